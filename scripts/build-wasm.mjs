@@ -1,7 +1,8 @@
 // Builds every WASM kernel: each folder assembly/<kernel>/ with an index.ts becomes
 // build/<kernel>.simd.wasm and build/<kernel>.scalar.wasm (asconfig.json targets "simd" and
 // "scalar"). Both builds share one export surface; code branches on ASC_FEATURE_SIMD.
-// A kernel is rebuilt only when a file under assembly/ is newer than its output.
+// A kernel is rebuilt only when its folder, a shared file directly under assembly/ or
+// asconfig.json is newer than its output. Arguments name kernels to build (default: all).
 import asc from "assemblyscript/asc";
 import { mkdirSync, readdirSync, statSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -20,13 +21,21 @@ function newestMtime(dir) {
   return newest;
 }
 
+const requested = process.argv.slice(2);
 const kernels = readdirSync(assemblyDir, { withFileTypes: true })
   .filter((e) => e.isDirectory() && existsSync(join(assemblyDir, e.name, "index.ts")))
-  .map((e) => e.name);
-const sourcesMtime = Math.max(newestMtime(assemblyDir), statSync(join(root, "asconfig.json")).mtimeMs);
+  .map((e) => e.name)
+  .filter((name) => requested.length === 0 || requested.includes(name));
+const sharedMtime = Math.max(
+  statSync(join(root, "asconfig.json")).mtimeMs,
+  ...readdirSync(assemblyDir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => statSync(join(assemblyDir, e.name)).mtimeMs),
+);
 
 let failed = false;
 for (const kernel of kernels) {
+  const sourcesMtime = Math.max(sharedMtime, newestMtime(join(assemblyDir, kernel)));
   for (const target of ["simd", "scalar"]) {
     const outFile = join(buildDir, `${kernel}.${target}.wasm`);
     if (existsSync(outFile) && statSync(outFile).mtimeMs >= sourcesMtime) continue;
