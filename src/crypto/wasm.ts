@@ -36,9 +36,9 @@ function compiledModule(kernel: string, flavor: WasmFlavor): WebAssembly.Module 
   let module = modules.get(key);
   if (module === undefined) {
     const file = new URL(`${key}.wasm`, buildDir);
-    let bytes: Buffer;
+    let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = readFileSync(file);
+      bytes = new Uint8Array(readFileSync(file));
     } catch {
       throw new IosError("WASM_NOT_BUILT", `kernel ${file.pathname} is missing: run \`npm run build\``);
     }
