@@ -1,0 +1,20 @@
+/** Error codes of the deterministic simulator; every simulator error is an `IosError<SimErrorCode>`. */
+export type SimErrorCode =
+  /** A link, latency or run option is out of range. */
+  | "SIM_BAD_CONFIG"
+  /** A node id that was never added. */
+  | "SIM_UNKNOWN_NODE"
+  /** A node id added twice. */
+  | "SIM_DUPLICATE_NODE"
+  /** crash of a crashed node, restart of a running one. */
+  | "SIM_NODE_STATE"
+  /** A transport call with a bad message type, payload or handler. */
+  | "SIM_BAD_MESSAGE"
+  /** A second handler for one message type on one transport. */
+  | "SIM_HANDLER_EXISTS"
+  /** A protocol callback (handler, timer, factory, scripted action) threw; `cause` holds the error. */
+  | "SIM_EVENT_FAILED"
+  /** An invariant registered with `addInvariant` returned false or threw. */
+  | "SIM_INVARIANT_VIOLATED"
+  /** `run`/`runUntil` called while the simulator is already running (from inside an event). */
+  | "SIM_REENTRANT_RUN";

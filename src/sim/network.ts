@@ -1,0 +1,378 @@
+/**
+ * The simulated network: one `SimTransport` per live node incarnation, links with seeded latency,
+ * loss, duplication and reordering, partitions that cut links until healed. Messages are queued
+ * as simulator events at (now + sampled delay); nothing is delivered synchronously.
+ *
+ * A message is checked twice: when sent (sender open, peer known and up, not partitioned, not
+ * lost) and when it arrives (the incarnation it was sent to is still up, the link is still not
+ * partitioned, a handler exists). So a crash drops what was in flight to the node, and a
+ * partition cuts what was on the wire; what a node sent before crashing is already on the wire
+ * and still arrives.
+ */
+import { IosError } from "../errors.js";
+import type { MessageHandler, MessageType, PeerId, Transport } from "../net/interface.js";
+import type { Rng } from "../runtime/interface.js";
+import type { SimErrorCode } from "./errors.js";
+import { PERFECT_LINK, mergeLinkConfig, sampleDelay, type LinkConfig } from "./link.js";
+import { TraceKind, type TraceRecorder } from "./trace.js";
+
+/** Why a message did not reach a handler. */
+export type DropReason =
+  /** Lost on the link (loss probability). */
+  | "loss"
+  /** Sender and receiver were in different partition groups at send or arrival time. */
+  | "partitioned"
+  /** The receiver was down at send time, crashed (and maybe restarted) while the message was in flight, or closed its transport. */
+  | "peer-down"
+  /** No node has that id. */
+  | "unknown-peer"
+  /** A node sent to itself: a transport links distinct peers only. */
+  | "self"
+  /** Sent through a transport that was closed, or whose node had crashed. */
+  | "sender-closed"
+  /** The receiver registered no handler for the message type. */
+  | "no-handler";
+
+const DROP_REASONS: readonly DropReason[] = [
+  "loss",
+  "partitioned",
+  "peer-down",
+  "unknown-peer",
+  "self",
+  "sender-closed",
+  "no-handler",
+];
+
+export interface NetworkStats {
+  /** send() calls, one per destination of a broadcast. */
+  sent: number;
+  /** Copies handed to a handler (a duplicated message counts twice). */
+  delivered: number;
+  /** Extra copies created by duplication. */
+  duplicated: number;
+  dropped: Record<DropReason, number>;
+}
+
+/** What the network needs from the simulator: time, the agenda, the trace. */
+export interface NetworkHost {
+  now(): number;
+  /** Queues `fire` at virtual time `atMs` (≥ now). */
+  schedule(atMs: number, fire: () => boolean): void;
+  readonly trace: TraceRecorder;
+}
+
+/** Field value for "no such node" in trace records. */
+const NO_INDEX = 0xffffffff;
+/** Largest message type: one byte on the wire (src/net/interface.ts). */
+const MAX_MESSAGE_TYPE = 255;
+
+interface Endpoint {
+  readonly id: PeerId;
+  /** Registration order: the node's name in trace records. */
+  readonly index: number;
+  up: boolean;
+  /** Number of the current (or last, if down) incarnation; -1 before the first start. */
+  incarnation: number;
+  transport: SimTransport | undefined;
+}
+
+function shortId(id: PeerId): string {
+  return id.length > 8 ? id.slice(0, 8) : id;
+}
+
+function simError(code: SimErrorCode, message: string): IosError<SimErrorCode> {
+  return new IosError<SimErrorCode>(code, message);
+}
+
+export class SimNetwork {
+  private readonly endpoints = new Map<PeerId, Endpoint>();
+  private readonly byIndex: Endpoint[] = [];
+  private defaultLink: LinkConfig;
+  /** Overrides keyed by `${fromIndex}>${toIndex}`. */
+  private readonly links = new Map<string, LinkConfig>();
+  /** Partition group per endpoint index; undefined when the network is whole. */
+  private groups: Int32Array | undefined;
+  private readonly counters: NetworkStats = {
+    sent: 0,
+    delivered: 0,
+    duplicated: 0,
+    dropped: Object.fromEntries(DROP_REASONS.map((reason) => [reason, 0])) as Record<DropReason, number>,
+  };
+
+  constructor(
+    private readonly host: NetworkHost,
+    private readonly rng: Rng,
+    defaultLink: Partial<LinkConfig> = {},
+  ) {
+    this.defaultLink = mergeLinkConfig(PERFECT_LINK, defaultLink);
+  }
+
+  /** Ids of every registered node, in registration order. */
+  nodes(): PeerId[] {
+    return this.byIndex.map((endpoint) => endpoint.id);
+  }
+
+  isUp(id: PeerId): boolean {
+    return this.endpoint(id).up;
+  }
+
+  /** Changes the link used wherever no per-link override was set. */
+  setDefaultLink(change: Partial<LinkConfig>): void {
+    this.defaultLink = mergeLinkConfig(this.defaultLink, change);
+  }
+
+  /** Overrides the one-way link `from` → `to` (starting from its current configuration). */
+  setLink(from: PeerId, to: PeerId, change: Partial<LinkConfig>): void {
+    const key = this.linkKey(this.endpoint(from), this.endpoint(to));
+    this.links.set(key, mergeLinkConfig(this.links.get(key) ?? this.defaultLink, change));
+  }
+
+  /** Overrides both directions between `a` and `b`. */
+  setLinkBothWays(a: PeerId, b: PeerId, change: Partial<LinkConfig>): void {
+    this.setLink(a, b, change);
+    this.setLink(b, a, change);
+  }
+
+  /** The configuration in force on `from` → `to`. */
+  link(from: PeerId, to: PeerId): LinkConfig {
+    return this.links.get(this.linkKey(this.endpoint(from), this.endpoint(to))) ?? this.defaultLink;
+  }
+
+  /**
+   * Splits the network: messages pass only between nodes of the same group, including messages
+   * already in flight. A node listed in no group is isolated. Replaces any previous partition.
+   */
+  partition(groups: readonly (readonly PeerId[])[]): void {
+    if (!Array.isArray(groups)) throw simError("SIM_BAD_CONFIG", "partition takes an array of groups of node ids");
+    const assignment = new Int32Array(this.byIndex.length);
+    for (let i = 0; i < assignment.length; i++) assignment[i] = -1 - i;
+    groups.forEach((group, groupNumber) => {
+      if (!Array.isArray(group)) throw simError("SIM_BAD_CONFIG", `partition group ${groupNumber} is not an array`);
+      for (const id of group) {
+        const endpoint = this.endpoint(id);
+        if (assignment[endpoint.index]! >= 0) {
+          throw simError("SIM_BAD_CONFIG", `node ${id} is listed in two partition groups`);
+        }
+        assignment[endpoint.index] = groupNumber;
+      }
+    });
+    this.groups = assignment;
+    const host = this.host;
+    host.trace.record(TraceKind.partition, host.now(), [], new Uint8Array(assignment.buffer));
+    if (host.trace.logging) {
+      host.trace.log(`t=${host.now()} partition ${JSON.stringify(groups.map((group) => group.map(shortId)))}`);
+    }
+  }
+
+  /** Ends the partition: every link carries messages again. */
+  heal(): void {
+    this.groups = undefined;
+    this.host.trace.record(TraceKind.heal, this.host.now(), []);
+    if (this.host.trace.logging) this.host.trace.log(`t=${this.host.now()} heal`);
+  }
+
+  /** Whether a message from `a` can reach `b` under the current partition (ignoring crashes). */
+  reachable(a: PeerId, b: PeerId): boolean {
+    return this.sameSide(this.endpoint(a), this.endpoint(b));
+  }
+
+  /** A snapshot of the message counters. */
+  stats(): NetworkStats {
+    return { ...this.counters, dropped: { ...this.counters.dropped } };
+  }
+
+  /** Adds a node that is down until `attach` (used by the Simulator). */
+  register(id: PeerId): void {
+    if (typeof id !== "string" || id.length === 0) throw simError("SIM_BAD_CONFIG", "a node id must be a non-empty string");
+    if (this.endpoints.has(id)) throw simError("SIM_DUPLICATE_NODE", `node ${id} is already registered`);
+    const endpoint: Endpoint = { id, index: this.byIndex.length, up: false, incarnation: -1, transport: undefined };
+    this.endpoints.set(id, endpoint);
+    this.byIndex.push(endpoint);
+    if (this.groups !== undefined) {
+      const grown = new Int32Array(this.byIndex.length);
+      grown.set(this.groups);
+      grown[endpoint.index] = -1 - endpoint.index;
+      this.groups = grown;
+    }
+  }
+
+  /** Brings a node up as a new incarnation with a fresh transport (used by the Simulator). */
+  attach(id: PeerId): SimTransport {
+    const endpoint = this.endpoint(id);
+    if (endpoint.up) throw simError("SIM_NODE_STATE", `node ${id} is already up`);
+    endpoint.incarnation++;
+    endpoint.up = true;
+    endpoint.transport = new SimTransport(this, id, endpoint.incarnation);
+    return endpoint.transport;
+  }
+
+  /** Takes a node down: its transport closes, messages in flight to it will be dropped (used by the Simulator). */
+  detach(id: PeerId): void {
+    const endpoint = this.endpoint(id);
+    if (!endpoint.up) throw simError("SIM_NODE_STATE", `node ${id} is already down`);
+    endpoint.up = false;
+    endpoint.transport?.shut();
+    endpoint.transport = undefined;
+  }
+
+  /** Index of a node in trace records. */
+  indexOf(id: PeerId): number {
+    return this.endpoint(id).index;
+  }
+
+  /** @internal The body of `SimTransport.send`. */
+  transmit(sender: SimTransport, to: PeerId, type: MessageType, payload: Uint8Array): void {
+    if (typeof to !== "string") throw simError("SIM_BAD_MESSAGE", "destination must be a peer id string");
+    if (!Number.isInteger(type) || type < 0 || type > MAX_MESSAGE_TYPE) {
+      throw simError("SIM_BAD_MESSAGE", `message type must be an integer in [0, ${MAX_MESSAGE_TYPE}], got ${String(type)}`);
+    }
+    if (!(payload instanceof Uint8Array)) throw simError("SIM_BAD_MESSAGE", "payload must be a Uint8Array");
+    this.counters.sent++;
+    const from = this.endpoint(sender.self);
+    const target = this.endpoints.get(to);
+    const refusal = this.refusal(sender, from, target);
+    if (refusal !== undefined || target === undefined) {
+      this.drop(from, target, type, refusal ?? "unknown-peer");
+      return;
+    }
+    const link = this.links.get(this.linkKey(from, target)) ?? this.defaultLink;
+    if (link.loss > 0 && this.rng.nextFloat() < link.loss) {
+      this.drop(from, target, type, "loss");
+      return;
+    }
+    const copies = link.duplication > 0 && this.rng.nextFloat() < link.duplication ? 2 : 1;
+    if (copies === 2) this.counters.duplicated++;
+    const incarnation = target.incarnation;
+    for (let copy = 0; copy < copies; copy++) {
+      const bytes = payload.slice();
+      const arrival = this.host.now() + sampleDelay(link, this.rng);
+      this.host.schedule(arrival, () => this.arrive(from, target, incarnation, type, bytes));
+    }
+  }
+
+  /** Why a message cannot leave `from` for `target` at all, or undefined when it may. */
+  private refusal(sender: SimTransport, from: Endpoint, target: Endpoint | undefined): DropReason | undefined {
+    if (!sender.isOpen) return "sender-closed";
+    if (target === from) return "self";
+    if (target === undefined) return "unknown-peer";
+    if (!target.up) return "peer-down";
+    if (!this.sameSide(from, target)) return "partitioned";
+    return undefined;
+  }
+
+  private arrive(from: Endpoint, target: Endpoint, incarnation: number, type: MessageType, payload: Uint8Array): boolean {
+    if (!target.up || target.incarnation !== incarnation) return this.drop(from, target, type, "peer-down");
+    if (!this.sameSide(from, target)) return this.drop(from, target, type, "partitioned");
+    const transport = target.transport!;
+    if (!transport.isOpen) return this.drop(from, target, type, "peer-down");
+    const handler = transport.handlerFor(type);
+    if (handler === undefined) return this.drop(from, target, type, "no-handler");
+    this.counters.delivered++;
+    const host = this.host;
+    host.trace.record(TraceKind.deliver, host.now(), [from.index, target.index, type], payload);
+    if (host.trace.logging) {
+      host.trace.log(`t=${host.now()} deliver ${shortId(from.id)}→${shortId(target.id)} type=${type} bytes=${payload.length}`);
+    }
+    handler(from.id, type, payload);
+    return true;
+  }
+
+  private drop(from: Endpoint, target: Endpoint | undefined, type: MessageType, reason: DropReason): true {
+    this.counters.dropped[reason]++;
+    const host = this.host;
+    host.trace.record(TraceKind.drop, host.now(), [
+      from.index,
+      target?.index ?? NO_INDEX,
+      type,
+      DROP_REASONS.indexOf(reason),
+    ]);
+    if (host.trace.logging) {
+      const to = target === undefined ? "?" : shortId(target.id);
+      host.trace.log(`t=${host.now()} drop ${shortId(from.id)}→${to} type=${type} reason=${reason}`);
+    }
+    return true;
+  }
+
+  private sameSide(a: Endpoint, b: Endpoint): boolean {
+    return this.groups === undefined || this.groups[a.index] === this.groups[b.index];
+  }
+
+  private linkKey(from: Endpoint, to: Endpoint): string {
+    return `${from.index}>${to.index}`;
+  }
+
+  private endpoint(id: PeerId): Endpoint {
+    const endpoint = this.endpoints.get(id);
+    if (endpoint === undefined) throw simError("SIM_UNKNOWN_NODE", `no node ${String(id)} in the simulation`);
+    return endpoint;
+  }
+
+  /** @internal Peers `self` can reach now, in registration order. */
+  reachablePeers(self: PeerId): PeerId[] {
+    const me = this.endpoint(self);
+    return this.byIndex
+      .filter((other) => other !== me && other.up && this.sameSide(me, other))
+      .map((other) => other.id);
+  }
+}
+
+/**
+ * One node incarnation's view of the simulated network. Payloads are copied on send, so a
+ * sender reusing its buffer cannot change what arrives, and each receiver gets its own bytes.
+ */
+export class SimTransport implements Transport {
+  private readonly handlers = new Map<MessageType, MessageHandler>();
+  private open = true;
+
+  constructor(
+    private readonly network: SimNetwork,
+    readonly self: PeerId,
+    /** 0 for the first start, +1 on every restart. */
+    readonly incarnation: number,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  send(to: PeerId, type: MessageType, payload: Uint8Array): void {
+    this.network.transmit(this, to, type, payload);
+  }
+
+  broadcast(group: readonly PeerId[], type: MessageType, payload: Uint8Array): void {
+    if (!Array.isArray(group)) throw simError("SIM_BAD_MESSAGE", "broadcast group must be an array of peer ids");
+    for (const peer of group) {
+      if (peer !== this.self) this.network.transmit(this, peer, type, payload);
+    }
+  }
+
+  on(type: MessageType, handler: MessageHandler): void {
+    if (!Number.isInteger(type) || type < 0 || type > MAX_MESSAGE_TYPE) {
+      throw simError("SIM_BAD_MESSAGE", `message type must be an integer in [0, ${MAX_MESSAGE_TYPE}], got ${String(type)}`);
+    }
+    if (typeof handler !== "function") throw simError("SIM_BAD_MESSAGE", "handler must be a function");
+    if (this.handlers.has(type)) throw simError("SIM_HANDLER_EXISTS", `a handler for message type ${type} is already registered`);
+    this.handlers.set(type, handler);
+  }
+
+  connectedPeers(): PeerId[] {
+    return this.open ? this.network.reachablePeers(this.self) : [];
+  }
+
+  /** Stops sending and receiving; the node stays up (its other objects may still run). */
+  close(): Promise<void> {
+    this.shut();
+    return Promise.resolve();
+  }
+
+  /** @internal The handler of `type` while open. */
+  handlerFor(type: MessageType): MessageHandler | undefined {
+    return this.open ? this.handlers.get(type) : undefined;
+  }
+
+  /** @internal Closes without a promise (crash). */
+  shut(): void {
+    this.open = false;
+    this.handlers.clear();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * A node's `Clock` inside the simulator: virtual time, timers queued as simulator events. A
+ * stopped clock (its node crashed) fires nothing and accepts no new timers, so the old
+ * incarnation's protocol objects go silent.
+ */
+import type { Clock, TimerHandle } from "../runtime/interface.js";
+import { checkTimerArguments } from "../runtime/system.js";
+import { TraceKind, type TraceRecorder } from "./trace.js";
+
+/** What a clock needs from the simulator. */
+export interface ClockHost {
+  now(): number;
+  schedule(atMs: number, fire: () => boolean): void;
+  /** Timer ids are unique across the simulation, so they can name timers in the trace. */
+  allocateTimerId(): number;
+  readonly trace: TraceRecorder;
+}
+
+export class VirtualClock implements Clock {
+  private readonly pending = new Set<number>();
+  private running = true;
+
+  constructor(
+    private readonly host: ClockHost,
+    /** Node index written in trace records. */
+    private readonly ownerIndex: number,
+    /** Owner's name in log lines. */
+    private readonly ownerName: string,
+  ) {}
+
+  now(): number {
+    return this.host.now();
+  }
+
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    checkTimerArguments(delayMs, callback);
+    const id = this.host.allocateTimerId();
+    if (this.running) {
+      this.pending.add(id);
+      this.host.schedule(this.host.now() + delayMs, () => this.fire(id, callback));
+    }
+    return { id };
+  }
+
+  cancelTimer(handle: TimerHandle): void {
+    this.pending.delete(handle.id);
+  }
+
+  /** Drops every pending timer for good (the owner crashed). */
+  stop(): void {
+    this.running = false;
+    this.pending.clear();
+  }
+
+  private fire(id: number, callback: () => void): boolean {
+    if (!this.pending.delete(id)) return false;
+    const host = this.host;
+    host.trace.record(TraceKind.timer, host.now(), [this.ownerIndex, id]);
+    if (host.trace.logging) host.trace.log(`t=${host.now()} timer ${this.ownerName} #${id}`);
+    callback();
+    return true;
+  }
+}
