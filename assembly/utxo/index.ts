@@ -1,0 +1,433 @@
+// UTXO table kernel (DESIGN.md §3, "stateful validation"): the shard's unspent outputs in an
+// open-addressing hash table in WASM memory, keyed by the 36-byte outpoint txid ‖ u32le(index),
+// plus `applyBlock`, the stateful half of transaction validation.
+//
+// A table of 2^k buckets is two arrays: tags (u32 per bucket) and slots (80 bytes per bucket:
+// key[36] = txid[32] ‖ index u32 | owner[32] | amount u64 | 4 bytes padding for alignment).
+// tag 0 = empty, 2 = tombstone (only in a table being drained), odd = occupied (hash | 1); the
+// home bucket is (tag >> 1) & mask. Probing scans the dense tag array (16 tags per cache line)
+// and touches a slot only when its tag matches, so a miss costs about one cache line. txids are
+// SHA-256 outputs, so their first 8 bytes are uniform; they are mixed with the index so the
+// outputs of one transaction spread out.
+//
+// Linear probing, load factor ≤ 3/4, backward-shift deletion in the current table (no
+// tombstones, probe lengths stay short under churn).
+//
+// Incremental growth: when an insert would pass 3/4 load, a table of twice the capacity becomes
+// current and the previous one (capacity C) is drained MIGRATE_BUCKETS_PER_OP = 8 buckets per
+// insert: one insert moves at most 8 entries, so there is never a full rehash, and a block's
+// share of the migration is spread over the next C/8 inserts (several blocks for large tables).
+// Lookups check the current table, then the draining one. The draining table takes no inserts;
+// its deletions (spends, migrations) leave tombstones so its probe chains stay intact. The drain
+// ends after C/8 inserts, well before the new table can fill: it starts at 3/8 load and needs
+// 3C/4 net inserts to reach 3/4 (a margin of 6×; should it ever be reached, the rest of the drain
+// runs before the next doubling).
+//
+// Memory: a bump allocator over fresh (zeroed) pages; a drained table's pages are not reused, so
+// memory in use is at most about twice the current table plus the scratch buffer. The first
+// touches of a new table's pages (page faults, about 1 ms per MB on this loaded machine) fall on
+// the inserts just after a doubling.
+//
+// applyBlock reads packed apply records (built by src/ledger/stateless.ts):
+//   txid[32] | nIn u16 | nOut u16 | nIn × (txid[32] index u32 owner[32]) | nOut × (owner[32] amount u64)
+// and writes one status byte per transaction (codes below): all or nothing per transaction.
+
+const KEY_BYTES: usize = 36;
+const OWNER_OFFSET: usize = 36;
+const AMOUNT_OFFSET: usize = 68;
+const SLOT_BYTES: usize = 80;
+const ENTRY_BYTES: usize = 76;
+const TOMBSTONE: u32 = 2;
+
+const RECORD_HEADER_BYTES: usize = 36;
+const RECORD_INPUT_BYTES: usize = 68;
+const RECORD_OUTPUT_BYTES: usize = 40;
+
+/** Buckets drained per insert while growing: the bound on a growth pause (see the header). */
+const MIGRATE_BUCKETS_PER_OP: u32 = 8;
+/** 2^25 buckets × 84 B = 2.6 GiB: the largest table that fits a 4 GiB wasm32 memory. */
+const MAX_CAPACITY_LOG2: u32 = 25;
+const MIN_CAPACITY_LOG2: u32 = 4;
+
+// Status codes of applyBlock (mirrored in src/ledger/utxo-table.ts).
+const OK: u8 = 0;
+const MISSING_INPUT: u8 = 1;
+const OWNER_MISMATCH: u8 = 2;
+const INSUFFICIENT_FUNDS: u8 = 3;
+const OUTPUT_OVERFLOW: u8 = 4;
+const DUPLICATE_INPUT: u8 = 5;
+const OUTPUT_EXISTS: u8 = 6;
+const MALFORMED: u8 = 7;
+const OUT_OF_MEMORY: u8 = 8;
+// insertEntries only:
+const ZERO_AMOUNT: u8 = 9;
+const SUPPLY_OVERFLOW: u8 = 10;
+
+let heapTop: usize = 0;
+
+let currentTags: usize = 0;
+let currentSlots: usize = 0;
+let currentMask: u32 = 0;
+let currentCount: u32 = 0;
+// drainingTags == 0 when no table is being drained.
+let drainingTags: usize = 0;
+let drainingSlots: usize = 0;
+let drainingMask: u32 = 0;
+let drainingCount: u32 = 0;
+let drainAt: u32 = 0;
+
+let totalSupply: u64 = 0;
+let scratchPtr: usize = 0;
+let scratchBytes: usize = 0;
+let lastCopied: u32 = 0;
+
+function allocate(bytes: usize): usize {
+  if (heapTop == 0) heapTop = (__heap_base + 15) & ~(<usize>15);
+  const start = heapTop;
+  const end = start + ((bytes + 15) & ~(<usize>15));
+  if (end < start) return 0;
+  const pagesNeeded = <i32>((end + 0xffff) >>> 16);
+  const pagesHave = memory.size();
+  if (pagesNeeded > pagesHave && memory.grow(pagesNeeded - pagesHave) < 0) return 0;
+  heapTop = end;
+  return start;
+}
+
+@inline function hashTag(key: usize): u32 {
+  let h = load<u64>(key) ^ (<u64>load<u32>(key, 32) * 0x9e3779b97f4a7c15);
+  h ^= h >> 31;
+  h *= 0xbf58476d1ce4e5b9;
+  h ^= h >> 29;
+  return <u32>h | 1;
+}
+
+@inline function keysEqual(a: usize, b: usize): bool {
+  if (ASC_FEATURE_SIMD) {
+    const same = v128.and(i8x16.eq(v128.load(a), v128.load(b)), i8x16.eq(v128.load(a, 16), v128.load(b, 16)));
+    return v128.all_true<i8>(same) && load<u32>(a, 32) == load<u32>(b, 32);
+  }
+  return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8) &&
+    load<u64>(a, 16) == load<u64>(b, 16) && load<u64>(a, 24) == load<u64>(b, 24) &&
+    load<u32>(a, 32) == load<u32>(b, 32);
+}
+
+@inline function slotAt(slots: usize, index: u32): usize {
+  return slots + <usize>index * SLOT_BYTES;
+}
+
+@inline function tagAt(tags: usize, index: u32): usize {
+  return tags + (<usize>index << 2);
+}
+
+/** Bucket index of `key` in the table (tags, slots, mask), or -1. */
+function findIn(tags: usize, slots: usize, mask: u32, key: usize, tag: u32): i32 {
+  let i = (tag >> 1) & mask;
+  while (true) {
+    const t = load<u32>(tagAt(tags, i));
+    if (t == 0) return -1;
+    if (t == tag && keysEqual(slotAt(slots, i), key)) return <i32>i;
+    i = (i + 1) & mask;
+  }
+}
+
+// Where the last successful `find` found its key.
+let foundInDraining = false;
+let foundIndex: u32 = 0;
+
+/** The slot holding `key`, in the current or the draining table, or 0; sets foundIn*. */
+function find(key: usize, tag: u32): usize {
+  let i = findIn(currentTags, currentSlots, currentMask, key, tag);
+  if (i >= 0) {
+    foundInDraining = false;
+    foundIndex = <u32>i;
+    return slotAt(currentSlots, <u32>i);
+  }
+  if (drainingTags == 0) return 0;
+  i = findIn(drainingTags, drainingSlots, drainingMask, key, tag);
+  if (i < 0) return 0;
+  foundInDraining = true;
+  foundIndex = <u32>i;
+  return slotAt(drainingSlots, <u32>i);
+}
+
+/** Places an entry known to be absent into the current table (which has a free bucket). */
+function placeInCurrent(key: usize, owner: usize, amount: u64, tag: u32): void {
+  let i = (tag >> 1) & currentMask;
+  while (load<u32>(tagAt(currentTags, i)) != 0) i = (i + 1) & currentMask;
+  const slot = slotAt(currentSlots, i);
+  memory.copy(slot, key, KEY_BYTES);
+  memory.copy(slot + OWNER_OFFSET, owner, 32);
+  store<u64>(slot, amount, AMOUNT_OFFSET);
+  store<u32>(tagAt(currentTags, i), tag);
+  currentCount++;
+}
+
+function drainStep(): void {
+  if (drainingTags == 0) return;
+  const capacity = drainingMask + 1;
+  let end = drainAt + MIGRATE_BUCKETS_PER_OP;
+  if (end > capacity) end = capacity;
+  for (let i = drainAt; i < end; i++) {
+    const t = load<u32>(tagAt(drainingTags, i));
+    if ((t & 1) != 0) {
+      const slot = slotAt(drainingSlots, i);
+      placeInCurrent(slot, slot + OWNER_OFFSET, load<u64>(slot, AMOUNT_OFFSET), t);
+      store<u32>(tagAt(drainingTags, i), TOMBSTONE);
+      drainingCount--;
+    }
+  }
+  drainAt = end;
+  if (end == capacity) {
+    drainingTags = 0;
+    drainingSlots = 0;
+    drainingMask = 0;
+  }
+}
+
+/** A zeroed table of `capacity` buckets: tags, then slots. Returns the tags address or 0. */
+function allocateTable(capacity: u32): usize {
+  return allocate((<usize>capacity << 2) + <usize>capacity * SLOT_BYTES);
+}
+
+/** Makes room for `extra` more entries under the 3/4 load bound; false when memory runs out. */
+function reserve(extra: u32): bool {
+  while ((<u64>currentCount + drainingCount + extra) * 4 > (<u64>currentMask + 1) * 3) {
+    while (drainingTags != 0) drainStep();
+    const capacity = (currentMask + 1) << 1;
+    if (capacity > (<u32>1 << MAX_CAPACITY_LOG2)) return false;
+    const table = allocateTable(capacity);
+    if (table == 0) return false;
+    drainingTags = currentTags;
+    drainingSlots = currentSlots;
+    drainingMask = currentMask;
+    drainingCount = currentCount;
+    drainAt = 0;
+    currentTags = table;
+    currentSlots = table + (<usize>capacity << 2);
+    currentMask = capacity - 1;
+    currentCount = 0;
+  }
+  return true;
+}
+
+/** Deletes bucket `index` of the current table by shifting its probe-chain successors back. */
+function deleteFromCurrent(index: u32): void {
+  let hole = index;
+  let j = hole;
+  while (true) {
+    j = (j + 1) & currentMask;
+    const t = load<u32>(tagAt(currentTags, j));
+    if (t == 0) break;
+    const home = (t >> 1) & currentMask;
+    if (((j - home) & currentMask) >= ((j - hole) & currentMask)) {
+      memory.copy(slotAt(currentSlots, hole), slotAt(currentSlots, j), SLOT_BYTES);
+      store<u32>(tagAt(currentTags, hole), t);
+      hole = j;
+    }
+  }
+  store<u32>(tagAt(currentTags, hole), 0);
+  currentCount--;
+}
+
+/** Deletes the entry the last successful `find` returned. */
+function removeFound(): void {
+  if (foundInDraining) {
+    store<u32>(tagAt(drainingTags, foundIndex), TOMBSTONE);
+    drainingCount--;
+  } else {
+    deleteFromCurrent(foundIndex);
+  }
+}
+
+/** Resets the table to empty with 2^capacityLog2 buckets. Returns 0, or OUT_OF_MEMORY. */
+export function init(capacityLog2: u32): u32 {
+  if (capacityLog2 < MIN_CAPACITY_LOG2) capacityLog2 = MIN_CAPACITY_LOG2;
+  if (capacityLog2 > MAX_CAPACITY_LOG2) return OUT_OF_MEMORY;
+  const capacity = <u32>1 << capacityLog2;
+  const table = allocateTable(capacity);
+  if (table == 0) return OUT_OF_MEMORY;
+  currentTags = table;
+  currentSlots = table + (<usize>capacity << 2);
+  currentMask = capacity - 1;
+  currentCount = 0;
+  drainingTags = 0;
+  drainingSlots = 0;
+  drainingMask = 0;
+  drainingCount = 0;
+  drainAt = 0;
+  totalSupply = 0;
+  return OK;
+}
+
+/** A buffer of at least `bytes` bytes for the caller's inputs and outputs (0 when out of memory). */
+export function scratch(bytes: usize): usize {
+  if (bytes > scratchBytes) {
+    let size = scratchBytes * 2;
+    if (size < bytes) size = bytes;
+    const ptr = allocate(size);
+    if (ptr == 0) return 0;
+    scratchPtr = ptr;
+    scratchBytes = size;
+  }
+  return scratchPtr;
+}
+
+export function count(): u32 {
+  return currentCount + drainingCount;
+}
+
+export function supply(): u64 {
+  return totalSupply;
+}
+
+export function capacity(): u32 {
+  return currentMask + 1;
+}
+
+/** 1 while a previous table is still being drained into the current one. */
+export function growing(): u32 {
+  return drainingTags != 0 ? 1 : 0;
+}
+
+/**
+ * Inserts `n` packed entries (key[36] owner[32] amount u64 = 76 bytes each) in order, stopping at
+ * the first that cannot go in. Returns the number inserted; `lastStatus()` says why it stopped.
+ */
+let lastInsertStatus: u8 = OK;
+export function insertEntries(ptr: usize, n: u32): u32 {
+  lastInsertStatus = OK;
+  for (let i: u32 = 0; i < n; i++) {
+    const entry = ptr + <usize>i * ENTRY_BYTES;
+    const amount = load<u64>(entry, AMOUNT_OFFSET);
+    if (amount == 0) { lastInsertStatus = ZERO_AMOUNT; return i; }
+    if (totalSupply + amount < totalSupply) { lastInsertStatus = SUPPLY_OVERFLOW; return i; }
+    const tag = hashTag(entry);
+    if (find(entry, tag) != 0) { lastInsertStatus = OUTPUT_EXISTS; return i; }
+    if (!reserve(1)) { lastInsertStatus = OUT_OF_MEMORY; return i; }
+    drainStep();
+    placeInCurrent(entry, entry + OWNER_OFFSET, amount, tag);
+    totalSupply += amount;
+  }
+  return n;
+}
+
+export function lastStatus(): u8 {
+  return lastInsertStatus;
+}
+
+/** Copies owner[32] ‖ amount u64 of the entry with the 36-byte key at `keyPtr` to `outPtr`; 1 if found. */
+export function lookup(keyPtr: usize, outPtr: usize): u32 {
+  const bucket = find(keyPtr, hashTag(keyPtr));
+  if (bucket == 0) return 0;
+  memory.copy(outPtr, bucket + OWNER_OFFSET, 40);
+  return 1;
+}
+
+/**
+ * Copies up to `max` packed 76-byte entries, starting at position `cursor` of the combined bucket
+ * space (current table, then the draining one), to `outPtr`. Returns the cursor to continue from
+ * (capacity of both tables once done); `copied()` gives the number of entries written.
+ */
+export function copyEntries(cursor: u32, outPtr: usize, max: u32): u32 {
+  const currentCapacity = currentMask + 1;
+  const end = currentCapacity + (drainingTags != 0 ? drainingMask + 1 : 0);
+  let written: u32 = 0;
+  let position = cursor;
+  while (position < end && written < max) {
+    const inCurrent = position < currentCapacity;
+    const index = inCurrent ? position : position - currentCapacity;
+    const tag = load<u32>(tagAt(inCurrent ? currentTags : drainingTags, index));
+    if ((tag & 1) != 0) {
+      memory.copy(outPtr + <usize>written * ENTRY_BYTES, slotAt(inCurrent ? currentSlots : drainingSlots, index), ENTRY_BYTES);
+      written++;
+    }
+    position++;
+  }
+  lastCopied = written;
+  return position;
+}
+
+export function copied(): u32 {
+  return lastCopied;
+}
+
+/** Status of one record; mutates the table only when it returns OK. */
+function applyRecord(record: usize, inputCount: u32, outputCount: u32): u8 {
+  const inputs = record + RECORD_HEADER_BYTES;
+  const outputs = inputs + <usize>inputCount * RECORD_INPUT_BYTES;
+  for (let i: u32 = 1; i < inputCount; i++) {
+    const a = inputs + <usize>i * RECORD_INPUT_BYTES;
+    for (let j: u32 = 0; j < i; j++) {
+      if (keysEqual(a, inputs + <usize>j * RECORD_INPUT_BYTES)) return DUPLICATE_INPUT;
+    }
+  }
+  // Σin cannot wrap: every entry is part of totalSupply, which insertEntries keeps within u64.
+  let sumIn: u64 = 0;
+  for (let i: u32 = 0; i < inputCount; i++) {
+    const input = inputs + <usize>i * RECORD_INPUT_BYTES;
+    const bucket = find(input, hashTag(input));
+    if (bucket == 0) return MISSING_INPUT;
+    if (memory.compare(bucket + OWNER_OFFSET, input + KEY_BYTES, 32) != 0) return OWNER_MISMATCH;
+    sumIn += load<u64>(bucket, AMOUNT_OFFSET);
+  }
+  let sumOut: u64 = 0;
+  for (let j: u32 = 0; j < outputCount; j++) {
+    const amount = load<u64>(outputs + <usize>j * RECORD_OUTPUT_BYTES, 32);
+    if (amount == 0) return MALFORMED;
+    if (sumOut + amount < sumOut) return OUTPUT_OVERFLOW;
+    sumOut += amount;
+  }
+  if (sumIn < sumOut) return INSUFFICIENT_FUNDS;
+  // The output keys txid ‖ j are built in the record header's spare room (see applyBlock).
+  const key = scratchKey;
+  memory.copy(key, record, 32);
+  for (let j: u32 = 0; j < outputCount; j++) {
+    store<u32>(key, j, 32);
+    if (find(key, hashTag(key)) != 0) return OUTPUT_EXISTS;
+  }
+  if (!reserve(outputCount)) return OUT_OF_MEMORY;
+  for (let i: u32 = 0; i < inputCount; i++) {
+    const input = inputs + <usize>i * RECORD_INPUT_BYTES;
+    find(input, hashTag(input));
+    removeFound();
+  }
+  for (let j: u32 = 0; j < outputCount; j++) {
+    store<u32>(key, j, 32);
+    drainStep();
+    const output = outputs + <usize>j * RECORD_OUTPUT_BYTES;
+    placeInCurrent(key, output, load<u64>(output, 32), hashTag(key));
+  }
+  totalSupply = totalSupply - sumIn + sumOut;
+  return OK;
+}
+
+// A 36-byte key buffer in static memory for the outputs' outpoints.
+const scratchKey: usize = memory.data(48, 16);
+
+/**
+ * Applies `n` packed apply records found in [ptr, ptr + bytes) in order, writing one status byte
+ * per record at `statusPtr`. A record that does not fit the buffer marks itself and every later
+ * one MALFORMED. Returns the number of records applied (status OK).
+ */
+export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize): u32 {
+  const end = ptr + bytes;
+  let at = ptr;
+  let applied: u32 = 0;
+  for (let t: u32 = 0; t < n; t++) {
+    let status = MALFORMED;
+    if (at + RECORD_HEADER_BYTES <= end) {
+      const inputCount = <u32>load<u16>(at, 32);
+      const outputCount = <u32>load<u16>(at, 34);
+      const size = RECORD_HEADER_BYTES + <usize>inputCount * RECORD_INPUT_BYTES + <usize>outputCount * RECORD_OUTPUT_BYTES;
+      if (inputCount > 0 && outputCount > 0 && at + size <= end) {
+        status = applyRecord(at, inputCount, outputCount);
+        at += size;
+      } else {
+        at = end;
+      }
+    }
+    if (status == OK) applied++;
+    store<u8>(statusPtr + t, status);
+  }
+  return applied;
+}

@@ -1,0 +1,270 @@
+/**
+ * Blocks: canonical little-endian encoding and strict decoding (DESIGN.md §3–4; white paper §8,
+ * PoB: a leader's optimistic block, then the shard's collectively signed final block).
+ *
+ *   header (HEADER_BYTES = 130, hashed: block hash = SHA-256(header))
+ *     0   version u8 (BLOCK_VERSION)      1   kind u8 (BlockKind)
+ *     2   shard u32                       6   epoch u32
+ *     10  height u64                      18  previous block hash [32]
+ *     50  tx root [32]                    82  timestamp u64 (ms since the Unix epoch)
+ *     90  producer public key [32]        122 tx count u32
+ *     126 body bytes u32
+ *   seal (signs the block hash)
+ *     optimistic: producer's Ed25519 signature [64]
+ *     final:      u16 bitmask bytes (1..MAX_BITMASK_BYTES) ‖ participation bitmask ‖ CoSi signature [64]
+ *   body: tx count × (u32 length ‖ encoded transaction)
+ *
+ * tx root = Merkle root (RFC 6962 tree of src/crypto/merkle.ts) of the txids in body order.
+ * Decoding checks every length, limit, the exact end, each transaction's structure and the root.
+ *
+ * API: `makeBlockHeader(fields, transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
+ * `encodeBlock(header, seal, transactions)`, `decodeBlock(bytes)`, `decodeBlockEnvelope(bytes)`
+ * (header + seal + raw body, for handing the body to `validateStateless`), `txRootOf(txids)`,
+ * `sealOptimistic(header, producer)`.
+ */
+import { merkleRootOfPackedLeaves } from "../crypto/merkle.js";
+import { sha256 } from "../crypto/sha256.js";
+import { LedgerError, ledgerCheck } from "./errors.js";
+import { SIGNATURE_BYTES, signMessage, type KeyPair } from "./keys.js";
+import { PUBLIC_KEY_BYTES } from "./shard.js";
+import { packTransactions } from "./stateless.js";
+import { TXID_BYTES, scanTransaction } from "./transaction.js";
+
+export const BLOCK_VERSION = 1;
+
+export const BlockKind = {
+  /** Proposed by the shard leader, signed by it alone (PoB optimistic phase). */
+  Optimistic: 0,
+  /** Agreed by the shard, with a collective signature over the block hash. */
+  Final: 1,
+} as const;
+export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
+
+export const HEADER_BYTES = 130;
+export const HASH_BYTES = 32;
+/**
+ * Transactions per block. 16,384 is well above one second of the devnet target (10k tx/s over two
+ * shards) and keeps one block's apply and signature work bounded.
+ */
+export const MAX_BLOCK_TXS = 16_384;
+/** Encoded block size: 4 MiB holds MAX_BLOCK_TXS one-input two-output transfers (222 B framed). */
+export const MAX_BLOCK_BYTES = 4 * 1024 * 1024;
+/** Participation bitmask: 128 bytes = up to 1,024 validators per shard. */
+export const MAX_BITMASK_BYTES = 128;
+
+export interface BlockHeaderFields {
+  readonly kind: BlockKind;
+  readonly shard: number;
+  readonly epoch: number;
+  readonly height: number;
+  readonly prevHash: Uint8Array;
+  /** Milliseconds since the Unix epoch. */
+  readonly timestamp: number;
+  readonly producer: Uint8Array;
+}
+
+export interface BlockHeader extends BlockHeaderFields {
+  readonly txRoot: Uint8Array;
+  readonly txCount: number;
+  readonly bodyBytes: number;
+}
+
+export type BlockSeal =
+  | { readonly kind: "producer"; readonly signature: Uint8Array }
+  | { readonly kind: "collective"; readonly participants: Uint8Array; readonly signature: Uint8Array };
+
+export interface BlockEnvelope {
+  readonly header: BlockHeader;
+  readonly seal: BlockSeal;
+  readonly hash: Uint8Array;
+  /** The framed transactions (u32 length ‖ encoding, repeated): input of `validateStateless`. */
+  readonly body: Uint8Array;
+}
+
+export interface DecodedBlock extends BlockEnvelope {
+  /** Encoded transactions, views into the decoded bytes. */
+  readonly transactions: Uint8Array[];
+  /** txCount × 32 bytes of txids in body order. */
+  readonly txids: Uint8Array;
+}
+
+function fieldCheck(condition: unknown, message: string): asserts condition {
+  ledgerCheck(condition, "BLOCK_BAD_FIELD", message);
+}
+
+function isU32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+
+function isU53(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+function checkFields(fields: BlockHeaderFields): void {
+  ledgerCheck(fields.kind === BlockKind.Optimistic || fields.kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${fields.kind} is not defined`);
+  fieldCheck(isU32(fields.shard), "shard must be a u32");
+  fieldCheck(isU32(fields.epoch), "epoch must be a u32");
+  fieldCheck(isU53(fields.height), "height must be a non-negative safe integer");
+  fieldCheck(isU53(fields.timestamp), "timestamp must be a non-negative safe integer");
+  fieldCheck(fields.prevHash.length === HASH_BYTES, `prevHash must be ${HASH_BYTES} bytes`);
+  fieldCheck(fields.producer.length === PUBLIC_KEY_BYTES, `producer must be ${PUBLIC_KEY_BYTES} bytes`);
+}
+
+/** RFC 6962 Merkle root of packed 32-byte txids. */
+export function txRootOf(txids: Uint8Array): Uint8Array {
+  return merkleRootOfPackedLeaves(txids, TXID_BYTES);
+}
+
+/** txids of encoded transactions, packed; throws BLOCK_BAD_TRANSACTION on a malformed one. */
+function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
+  const txids = new Uint8Array(transactions.length * TXID_BYTES);
+  transactions.forEach((tx, i) => {
+    let unsignedEnd: number;
+    try {
+      unsignedEnd = scanTransaction(tx, 0, tx.length).unsignedEnd;
+    } catch (error) {
+      if (!(error instanceof LedgerError)) throw error;
+      throw new LedgerError("BLOCK_BAD_TRANSACTION", `transaction ${i}: ${error.message}`, { index: i, code: error.code });
+    }
+    txids.set(sha256(tx.subarray(0, unsignedEnd)), i * TXID_BYTES);
+  });
+  return txids;
+}
+
+/** The full header of a block holding `transactions` (encoded), computing root, count and size. */
+export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[]): BlockHeader {
+  checkFields(fields);
+  ledgerCheck(transactions.length <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+  const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
+  ledgerCheck(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  return { ...fields, txRoot: txRootOf(txidsOf(transactions)), txCount: transactions.length, bodyBytes };
+}
+
+export function encodeBlockHeader(header: BlockHeader): Uint8Array {
+  checkFields(header);
+  fieldCheck(header.txRoot.length === HASH_BYTES, `txRoot must be ${HASH_BYTES} bytes`);
+  fieldCheck(isU32(header.txCount) && isU32(header.bodyBytes), "txCount and bodyBytes must be u32");
+  const out = new Uint8Array(HEADER_BYTES);
+  const view = new DataView(out.buffer);
+  out[0] = BLOCK_VERSION;
+  out[1] = header.kind;
+  view.setUint32(2, header.shard, true);
+  view.setUint32(6, header.epoch, true);
+  view.setBigUint64(10, BigInt(header.height), true);
+  out.set(header.prevHash, 18);
+  out.set(header.txRoot, 50);
+  view.setBigUint64(82, BigInt(header.timestamp), true);
+  out.set(header.producer, 90);
+  view.setUint32(122, header.txCount, true);
+  view.setUint32(126, header.bodyBytes, true);
+  return out;
+}
+
+export function blockHash(header: BlockHeader): Uint8Array {
+  return sha256(encodeBlockHeader(header));
+}
+
+/** The producer's seal of an optimistic block: its signature over the block hash. */
+export function sealOptimistic(header: BlockHeader, producer: KeyPair): BlockSeal {
+  return { kind: "producer", signature: signMessage(producer.secretKey, blockHash(header)) };
+}
+
+function sealBytes(seal: BlockSeal): number {
+  return seal.kind === "producer" ? SIGNATURE_BYTES : 2 + seal.participants.length + SIGNATURE_BYTES;
+}
+
+export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: readonly Uint8Array[]): Uint8Array {
+  const encodedHeader = encodeBlockHeader(header);
+  const expectedSeal = header.kind === BlockKind.Optimistic ? "producer" : "collective";
+  fieldCheck(seal.kind === expectedSeal, `a ${expectedSeal === "producer" ? "optimistic" : "final"} block needs a ${expectedSeal} seal`);
+  fieldCheck(seal.signature.length === SIGNATURE_BYTES, `seal signature must be ${SIGNATURE_BYTES} bytes`);
+  if (seal.kind === "collective") {
+    ledgerCheck(seal.participants.length >= 1 && seal.participants.length <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK",
+      `bitmask must be 1..${MAX_BITMASK_BYTES} bytes, got ${seal.participants.length}`);
+  }
+  const body = packTransactions(transactions);
+  fieldCheck(transactions.length === header.txCount && body.length === header.bodyBytes, "header txCount/bodyBytes do not match the transactions");
+  const out = new Uint8Array(HEADER_BYTES + sealBytes(seal) + body.length);
+  ledgerCheck(out.length <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${out.length} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  out.set(encodedHeader, 0);
+  let at = HEADER_BYTES;
+  if (seal.kind === "collective") {
+    new DataView(out.buffer).setUint16(at, seal.participants.length, true);
+    out.set(seal.participants, at + 2);
+    at += 2 + seal.participants.length;
+  }
+  out.set(seal.signature, at);
+  out.set(body, at + SIGNATURE_BYTES);
+  return out;
+}
+
+/** Decodes header and seal and delimits the body, checking all lengths, without decoding transactions. */
+export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
+  ledgerCheck(bytes.length <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${bytes.length} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  ledgerCheck(bytes.length >= HEADER_BYTES, "BLOCK_TRUNCATED", `${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  ledgerCheck(bytes[0] === BLOCK_VERSION, "BLOCK_UNKNOWN_VERSION", `version ${bytes[0]} is not ${BLOCK_VERSION}`);
+  const kind = bytes[1]!;
+  ledgerCheck(kind === BlockKind.Optimistic || kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${kind} is not defined`);
+  const height = view.getBigUint64(10, true);
+  const timestamp = view.getBigUint64(82, true);
+  fieldCheck(height <= BigInt(Number.MAX_SAFE_INTEGER), "height exceeds 2^53 - 1");
+  fieldCheck(timestamp <= BigInt(Number.MAX_SAFE_INTEGER), "timestamp exceeds 2^53 - 1");
+  const txCount = view.getUint32(122, true);
+  const bodyBytes = view.getUint32(126, true);
+  ledgerCheck(txCount <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${txCount} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+  ledgerCheck(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  const header: BlockHeader = {
+    kind: kind as BlockKind,
+    shard: view.getUint32(2, true),
+    epoch: view.getUint32(6, true),
+    height: Number(height),
+    prevHash: bytes.slice(18, 50),
+    txRoot: bytes.slice(50, 82),
+    timestamp: Number(timestamp),
+    producer: bytes.slice(90, 122),
+    txCount,
+    bodyBytes,
+  };
+  let at = HEADER_BYTES;
+  let seal: BlockSeal;
+  if (kind === BlockKind.Optimistic) {
+    ledgerCheck(bytes.length >= at + SIGNATURE_BYTES, "BLOCK_TRUNCATED", "producer signature is cut short");
+    seal = { kind: "producer", signature: bytes.slice(at, at + SIGNATURE_BYTES) };
+    at += SIGNATURE_BYTES;
+  } else {
+    ledgerCheck(bytes.length >= at + 2, "BLOCK_TRUNCATED", "bitmask length is cut short");
+    const bitmaskBytes = view.getUint16(at, true);
+    ledgerCheck(bitmaskBytes >= 1 && bitmaskBytes <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK", `bitmask must be 1..${MAX_BITMASK_BYTES} bytes, got ${bitmaskBytes}`);
+    ledgerCheck(bytes.length >= at + 2 + bitmaskBytes + SIGNATURE_BYTES, "BLOCK_TRUNCATED", "collective signature is cut short");
+    const participants = bytes.slice(at + 2, at + 2 + bitmaskBytes);
+    at += 2 + bitmaskBytes;
+    seal = { kind: "collective", participants, signature: bytes.slice(at, at + SIGNATURE_BYTES) };
+    at += SIGNATURE_BYTES;
+  }
+  const remaining = bytes.length - at;
+  ledgerCheck(remaining >= bodyBytes, "BLOCK_TRUNCATED", `header declares a ${bodyBytes}-byte body, ${remaining} bytes remain`);
+  ledgerCheck(remaining === bodyBytes, "BLOCK_TRAILING_BYTES", `${remaining - bodyBytes} bytes after the body`);
+  return { header, seal, hash: sha256(bytes.subarray(0, HEADER_BYTES)), body: bytes.subarray(at) };
+}
+
+/** Strict decode of a whole block: envelope, framing, every transaction's structure, the tx root. */
+export function decodeBlock(bytes: Uint8Array): DecodedBlock {
+  const envelope = decodeBlockEnvelope(bytes);
+  const { body, header } = envelope;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const transactions: Uint8Array[] = [];
+  let at = 0;
+  for (let i = 0; i < header.txCount; i++) {
+    ledgerCheck(at + 4 <= body.length, "BLOCK_TRUNCATED", `length of transaction ${i} is cut short`);
+    const length = view.getUint32(at, true);
+    ledgerCheck(at + 4 + length <= body.length, "BLOCK_TRUNCATED", `transaction ${i} declares ${length} bytes, ${body.length - at - 4} remain`);
+    transactions.push(body.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  ledgerCheck(at === body.length, "BLOCK_TRAILING_BYTES", `${body.length - at} bytes after transaction ${header.txCount - 1}`);
+  const txids = txidsOf(transactions);
+  const root = txRootOf(txids);
+  ledgerCheck(Buffer.compare(root, header.txRoot) === 0, "BLOCK_TX_ROOT_MISMATCH", "tx root does not match the transactions");
+  return { ...envelope, transactions, txids };
+}

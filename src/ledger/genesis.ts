@@ -1,0 +1,245 @@
+/**
+ * Genesis: the JSON file every validator starts from (shard count, validators with stake, initial
+ * outputs), its strict parser, and deterministic funded test accounts for load generation.
+ *
+ * File (amounts and stakes are decimal strings: u64 does not fit a JSON number):
+ *   { "version": 1, "shardCount": 2, "timestamp": 0,
+ *     "validators": [ { "publicKey": "<64 hex>", "stake": "1000" } ],
+ *     "outputs":    [ { "owner": "<64 hex>", "amount": "5000" } ] }
+ *
+ * Initial output i has the outpoint (genesisTxid, i), where genesisTxid = SHA-256 of the canonical
+ * binary genesis (see `encodeGenesis`), so every validator derives the same UTXO set.
+ *
+ * API: `parseGenesis(json)`, `genesisToJson(genesis)`, `encodeGenesis(genesis)`, `genesisTxid`,
+ * `genesisEntries(genesis, shard)` (packed UtxoTable entries of one shard), `genesisSupply`,
+ * `deriveTestAccounts(seed, n)`, `makeTestGenesis(options)`.
+ */
+import { createHash } from "node:crypto";
+import { sha256 } from "../crypto/sha256.js";
+import { LedgerError, ledgerCheck } from "./errors.js";
+import { keyPairFromSecret, type KeyPair } from "./keys.js";
+import { MAX_SHARDS, PUBLIC_KEY_BYTES, checkShardIndex, shardOfOwner } from "./shard.js";
+import { MAX_AMOUNT } from "./transaction.js";
+import { ENTRY_BYTES, packEntry } from "./utxo-table.js";
+
+export const GENESIS_VERSION = 1;
+/** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */
+export const MAX_GENESIS_OUTPUTS = 1 << 24;
+/** Genesis validators: 2^16 is far above any committee size the paper considers (§5). */
+export const MAX_GENESIS_VALIDATORS = 1 << 16;
+/** Domain separation of the genesis txid and of test-account keys from every other hash. */
+const GENESIS_DOMAIN = "IOSChain genesis v1";
+const TEST_ACCOUNT_DOMAIN = "IOSChain test account v1";
+
+export interface GenesisValidator {
+  readonly publicKey: Uint8Array;
+  readonly stake: bigint;
+}
+
+export interface GenesisOutput {
+  readonly owner: Uint8Array;
+  readonly amount: bigint;
+}
+
+export interface Genesis {
+  readonly shardCount: number;
+  /** Milliseconds since the Unix epoch. */
+  readonly timestamp: number;
+  readonly validators: readonly GenesisValidator[];
+  readonly outputs: readonly GenesisOutput[];
+}
+
+function bad(message: string): never {
+  throw new LedgerError("GENESIS_BAD_FIELD", message);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function onlyFields(value: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    ledgerCheck(allowed.includes(key), "GENESIS_UNKNOWN_FIELD", `${where}: unknown field "${key}"`);
+  }
+  for (const key of allowed) {
+    ledgerCheck(key in value, "GENESIS_MISSING_FIELD", `${where}: missing field "${key}"`);
+  }
+}
+
+function parseKey(value: unknown, where: string): Uint8Array {
+  if (typeof value !== "string" || !/^[0-9a-f]{64}$/.test(value)) bad(`${where} must be ${PUBLIC_KEY_BYTES * 2} lowercase hex digits`);
+  return new Uint8Array(Buffer.from(value, "hex"));
+}
+
+function parseAmount(value: unknown, where: string): bigint {
+  if (typeof value !== "string" || !/^[1-9][0-9]{0,19}$/.test(value)) bad(`${where} must be a decimal string of a positive integer`);
+  const amount = BigInt(value);
+  if (amount > MAX_AMOUNT) bad(`${where} exceeds u64`);
+  return amount;
+}
+
+function validate(genesis: Genesis): void {
+  const { shardCount, timestamp, validators, outputs } = genesis;
+  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > MAX_SHARDS) bad(`shardCount must be an integer in 1..${MAX_SHARDS}`);
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) bad("timestamp must be a non-negative integer (ms)");
+  if (validators.length < 1 || validators.length > MAX_GENESIS_VALIDATORS) bad(`validators must hold 1..${MAX_GENESIS_VALIDATORS} entries`);
+  if (outputs.length > MAX_GENESIS_OUTPUTS) bad(`outputs must hold at most ${MAX_GENESIS_OUTPUTS} entries`);
+  const seen = new Set<string>();
+  validators.forEach((validator, i) => {
+    if (validator.publicKey.length !== PUBLIC_KEY_BYTES) bad(`validators[${i}].publicKey must be ${PUBLIC_KEY_BYTES} bytes`);
+    if (validator.stake <= 0n || validator.stake > MAX_AMOUNT) bad(`validators[${i}].stake must be in 1..2^64-1`);
+    const key = Buffer.from(validator.publicKey).toString("hex");
+    ledgerCheck(!seen.has(key), "GENESIS_DUPLICATE_VALIDATOR", `validators[${i}] repeats public key ${key}`);
+    seen.add(key);
+  });
+  let supply = 0n;
+  outputs.forEach((output, i) => {
+    if (output.owner.length !== PUBLIC_KEY_BYTES) bad(`outputs[${i}].owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    if (output.amount <= 0n || output.amount > MAX_AMOUNT) bad(`outputs[${i}].amount must be in 1..2^64-1`);
+    supply += output.amount;
+  });
+  ledgerCheck(supply <= MAX_AMOUNT, "GENESIS_SUPPLY_OVERFLOW", "the sum of output amounts exceeds u64");
+}
+
+/** Strictly parses a genesis file: unknown or missing fields, bad hex, bad amounts are errors. */
+export function parseGenesis(json: string): Genesis {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new LedgerError("GENESIS_BAD_JSON", `not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isRecord(value)) bad("the genesis must be a JSON object");
+  onlyFields(value, ["version", "shardCount", "timestamp", "validators", "outputs"], "genesis");
+  if (value.version !== GENESIS_VERSION) bad(`version must be ${GENESIS_VERSION}`);
+  if (!Array.isArray(value.validators)) bad("validators must be an array");
+  if (!Array.isArray(value.outputs)) bad("outputs must be an array");
+  const validators = value.validators.map((entry: unknown, i: number): GenesisValidator => {
+    if (!isRecord(entry)) bad(`validators[${i}] must be an object`);
+    onlyFields(entry, ["publicKey", "stake"], `validators[${i}]`);
+    return { publicKey: parseKey(entry.publicKey, `validators[${i}].publicKey`), stake: parseAmount(entry.stake, `validators[${i}].stake`) };
+  });
+  const outputs = value.outputs.map((entry: unknown, i: number): GenesisOutput => {
+    if (!isRecord(entry)) bad(`outputs[${i}] must be an object`);
+    onlyFields(entry, ["owner", "amount"], `outputs[${i}]`);
+    return { owner: parseKey(entry.owner, `outputs[${i}].owner`), amount: parseAmount(entry.amount, `outputs[${i}].amount`) };
+  });
+  const genesis: Genesis = { shardCount: value.shardCount as number, timestamp: value.timestamp as number, validators, outputs };
+  validate(genesis);
+  return genesis;
+}
+
+export function genesisToJson(genesis: Genesis): string {
+  validate(genesis);
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+  return JSON.stringify(
+    {
+      version: GENESIS_VERSION,
+      shardCount: genesis.shardCount,
+      timestamp: genesis.timestamp,
+      validators: genesis.validators.map((v) => ({ publicKey: hex(v.publicKey), stake: v.stake.toString() })),
+      outputs: genesis.outputs.map((o) => ({ owner: hex(o.owner), amount: o.amount.toString() })),
+    },
+    null,
+    2,
+  );
+}
+
+/**
+ * Canonical binary genesis: domain ‖ u32 shardCount ‖ u64 timestamp ‖ u32 #validators ‖
+ * (publicKey ‖ u64 stake)* ‖ u32 #outputs ‖ (owner ‖ u64 amount)*, little-endian.
+ */
+export function encodeGenesis(genesis: Genesis): Uint8Array {
+  validate(genesis);
+  const domain = Buffer.from(GENESIS_DOMAIN, "utf8");
+  const out = new Uint8Array(domain.length + 4 + 8 + 4 + genesis.validators.length * 40 + 4 + genesis.outputs.length * 40);
+  const view = new DataView(out.buffer);
+  out.set(domain);
+  let at = domain.length;
+  view.setUint32(at, genesis.shardCount, true);
+  view.setBigUint64(at + 4, BigInt(genesis.timestamp), true);
+  view.setUint32(at + 12, genesis.validators.length, true);
+  at += 16;
+  for (const { publicKey, stake } of genesis.validators) {
+    out.set(publicKey, at);
+    view.setBigUint64(at + 32, stake, true);
+    at += 40;
+  }
+  view.setUint32(at, genesis.outputs.length, true);
+  at += 4;
+  for (const { owner, amount } of genesis.outputs) {
+    out.set(owner, at);
+    view.setBigUint64(at + 32, amount, true);
+    at += 40;
+  }
+  return out;
+}
+
+/** The txid of the genesis outputs: output i is the outpoint (genesisTxid, i). */
+export function genesisTxid(genesis: Genesis): Uint8Array {
+  return sha256(encodeGenesis(genesis));
+}
+
+/** Σ of every genesis output (all shards). */
+export function genesisSupply(genesis: Genesis): bigint {
+  return genesis.outputs.reduce((sum, output) => sum + output.amount, 0n);
+}
+
+/** The genesis outputs living in `shard`, packed as UtxoTable entries (76 bytes each). */
+export function genesisEntries(genesis: Genesis, shard: number): Uint8Array {
+  checkShardIndex(shard, genesis.shardCount);
+  const txid = genesisTxid(genesis);
+  const mine = genesis.outputs.flatMap((output, index) => (shardOfOwner(output.owner, genesis.shardCount) === shard ? [{ output, index }] : []));
+  const packed = new Uint8Array(mine.length * ENTRY_BYTES);
+  mine.forEach(({ output, index }, k) => packEntry({ txid, index, owner: output.owner, amount: output.amount }, packed, k * ENTRY_BYTES));
+  return packed;
+}
+
+/**
+ * `n` deterministic Ed25519 key pairs: secret key i = SHA-512(domain ‖ seed ‖ u32le(i))[0..32].
+ * For load generation and tests only: anyone who knows the seed holds the keys.
+ */
+export function deriveTestAccounts(seed: string | Uint8Array, n: number): KeyPair[] {
+  ledgerCheck(Number.isInteger(n) && n >= 0 && n <= 0xffffffff, "GENESIS_BAD_FIELD", `account count must be a u32, got ${n}`);
+  const seedBytes = typeof seed === "string" ? Buffer.from(seed, "utf8") : seed;
+  const index = new Uint8Array(4);
+  const accounts: KeyPair[] = [];
+  for (let i = 0; i < n; i++) {
+    new DataView(index.buffer).setUint32(0, i, true);
+    const digest = createHash("sha512").update(TEST_ACCOUNT_DOMAIN).update(seedBytes).update(index).digest();
+    accounts.push(keyPairFromSecret(digest.subarray(0, 32)));
+  }
+  return accounts;
+}
+
+export interface TestGenesisOptions {
+  readonly seed: string;
+  readonly shardCount: number;
+  /** Funded accounts, each owning `outputsPerAccount` outputs of `amount`. */
+  readonly accounts: number;
+  readonly amount: bigint;
+  readonly outputsPerAccount?: number;
+  /** Validators (derived from `seed + "/validators"`), each with `stake`. */
+  readonly validators: number;
+  readonly stake?: bigint;
+  readonly timestamp?: number;
+}
+
+/** A genesis funding `deriveTestAccounts(seed, accounts)`, with derived validator keys. */
+export function makeTestGenesis(options: TestGenesisOptions): { genesis: Genesis; accounts: KeyPair[]; validators: KeyPair[] } {
+  const accounts = deriveTestAccounts(options.seed, options.accounts);
+  const validators = deriveTestAccounts(`${options.seed}/validators`, options.validators);
+  const perAccount = options.outputsPerAccount ?? 1;
+  const outputs: GenesisOutput[] = [];
+  for (const account of accounts) {
+    for (let k = 0; k < perAccount; k++) outputs.push({ owner: account.publicKey, amount: options.amount });
+  }
+  const genesis: Genesis = {
+    shardCount: options.shardCount,
+    timestamp: options.timestamp ?? 0,
+    validators: validators.map((v) => ({ publicKey: v.publicKey, stake: options.stake ?? 1000n })),
+    outputs,
+  };
+  validate(genesis);
+  return { genesis, accounts, validators };
+}

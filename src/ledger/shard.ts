@@ -1,0 +1,41 @@
+/**
+ * Shard map (DESIGN.md §3, white paper §3 "UTXO model"): an output belongs to the shard
+ * `u32le(SHA-256(owner)[0..4]) mod m`, where `owner` is its 32-byte Ed25519 public key and `m` the
+ * shard count of the current epoch.
+ *
+ * API: `shardOfOwner(owner, shardCount): number`, `checkShardCount(m)`, `checkShardIndex(shard, m)`.
+ */
+import { sha256 } from "../crypto/sha256.js";
+import { ledgerCheck } from "./errors.js";
+
+/** Upper bound on shards: keeps shard ids in a u32 and per-shard tables of the node small. */
+export const MAX_SHARDS = 1024;
+/** Ed25519 public keys are 32 bytes (RFC 8032 §5.1.5). */
+export const PUBLIC_KEY_BYTES = 32;
+
+export function checkShardCount(shardCount: number): void {
+  ledgerCheck(
+    Number.isInteger(shardCount) && shardCount >= 1 && shardCount <= MAX_SHARDS,
+    "SHARD_BAD_COUNT",
+    `shard count must be an integer in 1..${MAX_SHARDS}, got ${shardCount}`,
+  );
+}
+
+export function checkShardIndex(shard: number, shardCount: number): void {
+  checkShardCount(shardCount);
+  ledgerCheck(
+    Number.isInteger(shard) && shard >= 0 && shard < shardCount,
+    "SHARD_BAD_INDEX",
+    `shard must be an integer in 0..${shardCount - 1}, got ${shard}`,
+  );
+}
+
+/** The shard of an output owned by `owner` when there are `shardCount` shards. */
+export function shardOfOwner(owner: Uint8Array, shardCount: number): number {
+  checkShardCount(shardCount);
+  ledgerCheck(owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `owner must be ${PUBLIC_KEY_BYTES} bytes, got ${owner.length}`);
+  if (shardCount === 1) return 0;
+  const digest = sha256(owner);
+  const word = (digest[0]! | (digest[1]! << 8) | (digest[2]! << 16) | (digest[3]! << 24)) >>> 0;
+  return word % shardCount;
+}

@@ -1,0 +1,308 @@
+/**
+ * The shard's working UTXO set: the WASM open-addressing table of assembly/utxo (see its header
+ * for the layout, the probing and the incremental growth), wrapped for TypeScript.
+ *
+ * API (class `UtxoTable`, one WASM instance each):
+ *   new UtxoTable({ flavor?, initialCapacityLog2? })
+ *   applyBlock(records, recordCount): BlockDelta   stateful validation + application of a block
+ *   insertEntries(packed) / insert(entry)         load genesis outputs or a flushed set on restart
+ *   get(txid, index) / has(txid, index)           lookups
+ *   snapshot(): Uint8Array ; entries()            every entry (packed 76-byte form / objects)
+ *   count, supply, capacity                       size, Σ amounts, buckets
+ * Packed entry (76 bytes, also the LMDB form: key = first 36, value = last 40):
+ *   txid[32] ‖ u32le index ‖ owner[32] ‖ u64le amount.
+ * `records` is the packed apply-record buffer produced by `validateStateless` (stateless.ts).
+ * A BlockDelta reports the entries a block created and the keys it spent, with outputs created
+ * and spent inside the same block cancelled out, so a store can upsert/delete them in a batch
+ * (computed on first access from a private copy of the records).
+ */
+import { instantiateKernel, type WasmFlavor } from "../crypto/wasm.js";
+import { LedgerError, ledgerCheck } from "./errors.js";
+import { PUBLIC_KEY_BYTES } from "./shard.js";
+import { RECORD_HEADER_BYTES } from "./stateless.js";
+import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES, outpointKey } from "./transaction.js";
+
+export const ENTRY_BYTES = OUTPOINT_BYTES + PUBLIC_KEY_BYTES + 8;
+
+/** Status of one transaction in `applyBlock` (codes shared with assembly/utxo/index.ts). */
+export const ApplyStatus = {
+  Ok: 0,
+  MissingInput: 1,
+  OwnerMismatch: 2,
+  InsufficientFunds: 3,
+  /** Σ outputs exceeds u64 (Σ inputs cannot: the table's supply is kept within u64). */
+  OutputOverflow: 4,
+  DuplicateInput: 5,
+  /** An output's outpoint (txid, j) is already in the table. */
+  OutputExists: 6,
+  /** The record does not fit the buffer, has no inputs or outputs, or a zero amount. */
+  Malformed: 7,
+  OutOfMemory: 8,
+} as const;
+export type ApplyStatus = (typeof ApplyStatus)[keyof typeof ApplyStatus];
+export const APPLY_STATUS_NAMES: readonly string[] = [
+  "OK", "MISSING_INPUT", "OWNER_MISMATCH", "INSUFFICIENT_FUNDS", "OUTPUT_OVERFLOW",
+  "DUPLICATE_INPUT", "OUTPUT_EXISTS", "MALFORMED", "OUT_OF_MEMORY",
+];
+
+/** Why `insertEntries` stopped (codes of the kernel's lastStatus()). */
+const INSERT_FAILURES: Record<number, [LedgerError["code"], string]> = {
+  6: ["UTXO_DUPLICATE_ENTRY", "outpoint already present"],
+  8: ["UTXO_OUT_OF_MEMORY", "the table cannot grow further"],
+  9: ["UTXO_BAD_INPUT", "amount must be > 0"],
+  10: ["UTXO_SUPPLY_OVERFLOW", "total supply would exceed u64"],
+};
+
+/** Initial buckets: 2^16 (5 MiB), enough for a devnet shard before the first doubling. */
+const DEFAULT_CAPACITY_LOG2 = 16;
+/** Entries per copyEntries call when taking a snapshot: bounds the scratch buffer to 304 KiB. */
+const SNAPSHOT_CHUNK = 4096;
+
+export interface UtxoEntry {
+  readonly txid: Uint8Array;
+  readonly index: number;
+  readonly owner: Uint8Array;
+  readonly amount: bigint;
+}
+
+export interface BlockDelta {
+  /** One ApplyStatus per record, in order. */
+  readonly statuses: Uint8Array;
+  /** Records applied (status Ok). */
+  readonly applied: number;
+  /** Packed 76-byte entries created by the block and still unspent after it. */
+  readonly created: Uint8Array;
+  /** Packed 36-byte outpoint keys of entries that existed before the block and were spent by it. */
+  readonly spent: Uint8Array;
+}
+
+interface UtxoKernel {
+  memory: WebAssembly.Memory;
+  init(capacityLog2: number): number;
+  scratch(bytes: number): number;
+  count(): number;
+  supply(): bigint;
+  capacity(): number;
+  growing(): number;
+  insertEntries(ptr: number, n: number): number;
+  lastStatus(): number;
+  lookup(keyPtr: number, outPtr: number): number;
+  copyEntries(cursor: number, outPtr: number, max: number): number;
+  copied(): number;
+  applyBlock(ptr: number, bytes: number, n: number, statusPtr: number): number;
+}
+
+export function packEntry(entry: UtxoEntry, out = new Uint8Array(ENTRY_BYTES), offset = 0): Uint8Array {
+  ledgerCheck(entry.owner.length === PUBLIC_KEY_BYTES, "UTXO_BAD_INPUT", `owner must be ${PUBLIC_KEY_BYTES} bytes`);
+  ledgerCheck(entry.amount > 0n && entry.amount < 1n << 64n, "UTXO_BAD_INPUT", "amount must be in 1..2^64-1");
+  out.set(outpointKey(entry.txid, entry.index), offset);
+  out.set(entry.owner, offset + OUTPOINT_BYTES);
+  new DataView(out.buffer, out.byteOffset).setBigUint64(offset + OUTPOINT_BYTES + PUBLIC_KEY_BYTES, entry.amount, true);
+  return out;
+}
+
+export function unpackEntry(packed: Uint8Array, offset = 0): UtxoEntry {
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  return {
+    txid: packed.slice(offset, offset + TXID_BYTES),
+    index: view.getUint32(offset + TXID_BYTES, true),
+    owner: packed.slice(offset + OUTPOINT_BYTES, offset + OUTPOINT_BYTES + PUBLIC_KEY_BYTES),
+    amount: view.getBigUint64(offset + OUTPOINT_BYTES + PUBLIC_KEY_BYTES, true),
+  };
+}
+
+export class UtxoTable {
+  readonly flavor: WasmFlavor | undefined;
+  private readonly kernel: UtxoKernel;
+  private heap: Uint8Array<ArrayBuffer>;
+
+  constructor(options: { flavor?: WasmFlavor; initialCapacityLog2?: number } = {}) {
+    const capacityLog2 = options.initialCapacityLog2 ?? DEFAULT_CAPACITY_LOG2;
+    ledgerCheck(Number.isInteger(capacityLog2) && capacityLog2 >= 4 && capacityLog2 <= 25, "UTXO_BAD_INPUT",
+      `initialCapacityLog2 must be an integer in 4..25, got ${capacityLog2}`);
+    this.flavor = options.flavor;
+    this.kernel = instantiateKernel("utxo", options.flavor).exports as unknown as UtxoKernel;
+    if (this.kernel.init(capacityLog2) !== 0) throw new LedgerError("UTXO_OUT_OF_MEMORY", "cannot allocate the initial table");
+    this.heap = new Uint8Array(this.kernel.memory.buffer);
+  }
+
+  /** A view of WASM memory; memory.grow detaches the old buffer, so re-read after every call. */
+  private memory(): Uint8Array<ArrayBuffer> {
+    if (this.heap.buffer !== this.kernel.memory.buffer) this.heap = new Uint8Array(this.kernel.memory.buffer);
+    return this.heap;
+  }
+
+  private scratch(bytes: number): number {
+    const ptr = this.kernel.scratch(bytes);
+    if (ptr === 0) throw new LedgerError("UTXO_OUT_OF_MEMORY", `cannot reserve ${bytes} bytes of WASM memory`);
+    return ptr;
+  }
+
+  get count(): number {
+    return this.kernel.count();
+  }
+
+  /** Σ amounts of all entries (u64). */
+  get supply(): bigint {
+    return BigInt.asUintN(64, this.kernel.supply());
+  }
+
+  /** Buckets of the current table. */
+  get capacity(): number {
+    return this.kernel.capacity();
+  }
+
+  /** True while an older table is still being drained into the current one. */
+  get growing(): boolean {
+    return this.kernel.growing() === 1;
+  }
+
+  /**
+   * Inserts packed 76-byte entries (genesis outputs, or the flushed set on restart). Throws on a
+   * duplicate outpoint, a zero amount or a supply overflow; entries before the bad one stay in.
+   */
+  insertEntries(packed: Uint8Array): void {
+    ledgerCheck(packed.length % ENTRY_BYTES === 0, "UTXO_BAD_INPUT", `packed entries must be a multiple of ${ENTRY_BYTES} bytes`);
+    const total = packed.length / ENTRY_BYTES;
+    const chunk = 8192;
+    for (let first = 0; first < total; first += chunk) {
+      const n = Math.min(chunk, total - first);
+      const ptr = this.scratch(n * ENTRY_BYTES);
+      this.memory().set(packed.subarray(first * ENTRY_BYTES, (first + n) * ENTRY_BYTES), ptr);
+      const inserted = this.kernel.insertEntries(ptr, n);
+      if (inserted < n) {
+        const [code, why] = INSERT_FAILURES[this.kernel.lastStatus()] ?? ["UTXO_BAD_INPUT", "rejected"];
+        throw new LedgerError(code, `entry ${first + inserted}: ${why}`, { entry: first + inserted });
+      }
+    }
+  }
+
+  insert(entry: UtxoEntry): void {
+    this.insertEntries(packEntry(entry));
+  }
+
+  get(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
+    const key = outpointKey(txid, index);
+    const ptr = this.scratch(OUTPOINT_BYTES + 40);
+    const memory = this.memory();
+    memory.set(key, ptr);
+    if (this.kernel.lookup(ptr, ptr + OUTPOINT_BYTES) === 0) return undefined;
+    const at = ptr + OUTPOINT_BYTES;
+    const owner = memory.slice(at, at + PUBLIC_KEY_BYTES);
+    const amount = new DataView(memory.buffer).getBigUint64(at + PUBLIC_KEY_BYTES, true);
+    return { owner, amount };
+  }
+
+  has(txid: Uint8Array, index: number): boolean {
+    return this.get(txid, index) !== undefined;
+  }
+
+  /** Every entry, packed (76 bytes each), in table order (not sorted). */
+  snapshot(): Uint8Array {
+    const out = new Uint8Array(this.count * ENTRY_BYTES);
+    const ptr = this.scratch(SNAPSHOT_CHUNK * ENTRY_BYTES);
+    let cursor = 0;
+    let written = 0;
+    for (;;) {
+      const next = this.kernel.copyEntries(cursor, ptr, SNAPSHOT_CHUNK);
+      const n = this.kernel.copied();
+      out.set(this.memory().subarray(ptr, ptr + n * ENTRY_BYTES), written * ENTRY_BYTES);
+      written += n;
+      if (next === cursor || n < SNAPSHOT_CHUNK) break;
+      cursor = next;
+    }
+    return out.subarray(0, written * ENTRY_BYTES);
+  }
+
+  *entries(): Generator<UtxoEntry> {
+    const packed = this.snapshot();
+    for (let at = 0; at < packed.length; at += ENTRY_BYTES) yield unpackEntry(packed, at);
+  }
+
+  /**
+   * Applies `recordCount` packed apply records in order: per transaction, all inputs exist with the
+   * claimed owner, sums fit u64 and Σin ≥ Σout, then inputs are spent and outputs created — or
+   * nothing changes and its status says why. Σin − Σout (the fee) leaves the supply.
+   */
+  applyBlock(records: Uint8Array, recordCount: number): BlockDelta {
+    ledgerCheck(Number.isInteger(recordCount) && recordCount >= 0, "UTXO_BAD_INPUT", "recordCount must be a non-negative integer");
+    const ptr = this.scratch(records.length + recordCount);
+    this.memory().set(records, ptr);
+    const statusPtr = ptr + records.length;
+    const applied = this.kernel.applyBlock(ptr, records.length, recordCount, statusPtr);
+    const statuses = this.memory().slice(statusPtr, statusPtr + recordCount);
+    return new AppliedBlock(records.slice(), statuses, applied);
+  }
+}
+
+/** A BlockDelta whose created/spent lists are computed on first access (the apply hot path skips them). */
+class AppliedBlock implements BlockDelta {
+  private lists: { created: Uint8Array; spent: Uint8Array } | undefined;
+
+  constructor(
+    private readonly records: Uint8Array,
+    readonly statuses: Uint8Array,
+    readonly applied: number,
+  ) {}
+
+  get created(): Uint8Array {
+    this.lists ??= blockDelta(this.records, this.statuses);
+    return this.lists.created;
+  }
+
+  get spent(): Uint8Array {
+    this.lists ??= blockDelta(this.records, this.statuses);
+    return this.lists.spent;
+  }
+}
+
+/** Entries created and keys spent by the applied records, net of outputs spent in the same block. */
+function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8Array; spent: Uint8Array } {
+  const buffer = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
+  const createdTxs = new Map<string, number>();
+  const cancelled = new Set<string>();
+  let spentBytes = 0;
+  let createdCount = 0;
+  const spentKeys: number[] = [];
+  let at = 0;
+  for (let t = 0; t < statuses.length && at + RECORD_HEADER_BYTES <= records.length; t++) {
+    const nIn = buffer.readUInt16LE(at + TXID_BYTES);
+    const nOut = buffer.readUInt16LE(at + TXID_BYTES + 2);
+    if (statuses[t] === ApplyStatus.Ok) {
+      for (let i = 0; i < nIn; i++) {
+        const input = at + RECORD_HEADER_BYTES + i * INPUT_BYTES;
+        const txidKey = buffer.toString("latin1", input, input + TXID_BYTES);
+        const creator = createdTxs.get(txidKey);
+        const index = buffer.readUInt32LE(input + TXID_BYTES);
+        if (creator !== undefined) {
+          cancelled.add(`${creator}:${index}`);
+        } else {
+          spentKeys.push(input);
+          spentBytes += OUTPOINT_BYTES;
+        }
+      }
+      createdTxs.set(buffer.toString("latin1", at, at + TXID_BYTES), at);
+      createdCount += nOut;
+    }
+    at += RECORD_HEADER_BYTES + nIn * INPUT_BYTES + nOut * OUTPUT_BYTES;
+  }
+  const spent = new Uint8Array(spentBytes);
+  spentKeys.forEach((input, k) => spent.set(records.subarray(input, input + OUTPOINT_BYTES), k * OUTPOINT_BYTES));
+  const created = new Uint8Array((createdCount - cancelled.size) * ENTRY_BYTES);
+  const view = new DataView(created.buffer);
+  let written = 0;
+  for (const recordAt of createdTxs.values()) {
+    const nIn = buffer.readUInt16LE(recordAt + TXID_BYTES);
+    const nOut = buffer.readUInt16LE(recordAt + TXID_BYTES + 2);
+    const outputs = recordAt + RECORD_HEADER_BYTES + nIn * INPUT_BYTES;
+    for (let j = 0; j < nOut; j++) {
+      if (cancelled.has(`${recordAt}:${j}`)) continue;
+      const offset = written * ENTRY_BYTES;
+      created.set(records.subarray(recordAt, recordAt + TXID_BYTES), offset);
+      view.setUint32(offset + TXID_BYTES, j, true);
+      created.set(records.subarray(outputs + j * OUTPUT_BYTES, outputs + (j + 1) * OUTPUT_BYTES), offset + OUTPOINT_BYTES);
+      written++;
+    }
+  }
+  return { created, spent };
+}

@@ -1,0 +1,116 @@
+/**
+ * Validator registry (src/consensus/registry.ts): keys enter only with a proof of possession for
+ * this chain, in key order; bad, small-order, duplicate and rogue keys are refused with codes.
+ * The rogue-key case shows why: with a key built as X·B − A_honest, the "collective signature"
+ * of {honest, rogue} is forgeable by the rogue alone, and only the PoP keeps that key out.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createPublicKey, verify as nodeVerify } from "node:crypto";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { SchnorrKey } from "../../src/crypto/schnorr.js";
+import { verifyCollectiveSignature } from "../../src/consensus/cosi/codec.js";
+import {
+  POP_DOMAIN,
+  ValidatorRegistry,
+  popMessage,
+  proveKeyPossession,
+  verifyKeyPossession,
+} from "../../src/consensus/registry.js";
+import { IosError } from "../../src/errors.js";
+import { SeededRng } from "../../src/runtime/seeded-rng.js";
+
+const seed = process.env.IOS_TEST_SEED ?? `registry-${Date.now()}`;
+console.log(`registry tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const CHAIN = new TextEncoder().encode("ioschain-test");
+const OTHER_CHAIN = new TextEncoder().encode("ioschain-other");
+const SPKI_ED25519_PREFIX = Uint8Array.from(Buffer.from("302a300506032b6570032100", "hex"));
+const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof IosError ? error.code : `uncoded: ${String(error)}`;
+  }
+  return undefined;
+}
+
+describe("proofs of possession", () => {
+  it("sign the domain-separated message, verify under node:crypto, and bind key and chain", () => {
+    const rng = SeededRng.fromSeed(`${seed}/pop`);
+    const key = SchnorrKey.fromSeed(rng.bytes(32));
+    const other = SchnorrKey.fromSeed(rng.bytes(32));
+    const message = popMessage(key.publicKey, CHAIN);
+    assert.equal(Buffer.from(message.subarray(0, POP_DOMAIN.length)).toString("utf8"), "IOSChain/pop/v1");
+    assert.deepEqual(message.subarray(POP_DOMAIN.length, POP_DOMAIN.length + 32), key.publicKey);
+    assert.equal(message[POP_DOMAIN.length + 32], CHAIN.length);
+    assert.deepEqual(message.subarray(POP_DOMAIN.length + 33), CHAIN);
+    const proof = proveKeyPossession(key, CHAIN);
+    const nodeKey = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, key.publicKey]), format: "der", type: "spki" });
+    assert.ok(nodeVerify(null, message, nodeKey, proof));
+    assert.ok(verifyKeyPossession(key.publicKey, proof, CHAIN));
+    assert.ok(!verifyKeyPossession(key.publicKey, proof, OTHER_CHAIN), "replayed on another chain");
+    assert.ok(!verifyKeyPossession(other.publicKey, proof, CHAIN), "another key's proof");
+    assert.ok(!verifyKeyPossession(key.publicKey, key.sign(key.publicKey), CHAIN), "a signature without the domain");
+    assert.ok(!verifyKeyPossession(key.publicKey, proof.subarray(1), CHAIN), "short proof");
+  });
+});
+
+describe("ValidatorRegistry", () => {
+  it("admits keys with valid proofs and orders them by encoding", () => {
+    const rng = SeededRng.fromSeed(`${seed}/order`);
+    const keys = Array.from({ length: 9 }, () => SchnorrKey.fromSeed(rng.bytes(32)));
+    const registry = new ValidatorRegistry(CHAIN);
+    for (const key of keys) assert.equal(registry.register(key.publicKey, proveKeyPossession(key, CHAIN)), hexOf(key.publicKey));
+    assert.equal(registry.size, 9);
+    const expected = keys.map((k) => hexOf(k.publicKey)).sort();
+    assert.deepEqual(registry.publicKeys().map(hexOf), expected);
+    expected.forEach((peer, index) => assert.equal(registry.indexOf(peer), index));
+    assert.ok(registry.has(expected[3]!));
+    assert.equal(codeOf(() => registry.indexOf("00".repeat(32))), "REGISTRY_UNKNOWN");
+  });
+
+  it("refuses bad proofs, duplicates, malformed and small-order keys, bad chain ids", () => {
+    const rng = SeededRng.fromSeed(`${seed}/refuse`);
+    const key = SchnorrKey.fromSeed(rng.bytes(32));
+    const registry = new ValidatorRegistry(CHAIN);
+    assert.equal(codeOf(() => registry.register(key.publicKey, proveKeyPossession(key, OTHER_CHAIN))), "REGISTRY_BAD_POP");
+    assert.equal(codeOf(() => registry.register(key.publicKey, new Uint8Array(64))), "REGISTRY_BAD_POP");
+    assert.equal(codeOf(() => registry.register(key.publicKey, new Uint8Array(63))), "REGISTRY_BAD_POP");
+    registry.register(key.publicKey, proveKeyPossession(key, CHAIN));
+    assert.equal(codeOf(() => registry.register(key.publicKey, proveKeyPossession(key, CHAIN))), "REGISTRY_DUPLICATE");
+    assert.equal(codeOf(() => registry.register(new Uint8Array(31), new Uint8Array(64))), "REGISTRY_BAD_KEY");
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    assert.equal(codeOf(() => registry.register(identity, new Uint8Array(64))), "REGISTRY_BAD_KEY", "small order (identity)");
+    const orderTwo = new Uint8Array(32).fill(0xff);
+    orderTwo[0] = 0xec;
+    orderTwo[31] = 0x7f;
+    assert.equal(codeOf(() => registry.register(orderTwo, new Uint8Array(64))), "REGISTRY_BAD_KEY", "small order (−1)");
+    const nonCanonical = new Uint8Array(32).fill(0xff);
+    nonCanonical[0] = 0xee;
+    nonCanonical[31] = 0x7f;
+    assert.equal(codeOf(() => registry.register(nonCanonical, new Uint8Array(64))), "REGISTRY_BAD_KEY", "y ≥ p");
+    assert.equal(registry.size, 1);
+    assert.equal(codeOf(() => new ValidatorRegistry(new Uint8Array(0))), "REGISTRY_BAD_CHAIN_ID");
+    assert.equal(codeOf(() => new ValidatorRegistry(new Uint8Array(65))), "REGISTRY_BAD_CHAIN_ID");
+    assert.equal(codeOf(() => popMessage(key.publicKey, new Uint8Array(65))), "REGISTRY_BAD_CHAIN_ID");
+  });
+
+  it("keeps out a rogue key that would let one validator forge a collective signature", () => {
+    const rng = SeededRng.fromSeed(`${seed}/rogue`);
+    const honest = SchnorrKey.fromSeed(rng.bytes(32));
+    const attacker = SchnorrKey.fromSeed(rng.bytes(32));
+    const rogueKey = ed25519.Point.fromBytes(attacker.publicKey).subtract(ed25519.Point.fromBytes(honest.publicKey)).toBytes();
+    const keys = [honest.publicKey, rogueKey];
+    const message = new TextEncoder().encode("block 7");
+    const forged = { mask: Uint8Array.of(0b11), signature: attacker.sign(message) };
+    assert.ok(verifyCollectiveSignature(keys, message, forged, 2), "without PoPs the attacker alone signs for both");
+    const registry = new ValidatorRegistry(CHAIN);
+    registry.register(honest.publicKey, proveKeyPossession(honest, CHAIN));
+    const attempted = attacker.sign(popMessage(rogueKey, CHAIN));
+    assert.equal(codeOf(() => registry.register(rogueKey, attempted)), "REGISTRY_BAD_POP");
+    assert.equal(registry.size, 1);
+  });
+});

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { LedgerError } from "../../src/ledger/errors.js";
+import {
+  deriveTestAccounts, encodeGenesis, genesisEntries, genesisSupply, genesisToJson, genesisTxid, makeTestGenesis, parseGenesis,
+} from "../../src/ledger/genesis.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { ENTRY_BYTES, unpackEntry } from "../../src/ledger/utxo-table.js";
+import { signMessage } from "../../src/ledger/keys.js";
+import { hex } from "./helpers.js";
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof LedgerError, `expected a LedgerError, got ${String(error)}`);
+    return error.code;
+  }
+  return "no error";
+}
+
+const { genesis, accounts, validators } = makeTestGenesis({ seed: "genesis tests", shardCount: 4, accounts: 40, amount: 1_000_000n, outputsPerAccount: 2, validators: 3, stake: 500n, timestamp: 1234 });
+
+describe("genesis", () => {
+  it("round-trips through JSON and keeps its txid", () => {
+    const json = genesisToJson(genesis);
+    const parsed = parseGenesis(json);
+    assert.deepEqual(parsed, genesis);
+    assert.equal(hex(genesisTxid(parsed)), hex(nobleSha256(encodeGenesis(genesis))));
+    assert.equal(genesisSupply(parsed), 80_000_000n);
+    assert.equal(parsed.validators.length, 3);
+    assert.equal(hex(parsed.validators[0]!.publicKey), hex(validators[0]!.publicKey));
+  });
+
+  it("any change of content changes the genesis txid", () => {
+    const base = hex(genesisTxid(genesis));
+    const variants = [
+      { ...genesis, shardCount: 5 },
+      { ...genesis, timestamp: 1235 },
+      { ...genesis, validators: genesis.validators.slice(1) },
+      { ...genesis, outputs: [...genesis.outputs.slice(0, -1), { ...genesis.outputs.at(-1)!, amount: 999_999n }] },
+    ];
+    for (const variant of variants) assert.notEqual(hex(genesisTxid(variant)), base);
+  });
+
+  it("splits the initial outputs among shards by owner, as outpoints (genesisTxid, i)", () => {
+    const txid = genesisTxid(genesis);
+    const seen = new Set<number>();
+    let total = 0n;
+    for (let shard = 0; shard < 4; shard++) {
+      const packed = genesisEntries(genesis, shard);
+      assert.equal(packed.length % ENTRY_BYTES, 0);
+      for (let at = 0; at < packed.length; at += ENTRY_BYTES) {
+        const entry = unpackEntry(packed, at);
+        assert.equal(hex(entry.txid), hex(txid));
+        assert.equal(shardOfOwner(entry.owner, 4), shard);
+        assert.equal(hex(entry.owner), hex(genesis.outputs[entry.index]!.owner));
+        seen.add(entry.index);
+        total += entry.amount;
+      }
+    }
+    assert.equal(seen.size, genesis.outputs.length);
+    assert.equal(total, genesisSupply(genesis));
+    assert.equal(codeOf(() => genesisEntries(genesis, 4)), "SHARD_BAD_INDEX");
+  });
+
+  it("derives deterministic test accounts whose keys agree with @noble/curves", () => {
+    const again = deriveTestAccounts("genesis tests", 40);
+    assert.deepEqual(again.map((a) => hex(a.publicKey)), accounts.map((a) => hex(a.publicKey)));
+    assert.equal(new Set(accounts.map((a) => hex(a.secretKey))).size, 40);
+    assert.notEqual(hex(deriveTestAccounts("other seed", 1)[0]!.publicKey), hex(accounts[0]!.publicKey));
+    assert.deepEqual(deriveTestAccounts(new TextEncoder().encode("genesis tests"), 2).map((a) => hex(a.publicKey)), accounts.slice(0, 2).map((a) => hex(a.publicKey)));
+    const message = new TextEncoder().encode("check");
+    for (const account of accounts.slice(0, 5)) {
+      assert.equal(hex(ed25519.getPublicKey(account.secretKey)), hex(account.publicKey));
+      assert.equal(hex(signMessage(account.secretKey, message)), hex(ed25519.sign(message, account.secretKey)));
+    }
+    assert.equal(codeOf(() => deriveTestAccounts("x", -1)), "GENESIS_BAD_FIELD");
+  });
+
+  it("rejects every malformed file with a precise code", () => {
+    const valid = JSON.parse(genesisToJson(genesis)) as Record<string, unknown>;
+    const output0 = (valid.outputs as Record<string, unknown>[])[0]!;
+    const validator0 = (valid.validators as Record<string, unknown>[])[0]!;
+    const variant = (patch: Record<string, unknown>) => JSON.stringify({ ...valid, ...patch });
+    const withOutput = (patch: Record<string, unknown>) => variant({ outputs: [{ ...output0, ...patch }] });
+    const withValidator = (patch: Record<string, unknown>) => variant({ validators: [{ ...validator0, ...patch }] });
+    const cases: [string, string][] = [
+      ["GENESIS_BAD_JSON", "{"],
+      ["GENESIS_BAD_FIELD", "[]"],
+      ["GENESIS_UNKNOWN_FIELD", variant({ extra: 1 })],
+      ["GENESIS_MISSING_FIELD", JSON.stringify({ ...valid, outputs: undefined })],
+      ["GENESIS_BAD_FIELD", variant({ version: 2 })],
+      ["GENESIS_BAD_FIELD", variant({ shardCount: 0 })],
+      ["GENESIS_BAD_FIELD", variant({ shardCount: 1.5 })],
+      ["GENESIS_BAD_FIELD", variant({ timestamp: -1 })],
+      ["GENESIS_BAD_FIELD", variant({ validators: [] })],
+      ["GENESIS_BAD_FIELD", variant({ outputs: {} })],
+      ["GENESIS_BAD_FIELD", withOutput({ amount: "0" })],
+      ["GENESIS_BAD_FIELD", withOutput({ amount: "01" })],
+      ["GENESIS_BAD_FIELD", withOutput({ amount: "-5" })],
+      ["GENESIS_BAD_FIELD", withOutput({ amount: 5 })],
+      ["GENESIS_BAD_FIELD", withOutput({ amount: "18446744073709551616" })],
+      ["GENESIS_BAD_FIELD", withOutput({ owner: (output0.owner as string).toUpperCase() })],
+      ["GENESIS_BAD_FIELD", withOutput({ owner: "ab" })],
+      ["GENESIS_UNKNOWN_FIELD", withOutput({ memo: "x" })],
+      ["GENESIS_MISSING_FIELD", JSON.stringify({ ...valid, outputs: [{ owner: output0.owner }] })],
+      ["GENESIS_BAD_FIELD", variant({ outputs: [7] })],
+      ["GENESIS_BAD_FIELD", withValidator({ stake: "0" })],
+      ["GENESIS_DUPLICATE_VALIDATOR", variant({ validators: [validator0, validator0] })],
+      ["GENESIS_SUPPLY_OVERFLOW", variant({ outputs: [{ ...output0, amount: "18446744073709551615" }, output0] })],
+    ];
+    for (const [code, json] of cases) assert.equal(codeOf(() => parseGenesis(json)), code, json.slice(0, 120));
+    assert.throws(() => parseGenesis(withOutput({ owner: "ab" })), /outputs\[0\]\.owner must be 64 lowercase hex digits/);
+    assert.throws(() => parseGenesis(variant({ extra: 1 })), /genesis: unknown field "extra"/);
+  });
+});
