@@ -1,0 +1,328 @@
+/**
+ * The durable state machine of one shard (DESIGN.md §3): the working UTXO set in the WASM table
+ * (src/ledger/utxo-table.ts), mirrored in the validator's LMDB store (src/store/chain-store.ts).
+ *
+ * Phases:
+ *  1. open: open the store; if empty, write the shard's genesis state (flushed at height 0);
+ *     otherwise check it belongs to this shard and genesis.
+ *  2. load: insert the flushed UTXO set (the set after block h = flushed height) into the table and
+ *     check its count and supply against the flush marker.
+ *  3. replay: apply the stored blocks h+1..tip to the table, checking heights and hash links, and
+ *     collect their UTXO changes as the pending (unflushed) delta.
+ *  4. ready: `commitBlock(bytes)` checks the block against the tip, validates it statelessly,
+ *     applies it to the table, then appends it durably; every FLUSH_INTERVAL_BLOCKS blocks (or when
+ *     the pending delta reaches MAX_PENDING_UTXO_WRITES) the sorted delta and the new flushed marker
+ *     ride in that block's own transaction.
+ *
+ * A block is final once `commitBlock` returns: it and its tx index entries are on disk, and the
+ * UTXO set it produces is recoverable from the flushed set plus the stored blocks. Signatures are
+ * not checked here: the caller commits only blocks whose transactions passed stateless validation
+ * and batch signature verification (the worker pool), and replay re-applies only blocks this node
+ * committed itself.
+ *
+ * API: `ShardState.open(options)`, `commitBlock(bytes): CommitResult`, `flush()`, `close()`,
+ * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
+ * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`.
+ */
+import { IosError } from "../errors.js";
+import type { WasmFlavor } from "../crypto/wasm.js";
+import { decodeBlockEnvelope, txRootOf, type BlockEnvelope } from "../ledger/block.js";
+import { LedgerError } from "../ledger/errors.js";
+import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { checkShardIndex } from "../ledger/shard.js";
+import { validateStateless, type StatelessResult } from "../ledger/stateless.js";
+import { TXID_BYTES } from "../ledger/transaction.js";
+import { ApplyStatus, UtxoTable, type BlockDelta } from "../ledger/utxo-table.js";
+import { ChainStore, type UtxoFlush } from "../store/chain-store.js";
+import { StoreError, storeCheck } from "../store/errors.js";
+import type { ChainTip, TxLocation } from "../store/schema.js";
+import { UtxoDelta } from "../store/utxo-delta.js";
+
+/**
+ * Blocks between UTXO flushes. Batching pays: 48k UTXO writes into a 1M-entry set cost about half
+ * as much as one flush per block of the same writes (fewer fsyncs, B-tree pages shared between
+ * keys; bench/store.bench.ts), while a restart replays at most this many blocks and the flush
+ * block's commit takes a few hundred ms instead of tens.
+ */
+export const FLUSH_INTERVAL_BLOCKS = 16;
+/** Flush early once this many net writes are pending: bounds the delta's memory (~150 B each). */
+export const MAX_PENDING_UTXO_WRITES = 1 << 18;
+/** Entries per insert while loading the flushed set: 8,192 × 76 B = 608 KiB per chunk. */
+const LOAD_CHUNK_ENTRIES = 8192;
+/** The table starts at ≥ 2 buckets per loaded entry (2^16..2^25, UtxoTable's accepted range). */
+const MIN_CAPACITY_LOG2 = 16;
+const MAX_CAPACITY_LOG2 = 25;
+
+export type ShardStateErrorCode =
+  | "STATE_WRONG_SHARD"
+  | "STATE_PREV_HASH_MISMATCH"
+  | "STATE_TX_COUNT_MISMATCH"
+  | "STATE_TX_ROOT_MISMATCH"
+  | "STATE_INVALID_TX"
+  /** A previous commit failed after touching the table; reopen the state from the store. */
+  | "STATE_FAILED"
+  | "STATE_CLOSED";
+
+export class ShardStateError extends IosError<ShardStateErrorCode> {
+  constructor(code: ShardStateErrorCode, message: string, detail?: Record<string, unknown>) {
+    super(code, message, detail);
+    this.name = "ShardStateError";
+  }
+}
+
+export interface ShardStateOptions {
+  readonly directory: string;
+  readonly genesis: Genesis;
+  readonly shard: number;
+  readonly flavor?: WasmFlavor;
+  /** Defaults to FLUSH_INTERVAL_BLOCKS. */
+  readonly flushIntervalBlocks?: number;
+}
+
+export interface CommitResult {
+  readonly height: number;
+  readonly hash: Uint8Array;
+  /** One ApplyStatus per transaction, in body order. */
+  readonly statuses: Uint8Array;
+  /** Transactions applied (status Ok). */
+  readonly applied: number;
+  /** True if this block's transaction also flushed the UTXO delta. */
+  readonly flushed: boolean;
+}
+
+interface AppliedBlock {
+  readonly envelope: BlockEnvelope;
+  readonly stateless: StatelessResult;
+  readonly delta: BlockDelta;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(a, b) === 0;
+}
+
+function capacityLog2For(entries: number): number {
+  const wanted = Math.ceil(Math.log2(Math.max(entries, 1) * 2));
+  return Math.min(MAX_CAPACITY_LOG2, Math.max(MIN_CAPACITY_LOG2, wanted));
+}
+
+export class ShardState {
+  private readonly pending = new UtxoDelta();
+  private blocksSinceFlush = 0;
+  private failed = false;
+  private closed = false;
+
+  private constructor(
+    private readonly store: ChainStore,
+    private readonly table: UtxoTable,
+    readonly shard: number,
+    readonly shardCount: number,
+    private readonly flushInterval: number,
+  ) {}
+
+  /** Opens, loads and replays (phases 1–3); the returned state is ready for `commitBlock`. */
+  static open(options: ShardStateOptions): ShardState {
+    const { genesis, shard } = options;
+    checkShardIndex(shard, genesis.shardCount);
+    const flushInterval = options.flushIntervalBlocks ?? FLUSH_INTERVAL_BLOCKS;
+    storeCheck(Number.isInteger(flushInterval) && flushInterval >= 1, "STORE_BAD_INPUT", "flushIntervalBlocks must be a positive integer");
+    const store = ChainStore.open(options.directory);
+    try {
+      const genesisId = genesisTxid(genesis);
+      if (!store.initialized) store.initialize({ shard, genesisId }, genesisEntries(genesis, shard));
+      const identity = store.identity;
+      storeCheck(identity.shard === shard && sameBytes(identity.genesisId, genesisId), "STORE_IDENTITY_MISMATCH",
+        `${options.directory} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
+          `not shard ${shard} of genesis ${Buffer.from(genesisId).toString("hex").slice(0, 16)}…`);
+      const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count) });
+      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval);
+      state.loadFlushedSet();
+      state.replay();
+      return state;
+    } catch (error) {
+      void store.close();
+      throw error;
+    }
+  }
+
+  private loadFlushedSet(): void {
+    const marker = this.store.flushed;
+    try {
+      for (const chunk of this.store.utxoChunks(LOAD_CHUNK_ENTRIES)) this.table.insertEntries(chunk);
+    } catch (error) {
+      if (error instanceof LedgerError) throw new StoreError("STORE_CORRUPT", `flushed UTXO set rejected by the table: ${error.message}`);
+      throw error;
+    }
+    storeCheck(this.table.count === marker.count && this.table.supply === marker.supply, "STORE_CORRUPT",
+      `flushed UTXO set has ${this.table.count} entries / supply ${this.table.supply}, the marker says ${marker.count} / ${marker.supply}`);
+  }
+
+  /** The envelope of stored block `height`; a missing or undecodable block is a store error. */
+  private storedEnvelope(height: number): BlockEnvelope {
+    const bytes = this.store.getBlock(height);
+    storeCheck(bytes !== undefined, "STORE_HEIGHT_GAP", `block ${height} is missing below the tip ${this.store.tip.height}`);
+    try {
+      return decodeBlockEnvelope(bytes);
+    } catch (error) {
+      if (error instanceof LedgerError) throw new StoreError("STORE_CORRUPT", `stored block ${height} does not decode: ${error.message}`);
+      throw error;
+    }
+  }
+
+  private replay(): void {
+    const { flushed, tip } = this.store;
+    let previous = flushed.height === 0 ? this.store.identity.genesisId : this.storedEnvelope(flushed.height).hash;
+    for (let height = flushed.height + 1; height <= tip.height; height++) {
+      const envelope = this.storedEnvelope(height);
+      storeCheck(envelope.header.height === height, "STORE_CORRUPT", `the block stored at ${height} says height ${envelope.header.height}`);
+      storeCheck(sameBytes(envelope.header.prevHash, previous), "STORE_CORRUPT", `block ${height} does not link to block ${height - 1}`);
+      let applied: AppliedBlock;
+      try {
+        applied = this.validateAndApply(envelope);
+      } catch (error) {
+        if (error instanceof LedgerError || error instanceof ShardStateError) {
+          throw new StoreError("STORE_CORRUPT", `stored block ${height} cannot be replayed: ${error.message}`);
+        }
+        throw error;
+      }
+      this.pending.addBlock(applied.delta.created, applied.delta.spent);
+      this.blocksSinceFlush++;
+      previous = envelope.hash;
+    }
+    storeCheck(sameBytes(previous, tip.hash), "STORE_CORRUPT", "the chain does not end at the tip hash");
+  }
+
+  /** Stateless checks, then the table; nothing touches the table unless every check passed. */
+  private validateAndApply(envelope: BlockEnvelope): AppliedBlock {
+    const { header } = envelope;
+    if (header.shard !== this.shard) throw new ShardStateError("STATE_WRONG_SHARD", `block of shard ${header.shard}, this is shard ${this.shard}`);
+    const stateless = validateStateless(envelope.body, this.shard, this.shardCount);
+    if (stateless.count !== header.txCount) {
+      throw new ShardStateError("STATE_TX_COUNT_MISMATCH", `header declares ${header.txCount} transactions, the body holds ${stateless.count}`);
+    }
+    const rejected = stateless.rejections.findIndex((rejection) => rejection !== null);
+    if (rejected >= 0) {
+      const rejection = stateless.rejections[rejected]!;
+      throw new ShardStateError("STATE_INVALID_TX", `transaction ${rejected}: ${rejection.message}`, { index: rejected, code: rejection.code });
+    }
+    if (!sameBytes(txRootOf(stateless.txids), header.txRoot)) throw new ShardStateError("STATE_TX_ROOT_MISMATCH", "tx root does not match the transactions");
+    const delta = this.table.applyBlock(stateless.records, stateless.recordCount);
+    return { envelope, stateless, delta };
+  }
+
+  private checkUsable(): void {
+    if (this.closed) throw new ShardStateError("STATE_CLOSED", "the shard state is closed");
+    if (this.failed) throw new ShardStateError("STATE_FAILED", "a commit failed after applying to the table; reopen the shard state");
+  }
+
+  /**
+   * Validates and applies the encoded block at tip + 1 and appends it durably. When this returns,
+   * the block is final (see the header). Throws, leaving the state unchanged, for a block that does
+   * not follow the tip (STORE_HEIGHT_GAP, STATE_PREV_HASH_MISMATCH), is malformed (LedgerError) or
+   * fails stateless validation (STATE_*). Transactions failing stateful validation (a missing input,
+   * a double spend, ...) stay in the block unapplied, with their status.
+   */
+  commitBlock(bytes: Uint8Array): CommitResult {
+    this.checkUsable();
+    const envelope = decodeBlockEnvelope(bytes);
+    const { header } = envelope;
+    const tip = this.store.tip;
+    storeCheck(header.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${header.height} does not follow the tip ${tip.height}`);
+    if (!sameBytes(header.prevHash, tip.hash)) throw new ShardStateError("STATE_PREV_HASH_MISMATCH", `block ${header.height} does not link to the tip`);
+    const { stateless, delta } = this.validateAndApply(envelope);
+    try {
+      const statuses = new Uint8Array(stateless.count);
+      const txids = new Uint8Array(delta.applied * TXID_BYTES);
+      const positions = new Uint32Array(delta.applied);
+      let applied = 0;
+      for (let k = 0; k < stateless.recordCount; k++) {
+        const position = stateless.recordTx[k]!;
+        statuses[position] = delta.statuses[k]!;
+        if (delta.statuses[k] !== ApplyStatus.Ok) continue;
+        txids.set(stateless.txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), applied * TXID_BYTES);
+        positions[applied++] = position;
+      }
+      this.pending.addBlock(delta.created, delta.spent);
+      this.blocksSinceFlush++;
+      const flush = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES ? this.takeFlush() : undefined;
+      this.store.appendBlock({ height: header.height, hash: envelope.hash, bytes, txids, positions }, flush);
+      if (flush !== undefined) this.flushDone();
+      return { height: header.height, hash: envelope.hash, statuses, applied, flushed: flush !== undefined };
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    }
+  }
+
+  private takeFlush(): UtxoFlush {
+    return { writes: this.pending.sortedWrites(), count: this.table.count, supply: this.table.supply };
+  }
+
+  private flushDone(): void {
+    this.pending.clear();
+    this.blocksSinceFlush = 0;
+  }
+
+  /** Flushes the pending UTXO delta now (one durable transaction); a no-op when nothing is pending. */
+  flush(): void {
+    this.checkUsable();
+    if (this.blocksSinceFlush === 0) return;
+    this.store.flushUtxos(this.takeFlush());
+    this.flushDone();
+  }
+
+  /** Flushes (unless a commit failed) and closes the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.failed) this.flush();
+    this.closed = true;
+    await this.store.close();
+  }
+
+  get tip(): ChainTip {
+    return this.store.tip;
+  }
+
+  get flushedHeight(): number {
+    return this.store.flushed.height;
+  }
+
+  /** Σ amounts of the shard's UTXO set. */
+  get supply(): bigint {
+    return this.table.supply;
+  }
+
+  get utxoCount(): number {
+    return this.table.count;
+  }
+
+  get epoch(): number {
+    return this.store.epoch;
+  }
+
+  setEpoch(epoch: number): void {
+    this.checkUsable();
+    this.store.setEpoch(epoch);
+  }
+
+  /** Every UTXO of the working set as packed 76-byte entries (table order, not sorted). */
+  utxoSnapshot(): Uint8Array {
+    return this.table.snapshot();
+  }
+
+  getUtxo(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
+    return this.table.get(txid, index);
+  }
+
+  /** Where a transaction applied by a final block lives: its block height and position in the body. */
+  getTransactionLocation(txid: Uint8Array): TxLocation | undefined {
+    return this.store.getTxLocation(txid);
+  }
+
+  getBlock(height: number): Uint8Array | undefined {
+    return this.store.getBlock(height);
+  }
+
+  getBlockByHash(hash: Uint8Array): Uint8Array | undefined {
+    return this.store.getBlockByHash(hash);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The UTXO changes not yet flushed to LMDB, accumulated block by block from the UtxoTable's
+ * BlockDelta (created: packed 76-byte entries; spent: packed 36-byte outpoints).
+ *
+ * An outpoint is created at most once (its txid is unique), so an output created and spent inside
+ * the same flush window cancels out and never touches LMDB; an outpoint spent that was not created
+ * in the window is a delete of a flushed entry. `sortedWrites()` yields the net writes in LMDB key
+ * order (byte order of the outpoint), which is what keeps the flush's B-tree writes local.
+ */
+import { StoreError, storeCheck } from "./errors.js";
+import { OUTPOINT_BYTES, UTXO_ENTRY_BYTES } from "./schema.js";
+import type { UtxoWrite } from "./chain-store.js";
+
+export class UtxoDelta {
+  /** latin1 string of the outpoint (one char per byte, so string order = byte order) → value or delete. */
+  private readonly pending = new Map<string, Uint8Array | null>();
+
+  /** Net writes waiting for the next flush. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Records one block's changes: its spends first, then its (net) creations. */
+  addBlock(created: Uint8Array, spent: Uint8Array): void {
+    storeCheck(created.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `created must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
+    storeCheck(spent.length % OUTPOINT_BYTES === 0, "STORE_BAD_INPUT", `spent must be a multiple of ${OUTPOINT_BYTES} bytes`);
+    const spentKeys = Buffer.from(spent.buffer, spent.byteOffset, spent.byteLength);
+    for (let at = 0; at < spentKeys.length; at += OUTPOINT_BYTES) {
+      const key = spentKeys.toString("latin1", at, at + OUTPOINT_BYTES);
+      const before = this.pending.get(key);
+      if (before === null) throw new StoreError("STORE_BAD_INPUT", "an outpoint is spent twice in one flush window");
+      if (before === undefined) this.pending.set(key, null);
+      else this.pending.delete(key);
+    }
+    const entries = Buffer.from(created.buffer, created.byteOffset, created.byteLength);
+    for (let at = 0; at < entries.length; at += UTXO_ENTRY_BYTES) {
+      const key = entries.toString("latin1", at, at + OUTPOINT_BYTES);
+      storeCheck(!this.pending.has(key), "STORE_BAD_INPUT", "an outpoint is created twice in one flush window");
+      this.pending.set(key, created.slice(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES));
+    }
+  }
+
+  sortedWrites(): UtxoWrite[] {
+    const keys = [...this.pending.keys()].sort();
+    return keys.map((key) => ({ key: Buffer.from(key, "latin1"), value: this.pending.get(key)! }));
+  }
+
+  clear(): void {
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { open } from "lmdb";
+import { ChainStore, type UtxoWrite } from "../../src/store/chain-store.js";
+import { StoreError } from "../../src/store/errors.js";
+import { META_FLUSHED, META_IDENTITY, OUTPOINT_BYTES, SCHEMA_VERSION, UTXO_ENTRY_BYTES, heightKey } from "../../src/store/schema.js";
+import { UtxoDelta } from "../../src/store/utxo-delta.js";
+import { TestRng } from "../ledger/helpers.js";
+
+const root = mkdtempSync(join(tmpdir(), "ios-store-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const freshDir = (): string => join(root, `s${dirs++}`);
+
+async function codeOf(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (error) {
+    assert.ok(error instanceof StoreError, `expected a StoreError, got ${String(error)}`);
+    return error.code;
+  }
+  return "no error";
+}
+
+const rng = new TestRng(0x5704e);
+
+/** Packed 76-byte entries with random outpoints, owners and amounts 1..2^32. */
+function randomEntries(n: number): Uint8Array {
+  const out = Buffer.alloc(n * UTXO_ENTRY_BYTES);
+  for (let i = 0; i < n; i++) {
+    out.set(rng.bytes(68), i * UTXO_ENTRY_BYTES);
+    out.writeBigUInt64LE(BigInt(rng.nextU32()) + 1n, i * UTXO_ENTRY_BYTES + 68);
+  }
+  return out;
+}
+
+function entryMap(packed: Uint8Array): Map<string, string> {
+  const map = new Map<string, string>();
+  const buffer = Buffer.from(packed);
+  for (let at = 0; at < buffer.length; at += UTXO_ENTRY_BYTES) {
+    map.set(buffer.toString("hex", at, at + OUTPOINT_BYTES), buffer.toString("hex", at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES));
+  }
+  return map;
+}
+
+function supplyOf(values: Iterable<string>): bigint {
+  let sum = 0n;
+  for (const value of values) sum += Buffer.from(value, "hex").readBigUInt64LE(32);
+  return sum;
+}
+
+function storedEntries(store: ChainStore, chunk = 7): Uint8Array {
+  return Buffer.concat([...store.utxoChunks(chunk)]);
+}
+
+function sampleBlock(height: number, txCount: number) {
+  const txids = rng.bytes(32 * txCount);
+  return { height, hash: rng.bytes(32), bytes: rng.bytes(100 + txCount), txids, positions: Array.from({ length: txCount }, (_, i) => i * 2 + 1) };
+}
+
+const identity = { shard: 3, genesisId: rng.bytes(32) };
+
+describe("ChainStore records", () => {
+  const dir = freshDir();
+  const genesis = randomEntries(50);
+  const model = entryMap(genesis);
+  const blocks = [sampleBlock(1, 5), sampleBlock(2, 0), sampleBlock(3, 40)];
+
+  it("starts uninitialized and refuses reads of the chain until genesis is written", async () => {
+    const store = ChainStore.open(dir);
+    assert.equal(store.initialized, false);
+    assert.equal(await codeOf(() => store.tip), "STORE_NOT_INITIALIZED");
+    assert.equal(await codeOf(() => store.appendBlock(blocks[0]!)), "STORE_NOT_INITIALIZED");
+    await store.close();
+  });
+
+  it("round-trips identity, tip, flushed marker, epoch and the genesis UTXO set", async () => {
+    const store = ChainStore.open(dir);
+    store.initialize(identity, genesis);
+    assert.equal(await codeOf(() => store.initialize(identity, genesis)), "STORE_ALREADY_INITIALIZED");
+    assert.deepEqual(store.identity, identity);
+    assert.deepEqual(store.tip, { height: 0, hash: identity.genesisId });
+    assert.deepEqual(store.flushed, { height: 0, count: 50, supply: supplyOf(model.values()) });
+    assert.deepEqual(entryMap(storedEntries(store)), model);
+    const keys = [...entryMap(storedEntries(store)).keys()];
+    assert.deepEqual(keys, [...keys].sort(), "utxoChunks yields key order");
+    store.setEpoch(7);
+    assert.equal(store.epoch, 7);
+    await store.close();
+  });
+
+  it("round-trips blocks by height and hash and the tx index", async () => {
+    const store = ChainStore.open(dir);
+    for (const block of blocks) store.appendBlock(block);
+    assert.deepEqual(store.tip, { height: 3, hash: blocks[2]!.hash });
+    for (const block of blocks) {
+      assert.deepEqual(store.getBlock(block.height), Buffer.from(block.bytes));
+      assert.deepEqual(store.getBlockByHash(block.hash), Buffer.from(block.bytes));
+      assert.equal(store.getHeight(block.hash), block.height);
+      for (let i = 0; i < block.positions.length; i++) {
+        assert.deepEqual(store.getTxLocation(block.txids.subarray(i * 32, i * 32 + 32)), { height: block.height, position: block.positions[i] });
+      }
+    }
+    assert.equal(store.getBlock(4), undefined);
+    assert.equal(store.getBlockByHash(rng.bytes(32)), undefined);
+    assert.equal(store.getTxLocation(rng.bytes(32)), undefined);
+    await store.close();
+  });
+
+  it("applies sorted upserts and deletes with the flushed marker, inside a block or alone", async () => {
+    const store = ChainStore.open(dir);
+    const added = randomEntries(30);
+    const removed = [...model.keys()].slice(0, 20);
+    const delta = new Map(model);
+    for (const key of removed) delta.delete(key);
+    for (const [key, value] of entryMap(added)) delta.set(key, value);
+    const writes: UtxoWrite[] = [
+      ...removed.map((key) => ({ key: Buffer.from(key, "hex"), value: null })),
+      ...[...entryMap(added)].map(([key, value]) => ({ key: Buffer.from(key, "hex"), value: Buffer.from(value, "hex") })),
+    ].sort((a, b) => Buffer.compare(a.key, b.key));
+    const block = sampleBlock(4, 2);
+    store.appendBlock(block, { writes, count: delta.size, supply: supplyOf(delta.values()) });
+    assert.deepEqual(store.flushed, { height: 4, count: 60, supply: supplyOf(delta.values()) });
+    assert.deepEqual(entryMap(storedEntries(store)), delta);
+    assert.equal(store.getUtxo(Buffer.from(removed[0]!, "hex")), undefined);
+    store.appendBlock(sampleBlock(5, 1));
+    const last = [...delta.keys()][0]!;
+    delta.delete(last);
+    store.flushUtxos({ writes: [{ key: Buffer.from(last, "hex"), value: null }], count: delta.size, supply: supplyOf(delta.values()) });
+    assert.deepEqual(store.flushed, { height: 5, count: 59, supply: supplyOf(delta.values()) });
+    await store.close();
+
+    const reopened = ChainStore.open(dir);
+    assert.deepEqual(reopened.tip, { height: 5, hash: reopened.tip.hash });
+    assert.deepEqual(reopened.flushed, { height: 5, count: 59, supply: supplyOf(delta.values()) });
+    assert.equal(reopened.epoch, 7);
+    assert.deepEqual(reopened.identity, identity);
+    assert.deepEqual(entryMap(storedEntries(reopened, 1000)), delta);
+    assert.deepEqual(reopened.getBlock(2), Buffer.from(blocks[1]!.bytes));
+    await reopened.close();
+  });
+
+  it("rejects appends that do not follow the tip and bad arguments, changing nothing", async () => {
+    const store = ChainStore.open(dir);
+    const tip = store.tip;
+    assert.equal(await codeOf(() => store.appendBlock(sampleBlock(7, 1))), "STORE_HEIGHT_GAP");
+    assert.equal(await codeOf(() => store.appendBlock(sampleBlock(5, 1))), "STORE_HEIGHT_GAP");
+    assert.equal(await codeOf(() => store.appendBlock({ ...sampleBlock(6, 1), hash: rng.bytes(31) })), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => store.appendBlock({ ...sampleBlock(6, 2), positions: [1] })), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => store.appendBlock({ ...sampleBlock(6, 1), positions: [-1] })), "STORE_BAD_INPUT");
+    const [a, b] = [rng.bytes(36), rng.bytes(36)].sort(Buffer.compare);
+    const unsorted = { writes: [{ key: b!, value: null }, { key: a!, value: null }], count: 0, supply: 0n };
+    assert.equal(await codeOf(() => store.appendBlock(sampleBlock(6, 1), unsorted)), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => store.flushUtxos({ writes: [{ key: a!, value: rng.bytes(39) }], count: 0, supply: 0n })), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => store.flushUtxos({ writes: [], count: 0, supply: 1n << 64n })), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => store.getTxLocation(rng.bytes(31))), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => store.getBlock(-1)), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => store.setEpoch(2 ** 32)), "STORE_BAD_INPUT");
+    assert.deepEqual(store.tip, tip);
+    assert.equal(store.getBlock(6), undefined);
+    await store.close();
+    assert.equal(await codeOf(() => store.getBlock(1)), "STORE_CLOSED");
+  });
+});
+
+describe("ChainStore refuses damaged, foreign and mismatched stores", () => {
+  it("a data file that is not LMDB (random bytes, zeros, a torn meta page) gives STORE_CORRUPT, not a crash", async () => {
+    for (const content of [randomBytes(20_000), Buffer.alloc(9000), Buffer.from("short")]) {
+      const dir = freshDir();
+      await ChainStore.open(dir).close();
+      writeFileSync(join(dir, "data.mdb"), content);
+      assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_CORRUPT");
+    }
+    const dir = freshDir();
+    const store = ChainStore.open(dir);
+    store.initialize(identity, randomEntries(3));
+    await store.close();
+    const file = join(dir, "data.mdb");
+    const bytes = readFileSync(file);
+    bytes.writeUInt32LE(0x12345678, 4096 + 24);
+    writeFileSync(file, bytes);
+    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_CORRUPT");
+  });
+
+  it("a path that is a file gives STORE_OPEN_FAILED", async () => {
+    const file = join(root, "plain-file");
+    writeFileSync(file, "x");
+    assert.equal(await codeOf(() => ChainStore.open(file)), "STORE_OPEN_FAILED");
+  });
+
+  it("another program's LMDB environment gives STORE_FOREIGN", async () => {
+    const dir = freshDir();
+    const env = open({ path: dir, overlappingSync: false });
+    await env.put("users/1", { name: "alice" });
+    await env.close();
+    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_FOREIGN");
+
+    const dir2 = freshDir();
+    const env2 = open({ path: dir2, overlappingSync: false });
+    const blocks = env2.openDB({ name: "blocks", keyEncoding: "binary", encoding: "binary" });
+    blocks.putSync(heightKey(1), Buffer.from("not ours"));
+    await env2.close();
+    assert.equal(await codeOf(() => ChainStore.open(dir2)), "STORE_FOREIGN");
+  });
+
+  async function tamperMeta(dir: string, key: Buffer, edit: (value: Buffer) => Buffer): Promise<void> {
+    const env = open({ path: dir, overlappingSync: false });
+    const meta = env.openDB<Buffer, Buffer>({ name: "meta", keyEncoding: "binary", encoding: "binary" });
+    meta.putSync(key, edit(Buffer.from(meta.get(key)!)));
+    await env.close();
+  }
+
+  it("another schema version gives STORE_SCHEMA_MISMATCH; a bad magic STORE_FOREIGN; a torn record STORE_CORRUPT", async () => {
+    const dir = freshDir();
+    const store = ChainStore.open(dir);
+    store.initialize(identity, randomEntries(3));
+    await store.close();
+    await tamperMeta(dir, META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION + 1, 8), value));
+    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_SCHEMA_MISMATCH");
+    await tamperMeta(dir, META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION, 8), value.write("XXXX", 0), value));
+    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_FOREIGN");
+    await tamperMeta(dir, META_IDENTITY, (value) => (value.write("IOSC", 0), value));
+    await ChainStore.open(dir).close();
+    await tamperMeta(dir, META_FLUSHED, (value) => value.subarray(0, 20));
+    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_CORRUPT");
+  });
+
+  it("a block above the tip or a flushed marker above the tip gives STORE_CORRUPT", async () => {
+    const dir = freshDir();
+    const store = ChainStore.open(dir);
+    store.initialize(identity, randomEntries(3));
+    store.appendBlock(sampleBlock(1, 1));
+    await store.close();
+    const env = open({ path: dir, overlappingSync: false });
+    const blocks = env.openDB<Buffer, Buffer>({ name: "blocks", keyEncoding: "binary", encoding: "binary" });
+    blocks.putSync(heightKey(2), Buffer.from("stray"));
+    await env.close();
+    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_CORRUPT");
+
+    const dir2 = freshDir();
+    const store2 = ChainStore.open(dir2);
+    store2.initialize(identity, randomEntries(3));
+    await store2.close();
+    await tamperMeta(dir2, META_FLUSHED, (value) => (value.writeBigUInt64LE(9n, 0), value));
+    assert.equal(await codeOf(() => ChainStore.open(dir2)), "STORE_CORRUPT");
+  });
+});
+
+describe("UtxoDelta", () => {
+  const entry = (key: Uint8Array, amount: bigint): Uint8Array => {
+    const out = Buffer.alloc(UTXO_ENTRY_BYTES);
+    out.set(key);
+    out.writeBigUInt64LE(amount, 68);
+    return out;
+  };
+
+  it("cancels outputs created and spent in the window and sorts the net writes by key bytes", () => {
+    const delta = new UtxoDelta();
+    const keys = Array.from({ length: 200 }, () => rng.bytes(OUTPOINT_BYTES));
+    delta.addBlock(Buffer.concat(keys.slice(0, 100).map((k, i) => entry(k, BigInt(i + 1)))), Buffer.concat(keys.slice(100, 150)));
+    delta.addBlock(Buffer.concat(keys.slice(150).map((k) => entry(k, 5n))), Buffer.concat(keys.slice(0, 40)));
+    assert.equal(delta.size, 60 + 50 + 50);
+    const writes = delta.sortedWrites();
+    const sorted = [...writes].sort((a, b) => Buffer.compare(a.key, b.key));
+    assert.deepEqual(writes, sorted);
+    const byKey = new Map(writes.map((w) => [Buffer.from(w.key).toString("hex"), w.value]));
+    for (const key of keys.slice(0, 40)) assert.equal(byKey.has(Buffer.from(key).toString("hex")), false);
+    for (const key of keys.slice(100, 150)) assert.equal(byKey.get(Buffer.from(key).toString("hex")), null);
+    assert.equal(Buffer.from(byKey.get(Buffer.from(keys[41]!).toString("hex"))!).readBigUInt64LE(32), 42n);
+    delta.clear();
+    assert.equal(delta.size, 0);
+  });
+
+  it("refuses a double create, a double spend and misaligned buffers", async () => {
+    const delta = new UtxoDelta();
+    const key = rng.bytes(OUTPOINT_BYTES);
+    delta.addBlock(entry(key, 1n), new Uint8Array(0));
+    assert.equal(await codeOf(() => delta.addBlock(entry(key, 1n), new Uint8Array(0))), "STORE_BAD_INPUT");
+    const other = rng.bytes(OUTPOINT_BYTES);
+    delta.addBlock(new Uint8Array(0), other);
+    assert.equal(await codeOf(() => delta.addBlock(new Uint8Array(0), other)), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => delta.addBlock(new Uint8Array(75), new Uint8Array(0))), "STORE_BAD_INPUT");
+    assert.equal(await codeOf(() => delta.addBlock(new Uint8Array(0), new Uint8Array(35))), "STORE_BAD_INPUT");
+  });
+});

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { open } from "lmdb";
+import { IosError } from "../../src/errors.js";
+import { BlockKind, encodeBlock, makeBlockHeader, sealOptimistic } from "../../src/ledger/block.js";
+import { genesisEntries, genesisTxid } from "../../src/ledger/genesis.js";
+import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import { ApplyStatus, ENTRY_BYTES } from "../../src/ledger/utxo-table.js";
+import { ShardState } from "../../src/node/shard-state.js";
+import { META_FLUSHED, heightKey } from "../../src/store/schema.js";
+import { WORKLOAD_ACCOUNTS, utxoSetDigest } from "../ledger/store-crash-child.js";
+import { ChainBuilder, FEE, makeWorkload, type BuiltBlock } from "./workload.js";
+
+const root = mkdtempSync(join(tmpdir(), "ios-shard-state-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const freshDir = (): string => join(root, `s${dirs++}`);
+const CHILD = new URL("../ledger/store-crash-child.js", import.meta.url).pathname;
+
+const workload = makeWorkload("shard state tests", 32);
+const genesisCount = genesisEntries(workload.genesis, 0).length / ENTRY_BYTES;
+
+async function codeOf(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (error) {
+    assert.ok(error instanceof IosError, `expected an IosError, got ${String(error)}`);
+    return error.code;
+  }
+  return "no error";
+}
+
+function openState(directory: string, flushIntervalBlocks = 4): ShardState {
+  return ShardState.open({ directory, genesis: workload.genesis, shard: 0, flushIntervalBlocks });
+}
+
+async function rawEnv<T>(directory: string, action: (db: (name: string) => ReturnType<ReturnType<typeof open>["openDB"]>) => T): Promise<T> {
+  const env = open({ path: directory, overlappingSync: false });
+  try {
+    return action((name) => env.openDB({ name, keyEncoding: "binary", encoding: "binary" }));
+  } finally {
+    await env.close();
+  }
+}
+
+describe("ShardState", () => {
+  it("starts from genesis, commits blocks, flushes every K blocks and answers lookups", async () => {
+    const dir = freshDir();
+    const state = openState(dir);
+    assert.deepEqual(state.tip, { height: 0, hash: genesisTxid(workload.genesis) });
+    assert.equal(state.supply, workload.supply);
+    assert.equal(state.utxoCount, genesisCount);
+    const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
+    const blocks: BuiltBlock[] = [];
+    for (let i = 0; i < 10; i++) {
+      const block = builder.nextBlock(12);
+      const result = state.commitBlock(block.bytes);
+      blocks.push(block);
+      assert.equal(result.height, i + 1);
+      assert.deepEqual(result.hash, block.hash);
+      assert.equal(result.applied, 12);
+      assert.equal(result.flushed, (i + 1) % 4 === 0);
+      assert.ok(result.statuses.every((status) => status === ApplyStatus.Ok));
+    }
+    assert.equal(state.flushedHeight, 8);
+    assert.equal(state.supply, workload.supply - 120n * FEE);
+    assert.equal(state.utxoCount, genesisCount + 120);
+    blocks.forEach((block) => {
+      assert.deepEqual(state.getBlock(block.height), Buffer.from(block.bytes));
+      assert.deepEqual(state.getBlockByHash(block.hash), Buffer.from(block.bytes));
+      block.txids.forEach((txid, position) => assert.deepEqual(state.getTransactionLocation(txid), { height: block.height, position }));
+    });
+    const lastTx = blocks[9]!.txids[0]!;
+    assert.ok(state.getUtxo(lastTx, 0)!.amount > 0n);
+    assert.equal(state.getUtxo(lastTx, 2), undefined);
+    const digest = utxoSetDigest(state.utxoSnapshot());
+    state.setEpoch(3);
+    await state.close();
+
+    const reopened = openState(dir);
+    assert.equal(reopened.flushedHeight, 10, "close flushes the pending delta");
+    assert.deepEqual(reopened.tip, { height: 10, hash: blocks[9]!.hash });
+    assert.equal(reopened.epoch, 3);
+    assert.equal(utxoSetDigest(reopened.utxoSnapshot()), digest);
+    await reopened.close();
+    assert.equal(await codeOf(() => reopened.commitBlock(blocks[0]!.bytes)), "STATE_CLOSED");
+  });
+
+  it("replays an unflushed tail left by a process that exited without closing", async () => {
+    const dir = freshDir();
+    const run = spawnSync(process.execPath, [CHILD, dir, "tail replay", "4", "15", "10"], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    const summary = run.stdout.split("\n").find((line) => line.startsWith("summary "))!.split(" ");
+    const tailWorkload = makeWorkload("tail replay", WORKLOAD_ACCOUNTS);
+    const state = ShardState.open({ directory: dir, genesis: tailWorkload.genesis, shard: 0, flushIntervalBlocks: 4 });
+    assert.equal(state.tip.height, 10);
+    assert.equal(state.flushedHeight, 8, "blocks 9 and 10 were never flushed");
+    assert.equal(String(state.supply), summary[1]);
+    assert.equal(String(state.utxoCount), summary[2]);
+    assert.equal(utxoSetDigest(state.utxoSnapshot()), summary[3], "replayed UTXO set equals the one the child had");
+    assert.equal(state.supply, tailWorkload.supply - 150n * FEE);
+    await state.close();
+  });
+
+  it("rejects blocks that do not follow the tip or fail stateless checks, and stays usable", async () => {
+    const state = openState(freshDir());
+    const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
+    const first = builder.nextBlock(3);
+    const second = builder.nextBlock(3);
+    assert.equal(await codeOf(() => state.commitBlock(second.bytes)), "STORE_HEIGHT_GAP");
+    const tampered = Uint8Array.from(first.bytes);
+    tampered[20] = (tampered[20]! + 1) & 0xff;
+    assert.equal(await codeOf(() => state.commitBlock(tampered)), "STATE_PREV_HASH_MISMATCH");
+    const wrongRoot = Uint8Array.from(first.bytes);
+    wrongRoot[60] = (wrongRoot[60]! + 1) & 0xff;
+    assert.equal(await codeOf(() => state.commitBlock(wrongRoot)), "STATE_TX_ROOT_MISMATCH");
+    const wrongShard = Uint8Array.from(first.bytes);
+    wrongShard[2] = 1;
+    assert.equal(await codeOf(() => state.commitBlock(wrongShard)), "STATE_WRONG_SHARD");
+    assert.equal(await codeOf(() => state.commitBlock(first.bytes.subarray(0, 100))), "BLOCK_TRUNCATED");
+    assert.equal(state.tip.height, 0);
+    assert.equal(state.supply, workload.supply);
+    state.commitBlock(first.bytes);
+    state.commitBlock(second.bytes);
+    assert.equal(state.tip.height, 2);
+    await state.close();
+  });
+
+  it("keeps a transaction failing stateful validation in the block unapplied and unindexed", async () => {
+    const state = openState(freshDir());
+    const entries = Buffer.from(genesisEntries(workload.genesis, 0));
+    const input = { txid: entries.subarray(0, 32), index: entries.readUInt32LE(32), owner: entries.subarray(36, 68) };
+    const owner = workload.accounts.find((account) => input.owner.equals(account.publicKey))!;
+    const amount = entries.readBigUInt64LE(68);
+    const pay = (fee: bigint) =>
+      signTransaction({ kind: TxKind.Transfer, inputs: [input], outputs: [{ owner: workload.accounts[1]!.publicKey, amount: amount - fee }] }, [owner]);
+    const first = pay(5n);
+    const doubleSpend = pay(6n);
+    const transactions = [encodeTransaction(first.transaction), encodeTransaction(doubleSpend.transaction)];
+    const header = makeBlockHeader(
+      { kind: BlockKind.Optimistic, shard: 0, epoch: 0, height: 1, prevHash: state.tip.hash, timestamp: 1000, producer: workload.producer.publicKey },
+      transactions,
+    );
+    const result = state.commitBlock(encodeBlock(header, sealOptimistic(header, workload.producer), transactions));
+    assert.equal(result.applied, 1);
+    assert.deepEqual([...result.statuses], [ApplyStatus.Ok, ApplyStatus.MissingInput]);
+    assert.deepEqual(state.getTransactionLocation(first.txid), { height: 1, position: 0 });
+    assert.equal(state.getTransactionLocation(doubleSpend.txid), undefined);
+    assert.equal(state.supply, workload.supply - 5n);
+    assert.equal(state.tip.height, 1);
+    await state.close();
+  });
+
+  it("refuses another genesis, a gap below the tip and a torn flushed set with coded errors", async () => {
+    const dir = freshDir();
+    const state = openState(dir, 2);
+    const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
+    for (let i = 0; i < 5; i++) state.commitBlock(builder.nextBlock(2).bytes);
+    assert.equal(state.flushedHeight, 4);
+    await state.close();
+
+    const other = makeWorkload("another genesis", 4);
+    assert.equal(await codeOf(() => ShardState.open({ directory: dir, genesis: other.genesis, shard: 0 })), "STORE_IDENTITY_MISMATCH");
+
+    const gapDir = freshDir();
+    const run = spawnSync(process.execPath, [CHILD, gapDir, "gap", "100", "2", "5"], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    await rawEnv(gapDir, (db) => db("blocks").removeSync(heightKey(2)));
+    const gapGenesis = makeWorkload("gap", WORKLOAD_ACCOUNTS).genesis;
+    assert.equal(await codeOf(() => ShardState.open({ directory: gapDir, genesis: gapGenesis, shard: 0 })), "STORE_HEIGHT_GAP");
+
+    await rawEnv(dir, (db) => {
+      const meta = db("meta");
+      const marker = Buffer.from(meta.get(META_FLUSHED) as Buffer);
+      marker.writeBigUInt64LE(marker.readBigUInt64LE(16) + 1n, 16);
+      meta.putSync(META_FLUSHED, marker);
+    });
+    assert.equal(await codeOf(() => openState(dir)), "STORE_CORRUPT");
+  });
+});
