@@ -1,0 +1,440 @@
+/**
+ * Statements, finality proofs and wire formats of the normal league's BFT
+ * (src/consensus/bft/protocol.ts). Integers are little-endian; every decoder is strict (exact
+ * lengths, bounded counts, well-formed certificates) and throws IosError<BftErrorCode>.
+ *
+ * Signed statements (the CoSi message is the 32-byte digest; CoSi adds its own SHA-512 challenge):
+ *   prepare digest   SHA-256("IOSChain/bft/prepare/v1" ‖ u8 |chain| ‖ chain ‖ height u64 ‖ view u32 ‖ H(proposal))
+ *   commit digest    SHA-256("IOSChain/bft/commit/v1"  ‖ u8 |chain| ‖ chain ‖ height u64 ‖ view u32 ‖ H(proposal)
+ *                            ‖ SHA-256(prepare certificate))
+ *   view change      "IOSChain/bft/view-change/v1" ‖ u8 |chain| ‖ chain ‖ height u64 ‖ new view u32 ‖
+ *                    u8 prepared (0/1) ‖ [prepared view u32 ‖ H(proposal)]   — Ed25519 by the sender
+ * with H = SHA-256. A certificate is a CollectiveSignature in the encoding of cosi/codec.ts
+ * (n u16 ‖ mask ‖ V ‖ r).
+ *
+ * Messages (consensus range offsets 0x00–0x04, i.e. types 0x10–0x14; CoSi holds 0x30–0x33):
+ *   PROPOSE      height u64 ‖ view u32 ‖ u32 |proposal| ‖ proposal ‖ u16 k ‖ k × (u32 |vc| ‖ view change)
+ *   PREPARED     height u64 ‖ view u32 ‖ H(proposal) ‖ prepare certificate
+ *   FINALIZED    height u64 ‖ view u32 ‖ u32 |proposal| ‖ proposal ‖ prepare cert ‖ commit cert
+ *   VIEW_CHANGE  height u64 ‖ new view u32 ‖ signer u16 ‖ u8 prepared ‖ [view u32 ‖ H(proposal) ‖
+ *                prepare cert] ‖ signature (64) ‖ u8 carries proposal ‖ [u32 |proposal| ‖ proposal]
+ *   FETCH        from height u64 ‖ count u16
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { IosError, check } from "../../errors.js";
+import { Ed25519Verifier } from "../../crypto/ed25519.js";
+import { messageType } from "../../net/message-types.js";
+import {
+  SIGNATURE_BYTES,
+  cosiThreshold,
+  decodeCollectiveSignature,
+  encodeCollectiveSignature,
+  verifyCollectiveSignature,
+  type CollectiveSignature,
+} from "../cosi/codec.js";
+import { maskBytes } from "../cosi/mask.js";
+
+export type BftErrorCode = "BFT_BAD_CONFIG" | "BFT_BAD_INPUT" | "BFT_BAD_MESSAGE";
+
+export const BFT_MESSAGES = {
+  PROPOSE: messageType("consensus", 0x00),
+  PREPARED: messageType("consensus", 0x01),
+  FINALIZED: messageType("consensus", 0x02),
+  VIEW_CHANGE: messageType("consensus", 0x03),
+  FETCH: messageType("consensus", 0x04),
+} as const;
+
+export const HASH_BYTES = 32;
+/** Chain ids follow the registry's limit (src/consensus/registry.ts). */
+export const MAX_CHAIN_ID_BYTES = 64;
+/** Views are numbered by a u32 on the wire. */
+export const MAX_VIEW = 0xffff_ffff;
+/**
+ * Largest proposal: 3 MiB leaves room under the 4 MiB transport frame (src/net/frame.ts) for the
+ * certificates and for a NEW-VIEW proof of 2f + 1 view changes of a 1,024-validator league.
+ */
+export const DEFAULT_MAX_PROPOSAL_BYTES = 3 * 1024 * 1024;
+/** Records one FETCH may ask for. */
+export const MAX_FETCH_COUNT = 64;
+
+const encoder = new TextEncoder();
+const PREPARE_DOMAIN = encoder.encode("IOSChain/bft/prepare/v1");
+const COMMIT_DOMAIN = encoder.encode("IOSChain/bft/commit/v1");
+const VIEW_CHANGE_DOMAIN = encoder.encode("IOSChain/bft/view-change/v1");
+
+function bad(message: string): IosError<BftErrorCode> {
+  return new IosError<BftErrorCode>("BFT_BAD_MESSAGE", message);
+}
+
+/** Growable little-endian writer. */
+class Writer {
+  private bytes = new Uint8Array(256);
+  private view = new DataView(this.bytes.buffer);
+  private length = 0;
+
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + extra));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+
+  u8(value: number): this {
+    this.reserve(1);
+    this.bytes[this.length++] = value;
+    return this;
+  }
+
+  u16(value: number): this {
+    this.reserve(2);
+    this.view.setUint16(this.length, value, true);
+    this.length += 2;
+    return this;
+  }
+
+  u32(value: number): this {
+    this.reserve(4);
+    this.view.setUint32(this.length, value, true);
+    this.length += 4;
+    return this;
+  }
+
+  u64(value: number): this {
+    this.reserve(8);
+    this.view.setBigUint64(this.length, BigInt(value), true);
+    this.length += 8;
+    return this;
+  }
+
+  raw(bytes: Uint8Array): this {
+    this.reserve(bytes.length);
+    this.bytes.set(bytes, this.length);
+    this.length += bytes.length;
+    return this;
+  }
+
+  /** u32 length ‖ bytes. */
+  sized(bytes: Uint8Array): this {
+    return this.u32(bytes.length).raw(bytes);
+  }
+
+  finish(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+}
+
+/** Strict reader: every read checks the remaining length; `end` checks nothing is left over. */
+class Reader {
+  private offset = 0;
+  private readonly view: DataView;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly what: string,
+  ) {
+    if (!(bytes instanceof Uint8Array)) throw bad(`${what} must be bytes`);
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private need(count: number): void {
+    if (this.offset + count > this.bytes.length) throw bad(`${this.what} truncated`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.bytes[this.offset++]!;
+  }
+
+  u16(): number {
+    this.need(2);
+    const value = this.view.getUint16(this.offset, true);
+    this.offset += 2;
+    return value;
+  }
+
+  u32(): number {
+    this.need(4);
+    const value = this.view.getUint32(this.offset, true);
+    this.offset += 4;
+    return value;
+  }
+
+  u64(): number {
+    this.need(8);
+    const value = this.view.getBigUint64(this.offset, true);
+    this.offset += 8;
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`${this.what} height exceeds 2^53 - 1`);
+    return Number(value);
+  }
+
+  raw(count: number): Uint8Array {
+    this.need(count);
+    const out = this.bytes.slice(this.offset, this.offset + count);
+    this.offset += count;
+    return out;
+  }
+
+  sized(max: number, name: string): Uint8Array {
+    const length = this.u32();
+    if (length > max) throw bad(`${this.what} ${name} of ${length} bytes exceeds ${max}`);
+    return this.raw(length);
+  }
+
+  /** A certificate for exactly `count` validators. */
+  certificate(count: number): CollectiveSignature {
+    const size = 2 + maskBytes(count) + SIGNATURE_BYTES;
+    this.need(2);
+    if (this.view.getUint16(this.offset, true) !== count) throw bad(`${this.what} certificate is not for n = ${count}`);
+    const decoded = decodeCollectiveSignature(this.raw(size));
+    return { mask: decoded.mask, signature: decoded.signature };
+  }
+
+  end(): void {
+    if (this.offset !== this.bytes.length) throw bad(`${this.what} has ${this.bytes.length - this.offset} trailing bytes`);
+  }
+}
+
+export function proposalHash(proposal: Uint8Array): Uint8Array {
+  return sha256(proposal);
+}
+
+function checkChainId(chainId: Uint8Array): void {
+  check(
+    chainId instanceof Uint8Array && chainId.length >= 1 && chainId.length <= MAX_CHAIN_ID_BYTES,
+    "BFT_BAD_INPUT",
+    `chain id must be 1..${MAX_CHAIN_ID_BYTES} bytes`,
+  );
+}
+
+function checkSlot(height: number, view: number): void {
+  check(Number.isSafeInteger(height) && height >= 0, "BFT_BAD_INPUT", `height must be a non-negative safe integer, got ${String(height)}`);
+  check(Number.isInteger(view) && view >= 0 && view <= MAX_VIEW, "BFT_BAD_INPUT", `view must be an integer in [0, 2^32 - 1], got ${String(view)}`);
+}
+
+function statementHead(domain: Uint8Array, chainId: Uint8Array, height: number, view: number): Writer {
+  checkChainId(chainId);
+  checkSlot(height, view);
+  return new Writer().raw(domain).u8(chainId.length).raw(chainId).u64(height).u32(view);
+}
+
+/** The message of the prepare CoSi round of (height, view) for a proposal with this hash. */
+export function prepareDigest(chainId: Uint8Array, height: number, view: number, hash: Uint8Array): Uint8Array {
+  check(hash instanceof Uint8Array && hash.length === HASH_BYTES, "BFT_BAD_INPUT", `proposal hash must be ${HASH_BYTES} bytes`);
+  return sha256(statementHead(PREPARE_DOMAIN, chainId, height, view).raw(hash).finish());
+}
+
+/** The message of the commit CoSi round: binds the prepare certificate it follows. */
+export function commitDigest(chainId: Uint8Array, height: number, view: number, hash: Uint8Array, prepareCert: CollectiveSignature, count: number): Uint8Array {
+  check(hash instanceof Uint8Array && hash.length === HASH_BYTES, "BFT_BAD_INPUT", `proposal hash must be ${HASH_BYTES} bytes`);
+  const certHash = sha256(encodeCollectiveSignature(prepareCert, count));
+  return sha256(statementHead(COMMIT_DOMAIN, chainId, height, view).raw(hash).raw(certHash).finish());
+}
+
+/** A prepare certificate with what it certifies: the PBFT "prepared" state a node is locked on. */
+export interface PreparedCertificate {
+  readonly view: number;
+  readonly hash: Uint8Array;
+  readonly cert: CollectiveSignature;
+}
+
+/** The bytes a VIEW-CHANGE signer signs. */
+export function viewChangeStatement(chainId: Uint8Array, height: number, newView: number, prepared: { view: number; hash: Uint8Array } | undefined): Uint8Array {
+  const writer = statementHead(VIEW_CHANGE_DOMAIN, chainId, height, newView);
+  if (prepared === undefined) return writer.u8(0).finish();
+  checkSlot(height, prepared.view);
+  return writer.u8(1).u32(prepared.view).raw(prepared.hash).finish();
+}
+
+/** A finalized height: the proposal and the two certificates that finalized it. */
+export interface FinalityRecord {
+  readonly height: number;
+  readonly view: number;
+  readonly proposal: Uint8Array;
+  readonly prepareCert: CollectiveSignature;
+  readonly commitCert: CollectiveSignature;
+}
+
+let offlineVerifier: Ed25519Verifier | undefined;
+
+/**
+ * Offline finality check: the prepare certificate signs the prepare digest and the commit
+ * certificate the commit digest of (chain, height, view, H(proposal)), each by at least
+ * n − ⌊(n−1)/3⌋ of `participants` (registry order). False for a wrong proof; IosError for
+ * malformed arguments.
+ */
+export function verifyFinality(participants: readonly Uint8Array[], chainId: Uint8Array, record: FinalityRecord, verifier?: Ed25519Verifier): boolean {
+  check(Array.isArray(participants) && participants.length >= 1, "BFT_BAD_INPUT", "participants must be a non-empty array of keys");
+  check(typeof record === "object" && record !== null, "BFT_BAD_INPUT", "record must be a FinalityRecord");
+  check(record.proposal instanceof Uint8Array, "BFT_BAD_INPUT", "record.proposal must be bytes");
+  checkSlot(record.height, record.view);
+  const v = verifier ?? (offlineVerifier ??= new Ed25519Verifier());
+  const threshold = cosiThreshold(participants.length);
+  const hash = proposalHash(record.proposal);
+  if (!verifyCollectiveSignature(participants, prepareDigest(chainId, record.height, record.view, hash), record.prepareCert, threshold, v)) return false;
+  const commit = commitDigest(chainId, record.height, record.view, hash, record.prepareCert, participants.length);
+  return verifyCollectiveSignature(participants, commit, record.commitCert, threshold, v);
+}
+
+/** A signed VIEW-CHANGE; `proposal` travels only to the new leader, never inside a NEW-VIEW proof. */
+export interface ViewChange {
+  readonly height: number;
+  readonly newView: number;
+  readonly signer: number;
+  readonly prepared: PreparedCertificate | undefined;
+  readonly signature: Uint8Array;
+  readonly proposal: Uint8Array | undefined;
+}
+
+/** Checks the signer's signature and, if present, the prepare certificate (from an earlier view). */
+export function verifyViewChange(participants: readonly Uint8Array[], chainId: Uint8Array, vc: ViewChange, verifier: Ed25519Verifier): boolean {
+  if (vc.signer >= participants.length) return false;
+  const statement = viewChangeStatement(chainId, vc.height, vc.newView, vc.prepared);
+  if (!verifier.verify(vc.signature, statement, participants[vc.signer]!)) return false;
+  if (vc.prepared === undefined) return vc.proposal === undefined;
+  if (vc.prepared.view >= vc.newView) return false;
+  if (vc.proposal !== undefined && !bytesEqual(proposalHash(vc.proposal), vc.prepared.hash)) return false;
+  const digest = prepareDigest(chainId, vc.height, vc.prepared.view, vc.prepared.hash);
+  return verifyCollectiveSignature(participants, digest, vc.prepared.cert, cosiThreshold(participants.length), verifier);
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+// ——— wire formats ———
+
+function writeViewChange(writer: Writer, vc: ViewChange, count: number, withProposal: boolean): void {
+  writer.u64(vc.height).u32(vc.newView).u16(vc.signer);
+  if (vc.prepared === undefined) writer.u8(0);
+  else writer.u8(1).u32(vc.prepared.view).raw(vc.prepared.hash).raw(encodeCollectiveSignature(vc.prepared.cert, count));
+  writer.raw(vc.signature);
+  if (withProposal && vc.proposal !== undefined) writer.u8(1).sized(vc.proposal);
+  else writer.u8(0);
+}
+
+/** `maxProposalBytes` undefined: the view change may not carry a proposal (inside a NEW-VIEW proof). */
+function readViewChange(reader: Reader, count: number, maxProposalBytes: number | undefined): ViewChange {
+  const height = reader.u64();
+  const newView = reader.u32();
+  const signer = reader.u16();
+  if (signer >= count) throw bad(`VIEW_CHANGE signer ${signer} outside a registry of ${count}`);
+  const flag = reader.u8();
+  if (flag > 1) throw bad(`VIEW_CHANGE prepared flag ${flag} is neither 0 nor 1`);
+  const prepared = flag === 1 ? { view: reader.u32(), hash: reader.raw(HASH_BYTES), cert: reader.certificate(count) } : undefined;
+  const signature = reader.raw(SIGNATURE_BYTES);
+  const carries = reader.u8();
+  if (carries > 1) throw bad(`VIEW_CHANGE proposal flag ${carries} is neither 0 nor 1`);
+  if (carries === 1 && prepared === undefined) throw bad("VIEW_CHANGE carries a proposal without a prepare certificate");
+  if (carries === 1 && maxProposalBytes === undefined) throw bad("a view change inside a NEW-VIEW proof carries a proposal");
+  const proposal = carries === 1 ? reader.sized(maxProposalBytes!, "proposal") : undefined;
+  return { height, newView, signer, prepared, signature, proposal };
+}
+
+export function encodeViewChange(vc: ViewChange, count: number): Uint8Array {
+  const writer = new Writer();
+  writeViewChange(writer, vc, count, true);
+  return writer.finish();
+}
+
+export function decodeViewChange(payload: Uint8Array, count: number, maxProposalBytes: number): ViewChange {
+  const reader = new Reader(payload, "VIEW_CHANGE");
+  const vc = readViewChange(reader, count, maxProposalBytes);
+  reader.end();
+  return vc;
+}
+
+export interface Propose {
+  readonly height: number;
+  readonly view: number;
+  readonly proposal: Uint8Array;
+  /** The NEW-VIEW proof: 2f + 1 signed view changes to `view` (empty in view 0). */
+  readonly justification: readonly ViewChange[];
+}
+
+export function encodePropose(message: Propose, count: number): Uint8Array {
+  const writer = new Writer().u64(message.height).u32(message.view).sized(message.proposal).u16(message.justification.length);
+  for (const vc of message.justification) {
+    const inner = new Writer();
+    writeViewChange(inner, vc, count, false);
+    writer.sized(inner.finish());
+  }
+  return writer.finish();
+}
+
+export function decodePropose(payload: Uint8Array, count: number, maxProposalBytes: number): Propose {
+  const reader = new Reader(payload, "PROPOSE");
+  const height = reader.u64();
+  const view = reader.u32();
+  const proposal = reader.sized(maxProposalBytes, "proposal");
+  const k = reader.u16();
+  if (k > count) throw bad(`PROPOSE carries ${k} view changes for a registry of ${count}`);
+  const justification: ViewChange[] = [];
+  for (let i = 0; i < k; i++) {
+    const inner = new Reader(reader.sized(payload.length, "view change"), "PROPOSE view change");
+    const vc = readViewChange(inner, count, undefined);
+    inner.end();
+    justification.push(vc);
+  }
+  reader.end();
+  return { height, view, proposal, justification };
+}
+
+export interface Prepared {
+  readonly height: number;
+  readonly view: number;
+  readonly hash: Uint8Array;
+  readonly cert: CollectiveSignature;
+}
+
+export function encodePrepared(message: Prepared, count: number): Uint8Array {
+  return new Writer().u64(message.height).u32(message.view).raw(message.hash).raw(encodeCollectiveSignature(message.cert, count)).finish();
+}
+
+export function decodePrepared(payload: Uint8Array, count: number): Prepared {
+  const reader = new Reader(payload, "PREPARED");
+  const message = { height: reader.u64(), view: reader.u32(), hash: reader.raw(HASH_BYTES), cert: reader.certificate(count) };
+  reader.end();
+  return message;
+}
+
+/** The FINALIZED message, and the storable form of a finality proof. */
+export function encodeFinalityRecord(record: FinalityRecord, count: number): Uint8Array {
+  return new Writer()
+    .u64(record.height)
+    .u32(record.view)
+    .sized(record.proposal)
+    .raw(encodeCollectiveSignature(record.prepareCert, count))
+    .raw(encodeCollectiveSignature(record.commitCert, count))
+    .finish();
+}
+
+export function decodeFinalityRecord(payload: Uint8Array, count: number, maxProposalBytes: number): FinalityRecord {
+  const reader = new Reader(payload, "FINALIZED");
+  const record = {
+    height: reader.u64(),
+    view: reader.u32(),
+    proposal: reader.sized(maxProposalBytes, "proposal"),
+    prepareCert: reader.certificate(count),
+    commitCert: reader.certificate(count),
+  };
+  reader.end();
+  return record;
+}
+
+export interface Fetch {
+  readonly fromHeight: number;
+  readonly count: number;
+}
+
+export function encodeFetch(message: Fetch): Uint8Array {
+  return new Writer().u64(message.fromHeight).u16(message.count).finish();
+}
+
+export function decodeFetch(payload: Uint8Array): Fetch {
+  const reader = new Reader(payload, "FETCH");
+  const message = { fromHeight: reader.u64(), count: reader.u16() };
+  reader.end();
+  if (message.count < 1 || message.count > MAX_FETCH_COUNT) throw bad(`FETCH count must be in [1, ${MAX_FETCH_COUNT}], got ${message.count}`);
+  return message;
+}
