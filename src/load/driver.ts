@@ -1,0 +1,325 @@
+/**
+ * The load driver: submits a generated set to running validators over the client WebSocket stream
+ * (src/api/stream-codec.ts, route /v1/stream) and follows their confirmation events.
+ *
+ * Phases of a run:
+ *  1. connect: one WebSocket per entry validator (endpoints[shard] lists a shard's), each sends
+ *     {"op":"subscribe"} before anything else, so no confirmation can be missed;
+ *  2. submit, for `durationMs` or until the set is exhausted:
+ *       open loop  — transaction k is due at start + k / rate (a fixed schedule, whatever the node
+ *                    does), and its latency is measured from that due time, so time spent queued
+ *                    behind a slow node counts (no coordinated omission);
+ *       closed loop — at most `window` transactions unresolved (submitted, not final or rejected);
+ *                    a new one goes out as soon as one resolves; latency from the actual send.
+ *     Due transactions are framed in bulk (u32 count ‖ (u32 len ‖ tx)*), at most `frameTxs` per
+ *     frame and MAX_FRAMES_IN_FLIGHT frames awaiting their ack per connection (the server's limit).
+ *     Within a shard, a transaction goes to the entry validator chosen by its first input's owner
+ *     key (first byte mod count), so every chain of transfers keeps one connection and its order.
+ *     Acks: "accepted" counts as accepted; "duplicate" (the node already knew it: no new work) and
+ *     "rejected" count as rejections at submission, under DUPLICATE or the node's code;
+ *  3. drain: wait until every submitted transaction is final or rejected, or `drainTimeoutMs`;
+ *  4. report: metrics, CPU samples (taken every second) and run facts as a LoadReport.
+ * The stream carries final confirmations (a committed block, white paper §5) and rejections; it
+ * has no separate optimistic event yet, so optimistic and consensus figures stay empty (n/a).
+ * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
+ * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations.
+ *
+ * API: `runLoad(options): Promise<LoadRun>`.
+ */
+import WebSocket from "ws";
+import { MAX_FRAMES_IN_FLIGHT, STREAM_PATH } from "../api/server.js";
+import { FRAME_ACK, FRAME_ERROR, FRAME_EVENTS, MAX_STREAM_TXS, SubmitOutcome, decodeAck, decodeError, decodeEvents, encodeSubmission } from "../api/stream-codec.js";
+import { OUTPOINT_BYTES, TXID_BYTES, TX_HEADER_BYTES } from "../ledger/transaction.js";
+import { LoadError, loadCheck } from "./errors.js";
+import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
+import type { ProgressDisplay } from "./progress.js";
+import { buildReport, type LoadReport } from "./report.js";
+import type { LoadSet } from "./workload.js";
+
+export type LoadMode = { readonly kind: "open-loop"; readonly rate: number } | { readonly kind: "closed-loop"; readonly window: number };
+
+export interface DriverOptions {
+  readonly set: LoadSet;
+  /** endpoints[shard]: WebSocket stream URLs (ws://host:port/v1/stream) of that shard's entry validators. */
+  readonly endpoints: readonly (readonly string[])[];
+  readonly mode: LoadMode;
+  /** Submission stops after this long (or when the set is exhausted). */
+  readonly durationMs: number;
+  /** Wait at most this long after submission for the outstanding confirmations; default 10 s. */
+  readonly drainTimeoutMs?: number;
+  /** Transactions per submission frame at most; default 2048 (about 450 KB of transfers, well under the 4 MiB frame limit). */
+  readonly frameTxs?: number;
+  /** C of "throughput at a latency cap" (metrics.ts); default 1000 ms. */
+  readonly latencyCapMs?: number;
+  /** Validator processes whose CPU use to sample. */
+  readonly cpu?: readonly CpuProcess[];
+  readonly progress?: ProgressDisplay;
+}
+
+export interface LoadRun {
+  readonly report: LoadReport;
+  /** "settled": every submitted transaction final or rejected; "drain-timeout": some were not. */
+  readonly end: "settled" | "drain-timeout";
+}
+
+const DEFAULT_FRAME_TXS = 2048;
+const DEFAULT_DRAIN_MS = 10_000;
+const DEFAULT_LATENCY_CAP_MS = 1000;
+/** Scheduler period: 5 ms keeps an open-loop schedule within a few ms of due without busy-waiting. */
+const TICK_MS = 5;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+const enum TxState {
+  Queued = 0,
+  Submitted = 1,
+  Accepted = 2,
+  Final = 3,
+  Rejected = 4,
+}
+
+interface Connection {
+  readonly url: string;
+  readonly socket: WebSocket;
+  /** Set positions released to this connection and not yet framed, in set order. */
+  readonly queue: number[];
+  queueHead: number;
+  /** Frames sent and not acknowledged, by sequence number. */
+  readonly inFlight: Map<number, number[]>;
+  nextSequence: number;
+}
+
+function checkOptions(options: DriverOptions): void {
+  const { set, endpoints, mode, durationMs } = options;
+  loadCheck(endpoints.length === set.header.shardCount, "LOAD_BAD_OPTION", `endpoints must list one entry per shard (${set.header.shardCount}), got ${endpoints.length}`);
+  endpoints.forEach((urls, shard) => {
+    loadCheck(urls.length > 0 || set.indexesOfShard(shard).length === 0, "LOAD_BAD_OPTION", `shard ${shard} has transactions but no entry validator`);
+    for (const url of urls) loadCheck(/^wss?:\/\/[^/]+\/v1\/stream$/.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
+  });
+  if (mode.kind === "open-loop") loadCheck(Number.isFinite(mode.rate) && mode.rate > 0, "LOAD_BAD_OPTION", `rate must be a positive number of tx/s, got ${mode.rate}`);
+  else loadCheck(Number.isInteger(mode.window) && mode.window >= 1, "LOAD_BAD_OPTION", `window must be a positive integer, got ${mode.window}`);
+  loadCheck(Number.isFinite(durationMs) && durationMs > 0, "LOAD_BAD_OPTION", `duration must be a positive number of ms, got ${durationMs}`);
+  const frameTxs = options.frameTxs ?? DEFAULT_FRAME_TXS;
+  loadCheck(Number.isInteger(frameTxs) && frameTxs >= 1 && frameTxs <= MAX_STREAM_TXS, "LOAD_BAD_OPTION", `frameTxs must be an integer in 1..${MAX_STREAM_TXS}, got ${frameTxs}`);
+  const drain = options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
+  loadCheck(Number.isFinite(drain) && drain >= 0, "LOAD_BAD_OPTION", `drain timeout must be ≥ 0 ms, got ${drain}`);
+}
+
+function connect(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { handshakeTimeout: CONNECT_TIMEOUT_MS });
+    const fail = (error: Error) => reject(new LoadError("LOAD_CONNECT_FAILED", `cannot open ${url}: ${error.message}`));
+    socket.once("error", fail);
+    socket.once("open", () => {
+      socket.off("error", fail);
+      resolve(socket);
+    });
+  });
+}
+
+/** Runs the load described by `options` (see the file comment) and returns its report. */
+export async function runLoad(options: DriverOptions): Promise<LoadRun> {
+  checkOptions(options);
+  const { set, endpoints, mode, durationMs, progress } = options;
+  const frameTxs = options.frameTxs ?? DEFAULT_FRAME_TXS;
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
+  const count = set.count;
+  const state = new Uint8Array(count);
+  const dueAt = new Float64Array(count);
+  const positionOfTxid = new Map<string, number>();
+  const txids = set.txids();
+  for (let i = 0; i < count; i++) positionOfTxid.set(Buffer.from(txids.buffer, txids.byteOffset + i * TXID_BYTES, TXID_BYTES).toString("latin1"), i);
+
+  const sockets = await Promise.allSettled(endpoints.flatMap((urls) => urls.map((url) => connect(url))));
+  const failed = sockets.find((s) => s.status === "rejected");
+  if (failed !== undefined) {
+    for (const s of sockets) if (s.status === "fulfilled") s.value.terminate();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const opened = sockets.map((s) => (s as PromiseFulfilledResult<WebSocket>).value);
+  const connections: Connection[] = [];
+  const byShard: Connection[][] = endpoints.map(() => []);
+  let k = 0;
+  endpoints.forEach((urls, shard) => {
+    for (const url of urls) {
+      const connection: Connection = { url, socket: opened[k++]!, queue: [], queueHead: 0, inFlight: new Map(), nextSequence: 0 };
+      connections.push(connection);
+      byShard[shard]!.push(connection);
+    }
+  });
+  const connectionOf = (position: number): Connection => {
+    const list = byShard[set.shard(position)]!;
+    const owner = set.tx(position)[TX_HEADER_BYTES + OUTPOINT_BYTES]!;
+    return list[owner % list.length]!;
+  };
+
+  const startMs = performance.now();
+  const startedAt = new Date().toISOString();
+  const metrics = new LoadMetrics(set.header.shardCount, startMs, options.latencyCapMs ?? DEFAULT_LATENCY_CAP_MS);
+  const cpu = options.cpu !== undefined && options.cpu.length > 0 ? new CpuSampler(options.cpu, startMs) : undefined;
+  let released = 0;
+  let unresolved = 0;
+  let accepted = 0;
+  let rejected = 0;
+  let streamFailure: LoadError | undefined;
+  /** Set once the run is over, so the closes it causes are not taken for failures. */
+  let finished = false;
+
+  const resolveTx = (position: number, to: TxState.Final | TxState.Rejected): void => {
+    if (state[position] === TxState.Submitted || state[position] === TxState.Accepted) unresolved--;
+    state[position] = to;
+  };
+
+  const onAck = (connection: Connection, frame: Uint8Array): void => {
+    const { sequence, acks } = decodeAck(frame);
+    const positions = connection.inFlight.get(sequence);
+    if (positions === undefined || positions.length !== acks.length) throw new LoadError("LOAD_STREAM_ERROR", `${connection.url}: ack ${sequence} matches no frame in flight`);
+    connection.inFlight.delete(sequence);
+    const now = performance.now();
+    acks.forEach((ack, i) => {
+      const position = positions[i]!;
+      if (ack.outcome === SubmitOutcome.Accepted) {
+        accepted++;
+        metrics.accepted(set.shard(position));
+        if (state[position] === TxState.Submitted) state[position] = TxState.Accepted;
+      } else if (state[position] === TxState.Submitted) {
+        rejected++;
+        metrics.rejected(set.shard(position), ack.outcome === SubmitOutcome.Duplicate ? "DUPLICATE" : ack.code, now, false);
+        resolveTx(position, TxState.Rejected);
+      }
+    });
+  };
+
+  const onEvents = (frame: Uint8Array): void => {
+    const { final, rejected: refusals } = decodeEvents(frame);
+    const now = performance.now();
+    for (let at = 0; at < final.length; at += TXID_BYTES) {
+      const position = positionOfTxid.get(Buffer.from(final.buffer, final.byteOffset + at, TXID_BYTES).toString("latin1"));
+      if (position === undefined || (state[position] !== TxState.Submitted && state[position] !== TxState.Accepted)) continue;
+      metrics.final(set.shard(position), dueAt[position]!, now);
+      resolveTx(position, TxState.Final);
+    }
+    for (const refusal of refusals) {
+      const position = positionOfTxid.get(Buffer.from(refusal.txid).toString("latin1"));
+      if (position === undefined || (state[position] !== TxState.Submitted && state[position] !== TxState.Accepted)) continue;
+      rejected++;
+      metrics.rejected(set.shard(position), refusal.code, now, true);
+      resolveTx(position, TxState.Rejected);
+    }
+  };
+
+  for (const connection of connections) {
+    connection.socket.on("message", (data: Buffer, isBinary: boolean) => {
+      try {
+        const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        if (!isBinary || frame.length === 0) throw new LoadError("LOAD_STREAM_ERROR", `${connection.url}: unexpected ${isBinary ? "empty" : "text"} frame`);
+        if (frame[0] === FRAME_ACK) onAck(connection, frame);
+        else if (frame[0] === FRAME_EVENTS) onEvents(frame);
+        else if (frame[0] === FRAME_ERROR) {
+          const { code, message } = decodeError(frame);
+          throw new LoadError("LOAD_STREAM_ERROR", `${connection.url} answered ${code}: ${message}`);
+        } else throw new LoadError("LOAD_STREAM_ERROR", `${connection.url}: unknown frame type ${frame[0]}`);
+      } catch (error) {
+        streamFailure ??= error instanceof LoadError ? error : new LoadError("LOAD_STREAM_ERROR", `${connection.url}: ${(error as Error).message}`);
+      }
+      pump();
+    });
+    connection.socket.on("close", (code: number, reason: Buffer) => {
+      if (!finished) streamFailure ??= new LoadError("LOAD_STREAM_ERROR", `${connection.url} closed the stream (${code} ${reason.toString("utf8")})`);
+    });
+    connection.socket.on("error", (error: Error) => {
+      streamFailure ??= new LoadError("LOAD_STREAM_ERROR", `${connection.url}: ${error.message}`);
+    });
+    connection.socket.send(JSON.stringify({ op: "subscribe" }));
+  }
+
+  const submitEndMs = startMs + durationMs;
+  /** Releases due transactions to their connections and sends whatever frames the in-flight limits allow. */
+  function pump(): void {
+    if (streamFailure !== undefined) return;
+    const now = performance.now();
+    if (now < submitEndMs) {
+      while (released < count) {
+        if (mode.kind === "open-loop") {
+          const due = startMs + (released * 1000) / mode.rate;
+          if (due > now) break;
+          dueAt[released] = due;
+        } else if (unresolved >= mode.window) {
+          break;
+        }
+        connectionOf(released).queue.push(released);
+        released++;
+        unresolved++;
+      }
+    }
+    for (const connection of connections) {
+      while (connection.inFlight.size < MAX_FRAMES_IN_FLIGHT && connection.queueHead < connection.queue.length) {
+        const positions = connection.queue.slice(connection.queueHead, connection.queueHead + frameTxs);
+        connection.queueHead += positions.length;
+        if (connection.queueHead === connection.queue.length) {
+          connection.queue.length = 0;
+          connection.queueHead = 0;
+        }
+        const sentAt = performance.now();
+        for (const position of positions) {
+          state[position] = TxState.Submitted;
+          if (mode.kind === "closed-loop") dueAt[position] = sentAt;
+        }
+        for (const position of positions) metrics.submitted(set.shard(position), sentAt);
+        connection.inFlight.set(connection.nextSequence++, positions);
+        connection.socket.send(encodeSubmission(positions.map((p) => set.tx(p))));
+      }
+    }
+  }
+
+  progress?.start(() => {
+    const now = performance.now();
+    return { elapsedMs: now - startMs, submitted: metrics.totalSubmitted, accepted, rejected, final: metrics.totalFinal, finalPerSecond: metrics.finalRateAt(now), inFlight: unresolved };
+  });
+
+  const end = await new Promise<LoadRun["end"]>((resolve) => {
+    let nextCpuSample = startMs + BUCKET_MS;
+    let submissionEndedAt: number | undefined;
+    const timer = setInterval(() => {
+      pump();
+      const now = performance.now();
+      if (cpu !== undefined && now >= nextCpuSample) {
+        cpu.sample(now);
+        nextCpuSample += BUCKET_MS;
+      }
+      if (submissionEndedAt === undefined && (now >= submitEndMs || released === count)) submissionEndedAt = now;
+      const draining = submissionEndedAt !== undefined;
+      if (streamFailure !== undefined || (draining && unresolved === 0)) {
+        clearInterval(timer);
+        resolve("settled");
+      } else if (draining && now - submissionEndedAt! >= drainTimeoutMs) {
+        clearInterval(timer);
+        resolve("drain-timeout");
+      }
+    }, TICK_MS);
+    pump();
+  });
+  finished = true;
+  cpu?.sample(performance.now());
+  progress?.stop();
+  for (const connection of connections) connection.socket.close(1000, "done");
+  if (streamFailure !== undefined) throw streamFailure;
+
+  const summary = metrics.summary();
+  const report = buildReport(
+    {
+      seed: set.header.seed,
+      mode: mode.kind,
+      targetRate: mode.kind === "open-loop" ? mode.rate : null,
+      window: mode.kind === "closed-loop" ? mode.window : null,
+      plannedDurationMs: durationMs,
+      transactions: count,
+      shardCount: set.header.shardCount,
+      genesisHash: Buffer.from(set.header.genesisHash).toString("hex"),
+      endpoints: endpoints.flat(),
+      startedAt,
+    },
+    summary,
+    cpu?.summary() ?? [],
+  );
+  return { report, end };
+}

@@ -1,0 +1,187 @@
+/**
+ * The end-of-run report in three forms: JSON (for machines), Markdown (a summary table) and a
+ * self-contained HTML page with two uPlot charts (throughput over time, latency CDF). The page
+ * inlines uPlot's script and stylesheet and the data, so it opens offline from a single file.
+ *
+ * JSON schema (`schema: "ioschain.load-report/1"`):
+ *   run:      { seed, mode ("open-loop" | "closed-loop"), targetRate (tx/s, open loop) | null,
+ *               window (max in flight, closed loop) | null, plannedDurationMs, transactions (in the
+ *               set), shardCount, genesisHash (hex), endpoints (URLs per shard), startedAt (ISO) }
+ *   metrics:  MetricsSummary of src/load/metrics.ts — totals (submitted = accepted +
+ *             rejectedAtSubmission + unacknowledged; accepted = final + rejectedAfterAcceptance +
+ *             pending; rejected = Σ rejectedByCode), throughput (endToEndTps, consensusTps,
+ *             optimisticTps, latencyCapMs, withinCapTps, peakBucketTpsUnderCap; definitions there),
+ *             latency { optimistic, final, consensus } as { count, p50Ms, p90Ms, p99Ms, maxMs, meanMs },
+ *             cdf { optimistic, final } as [ms, fraction][], shards[], series (per 1 s bucket)
+ *   cpu:      [{ pid, label, samples: [ms, % of one core][], meanPercent, maxPercent, exited }]
+ *
+ * API: `buildReport(run, metrics, cpu)`, `renderJson`, `renderMarkdown`, `renderHtml`,
+ * `writeReport(report, dir, baseName?)`.
+ */
+import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { LoadError } from "./errors.js";
+import type { CpuSummary, LatencySummary, MetricsSummary } from "./metrics.js";
+
+export const REPORT_SCHEMA = "ioschain.load-report/1";
+
+export interface RunInfo {
+  readonly seed: string;
+  readonly mode: "open-loop" | "closed-loop";
+  readonly targetRate: number | null;
+  readonly window: number | null;
+  readonly plannedDurationMs: number;
+  readonly transactions: number;
+  readonly shardCount: number;
+  readonly genesisHash: string;
+  readonly endpoints: readonly string[];
+  readonly startedAt: string;
+}
+
+export interface LoadReport {
+  readonly schema: typeof REPORT_SCHEMA;
+  readonly run: RunInfo;
+  readonly metrics: MetricsSummary;
+  readonly cpu: readonly CpuSummary[];
+}
+
+export function buildReport(run: RunInfo, metrics: MetricsSummary, cpu: readonly CpuSummary[]): LoadReport {
+  return { schema: REPORT_SCHEMA, run, metrics, cpu };
+}
+
+export function renderJson(report: LoadReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+function fmt(value: number | null): string {
+  if (value === null) return "n/a";
+  return Number.isInteger(value) ? String(value) : value.toFixed(value >= 100 ? 1 : 3);
+}
+
+function latencyRow(name: string, l: LatencySummary): string {
+  if (l.count === 0) return `| ${name} | 0 | n/a | n/a | n/a | n/a |`;
+  return `| ${name} | ${l.count} | ${fmt(l.p50Ms)} | ${fmt(l.p90Ms)} | ${fmt(l.p99Ms)} | ${fmt(l.maxMs)} |`;
+}
+
+export function renderMarkdown(report: LoadReport): string {
+  const { run, metrics: m, cpu } = report;
+  const t = m.totals;
+  const rate = run.mode === "open-loop" ? `target ${fmt(run.targetRate)} tx/s` : `window ${fmt(run.window)} in flight`;
+  const lines = [
+    `# IOSChain load report`,
+    ``,
+    `${run.mode}, ${rate}, seed \`${run.seed}\`, ${run.shardCount} shard(s), ${run.transactions} transactions planned, started ${run.startedAt}, ran ${fmt(m.elapsedMs / 1000)} s.`,
+    ``,
+    `| submitted | accepted | rejected | optimistic | final | pending | unacknowledged |`,
+    `|---|---|---|---|---|---|---|`,
+    `| ${t.submitted} | ${t.accepted} | ${t.rejected} | ${t.optimistic} | ${t.final} | ${t.pending} | ${t.unacknowledged} |`,
+    ``,
+    `| throughput | tx/s |`,
+    `|---|---|`,
+    `| end-to-end (final) | ${fmt(m.throughput.endToEndTps)} |`,
+    `| consensus | ${fmt(m.throughput.consensusTps)} |`,
+    `| optimistic | ${fmt(m.throughput.optimisticTps)} |`,
+    `| final within ${fmt(m.throughput.latencyCapMs)} ms | ${fmt(m.throughput.withinCapTps)} |`,
+    `| peak 1 s bucket with p99 ≤ ${fmt(m.throughput.latencyCapMs)} ms | ${fmt(m.throughput.peakBucketTpsUnderCap)} |`,
+    ``,
+    `| latency (ms) | count | p50 | p90 | p99 | max |`,
+    `|---|---|---|---|---|---|`,
+    latencyRow("optimistic", m.latency.optimistic),
+    latencyRow("final (end to end)", m.latency.final),
+    latencyRow("consensus", m.latency.consensus),
+    ``,
+    `| shard | submitted | accepted | rejected | final | tx/s | final p50 ms | final p99 ms |`,
+    `|---|---|---|---|---|---|---|---|`,
+    ...m.shards.map((s) => `| ${s.shard} | ${s.submitted} | ${s.accepted} | ${s.rejected} | ${s.final} | ${fmt(s.endToEndTps)} | ${fmt(s.finalLatency.p50Ms)} | ${fmt(s.finalLatency.p99Ms)} |`),
+  ];
+  const codes = Object.entries(m.rejectedByCode);
+  if (codes.length > 0) lines.push(``, `| rejection code | count |`, `|---|---|`, ...codes.map(([code, n]) => `| ${code} | ${n} |`));
+  if (cpu.length > 0) {
+    lines.push(``, `| process | pid | mean CPU % | max CPU % |`, `|---|---|---|---|`, ...cpu.map((c) => `| ${c.label}${c.exited ? " (exited)" : ""} | ${c.pid} | ${fmt(c.meanPercent)} | ${fmt(c.maxPercent)} |`));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+const requireFromHere = createRequire(import.meta.url);
+
+function asset(path: string): string {
+  try {
+    return readFileSync(requireFromHere.resolve(path), "utf8");
+  } catch (error) {
+    throw new LoadError("LOAD_REPORT_ASSET_MISSING", `cannot read ${path} (is the uplot package installed?): ${(error as Error).message}`);
+  }
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** JSON safe inside a <script> element: no "</script" or "<!--" can appear. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c");
+}
+
+/** Draws both charts from the embedded data; runs in the browser. */
+const CHART_SCRIPT = `
+const report = JSON.parse(document.getElementById("report-data").textContent);
+const m = report.metrics;
+const width = Math.min(960, document.body.clientWidth - 32);
+const seconds = m.series.final.map((_, k) => (k * m.series.bucketMs) / 1000);
+const perSecond = (series) => series.map((n) => (n * 1000) / m.series.bucketMs);
+new uPlot({
+  title: "Throughput over time (tx/s per 1 s bucket)", width, height: 320,
+  scales: { x: { time: false } },
+  axes: [{ label: "seconds since start" }, { label: "tx/s" }],
+  series: [{}, { label: "submitted", stroke: "#888" }, { label: "optimistic", stroke: "#2a7" }, { label: "final", stroke: "#15c" }, { label: "rejected", stroke: "#c33" }],
+}, [seconds, perSecond(m.series.submitted), perSecond(m.series.optimistic), perSecond(m.series.final), perSecond(m.series.rejected)], document.getElementById("throughput"));
+const table = (points) => [points.map((p) => p[0]), points.map((p) => p[1])];
+const cdfs = [m.cdf.optimistic, m.cdf.final].map((points) => points.length > 0 ? table(points) : [[0], [null]]);
+new uPlot({
+  title: "Latency CDF", width, height: 320,
+  scales: { x: { time: false } },
+  axes: [{ label: "latency (ms)" }, { label: "fraction of transactions" }],
+  series: [{}, { label: "optimistic", stroke: "#2a7", spanGaps: true }, { label: "final", stroke: "#15c", spanGaps: true }],
+}, uPlot.join(cdfs), document.getElementById("cdf"));
+`;
+
+export function renderHtml(report: LoadReport): string {
+  const markdownTables = renderMarkdown(report);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>IOSChain load report — seed ${escapeHtml(report.run.seed)}</title>
+<style>${asset("uplot/dist/uPlot.min.css")}</style>
+<style>body{font-family:system-ui,sans-serif;margin:16px}pre{background:#f4f4f4;padding:12px;overflow:auto}</style>
+</head>
+<body>
+<h1>IOSChain load report</h1>
+<div id="throughput"></div>
+<div id="cdf"></div>
+<h2>Summary</h2>
+<pre>${escapeHtml(markdownTables)}</pre>
+<script id="report-data" type="application/json">${scriptJson(report)}</script>
+<script>${asset("uplot/dist/uPlot.iife.min.js")}</script>
+<script>${CHART_SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+export interface ReportFiles {
+  readonly json: string;
+  readonly markdown: string;
+  readonly html: string;
+}
+
+/** Writes `<baseName>.json`, `.md` and `.html` into `dir` (created if missing). */
+export async function writeReport(report: LoadReport, dir: string, baseName = "load-report"): Promise<ReportFiles> {
+  await mkdir(dir, { recursive: true });
+  const files = { json: join(dir, `${baseName}.json`), markdown: join(dir, `${baseName}.md`), html: join(dir, `${baseName}.html`) };
+  await writeFile(files.json, renderJson(report));
+  await writeFile(files.markdown, renderMarkdown(report));
+  await writeFile(files.html, renderHtml(report));
+  return files;
+}
