@@ -1,0 +1,52 @@
+/**
+ * Proof-of-Believability error codes (white paper §7.2). Policy and input checks throw a
+ * `PobError`; per-transaction and per-block verdicts of phase 2 carry the same codes as data.
+ */
+import { IosError } from "../../errors.js";
+
+export type PobErrorCode =
+  // sharding policy
+  | "POB_BAD_POLICY"
+  // believability accounts
+  | "POB_BAD_ACCOUNT"
+  | "POB_UNKNOWN_VALIDATOR"
+  | "POB_DUPLICATE_VALIDATOR"
+  // league draw and assignment
+  | "POB_BAD_SEED"
+  | "POB_EMPTY_LEAGUE"
+  // sampling and analysis arguments
+  | "POB_BAD_PROBABILITY"
+  | "POB_BAD_ARGUMENT"
+  // optimistic phase
+  | "POB_NOT_ASSIGNED"
+  | "POB_DOUBLE_SPEND_PENDING"
+  | "POB_BAD_SIGNATURE"
+  // final proposals and blocks ordered by them
+  | "POB_BAD_PROPOSAL"
+  | "POB_BLOCK_UNAVAILABLE"
+  | "POB_BLOCK_MALFORMED"
+  | "POB_BLOCK_WRONG_CONTEXT"
+  | "POB_BLOCK_DUPLICATE"
+  | "POB_NOT_BELIEVABLE"
+  | "POB_PRODUCER_SLASHED"
+  | "POB_BAD_SEAL"
+  // evidence
+  | "POB_BAD_EVIDENCE_ENCODING"
+  | "POB_EVIDENCE_NOT_OPTIMISTIC"
+  | "POB_EVIDENCE_WRONG_PRODUCER"
+  | "POB_EVIDENCE_BAD_SEAL"
+  | "POB_EVIDENCE_BAD_TX"
+  | "POB_EVIDENCE_NOT_INCLUDED"
+  | "POB_EVIDENCE_TX_VALID";
+
+export class PobError extends IosError<PobErrorCode> {
+  constructor(code: PobErrorCode, message: string, detail?: Record<string, unknown>) {
+    super(code, message, detail);
+    this.name = "PobError";
+  }
+}
+
+/** Throws a `PobError` unless `condition` holds. */
+export function pobCheck(condition: unknown, code: PobErrorCode, message: string): asserts condition {
+  if (!condition) throw new PobError(code, message);
+}

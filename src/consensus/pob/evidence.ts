@@ -1,0 +1,191 @@
+/**
+ * Evidence of a believable validator's fraud (white paper §7.2: "the validator who signed the
+ * invalid block would be detected and held accountable"; DESIGN.md §4: "the signed optimistic
+ * block is evidence").
+ *
+ * Evidence = the optimistic block's header, the producer's seal (its Ed25519 signature over the
+ * block hash), one transaction and its RFC 6962 inclusion proof against the header's tx root.
+ * Anyone holding the producer's public key checks it offline, without the rest of the block and
+ * without any state: the producer signed a root that commits to a transaction one of whose input
+ * signatures is invalid. Only signature fraud is evidence: stateful conflicts (a double spend
+ * split across two producers) are not provable without state and are not a fault of either.
+ * The same header + seal + proof, without the offence, is a client's optimistic confirmation.
+ *
+ * Encoding (little-endian): u8 EVIDENCE_VERSION ‖ header (130 B, ledger block header) ‖ seal
+ * (64 B) ‖ u32 tx length ‖ tx ‖ encoded Merkle proof (src/crypto/merkle.ts, to the end).
+ *
+ * API: `makeInclusion(block, index)`, `verifyInclusion(inclusion, txid, producerKey, verifier?)`,
+ * `makeEvidence(block, index)`, `verifyEvidence(evidence, producerKey, verifier?)`,
+ * `encodeEvidence`, `decodeEvidence`.
+ */
+import { IosError } from "../../errors.js";
+import { Ed25519Verifier, verify as verifySignature } from "../../crypto/ed25519.js";
+import { decodeMerkleProof, encodeMerkleProof, merkleProofOfPackedLeaves, verifyMerkleProof, type MerkleProof } from "../../crypto/merkle.js";
+import { sha256 } from "../../crypto/sha256.js";
+import { BlockKind, HEADER_BYTES, blockHash, encodeBlockHeader, type BlockHeader, type DecodedBlock } from "../../ledger/block.js";
+import { LedgerError } from "../../ledger/errors.js";
+import { SIGNATURE_BYTES } from "../../ledger/keys.js";
+import { INPUT_BYTES, OUTPOINT_BYTES, TX_HEADER_BYTES, scanTransaction } from "../../ledger/transaction.js";
+import { PobError, pobCheck, type PobErrorCode } from "./errors.js";
+
+export const EVIDENCE_VERSION = 1;
+
+/** A signed optimistic header and the audit path of one transaction in it. */
+export interface SignedInclusion {
+  readonly header: BlockHeader;
+  /** The producer's Ed25519 signature over the block hash. */
+  readonly seal: Uint8Array;
+  readonly proof: MerkleProof;
+}
+
+export interface Evidence extends SignedInclusion {
+  /** The offending transaction, full encoding. */
+  readonly transaction: Uint8Array;
+}
+
+export type EvidenceVerdict =
+  | { readonly valid: true; readonly txid: Uint8Array; readonly blockHash: Uint8Array; readonly badInputs: readonly number[] }
+  | { readonly valid: false; readonly code: PobErrorCode; readonly reason: string };
+
+function verifier(given: Ed25519Verifier | undefined): (sig: Uint8Array, msg: Uint8Array, key: Uint8Array) => boolean {
+  return given === undefined ? verifySignature : (sig, msg, key) => given.verify(sig, msg, key);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** Inclusion of transaction `index` of a decoded optimistic block. */
+export function makeInclusion(block: DecodedBlock, index: number): SignedInclusion {
+  pobCheck(block.seal.kind === "producer", "POB_BAD_ARGUMENT", "only an optimistic block (producer seal) gives a signed inclusion");
+  pobCheck(Number.isInteger(index) && index >= 0 && index < block.header.txCount, "POB_BAD_ARGUMENT",
+    `transaction index ${index} is not in 0..${block.header.txCount - 1}`);
+  return { header: block.header, seal: block.seal.signature, proof: merkleProofOfPackedLeaves(block.txids, 32, index) };
+}
+
+export function makeEvidence(block: DecodedBlock, index: number): Evidence {
+  return { ...makeInclusion(block, index), transaction: Uint8Array.from(block.transactions[index]!) };
+}
+
+type Check = { ok: true; hash: Uint8Array } | { ok: false; code: PobErrorCode; reason: string };
+
+function checkSignedHeader(inclusion: SignedInclusion, txid: Uint8Array, producerKey: Uint8Array, verify: ReturnType<typeof verifier>): Check {
+  const { header, seal, proof } = inclusion;
+  if (header.kind !== BlockKind.Optimistic) return { ok: false, code: "POB_EVIDENCE_NOT_OPTIMISTIC", reason: "the header is not an optimistic block's" };
+  if (!sameBytes(header.producer, producerKey)) return { ok: false, code: "POB_EVIDENCE_WRONG_PRODUCER", reason: "the header names another producer" };
+  let hash: Uint8Array;
+  try {
+    hash = blockHash(header);
+  } catch (error) {
+    if (!(error instanceof LedgerError)) throw error;
+    return { ok: false, code: "POB_EVIDENCE_NOT_OPTIMISTIC", reason: `bad header: ${error.message}` };
+  }
+  if (seal.length !== SIGNATURE_BYTES || !verify(seal, hash, producerKey)) {
+    return { ok: false, code: "POB_EVIDENCE_BAD_SEAL", reason: "the seal is not the producer's signature of the block hash" };
+  }
+  if (proof.size !== header.txCount || !verifyMerkleProof(txid, proof, header.txRoot)) {
+    return { ok: false, code: "POB_EVIDENCE_NOT_INCLUDED", reason: "the proof does not place the transaction under the signed tx root" };
+  }
+  return { ok: true, hash };
+}
+
+/**
+ * Checks an optimistic confirmation: `txid` is in a block whose header `producerKey` signed.
+ * Returns the block hash, or throws a PobError naming what failed.
+ */
+export function verifyInclusion(inclusion: SignedInclusion, txid: Uint8Array, producerKey: Uint8Array, given?: Ed25519Verifier): Uint8Array {
+  pobCheck(txid instanceof Uint8Array && txid.length === 32, "POB_BAD_ARGUMENT", "txid must be 32 bytes");
+  const result = checkSignedHeader(inclusion, txid, producerKey, verifier(given));
+  if (!result.ok) throw new PobError(result.code, result.reason);
+  return result.hash;
+}
+
+/** Verifies evidence offline with the producer's key. Never throws on bad evidence: it says why. */
+export function verifyEvidence(evidence: Evidence, producerKey: Uint8Array, given?: Ed25519Verifier): EvidenceVerdict {
+  pobCheck(producerKey instanceof Uint8Array && producerKey.length === 32, "POB_BAD_ARGUMENT", "producer key must be 32 bytes");
+  const tx = evidence.transaction;
+  let unsignedEnd: number;
+  let inputCount: number;
+  try {
+    ({ unsignedEnd, inputCount } = scanTransaction(tx, 0, tx.length));
+  } catch (error) {
+    if (!(error instanceof LedgerError)) throw error;
+    return { valid: false, code: "POB_EVIDENCE_BAD_TX", reason: `the transaction is malformed: ${error.message}` };
+  }
+  const txid = sha256(tx.subarray(0, unsignedEnd));
+  const verify = verifier(given);
+  const header = checkSignedHeader(evidence, txid, producerKey, verify);
+  if (!header.ok) return { valid: false, code: header.code, reason: header.reason };
+  const badInputs: number[] = [];
+  for (let i = 0; i < inputCount; i++) {
+    const owner = TX_HEADER_BYTES + i * INPUT_BYTES + OUTPOINT_BYTES;
+    const signature = unsignedEnd + i * SIGNATURE_BYTES;
+    if (!verify(tx.subarray(signature, signature + SIGNATURE_BYTES), txid, tx.subarray(owner, owner + 32))) badInputs.push(i);
+  }
+  if (badInputs.length === 0) return { valid: false, code: "POB_EVIDENCE_TX_VALID", reason: "every signature of the transaction is valid: no offence" };
+  return { valid: true, txid, blockHash: header.hash, badInputs };
+}
+
+export function encodeEvidence(evidence: Evidence): Uint8Array {
+  const header = encodeBlockHeader(evidence.header);
+  pobCheck(evidence.seal.length === SIGNATURE_BYTES, "POB_BAD_ARGUMENT", `seal must be ${SIGNATURE_BYTES} bytes`);
+  const proof = encodeMerkleProof(evidence.proof);
+  const out = new Uint8Array(1 + HEADER_BYTES + SIGNATURE_BYTES + 4 + evidence.transaction.length + proof.length);
+  out[0] = EVIDENCE_VERSION;
+  out.set(header, 1);
+  out.set(evidence.seal, 1 + HEADER_BYTES);
+  let at = 1 + HEADER_BYTES + SIGNATURE_BYTES;
+  new DataView(out.buffer).setUint32(at, evidence.transaction.length, true);
+  out.set(evidence.transaction, at + 4);
+  at += 4 + evidence.transaction.length;
+  out.set(proof, at);
+  return out;
+}
+
+function decodeHeader(bytes: Uint8Array): BlockHeader {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
+  const height = view.getBigUint64(10, true);
+  const timestamp = view.getBigUint64(82, true);
+  pobCheck(height <= BigInt(Number.MAX_SAFE_INTEGER) && timestamp <= BigInt(Number.MAX_SAFE_INTEGER), "POB_BAD_EVIDENCE_ENCODING",
+    "header height or timestamp exceeds 2^53 - 1");
+  const header: BlockHeader = {
+    kind: bytes[1] as BlockKind,
+    shard: view.getUint32(2, true),
+    epoch: view.getUint32(6, true),
+    height: Number(height),
+    prevHash: bytes.slice(18, 50),
+    txRoot: bytes.slice(50, 82),
+    timestamp: Number(timestamp),
+    producer: bytes.slice(90, 122),
+    txCount: view.getUint32(122, true),
+    bodyBytes: view.getUint32(126, true),
+  };
+  try {
+    pobCheck(sameBytes(encodeBlockHeader(header), bytes.subarray(0, HEADER_BYTES)), "POB_BAD_EVIDENCE_ENCODING", "header is not canonical");
+  } catch (error) {
+    if (!(error instanceof LedgerError)) throw error;
+    throw new PobError("POB_BAD_EVIDENCE_ENCODING", `bad header: ${error.message}`);
+  }
+  return header;
+}
+
+/** Strict inverse of `encodeEvidence`; anything else is POB_BAD_EVIDENCE_ENCODING. */
+export function decodeEvidence(bytes: Uint8Array): Evidence {
+  pobCheck(bytes instanceof Uint8Array, "POB_BAD_EVIDENCE_ENCODING", "evidence must be a Uint8Array");
+  const fixed = 1 + HEADER_BYTES + SIGNATURE_BYTES + 4;
+  pobCheck(bytes.length >= fixed, "POB_BAD_EVIDENCE_ENCODING", `${bytes.length} bytes is shorter than the ${fixed}-byte fixed part`);
+  pobCheck(bytes[0] === EVIDENCE_VERSION, "POB_BAD_EVIDENCE_ENCODING", `version ${bytes[0]} is not ${EVIDENCE_VERSION}`);
+  const header = decodeHeader(bytes.subarray(1, 1 + HEADER_BYTES));
+  const seal = bytes.slice(1 + HEADER_BYTES, 1 + HEADER_BYTES + SIGNATURE_BYTES);
+  const txLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(fixed - 4, true);
+  pobCheck(fixed + txLength <= bytes.length, "POB_BAD_EVIDENCE_ENCODING", `transaction declares ${txLength} bytes, ${bytes.length - fixed} remain`);
+  const transaction = bytes.slice(fixed, fixed + txLength);
+  let proof: MerkleProof;
+  try {
+    proof = decodeMerkleProof(bytes.subarray(fixed + txLength));
+  } catch (error) {
+    if (!(error instanceof IosError)) throw error;
+    throw new PobError("POB_BAD_EVIDENCE_ENCODING", `bad inclusion proof: ${error.message}`);
+  }
+  return { header, seal, transaction, proof };
+}

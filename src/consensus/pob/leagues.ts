@@ -1,0 +1,139 @@
+/**
+ * League draw of one shard for one epoch (white paper §7.2; DESIGN.md §4).
+ *
+ * The believable league is a score-weighted sample without replacement, drawn seat by seat:
+ * for seat i, r = u256(SHA-256(domain ‖ epoch randomness ‖ u32le epoch ‖ u32le i)) mod W, where
+ * W is the sum of the remaining candidates' scores (exact integer units, believability.ts), and
+ * the seat goes to the candidate whose cumulative score interval (candidates in key order)
+ * contains r. Seat by seat, each remaining candidate wins with probability proportional to its
+ * score — the law that Efraimidis–Spirakis keys also give — but in integer arithmetic only, so
+ * every validator computes the same league from the epoch randomness alone (the DRP output of
+ * §5; a genesis seed until DRP exists), whatever its floating-point library. The modulo bias is
+ * below 2^-180 for any realistic W.
+ *
+ * Eligible for the believable league: online, stake > 0 (score > 0), not excluded after a
+ * slashing this epoch. The league is cut so that at least `normalLeagueSize` online validators
+ * remain in the normal league (its BFT needs 3f + 1 live members). With fewer than `minBelievableSize` believable
+ * validators the shard falls back to one league (§7.2): every validator is in the normal league
+ * and verifies every transaction. The same rule applies after a slashing mid-epoch
+ * (`withoutValidator`), so the fallback engages and disengages with the league size.
+ *
+ * API: `drawLeagues(input): Leagues`, `Leagues.withoutValidator(key)`, `Leagues.isBelievable(key)`.
+ */
+import { sha256 } from "../../crypto/sha256.js";
+import type { BelievabilityLedger } from "./believability.js";
+import { keyHex } from "./believability.js";
+import { pobCheck } from "./errors.js";
+import { validatePolicy, type ShardingPolicy } from "./policy.js";
+
+const LEAGUE_DOMAIN = new TextEncoder().encode("IOSChain/pob/league/v1");
+export const EPOCH_SEED_BYTES = 32;
+
+export type LeagueMode = "two-league" | "one-league";
+
+export interface Leagues {
+  readonly epoch: number;
+  readonly mode: LeagueMode;
+  /** Believable validators, in draw order (seat 0 first); empty in one-league mode. */
+  readonly believable: readonly Uint8Array[];
+  /** Every other member of the shard, in key order; all of them in one-league mode. */
+  readonly normal: readonly Uint8Array[];
+  readonly policy: ShardingPolicy;
+  isBelievable(publicKey: Uint8Array): boolean;
+  /** The leagues after `publicKey` was slashed: it moves to the normal league, the fallback is re-evaluated. */
+  withoutValidator(publicKey: Uint8Array): Leagues;
+}
+
+export interface LeagueDrawInput {
+  readonly epoch: number;
+  /** 32-byte epoch randomness (DRP output, or the genesis seed). */
+  readonly seed: Uint8Array;
+  /** The shard's validators (all need a believability account). */
+  readonly members: readonly Uint8Array[];
+  readonly accounts: BelievabilityLedger;
+  readonly policy: ShardingPolicy;
+  /** Members currently reachable; all of them when omitted. */
+  readonly online?: readonly Uint8Array[];
+}
+
+/** The draw's random integer for seat `seat`: SHA-256(domain ‖ seed ‖ u32le epoch ‖ u32le seat) as a big-endian u256. */
+function seatRandom(seed: Uint8Array, epoch: number, seat: number): bigint {
+  const input = new Uint8Array(LEAGUE_DOMAIN.length + EPOCH_SEED_BYTES + 8);
+  input.set(LEAGUE_DOMAIN);
+  input.set(seed, LEAGUE_DOMAIN.length);
+  const view = new DataView(input.buffer);
+  view.setUint32(LEAGUE_DOMAIN.length + EPOCH_SEED_BYTES, epoch, true);
+  view.setUint32(LEAGUE_DOMAIN.length + EPOCH_SEED_BYTES + 4, seat, true);
+  return BigInt(`0x${Buffer.from(sha256(input)).toString("hex")}`);
+}
+
+class DrawnLeagues implements Leagues {
+  private readonly believableKeys: Set<string>;
+
+  constructor(
+    readonly epoch: number,
+    readonly mode: LeagueMode,
+    readonly believable: readonly Uint8Array[],
+    readonly normal: readonly Uint8Array[],
+    readonly policy: ShardingPolicy,
+  ) {
+    this.believableKeys = new Set(believable.map(keyHex));
+  }
+
+  isBelievable(publicKey: Uint8Array): boolean {
+    return this.believableKeys.has(keyHex(publicKey));
+  }
+
+  withoutValidator(publicKey: Uint8Array): Leagues {
+    if (!this.isBelievable(publicKey)) return this;
+    const removed = keyHex(publicKey);
+    const believable = this.believable.filter((v) => keyHex(v) !== removed);
+    return arrange(this.epoch, believable, [...this.normal, publicKey], this.policy);
+  }
+}
+
+function byKey(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
+
+function arrange(epoch: number, believable: readonly Uint8Array[], normal: readonly Uint8Array[], policy: ShardingPolicy): Leagues {
+  if (believable.length < policy.minBelievableSize) {
+    return new DrawnLeagues(epoch, "one-league", [], [...believable, ...normal].sort(byKey), policy);
+  }
+  return new DrawnLeagues(epoch, "two-league", believable, [...normal].sort(byKey), policy);
+}
+
+export function drawLeagues(input: LeagueDrawInput): Leagues {
+  const { epoch, seed, members, accounts } = input;
+  const policy = validatePolicy(input.policy);
+  pobCheck(seed instanceof Uint8Array && seed.length === EPOCH_SEED_BYTES, "POB_BAD_SEED", `epoch seed must be ${EPOCH_SEED_BYTES} bytes`);
+  pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_ARGUMENT", `epoch must be a u32, got ${epoch}`);
+  pobCheck(members.length > 0, "POB_EMPTY_LEAGUE", "a shard needs at least one validator");
+  const memberKeys = members.map(keyHex);
+  pobCheck(new Set(memberKeys).size === members.length, "POB_DUPLICATE_VALIDATOR", "members repeat a validator");
+  const online = new Set((input.online ?? members).map(keyHex));
+  const candidates: { key: Uint8Array; units: bigint }[] = [];
+  for (const member of [...members].sort(byKey)) {
+    const units = accounts.scoreUnits(member);
+    if (!online.has(keyHex(member)) || accounts.isExcluded(member) || units <= 0n) continue;
+    candidates.push({ key: member, units });
+  }
+  const onlineMembers = members.filter((m) => online.has(keyHex(m))).length;
+  const room = Math.max(0, onlineMembers - policy.normalLeagueSize);
+  const size = Math.min(policy.believableLeagueSize, candidates.length, room);
+  const believable: Uint8Array[] = [];
+  for (let seat = 0; seat < size; seat++) {
+    const total = candidates.reduce((sum, c) => sum + c.units, 0n);
+    let r = seatRandom(seed, epoch, seat) % total;
+    let chosen = 0;
+    while (r >= candidates[chosen]!.units) {
+      r -= candidates[chosen]!.units;
+      chosen++;
+    }
+    believable.push(Uint8Array.from(candidates[chosen]!.key));
+    candidates.splice(chosen, 1);
+  }
+  const chosen = new Set(believable.map(keyHex));
+  const normal = members.filter((m) => !chosen.has(keyHex(m))).map((m) => Uint8Array.from(m));
+  return arrange(epoch, believable, normal, policy);
+}

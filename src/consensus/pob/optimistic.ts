@@ -1,0 +1,205 @@
+/**
+ * Phase 1 of Proof-of-Believability (white paper §7.2): a believable validator takes the
+ * transactions assigned to it (assignment.ts), validates each fully against its view — structure,
+ * shard, every signature, and state: inputs exist in the last final state or among its own
+ * pending outputs, are owned by the signer, are not already spent by one of its pending
+ * transactions, and Σin ≥ Σout — and at the policy interval seals a small optimistic block
+ * (ledger block kind Optimistic, producer seal). Each transaction in it gets an optimistic
+ * confirmation: the signed header and the transaction's inclusion proof (evidence.ts), which a
+ * client verifies with the producer's key alone.
+ *
+ * The producer's view = final state (read-only, updated by phase 2) + an overlay of what its
+ * own not-yet-final transactions spend and create; `finalized(hash)` drops a block's overlay
+ * once the final state reflects it. The view of one producer does not see the others' pending
+ * blocks, so a double spend split across two producers is caught only in phase 2 (the first in
+ * final order wins).
+ *
+ * API: class `OptimisticProducer` (offer, produce, finalized, setLeague, pending),
+ * `buildOptimisticBlock(fields, transactions, producer)` (seal and encode, no validation).
+ */
+import { Ed25519Verifier } from "../../crypto/ed25519.js";
+import { BlockKind, decodeBlock, encodeBlock, makeBlockHeader, sealOptimistic, type BlockHeaderFields, type DecodedBlock } from "../../ledger/block.js";
+import type { LedgerErrorCode } from "../../ledger/errors.js";
+import type { KeyPair } from "../../ledger/keys.js";
+import { packTransactions, validateStateless } from "../../ledger/stateless.js";
+import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.js";
+import { assignee } from "./assignment.js";
+import { keyHex } from "./believability.js";
+import { pobCheck, type PobErrorCode } from "./errors.js";
+import { makeInclusion, type SignedInclusion } from "./evidence.js";
+import { validatePolicy, type ShardingPolicy } from "./policy.js";
+
+/** Read access to the final UTXO state (a `UtxoTable` satisfies it). */
+export interface UtxoView {
+  get(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined;
+}
+
+/** Stateful rejection codes of the optimistic view (same names as the UTXO table's statuses). */
+export type ViewRejection = "MISSING_INPUT" | "OWNER_MISMATCH" | "INSUFFICIENT_FUNDS";
+
+export type OfferResult =
+  | { readonly accepted: true; readonly txid: Uint8Array }
+  | { readonly accepted: false; readonly code: LedgerErrorCode | PobErrorCode | ViewRejection; readonly message: string };
+
+export interface OptimisticConfirmation extends SignedInclusion {
+  readonly txid: Uint8Array;
+}
+
+export interface OptimisticBlock {
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly block: DecodedBlock;
+  readonly confirmations: readonly OptimisticConfirmation[];
+}
+
+export interface OptimisticProducerOptions {
+  readonly keyPair: KeyPair;
+  readonly shard: number;
+  readonly shardCount: number;
+  readonly epoch: number;
+  readonly policy: ShardingPolicy;
+  /** The believable league the assignment is computed over. */
+  readonly league: readonly Uint8Array[];
+  readonly state: UtxoView;
+  readonly verifier?: Ed25519Verifier;
+}
+
+const QUEUED = "queued";
+const ZERO_HASH = new Uint8Array(32);
+
+/** Seals and encodes an optimistic block of `transactions` as is (no validation). */
+export function buildOptimisticBlock(fields: Omit<BlockHeaderFields, "kind" | "producer">, transactions: readonly Uint8Array[], producer: KeyPair): { bytes: Uint8Array; block: DecodedBlock } {
+  const header = makeBlockHeader({ ...fields, kind: BlockKind.Optimistic, producer: producer.publicKey }, transactions);
+  const bytes = encodeBlock(header, sealOptimistic(header, producer), transactions);
+  return { bytes, block: decodeBlock(bytes) };
+}
+
+interface QueuedTransaction {
+  readonly tx: Uint8Array;
+  /** Overlay keys (outpoints in hex) this transaction spends and creates. */
+  readonly spends: readonly string[];
+  readonly creates: readonly string[];
+}
+
+interface PendingOutput {
+  readonly owner: Uint8Array;
+  readonly amount: bigint;
+  tag: string;
+}
+
+export class OptimisticProducer {
+  private readonly options: OptimisticProducerOptions;
+  private readonly verifier: Ed25519Verifier;
+  private league: readonly Uint8Array[];
+  private readonly queue: QueuedTransaction[] = [];
+  /** Outpoint (hex) → tag ("queued" or the block hash in hex) of pending spends. */
+  private readonly spent = new Map<string, string>();
+  private readonly created = new Map<string, PendingOutput>();
+  private height = 0;
+  private previous: Uint8Array = ZERO_HASH;
+
+  constructor(options: OptimisticProducerOptions) {
+    validatePolicy(options.policy);
+    pobCheck(options.league.some((v) => Buffer.compare(v, options.keyPair.publicKey) === 0), "POB_NOT_BELIEVABLE",
+      "the producer is not in the believable league it was given");
+    this.options = options;
+    this.verifier = options.verifier ?? new Ed25519Verifier();
+    this.league = options.league;
+  }
+
+  get publicKey(): Uint8Array {
+    return this.options.keyPair.publicKey;
+  }
+
+  /** Transactions accepted and not yet sealed into a block. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** The league after a slashing: assignments of the remaining members do not move (rendezvous hashing). */
+  setLeague(league: readonly Uint8Array[]): void {
+    this.league = league;
+  }
+
+  /** Validates `tx` against this producer's view and queues it for the next block. */
+  offer(tx: Uint8Array): OfferResult {
+    const { shard, shardCount } = this.options;
+    const checked = validateStateless(packTransactions([tx]), shard, shardCount);
+    const rejection = checked.rejections[0];
+    if (rejection !== null && rejection !== undefined) return { accepted: false, code: rejection.code, message: rejection.message };
+    const txid = checked.txids.slice(0, TXID_BYTES);
+    if (Buffer.compare(assignee(txid, this.league), this.publicKey) !== 0) {
+      return { accepted: false, code: "POB_NOT_ASSIGNED", message: "the transaction is assigned to another believable validator" };
+    }
+    const bad = this.verifier.verifyBatch(checked.signatures).indexOf(false);
+    if (bad >= 0) return { accepted: false, code: "POB_BAD_SIGNATURE", message: `signature of input ${bad} is invalid` };
+    const records = checked.records;
+    const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+    const inputCount = view.getUint16(TXID_BYTES, true);
+    const outputCount = view.getUint16(TXID_BYTES + 2, true);
+    let totalIn = 0n;
+    const inputKeys: string[] = [];
+    for (let i = 0; i < inputCount; i++) {
+      const at = TXID_BYTES + 4 + i * INPUT_BYTES;
+      const outpoint = records.subarray(at, at + OUTPOINT_BYTES);
+      const key = keyHex(outpoint);
+      if (this.spent.has(key)) return { accepted: false, code: "POB_DOUBLE_SPEND_PENDING", message: `input ${i} is spent by a pending transaction` };
+      const pending = this.created.get(key);
+      const entry = pending ?? this.options.state.get(outpoint.subarray(0, TXID_BYTES), view.getUint32(at + TXID_BYTES, true));
+      if (entry === undefined) return { accepted: false, code: "MISSING_INPUT", message: `input ${i} does not exist or is spent` };
+      if (Buffer.compare(entry.owner, records.subarray(at + OUTPOINT_BYTES, at + INPUT_BYTES)) !== 0) {
+        return { accepted: false, code: "OWNER_MISMATCH", message: `input ${i} is owned by another key` };
+      }
+      totalIn += entry.amount;
+      inputKeys.push(key);
+    }
+    let totalOut = 0n;
+    const outputs = TXID_BYTES + 4 + inputCount * INPUT_BYTES;
+    for (let j = 0; j < outputCount; j++) totalOut += view.getBigUint64(outputs + j * OUTPUT_BYTES + 32, true);
+    if (totalIn < totalOut) return { accepted: false, code: "INSUFFICIENT_FUNDS", message: `inputs ${totalIn} < outputs ${totalOut}` };
+    for (const key of inputKeys) this.spent.set(key, QUEUED);
+    const outpoint = new Uint8Array(OUTPOINT_BYTES);
+    outpoint.set(txid);
+    const creates: string[] = [];
+    for (let j = 0; j < outputCount; j++) {
+      new DataView(outpoint.buffer).setUint32(TXID_BYTES, j, true);
+      const at = outputs + j * OUTPUT_BYTES;
+      const key = keyHex(outpoint);
+      this.created.set(key, { owner: records.slice(at, at + 32), amount: view.getBigUint64(at + 32, true), tag: QUEUED });
+      creates.push(key);
+    }
+    this.queue.push({ tx: Uint8Array.from(tx), spends: inputKeys, creates });
+    return { accepted: true, txid };
+  }
+
+  /**
+   * Seals up to `maxOptimisticBlockTxs` queued transactions into the next optimistic block, or
+   * returns undefined when nothing is queued. `timestamp` is ms since the Unix epoch.
+   */
+  produce(timestamp: number): OptimisticBlock | undefined {
+    if (this.queue.length === 0) return undefined;
+    const { shard, epoch, policy, keyPair } = this.options;
+    const sealed = this.queue.splice(0, policy.maxOptimisticBlockTxs);
+    const transactions = sealed.map((entry) => entry.tx);
+    const { bytes, block } = buildOptimisticBlock({ shard, epoch, height: this.height, prevHash: this.previous, timestamp }, transactions, keyPair);
+    this.height += 1;
+    this.previous = block.hash;
+    const tag = keyHex(block.hash);
+    for (const entry of sealed) {
+      for (const key of entry.spends) this.spent.set(key, tag);
+      for (const key of entry.creates) this.created.get(key)!.tag = tag;
+    }
+    const confirmations = Array.from({ length: block.header.txCount }, (_, i) => ({
+      ...makeInclusion(block, i),
+      txid: block.txids.slice(i * 32, i * 32 + 32),
+    }));
+    return { bytes, hash: block.hash, block, confirmations };
+  }
+
+  /** Phase 2 finalized (or rejected) block `hash`: the final state now decides its transactions. */
+  finalized(hash: Uint8Array): void {
+    const tag = keyHex(hash);
+    for (const [key, value] of this.spent) if (value === tag) this.spent.delete(key);
+    for (const [key, output] of this.created) if (output.tag === tag) this.created.delete(key);
+  }
+}

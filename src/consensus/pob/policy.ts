@@ -1,0 +1,69 @@
+/**
+ * The sharding policy of Proof-of-Believability (white paper §7.2: "the sharding policy file
+ * specifies the sizes of the believable and normal league, respectively, and the sampling
+ * probability p"; the fallback of §7.2 adds the minimum believable size). Part of the genesis /
+ * epoch configuration (DESIGN.md §4), so every validator of a shard applies the same one.
+ *
+ * API: `validatePolicy(policy): ShardingPolicy`, `DEFAULT_POLICY`.
+ */
+import { pobCheck } from "./errors.js";
+
+export interface ShardingPolicy {
+  /** Target size of the believable league (one optimistic producer per member, §7.2). */
+  readonly believableLeagueSize: number;
+  /**
+   * Minimum size of the normal league. It runs ByzCoin (§7.2), which needs n ≥ 3f + 1 with
+   * f ≥ 1, so at least 4; the believable league is cut so that this many remain.
+   */
+  readonly normalLeagueSize: number;
+  /** Probability p that a normal validator re-verifies one transaction's signatures (§7.2). */
+  readonly samplingProbability: number;
+  /** Below this many eligible believable validators the shard runs one-league BFT (§7.2 fallback). */
+  readonly minBelievableSize: number;
+  /** Interval between two optimistic blocks of one believable validator, ms ("short interval", §7.2). */
+  readonly optimisticIntervalMs: number;
+  /** Transactions per optimistic block ("smaller blocks with extremely low latency", §7.2). */
+  readonly maxOptimisticBlockTxs: number;
+}
+
+/** ByzCoin's smallest committee: n = 3f + 1 with f = 1. */
+export const MIN_NORMAL_LEAGUE = 4;
+/** Upper bound on either league: the participation bitmask of a final block covers 1,024 validators. */
+export const MAX_LEAGUE = 1024;
+/** An optimistic block at most once a minute, at least once per millisecond tick. */
+export const MAX_OPTIMISTIC_INTERVAL_MS = 60_000;
+/** Optimistic blocks are a fraction of a final block (ledger MAX_BLOCK_TXS = 16,384). */
+export const MAX_OPTIMISTIC_BLOCK_TXS = 4096;
+
+/** A devnet default: 4 believable producers, a 7-member normal league (f = 2), p = 0.3. */
+export const DEFAULT_POLICY: ShardingPolicy = {
+  believableLeagueSize: 4,
+  normalLeagueSize: 7,
+  samplingProbability: 0.3,
+  minBelievableSize: 2,
+  optimisticIntervalMs: 50,
+  maxOptimisticBlockTxs: 512,
+};
+
+function isIntegerIn(value: unknown, low: number, high: number): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= low && value <= high;
+}
+
+/** Checks every field and returns the policy; each failure is POB_BAD_POLICY naming the field. */
+export function validatePolicy(policy: ShardingPolicy): ShardingPolicy {
+  pobCheck(typeof policy === "object" && policy !== null, "POB_BAD_POLICY", "policy must be an object");
+  const p = policy.samplingProbability;
+  pobCheck(isIntegerIn(policy.believableLeagueSize, 1, MAX_LEAGUE), "POB_BAD_POLICY",
+    `believableLeagueSize must be an integer in 1..${MAX_LEAGUE}, got ${String(policy.believableLeagueSize)}`);
+  pobCheck(isIntegerIn(policy.normalLeagueSize, MIN_NORMAL_LEAGUE, MAX_LEAGUE), "POB_BAD_POLICY",
+    `normalLeagueSize must be an integer in ${MIN_NORMAL_LEAGUE}..${MAX_LEAGUE} (ByzCoin needs 3f + 1 ≥ 4), got ${String(policy.normalLeagueSize)}`);
+  pobCheck(typeof p === "number" && p > 0 && p <= 1, "POB_BAD_POLICY",
+    `samplingProbability must be a number in (0, 1], got ${String(p)}`);
+  pobCheck(isIntegerIn(policy.minBelievableSize, 1, policy.believableLeagueSize), "POB_BAD_POLICY",
+    `minBelievableSize must be an integer in 1..believableLeagueSize (${policy.believableLeagueSize}), got ${String(policy.minBelievableSize)}`);
+  pobCheck(isIntegerIn(policy.optimisticIntervalMs, 1, MAX_OPTIMISTIC_INTERVAL_MS), "POB_BAD_POLICY",
+    `optimisticIntervalMs must be an integer in 1..${MAX_OPTIMISTIC_INTERVAL_MS}, got ${String(policy.optimisticIntervalMs)}`);
+  pobCheck(isIntegerIn(policy.maxOptimisticBlockTxs, 1, MAX_OPTIMISTIC_BLOCK_TXS), "POB_BAD_POLICY",
+    `maxOptimisticBlockTxs must be an integer in 1..${MAX_OPTIMISTIC_BLOCK_TXS}, got ${String(policy.maxOptimisticBlockTxs)}`);
+  return policy;
+}

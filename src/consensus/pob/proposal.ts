@@ -1,0 +1,120 @@
+/**
+ * The normal league's final proposal (white paper §7.2, phase 2): what its BFT (src/consensus/bft,
+ * opaque proposals) decides per height. In two-league mode it is the ordered list of optimistic
+ * block hashes of every believable validator ("the normal league's final block orders the
+ * optimistic blocks", DESIGN.md §4), the bodies travelling separately; in one-league mode (the
+ * §7.2 fallback) it carries the transactions themselves, proposed by the leader from its mempool.
+ *
+ * Encoding (little-endian): u8 PROPOSAL_VERSION ‖ u8 mode (0 two-league, 1 one-league) ‖
+ * u32 epoch ‖ u64 height ‖ previous proposal hash [32] ‖ proposer key [32] ‖ u32 count ‖
+ *   two-league: count × optimistic block hash [32]
+ *   one-league: count × (u32 length ‖ encoded transaction)
+ * Proposal hash = SHA-256(encoding).
+ *
+ * API: `encodeProposal`, `decodeProposal`, `proposalHash`.
+ */
+import { sha256 } from "../../crypto/sha256.js";
+import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from "../../ledger/block.js";
+import { LedgerError } from "../../ledger/errors.js";
+import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
+import { PobError, pobCheck } from "./errors.js";
+import type { LeagueMode } from "./leagues.js";
+
+export const PROPOSAL_VERSION = 1;
+/** Optimistic blocks one final block orders: 1,024 producers' worth of 4 blocks each. */
+export const MAX_PROPOSAL_BLOCKS = 4096;
+const FIXED_BYTES = 1 + 1 + 4 + 8 + 32 + 32 + 4;
+
+export interface FinalProposal {
+  readonly mode: LeagueMode;
+  readonly epoch: number;
+  readonly height: number;
+  readonly prevHash: Uint8Array;
+  /** The normal-league leader that proposed it. */
+  readonly proposer: Uint8Array;
+  /** Two-league: optimistic block hashes in final order. */
+  readonly blocks: readonly Uint8Array[];
+  /** One-league: encoded transactions in final order. */
+  readonly transactions: readonly Uint8Array[];
+}
+
+function bad(message: string): never {
+  throw new PobError("POB_BAD_PROPOSAL", message);
+}
+
+export function encodeProposal(proposal: FinalProposal): Uint8Array {
+  const { mode, epoch, height, prevHash, proposer, blocks, transactions } = proposal;
+  pobCheck(mode === "two-league" || mode === "one-league", "POB_BAD_PROPOSAL", `unknown mode ${String(mode)}`);
+  pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_PROPOSAL", "epoch must be a u32");
+  pobCheck(Number.isSafeInteger(height) && height >= 0, "POB_BAD_PROPOSAL", "height must be a non-negative safe integer");
+  pobCheck(prevHash.length === 32 && proposer.length === 32, "POB_BAD_PROPOSAL", "prevHash and proposer must be 32 bytes");
+  let payload: Uint8Array;
+  let count: number;
+  if (mode === "two-league") {
+    pobCheck(transactions.length === 0, "POB_BAD_PROPOSAL", "a two-league proposal orders blocks, not transactions");
+    pobCheck(blocks.length <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${blocks.length} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
+    payload = new Uint8Array(blocks.length * 32);
+    blocks.forEach((hash, i) => {
+      pobCheck(hash.length === 32, "POB_BAD_PROPOSAL", `block hash ${i} must be 32 bytes`);
+      payload.set(hash, i * 32);
+    });
+    count = blocks.length;
+  } else {
+    pobCheck(blocks.length === 0, "POB_BAD_PROPOSAL", "a one-league proposal carries transactions, not blocks");
+    pobCheck(transactions.length <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+    payload = packTransactions(transactions);
+    pobCheck(payload.length <= MAX_BLOCK_BYTES, "POB_BAD_PROPOSAL", `${payload.length} bytes of transactions exceed MAX_BLOCK_BYTES`);
+    count = transactions.length;
+  }
+  const out = new Uint8Array(FIXED_BYTES + payload.length);
+  const view = new DataView(out.buffer);
+  out[0] = PROPOSAL_VERSION;
+  out[1] = mode === "two-league" ? 0 : 1;
+  view.setUint32(2, epoch, true);
+  view.setBigUint64(6, BigInt(height), true);
+  out.set(prevHash, 14);
+  out.set(proposer, 46);
+  view.setUint32(78, count, true);
+  out.set(payload, FIXED_BYTES);
+  return out;
+}
+
+/** Strict inverse of `encodeProposal`; anything else is POB_BAD_PROPOSAL. */
+export function decodeProposal(bytes: Uint8Array): FinalProposal {
+  pobCheck(bytes instanceof Uint8Array, "POB_BAD_PROPOSAL", "a proposal must be a Uint8Array");
+  pobCheck(bytes.length >= FIXED_BYTES, "POB_BAD_PROPOSAL", `${bytes.length} bytes is shorter than the ${FIXED_BYTES}-byte fixed part`);
+  pobCheck(bytes[0] === PROPOSAL_VERSION, "POB_BAD_PROPOSAL", `version ${bytes[0]} is not ${PROPOSAL_VERSION}`);
+  pobCheck(bytes[1] === 0 || bytes[1] === 1, "POB_BAD_PROPOSAL", `mode ${bytes[1]} is not defined`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const height = view.getBigUint64(6, true);
+  pobCheck(height <= BigInt(Number.MAX_SAFE_INTEGER), "POB_BAD_PROPOSAL", "height exceeds 2^53 - 1");
+  const count = view.getUint32(78, true);
+  const payload = bytes.subarray(FIXED_BYTES);
+  const base = {
+    mode: bytes[1] === 0 ? ("two-league" as const) : ("one-league" as const),
+    epoch: view.getUint32(2, true),
+    height: Number(height),
+    prevHash: bytes.slice(14, 46),
+    proposer: bytes.slice(46, 78),
+  };
+  if (base.mode === "two-league") {
+    pobCheck(count <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${count} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
+    pobCheck(payload.length === count * 32, "POB_BAD_PROPOSAL", `${count} block hashes need ${count * 32} bytes, got ${payload.length}`);
+    const blocks = Array.from({ length: count }, (_, i) => payload.slice(i * 32, i * 32 + 32));
+    return { ...base, blocks, transactions: [] };
+  }
+  pobCheck(count <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${count} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+  let transactions: Uint8Array[];
+  try {
+    transactions = unpackTransactions(payload);
+  } catch (error) {
+    if (!(error instanceof LedgerError)) throw error;
+    bad(`transaction framing: ${error.message}`);
+  }
+  pobCheck(transactions.length === count, "POB_BAD_PROPOSAL", `header declares ${count} transactions, found ${transactions.length}`);
+  return { ...base, blocks: [], transactions: transactions.map((tx) => Uint8Array.from(tx)) };
+}
+
+export function proposalHash(encoded: Uint8Array): Uint8Array {
+  return sha256(encoded);
+}

@@ -1,0 +1,390 @@
+/**
+ * Proof-of-Believability on one validator of a shard, for one epoch (white paper §7.2;
+ * DESIGN.md §4), over the injected Transport / Clock / Rng, so it runs unchanged on sockets or in
+ * the deterministic simulator.
+ *
+ *   phase 1  a believable validator validates the transactions assigned to it (optimistic.ts)
+ *            and every `optimisticIntervalMs` seals an optimistic block, broadcast to the shard
+ *            (OPTIMISTIC_BLOCK); clients hold its confirmations;
+ *   phase 2  the normal league runs ByzCoin BFT (src/consensus/bft) over final proposals
+ *            (proposal.ts): the leader orders the optimistic blocks it received at least
+ *            `orderDelayMs` ago; a member co-signs only a proposal that fits its replica
+ *            (height, previous proposal, epoch, mode) and whose bodies it holds. On finality each
+ *            member applies it (finalization.ts) with the sampling randomness derived from the
+ *            prepare certificate — a collective signature over a digest that already contains the
+ *            optimistic block hashes, so it exists only after the producers signed — and forwards
+ *            the finality record to the believable validators (FINAL_RECORD), which verify it
+ *            (`verifyFinality`) and apply it in height order.
+ *   fallback with too few believable validators (at the epoch start or after a slashing), the
+ *            normal league's leader proposes transactions itself (one-league proposals, every
+ *            signature verified); submissions are relayed to the normal league (TRANSACTION).
+ *
+ * Heights: the BFT of an epoch counts from 1; final proposal height = `baseHeight` + BFT height,
+ * where `baseHeight` is the replica's height when the epoch began.
+ *
+ * API: class `PobNode` (start, close, submit, validator, producer, bft, onOutcome, onConfirmation),
+ * POB_MESSAGES,
+ * `finalRandomnessOf(record, participants)`.
+ */
+import { IosError } from "../../errors.js";
+import { Ed25519Verifier } from "../../crypto/ed25519.js";
+import { SchnorrKey } from "../../crypto/schnorr.js";
+import { sha256 } from "../../crypto/sha256.js";
+import { decodeBlockEnvelope, MAX_BLOCK_TXS } from "../../ledger/block.js";
+import { LedgerError } from "../../ledger/errors.js";
+import type { KeyPair } from "../../ledger/keys.js";
+import { transactionIdOfEncoding } from "../../ledger/transaction.js";
+import type { UtxoTable } from "../../ledger/utxo-table.js";
+import type { PeerId, Transport } from "../../net/interface.js";
+import { messageType } from "../../net/message-types.js";
+import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
+import { encodeCollectiveSignature } from "../cosi/codec.js";
+import { DEFAULT_MAX_PROPOSAL_BYTES, decodeFinalityRecord, encodeFinalityRecord, verifyFinality, type FinalityRecord } from "../bft/codec.js";
+import { BftNode, type BftConfig } from "../bft/protocol.js";
+import { keyHex, type BelievabilityLedger } from "./believability.js";
+import { pobCheck } from "./errors.js";
+import { PobValidator, type FinalOutcome } from "./finalization.js";
+import type { Leagues } from "./leagues.js";
+import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation } from "./optimistic.js";
+import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, type FinalProposal } from "./proposal.js";
+
+export const POB_MESSAGES = {
+  /** An encoded optimistic block (ledger block encoding, kind Optimistic). */
+  OPTIMISTIC_BLOCK: messageType("consensus", 0x10),
+  /** A BFT finality record (bft/codec.ts encoding), for validators outside the normal league. */
+  FINAL_RECORD: messageType("consensus", 0x11),
+  /** An encoded transaction relayed to the normal league in one-league mode. */
+  TRANSACTION: messageType("consensus", 0x12),
+  /** Optimistic block hashes (32 bytes each) a validator misses; answered with OPTIMISTIC_BLOCK. */
+  FETCH_BLOCKS: messageType("consensus", 0x13),
+} as const;
+
+const RANDOMNESS_DOMAIN = new TextEncoder().encode("IOSChain/pob/final-randomness/v1");
+/** Optimistic blocks held before ordering: a few intervals of every producer. */
+const MAX_HELD_BLOCKS = 4 * MAX_PROPOSAL_BLOCKS;
+/** Finality records held ahead of the next height while a validator catches up. */
+const MAX_FUTURE_RECORDS = 64;
+/** Bodies of ordered blocks kept to answer FETCH_BLOCKS from validators that missed them. */
+const MAX_RECENT_BLOCKS = MAX_HELD_BLOCKS;
+
+export interface PobNodeConfig {
+  readonly chainId: Uint8Array;
+  readonly shard: number;
+  readonly shardCount: number;
+  /** The normal league's BFT timing (see BftConfig). */
+  readonly viewTimeoutMs: number;
+  readonly cosi: BftConfig["cosi"];
+  /** The leader orders an optimistic block only this long after receiving it, so its peers hold it too. */
+  readonly orderDelayMs: number;
+}
+
+export interface PobNodeDependencies {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly keyPair: KeyPair;
+  readonly verifier: Ed25519Verifier;
+  /** This validator's replica of the shard state. */
+  readonly utxo: UtxoTable;
+  readonly accounts: BelievabilityLedger;
+  /** The validator driving the replica (kept across epochs); its leagues are this epoch's. */
+  readonly validator: PobValidator;
+  /** Every validator of the shard, and the transport address of each. */
+  readonly members: readonly Uint8Array[];
+  readonly peerOf: (publicKey: Uint8Array) => PeerId;
+}
+
+interface HeldBlock {
+  readonly hash: Uint8Array;
+  readonly bytes: Uint8Array;
+  readonly receivedAt: number;
+}
+
+/**
+ * The sampling randomness of a final proposal: SHA-256(domain ‖ encoded prepare certificate).
+ * The prepare CoSi signs a digest containing H(proposal), hence every ordered block hash.
+ */
+export function finalRandomnessOf(record: FinalityRecord, participantCount: number): Uint8Array {
+  const cert = encodeCollectiveSignature(record.prepareCert, participantCount);
+  const input = new Uint8Array(RANDOMNESS_DOMAIN.length + cert.length);
+  input.set(RANDOMNESS_DOMAIN);
+  input.set(cert, RANDOMNESS_DOMAIN.length);
+  return sha256(input);
+}
+
+/** The txid of a well-formed encoding; undefined for a malformed one (phase 2 reports it). */
+function txidOrUndefined(tx: Uint8Array): Uint8Array | undefined {
+  try {
+    return transactionIdOfEncoding(tx);
+  } catch (error) {
+    if (error instanceof LedgerError) return undefined;
+    throw error;
+  }
+}
+
+export class PobNode {
+  readonly validator: PobValidator;
+  readonly producer: OptimisticProducer | undefined;
+  readonly bft: BftNode | undefined;
+  private readonly config: PobNodeConfig;
+  private readonly deps: PobNodeDependencies;
+  private readonly participants: readonly Uint8Array[];
+  private readonly baseHeight: number;
+  private readonly held = new Map<string, HeldBlock>();
+  /** Bodies already ordered, oldest first, for FETCH_BLOCKS answers. */
+  private readonly recent = new Map<string, Uint8Array>();
+  private readonly mempool = new Map<string, Uint8Array>();
+  /** Final records (by BFT height) waiting for their turn or for block bodies. */
+  private readonly pending = new Map<number, FinalityRecord>();
+  private readonly listeners: ((outcome: FinalOutcome) => void)[] = [];
+  private readonly confirmationListeners: ((confirmation: OptimisticConfirmation) => void)[] = [];
+  private producing: boolean;
+  private timer: TimerHandle | undefined;
+  private closed = false;
+
+  constructor(config: PobNodeConfig, deps: PobNodeDependencies) {
+    pobCheck(Number.isInteger(config.orderDelayMs) && config.orderDelayMs >= 0, "POB_BAD_ARGUMENT", "orderDelayMs must be a non-negative integer");
+    this.config = config;
+    this.deps = deps;
+    this.validator = deps.validator;
+    this.baseHeight = deps.validator.height;
+    const leagues = this.validator.leagues;
+    const self = deps.keyPair.publicKey;
+    // The BFT committee is the normal league drawn at the epoch start; it stays for the epoch.
+    this.participants = leagues.normal;
+    this.producing = leagues.isBelievable(self);
+    this.producer = this.producing
+      ? new OptimisticProducer({
+        keyPair: deps.keyPair, shard: config.shard, shardCount: config.shardCount, epoch: leagues.epoch,
+        policy: leagues.policy, league: leagues.believable, state: deps.utxo, verifier: deps.verifier,
+      })
+      : undefined;
+    const inCommittee = this.participants.some((p) => Buffer.compare(p, self) === 0);
+    this.bft = inCommittee
+      ? new BftNode(
+        { chainId: config.chainId, participants: this.participants, viewTimeoutMs: config.viewTimeoutMs, cosi: config.cosi },
+        {
+          transport: deps.transport, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.keyPair.secretKey), verifier: deps.verifier,
+          app: {
+            propose: (height) => this.propose(height),
+            validate: (height, proposal) => this.validate(height, proposal),
+            onFinal: (record) => this.onFinal(record),
+          },
+        },
+      )
+      : undefined;
+    deps.transport.on(POB_MESSAGES.OPTIMISTIC_BLOCK, (_from, _type, payload) => this.receiveBlock(payload));
+    deps.transport.on(POB_MESSAGES.FINAL_RECORD, (from, _type, payload) => this.receiveRecord(from, payload));
+    deps.transport.on(POB_MESSAGES.FETCH_BLOCKS, (from, _type, payload) => this.answerFetch(from, payload));
+    deps.transport.on(POB_MESSAGES.TRANSACTION, (_from, _type, payload) => this.holdTransaction(payload));
+  }
+
+  get leagues(): Leagues {
+    return this.validator.leagues;
+  }
+
+  /** Called with every final outcome this node applies, in height order. */
+  onOutcome(listener: (outcome: FinalOutcome) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Called with the optimistic confirmation of every transaction this node seals (phase 1), for its clients. */
+  onConfirmation(listener: (confirmation: OptimisticConfirmation) => void): void {
+    this.confirmationListeners.push(listener);
+  }
+
+  start(): void {
+    this.bft?.start();
+    if (this.producing) this.scheduleProduction();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.bft?.close();
+    if (this.timer !== undefined) this.deps.clock.cancelTimer(this.timer);
+  }
+
+  /**
+   * A client's transaction. Two-league: this node must be its assigned believable validator
+   * (the answer says POB_NOT_ASSIGNED otherwise). One-league: relayed to the normal league.
+   */
+  submit(tx: Uint8Array): OfferResult {
+    if (this.leagues.mode === "one-league") {
+      let txid: Uint8Array;
+      try {
+        txid = transactionIdOfEncoding(tx);
+      } catch (error) {
+        if (!(error instanceof LedgerError)) throw error;
+        return { accepted: false, code: error.code, message: error.message };
+      }
+      this.holdTransaction(tx);
+      this.deps.transport.broadcast(this.participants.map(this.deps.peerOf), POB_MESSAGES.TRANSACTION, tx);
+      return { accepted: true, txid };
+    }
+    if (this.producer === undefined || !this.producing) {
+      return { accepted: false, code: "POB_NOT_BELIEVABLE", message: "this validator does not produce optimistic blocks now" };
+    }
+    return this.producer.offer(tx);
+  }
+
+  private scheduleProduction(): void {
+    this.timer = this.deps.clock.setTimer(this.leagues.policy.optimisticIntervalMs, () => {
+      this.timer = undefined;
+      if (this.closed || !this.producing) return;
+      const block = this.producer!.produce(this.deps.clock.now());
+      if (block !== undefined) this.publish(block);
+      this.scheduleProduction();
+    });
+  }
+
+  private publish(block: OptimisticBlock): void {
+    this.hold(block.hash, block.bytes);
+    const others = this.deps.members.filter((m) => Buffer.compare(m, this.deps.keyPair.publicKey) !== 0).map(this.deps.peerOf);
+    this.deps.transport.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, block.bytes);
+    for (const confirmation of block.confirmations) for (const listener of this.confirmationListeners) listener(confirmation);
+  }
+
+  private hold(hash: Uint8Array, bytes: Uint8Array): void {
+    const key = keyHex(hash);
+    if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return;
+    this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now() });
+  }
+
+  /** Keeps a block of a current believable producer of this shard and epoch (the seal is checked in phase 2). */
+  private receiveBlock(payload: Uint8Array): void {
+    if (this.closed) return;
+    let envelope: ReturnType<typeof decodeBlockEnvelope>;
+    try {
+      envelope = decodeBlockEnvelope(payload);
+    } catch (error) {
+      if (error instanceof LedgerError) return;
+      throw error;
+    }
+    const { header } = envelope;
+    if (header.shard !== this.config.shard || header.epoch !== this.leagues.epoch || !this.leagues.isBelievable(header.producer)) return;
+    this.hold(envelope.hash, Uint8Array.from(payload));
+    this.applyReady();
+  }
+
+  private holdTransaction(tx: Uint8Array): void {
+    if (this.closed || this.mempool.size >= MAX_BLOCK_TXS) return;
+    const txid = txidOrUndefined(tx);
+    if (txid !== undefined) this.mempool.set(keyHex(txid), Uint8Array.from(tx));
+  }
+
+  private propose(bftHeight: number): Uint8Array {
+    const leagues = this.leagues;
+    const base = { epoch: leagues.epoch, height: this.baseHeight + bftHeight, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey };
+    if (leagues.mode === "one-league") {
+      const transactions = [...this.mempool.values()].slice(0, MAX_BLOCK_TXS);
+      return encodeProposal({ ...base, mode: "one-league", blocks: [], transactions });
+    }
+    const cutoff = this.deps.clock.now() - this.config.orderDelayMs;
+    const blocks = [...this.held.values()].filter((b) => b.receivedAt <= cutoff).slice(0, MAX_PROPOSAL_BLOCKS).map((b) => b.hash);
+    const proposal: FinalProposal = { ...base, mode: "two-league", blocks, transactions: [] };
+    return encodeProposal(proposal);
+  }
+
+  private validate(bftHeight: number, encoded: Uint8Array): boolean {
+    try {
+      const proposal = this.validator.checkProposal(encoded);
+      if (proposal.height !== this.baseHeight + bftHeight) return false;
+      return proposal.blocks.every((hash) => this.held.has(keyHex(hash)));
+    } catch (error) {
+      if (error instanceof IosError) return false;
+      throw error;
+    }
+  }
+
+  /** BFT delivered a final height: forward it to the validators outside the committee, then apply it. */
+  private onFinal(record: FinalityRecord): void {
+    const outsiders = this.deps.members.filter((m) => !this.participants.some((p) => Buffer.compare(p, m) === 0)).map(this.deps.peerOf);
+    if (outsiders.length > 0) {
+      this.deps.transport.broadcast(outsiders, POB_MESSAGES.FINAL_RECORD, encodeFinalityRecord(record, this.participants.length));
+    }
+    const leader = this.deps.peerOf(this.participants[this.bft!.leaderOf(record.height, record.view)]!);
+    this.enqueue(record, leader);
+  }
+
+  /** A validator outside the committee learns final proposals from it, verified offline. */
+  private receiveRecord(from: PeerId, payload: Uint8Array): void {
+    if (this.closed || this.bft !== undefined) return;
+    let record: FinalityRecord;
+    try {
+      record = decodeFinalityRecord(payload, this.participants.length, DEFAULT_MAX_PROPOSAL_BYTES);
+    } catch (error) {
+      if (error instanceof IosError) return;
+      throw error;
+    }
+    const next = this.nextHeight();
+    if (record.height < next || record.height >= next + MAX_FUTURE_RECORDS) return;
+    if (!this.pending.has(record.height) && !verifyFinality(this.participants, this.config.chainId, record, this.deps.verifier)) return;
+    this.enqueue(this.pending.get(record.height) ?? record, from);
+  }
+
+  private nextHeight(): number {
+    return this.validator.height - this.baseHeight + 1;
+  }
+
+  /** Holds a final record until the bodies it orders are here; asks `source` for the missing ones. */
+  private enqueue(record: FinalityRecord, source: PeerId): void {
+    this.pending.set(record.height, record);
+    const missing = this.missingBodies(record);
+    if (missing.length > 0) {
+      const request = new Uint8Array(missing.length * 32);
+      missing.forEach((hash, i) => request.set(hash, i * 32));
+      this.deps.transport.send(source, POB_MESSAGES.FETCH_BLOCKS, request);
+    }
+    this.applyReady();
+  }
+
+  private missingBodies(record: FinalityRecord): Uint8Array[] {
+    return decodeProposal(record.proposal).blocks.filter((hash) => !this.held.has(keyHex(hash)));
+  }
+
+  /** Applies held records in height order while their bodies are all here. */
+  private applyReady(): void {
+    for (;;) {
+      const record = this.pending.get(this.nextHeight());
+      if (record === undefined || this.missingBodies(record).length > 0) return;
+      this.pending.delete(record.height);
+      this.apply(record);
+    }
+  }
+
+  private answerFetch(from: PeerId, payload: Uint8Array): void {
+    if (this.closed || payload.length % 32 !== 0 || payload.length > MAX_PROPOSAL_BLOCKS * 32) return;
+    for (let at = 0; at < payload.length; at += 32) {
+      const key = keyHex(payload.subarray(at, at + 32));
+      const bytes = this.held.get(key)?.bytes ?? this.recent.get(key);
+      if (bytes !== undefined) this.deps.transport.send(from, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
+    }
+  }
+
+  private apply(record: FinalityRecord): void {
+    const proposal = decodeProposal(record.proposal);
+    const randomness = finalRandomnessOf(record, this.participants.length);
+    const outcome = this.validator.applyFinal(proposal, (hash) => this.held.get(keyHex(hash))?.bytes, randomness);
+    for (const hash of proposal.blocks) {
+      const key = keyHex(hash);
+      const body = this.held.get(key);
+      this.held.delete(key);
+      if (body !== undefined) this.recent.set(key, body.bytes);
+      this.producer?.finalized(hash);
+    }
+    for (const key of this.recent.keys()) {
+      if (this.recent.size <= MAX_RECENT_BLOCKS) break;
+      this.recent.delete(key);
+    }
+    for (const tx of proposal.transactions) {
+      const txid = txidOrUndefined(tx);
+      if (txid !== undefined) this.mempool.delete(keyHex(txid));
+    }
+    const leagues = this.leagues;
+    if (this.producer !== undefined) {
+      if (leagues.isBelievable(this.deps.keyPair.publicKey)) this.producer.setLeague(leagues.believable);
+      else this.producing = false;
+    }
+    for (const listener of this.listeners) listener(outcome);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Which transactions of an optimistic block get their signatures re-verified in phase 2
+ * (white paper §7.2: normal validators "sample and verify the transactions" with probability p).
+ *
+ * Each transaction is sampled independently with probability p:
+ *   blockSeed = SHA-256("IOSChain/pob/sample-seed/v1" ‖ finalRandomness ‖ optimistic block hash)
+ *   sampled(t) ⇔ u32le(SHA-256("IOSChain/pob/sample/v1" ‖ blockSeed ‖ txid)[0..4]) < ⌊p · 2^32⌋
+ * (p = 1 samples everything).
+ *
+ * Why the producer cannot know the sample when it signs. `finalRandomness` is fixed only by the
+ * final block that orders the optimistic block: in the BFT composition it is the prepare
+ * certificate of the normal league's proposal (a CoSi signature over a digest that already
+ * contains this block's hash, whose aggregate commitment mixes fresh nonces of ≥ 2f + 1 normal
+ * validators, none of them the producer); in the test-only single-leader finalizer it is drawn
+ * after the blocks are collected. Either way it comes into existence after the producer's
+ * signature, so no choice of block content, order or timestamp lets the producer steer which
+ * transactions get checked: the only way to pass is to be lucky, with probability (1 − p)^k for
+ * k invalid transactions (analysis.ts). The block hash is mixed in so that two blocks ordered by
+ * the same final block get independent samples.
+ *
+ * Known limit: a CoSi aggregate is not a unique signature. A normal-league leader colluding with
+ * a producer can try different sets of ≥ 2f + 1 co-signers and keep the certificate whose
+ * randomness misses the invalid transaction, at most C(n, 2f + 1) tries; a unique threshold
+ * signature (BLS) or a VRF over the commit would remove that and is not built here.
+ *
+ * API: `sampleSeed(finalRandomness, blockHash)`, `Sampler` (threshold precomputed),
+ * `samplingThreshold(p)`.
+ */
+import { sha256 } from "../../crypto/sha256.js";
+import { pobCheck } from "./errors.js";
+
+const SEED_DOMAIN = new TextEncoder().encode("IOSChain/pob/sample-seed/v1");
+const SAMPLE_DOMAIN = new TextEncoder().encode("IOSChain/pob/sample/v1");
+export const FINAL_RANDOMNESS_BYTES = 32;
+
+/** ⌊p · 2^32⌋: a u32 below it means "sampled". */
+export function samplingThreshold(p: number): number {
+  pobCheck(typeof p === "number" && p >= 0 && p <= 1, "POB_BAD_PROBABILITY", `sampling probability must be in [0, 1], got ${String(p)}`);
+  return Math.floor(p * 2 ** 32);
+}
+
+/** Per-block seed binding the post-signature randomness to one optimistic block. */
+export function sampleSeed(finalRandomness: Uint8Array, blockHash: Uint8Array): Uint8Array {
+  pobCheck(finalRandomness instanceof Uint8Array && finalRandomness.length === FINAL_RANDOMNESS_BYTES, "POB_BAD_SEED",
+    `final randomness must be ${FINAL_RANDOMNESS_BYTES} bytes`);
+  pobCheck(blockHash instanceof Uint8Array && blockHash.length === 32, "POB_BAD_ARGUMENT", "block hash must be 32 bytes");
+  const input = new Uint8Array(SEED_DOMAIN.length + 64);
+  input.set(SEED_DOMAIN);
+  input.set(finalRandomness, SEED_DOMAIN.length);
+  input.set(blockHash, SEED_DOMAIN.length + 32);
+  return sha256(input);
+}
+
+/** Sampling decisions for the transactions of one block. */
+export class Sampler {
+  private readonly threshold: number;
+  private readonly input = new Uint8Array(SAMPLE_DOMAIN.length + 64);
+
+  constructor(p: number, blockSeed: Uint8Array) {
+    this.threshold = samplingThreshold(p);
+    pobCheck(blockSeed instanceof Uint8Array && blockSeed.length === 32, "POB_BAD_SEED", "block seed must be 32 bytes");
+    this.input.set(SAMPLE_DOMAIN);
+    this.input.set(blockSeed, SAMPLE_DOMAIN.length);
+  }
+
+  isSampled(txid: Uint8Array): boolean {
+    pobCheck(txid instanceof Uint8Array && txid.length === 32, "POB_BAD_ARGUMENT", "txid must be 32 bytes");
+    this.input.set(txid, SAMPLE_DOMAIN.length + 32);
+    const digest = sha256(this.input);
+    const word = (digest[0]! | (digest[1]! << 8) | (digest[2]! << 16) | (digest[3]! << 24)) >>> 0;
+    return word < this.threshold;
+  }
+}

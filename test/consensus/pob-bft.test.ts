@@ -1,0 +1,205 @@
+// Proof-of-Believability composed with the normal league's ByzCoin BFT (src/consensus/bft) on the
+// deterministic simulator: real Ed25519 keys and signatures, real CoSi rounds, a WASM UTXO
+// replica per validator, messages over a simulated network with jittered latency. Optimistic
+// blocks travel as messages, final proposals are decided by BFT, believable validators learn them
+// from forwarded finality records verified offline. IOS_SIM_SEED replays a failing seed.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import { UtxoTable } from "../../src/ledger/utxo-table.js";
+import type { Transport } from "../../src/net/interface.js";
+import { Simulator, simSeed } from "../../src/sim/simulator.js";
+import { assignee } from "../../src/consensus/pob/assignment.js";
+import { BelievabilityLedger } from "../../src/consensus/pob/believability.js";
+import { verifyEvidence, verifyInclusion } from "../../src/consensus/pob/evidence.js";
+import { PobValidator, type FinalOutcome } from "../../src/consensus/pob/finalization.js";
+import { drawLeagues } from "../../src/consensus/pob/leagues.js";
+import { buildOptimisticBlock, type OptimisticConfirmation } from "../../src/consensus/pob/optimistic.js";
+import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
+import { POB_MESSAGES, PobNode } from "../../src/consensus/pob/protocol.js";
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+const CHAIN = new TextEncoder().encode("ioschain-pob-test/shard-0");
+const VERIFIER = new Ed25519Verifier();
+const AMOUNT = 1_000_000n;
+
+function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
+  const seed = simSeed(seedLabel);
+  const sim = new Simulator({
+    seed,
+    defaultLink: { latency: { kind: "uniform", minMs: 2, maxMs: 8 }, loss: 0, duplication: 0, reorder: { probability: 0, maxExtraMs: 0 } },
+  });
+  const { genesis, accounts, validators } = makeTestGenesis({ seed: `pob-bft ${String(seed)}`, shardCount: 1, accounts: 24, amount: AMOUNT, validators: validatorCount, stake: 10_000n });
+  const gtx = genesisTxid(genesis);
+  const members = validators.map((v) => v.publicKey);
+  const epochSeed = sim.rng("epoch").bytes(32);
+  const replicas = validators.map((keyPair) => {
+    const utxo = new UtxoTable({ initialCapacityLog2: 8 });
+    utxo.insertEntries(genesisEntries(genesis, 0));
+    const ledger = BelievabilityLedger.fromGenesis(genesis.validators);
+    const leagues = drawLeagues({ epoch: 0, seed: epochSeed, members, accounts: ledger, policy });
+    const validator = new PobValidator({ shard: 0, shardCount: 1, utxo, accounts: ledger, leagues, verifier: VERIFIER });
+    return { keyPair, utxo, ledger, validator, outcomes: [] as FinalOutcome[], finalAt: new Map<string, number>() };
+  });
+  const leagues = replicas[0]!.validator.leagues;
+  const transports = new Map<string, Transport>();
+  const confirmations: (OptimisticConfirmation & { at: number })[] = [];
+  replicas.forEach((replica) => {
+    const peer = hex(replica.keyPair.publicKey);
+    sim.addNode(peer, ({ transport, clock, rng }) => {
+      transports.set(peer, transport);
+      const node = new PobNode(
+        { chainId: CHAIN, shard: 0, shardCount: 1, viewTimeoutMs: 400, cosi: { fanout: 3, levelTimeoutMs: 40 }, orderDelayMs: 20 },
+        { transport, clock, rng, keyPair: replica.keyPair, verifier: VERIFIER, utxo: replica.utxo, accounts: replica.ledger, validator: replica.validator, members, peerOf: hex },
+      );
+      node.onOutcome((outcome) => {
+        replica.outcomes.push(outcome);
+        for (let i = 0; i < outcome.included.length; i += 32) replica.finalAt.set(hex(outcome.included.subarray(i, i + 32)), clock.now());
+      });
+      node.onConfirmation((confirmation) => confirmations.push({ ...confirmation, at: clock.now() }));
+      clock.setTimer(0, () => node.start());
+      return node;
+    });
+  });
+  const nodeOf = (publicKey: Uint8Array) => sim.node<PobNode>(hex(publicKey)).instance!;
+  let nextOutput = 0;
+  /** A transfer of the next genesis output; with `assignedTo`, the fee is chosen until it is that producer's. */
+  const transfer = (options: { assignedTo?: Uint8Array; forge?: boolean } = {}) => {
+    const index = nextOutput++;
+    const owner = accounts[index]!;
+    for (let fee = 1; ; fee++) {
+      const { transaction, txid } = signTransaction({
+        kind: TxKind.Transfer, inputs: [{ txid: gtx, index, owner: owner.publicKey }], outputs: [{ owner: accounts[(index + 7) % accounts.length]!.publicKey, amount: AMOUNT - BigInt(fee) }],
+      }, [owner]);
+      if (options.assignedTo !== undefined && hex(assignee(txid, leagues.believable)) !== hex(options.assignedTo)) continue;
+      const bytes = encodeTransaction(transaction);
+      if (options.forge === true) bytes[bytes.length - 64]! ^= 0x40;
+      return { bytes, txid };
+    }
+  };
+  const includedBy = (replica: (typeof replicas)[number]) => new Set(replica.outcomes.flatMap((o) => Array.from({ length: o.included.length / 32 }, (_, i) => hex(o.included.subarray(i * 32, i * 32 + 32)))));
+  /** Every replica applied the same outcomes at every height both reached. */
+  const assertSameChain = () => {
+    const shortest = Math.min(...replicas.map((r) => r.outcomes.length));
+    assert.ok(shortest > 0, "every validator applied final proposals");
+    for (let h = 0; h < shortest; h++) {
+      const tips = new Set(replicas.map((r) => hex(r.outcomes[h]!.tip)));
+      assert.equal(tips.size, 1, `seed ${String(seed)}: validators disagree at final height ${h + 1}`);
+    }
+  };
+  return { sim, seed, replicas, leagues, transports, nodeOf, transfer, includedBy, assertSameChain, validators, confirmations };
+}
+
+const POLICY: ShardingPolicy = { believableLeagueSize: 3, normalLeagueSize: 4, samplingProbability: 0.3, minBelievableSize: 2, optimisticIntervalMs: 20, maxOptimisticBlockTxs: 64 };
+
+describe("pob over BFT in the simulator", () => {
+  it("honest shard: optimistic confirmations, BFT-final proposals, identical replicas on all 9 validators", () => {
+    const s = setup("pob-bft honest", POLICY);
+    assert.equal(s.leagues.mode, "two-league");
+    assert.equal(s.leagues.believable.length, 3);
+    const submitted: string[] = [];
+    for (let k = 0; k < 12; k++) {
+      s.sim.schedule(10 + k * 15, `client submits ${k}`, () => {
+        const producer = s.leagues.believable[k % 3]!;
+        const tx = s.transfer({ assignedTo: producer });
+        const offer = s.nodeOf(producer).submit(tx.bytes);
+        assert.equal(offer.accepted, true);
+        submitted.push(hex(tx.txid));
+      });
+    }
+    const done = s.sim.runUntil(() => submitted.length === 12 && s.replicas.every((r) => submitted.every((t) => s.includedBy(r).has(t))), { until: 5_000 });
+    assert.ok(done, `seed ${String(s.seed)}: not every transaction became final everywhere`);
+    s.assertSameChain();
+    const snapshots = s.replicas.map((r) => {
+      const packed = r.utxo.snapshot();
+      return Array.from({ length: packed.length / 76 }, (_, i) => hex(packed.subarray(i * 76, i * 76 + 76))).sort().join();
+    });
+    assert.equal(new Set(snapshots).size, 1, "every validator holds the same UTXO set");
+    for (const r of s.replicas) {
+      const excluded = r.outcomes.flatMap((o) => o.excluded);
+      assert.deepEqual(excluded, []);
+      assert.equal(r.outcomes.flatMap((o) => o.slashed).length, 0);
+    }
+    // Every transaction got an optimistic confirmation, verifiable with its producer's key alone,
+    // before it was final on any validator.
+    assert.deepEqual(s.confirmations.map((c) => hex(c.txid)).sort(), [...submitted].sort());
+    for (const confirmation of s.confirmations) {
+      assert.equal(hex(assignee(confirmation.txid, s.leagues.believable)), hex(confirmation.header.producer));
+      verifyInclusion(confirmation, confirmation.txid, confirmation.header.producer, VERIFIER);
+      for (const r of s.replicas) assert.ok(confirmation.at < r.finalAt.get(hex(confirmation.txid))!, "optimistic confirmation precedes finality");
+    }
+    const blocks = s.replicas[0]!.outcomes.flatMap((o) => o.blocks).filter((b) => b.rejected === undefined);
+    assert.ok(blocks.length >= 3);
+    for (const b of blocks) assert.ok(s.leagues.isBelievable(b.producer!));
+  });
+
+  it("a cheater's forged transaction is caught (p = 1), slashed on every validator, its production stops", () => {
+    const s = setup("pob-bft cheater", { ...POLICY, samplingProbability: 1 });
+    const cheater = s.leagues.believable[0]!;
+    const cheaterKey = s.validators.find((v) => hex(v.publicKey) === hex(cheater))!;
+    const honestProducer = s.leagues.believable[1]!;
+    const forged = s.transfer({ assignedTo: cheater, forge: true });
+    const valid = s.transfer({ assignedTo: cheater });
+    const later = s.transfer({ assignedTo: honestProducer });
+    let forgedHash: Uint8Array | undefined;
+    s.sim.schedule(30, "cheater broadcasts a forged block", () => {
+      const { bytes, block } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: 30 }, [valid.bytes, forged.bytes], cheaterKey);
+      forgedHash = block.hash;
+      const others = s.validators.filter((v) => hex(v.publicKey) !== hex(cheater)).map((v) => hex(v.publicKey));
+      s.transports.get(hex(cheater))!.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
+    });
+    s.sim.schedule(60, "client submits to an honest producer", () => assert.equal(s.nodeOf(honestProducer).submit(later.bytes).accepted, true));
+    const done = s.sim.runUntil(() => s.replicas.every((r) => r.outcomes.some((o) => o.slashed.length > 0) && s.includedBy(r).has(hex(later.txid))), { until: 5_000 });
+    assert.ok(done, `seed ${String(s.seed)}: the cheater was not slashed everywhere`);
+    s.assertSameChain();
+    const heights = new Set<number>();
+    for (const r of s.replicas) {
+      const outcome = r.outcomes.find((o) => o.slashed.length > 0)!;
+      heights.add(outcome.height);
+      assert.equal(hex(outcome.slashed[0]!.publicKey), hex(cheater));
+      assert.equal(hex(outcome.evidence[0]!.header.producer), hex(cheater));
+      const verdict = verifyEvidence(outcome.evidence[0]!, cheater);
+      assert.ok(verdict.valid && hex(verdict.txid) === hex(forged.txid) && hex(verdict.blockHash) === hex(forgedHash!));
+      assert.ok(outcome.excluded.some((e) => hex(e.txid) === hex(forged.txid) && e.code === "POB_BAD_SIGNATURE"));
+      assert.ok(s.includedBy(r).has(hex(valid.txid)), "the valid transfer in the offending block is kept");
+      assert.equal(r.ledger.get(cheater).stake, 0n);
+      assert.equal(r.validator.leagues.isBelievable(cheater), false);
+    }
+    assert.equal(heights.size, 1, "every validator slashed at the same final height");
+    // The cheater stops producing: its node refuses submissions from now on.
+    const refused = s.nodeOf(cheater).submit(s.transfer({ assignedTo: cheater }).bytes);
+    assert.ok(!refused.accepted && refused.code === "POB_NOT_BELIEVABLE");
+    // The honest producer's confirmation verifies against its key.
+    const confirmed = s.replicas[0]!.outcomes.flatMap((o) => o.blocks).find((b) => b.producer !== undefined && hex(b.producer) === hex(honestProducer) && b.included > 0);
+    assert.ok(confirmed !== undefined);
+    const confirmation = s.confirmations.find((c) => hex(c.txid) === hex(later.txid))!;
+    assert.equal(hex(verifyInclusion(confirmation, later.txid, honestProducer)), hex(confirmed.hash));
+  });
+
+  it("with too few validators for a believable league, the normal league runs one-league BFT and verifies everything", () => {
+    // 5 validators, 4 kept for the normal league: room for 1 believable < minimum 2.
+    const s = setup("pob-bft fallback", POLICY, 5);
+    assert.equal(s.leagues.mode, "one-league");
+    assert.equal(s.leagues.normal.length, 5);
+    const good = [s.transfer(), s.transfer(), s.transfer()];
+    const forged = s.transfer({ forge: true });
+    s.sim.schedule(10, "clients submit to any validator", () => {
+      good.forEach((tx, i) => assert.equal(s.nodeOf(s.validators[i]!.publicKey).submit(tx.bytes).accepted, true));
+      s.nodeOf(s.validators[4]!.publicKey).submit(forged.bytes);
+    });
+    const done = s.sim.runUntil(() => s.replicas.every((r) => good.every((t) => s.includedBy(r).has(hex(t.txid))) && r.outcomes.some((o) => o.excluded.length > 0)), { until: 5_000 });
+    assert.ok(done, `seed ${String(s.seed)}: the one-league shard did not finalize the transfers`);
+    s.assertSameChain();
+    for (const r of s.replicas) {
+      assert.ok(r.outcomes.every((o) => o.mode === "one-league" && o.blocks.length === 0));
+      const excluded = r.outcomes.flatMap((o) => o.excluded);
+      assert.deepEqual(excluded.map((e) => [hex(e.txid), e.code]), [[hex(forged.txid), "POB_BAD_SIGNATURE"]]);
+      // Every signature of every proposed transaction was verified (no sampling in one league).
+      const proposedTxs = r.outcomes.reduce((n, o) => n + o.included.length / 32 + o.excluded.length, 0);
+      assert.equal(r.outcomes.reduce((n, o) => n + o.verifiedSignatures, 0), proposedTxs);
+    }
+    assert.equal(s.confirmations.length, 0, "no optimistic phase without a believable league");
+  });
+});

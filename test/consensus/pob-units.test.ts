@@ -1,0 +1,333 @@
+// Unit tests of the Proof-of-Believability pieces (white paper §7.1–7.2): policy, believability
+// accounts, league draw, assignment, sampling, evidence, proposal codec, analysis.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { IosError } from "../../src/errors.js";
+import { decodeBlock } from "../../src/ledger/block.js";
+import { deriveTestAccounts, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import {
+  binomialInterval, detectionProbability, expectedInvalidBeforeDetection, invalidForConfidence, undetectedProbability,
+} from "../../src/consensus/pob/analysis.js";
+import { assignee, assigneeIndex } from "../../src/consensus/pob/assignment.js";
+import { BelievabilityLedger, REPUTATION_INITIAL, REPUTATION_MAX, believabilityScore, believabilityUnits, log2Fixed } from "../../src/consensus/pob/believability.js";
+import { decodeEvidence, encodeEvidence, makeEvidence, verifyEvidence, verifyInclusion, makeInclusion } from "../../src/consensus/pob/evidence.js";
+import { drawLeagues } from "../../src/consensus/pob/leagues.js";
+import { buildOptimisticBlock } from "../../src/consensus/pob/optimistic.js";
+import { DEFAULT_POLICY, validatePolicy, type ShardingPolicy } from "../../src/consensus/pob/policy.js";
+import { decodeProposal, encodeProposal, type FinalProposal } from "../../src/consensus/pob/proposal.js";
+import { Sampler, sampleSeed, samplingThreshold } from "../../src/consensus/pob/sampling.js";
+import { signedTransfer, hex } from "../ledger/helpers.js";
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof IosError, `expected an IosError, got ${String(error)}`);
+    return error.code;
+  }
+  assert.fail("expected a throw");
+}
+
+const KEYS = deriveTestAccounts("pob units", 12).map((k) => k.publicKey);
+
+function ledgerOf(stakes: bigint[], extra: Partial<{ servi: number; reputation: number }>[] = []): BelievabilityLedger {
+  return new BelievabilityLedger(stakes.map((stake, i) => ({ publicKey: KEYS[i]!, stake, servi: extra[i]?.servi ?? 0, reputation: extra[i]?.reputation ?? REPUTATION_INITIAL })));
+}
+
+describe("pob policy", () => {
+  it("accepts the default and rejects each bad field with POB_BAD_POLICY", () => {
+    assert.equal(validatePolicy(DEFAULT_POLICY), DEFAULT_POLICY);
+    const bad: Partial<ShardingPolicy>[] = [
+      { believableLeagueSize: 0 }, { believableLeagueSize: 1.5 }, { normalLeagueSize: 3 }, { samplingProbability: 0 },
+      { samplingProbability: 1.01 }, { samplingProbability: Number.NaN }, { minBelievableSize: 0 },
+      { minBelievableSize: DEFAULT_POLICY.believableLeagueSize + 1 }, { optimisticIntervalMs: 0 }, { maxOptimisticBlockTxs: 5000 },
+    ];
+    for (const change of bad) assert.equal(code(() => validatePolicy({ ...DEFAULT_POLICY, ...change })), "POB_BAD_POLICY", JSON.stringify(change));
+    assert.equal(validatePolicy({ ...DEFAULT_POLICY, samplingProbability: 1 }).samplingProbability, 1);
+  });
+});
+
+describe("pob believability", () => {
+  it("scores 0 without stake, grows with each factor, log-damps stake", () => {
+    const base = { stake: 1000n, servi: 0, reputation: 500 };
+    assert.equal(believabilityScore({ ...base, stake: 0n }), 0);
+    assert.ok(believabilityScore({ ...base, servi: 4 }) > believabilityScore(base));
+    assert.ok(believabilityScore({ ...base, reputation: 900 }) > believabilityScore(base));
+    assert.ok(believabilityScore({ ...base, stake: 2000n }) > believabilityScore(base));
+    // 1000× the stake buys far less than 1000× the score (Servi exists against centralization, §7.1).
+    const ratio = believabilityScore({ ...base, stake: 1_000_000n }) / believabilityScore(base);
+    assert.ok(ratio > 1 && ratio < 1.5, `ratio ${ratio}`);
+    const max = believabilityScore({ stake: (1n << 64n) - 1n, servi: 1e9, reputation: REPUTATION_MAX });
+    assert.ok(max <= 1 && max > 0.99);
+  });
+
+  it("computes log2 and the score exactly in integers (the draw is consensus-critical)", () => {
+    for (let k = 0n; k < 64n; k++) assert.equal(log2Fixed(1n << k), k << 16n);
+    const rng = SeededRng.fromSeed("log2");
+    for (let i = 0; i < 500; i++) {
+      const x = (BigInt(rng.nextU32()) << 32n | BigInt(rng.nextU32())) + 1n;
+      const exact = Math.log2(Number(x)) * 65536;
+      const fixed = Number(log2Fixed(x));
+      assert.ok(fixed <= exact + 1e-3 && exact - fixed < 1 + 1e-3, `log2Fixed(${x}) = ${fixed}, float ${exact}`);
+    }
+    assert.equal(code(() => log2Fixed(0n)), "POB_BAD_ARGUMENT");
+    // Full marks: log2(2^64) = 64 → 2^31; Servi saturates below 2^30; reputation 1000/1000 → 2^30.
+    assert.equal(believabilityUnits({ stake: (1n << 64n) - 1n, servi: 0, reputation: REPUTATION_MAX }), (log2Fixed(1n << 64n) << 9n) + (1n << 30n));
+    assert.equal(believabilityUnits({ stake: 0n, servi: 50, reputation: 900 }), 0n);
+  });
+
+  it("issues Servi for contributions, clears it on validation, and has no transfer", () => {
+    const ledger = ledgerOf([100n, 100n]);
+    ledger.issueServi(KEYS[0]!, 3);
+    ledger.issueServi(KEYS[0]!);
+    assert.equal(ledger.get(KEYS[0]!).servi, 4);
+    assert.ok(ledger.score(KEYS[0]!) > ledger.score(KEYS[1]!));
+    ledger.clearServi(KEYS[0]!);
+    assert.equal(ledger.get(KEYS[0]!).servi, 0);
+    assert.equal(ledger.score(KEYS[0]!), ledger.score(KEYS[1]!));
+    assert.equal("transferServi" in ledger || "transfer" in ledger, false);
+    assert.equal(code(() => ledger.issueServi(KEYS[0]!, 0)), "POB_BAD_ARGUMENT");
+    assert.equal(code(() => ledger.issueServi(KEYS[5]!)), "POB_UNKNOWN_VALIDATOR");
+  });
+
+  it("slashing burns stake, zeroes reputation and Servi, excludes for the epoch", () => {
+    const ledger = ledgerOf([700n, 100n]);
+    ledger.issueServi(KEYS[0]!, 5);
+    const record = ledger.slash(KEYS[0]!);
+    assert.equal(record.burned, 700n);
+    assert.deepEqual({ ...ledger.get(KEYS[0]!), publicKey: undefined }, { publicKey: undefined, stake: 0n, servi: 0, reputation: 0 });
+    assert.equal(ledger.score(KEYS[0]!), 0);
+    assert.equal(ledger.isExcluded(KEYS[0]!), true);
+    ledger.beginEpoch(1);
+    assert.equal(ledger.isExcluded(KEYS[0]!), false);
+    assert.equal(ledger.slashHistory().length, 1);
+    assert.equal(code(() => ledger.beginEpoch(1)), "POB_BAD_ARGUMENT");
+  });
+
+  it("rejects bad accounts with codes", () => {
+    assert.equal(code(() => ledgerOf([1n, 1n]).get(KEYS[3]!)), "POB_UNKNOWN_VALIDATOR");
+    assert.equal(code(() => new BelievabilityLedger([{ publicKey: KEYS[0]!, stake: -1n, servi: 0, reputation: 0 }])), "POB_BAD_ACCOUNT");
+    assert.equal(code(() => new BelievabilityLedger([{ publicKey: KEYS[0]!, stake: 1n, servi: 0, reputation: 1001 }])), "POB_BAD_ACCOUNT");
+    assert.equal(code(() => new BelievabilityLedger([{ publicKey: new Uint8Array(31), stake: 1n, servi: 0, reputation: 0 }])), "POB_BAD_ACCOUNT");
+    const dup = { publicKey: KEYS[0]!, stake: 1n, servi: 0, reputation: 0 };
+    assert.equal(code(() => new BelievabilityLedger([dup, dup])), "POB_DUPLICATE_VALIDATOR");
+  });
+});
+
+describe("pob leagues", () => {
+  const policy: ShardingPolicy = { ...DEFAULT_POLICY, believableLeagueSize: 3, normalLeagueSize: 4, minBelievableSize: 2 };
+  const seed = (n: number) => SeededRng.fromSeed(`league ${n}`).bytes(32);
+
+  it("is deterministic in the seed, disjoint, and covers the shard", () => {
+    const accounts = ledgerOf(KEYS.slice(0, 10).map(() => 1000n));
+    const members = KEYS.slice(0, 10);
+    const a = drawLeagues({ epoch: 1, seed: seed(1), members, accounts, policy });
+    const b = drawLeagues({ epoch: 1, seed: seed(1), members, accounts, policy });
+    assert.equal(a.mode, "two-league");
+    assert.deepEqual(a.believable.map(hex), b.believable.map(hex));
+    assert.equal(a.believable.length, 3);
+    assert.equal(a.normal.length, 7);
+    assert.deepEqual([...a.believable, ...a.normal].map(hex).sort(), members.map(hex).sort());
+    const draws = new Set(Array.from({ length: 12 }, (_, n) => drawLeagues({ epoch: 1, seed: seed(n), members, accounts, policy }).believable.map(hex).sort().join()));
+    assert.ok(draws.size > 3, "different seeds draw different leagues");
+  });
+
+  it("draws each seat with probability proportional to score", () => {
+    // Validator 0 has reputation 1000 and much Servi, validator 1 reputation 0; the rest equal.
+    const extra = KEYS.slice(0, 8).map((_, i) => (i === 0 ? { servi: 64, reputation: 1000 } : i === 1 ? { servi: 0, reputation: 0 } : {}));
+    const accounts = ledgerOf(KEYS.slice(0, 8).map(() => 1000n), extra);
+    const members = KEYS.slice(0, 8);
+    const counts = [0, 0];
+    const runs = 300;
+    for (let n = 0; n < runs; n++) {
+      const leagues = drawLeagues({ epoch: 2, seed: seed(100 + n), members, accounts, policy: { ...policy, believableLeagueSize: 1, minBelievableSize: 1 } });
+      if (leagues.isBelievable(members[0]!)) counts[0]!++;
+      if (leagues.isBelievable(members[1]!)) counts[1]!++;
+    }
+    // One seat: P(v) = w_v / Σw. Scores: w0 ≈ 0.528, w1 ≈ 0.078, six others ≈ 0.203 each: P0 ≈ 0.29, P1 ≈ 0.04.
+    const total = members.reduce((sum, m) => sum + accounts.score(m), 0);
+    const p0 = accounts.score(members[0]!) / total;
+    const p1 = accounts.score(members[1]!) / total;
+    for (const [count, p] of [[counts[0]!, p0], [counts[1]!, p1]] as const) {
+      const bound = binomialInterval(runs, p, 5);
+      assert.ok(count >= bound.low && count <= bound.high, `count ${count} outside ${bound.low}..${bound.high} (p ${p})`);
+    }
+  });
+
+  it("falls back to one league below the minimum, and after a slashing mid-epoch", () => {
+    const accounts = ledgerOf(KEYS.slice(0, 7).map((_, i) => (i < 2 ? 1000n : 0n)));
+    const members = KEYS.slice(0, 7);
+    const few = drawLeagues({ epoch: 0, seed: seed(5), members, accounts, policy });
+    assert.equal(few.mode, "two-league");
+    assert.equal(few.believable.length, 2);
+    const after = few.withoutValidator(few.believable[0]!);
+    assert.equal(after.mode, "one-league");
+    assert.equal(after.believable.length, 0);
+    assert.equal(after.normal.length, 7);
+    const offline = drawLeagues({ epoch: 0, seed: seed(5), members, accounts, policy, online: members.slice(1) });
+    assert.equal(offline.mode, "one-league");
+    // The normal league keeps normalLeagueSize members: 5 validators leave room for 1 believable.
+    const small = drawLeagues({ epoch: 0, seed: seed(5), members: members.slice(0, 5), accounts, policy });
+    assert.equal(small.mode, "one-league");
+  });
+
+  it("rejects bad input with codes", () => {
+    const accounts = ledgerOf([1n]);
+    assert.equal(code(() => drawLeagues({ epoch: 0, seed: new Uint8Array(31), members: [KEYS[0]!], accounts, policy })), "POB_BAD_SEED");
+    assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [], accounts, policy })), "POB_EMPTY_LEAGUE");
+    assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [KEYS[0]!, KEYS[0]!], accounts, policy })), "POB_DUPLICATE_VALIDATOR");
+    assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [KEYS[1]!], accounts, policy })), "POB_UNKNOWN_VALIDATOR");
+    assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [KEYS[0]!], accounts, policy: { ...policy, normalLeagueSize: 2 } })), "POB_BAD_POLICY");
+  });
+});
+
+describe("pob assignment", () => {
+  const league = KEYS.slice(0, 4);
+  const txids = Array.from({ length: 2000 }, (_, i) => SeededRng.fromSeed(`txid ${i}`).bytes(32));
+
+  it("spreads txids evenly and moves only the removed validator's share", () => {
+    const counts = [0, 0, 0, 0];
+    const before = txids.map((t) => assigneeIndex(t, league));
+    for (const i of before) counts[i]!++;
+    const bound = binomialInterval(txids.length, 0.25, 5);
+    for (const c of counts) assert.ok(c >= bound.low && c <= bound.high, `share ${c}`);
+    const smaller = [league[0]!, league[2]!, league[3]!];
+    txids.forEach((t, k) => {
+      const now = hex(assignee(t, smaller));
+      if (before[k] !== 1) assert.equal(now, hex(league[before[k]!]!), "a surviving validator keeps its transactions");
+      else assert.notEqual(now, hex(league[1]!));
+    });
+  });
+
+  it("rejects an empty league and a bad txid", () => {
+    assert.equal(code(() => assignee(txids[0]!, [])), "POB_EMPTY_LEAGUE");
+    assert.equal(code(() => assignee(new Uint8Array(31), league)), "POB_BAD_ARGUMENT");
+  });
+});
+
+describe("pob sampling", () => {
+  it("samples each txid with probability p, deterministically, and depends on the final randomness", () => {
+    const block = SeededRng.fromSeed("block").bytes(32);
+    const txids = Array.from({ length: 4000 }, (_, i) => SeededRng.fromSeed(`sampled ${i}`).bytes(32));
+    const a = new Sampler(0.3, sampleSeed(SeededRng.fromSeed("r1").bytes(32), block));
+    const b = new Sampler(0.3, sampleSeed(SeededRng.fromSeed("r1").bytes(32), block));
+    const c = new Sampler(0.3, sampleSeed(SeededRng.fromSeed("r2").bytes(32), block));
+    const sa = txids.map((t) => a.isSampled(t));
+    assert.deepEqual(txids.map((t) => b.isSampled(t)), sa);
+    const sc = txids.map((t) => c.isSampled(t));
+    const count = sa.filter(Boolean).length;
+    const bound = binomialInterval(txids.length, 0.3, 5);
+    assert.ok(count >= bound.low && count <= bound.high, `sampled ${count}`);
+    const agree = sa.filter((x, i) => x === sc[i]).length;
+    // Independent samples agree with probability 0.3² + 0.7² = 0.58.
+    const agreement = binomialInterval(txids.length, 0.58, 5);
+    assert.ok(agree >= agreement.low && agree <= agreement.high, `agreement ${agree}`);
+    const all = new Sampler(1, sampleSeed(new Uint8Array(32), block));
+    assert.ok(txids.every((t) => all.isSampled(t)));
+    assert.equal(samplingThreshold(1), 2 ** 32);
+    assert.equal(code(() => samplingThreshold(-0.1)), "POB_BAD_PROBABILITY");
+    assert.equal(code(() => sampleSeed(new Uint8Array(5), block)), "POB_BAD_SEED");
+  });
+});
+
+describe("pob analysis", () => {
+  it("computes (1 - p)^k and its consequences", () => {
+    assert.equal(undetectedProbability(0.3, 0), 1);
+    assert.ok(Math.abs(undetectedProbability(0.3, 2) - 0.49) < 1e-12);
+    assert.ok(Math.abs(detectionProbability(0.3, 3) - 0.657) < 1e-12);
+    assert.ok(Math.abs(expectedInvalidBeforeDetection(0.25) - 3) < 1e-12);
+    const k = invalidForConfidence(0.3, 0.999);
+    assert.ok(detectionProbability(0.3, k) >= 0.999 && detectionProbability(0.3, k - 1) < 0.999);
+    assert.equal(invalidForConfidence(1, 0.5), 1);
+    const interval = binomialInterval(200, 0.3, 5);
+    assert.equal(interval.mean, 60);
+    assert.ok(Math.abs(interval.sd - Math.sqrt(42)) < 1e-12);
+    assert.equal(code(() => undetectedProbability(2, 1)), "POB_BAD_PROBABILITY");
+    assert.equal(code(() => undetectedProbability(0.5, -1)), "POB_BAD_ARGUMENT");
+    assert.equal(code(() => expectedInvalidBeforeDetection(0)), "POB_BAD_PROBABILITY");
+  });
+});
+
+describe("pob evidence", () => {
+  const { genesis, accounts, validators } = makeTestGenesis({ seed: "pob evidence", shardCount: 1, accounts: 4, amount: 1000n, validators: 2 });
+  const gtx = genesisTxid(genesis);
+  const producer = validators[0]!;
+  const good = accounts.map((acct, i) => signedTransfer([{ txid: gtx, index: i, owner: acct.publicKey }], [{ owner: accounts[(i + 1) % 4]!.publicKey, amount: 900n }], accounts).bytes);
+  const forged = Uint8Array.from(good[2]!);
+  forged[forged.length - 1]! ^= 0x01;
+  const txs = [good[0]!, good[1]!, forged, good[3]!];
+  const { block } = buildOptimisticBlock({ shard: 0, epoch: 3, height: 0, prevHash: new Uint8Array(32), timestamp: 1 }, txs, producer);
+  const verifier = new Ed25519Verifier();
+
+  it("verifies offline for the offending transaction and survives encoding", () => {
+    const evidence = makeEvidence(block, 2);
+    const verdict = verifyEvidence(evidence, producer.publicKey, verifier);
+    assert.equal(verdict.valid, true);
+    assert.ok(verdict.valid && verdict.badInputs.length === 1 && verdict.badInputs[0] === 0);
+    const decoded = decodeEvidence(encodeEvidence(evidence));
+    assert.deepEqual(encodeEvidence(decoded), encodeEvidence(evidence));
+    assert.equal(verifyEvidence(decoded, producer.publicKey).valid, true);
+  });
+
+  it("says why bad evidence fails", () => {
+    const expect = (evidence: Parameters<typeof verifyEvidence>[0], key: Uint8Array, want: string) => {
+      const verdict = verifyEvidence(evidence, key, verifier);
+      assert.equal(verdict.valid, false);
+      assert.ok(!verdict.valid && verdict.code === want, `${!verdict.valid ? verdict.code : "valid"} ≠ ${want}`);
+    };
+    expect(makeEvidence(block, 1), producer.publicKey, "POB_EVIDENCE_TX_VALID");
+    expect(makeEvidence(block, 2), validators[1]!.publicKey, "POB_EVIDENCE_WRONG_PRODUCER");
+    const evidence = makeEvidence(block, 2);
+    const badSeal = Uint8Array.from(evidence.seal);
+    badSeal[0]! ^= 1;
+    expect({ ...evidence, seal: badSeal }, producer.publicKey, "POB_EVIDENCE_BAD_SEAL");
+    expect({ ...evidence, proof: makeEvidence(block, 1).proof }, producer.publicKey, "POB_EVIDENCE_NOT_INCLUDED");
+    expect({ ...evidence, header: { ...evidence.header, timestamp: 2 } }, producer.publicKey, "POB_EVIDENCE_BAD_SEAL");
+    expect({ ...evidence, transaction: evidence.transaction.subarray(1) }, producer.publicKey, "POB_EVIDENCE_BAD_TX");
+    expect({ ...evidence, header: { ...evidence.header, kind: 1 } }, producer.publicKey, "POB_EVIDENCE_NOT_OPTIMISTIC");
+  });
+
+  it("rejects malformed encodings with POB_BAD_EVIDENCE_ENCODING", () => {
+    const bytes = encodeEvidence(makeEvidence(block, 2));
+    assert.equal(code(() => decodeEvidence(bytes.subarray(0, 100))), "POB_BAD_EVIDENCE_ENCODING");
+    assert.equal(code(() => decodeEvidence(Uint8Array.of(...bytes, 0))), "POB_BAD_EVIDENCE_ENCODING");
+    const version = Uint8Array.from(bytes);
+    version[0] = 9;
+    assert.equal(code(() => decodeEvidence(version)), "POB_BAD_EVIDENCE_ENCODING");
+    const length = Uint8Array.from(bytes);
+    new DataView(length.buffer).setUint32(1 + 130 + 64, 1 << 30, true);
+    assert.equal(code(() => decodeEvidence(length)), "POB_BAD_EVIDENCE_ENCODING");
+    const kind = Uint8Array.from(bytes);
+    kind[2] = 7;
+    assert.equal(code(() => decodeEvidence(kind)), "POB_BAD_EVIDENCE_ENCODING");
+  });
+
+  it("an optimistic confirmation verifies with the producer's key alone", () => {
+    const inclusion = makeInclusion(decodeBlock(buildOptimisticBlock({ shard: 0, epoch: 3, height: 1, prevHash: block.hash, timestamp: 2 }, good, producer).bytes), 3);
+    const txid = block.txids.slice(3 * 32, 4 * 32);
+    assert.equal(verifyInclusion(inclusion, txid, producer.publicKey).length, 32);
+    assert.equal(code(() => verifyInclusion(inclusion, block.txids.slice(0, 32), producer.publicKey)), "POB_EVIDENCE_NOT_INCLUDED");
+    assert.equal(code(() => verifyInclusion(inclusion, txid, validators[1]!.publicKey)), "POB_EVIDENCE_WRONG_PRODUCER");
+  });
+});
+
+describe("pob proposal codec", () => {
+  const base = { epoch: 4, height: 9, prevHash: new Uint8Array(32).fill(7), proposer: KEYS[0]! };
+  it("round-trips both modes and rejects malformed encodings", () => {
+    const two: FinalProposal = { ...base, mode: "two-league", blocks: [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)], transactions: [] };
+    assert.deepEqual(decodeProposal(encodeProposal(two)), two);
+    const tx = signedTransfer([{ txid: new Uint8Array(32), index: 0, owner: deriveTestAccounts("ledger tests", 1)[0]!.publicKey }], [{ owner: KEYS[1]!, amount: 5n }]).bytes;
+    const one: FinalProposal = { ...base, mode: "one-league", blocks: [], transactions: [tx] };
+    assert.deepEqual(decodeProposal(encodeProposal(one)), one);
+    const bytes = encodeProposal(two);
+    assert.equal(code(() => decodeProposal(bytes.subarray(0, bytes.length - 1))), "POB_BAD_PROPOSAL");
+    assert.equal(code(() => decodeProposal(Uint8Array.of(...bytes, 0))), "POB_BAD_PROPOSAL");
+    const mode = Uint8Array.from(bytes);
+    mode[1] = 2;
+    assert.equal(code(() => decodeProposal(mode)), "POB_BAD_PROPOSAL");
+    assert.equal(code(() => decodeProposal(encodeProposal(one).subarray(0, 90))), "POB_BAD_PROPOSAL");
+    assert.equal(code(() => encodeProposal({ ...two, transactions: [tx] })), "POB_BAD_PROPOSAL");
+  });
+});
