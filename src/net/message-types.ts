@@ -7,7 +7,9 @@
  *   0x00–0x0f  control    transport-internal: the peer handshake (peer-auth.ts); never handed
  *                         to protocol handlers
  *   0x10–0x3f  consensus  Proof-of-Believability: optimistic blocks, BFT leader/prepare/commit
- *                         CoSi rounds, view change, evidence (white paper §7.2)
+ *                         CoSi rounds, view change, evidence (white paper §7.2). Allocated:
+ *                         0x10–0x14 BFT (consensus/bft/codec.ts), 0x20–0x23 PoB
+ *                         (consensus/pob/protocol.ts), 0x30–0x33 CoSi (consensus/cosi/codec.ts)
  *   0x40–0x5f  drp        leader election lotteries, distributed randomness, TransEpoch, identity
  *                         chain (white paper §4.1, §5.2, §5.4)
  *   0x60–0x7f  atomix     lock / unlock-to-commit / unlock-to-abort and their proofs (§6.1)
