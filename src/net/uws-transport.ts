@@ -29,7 +29,7 @@
  */
 import { connect as netConnect, type NetConnectOpts, type Socket } from "node:net";
 import uWS from "uWebSockets.js";
-import type { TemplatedApp, WebSocket as UwsWebSocket, us_listen_socket } from "uWebSockets.js";
+import type { ListenOptions, TemplatedApp, WebSocket as UwsWebSocket, us_listen_socket } from "uWebSockets.js";
 import WebSocket from "ws";
 import { IosError, check } from "../errors.js";
 import type { Clock, Rng, TimerHandle } from "../runtime/interface.js";
@@ -37,6 +37,9 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, decodeFrame, encodeFrame, 
 import type { MessageHandler, MessageType, PeerId, Transport } from "./interface.js";
 import { CONTROL_MESSAGES, checkApplicationType } from "./message-types.js";
 import { PeerHandshake, type AuthErrorCode, type LinkRole, type PeerIdentity } from "./peer-auth.js";
+
+/** uWS `ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT` (a type-only enum in its typings). */
+const EXCLUSIVE_PORT = 1 as ListenOptions;
 
 export type TransportErrorCode = "TRANSPORT_BAD_CONFIG" | "TRANSPORT_LISTEN_FAILED" | "TRANSPORT_CLOSED";
 
@@ -574,7 +577,15 @@ export class UwsTransport implements Transport {
     check(!this.started, "TRANSPORT_BAD_CONFIG", "start() was already called");
     this.started = true;
     return new Promise((resolve, reject) => {
-      this.app.listen(this.config.host, this.config.port, (listenSocket) => {
+      // uWS listens with SO_REUSEPORT by default, so a second node on a taken port would start
+      // silently and share connections with the first; an exclusive port makes the clash an error.
+      const listen = this.app.listen as unknown as (
+        host: string,
+        port: number,
+        options: ListenOptions,
+        callback: (listenSocket: us_listen_socket | false) => void,
+      ) => void;
+      listen.call(this.app, this.config.host, this.config.port, EXCLUSIVE_PORT, (listenSocket) => {
         if (listenSocket === false) {
           reject(new IosError<TransportErrorCode>("TRANSPORT_LISTEN_FAILED", `cannot listen on ${this.config.host}:${this.config.port}`));
           return;

@@ -231,6 +231,18 @@ describe("UwsTransport mesh", () => {
     }
   });
 
+  it("a second transport on a port already taken fails to start instead of sharing it", async () => {
+    const [a, b] = sortedIdentities(2) as [ReturnType<typeof sortedIdentities>[0], ReturnType<typeof sortedIdentities>[0]];
+    const first = makeTransport(a, [a, b]);
+    const { port } = await first.start();
+    const second = makeTransport(b, [a, b], { port });
+    try {
+      await assert.rejects(second.start(), { code: "TRANSPORT_LISTEN_FAILED" });
+    } finally {
+      await closeAll([{ transport: first }, { transport: second }]);
+    }
+  });
+
   it("refuses bad configuration with coded errors", () => {
     const [a] = sortedIdentities(1) as [ReturnType<typeof sortedIdentities>[0]];
     const base = { identity: a, chainId: CHAIN_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock: new SystemClock(), rng: new CryptoRng() };
