@@ -20,7 +20,13 @@
  * and batch signature verification (the worker pool), and replay re-applies only blocks this node
  * committed itself.
  *
- * API: `ShardState.open(options)`, `commitBlock(bytes): CommitResult`, `flush()`, `close()`,
+ * A producer that already holds validated apply records (the pipeline, whose workers did the
+ * stateless and signature checks) uses `commitProduced(records, recordCount, build)` instead: the
+ * records are applied first, then `build` encodes the block of the applied transactions only, and
+ * that block is appended durably; nothing is decoded again on this thread.
+ *
+ * API: `ShardState.open(options)`, `commitBlock(bytes): CommitResult`,
+ * `commitProduced(records, recordCount, build): ProducedCommit`, `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`.
  */
@@ -87,6 +93,32 @@ export interface CommitResult {
   /** Transactions applied (status Ok). */
   readonly applied: number;
   /** True if this block's transaction also flushed the UTXO delta. */
+  readonly flushed: boolean;
+}
+
+/** What `commitProduced` tells its block builder: where the block goes and which records applied. */
+export interface BlockSlot {
+  readonly height: number;
+  readonly prevHash: Uint8Array;
+  /** One ApplyStatus per record, in record order. */
+  readonly statuses: Uint8Array;
+  /** Indices (into the records) of the applied ones, in order: the block's transactions. */
+  readonly applied: Uint32Array;
+}
+
+/** The block a builder made from a slot: its encoding, hash and the applied txids packed (n × 32). */
+export interface BuiltBlock {
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly txids: Uint8Array;
+}
+
+export interface ProducedCommit {
+  readonly height: number;
+  readonly hash: Uint8Array;
+  /** One ApplyStatus per record given, in order. */
+  readonly statuses: Uint8Array;
+  readonly applied: number;
   readonly flushed: boolean;
 }
 
@@ -247,6 +279,40 @@ export class ShardState {
       this.store.appendBlock({ height: header.height, hash: envelope.hash, bytes, txids, positions }, flush);
       if (flush !== undefined) this.flushDone();
       return { height: header.height, hash: envelope.hash, statuses, applied, flushed: flush !== undefined };
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    }
+  }
+
+  /**
+   * Applies `recordCount` packed apply records (already checked statelessly and signature-verified
+   * by the caller), asks `build` for the block holding exactly the applied ones at tip + 1, and
+   * appends that block durably with the UTXO changes. Records that fail stateful checks are left
+   * out of the block and reported in `statuses`. If `build` or the append throws after the table
+   * changed, the state is marked failed (STATE_FAILED until reopened), as with `commitBlock`.
+   */
+  commitProduced(records: Uint8Array, recordCount: number, build: (slot: BlockSlot) => BuiltBlock): ProducedCommit {
+    this.checkUsable();
+    const tip = this.store.tip;
+    const delta = this.table.applyBlock(records, recordCount);
+    try {
+      const applied = new Uint32Array(delta.applied);
+      let next = 0;
+      for (let k = 0; k < recordCount; k++) if (delta.statuses[k] === ApplyStatus.Ok) applied[next++] = k;
+      const height = tip.height + 1;
+      const block = build({ height, prevHash: tip.hash, statuses: delta.statuses, applied });
+      if (block.txids.length !== applied.length * TXID_BYTES) {
+        throw new ShardStateError("STATE_TX_COUNT_MISMATCH", `the built block lists ${block.txids.length / TXID_BYTES} txids, ${applied.length} records applied`);
+      }
+      const positions = new Uint32Array(applied.length);
+      for (let i = 0; i < positions.length; i++) positions[i] = i;
+      this.pending.addBlock(delta.created, delta.spent);
+      this.blocksSinceFlush++;
+      const flush = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES ? this.takeFlush() : undefined;
+      this.store.appendBlock({ height, hash: block.hash, bytes: block.bytes, txids: block.txids, positions }, flush);
+      if (flush !== undefined) this.flushDone();
+      return { height, hash: block.hash, statuses: delta.statuses, applied: applied.length, flushed: flush !== undefined };
     } catch (error) {
       this.failed = true;
       throw error;

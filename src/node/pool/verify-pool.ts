@@ -19,6 +19,7 @@ import {
   sliceSignatureBatch,
 } from "../../crypto/signature-batch.js";
 import { WASM_FLAVORS, type WasmFlavor } from "../../crypto/wasm.js";
+import { decodeValidatedBatch, encodeValidationRequest, type ValidatedBatch } from "../pipeline/validated-batch.js";
 import type * as WorkerTasks from "./worker.js";
 
 export type VerifierPoolErrorCode = "VERIFIER_POOL_OPTIONS" | "VERIFIER_POOL_CLOSED" | "VERIFIER_POOL_TASK_FAILED";
@@ -37,6 +38,12 @@ export interface VerifierPoolOptions {
  * at least this many items; smaller batches go to a single worker whole.
  */
 export const MIN_CHUNK_ITEMS = 64;
+/**
+ * Tasks posted to a worker at once: 2, so each worker already holds its next batch while the
+ * main thread is busy (a block commit blocks it for tens of ms, bench/pipeline.bench.ts) and
+ * cannot hand out work; the worker still runs them one after the other.
+ */
+export const TASKS_PER_WORKER = 2;
 /** Upper bound on `threads`: far above any core count this runs on, low enough to catch typos. */
 export const MAX_POOL_THREADS = 256;
 
@@ -85,6 +92,7 @@ export class VerifierPool {
       filename: WORKER_FILE,
       minThreads: threads,
       maxThreads: threads,
+      concurrentTasksPerWorker: TASKS_PER_WORKER,
       workerData: { flavor: options.flavor },
     });
   }
@@ -131,6 +139,18 @@ export class VerifierPool {
     }
     await Promise.all(chunks);
     return verdicts;
+  }
+
+  /**
+   * Validates a batch of framed transactions (u32le length ‖ encoding, repeated) for `shard` of
+   * `shardCount` on one worker: stateless checks and batch signature verification in a single
+   * message each way (src/node/pipeline/validated-batch.ts). The batch is not split: the pipeline
+   * keeps one batch per worker in flight instead. `framed` is copied, never detached. Broken
+   * framing rejects with BATCH_TRUNCATED.
+   */
+  async validateTransactions(framed: Uint8Array, shard: number, shardCount: number): Promise<ValidatedBatch> {
+    this.#checkOpen();
+    return decodeValidatedBatch(await this.#run("validateTransactions", encodeValidationRequest(framed, shard, shardCount)));
   }
 
   /** Stops the workers once running tasks finish; later calls reject with VERIFIER_POOL_CLOSED. */

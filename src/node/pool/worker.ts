@@ -8,7 +8,15 @@
  * build; without it the default (SIMD where available, `IOS_WASM=scalar` to force scalar) applies.
  */
 import { workerData } from "node:worker_threads";
+import { Piscina } from "piscina";
 import { check } from "../../errors.js";
+import { validateStateless } from "../../ledger/stateless.js";
+import {
+  decodeValidationRequest,
+  encodeValidatedBatch,
+  recordLength,
+  type BatchRejection,
+} from "../pipeline/validated-batch.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { unpackSignatureBatch } from "../../crypto/signature-batch.js";
 import { WASM_FLAVORS, type WasmFlavor } from "../../crypto/wasm.js";
@@ -32,4 +40,60 @@ export function verifySignatureBatch(buffer: ArrayBuffer): ArrayBuffer {
   const bytes = new Uint8Array(verdicts.length);
   for (let index = 0; index < verdicts.length; index++) bytes[index] = verdicts[index] ? 1 : 0;
   return bytes.buffer;
+}
+
+/**
+ * The pipeline's per-batch task (src/node/pipeline/validated-batch.ts has both layouts): stateless
+ * validation (decode, txid, shard) and batch verification of every input signature, in one
+ * message per batch. Returns, moved back, per-transaction verdicts, txids, the apply records of
+ * the valid transactions and the code of each rejected one (TX_BAD_SIGNATURE when a signature
+ * fails). Broken framing rejects the task with BATCH_TRUNCATED.
+ */
+export function validateTransactions(buffer: ArrayBuffer): ArrayBuffer {
+  check(buffer instanceof ArrayBuffer, "PIPELINE_BAD_TASK", "the task must be an ArrayBuffer holding a validation request");
+  const { shard, shardCount, framed } = decodeValidationRequest(new Uint8Array(buffer));
+  const stateless = validateStateless(framed, shard, shardCount);
+  const signatureVerdicts = verifier.verifyBatch(stateless.signatures);
+  const verdicts = new Uint8Array(stateless.count);
+  for (let k = 0; k < stateless.recordCount; k++) verdicts[stateless.recordTx[k]!] = 1;
+  const rejections: BatchRejection[] = [];
+  stateless.rejections.forEach((rejection, index) => {
+    if (rejection !== null) rejections.push({ index, code: rejection.code, message: rejection.message });
+  });
+  for (let item = 0; item < signatureVerdicts.length; item++) {
+    const index = stateless.signatureTx[item]!;
+    if (signatureVerdicts[item] || verdicts[index] === 0) continue;
+    verdicts[index] = 0;
+    rejections.push({ index, code: "TX_BAD_SIGNATURE", message: `signature of input ${inputOrdinal(stateless.signatureTx, item)} does not verify` });
+  }
+  rejections.sort((a, b) => a.index - b.index);
+  const records = keepValidRecords(stateless.records, stateless.recordCount, stateless.recordTx, verdicts);
+  const response = encodeValidatedBatch({ count: stateless.count, txids: stateless.txids, verdicts, records, rejections });
+  return Piscina.move(response.buffer) as ArrayBuffer;
+}
+
+/** Position of signature item `item` among its transaction's inputs. */
+function inputOrdinal(signatureTx: Uint32Array, item: number): number {
+  let first = item;
+  while (first > 0 && signatureTx[first - 1] === signatureTx[item]) first--;
+  return item - first;
+}
+
+/** The records of transactions whose verdict stayed valid (records are in batch order). */
+function keepValidRecords(records: Uint8Array, recordCount: number, recordTx: Uint32Array, verdicts: Uint8Array): Uint8Array {
+  let allValid = true;
+  for (let k = 0; k < recordCount; k++) if (verdicts[recordTx[k]!] === 0) allValid = false;
+  if (allValid) return records;
+  const kept = new Uint8Array(records.length);
+  let from = 0;
+  let to = 0;
+  for (let k = 0; k < recordCount; k++) {
+    const length = recordLength(records, from);
+    if (verdicts[recordTx[k]!] === 1) {
+      kept.set(records.subarray(from, from + length), to);
+      to += length;
+    }
+    from += length;
+  }
+  return kept.subarray(0, to);
 }

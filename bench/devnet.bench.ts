@@ -1,0 +1,180 @@
+/**
+ * End-to-end devnet throughput (issue 7): the default devnet of `ios start` (2 shards × 4
+ * validators, or × 1 when the shard's validators do not agree on blocks yet — the run records
+ * which), driven closed loop at several windows (maximum rate: a new transfer as soon as one
+ * resolves), each on a fresh devnet with a freshly signed workload (signing is outside the timed
+ * region). Records final tx/s end to end, final latency p50/p99, the CPU of every validator and of
+ * this driver process, and, side by side, the single-process pipeline ceiling measured by
+ * bench/pipeline.bench.ts (bench/results/pipeline-throughput.json) when that file exists.
+ * A last run profiles validator 0 (`node --cpu-prof`, passed through the launcher) and sums its
+ * self time by function and by source file: where a validator's time goes.
+ * Targets of the issue: ≥ 10,000 final tx/s, optimistic p50 ≤ 100 ms, final p50 ≤ 1 s.
+ * Results: bench/results/devnet.json. DEVNET_BENCH_SECONDS sets each run's length (default 10).
+ * Not benny: one run is seconds of a whole network, not a function to sample thousands of times.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { startDevnet, type Devnet } from "../src/devnet/launcher.js";
+import { runDevnetLoad, summaryLines, type DevnetLoadResult } from "../src/devnet/session.js";
+import { generateLoad } from "../src/load/workload.js";
+
+const RESULTS_FILE = "bench/results/devnet.json";
+const SECONDS = Number(process.env.DEVNET_BENCH_SECONDS ?? 10);
+const WINDOWS = [1000, 4000, 8000, 16000];
+const PROFILE_WINDOW = 8000;
+/** Signed per run: above the highest rate seen on this machine, so a run never runs dry. */
+const TX_PER_SECOND_BUDGET = 24_000;
+const ACCOUNTS = 2000;
+const TARGET_TPS = 10_000;
+const TARGET_FINAL_P50_MS = 1000;
+const TARGET_OPTIMISTIC_P50_MS = 100;
+
+const root = mkdtempSync(join(tmpdir(), "ios-devnet-bench-"));
+process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+
+let runs = 0;
+async function launch(validatorsPerShard: number, nodeArgs?: (i: number) => readonly string[]): Promise<Devnet> {
+  return startDevnet({ shards: 2, validatorsPerShard, believable: 1, dir: join(root, `run-${runs++}`), seed: "bench", accounts: ACCOUNTS, ...(nodeArgs === undefined ? {} : { nodeArgs }) });
+}
+
+// The default devnet shape, with the same fallback as `ios start`.
+let validatorsPerShard = 4;
+{
+  const probe = await launch(4);
+  const consensus = probe.consensus;
+  await probe.stop();
+  if (!consensus) validatorsPerShard = 1;
+}
+const consensusNote =
+  validatorsPerShard === 4
+    ? "2 shards × 4 validators agree on blocks (shard consensus wired)"
+    : "2 shards × 4 validators did not agree on blocks (shard consensus not wired into the validator yet); measured 2 shards × 1 validator";
+console.log(consensusNote);
+
+async function measure(window: number, nodeArgs?: (i: number) => readonly string[]): Promise<{ result: DevnetLoadResult; driverCpuPercent: number; signingSeconds: number }> {
+  const devnet = await launch(validatorsPerShard, nodeArgs);
+  try {
+    const signStart = performance.now();
+    const set = await generateLoad({ genesis: devnet.genesis, accounts: devnet.accounts, count: SECONDS * TX_PER_SECOND_BUDGET, seed: `bench-${window}` });
+    const signingSeconds = Math.round(performance.now() - signStart) / 1000;
+    const before = process.cpuUsage();
+    const wallStart = performance.now();
+    const result = await runDevnetLoad(devnet, { set, mode: { kind: "closed-loop", window }, durationMs: SECONDS * 1000, reportDir: join(root, `report-${window}`) });
+    const used = process.cpuUsage(before);
+    const driverCpuPercent = ((used.user + used.system) / 1000 / (performance.now() - wallStart)) * 100;
+    return { result, driverCpuPercent, signingSeconds };
+  } finally {
+    await devnet.stop();
+  }
+}
+
+const rows = [];
+for (const window of WINDOWS) {
+  const { result, driverCpuPercent, signingSeconds } = await measure(window);
+  const m = result.run.report.metrics;
+  console.log(`\nwindow ${window}:`);
+  for (const line of summaryLines(result)) if (!line.startsWith("report:")) console.log(`  ${line}`);
+  console.log(`  driver (this process) CPU: ${driverCpuPercent.toFixed(0)}% of one core`);
+  rows.push({
+    window,
+    end: result.run.end,
+    submitted: m.totals.submitted,
+    final: m.totals.final,
+    rejected: m.totals.rejected,
+    endToEndTps: m.throughput.endToEndTps,
+    withinCapTps: m.throughput.withinCapTps,
+    finalLatencyMs: { p50: m.latency.final.p50Ms, p90: m.latency.final.p90Ms, p99: m.latency.final.p99Ms, max: m.latency.final.maxMs },
+    optimisticLatencyMs: m.latency.optimistic.count === 0 ? null : { p50: m.latency.optimistic.p50Ms, p99: m.latency.optimistic.p99Ms },
+    validatorCpuPercent: result.run.report.cpu.map((c) => ({ label: c.label, mean: c.meanPercent, max: c.maxPercent })),
+    driverCpuPercent: Math.round(driverCpuPercent),
+    signingSeconds,
+  });
+}
+
+// ---- profile of validator 0 ------------------------------------------------------------------
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+const profileDir = join(root, "profile");
+await measure(PROFILE_WINDOW, (i) => (i === 0 ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []));
+// One file per thread: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile, thread 0 the main thread, the others the verifier workers.
+const profileFiles = readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"));
+if (profileFiles.length === 0) throw new Error(`validator 0 wrote no .cpuprofile into ${profileDir}`);
+function selfTimes(files: readonly string[]) {
+  const byFunction = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  let totalUs = 0;
+  let waitingUs = 0;
+  for (const name of files) {
+    const profile = JSON.parse(readFileSync(join(profileDir, name), "utf8")) as CpuProfile;
+    const nodeById = new Map(profile.nodes.map((n) => [n.id, n]));
+    profile.samples.forEach((id, k) => {
+      const frame = nodeById.get(id)!.callFrame;
+      const delta = profile.timeDeltas[k] ?? 0;
+      totalUs += delta;
+      const file = frame.url === "" ? frame.functionName : frame.url.startsWith("wasm://") ? "wasm" : basename(frame.url);
+      const fn = `${frame.functionName || "(anonymous)"} ${file}${frame.url === "" ? "" : `:${frame.lineNumber + 1}`}`;
+      if (WAITING.some((w) => fn.startsWith(w))) {
+        waitingUs += delta;
+        return;
+      }
+      byFunction.set(fn, (byFunction.get(fn) ?? 0) + delta);
+      byFile.set(file, (byFile.get(file) ?? 0) + delta);
+    });
+  }
+  // The profile spans the validator's whole life (start, the driver signing, the load, stop): waiting is excluded from the busy share.
+  const busyUs = totalUs - waitingUs;
+  const top = (map: Map<string, number>, n: number) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([label, us]) => ({ name: label, percentOfBusy: Math.round((1000 * us) / busyUs) / 10 }));
+  return { threads: files.length, sampledSeconds: Math.round(totalUs / 1e5) / 10, busySeconds: Math.round(busyUs / 1e5) / 10, selfTimeByFile: top(byFile, 15), selfTimeByFunction: top(byFunction, 25) };
+}
+/** Samples of a thread with nothing to do: the event loop idle, a verifier worker blocked waiting for its next task. */
+const WAITING = ["(idle)", "atomicsWaitLoop "];
+const threadOf = (file: string) => Number(file.split(".")[4]);
+const profileSummary = {
+  validator: 0,
+  window: PROFILE_WINDOW,
+  mainThread: selfTimes(profileFiles.filter((f) => threadOf(f) === 0)),
+  workers: selfTimes(profileFiles.filter((f) => threadOf(f) !== 0)),
+};
+for (const [label, part] of [["main thread", profileSummary.mainThread], ["verifier workers", profileSummary.workers]] as const) {
+  console.log(`\nvalidator 0 ${label} (${part.threads} thread(s), ${part.sampledSeconds} s sampled, ${part.busySeconds} s busy), share of busy self time by file:`);
+  for (const { name, percentOfBusy } of part.selfTimeByFile.slice(0, 10)) console.log(`  ${percentOfBusy.toFixed(1).padStart(5)}%  ${name}`);
+  console.log("  top functions:");
+  for (const { name, percentOfBusy } of part.selfTimeByFunction.slice(0, 10)) console.log(`  ${percentOfBusy.toFixed(1).padStart(5)}%  ${name}`);
+}
+
+// ---- reference: the single-process pipeline ceiling ------------------------------------------
+const pipelineFile = "bench/results/pipeline-throughput.json";
+const pipelineReference = existsSync(pipelineFile) ? (JSON.parse(readFileSync(pipelineFile, "utf8")) as unknown) : null;
+const best = rows.reduce((a, b) => (b.endToEndTps > a.endToEndTps ? b : a));
+console.log(`\nbest: window ${best.window}: ${best.endToEndTps.toFixed(0)} final tx/s (target ${TARGET_TPS}: ${(best.endToEndTps / TARGET_TPS).toFixed(2)}×), final p50 ${best.finalLatencyMs.p50} ms (target ≤ ${TARGET_FINAL_P50_MS})`);
+
+writeFileSync(
+  RESULTS_FILE,
+  `${JSON.stringify(
+    {
+      benchmark: "devnet",
+      machine: { cores: (await import("node:os")).availableParallelism(), node: process.version },
+      devnet: { shards: 2, validatorsPerShard, note: consensusNote, accounts: ACCOUNTS, secondsPerRun: SECONDS },
+      targets: { endToEndTps: TARGET_TPS, finalP50Ms: TARGET_FINAL_P50_MS, optimisticP50Ms: TARGET_OPTIMISTIC_P50_MS },
+      best: { window: best.window, endToEndTps: best.endToEndTps, ratioToTarget: Math.round((best.endToEndTps / TARGET_TPS) * 100) / 100, finalP50Ms: best.finalLatencyMs.p50, optimistic: "n/a: the stream has no optimistic confirmations yet" },
+      runs: rows,
+      profile: profileSummary,
+      pipelineReference,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`results: ${RESULTS_FILE}`);

@@ -1,0 +1,113 @@
+/**
+ * HTTP client of the client API (server.ts), used by the CLI: every refusal becomes an IosError
+ * carrying the server's code and message; a node that cannot be reached is API_UNREACHABLE.
+ */
+import { IosError } from "../errors.js";
+
+export type ApiClientErrorCode = "API_UNREACHABLE" | "API_BAD_URL" | "API_BAD_RESPONSE";
+
+export interface TxStatusJson {
+  readonly txid: string;
+  readonly state: "pending" | "final" | "rejected";
+  readonly height?: number;
+  readonly index?: number;
+  readonly blockHash?: string;
+  readonly code?: string;
+}
+
+export interface SubmitJson {
+  readonly txid: string;
+  readonly outcome: "accepted" | "duplicate";
+  readonly status: Omit<TxStatusJson, "txid">;
+}
+
+export interface UtxosJson {
+  readonly owner: string;
+  readonly shard: number;
+  readonly height: number;
+  readonly utxos: { readonly txid: string; readonly index: number; readonly amount: string }[];
+  readonly truncated: boolean;
+}
+
+export interface BalanceJson {
+  readonly owner: string;
+  readonly shard: number;
+  readonly height: number;
+  readonly balance: string;
+  readonly outputs: number;
+}
+
+export interface StatusJson {
+  readonly shard: number;
+  readonly shardCount: number;
+  readonly tip: { readonly height: number; readonly hash: string };
+  readonly [key: string]: unknown;
+}
+
+/** Per-request timeout: a node that does not answer in this long is reported unreachable. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export class ApiClient {
+  private readonly base: string;
+
+  constructor(baseUrl: string) {
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      throw new IosError<ApiClientErrorCode>("API_BAD_URL", `${JSON.stringify(baseUrl)} is not a URL; use e.g. http://127.0.0.1:7000`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new IosError<ApiClientErrorCode>("API_BAD_URL", `node URL must be http:// or https://, got ${url.protocol}`);
+    }
+    this.base = url.origin;
+  }
+
+  async request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}${path}`, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (error) {
+      const reason = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+      throw new IosError<ApiClientErrorCode>("API_UNREACHABLE", `cannot reach the node at ${this.base} (${reason}); is \`ios node\` running there?`);
+    }
+    const text = await response.text();
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new IosError<ApiClientErrorCode>("API_BAD_RESPONSE", `${method} ${path}: HTTP ${response.status} with a non-JSON body`);
+    }
+    if (!response.ok) {
+      const error = (value as { error?: { code?: unknown; message?: unknown } }).error;
+      if (typeof error?.code === "string" && typeof error.message === "string") throw new IosError(error.code, error.message, { status: response.status });
+      throw new IosError<ApiClientErrorCode>("API_BAD_RESPONSE", `${method} ${path}: HTTP ${response.status} without an error object`);
+    }
+    return value as T;
+  }
+
+  submitTransaction(tx: Uint8Array): Promise<SubmitJson> {
+    return this.request("POST", "/v1/tx", { tx: Buffer.from(tx).toString("hex") });
+  }
+
+  transaction(txid: string): Promise<TxStatusJson> {
+    return this.request("GET", `/v1/tx/${txid}`);
+  }
+
+  balance(owner: string): Promise<BalanceJson> {
+    return this.request("GET", `/v1/owner/${owner}/balance`);
+  }
+
+  utxos(owner: string, limit?: number): Promise<UtxosJson> {
+    return this.request("GET", `/v1/owner/${owner}/utxos${limit === undefined ? "" : `?limit=${limit}`}`);
+  }
+
+  status(): Promise<StatusJson> {
+    return this.request("GET", "/v1/status");
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Client API errors: every refused request answers `{ "error": { "code", "message" } }` with the
+ * HTTP status of its code. Ledger and pipeline codes (TX_*, BATCH_*, ...) pass through as 400;
+ * MEMPOOL_FULL is 503 with Retry-After, since the same request succeeds later; PIPELINE_CLOSED
+ * (the node is stopping) is 503 too.
+ */
+import { IosError } from "../errors.js";
+
+export type ApiErrorCode =
+  | "API_NOT_FOUND"
+  | "API_METHOD_NOT_ALLOWED"
+  | "API_BODY_TOO_LARGE"
+  | "API_UNSUPPORTED_MEDIA_TYPE"
+  | "API_BAD_JSON"
+  | "API_BAD_REQUEST"
+  | "API_BAD_PARAMETER"
+  | "API_UNAVAILABLE"
+  | "API_INTERNAL"
+  | "TX_NOT_FOUND"
+  | "BLOCK_NOT_FOUND"
+  | "OWNER_OTHER_SHARD"
+  | "MEMPOOL_FULL";
+
+export class ApiError extends IosError<string> {
+  constructor(
+    code: ApiErrorCode | string,
+    message: string,
+    readonly status: number = statusOfCode(code),
+  ) {
+    super(code, message);
+    this.name = "ApiError";
+  }
+}
+
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  API_NOT_FOUND: 404,
+  TX_NOT_FOUND: 404,
+  BLOCK_NOT_FOUND: 404,
+  API_METHOD_NOT_ALLOWED: 405,
+  API_BODY_TOO_LARGE: 413,
+  API_UNSUPPORTED_MEDIA_TYPE: 415,
+  API_UNAVAILABLE: 503,
+  MEMPOOL_FULL: 503,
+  PIPELINE_CLOSED: 503,
+  API_INTERNAL: 500,
+};
+
+/** HTTP status of an error code: listed ones above, every other code is the client's fault (400). */
+export function statusOfCode(code: string): number {
+  return STATUS_BY_CODE[code] ?? 400;
+}
+
+/** Seconds a client should wait before retrying a MEMPOOL_FULL refusal (about one block interval). */
+export const RETRY_AFTER_SECONDS = 1;

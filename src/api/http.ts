@@ -1,0 +1,112 @@
+/**
+ * One HTTP exchange on uWebSockets.js, following its rules: `onAborted` is registered before
+ * anything asynchronous, the body is read with `onData` (each chunk copied: uWS reuses the
+ * buffer), writes are corked, and nothing touches `res` once the client went away or it was
+ * answered. Bodies are size-limited from the Content-Length header and again while streaming.
+ */
+import type { HttpRequest, HttpResponse } from "uWebSockets.js";
+import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: "200 OK",
+  202: "202 Accepted",
+  400: "400 Bad Request",
+  404: "404 Not Found",
+  405: "405 Method Not Allowed",
+  413: "413 Payload Too Large",
+  415: "415 Unsupported Media Type",
+  500: "500 Internal Server Error",
+  503: "503 Service Unavailable",
+};
+
+export class HttpExchange {
+  private done = false;
+  private aborted = false;
+  /** The body was refused before it was read in full: the answer must close the connection. */
+  bodyUnread = false;
+  /** Request facts copied up front: `req` is only valid until the handler returns. */
+  readonly method: string;
+  readonly url: string;
+  readonly query: string;
+  readonly contentType: string;
+  readonly contentLength: string;
+
+  constructor(
+    private readonly res: HttpResponse,
+    req: HttpRequest,
+  ) {
+    this.method = req.getMethod();
+    this.url = req.getUrl();
+    this.query = req.getQuery() ?? "";
+    this.contentType = req.getHeader("content-type").toLowerCase();
+    this.contentLength = req.getHeader("content-length");
+    res.onAborted(() => {
+      this.aborted = true;
+    });
+  }
+
+  get answered(): boolean {
+    return this.done || this.aborted;
+  }
+
+  /** Answers with JSON; `closeConnection` drops the socket after the answer. */
+  json(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}, closeConnection = false): void {
+    this.send(status, "application/json", JSON.stringify(body), headers, closeConnection);
+  }
+
+  send(status: number, contentType: string, body: string | Uint8Array, headers: Readonly<Record<string, string>> = {}, closeConnection = false): void {
+    if (this.answered) return;
+    this.done = true;
+    this.res.cork(() => {
+      this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`).writeHeader("content-type", contentType);
+      for (const [key, value] of Object.entries(headers)) this.res.writeHeader(key, value);
+      this.res.end(body, closeConnection);
+    });
+  }
+
+  error(error: ApiError, closeConnection = false): void {
+    const headers: Record<string, string> = {};
+    if (error.code === "MEMPOOL_FULL") headers["retry-after"] = String(RETRY_AFTER_SECONDS);
+    const message = error.message.startsWith(`${error.code}: `) ? error.message.slice(error.code.length + 2) : error.message;
+    this.json(error.status, { error: { code: error.code, message } }, headers, closeConnection);
+  }
+
+  /**
+   * Reads the whole body. Rejects with API_BODY_TOO_LARGE as soon as it is known to exceed
+   * `limit` bytes (declared or streamed; the caller answers and closes the connection, since the
+   * rest would still arrive) and with API_BAD_REQUEST for a malformed Content-Length. Resolves
+   * undefined if the client went away first.
+   */
+  readBody(limit: number): Promise<Buffer | undefined> {
+    const declared = this.contentLength === "" ? undefined : Number(this.contentLength);
+    if (declared !== undefined && (!/^[0-9]+$/.test(this.contentLength) || !Number.isSafeInteger(declared))) {
+      this.bodyUnread = true;
+      return Promise.reject(new ApiError("API_BAD_REQUEST", `Content-Length ${JSON.stringify(this.contentLength)} is not a byte count`));
+    }
+    if (declared !== undefined && declared > limit) {
+      this.bodyUnread = true;
+      return Promise.reject(new ApiError("API_BODY_TOO_LARGE", `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let refused = false;
+      this.res.onData((chunk, isLast) => {
+        if (refused || this.answered) return;
+        size += chunk.byteLength;
+        if (size > limit) {
+          refused = true;
+          this.bodyUnread = true;
+          reject(new ApiError("API_BODY_TOO_LARGE", `body exceeds the limit of ${limit} bytes`));
+          return;
+        }
+        chunks.push(Buffer.from(chunk.slice(0)));
+        if (isLast) resolve(Buffer.concat(chunks, size));
+      });
+      this.res.onAborted(() => {
+        this.aborted = true;
+        resolve(undefined);
+      });
+    });
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What the client API needs from a validator. `src/node/validator.ts` adapts the pipeline and the
+ * shard state to this; the API itself holds no ledger logic beyond the owner index.
+ */
+import type { ConfirmationBatch, SubmitOutcome } from "./stream-codec.js";
+
+/** Result of submitting one transaction. */
+export interface SubmitResult {
+  readonly outcome: SubmitOutcome;
+  /** 32 bytes, or undefined when the transaction could not be parsed. */
+  readonly txid: Uint8Array | undefined;
+  /** Set unless accepted: a ledger or pipeline code (e.g. TX_TRUNCATED, MEMPOOL_FULL). */
+  readonly code?: string;
+  readonly message?: string;
+}
+
+export type TxStatus =
+  | { readonly state: "pending" }
+  | { readonly state: "final"; readonly height: number; readonly index: number }
+  | { readonly state: "rejected"; readonly code: string }
+  | { readonly state: "unknown" };
+
+export interface ChainTipView {
+  readonly height: number;
+  readonly hash: Uint8Array;
+}
+
+/** The read side of the shard state the API serves (ShardState satisfies it). */
+export interface ChainView {
+  readonly tip: ChainTipView;
+  utxoSnapshot(): Uint8Array;
+  getBlock(height: number): Uint8Array | undefined;
+  getBlockByHash(hash: Uint8Array): Uint8Array | undefined;
+  getTransactionLocation(txid: Uint8Array): { readonly height: number; readonly position: number } | undefined;
+}
+
+/** One Prometheus sample family contributed by the node (pipeline, pool, transport, ...). */
+export interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge";
+  readonly samples: readonly { readonly labels?: Readonly<Record<string, string>>; readonly value: number }[];
+}
+
+export interface ClientBackend {
+  readonly shard: number;
+  readonly shardCount: number;
+  readonly chain: ChainView;
+  /** Submits transactions; resolves once each has an outcome (same order). Never rejects. */
+  submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]>;
+  status(txid: Uint8Array): TxStatus;
+  /** Registers a listener for confirmation batches; returns the unsubscribe function. */
+  onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void;
+  /** Node facts for GET /v1/status (JSON-safe values). */
+  nodeStatus(): Record<string, unknown>;
+  /** Node metrics for GET /metrics. */
+  metrics(): MetricFamily[];
+}

@@ -1,0 +1,121 @@
+/**
+ * Owner → unspent outputs index behind GET /v1/owner/:pk/balance and /utxos.
+ *
+ * Built from the shard's working UTXO set when the node opens (so it survives restarts without a
+ * file of its own), then kept up to date from committed blocks. Blocks are indexed lazily: a
+ * committed height is only queued, and the queue is drained on the next owner query, so block
+ * production pays nothing for the index when nobody asks. A transaction of a block counts only if
+ * the store's tx index places it at that height and position (i.e. it applied).
+ */
+import { decodeBlock } from "../ledger/block.js";
+import { PUBLIC_KEY_BYTES } from "../ledger/shard.js";
+import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES, TX_HEADER_BYTES } from "../ledger/transaction.js";
+import { ENTRY_BYTES } from "../ledger/utxo-table.js";
+import type { ChainView } from "./interface.js";
+
+export interface OwnedOutput {
+  readonly txid: Uint8Array;
+  readonly index: number;
+  readonly amount: bigint;
+}
+
+/** Map key of raw bytes: one char per byte (latin1) takes half the memory of hex. */
+function key(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+}
+
+export class OwnerIndex {
+  /** owner key → outpoint key (txid ‖ u32le index) → amount */
+  private readonly owners = new Map<string, Map<string, bigint>>();
+  /** outpoint key → owner key, to remove spent outputs by outpoint. */
+  private readonly outpoints = new Map<string, string>();
+  private indexedHeight: number;
+  /** Highest committed height reported; blocks above indexedHeight wait for a query. */
+  private committedHeight: number;
+
+  constructor(private readonly chain: ChainView) {
+    const snapshot = chain.utxoSnapshot();
+    for (let at = 0; at < snapshot.length; at += ENTRY_BYTES) {
+      const view = new DataView(snapshot.buffer, snapshot.byteOffset + at, ENTRY_BYTES);
+      this.add(key(snapshot.subarray(at, at + OUTPOINT_BYTES)), key(snapshot.subarray(at + OUTPOINT_BYTES, at + OUTPOINT_BYTES + PUBLIC_KEY_BYTES)),
+        view.getBigUint64(OUTPOINT_BYTES + PUBLIC_KEY_BYTES, true));
+    }
+    this.indexedHeight = chain.tip.height;
+    this.committedHeight = this.indexedHeight;
+  }
+
+  /** Records that block `height` was committed; it is indexed on the next query. */
+  blockCommitted(height: number): void {
+    if (height > this.committedHeight) this.committedHeight = height;
+  }
+
+  /** Unspent outputs of `owner` (32 bytes) as of the tip. */
+  outputsOf(owner: Uint8Array): OwnedOutput[] {
+    this.catchUp();
+    const owned = this.owners.get(key(owner));
+    if (owned === undefined) return [];
+    return [...owned].map(([outpoint, amount]) => {
+      const bytes = Buffer.from(outpoint, "latin1");
+      return { txid: new Uint8Array(bytes.subarray(0, TXID_BYTES)), index: bytes.readUInt32LE(TXID_BYTES), amount };
+    });
+  }
+
+  balanceOf(owner: Uint8Array): { balance: bigint; outputs: number } {
+    this.catchUp();
+    const owned = this.owners.get(key(owner));
+    let balance = 0n;
+    if (owned !== undefined) for (const amount of owned.values()) balance += amount;
+    return { balance, outputs: owned?.size ?? 0 };
+  }
+
+  /** Owners with at least one unspent output. */
+  get ownerCount(): number {
+    return this.owners.size;
+  }
+
+  private add(outpoint: string, owner: string, amount: bigint): void {
+    let owned = this.owners.get(owner);
+    if (owned === undefined) this.owners.set(owner, (owned = new Map()));
+    owned.set(outpoint, amount);
+    this.outpoints.set(outpoint, owner);
+  }
+
+  private remove(outpoint: string): void {
+    const owner = this.outpoints.get(outpoint);
+    if (owner === undefined) return;
+    this.outpoints.delete(outpoint);
+    const owned = this.owners.get(owner)!;
+    owned.delete(outpoint);
+    if (owned.size === 0) this.owners.delete(owner);
+  }
+
+  private catchUp(): void {
+    while (this.indexedHeight < this.committedHeight) this.indexBlock(++this.indexedHeight);
+  }
+
+  private indexBlock(height: number): void {
+    const bytes = this.chain.getBlock(height);
+    if (bytes === undefined) return;
+    const block = decodeBlock(bytes);
+    block.transactions.forEach((tx, position) => {
+      const txid = block.txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES);
+      const location = this.chain.getTransactionLocation(txid);
+      if (location === undefined || location.height !== height || location.position !== position) return;
+      const view = new DataView(tx.buffer, tx.byteOffset, tx.byteLength);
+      const inputCount = view.getUint16(2, true);
+      const outputCount = view.getUint16(4, true);
+      for (let i = 0; i < inputCount; i++) {
+        const at = TX_HEADER_BYTES + i * INPUT_BYTES;
+        this.remove(key(tx.subarray(at, at + OUTPOINT_BYTES)));
+      }
+      const outputs = TX_HEADER_BYTES + inputCount * INPUT_BYTES;
+      const outpoint = Buffer.alloc(OUTPOINT_BYTES);
+      outpoint.set(txid);
+      for (let j = 0; j < outputCount; j++) {
+        const at = outputs + j * OUTPUT_BYTES;
+        outpoint.writeUInt32LE(j, TXID_BYTES);
+        this.add(outpoint.toString("latin1"), key(tx.subarray(at, at + PUBLIC_KEY_BYTES)), view.getBigUint64(at + PUBLIC_KEY_BYTES, true));
+      }
+    });
+  }
+}

@@ -1,0 +1,418 @@
+/**
+ * The client API (DESIGN §8), mounted on the validator's uWebSockets.js app next to the peer
+ * route, so clients and peers share one port.
+ *
+ * HTTP JSON routes (errors: `{ "error": { "code", "message" } }`, status from errors.ts):
+ *   POST /v1/tx                     one transaction: JSON {"tx":"<hex>"} or {"txBase64":"..."},
+ *                                   or the raw bytes as application/octet-stream
+ *                                   → 202 accepted / 200 duplicate {txid, outcome, status}
+ *   GET  /v1/tx/:txid               {txid, state: pending|final|rejected, height, index, blockHash, code}
+ *   GET  /v1/owner/:pk/balance      {owner, shard, balance (decimal string), outputs}
+ *   GET  /v1/owner/:pk/utxos        {owner, shard, utxos: [{txid, index, amount}], truncated} (?limit=N)
+ *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex)
+ *   GET  /v1/block/hash/:hash       same, by block hash
+ *   GET  /v1/status                 node facts
+ *   GET  /metrics                   Prometheus text
+ * WebSocket /v1/stream: bulk binary submission and confirmation events (stream-codec.ts).
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
+import { IosError } from "../errors.js";
+import { decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../ledger/block.js";
+import { PUBLIC_KEY_BYTES, shardOfOwner } from "../ledger/shard.js";
+import { TXID_BYTES } from "../ledger/transaction.js";
+import type { ApiLimits } from "../node/config.js";
+import { ApiError } from "./errors.js";
+import { HttpExchange } from "./http.js";
+import type { ClientBackend, MetricFamily, SubmitResult, TxStatus } from "./interface.js";
+import { LabeledCounter, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics.js";
+import { OwnerIndex } from "./owner-index.js";
+import {
+  SUBMIT_OUTCOME_NAMES,
+  SubmitOutcome,
+  decodeSubmission,
+  encodeAck,
+  encodeError,
+  encodeEvents,
+  type ConfirmationBatch,
+} from "./stream-codec.js";
+
+export const STREAM_PATH = "/v1/stream";
+/** Stream connections at once; further upgrades get 503 (each may hold a frame in flight). */
+export const MAX_STREAM_CLIENTS = 256;
+/** Submission frames a connection may have awaiting their ack; past it frames are refused (STREAM_BUSY). */
+export const MAX_FRAMES_IN_FLIGHT = 8;
+/** Close code of a subscriber dropped for not reading its events (RFC 6455 §7.4.2 private range). */
+export const CLOSE_SLOW_CONSUMER = 4008;
+/** GET /v1/owner/:pk/utxos: default and largest page. */
+const DEFAULT_UTXO_LIMIT = 1000;
+const MAX_UTXO_LIMIT = 10_000;
+const STREAM_IDLE_TIMEOUT_SEC = 120;
+
+interface StreamClient {
+  nextSequence: number;
+  inFlight: number;
+  subscribed: boolean;
+  open: boolean;
+  /** Acks leave in the order their frames arrived. */
+  ackChain: Promise<void>;
+}
+
+function hexParam(value: string, bytes: number, what: string): Uint8Array {
+  if (value.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(value)) {
+    throw new ApiError("API_BAD_PARAMETER", `${what} must be ${bytes * 2} hex digits, got ${JSON.stringify(value.slice(0, 80))}`);
+  }
+  return new Uint8Array(Buffer.from(value, "hex"));
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+function queryParam(query: string, name: string): string | undefined {
+  return new URLSearchParams(query).get(name) ?? undefined;
+}
+
+function statusJson(status: TxStatus, blockHash: (height: number) => string | undefined): Record<string, unknown> {
+  switch (status.state) {
+    case "final":
+      return { state: "final", height: status.height, index: status.index, blockHash: blockHash(status.height) };
+    case "rejected":
+      return { state: "rejected", code: status.code };
+    default:
+      return { state: status.state };
+  }
+}
+
+function blockJson(block: DecodedBlock, withBytes: Uint8Array | undefined): Record<string, unknown> {
+  const { header, seal } = block;
+  return {
+    height: header.height,
+    hash: hex(block.hash),
+    kind: header.kind === 0 ? "optimistic" : "final",
+    shard: header.shard,
+    epoch: header.epoch,
+    prevHash: hex(header.prevHash),
+    txRoot: hex(header.txRoot),
+    timestamp: header.timestamp,
+    producer: hex(header.producer),
+    txCount: header.txCount,
+    bodyBytes: header.bodyBytes,
+    seal: seal.kind === "producer" ? { kind: "producer", signature: hex(seal.signature) } : { kind: "collective", participants: hex(seal.participants), signature: hex(seal.signature) },
+    txids: Array.from({ length: header.txCount }, (_, i) => hex(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES))),
+    ...(withBytes === undefined ? {} : { bytes: hex(withBytes) }),
+  };
+}
+
+/** The transaction bytes of a POST /v1/tx body. */
+function transactionFromBody(contentType: string, body: Buffer): Uint8Array {
+  const type = contentType.split(";")[0]!.trim();
+  if (type === "application/octet-stream") {
+    if (body.length === 0) throw new ApiError("API_BAD_REQUEST", "the body is empty; send the encoded transaction");
+    return new Uint8Array(body);
+  }
+  if (type !== "application/json") {
+    throw new ApiError("API_UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json ({"tx":"<hex>"}) or application/octet-stream, got ${JSON.stringify(contentType)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw new ApiError("API_BAD_JSON", `body is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ApiError("API_BAD_REQUEST", 'body must be a JSON object {"tx":"<hex>"}');
+  const fields = Object.keys(value);
+  if (fields.length !== 1 || (fields[0] !== "tx" && fields[0] !== "txBase64")) {
+    throw new ApiError("API_BAD_REQUEST", `body must hold exactly one field, "tx" (hex) or "txBase64"; got ${JSON.stringify(fields)}`);
+  }
+  const text = (value as Record<string, unknown>)[fields[0]!];
+  if (typeof text !== "string" || text.length === 0) throw new ApiError("API_BAD_REQUEST", `"${fields[0]}" must be a non-empty string`);
+  if (fields[0] === "tx") {
+    if (text.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(text)) throw new ApiError("API_BAD_REQUEST", '"tx" must be an even number of hex digits');
+    return new Uint8Array(Buffer.from(text, "hex"));
+  }
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) throw new ApiError("API_BAD_REQUEST", '"txBase64" must be padded standard base64');
+  return new Uint8Array(Buffer.from(text, "base64"));
+}
+
+export class ClientApi {
+  readonly owners: OwnerIndex;
+  private readonly requests = new LabeledCounter("ios_api_http_requests_total", "HTTP requests answered, by route and status", ["route", "status"]);
+  private readonly streamFrames = new LabeledCounter("ios_api_stream_frames_total", "WebSocket stream frames, by kind", ["kind"]);
+  private readonly streamDrops = new LabeledCounter("ios_api_stream_dropped_subscribers_total", "Subscribers closed for falling behind", []);
+  private readonly streams = new Set<WebSocket<StreamClient>>();
+  private readonly unsubscribe: () => void;
+  private stopped = false;
+
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly backend: ClientBackend,
+    private readonly limits: ApiLimits,
+  ) {
+    this.owners = new OwnerIndex(backend.chain);
+    this.unsubscribe = backend.onConfirmations((batch) => this.confirmations(batch));
+    this.mount();
+  }
+
+  /** Closes every stream connection and stops answering (503) the requests still arriving. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe();
+    for (const ws of [...this.streams]) ws.end(1001, "SHUTDOWN");
+    this.streams.clear();
+  }
+
+  private route(method: "get" | "post", pattern: string, name: string, handler: (exchange: HttpExchange, req: HttpRequest) => void | Promise<void>): void {
+    this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+      const exchange = new HttpExchange(res, req);
+      if (this.stopped) {
+        this.answerError(exchange, name, new ApiError("API_UNAVAILABLE", "the node is shutting down"));
+        return;
+      }
+      let result: void | Promise<void>;
+      try {
+        result = handler(exchange, req);
+      } catch (error) {
+        this.answerError(exchange, name, error);
+        return;
+      }
+      if (result instanceof Promise) result.catch((error: unknown) => this.answerError(exchange, name, error));
+    });
+    this.app.any(pattern, (res: HttpResponse, req: HttpRequest) => {
+      const exchange = new HttpExchange(res, req);
+      this.answerError(exchange, name, new ApiError("API_METHOD_NOT_ALLOWED", `${exchange.method.toUpperCase()} is not allowed on ${exchange.url}; use ${method.toUpperCase()}`));
+    });
+  }
+
+  private answerError(exchange: HttpExchange, route: string, error: unknown): void {
+    const apiError =
+      error instanceof ApiError
+        ? error
+        : error instanceof IosError
+          ? new ApiError(error.code, error.message)
+          : new ApiError("API_INTERNAL", `internal error: ${(error as Error)?.message ?? String(error)}`);
+    if (exchange.answered) return;
+    this.requests.inc([route, String(apiError.status)]);
+    // A refused body may still be arriving: close the connection rather than read it.
+    exchange.error(apiError, exchange.bodyUnread);
+  }
+
+  private answer(exchange: HttpExchange, route: string, status: number, body: unknown): void {
+    this.requests.inc([route, String(status)]);
+    exchange.json(status, body);
+  }
+
+  private blockHashAt(height: number): string | undefined {
+    const bytes = this.backend.chain.getBlock(height);
+    return bytes === undefined ? undefined : hex(decodeBlockEnvelope(bytes).hash);
+  }
+
+  private ownerParam(value: string): Uint8Array {
+    const owner = hexParam(value, PUBLIC_KEY_BYTES, "owner public key");
+    const shard = shardOfOwner(owner, this.backend.shardCount);
+    if (shard !== this.backend.shard) {
+      throw new ApiError("OWNER_OTHER_SHARD", `owner ${value.slice(0, 16)}… belongs to shard ${shard}; ask a validator of shard ${shard} (this node serves shard ${this.backend.shard})`);
+    }
+    return owner;
+  }
+
+  private mount(): void {
+    this.route("post", "/v1/tx", "submit", async (exchange) => {
+      const body = await exchange.readBody(this.limits.maxBodyBytes);
+      if (body === undefined) return;
+      const tx = transactionFromBody(exchange.contentType, body);
+      const [result] = await this.backend.submit([tx]);
+      this.submitted(exchange, result!);
+    });
+    this.route("get", "/v1/tx/:txid", "tx", (exchange, req) => {
+      const txid = hexParam(req.getParameter(0), TXID_BYTES, "txid");
+      const status = this.backend.status(txid);
+      if (status.state === "unknown") throw new ApiError("TX_NOT_FOUND", `transaction ${hex(txid)} is neither pending nor in a block of this shard`);
+      this.answer(exchange, "tx", 200, { txid: hex(txid), ...statusJson(status, (h) => this.blockHashAt(h)) });
+    });
+    this.route("get", "/v1/owner/:pk/balance", "balance", (exchange, req) => {
+      const owner = this.ownerParam(req.getParameter(0));
+      const { balance, outputs } = this.owners.balanceOf(owner);
+      this.answer(exchange, "balance", 200, { owner: hex(owner), shard: this.backend.shard, height: this.backend.chain.tip.height, balance: balance.toString(), outputs });
+    });
+    this.route("get", "/v1/owner/:pk/utxos", "utxos", (exchange, req) => {
+      const owner = this.ownerParam(req.getParameter(0));
+      const limitText = queryParam(exchange.query, "limit");
+      const limit = limitText === undefined ? DEFAULT_UTXO_LIMIT : Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_UTXO_LIMIT || !/^[0-9]+$/.test(limitText ?? "1")) {
+        throw new ApiError("API_BAD_PARAMETER", `limit must be an integer in [1, ${MAX_UTXO_LIMIT}], got ${JSON.stringify(limitText)}`);
+      }
+      const outputs = this.owners.outputsOf(owner);
+      this.answer(exchange, "utxos", 200, {
+        owner: hex(owner),
+        shard: this.backend.shard,
+        height: this.backend.chain.tip.height,
+        utxos: outputs.slice(0, limit).map((o) => ({ txid: hex(o.txid), index: o.index, amount: o.amount.toString() })),
+        truncated: outputs.length > limit,
+      });
+    });
+    this.route("get", "/v1/block/:height", "block", (exchange, req) => {
+      const text = req.getParameter(0);
+      const height = /^[0-9]{1,15}$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(height)) throw new ApiError("API_BAD_PARAMETER", `height must be a non-negative decimal integer, got ${JSON.stringify(text.slice(0, 40))}`);
+      this.answerBlock(exchange, this.backend.chain.getBlock(height), `no block at height ${height} (tip is ${this.backend.chain.tip.height})`);
+    });
+    this.route("get", "/v1/block/hash/:hash", "block", (exchange, req) => {
+      const hash = hexParam(req.getParameter(0), 32, "block hash");
+      this.answerBlock(exchange, this.backend.chain.getBlockByHash(hash), `no block with hash ${hex(hash)}`);
+    });
+    this.route("get", "/v1/status", "status", (exchange) => {
+      this.answer(exchange, "status", 200, {
+        ...this.backend.nodeStatus(),
+        shard: this.backend.shard,
+        shardCount: this.backend.shardCount,
+        tip: { height: this.backend.chain.tip.height, hash: hex(this.backend.chain.tip.hash) },
+        streams: this.streams.size,
+      });
+    });
+    this.route("get", "/metrics", "metrics", (exchange) => {
+      this.requests.inc(["metrics", "200"]);
+      exchange.send(200, PROMETHEUS_CONTENT_TYPE, renderPrometheus(this.metricFamilies()));
+    });
+    this.mountStream();
+    this.app.any("/*", (res, req) => {
+      const exchange = new HttpExchange(res, req);
+      this.answerError(exchange, "unknown", new ApiError("API_NOT_FOUND", `no route ${exchange.method.toUpperCase()} ${exchange.url}; see /v1/status, /v1/tx, /v1/owner/:pk/balance, /v1/block/:height, /metrics`));
+    });
+  }
+
+  private answerBlock(exchange: HttpExchange, bytes: Uint8Array | undefined, missing: string): void {
+    if (bytes === undefined) throw new ApiError("BLOCK_NOT_FOUND", missing);
+    const withBytes = queryParam(exchange.query, "bytes") === "1";
+    this.answer(exchange, "block", 200, blockJson(decodeBlock(bytes), withBytes ? bytes : undefined));
+  }
+
+  private submitted(exchange: HttpExchange, result: SubmitResult): void {
+    if (result.outcome === SubmitOutcome.Rejected) {
+      throw new ApiError(result.code ?? "API_BAD_REQUEST", result.message ?? "transaction refused");
+    }
+    const txid = result.txid!;
+    this.answer(exchange, "submit", result.outcome === SubmitOutcome.Accepted ? 202 : 200, {
+      txid: hex(txid),
+      outcome: SUBMIT_OUTCOME_NAMES[result.outcome],
+      status: statusJson(this.backend.status(txid), (h) => this.blockHashAt(h)),
+    });
+  }
+
+  private metricFamilies(): MetricFamily[] {
+    const memory = process.memoryUsage();
+    return [
+      ...this.backend.metrics(),
+      this.requests.family(),
+      this.streamFrames.family(),
+      this.streamDrops.family(),
+      { name: "ios_api_stream_connections", help: "Open WebSocket stream connections", type: "gauge", samples: [{ value: this.streams.size }] },
+      { name: "ios_api_indexed_owners", help: "Owners with unspent outputs in the owner index", type: "gauge", samples: [{ value: this.owners.ownerCount }] },
+      { name: "process_resident_memory_bytes", help: "Resident set size", type: "gauge", samples: [{ value: memory.rss }] },
+      { name: "nodejs_heap_used_bytes", help: "V8 heap in use", type: "gauge", samples: [{ value: memory.heapUsed }] },
+    ];
+  }
+
+  private mountStream(): void {
+    this.app.ws<StreamClient>(STREAM_PATH, {
+      maxPayloadLength: this.limits.maxStreamFrameBytes,
+      // We watch the buffered amount ourselves (slow subscribers are closed), so uWS never drops.
+      maxBackpressure: this.limits.maxSubscriberBufferBytes + this.limits.maxStreamFrameBytes,
+      closeOnBackpressureLimit: 0,
+      idleTimeout: STREAM_IDLE_TIMEOUT_SEC,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const exchange = new HttpExchange(res, req);
+        if (this.stopped || this.streams.size >= MAX_STREAM_CLIENTS) {
+          this.answerError(exchange, "stream", new ApiError("API_UNAVAILABLE", `the node is shutting down or already serves ${MAX_STREAM_CLIENTS} streams; retry later`));
+          return;
+        }
+        const client: StreamClient = { nextSequence: 0, inFlight: 0, subscribed: false, open: true, ackChain: Promise.resolve() };
+        res.upgrade(client, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+      },
+      open: (ws) => {
+        this.streams.add(ws);
+      },
+      message: (ws, message, isBinary) => {
+        const client = ws.getUserData();
+        if (!isBinary) {
+          this.control(ws, client, Buffer.from(message).toString("utf8"));
+          return;
+        }
+        this.streamFrames.inc(["submission"]);
+        this.submitFrame(ws, client, new Uint8Array(message.slice(0)));
+      },
+      close: (ws) => {
+        ws.getUserData().open = false;
+        this.streams.delete(ws);
+      },
+    });
+  }
+
+  private sendFrame(ws: WebSocket<StreamClient>, client: StreamClient, frame: Uint8Array): void {
+    if (!client.open) return;
+    ws.cork(() => ws.send(frame, true));
+  }
+
+  private control(ws: WebSocket<StreamClient>, client: StreamClient, text: string): void {
+    let op: unknown;
+    try {
+      op = (JSON.parse(text) as Record<string, unknown>)?.op;
+    } catch {
+      op = undefined;
+    }
+    if (op === "subscribe" || op === "unsubscribe") {
+      client.subscribed = op === "subscribe";
+      this.streamFrames.inc([op]);
+      return;
+    }
+    this.streamFrames.inc(["bad_control"]);
+    this.sendFrame(ws, client, encodeError("STREAM_BAD_CONTROL", `text frames must be {"op":"subscribe"} or {"op":"unsubscribe"}, got ${JSON.stringify(text.slice(0, 80))}`));
+  }
+
+  private submitFrame(ws: WebSocket<StreamClient>, client: StreamClient, frame: Uint8Array): void {
+    const sequence = client.nextSequence++;
+    let transactions: Uint8Array[];
+    try {
+      if (client.inFlight >= MAX_FRAMES_IN_FLIGHT) {
+        throw new ApiError("STREAM_BUSY", `frame ${sequence}: ${MAX_FRAMES_IN_FLIGHT} frames already await their acks; wait for an ack before sending more`);
+      }
+      transactions = decodeSubmission(frame);
+    } catch (error) {
+      const { code, message } = error instanceof IosError ? error : new ApiError("API_INTERNAL", String(error));
+      client.ackChain = client.ackChain.then(() => this.sendFrame(ws, client, encodeError(code, `frame ${sequence}: ${message}`)));
+      return;
+    }
+    client.inFlight++;
+    const results = this.backend.submit(transactions);
+    client.ackChain = client.ackChain.then(async () => {
+      try {
+        const acks = (await results).map((r) => ({ outcome: r.outcome, txid: r.txid ?? new Uint8Array(TXID_BYTES), code: r.code ?? "" }));
+        this.streamFrames.inc(["ack"]);
+        this.sendFrame(ws, client, encodeAck(sequence, acks));
+      } catch (error) {
+        this.sendFrame(ws, client, encodeError("API_INTERNAL", `frame ${sequence}: ${(error as Error)?.message ?? String(error)}`));
+      } finally {
+        client.inFlight--;
+      }
+    });
+  }
+
+  private confirmations(batch: ConfirmationBatch): void {
+    this.owners.blockCommitted(batch.height);
+    let frame: Uint8Array | undefined;
+    for (const ws of this.streams) {
+      const client = ws.getUserData();
+      if (!client.subscribed || !client.open) continue;
+      if (ws.getBufferedAmount() > this.limits.maxSubscriberBufferBytes) {
+        this.streamDrops.inc([]);
+        client.open = false;
+        ws.end(CLOSE_SLOW_CONSUMER, "SLOW_CONSUMER");
+        continue;
+      }
+      frame ??= encodeEvents(batch);
+      this.streamFrames.inc(["events"]);
+      ws.send(frame, true);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/** `ios tx send`, `ios balance`, `ios status`: commands that talk to a node's client API. */
+import { setTimeout as sleep } from "node:timers/promises";
+import { ApiClient, type TxStatusJson } from "../api/client.js";
+import { IosError } from "../errors.js";
+import { shardOfOwner } from "../ledger/shard.js";
+import { MAX_AMOUNT, MAX_INPUTS, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../ledger/transaction.js";
+import { loadKeyFile } from "../node/config.js";
+import { EXIT_OK, EXIT_RUNTIME, hexKeyArgument, integerOption, required, UsageError, type CliErrorCode, type Command } from "./command.js";
+
+const DEFAULT_NODE = "http://127.0.0.1:7000";
+const NODE_OPTION = { node: { type: "string" as const } };
+const NODE_HELP = `  --node URL     the node's client API (default ${DEFAULT_NODE})`;
+/** `--wait`: poll interval and default timeout. */
+const WAIT_POLL_MS = 100;
+const DEFAULT_WAIT_SECONDS = 30;
+
+function client(values: Record<string, unknown>): ApiClient {
+  return new ApiClient(typeof values.node === "string" ? values.node : DEFAULT_NODE);
+}
+
+const txSend: Command = {
+  name: "send",
+  summary: "Pay an amount from a key file's funds to a public key.",
+  usage: "--from KEYFILE --to PK --amount N [--node URL] [--wait [--timeout S]]",
+  help: [
+    "options:",
+    "  --from KEYFILE  key file of the payer (spends its unspent outputs, change goes back to it)",
+    "  --to PK         recipient public key (64 hex digits), in the payer's shard",
+    "  --amount N      amount to pay (integer > 0)",
+    NODE_HELP,
+    "  --wait          wait until the transaction is final or rejected",
+    `  --timeout S     seconds to wait with --wait (default ${DEFAULT_WAIT_SECONDS})`,
+    "",
+    "exit code 0 when accepted (or final with --wait), 1 when refused or rejected.",
+  ].join("\n"),
+  options: { from: { type: "string" }, to: { type: "string" }, amount: { type: "string" }, wait: { type: "boolean" }, timeout: { type: "string" }, ...NODE_OPTION },
+  async run(values, _positionals, io) {
+    const payer = loadKeyFile(required(values, "from"));
+    const recipient = hexKeyArgument(required(values, "to"), "--to");
+    const amountText = required(values, "amount");
+    if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new UsageError(`--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
+    const amount = BigInt(amountText);
+    const timeoutSeconds = integerOption(values, "timeout", 1, 3600, DEFAULT_WAIT_SECONDS);
+    const api = client(values);
+
+    const status = await api.status();
+    const payerHex = Buffer.from(payer.publicKey).toString("hex");
+    const payerShard = shardOfOwner(payer.publicKey, status.shardCount);
+    const recipientShard = shardOfOwner(recipient, status.shardCount);
+    if (payerShard !== recipientShard) {
+      throw new UsageError(`the recipient is in shard ${recipientShard} and the payer in shard ${payerShard}; only same-shard transfers exist until Atomix (cross-shard) lands`);
+    }
+    const { utxos } = await api.utxos(payerHex);
+    const inputs: TxInput[] = [];
+    let gathered = 0n;
+    for (const utxo of utxos) {
+      if (gathered >= amount || inputs.length === MAX_INPUTS) break;
+      inputs.push({ txid: new Uint8Array(Buffer.from(utxo.txid, "hex")), index: utxo.index, owner: payer.publicKey });
+      gathered += BigInt(utxo.amount);
+    }
+    if (gathered < amount) {
+      throw new IosError<CliErrorCode>("CLI_INSUFFICIENT_FUNDS", `${payerHex.slice(0, 16)}… can gather ${gathered} from ${inputs.length} output(s), short of ${amount}`);
+    }
+    const outputs: TxOutput[] = [{ owner: recipient, amount }];
+    if (gathered > amount) outputs.push({ owner: payer.publicKey, amount: gathered - amount });
+    const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs, outputs }, [payer]);
+    const submitted = await api.submitTransaction(encodeTransaction(transaction));
+    io.out(`txid ${submitted.txid} ${submitted.outcome}`);
+    if (values.wait !== true) return EXIT_OK;
+
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    let final: TxStatusJson = await api.transaction(submitted.txid);
+    while (final.state === "pending") {
+      if (Date.now() > deadline) throw new IosError<CliErrorCode>("CLI_TIMEOUT", `${submitted.txid} still pending after ${timeoutSeconds} s; check it later with GET /v1/tx/${submitted.txid}`);
+      await sleep(WAIT_POLL_MS);
+      final = await api.transaction(submitted.txid);
+    }
+    if (final.state === "rejected") {
+      io.err(`error CLI_TX_REJECTED: ${submitted.txid} was rejected with ${final.code}`);
+      return EXIT_RUNTIME;
+    }
+    io.out(`final at height ${final.height} index ${final.index} block ${final.blockHash}`);
+    return EXIT_OK;
+  },
+};
+
+export const txCommand: Command = {
+  name: "tx",
+  summary: "Send transactions.",
+  usage: "<send> ...",
+  help: "",
+  subcommands: [txSend],
+};
+
+export const balanceCommand: Command = {
+  name: "balance",
+  summary: "Print the balance of a public key.",
+  usage: "PK [--node URL]",
+  help: ["options:", NODE_HELP].join("\n"),
+  options: NODE_OPTION,
+  positionals: 1,
+  async run(values, positionals, io) {
+    const owner = hexKeyArgument(positionals[0], "PK");
+    const balance = await client(values).balance(Buffer.from(owner).toString("hex"));
+    io.out(`${balance.balance} in ${balance.outputs} output(s) (shard ${balance.shard}, height ${balance.height})`);
+    return EXIT_OK;
+  },
+};
+
+export const statusCommand: Command = {
+  name: "status",
+  summary: "Print a node's status.",
+  usage: "[--node URL]",
+  help: ["options:", NODE_HELP].join("\n"),
+  options: NODE_OPTION,
+  async run(values, _positionals, io) {
+    io.out(JSON.stringify(await client(values).status(), null, 2));
+    return EXIT_OK;
+  },
+};

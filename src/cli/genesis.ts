@@ -1,0 +1,101 @@
+/**
+ * `ios genesis`: a devnet's starting files, all derived from one seed (test keys: anyone with
+ * the seed holds them): genesis.json, one key file and one node configuration per validator
+ * (validator i serves shard i mod M, listens on base-port + i and lists every other validator
+ * as a peer), and key files of the first funded accounts for `ios tx send`.
+ */
+import { join } from "node:path";
+import { genesisToJson, makeTestGenesis } from "../ledger/genesis.js";
+import { shardOfOwner } from "../ledger/shard.js";
+import { MAX_AMOUNT } from "../ledger/transaction.js";
+import { keyFileJson, nodeConfigJson } from "../node/config.js";
+import { EXIT_OK, integerOption, required, UsageError, type Command } from "./command.js";
+import { writeNewFile } from "./files.js";
+
+const DEFAULT_AMOUNT = 1_000_000n;
+const DEFAULT_BASE_PORT = 7000;
+const DEFAULT_ACCOUNT_KEY_FILES = 10;
+const MAX_VALIDATORS = 1024;
+const MAX_ACCOUNTS = 1 << 20;
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
+}
+
+export const genesisCommand: Command = {
+  name: "genesis",
+  summary: "Write a genesis, validator keys and node configurations for a devnet.",
+  usage: "--shards M --validators N --accounts K --seed S --out DIR [options]",
+  help: [
+    "options:",
+    "  --shards M          shard count (1..1024)",
+    "  --validators N      validators (validator i serves shard i mod M; N >= M)",
+    "  --accounts K        funded test accounts, derived from the seed",
+    "  --seed S            seed of every key (test keys: do not reuse for real funds)",
+    "  --out DIR           output directory",
+    `  --amount A          funds per account (default ${DEFAULT_AMOUNT})`,
+    `  --base-port P       validator i listens on P + i (default ${DEFAULT_BASE_PORT})`,
+    "  --host H            listen host of every validator (default 127.0.0.1)",
+    `  --account-keys C    key files written for the first C accounts (default min(K, ${DEFAULT_ACCOUNT_KEY_FILES}))`,
+    "  --consensus MODE    solo (default: each validator commits alone) or bft (a shard's",
+    "                      validators agree on every block)",
+    "  --force             overwrite existing files",
+    "",
+    "writes DIR/genesis.json, DIR/validator-<i>.key.json, DIR/validator-<i>.config.json,",
+    "DIR/account-<j>.key.json; start a validator with `ios node --config DIR/validator-0.config.json`.",
+  ].join("\n"),
+  options: {
+    shards: { type: "string" },
+    validators: { type: "string" },
+    accounts: { type: "string" },
+    seed: { type: "string" },
+    out: { type: "string" },
+    amount: { type: "string" },
+    "base-port": { type: "string" },
+    host: { type: "string" },
+    "account-keys": { type: "string" },
+    consensus: { type: "string" },
+    force: { type: "boolean" },
+  },
+  async run(values, _positionals, io) {
+    const shards = integerOption(values, "shards", 1, 1024);
+    const validatorCount = integerOption(values, "validators", 1, MAX_VALIDATORS);
+    const accountCount = integerOption(values, "accounts", 1, MAX_ACCOUNTS);
+    const seed = required(values, "seed");
+    const out = required(values, "out");
+    const host = typeof values.host === "string" ? values.host : "127.0.0.1";
+    const basePort = integerOption(values, "base-port", 1, 65_535 - validatorCount + 1, DEFAULT_BASE_PORT);
+    const accountKeys = integerOption(values, "account-keys", 0, accountCount, Math.min(accountCount, DEFAULT_ACCOUNT_KEY_FILES));
+    const amountText = typeof values.amount === "string" ? values.amount : String(DEFAULT_AMOUNT);
+    if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new UsageError(`--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
+    const amount = BigInt(amountText);
+    if (amount * BigInt(accountCount) > MAX_AMOUNT) throw new UsageError(`--amount × --accounts = ${amount * BigInt(accountCount)} exceeds the u64 supply limit`);
+    if (validatorCount < shards) throw new UsageError(`--validators (${validatorCount}) must be at least --shards (${shards}): every shard needs a validator`);
+    const consensus = values.consensus ?? "solo";
+    if (consensus !== "solo" && consensus !== "bft") throw new UsageError(`--consensus must be solo or bft, got ${JSON.stringify(consensus)}`);
+    const force = values.force === true;
+
+    const { genesis, accounts, validators } = makeTestGenesis({ seed, shardCount: shards, accounts: accountCount, amount, validators: validatorCount, timestamp: Date.now() });
+    writeNewFile(join(out, "genesis.json"), `${genesisToJson(genesis)}\n`, force);
+    validators.forEach((validator, i) => {
+      writeNewFile(join(out, `validator-${i}.key.json`), keyFileJson(validator), force, 0o600);
+      const peers = validators.flatMap((peer, j) => (j === i ? [] : [{ publicKey: hex(peer.publicKey), url: `ws://${host}:${basePort + j}/peer` }]));
+      const config = nodeConfigJson({
+        genesis: "genesis.json",
+        key: `validator-${i}.key.json`,
+        shard: i % shards,
+        dataDir: `data/validator-${i}`,
+        listen: { host, port: basePort + i },
+        peers,
+        ...(consensus === "bft" ? { consensus: { mode: consensus } } : {}),
+      });
+      writeNewFile(join(out, `validator-${i}.config.json`), config, force);
+    });
+    for (let j = 0; j < accountKeys; j++) writeNewFile(join(out, `account-${j}.key.json`), keyFileJson(accounts[j]!), force, 0o600);
+
+    io.out(`genesis: ${shards} shard(s), ${validatorCount} validator(s), ${accountCount} account(s) of ${amount} → ${join(out, "genesis.json")}`);
+    validators.forEach((validator, i) => io.out(`validator ${i}: shard ${i % shards}, port ${basePort + i}, key ${hex(validator.publicKey)}`));
+    for (let j = 0; j < accountKeys; j++) io.out(`account ${j}: shard ${shardOfOwner(accounts[j]!.publicKey, shards)}, key ${hex(accounts[j]!.publicKey)}`);
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,34 @@
+/** `ios node --config FILE`: runs one validator until SIGINT / SIGTERM. */
+import { loadNodeSetup } from "../node/config.js";
+import { EXIT_OK, required, type Command } from "./command.js";
+
+export const nodeCommand: Command = {
+  name: "node",
+  summary: "Run a validator from its configuration file.",
+  usage: "--config FILE",
+  help: [
+    "options:",
+    "  --config FILE   node configuration (see `ios genesis`, which writes one per validator)",
+    "",
+    "Serves peers on ws://HOST:PORT/peer and clients on http://HOST:PORT/v1/... and /metrics.",
+    "Stops cleanly (state flushed) on SIGINT or SIGTERM.",
+  ].join("\n"),
+  options: { config: { type: "string" } },
+  async run(values, _positionals, io) {
+    const setup = loadNodeSetup(required(values, "config"));
+    // Loaded on demand: the other commands should not pay for LMDB, uWS and the worker pool.
+    const { ValidatorNode } = await import("../node/validator.js");
+    const node = await ValidatorNode.start(setup);
+    io.out(`validator ${Buffer.from(setup.key.publicKey).toString("hex")} shard ${setup.config.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
+    io.out(`listening on http://${setup.config.listen.host}:${node.port}`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    io.out("stopping");
+    await node.stop();
+    io.out("stopped");
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,82 @@
+/**
+ * A load run against a launched devnet: generate (or replay) the workload for its genesis and
+ * accounts, drive it over every validator's stream with H9's driver (src/load/driver.ts), sample
+ * the validators' CPU, and write the JSON / Markdown / HTML report. Shared by `ios start`,
+ * `ios load --devnet`, the devnet test and the devnet benchmark.
+ *
+ * API: `runDevnetLoad(devnet, options): Promise<DevnetLoadResult>`, `summaryLines(result)`.
+ */
+import { runLoad, type LoadMode, type LoadRun } from "../load/driver.js";
+import type { ProgressDisplay } from "../load/progress.js";
+import { writeReport, type ReportFiles } from "../load/report.js";
+import { generateLoad, type LoadSet } from "../load/workload.js";
+import type { Devnet } from "./launcher.js";
+
+export interface DevnetLoadOptions {
+  /** Transfers to generate (ignored with `set`). */
+  readonly count?: number;
+  /** A set generated or replayed beforehand, for this devnet's genesis. */
+  readonly set?: LoadSet;
+  /** Workload seed; default "load". */
+  readonly seed?: string;
+  readonly mode: LoadMode;
+  readonly durationMs: number;
+  readonly drainTimeoutMs?: number;
+  readonly reportDir: string;
+  readonly progress?: ProgressDisplay;
+  /** Signing threads; default: all cores. */
+  readonly threads?: number;
+}
+
+export interface DevnetLoadResult {
+  readonly set: LoadSet;
+  readonly run: LoadRun;
+  readonly files: ReportFiles;
+  /** Wall time spent signing the workload. */
+  readonly generateMs: number;
+}
+
+export async function runDevnetLoad(devnet: Devnet, options: DevnetLoadOptions): Promise<DevnetLoadResult> {
+  const started = performance.now();
+  const set =
+    options.set ??
+    (await generateLoad({
+      genesis: devnet.genesis,
+      accounts: devnet.accounts,
+      count: options.count ?? 1,
+      seed: options.seed ?? "load",
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+    }));
+  const generateMs = performance.now() - started;
+  const run = await runLoad({
+    set,
+    endpoints: devnet.endpoints,
+    mode: options.mode,
+    durationMs: options.durationMs,
+    ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
+    cpu: devnet.manifest.validators.map((v) => ({ pid: v.pid, label: `validator ${v.index} (shard ${v.shard})` })),
+    ...(options.progress === undefined ? {} : { progress: options.progress }),
+  });
+  const files = await writeReport(run.report, options.reportDir);
+  return { set, run, files, generateMs };
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(1)} ms`;
+}
+
+/** The few lines a person reads after a run: throughput, latencies, counts, where the report is. */
+export function summaryLines(result: DevnetLoadResult): string[] {
+  const m = result.run.report.metrics;
+  const t = m.totals;
+  const f = m.latency.final;
+  const o = m.latency.optimistic;
+  return [
+    `transactions: ${t.submitted} submitted, ${t.accepted} accepted, ${t.final} final, ${t.rejected} rejected, ${t.pending} pending (${result.run.end})`,
+    `throughput: ${m.throughput.endToEndTps.toFixed(0)} final tx/s end to end (${m.throughput.withinCapTps.toFixed(0)} tx/s final within ${m.throughput.latencyCapMs} ms)`,
+    `final latency: p50 ${ms(f.p50Ms)}, p90 ${ms(f.p90Ms)}, p99 ${ms(f.p99Ms)}, max ${ms(f.maxMs)}`,
+    o.count === 0 ? "optimistic latency: n/a (the stream carries no optimistic confirmations yet)" : `optimistic latency: p50 ${ms(o.p50Ms)}, p99 ${ms(o.p99Ms)}`,
+    `validator CPU (mean % of one core): ${result.run.report.cpu.map((c) => `${c.label} ${c.meanPercent.toFixed(0)}%`).join(", ")}`,
+    `report: ${result.files.html} (also ${result.files.json}, ${result.files.markdown})`,
+  ];
+}

@@ -1,0 +1,328 @@
+/**
+ * Validator configuration files (`ios node --config FILE`) and key files, parsed strictly:
+ * unknown or missing fields, wrong types and out-of-range values are refused with the JSON path
+ * of the offending field and the file it is in, so a person can fix the file from the message.
+ *
+ * Node configuration (paths are relative to the configuration file's directory):
+ *   { "version": 1,
+ *     "genesis": "genesis.json",            genesis file (src/ledger/genesis.ts)
+ *     "key": "validator-0.key.json",        this validator's key file (below)
+ *     "shard": 0,                           shard this validator serves
+ *     "dataDir": "data/validator-0",        LMDB directory of the shard state
+ *     "listen": { "host": "127.0.0.1", "port": 7000 },      peer + client API server (0: ephemeral)
+ *     "peers": [ { "publicKey": "<64 hex>", "url": "ws://127.0.0.1:7001/peer" } ],
+ *     "pipeline": { "workers": 2, "blockIntervalMs": 200, "maxPendingTxs": 200000 },   optional
+ *     "api": { "maxBodyBytes": 65536, "maxStreamFrameBytes": 4194304 },  optional
+ *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 }   optional }
+ *
+ * Consensus mode "solo" (the default) commits blocks alone; "bft" agrees on every block with the
+ * shard's other validators (src/node/consensus/shard-consensus.ts): the validator must then be a
+ * member of its shard (validator i of the genesis serves shard i mod shardCount).
+ *
+ * Key file: { "version": 1, "type": "ed25519", "publicKey": "<64 hex>", "secretKey": "<64 hex>" }
+ * (secretKey is the RFC 8032 §5.1.5 32-byte seed; the public key is re-derived and must match).
+ */
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { IosError } from "../errors.js";
+import { parseGenesis, type Genesis } from "../ledger/genesis.js";
+import { MAX_BLOCK_TXS } from "../ledger/block.js";
+import { SECRET_KEY_BYTES, keyPairFromSecret, type KeyPair } from "../ledger/keys.js";
+
+export type ConfigErrorCode =
+  | "CONFIG_NOT_FOUND"
+  | "CONFIG_BAD_JSON"
+  | "CONFIG_MISSING_FIELD"
+  | "CONFIG_UNKNOWN_FIELD"
+  | "CONFIG_BAD_FIELD"
+  | "CONFIG_BAD_KEY_FILE"
+  | "CONFIG_BAD_GENESIS"
+  | "CONFIG_NOT_A_VALIDATOR";
+
+export class ConfigError extends IosError<ConfigErrorCode> {
+  constructor(code: ConfigErrorCode, message: string) {
+    super(code, message);
+    this.name = "ConfigError";
+  }
+}
+
+export const CONFIG_VERSION = 1;
+export const KEY_FILE_VERSION = 1;
+
+/**
+ * Client API limits. A body holds one transaction (MAX_TX_BYTES = 16 KiB, hex doubles it, JSON
+ * adds a little): 64 KiB. A stream frame holds a batch as big as a block body (MAX_BLOCK_BYTES).
+ */
+export interface ApiLimits {
+  readonly maxBodyBytes: number;
+  readonly maxStreamFrameBytes: number;
+  /** Bytes a subscriber may leave unread before it is dropped (slow consumer). */
+  readonly maxSubscriberBufferBytes: number;
+}
+
+export const DEFAULT_API_LIMITS: Readonly<ApiLimits> = {
+  maxBodyBytes: 64 * 1024,
+  maxStreamFrameBytes: 4 * 1024 * 1024,
+  maxSubscriberBufferBytes: 16 * 1024 * 1024,
+};
+
+export interface PipelineSettings {
+  /** Verifier worker threads (DESIGN §1: default = available cores). */
+  readonly workers: number;
+  /** Solo block production interval. */
+  readonly blockIntervalMs: number;
+  /** Cap on transactions accepted but not yet in a block (pipeline default when absent). */
+  readonly maxPendingTxs: number;
+}
+
+export interface PeerEntry {
+  readonly publicKey: string;
+  readonly url: string | undefined;
+}
+
+export interface NodeConfig {
+  /** Absolute path of the file the configuration came from. */
+  readonly file: string;
+  readonly genesisFile: string;
+  readonly keyFile: string;
+  readonly dataDir: string;
+  readonly shard: number;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly peers: readonly PeerEntry[];
+  readonly pipeline: Partial<PipelineSettings>;
+  readonly api: ApiLimits;
+  readonly consensus: ConsensusSettings;
+}
+
+/** How blocks are decided: alone, or by the shard's BFT (with its optional tuning). */
+export interface ConsensusSettings {
+  readonly mode: "solo" | "bft";
+  readonly viewTimeoutMs?: number;
+  readonly idleBlockMs?: number;
+  readonly maxBlockTxs?: number;
+}
+
+type Json = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Field checks that name the file and the JSON path of what is wrong. */
+class Reader {
+  constructor(private readonly file: string) {}
+
+  fail(code: ConfigErrorCode, path: string, message: string): never {
+    throw new ConfigError(code, `${this.file}: ${path} ${message}`);
+  }
+
+  object(value: unknown, path: string, required: readonly string[], optional: readonly string[] = []): Json {
+    if (!isRecord(value)) this.fail("CONFIG_BAD_FIELD", path, "must be a JSON object");
+    for (const key of Object.keys(value)) {
+      if (!required.includes(key) && !optional.includes(key)) {
+        this.fail("CONFIG_UNKNOWN_FIELD", `${path}.${key}`, `is not a known field (allowed: ${[...required, ...optional].join(", ")})`);
+      }
+    }
+    for (const key of required) if (!(key in value)) this.fail("CONFIG_MISSING_FIELD", `${path}.${key}`, "is missing");
+    return value;
+  }
+
+  string(value: unknown, path: string): string {
+    if (typeof value !== "string" || value.length === 0) this.fail("CONFIG_BAD_FIELD", path, "must be a non-empty string");
+    return value;
+  }
+
+  integer(value: unknown, path: string, min: number, max: number): number {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      this.fail("CONFIG_BAD_FIELD", path, `must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  hexKey(value: unknown, path: string): string {
+    if (typeof value !== "string" || !/^[0-9a-f]{64}$/.test(value)) this.fail("CONFIG_BAD_FIELD", path, "must be 64 lowercase hex digits (a 32-byte key)");
+    return value;
+  }
+
+  parse(text: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new ConfigError("CONFIG_BAD_JSON", `${this.file}: not valid JSON (${(error as Error).message})`);
+    }
+  }
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : `cannot be read (${(error as Error).message})`;
+    throw new ConfigError("CONFIG_NOT_FOUND", `${what} ${file} ${reason}`);
+  }
+}
+
+const MAX_PORT = 65_535;
+const MAX_WORKERS = 256;
+/** Pending-transaction cap: 2^24 keeps the mempool's memory within a few GiB at most. */
+const MAX_PENDING_TXS_LIMIT = 1 << 24;
+/** Block interval bounds: 10 ms keeps blocks above timer granularity, 60 s keeps latency sane. */
+const MIN_BLOCK_INTERVAL_MS = 10;
+const MAX_BLOCK_INTERVAL_MS = 60_000;
+/** Smallest API limits that still hold one maximal transaction (MAX_TX_BYTES, hex-encoded). */
+const MIN_BODY_BYTES = 40 * 1024;
+const MIN_STREAM_FRAME_BYTES = 64 * 1024;
+const MAX_LIMIT_BYTES = 256 * 1024 * 1024;
+/** BFT view timeout bounds: 100 ms is a few loopback CoSi rounds, 10 min is a stuck shard. */
+const MIN_VIEW_TIMEOUT_MS = 100;
+const MAX_VIEW_TIMEOUT_MS = 600_000;
+
+/** Parses the text of a node configuration; relative paths resolve against `file`'s directory. */
+export function parseNodeConfig(text: string, file: string): NodeConfig {
+  const r: Reader = new Reader(file);
+  const root = r.object(r.parse(text), "$", ["version", "genesis", "key", "shard", "dataDir", "listen", "peers"], ["pipeline", "api", "consensus"]);
+  if (root.version !== CONFIG_VERSION) r.fail("CONFIG_BAD_FIELD", "$.version", `must be ${CONFIG_VERSION}, got ${JSON.stringify(root.version)}`);
+  const base = dirname(resolve(file));
+  const listen = r.object(root.listen, "$.listen", ["host", "port"]);
+  const peerList = root.peers;
+  if (!Array.isArray(peerList)) r.fail("CONFIG_BAD_FIELD", "$.peers", "must be an array (possibly empty)");
+  const seen = new Set<string>();
+  const peers = peerList.map((entry: unknown, i: number): PeerEntry => {
+    const path = `$.peers[${i}]`;
+    const peer = r.object(entry, path, ["publicKey"], ["url"]);
+    const publicKey = r.hexKey(peer.publicKey, `${path}.publicKey`);
+    if (seen.has(publicKey)) r.fail("CONFIG_BAD_FIELD", `${path}.publicKey`, "repeats an earlier peer");
+    seen.add(publicKey);
+    let url: string | undefined;
+    if (peer.url !== undefined) {
+      url = r.string(peer.url, `${path}.url`);
+      if (!/^wss?:\/\/[^\s/]+(\/\S*)?$/.test(url)) r.fail("CONFIG_BAD_FIELD", `${path}.url`, `must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+    }
+    return { publicKey, url };
+  });
+  const pipeline: { workers?: number; blockIntervalMs?: number; maxPendingTxs?: number } = {};
+  if (root.pipeline !== undefined) {
+    const p = r.object(root.pipeline, "$.pipeline", [], ["workers", "blockIntervalMs", "maxPendingTxs"]);
+    if (p.maxPendingTxs !== undefined) pipeline.maxPendingTxs = r.integer(p.maxPendingTxs, "$.pipeline.maxPendingTxs", 1, MAX_PENDING_TXS_LIMIT);
+    if (p.workers !== undefined) pipeline.workers = r.integer(p.workers, "$.pipeline.workers", 1, MAX_WORKERS);
+    if (p.blockIntervalMs !== undefined) {
+      pipeline.blockIntervalMs = r.integer(p.blockIntervalMs, "$.pipeline.blockIntervalMs", MIN_BLOCK_INTERVAL_MS, MAX_BLOCK_INTERVAL_MS);
+    }
+  }
+  const api = { ...DEFAULT_API_LIMITS };
+  if (root.api !== undefined) {
+    const a = r.object(root.api, "$.api", [], ["maxBodyBytes", "maxStreamFrameBytes", "maxSubscriberBufferBytes"]);
+    if (a.maxBodyBytes !== undefined) api.maxBodyBytes = r.integer(a.maxBodyBytes, "$.api.maxBodyBytes", MIN_BODY_BYTES, MAX_LIMIT_BYTES);
+    if (a.maxStreamFrameBytes !== undefined) {
+      api.maxStreamFrameBytes = r.integer(a.maxStreamFrameBytes, "$.api.maxStreamFrameBytes", MIN_STREAM_FRAME_BYTES, MAX_LIMIT_BYTES);
+    }
+    if (a.maxSubscriberBufferBytes !== undefined) {
+      api.maxSubscriberBufferBytes = r.integer(a.maxSubscriberBufferBytes, "$.api.maxSubscriberBufferBytes", MIN_STREAM_FRAME_BYTES, MAX_LIMIT_BYTES);
+    }
+  }
+  let consensus: ConsensusSettings = { mode: "solo" };
+  if (root.consensus !== undefined) {
+    const c = r.object(root.consensus, "$.consensus", ["mode"], ["viewTimeoutMs", "idleBlockMs", "maxBlockTxs"]);
+    if (c.mode !== "solo" && c.mode !== "bft") r.fail("CONFIG_BAD_FIELD", "$.consensus.mode", `must be "solo" or "bft", got ${JSON.stringify(c.mode)}`);
+    consensus = {
+      mode: c.mode,
+      ...(c.viewTimeoutMs === undefined ? {} : { viewTimeoutMs: r.integer(c.viewTimeoutMs, "$.consensus.viewTimeoutMs", MIN_VIEW_TIMEOUT_MS, MAX_VIEW_TIMEOUT_MS) }),
+      ...(c.idleBlockMs === undefined ? {} : { idleBlockMs: r.integer(c.idleBlockMs, "$.consensus.idleBlockMs", MIN_BLOCK_INTERVAL_MS, MAX_BLOCK_INTERVAL_MS) }),
+      ...(c.maxBlockTxs === undefined ? {} : { maxBlockTxs: r.integer(c.maxBlockTxs, "$.consensus.maxBlockTxs", 1, MAX_BLOCK_TXS) }),
+    };
+  }
+  return {
+    file: resolve(file),
+    genesisFile: resolve(base, r.string(root.genesis, "$.genesis")),
+    keyFile: resolve(base, r.string(root.key, "$.key")),
+    dataDir: resolve(base, r.string(root.dataDir, "$.dataDir")),
+    shard: r.integer(root.shard, "$.shard", 0, 0xffffffff),
+    listen: { host: r.string(listen.host, "$.listen.host"), port: r.integer(listen.port, "$.listen.port", 0, MAX_PORT) },
+    peers,
+    pipeline,
+    api,
+    consensus,
+  };
+}
+
+export function loadNodeConfig(file: string): NodeConfig {
+  return parseNodeConfig(readText(file, "configuration file"), file);
+}
+
+/** The JSON of a configuration; paths are written as given (relative to the file's directory). */
+export function nodeConfigJson(fields: {
+  genesis: string;
+  key: string;
+  shard: number;
+  dataDir: string;
+  listen: { host: string; port: number };
+  peers: readonly PeerEntry[];
+  pipeline?: Partial<PipelineSettings>;
+  consensus?: ConsensusSettings;
+}): string {
+  const peers = fields.peers.map((p) => (p.url === undefined ? { publicKey: p.publicKey } : { publicKey: p.publicKey, url: p.url }));
+  return `${JSON.stringify({ version: CONFIG_VERSION, ...fields, peers }, null, 2)}\n`;
+}
+
+export function parseKeyFile(text: string, file: string): KeyPair {
+  const r: Reader = new Reader(file);
+  const root = r.object(r.parse(text), "$", ["version", "type", "publicKey", "secretKey"]);
+  if (root.version !== KEY_FILE_VERSION) r.fail("CONFIG_BAD_KEY_FILE", "$.version", `must be ${KEY_FILE_VERSION}`);
+  if (root.type !== "ed25519") r.fail("CONFIG_BAD_KEY_FILE", "$.type", `must be "ed25519"`);
+  const publicKey = r.hexKey(root.publicKey, "$.publicKey");
+  const secretKey = r.hexKey(root.secretKey, "$.secretKey");
+  const pair = keyPairFromSecret(Buffer.from(secretKey, "hex"));
+  if (Buffer.from(pair.publicKey).toString("hex") !== publicKey) {
+    r.fail("CONFIG_BAD_KEY_FILE", "$.publicKey", "does not match the secret key (the file is damaged or was edited)");
+  }
+  return pair;
+}
+
+export function loadKeyFile(file: string): KeyPair {
+  return parseKeyFile(readText(file, "key file"), file);
+}
+
+export function keyFileJson(pair: KeyPair): string {
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+  if (pair.secretKey.length !== SECRET_KEY_BYTES) throw new ConfigError("CONFIG_BAD_KEY_FILE", `secret key must be ${SECRET_KEY_BYTES} bytes`);
+  return `${JSON.stringify({ version: KEY_FILE_VERSION, type: "ed25519", publicKey: hex(pair.publicKey), secretKey: hex(pair.secretKey) }, null, 2)}\n`;
+}
+
+export function loadGenesisFile(file: string): Genesis {
+  const text = readText(file, "genesis file");
+  try {
+    return parseGenesis(text);
+  } catch (error) {
+    if (error instanceof IosError) throw new ConfigError("CONFIG_BAD_GENESIS", `${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Everything a validator starts from, checked against each other. */
+export interface NodeSetup {
+  readonly config: NodeConfig;
+  readonly genesis: Genesis;
+  readonly key: KeyPair;
+}
+
+/** Loads the configuration, its genesis and key file, and checks they fit together. */
+export function loadNodeSetup(configFile: string): NodeSetup {
+  const config = loadNodeConfig(configFile);
+  const genesis = loadGenesisFile(config.genesisFile);
+  const key = loadKeyFile(config.keyFile);
+  const self = Buffer.from(key.publicKey).toString("hex");
+  if (!genesis.validators.some((v) => Buffer.from(v.publicKey).toString("hex") === self)) {
+    throw new ConfigError("CONFIG_NOT_A_VALIDATOR", `${config.keyFile}: public key ${self} is not among the ${genesis.validators.length} validators of ${config.genesisFile}`);
+  }
+  if (config.shard >= genesis.shardCount) {
+    throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.shard is ${config.shard} but the genesis has ${genesis.shardCount} shard(s) (0..${genesis.shardCount - 1})`);
+  }
+  const member = genesis.validators.findIndex((v) => Buffer.from(v.publicKey).toString("hex") === self) % genesis.shardCount === config.shard;
+  if (config.consensus.mode === "bft" && !member) {
+    throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "bft" but ${self} is not a validator of shard ${config.shard} (validator i serves shard i mod ${genesis.shardCount})`);
+  }
+  config.peers.forEach((peer, i) => {
+    if (peer.publicKey === self) throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey is this validator's own key`);
+  });
+  return { config, genesis, key };
+}

@@ -1,0 +1,247 @@
+/**
+ * One validator process (DESIGN §1): configuration → shard state (LMDB) → verifier pool →
+ * pipeline with its block driver → client API → peer transport, all on one uWebSockets.js app
+ * and port. The block driver is the solo producer, or in consensus mode "bft" the shard's BFT
+ * (src/node/consensus/shard-consensus.ts) with transaction gossip among the shard's validators.
+ *
+ * Phases:
+ *  1. start: open the shard state (replaying stored blocks), start the worker pool and the
+ *     pipeline, mount the client API on the transport's app, listen, then start producing blocks.
+ *  2. run: clients submit over HTTP / WebSocket; the solo producer commits blocks, or the shard
+ *     agrees on them (bft: accepted transactions are gossiped to the shard's other validators);
+ *     peers connect over the authenticated transport.
+ *  3. stop: refuse new requests, stop producing, drain the pipeline; solo commits what it
+ *     accepted (accepted transactions are never dropped by a clean stop), while a bft validator
+ *     leaves its unfinal transactions to the shard (it cannot decide blocks alone); then close
+ *     the transport, the pool and the state (flushing the UTXO set).
+ */
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type { ChainView, ClientBackend, MetricFamily, SubmitResult as ApiSubmitResult, TxStatus as ApiTxStatus } from "../api/interface.js";
+import { ClientApi } from "../api/server.js";
+import { SubmitOutcome, type ConfirmationBatch } from "../api/stream-codec.js";
+import type { WasmFlavor } from "../crypto/wasm.js";
+import { genesisTxid } from "../ledger/genesis.js";
+import type { PeerId } from "../net/interface.js";
+import { PeerIdentity } from "../net/peer-auth.js";
+import { UwsTransport } from "../net/uws-transport.js";
+import { CryptoRng, SystemClock } from "../runtime/system.js";
+import type { NodeSetup } from "./config.js";
+import { ShardConsensus } from "./consensus/shard-consensus.js";
+import type { TxSink } from "./consensus/interface.js";
+import { Pipeline, SoloBlockProducer, type BlockDriver, type SubmitResult } from "./pipeline.js";
+import { VerifierPool } from "./pool/verify-pool.js";
+import { ShardState } from "./shard-state.js";
+import { TxGossip } from "./tx-gossip.js";
+
+/** Solo block interval when the configuration names none: short blocks keep client latency low. */
+export const DEFAULT_BLOCK_INTERVAL_MS = 200;
+
+export interface ValidatorOptions {
+  /** WASM build of the UTXO table (the pool's workers choose their own by default). */
+  readonly flavor?: WasmFlavor;
+}
+
+const OUTCOMES: Readonly<Record<SubmitResult["outcome"], SubmitOutcome>> = {
+  accepted: SubmitOutcome.Accepted,
+  duplicate: SubmitOutcome.Duplicate,
+  rejected: SubmitOutcome.Rejected,
+};
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+/** The client API's view of the pipeline and the shard state. */
+class PipelineBackend implements ClientBackend {
+  readonly shard: number;
+  readonly shardCount: number;
+  readonly chain: ChainView;
+  private readonly startedAt = Date.now();
+  private readonly submissions = new Map<SubmitOutcome, number>();
+
+  constructor(
+    private readonly setup: NodeSetup,
+    private readonly state: ShardState,
+    private readonly pipeline: Pipeline,
+    private readonly pool: VerifierPool,
+    private readonly transport: UwsTransport,
+    /** Where client transactions go: the pipeline, or the gossip in front of it (bft). */
+    private readonly sink: TxSink,
+    private readonly consensus: ShardConsensus | undefined,
+  ) {
+    this.shard = state.shard;
+    this.shardCount = state.shardCount;
+    this.chain = state;
+  }
+
+  async submit(transactions: readonly Uint8Array[]): Promise<ApiSubmitResult[]> {
+    const results = await this.sink.submit(transactions);
+    return results.map((r) => {
+      const outcome = OUTCOMES[r.outcome];
+      this.submissions.set(outcome, (this.submissions.get(outcome) ?? 0) + 1);
+      return { outcome, txid: r.txid, ...(r.code === undefined ? {} : { code: r.code }), ...(r.message === undefined ? {} : { message: r.message }) };
+    });
+  }
+
+  status(txid: Uint8Array): ApiTxStatus {
+    return this.pipeline.status(txid);
+  }
+
+  onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void {
+    return this.pipeline.onBlock((event) => listener({ height: event.height, final: event.final, rejected: event.rejected }));
+  }
+
+  nodeStatus(): Record<string, unknown> {
+    return {
+      publicKey: hex(this.setup.key.publicKey),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      mempool: { pending: this.pipeline.pendingCount, pendingBytes: this.pipeline.pendingBytes, ready: this.pipeline.mempoolCount },
+      workers: this.pool.threads,
+      peers: { configured: this.setup.config.peers.length, connected: this.transport.connectedPeers().length },
+      utxos: this.state.utxoCount,
+      supply: this.state.supply.toString(),
+      consensus:
+        this.consensus === undefined
+          ? { mode: "solo" }
+          : { mode: "bft", validators: this.consensus.participants.length, height: this.consensus.bft.height, view: this.consensus.bft.view, viewChanges: this.consensus.bft.stats.viewChanges },
+    };
+  }
+
+  metrics(): MetricFamily[] {
+    const m = this.pipeline.metrics();
+    const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: "gauge", samples: [{ value }] });
+    const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: "counter", samples: [{ value }] });
+    const transport = this.transport.stats();
+    return [
+      {
+        name: "ios_submissions_total",
+        help: "Transactions submitted through the client API, by outcome",
+        type: "counter",
+        samples: Object.entries(OUTCOMES).map(([name, outcome]) => ({ labels: { outcome: name }, value: this.submissions.get(outcome) ?? 0 })),
+      },
+      counter("ios_pipeline_submitted_total", "Transactions the pipeline received", m.submitted),
+      counter("ios_pipeline_finalized_total", "Transactions final in a committed block", m.finalized),
+      counter("ios_pipeline_blocks_total", "Blocks committed by this node", m.blocks),
+      {
+        name: "ios_pipeline_rejections_total",
+        help: "Transactions rejected, by code",
+        type: "counter",
+        samples: Object.entries(m.rejected).map(([code, value]) => ({ labels: { code }, value })),
+      },
+      gauge("ios_pipeline_batches_in_flight", "Validation batches in the worker pool", m.batchesInFlight),
+      gauge("ios_mempool_pending_txs", "Transactions accepted or being validated, not yet in a block", this.pipeline.pendingCount),
+      gauge("ios_mempool_pending_bytes", "Bytes of those transactions", this.pipeline.pendingBytes),
+      gauge("ios_tip_height", "Height of the last committed block", this.state.tip.height),
+      gauge("ios_utxo_count", "Unspent outputs of the shard", this.state.utxoCount),
+      gauge("ios_pool_threads", "Verifier worker threads", this.pool.threads),
+      gauge("ios_peers_connected", "Peers with an authenticated link", transport.links.length),
+      counter("ios_transport_frames_in_total", "Peer frames received", transport.framesIn),
+      counter("ios_transport_frames_out_total", "Peer frames sent", transport.framesOut),
+      ...(this.consensus === undefined
+        ? []
+        : [
+            gauge("ios_consensus_view", "BFT view at the height being decided", this.consensus.bft.view),
+            counter("ios_consensus_view_changes_total", "BFT views entered after view 0", this.consensus.bft.stats.viewChanges),
+          ]),
+    ];
+  }
+}
+
+export class ValidatorNode {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly setup: NodeSetup,
+    readonly state: ShardState,
+    readonly pool: VerifierPool,
+    readonly pipeline: Pipeline,
+    private readonly producer: BlockDriver,
+    /** The shard's BFT (consensus mode "bft"), with the gossip feeding its pipeline. */
+    readonly consensus: ShardConsensus | undefined,
+    private readonly gossip: TxGossip | undefined,
+    readonly transport: UwsTransport,
+    readonly api: ClientApi,
+    /** The port peers and clients connect to (the configured one, or the ephemeral one picked). */
+    readonly port: number,
+  ) {}
+
+  /** Phase 1: opens everything and starts serving; on failure, closes what it opened. */
+  static async start(setup: NodeSetup, options: ValidatorOptions = {}): Promise<ValidatorNode> {
+    const { config, genesis, key } = setup;
+    const state = ShardState.open({ directory: config.dataDir, genesis, shard: config.shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
+    const opened: (() => Promise<void> | void)[] = [() => state.close()];
+    try {
+      const pool = new VerifierPool({ threads: config.pipeline.workers ?? availableParallelism() });
+      opened.unshift(() => pool.close());
+      const { maxPendingTxs } = config.pipeline;
+      const pipeline = new Pipeline({ state, pool, producer: key, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
+      opened.unshift(() => pipeline.close());
+      const peers = new Map<PeerId, string | undefined>(config.peers.map((p) => [p.publicKey, p.url]));
+      const transport = new UwsTransport({
+        identity: PeerIdentity.fromSeed(key.secretKey),
+        chainId: genesisTxid(genesis),
+        host: config.listen.host,
+        port: config.listen.port,
+        peers,
+        clock: new SystemClock(),
+        rng: new CryptoRng(),
+      });
+      opened.unshift(() => transport.close());
+      let producer: BlockDriver;
+      let consensus: ShardConsensus | undefined;
+      let gossip: TxGossip | undefined;
+      if (config.consensus.mode === "bft") {
+        const { viewTimeoutMs, idleBlockMs, maxBlockTxs } = config.consensus;
+        consensus = new ShardConsensus({
+          genesis,
+          shard: config.shard,
+          key,
+          transport,
+          host: pipeline,
+          finalityDirectory: join(config.dataDir, "finality"),
+          ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
+          ...(idleBlockMs === undefined ? {} : { idleBlockMs }),
+          ...(maxBlockTxs === undefined ? {} : { maxBlockTxs }),
+          onError: (error) => console.error(`shard consensus stopped: ${error instanceof Error ? error.message : String(error)}`),
+        });
+        const started = consensus;
+        opened.unshift(() => started.stop());
+        gossip = new TxGossip({ transport, peers: consensus.participants.map((p) => Buffer.from(p).toString("hex")), sink: pipeline });
+        producer = consensus;
+      } else {
+        producer = new SoloBlockProducer(pipeline, { blockIntervalMs: config.pipeline.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS });
+      }
+      const backend = new PipelineBackend(setup, state, pipeline, pool, transport, gossip ?? pipeline, consensus);
+      const api = new ClientApi(transport.app, backend, config.api);
+      opened.unshift(() => api.stop());
+      const { port } = await transport.start();
+      producer.start();
+      return new ValidatorNode(setup, state, pool, pipeline, producer, consensus, gossip, transport, api, port);
+    } catch (error) {
+      for (const close of opened) await close();
+      throw error;
+    }
+  }
+
+  get tipHeight(): number {
+    return this.state.tip.height;
+  }
+
+  /** Phase 3 (idempotent). */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.api.stop();
+    await this.producer.stop();
+    this.gossip?.close();
+    await this.pipeline.close();
+    if (this.consensus === undefined) while (this.pipeline.commitNextBlock() !== undefined);
+    await this.transport.close();
+    await this.pool.close();
+    await this.state.close();
+  }
+}

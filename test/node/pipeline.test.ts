@@ -1,0 +1,392 @@
+/**
+ * The validation pipeline end to end: real worker threads (VerifierPool), real Ed25519
+ * signatures, a real LMDB shard state in a temp directory. Balances and supply are checked against
+ * a TypeScript model of the UTXO set.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { IosError } from "../../src/errors.js";
+import { BlockKind, decodeBlock, encodeBlock, makeBlockHeader, sealOptimistic } from "../../src/ledger/block.js";
+import { genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
+import { signMessage, type KeyPair } from "../../src/ledger/keys.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { packTransactions } from "../../src/ledger/stateless.js";
+import { TxKind, encodeTransaction, signTransaction, type TxOutput } from "../../src/ledger/transaction.js";
+import { Pipeline, SoloBlockProducer, type BlockEvent, type SubmitResult } from "../../src/node/pipeline.js";
+import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import { ShardState } from "../../src/node/shard-state.js";
+
+const SHARD_COUNT = 2;
+const SHARD = 0;
+const AMOUNT = 1_000_000n;
+const { genesis, accounts, validators } = makeTestGenesis({ seed: "pipeline tests", shardCount: SHARD_COUNT, accounts: 64, amount: AMOUNT, validators: 1 });
+const mine = accounts.filter((account) => shardOfOwner(account.publicKey, SHARD_COUNT) === SHARD);
+const foreign = accounts.find((account) => shardOfOwner(account.publicKey, SHARD_COUNT) !== SHARD)!;
+const GENESIS_ID = genesisTxid(genesis);
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+
+interface Coin {
+  readonly txid: Uint8Array;
+  readonly index: number;
+  readonly owner: KeyPair;
+  readonly amount: bigint;
+}
+
+/** A TS model of the shard's UTXO set: outpoint hex → coin. */
+class Model {
+  readonly coins = new Map<string, Coin>();
+  constructor(source: Genesis) {
+    source.outputs.forEach((output, index) => {
+      const owner = accounts.find((account) => hex(account.publicKey) === hex(output.owner))!;
+      if (shardOfOwner(output.owner, SHARD_COUNT) === SHARD) this.add({ txid: GENESIS_ID, index, owner, amount: output.amount });
+    });
+  }
+  add(coin: Coin): void {
+    this.coins.set(`${hex(coin.txid)}:${coin.index}`, coin);
+  }
+  spend(coin: Coin): void {
+    assert.ok(this.coins.delete(`${hex(coin.txid)}:${coin.index}`));
+  }
+  get supply(): bigint {
+    let sum = 0n;
+    for (const coin of this.coins.values()) sum += coin.amount;
+    return sum;
+  }
+}
+
+interface Transfer {
+  readonly bytes: Uint8Array;
+  readonly txid: Uint8Array;
+  readonly spent: Coin;
+  readonly created: Coin[];
+}
+
+/** Spends `coin` into `amount` for `to` and the change back to the owner (1 input, 2 outputs); `forger` signs instead of the owner. */
+function transfer(coin: Coin, to: KeyPair, amount: bigint, forger?: KeyPair): Transfer {
+  const outputs: TxOutput[] = [
+    { owner: to.publicKey, amount },
+    { owner: coin.owner.publicKey, amount: coin.amount - amount },
+  ];
+  const { transaction, txid } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: coin.txid, index: coin.index, owner: coin.owner.publicKey }], outputs }, [coin.owner]);
+  const signatures = forger === undefined ? transaction.signatures : [signMessage(forger.secretKey, txid)];
+  return {
+    bytes: encodeTransaction({ ...transaction, signatures }),
+    txid,
+    spent: coin,
+    created: [
+      { txid, index: 0, owner: to, amount },
+      { txid, index: 1, owner: coin.owner, amount: coin.amount - amount },
+    ],
+  };
+}
+
+function assertMatchesModel(state: ShardState, model: Model): void {
+  assert.equal(state.supply, model.supply);
+  assert.equal(state.utxoCount, model.coins.size);
+  for (const coin of model.coins.values()) {
+    const found = state.getUtxo(coin.txid, coin.index);
+    assert.ok(found !== undefined, `missing UTXO ${hex(coin.txid)}:${coin.index}`);
+    assert.equal(found.amount, coin.amount);
+    assert.equal(hex(found.owner), hex(coin.owner.publicKey));
+  }
+}
+
+function outcomes(results: readonly SubmitResult[]): string[] {
+  return results.map((result) => (result.outcome === "rejected" ? `rejected:${result.code}` : result.outcome));
+}
+
+let pool: VerifierPool;
+const directories: string[] = [];
+
+function freshState(): { state: ShardState; directory: string } {
+  const directory = mkdtempSync(join(tmpdir(), "ios-pipeline-"));
+  directories.push(directory);
+  return { state: ShardState.open({ directory, genesis, shard: SHARD }), directory };
+}
+
+function genesisCoins(model: Model): Coin[] {
+  return [...model.coins.values()];
+}
+
+before(() => {
+  pool = new VerifierPool({ threads: 2 });
+});
+
+after(async () => {
+  await pool.close();
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+describe("pipeline", () => {
+  it("finalizes valid transfers in two chained rounds; balances and supply match the model", async () => {
+    const { state } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const model = new Model(genesis);
+    const events: BlockEvent[] = [];
+    pipeline.onBlock((event) => events.push(event));
+    const finals = new Map<string, [number, number]>();
+    pipeline.onFinal((txid, height, index) => finals.set(hex(txid), [height, index]));
+
+    for (let round = 0; round < 2; round++) {
+      const coins = genesisCoins(model).filter((coin) => coin.amount > 10n).slice(0, 24);
+      const transfers = coins.map((coin, i) => transfer(coin, mine[(i + 1 + round) % mine.length]!, coin.amount / 3n));
+      const results = await pipeline.submit(transfers.map((t) => t.bytes));
+      assert.deepEqual(outcomes(results), transfers.map(() => "accepted"));
+      results.forEach((result, i) => assert.equal(hex(result.txid!), hex(transfers[i]!.txid)));
+      for (const t of transfers) assert.deepEqual(pipeline.status(t.txid), { state: "pending" });
+      const event = pipeline.commitNextBlock();
+      assert.ok(event !== undefined);
+      assert.equal(event.final.length, transfers.length * 32);
+      assert.equal(event.rejected.length, 0);
+      for (const t of transfers) {
+        model.spend(t.spent);
+        for (const coin of t.created) model.add(coin);
+      }
+      transfers.forEach((t, i) => assert.deepEqual(pipeline.status(t.txid), { state: "final", height: round + 1, index: i }));
+      const block = decodeBlock(state.getBlock(round + 1)!);
+      assert.deepEqual(block.transactions.map(hex), transfers.map((t) => hex(t.bytes)));
+    }
+    assertMatchesModel(state, model);
+    assert.equal(state.tip.height, 2);
+    const { state: follower } = freshState();
+    for (const height of [1, 2]) assert.equal(follower.commitBlock(state.getBlock(height)!).applied, 24, "produced blocks pass the full block validation");
+    assert.equal(hex(follower.tip.hash), hex(state.tip.hash));
+    assertMatchesModel(follower, model);
+    await follower.close();
+    assert.equal(events.length, 2);
+    assert.equal(finals.size, 48);
+    assert.equal(pipeline.commitNextBlock(), undefined, "an empty mempool makes no block");
+    assert.equal(pipeline.metrics().finalized, 48);
+    await pipeline.close();
+    await state.close();
+  });
+
+  it("rejects a bad signature, malformed bytes and a wrong-shard output with their codes", async () => {
+    const { state } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const coins = genesisCoins(new Model(genesis));
+    const good = transfer(coins[0]!, mine[1]!, 5n);
+    const forged = transfer(coins[1]!, mine[2]!, 5n, mine[3]!);
+    const tampered = transfer(coins[2]!, mine[2]!, 5n).bytes.slice();
+    tampered[tampered.length - 1]! ^= 0x01;
+    const wrongShard = transfer(coins[3]!, foreign, 5n);
+    const truncated = good.bytes.subarray(0, 40);
+    const results = await pipeline.submit([forged.bytes, tampered, wrongShard.bytes, truncated, good.bytes]);
+    assert.deepEqual(outcomes(results), ["rejected:TX_BAD_SIGNATURE", "rejected:TX_BAD_SIGNATURE", "rejected:TX_WRONG_SHARD", "rejected:TX_TRUNCATED", "accepted"]);
+    assert.equal(results[3]!.txid, undefined, "undecodable bytes have no txid");
+    assert.deepEqual(pipeline.status(forged.txid), { state: "rejected", code: "TX_BAD_SIGNATURE" });
+    assert.match(results[2]!.message!, /shard/);
+    assert.throws(() => pipeline.submitFramed(Uint8Array.of(9, 0, 0, 0, 1)), (error: unknown) => error instanceof IosError && error.code === "BATCH_TRUNCATED");
+    const event = pipeline.commitNextBlock()!;
+    assert.equal(event.final.length, 32);
+    assert.deepEqual(pipeline.metrics().rejected, { TX_BAD_SIGNATURE: 2, TX_WRONG_SHARD: 1, TX_TRUNCATED: 1 });
+    await pipeline.close();
+    await state.close();
+  });
+
+  it("treats duplicate submissions idempotently, while pending and once final", async () => {
+    const { state } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const coins = genesisCoins(new Model(genesis));
+    const t = transfer(coins[0]!, mine[1]!, 7n);
+    const first = await pipeline.submitFramed(packTransactions([t.bytes, t.bytes]));
+    assert.deepEqual(outcomes(first), ["accepted", "duplicate"]);
+    assert.deepEqual(first[1]!.status, { state: "pending" });
+    const again = await pipeline.submit([t.bytes]);
+    assert.deepEqual(outcomes(again), ["duplicate"]);
+    pipeline.commitNextBlock();
+    const late = await pipeline.submit([t.bytes]);
+    assert.deepEqual(outcomes(late), ["duplicate"]);
+    assert.deepEqual(late[0]!.status, { state: "final", height: 1, index: 0 });
+    assert.equal(pipeline.commitNextBlock(), undefined, "the duplicate never re-entered the mempool");
+    assert.equal(pipeline.pendingCount, 0);
+    await pipeline.close();
+    await state.close();
+  });
+
+  it("refuses submissions past the cap with MEMPOOL_FULL and finalizes every accepted one", async () => {
+    const { state } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]!, maxPendingTxs: 10 });
+    const model = new Model(genesis);
+    const transfers = genesisCoins(model).slice(0, 25).map((coin, i) => transfer(coin, mine[(i + 5) % mine.length]!, 11n));
+    const results = await pipeline.submit(transfers.map((t) => t.bytes));
+    const accepted = transfers.filter((_, i) => results[i]!.outcome === "accepted");
+    assert.equal(accepted.length, 10);
+    assert.deepEqual(outcomes(results).slice(10), new Array(15).fill("rejected:MEMPOOL_FULL"));
+    assert.match(results[24]!.message!, /retry later/);
+    assert.equal(pipeline.pendingCount, 10);
+    assert.equal(pipeline.metrics().refusedFull, 15);
+    pipeline.commitNextBlock();
+    for (const t of accepted) assert.equal(pipeline.status(t.txid).state, "final");
+    const retried = await pipeline.submit(transfers.slice(10, 20).map((t) => t.bytes));
+    assert.deepEqual(outcomes(retried), new Array(10).fill("accepted"));
+    pipeline.commitNextBlock();
+    for (const t of transfers.slice(0, 20)) {
+      model.spend(t.spent);
+      for (const coin of t.created) model.add(coin);
+    }
+    assertMatchesModel(state, model);
+    await pipeline.close();
+    await state.close();
+  });
+
+  it("lets exactly one of two double spends become final (same block and across blocks)", async () => {
+    const { state, directory } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const rejectedAtApply: [string, string][] = [];
+    pipeline.onRejected((txid, code) => rejectedAtApply.push([hex(txid), code]));
+    const coins = genesisCoins(new Model(genesis));
+    const first = transfer(coins[0]!, mine[1]!, 100n);
+    const second = transfer(coins[0]!, mine[2]!, 200n);
+    assert.deepEqual(outcomes(await pipeline.submit([first.bytes])), ["accepted"]);
+    assert.deepEqual(outcomes(await pipeline.submit([second.bytes])), ["accepted"]);
+    const event = pipeline.commitNextBlock()!;
+    assert.equal(hex(event.final), hex(first.txid));
+    assert.deepEqual(rejectedAtApply, [[hex(second.txid), "MISSING_INPUT"]]);
+    assert.deepEqual(pipeline.status(second.txid), { state: "rejected", code: "MISSING_INPUT" });
+    assert.equal(decodeBlock(state.getBlock(1)!).transactions.length, 1, "the loser is not in the block");
+
+    const third = transfer(coins[0]!, mine[3]!, 300n);
+    assert.deepEqual(outcomes(await pipeline.submit([third.bytes])), ["accepted"]);
+    const next = pipeline.commitNextBlock()!;
+    assert.equal(next.final.length, 0);
+    assert.deepEqual(next.rejected.map((r) => r.code), ["MISSING_INPUT"]);
+    assert.equal(pipeline.status(first.txid).state, "final");
+    await pipeline.close();
+    await state.close();
+    const reopened = ShardState.open({ directory, genesis, shard: SHARD, flushIntervalBlocks: 1 });
+    assert.equal(reopened.tip.height, 2, "the block with no applied transaction is kept");
+    assert.equal(decodeBlock(reopened.getBlock(2)!).transactions.length, 0);
+    assert.equal(reopened.getTransactionLocation(second.txid), undefined);
+    await reopened.close();
+  });
+
+  it("keeps every final transaction and the UTXO set across a restart", async () => {
+    const { state, directory } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const model = new Model(genesis);
+    const transfers = genesisCoins(model).slice(0, 12).map((coin, i) => transfer(coin, mine[(i + 2) % mine.length]!, 13n));
+    await pipeline.submit(transfers.slice(0, 6).map((t) => t.bytes));
+    pipeline.commitNextBlock();
+    await pipeline.submit(transfers.slice(6).map((t) => t.bytes));
+    pipeline.commitNextBlock();
+    for (const t of transfers) {
+      model.spend(t.spent);
+      for (const coin of t.created) model.add(coin);
+    }
+    await pipeline.close();
+    await state.close();
+
+    const reopened = ShardState.open({ directory, genesis, shard: SHARD });
+    const restarted = new Pipeline({ state: reopened, pool, producer: validators[0]! });
+    assert.equal(reopened.tip.height, 2);
+    transfers.forEach((t, i) => assert.deepEqual(restarted.status(t.txid), { state: "final", height: i < 6 ? 1 : 2, index: i % 6 }));
+    assertMatchesModel(reopened, model);
+    assert.deepEqual(outcomes(await restarted.submit([transfers[0]!.bytes])), ["duplicate"]);
+    await restarted.close();
+    assert.deepEqual(outcomes(await restarted.submit([transfers[0]!.bytes])), ["rejected:PIPELINE_CLOSED"]);
+    await reopened.close();
+  });
+
+  it("produces blocks on its own with the solo producer, in batches through the workers", async () => {
+    const { state } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]!, batchTxs: 8 });
+    const producer = new SoloBlockProducer(pipeline, { blockIntervalMs: 20, maxBlockTxs: 16 });
+    const transfers = genesisCoins(new Model(genesis)).slice(0, 30).map((coin, i) => transfer(coin, mine[(i + 3) % mine.length]!, 17n));
+    const waiting = new Set(transfers.map((t) => hex(t.txid)));
+    const allFinal = new Promise<void>((resolve) => {
+      pipeline.onFinal((txid) => {
+        waiting.delete(hex(txid));
+        if (waiting.size === 0) resolve();
+      });
+    });
+    producer.start();
+    const results = await Promise.all([pipeline.submit(transfers.slice(0, 13).map((t) => t.bytes)), pipeline.submit(transfers.slice(13).map((t) => t.bytes))]);
+    assert.deepEqual(outcomes(results.flat()), new Array(30).fill("accepted"));
+    await allFinal;
+    await producer.stop();
+    assert.ok(state.tip.height >= 2, "16-transaction blocks: at least two of them");
+    assert.equal(pipeline.metrics().finalized, 30);
+    await pipeline.close();
+    await state.close();
+  });
+
+  it("refuses a batch whose worker task fails as a whole with that code, keeping no reservation", async () => {
+    const { state } = freshState();
+    const closedPool = new VerifierPool({ threads: 1 });
+    await closedPool.close();
+    const pipeline = new Pipeline({ state, pool: closedPool, producer: validators[0]! });
+    const coins = genesisCoins(new Model(genesis));
+    const results = await pipeline.submit([transfer(coins[0]!, mine[1]!, 3n).bytes, transfer(coins[1]!, mine[1]!, 3n).bytes]);
+    assert.deepEqual(outcomes(results), ["rejected:VERIFIER_POOL_CLOSED", "rejected:VERIFIER_POOL_CLOSED"]);
+    assert.equal(pipeline.pendingCount, 0);
+    assert.equal(pipeline.pendingBytes, 0);
+    await pipeline.close();
+    await state.close();
+  });
+
+  it("hands candidates to a consensus proposal without removing them and settles the block it committed", async () => {
+    const { state } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const events: BlockEvent[] = [];
+    pipeline.onBlock((event) => events.push(event));
+    const coins = genesisCoins(new Model(genesis));
+    const winner = transfer(coins[0]!, mine[1]!, 5n);
+    const loser = transfer(coins[0]!, mine[2]!, 6n);
+    const spare = transfer(coins[1]!, mine[2]!, 7n);
+    await pipeline.submit([winner.bytes, loser.bytes, spare.bytes]);
+    const proposal = pipeline.candidates(2, 1 << 20);
+    assert.deepEqual(proposal.map(hex), [hex(winner.bytes), hex(loser.bytes)]);
+    assert.equal(pipeline.mempoolCount, 3, "candidates stay in the mempool");
+    const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: SHARD, epoch: 0, height: 1, prevHash: state.tip.hash, timestamp: 1, producer: validators[0]!.publicKey }, proposal);
+    const bytes = encodeBlock(header, sealOptimistic(header, validators[0]!), proposal);
+    const commit = state.commitBlock(bytes);
+    const event = pipeline.settled({ height: commit.height, hash: commit.hash, txids: decodeBlock(bytes).txids, statuses: commit.statuses });
+    assert.equal(hex(event.final), hex(winner.txid));
+    assert.deepEqual(event.rejected.map((r) => [hex(r.txid), r.code]), [[hex(loser.txid), "MISSING_INPUT"]]);
+    assert.deepEqual(events, [event]);
+    assert.deepEqual(pipeline.status(winner.txid), { state: "final", height: 1, index: 0 });
+    assert.deepEqual(pipeline.status(loser.txid), { state: "rejected", code: "MISSING_INPUT" });
+    assert.equal(pipeline.mempoolCount, 1);
+    assert.equal(pipeline.pendingCount, 1);
+    assert.equal(pipeline.commitNextBlock()!.final.length, 32, "the spare one still makes the next block");
+    assert.throws(() => pipeline.settled({ height: 3, hash: new Uint8Array(32), txids: new Uint8Array(31), statuses: new Uint8Array(1) }), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_BAD_INPUT");
+    await pipeline.close();
+    await state.close();
+  });
+
+  it("checks its options", async () => {
+    const { state } = freshState();
+    for (const options of [{ maxPendingTxs: 0 }, { batchTxs: 1.5 }, { batchAgeMs: -1 }, { maxPendingBytes: Number.NaN }]) {
+      assert.throws(() => new Pipeline({ state, pool, producer: validators[0]!, ...options }), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_OPTIONS");
+    }
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    assert.throws(() => pipeline.submit(["00" as unknown as Uint8Array]), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_BAD_INPUT");
+    assert.throws(() => pipeline.status(new Uint8Array(31)), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_BAD_TXID");
+    assert.throws(() => pipeline.commitNextBlock(0), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_OPTIONS");
+    await state.close();
+  });
+});
+
+describe("ShardState.commitProduced", () => {
+  it("marks the state failed when the block builder breaks after the apply; the pipeline keeps its transactions", async () => {
+    const { state } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const coins = genesisCoins(new Model(genesis));
+    await pipeline.submit([transfer(coins[0]!, mine[1]!, 3n).bytes]);
+    const validated = await pool.validateTransactions(packTransactions([transfer(coins[1]!, mine[1]!, 3n).bytes]), SHARD, SHARD_COUNT);
+    assert.throws(
+      () => state.commitProduced(validated.records, 1, () => ({ bytes: new Uint8Array(0), hash: new Uint8Array(32), txids: new Uint8Array(0) })),
+      (error: unknown) => error instanceof IosError && error.code === "STATE_TX_COUNT_MISMATCH",
+    );
+    assert.throws(() => pipeline.commitNextBlock(), (error: unknown) => error instanceof IosError && error.code === "STATE_FAILED");
+    assert.equal(pipeline.mempoolCount, 1, "the accepted transaction is kept for a reopened state");
+    assert.equal(pipeline.pendingCount, 1);
+    await pipeline.close();
+    await state.close();
+  });
+});

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { genesisToJson, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { keyPairFromSecret } from "../../src/ledger/keys.js";
+import {
+  ConfigError,
+  DEFAULT_API_LIMITS,
+  keyFileJson,
+  loadNodeSetup,
+  nodeConfigJson,
+  parseKeyFile,
+  parseNodeConfig,
+} from "../../src/node/config.js";
+
+const dir = mkdtempSync(join(tmpdir(), "ios-config-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const { genesis, validators } = makeTestGenesis({ seed: "config-test", shardCount: 2, accounts: 4, amount: 100n, validators: 2 });
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const file = join(dir, "node.json");
+
+function valid(): Record<string, unknown> {
+  return JSON.parse(
+    nodeConfigJson({
+      genesis: "genesis.json",
+      key: "v0.key.json",
+      shard: 1,
+      dataDir: "data",
+      listen: { host: "127.0.0.1", port: 0 },
+      peers: [{ publicKey: hex(validators[1]!.publicKey), url: "ws://127.0.0.1:7001/peer" }],
+    }),
+  ) as Record<string, unknown>;
+}
+
+function refused(mutate: (c: Record<string, any>) => void, code: string, pattern: RegExp): void {
+  const config = valid();
+  mutate(config);
+  assert.throws(
+    () => parseNodeConfig(JSON.stringify(config), file),
+    (error) => error instanceof ConfigError && error.code === code && pattern.test(error.message) && error.message.includes(file),
+  );
+}
+
+describe("node configuration", () => {
+  it("parses a valid file, resolving paths against its directory and filling defaults", () => {
+    const config = parseNodeConfig(JSON.stringify(valid()), file);
+    assert.equal(config.genesisFile, join(dir, "genesis.json"));
+    assert.equal(config.keyFile, join(dir, "v0.key.json"));
+    assert.equal(config.dataDir, join(dir, "data"));
+    assert.equal(config.shard, 1);
+    assert.deepEqual(config.listen, { host: "127.0.0.1", port: 0 });
+    assert.deepEqual(config.api, DEFAULT_API_LIMITS);
+    assert.equal(config.peers[0]!.url, "ws://127.0.0.1:7001/peer");
+  });
+
+  it("names the exact field that is wrong", () => {
+    assert.throws(() => parseNodeConfig("{ nope", file), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_JSON");
+    refused((c) => (c.extra = 1), "CONFIG_UNKNOWN_FIELD", /\$\.extra is not a known field/);
+    refused((c) => delete c.dataDir, "CONFIG_MISSING_FIELD", /\$\.dataDir is missing/);
+    refused((c) => (c.version = 2), "CONFIG_BAD_FIELD", /\$\.version must be 1/);
+    refused((c) => (c.listen.port = 70000), "CONFIG_BAD_FIELD", /\$\.listen\.port must be an integer in \[0, 65535\], got 70000/);
+    refused((c) => (c.listen.port = "80"), "CONFIG_BAD_FIELD", /\$\.listen\.port/);
+    refused((c) => (c.peers[0].publicKey = "xyz"), "CONFIG_BAD_FIELD", /\$\.peers\[0\]\.publicKey must be 64 lowercase hex/);
+    refused((c) => (c.peers[0].url = "http://x"), "CONFIG_BAD_FIELD", /\$\.peers\[0\]\.url must be a ws:\/\//);
+    refused((c) => c.peers.push(c.peers[0]), "CONFIG_BAD_FIELD", /\$\.peers\[1\]\.publicKey repeats/);
+    refused((c) => (c.peers = {}), "CONFIG_BAD_FIELD", /\$\.peers must be an array/);
+    refused((c) => (c.pipeline = { workers: 0 }), "CONFIG_BAD_FIELD", /\$\.pipeline\.workers must be an integer in \[1, 256\]/);
+    refused((c) => (c.pipeline = { threads: 2 }), "CONFIG_UNKNOWN_FIELD", /\$\.pipeline\.threads/);
+    refused((c) => (c.api = { maxBodyBytes: 10 }), "CONFIG_BAD_FIELD", /\$\.api\.maxBodyBytes/);
+    refused((c) => (c.shard = -1), "CONFIG_BAD_FIELD", /\$\.shard/);
+  });
+
+  it("key files round-trip and a damaged one is refused", () => {
+    const pair = keyPairFromSecret(new Uint8Array(32).fill(7));
+    const parsed = parseKeyFile(keyFileJson(pair), "k.json");
+    assert.deepEqual(parsed.publicKey, pair.publicKey);
+    const damaged = JSON.parse(keyFileJson(pair)) as Record<string, string>;
+    damaged.publicKey = hex(validators[0]!.publicKey);
+    assert.throws(() => parseKeyFile(JSON.stringify(damaged), "k.json"), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_KEY_FILE" && /does not match/.test(e.message));
+  });
+
+  it("checks that the configuration, genesis and key fit together", () => {
+    writeFileSync(join(dir, "genesis.json"), genesisToJson(genesis));
+    writeFileSync(join(dir, "v0.key.json"), keyFileJson(validators[0]!));
+    writeFileSync(file, JSON.stringify(valid()));
+    const setup = loadNodeSetup(file);
+    assert.equal(setup.genesis.shardCount, 2);
+    assert.deepEqual(setup.key.publicKey, validators[0]!.publicKey);
+
+    writeFileSync(join(dir, "stranger.key.json"), keyFileJson(keyPairFromSecret(new Uint8Array(32).fill(1))));
+    writeFileSync(file, JSON.stringify({ ...valid(), key: "stranger.key.json" }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_A_VALIDATOR");
+    writeFileSync(file, JSON.stringify({ ...valid(), shard: 2 }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && /genesis has 2 shard/.test(e.message));
+    writeFileSync(file, JSON.stringify({ ...valid(), genesis: "missing.json" }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_FOUND" && /missing\.json does not exist/.test(e.message));
+    writeFileSync(join(dir, "bad-genesis.json"), "{}");
+    writeFileSync(file, JSON.stringify({ ...valid(), genesis: "bad-genesis.json" }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_GENESIS");
+  });
+});
