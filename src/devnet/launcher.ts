@@ -16,10 +16,9 @@
  *  4. finalize: a validator commits blocks only when it has transactions, so each shard's probe
  *     sends its genesis output back to itself (fee 0: supply unchanged) through every validator
  *     of the shard, and the launcher waits until every validator's tip is at height ≥ 1.
- *  5. agreement: per shard, the hashes of block 1 on all its validators are compared. Equal means
- *     the shard's validators run consensus together; different means each validator produced its
- *     own chain (solo block producers: shard consensus not wired into the validator). The result
- *     is reported, never hidden: callers decide whether K > 1 is usable.
+ *  5. agreement: per shard, the hashes of block 1 on all its validators are compared. With K > 1
+ *     the configurations select BFT shard consensus, so equal hashes are expected; a difference
+ *     is reported, never hidden (`consensus: false`), and callers refuse to measure such a run.
  *
  * Ports: the launcher asks the OS for free ports (binds 127.0.0.1:0 for all validators at once,
  * reads the ports, closes the sockets) and writes them into the configurations, because every
@@ -198,6 +197,8 @@ async function writeGenesisFiles(dir: string, options: DevnetOptions, validatorC
       amount: amount.toString(),
       "account-keys": "0",
       "base-port": "1024",
+      // A shard of several validators agrees on every block by BFT; a lone validator commits alone.
+      consensus: options.validatorsPerShard > 1 ? "bft" : "solo",
     },
     [],
     { out: () => undefined, err: (line) => errors.push(line) },

@@ -111,17 +111,14 @@ export class TxGossip implements TxSink {
       return;
     }
     this.stats.received += transactions.length;
-    let results: readonly TxSubmitResult[];
     try {
-      results = await this.#sink.submit(transactions);
+      // Outcomes need no answer: accepted ones wait for a block, duplicates and rejections are dropped here.
+      await this.#sink.submit(transactions);
     } catch (error) {
       // A sink shutting down (closed pool) refuses the batch as a whole: it is dropped, like a lost message.
       if (!(error instanceof IosError)) throw error;
       this.stats.dropped += transactions.length;
-      return;
     }
-    // A received transaction is not forwarded again, but remembered so a client resubmitting it here does not re-gossip it.
-    for (const result of results) if (result.outcome === "accepted" && result.txid !== undefined) this.#remember(result.txid);
   }
 
   #remember(txid: Uint8Array): void {

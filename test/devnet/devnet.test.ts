@@ -163,14 +163,14 @@ describe("devnet: launcher + load driver, counts add up", () => {
     assert.deepEqual(await waitGone(pids, 8000), []);
   });
 
-  it("ios start runs the default devnet (falling back to 1 validator per shard, and saying so, while shards cannot agree), prints the summary, then stops and cleans", async () => {
+  it("ios start runs the default devnet (2 shards × 4 BFT validators), prints the summary, then stops and cleans", async () => {
     const report = join(root, "start-report");
     const run = await ios(["start", "--duration", "2", "--window", "500", "--report", report]);
     assert.equal(run.code, 0, run.stderr);
     const shape = run.stdout.match(/^devnet: 2 shard\(s\) × (\d) validator\(s\)/m);
     assert.ok(shape !== null, run.stdout);
-    if (shape[1] === "1") assert.match(run.stdout, /NOTE: the 4 validators of a shard hold different blocks: shard consensus is not wired/);
-    else assert.equal(shape[1], "4");
+    assert.equal(shape[1], "4");
+    assert.doesNotMatch(run.stdout, /WARNING/);
     const summary = run.stdout.match(/transactions: (\d+) submitted, (\d+) accepted, (\d+) final, 0 rejected, 0 pending \(settled\)/);
     assert.ok(summary !== null, run.stdout);
     assert.ok(Number(summary[1]) > 0);

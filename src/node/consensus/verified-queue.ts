@@ -19,7 +19,6 @@ const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byt
 export class VerifiedTxQueue implements ConsensusHost, TxSink {
   readonly #waiting = new Map<string, Uint8Array>();
   readonly #admitListeners = new Set<(waiting: number) => void>();
-  readonly #settleListeners = new Set<(block: FinalBlock) => void>();
   readonly #maxTxs: number;
 
   constructor(
@@ -75,17 +74,10 @@ export class VerifiedTxQueue implements ConsensusHost, TxSink {
 
   settled(block: FinalBlock): void {
     for (let i = 0; i * TXID_BYTES < block.txids.length; i++) this.#waiting.delete(hexOf(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES)));
-    for (const listener of this.#settleListeners) listener(block);
   }
 
   onAdmitted(listener: (waiting: number) => void): () => void {
     this.#admitListeners.add(listener);
     return () => this.#admitListeners.delete(listener);
-  }
-
-  /** Each final block this queue was told about. */
-  onSettled(listener: (block: FinalBlock) => void): () => void {
-    this.#settleListeners.add(listener);
-    return () => this.#settleListeners.delete(listener);
   }
 }

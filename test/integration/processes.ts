@@ -1,0 +1,128 @@
+/**
+ * A one-shard network of `ios node` processes on 127.0.0.1 ephemeral ports, for the multi-process
+ * tests and bench/shard.bench.ts. `ios genesis --consensus bft` writes the genesis and keys; each
+ * configuration is then rewritten with port 0 and its peers' URLs. The transport's lower public
+ * key dials, so validators start from the highest key down, each knowing the URLs of those
+ * already listening. Callers must `stopAll` (SIGKILL) in a finally/after hook: no orphans.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ApiClient } from "../../src/api/client.js";
+import { parseGenesis, type Genesis } from "../../src/ledger/genesis.js";
+import { nodeConfigJson, type ConsensusSettings, type PipelineSettings } from "../../src/node/config.js";
+import { shardValidators } from "../../src/node/consensus/shard-consensus.js";
+
+export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+export interface ValidatorProcess {
+  readonly index: number;
+  readonly publicKey: string;
+  readonly config: string;
+  readonly dataDir: string;
+  child: ChildProcess | undefined;
+  port: number;
+  api: ApiClient | undefined;
+}
+
+export interface ShardNetwork {
+  readonly genesis: Genesis;
+  readonly validators: ValidatorProcess[];
+}
+
+export interface ShardNetworkOptions {
+  readonly directory: string;
+  readonly validators: number;
+  readonly accounts: number;
+  readonly seed: string;
+  readonly pipeline: Partial<PipelineSettings>;
+  readonly consensus: ConsensusSettings;
+}
+
+/** Starts `ios node` and resolves once it prints its listen line (with the port). */
+export function startProcess(validator: ValidatorProcess): Promise<void> {
+  const child = spawn(process.execPath, [CLI, "node", "--config", validator.config], { stdio: ["ignore", "pipe", "pipe"] });
+  validator.child = child;
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`validator ${validator.index} exited (${code}) before listening:\n${output}`));
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (match === null) return;
+      child.stdout!.off("data", onData);
+      child.off("exit", onExit);
+      child.stdout!.resume();
+      validator.port = Number(match[1]);
+      validator.api = new ApiClient(`http://127.0.0.1:${validator.port}`);
+      resolve();
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("exit", onExit);
+  });
+}
+
+/** Sends `signal` and waits for the exit (at once if not running). */
+export function stopProcess(validator: ValidatorProcess, signal: NodeJS.Signals): Promise<void> {
+  const child = validator.child;
+  validator.child = undefined;
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill(signal);
+  });
+}
+
+export async function stopAll(network: { readonly validators: readonly ValidatorProcess[] } | undefined, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+  if (network !== undefined) await Promise.all(network.validators.map((v) => stopProcess(v, signal)));
+}
+
+/** Writes the devnet files and starts every validator of shard 0. */
+export async function startShardNetwork(options: ShardNetworkOptions, into: { network?: ShardNetwork }): Promise<ShardNetwork> {
+  const { directory } = options;
+  const made = spawnSync(
+    process.execPath,
+    [CLI, "genesis", "--shards", "1", "--validators", String(options.validators), "--accounts", String(options.accounts), "--seed", options.seed, "--out", directory, "--consensus", "bft"],
+    { encoding: "utf8" },
+  );
+  if (made.status !== 0) throw new Error(`ios genesis failed: ${made.stderr}`);
+  const genesis = parseGenesis(readFileSync(join(directory, "genesis.json"), "utf8"));
+  const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+  const validators = shardValidators(genesis, 0).map(
+    (key, index): ValidatorProcess => ({
+      index,
+      publicKey: hex(key),
+      config: join(directory, `validator-${index}.config.json`),
+      dataDir: join(directory, "data", `validator-${index}`),
+      child: undefined,
+      port: 0,
+      api: undefined,
+    }),
+  );
+  const network: ShardNetwork = { genesis, validators };
+  into.network = network;
+  const order = [...validators].sort((a, b) => (a.publicKey < b.publicKey ? 1 : -1));
+  for (const [k, validator] of order.entries()) {
+    const started = new Set(order.slice(0, k).map((v) => v.publicKey));
+    const peers = validators
+      .filter((v) => v !== validator)
+      .map((v) => ({ publicKey: v.publicKey, url: started.has(v.publicKey) ? `ws://127.0.0.1:${v.port}/peer` : undefined }));
+    writeFileSync(
+      validator.config,
+      nodeConfigJson({
+        genesis: "genesis.json",
+        key: `validator-${validator.index}.key.json`,
+        shard: 0,
+        dataDir: `data/validator-${validator.index}`,
+        listen: { host: "127.0.0.1", port: 0 },
+        peers,
+        pipeline: options.pipeline,
+        consensus: options.consensus,
+      }),
+    );
+    await startProcess(validator);
+  }
+  return network;
+}
