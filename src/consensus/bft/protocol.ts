@@ -69,6 +69,7 @@ import {
   type ViewChange,
 } from "./codec.js";
 import { MemoryFinalityLog, type FinalityLog } from "./log.js";
+import { guardedHandler } from "../../net/guarded-handler.js";
 
 export interface BftConfig {
   /** Shard or chain id bound into every signed statement (1..64 bytes). */
@@ -238,15 +239,12 @@ export class BftNode {
     this.log = deps.log ?? new MemoryFinalityLog();
     this.currentHeight = this.log.lastHeight + 1;
 
-    const guard = (handler: (from: PeerId, payload: Uint8Array) => void) => (from: PeerId, _type: number, payload: Uint8Array) => {
-      if (this.closed) return;
-      try {
-        handler(from, payload);
-      } catch (error) {
-        if (!(error instanceof IosError)) throw error;
-        this.stats.rejectedMessages++;
-      }
-    };
+    const guard = (handler: (from: PeerId, payload: Uint8Array) => void) =>
+      guardedHandler(
+        () => this.closed,
+        () => this.stats.rejectedMessages++,
+        handler,
+      );
     deps.transport.on(BFT_MESSAGES.PROPOSE, guard((from, payload) => this.onPropose(from, payload)));
     deps.transport.on(BFT_MESSAGES.PREPARED, guard((from, payload) => this.onPrepared(from, payload)));
     deps.transport.on(BFT_MESSAGES.FINALIZED, guard((from, payload) => this.onFinalized(from, payload)));

@@ -49,6 +49,7 @@ import {
 } from "./codec.js";
 import { emptyMask, hasBit, isEmpty, isSubset, masksEqual, orInto, popcount, setBit } from "./mask.js";
 import { TreeLayout, fullTreeHeight, type CosiMode } from "./tree.js";
+import { guardedHandler } from "../../net/guarded-handler.js";
 
 export interface CosiConfig {
   /** Registry public keys in participant order (ValidatorRegistry.publicKeys()). */
@@ -267,15 +268,12 @@ export class CosiNode {
     this.maxAttempts = maxAttempts;
     this.maxMessageBytes = maxMessageBytes;
     this.openTimeoutMs = 2 * (fullTreeHeight(participants.length, config.fanout) + STAR_PHASE_LEVELS) * config.levelTimeoutMs;
-    const guard = (handler: (from: PeerId, payload: Uint8Array) => void) => (from: PeerId, _type: number, payload: Uint8Array) => {
-      if (this.closed) return;
-      try {
-        handler(from, payload);
-      } catch (error) {
-        if (!(error instanceof IosError)) throw error;
-        this.stats.rejectedMessages++;
-      }
-    };
+    const guard = (handler: (from: PeerId, payload: Uint8Array) => void) =>
+      guardedHandler(
+        () => this.closed,
+        () => this.stats.rejectedMessages++,
+        handler,
+      );
     deps.transport.on(COSI_MESSAGES.ANNOUNCE, guard((from, payload) => this.onAnnounce(from, payload)));
     deps.transport.on(COSI_MESSAGES.COMMIT, guard((from, payload) => this.onCommit(from, payload)));
     deps.transport.on(COSI_MESSAGES.CHALLENGE, guard((from, payload) => this.onChallenge(from, payload)));
