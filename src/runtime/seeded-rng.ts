@@ -30,6 +30,16 @@ const SEED_DOMAIN = "ioschain/seeded-rng/seed/v1";
 const FORK_DOMAIN = "ioschain/seeded-rng/fork/v1";
 
 /** The `bytes(length)` argument check shared by every Rng; the message is built only on failure. */
+/**
+ * A uniform double in [0, 1) from 53 random bits (27 from one word, 26 from the next), so every
+ * k·2^-53 is equally likely: `Rng.nextFloat` of every generator.
+ */
+export function floatOf53Bits(rng: Pick<Rng, "nextU32">): number {
+  const high = rng.nextU32() >>> 5;
+  const low = rng.nextU32() >>> 6;
+  return (high * 67108864 + low) / 9007199254740992;
+}
+
 export function checkLength(length: number): void {
   if (!(Number.isInteger(length) && length >= 0 && length <= MAX_BYTES_PER_CALL)) {
     throw new IosError<RngErrorCode>(
@@ -119,11 +129,8 @@ export class SeededRng implements Rng {
     return this.block[this.cursor++]!;
   }
 
-  /** 53 random bits (27 from one word, 26 from the next), so every double in [0, 1) step 2^-53 is equally likely. */
   nextFloat(): number {
-    const high = this.nextU32() >>> 5;
-    const low = this.nextU32() >>> 6;
-    return (high * 67108864 + low) / 9007199254740992;
+    return floatOf53Bits(this);
   }
 
   /**

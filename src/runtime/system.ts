@@ -5,7 +5,7 @@
 import { randomFillSync } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { IosError, check } from "../errors.js";
-import { checkLength } from "./seeded-rng.js";
+import { checkLength, floatOf53Bits } from "./seeded-rng.js";
 import type { Clock, Rng, TimerHandle } from "./interface.js";
 
 export type ClockErrorCode = "CLOCK_BAD_DELAY" | "CLOCK_BAD_CALLBACK";
@@ -99,11 +99,8 @@ export class CryptoRng implements Rng {
     return this.words[this.cursor++]!;
   }
 
-  /** 53 random bits, uniform over the doubles k·2^-53 in [0, 1). */
   nextFloat(): number {
-    const high = this.nextU32() >>> 5;
-    const low = this.nextU32() >>> 6;
-    return (high * 67108864 + low) / 9007199254740992;
+    return floatOf53Bits(this);
   }
 
   bytes(length: number): Uint8Array {
