@@ -285,7 +285,6 @@ export class Ed25519Verifier {
     verdicts: boolean[],
   ): void {
     this.batchGeneration++;
-    const wellFormed = new Array<boolean>(count).fill(false);
     for (let i = 0; i < count; i++) {
       const item = items[start + i];
       if (
@@ -304,9 +303,8 @@ export class Ed25519Verifier {
       const z = coefficients.subarray(i * COEFFICIENT_BYTES, (i + 1) * COEFFICIENT_BYTES);
       this.heap.set(z, this.scalarPtr);
       if (z.every((byte) => byte === 0)) this.heap[this.scalarPtr] = 1; // z must be non-zero
-      wellFormed[i] = this.kernel.batchItemFinish(i, slot) !== 0;
+      verdicts[start + i] = this.kernel.batchItemFinish(i, slot) !== 0;
     }
-    for (let i = 0; i < count; i++) verdicts[start + i] = wellFormed[i]!;
     this.bisect(0, count, false, start, verdicts);
   }
 

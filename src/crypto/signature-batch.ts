@@ -52,7 +52,7 @@ export function isPackableItem(item: SignatureItem): boolean {
 }
 
 /** Size of the packed encoding of `items`. */
-export function packedSignatureBatchLength(items: readonly SignatureItem[]): number {
+function packedSignatureBatchLength(items: readonly SignatureItem[]): number {
   let length = COUNT_LENGTH;
   for (const item of items) length += ITEM_HEADER_LENGTH + item.message.length;
   return length;

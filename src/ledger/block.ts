@@ -19,11 +19,12 @@
  *
  * API: `makeBlockHeader(fields, transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
  * `encodeBlock(header, seal, transactions)`, `decodeBlock(bytes)`, `decodeBlockEnvelope(bytes)`
- * (header + seal + raw body, for handing the body to `validateStateless`), `txRootOf(txids)`,
+ * (header + seal + raw body, for handing the body to `validateStateless`), `decodeBlockHeader(bytes)`
+ * (the header alone, e.g. inside PoB evidence), `txRootOf(txids)`,
  * `sealOptimistic(header, producer)`.
  */
 import { merkleRootOfPackedLeaves } from "../crypto/merkle.js";
-import { sha256 } from "../crypto/sha256.js";
+import { defaultSha256Wasm, sha256 } from "../crypto/sha256.js";
 import { LedgerError, ledgerCheck } from "./errors.js";
 import { SIGNATURE_BYTES, signMessage, type KeyPair } from "./keys.js";
 import { PUBLIC_KEY_BYTES } from "./shard.js";
@@ -118,6 +119,7 @@ export function txRootOf(txids: Uint8Array): Uint8Array {
 /** txids of encoded transactions, packed; throws BLOCK_BAD_TRANSACTION on a malformed one. */
 function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
   const txids = new Uint8Array(transactions.length * TXID_BYTES);
+  const sha = defaultSha256Wasm();
   transactions.forEach((tx, i) => {
     let unsignedEnd: number;
     try {
@@ -126,7 +128,8 @@ function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
       if (!(error instanceof LedgerError)) throw error;
       throw new LedgerError("BLOCK_BAD_TRANSACTION", `transaction ${i}: ${error.message}`, { index: i, code: error.code });
     }
-    txids.set(sha256(tx.subarray(0, unsignedEnd)), i * TXID_BYTES);
+    sha.digestToOut(tx.subarray(0, unsignedEnd));
+    txids.set(sha.out, i * TXID_BYTES);
   });
   return txids;
 }
@@ -198,11 +201,13 @@ export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: 
   return out;
 }
 
-/** Decodes header and seal and delimits the body, checking all lengths, without decoding transactions. */
-export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
-  ledgerCheck(bytes.length <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${bytes.length} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+/**
+ * Decodes the first HEADER_BYTES of `bytes` as a header: version, kind and the 2^53 - 1 bound on
+ * height and timestamp. Block limits (tx count, body size) are the envelope's to check.
+ */
+export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
   ledgerCheck(bytes.length >= HEADER_BYTES, "BLOCK_TRUNCATED", `${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   ledgerCheck(bytes[0] === BLOCK_VERSION, "BLOCK_UNKNOWN_VERSION", `version ${bytes[0]} is not ${BLOCK_VERSION}`);
   const kind = bytes[1]!;
   ledgerCheck(kind === BlockKind.Optimistic || kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${kind} is not defined`);
@@ -210,11 +215,7 @@ export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
   const timestamp = view.getBigUint64(82, true);
   fieldCheck(height <= BigInt(Number.MAX_SAFE_INTEGER), "height exceeds 2^53 - 1");
   fieldCheck(timestamp <= BigInt(Number.MAX_SAFE_INTEGER), "timestamp exceeds 2^53 - 1");
-  const txCount = view.getUint32(122, true);
-  const bodyBytes = view.getUint32(126, true);
-  ledgerCheck(txCount <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${txCount} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
-  ledgerCheck(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
-  const header: BlockHeader = {
+  return {
     kind: kind as BlockKind,
     shard: view.getUint32(2, true),
     epoch: view.getUint32(6, true),
@@ -223,9 +224,19 @@ export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
     txRoot: bytes.slice(50, 82),
     timestamp: Number(timestamp),
     producer: bytes.slice(90, 122),
-    txCount,
-    bodyBytes,
+    txCount: view.getUint32(122, true),
+    bodyBytes: view.getUint32(126, true),
   };
+}
+
+/** Decodes header and seal and delimits the body, checking all lengths, without decoding transactions. */
+export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
+  ledgerCheck(bytes.length <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${bytes.length} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  const header = decodeBlockHeader(bytes);
+  const { kind, txCount, bodyBytes } = header;
+  ledgerCheck(txCount <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${txCount} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+  ledgerCheck(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = HEADER_BYTES;
   let seal: BlockSeal;
   if (kind === BlockKind.Optimistic) {

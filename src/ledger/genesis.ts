@@ -21,6 +21,7 @@ import { keyPairFromSecret, type KeyPair } from "./keys.js";
 import { MAX_SHARDS, PUBLIC_KEY_BYTES, checkShardIndex, shardOfOwner } from "./shard.js";
 import { MAX_AMOUNT } from "./transaction.js";
 import { ENTRY_BYTES, packEntry } from "./utxo-table.js";
+import { toHex } from "../hex.js";
 
 export const GENESIS_VERSION = 1;
 /** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */
@@ -131,14 +132,13 @@ export function parseGenesis(json: string): Genesis {
 
 export function genesisToJson(genesis: Genesis): string {
   validate(genesis);
-  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
   return JSON.stringify(
     {
       version: GENESIS_VERSION,
       shardCount: genesis.shardCount,
       timestamp: genesis.timestamp,
-      validators: genesis.validators.map((v) => ({ publicKey: hex(v.publicKey), stake: v.stake.toString() })),
-      outputs: genesis.outputs.map((o) => ({ owner: hex(o.owner), amount: o.amount.toString() })),
+      validators: genesis.validators.map((v) => ({ publicKey: toHex(v.publicKey), stake: v.stake.toString() })),
+      outputs: genesis.outputs.map((o) => ({ owner: toHex(o.owner), amount: o.amount.toString() })),
     },
     null,
     2,

@@ -5,13 +5,13 @@
  *
  * API: `shardOfOwner(owner, shardCount): number`, `checkShardCount(m)`, `checkShardIndex(shard, m)`.
  */
-import { sha256 } from "../crypto/sha256.js";
+import { PUBLIC_KEY_BYTES } from "../crypto/ed25519.js";
+import { defaultSha256Wasm } from "../crypto/sha256.js";
 import { ledgerCheck } from "./errors.js";
 
 /** Upper bound on shards: keeps shard ids in a u32 and per-shard tables of the node small. */
 export const MAX_SHARDS = 1024;
-/** Ed25519 public keys are 32 bytes (RFC 8032 §5.1.5). */
-export const PUBLIC_KEY_BYTES = 32;
+export { PUBLIC_KEY_BYTES };
 
 export function checkShardCount(shardCount: number): void {
   ledgerCheck(
@@ -35,7 +35,10 @@ export function shardOfOwner(owner: Uint8Array, shardCount: number): number {
   checkShardCount(shardCount);
   ledgerCheck(owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `owner must be ${PUBLIC_KEY_BYTES} bytes, got ${owner.length}`);
   if (shardCount === 1) return 0;
-  const digest = sha256(owner);
+  // The digest is read in place from the kernel's output buffer: no allocation per owner.
+  const sha = defaultSha256Wasm();
+  sha.digestToOut(owner);
+  const digest = sha.out;
   const word = (digest[0]! | (digest[1]! << 8) | (digest[2]! << 16) | (digest[3]! << 24)) >>> 0;
   return word % shardCount;
 }

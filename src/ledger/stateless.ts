@@ -18,7 +18,8 @@
  * API: `validateStateless(packed, shard, shardCount): StatelessResult`, `packTransactions(txs)`,
  * `unpackTransactions(packed)`.
  */
-import { sha256 } from "../crypto/sha256.js";
+import type { SignatureItem } from "../crypto/ed25519.js";
+import { defaultSha256Wasm } from "../crypto/sha256.js";
 import { LedgerError, ledgerCheck, type LedgerErrorCode } from "./errors.js";
 import { SIGNATURE_BYTES } from "./keys.js";
 import { checkShardIndex, shardOfOwner } from "./shard.js";
@@ -26,12 +27,6 @@ import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES, TX_HEADER_BYTES,
 
 /** Header of an apply record: txid[32] ‖ u16le nIn ‖ u16le nOut. */
 export const RECORD_HEADER_BYTES = TXID_BYTES + 4;
-
-export interface SignatureItem {
-  readonly signature: Uint8Array;
-  readonly message: Uint8Array;
-  readonly publicKey: Uint8Array;
-}
 
 export interface Rejection {
   readonly code: LedgerErrorCode;
@@ -55,12 +50,15 @@ export interface StatelessResult {
   readonly signatureTx: Uint32Array;
 }
 
-/** Frames encoded transactions as u32le length ‖ bytes, back to back. */
-export function packTransactions(transactions: readonly Uint8Array[]): Uint8Array {
-  const total = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
+/**
+ * Frames encoded transactions as u32le length ‖ bytes, back to back. `headerBytes` zero bytes are
+ * left in front for a caller's own header, so a framed message is built in one allocation.
+ */
+export function packTransactions(transactions: readonly Uint8Array[], headerBytes = 0): Uint8Array<ArrayBuffer> {
+  const total = transactions.reduce((sum, tx) => sum + 4 + tx.length, headerBytes);
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
-  let at = 0;
+  let at = headerBytes;
   for (const tx of transactions) {
     view.setUint32(at, tx.length, true);
     out.set(tx, at + 4);
@@ -112,11 +110,13 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
   const passed: { tx: Uint8Array; index: number; inputCount: number; unsignedEnd: number }[] = [];
   let recordBytes = 0;
   let signatureCount = 0;
+  const sha = defaultSha256Wasm();
   transactions.forEach((tx, index) => {
     try {
       const shape = scanTransaction(tx, 0, tx.length);
       checkShards(tx, 0, shape.inputCount, shape.outputCount, shard, shardCount);
-      txids.set(sha256(tx.subarray(0, shape.unsignedEnd)), index * TXID_BYTES);
+      sha.digestToOut(tx.subarray(0, shape.unsignedEnd));
+      txids.set(sha.out, index * TXID_BYTES);
       passed.push({ tx, index, inputCount: shape.inputCount, unsignedEnd: shape.unsignedEnd });
       recordBytes += RECORD_HEADER_BYTES + shape.unsignedEnd - TX_HEADER_BYTES;
       signatureCount += shape.inputCount;

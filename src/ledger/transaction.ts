@@ -85,7 +85,7 @@ export interface Transaction extends UnsignedTransaction {
 }
 
 /** Byte length of the unsigned encoding. */
-export function unsignedLength(inputCount: number, outputCount: number): number {
+function unsignedLength(inputCount: number, outputCount: number): number {
   return TX_HEADER_BYTES + inputCount * INPUT_BYTES + outputCount * OUTPUT_BYTES;
 }
 
