@@ -14,6 +14,7 @@ import { IosError, check } from "../errors.js";
 import { verify as verifyEd25519 } from "../crypto/ed25519.js";
 import type { SchnorrKey } from "../crypto/schnorr.js";
 import type { PeerId } from "../net/interface.js";
+import { peerIdOf } from "../net/peer-auth.js";
 
 export type RegistryErrorCode =
   | "REGISTRY_BAD_KEY"
@@ -89,8 +90,6 @@ export interface RegisteredValidator {
   readonly peerId: PeerId;
 }
 
-const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-
 /** Validators of one chain, ordered by public key encoding; every entry has a checked PoP. */
 export class ValidatorRegistry {
   readonly chainId: Uint8Array;
@@ -107,7 +106,7 @@ export class ValidatorRegistry {
     const problem = keyProblem(publicKey);
     if (problem !== undefined) throw new IosError<RegistryErrorCode>("REGISTRY_BAD_KEY", problem);
     check(proof instanceof Uint8Array && proof.length === SIGNATURE_BYTES, "REGISTRY_BAD_POP", `proof of possession must be ${SIGNATURE_BYTES} bytes`);
-    const peerId = toHex(publicKey);
+    const peerId = peerIdOf(publicKey);
     check(!this.byPeer.has(peerId), "REGISTRY_DUPLICATE", `validator ${peerId} is already registered`);
     check(this.byPeer.size < MAX_VALIDATORS, "REGISTRY_BAD_KEY", `a registry holds at most ${MAX_VALIDATORS} validators`);
     check(

@@ -30,6 +30,7 @@ import {
 import { IosError, check } from "../errors.js";
 import type { Rng } from "../runtime/interface.js";
 import type { PeerId } from "./interface.js";
+import { toHex } from "../hex.js";
 
 export type AuthErrorCode =
   | "AUTH_BAD_CONFIG"
@@ -69,10 +70,6 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     offset += part.length;
   }
   return out;
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex");
 }
 
 /** The PeerId (lowercase hex) of a 32-byte public key. */

@@ -70,6 +70,7 @@ import {
 } from "./codec.js";
 import { MemoryFinalityLog, type FinalityLog } from "./log.js";
 import { guardedHandler } from "../../net/guarded-handler.js";
+import { toHex } from "../../hex.js";
 
 export interface BftConfig {
   /** Shard or chain id bound into every signed statement (1..64 bytes). */
@@ -128,7 +129,6 @@ const MAX_FUTURE_RECORDS = 2 * MAX_FETCH_COUNT;
 /** Proposals of the next height held until this one is final (one per view, a few views). */
 const MAX_EARLY_PROPOSALS = 4;
 
-const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
 /** What the leader of the current (height, view) is doing. */
 interface LeaderTask {

@@ -50,6 +50,7 @@ import {
 import { emptyMask, hasBit, isEmpty, isSubset, masksEqual, orInto, popcount, setBit } from "./mask.js";
 import { TreeLayout, fullTreeHeight, type CosiMode } from "./tree.js";
 import { guardedHandler } from "../../net/guarded-handler.js";
+import { toHex } from "../../hex.js";
 
 export interface CosiConfig {
   /** Registry public keys in participant order (ValidatorRegistry.publicKeys()). */
@@ -121,7 +122,6 @@ const IDENTITY = (() => {
   return point;
 })();
 
-const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((byte, i) => byte === b[i]);
 
 interface Contribution {

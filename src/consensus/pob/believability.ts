@@ -30,6 +30,7 @@
  */
 import type { GenesisValidator } from "../../ledger/genesis.js";
 import { PobError, pobCheck } from "./errors.js";
+import { toHex } from "../../hex.js";
 
 /** Servi units at which the Servi term reaches half of its weight. */
 export const SERVI_HALF = 16;
@@ -62,10 +63,6 @@ interface MutableAccount {
   stake: bigint;
   servi: number;
   reputation: number;
-}
-
-export function keyHex(publicKey: Uint8Array): string {
-  return Buffer.from(publicKey).toString("hex");
 }
 
 /** Fractional bits of the fixed-point log2. */
@@ -125,7 +122,7 @@ export class BelievabilityLedger {
       pobCheck(Number.isSafeInteger(account.servi) && account.servi >= 0, "POB_BAD_ACCOUNT", `account ${i}: servi must be a non-negative integer`);
       pobCheck(Number.isInteger(account.reputation) && account.reputation >= 0 && account.reputation <= REPUTATION_MAX, "POB_BAD_ACCOUNT",
         `account ${i}: reputation must be an integer in 0..${REPUTATION_MAX}`);
-      const key = keyHex(account.publicKey);
+      const key = toHex(account.publicKey);
       pobCheck(!this.accounts.has(key), "POB_DUPLICATE_VALIDATOR", `account ${i} repeats validator ${key}`);
       this.accounts.set(key, { publicKey: Uint8Array.from(account.publicKey), stake: account.stake, servi: account.servi, reputation: account.reputation });
     });
@@ -141,13 +138,13 @@ export class BelievabilityLedger {
   }
 
   private account(publicKey: Uint8Array): MutableAccount {
-    const account = this.accounts.get(keyHex(publicKey));
-    if (account === undefined) throw new PobError("POB_UNKNOWN_VALIDATOR", `validator ${keyHex(publicKey)} has no believability account`);
+    const account = this.accounts.get(toHex(publicKey));
+    if (account === undefined) throw new PobError("POB_UNKNOWN_VALIDATOR", `validator ${toHex(publicKey)} has no believability account`);
     return account;
   }
 
   has(publicKey: Uint8Array): boolean {
-    return this.accounts.has(keyHex(publicKey));
+    return this.accounts.has(toHex(publicKey));
   }
 
   /** A copy of one account. */
@@ -194,7 +191,7 @@ export class BelievabilityLedger {
    */
   slash(publicKey: Uint8Array): SlashRecord {
     const account = this.account(publicKey);
-    const key = keyHex(publicKey);
+    const key = toHex(publicKey);
     const record: SlashRecord = { publicKey: Uint8Array.from(publicKey), epoch: this.currentEpoch, burned: account.stake };
     account.stake = 0n;
     account.reputation = 0;
@@ -205,7 +202,7 @@ export class BelievabilityLedger {
   }
 
   isExcluded(publicKey: Uint8Array): boolean {
-    return this.excluded.has(keyHex(publicKey));
+    return this.excluded.has(toHex(publicKey));
   }
 
   /** Every slashing so far, in order. */

@@ -22,7 +22,7 @@ import { IosError } from "../../errors.js";
 import { Ed25519Verifier, verify as verifySignature } from "../../crypto/ed25519.js";
 import { decodeMerkleProof, encodeMerkleProof, merkleProofOfPackedLeaves, verifyMerkleProof, type MerkleProof } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
-import { BlockKind, HEADER_BYTES, blockHash, encodeBlockHeader, type BlockHeader, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, HEADER_BYTES, blockHash, decodeBlockHeader, encodeBlockHeader, type BlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import { LedgerError } from "../../ledger/errors.js";
 import { SIGNATURE_BYTES } from "../../ledger/keys.js";
 import { INPUT_BYTES, OUTPOINT_BYTES, TX_HEADER_BYTES, scanTransaction } from "../../ledger/transaction.js";
@@ -143,30 +143,12 @@ export function encodeEvidence(evidence: Evidence): Uint8Array {
 }
 
 function decodeHeader(bytes: Uint8Array): BlockHeader {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
-  const height = view.getBigUint64(10, true);
-  const timestamp = view.getBigUint64(82, true);
-  pobCheck(height <= BigInt(Number.MAX_SAFE_INTEGER) && timestamp <= BigInt(Number.MAX_SAFE_INTEGER), "POB_BAD_EVIDENCE_ENCODING",
-    "header height or timestamp exceeds 2^53 - 1");
-  const header: BlockHeader = {
-    kind: bytes[1] as BlockKind,
-    shard: view.getUint32(2, true),
-    epoch: view.getUint32(6, true),
-    height: Number(height),
-    prevHash: bytes.slice(18, 50),
-    txRoot: bytes.slice(50, 82),
-    timestamp: Number(timestamp),
-    producer: bytes.slice(90, 122),
-    txCount: view.getUint32(122, true),
-    bodyBytes: view.getUint32(126, true),
-  };
   try {
-    pobCheck(sameBytes(encodeBlockHeader(header), bytes.subarray(0, HEADER_BYTES)), "POB_BAD_EVIDENCE_ENCODING", "header is not canonical");
+    return decodeBlockHeader(bytes);
   } catch (error) {
     if (!(error instanceof LedgerError)) throw error;
     throw new PobError("POB_BAD_EVIDENCE_ENCODING", `bad header: ${error.message}`);
   }
-  return header;
 }
 
 /** Strict inverse of `encodeEvidence`; anything else is POB_BAD_EVIDENCE_ENCODING. */

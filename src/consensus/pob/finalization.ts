@@ -41,12 +41,13 @@ import { INPUT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.
 import { APPLY_STATUS_NAMES, ApplyStatus, type UtxoTable } from "../../ledger/utxo-table.js";
 import { invariant } from "../../errors.js";
 import { assignee } from "./assignment.js";
-import { keyHex, type BelievabilityLedger, type SlashRecord } from "./believability.js";
+import { type BelievabilityLedger, type SlashRecord } from "./believability.js";
 import { pobCheck, type PobErrorCode } from "./errors.js";
 import { makeEvidence, verifyEvidence, type Evidence } from "./evidence.js";
 import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalHash, type FinalProposal } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
+import { toHex } from "../../hex.js";
 
 const RECORD_DOMAIN = new TextEncoder().encode("IOSChain/pob/final-record/v1");
 const ZERO_HASH = new Uint8Array(32);
@@ -196,13 +197,17 @@ export class PobValidator {
   /** The context checks a BFT `validate` runs on an encoded proposal; throws POB_BAD_PROPOSAL. */
   checkProposal(encoded: Uint8Array): FinalProposal {
     const proposal = decodeProposal(encoded);
+    this.checkContext(proposal);
+    return proposal;
+  }
+
+  private checkContext(proposal: FinalProposal): void {
     pobCheck(proposal.height === this.currentHeight + 1, "POB_BAD_PROPOSAL", `height ${proposal.height} is not ${this.currentHeight + 1}`);
     pobCheck(Buffer.compare(proposal.prevHash, this.lastProposal) === 0, "POB_BAD_PROPOSAL", "prevHash is not the last final proposal");
     pobCheck(proposal.epoch === this.currentLeagues.epoch, "POB_BAD_PROPOSAL", `epoch ${proposal.epoch} is not ${this.currentLeagues.epoch}`);
     pobCheck(proposal.mode === this.currentLeagues.mode, "POB_BAD_PROPOSAL", `mode ${proposal.mode} while the shard runs ${this.currentLeagues.mode}`);
     pobCheck(this.currentLeagues.normal.some((v) => Buffer.compare(v, proposal.proposer) === 0), "POB_BAD_PROPOSAL",
       "the proposer is not a normal-league member");
-    return proposal;
   }
 
   /**
@@ -211,8 +216,9 @@ export class PobValidator {
    * were signed (see sampling.ts).
    */
   applyFinal(proposal: FinalProposal, bodyOf: (hash: Uint8Array) => Uint8Array | undefined, finalRandomness: Uint8Array): FinalOutcome {
+    // encodeProposal checks every field decodeProposal would; the encoding is needed only for the hash.
     const encoded = encodeProposal(proposal);
-    this.checkProposal(encoded);
+    this.checkContext(proposal);
     const hash = proposalHash(encoded);
     const work: Work = { included: [], excluded: [], blocks: [], evidence: [], slashed: [], rechecked: [], verified: 0, producers: [] };
     const height = proposal.height;
@@ -317,12 +323,12 @@ export class PobValidator {
     }
     const producer = block.header.producer;
     if (block.header.shard !== shard || block.header.epoch !== this.currentLeagues.epoch) return this.rejectBlock(hash, "POB_BLOCK_WRONG_CONTEXT", work, producer);
-    if (this.ordered.has(keyHex(hash))) return this.rejectBlock(hash, "POB_BLOCK_DUPLICATE", work, producer);
+    if (this.ordered.has(toHex(hash))) return this.rejectBlock(hash, "POB_BLOCK_DUPLICATE", work, producer);
     if (accounts.has(producer) && accounts.isExcluded(producer)) return this.rejectBlock(hash, "POB_PRODUCER_SLASHED", work, producer);
     if (!this.currentLeagues.isBelievable(producer)) return this.rejectBlock(hash, "POB_NOT_BELIEVABLE", work, producer);
     work.verified += 1;
     if (!this.verifier.verify(block.seal.signature, hash, producer)) return this.rejectBlock(hash, "POB_BAD_SEAL", work, producer);
-    this.ordered.add(keyHex(hash));
+    this.ordered.add(toHex(hash));
 
     const checked = validateStateless(block.body, shard, shardCount);
     checked.rejections.forEach((rejection, i) => {
@@ -360,9 +366,9 @@ export class PobValidator {
     const included = this.applyRecords(checked, keep, work, hash);
     if (!accounts.isExcluded(producer)) {
       work.producers.push(producer);
-      const list = this.history.get(keyHex(producer)) ?? [];
+      const list = this.history.get(toHex(producer)) ?? [];
       list.push({ hash, block, finalHeight: height, included });
-      this.history.set(keyHex(producer), list);
+      this.history.set(toHex(producer), list);
     }
     work.blocks.push({ hash, producer, included: included.length, sampled: sampledCount });
   }
@@ -383,8 +389,8 @@ export class PobValidator {
 
   /** All earlier blocks of a slashed producer in this epoch, every signature (§7.2). */
   private recheck(producer: Uint8Array, work: Work): void {
-    const earlier = this.history.get(keyHex(producer)) ?? [];
-    this.history.delete(keyHex(producer));
+    const earlier = this.history.get(toHex(producer)) ?? [];
+    this.history.delete(toHex(producer));
     for (const finalized of earlier) {
       const { block } = finalized;
       const items = finalized.included.map((index) => {

@@ -22,9 +22,9 @@
  */
 import { sha256 } from "../../crypto/sha256.js";
 import type { BelievabilityLedger } from "./believability.js";
-import { keyHex } from "./believability.js";
 import { pobCheck } from "./errors.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
+import { toHex } from "../../hex.js";
 
 const LEAGUE_DOMAIN = new TextEncoder().encode("IOSChain/pob/league/v1");
 export const EPOCH_SEED_BYTES = 32;
@@ -77,17 +77,17 @@ class DrawnLeagues implements Leagues {
     readonly normal: readonly Uint8Array[],
     readonly policy: ShardingPolicy,
   ) {
-    this.believableKeys = new Set(believable.map(keyHex));
+    this.believableKeys = new Set(believable.map(toHex));
   }
 
   isBelievable(publicKey: Uint8Array): boolean {
-    return this.believableKeys.has(keyHex(publicKey));
+    return this.believableKeys.has(toHex(publicKey));
   }
 
   withoutValidator(publicKey: Uint8Array): Leagues {
     if (!this.isBelievable(publicKey)) return this;
-    const removed = keyHex(publicKey);
-    const believable = this.believable.filter((v) => keyHex(v) !== removed);
+    const removed = toHex(publicKey);
+    const believable = this.believable.filter((v) => toHex(v) !== removed);
     return arrange(this.epoch, believable, [...this.normal, publicKey], this.policy);
   }
 }
@@ -109,16 +109,16 @@ export function drawLeagues(input: LeagueDrawInput): Leagues {
   pobCheck(seed instanceof Uint8Array && seed.length === EPOCH_SEED_BYTES, "POB_BAD_SEED", `epoch seed must be ${EPOCH_SEED_BYTES} bytes`);
   pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_ARGUMENT", `epoch must be a u32, got ${epoch}`);
   pobCheck(members.length > 0, "POB_EMPTY_LEAGUE", "a shard needs at least one validator");
-  const memberKeys = members.map(keyHex);
+  const memberKeys = members.map(toHex);
   pobCheck(new Set(memberKeys).size === members.length, "POB_DUPLICATE_VALIDATOR", "members repeat a validator");
-  const online = new Set((input.online ?? members).map(keyHex));
+  const online = new Set((input.online ?? members).map(toHex));
   const candidates: { key: Uint8Array; units: bigint }[] = [];
   for (const member of [...members].sort(byKey)) {
     const units = accounts.scoreUnits(member);
-    if (!online.has(keyHex(member)) || accounts.isExcluded(member) || units <= 0n) continue;
+    if (!online.has(toHex(member)) || accounts.isExcluded(member) || units <= 0n) continue;
     candidates.push({ key: member, units });
   }
-  const onlineMembers = members.filter((m) => online.has(keyHex(m))).length;
+  const onlineMembers = members.filter((m) => online.has(toHex(m))).length;
   const room = Math.max(0, onlineMembers - policy.normalLeagueSize);
   const size = Math.min(policy.believableLeagueSize, candidates.length, room);
   const believable: Uint8Array[] = [];
@@ -133,7 +133,7 @@ export function drawLeagues(input: LeagueDrawInput): Leagues {
     believable.push(Uint8Array.from(candidates[chosen]!.key));
     candidates.splice(chosen, 1);
   }
-  const chosen = new Set(believable.map(keyHex));
-  const normal = members.filter((m) => !chosen.has(keyHex(m))).map((m) => Uint8Array.from(m));
+  const chosen = new Set(believable.map(toHex));
+  const normal = members.filter((m) => !chosen.has(toHex(m))).map((m) => Uint8Array.from(m));
   return arrange(epoch, believable, normal, policy);
 }

@@ -24,10 +24,10 @@ import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
 import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.js";
 import { assignee } from "./assignment.js";
-import { keyHex } from "./believability.js";
 import { pobCheck, type PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
+import { toHex } from "../../hex.js";
 
 /** Read access to the final UTXO state (a `UtxoTable` satisfies it). */
 export interface UtxoView {
@@ -142,7 +142,7 @@ export class OptimisticProducer {
     for (let i = 0; i < inputCount; i++) {
       const at = TXID_BYTES + 4 + i * INPUT_BYTES;
       const outpoint = records.subarray(at, at + OUTPOINT_BYTES);
-      const key = keyHex(outpoint);
+      const key = toHex(outpoint);
       if (this.spent.has(key)) return { accepted: false, code: "POB_DOUBLE_SPEND_PENDING", message: `input ${i} is spent by a pending transaction` };
       const pending = this.created.get(key);
       const entry = pending ?? this.options.state.get(outpoint.subarray(0, TXID_BYTES), view.getUint32(at + TXID_BYTES, true));
@@ -164,7 +164,7 @@ export class OptimisticProducer {
     for (let j = 0; j < outputCount; j++) {
       new DataView(outpoint.buffer).setUint32(TXID_BYTES, j, true);
       const at = outputs + j * OUTPUT_BYTES;
-      const key = keyHex(outpoint);
+      const key = toHex(outpoint);
       this.created.set(key, { owner: records.slice(at, at + 32), amount: view.getBigUint64(at + 32, true), tag: QUEUED });
       creates.push(key);
     }
@@ -184,7 +184,7 @@ export class OptimisticProducer {
     const { bytes, block } = buildOptimisticBlock({ shard, epoch, height: this.height, prevHash: this.previous, timestamp }, transactions, keyPair);
     this.height += 1;
     this.previous = block.hash;
-    const tag = keyHex(block.hash);
+    const tag = toHex(block.hash);
     for (const entry of sealed) {
       for (const key of entry.spends) this.spent.set(key, tag);
       for (const key of entry.creates) this.created.get(key)!.tag = tag;
@@ -198,7 +198,7 @@ export class OptimisticProducer {
 
   /** Phase 2 finalized (or rejected) block `hash`: the final state now decides its transactions. */
   finalized(hash: Uint8Array): void {
-    const tag = keyHex(hash);
+    const tag = toHex(hash);
     for (const [key, value] of this.spent) if (value === tag) this.spent.delete(key);
     for (const [key, output] of this.created) if (output.tag === tag) this.created.delete(key);
   }

@@ -41,12 +41,13 @@ import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { encodeCollectiveSignature } from "../cosi/codec.js";
 import { DEFAULT_MAX_PROPOSAL_BYTES, decodeFinalityRecord, encodeFinalityRecord, verifyFinality, type FinalityRecord } from "../bft/codec.js";
 import { BftNode, type BftConfig } from "../bft/protocol.js";
-import { keyHex, type BelievabilityLedger } from "./believability.js";
+import { type BelievabilityLedger } from "./believability.js";
 import { pobCheck } from "./errors.js";
 import { PobValidator, type FinalOutcome } from "./finalization.js";
 import type { Leagues } from "./leagues.js";
 import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, type FinalProposal } from "./proposal.js";
+import { toHex } from "../../hex.js";
 
 export const POB_MESSAGES = {
   /** An encoded optimistic block (ledger block encoding, kind Optimistic). */
@@ -112,6 +113,15 @@ export function finalRandomnessOf(record: FinalityRecord, participantCount: numb
   return sha256(input);
 }
 
+interface PendingRecord {
+  readonly record: FinalityRecord;
+  readonly proposal: FinalProposal;
+}
+
+function pendingOf(record: FinalityRecord): PendingRecord {
+  return { record, proposal: decodeProposal(record.proposal) };
+}
+
 /** The txid of a well-formed encoding; undefined for a malformed one (phase 2 reports it). */
 function txidOrUndefined(tx: Uint8Array): Uint8Array | undefined {
   try {
@@ -134,8 +144,8 @@ export class PobNode {
   /** Bodies already ordered, oldest first, for FETCH_BLOCKS answers. */
   private readonly recent = new Map<string, Uint8Array>();
   private readonly mempool = new Map<string, Uint8Array>();
-  /** Final records (by BFT height) waiting for their turn or for block bodies. */
-  private readonly pending = new Map<number, FinalityRecord>();
+  /** Final records (by BFT height) waiting for their turn or for block bodies, each proposal decoded once. */
+  private readonly pending = new Map<number, PendingRecord>();
   private readonly listeners: ((outcome: FinalOutcome) => void)[] = [];
   private readonly confirmationListeners: ((confirmation: OptimisticConfirmation) => void)[] = [];
   private producing: boolean;
@@ -245,7 +255,7 @@ export class PobNode {
   }
 
   private hold(hash: Uint8Array, bytes: Uint8Array): void {
-    const key = keyHex(hash);
+    const key = toHex(hash);
     if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return;
     this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now() });
   }
@@ -269,7 +279,7 @@ export class PobNode {
   private holdTransaction(tx: Uint8Array): void {
     if (this.closed || this.mempool.size >= MAX_BLOCK_TXS) return;
     const txid = txidOrUndefined(tx);
-    if (txid !== undefined) this.mempool.set(keyHex(txid), Uint8Array.from(tx));
+    if (txid !== undefined) this.mempool.set(toHex(txid), Uint8Array.from(tx));
   }
 
   private propose(bftHeight: number): Uint8Array {
@@ -289,7 +299,7 @@ export class PobNode {
     try {
       const proposal = this.validator.checkProposal(encoded);
       if (proposal.height !== this.baseHeight + bftHeight) return false;
-      return proposal.blocks.every((hash) => this.held.has(keyHex(hash)));
+      return proposal.blocks.every((hash) => this.held.has(toHex(hash)));
     } catch (error) {
       if (error instanceof IosError) return false;
       throw error;
@@ -303,7 +313,7 @@ export class PobNode {
       this.deps.transport.broadcast(outsiders, POB_MESSAGES.FINAL_RECORD, encodeFinalityRecord(record, this.participants.length));
     }
     const leader = this.deps.peerOf(this.participants[this.bft!.leaderOf(record.height, record.view)]!);
-    this.enqueue(record, leader);
+    this.enqueue(pendingOf(record), leader);
   }
 
   /** A validator outside the committee learns final proposals from it, verified offline. */
@@ -319,7 +329,7 @@ export class PobNode {
     const next = this.nextHeight();
     if (record.height < next || record.height >= next + MAX_FUTURE_RECORDS) return;
     if (!this.pending.has(record.height) && !verifyFinality(this.participants, this.config.chainId, record, this.deps.verifier)) return;
-    this.enqueue(this.pending.get(record.height) ?? record, from);
+    this.enqueue(this.pending.get(record.height) ?? pendingOf(record), from);
   }
 
   private nextHeight(): number {
@@ -327,9 +337,9 @@ export class PobNode {
   }
 
   /** Holds a final record until the bodies it orders are here; asks `source` for the missing ones. */
-  private enqueue(record: FinalityRecord, source: PeerId): void {
-    this.pending.set(record.height, record);
-    const missing = this.missingBodies(record);
+  private enqueue(entry: PendingRecord, source: PeerId): void {
+    this.pending.set(entry.record.height, entry);
+    const missing = this.missingBodies(entry.proposal);
     if (missing.length > 0) {
       const request = new Uint8Array(missing.length * 32);
       missing.forEach((hash, i) => request.set(hash, i * 32));
@@ -338,35 +348,34 @@ export class PobNode {
     this.applyReady();
   }
 
-  private missingBodies(record: FinalityRecord): Uint8Array[] {
-    return decodeProposal(record.proposal).blocks.filter((hash) => !this.held.has(keyHex(hash)));
+  private missingBodies(proposal: FinalProposal): Uint8Array[] {
+    return proposal.blocks.filter((hash) => !this.held.has(toHex(hash)));
   }
 
   /** Applies held records in height order while their bodies are all here. */
   private applyReady(): void {
     for (;;) {
-      const record = this.pending.get(this.nextHeight());
-      if (record === undefined || this.missingBodies(record).length > 0) return;
-      this.pending.delete(record.height);
-      this.apply(record);
+      const entry = this.pending.get(this.nextHeight());
+      if (entry === undefined || this.missingBodies(entry.proposal).length > 0) return;
+      this.pending.delete(entry.record.height);
+      this.apply(entry);
     }
   }
 
   private answerFetch(from: PeerId, payload: Uint8Array): void {
     if (this.closed || payload.length % 32 !== 0 || payload.length > MAX_PROPOSAL_BLOCKS * 32) return;
     for (let at = 0; at < payload.length; at += 32) {
-      const key = keyHex(payload.subarray(at, at + 32));
+      const key = toHex(payload.subarray(at, at + 32));
       const bytes = this.held.get(key)?.bytes ?? this.recent.get(key);
       if (bytes !== undefined) this.deps.transport.send(from, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
     }
   }
 
-  private apply(record: FinalityRecord): void {
-    const proposal = decodeProposal(record.proposal);
+  private apply({ record, proposal }: PendingRecord): void {
     const randomness = finalRandomnessOf(record, this.participants.length);
-    const outcome = this.validator.applyFinal(proposal, (hash) => this.held.get(keyHex(hash))?.bytes, randomness);
+    const outcome = this.validator.applyFinal(proposal, (hash) => this.held.get(toHex(hash))?.bytes, randomness);
     for (const hash of proposal.blocks) {
-      const key = keyHex(hash);
+      const key = toHex(hash);
       const body = this.held.get(key);
       this.held.delete(key);
       if (body !== undefined) this.recent.set(key, body.bytes);
@@ -378,7 +387,7 @@ export class PobNode {
     }
     for (const tx of proposal.transactions) {
       const txid = txidOrUndefined(tx);
-      if (txid !== undefined) this.mempool.delete(keyHex(txid));
+      if (txid !== undefined) this.mempool.delete(toHex(txid));
     }
     const leagues = this.leagues;
     if (this.producer !== undefined) {
