@@ -28,6 +28,7 @@ import { IosError } from "../errors.js";
 import { parseGenesis, type Genesis } from "../ledger/genesis.js";
 import { MAX_BLOCK_TXS } from "../ledger/block.js";
 import { SECRET_KEY_BYTES, keyPairFromSecret, type KeyPair } from "../ledger/keys.js";
+import { toHex } from "../hex.js";
 
 export type ConfigErrorCode =
   | "CONFIG_NOT_FOUND"
@@ -283,9 +284,8 @@ export function loadKeyFile(file: string): KeyPair {
 }
 
 export function keyFileJson(pair: KeyPair): string {
-  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
   if (pair.secretKey.length !== SECRET_KEY_BYTES) throw new ConfigError("CONFIG_BAD_KEY_FILE", `secret key must be ${SECRET_KEY_BYTES} bytes`);
-  return `${JSON.stringify({ version: KEY_FILE_VERSION, type: "ed25519", publicKey: hex(pair.publicKey), secretKey: hex(pair.secretKey) }, null, 2)}\n`;
+  return `${JSON.stringify({ version: KEY_FILE_VERSION, type: "ed25519", publicKey: toHex(pair.publicKey), secretKey: toHex(pair.secretKey) }, null, 2)}\n`;
 }
 
 export function loadGenesisFile(file: string): Genesis {

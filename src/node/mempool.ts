@@ -30,7 +30,6 @@ export interface MempoolLimits {
 
 export class Mempool {
   readonly #entries = new Map<string, MempoolEntry>();
-  #residentBytes = 0;
   #reservedTxs = 0;
   #reservedBytes = 0;
 
@@ -58,7 +57,6 @@ export class Mempool {
   add(entry: MempoolEntry): boolean {
     if (this.#entries.has(entry.key)) return false;
     this.#entries.set(entry.key, entry);
-    this.#residentBytes += entry.tx.length;
     return true;
   }
 
@@ -88,7 +86,6 @@ export class Mempool {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     this.#entries.delete(key);
-    this.#residentBytes -= entry.tx.length;
     return entry;
   }
 
@@ -106,17 +103,12 @@ export class Mempool {
   restore(taken: readonly MempoolEntry[]): void {
     const rest = [...this.#entries.values()];
     this.#entries.clear();
-    this.#residentBytes = 0;
     for (const entry of [...taken, ...rest]) this.add(entry);
   }
 
   /** Validated transactions waiting for a block. */
   get size(): number {
     return this.#entries.size;
-  }
-
-  get residentBytes(): number {
-    return this.#residentBytes;
   }
 
   /** Admitted and unsettled transactions (intake + workers + resident + committing). */

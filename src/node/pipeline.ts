@@ -28,10 +28,12 @@ import { SIGNATURE_BYTES, type KeyPair } from "../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
 import { MAX_TX_BYTES, TXID_BYTES } from "../ledger/transaction.js";
 import { APPLY_STATUS_NAMES, ApplyStatus } from "../ledger/utxo-table.js";
+import type { Candidates } from "./consensus/interface.js";
 import { Mempool, type MempoolEntry } from "./mempool.js";
 import { recordLength, type ValidatedBatch } from "./pipeline/validated-batch.js";
 import { TASKS_PER_WORKER, type VerifierPool } from "./pool/verify-pool.js";
 import type { BuiltBlock, BlockSlot, ShardState } from "./shard-state.js";
+import { toHex } from "../hex.js";
 
 /**
  * Transactions per worker batch: 512, the Ed25519 verifier's multi-scalar chunk (BATCH_CHUNK in
@@ -159,10 +161,6 @@ interface BatchItem {
 
 function pipelineCheck(condition: unknown, code: PipelineErrorCode, message: string): asserts condition {
   if (!condition) throw new PipelineError(code, message);
-}
-
-function hexKey(txid: Uint8Array): string {
-  return Buffer.from(txid.buffer, txid.byteOffset, txid.byteLength).toString("hex");
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -299,19 +297,20 @@ export class Pipeline {
     let admitted = 0;
     for (let index = 0, valid = 0; index < batch.length; index++) {
       const { tx, submission, slot } = batch[index]!;
-      const txid = validated.txids.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES);
+      // A view of the worker's answer, a fresh buffer this batch owns (the records share it too).
+      const txid = validated.txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES);
       if (validated.verdicts[index] !== 1) {
         const rejection = rejections.get(index);
         const code = rejection?.code ?? "PIPELINE_BAD_TASK";
         this.#mempool.release(tx.length);
         this.#countRejection(code);
         const decoded = txid.some((byte) => byte !== 0);
-        if (decoded) this.#rememberRejection(hexKey(txid), code);
+        if (decoded) this.#rememberRejection(toHex(txid), code);
         submission.settle(slot, { outcome: "rejected", txid: decoded ? txid : undefined, code, message: rejection?.message ?? "no verdict" });
         continue;
       }
       const record = records[valid++]!;
-      const key = hexKey(txid);
+      const key = toHex(txid);
       const known = this.#knownStatus(key, txid);
       if (known !== undefined) {
         this.#mempool.release(tx.length);
@@ -374,7 +373,7 @@ export class Pipeline {
   /** pending (validated, waiting for a block) / final (from the store) / rejected (recently) / unknown. */
   status(txid: Uint8Array): TxStatus {
     pipelineCheck(txid instanceof Uint8Array && txid.length === TXID_BYTES, "PIPELINE_BAD_TXID", `a txid is ${TXID_BYTES} bytes`);
-    const key = hexKey(txid);
+    const key = toHex(txid);
     const known = this.#knownStatus(key, txid);
     if (known !== undefined) return known;
     const code = this.#recentRejections.get(key);
@@ -455,8 +454,11 @@ export class Pipeline {
    * Up to `maxTxs` waiting transactions (at most `maxBodyBytes` framed), oldest first, left in the
    * mempool: what a consensus leader proposes instead of `commitNextBlock`.
    */
-  candidates(maxTxs: number, maxBodyBytes: number): Uint8Array[] {
-    return this.#mempool.peek(maxTxs, maxBodyBytes).map((entry) => entry.tx);
+  candidates(maxTxs: number, maxBodyBytes: number): Candidates {
+    const entries = this.#mempool.peek(maxTxs, maxBodyBytes);
+    const txids = new Uint8Array(entries.length * TXID_BYTES);
+    entries.forEach((entry, i) => txids.set(entry.txid, i * TXID_BYTES));
+    return { transactions: entries.map((entry) => entry.tx), txids };
   }
 
   /**
@@ -464,7 +466,7 @@ export class Pipeline {
    * mempool: a consensus proposal's copy need not be verified again.
    */
   holds(txid: Uint8Array, tx: Uint8Array): boolean {
-    const entry = this.#mempool.get(hexKey(txid));
+    const entry = this.#mempool.get(toHex(txid));
     return entry !== undefined && Buffer.compare(entry.tx, tx) === 0;
   }
 
@@ -476,28 +478,27 @@ export class Pipeline {
   settled(block: { readonly height: number; readonly hash: Uint8Array; readonly txids: Uint8Array; readonly statuses: Uint8Array }): BlockEvent {
     const count = block.statuses.length;
     pipelineCheck(block.txids.length === count * TXID_BYTES, "PIPELINE_BAD_INPUT", `${block.txids.length / TXID_BYTES} txids for ${count} statuses`);
-    const final: Uint8Array[] = [];
+    const final = new Uint8Array(block.txids.length);
+    let finalCount = 0;
     const rejected: { txid: Uint8Array; code: string }[] = [];
     for (let i = 0; i < count; i++) {
-      const txid = block.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES);
-      const key = hexKey(txid);
+      const txid = block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
+      const key = toHex(txid);
       const held = this.#mempool.remove(key);
       if (held !== undefined) this.#mempool.release(held.tx.length);
       const status = block.statuses[i]!;
       if (status === ApplyStatus.Ok) {
-        final.push(txid);
+        final.set(txid, finalCount++ * TXID_BYTES);
         continue;
       }
       const code = APPLY_STATUS_NAMES[status] ?? `APPLY_STATUS_${status}`;
       this.#countRejection(code);
       this.#rememberRejection(key, code);
-      rejected.push({ txid, code });
+      rejected.push({ txid: txid.slice(), code });
     }
-    const finalTxids = new Uint8Array(final.length * TXID_BYTES);
-    final.forEach((txid, i) => finalTxids.set(txid, i * TXID_BYTES));
-    this.#counters.finalized += final.length;
+    this.#counters.finalized += finalCount;
     this.#counters.blocks++;
-    return this.#publish({ height: block.height, hash: block.hash, final: finalTxids, rejected });
+    return this.#publish({ height: block.height, hash: block.hash, final: final.subarray(0, finalCount * TXID_BYTES), rejected });
   }
 
   #publish(event: BlockEvent): BlockEvent {

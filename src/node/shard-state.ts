@@ -90,6 +90,8 @@ export interface CommitResult {
   readonly hash: Uint8Array;
   /** One ApplyStatus per transaction, in body order. */
   readonly statuses: Uint8Array;
+  /** Every transaction's txid, applied or not, packed (n × 32) in body order. */
+  readonly txids: Uint8Array;
   /** Transactions applied (status Ok). */
   readonly applied: number;
   /** True if this block's transaction also flushed the UTXO delta. */
@@ -278,7 +280,7 @@ export class ShardState {
       const flush = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES ? this.takeFlush() : undefined;
       this.store.appendBlock({ height: header.height, hash: envelope.hash, bytes, txids, positions }, flush);
       if (flush !== undefined) this.flushDone();
-      return { height: header.height, hash: envelope.hash, statuses, applied, flushed: flush !== undefined };
+      return { height: header.height, hash: envelope.hash, statuses, txids: stateless.txids, applied, flushed: flush !== undefined };
     } catch (error) {
       this.failed = true;
       throw error;

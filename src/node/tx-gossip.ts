@@ -20,6 +20,7 @@ import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
 import type { PeerId, Transport } from "../net/interface.js";
 import { messageType } from "../net/message-types.js";
 import type { TxSink, TxSubmitResult } from "./consensus/interface.js";
+import { toHex } from "../hex.js";
 
 /** The client range's first message: a batch of transactions relayed between validators. */
 export const TX_BATCH = messageType("client", 0);
@@ -46,7 +47,6 @@ export interface TxGossipStats {
   badMessages: number;
 }
 
-const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
 export class TxGossip implements TxSink {
   readonly stats: TxGossipStats = { forwarded: 0, received: 0, dropped: 0, badMessages: 0 };
@@ -77,13 +77,13 @@ export class TxGossip implements TxSink {
 
   #enqueue(txid: Uint8Array, tx: Uint8Array): void {
     if (this.#closed || this.#peers.length === 0) return;
-    const key = hexOf(txid);
+    const key = toHex(txid);
     if (this.#seen.has(key)) return;
     if (this.#queue.length >= GOSSIP_MAX_QUEUED) {
       this.stats.dropped++;
       return;
     }
-    this.#remember(txid);
+    this.#remember(key);
     this.#queue.push(tx);
     if (this.#queue.length >= GOSSIP_BATCH_TXS) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), GOSSIP_DELAY_MS);
@@ -121,8 +121,8 @@ export class TxGossip implements TxSink {
     }
   }
 
-  #remember(txid: Uint8Array): void {
-    this.#seen.add(hexOf(txid));
+  #remember(key: string): void {
+    this.#seen.add(key);
     if (this.#seen.size > GOSSIP_SEEN_TXIDS) this.#seen.delete(this.#seen.values().next().value!);
   }
 

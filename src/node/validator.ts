@@ -33,6 +33,7 @@ import { Pipeline, SoloBlockProducer, type BlockDriver, type SubmitResult } from
 import { VerifierPool } from "./pool/verify-pool.js";
 import { ShardState } from "./shard-state.js";
 import { TxGossip } from "./tx-gossip.js";
+import { toHex } from "../hex.js";
 
 /** Solo block interval when the configuration names none: short blocks keep client latency low. */
 export const DEFAULT_BLOCK_INTERVAL_MS = 200;
@@ -47,10 +48,6 @@ const OUTCOMES: Readonly<Record<SubmitResult["outcome"], SubmitOutcome>> = {
   duplicate: SubmitOutcome.Duplicate,
   rejected: SubmitOutcome.Rejected,
 };
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
 
 /** The client API's view of the pipeline and the shard state. */
 class PipelineBackend implements ClientBackend {
@@ -94,7 +91,7 @@ class PipelineBackend implements ClientBackend {
 
   nodeStatus(): Record<string, unknown> {
     return {
-      publicKey: hex(this.setup.key.publicKey),
+      publicKey: toHex(this.setup.key.publicKey),
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       mempool: { pending: this.pipeline.pendingCount, pendingBytes: this.pipeline.pendingBytes, ready: this.pipeline.mempoolCount },
       workers: this.pool.threads,

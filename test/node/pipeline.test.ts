@@ -339,8 +339,9 @@ describe("pipeline", () => {
     const loser = transfer(coins[0]!, mine[2]!, 6n);
     const spare = transfer(coins[1]!, mine[2]!, 7n);
     await pipeline.submit([winner.bytes, loser.bytes, spare.bytes]);
-    const proposal = pipeline.candidates(2, 1 << 20);
+    const { transactions: proposal, txids } = pipeline.candidates(2, 1 << 20);
     assert.deepEqual(proposal.map(hex), [hex(winner.bytes), hex(loser.bytes)]);
+    assert.equal(hex(txids), hex(winner.txid) + hex(loser.txid), "their txids, packed in the same order");
     assert.equal(pipeline.mempoolCount, 3, "candidates stay in the mempool");
     const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: SHARD, epoch: 0, height: 1, prevHash: state.tip.hash, timestamp: 1, producer: validators[0]!.publicKey }, proposal);
     const bytes = encodeBlock(header, sealOptimistic(header, validators[0]!), proposal);

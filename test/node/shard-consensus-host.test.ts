@@ -55,9 +55,11 @@ describe("ConsensusHost contract", () => {
         const tampered = a.bytes.slice();
         tampered[tampered.length - 1]! ^= 1;
         assert.equal(host.holds(a.txid, tampered), false, "another signature under the same txid is not held");
-        assert.deepEqual(host.candidates(10, 1 << 20).map((tx) => Buffer.from(tx).toString("hex")), [a, b].map((t) => Buffer.from(t.bytes).toString("hex")));
-        assert.equal(host.candidates(1, 1 << 20).length, 1);
-        assert.equal(host.candidates(10, 4 + a.bytes.length).length, 1, "the body-bytes limit counts the 4-byte frame");
+        const both = host.candidates(10, 1 << 20);
+        assert.deepEqual(both.transactions.map((tx) => Buffer.from(tx).toString("hex")), [a, b].map((t) => Buffer.from(t.bytes).toString("hex")));
+        assert.equal(Buffer.from(both.txids).toString("hex"), [a, b].map((t) => Buffer.from(t.txid).toString("hex")).join(""), "their txids, packed in the same order");
+        assert.equal(host.candidates(1, 1 << 20).transactions.length, 1);
+        assert.equal(host.candidates(10, 4 + a.bytes.length).transactions.length, 1, "the body-bytes limit counts the 4-byte frame");
 
         const header = makeBlockHeader({ kind: BlockKind.Final, shard: 0, epoch: 0, height: 1, prevHash: state.tip.hash, timestamp: 1, producer: validators[0]!.publicKey }, [a.bytes]);
         const bytes = encodeBlock(header, { kind: "collective", participants: Uint8Array.of(1), signature: new Uint8Array(64) }, [a.bytes]);
@@ -66,7 +68,7 @@ describe("ConsensusHost contract", () => {
         host.settled({ height: committed.height, hash: committed.hash, bytes, txids: a.txid, statuses: committed.statuses, record: { height: 1, view: 0, proposal: bytes, prepareCert: cert, commitCert: cert } });
         assert.equal(host.holds(a.txid, a.bytes), false);
         assert.ok(host.holds(b.txid, b.bytes));
-        assert.deepEqual(host.candidates(10, 1 << 20).map((tx) => Buffer.from(tx).toString("hex")), [Buffer.from(b.bytes).toString("hex")]);
+        assert.deepEqual(host.candidates(10, 1 << 20).transactions.map((tx) => Buffer.from(tx).toString("hex")), [Buffer.from(b.bytes).toString("hex")]);
         const [again] = await host.submit([a.bytes]);
         assert.equal(again!.outcome, "duplicate", "a settled final transaction is a duplicate");
         if (host instanceof Pipeline) {

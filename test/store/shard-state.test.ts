@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { open } from "lmdb";
-import { IosError } from "../../src/errors.js";
 import { BlockKind, encodeBlock, makeBlockHeader, sealOptimistic } from "../../src/ledger/block.js";
 import { genesisEntries, genesisTxid } from "../../src/ledger/genesis.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
@@ -14,6 +13,7 @@ import { ShardState } from "../../src/node/shard-state.js";
 import { META_FLUSHED, heightKey } from "../../src/store/schema.js";
 import { WORKLOAD_ACCOUNTS, utxoSetDigest } from "../ledger/store-crash-child.js";
 import { ChainBuilder, FEE, makeWorkload, type BuiltBlock } from "./workload.js";
+import { codeOfAsync } from "../support/errors.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-shard-state-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -24,15 +24,6 @@ const CHILD = new URL("../ledger/store-crash-child.js", import.meta.url).pathnam
 const workload = makeWorkload("shard state tests", 32);
 const genesisCount = genesisEntries(workload.genesis, 0).length / ENTRY_BYTES;
 
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (error) {
-    assert.ok(error instanceof IosError, `expected an IosError, got ${String(error)}`);
-    return error.code;
-  }
-  return "no error";
-}
 
 function openState(directory: string, flushIntervalBlocks = 4): ShardState {
   return ShardState.open({ directory, genesis: workload.genesis, shard: 0, flushIntervalBlocks });
@@ -65,6 +56,7 @@ describe("ShardState", () => {
       assert.equal(result.applied, 12);
       assert.equal(result.flushed, (i + 1) % 4 === 0);
       assert.ok(result.statuses.every((status) => status === ApplyStatus.Ok));
+      assert.deepEqual(result.txids, Uint8Array.from(Buffer.concat(block.txids)), "every txid, in body order");
     }
     assert.equal(state.flushedHeight, 8);
     assert.equal(state.supply, workload.supply - 120n * FEE);
@@ -87,7 +79,7 @@ describe("ShardState", () => {
     assert.equal(reopened.epoch, 3);
     assert.equal(utxoSetDigest(reopened.utxoSnapshot()), digest);
     await reopened.close();
-    assert.equal(await codeOf(() => reopened.commitBlock(blocks[0]!.bytes)), "STATE_CLOSED");
+    assert.equal(await codeOfAsync(() => reopened.commitBlock(blocks[0]!.bytes)), "STATE_CLOSED");
   });
 
   it("replays an unflushed tail left by a process that exited without closing", async () => {
@@ -111,17 +103,17 @@ describe("ShardState", () => {
     const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
     const first = builder.nextBlock(3);
     const second = builder.nextBlock(3);
-    assert.equal(await codeOf(() => state.commitBlock(second.bytes)), "STORE_HEIGHT_GAP");
+    assert.equal(await codeOfAsync(() => state.commitBlock(second.bytes)), "STORE_HEIGHT_GAP");
     const tampered = Uint8Array.from(first.bytes);
     tampered[20] = (tampered[20]! + 1) & 0xff;
-    assert.equal(await codeOf(() => state.commitBlock(tampered)), "STATE_PREV_HASH_MISMATCH");
+    assert.equal(await codeOfAsync(() => state.commitBlock(tampered)), "STATE_PREV_HASH_MISMATCH");
     const wrongRoot = Uint8Array.from(first.bytes);
     wrongRoot[60] = (wrongRoot[60]! + 1) & 0xff;
-    assert.equal(await codeOf(() => state.commitBlock(wrongRoot)), "STATE_TX_ROOT_MISMATCH");
+    assert.equal(await codeOfAsync(() => state.commitBlock(wrongRoot)), "STATE_TX_ROOT_MISMATCH");
     const wrongShard = Uint8Array.from(first.bytes);
     wrongShard[2] = 1;
-    assert.equal(await codeOf(() => state.commitBlock(wrongShard)), "STATE_WRONG_SHARD");
-    assert.equal(await codeOf(() => state.commitBlock(first.bytes.subarray(0, 100))), "BLOCK_TRUNCATED");
+    assert.equal(await codeOfAsync(() => state.commitBlock(wrongShard)), "STATE_WRONG_SHARD");
+    assert.equal(await codeOfAsync(() => state.commitBlock(first.bytes.subarray(0, 100))), "BLOCK_TRUNCATED");
     assert.equal(state.tip.height, 0);
     assert.equal(state.supply, workload.supply);
     state.commitBlock(first.bytes);
@@ -164,14 +156,14 @@ describe("ShardState", () => {
     await state.close();
 
     const other = makeWorkload("another genesis", 4);
-    assert.equal(await codeOf(() => ShardState.open({ directory: dir, genesis: other.genesis, shard: 0 })), "STORE_IDENTITY_MISMATCH");
+    assert.equal(await codeOfAsync(() => ShardState.open({ directory: dir, genesis: other.genesis, shard: 0 })), "STORE_IDENTITY_MISMATCH");
 
     const gapDir = freshDir();
     const run = spawnSync(process.execPath, [CHILD, gapDir, "gap", "100", "2", "5"], { encoding: "utf8" });
     assert.equal(run.status, 0, run.stderr);
     await rawEnv(gapDir, (db) => db("blocks").removeSync(heightKey(2)));
     const gapGenesis = makeWorkload("gap", WORKLOAD_ACCOUNTS).genesis;
-    assert.equal(await codeOf(() => ShardState.open({ directory: gapDir, genesis: gapGenesis, shard: 0 })), "STORE_HEIGHT_GAP");
+    assert.equal(await codeOfAsync(() => ShardState.open({ directory: gapDir, genesis: gapGenesis, shard: 0 })), "STORE_HEIGHT_GAP");
 
     await rawEnv(dir, (db) => {
       const meta = db("meta");
@@ -179,6 +171,6 @@ describe("ShardState", () => {
       marker.writeBigUInt64LE(marker.readBigUInt64LE(16) + 1n, 16);
       meta.putSync(META_FLUSHED, marker);
     });
-    assert.equal(await codeOf(() => openState(dir)), "STORE_CORRUPT");
+    assert.equal(await codeOfAsync(() => openState(dir)), "STORE_CORRUPT");
   });
 });

@@ -16,11 +16,11 @@ import { join } from "node:path";
 import { decodeFinalityRecord, encodeFinalityRecord, type FinalityRecord } from "../../consensus/bft/codec.js";
 import type { FinalityLog, VoteState } from "../../consensus/bft/log.js";
 import { IosError, check } from "../../errors.js";
+import { toHex } from "../../hex.js";
 
 export type FinalityLogErrorCode = "FINALITY_LOG_CORRUPT" | "FINALITY_LOG_BAD_INPUT" | "FINALITY_LOG_CLOSED";
 
 const LENGTH_BYTES = 4;
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 const unhex = (text: unknown, what: string): Uint8Array => {
   check(typeof text === "string" && /^([0-9a-f]{2})*$/.test(text), "FINALITY_LOG_CORRUPT", `votes: ${what} is not hex`);
   return new Uint8Array(Buffer.from(text, "hex"));
@@ -128,7 +128,7 @@ export class FileFinalityLog implements FinalityLog {
   }
 
   saveVotes(state: VoteState): void {
-    const lock = state.lock === undefined ? null : { view: state.lock.view, hash: hex(state.lock.hash), mask: hex(state.lock.cert.mask), signature: hex(state.lock.cert.signature), proposal: hex(state.lock.proposal) };
+    const lock = state.lock === undefined ? null : { view: state.lock.view, hash: toHex(state.lock.hash), mask: toHex(state.lock.cert.mask), signature: toHex(state.lock.cert.signature), proposal: toHex(state.lock.proposal) };
     const temporary = `${this.#votesFile}.tmp`;
     writeFileSync(temporary, JSON.stringify({ height: state.height, view: state.view, lock }));
     const fd = openSync(temporary, "r+");

@@ -24,12 +24,18 @@ export interface FinalBlock {
   readonly record: FinalityRecord;
 }
 
+/** What a leader may propose: waiting transactions, oldest first, and their txids packed (n × 32) in the same order. */
+export interface Candidates {
+  readonly transactions: readonly Uint8Array[];
+  readonly txids: Uint8Array;
+}
+
 /** The holder of the transactions a validator has verified and not yet seen final. */
 export interface ConsensusHost {
   readonly state: ShardState;
   readonly pool: VerifierPool;
   /** Up to `maxTxs` waiting transactions (at most `maxBodyBytes` framed), oldest first, left in place. */
-  candidates(maxTxs: number, maxBodyBytes: number): readonly Uint8Array[];
+  candidates(maxTxs: number, maxBodyBytes: number): Candidates;
   /**
    * Whether this exact transaction (same bytes under `txid`) passed this validator's stateless
    * checks and signature verification and still waits: a proposal's copy need not be verified again.

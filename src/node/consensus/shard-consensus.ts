@@ -49,8 +49,8 @@ import {
   decodeBlock,
   decodeBlockEnvelope,
   encodeBlock,
-  makeBlockHeader,
   sealOptimistic,
+  txRootOf,
   type BlockHeader,
 } from "../../ledger/block.js";
 import type { Genesis } from "../../ledger/genesis.js";
@@ -228,11 +228,20 @@ export class ShardConsensus implements BftApplication {
     const { state } = this.#host;
     const tip = state.tip;
     check(height === tip.height + 1, "CONSENSUS_OPTIONS", `asked to propose height ${height}, the tip is ${tip.height}`);
-    const transactions = this.#host.candidates(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES);
-    const header = makeBlockHeader(
-      { kind: BlockKind.Optimistic, shard: state.shard, epoch: state.epoch, height, prevHash: tip.hash, timestamp: Date.now(), producer: this.#key.publicKey },
-      transactions,
-    );
+    const { transactions, txids } = this.#host.candidates(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES);
+    // The host's txids spare hashing every transaction again (makeBlockHeader would); encodeBlock checks the fields and sizes.
+    const header: BlockHeader = {
+      kind: BlockKind.Optimistic,
+      shard: state.shard,
+      epoch: state.epoch,
+      height,
+      prevHash: tip.hash,
+      timestamp: Date.now(),
+      producer: this.#key.publicKey,
+      txRoot: txRootOf(txids),
+      txCount: transactions.length,
+      bodyBytes: transactions.reduce((sum, tx) => sum + 4 + tx.length, 0),
+    };
     return encodeBlock(header, sealOptimistic(header, this.#key), transactions);
   }
 
@@ -275,16 +284,16 @@ export class ShardConsensus implements BftApplication {
   /** Commits the Final block of `record` at the tip and settles its transactions. */
   #commit(record: FinalityRecord): void {
     const bytes = finalBlockOf(record);
-    const { txids } = decodeBlock(bytes);
+    // commitBlock decodes and hashes every transaction already; its txids spare a second pass.
     const committed = this.#host.state.commitBlock(bytes);
-    const block: FinalBlock = { height: committed.height, hash: committed.hash, bytes, txids, statuses: committed.statuses, record };
+    const block: FinalBlock = { height: committed.height, hash: committed.hash, bytes, txids: committed.txids, statuses: committed.statuses, record };
     this.#host.settled(block);
     for (const listener of this.#listeners) listener(block);
   }
 
   /** Resolves after the idle interval, or sooner when transactions arrive or consensus stops. */
   #idleWait(): Promise<void> {
-    if (!this.#running || this.#host.candidates(1, MAX_PROPOSAL_BODY_BYTES).length > 0) return Promise.resolve();
+    if (!this.#running || this.#host.candidates(1, MAX_PROPOSAL_BODY_BYTES).transactions.length > 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);

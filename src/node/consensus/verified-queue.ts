@@ -9,15 +9,15 @@ import { packTransactions } from "../../ledger/stateless.js";
 import { TXID_BYTES } from "../../ledger/transaction.js";
 import type { VerifierPool } from "../pool/verify-pool.js";
 import type { ShardState } from "../shard-state.js";
-import type { ConsensusHost, FinalBlock, TxSink, TxSubmitResult } from "./interface.js";
+import type { Candidates, ConsensusHost, FinalBlock, TxSink, TxSubmitResult } from "./interface.js";
+import { toHex } from "../../hex.js";
 
 /** Waiting transactions by default: 200,000, the pipeline's MAX_PENDING_TXS. */
 export const DEFAULT_QUEUE_TXS = 200_000;
 
-const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 
 export class VerifiedTxQueue implements ConsensusHost, TxSink {
-  readonly #waiting = new Map<string, Uint8Array>();
+  readonly #waiting = new Map<string, { readonly tx: Uint8Array; readonly txid: Uint8Array }>();
   readonly #admitListeners = new Set<(waiting: number) => void>();
   readonly #maxTxs: number;
 
@@ -45,10 +45,10 @@ export class VerifiedTxQueue implements ConsensusHost, TxSink {
         const rejection = rejections.get(i);
         return { outcome: "rejected", txid, code: rejection?.code ?? "TX_INVALID", message: rejection?.message ?? "failed validation" };
       }
-      const key = hexOf(txid);
+      const key = toHex(txid);
       if (this.#waiting.has(key) || this.state.getTransactionLocation(txid) !== undefined) return { outcome: "duplicate", txid };
       if (this.#waiting.size >= this.#maxTxs) return { outcome: "rejected", txid, code: "MEMPOOL_FULL", message: `${this.#maxTxs} transactions wait already` };
-      this.#waiting.set(key, tx.slice());
+      this.#waiting.set(key, { tx: tx.slice(), txid });
       admitted++;
       return { outcome: "accepted", txid };
     });
@@ -56,24 +56,26 @@ export class VerifiedTxQueue implements ConsensusHost, TxSink {
     return results;
   }
 
-  candidates(maxTxs: number, maxBodyBytes: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
+  candidates(maxTxs: number, maxBodyBytes: number): Candidates {
+    const transactions: Uint8Array[] = [];
+    const txids: Uint8Array[] = [];
     let bytes = 0;
-    for (const tx of this.#waiting.values()) {
-      if (out.length >= maxTxs || bytes + 4 + tx.length > maxBodyBytes) break;
-      out.push(tx);
+    for (const { tx, txid } of this.#waiting.values()) {
+      if (transactions.length >= maxTxs || bytes + 4 + tx.length > maxBodyBytes) break;
+      transactions.push(tx);
+      txids.push(txid);
       bytes += 4 + tx.length;
     }
-    return out;
+    return { transactions, txids: Uint8Array.from(Buffer.concat(txids)) };
   }
 
   holds(txid: Uint8Array, tx: Uint8Array): boolean {
-    const held = this.#waiting.get(hexOf(txid));
-    return held !== undefined && Buffer.compare(held, tx) === 0;
+    const held = this.#waiting.get(toHex(txid));
+    return held !== undefined && Buffer.compare(held.tx, tx) === 0;
   }
 
   settled(block: FinalBlock): void {
-    for (let i = 0; i * TXID_BYTES < block.txids.length; i++) this.#waiting.delete(hexOf(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES)));
+    for (let i = 0; i * TXID_BYTES < block.txids.length; i++) this.#waiting.delete(toHex(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES)));
   }
 
   onAdmitted(listener: (waiting: number) => void): () => void {
