@@ -35,6 +35,7 @@ import {
   encodeEvents,
   type ConfirmationBatch,
 } from "./stream-codec.js";
+import { toHex } from "../hex.js";
 
 export const STREAM_PATH = "/v1/stream";
 /** Stream connections at once; further upgrades get 503 (each may hold a frame in flight). */
@@ -64,10 +65,6 @@ function hexParam(value: string, bytes: number, what: string): Uint8Array {
   return new Uint8Array(Buffer.from(value, "hex"));
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-}
-
 function queryParam(query: string, name: string): string | undefined {
   return new URLSearchParams(query).get(name) ?? undefined;
 }
@@ -87,19 +84,19 @@ function blockJson(block: DecodedBlock, withBytes: Uint8Array | undefined): Reco
   const { header, seal } = block;
   return {
     height: header.height,
-    hash: hex(block.hash),
+    hash: toHex(block.hash),
     kind: header.kind === 0 ? "optimistic" : "final",
     shard: header.shard,
     epoch: header.epoch,
-    prevHash: hex(header.prevHash),
-    txRoot: hex(header.txRoot),
+    prevHash: toHex(header.prevHash),
+    txRoot: toHex(header.txRoot),
     timestamp: header.timestamp,
-    producer: hex(header.producer),
+    producer: toHex(header.producer),
     txCount: header.txCount,
     bodyBytes: header.bodyBytes,
-    seal: seal.kind === "producer" ? { kind: "producer", signature: hex(seal.signature) } : { kind: "collective", participants: hex(seal.participants), signature: hex(seal.signature) },
-    txids: Array.from({ length: header.txCount }, (_, i) => hex(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES))),
-    ...(withBytes === undefined ? {} : { bytes: hex(withBytes) }),
+    seal: seal.kind === "producer" ? { kind: "producer", signature: toHex(seal.signature) } : { kind: "collective", participants: toHex(seal.participants), signature: toHex(seal.signature) },
+    txids: Array.from({ length: header.txCount }, (_, i) => toHex(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES))),
+    ...(withBytes === undefined ? {} : { bytes: toHex(withBytes) }),
   };
 }
 
@@ -204,7 +201,7 @@ export class ClientApi {
 
   private blockHashAt(height: number): string | undefined {
     const bytes = this.backend.chain.getBlock(height);
-    return bytes === undefined ? undefined : hex(decodeBlockEnvelope(bytes).hash);
+    return bytes === undefined ? undefined : toHex(decodeBlockEnvelope(bytes).hash);
   }
 
   private ownerParam(value: string): Uint8Array {
@@ -227,13 +224,13 @@ export class ClientApi {
     this.route("get", "/v1/tx/:txid", "tx", (exchange, req) => {
       const txid = hexParam(req.getParameter(0), TXID_BYTES, "txid");
       const status = this.backend.status(txid);
-      if (status.state === "unknown") throw new ApiError("TX_NOT_FOUND", `transaction ${hex(txid)} is neither pending nor in a block of this shard`);
-      this.answer(exchange, "tx", 200, { txid: hex(txid), ...statusJson(status, (h) => this.blockHashAt(h)) });
+      if (status.state === "unknown") throw new ApiError("TX_NOT_FOUND", `transaction ${toHex(txid)} is neither pending nor in a block of this shard`);
+      this.answer(exchange, "tx", 200, { txid: toHex(txid), ...statusJson(status, (h) => this.blockHashAt(h)) });
     });
     this.route("get", "/v1/owner/:pk/balance", "balance", (exchange, req) => {
       const owner = this.ownerParam(req.getParameter(0));
       const { balance, outputs } = this.owners.balanceOf(owner);
-      this.answer(exchange, "balance", 200, { owner: hex(owner), shard: this.backend.shard, height: this.backend.chain.tip.height, balance: balance.toString(), outputs });
+      this.answer(exchange, "balance", 200, { owner: toHex(owner), shard: this.backend.shard, height: this.backend.chain.tip.height, balance: balance.toString(), outputs });
     });
     this.route("get", "/v1/owner/:pk/utxos", "utxos", (exchange, req) => {
       const owner = this.ownerParam(req.getParameter(0));
@@ -244,10 +241,10 @@ export class ClientApi {
       }
       const outputs = this.owners.outputsOf(owner);
       this.answer(exchange, "utxos", 200, {
-        owner: hex(owner),
+        owner: toHex(owner),
         shard: this.backend.shard,
         height: this.backend.chain.tip.height,
-        utxos: outputs.slice(0, limit).map((o) => ({ txid: hex(o.txid), index: o.index, amount: o.amount.toString() })),
+        utxos: outputs.slice(0, limit).map((o) => ({ txid: toHex(o.txid), index: o.index, amount: o.amount.toString() })),
         truncated: outputs.length > limit,
       });
     });
@@ -259,14 +256,14 @@ export class ClientApi {
     });
     this.route("get", "/v1/block/hash/:hash", "block", (exchange, req) => {
       const hash = hexParam(req.getParameter(0), 32, "block hash");
-      this.answerBlock(exchange, this.backend.chain.getBlockByHash(hash), `no block with hash ${hex(hash)}`);
+      this.answerBlock(exchange, this.backend.chain.getBlockByHash(hash), `no block with hash ${toHex(hash)}`);
     });
     this.route("get", "/v1/status", "status", (exchange) => {
       this.answer(exchange, "status", 200, {
         ...this.backend.nodeStatus(),
         shard: this.backend.shard,
         shardCount: this.backend.shardCount,
-        tip: { height: this.backend.chain.tip.height, hash: hex(this.backend.chain.tip.hash) },
+        tip: { height: this.backend.chain.tip.height, hash: toHex(this.backend.chain.tip.hash) },
         streams: this.streams.size,
       });
     });
@@ -293,7 +290,7 @@ export class ClientApi {
     }
     const txid = result.txid!;
     this.answer(exchange, "submit", result.outcome === SubmitOutcome.Accepted ? 202 : 200, {
-      txid: hex(txid),
+      txid: toHex(txid),
       outcome: SUBMIT_OUTCOME_NAMES[result.outcome],
       status: statusJson(this.backend.status(txid), (h) => this.blockHashAt(h)),
     });
@@ -387,9 +384,9 @@ export class ClientApi {
     const results = this.backend.submit(transactions);
     client.ackChain = client.ackChain.then(async () => {
       try {
-        const acks = (await results).map((r) => ({ outcome: r.outcome, txid: r.txid ?? new Uint8Array(TXID_BYTES), code: r.code ?? "" }));
+        const acks = encodeAck(sequence, await results);
         this.streamFrames.inc(["ack"]);
-        this.sendFrame(ws, client, encodeAck(sequence, acks));
+        this.sendFrame(ws, client, acks);
       } catch (error) {
         this.sendFrame(ws, client, encodeError("API_INTERNAL", `frame ${sequence}: ${(error as Error)?.message ?? String(error)}`));
       } finally {

@@ -25,6 +25,7 @@
  *     "frame N: ..." in place of their ACK, so acks and errors together stay in frame order.
  */
 import { IosError } from "../errors.js";
+import { packTransactions } from "../ledger/stateless.js";
 import { TXID_BYTES } from "../ledger/transaction.js";
 
 export type StreamCodecErrorCode = "STREAM_BAD_FRAME" | "STREAM_TOO_MANY_TXS";
@@ -48,6 +49,15 @@ export interface TxAck {
   readonly code: string;
 }
 
+/** What encodeAck needs of one result: a TxAck, or a submit result whose txid and code may be absent. */
+export interface AckSource {
+  readonly outcome: SubmitOutcome;
+  /** Sent as zeros unless 32 bytes. */
+  readonly txid: Uint8Array | undefined;
+  /** Sent empty when absent. */
+  readonly code?: string;
+}
+
 export interface TxRejection {
   readonly txid: Uint8Array;
   readonly code: string;
@@ -62,6 +72,7 @@ export interface ConfirmationBatch {
 
 const MAX_CODE_BYTES = 255;
 const ZERO_TXID = new Uint8Array(TXID_BYTES);
+const NO_CODE = Buffer.alloc(0);
 
 function fail(code: StreamCodecErrorCode, message: string): never {
   throw new IosError<StreamCodecErrorCode>(code, message);
@@ -76,16 +87,8 @@ function codeBytes(code: string): Buffer {
 /** Frames transactions for submission: u32 count ‖ (u32 length ‖ tx)*. */
 export function encodeSubmission(transactions: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   if (transactions.length > MAX_STREAM_TXS) fail("STREAM_TOO_MANY_TXS", `${transactions.length} transactions exceed ${MAX_STREAM_TXS} per frame`);
-  const total = transactions.reduce((sum, tx) => sum + 4 + tx.length, 4);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, transactions.length, true);
-  let at = 4;
-  for (const tx of transactions) {
-    view.setUint32(at, tx.length, true);
-    out.set(tx, at + 4);
-    at += 4 + tx.length;
-  }
+  const out = packTransactions(transactions, 4);
+  new DataView(out.buffer).setUint32(0, transactions.length, true);
   return out;
 }
 
@@ -112,8 +115,8 @@ export function decodeSubmission(frame: Uint8Array): Uint8Array[] {
   return out;
 }
 
-export function encodeAck(sequence: number, acks: readonly TxAck[]): Uint8Array<ArrayBuffer> {
-  const codes = acks.map((ack) => codeBytes(ack.code));
+export function encodeAck(sequence: number, acks: readonly AckSource[]): Uint8Array<ArrayBuffer> {
+  const codes = acks.map((ack) => (ack.code ? codeBytes(ack.code) : NO_CODE));
   const total = 9 + codes.reduce((sum, code) => sum + 1 + TXID_BYTES + 1 + code.length, 0);
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
@@ -123,7 +126,7 @@ export function encodeAck(sequence: number, acks: readonly TxAck[]): Uint8Array<
   let at = 9;
   acks.forEach((ack, i) => {
     out[at] = ack.outcome;
-    out.set(ack.txid.length === TXID_BYTES ? ack.txid : ZERO_TXID, at + 1);
+    out.set(ack.txid?.length === TXID_BYTES ? ack.txid : ZERO_TXID, at + 1);
     out[at + 1 + TXID_BYTES] = codes[i]!.length;
     out.set(codes[i]!, at + 2 + TXID_BYTES);
     at += 2 + TXID_BYTES + codes[i]!.length;

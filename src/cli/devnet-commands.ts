@@ -193,12 +193,12 @@ export const loadCommand: Command = {
     let endpoints: string[][];
     let cpu: { pid: number; label: string }[] = [];
     if (typeof values.devnet === "string") {
-      const { readDevnetManifest, streamEndpoints } = await import("../devnet/launcher.js");
+      const { readDevnetManifest, streamEndpoints, validatorProcesses } = await import("../devnet/launcher.js");
       const manifest = readDevnetManifest(values.devnet);
       genesisFile = manifest.genesis;
       accounts = () => ({ seed: manifest.seed, count: manifest.accounts });
       endpoints = streamEndpoints(manifest);
-      cpu = manifest.validators.map((v) => ({ pid: v.pid, label: `validator ${v.index} (shard ${v.shard})` }));
+      cpu = validatorProcesses(manifest);
     } else {
       genesisFile = required(values, "genesis");
       accounts = () => ({ seed: required(values, "account-seed"), count: integerOption(values, "accounts", 1, 1 << 20) });

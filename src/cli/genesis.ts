@@ -11,16 +11,13 @@ import { MAX_AMOUNT } from "../ledger/transaction.js";
 import { keyFileJson, nodeConfigJson } from "../node/config.js";
 import { EXIT_OK, integerOption, required, UsageError, type Command } from "./command.js";
 import { writeNewFile } from "./files.js";
+import { toHex } from "../hex.js";
 
 const DEFAULT_AMOUNT = 1_000_000n;
 const DEFAULT_BASE_PORT = 7000;
 const DEFAULT_ACCOUNT_KEY_FILES = 10;
 const MAX_VALIDATORS = 1024;
 const MAX_ACCOUNTS = 1 << 20;
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
-}
 
 export const genesisCommand: Command = {
   name: "genesis",
@@ -79,7 +76,7 @@ export const genesisCommand: Command = {
     writeNewFile(join(out, "genesis.json"), `${genesisToJson(genesis)}\n`, force);
     validators.forEach((validator, i) => {
       writeNewFile(join(out, `validator-${i}.key.json`), keyFileJson(validator), force, 0o600);
-      const peers = validators.flatMap((peer, j) => (j === i ? [] : [{ publicKey: hex(peer.publicKey), url: `ws://${host}:${basePort + j}/peer` }]));
+      const peers = validators.flatMap((peer, j) => (j === i ? [] : [{ publicKey: toHex(peer.publicKey), url: `ws://${host}:${basePort + j}/peer` }]));
       const config = nodeConfigJson({
         genesis: "genesis.json",
         key: `validator-${i}.key.json`,
@@ -94,8 +91,8 @@ export const genesisCommand: Command = {
     for (let j = 0; j < accountKeys; j++) writeNewFile(join(out, `account-${j}.key.json`), keyFileJson(accounts[j]!), force, 0o600);
 
     io.out(`genesis: ${shards} shard(s), ${validatorCount} validator(s), ${accountCount} account(s) of ${amount} → ${join(out, "genesis.json")}`);
-    validators.forEach((validator, i) => io.out(`validator ${i}: shard ${i % shards}, port ${basePort + i}, key ${hex(validator.publicKey)}`));
-    for (let j = 0; j < accountKeys; j++) io.out(`account ${j}: shard ${shardOfOwner(accounts[j]!.publicKey, shards)}, key ${hex(accounts[j]!.publicKey)}`);
+    validators.forEach((validator, i) => io.out(`validator ${i}: shard ${i % shards}, port ${basePort + i}, key ${toHex(validator.publicKey)}`));
+    for (let j = 0; j < accountKeys; j++) io.out(`account ${j}: shard ${shardOfOwner(accounts[j]!.publicKey, shards)}, key ${toHex(accounts[j]!.publicKey)}`);
     return EXIT_OK;
   },
 };

@@ -28,7 +28,8 @@
  *
  * The run is described in DIR/devnet.json (`DevnetManifest`), which `ios load --devnet DIR` reads.
  *
- * API: `startDevnet(options): Promise<Devnet>`, `readDevnetManifest(dir)`, `streamEndpoints(manifest)`.
+ * API: `startDevnet(options): Promise<Devnet>`, `readDevnetManifest(dir)`, `streamEndpoints(manifest)`,
+ * `validatorProcesses(manifest)`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -43,6 +44,7 @@ import { deriveTestAccounts, genesisTxid, type Genesis } from "../ledger/genesis
 import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../ledger/transaction.js";
+import type { CpuProcess } from "../load/metrics.js";
 import { loadGenesisFile, loadKeyFile } from "../node/config.js";
 import { DevnetError, devnetCheck } from "./errors.js";
 
@@ -262,15 +264,13 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   const ports = options.basePort === undefined ? await freePorts(validatorCount) : Array.from({ length: validatorCount }, (_, i) => options.basePort! + i);
   const workers = options.workers ?? Math.max(1, Math.floor(availableParallelism() / validatorCount));
   const configs = Array.from({ length: validatorCount }, (_, i) => join(dir, `validator-${i}.config.json`));
-  const keyOfValidator = configs.map((file) => {
-    const config = JSON.parse(readFileSync(file, "utf8")) as ConfigJson;
-    return Buffer.from(loadKeyFile(join(dir, config.key)).publicKey).toString("hex");
-  });
+  const parsedConfigs = configs.map((file) => JSON.parse(readFileSync(file, "utf8")) as ConfigJson);
+  const keyOfValidator = parsedConfigs.map((config) => Buffer.from(loadKeyFile(join(dir, config.key)).publicKey).toString("hex"));
   const portOfKey = new Map(keyOfValidator.map((key, i) => [key, ports[i]!]));
   const logs = join(dir, "logs");
   mkdirSync(logs, { recursive: true });
   const infos = configs.map((file, i): Omit<ValidatorInfo, "pid"> => {
-    const config = JSON.parse(readFileSync(file, "utf8")) as ConfigJson;
+    const config = parsedConfigs[i]!;
     config.listen = { host: "127.0.0.1", port: ports[i]! };
     config.peers = config.peers.map((peer) => {
       const port = portOfKey.get(peer.publicKey);
@@ -438,6 +438,11 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
 /** Stream URLs per shard, in validator order. */
 export function streamEndpoints(manifest: DevnetManifest): string[][] {
   return Array.from({ length: manifest.shards }, (_, shard) => manifest.validators.filter((v) => v.shard === shard).map((v) => v.stream));
+}
+
+/** The validator processes of a manifest, labelled for the load driver's CPU sampling. */
+export function validatorProcesses(manifest: DevnetManifest): CpuProcess[] {
+  return manifest.validators.map((v) => ({ pid: v.pid, label: `validator ${v.index} (shard ${v.shard})` }));
 }
 
 /** Reads DIR/devnet.json, written by a running (or past) devnet. */

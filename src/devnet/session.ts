@@ -1,8 +1,8 @@
 /**
  * A load run against a launched devnet: generate (or replay) the workload for its genesis and
  * accounts, drive it over every validator's stream with H9's driver (src/load/driver.ts), sample
- * the validators' CPU, and write the JSON / Markdown / HTML report. Shared by `ios start`,
- * `ios load --devnet`, the devnet test and the devnet benchmark.
+ * the validators' CPU, and write the JSON / Markdown / HTML report. Shared by `ios start`, the
+ * devnet test and the devnet benchmark (`ios load --devnet` has only the manifest, not a Devnet).
  *
  * API: `runDevnetLoad(devnet, options): Promise<DevnetLoadResult>`, `summaryLines(result)`.
  */
@@ -10,7 +10,7 @@ import { runLoad, type LoadMode, type LoadRun } from "../load/driver.js";
 import type { ProgressDisplay } from "../load/progress.js";
 import { writeReport, type ReportFiles } from "../load/report.js";
 import { generateLoad, type LoadSet } from "../load/workload.js";
-import type { Devnet } from "./launcher.js";
+import { validatorProcesses, type Devnet } from "./launcher.js";
 
 export interface DevnetLoadOptions {
   /** Transfers to generate (ignored with `set`). */
@@ -54,7 +54,7 @@ export async function runDevnetLoad(devnet: Devnet, options: DevnetLoadOptions):
     mode: options.mode,
     durationMs: options.durationMs,
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
-    cpu: devnet.manifest.validators.map((v) => ({ pid: v.pid, label: `validator ${v.index} (shard ${v.shard})` })),
+    cpu: validatorProcesses(devnet.manifest),
     ...(options.progress === undefined ? {} : { progress: options.progress }),
   });
   const files = await writeReport(run.report, options.reportDir);

@@ -92,7 +92,7 @@ function checkOptions(options: DriverOptions): void {
   const { set, endpoints, mode, durationMs } = options;
   loadCheck(endpoints.length === set.header.shardCount, "LOAD_BAD_OPTION", `endpoints must list one entry per shard (${set.header.shardCount}), got ${endpoints.length}`);
   endpoints.forEach((urls, shard) => {
-    loadCheck(urls.length > 0 || set.indexesOfShard(shard).length === 0, "LOAD_BAD_OPTION", `shard ${shard} has transactions but no entry validator`);
+    loadCheck(urls.length > 0 || !set.shards.includes(shard), "LOAD_BAD_OPTION", `shard ${shard} has transactions but no entry validator`);
     for (const url of urls) loadCheck(/^wss?:\/\/[^/]+\/v1\/stream$/.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
   });
   if (mode.kind === "open-loop") loadCheck(Number.isFinite(mode.rate) && mode.rate > 0, "LOAD_BAD_OPTION", `rate must be a positive number of tx/s, got ${mode.rate}`);
@@ -102,6 +102,11 @@ function checkOptions(options: DriverOptions): void {
   loadCheck(Number.isInteger(frameTxs) && frameTxs >= 1 && frameTxs <= MAX_STREAM_TXS, "LOAD_BAD_OPTION", `frameTxs must be an integer in 1..${MAX_STREAM_TXS}, got ${frameTxs}`);
   const drain = options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
   loadCheck(Number.isFinite(drain) && drain >= 0, "LOAD_BAD_OPTION", `drain timeout must be ≥ 0 ms, got ${drain}`);
+}
+
+/** Map key of the txid at `bytes[at .. at+32)`: one char per byte, read in place. */
+function txidKey(bytes: Uint8Array, at = 0): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + at, TXID_BYTES).toString("latin1");
 }
 
 function connect(url: string): Promise<WebSocket> {
@@ -127,7 +132,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const dueAt = new Float64Array(count);
   const positionOfTxid = new Map<string, number>();
   const txids = set.txids();
-  for (let i = 0; i < count; i++) positionOfTxid.set(Buffer.from(txids.buffer, txids.byteOffset + i * TXID_BYTES, TXID_BYTES).toString("latin1"), i);
+  for (let i = 0; i < count; i++) positionOfTxid.set(txidKey(txids, i * TXID_BYTES), i);
 
   const sockets = await Promise.allSettled(endpoints.flatMap((urls) => urls.map((url) => connect(url))));
   const failed = sockets.find((s) => s.status === "rejected");
@@ -193,13 +198,13 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const { final, rejected: refusals } = decodeEvents(frame);
     const now = performance.now();
     for (let at = 0; at < final.length; at += TXID_BYTES) {
-      const position = positionOfTxid.get(Buffer.from(final.buffer, final.byteOffset + at, TXID_BYTES).toString("latin1"));
+      const position = positionOfTxid.get(txidKey(final, at));
       if (position === undefined || (state[position] !== TxState.Submitted && state[position] !== TxState.Accepted)) continue;
       metrics.final(set.shard(position), dueAt[position]!, now);
       resolveTx(position, TxState.Final);
     }
     for (const refusal of refusals) {
-      const position = positionOfTxid.get(Buffer.from(refusal.txid).toString("latin1"));
+      const position = positionOfTxid.get(txidKey(refusal.txid));
       if (position === undefined || (state[position] !== TxState.Submitted && state[position] !== TxState.Accepted)) continue;
       rejected++;
       metrics.rejected(set.shard(position), refusal.code, now, true);
@@ -263,8 +268,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         for (const position of positions) {
           state[position] = TxState.Submitted;
           if (mode.kind === "closed-loop") dueAt[position] = sentAt;
+          metrics.submitted(set.shard(position), sentAt);
         }
-        for (const position of positions) metrics.submitted(set.shard(position), sentAt);
         connection.inFlight.set(connection.nextSequence++, positions);
         connection.socket.send(encodeSubmission(positions.map((p) => set.tx(p))));
       }
