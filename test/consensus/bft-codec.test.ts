@@ -33,8 +33,8 @@ import {
   type ViewChange,
 } from "../../src/consensus/bft/codec.js";
 import { MemoryFinalityLog } from "../../src/consensus/bft/log.js";
-import { IosError } from "../../src/errors.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { codeOf } from "../support/errors.js";
 
 const CHAIN = new TextEncoder().encode("ioschain-bft-codec");
 const verifier = new Ed25519Verifier();
@@ -57,14 +57,6 @@ function cosign(message: Uint8Array, indices: readonly number[]): CollectiveSign
   return { mask, signature };
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof IosError ? error.code : `uncoded: ${String(error)}`;
-  }
-  return undefined;
-}
 
 const proposal = new TextEncoder().encode("a proposal");
 const hash = proposalHash(proposal);

@@ -22,22 +22,14 @@ import {
 } from "../../src/consensus/cosi/codec.js";
 import { emptyMask, hasBit, isWellFormedMask, maskIndices, popcount, setBit } from "../../src/consensus/cosi/mask.js";
 import { TreeLayout, fullTreeHeight } from "../../src/consensus/cosi/tree.js";
-import { IosError } from "../../src/errors.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { codeOf } from "../support/errors.js";
 
 const seed = process.env.IOS_TEST_SEED ?? `cosi-codec-${Date.now()}`;
 console.log(`cosi codec tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
 const verifier = new Ed25519Verifier();
 const L_BYTES = Uint8Array.from(Buffer.from("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", "hex"));
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof IosError ? error.code : `uncoded: ${String(error)}`;
-  }
-  return undefined;
-}
 
 /** A collective signature by the signers of `mask`, made directly from the Schnorr primitives. */
 function cosign(keys: SchnorrKey[], registryKeys: Uint8Array[], mask: Uint8Array, message: Uint8Array, rng: SeededRng): CollectiveSignature {

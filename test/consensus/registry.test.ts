@@ -17,8 +17,8 @@ import {
   proveKeyPossession,
   verifyKeyPossession,
 } from "../../src/consensus/registry.js";
-import { IosError } from "../../src/errors.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { codeOf } from "../support/errors.js";
 
 const seed = process.env.IOS_TEST_SEED ?? `registry-${Date.now()}`;
 console.log(`registry tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
@@ -27,14 +27,6 @@ const OTHER_CHAIN = new TextEncoder().encode("ioschain-other");
 const SPKI_ED25519_PREFIX = Uint8Array.from(Buffer.from("302a300506032b6570032100", "hex"));
 const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof IosError ? error.code : `uncoded: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe("proofs of possession", () => {
   it("sign the domain-separated message, verify under node:crypto, and bind key and chain", () => {

@@ -7,22 +7,14 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createPublicKey, verify as nodeVerify } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { SchnorrKey, challengeScalar, checkPartial, isCanonicalScalar } from "../../src/crypto/schnorr.js";
-import { IosError } from "../../src/errors.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { Rng } from "../../src/runtime/interface.js";
-
-interface RfcVector {
-  name: string;
-  secretKey: string;
-  publicKey: string;
-  message: string;
-  signature: string;
-}
+import { codeOf } from "../support/errors.js";
+import { rfc8032Vectors } from "../support/rfc8032.js";
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, "hex"));
 const SPKI_ED25519_PREFIX = hex("302a300506032b6570032100");
@@ -30,9 +22,7 @@ const L_BYTES = hex("edd3f55c1a631258d69cf7a2def9de14000000000000000000000000000
 const seed = process.env.IOS_TEST_SEED ?? `schnorr-${Date.now()}`;
 console.log(`schnorr tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
 
-const vectors = (
-  JSON.parse(readFileSync(new URL("../../../test/vectors/rfc8032-ed25519.json", import.meta.url), "utf8")) as { vectors: RfcVector[] }
-).vectors;
+const vectors = rfc8032Vectors();
 const verifier = new Ed25519Verifier();
 
 function nodeVerifies(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
@@ -40,14 +30,6 @@ function nodeVerifies(signature: Uint8Array, message: Uint8Array, publicKey: Uin
   return nodeVerify(null, message, key, signature);
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof IosError ? error.code : `uncoded: ${String(error)}`;
-  }
-  return undefined;
-}
 
 function sumPoints(points: Uint8Array[]): Uint8Array {
   return points.map((p) => ed25519.Point.fromBytes(p)).reduce((a, b) => a.add(b)).toBytes();

@@ -9,6 +9,7 @@ import {
 import { LedgerError } from "../../src/ledger/errors.js";
 import { validateStateless } from "../../src/ledger/stateless.js";
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
+import { codeOf } from "../support/errors.js";
 
 /** RFC 6962 §2.1 Merkle tree hash, written directly from the RFC with @noble/hashes. */
 function referenceRoot(leaves: Uint8Array[]): Uint8Array {
@@ -19,15 +20,6 @@ function referenceRoot(leaves: Uint8Array[]): Uint8Array {
   return nobleSha256(Uint8Array.from([1, ...referenceRoot(leaves.slice(0, k)), ...referenceRoot(leaves.slice(k))]));
 }
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof LedgerError, `expected a LedgerError, got ${String(error)}`);
-    return error.code;
-  }
-  return "no error";
-}
 
 const rng = new TestRng(0xb10c);
 const producer = ACCOUNTS[5]!;

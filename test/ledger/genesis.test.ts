@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
-import { LedgerError } from "../../src/ledger/errors.js";
 import {
   deriveTestAccounts, encodeGenesis, genesisEntries, genesisSupply, genesisToJson, genesisTxid, makeTestGenesis, parseGenesis,
 } from "../../src/ledger/genesis.js";
@@ -10,16 +9,8 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { ENTRY_BYTES, unpackEntry } from "../../src/ledger/utxo-table.js";
 import { signMessage } from "../../src/ledger/keys.js";
 import { hex } from "./helpers.js";
+import { codeOf } from "../support/errors.js";
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof LedgerError, `expected a LedgerError, got ${String(error)}`);
-    return error.code;
-  }
-  return "no error";
-}
 
 const { genesis, accounts, validators } = makeTestGenesis({ seed: "genesis tests", shardCount: 4, accounts: 40, amount: 1_000_000n, outputsPerAccount: 2, validators: 3, stake: 500n, timestamp: 1234 });
 

@@ -2,26 +2,16 @@ import assert from "node:assert/strict";
 import { createPublicKey, verify as nodeVerify } from "node:crypto";
 import { describe, it } from "node:test";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
-import { LedgerError } from "../../src/ledger/errors.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions, unpackTransactions, validateStateless } from "../../src/ledger/stateless.js";
 import { decodeTransaction } from "../../src/ledger/transaction.js";
 import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
+import { codeOf } from "../support/errors.js";
 
 function spkiOf(publicKey: Uint8Array) {
   return createPublicKey({ key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), publicKey]), format: "der", type: "spki" });
-}
-
-function thrownCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof LedgerError);
-    return error.code;
-  }
-  return "no error";
 }
 
 const rng = new TestRng(0x57a7);
@@ -97,10 +87,10 @@ describe("validateStateless", () => {
 
   it("broken framing and bad shard arguments throw coded errors", () => {
     const packed = packTransactions([good1.bytes, good2.bytes]);
-    assert.equal(thrownCode(() => validateStateless(packed.subarray(0, 3), 0, 1)), "BATCH_TRUNCATED");
-    assert.equal(thrownCode(() => validateStateless(packed.subarray(0, packed.length - 1), 0, 1)), "BATCH_TRUNCATED");
-    assert.equal(thrownCode(() => validateStateless(packed, 2, 2)), "SHARD_BAD_INDEX");
-    assert.equal(thrownCode(() => validateStateless(packed, 0, 0)), "SHARD_BAD_COUNT");
+    assert.equal(codeOf(() => validateStateless(packed.subarray(0, 3), 0, 1)), "BATCH_TRUNCATED");
+    assert.equal(codeOf(() => validateStateless(packed.subarray(0, packed.length - 1), 0, 1)), "BATCH_TRUNCATED");
+    assert.equal(codeOf(() => validateStateless(packed, 2, 2)), "SHARD_BAD_INDEX");
+    assert.equal(codeOf(() => validateStateless(packed, 0, 0)), "SHARD_BAD_COUNT");
     assert.equal(validateStateless(new Uint8Array(0), 0, 1).count, 0);
     assert.deepEqual(unpackTransactions(packed).map((t) => t.length), [good1.bytes.length, good2.bytes.length]);
   });

@@ -9,21 +9,13 @@ import {
   encodedLength, outpointKey, scanTransaction, transactionId, transactionIdOfEncoding, type TxInput, type TxOutput,
 } from "../../src/ledger/transaction.js";
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
+import { codeOf } from "../support/errors.js";
 
 const rng = new TestRng(0x7a11);
 const someTxid = () => rng.bytes(32);
 const input = (owner = ACCOUNTS[0]!.publicKey, index = 0): TxInput => ({ txid: someTxid(), index, owner });
 const output = (amount: bigint, owner = ACCOUNTS[1]!.publicKey): TxOutput => ({ owner, amount });
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof LedgerError, `expected a LedgerError, got ${String(error)}`);
-    return error.code;
-  }
-  return "no error";
-}
 
 function spkiOf(publicKey: Uint8Array) {
   return createPublicKey({ key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), publicKey]), format: "der", type: "spki" });

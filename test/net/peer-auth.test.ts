@@ -7,7 +7,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import {
   HELLO_BYTES,
@@ -22,17 +21,9 @@ import {
   type TranscriptParts,
 } from "../../src/net/peer-auth.js";
 import { CryptoRng } from "../../src/runtime/system.js";
+import { rfc8032Vectors } from "../support/rfc8032.js";
 
-interface RfcVector {
-  name: string;
-  secretKey: string;
-  publicKey: string;
-  message: string;
-  signature: string;
-}
-const vectors = (
-  JSON.parse(readFileSync(new URL("../../../test/vectors/rfc8032-ed25519.json", import.meta.url), "utf8")) as { vectors: RfcVector[] }
-).vectors;
+const vectors = rfc8032Vectors();
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, "hex"));
 const CHAIN = new TextEncoder().encode("chain-a");
 

@@ -6,25 +6,16 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { open } from "lmdb";
 import { ChainStore, type UtxoWrite } from "../../src/store/chain-store.js";
-import { StoreError } from "../../src/store/errors.js";
 import { META_FLUSHED, META_IDENTITY, OUTPOINT_BYTES, SCHEMA_VERSION, UTXO_ENTRY_BYTES, heightKey } from "../../src/store/schema.js";
 import { UtxoDelta } from "../../src/store/utxo-delta.js";
 import { TestRng } from "../ledger/helpers.js";
+import { codeOfAsync } from "../support/errors.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-store-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 let dirs = 0;
 const freshDir = (): string => join(root, `s${dirs++}`);
 
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (error) {
-    assert.ok(error instanceof StoreError, `expected a StoreError, got ${String(error)}`);
-    return error.code;
-  }
-  return "no error";
-}
 
 const rng = new TestRng(0x5704e);
 
@@ -73,15 +64,15 @@ describe("ChainStore records", () => {
   it("starts uninitialized and refuses reads of the chain until genesis is written", async () => {
     const store = ChainStore.open(dir);
     assert.equal(store.initialized, false);
-    assert.equal(await codeOf(() => store.tip), "STORE_NOT_INITIALIZED");
-    assert.equal(await codeOf(() => store.appendBlock(blocks[0]!)), "STORE_NOT_INITIALIZED");
+    assert.equal(await codeOfAsync(() => store.tip), "STORE_NOT_INITIALIZED");
+    assert.equal(await codeOfAsync(() => store.appendBlock(blocks[0]!)), "STORE_NOT_INITIALIZED");
     await store.close();
   });
 
   it("round-trips identity, tip, flushed marker, epoch and the genesis UTXO set", async () => {
     const store = ChainStore.open(dir);
     store.initialize(identity, genesis);
-    assert.equal(await codeOf(() => store.initialize(identity, genesis)), "STORE_ALREADY_INITIALIZED");
+    assert.equal(await codeOfAsync(() => store.initialize(identity, genesis)), "STORE_ALREADY_INITIALIZED");
     assert.deepEqual(store.identity, identity);
     assert.deepEqual(store.tip, { height: 0, hash: identity.genesisId });
     assert.deepEqual(store.flushed, { height: 0, count: 50, supply: supplyOf(model.values()) });
@@ -147,23 +138,23 @@ describe("ChainStore records", () => {
   it("rejects appends that do not follow the tip and bad arguments, changing nothing", async () => {
     const store = ChainStore.open(dir);
     const tip = store.tip;
-    assert.equal(await codeOf(() => store.appendBlock(sampleBlock(7, 1))), "STORE_HEIGHT_GAP");
-    assert.equal(await codeOf(() => store.appendBlock(sampleBlock(5, 1))), "STORE_HEIGHT_GAP");
-    assert.equal(await codeOf(() => store.appendBlock({ ...sampleBlock(6, 1), hash: rng.bytes(31) })), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => store.appendBlock({ ...sampleBlock(6, 2), positions: [1] })), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => store.appendBlock({ ...sampleBlock(6, 1), positions: [-1] })), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.appendBlock(sampleBlock(7, 1))), "STORE_HEIGHT_GAP");
+    assert.equal(await codeOfAsync(() => store.appendBlock(sampleBlock(5, 1))), "STORE_HEIGHT_GAP");
+    assert.equal(await codeOfAsync(() => store.appendBlock({ ...sampleBlock(6, 1), hash: rng.bytes(31) })), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.appendBlock({ ...sampleBlock(6, 2), positions: [1] })), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.appendBlock({ ...sampleBlock(6, 1), positions: [-1] })), "STORE_BAD_INPUT");
     const [a, b] = [rng.bytes(36), rng.bytes(36)].sort(Buffer.compare);
     const unsorted = { writes: [{ key: b!, value: null }, { key: a!, value: null }], count: 0, supply: 0n };
-    assert.equal(await codeOf(() => store.appendBlock(sampleBlock(6, 1), unsorted)), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => store.flushUtxos({ writes: [{ key: a!, value: rng.bytes(39) }], count: 0, supply: 0n })), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => store.flushUtxos({ writes: [], count: 0, supply: 1n << 64n })), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => store.getTxLocation(rng.bytes(31))), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => store.getBlock(-1)), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => store.setEpoch(2 ** 32)), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.appendBlock(sampleBlock(6, 1), unsorted)), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.flushUtxos({ writes: [{ key: a!, value: rng.bytes(39) }], count: 0, supply: 0n })), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.flushUtxos({ writes: [], count: 0, supply: 1n << 64n })), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.getTxLocation(rng.bytes(31))), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.getBlock(-1)), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.setEpoch(2 ** 32)), "STORE_BAD_INPUT");
     assert.deepEqual(store.tip, tip);
     assert.equal(store.getBlock(6), undefined);
     await store.close();
-    assert.equal(await codeOf(() => store.getBlock(1)), "STORE_CLOSED");
+    assert.equal(await codeOfAsync(() => store.getBlock(1)), "STORE_CLOSED");
   });
 });
 
@@ -173,7 +164,7 @@ describe("ChainStore refuses damaged, foreign and mismatched stores", () => {
       const dir = freshDir();
       await ChainStore.open(dir).close();
       writeFileSync(join(dir, "data.mdb"), content);
-      assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_CORRUPT");
+      assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_CORRUPT");
     }
     const dir = freshDir();
     const store = ChainStore.open(dir);
@@ -183,13 +174,13 @@ describe("ChainStore refuses damaged, foreign and mismatched stores", () => {
     const bytes = readFileSync(file);
     bytes.writeUInt32LE(0x12345678, 4096 + 24);
     writeFileSync(file, bytes);
-    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_CORRUPT");
+    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_CORRUPT");
   });
 
   it("a path that is a file gives STORE_OPEN_FAILED", async () => {
     const file = join(root, "plain-file");
     writeFileSync(file, "x");
-    assert.equal(await codeOf(() => ChainStore.open(file)), "STORE_OPEN_FAILED");
+    assert.equal(await codeOfAsync(() => ChainStore.open(file)), "STORE_OPEN_FAILED");
   });
 
   it("another program's LMDB environment gives STORE_FOREIGN", async () => {
@@ -197,14 +188,14 @@ describe("ChainStore refuses damaged, foreign and mismatched stores", () => {
     const env = open({ path: dir, overlappingSync: false });
     await env.put("users/1", { name: "alice" });
     await env.close();
-    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_FOREIGN");
+    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_FOREIGN");
 
     const dir2 = freshDir();
     const env2 = open({ path: dir2, overlappingSync: false });
     const blocks = env2.openDB({ name: "blocks", keyEncoding: "binary", encoding: "binary" });
     blocks.putSync(heightKey(1), Buffer.from("not ours"));
     await env2.close();
-    assert.equal(await codeOf(() => ChainStore.open(dir2)), "STORE_FOREIGN");
+    assert.equal(await codeOfAsync(() => ChainStore.open(dir2)), "STORE_FOREIGN");
   });
 
   async function tamperMeta(dir: string, key: Buffer, edit: (value: Buffer) => Buffer): Promise<void> {
@@ -220,13 +211,13 @@ describe("ChainStore refuses damaged, foreign and mismatched stores", () => {
     store.initialize(identity, randomEntries(3));
     await store.close();
     await tamperMeta(dir, META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION + 1, 8), value));
-    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_SCHEMA_MISMATCH");
+    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_SCHEMA_MISMATCH");
     await tamperMeta(dir, META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION, 8), value.write("XXXX", 0), value));
-    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_FOREIGN");
+    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_FOREIGN");
     await tamperMeta(dir, META_IDENTITY, (value) => (value.write("IOSC", 0), value));
     await ChainStore.open(dir).close();
     await tamperMeta(dir, META_FLUSHED, (value) => value.subarray(0, 20));
-    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_CORRUPT");
+    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_CORRUPT");
   });
 
   it("a block above the tip or a flushed marker above the tip gives STORE_CORRUPT", async () => {
@@ -239,14 +230,14 @@ describe("ChainStore refuses damaged, foreign and mismatched stores", () => {
     const blocks = env.openDB<Buffer, Buffer>({ name: "blocks", keyEncoding: "binary", encoding: "binary" });
     blocks.putSync(heightKey(2), Buffer.from("stray"));
     await env.close();
-    assert.equal(await codeOf(() => ChainStore.open(dir)), "STORE_CORRUPT");
+    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_CORRUPT");
 
     const dir2 = freshDir();
     const store2 = ChainStore.open(dir2);
     store2.initialize(identity, randomEntries(3));
     await store2.close();
     await tamperMeta(dir2, META_FLUSHED, (value) => (value.writeBigUInt64LE(9n, 0), value));
-    assert.equal(await codeOf(() => ChainStore.open(dir2)), "STORE_CORRUPT");
+    assert.equal(await codeOfAsync(() => ChainStore.open(dir2)), "STORE_CORRUPT");
   });
 });
 
@@ -279,11 +270,11 @@ describe("UtxoDelta", () => {
     const delta = new UtxoDelta();
     const key = rng.bytes(OUTPOINT_BYTES);
     delta.addBlock(entry(key, 1n), new Uint8Array(0));
-    assert.equal(await codeOf(() => delta.addBlock(entry(key, 1n), new Uint8Array(0))), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => delta.addBlock(entry(key, 1n), new Uint8Array(0))), "STORE_BAD_INPUT");
     const other = rng.bytes(OUTPOINT_BYTES);
     delta.addBlock(new Uint8Array(0), other);
-    assert.equal(await codeOf(() => delta.addBlock(new Uint8Array(0), other)), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => delta.addBlock(new Uint8Array(75), new Uint8Array(0))), "STORE_BAD_INPUT");
-    assert.equal(await codeOf(() => delta.addBlock(new Uint8Array(0), new Uint8Array(35))), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => delta.addBlock(new Uint8Array(0), other)), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => delta.addBlock(new Uint8Array(75), new Uint8Array(0))), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => delta.addBlock(new Uint8Array(0), new Uint8Array(35))), "STORE_BAD_INPUT");
   });
 });
