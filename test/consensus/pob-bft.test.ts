@@ -11,7 +11,7 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
 import type { Transport } from "../../src/net/interface.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
-import { assignee } from "../../src/consensus/pob/assignment.js";
+import { assignee, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { BelievabilityLedger } from "../../src/consensus/pob/believability.js";
 import { verifyEvidence, verifyInclusion } from "../../src/consensus/pob/evidence.js";
 import { PobValidator, type FinalOutcome } from "../../src/consensus/pob/finalization.js";
@@ -31,7 +31,7 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
     seed,
     defaultLink: { latency: { kind: "uniform", minMs: 2, maxMs: 8 }, loss: 0, duplication: 0, reorder: { probability: 0, maxExtraMs: 0 } },
   });
-  const { genesis, accounts, validators } = makeTestGenesis({ seed: `pob-bft ${String(seed)}`, shardCount: 1, accounts: 24, amount: AMOUNT, validators: validatorCount, stake: 10_000n });
+  const { genesis, accounts, validators } = makeTestGenesis({ seed: `pob-bft ${String(seed)}`, shardCount: 1, accounts: 48, amount: AMOUNT, validators: validatorCount, stake: 10_000n });
   const gtx = genesisTxid(genesis);
   const members = validators.map((v) => v.publicKey);
   const epochSeed = sim.rng("epoch").bytes(32);
@@ -64,20 +64,37 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
     });
   });
   const nodeOf = (publicKey: Uint8Array) => sim.node<PobNode>(hex(publicKey)).instance!;
-  let nextOutput = 0;
-  /** A transfer of the next genesis output; with `assignedTo`, the fee is chosen until it is that producer's. */
+  /** Genesis outputs already spent by `transfer` (output i belongs to account i). */
+  const used = new Set<number>();
+  /**
+   * A transfer of the next unused genesis output; with `assignedTo`, of the next one whose owner
+   * (the transfer's spender) is assigned to that producer.
+   */
   const transfer = (options: { assignedTo?: Uint8Array; forge?: boolean } = {}) => {
-    const index = nextOutput++;
+    const wanted = options.assignedTo;
+    const index = accounts.findIndex((account, i) => !used.has(i) && (wanted === undefined || hex(assignee(account.publicKey, leagues.believable)) === hex(wanted)));
+    assert.ok(index >= 0, `seed ${String(seed)}: no unused genesis output left${wanted === undefined ? "" : ` assigned to ${hex(wanted)}`}`);
+    used.add(index);
     const owner = accounts[index]!;
-    for (let fee = 1; ; fee++) {
-      const { transaction, txid } = signTransaction({
-        kind: TxKind.Transfer, inputs: [{ txid: gtx, index, owner: owner.publicKey }], outputs: [{ owner: accounts[(index + 7) % accounts.length]!.publicKey, amount: AMOUNT - BigInt(fee) }],
-      }, [owner]);
-      if (options.assignedTo !== undefined && hex(assignee(txid, leagues.believable)) !== hex(options.assignedTo)) continue;
-      const bytes = encodeTransaction(transaction);
-      if (options.forge === true) bytes[bytes.length - 64]! ^= 0x40;
-      return { bytes, txid };
+    const { transaction, txid } = signTransaction({
+      kind: TxKind.Transfer, inputs: [{ txid: gtx, index, owner: owner.publicKey }], outputs: [{ owner: accounts[(index + 7) % accounts.length]!.publicKey, amount: AMOUNT - 1n }],
+    }, [owner]);
+    const bytes = encodeTransaction(transaction);
+    if (options.forge === true) bytes[bytes.length - 64]! ^= 0x40;
+    return { bytes, txid };
+  };
+  /**
+   * Runs the simulator until `predicate` holds (false if virtual time `until` comes first) in
+   * 2 ms slices: PobNode validates proposals asynchronously, and promise callbacks run between
+   * slices, as they would between I/O events.
+   */
+  const runUntil = async (predicate: () => boolean, until: number): Promise<boolean> => {
+    while (!predicate()) {
+      if (sim.now() >= until) return false;
+      sim.run({ until: Math.min(until, sim.now() + 2) });
+      await new Promise((resolve) => setImmediate(resolve));
     }
+    return true;
   };
   const includedBy = (replica: (typeof replicas)[number]) => new Set(replica.outcomes.flatMap((o) => Array.from({ length: o.included.length / 32 }, (_, i) => hex(o.included.subarray(i * 32, i * 32 + 32)))));
   /** Every replica applied the same outcomes at every height both reached. */
@@ -89,17 +106,18 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
       assert.equal(tips.size, 1, `seed ${String(seed)}: validators disagree at final height ${h + 1}`);
     }
   };
-  return { sim, seed, replicas, leagues, transports, nodeOf, transfer, includedBy, assertSameChain, validators, confirmations };
+  return { sim, seed, replicas, leagues, transports, nodeOf, transfer, runUntil, includedBy, assertSameChain, validators, confirmations };
 }
 
 const POLICY: ShardingPolicy = { believableLeagueSize: 3, normalLeagueSize: 4, samplingProbability: 0.3, minBelievableSize: 2, optimisticIntervalMs: 20, maxOptimisticBlockTxs: 64 };
 
 describe("pob over BFT in the simulator", () => {
-  it("honest shard: optimistic confirmations, BFT-final proposals, identical replicas on all 9 validators", () => {
+  it("honest shard: optimistic confirmations, BFT-final proposals, identical replicas on all 9 validators", async () => {
     const s = setup("pob-bft honest", POLICY);
     assert.equal(s.leagues.mode, "two-league");
     assert.equal(s.leagues.believable.length, 3);
     const submitted: string[] = [];
+    const sent = new Map<string, Uint8Array>();
     for (let k = 0; k < 12; k++) {
       s.sim.schedule(10 + k * 15, `client submits ${k}`, () => {
         const producer = s.leagues.believable[k % 3]!;
@@ -107,9 +125,10 @@ describe("pob over BFT in the simulator", () => {
         const offer = s.nodeOf(producer).submit(tx.bytes);
         assert.equal(offer.accepted, true);
         submitted.push(hex(tx.txid));
+        sent.set(hex(tx.txid), tx.bytes);
       });
     }
-    const done = s.sim.runUntil(() => submitted.length === 12 && s.replicas.every((r) => submitted.every((t) => s.includedBy(r).has(t))), { until: 5_000 });
+    const done = await s.runUntil(() => submitted.length === 12 && s.replicas.every((r) => submitted.every((t) => s.includedBy(r).has(t))), 5_000);
     assert.ok(done, `seed ${String(s.seed)}: not every transaction became final everywhere`);
     s.assertSameChain();
     const snapshots = s.replicas.map((r) => {
@@ -126,7 +145,9 @@ describe("pob over BFT in the simulator", () => {
     // before it was final on any validator.
     assert.deepEqual(s.confirmations.map((c) => hex(c.txid)).sort(), [...submitted].sort());
     for (const confirmation of s.confirmations) {
-      assert.equal(hex(assignee(confirmation.txid, s.leagues.believable)), hex(confirmation.header.producer));
+      const spender = spenderOf(sent.get(hex(confirmation.txid))!);
+      assert.ok(spender !== undefined);
+      assert.equal(hex(assignee(spender, s.leagues.believable)), hex(confirmation.header.producer), "the producer is the spender's assignee");
       verifyInclusion(confirmation, confirmation.txid, confirmation.header.producer, VERIFIER);
       for (const r of s.replicas) assert.ok(confirmation.at < r.finalAt.get(hex(confirmation.txid))!, "optimistic confirmation precedes finality");
     }
@@ -135,7 +156,7 @@ describe("pob over BFT in the simulator", () => {
     for (const b of blocks) assert.ok(s.leagues.isBelievable(b.producer!));
   });
 
-  it("a cheater's forged transaction is caught (p = 1), slashed on every validator, its production stops", () => {
+  it("a cheater's forged transaction is caught (p = 1), slashed on every validator, its production stops", async () => {
     const s = setup("pob-bft cheater", { ...POLICY, samplingProbability: 1 });
     const cheater = s.leagues.believable[0]!;
     const cheaterKey = s.validators.find((v) => hex(v.publicKey) === hex(cheater))!;
@@ -151,7 +172,7 @@ describe("pob over BFT in the simulator", () => {
       s.transports.get(hex(cheater))!.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
     });
     s.sim.schedule(60, "client submits to an honest producer", () => assert.equal(s.nodeOf(honestProducer).submit(later.bytes).accepted, true));
-    const done = s.sim.runUntil(() => s.replicas.every((r) => r.outcomes.some((o) => o.slashed.length > 0) && s.includedBy(r).has(hex(later.txid))), { until: 5_000 });
+    const done = await s.runUntil(() => s.replicas.every((r) => r.outcomes.some((o) => o.slashed.length > 0) && s.includedBy(r).has(hex(later.txid))), 5_000);
     assert.ok(done, `seed ${String(s.seed)}: the cheater was not slashed everywhere`);
     s.assertSameChain();
     const heights = new Set<number>();
@@ -178,7 +199,7 @@ describe("pob over BFT in the simulator", () => {
     assert.equal(hex(verifyInclusion(confirmation, later.txid, honestProducer)), hex(confirmed.hash));
   });
 
-  it("with too few validators for a believable league, the normal league runs one-league BFT and verifies everything", () => {
+  it("with too few validators for a believable league, the normal league runs one-league BFT and verifies everything", async () => {
     // 5 validators, 4 kept for the normal league: room for 1 believable < minimum 2.
     const s = setup("pob-bft fallback", POLICY, 5);
     assert.equal(s.leagues.mode, "one-league");
@@ -189,7 +210,7 @@ describe("pob over BFT in the simulator", () => {
       good.forEach((tx, i) => assert.equal(s.nodeOf(s.validators[i]!.publicKey).submit(tx.bytes).accepted, true));
       s.nodeOf(s.validators[4]!.publicKey).submit(forged.bytes);
     });
-    const done = s.sim.runUntil(() => s.replicas.every((r) => good.every((t) => s.includedBy(r).has(hex(t.txid))) && r.outcomes.some((o) => o.excluded.length > 0)), { until: 5_000 });
+    const done = await s.runUntil(() => s.replicas.every((r) => good.every((t) => s.includedBy(r).has(hex(t.txid))) && r.outcomes.some((o) => o.excluded.length > 0)), 5_000);
     assert.ok(done, `seed ${String(s.seed)}: the one-league shard did not finalize the transfers`);
     s.assertSameChain();
     for (const r of s.replicas) {

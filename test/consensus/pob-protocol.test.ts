@@ -13,7 +13,7 @@ import { TxKind, encodeTransaction, signTransaction, transactionIdOfEncoding } f
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { binomialInterval, detectionProbability } from "../../src/consensus/pob/analysis.js";
-import { assignee } from "../../src/consensus/pob/assignment.js";
+import { assignee, assigneeIndex, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { BelievabilityLedger, REPUTATION_INITIAL } from "../../src/consensus/pob/believability.js";
 import { decodeEvidence, encodeEvidence, verifyEvidence, verifyInclusion } from "../../src/consensus/pob/evidence.js";
 import { PobValidator, type FinalOutcome } from "../../src/consensus/pob/finalization.js";
@@ -56,7 +56,8 @@ class TestShard {
   readonly producers = new Map<string, OptimisticProducer>();
   readonly bodies = new Map<string, Uint8Array>();
   private mempool: Uint8Array[] = [];
-  private nextOutput = 0;
+  /** Genesis outputs already handed out (output i belongs to account i). */
+  private readonly used = new Set<number>();
   private timestamp = 1_700_000_000_000;
 
   constructor(seed: string, options: { validators: number; replicas: number; accounts: number; policy?: ShardingPolicy }) {
@@ -111,30 +112,63 @@ class TestShard {
     return leagues;
   }
 
-  /** The next unspent genesis output: (index, owner). */
-  takeOutput(): { index: number; owner: KeyPair } {
-    const index = this.nextOutput++;
-    return { index, owner: this.accounts[index]! };
+  /** The next genesis output not handed out yet. */
+  takeOutput(): number {
+    return this.claim(this.accounts.findIndex((_, index) => !this.used.has(index)), "no genesis output left");
   }
 
   /**
-   * A transfer of genesis output `index`; `assignedTo` picks the fee until the rendezvous
-   * assignment lands on that believable validator. `forge` corrupts the signature.
+   * The next genesis output not handed out yet whose owner is assigned to `producer` in `league`:
+   * a transfer of it, its owner being the spender, is that producer's (assignment.ts).
    */
-  transfer(index: number, options: { assignedTo?: Uint8Array; forge?: boolean; to?: number; firstFee?: number } = {}): { bytes: Uint8Array; txid: Uint8Array } {
-    const owner = this.accounts[index]!;
-    const recipient = this.accounts[options.to ?? (index + 1) % this.accounts.length]!;
-    for (let fee = options.firstFee ?? 1; ; fee++) {
-      const { transaction, txid } = signTransaction({
-        kind: TxKind.Transfer,
-        inputs: [{ txid: this.gtx, index, owner: owner.publicKey }],
-        outputs: [{ owner: recipient.publicKey, amount: AMOUNT - BigInt(fee) }],
-      }, [owner]);
-      if (options.assignedTo !== undefined && hex(assignee(txid, this.leagues.believable)) !== hex(options.assignedTo)) continue;
-      const bytes = encodeTransaction(transaction);
-      if (options.forge === true) bytes[bytes.length - 64]! ^= 0x40;
-      return { bytes, txid };
-    }
+  outputAssignedTo(producer: Uint8Array, league: readonly Uint8Array[] = this.leagues.believable): number {
+    const index = this.accounts.findIndex((account, i) => !this.used.has(i) && hex(assignee(account.publicKey, league)) === hex(producer));
+    return this.claim(index, `no genesis output left assigned to ${hex(producer)}: raise accounts`);
+  }
+
+  /**
+   * The believable validator assigned the most genesis outputs not handed out yet (first in
+   * league order on a tie). With n outputs over b validators it holds at least ⌈n / b⌉.
+   */
+  busiestProducer(): Uint8Array {
+    const believable = this.leagues.believable;
+    const counts = believable.map(() => 0);
+    this.accounts.forEach((account, i) => {
+      if (!this.used.has(i)) counts[assigneeIndex(account.publicKey, believable)]! += 1;
+    });
+    return believable[counts.indexOf(Math.max(...counts))]!;
+  }
+
+  private claim(index: number, exhausted: string): number {
+    assert.ok(index >= 0, exhausted);
+    this.used.add(index);
+    return index;
+  }
+
+  /**
+   * A transfer of genesis outputs `inputs`, signed by their owners, to the account after the first
+   * input's, all but `fee` (a different fee, a different txid). The first input's owner is the
+   * spender and so picks the producer. `forge` corrupts the last signature.
+   */
+  transfer(inputs: number | readonly number[], options: { forge?: boolean; fee?: number } = {}): { bytes: Uint8Array; txid: Uint8Array } {
+    const indexes = typeof inputs === "number" ? [inputs] : inputs;
+    const owners = indexes.map((index) => this.accounts[index]!);
+    const recipient = this.accounts[(indexes[0]! + 1) % this.accounts.length]!;
+    const { transaction, txid } = signTransaction({
+      kind: TxKind.Transfer,
+      inputs: indexes.map((index, k) => ({ txid: this.gtx, index, owner: owners[k]!.publicKey })),
+      outputs: [{ owner: recipient.publicKey, amount: AMOUNT * BigInt(indexes.length) - BigInt(options.fee ?? 1) }],
+    }, owners);
+    const bytes = encodeTransaction(transaction);
+    if (options.forge === true) bytes[bytes.length - 64]! ^= 0x40;
+    return { bytes, txid };
+  }
+
+  /** The believable validator a transaction belongs to: its spender's assignee. */
+  producerOf(tx: Uint8Array, league: readonly Uint8Array[] = this.leagues.believable): Uint8Array {
+    const spender = spenderOf(tx);
+    assert.ok(spender !== undefined, "a submitted transaction has a first input");
+    return assignee(spender, league);
   }
 
   /** Client submission: to the assigned believable validator, or to the mempool in one-league mode. */
@@ -143,8 +177,7 @@ class TestShard {
       this.mempool.push(tx);
       return { accepted: true, txid: transactionIdOfEncoding(tx) };
     }
-    const producer = this.producers.get(hex(assignee(transactionIdOfEncoding(tx), this.leagues.believable)))!;
-    return producer.offer(tx);
+    return this.producers.get(hex(this.producerOf(tx)))!.offer(tx);
   }
 
   /** A block signed by `producer` holding exactly `transactions` (a cheater skips validation). */
@@ -216,7 +249,7 @@ describe("pob protocol", () => {
     let final: RoundResult | undefined;
     for (let round = 0; round < 3; round++) {
       for (let k = 0; k < 10; k++) {
-        const { bytes, txid } = shard.transfer(shard.takeOutput().index);
+        const { bytes, txid } = shard.transfer(shard.takeOutput());
         const offer = shard.submit(bytes);
         assert.equal(offer.accepted, true);
         submitted.push(hex(txid));
@@ -250,22 +283,33 @@ describe("pob protocol", () => {
   });
 
   it("a double spend split across two believable validators ends with exactly one winner", () => {
-    const shard = new TestShard("pob double spend", { validators: 9, replicas: 3, accounts: 12 });
+    // One owner's spends all meet at its assigned producer, which refuses the second (below). A
+    // split needs two-input transfers: a = [x, y] and b = [z, y] both spend y, but their spenders
+    // (owners of x and z) are assigned to different producers.
+    const shard = new TestShard("pob double spend", { validators: 9, replicas: 3, accounts: 16 });
     const leagues = shard.startEpoch(0);
     const [first, second] = leagues.believable;
-    const { index } = shard.takeOutput();
-    const a = shard.transfer(index, { assignedTo: first!, to: 5 });
-    const b = shard.transfer(index, { assignedTo: second!, to: 6 });
-    assert.notEqual(hex(a.txid), hex(b.txid));
+    const x = shard.outputAssignedTo(first!);
+    const z = shard.outputAssignedTo(second!);
+    const y = shard.takeOutput();
+    const a = shard.transfer([x, y]);
+    const b = shard.transfer([z, y]);
+    assert.equal(hex(shard.producerOf(a.bytes)), hex(first!));
+    assert.equal(hex(shard.producerOf(b.bytes)), hex(second!));
     // Each believable validator's view is consistent on its own: both are confirmed optimistically.
     assert.equal(shard.submit(a.bytes).accepted, true);
     assert.equal(shard.submit(b.bytes).accepted, true);
-    // The same producer refuses a second spend of an outpoint it already holds pending.
-    const again = shard.transfer(index, { assignedTo: first!, to: 7 });
+    // The same producer refuses a second spend of an outpoint it already holds pending, whether the
+    // same owner spends x again or another of its spenders reuses y.
+    const again = shard.transfer(x, { fee: 7 });
     const refused = shard.submit(again.bytes);
-    assert.ok(!refused.accepted && refused.code === "POB_DOUBLE_SPEND_PENDING");
+    assert.ok(!refused.accepted && refused.code === "POB_DOUBLE_SPEND_PENDING", JSON.stringify(refused));
+    const x2 = shard.outputAssignedTo(first!);
+    const reuse = shard.transfer([x2, y]);
+    const refusedReuse = shard.submit(reuse.bytes);
+    assert.ok(!refusedReuse.accepted && refusedReuse.code === "POB_DOUBLE_SPEND_PENDING", JSON.stringify(refusedReuse));
     const result = shard.round();
-    assert.equal(result.confirmations.length, 2);
+    assert.deepEqual(result.confirmations.map((c) => hex(c.txid)), [hex(a.txid), hex(b.txid)]);
     for (const outcome of result.outcomes) {
       const included = txidsOf(outcome);
       assert.deepEqual(included, [hex(a.txid)], "the first in final order wins");
@@ -277,16 +321,21 @@ describe("pob protocol", () => {
     for (const replica of shard.replicas) {
       assert.equal(replica.utxo.has(a.txid, 0), true);
       assert.equal(replica.utxo.has(b.txid, 0), false);
-      assert.equal(replica.utxo.has(shard.gtx, index), false);
+      assert.equal(replica.utxo.has(shard.gtx, x), false);
+      assert.equal(replica.utxo.has(shard.gtx, y), false);
+      assert.equal(replica.utxo.has(shard.gtx, z), true, "the loser is excluded whole: its other input stays unspent");
+      assert.equal(replica.utxo.has(shard.gtx, x2), true);
     }
     // Reversing the final order reverses the winner.
-    const other = new TestShard("pob double spend", { validators: 9, replicas: 1, accounts: 12 });
+    const other = new TestShard("pob double spend", { validators: 9, replicas: 1, accounts: 16 });
     other.startEpoch(0);
     const hashA = other.injectBlock(first!, [a.bytes], 0);
     const hashB = other.injectBlock(second!, [b.bytes], 0);
     const reversed = other.round({ before: [hashB, hashA] }).outcomes[0]!;
     assert.deepEqual(txidsOf(reversed), [hex(b.txid)]);
-    assert.equal(reversed.excluded[0]!.code, "MISSING_INPUT");
+    assert.deepEqual(reversed.excluded.map((e) => [hex(e.txid), e.code]), [[hex(a.txid), "MISSING_INPUT"]]);
+    const utxo = other.replicas[0]!.utxo;
+    assert.deepEqual([utxo.has(b.txid, 0), utxo.has(other.gtx, z), utxo.has(other.gtx, y), utxo.has(other.gtx, x)], [true, false, false, true]);
   });
 
   it("a cheater slipping one invalid signature is caught at the rate p predicts (200 seeds, 5σ bound)", () => {
@@ -297,10 +346,11 @@ describe("pob protocol", () => {
     const p = POLICY.samplingProbability;
     let detected = 0;
     for (let seed = 0; seed < runs; seed++) {
-      const shard = new TestShard(`pob detection ${seed}`, { validators: 7, replicas: 1, accounts: 3 });
-      const leagues = shard.startEpoch(0);
-      const cheater = leagues.believable[0]!;
-      const txs = [0, 1, 2].map((index) => shard.transfer(index, { assignedTo: cheater, forge: index === 1 }));
+      // 7 outputs over 3 believable validators: the busiest is assigned at least 3.
+      const shard = new TestShard(`pob detection ${seed}`, { validators: 7, replicas: 1, accounts: 7 });
+      shard.startEpoch(0);
+      const cheater = shard.busiestProducer();
+      const txs = [0, 1, 2].map((k) => shard.transfer(shard.outputAssignedTo(cheater), { forge: k === 1 }));
       const hash = shard.injectBlock(cheater, txs.map((t) => t.bytes), 0);
       const outcome = shard.round({ before: [hash] }).outcomes[0]!;
       const caught = outcome.slashed.length === 1;
@@ -323,9 +373,10 @@ describe("pob protocol", () => {
     const runs = 100;
     let detected = 0;
     for (let seed = 0; seed < runs; seed++) {
-      const shard = new TestShard(`pob detection k3 ${seed}`, { validators: 7, replicas: 1, accounts: 3 });
-      const cheater = shard.startEpoch(0).believable[0]!;
-      const txs = [0, 1, 2].map((index) => shard.transfer(index, { assignedTo: cheater, forge: true }));
+      const shard = new TestShard(`pob detection k3 ${seed}`, { validators: 7, replicas: 1, accounts: 7 });
+      shard.startEpoch(0);
+      const cheater = shard.busiestProducer();
+      const txs = [0, 1, 2].map(() => shard.transfer(shard.outputAssignedTo(cheater), { forge: true }));
       const outcome = shard.round({ before: [shard.injectBlock(cheater, txs.map((t) => t.bytes), 0)] }).outcomes[0]!;
       if (outcome.slashed.length === 1) {
         detected++;
@@ -339,22 +390,22 @@ describe("pob protocol", () => {
   });
 
   it("a caught cheater is slashed, its earlier blocks are re-checked and its share moves to the others", () => {
-    const shard = new TestShard("pob slashing", { validators: 9, replicas: 3, accounts: 30 });
+    const shard = new TestShard("pob slashing", { validators: 9, replicas: 3, accounts: 36 });
     const leagues = shard.startEpoch(0);
     const cheater = leagues.believable[0]!;
     const stakeBefore = shard.replicas[0]!.accounts.get(cheater).stake;
     // Round 1: a forged transfer that the final randomness does not sample: it becomes final.
-    const early = shard.transfer(0, { assignedTo: cheater, forge: true });
-    const earlyHonest = shard.transfer(1, { assignedTo: cheater });
+    const early = shard.transfer(shard.outputAssignedTo(cheater), { forge: true });
+    const earlyHonest = shard.transfer(shard.outputAssignedTo(cheater));
     const block1 = shard.injectBlock(cheater, [earlyHonest.bytes, early.bytes], 0);
     const round1 = shard.round({ before: [block1], randomness: () => randomnessWhere(shard.rng, block1, early.txid, false, POLICY.samplingProbability) });
     assert.deepEqual(txidsOf(round1.outcomes[0]!).sort(), [hex(early.txid), hex(earlyHonest.txid)].sort());
     assert.equal(round1.outcomes[0]!.slashed.length, 0);
     // Round 2: another forged transfer, sampled this time; a further block of the cheater follows.
-    const late = shard.transfer(2, { assignedTo: cheater, forge: true });
-    const lateHonest = shard.transfer(3, { assignedTo: cheater });
+    const late = shard.transfer(shard.outputAssignedTo(cheater), { forge: true });
+    const lateHonest = shard.transfer(shard.outputAssignedTo(cheater));
     const block2 = shard.injectBlock(cheater, [lateHonest.bytes, late.bytes], 1);
-    const block3 = shard.injectBlock(cheater, [shard.transfer(4, { assignedTo: cheater }).bytes], 2);
+    const block3 = shard.injectBlock(cheater, [shard.transfer(shard.outputAssignedTo(cheater)).bytes], 2);
     const round2 = shard.round({ before: [block2], after: [block3], randomness: () => randomnessWhere(shard.rng, block2, late.txid, true, POLICY.samplingProbability) });
     for (const [r, outcome] of round2.outcomes.entries()) {
       assert.equal(outcome.slashed.length, 1);
@@ -382,14 +433,20 @@ describe("pob protocol", () => {
     assert.equal(after.mode, "two-league");
     assert.equal(after.isBelievable(cheater), false);
     assert.equal(shard.producers.has(hex(cheater)), false);
-    // Its share moves to the others: a transfer that would have been the cheater's is accepted by another.
-    let moved = shard.transfer(5);
-    for (let fee = 2; hex(assignee(moved.txid, leagues.believable)) !== hex(cheater); fee++) moved = shard.transfer(5, { firstFee: fee });
+    // Its share moves to the others; every other spender keeps its producer (rendezvous hashing).
+    for (const account of shard.accounts) {
+      const before = hex(assignee(account.publicKey, leagues.believable));
+      if (before !== hex(cheater)) assert.equal(hex(assignee(account.publicKey, after.believable)), before);
+    }
+    // A transfer whose spender was the cheater's is accepted by another producer.
+    const moved = shard.transfer(shard.outputAssignedTo(cheater, leagues.believable));
+    const heir = shard.producerOf(moved.bytes);
+    assert.notEqual(hex(heir), hex(cheater));
     const offer = shard.submit(moved.bytes);
     assert.equal(offer.accepted, true);
     const round3 = shard.round();
     assert.deepEqual(txidsOf(round3.outcomes[0]!), [hex(moved.txid)]);
-    assert.equal(hex(round3.outcomes[0]!.blocks[0]!.producer!) !== hex(cheater), true);
+    assert.equal(hex(round3.outcomes[0]!.blocks[0]!.producer!), hex(heir));
   });
 
   it("a slashing that leaves too few believable validators engages the fallback for the rest of the epoch", () => {
@@ -398,7 +455,7 @@ describe("pob protocol", () => {
     const leagues = shard.startEpoch(0);
     assert.equal(leagues.mode, "two-league");
     const cheater = leagues.believable[0]!;
-    const forged = shard.transfer(0, { assignedTo: cheater, forge: true });
+    const forged = shard.transfer(shard.outputAssignedTo(cheater), { forge: true });
     const result = shard.round({ before: [shard.injectBlock(cheater, [forged.bytes], 0)] });
     assert.equal(result.outcomes[0]!.slashed.length, 1);
     assert.equal(shard.leagues.mode, "one-league");
@@ -407,8 +464,8 @@ describe("pob protocol", () => {
         (error: Error & { code?: string }) => error.code === "POB_BAD_PROPOSAL");
     }
     // One league: the leader proposes from the mempool and every validator verifies every signature.
-    const good = shard.transfer(1);
-    const bad = shard.transfer(2, { forge: true });
+    const good = shard.transfer(shard.takeOutput());
+    const bad = shard.transfer(shard.takeOutput(), { forge: true });
     shard.submit(good.bytes);
     shard.submit(bad.bytes);
     const fallback = shard.round();
@@ -427,7 +484,7 @@ describe("pob protocol", () => {
     const runEpoch = (epoch: number, online?: Uint8Array[]) => {
       const leagues = shard.startEpoch(epoch, online);
       modes.push(leagues.mode);
-      const txs = [0, 1, 2].map(() => shard.transfer(shard.takeOutput().index));
+      const txs = [0, 1, 2].map(() => shard.transfer(shard.takeOutput()));
       for (const tx of txs) assert.equal(shard.submit(tx.bytes).accepted, true);
       const result = shard.round();
       for (const outcome of result.outcomes) {
@@ -453,14 +510,15 @@ describe("pob protocol", () => {
   });
 
   it("rejects blocks out of context, unassigned transactions and unknown bodies with codes", () => {
-    const shard = new TestShard("pob context", { validators: 9, replicas: 1, accounts: 10 });
+    const shard = new TestShard("pob context", { validators: 9, replicas: 1, accounts: 20 });
     const leagues = shard.startEpoch(0);
     const [producer, other] = leagues.believable;
     const normal = leagues.normal[0]!;
-    const stranger = shard.injectBlock(normal, [shard.transfer(0).bytes], 0);
-    const misassigned = shard.transfer(1, { assignedTo: other! });
+    const stranger = shard.injectBlock(normal, [shard.transfer(shard.takeOutput()).bytes], 0);
+    const misassigned = shard.transfer(shard.outputAssignedTo(other!));
     const wrongShare = shard.injectBlock(producer!, [misassigned.bytes], 0);
-    const valid = shard.injectBlock(producer!, [shard.transfer(2, { assignedTo: producer! }).bytes], 1);
+    const validOutput = shard.outputAssignedTo(producer!);
+    const valid = shard.injectBlock(producer!, [shard.transfer(validOutput).bytes], 1);
     const missing = new Uint8Array(32).fill(9);
     const outcome = shard.round({ before: [stranger, wrongShare, valid, valid, missing] }).outcomes[0]!;
     const verdicts = outcome.blocks.map((b) => b.rejected ?? "ok");
@@ -468,13 +526,13 @@ describe("pob protocol", () => {
     assert.deepEqual(outcome.excluded.map((e) => [hex(e.txid), e.code]), [[hex(misassigned.txid), "POB_NOT_ASSIGNED"]]);
     assert.equal(outcome.included.length / 32, 1);
     // Optimistic phase input checks.
-    const offered = shard.producers.get(hex(producer!))!.offer(shard.transfer(3, { assignedTo: other! }).bytes);
+    const offered = shard.producers.get(hex(producer!))!.offer(shard.transfer(shard.outputAssignedTo(other!)).bytes);
     assert.ok(!offered.accepted && offered.code === "POB_NOT_ASSIGNED");
-    const forged = shard.producers.get(hex(producer!))!.offer(shard.transfer(4, { assignedTo: producer!, forge: true }).bytes);
+    const forged = shard.producers.get(hex(producer!))!.offer(shard.transfer(shard.outputAssignedTo(producer!), { forge: true }).bytes);
     assert.ok(!forged.accepted && forged.code === "POB_BAD_SIGNATURE");
     const garbage = shard.producers.get(hex(producer!))!.offer(new Uint8Array(4));
     assert.ok(!garbage.accepted && garbage.code === "TX_TRUNCATED", JSON.stringify(garbage));
-    const spent = shard.producers.get(hex(producer!))!.offer(shard.transfer(2, { assignedTo: producer!, firstFee: 500 }).bytes);
+    const spent = shard.producers.get(hex(producer!))!.offer(shard.transfer(validOutput, { fee: 500 }).bytes);
     assert.ok(!spent.accepted && spent.code === "MISSING_INPUT");
   });
 });

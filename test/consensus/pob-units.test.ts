@@ -1,24 +1,28 @@
 // Unit tests of the Proof-of-Believability pieces (white paper §7.1–7.2): policy, believability
-// accounts, league draw, assignment, sampling, evidence, proposal codec, analysis.
+// accounts, league draw, assignment, the optimistic producer's checks, sampling, evidence,
+// proposal codec, analysis.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { IosError } from "../../src/errors.js";
 import { decodeBlock } from "../../src/ledger/block.js";
-import { deriveTestAccounts, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { deriveTestAccounts, genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
+import { OUTPOINT_BYTES, TX_HEADER_BYTES, TXID_BYTES } from "../../src/ledger/transaction.js";
+import { UtxoTable } from "../../src/ledger/utxo-table.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import {
   binomialInterval, detectionProbability, expectedInvalidBeforeDetection, invalidForConfidence, undetectedProbability,
 } from "../../src/consensus/pob/analysis.js";
-import { assignee, assigneeIndex } from "../../src/consensus/pob/assignment.js";
+import { assignee, assigneeIndex, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { BelievabilityLedger, REPUTATION_INITIAL, REPUTATION_MAX, believabilityScore, believabilityUnits, log2Fixed } from "../../src/consensus/pob/believability.js";
 import { decodeEvidence, encodeEvidence, makeEvidence, verifyEvidence, verifyInclusion, makeInclusion } from "../../src/consensus/pob/evidence.js";
 import { drawLeagues } from "../../src/consensus/pob/leagues.js";
-import { buildOptimisticBlock } from "../../src/consensus/pob/optimistic.js";
-import { DEFAULT_POLICY, validatePolicy, type ShardingPolicy } from "../../src/consensus/pob/policy.js";
+import { OptimisticProducer, buildOptimisticBlock, type OfferResult } from "../../src/consensus/pob/optimistic.js";
+import { DEFAULT_POLICY, MAX_LEAGUE, MIN_NORMAL_LEAGUE, validatePolicy, type ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { decodeProposal, encodeProposal, type FinalProposal } from "../../src/consensus/pob/proposal.js";
 import { Sampler, sampleSeed, samplingThreshold } from "../../src/consensus/pob/sampling.js";
-import { signedTransfer, hex } from "../ledger/helpers.js";
+import { ACCOUNTS, signedTransfer, hex } from "../ledger/helpers.js";
 
 function code(fn: () => unknown): string {
   try {
@@ -40,7 +44,7 @@ describe("pob policy", () => {
   it("accepts the default and rejects each bad field with POB_BAD_POLICY", () => {
     assert.equal(validatePolicy(DEFAULT_POLICY), DEFAULT_POLICY);
     const bad: Partial<ShardingPolicy>[] = [
-      { believableLeagueSize: 0 }, { believableLeagueSize: 1.5 }, { normalLeagueSize: 3 }, { samplingProbability: 0 },
+      { believableLeagueSize: 0 }, { believableLeagueSize: 1.5 }, { normalLeagueSize: MIN_NORMAL_LEAGUE - 1 }, { normalLeagueSize: MAX_LEAGUE + 1 }, { samplingProbability: 0 },
       { samplingProbability: 1.01 }, { samplingProbability: Number.NaN }, { minBelievableSize: 0 },
       { minBelievableSize: DEFAULT_POLICY.believableLeagueSize + 1 }, { optimisticIntervalMs: 0 }, { maxOptimisticBlockTxs: 5000 },
     ];
@@ -179,31 +183,124 @@ describe("pob leagues", () => {
     assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [], accounts, policy })), "POB_EMPTY_LEAGUE");
     assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [KEYS[0]!, KEYS[0]!], accounts, policy })), "POB_DUPLICATE_VALIDATOR");
     assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [KEYS[1]!], accounts, policy })), "POB_UNKNOWN_VALIDATOR");
-    assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [KEYS[0]!], accounts, policy: { ...policy, normalLeagueSize: 2 } })), "POB_BAD_POLICY");
+    assert.equal(code(() => drawLeagues({ epoch: 0, seed: seed(0), members: [KEYS[0]!], accounts, policy: { ...policy, normalLeagueSize: MIN_NORMAL_LEAGUE - 1 } })), "POB_BAD_POLICY");
   });
 });
 
 describe("pob assignment", () => {
   const league = KEYS.slice(0, 4);
-  const txids = Array.from({ length: 2000 }, (_, i) => SeededRng.fromSeed(`txid ${i}`).bytes(32));
+  const SPENDER_OFFSET = TX_HEADER_BYTES + OUTPOINT_BYTES;
+  /** A two-input transfer whose first input is owned by ACCOUNTS[first]; `variant` changes its txid. */
+  const transferFrom = (first: number, variant: number) => signedTransfer(
+    [
+      { txid: SeededRng.fromSeed(`spent ${first} ${variant}`).bytes(32), index: variant, owner: ACCOUNTS[first]!.publicKey },
+      { txid: SeededRng.fromSeed(`other ${variant}`).bytes(32), index: 0, owner: ACCOUNTS[(first + 1 + variant) % ACCOUNTS.length]!.publicKey },
+    ],
+    [{ owner: ACCOUNTS[variant % ACCOUNTS.length]!.publicKey, amount: BigInt(variant + 1) }],
+  );
 
-  it("spreads txids evenly and moves only the removed validator's share", () => {
-    const counts = [0, 0, 0, 0];
-    const before = txids.map((t) => assigneeIndex(t, league));
-    for (const i of before) counts[i]!++;
-    const bound = binomialInterval(txids.length, 0.25, 5);
-    for (const c of counts) assert.ok(c >= bound.low && c <= bound.high, `share ${c}`);
-    const smaller = [league[0]!, league[2]!, league[3]!];
-    txids.forEach((t, k) => {
-      const now = hex(assignee(t, smaller));
-      if (before[k] !== 1) assert.equal(now, hex(league[before[k]!]!), "a surviving validator keeps its transactions");
-      else assert.notEqual(now, hex(league[1]!));
-    });
+  it("spenderOf is the first input's owner, read in place, and undefined for bytes too short to hold it", () => {
+    const { bytes } = transferFrom(2, 0);
+    const spender = spenderOf(bytes)!;
+    assert.equal(hex(spender), hex(ACCOUNTS[2]!.publicKey));
+    assert.equal(spender.buffer, bytes.buffer, "a view, not a copy");
+    assert.equal(spender.byteOffset, bytes.byteOffset + SPENDER_OFFSET);
+    bytes[SPENDER_OFFSET]! ^= 0xff;
+    assert.equal(spender[0], bytes[SPENDER_OFFSET]);
+    bytes[SPENDER_OFFSET]! ^= 0xff;
+    assert.equal(hex(spenderOf(bytes.subarray(0, SPENDER_OFFSET + 32))!), hex(ACCOUNTS[2]!.publicKey));
+    assert.equal(spenderOf(bytes.subarray(0, SPENDER_OFFSET + 31)), undefined);
+    assert.equal(spenderOf(new Uint8Array(0)), undefined);
   });
 
-  it("rejects an empty league and a bad txid", () => {
-    assert.equal(code(() => assignee(txids[0]!, [])), "POB_EMPTY_LEAGUE");
+  it("assigns every transaction of one spender to the same validator whatever its txid", () => {
+    for (const first of ACCOUNTS.keys()) {
+      const txs = Array.from({ length: 8 }, (_, variant) => transferFrom(first, variant));
+      assert.equal(new Set(txs.map((t) => hex(t.txid))).size, txs.length, "distinct txids");
+      const bySpender = new Set(txs.map((t) => assigneeIndex(spenderOf(t.bytes)!, league)));
+      assert.deepEqual([...bySpender], [assigneeIndex(ACCOUNTS[first]!.publicKey, league)]);
+      // Keyed by txid the same transactions would scatter: the check above is not vacuous.
+      assert.ok(new Set(txs.map((t) => assigneeIndex(t.txid, league))).size > 1);
+    }
+  });
+
+  it("spreads spenders evenly and moves only the removed validator's share", () => {
+    const spenders = deriveTestAccounts("pob spenders", 1000).map((k) => k.publicKey);
+    const counts = [0, 0, 0, 0];
+    const before = spenders.map((key) => assigneeIndex(key, league));
+    for (const i of before) counts[i]!++;
+    const bound = binomialInterval(spenders.length, 0.25, 5);
+    for (const c of counts) assert.ok(c >= bound.low && c <= bound.high, `share ${c}`);
+    const smaller = [league[0]!, league[2]!, league[3]!];
+    const moved = [0, 0, 0];
+    spenders.forEach((key, k) => {
+      const now = assigneeIndex(key, smaller);
+      if (before[k] !== 1) assert.equal(hex(smaller[now]!), hex(league[before[k]!]!), "a surviving validator keeps its spenders");
+      else moved[now]!++;
+    });
+    // The removed share spreads over the three others.
+    const share = binomialInterval(counts[1]!, 1 / 3, 5);
+    for (const c of moved) assert.ok(c >= share.low && c <= share.high, `moved ${c} of ${counts[1]}`);
+  });
+
+  it("rejects an empty league and a bad key", () => {
+    assert.equal(code(() => assignee(KEYS[0]!, [])), "POB_EMPTY_LEAGUE");
     assert.equal(code(() => assignee(new Uint8Array(31), league)), "POB_BAD_ARGUMENT");
+  });
+});
+
+describe("pob optimistic producer", () => {
+  const AMOUNT = 1000n;
+  const { genesis, accounts, validators } = makeTestGenesis({ seed: "pob offer", shardCount: 1, accounts: 16, amount: AMOUNT, validators: 3 });
+  const gtx = genesisTxid(genesis);
+  const league = validators.map((v) => v.publicKey);
+  // The producer is the validator assigned the most accounts: at least ⌈16 / 3⌉ = 6 (pigeonhole).
+  const shares = league.map((key) => accounts.filter((account) => hex(assignee(account.publicKey, league)) === hex(key)).length);
+  const self = validators[shares.indexOf(Math.max(...shares))]!;
+  const producerOver = () => {
+    const state = new UtxoTable({ initialCapacityLog2: 6 });
+    state.insertEntries(genesisEntries(genesis, 0));
+    return new OptimisticProducer({ keyPair: self, shard: 0, shardCount: 1, epoch: 0, policy: DEFAULT_POLICY, league, state });
+  };
+  const isMine = (i: number) => hex(assignee(accounts[i]!.publicKey, league)) === hex(self.publicKey);
+  const mine = accounts.flatMap((_, i) => (isMine(i) ? [i] : []));
+  const foreign = accounts.flatMap((_, i) => (isMine(i) ? [] : [i]));
+  const spend = (owner: number, inputs: { txid: Uint8Array; index: number }[], to: number, amount: bigint) => signedTransfer(
+    inputs.map((input) => ({ ...input, owner: accounts[owner]!.publicKey })), [{ owner: accounts[to]!.publicKey, amount }], accounts,
+  );
+  const verdict = (result: OfferResult) => (result.accepted ? `accepted ${hex(result.txid)}` : result.code);
+
+  it("offerVerified gives offer's verdicts for transactions whose structure and signatures were checked", () => {
+    assert.ok(mine.length >= 3 && foreign.length >= 1, `${mine.length} of 16 spenders are this producer's`);
+    const [a, b, c] = mine as [number, number, number];
+    const valid = spend(a, [{ txid: gtx, index: a }], b, AMOUNT - 10n);
+    const cases: [string, { bytes: Uint8Array; txid: Uint8Array }, string][] = [
+      ["valid", valid, `accepted ${hex(valid.txid)}`],
+      ["not assigned", spend(foreign[0]!, [{ txid: gtx, index: foreign[0]! }], a, AMOUNT), "POB_NOT_ASSIGNED"],
+      ["double spend pending", spend(a, [{ txid: gtx, index: a }], c, AMOUNT - 20n), "POB_DOUBLE_SPEND_PENDING"],
+      ["missing input", spend(b, [{ txid: gtx, index: accounts.length }], a, 1n), "MISSING_INPUT"],
+      ["owner mismatch", spend(b, [{ txid: gtx, index: c }], a, 1n), "OWNER_MISMATCH"],
+      ["insufficient funds", spend(c, [{ txid: gtx, index: c }], a, AMOUNT + 1n), "INSUFFICIENT_FUNDS"],
+    ];
+    // A pending output is spendable by its owner at the same producer: b's change from `valid`.
+    const chained = spend(b, [{ txid: valid.txid, index: 0 }], c, AMOUNT - 30n);
+    cases.push(["spends a pending output", chained, `accepted ${hex(chained.txid)}`]);
+
+    const full = producerOver();
+    const preverified = producerOver();
+    for (const [name, tx, expected] of cases) {
+      const checked = validateStateless(packTransactions([tx.bytes]), 0, 1);
+      assert.equal(checked.rejections[0], null, name);
+      const byOffer = verdict(full.offer(tx.bytes));
+      const byOfferVerified = verdict(preverified.offerVerified(tx.bytes, checked.txids.slice(0, TXID_BYTES), checked.records));
+      assert.equal(byOffer, expected, name);
+      assert.equal(byOfferVerified, byOffer, name);
+    }
+    assert.equal(preverified.pending, 2);
+    assert.equal(full.pending, 2);
+    // Same queue, same key, same timestamp: both seal the identical block.
+    assert.equal(hex(preverified.produce(1)!.bytes), hex(full.produce(1)!.bytes));
+    assert.equal(full.isAssigned(new Uint8Array(4)), false, "bytes without a first input are nobody's");
   });
 });
 

@@ -1,36 +1,58 @@
 /**
  * Which believable validator handles a transaction (white paper §7.2: "transactions will be
- * randomly distributed among these believable validators"; DESIGN.md §4: by txid).
+ * randomly distributed among these believable validators").
  *
- * Rendezvous (highest-random-weight) hashing: the assignee of txid t is the validator v with the
- * largest u64 read from SHA-256(domain ‖ v ‖ t). Compared with `t mod league size`, removing a
+ * The assignment key is the spender: the owner key of the transaction's first input
+ * (`spenderOf`). DESIGN.md §4 said "by txid"; keying by the spender instead keeps every
+ * transaction of one sender with one producer, whose view already holds the change output of the
+ * sender's previous, not yet final transfer, so a chain of payments is confirmed optimistically
+ * back to back instead of waiting a final round per link. Owner keys are as random as txids,
+ * so the load still spreads evenly; a sender can pick its producer by picking its key, as it
+ * could by grinding its txid.
+ *
+ * Rendezvous (highest-random-weight) hashing: the assignee of key k is the validator v with the
+ * largest u64 read from SHA-256(domain ‖ v ‖ k). Compared with `k mod league size`, removing a
  * slashed validator moves only its own share, spread evenly over the others; everyone else's
  * assignments stay put, so their pending optimistic work is not reshuffled.
  *
- * API: `assignee(txid, believable)`, `assigneeIndex(txid, believable)`.
+ * API: `spenderOf(tx)`, `assignee(key, believable)`, `assigneeIndex(key, believable)`.
  */
 import { sha256 } from "../../crypto/sha256.js";
+import { OUTPOINT_BYTES, TX_HEADER_BYTES } from "../../ledger/transaction.js";
+import { PUBLIC_KEY_BYTES } from "../../crypto/ed25519.js";
 import { pobCheck } from "./errors.js";
 
 const ASSIGN_DOMAIN = new TextEncoder().encode("IOSChain/pob/assign/v1");
 
-function weight(validator: Uint8Array, txid: Uint8Array): bigint {
-  const input = new Uint8Array(ASSIGN_DOMAIN.length + validator.length + txid.length);
+/** Where the first input's owner key sits in a transaction encoding (transaction.ts layout). */
+const SPENDER_OFFSET = TX_HEADER_BYTES + OUTPOINT_BYTES;
+
+/**
+ * The assignment key of an encoded transaction: its first input's owner (a view, not a copy).
+ * Undefined when the bytes are too short to hold one; stateless validation rejects those anyway.
+ */
+export function spenderOf(tx: Uint8Array): Uint8Array | undefined {
+  if (tx.length < SPENDER_OFFSET + PUBLIC_KEY_BYTES) return undefined;
+  return tx.subarray(SPENDER_OFFSET, SPENDER_OFFSET + PUBLIC_KEY_BYTES);
+}
+
+function weight(validator: Uint8Array, key: Uint8Array): bigint {
+  const input = new Uint8Array(ASSIGN_DOMAIN.length + validator.length + key.length);
   input.set(ASSIGN_DOMAIN);
   input.set(validator, ASSIGN_DOMAIN.length);
-  input.set(txid, ASSIGN_DOMAIN.length + validator.length);
+  input.set(key, ASSIGN_DOMAIN.length + validator.length);
   const digest = sha256(input);
   return new DataView(digest.buffer, digest.byteOffset, 8).getBigUint64(0, true);
 }
 
-/** Index in `believable` of the validator that handles `txid`. */
-export function assigneeIndex(txid: Uint8Array, believable: readonly Uint8Array[]): number {
-  pobCheck(txid instanceof Uint8Array && txid.length === 32, "POB_BAD_ARGUMENT", "txid must be 32 bytes");
+/** Index in `believable` of the validator that handles assignment key `key` (a spender, 32 bytes). */
+export function assigneeIndex(key: Uint8Array, believable: readonly Uint8Array[]): number {
+  pobCheck(key instanceof Uint8Array && key.length === 32, "POB_BAD_ARGUMENT", "an assignment key must be 32 bytes");
   pobCheck(believable.length > 0, "POB_EMPTY_LEAGUE", "no believable validator to assign to (one-league mode?)");
   let best = 0;
   let bestWeight = -1n;
   believable.forEach((validator, i) => {
-    const w = weight(validator, txid);
+    const w = weight(validator, key);
     if (w > bestWeight || (w === bestWeight && Buffer.compare(validator, believable[best]!) < 0)) {
       best = i;
       bestWeight = w;
@@ -39,6 +61,6 @@ export function assigneeIndex(txid: Uint8Array, believable: readonly Uint8Array[
   return best;
 }
 
-export function assignee(txid: Uint8Array, believable: readonly Uint8Array[]): Uint8Array {
-  return believable[assigneeIndex(txid, believable)]!;
+export function assignee(key: Uint8Array, believable: readonly Uint8Array[]): Uint8Array {
+  return believable[assigneeIndex(key, believable)]!;
 }

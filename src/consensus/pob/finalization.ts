@@ -38,9 +38,9 @@ import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js
 import { LedgerError, type LedgerErrorCode } from "../../ledger/errors.js";
 import { packTransactions, validateStateless, RECORD_HEADER_BYTES, type StatelessResult } from "../../ledger/stateless.js";
 import { INPUT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.js";
-import { APPLY_STATUS_NAMES, ApplyStatus, type UtxoTable } from "../../ledger/utxo-table.js";
+import { APPLY_STATUS_NAMES, ApplyStatus } from "../../ledger/utxo-table.js";
 import { invariant } from "../../errors.js";
-import { assignee } from "./assignment.js";
+import { assignee, spenderOf } from "./assignment.js";
 import { type BelievabilityLedger, type SlashRecord } from "./believability.js";
 import { pobCheck, type PobErrorCode } from "./errors.js";
 import { makeEvidence, verifyEvidence, type Evidence } from "./evidence.js";
@@ -86,6 +86,10 @@ export interface FinalOutcome {
   readonly proposalHash: Uint8Array;
   /** Included txids in final order, packed 32 bytes each. */
   readonly included: Uint8Array;
+  /** The included transactions' encodings, in the same order: the final block's body. */
+  readonly includedTransactions: readonly Uint8Array[];
+  /** Latest timestamp among the accepted optimistic blocks' headers (0 if none): the final block's. */
+  readonly latestTimestamp: number;
   readonly excluded: readonly ExcludedTransaction[];
   readonly blocks: readonly BlockVerdict[];
   readonly evidence: readonly Evidence[];
@@ -97,10 +101,19 @@ export interface FinalOutcome {
   readonly tip: Uint8Array;
 }
 
+/**
+ * Where a validator's final state changes (a `UtxoTable` in the simulator; in a validator process
+ * the shard state, which stages the records and makes the final block durable afterwards).
+ */
+export interface FinalStateWriter {
+  /** Applies packed apply records, all or nothing per record; one ApplyStatus per record. */
+  applyBlock(records: Uint8Array, count: number): { readonly statuses: Uint8Array };
+}
+
 export interface PobValidatorOptions {
   readonly shard: number;
   readonly shardCount: number;
-  readonly utxo: UtxoTable;
+  readonly utxo: FinalStateWriter;
   readonly accounts: BelievabilityLedger;
   readonly leagues: Leagues;
   readonly verifier?: Ed25519Verifier;
@@ -183,6 +196,20 @@ export class PobValidator {
   }
 
   /**
+   * Continues a replica whose state already reflects `height` final proposals, the last with hash
+   * `previousProposal` and outcome tip `tip` (a validator process reopening its store). The
+   * re-check history of the epoch is not restored: a producer slashed later is re-checked only
+   * over the blocks ordered since.
+   */
+  resume(height: number, previousProposal: Uint8Array, tip: Uint8Array): void {
+    pobCheck(this.currentHeight === 0 && Number.isSafeInteger(height) && height >= 0, "POB_BAD_ARGUMENT", "resume applies to a fresh validator, at a height ≥ 0");
+    pobCheck(previousProposal.length === 32 && tip.length === 32, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
+    this.currentHeight = height;
+    this.lastProposal = Uint8Array.from(previousProposal);
+    this.currentTip = Uint8Array.from(tip);
+  }
+
+  /**
    * New epoch with freshly drawn leagues (after `accounts.beginEpoch`): the believable league
    * changes, slashing exclusions and the re-check history end.
    */
@@ -220,7 +247,7 @@ export class PobValidator {
     const encoded = encodeProposal(proposal);
     this.checkContext(proposal);
     const hash = proposalHash(encoded);
-    const work: Work = { included: [], excluded: [], blocks: [], evidence: [], slashed: [], rechecked: [], verified: 0, producers: [] };
+    const work: Work = { included: [], transactions: [], latestTimestamp: 0, excluded: [], blocks: [], evidence: [], slashed: [], rechecked: [], verified: 0, producers: [] };
     const height = proposal.height;
     if (proposal.mode === "two-league") {
       for (const blockHash of proposal.blocks) this.applyOptimistic(blockHash, bodyOf(blockHash), finalRandomness, height, work);
@@ -252,7 +279,7 @@ export class PobValidator {
     this.currentHeight = height;
     this.lastProposal = hash;
     return {
-      height, mode: proposal.mode, proposalHash: hash, included, excluded: work.excluded, blocks: work.blocks,
+      height, mode: proposal.mode, proposalHash: hash, included, includedTransactions: work.transactions, latestTimestamp: work.latestTimestamp, excluded: work.excluded, blocks: work.blocks,
       evidence: work.evidence, slashed: work.slashed, rechecked: work.rechecked, verifiedSignatures: work.verified, tip: this.currentTip,
     };
   }
@@ -277,7 +304,7 @@ export class PobValidator {
       if (!ok) work.excluded.push({ txid: this.txidOf(checked, k), code: "POB_BAD_SIGNATURE" });
       return ok;
     });
-    this.applyRecords(checked, keep, work, undefined);
+    this.applyRecords(checked, keep, work, undefined, transactions);
   }
 
   private txidOf(checked: StatelessResult, record: number): Uint8Array {
@@ -286,7 +313,7 @@ export class PobValidator {
   }
 
   /** Step 5: the UTXO table decides; returns the indexes (in the block) of included transactions. */
-  private applyRecords(checked: StatelessResult, keep: readonly boolean[], work: Work, block: Uint8Array | undefined): number[] {
+  private applyRecords(checked: StatelessResult, keep: readonly boolean[], work: Work, block: Uint8Array | undefined, transactions: readonly Uint8Array[]): number[] {
     const { records, count } = keepRecords(checked.records, keep);
     const kept = keep.flatMap((flag, k) => (flag ? [k] : []));
     const delta = this.options.utxo.applyBlock(records, count);
@@ -296,6 +323,7 @@ export class PobValidator {
       const txid = this.txidOf(checked, k);
       if (status === ApplyStatus.Ok) {
         work.included.push(txid);
+        work.transactions.push(transactions[checked.recordTx[k]!]!);
         included.push(checked.recordTx[k]!);
       } else {
         work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", ...(block === undefined ? {} : { block }) });
@@ -337,7 +365,8 @@ export class PobValidator {
     const believable = this.currentLeagues.believable;
     const items = itemsByRecord(checked);
     const keep = items.map((_, k) => {
-      const assigned = Buffer.compare(assignee(this.txidOf(checked, k), believable), producer) === 0;
+      const spender = spenderOf(block.transactions[checked.recordTx[k]!]!);
+      const assigned = spender !== undefined && Buffer.compare(assignee(spender, believable), producer) === 0;
       if (!assigned) work.excluded.push({ txid: this.txidOf(checked, k), code: "POB_NOT_ASSIGNED", block: hash });
       return assigned;
     });
@@ -363,7 +392,8 @@ export class PobValidator {
       keep[k] = false;
       work.excluded.push({ txid: this.txidOf(checked, k), code: "POB_BAD_SIGNATURE", block: hash });
     }
-    const included = this.applyRecords(checked, keep, work, hash);
+    const included = this.applyRecords(checked, keep, work, hash, block.transactions);
+    work.latestTimestamp = Math.max(work.latestTimestamp, block.header.timestamp);
     if (!accounts.isExcluded(producer)) {
       work.producers.push(producer);
       const list = this.history.get(toHex(producer)) ?? [];
@@ -411,6 +441,8 @@ export class PobValidator {
 
 interface Work {
   included: Uint8Array[];
+  transactions: Uint8Array[];
+  latestTimestamp: number;
   excluded: ExcludedTransaction[];
   blocks: BlockVerdict[];
   evidence: Evidence[];

@@ -14,7 +14,7 @@
  * blocks, so a double spend split across two producers is caught only in phase 2 (the first in
  * final order wins).
  *
- * API: class `OptimisticProducer` (offer, produce, finalized, setLeague, pending),
+ * API: class `OptimisticProducer` (offer, offerVerified, isAssigned, produce, finalized, setLeague, pending),
  * `buildOptimisticBlock(fields, transactions, producer)` (seal and encode, no validation).
  */
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
@@ -23,7 +23,7 @@ import type { LedgerErrorCode } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
 import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.js";
-import { assignee } from "./assignment.js";
+import { assignee, spenderOf } from "./assignment.js";
 import { pobCheck, type PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
@@ -65,6 +65,7 @@ export interface OptimisticProducerOptions {
 }
 
 const QUEUED = "queued";
+const NOT_ASSIGNED: OfferResult = { accepted: false, code: "POB_NOT_ASSIGNED", message: "the transaction is assigned to another believable validator" };
 const ZERO_HASH = new Uint8Array(32);
 
 /** Seals and encodes an optimistic block of `transactions` as is (no validation). */
@@ -121,19 +122,38 @@ export class OptimisticProducer {
     this.league = league;
   }
 
-  /** Validates `tx` against this producer's view and queues it for the next block. */
+  /** Validates `tx` fully (structure, shard, assignment, signatures, view) and queues it for the next block. */
   offer(tx: Uint8Array): OfferResult {
     const { shard, shardCount } = this.options;
     const checked = validateStateless(packTransactions([tx]), shard, shardCount);
     const rejection = checked.rejections[0];
     if (rejection !== null && rejection !== undefined) return { accepted: false, code: rejection.code, message: rejection.message };
     const txid = checked.txids.slice(0, TXID_BYTES);
-    if (Buffer.compare(assignee(txid, this.league), this.publicKey) !== 0) {
-      return { accepted: false, code: "POB_NOT_ASSIGNED", message: "the transaction is assigned to another believable validator" };
-    }
+    // Assignment before the signatures: a misrouted transaction costs no verification.
+    if (!this.isAssigned(tx)) return NOT_ASSIGNED;
     const bad = this.verifier.verifyBatch(checked.signatures).indexOf(false);
     if (bad >= 0) return { accepted: false, code: "POB_BAD_SIGNATURE", message: `signature of input ${bad} is invalid` };
-    const records = checked.records;
+    return this.viewCheck(Uint8Array.from(tx), txid, checked.records);
+  }
+
+  /** Whether this producer is the transaction's assignee (by its spender, assignment.ts). */
+  isAssigned(tx: Uint8Array): boolean {
+    const spender = spenderOf(tx);
+    return spender !== undefined && Buffer.compare(assignee(spender, this.league), this.publicKey) === 0;
+  }
+
+  /**
+   * The view checks of a transaction whose structure, shard and signatures the caller already
+   * verified (the validator's worker pool): assignment, inputs against the final state and the
+   * pending overlay, ownership and Σin ≥ Σout; queues it when they pass. `record` must be this
+   * transaction's apply record (stateless.ts layout, as the verifier produced it); `tx` is kept
+   * as given (not copied).
+   */
+  offerVerified(tx: Uint8Array, txid: Uint8Array, record: Uint8Array): OfferResult {
+    return this.isAssigned(tx) ? this.viewCheck(tx, txid, record) : NOT_ASSIGNED;
+  }
+
+  private viewCheck(tx: Uint8Array, txid: Uint8Array, records: Uint8Array): OfferResult {
     const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
     const inputCount = view.getUint16(TXID_BYTES, true);
     const outputCount = view.getUint16(TXID_BYTES + 2, true);
@@ -168,7 +188,7 @@ export class OptimisticProducer {
       this.created.set(key, { owner: records.slice(at, at + 32), amount: view.getBigUint64(at + 32, true), tag: QUEUED });
       creates.push(key);
     }
-    this.queue.push({ tx: Uint8Array.from(tx), spends: inputKeys, creates });
+    this.queue.push({ tx, spends: inputKeys, creates });
     return { accepted: true, txid };
   }
 
@@ -189,11 +209,17 @@ export class OptimisticProducer {
       for (const key of entry.spends) this.spent.set(key, tag);
       for (const key of entry.creates) this.created.get(key)!.tag = tag;
     }
-    const confirmations = Array.from({ length: block.header.txCount }, (_, i) => ({
-      ...makeInclusion(block, i),
-      txid: block.txids.slice(i * 32, i * 32 + 32),
-    }));
-    return { bytes, hash: block.hash, block, confirmations };
+    // A Merkle proof per transaction costs a tree walk each: built only if someone reads them.
+    let confirmations: OptimisticConfirmation[] | undefined;
+    return {
+      bytes,
+      hash: block.hash,
+      block,
+      get confirmations(): readonly OptimisticConfirmation[] {
+        confirmations ??= Array.from({ length: block.header.txCount }, (_, i) => ({ ...makeInclusion(block, i), txid: block.txids.slice(i * 32, i * 32 + 32) }));
+        return confirmations;
+      },
+    };
   }
 
   /** Phase 2 finalized (or rejected) block `hash`: the final state now decides its transactions. */

@@ -12,8 +12,10 @@ export interface ShardingPolicy {
   /** Target size of the believable league (one optimistic producer per member, §7.2). */
   readonly believableLeagueSize: number;
   /**
-   * Minimum size of the normal league. It runs ByzCoin (§7.2), which needs n ≥ 3f + 1 with
-   * f ≥ 1, so at least 4; the believable league is cut so that this many remain.
+   * Minimum size of the normal league; the believable league is cut so that this many remain.
+   * It runs ByzCoin (§7.2) and tolerates f = ⌊(n − 1)/3⌋ faulty members: a league of 4 or more
+   * tolerates one; a league of 3 (a 4-validator devnet with one believable producer) tolerates
+   * none and is for local networks only.
    */
   readonly normalLeagueSize: number;
   /** Probability p that a normal validator re-verifies one transaction's signatures (§7.2). */
@@ -26,8 +28,11 @@ export interface ShardingPolicy {
   readonly maxOptimisticBlockTxs: number;
 }
 
-/** ByzCoin's smallest committee: n = 3f + 1 with f = 1. */
-export const MIN_NORMAL_LEAGUE = 4;
+/**
+ * Three members at least: a committee of 3 tolerates no fault (f = ⌊(n − 1)/3⌋ = 0) but every
+ * final block still carries three signatures; fault tolerance starts at 4 (n = 3f + 1, f = 1).
+ */
+export const MIN_NORMAL_LEAGUE = 3;
 /** Upper bound on either league: the participation bitmask of a final block covers 1,024 validators. */
 export const MAX_LEAGUE = 1024;
 /** An optimistic block at most once a minute, at least once per millisecond tick. */
@@ -56,7 +61,7 @@ export function validatePolicy(policy: ShardingPolicy): ShardingPolicy {
   pobCheck(isIntegerIn(policy.believableLeagueSize, 1, MAX_LEAGUE), "POB_BAD_POLICY",
     `believableLeagueSize must be an integer in 1..${MAX_LEAGUE}, got ${String(policy.believableLeagueSize)}`);
   pobCheck(isIntegerIn(policy.normalLeagueSize, MIN_NORMAL_LEAGUE, MAX_LEAGUE), "POB_BAD_POLICY",
-    `normalLeagueSize must be an integer in ${MIN_NORMAL_LEAGUE}..${MAX_LEAGUE} (ByzCoin needs 3f + 1 ≥ 4), got ${String(policy.normalLeagueSize)}`);
+    `normalLeagueSize must be an integer in ${MIN_NORMAL_LEAGUE}..${MAX_LEAGUE}, got ${String(policy.normalLeagueSize)}`);
   pobCheck(typeof p === "number" && p > 0 && p <= 1, "POB_BAD_POLICY",
     `samplingProbability must be a number in (0, 1], got ${String(p)}`);
   pobCheck(isIntegerIn(policy.minBelievableSize, 1, policy.believableLeagueSize), "POB_BAD_POLICY",

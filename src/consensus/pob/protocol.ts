@@ -22,7 +22,8 @@
  * Heights: the BFT of an epoch counts from 1; final proposal height = `baseHeight` + BFT height,
  * where `baseHeight` is the replica's height when the epoch began.
  *
- * API: class `PobNode` (start, close, submit, validator, producer, bft, onOutcome, onConfirmation),
+ * API: class `PobNode` (start, close, submit, validator, producer, bft, onOutcome, onConfirmation,
+ * onAnnouncement, resumeRecords),
  * POB_MESSAGES,
  * `finalRandomnessOf(record, participants)`.
  */
@@ -30,22 +31,22 @@ import { IosError } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
 import { sha256 } from "../../crypto/sha256.js";
-import { decodeBlockEnvelope, MAX_BLOCK_TXS } from "../../ledger/block.js";
+import { decodeBlock, decodeBlockEnvelope, MAX_BLOCK_TXS } from "../../ledger/block.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { transactionIdOfEncoding } from "../../ledger/transaction.js";
-import type { UtxoTable } from "../../ledger/utxo-table.js";
 import type { PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { encodeCollectiveSignature } from "../cosi/codec.js";
 import { DEFAULT_MAX_PROPOSAL_BYTES, decodeFinalityRecord, encodeFinalityRecord, verifyFinality, type FinalityRecord } from "../bft/codec.js";
 import { BftNode, type BftConfig } from "../bft/protocol.js";
+import type { FinalityLog } from "../bft/log.js";
 import { type BelievabilityLedger } from "./believability.js";
 import { pobCheck } from "./errors.js";
 import { PobValidator, type FinalOutcome } from "./finalization.js";
 import type { Leagues } from "./leagues.js";
-import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation } from "./optimistic.js";
+import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type UtxoView } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, type FinalProposal } from "./proposal.js";
 import { toHex } from "../../hex.js";
 
@@ -77,6 +78,24 @@ export interface PobNodeConfig {
   readonly cosi: BftConfig["cosi"];
   /** The leader orders an optimistic block only this long after receiving it, so its peers hold it too. */
   readonly orderDelayMs: number;
+  /**
+   * Final height of the replica when this epoch's BFT began (its heights count from 1 on top);
+   * default: the validator's height at construction. A restarted process passes the epoch's.
+   */
+  readonly baseHeight?: number;
+  /**
+   * A member co-signs an empty proposal only after this long (or once an optimistic block
+   * arrives), so an idle shard does not spin through empty final heights; default 0.
+   */
+  readonly idleProposalMs?: number;
+}
+
+/** What every validator announces to its clients: the transactions of an optimistic block it holds. */
+export interface OptimisticAnnouncement {
+  readonly hash: Uint8Array;
+  readonly producer: Uint8Array;
+  /** n × 32 bytes, body order. */
+  readonly txids: Uint8Array;
 }
 
 export interface PobNodeDependencies {
@@ -85,14 +104,18 @@ export interface PobNodeDependencies {
   readonly rng: Rng;
   readonly keyPair: KeyPair;
   readonly verifier: Ed25519Verifier;
-  /** This validator's replica of the shard state. */
-  readonly utxo: UtxoTable;
+  /** This validator's replica of the final shard state, read by its optimistic producer. */
+  readonly utxo: UtxoView;
   readonly accounts: BelievabilityLedger;
   /** The validator driving the replica (kept across epochs); its leagues are this epoch's. */
   readonly validator: PobValidator;
   /** Every validator of the shard, and the transport address of each. */
   readonly members: readonly Uint8Array[];
   readonly peerOf: (publicKey: Uint8Array) => PeerId;
+  /** The normal league's durable BFT log (default: in memory). */
+  readonly log?: FinalityLog;
+  /** Optimistic block timestamps, integer ms since the Unix epoch (default: the clock's time, floored). */
+  readonly timestamp?: () => number;
 }
 
 interface HeldBlock {
@@ -146,8 +169,11 @@ export class PobNode {
   private readonly mempool = new Map<string, Uint8Array>();
   /** Final records (by BFT height) waiting for their turn or for block bodies, each proposal decoded once. */
   private readonly pending = new Map<number, PendingRecord>();
-  private readonly listeners: ((outcome: FinalOutcome) => void)[] = [];
+  private readonly listeners: ((outcome: FinalOutcome, record: FinalityRecord) => void)[] = [];
   private readonly confirmationListeners: ((confirmation: OptimisticConfirmation) => void)[] = [];
+  private readonly announcementListeners = new Set<(announcement: OptimisticAnnouncement) => void>();
+  /** Resolved when a block is held: `validate` waits on them for bodies or for an idle interval. */
+  private blockWaiters: (() => void)[] = [];
   private producing: boolean;
   private timer: TimerHandle | undefined;
   private closed = false;
@@ -157,7 +183,9 @@ export class PobNode {
     this.config = config;
     this.deps = deps;
     this.validator = deps.validator;
-    this.baseHeight = deps.validator.height;
+    this.baseHeight = config.baseHeight ?? deps.validator.height;
+    pobCheck(Number.isSafeInteger(this.baseHeight) && this.baseHeight >= 0 && this.baseHeight <= deps.validator.height, "POB_BAD_ARGUMENT",
+      `baseHeight ${String(config.baseHeight)} must be in 0..${deps.validator.height}`);
     const leagues = this.validator.leagues;
     const self = deps.keyPair.publicKey;
     // The BFT committee is the normal league drawn at the epoch start; it stays for the epoch.
@@ -175,6 +203,7 @@ export class PobNode {
         { chainId: config.chainId, participants: this.participants, viewTimeoutMs: config.viewTimeoutMs, cosi: config.cosi },
         {
           transport: deps.transport, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.keyPair.secretKey), verifier: deps.verifier,
+          ...(deps.log === undefined ? {} : { log: deps.log }),
           app: {
             propose: (height) => this.propose(height),
             validate: (height, proposal) => this.validate(height, proposal),
@@ -193,9 +222,29 @@ export class PobNode {
     return this.validator.leagues;
   }
 
-  /** Called with every final outcome this node applies, in height order. */
-  onOutcome(listener: (outcome: FinalOutcome) => void): void {
+  /** Called with every final outcome this node applies, in height order, with the BFT record that decided it. */
+  onOutcome(listener: (outcome: FinalOutcome, record: FinalityRecord) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Called once per optimistic block this node seals or receives with a valid seal of a current
+   * believable producer: what its clients may treat as optimistically confirmed (phase 1).
+   */
+  onAnnouncement(listener: (announcement: OptimisticAnnouncement) => void): () => void {
+    this.announcementListeners.add(listener);
+    return () => this.announcementListeners.delete(listener);
+  }
+
+  /**
+   * Final records this node's log holds beyond its replica (a restarted process): applied in
+   * order once their block bodies are here, fetched from each record's leader.
+   */
+  resumeRecords(records: readonly FinalityRecord[]): void {
+    for (const record of records) {
+      const leader = this.deps.peerOf(this.participants[(record.height + record.view) % this.participants.length]!);
+      this.enqueue(pendingOf(record), leader);
+    }
   }
 
   /** Called with the optimistic confirmation of every transaction this node seals (phase 1), for its clients. */
@@ -212,6 +261,7 @@ export class PobNode {
     this.closed = true;
     this.bft?.close();
     if (this.timer !== undefined) this.deps.clock.cancelTimer(this.timer);
+    this.releaseBlockWaiters();
   }
 
   /**
@@ -241,7 +291,7 @@ export class PobNode {
     this.timer = this.deps.clock.setTimer(this.leagues.policy.optimisticIntervalMs, () => {
       this.timer = undefined;
       if (this.closed || !this.producing) return;
-      const block = this.producer!.produce(this.deps.clock.now());
+      const block = this.producer!.produce(this.deps.timestamp?.() ?? Math.floor(this.deps.clock.now()));
       if (block !== undefined) this.publish(block);
       this.scheduleProduction();
     });
@@ -251,13 +301,41 @@ export class PobNode {
     this.hold(block.hash, block.bytes);
     const others = this.deps.members.filter((m) => Buffer.compare(m, this.deps.keyPair.publicKey) !== 0).map(this.deps.peerOf);
     this.deps.transport.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, block.bytes);
-    for (const confirmation of block.confirmations) for (const listener of this.confirmationListeners) listener(confirmation);
+    this.announce({ hash: block.hash, producer: block.block.header.producer, txids: block.block.txids });
+    if (this.confirmationListeners.length > 0) {
+      for (const confirmation of block.confirmations) for (const listener of this.confirmationListeners) listener(confirmation);
+    }
   }
 
-  private hold(hash: Uint8Array, bytes: Uint8Array): void {
+  private announce(announcement: OptimisticAnnouncement): void {
+    for (const listener of this.announcementListeners) listener(announcement);
+  }
+
+  /** Holds a block body; false when it was already held or ordered, or the holding is full. */
+  private hold(hash: Uint8Array, bytes: Uint8Array): boolean {
     const key = toHex(hash);
-    if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return;
+    if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return false;
     this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now() });
+    this.releaseBlockWaiters();
+    return true;
+  }
+
+  private releaseBlockWaiters(): void {
+    const waiters = this.blockWaiters;
+    this.blockWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /** Resolves at the next held block, or after `ms`, or at close. */
+  private nextBlockOrTimeout(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.deps.clock.setTimer(ms, () => done());
+      const done = (): void => {
+        this.deps.clock.cancelTimer(timer);
+        resolve();
+      };
+      this.blockWaiters.push(done);
+    });
   }
 
   /** Keeps a block of a current believable producer of this shard and epoch (the seal is checked in phase 2). */
@@ -270,9 +348,18 @@ export class PobNode {
       if (error instanceof LedgerError) return;
       throw error;
     }
-    const { header } = envelope;
+    const { header, seal } = envelope;
     if (header.shard !== this.config.shard || header.epoch !== this.leagues.epoch || !this.leagues.isBelievable(header.producer)) return;
-    this.hold(envelope.hash, Uint8Array.from(payload));
+    const bytes = Uint8Array.from(payload);
+    if (!this.hold(envelope.hash, bytes)) return;
+    // Clients hear of a block only with its producer's valid seal (phase 2 checks it again, for the record).
+    if (this.announcementListeners.size > 0 && seal.kind === "producer" && this.deps.verifier.verify(seal.signature, envelope.hash, header.producer)) {
+      try {
+        this.announce({ hash: envelope.hash, producer: header.producer, txids: decodeBlock(bytes).txids });
+      } catch (error) {
+        if (!(error instanceof LedgerError)) throw error;
+      }
+    }
     this.applyReady();
   }
 
@@ -295,15 +382,39 @@ export class PobNode {
     return encodeProposal(proposal);
   }
 
-  private validate(bftHeight: number, encoded: Uint8Array): boolean {
+  /**
+   * Co-signs a proposal that fits the replica once every block body it orders is held: missing
+   * ones are fetched from the leader and awaited for up to half a view timeout. An empty proposal
+   * is co-signed after `idleProposalMs` or as soon as a block arrives.
+   */
+  private async validate(bftHeight: number, encoded: Uint8Array): Promise<boolean> {
+    let proposal: FinalProposal;
     try {
-      const proposal = this.validator.checkProposal(encoded);
-      if (proposal.height !== this.baseHeight + bftHeight) return false;
-      return proposal.blocks.every((hash) => this.held.has(toHex(hash)));
+      proposal = this.validator.checkProposal(encoded);
     } catch (error) {
       if (error instanceof IosError) return false;
       throw error;
     }
+    if (proposal.height !== this.baseHeight + bftHeight) return false;
+    const idle = this.config.idleProposalMs ?? 0;
+    if (proposal.blocks.length === 0 && proposal.transactions.length === 0 && idle > 0) {
+      await this.nextBlockOrTimeout(idle);
+      return !this.closed;
+    }
+    const deadline = this.deps.clock.now() + this.config.viewTimeoutMs / 2;
+    let missing = this.missingBodies(proposal);
+    if (missing.length > 0) this.fetchBodies(missing, this.deps.peerOf(proposal.proposer));
+    while (missing.length > 0 && !this.closed && this.deps.clock.now() < deadline) {
+      await this.nextBlockOrTimeout(deadline - this.deps.clock.now());
+      missing = this.missingBodies(proposal);
+    }
+    return missing.length === 0 && !this.closed;
+  }
+
+  private fetchBodies(missing: readonly Uint8Array[], source: PeerId): void {
+    const request = new Uint8Array(missing.length * 32);
+    missing.forEach((hash, i) => request.set(hash, i * 32));
+    this.deps.transport.send(source, POB_MESSAGES.FETCH_BLOCKS, request);
   }
 
   /** BFT delivered a final height: forward it to the validators outside the committee, then apply it. */
@@ -340,11 +451,7 @@ export class PobNode {
   private enqueue(entry: PendingRecord, source: PeerId): void {
     this.pending.set(entry.record.height, entry);
     const missing = this.missingBodies(entry.proposal);
-    if (missing.length > 0) {
-      const request = new Uint8Array(missing.length * 32);
-      missing.forEach((hash, i) => request.set(hash, i * 32));
-      this.deps.transport.send(source, POB_MESSAGES.FETCH_BLOCKS, request);
-    }
+    if (missing.length > 0) this.fetchBodies(missing, source);
     this.applyReady();
   }
 
@@ -394,6 +501,6 @@ export class PobNode {
       if (leagues.isBelievable(this.deps.keyPair.publicKey)) this.producer.setLeague(leagues.believable);
       else this.producing = false;
     }
-    for (const listener of this.listeners) listener(outcome);
+    for (const listener of this.listeners) listener(outcome, record);
   }
 }
