@@ -8,10 +8,15 @@ export type ApiClientErrorCode = "API_UNREACHABLE" | "API_BAD_URL" | "API_BAD_RE
 
 export interface TxStatusJson {
   readonly txid: string;
-  readonly state: "pending" | "final" | "rejected";
+  readonly state: "pending" | "optimistic" | "final" | "rejected";
+  /** Optimistic: the optimistic block's hash and the believable validator that sealed it (hex). */
+  readonly block?: string;
+  readonly producer?: string;
+  /** Final: where the transaction is. */
   readonly height?: number;
   readonly index?: number;
   readonly blockHash?: string;
+  /** Rejected: why. */
   readonly code?: string;
 }
 

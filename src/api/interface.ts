@@ -2,7 +2,7 @@
  * What the client API needs from a validator. `src/node/validator.ts` adapts the pipeline and the
  * shard state to this; the API itself holds no ledger logic beyond the owner index.
  */
-import type { ConfirmationBatch, SubmitOutcome } from "./stream-codec.js";
+import type { ConfirmationBatch, OptimisticBatch, SubmitOutcome } from "./stream-codec.js";
 
 /** Result of submitting one transaction. */
 export interface SubmitResult {
@@ -16,6 +16,8 @@ export interface SubmitResult {
 
 export type TxStatus =
   | { readonly state: "pending" }
+  /** In an optimistic block of a believable validator, not yet final (white paper §7.2 phase 1). */
+  | { readonly state: "optimistic"; readonly block: Uint8Array; readonly producer: Uint8Array }
   | { readonly state: "final"; readonly height: number; readonly index: number }
   | { readonly state: "rejected"; readonly code: string }
   | { readonly state: "unknown" };
@@ -51,6 +53,8 @@ export interface ClientBackend {
   status(txid: Uint8Array): TxStatus;
   /** Registers a listener for confirmation batches; returns the unsubscribe function. */
   onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void;
+  /** Registers a listener for optimistic blocks of the shard (PoB); returns the unsubscribe function. */
+  onOptimistic(listener: (batch: OptimisticBatch) => void): () => void;
   /** Node facts for GET /v1/status (JSON-safe values). */
   nodeStatus(): Record<string, unknown>;
   /** Node metrics for GET /metrics. */

@@ -6,14 +6,18 @@
  *   POST /v1/tx                     one transaction: JSON {"tx":"<hex>"} or {"txBase64":"..."},
  *                                   or the raw bytes as application/octet-stream
  *                                   → 202 accepted / 200 duplicate {txid, outcome, status}
- *   GET  /v1/tx/:txid               {txid, state: pending|final|rejected, height, index, blockHash, code}
+ *   GET  /v1/tx/:txid               {txid, state: pending|optimistic|final|rejected, and by state:
+ *                                   optimistic {block, producer} (hex: the optimistic block and the
+ *                                   believable validator that sealed it), final {height, index,
+ *                                   blockHash}, rejected {code}}
  *   GET  /v1/owner/:pk/balance      {owner, shard, balance (decimal string), outputs}
  *   GET  /v1/owner/:pk/utxos        {owner, shard, utxos: [{txid, index, amount}], truncated} (?limit=N)
  *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex)
  *   GET  /v1/block/hash/:hash       same, by block hash
  *   GET  /v1/status                 node facts
  *   GET  /metrics                   Prometheus text
- * WebSocket /v1/stream: bulk binary submission and confirmation events (stream-codec.ts).
+ * WebSocket /v1/stream: bulk binary submission, confirmation events and, under PoB, optimistic
+ * confirmations (stream-codec.ts).
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import { IosError } from "../errors.js";
@@ -33,7 +37,9 @@ import {
   encodeAck,
   encodeError,
   encodeEvents,
+  encodeOptimistic,
   type ConfirmationBatch,
+  type OptimisticBatch,
 } from "./stream-codec.js";
 import { toHex } from "../hex.js";
 
@@ -71,6 +77,8 @@ function queryParam(query: string, name: string): string | undefined {
 
 function statusJson(status: TxStatus, blockHash: (height: number) => string | undefined): Record<string, unknown> {
   switch (status.state) {
+    case "optimistic":
+      return { state: "optimistic", block: toHex(status.block), producer: toHex(status.producer) };
     case "final":
       return { state: "final", height: status.height, index: status.index, blockHash: blockHash(status.height) };
     case "rejected":
@@ -137,7 +145,8 @@ export class ClientApi {
   private readonly streamFrames = new LabeledCounter("ios_api_stream_frames_total", "WebSocket stream frames, by kind", ["kind"]);
   private readonly streamDrops = new LabeledCounter("ios_api_stream_dropped_subscribers_total", "Subscribers closed for falling behind", []);
   private readonly streams = new Set<WebSocket<StreamClient>>();
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribeConfirmations: () => void;
+  private readonly unsubscribeOptimistic: () => void;
   private stopped = false;
 
   constructor(
@@ -146,7 +155,8 @@ export class ClientApi {
     private readonly limits: ApiLimits,
   ) {
     this.owners = new OwnerIndex(backend.chain);
-    this.unsubscribe = backend.onConfirmations((batch) => this.confirmations(batch));
+    this.unsubscribeConfirmations = backend.onConfirmations((batch) => this.confirmations(batch));
+    this.unsubscribeOptimistic = backend.onOptimistic((batch) => this.optimistic(batch));
     this.mount();
   }
 
@@ -154,7 +164,8 @@ export class ClientApi {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.unsubscribe();
+    this.unsubscribeConfirmations();
+    this.unsubscribeOptimistic();
     for (const ws of [...this.streams]) ws.end(1001, "SHUTDOWN");
     this.streams.clear();
   }
@@ -397,6 +408,16 @@ export class ClientApi {
 
   private confirmations(batch: ConfirmationBatch): void {
     this.owners.blockCommitted(batch.height);
+    this.broadcast("events", () => encodeEvents(batch));
+  }
+
+  private optimistic(batch: OptimisticBatch): void {
+    if (batch.txids.length === 0) return;
+    this.broadcast("optimistic", () => encodeOptimistic(batch));
+  }
+
+  /** Sends one frame (encoded once, on first need) to every subscriber; drops those that fell behind. */
+  private broadcast(kind: "events" | "optimistic", encode: () => Uint8Array): void {
     let frame: Uint8Array | undefined;
     for (const ws of this.streams) {
       const client = ws.getUserData();
@@ -407,8 +428,8 @@ export class ClientApi {
         ws.end(CLOSE_SLOW_CONSUMER, "SLOW_CONSUMER");
         continue;
       }
-      frame ??= encodeEvents(batch);
-      this.streamFrames.inc(["events"]);
+      frame ??= encode();
+      this.streamFrames.inc([kind]);
       ws.send(frame, true);
     }
   }

@@ -17,12 +17,21 @@
  *         ‖ nRejected × (txid[32] ‖ u8 n ‖ code[n] ASCII)
  *     Transactions rejected before a block (e.g. by the signature check) arrive in an EVENTS frame
  *     with the current tip height and nFinal = 0.
+ *     Under Proof-of-Believability (white paper §7.2, phase 1) the same subscription also carries
+ *     one OPTIMISTIC frame per optimistic block a believable validator of the shard sealed:
+ *       u8 0x03 ‖ producer[32] ‖ block[32] ‖ u32 n ‖ n × txid[32]
+ *     (producer: the believable validator's public key; block: the optimistic block's hash). Every
+ *     validator of the shard announces the blocks it receives, so a client subscribed to several
+ *     sees each block once per connection. The EVENTS frame follows once the normal league has
+ *     decided (§7.2 phase 2): an optimistic confirmation is not final, and a transaction the
+ *     league excludes can still arrive there as rejected.
  *  4. errors: a request the server cannot serve gets an ERROR frame u8 0xff ‖ UTF-8 JSON
  *     {"code","message"}; the connection stays open unless the frame was over the size limit
- *     (uWS drops the connection: the client sees 1006) or the subscriber fell behind (closed,
- *     code 4008 SLOW_CONSUMER). Malformed or refused submission frames (STREAM_BAD_FRAME,
- *     STREAM_TOO_MANY_TXS, STREAM_BUSY) take their sequence number and get an ERROR frame
- *     "frame N: ..." in place of their ACK, so acks and errors together stay in frame order.
+ *     (uWS drops the connection: the client sees 1006) or the subscriber fell behind on its
+ *     EVENTS and OPTIMISTIC frames (closed, code 4008 SLOW_CONSUMER). Malformed or refused
+ *     submission frames (STREAM_BAD_FRAME, STREAM_TOO_MANY_TXS, STREAM_BUSY) take their sequence
+ *     number and get an ERROR frame "frame N: ..." in place of their ACK, so acks and errors
+ *     together stay in frame order.
  */
 import { IosError } from "../errors.js";
 import { packTransactions } from "../ledger/stateless.js";
@@ -32,6 +41,7 @@ export type StreamCodecErrorCode = "STREAM_BAD_FRAME" | "STREAM_TOO_MANY_TXS";
 
 export const FRAME_ACK = 0x01;
 export const FRAME_EVENTS = 0x02;
+export const FRAME_OPTIMISTIC = 0x03;
 export const FRAME_ERROR = 0xff;
 
 /** A submission frame holds at most a block's worth of transactions (MAX_BLOCK_TXS). */
@@ -69,6 +79,21 @@ export interface ConfirmationBatch {
   readonly final: Uint8Array;
   readonly rejected: readonly TxRejection[];
 }
+
+/** Transactions a believable validator sealed into one optimistic block (white paper §7.2 phase 1). */
+export interface OptimisticBatch {
+  /** 32-byte public key of the believable validator. */
+  readonly producer: Uint8Array;
+  /** 32-byte optimistic block hash. */
+  readonly block: Uint8Array;
+  /** n × 32 bytes of txids. */
+  readonly txids: Uint8Array;
+}
+
+/** Public key and block hash sizes of an OPTIMISTIC frame (Ed25519 key, SHA-256 hash). */
+const PRODUCER_BYTES = 32;
+const BLOCK_HASH_BYTES = 32;
+const OPTIMISTIC_HEADER_BYTES = 1 + PRODUCER_BYTES + BLOCK_HASH_BYTES + 4;
 
 const MAX_CODE_BYTES = 255;
 const ZERO_TXID = new Uint8Array(TXID_BYTES);
@@ -223,6 +248,32 @@ export function decodeEvents(frame: Uint8Array): ConfirmationBatch {
   }
   c.end();
   return { height, final, rejected };
+}
+
+/** FRAME_OPTIMISTIC ‖ producer ‖ block ‖ u32 n ‖ txids. */
+export function encodeOptimistic(batch: OptimisticBatch): Uint8Array<ArrayBuffer> {
+  if (batch.producer.length !== PRODUCER_BYTES) fail("STREAM_BAD_FRAME", `producer must be a ${PRODUCER_BYTES}-byte public key, got ${batch.producer.length} bytes`);
+  if (batch.block.length !== BLOCK_HASH_BYTES) fail("STREAM_BAD_FRAME", `block must be a ${BLOCK_HASH_BYTES}-byte hash, got ${batch.block.length} bytes`);
+  if (batch.txids.length % TXID_BYTES !== 0) fail("STREAM_BAD_FRAME", "optimistic txids must be a multiple of 32 bytes");
+  const out = new Uint8Array(OPTIMISTIC_HEADER_BYTES + batch.txids.length);
+  out[0] = FRAME_OPTIMISTIC;
+  out.set(batch.producer, 1);
+  out.set(batch.block, 1 + PRODUCER_BYTES);
+  new DataView(out.buffer).setUint32(1 + PRODUCER_BYTES + BLOCK_HASH_BYTES, batch.txids.length / TXID_BYTES, true);
+  out.set(batch.txids, OPTIMISTIC_HEADER_BYTES);
+  return out;
+}
+
+/** Strict: the tag, both keys, the count and exactly `n` txids, nothing after. */
+export function decodeOptimistic(frame: Uint8Array): OptimisticBatch {
+  const c = new Cursor(frame);
+  if (c.u8("frame type") !== FRAME_OPTIMISTIC) fail("STREAM_BAD_FRAME", "not an OPTIMISTIC frame");
+  const producer = c.bytesOf(PRODUCER_BYTES, "producer key");
+  const block = c.bytesOf(BLOCK_HASH_BYTES, "block hash");
+  const count = c.u32("txid count");
+  const txids = c.bytesOf(count * TXID_BYTES, "optimistic txids");
+  c.end();
+  return { producer, block, txids };
 }
 
 export function encodeError(code: string, message: string): Uint8Array<ArrayBuffer> {

@@ -3,8 +3,10 @@
  * (src/api/stream-codec.ts, route /v1/stream) and follows their confirmation events.
  *
  * Phases of a run:
- *  1. connect: one WebSocket per entry validator (endpoints[shard] lists a shard's), each sends
- *     {"op":"subscribe"} before anything else, so no confirmation can be missed;
+ *  1. connect: one WebSocket per entry validator (endpoints[shard] lists a shard's), then GET
+ *     /v1/status of each (same host, http) for its public key, shard and consensus; each
+ *     connection sends {"op":"subscribe"} before anything is submitted, so no confirmation can be
+ *     missed (every connection stays subscribed: any validator of a shard may announce its events);
  *  2. submit, for `durationMs` or until the set is exhausted:
  *       open loop  — transaction k is due at start + k / rate (a fixed schedule, whatever the node
  *                    does), and its latency is measured from that due time, so time spent queued
@@ -14,13 +16,23 @@
  *     Due transactions are framed in bulk (u32 count ‖ (u32 len ‖ tx)*), at most `frameTxs` per
  *     frame and MAX_FRAMES_IN_FLIGHT frames awaiting their ack per connection (the server's limit).
  *     Within a shard, a transaction goes to the entry validator chosen by its first input's owner
- *     key (first byte mod count), so every chain of transfers keeps one connection and its order.
+ *     key, so every chain of transfers keeps one connection and its order: under Proof-of-
+ *     Believability with two leagues (white paper §7.2) the believable validator the protocol
+ *     assigns that key to (`assignee` of `spenderOf`, src/consensus/pob/assignment.ts), since
+ *     only it seals the transaction into an optimistic block; otherwise, or when that validator
+ *     is not among the shard's endpoints, the endpoint at (first byte of the key) mod (number of
+ *     endpoints).
  *     Acks: "accepted" counts as accepted; "duplicate" (the node already knew it: no new work) and
  *     "rejected" count as rejections at submission, under DUPLICATE or the node's code;
  *  3. drain: wait until every submitted transaction is final or rejected, or `drainTimeoutMs`;
  *  4. report: metrics, CPU samples (taken every second) and run facts as a LoadReport.
- * The stream carries final confirmations (a committed block, white paper §5) and rejections; it
- * has no separate optimistic event yet, so optimistic and consensus figures stay empty (n/a).
+ * The stream carries final confirmations (a committed block, white paper §5), rejections and,
+ * under PoB, optimistic confirmations (white paper §7.2 phase 1). The first optimistic
+ * confirmation of a transaction gives its optimistic latency; the time from it to the final one is
+ * its consensus latency. Each validator of a shard announces the same optimistic block and the
+ * same final events, so only the first of each counts. A transaction final without an optimistic
+ * confirmation (solo, BFT, one-league PoB) counts as final only; optimistic and consensus figures
+ * stay empty (n/a) when no optimistic confirmation arrived at all.
  * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
  * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations.
  *
@@ -28,7 +40,21 @@
  */
 import WebSocket from "ws";
 import { MAX_FRAMES_IN_FLIGHT, STREAM_PATH } from "../api/server.js";
-import { FRAME_ACK, FRAME_ERROR, FRAME_EVENTS, MAX_STREAM_TXS, SubmitOutcome, decodeAck, decodeError, decodeEvents, encodeSubmission } from "../api/stream-codec.js";
+import {
+  FRAME_ACK,
+  FRAME_ERROR,
+  FRAME_EVENTS,
+  FRAME_OPTIMISTIC,
+  MAX_STREAM_TXS,
+  SubmitOutcome,
+  decodeAck,
+  decodeError,
+  decodeEvents,
+  decodeOptimistic,
+  encodeSubmission,
+} from "../api/stream-codec.js";
+import { assignee, spenderOf } from "../consensus/pob/assignment.js";
+import { toHex } from "../hex.js";
 import { OUTPOINT_BYTES, TXID_BYTES, TX_HEADER_BYTES } from "../ledger/transaction.js";
 import { LoadError, loadCheck } from "./errors.js";
 import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
@@ -68,6 +94,9 @@ const DEFAULT_LATENCY_CAP_MS = 1000;
 /** Scheduler period: 5 ms keeps an open-loop schedule within a few ms of due without busy-waiting. */
 const TICK_MS = 5;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** The first input's owner key in a transaction's encoding (src/ledger/transaction.ts layout). */
+const FIRST_OWNER_AT = TX_HEADER_BYTES + OUTPOINT_BYTES;
+const HEX_KEY = /^[0-9a-f]{64}$/;
 
 const enum TxState {
   Queued = 0,
@@ -77,8 +106,21 @@ const enum TxState {
   Rejected = 4,
 }
 
+/** What an endpoint's GET /v1/status says, as far as routing needs it. */
+interface EndpointStatus {
+  /** Hex public key of the validator. */
+  readonly publicKey: string;
+  readonly shard: number;
+  /** "solo", "bft", "pob/two-league", "pob/one-league", ... as reported. */
+  readonly consensus: string;
+  /** The believable league (two-league PoB only) and the consensus height it was read at. */
+  readonly believable: readonly Uint8Array[] | undefined;
+  readonly height: number;
+}
+
 interface Connection {
   readonly url: string;
+  readonly status: EndpointStatus;
   readonly socket: WebSocket;
   /** Set positions released to this connection and not yet framed, in set order. */
   readonly queue: number[];
@@ -104,9 +146,86 @@ function checkOptions(options: DriverOptions): void {
   loadCheck(Number.isFinite(drain) && drain >= 0, "LOAD_BAD_OPTION", `drain timeout must be ≥ 0 ms, got ${drain}`);
 }
 
-/** Map key of the txid at `bytes[at .. at+32)`: one char per byte, read in place. */
-function txidKey(bytes: Uint8Array, at = 0): string {
+/** Map key of the 32 bytes (a txid or a public key) at `bytes[at .. at+32)`: one char per byte, read in place. */
+function key32(bytes: Uint8Array, at = 0): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + at, TXID_BYTES).toString("latin1");
+}
+
+/** http(s)://host:port/v1/status of the node behind a ws(s)://host:port/v1/stream URL. */
+function statusUrlOf(streamUrl: string): string {
+  const url = new URL(streamUrl);
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  url.pathname = "/v1/status";
+  return url.href;
+}
+
+/** Reads GET /v1/status of the node behind `streamUrl` (see the API's status route and the PoB status fields). */
+async function fetchStatus(streamUrl: string): Promise<EndpointStatus> {
+  const url = statusUrlOf(streamUrl);
+  const unusable = (why: string) => new LoadError("LOAD_CONNECT_FAILED", `${url} (status of ${streamUrl}) ${why}`);
+  let body: unknown;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
+    if (!response.ok) throw unusable(`answered HTTP ${response.status}`);
+    body = await response.json();
+  } catch (error) {
+    if (error instanceof LoadError) throw error;
+    const reason = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+    throw unusable(`cannot be read: ${reason}`);
+  }
+  if (typeof body !== "object" || body === null) throw unusable("is not a JSON object");
+  const { publicKey, shard, consensus } = body as Record<string, unknown>;
+  if (typeof publicKey !== "string" || !HEX_KEY.test(publicKey)) throw unusable("has no publicKey of 64 lowercase hex digits");
+  if (!Number.isInteger(shard)) throw unusable("has no integer shard");
+  const facts = typeof consensus === "object" && consensus !== null ? (consensus as Record<string, unknown>) : {};
+  const mode = typeof facts.mode === "string" ? facts.mode : "unknown";
+  const leagueMode = typeof facts.leagueMode === "string" ? facts.leagueMode : undefined;
+  const height = typeof facts.height === "number" && Number.isFinite(facts.height) ? facts.height : 0;
+  const described = leagueMode === undefined ? mode : `${mode}/${leagueMode}`;
+  if (mode !== "pob" || leagueMode !== "two-league") return { publicKey, shard: shard as number, consensus: described, believable: undefined, height };
+  const believable = facts.believable;
+  if (!Array.isArray(believable) || believable.length === 0 || !believable.every((key) => typeof key === "string" && HEX_KEY.test(key))) {
+    throw unusable("reports two-league PoB without a non-empty consensus.believable list of 64-hex-digit keys");
+  }
+  return { publicKey, shard: shard as number, consensus: described, believable: believable.map((key: string) => new Uint8Array(Buffer.from(key, "hex"))), height };
+}
+
+/**
+ * The entry-validator choice of a shard (see the file comment): by the PoB assignee of the first
+ * input's owner when the shard runs two leagues, by that key's first byte otherwise. Assignments
+ * are remembered per owner key, so each sender costs one `assignee` call.
+ */
+class ShardRoute {
+  readonly #connections: readonly Connection[];
+  readonly #believable: readonly Uint8Array[] | undefined;
+  readonly #byPublicKey = new Map<string, Connection>();
+  readonly #byOwner = new Map<string, Connection>();
+
+  constructor(connections: readonly Connection[]) {
+    this.#connections = connections;
+    // Every endpoint of the shard should report the same league; the latest view (highest height) wins.
+    const pob = connections.filter((c) => c.status.believable !== undefined).sort((a, b) => b.status.height - a.status.height)[0];
+    this.#believable = pob?.status.believable;
+    for (const connection of connections) this.#byPublicKey.set(connection.status.publicKey, connection);
+  }
+
+  get usesAssignee(): boolean {
+    return this.#believable !== undefined;
+  }
+
+  connectionFor(tx: Uint8Array): Connection {
+    const byByte = this.#connections[tx[FIRST_OWNER_AT]! % this.#connections.length]!;
+    if (this.#believable === undefined) return byByte;
+    const spender = spenderOf(tx);
+    if (spender === undefined) return byByte;
+    const key = key32(spender);
+    let connection = this.#byOwner.get(key);
+    if (connection === undefined) {
+      connection = this.#byPublicKey.get(toHex(assignee(spender, this.#believable))) ?? byByte;
+      this.#byOwner.set(key, connection);
+    }
+    return connection;
+  }
 }
 
 function connect(url: string): Promise<WebSocket> {
@@ -130,9 +249,11 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const count = set.count;
   const state = new Uint8Array(count);
   const dueAt = new Float64Array(count);
+  /** When the first optimistic confirmation arrived; NaN until then. */
+  const optimisticAt = new Float64Array(count).fill(Number.NaN);
   const positionOfTxid = new Map<string, number>();
   const txids = set.txids();
-  for (let i = 0; i < count; i++) positionOfTxid.set(txidKey(txids, i * TXID_BYTES), i);
+  for (let i = 0; i < count; i++) positionOfTxid.set(key32(txids, i * TXID_BYTES), i);
 
   const sockets = await Promise.allSettled(endpoints.flatMap((urls) => urls.map((url) => connect(url))));
   const failed = sockets.find((s) => s.status === "rejected");
@@ -141,21 +262,30 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     throw (failed as PromiseRejectedResult).reason;
   }
   const opened = sockets.map((s) => (s as PromiseFulfilledResult<WebSocket>).value);
+  const statusOf = async (url: string, shard: number): Promise<EndpointStatus> => {
+    const status = await fetchStatus(url);
+    loadCheck(status.shard === shard, "LOAD_BAD_OPTION", `${url} serves shard ${status.shard} but is listed as an entry validator of shard ${shard}`);
+    return status;
+  };
+  let statuses: EndpointStatus[];
+  try {
+    statuses = await Promise.all(endpoints.flatMap((urls, shard) => urls.map((url) => statusOf(url, shard))));
+  } catch (error) {
+    for (const socket of opened) socket.terminate();
+    throw error;
+  }
   const connections: Connection[] = [];
   const byShard: Connection[][] = endpoints.map(() => []);
   let k = 0;
   endpoints.forEach((urls, shard) => {
     for (const url of urls) {
-      const connection: Connection = { url, socket: opened[k++]!, queue: [], queueHead: 0, inFlight: new Map(), nextSequence: 0 };
+      const connection: Connection = { url, status: statuses[k]!, socket: opened[k++]!, queue: [], queueHead: 0, inFlight: new Map(), nextSequence: 0 };
       connections.push(connection);
       byShard[shard]!.push(connection);
     }
   });
-  const connectionOf = (position: number): Connection => {
-    const list = byShard[set.shard(position)]!;
-    const owner = set.tx(position)[TX_HEADER_BYTES + OUTPOINT_BYTES]!;
-    return list[owner % list.length]!;
-  };
+  const routes = byShard.map((list) => new ShardRoute(list));
+  const connectionOf = (position: number): Connection => routes[set.shard(position)]!.connectionFor(set.tx(position));
 
   const startMs = performance.now();
   const startedAt = new Date().toISOString();
@@ -194,18 +324,33 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     });
   };
 
+  /** Submitted (acknowledged or not) and neither final nor rejected yet. */
+  const isOpen = (position: number | undefined): position is number => position !== undefined && (state[position] === TxState.Submitted || state[position] === TxState.Accepted);
+
+  const onOptimistic = (frame: Uint8Array): void => {
+    const { txids: announced } = decodeOptimistic(frame);
+    const now = performance.now();
+    for (let at = 0; at < announced.length; at += TXID_BYTES) {
+      const position = positionOfTxid.get(key32(announced, at));
+      if (!isOpen(position) || !Number.isNaN(optimisticAt[position])) continue;
+      optimisticAt[position] = now;
+      metrics.optimistic(set.shard(position), dueAt[position]!, now);
+    }
+  };
+
   const onEvents = (frame: Uint8Array): void => {
     const { final, rejected: refusals } = decodeEvents(frame);
     const now = performance.now();
     for (let at = 0; at < final.length; at += TXID_BYTES) {
-      const position = positionOfTxid.get(txidKey(final, at));
-      if (position === undefined || (state[position] !== TxState.Submitted && state[position] !== TxState.Accepted)) continue;
-      metrics.final(set.shard(position), dueAt[position]!, now);
+      const position = positionOfTxid.get(key32(final, at));
+      if (!isOpen(position)) continue;
+      const optimisticAtMs = optimisticAt[position]!;
+      metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs);
       resolveTx(position, TxState.Final);
     }
     for (const refusal of refusals) {
-      const position = positionOfTxid.get(txidKey(refusal.txid));
-      if (position === undefined || (state[position] !== TxState.Submitted && state[position] !== TxState.Accepted)) continue;
+      const position = positionOfTxid.get(key32(refusal.txid));
+      if (!isOpen(position)) continue;
       rejected++;
       metrics.rejected(set.shard(position), refusal.code, now, true);
       resolveTx(position, TxState.Rejected);
@@ -219,6 +364,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         if (!isBinary || frame.length === 0) throw new LoadError("LOAD_STREAM_ERROR", `${connection.url}: unexpected ${isBinary ? "empty" : "text"} frame`);
         if (frame[0] === FRAME_ACK) onAck(connection, frame);
         else if (frame[0] === FRAME_EVENTS) onEvents(frame);
+        else if (frame[0] === FRAME_OPTIMISTIC) onOptimistic(frame);
         else if (frame[0] === FRAME_ERROR) {
           const { code, message } = decodeError(frame);
           throw new LoadError("LOAD_STREAM_ERROR", `${connection.url} answered ${code}: ${message}`);
@@ -278,7 +424,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
 
   progress?.start(() => {
     const now = performance.now();
-    return { elapsedMs: now - startMs, submitted: metrics.totalSubmitted, accepted, rejected, final: metrics.totalFinal, finalPerSecond: metrics.finalRateAt(now), inFlight: unresolved };
+    return { elapsedMs: now - startMs, submitted: metrics.totalSubmitted, accepted, rejected, optimistic: metrics.totalOptimistic, final: metrics.totalFinal, finalPerSecond: metrics.finalRateAt(now), inFlight: unresolved };
   });
 
   const end = await new Promise<LoadRun["end"]>((resolve) => {
@@ -321,6 +467,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       shardCount: set.header.shardCount,
       genesisHash: Buffer.from(set.header.genesisHash).toString("hex"),
       endpoints: endpoints.flat(),
+      consensus: byShard.map((list) => list[0]?.status.consensus ?? "none"),
+      routing: routes.map((route) => (route.usesAssignee ? "pob-assignee" : "owner-byte")),
       startedAt,
     },
     summary,

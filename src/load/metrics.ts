@@ -3,8 +3,9 @@
  * CPU use. Times are milliseconds on one monotonic clock (the driver uses `performance.now()`).
  *
  * Definitions (what the report's numbers mean):
- *  - optimistic latency: submission → the optimistic confirmation of the transaction (it is in a
- *    block a leader produced, white paper §5 "optimistic" path), seen by the client;
+ *  - optimistic latency: submission → the first optimistic confirmation of the transaction (a
+ *    believable validator sealed it into an optimistic block, white paper §7.2 phase 1), seen by
+ *    the client;
  *  - final latency (end to end): submission → the final confirmation seen by the client;
  *  - consensus latency: optimistic → final confirmation of the same transaction (time spent in
  *    agreement once a block holds it; needs both events);
@@ -242,6 +243,10 @@ export class LoadMetrics {
 
   get totalSubmitted(): number {
     return this.#shards.reduce((sum, s) => sum + s.submitted, 0);
+  }
+
+  get totalOptimistic(): number {
+    return this.#shards.reduce((sum, s) => sum + s.optimistic, 0);
   }
 
   get totalFinal(): number {

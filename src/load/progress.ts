@@ -12,6 +12,8 @@ export interface ProgressSnapshot {
   readonly submitted: number;
   readonly accepted: number;
   readonly rejected: number;
+  /** Transactions with an optimistic confirmation (PoB); left out of the line while 0. */
+  readonly optimistic: number;
   readonly final: number;
   /** Finals in the last complete second. */
   readonly finalPerSecond: number;
@@ -20,7 +22,8 @@ export interface ProgressSnapshot {
 }
 
 export function formatProgress(s: ProgressSnapshot): string {
-  return `[${(s.elapsedMs / 1000).toFixed(1)}s] submitted ${s.submitted} accepted ${s.accepted} rejected ${s.rejected} final ${s.final} (${s.finalPerSecond} tx/s) in flight ${s.inFlight}`;
+  const optimistic = s.optimistic > 0 ? ` optimistic ${s.optimistic}` : "";
+  return `[${(s.elapsedMs / 1000).toFixed(1)}s] submitted ${s.submitted} accepted ${s.accepted} rejected ${s.rejected}${optimistic} final ${s.final} (${s.finalPerSecond} tx/s) in flight ${s.inFlight}`;
 }
 
 /** "Clear the line" (ECMA-48 EL, erase entire line) after a carriage return. */

@@ -6,7 +6,10 @@
  * JSON schema (`schema: "ioschain.load-report/1"`):
  *   run:      { seed, mode ("open-loop" | "closed-loop"), targetRate (tx/s, open loop) | null,
  *               window (max in flight, closed loop) | null, plannedDurationMs, transactions (in the
- *               set), shardCount, genesisHash (hex), endpoints (URLs per shard), startedAt (ISO) }
+ *               set), shardCount, genesisHash (hex), endpoints (URLs per shard), startedAt (ISO),
+ *               consensus (per shard, as its first endpoint's /v1/status reported it: "solo", "bft",
+ *               "pob/two-league", "pob/one-league", or "none" without endpoints), routing (per shard:
+ *               "pob-assignee" when transactions went to their believable assignee, else "owner-byte") }
  *   metrics:  MetricsSummary of src/load/metrics.ts — totals (submitted = accepted +
  *             rejectedAtSubmission + unacknowledged; accepted = final + rejectedAfterAcceptance +
  *             pending; rejected = Σ rejectedByCode), throughput (endToEndTps, consensusTps,
@@ -38,6 +41,8 @@ export interface RunInfo {
   readonly genesisHash: string;
   readonly endpoints: readonly string[];
   readonly startedAt: string;
+  readonly consensus: readonly string[];
+  readonly routing: readonly ("pob-assignee" | "owner-byte")[];
 }
 
 export interface LoadReport {
@@ -74,6 +79,8 @@ export function renderMarkdown(report: LoadReport): string {
     ``,
     `${run.mode}, ${rate}, seed \`${run.seed}\`, ${run.shardCount} shard(s), ${run.transactions} transactions planned, started ${run.startedAt}, ran ${fmt(m.elapsedMs / 1000)} s.`,
     ``,
+    `Consensus per shard: ${run.consensus.map((mode, shard) => `${shard}: ${mode}${run.routing[shard] === "pob-assignee" ? " (sent to believable assignees)" : ""}`).join(", ")}.`,
+    ``,
     `| submitted | accepted | rejected | optimistic | final | pending | unacknowledged |`,
     `|---|---|---|---|---|---|---|`,
     `| ${t.submitted} | ${t.accepted} | ${t.rejected} | ${t.optimistic} | ${t.final} | ${t.pending} | ${t.unacknowledged} |`,
@@ -92,9 +99,9 @@ export function renderMarkdown(report: LoadReport): string {
     latencyRow("final (end to end)", m.latency.final),
     latencyRow("consensus", m.latency.consensus),
     ``,
-    `| shard | submitted | accepted | rejected | final | tx/s | final p50 ms | final p99 ms |`,
-    `|---|---|---|---|---|---|---|---|`,
-    ...m.shards.map((s) => `| ${s.shard} | ${s.submitted} | ${s.accepted} | ${s.rejected} | ${s.final} | ${fmt(s.endToEndTps)} | ${fmt(s.finalLatency.p50Ms)} | ${fmt(s.finalLatency.p99Ms)} |`),
+    `| shard | submitted | accepted | rejected | optimistic | final | tx/s | final p50 ms | final p99 ms |`,
+    `|---|---|---|---|---|---|---|---|---|`,
+    ...m.shards.map((s) => `| ${s.shard} | ${s.submitted} | ${s.accepted} | ${s.rejected} | ${s.optimistic} | ${s.final} | ${fmt(s.endToEndTps)} | ${fmt(s.finalLatency.p50Ms)} | ${fmt(s.finalLatency.p99Ms)} |`),
   ];
   const codes = Object.entries(m.rejectedByCode);
   if (codes.length > 0) lines.push(``, `| rejection code | count |`, `|---|---|`, ...codes.map(([code, n]) => `| ${code} | ${n} |`));

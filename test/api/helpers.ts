@@ -1,15 +1,27 @@
 /**
  * Fixtures of the client API tests: a real validator (LMDB in a temp dir, worker pool, uWS on an
  * ephemeral 127.0.0.1 port) over a deterministic genesis, signed transfers of its funded
- * accounts, and polling of conditions reached through the API.
+ * accounts, and polling of conditions reached through the API. For optimistic confirmations
+ * (white paper §7.2 phase 1), `TestShard` and `PobTestBackend` serve the client API over the real
+ * shard state, pool and pipeline, with the optimistic announcements of a believable validator
+ * driven by the test.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import uWS, { type us_listen_socket } from "uWebSockets.js";
+import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../../src/api/interface.js";
+import { ClientApi } from "../../src/api/server.js";
+import { SubmitOutcome, type ConfirmationBatch, type OptimisticBatch } from "../../src/api/stream-codec.js";
+import { sha256 } from "../../src/crypto/sha256.js";
+import { toHex } from "../../src/hex.js";
 import { genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
-import { TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../../src/ledger/transaction.js";
-import { nodeConfigJson, parseNodeConfig, type NodeSetup } from "../../src/node/config.js";
+import { TXID_BYTES, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../../src/ledger/transaction.js";
+import { DEFAULT_API_LIMITS, nodeConfigJson, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
+import { Pipeline, SoloBlockProducer } from "../../src/node/pipeline.js";
+import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import { ShardState } from "../../src/node/shard-state.js";
 import { ValidatorNode } from "../../src/node/validator.js";
 
 export const AMOUNT = 1_000n;
@@ -81,4 +93,142 @@ export async function getJson(url: string): Promise<{ status: number; body: any;
 export async function postJson(url: string, body: unknown, contentType = "application/json"): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(url, { method: "POST", headers: { "content-type": contentType }, body: typeof body === "string" ? body : body instanceof Uint8Array ? new Uint8Array(body) : JSON.stringify(body) });
   return { status: response.status, body: await response.json(), headers: response.headers };
+}
+
+/**
+ * One shard's validator machinery without the node around it: LMDB state in `directory`, a
+ * one-thread verifier pool, the pipeline, and a solo producer committing every `blockIntervalMs`
+ * (none when undefined: the test commits with `pipeline.commitNextBlock()`). `announce` plays
+ * the shard's believable league: every validator of the shard passes an optimistic block it
+ * receives to its stream subscribers, so every backend over this shard sees each announcement.
+ */
+export class TestShard {
+  /** Hex txid → the optimistic block that holds it. */
+  readonly #optimistic = new Map<string, { readonly block: Uint8Array; readonly producer: Uint8Array }>();
+  readonly #listeners = new Set<(batch: OptimisticBatch) => void>();
+
+  private constructor(
+    readonly state: ShardState,
+    readonly pool: VerifierPool,
+    readonly pipeline: Pipeline,
+    private readonly producer: SoloBlockProducer | undefined,
+  ) {}
+
+  static open(genesis: Genesis, shard: number, key: KeyPair, directory: string, blockIntervalMs?: number): TestShard {
+    const state = ShardState.open({ directory, genesis, shard });
+    const pool = new VerifierPool({ threads: 1 });
+    const pipeline = new Pipeline({ state, pool, producer: key });
+    const producer = blockIntervalMs === undefined ? undefined : new SoloBlockProducer(pipeline, { blockIntervalMs });
+    producer?.start();
+    return new TestShard(state, pool, pipeline, producer);
+  }
+
+  announce(batch: OptimisticBatch): void {
+    for (let at = 0; at < batch.txids.length; at += TXID_BYTES) this.#optimistic.set(toHex(batch.txids.subarray(at, at + TXID_BYTES)), { block: batch.block, producer: batch.producer });
+    for (const listener of this.#listeners) listener(batch);
+  }
+
+  onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The pipeline's status, shown as optimistic while pending in an announced block. */
+  status(txid: Uint8Array): TxStatus {
+    const status = this.pipeline.status(txid);
+    const optimistic = status.state === "pending" ? this.#optimistic.get(toHex(txid)) : undefined;
+    return optimistic === undefined ? status : { state: "optimistic", ...optimistic };
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.stop();
+    await this.pipeline.close();
+    await this.pool.close();
+    await this.state.close();
+  }
+}
+
+const OUTCOMES = { accepted: SubmitOutcome.Accepted, duplicate: SubmitOutcome.Duplicate, rejected: SubmitOutcome.Rejected } as const;
+
+/**
+ * The client backend of one validator of a PoB shard over a `TestShard`. `/v1/status` reports
+ * `publicKey` and the `consensus` object the test sets. With `sealOnAccept`, the transactions a
+ * submission gets accepted are at once announced as one optimistic block sealed by this
+ * validator (block hash: SHA-256 of their txids), as the believable validator they were routed
+ * to would seal them, before the acknowledgement goes out.
+ */
+export class PobTestBackend implements ClientBackend {
+  readonly shard: number;
+  readonly shardCount: number;
+  readonly chain: ChainView;
+  /** Hex txids of the transactions this validator accepted, in order. */
+  readonly accepted: string[] = [];
+  consensus: Record<string, unknown>;
+  sealOnAccept: boolean;
+
+  constructor(
+    readonly testShard: TestShard,
+    readonly publicKey: Uint8Array,
+    options: { readonly consensus: Record<string, unknown>; readonly sealOnAccept: boolean },
+  ) {
+    this.shard = testShard.state.shard;
+    this.shardCount = testShard.state.shardCount;
+    this.chain = testShard.state;
+    this.consensus = options.consensus;
+    this.sealOnAccept = options.sealOnAccept;
+  }
+
+  async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    const results = await this.testShard.pipeline.submit(transactions);
+    const sealed: Uint8Array[] = [];
+    const mapped = results.map((r) => {
+      if (r.outcome === "accepted" && r.txid !== undefined) {
+        this.accepted.push(toHex(r.txid));
+        sealed.push(r.txid);
+      }
+      return { outcome: OUTCOMES[r.outcome], txid: r.txid, ...(r.code === undefined ? {} : { code: r.code }), ...(r.message === undefined ? {} : { message: r.message }) };
+    });
+    if (this.sealOnAccept && sealed.length > 0) {
+      const txids = Buffer.concat(sealed);
+      this.testShard.announce({ producer: this.publicKey, block: sha256(txids), txids });
+    }
+    return mapped;
+  }
+
+  status(txid: Uint8Array): TxStatus {
+    return this.testShard.status(txid);
+  }
+
+  onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void {
+    return this.testShard.pipeline.onBlock((event) => listener({ height: event.height, final: event.final, rejected: event.rejected }));
+  }
+
+  onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
+    return this.testShard.onOptimistic(listener);
+  }
+
+  nodeStatus(): Record<string, unknown> {
+    return { publicKey: toHex(this.publicKey), consensus: this.consensus };
+  }
+
+  metrics(): MetricFamily[] {
+    return [];
+  }
+}
+
+/** The client API over `backend` on its own uWS app, listening on an ephemeral 127.0.0.1 port. */
+export async function serveApi(backend: ClientBackend, limits: ApiLimits = DEFAULT_API_LIMITS): Promise<{ api: ClientApi; port: number; close: () => void }> {
+  const app = uWS.App();
+  const api = new ClientApi(app, backend, limits);
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen("127.0.0.1", 0, (socket) => (socket === false ? reject(new Error("cannot listen on 127.0.0.1:0")) : resolve(socket)));
+  });
+  return {
+    api,
+    port: uWS.us_socket_local_port(listenSocket as never),
+    close: () => {
+      api.stop();
+      uWS.us_listen_socket_close(listenSocket);
+    },
+  };
 }

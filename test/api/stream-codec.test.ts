@@ -4,16 +4,20 @@ import { describe, it } from "node:test";
 import { IosError } from "../../src/errors.js";
 import { packTransactions } from "../../src/ledger/stateless.js";
 import {
+  FRAME_OPTIMISTIC,
   MAX_STREAM_TXS,
   SubmitOutcome,
   decodeAck,
   decodeError,
   decodeEvents,
+  decodeOptimistic,
   decodeSubmission,
   encodeAck,
   encodeError,
   encodeEvents,
+  encodeOptimistic,
   encodeSubmission,
+  type OptimisticBatch,
 } from "../../src/api/stream-codec.js";
 
 function code(error: unknown): string {
@@ -65,6 +69,52 @@ describe("stream codec", () => {
     assert.deepEqual(decoded.rejected, rejected);
     assert.throws(() => encodeEvents({ height: 1, final: new Uint8Array(31), rejected: [] }), /multiple of 32/);
     assert.throws(() => decodeEvents(encodeAck(0, [])), /not an EVENTS frame/);
+  });
+
+  it("optimistic batches round-trip byte for byte, from none to many txids", () => {
+    for (const n of [0, 1, 2, 7, 100, 1000]) {
+      const batch: OptimisticBatch = { producer: new Uint8Array(randomBytes(32)), block: new Uint8Array(randomBytes(32)), txids: new Uint8Array(randomBytes(32 * n)) };
+      const frame = encodeOptimistic(batch);
+      assert.equal(frame.length, 1 + 32 + 32 + 4 + 32 * n);
+      assert.equal(frame[0], FRAME_OPTIMISTIC);
+      assert.deepEqual(frame.subarray(1, 33), batch.producer);
+      assert.deepEqual(frame.subarray(33, 65), batch.block);
+      assert.equal(new DataView(frame.buffer).getUint32(65, true), n);
+      assert.deepEqual(frame.subarray(69), batch.txids);
+      assert.deepEqual(decodeOptimistic(frame), batch);
+    }
+  });
+
+  it("refuses every truncated, extended or mistagged optimistic frame with STREAM_BAD_FRAME", () => {
+    const batch = { producer: new Uint8Array(randomBytes(32)), block: new Uint8Array(randomBytes(32)), txids: new Uint8Array(randomBytes(32 * 3)) };
+    const frame = encodeOptimistic(batch);
+    for (let length = 0; length < frame.length; length++) {
+      assert.throws(() => decodeOptimistic(frame.subarray(0, length)), (e) => code(e) === "STREAM_BAD_FRAME", `cut to ${length} bytes`);
+    }
+    for (const extra of [1, 31, 32, 33]) {
+      const longer = Uint8Array.from([...frame, ...randomBytes(extra)]);
+      assert.throws(() => decodeOptimistic(longer), (e) => code(e) === "STREAM_BAD_FRAME", `${extra} extra byte(s)`);
+    }
+    for (let tag = 0; tag < 256; tag++) {
+      if (tag === FRAME_OPTIMISTIC) continue;
+      const retagged = frame.slice();
+      retagged[0] = tag;
+      assert.throws(() => decodeOptimistic(retagged), (e) => code(e) === "STREAM_BAD_FRAME", `tag ${tag}`);
+    }
+    // A count that disagrees with the txids that follow, either way.
+    for (const count of [0, 2, 4, 0xffffffff]) {
+      const recounted = frame.slice();
+      new DataView(recounted.buffer).setUint32(65, count, true);
+      assert.throws(() => decodeOptimistic(recounted), (e) => code(e) === "STREAM_BAD_FRAME", `count ${count}`);
+    }
+    assert.throws(() => decodeOptimistic(encodeEvents({ height: 1, final: batch.txids, rejected: [] })), /not an OPTIMISTIC frame/);
+  });
+
+  it("encodes only 32-byte producers and block hashes and whole txids", () => {
+    const good = { producer: new Uint8Array(32), block: new Uint8Array(32), txids: new Uint8Array(64) };
+    assert.throws(() => encodeOptimistic({ ...good, producer: new Uint8Array(31) }), (e) => code(e) === "STREAM_BAD_FRAME");
+    assert.throws(() => encodeOptimistic({ ...good, block: new Uint8Array(33) }), (e) => code(e) === "STREAM_BAD_FRAME");
+    assert.throws(() => encodeOptimistic({ ...good, txids: new Uint8Array(65) }), /multiple of 32/);
   });
 
   it("error frames carry a code and a message", () => {

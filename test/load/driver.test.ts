@@ -84,6 +84,18 @@ describe("runLoad against real validators", () => {
     assert.equal(JSON.parse(await readFile(files.json, "utf8")).metrics.totals.final, 600);
   });
 
+  it("refuses endpoints listed under a shard their validator does not serve, before submitting", async () => {
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(0, 8), count: 8, seed: "swapped", fee: FEE, threads: 1 });
+    const swapped = [endpoints[1]!, endpoints[0]!];
+    const submittedBefore = nodes.map((node) => node.pipeline.metrics().submitted);
+    await assert.rejects(runLoad({ set, endpoints: swapped, mode: { kind: "closed-loop", window: 8 }, durationMs: 1000 }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "LOAD_BAD_OPTION");
+      assert.match(error.message, /serves shard (1 but is listed as an entry validator of shard 0|0 but is listed as an entry validator of shard 1)$/);
+      return true;
+    });
+    assert.deepEqual(nodes.map((node) => node.pipeline.metrics().submitted), submittedBefore, "nothing was submitted");
+  });
+
   it("open loop with a bad signature: the tampered transfer and the ones spending its change are rejected by code, the rest final", async () => {
     const clean = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(20), count: 300, seed: "open", fee: FEE, threads: 2 });
     const bytes = clean.bytes.slice();

@@ -41,7 +41,8 @@ describe("report", () => {
     report = buildReport(
       {
         seed: "report <test>", mode: "open-loop", targetRate: 100, window: null, plannedDurationMs: 2000, transactions: 100, shardCount: 2,
-        genesisHash: "00".repeat(32), endpoints: ["ws://127.0.0.1:1/v1/stream"], startedAt: new Date(0).toISOString(),
+        genesisHash: "00".repeat(32), endpoints: ["ws://127.0.0.1:1/v1/stream", "ws://127.0.0.1:2/v1/stream"], startedAt: new Date(0).toISOString(),
+        consensus: ["pob/two-league", "solo"], routing: ["pob-assignee", "owner-byte"],
       },
       runMetrics().summary(),
       cpu.summary(),
@@ -62,7 +63,7 @@ describe("report", () => {
     assert.equal(t.accepted, t.final + t.rejectedAfterAcceptance + t.pending);
     assert.equal(t.rejected, Object.values(parsed.metrics.rejectedByCode).reduce((a, b) => a + b, 0));
     assert.equal(t.final, 93);
-    for (const key of ["submitted", "accepted", "rejected", "final"] as const) {
+    for (const key of ["submitted", "accepted", "rejected", "optimistic", "final"] as const) {
       assert.equal(parsed.metrics.shards.reduce((sum, s) => sum + s[key], 0), t[key], `per-shard ${key} sums to the total`);
     }
     assert.equal(parsed.metrics.series.submitted.reduce((a, b) => a + b, 0), t.submitted);
@@ -75,8 +76,14 @@ describe("report", () => {
     assert.match(markdown, /^# IOSChain load report/);
     assert.match(markdown, /\| 100 \| 98 \| 3 \| 58 \| 93 \| 4 \| 0 \|/);
     assert.match(markdown, /\| end-to-end \(final\) \| /);
+    assert.match(markdown, /\| optimistic \| \d+(\.\d+)? \|\n/, "optimistic TPS is present");
+    assert.match(markdown, /\| consensus \| \d+(\.\d+)? \|\n/, "consensus TPS is present");
+    assert.match(markdown, /\| optimistic \| 58 \| \d+(\.\d+)? \| \d+(\.\d+)? \| \d+(\.\d+)? \| 1240 \|/, "optimistic latency p50/p90/p99/max");
+    assert.match(markdown, /\| consensus \| 58 \| 200 \| 200 \| 200 \| 200 \|/, "consensus latency: 200 ms for every transaction");
     assert.match(markdown, /\| TX_TRUNCATED \| 2 \|/);
-    assert.match(markdown, /\| 1 \| 40 \| 40 \| 1 \| 35 \|/);
+    assert.match(markdown, /\| 0 \| 60 \| 58 \| 2 \| 58 \| 58 \|/);
+    assert.match(markdown, /\| 1 \| 40 \| 40 \| 1 \| 0 \| 35 \|/);
+    assert.match(markdown, /Consensus per shard: 0: pob\/two-league \(sent to believable assignees\), 1: solo\./);
     assert.match(markdown, /\| test process \| \d+ \|/);
   });
 
@@ -125,7 +132,7 @@ describe("report", () => {
 });
 
 describe("progress display", () => {
-  const snapshot: ProgressSnapshot = { elapsedMs: 1500, submitted: 10, accepted: 9, rejected: 1, final: 7, finalPerSecond: 5, inFlight: 2 };
+  const snapshot: ProgressSnapshot = { elapsedMs: 1500, submitted: 10, accepted: 9, rejected: 1, optimistic: 0, final: 7, finalPerSecond: 5, inFlight: 2 };
 
   function capture(isTTY: boolean): { stream: PassThrough & { isTTY?: boolean }; text: () => string } {
     const stream = Object.assign(new PassThrough(), { isTTY });
@@ -136,6 +143,7 @@ describe("progress display", () => {
 
   it("formats one line with the counters", () => {
     assert.equal(formatProgress(snapshot), "[1.5s] submitted 10 accepted 9 rejected 1 final 7 (5 tx/s) in flight 2");
+    assert.equal(formatProgress({ ...snapshot, optimistic: 8 }), "[1.5s] submitted 10 accepted 9 rejected 1 optimistic 8 final 7 (5 tx/s) in flight 2");
   });
 
   it("prints plain lines when the stream is not a terminal", async () => {

@@ -1,0 +1,168 @@
+// Optimistic confirmations through the client API (white paper §7.2 phase 1): the OPTIMISTIC
+// stream frame reaches exactly the subscribed clients, the HTTP status of a transaction shows its
+// optimistic block until the block commits, and a subscriber that stops reading is dropped. Real
+// LMDB state, worker pool and pipeline, uWS on 127.0.0.1:0, ws clients, signed transfers.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import type { Socket } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import WebSocket from "ws";
+import { ApiClient } from "../../src/api/client.js";
+import { CLOSE_SLOW_CONSUMER, STREAM_PATH } from "../../src/api/server.js";
+import { FRAME_ERROR, FRAME_EVENTS, FRAME_OPTIMISTIC, decodeEvents, decodeOptimistic, encodeOptimistic } from "../../src/api/stream-codec.js";
+import { sha256 } from "../../src/crypto/sha256.js";
+import { DEFAULT_API_LIMITS } from "../../src/node/config.js";
+import { PobTestBackend, TestShard, genesisSpend, getJson, hex, makeNet, postJson, serveApi, until } from "./helpers.js";
+
+const SUBSCRIBER_BUFFER_BYTES = 64 * 1024;
+const net = makeNet("optimistic-api-test", 1, 16);
+const producer = net.validators[0]!;
+let shard: TestShard;
+let backend: PobTestBackend;
+let server: Awaited<ReturnType<typeof serveApi>>;
+let base: string;
+
+before(async () => {
+  shard = TestShard.open(net.genesis, 0, producer, join(net.dir, "data"));
+  backend = new PobTestBackend(shard, producer.publicKey, {
+    consensus: { mode: "pob", leagueMode: "two-league", believable: [hex(producer.publicKey)], normal: [], samplingProbability: 0.25, height: 0 },
+    sealOnAccept: true,
+  });
+  server = await serveApi(backend, { ...DEFAULT_API_LIMITS, maxSubscriberBufferBytes: SUBSCRIBER_BUFFER_BYTES });
+  base = `http://127.0.0.1:${server.port}`;
+});
+after(async () => {
+  server.close();
+  await shard.close();
+  rmSync(net.dir, { recursive: true, force: true });
+});
+
+/** A stream client recording every frame. `sync()` round-trips a bad control frame: once its ERROR frame is back, every earlier frame has arrived. */
+class Client {
+  readonly ws = new WebSocket(`ws://127.0.0.1:${server.port}${STREAM_PATH}`);
+  readonly frames: Uint8Array[] = [];
+  closeCode: number | undefined;
+  readonly opened: Promise<void>;
+
+  constructor() {
+    this.ws.on("message", (data: Buffer) => this.frames.push(new Uint8Array(data)));
+    this.ws.on("close", (code) => (this.closeCode = code));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("error", reject);
+    });
+  }
+
+  of(kind: number): Uint8Array[] {
+    return this.frames.filter((f) => f[0] === kind);
+  }
+
+  async sync(): Promise<void> {
+    const errors = this.of(FRAME_ERROR).length;
+    this.ws.send("sync");
+    await until(() => (this.of(FRAME_ERROR).length > errors ? true : undefined), "the sync error frame");
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise((resolve) => this.ws.once("close", resolve));
+    this.ws.close();
+    await closed;
+  }
+}
+
+async function openClient(ops: readonly ("subscribe" | "unsubscribe")[]): Promise<Client> {
+  const client = new Client();
+  await client.opened;
+  for (const op of ops) client.ws.send(JSON.stringify({ op }));
+  await client.sync();
+  return client;
+}
+
+function randomBatch(txids: number): { producer: Uint8Array; block: Uint8Array; txids: Uint8Array } {
+  return { producer: new Uint8Array(randomBytes(32)), block: new Uint8Array(randomBytes(32)), txids: new Uint8Array(randomBytes(32 * txids)) };
+}
+
+describe("optimistic confirmations on the client API", () => {
+  it("sends each announced batch as one exact OPTIMISTIC frame to subscribers only", async () => {
+    const subscribed = await openClient(["subscribe"]);
+    const never = await openClient([]);
+    const left = await openClient(["subscribe", "unsubscribe"]);
+    const first = randomBatch(3);
+    const second = randomBatch(1);
+    shard.announce(first);
+    shard.announce(randomBatch(0));
+    shard.announce(second);
+    await subscribed.sync();
+    assert.deepEqual(subscribed.of(FRAME_OPTIMISTIC), [encodeOptimistic(first), encodeOptimistic(second)], "both batches, in order, byte for byte; the empty one is not sent");
+    assert.deepEqual(decodeOptimistic(subscribed.of(FRAME_OPTIMISTIC)[0]!), first);
+    for (const client of [never, left]) {
+      await client.sync();
+      assert.equal(client.of(FRAME_OPTIMISTIC).length, 0);
+    }
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /ios_api_stream_frames_total\{kind="optimistic"\} 2\n/);
+    await Promise.all([subscribed.close(), never.close(), left.close()]);
+  });
+
+  it("shows a submitted transfer as optimistic, with its block and producer, until its block commits", async () => {
+    const watcher = await openClient(["subscribe"]);
+    const tx = genesisSpend(net, 0, net.accounts[1]!.publicKey, 10n);
+    const block = hex(sha256(tx.txid));
+    const submitted = await postJson(`${base}/v1/tx`, { tx: hex(tx.bytes) });
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+    assert.deepEqual(submitted.body.status, { state: "optimistic", block, producer: hex(producer.publicKey) });
+
+    const optimistic = await getJson(`${base}/v1/tx/${hex(tx.txid)}`);
+    assert.equal(optimistic.status, 200);
+    assert.deepEqual(optimistic.body, { txid: hex(tx.txid), state: "optimistic", block, producer: hex(producer.publicKey) });
+    const viaClient = await new ApiClient(base).transaction(hex(tx.txid));
+    assert.equal(viaClient.state, "optimistic");
+    assert.equal(viaClient.block, block);
+    assert.equal(viaClient.producer, hex(producer.publicKey));
+
+    await watcher.sync();
+    const frames = watcher.of(FRAME_OPTIMISTIC).map(decodeOptimistic);
+    assert.equal(frames.length, 1);
+    assert.deepEqual(frames[0], { producer: producer.publicKey, block: sha256(tx.txid), txids: tx.txid });
+
+    const committed = shard.pipeline.commitNextBlock();
+    assert.ok(committed !== undefined);
+    const final = await getJson(`${base}/v1/tx/${hex(tx.txid)}`);
+    assert.equal(final.body.state, "final");
+    assert.equal(final.body.height, committed.height);
+    assert.equal(final.body.index, 0);
+    assert.equal(final.body.blockHash, hex(committed.hash));
+    await watcher.sync();
+    assert.deepEqual(watcher.of(FRAME_EVENTS).map((f) => hex(decodeEvents(f).final)), [hex(tx.txid)], "the final event follows the optimistic one");
+    await watcher.close();
+  });
+
+  it("drops a subscriber that stops reading optimistic frames with SLOW_CONSUMER and keeps serving the others", async () => {
+    const stalled = await openClient(["subscribe"]);
+    const reader = await openClient(["subscribe"]);
+    const socket = (stalled.ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    const batch = randomBatch(1024);
+    const dropped = async () => /ios_api_stream_dropped_subscribers_total 1\n/.test(await (await fetch(`${base}/metrics`)).text());
+    let sent = 0;
+    // The kernel's socket buffers take a few MB before uWS holds any: one 32 KiB batch at a time (so
+    // the reading subscriber keeps up) until the stalled one is dropped.
+    while (!(await dropped())) {
+      assert.ok(sent < 1024, "the stalled subscriber was never dropped");
+      shard.announce(batch);
+      sent++;
+    }
+    socket.resume();
+    await until(() => stalled.closeCode, "the stalled subscriber's close");
+    assert.equal(stalled.closeCode, CLOSE_SLOW_CONSUMER);
+    assert.ok(stalled.of(FRAME_OPTIMISTIC).length < sent);
+    shard.announce(randomBatch(2));
+    await until(() => (reader.of(FRAME_OPTIMISTIC).length === sent + 1 ? true : undefined), "every batch at the reading subscriber");
+    assert.ok(reader.of(FRAME_OPTIMISTIC).every((frame) => decodeOptimistic(frame).txids.length > 0));
+    assert.equal(reader.ws.readyState, WebSocket.OPEN);
+    await reader.close();
+  });
+});
