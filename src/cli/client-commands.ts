@@ -69,11 +69,26 @@ const txSend: Command = {
     if (values.wait !== true) return EXIT_OK;
 
     const deadline = Date.now() + timeoutSeconds * 1000;
-    let final: TxStatusJson = await api.transaction(submitted.txid);
-    while (final.state === "pending") {
-      if (Date.now() > deadline) throw new IosError<CliErrorCode>("CLI_TIMEOUT", `${submitted.txid} still pending after ${timeoutSeconds} s; check it later with GET /v1/tx/${submitted.txid}`);
+    // A validator that relayed the transaction to its believable producer (PoB) hears of it again
+    // when the producer's optimistic block arrives: until then it answers TX_NOT_FOUND.
+    const current = async (): Promise<TxStatusJson | undefined> => {
+      try {
+        return await api.transaction(submitted.txid);
+      } catch (error) {
+        if (error instanceof IosError && error.code === "TX_NOT_FOUND") return undefined;
+        throw error;
+      }
+    };
+    let final = await current();
+    let announced = false;
+    while (final === undefined || final.state === "pending" || final.state === "optimistic") {
+      if (final?.state === "optimistic" && !announced) {
+        io.out(`optimistic in block ${final.block} of believable validator ${final.producer}`);
+        announced = true;
+      }
+      if (Date.now() > deadline) throw new IosError<CliErrorCode>("CLI_TIMEOUT", `${submitted.txid} still not final after ${timeoutSeconds} s; check it later with GET /v1/tx/${submitted.txid}`);
       await sleep(WAIT_POLL_MS);
-      final = await api.transaction(submitted.txid);
+      final = await current();
     }
     if (final.state === "rejected") {
       io.err(`error CLI_TX_REJECTED: ${submitted.txid} was rejected with ${final.code}`);

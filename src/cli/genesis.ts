@@ -5,11 +5,12 @@
  * as a peer), and key files of the first funded accounts for `ios tx send`.
  */
 import { join } from "node:path";
-import { genesisToJson, makeTestGenesis } from "../ledger/genesis.js";
+import { MIN_NORMAL_LEAGUE } from "../consensus/pob/policy.js";
+import { genesisToJson, makeTestGenesis, type GenesisPobPolicy } from "../ledger/genesis.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
 import { keyFileJson, nodeConfigJson } from "../node/config.js";
-import { EXIT_OK, integerOption, required, UsageError, type Command } from "./command.js";
+import { EXIT_OK, integerOption, required, UsageError, type Command, type Values } from "./command.js";
 import { writeNewFile } from "./files.js";
 import { toHex } from "../hex.js";
 
@@ -18,6 +19,32 @@ const DEFAULT_BASE_PORT = 7000;
 const DEFAULT_ACCOUNT_KEY_FILES = 10;
 const MAX_VALIDATORS = 1024;
 const MAX_ACCOUNTS = 1 << 20;
+/** One believable producer per shard: the smallest two-league shard (4 validators) keeps 3 in its normal league. */
+export const DEFAULT_BELIEVABLE = 1;
+/** p = 0.1: a cheating producer is caught with probability 1 − 0.9^k after k forged transactions (white paper §7.2). */
+export const DEFAULT_SAMPLING_P = 0.1;
+/** A believable validator seals an optimistic block every 50 ms: half the optimistic-latency target (DESIGN.md §10). */
+const OPTIMISTIC_INTERVAL_MS = 50;
+/** Up to 2,048 transactions per optimistic block: 50 ms of a producer at 40k tx/s. */
+const OPTIMISTIC_BLOCK_TXS = 2048;
+
+/** The PoB sharding policy of `--believable` / `--sampling-p` for shards of `perShard` validators. */
+function pobPolicyOf(values: Values, perShard: number): GenesisPobPolicy {
+  if (perShard < MIN_NORMAL_LEAGUE) throw new UsageError(`--consensus pob needs at least ${MIN_NORMAL_LEAGUE} validators per shard (the normal league's minimum), got ${perShard}`);
+  const believable = integerOption(values, "believable", 0, perShard - MIN_NORMAL_LEAGUE, Math.min(DEFAULT_BELIEVABLE, perShard - MIN_NORMAL_LEAGUE));
+  const pText = typeof values["sampling-p"] === "string" ? values["sampling-p"] : String(DEFAULT_SAMPLING_P);
+  const p = /^[0-9.]+$/.test(pText) ? Number(pText) : NaN;
+  if (!(p > 0 && p <= 1)) throw new UsageError(`--sampling-p must be a number in (0, 1], got ${JSON.stringify(pText)}`);
+  return {
+    believableLeagueSize: Math.max(1, believable),
+    normalLeagueSize: perShard - believable,
+    samplingProbability: p,
+    // --believable 0 asks for the one-league fallback: a league of one can never reach a minimum of 2.
+    minBelievableSize: believable === 0 ? 2 : 1,
+    optimisticIntervalMs: OPTIMISTIC_INTERVAL_MS,
+    maxOptimisticBlockTxs: OPTIMISTIC_BLOCK_TXS,
+  };
+}
 
 export const genesisCommand: Command = {
   name: "genesis",
@@ -34,8 +61,13 @@ export const genesisCommand: Command = {
     `  --base-port P       validator i listens on P + i (default ${DEFAULT_BASE_PORT})`,
     "  --host H            listen host of every validator (default 127.0.0.1)",
     `  --account-keys C    key files written for the first C accounts (default min(K, ${DEFAULT_ACCOUNT_KEY_FILES}))`,
-    "  --consensus MODE    solo (default: each validator commits alone) or bft (a shard's",
-    "                      validators agree on every block)",
+    "  --consensus MODE    solo (default: each validator commits alone), bft (a shard's",
+    "                      validators agree on every block, all verifying every signature) or",
+    "                      pob (Proof-of-Believability: believable validators confirm at once,",
+    "                      the normal league finalizes by BFT and samples signatures)",
+    `  --believable B      pob: believable validators per shard (default ${DEFAULT_BELIEVABLE}); the rest`,
+    "                      of a shard's validators form its normal league",
+    `  --sampling-p P      pob: probability that a normal validator re-verifies a signature (default ${DEFAULT_SAMPLING_P})`,
     "  --force             overwrite existing files",
     "",
     "writes DIR/genesis.json, DIR/validator-<i>.key.json, DIR/validator-<i>.config.json,",
@@ -52,6 +84,8 @@ export const genesisCommand: Command = {
     host: { type: "string" },
     "account-keys": { type: "string" },
     consensus: { type: "string" },
+    believable: { type: "string" },
+    "sampling-p": { type: "string" },
     force: { type: "boolean" },
   },
   async run(values, _positionals, io) {
@@ -69,10 +103,13 @@ export const genesisCommand: Command = {
     if (amount * BigInt(accountCount) > MAX_AMOUNT) throw new UsageError(`--amount × --accounts = ${amount * BigInt(accountCount)} exceeds the u64 supply limit`);
     if (validatorCount < shards) throw new UsageError(`--validators (${validatorCount}) must be at least --shards (${shards}): every shard needs a validator`);
     const consensus = values.consensus ?? "solo";
-    if (consensus !== "solo" && consensus !== "bft") throw new UsageError(`--consensus must be solo or bft, got ${JSON.stringify(consensus)}`);
+    if (consensus !== "solo" && consensus !== "bft" && consensus !== "pob") throw new UsageError(`--consensus must be solo, bft or pob, got ${JSON.stringify(consensus)}`);
+    const pob = consensus === "pob" ? pobPolicyOf(values, Math.floor(validatorCount / shards)) : undefined;
     const force = values.force === true;
 
-    const { genesis, accounts, validators } = makeTestGenesis({ seed, shardCount: shards, accounts: accountCount, amount, validators: validatorCount, timestamp: Date.now() });
+    const { genesis, accounts, validators } = makeTestGenesis({
+      seed, shardCount: shards, accounts: accountCount, amount, validators: validatorCount, timestamp: Date.now(), ...(pob === undefined ? {} : { pob }),
+    });
     writeNewFile(join(out, "genesis.json"), `${genesisToJson(genesis)}\n`, force);
     validators.forEach((validator, i) => {
       writeNewFile(join(out, `validator-${i}.key.json`), keyFileJson(validator), force, 0o600);
@@ -84,7 +121,7 @@ export const genesisCommand: Command = {
         dataDir: `data/validator-${i}`,
         listen: { host, port: basePort + i },
         peers,
-        ...(consensus === "bft" ? { consensus: { mode: consensus } } : {}),
+        ...(consensus === "solo" ? {} : { consensus: { mode: consensus } }),
       });
       writeNewFile(join(out, `validator-${i}.config.json`), config, force);
     });

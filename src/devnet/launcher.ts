@@ -39,6 +39,8 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { ApiClient } from "../api/client.js";
+import { MIN_NORMAL_LEAGUE } from "../consensus/pob/policy.js";
+import { consensusModeOf, maxBelievableOf } from "./consensus-mode.js";
 import { genesisCommand } from "../cli/genesis.js";
 import { deriveTestAccounts, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
@@ -67,10 +69,13 @@ export interface DevnetOptions {
   readonly shards: number;
   readonly validatorsPerShard: number;
   /**
-   * Size of the believable league (white paper §7). Recorded in the manifest; the validator has no
-   * PoB wiring yet, so every validator verifies every transaction (one-league mode, §7.2).
+   * Believable validators per shard (white paper §7.2). With K > 1 validators per shard, B ≥ 1
+   * runs Proof-of-Believability (B producers, a normal league of K − B) and B = 0 the one-league
+   * BFT fallback, where every validator verifies every transaction; a lone validator is solo.
    */
   readonly believable: number;
+  /** PoB sampling probability p; default 0.1 (`ios genesis`'s). */
+  readonly samplingProbability?: number;
   /** Directory for genesis, keys, configurations, data and logs: must be absent or empty. */
   readonly dir: string;
   /** Seed of every key (test keys). */
@@ -150,7 +155,11 @@ function checkOptions(options: DevnetOptions): void {
   devnetCheck(Number.isInteger(shards) && shards >= 1 && shards <= 64, "DEVNET_BAD_OPTION", `shards must be an integer in 1..64, got ${shards}`);
   devnetCheck(Number.isInteger(validatorsPerShard) && validatorsPerShard >= 1, "DEVNET_BAD_OPTION", `validators per shard must be a positive integer, got ${validatorsPerShard}`);
   devnetCheck(shards * validatorsPerShard <= MAX_VALIDATORS, "DEVNET_BAD_OPTION", `shards × validators per shard must be at most ${MAX_VALIDATORS} processes, got ${shards * validatorsPerShard}`);
-  devnetCheck(Number.isInteger(believable) && believable >= 1 && believable <= validatorsPerShard, "DEVNET_BAD_OPTION", `believable must be an integer in 1..${validatorsPerShard} (validators per shard), got ${believable}`);
+  const maxBelievable = maxBelievableOf(validatorsPerShard);
+  devnetCheck(Number.isInteger(believable) && believable >= 0 && believable <= maxBelievable, "DEVNET_BAD_OPTION",
+    `believable must be an integer in 0..${maxBelievable} (a normal league keeps at least ${MIN_NORMAL_LEAGUE} of the ${validatorsPerShard} validators per shard), got ${believable}`);
+  const p = options.samplingProbability;
+  if (p !== undefined) devnetCheck(typeof p === "number" && p > 0 && p <= 1, "DEVNET_BAD_OPTION", `sampling probability must be in (0, 1], got ${p}`);
   devnetCheck(Number.isInteger(accounts) && accounts >= 1 && accounts <= 1 << 20, "DEVNET_BAD_OPTION", `accounts must be an integer in 1..${1 << 20}, got ${accounts}`);
   devnetCheck(typeof seed === "string" && seed.length > 0, "DEVNET_BAD_OPTION", "seed must be a non-empty string");
   const amount = options.amount ?? DEFAULT_AMOUNT;
@@ -199,8 +208,11 @@ async function writeGenesisFiles(dir: string, options: DevnetOptions, validatorC
       amount: amount.toString(),
       "account-keys": "0",
       "base-port": "1024",
-      // A shard of several validators agrees on every block by BFT; a lone validator commits alone.
-      consensus: options.validatorsPerShard > 1 ? "bft" : "solo",
+      // A lone validator commits alone; several agree by PoB with believable producers, or by one-league BFT.
+      consensus: consensusModeOf(options),
+      ...(consensusModeOf(options) === "pob"
+        ? { believable: String(options.believable), ...(options.samplingProbability === undefined ? {} : { "sampling-p": String(options.samplingProbability) }) }
+        : {}),
     },
     [],
     { out: () => undefined, err: (line) => errors.push(line) },

@@ -5,7 +5,12 @@
  * File (amounts and stakes are decimal strings: u64 does not fit a JSON number):
  *   { "version": 1, "shardCount": 2, "timestamp": 0,
  *     "validators": [ { "publicKey": "<64 hex>", "stake": "1000" } ],
- *     "outputs":    [ { "owner": "<64 hex>", "amount": "5000" } ] }
+ *     "outputs":    [ { "owner": "<64 hex>", "amount": "5000" } ],
+ *     "pob": { "believableLeagueSize": 1, "normalLeagueSize": 3, "samplingProbability": 0.1,
+ *              "minBelievableSize": 1, "optimisticIntervalMs": 50, "maxOptimisticBlockTxs": 2048 } }
+ * "pob" is optional: the Proof-of-Believability sharding policy (white paper §7.2 "the sharding
+ * policy file"; DESIGN.md §4: part of the genesis configuration), kept here as plain numbers and
+ * checked by src/consensus/pob/policy.ts where it is used.
  *
  * Initial output i has the outpoint (genesisTxid, i), where genesisTxid = SHA-256 of the canonical
  * binary genesis (see `encodeGenesis`), so every validator derives the same UTXO set.
@@ -42,12 +47,26 @@ export interface GenesisOutput {
   readonly amount: bigint;
 }
 
+/** The PoB sharding policy's fields (src/consensus/pob/policy.ts `ShardingPolicy` is this shape). */
+export interface GenesisPobPolicy {
+  readonly believableLeagueSize: number;
+  readonly normalLeagueSize: number;
+  readonly samplingProbability: number;
+  readonly minBelievableSize: number;
+  readonly optimisticIntervalMs: number;
+  readonly maxOptimisticBlockTxs: number;
+}
+
+const POB_POLICY_FIELDS = ["believableLeagueSize", "normalLeagueSize", "samplingProbability", "minBelievableSize", "optimisticIntervalMs", "maxOptimisticBlockTxs"] as const;
+
 export interface Genesis {
   readonly shardCount: number;
   /** Milliseconds since the Unix epoch. */
   readonly timestamp: number;
   readonly validators: readonly GenesisValidator[];
   readonly outputs: readonly GenesisOutput[];
+  /** Shards run Proof-of-Believability with this policy; absent: solo or one-league BFT. */
+  readonly pob?: GenesisPobPolicy;
 }
 
 function bad(message: string): never {
@@ -100,6 +119,14 @@ function validate(genesis: Genesis): void {
     supply += output.amount;
   });
   ledgerCheck(supply <= MAX_AMOUNT, "GENESIS_SUPPLY_OVERFLOW", "the sum of output amounts exceeds u64");
+  if (genesis.pob !== undefined) {
+    for (const field of POB_POLICY_FIELDS) {
+      const value = genesis.pob[field];
+      if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (field !== "samplingProbability" && !Number.isSafeInteger(value))) {
+        bad(`pob.${field} must be a non-negative ${field === "samplingProbability" ? "number" : "integer"}`);
+      }
+    }
+  }
 }
 
 /** Strictly parses a genesis file: unknown or missing fields, bad hex, bad amounts are errors. */
@@ -111,7 +138,8 @@ export function parseGenesis(json: string): Genesis {
     throw new LedgerError("GENESIS_BAD_JSON", `not valid JSON: ${(error as Error).message}`);
   }
   if (!isRecord(value)) bad("the genesis must be a JSON object");
-  onlyFields(value, ["version", "shardCount", "timestamp", "validators", "outputs"], "genesis");
+  const { pob: pobValue, ...required } = value;
+  onlyFields(required, ["version", "shardCount", "timestamp", "validators", "outputs"], "genesis");
   if (value.version !== GENESIS_VERSION) bad(`version must be ${GENESIS_VERSION}`);
   if (!Array.isArray(value.validators)) bad("validators must be an array");
   if (!Array.isArray(value.outputs)) bad("outputs must be an array");
@@ -125,7 +153,13 @@ export function parseGenesis(json: string): Genesis {
     onlyFields(entry, ["owner", "amount"], `outputs[${i}]`);
     return { owner: parseKey(entry.owner, `outputs[${i}].owner`), amount: parseAmount(entry.amount, `outputs[${i}].amount`) };
   });
-  const genesis: Genesis = { shardCount: value.shardCount as number, timestamp: value.timestamp as number, validators, outputs };
+  let pob: GenesisPobPolicy | undefined;
+  if (pobValue !== undefined) {
+    if (!isRecord(pobValue)) bad("pob must be an object");
+    onlyFields(pobValue, POB_POLICY_FIELDS, "pob");
+    pob = pobValue as unknown as GenesisPobPolicy;
+  }
+  const genesis: Genesis = { shardCount: value.shardCount as number, timestamp: value.timestamp as number, validators, outputs, ...(pob === undefined ? {} : { pob }) };
   validate(genesis);
   return genesis;
 }
@@ -139,6 +173,7 @@ export function genesisToJson(genesis: Genesis): string {
       timestamp: genesis.timestamp,
       validators: genesis.validators.map((v) => ({ publicKey: toHex(v.publicKey), stake: v.stake.toString() })),
       outputs: genesis.outputs.map((o) => ({ owner: toHex(o.owner), amount: o.amount.toString() })),
+      ...(genesis.pob === undefined ? {} : { pob: Object.fromEntries(POB_POLICY_FIELDS.map((field) => [field, genesis.pob![field]])) }),
     },
     null,
     2,
@@ -147,12 +182,16 @@ export function genesisToJson(genesis: Genesis): string {
 
 /**
  * Canonical binary genesis: domain ‖ u32 shardCount ‖ u64 timestamp ‖ u32 #validators ‖
- * (publicKey ‖ u64 stake)* ‖ u32 #outputs ‖ (owner ‖ u64 amount)*, little-endian.
+ * (publicKey ‖ u64 stake)* ‖ u32 #outputs ‖ (owner ‖ u64 amount)*, little-endian; with a PoB
+ * policy, then u32 believableLeagueSize ‖ u32 normalLeagueSize ‖ f64 samplingProbability ‖
+ * u32 minBelievableSize ‖ u32 optimisticIntervalMs ‖ u32 maxOptimisticBlockTxs (a genesis
+ * without one encodes as before).
  */
 export function encodeGenesis(genesis: Genesis): Uint8Array {
   validate(genesis);
   const domain = Buffer.from(GENESIS_DOMAIN, "utf8");
-  const out = new Uint8Array(domain.length + 4 + 8 + 4 + genesis.validators.length * 40 + 4 + genesis.outputs.length * 40);
+  const policyBytes = genesis.pob === undefined ? 0 : 28;
+  const out = new Uint8Array(domain.length + 4 + 8 + 4 + genesis.validators.length * 40 + 4 + genesis.outputs.length * 40 + policyBytes);
   const view = new DataView(out.buffer);
   out.set(domain);
   let at = domain.length;
@@ -171,6 +210,15 @@ export function encodeGenesis(genesis: Genesis): Uint8Array {
     out.set(owner, at);
     view.setBigUint64(at + 32, amount, true);
     at += 40;
+  }
+  const pob = genesis.pob;
+  if (pob !== undefined) {
+    view.setUint32(at, pob.believableLeagueSize, true);
+    view.setUint32(at + 4, pob.normalLeagueSize, true);
+    view.setFloat64(at + 8, pob.samplingProbability, true);
+    view.setUint32(at + 16, pob.minBelievableSize, true);
+    view.setUint32(at + 20, pob.optimisticIntervalMs, true);
+    view.setUint32(at + 24, pob.maxOptimisticBlockTxs, true);
   }
   return out;
 }
@@ -223,6 +271,8 @@ export interface TestGenesisOptions {
   readonly validators: number;
   readonly stake?: bigint;
   readonly timestamp?: number;
+  /** The PoB sharding policy, if the shards run Proof-of-Believability. */
+  readonly pob?: GenesisPobPolicy;
 }
 
 /** A genesis funding `deriveTestAccounts(seed, accounts)`, with derived validator keys. */
@@ -239,6 +289,7 @@ export function makeTestGenesis(options: TestGenesisOptions): { genesis: Genesis
     timestamp: options.timestamp ?? 0,
     validators: validators.map((v) => ({ publicKey: v.publicKey, stake: options.stake ?? 1000n })),
     outputs,
+    ...(options.pob === undefined ? {} : { pob: options.pob }),
   };
   validate(genesis);
   return { genesis, accounts, validators };

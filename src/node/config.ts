@@ -16,8 +16,10 @@
  *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 }   optional }
  *
  * Consensus mode "solo" (the default) commits blocks alone; "bft" agrees on every block with the
- * shard's other validators (src/node/consensus/shard-consensus.ts): the validator must then be a
- * member of its shard (validator i of the genesis serves shard i mod shardCount).
+ * shard's other validators (src/node/consensus/shard-consensus.ts); "pob" runs
+ * Proof-of-Believability (src/node/consensus/pob-consensus.ts) with the genesis's "pob" policy.
+ * With "bft" or "pob" the validator must be a member of its shard (validator i of the genesis
+ * serves shard i mod shardCount); "pob" also needs a genesis with a "pob" policy.
  *
  * Key file: { "version": 1, "type": "ed25519", "publicKey": "<64 hex>", "secretKey": "<64 hex>" }
  * (secretKey is the RFC 8032 §5.1.5 32-byte seed; the public key is re-derived and must match).
@@ -97,7 +99,7 @@ export interface NodeConfig {
 
 /** How blocks are decided: alone, or by the shard's BFT (with its optional tuning). */
 export interface ConsensusSettings {
-  readonly mode: "solo" | "bft";
+  readonly mode: "solo" | "bft" | "pob";
   readonly viewTimeoutMs?: number;
   readonly idleBlockMs?: number;
   readonly maxBlockTxs?: number;
@@ -224,7 +226,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   let consensus: ConsensusSettings = { mode: "solo" };
   if (root.consensus !== undefined) {
     const c = r.object(root.consensus, "$.consensus", ["mode"], ["viewTimeoutMs", "idleBlockMs", "maxBlockTxs"]);
-    if (c.mode !== "solo" && c.mode !== "bft") r.fail("CONFIG_BAD_FIELD", "$.consensus.mode", `must be "solo" or "bft", got ${JSON.stringify(c.mode)}`);
+    if (c.mode !== "solo" && c.mode !== "bft" && c.mode !== "pob") r.fail("CONFIG_BAD_FIELD", "$.consensus.mode", `must be "solo", "bft" or "pob", got ${JSON.stringify(c.mode)}`);
     consensus = {
       mode: c.mode,
       ...(c.viewTimeoutMs === undefined ? {} : { viewTimeoutMs: r.integer(c.viewTimeoutMs, "$.consensus.viewTimeoutMs", MIN_VIEW_TIMEOUT_MS, MAX_VIEW_TIMEOUT_MS) }),
@@ -318,8 +320,11 @@ export function loadNodeSetup(configFile: string): NodeSetup {
     throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.shard is ${config.shard} but the genesis has ${genesis.shardCount} shard(s) (0..${genesis.shardCount - 1})`);
   }
   const member = genesis.validators.findIndex((v) => Buffer.from(v.publicKey).toString("hex") === self) % genesis.shardCount === config.shard;
-  if (config.consensus.mode === "bft" && !member) {
-    throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "bft" but ${self} is not a validator of shard ${config.shard} (validator i serves shard i mod ${genesis.shardCount})`);
+  if (config.consensus.mode !== "solo" && !member) {
+    throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "${config.consensus.mode}" but ${self} is not a validator of shard ${config.shard} (validator i serves shard i mod ${genesis.shardCount})`);
+  }
+  if (config.consensus.mode === "pob" && genesis.pob === undefined) {
+    throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "pob" but ${config.genesisFile} has no "pob" policy`);
   }
   config.peers.forEach((peer, i) => {
     if (peer.publicKey === self) throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey is this validator's own key`);

@@ -181,6 +181,8 @@ export class Pipeline {
   readonly #maxInFlight: number;
   readonly #mempool: Mempool;
   readonly #recentRejections = new Map<string, string>();
+  /** Entries a producer took with `takeVerified`, until settled or rejected. */
+  readonly #taken = new Map<string, MempoolEntry>();
   #intake: BatchItem[] = [];
   #intakeTimer: NodeJS.Timeout | undefined;
   readonly #ready: BatchItem[][] = [];
@@ -354,7 +356,7 @@ export class Pipeline {
   }
 
   #knownStatus(key: string, txid: Uint8Array): TxStatus | undefined {
-    if (this.#mempool.has(key)) return { state: "pending" };
+    if (this.#mempool.has(key) || this.#taken.has(key)) return { state: "pending" };
     const location = this.#state.getTransactionLocation(txid);
     if (location !== undefined) return { state: "final", height: location.height, index: location.position };
     return undefined;
@@ -483,22 +485,61 @@ export class Pipeline {
     const rejected: { txid: Uint8Array; code: string }[] = [];
     for (let i = 0; i < count; i++) {
       const txid = block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
-      const key = toHex(txid);
-      const held = this.#mempool.remove(key);
-      if (held !== undefined) this.#mempool.release(held.tx.length);
       const status = block.statuses[i]!;
-      if (status === ApplyStatus.Ok) {
-        final.set(txid, finalCount++ * TXID_BYTES);
-        continue;
-      }
-      const code = APPLY_STATUS_NAMES[status] ?? `APPLY_STATUS_${status}`;
+      if (status === ApplyStatus.Ok) final.set(txid, finalCount++ * TXID_BYTES);
+      else rejected.push({ txid: txid.slice(), code: APPLY_STATUS_NAMES[status] ?? `APPLY_STATUS_${status}` });
+    }
+    return this.settledEvent({ height: block.height, hash: block.hash, final: final.subarray(0, finalCount * TXID_BYTES), rejected });
+  }
+
+  /**
+   * A final block settled `event.final` (packed txids) and rejected `event.rejected` (each with its
+   * code): whatever of them this pipeline holds — in the mempool or taken by `takeVerified` — is
+   * released; listeners get the event.
+   */
+  settledEvent(event: BlockEvent): BlockEvent {
+    pipelineCheck(event.final.length % TXID_BYTES === 0, "PIPELINE_BAD_INPUT", "final txids must be packed 32 bytes each");
+    for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)));
+    for (const { txid, code } of event.rejected) {
+      const key = toHex(txid);
+      this.#forget(key);
       this.#countRejection(code);
       this.#rememberRejection(key, code);
-      rejected.push({ txid: txid.slice(), code });
     }
-    this.#counters.finalized += finalCount;
+    this.#counters.finalized += event.final.length / TXID_BYTES;
     this.#counters.blocks++;
-    return this.#publish({ height: block.height, hash: block.hash, final: final.subarray(0, finalCount * TXID_BYTES), rejected });
+    return this.#publish(event);
+  }
+
+  /** Releases the reservation of a settled transaction held in the mempool or taken. */
+  #forget(key: string): void {
+    const held = this.#mempool.remove(key) ?? this.#taken.get(key);
+    if (held === undefined) return;
+    this.#taken.delete(key);
+    this.#mempool.release(held.tx.length);
+  }
+
+  /**
+   * Removes up to `maxTxs` validated transactions from the mempool, oldest first, for a producer
+   * that keeps them until a final block settles them (PoB's optimistic producer): they keep their
+   * reservation and answer "pending" until `settledEvent` or `rejectTaken`.
+   */
+  takeVerified(maxTxs: number): readonly MempoolEntry[] {
+    const entries = this.#mempool.take(maxTxs, Number.MAX_SAFE_INTEGER);
+    for (const entry of entries) this.#taken.set(entry.key, entry);
+    return entries;
+  }
+
+  /** A taken transaction the producer refused (e.g. a pending double spend): rejected with `code`, its room released. */
+  rejectTaken(entries: readonly { readonly entry: MempoolEntry; readonly code: string }[]): void {
+    if (entries.length === 0) return;
+    for (const { entry, code } of entries) {
+      if (!this.#taken.delete(entry.key)) continue;
+      this.#mempool.release(entry.tx.length);
+      this.#countRejection(code);
+      this.#rememberRejection(entry.key, code);
+    }
+    this.#publish({ height: this.#state.tip.height, hash: this.#state.tip.hash, final: new Uint8Array(0), rejected: entries.map(({ entry, code }) => ({ txid: entry.txid, code })) });
   }
 
   #publish(event: BlockEvent): BlockEvent {

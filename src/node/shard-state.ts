@@ -26,7 +26,9 @@
  * that block is appended durably; nothing is decoded again on this thread.
  *
  * API: `ShardState.open(options)`, `commitBlock(bytes): CommitResult`,
- * `commitProduced(records, recordCount, build): ProducedCommit`, `flush()`, `close()`,
+ * `commitProduced(records, recordCount, build): ProducedCommit`, `stageRecords(records, count)`
+ * and `commitStaged(appliedCount, build)` (the two halves of commitProduced, for a block
+ * assembled in parts), `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`.
  */
@@ -65,6 +67,8 @@ export type ShardStateErrorCode =
   | "STATE_TX_COUNT_MISMATCH"
   | "STATE_TX_ROOT_MISMATCH"
   | "STATE_INVALID_TX"
+  /** commitBlock while a block is being assembled with stageRecords. */
+  | "STATE_STAGED"
   /** A previous commit failed after touching the table; reopen the state from the store. */
   | "STATE_FAILED"
   | "STATE_CLOSED";
@@ -113,15 +117,21 @@ export interface BuiltBlock {
   readonly bytes: Uint8Array;
   readonly hash: Uint8Array;
   readonly txids: Uint8Array;
+  /** Stored with the block in its transaction (ChainStore `consensusState`). */
+  readonly consensusState?: Uint8Array;
 }
 
-export interface ProducedCommit {
+/** A block appended by `commitStaged`. */
+export interface StagedCommit {
   readonly height: number;
   readonly hash: Uint8Array;
-  /** One ApplyStatus per record given, in order. */
-  readonly statuses: Uint8Array;
   readonly applied: number;
   readonly flushed: boolean;
+}
+
+export interface ProducedCommit extends StagedCommit {
+  /** One ApplyStatus per record given, in order. */
+  readonly statuses: Uint8Array;
 }
 
 interface AppliedBlock {
@@ -142,6 +152,8 @@ function capacityLog2For(entries: number): number {
 export class ShardState {
   private readonly pending = new UtxoDelta();
   private blocksSinceFlush = 0;
+  /** Records were staged for the next block and not yet committed (commitBlock must not interleave). */
+  private staged = false;
   private failed = false;
   private closed = false;
 
@@ -257,6 +269,7 @@ export class ShardState {
    */
   commitBlock(bytes: Uint8Array): CommitResult {
     this.checkUsable();
+    if (this.staged) throw new ShardStateError("STATE_STAGED", "records are staged for a block being assembled; commit it first");
     const envelope = decodeBlockEnvelope(bytes);
     const { header } = envelope;
     const tip = this.store.tip;
@@ -295,26 +308,57 @@ export class ShardState {
    * changed, the state is marked failed (STATE_FAILED until reopened), as with `commitBlock`.
    */
   commitProduced(records: Uint8Array, recordCount: number, build: (slot: BlockSlot) => BuiltBlock): ProducedCommit {
+    const statuses = this.stageRecords(records, recordCount);
+    let committed: StagedCommit | undefined;
+    try {
+      const applied = new Uint32Array(statuses.reduce((sum, status) => sum + (status === ApplyStatus.Ok ? 1 : 0), 0));
+      let next = 0;
+      for (let k = 0; k < recordCount; k++) if (statuses[k] === ApplyStatus.Ok) applied[next++] = k;
+      committed = this.commitStaged(applied.length, (slot) => build({ ...slot, statuses, applied }));
+    } finally {
+      if (committed === undefined) this.failed = true;
+    }
+    return { ...committed, statuses };
+  }
+
+  /**
+   * Applies packed apply records (checked by the caller as for `commitProduced`) to the table as
+   * part of the block being assembled at tip + 1, and returns one ApplyStatus per record. A
+   * Proof-of-Believability final block is assembled this way, one optimistic block after another
+   * in final order, then `commitStaged` makes it durable; until then nothing is on disk, and a
+   * crash loses only the table (rebuilt from the store on open).
+   */
+  stageRecords(records: Uint8Array, recordCount: number): Uint8Array {
+    this.checkUsable();
+    const delta = this.table.applyBlock(records, recordCount);
+    this.pending.addBlock(delta.created, delta.spent);
+    this.staged = true;
+    return delta.statuses;
+  }
+
+  /**
+   * Appends the block holding the `appliedCount` transactions staged since the last commit (in
+   * staging order), as `build` encodes it for the slot at tip + 1, with the UTXO changes, in one
+   * durable transaction. A failure marks the state failed (the table already changed).
+   */
+  commitStaged(appliedCount: number, build: (slot: { readonly height: number; readonly prevHash: Uint8Array }) => BuiltBlock): StagedCommit {
     this.checkUsable();
     const tip = this.store.tip;
-    const delta = this.table.applyBlock(records, recordCount);
     try {
-      const applied = new Uint32Array(delta.applied);
-      let next = 0;
-      for (let k = 0; k < recordCount; k++) if (delta.statuses[k] === ApplyStatus.Ok) applied[next++] = k;
       const height = tip.height + 1;
-      const block = build({ height, prevHash: tip.hash, statuses: delta.statuses, applied });
-      if (block.txids.length !== applied.length * TXID_BYTES) {
-        throw new ShardStateError("STATE_TX_COUNT_MISMATCH", `the built block lists ${block.txids.length / TXID_BYTES} txids, ${applied.length} records applied`);
+      const block = build({ height, prevHash: tip.hash });
+      if (block.txids.length !== appliedCount * TXID_BYTES) {
+        throw new ShardStateError("STATE_TX_COUNT_MISMATCH", `the built block lists ${block.txids.length / TXID_BYTES} txids, ${appliedCount} records applied`);
       }
-      const positions = new Uint32Array(applied.length);
+      const positions = new Uint32Array(appliedCount);
       for (let i = 0; i < positions.length; i++) positions[i] = i;
-      this.pending.addBlock(delta.created, delta.spent);
       this.blocksSinceFlush++;
       const flush = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES ? this.takeFlush() : undefined;
-      this.store.appendBlock({ height, hash: block.hash, bytes: block.bytes, txids: block.txids, positions }, flush);
+      const stored = { height, hash: block.hash, bytes: block.bytes, txids: block.txids, positions };
+      this.store.appendBlock(block.consensusState === undefined ? stored : { ...stored, consensusState: block.consensusState }, flush);
       if (flush !== undefined) this.flushDone();
-      return { height, hash: block.hash, statuses: delta.statuses, applied: applied.length, flushed: flush !== undefined };
+      this.staged = false;
+      return { height, hash: block.hash, applied: appliedCount, flushed: flush !== undefined };
     } catch (error) {
       this.failed = true;
       throw error;
@@ -333,6 +377,7 @@ export class ShardState {
   /** Flushes the pending UTXO delta now (one durable transaction); a no-op when nothing is pending. */
   flush(): void {
     this.checkUsable();
+    if (this.staged) throw new ShardStateError("STATE_STAGED", "records are staged for a block being assembled; commit it first");
     if (this.blocksSinceFlush === 0) return;
     this.store.flushUtxos(this.takeFlush());
     this.flushDone();
@@ -341,7 +386,8 @@ export class ShardState {
   /** Flushes (unless a commit failed) and closes the store. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (!this.failed) this.flush();
+    // Staged records belong to no stored block: flushing them would put them in the set at the tip.
+    if (!this.failed && !this.staged) this.flush();
     this.closed = true;
     await this.store.close();
   }
@@ -365,6 +411,11 @@ export class ShardState {
 
   get epoch(): number {
     return this.store.epoch;
+  }
+
+  /** What the consensus layer stored with the last block that carried a record (see BuiltBlock). */
+  get consensusState(): Uint8Array | undefined {
+    return this.store.consensusState;
   }
 
   setEpoch(epoch: number): void {

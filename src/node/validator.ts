@@ -1,8 +1,9 @@
 /**
  * One validator process (DESIGN §1): configuration → shard state (LMDB) → verifier pool →
  * pipeline with its block driver → client API → peer transport, all on one uWebSockets.js app
- * and port. The block driver is the solo producer, or in consensus mode "bft" the shard's BFT
- * (src/node/consensus/shard-consensus.ts) with transaction gossip among the shard's validators.
+ * and port. The block driver is the solo producer, in consensus mode "bft" the shard's BFT
+ * (src/node/consensus/shard-consensus.ts) with transaction gossip among the shard's validators,
+ * or in mode "pob" Proof-of-Believability (src/node/consensus/pob-consensus.ts).
  *
  * Phases:
  *  1. start: open the shard state (replaying stored blocks), start the worker pool and the
@@ -11,15 +12,15 @@
  *     agrees on them (bft: accepted transactions are gossiped to the shard's other validators);
  *     peers connect over the authenticated transport.
  *  3. stop: refuse new requests, stop producing, drain the pipeline; solo commits what it
- *     accepted (accepted transactions are never dropped by a clean stop), while a bft validator
- *     leaves its unfinal transactions to the shard (it cannot decide blocks alone); then close
+ *     accepted (accepted transactions are never dropped by a clean stop), while a bft or pob
+ *     validator leaves its unfinal transactions to the shard (it cannot decide blocks alone); then close
  *     the transport, the pool and the state (flushing the UTXO set).
  */
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult as ApiSubmitResult, TxStatus as ApiTxStatus } from "../api/interface.js";
 import { ClientApi } from "../api/server.js";
-import { SubmitOutcome, type ConfirmationBatch } from "../api/stream-codec.js";
+import { SubmitOutcome, type ConfirmationBatch, type OptimisticBatch } from "../api/stream-codec.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { genesisTxid } from "../ledger/genesis.js";
 import type { PeerId } from "../net/interface.js";
@@ -27,6 +28,7 @@ import { PeerIdentity } from "../net/peer-auth.js";
 import { UwsTransport } from "../net/uws-transport.js";
 import { CryptoRng, SystemClock } from "../runtime/system.js";
 import type { NodeSetup } from "./config.js";
+import { PobShardConsensus } from "./consensus/pob-consensus.js";
 import { ShardConsensus } from "./consensus/shard-consensus.js";
 import type { TxSink } from "./consensus/interface.js";
 import { Pipeline, SoloBlockProducer, type BlockDriver, type SubmitResult } from "./pipeline.js";
@@ -66,6 +68,7 @@ class PipelineBackend implements ClientBackend {
     /** Where client transactions go: the pipeline, or the gossip in front of it (bft). */
     private readonly sink: TxSink,
     private readonly consensus: ShardConsensus | undefined,
+    private readonly pob: PobShardConsensus | undefined,
   ) {
     this.shard = state.shard;
     this.shardCount = state.shardCount;
@@ -82,11 +85,20 @@ class PipelineBackend implements ClientBackend {
   }
 
   status(txid: Uint8Array): ApiTxStatus {
-    return this.pipeline.status(txid);
+    const status = this.pipeline.status(txid);
+    if (status.state !== "pending" && status.state !== "unknown") return status;
+    const optimistic = this.pob?.optimisticStatus(txid);
+    return optimistic === undefined ? status : { state: "optimistic", block: optimistic.block, producer: optimistic.producer };
   }
 
   onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void {
     return this.pipeline.onBlock((event) => listener({ height: event.height, final: event.final, rejected: event.rejected }));
+  }
+
+  onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
+    if (this.pob === undefined) return () => undefined;
+    const unsubscribe = this.pob.onAnnouncement(({ hash, producer, txids }) => listener({ producer, block: hash, txids }));
+    return () => void unsubscribe();
   }
 
   nodeStatus(): Record<string, unknown> {
@@ -99,9 +111,10 @@ class PipelineBackend implements ClientBackend {
       utxos: this.state.utxoCount,
       supply: this.state.supply.toString(),
       consensus:
-        this.consensus === undefined
+        this.pob?.describe() ??
+        (this.consensus === undefined
           ? { mode: "solo" }
-          : { mode: "bft", validators: this.consensus.participants.length, height: this.consensus.bft.height, view: this.consensus.bft.view, viewChanges: this.consensus.bft.stats.viewChanges },
+          : { mode: "bft", validators: this.consensus.participants.length, height: this.consensus.bft.height, view: this.consensus.bft.view, viewChanges: this.consensus.bft.stats.viewChanges }),
     };
   }
 
@@ -156,6 +169,8 @@ export class ValidatorNode {
     private readonly producer: BlockDriver,
     /** The shard's BFT (consensus mode "bft"), with the gossip feeding its pipeline. */
     readonly consensus: ShardConsensus | undefined,
+    /** Proof-of-Believability (consensus mode "pob"). */
+    readonly pob: PobShardConsensus | undefined,
     private readonly gossip: TxGossip | undefined,
     readonly transport: UwsTransport,
     readonly api: ClientApi,
@@ -187,8 +202,25 @@ export class ValidatorNode {
       opened.unshift(() => transport.close());
       let producer: BlockDriver;
       let consensus: ShardConsensus | undefined;
+      let pob: PobShardConsensus | undefined;
       let gossip: TxGossip | undefined;
-      if (config.consensus.mode === "bft") {
+      if (config.consensus.mode === "pob") {
+        const { viewTimeoutMs, idleBlockMs } = config.consensus;
+        pob = new PobShardConsensus({
+          genesis,
+          shard: config.shard,
+          key,
+          transport,
+          pipeline,
+          finalityDirectory: join(config.dataDir, "finality"),
+          ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
+          ...(idleBlockMs === undefined ? {} : { idleProposalMs: idleBlockMs }),
+          onError: (error) => console.error(`shard consensus stopped: ${error instanceof Error ? error.message : String(error)}`),
+        });
+        const started = pob;
+        opened.unshift(() => started.stop());
+        producer = pob;
+      } else if (config.consensus.mode === "bft") {
         const { viewTimeoutMs, idleBlockMs, maxBlockTxs } = config.consensus;
         consensus = new ShardConsensus({
           genesis,
@@ -209,12 +241,12 @@ export class ValidatorNode {
       } else {
         producer = new SoloBlockProducer(pipeline, { blockIntervalMs: config.pipeline.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS });
       }
-      const backend = new PipelineBackend(setup, state, pipeline, pool, transport, gossip ?? pipeline, consensus);
+      const backend = new PipelineBackend(setup, state, pipeline, pool, transport, pob ?? gossip ?? pipeline, consensus, pob);
       const api = new ClientApi(transport.app, backend, config.api);
       opened.unshift(() => api.stop());
       const { port } = await transport.start();
       producer.start();
-      return new ValidatorNode(setup, state, pool, pipeline, producer, consensus, gossip, transport, api, port);
+      return new ValidatorNode(setup, state, pool, pipeline, producer, consensus, pob, gossip, transport, api, port);
     } catch (error) {
       for (const close of opened) await close();
       throw error;
@@ -236,7 +268,7 @@ export class ValidatorNode {
     await this.producer.stop();
     this.gossip?.close();
     await this.pipeline.close();
-    if (this.consensus === undefined) while (this.pipeline.commitNextBlock() !== undefined);
+    if (this.setup.config.consensus.mode === "solo") while (this.pipeline.commitNextBlock() !== undefined);
     await this.transport.close();
     await this.pool.close();
     await this.state.close();

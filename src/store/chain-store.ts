@@ -29,6 +29,8 @@ import { StoreError, storeCheck } from "./errors.js";
 import { checkLmdbDataFile } from "./lmdb-file.js";
 import {
   HASH_BYTES,
+  MAX_CONSENSUS_STATE_BYTES,
+  META_CONSENSUS,
   META_EPOCH,
   META_FLUSHED,
   META_IDENTITY,
@@ -72,6 +74,11 @@ export interface StoredBlock {
   readonly txids: Uint8Array;
   /** positions[i] = index in the block body of the transaction txids[i]. */
   readonly positions: ArrayLike<number>;
+  /**
+   * The consensus layer's own record of this block (PoB: the final proposal hash and outcome tip,
+   * src/node/consensus/pob-consensus.ts), stored in the same transaction; the last one is kept.
+   */
+  readonly consensusState?: Uint8Array;
 }
 
 /** One UTXO upsert (value = owner ‖ u64le amount) or delete (value null). */
@@ -263,6 +270,8 @@ export class ChainStore {
     storeCheck(block.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${block.height} does not follow the tip ${tip.height}`);
     storeCheck(block.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
     storeCheck(block.bytes.length > 0, "STORE_BAD_INPUT", "block bytes are empty");
+    storeCheck(block.consensusState === undefined || block.consensusState.length <= MAX_CONSENSUS_STATE_BYTES, "STORE_BAD_INPUT",
+      `consensus state exceeds ${MAX_CONSENSUS_STATE_BYTES} bytes`);
     storeCheck(block.txids.length % TXID_BYTES === 0, "STORE_BAD_INPUT", `txids must be a multiple of ${TXID_BYTES} bytes`);
     const txCount = block.txids.length / TXID_BYTES;
     storeCheck(block.positions.length === txCount, "STORE_BAD_INPUT", `${txCount} txids but ${block.positions.length} positions`);
@@ -284,6 +293,7 @@ export class ChainStore {
         txIndex.putSync(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(block.height, block.positions[i]!));
       }
       meta.putSync(META_TIP, encodeTip(newTip));
+      if (block.consensusState !== undefined) meta.putSync(META_CONSENSUS, asBuffer(block.consensusState));
       if (flush !== undefined) this.writeFlush(flush, marker!);
     });
     this.tipRecord = newTip;
@@ -307,6 +317,13 @@ export class ChainStore {
       else utxo.putSync(asBuffer(write.key), asBuffer(write.value));
     }
     meta.putSync(META_FLUSHED, encodeFlushMarker(marker));
+  }
+
+  /** The consensus state stored with the last block that carried one. */
+  get consensusState(): Uint8Array | undefined {
+    this.checkInitialized();
+    const value = this.dbs.meta.get(META_CONSENSUS);
+    return value === undefined ? undefined : Uint8Array.from(value);
   }
 
   setEpoch(epoch: number): void {

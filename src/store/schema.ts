@@ -38,6 +38,9 @@ export const META_IDENTITY = Buffer.from("identity", "latin1");
 export const META_TIP = Buffer.from("tip", "latin1");
 export const META_FLUSHED = Buffer.from("flushed", "latin1");
 export const META_EPOCH = Buffer.from("epoch", "latin1");
+export const META_CONSENSUS = Buffer.from("consensus", "latin1");
+/** A consensus layer's per-block record (META_CONSENSUS) is a few hashes, never more than this. */
+export const MAX_CONSENSUS_STATE_BYTES = 4096;
 
 const IDENTITY_BYTES = STORE_MAGIC.length + 4 + 4 + HASH_BYTES;
 const TIP_BYTES = 8 + HASH_BYTES;

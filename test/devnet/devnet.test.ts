@@ -152,7 +152,7 @@ describe("devnet: launcher + load driver, counts add up", () => {
 
   it("leaves no orphan when the launcher is SIGKILLed", async () => {
     const dir = join(root, "orphans");
-    const launcher = new IosProcess(["devnet", "--shards", "1", "--validators-per-shard", "2", "--believable", "1", "--dir", dir, "--accounts", "4", "--seed", "orphans"]);
+    const launcher = new IosProcess(["devnet", "--shards", "1", "--validators-per-shard", "2", "--believable", "0", "--dir", dir, "--accounts", "4", "--seed", "orphans"]);
     processes.push(launcher);
     await launcher.waitFor(/every shard finalized its first block/, 30_000);
     const pids = readDevnetManifest(dir).validators.map((v) => v.pid);
@@ -190,7 +190,7 @@ describe("devnet: launcher + load driver, counts add up", () => {
   it("refuses bad options with a usage error and a non-empty directory with DEVNET_DIR_NOT_EMPTY", async () => {
     const believable = await ios(["devnet", "--shards", "1", "--validators-per-shard", "2", "--believable", "3"]);
     assert.equal(believable.code, 2);
-    assert.match(believable.stderr, /--believable must be an integer in \[1, 2\]/);
+    assert.match(believable.stderr, /--believable must be an integer in \[0, 0\]/);
     const neither = await ios(["load", "--tx", "10", "--rate", "5"]);
     assert.equal(neither.code, 2);
     assert.match(neither.stderr, /exactly one of --devnet DIR and --endpoints URLS/);

@@ -1,6 +1,6 @@
 /**
  * A one-shard network of `ios node` processes on 127.0.0.1 ephemeral ports, for the multi-process
- * tests and bench/shard.bench.ts. `ios genesis --consensus bft` writes the genesis and keys; each
+ * tests and bench/shard.bench.ts. `ios genesis --consensus bft` (or `pob`) writes the genesis and keys; each
  * configuration is then rewritten with port 0 and its peers' URLs. The transport's lower public
  * key dials, so validators start from the highest key down, each knowing the URLs of those
  * already listening. Callers must `stopAll` (SIGKILL) in a finally/after hook: no orphans.
@@ -38,6 +38,8 @@ export interface ShardNetworkOptions {
   readonly seed: string;
   readonly pipeline: Partial<PipelineSettings>;
   readonly consensus: ConsensusSettings;
+  /** With consensus mode "pob": believable validators and sampling probability of the genesis policy. */
+  readonly pob?: { readonly believable: number; readonly samplingProbability: number };
 }
 
 /** Starts `ios node` and resolves once it prints its listen line (with the port). */
@@ -84,7 +86,12 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
   const { directory } = options;
   const made = spawnSync(
     process.execPath,
-    [CLI, "genesis", "--shards", "1", "--validators", String(options.validators), "--accounts", String(options.accounts), "--seed", options.seed, "--out", directory, "--consensus", "bft"],
+    [
+      CLI, "genesis", "--shards", "1", "--validators", String(options.validators), "--accounts", String(options.accounts), "--seed", options.seed, "--out", directory,
+      ...(options.pob === undefined
+        ? ["--consensus", "bft"]
+        : ["--consensus", "pob", "--believable", String(options.pob.believable), "--sampling-p", String(options.pob.samplingProbability)]),
+    ],
     { encoding: "utf8" },
   );
   if (made.status !== 0) throw new Error(`ios genesis failed: ${made.stderr}`);

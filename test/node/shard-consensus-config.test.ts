@@ -53,6 +53,6 @@ describe("consensus configuration", () => {
     assert.throws(() => loadNodeSetup(file), { code: "CONFIG_BAD_FIELD", message: /not a validator of shard 0/ });
     const wrong = await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", "1", "--seed", "s", "--out", join(directory, "other"), "--consensus", "raft"]);
     assert.notEqual(wrong.code, 0);
-    assert.match(wrong.stderr, /--consensus must be solo or bft/);
+    assert.match(wrong.stderr, /--consensus must be solo, bft or pob/);
   });
 });
