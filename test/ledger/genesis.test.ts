@@ -108,3 +108,33 @@ describe("genesis", () => {
     assert.throws(() => parseGenesis(variant({ extra: 1 })), /genesis: unknown field "extra"/);
   });
 });
+
+describe("genesis PoB policy", () => {
+  const pob = { believableLeagueSize: 2, normalLeagueSize: 5, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 2048 };
+  const withPolicy = makeTestGenesis({ seed: "genesis tests", shardCount: 4, accounts: 40, amount: 1_000_000n, outputsPerAccount: 2, validators: 3, stake: 500n, timestamp: 1234, pob }).genesis;
+
+  it("round-trips the optional policy and binds it into the txid; without one the encoding is unchanged", () => {
+    const parsed = parseGenesis(genesisToJson(withPolicy));
+    assert.deepEqual(parsed.pob, pob);
+    assert.equal(hex(genesisTxid(parsed)), hex(genesisTxid(withPolicy)));
+    assert.notEqual(hex(genesisTxid(withPolicy)), hex(genesisTxid(genesis)));
+    assert.equal(encodeGenesis(withPolicy).length, encodeGenesis(genesis).length + 28);
+    assert.equal(hex(encodeGenesis(withPolicy).subarray(0, encodeGenesis(genesis).length)), hex(encodeGenesis(genesis)));
+    assert.notEqual(hex(genesisTxid({ ...withPolicy, pob: { ...pob, samplingProbability: 0.2 } })), hex(genesisTxid(withPolicy)));
+    assert.equal("pob" in parseGenesis(genesisToJson(genesis)), false);
+  });
+
+  it("refuses a policy with unknown, missing or non-numeric fields", () => {
+    const json = JSON.parse(genesisToJson(withPolicy)) as { pob: Record<string, unknown> };
+    const variant = (change: (p: Record<string, unknown>) => void): string => {
+      const copy = structuredClone(json);
+      change(copy.pob);
+      return JSON.stringify(copy);
+    };
+    assert.equal(codeOf(() => parseGenesis(variant((p) => (p.extra = 1)))), "GENESIS_UNKNOWN_FIELD");
+    assert.equal(codeOf(() => parseGenesis(variant((p) => delete p.samplingProbability))), "GENESIS_MISSING_FIELD");
+    assert.equal(codeOf(() => parseGenesis(variant((p) => (p.normalLeagueSize = 2.5)))), "GENESIS_BAD_FIELD");
+    assert.equal(codeOf(() => parseGenesis(variant((p) => (p.samplingProbability = "0.1")))), "GENESIS_BAD_FIELD");
+    assert.equal(codeOf(() => parseGenesis(JSON.stringify({ ...json, pob: [] }))), "GENESIS_BAD_FIELD");
+  });
+});

@@ -18,6 +18,7 @@ import { TxKind, encodeTransaction, signTransaction, type TxOutput } from "../..
 import { Pipeline, SoloBlockProducer, type BlockEvent, type SubmitResult } from "../../src/node/pipeline.js";
 import { VerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
+import { codeOf } from "../support/errors.js";
 
 const SHARD_COUNT = 2;
 const SHARD = 0;
@@ -387,6 +388,83 @@ describe("ShardState.commitProduced", () => {
     assert.throws(() => pipeline.commitNextBlock(), (error: unknown) => error instanceof IosError && error.code === "STATE_FAILED");
     assert.equal(pipeline.mempoolCount, 1, "the accepted transaction is kept for a reopened state");
     assert.equal(pipeline.pendingCount, 1);
+    await pipeline.close();
+    await state.close();
+  });
+});
+
+describe("ShardState staged blocks and the pipeline's taken transactions (PoB)", () => {
+  it("stages records from several parts, commits one durable block of the applied ones, and reopens to the same state", async () => {
+    const { state, directory } = freshState();
+    const coins = genesisCoins(new Model(genesis));
+    const a = transfer(coins[0]!, mine[1]!, 3n);
+    const b = transfer(coins[1]!, mine[2]!, 4n);
+    const doubleSpend = transfer(coins[0]!, mine[3]!, 5n);
+    const first = await pool.validateTransactions(packTransactions([a.bytes]), SHARD, SHARD_COUNT);
+    const second = await pool.validateTransactions(packTransactions([b.bytes, doubleSpend.bytes]), SHARD, SHARD_COUNT);
+    assert.deepEqual([...state.stageRecords(first.records, first.count)], [0]);
+    assert.deepEqual([...state.stageRecords(second.records, second.count)].map((s) => s === 0), [true, false], "the second spend of coin 0 fails");
+    // Nothing interleaves with a block being assembled.
+    assert.equal(codeOf(() => state.flush()), "STATE_STAGED");
+    const built = (slot: { height: number; prevHash: Uint8Array }) => {
+      const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: SHARD, epoch: 0, height: slot.height, prevHash: slot.prevHash, timestamp: 1, producer: validators[0]!.publicKey }, [a.bytes, b.bytes]);
+      const bytes = encodeBlock(header, sealOptimistic(header, validators[0]!), [a.bytes, b.bytes]);
+      return { bytes, hash: decodeBlock(bytes).hash, txids: decodeBlock(bytes).txids, consensusState: new Uint8Array(64).fill(7) };
+    };
+    const committed = state.commitStaged(2, built);
+    assert.equal(committed.height, 1);
+    assert.equal(state.getTransactionLocation(b.txid)?.position, 1);
+    assert.equal(hex(state.consensusState!), hex(new Uint8Array(64).fill(7)));
+    const supply = state.supply;
+    await state.close();
+    const reopened = ShardState.open({ directory, genesis, shard: SHARD });
+    assert.equal(reopened.tip.height, 1);
+    assert.equal(reopened.supply, supply);
+    assert.equal(hex(reopened.consensusState!), hex(new Uint8Array(64).fill(7)));
+    assert.equal(reopened.getUtxo(coins[0]!.txid, coins[0]!.index), undefined);
+    await reopened.close();
+  });
+
+  it("a commit of the wrong count fails the state; staged records never reach the flushed set", async () => {
+    const { state, directory } = freshState();
+    const coins = genesisCoins(new Model(genesis));
+    const validated = await pool.validateTransactions(packTransactions([transfer(coins[0]!, mine[1]!, 3n).bytes]), SHARD, SHARD_COUNT);
+    state.stageRecords(validated.records, validated.count);
+    await state.close();
+    const reopened = ShardState.open({ directory, genesis, shard: SHARD });
+    assert.equal(reopened.tip.height, 0);
+    assert.ok(reopened.getUtxo(coins[0]!.txid, coins[0]!.index) !== undefined, "the staged spend was not flushed at close");
+    reopened.stageRecords(validated.records, validated.count);
+    assert.equal(codeOf(() => reopened.commitStaged(0, () => ({ bytes: new Uint8Array(1), hash: new Uint8Array(32), txids: new Uint8Array(32) }))), "STATE_TX_COUNT_MISMATCH");
+    assert.equal(codeOf(() => reopened.stageRecords(validated.records, validated.count)), "STATE_FAILED");
+    await reopened.close();
+  });
+
+  it("takeVerified keeps transactions pending and reserved until settled or rejected, with events for each", async () => {
+    const { state } = freshState();
+    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const events: BlockEvent[] = [];
+    pipeline.onBlock((event) => events.push(event));
+    const coins = genesisCoins(new Model(genesis));
+    const txs = [0, 1, 2].map((i) => transfer(coins[i]!, mine[5]!, 2n));
+    await pipeline.submit(txs.map((t) => t.bytes));
+    const taken = pipeline.takeVerified(10);
+    assert.equal(taken.length, 3);
+    assert.equal(pipeline.mempoolCount, 0);
+    assert.equal(pipeline.pendingCount, 3);
+    for (const t of txs) assert.deepEqual(pipeline.status(t.txid), { state: "pending" });
+    const again = await pipeline.submit([txs[0]!.bytes]);
+    assert.equal(again[0]!.outcome, "duplicate");
+    pipeline.rejectTaken([{ entry: taken[2]!, code: "POB_DOUBLE_SPEND_PENDING" }]);
+    assert.deepEqual(pipeline.status(taken[2]!.txid), { state: "rejected", code: "POB_DOUBLE_SPEND_PENDING" });
+    assert.equal(pipeline.pendingCount, 2);
+    const final = new Uint8Array(64);
+    final.set(taken[0]!.txid, 0);
+    final.set(taken[1]!.txid, 32);
+    pipeline.settledEvent({ height: 1, hash: new Uint8Array(32), final, rejected: [] });
+    assert.equal(pipeline.pendingCount, 0);
+    assert.deepEqual(events.map((e) => [e.final.length / 32, e.rejected.map((r) => r.code)]), [[0, ["POB_DOUBLE_SPEND_PENDING"]], [2, []]]);
+    assert.equal(codeOf(() => pipeline.settledEvent({ height: 2, hash: new Uint8Array(32), final: new Uint8Array(31), rejected: [] })), "PIPELINE_BAD_INPUT");
     await pipeline.close();
     await state.close();
   });

@@ -55,4 +55,29 @@ describe("consensus configuration", () => {
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /--consensus must be solo, bft or pob/);
   });
+
+  it("ios genesis --consensus pob writes the sharding policy into the genesis; a pob validator needs one", async () => {
+    const out = join(directory, "pob");
+    const made = await ios(["genesis", "--shards", "1", "--validators", "7", "--accounts", "4", "--seed", "pob config", "--out", out, "--consensus", "pob", "--believable", "2", "--sampling-p", "0.25"]);
+    assert.equal(made.code, 0, made.stderr);
+    const setup = loadNodeSetup(join(out, "validator-0.config.json"));
+    assert.equal(setup.config.consensus.mode, "pob");
+    assert.deepEqual(
+      [setup.genesis.pob?.believableLeagueSize, setup.genesis.pob?.normalLeagueSize, setup.genesis.pob?.samplingProbability, setup.genesis.pob?.minBelievableSize],
+      [2, 5, 0.25, 1],
+    );
+    const tooMany = await ios(["genesis", "--shards", "1", "--validators", "4", "--accounts", "1", "--seed", "s", "--out", join(directory, "pob2"), "--consensus", "pob", "--believable", "2"]);
+    assert.equal(tooMany.code, 2);
+    assert.match(tooMany.stderr, /--believable must be an integer in \[0, 1\]/);
+    const badP = await ios(["genesis", "--shards", "1", "--validators", "4", "--accounts", "1", "--seed", "s", "--out", join(directory, "pob3"), "--consensus", "pob", "--sampling-p", "1.5"]);
+    assert.equal(badP.code, 2);
+    assert.match(badP.stderr, /--sampling-p must be a number in \(0, 1\]/);
+    // A pob configuration over a genesis without a policy is refused with the file named.
+    const plain = join(directory, "net");
+    const file = join(plain, "validator-0.config.json");
+    const config = JSON.parse(readFileSync(file, "utf8")) as { consensus?: { mode: string } };
+    config.consensus = { mode: "pob" };
+    writeFileSync(file, JSON.stringify(config));
+    assert.throws(() => loadNodeSetup(file), { code: "CONFIG_BAD_FIELD", message: /has no "pob" policy/ });
+  });
 });

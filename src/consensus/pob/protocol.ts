@@ -31,7 +31,8 @@ import { IosError } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
 import { sha256 } from "../../crypto/sha256.js";
-import { decodeBlock, decodeBlockEnvelope, MAX_BLOCK_TXS } from "../../ledger/block.js";
+import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope } from "../../ledger/block.js";
+import { SIGNATURE_BYTES } from "../../ledger/keys.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { transactionIdOfEncoding } from "../../ledger/transaction.js";
@@ -122,6 +123,9 @@ interface HeldBlock {
   readonly hash: Uint8Array;
   readonly bytes: Uint8Array;
   readonly receivedAt: number;
+  /** From its header: what ordering it adds to the final block (see FINAL_BODY_LIMIT). */
+  readonly txCount: number;
+  readonly bodyBytes: number;
 }
 
 /**
@@ -143,6 +147,24 @@ interface PendingRecord {
 
 function pendingOf(record: FinalityRecord): PendingRecord {
   return { record, proposal: decodeProposal(record.proposal) };
+}
+
+/**
+ * The body a final block may hold: the ledger's block limit less its header and collective seal.
+ * A proposal orders optimistic blocks only while their transactions and bytes fit, since the final
+ * block stores every included transaction (a validator process persists it in one LMDB transaction).
+ */
+const FINAL_BODY_LIMIT = { txs: MAX_BLOCK_TXS, bytes: MAX_BLOCK_BYTES - HEADER_BYTES - 2 - MAX_BITMASK_BYTES - SIGNATURE_BYTES };
+
+/** A one-league proposal carries its transactions: they must fit the BFT proposal limit with room for its own fields. */
+const ONE_LEAGUE_PROPOSAL_BODY_BYTES = DEFAULT_MAX_PROPOSAL_BYTES - 64 * 1024;
+
+/** Adds `block` to `budget` when it still fits FINAL_BODY_LIMIT; false (budget unchanged) otherwise. */
+function withinFinalBlock(budget: { txs: number; bytes: number }, block: { readonly txCount: number; readonly bodyBytes: number }): boolean {
+  if (budget.txs + block.txCount > FINAL_BODY_LIMIT.txs || budget.bytes + block.bodyBytes > FINAL_BODY_LIMIT.bytes) return false;
+  budget.txs += block.txCount;
+  budget.bytes += block.bodyBytes;
+  return true;
 }
 
 /** The txid of a well-formed encoding; undefined for a malformed one (phase 2 reports it). */
@@ -298,7 +320,7 @@ export class PobNode {
   }
 
   private publish(block: OptimisticBlock): void {
-    this.hold(block.hash, block.bytes);
+    this.hold(block.hash, block.bytes, block.block.header);
     const others = this.deps.members.filter((m) => Buffer.compare(m, this.deps.keyPair.publicKey) !== 0).map(this.deps.peerOf);
     this.deps.transport.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, block.bytes);
     this.announce({ hash: block.hash, producer: block.block.header.producer, txids: block.block.txids });
@@ -312,10 +334,10 @@ export class PobNode {
   }
 
   /** Holds a block body; false when it was already held or ordered, or the holding is full. */
-  private hold(hash: Uint8Array, bytes: Uint8Array): boolean {
+  private hold(hash: Uint8Array, bytes: Uint8Array, header: { readonly txCount: number; readonly bodyBytes: number }): boolean {
     const key = toHex(hash);
     if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return false;
-    this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now() });
+    this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now(), txCount: header.txCount, bodyBytes: header.bodyBytes });
     this.releaseBlockWaiters();
     return true;
   }
@@ -351,7 +373,7 @@ export class PobNode {
     const { header, seal } = envelope;
     if (header.shard !== this.config.shard || header.epoch !== this.leagues.epoch || !this.leagues.isBelievable(header.producer)) return;
     const bytes = Uint8Array.from(payload);
-    if (!this.hold(envelope.hash, bytes)) return;
+    if (!this.hold(envelope.hash, bytes, header)) return;
     // Clients hear of a block only with its producer's valid seal (phase 2 checks it again, for the record).
     if (this.announcementListeners.size > 0 && seal.kind === "producer" && this.deps.verifier.verify(seal.signature, envelope.hash, header.producer)) {
       try {
@@ -373,11 +395,22 @@ export class PobNode {
     const leagues = this.leagues;
     const base = { epoch: leagues.epoch, height: this.baseHeight + bftHeight, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey };
     if (leagues.mode === "one-league") {
-      const transactions = [...this.mempool.values()].slice(0, MAX_BLOCK_TXS);
+      const transactions: Uint8Array[] = [];
+      const budget = { txs: 0, bytes: 0 };
+      for (const tx of this.mempool.values()) {
+        if (budget.bytes + 4 + tx.length > ONE_LEAGUE_PROPOSAL_BODY_BYTES || !withinFinalBlock(budget, { txCount: 1, bodyBytes: 4 + tx.length })) break;
+        transactions.push(tx);
+      }
       return encodeProposal({ ...base, mode: "one-league", blocks: [], transactions });
     }
     const cutoff = this.deps.clock.now() - this.config.orderDelayMs;
-    const blocks = [...this.held.values()].filter((b) => b.receivedAt <= cutoff).slice(0, MAX_PROPOSAL_BLOCKS).map((b) => b.hash);
+    const blocks: Uint8Array[] = [];
+    const budget = { txs: 0, bytes: 0 };
+    for (const held of this.held.values()) {
+      if (held.receivedAt > cutoff) continue;
+      if (blocks.length === MAX_PROPOSAL_BLOCKS || !withinFinalBlock(budget, held)) break;
+      blocks.push(held.hash);
+    }
     const proposal: FinalProposal = { ...base, mode: "two-league", blocks, transactions: [] };
     return encodeProposal(proposal);
   }
@@ -408,7 +441,10 @@ export class PobNode {
       await this.nextBlockOrTimeout(deadline - this.deps.clock.now());
       missing = this.missingBodies(proposal);
     }
-    return missing.length === 0 && !this.closed;
+    if (missing.length > 0 || this.closed) return false;
+    // Whatever the final block includes must fit one ledger block, or no validator could store it.
+    const budget = { txs: 0, bytes: 0 };
+    return proposal.blocks.every((hash) => withinFinalBlock(budget, this.held.get(toHex(hash))!));
   }
 
   private fetchBodies(missing: readonly Uint8Array[], source: PeerId): void {
