@@ -28,7 +28,7 @@ const SECONDS = Number(process.env.DEVNET_BENCH_SECONDS ?? 10);
  * shape on this machine, so a run never runs dry (signing them is the slow part of a run).
  */
 const SHAPES = [
-  { validatorsPerShard: 4, windows: [250, 1000, 4000], txPerSecondBudget: 6_000 },
+  { validatorsPerShard: 4, windows: [250, 1000, 4000], txPerSecondBudget: 10_000 },
   { validatorsPerShard: 1, windows: [4000, 8000], txPerSecondBudget: 24_000 },
 ] as const;
 const PROFILE_WINDOW = 1000;

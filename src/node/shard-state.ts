@@ -8,14 +8,16 @@
  *  2. load: insert the flushed UTXO set (the set after block h = flushed height) into the table and
  *     check its count and supply against the flush marker.
  *  3. replay: apply the stored blocks h+1..tip to the table, checking heights and hash links, and
- *     collect their UTXO changes as the pending (unflushed) delta.
+ *     collect their UTXO changes as the pending (unflushed) delta and their transactions'
+ *     locations as the pending tx index.
  *  4. ready: `commitBlock(bytes)` checks the block against the tip, validates it statelessly,
  *     applies it to the table, then appends it durably; every FLUSH_INTERVAL_BLOCKS blocks (or when
- *     the pending delta reaches MAX_PENDING_UTXO_WRITES) the sorted delta and the new flushed marker
- *     ride in that block's own transaction.
+ *     the pending delta or tx index reaches its bound) the sorted delta, the pending tx index
+ *     entries and the new flushed marker ride in that block's own transaction.
  *
- * A block is final once `commitBlock` returns: it and its tx index entries are on disk, and the
- * UTXO set it produces is recoverable from the flushed set plus the stored blocks. Signatures are
+ * A block is final once `commitBlock` returns: it is on disk, and both the UTXO set it produces
+ * and its transactions' locations are recoverable from the flushed state plus the stored blocks
+ * (`getTransactionLocation` answers from the pending index until the flush). Signatures are
  * not checked here: the caller commits only blocks whose transactions passed stateless validation
  * and batch signature verification (the worker pool), and replay re-applies only blocks this node
  * committed itself.
@@ -55,6 +57,8 @@ import { UtxoDelta } from "../store/utxo-delta.js";
 export const FLUSH_INTERVAL_BLOCKS = 16;
 /** Flush early once this many net writes are pending: bounds the delta's memory (~150 B each). */
 export const MAX_PENDING_UTXO_WRITES = 1 << 18;
+/** Flush early once this many tx index entries wait (~100 B each in memory). */
+export const MAX_PENDING_TX_INDEX = 1 << 18;
 /** Entries per insert while loading the flushed set: 8,192 × 76 B = 608 KiB per chunk. */
 const LOAD_CHUNK_ENTRIES = 8192;
 /** The table starts at ≥ 2 buckets per loaded entry (2^16..2^25, UtxoTable's accepted range). */
@@ -140,6 +144,72 @@ interface AppliedBlock {
   readonly delta: BlockDelta;
 }
 
+/**
+ * Locations of applied transactions whose blocks are appended but whose tx index entries wait for
+ * the next flush: writing them per block was most of a block's commit cost (2.8–4.7× a block
+ * without them, bench/store.bench.ts), while in one flush they share B-tree pages. Rebuilt by
+ * replay after a restart, like the UTXO delta.
+ */
+class PendingTxIndex {
+  private readonly locations = new Map<string, TxLocation>();
+
+  private static key(txid: Uint8Array): string {
+    return Buffer.from(txid.buffer, txid.byteOffset, TXID_BYTES).toString("latin1");
+  }
+
+  /** Transaction i of `txids` (packed n × 32) lives at (height, positions[i]). */
+  add(txids: Uint8Array, height: number, positions: ArrayLike<number>): void {
+    for (let i = 0; i < positions.length; i++) this.locations.set(PendingTxIndex.key(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES)), { height, position: positions[i]! });
+  }
+
+  get(txid: Uint8Array): TxLocation | undefined {
+    return txid.length === TXID_BYTES ? this.locations.get(PendingTxIndex.key(txid)) : undefined;
+  }
+
+  get size(): number {
+    return this.locations.size;
+  }
+
+  packed(): { txids: Uint8Array; heights: Uint32Array; positions: Uint32Array } {
+    const n = this.locations.size;
+    const txids = Buffer.allocUnsafe(n * TXID_BYTES);
+    const heights = new Uint32Array(n);
+    const positions = new Uint32Array(n);
+    let i = 0;
+    for (const [key, location] of this.locations) {
+      txids.write(key, i * TXID_BYTES, "latin1");
+      heights[i] = location.height;
+      positions[i++] = location.position;
+    }
+    return { txids, heights, positions };
+  }
+
+  clear(): void {
+    this.locations.clear();
+  }
+}
+
+/** Packed txids and body positions of the records a block applied (status Ok), in body order. */
+function appliedLocations(stateless: StatelessResult, statuses: Uint8Array): { txids: Uint8Array; positions: Uint32Array; statusesByTx: Uint8Array } {
+  const statusesByTx = new Uint8Array(stateless.count);
+  let count = 0;
+  for (let k = 0; k < stateless.recordCount; k++) if (statuses[k] === ApplyStatus.Ok) count++;
+  const txids = new Uint8Array(count * TXID_BYTES);
+  const positions = new Uint32Array(count);
+  let applied = 0;
+  for (let k = 0; k < stateless.recordCount; k++) {
+    const position = stateless.recordTx[k]!;
+    statusesByTx[position] = statuses[k]!;
+    if (statuses[k] !== ApplyStatus.Ok) continue;
+    txids.set(stateless.txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), applied * TXID_BYTES);
+    positions[applied++] = position;
+  }
+  return { txids, positions, statusesByTx };
+}
+
+const NO_TXIDS = new Uint8Array(0);
+const NO_POSITIONS = new Uint32Array(0);
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(a, b) === 0;
 }
@@ -151,6 +221,7 @@ function capacityLog2For(entries: number): number {
 
 export class ShardState {
   private readonly pending = new UtxoDelta();
+  private readonly pendingTxIndex = new PendingTxIndex();
   private blocksSinceFlush = 0;
   /** Records were staged for the next block and not yet committed (commitBlock must not interleave). */
   private staged = false;
@@ -231,6 +302,8 @@ export class ShardState {
         throw error;
       }
       this.pending.addBlock(applied.delta.created, applied.delta.spent);
+      const { txids, positions } = appliedLocations(applied.stateless, applied.delta.statuses);
+      this.pendingTxIndex.add(txids, height, positions);
       this.blocksSinceFlush++;
       previous = envelope.hash;
     }
@@ -277,23 +350,10 @@ export class ShardState {
     if (!sameBytes(header.prevHash, tip.hash)) throw new ShardStateError("STATE_PREV_HASH_MISMATCH", `block ${header.height} does not link to the tip`);
     const { stateless, delta } = this.validateAndApply(envelope);
     try {
-      const statuses = new Uint8Array(stateless.count);
-      const txids = new Uint8Array(delta.applied * TXID_BYTES);
-      const positions = new Uint32Array(delta.applied);
-      let applied = 0;
-      for (let k = 0; k < stateless.recordCount; k++) {
-        const position = stateless.recordTx[k]!;
-        statuses[position] = delta.statuses[k]!;
-        if (delta.statuses[k] !== ApplyStatus.Ok) continue;
-        txids.set(stateless.txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), applied * TXID_BYTES);
-        positions[applied++] = position;
-      }
+      const { txids, positions, statusesByTx } = appliedLocations(stateless, delta.statuses);
       this.pending.addBlock(delta.created, delta.spent);
-      this.blocksSinceFlush++;
-      const flush = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES ? this.takeFlush() : undefined;
-      this.store.appendBlock({ height: header.height, hash: envelope.hash, bytes, txids, positions }, flush);
-      if (flush !== undefined) this.flushDone();
-      return { height: header.height, hash: envelope.hash, statuses, txids: stateless.txids, applied, flushed: flush !== undefined };
+      const flushed = this.append({ height: header.height, hash: envelope.hash, bytes }, txids, positions);
+      return { height: header.height, hash: envelope.hash, statuses: statusesByTx, txids: stateless.txids, applied: positions.length, flushed };
     } catch (error) {
       this.failed = true;
       throw error;
@@ -352,25 +412,37 @@ export class ShardState {
       }
       const positions = new Uint32Array(appliedCount);
       for (let i = 0; i < positions.length; i++) positions[i] = i;
-      this.blocksSinceFlush++;
-      const flush = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES ? this.takeFlush() : undefined;
-      const stored = { height, hash: block.hash, bytes: block.bytes, txids: block.txids, positions };
-      this.store.appendBlock(block.consensusState === undefined ? stored : { ...stored, consensusState: block.consensusState }, flush);
-      if (flush !== undefined) this.flushDone();
+      const stored = { height, hash: block.hash, bytes: block.bytes };
+      const flushed = this.append(block.consensusState === undefined ? stored : { ...stored, consensusState: block.consensusState }, block.txids, positions);
       this.staged = false;
-      return { height, hash: block.hash, applied: appliedCount, flushed: flush !== undefined };
+      return { height, hash: block.hash, applied: appliedCount, flushed };
     } catch (error) {
       this.failed = true;
       throw error;
     }
   }
 
+  /**
+   * Appends a block whose UTXO changes are already in the pending delta, with its applied txids'
+   * locations going to the pending tx index; the flush rides along when one is due. True if it did.
+   */
+  private append(block: { readonly height: number; readonly hash: Uint8Array; readonly bytes: Uint8Array; readonly consensusState?: Uint8Array }, txids: Uint8Array, positions: Uint32Array): boolean {
+    this.pendingTxIndex.add(txids, block.height, positions);
+    this.blocksSinceFlush++;
+    const due = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES || this.pendingTxIndex.size >= MAX_PENDING_TX_INDEX;
+    const flush = due ? this.takeFlush() : undefined;
+    this.store.appendBlock({ ...block, txids: NO_TXIDS, positions: NO_POSITIONS }, flush);
+    if (flush !== undefined) this.flushDone();
+    return flush !== undefined;
+  }
+
   private takeFlush(): UtxoFlush {
-    return { writes: this.pending.sortedWrites(), count: this.table.count, supply: this.table.supply };
+    return { writes: this.pending.sortedWrites(), count: this.table.count, supply: this.table.supply, txIndex: this.pendingTxIndex.packed() };
   }
 
   private flushDone(): void {
     this.pending.clear();
+    this.pendingTxIndex.clear();
     this.blocksSinceFlush = 0;
   }
 
@@ -434,7 +506,7 @@ export class ShardState {
 
   /** Where a transaction applied by a final block lives: its block height and position in the body. */
   getTransactionLocation(txid: Uint8Array): TxLocation | undefined {
-    return this.store.getTxLocation(txid);
+    return this.pendingTxIndex.get(txid) ?? this.store.getTxLocation(txid);
   }
 
   getBlock(height: number): Uint8Array | undefined {

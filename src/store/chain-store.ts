@@ -92,6 +92,11 @@ export interface UtxoFlush {
   readonly writes: readonly UtxoWrite[];
   readonly count: number;
   readonly supply: bigint;
+  /**
+   * Transaction locations of blocks appended without their index (StoredBlock with no txids):
+   * written with the flush, in its transaction. txids packed n × 32, heights and positions n each.
+   */
+  readonly txIndex?: { readonly txids: Uint8Array; readonly heights: Uint32Array; readonly positions: Uint32Array };
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -105,6 +110,11 @@ function isHeight(height: number): boolean {
 function checkFlush(flush: UtxoFlush): void {
   storeCheck(isHeight(flush.count), "STORE_BAD_INPUT", "flush count must be a non-negative safe integer");
   storeCheck(isU64(flush.supply), "STORE_BAD_INPUT", "flush supply must be a u64");
+  const index = flush.txIndex;
+  if (index !== undefined) {
+    const n = index.heights.length;
+    storeCheck(index.txids.length === n * TXID_BYTES && index.positions.length === n, "STORE_BAD_INPUT", `tx index: ${index.txids.length / TXID_BYTES} txids, ${n} heights, ${index.positions.length} positions`);
+  }
   let previous: Buffer | undefined;
   flush.writes.forEach((write, i) => {
     storeCheck(write.key.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `write ${i}: outpoint must be ${OUTPOINT_BYTES} bytes`);
@@ -311,10 +321,17 @@ export class ChainStore {
 
   /** Inside a write transaction: sorted upserts/deletes, then the marker. */
   private writeFlush(flush: UtxoFlush, marker: FlushMarker): void {
-    const { utxo, meta } = this.dbs;
+    const { utxo, meta, txIndex } = this.dbs;
     for (const write of flush.writes) {
       if (write.value === null) utxo.removeSync(asBuffer(write.key));
       else utxo.putSync(asBuffer(write.key), asBuffer(write.value));
+    }
+    const index = flush.txIndex;
+    if (index !== undefined) {
+      const txids = asBuffer(index.txids);
+      for (let i = 0; i < index.heights.length; i++) {
+        txIndex.putSync(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(index.heights[i]!, index.positions[i]!));
+      }
     }
     meta.putSync(META_FLUSHED, encodeFlushMarker(marker));
   }

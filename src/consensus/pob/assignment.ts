@@ -49,6 +49,8 @@ function weight(validator: Uint8Array, key: Uint8Array): bigint {
 export function assigneeIndex(key: Uint8Array, believable: readonly Uint8Array[]): number {
   pobCheck(key instanceof Uint8Array && key.length === 32, "POB_BAD_ARGUMENT", "an assignment key must be 32 bytes");
   pobCheck(believable.length > 0, "POB_EMPTY_LEAGUE", "no believable validator to assign to (one-league mode?)");
+  // A league of one takes everything: no weight to compare (a devnet's usual single producer).
+  if (believable.length === 1) return 0;
   let best = 0;
   let bestWeight = -1n;
   believable.forEach((validator, i) => {

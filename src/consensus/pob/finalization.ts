@@ -238,11 +238,12 @@ export class PobValidator {
   }
 
   /**
-   * Applies a decided proposal. `bodyOf(hash)` gives an optimistic block's bytes (undefined if
-   * this validator never received it); `finalRandomness` (32 bytes) was fixed after the blocks
-   * were signed (see sampling.ts).
+   * Applies a decided proposal. `bodyOf(hash)` gives an optimistic block's bytes, or the block
+   * already decoded from them (`decodeBlock`, so it is not hashed again), or undefined if this
+   * validator never received it; `finalRandomness` (32 bytes) was fixed after the blocks were
+   * signed (see sampling.ts).
    */
-  applyFinal(proposal: FinalProposal, bodyOf: (hash: Uint8Array) => Uint8Array | undefined, finalRandomness: Uint8Array): FinalOutcome {
+  applyFinal(proposal: FinalProposal, bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array): FinalOutcome {
     // encodeProposal checks every field decodeProposal would; the encoding is needed only for the hash.
     const encoded = encodeProposal(proposal);
     this.checkContext(proposal);
@@ -336,12 +337,12 @@ export class PobValidator {
     work.blocks.push({ hash, rejected: code, included: 0, sampled: 0, ...(producer === undefined ? {} : { producer }) });
   }
 
-  private applyOptimistic(hash: Uint8Array, bytes: Uint8Array | undefined, finalRandomness: Uint8Array, height: number, work: Work): void {
+  private applyOptimistic(hash: Uint8Array, body: Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array, height: number, work: Work): void {
     const { shard, shardCount, accounts } = this.options;
-    if (bytes === undefined) return this.rejectBlock(hash, "POB_BLOCK_UNAVAILABLE", work);
+    if (body === undefined) return this.rejectBlock(hash, "POB_BLOCK_UNAVAILABLE", work);
     let block: DecodedBlock;
     try {
-      block = decodeBlock(bytes);
+      block = body instanceof Uint8Array ? decodeBlock(body) : body;
     } catch (error) {
       if (!(error instanceof LedgerError)) throw error;
       return this.rejectBlock(hash, "POB_BLOCK_MALFORMED", work);

@@ -96,6 +96,8 @@ export class OptimisticProducer {
   /** Outpoint (hex) → tag ("queued" or the block hash in hex) of pending spends. */
   private readonly spent = new Map<string, string>();
   private readonly created = new Map<string, PendingOutput>();
+  /** The transactions of each sealed, not yet finalized block (hex hash): what `finalized` releases. */
+  private readonly sealedBlocks = new Map<string, readonly QueuedTransaction[]>();
   private height = 0;
   private previous: Uint8Array = ZERO_HASH;
 
@@ -209,6 +211,7 @@ export class OptimisticProducer {
       for (const key of entry.spends) this.spent.set(key, tag);
       for (const key of entry.creates) this.created.get(key)!.tag = tag;
     }
+    this.sealedBlocks.set(tag, sealed);
     // A Merkle proof per transaction costs a tree walk each: built only if someone reads them.
     let confirmations: OptimisticConfirmation[] | undefined;
     return {
@@ -225,7 +228,12 @@ export class OptimisticProducer {
   /** Phase 2 finalized (or rejected) block `hash`: the final state now decides its transactions. */
   finalized(hash: Uint8Array): void {
     const tag = toHex(hash);
-    for (const [key, value] of this.spent) if (value === tag) this.spent.delete(key);
-    for (const [key, output] of this.created) if (output.tag === tag) this.created.delete(key);
+    const sealed = this.sealedBlocks.get(tag);
+    if (sealed === undefined) return;
+    this.sealedBlocks.delete(tag);
+    for (const entry of sealed) {
+      for (const key of entry.spends) if (this.spent.get(key) === tag) this.spent.delete(key);
+      for (const key of entry.creates) if (this.created.get(key)?.tag === tag) this.created.delete(key);
+    }
   }
 }

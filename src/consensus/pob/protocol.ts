@@ -31,7 +31,7 @@ import { IosError } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
 import { sha256 } from "../../crypto/sha256.js";
-import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope } from "../../ledger/block.js";
+import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../../ledger/block.js";
 import { SIGNATURE_BYTES } from "../../ledger/keys.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
@@ -126,6 +126,8 @@ interface HeldBlock {
   /** From its header: what ordering it adds to the final block (see FINAL_BODY_LIMIT). */
   readonly txCount: number;
   readonly bodyBytes: number;
+  /** The block decoded on arrival (undefined if its bytes do not decode): phase 2 does not hash it again. */
+  readonly decoded: DecodedBlock | undefined;
 }
 
 /**
@@ -320,7 +322,7 @@ export class PobNode {
   }
 
   private publish(block: OptimisticBlock): void {
-    this.hold(block.hash, block.bytes, block.block.header);
+    this.hold(block.hash, block.bytes, block.block.header, block.block);
     const others = this.deps.members.filter((m) => Buffer.compare(m, this.deps.keyPair.publicKey) !== 0).map(this.deps.peerOf);
     this.deps.transport.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, block.bytes);
     this.announce({ hash: block.hash, producer: block.block.header.producer, txids: block.block.txids });
@@ -334,10 +336,10 @@ export class PobNode {
   }
 
   /** Holds a block body; false when it was already held or ordered, or the holding is full. */
-  private hold(hash: Uint8Array, bytes: Uint8Array, header: { readonly txCount: number; readonly bodyBytes: number }): boolean {
+  private hold(hash: Uint8Array, bytes: Uint8Array, header: { readonly txCount: number; readonly bodyBytes: number }, decoded: DecodedBlock | undefined): boolean {
     const key = toHex(hash);
     if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return false;
-    this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now(), txCount: header.txCount, bodyBytes: header.bodyBytes });
+    this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now(), txCount: header.txCount, bodyBytes: header.bodyBytes, decoded });
     this.releaseBlockWaiters();
     return true;
   }
@@ -372,15 +374,20 @@ export class PobNode {
     }
     const { header, seal } = envelope;
     if (header.shard !== this.config.shard || header.epoch !== this.leagues.epoch || !this.leagues.isBelievable(header.producer)) return;
+    if (this.held.has(toHex(envelope.hash))) return;
     const bytes = Uint8Array.from(payload);
-    if (!this.hold(envelope.hash, bytes, header)) return;
+    // Decoded once here, for the announcement and for phase 2; one that does not decode is still
+    // held, so that phase 2 rejects it (POB_BLOCK_MALFORMED) exactly as every other validator does.
+    let decoded: DecodedBlock | undefined;
+    try {
+      decoded = decodeBlock(bytes);
+    } catch (error) {
+      if (!(error instanceof LedgerError)) throw error;
+    }
+    if (!this.hold(envelope.hash, bytes, header, decoded)) return;
     // Clients hear of a block only with its producer's valid seal (phase 2 checks it again, for the record).
-    if (this.announcementListeners.size > 0 && seal.kind === "producer" && this.deps.verifier.verify(seal.signature, envelope.hash, header.producer)) {
-      try {
-        this.announce({ hash: envelope.hash, producer: header.producer, txids: decodeBlock(bytes).txids });
-      } catch (error) {
-        if (!(error instanceof LedgerError)) throw error;
-      }
+    if (decoded !== undefined && this.announcementListeners.size > 0 && seal.kind === "producer" && this.deps.verifier.verify(seal.signature, envelope.hash, header.producer)) {
+      this.announce({ hash: envelope.hash, producer: header.producer, txids: decoded.txids });
     }
     this.applyReady();
   }
@@ -516,7 +523,10 @@ export class PobNode {
 
   private apply({ record, proposal }: PendingRecord): void {
     const randomness = finalRandomnessOf(record, this.participants.length);
-    const outcome = this.validator.applyFinal(proposal, (hash) => this.held.get(toHex(hash))?.bytes, randomness);
+    const outcome = this.validator.applyFinal(proposal, (hash) => {
+      const held = this.held.get(toHex(hash));
+      return held?.decoded ?? held?.bytes;
+    }, randomness);
     for (const hash of proposal.blocks) {
       const key = toHex(hash);
       const body = this.held.get(key);
