@@ -411,6 +411,52 @@ describe("a byzantine leader", () => {
   });
 });
 
+describe("a leader that gives up a session", () => {
+  it("moves its signers to its new session at once; the abandoned nonce answers no challenge", () => {
+    const n = 4;
+    const sim = new Simulator({ seed: simSeed("leader-retry") });
+    const keyRng = sim.rng("keys");
+    const keys = Array.from({ length: n }, () => SchnorrKey.fromSeed(keyRng.bytes(32)));
+    const participants = keys.map((k) => k.publicKey).sort(Buffer.compare);
+    const peers = participants.map(hexOf);
+    const keyOf = (index: number) => keys.find((k) => hexOf(k.publicKey) === peers[index])!;
+    const config = { participants, fanout: 2, levelTimeoutMs: 1000 };
+    const [leader, target] = [0, 1];
+    const received: { type: number; payload: Uint8Array }[] = [];
+    let leaderTransport: Transport | undefined;
+    peers.forEach((peer, index) => {
+      sim.addNode(peer, ({ transport, clock, rng }) => {
+        if (index !== leader) return new CosiNode(config, { transport, clock, rng, key: keyOf(index), verifier });
+        leaderTransport = transport;
+        for (const type of [COSI_MESSAGES.COMMIT, COSI_MESSAGES.RESPONSE]) transport.on(type, (_from, t, payload) => received.push({ type: t, payload }));
+        return undefined;
+      });
+    });
+    sim.run({ until: 0 });
+    const invited = new Uint8Array(1).fill(0b1111);
+    const announceOf = (round: number, m: Uint8Array) =>
+      ({ session: sessionId(participants[leader]!, round, m), attempt: 0, leaderIndex: leader, round, mode: "star" as const, fanout: 2, count: n, invited, message: m });
+    const first = announceOf(5, message("first try"));
+    const second = announceOf(6, message("second try"));
+    leaderTransport!.send(peers[target]!, COSI_MESSAGES.ANNOUNCE, encodeAnnounce(first));
+    sim.run({ until: sim.now() + 5 });
+    // Well inside the signer's nonce timeout (level timeout 1 s), the same leader starts over.
+    leaderTransport!.send(peers[target]!, COSI_MESSAGES.ANNOUNCE, encodeAnnounce(second));
+    sim.run({ until: sim.now() + 5 });
+    const commits = received.filter((r) => r.type === COSI_MESSAGES.COMMIT);
+    assert.equal(commits.length, 2, "the signer committed to the new session instead of refusing it");
+    const node = sim.node<CosiNode>(peers[target]!).instance!;
+    assert.equal(node.stats.refusedSessions, 0);
+    // A challenge of the abandoned session finds no nonce: no response, counted as misplaced.
+    const mask = new Uint8Array(1).fill((1 << leader) | (1 << target));
+    const stale = decodeMaskedValue(commits[0]!.payload, n, "point");
+    leaderTransport!.send(peers[target]!, COSI_MESSAGES.CHALLENGE, encodeMaskedValue(first, mask, stale.value));
+    sim.run({ until: sim.now() + 5 });
+    assert.equal(received.filter((r) => r.type === COSI_MESSAGES.RESPONSE).length, 0);
+    assert.equal(node.stats.rejectedMessages, 1);
+  });
+});
+
 describe("application approval", () => {
   it("validators whose application declines the message do not sign it; more than f stop it", () => {
     const n = 10;

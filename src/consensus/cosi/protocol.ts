@@ -23,8 +23,9 @@
  * out of the next attempt. Every attempt uses fresh nonces: reusing v_i under a second challenge
  * would reveal a_i. A node is open in at most one session at a time (the concurrent-session
  * attack, Drijvers et al., eprint 2018/417): it refuses to commit to another session until it has
- * responded, its nonce timed out, or the same session moved to a new attempt; a refusing node
- * still relays for its subtree.
+ * responded, its nonce timed out, the same session moved to a new attempt, or the same leader
+ * started a new session (which drops the old nonce unused); a refusing node still relays for its
+ * subtree.
  */
 import { IosError, check, invariant } from "../../errors.js";
 import type { Ed25519Verifier } from "../../crypto/ed25519.js";
@@ -449,6 +450,10 @@ export class CosiNode {
       throw reject(`exceeds the ${MAX_TRACKED_SESSIONS} sessions a node tracks`);
     }
     this.attempts.set(sessionHex, attempt);
+    // A leader leads one session at a time (`sign`), so its new session means it gave up the one
+    // this node is open in: that nonce is dropped unused, and at most one stays live. Waiting for
+    // it to time out instead made a node refuse every retry of a busy leader for openTimeoutMs.
+    if (this.open !== undefined && this.open.sessionHex !== sessionHex && this.open.announce.leaderIndex === announce.leaderIndex) this.dropAttempt(this.open);
     if (this.leading !== undefined || (this.open !== undefined && this.open.sessionHex !== sessionHex)) {
       this.stats.refusedSessions++;
     } else if (this.deps.approve !== undefined && !this.deps.approve(announce.message, announce.leaderIndex, announce.round)) {
