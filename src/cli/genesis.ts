@@ -5,8 +5,8 @@
  * as a peer), and key files of the first funded accounts for `ios tx send`.
  */
 import { join } from "node:path";
-import { MIN_NORMAL_LEAGUE } from "../consensus/pob/policy.js";
-import { genesisToJson, makeTestGenesis, type GenesisPobPolicy } from "../ledger/genesis.js";
+import { MIN_NORMAL_LEAGUE, type ShardingPolicy } from "../consensus/pob/policy.js";
+import { genesisToJson, makeTestGenesis } from "../ledger/genesis.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
 import { keyFileJson, nodeConfigJson } from "../node/config.js";
@@ -29,7 +29,7 @@ const OPTIMISTIC_INTERVAL_MS = 50;
 const OPTIMISTIC_BLOCK_TXS = 2048;
 
 /** The PoB sharding policy of `--believable` / `--sampling-p` for shards of `perShard` validators. */
-function pobPolicyOf(values: Values, perShard: number): GenesisPobPolicy {
+function pobPolicyOf(values: Values, perShard: number): ShardingPolicy {
   if (perShard < MIN_NORMAL_LEAGUE) throw new UsageError(`--consensus pob needs at least ${MIN_NORMAL_LEAGUE} validators per shard (the normal league's minimum), got ${perShard}`);
   const believable = integerOption(values, "believable", 0, perShard - MIN_NORMAL_LEAGUE, Math.min(DEFAULT_BELIEVABLE, perShard - MIN_NORMAL_LEAGUE));
   const pText = typeof values["sampling-p"] === "string" ? values["sampling-p"] : String(DEFAULT_SAMPLING_P);

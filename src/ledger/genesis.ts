@@ -27,6 +27,8 @@ import { MAX_SHARDS, PUBLIC_KEY_BYTES, checkShardIndex, shardOfOwner } from "./s
 import { MAX_AMOUNT } from "./transaction.js";
 import { ENTRY_BYTES, packEntry } from "./utxo-table.js";
 import { toHex } from "../hex.js";
+// Type only: the policy's meaning and checks live with Proof-of-Believability; genesis carries it.
+import type { ShardingPolicy } from "../consensus/pob/policy.js";
 
 export const GENESIS_VERSION = 1;
 /** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */
@@ -47,17 +49,8 @@ export interface GenesisOutput {
   readonly amount: bigint;
 }
 
-/** The PoB sharding policy's fields (src/consensus/pob/policy.ts `ShardingPolicy` is this shape). */
-export interface GenesisPobPolicy {
-  readonly believableLeagueSize: number;
-  readonly normalLeagueSize: number;
-  readonly samplingProbability: number;
-  readonly minBelievableSize: number;
-  readonly optimisticIntervalMs: number;
-  readonly maxOptimisticBlockTxs: number;
-}
 
-const POB_POLICY_FIELDS = ["believableLeagueSize", "normalLeagueSize", "samplingProbability", "minBelievableSize", "optimisticIntervalMs", "maxOptimisticBlockTxs"] as const;
+const POB_POLICY_FIELDS = ["believableLeagueSize", "normalLeagueSize", "samplingProbability", "minBelievableSize", "optimisticIntervalMs", "maxOptimisticBlockTxs"] as const satisfies readonly (keyof ShardingPolicy)[];
 
 export interface Genesis {
   readonly shardCount: number;
@@ -66,7 +59,7 @@ export interface Genesis {
   readonly validators: readonly GenesisValidator[];
   readonly outputs: readonly GenesisOutput[];
   /** Shards run Proof-of-Believability with this policy; absent: solo or one-league BFT. */
-  readonly pob?: GenesisPobPolicy;
+  readonly pob?: ShardingPolicy;
 }
 
 function bad(message: string): never {
@@ -153,11 +146,11 @@ export function parseGenesis(json: string): Genesis {
     onlyFields(entry, ["owner", "amount"], `outputs[${i}]`);
     return { owner: parseKey(entry.owner, `outputs[${i}].owner`), amount: parseAmount(entry.amount, `outputs[${i}].amount`) };
   });
-  let pob: GenesisPobPolicy | undefined;
+  let pob: ShardingPolicy | undefined;
   if (pobValue !== undefined) {
     if (!isRecord(pobValue)) bad("pob must be an object");
     onlyFields(pobValue, POB_POLICY_FIELDS, "pob");
-    pob = pobValue as unknown as GenesisPobPolicy;
+    pob = pobValue as unknown as ShardingPolicy;
   }
   const genesis: Genesis = { shardCount: value.shardCount as number, timestamp: value.timestamp as number, validators, outputs, ...(pob === undefined ? {} : { pob }) };
   validate(genesis);
@@ -272,7 +265,7 @@ export interface TestGenesisOptions {
   readonly stake?: bigint;
   readonly timestamp?: number;
   /** The PoB sharding policy, if the shards run Proof-of-Believability. */
-  readonly pob?: GenesisPobPolicy;
+  readonly pob?: ShardingPolicy;
 }
 
 /** A genesis funding `deriveTestAccounts(seed, accounts)`, with derived validator keys. */

@@ -10,6 +10,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import uWS, { type us_listen_socket } from "uWebSockets.js";
+import WebSocket from "ws";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../../src/api/interface.js";
 import { ClientApi } from "../../src/api/server.js";
 import { SubmitOutcome, type ConfirmationBatch, type OptimisticBatch } from "../../src/api/stream-codec.js";
@@ -231,4 +232,34 @@ export async function serveApi(backend: ClientBackend, limits: ApiLimits = DEFAU
       uWS.us_listen_socket_close(listenSocket);
     },
   };
+}
+
+/** A client of the WebSocket stream (`url` is ws://host:port/v1/stream) that keeps every frame it receives. */
+export class StreamClient {
+  readonly ws: WebSocket;
+  readonly frames: Uint8Array[] = [];
+  closeCode: number | undefined;
+  readonly opened: Promise<void>;
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on("message", (data: Buffer) => this.frames.push(new Uint8Array(data)));
+    this.ws.on("close", (code) => (this.closeCode = code));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("error", reject);
+    });
+  }
+
+  /** The frames received of one kind (first byte: FRAME_ACK, FRAME_EVENTS, ...). */
+  of(kind: number): Uint8Array[] {
+    return this.frames.filter((f) => f[0] === kind);
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise((resolve) => this.ws.once("close", resolve));
+    this.ws.close();
+    await closed;
+  }
 }

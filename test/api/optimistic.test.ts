@@ -14,7 +14,7 @@ import { CLOSE_SLOW_CONSUMER, STREAM_PATH } from "../../src/api/server.js";
 import { FRAME_ERROR, FRAME_EVENTS, FRAME_OPTIMISTIC, decodeEvents, decodeOptimistic, encodeOptimistic } from "../../src/api/stream-codec.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { DEFAULT_API_LIMITS } from "../../src/node/config.js";
-import { PobTestBackend, TestShard, genesisSpend, getJson, hex, makeNet, postJson, serveApi, until } from "./helpers.js";
+import { PobTestBackend, StreamClient, TestShard, genesisSpend, getJson, hex, makeNet, postJson, serveApi, until } from "./helpers.js";
 
 const SUBSCRIBER_BUFFER_BYTES = 64 * 1024;
 const net = makeNet("optimistic-api-test", 1, 16);
@@ -40,36 +40,16 @@ after(async () => {
 });
 
 /** A stream client recording every frame. `sync()` round-trips a bad control frame: once its ERROR frame is back, every earlier frame has arrived. */
-class Client {
-  readonly ws = new WebSocket(`ws://127.0.0.1:${server.port}${STREAM_PATH}`);
-  readonly frames: Uint8Array[] = [];
-  closeCode: number | undefined;
-  readonly opened: Promise<void>;
-
+/** A stream client that can wait until the server has handled everything it sent (an unknown text op answers an ERROR frame). */
+class Client extends StreamClient {
   constructor() {
-    this.ws.on("message", (data: Buffer) => this.frames.push(new Uint8Array(data)));
-    this.ws.on("close", (code) => (this.closeCode = code));
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once("open", () => resolve());
-      this.ws.once("error", reject);
-    });
-  }
-
-  of(kind: number): Uint8Array[] {
-    return this.frames.filter((f) => f[0] === kind);
+    super(`ws://127.0.0.1:${server.port}${STREAM_PATH}`);
   }
 
   async sync(): Promise<void> {
     const errors = this.of(FRAME_ERROR).length;
     this.ws.send("sync");
     await until(() => (this.of(FRAME_ERROR).length > errors ? true : undefined), "the sync error frame");
-  }
-
-  async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
-    const closed = new Promise((resolve) => this.ws.once("close", resolve));
-    this.ws.close();
-    await closed;
   }
 }
 

@@ -16,7 +16,7 @@ import {
 } from "../../src/api/stream-codec.js";
 import { MAX_FRAMES_IN_FLIGHT, STREAM_PATH } from "../../src/api/server.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
-import { genesisSpend, hex, makeNet, startNode, until } from "./helpers.js";
+import { StreamClient, genesisSpend, hex, makeNet, startNode, until } from "./helpers.js";
 
 const net = makeNet("stream-api-test", 1, 64);
 let node: ValidatorNode;
@@ -32,37 +32,9 @@ after(async () => {
 });
 
 /** A stream client that records every frame it receives, by kind. */
-class Client {
-  readonly ws: WebSocket;
-  readonly frames: Uint8Array[] = [];
-  closeCode: number | undefined;
-  readonly opened: Promise<void>;
-
-  constructor() {
-    this.ws = new WebSocket(url);
-    this.ws.on("message", (data: Buffer) => this.frames.push(new Uint8Array(data)));
-    this.ws.on("close", (code) => (this.closeCode = code));
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once("open", () => resolve());
-      this.ws.once("error", reject);
-    });
-  }
-
-  of(kind: number): Uint8Array[] {
-    return this.frames.filter((f) => f[0] === kind);
-  }
-
-  async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
-    const closed = new Promise((resolve) => this.ws.once("close", resolve));
-    this.ws.close();
-    await closed;
-  }
-}
-
 describe("client WebSocket stream", () => {
   it("bulk submission gets per-transaction acks and the subscriber sees every confirmation", async () => {
-    const client = new Client();
+    const client = new StreamClient(url);
     await client.opened;
     client.ws.send(JSON.stringify({ op: "subscribe" }));
     const txs = Array.from({ length: 40 }, (_, i) => genesisSpend(net, i, net.accounts[(i + 1) % 40]!.publicKey, 7n));
@@ -120,7 +92,7 @@ describe("client WebSocket stream", () => {
   });
 
   it("answers malformed frames and control messages with error frames and keeps the connection", async () => {
-    const client = new Client();
+    const client = new StreamClient(url);
     await client.opened;
     client.ws.send(new Uint8Array([5, 0, 0, 0, 1]));
     client.ws.send("hello");
@@ -137,7 +109,7 @@ describe("client WebSocket stream", () => {
   });
 
   it("refuses frames past the in-flight limit with STREAM_BUSY and acks the others", async () => {
-    const client = new Client();
+    const client = new StreamClient(url);
     await client.opened;
     const txs = Array.from({ length: MAX_FRAMES_IN_FLIGHT + 1 }, (_, i) => genesisSpend(net, 48 + i, net.accounts[0]!.publicKey, 1n));
     // One TCP write: the server reads every frame before any ack can be ready.
@@ -155,7 +127,7 @@ describe("client WebSocket stream", () => {
   });
 
   it("closes a connection that sends a frame over the size limit, and the node carries on", async () => {
-    const client = new Client();
+    const client = new StreamClient(url);
     await client.opened;
     client.ws.send(new Uint8Array(64 * 1024 + 1));
     await until(() => client.closeCode, "close");

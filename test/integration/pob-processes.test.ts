@@ -23,7 +23,7 @@ import { deriveTestAccounts, genesisTxid } from "../../src/ledger/genesis.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { FileFinalityLog } from "../../src/node/consensus/finality-log.js";
 import { shardChainId } from "../../src/node/consensus/shard-consensus.js";
-import { startShardNetwork, stopAll, type ShardNetwork } from "./processes.js";
+import { startShardNetwork, stopAll, waitFor, type ShardNetwork } from "./processes.js";
 
 const SEED = "pob processes";
 const VALIDATORS = 4;
@@ -37,16 +37,6 @@ async function stateOn(api: { transaction(txid: string): Promise<{ state: string
   } catch (error) {
     if ((error as { code?: string }).code === "TX_NOT_FOUND") return { state: "unknown" };
     throw error;
-  }
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

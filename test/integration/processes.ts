@@ -133,3 +133,14 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
   }
   return network;
 }
+
+/** Polls `probe` every 25 ms until it returns a value (not undefined), or fails after `limitMs`. */
+export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, limitMs = 30_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

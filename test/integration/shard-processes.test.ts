@@ -19,22 +19,12 @@ import type { KeyPair } from "../../src/ledger/keys.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { FileFinalityLog } from "../../src/node/consensus/finality-log.js";
 import { finalBlockOf, shardChainId, shardValidators } from "../../src/node/consensus/shard-consensus.js";
-import { startShardNetwork, stopAll, stopProcess, type ShardNetwork } from "./processes.js";
+import { startShardNetwork, stopAll, stopProcess, waitFor, type ShardNetwork } from "./processes.js";
 
 const SEED = "shard processes";
 const VALIDATORS = 4;
 const ACCOUNTS = 24;
 const AMOUNT = 1_000_000n;
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("one shard of 4 validator processes over loopback", () => {
   const directory = mkdtempSync(join(tmpdir(), "ios-shard-processes-"));
