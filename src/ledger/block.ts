@@ -17,7 +17,7 @@
  * tx root = Merkle root (RFC 6962 tree of src/crypto/merkle.ts) of the txids in body order.
  * Decoding checks every length, limit, the exact end, each transaction's structure and the root.
  *
- * API: `makeBlockHeader(fields, transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
+ * API: `makeBlockHeader(fields, transactions, txids?)`, `txidsOf(transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
  * `encodeBlock(header, seal, transactions)`, `decodeBlock(bytes)`, `decodeBlockEnvelope(bytes)`
  * (header + seal + raw body, for handing the body to `validateStateless`), `decodeBlockHeader(bytes)`
  * (the header alone, e.g. inside PoB evidence), `txRootOf(txids)`,
@@ -117,7 +117,7 @@ export function txRootOf(txids: Uint8Array): Uint8Array {
 }
 
 /** txids of encoded transactions, packed; throws BLOCK_BAD_TRANSACTION on a malformed one. */
-function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
+export function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
   const txids = new Uint8Array(transactions.length * TXID_BYTES);
   const sha = defaultSha256Wasm();
   transactions.forEach((tx, i) => {
@@ -134,13 +134,18 @@ function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
   return txids;
 }
 
-/** The full header of a block holding `transactions` (encoded), computing root, count and size. */
-export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[]): BlockHeader {
+/**
+ * The full header of a block holding `transactions` (encoded), computing root, count and size.
+ * A caller that already holds their txids (packed, body order, e.g. from the worker pool's
+ * validation) passes them, which spares hashing every transaction again; it vouches they match.
+ */
+export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[], txids?: Uint8Array): BlockHeader {
   checkFields(fields);
   ledgerCheck(transactions.length <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+  fieldCheck(txids === undefined || txids.length === transactions.length * TXID_BYTES, `${transactions.length} transactions need ${transactions.length * TXID_BYTES} bytes of txids`);
   const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
   ledgerCheck(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
-  return { ...fields, txRoot: txRootOf(txidsOf(transactions)), txCount: transactions.length, bodyBytes };
+  return { ...fields, txRoot: txRootOf(txids ?? txidsOf(transactions)), txCount: transactions.length, bodyBytes };
 }
 
 export function encodeBlockHeader(header: BlockHeader): Uint8Array {

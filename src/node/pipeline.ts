@@ -23,7 +23,7 @@
  * finalizes is committed elsewhere; `settled(block)` then plays phase 5 for it.
  */
 import { IosError } from "../errors.js";
-import { BlockKind, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, blockHash, encodeBlock, sealOptimistic, txRootOf } from "../ledger/block.js";
+import { BlockKind, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, blockHash, encodeBlock, makeBlockHeader, sealOptimistic } from "../ledger/block.js";
 import { SIGNATURE_BYTES, type KeyPair } from "../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
 import { MAX_TX_BYTES, TXID_BYTES } from "../ledger/transaction.js";
@@ -429,28 +429,17 @@ export class Pipeline {
   #buildBlock(slot: BlockSlot, entries: readonly MempoolEntry[]): BuiltBlock {
     const transactions: Uint8Array[] = [];
     const txids = new Uint8Array(slot.applied.length * TXID_BYTES);
-    let bodyBytes = 0;
     slot.applied.forEach((k, i) => {
       const entry = entries[k]!;
       transactions.push(entry.tx);
       txids.set(entry.txid, i * TXID_BYTES);
-      bodyBytes += 4 + entry.tx.length;
     });
-    const header = {
-      kind: BlockKind.Optimistic,
-      shard: this.shard,
-      epoch: this.#epoch,
-      height: slot.height,
-      prevHash: slot.prevHash,
-      timestamp: this.#clock(),
-      producer: this.#producer.publicKey,
-      txRoot: txRootOf(txids),
-      txCount: transactions.length,
-      bodyBytes,
-    };
+    const fields = { kind: BlockKind.Optimistic, shard: this.shard, epoch: this.#epoch, height: slot.height, prevHash: slot.prevHash, timestamp: this.#clock(), producer: this.#producer.publicKey };
+    const header = makeBlockHeader(fields, transactions, txids);
     const bytes = encodeBlock(header, sealOptimistic(header, this.#producer), transactions);
     return { bytes, hash: blockHash(header), txids };
   }
+
 
   /**
    * Up to `maxTxs` waiting transactions (at most `maxBodyBytes` framed), oldest first, left in the
@@ -520,12 +509,13 @@ export class Pipeline {
   }
 
   /**
-   * Removes up to `maxTxs` validated transactions from the mempool, oldest first, for a producer
-   * that keeps them until a final block settles them (PoB's optimistic producer): they keep their
-   * reservation and answer "pending" until `settledEvent` or `rejectTaken`.
+   * Removes every validated transaction from the mempool, oldest first, for a producer that keeps
+   * them until a final block settles them (PoB's optimistic producer; its own block size bounds
+   * what it seals at a time): they keep their reservation and answer "pending" until
+   * `settledEvent` or `rejectTaken`.
    */
-  takeVerified(maxTxs: number): readonly MempoolEntry[] {
-    const entries = this.#mempool.take(maxTxs, Number.MAX_SAFE_INTEGER);
+  takeVerified(): readonly MempoolEntry[] {
+    const entries = this.#mempool.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     for (const entry of entries) this.#taken.set(entry.key, entry);
     return entries;
   }

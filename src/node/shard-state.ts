@@ -47,6 +47,7 @@ import { ChainStore, type UtxoFlush } from "../store/chain-store.js";
 import { StoreError, storeCheck } from "../store/errors.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
+import { sameBytes } from "../bytes.js";
 
 /**
  * Blocks between UTXO flushes. Batching pays: 48k UTXO writes into a 1M-entry set cost about half
@@ -210,9 +211,6 @@ function appliedLocations(stateless: StatelessResult, statuses: Uint8Array): { t
 const NO_TXIDS = new Uint8Array(0);
 const NO_POSITIONS = new Uint32Array(0);
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(a, b) === 0;
-}
 
 function capacityLog2For(entries: number): number {
   const wanted = Math.ceil(Math.log2(Math.max(entries, 1) * 2));
@@ -369,16 +367,11 @@ export class ShardState {
    */
   commitProduced(records: Uint8Array, recordCount: number, build: (slot: BlockSlot) => BuiltBlock): ProducedCommit {
     const statuses = this.stageRecords(records, recordCount);
-    let committed: StagedCommit | undefined;
-    try {
-      const applied = new Uint32Array(statuses.reduce((sum, status) => sum + (status === ApplyStatus.Ok ? 1 : 0), 0));
-      let next = 0;
-      for (let k = 0; k < recordCount; k++) if (statuses[k] === ApplyStatus.Ok) applied[next++] = k;
-      committed = this.commitStaged(applied.length, (slot) => build({ ...slot, statuses, applied }));
-    } finally {
-      if (committed === undefined) this.failed = true;
-    }
-    return { ...committed, statuses };
+    const applied = new Uint32Array(statuses.reduce((sum, status) => sum + (status === ApplyStatus.Ok ? 1 : 0), 0));
+    let next = 0;
+    for (let k = 0; k < recordCount; k++) if (statuses[k] === ApplyStatus.Ok) applied[next++] = k;
+    // commitStaged marks the state failed if the build or the append throws.
+    return { ...this.commitStaged(applied.length, (slot) => build({ ...slot, statuses, applied })), statuses };
   }
 
   /**

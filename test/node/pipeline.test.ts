@@ -448,7 +448,7 @@ describe("ShardState staged blocks and the pipeline's taken transactions (PoB)",
     const coins = genesisCoins(new Model(genesis));
     const txs = [0, 1, 2].map((i) => transfer(coins[i]!, mine[5]!, 2n));
     await pipeline.submit(txs.map((t) => t.bytes));
-    const taken = pipeline.takeVerified(10);
+    const taken = pipeline.takeVerified();
     assert.equal(taken.length, 3);
     assert.equal(pipeline.mempoolCount, 0);
     assert.equal(pipeline.pendingCount, 3);

@@ -33,6 +33,7 @@ import {
   type CollectiveSignature,
 } from "../cosi/codec.js";
 import { maskBytes } from "../cosi/mask.js";
+import { sameBytes } from "../../bytes.js";
 
 export type BftErrorCode = "BFT_BAD_CONFIG" | "BFT_BAD_INPUT" | "BFT_BAD_MESSAGE";
 
@@ -293,13 +294,9 @@ export function verifyViewChange(participants: readonly Uint8Array[], chainId: U
   if (!verifier.verify(vc.signature, statement, participants[vc.signer]!)) return false;
   if (vc.prepared === undefined) return vc.proposal === undefined;
   if (vc.prepared.view >= vc.newView) return false;
-  if (vc.proposal !== undefined && !bytesEqual(proposalHash(vc.proposal), vc.prepared.hash)) return false;
+  if (vc.proposal !== undefined && !sameBytes(proposalHash(vc.proposal), vc.prepared.hash)) return false;
   const digest = prepareDigest(chainId, vc.height, vc.prepared.view, vc.prepared.hash);
   return verifyCollectiveSignature(participants, digest, vc.prepared.cert, cosiThreshold(participants.length), verifier);
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 // ——— wire formats ———

@@ -46,7 +46,6 @@ import {
   MAX_CHAIN_ID_BYTES,
   MAX_FETCH_COUNT,
   MAX_VIEW,
-  bytesEqual,
   commitDigest,
   decodeFetch,
   decodeFinalityRecord,
@@ -71,6 +70,7 @@ import {
 import { MemoryFinalityLog, type FinalityLog } from "./log.js";
 import { guardedHandler } from "../../net/guarded-handler.js";
 import { toHex } from "../../hex.js";
+import { sameBytes } from "../../bytes.js";
 
 export interface BftConfig {
   /** Shard or chain id bound into every signed statement (1..64 bytes). */
@@ -410,9 +410,9 @@ export class BftNode {
 
   /** The proposal bytes of a prepared certificate, from this node's lock or a view change carrying them. */
   private bytesOf(prepared: PreparedCertificate, viewChanges: readonly ViewChange[]): Uint8Array | undefined {
-    if (this.lock !== undefined && bytesEqual(this.lock.hash, prepared.hash)) return this.lock.proposal;
+    if (this.lock !== undefined && sameBytes(this.lock.hash, prepared.hash)) return this.lock.proposal;
     for (const vc of viewChanges) {
-      if (vc.proposal !== undefined && vc.prepared !== undefined && bytesEqual(vc.prepared.hash, prepared.hash)) return vc.proposal;
+      if (vc.proposal !== undefined && vc.prepared !== undefined && sameBytes(vc.prepared.hash, prepared.hash)) return vc.proposal;
     }
     return undefined;
   }
@@ -480,7 +480,7 @@ export class BftNode {
     if (message.view < this.currentView) return;
     if (message.view === this.currentView && (this.accepted !== undefined || this.validating !== undefined)) {
       const known = this.accepted ?? this.validating!;
-      if (!bytesEqual(known.hash, proposalHash(message.proposal))) this.stats.equivocations++;
+      if (!sameBytes(known.hash, proposalHash(message.proposal))) this.stats.equivocations++;
       return;
     }
     if (!this.justified(message.height, message.view, message.proposal, message.justification)) {
@@ -510,7 +510,7 @@ export class BftNode {
     if (signers.size < this.quorum) return false;
     if (!justification.every((vc) => verifyViewChange(this.participants, this.chainId, vc, this.deps.verifier))) return false;
     const highest = highestPrepared(justification);
-    return highest === undefined || bytesEqual(highest.hash, proposalHash(proposal));
+    return highest === undefined || sameBytes(highest.hash, proposalHash(proposal));
   }
 
   private onValidated(height: number, candidate: Accepted, ok: boolean): void {
@@ -534,7 +534,7 @@ export class BftNode {
       throw new IosError<BftErrorCode>("BFT_BAD_MESSAGE", "PREPARED certificate does not verify");
     }
     // A lock needs the bytes, to hand them to the next leader; a node that missed the proposal stays unlocked.
-    if (this.accepted === undefined || this.accepted.view !== message.view || !bytesEqual(this.accepted.hash, message.hash)) return;
+    if (this.accepted === undefined || this.accepted.view !== message.view || !sameBytes(this.accepted.hash, message.hash)) return;
     this.lockOn({ view: message.view, hash: message.hash, cert: message.cert, proposal: this.accepted.proposal });
     this.approveCommit();
   }

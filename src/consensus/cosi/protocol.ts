@@ -52,6 +52,7 @@ import { emptyMask, hasBit, isEmpty, isSubset, masksEqual, orInto, popcount, set
 import { TreeLayout, fullTreeHeight, type CosiMode } from "./tree.js";
 import { guardedHandler } from "../../net/guarded-handler.js";
 import { toHex } from "../../hex.js";
+import { sameBytes } from "../../bytes.js";
 
 export interface CosiConfig {
   /** Registry public keys in participant order (ValidatorRegistry.publicKeys()). */
@@ -122,8 +123,6 @@ const IDENTITY = (() => {
   point[0] = 1;
   return point;
 })();
-
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((byte, i) => byte === b[i]);
 
 interface Contribution {
   readonly mask: Uint8Array;
@@ -428,7 +427,7 @@ export class CosiNode {
     if (announce.leaderIndex === this.selfIndex) throw reject("names this node as leader");
     if (announce.mode === "tree" && announce.fanout < 2) throw reject("tree with fanout below 2");
     if (!hasBit(announce.invited, announce.leaderIndex) || !hasBit(announce.invited, this.selfIndex)) throw reject("does not invite the leader and this node");
-    if (!bytesEqual(announce.session, sessionId(this.participants[announce.leaderIndex]!, announce.round, announce.message))) {
+    if (!sameBytes(announce.session, sessionId(this.participants[announce.leaderIndex]!, announce.round, announce.message))) {
       throw reject("session id does not match its leader, round and message");
     }
     const layout = new TreeLayout(count, announce.leaderIndex, announce.invited, announce.mode, announce.fanout);
@@ -441,7 +440,7 @@ export class CosiNode {
     if (known !== undefined) {
       if (known.attempt > announce.attempt) return;
       if (known.attempt === announce.attempt) {
-        if (!bytesEqual(known.announcePayload, payload)) throw reject("conflicts with the announcement of the same attempt");
+        if (!sameBytes(known.announcePayload, payload)) throw reject("conflicts with the announcement of the same attempt");
         if (known.commitPayload !== undefined) this.deps.transport.send(from, COSI_MESSAGES.COMMIT, known.commitPayload);
         return;
       }
@@ -500,7 +499,7 @@ export class CosiNode {
     if (attempt.phase !== "committing" && !attempt.childCommits.has(from)) return;
     const commit = decodeMaskedValue(payload, this.participants.length, "point");
     if (!isSubset(commit.mask, attempt.childSubtrees.get(from)!)) throw this.outOfPlace("COMMIT mask outside the child's subtree");
-    if (isEmpty(commit.mask) ? !bytesEqual(commit.value, IDENTITY) : !this.isPoint(commit.value)) {
+    if (isEmpty(commit.mask) ? !sameBytes(commit.value, IDENTITY) : !this.isPoint(commit.value)) {
       throw this.outOfPlace("COMMIT value is not a point");
     }
     if (!this.record(attempt, attempt.childCommits, from, { mask: commit.mask, value: commit.value, payload })) return;
@@ -513,7 +512,7 @@ export class CosiNode {
     const attempt = this.attemptFor(payload);
     if (attempt === undefined || attempt.parent !== from || attempt.phase === "committing") throw this.outOfPlace("CHALLENGE");
     if (attempt.challenge !== undefined) {
-      if (!bytesEqual(attempt.challenge.payload, payload)) throw this.outOfPlace("CHALLENGE conflicting with the attempt's challenge");
+      if (!sameBytes(attempt.challenge.payload, payload)) throw this.outOfPlace("CHALLENGE conflicting with the attempt's challenge");
       if (attempt.responsePayload !== undefined) this.deps.transport.send(from, COSI_MESSAGES.RESPONSE, attempt.responsePayload);
       return;
     }
@@ -599,7 +598,7 @@ export class CosiNode {
       store.set(from, contribution);
       return true;
     }
-    if (bytesEqual(previous.payload, contribution.payload)) return false;
+    if (sameBytes(previous.payload, contribution.payload)) return false;
     this.stats.equivocations++;
     attempt.banned.add(from);
     return true;

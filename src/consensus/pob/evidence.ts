@@ -27,6 +27,7 @@ import { LedgerError } from "../../ledger/errors.js";
 import { SIGNATURE_BYTES } from "../../ledger/keys.js";
 import { INPUT_BYTES, OUTPOINT_BYTES, TX_HEADER_BYTES, scanTransaction } from "../../ledger/transaction.js";
 import { PobError, pobCheck, type PobErrorCode } from "./errors.js";
+import { sameBytes } from "../../bytes.js";
 
 export const EVIDENCE_VERSION = 1;
 
@@ -51,9 +52,6 @@ function verifier(given: Ed25519Verifier | undefined): (sig: Uint8Array, msg: Ui
   return given === undefined ? verifySignature : (sig, msg, key) => given.verify(sig, msg, key);
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
-}
 
 /** Inclusion of transaction `index` of a decoded optimistic block. */
 export function makeInclusion(block: DecodedBlock, index: number): SignedInclusion {

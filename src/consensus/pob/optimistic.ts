@@ -15,10 +15,10 @@
  * final order wins).
  *
  * API: class `OptimisticProducer` (offer, offerVerified, isAssigned, produce, finalized, setLeague, pending),
- * `buildOptimisticBlock(fields, transactions, producer)` (seal and encode, no validation).
+ * `buildOptimisticBlock(fields, transactions, producer, txids?)` (seal and encode, no validation).
  */
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
-import { BlockKind, decodeBlock, encodeBlock, makeBlockHeader, sealOptimistic, type BlockHeaderFields, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, blockHash, encodeBlock, makeBlockHeader, sealOptimistic, txidsOf, type BlockHeaderFields, type DecodedBlock } from "../../ledger/block.js";
 import type { LedgerErrorCode } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
@@ -68,15 +68,27 @@ const QUEUED = "queued";
 const NOT_ASSIGNED: OfferResult = { accepted: false, code: "POB_NOT_ASSIGNED", message: "the transaction is assigned to another believable validator" };
 const ZERO_HASH = new Uint8Array(32);
 
-/** Seals and encodes an optimistic block of `transactions` as is (no validation). */
-export function buildOptimisticBlock(fields: Omit<BlockHeaderFields, "kind" | "producer">, transactions: readonly Uint8Array[], producer: KeyPair): { bytes: Uint8Array; block: DecodedBlock } {
-  const header = makeBlockHeader({ ...fields, kind: BlockKind.Optimistic, producer: producer.publicKey }, transactions);
-  const bytes = encodeBlock(header, sealOptimistic(header, producer), transactions);
-  return { bytes, block: decodeBlock(bytes) };
+/**
+ * Seals and encodes an optimistic block of `transactions` as is (no validation), returning it with
+ * its decoded form built from the parts, not by decoding (and hashing) the bytes again. `txids`
+ * (packed, body order), when the caller holds them, spares hashing the transactions at all.
+ */
+export function buildOptimisticBlock(
+  fields: Omit<BlockHeaderFields, "kind" | "producer">,
+  transactions: readonly Uint8Array[],
+  producer: KeyPair,
+  txids: Uint8Array = txidsOf(transactions),
+): { bytes: Uint8Array; block: DecodedBlock } {
+  const header = makeBlockHeader({ ...fields, kind: BlockKind.Optimistic, producer: producer.publicKey }, transactions, txids);
+  const seal = sealOptimistic(header, producer);
+  const bytes = encodeBlock(header, seal, transactions);
+  const block: DecodedBlock = { header, seal, hash: blockHash(header), body: bytes.subarray(bytes.length - header.bodyBytes), transactions: [...transactions], txids };
+  return { bytes, block };
 }
 
 interface QueuedTransaction {
   readonly tx: Uint8Array;
+  readonly txid: Uint8Array;
   /** Overlay keys (outpoints in hex) this transaction spends and creates. */
   readonly spends: readonly string[];
   readonly creates: readonly string[];
@@ -190,7 +202,7 @@ export class OptimisticProducer {
       this.created.set(key, { owner: records.slice(at, at + 32), amount: view.getBigUint64(at + 32, true), tag: QUEUED });
       creates.push(key);
     }
-    this.queue.push({ tx, spends: inputKeys, creates });
+    this.queue.push({ tx, txid, spends: inputKeys, creates });
     return { accepted: true, txid };
   }
 
@@ -203,7 +215,9 @@ export class OptimisticProducer {
     const { shard, epoch, policy, keyPair } = this.options;
     const sealed = this.queue.splice(0, policy.maxOptimisticBlockTxs);
     const transactions = sealed.map((entry) => entry.tx);
-    const { bytes, block } = buildOptimisticBlock({ shard, epoch, height: this.height, prevHash: this.previous, timestamp }, transactions, keyPair);
+    const txids = new Uint8Array(sealed.length * TXID_BYTES);
+    sealed.forEach((entry, i) => txids.set(entry.txid, i * TXID_BYTES));
+    const { bytes, block } = buildOptimisticBlock({ shard, epoch, height: this.height, prevHash: this.previous, timestamp }, transactions, keyPair, txids);
     this.height += 1;
     this.previous = block.hash;
     const tag = toHex(block.hash);

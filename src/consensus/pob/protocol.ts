@@ -193,7 +193,7 @@ export class PobNode {
   private readonly mempool = new Map<string, Uint8Array>();
   /** Final records (by BFT height) waiting for their turn or for block bodies, each proposal decoded once. */
   private readonly pending = new Map<number, PendingRecord>();
-  private readonly listeners: ((outcome: FinalOutcome, record: FinalityRecord) => void)[] = [];
+  private readonly listeners: ((outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal) => void)[] = [];
   private readonly confirmationListeners: ((confirmation: OptimisticConfirmation) => void)[] = [];
   private readonly announcementListeners = new Set<(announcement: OptimisticAnnouncement) => void>();
   /** Resolved when a block is held: `validate` waits on them for bodies or for an idle interval. */
@@ -246,8 +246,8 @@ export class PobNode {
     return this.validator.leagues;
   }
 
-  /** Called with every final outcome this node applies, in height order, with the BFT record that decided it. */
-  onOutcome(listener: (outcome: FinalOutcome, record: FinalityRecord) => void): void {
+  /** Called with every final outcome this node applies, in height order, with the BFT record that decided it and its proposal. */
+  onOutcome(listener: (outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal) => void): void {
     this.listeners.push(listener);
   }
 
@@ -265,10 +265,7 @@ export class PobNode {
    * order once their block bodies are here, fetched from each record's leader.
    */
   resumeRecords(records: readonly FinalityRecord[]): void {
-    for (const record of records) {
-      const leader = this.deps.peerOf(this.participants[(record.height + record.view) % this.participants.length]!);
-      this.enqueue(pendingOf(record), leader);
-    }
+    for (const record of records) this.enqueue(pendingOf(record), this.leaderPeerOf(record));
   }
 
   /** Called with the optimistic confirmation of every transaction this node seals (phase 1), for its clients. */
@@ -466,8 +463,12 @@ export class PobNode {
     if (outsiders.length > 0) {
       this.deps.transport.broadcast(outsiders, POB_MESSAGES.FINAL_RECORD, encodeFinalityRecord(record, this.participants.length));
     }
-    const leader = this.deps.peerOf(this.participants[this.bft!.leaderOf(record.height, record.view)]!);
-    this.enqueue(pendingOf(record), leader);
+    this.enqueue(pendingOf(record), this.leaderPeerOf(record));
+  }
+
+  /** The peer that led the view deciding `record`: it holds every block body the record orders. */
+  private leaderPeerOf(record: FinalityRecord): PeerId {
+    return this.deps.peerOf(this.participants[this.bft!.leaderOf(record.height, record.view)]!);
   }
 
   /** A validator outside the committee learns final proposals from it, verified offline. */
@@ -547,6 +548,6 @@ export class PobNode {
       if (leagues.isBelievable(this.deps.keyPair.publicKey)) this.producer.setLeague(leagues.believable);
       else this.producing = false;
     }
-    for (const listener of this.listeners) listener(outcome, record);
+    for (const listener of this.listeners) listener(outcome, record, proposal);
   }
 }

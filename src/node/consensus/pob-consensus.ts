@@ -42,9 +42,9 @@ import { BelievabilityLedger } from "../../consensus/pob/believability.js";
 import { PobValidator, type FinalOutcome } from "../../consensus/pob/finalization.js";
 import { drawLeagues, type Leagues } from "../../consensus/pob/leagues.js";
 import { validatePolicy } from "../../consensus/pob/policy.js";
-import { proposalHash, decodeProposal } from "../../consensus/pob/proposal.js";
+import type { FinalProposal } from "../../consensus/pob/proposal.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
-import { BlockKind, blockHash, encodeBlock, txRootOf, type BlockHeader } from "../../ledger/block.js";
+import { BlockKind, blockHash, encodeBlock, makeBlockHeader } from "../../ledger/block.js";
 import { genesisTxid, type Genesis } from "../../ledger/genesis.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
@@ -61,6 +61,7 @@ import { FileFinalityLog } from "./finality-log.js";
 import type { TxSink, TxSubmitResult } from "./interface.js";
 import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS, shardChainId, shardValidators } from "./shard-consensus.js";
 import { MemoryFinalityLog, type FinalityLog } from "../../consensus/bft/log.js";
+import { sameBytes } from "../../bytes.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
 export const TX_RELAY = messageType("client", 1);
@@ -144,7 +145,7 @@ export class PobShardConsensus implements TxSink, BlockDriver {
       invariant(stored !== undefined && stored.length === CONSENSUS_STATE_BYTES, "a PoB shard state stores its consensus state with every final block");
       validator.resume(tip, stored.subarray(0, 32), stored.subarray(32, 64));
     }
-    const inCommittee = leagues.normal.some((p) => toHex(p) === toHex(key.publicKey));
+    const inCommittee = leagues.normal.some((p) => sameBytes(p, key.publicKey));
     this.#log = inCommittee ? this.#openLog(options, leagues, tip) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
     this.node = new PobNode(
@@ -161,7 +162,7 @@ export class PobShardConsensus implements TxSink, BlockDriver {
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
     );
-    this.node.onOutcome((outcome, record) => this.#commit(outcome, record));
+    this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
     this.node.onAnnouncement((announcement) => this.#remember(announcement));
     transport.on(TX_RELAY, (_from, _type, payload) => this.#receiveRelay(payload));
   }
@@ -207,7 +208,7 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     transactions.forEach((tx, i) => {
       const spender = spenderOf(tx);
       const target = spender === undefined ? this.#self : assignee(spender, leagues.believable);
-      if (toHex(target) === toHex(this.#self)) {
+      if (sameBytes(target, this.#self)) {
         local.push(tx);
         localSlots.push(i);
         return;
@@ -237,7 +238,8 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     }
     let queue = this.#relayQueues.get(peer);
     if (queue === undefined) this.#relayQueues.set(peer, (queue = []));
-    queue.push(Uint8Array.from(tx));
+    // Packed into the relay message at the flush; the API's frames are copies that outlive this call.
+    queue.push(tx);
     if (queue.length >= RELAY_BATCH_TXS) this.#flushRelays();
     else this.#relayTimer ??= setTimeout(() => this.#flushRelays(), 1);
     return { outcome: "accepted", txid };
@@ -267,9 +269,10 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     }
     const mine = transactions.filter((tx) => {
       const spender = spenderOf(tx);
-      return spender !== undefined && toHex(assignee(spender, leagues.believable)) === toHex(this.#self);
+      return spender !== undefined && sameBytes(assignee(spender, leagues.believable), this.#self);
     });
-    if (mine.length > 0) void this.#pipeline.submit(mine.map((tx) => Uint8Array.from(tx)));
+    // The pipeline copies what it admits: views into the message are enough.
+    if (mine.length > 0) void this.#pipeline.submit(mine);
   }
 
   /** Phase 1 intake: verified transactions leave the mempool for the producer's view checks. */
@@ -277,7 +280,7 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     const producer = this.node.producer;
     if (producer === undefined || this.#stopped) return;
     const refused: { entry: MempoolEntry; code: string }[] = [];
-    for (const entry of this.#pipeline.takeVerified(Number.MAX_SAFE_INTEGER)) {
+    for (const entry of this.#pipeline.takeVerified()) {
       const offer = producer.offerVerified(entry.tx, entry.txid, entry.record);
       if (!offer.accepted) refused.push({ entry, code: offer.code });
     }
@@ -321,29 +324,19 @@ export class PobShardConsensus implements TxSink, BlockDriver {
   }
 
   /** Phase 2 persistence: the outcome's final block, in one LMDB transaction, then the client events. */
-  #commit(outcome: FinalOutcome, record: FinalityRecord): void {
+  #commit(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal): void {
     if (this.#failed) return;
     const state = this.#pipeline.state;
     try {
       invariant(outcome.height === state.tip.height + 1, "a final outcome extends the stored chain by one block");
       const transactions = outcome.includedTransactions;
-      const proposal = decodeProposal(record.proposal);
       const consensusState = new Uint8Array(CONSENSUS_STATE_BYTES);
-      consensusState.set(proposalHash(record.proposal));
+      consensusState.set(outcome.proposalHash);
       consensusState.set(outcome.tip, 32);
       const committed = state.commitStaged(transactions.length, (slot) => {
-        const header: BlockHeader = {
-          kind: BlockKind.Final,
-          shard: state.shard,
-          epoch: proposal.epoch,
-          height: slot.height,
-          prevHash: slot.prevHash,
-          timestamp: outcome.latestTimestamp,
-          producer: proposal.proposer,
-          txRoot: txRootOf(outcome.included),
-          txCount: transactions.length,
-          bodyBytes: transactions.reduce((sum, tx) => sum + 4 + tx.length, 0),
-        };
+        const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: outcome.latestTimestamp, producer: proposal.proposer };
+        // The outcome's txids are the included transactions' own: the final block does not hash them again.
+        const header = makeBlockHeader(fields, transactions, outcome.included);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
         return { bytes, hash: blockHash(header), txids: outcome.included, consensusState };
       });

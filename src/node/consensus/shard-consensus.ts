@@ -49,8 +49,8 @@ import {
   decodeBlock,
   decodeBlockEnvelope,
   encodeBlock,
+  makeBlockHeader,
   sealOptimistic,
-  txRootOf,
   type BlockHeader,
 } from "../../ledger/block.js";
 import type { Genesis } from "../../ledger/genesis.js";
@@ -63,6 +63,7 @@ import type { Clock, Rng } from "../../runtime/interface.js";
 import { CryptoRng, SystemClock } from "../../runtime/system.js";
 import { FileFinalityLog } from "./finality-log.js";
 import type { ConsensusHost, FinalBlock } from "./interface.js";
+import { sameBytes } from "../../bytes.js";
 
 export type ShardConsensusErrorCode = "CONSENSUS_OPTIONS" | "CONSENSUS_NOT_MEMBER" | "CONSENSUS_LOG_BEHIND";
 
@@ -121,8 +122,6 @@ export function finalBlockOf(record: FinalityRecord): Uint8Array {
   const header: BlockHeader = { ...envelope.header, kind: BlockKind.Final };
   return encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, unpackTransactions(envelope.body));
 }
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   const chosen = value ?? fallback;
@@ -229,19 +228,12 @@ export class ShardConsensus implements BftApplication {
     const tip = state.tip;
     check(height === tip.height + 1, "CONSENSUS_OPTIONS", `asked to propose height ${height}, the tip is ${tip.height}`);
     const { transactions, txids } = this.#host.candidates(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES);
-    // The host's txids spare hashing every transaction again (makeBlockHeader would); encodeBlock checks the fields and sizes.
-    const header: BlockHeader = {
-      kind: BlockKind.Optimistic,
-      shard: state.shard,
-      epoch: state.epoch,
-      height,
-      prevHash: tip.hash,
-      timestamp: Date.now(),
-      producer: this.#key.publicKey,
-      txRoot: txRootOf(txids),
-      txCount: transactions.length,
-      bodyBytes: transactions.reduce((sum, tx) => sum + 4 + tx.length, 0),
-    };
+    // The host's txids spare hashing every transaction again.
+    const header = makeBlockHeader(
+      { kind: BlockKind.Optimistic, shard: state.shard, epoch: state.epoch, height, prevHash: tip.hash, timestamp: Date.now(), producer: this.#key.publicKey },
+      transactions,
+      txids,
+    );
     return encodeBlock(header, sealOptimistic(header, this.#key), transactions);
   }
 
