@@ -141,6 +141,18 @@ export function integerOption(values: Values, name: string, min: number, max: nu
   return value;
 }
 
+/** `--name` as a probability in (0, 1] (a decimal like 0.1); `fallback` when absent, else required. */
+export function probabilityOption(values: Values, name: string, fallback?: number): number {
+  const text = values[name];
+  if (text === undefined) {
+    if (fallback === undefined) throw new UsageError(`--${name} is required`);
+    return fallback;
+  }
+  const value = typeof text === "string" && /^[0-9.]+$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0 && value <= 1)) throw new UsageError(`--${name} must be a number in (0, 1], got ${JSON.stringify(text)}`);
+  return value;
+}
+
 /** A 32-byte key given as 64 hex digits. */
 export function hexKeyArgument(text: string | undefined, what: string): Uint8Array {
   if (text === undefined || !/^[0-9a-fA-F]{64}$/.test(text)) throw new UsageError(`${what} must be a public key of 64 hex digits, got ${JSON.stringify(text ?? "")}`);

@@ -12,7 +12,7 @@ import { deriveTestAccounts, genesisTxid } from "../ledger/genesis.js";
 import { loadGenesisFile } from "../node/config.js";
 import type { Devnet, DevnetOptions } from "../devnet/launcher.js";
 import { consensusModeOf, maxBelievableOf } from "../devnet/consensus-mode.js";
-import { EXIT_OK, EXIT_RUNTIME, integerOption, required, UsageError, type Command, type Output, type Values } from "./command.js";
+import { EXIT_OK, EXIT_RUNTIME, integerOption, probabilityOption, required, UsageError, type Command, type Output, type Values } from "./command.js";
 
 const DEFAULT_ACCOUNTS = 2000;
 const DEFAULT_SEED = "devnet";
@@ -100,9 +100,7 @@ export const devnetCommand: Command = {
     const shards = integerOption(values, "shards", 1, 64);
     const validatorsPerShard = integerOption(values, "validators-per-shard", 1, 256);
     const believable = integerOption(values, "believable", 0, maxBelievableOf(validatorsPerShard));
-    const samplingText = typeof values["sampling-p"] === "string" ? values["sampling-p"] : undefined;
-    const samplingProbability = samplingText === undefined ? undefined : /^[0-9.]+$/.test(samplingText) ? Number(samplingText) : NaN;
-    if (samplingProbability !== undefined && !(samplingProbability > 0 && samplingProbability <= 1)) throw new UsageError(`--sampling-p must be a number in (0, 1], got ${JSON.stringify(samplingText)}`);
+    const samplingProbability = values["sampling-p"] === undefined ? undefined : probabilityOption(values, "sampling-p");
     const dir = typeof values.dir === "string" ? resolve(values.dir) : mkdtempSync(join(tmpdir(), "ios-devnet-"));
     const signal = interrupted();
     try {

@@ -10,7 +10,7 @@ import { genesisToJson, makeTestGenesis } from "../ledger/genesis.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
 import { keyFileJson, nodeConfigJson } from "../node/config.js";
-import { EXIT_OK, integerOption, required, UsageError, type Command, type Values } from "./command.js";
+import { EXIT_OK, integerOption, probabilityOption, required, UsageError, type Command, type Values } from "./command.js";
 import { writeNewFile } from "./files.js";
 import { toHex } from "../hex.js";
 
@@ -32,9 +32,7 @@ const OPTIMISTIC_BLOCK_TXS = 2048;
 function pobPolicyOf(values: Values, perShard: number): ShardingPolicy {
   if (perShard < MIN_NORMAL_LEAGUE) throw new UsageError(`--consensus pob needs at least ${MIN_NORMAL_LEAGUE} validators per shard (the normal league's minimum), got ${perShard}`);
   const believable = integerOption(values, "believable", 0, perShard - MIN_NORMAL_LEAGUE, Math.min(DEFAULT_BELIEVABLE, perShard - MIN_NORMAL_LEAGUE));
-  const pText = typeof values["sampling-p"] === "string" ? values["sampling-p"] : String(DEFAULT_SAMPLING_P);
-  const p = /^[0-9.]+$/.test(pText) ? Number(pText) : NaN;
-  if (!(p > 0 && p <= 1)) throw new UsageError(`--sampling-p must be a number in (0, 1], got ${JSON.stringify(pText)}`);
+  const p = probabilityOption(values, "sampling-p", DEFAULT_SAMPLING_P);
   return {
     believableLeagueSize: Math.max(1, believable),
     normalLeagueSize: perShard - believable,

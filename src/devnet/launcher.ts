@@ -197,6 +197,7 @@ async function freePorts(count: number): Promise<number[]> {
 
 /** Phase 1 via `ios genesis`, run in-process; its messages are not shown. */
 async function writeGenesisFiles(dir: string, options: DevnetOptions, validatorCount: number, reserve: number, amount: bigint): Promise<void> {
+  const mode = consensusModeOf(options);
   const errors: string[] = [];
   const code = await genesisCommand.run!(
     {
@@ -209,8 +210,8 @@ async function writeGenesisFiles(dir: string, options: DevnetOptions, validatorC
       "account-keys": "0",
       "base-port": "1024",
       // A lone validator commits alone; several agree by PoB with believable producers, or by one-league BFT.
-      consensus: consensusModeOf(options),
-      ...(consensusModeOf(options) === "pob"
+      consensus: mode,
+      ...(mode === "pob"
         ? { believable: String(options.believable), ...(options.samplingProbability === undefined ? {} : { "sampling-p": String(options.samplingProbability) }) }
         : {}),
     },
