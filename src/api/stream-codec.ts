@@ -34,6 +34,8 @@
  *     together stay in frame order.
  */
 import { IosError } from "../errors.js";
+import { HASH_BYTES } from "../ledger/block.js";
+import { PUBLIC_KEY_BYTES } from "../ledger/shard.js";
 import { packTransactions } from "../ledger/stateless.js";
 import { TXID_BYTES } from "../ledger/transaction.js";
 
@@ -90,10 +92,8 @@ export interface OptimisticBatch {
   readonly txids: Uint8Array;
 }
 
-/** Public key and block hash sizes of an OPTIMISTIC frame (Ed25519 key, SHA-256 hash). */
-const PRODUCER_BYTES = 32;
-const BLOCK_HASH_BYTES = 32;
-const OPTIMISTIC_HEADER_BYTES = 1 + PRODUCER_BYTES + BLOCK_HASH_BYTES + 4;
+/** An OPTIMISTIC frame's tag, producer key, block hash and txid count. */
+const OPTIMISTIC_HEADER_BYTES = 1 + PUBLIC_KEY_BYTES + HASH_BYTES + 4;
 
 const MAX_CODE_BYTES = 255;
 const ZERO_TXID = new Uint8Array(TXID_BYTES);
@@ -252,14 +252,14 @@ export function decodeEvents(frame: Uint8Array): ConfirmationBatch {
 
 /** FRAME_OPTIMISTIC ‖ producer ‖ block ‖ u32 n ‖ txids. */
 export function encodeOptimistic(batch: OptimisticBatch): Uint8Array<ArrayBuffer> {
-  if (batch.producer.length !== PRODUCER_BYTES) fail("STREAM_BAD_FRAME", `producer must be a ${PRODUCER_BYTES}-byte public key, got ${batch.producer.length} bytes`);
-  if (batch.block.length !== BLOCK_HASH_BYTES) fail("STREAM_BAD_FRAME", `block must be a ${BLOCK_HASH_BYTES}-byte hash, got ${batch.block.length} bytes`);
+  if (batch.producer.length !== PUBLIC_KEY_BYTES) fail("STREAM_BAD_FRAME", `producer must be a ${PUBLIC_KEY_BYTES}-byte public key, got ${batch.producer.length} bytes`);
+  if (batch.block.length !== HASH_BYTES) fail("STREAM_BAD_FRAME", `block must be a ${HASH_BYTES}-byte hash, got ${batch.block.length} bytes`);
   if (batch.txids.length % TXID_BYTES !== 0) fail("STREAM_BAD_FRAME", "optimistic txids must be a multiple of 32 bytes");
   const out = new Uint8Array(OPTIMISTIC_HEADER_BYTES + batch.txids.length);
   out[0] = FRAME_OPTIMISTIC;
   out.set(batch.producer, 1);
-  out.set(batch.block, 1 + PRODUCER_BYTES);
-  new DataView(out.buffer).setUint32(1 + PRODUCER_BYTES + BLOCK_HASH_BYTES, batch.txids.length / TXID_BYTES, true);
+  out.set(batch.block, 1 + PUBLIC_KEY_BYTES);
+  new DataView(out.buffer).setUint32(1 + PUBLIC_KEY_BYTES + HASH_BYTES, batch.txids.length / TXID_BYTES, true);
   out.set(batch.txids, OPTIMISTIC_HEADER_BYTES);
   return out;
 }
@@ -268,8 +268,8 @@ export function encodeOptimistic(batch: OptimisticBatch): Uint8Array<ArrayBuffer
 export function decodeOptimistic(frame: Uint8Array): OptimisticBatch {
   const c = new Cursor(frame);
   if (c.u8("frame type") !== FRAME_OPTIMISTIC) fail("STREAM_BAD_FRAME", "not an OPTIMISTIC frame");
-  const producer = c.bytesOf(PRODUCER_BYTES, "producer key");
-  const block = c.bytesOf(BLOCK_HASH_BYTES, "block hash");
+  const producer = c.bytesOf(PUBLIC_KEY_BYTES, "producer key");
+  const block = c.bytesOf(HASH_BYTES, "block hash");
   const count = c.u32("txid count");
   const txids = c.bytesOf(count * TXID_BYTES, "optimistic txids");
   c.end();

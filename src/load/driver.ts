@@ -30,15 +30,17 @@
  * under PoB, optimistic confirmations (white paper §7.2 phase 1). The first optimistic
  * confirmation of a transaction gives its optimistic latency; the time from it to the final one is
  * its consensus latency. Each validator of a shard announces the same optimistic block and the
- * same final events, so only the first of each counts. A transaction final without an optimistic
- * confirmation (solo, BFT, one-league PoB) counts as final only; optimistic and consensus figures
- * stay empty (n/a) when no optimistic confirmation arrived at all.
+ * same final events, so only the first of each counts (an optimistic block already seen, by hash,
+ * is skipped whole). A transaction final without an optimistic confirmation (solo, BFT,
+ * one-league PoB) counts as final only; optimistic and consensus figures stay empty (n/a) when no
+ * optimistic confirmation arrived at all.
  * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
  * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations.
  *
  * API: `runLoad(options): Promise<LoadRun>`.
  */
 import WebSocket from "ws";
+import { ApiClient } from "../api/client.js";
 import { MAX_FRAMES_IN_FLIGHT, STREAM_PATH } from "../api/server.js";
 import {
   FRAME_ACK,
@@ -60,6 +62,7 @@ import { LoadError, loadCheck } from "./errors.js";
 import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
 import type { ProgressDisplay } from "./progress.js";
 import { buildReport, type LoadReport } from "./report.js";
+import { TxidPositions } from "./txid-positions.js";
 import type { LoadSet } from "./workload.js";
 
 export type LoadMode = { readonly kind: "open-loop"; readonly rate: number } | { readonly kind: "closed-loop"; readonly window: number };
@@ -146,32 +149,26 @@ function checkOptions(options: DriverOptions): void {
   loadCheck(Number.isFinite(drain) && drain >= 0, "LOAD_BAD_OPTION", `drain timeout must be ≥ 0 ms, got ${drain}`);
 }
 
-/** Map key of the 32 bytes (a txid or a public key) at `bytes[at .. at+32)`: one char per byte, read in place. */
-function key32(bytes: Uint8Array, at = 0): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + at, TXID_BYTES).toString("latin1");
+/** Map key of a 32-byte value (a public key or a block hash): one char per byte, read in place. */
+function key32(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
 
-/** http(s)://host:port/v1/status of the node behind a ws(s)://host:port/v1/stream URL. */
-function statusUrlOf(streamUrl: string): string {
+/** http(s)://host:port of the node behind a ws(s)://host:port/v1/stream URL. */
+function nodeUrlOf(streamUrl: string): string {
   const url = new URL(streamUrl);
-  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
-  url.pathname = "/v1/status";
-  return url.href;
+  return `${url.protocol === "wss:" ? "https:" : "http:"}//${url.host}`;
 }
 
 /** Reads GET /v1/status of the node behind `streamUrl` (see the API's status route and the PoB status fields). */
 async function fetchStatus(streamUrl: string): Promise<EndpointStatus> {
-  const url = statusUrlOf(streamUrl);
-  const unusable = (why: string) => new LoadError("LOAD_CONNECT_FAILED", `${url} (status of ${streamUrl}) ${why}`);
+  const nodeUrl = nodeUrlOf(streamUrl);
+  const unusable = (why: string) => new LoadError("LOAD_CONNECT_FAILED", `${nodeUrl}/v1/status (status of ${streamUrl}) ${why}`);
   let body: unknown;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
-    if (!response.ok) throw unusable(`answered HTTP ${response.status}`);
-    body = await response.json();
+    body = await new ApiClient(nodeUrl).status();
   } catch (error) {
-    if (error instanceof LoadError) throw error;
-    const reason = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
-    throw unusable(`cannot be read: ${reason}`);
+    throw unusable(`cannot be read: ${(error as Error).message}`);
   }
   if (typeof body !== "object" || body === null) throw unusable("is not a JSON object");
   const { publicKey, shard, consensus } = body as Record<string, unknown>;
@@ -251,9 +248,9 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const dueAt = new Float64Array(count);
   /** When the first optimistic confirmation arrived; NaN until then. */
   const optimisticAt = new Float64Array(count).fill(Number.NaN);
-  const positionOfTxid = new Map<string, number>();
-  const txids = set.txids();
-  for (let i = 0; i < count; i++) positionOfTxid.set(key32(txids, i * TXID_BYTES), i);
+  const positionOfTxid = new TxidPositions(set.txids());
+  /** Optimistic blocks already counted: every validator of the shard announces each one. */
+  const seenOptimisticBlocks = new Set<string>();
 
   const sockets = await Promise.allSettled(endpoints.flatMap((urls) => urls.map((url) => connect(url))));
   const failed = sockets.find((s) => s.status === "rejected");
@@ -328,10 +325,13 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const isOpen = (position: number | undefined): position is number => position !== undefined && (state[position] === TxState.Submitted || state[position] === TxState.Accepted);
 
   const onOptimistic = (frame: Uint8Array): void => {
-    const { txids: announced } = decodeOptimistic(frame);
+    const { block, txids: announced } = decodeOptimistic(frame);
+    const blockKey = key32(block);
+    if (seenOptimisticBlocks.has(blockKey)) return;
+    seenOptimisticBlocks.add(blockKey);
     const now = performance.now();
     for (let at = 0; at < announced.length; at += TXID_BYTES) {
-      const position = positionOfTxid.get(key32(announced, at));
+      const position = positionOfTxid.get(announced, at);
       if (!isOpen(position) || !Number.isNaN(optimisticAt[position])) continue;
       optimisticAt[position] = now;
       metrics.optimistic(set.shard(position), dueAt[position]!, now);
@@ -342,14 +342,14 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const { final, rejected: refusals } = decodeEvents(frame);
     const now = performance.now();
     for (let at = 0; at < final.length; at += TXID_BYTES) {
-      const position = positionOfTxid.get(key32(final, at));
+      const position = positionOfTxid.get(final, at);
       if (!isOpen(position)) continue;
       const optimisticAtMs = optimisticAt[position]!;
       metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs);
       resolveTx(position, TxState.Final);
     }
     for (const refusal of refusals) {
-      const position = positionOfTxid.get(key32(refusal.txid));
+      const position = positionOfTxid.get(refusal.txid);
       if (!isOpen(position)) continue;
       rejected++;
       metrics.rejected(set.shard(position), refusal.code, now, true);

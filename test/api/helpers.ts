@@ -71,9 +71,8 @@ export function genesisSpend(net: TestNet, i: number, to: Uint8Array, amount: bi
   return { bytes: encodeTransaction(transaction), txid };
 }
 
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
-}
+/** The project's hex encoding under the short name the tests use. */
+export { toHex as hex };
 
 /** Polls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
 export async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000): Promise<T> {

@@ -39,7 +39,6 @@ after(async () => {
   rmSync(net.dir, { recursive: true, force: true });
 });
 
-/** A stream client recording every frame. `sync()` round-trips a bad control frame: once its ERROR frame is back, every earlier frame has arrived. */
 /** A stream client that can wait until the server has handled everything it sent (an unknown text op answers an ERROR frame). */
 class Client extends StreamClient {
   constructor() {

@@ -31,7 +31,6 @@ after(async () => {
   rmSync(net.dir, { recursive: true, force: true });
 });
 
-/** A stream client that records every frame it receives, by kind. */
 describe("client WebSocket stream", () => {
   it("bulk submission gets per-transaction acks and the subscriber sees every confirmation", async () => {
     const client = new StreamClient(url);
