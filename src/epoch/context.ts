@@ -1,0 +1,134 @@
+/**
+ * The epoch context as a value (interface.ts): validators, shard count, policy and rnd_e in; the
+ * assignment (assignment.ts), the members of every shard, their leagues and the consensus
+ * instance ids out. `genesisEpochContext` builds epoch 0 from the genesis; `EpochContextValue`
+ * builds any epoch from its configuration and randomness (the epochs issue feeds it the identity
+ * chain's configuration and DRP's rnd_e).
+ *
+ * Epoch 0's randomness is SHA-256(domain ‖ genesis txid): public and fixed by the genesis, as
+ * the white paper's bootstrapping assumes (§4: the first epoch's configuration is given).
+ */
+import { BelievabilityLedger, REPUTATION_INITIAL } from "../consensus/pob/believability.js";
+import { drawLeagues, type Leagues } from "../consensus/pob/leagues.js";
+import { validatePolicy, type ShardingPolicy } from "../consensus/pob/policy.js";
+import { SHA256_DIGEST_BYTES, sha256 } from "../crypto/sha256.js";
+import { check } from "../errors.js";
+import { genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { checkShardIndex } from "../ledger/shard.js";
+import { toHex } from "../hex.js";
+import { assignShards } from "./assignment.js";
+import type { ConsensusInstance, EpochContext, EpochErrorCode, EpochValidator } from "./interface.js";
+
+const GENESIS_RANDOMNESS_DOMAIN = new TextEncoder().encode("IOSChain/epoch/genesis-randomness/v1");
+const LEAGUE_SEED_DOMAIN = new TextEncoder().encode("IOSChain/epoch/league-seed/v1");
+/** chain id (32) ‖ u32le shard ‖ u32le epoch. */
+export const INSTANCE_KEY_BYTES = SHA256_DIGEST_BYTES + 8;
+
+export interface EpochConfiguration {
+  readonly chain: Uint8Array;
+  readonly epoch: number;
+  readonly randomness: Uint8Array;
+  readonly shardCount: number;
+  readonly validators: readonly EpochValidator[];
+  readonly policy?: ShardingPolicy;
+}
+
+/** The byte form of a consensus instance: the chain id its BFT statements sign. */
+export function instanceKey(chain: Uint8Array, shard: number, epoch: number): Uint8Array {
+  const key = new Uint8Array(INSTANCE_KEY_BYTES);
+  key.set(chain);
+  const view = new DataView(key.buffer);
+  view.setUint32(SHA256_DIGEST_BYTES, shard, true);
+  view.setUint32(SHA256_DIGEST_BYTES + 4, epoch, true);
+  return key;
+}
+
+export class EpochContextValue implements EpochContext {
+  readonly chain: Uint8Array;
+  readonly epoch: number;
+  readonly randomness: Uint8Array;
+  readonly shardCount: number;
+  readonly validators: readonly EpochValidator[];
+  readonly policy: ShardingPolicy | undefined;
+  readonly #shardOf = new Map<string, number>();
+  readonly #stakeOf = new Map<string, bigint>();
+  readonly #members: Uint8Array[][];
+  readonly #instances: ConsensusInstance[];
+  readonly #leagues: (Leagues | undefined)[];
+
+  constructor(configuration: EpochConfiguration) {
+    const { chain, epoch, randomness, shardCount, validators, policy } = configuration;
+    check<EpochErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch must be a u32, got ${epoch}`);
+    this.chain = Uint8Array.from(chain);
+    this.epoch = epoch;
+    this.randomness = Uint8Array.from(randomness);
+    this.shardCount = shardCount;
+    this.validators = validators;
+    this.policy = policy === undefined ? undefined : validatePolicy(policy);
+    const shards = assignShards(validators.length, shardCount, randomness);
+    this.#members = Array.from({ length: shardCount }, () => []);
+    validators.forEach((validator, i) => {
+      const key = toHex(validator.publicKey);
+      this.#shardOf.set(key, shards[i]!);
+      this.#stakeOf.set(key, validator.stake);
+      this.#members[shards[i]!]!.push(validator.publicKey);
+    });
+    this.#instances = this.#members.map((_, shard) => ({ chain: this.chain, shard, epoch, key: instanceKey(this.chain, shard, epoch) }));
+    this.#leagues = new Array<Leagues | undefined>(shardCount);
+  }
+
+  members(shard: number): readonly Uint8Array[] {
+    checkShardIndex(shard, this.shardCount);
+    return this.#members[shard]!;
+  }
+
+  shardOf(publicKey: Uint8Array): number | undefined {
+    return this.#shardOf.get(toHex(publicKey));
+  }
+
+  stakeOf(publicKey: Uint8Array): bigint | undefined {
+    return this.#stakeOf.get(toHex(publicKey));
+  }
+
+  believability(shard: number): BelievabilityLedger {
+    const members = this.members(shard);
+    return new BelievabilityLedger(members.map((publicKey) => ({ publicKey, stake: this.#stakeOf.get(toHex(publicKey))!, servi: 0, reputation: REPUTATION_INITIAL })), this.epoch);
+  }
+
+  leagues(shard: number): Leagues {
+    check<EpochErrorCode>(this.policy !== undefined, "EPOCH_NO_POLICY", `epoch ${this.epoch} has no Proof-of-Believability policy, so shards have no leagues`);
+    const members = this.members(shard);
+    this.#leagues[shard] ??= drawLeagues({ epoch: this.epoch, seed: this.#leagueSeed(shard), members, accounts: this.believability(shard), policy: this.policy });
+    return this.#leagues[shard]!;
+  }
+
+  instance(shard: number): ConsensusInstance {
+    checkShardIndex(shard, this.shardCount);
+    return this.#instances[shard]!;
+  }
+
+  /** SHA-256(domain ‖ rnd_e ‖ u32le shard): each shard draws its leagues from its own seed. */
+  #leagueSeed(shard: number): Uint8Array {
+    const input = new Uint8Array(LEAGUE_SEED_DOMAIN.length + SHA256_DIGEST_BYTES + 4);
+    input.set(LEAGUE_SEED_DOMAIN);
+    input.set(this.randomness, LEAGUE_SEED_DOMAIN.length);
+    new DataView(input.buffer).setUint32(input.length - 4, shard, true);
+    return sha256(input);
+  }
+}
+
+/** Epoch 0: the genesis's validators, shard count and policy, randomness SHA-256(domain ‖ genesis txid). */
+export function genesisEpochContext(genesis: Genesis): EpochContext {
+  const chain = genesisTxid(genesis);
+  const input = new Uint8Array(GENESIS_RANDOMNESS_DOMAIN.length + chain.length);
+  input.set(GENESIS_RANDOMNESS_DOMAIN);
+  input.set(chain, GENESIS_RANDOMNESS_DOMAIN.length);
+  return new EpochContextValue({
+    chain,
+    epoch: 0,
+    randomness: sha256(input),
+    shardCount: genesis.shardCount,
+    validators: genesis.validators,
+    ...(genesis.pob === undefined ? {} : { policy: genesis.pob }),
+  });
+}

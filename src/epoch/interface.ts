@@ -1,0 +1,65 @@
+/**
+ * The epoch context: everything that changes from one epoch to the next (white paper §4–5) in one
+ * immutable value, so no other module decides who serves which shard, which epoch it is, or which
+ * committee signs what. Genesis builds epoch 0 (`genesisEpochContext`, context.ts); the identity
+ * chain and the Distributed Randomness Protocol build the following ones from the previous
+ * context and rnd_e.
+ *
+ * Consumers: genesis and config validation (is this key a validator, of which shard), the shard
+ * drivers (BFT committee, PoB leagues, the chain id every signed statement binds), gossip and the
+ * transport's peer set (the members of one's shard), and the client API's status.
+ */
+import type { BelievabilityLedger } from "../consensus/pob/believability.js";
+import type { Leagues } from "../consensus/pob/leagues.js";
+import type { ShardingPolicy } from "../consensus/pob/policy.js";
+
+export type EpochErrorCode =
+  | "EPOCH_TOO_FEW_VALIDATORS"
+  | "EPOCH_BAD_RANDOMNESS"
+  | "EPOCH_BAD_NUMBER"
+  | "EPOCH_NO_POLICY"
+  | "EPOCH_NOT_VALIDATOR";
+
+/** A validator of the epoch: its key and bonded stake. */
+export interface EpochValidator {
+  readonly publicKey: Uint8Array;
+  readonly stake: bigint;
+}
+
+/**
+ * One consensus instance: the committee of `shard` in `epoch` of the chain `chain` (its genesis
+ * txid). Its byte form `instanceKey` is the chain id that every BFT statement signs, so a
+ * certificate never carries over to another shard, epoch or chain.
+ */
+export interface ConsensusInstance {
+  readonly chain: Uint8Array;
+  readonly shard: number;
+  readonly epoch: number;
+  /** chain (32) ‖ u32le shard ‖ u32le epoch. */
+  readonly key: Uint8Array;
+}
+
+export interface EpochContext {
+  /** The chain: SHA-256 of the canonical genesis (genesisTxid). */
+  readonly chain: Uint8Array;
+  readonly epoch: number;
+  /** 32 bytes: rnd_e, the epoch's randomness (epoch 0: derived from the genesis). */
+  readonly randomness: Uint8Array;
+  readonly shardCount: number;
+  /** Every validator of the epoch, in configuration order. */
+  readonly validators: readonly EpochValidator[];
+  /** Proof-of-Believability policy of the epoch; undefined: shards run solo or one-league BFT. */
+  readonly policy: ShardingPolicy | undefined;
+  /** Members of `shard` (keys), in configuration order; SHARD_BAD_INDEX outside 0..m−1. */
+  members(shard: number): readonly Uint8Array[];
+  /** The shard `publicKey` serves this epoch; undefined for a key that is not a validator. */
+  shardOf(publicKey: Uint8Array): number | undefined;
+  /** `publicKey`'s stake; undefined for a key that is not a validator. */
+  stakeOf(publicKey: Uint8Array): bigint | undefined;
+  /** Fresh believability accounts of `shard`'s members at the start of the epoch. */
+  believability(shard: number): BelievabilityLedger;
+  /** The leagues of `shard` drawn from rnd_e and `believability(shard)` (EPOCH_NO_POLICY without a policy). */
+  leagues(shard: number): Leagues;
+  /** The consensus instance of `shard` in this epoch. */
+  instance(shard: number): ConsensusInstance;
+}
