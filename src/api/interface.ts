@@ -2,18 +2,21 @@
  * What the client API needs from a validator. `src/node/validator.ts` adapts the pipeline and the
  * shard state to this; the API itself holds no ledger logic beyond the owner index.
  */
-import type { ConfirmationBatch, OptimisticBatch, SubmitOutcome } from "./stream-codec.js";
+import type { ConfirmationBatch, OptimisticBatch, SubmitOutcomeName } from "./stream-codec.js";
 
-/** Result of submitting one transaction. */
+/** Result of submitting one transaction: the one type from the API down to the shard drivers. */
 export interface SubmitResult {
-  readonly outcome: SubmitOutcome;
-  /** 32 bytes, or undefined when the transaction could not be parsed. */
-  readonly txid: Uint8Array | undefined;
+  readonly outcome: SubmitOutcomeName;
+  /** 32 bytes, or undefined when the transaction could not be decoded (or was refused before validation). */
+  readonly txid?: Uint8Array;
   /** Set unless accepted: a ledger or pipeline code (e.g. TX_TRUNCATED, MEMPOOL_FULL). */
   readonly code?: string;
   readonly message?: string;
+  /** For duplicates: the status of the transaction already known. */
+  readonly status?: TxStatus;
 }
 
+/** A transaction's status: the one type from the API down to the shard drivers. */
 export type TxStatus =
   | { readonly state: "pending" }
   /** In an optimistic block of a believable validator, not yet final (white paper §7.2 phase 1). */

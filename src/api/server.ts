@@ -31,8 +31,6 @@ import type { ClientBackend, MetricFamily, SubmitResult, TxStatus } from "./inte
 import { LabeledCounter, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics.js";
 import { OwnerIndex } from "./owner-index.js";
 import {
-  SUBMIT_OUTCOME_NAMES,
-  SubmitOutcome,
   decodeSubmission,
   encodeAck,
   encodeError,
@@ -296,13 +294,13 @@ export class ClientApi {
   }
 
   private submitted(exchange: HttpExchange, result: SubmitResult): void {
-    if (result.outcome === SubmitOutcome.Rejected) {
+    if (result.outcome === "rejected") {
       throw new ApiError(result.code ?? "API_BAD_REQUEST", result.message ?? "transaction refused");
     }
     const txid = result.txid!;
-    this.answer(exchange, "submit", result.outcome === SubmitOutcome.Accepted ? 202 : 200, {
+    this.answer(exchange, "submit", result.outcome === "accepted" ? 202 : 200, {
       txid: toHex(txid),
-      outcome: SUBMIT_OUTCOME_NAMES[result.outcome],
+      outcome: result.outcome,
       status: statusJson(this.backend.status(txid), (h) => this.blockHashAt(h)),
     });
   }

@@ -52,6 +52,8 @@ export const MAX_STREAM_TXS = 16_384;
 export const SubmitOutcome = { Accepted: 0, Duplicate: 1, Rejected: 2 } as const;
 export type SubmitOutcome = (typeof SubmitOutcome)[keyof typeof SubmitOutcome];
 export const SUBMIT_OUTCOME_NAMES = ["accepted", "duplicate", "rejected"] as const;
+export type SubmitOutcomeName = (typeof SUBMIT_OUTCOME_NAMES)[number];
+const SUBMIT_OUTCOME_CODES: Readonly<Record<SubmitOutcomeName, SubmitOutcome>> = { accepted: SubmitOutcome.Accepted, duplicate: SubmitOutcome.Duplicate, rejected: SubmitOutcome.Rejected };
 
 export interface TxAck {
   readonly outcome: SubmitOutcome;
@@ -61,11 +63,11 @@ export interface TxAck {
   readonly code: string;
 }
 
-/** What encodeAck needs of one result: a TxAck, or a submit result whose txid and code may be absent. */
+/** What encodeAck needs of one result: a submit result, whose txid and code may be absent. */
 export interface AckSource {
-  readonly outcome: SubmitOutcome;
+  readonly outcome: SubmitOutcomeName;
   /** Sent as zeros unless 32 bytes. */
-  readonly txid: Uint8Array | undefined;
+  readonly txid?: Uint8Array;
   /** Sent empty when absent. */
   readonly code?: string;
 }
@@ -150,7 +152,7 @@ export function encodeAck(sequence: number, acks: readonly AckSource[]): Uint8Ar
   view.setUint32(5, acks.length, true);
   let at = 9;
   acks.forEach((ack, i) => {
-    out[at] = ack.outcome;
+    out[at] = SUBMIT_OUTCOME_CODES[ack.outcome];
     out.set(ack.txid?.length === TXID_BYTES ? ack.txid : ZERO_TXID, at + 1);
     out[at + 1 + TXID_BYTES] = codes[i]!.length;
     out.set(codes[i]!, at + 2 + TXID_BYTES);

@@ -29,6 +29,7 @@ export interface EpochConfiguration {
   readonly epoch: number;
   readonly randomness: Uint8Array;
   readonly shardCount: number;
+  readonly startHeight: number;
   readonly validators: readonly EpochValidator[];
   readonly policy?: ShardingPolicy;
 }
@@ -48,6 +49,7 @@ export class EpochContextValue implements EpochContext {
   readonly epoch: number;
   readonly randomness: Uint8Array;
   readonly shardCount: number;
+  readonly startHeight: number;
   readonly validators: readonly EpochValidator[];
   readonly policy: ShardingPolicy | undefined;
   readonly #shardOf = new Map<string, number>();
@@ -57,12 +59,14 @@ export class EpochContextValue implements EpochContext {
   readonly #leagues: (Leagues | undefined)[];
 
   constructor(configuration: EpochConfiguration) {
-    const { chain, epoch, randomness, shardCount, validators, policy } = configuration;
+    const { chain, epoch, randomness, shardCount, startHeight, validators, policy } = configuration;
     check<EpochErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch must be a u32, got ${epoch}`);
     this.chain = Uint8Array.from(chain);
     this.epoch = epoch;
     this.randomness = Uint8Array.from(randomness);
     this.shardCount = shardCount;
+    check<EpochErrorCode>(Number.isSafeInteger(startHeight) && startHeight >= 0, "EPOCH_BAD_NUMBER", `startHeight must be a non-negative integer, got ${startHeight}`);
+    this.startHeight = startHeight;
     this.validators = validators;
     this.policy = policy === undefined ? undefined : validatePolicy(policy);
     const shards = assignShards(validators.length, shardCount, randomness);
@@ -128,6 +132,7 @@ export function genesisEpochContext(genesis: Genesis): EpochContext {
     epoch: 0,
     randomness: sha256(input),
     shardCount: genesis.shardCount,
+    startHeight: 0,
     validators: genesis.validators,
     ...(genesis.pob === undefined ? {} : { policy: genesis.pob }),
   });

@@ -46,6 +46,8 @@ export interface EpochContext {
   /** 32 bytes: rnd_e, the epoch's randomness (epoch 0: derived from the genesis). */
   readonly randomness: Uint8Array;
   readonly shardCount: number;
+  /** Final height of every shard's chain when the epoch began (epoch 0: 0); its blocks follow. */
+  readonly startHeight: number;
   /** Every validator of the epoch, in configuration order. */
   readonly validators: readonly EpochValidator[];
   /** Proof-of-Believability policy of the epoch; undefined: shards run solo or one-league BFT. */

@@ -45,6 +45,11 @@ export const APPLY_STATUS_NAMES: readonly string[] = [
   "DUPLICATE_INPUT", "OUTPUT_EXISTS", "MALFORMED", "OUT_OF_MEMORY",
 ];
 
+/** The code a transaction settles with when its apply fails: its status's name. */
+export function applyStatusName(status: number): string {
+  return APPLY_STATUS_NAMES[status] ?? `APPLY_STATUS_${status}`;
+}
+
 /** Why `insertEntries` stopped (codes of the kernel's lastStatus()). */
 const INSERT_FAILURES: Record<number, [LedgerError["code"], string]> = {
   6: ["UTXO_DUPLICATE_ENTRY", "outpoint already present"],

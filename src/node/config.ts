@@ -24,6 +24,8 @@
  * Key file: { "version": 1, "type": "ed25519", "publicKey": "<64 hex>", "secretKey": "<64 hex>" }
  * (secretKey is the RFC 8032 §5.1.5 32-byte seed; the public key is re-derived and must match).
  */
+import { genesisEpochContext } from "../epoch/context.js";
+import type { EpochContext } from "../epoch/interface.js";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { IosError } from "../errors.js";
@@ -305,6 +307,10 @@ export interface NodeSetup {
   readonly config: NodeConfig;
   readonly genesis: Genesis;
   readonly key: KeyPair;
+  /** The epoch the node starts in (epoch 0, from the genesis). */
+  readonly context: EpochContext;
+  /** The shard this validator serves in that epoch. */
+  readonly shard: number;
 }
 
 /** Loads the configuration, its genesis and key file, and checks they fit together. */
@@ -329,5 +335,5 @@ export function loadNodeSetup(configFile: string): NodeSetup {
   config.peers.forEach((peer, i) => {
     if (peer.publicKey === self) throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey is this validator's own key`);
   });
-  return { config, genesis, key };
+  return { config, genesis, key, context: genesisEpochContext(genesis), shard: config.shard };
 }

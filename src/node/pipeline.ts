@@ -1,8 +1,8 @@
 /**
- * The validation pipeline of one validator (issue 4; DESIGN.md §1: the main thread orchestrates and
- * owns state and LMDB, the worker pool runs batched hot paths; §3: stateless validation in the
- * pool, stateful apply per block on the shard's state machine). Solo mode stands in for the white
- * paper's §7.2 believable-first processing by a single validator until consensus drives blocks.
+ * The validation pipeline of one validator (DESIGN.md §1: the main thread orchestrates and owns
+ * state and LMDB, the worker pool runs batched hot paths; §3: stateless validation in the pool):
+ * intake → worker pool → verified queue. What happens to verified transactions next — a solo
+ * block, a BFT proposal, a PoB optimistic block — is the shard driver's (consensus/interface.ts).
  *
  * Phases of a transaction:
  *  1. intake: `submit` / `submitFramed` reserve room in the bounded mempool (refused with
@@ -12,28 +12,26 @@
  *     every signature (src/node/pool/worker.ts `validateTransactions`); at most TASKS_PER_WORKER
  *     batches per worker + 1 are in flight, the rest wait in order. The main thread never decodes a transaction;
  *  3. admission: valid transactions whose txid is already pending or final are duplicates (their
- *     current status is returned, not an error); the others enter the mempool with their records;
- *  4. apply: a block driver (SoloBlockProducer until consensus drives blocks) calls
- *     `commitNextBlock`, which takes mempool entries in order, applies their records to the UTXO
- *     table, builds and seals the block of the applied ones and appends it durably in one LMDB
- *     transaction (ShardState.commitProduced);
- *  5. final: only after that append are the block's transactions final; the others are rejected
- *     with their ApplyStatus name. Listeners get one BlockEvent per block.
- * Under consensus, a leader proposes `candidates(...)` (left in the mempool) and the block the shard
- * finalizes is committed elsewhere; `settled(block)` then plays phase 5 for it.
+ *     current status is returned, not an error); the others enter the verified queue with their
+ *     apply records;
+ *  4. driven: the driver `peek`s (proposes without removing) or `take`s (moves out, still
+ *     reserved and "pending") verified transactions, and `restore`s taken ones it could not use;
+ *  5. settled: the driver reports each block or refusal with `settle`; the transactions leave
+ *     for good (reservations released, rejections remembered for `status`) and listeners get the
+ *     event.
  */
+import { sameBytes } from "../bytes.js";
 import { IosError } from "../errors.js";
-import { BlockKind, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, blockHash, encodeBlock, makeBlockHeader, sealOptimistic } from "../ledger/block.js";
-import { SIGNATURE_BYTES, type KeyPair } from "../ledger/keys.js";
+import { toHex } from "../hex.js";
+import { MAX_BLOCK_TXS } from "../ledger/block.js";
 import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
 import { MAX_TX_BYTES, TXID_BYTES } from "../ledger/transaction.js";
-import { APPLY_STATUS_NAMES, ApplyStatus } from "../ledger/utxo-table.js";
-import type { Candidates } from "./consensus/interface.js";
+import type { Clock, TimerHandle } from "../runtime/interface.js";
+import type { BlockEvent, SubmitResult, TxStatus } from "./consensus/interface.js";
 import { Mempool, type MempoolEntry } from "./mempool.js";
 import { recordLength, type ValidatedBatch } from "./pipeline/validated-batch.js";
 import { TASKS_PER_WORKER, type VerifierPool } from "./pool/verify-pool.js";
-import type { BuiltBlock, BlockSlot, ShardState } from "./shard-state.js";
-import { toHex } from "../hex.js";
+import type { ShardState } from "./shard-state.js";
 
 /**
  * Transactions per worker batch: 512, the Ed25519 verifier's multi-scalar chunk (BATCH_CHUNK in
@@ -52,8 +50,6 @@ export const MAX_PENDING_TXS = 200_000;
 export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 /** Recent rejections remembered for `status`: older ones answer "unknown". */
 export const RECENT_REJECTIONS = 65_536;
-/** Largest block body the producer fills: the block limit minus header and producer seal. */
-const MAX_BODY_BYTES = MAX_BLOCK_BYTES - HEADER_BYTES - SIGNATURE_BYTES;
 
 export type PipelineErrorCode =
   | "MEMPOOL_FULL"
@@ -73,49 +69,17 @@ export class PipelineError extends IosError<PipelineErrorCode> {
   }
 }
 
-export type TxStatus =
-  | { readonly state: "pending" }
-  | { readonly state: "final"; readonly height: number; readonly index: number }
-  | { readonly state: "rejected"; readonly code: string }
-  | { readonly state: "unknown" };
-
-export type SubmitOutcome = "accepted" | "duplicate" | "rejected";
-
-export interface SubmitResult {
-  readonly outcome: SubmitOutcome;
-  /** Undefined when the transaction could not be decoded (or was refused before validation). */
-  readonly txid?: Uint8Array;
-  /** Why it was rejected: MEMPOOL_FULL, TX_BAD_SIGNATURE, a TX_* ledger code, ... */
-  readonly code?: string;
-  readonly message?: string;
-  /** For duplicates: the status of the transaction already known. */
-  readonly status?: TxStatus;
-}
-
-export interface BlockEvent {
-  readonly height: number;
-  readonly hash: Uint8Array;
-  /** Packed txids (n × 32) of the transactions the block made final, in block order. */
-  readonly final: Uint8Array;
-  /** Transactions taken for the block that failed the apply, with their ApplyStatus name. */
-  readonly rejected: readonly { readonly txid: Uint8Array; readonly code: string }[];
-}
-
 export interface PipelineOptions {
   /** The shard state blocks are applied to; opened and closed by the caller. */
   readonly state: ShardState;
   /** Worker pool running the `validateTransactions` task; owned by the caller. */
   readonly pool: VerifierPool;
-  /** Key that seals solo (optimistic) blocks. */
-  readonly producer: KeyPair;
-  /** Header epoch; default `state.epoch`. */
-  readonly epoch?: number;
   readonly maxPendingTxs?: number;
   readonly maxPendingBytes?: number;
   readonly batchTxs?: number;
   readonly batchAgeMs?: number;
-  /** Block timestamps in ms since the Unix epoch; default Date.now. */
-  readonly clock?: () => number;
+  /** Times the partial intake batch. */
+  readonly clock: Clock;
 }
 
 export interface PipelineMetrics {
@@ -173,18 +137,16 @@ export class Pipeline {
   readonly shardCount: number;
   readonly #state: ShardState;
   readonly #pool: VerifierPool;
-  readonly #producer: KeyPair;
-  readonly #epoch: number;
-  readonly #clock: () => number;
+  readonly #clock: Clock;
   readonly #batchTxs: number;
   readonly #batchAgeMs: number;
   readonly #maxInFlight: number;
   readonly #mempool: Mempool;
   readonly #recentRejections = new Map<string, string>();
-  /** Entries a producer took with `takeVerified`, until settled or rejected. */
+  /** Entries a driver took with `take`, until settled, refused or restored. */
   readonly #taken = new Map<string, MempoolEntry>();
   #intake: BatchItem[] = [];
-  #intakeTimer: NodeJS.Timeout | undefined;
+  #intakeTimer: TimerHandle | undefined;
   readonly #ready: BatchItem[][] = [];
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
@@ -197,11 +159,9 @@ export class Pipeline {
   constructor(options: PipelineOptions) {
     this.#state = options.state;
     this.#pool = options.pool;
-    this.#producer = options.producer;
     this.shard = options.state.shard;
     this.shardCount = options.state.shardCount;
-    this.#epoch = options.epoch ?? options.state.epoch;
-    this.#clock = options.clock ?? Date.now;
+    this.#clock = options.clock;
     this.#batchTxs = positiveInteger(options.batchTxs ?? BATCH_TXS, "batchTxs");
     pipelineCheck(this.#batchTxs <= MAX_BLOCK_TXS, "PIPELINE_OPTIONS", `batchTxs must be at most ${MAX_BLOCK_TXS}, got ${this.#batchTxs}`);
     this.#batchAgeMs = options.batchAgeMs ?? BATCH_AGE_MS;
@@ -259,11 +219,11 @@ export class Pipeline {
     }
     this.#intake.push({ tx, submission, slot });
     if (this.#intake.length >= this.#batchTxs) this.#flushIntake();
-    else this.#intakeTimer ??= setTimeout(() => this.#flushIntake(), this.#batchAgeMs);
+    else this.#intakeTimer ??= this.#clock.setTimer(this.#batchAgeMs, () => this.#flushIntake());
   }
 
   #flushIntake(): void {
-    if (this.#intakeTimer !== undefined) clearTimeout(this.#intakeTimer);
+    if (this.#intakeTimer !== undefined) this.#clock.cancelTimer(this.#intakeTimer);
     this.#intakeTimer = undefined;
     if (this.#intake.length === 0) return;
     this.#ready.push(this.#intake);
@@ -383,110 +343,45 @@ export class Pipeline {
   }
 
   /**
-   * Takes up to `maxTxs` mempool transactions in order, applies them, and persists the block of
-   * the applied ones (synchronous; fsynced when it returns). Undefined when the mempool is empty.
-   * A commit failure is rethrown (after the apply it leaves the shard state failed, STATE_FAILED)
-   * and the taken transactions go back to the front of the mempool.
+   * Up to `maxTxs` verified transactions (at most `maxFramedBytes` framed), oldest first, left in
+   * the queue: what a BFT leader proposes.
    */
-  commitNextBlock(maxTxs: number = MAX_BLOCK_TXS): BlockEvent | undefined {
-    pipelineCheck(Number.isSafeInteger(maxTxs) && maxTxs >= 1 && maxTxs <= MAX_BLOCK_TXS, "PIPELINE_OPTIONS", `maxTxs must be in 1..${MAX_BLOCK_TXS}, got ${maxTxs}`);
-    const entries = this.#mempool.take(maxTxs, MAX_BODY_BYTES);
-    if (entries.length === 0) return undefined;
-    const records = new Uint8Array(entries.reduce((sum, entry) => sum + entry.record.length, 0));
-    let at = 0;
-    for (const { record } of entries) {
-      records.set(record, at);
-      at += record.length;
-    }
-    let commit;
-    try {
-      commit = this.#state.commitProduced(records, entries.length, (slot) => this.#buildBlock(slot, entries));
-    } catch (error) {
-      // Accepted transactions are never dropped: they wait for a state that can commit again.
-      this.#mempool.restore(entries);
-      throw error;
-    }
-    for (const entry of entries) this.#mempool.release(entry.tx.length);
-    const final = new Uint8Array(commit.applied * TXID_BYTES);
-    const rejected: { txid: Uint8Array; code: string }[] = [];
-    let position = 0;
-    entries.forEach((entry, k) => {
-      const status = commit.statuses[k]!;
-      if (status === ApplyStatus.Ok) {
-        final.set(entry.txid, position++ * TXID_BYTES);
-        return;
-      }
-      const code = APPLY_STATUS_NAMES[status] ?? `APPLY_STATUS_${status}`;
-      this.#countRejection(code);
-      this.#rememberRejection(entry.key, code);
-      rejected.push({ txid: entry.txid, code });
-    });
-    this.#counters.finalized += commit.applied;
-    this.#counters.blocks++;
-    return this.#publish({ height: commit.height, hash: commit.hash, final, rejected });
-  }
-
-  #buildBlock(slot: BlockSlot, entries: readonly MempoolEntry[]): BuiltBlock {
-    const transactions: Uint8Array[] = [];
-    const txids = new Uint8Array(slot.applied.length * TXID_BYTES);
-    slot.applied.forEach((k, i) => {
-      const entry = entries[k]!;
-      transactions.push(entry.tx);
-      txids.set(entry.txid, i * TXID_BYTES);
-    });
-    const fields = { kind: BlockKind.Optimistic, shard: this.shard, epoch: this.#epoch, height: slot.height, prevHash: slot.prevHash, timestamp: this.#clock(), producer: this.#producer.publicKey };
-    const header = makeBlockHeader(fields, transactions, txids);
-    const bytes = encodeBlock(header, sealOptimistic(header, this.#producer), transactions);
-    return { bytes, hash: blockHash(header), txids };
-  }
-
-
-  /**
-   * Up to `maxTxs` waiting transactions (at most `maxBodyBytes` framed), oldest first, left in the
-   * mempool: what a consensus leader proposes instead of `commitNextBlock`.
-   */
-  candidates(maxTxs: number, maxBodyBytes: number): Candidates {
-    const entries = this.#mempool.peek(maxTxs, maxBodyBytes);
-    const txids = new Uint8Array(entries.length * TXID_BYTES);
-    entries.forEach((entry, i) => txids.set(entry.txid, i * TXID_BYTES));
-    return { transactions: entries.map((entry) => entry.tx), txids };
+  peek(maxTxs: number, maxFramedBytes: number): readonly MempoolEntry[] {
+    return this.#mempool.peek(maxTxs, maxFramedBytes);
   }
 
   /**
-   * Whether this exact transaction (same bytes under `txid`) was validated here and waits in the
-   * mempool: a consensus proposal's copy need not be verified again.
+   * Moves up to `maxTxs` verified transactions (at most `maxFramedBytes` framed), oldest first,
+   * out of the queue to the driver: they keep their reservation and answer "pending" until
+   * `settle` or `restore`.
+   */
+  take(maxTxs: number, maxFramedBytes: number): readonly MempoolEntry[] {
+    const entries = this.#mempool.take(maxTxs, maxFramedBytes);
+    for (const entry of entries) this.#taken.set(entry.key, entry);
+    return entries;
+  }
+
+  /** Taken transactions the driver could not use (a failed commit) go back to the front of the queue. */
+  restore(entries: readonly MempoolEntry[]): void {
+    const back = entries.filter((entry) => this.#taken.delete(entry.key));
+    this.#mempool.restore(back);
+  }
+
+  /**
+   * Whether this exact transaction (same bytes under `txid`) was verified here and waits in the
+   * queue: a consensus proposal's copy need not be verified again.
    */
   holds(txid: Uint8Array, tx: Uint8Array): boolean {
     const entry = this.#mempool.get(toHex(txid));
-    return entry !== undefined && Buffer.compare(entry.tx, tx) === 0;
+    return entry !== undefined && sameBytes(entry.tx, tx);
   }
 
   /**
-   * A block committed to the shard state by someone else (consensus) settled these transactions:
-   * `txids` packed in body order, `statuses` one ApplyStatus each. Those held here leave the
-   * mempool; listeners get the block's event as for `commitNextBlock`.
+   * Phase 5: `event.final` (packed txids) became final at `event.height` and `event.rejected`
+   * were refused, each with its code. Whatever of them this pipeline holds — queued or taken —
+   * leaves and releases its reservation; listeners get the event.
    */
-  settled(block: { readonly height: number; readonly hash: Uint8Array; readonly txids: Uint8Array; readonly statuses: Uint8Array }): BlockEvent {
-    const count = block.statuses.length;
-    pipelineCheck(block.txids.length === count * TXID_BYTES, "PIPELINE_BAD_INPUT", `${block.txids.length / TXID_BYTES} txids for ${count} statuses`);
-    const final = new Uint8Array(block.txids.length);
-    let finalCount = 0;
-    const rejected: { txid: Uint8Array; code: string }[] = [];
-    for (let i = 0; i < count; i++) {
-      const txid = block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
-      const status = block.statuses[i]!;
-      if (status === ApplyStatus.Ok) final.set(txid, finalCount++ * TXID_BYTES);
-      else rejected.push({ txid: txid.slice(), code: APPLY_STATUS_NAMES[status] ?? `APPLY_STATUS_${status}` });
-    }
-    return this.settledEvent({ height: block.height, hash: block.hash, final: final.subarray(0, finalCount * TXID_BYTES), rejected });
-  }
-
-  /**
-   * A final block settled `event.final` (packed txids) and rejected `event.rejected` (each with its
-   * code): whatever of them this pipeline holds — in the mempool or taken by `takeVerified` — is
-   * released; listeners get the event.
-   */
-  settledEvent(event: BlockEvent): BlockEvent {
+  settle(event: BlockEvent): BlockEvent {
     pipelineCheck(event.final.length % TXID_BYTES === 0, "PIPELINE_BAD_INPUT", "final txids must be packed 32 bytes each");
     for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)));
     for (const { txid, code } of event.rejected) {
@@ -500,7 +395,25 @@ export class Pipeline {
     return this.#publish(event);
   }
 
-  /** Releases the reservation of a settled transaction held in the mempool or taken. */
+  /**
+   * Taken transactions the driver refused before any block (e.g. PoB's producer: a pending double
+   * spend): settled as rejected with their codes, announced at the current tip.
+   */
+  refuse(refusals: readonly { readonly entry: MempoolEntry; readonly code: string }[]): void {
+    if (refusals.length === 0) return;
+    const rejected: { txid: Uint8Array; code: string }[] = [];
+    for (const { entry, code } of refusals) {
+      if (!this.#taken.delete(entry.key)) continue;
+      this.#mempool.release(entry.tx.length);
+      this.#countRejection(code);
+      this.#rememberRejection(entry.key, code);
+      rejected.push({ txid: entry.txid, code });
+    }
+    const tip = this.#state.tip;
+    this.#publish({ height: tip.height, hash: tip.hash, final: new Uint8Array(0), rejected });
+  }
+
+  /** Releases the reservation of a settled transaction held in the queue or taken. */
   #forget(key: string): void {
     const held = this.#mempool.remove(key) ?? this.#taken.get(key);
     if (held === undefined) return;
@@ -508,63 +421,15 @@ export class Pipeline {
     this.#mempool.release(held.tx.length);
   }
 
-  /**
-   * Removes every validated transaction from the mempool, oldest first, for a producer that keeps
-   * them until a final block settles them (PoB's optimistic producer; its own block size bounds
-   * what it seals at a time): they keep their reservation and answer "pending" until
-   * `settledEvent` or `rejectTaken`.
-   */
-  takeVerified(): readonly MempoolEntry[] {
-    const entries = this.#mempool.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    for (const entry of entries) this.#taken.set(entry.key, entry);
-    return entries;
-  }
-
-  /** A taken transaction the producer refused (e.g. a pending double spend): rejected with `code`, its room released. */
-  rejectTaken(entries: readonly { readonly entry: MempoolEntry; readonly code: string }[]): void {
-    if (entries.length === 0) return;
-    for (const { entry, code } of entries) {
-      if (!this.#taken.delete(entry.key)) continue;
-      this.#mempool.release(entry.tx.length);
-      this.#countRejection(code);
-      this.#rememberRejection(entry.key, code);
-    }
-    this.#publish({ height: this.#state.tip.height, hash: this.#state.tip.hash, final: new Uint8Array(0), rejected: entries.map(({ entry, code }) => ({ txid: entry.txid, code })) });
-  }
-
   #publish(event: BlockEvent): BlockEvent {
     for (const listener of this.#blockListeners) listener(event);
     return event;
   }
 
-  /** The shard state this pipeline admits against and commits to. */
-  get state(): ShardState {
-    return this.#state;
-  }
-
-  /** The worker pool that validates its batches. */
-  get pool(): VerifierPool {
-    return this.#pool;
-  }
-
-  /** One event per committed block; returns the unsubscribe function. */
-  onBlock(listener: (event: BlockEvent) => void): () => void {
+  /** One event per settlement; returns the unsubscribe function. */
+  onSettled(listener: (event: BlockEvent) => void): () => void {
     this.#blockListeners.add(listener);
     return () => this.#blockListeners.delete(listener);
-  }
-
-  /** Each transaction a block made final, with its height and position in the block. */
-  onFinal(listener: (txid: Uint8Array, height: number, index: number) => void): () => void {
-    return this.onBlock((event) => {
-      for (let i = 0; i * TXID_BYTES < event.final.length; i++) listener(event.final.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), event.height, i);
-    });
-  }
-
-  /** Each transaction a block's apply rejected (e.g. MISSING_INPUT for a double spend's loser). */
-  onRejected(listener: (txid: Uint8Array, code: string) => void): () => void {
-    return this.onBlock((event) => {
-      for (const { txid, code } of event.rejected) listener(txid, code);
-    });
   }
 
   /** Called with the mempool size whenever validated transactions were added (block drivers use it). */
@@ -621,72 +486,5 @@ export class Pipeline {
   async close(): Promise<void> {
     this.#closed = true;
     await this.drain();
-  }
-}
-
-/** What drives block production; issue 6's proof-of-belief consensus replaces the solo producer. */
-export interface BlockDriver {
-  start(): void;
-  stop(): Promise<void>;
-}
-
-export interface SoloProducerOptions {
-  /** Commit a block this often (ms); default 200 (src/node/config.ts's default interval). */
-  readonly blockIntervalMs?: number;
-  /** Transactions per block, and the mempool size that triggers a block before the interval; default 4,096. */
-  readonly maxBlockTxs?: number;
-  /** Called with a commit failure; the producer stops after one. */
-  readonly onError?: (error: unknown) => void;
-}
-
-/** Solo block production: one validator orders and commits its shard's blocks (until consensus lands). */
-export class SoloBlockProducer implements BlockDriver {
-  readonly #pipeline: Pipeline;
-  readonly #intervalMs: number;
-  readonly #maxBlockTxs: number;
-  readonly #onError: (error: unknown) => void;
-  #timer: NodeJS.Timeout | undefined;
-  #immediate: NodeJS.Immediate | undefined;
-  #unsubscribe: (() => void) | undefined;
-  #running = false;
-
-  constructor(pipeline: Pipeline, options: SoloProducerOptions = {}) {
-    this.#pipeline = pipeline;
-    this.#intervalMs = positiveInteger(options.blockIntervalMs ?? 200, "blockIntervalMs");
-    this.#maxBlockTxs = positiveInteger(options.maxBlockTxs ?? 4096, "maxBlockTxs");
-    pipelineCheck(this.#maxBlockTxs <= MAX_BLOCK_TXS, "PIPELINE_OPTIONS", `maxBlockTxs must be at most ${MAX_BLOCK_TXS}, got ${this.#maxBlockTxs}`);
-    this.#onError = options.onError ?? (() => undefined);
-  }
-
-  start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#unsubscribe = this.#pipeline.onAdmitted((waiting) => {
-      if (waiting >= this.#maxBlockTxs) this.#immediate ??= setImmediate(() => this.#tick());
-    });
-    this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
-  }
-
-  #tick(): void {
-    this.#immediate = undefined;
-    if (!this.#running) return;
-    try {
-      this.#pipeline.commitNextBlock(this.#maxBlockTxs);
-      // One block per turn of the event loop, so intake keeps flowing while a backlog drains.
-      if (this.#pipeline.mempoolCount >= this.#maxBlockTxs) this.#immediate = setImmediate(() => this.#tick());
-    } catch (error) {
-      void this.stop();
-      this.#onError(error);
-    }
-  }
-
-  /** Stops producing; blocks already committed stay, waiting transactions stay in the mempool. */
-  async stop(): Promise<void> {
-    this.#running = false;
-    this.#unsubscribe?.();
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
-    this.#timer = undefined;
-    this.#immediate = undefined;
   }
 }

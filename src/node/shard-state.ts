@@ -22,19 +22,18 @@
  * and batch signature verification (the worker pool), and replay re-applies only blocks this node
  * committed itself.
  *
- * A producer that already holds validated apply records (the pipeline, whose workers did the
- * stateless and signature checks) uses `commitProduced(records, recordCount, build)` instead: the
- * records are applied first, then `build` encodes the block of the applied transactions only, and
- * that block is appended durably; nothing is decoded again on this thread.
+ * Every block becomes durable the same way, through one assembly (`assemble()`): apply records
+ * to the block at tip + 1 (a producer's records come from the worker pool, which did the stateless
+ * and signature checks; nothing is decoded again on this thread), then commit the block built
+ * from the applied transactions. `commitBlock(bytes)` is that assembly for an encoded block
+ * decided elsewhere (validated statelessly here first).
  *
- * API: `ShardState.open(options)`, `commitBlock(bytes): CommitResult`,
- * `commitProduced(records, recordCount, build): ProducedCommit`, `stageRecords(records, count)`
- * and `commitStaged(appliedCount, build)` (the two halves of commitProduced, for a block
- * assembled in parts), `flush()`, `close()`,
+ * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes): CommitResult`,
+ * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`.
  */
-import { IosError } from "../errors.js";
+import { IosError, invariant } from "../errors.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { decodeBlockEnvelope, txRootOf, type BlockEnvelope } from "../ledger/block.js";
 import { LedgerError } from "../ledger/errors.js";
@@ -42,7 +41,7 @@ import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js"
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type StatelessResult } from "../ledger/stateless.js";
 import { TXID_BYTES } from "../ledger/transaction.js";
-import { ApplyStatus, UtxoTable, type BlockDelta } from "../ledger/utxo-table.js";
+import { ApplyStatus, UtxoTable } from "../ledger/utxo-table.js";
 import { ChainStore, type UtxoFlush } from "../store/chain-store.js";
 import { StoreError, storeCheck } from "../store/errors.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
@@ -72,7 +71,7 @@ export type ShardStateErrorCode =
   | "STATE_TX_COUNT_MISMATCH"
   | "STATE_TX_ROOT_MISMATCH"
   | "STATE_INVALID_TX"
-  /** commitBlock while a block is being assembled with stageRecords. */
+  /** A second assembly (or a flush) while a block is being assembled. */
   | "STATE_STAGED"
   /** A previous commit failed after touching the table; reopen the state from the store. */
   | "STATE_FAILED"
@@ -94,55 +93,46 @@ export interface ShardStateOptions {
   readonly flushIntervalBlocks?: number;
 }
 
-export interface CommitResult {
-  readonly height: number;
-  readonly hash: Uint8Array;
+export interface CommitResult extends CommittedBlock {
   /** One ApplyStatus per transaction, in body order. */
   readonly statuses: Uint8Array;
   /** Every transaction's txid, applied or not, packed (n × 32) in body order. */
   readonly txids: Uint8Array;
-  /** Transactions applied (status Ok). */
-  readonly applied: number;
-  /** True if this block's transaction also flushed the UTXO delta. */
-  readonly flushed: boolean;
 }
 
-/** What `commitProduced` tells its block builder: where the block goes and which records applied. */
+/** Where an assembled block goes, and how many of its records applied. */
 export interface BlockSlot {
   readonly height: number;
   readonly prevHash: Uint8Array;
-  /** One ApplyStatus per record, in record order. */
-  readonly statuses: Uint8Array;
-  /** Indices (into the records) of the applied ones, in order: the block's transactions. */
-  readonly applied: Uint32Array;
+  /** Records applied (status Ok) across the assembly's `apply` calls: the txids the block must list. */
+  readonly applied: number;
 }
 
-/** The block a builder made from a slot: its encoding, hash and the applied txids packed (n × 32). */
+/** The block a builder made for a slot: its encoding, hash and the applied txids packed (n × 32). */
 export interface BuiltBlock {
   readonly bytes: Uint8Array;
   readonly hash: Uint8Array;
   readonly txids: Uint8Array;
+  /** Position in the block of each applied txid; default 0..n−1 (a block of the applied ones only). */
+  readonly positions?: Uint32Array;
   /** Stored with the block in its transaction (ChainStore `consensusState`). */
   readonly consensusState?: Uint8Array;
 }
 
-/** A block appended by `commitStaged`. */
-export interface StagedCommit {
+/** A block made durable by an assembly. */
+export interface CommittedBlock {
   readonly height: number;
   readonly hash: Uint8Array;
   readonly applied: number;
   readonly flushed: boolean;
 }
 
-export interface ProducedCommit extends StagedCommit {
-  /** One ApplyStatus per record given, in order. */
-  readonly statuses: Uint8Array;
-}
-
-interface AppliedBlock {
-  readonly envelope: BlockEnvelope;
-  readonly stateless: StatelessResult;
-  readonly delta: BlockDelta;
+/** A block at tip + 1 being assembled (`ShardState.assemble`). */
+export interface BlockAssembly {
+  /** Applies packed apply records to the block; one ApplyStatus per record. */
+  apply(records: Uint8Array, recordCount: number): Uint8Array;
+  /** Appends the block `build` encodes for the applied transactions, durably; the assembly is then spent. */
+  commit(build: (slot: BlockSlot) => BuiltBlock): CommittedBlock;
 }
 
 /**
@@ -290,17 +280,18 @@ export class ShardState {
       const envelope = this.storedEnvelope(height);
       storeCheck(envelope.header.height === height, "STORE_CORRUPT", `the block stored at ${height} says height ${envelope.header.height}`);
       storeCheck(sameBytes(envelope.header.prevHash, previous), "STORE_CORRUPT", `block ${height} does not link to block ${height - 1}`);
-      let applied: AppliedBlock;
+      let stateless: StatelessResult;
       try {
-        applied = this.validateAndApply(envelope);
+        stateless = this.validate(envelope);
       } catch (error) {
         if (error instanceof LedgerError || error instanceof ShardStateError) {
           throw new StoreError("STORE_CORRUPT", `stored block ${height} cannot be replayed: ${error.message}`);
         }
         throw error;
       }
-      this.pending.addBlock(applied.delta.created, applied.delta.spent);
-      const { txids, positions } = appliedLocations(applied.stateless, applied.delta.statuses);
+      const delta = this.table.applyBlock(stateless.records, stateless.recordCount);
+      this.pending.addBlock(delta.created, delta.spent);
+      const { txids, positions } = appliedLocations(stateless, delta.statuses);
       this.pendingTxIndex.add(txids, height, positions);
       this.blocksSinceFlush++;
       previous = envelope.hash;
@@ -308,8 +299,8 @@ export class ShardState {
     storeCheck(sameBytes(previous, tip.hash), "STORE_CORRUPT", "the chain does not end at the tip hash");
   }
 
-  /** Stateless checks, then the table; nothing touches the table unless every check passed. */
-  private validateAndApply(envelope: BlockEnvelope): AppliedBlock {
+  /** Stateless checks of a stored or received block: its apply records, if every check passed. */
+  private validate(envelope: BlockEnvelope): StatelessResult {
     const { header } = envelope;
     if (header.shard !== this.shard) throw new ShardStateError("STATE_WRONG_SHARD", `block of shard ${header.shard}, this is shard ${this.shard}`);
     const stateless = validateStateless(envelope.body, this.shard, this.shardCount);
@@ -322,8 +313,7 @@ export class ShardState {
       throw new ShardStateError("STATE_INVALID_TX", `transaction ${rejected}: ${rejection.message}`, { index: rejected, code: rejection.code });
     }
     if (!sameBytes(txRootOf(stateless.txids), header.txRoot)) throw new ShardStateError("STATE_TX_ROOT_MISMATCH", "tx root does not match the transactions");
-    const delta = this.table.applyBlock(stateless.records, stateless.recordCount);
-    return { envelope, stateless, delta };
+    return stateless;
   }
 
   private checkUsable(): void {
@@ -332,87 +322,75 @@ export class ShardState {
   }
 
   /**
-   * Validates and applies the encoded block at tip + 1 and appends it durably. When this returns,
-   * the block is final (see the header). Throws, leaving the state unchanged, for a block that does
-   * not follow the tip (STORE_HEIGHT_GAP, STATE_PREV_HASH_MISMATCH), is malformed (LedgerError) or
-   * fails stateless validation (STATE_*). Transactions failing stateful validation (a missing input,
-   * a double spend, ...) stay in the block unapplied, with their status.
+   * Validates and applies the encoded block at tip + 1 and appends it durably (a final block
+   * decided elsewhere: BFT). When this returns, the block is final (see the header). Throws,
+   * leaving the state unchanged, for a block that does not follow the tip (STORE_HEIGHT_GAP,
+   * STATE_PREV_HASH_MISMATCH), is malformed (LedgerError) or fails stateless validation
+   * (STATE_*). Transactions failing stateful validation (a missing input, a double spend, ...)
+   * stay in the block unapplied, with their status.
    */
   commitBlock(bytes: Uint8Array): CommitResult {
-    this.checkUsable();
-    if (this.staged) throw new ShardStateError("STATE_STAGED", "records are staged for a block being assembled; commit it first");
+    const assembly = this.assemble();
     const envelope = decodeBlockEnvelope(bytes);
     const { header } = envelope;
     const tip = this.store.tip;
     storeCheck(header.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${header.height} does not follow the tip ${tip.height}`);
     if (!sameBytes(header.prevHash, tip.hash)) throw new ShardStateError("STATE_PREV_HASH_MISMATCH", `block ${header.height} does not link to the tip`);
-    const { stateless, delta } = this.validateAndApply(envelope);
-    try {
-      const { txids, positions, statusesByTx } = appliedLocations(stateless, delta.statuses);
-      this.pending.addBlock(delta.created, delta.spent);
-      const flushed = this.append({ height: header.height, hash: envelope.hash, bytes }, txids, positions);
-      return { height: header.height, hash: envelope.hash, statuses: statusesByTx, txids: stateless.txids, applied: positions.length, flushed };
-    } catch (error) {
-      this.failed = true;
-      throw error;
-    }
+    const stateless = this.validate(envelope);
+    const statuses = assembly.apply(stateless.records, stateless.recordCount);
+    const { txids, positions, statusesByTx } = appliedLocations(stateless, statuses);
+    const committed = assembly.commit(() => ({ bytes, hash: envelope.hash, txids, positions }));
+    return { ...committed, statuses: statusesByTx, txids: stateless.txids };
   }
 
   /**
-   * Applies `recordCount` packed apply records (already checked statelessly and signature-verified
-   * by the caller), asks `build` for the block holding exactly the applied ones at tip + 1, and
-   * appends that block durably with the UTXO changes. Records that fail stateful checks are left
-   * out of the block and reported in `statuses`. If `build` or the append throws after the table
-   * changed, the state is marked failed (STATE_FAILED until reopened), as with `commitBlock`.
+   * The one way a block becomes durable: `apply` packed apply records (checked statelessly and
+   * signature-verified by the caller: the worker pool, or `commitBlock`) to the block at tip + 1,
+   * as many times as the block has parts, then `commit` the block `build` encodes for the applied
+   * transactions, in one durable transaction with its UTXO changes. Until the commit nothing is on
+   * disk, and a crash loses only the table (rebuilt from the store on open). A failure after the
+   * table changed marks the state failed (STATE_FAILED until reopened). One assembly at a time
+   * (STATE_STAGED).
    */
-  commitProduced(records: Uint8Array, recordCount: number, build: (slot: BlockSlot) => BuiltBlock): ProducedCommit {
-    const statuses = this.stageRecords(records, recordCount);
-    const applied = new Uint32Array(statuses.reduce((sum, status) => sum + (status === ApplyStatus.Ok ? 1 : 0), 0));
-    let next = 0;
-    for (let k = 0; k < recordCount; k++) if (statuses[k] === ApplyStatus.Ok) applied[next++] = k;
-    // commitStaged marks the state failed if the build or the append throws.
-    return { ...this.commitStaged(applied.length, (slot) => build({ ...slot, statuses, applied })), statuses };
-  }
-
-  /**
-   * Applies packed apply records (checked by the caller as for `commitProduced`) to the table as
-   * part of the block being assembled at tip + 1, and returns one ApplyStatus per record. A
-   * Proof-of-Believability final block is assembled this way, one optimistic block after another
-   * in final order, then `commitStaged` makes it durable; until then nothing is on disk, and a
-   * crash loses only the table (rebuilt from the store on open).
-   */
-  stageRecords(records: Uint8Array, recordCount: number): Uint8Array {
+  assemble(): BlockAssembly {
     this.checkUsable();
-    const delta = this.table.applyBlock(records, recordCount);
-    this.pending.addBlock(delta.created, delta.spent);
-    this.staged = true;
-    return delta.statuses;
-  }
-
-  /**
-   * Appends the block holding the `appliedCount` transactions staged since the last commit (in
-   * staging order), as `build` encodes it for the slot at tip + 1, with the UTXO changes, in one
-   * durable transaction. A failure marks the state failed (the table already changed).
-   */
-  commitStaged(appliedCount: number, build: (slot: { readonly height: number; readonly prevHash: Uint8Array }) => BuiltBlock): StagedCommit {
-    this.checkUsable();
-    const tip = this.store.tip;
-    try {
-      const height = tip.height + 1;
-      const block = build({ height, prevHash: tip.hash });
-      if (block.txids.length !== appliedCount * TXID_BYTES) {
-        throw new ShardStateError("STATE_TX_COUNT_MISMATCH", `the built block lists ${block.txids.length / TXID_BYTES} txids, ${appliedCount} records applied`);
-      }
-      const positions = new Uint32Array(appliedCount);
-      for (let i = 0; i < positions.length; i++) positions[i] = i;
-      const stored = { height, hash: block.hash, bytes: block.bytes };
-      const flushed = this.append(block.consensusState === undefined ? stored : { ...stored, consensusState: block.consensusState }, block.txids, positions);
-      this.staged = false;
-      return { height, hash: block.hash, applied: appliedCount, flushed };
-    } catch (error) {
-      this.failed = true;
-      throw error;
-    }
+    if (this.staged) throw new ShardStateError("STATE_STAGED", "a block is being assembled; commit it first");
+    let applied = 0;
+    let open = true;
+    const usable = (): void => {
+      invariant(open, "a committed block assembly is not reused");
+      this.checkUsable();
+    };
+    return {
+      apply: (records, recordCount) => {
+        usable();
+        const delta = this.table.applyBlock(records, recordCount);
+        this.pending.addBlock(delta.created, delta.spent);
+        this.staged = true;
+        for (const status of delta.statuses) if (status === ApplyStatus.Ok) applied++;
+        return delta.statuses;
+      },
+      commit: (build) => {
+        usable();
+        open = false;
+        const tip = this.store.tip;
+        try {
+          const height = tip.height + 1;
+          const block = build({ height, prevHash: tip.hash, applied });
+          if (block.txids.length !== applied * TXID_BYTES) {
+            throw new ShardStateError("STATE_TX_COUNT_MISMATCH", `the built block lists ${block.txids.length / TXID_BYTES} txids, ${applied} records applied`);
+          }
+          const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
+          const stored = { height, hash: block.hash, bytes: block.bytes };
+          const flushed = this.append(block.consensusState === undefined ? stored : { ...stored, consensusState: block.consensusState }, block.txids, positions);
+          this.staged = false;
+          return { height, hash: block.hash, applied, flushed };
+        } catch (error) {
+          this.failed = true;
+          throw error;
+        }
+      },
+    };
   }
 
   /**
@@ -442,7 +420,7 @@ export class ShardState {
   /** Flushes the pending UTXO delta now (one durable transaction); a no-op when nothing is pending. */
   flush(): void {
     this.checkUsable();
-    if (this.staged) throw new ShardStateError("STATE_STAGED", "records are staged for a block being assembled; commit it first");
+    if (this.staged) throw new ShardStateError("STATE_STAGED", "a block is being assembled; commit it first");
     if (this.blocksSinceFlush === 0) return;
     this.store.flushUtxos(this.takeFlush());
     this.flushDone();

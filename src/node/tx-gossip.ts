@@ -19,7 +19,8 @@ import { IosError, check } from "../errors.js";
 import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
 import type { PeerId, Transport } from "../net/interface.js";
 import { messageType } from "../net/message-types.js";
-import type { TxSink, TxSubmitResult } from "./consensus/interface.js";
+import type { Clock, TimerHandle } from "../runtime/interface.js";
+import type { SubmitResult, TxSink } from "./consensus/interface.js";
 import { toHex } from "../hex.js";
 
 /** The client range's first message: a batch of transactions relayed between validators. */
@@ -35,6 +36,8 @@ export const GOSSIP_MAX_QUEUED = 65_536;
 
 export interface TxGossipOptions {
   readonly transport: Transport;
+  /** Times the partial forwarding batch. */
+  readonly clock: Clock;
   /** The shard's validators (hex public keys), self included or not. */
   readonly peers: readonly PeerId[];
   readonly sink: TxSink;
@@ -55,19 +58,21 @@ export class TxGossip implements TxSink {
   readonly #sink: TxSink;
   readonly #seen = new Set<string>();
   #queue: Uint8Array[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
+  readonly #clock: Clock;
   #closed = false;
 
   constructor(options: TxGossipOptions) {
     check(Array.isArray(options.peers), "GOSSIP_OPTIONS", "peers must be an array of hex public keys");
     this.#transport = options.transport;
+    this.#clock = options.clock;
     this.#peers = options.peers.filter((peer) => peer !== options.transport.self);
     this.#sink = options.sink;
     this.#transport.on(TX_BATCH, (_from, _type, payload) => void this.#onBatch(payload));
   }
 
   /** Phase 1–2: submits locally and forwards what was accepted. */
-  async submit(transactions: readonly Uint8Array[]): Promise<readonly TxSubmitResult[]> {
+  async submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
     const results = await this.#sink.submit(transactions);
     results.forEach((result, i) => {
       if (result.outcome === "accepted" && result.txid !== undefined) this.#enqueue(result.txid, transactions[i]!);
@@ -86,12 +91,12 @@ export class TxGossip implements TxSink {
     this.#remember(key);
     this.#queue.push(tx);
     if (this.#queue.length >= GOSSIP_BATCH_TXS) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), GOSSIP_DELAY_MS);
+    else this.#timer ??= this.#clock.setTimer(GOSSIP_DELAY_MS, () => this.flush());
   }
 
   /** Sends everything queued now. */
   flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.cancelTimer(this.#timer);
     this.#timer = undefined;
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, GOSSIP_BATCH_TXS);
@@ -129,7 +134,7 @@ export class TxGossip implements TxSink {
   /** Stops forwarding and ignores further batches. */
   close(): void {
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.cancelTimer(this.#timer);
     this.#timer = undefined;
     this.#queue = [];
   }

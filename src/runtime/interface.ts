@@ -9,8 +9,10 @@ export interface TimerHandle {
 }
 
 export interface Clock {
-  /** Milliseconds since an arbitrary epoch fixed for the clock's lifetime. */
+  /** Milliseconds since an arbitrary epoch fixed for the clock's lifetime (monotonic). */
   now(): number;
+  /** Milliseconds since the Unix epoch: block timestamps and uptime, never timeouts. */
+  wallNow(): number;
   /** Runs `callback` once after `delayMs` (≥ 0). */
   setTimer(delayMs: number, callback: () => void): TimerHandle;
   cancelTimer(handle: TimerHandle): void;

@@ -41,6 +41,10 @@ export class SystemClock implements Clock {
     return performance.now() - this.origin;
   }
 
+  wallNow(): number {
+    return Date.now();
+  }
+
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     checkTimerArguments(delayMs, callback);
     const id = this.nextId++;

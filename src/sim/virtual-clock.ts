@@ -7,6 +7,9 @@ import type { Clock, TimerHandle } from "../runtime/interface.js";
 import { checkTimerArguments } from "../runtime/system.js";
 import { TraceKind, type TraceRecorder } from "./trace.js";
 
+/** Wall time of virtual time 0: 2024-01-01T00:00:00Z, any fixed value would do. */
+export const SIM_WALL_ORIGIN_MS = 1_704_067_200_000;
+
 /** What a clock needs from the simulator. */
 export interface ClockHost {
   now(): number;
@@ -30,6 +33,11 @@ export class VirtualClock implements Clock {
 
   now(): number {
     return this.host.now();
+  }
+
+  /** Virtual time from a fixed origin, so block timestamps replay identically. */
+  wallNow(): number {
+    return SIM_WALL_ORIGIN_MS + this.host.now();
   }
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {

@@ -192,6 +192,10 @@ export class ManualClock implements Clock {
     return this.time;
   }
 
+  wallNow(): number {
+    return this.time;
+  }
+
   advance(ms: number): void {
     this.time += ms;
   }

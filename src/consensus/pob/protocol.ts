@@ -115,8 +115,6 @@ export interface PobNodeDependencies {
   readonly peerOf: (publicKey: Uint8Array) => PeerId;
   /** The normal league's durable BFT log (default: in memory). */
   readonly log?: FinalityLog;
-  /** Optimistic block timestamps, integer ms since the Unix epoch (default: the clock's time, floored). */
-  readonly timestamp?: () => number;
 }
 
 interface HeldBlock {
@@ -312,7 +310,7 @@ export class PobNode {
     this.timer = this.deps.clock.setTimer(this.leagues.policy.optimisticIntervalMs, () => {
       this.timer = undefined;
       if (this.closed || !this.producing) return;
-      const block = this.producer!.produce(this.deps.timestamp?.() ?? Math.floor(this.deps.clock.now()));
+      const block = this.producer!.produce(Math.floor(this.deps.clock.wallNow()));
       if (block !== undefined) this.publish(block);
       this.scheduleProduction();
     });

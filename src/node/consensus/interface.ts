@@ -1,61 +1,53 @@
 /**
- * What shard consensus needs from the node around it (issue 6). The BFT application
- * (shard-consensus.ts) builds proposals from the transactions a validator holds, has every
- * proposal's transactions checked by the verifier pool, commits final blocks through the shard
- * state, and then tells the holder which transactions a final block settled. Two holders fit:
- * `VerifiedTxQueue` (verified-queue.ts, a self-contained one) and the node's pipeline once it
- * exposes these hooks.
+ * The shard driver: what decides a validator's blocks. The validator wires exactly one — solo
+ * (solo-driver.ts, a lone validator commits its own blocks), bft (shard-consensus.ts, one-league
+ * ByzCoin over the shard's validators) or pob (pob-consensus.ts, Proof-of-Believability, white
+ * paper §7.2) — and the client API, the status and the metrics speak to it alone.
+ *
+ * Every driver admits client transactions through the node's pipeline (intake → worker pool →
+ * verified queue, ../pipeline.ts), makes its blocks durable through the shard state's one commit
+ * API (`ShardState.assemble`), and settles their transactions back through the pipeline, which
+ * publishes one `BlockEvent` per settlement. `SubmitResult` and `TxStatus` (src/api/interface.ts)
+ * are the one result and status type from the client API down to the drivers.
  */
-import type { FinalityRecord } from "../../consensus/bft/codec.js";
-import type { VerifierPool } from "../pool/verify-pool.js";
-import type { ShardState } from "../shard-state.js";
+import type { MetricFamily, SubmitResult, TxStatus } from "../../api/interface.js";
+import type { OptimisticBatch } from "../../api/stream-codec.js";
 
-/** A block the shard finalized and this validator committed. */
-export interface FinalBlock {
+export type { SubmitResult, TxStatus };
+
+/** One settlement: a committed block's transactions, or transactions refused before any block. */
+export interface BlockEvent {
   readonly height: number;
   readonly hash: Uint8Array;
-  /** The stored encoding: Final header, collective seal (the commit certificate), body. */
-  readonly bytes: Uint8Array;
-  /** Every transaction of the block, applied or not, packed (n × 32), in body order. */
-  readonly txids: Uint8Array;
-  /** One ApplyStatus per transaction, in body order (0 = applied). */
-  readonly statuses: Uint8Array;
-  /** The BFT proof: proposal plus prepare and commit certificates (`verifyFinality`). */
-  readonly record: FinalityRecord;
+  /** Packed txids (n × 32) of the transactions the block made final, in block order. */
+  readonly final: Uint8Array;
+  /** Transactions settled as rejected, with their code (an ApplyStatus name, or the producer's refusal). */
+  readonly rejected: readonly { readonly txid: Uint8Array; readonly code: string }[];
 }
 
-/** What a leader may propose: waiting transactions, oldest first, and their txids packed (n × 32) in the same order. */
-export interface Candidates {
-  readonly transactions: readonly Uint8Array[];
-  readonly txids: Uint8Array;
-}
+export type ConsensusMode = "solo" | "bft" | "pob";
 
-/** The holder of the transactions a validator has verified and not yet seen final. */
-export interface ConsensusHost {
-  readonly state: ShardState;
-  readonly pool: VerifierPool;
-  /** Up to `maxTxs` waiting transactions (at most `maxBodyBytes` framed), oldest first, left in place. */
-  candidates(maxTxs: number, maxBodyBytes: number): Candidates;
-  /**
-   * Whether this exact transaction (same bytes under `txid`) passed this validator's stateless
-   * checks and signature verification and still waits: a proposal's copy need not be verified again.
-   */
-  holds(txid: Uint8Array, tx: Uint8Array): boolean;
-  /** A final block was committed: forget its transactions, publish their statuses. */
-  settled(block: FinalBlock): void;
-  /** Called with the number waiting whenever verified transactions were added. */
-  onAdmitted(listener: (waiting: number) => void): () => void;
-}
-
-/** Outcome of one submitted transaction, shaped like the pipeline's `SubmitResult`. */
-export interface TxSubmitResult {
-  readonly outcome: "accepted" | "duplicate" | "rejected";
-  readonly txid?: Uint8Array;
-  readonly code?: string;
-  readonly message?: string;
-}
-
-/** Where transactions enter a validator (client API, gossip from peers). */
+/** Where transactions enter a validator (client API, gossip and relays from peers). */
 export interface TxSink {
-  submit(transactions: readonly Uint8Array[]): Promise<readonly TxSubmitResult[]>;
+  submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]>;
+}
+
+export interface ShardDriver extends TxSink {
+  readonly mode: ConsensusMode;
+  /** Joins the shard (or starts producing) from the stored tip. */
+  start(): void;
+  /**
+   * Leaves the shard; committed blocks stay. Solo commits what it accepted first (a clean stop
+   * drops nothing accepted); bft and pob leave unfinal transactions to the shard.
+   */
+  stop(): Promise<void>;
+  status(txid: Uint8Array): TxStatus;
+  /** One event per settlement, in order; returns the unsubscribe function. */
+  onConfirmations(listener: (event: BlockEvent) => void): () => void;
+  /** Optimistic blocks of the shard (PoB); other drivers never call it. */
+  onOptimistic(listener: (batch: OptimisticBatch) => void): () => void;
+  /** The consensus part of GET /v1/status (JSON-safe values). */
+  describe(): Record<string, unknown>;
+  /** The driver's own metric families for GET /metrics. */
+  metrics(): MetricFamily[];
 }

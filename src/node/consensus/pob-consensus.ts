@@ -3,9 +3,8 @@
  * src/consensus/pob (PobNode) over the real transport, with the pipeline's worker pool doing the
  * believable validator's verification and the shard state (LMDB) holding every final block.
  *
- *   setup    the shard's members (genesis order), their believability accounts (genesis stake),
- *            the sharding policy (genesis "pob") and the league draw of epoch 0, seeded by
- *            SHA-256(domain ‖ genesis txid ‖ shard) until DRP provides epoch randomness;
+ *   setup    the epoch context gives the shard's members, their believability accounts, the
+ *            sharding policy and the leagues drawn from the epoch randomness;
  *   intake   a client's transaction goes to its assignee (`assignee(spenderOf(tx), believable)`):
  *            kept when that is this validator, else relayed to it (TX_RELAY, one hop); in the
  *            one-league fallback it goes to the normal league as PobNode relays it;
@@ -14,52 +13,51 @@
  *            sealed every `optimisticIntervalMs`; every validator that holds an optimistic block
  *            with a valid seal announces its transactions to its clients (optimistic events);
  *   phase 2  the normal league's BFT orders optimistic blocks; each validator applies the final
- *            proposal through `PobValidator`, whose writes go to the shard state staged, then
+ *            proposal through `PobValidator`, whose writes go to one shard-state assembly, then
  *            commits ONE final block for it in ONE LMDB transaction: kind Final, the included
  *            transactions in final order, sealed with the commit certificate, with the proposal
  *            hash and outcome tip stored beside it (what a restart resumes from); the pipeline
  *            then publishes the block's final and excluded transactions to clients.
  *
- * Heights: final proposal h is stored block h (epoch 0 starts at height 0), so the BFT height,
+ * Heights: final proposal h is stored block h (the epoch starts at the context's startHeight), so the BFT height,
  * the PoB height and the store's tip agree, and a restarted normal validator resumes from its
  * finality log, re-applying logged records once their block bodies are fetched again.
  *
  * Left out (documented in docs/ARCHITECTURE.md): believability accounts and the slashing history
  * live in memory, so a validator restarted after a slashing in the same epoch no longer excludes
  * the offender; a restarted believable validator (outside the BFT log) does not catch up on
- * records it missed; epochs other than 0 need DRP (issue: Efficient Distributed Sharding).
+ * records it missed.
  *
- * API: class `PobShardConsensus` (start, stop, submit, onAnnouncement, optimisticStatus,
- * describe, node), `pobEpochSeed(genesis, shard)`.
+ * API: class `PobShardConsensus`, a `ShardDriver` (start, stop, submit, status, onConfirmations,
+ * onOptimistic, describe, metrics), with `node` and `leagues` for tests.
  */
+import type { MetricFamily } from "../../api/interface.js";
 import { IosError, invariant } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
-import { sha256 } from "../../crypto/sha256.js";
+import type { EpochContext } from "../../epoch/interface.js";
 import type { FinalityRecord } from "../../consensus/bft/codec.js";
 import { DEFAULT_MAX_PROPOSAL_BYTES } from "../../consensus/bft/codec.js";
 import { assignee, spenderOf } from "../../consensus/pob/assignment.js";
-import { BelievabilityLedger } from "../../consensus/pob/believability.js";
 import { PobValidator, type FinalOutcome } from "../../consensus/pob/finalization.js";
-import { drawLeagues, type Leagues } from "../../consensus/pob/leagues.js";
-import { validatePolicy } from "../../consensus/pob/policy.js";
+import type { Leagues } from "../../consensus/pob/leagues.js";
 import type { FinalProposal } from "../../consensus/pob/proposal.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
 import { BlockKind, blockHash, encodeBlock, makeBlockHeader } from "../../ledger/block.js";
-import { genesisTxid, type Genesis } from "../../ledger/genesis.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { TXID_BYTES, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
-import type { Clock, Rng } from "../../runtime/interface.js";
-import { CryptoRng, SystemClock } from "../../runtime/system.js";
+import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { toHex } from "../../hex.js";
-import type { BlockDriver, Pipeline } from "../pipeline.js";
+import type { Pipeline } from "../pipeline.js";
 import type { MempoolEntry } from "../mempool.js";
 import { FileFinalityLog } from "./finality-log.js";
-import type { TxSink, TxSubmitResult } from "./interface.js";
-import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS, shardChainId, shardValidators } from "./shard-consensus.js";
+import type { OptimisticBatch } from "../../api/stream-codec.js";
+import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
+import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } from "./shard-consensus.js";
+import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { MemoryFinalityLog, type FinalityLog } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
 
@@ -73,17 +71,18 @@ export const DEFAULT_IDLE_PROPOSAL_MS = 250;
 export const OPTIMISTIC_STATUS_ENTRIES = 200_000;
 /** Relayed transactions per message: 1,024 transfers ≈ 230 KB (TxGossip's batch). */
 const RELAY_BATCH_TXS = 1024;
-const SEED_DOMAIN = new TextEncoder().encode("IOSChain/pob/genesis-epoch-seed/v1");
 /** The consensus state stored with each final block: proposal hash ‖ outcome tip. */
 const CONSENSUS_STATE_BYTES = 64;
 
 export interface PobConsensusOptions {
-  readonly genesis: Genesis;
+  readonly context: EpochContext;
   readonly shard: number;
   readonly key: KeyPair;
   readonly transport: Transport;
-  /** This validator's pipeline (its state is the shard state final blocks are committed to). */
+  /** This validator's pipeline: verifies what the producer seals and settles final blocks. */
   readonly pipeline: Pipeline;
+  /** The shard state final blocks are committed to (the pipeline's). */
+  readonly state: ShardState;
   readonly viewTimeoutMs?: number;
   readonly levelTimeoutMs?: number;
   readonly fanout?: number;
@@ -91,53 +90,48 @@ export interface PobConsensusOptions {
   readonly orderDelayMs?: number;
   /** Directory of the durable finality log; without it the log lives in memory (tests). */
   readonly finalityDirectory?: string;
-  readonly clock?: Clock;
-  readonly rng?: Rng;
+  readonly clock: Clock;
+  readonly rng: Rng;
   readonly verifier?: Ed25519Verifier;
   /** Called when committing a final block fails (the shard state is then unusable); consensus stops. */
   readonly onError?: (error: unknown) => void;
 }
 
-/** Epoch 0's league randomness until DRP exists: SHA-256(domain ‖ genesis txid ‖ u32le shard). */
-export function pobEpochSeed(genesis: Genesis, shard: number): Uint8Array {
-  const input = new Uint8Array(SEED_DOMAIN.length + 36);
-  input.set(SEED_DOMAIN);
-  input.set(genesisTxid(genesis), SEED_DOMAIN.length);
-  new DataView(input.buffer).setUint32(SEED_DOMAIN.length + 32, shard, true);
-  return sha256(input);
-}
-
-export class PobShardConsensus implements TxSink, BlockDriver {
+export class PobShardConsensus implements ShardDriver {
+  readonly mode = "pob";
   readonly node: PobNode;
   readonly members: readonly Uint8Array[];
   readonly #pipeline: Pipeline;
+  readonly #state: ShardState;
   readonly #transport: Transport;
+  readonly #clock: Clock;
   readonly #self: Uint8Array;
+  /** The final block being assembled from the proposal PobValidator applies (one per height). */
+  #assembly: BlockAssembly | undefined;
   readonly #log: FinalityLog | undefined;
   readonly #onError: (error: unknown) => void;
   readonly #optimistic = new Map<string, { readonly block: Uint8Array; readonly producer: Uint8Array }>();
   readonly #relayQueues = new Map<PeerId, Uint8Array[]>();
-  #relayTimer: NodeJS.Timeout | undefined;
+  #relayTimer: TimerHandle | undefined;
   #unsubscribe: (() => void) | undefined;
   #failed = false;
   #stopped = false;
 
   constructor(options: PobConsensusOptions) {
-    const { genesis, shard, key, pipeline, transport } = options;
-    invariant(genesis.pob !== undefined, "PoB consensus needs the genesis policy (checked by the configuration)");
-    const state = pipeline.state;
+    const { context, shard, key, pipeline, state, transport, clock } = options;
     this.#pipeline = pipeline;
+    this.#state = state;
     this.#transport = transport;
+    this.#clock = clock;
     this.#self = key.publicKey;
     this.#onError = options.onError ?? (() => undefined);
-    this.members = shardValidators(genesis, shard);
-    const memberKeys = new Set(this.members.map(toHex));
-    const accounts = BelievabilityLedger.fromGenesis(genesis.validators.filter((v) => memberKeys.has(toHex(v.publicKey))));
-    const leagues = drawLeagues({ epoch: 0, seed: pobEpochSeed(genesis, shard), members: this.members, accounts, policy: validatePolicy(genesis.pob) });
+    this.members = context.members(shard);
+    const accounts = context.believability(shard);
+    const leagues = context.leagues(shard);
     const verifier = options.verifier ?? new Ed25519Verifier();
     const validator = new PobValidator({
-      shard, shardCount: genesis.shardCount, accounts, leagues, verifier,
-      utxo: { applyBlock: (records, count) => ({ statuses: state.stageRecords(records, count) }) },
+      shard, shardCount: context.shardCount, accounts, leagues, verifier,
+      utxo: { applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble()).apply(records, count) }) },
     });
     const tip = state.tip.height;
     if (tip > 0) {
@@ -150,15 +144,15 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
     this.node = new PobNode(
       {
-        chainId: shardChainId(genesis, shard), shard, shardCount: genesis.shardCount, viewTimeoutMs,
+        chainId: context.instance(shard).key, shard, shardCount: context.shardCount, viewTimeoutMs,
         cosi: { fanout: options.fanout ?? DEFAULT_FANOUT, levelTimeoutMs: options.levelTimeoutMs ?? DEFAULT_LEVEL_TIMEOUT_MS },
         orderDelayMs: options.orderDelayMs ?? DEFAULT_ORDER_DELAY_MS,
         idleProposalMs: options.idleProposalMs ?? DEFAULT_IDLE_PROPOSAL_MS,
-        baseHeight: 0,
+        baseHeight: context.startHeight,
       },
       {
-        transport, clock: options.clock ?? new SystemClock(), rng: options.rng ?? new CryptoRng(), keyPair: key, verifier,
-        utxo: { get: (txid, index) => state.getUtxo(txid, index) }, accounts, validator, members: this.members, peerOf: toHex, timestamp: Date.now,
+        transport, clock, rng: options.rng, keyPair: key, verifier,
+        utxo: { get: (txid, index) => state.getUtxo(txid, index) }, accounts, validator, members: this.members, peerOf: toHex,
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
     );
@@ -179,7 +173,7 @@ export class PobShardConsensus implements TxSink, BlockDriver {
   /** Joins the shard: re-applies logged records beyond the state, starts BFT and production. */
   start(): void {
     const log = this.#log;
-    const tip = this.#pipeline.state.tip.height;
+    const tip = this.#state.tip.height;
     if (log !== undefined && log.lastHeight > tip) {
       const records: FinalityRecord[] = [];
       for (let height = tip + 1; height <= log.lastHeight; height++) records.push(log.get(height)!);
@@ -194,15 +188,15 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.node.close();
-    if (this.#relayTimer !== undefined) clearTimeout(this.#relayTimer);
+    if (this.#relayTimer !== undefined) this.#clock.cancelTimer(this.#relayTimer);
     if (this.#log instanceof FileFinalityLog) this.#log.close();
   }
 
   /** Where the API's submissions go: kept for the local producer, relayed to the assignee, or handed to the one-league relay. */
-  async submit(transactions: readonly Uint8Array[]): Promise<readonly TxSubmitResult[]> {
+  async submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
     const leagues = this.leagues;
     if (leagues.mode === "one-league") return transactions.map((tx) => this.#offerOneLeague(tx));
-    const results = new Array<TxSubmitResult>(transactions.length);
+    const results = new Array<SubmitResult>(transactions.length);
     const local: Uint8Array[] = [];
     const localSlots: number[] = [];
     transactions.forEach((tx, i) => {
@@ -222,13 +216,13 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     return results;
   }
 
-  #offerOneLeague(tx: Uint8Array): TxSubmitResult {
+  #offerOneLeague(tx: Uint8Array): SubmitResult {
     const offer = this.node.submit(tx);
     return offer.accepted ? { outcome: "accepted", txid: offer.txid } : { outcome: "rejected", code: offer.code, message: offer.message };
   }
 
   /** Queues `tx` for its assignee; the answer is "accepted" for relay (its fate follows on the stream). */
-  #relay(tx: Uint8Array, peer: PeerId): TxSubmitResult {
+  #relay(tx: Uint8Array, peer: PeerId): SubmitResult {
     let txid: Uint8Array;
     try {
       txid = transactionIdOfEncoding(tx);
@@ -241,12 +235,12 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     // Packed into the relay message at the flush; the API's frames are copies that outlive this call.
     queue.push(tx);
     if (queue.length >= RELAY_BATCH_TXS) this.#flushRelays();
-    else this.#relayTimer ??= setTimeout(() => this.#flushRelays(), 1);
+    else this.#relayTimer ??= this.#clock.setTimer(1, () => this.#flushRelays());
     return { outcome: "accepted", txid };
   }
 
   #flushRelays(): void {
-    if (this.#relayTimer !== undefined) clearTimeout(this.#relayTimer);
+    if (this.#relayTimer !== undefined) this.#clock.cancelTimer(this.#relayTimer);
     this.#relayTimer = undefined;
     for (const [peer, queue] of this.#relayQueues) if (queue.length > 0) this.#transport.send(peer, TX_RELAY, packTransactions(queue));
     this.#relayQueues.clear();
@@ -280,11 +274,11 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     const producer = this.node.producer;
     if (producer === undefined || this.#stopped) return;
     const refused: { entry: MempoolEntry; code: string }[] = [];
-    for (const entry of this.#pipeline.takeVerified()) {
+    for (const entry of this.#pipeline.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
       const offer = producer.offerVerified(entry.tx, entry.txid, entry.record);
       if (!offer.accepted) refused.push({ entry, code: offer.code });
     }
-    this.#pipeline.rejectTaken(refused);
+    this.#pipeline.refuse(refused);
   }
 
   #remember(announcement: OptimisticAnnouncement): void {
@@ -298,14 +292,31 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     }
   }
 
-  /** Called with every optimistic block this validator holds with a valid seal. */
-  onAnnouncement(listener: (announcement: OptimisticAnnouncement) => void): () => void {
-    return this.node.onAnnouncement(listener);
+  /** Every optimistic block this validator holds with a valid seal. */
+  onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
+    const unsubscribe = this.node.onAnnouncement(({ hash, producer, txids }) => listener({ block: hash, producer, txids }));
+    return () => void unsubscribe();
   }
 
-  /** The optimistic block that confirmed `txid`, while remembered and not yet final. */
-  optimisticStatus(txid: Uint8Array): { readonly block: Uint8Array; readonly producer: Uint8Array } | undefined {
-    return this.#optimistic.get(toHex(txid));
+  /** Pending, final and rejected from the pipeline; "optimistic" while an optimistic block holds it and it is not yet final. */
+  status(txid: Uint8Array): TxStatus {
+    const status = this.#pipeline.status(txid);
+    if (status.state !== "pending" && status.state !== "unknown") return status;
+    const optimistic = this.#optimistic.get(toHex(txid));
+    return optimistic === undefined ? status : { state: "optimistic", block: optimistic.block, producer: optimistic.producer };
+  }
+
+  onConfirmations(listener: (event: BlockEvent) => void): () => void {
+    return this.#pipeline.onSettled(listener);
+  }
+
+  metrics(): MetricFamily[] {
+    const bft = this.node.bft;
+    if (bft === undefined) return [];
+    return [
+      { name: "ios_consensus_view", help: "BFT view at the height being decided", type: "gauge", samples: [{ value: bft.view }] },
+      { name: "ios_consensus_view_changes_total", help: "BFT views entered after view 0", type: "counter", samples: [{ value: bft.stats.viewChanges }] },
+    ];
   }
 
   /** For GET /v1/status. */
@@ -326,14 +337,16 @@ export class PobShardConsensus implements TxSink, BlockDriver {
   /** Phase 2 persistence: the outcome's final block, in one LMDB transaction, then the client events. */
   #commit(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal): void {
     if (this.#failed) return;
-    const state = this.#pipeline.state;
+    const state = this.#state;
     try {
       invariant(outcome.height === state.tip.height + 1, "a final outcome extends the stored chain by one block");
       const transactions = outcome.includedTransactions;
       const consensusState = new Uint8Array(CONSENSUS_STATE_BYTES);
       consensusState.set(outcome.proposalHash);
       consensusState.set(outcome.tip, 32);
-      const committed = state.commitStaged(transactions.length, (slot) => {
+      const assembly = this.#assembly ?? state.assemble();
+      this.#assembly = undefined;
+      const committed = assembly.commit((slot) => {
         const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: outcome.latestTimestamp, producer: proposal.proposer };
         // The outcome's txids are the included transactions' own: the final block does not hash them again.
         const header = makeBlockHeader(fields, transactions, outcome.included);
@@ -343,7 +356,7 @@ export class PobShardConsensus implements TxSink, BlockDriver {
       for (let at = 0; at < outcome.included.length; at += TXID_BYTES) this.#optimistic.delete(toHex(outcome.included.subarray(at, at + TXID_BYTES)));
       const rejected = outcome.excluded.map((e) => ({ txid: e.txid, code: e.code }));
       for (const { txid } of rejected) this.#optimistic.delete(toHex(txid));
-      this.#pipeline.settledEvent({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
+      this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
     } catch (error) {
       this.#failed = true;
       void this.stop();

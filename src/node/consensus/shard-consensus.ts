@@ -12,14 +12,14 @@
  *                height, link to its tip and the producer's seal; every transaction must pass
  *                stateless rules and signature verification — in the verifier pool, except the
  *                ones this validator already verified byte for byte (gossip or its clients
- *                brought them: `ConsensusHost.holds`); only then does it co-sign the prepare and
+ *                brought them: `Pipeline.holds`); only then does it co-sign the prepare and
  *                commit CoSi rounds;
  *   3. final     with the commit certificate the block is re-sealed as a Final block (header kind
  *                Final, seal = the certificate's participation mask + 64-byte CoSi signature) and
  *                committed through ShardState. Execution is deterministic: transactions failing
  *                stateful checks (a spent input, ...) stay in the block unapplied with their
- *                status, identically on every validator. The host then drops the block's
- *                transactions and publishes statuses. A record learned by catch-up is committed
+ *                status, identically on every validator. The pipeline then settles the
+ *                block's transactions and publishes their statuses. A record learned by catch-up is committed
  *                without verifying its signatures again: its commit certificate shows 2f + 1
  *                validators, so at least one honest one, verified them.
  *
@@ -32,8 +32,11 @@
  * (finality-log.ts); heights the log holds beyond the shard state's tip (a crash between the two
  * appends) are committed from it before the BFT starts.
  *
- * Membership: until the epoch machinery exists, validator i of the genesis serves shard
- * i mod shardCount (the rule `ios genesis` writes into the configs), in genesis order.
+ * Membership and the chain id every statement signs come from the epoch context: the shard's
+ * members in the epoch, and the consensus instance (chain, shard, epoch).
+ *
+ * Transactions reach every member by gossip (tx-gossip.ts), which the driver owns: a client's
+ * transaction enters the local pipeline and is forwarded to the shard's other validators.
  */
 import { BftNode, type BftApplication } from "../../consensus/bft/protocol.js";
 import { DEFAULT_MAX_PROPOSAL_BYTES, type FinalityRecord } from "../../consensus/bft/codec.js";
@@ -53,17 +56,23 @@ import {
   sealOptimistic,
   type BlockHeader,
 } from "../../ledger/block.js";
-import type { Genesis } from "../../ledger/genesis.js";
-import { genesisTxid } from "../../ledger/genesis.js";
+import type { MetricFamily } from "../../api/interface.js";
+import type { EpochContext } from "../../epoch/interface.js";
 import { SIGNATURE_BYTES, type KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { TXID_BYTES } from "../../ledger/transaction.js";
 import type { Transport } from "../../net/interface.js";
 import type { Clock, Rng } from "../../runtime/interface.js";
-import { CryptoRng, SystemClock } from "../../runtime/system.js";
-import { FileFinalityLog } from "./finality-log.js";
-import type { ConsensusHost, FinalBlock } from "./interface.js";
+import { ApplyStatus, applyStatusName } from "../../ledger/utxo-table.js";
 import { sameBytes } from "../../bytes.js";
+import { toHex } from "../../hex.js";
+import type { Pipeline } from "../pipeline.js";
+import type { VerifierPool } from "../pool/verify-pool.js";
+import type { ShardState } from "../shard-state.js";
+import { TxGossip } from "../tx-gossip.js";
+import { FileFinalityLog } from "./finality-log.js";
+import type { OptimisticBatch } from "../../api/stream-codec.js";
+import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
 
 export type ShardConsensusErrorCode = "CONSENSUS_OPTIONS" | "CONSENSUS_NOT_MEMBER" | "CONSENSUS_LOG_BEHIND";
 
@@ -80,40 +89,45 @@ export const DEFAULT_IDLE_BLOCK_MS = 250;
 /** Largest body of a proposal: the block limit's share after header and collective seal. */
 const MAX_PROPOSAL_BODY_BYTES = 3 * 1024 * 1024 - HEADER_BYTES - 2 - MAX_BITMASK_BYTES - SIGNATURE_BYTES;
 
+/** A block the shard finalized and this validator committed. */
+export interface FinalBlock {
+  readonly height: number;
+  readonly hash: Uint8Array;
+  /** The stored encoding: Final header, collective seal (the commit certificate), body. */
+  readonly bytes: Uint8Array;
+  /** Every transaction of the block, applied or not, packed (n × 32), in body order. */
+  readonly txids: Uint8Array;
+  /** One ApplyStatus per transaction, in body order (0 = applied). */
+  readonly statuses: Uint8Array;
+  /** The BFT proof: proposal plus prepare and commit certificates (`verifyFinality`). */
+  readonly record: FinalityRecord;
+}
+
 export interface ShardConsensusOptions {
-  readonly genesis: Genesis;
+  readonly context: EpochContext;
   readonly shard: number;
   /** This validator's key (a member of the shard). */
   readonly key: KeyPair;
   /** Authenticated peer transport; peers are the shard's validators. */
   readonly transport: Transport;
-  readonly host: ConsensusHost;
+  /** Admits transactions (clients', gossiped) and holds the verified ones until settled. */
+  readonly pipeline: Pipeline;
+  /** The shard state final blocks are committed to (the pipeline's). */
+  readonly state: ShardState;
+  /** Verifies the transactions of proposals this validator has not verified yet. */
+  readonly pool: VerifierPool;
   readonly maxBlockTxs?: number;
   readonly viewTimeoutMs?: number;
   readonly levelTimeoutMs?: number;
   readonly fanout?: number;
   readonly idleBlockMs?: number;
-  readonly clock?: Clock;
-  readonly rng?: Rng;
+  readonly clock: Clock;
+  readonly rng: Rng;
   readonly verifier?: Ed25519Verifier;
   /** Directory of the durable finality log; without it the log lives in memory (tests). */
   readonly finalityDirectory?: string;
   /** Called when committing a final block fails (the shard state is then unusable); consensus stops. */
   readonly onError?: (error: unknown) => void;
-}
-
-/** Public keys of shard `shard`'s validators, in genesis order (validator i serves shard i mod M). */
-export function shardValidators(genesis: Genesis, shard: number): Uint8Array[] {
-  check(Number.isInteger(shard) && shard >= 0 && shard < genesis.shardCount, "CONSENSUS_OPTIONS", `shard must be in 0..${genesis.shardCount - 1}, got ${shard}`);
-  return genesis.validators.filter((_, i) => i % genesis.shardCount === shard).map((v) => v.publicKey);
-}
-
-/** The chain id BFT binds into every signed statement: genesis txid ‖ shard (u32le). */
-export function shardChainId(genesis: Genesis, shard: number): Uint8Array {
-  const id = new Uint8Array(36);
-  id.set(genesisTxid(genesis), 0);
-  new DataView(id.buffer).setUint32(32, shard, true);
-  return id;
 }
 
 /** The Final block of a finality record: the proposal's header as kind Final, sealed by the commit certificate. */
@@ -129,13 +143,19 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return chosen;
 }
 
-export class ShardConsensus implements BftApplication {
+export class ShardConsensus implements BftApplication, ShardDriver {
+  readonly mode = "bft";
   readonly bft: BftNode;
   readonly participants: readonly Uint8Array[];
   readonly chainId: Uint8Array;
   readonly log: FinalityLog;
-  readonly #host: ConsensusHost;
+  readonly gossip: TxGossip;
+  readonly #pipeline: Pipeline;
+  readonly #state: ShardState;
+  readonly #pool: VerifierPool;
   readonly #key: KeyPair;
+  readonly #epoch: number;
+  readonly #clock: Clock;
   readonly #verifier: Ed25519Verifier;
   readonly #maxBlockTxs: number;
   readonly #idleBlockMs: number;
@@ -147,38 +167,43 @@ export class ShardConsensus implements BftApplication {
   #failed = false;
 
   constructor(options: ShardConsensusOptions) {
-    const { genesis, shard, key, host } = options;
-    this.participants = shardValidators(genesis, shard);
+    const { context, shard, key, pipeline, state } = options;
+    this.participants = context.members(shard);
     check(
       this.participants.some((p) => sameBytes(p, key.publicKey)),
       "CONSENSUS_NOT_MEMBER",
-      `key ${Buffer.from(key.publicKey).toString("hex")} is not a validator of shard ${shard}`,
+      `key ${toHex(key.publicKey)} is not a validator of shard ${shard} in epoch ${context.epoch}`,
     );
-    check(host.state.shard === shard, "CONSENSUS_OPTIONS", `the host's state is shard ${host.state.shard}, consensus runs shard ${shard}`);
+    check(state.shard === shard, "CONSENSUS_OPTIONS", `the shard state is shard ${state.shard}, consensus runs shard ${shard}`);
     this.#maxBlockTxs = positive(options.maxBlockTxs, DEFAULT_MAX_BLOCK_TXS, "maxBlockTxs");
     check(Number.isSafeInteger(this.#maxBlockTxs) && this.#maxBlockTxs <= MAX_BLOCK_TXS, "CONSENSUS_OPTIONS", `maxBlockTxs must be an integer ≤ ${MAX_BLOCK_TXS}`);
     this.#idleBlockMs = positive(options.idleBlockMs, DEFAULT_IDLE_BLOCK_MS, "idleBlockMs");
-    this.#host = host;
+    this.#pipeline = pipeline;
+    this.#state = state;
+    this.#pool = options.pool;
     this.#key = key;
+    this.#epoch = context.epoch;
+    this.#clock = options.clock;
     this.#verifier = options.verifier ?? new Ed25519Verifier();
     this.#onError = options.onError ?? (() => undefined);
-    this.chainId = shardChainId(genesis, shard);
-    const firstHeight = host.state.tip.height + 1;
+    this.chainId = context.instance(shard).key;
+    const firstHeight = state.tip.height + 1;
     this.log =
       options.finalityDirectory === undefined
         ? new MemoryFinalityLog(firstHeight)
         : new FileFinalityLog(options.finalityDirectory, { firstHeight, participants: this.participants.length, maxProposalBytes: DEFAULT_MAX_PROPOSAL_BYTES });
     try {
       check(
-        this.log.lastHeight >= host.state.tip.height,
+        this.log.lastHeight >= state.tip.height,
         "CONSENSUS_LOG_BEHIND",
-        `the finality log ends at height ${this.log.lastHeight}, the shard state at ${host.state.tip.height}: the log does not belong to this state`,
+        `the finality log ends at height ${this.log.lastHeight}, the shard state at ${state.tip.height}: the log does not belong to this state`,
       );
-      for (let height = host.state.tip.height + 1; height <= this.log.lastHeight; height++) this.#commit(this.log.get(height)!);
+      for (let height = state.tip.height + 1; height <= this.log.lastHeight; height++) this.#commit(this.log.get(height)!);
     } catch (error) {
       if (this.log instanceof FileFinalityLog) this.log.close();
       throw error;
     }
+    this.gossip = new TxGossip({ transport: options.transport, clock: options.clock, peers: this.participants.map(toHex), sink: pipeline });
     this.bft = new BftNode(
       {
         chainId: this.chainId,
@@ -188,8 +213,8 @@ export class ShardConsensus implements BftApplication {
       },
       {
         transport: options.transport,
-        clock: options.clock ?? new SystemClock(),
-        rng: options.rng ?? new CryptoRng(),
+        clock: options.clock,
+        rng: options.rng,
         key: SchnorrKey.fromSeed(key.secretKey),
         verifier: this.#verifier,
         app: this,
@@ -202,14 +227,15 @@ export class ShardConsensus implements BftApplication {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#unsubscribe = this.#host.onAdmitted(() => this.#releaseIdleWaits());
+    this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#releaseIdleWaits());
     this.bft.start();
   }
 
-  /** Leaves the agreement (the transport is the caller's to close); committed blocks stay. */
+  /** Leaves the agreement (the transport is the caller's to close); committed blocks stay, unfinal transactions are the shard's. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#unsubscribe?.();
+    this.gossip.close();
     this.bft.close();
     this.#releaseIdleWaits();
     if (this.log instanceof FileFinalityLog) this.log.close();
@@ -221,16 +247,48 @@ export class ShardConsensus implements BftApplication {
     return () => this.#listeners.delete(listener);
   }
 
+  // ——— ShardDriver ———
+
+  /** Verified locally, then gossiped to the shard's other validators. */
+  submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
+    return this.gossip.submit(transactions);
+  }
+
+  status(txid: Uint8Array): TxStatus {
+    return this.#pipeline.status(txid);
+  }
+
+  onConfirmations(listener: (event: BlockEvent) => void): () => void {
+    return this.#pipeline.onSettled(listener);
+  }
+
+  onOptimistic(_listener: (batch: OptimisticBatch) => void): () => void {
+    return () => undefined;
+  }
+
+  describe(): Record<string, unknown> {
+    return { mode: "bft", validators: this.participants.length, height: this.bft.height, view: this.bft.view, viewChanges: this.bft.stats.viewChanges };
+  }
+
+  metrics(): MetricFamily[] {
+    return [
+      { name: "ios_consensus_view", help: "BFT view at the height being decided", type: "gauge", samples: [{ value: this.bft.view }] },
+      { name: "ios_consensus_view_changes_total", help: "BFT views entered after view 0", type: "counter", samples: [{ value: this.bft.stats.viewChanges }] },
+    ];
+  }
+
   // ——— BftApplication ———
 
   propose(height: number): Uint8Array {
-    const { state } = this.#host;
-    const tip = state.tip;
+    const tip = this.#state.tip;
     check(height === tip.height + 1, "CONSENSUS_OPTIONS", `asked to propose height ${height}, the tip is ${tip.height}`);
-    const { transactions, txids } = this.#host.candidates(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES);
-    // The host's txids spare hashing every transaction again.
+    const entries = this.#pipeline.peek(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES);
+    const transactions = entries.map((entry) => entry.tx);
+    // The pipeline's txids spare hashing every transaction again.
+    const txids = new Uint8Array(entries.length * TXID_BYTES);
+    entries.forEach((entry, i) => txids.set(entry.txid, i * TXID_BYTES));
     const header = makeBlockHeader(
-      { kind: BlockKind.Optimistic, shard: state.shard, epoch: state.epoch, height, prevHash: tip.hash, timestamp: Date.now(), producer: this.#key.publicKey },
+      { kind: BlockKind.Optimistic, shard: this.#state.shard, epoch: this.#epoch, height, prevHash: tip.hash, timestamp: this.#clock.wallNow(), producer: this.#key.publicKey },
       transactions,
       txids,
     );
@@ -239,12 +297,12 @@ export class ShardConsensus implements BftApplication {
 
   async validate(height: number, proposal: Uint8Array): Promise<boolean> {
     try {
-      const { state, pool } = this.#host;
+      const state = this.#state;
       // Strict decode: framing, every transaction's structure, txids and the tx root.
       const { header, seal, hash, transactions, txids } = decodeBlock(proposal);
       const tip = state.tip;
       if (header.kind !== BlockKind.Optimistic || seal.kind !== "producer") return false;
-      if (header.shard !== state.shard || header.height !== height || height !== tip.height + 1 || !sameBytes(header.prevHash, tip.hash)) return false;
+      if (header.shard !== state.shard || header.epoch !== this.#epoch || header.height !== height || height !== tip.height + 1 || !sameBytes(header.prevHash, tip.hash)) return false;
       if (!this.participants.some((p) => sameBytes(p, header.producer))) return false;
       if (!this.#verifier.verify(seal.signature, hash, header.producer)) return false;
       if (header.txCount === 0) {
@@ -252,9 +310,9 @@ export class ShardConsensus implements BftApplication {
         return true;
       }
       // Transactions this validator already verified (same bytes) are not verified twice.
-      const unverified = transactions.filter((tx, i) => !this.#host.holds(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), tx));
+      const unverified = transactions.filter((tx, i) => !this.#pipeline.holds(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), tx));
       if (unverified.length === 0) return true;
-      const checked = await pool.validateTransactions(packTransactions(unverified), state.shard, state.shardCount);
+      const checked = await this.#pool.validateTransactions(packTransactions(unverified), state.shard, state.shardCount);
       return checked.count === unverified.length && checked.verdicts.every((verdict) => verdict === 1);
     } catch (error) {
       if (error instanceof IosError) return false;
@@ -277,22 +335,22 @@ export class ShardConsensus implements BftApplication {
   #commit(record: FinalityRecord): void {
     const bytes = finalBlockOf(record);
     // commitBlock decodes and hashes every transaction already; its txids spare a second pass.
-    const committed = this.#host.state.commitBlock(bytes);
+    const committed = this.#state.commitBlock(bytes);
     const block: FinalBlock = { height: committed.height, hash: committed.hash, bytes, txids: committed.txids, statuses: committed.statuses, record };
-    this.#host.settled(block);
+    this.#pipeline.settle(settlementOf(block));
     for (const listener of this.#listeners) listener(block);
   }
 
   /** Resolves after the idle interval, or sooner when transactions arrive or consensus stops. */
   #idleWait(): Promise<void> {
-    if (!this.#running || this.#host.candidates(1, MAX_PROPOSAL_BODY_BYTES).transactions.length > 0) return Promise.resolve();
+    if (!this.#running || this.#pipeline.mempoolCount > 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        this.#clock.cancelTimer(timer);
         this.#idleWaits.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, this.#idleBlockMs);
+      const timer = this.#clock.setTimer(this.#idleBlockMs, done);
       this.#idleWaits.add(done);
     });
   }
@@ -300,4 +358,19 @@ export class ShardConsensus implements BftApplication {
   #releaseIdleWaits(): void {
     for (const done of [...this.#idleWaits]) done();
   }
+}
+
+/** The settlement of a final block: applied transactions final, the others rejected with their ApplyStatus name. */
+function settlementOf(block: FinalBlock): BlockEvent {
+  const count = block.statuses.length;
+  const final = new Uint8Array(block.txids.length);
+  let finalCount = 0;
+  const rejected: { txid: Uint8Array; code: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const txid = block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
+    const status = block.statuses[i]!;
+    if (status === ApplyStatus.Ok) final.set(txid, finalCount++ * TXID_BYTES);
+    else rejected.push({ txid: txid.slice(), code: applyStatusName(status) });
+  }
+  return { height: block.height, hash: block.hash, final: final.subarray(0, finalCount * TXID_BYTES), rejected };
 }
