@@ -27,6 +27,8 @@ import { UwsTransport } from "../net/uws-transport.js";
 import type { Clock, Rng } from "../runtime/interface.js";
 import { CryptoRng, SystemClock } from "../runtime/system.js";
 import type { NodeSetup } from "./config.js";
+import type { FinalityLogOpener } from "../consensus/bft/log.js";
+import { fileFinalityLogs } from "./consensus/finality-log.js";
 import type { ShardDriver } from "./consensus/interface.js";
 import { PobShardConsensus } from "./consensus/pob-consensus.js";
 import { ShardConsensus } from "./consensus/shard-consensus.js";
@@ -50,6 +52,8 @@ export interface ValidatorDeps {
   readonly state: ShardState;
   /** The verifier pool, closed by the node's `stop`. */
   readonly pool: VerifierPool;
+  /** Opens the driver's finality log: files in the data directory, or the simulator's memory. */
+  readonly openLog: FinalityLogOpener;
   /** Where the driver reports a fatal commit failure (it stops after one). */
   readonly onError: (error: unknown) => void;
 }
@@ -57,15 +61,13 @@ export interface ValidatorDeps {
 /** The driver the configuration selects. */
 function makeDriver(setup: NodeSetup, deps: ValidatorDeps, pipeline: Pipeline): ShardDriver {
   const { config, context, shard, key } = setup;
-  const { clock, rng, transport, state, pool, onError } = deps;
+  const { clock, rng, transport, state, pool, openLog, onError } = deps;
   const settings = config.consensus;
-  // Durable finality logs only beside a durable store (the simulator's stores live in memory).
-  const finality = config.dataDir === "" ? {} : { finalityDirectory: join(config.dataDir, "finality") };
   switch (settings.mode) {
     case "pob": {
       const { viewTimeoutMs, idleBlockMs } = settings;
       return new PobShardConsensus({
-        context, shard, key, transport, pipeline, state, clock, rng, onError, ...finality,
+        context, shard, key, transport, pipeline, state, clock, rng, onError, openLog,
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleProposalMs: idleBlockMs }),
       });
@@ -73,7 +75,7 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, pipeline: Pipeline): 
     case "bft": {
       const { viewTimeoutMs, idleBlockMs, maxBlockTxs } = settings;
       return new ShardConsensus({
-        context, shard, key, transport, pipeline, state, pool, clock, rng, onError, ...finality,
+        context, shard, key, transport, pipeline, state, pool, clock, rng, onError, openLog,
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleBlockMs }),
         ...(maxBlockTxs === undefined ? {} : { maxBlockTxs }),
@@ -222,7 +224,8 @@ export class ValidatorNode {
       });
       opened.unshift(() => transport.close());
       const onError = (error: unknown): void => console.error(`shard driver stopped: ${error instanceof Error ? error.message : String(error)}`);
-      const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, state, pool, onError });
+      const openLog = fileFinalityLogs(join(config.dataDir, "finality"));
+      const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, state, pool, openLog, onError });
       const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => transportMetrics(transport));
       const api = new ClientApi(transport.app, backend, config.api);
       node.#api = api;

@@ -27,7 +27,19 @@ export interface FinalityLog {
   get(height: number): FinalityRecord | undefined;
   /** Appends the record of `lastHeight + 1`. */
   append(record: FinalityRecord): void;
+  /** Releases what the log holds open (a file); the log is not used afterwards by its owner. */
+  close(): void;
 }
+
+/**
+ * Opens a driver's finality log for a committee of `participants` whose next height is
+ * `firstHeight`: a file in production (src/node/consensus/finality-log.ts), memory in tests, the
+ * same memory object across a node's incarnations in the simulator.
+ */
+export type FinalityLogOpener = (firstHeight: number, participants: number) => FinalityLog;
+
+/** A fresh log in memory for every opening (a node without durable votes). */
+export const memoryFinalityLogs: FinalityLogOpener = (firstHeight) => new MemoryFinalityLog(firstHeight);
 
 export class MemoryFinalityLog implements FinalityLog {
   private readonly records: FinalityRecord[] = [];
@@ -53,6 +65,9 @@ export class MemoryFinalityLog implements FinalityLog {
   saveVotes(state: VoteState): void {
     this.votes = state;
   }
+
+  /** Nothing to release: the records stay readable (a simulated disk outlives its node). */
+  close(): void {}
 
   /** Every record, oldest first. */
   all(): readonly FinalityRecord[] {

@@ -13,8 +13,8 @@
  */
 import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { decodeFinalityRecord, encodeFinalityRecord, type FinalityRecord } from "../../consensus/bft/codec.js";
-import type { FinalityLog, VoteState } from "../../consensus/bft/log.js";
+import { DEFAULT_MAX_PROPOSAL_BYTES, decodeFinalityRecord, encodeFinalityRecord, type FinalityRecord } from "../../consensus/bft/codec.js";
+import type { FinalityLog, FinalityLogOpener, VoteState } from "../../consensus/bft/log.js";
 import { IosError, check } from "../../errors.js";
 import { toHex } from "../../hex.js";
 
@@ -25,6 +25,11 @@ const unhex = (text: unknown, what: string): Uint8Array => {
   check(typeof text === "string" && /^([0-9a-f]{2})*$/.test(text), "FINALITY_LOG_CORRUPT", `votes: ${what} is not hex`);
   return new Uint8Array(Buffer.from(text, "hex"));
 };
+
+/** Finality logs in files under `directory` (a validator's data directory). */
+export function fileFinalityLogs(directory: string): FinalityLogOpener {
+  return (firstHeight, participants) => new FileFinalityLog(directory, { firstHeight, participants, maxProposalBytes: DEFAULT_MAX_PROPOSAL_BYTES });
+}
 
 export class FileFinalityLog implements FinalityLog {
   readonly #recordsFile: string;

@@ -36,7 +36,6 @@ import { IosError, invariant } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import type { EpochContext } from "../../epoch/interface.js";
 import type { FinalityRecord } from "../../consensus/bft/codec.js";
-import { DEFAULT_MAX_PROPOSAL_BYTES } from "../../consensus/bft/codec.js";
 import { assignee, spenderOf } from "../../consensus/pob/assignment.js";
 import { PobValidator, type FinalOutcome } from "../../consensus/pob/finalization.js";
 import type { Leagues } from "../../consensus/pob/leagues.js";
@@ -53,12 +52,11 @@ import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { toHex } from "../../hex.js";
 import type { Pipeline } from "../pipeline.js";
 import type { MempoolEntry } from "../mempool.js";
-import { FileFinalityLog } from "./finality-log.js";
 import type { OptimisticBatch } from "../../api/stream-codec.js";
 import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
 import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } from "./shard-consensus.js";
 import type { BlockAssembly, ShardState } from "../shard-state.js";
-import { MemoryFinalityLog, type FinalityLog } from "../../consensus/bft/log.js";
+import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
@@ -88,8 +86,8 @@ export interface PobConsensusOptions {
   readonly fanout?: number;
   readonly idleProposalMs?: number;
   readonly orderDelayMs?: number;
-  /** Directory of the durable finality log; without it the log lives in memory (tests). */
-  readonly finalityDirectory?: string;
+  /** Opens the finality log of a normal-league member (votes and records); default: in memory. */
+  readonly openLog?: FinalityLogOpener;
   readonly clock: Clock;
   readonly rng: Rng;
   readonly verifier?: Ed25519Verifier;
@@ -140,7 +138,7 @@ export class PobShardConsensus implements ShardDriver {
       validator.resume(tip, stored.subarray(0, 32), stored.subarray(32, 64));
     }
     const inCommittee = leagues.normal.some((p) => sameBytes(p, key.publicKey));
-    this.#log = inCommittee ? this.#openLog(options, leagues, tip) : undefined;
+    this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip + 1, leagues.normal.length) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
     this.node = new PobNode(
       {
@@ -159,11 +157,6 @@ export class PobShardConsensus implements ShardDriver {
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
     this.node.onAnnouncement((announcement) => this.#remember(announcement));
     transport.on(TX_RELAY, (_from, _type, payload) => this.#receiveRelay(payload));
-  }
-
-  #openLog(options: PobConsensusOptions, leagues: Leagues, tip: number): FinalityLog {
-    if (options.finalityDirectory === undefined) return new MemoryFinalityLog(tip + 1);
-    return new FileFinalityLog(options.finalityDirectory, { firstHeight: tip + 1, participants: leagues.normal.length, maxProposalBytes: DEFAULT_MAX_PROPOSAL_BYTES });
   }
 
   get leagues(): Leagues {
@@ -189,7 +182,7 @@ export class PobShardConsensus implements ShardDriver {
     this.#unsubscribe?.();
     this.node.close();
     if (this.#relayTimer !== undefined) this.#clock.cancelTimer(this.#relayTimer);
-    if (this.#log instanceof FileFinalityLog) this.#log.close();
+    this.#log?.close();
   }
 
   /** Where the API's submissions go: kept for the local producer, relayed to the assignee, or handed to the one-league relay. */

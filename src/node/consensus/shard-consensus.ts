@@ -28,7 +28,7 @@
  * of an empty block by `idleBlockMs` (or until transactions arrive), so an idle shard writes one
  * heartbeat block per idle interval instead of spinning empty blocks at network speed.
  *
- * Restart: with a `finalityDirectory` the finality records and votes are durable
+ * Restart: with a durable `openLog` (fileFinalityLogs) the finality records and votes are durable
  * (finality-log.ts); heights the log holds beyond the shard state's tip (a crash between the two
  * appends) are committed from it before the BFT starts.
  *
@@ -39,8 +39,8 @@
  * transaction enters the local pipeline and is forwarded to the shard's other validators.
  */
 import { BftNode, type BftApplication } from "../../consensus/bft/protocol.js";
-import { DEFAULT_MAX_PROPOSAL_BYTES, type FinalityRecord } from "../../consensus/bft/codec.js";
-import { MemoryFinalityLog, type FinalityLog } from "../../consensus/bft/log.js";
+import type { FinalityRecord } from "../../consensus/bft/codec.js";
+import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
 import { IosError, check } from "../../errors.js";
@@ -70,7 +70,6 @@ import type { Pipeline } from "../pipeline.js";
 import type { VerifierPool } from "../pool/verify-pool.js";
 import type { ShardState } from "../shard-state.js";
 import { TxGossip } from "../tx-gossip.js";
-import { FileFinalityLog } from "./finality-log.js";
 import type { OptimisticBatch } from "../../api/stream-codec.js";
 import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
 
@@ -125,7 +124,8 @@ export interface ShardConsensusOptions {
   readonly rng: Rng;
   readonly verifier?: Ed25519Verifier;
   /** Directory of the durable finality log; without it the log lives in memory (tests). */
-  readonly finalityDirectory?: string;
+  /** Opens the finality log (votes and records); default: in memory. */
+  readonly openLog?: FinalityLogOpener;
   /** Called when committing a final block fails (the shard state is then unusable); consensus stops. */
   readonly onError?: (error: unknown) => void;
 }
@@ -188,10 +188,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
     this.#onError = options.onError ?? (() => undefined);
     this.chainId = context.instance(shard).key;
     const firstHeight = state.tip.height + 1;
-    this.log =
-      options.finalityDirectory === undefined
-        ? new MemoryFinalityLog(firstHeight)
-        : new FileFinalityLog(options.finalityDirectory, { firstHeight, participants: this.participants.length, maxProposalBytes: DEFAULT_MAX_PROPOSAL_BYTES });
+    this.log = (options.openLog ?? memoryFinalityLogs)(firstHeight, this.participants.length);
     try {
       check(
         this.log.lastHeight >= state.tip.height,
@@ -200,7 +197,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
       );
       for (let height = state.tip.height + 1; height <= this.log.lastHeight; height++) this.#commit(this.log.get(height)!);
     } catch (error) {
-      if (this.log instanceof FileFinalityLog) this.log.close();
+      this.log.close();
       throw error;
     }
     this.gossip = new TxGossip({ transport: options.transport, clock: options.clock, peers: this.participants.map(toHex), sink: pipeline });
@@ -238,7 +235,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
     this.gossip.close();
     this.bft.close();
     this.#releaseIdleWaits();
-    if (this.log instanceof FileFinalityLog) this.log.close();
+    this.log.close();
   }
 
   /** One call per final block this validator committed, in height order. */
