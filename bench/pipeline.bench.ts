@@ -6,7 +6,7 @@
  * worker), against the same batch as transactions through the pool's `validateTransactions` task
  * on one worker (decode, hash, shard check, batch verify, both messages).
  * End to end (bench/results/pipeline-throughput.json): N pre-signed 1-input 2-output transfers
- * (signing is outside the timed region) submitted to a Pipeline with a SoloBlockProducer over a
+ * (signing is outside the timed region) submitted to a Pipeline with a SoloDriver over a
  * real LMDB shard state, with 1 and 2 workers; finalized (persisted) tx/s from the first
  * submission to the last final, the ratio to (batch-verify rate × workers), and the block commit
  * cost (apply + encode + seal + fsynced LMDB append) per block and per transaction.
@@ -22,9 +22,11 @@ import { Ed25519Verifier } from "../src/crypto/ed25519.js";
 import { genesisTxid, makeTestGenesis } from "../src/ledger/genesis.js";
 import { packTransactions, validateStateless } from "../src/ledger/stateless.js";
 import { TxKind, encodeTransaction, signTransaction } from "../src/ledger/transaction.js";
-import { BATCH_TXS, Pipeline, SoloBlockProducer } from "../src/node/pipeline.js";
+import { SoloDriver } from "../src/node/consensus/solo-driver.js";
+import { BATCH_TXS, Pipeline } from "../src/node/pipeline.js";
 import { VerifierPool } from "../src/node/pool/verify-pool.js";
 import { ShardState } from "../src/node/shard-state.js";
+import { SystemClock } from "../src/runtime/system.js";
 
 const RESULTS_FOLDER = "bench/results";
 const TXS = Number(process.env.PIPELINE_BENCH_TXS ?? 40_000);
@@ -111,23 +113,24 @@ async function runPipeline(workers: number): Promise<RunResult> {
   const state = ShardState.open({ directory: join(root, `state-${workers}`), genesis, shard: 0 });
   const pool = new VerifierPool({ threads: workers });
   await Promise.all(Array.from({ length: workers }, () => pool.validateTransactions(firstBatch, 0, 1)));
-  const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+  const clock = new SystemClock();
+  const pipeline = new Pipeline({ state, pool, clock });
+  const producer = new SoloDriver({ state, pipeline, key: validators[0]!, epoch: 0, clock, blockIntervalMs: BLOCK_INTERVAL_MS, maxBlockTxs: BLOCK_TXS });
   const commitTimes: number[] = [];
-  const commitNextBlock = pipeline.commitNextBlock.bind(pipeline);
-  pipeline.commitNextBlock = (maxTxs?: number) => {
+  const commitNextBlock = producer.commitNextBlock.bind(producer);
+  producer.commitNextBlock = () => {
     const started = performance.now();
-    const event = commitNextBlock(maxTxs);
+    const event = commitNextBlock();
     if (event !== undefined) commitTimes.push(performance.now() - started);
     return event;
   };
   let finalized = 0;
   const allFinal = new Promise<void>((resolve) => {
-    pipeline.onBlock((event) => {
+    pipeline.onSettled((event) => {
       finalized += event.final.length / 32;
       if (finalized + event.rejected.length >= TXS) resolve();
     });
   });
-  const producer = new SoloBlockProducer(pipeline, { blockIntervalMs: BLOCK_INTERVAL_MS, maxBlockTxs: BLOCK_TXS });
   producer.start();
   const started = performance.now();
   const elu = performance.eventLoopUtilization();

@@ -13,17 +13,20 @@ import uWS, { type us_listen_socket } from "uWebSockets.js";
 import WebSocket from "ws";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../../src/api/interface.js";
 import { ClientApi } from "../../src/api/server.js";
-import { SubmitOutcome, type ConfirmationBatch, type OptimisticBatch } from "../../src/api/stream-codec.js";
+import type { ConfirmationBatch, OptimisticBatch } from "../../src/api/stream-codec.js";
 import { sha256 } from "../../src/crypto/sha256.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 import { toHex } from "../../src/hex.js";
 import { genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TXID_BYTES, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../../src/ledger/transaction.js";
 import { DEFAULT_API_LIMITS, nodeConfigJson, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
-import { Pipeline, SoloBlockProducer } from "../../src/node/pipeline.js";
+import { SoloDriver } from "../../src/node/consensus/solo-driver.js";
+import { Pipeline } from "../../src/node/pipeline.js";
 import { VerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { ValidatorNode } from "../../src/node/validator.js";
+import { SystemClock } from "../../src/runtime/system.js";
 
 export const AMOUNT = 1_000n;
 
@@ -39,21 +42,24 @@ export function makeNet(seed: string, shards = 1, accounts = 32, validatorCount 
   return { genesis, accounts: keys, validators, dir: mkdtempSync(join(tmpdir(), "ios-api-")) };
 }
 
-/** The setup of validator `index` of `net` (shard index mod shardCount), listening on port 0. */
+/** The setup of validator `index` of `net` (serving the shard epoch 0 assigns it), listening on port 0. */
 export function setupOf(net: TestNet, extra: Record<string, unknown> = {}, index = 0): NodeSetup {
   const file = join(net.dir, `validator-${index}.json`);
+  const key = net.validators[index]!;
+  const context = genesisEpochContext(net.genesis);
+  const shard = context.shardOf(key.publicKey)!;
   const json = JSON.parse(
     nodeConfigJson({
       genesis: "genesis.json",
       key: "key.json",
-      shard: index % net.genesis.shardCount,
+      shard,
       dataDir: `data-${index}`,
       listen: { host: "127.0.0.1", port: 0 },
       peers: [],
     }),
   ) as Record<string, unknown>;
   const config = parseNodeConfig(JSON.stringify({ ...json, pipeline: { workers: 1, blockIntervalMs: 50 }, ...extra }), file);
-  return { config, genesis: net.genesis, key: net.validators[index]! };
+  return { config, genesis: net.genesis, key, context, shard };
 }
 
 export async function startNode(net: TestNet, extra: Record<string, unknown> = {}, index = 0): Promise<{ node: ValidatorNode; base: string }> {
@@ -97,8 +103,8 @@ export async function postJson(url: string, body: unknown, contentType = "applic
 
 /**
  * One shard's validator machinery without the node around it: LMDB state in `directory`, a
- * one-thread verifier pool, the pipeline, and a solo producer committing every `blockIntervalMs`
- * (none when undefined: the test commits with `pipeline.commitNextBlock()`). `announce` plays
+ * one-thread verifier pool, the pipeline, and a solo driver committing every `blockIntervalMs`
+ * (not started when undefined: the test commits with `solo.commitNextBlock()`). `announce` plays
  * the shard's believable league: every validator of the shard passes an optimistic block it
  * receives to its stream subscribers, so every backend over this shard sees each announcement.
  */
@@ -111,16 +117,18 @@ export class TestShard {
     readonly state: ShardState,
     readonly pool: VerifierPool,
     readonly pipeline: Pipeline,
-    private readonly producer: SoloBlockProducer | undefined,
+    readonly solo: SoloDriver,
+    private readonly producing: boolean,
   ) {}
 
   static open(genesis: Genesis, shard: number, key: KeyPair, directory: string, blockIntervalMs?: number): TestShard {
     const state = ShardState.open({ directory, genesis, shard });
     const pool = new VerifierPool({ threads: 1 });
-    const pipeline = new Pipeline({ state, pool, producer: key });
-    const producer = blockIntervalMs === undefined ? undefined : new SoloBlockProducer(pipeline, { blockIntervalMs });
-    producer?.start();
-    return new TestShard(state, pool, pipeline, producer);
+    const clock = new SystemClock();
+    const pipeline = new Pipeline({ state, pool, clock });
+    const solo = new SoloDriver({ state, pipeline, key, epoch: 0, clock, ...(blockIntervalMs === undefined ? {} : { blockIntervalMs }) });
+    if (blockIntervalMs !== undefined) solo.start();
+    return new TestShard(state, pool, pipeline, solo, blockIntervalMs !== undefined);
   }
 
   announce(batch: OptimisticBatch): void {
@@ -141,14 +149,12 @@ export class TestShard {
   }
 
   async close(): Promise<void> {
-    await this.producer?.stop();
+    if (this.producing) await this.solo.stop();
     await this.pipeline.close();
     await this.pool.close();
     await this.state.close();
   }
 }
-
-const OUTCOMES = { accepted: SubmitOutcome.Accepted, duplicate: SubmitOutcome.Duplicate, rejected: SubmitOutcome.Rejected } as const;
 
 /**
  * The client backend of one validator of a PoB shard over a `TestShard`. `/v1/status` reports
@@ -181,18 +187,17 @@ export class PobTestBackend implements ClientBackend {
   async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
     const results = await this.testShard.pipeline.submit(transactions);
     const sealed: Uint8Array[] = [];
-    const mapped = results.map((r) => {
+    for (const r of results) {
       if (r.outcome === "accepted" && r.txid !== undefined) {
         this.accepted.push(toHex(r.txid));
         sealed.push(r.txid);
       }
-      return { outcome: OUTCOMES[r.outcome], txid: r.txid, ...(r.code === undefined ? {} : { code: r.code }), ...(r.message === undefined ? {} : { message: r.message }) };
-    });
+    }
     if (this.sealOnAccept && sealed.length > 0) {
       const txids = Buffer.concat(sealed);
       this.testShard.announce({ producer: this.publicKey, block: sha256(txids), txids });
     }
-    return mapped;
+    return results;
   }
 
   status(txid: Uint8Array): TxStatus {
@@ -200,7 +205,7 @@ export class PobTestBackend implements ClientBackend {
   }
 
   onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void {
-    return this.testShard.pipeline.onBlock((event) => listener({ height: event.height, final: event.final, rejected: event.rejected }));
+    return this.testShard.pipeline.onSettled(listener);
   }
 
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {

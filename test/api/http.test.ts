@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { AMOUNT, genesisSpend, getJson, hex, makeNet, postJson, startNode, until } from "./helpers.js";
 
 const net = makeNet("http-api-test", 2, 48);
-const shard = 0;
-/** Accounts of shard 0 (the node's) and one of shard 1. */
+/** The shard epoch 0 assigns validator 0, the node under test. */
+const shard = genesisEpochContext(net.genesis).shardOf(net.validators[0]!.publicKey)!;
+/** Accounts of the node's shard and one of the other. */
 const mine = net.accounts.map((a, i) => ({ a, i })).filter(({ a }) => shardOfOwner(a.publicKey, 2) === shard);
 const foreign = net.accounts.find((a) => shardOfOwner(a.publicKey, 2) !== shard)!;
 
@@ -159,7 +161,7 @@ describe("client HTTP API", () => {
     assertError(await getJson(`${base}/v1/block/hash/${"00".repeat(32)}`), 404, "BLOCK_NOT_FOUND");
     assertError(await getJson(`${base}/v1/block/hash/00`), 400, "API_BAD_PARAMETER");
     assertError(await getJson(`${base}/v1/owner/1234/balance`), 400, "API_BAD_PARAMETER");
-    assertError(await getJson(`${base}/v1/owner/${hex(foreign.publicKey)}/balance`), 400, "OWNER_OTHER_SHARD", /ask a validator of shard 1/);
+    assertError(await getJson(`${base}/v1/owner/${hex(foreign.publicKey)}/balance`), 400, "OWNER_OTHER_SHARD", new RegExp(`ask a validator of shard ${1 - shard}`));
     assertError(await getJson(`${base}/v1/owner/${hex(mine[0]!.a.publicKey)}/utxos?limit=0`), 400, "API_BAD_PARAMETER", /limit/);
     assertError(await getJson(`${base}/v1/nothing`), 404, "API_NOT_FOUND");
     const del = await fetch(`${base}/v1/tx`, { method: "DELETE" });

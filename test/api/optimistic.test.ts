@@ -107,7 +107,7 @@ describe("optimistic confirmations on the client API", () => {
     assert.equal(frames.length, 1);
     assert.deepEqual(frames[0], { producer: producer.publicKey, block: sha256(tx.txid), txids: tx.txid });
 
-    const committed = shard.pipeline.commitNextBlock();
+    const committed = shard.solo.commitNextBlock();
     assert.ok(committed !== undefined);
     const final = await getJson(`${base}/v1/tx/${hex(tx.txid)}`);
     assert.equal(final.body.state, "final");

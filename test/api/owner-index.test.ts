@@ -59,10 +59,10 @@ describe("owner index", () => {
         }
         assert.equal(index.ownerCount, truth.size);
       };
-      check(node.api.owners, node.state.utxoSnapshot());
+      check(node.api!.owners, node.state.utxoSnapshot());
       await node.stop();
       ({ node } = await startNode(net));
-      check(node.api.owners, node.state.utxoSnapshot());
+      check(node.api!.owners, node.state.utxoSnapshot());
       await node.stop();
     } finally {
       rmSync(net.dir, { recursive: true, force: true });

@@ -48,13 +48,14 @@ describe("stream codec", () => {
 
   it("acks round-trip with outcomes, txids and codes", () => {
     const acks = [
-      { outcome: SubmitOutcome.Accepted, txid: new Uint8Array(randomBytes(32)), code: "" },
-      { outcome: SubmitOutcome.Duplicate, txid: new Uint8Array(randomBytes(32)), code: "DUPLICATE" },
-      { outcome: SubmitOutcome.Rejected, txid: new Uint8Array(32), code: "TX_TRUNCATED" },
-    ];
+      { outcome: "accepted", txid: new Uint8Array(randomBytes(32)), code: "" },
+      { outcome: "duplicate", txid: new Uint8Array(randomBytes(32)), code: "DUPLICATE" },
+      { outcome: "rejected", txid: new Uint8Array(32), code: "TX_TRUNCATED" },
+    ] as const;
     const decoded = decodeAck(encodeAck(77, acks));
     assert.equal(decoded.sequence, 77);
-    assert.deepEqual(decoded.acks, acks);
+    const codes = [SubmitOutcome.Accepted, SubmitOutcome.Duplicate, SubmitOutcome.Rejected];
+    assert.deepEqual(decoded.acks, acks.map((ack, i) => ({ ...ack, outcome: codes[i] })), "a decoded ack carries the numeric outcome of its name");
     const frame = encodeAck(1, acks);
     assert.throws(() => decodeAck(frame.subarray(0, frame.length - 2)), /cut short/);
     assert.throws(() => decodeAck(Uint8Array.from([...frame, 9])), /trailing/);

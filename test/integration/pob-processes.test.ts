@@ -19,10 +19,10 @@ import { DEFAULT_MAX_PROPOSAL_BYTES, verifyFinality } from "../../src/consensus/
 import { proposalHash } from "../../src/consensus/pob/proposal.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { BlockKind, decodeBlock } from "../../src/ledger/block.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 import { deriveTestAccounts, genesisTxid } from "../../src/ledger/genesis.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { FileFinalityLog } from "../../src/node/consensus/finality-log.js";
-import { shardChainId } from "../../src/node/consensus/shard-consensus.js";
 import { startShardNetwork, stopAll, waitFor, type ShardNetwork } from "./processes.js";
 
 const SEED = "pob processes";
@@ -146,7 +146,7 @@ describe("Proof-of-Believability: one shard of 4 validator processes over loopba
     const normalKeys = consensus[0]!.normal.map((k) => new Uint8Array(Buffer.from(k, "hex")));
     const log = new FileFinalityLog(join(normal[0]!.dataDir, "finality"), { firstHeight: 1, participants: normalKeys.length, maxProposalBytes: DEFAULT_MAX_PROPOSAL_BYTES });
     try {
-      const chainId = shardChainId(genesis, 0);
+      const chainId = genesisEpochContext(genesis).instance(0).key;
       let finalTxs = 0;
       for (let h = 1; h <= Math.min(height, log.lastHeight); h++) {
         const record = log.get(h)!;

@@ -10,9 +10,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiClient } from "../../src/api/client.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 import { parseGenesis, type Genesis } from "../../src/ledger/genesis.js";
 import { nodeConfigJson, type ConsensusSettings, type PipelineSettings } from "../../src/node/config.js";
-import { shardValidators } from "../../src/node/consensus/shard-consensus.js";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
@@ -97,7 +97,7 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
   if (made.status !== 0) throw new Error(`ios genesis failed: ${made.stderr}`);
   const genesis = parseGenesis(readFileSync(join(directory, "genesis.json"), "utf8"));
   const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
-  const validators = shardValidators(genesis, 0).map(
+  const validators = genesisEpochContext(genesis).members(0).map(
     (key, index): ValidatorProcess => ({
       index,
       publicKey: hex(key),

@@ -14,11 +14,12 @@ import { join } from "node:path";
 import { DEFAULT_MAX_PROPOSAL_BYTES, verifyFinality } from "../../src/consensus/bft/codec.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { decodeBlockEnvelope } from "../../src/ledger/block.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 import { deriveTestAccounts, genesisTxid } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { FileFinalityLog } from "../../src/node/consensus/finality-log.js";
-import { finalBlockOf, shardChainId, shardValidators } from "../../src/node/consensus/shard-consensus.js";
+import { finalBlockOf } from "../../src/node/consensus/shard-consensus.js";
 import { startShardNetwork, stopAll, stopProcess, waitFor, type ShardNetwork } from "./processes.js";
 
 const SEED = "shard processes";
@@ -43,7 +44,8 @@ describe("one shard of 4 validator processes over loopback", () => {
     );
     const genesisId = genesisTxid(genesis);
     const accounts = deriveTestAccounts(SEED, ACCOUNTS);
-    const participants = shardValidators(genesis, 0);
+    const context = genesisEpochContext(genesis);
+    const participants = context.members(0);
     const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
     const transfer = (index: number, to: KeyPair): { bytes: Uint8Array; txid: string } => {
@@ -114,7 +116,7 @@ describe("one shard of 4 validator processes over loopback", () => {
         assert.ok(log.lastHeight >= 1, `validator ${v.index} logged finality records`);
         for (let height = 1; height <= log.lastHeight; height++) {
           const record = log.get(height)!;
-          assert.ok(verifyFinality(participants, shardChainId(genesis, 0), record, verifier), `validator ${v.index}: certificate of height ${height}`);
+          assert.ok(verifyFinality(participants, context.instance(0).key, record, verifier), `validator ${v.index}: certificate of height ${height}`);
           const expected = hashes.get(height);
           if (expected !== undefined) assert.equal(hex(decodeBlockEnvelope(finalBlockOf(record)).hash), expected, `validator ${v.index}: height ${height}`);
         }

@@ -1,5 +1,6 @@
 /**
- * The validation pipeline end to end: real worker threads (VerifierPool), real Ed25519
+ * The validation pipeline end to end with the solo driver committing its blocks, and the shard
+ * state's one commit API (`assemble`): real worker threads (VerifierPool), real Ed25519
  * signatures, a real LMDB shard state in a temp directory. Balances and supply are checked against
  * a TypeScript model of the UTXO set.
  */
@@ -15,9 +16,13 @@ import { signMessage, type KeyPair } from "../../src/ledger/keys.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions } from "../../src/ledger/stateless.js";
 import { TxKind, encodeTransaction, signTransaction, type TxOutput } from "../../src/ledger/transaction.js";
-import { Pipeline, SoloBlockProducer, type BlockEvent, type SubmitResult } from "../../src/node/pipeline.js";
+import { ApplyStatus, applyStatusName } from "../../src/ledger/utxo-table.js";
+import type { BlockEvent, SubmitResult } from "../../src/node/consensus/interface.js";
+import { SoloDriver, type SoloDriverOptions } from "../../src/node/consensus/solo-driver.js";
+import { Pipeline, type PipelineOptions } from "../../src/node/pipeline.js";
 import { VerifierPool } from "../../src/node/pool/verify-pool.js";
-import { ShardState } from "../../src/node/shard-state.js";
+import { ShardState, type BlockSlot, type CommitResult } from "../../src/node/shard-state.js";
+import { SystemClock } from "../../src/runtime/system.js";
 import { codeOf } from "../support/errors.js";
 
 const SHARD_COUNT = 2;
@@ -101,6 +106,51 @@ function outcomes(results: readonly SubmitResult[]): string[] {
 }
 
 let pool: VerifierPool;
+const clock = new SystemClock();
+
+/** A pipeline over `state` and the shared pool. */
+function pipelineOf(state: ShardState, options: Partial<PipelineOptions> = {}): Pipeline {
+  return new Pipeline({ state, pool, clock, ...options });
+}
+
+/** The solo driver of validator 0 over `state` and `pipeline` (not started: tests call `commitNextBlock`). */
+function soloOf(state: ShardState, pipeline: Pipeline, options: Partial<SoloDriverOptions> = {}): SoloDriver {
+  return new SoloDriver({ state, pipeline, key: validators[0]!, epoch: 0, clock, ...options });
+}
+
+/** Every settlement the pipeline publishes, in order. */
+function recordSettlements(pipeline: Pipeline): BlockEvent[] {
+  const events: BlockEvent[] = [];
+  pipeline.onSettled((event) => events.push(event));
+  return events;
+}
+
+/** Hex txid → [height, index in the block] of every transaction a settlement made final. */
+function finalsOf(events: readonly BlockEvent[]): Map<string, [number, number]> {
+  const finals = new Map<string, [number, number]>();
+  for (const event of events) for (let i = 0; i < event.final.length / 32; i++) finals.set(hex(event.final.subarray(i * 32, (i + 1) * 32)), [event.height, i]);
+  return finals;
+}
+
+/** The settlement of a block committed with `commitBlock`: applied transactions final, the others rejected by ApplyStatus name. */
+function settlementOfCommit(commit: CommitResult): BlockEvent {
+  const final: Uint8Array[] = [];
+  const rejected: { txid: Uint8Array; code: string }[] = [];
+  commit.statuses.forEach((status, i) => {
+    const txid = commit.txids.subarray(i * 32, (i + 1) * 32);
+    if (status === ApplyStatus.Ok) final.push(txid);
+    else rejected.push({ txid, code: applyStatusName(status) });
+  });
+  return { height: commit.height, hash: commit.hash, final: Buffer.concat(final), rejected };
+}
+
+/** A block at `slot` of `transactions` (all applied), sealed by validator 0. */
+function soloBlock(slot: BlockSlot, transactions: readonly Uint8Array[], consensusState?: Uint8Array) {
+  const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: SHARD, epoch: 0, height: slot.height, prevHash: slot.prevHash, timestamp: 1, producer: validators[0]!.publicKey }, transactions);
+  const bytes = encodeBlock(header, sealOptimistic(header, validators[0]!), transactions);
+  const decoded = decodeBlock(bytes);
+  return { bytes, hash: decoded.hash, txids: decoded.txids, ...(consensusState === undefined ? {} : { consensusState }) };
+}
 const directories: string[] = [];
 
 function freshState(): { state: ShardState; directory: string } {
@@ -122,15 +172,13 @@ after(async () => {
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
 
-describe("pipeline", () => {
+describe("pipeline with the solo driver", () => {
   it("finalizes valid transfers in two chained rounds; balances and supply match the model", async () => {
     const { state } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const pipeline = pipelineOf(state);
+    const solo = soloOf(state, pipeline);
     const model = new Model(genesis);
-    const events: BlockEvent[] = [];
-    pipeline.onBlock((event) => events.push(event));
-    const finals = new Map<string, [number, number]>();
-    pipeline.onFinal((txid, height, index) => finals.set(hex(txid), [height, index]));
+    const events = recordSettlements(pipeline);
 
     for (let round = 0; round < 2; round++) {
       const coins = genesisCoins(model).filter((coin) => coin.amount > 10n).slice(0, 24);
@@ -139,7 +187,7 @@ describe("pipeline", () => {
       assert.deepEqual(outcomes(results), transfers.map(() => "accepted"));
       results.forEach((result, i) => assert.equal(hex(result.txid!), hex(transfers[i]!.txid)));
       for (const t of transfers) assert.deepEqual(pipeline.status(t.txid), { state: "pending" });
-      const event = pipeline.commitNextBlock();
+      const event = solo.commitNextBlock();
       assert.ok(event !== undefined);
       assert.equal(event.final.length, transfers.length * 32);
       assert.equal(event.rejected.length, 0);
@@ -159,8 +207,10 @@ describe("pipeline", () => {
     assertMatchesModel(follower, model);
     await follower.close();
     assert.equal(events.length, 2);
+    const finals = finalsOf(events);
     assert.equal(finals.size, 48);
-    assert.equal(pipeline.commitNextBlock(), undefined, "an empty mempool makes no block");
+    for (const [txid, [height, index]] of finals) assert.deepEqual(pipeline.status(Buffer.from(txid, "hex")), { state: "final", height, index }, "each settlement names the block and position");
+    assert.equal(solo.commitNextBlock(), undefined, "an empty mempool makes no block");
     assert.equal(pipeline.metrics().finalized, 48);
     await pipeline.close();
     await state.close();
@@ -168,7 +218,7 @@ describe("pipeline", () => {
 
   it("rejects a bad signature, malformed bytes and a wrong-shard output with their codes", async () => {
     const { state } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const pipeline = pipelineOf(state);
     const coins = genesisCoins(new Model(genesis));
     const good = transfer(coins[0]!, mine[1]!, 5n);
     const forged = transfer(coins[1]!, mine[2]!, 5n, mine[3]!);
@@ -182,7 +232,7 @@ describe("pipeline", () => {
     assert.deepEqual(pipeline.status(forged.txid), { state: "rejected", code: "TX_BAD_SIGNATURE" });
     assert.match(results[2]!.message!, /shard/);
     assert.throws(() => pipeline.submitFramed(Uint8Array.of(9, 0, 0, 0, 1)), (error: unknown) => error instanceof IosError && error.code === "BATCH_TRUNCATED");
-    const event = pipeline.commitNextBlock()!;
+    const event = soloOf(state, pipeline).commitNextBlock()!;
     assert.equal(event.final.length, 32);
     assert.deepEqual(pipeline.metrics().rejected, { TX_BAD_SIGNATURE: 2, TX_WRONG_SHARD: 1, TX_TRUNCATED: 1 });
     await pipeline.close();
@@ -191,7 +241,8 @@ describe("pipeline", () => {
 
   it("treats duplicate submissions idempotently, while pending and once final", async () => {
     const { state } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const pipeline = pipelineOf(state);
+    const solo = soloOf(state, pipeline);
     const coins = genesisCoins(new Model(genesis));
     const t = transfer(coins[0]!, mine[1]!, 7n);
     const first = await pipeline.submitFramed(packTransactions([t.bytes, t.bytes]));
@@ -199,11 +250,11 @@ describe("pipeline", () => {
     assert.deepEqual(first[1]!.status, { state: "pending" });
     const again = await pipeline.submit([t.bytes]);
     assert.deepEqual(outcomes(again), ["duplicate"]);
-    pipeline.commitNextBlock();
+    solo.commitNextBlock();
     const late = await pipeline.submit([t.bytes]);
     assert.deepEqual(outcomes(late), ["duplicate"]);
     assert.deepEqual(late[0]!.status, { state: "final", height: 1, index: 0 });
-    assert.equal(pipeline.commitNextBlock(), undefined, "the duplicate never re-entered the mempool");
+    assert.equal(solo.commitNextBlock(), undefined, "the duplicate never re-entered the mempool");
     assert.equal(pipeline.pendingCount, 0);
     await pipeline.close();
     await state.close();
@@ -211,7 +262,8 @@ describe("pipeline", () => {
 
   it("refuses submissions past the cap with MEMPOOL_FULL and finalizes every accepted one", async () => {
     const { state } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]!, maxPendingTxs: 10 });
+    const pipeline = pipelineOf(state, { maxPendingTxs: 10 });
+    const solo = soloOf(state, pipeline);
     const model = new Model(genesis);
     const transfers = genesisCoins(model).slice(0, 25).map((coin, i) => transfer(coin, mine[(i + 5) % mine.length]!, 11n));
     const results = await pipeline.submit(transfers.map((t) => t.bytes));
@@ -221,11 +273,11 @@ describe("pipeline", () => {
     assert.match(results[24]!.message!, /retry later/);
     assert.equal(pipeline.pendingCount, 10);
     assert.equal(pipeline.metrics().refusedFull, 15);
-    pipeline.commitNextBlock();
+    solo.commitNextBlock();
     for (const t of accepted) assert.equal(pipeline.status(t.txid).state, "final");
     const retried = await pipeline.submit(transfers.slice(10, 20).map((t) => t.bytes));
     assert.deepEqual(outcomes(retried), new Array(10).fill("accepted"));
-    pipeline.commitNextBlock();
+    solo.commitNextBlock();
     for (const t of transfers.slice(0, 20)) {
       model.spend(t.spent);
       for (const coin of t.created) model.add(coin);
@@ -237,23 +289,24 @@ describe("pipeline", () => {
 
   it("lets exactly one of two double spends become final (same block and across blocks)", async () => {
     const { state, directory } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
-    const rejectedAtApply: [string, string][] = [];
-    pipeline.onRejected((txid, code) => rejectedAtApply.push([hex(txid), code]));
+    const pipeline = pipelineOf(state);
+    const solo = soloOf(state, pipeline);
+    const events = recordSettlements(pipeline);
+    const rejectedAtApply = (): [string, string][] => events.flatMap((event) => event.rejected.map((r): [string, string] => [hex(r.txid), r.code]));
     const coins = genesisCoins(new Model(genesis));
     const first = transfer(coins[0]!, mine[1]!, 100n);
     const second = transfer(coins[0]!, mine[2]!, 200n);
     assert.deepEqual(outcomes(await pipeline.submit([first.bytes])), ["accepted"]);
     assert.deepEqual(outcomes(await pipeline.submit([second.bytes])), ["accepted"]);
-    const event = pipeline.commitNextBlock()!;
+    const event = solo.commitNextBlock()!;
     assert.equal(hex(event.final), hex(first.txid));
-    assert.deepEqual(rejectedAtApply, [[hex(second.txid), "MISSING_INPUT"]]);
+    assert.deepEqual(rejectedAtApply(), [[hex(second.txid), "MISSING_INPUT"]]);
     assert.deepEqual(pipeline.status(second.txid), { state: "rejected", code: "MISSING_INPUT" });
     assert.equal(decodeBlock(state.getBlock(1)!).transactions.length, 1, "the loser is not in the block");
 
     const third = transfer(coins[0]!, mine[3]!, 300n);
     assert.deepEqual(outcomes(await pipeline.submit([third.bytes])), ["accepted"]);
-    const next = pipeline.commitNextBlock()!;
+    const next = solo.commitNextBlock()!;
     assert.equal(next.final.length, 0);
     assert.deepEqual(next.rejected.map((r) => r.code), ["MISSING_INPUT"]);
     assert.equal(pipeline.status(first.txid).state, "final");
@@ -268,13 +321,14 @@ describe("pipeline", () => {
 
   it("keeps every final transaction and the UTXO set across a restart", async () => {
     const { state, directory } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const pipeline = pipelineOf(state);
+    const solo = soloOf(state, pipeline);
     const model = new Model(genesis);
     const transfers = genesisCoins(model).slice(0, 12).map((coin, i) => transfer(coin, mine[(i + 2) % mine.length]!, 13n));
     await pipeline.submit(transfers.slice(0, 6).map((t) => t.bytes));
-    pipeline.commitNextBlock();
+    solo.commitNextBlock();
     await pipeline.submit(transfers.slice(6).map((t) => t.bytes));
-    pipeline.commitNextBlock();
+    solo.commitNextBlock();
     for (const t of transfers) {
       model.spend(t.spent);
       for (const coin of t.created) model.add(coin);
@@ -283,7 +337,7 @@ describe("pipeline", () => {
     await state.close();
 
     const reopened = ShardState.open({ directory, genesis, shard: SHARD });
-    const restarted = new Pipeline({ state: reopened, pool, producer: validators[0]! });
+    const restarted = pipelineOf(reopened);
     assert.equal(reopened.tip.height, 2);
     transfers.forEach((t, i) => assert.deepEqual(restarted.status(t.txid), { state: "final", height: i < 6 ? 1 : 2, index: i % 6 }));
     assertMatchesModel(reopened, model);
@@ -293,15 +347,15 @@ describe("pipeline", () => {
     await reopened.close();
   });
 
-  it("produces blocks on its own with the solo producer, in batches through the workers", async () => {
+  it("produces blocks on its own with the solo driver, in batches through the workers", async () => {
     const { state } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]!, batchTxs: 8 });
-    const producer = new SoloBlockProducer(pipeline, { blockIntervalMs: 20, maxBlockTxs: 16 });
+    const pipeline = pipelineOf(state, { batchTxs: 8 });
+    const producer = soloOf(state, pipeline, { blockIntervalMs: 20, maxBlockTxs: 16 });
     const transfers = genesisCoins(new Model(genesis)).slice(0, 30).map((coin, i) => transfer(coin, mine[(i + 3) % mine.length]!, 17n));
     const waiting = new Set(transfers.map((t) => hex(t.txid)));
     const allFinal = new Promise<void>((resolve) => {
-      pipeline.onFinal((txid) => {
-        waiting.delete(hex(txid));
+      pipeline.onSettled((event) => {
+        for (const txid of finalsOf([event]).keys()) waiting.delete(txid);
         if (waiting.size === 0) resolve();
       });
     });
@@ -316,11 +370,32 @@ describe("pipeline", () => {
     await state.close();
   });
 
+  it("a solo stop lets in-flight batches land and commits everything accepted, then refuses submissions", async () => {
+    const { state } = freshState();
+    const pipeline = pipelineOf(state, { batchTxs: 4 });
+    // An interval no test waits for: only the stop commits.
+    const producer = soloOf(state, pipeline, { blockIntervalMs: 60_000, maxBlockTxs: 4 });
+    producer.start();
+    const transfers = genesisCoins(new Model(genesis)).slice(0, 10).map((coin, i) => transfer(coin, mine[(i + 4) % mine.length]!, 19n));
+    // Not awaited: the batches are still in the intake or a worker when the stop begins.
+    const submitted = pipeline.submit(transfers.map((t) => t.bytes));
+    await producer.stop();
+    assert.deepEqual(outcomes(await submitted), new Array(10).fill("accepted"));
+    for (const t of transfers) assert.equal(pipeline.status(t.txid).state, "final");
+    assert.equal(state.tip.height, 3, "blocks of at most maxBlockTxs");
+    assert.deepEqual([1, 2, 3].map((height) => decodeBlock(state.getBlock(height)!).transactions.length), [4, 4, 2]);
+    assert.equal(pipeline.pendingCount, 0);
+    assert.equal(pipeline.metrics().finalized, 10);
+    await producer.stop();
+    assert.deepEqual(outcomes(await producer.submit([transfers[0]!.bytes])), ["rejected:PIPELINE_CLOSED"]);
+    await state.close();
+  });
+
   it("refuses a batch whose worker task fails as a whole with that code, keeping no reservation", async () => {
     const { state } = freshState();
     const closedPool = new VerifierPool({ threads: 1 });
     await closedPool.close();
-    const pipeline = new Pipeline({ state, pool: closedPool, producer: validators[0]! });
+    const pipeline = pipelineOf(state, { pool: closedPool });
     const coins = genesisCoins(new Model(genesis));
     const results = await pipeline.submit([transfer(coins[0]!, mine[1]!, 3n).bytes, transfer(coins[1]!, mine[1]!, 3n).bytes]);
     assert.deepEqual(outcomes(results), ["rejected:VERIFIER_POOL_CLOSED", "rejected:VERIFIER_POOL_CLOSED"]);
@@ -332,22 +407,21 @@ describe("pipeline", () => {
 
   it("hands candidates to a consensus proposal without removing them and settles the block it committed", async () => {
     const { state } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
-    const events: BlockEvent[] = [];
-    pipeline.onBlock((event) => events.push(event));
+    const pipeline = pipelineOf(state);
+    const events = recordSettlements(pipeline);
     const coins = genesisCoins(new Model(genesis));
     const winner = transfer(coins[0]!, mine[1]!, 5n);
     const loser = transfer(coins[0]!, mine[2]!, 6n);
     const spare = transfer(coins[1]!, mine[2]!, 7n);
     await pipeline.submit([winner.bytes, loser.bytes, spare.bytes]);
-    const { transactions: proposal, txids } = pipeline.candidates(2, 1 << 20);
+    const candidates = pipeline.peek(2, 1 << 20);
+    const proposal = candidates.map((entry) => entry.tx);
     assert.deepEqual(proposal.map(hex), [hex(winner.bytes), hex(loser.bytes)]);
-    assert.equal(hex(txids), hex(winner.txid) + hex(loser.txid), "their txids, packed in the same order");
+    assert.deepEqual(candidates.map((entry) => hex(entry.txid)), [hex(winner.txid), hex(loser.txid)], "with their txids, in the same order");
     assert.equal(pipeline.mempoolCount, 3, "candidates stay in the mempool");
     const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: SHARD, epoch: 0, height: 1, prevHash: state.tip.hash, timestamp: 1, producer: validators[0]!.publicKey }, proposal);
     const bytes = encodeBlock(header, sealOptimistic(header, validators[0]!), proposal);
-    const commit = state.commitBlock(bytes);
-    const event = pipeline.settled({ height: commit.height, hash: commit.hash, txids: decodeBlock(bytes).txids, statuses: commit.statuses });
+    const event = pipeline.settle(settlementOfCommit(state.commitBlock(bytes)));
     assert.equal(hex(event.final), hex(winner.txid));
     assert.deepEqual(event.rejected.map((r) => [hex(r.txid), r.code]), [[hex(loser.txid), "MISSING_INPUT"]]);
     assert.deepEqual(events, [event]);
@@ -355,46 +429,27 @@ describe("pipeline", () => {
     assert.deepEqual(pipeline.status(loser.txid), { state: "rejected", code: "MISSING_INPUT" });
     assert.equal(pipeline.mempoolCount, 1);
     assert.equal(pipeline.pendingCount, 1);
-    assert.equal(pipeline.commitNextBlock()!.final.length, 32, "the spare one still makes the next block");
-    assert.throws(() => pipeline.settled({ height: 3, hash: new Uint8Array(32), txids: new Uint8Array(31), statuses: new Uint8Array(1) }), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_BAD_INPUT");
+    assert.equal(soloOf(state, pipeline).commitNextBlock()!.final.length, 32, "the spare one still makes the next block");
+    assert.equal(codeOf(() => pipeline.settle({ height: 3, hash: new Uint8Array(32), final: new Uint8Array(31), rejected: [] })), "PIPELINE_BAD_INPUT");
     await pipeline.close();
     await state.close();
   });
 
-  it("checks its options", async () => {
+  it("checks its options, and the solo driver its own", async () => {
     const { state } = freshState();
     for (const options of [{ maxPendingTxs: 0 }, { batchTxs: 1.5 }, { batchAgeMs: -1 }, { maxPendingBytes: Number.NaN }]) {
-      assert.throws(() => new Pipeline({ state, pool, producer: validators[0]!, ...options }), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_OPTIONS");
+      assert.equal(codeOf(() => pipelineOf(state, options)), "PIPELINE_OPTIONS");
     }
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
+    const pipeline = pipelineOf(state);
     assert.throws(() => pipeline.submit(["00" as unknown as Uint8Array]), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_BAD_INPUT");
     assert.throws(() => pipeline.status(new Uint8Array(31)), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_BAD_TXID");
-    assert.throws(() => pipeline.commitNextBlock(0), (error: unknown) => error instanceof IosError && error.code === "PIPELINE_OPTIONS");
+    for (const options of [{ maxBlockTxs: 0 }, { maxBlockTxs: 1.5 }, { blockIntervalMs: 0 }]) assert.equal(codeOf(() => soloOf(state, pipeline, options)), "SOLO_OPTIONS");
     await state.close();
   });
 });
 
-describe("ShardState.commitProduced", () => {
-  it("marks the state failed when the block builder breaks after the apply; the pipeline keeps its transactions", async () => {
-    const { state } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
-    const coins = genesisCoins(new Model(genesis));
-    await pipeline.submit([transfer(coins[0]!, mine[1]!, 3n).bytes]);
-    const validated = await pool.validateTransactions(packTransactions([transfer(coins[1]!, mine[1]!, 3n).bytes]), SHARD, SHARD_COUNT);
-    assert.throws(
-      () => state.commitProduced(validated.records, 1, () => ({ bytes: new Uint8Array(0), hash: new Uint8Array(32), txids: new Uint8Array(0) })),
-      (error: unknown) => error instanceof IosError && error.code === "STATE_TX_COUNT_MISMATCH",
-    );
-    assert.throws(() => pipeline.commitNextBlock(), (error: unknown) => error instanceof IosError && error.code === "STATE_FAILED");
-    assert.equal(pipeline.mempoolCount, 1, "the accepted transaction is kept for a reopened state");
-    assert.equal(pipeline.pendingCount, 1);
-    await pipeline.close();
-    await state.close();
-  });
-});
-
-describe("ShardState staged blocks and the pipeline's taken transactions (PoB)", () => {
-  it("stages records from several parts, commits one durable block of the applied ones, and reopens to the same state", async () => {
+describe("ShardState.assemble", () => {
+  it("applies records from several parts, commits one durable block of the applied ones, and reopens to the same state", async () => {
     const { state, directory } = freshState();
     const coins = genesisCoins(new Model(genesis));
     const a = transfer(coins[0]!, mine[1]!, 3n);
@@ -402,69 +457,113 @@ describe("ShardState staged blocks and the pipeline's taken transactions (PoB)",
     const doubleSpend = transfer(coins[0]!, mine[3]!, 5n);
     const first = await pool.validateTransactions(packTransactions([a.bytes]), SHARD, SHARD_COUNT);
     const second = await pool.validateTransactions(packTransactions([b.bytes, doubleSpend.bytes]), SHARD, SHARD_COUNT);
-    assert.deepEqual([...state.stageRecords(first.records, first.count)], [0]);
-    assert.deepEqual([...state.stageRecords(second.records, second.count)].map((s) => s === 0), [true, false], "the second spend of coin 0 fails");
+    const genesisTip = state.tip.hash;
+    const assembly = state.assemble();
+    assert.deepEqual([...assembly.apply(first.records, first.count)], [0]);
+    assert.deepEqual([...assembly.apply(second.records, second.count)].map((s) => s === 0), [true, false], "the second spend of coin 0 fails");
     // Nothing interleaves with a block being assembled.
     assert.equal(codeOf(() => state.flush()), "STATE_STAGED");
-    const built = (slot: { height: number; prevHash: Uint8Array }) => {
-      const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: SHARD, epoch: 0, height: slot.height, prevHash: slot.prevHash, timestamp: 1, producer: validators[0]!.publicKey }, [a.bytes, b.bytes]);
-      const bytes = encodeBlock(header, sealOptimistic(header, validators[0]!), [a.bytes, b.bytes]);
-      return { bytes, hash: decodeBlock(bytes).hash, txids: decodeBlock(bytes).txids, consensusState: new Uint8Array(64).fill(7) };
-    };
-    const committed = state.commitStaged(2, built);
-    assert.equal(committed.height, 1);
+    assert.equal(codeOf(() => state.assemble()), "STATE_STAGED");
+    let slotSeen: BlockSlot | undefined;
+    const committed = assembly.commit((slot) => {
+      slotSeen = slot;
+      return soloBlock(slot, [a.bytes, b.bytes], new Uint8Array(64).fill(7));
+    });
+    assert.deepEqual({ height: slotSeen!.height, prevHash: hex(slotSeen!.prevHash), applied: slotSeen!.applied }, { height: 1, prevHash: hex(genesisTip), applied: 2 }, "the slot follows the tip and counts the applied records of both parts");
+    assert.deepEqual({ height: committed.height, applied: committed.applied }, { height: 1, applied: 2 });
     assert.equal(state.getTransactionLocation(b.txid)?.position, 1);
     assert.equal(hex(state.consensusState!), hex(new Uint8Array(64).fill(7)));
+    const next = state.assemble();
+    assert.equal(next.commit((slot) => soloBlock(slot, [])).height, 2, "after the commit the next assembly starts");
     const supply = state.supply;
     await state.close();
     const reopened = ShardState.open({ directory, genesis, shard: SHARD });
-    assert.equal(reopened.tip.height, 1);
+    assert.equal(reopened.tip.height, 2);
     assert.equal(reopened.supply, supply);
     assert.equal(hex(reopened.consensusState!), hex(new Uint8Array(64).fill(7)));
     assert.equal(reopened.getUtxo(coins[0]!.txid, coins[0]!.index), undefined);
     await reopened.close();
   });
 
-  it("a commit of the wrong count fails the state; staged records never reach the flushed set", async () => {
+  it("commits an empty assembly as an empty block at tip + 1", async () => {
     const { state, directory } = freshState();
-    const coins = genesisCoins(new Model(genesis));
-    const validated = await pool.validateTransactions(packTransactions([transfer(coins[0]!, mine[1]!, 3n).bytes]), SHARD, SHARD_COUNT);
-    state.stageRecords(validated.records, validated.count);
+    const utxos = state.utxoCount;
+    const committed = state.assemble().commit((slot) => {
+      assert.equal(slot.applied, 0);
+      return soloBlock(slot, []);
+    });
+    assert.deepEqual({ height: committed.height, applied: committed.applied }, { height: 1, applied: 0 });
+    assert.equal(hex(state.tip.hash), hex(committed.hash));
+    assert.equal(decodeBlock(state.getBlock(1)!).transactions.length, 0);
+    assert.equal(state.utxoCount, utxos);
     await state.close();
     const reopened = ShardState.open({ directory, genesis, shard: SHARD });
-    assert.equal(reopened.tip.height, 0);
-    assert.ok(reopened.getUtxo(coins[0]!.txid, coins[0]!.index) !== undefined, "the staged spend was not flushed at close");
-    reopened.stageRecords(validated.records, validated.count);
-    assert.equal(codeOf(() => reopened.commitStaged(0, () => ({ bytes: new Uint8Array(1), hash: new Uint8Array(32), txids: new Uint8Array(32) }))), "STATE_TX_COUNT_MISMATCH");
-    assert.equal(codeOf(() => reopened.stageRecords(validated.records, validated.count)), "STATE_FAILED");
+    assert.equal(reopened.tip.height, 1, "the empty block is durable");
     await reopened.close();
   });
 
-  it("takeVerified keeps transactions pending and reserved until settled or rejected, with events for each", async () => {
+  it("a commit of the wrong count fails the state; applied records never reach the flushed set", async () => {
+    const { state, directory } = freshState();
+    const coins = genesisCoins(new Model(genesis));
+    const validated = await pool.validateTransactions(packTransactions([transfer(coins[0]!, mine[1]!, 3n).bytes]), SHARD, SHARD_COUNT);
+    state.assemble().apply(validated.records, validated.count);
+    await state.close();
+    const reopened = ShardState.open({ directory, genesis, shard: SHARD });
+    assert.equal(reopened.tip.height, 0);
+    assert.ok(reopened.getUtxo(coins[0]!.txid, coins[0]!.index) !== undefined, "the uncommitted spend was not flushed at close");
+    const assembly = reopened.assemble();
+    assembly.apply(validated.records, validated.count);
+    assert.equal(codeOf(() => assembly.commit(() => ({ bytes: new Uint8Array(1), hash: new Uint8Array(32), txids: new Uint8Array(0) }))), "STATE_TX_COUNT_MISMATCH");
+    assert.equal(codeOf(() => reopened.assemble()), "STATE_FAILED");
+    await reopened.close();
+  });
+
+  it("a block builder that throws marks the state failed; the solo driver puts its transactions back", async () => {
     const { state } = freshState();
-    const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
-    const events: BlockEvent[] = [];
-    pipeline.onBlock((event) => events.push(event));
+    const pipeline = pipelineOf(state);
+    const solo = soloOf(state, pipeline);
+    const coins = genesisCoins(new Model(genesis));
+    await pipeline.submit([transfer(coins[0]!, mine[1]!, 3n).bytes]);
+    const validated = await pool.validateTransactions(packTransactions([transfer(coins[1]!, mine[1]!, 3n).bytes]), SHARD, SHARD_COUNT);
+    const assembly = state.assemble();
+    assembly.apply(validated.records, validated.count);
+    assert.throws(() => assembly.commit(() => { throw new Error("the builder broke"); }), /the builder broke/);
+    assert.equal(state.tip.height, 0, "nothing was appended");
+    assert.equal(codeOf(() => state.assemble()), "STATE_FAILED");
+    assert.equal(codeOf(() => state.commitBlock(new Uint8Array(0))), "STATE_FAILED");
+    assert.equal(codeOf(() => solo.commitNextBlock()), "STATE_FAILED");
+    assert.equal(pipeline.mempoolCount, 1, "the accepted transaction is kept for a reopened state");
+    assert.equal(pipeline.pendingCount, 1);
+    await pipeline.close();
+    await state.close();
+  });
+});
+
+describe("the pipeline's taken transactions (PoB's producer)", () => {
+  it("take keeps transactions pending and reserved until settled or refused, with events for each", async () => {
+    const { state } = freshState();
+    const pipeline = pipelineOf(state);
+    const events = recordSettlements(pipeline);
     const coins = genesisCoins(new Model(genesis));
     const txs = [0, 1, 2].map((i) => transfer(coins[i]!, mine[5]!, 2n));
     await pipeline.submit(txs.map((t) => t.bytes));
-    const taken = pipeline.takeVerified();
+    const taken = pipeline.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     assert.equal(taken.length, 3);
     assert.equal(pipeline.mempoolCount, 0);
     assert.equal(pipeline.pendingCount, 3);
     for (const t of txs) assert.deepEqual(pipeline.status(t.txid), { state: "pending" });
     const again = await pipeline.submit([txs[0]!.bytes]);
     assert.equal(again[0]!.outcome, "duplicate");
-    pipeline.rejectTaken([{ entry: taken[2]!, code: "POB_DOUBLE_SPEND_PENDING" }]);
+    pipeline.refuse([{ entry: taken[2]!, code: "POB_DOUBLE_SPEND_PENDING" }]);
     assert.deepEqual(pipeline.status(taken[2]!.txid), { state: "rejected", code: "POB_DOUBLE_SPEND_PENDING" });
     assert.equal(pipeline.pendingCount, 2);
     const final = new Uint8Array(64);
     final.set(taken[0]!.txid, 0);
     final.set(taken[1]!.txid, 32);
-    pipeline.settledEvent({ height: 1, hash: new Uint8Array(32), final, rejected: [] });
+    pipeline.settle({ height: 1, hash: new Uint8Array(32), final, rejected: [] });
     assert.equal(pipeline.pendingCount, 0);
     assert.deepEqual(events.map((e) => [e.final.length / 32, e.rejected.map((r) => r.code)]), [[0, ["POB_DOUBLE_SPEND_PENDING"]], [2, []]]);
-    assert.equal(codeOf(() => pipeline.settledEvent({ height: 2, hash: new Uint8Array(32), final: new Uint8Array(31), rejected: [] })), "PIPELINE_BAD_INPUT");
+    assert.equal(codeOf(() => pipeline.settle({ height: 2, hash: new Uint8Array(32), final: new Uint8Array(31), rejected: [] })), "PIPELINE_BAD_INPUT");
     await pipeline.close();
     await state.close();
   });

@@ -1,7 +1,7 @@
 /**
- * Several shards side by side (issue 6): two shards of two validators each (validator i serves
- * shard i mod 2), all four on one full transport mesh, each shard running its own BFT over its
- * own members with its own chain id. A shard decides only its own transactions.
+ * Several shards side by side (issue 6): two shards of two validators each (as epoch 0's seeded
+ * assignment places them), all four on one full transport mesh, each shard running its own BFT
+ * over its own members with its own chain id. A shard decides only its own transactions.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyFinality } from "../../src/consensus/bft/codec.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 import { decodeBlockEnvelope } from "../../src/ledger/block.js";
 import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
@@ -17,25 +18,25 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import { PeerIdentity } from "../../src/net/peer-auth.js";
 import { PEER_PATH, UwsTransport } from "../../src/net/uws-transport.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
-import { ShardConsensus, shardChainId, shardValidators } from "../../src/node/consensus/shard-consensus.js";
-import { VerifiedTxQueue } from "../../src/node/consensus/verified-queue.js";
+import { ShardConsensus } from "../../src/node/consensus/shard-consensus.js";
+import { Pipeline } from "../../src/node/pipeline.js";
 import { VerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
-import { TxGossip } from "../../src/node/tx-gossip.js";
 
 const SHARDS = 2;
 const AMOUNT = 1_000_000n;
 const { genesis, accounts, validators } = makeTestGenesis({ seed: "shards side by side", shardCount: SHARDS, accounts: 32, amount: AMOUNT, validators: 4 });
 const GENESIS_ID = genesisTxid(genesis);
+const context = genesisEpochContext(genesis);
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
 interface Member {
   readonly shard: number;
   readonly state: ShardState;
   readonly pool: VerifierPool;
+  readonly pipeline: Pipeline;
   readonly transport: UwsTransport;
   readonly consensus: ShardConsensus;
-  readonly gossip: TxGossip;
   port: number;
 }
 
@@ -62,15 +63,15 @@ describe("two shards, each with its own consensus, on one mesh", () => {
 
   before(async () => {
     for (const [i, key] of validators.entries()) {
-      const shard = i % SHARDS;
+      const shard = context.shardOf(key.publicKey)!;
       const state = ShardState.open({ directory: join(directory, `v${i}`), genesis, shard });
       const pool = new VerifierPool({ threads: 1 });
-      const queue = new VerifiedTxQueue(state, pool);
+      const clock = new SystemClock();
+      const pipeline = new Pipeline({ state, pool, clock });
       const peers = new Map(validators.filter((v) => v !== key).map((v) => [hex(v.publicKey), undefined] as const));
-      const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers, clock: new SystemClock(), rng: new CryptoRng() });
-      const consensus = new ShardConsensus({ genesis, shard, key, transport, host: queue, viewTimeoutMs: 1000, idleBlockMs: 100 });
-      const gossip = new TxGossip({ transport, peers: consensus.participants.map(hex), sink: queue });
-      const member: Member = { shard, state, pool, transport, consensus, gossip, port: 0 };
+      const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers, clock, rng: new CryptoRng() });
+      const consensus = new ShardConsensus({ context, shard, key, transport, pipeline, state, pool, clock, rng: new CryptoRng(), viewTimeoutMs: 1000, idleBlockMs: 100 });
+      const member: Member = { shard, state, pool, pipeline, transport, consensus, port: 0 };
       member.port = (await transport.start()).port;
       members.push(member);
     }
@@ -85,7 +86,7 @@ describe("two shards, each with its own consensus, on one mesh", () => {
   after(async () => {
     for (const member of members) {
       await member.consensus.stop();
-      member.gossip.close();
+      await member.pipeline.close();
       await member.transport.close();
       await member.pool.close();
       await member.state.close();
@@ -95,8 +96,9 @@ describe("two shards, each with its own consensus, on one mesh", () => {
 
   it("finalizes each shard's transfers on that shard's validators only, under that shard's chain id", async () => {
     for (let shard = 0; shard < SHARDS; shard++) {
-      const expected = validators.filter((_, i) => i % SHARDS === shard).map((v) => hex(v.publicKey));
-      assert.deepEqual(shardValidators(genesis, shard).map(hex), expected);
+      const expected = validators.filter((v) => context.shardOf(v.publicKey) === shard).map((v) => hex(v.publicKey));
+      assert.equal(expected.length, validators.length / SHARDS, "the assignment balances the shards");
+      assert.deepEqual(context.members(shard).map(hex), expected, "members in configuration order");
       for (const m of members.filter((m) => m.shard === shard)) assert.deepEqual(m.consensus.participants.map(hex), expected);
     }
     const byShard = [0, 1].map((shard) => accounts.map((a, index) => ({ a, index })).filter(({ a }) => shardOfOwner(a.publicKey, SHARDS) === shard).slice(0, 4));
@@ -104,12 +106,12 @@ describe("two shards, each with its own consensus, on one mesh", () => {
     for (const list of transfers) {
       for (const [k, t] of list.entries()) {
         const entry = members.filter((m) => m.shard === t.shard)[k % 2]!;
-        const [result] = await entry.gossip.submit([t.bytes]);
+        const [result] = await entry.consensus.submit([t.bytes]);
         assert.equal(result!.outcome, "accepted");
       }
     }
     const foreign = transfers[1]![0]!;
-    const [refused] = await members.find((m) => m.shard === 0)!.gossip.submit([foreign.bytes]);
+    const [refused] = await members.find((m) => m.shard === 0)!.consensus.submit([foreign.bytes]);
     assert.equal(refused!.outcome, "rejected", "a shard-0 validator refuses a shard-1 transaction");
     await waitFor(() => transfers.flat().every((t) => members.filter((m) => m.shard === t.shard).every((m) => m.state.getTransactionLocation(t.txid) !== undefined)), "every transfer final in its shard");
     for (const t of transfers.flat()) {
@@ -121,8 +123,8 @@ describe("two shards, each with its own consensus, on one mesh", () => {
       for (let height = 1; height <= shared; height++) {
         assert.equal(hex(decodeBlockEnvelope(a!.state.getBlock(height)!).hash), hex(decodeBlockEnvelope(b!.state.getBlock(height)!).hash), `shard ${shard} height ${height}`);
         const record = a!.consensus.log.get(height)!;
-        assert.ok(verifyFinality(shardValidators(genesis, shard), shardChainId(genesis, shard), record));
-        assert.equal(verifyFinality(shardValidators(genesis, shard), shardChainId(genesis, 1 - shard), record), false, "a certificate does not carry over to the other shard");
+        assert.ok(verifyFinality(context.members(shard), context.instance(shard).key, record));
+        assert.equal(verifyFinality(context.members(shard), context.instance(1 - shard).key, record), false, "a certificate does not carry over to the other shard");
       }
     }
   });

@@ -10,24 +10,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyFinality } from "../../src/consensus/bft/codec.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
-import { BlockKind, decodeBlock, decodeBlockEnvelope } from "../../src/ledger/block.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
+import { BlockKind, decodeBlock, decodeBlockEnvelope, encodeBlock, makeBlockHeader, sealOptimistic } from "../../src/ledger/block.js";
 import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { PeerIdentity } from "../../src/net/peer-auth.js";
 import { PEER_PATH, UwsTransport } from "../../src/net/uws-transport.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
-import type { FinalBlock } from "../../src/node/consensus/interface.js";
-import { ShardConsensus, finalBlockOf, shardChainId, shardValidators } from "../../src/node/consensus/shard-consensus.js";
-import { VerifiedTxQueue } from "../../src/node/consensus/verified-queue.js";
+import { fileFinalityLogs } from "../../src/node/consensus/finality-log.js";
+import { ShardConsensus, finalBlockOf, type FinalBlock, type ShardConsensusOptions } from "../../src/node/consensus/shard-consensus.js";
+import { Pipeline } from "../../src/node/pipeline.js";
 import { VerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
-import { TX_BATCH, TxGossip } from "../../src/node/tx-gossip.js";
+import { TX_BATCH, type TxGossip } from "../../src/node/tx-gossip.js";
 
 const AMOUNT = 1_000_000n;
 const VALIDATORS = 4;
 const { genesis, accounts, validators } = makeTestGenesis({ seed: "shard consensus tests", shardCount: 1, accounts: 48, amount: AMOUNT, validators: VALIDATORS });
 const GENESIS_ID = genesisTxid(genesis);
+const context = genesisEpochContext(genesis);
 const verifier = new Ed25519Verifier();
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
@@ -35,7 +37,7 @@ interface Member {
   readonly key: KeyPair;
   readonly state: ShardState;
   readonly pool: VerifierPool;
-  readonly queue: VerifiedTxQueue;
+  readonly pipeline: Pipeline;
   readonly transport: UwsTransport;
   readonly consensus: ShardConsensus;
   readonly gossip: TxGossip;
@@ -72,14 +74,15 @@ async function waitFor(condition: () => boolean, what: string, limitMs = 20_000)
 describe("shard consensus over real sockets, 4 validators in one process", () => {
   const directory = mkdtempSync(join(tmpdir(), "ios-shard-consensus-"));
   const members: Member[] = [];
-  const participants = shardValidators(genesis, 0);
+  const participants = context.members(0);
 
-  /** Opens validator i's state, pool, queue, transport (ephemeral port), consensus and gossip. */
+  /** Opens validator i's state, pool, pipeline, transport (ephemeral port) and consensus (with its gossip). */
   async function openMember(i: number): Promise<Member> {
     const key = validators[i]!;
     const state = ShardState.open({ directory: join(directory, `v${i}`), genesis, shard: 0 });
     const pool = new VerifierPool({ threads: 1 });
-    const queue = new VerifiedTxQueue(state, pool);
+    const clock = new SystemClock();
+    const pipeline = new Pipeline({ state, pool, clock });
     const others = validators.filter((v) => v !== key).map((v) => [hex(v.publicKey), undefined] as const);
     const transport = new UwsTransport({
       identity: PeerIdentity.fromSeed(key.secretKey),
@@ -87,21 +90,24 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
       host: "127.0.0.1",
       port: 0,
       peers: new Map(others),
-      clock: new SystemClock(),
+      clock,
       rng: new CryptoRng(),
     });
     const consensus = new ShardConsensus({
-      genesis,
+      context,
       shard: 0,
       key,
       transport,
-      host: queue,
+      pipeline,
+      state,
+      pool,
+      clock,
+      rng: new CryptoRng(),
       viewTimeoutMs: 1000,
       idleBlockMs: 100,
-      finalityDirectory: join(directory, `v${i}-finality`),
+      openLog: fileFinalityLogs(join(directory, `v${i}-finality`)),
     });
-    const gossip = new TxGossip({ transport, peers: participants.map(hex), sink: queue });
-    const member: Member = { key, state, pool, queue, transport, consensus, gossip, blocks: [], port: 0, alive: true };
+    const member: Member = { key, state, pool, pipeline, transport, consensus, gossip: consensus.gossip, blocks: [], port: 0, alive: true };
     consensus.onFinalBlock((block) => member.blocks.push(block));
     member.port = (await transport.start()).port;
     return member;
@@ -118,7 +124,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
   async function crash(member: Member): Promise<void> {
     member.alive = false;
     await member.consensus.stop();
-    member.gossip.close();
+    await member.pipeline.close();
     await member.transport.close();
     await member.pool.close();
     await member.state.close();
@@ -150,7 +156,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
     for (const member of live()) {
       for (let height = member.consensus.log.lastHeight; height >= 1 && member.consensus.log.get(height) !== undefined; height--) {
         const record = member.consensus.log.get(height)!;
-        assert.ok(verifyFinality(participants, shardChainId(genesis, 0), record, verifier), `certificate of height ${height}`);
+        assert.ok(verifyFinality(participants, context.instance(0).key, record, verifier), `certificate of height ${height}`);
         const stored = decodeBlockEnvelope(member.state.getBlock(height)!);
         assert.equal(stored.header.kind, BlockKind.Final);
         assert.ok(stored.seal.kind === "collective" && hex(stored.seal.participants) === hex(record.commitCert.mask) && hex(stored.seal.signature) === hex(record.commitCert.signature));
@@ -162,12 +168,12 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
   it("finalizes transfers sent to different validators, identically on all four", async () => {
     const receiver = accounts[47]!;
     const transfers = Array.from({ length: 16 }, (_, i) => spendGenesis(i, receiver, 1000n + BigInt(i)));
-    const results = await Promise.all(transfers.map((t, i) => members[i % VALIDATORS]!.gossip.submit([t.bytes])));
+    const results = await Promise.all(transfers.map((t, i) => members[i % VALIDATORS]!.consensus.submit([t.bytes])));
     for (const [result] of results) assert.equal(result!.outcome, "accepted");
     await waitFor(() => transfers.every((t) => finalEverywhere(t.txid)), "16 transfers final on every validator");
     assertIdenticalChains();
     assert.equal(members.reduce((sum, m) => sum + m.gossip.stats.forwarded, 0), transfers.length, "each client transaction is forwarded once, by the validator it was sent to");
-    const [again] = await members[0]!.gossip.submit([transfers[0]!.bytes]);
+    const [again] = await members[0]!.consensus.submit([transfers[0]!.bytes]);
     assert.equal(again!.outcome, "duplicate");
     assert.equal(members[0]!.gossip.stats.forwarded, transfers.length / VALIDATORS, "a duplicate is not forwarded");
     for (const block of members[0]!.blocks) {
@@ -188,7 +194,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
   it("applies exactly one of two conflicting spends, the same one everywhere", async () => {
     const a = spendGenesis(20, accounts[46]!, 5n);
     const b = spendGenesis(20, accounts[45]!, 7n);
-    const [[ra], [rb]] = await Promise.all([members[1]!.gossip.submit([a.bytes]), members[2]!.gossip.submit([b.bytes])]);
+    const [[ra], [rb]] = await Promise.all([members[1]!.consensus.submit([a.bytes]), members[2]!.consensus.submit([b.bytes])]);
     assert.equal(ra!.outcome, "accepted");
     assert.equal(rb!.outcome, "accepted");
     const settled = (m: Member, txid: Uint8Array): boolean => m.blocks.some((block) => block.txids.length > 0 && Buffer.from(block.txids).toString("hex").includes(hex(txid)));
@@ -206,7 +212,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
     const before = live().map((m) => m.consensus.bft.stats.viewChanges);
     const transfers = Array.from({ length: 6 }, (_, i) => spendGenesis(30 + i, accounts[44]!, 3n));
     const targets = live();
-    const results = await Promise.all(transfers.map((t, i) => targets[i % targets.length]!.gossip.submit([t.bytes])));
+    const results = await Promise.all(transfers.map((t, i) => targets[i % targets.length]!.consensus.submit([t.bytes])));
     for (const [result] of results) assert.equal(result!.outcome, "accepted");
     await waitFor(() => transfers.every((t) => finalEverywhere(t.txid)), "transfers final on the three survivors");
     const after = live().map((m) => m.consensus.bft.stats.viewChanges);
@@ -224,33 +230,63 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
     link(restarted);
     restarted.consensus.start();
     const transfer = spendGenesis(40, accounts[43]!, 9n);
-    const [result] = await restarted.gossip.submit([transfer.bytes]);
+    const [result] = await restarted.consensus.submit([transfer.bytes]);
     assert.equal(result!.outcome, "accepted");
     await waitFor(() => finalEverywhere(transfer.txid) && restarted.state.tip.height > survivorTip, "the restarted validator caught up and finalized a new transfer");
     assertIdenticalChains();
   });
 
+  /**
+   * The parts of a consensus outside the running shard (state in `name`, pool, pipeline, an
+   * unstarted transport of `key`), handed to `run` and closed after it.
+   */
+  async function withStandalone(name: string, key: KeyPair, run: (parts: Omit<ShardConsensusOptions, "key">, state: ShardState) => Promise<void>): Promise<void> {
+    const state = ShardState.open({ directory: join(directory, name), genesis, shard: 0 });
+    const pool = new VerifierPool({ threads: 1 });
+    const clock = new SystemClock();
+    const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock, rng: new CryptoRng() });
+    const pipeline = new Pipeline({ state, pool, clock });
+    try {
+      await run({ context, shard: 0, transport, pipeline, state, pool, clock, rng: new CryptoRng() }, state);
+    } finally {
+      await pipeline.close();
+      await transport.close();
+      await pool.close();
+      await state.close();
+    }
+  }
+
   it("replays a finality log ahead of its shard state, and refuses a key outside the shard", async () => {
     const source = live()[0]!;
     const copy = join(directory, "replay-finality");
     cpSync(join(directory, `v${members.indexOf(source)}-finality`), copy, { recursive: true });
-    const state = ShardState.open({ directory: join(directory, "replay-state"), genesis, shard: 0 });
-    const pool = new VerifierPool({ threads: 1 });
     const key = validators[0]!;
-    const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock: new SystemClock(), rng: new CryptoRng() });
-    try {
-      const host = new VerifiedTxQueue(state, pool);
-      assert.throws(() => new ShardConsensus({ genesis, shard: 0, key: accounts[0]!, transport, host }), { code: "CONSENSUS_NOT_MEMBER" });
-      const replayed = new ShardConsensus({ genesis, shard: 0, key, transport, host, finalityDirectory: copy });
+    await withStandalone("replay-state", key, async (parts, state) => {
+      assert.throws(() => new ShardConsensus({ ...parts, key: accounts[0]! }), { code: "CONSENSUS_NOT_MEMBER" });
+      const replayed = new ShardConsensus({ ...parts, key, openLog: fileFinalityLogs(copy) });
       assert.ok(replayed.log.lastHeight >= 1);
       assert.equal(state.tip.height, replayed.log.lastHeight, "every logged height was committed");
       for (let height = 1; height <= state.tip.height; height++) assert.equal(hex(state.getBlock(height)!), hex(source.state.getBlock(height)!));
       assert.equal(state.supply, source.state.supply);
       await replayed.stop();
-    } finally {
-      await transport.close();
-      await pool.close();
-      await state.close();
-    }
+    });
+  });
+
+  it("validates only proposals of the context's epoch", async () => {
+    const key = validators[1]!;
+    await withStandalone("epoch-state", key, async (parts, state) => {
+      const consensus = new ShardConsensus({ ...parts, key });
+      const own = consensus.propose(1);
+      assert.equal(decodeBlock(own).header.epoch, context.epoch, "a proposal carries the context's epoch");
+      assert.equal(await consensus.validate(1, own), true);
+      const transfer = spendGenesis(41, accounts[42]!, 2n);
+      const proposalOf = (epoch: number): Uint8Array => {
+        const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: 0, epoch, height: 1, prevHash: state.tip.hash, timestamp: 1, producer: validators[2]!.publicKey }, [transfer.bytes]);
+        return encodeBlock(header, sealOptimistic(header, validators[2]!), [transfer.bytes]);
+      };
+      assert.equal(await consensus.validate(1, proposalOf(context.epoch)), true, "a member's proposal of this epoch is valid");
+      assert.equal(await consensus.validate(1, proposalOf(context.epoch + 1)), false, "the same proposal under another epoch is refused");
+      await consensus.stop();
+    });
   });
 });

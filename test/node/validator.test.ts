@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
-import { PEER_PATH } from "../../src/net/uws-transport.js";
+import { PEER_PATH, type UwsTransport } from "../../src/net/uws-transport.js";
 import { AMOUNT, genesisSpend, getJson, hex, makeNet, postJson, startNode, until } from "../api/helpers.js";
 
 describe("validator node", () => {
@@ -48,7 +48,7 @@ describe("validator node", () => {
       try {
         // The lower key dials (transport link policy); tell it where the other listens.
         const [dialer, acceptor, acceptorId] = idOf(0) < idOf(1) ? [a, b, idOf(1)] : [b, a, idOf(0)];
-        dialer.node.transport.setPeer(acceptorId, `ws://127.0.0.1:${acceptor.node.port}${PEER_PATH}`);
+        (dialer.node.transport as UwsTransport).setPeer(acceptorId, `ws://127.0.0.1:${acceptor.node.port}${PEER_PATH}`);
         for (const side of [a, b]) {
           await until(async () => ((await getJson(`${side.base}/v1/status`)).body.peers.connected === 1 ? true : undefined), "an authenticated link");
           assert.match(await (await fetch(`${side.base}/metrics`)).text(), /^ios_peers_connected 1$/m);
