@@ -330,13 +330,15 @@ export class ShardState {
    * stay in the block unapplied, with their status.
    */
   commitBlock(bytes: Uint8Array): CommitResult {
-    const assembly = this.assemble();
+    this.checkUsable();
+    if (this.staged) throw new ShardStateError("STATE_STAGED", "a block is being assembled; commit it first");
     const envelope = decodeBlockEnvelope(bytes);
     const { header } = envelope;
     const tip = this.store.tip;
     storeCheck(header.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${header.height} does not follow the tip ${tip.height}`);
     if (!sameBytes(header.prevHash, tip.hash)) throw new ShardStateError("STATE_PREV_HASH_MISMATCH", `block ${header.height} does not link to the tip`);
     const stateless = this.validate(envelope);
+    const assembly = this.assemble();
     const statuses = assembly.apply(stateless.records, stateless.recordCount);
     const { txids, positions, statusesByTx } = appliedLocations(stateless, statuses);
     const committed = assembly.commit(() => ({ bytes, hash: envelope.hash, txids, positions }));
@@ -349,13 +351,16 @@ export class ShardState {
    * as many times as the block has parts, then `commit` the block `build` encodes for the applied
    * transactions, in one durable transaction with its UTXO changes. Until the commit nothing is on
    * disk, and a crash loses only the table (rebuilt from the store on open). A failure after the
-   * table changed marks the state failed (STATE_FAILED until reopened). One assembly at a time
-   * (STATE_STAGED).
+   * table changed marks the state failed (STATE_FAILED until reopened). One assembly at a time:
+   * from `assemble()` to its commit, another assembly, `commitBlock` or `flush` is STATE_STAGED.
    */
   assemble(): BlockAssembly {
     this.checkUsable();
     if (this.staged) throw new ShardStateError("STATE_STAGED", "a block is being assembled; commit it first");
+    // From here until its commit the assembly owns the next block: no other assembly, no flush.
+    this.staged = true;
     let applied = 0;
+    let touched = false;
     let open = true;
     const usable = (): void => {
       invariant(open, "a committed block assembly is not reused");
@@ -364,9 +369,9 @@ export class ShardState {
     return {
       apply: (records, recordCount) => {
         usable();
+        touched = true;
         const delta = this.table.applyBlock(records, recordCount);
         this.pending.addBlock(delta.created, delta.spent);
-        this.staged = true;
         for (const status of delta.statuses) if (status === ApplyStatus.Ok) applied++;
         return delta.statuses;
       },
@@ -386,7 +391,9 @@ export class ShardState {
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };
         } catch (error) {
-          this.failed = true;
+          // The table holds this block's changes: only a reopen from the store undoes them.
+          if (touched) this.failed = true;
+          else this.staged = false;
           throw error;
         }
       },
