@@ -54,6 +54,7 @@ const OUTCOMES: Readonly<Record<SubmitResult["outcome"], SubmitOutcome>> = {
 /** The client API's view of the pipeline and the shard state. */
 class PipelineBackend implements ClientBackend {
   readonly shard: number;
+  readonly epoch: number;
   readonly shardCount: number;
   readonly chain: ChainView;
   private readonly startedAt = Date.now();
@@ -71,6 +72,7 @@ class PipelineBackend implements ClientBackend {
     private readonly pob: PobShardConsensus | undefined,
   ) {
     this.shard = state.shard;
+    this.epoch = setup.context.epoch;
     this.shardCount = state.shardCount;
     this.chain = state;
   }
@@ -181,7 +183,7 @@ export class ValidatorNode {
   /** Phase 1: opens everything and starts serving; on failure, closes what it opened. */
   static async start(setup: NodeSetup, options: ValidatorOptions = {}): Promise<ValidatorNode> {
     const { config, genesis, key } = setup;
-    const state = ShardState.open({ directory: config.dataDir, genesis, shard: config.shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
+    const state = ShardState.open({ directory: config.dataDir, genesis, shard: setup.shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
     const opened: (() => Promise<void> | void)[] = [() => state.close()];
     try {
       const pool = new VerifierPool({ threads: config.pipeline.workers ?? availableParallelism() });
@@ -208,7 +210,7 @@ export class ValidatorNode {
         const { viewTimeoutMs, idleBlockMs } = config.consensus;
         pob = new PobShardConsensus({
           genesis,
-          shard: config.shard,
+          shard: setup.shard,
           key,
           transport,
           pipeline,
@@ -224,7 +226,7 @@ export class ValidatorNode {
         const { viewTimeoutMs, idleBlockMs, maxBlockTxs } = config.consensus;
         consensus = new ShardConsensus({
           genesis,
-          shard: config.shard,
+          shard: setup.shard,
           key,
           transport,
           host: pipeline,
