@@ -19,7 +19,7 @@ import { toHex } from "../../src/hex.js";
 import { genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TXID_BYTES, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../../src/ledger/transaction.js";
-import { DEFAULT_API_LIMITS, nodeConfigJson, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
+import { DEFAULT_API_LIMITS, nodeConfigJson, nodeSetupOf, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
 import { Pipeline, SoloBlockProducer } from "../../src/node/pipeline.js";
 import { VerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
@@ -39,21 +39,20 @@ export function makeNet(seed: string, shards = 1, accounts = 32, validatorCount 
   return { genesis, accounts: keys, validators, dir: mkdtempSync(join(tmpdir(), "ios-api-")) };
 }
 
-/** The setup of validator `index` of `net` (shard index mod shardCount), listening on port 0. */
+/** The setup of validator `index` of `net` (its shard is the epoch context's choice: `setup.shard`), listening on port 0. */
 export function setupOf(net: TestNet, extra: Record<string, unknown> = {}, index = 0): NodeSetup {
   const file = join(net.dir, `validator-${index}.json`);
   const json = JSON.parse(
     nodeConfigJson({
       genesis: "genesis.json",
       key: "key.json",
-      shard: index % net.genesis.shardCount,
       dataDir: `data-${index}`,
       listen: { host: "127.0.0.1", port: 0 },
       peers: [],
     }),
   ) as Record<string, unknown>;
   const config = parseNodeConfig(JSON.stringify({ ...json, pipeline: { workers: 1, blockIntervalMs: 50 }, ...extra }), file);
-  return { config, genesis: net.genesis, key: net.validators[index]! };
+  return nodeSetupOf(config, net.genesis, net.validators[index]!);
 }
 
 export async function startNode(net: TestNet, extra: Record<string, unknown> = {}, index = 0): Promise<{ node: ValidatorNode; base: string }> {
@@ -159,6 +158,7 @@ const OUTCOMES = { accepted: SubmitOutcome.Accepted, duplicate: SubmitOutcome.Du
  */
 export class PobTestBackend implements ClientBackend {
   readonly shard: number;
+  readonly epoch: number;
   readonly shardCount: number;
   readonly chain: ChainView;
   /** Hex txids of the transactions this validator accepted, in order. */
@@ -172,6 +172,7 @@ export class PobTestBackend implements ClientBackend {
     options: { readonly consensus: Record<string, unknown>; readonly sealOnAccept: boolean },
   ) {
     this.shard = testShard.state.shard;
+    this.epoch = testShard.state.epoch;
     this.shardCount = testShard.state.shardCount;
     this.chain = testShard.state;
     this.consensus = options.consensus;

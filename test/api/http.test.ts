@@ -4,11 +4,12 @@ import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
-import { AMOUNT, genesisSpend, getJson, hex, makeNet, postJson, startNode, until } from "./helpers.js";
+import { AMOUNT, genesisSpend, getJson, hex, makeNet, postJson, setupOf, startNode, until } from "./helpers.js";
 
 const net = makeNet("http-api-test", 2, 48);
-const shard = 0;
-/** Accounts of shard 0 (the node's) and one of shard 1. */
+/** The shard of validator 0, the node under test, as the genesis's epoch context assigns it. */
+const shard = setupOf(net).shard;
+/** Accounts of the node's shard and one of the other shard. */
 const mine = net.accounts.map((a, i) => ({ a, i })).filter(({ a }) => shardOfOwner(a.publicKey, 2) === shard);
 const foreign = net.accounts.find((a) => shardOfOwner(a.publicKey, 2) !== shard)!;
 
@@ -50,6 +51,7 @@ describe("client HTTP API", () => {
     assert.equal(status, 200);
     assert.equal(body.shard, shard);
     assert.equal(body.shardCount, 2);
+    assert.equal(body.epoch, 0);
     assert.equal(typeof body.tip.height, "number");
     assert.match(body.tip.hash, /^[0-9a-f]{64}$/);
   });
@@ -159,7 +161,7 @@ describe("client HTTP API", () => {
     assertError(await getJson(`${base}/v1/block/hash/${"00".repeat(32)}`), 404, "BLOCK_NOT_FOUND");
     assertError(await getJson(`${base}/v1/block/hash/00`), 400, "API_BAD_PARAMETER");
     assertError(await getJson(`${base}/v1/owner/1234/balance`), 400, "API_BAD_PARAMETER");
-    assertError(await getJson(`${base}/v1/owner/${hex(foreign.publicKey)}/balance`), 400, "OWNER_OTHER_SHARD", /ask a validator of shard 1/);
+    assertError(await getJson(`${base}/v1/owner/${hex(foreign.publicKey)}/balance`), 400, "OWNER_OTHER_SHARD", new RegExp(`ask a validator of shard ${1 - shard}`));
     assertError(await getJson(`${base}/v1/owner/${hex(mine[0]!.a.publicKey)}/utxos?limit=0`), 400, "API_BAD_PARAMETER", /limit/);
     assertError(await getJson(`${base}/v1/nothing`), 404, "API_NOT_FOUND");
     const del = await fetch(`${base}/v1/tx`, { method: "DELETE" });

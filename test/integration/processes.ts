@@ -1,7 +1,8 @@
 /**
  * A one-shard network of `ios node` processes on 127.0.0.1 ephemeral ports, for the multi-process
  * tests and bench/shard.bench.ts. `ios genesis --consensus bft` (or `pob`) writes the genesis and keys; each
- * configuration is then rewritten with port 0 and its peers' URLs. The transport's lower public
+ * configuration is then rewritten with port 0 and its peers' URLs as they become known (ephemeral
+ * ports: no port can be taken by another program between choosing and listening). The transport's lower public
  * key dials, so validators start from the highest key down, each knowing the URLs of those
  * already listening. Callers must `stopAll` (SIGKILL) in a finally/after hook: no orphans.
  */
@@ -12,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { ApiClient } from "../../src/api/client.js";
 import { parseGenesis, type Genesis } from "../../src/ledger/genesis.js";
 import { nodeConfigJson, type ConsensusSettings, type PipelineSettings } from "../../src/node/config.js";
-import { shardValidators } from "../../src/node/consensus/shard-consensus.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
@@ -97,7 +98,8 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
   if (made.status !== 0) throw new Error(`ios genesis failed: ${made.stderr}`);
   const genesis = parseGenesis(readFileSync(join(directory, "genesis.json"), "utf8"));
   const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
-  const validators = shardValidators(genesis, 0).map(
+  // One shard: the epoch context puts every validator in it, in genesis order (validator-<i> files).
+  const validators = genesisEpochContext(genesis).members(0).map(
     (key, index): ValidatorProcess => ({
       index,
       publicKey: hex(key),
@@ -121,7 +123,6 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
       nodeConfigJson({
         genesis: "genesis.json",
         key: `validator-${validator.index}.key.json`,
-        shard: 0,
         dataDir: `data/validator-${validator.index}`,
         listen: { host: "127.0.0.1", port: 0 },
         peers,
