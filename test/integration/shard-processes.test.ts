@@ -13,12 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_MAX_PROPOSAL_BYTES, verifyFinality } from "../../src/consensus/bft/codec.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 import { decodeBlockEnvelope } from "../../src/ledger/block.js";
 import { deriveTestAccounts, genesisTxid } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { FileFinalityLog } from "../../src/node/consensus/finality-log.js";
-import { finalBlockOf, shardChainId, shardValidators } from "../../src/node/consensus/shard-consensus.js";
+import { finalBlockOf, shardChainId } from "../../src/node/consensus/shard-consensus.js";
 import { startShardNetwork, stopAll, stopProcess, waitFor, type ShardNetwork } from "./processes.js";
 
 const SEED = "shard processes";
@@ -43,7 +44,7 @@ describe("one shard of 4 validator processes over loopback", () => {
     );
     const genesisId = genesisTxid(genesis);
     const accounts = deriveTestAccounts(SEED, ACCOUNTS);
-    const participants = shardValidators(genesis, 0);
+    const participants = genesisEpochContext(genesis).members(0);
     const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
     const transfer = (index: number, to: KeyPair): { bytes: Uint8Array; txid: string } => {
