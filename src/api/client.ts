@@ -45,6 +45,7 @@ export interface BalanceJson {
 export interface StatusJson {
   readonly shard: number;
   readonly shardCount: number;
+  readonly epoch: number;
   readonly tip: { readonly height: number; readonly hash: string };
   readonly [key: string]: unknown;
 }

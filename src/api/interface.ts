@@ -48,7 +48,9 @@ export interface MetricFamily {
 }
 
 export interface ClientBackend {
+  /** The shard this node serves and the epoch it serves it in (the node's epoch context). */
   readonly shard: number;
+  readonly epoch: number;
   readonly shardCount: number;
   readonly chain: ChainView;
   /** Submits transactions; resolves once each has an outcome (same order). Never rejects. */

@@ -14,7 +14,7 @@
  *   GET  /v1/owner/:pk/utxos        {owner, shard, utxos: [{txid, index, amount}], truncated} (?limit=N)
  *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex)
  *   GET  /v1/block/hash/:hash       same, by block hash
- *   GET  /v1/status                 node facts
+ *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, ...
  *   GET  /metrics                   Prometheus text
  * WebSocket /v1/stream: bulk binary submission, confirmation events and, under PoB, optimistic
  * confirmations (stream-codec.ts).
@@ -272,6 +272,7 @@ export class ClientApi {
         ...this.backend.nodeStatus(),
         shard: this.backend.shard,
         shardCount: this.backend.shardCount,
+        epoch: this.backend.epoch,
         tip: { height: this.backend.chain.tip.height, hash: toHex(this.backend.chain.tip.hash) },
         streams: this.streams.size,
       });

@@ -1,17 +1,17 @@
 /**
  * `ios genesis`: a devnet's starting files, all derived from one seed (test keys: anyone with
- * the seed holds them): genesis.json, one key file and one node configuration per validator
- * (validator i serves shard i mod M, listens on base-port + i and lists every other validator
- * as a peer), and key files of the first funded accounts for `ios tx send`.
+ * the seed holds them), written by `writeDevnetFiles` (src/devnet/files.ts): genesis.json, one
+ * key file and one node configuration per validator (validator i listens on base-port + i and
+ * lists its shard's other members as peers), and key files of the first funded accounts for
+ * `ios tx send`. Which shard a validator serves comes from the genesis's epoch 0 (src/epoch); the
+ * command prints it.
  */
-import { join } from "node:path";
 import { MIN_NORMAL_LEAGUE, type ShardingPolicy } from "../consensus/pob/policy.js";
-import { genesisToJson, makeTestGenesis } from "../ledger/genesis.js";
+import { DEFAULT_BELIEVABLE, DEFAULT_SAMPLING_P, devnetPobPolicy } from "../devnet/consensus-mode.js";
+import { writeDevnetFiles } from "../devnet/files.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
-import { keyFileJson, nodeConfigJson } from "../node/config.js";
 import { EXIT_OK, integerOption, probabilityOption, required, UsageError, type Command, type Values } from "./command.js";
-import { writeNewFile } from "./files.js";
 import { toHex } from "../hex.js";
 
 const DEFAULT_AMOUNT = 1_000_000n;
@@ -19,29 +19,12 @@ const DEFAULT_BASE_PORT = 7000;
 const DEFAULT_ACCOUNT_KEY_FILES = 10;
 const MAX_VALIDATORS = 1024;
 const MAX_ACCOUNTS = 1 << 20;
-/** One believable producer per shard: the smallest two-league shard (4 validators) keeps 3 in its normal league. */
-export const DEFAULT_BELIEVABLE = 1;
-/** p = 0.1: a cheating producer is caught with probability 1 − 0.9^k after k forged transactions (white paper §7.2). */
-export const DEFAULT_SAMPLING_P = 0.1;
-/** A believable validator seals an optimistic block every 50 ms: half the optimistic-latency target (DESIGN.md §10). */
-const OPTIMISTIC_INTERVAL_MS = 50;
-/** Up to 2,048 transactions per optimistic block: 50 ms of a producer at 40k tx/s. */
-const OPTIMISTIC_BLOCK_TXS = 2048;
 
 /** The PoB sharding policy of `--believable` / `--sampling-p` for shards of `perShard` validators. */
 function pobPolicyOf(values: Values, perShard: number): ShardingPolicy {
   if (perShard < MIN_NORMAL_LEAGUE) throw new UsageError(`--consensus pob needs at least ${MIN_NORMAL_LEAGUE} validators per shard (the normal league's minimum), got ${perShard}`);
   const believable = integerOption(values, "believable", 0, perShard - MIN_NORMAL_LEAGUE, Math.min(DEFAULT_BELIEVABLE, perShard - MIN_NORMAL_LEAGUE));
-  const p = probabilityOption(values, "sampling-p", DEFAULT_SAMPLING_P);
-  return {
-    believableLeagueSize: Math.max(1, believable),
-    normalLeagueSize: perShard - believable,
-    samplingProbability: p,
-    // --believable 0 asks for the one-league fallback: a league of one can never reach a minimum of 2.
-    minBelievableSize: believable === 0 ? 2 : 1,
-    optimisticIntervalMs: OPTIMISTIC_INTERVAL_MS,
-    maxOptimisticBlockTxs: OPTIMISTIC_BLOCK_TXS,
-  };
+  return devnetPobPolicy({ validatorsPerShard: perShard, believable, samplingProbability: probabilityOption(values, "sampling-p", DEFAULT_SAMPLING_P) });
 }
 
 export const genesisCommand: Command = {
@@ -51,7 +34,8 @@ export const genesisCommand: Command = {
   help: [
     "options:",
     "  --shards M          shard count (1..1024)",
-    "  --validators N      validators (validator i serves shard i mod M; N >= M)",
+    "  --validators N      validators (N >= M); the genesis's epoch-0 randomness deals",
+    "                      them out, ⌊N/M⌋ or ⌈N/M⌉ to a shard (printed below)",
     "  --accounts K        funded test accounts, derived from the seed",
     "  --seed S            seed of every key (test keys: do not reuse for real funds)",
     "  --out DIR           output directory",
@@ -103,31 +87,26 @@ export const genesisCommand: Command = {
     const consensus = values.consensus ?? "solo";
     if (consensus !== "solo" && consensus !== "bft" && consensus !== "pob") throw new UsageError(`--consensus must be solo, bft or pob, got ${JSON.stringify(consensus)}`);
     const pob = consensus === "pob" ? pobPolicyOf(values, Math.floor(validatorCount / shards)) : undefined;
-    const force = values.force === true;
 
-    const { genesis, accounts, validators } = makeTestGenesis({
-      seed, shardCount: shards, accounts: accountCount, amount, validators: validatorCount, timestamp: Date.now(), ...(pob === undefined ? {} : { pob }),
+    const layout = writeDevnetFiles({
+      dir: out,
+      seed,
+      shards,
+      validators: validatorCount,
+      accounts: accountCount,
+      amount,
+      timestamp: Date.now(),
+      host,
+      ports: Array.from({ length: validatorCount }, (_, i) => basePort + i),
+      consensus,
+      ...(pob === undefined ? {} : { pob }),
+      accountKeyFiles: accountKeys,
+      force: values.force === true,
     });
-    writeNewFile(join(out, "genesis.json"), `${genesisToJson(genesis)}\n`, force);
-    validators.forEach((validator, i) => {
-      writeNewFile(join(out, `validator-${i}.key.json`), keyFileJson(validator), force, 0o600);
-      const peers = validators.flatMap((peer, j) => (j === i ? [] : [{ publicKey: toHex(peer.publicKey), url: `ws://${host}:${basePort + j}/peer` }]));
-      const config = nodeConfigJson({
-        genesis: "genesis.json",
-        key: `validator-${i}.key.json`,
-        shard: i % shards,
-        dataDir: `data/validator-${i}`,
-        listen: { host, port: basePort + i },
-        peers,
-        ...(consensus === "solo" ? {} : { consensus: { mode: consensus } }),
-      });
-      writeNewFile(join(out, `validator-${i}.config.json`), config, force);
-    });
-    for (let j = 0; j < accountKeys; j++) writeNewFile(join(out, `account-${j}.key.json`), keyFileJson(accounts[j]!), force, 0o600);
 
-    io.out(`genesis: ${shards} shard(s), ${validatorCount} validator(s), ${accountCount} account(s) of ${amount} → ${join(out, "genesis.json")}`);
-    validators.forEach((validator, i) => io.out(`validator ${i}: shard ${i % shards}, port ${basePort + i}, key ${toHex(validator.publicKey)}`));
-    for (let j = 0; j < accountKeys; j++) io.out(`account ${j}: shard ${shardOfOwner(accounts[j]!.publicKey, shards)}, key ${toHex(accounts[j]!.publicKey)}`);
+    io.out(`genesis: ${shards} shard(s), ${validatorCount} validator(s), ${accountCount} account(s) of ${amount} → ${layout.genesisFile}`);
+    for (const v of layout.validators) io.out(`validator ${v.index}: shard ${v.shard}, port ${v.port}, key ${v.publicKey}`);
+    for (let j = 0; j < accountKeys; j++) io.out(`account ${j}: shard ${shardOfOwner(layout.accounts[j]!.publicKey, shards)}, key ${toHex(layout.accounts[j]!.publicKey)}`);
     return EXIT_OK;
   },
 };

@@ -19,7 +19,7 @@ export const nodeCommand: Command = {
     // Loaded on demand: the other commands should not pay for LMDB, uWS and the worker pool.
     const { ValidatorNode } = await import("../node/validator.js");
     const node = await ValidatorNode.start(setup);
-    io.out(`validator ${Buffer.from(setup.key.publicKey).toString("hex")} shard ${setup.config.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
+    io.out(`validator ${Buffer.from(setup.key.publicKey).toString("hex")} shard ${setup.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
     io.out(`listening on http://${setup.config.listen.host}:${node.port}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

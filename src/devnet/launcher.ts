@@ -2,12 +2,12 @@
  * The devnet launcher: a whole IOSChain network of validator processes on 127.0.0.1.
  *
  * Phases of `startDevnet`:
- *  1. files: genesis, validator keys and node configurations come from `ios genesis` (H8's
- *     command, run in-process), for M shards × K validators (validator i serves the shard its
- *     configuration names: i mod M); ports are then set in every configuration (below) with each
- *     peer's URL, plus the pipeline settings of this devnet. The genesis funds `accounts` workload
- *     accounts (`deriveTestAccounts(seed, accounts)`) and, after them, reserve accounts of which
- *     one per shard becomes that shard's "probe" (below), so the workload's balances are untouched.
+ *  1. files: the ports come first (below), then `writeDevnetFiles` (files.ts) writes genesis,
+ *     validator keys and node configurations once, for M shards × K validators, with this
+ *     devnet's pipeline settings and every peer's URL; the genesis's epoch context deals the
+ *     validators out to the shards (K each). The genesis funds `accounts` workload accounts
+ *     (`deriveTestAccounts(seed, accounts)`) and, after them, reserve accounts of which one per
+ *     shard becomes that shard's "probe" (below), so the workload's balances are untouched.
  *  2. launch: one OS process per validator, `node --import parent-watch.js dist/src/cli/main.js
  *     node --config FILE`, stdout and stderr appended to logs/validator-<i>.log. The preloaded
  *     parent watch makes a validator stop itself when the launcher disappears (no orphans, even
@@ -21,7 +21,7 @@
  *     is reported, never hidden (`consensus: false`), and callers refuse to measure such a run.
  *
  * Ports: the launcher asks the OS for free ports (binds 127.0.0.1:0 for all validators at once,
- * reads the ports, closes the sockets) and writes them into the configurations, because every
+ * reads the ports, closes the sockets) before writing the configurations, because every
  * validator must know its peers' URLs before it starts. Another program could take a port in
  * between; the validator would then fail to listen and `startDevnet` reports DEVNET_NODE_EXITED
  * with its log. `basePort` instead uses basePort + i.
@@ -40,14 +40,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { ApiClient } from "../api/client.js";
 import { MIN_NORMAL_LEAGUE } from "../consensus/pob/policy.js";
-import { consensusModeOf, maxBelievableOf } from "./consensus-mode.js";
-import { genesisCommand } from "../cli/genesis.js";
-import { deriveTestAccounts, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { consensusModeOf, devnetPobPolicy, maxBelievableOf } from "./consensus-mode.js";
+import { writeDevnetFiles, type DevnetLayout } from "./files.js";
+import { genesisTxid, type Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../ledger/transaction.js";
 import type { CpuProcess } from "../load/metrics.js";
-import { loadGenesisFile, loadKeyFile } from "../node/config.js";
 import { DevnetError, devnetCheck } from "./errors.js";
 
 export const MANIFEST_FILE = "devnet.json";
@@ -195,48 +194,13 @@ async function freePorts(count: number): Promise<number[]> {
   }
 }
 
-/** Phase 1 via `ios genesis`, run in-process; its messages are not shown. */
-async function writeGenesisFiles(dir: string, options: DevnetOptions, validatorCount: number, reserve: number, amount: bigint): Promise<void> {
-  const mode = consensusModeOf(options);
-  const errors: string[] = [];
-  const code = await genesisCommand.run!(
-    {
-      shards: String(options.shards),
-      validators: String(validatorCount),
-      accounts: String(options.accounts + reserve),
-      seed: options.seed,
-      out: dir,
-      amount: amount.toString(),
-      "account-keys": "0",
-      "base-port": "1024",
-      // A lone validator commits alone; several agree by PoB with believable producers, or by one-league BFT.
-      consensus: mode,
-      ...(mode === "pob"
-        ? { believable: String(options.believable), ...(options.samplingProbability === undefined ? {} : { "sampling-p": String(options.samplingProbability) }) }
-        : {}),
-    },
-    [],
-    { out: () => undefined, err: (line) => errors.push(line) },
-  );
-  devnetCheck(code === 0, "DEVNET_BAD_OPTION", `ios genesis failed: ${errors.join(" ")}`);
-}
-
-interface ConfigJson {
-  shard: number;
-  key: string;
-  dataDir: string;
-  listen: { host: string; port: number };
-  peers: { publicKey: string; url?: string }[];
-  pipeline?: Record<string, number>;
-  [field: string]: unknown;
-}
-
-/** The funded reserve account of each shard: its key and genesis output index. */
-function probesOf(genesis: Genesis, seed: string, accounts: number, reserve: number): { pair: KeyPair; output: number }[] {
-  const reserved = deriveTestAccounts(seed, accounts + reserve).slice(accounts);
+/** The funded reserve account of each shard (the accounts after the workload's `accounts`): its key and genesis output index. */
+function probesOf(layout: DevnetLayout, seed: string, accounts: number): { pair: KeyPair; output: number }[] {
+  const { genesis } = layout;
+  const reserved = layout.accounts.slice(accounts);
   return Array.from({ length: genesis.shardCount }, (_, shard) => {
     const pair = reserved.find((p) => shardOfOwner(p.publicKey, genesis.shardCount) === shard);
-    devnetCheck(pair !== undefined, "DEVNET_BAD_OPTION", `none of the ${reserve} reserve accounts of seed ${JSON.stringify(seed)} falls in shard ${shard}; choose another seed`);
+    devnetCheck(pair !== undefined, "DEVNET_BAD_OPTION", `none of the ${reserved.length} reserve accounts of seed ${JSON.stringify(seed)} falls in shard ${shard}; choose another seed`);
     const output = genesis.outputs.findIndex((o) => Buffer.from(o.owner).equals(pair.publicKey));
     devnetCheck(output >= 0, "DEVNET_BAD_OPTION", `the genesis does not fund the probe account of shard ${shard}`);
     return { pair, output };
@@ -269,45 +233,42 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   const validatorCount = options.shards * options.validatorsPerShard;
   const reserve = RESERVE_ACCOUNTS_PER_SHARD * options.shards;
   const amount = options.amount ?? DEFAULT_AMOUNT;
-  await writeGenesisFiles(dir, options, validatorCount, reserve, amount);
-  const genesisFile = join(dir, "genesis.json");
-  const genesis = loadGenesisFile(genesisFile);
-  const probes = probesOf(genesis, options.seed, options.accounts, reserve);
-
+  const mode = consensusModeOf(options);
   const ports = options.basePort === undefined ? await freePorts(validatorCount) : Array.from({ length: validatorCount }, (_, i) => options.basePort! + i);
-  const workers = options.workers ?? Math.max(1, Math.floor(availableParallelism() / validatorCount));
-  const configs = Array.from({ length: validatorCount }, (_, i) => join(dir, `validator-${i}.config.json`));
-  const parsedConfigs = configs.map((file) => JSON.parse(readFileSync(file, "utf8")) as ConfigJson);
-  const keyOfValidator = parsedConfigs.map((config) => Buffer.from(loadKeyFile(join(dir, config.key)).publicKey).toString("hex"));
-  const portOfKey = new Map(keyOfValidator.map((key, i) => [key, ports[i]!]));
-  const logs = join(dir, "logs");
-  mkdirSync(logs, { recursive: true });
-  const infos = configs.map((file, i): Omit<ValidatorInfo, "pid"> => {
-    const config = parsedConfigs[i]!;
-    config.listen = { host: "127.0.0.1", port: ports[i]! };
-    config.peers = config.peers.map((peer) => {
-      const port = portOfKey.get(peer.publicKey);
-      return port === undefined ? peer : { publicKey: peer.publicKey, url: `ws://127.0.0.1:${port}/peer` };
-    });
-    config.pipeline = {
-      ...config.pipeline,
-      workers,
+  const layout = writeDevnetFiles({
+    dir,
+    seed: options.seed,
+    shards: options.shards,
+    validators: validatorCount,
+    accounts: options.accounts + reserve,
+    amount,
+    timestamp: Date.now(),
+    host: "127.0.0.1",
+    ports,
+    // A lone validator commits alone; several agree by PoB with believable producers, or by one-league BFT.
+    consensus: mode,
+    ...(mode === "pob" ? { pob: devnetPobPolicy(options) } : {}),
+    pipeline: {
+      workers: options.workers ?? Math.max(1, Math.floor(availableParallelism() / validatorCount)),
       blockIntervalMs: options.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS,
       ...(options.maxPendingTxs === undefined ? {} : { maxPendingTxs: options.maxPendingTxs }),
-    };
-    writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
-    return {
-      index: i,
-      shard: config.shard,
-      publicKey: keyOfValidator[i]!,
-      port: ports[i]!,
-      http: `http://127.0.0.1:${ports[i]}`,
-      stream: `ws://127.0.0.1:${ports[i]}/v1/stream`,
-      config: file,
-      dataDir: resolve(dir, config.dataDir),
-      log: join(logs, `validator-${i}.log`),
-    };
+    },
   });
+  const { genesis, genesisFile } = layout;
+  const probes = probesOf(layout, options.seed, options.accounts);
+  const logs = join(dir, "logs");
+  mkdirSync(logs, { recursive: true });
+  const infos = layout.validators.map((v): Omit<ValidatorInfo, "pid"> => ({
+    index: v.index,
+    shard: v.shard,
+    publicKey: v.publicKey,
+    port: v.port,
+    http: `http://127.0.0.1:${v.port}`,
+    stream: `ws://127.0.0.1:${v.port}/v1/stream`,
+    config: v.configFile,
+    dataDir: v.dataDir,
+    log: join(logs, `validator-${v.index}.log`),
+  }));
 
   // Phase 2.
   const children: Child[] = infos.map((info) => {
@@ -436,7 +397,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     return {
       manifest,
       genesis,
-      accounts: deriveTestAccounts(options.seed, options.accounts),
+      accounts: layout.accounts.slice(0, options.accounts),
       endpoints: streamEndpoints(manifest),
       consensus: agreement.every((a) => a.agreed),
       stop,

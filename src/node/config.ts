@@ -7,7 +7,6 @@
  *   { "version": 1,
  *     "genesis": "genesis.json",            genesis file (src/ledger/genesis.ts)
  *     "key": "validator-0.key.json",        this validator's key file (below)
- *     "shard": 0,                           shard this validator serves
  *     "dataDir": "data/validator-0",        LMDB directory of the shard state
  *     "listen": { "host": "127.0.0.1", "port": 7000 },      peer + client API server (0: ephemeral)
  *     "peers": [ { "publicKey": "<64 hex>", "url": "ws://127.0.0.1:7001/peer" } ],
@@ -15,11 +14,12 @@
  *     "api": { "maxBodyBytes": 65536, "maxStreamFrameBytes": 4194304 },  optional
  *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 }   optional }
  *
- * Consensus mode "solo" (the default) commits blocks alone; "bft" agrees on every block with the
- * shard's other validators (src/node/consensus/shard-consensus.ts); "pob" runs
+ * The configuration names no shard: the key must be a validator of the genesis, and the epoch
+ * context built from the genesis (src/epoch) says which shard it serves; a file that still has
+ * "shard" is refused (CONFIG_OBSOLETE_FIELD), so a stale number can never disagree with the
+ * assignment. Consensus mode "solo" (the default) commits blocks alone; "bft" agrees on every
+ * block with the shard's other members (src/node/consensus/shard-consensus.ts); "pob" runs
  * Proof-of-Believability (src/node/consensus/pob-consensus.ts) with the genesis's "pob" policy.
- * With "bft" or "pob" the validator must be a member of its shard (validator i of the genesis
- * serves shard i mod shardCount); "pob" also needs a genesis with a "pob" policy.
  *
  * Key file: { "version": 1, "type": "ed25519", "publicKey": "<64 hex>", "secretKey": "<64 hex>" }
  * (secretKey is the RFC 8032 §5.1.5 32-byte seed; the public key is re-derived and must match).
@@ -42,7 +42,8 @@ export type ConfigErrorCode =
   | "CONFIG_BAD_FIELD"
   | "CONFIG_BAD_KEY_FILE"
   | "CONFIG_BAD_GENESIS"
-  | "CONFIG_NOT_A_VALIDATOR";
+  | "CONFIG_NOT_A_VALIDATOR"
+  | "CONFIG_OBSOLETE_FIELD";
 
 export class ConfigError extends IosError<ConfigErrorCode> {
   constructor(code: ConfigErrorCode, message: string) {
@@ -91,7 +92,6 @@ export interface NodeConfig {
   readonly genesisFile: string;
   readonly keyFile: string;
   readonly dataDir: string;
-  readonly shard: number;
   readonly listen: { readonly host: string; readonly port: number };
   readonly peers: readonly PeerEntry[];
   readonly pipeline: Partial<PipelineSettings>;
@@ -185,7 +185,11 @@ const MAX_VIEW_TIMEOUT_MS = 600_000;
 /** Parses the text of a node configuration; relative paths resolve against `file`'s directory. */
 export function parseNodeConfig(text: string, file: string): NodeConfig {
   const r: Reader = new Reader(file);
-  const root = r.object(r.parse(text), "$", ["version", "genesis", "key", "shard", "dataDir", "listen", "peers"], ["pipeline", "api", "consensus"]);
+  const parsed = r.parse(text);
+  if (isRecord(parsed) && "shard" in parsed) {
+    r.fail("CONFIG_OBSOLETE_FIELD", "$.shard", "is no longer a configuration field: the shard now comes from the epoch assignment of the genesis (`ios genesis` prints it); remove the field");
+  }
+  const root = r.object(parsed, "$", ["version", "genesis", "key", "dataDir", "listen", "peers"], ["pipeline", "api", "consensus"]);
   if (root.version !== CONFIG_VERSION) r.fail("CONFIG_BAD_FIELD", "$.version", `must be ${CONFIG_VERSION}, got ${JSON.stringify(root.version)}`);
   const base = dirname(resolve(file));
   const listen = r.object(root.listen, "$.listen", ["host", "port"]);
@@ -241,7 +245,6 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
     genesisFile: resolve(base, r.string(root.genesis, "$.genesis")),
     keyFile: resolve(base, r.string(root.key, "$.key")),
     dataDir: resolve(base, r.string(root.dataDir, "$.dataDir")),
-    shard: r.integer(root.shard, "$.shard", 0, 0xffffffff),
     listen: { host: r.string(listen.host, "$.listen.host"), port: r.integer(listen.port, "$.listen.port", 0, MAX_PORT) },
     peers,
     pipeline,
@@ -258,7 +261,6 @@ export function loadNodeConfig(file: string): NodeConfig {
 export function nodeConfigJson(fields: {
   genesis: string;
   key: string;
-  shard: number;
   dataDir: string;
   listen: { host: string; port: number };
   peers: readonly PeerEntry[];
@@ -307,27 +309,25 @@ export interface NodeSetup {
   readonly config: NodeConfig;
   readonly genesis: Genesis;
   readonly key: KeyPair;
-  /** The epoch the node starts in (epoch 0, from the genesis). */
+  /** Epoch 0, built from the genesis: shard members, leagues, consensus instances. */
   readonly context: EpochContext;
-  /** The shard this validator serves in that epoch. */
+  /** The shard this validator serves, as `context` assigns it. */
   readonly shard: number;
 }
 
-/** Loads the configuration, its genesis and key file, and checks they fit together. */
-export function loadNodeSetup(configFile: string): NodeSetup {
-  const config = loadNodeConfig(configFile);
-  const genesis = loadGenesisFile(config.genesisFile);
-  const key = loadKeyFile(config.keyFile);
-  const self = Buffer.from(key.publicKey).toString("hex");
-  if (!genesis.validators.some((v) => Buffer.from(v.publicKey).toString("hex") === self)) {
+/** Checks that a parsed configuration, its genesis and its key fit together, and finds the key's shard. */
+export function nodeSetupOf(config: NodeConfig, genesis: Genesis, key: KeyPair): NodeSetup {
+  let context: EpochContext;
+  try {
+    context = genesisEpochContext(genesis);
+  } catch (error) {
+    if (error instanceof IosError) throw new ConfigError("CONFIG_BAD_GENESIS", `${config.genesisFile}: ${error.message}`);
+    throw error;
+  }
+  const self = toHex(key.publicKey);
+  const shard = context.shardOf(key.publicKey);
+  if (shard === undefined) {
     throw new ConfigError("CONFIG_NOT_A_VALIDATOR", `${config.keyFile}: public key ${self} is not among the ${genesis.validators.length} validators of ${config.genesisFile}`);
-  }
-  if (config.shard >= genesis.shardCount) {
-    throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.shard is ${config.shard} but the genesis has ${genesis.shardCount} shard(s) (0..${genesis.shardCount - 1})`);
-  }
-  const member = genesis.validators.findIndex((v) => Buffer.from(v.publicKey).toString("hex") === self) % genesis.shardCount === config.shard;
-  if (config.consensus.mode !== "solo" && !member) {
-    throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "${config.consensus.mode}" but ${self} is not a validator of shard ${config.shard} (validator i serves shard i mod ${genesis.shardCount})`);
   }
   if (config.consensus.mode === "pob" && genesis.pob === undefined) {
     throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "pob" but ${config.genesisFile} has no "pob" policy`);
@@ -335,5 +335,11 @@ export function loadNodeSetup(configFile: string): NodeSetup {
   config.peers.forEach((peer, i) => {
     if (peer.publicKey === self) throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey is this validator's own key`);
   });
-  return { config, genesis, key, context: genesisEpochContext(genesis), shard: config.shard };
+  return { config, genesis, key, context, shard };
+}
+
+/** Loads the configuration, its genesis and key file, and checks they fit together. */
+export function loadNodeSetup(configFile: string): NodeSetup {
+  const config = loadNodeConfig(configFile);
+  return nodeSetupOf(config, loadGenesisFile(config.genesisFile), loadKeyFile(config.keyFile));
 }

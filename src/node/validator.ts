@@ -91,6 +91,7 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, pipeline: Pipeline): 
 /** The client API's view of the node: the driver for transactions, the state for reads. */
 class NodeBackend implements ClientBackend {
   readonly shard: number;
+  readonly epoch: number;
   readonly shardCount: number;
   readonly chain: ChainView;
   readonly #startedAt: number;
@@ -102,6 +103,7 @@ class NodeBackend implements ClientBackend {
     private readonly transportMetrics: () => MetricFamily[],
   ) {
     this.shard = node.setup.shard;
+    this.epoch = node.setup.context.epoch;
     this.shardCount = node.setup.context.shardCount;
     this.chain = node.state;
     this.#startedAt = node.clock.wallNow();

@@ -15,12 +15,11 @@ import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } f
 import { ClientApi } from "../../src/api/server.js";
 import type { ConfirmationBatch, OptimisticBatch } from "../../src/api/stream-codec.js";
 import { sha256 } from "../../src/crypto/sha256.js";
-import { genesisEpochContext } from "../../src/epoch/context.js";
 import { toHex } from "../../src/hex.js";
 import { genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TXID_BYTES, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../../src/ledger/transaction.js";
-import { DEFAULT_API_LIMITS, nodeConfigJson, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
+import { DEFAULT_API_LIMITS, nodeConfigJson, nodeSetupOf, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
 import { SoloDriver } from "../../src/node/consensus/solo-driver.js";
 import { Pipeline } from "../../src/node/pipeline.js";
 import { VerifierPool } from "../../src/node/pool/verify-pool.js";
@@ -42,24 +41,20 @@ export function makeNet(seed: string, shards = 1, accounts = 32, validatorCount 
   return { genesis, accounts: keys, validators, dir: mkdtempSync(join(tmpdir(), "ios-api-")) };
 }
 
-/** The setup of validator `index` of `net` (serving the shard epoch 0 assigns it), listening on port 0. */
+/** The setup of validator `index` of `net` (its shard is the epoch context's choice: `setup.shard`), listening on port 0. */
 export function setupOf(net: TestNet, extra: Record<string, unknown> = {}, index = 0): NodeSetup {
   const file = join(net.dir, `validator-${index}.json`);
-  const key = net.validators[index]!;
-  const context = genesisEpochContext(net.genesis);
-  const shard = context.shardOf(key.publicKey)!;
   const json = JSON.parse(
     nodeConfigJson({
       genesis: "genesis.json",
       key: "key.json",
-      shard,
       dataDir: `data-${index}`,
       listen: { host: "127.0.0.1", port: 0 },
       peers: [],
     }),
   ) as Record<string, unknown>;
   const config = parseNodeConfig(JSON.stringify({ ...json, pipeline: { workers: 1, blockIntervalMs: 50 }, ...extra }), file);
-  return { config, genesis: net.genesis, key, context, shard };
+  return nodeSetupOf(config, net.genesis, net.validators[index]!);
 }
 
 export async function startNode(net: TestNet, extra: Record<string, unknown> = {}, index = 0): Promise<{ node: ValidatorNode; base: string }> {
@@ -165,6 +160,7 @@ export class TestShard {
  */
 export class PobTestBackend implements ClientBackend {
   readonly shard: number;
+  readonly epoch: number;
   readonly shardCount: number;
   readonly chain: ChainView;
   /** Hex txids of the transactions this validator accepted, in order. */
@@ -178,6 +174,7 @@ export class PobTestBackend implements ClientBackend {
     options: { readonly consensus: Record<string, unknown>; readonly sealOnAccept: boolean },
   ) {
     this.shard = testShard.state.shard;
+    this.epoch = testShard.state.epoch;
     this.shardCount = testShard.state.shardCount;
     this.chain = testShard.state;
     this.consensus = options.consensus;

@@ -2,15 +2,14 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { genesisEpochContext } from "../../src/epoch/context.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
-import { AMOUNT, genesisSpend, getJson, hex, makeNet, postJson, startNode, until } from "./helpers.js";
+import { AMOUNT, genesisSpend, getJson, hex, makeNet, postJson, setupOf, startNode, until } from "./helpers.js";
 
 const net = makeNet("http-api-test", 2, 48);
-/** The shard epoch 0 assigns validator 0, the node under test. */
-const shard = genesisEpochContext(net.genesis).shardOf(net.validators[0]!.publicKey)!;
-/** Accounts of the node's shard and one of the other. */
+/** The shard of validator 0, the node under test, as the genesis's epoch context assigns it. */
+const shard = setupOf(net).shard;
+/** Accounts of the node's shard and one of the other shard. */
 const mine = net.accounts.map((a, i) => ({ a, i })).filter(({ a }) => shardOfOwner(a.publicKey, 2) === shard);
 const foreign = net.accounts.find((a) => shardOfOwner(a.publicKey, 2) !== shard)!;
 
@@ -52,6 +51,7 @@ describe("client HTTP API", () => {
     assert.equal(status, 200);
     assert.equal(body.shard, shard);
     assert.equal(body.shardCount, 2);
+    assert.equal(body.epoch, 0);
     assert.equal(typeof body.tip.height, "number");
     assert.match(body.tip.hash, /^[0-9a-f]{64}$/);
   });

@@ -47,7 +47,7 @@ describe("HTTP API under load", () => {
     const { genesis, accounts, validators } = makeTestGenesis({ seed: "load-test", shardCount: 1, accounts: ACCOUNTS, amount: 100n, validators: 1 });
     writeFileSync(join(dir, "genesis.json"), genesisToJson(genesis));
     writeFileSync(join(dir, "key.json"), keyFileJson(validators[0]!));
-    const config = JSON.parse(nodeConfigJson({ genesis: "genesis.json", key: "key.json", shard: 0, dataDir: "data", listen: { host: "127.0.0.1", port: 0 }, peers: [] }));
+    const config = JSON.parse(nodeConfigJson({ genesis: "genesis.json", key: "key.json", dataDir: "data", listen: { host: "127.0.0.1", port: 0 }, peers: [] }));
     writeFileSync(join(dir, "node.json"), JSON.stringify({ ...config, pipeline: { workers: 1, blockIntervalMs: 50 } }));
     node = new IosProcess(["node", "--config", join(dir, "node.json")]);
     const base = (await node.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;

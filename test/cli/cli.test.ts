@@ -68,12 +68,18 @@ describe("ios command", () => {
     assert.equal(genesis.validators.length, 3);
     assert.equal(genesis.outputs.length, 5);
     assert.ok(genesis.outputs.every((o) => o.amount === 500n));
+    const keys = genesis.validators.map((v) => Buffer.from(v.publicKey).toString("hex"));
+    const sizes = [0, 0];
     for (let i = 0; i < 3; i++) {
       const setup = loadNodeSetup(join(out, `validator-${i}.config.json`));
-      assert.equal(setup.config.shard, i % 2);
+      sizes[setup.shard]!++;
       assert.equal(setup.config.listen.port, 9100 + i);
-      assert.equal(setup.config.peers.length, 2);
+      assert.match(run.stdout, new RegExp(`validator ${i}: shard ${setup.shard}, port ${9100 + i}, key ${keys[i]}`));
+      // Peers: the other members of its shard as the epoch context deals them, each at its port.
+      const others = setup.context.members(setup.shard).map((k) => Buffer.from(k).toString("hex")).filter((k) => k !== keys[i]);
+      assert.deepEqual(setup.config.peers, others.map((k) => ({ publicKey: k, url: `ws://127.0.0.1:${9100 + keys.indexOf(k)}/peer` })));
     }
+    assert.deepEqual(sizes.sort(), [1, 2], "3 validators over 2 shards: buckets of ⌊3/2⌋ and ⌈3/2⌉");
     const account = loadKeyFile(join(out, "account-0.key.json"));
     assert.deepEqual(account.publicKey, genesis.outputs[0]!.owner);
     const refused = await ios(["genesis", "--shards", "3", "--validators", "2", "--accounts", "1", "--seed", "x", "--out", join(dir, "n2")]);

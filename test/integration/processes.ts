@@ -1,7 +1,8 @@
 /**
  * A one-shard network of `ios node` processes on 127.0.0.1 ephemeral ports, for the multi-process
  * tests and bench/shard.bench.ts. `ios genesis --consensus bft` (or `pob`) writes the genesis and keys; each
- * configuration is then rewritten with port 0 and its peers' URLs. The transport's lower public
+ * configuration is then rewritten with port 0 and its peers' URLs as they become known (ephemeral
+ * ports: no port can be taken by another program between choosing and listening). The transport's lower public
  * key dials, so validators start from the highest key down, each knowing the URLs of those
  * already listening. Callers must `stopAll` (SIGKILL) in a finally/after hook: no orphans.
  */
@@ -97,6 +98,7 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
   if (made.status !== 0) throw new Error(`ios genesis failed: ${made.stderr}`);
   const genesis = parseGenesis(readFileSync(join(directory, "genesis.json"), "utf8"));
   const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+  // One shard: the epoch context puts every validator in it, in genesis order (validator-<i> files).
   const validators = genesisEpochContext(genesis).members(0).map(
     (key, index): ValidatorProcess => ({
       index,
@@ -121,7 +123,6 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
       nodeConfigJson({
         genesis: "genesis.json",
         key: `validator-${validator.index}.key.json`,
-        shard: 0,
         dataDir: `data/validator-${validator.index}`,
         listen: { host: "127.0.0.1", port: 0 },
         peers,

@@ -33,20 +33,22 @@ describe("runLoad against real validators", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ios-driver-"));
     await writeFile(join(dir, "genesis.json"), genesisToJson(made.genesis));
-    for (let shard = 0; shard < SHARDS; shard++) {
-      await writeFile(join(dir, `key-${shard}.json`), keyFileJson(made.validators[shard]!));
+    // Two validators over two shards: the epoch context gives each shard one; nodes[s] serves shard s.
+    for (let i = 0; i < SHARDS; i++) {
+      await writeFile(join(dir, `key-${i}.json`), keyFileJson(made.validators[i]!));
       const config = nodeConfigJson({
-        genesis: "genesis.json", key: `key-${shard}.json`, shard, dataDir: `data-${shard}`,
+        genesis: "genesis.json", key: `key-${i}.json`, dataDir: `data-${i}`,
         listen: { host: "127.0.0.1", port: 0 }, peers: [], pipeline: { workers: 1, blockIntervalMs: 50 },
       });
-      await writeFile(join(dir, `node-${shard}.json`), config);
-      nodes.push(await ValidatorNode.start(loadNodeSetup(join(dir, `node-${shard}.json`))));
+      await writeFile(join(dir, `node-${i}.json`), config);
+      const setup = loadNodeSetup(join(dir, `node-${i}.json`));
+      nodes[setup.shard] = await ValidatorNode.start(setup);
     }
     endpoints = nodes.map((node) => [`ws://127.0.0.1:${node.port}/v1/stream`]);
   });
 
   after(async () => {
-    for (const node of nodes) await node.stop();
+    for (const node of nodes.filter((n) => n !== undefined)) await node.stop();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -11,7 +11,6 @@ const base = {
   version: 1,
   genesis: "genesis.json",
   key: "validator-0.key.json",
-  shard: 0,
   dataDir: "data",
   listen: { host: "127.0.0.1", port: 0 },
   peers: [],
@@ -37,20 +36,24 @@ describe("consensus configuration", () => {
     assert.throws(() => parse({ consensus: { mode: "bft", maxBlockTxs: 100_000 } }), { code: "CONFIG_BAD_FIELD", message: /maxBlockTxs/ });
   });
 
-  it("ios genesis --consensus bft writes it into every configuration; a bft validator must serve its own shard", async () => {
+  it("ios genesis --consensus bft writes it into every configuration; each validator's peers are its shard's other members", async () => {
     const out = join(directory, "net");
     const made = await ios(["genesis", "--shards", "2", "--validators", "4", "--accounts", "4", "--seed", "consensus config", "--out", out, "--consensus", "bft"]);
     assert.equal(made.code, 0, made.stderr);
     for (let i = 0; i < 4; i++) {
       const setup = loadNodeSetup(join(out, `validator-${i}.config.json`));
       assert.equal(setup.config.consensus.mode, "bft");
-      assert.equal(setup.config.shard, i % 2);
+      const self = Buffer.from(setup.key.publicKey).toString("hex");
+      const others = setup.context.members(setup.shard).map((k) => Buffer.from(k).toString("hex")).filter((k) => k !== self);
+      assert.equal(others.length, 1, "4 validators over 2 shards: 2 per shard");
+      assert.deepEqual(setup.config.peers.map((p) => p.publicKey), others);
     }
+    // A configuration that still names its shard is refused: the epoch context decides it.
     const file = join(out, "validator-1.config.json");
-    const moved = JSON.parse(readFileSync(file, "utf8")) as { shard: number };
-    moved.shard = 0;
-    writeFileSync(file, JSON.stringify(moved));
-    assert.throws(() => loadNodeSetup(file), { code: "CONFIG_BAD_FIELD", message: /not a validator of shard 0/ });
+    const stale = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...stale, shard: 0 }));
+    assert.throws(() => loadNodeSetup(file), { code: "CONFIG_OBSOLETE_FIELD", message: /epoch assignment/ });
+    writeFileSync(file, JSON.stringify(stale));
     const wrong = await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", "1", "--seed", "s", "--out", join(directory, "other"), "--consensus", "raft"]);
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /--consensus must be solo, bft or pob/);

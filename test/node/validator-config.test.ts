@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { genesisToJson, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { genesisToJson, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { keyPairFromSecret } from "../../src/ledger/keys.js";
 import {
   ConfigError,
@@ -27,7 +27,6 @@ function valid(): Record<string, unknown> {
     nodeConfigJson({
       genesis: "genesis.json",
       key: "v0.key.json",
-      shard: 1,
       dataDir: "data",
       listen: { host: "127.0.0.1", port: 0 },
       peers: [{ publicKey: hex(validators[1]!.publicKey), url: "ws://127.0.0.1:7001/peer" }],
@@ -50,7 +49,7 @@ describe("node configuration", () => {
     assert.equal(config.genesisFile, join(dir, "genesis.json"));
     assert.equal(config.keyFile, join(dir, "v0.key.json"));
     assert.equal(config.dataDir, join(dir, "data"));
-    assert.equal(config.shard, 1);
+    assert.equal("shard" in config, false, "the shard comes from the epoch context, not the file");
     assert.deepEqual(config.listen, { host: "127.0.0.1", port: 0 });
     assert.deepEqual(config.api, DEFAULT_API_LIMITS);
     assert.equal(config.peers[0]!.url, "ws://127.0.0.1:7001/peer");
@@ -70,7 +69,7 @@ describe("node configuration", () => {
     refused((c) => (c.pipeline = { workers: 0 }), "CONFIG_BAD_FIELD", /\$\.pipeline\.workers must be an integer in \[1, 256\]/);
     refused((c) => (c.pipeline = { threads: 2 }), "CONFIG_UNKNOWN_FIELD", /\$\.pipeline\.threads/);
     refused((c) => (c.api = { maxBodyBytes: 10 }), "CONFIG_BAD_FIELD", /\$\.api\.maxBodyBytes/);
-    refused((c) => (c.shard = -1), "CONFIG_BAD_FIELD", /\$\.shard/);
+    refused((c) => (c.shard = 0), "CONFIG_OBSOLETE_FIELD", /\$\.shard is no longer a configuration field: the shard now comes from the epoch assignment/);
   });
 
   it("key files round-trip and a damaged one is refused", () => {
@@ -89,12 +88,24 @@ describe("node configuration", () => {
     const setup = loadNodeSetup(file);
     assert.equal(setup.genesis.shardCount, 2);
     assert.deepEqual(setup.key.publicKey, validators[0]!.publicKey);
+    // Two validators, two shards: the epoch-0 permutation gives each shard one of them.
+    assert.deepEqual(setup.context.chain, genesisTxid(genesis));
+    assert.equal(setup.shard, setup.context.shardOf(validators[0]!.publicKey));
+    assert.deepEqual(setup.context.members(setup.shard).map(hex), [hex(validators[0]!.publicKey)]);
 
     writeFileSync(join(dir, "stranger.key.json"), keyFileJson(keyPairFromSecret(new Uint8Array(32).fill(1))));
     writeFileSync(file, JSON.stringify({ ...valid(), key: "stranger.key.json" }));
     assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_A_VALIDATOR");
-    writeFileSync(file, JSON.stringify({ ...valid(), shard: 2 }));
-    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && /genesis has 2 shard/.test(e.message));
+    // A solo validator is a genesis validator too: the solo mode does not lift the check.
+    writeFileSync(file, JSON.stringify({ ...valid(), key: "stranger.key.json", consensus: { mode: "solo" } }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_A_VALIDATOR" && /is not among the 2 validators/.test(e.message));
+    writeFileSync(file, JSON.stringify({ ...valid(), shard: 0 }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_OBSOLETE_FIELD");
+    // A genesis whose epoch context cannot be built (fewer validators than shards) is named as the culprit.
+    const sparse = makeTestGenesis({ seed: "config-test", shardCount: 3, accounts: 1, amount: 1n, validators: 2 }).genesis;
+    writeFileSync(join(dir, "sparse-genesis.json"), genesisToJson(sparse));
+    writeFileSync(file, JSON.stringify({ ...valid(), genesis: "sparse-genesis.json" }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_GENESIS" && /EPOCH_TOO_FEW_VALIDATORS/.test(e.message) && e.message.includes("sparse-genesis.json"));
     writeFileSync(file, JSON.stringify({ ...valid(), genesis: "missing.json" }));
     assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_FOUND" && /missing\.json does not exist/.test(e.message));
     writeFileSync(join(dir, "bad-genesis.json"), "{}");

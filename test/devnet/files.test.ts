@@ -1,0 +1,98 @@
+/** `writeDevnetFiles`: one write of a devnet's genesis, keys and configurations, shards from the epoch context. */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { devnetPobPolicy } from "../../src/devnet/consensus-mode.js";
+import { writeDevnetFiles, type DevnetFilesOptions } from "../../src/devnet/files.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
+import { IosError } from "../../src/errors.js";
+import { toHex } from "../../src/hex.js";
+import { deriveTestAccounts, genesisTxid } from "../../src/ledger/genesis.js";
+import { loadKeyFile, loadNodeSetup } from "../../src/node/config.js";
+
+const root = mkdtempSync(join(tmpdir(), "ios-devnet-files-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function options(dir: string, extra: Partial<DevnetFilesOptions> = {}): DevnetFilesOptions {
+  const validators = extra.validators ?? 6;
+  return {
+    dir,
+    seed: "devnet files",
+    shards: 2,
+    validators,
+    accounts: 5,
+    amount: 700n,
+    timestamp: 1_700_000_000_000,
+    host: "127.0.0.1",
+    ports: Array.from({ length: validators }, (_, i) => 20_000 + 3 * i),
+    consensus: "bft",
+    ...extra,
+  };
+}
+
+const coded = (code: string) => (error: unknown) => error instanceof IosError && error.code === code;
+
+describe("writeDevnetFiles", () => {
+  it("writes a genesis, keys and configurations that load into setups on the shards the epoch context deals", () => {
+    const dir = join(root, "bft");
+    const layout = writeDevnetFiles(options(dir, { pipeline: { workers: 2, blockIntervalMs: 40 }, accountKeyFiles: 2 }));
+    assert.deepEqual(layout.context.chain, genesisTxid(layout.genesis));
+    assert.deepEqual(layout.accounts.map((a) => toHex(a.publicKey)), deriveTestAccounts("devnet files", 5).map((a) => toHex(a.publicKey)));
+    assert.deepEqual(layout.accountKeyFiles, [join(dir, "account-0.key.json"), join(dir, "account-1.key.json")]);
+    const perShard = [0, 0];
+    for (const v of layout.validators) {
+      const setup = loadNodeSetup(v.configFile);
+      assert.equal(setup.shard, v.shard, `validator ${v.index}: the layout names the shard the node will serve`);
+      assert.equal(toHex(setup.key.publicKey), v.publicKey);
+      assert.equal(toHex(loadKeyFile(v.keyFile).publicKey), v.publicKey);
+      assert.deepEqual(setup.config.listen, { host: "127.0.0.1", port: 20_000 + 3 * v.index });
+      assert.deepEqual(setup.config.pipeline, { workers: 2, blockIntervalMs: 40 });
+      assert.equal(setup.config.consensus.mode, "bft");
+      assert.equal(setup.config.dataDir, v.dataDir);
+      // Peers: exactly the shard's other members, each at the port it listens on.
+      const others = layout.context.members(v.shard).map(toHex).filter((k) => k !== v.publicKey);
+      assert.deepEqual(setup.config.peers, others.map((k) => {
+        const peer = layout.validators.find((w) => w.publicKey === k)!;
+        return { publicKey: k, url: `ws://127.0.0.1:${peer.port}/peer` };
+      }));
+      perShard[v.shard]!++;
+    }
+    assert.deepEqual(perShard, [3, 3], "6 validators over 2 shards: 3 each");
+    assert.ok(!("shard" in JSON.parse(readFileSync(layout.validators[0]!.configFile, "utf8"))), "configurations name no shard");
+    assert.deepEqual(genesisEpochContext(layout.genesis).members(0), layout.context.members(0), "a node rebuilding the context from the file agrees");
+  });
+
+  it("writes the PoB policy into the genesis and mode pob into every configuration", () => {
+    const pob = devnetPobPolicy({ validatorsPerShard: 4, believable: 1 });
+    const layout = writeDevnetFiles(options(join(root, "pob"), { validators: 8, consensus: "pob", pob }));
+    assert.deepEqual(layout.genesis.pob, pob);
+    for (let shard = 0; shard < 2; shard++) {
+      const leagues = layout.context.leagues(shard);
+      assert.deepEqual([leagues.mode, leagues.believable.length, leagues.normal.length], ["two-league", 1, 3]);
+    }
+    for (const v of layout.validators) assert.equal(loadNodeSetup(v.configFile).config.consensus.mode, "pob");
+    assert.throws(() => writeDevnetFiles(options(join(root, "pob-without"), { consensus: "pob" })), coded("DEVNET_BAD_OPTION"));
+  });
+
+  it("refuses what it cannot write before writing anything", () => {
+    const few = join(root, "few");
+    assert.throws(() => writeDevnetFiles(options(few, { shards: 3, validators: 2 })), coded("EPOCH_TOO_FEW_VALIDATORS"));
+    assert.equal(existsSync(few), false, "no file of a refused devnet");
+    const ports = join(root, "ports");
+    assert.throws(() => writeDevnetFiles({ ...options(ports), ports: [1, 2] }), coded("DEVNET_BAD_OPTION"));
+    assert.equal(existsSync(ports), false);
+  });
+
+  it("never overwrites a devnet unless forced", () => {
+    const dir = join(root, "again");
+    const first = writeDevnetFiles(options(dir));
+    const files = readdirSync(dir).sort();
+    assert.throws(() => writeDevnetFiles(options(dir, { timestamp: 1 })), coded("CLI_FILE_EXISTS"));
+    assert.equal(readFileSync(first.genesisFile, "utf8").includes('"timestamp": 1700000000000'), true, "the genesis is untouched");
+    const second = writeDevnetFiles(options(dir, { timestamp: 1, force: true }));
+    assert.notDeepEqual(second.context.chain, first.context.chain, "a forced rewrite is a new chain");
+    assert.deepEqual(readdirSync(dir).sort(), files);
+  });
+});
