@@ -23,7 +23,7 @@ import { genesisTxid, makeTestGenesis } from "../src/ledger/genesis.js";
 import { packTransactions, validateStateless } from "../src/ledger/stateless.js";
 import { TxKind, encodeTransaction, signTransaction } from "../src/ledger/transaction.js";
 import { BATCH_TXS, Pipeline, SoloBlockProducer } from "../src/node/pipeline.js";
-import { VerifierPool } from "../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../src/node/pool/verify-pool.js";
 import { ShardState } from "../src/node/shard-state.js";
 
 const RESULTS_FOLDER = "bench/results";
@@ -65,7 +65,7 @@ const batches = Array.from({ length: Math.ceil(TXS / BATCH_TXS) }, (_, k) => pac
 const signatureBatches = batches.map((batch) => validateStateless(batch, 0, 1).signatures);
 const firstBatch = batches[0]!;
 const verifier = new Ed25519Verifier();
-const singleWorker = new VerifierPool({ threads: 1 });
+const singleWorker = new PiscinaVerifierPool({ threads: 1 });
 await singleWorker.validateTransactions(firstBatch, 0, 1);
 let kernelTurn = 0;
 let taskTurn = 0;
@@ -109,7 +109,7 @@ interface RunResult {
 
 async function runPipeline(workers: number): Promise<RunResult> {
   const state = ShardState.open({ directory: join(root, `state-${workers}`), genesis, shard: 0 });
-  const pool = new VerifierPool({ threads: workers });
+  const pool = new PiscinaVerifierPool({ threads: workers });
   await Promise.all(Array.from({ length: workers }, () => pool.validateTransactions(firstBatch, 0, 1)));
   const pipeline = new Pipeline({ state, pool, producer: validators[0]! });
   const commitTimes: number[] = [];

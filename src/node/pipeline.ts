@@ -31,7 +31,7 @@ import { APPLY_STATUS_NAMES, ApplyStatus } from "../ledger/utxo-table.js";
 import type { Candidates } from "./consensus/interface.js";
 import { Mempool, type MempoolEntry } from "./mempool.js";
 import { recordLength, type ValidatedBatch } from "./pipeline/validated-batch.js";
-import { TASKS_PER_WORKER, type VerifierPool } from "./pool/verify-pool.js";
+import { TASKS_PER_WORKER, type VerifierPool } from "./pool/interface.js";
 import type { BuiltBlock, BlockSlot, ShardState } from "./shard-state.js";
 import { toHex } from "../hex.js";
 

@@ -32,7 +32,8 @@ import { PobShardConsensus } from "./consensus/pob-consensus.js";
 import { ShardConsensus } from "./consensus/shard-consensus.js";
 import type { TxSink } from "./consensus/interface.js";
 import { Pipeline, SoloBlockProducer, type BlockDriver, type SubmitResult } from "./pipeline.js";
-import { VerifierPool } from "./pool/verify-pool.js";
+import type { VerifierPool } from "./pool/interface.js";
+import { PiscinaVerifierPool } from "./pool/verify-pool.js";
 import { ShardState } from "./shard-state.js";
 import { TxGossip } from "./tx-gossip.js";
 import { toHex } from "../hex.js";
@@ -184,7 +185,7 @@ export class ValidatorNode {
     const state = ShardState.open({ directory: config.dataDir, genesis, shard: config.shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
     const opened: (() => Promise<void> | void)[] = [() => state.close()];
     try {
-      const pool = new VerifierPool({ threads: config.pipeline.workers ?? availableParallelism() });
+      const pool = new PiscinaVerifierPool({ threads: config.pipeline.workers ?? availableParallelism() });
       opened.unshift(() => pool.close());
       const { maxPendingTxs } = config.pipeline;
       const pipeline = new Pipeline({ state, pool, producer: key, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });

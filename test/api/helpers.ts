@@ -21,7 +21,8 @@ import type { KeyPair } from "../../src/ledger/keys.js";
 import { TXID_BYTES, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../../src/ledger/transaction.js";
 import { DEFAULT_API_LIMITS, nodeConfigJson, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
 import { Pipeline, SoloBlockProducer } from "../../src/node/pipeline.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { ValidatorNode } from "../../src/node/validator.js";
 
@@ -116,7 +117,7 @@ export class TestShard {
 
   static open(genesis: Genesis, shard: number, key: KeyPair, directory: string, blockIntervalMs?: number): TestShard {
     const state = ShardState.open({ directory, genesis, shard });
-    const pool = new VerifierPool({ threads: 1 });
+    const pool = new PiscinaVerifierPool({ threads: 1 });
     const pipeline = new Pipeline({ state, pool, producer: key });
     const producer = blockIntervalMs === undefined ? undefined : new SoloBlockProducer(pipeline, { blockIntervalMs });
     producer?.start();

@@ -16,7 +16,8 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions } from "../../src/ledger/stateless.js";
 import { TxKind, encodeTransaction, signTransaction, type TxOutput } from "../../src/ledger/transaction.js";
 import { Pipeline, SoloBlockProducer, type BlockEvent, type SubmitResult } from "../../src/node/pipeline.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { codeOf } from "../support/errors.js";
 
@@ -114,7 +115,7 @@ function genesisCoins(model: Model): Coin[] {
 }
 
 before(() => {
-  pool = new VerifierPool({ threads: 2 });
+  pool = new PiscinaVerifierPool({ threads: 2 });
 });
 
 after(async () => {
@@ -318,7 +319,7 @@ describe("pipeline", () => {
 
   it("refuses a batch whose worker task fails as a whole with that code, keeping no reservation", async () => {
     const { state } = freshState();
-    const closedPool = new VerifierPool({ threads: 1 });
+    const closedPool = new PiscinaVerifierPool({ threads: 1 });
     await closedPool.close();
     const pipeline = new Pipeline({ state, pool: closedPool, producer: validators[0]! });
     const coins = genesisCoins(new Model(genesis));

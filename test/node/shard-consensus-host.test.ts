@@ -14,7 +14,7 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import type { ConsensusHost, TxSink } from "../../src/node/consensus/interface.js";
 import { VerifiedTxQueue } from "../../src/node/consensus/verified-queue.js";
 import { Pipeline } from "../../src/node/pipeline.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
 
 const AMOUNT = 1_000_000n;
@@ -32,7 +32,7 @@ function spend(index: number): { bytes: Uint8Array; txid: Uint8Array } {
 
 describe("ConsensusHost contract", () => {
   const directory = mkdtempSync(join(tmpdir(), "ios-consensus-host-"));
-  const pool = new VerifierPool({ threads: 1 });
+  const pool = new PiscinaVerifierPool({ threads: 1 });
   after(async () => {
     await pool.close();
     rmSync(directory, { recursive: true, force: true });

@@ -19,7 +19,8 @@ import { PEER_PATH, UwsTransport } from "../../src/net/uws-transport.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
 import { ShardConsensus, shardChainId, shardValidators } from "../../src/node/consensus/shard-consensus.js";
 import { VerifiedTxQueue } from "../../src/node/consensus/verified-queue.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { TxGossip } from "../../src/node/tx-gossip.js";
 
@@ -64,7 +65,7 @@ describe("two shards, each with its own consensus, on one mesh", () => {
     for (const [i, key] of validators.entries()) {
       const shard = i % SHARDS;
       const state = ShardState.open({ directory: join(directory, `v${i}`), genesis, shard });
-      const pool = new VerifierPool({ threads: 1 });
+      const pool = new PiscinaVerifierPool({ threads: 1 });
       const queue = new VerifiedTxQueue(state, pool);
       const peers = new Map(validators.filter((v) => v !== key).map((v) => [hex(v.publicKey), undefined] as const));
       const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers, clock: new SystemClock(), rng: new CryptoRng() });

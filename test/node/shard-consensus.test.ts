@@ -20,7 +20,8 @@ import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
 import type { FinalBlock } from "../../src/node/consensus/interface.js";
 import { ShardConsensus, finalBlockOf, shardChainId, shardValidators } from "../../src/node/consensus/shard-consensus.js";
 import { VerifiedTxQueue } from "../../src/node/consensus/verified-queue.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { TX_BATCH, TxGossip } from "../../src/node/tx-gossip.js";
 
@@ -78,7 +79,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
   async function openMember(i: number): Promise<Member> {
     const key = validators[i]!;
     const state = ShardState.open({ directory: join(directory, `v${i}`), genesis, shard: 0 });
-    const pool = new VerifierPool({ threads: 1 });
+    const pool = new PiscinaVerifierPool({ threads: 1 });
     const queue = new VerifiedTxQueue(state, pool);
     const others = validators.filter((v) => v !== key).map((v) => [hex(v.publicKey), undefined] as const);
     const transport = new UwsTransport({
@@ -235,7 +236,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
     const copy = join(directory, "replay-finality");
     cpSync(join(directory, `v${members.indexOf(source)}-finality`), copy, { recursive: true });
     const state = ShardState.open({ directory: join(directory, "replay-state"), genesis, shard: 0 });
-    const pool = new VerifierPool({ threads: 1 });
+    const pool = new PiscinaVerifierPool({ threads: 1 });
     const key = validators[0]!;
     const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock: new SystemClock(), rng: new CryptoRng() });
     try {

@@ -7,7 +7,7 @@
  * exposes these hooks.
  */
 import type { FinalityRecord } from "../../consensus/bft/codec.js";
-import type { VerifierPool } from "../pool/verify-pool.js";
+import type { VerifierPool } from "../pool/interface.js";
 import type { ShardState } from "../shard-state.js";
 
 /** A block the shard finalized and this validator committed. */

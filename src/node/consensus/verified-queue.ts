@@ -7,7 +7,7 @@
 import { check } from "../../errors.js";
 import { packTransactions } from "../../ledger/stateless.js";
 import { TXID_BYTES } from "../../ledger/transaction.js";
-import type { VerifierPool } from "../pool/verify-pool.js";
+import type { VerifierPool } from "../pool/interface.js";
 import type { ShardState } from "../shard-state.js";
 import type { Candidates, ConsensusHost, FinalBlock, TxSink, TxSubmitResult } from "./interface.js";
 import { toHex } from "../../hex.js";
