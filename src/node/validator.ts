@@ -23,6 +23,8 @@ import { ClientApi } from "../api/server.js";
 import { SubmitOutcome, type ConfirmationBatch, type OptimisticBatch } from "../api/stream-codec.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { genesisTxid } from "../ledger/genesis.js";
+import { HandlerFailures } from "../log/handler-failures.js";
+import type { Logger } from "../log/logger.js";
 import type { PeerId } from "../net/interface.js";
 import { PeerIdentity } from "../net/peer-auth.js";
 import { UwsTransport } from "../net/uws-transport.js";
@@ -44,6 +46,8 @@ export const DEFAULT_BLOCK_INTERVAL_MS = 200;
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
   readonly flavor?: WasmFlavor;
+  /** The process's root logger (src/log): subsystems log through its children. */
+  readonly logger: Logger;
 }
 
 const OUTCOMES: Readonly<Record<SubmitResult["outcome"], SubmitOutcome>> = {
@@ -180,7 +184,7 @@ export class ValidatorNode {
   ) {}
 
   /** Phase 1: opens everything and starts serving; on failure, closes what it opened. */
-  static async start(setup: NodeSetup, options: ValidatorOptions = {}): Promise<ValidatorNode> {
+  static async start(setup: NodeSetup, options: ValidatorOptions): Promise<ValidatorNode> {
     const { config, genesis, key } = setup;
     const state = ShardState.open({ directory: config.dataDir, genesis, shard: config.shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
     const opened: (() => Promise<void> | void)[] = [() => state.close()];
@@ -191,6 +195,7 @@ export class ValidatorNode {
       const pipeline = new Pipeline({ state, pool, producer: key, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
       opened.unshift(() => pipeline.close());
       const peers = new Map<PeerId, string | undefined>(config.peers.map((p) => [p.publicKey, p.url]));
+      const failures = new HandlerFailures(options.logger);
       const transport = new UwsTransport({
         identity: PeerIdentity.fromSeed(key.secretKey),
         chainId: genesisTxid(genesis),
@@ -199,6 +204,7 @@ export class ValidatorNode {
         peers,
         clock: new SystemClock(),
         rng: new CryptoRng(),
+        failures,
       });
       opened.unshift(() => transport.close());
       let producer: BlockDriver;
@@ -243,7 +249,7 @@ export class ValidatorNode {
         producer = new SoloBlockProducer(pipeline, { blockIntervalMs: config.pipeline.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS });
       }
       const backend = new PipelineBackend(setup, state, pipeline, pool, transport, pob ?? gossip ?? pipeline, consensus, pob);
-      const api = new ClientApi(transport.app, backend, config.api);
+      const api = new ClientApi(transport.app, backend, config.api, failures);
       opened.unshift(() => api.stop());
       const { port } = await transport.start();
       producer.start();

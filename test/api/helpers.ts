@@ -25,6 +25,8 @@ import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { ValidatorNode } from "../../src/node/validator.js";
+import { testFailures, testLogger } from "../support/log.js";
+import type { HandlerFailures } from "../../src/log/handler-failures.js";
 
 export const AMOUNT = 1_000n;
 
@@ -58,7 +60,7 @@ export function setupOf(net: TestNet, extra: Record<string, unknown> = {}, index
 }
 
 export async function startNode(net: TestNet, extra: Record<string, unknown> = {}, index = 0): Promise<{ node: ValidatorNode; base: string }> {
-  const node = await ValidatorNode.start(setupOf(net, extra, index));
+  const node = await ValidatorNode.start(setupOf(net, extra, index), { logger: testLogger() });
   return { node, base: `http://127.0.0.1:${node.port}` };
 }
 
@@ -218,9 +220,13 @@ export class PobTestBackend implements ClientBackend {
 }
 
 /** The client API over `backend` on its own uWS app, listening on an ephemeral 127.0.0.1 port. */
-export async function serveApi(backend: ClientBackend, limits: ApiLimits = DEFAULT_API_LIMITS): Promise<{ api: ClientApi; port: number; close: () => void }> {
+export async function serveApi(
+  backend: ClientBackend,
+  limits: ApiLimits = DEFAULT_API_LIMITS,
+  failures: HandlerFailures = testFailures(),
+): Promise<{ api: ClientApi; port: number; close: () => void }> {
   const app = uWS.App();
-  const api = new ClientApi(app, backend, limits);
+  const api = new ClientApi(app, backend, limits, failures);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen("127.0.0.1", 0, (socket) => (socket === false ? reject(new Error("cannot listen on 127.0.0.1:0")) : resolve(socket)));
   });

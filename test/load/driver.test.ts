@@ -16,6 +16,7 @@ import { writeReport } from "../../src/load/report.js";
 import { LoadSet, generateLoad } from "../../src/load/workload.js";
 import { keyFileJson, loadNodeSetup, nodeConfigJson } from "../../src/node/config.js";
 import { ValidatorNode } from "../../src/node/validator.js";
+import { testLogger } from "../support/log.js";
 
 const SHARDS = 2;
 const FEE = 1n;
@@ -40,7 +41,7 @@ describe("runLoad against real validators", () => {
         listen: { host: "127.0.0.1", port: 0 }, peers: [], pipeline: { workers: 1, blockIntervalMs: 50 },
       });
       await writeFile(join(dir, `node-${shard}.json`), config);
-      nodes.push(await ValidatorNode.start(loadNodeSetup(join(dir, `node-${shard}.json`))));
+      nodes.push(await ValidatorNode.start(loadNodeSetup(join(dir, `node-${shard}.json`)), { logger: testLogger() }));
     }
     endpoints = nodes.map((node) => [`ws://127.0.0.1:${node.port}/v1/stream`]);
   });

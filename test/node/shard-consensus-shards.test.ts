@@ -23,6 +23,7 @@ import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { TxGossip } from "../../src/node/tx-gossip.js";
+import { testFailures } from "../support/log.js";
 
 const SHARDS = 2;
 const AMOUNT = 1_000_000n;
@@ -68,7 +69,7 @@ describe("two shards, each with its own consensus, on one mesh", () => {
       const pool = new PiscinaVerifierPool({ threads: 1 });
       const queue = new VerifiedTxQueue(state, pool);
       const peers = new Map(validators.filter((v) => v !== key).map((v) => [hex(v.publicKey), undefined] as const));
-      const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers, clock: new SystemClock(), rng: new CryptoRng() });
+      const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers, clock: new SystemClock(), rng: new CryptoRng(), failures: testFailures() });
       const consensus = new ShardConsensus({ genesis, shard, key, transport, host: queue, viewTimeoutMs: 1000, idleBlockMs: 100 });
       const gossip = new TxGossip({ transport, peers: consensus.participants.map(hex), sink: queue });
       const member: Member = { shard, state, pool, transport, consensus, gossip, port: 0 };

@@ -24,6 +24,7 @@ import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { TX_BATCH, TxGossip } from "../../src/node/tx-gossip.js";
+import { testFailures } from "../support/log.js";
 
 const AMOUNT = 1_000_000n;
 const VALIDATORS = 4;
@@ -90,6 +91,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
       peers: new Map(others),
       clock: new SystemClock(),
       rng: new CryptoRng(),
+      failures: testFailures(),
     });
     const consensus = new ShardConsensus({
       genesis,
@@ -238,7 +240,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
     const state = ShardState.open({ directory: join(directory, "replay-state"), genesis, shard: 0 });
     const pool = new PiscinaVerifierPool({ threads: 1 });
     const key = validators[0]!;
-    const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock: new SystemClock(), rng: new CryptoRng() });
+    const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock: new SystemClock(), rng: new CryptoRng(), failures: testFailures() });
     try {
       const host = new VerifiedTxQueue(state, pool);
       assert.throws(() => new ShardConsensus({ genesis, shard: 0, key: accounts[0]!, transport, host }), { code: "CONSENSUS_NOT_MEMBER" });
