@@ -1,31 +1,32 @@
 /** `ios node --config FILE`: runs one validator until SIGINT / SIGTERM. */
-import { LOG_LEVEL_ENV, createRootLogger, logLevelFromEnv, parseLogLevel } from "../log/logger.js";
+import { LOG_LEVEL_ENV, createRootLogger, logLevelFromEnv } from "../log/logger.js";
+import { toHex } from "../hex.js";
 import { loadNodeSetup } from "../node/config.js";
 import { EXIT_OK, required, type Command } from "./command.js";
 
 export const nodeCommand: Command = {
   name: "node",
   summary: "Run a validator from its configuration file.",
-  usage: "--config FILE [--log-level LEVEL]",
+  usage: "--config FILE",
   help: [
     "options:",
-    "  --config FILE      node configuration (see `ios genesis`, which writes one per validator)",
-    `  --log-level LEVEL  fatal, error, warn, info, debug, trace or silent (default $${LOG_LEVEL_ENV}, else info)`,
+    "  --config FILE   node configuration (see `ios genesis`, which writes one per validator)",
     "",
-    "Logs are JSON lines on stderr; stdout carries the lines below.",
+    `Logs are JSON lines on stderr, at the level of $${LOG_LEVEL_ENV}, else the configuration's "log": {"level"}, else info.`,
     "Serves peers on ws://HOST:PORT/peer and clients on http://HOST:PORT/v1/... and /metrics.",
     "Stops cleanly (state flushed) on SIGINT or SIGTERM.",
   ].join("\n"),
-  options: { config: { type: "string" }, "log-level": { type: "string" } },
+  options: { config: { type: "string" } },
   async run(values, _positionals, io) {
     const setup = loadNodeSetup(required(values, "config"));
-    const levelFlag = values["log-level"];
-    const logger = createRootLogger({ level: levelFlag === undefined ? logLevelFromEnv() : parseLogLevel(levelFlag, "--log-level") });
+    const logger = createRootLogger({ level: logLevelFromEnv(setup.config.logLevel) });
     // Loaded on demand: the other commands should not pay for LMDB, uWS and the worker pool.
     const { ValidatorNode } = await import("../node/validator.js");
     const node = await ValidatorNode.start(setup, { logger });
-    io.out(`validator ${Buffer.from(setup.key.publicKey).toString("hex")} shard ${setup.config.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
+    io.out(`validator ${toHex(setup.key.publicKey)} shard ${setup.config.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
     io.out(`listening on http://${setup.config.listen.host}:${node.port}`);
+    const log = logger.child({ subsystem: "node" });
+    log.info({ publicKey: toHex(setup.key.publicKey), shard: setup.config.shard, height: node.tipHeight, port: node.port }, "validator started");
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once("SIGINT", stop);
@@ -33,6 +34,7 @@ export const nodeCommand: Command = {
     });
     io.out("stopping");
     await node.stop();
+    log.info("validator stopped");
     io.out("stopped");
     return EXIT_OK;
   },

@@ -33,10 +33,10 @@ export function parseLogLevel(value: unknown, source: string): LogLevel {
   return value as LogLevel;
 }
 
-/** IOS_LOG_LEVEL when set and not empty, else "info"; LOG_BAD_LEVEL for an unknown name. */
-export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevel {
+/** IOS_LOG_LEVEL when set and not empty, else `fallback` (a config's level, or "info"); LOG_BAD_LEVEL for an unknown name. */
+export function logLevelFromEnv(fallback: LogLevel = DEFAULT_LOG_LEVEL, env: NodeJS.ProcessEnv = process.env): LogLevel {
   const value = env[LOG_LEVEL_ENV];
-  return value === undefined || value === "" ? DEFAULT_LOG_LEVEL : parseLogLevel(value, LOG_LEVEL_ENV);
+  return value === undefined || value === "" ? fallback : parseLogLevel(value, LOG_LEVEL_ENV);
 }
 
 /** Level names, not pino's numbers, in every line: readable without pino's table. */

@@ -54,11 +54,11 @@ describe("root logger", () => {
     assert.equal(root.subsystem, undefined);
   });
 
-  it("takes its level from IOS_LOG_LEVEL (default info) and refuses unknown names with LOG_BAD_LEVEL", () => {
-    assert.equal(logLevelFromEnv({}), "info");
-    assert.equal(logLevelFromEnv({ [LOG_LEVEL_ENV]: "" }), "info");
-    assert.equal(logLevelFromEnv({ [LOG_LEVEL_ENV]: "debug" }), "debug");
-    assert.throws(() => logLevelFromEnv({ [LOG_LEVEL_ENV]: "verbose" }), (error: unknown) => error instanceof IosError && error.code === "LOG_BAD_LEVEL" && /IOS_LOG_LEVEL/.test(error.message));
+  it("takes its level from IOS_LOG_LEVEL, else the config's, else info, and refuses unknown names with LOG_BAD_LEVEL", () => {
+    assert.equal(logLevelFromEnv(undefined, {}), "info");
+    assert.equal(logLevelFromEnv("warn", { [LOG_LEVEL_ENV]: "" }), "warn", "a config's level when the variable is unset or empty");
+    assert.equal(logLevelFromEnv("warn", { [LOG_LEVEL_ENV]: "debug" }), "debug", "the variable overrides the config");
+    assert.throws(() => logLevelFromEnv(undefined, { [LOG_LEVEL_ENV]: "verbose" }), (error: unknown) => error instanceof IosError && error.code === "LOG_BAD_LEVEL" && /IOS_LOG_LEVEL/.test(error.message));
     assert.throws(() => parseLogLevel(3, "--log-level"), { code: "LOG_BAD_LEVEL" });
     assert.throws(() => createRootLogger({ level: "loud" as never, destination: { write: () => undefined } }), { code: "LOG_BAD_LEVEL" });
   });
