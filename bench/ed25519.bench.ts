@@ -19,7 +19,8 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { Ed25519Verifier, type SignatureItem } from "../src/crypto/ed25519.js";
 import { packSignatureBatch } from "../src/crypto/signature-batch.js";
 import { defaultFlavor } from "../src/crypto/wasm.js";
-import { VerifierPool } from "../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../src/node/pool/interface.js";
 
 interface SodiumNative {
   crypto_sign_verify_detached(signature: Buffer, message: Buffer, publicKey: Buffer): boolean;
@@ -58,7 +59,7 @@ const cached = new Ed25519Verifier();
 const uncached = new Ed25519Verifier({ keyCacheSize: 0 });
 const scalar = new Ed25519Verifier({ flavor: "scalar" });
 const packed = packSignatureBatch(items);
-const pools = { 1: new VerifierPool({ threads: 1 }), 2: new VerifierPool({ threads: 2 }) };
+const pools = { 1: new PiscinaVerifierPool({ threads: 1 }), 2: new PiscinaVerifierPool({ threads: 2 }) };
 
 /** Every implementation must accept every prepared signature before its speed means anything. */
 function checkAllValid(name: string, verifyOne: (item: (typeof items)[number]) => boolean): void {

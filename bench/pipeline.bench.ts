@@ -24,7 +24,7 @@ import { packTransactions, validateStateless } from "../src/ledger/stateless.js"
 import { TxKind, encodeTransaction, signTransaction } from "../src/ledger/transaction.js";
 import { SoloDriver } from "../src/node/consensus/solo-driver.js";
 import { BATCH_TXS, Pipeline } from "../src/node/pipeline.js";
-import { VerifierPool } from "../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../src/node/pool/verify-pool.js";
 import { ShardState } from "../src/node/shard-state.js";
 import { SystemClock } from "../src/runtime/system.js";
 
@@ -67,7 +67,7 @@ const batches = Array.from({ length: Math.ceil(TXS / BATCH_TXS) }, (_, k) => pac
 const signatureBatches = batches.map((batch) => validateStateless(batch, 0, 1).signatures);
 const firstBatch = batches[0]!;
 const verifier = new Ed25519Verifier();
-const singleWorker = new VerifierPool({ threads: 1 });
+const singleWorker = new PiscinaVerifierPool({ threads: 1 });
 await singleWorker.validateTransactions(firstBatch, 0, 1);
 let kernelTurn = 0;
 let taskTurn = 0;
@@ -111,7 +111,7 @@ interface RunResult {
 
 async function runPipeline(workers: number): Promise<RunResult> {
   const state = ShardState.open({ directory: join(root, `state-${workers}`), genesis, shard: 0 });
-  const pool = new VerifierPool({ threads: workers });
+  const pool = new PiscinaVerifierPool({ threads: workers });
   await Promise.all(Array.from({ length: workers }, () => pool.validateTransactions(firstBatch, 0, 1)));
   const clock = new SystemClock();
   const pipeline = new Pipeline({ state, pool, clock });

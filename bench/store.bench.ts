@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { open } from "lmdb";
 import { FLUSH_INTERVAL_BLOCKS, ShardState } from "../src/node/shard-state.js";
-import { ChainStore } from "../src/store/chain-store.js";
+import { LmdbChainStore } from "../src/store/chain-store.js";
 import { ChainBuilder, makeWorkload } from "../test/store/workload.js";
 
 const RESULTS_FOLDER = "bench/results";
@@ -36,7 +36,7 @@ const root = mkdtempSync(join(tmpdir(), "ios-store-bench-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 
 // ---- suite: commit and flush costs -------------------------------------------------------------
-const store = ChainStore.open(join(root, "commit"));
+const store = LmdbChainStore.open(join(root, "commit"));
 store.initialize({ shard: 0, genesisId: randomBytes(32) }, Buffer.alloc(0));
 const blockBody = randomBytes(BLOCK_BYTES);
 const positions = Array.from({ length: TXS_PER_BLOCK }, (_, i) => i);
@@ -52,7 +52,7 @@ function flushBatch(sorted: boolean): { key: Buffer; value: Buffer }[] {
   return writes;
 }
 /** The per-block reference flushes into an environment of its own, filled at the same rate. */
-const perBlockStore = ChainStore.open(join(root, "per-block"));
+const perBlockStore = LmdbChainStore.open(join(root, "per-block"));
 perBlockStore.initialize({ shard: 0, genesisId: randomBytes(32) }, Buffer.alloc(0));
 /** The arrival-order reference writes the same number of entries into an environment of its own. */
 const unsortedEnv = open({ path: join(root, "unsorted"), overlappingSync: false });

@@ -18,12 +18,17 @@
  *   GET  /metrics                   Prometheus text
  * WebSocket /v1/stream: bulk binary submission, confirmation events and, under PoB, optimistic
  * confirmations (stream-codec.ts).
+ *
+ * Failures. An ApiError is the API's own answer to a bad request (counted by route and status).
+ * Anything else a route or the stream meets — a coded error from below (STORE_*, PIPELINE_*) or
+ * a bug — is also logged and counted by HandlerFailures (subsystem "api") before it is answered.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import { IosError } from "../errors.js";
 import { decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../ledger/block.js";
 import { PUBLIC_KEY_BYTES, shardOfOwner } from "../ledger/shard.js";
 import { TXID_BYTES } from "../ledger/transaction.js";
+import type { HandlerFailures } from "../log/handler-failures.js";
 import type { ApiLimits } from "../node/config.js";
 import { ApiError } from "./errors.js";
 import { HttpExchange } from "./http.js";
@@ -151,6 +156,7 @@ export class ClientApi {
     private readonly app: TemplatedApp,
     private readonly backend: ClientBackend,
     private readonly limits: ApiLimits,
+    private readonly failures: HandlerFailures,
   ) {
     this.owners = new OwnerIndex(backend.chain);
     this.unsubscribeConfirmations = backend.onConfirmations((batch) => this.confirmations(batch));
@@ -191,6 +197,7 @@ export class ClientApi {
   }
 
   private answerError(exchange: HttpExchange, route: string, error: unknown): void {
+    if (!(error instanceof ApiError)) this.failures.record("api", error, { route });
     const apiError =
       error instanceof ApiError
         ? error
@@ -366,6 +373,7 @@ export class ClientApi {
     try {
       op = (JSON.parse(text) as Record<string, unknown>)?.op;
     } catch {
+      // The client's bad JSON: answered below with STREAM_BAD_CONTROL, like any unknown op.
       op = undefined;
     }
     if (op === "subscribe" || op === "unsubscribe") {
@@ -386,6 +394,7 @@ export class ClientApi {
       }
       transactions = decodeSubmission(frame);
     } catch (error) {
+      if (!(error instanceof IosError)) this.failures.record("api", error, { route: "stream" });
       const { code, message } = error instanceof IosError ? error : new ApiError("API_INTERNAL", String(error));
       client.ackChain = client.ackChain.then(() => this.sendFrame(ws, client, encodeError(code, `frame ${sequence}: ${message}`)));
       return;
@@ -398,6 +407,8 @@ export class ClientApi {
         this.streamFrames.inc(["ack"]);
         this.sendFrame(ws, client, acks);
       } catch (error) {
+        // ClientBackend.submit never rejects: this is a bug, answered and recorded.
+        this.failures.record("api", error, { route: "stream" });
         this.sendFrame(ws, client, encodeError("API_INTERNAL", `frame ${sequence}: ${(error as Error)?.message ?? String(error)}`));
       } finally {
         client.inFlight--;

@@ -262,6 +262,7 @@ function processExists(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch {
+    // Signal 0 only probes: it throws when no such process exists (or it is not ours to signal).
     return false;
   }
 }

@@ -1,4 +1,6 @@
 /** `ios node --config FILE`: runs one validator until SIGINT / SIGTERM. */
+import { LOG_LEVEL_ENV, createRootLogger, logLevelFromEnv } from "../log/logger.js";
+import { toHex } from "../hex.js";
 import { loadNodeSetup } from "../node/config.js";
 import { EXIT_OK, required, type Command } from "./command.js";
 
@@ -10,17 +12,21 @@ export const nodeCommand: Command = {
     "options:",
     "  --config FILE   node configuration (see `ios genesis`, which writes one per validator)",
     "",
+    `Logs are JSON lines on stderr, at the level of $${LOG_LEVEL_ENV}, else the configuration's "log": {"level"}, else info.`,
     "Serves peers on ws://HOST:PORT/peer and clients on http://HOST:PORT/v1/... and /metrics.",
     "Stops cleanly (state flushed) on SIGINT or SIGTERM.",
   ].join("\n"),
   options: { config: { type: "string" } },
   async run(values, _positionals, io) {
     const setup = loadNodeSetup(required(values, "config"));
+    const logger = createRootLogger({ level: logLevelFromEnv(setup.config.logLevel) });
     // Loaded on demand: the other commands should not pay for LMDB, uWS and the worker pool.
     const { ValidatorNode } = await import("../node/validator.js");
-    const node = await ValidatorNode.start(setup);
-    io.out(`validator ${Buffer.from(setup.key.publicKey).toString("hex")} shard ${setup.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
+    const node = await ValidatorNode.start(setup, { logger });
+    io.out(`validator ${toHex(setup.key.publicKey)} shard ${setup.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
     io.out(`listening on http://${setup.config.listen.host}:${node.port}`);
+    const log = logger.child({ subsystem: "node" });
+    log.info({ publicKey: toHex(setup.key.publicKey), shard: setup.shard, epoch: setup.context.epoch, height: node.tipHeight, port: node.port }, "validator started");
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once("SIGINT", stop);
@@ -28,6 +34,7 @@ export const nodeCommand: Command = {
     });
     io.out("stopping");
     await node.stop();
+    log.info("validator stopped");
     io.out("stopped");
     return EXIT_OK;
   },

@@ -212,6 +212,7 @@ function logTail(file: string, bytes = 2000): string {
     const text = readFileSync(file, "utf8");
     return text.slice(-bytes).trim();
   } catch {
+    // The validator never got as far as writing its log; the caller's error says what failed.
     return "(no log)";
   }
 }
@@ -337,6 +338,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
             await client.status();
             return;
           } catch {
+            // Not listening yet: polled again until the deadline, which fails loudly.
             if (Date.now() > deadline) throw new DevnetError("DEVNET_NOT_READY", `validator ${i} did not answer GET /v1/status at ${infos[i]!.http} in time; see ${infos[i]!.log}`);
             await sleep(POLL_MS);
           }

@@ -115,6 +115,7 @@ export function verifyPeerSignature(publicKey: Uint8Array, message: Uint8Array, 
     const key = createPublicKey({ key: Buffer.from(concat([SPKI_ED25519_PREFIX, publicKey])), format: "der", type: "spki" });
     return verifyMessage(null, message, key, signature);
   } catch {
+    // A key node:crypto cannot import verifies nothing; the caller refuses the link and counts it.
     return false;
   }
 }

@@ -14,7 +14,8 @@
  *   that refills slowly, and a link that exhausts it is closed (RATE_LIMITED) and its peer is
  *   refused for abuseBanMs (AUTH_BANNED), so reconnecting does not buy a fresh budget.
  *   Malformed frames close their link and are counted; they never reach a handler and never
- *   stop the node.
+ *   stop the node. What a handler throws is logged and counted (guarded-handler.ts), and the
+ *   link carries on.
  * - Outbound: frames wait in a per-link queue bounded by `maxQueueBytes`; one flush per turn
  *   of the event loop moves them (corked into one write) into the socket library while its
  *   buffer is under `sendHighWaterBytes`, the rest on uWS `drain` / `ws` write completion.
@@ -32,8 +33,10 @@ import uWS from "uWebSockets.js";
 import type { ListenOptions, TemplatedApp, WebSocket as UwsWebSocket, us_listen_socket } from "uWebSockets.js";
 import WebSocket from "ws";
 import { IosError, check } from "../errors.js";
+import type { HandlerFailures } from "../log/handler-failures.js";
 import type { Clock, Rng, TimerHandle } from "../runtime/interface.js";
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, decodeFrame, encodeFrame, type FrameErrorCode } from "./frame.js";
+import { deliverToHandler } from "./guarded-handler.js";
 import type { MessageHandler, MessageType, PeerId, Transport } from "./interface.js";
 import { CONTROL_MESSAGES, checkApplicationType } from "./message-types.js";
 import { PeerHandshake, type AuthErrorCode, type LinkRole, type PeerIdentity } from "./peer-auth.js";
@@ -133,6 +136,8 @@ export interface UwsTransportConfig {
   peers: ReadonlyMap<PeerId, string | undefined>;
   clock: Clock;
   rng: Rng;
+  /** Where exceptions of message handlers are logged and counted (the link and the node carry on). */
+  failures: HandlerFailures;
   limits?: Partial<TransportLimits>;
 }
 
@@ -164,8 +169,6 @@ export interface TransportStats {
   reconnects: number;
   /** Inbound upgrades refused because too many links were still authenticating. */
   refusedUpgrades: number;
-  /** Handlers that threw (the link and the node carry on). */
-  handlerErrors: number;
   drops: Record<DropReason, number>;
   /** Malformed frames received, by code; each closed its link. */
   frameErrors: Record<FrameErrorCode, number>;
@@ -529,7 +532,6 @@ export class UwsTransport implements Transport {
       linksClosed: 0,
       reconnects: 0,
       refusedUpgrades: 0,
-      handlerErrors: 0,
       drops: emptyCounts(DROP_REASONS),
       frameErrors: emptyCounts(FRAME_ERRORS),
       authFailures: emptyCounts(AUTH_ERRORS),
@@ -717,12 +719,8 @@ export class UwsTransport implements Transport {
       this.counters.drops.no_handler++;
       return;
     }
-    try {
-      // A copy: the socket libraries reuse or neuter the receive buffer after this call.
-      handler(from, type, payload.slice());
-    } catch {
-      this.counters.handlerErrors++;
-    }
+    // A copy: the socket libraries reuse or neuter the receive buffer after this call.
+    deliverToHandler(this.config.failures, handler, from, type, payload.slice());
   }
 
   linkAuthenticated(link: Link): void {
@@ -883,6 +881,7 @@ export class UwsTransport implements Transport {
     try {
       parsed = new URL(url);
     } catch {
+      // Not a URL at all: the check below refuses it with TRANSPORT_BAD_CONFIG.
       parsed = undefined;
     }
     check(

@@ -12,7 +12,8 @@
  *     "peers": [ { "publicKey": "<64 hex>", "url": "ws://127.0.0.1:7001/peer" } ],
  *     "pipeline": { "workers": 2, "blockIntervalMs": 200, "maxPendingTxs": 200000 },   optional
  *     "api": { "maxBodyBytes": 65536, "maxStreamFrameBytes": 4194304 },  optional
- *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 }   optional }
+ *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 },  optional
+ *     "log": { "level": "info" }            optional; IOS_LOG_LEVEL overrides it (src/log/logger.ts) }
  *
  * The configuration names no shard: the key must be a validator of the genesis, and the epoch
  * context built from the genesis (src/epoch) says which shard it serves; a file that still has
@@ -33,6 +34,7 @@ import { parseGenesis, type Genesis } from "../ledger/genesis.js";
 import { MAX_BLOCK_TXS } from "../ledger/block.js";
 import { SECRET_KEY_BYTES, keyPairFromSecret, type KeyPair } from "../ledger/keys.js";
 import { toHex } from "../hex.js";
+import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
 
 export type ConfigErrorCode =
   | "CONFIG_NOT_FOUND"
@@ -97,6 +99,8 @@ export interface NodeConfig {
   readonly pipeline: Partial<PipelineSettings>;
   readonly api: ApiLimits;
   readonly consensus: ConsensusSettings;
+  /** The root logger's level when IOS_LOG_LEVEL does not set one. */
+  readonly logLevel?: LogLevel;
 }
 
 /** How blocks are decided: alone, or by the shard's BFT (with its optional tuning). */
@@ -189,7 +193,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   if (isRecord(parsed) && "shard" in parsed) {
     r.fail("CONFIG_OBSOLETE_FIELD", "$.shard", "is no longer a configuration field: the shard now comes from the epoch assignment of the genesis (`ios genesis` prints it); remove the field");
   }
-  const root = r.object(parsed, "$", ["version", "genesis", "key", "dataDir", "listen", "peers"], ["pipeline", "api", "consensus"]);
+  const root = r.object(parsed, "$", ["version", "genesis", "key", "dataDir", "listen", "peers"], ["pipeline", "api", "consensus", "log"]);
   if (root.version !== CONFIG_VERSION) r.fail("CONFIG_BAD_FIELD", "$.version", `must be ${CONFIG_VERSION}, got ${JSON.stringify(root.version)}`);
   const base = dirname(resolve(file));
   const listen = r.object(root.listen, "$.listen", ["host", "port"]);
@@ -240,6 +244,12 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
       ...(c.maxBlockTxs === undefined ? {} : { maxBlockTxs: r.integer(c.maxBlockTxs, "$.consensus.maxBlockTxs", 1, MAX_BLOCK_TXS) }),
     };
   }
+  let logLevel: LogLevel | undefined;
+  if (root.log !== undefined) {
+    const level = r.object(root.log, "$.log", ["level"]).level;
+    if (!(LOG_LEVELS as readonly unknown[]).includes(level)) r.fail("CONFIG_BAD_FIELD", "$.log.level", `must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+    logLevel = level as LogLevel;
+  }
   return {
     file: resolve(file),
     genesisFile: resolve(base, r.string(root.genesis, "$.genesis")),
@@ -250,6 +260,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
     pipeline,
     api,
     consensus,
+    ...(logLevel === undefined ? {} : { logLevel }),
   };
 }
 

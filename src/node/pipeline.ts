@@ -30,7 +30,7 @@ import type { Clock, TimerHandle } from "../runtime/interface.js";
 import type { BlockEvent, SubmitResult, TxStatus } from "./consensus/interface.js";
 import { Mempool, type MempoolEntry } from "./mempool.js";
 import { recordLength, type ValidatedBatch } from "./pipeline/validated-batch.js";
-import { TASKS_PER_WORKER, type VerifierPool } from "./pool/verify-pool.js";
+import { TASKS_PER_WORKER, type VerifierPool } from "./pool/interface.js";
 import type { ShardState } from "./shard-state.js";
 
 /**

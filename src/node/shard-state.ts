@@ -1,6 +1,7 @@
 /**
  * The durable state machine of one shard (DESIGN.md §3): the working UTXO set in the WASM table
- * (src/ledger/utxo-table.ts), mirrored in the validator's LMDB store (src/store/chain-store.ts).
+ * (src/ledger/utxo-table.ts), mirrored in the validator's chain store (src/store/interface.ts: LMDB
+ * in production, in memory in the simulator).
  *
  * Phases:
  *  1. open: open the store; if empty, write the shard's genesis state (flushed at height 0);
@@ -42,7 +43,8 @@ import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type StatelessResult } from "../ledger/stateless.js";
 import { TXID_BYTES } from "../ledger/transaction.js";
 import { ApplyStatus, UtxoTable } from "../ledger/utxo-table.js";
-import { ChainStore, type UtxoFlush } from "../store/chain-store.js";
+import { LmdbChainStore } from "../store/chain-store.js";
+import type { ChainStore, UtxoFlush } from "../store/interface.js";
 import { StoreError, storeCheck } from "../store/errors.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
@@ -84,14 +86,18 @@ export class ShardStateError extends IosError<ShardStateErrorCode> {
   }
 }
 
-export interface ShardStateOptions {
-  readonly directory: string;
+export type ShardStateOptions = {
   readonly genesis: Genesis;
   readonly shard: number;
   readonly flavor?: WasmFlavor;
   /** Defaults to FLUSH_INTERVAL_BLOCKS. */
   readonly flushIntervalBlocks?: number;
-}
+} & (
+  /** The LMDB store in this directory (production). */
+  | { readonly directory: string }
+  /** An opened store, which the shard state then owns and closes (the simulator's MemoryChainStore). */
+  | { readonly store: ChainStore }
+);
 
 export interface CommitResult extends CommittedBlock {
   /** One ApplyStatus per transaction, in body order. */
@@ -230,13 +236,13 @@ export class ShardState {
     checkShardIndex(shard, genesis.shardCount);
     const flushInterval = options.flushIntervalBlocks ?? FLUSH_INTERVAL_BLOCKS;
     storeCheck(Number.isInteger(flushInterval) && flushInterval >= 1, "STORE_BAD_INPUT", "flushIntervalBlocks must be a positive integer");
-    const store = ChainStore.open(options.directory);
+    const store = "store" in options ? options.store : LmdbChainStore.open(options.directory);
     try {
       const genesisId = genesisTxid(genesis);
       if (!store.initialized) store.initialize({ shard, genesisId }, genesisEntries(genesis, shard));
       const identity = store.identity;
       storeCheck(identity.shard === shard && sameBytes(identity.genesisId, genesisId), "STORE_IDENTITY_MISMATCH",
-        `${options.directory} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
+        `${store.location} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
           `not shard ${shard} of genesis ${Buffer.from(genesisId).toString("hex").slice(0, 16)}…`);
       const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count) });
       const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval);

@@ -68,7 +68,8 @@ export class TxGossip implements TxSink {
     this.#clock = options.clock;
     this.#peers = options.peers.filter((peer) => peer !== options.transport.self);
     this.#sink = options.sink;
-    this.#transport.on(TX_BATCH, (_from, _type, payload) => void this.#onBatch(payload));
+    // The promise goes to the transport, which logs and counts a rejection (guarded-handler.ts).
+    this.#transport.on(TX_BATCH, (_from, _type, payload) => this.#onBatch(payload));
   }
 
   /** Phase 1–2: submits locally and forwards what was accepted. */
@@ -111,18 +112,17 @@ export class TxGossip implements TxSink {
     try {
       transactions = unpackTransactions(payload);
     } catch (error) {
-      if (!(error instanceof IosError)) throw error;
-      this.stats.badMessages++;
-      return;
+      if (error instanceof IosError) this.stats.badMessages++;
+      throw error;
     }
     this.stats.received += transactions.length;
     try {
       // Outcomes need no answer: accepted ones wait for a block, duplicates and rejections are dropped here.
       await this.#sink.submit(transactions);
     } catch (error) {
-      // A sink shutting down (closed pool) refuses the batch as a whole: it is dropped, like a lost message.
-      if (!(error instanceof IosError)) throw error;
-      this.stats.dropped += transactions.length;
+      // A sink refusing the batch as a whole (closed pool while shutting down) drops it, like a lost message.
+      if (error instanceof IosError) this.stats.dropped += transactions.length;
+      throw error;
     }
   }
 

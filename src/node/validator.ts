@@ -21,6 +21,8 @@ import { ClientApi } from "../api/server.js";
 import type { ConfirmationBatch, OptimisticBatch } from "../api/stream-codec.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { toHex } from "../hex.js";
+import { HandlerFailures } from "../log/handler-failures.js";
+import type { Logger } from "../log/logger.js";
 import type { Transport } from "../net/interface.js";
 import { PeerIdentity } from "../net/peer-auth.js";
 import { UwsTransport } from "../net/uws-transport.js";
@@ -34,12 +36,15 @@ import { PobShardConsensus } from "./consensus/pob-consensus.js";
 import { ShardConsensus } from "./consensus/shard-consensus.js";
 import { SoloDriver } from "./consensus/solo-driver.js";
 import { Pipeline } from "./pipeline.js";
-import { VerifierPool } from "./pool/verify-pool.js";
+import type { VerifierPool } from "./pool/interface.js";
+import { PiscinaVerifierPool } from "./pool/verify-pool.js";
 import { ShardState } from "./shard-state.js";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
   readonly flavor?: WasmFlavor;
+  /** The process's root logger (src/log): subsystems log through its children. */
+  readonly logger: Logger;
 }
 
 /** What a validator runs on: everything nondeterministic or external, injected. */
@@ -100,6 +105,7 @@ class NodeBackend implements ClientBackend {
   constructor(
     private readonly node: ValidatorNode,
     private readonly peerCount: () => number,
+    /** The transport's and the handler failures' families. */
     private readonly transportMetrics: () => MetricFamily[],
   ) {
     this.shard = node.setup.shard;
@@ -207,14 +213,15 @@ export class ValidatorNode {
   }
 
   /** Phase 1 over real parts: LMDB, Piscina, uWebSockets.js; on failure, closes what it opened. */
-  static async start(setup: NodeSetup, options: ValidatorOptions = {}): Promise<ValidatorNode> {
+  static async start(setup: NodeSetup, options: ValidatorOptions): Promise<ValidatorNode> {
     const { config, genesis, key, shard } = setup;
     const state = ShardState.open({ directory: config.dataDir, genesis, shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
     const opened: (() => Promise<void> | void)[] = [() => state.close()];
     try {
-      const pool = new VerifierPool({ threads: config.pipeline.workers ?? availableParallelism() });
+      const pool = new PiscinaVerifierPool({ threads: config.pipeline.workers ?? availableParallelism() });
       opened.unshift(() => pool.close());
       const clock = new SystemClock();
+      const failures = new HandlerFailures(options.logger);
       const transport = new UwsTransport({
         identity: PeerIdentity.fromSeed(key.secretKey),
         chainId: setup.context.chain,
@@ -223,13 +230,15 @@ export class ValidatorNode {
         peers: new Map(config.peers.map((p) => [p.publicKey, p.url])),
         clock,
         rng: new CryptoRng(),
+        failures,
       });
       opened.unshift(() => transport.close());
-      const onError = (error: unknown): void => console.error(`shard driver stopped: ${error instanceof Error ? error.message : String(error)}`);
+      const log = options.logger.child({ subsystem: "consensus" });
+      const onError = (error: unknown): void => log.error({ err: error }, "shard driver stopped");
       const openLog = fileFinalityLogs(join(config.dataDir, "finality"));
       const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, state, pool, openLog, onError });
-      const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => transportMetrics(transport));
-      const api = new ClientApi(transport.app, backend, config.api);
+      const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => [...transportMetrics(transport), ...failures.metrics()]);
+      const api = new ClientApi(transport.app, backend, config.api, failures);
       node.#api = api;
       opened.unshift(() => api.stop());
       node.#port = (await transport.start()).port;

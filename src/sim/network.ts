@@ -8,8 +8,14 @@
  * partitioned, a handler exists). So a crash drops what was in flight to the node, and a
  * partition cuts what was on the wire; what a node sent before crashing is already on the wire
  * and still arrives.
+ *
+ * A handler that throws is treated as the real transport treats it: the exception is logged and
+ * counted by the receiving incarnation's HandlerFailures (guarded-handler.ts), recorded in the
+ * trace, and delivery goes on. A scenario that must see no failure checks `failures.total`.
  */
 import { IosError } from "../errors.js";
+import type { HandlerFailures } from "../log/handler-failures.js";
+import { deliverToHandler } from "../net/guarded-handler.js";
 import type { MessageHandler, MessageType, PeerId, Transport } from "../net/interface.js";
 import type { Rng } from "../runtime/interface.js";
 import type { SimErrorCode } from "./errors.js";
@@ -196,13 +202,16 @@ export class SimNetwork {
     }
   }
 
-  /** Brings a node up as a new incarnation with a fresh transport (used by the Simulator). */
-  attach(id: PeerId): SimTransport {
+  /**
+   * Brings a node up as a new incarnation with a fresh transport, whose handlers' exceptions go
+   * to `failures` (used by the Simulator).
+   */
+  attach(id: PeerId, failures: HandlerFailures): SimTransport {
     const endpoint = this.endpoint(id);
     if (endpoint.up) throw simError("SIM_NODE_STATE", `node ${id} is already up`);
     endpoint.incarnation++;
     endpoint.up = true;
-    endpoint.transport = new SimTransport(this, id, endpoint.incarnation);
+    endpoint.transport = new SimTransport(this, id, endpoint.incarnation, failures);
     return endpoint.transport;
   }
 
@@ -273,7 +282,11 @@ export class SimNetwork {
     if (host.trace.logging) {
       host.trace.log(`t=${host.now()} deliver ${shortId(from.id)}→${shortId(target.id)} type=${type} bytes=${payload.length}`);
     }
-    handler(from.id, type, payload);
+    const failure = deliverToHandler(transport.failures, handler, from.id, type, payload);
+    if (failure !== undefined) {
+      host.trace.record(TraceKind.handlerError, host.now(), [from.index, target.index, type], new TextEncoder().encode(failure));
+      if (host.trace.logging) host.trace.log(`t=${host.now()} handler-error ${shortId(from.id)}→${shortId(target.id)} type=${type} code=${failure}`);
+    }
     return true;
   }
 
@@ -329,6 +342,8 @@ export class SimTransport implements Transport {
     readonly self: PeerId,
     /** 0 for the first start, +1 on every restart. */
     readonly incarnation: number,
+    /** @internal Where the network records what this incarnation's handlers throw. */
+    readonly failures: HandlerFailures,
   ) {}
 
   get isOpen(): boolean {

@@ -10,9 +10,14 @@
  * uses no other source of nondeterminism (no Math.random, Date, real timers or I/O, no iteration
  * over unordered sources) is a pure function of its seed; `traceHash()` fingerprints the run.
  *
+ * Logging. Each node incarnation gets a logger (a child of `sim.logs`, bound to node and
+ * incarnation, stamped with virtual time) and a HandlerFailures: a message handler that throws is
+ * logged and counted there and the network delivers on, as the real transport does.
+ *
  * Replaying a failing run. Every failure the simulator raises — an invariant returning false
- * (SIM_INVARIANT_VIOLATED) or a protocol callback throwing (SIM_EVENT_FAILED) — names the seed,
- * the event number and the virtual time in its message and in `detail`. To replay it:
+ * (SIM_INVARIANT_VIOLATED) or a timer, scripted action or node factory throwing
+ * (SIM_EVENT_FAILED) — names the seed, the event number and the virtual time in its message and
+ * in `detail`. To replay it:
  *   1. run the same scenario with that seed: tests take it from `simSeed(fallback)`, so
  *      `IOS_SIM_SEED=<seed> node scripts/run-tests.mjs <test>` reruns exactly the failing run;
  *   2. pass `log: console.log` in the options to print every event (deliveries, drops with
@@ -22,6 +27,8 @@
  * Two runs that should be identical but are not diverge at the first differing log line.
  */
 import { IosError } from "../errors.js";
+import { HandlerFailures } from "../log/handler-failures.js";
+import { MemoryLog, type Logger } from "../log/logger.js";
 import type { PeerId, Transport } from "../net/interface.js";
 import type { Clock, Rng } from "../runtime/interface.js";
 import { SeededRng, type Seed } from "../runtime/seeded-rng.js";
@@ -41,6 +48,10 @@ export interface NodeContext {
   readonly clock: Clock;
   /** This incarnation's own stream, forked from the seed by node id and incarnation. */
   readonly rng: Rng;
+  /** This incarnation's logger: `sim.logs`, bound to { node, incarnation }. */
+  readonly logger: Logger;
+  /** Where exceptions of this incarnation's message handlers are logged and counted. */
+  readonly failures: HandlerFailures;
 }
 
 /** Builds a node's protocol objects on a fresh transport/clock; persistent state is the caller's. */
@@ -115,6 +126,8 @@ function simError(code: SimErrorCode, message: string, detail?: Record<string, u
 export class Simulator {
   readonly seed: Seed;
   readonly network: SimNetwork;
+  /** Every node's log entries, stamped with virtual time. */
+  readonly logs: MemoryLog;
   private readonly root: SeededRng;
   private readonly queue = new EventQueue();
   private readonly trace: TraceRecorder;
@@ -145,6 +158,7 @@ export class Simulator {
       trace: this.trace,
     };
     this.network = new SimNetwork(this.host, this.root.fork("network"), options.defaultLink);
+    this.logs = new MemoryLog({ clock: { now: () => this.time } });
   }
 
   /** Virtual milliseconds since the start of the run. */
@@ -314,7 +328,9 @@ export class Simulator {
   }
 
   private startIncarnation<T>(slot: NodeSlot<T>, kind: typeof TraceKind.start | typeof TraceKind.restart): void {
-    const transport = this.network.attach(slot.id);
+    const logger = this.logs.logger.child({ node: slot.id, incarnation: slot.incarnation + 1 });
+    const failures = new HandlerFailures(logger);
+    const transport = this.network.attach(slot.id, failures);
     const incarnation = transport.incarnation;
     const clock = new VirtualClock(this.host, slot.index, slot.id);
     slot.state = "up";
@@ -325,7 +341,7 @@ export class Simulator {
       this.trace.log(`t=${this.time} ${kind === TraceKind.start ? "start" : "restart"} ${slot.id} incarnation=${incarnation}`);
     }
     const rng = this.root.fork(`node/${slot.id}/${incarnation}`);
-    slot.instance = slot.factory({ id: slot.id, incarnation, transport, clock, rng });
+    slot.instance = slot.factory({ id: slot.id, incarnation, transport, clock, rng, logger, failures });
   }
 
   private enqueue(atMs: number, fire: () => boolean): void {

@@ -1,6 +1,6 @@
 /**
- * The run's fingerprint: every event that happens (delivery, drop, timer, crash, restart,
- * partition, scripted action) is serialised into a running SHA-256. Two runs of one scenario
+ * The run's fingerprint: every event that happens (delivery, drop, handler failure, timer, crash,
+ * restart, partition, scripted action) is serialised into a running SHA-256. Two runs of one scenario
  * are identical exactly when their trace hashes are (up to SHA-256 collisions).
  *
  * Records are fixed-layout little-endian: kind u8 ‖ time f64 ‖ fields u32… ‖ [payload length
@@ -19,6 +19,8 @@ export const TraceKind = {
   partition: 7,
   heal: 8,
   script: 9,
+  /** A handler threw on delivery: [from, to, type], payload = the code (UTF-8). */
+  handlerError: 10,
 } as const;
 export type TraceKind = (typeof TraceKind)[keyof typeof TraceKind];
 

@@ -1,14 +1,6 @@
 /**
- * A validator's LMDB environment (layout: schema.ts): blocks by height and hash, the txid index,
- * the flushed UTXO set and the chain metadata.
- *
- * Write path (DESIGN.md §3). Random-key puts are expensive here, so the UTXO set is not written
- * per transaction:
- *  - `appendBlock` is one write transaction: the block (sequential key), its hash → height, the
- *    txids it applied, and the tip. Optionally the same transaction also carries a sorted UTXO
- *    flush and its "flushed" marker (what ShardState does every FLUSH_INTERVAL_BLOCKS blocks), so
- *    a flush costs no extra sync.
- *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
+ * The production chain store: the records of schema.ts in one LMDB environment per validator
+ * (the logic shared with the in-memory store is record-store.ts).
  *
  * Durability. Every write is a `transactionSync` on an environment opened with
  * `overlappingSync: false`: LMDB's commit fsyncs the data and the meta page before it returns, so
@@ -17,133 +9,46 @@
  * awaited before every acknowledgement, and measured no faster for one-block transactions.)
  * `noSync` is never used: it would make acknowledgements lies after a power loss.
  * The cost: the commit blocks the calling thread for the fsync (see bench/store.bench.ts).
- *
- * API: `ChainStore.open(directory)`, `initialize(identity, entries)`, `appendBlock(block, flush?)`,
- * `flushUtxos(flush)`, `setEpoch(epoch)`, readers `identity`, `tip`, `flushed`, `epoch`,
- * `getBlock(height)`, `getBlockByHash(hash)`, `getHeight(hash)`, `getTxLocation(txid)`,
- * `getUtxo(outpoint)`, `utxoChunks(entriesPerChunk)`, and `close()`.
  */
 import { mkdirSync, statSync } from "node:fs";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { StoreError, storeCheck } from "./errors.js";
 import { checkLmdbDataFile } from "./lmdb-file.js";
-import {
-  HASH_BYTES,
-  MAX_CONSENSUS_STATE_BYTES,
-  META_CONSENSUS,
-  META_EPOCH,
-  META_FLUSHED,
-  META_IDENTITY,
-  META_TIP,
-  OUTPOINT_BYTES,
-  SUB_DATABASES,
-  TXID_BYTES,
-  UTXO_ENTRY_BYTES,
-  UTXO_VALUE_BYTES,
-  decodeEpoch,
-  decodeFlushMarker,
-  decodeHeightKey,
-  decodeHeightValue,
-  decodeIdentity,
-  decodeTip,
-  decodeTxLocation,
-  encodeEpoch,
-  encodeFlushMarker,
-  encodeHeightValue,
-  encodeIdentity,
-  encodeTip,
-  encodeTxLocation,
-  heightKey,
-  isU64,
-  type ChainTip,
-  type FlushMarker,
-  type StoreIdentity,
-  type SubDatabase,
-  type TxLocation,
-} from "./schema.js";
+import { RecordChainStore, type RecordEnvironment, type RecordTable } from "./record-store.js";
+import { SUB_DATABASES, type SubDatabase } from "./schema.js";
 
-type BinaryDb = Database<Buffer, Buffer>;
-
-/** A block as the store keeps it; the store does not decode blocks, the caller supplies the parts. */
-export interface StoredBlock {
-  readonly height: number;
-  readonly hash: Uint8Array;
-  /** The encoded block (src/ledger/block.ts). */
-  readonly bytes: Uint8Array;
-  /** Packed 32-byte txids of the transactions the block applied, to index. */
-  readonly txids: Uint8Array;
-  /** positions[i] = index in the block body of the transaction txids[i]. */
-  readonly positions: ArrayLike<number>;
-  /**
-   * The consensus layer's own record of this block (PoB: the final proposal hash and outcome tip,
-   * src/node/consensus/pob-consensus.ts), stored in the same transaction; the last one is kept.
-   */
-  readonly consensusState?: Uint8Array;
+function lmdbTable(db: Database<Buffer, Buffer>): RecordTable {
+  return {
+    get: (key) => db.get(key),
+    put: (key, value, append) => void (append === true ? db.putSync(key, value, { append: true }) : db.putSync(key, value)),
+    remove: (key) => void db.removeSync(key),
+    isEmpty: () => db.getKeysCount({ limit: 1 }) === 0,
+    lastKey: () => {
+      for (const key of db.getKeys({ reverse: true, limit: 1 })) return key;
+      return undefined;
+    },
+    entries: () => db.getRange({ snapshot: true }),
+  };
 }
 
-/** One UTXO upsert (value = owner ‖ u64le amount) or delete (value null). */
-export interface UtxoWrite {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array | null;
+function lmdbEnvironment(env: RootDatabase): RecordEnvironment {
+  const tables = new Map<SubDatabase, RecordTable>(
+    SUB_DATABASES.map((name) => [name, lmdbTable(env.openDB<Buffer, Buffer>({ name, keyEncoding: "binary", encoding: "binary" }))]),
+  );
+  return {
+    table: (name) => tables.get(name)!,
+    transaction: (writes) => void env.transactionSync(writes),
+    close: () => env.close(),
+  };
 }
 
-/** A UTXO batch, keys strictly ascending, and the size and supply of the set it produces. */
-export interface UtxoFlush {
-  readonly writes: readonly UtxoWrite[];
-  readonly count: number;
-  readonly supply: bigint;
-  /**
-   * Transaction locations of blocks appended without their index (StoredBlock with no txids):
-   * written with the flush, in its transaction. txids packed n × 32, heights and positions n each.
-   */
-  readonly txIndex?: { readonly txids: Uint8Array; readonly heights: Uint32Array; readonly positions: Uint32Array };
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function isHeight(height: number): boolean {
-  return Number.isSafeInteger(height) && height >= 0;
-}
-
-function checkFlush(flush: UtxoFlush): void {
-  storeCheck(isHeight(flush.count), "STORE_BAD_INPUT", "flush count must be a non-negative safe integer");
-  storeCheck(isU64(flush.supply), "STORE_BAD_INPUT", "flush supply must be a u64");
-  const index = flush.txIndex;
-  if (index !== undefined) {
-    const n = index.heights.length;
-    storeCheck(index.txids.length === n * TXID_BYTES && index.positions.length === n, "STORE_BAD_INPUT", `tx index: ${index.txids.length / TXID_BYTES} txids, ${n} heights, ${index.positions.length} positions`);
-  }
-  let previous: Buffer | undefined;
-  flush.writes.forEach((write, i) => {
-    storeCheck(write.key.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `write ${i}: outpoint must be ${OUTPOINT_BYTES} bytes`);
-    storeCheck(write.value === null || write.value.length === UTXO_VALUE_BYTES, "STORE_BAD_INPUT", `write ${i}: value must be ${UTXO_VALUE_BYTES} bytes`);
-    const key = asBuffer(write.key);
-    storeCheck(previous === undefined || Buffer.compare(previous, key) < 0, "STORE_BAD_INPUT", `write ${i}: keys must be strictly ascending`);
-    previous = key;
-  });
-}
-
-export class ChainStore {
-  private closed = false;
-  private identityRecord: StoreIdentity | undefined;
-  private tipRecord: ChainTip | undefined;
-  private flushedRecord: FlushMarker | undefined;
-  private epochRecord = 0;
-
-  private constructor(
-    readonly directory: string,
-    private readonly env: RootDatabase,
-    private readonly dbs: Record<SubDatabase, BinaryDb>,
-  ) {}
-
+export class LmdbChainStore extends RecordChainStore {
   /**
    * Opens (creating if absent) the store in `directory`. Refuses, with a coded error, a directory
    * holding a damaged LMDB file (STORE_CORRUPT), another program's environment (STORE_FOREIGN),
    * another schema (STORE_SCHEMA_MISMATCH) or inconsistent metadata (STORE_CORRUPT).
    */
-  static open(directory: string): ChainStore {
+  static open(directory: string): LmdbChainStore {
     storeCheck(typeof directory === "string" && directory.length > 0, "STORE_BAD_INPUT", "store directory must be a non-empty path");
     try {
       mkdirSync(directory, { recursive: true });
@@ -161,252 +66,10 @@ export class ChainStore {
     try {
       const foreign = [...env.getKeys()].filter((name) => !(SUB_DATABASES as readonly unknown[]).includes(name));
       storeCheck(foreign.length === 0, "STORE_FOREIGN", `${directory} holds records this schema does not define (${foreign.slice(0, 3).join(", ")})`);
-      const dbs = Object.fromEntries(
-        SUB_DATABASES.map((name) => [name, env.openDB<Buffer, Buffer>({ name, keyEncoding: "binary", encoding: "binary" })]),
-      ) as Record<SubDatabase, BinaryDb>;
-      const store = new ChainStore(directory, env, dbs);
-      store.loadMeta();
-      return store;
+      return new LmdbChainStore(directory, lmdbEnvironment(env));
     } catch (error) {
       void env.close();
       throw error;
     }
-  }
-
-  private loadMeta(): void {
-    const { meta, blocks, blockHeights, txIndex, utxo } = this.dbs;
-    const identity = meta.get(META_IDENTITY);
-    if (identity === undefined) {
-      const populated = [meta, blocks, blockHeights, txIndex, utxo].some((db) => db.getKeysCount({ limit: 1 }) > 0);
-      storeCheck(!populated, "STORE_FOREIGN", `${this.directory} has records but no IOSChain identity`);
-      return;
-    }
-    this.identityRecord = decodeIdentity(identity);
-    const tip = meta.get(META_TIP);
-    const flushed = meta.get(META_FLUSHED);
-    storeCheck(tip !== undefined && flushed !== undefined, "STORE_CORRUPT", "tip or flushed marker missing");
-    this.tipRecord = decodeTip(tip);
-    this.flushedRecord = decodeFlushMarker(flushed);
-    const epoch = meta.get(META_EPOCH);
-    this.epochRecord = epoch === undefined ? 0 : decodeEpoch(epoch);
-    const tipHeight = this.tipRecord.height;
-    storeCheck(this.flushedRecord.height <= tipHeight, "STORE_CORRUPT", `flushed height ${this.flushedRecord.height} is above the tip ${tipHeight}`);
-    let last = 0;
-    for (const key of blocks.getKeys({ reverse: true, limit: 1 })) last = decodeHeightKey(key);
-    storeCheck(last === tipHeight, "STORE_CORRUPT", `the last stored block is ${last} but the tip says ${tipHeight}`);
-  }
-
-  private checkOpen(): void {
-    storeCheck(!this.closed, "STORE_CLOSED", "the store is closed");
-  }
-
-  private checkInitialized(): void {
-    this.checkOpen();
-    storeCheck(this.identityRecord !== undefined, "STORE_NOT_INITIALIZED", "the store has no genesis state yet");
-  }
-
-  get initialized(): boolean {
-    return this.identityRecord !== undefined;
-  }
-
-  get identity(): StoreIdentity {
-    this.checkInitialized();
-    return this.identityRecord!;
-  }
-
-  get tip(): ChainTip {
-    this.checkInitialized();
-    return this.tipRecord!;
-  }
-
-  get flushed(): FlushMarker {
-    this.checkInitialized();
-    return this.flushedRecord!;
-  }
-
-  get epoch(): number {
-    return this.epochRecord;
-  }
-
-  /**
-   * Writes the genesis state in one transaction: identity, tip = (0, genesisId), the UTXO entries
-   * (packed 76-byte UtxoTable entries) and the flushed marker at height 0.
-   */
-  initialize(identity: StoreIdentity, entries: Uint8Array): void {
-    this.checkOpen();
-    storeCheck(this.identityRecord === undefined, "STORE_ALREADY_INITIALIZED", "the store already holds a chain");
-    storeCheck(Number.isInteger(identity.shard) && identity.shard >= 0 && identity.shard <= 0xffffffff, "STORE_BAD_INPUT", "shard must be a u32");
-    storeCheck(identity.genesisId.length === HASH_BYTES, "STORE_BAD_INPUT", `genesis id must be ${HASH_BYTES} bytes`);
-    storeCheck(entries.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `entries must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
-    const packed = asBuffer(entries);
-    const count = packed.length / UTXO_ENTRY_BYTES;
-    const order = Array.from({ length: count }, (_, i) => i * UTXO_ENTRY_BYTES);
-    order.sort((a, b) => packed.compare(packed, b, b + OUTPOINT_BYTES, a, a + OUTPOINT_BYTES));
-    let supply = 0n;
-    const writes = order.map((at, i) => {
-      const key = packed.subarray(at, at + OUTPOINT_BYTES);
-      if (i > 0) {
-        const previous = order[i - 1]!;
-        storeCheck(!key.equals(packed.subarray(previous, previous + OUTPOINT_BYTES)), "STORE_BAD_INPUT", "duplicate outpoint in the genesis entries");
-      }
-      supply += packed.readBigUInt64LE(at + OUTPOINT_BYTES + 32);
-      return { key, value: packed.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES) };
-    });
-    storeCheck(isU64(supply), "STORE_BAD_INPUT", "genesis supply exceeds u64");
-    const tip: ChainTip = { height: 0, hash: new Uint8Array(identity.genesisId) };
-    const flushed: FlushMarker = { height: 0, count, supply };
-    const { meta, utxo } = this.dbs;
-    this.env.transactionSync(() => {
-      meta.putSync(META_IDENTITY, encodeIdentity(identity));
-      meta.putSync(META_TIP, encodeTip(tip));
-      meta.putSync(META_FLUSHED, encodeFlushMarker(flushed));
-      meta.putSync(META_EPOCH, encodeEpoch(0));
-      for (const write of writes) utxo.putSync(write.key, write.value);
-    });
-    this.identityRecord = { shard: identity.shard, genesisId: new Uint8Array(identity.genesisId) };
-    this.tipRecord = tip;
-    this.flushedRecord = flushed;
-    this.epochRecord = 0;
-  }
-
-  /**
-   * Appends the block at tip + 1 durably (see the header), with an optional UTXO flush whose
-   * marker is this block's height. Returns once the transaction is on disk.
-   */
-  appendBlock(block: StoredBlock, flush?: UtxoFlush): void {
-    this.checkInitialized();
-    const tip = this.tipRecord!;
-    storeCheck(isHeight(block.height), "STORE_BAD_INPUT", "block height must be a non-negative safe integer");
-    storeCheck(block.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${block.height} does not follow the tip ${tip.height}`);
-    storeCheck(block.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
-    storeCheck(block.bytes.length > 0, "STORE_BAD_INPUT", "block bytes are empty");
-    storeCheck(block.consensusState === undefined || block.consensusState.length <= MAX_CONSENSUS_STATE_BYTES, "STORE_BAD_INPUT",
-      `consensus state exceeds ${MAX_CONSENSUS_STATE_BYTES} bytes`);
-    storeCheck(block.txids.length % TXID_BYTES === 0, "STORE_BAD_INPUT", `txids must be a multiple of ${TXID_BYTES} bytes`);
-    const txCount = block.txids.length / TXID_BYTES;
-    storeCheck(block.positions.length === txCount, "STORE_BAD_INPUT", `${txCount} txids but ${block.positions.length} positions`);
-    for (let i = 0; i < txCount; i++) {
-      const position = block.positions[i]!;
-      storeCheck(Number.isInteger(position) && position >= 0 && position <= 0xffffffff, "STORE_BAD_INPUT", `position ${i} must be a u32`);
-    }
-    if (flush !== undefined) checkFlush(flush);
-    const hash = asBuffer(block.hash);
-    storeCheck(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
-    const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
-    const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
-    const { blocks, blockHeights, txIndex, meta } = this.dbs;
-    const txids = asBuffer(block.txids);
-    this.env.transactionSync(() => {
-      blocks.putSync(heightKey(block.height), asBuffer(block.bytes), { append: true });
-      blockHeights.putSync(hash, encodeHeightValue(block.height));
-      for (let i = 0; i < txCount; i++) {
-        txIndex.putSync(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(block.height, block.positions[i]!));
-      }
-      meta.putSync(META_TIP, encodeTip(newTip));
-      if (block.consensusState !== undefined) meta.putSync(META_CONSENSUS, asBuffer(block.consensusState));
-      if (flush !== undefined) this.writeFlush(flush, marker!);
-    });
-    this.tipRecord = newTip;
-    if (marker !== undefined) this.flushedRecord = marker;
-  }
-
-  /** Writes a UTXO batch and moves the flushed marker to the current tip, in one durable transaction. */
-  flushUtxos(flush: UtxoFlush): void {
-    this.checkInitialized();
-    checkFlush(flush);
-    const marker: FlushMarker = { height: this.tipRecord!.height, count: flush.count, supply: flush.supply };
-    this.env.transactionSync(() => this.writeFlush(flush, marker));
-    this.flushedRecord = marker;
-  }
-
-  /** Inside a write transaction: sorted upserts/deletes, then the marker. */
-  private writeFlush(flush: UtxoFlush, marker: FlushMarker): void {
-    const { utxo, meta, txIndex } = this.dbs;
-    for (const write of flush.writes) {
-      if (write.value === null) utxo.removeSync(asBuffer(write.key));
-      else utxo.putSync(asBuffer(write.key), asBuffer(write.value));
-    }
-    const index = flush.txIndex;
-    if (index !== undefined) {
-      const txids = asBuffer(index.txids);
-      for (let i = 0; i < index.heights.length; i++) {
-        txIndex.putSync(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(index.heights[i]!, index.positions[i]!));
-      }
-    }
-    meta.putSync(META_FLUSHED, encodeFlushMarker(marker));
-  }
-
-  /** The consensus state stored with the last block that carried one. */
-  get consensusState(): Uint8Array | undefined {
-    this.checkInitialized();
-    const value = this.dbs.meta.get(META_CONSENSUS);
-    return value === undefined ? undefined : Uint8Array.from(value);
-  }
-
-  setEpoch(epoch: number): void {
-    this.checkInitialized();
-    storeCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "STORE_BAD_INPUT", "epoch must be a u32");
-    this.env.transactionSync(() => this.dbs.meta.putSync(META_EPOCH, encodeEpoch(epoch)));
-    this.epochRecord = epoch;
-  }
-
-  getBlock(height: number): Uint8Array | undefined {
-    this.checkOpen();
-    storeCheck(isHeight(height), "STORE_BAD_INPUT", "height must be a non-negative safe integer");
-    return this.dbs.blocks.get(heightKey(height));
-  }
-
-  getHeight(hash: Uint8Array): number | undefined {
-    this.checkOpen();
-    storeCheck(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
-    const value = this.dbs.blockHeights.get(asBuffer(hash));
-    return value === undefined ? undefined : decodeHeightValue(value);
-  }
-
-  getBlockByHash(hash: Uint8Array): Uint8Array | undefined {
-    const height = this.getHeight(hash);
-    return height === undefined ? undefined : this.getBlock(height);
-  }
-
-  getTxLocation(txid: Uint8Array): TxLocation | undefined {
-    this.checkOpen();
-    storeCheck(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
-    const value = this.dbs.txIndex.get(asBuffer(txid));
-    return value === undefined ? undefined : decodeTxLocation(value);
-  }
-
-  /** The flushed value (owner ‖ u64le amount) of an outpoint; the working set is ShardState's table. */
-  getUtxo(outpoint: Uint8Array): Uint8Array | undefined {
-    this.checkOpen();
-    storeCheck(outpoint.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `outpoint must be ${OUTPOINT_BYTES} bytes`);
-    return this.dbs.utxo.get(asBuffer(outpoint));
-  }
-
-  /** The flushed UTXO set in key order, as packed 76-byte entries, `entriesPerChunk` at a time. */
-  *utxoChunks(entriesPerChunk: number): Generator<Uint8Array> {
-    this.checkOpen();
-    storeCheck(Number.isInteger(entriesPerChunk) && entriesPerChunk > 0, "STORE_BAD_INPUT", "entriesPerChunk must be a positive integer");
-    let chunk = Buffer.allocUnsafe(entriesPerChunk * UTXO_ENTRY_BYTES);
-    let filled = 0;
-    for (const { key, value } of this.dbs.utxo.getRange({ snapshot: true })) {
-      if (key.length !== OUTPOINT_BYTES || value.length !== UTXO_VALUE_BYTES) {
-        throw new StoreError("STORE_CORRUPT", `utxo record of ${key.length}/${value.length} bytes, expected ${OUTPOINT_BYTES}/${UTXO_VALUE_BYTES}`);
-      }
-      const at = filled * UTXO_ENTRY_BYTES;
-      key.copy(chunk, at);
-      value.copy(chunk, at + OUTPOINT_BYTES);
-      if (++filled === entriesPerChunk) {
-        yield chunk;
-        chunk = Buffer.allocUnsafe(entriesPerChunk * UTXO_ENTRY_BYTES);
-        filled = 0;
-      }
-    }
-    if (filled > 0) yield chunk.subarray(0, filled * UTXO_ENTRY_BYTES);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.env.close();
   }
 }

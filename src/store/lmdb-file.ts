@@ -48,6 +48,7 @@ export function checkLmdbDataFile(directory: string): void {
   try {
     size = statSync(file).size;
   } catch {
+    // No data file yet: LMDB creates a fresh one.
     return;
   }
   if (size === 0) return;

@@ -9,7 +9,7 @@
  */
 import { StoreError, storeCheck } from "./errors.js";
 import { OUTPOINT_BYTES, UTXO_ENTRY_BYTES } from "./schema.js";
-import type { UtxoWrite } from "./chain-store.js";
+import type { UtxoWrite } from "./interface.js";
 
 export class UtxoDelta {
   /** latin1 string of the outpoint (one char per byte, so string order = byte order) → value or delete. */

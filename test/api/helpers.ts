@@ -22,9 +22,12 @@ import { TXID_BYTES, TxKind, encodeTransaction, signTransaction, type TxInput, t
 import { DEFAULT_API_LIMITS, nodeConfigJson, nodeSetupOf, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
 import { SoloDriver } from "../../src/node/consensus/solo-driver.js";
 import { Pipeline } from "../../src/node/pipeline.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../../src/node/pool/interface.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { ValidatorNode } from "../../src/node/validator.js";
+import type { HandlerFailures } from "../../src/log/handler-failures.js";
+import { testFailures, testLogger } from "../support/log.js";
 import { SystemClock } from "../../src/runtime/system.js";
 
 export const AMOUNT = 1_000n;
@@ -58,7 +61,7 @@ export function setupOf(net: TestNet, extra: Record<string, unknown> = {}, index
 }
 
 export async function startNode(net: TestNet, extra: Record<string, unknown> = {}, index = 0): Promise<{ node: ValidatorNode; base: string }> {
-  const node = await ValidatorNode.start(setupOf(net, extra, index));
+  const node = await ValidatorNode.start(setupOf(net, extra, index), { logger: testLogger() });
   return { node, base: `http://127.0.0.1:${node.port}` };
 }
 
@@ -118,7 +121,7 @@ export class TestShard {
 
   static open(genesis: Genesis, shard: number, key: KeyPair, directory: string, blockIntervalMs?: number): TestShard {
     const state = ShardState.open({ directory, genesis, shard });
-    const pool = new VerifierPool({ threads: 1 });
+    const pool = new PiscinaVerifierPool({ threads: 1 });
     const clock = new SystemClock();
     const pipeline = new Pipeline({ state, pool, clock });
     const solo = new SoloDriver({ state, pipeline, key, epoch: 0, clock, ...(blockIntervalMs === undefined ? {} : { blockIntervalMs }) });
@@ -219,9 +222,13 @@ export class PobTestBackend implements ClientBackend {
 }
 
 /** The client API over `backend` on its own uWS app, listening on an ephemeral 127.0.0.1 port. */
-export async function serveApi(backend: ClientBackend, limits: ApiLimits = DEFAULT_API_LIMITS): Promise<{ api: ClientApi; port: number; close: () => void }> {
+export async function serveApi(
+  backend: ClientBackend,
+  limits: ApiLimits = DEFAULT_API_LIMITS,
+  failures: HandlerFailures = testFailures(),
+): Promise<{ api: ClientApi; port: number; close: () => void }> {
   const app = uWS.App();
-  const api = new ClientApi(app, backend, limits);
+  const api = new ClientApi(app, backend, limits, failures);
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen("127.0.0.1", 0, (socket) => (socket === false ? reject(new Error("cannot listen on 127.0.0.1:0")) : resolve(socket)));
   });

@@ -9,7 +9,7 @@ import { writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ShardState } from "../../src/node/shard-state.js";
 import { ENTRY_BYTES } from "../../src/ledger/utxo-table.js";
-import { ChainBuilder, makeWorkload } from "../store/workload.js";
+import { ChainBuilder, makeWorkload, type Workload } from "../store/workload.js";
 
 export const WORKLOAD_ACCOUNTS = 64;
 
@@ -23,21 +23,30 @@ export function utxoSetDigest(snapshot: Uint8Array): string {
   return hash.digest("hex");
 }
 
+/**
+ * Commits blocks of `txsPerBlock` transfers from the state's tip up to `maxHeight`, calling `ack`
+ * after each commit returned; returns [supply, utxoCount, digest of the UTXO set].
+ */
+export function commitWorkload(state: ShardState, workload: Workload, txsPerBlock: number, maxHeight: number, ack: (line: string) => void): string[] {
+  const tip = state.tip;
+  const builder = new ChainBuilder(workload, tip.height, tip.hash, state.utxoSnapshot());
+  while (state.tip.height < maxHeight) {
+    const block = builder.nextBlock(txsPerBlock);
+    const result = state.commitBlock(block.bytes);
+    if (result.applied !== block.txids.length) throw new Error(`block ${block.height}: only ${result.applied} transactions applied`);
+    const txids = block.txids.map((txid) => Buffer.from(txid).toString("hex")).join(" ");
+    ack(`ack ${block.height} ${Buffer.from(block.hash).toString("hex")} ${txids}\n`);
+  }
+  return [String(state.supply), String(state.utxoCount), utxoSetDigest(state.utxoSnapshot())];
+}
+
 function main(): void {
   const [directory, seed, flushInterval, txsPerBlock, maxHeight] = process.argv.slice(2);
   const workload = makeWorkload(seed!, WORKLOAD_ACCOUNTS);
   const state = ShardState.open({ directory: directory!, genesis: workload.genesis, shard: 0, flushIntervalBlocks: Number(flushInterval) });
-  const tip = state.tip;
-  writeSync(1, `ready ${tip.height} ${state.flushedHeight}\n`);
-  const builder = new ChainBuilder(workload, tip.height, tip.hash, state.utxoSnapshot());
-  while (state.tip.height < Number(maxHeight)) {
-    const block = builder.nextBlock(Number(txsPerBlock));
-    const result = state.commitBlock(block.bytes);
-    if (result.applied !== block.txids.length) throw new Error(`block ${block.height}: only ${result.applied} transactions applied`);
-    const txids = block.txids.map((txid) => Buffer.from(txid).toString("hex")).join(" ");
-    writeSync(1, `ack ${block.height} ${Buffer.from(block.hash).toString("hex")} ${txids}\n`);
-  }
-  writeSync(1, `summary ${state.supply} ${state.utxoCount} ${utxoSetDigest(state.utxoSnapshot())}\n`);
+  writeSync(1, `ready ${state.tip.height} ${state.flushedHeight}\n`);
+  const summary = commitWorkload(state, workload, Number(txsPerBlock), Number(maxHeight), (line) => writeSync(1, line));
+  writeSync(1, `summary ${summary.join(" ")}\n`);
   process.exit(0);
 }
 

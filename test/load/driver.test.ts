@@ -16,6 +16,7 @@ import { writeReport } from "../../src/load/report.js";
 import { LoadSet, generateLoad } from "../../src/load/workload.js";
 import { keyFileJson, loadNodeSetup, nodeConfigJson } from "../../src/node/config.js";
 import { ValidatorNode } from "../../src/node/validator.js";
+import { testLogger } from "../support/log.js";
 
 const SHARDS = 2;
 const FEE = 1n;
@@ -42,7 +43,7 @@ describe("runLoad against real validators", () => {
       });
       await writeFile(join(dir, `node-${i}.json`), config);
       const setup = loadNodeSetup(join(dir, `node-${i}.json`));
-      nodes[setup.shard] = await ValidatorNode.start(setup);
+      nodes[setup.shard] = await ValidatorNode.start(setup, { logger: testLogger() });
     }
     endpoints = nodes.map((node) => [`ws://127.0.0.1:${node.port}/v1/stream`]);
   });

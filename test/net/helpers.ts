@@ -14,6 +14,8 @@ import { PeerHandshake, PeerIdentity } from "../../src/net/peer-auth.js";
 import { PEER_PATH, UwsTransport, type TransportLimits } from "../../src/net/uws-transport.js";
 import type { Clock, TimerHandle } from "../../src/runtime/interface.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
+import { testFailures } from "../support/log.js";
+import type { HandlerFailures } from "../../src/log/handler-failures.js";
 
 export const CHAIN_ID = new TextEncoder().encode("ioschain-test-net");
 
@@ -30,6 +32,7 @@ export interface NodeOptions {
   limits?: Partial<TransportLimits>;
   clock?: Clock;
   port?: number;
+  failures?: HandlerFailures;
 }
 
 export function makeTransport(identity: PeerIdentity, validators: readonly PeerIdentity[], options: NodeOptions = {}): UwsTransport {
@@ -41,6 +44,7 @@ export function makeTransport(identity: PeerIdentity, validators: readonly PeerI
     peers: new Map(validators.map((v) => [v.id, undefined])),
     clock: options.clock ?? new SystemClock(),
     rng: new CryptoRng(),
+    failures: options.failures ?? testFailures(),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
 }

@@ -7,11 +7,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { IosError } from "../../src/errors.js";
+import { HandlerFailures } from "../../src/log/handler-failures.js";
+import { MemoryLog } from "../../src/log/logger.js";
 import type { PeerId } from "../../src/net/interface.js";
 import { messageType } from "../../src/net/message-types.js";
 import { CLOSE_CODES, UwsTransport } from "../../src/net/uws-transport.js";
 import type { TimerHandle } from "../../src/runtime/interface.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
+import { testFailures } from "../support/log.js";
 import { CHAIN_ID, RawPeer, closeAll, fullMesh, makeTransport, peerUrl, sortedIdentities, startMesh, waitFor } from "./helpers.js";
 
 const PING = messageType("consensus", 0);
@@ -102,16 +106,24 @@ describe("UwsTransport mesh", () => {
     }
   });
 
-  it("handlers get their own copy, a throwing handler does not break the link, unhandled types are counted", async () => {
+  it("handlers get their own copy; a throwing handler is logged with its code and counted, and delivery goes on; unhandled types are counted", async () => {
     const ids = sortedIdentities(2);
-    const nodes = await startMesh(ids);
+    const log = new MemoryLog();
+    const failures = new HandlerFailures(log.logger);
+    const nodes = await startMesh(ids, { failures });
     try {
       const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
       const THROWS = messageType("atomix", 1);
+      const REJECTS = messageType("atomix", 2);
+      const FAILS_LATER = messageType("drp", 3);
       const UNHANDLED = messageType("msb", 2);
       b.transport.on(THROWS, () => {
         throw new Error("protocol bug");
       });
+      b.transport.on(REJECTS, () => {
+        throw new IosError("ATOMIX_BAD_LOCK", "lock proof does not verify");
+      });
+      b.transport.on(FAILS_LATER, () => Promise.reject(new IosError("DRP_LATE", "round already closed")));
       const atB = record(b.transport, PING);
       await waitFor("mesh", () => fullMesh(nodes));
       const payload = Uint8Array.of(1, 2, 3);
@@ -121,8 +133,26 @@ describe("UwsTransport mesh", () => {
       payload[0] = 9;
       await waitFor("PING after the throwing handler", () => atB.length === 1);
       assert.deepEqual(atB[0]!.payload, Uint8Array.of(1, 2, 3));
+      for (let i = 0; i < 3; i++) a.transport.send(b.identity.id, REJECTS, payload);
+      a.transport.send(b.identity.id, FAILS_LATER, payload);
+      a.transport.send(b.identity.id, PING, payload);
+      await waitFor("PING after the rejections", () => atB.length === 2 && failures.count("drp", "DRP_LATE") === 1);
+
+      assert.equal(failures.count("atomix", "INTERNAL"), 1);
+      assert.equal(failures.count("atomix", "ATOMIX_BAD_LOCK"), 3);
+      assert.equal(failures.total, 5);
+      const [bug] = log.entries({ code: "INTERNAL" });
+      assert.equal(bug!.level, "error");
+      assert.equal(bug!["subsystem"], "atomix");
+      assert.equal(bug!["peer"], a.identity.id);
+      assert.match(String((bug!["err"] as { stack: string }).stack), /protocol bug/);
+      const rejections = log.entries({ code: "ATOMIX_BAD_LOCK" });
+      assert.deepEqual(rejections.map((entry) => [entry.level, entry["count"]]), [["warn", 1], ["warn", 2]], "the 1st and 2nd are logged, not the 3rd");
+      assert.equal(log.entries({ code: "DRP_LATE", subsystem: "drp" }).length, 1, "a rejected promise is recorded too");
+      const sample = failures.metrics()[0]!.samples.find((s) => s.labels?.["code"] === "ATOMIX_BAD_LOCK");
+      assert.deepEqual(sample, { labels: { subsystem: "atomix", code: "ATOMIX_BAD_LOCK" }, value: 3 });
+
       const stats = b.transport.stats();
-      assert.equal(stats.handlerErrors, 1);
       assert.equal(stats.drops.no_handler, 1);
       assert.deepEqual(b.transport.connectedPeers(), [a.identity.id]);
     } finally {
@@ -245,7 +275,7 @@ describe("UwsTransport mesh", () => {
 
   it("refuses bad configuration with coded errors", () => {
     const [a] = sortedIdentities(1) as [ReturnType<typeof sortedIdentities>[0]];
-    const base = { identity: a, chainId: CHAIN_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock: new SystemClock(), rng: new CryptoRng() };
+    const base = { identity: a, chainId: CHAIN_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock: new SystemClock(), rng: new CryptoRng(), failures: testFailures() };
     assert.throws(() => new UwsTransport({ ...base, port: 70_000 }), { code: "TRANSPORT_BAD_CONFIG" });
     assert.throws(() => new UwsTransport({ ...base, chainId: new Uint8Array(0) }), { code: "AUTH_BAD_CONFIG" });
     assert.throws(() => new UwsTransport({ ...base, limits: { maxFrameBytes: 1 } }), { code: "TRANSPORT_BAD_CONFIG" });

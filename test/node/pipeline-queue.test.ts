@@ -14,7 +14,7 @@ import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import type { BlockEvent } from "../../src/node/consensus/interface.js";
 import { Pipeline } from "../../src/node/pipeline.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { SystemClock } from "../../src/runtime/system.js";
 
@@ -34,7 +34,7 @@ function spend(index: number): { bytes: Uint8Array; txid: Uint8Array } {
 
 describe("the pipeline's verified queue", () => {
   const directory = mkdtempSync(join(tmpdir(), "ios-pipeline-queue-"));
-  const pool = new VerifierPool({ threads: 1 });
+  const pool = new PiscinaVerifierPool({ threads: 1 });
   after(async () => {
     await pool.close();
     rmSync(directory, { recursive: true, force: true });

@@ -20,7 +20,8 @@ import { ApplyStatus, applyStatusName } from "../../src/ledger/utxo-table.js";
 import type { BlockEvent, SubmitResult } from "../../src/node/consensus/interface.js";
 import { SoloDriver, type SoloDriverOptions } from "../../src/node/consensus/solo-driver.js";
 import { Pipeline, type PipelineOptions } from "../../src/node/pipeline.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../../src/node/pool/interface.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState, type BlockSlot, type CommitResult } from "../../src/node/shard-state.js";
 import { SystemClock } from "../../src/runtime/system.js";
 import { codeOf } from "../support/errors.js";
@@ -164,7 +165,7 @@ function genesisCoins(model: Model): Coin[] {
 }
 
 before(() => {
-  pool = new VerifierPool({ threads: 2 });
+  pool = new PiscinaVerifierPool({ threads: 2 });
 });
 
 after(async () => {
@@ -393,7 +394,7 @@ describe("pipeline with the solo driver", () => {
 
   it("refuses a batch whose worker task fails as a whole with that code, keeping no reservation", async () => {
     const { state } = freshState();
-    const closedPool = new VerifierPool({ threads: 1 });
+    const closedPool = new PiscinaVerifierPool({ threads: 1 });
     await closedPool.close();
     const pipeline = pipelineOf(state, { pool: closedPool });
     const coins = genesisCoins(new Model(genesis));

@@ -20,7 +20,8 @@ import {
   sliceSignatureBatch,
   unpackSignatureBatch,
 } from "../../src/crypto/signature-batch.js";
-import { MIN_CHUNK_ITEMS, VerifierPool, reviveWorkerError } from "../../src/node/pool/verify-pool.js";
+import { MIN_CHUNK_ITEMS, reviveWorkerError } from "../../src/node/pool/chunked-pool.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { verifySignatureBatch } from "../../src/node/pool/worker.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 
@@ -119,14 +120,14 @@ describe("worker task verifySignatureBatch (called in-thread)", () => {
   });
 });
 
-describe("VerifierPool", () => {
+describe("PiscinaVerifierPool", () => {
   const rng = SeededRng.fromSeed(`${seed}/pool`);
   const items = makeItems(rng, 600, 40, 7);
   const inThread = new Ed25519Verifier().verifyBatch(items);
-  let pool: VerifierPool;
+  let pool: PiscinaVerifierPool;
 
   before(() => {
-    pool = new VerifierPool({ threads: 2 });
+    pool = new PiscinaVerifierPool({ threads: 2 });
   });
   after(async () => {
     await pool.close();
@@ -197,7 +198,7 @@ describe("VerifierPool", () => {
   });
 
   it("runs the scalar kernel when asked, with the same verdicts", async () => {
-    const scalarPool = new VerifierPool({ threads: 1, flavor: "scalar" });
+    const scalarPool = new PiscinaVerifierPool({ threads: 1, flavor: "scalar" });
     try {
       assert.deepEqual(await scalarPool.verifyBatch(items.slice(0, 200)), inThread.slice(0, 200));
     } finally {
@@ -207,13 +208,13 @@ describe("VerifierPool", () => {
 
   it("rejects bad options and calls after close with coded errors", async () => {
     for (const threads of [0, -1, 1.5, 10_000]) {
-      assert.throws(() => new VerifierPool({ threads }), (e: unknown) => e instanceof IosError && e.code === "VERIFIER_POOL_OPTIONS");
+      assert.throws(() => new PiscinaVerifierPool({ threads }), (e: unknown) => e instanceof IosError && e.code === "VERIFIER_POOL_OPTIONS");
     }
     assert.throws(
-      () => new VerifierPool({ flavor: "neon" as never }),
+      () => new PiscinaVerifierPool({ flavor: "neon" as never }),
       (e: unknown) => e instanceof IosError && e.code === "VERIFIER_POOL_OPTIONS",
     );
-    const closing = new VerifierPool({ threads: 1 });
+    const closing = new PiscinaVerifierPool({ threads: 1 });
     await closing.close();
     await closing.close();
     const closed = (e: unknown) => e instanceof IosError && e.code === "VERIFIER_POOL_CLOSED";

@@ -20,8 +20,10 @@ import { PEER_PATH, UwsTransport } from "../../src/net/uws-transport.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
 import { ShardConsensus } from "../../src/node/consensus/shard-consensus.js";
 import { Pipeline } from "../../src/node/pipeline.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../../src/node/pool/interface.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
+import { testFailures } from "../support/log.js";
 
 const SHARDS = 2;
 const AMOUNT = 1_000_000n;
@@ -65,11 +67,11 @@ describe("two shards, each with its own consensus, on one mesh", () => {
     for (const [i, key] of validators.entries()) {
       const shard = context.shardOf(key.publicKey)!;
       const state = ShardState.open({ directory: join(directory, `v${i}`), genesis, shard });
-      const pool = new VerifierPool({ threads: 1 });
+      const pool = new PiscinaVerifierPool({ threads: 1 });
       const clock = new SystemClock();
       const pipeline = new Pipeline({ state, pool, clock });
       const peers = new Map(validators.filter((v) => v !== key).map((v) => [hex(v.publicKey), undefined] as const));
-      const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers, clock, rng: new CryptoRng() });
+      const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers, clock, rng: new CryptoRng(), failures: testFailures() });
       const consensus = new ShardConsensus({ context, shard, key, transport, pipeline, state, pool, clock, rng: new CryptoRng(), viewTimeoutMs: 1000, idleBlockMs: 100 });
       const member: Member = { shard, state, pool, pipeline, transport, consensus, port: 0 };
       member.port = (await transport.start()).port;

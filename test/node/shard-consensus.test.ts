@@ -21,8 +21,10 @@ import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
 import { fileFinalityLogs } from "../../src/node/consensus/finality-log.js";
 import { ShardConsensus, finalBlockOf, type FinalBlock, type ShardConsensusOptions } from "../../src/node/consensus/shard-consensus.js";
 import { Pipeline } from "../../src/node/pipeline.js";
-import { VerifierPool } from "../../src/node/pool/verify-pool.js";
+import type { VerifierPool } from "../../src/node/pool/interface.js";
+import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
+import { testFailures } from "../support/log.js";
 import { TX_BATCH, type TxGossip } from "../../src/node/tx-gossip.js";
 
 const AMOUNT = 1_000_000n;
@@ -80,7 +82,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
   async function openMember(i: number): Promise<Member> {
     const key = validators[i]!;
     const state = ShardState.open({ directory: join(directory, `v${i}`), genesis, shard: 0 });
-    const pool = new VerifierPool({ threads: 1 });
+    const pool = new PiscinaVerifierPool({ threads: 1 });
     const clock = new SystemClock();
     const pipeline = new Pipeline({ state, pool, clock });
     const others = validators.filter((v) => v !== key).map((v) => [hex(v.publicKey), undefined] as const);
@@ -92,6 +94,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
       peers: new Map(others),
       clock,
       rng: new CryptoRng(),
+      failures: testFailures(),
     });
     const consensus = new ShardConsensus({
       context,
@@ -242,9 +245,9 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
    */
   async function withStandalone(name: string, key: KeyPair, run: (parts: Omit<ShardConsensusOptions, "key">, state: ShardState) => Promise<void>): Promise<void> {
     const state = ShardState.open({ directory: join(directory, name), genesis, shard: 0 });
-    const pool = new VerifierPool({ threads: 1 });
+    const pool = new PiscinaVerifierPool({ threads: 1 });
     const clock = new SystemClock();
-    const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock, rng: new CryptoRng() });
+    const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers: new Map(), clock, rng: new CryptoRng(), failures: testFailures() });
     const pipeline = new Pipeline({ state, pool, clock });
     try {
       await run({ context, shard: 0, transport, pipeline, state, pool, clock, rng: new CryptoRng() }, state);

@@ -53,6 +53,8 @@ describe("node configuration", () => {
     assert.deepEqual(config.listen, { host: "127.0.0.1", port: 0 });
     assert.deepEqual(config.api, DEFAULT_API_LIMITS);
     assert.equal(config.peers[0]!.url, "ws://127.0.0.1:7001/peer");
+    assert.equal(config.logLevel, undefined);
+    assert.equal(parseNodeConfig(JSON.stringify({ ...valid(), log: { level: "debug" } }), file).logLevel, "debug");
   });
 
   it("names the exact field that is wrong", () => {
@@ -70,6 +72,8 @@ describe("node configuration", () => {
     refused((c) => (c.pipeline = { threads: 2 }), "CONFIG_UNKNOWN_FIELD", /\$\.pipeline\.threads/);
     refused((c) => (c.api = { maxBodyBytes: 10 }), "CONFIG_BAD_FIELD", /\$\.api\.maxBodyBytes/);
     refused((c) => (c.shard = 0), "CONFIG_OBSOLETE_FIELD", /\$\.shard is no longer a configuration field: the shard now comes from the epoch assignment/);
+    refused((c) => (c.log = { level: "loud" }), "CONFIG_BAD_FIELD", /\$\.log\.level must be one of fatal, error, warn, info, debug, trace, silent/);
+    refused((c) => (c.log = { level: "info", file: "x" }), "CONFIG_UNKNOWN_FIELD", /\$\.log\.file/);
   });
 
   it("key files round-trip and a damaged one is refused", () => {

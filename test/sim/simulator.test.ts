@@ -1,11 +1,13 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { IosError } from "../../src/errors.js";
+import type { HandlerFailures } from "../../src/log/handler-failures.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
 import { EventQueue, type ScheduledEvent } from "../../src/sim/event-queue.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { Clock } from "../../src/runtime/interface.js";
 import type { Transport } from "../../src/net/interface.js";
+import { protocolOfType } from "../../src/net/message-types.js";
 import { DATA, Pinger, Ponger, Recorder, peerId, word } from "./protocols.js";
 
 const A = peerId(1);
@@ -162,23 +164,38 @@ describe("simulator", () => {
     });
   });
 
-  it("a throwing handler stops the run with SIM_EVENT_FAILED, the seed and the cause", () => {
-    const sim = new Simulator({ seed: 77 });
-    sim.addNode(B, ({ transport }) => {
-      transport.on(DATA, () => {
-        throw new RangeError("bad vote");
+  it("a throwing handler is logged with its code and counted by its incarnation, traced, and delivery goes on", () => {
+    const run = (seed: number) => {
+      const sim = new Simulator({ seed });
+      const received: number[] = [];
+      let failures: HandlerFailures | undefined;
+      sim.addNode(B, (context) => {
+        failures = context.failures;
+        context.transport.on(DATA, (_from, _type, payload) => {
+          const value = payload[0]!;
+          if (value === 2) throw new RangeError("bad vote");
+          if (value === 3) throw new IosError("VOTE_FORGED", "signature does not verify");
+          received.push(value);
+        });
       });
-    });
-    sim.addNode(A, ({ transport }) => transport.send(B, DATA, word(1)));
-    assert.throws(() => sim.run(), (error: unknown) => {
-      assert.ok(hasCode("SIM_EVENT_FAILED")(error));
-      const failure = error as IosError;
-      assert.equal(failure.detail!["seed"], 77);
-      assert.equal(failure.detail!["event"], 3);
-      assert.ok(failure.cause instanceof RangeError);
-      assert.match(failure.message, /bad vote/);
-      return true;
-    });
+      sim.addNode(A, ({ transport }) => {
+        for (const value of [1, 2, 3, 3, 4]) transport.send(B, DATA, word(value));
+      });
+      assert.equal(sim.run().reason, "idle");
+      return { sim, received, failures: failures!, hash: sim.traceHash() };
+    };
+    const { sim, received, failures, hash } = run(77);
+    assert.deepEqual(received, [1, 4], "messages after the failures are still delivered");
+    const subsystem = protocolOfType(DATA) ?? "unassigned";
+    assert.equal(failures.count(subsystem, "INTERNAL"), 1);
+    assert.equal(failures.count(subsystem, "VOTE_FORGED"), 2);
+    const [bug] = sim.logs.entries({ code: "INTERNAL" });
+    assert.equal(bug!["node"], B);
+    assert.equal(bug!["incarnation"], 0);
+    assert.equal(bug!.time, sim.now(), "stamped with virtual time");
+    assert.match(String((bug!["err"] as { stack: string }).stack), /RangeError: bad vote/);
+    assert.equal(sim.logs.entries({ code: "VOTE_FORGED" }).length, 2);
+    assert.equal(run(77).hash, hash, "the failures are part of a reproducible trace");
   });
 
   it("run cannot be re-entered from inside an event", () => {

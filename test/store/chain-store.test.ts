@@ -5,11 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { open } from "lmdb";
-import { ChainStore, type UtxoWrite } from "../../src/store/chain-store.js";
+import { LmdbChainStore } from "../../src/store/chain-store.js";
+import type { UtxoWrite } from "../../src/store/interface.js";
+import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
+import type { RecordChainStore } from "../../src/store/record-store.js";
 import { META_FLUSHED, META_IDENTITY, OUTPOINT_BYTES, SCHEMA_VERSION, UTXO_ENTRY_BYTES, heightKey } from "../../src/store/schema.js";
 import { UtxoDelta } from "../../src/store/utxo-delta.js";
 import { TestRng } from "../ledger/helpers.js";
 import { codeOfAsync } from "../support/errors.js";
+import { BACKENDS, type RawTable } from "./backends.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-store-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -44,7 +48,7 @@ function supplyOf(values: Iterable<string>): bigint {
   return sum;
 }
 
-function storedEntries(store: ChainStore, chunk = 7): Uint8Array {
+function storedEntries(store: RecordChainStore, chunk = 7): Uint8Array {
   return Buffer.concat([...store.utxoChunks(chunk)]);
 }
 
@@ -55,14 +59,17 @@ function sampleBlock(height: number, txCount: number) {
 
 const identity = { shard: 3, genesisId: rng.bytes(32) };
 
-describe("ChainStore records", () => {
-  const dir = freshDir();
+for (const makeBackend of BACKENDS) {
+const backend = makeBackend();
+
+describe(`ChainStore records (${backend.name})`, () => {
+  const dir = backend.fresh();
   const genesis = randomEntries(50);
   const model = entryMap(genesis);
   const blocks = [sampleBlock(1, 5), sampleBlock(2, 0), sampleBlock(3, 40)];
 
   it("starts uninitialized and refuses reads of the chain until genesis is written", async () => {
-    const store = ChainStore.open(dir);
+    const store = backend.open(dir);
     assert.equal(store.initialized, false);
     assert.equal(await codeOfAsync(() => store.tip), "STORE_NOT_INITIALIZED");
     assert.equal(await codeOfAsync(() => store.appendBlock(blocks[0]!)), "STORE_NOT_INITIALIZED");
@@ -70,7 +77,7 @@ describe("ChainStore records", () => {
   });
 
   it("round-trips identity, tip, flushed marker, epoch and the genesis UTXO set", async () => {
-    const store = ChainStore.open(dir);
+    const store = backend.open(dir);
     store.initialize(identity, genesis);
     assert.equal(await codeOfAsync(() => store.initialize(identity, genesis)), "STORE_ALREADY_INITIALIZED");
     assert.deepEqual(store.identity, identity);
@@ -85,7 +92,7 @@ describe("ChainStore records", () => {
   });
 
   it("round-trips blocks by height and hash and the tx index", async () => {
-    const store = ChainStore.open(dir);
+    const store = backend.open(dir);
     for (const block of blocks) store.appendBlock(block);
     assert.deepEqual(store.tip, { height: 3, hash: blocks[2]!.hash });
     for (const block of blocks) {
@@ -103,7 +110,7 @@ describe("ChainStore records", () => {
   });
 
   it("applies sorted upserts and deletes with the flushed marker, inside a block or alone", async () => {
-    const store = ChainStore.open(dir);
+    const store = backend.open(dir);
     const added = randomEntries(30);
     const removed = [...model.keys()].slice(0, 20);
     const delta = new Map(model);
@@ -125,7 +132,7 @@ describe("ChainStore records", () => {
     assert.deepEqual(store.flushed, { height: 5, count: 59, supply: supplyOf(delta.values()) });
     await store.close();
 
-    const reopened = ChainStore.open(dir);
+    const reopened = backend.open(dir);
     assert.deepEqual(reopened.tip, { height: 5, hash: reopened.tip.hash });
     assert.deepEqual(reopened.flushed, { height: 5, count: 59, supply: supplyOf(delta.values()) });
     assert.equal(reopened.epoch, 7);
@@ -136,7 +143,7 @@ describe("ChainStore records", () => {
   });
 
   it("rejects appends that do not follow the tip and bad arguments, changing nothing", async () => {
-    const store = ChainStore.open(dir);
+    const store = backend.open(dir);
     const tip = store.tip;
     assert.equal(await codeOfAsync(() => store.appendBlock(sampleBlock(7, 1))), "STORE_HEIGHT_GAP");
     assert.equal(await codeOfAsync(() => store.appendBlock(sampleBlock(5, 1))), "STORE_HEIGHT_GAP");
@@ -158,29 +165,74 @@ describe("ChainStore records", () => {
   });
 });
 
-describe("ChainStore refuses damaged, foreign and mismatched stores", () => {
+describe(`ChainStore refuses damaged and mismatched records (${backend.name})`, () => {
+  it("a store with records but no identity, another schema version, a bad magic or a torn record is refused with its code", async () => {
+    const bare = backend.fresh();
+    await backend.rawTable(bare, "blocks", (blocks) => blocks.put(heightKey(1), Buffer.from("not ours")));
+    assert.equal(await codeOfAsync(() => backend.open(bare)), "STORE_FOREIGN");
+
+    const dir = backend.fresh();
+    const store = backend.open(dir);
+    store.initialize(identity, randomEntries(3));
+    await store.close();
+    const tamperMeta = (key: Buffer, edit: (value: Buffer) => Buffer) =>
+      backend.rawTable(dir, "meta", (meta: RawTable) => meta.put(key, edit(Buffer.from(meta.get(key)!))));
+    await tamperMeta(META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION + 1, 8), value));
+    assert.equal(await codeOfAsync(() => backend.open(dir)), "STORE_SCHEMA_MISMATCH");
+    await tamperMeta(META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION, 8), value.write("XXXX", 0), value));
+    assert.equal(await codeOfAsync(() => backend.open(dir)), "STORE_FOREIGN");
+    await tamperMeta(META_IDENTITY, (value) => (value.write("IOSC", 0), value));
+    await backend.open(dir).close();
+    await tamperMeta(META_FLUSHED, (value) => value.subarray(0, 20));
+    assert.equal(await codeOfAsync(() => backend.open(dir)), "STORE_CORRUPT");
+  });
+
+  it("a block above the tip or a flushed marker above the tip gives STORE_CORRUPT", async () => {
+    const dir = backend.fresh();
+    const store = backend.open(dir);
+    store.initialize(identity, randomEntries(3));
+    store.appendBlock(sampleBlock(1, 1));
+    await store.close();
+    await backend.rawTable(dir, "blocks", (blocks) => blocks.put(heightKey(2), Buffer.from("stray")));
+    assert.equal(await codeOfAsync(() => backend.open(dir)), "STORE_CORRUPT");
+
+    const dir2 = backend.fresh();
+    const store2 = backend.open(dir2);
+    store2.initialize(identity, randomEntries(3));
+    await store2.close();
+    await backend.rawTable(dir2, "meta", (meta) => {
+      const marker = Buffer.from(meta.get(META_FLUSHED)!);
+      marker.writeBigUInt64LE(9n, 0);
+      meta.put(META_FLUSHED, marker);
+    });
+    assert.equal(await codeOfAsync(() => backend.open(dir2)), "STORE_CORRUPT");
+  });
+});
+}
+
+describe("LmdbChainStore refuses damaged files and foreign environments", () => {
   it("a data file that is not LMDB (random bytes, zeros, a torn meta page) gives STORE_CORRUPT, not a crash", async () => {
     for (const content of [randomBytes(20_000), Buffer.alloc(9000), Buffer.from("short")]) {
       const dir = freshDir();
-      await ChainStore.open(dir).close();
+      await LmdbChainStore.open(dir).close();
       writeFileSync(join(dir, "data.mdb"), content);
-      assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_CORRUPT");
+      assert.equal(await codeOfAsync(() => LmdbChainStore.open(dir)), "STORE_CORRUPT");
     }
     const dir = freshDir();
-    const store = ChainStore.open(dir);
+    const store = LmdbChainStore.open(dir);
     store.initialize(identity, randomEntries(3));
     await store.close();
     const file = join(dir, "data.mdb");
     const bytes = readFileSync(file);
     bytes.writeUInt32LE(0x12345678, 4096 + 24);
     writeFileSync(file, bytes);
-    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_CORRUPT");
+    assert.equal(await codeOfAsync(() => LmdbChainStore.open(dir)), "STORE_CORRUPT");
   });
 
   it("a path that is a file gives STORE_OPEN_FAILED", async () => {
     const file = join(root, "plain-file");
     writeFileSync(file, "x");
-    assert.equal(await codeOfAsync(() => ChainStore.open(file)), "STORE_OPEN_FAILED");
+    assert.equal(await codeOfAsync(() => LmdbChainStore.open(file)), "STORE_OPEN_FAILED");
   });
 
   it("another program's LMDB environment gives STORE_FOREIGN", async () => {
@@ -188,56 +240,31 @@ describe("ChainStore refuses damaged, foreign and mismatched stores", () => {
     const env = open({ path: dir, overlappingSync: false });
     await env.put("users/1", { name: "alice" });
     await env.close();
-    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_FOREIGN");
-
-    const dir2 = freshDir();
-    const env2 = open({ path: dir2, overlappingSync: false });
-    const blocks = env2.openDB({ name: "blocks", keyEncoding: "binary", encoding: "binary" });
-    blocks.putSync(heightKey(1), Buffer.from("not ours"));
-    await env2.close();
-    assert.equal(await codeOfAsync(() => ChainStore.open(dir2)), "STORE_FOREIGN");
+    assert.equal(await codeOfAsync(() => LmdbChainStore.open(dir)), "STORE_FOREIGN");
   });
+});
 
-  async function tamperMeta(dir: string, key: Buffer, edit: (value: Buffer) => Buffer): Promise<void> {
-    const env = open({ path: dir, overlappingSync: false });
-    const meta = env.openDB<Buffer, Buffer>({ name: "meta", keyEncoding: "binary", encoding: "binary" });
-    meta.putSync(key, edit(Buffer.from(meta.get(key)!)));
-    await env.close();
-  }
-
-  it("another schema version gives STORE_SCHEMA_MISMATCH; a bad magic STORE_FOREIGN; a torn record STORE_CORRUPT", async () => {
-    const dir = freshDir();
-    const store = ChainStore.open(dir);
-    store.initialize(identity, randomEntries(3));
+describe("MemoryDisk", () => {
+  it("outlives its store: a crash revokes the open handle and keeps exactly what was committed", async () => {
+    const disk = new MemoryDisk("crash");
+    const store = MemoryChainStore.open(disk);
+    assert.equal(await codeOfAsync(() => MemoryChainStore.open(disk)), "STORE_OPEN_FAILED", "one handle at a time");
+    const genesis = randomEntries(10);
+    store.initialize(identity, genesis);
+    const block = sampleBlock(1, 3);
+    store.appendBlock(block);
+    const bytes = Buffer.from(block.bytes);
+    block.bytes.fill(0);
+    disk.crash();
+    assert.equal(await codeOfAsync(() => store.getBlock(1)), "STORE_CLOSED", "the dead incarnation's handle no longer reads");
+    assert.equal(await codeOfAsync(() => store.appendBlock(sampleBlock(2, 1))), "STORE_CLOSED", "nor writes");
     await store.close();
-    await tamperMeta(dir, META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION + 1, 8), value));
-    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_SCHEMA_MISMATCH");
-    await tamperMeta(dir, META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION, 8), value.write("XXXX", 0), value));
-    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_FOREIGN");
-    await tamperMeta(dir, META_IDENTITY, (value) => (value.write("IOSC", 0), value));
-    await ChainStore.open(dir).close();
-    await tamperMeta(dir, META_FLUSHED, (value) => value.subarray(0, 20));
-    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_CORRUPT");
-  });
-
-  it("a block above the tip or a flushed marker above the tip gives STORE_CORRUPT", async () => {
-    const dir = freshDir();
-    const store = ChainStore.open(dir);
-    store.initialize(identity, randomEntries(3));
-    store.appendBlock(sampleBlock(1, 1));
-    await store.close();
-    const env = open({ path: dir, overlappingSync: false });
-    const blocks = env.openDB<Buffer, Buffer>({ name: "blocks", keyEncoding: "binary", encoding: "binary" });
-    blocks.putSync(heightKey(2), Buffer.from("stray"));
-    await env.close();
-    assert.equal(await codeOfAsync(() => ChainStore.open(dir)), "STORE_CORRUPT");
-
-    const dir2 = freshDir();
-    const store2 = ChainStore.open(dir2);
-    store2.initialize(identity, randomEntries(3));
-    await store2.close();
-    await tamperMeta(dir2, META_FLUSHED, (value) => (value.writeBigUInt64LE(9n, 0), value));
-    assert.equal(await codeOfAsync(() => ChainStore.open(dir2)), "STORE_CORRUPT");
+    const reopened = MemoryChainStore.open(disk);
+    assert.deepEqual(reopened.tip, { height: 1, hash: block.hash });
+    assert.deepEqual(reopened.getBlock(1), bytes, "records were copied in: the caller's buffer is not the disk");
+    assert.deepEqual(entryMap(storedEntries(reopened)), entryMap(genesis));
+    await reopened.close();
+    await MemoryChainStore.open(disk).close();
   });
 });
 

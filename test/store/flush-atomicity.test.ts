@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
-import { ChainStore } from "../../src/store/chain-store.js";
+import { LmdbChainStore } from "../../src/store/chain-store.js";
 import { UTXO_ENTRY_BYTES } from "../../src/store/schema.js";
 import { TestRng } from "../ledger/helpers.js";
 
@@ -39,7 +39,7 @@ it(`a block and its UTXO flush commit together across ${ROUNDS} random SIGKILLs`
   let lastTip = 0;
   for (let round = 0; round < ROUNDS; round++) {
     await runAndKill(directory, 20 + rng.below(200));
-    const store = ChainStore.open(directory);
+    const store = LmdbChainStore.open(directory);
     try {
       const { tip, flushed } = store;
       assert.equal(flushed.height, tip.height, `round ${round}: marker at ${flushed.height}, tip at ${tip.height}`);

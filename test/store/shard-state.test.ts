@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
-import { open } from "lmdb";
-import { BlockKind, encodeBlock, makeBlockHeader, sealOptimistic } from "../../src/ledger/block.js";
-import { genesisEntries, genesisTxid } from "../../src/ledger/genesis.js";
+import { describe, it } from "node:test";
+import { BlockKind, decodeBlockEnvelope, encodeBlock, makeBlockHeader, sealOptimistic } from "../../src/ledger/block.js";
+import { genesisEntries, genesisTxid, type Genesis } from "../../src/ledger/genesis.js";
+import { validateStateless } from "../../src/ledger/stateless.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { ApplyStatus, ENTRY_BYTES } from "../../src/ledger/utxo-table.js";
 import { ShardState } from "../../src/node/shard-state.js";
@@ -14,31 +10,22 @@ import { META_FLUSHED, heightKey } from "../../src/store/schema.js";
 import { WORKLOAD_ACCOUNTS, utxoSetDigest } from "../ledger/store-crash-child.js";
 import { ChainBuilder, FEE, makeWorkload, type BuiltBlock } from "./workload.js";
 import { codeOfAsync } from "../support/errors.js";
-
-const root = mkdtempSync(join(tmpdir(), "ios-shard-state-"));
-after(() => rmSync(root, { recursive: true, force: true }));
-let dirs = 0;
-const freshDir = (): string => join(root, `s${dirs++}`);
-const CHILD = new URL("../ledger/store-crash-child.js", import.meta.url).pathname;
+import { BACKENDS, type Medium } from "./backends.js";
+import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
 
 const workload = makeWorkload("shard state tests", 32);
 const genesisCount = genesisEntries(workload.genesis, 0).length / ENTRY_BYTES;
 
 
-function openState(directory: string, flushIntervalBlocks = 4): ShardState {
-  return ShardState.open({ directory, genesis: workload.genesis, shard: 0, flushIntervalBlocks });
+for (const makeBackend of BACKENDS) {
+const backend = makeBackend();
+const freshDir = (): Medium => backend.fresh();
+
+function openState(medium: Medium, flushIntervalBlocks = 4, genesis: Genesis = workload.genesis): ShardState {
+  return ShardState.open({ ...backend.location(medium), genesis, shard: 0, flushIntervalBlocks });
 }
 
-async function rawEnv<T>(directory: string, action: (db: (name: string) => ReturnType<ReturnType<typeof open>["openDB"]>) => T): Promise<T> {
-  const env = open({ path: directory, overlappingSync: false });
-  try {
-    return action((name) => env.openDB({ name, keyEncoding: "binary", encoding: "binary" }));
-  } finally {
-    await env.close();
-  }
-}
-
-describe("ShardState", () => {
+describe(`ShardState (${backend.name} store)`, () => {
   it("starts from genesis, commits blocks, flushes every K blocks and answers lookups", async () => {
     const dir = freshDir();
     const state = openState(dir);
@@ -84,11 +71,9 @@ describe("ShardState", () => {
 
   it("replays an unflushed tail left by a process that exited without closing", async () => {
     const dir = freshDir();
-    const run = spawnSync(process.execPath, [CHILD, dir, "tail replay", "4", "15", "10"], { encoding: "utf8" });
-    assert.equal(run.status, 0, run.stderr);
-    const summary = run.stdout.split("\n").find((line) => line.startsWith("summary "))!.split(" ");
+    const summary = ["summary", ...backend.crashRun(dir, "tail replay", 4, 15, 10)];
     const tailWorkload = makeWorkload("tail replay", WORKLOAD_ACCOUNTS);
-    const state = ShardState.open({ directory: dir, genesis: tailWorkload.genesis, shard: 0, flushIntervalBlocks: 4 });
+    const state = openState(dir, 4, tailWorkload.genesis);
     assert.equal(state.tip.height, 10);
     assert.equal(state.flushedHeight, 8, "blocks 9 and 10 were never flushed");
     assert.equal(String(state.supply), summary[1]);
@@ -156,21 +141,46 @@ describe("ShardState", () => {
     await state.close();
 
     const other = makeWorkload("another genesis", 4);
-    assert.equal(await codeOfAsync(() => ShardState.open({ directory: dir, genesis: other.genesis, shard: 0 })), "STORE_IDENTITY_MISMATCH");
+    assert.equal(await codeOfAsync(() => openState(dir, 4, other.genesis)), "STORE_IDENTITY_MISMATCH");
 
     const gapDir = freshDir();
-    const run = spawnSync(process.execPath, [CHILD, gapDir, "gap", "100", "2", "5"], { encoding: "utf8" });
-    assert.equal(run.status, 0, run.stderr);
-    await rawEnv(gapDir, (db) => db("blocks").removeSync(heightKey(2)));
+    backend.crashRun(gapDir, "gap", 100, 2, 5);
+    await backend.rawTable(gapDir, "blocks", (blocks) => blocks.remove(heightKey(2)));
     const gapGenesis = makeWorkload("gap", WORKLOAD_ACCOUNTS).genesis;
-    assert.equal(await codeOfAsync(() => ShardState.open({ directory: gapDir, genesis: gapGenesis, shard: 0 })), "STORE_HEIGHT_GAP");
+    assert.equal(await codeOfAsync(() => openState(gapDir, 100, gapGenesis)), "STORE_HEIGHT_GAP");
 
-    await rawEnv(dir, (db) => {
-      const meta = db("meta");
-      const marker = Buffer.from(meta.get(META_FLUSHED) as Buffer);
+    await backend.rawTable(dir, "meta", (meta) => {
+      const marker = Buffer.from(meta.get(META_FLUSHED)!);
       marker.writeBigUInt64LE(marker.readBigUInt64LE(16) + 1n, 16);
-      meta.putSync(META_FLUSHED, marker);
+      meta.put(META_FLUSHED, marker);
     });
     assert.equal(await codeOfAsync(() => openState(dir)), "STORE_CORRUPT");
+  });
+});
+}
+
+describe("ShardState on a crashed MemoryDisk", () => {
+  it("a restart on the same disk sees the committed blocks only: staged records and the unflushed delta are gone", async () => {
+    const disk = new MemoryDisk("staged crash");
+    const open = () => ShardState.open({ store: MemoryChainStore.open(disk), genesis: workload.genesis, shard: 0, flushIntervalBlocks: 4 });
+    const state = open();
+    const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
+    for (let i = 0; i < 6; i++) state.commitBlock(builder.nextBlock(5).bytes);
+    const committed = { tip: state.tip, supply: state.supply, digest: utxoSetDigest(state.utxoSnapshot()) };
+    const next = builder.nextBlock(5);
+    const records = validateStateless(decodeBlockEnvelope(next.bytes).body, 0, 1);
+    state.assemble().apply(records.records, records.recordCount);
+    assert.notEqual(state.supply, committed.supply);
+    disk.crash();
+    assert.equal(await codeOfAsync(() => state.tip), "STORE_CLOSED");
+
+    const restarted = open();
+    assert.deepEqual(restarted.tip, committed.tip);
+    assert.equal(restarted.flushedHeight, 4, "blocks 5 and 6 replayed from the store");
+    assert.equal(restarted.supply, committed.supply);
+    assert.equal(utxoSetDigest(restarted.utxoSnapshot()), committed.digest);
+    restarted.commitBlock(next.bytes);
+    assert.equal(restarted.tip.height, 7);
+    await restarted.close();
   });
 });

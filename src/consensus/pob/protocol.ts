@@ -360,13 +360,9 @@ export class PobNode {
   /** Keeps a block of a current believable producer of this shard and epoch (the seal is checked in phase 2). */
   private receiveBlock(payload: Uint8Array): void {
     if (this.closed) return;
-    let envelope: ReturnType<typeof decodeBlockEnvelope>;
-    try {
-      envelope = decodeBlockEnvelope(payload);
-    } catch (error) {
-      if (error instanceof LedgerError) return;
-      throw error;
-    }
+    // A block that does not decode is the sender's fault: the LedgerError goes to the transport,
+    // which logs and counts it (src/net/guarded-handler.ts).
+    const envelope = decodeBlockEnvelope(payload);
     const { header, seal } = envelope;
     if (header.shard !== this.config.shard || header.epoch !== this.leagues.epoch || !this.leagues.isBelievable(header.producer)) return;
     if (this.held.has(toHex(envelope.hash))) return;
@@ -472,13 +468,8 @@ export class PobNode {
   /** A validator outside the committee learns final proposals from it, verified offline. */
   private receiveRecord(from: PeerId, payload: Uint8Array): void {
     if (this.closed || this.bft !== undefined) return;
-    let record: FinalityRecord;
-    try {
-      record = decodeFinalityRecord(payload, this.participants.length, DEFAULT_MAX_PROPOSAL_BYTES);
-    } catch (error) {
-      if (error instanceof IosError) return;
-      throw error;
-    }
+    // A malformed record's IosError goes to the transport, which logs and counts it.
+    const record: FinalityRecord = decodeFinalityRecord(payload, this.participants.length, DEFAULT_MAX_PROPOSAL_BYTES);
     const next = this.nextHeight();
     if (record.height < next || record.height >= next + MAX_FUTURE_RECORDS) return;
     if (!this.pending.has(record.height) && !verifyFinality(this.participants, this.config.chainId, record, this.deps.verifier)) return;

@@ -67,7 +67,7 @@ import { ApplyStatus, applyStatusName } from "../../ledger/utxo-table.js";
 import { sameBytes } from "../../bytes.js";
 import { toHex } from "../../hex.js";
 import type { Pipeline } from "../pipeline.js";
-import type { VerifierPool } from "../pool/verify-pool.js";
+import type { VerifierPool } from "../pool/interface.js";
 import type { ShardState } from "../shard-state.js";
 import { TxGossip } from "../tx-gossip.js";
 import type { OptimisticBatch } from "../../api/stream-codec.js";

@@ -1,0 +1,78 @@
+/**
+ * What a shard's durable state (src/node/shard-state.ts) needs from its chain store: blocks by
+ * height and hash, the txid index, the flushed UTXO set with its marker, and the chain metadata.
+ * Two implementations share one record layout (schema.ts) and one body of checks
+ * (record-store.ts): `LmdbChainStore` (chain-store.ts, production, fsynced) and
+ * `MemoryChainStore` (memory-store.ts, the simulator's, on a `MemoryDisk` that outlives a node).
+ *
+ * Contract. Every write (`initialize`, `appendBlock`, `flushUtxos`, `setEpoch`) is one atomic
+ * transaction: when it returns, all of it is durable; when it throws, none of it happened. Bad
+ * arguments throw `StoreError` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
+ * written; reads of a closed store throw STORE_CLOSED.
+ */
+import type { ChainTip, FlushMarker, StoreIdentity, TxLocation } from "./schema.js";
+
+/** A block as the store keeps it; the store does not decode blocks, the caller supplies the parts. */
+export interface StoredBlock {
+  readonly height: number;
+  readonly hash: Uint8Array;
+  /** The encoded block (src/ledger/block.ts). */
+  readonly bytes: Uint8Array;
+  /** Packed 32-byte txids of the transactions the block applied, to index. */
+  readonly txids: Uint8Array;
+  /** positions[i] = index in the block body of the transaction txids[i]. */
+  readonly positions: ArrayLike<number>;
+  /**
+   * The consensus layer's own record of this block (PoB: the final proposal hash and outcome tip,
+   * src/node/consensus/pob-consensus.ts), stored in the same transaction; the last one is kept.
+   */
+  readonly consensusState?: Uint8Array;
+}
+
+/** One UTXO upsert (value = owner ‖ u64le amount) or delete (value null). */
+export interface UtxoWrite {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | null;
+}
+
+/** A UTXO batch, keys strictly ascending, and the size and supply of the set it produces. */
+export interface UtxoFlush {
+  readonly writes: readonly UtxoWrite[];
+  readonly count: number;
+  readonly supply: bigint;
+  /**
+   * Transaction locations of blocks appended without their index (StoredBlock with no txids):
+   * written with the flush, in its transaction. txids packed n × 32, heights and positions n each.
+   */
+  readonly txIndex?: { readonly txids: Uint8Array; readonly heights: Uint32Array; readonly positions: Uint32Array };
+}
+
+export interface ChainStore {
+  /** Where the records live, for messages: a directory, or `memory:<name>`. */
+  readonly location: string;
+  /** False until `initialize` wrote the genesis state. */
+  readonly initialized: boolean;
+  /** The following four throw STORE_NOT_INITIALIZED before `initialize`. */
+  readonly identity: StoreIdentity;
+  readonly tip: ChainTip;
+  readonly flushed: FlushMarker;
+  /** What the consensus layer stored with the last block that carried a record. */
+  readonly consensusState: Uint8Array | undefined;
+  readonly epoch: number;
+  /**
+   * Writes the genesis state: identity, tip = (0, genesisId), the UTXO entries (packed 76-byte
+   * UtxoTable entries) and the flushed marker at height 0. STORE_ALREADY_INITIALIZED if present.
+   */
+  initialize(identity: StoreIdentity, entries: Uint8Array): void;
+  /** Appends the block at tip + 1, with an optional UTXO flush whose marker is this block's height. */
+  appendBlock(block: StoredBlock, flush?: UtxoFlush): void;
+  /** Writes a UTXO batch and moves the flushed marker to the current tip. */
+  flushUtxos(flush: UtxoFlush): void;
+  setEpoch(epoch: number): void;
+  getBlock(height: number): Uint8Array | undefined;
+  getBlockByHash(hash: Uint8Array): Uint8Array | undefined;
+  getTxLocation(txid: Uint8Array): TxLocation | undefined;
+  /** The flushed UTXO set in key order, as packed 76-byte entries, `entriesPerChunk` at a time. */
+  utxoChunks(entriesPerChunk: number): Iterable<Uint8Array>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,364 @@
+/**
+ * The chain store's logic over a set of record tables (layout: schema.ts), shared by both
+ * implementations of `ChainStore` (interface.ts): `LmdbChainStore` (chain-store.ts) keeps the
+ * tables in an LMDB environment, `MemoryChainStore` (memory-store.ts) in memory. Checks, record
+ * encodings, the metadata cache and the consistency checks on open live here once, so the two
+ * answer the same inputs with the same results and the same error codes.
+ *
+ * Write path (DESIGN.md §3). Random-key puts are expensive, so the UTXO set is not written per
+ * transaction:
+ *  - `appendBlock` is one write transaction: the block (sequential key), its hash → height, the
+ *    txids it applied, and the tip. Optionally the same transaction also carries a sorted UTXO
+ *    flush and its "flushed" marker (what ShardState does every FLUSH_INTERVAL_BLOCKS blocks), so
+ *    a flush costs no extra sync.
+ *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
+ */
+import { StoreError, storeCheck } from "./errors.js";
+import type { ChainStore, StoredBlock, UtxoFlush } from "./interface.js";
+import {
+  HASH_BYTES,
+  MAX_CONSENSUS_STATE_BYTES,
+  META_CONSENSUS,
+  META_EPOCH,
+  META_FLUSHED,
+  META_IDENTITY,
+  META_TIP,
+  OUTPOINT_BYTES,
+  TXID_BYTES,
+  UTXO_ENTRY_BYTES,
+  UTXO_VALUE_BYTES,
+  decodeEpoch,
+  decodeFlushMarker,
+  decodeHeightKey,
+  decodeHeightValue,
+  decodeIdentity,
+  decodeTip,
+  decodeTxLocation,
+  encodeEpoch,
+  encodeFlushMarker,
+  encodeHeightValue,
+  encodeIdentity,
+  encodeTip,
+  encodeTxLocation,
+  heightKey,
+  isU64,
+  type ChainTip,
+  type FlushMarker,
+  type StoreIdentity,
+  type SubDatabase,
+  type TxLocation,
+} from "./schema.js";
+
+/** One sub-database of schema.ts: binary keys and values. */
+export interface RecordTable {
+  get(key: Buffer): Buffer | undefined;
+  /** Inside `RecordEnvironment.transaction` only. `append`: the key sorts after every key (LMDB's append hint). */
+  put(key: Buffer, value: Buffer, append?: boolean): void;
+  /** Inside `RecordEnvironment.transaction` only. */
+  remove(key: Buffer): void;
+  isEmpty(): boolean;
+  /** The greatest key (byte order), or undefined when empty. */
+  lastKey(): Buffer | undefined;
+  /** Every record in key (byte) order, as of the call. */
+  entries(): Iterable<{ readonly key: Buffer; readonly value: Buffer }>;
+}
+
+/** The tables of schema.ts and their atomic, durable write transactions. */
+export interface RecordEnvironment {
+  table(name: SubDatabase): RecordTable;
+  /** Runs `writes` as one transaction: durable when this returns, discarded when `writes` throws. */
+  transaction(writes: () => void): void;
+  close(): Promise<void>;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function isHeight(height: number): boolean {
+  return Number.isSafeInteger(height) && height >= 0;
+}
+
+function checkFlush(flush: UtxoFlush): void {
+  storeCheck(isHeight(flush.count), "STORE_BAD_INPUT", "flush count must be a non-negative safe integer");
+  storeCheck(isU64(flush.supply), "STORE_BAD_INPUT", "flush supply must be a u64");
+  const index = flush.txIndex;
+  if (index !== undefined) {
+    const n = index.heights.length;
+    storeCheck(index.txids.length === n * TXID_BYTES && index.positions.length === n, "STORE_BAD_INPUT", `tx index: ${index.txids.length / TXID_BYTES} txids, ${n} heights, ${index.positions.length} positions`);
+  }
+  let previous: Buffer | undefined;
+  flush.writes.forEach((write, i) => {
+    storeCheck(write.key.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `write ${i}: outpoint must be ${OUTPOINT_BYTES} bytes`);
+    storeCheck(write.value === null || write.value.length === UTXO_VALUE_BYTES, "STORE_BAD_INPUT", `write ${i}: value must be ${UTXO_VALUE_BYTES} bytes`);
+    const key = asBuffer(write.key);
+    storeCheck(previous === undefined || Buffer.compare(previous, key) < 0, "STORE_BAD_INPUT", `write ${i}: keys must be strictly ascending`);
+    previous = key;
+  });
+}
+
+export class RecordChainStore implements ChainStore {
+  private closed = false;
+  private identityRecord: StoreIdentity | undefined;
+  private tipRecord: ChainTip | undefined;
+  private flushedRecord: FlushMarker | undefined;
+  private epochRecord = 0;
+  private readonly dbs: Record<SubDatabase, RecordTable>;
+
+  /** Reads and checks the metadata of `env`; STORE_FOREIGN / STORE_SCHEMA_MISMATCH / STORE_CORRUPT when it is not a sound store. */
+  protected constructor(
+    readonly location: string,
+    private readonly env: RecordEnvironment,
+  ) {
+    this.dbs = {
+      blocks: env.table("blocks"),
+      blockHeights: env.table("blockHeights"),
+      txIndex: env.table("txIndex"),
+      utxo: env.table("utxo"),
+      meta: env.table("meta"),
+    };
+    this.loadMeta();
+  }
+
+  private loadMeta(): void {
+    const { meta, blocks, blockHeights, txIndex, utxo } = this.dbs;
+    const identity = meta.get(META_IDENTITY);
+    if (identity === undefined) {
+      const populated = [meta, blocks, blockHeights, txIndex, utxo].some((db) => !db.isEmpty());
+      storeCheck(!populated, "STORE_FOREIGN", `${this.location} has records but no IOSChain identity`);
+      return;
+    }
+    this.identityRecord = decodeIdentity(identity);
+    const tip = meta.get(META_TIP);
+    const flushed = meta.get(META_FLUSHED);
+    storeCheck(tip !== undefined && flushed !== undefined, "STORE_CORRUPT", "tip or flushed marker missing");
+    this.tipRecord = decodeTip(tip);
+    this.flushedRecord = decodeFlushMarker(flushed);
+    const epoch = meta.get(META_EPOCH);
+    this.epochRecord = epoch === undefined ? 0 : decodeEpoch(epoch);
+    const tipHeight = this.tipRecord.height;
+    storeCheck(this.flushedRecord.height <= tipHeight, "STORE_CORRUPT", `flushed height ${this.flushedRecord.height} is above the tip ${tipHeight}`);
+    const lastKey = blocks.lastKey();
+    const last = lastKey === undefined ? 0 : decodeHeightKey(lastKey);
+    storeCheck(last === tipHeight, "STORE_CORRUPT", `the last stored block is ${last} but the tip says ${tipHeight}`);
+  }
+
+  /** The store stops answering, its environment left as is: a crashed process's handle (memory-store.ts). */
+  protected revoke(): void {
+    this.closed = true;
+  }
+
+  private checkOpen(): void {
+    storeCheck(!this.closed, "STORE_CLOSED", "the store is closed");
+  }
+
+  private checkInitialized(): void {
+    this.checkOpen();
+    storeCheck(this.identityRecord !== undefined, "STORE_NOT_INITIALIZED", "the store has no genesis state yet");
+  }
+
+  get initialized(): boolean {
+    return this.identityRecord !== undefined;
+  }
+
+  get identity(): StoreIdentity {
+    this.checkInitialized();
+    return this.identityRecord!;
+  }
+
+  get tip(): ChainTip {
+    this.checkInitialized();
+    return this.tipRecord!;
+  }
+
+  get flushed(): FlushMarker {
+    this.checkInitialized();
+    return this.flushedRecord!;
+  }
+
+  get epoch(): number {
+    return this.epochRecord;
+  }
+
+  /**
+   * Writes the genesis state in one transaction: identity, tip = (0, genesisId), the UTXO entries
+   * (packed 76-byte UtxoTable entries) and the flushed marker at height 0.
+   */
+  initialize(identity: StoreIdentity, entries: Uint8Array): void {
+    this.checkOpen();
+    storeCheck(this.identityRecord === undefined, "STORE_ALREADY_INITIALIZED", "the store already holds a chain");
+    storeCheck(Number.isInteger(identity.shard) && identity.shard >= 0 && identity.shard <= 0xffffffff, "STORE_BAD_INPUT", "shard must be a u32");
+    storeCheck(identity.genesisId.length === HASH_BYTES, "STORE_BAD_INPUT", `genesis id must be ${HASH_BYTES} bytes`);
+    storeCheck(entries.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `entries must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
+    const packed = asBuffer(entries);
+    const count = packed.length / UTXO_ENTRY_BYTES;
+    const order = Array.from({ length: count }, (_, i) => i * UTXO_ENTRY_BYTES);
+    order.sort((a, b) => packed.compare(packed, b, b + OUTPOINT_BYTES, a, a + OUTPOINT_BYTES));
+    let supply = 0n;
+    const writes = order.map((at, i) => {
+      const key = packed.subarray(at, at + OUTPOINT_BYTES);
+      if (i > 0) {
+        const previous = order[i - 1]!;
+        storeCheck(!key.equals(packed.subarray(previous, previous + OUTPOINT_BYTES)), "STORE_BAD_INPUT", "duplicate outpoint in the genesis entries");
+      }
+      supply += packed.readBigUInt64LE(at + OUTPOINT_BYTES + 32);
+      return { key, value: packed.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES) };
+    });
+    storeCheck(isU64(supply), "STORE_BAD_INPUT", "genesis supply exceeds u64");
+    const tip: ChainTip = { height: 0, hash: new Uint8Array(identity.genesisId) };
+    const flushed: FlushMarker = { height: 0, count, supply };
+    const { meta, utxo } = this.dbs;
+    this.env.transaction(() => {
+      meta.put(META_IDENTITY, encodeIdentity(identity));
+      meta.put(META_TIP, encodeTip(tip));
+      meta.put(META_FLUSHED, encodeFlushMarker(flushed));
+      meta.put(META_EPOCH, encodeEpoch(0));
+      for (const write of writes) utxo.put(write.key, write.value);
+    });
+    this.identityRecord = { shard: identity.shard, genesisId: new Uint8Array(identity.genesisId) };
+    this.tipRecord = tip;
+    this.flushedRecord = flushed;
+    this.epochRecord = 0;
+  }
+
+  /**
+   * Appends the block at tip + 1 durably (see the header), with an optional UTXO flush whose
+   * marker is this block's height. Returns once the transaction is on disk.
+   */
+  appendBlock(block: StoredBlock, flush?: UtxoFlush): void {
+    this.checkInitialized();
+    const tip = this.tipRecord!;
+    storeCheck(isHeight(block.height), "STORE_BAD_INPUT", "block height must be a non-negative safe integer");
+    storeCheck(block.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${block.height} does not follow the tip ${tip.height}`);
+    storeCheck(block.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
+    storeCheck(block.bytes.length > 0, "STORE_BAD_INPUT", "block bytes are empty");
+    storeCheck(block.consensusState === undefined || block.consensusState.length <= MAX_CONSENSUS_STATE_BYTES, "STORE_BAD_INPUT",
+      `consensus state exceeds ${MAX_CONSENSUS_STATE_BYTES} bytes`);
+    storeCheck(block.txids.length % TXID_BYTES === 0, "STORE_BAD_INPUT", `txids must be a multiple of ${TXID_BYTES} bytes`);
+    const txCount = block.txids.length / TXID_BYTES;
+    storeCheck(block.positions.length === txCount, "STORE_BAD_INPUT", `${txCount} txids but ${block.positions.length} positions`);
+    for (let i = 0; i < txCount; i++) {
+      const position = block.positions[i]!;
+      storeCheck(Number.isInteger(position) && position >= 0 && position <= 0xffffffff, "STORE_BAD_INPUT", `position ${i} must be a u32`);
+    }
+    if (flush !== undefined) checkFlush(flush);
+    const hash = asBuffer(block.hash);
+    storeCheck(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
+    const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
+    const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
+    const { blocks, blockHeights, txIndex, meta } = this.dbs;
+    const txids = asBuffer(block.txids);
+    this.env.transaction(() => {
+      blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
+      blockHeights.put(hash, encodeHeightValue(block.height));
+      for (let i = 0; i < txCount; i++) {
+        txIndex.put(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(block.height, block.positions[i]!));
+      }
+      meta.put(META_TIP, encodeTip(newTip));
+      if (block.consensusState !== undefined) meta.put(META_CONSENSUS, asBuffer(block.consensusState));
+      if (flush !== undefined) this.writeFlush(flush, marker!);
+    });
+    this.tipRecord = newTip;
+    if (marker !== undefined) this.flushedRecord = marker;
+  }
+
+  /** Writes a UTXO batch and moves the flushed marker to the current tip, in one durable transaction. */
+  flushUtxos(flush: UtxoFlush): void {
+    this.checkInitialized();
+    checkFlush(flush);
+    const marker: FlushMarker = { height: this.tipRecord!.height, count: flush.count, supply: flush.supply };
+    this.env.transaction(() => this.writeFlush(flush, marker));
+    this.flushedRecord = marker;
+  }
+
+  /** Inside a write transaction: sorted upserts/deletes, then the marker. */
+  private writeFlush(flush: UtxoFlush, marker: FlushMarker): void {
+    const { utxo, meta, txIndex } = this.dbs;
+    for (const write of flush.writes) {
+      if (write.value === null) utxo.remove(asBuffer(write.key));
+      else utxo.put(asBuffer(write.key), asBuffer(write.value));
+    }
+    const index = flush.txIndex;
+    if (index !== undefined) {
+      const txids = asBuffer(index.txids);
+      for (let i = 0; i < index.heights.length; i++) {
+        txIndex.put(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(index.heights[i]!, index.positions[i]!));
+      }
+    }
+    meta.put(META_FLUSHED, encodeFlushMarker(marker));
+  }
+
+  /** The consensus state stored with the last block that carried one. */
+  get consensusState(): Uint8Array | undefined {
+    this.checkInitialized();
+    const value = this.dbs.meta.get(META_CONSENSUS);
+    return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  setEpoch(epoch: number): void {
+    this.checkInitialized();
+    storeCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "STORE_BAD_INPUT", "epoch must be a u32");
+    this.env.transaction(() => this.dbs.meta.put(META_EPOCH, encodeEpoch(epoch)));
+    this.epochRecord = epoch;
+  }
+
+  getBlock(height: number): Uint8Array | undefined {
+    this.checkOpen();
+    storeCheck(isHeight(height), "STORE_BAD_INPUT", "height must be a non-negative safe integer");
+    return this.dbs.blocks.get(heightKey(height));
+  }
+
+  getHeight(hash: Uint8Array): number | undefined {
+    this.checkOpen();
+    storeCheck(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
+    const value = this.dbs.blockHeights.get(asBuffer(hash));
+    return value === undefined ? undefined : decodeHeightValue(value);
+  }
+
+  getBlockByHash(hash: Uint8Array): Uint8Array | undefined {
+    const height = this.getHeight(hash);
+    return height === undefined ? undefined : this.getBlock(height);
+  }
+
+  getTxLocation(txid: Uint8Array): TxLocation | undefined {
+    this.checkOpen();
+    storeCheck(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
+    const value = this.dbs.txIndex.get(asBuffer(txid));
+    return value === undefined ? undefined : decodeTxLocation(value);
+  }
+
+  /** The flushed value (owner ‖ u64le amount) of an outpoint; the working set is ShardState's table. */
+  getUtxo(outpoint: Uint8Array): Uint8Array | undefined {
+    this.checkOpen();
+    storeCheck(outpoint.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `outpoint must be ${OUTPOINT_BYTES} bytes`);
+    return this.dbs.utxo.get(asBuffer(outpoint));
+  }
+
+  /** The flushed UTXO set in key order, as packed 76-byte entries, `entriesPerChunk` at a time. */
+  *utxoChunks(entriesPerChunk: number): Generator<Uint8Array> {
+    this.checkOpen();
+    storeCheck(Number.isInteger(entriesPerChunk) && entriesPerChunk > 0, "STORE_BAD_INPUT", "entriesPerChunk must be a positive integer");
+    let chunk = Buffer.allocUnsafe(entriesPerChunk * UTXO_ENTRY_BYTES);
+    let filled = 0;
+    for (const { key, value } of this.dbs.utxo.entries()) {
+      if (key.length !== OUTPOINT_BYTES || value.length !== UTXO_VALUE_BYTES) {
+        throw new StoreError("STORE_CORRUPT", `utxo record of ${key.length}/${value.length} bytes, expected ${OUTPOINT_BYTES}/${UTXO_VALUE_BYTES}`);
+      }
+      const at = filled * UTXO_ENTRY_BYTES;
+      key.copy(chunk, at);
+      value.copy(chunk, at + OUTPOINT_BYTES);
+      if (++filled === entriesPerChunk) {
+        yield chunk;
+        chunk = Buffer.allocUnsafe(entriesPerChunk * UTXO_ENTRY_BYTES);
+        filled = 0;
+      }
+    }
+    if (filled > 0) yield chunk.subarray(0, filled * UTXO_ENTRY_BYTES);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.env.close();
+  }
+}
