@@ -17,7 +17,7 @@
  */
 import { IosError, check } from "../errors.js";
 import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
-import type { PeerId, Transport } from "../net/interface.js";
+import type { Channel, PeerId } from "../net/interface.js";
 import { messageType } from "../net/message-types.js";
 import type { TxSink, TxSubmitResult } from "./consensus/interface.js";
 import { toHex } from "../hex.js";
@@ -34,7 +34,8 @@ export const GOSSIP_SEEN_TXIDS = 262_144;
 export const GOSSIP_MAX_QUEUED = 65_536;
 
 export interface TxGossipOptions {
-  readonly transport: Transport;
+  /** The shard's client channel (client, shard, epoch); its owner closes it. */
+  readonly channel: Channel;
   /** The shard's validators (hex public keys), self included or not. */
   readonly peers: readonly PeerId[];
   readonly sink: TxSink;
@@ -50,7 +51,7 @@ export interface TxGossipStats {
 
 export class TxGossip implements TxSink {
   readonly stats: TxGossipStats = { forwarded: 0, received: 0, dropped: 0, badMessages: 0 };
-  readonly #transport: Transport;
+  readonly #channel: Channel;
   readonly #peers: readonly PeerId[];
   readonly #sink: TxSink;
   readonly #seen = new Set<string>();
@@ -60,10 +61,10 @@ export class TxGossip implements TxSink {
 
   constructor(options: TxGossipOptions) {
     check(Array.isArray(options.peers), "GOSSIP_OPTIONS", "peers must be an array of hex public keys");
-    this.#transport = options.transport;
-    this.#peers = options.peers.filter((peer) => peer !== options.transport.self);
+    this.#channel = options.channel;
+    this.#peers = options.peers.filter((peer) => peer !== options.channel.self);
     this.#sink = options.sink;
-    this.#transport.on(TX_BATCH, (_from, _type, payload) => void this.#onBatch(payload));
+    this.#channel.on(TX_BATCH, (_from, _type, payload) => void this.#onBatch(payload));
   }
 
   /** Phase 1–2: submits locally and forwards what was accepted. */
@@ -95,7 +96,7 @@ export class TxGossip implements TxSink {
     this.#timer = undefined;
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, GOSSIP_BATCH_TXS);
-      this.#transport.broadcast(this.#peers, TX_BATCH, packTransactions(batch));
+      this.#channel.broadcast(this.#peers, TX_BATCH, packTransactions(batch));
       this.stats.forwarded += batch.length;
     }
   }

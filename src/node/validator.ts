@@ -236,7 +236,9 @@ export class ValidatorNode {
         });
         const started = consensus;
         opened.unshift(() => started.stop());
-        gossip = new TxGossip({ transport, peers: consensus.participants.map((p) => Buffer.from(p).toString("hex")), sink: pipeline });
+        // Epoch 0 until the epoch context names the instance.
+        const gossipChannel = transport.open({ protocol: "client", shard: config.shard, epoch: 0 });
+        gossip = new TxGossip({ channel: gossipChannel, peers: consensus.participants.map((p) => Buffer.from(p).toString("hex")), sink: pipeline });
         producer = consensus;
       } else {
         producer = new SoloBlockProducer(pipeline, { blockIntervalMs: config.pipeline.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS });

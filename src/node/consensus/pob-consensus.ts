@@ -50,7 +50,7 @@ import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { TXID_BYTES, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import { LedgerError } from "../../ledger/errors.js";
-import type { PeerId, Transport } from "../../net/interface.js";
+import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng } from "../../runtime/interface.js";
 import { CryptoRng, SystemClock } from "../../runtime/system.js";
@@ -81,6 +81,7 @@ export interface PobConsensusOptions {
   readonly genesis: Genesis;
   readonly shard: number;
   readonly key: KeyPair;
+  /** PoB opens two channels on it: (consensus, shard, epoch) for PoB, its BFT and CoSi, (client, shard, epoch) for relays. */
   readonly transport: Transport;
   /** This validator's pipeline (its state is the shard state final blocks are committed to). */
   readonly pipeline: Pipeline;
@@ -111,7 +112,8 @@ export class PobShardConsensus implements TxSink, BlockDriver {
   readonly node: PobNode;
   readonly members: readonly Uint8Array[];
   readonly #pipeline: Pipeline;
-  readonly #transport: Transport;
+  readonly #consensusChannel: Channel;
+  readonly #clientChannel: Channel;
   readonly #self: Uint8Array;
   readonly #log: FinalityLog | undefined;
   readonly #onError: (error: unknown) => void;
@@ -127,7 +129,6 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     invariant(genesis.pob !== undefined, "PoB consensus needs the genesis policy (checked by the configuration)");
     const state = pipeline.state;
     this.#pipeline = pipeline;
-    this.#transport = transport;
     this.#self = key.publicKey;
     this.#onError = options.onError ?? (() => undefined);
     this.members = shardValidators(genesis, shard);
@@ -148,6 +149,9 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     const inCommittee = leagues.normal.some((p) => sameBytes(p, key.publicKey));
     this.#log = inCommittee ? this.#openLog(options, leagues, tip) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
+    // Epoch 0 until the epoch context names the instances.
+    this.#consensusChannel = transport.open({ protocol: "consensus", shard, epoch: 0 });
+    this.#clientChannel = transport.open({ protocol: "client", shard, epoch: 0 });
     this.node = new PobNode(
       {
         chainId: shardChainId(genesis, shard), shard, shardCount: genesis.shardCount, viewTimeoutMs,
@@ -157,14 +161,14 @@ export class PobShardConsensus implements TxSink, BlockDriver {
         baseHeight: 0,
       },
       {
-        transport, clock: options.clock ?? new SystemClock(), rng: options.rng ?? new CryptoRng(), keyPair: key, verifier,
+        channel: this.#consensusChannel, clock: options.clock ?? new SystemClock(), rng: options.rng ?? new CryptoRng(), keyPair: key, verifier,
         utxo: { get: (txid, index) => state.getUtxo(txid, index) }, accounts, validator, members: this.members, peerOf: toHex, timestamp: Date.now,
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
     );
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
     this.node.onAnnouncement((announcement) => this.#remember(announcement));
-    transport.on(TX_RELAY, (_from, _type, payload) => this.#receiveRelay(payload));
+    this.#clientChannel.on(TX_RELAY, (_from, _type, payload) => this.#receiveRelay(payload));
   }
 
   #openLog(options: PobConsensusOptions, leagues: Leagues, tip: number): FinalityLog {
@@ -194,6 +198,8 @@ export class PobShardConsensus implements TxSink, BlockDriver {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.node.close();
+    this.#consensusChannel.close();
+    this.#clientChannel.close();
     if (this.#relayTimer !== undefined) clearTimeout(this.#relayTimer);
     if (this.#log instanceof FileFinalityLog) this.#log.close();
   }
@@ -248,7 +254,7 @@ export class PobShardConsensus implements TxSink, BlockDriver {
   #flushRelays(): void {
     if (this.#relayTimer !== undefined) clearTimeout(this.#relayTimer);
     this.#relayTimer = undefined;
-    for (const [peer, queue] of this.#relayQueues) if (queue.length > 0) this.#transport.send(peer, TX_RELAY, packTransactions(queue));
+    for (const [peer, queue] of this.#relayQueues) if (queue.length > 0) this.#clientChannel.send(peer, TX_RELAY, packTransactions(queue));
     this.#relayQueues.clear();
   }
 

@@ -58,7 +58,7 @@ import { genesisTxid } from "../../ledger/genesis.js";
 import { SIGNATURE_BYTES, type KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { TXID_BYTES } from "../../ledger/transaction.js";
-import type { Transport } from "../../net/interface.js";
+import type { Channel, Transport } from "../../net/interface.js";
 import type { Clock, Rng } from "../../runtime/interface.js";
 import { CryptoRng, SystemClock } from "../../runtime/system.js";
 import { FileFinalityLog } from "./finality-log.js";
@@ -85,7 +85,7 @@ export interface ShardConsensusOptions {
   readonly shard: number;
   /** This validator's key (a member of the shard). */
   readonly key: KeyPair;
-  /** Authenticated peer transport; peers are the shard's validators. */
+  /** Authenticated peer transport; peers are the shard's validators. Consensus opens its instance's channel on it. */
   readonly transport: Transport;
   readonly host: ConsensusHost;
   readonly maxBlockTxs?: number;
@@ -134,6 +134,8 @@ export class ShardConsensus implements BftApplication {
   readonly participants: readonly Uint8Array[];
   readonly chainId: Uint8Array;
   readonly log: FinalityLog;
+  /** The channel of (consensus, shard, epoch), shared by the BFT and its CoSi rounds. */
+  readonly #channel: Channel;
   readonly #host: ConsensusHost;
   readonly #key: KeyPair;
   readonly #verifier: Ed25519Verifier;
@@ -179,6 +181,8 @@ export class ShardConsensus implements BftApplication {
       if (this.log instanceof FileFinalityLog) this.log.close();
       throw error;
     }
+    // Epoch 0 until the epoch context names the instance.
+    this.#channel = options.transport.open({ protocol: "consensus", shard, epoch: 0 });
     this.bft = new BftNode(
       {
         chainId: this.chainId,
@@ -187,7 +191,7 @@ export class ShardConsensus implements BftApplication {
         cosi: { fanout: positive(options.fanout, DEFAULT_FANOUT, "fanout"), levelTimeoutMs: positive(options.levelTimeoutMs, DEFAULT_LEVEL_TIMEOUT_MS, "levelTimeoutMs") },
       },
       {
-        transport: options.transport,
+        channel: this.#channel,
         clock: options.clock ?? new SystemClock(),
         rng: options.rng ?? new CryptoRng(),
         key: SchnorrKey.fromSeed(key.secretKey),
@@ -206,11 +210,12 @@ export class ShardConsensus implements BftApplication {
     this.bft.start();
   }
 
-  /** Leaves the agreement (the transport is the caller's to close); committed blocks stay. */
+  /** Leaves the agreement and closes its channel (the transport is the caller's to close); committed blocks stay. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#unsubscribe?.();
     this.bft.close();
+    this.#channel.close();
     this.#releaseIdleWaits();
     if (this.log instanceof FileFinalityLog) this.log.close();
   }
