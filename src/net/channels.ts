@@ -15,6 +15,8 @@ export type ChannelErrorCode =
   | "CHANNEL_IN_USE"
   /** A message type outside the instance's range. */
   | "CHANNEL_BAD_TYPE"
+  /** A payload that is not a Uint8Array. */
+  | "CHANNEL_BAD_PAYLOAD"
   /** A second handler for one type of one instance, or a handler that is not a function. */
   | "CHANNEL_BAD_HANDLER"
   /** A handler registered on a closed channel, or a channel opened on a closed transport. */
@@ -57,7 +59,7 @@ export function instanceKey(instance: InstanceId): string {
 /** What a transport does for the channels of its table. */
 export interface ChannelCarrier {
   readonly self: PeerId;
-  /** Sends one message of `channel` (its type already checked); counts a drop if the channel is closed. */
+  /** Sends one message of `channel` (type and payload already checked); counts a drop if the channel is closed. */
   send(channel: Channel, to: PeerId, type: MessageType, payload: Uint8Array): void;
   broadcast(channel: Channel, group: readonly PeerId[], type: MessageType, payload: Uint8Array): void;
 }
@@ -91,12 +93,12 @@ class OpenChannel implements Channel {
   }
 
   send(to: PeerId, type: MessageType, payload: Uint8Array): void {
-    this.checkType(type);
+    this.checkMessage(type, payload);
     this.carrier.send(this, to, type, payload);
   }
 
   broadcast(group: readonly PeerId[], type: MessageType, payload: Uint8Array): void {
-    this.checkType(type);
+    this.checkMessage(type, payload);
     this.carrier.broadcast(this, group, type, payload);
   }
 
@@ -118,6 +120,11 @@ class OpenChannel implements Channel {
   /** The handler of `type` (a type of this channel's range). */
   handlerOf(type: MessageType): MessageHandler | undefined {
     return this.handlers[type - this.first];
+  }
+
+  private checkMessage(type: MessageType, payload: Uint8Array): void {
+    this.checkType(type);
+    check(payload instanceof Uint8Array, "CHANNEL_BAD_PAYLOAD", "payload must be a Uint8Array");
   }
 
   private checkType(type: MessageType): void {

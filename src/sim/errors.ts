@@ -8,7 +8,7 @@ export type SimErrorCode =
   | "SIM_DUPLICATE_NODE"
   /** crash of a crashed node, restart of a running one. */
   | "SIM_NODE_STATE"
-  /** A channel send with a bad destination, group or payload (bad types and handlers are the channel's CHANNEL_* errors). */
+  /** A channel send with a bad destination or group (bad types, payloads and handlers are the channel's CHANNEL_* errors). */
   | "SIM_BAD_MESSAGE"
   /** A protocol callback (handler, timer, factory, scripted action) threw; `cause` holds the error. */
   | "SIM_EVENT_FAILED"

@@ -69,7 +69,7 @@ describe("two shards, each with its own consensus, on one mesh", () => {
       const peers = new Map(validators.filter((v) => v !== key).map((v) => [hex(v.publicKey), undefined] as const));
       const transport = new UwsTransport({ identity: PeerIdentity.fromSeed(key.secretKey), chainId: GENESIS_ID, host: "127.0.0.1", port: 0, peers, clock: new SystemClock(), rng: new CryptoRng() });
       const consensus = new ShardConsensus({ genesis, shard, key, transport, host: queue, viewTimeoutMs: 1000, idleBlockMs: 100 });
-      const gossip = new TxGossip({ transport, peers: consensus.participants.map(hex), sink: queue });
+      const gossip = new TxGossip({ channel: transport.open({ protocol: "client", shard, epoch: 0 }), peers: consensus.participants.map(hex), sink: queue });
       const member: Member = { shard, state, pool, transport, consensus, gossip, port: 0 };
       member.port = (await transport.start()).port;
       members.push(member);

@@ -14,6 +14,7 @@ import { BlockKind, decodeBlock, decodeBlockEnvelope } from "../../src/ledger/bl
 import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import type { Channel } from "../../src/net/interface.js";
 import { PeerIdentity } from "../../src/net/peer-auth.js";
 import { PEER_PATH, UwsTransport } from "../../src/net/uws-transport.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
@@ -39,6 +40,8 @@ interface Member {
   readonly transport: UwsTransport;
   readonly consensus: ShardConsensus;
   readonly gossip: TxGossip;
+  /** The gossip's channel: (client, shard 0, epoch 0). */
+  readonly gossipChannel: Channel;
   readonly blocks: FinalBlock[];
   port: number;
   alive: boolean;
@@ -100,8 +103,9 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
       idleBlockMs: 100,
       finalityDirectory: join(directory, `v${i}-finality`),
     });
-    const gossip = new TxGossip({ transport, peers: participants.map(hex), sink: queue });
-    const member: Member = { key, state, pool, queue, transport, consensus, gossip, blocks: [], port: 0, alive: true };
+    const gossipChannel = transport.open({ protocol: "client", shard: 0, epoch: 0 });
+    const gossip = new TxGossip({ channel: gossipChannel, peers: participants.map(hex), sink: queue });
+    const member: Member = { key, state, pool, queue, transport, consensus, gossip, gossipChannel, blocks: [], port: 0, alive: true };
     consensus.onFinalBlock((block) => member.blocks.push(block));
     member.port = (await transport.start()).port;
     return member;
@@ -181,7 +185,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
 
   it("counts a malformed gossip batch and keeps going", async () => {
     const target = members[3]!;
-    members[0]!.transport.send(hex(target.key.publicKey), TX_BATCH, Uint8Array.of(9, 0, 0, 0, 1));
+    members[0]!.gossipChannel.send(hex(target.key.publicKey), TX_BATCH, Uint8Array.of(9, 0, 0, 0, 1));
     await waitFor(() => target.gossip.stats.badMessages === 1, "the bad batch counted");
   });
 

@@ -5,8 +5,8 @@ import { Simulator, simSeed } from "../../src/sim/simulator.js";
 import { EventQueue, type ScheduledEvent } from "../../src/sim/event-queue.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { Clock } from "../../src/runtime/interface.js";
-import type { Transport } from "../../src/net/interface.js";
-import { DATA, Pinger, Ponger, Recorder, peerId, word } from "./protocols.js";
+import type { Channel } from "../../src/net/interface.js";
+import { DATA, Pinger, Ponger, Recorder, peerId, word, testChannel } from "./protocols.js";
 
 const A = peerId(1);
 const B = peerId(2);
@@ -16,7 +16,7 @@ function hasCode(code: string) {
 }
 
 interface Handles {
-  transport: Transport;
+  channel: Channel;
   clock: Clock;
 }
 
@@ -94,8 +94,8 @@ describe("simulator", () => {
 
   it("runUntil returns true once the predicate holds and false when the run ends first", () => {
     const sim = new Simulator({ seed: 1 });
-    const pinger = sim.addNode(A, ({ transport, clock }) => new Pinger(transport, clock, B, 5, 100));
-    sim.addNode(B, ({ transport }) => new Ponger(transport));
+    const pinger = sim.addNode(A, ({ transport, clock }) => new Pinger(testChannel(transport), clock, B, 5, 100));
+    sim.addNode(B, ({ transport }) => new Ponger(testChannel(transport)));
     assert.equal(sim.runUntil(() => pinger.instance?.next === 2), true);
     assert.equal(pinger.instance!.next, 2);
     assert.equal(sim.runUntil(() => pinger.instance!.next === 99), false);
@@ -105,10 +105,11 @@ describe("simulator", () => {
   it("an invariant violation names the invariant, the seed and the event, and replays from the seed", () => {
     const build = () => {
       const sim = new Simulator({ seed: "replay-me", defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 9 } } });
-      const recorder = sim.addNode(B, ({ transport, clock }) => new Recorder(transport, clock));
+      const recorder = sim.addNode(B, ({ transport, clock }) => new Recorder(testChannel(transport), clock));
       const sender = sim.addNode<Handles>(A, ({ transport, clock }) => {
-        for (let i = 0; i < 20; i++) transport.send(B, DATA, word(i));
-        return { transport, clock };
+        const channel = testChannel(transport);
+        for (let i = 0; i < 20; i++) channel.send(B, DATA, word(i));
+        return { channel, clock };
       });
       return { sim, recorder, sender };
     };
@@ -165,11 +166,11 @@ describe("simulator", () => {
   it("a throwing handler stops the run with SIM_EVENT_FAILED, the seed and the cause", () => {
     const sim = new Simulator({ seed: 77 });
     sim.addNode(B, ({ transport }) => {
-      transport.on(DATA, () => {
+      testChannel(transport).on(DATA, () => {
         throw new RangeError("bad vote");
       });
     });
-    sim.addNode(A, ({ transport }) => transport.send(B, DATA, word(1)));
+    sim.addNode(A, ({ transport }) => testChannel(transport).send(B, DATA, word(1)));
     assert.throws(() => sim.run(), (error: unknown) => {
       assert.ok(hasCode("SIM_EVENT_FAILED")(error));
       const failure = error as IosError;
