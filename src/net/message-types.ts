@@ -2,7 +2,9 @@
  * Registry of message types: the one byte after the version byte of every transport frame
  * (frame.ts). Each protocol owns a contiguous range and numbers its own messages inside it with
  * `messageType(protocol, offset)`, so two subsystems can never collide on a number and a frame's
- * type alone tells which subsystem it belongs to.
+ * type alone tells which subsystem it belongs to. A range's name is also the `protocol` of a
+ * consensus instance (interface.ts `InstanceId`): the frame carries shard and epoch, the type
+ * supplies the protocol, and a channel accepts only the types of its own range.
  *
  *   0x00–0x0f  control    transport-internal: the peer handshake (peer-auth.ts); never handed
  *                         to protocol handlers
@@ -37,7 +39,7 @@ export const MESSAGE_TYPE_RANGES = {
 } as const satisfies Record<string, MessageTypeRange>;
 
 export type ProtocolName = keyof typeof MESSAGE_TYPE_RANGES;
-/** Protocols whose messages are delivered to handlers registered with `Transport.on`. */
+/** Protocols whose messages are delivered to handlers registered on a `Channel` of their instance. */
 export type ApplicationProtocol = Exclude<ProtocolName, "control">;
 
 /** Control messages of the peer handshake (peer-auth.ts). */
@@ -49,6 +51,9 @@ export const CONTROL_MESSAGES = {
 } as const;
 
 const PROTOCOLS = Object.keys(MESSAGE_TYPE_RANGES) as ProtocolName[];
+
+/** The application protocols in range order. */
+export const APPLICATION_PROTOCOLS: readonly ApplicationProtocol[] = PROTOCOLS.filter((p): p is ApplicationProtocol => p !== "control");
 
 /** The `offset`-th message type of `protocol`'s range. */
 export function messageType(protocol: ApplicationProtocol, offset: number): MessageType {
@@ -78,13 +83,4 @@ export function isControlType(type: number): boolean {
 export function isApplicationType(type: number): boolean {
   const protocol = protocolOfType(type);
   return protocol !== undefined && protocol !== "control";
-}
-
-/** Throws MESSAGE_TYPE_INVALID unless `type` lies in an application protocol's range. */
-export function checkApplicationType(type: MessageType): void {
-  check(
-    isApplicationType(type),
-    "MESSAGE_TYPE_INVALID",
-    `message type ${String(type)} is not in an application protocol's range (0x10–0xbf, see message-types.ts)`,
-  );
 }

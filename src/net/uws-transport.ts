@@ -15,7 +15,8 @@
  *   refused for abuseBanMs (AUTH_BANNED), so reconnecting does not buy a fresh budget.
  *   Malformed frames close their link and are counted; they never reach a handler and never
  *   stop the node. What a handler throws is logged and counted (guarded-handler.ts), and the
- *   link carries on.
+ *   link carries on. A well-formed frame for an instance this node has no channel open for (an
+ *   old epoch's committee, a forged instance) is dropped and counted; its link stays up.
  * - Outbound: frames wait in a per-link queue bounded by `maxQueueBytes`; one flush per turn
  *   of the event loop moves them (corked into one write) into the socket library while its
  *   buffer is under `sendHighWaterBytes`, the rest on uWS `drain` / `ws` write completion.
@@ -35,10 +36,11 @@ import WebSocket from "ws";
 import { IosError, check } from "../errors.js";
 import type { HandlerFailures } from "../log/handler-failures.js";
 import type { Clock, Rng, TimerHandle } from "../runtime/interface.js";
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, decodeFrame, encodeFrame, type FrameErrorCode } from "./frame.js";
+import { ChannelTable } from "./channels.js";
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, decodeFrame, encodeFrame, type Frame, type FrameErrorCode } from "./frame.js";
 import { deliverToHandler } from "./guarded-handler.js";
-import type { MessageHandler, MessageType, PeerId, Transport } from "./interface.js";
-import { CONTROL_MESSAGES, checkApplicationType } from "./message-types.js";
+import type { Channel, InstanceId, MessageType, PeerId, Transport } from "./interface.js";
+import { CONTROL_MESSAGES } from "./message-types.js";
 import { PeerHandshake, type AuthErrorCode, type LinkRole, type PeerIdentity } from "./peer-auth.js";
 
 /** uWS `ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT` (a type-only enum in its typings). */
@@ -144,10 +146,11 @@ export interface UwsTransportConfig {
 /**
  * Why a frame was not delivered: `unreachable` no authenticated link to the peer, `self` sent
  * to ourselves (links join distinct peers), `queue_full` the slow-peer bound, `backpressure`
- * refused by the socket library, `rate_limited` over the sender's inbound budget, `no_handler`
- * no handler registered for its type.
+ * refused by the socket library, `rate_limited` over the sender's inbound budget, `no_instance`
+ * no channel open for its instance (protocol of its type, shard, epoch), `no_handler` its
+ * instance's channel has no handler for its type, `closed_channel` sent through a closed channel.
  */
-export type DropReason = "unreachable" | "self" | "queue_full" | "backpressure" | "rate_limited" | "no_handler";
+export type DropReason = "unreachable" | "self" | "queue_full" | "backpressure" | "rate_limited" | "no_instance" | "no_handler" | "closed_channel";
 
 export interface LinkStats {
   peer: PeerId;
@@ -174,6 +177,8 @@ export interface TransportStats {
   frameErrors: Record<FrameErrorCode, number>;
   /** Handshakes this node refused, by code. */
   authFailures: Record<AuthErrorCode, number>;
+  /** Keys of the instances with an open channel (channels.ts `instanceKey`). */
+  channels: string[];
   /** Authenticated links right now. */
   links: LinkStats[];
   /** Links still authenticating right now (inbound and outbound). */
@@ -243,7 +248,7 @@ function checkLimits(limits: TransportLimits): void {
   for (const [name, value] of Object.entries(limits)) {
     check(positive(value), "TRANSPORT_BAD_CONFIG", `limit ${name} must be a positive number, got ${String(value)}`);
   }
-  check(Number.isInteger(limits.maxFrameBytes) && limits.maxFrameBytes > FRAME_HEADER_BYTES, "TRANSPORT_BAD_CONFIG", "maxFrameBytes must be an integer > 2");
+  check(Number.isInteger(limits.maxFrameBytes) && limits.maxFrameBytes > FRAME_HEADER_BYTES, "TRANSPORT_BAD_CONFIG", `maxFrameBytes must be an integer > ${FRAME_HEADER_BYTES}`);
   check(limits.rateByteBurst >= limits.maxFrameBytes, "TRANSPORT_BAD_CONFIG", "rateByteBurst must hold at least one frame of maxFrameBytes");
   check(limits.rateMessageBurst >= 1 && limits.abuseAllowance >= 1, "TRANSPORT_BAD_CONFIG", "bursts and allowances must be >= 1");
   check(limits.maxQueueBytes >= limits.maxFrameBytes, "TRANSPORT_BAD_CONFIG", "maxQueueBytes must hold at least one frame of maxFrameBytes");
@@ -309,7 +314,7 @@ class Link {
     if (this.state === "closed") return;
     const transport = this.transport;
     if (!isBinary) return this.refuse("FRAME_NOT_BINARY", CLOSE_CODES.BAD_FRAME);
-    let frame;
+    let frame: Frame;
     try {
       frame = decodeFrame(bytes, transport.limits.maxFrameBytes);
     } catch (error) {
@@ -320,7 +325,7 @@ class Link {
       return this.refuse("AUTH_UNEXPECTED", CLOSE_CODES.AUTH_FAILED);
     }
     if (!this.withinRate(bytes.length)) return;
-    transport.deliver(this.peer!, frame.type, frame.payload, bytes.length);
+    transport.deliver(this.peer!, frame, bytes.length);
   }
 
   private receiveHandshake(type: MessageType, payload: Uint8Array): void {
@@ -450,12 +455,13 @@ class Link {
   }
 }
 
-const DROP_REASONS: readonly DropReason[] = ["unreachable", "self", "queue_full", "backpressure", "rate_limited", "no_handler"];
+const DROP_REASONS: readonly DropReason[] = ["unreachable", "self", "queue_full", "backpressure", "rate_limited", "no_instance", "no_handler", "closed_channel"];
 const FRAME_ERRORS: readonly FrameErrorCode[] = [
   "FRAME_TRUNCATED",
   "FRAME_BAD_VERSION",
   "FRAME_TOO_LARGE",
   "FRAME_UNKNOWN_TYPE",
+  "FRAME_BAD_INSTANCE",
   "FRAME_NOT_BINARY",
   "FRAME_BAD_PAYLOAD",
   "FRAME_BAD_LIMIT",
@@ -483,11 +489,11 @@ export class UwsTransport implements Transport {
   /** The uWS app: other routes (client API) may be added before `start`. */
   readonly app: TemplatedApp;
   /** Running totals, updated by the links; read them through `stats()`. */
-  readonly counters: Omit<TransportStats, "links" | "pendingLinks">;
+  readonly counters: Omit<TransportStats, "channels" | "links" | "pendingLinks">;
 
   private readonly config: UwsTransportConfig;
   private readonly peers: Map<PeerId, string | undefined>;
-  private readonly handlers = new Map<MessageType, MessageHandler>();
+  private readonly channels: ChannelTable;
   /** Authenticated links by peer. */
   private readonly links = new Map<PeerId, Link>();
   /** Every live link, authenticated or not. */
@@ -518,6 +524,11 @@ export class UwsTransport implements Transport {
     this.config = config;
     this.self = config.identity.id;
     this.clock = config.clock;
+    this.channels = new ChannelTable({
+      self: this.self,
+      send: (channel, to, type, payload) => this.sendOn(channel, to, type, payload),
+      broadcast: (channel, group, type, payload) => this.broadcastOn(channel, group, type, payload),
+    });
     this.peers = new Map();
     for (const [peer, url] of config.peers) this.checkPeer(peer, url);
     for (const [peer, url] of config.peers) if (peer !== this.self) this.peers.set(peer, url);
@@ -599,36 +610,8 @@ export class UwsTransport implements Transport {
     });
   }
 
-  send(to: PeerId, type: MessageType, payload: Uint8Array): void {
-    checkApplicationType(type);
-    if (to === this.self) {
-      this.counters.drops.self++;
-      return;
-    }
-    const link = this.links.get(to);
-    if (link === undefined) {
-      this.counters.drops.unreachable++;
-      return;
-    }
-    link.enqueue(encodeFrame(type, payload, this.limits.maxFrameBytes));
-  }
-
-  broadcast(group: readonly PeerId[], type: MessageType, payload: Uint8Array): void {
-    checkApplicationType(type);
-    const frame = encodeFrame(type, payload, this.limits.maxFrameBytes);
-    for (const peer of group) {
-      if (peer === this.self) continue;
-      const link = this.links.get(peer);
-      if (link === undefined) this.counters.drops.unreachable++;
-      else link.enqueue(frame);
-    }
-  }
-
-  on(type: MessageType, handler: MessageHandler): void {
-    checkApplicationType(type);
-    check(typeof handler === "function", "TRANSPORT_BAD_CONFIG", "handler must be a function");
-    check(!this.handlers.has(type), "TRANSPORT_BAD_CONFIG", `message type ${type} already has a handler`);
-    this.handlers.set(type, handler);
+  open(instance: InstanceId): Channel {
+    return this.channels.open(instance);
   }
 
   connectedPeers(): PeerId[] {
@@ -662,6 +645,7 @@ export class UwsTransport implements Transport {
       drops: { ...c.drops },
       frameErrors: { ...c.frameErrors },
       authFailures: { ...c.authFailures },
+      channels: this.channels.openInstances(),
       links: [...this.links.values()].map((link) => ({
         peer: link.peer!,
         direction: link.direction,
@@ -676,6 +660,7 @@ export class UwsTransport implements Transport {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.channels.closeAll();
     for (const peer of [...this.reconnectTimers.keys()]) this.cancelReconnect(peer);
     for (const link of [...this.allLinks]) link.close(CLOSE_CODES.SHUTDOWN, "SHUTDOWN");
     if (this.listenSocket !== undefined) {
@@ -711,16 +696,21 @@ export class UwsTransport implements Transport {
     this.bannedUntil.set(peer, this.clock.now() + this.limits.abuseBanMs);
   }
 
-  deliver(from: PeerId, type: MessageType, payload: Uint8Array, frameBytes: number): void {
-    this.counters.framesIn++;
-    this.counters.bytesIn += frameBytes;
-    const handler = this.handlers.get(type);
-    if (handler === undefined) {
-      this.counters.drops.no_handler++;
+  deliver(from: PeerId, frame: Frame, frameBytes: number): void {
+    const counters = this.counters;
+    counters.framesIn++;
+    counters.bytesIn += frameBytes;
+    const handler = this.channels.route(frame.type, frame.shard, frame.epoch);
+    if (handler === "no-instance") {
+      counters.drops.no_instance++;
+      return;
+    }
+    if (handler === "no-handler") {
+      counters.drops.no_handler++;
       return;
     }
     // A copy: the socket libraries reuse or neuter the receive buffer after this call.
-    deliverToHandler(this.config.failures, handler, from, type, payload.slice());
+    deliverToHandler(this.config.failures, handler, from, frame.type, frame.payload.slice());
   }
 
   linkAuthenticated(link: Link): void {
@@ -743,6 +733,39 @@ export class UwsTransport implements Transport {
     if (this.links.get(peer) === link) this.links.delete(peer);
     if (this.dialing.get(peer) === link) this.dialing.delete(peer);
     if (link.direction === "dialer") this.scheduleReconnect(peer);
+  }
+
+  // --- channels -------------------------------------------------------------------------------
+
+  private sendOn(channel: Channel, to: PeerId, type: MessageType, payload: Uint8Array): void {
+    if (!channel.isOpen) {
+      this.counters.drops.closed_channel++;
+      return;
+    }
+    if (to === this.self) {
+      this.counters.drops.self++;
+      return;
+    }
+    const link = this.links.get(to);
+    if (link === undefined) {
+      this.counters.drops.unreachable++;
+      return;
+    }
+    link.enqueue(encodeFrame(type, payload, this.limits.maxFrameBytes, channel.instance));
+  }
+
+  private broadcastOn(channel: Channel, group: readonly PeerId[], type: MessageType, payload: Uint8Array): void {
+    if (!channel.isOpen) {
+      this.counters.drops.closed_channel++;
+      return;
+    }
+    const frame = encodeFrame(type, payload, this.limits.maxFrameBytes, channel.instance);
+    for (const peer of group) {
+      if (peer === this.self) continue;
+      const link = this.links.get(peer);
+      if (link === undefined) this.counters.drops.unreachable++;
+      else link.enqueue(frame);
+    }
   }
 
   // --- links ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@
  */
 import { IosError, check } from "../errors.js";
 import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
-import type { PeerId, Transport } from "../net/interface.js";
+import type { Channel, PeerId } from "../net/interface.js";
 import { messageType } from "../net/message-types.js";
 import type { Clock, TimerHandle } from "../runtime/interface.js";
 import type { SubmitResult, TxSink } from "./consensus/interface.js";
@@ -35,7 +35,8 @@ export const GOSSIP_SEEN_TXIDS = 262_144;
 export const GOSSIP_MAX_QUEUED = 65_536;
 
 export interface TxGossipOptions {
-  readonly transport: Transport;
+  /** The shard's client channel (client, shard, epoch); its owner closes it. */
+  readonly channel: Channel;
   /** Times the partial forwarding batch. */
   readonly clock: Clock;
   /** The shard's validators (hex public keys), self included or not. */
@@ -53,7 +54,8 @@ export interface TxGossipStats {
 
 export class TxGossip implements TxSink {
   readonly stats: TxGossipStats = { forwarded: 0, received: 0, dropped: 0, badMessages: 0 };
-  readonly #transport: Transport;
+  /** The (client, shard, epoch) channel it gossips on. */
+  readonly channel: Channel;
   readonly #peers: readonly PeerId[];
   readonly #sink: TxSink;
   readonly #seen = new Set<string>();
@@ -64,12 +66,12 @@ export class TxGossip implements TxSink {
 
   constructor(options: TxGossipOptions) {
     check(Array.isArray(options.peers), "GOSSIP_OPTIONS", "peers must be an array of hex public keys");
-    this.#transport = options.transport;
+    this.channel = options.channel;
     this.#clock = options.clock;
-    this.#peers = options.peers.filter((peer) => peer !== options.transport.self);
+    this.#peers = options.peers.filter((peer) => peer !== options.channel.self);
     this.#sink = options.sink;
     // The promise goes to the transport, which logs and counts a rejection (guarded-handler.ts).
-    this.#transport.on(TX_BATCH, (_from, _type, payload) => this.#onBatch(payload));
+    this.channel.on(TX_BATCH, (_from, _type, payload) => this.#onBatch(payload));
   }
 
   /** Phase 1–2: submits locally and forwards what was accepted. */
@@ -101,7 +103,7 @@ export class TxGossip implements TxSink {
     this.#timer = undefined;
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, GOSSIP_BATCH_TXS);
-      this.#transport.broadcast(this.#peers, TX_BATCH, packTransactions(batch));
+      this.channel.broadcast(this.#peers, TX_BATCH, packTransactions(batch));
       this.stats.forwarded += batch.length;
     }
   }

@@ -8,10 +8,8 @@ export type SimErrorCode =
   | "SIM_DUPLICATE_NODE"
   /** crash of a crashed node, restart of a running one. */
   | "SIM_NODE_STATE"
-  /** A transport call with a bad message type, payload or handler. */
+  /** A channel send with a bad destination or group (bad types, payloads and handlers are the channel's CHANNEL_* errors). */
   | "SIM_BAD_MESSAGE"
-  /** A second handler for one message type on one transport. */
-  | "SIM_HANDLER_EXISTS"
   /** A protocol callback (handler, timer, factory, scripted action) threw; `cause` holds the error. */
   | "SIM_EVENT_FAILED"
   /** An invariant registered with `addInvariant` returned false or threw. */

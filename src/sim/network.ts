@@ -3,9 +3,10 @@
  * loss, duplication and reordering, partitions that cut links until healed. Messages are queued
  * as simulator events at (now + sampled delay); nothing is delivered synchronously.
  *
- * A message is checked twice: when sent (sender open, peer known and up, not partitioned, not
- * lost) and when it arrives (the incarnation it was sent to is still up, the link is still not
- * partitioned, a handler exists). So a crash drops what was in flight to the node, and a
+ * A message is checked twice: when sent (sender and its channel open, peer known and up, not
+ * partitioned, not lost) and when it arrives (the incarnation it was sent to is still up, the
+ * link is still not partitioned, the receiver has a channel open for the message's instance and
+ * a handler for its type, as the real transport routes it: src/net/channels.ts). So a crash drops what was in flight to the node, and a
  * partition cuts what was on the wire; what a node sent before crashing is already on the wire
  * and still arrives.
  *
@@ -16,7 +17,8 @@
 import { IosError } from "../errors.js";
 import type { HandlerFailures } from "../log/handler-failures.js";
 import { deliverToHandler } from "../net/guarded-handler.js";
-import type { MessageHandler, MessageType, PeerId, Transport } from "../net/interface.js";
+import { ChannelTable } from "../net/channels.js";
+import type { Channel, InstanceId, MessageType, PeerId, Transport } from "../net/interface.js";
 import type { Rng } from "../runtime/interface.js";
 import type { SimErrorCode } from "./errors.js";
 import { PERFECT_LINK, mergeLinkConfig, sampleDelay, type LinkConfig } from "./link.js";
@@ -34,10 +36,12 @@ export type DropReason =
   | "unknown-peer"
   /** A node sent to itself: a transport links distinct peers only. */
   | "self"
-  /** Sent through a transport that was closed, or whose node had crashed. */
+  /** Sent through a transport or channel that was closed, or whose node had crashed. */
   | "sender-closed"
-  /** The receiver registered no handler for the message type. */
-  | "no-handler";
+  /** The receiver's channel of the message's instance registered no handler for its type. */
+  | "no-handler"
+  /** The receiver has no channel open for the message's instance (protocol of its type, shard, epoch). */
+  | "no-instance";
 
 const DROP_REASONS: readonly DropReason[] = [
   "loss",
@@ -47,6 +51,7 @@ const DROP_REASONS: readonly DropReason[] = [
   "self",
   "sender-closed",
   "no-handler",
+  "no-instance",
 ];
 
 export interface NetworkStats {
@@ -69,8 +74,6 @@ export interface NetworkHost {
 
 /** Field value for "no such node" in trace records. */
 const NO_INDEX = 0xffffffff;
-/** Largest message type: one byte on the wire (src/net/interface.ts). */
-const MAX_MESSAGE_TYPE = 255;
 
 interface Endpoint {
   readonly id: PeerId;
@@ -229,24 +232,21 @@ export class SimNetwork {
     return this.endpoint(id).index;
   }
 
-  /** @internal The body of `SimTransport.send`. */
-  transmit(sender: SimTransport, to: PeerId, type: MessageType, payload: Uint8Array): void {
+  /** @internal The body of `Channel.send` (the channel checked type and payload). */
+  transmit(sender: SimTransport, channel: Channel, to: PeerId, type: MessageType, payload: Uint8Array): void {
     if (typeof to !== "string") throw simError("SIM_BAD_MESSAGE", "destination must be a peer id string");
-    if (!Number.isInteger(type) || type < 0 || type > MAX_MESSAGE_TYPE) {
-      throw simError("SIM_BAD_MESSAGE", `message type must be an integer in [0, ${MAX_MESSAGE_TYPE}], got ${String(type)}`);
-    }
-    if (!(payload instanceof Uint8Array)) throw simError("SIM_BAD_MESSAGE", "payload must be a Uint8Array");
     this.counters.sent++;
+    const { shard, epoch } = channel.instance;
     const from = this.endpoint(sender.self);
     const target = this.endpoints.get(to);
-    const refusal = this.refusal(sender, from, target);
+    const refusal = this.refusal(sender, channel, from, target);
     if (refusal !== undefined || target === undefined) {
-      this.drop(from, target, type, refusal ?? "unknown-peer");
+      this.drop(from, target, type, shard, epoch, refusal ?? "unknown-peer");
       return;
     }
     const link = this.links.get(this.linkKey(from, target)) ?? this.defaultLink;
     if (link.loss > 0 && this.rng.nextFloat() < link.loss) {
-      this.drop(from, target, type, "loss");
+      this.drop(from, target, type, shard, epoch, "loss");
       return;
     }
     const copies = link.duplication > 0 && this.rng.nextFloat() < link.duplication ? 2 : 1;
@@ -255,13 +255,13 @@ export class SimNetwork {
     for (let copy = 0; copy < copies; copy++) {
       const bytes = payload.slice();
       const arrival = this.host.now() + sampleDelay(link, this.rng);
-      this.host.schedule(arrival, () => this.arrive(from, target, incarnation, type, bytes));
+      this.host.schedule(arrival, () => this.arrive(from, target, incarnation, type, shard, epoch, bytes));
     }
   }
 
   /** Why a message cannot leave `from` for `target` at all, or undefined when it may. */
-  private refusal(sender: SimTransport, from: Endpoint, target: Endpoint | undefined): DropReason | undefined {
-    if (!sender.isOpen) return "sender-closed";
+  private refusal(sender: SimTransport, channel: Channel, from: Endpoint, target: Endpoint | undefined): DropReason | undefined {
+    if (!sender.isOpen || !channel.isOpen) return "sender-closed";
     if (target === from) return "self";
     if (target === undefined) return "unknown-peer";
     if (!target.up) return "peer-down";
@@ -269,18 +269,18 @@ export class SimNetwork {
     return undefined;
   }
 
-  private arrive(from: Endpoint, target: Endpoint, incarnation: number, type: MessageType, payload: Uint8Array): boolean {
-    if (!target.up || target.incarnation !== incarnation) return this.drop(from, target, type, "peer-down");
-    if (!this.sameSide(from, target)) return this.drop(from, target, type, "partitioned");
+  private arrive(from: Endpoint, target: Endpoint, incarnation: number, type: MessageType, shard: number, epoch: number, payload: Uint8Array): boolean {
+    if (!target.up || target.incarnation !== incarnation) return this.drop(from, target, type, shard, epoch, "peer-down");
+    if (!this.sameSide(from, target)) return this.drop(from, target, type, shard, epoch, "partitioned");
     const transport = target.transport!;
-    if (!transport.isOpen) return this.drop(from, target, type, "peer-down");
-    const handler = transport.handlerFor(type);
-    if (handler === undefined) return this.drop(from, target, type, "no-handler");
+    if (!transport.isOpen) return this.drop(from, target, type, shard, epoch, "peer-down");
+    const handler = transport.route(type, shard, epoch);
+    if (typeof handler === "string") return this.drop(from, target, type, shard, epoch, handler);
     this.counters.delivered++;
     const host = this.host;
-    host.trace.record(TraceKind.deliver, host.now(), [from.index, target.index, type], payload);
+    host.trace.record(TraceKind.deliver, host.now(), [from.index, target.index, type, shard, epoch], payload);
     if (host.trace.logging) {
-      host.trace.log(`t=${host.now()} deliver ${shortId(from.id)}→${shortId(target.id)} type=${type} bytes=${payload.length}`);
+      host.trace.log(`t=${host.now()} deliver ${shortId(from.id)}→${shortId(target.id)} type=${type} instance=${shard}/${epoch} bytes=${payload.length}`);
     }
     const failure = deliverToHandler(transport.failures, handler, from.id, type, payload);
     if (failure !== undefined) {
@@ -290,7 +290,7 @@ export class SimNetwork {
     return true;
   }
 
-  private drop(from: Endpoint, target: Endpoint | undefined, type: MessageType, reason: DropReason): true {
+  private drop(from: Endpoint, target: Endpoint | undefined, type: MessageType, shard: number, epoch: number, reason: DropReason): true {
     this.counters.dropped[reason]++;
     const host = this.host;
     host.trace.record(TraceKind.drop, host.now(), [
@@ -298,10 +298,12 @@ export class SimNetwork {
       target?.index ?? NO_INDEX,
       type,
       DROP_REASONS.indexOf(reason),
+      shard,
+      epoch,
     ]);
     if (host.trace.logging) {
       const to = target === undefined ? "?" : shortId(target.id);
-      host.trace.log(`t=${host.now()} drop ${shortId(from.id)}→${to} type=${type} reason=${reason}`);
+      host.trace.log(`t=${host.now()} drop ${shortId(from.id)}→${to} type=${type} instance=${shard}/${epoch} reason=${reason}`);
     }
     return true;
   }
@@ -334,8 +336,8 @@ export class SimNetwork {
  * sender reusing its buffer cannot change what arrives, and each receiver gets its own bytes.
  */
 export class SimTransport implements Transport {
-  private readonly handlers = new Map<MessageType, MessageHandler>();
-  private open = true;
+  private readonly channels: ChannelTable;
+  private up = true;
 
   constructor(
     private readonly network: SimNetwork,
@@ -344,34 +346,27 @@ export class SimTransport implements Transport {
     readonly incarnation: number,
     /** @internal Where the network records what this incarnation's handlers throw. */
     readonly failures: HandlerFailures,
-  ) {}
+  ) {
+    this.channels = new ChannelTable({
+      self,
+      send: (channel, to, type, payload) => network.transmit(this, channel, to, type, payload),
+      broadcast: (channel, group, type, payload) => {
+        if (!Array.isArray(group)) throw simError("SIM_BAD_MESSAGE", "broadcast group must be an array of peer ids");
+        for (const peer of group) if (peer !== self) network.transmit(this, channel, peer, type, payload);
+      },
+    });
+  }
 
   get isOpen(): boolean {
-    return this.open;
+    return this.up;
   }
 
-  send(to: PeerId, type: MessageType, payload: Uint8Array): void {
-    this.network.transmit(this, to, type, payload);
-  }
-
-  broadcast(group: readonly PeerId[], type: MessageType, payload: Uint8Array): void {
-    if (!Array.isArray(group)) throw simError("SIM_BAD_MESSAGE", "broadcast group must be an array of peer ids");
-    for (const peer of group) {
-      if (peer !== this.self) this.network.transmit(this, peer, type, payload);
-    }
-  }
-
-  on(type: MessageType, handler: MessageHandler): void {
-    if (!Number.isInteger(type) || type < 0 || type > MAX_MESSAGE_TYPE) {
-      throw simError("SIM_BAD_MESSAGE", `message type must be an integer in [0, ${MAX_MESSAGE_TYPE}], got ${String(type)}`);
-    }
-    if (typeof handler !== "function") throw simError("SIM_BAD_MESSAGE", "handler must be a function");
-    if (this.handlers.has(type)) throw simError("SIM_HANDLER_EXISTS", `a handler for message type ${type} is already registered`);
-    this.handlers.set(type, handler);
+  open(instance: InstanceId): Channel {
+    return this.channels.open(instance);
   }
 
   connectedPeers(): PeerId[] {
-    return this.open ? this.network.reachablePeers(this.self) : [];
+    return this.up ? this.network.reachablePeers(this.self) : [];
   }
 
   /** Stops sending and receiving; the node stays up (its other objects may still run). */
@@ -380,14 +375,14 @@ export class SimTransport implements Transport {
     return Promise.resolve();
   }
 
-  /** @internal The handler of `type` while open. */
-  handlerFor(type: MessageType): MessageHandler | undefined {
-    return this.open ? this.handlers.get(type) : undefined;
+  /** @internal The handler of an arriving message, or why there is none. */
+  route(type: MessageType, shard: number, epoch: number): ReturnType<ChannelTable["route"]> {
+    return this.channels.route(type, shard, epoch);
   }
 
   /** @internal Closes without a promise (crash). */
   shut(): void {
-    this.open = false;
-    this.handlers.clear();
+    this.up = false;
+    this.channels.closeAll();
   }
 }

@@ -3,7 +3,7 @@
  * real keys, real CoSi rounds and real signatures. Every scenario registers the safety invariant
  * — no two different values final at one height across the honest validators — checked after
  * every event, and checks liveness by the heights reached. Byzantine validators run the honest
- * code behind a rewriting transport (silent leader, equivocating leader, bad partial signatures,
+ * code behind a rewriting channel (silent leader, equivocating leader, bad partial signatures,
  * a leader withholding its commit round, a new leader ignoring the value it must re-propose) or
  * do not run at all (silent). Every finalized record is checked offline. Each scenario names its
  * seed on failure; IOS_SIM_SEED replays one.
@@ -18,11 +18,12 @@ import { BFT_MESSAGES, decodePropose, encodePropose, proposalHash, verifyFinalit
 import { MemoryFinalityLog } from "../../src/consensus/bft/log.js";
 import { BftNode, type BftApplication, type BftConfig } from "../../src/consensus/bft/protocol.js";
 import { IosError } from "../../src/errors.js";
-import type { MessageHandler, MessageType, PeerId, Transport } from "../../src/net/interface.js";
+import type { Channel, MessageHandler, MessageType, PeerId } from "../../src/net/interface.js";
 import type { Rng } from "../../src/runtime/interface.js";
 import { SeededRng, type Seed } from "../../src/runtime/seeded-rng.js";
 import type { LinkConfig } from "../../src/sim/link.js";
 import { Simulator, simSeed, type NodeContext } from "../../src/sim/simulator.js";
+import { testChannel } from "../sim/protocols.js";
 
 const CHAIN = new TextEncoder().encode("ioschain-bft-test/shard-0");
 const verifier = new Ed25519Verifier();
@@ -58,38 +59,41 @@ function isValidProposal(height: number, proposal: Uint8Array): boolean {
   return proposal.length === 26 && new DataView(proposal.buffer, proposal.byteOffset).getBigUint64(0, true) === BigInt(height);
 }
 
-/** Wraps a transport so that what the node sends is rewritten (a byzantine node running honest code). */
-function rewritingTransport(inner: Transport, rewrite: (to: PeerId, type: MessageType, payload: Uint8Array) => Uint8Array | undefined): Transport {
+/** Wraps a channel so that what the node sends is rewritten (a byzantine node running honest code). */
+function rewritingChannel(inner: Channel, rewrite: (to: PeerId, type: MessageType, payload: Uint8Array) => Uint8Array | undefined): Channel {
   const sendOne = (to: PeerId, type: MessageType, payload: Uint8Array) => {
     const out = rewrite(to, type, payload);
     if (out !== undefined) inner.send(to, type, out);
   };
   return {
     self: inner.self,
+    instance: inner.instance,
+    get isOpen() {
+      return inner.isOpen;
+    },
     send: sendOne,
     broadcast: (group, type, payload) => {
       for (const peer of group) if (peer !== inner.self) sendOne(peer, type, payload);
     },
     on: (type: MessageType, handler: MessageHandler) => inner.on(type, handler),
-    connectedPeers: () => inner.connectedPeers(),
     close: () => inner.close(),
   };
 }
 
-function behaviourTransport(behaviour: Behaviour, inner: Transport, n: number, peers: readonly PeerId[], rng: Rng): Transport {
+function behaviourChannel(behaviour: Behaviour, inner: Channel, n: number, peers: readonly PeerId[], rng: Rng): Channel {
   switch (behaviour) {
     case "silent-leader":
       // Follows honestly, but never sends its proposals: its views stall until a view change.
-      return rewritingTransport(inner, (_to, type, payload) => (type === BFT_MESSAGES.PROPOSE ? undefined : payload));
+      return rewritingChannel(inner, (_to, type, payload) => (type === BFT_MESSAGES.PROPOSE ? undefined : payload));
     case "equivocating-leader":
       // Sends a different (valid) proposal to every other peer in registry order.
-      return rewritingTransport(inner, (to, type, payload) => {
+      return rewritingChannel(inner, (to, type, payload) => {
         if (type !== BFT_MESSAGES.PROPOSE || peers.indexOf(to) % 2 === 0) return payload;
         const message = decodePropose(payload, n, 1 << 20);
         return encodePropose({ ...message, proposal: makeProposal(message.height, peers.indexOf(inner.self), rng) }, n);
       });
     case "bad-partial":
-      return rewritingTransport(inner, (_to, type, payload) => {
+      return rewritingChannel(inner, (_to, type, payload) => {
         if (type !== COSI_MESSAGES.RESPONSE) return payload;
         const response = decodeMaskedValue(payload, n, "scalar");
         const scalar = rng.bytes(32);
@@ -100,7 +104,7 @@ function behaviourTransport(behaviour: Behaviour, inner: Transport, n: number, p
       // Leads the prepare round and publishes its certificate, then never announces the commit
       // round: honest validators are left locked on its value.
       let withholding = false;
-      return rewritingTransport(inner, (_to, type, payload) => {
+      return rewritingChannel(inner, (_to, type, payload) => {
         if (type === BFT_MESSAGES.PROPOSE) withholding = false;
         if (type === BFT_MESSAGES.PREPARED) withholding = true;
         return withholding && type === COSI_MESSAGES.ANNOUNCE ? undefined : payload;
@@ -108,7 +112,7 @@ function behaviourTransport(behaviour: Behaviour, inner: Transport, n: number, p
     }
     case "lock-ignoring-leader":
       // In a view change it proposes a fresh value instead of the prepared one its NEW-VIEW proof requires.
-      return rewritingTransport(inner, (_to, type, payload) => {
+      return rewritingChannel(inner, (_to, type, payload) => {
         if (type !== BFT_MESSAGES.PROPOSE) return payload;
         const message = decodePropose(payload, n, 1 << 20);
         if (!message.justification.some((vc) => vc.prepared !== undefined)) return payload;
@@ -161,8 +165,8 @@ function setup(scenario: Scenario) {
           else if (first !== hash) conflicts.push(`height ${record.height}: ${first} vs ${hash} at validator ${index}`);
         },
       };
-      const wire = behaviourTransport(behaviour, transport, scenario.n, peers, sim.rng(`byzantine/${peer}`));
-      const node = new BftNode(config, { transport: wire, clock, rng, key: keyByPeer.get(peer)!, verifier, app, log: logs[index]! });
+      const wire = behaviourChannel(behaviour, testChannel(transport), scenario.n, peers, sim.rng(`byzantine/${peer}`));
+      const node = new BftNode(config, { channel: wire, clock, rng, key: keyByPeer.get(peer)!, verifier, app, log: logs[index]! });
       // Started once every validator of the simulation is attached, so the first proposal is not lost.
       clock.setTimer(0, () => node.start());
       return node;
@@ -480,11 +484,12 @@ describe("BFT input handling", () => {
     const junk = [new Uint8Array(0), new Uint8Array(13), new Uint8Array(300).fill(0xff)];
     const intruder = "ee".repeat(32);
     s.sim.addNode(intruder, ({ transport }) => {
-      for (const type of Object.values(BFT_MESSAGES)) for (const payload of junk) transport.broadcast(s.peers, type, payload);
+      const channel = testChannel(transport);
+      for (const type of Object.values(BFT_MESSAGES)) for (const payload of junk) channel.broadcast(s.peers, type, payload);
       // A well-formed proposal for the next height from someone who is not its leader.
       const height = s.minHeight(s.honest);
-      transport.broadcast(s.peers, BFT_MESSAGES.PROPOSE, encodePropose({ height, view: 0, proposal: makeProposal(height, 9, s.sim.rng("intruder")), justification: [] }, 4));
-      return transport;
+      channel.broadcast(s.peers, BFT_MESSAGES.PROPOSE, encodePropose({ height, view: 0, proposal: makeProposal(height, 9, s.sim.rng("intruder")), justification: [] }, 4));
+      return channel;
     });
     s.sim.run({ until: s.sim.now() + 50 });
     const expected = junk.length * Object.keys(BFT_MESSAGES).length;
@@ -500,11 +505,12 @@ describe("BFT input handling", () => {
     const other = SchnorrKey.fromSeed(new Uint8Array(32).fill(4));
     const codes: (string | undefined)[] = [];
     sim.addNode(hexOf(key.publicKey), ({ transport, clock, rng }) => {
+      const channel = testChannel(transport);
       const app: BftApplication = { propose: () => new Uint8Array(1), validate: () => true, onFinal: () => undefined };
       const base: BftConfig = { chainId: CHAIN, participants: [key.publicKey, other.publicKey], viewTimeoutMs: 100, cosi: { fanout: 2, levelTimeoutMs: 10 } };
       const codeOf = (config: BftConfig, application: BftApplication = app): string | undefined => {
         try {
-          new BftNode(config, { transport, clock, rng, key, verifier, app: application });
+          new BftNode(config, { channel, clock, rng, key, verifier, app: application });
         } catch (error) {
           return error instanceof IosError ? error.code : `uncoded: ${String(error)}`;
         }

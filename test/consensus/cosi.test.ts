@@ -27,9 +27,10 @@ import { CosiNode, type CosiResult, type LeaderSession } from "../../src/consens
 import { TreeLayout } from "../../src/consensus/cosi/tree.js";
 import { ValidatorRegistry, proveKeyPossession } from "../../src/consensus/registry.js";
 import { IosError } from "../../src/errors.js";
-import type { MessageHandler, MessageType, PeerId, Transport } from "../../src/net/interface.js";
+import type { Channel, MessageHandler, MessageType, PeerId } from "../../src/net/interface.js";
 import type { Rng } from "../../src/runtime/interface.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
+import { testChannel } from "../sim/protocols.js";
 import type { LinkConfig } from "../../src/sim/link.js";
 import { SeededRng, type Seed } from "../../src/runtime/seeded-rng.js";
 
@@ -53,10 +54,14 @@ interface Scenario {
   declining?: ReadonlySet<number>;
 }
 
-/** Wraps a node's transport so that what it sends is rewritten by `rewrite` (a byzantine node). */
-function byzantineTransport(inner: Transport, rewrite: (to: PeerId, type: MessageType, payload: Uint8Array) => [PeerId, Uint8Array][]): Transport {
+/** Wraps a node's channel so that what it sends is rewritten by `rewrite` (a byzantine node). */
+function byzantineChannel(inner: Channel, rewrite: (to: PeerId, type: MessageType, payload: Uint8Array) => [PeerId, Uint8Array][]): Channel {
   return {
     self: inner.self,
+    instance: inner.instance,
+    get isOpen() {
+      return inner.isOpen;
+    },
     send: (to, type, payload) => {
       for (const [target, bytes] of rewrite(to, type, payload)) inner.send(target, type, bytes);
     },
@@ -64,7 +69,6 @@ function byzantineTransport(inner: Transport, rewrite: (to: PeerId, type: Messag
       for (const peer of group) if (peer !== inner.self) for (const [target, bytes] of rewrite(peer, type, payload)) inner.send(target, type, bytes);
     },
     on: (type: MessageType, handler: MessageHandler) => inner.on(type, handler),
-    connectedPeers: () => inner.connectedPeers(),
     close: () => inner.close(),
   };
 }
@@ -80,16 +84,16 @@ function randomScalar(rng: Rng): Uint8Array {
   return bytes;
 }
 
-function behaviourTransport(behaviour: Behaviour, inner: Transport, n: number, peers: readonly PeerId[], rng: Rng): Transport {
+function behaviourChannel(behaviour: Behaviour, inner: Channel, n: number, peers: readonly PeerId[], rng: Rng): Channel {
   if (behaviour === "bad-partial") {
-    return byzantineTransport(inner, (to, type, payload) => {
+    return byzantineChannel(inner, (to, type, payload) => {
       if (type !== COSI_MESSAGES.RESPONSE) return [[to, payload]];
       const response = decodeMaskedValue(payload, n, "scalar");
       return [[to, encodeMaskedValue(response, response.mask, randomScalar(rng))]];
     });
   }
   if (behaviour === "equivocate") {
-    return byzantineTransport(inner, (to, type, payload) => {
+    return byzantineChannel(inner, (to, type, payload) => {
       if (type !== COSI_MESSAGES.COMMIT) return [[to, payload]];
       const commit = decodeMaskedValue(payload, n, "point");
       const out: [PeerId, Uint8Array][] = [[to, payload]];
@@ -121,9 +125,9 @@ function setup(scenario: Scenario) {
     const behaviour = behaviourOf(index);
     sim.addNode(peer, ({ transport, clock, rng }) => {
       if (behaviour === "silent") return undefined;
-      const wire = behaviourTransport(behaviour, transport, scenario.n, peers, sim.rng(`byzantine/${peer}`));
+      const wire = behaviourChannel(behaviour, testChannel(transport), scenario.n, peers, sim.rng(`byzantine/${peer}`));
       const approve = scenario.declining?.has(index) === true ? () => false : undefined;
-      return new CosiNode(config, { transport: wire, clock, rng, key: keyByPeer.get(peer)!, verifier, ...(approve === undefined ? {} : { approve }) });
+      return new CosiNode(config, { channel: wire, clock, rng, key: keyByPeer.get(peer)!, verifier, ...(approve === undefined ? {} : { approve }) });
     });
   });
   sim.run({ until: 0 });
@@ -370,12 +374,12 @@ describe("a byzantine leader", () => {
     const config = { participants, fanout: 2, levelTimeoutMs: 20 };
     const [evil, target] = [0, 1];
     const received: { type: number; payload: Uint8Array }[] = [];
-    let evilTransport: Transport | undefined;
+    let evilChannel: Channel | undefined;
     peers.forEach((peer, index) => {
       sim.addNode(peer, ({ transport, clock, rng }) => {
-        if (index !== evil) return new CosiNode(config, { transport, clock, rng, key: keyOf(index), verifier });
-        evilTransport = transport;
-        for (const type of [COSI_MESSAGES.COMMIT, COSI_MESSAGES.RESPONSE]) transport.on(type, (_from, t, payload) => received.push({ type: t, payload }));
+        if (index !== evil) return new CosiNode(config, { channel: testChannel(transport), clock, rng, key: keyOf(index), verifier });
+        evilChannel = testChannel(transport);
+        for (const type of [COSI_MESSAGES.COMMIT, COSI_MESSAGES.RESPONSE]) evilChannel.on(type, (_from, t, payload) => received.push({ type: t, payload }));
         return undefined;
       });
     });
@@ -383,7 +387,7 @@ describe("a byzantine leader", () => {
     const m = message("the announced block");
     const invited = new Uint8Array(1).fill(0b1111);
     const announce = { session: sessionId(participants[evil]!, 5, m), attempt: 0, leaderIndex: evil, round: 5, mode: "star" as const, fanout: 2, count: n, invited, message: m };
-    evilTransport!.send(peers[target]!, COSI_MESSAGES.ANNOUNCE, encodeAnnounce(announce));
+    evilChannel!.send(peers[target]!, COSI_MESSAGES.ANNOUNCE, encodeAnnounce(announce));
     sim.run({ until: sim.now() + 5 });
     assert.equal(received.length, 1);
     const commit = decodeMaskedValue(received[0]!.payload, n, "point");
@@ -391,8 +395,8 @@ describe("a byzantine leader", () => {
     const evilCommitment = keyOf(evil).commit(sim.rng("evil"));
     const V = verifier.aggregatePoints([commit.value, evilCommitment.point]);
     const challenges = [V, verifier.aggregatePoints([V, V])].map((point) => encodeMaskedValue(announce, mask, point));
-    for (const challenge of challenges) evilTransport!.send(peers[target]!, COSI_MESSAGES.CHALLENGE, challenge);
-    evilTransport!.send(peers[target]!, COSI_MESSAGES.CHALLENGE, challenges[0]!);
+    for (const challenge of challenges) evilChannel!.send(peers[target]!, COSI_MESSAGES.CHALLENGE, challenge);
+    evilChannel!.send(peers[target]!, COSI_MESSAGES.CHALLENGE, challenges[0]!);
     sim.run({ until: sim.now() + 5 });
     const responses = received.filter((r) => r.type === COSI_MESSAGES.RESPONSE).map((r) => hexOf(decodeMaskedValue(r.payload, n, "scalar").value));
     assert.equal(responses.length, 2, "the first challenge answered, and its retransmission answered identically");
@@ -423,12 +427,12 @@ describe("a leader that gives up a session", () => {
     const config = { participants, fanout: 2, levelTimeoutMs: 1000 };
     const [leader, target] = [0, 1];
     const received: { type: number; payload: Uint8Array }[] = [];
-    let leaderTransport: Transport | undefined;
+    let leaderChannel: Channel | undefined;
     peers.forEach((peer, index) => {
       sim.addNode(peer, ({ transport, clock, rng }) => {
-        if (index !== leader) return new CosiNode(config, { transport, clock, rng, key: keyOf(index), verifier });
-        leaderTransport = transport;
-        for (const type of [COSI_MESSAGES.COMMIT, COSI_MESSAGES.RESPONSE]) transport.on(type, (_from, t, payload) => received.push({ type: t, payload }));
+        if (index !== leader) return new CosiNode(config, { channel: testChannel(transport), clock, rng, key: keyOf(index), verifier });
+        leaderChannel = testChannel(transport);
+        for (const type of [COSI_MESSAGES.COMMIT, COSI_MESSAGES.RESPONSE]) leaderChannel.on(type, (_from, t, payload) => received.push({ type: t, payload }));
         return undefined;
       });
     });
@@ -438,10 +442,10 @@ describe("a leader that gives up a session", () => {
       ({ session: sessionId(participants[leader]!, round, m), attempt: 0, leaderIndex: leader, round, mode: "star" as const, fanout: 2, count: n, invited, message: m });
     const first = announceOf(5, message("first try"));
     const second = announceOf(6, message("second try"));
-    leaderTransport!.send(peers[target]!, COSI_MESSAGES.ANNOUNCE, encodeAnnounce(first));
+    leaderChannel!.send(peers[target]!, COSI_MESSAGES.ANNOUNCE, encodeAnnounce(first));
     sim.run({ until: sim.now() + 5 });
     // Well inside the signer's nonce timeout (level timeout 1 s), the same leader starts over.
-    leaderTransport!.send(peers[target]!, COSI_MESSAGES.ANNOUNCE, encodeAnnounce(second));
+    leaderChannel!.send(peers[target]!, COSI_MESSAGES.ANNOUNCE, encodeAnnounce(second));
     sim.run({ until: sim.now() + 5 });
     const commits = received.filter((r) => r.type === COSI_MESSAGES.COMMIT);
     assert.equal(commits.length, 2, "the signer committed to the new session instead of refusing it");
@@ -450,7 +454,7 @@ describe("a leader that gives up a session", () => {
     // A challenge of the abandoned session finds no nonce: no response, counted as misplaced.
     const mask = new Uint8Array(1).fill((1 << leader) | (1 << target));
     const stale = decodeMaskedValue(commits[0]!.payload, n, "point");
-    leaderTransport!.send(peers[target]!, COSI_MESSAGES.CHALLENGE, encodeMaskedValue(first, mask, stale.value));
+    leaderChannel!.send(peers[target]!, COSI_MESSAGES.CHALLENGE, encodeMaskedValue(first, mask, stale.value));
     sim.run({ until: sim.now() + 5 });
     assert.equal(received.filter((r) => r.type === COSI_MESSAGES.RESPONSE).length, 0);
     assert.equal(node.stats.rejectedMessages, 1);
@@ -521,8 +525,9 @@ describe("CoSi input handling", () => {
     const s = setup({ n: 4, fanout: 2, seed: "garbage" });
     const junk = [new Uint8Array(0), new Uint8Array(10), new Uint8Array(33), new Uint8Array(200).fill(0xff)];
     s.sim.addNode("ee".repeat(32), ({ transport }) => {
-      for (const type of Object.values(COSI_MESSAGES)) for (const payload of junk) transport.broadcast(s.peers, type, payload);
-      return transport;
+      const channel = testChannel(transport);
+      for (const type of Object.values(COSI_MESSAGES)) for (const payload of junk) channel.broadcast(s.peers, type, payload);
+      return channel;
     });
     s.sim.run({ until: s.sim.now() + 100 });
     for (let i = 0; i < 4; i++) assert.equal(s.node(i).stats.rejectedMessages, junk.length * Object.keys(COSI_MESSAGES).length);
@@ -547,7 +552,7 @@ describe("CoSi input handling", () => {
     const fresh = new Simulator({ seed: 1 });
     const key = SchnorrKey.fromSeed(new Uint8Array(32).fill(9));
     fresh.addNode(hexOf(key.publicKey), ({ transport, clock, rng }) => {
-      const deps = { transport, clock, rng, key, verifier };
+      const deps = { channel: testChannel(transport), clock, rng, key, verifier };
       assert.equal(codeOf(() => new CosiNode({ ...s.config, fanout: 1 }, deps)), "COSI_BAD_CONFIG");
       assert.equal(codeOf(() => new CosiNode({ ...s.config, levelTimeoutMs: 0 }, deps)), "COSI_BAD_CONFIG");
       assert.equal(codeOf(() => new CosiNode(s.config, deps)), "COSI_BAD_CONFIG", "key not among the participants");

@@ -9,8 +9,9 @@ import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
-import type { Transport } from "../../src/net/interface.js";
+import type { Channel } from "../../src/net/interface.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
+import { testChannel } from "../sim/protocols.js";
 import { assignee, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { BelievabilityLedger } from "../../src/consensus/pob/believability.js";
 import { verifyEvidence, verifyInclusion } from "../../src/consensus/pob/evidence.js";
@@ -44,15 +45,16 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
     return { keyPair, utxo, ledger, validator, outcomes: [] as FinalOutcome[], finalAt: new Map<string, number>() };
   });
   const leagues = replicas[0]!.validator.leagues;
-  const transports = new Map<string, Transport>();
+  const channels = new Map<string, Channel>();
   const confirmations: (OptimisticConfirmation & { at: number })[] = [];
   replicas.forEach((replica) => {
     const peer = hex(replica.keyPair.publicKey);
     sim.addNode(peer, ({ transport, clock, rng }) => {
-      transports.set(peer, transport);
+      const channel = testChannel(transport);
+      channels.set(peer, channel);
       const node = new PobNode(
         { chainId: CHAIN, shard: 0, shardCount: 1, viewTimeoutMs: 400, cosi: { fanout: 3, levelTimeoutMs: 40 }, orderDelayMs: 20 },
-        { transport, clock, rng, keyPair: replica.keyPair, verifier: VERIFIER, utxo: replica.utxo, accounts: replica.ledger, validator: replica.validator, members, peerOf: hex },
+        { channel, clock, rng, keyPair: replica.keyPair, verifier: VERIFIER, utxo: replica.utxo, accounts: replica.ledger, validator: replica.validator, members, peerOf: hex },
       );
       node.onOutcome((outcome) => {
         replica.outcomes.push(outcome);
@@ -106,7 +108,7 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
       assert.equal(tips.size, 1, `seed ${String(seed)}: validators disagree at final height ${h + 1}`);
     }
   };
-  return { sim, seed, replicas, leagues, transports, nodeOf, transfer, runUntil, includedBy, assertSameChain, validators, confirmations };
+  return { sim, seed, replicas, leagues, channels, nodeOf, transfer, runUntil, includedBy, assertSameChain, validators, confirmations };
 }
 
 const POLICY: ShardingPolicy = { believableLeagueSize: 3, normalLeagueSize: 4, samplingProbability: 0.3, minBelievableSize: 2, optimisticIntervalMs: 20, maxOptimisticBlockTxs: 64 };
@@ -169,7 +171,7 @@ describe("pob over BFT in the simulator", () => {
       const { bytes, block } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: 30 }, [valid.bytes, forged.bytes], cheaterKey);
       forgedHash = block.hash;
       const others = s.validators.filter((v) => hex(v.publicKey) !== hex(cheater)).map((v) => hex(v.publicKey));
-      s.transports.get(hex(cheater))!.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
+      s.channels.get(hex(cheater))!.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
     });
     s.sim.schedule(60, "client submits to an honest producer", () => assert.equal(s.nodeOf(honestProducer).submit(later.bytes).accepted, true));
     const done = await s.runUntil(() => s.replicas.every((r) => r.outcomes.some((o) => o.slashed.length > 0) && s.includedBy(r).has(hex(later.txid))), 5_000);

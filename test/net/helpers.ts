@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import type { AddressInfo, Socket } from "node:net";
 import WebSocket, { WebSocketServer } from "ws";
-import type { PeerId } from "../../src/net/interface.js";
-import { encodeFrame, decodeFrame } from "../../src/net/frame.js";
-import { CONTROL_MESSAGES, messageType } from "../../src/net/message-types.js";
+import type { Channel, MessageHandler, MessageType, PeerId, Transport } from "../../src/net/interface.js";
+import { CONTROL_ROUTE, encodeFrame, decodeFrame, type FrameRoute } from "../../src/net/frame.js";
+import { CONTROL_MESSAGES, messageType, protocolOfType, type ApplicationProtocol } from "../../src/net/message-types.js";
 import { PeerHandshake, PeerIdentity } from "../../src/net/peer-auth.js";
 import { PEER_PATH, UwsTransport, type TransportLimits } from "../../src/net/uws-transport.js";
 import type { Clock, TimerHandle } from "../../src/runtime/interface.js";
@@ -18,6 +18,31 @@ import { testFailures } from "../support/log.js";
 import type { HandlerFailures } from "../../src/log/handler-failures.js";
 
 export const CHAIN_ID = new TextEncoder().encode("ioschain-test-net");
+
+const openedChannels = new WeakMap<Transport, Map<string, Channel>>();
+
+/**
+ * The channel of instance (protocol of `type`, shard 0, epoch 0) on `transport`, opened on first
+ * use: the transport tests that are not about instances speak in that one.
+ */
+export function channelOf(transport: Transport, type: MessageType): Channel {
+  const protocol = protocolOfType(type) as ApplicationProtocol;
+  let byProtocol = openedChannels.get(transport);
+  if (byProtocol === undefined) openedChannels.set(transport, (byProtocol = new Map()));
+  let channel = byProtocol.get(protocol);
+  if (channel === undefined) byProtocol.set(protocol, (channel = transport.open({ protocol, shard: 0, epoch: 0 })));
+  return channel;
+}
+
+/** Sends `type` in instance (its protocol, 0, 0). */
+export function send(transport: Transport, to: PeerId, type: MessageType, payload: Uint8Array): void {
+  channelOf(transport, type).send(to, type, payload);
+}
+
+/** Handles `type` in instance (its protocol, 0, 0). */
+export function on(transport: Transport, type: MessageType, handler: MessageHandler): void {
+  channelOf(transport, type).on(type, handler);
+}
 
 /** `n` fresh identities sorted by PeerId, so index order is dialing order. */
 export function sortedIdentities(n: number): PeerIdentity[] {
@@ -97,7 +122,7 @@ export interface CloseEvent {
  */
 export class RawPeer {
   readonly ws: WebSocket;
-  readonly frames: { type: number; payload: Uint8Array }[] = [];
+  readonly frames: { type: number; shard: number; epoch: number; payload: Uint8Array }[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<CloseEvent>;
   private readonly helloReceived: Promise<Uint8Array>;
@@ -118,7 +143,7 @@ export class RawPeer {
       this.ws.on("message", (data: Buffer) => {
         const frame = decodeFrame(new Uint8Array(data));
         if (frame.type === CONTROL_MESSAGES.HELLO) resolve(frame.payload.slice());
-        this.frames.push({ type: frame.type, payload: frame.payload.slice() });
+        this.frames.push({ type: frame.type, shard: frame.shard, epoch: frame.epoch, payload: frame.payload.slice() });
       });
     });
     this.ws.on("error", () => undefined);
@@ -146,8 +171,9 @@ export class RawPeer {
     this.sendFrame(CONTROL_MESSAGES.AUTH, this.sentAuth);
   }
 
-  sendFrame(type: number, payload: Uint8Array): void {
-    this.ws.send(encodeFrame(type, payload), { binary: true });
+  /** Sends one well-formed frame, by default in instance shard 0, epoch 0. */
+  sendFrame(type: number, payload: Uint8Array, route: FrameRoute = CONTROL_ROUTE): void {
+    this.ws.send(encodeFrame(type, payload, undefined, route), { binary: true });
   }
 
   sendRaw(bytes: Uint8Array | string, binary = true): void {
@@ -175,12 +201,12 @@ export async function arena(options: NodeOptions = {}) {
   const [honest, node] = nodes as [MeshNode, MeshNode];
   node.transport.setPeer(low.id, undefined);
   const received: PeerId[] = [];
-  node.transport.on(ARENA_PING, (from) => received.push(from));
+  on(node.transport, ARENA_PING, (from) => received.push(from));
   await waitFor("honest link", () => fullMesh(nodes));
   /** The node still serves the honest validator: a PING goes through. */
   const stillServing = async (): Promise<void> => {
     const before = received.filter((p) => p === honest.identity.id).length;
-    honest.transport.send(node.identity.id, ARENA_PING, Uint8Array.of(1));
+    send(honest.transport, node.identity.id, ARENA_PING, Uint8Array.of(1));
     await waitFor("honest PING delivered", () => received.filter((p) => p === honest.identity.id).length === before + 1);
     assert.ok(node.transport.connectedPeers().includes(honest.identity.id));
   };

@@ -9,11 +9,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
-import { encodeFrame, FRAME_VERSION } from "../../src/net/frame.js";
+import { encodeFrame, FRAME_HEADER_BYTES, FRAME_VERSION } from "../../src/net/frame.js";
 import { CONTROL_MESSAGES, messageType } from "../../src/net/message-types.js";
 import { PeerIdentity, authTranscript, encodeHello } from "../../src/net/peer-auth.js";
 import { CLOSE_CODES } from "../../src/net/uws-transport.js";
-import { CHAIN_ID, RawAcceptor, RawPeer, arena, closeAll, makeTransport, peerUrl, sortedIdentities, waitFor } from "./helpers.js";
+import { CHAIN_ID, RawAcceptor, RawPeer, arena, closeAll, makeTransport, peerUrl, send, sortedIdentities, waitFor } from "./helpers.js";
 
 const PING = messageType("consensus", 0);
 
@@ -168,13 +168,14 @@ describe("UwsTransport detects dead peers", () => {
 });
 
 describe("UwsTransport survives bad frames", () => {
-  it("garbage, bad-version, unknown-type, truncated, text and handshake-replay frames close only their link", async () => {
+  it("garbage, bad-version, unknown-type, truncated, bad-instance, text and handshake-replay frames close only their link", async () => {
     const { low, node, nodes, url, stillServing } = await arena();
     try {
       const cases: { bytes: Uint8Array | string; binary: boolean; reason: string; closeCode: number }[] = [
         { bytes: Uint8Array.of(FRAME_VERSION + 1, PING, 1, 2, 3), binary: true, reason: "FRAME_BAD_VERSION", closeCode: CLOSE_CODES.BAD_FRAME },
-        { bytes: Uint8Array.of(FRAME_VERSION, 0xc0, 1), binary: true, reason: "FRAME_UNKNOWN_TYPE", closeCode: CLOSE_CODES.BAD_FRAME },
-        { bytes: Uint8Array.of(FRAME_VERSION), binary: true, reason: "FRAME_TRUNCATED", closeCode: CLOSE_CODES.BAD_FRAME },
+        { bytes: Uint8Array.of(FRAME_VERSION, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 1), binary: true, reason: "FRAME_UNKNOWN_TYPE", closeCode: CLOSE_CODES.BAD_FRAME },
+        { bytes: Uint8Array.of(FRAME_VERSION, PING, 0, 0, 0, 0), binary: true, reason: "FRAME_TRUNCATED", closeCode: CLOSE_CODES.BAD_FRAME },
+        { bytes: Uint8Array.of(FRAME_VERSION, CONTROL_MESSAGES.AUTH, 1, 0, 0, 0, 0, 0, 0, 0), binary: true, reason: "FRAME_BAD_INSTANCE", closeCode: CLOSE_CODES.BAD_FRAME },
         { bytes: new Uint8Array(0), binary: true, reason: "FRAME_TRUNCATED", closeCode: CLOSE_CODES.BAD_FRAME },
         { bytes: Uint8Array.of(0xff, ...randomBytes(200)), binary: true, reason: "FRAME_BAD_VERSION", closeCode: CLOSE_CODES.BAD_FRAME },
         { bytes: "hello", binary: false, reason: "FRAME_NOT_BINARY", closeCode: CLOSE_CODES.BAD_FRAME },
@@ -193,6 +194,7 @@ describe("UwsTransport survives bad frames", () => {
       assert.equal(stats.frameErrors.FRAME_BAD_VERSION, 2);
       assert.equal(stats.frameErrors.FRAME_UNKNOWN_TYPE, 1);
       assert.equal(stats.frameErrors.FRAME_TRUNCATED, 2);
+      assert.equal(stats.frameErrors.FRAME_BAD_INSTANCE, 1);
       assert.equal(stats.frameErrors.FRAME_NOT_BINARY, 1);
     } finally {
       await closeAll(nodes);
@@ -206,7 +208,7 @@ describe("UwsTransport survives bad frames", () => {
       const raw = new RawPeer(url);
       await raw.authenticate(low, node.identity.id);
       await waitFor("authenticated", () => node.transport.connectedPeers().includes(low.id));
-      raw.sendRaw(encodeFrame(PING, new Uint8Array(maxFrameBytes), maxFrameBytes + 2));
+      raw.sendRaw(encodeFrame(PING, new Uint8Array(maxFrameBytes), maxFrameBytes + FRAME_HEADER_BYTES));
       const closed = await raw.closed;
       assert.notEqual(closed.code, 1000);
       await waitFor("counted", () => node.transport.stats().frameErrors.FRAME_TOO_LARGE === 1);
@@ -224,7 +226,7 @@ describe("UwsTransport survives bad frames", () => {
       const { port } = await acceptor.start();
       dialer.setPeer(big.id, peerUrl(port));
       await waitFor("link", () => dialer.connectedPeers().length === 1);
-      acceptor.send(small.id, PING, new Uint8Array(maxFrameBytes));
+      send(acceptor, small.id, PING, new Uint8Array(maxFrameBytes));
       await waitFor("dialer refused the frame", () => dialer.stats().frameErrors.FRAME_TOO_LARGE === 1);
       await waitFor("link closed", () => dialer.connectedPeers().length === 0);
     } finally {

@@ -11,7 +11,7 @@ import type { PeerId } from "../../src/net/interface.js";
 import { messageType } from "../../src/net/message-types.js";
 import type { PeerIdentity } from "../../src/net/peer-auth.js";
 import { CLOSE_CODES, type UwsTransport } from "../../src/net/uws-transport.js";
-import { ManualClock, RawAcceptor, RawPeer, arena, makeTransport, closeAll, sortedIdentities, tcpSocketOf, waitFor } from "./helpers.js";
+import { ManualClock, RawAcceptor, RawPeer, arena, makeTransport, closeAll, send, sortedIdentities, tcpSocketOf, waitFor } from "./helpers.js";
 
 const DATA = messageType("msb", 0);
 
@@ -68,13 +68,13 @@ describe("UwsTransport rate limits", () => {
       await raw.authenticate(low, node.identity.id);
       await waitFor("authenticated", () => node.transport.connectedPeers().includes(low.id));
       const ping = messageType("consensus", 0);
-      for (let i = 0; i < 3; i++) raw.sendFrame(ping, new Uint8Array(1000)); // 1002 bytes each
+      for (let i = 0; i < 3; i++) raw.sendFrame(ping, new Uint8Array(1000)); // 1010 bytes each
       await waitFor("third frame throttled", () => node.transport.stats().drops.rate_limited === 1);
       assert.equal(countFrom(received, low.id), 2);
-      clock.advance(9_000); // 44 left + 900 refilled: still short of one 1002-byte frame
+      clock.advance(9_000); // 28 left + 900 refilled: still short of one 1010-byte frame
       raw.sendFrame(ping, new Uint8Array(1000));
       await waitFor("still throttled", () => node.transport.stats().drops.rate_limited === 2);
-      clock.advance(1_000); // 1044
+      clock.advance(1_000); // 1028
       raw.sendFrame(ping, new Uint8Array(1000));
       await waitFor("budget refilled", () => countFrom(received, low.id) === 3);
     } finally {
@@ -95,7 +95,7 @@ describe("UwsTransport under a slow reader", () => {
   async function flood(transport: UwsTransport, peer: PeerId, frames: number, untilStuck = false): Promise<void> {
     const payload = new Uint8Array(frameBytes);
     for (let sent = 0; sent < frames; ) {
-      for (let i = 0; i < 50; i++, sent++) transport.send(peer, DATA, payload);
+      for (let i = 0; i < 50; i++, sent++) send(transport, peer, DATA, payload);
       await nextTurn();
       const link = transport.stats().links.find((l) => l.peer === peer);
       assert.ok(link !== undefined, "the slow link stays up below the stall timeout");
@@ -131,9 +131,9 @@ describe("UwsTransport under a slow reader", () => {
       await flood(node.transport, low.id, 10_000, true);
       // Fill the queue to its first drop, which starts the stall clock.
       const dropsBefore = node.transport.stats().drops.queue_full;
-      while (node.transport.stats().drops.queue_full === dropsBefore) node.transport.send(low.id, DATA, new Uint8Array(frameBytes));
+      while (node.transport.stats().drops.queue_full === dropsBefore) send(node.transport, low.id, DATA, new Uint8Array(frameBytes));
       clock.advance(limits.stallTimeoutMs);
-      node.transport.send(low.id, DATA, new Uint8Array(frameBytes));
+      send(node.transport, low.id, DATA, new Uint8Array(frameBytes));
       assert.ok(!node.transport.connectedPeers().includes(low.id), "stalled link closed");
       assert.equal(node.transport.stats().links.length, 1);
       await stillServing();

@@ -11,12 +11,12 @@ import { IosError } from "../../src/errors.js";
 import { HandlerFailures } from "../../src/log/handler-failures.js";
 import { MemoryLog } from "../../src/log/logger.js";
 import type { PeerId } from "../../src/net/interface.js";
-import { messageType } from "../../src/net/message-types.js";
+import { CONTROL_MESSAGES, messageType } from "../../src/net/message-types.js";
 import { CLOSE_CODES, UwsTransport } from "../../src/net/uws-transport.js";
 import type { TimerHandle } from "../../src/runtime/interface.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
 import { testFailures } from "../support/log.js";
-import { CHAIN_ID, RawPeer, closeAll, fullMesh, makeTransport, peerUrl, sortedIdentities, startMesh, waitFor } from "./helpers.js";
+import { CHAIN_ID, RawPeer, channelOf, closeAll, fullMesh, makeTransport, on, peerUrl, send, sortedIdentities, startMesh, waitFor } from "./helpers.js";
 
 const PING = messageType("consensus", 0);
 const PONG = messageType("drp", 3);
@@ -39,7 +39,7 @@ interface Received {
 
 function record(transport: UwsTransport, type: number): Received[] {
   const received: Received[] = [];
-  transport.on(type, (from, t, payload) => received.push({ from, type: t, payload }));
+  on(transport, type, (from, t, payload) => received.push({ from, type: t, payload }));
   return received;
 }
 
@@ -60,9 +60,9 @@ describe("UwsTransport mesh", () => {
 
       const toB = randomBytes(1000);
       const toA = randomBytes(70_000);
-      a.transport.send(b.identity.id, PING, toB);
-      b.transport.send(a.identity.id, PONG, toA);
-      b.transport.send(a.identity.id, PONG, new Uint8Array(0));
+      send(a.transport, b.identity.id, PING, toB);
+      send(b.transport, a.identity.id, PONG, toA);
+      send(b.transport, a.identity.id, PONG, new Uint8Array(0));
       await waitFor("both deliveries", () => atB.length === 1 && atA.length === 2);
       assert.deepEqual(atB[0], { from: a.identity.id, type: PING, payload: new Uint8Array(toB) });
       assert.deepEqual(atA[0], { from: b.identity.id, type: PONG, payload: new Uint8Array(toA) });
@@ -93,7 +93,7 @@ describe("UwsTransport mesh", () => {
         assert.equal(directions.filter((d) => d === "acceptor").length, index);
       }
       const group = ids.map((i) => i.id);
-      nodes.forEach((node, i) => node.transport.broadcast(group, PING, Uint8Array.of(i)));
+      nodes.forEach((node, i) => channelOf(node.transport, PING).broadcast(group, PING, Uint8Array.of(i)));
       await waitFor("12 deliveries", () => inboxes.every((inbox) => inbox.length === 3));
       nodes.forEach((node, i) => {
         const got = inboxes[i]!.map((m) => [m.from, m.payload[0]]).sort();
@@ -106,7 +106,7 @@ describe("UwsTransport mesh", () => {
     }
   });
 
-  it("handlers get their own copy; a throwing handler is logged with its code and counted, and delivery goes on; unhandled types are counted", async () => {
+  it("handlers get their own copy; a throwing handler is logged with its code and counted, and delivery goes on; unhandled types and instances are counted", async () => {
     const ids = sortedIdentities(2);
     const log = new MemoryLog();
     const failures = new HandlerFailures(log.logger);
@@ -116,26 +116,28 @@ describe("UwsTransport mesh", () => {
       const THROWS = messageType("atomix", 1);
       const REJECTS = messageType("atomix", 2);
       const FAILS_LATER = messageType("drp", 3);
-      const UNHANDLED = messageType("msb", 2);
-      b.transport.on(THROWS, () => {
+      const UNHANDLED = messageType("consensus", 7);
+      const NO_INSTANCE = messageType("msb", 2);
+      on(b.transport, THROWS, () => {
         throw new Error("protocol bug");
       });
-      b.transport.on(REJECTS, () => {
+      on(b.transport, REJECTS, () => {
         throw new IosError("ATOMIX_BAD_LOCK", "lock proof does not verify");
       });
-      b.transport.on(FAILS_LATER, () => Promise.reject(new IosError("DRP_LATE", "round already closed")));
+      on(b.transport, FAILS_LATER, () => Promise.reject(new IosError("DRP_LATE", "round already closed")));
       const atB = record(b.transport, PING);
       await waitFor("mesh", () => fullMesh(nodes));
       const payload = Uint8Array.of(1, 2, 3);
-      a.transport.send(b.identity.id, THROWS, payload);
-      a.transport.send(b.identity.id, UNHANDLED, payload);
-      a.transport.send(b.identity.id, PING, payload);
+      send(a.transport, b.identity.id, THROWS, payload);
+      send(a.transport, b.identity.id, UNHANDLED, payload);
+      send(a.transport, b.identity.id, NO_INSTANCE, payload);
+      send(a.transport, b.identity.id, PING, payload);
       payload[0] = 9;
       await waitFor("PING after the throwing handler", () => atB.length === 1);
       assert.deepEqual(atB[0]!.payload, Uint8Array.of(1, 2, 3));
-      for (let i = 0; i < 3; i++) a.transport.send(b.identity.id, REJECTS, payload);
-      a.transport.send(b.identity.id, FAILS_LATER, payload);
-      a.transport.send(b.identity.id, PING, payload);
+      for (let i = 0; i < 3; i++) send(a.transport, b.identity.id, REJECTS, payload);
+      send(a.transport, b.identity.id, FAILS_LATER, payload);
+      send(a.transport, b.identity.id, PING, payload);
       await waitFor("PING after the rejections", () => atB.length === 2 && failures.count("drp", "DRP_LATE") === 1);
 
       assert.equal(failures.count("atomix", "INTERNAL"), 1);
@@ -153,7 +155,8 @@ describe("UwsTransport mesh", () => {
       assert.deepEqual(sample, { labels: { subsystem: "atomix", code: "ATOMIX_BAD_LOCK" }, value: 3 });
 
       const stats = b.transport.stats();
-      assert.equal(stats.drops.no_handler, 1);
+      assert.equal(stats.drops.no_handler, 1, "a consensus type without a handler in the open consensus instance");
+      assert.equal(stats.drops.no_instance, 1, "an msb type: b has no msb channel open");
       assert.deepEqual(b.transport.connectedPeers(), [a.identity.id]);
     } finally {
       await closeAll(nodes);
@@ -165,20 +168,25 @@ describe("UwsTransport mesh", () => {
     const transport = makeTransport(a, [a]);
     try {
       await transport.start();
-      transport.send(stranger.id, PING, new Uint8Array(1));
-      transport.broadcast([a.id, stranger.id], PING, new Uint8Array(1));
-      transport.send(a.id, PING, new Uint8Array(1));
+      const channel = channelOf(transport, PING);
+      channel.send(stranger.id, PING, new Uint8Array(1));
+      channel.broadcast([a.id, stranger.id], PING, new Uint8Array(1));
+      channel.send(a.id, PING, new Uint8Array(1));
       assert.equal(transport.stats().drops.unreachable, 2);
       assert.equal(transport.stats().drops.self, 1);
-      assert.throws(() => transport.send(stranger.id, 0x01, new Uint8Array(1)), { code: "MESSAGE_TYPE_INVALID" });
-      assert.throws(() => transport.on(0xc0, () => undefined), { code: "MESSAGE_TYPE_INVALID" });
-      transport.on(PING, () => undefined);
-      assert.throws(() => transport.on(PING, () => undefined), { code: "TRANSPORT_BAD_CONFIG" });
+      assert.throws(() => channel.send(stranger.id, CONTROL_MESSAGES.HELLO, new Uint8Array(1)), { code: "CHANNEL_BAD_TYPE" });
+      assert.throws(() => channel.send(stranger.id, PONG, new Uint8Array(1)), { code: "CHANNEL_BAD_TYPE" }, "a drp type on a consensus channel");
+      assert.throws(() => channel.on(0xc0, () => undefined), { code: "CHANNEL_BAD_TYPE" });
+      assert.throws(() => channel.send(stranger.id, PING, "text" as unknown as Uint8Array), { code: "CHANNEL_BAD_PAYLOAD" });
+      channel.on(PING, () => undefined);
+      assert.throws(() => channel.on(PING, () => undefined), { code: "CHANNEL_BAD_HANDLER" });
       assert.throws(() => transport.setPeer("not-hex", undefined), { code: "TRANSPORT_BAD_CONFIG" });
       assert.throws(() => transport.setPeer(stranger.id, "http://127.0.0.1:1/"), { code: "TRANSPORT_BAD_CONFIG" });
     } finally {
       await transport.close();
     }
+    assert.equal(channelOf(transport, PING).isOpen, false, "closing the transport closes its channels");
+    assert.throws(() => transport.open({ protocol: "drp", shard: 0, epoch: 0 }), { code: "CHANNEL_CLOSED" });
   });
 
   it("a newer authenticated link from the same validator replaces the older one", async () => {
@@ -223,7 +231,7 @@ describe("UwsTransport mesh", () => {
       const atB = record(b.transport, PING);
       b.transport.setPeer(a.identity.id, undefined);
       await waitFor("a later redial succeeds", () => a.transport.connectedPeers().length === 1 && b.transport.connectedPeers().length === 1);
-      a.transport.send(b.identity.id, PING, Uint8Array.of(7));
+      send(a.transport, b.identity.id, PING, Uint8Array.of(7));
       await waitFor("delivery", () => atB.length === 1);
       assert.equal(a.transport.stats().linksOpened, 2);
     } finally {
@@ -251,7 +259,7 @@ describe("UwsTransport mesh", () => {
       const { port } = await restarted.start();
       a.transport.setPeer(b.identity.id, peerUrl(port));
       await waitFor("link re-established", () => a.transport.connectedPeers().length === 1 && restarted!.connectedPeers().length === 1);
-      a.transport.send(b.identity.id, PING, Uint8Array.of(42));
+      send(a.transport, b.identity.id, PING, Uint8Array.of(42));
       await waitFor("delivery after restart", () => atB.length === 1);
       assert.equal(atB[0]!.from, a.identity.id);
       assert.equal(a.transport.stats().linksOpened, 2);

@@ -43,6 +43,7 @@ interface Member {
   readonly transport: UwsTransport;
   readonly consensus: ShardConsensus;
   readonly gossip: TxGossip;
+  /** The gossip's channel: (client, shard 0, epoch 0). */
   readonly blocks: FinalBlock[];
   port: number;
   alive: boolean;
@@ -190,7 +191,7 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
 
   it("counts a malformed gossip batch and keeps going", async () => {
     const target = members[3]!;
-    members[0]!.transport.send(hex(target.key.publicKey), TX_BATCH, Uint8Array.of(9, 0, 0, 0, 1));
+    members[0]!.gossip.channel.send(hex(target.key.publicKey), TX_BATCH, Uint8Array.of(9, 0, 0, 0, 1));
     await waitFor(() => target.gossip.stats.badMessages === 1, "the bad batch counted");
   });
 

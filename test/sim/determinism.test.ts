@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
 import type { Seed } from "../../src/runtime/seeded-rng.js";
-import { Pinger, Ponger, peerId } from "./protocols.js";
+import { DATA, Pinger, Ponger, peerId, testChannel } from "./protocols.js";
 import { faultyGossipScenario as scenario } from "./scenario.js";
 
 describe("simulator determinism", () => {
@@ -56,8 +56,8 @@ describe("simulator determinism", () => {
 
   it("the trace hash is a running hash: it changes as events happen and is stable between them", () => {
     const sim = new Simulator({ seed });
-    sim.addNode(peerId(1), ({ transport, clock }) => new Pinger(transport, clock, peerId(2), 3, 50));
-    sim.addNode(peerId(2), ({ transport }) => new Ponger(transport));
+    sim.addNode(peerId(1), ({ transport, clock }) => new Pinger(testChannel(transport), clock, peerId(2), 3, 50));
+    sim.addNode(peerId(2), ({ transport }) => new Ponger(testChannel(transport)));
     const empty = sim.traceHash();
     assert.equal(sim.traceHash(), empty);
     sim.run({ maxEvents: 2 });
@@ -71,11 +71,11 @@ describe("simulator determinism", () => {
   it("the trace covers payload bytes, large payloads included", () => {
     const run = (lastByte: number, size: number) => {
       const sim = new Simulator({ seed });
-      sim.addNode(peerId(2), ({ transport }) => transport.on(4, () => undefined));
+      sim.addNode(peerId(2), ({ transport }) => testChannel(transport).on(DATA, () => undefined));
       sim.addNode(peerId(1), ({ transport }) => {
         const payload = new Uint8Array(size);
         payload[size - 1] = lastByte;
-        transport.send(peerId(2), 4, payload);
+        testChannel(transport).send(peerId(2), DATA, payload);
       });
       sim.run();
       assert.equal(sim.network.stats().delivered, 1);
@@ -90,8 +90,8 @@ describe("simulator determinism", () => {
   it("a scenario that draws no randomness has one trace under every seed", () => {
     const run = (s: Seed) => {
       const sim = new Simulator({ seed: s });
-      sim.addNode(peerId(1), ({ transport, clock }) => new Pinger(transport, clock, peerId(2), 10, 50));
-      sim.addNode(peerId(2), ({ transport }) => new Ponger(transport));
+      sim.addNode(peerId(1), ({ transport, clock }) => new Pinger(testChannel(transport), clock, peerId(2), 10, 50));
+      sim.addNode(peerId(2), ({ transport }) => new Ponger(testChannel(transport)));
       sim.run();
       return sim.traceHash();
     };

@@ -2,9 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
 import type { LinkConfig } from "../../src/sim/link.js";
-import type { Transport } from "../../src/net/interface.js";
+import type { Channel, Transport } from "../../src/net/interface.js";
 import type { Clock } from "../../src/runtime/interface.js";
-import { DATA, Pinger, Ponger, Recorder, peerId, word } from "./protocols.js";
+import { DATA, Pinger, Ponger, Recorder, peerId, word, recordingNode, testChannel } from "./protocols.js";
 
 const A = peerId(1);
 const B = peerId(2);
@@ -14,21 +14,22 @@ const SEED = simSeed(5);
 
 interface Sender {
   transport: Transport;
+  channel: Channel;
   clock: Clock;
 }
 
-/** A sender node that exposes its transport, and a recording receiver. */
+/** A sender node that exposes its transport and channel, and a recording receiver. */
 function pair(link: Partial<LinkConfig>) {
   const sim = new Simulator({ seed: SEED, defaultLink: link });
-  const sender = sim.addNode<Sender>(A, ({ transport, clock }) => ({ transport, clock }));
-  const receiver = sim.addNode(B, ({ transport, clock }) => new Recorder(transport, clock));
+  const sender = sim.addNode<Sender>(A, ({ transport, clock }) => ({ transport, channel: testChannel(transport), clock }));
+  const receiver = sim.addNode(B, ({ transport, clock }) => new Recorder(testChannel(transport), clock));
   sim.run();
   return { sim, sender: sender.instance!, receiver: receiver.instance! };
 }
 
 /** Sends DATA(0..count-1) from A to B, `spacingMs` apart. */
 function stream(sim: Simulator, sender: Sender, count: number, spacingMs: number): void {
-  for (let i = 0; i < count; i++) sim.schedule(i * spacingMs, `send ${i}`, () => sender.transport.send(B, DATA, word(i)));
+  for (let i = 0; i < count; i++) sim.schedule(i * spacingMs, `send ${i}`, () => sender.channel.send(B, DATA, word(i)));
   sim.run();
 }
 
@@ -81,7 +82,7 @@ describe("simulated network faults", () => {
   it("keeps send order on a constant-latency link, even for messages sent at one instant", () => {
     const { sim, sender, receiver } = pair({ latency: { kind: "constant", ms: 7 } });
     sim.schedule(0, "burst", () => {
-      for (let i = 0; i < 200; i++) sender.transport.send(B, DATA, word(i));
+      for (let i = 0; i < 200; i++) sender.channel.send(B, DATA, word(i));
     });
     sim.run();
     stream(sim, sender, 200, 0.5);
@@ -118,20 +119,20 @@ describe("simulated network faults", () => {
 
   it("applies per-link configuration to one direction only", () => {
     const sim = new Simulator({ seed: SEED });
-    const a = sim.addNode(A, ({ transport, clock }) => ({ recorder: new Recorder(transport, clock), transport }));
-    const b = sim.addNode(B, ({ transport, clock }) => ({ recorder: new Recorder(transport, clock), transport }));
+    const a = sim.addNode(A, ({ transport, clock }) => recordingNode(transport, clock));
+    const b = sim.addNode(B, ({ transport, clock }) => recordingNode(transport, clock));
     sim.run();
     sim.network.setLink(A, B, { loss: 1 });
     assert.equal(sim.network.link(A, B).loss, 1);
     assert.equal(sim.network.link(B, A).loss, 0);
-    a.instance!.transport.send(B, DATA, word(1));
-    b.instance!.transport.send(A, DATA, word(2));
+    a.instance!.channel.send(B, DATA, word(1));
+    b.instance!.channel.send(A, DATA, word(2));
     sim.run();
     assert.equal(b.instance!.recorder.received.length, 0);
     assert.deepEqual(a.instance!.recorder.received.map((r) => r.value), [2]);
     sim.network.setLinkBothWays(A, B, { latency: { kind: "constant", ms: 40 }, loss: 0 });
     const sentAt = sim.now();
-    a.instance!.transport.send(B, DATA, word(3));
+    a.instance!.channel.send(B, DATA, word(3));
     sim.run();
     assert.deepEqual(b.instance!.recorder.received.map((r) => [r.value, r.at - sentAt]), [[3, 40]]);
   });
@@ -139,19 +140,19 @@ describe("simulated network faults", () => {
   it("a partition blocks traffic between groups, cuts messages in flight, and heal restores it", () => {
     const sim = new Simulator({ seed: SEED, defaultLink: { latency: { kind: "constant", ms: 10 } } });
     const nodes = [A, B, C, D].map((id) =>
-      sim.addNode(id, ({ transport, clock }) => ({ transport, recorder: new Recorder(transport, clock) })),
+      sim.addNode(id, ({ transport, clock }) => recordingNode(transport, clock)),
     );
     sim.run();
     const [a, b, c, d] = nodes.map((node) => node.instance!);
     // In flight when the partition starts: cut.
-    a!.transport.send(C, DATA, word(1));
+    a!.channel.send(C, DATA, word(1));
     sim.schedule(5, "partition", () => sim.network.partition([[A, B], [C]]));
     sim.run();
     assert.equal(c!.recorder.received.length, 0);
     assert.equal(sim.network.stats().dropped.partitioned, 1);
     // During the partition: within a group passes, across groups and to the unlisted D does not.
-    a!.transport.broadcast([A, B, C, D], DATA, word(2));
-    c!.transport.send(A, DATA, word(3));
+    a!.channel.broadcast([A, B, C, D], DATA, word(2));
+    c!.channel.send(A, DATA, word(3));
     sim.run();
     assert.deepEqual(b!.recorder.received.map((r) => r.value), [2]);
     assert.equal(c!.recorder.received.length, 0);
@@ -163,7 +164,7 @@ describe("simulated network faults", () => {
     assert.equal(sim.network.reachable(A, B), true);
     assert.equal(sim.network.reachable(A, D), false);
     sim.network.heal();
-    a!.transport.broadcast([A, B, C, D], DATA, word(4));
+    a!.channel.broadcast([A, B, C, D], DATA, word(4));
     sim.run();
     for (const node of [b, c, d]) assert.deepEqual(node!.recorder.received.map((r) => r.value).slice(-1), [4]);
     assert.deepEqual(a!.transport.connectedPeers(), [B, C, D]);
@@ -176,30 +177,30 @@ describe("simulated network faults", () => {
     let oldTicks = 0;
     const node = sim.addNode(B, ({ transport, clock, incarnation }) => {
       disk.incarnations.push(incarnation);
-      const recorder = new Recorder(transport, clock);
+      const recording = recordingNode(transport, clock);
       const tick = (): void => {
         if (incarnation === 0) oldTicks++;
         clock.setTimer(5, tick);
       };
       tick();
-      return { transport, clock, recorder };
+      return recording;
     });
-    const peer = sim.addNode(A, ({ transport, clock }) => ({ transport, clock, recorder: new Recorder(transport, clock) }));
+    const peer = sim.addNode(A, ({ transport, clock }) => recordingNode(transport, clock));
     sim.run({ until: 50 });
     const first = node.instance!;
     const sender = peer.instance!;
     assert.equal(first.transport.self, B);
     assert.ok(oldTicks >= 9);
     // A message in flight when the node crashes is dropped, as is anything sent while it is down.
-    sender.transport.send(B, DATA, word(1));
+    sender.channel.send(B, DATA, word(1));
     sim.schedule(2, "crash", () => sim.crash(B));
     sim.run({ until: 100 });
     const ticksAtCrash = oldTicks;
     assert.equal(node.state, "crashed");
     assert.equal(node.instance, undefined);
     assert.equal(sim.network.isUp(B), false);
-    sender.transport.send(B, DATA, word(2));
-    first.transport.send(A, DATA, word(3));
+    sender.channel.send(B, DATA, word(2));
+    first.channel.send(A, DATA, word(3));
     first.clock.setTimer(1, () => assert.fail("a crashed node's clock must not fire"));
     sim.run({ until: 200 });
     assert.equal(oldTicks, ticksAtCrash);
@@ -218,22 +219,22 @@ describe("simulated network faults", () => {
     assert.notEqual(second, first);
     assert.equal(second.transport.self, B);
     assert.deepEqual(disk.incarnations, [0, 1]);
-    sender.transport.send(B, DATA, word(4));
+    sender.channel.send(B, DATA, word(4));
     sim.run({ until: 300 });
     assert.deepEqual(second.recorder.received.map((r) => r.value), [4]);
     assert.equal(oldTicks, ticksAtCrash);
     assert.deepEqual(sender.transport.connectedPeers(), [B]);
-    second.transport.send(A, DATA, word(5));
+    second.channel.send(A, DATA, word(5));
     sim.run({ until: 400 });
     assert.deepEqual(sender.recorder.received.map((r) => r.value), [5]);
   });
 
   it("a message in flight to a node that crashes and restarts before it lands is dropped", () => {
     const sim = new Simulator({ seed: SEED, defaultLink: { latency: { kind: "constant", ms: 50 } } });
-    const receiver = sim.addNode(B, ({ transport, clock }) => new Recorder(transport, clock));
-    const sender = sim.addNode<Sender>(A, ({ transport, clock }) => ({ transport, clock }));
+    const receiver = sim.addNode(B, ({ transport, clock }) => new Recorder(testChannel(transport), clock));
+    const sender = sim.addNode<Sender>(A, ({ transport, clock }) => ({ transport, channel: testChannel(transport), clock }));
     sim.run();
-    sender.instance!.transport.send(B, DATA, word(1));
+    sender.instance!.channel.send(B, DATA, word(1));
     sim.schedule(10, "crash", () => sim.crash(B));
     sim.schedule(20, "restart", () => sim.restart(B));
     sim.run();
@@ -246,8 +247,8 @@ describe("simulated network faults", () => {
       seed: SEED,
       defaultLink: { latency: { kind: "uniform", minMs: 2, maxMs: 8 }, loss: 0.3 },
     });
-    const pinger = sim.addNode(A, ({ transport, clock }) => new Pinger(transport, clock, B, 50, 30));
-    sim.addNode(B, ({ transport }) => new Ponger(transport));
+    const pinger = sim.addNode(A, ({ transport, clock }) => new Pinger(testChannel(transport), clock, B, 50, 30));
+    sim.addNode(B, ({ transport }) => new Ponger(testChannel(transport)));
     sim.schedule(100, "crash", () => sim.crash(B));
     sim.schedule(400, "restart", () => sim.restart(B));
     assert.ok(sim.runUntil(() => pinger.instance?.done === true, { until: 60_000 }));

@@ -1,14 +1,23 @@
 /**
- * Small protocols written only against Transport, Clock and Rng, as real protocols will be:
- * the simulator tests drive them. Nothing here knows it runs in a simulator.
+ * Small protocols written only against Channel, Clock and Rng, as real protocols are: the
+ * simulator tests drive them. Nothing here knows it runs in a simulator.
  */
-import type { MessageType, PeerId, Transport } from "../../src/net/interface.js";
+import type { Channel, InstanceId, MessageType, PeerId, Transport } from "../../src/net/interface.js";
+import { messageType } from "../../src/net/message-types.js";
 import type { Clock, Rng } from "../../src/runtime/interface.js";
 
-export const GOSSIP: MessageType = 1;
-export const PING: MessageType = 2;
-export const PONG: MessageType = 3;
-export const DATA: MessageType = 4;
+export const GOSSIP: MessageType = messageType("consensus", 1);
+export const PING: MessageType = messageType("consensus", 2);
+export const PONG: MessageType = messageType("consensus", 3);
+export const DATA: MessageType = messageType("consensus", 4);
+
+/** The instance the test protocols run in. */
+export const TEST_INSTANCE: InstanceId = { protocol: "consensus", shard: 0, epoch: 0 };
+
+/** Opens the test instance's channel on a node's transport. */
+export function testChannel(transport: Transport): Channel {
+  return transport.open(TEST_INSTANCE);
+}
 
 /** A readable peer id for tests: 64 hex characters like a real Ed25519 public key. */
 export function peerId(n: number): PeerId {
@@ -24,14 +33,14 @@ export class Gossip {
   ticks = 0;
 
   constructor(
-    private readonly transport: Transport,
+    private readonly channel: Channel,
     private readonly clock: Clock,
     private readonly rng: Rng,
     private readonly peers: readonly PeerId[],
     private readonly periodMs: number,
     private readonly jitterMs: number,
   ) {
-    transport.on(GOSSIP, (_from, _type, payload) => {
+    channel.on(GOSSIP, (_from, _type, payload) => {
       const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
       for (let i = 0; i + 4 <= payload.length; i += 4) this.known.add(view.getUint32(i, true));
     });
@@ -45,13 +54,13 @@ export class Gossip {
   private schedule(): void {
     this.clock.setTimer(this.periodMs + this.jitterMs * this.rng.nextFloat(), () => {
       this.ticks++;
-      const others = this.peers.filter((peer) => peer !== this.transport.self);
+      const others = this.peers.filter((peer) => peer !== this.channel.self);
       const target = others[this.rng.nextU32() % others.length]!;
       const rumours = [...this.known].sort((a, b) => a - b);
       const payload = new Uint8Array(4 * rumours.length);
       const view = new DataView(payload.buffer);
       rumours.forEach((rumour, i) => view.setUint32(4 * i, rumour, true));
-      this.transport.send(target, GOSSIP, payload);
+      this.channel.send(target, GOSSIP, payload);
       this.schedule();
     });
   }
@@ -67,13 +76,13 @@ export class Pinger {
   private timer: ReturnType<Clock["setTimer"]> | undefined;
 
   constructor(
-    private readonly transport: Transport,
+    private readonly channel: Channel,
     private readonly clock: Clock,
     private readonly peer: PeerId,
     private readonly count: number,
     private readonly timeoutMs: number,
   ) {
-    transport.on(PONG, (from, _type, payload) => {
+    channel.on(PONG, (from, _type, payload) => {
       if (from !== this.peer || payload.length !== 4) return;
       if (new DataView(payload.buffer, payload.byteOffset).getUint32(0, true) !== this.next) return;
       if (this.timer !== undefined) this.clock.cancelTimer(this.timer);
@@ -91,7 +100,7 @@ export class Pinger {
     if (this.done) return;
     const payload = new Uint8Array(4);
     new DataView(payload.buffer).setUint32(0, this.next, true);
-    this.transport.send(this.peer, PING, payload);
+    this.channel.send(this.peer, PING, payload);
     this.timer = this.clock.setTimer(this.timeoutMs, () => {
       this.retransmissions++;
       this.ping();
@@ -102,10 +111,10 @@ export class Pinger {
 export class Ponger {
   answered = 0;
 
-  constructor(transport: Transport) {
-    transport.on(PING, (from, _type, payload) => {
+  constructor(channel: Channel) {
+    channel.on(PING, (from, _type, payload) => {
       this.answered++;
-      transport.send(from, PONG, payload);
+      channel.send(from, PONG, payload);
     });
   }
 }
@@ -114,8 +123,8 @@ export class Ponger {
 export class Recorder {
   readonly received: { from: PeerId; value: number; at: number }[] = [];
 
-  constructor(transport: Transport, clock: Clock) {
-    transport.on(DATA, (from, _type, payload) => {
+  constructor(channel: Channel, clock: Clock) {
+    channel.on(DATA, (from, _type, payload) => {
       const value = payload.length >= 4 ? new DataView(payload.buffer, payload.byteOffset).getUint32(0, true) : -1;
       this.received.push({ from, value, at: clock.now() });
     });
@@ -126,4 +135,10 @@ export function word(value: number): Uint8Array {
   const payload = new Uint8Array(4);
   new DataView(payload.buffer).setUint32(0, value, true);
   return payload;
+}
+
+/** A node that records DATA on the test instance and exposes its transport and channel. */
+export function recordingNode(transport: Transport, clock: Clock) {
+  const channel = testChannel(transport);
+  return { transport, channel, clock, recorder: new Recorder(channel, clock) };
 }

@@ -4,7 +4,7 @@
  */
 import { Simulator } from "../../src/sim/simulator.js";
 import type { Seed } from "../../src/runtime/seeded-rng.js";
-import { Gossip, Pinger, Ponger, peerId } from "./protocols.js";
+import { Gossip, Pinger, Ponger, peerId, testChannel } from "./protocols.js";
 
 const NODES = Array.from({ length: 8 }, (_, i) => peerId(i + 1));
 
@@ -27,13 +27,13 @@ export function faultyGossipScenario(seed: Seed, log?: (line: string) => void) {
   const gossips = new Map<string, Gossip>();
   for (const id of NODES) {
     sim.addNode(id, ({ transport, clock, rng }) => {
-      const gossip = new Gossip(transport, clock, rng, NODES, 25, 10);
+      const gossip = new Gossip(testChannel(transport), clock, rng, NODES, 25, 10);
       gossips.set(id, gossip);
       return gossip;
     });
   }
-  sim.addNode(peerId(0xa0), ({ transport, clock }) => new Pinger(transport, clock, peerId(0xb0), 20, 60));
-  sim.addNode(peerId(0xb0), ({ transport }) => new Ponger(transport));
+  sim.addNode(peerId(0xa0), ({ transport, clock }) => new Pinger(testChannel(transport), clock, peerId(0xb0), 20, 60));
+  sim.addNode(peerId(0xb0), ({ transport }) => new Ponger(testChannel(transport)));
   const faults = sim.rng("faults");
   const victim = NODES[1 + (faults.nextU32() % (NODES.length - 1))]!;
   sim.schedule(0, "rumour", () => gossips.get(NODES[0]!)!.learn(7));

@@ -6,9 +6,9 @@ import { Simulator, simSeed } from "../../src/sim/simulator.js";
 import { EventQueue, type ScheduledEvent } from "../../src/sim/event-queue.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { Clock } from "../../src/runtime/interface.js";
-import type { Transport } from "../../src/net/interface.js";
+import type { Channel } from "../../src/net/interface.js";
 import { protocolOfType } from "../../src/net/message-types.js";
-import { DATA, Pinger, Ponger, Recorder, peerId, word } from "./protocols.js";
+import { DATA, Pinger, Ponger, Recorder, peerId, word, testChannel } from "./protocols.js";
 
 const A = peerId(1);
 const B = peerId(2);
@@ -18,7 +18,7 @@ function hasCode(code: string) {
 }
 
 interface Handles {
-  transport: Transport;
+  channel: Channel;
   clock: Clock;
 }
 
@@ -96,8 +96,8 @@ describe("simulator", () => {
 
   it("runUntil returns true once the predicate holds and false when the run ends first", () => {
     const sim = new Simulator({ seed: 1 });
-    const pinger = sim.addNode(A, ({ transport, clock }) => new Pinger(transport, clock, B, 5, 100));
-    sim.addNode(B, ({ transport }) => new Ponger(transport));
+    const pinger = sim.addNode(A, ({ transport, clock }) => new Pinger(testChannel(transport), clock, B, 5, 100));
+    sim.addNode(B, ({ transport }) => new Ponger(testChannel(transport)));
     assert.equal(sim.runUntil(() => pinger.instance?.next === 2), true);
     assert.equal(pinger.instance!.next, 2);
     assert.equal(sim.runUntil(() => pinger.instance!.next === 99), false);
@@ -107,10 +107,11 @@ describe("simulator", () => {
   it("an invariant violation names the invariant, the seed and the event, and replays from the seed", () => {
     const build = () => {
       const sim = new Simulator({ seed: "replay-me", defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 9 } } });
-      const recorder = sim.addNode(B, ({ transport, clock }) => new Recorder(transport, clock));
+      const recorder = sim.addNode(B, ({ transport, clock }) => new Recorder(testChannel(transport), clock));
       const sender = sim.addNode<Handles>(A, ({ transport, clock }) => {
-        for (let i = 0; i < 20; i++) transport.send(B, DATA, word(i));
-        return { transport, clock };
+        const channel = testChannel(transport);
+        for (let i = 0; i < 20; i++) channel.send(B, DATA, word(i));
+        return { channel, clock };
       });
       return { sim, recorder, sender };
     };
@@ -171,7 +172,7 @@ describe("simulator", () => {
       let failures: HandlerFailures | undefined;
       sim.addNode(B, (context) => {
         failures = context.failures;
-        context.transport.on(DATA, (_from, _type, payload) => {
+        testChannel(context.transport).on(DATA, (_from, _type, payload) => {
           const value = payload[0]!;
           if (value === 2) throw new RangeError("bad vote");
           if (value === 3) throw new IosError("VOTE_FORGED", "signature does not verify");
@@ -179,7 +180,8 @@ describe("simulator", () => {
         });
       });
       sim.addNode(A, ({ transport }) => {
-        for (const value of [1, 2, 3, 3, 4]) transport.send(B, DATA, word(value));
+        const channel = testChannel(transport);
+        for (const value of [1, 2, 3, 3, 4]) channel.send(B, DATA, word(value));
       });
       assert.equal(sim.run().reason, "idle");
       return { sim, received, failures: failures!, hash: sim.traceHash() };

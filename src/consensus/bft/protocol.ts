@@ -36,7 +36,7 @@
 import { IosError, check } from "../../errors.js";
 import type { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
-import type { PeerId, Transport } from "../../net/interface.js";
+import type { Channel, PeerId } from "../../net/interface.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { cosiThreshold, verifyCollectiveSignature, type CollectiveSignature } from "../cosi/codec.js";
 import { CosiNode, type CosiResult } from "../cosi/protocol.js";
@@ -98,7 +98,8 @@ export interface BftApplication {
 }
 
 export interface BftDependencies {
-  readonly transport: Transport;
+  /** The channel of this instance (consensus, shard, epoch); opened and closed by the owner. */
+  readonly channel: Channel;
   readonly clock: Clock;
   /** CoSi nonces and session rounds: CryptoRng in production, SeededRng in the simulator. */
   readonly rng: Rng;
@@ -224,7 +225,7 @@ export class BftNode {
     // CosiNode checks the keys (length, duplicates, this node among them) and the CoSi settings.
     this.cosi = new CosiNode(
       { participants: config.participants, fanout: config.cosi.fanout, levelTimeoutMs: config.cosi.levelTimeoutMs, ...(config.cosi.maxAttempts === undefined ? {} : { maxAttempts: config.cosi.maxAttempts }) },
-      { transport: deps.transport, clock: deps.clock, rng: deps.rng, key: deps.key, verifier: deps.verifier, approve: (message, leader) => this.approve(message, leader) },
+      { channel: deps.channel, clock: deps.clock, rng: deps.rng, key: deps.key, verifier: deps.verifier, approve: (message, leader) => this.approve(message, leader) },
     );
     this.chainId = Uint8Array.from(config.chainId);
     this.participants = config.participants.map((key) => Uint8Array.from(key));
@@ -245,11 +246,11 @@ export class BftNode {
         () => this.stats.rejectedMessages++,
         handler,
       );
-    deps.transport.on(BFT_MESSAGES.PROPOSE, guard((from, payload) => this.onPropose(from, payload)));
-    deps.transport.on(BFT_MESSAGES.PREPARED, guard((from, payload) => this.onPrepared(from, payload)));
-    deps.transport.on(BFT_MESSAGES.FINALIZED, guard((from, payload) => this.onFinalized(from, payload)));
-    deps.transport.on(BFT_MESSAGES.VIEW_CHANGE, guard((from, payload) => this.onViewChange(from, payload)));
-    deps.transport.on(BFT_MESSAGES.FETCH, guard((from, payload) => this.onFetch(from, payload)));
+    deps.channel.on(BFT_MESSAGES.PROPOSE, guard((from, payload) => this.onPropose(from, payload)));
+    deps.channel.on(BFT_MESSAGES.PREPARED, guard((from, payload) => this.onPrepared(from, payload)));
+    deps.channel.on(BFT_MESSAGES.FINALIZED, guard((from, payload) => this.onFinalized(from, payload)));
+    deps.channel.on(BFT_MESSAGES.VIEW_CHANGE, guard((from, payload) => this.onViewChange(from, payload)));
+    deps.channel.on(BFT_MESSAGES.FETCH, guard((from, payload) => this.onFetch(from, payload)));
   }
 
   /**
@@ -283,7 +284,7 @@ export class BftNode {
     return (height + view) % this.participants.length;
   }
 
-  /** Stops timers and CoSi, and ignores further messages (the transport is the caller's to close). */
+  /** Stops timers and CoSi, and ignores further messages (the channel is its owner's to close). */
   close(): void {
     this.closed = true;
     this.cancelViewTimers();
@@ -343,7 +344,7 @@ export class BftNode {
   }
 
   private broadcastViewChange(vc: ViewChange): void {
-    this.deps.transport.broadcast(this.peers, BFT_MESSAGES.VIEW_CHANGE, encodeViewChange(vc, this.participants.length));
+    this.deps.channel.broadcast(this.peers, BFT_MESSAGES.VIEW_CHANGE, encodeViewChange(vc, this.participants.length));
   }
 
   private onViewChange(from: PeerId, payload: Uint8Array): void {
@@ -404,7 +405,7 @@ export class BftNode {
     const hash = proposalHash(copy);
     this.accepted = { view, proposal: copy, hash };
     this.leaderTask = { height, view, proposal: copy, hash, phase: "prepare", prepareCert: undefined };
-    this.deps.transport.broadcast(this.peers, BFT_MESSAGES.PROPOSE, encodePropose({ height, view, proposal: copy, justification }, this.participants.length));
+    this.deps.channel.broadcast(this.peers, BFT_MESSAGES.PROPOSE, encodePropose({ height, view, proposal: copy, justification }, this.participants.length));
     this.runRound(this.leaderTask);
   }
 
@@ -444,7 +445,7 @@ export class BftNode {
       task.prepareCert = result.signature;
       task.phase = "commit";
       this.lockOn({ view: task.view, hash: task.hash, cert: result.signature, proposal: task.proposal });
-      this.deps.transport.broadcast(
+      this.deps.channel.broadcast(
         this.peers,
         BFT_MESSAGES.PREPARED,
         encodePrepared({ height: task.height, view: task.view, hash: task.hash, cert: result.signature }, this.participants.length),
@@ -454,7 +455,7 @@ export class BftNode {
     }
     // A commit certificate is final whatever view this node has moved to since.
     const record: FinalityRecord = { height: task.height, view: task.view, proposal: task.proposal, prepareCert: task.prepareCert!, commitCert: result.signature };
-    this.deps.transport.broadcast(this.peers, BFT_MESSAGES.FINALIZED, encodeFinalityRecord(record, this.participants.length));
+    this.deps.channel.broadcast(this.peers, BFT_MESSAGES.FINALIZED, encodeFinalityRecord(record, this.participants.length));
     this.deliver(record);
   }
 
@@ -610,8 +611,8 @@ export class BftNode {
     if (now - this.lastFetchAt < this.retryMs) return;
     this.lastFetchAt = now;
     const payload = encodeFetch({ fromHeight: this.currentHeight, count: MAX_FETCH_COUNT });
-    if (peer === undefined) this.deps.transport.broadcast(this.peers, BFT_MESSAGES.FETCH, payload);
-    else this.deps.transport.send(peer, BFT_MESSAGES.FETCH, payload);
+    if (peer === undefined) this.deps.channel.broadcast(this.peers, BFT_MESSAGES.FETCH, payload);
+    else this.deps.channel.send(peer, BFT_MESSAGES.FETCH, payload);
   }
 
   private onFetch(from: PeerId, payload: Uint8Array): void {
@@ -626,7 +627,7 @@ export class BftNode {
       const record = this.log.get(height);
       if (record === undefined) continue;
       this.stats.recordsServed++;
-      this.deps.transport.send(to, BFT_MESSAGES.FINALIZED, encodeFinalityRecord(record, this.participants.length));
+      this.deps.channel.send(to, BFT_MESSAGES.FINALIZED, encodeFinalityRecord(record, this.participants.length));
     }
   }
 }

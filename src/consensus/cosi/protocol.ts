@@ -30,7 +30,7 @@
 import { IosError, check, invariant } from "../../errors.js";
 import type { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey, challengeScalar, checkPartial, type Commitment } from "../../crypto/schnorr.js";
-import type { PeerId, Transport } from "../../net/interface.js";
+import type { Channel, PeerId } from "../../net/interface.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import {
   COSI_MESSAGES,
@@ -68,7 +68,8 @@ export interface CosiConfig {
 }
 
 export interface CosiDependencies {
-  readonly transport: Transport;
+  /** The channel of this instance (consensus, shard, epoch); opened and closed by the owner. */
+  readonly channel: Channel;
   readonly clock: Clock;
   /** Nonces: CryptoRng in production, a SeededRng in the simulator. */
   readonly rng: Rng;
@@ -260,7 +261,7 @@ export class CosiNode {
     check(this.indexOfPeer.size === this.peers.length, "COSI_BAD_CONFIG", "participants contain a duplicate key");
     const selfIndex = this.indexOfPeer.get(toHex(deps.key.publicKey));
     check(selfIndex !== undefined, "COSI_BAD_CONFIG", "this node's key is not among the participants");
-    check(deps.transport.self === this.peers[selfIndex], "COSI_BAD_CONFIG", "transport.self must be the hex of this node's key");
+    check(deps.channel.self === this.peers[selfIndex], "COSI_BAD_CONFIG", "channel.self must be the hex of this node's key");
     this.selfIndex = selfIndex;
     this.threshold = cosiThreshold(participants.length);
     this.fanout = config.fanout;
@@ -274,10 +275,10 @@ export class CosiNode {
         () => this.stats.rejectedMessages++,
         handler,
       );
-    deps.transport.on(COSI_MESSAGES.ANNOUNCE, guard((from, payload) => this.onAnnounce(from, payload)));
-    deps.transport.on(COSI_MESSAGES.COMMIT, guard((from, payload) => this.onCommit(from, payload)));
-    deps.transport.on(COSI_MESSAGES.CHALLENGE, guard((from, payload) => this.onChallenge(from, payload)));
-    deps.transport.on(COSI_MESSAGES.RESPONSE, guard((from, payload) => this.onResponse(from, payload)));
+    deps.channel.on(COSI_MESSAGES.ANNOUNCE, guard((from, payload) => this.onAnnounce(from, payload)));
+    deps.channel.on(COSI_MESSAGES.COMMIT, guard((from, payload) => this.onCommit(from, payload)));
+    deps.channel.on(COSI_MESSAGES.CHALLENGE, guard((from, payload) => this.onChallenge(from, payload)));
+    deps.channel.on(COSI_MESSAGES.RESPONSE, guard((from, payload) => this.onResponse(from, payload)));
   }
 
   /** True while this node holds a live nonce or leads a session. */
@@ -305,7 +306,7 @@ export class CosiNode {
     return leader;
   }
 
-  /** Stops every timer and ignores further messages (the transport is the caller's to close). */
+  /** Stops every timer and ignores further messages (the channel is its owner's to close). */
   close(): void {
     this.closed = true;
     for (const attempt of this.attempts.values()) this.dropAttempt(attempt);
@@ -339,7 +340,7 @@ export class CosiNode {
     const attempt = new Attempt(announce, payload, new TreeLayout(announce.count, this.selfIndex, invited, mode, this.fanout), this.selfIndex, this.peers);
     leader.current = attempt;
     attempt.commitment = this.deps.key.commit(this.deps.rng);
-    for (const child of attempt.children) this.deps.transport.send(child, COSI_MESSAGES.ANNOUNCE, payload);
+    for (const child of attempt.children) this.deps.channel.send(child, COSI_MESSAGES.ANNOUNCE, payload);
     this.awaitChildren(attempt, () => this.finishCommit(attempt));
     if (mode === "star") this.retransmitLoop(attempt);
   }
@@ -441,7 +442,7 @@ export class CosiNode {
       if (known.attempt > announce.attempt) return;
       if (known.attempt === announce.attempt) {
         if (!sameBytes(known.announcePayload, payload)) throw reject("conflicts with the announcement of the same attempt");
-        if (known.commitPayload !== undefined) this.deps.transport.send(from, COSI_MESSAGES.COMMIT, known.commitPayload);
+        if (known.commitPayload !== undefined) this.deps.channel.send(from, COSI_MESSAGES.COMMIT, known.commitPayload);
         return;
       }
       this.dropAttempt(known);
@@ -461,7 +462,7 @@ export class CosiNode {
       attempt.commitment = this.deps.key.commit(this.deps.rng);
       this.open = attempt;
     }
-    for (const child of attempt.children) this.deps.transport.send(child, COSI_MESSAGES.ANNOUNCE, payload);
+    for (const child of attempt.children) this.deps.channel.send(child, COSI_MESSAGES.ANNOUNCE, payload);
     this.awaitChildren(attempt, () => this.finishCommit(attempt));
   }
 
@@ -488,7 +489,7 @@ export class CosiNode {
     }
     attempt.phase = "committed";
     attempt.commitPayload = encodeMaskedValue(attempt.announce, mask, point);
-    this.deps.transport.send(attempt.parent, COSI_MESSAGES.COMMIT, attempt.commitPayload);
+    this.deps.channel.send(attempt.parent, COSI_MESSAGES.COMMIT, attempt.commitPayload);
     attempt.timer = this.deps.clock.setTimer(this.openTimeoutMs, () => this.expire(attempt));
   }
 
@@ -513,7 +514,7 @@ export class CosiNode {
     if (attempt === undefined || attempt.parent !== from || attempt.phase === "committing") throw this.outOfPlace("CHALLENGE");
     if (attempt.challenge !== undefined) {
       if (!sameBytes(attempt.challenge.payload, payload)) throw this.outOfPlace("CHALLENGE conflicting with the attempt's challenge");
-      if (attempt.responsePayload !== undefined) this.deps.transport.send(from, COSI_MESSAGES.RESPONSE, attempt.responsePayload);
+      if (attempt.responsePayload !== undefined) this.deps.channel.send(from, COSI_MESSAGES.RESPONSE, attempt.responsePayload);
       return;
     }
     const message = decodeMaskedValue(payload, this.participants.length, "point");
@@ -564,7 +565,7 @@ export class CosiNode {
       return;
     }
     attempt.responsePayload = encodeMaskedValue(attempt.announce, mask, scalar);
-    this.deps.transport.send(attempt.parent, COSI_MESSAGES.RESPONSE, attempt.responsePayload);
+    this.deps.channel.send(attempt.parent, COSI_MESSAGES.RESPONSE, attempt.responsePayload);
     // Kept a while to answer a retransmitted challenge with the same response.
     attempt.timer = this.deps.clock.setTimer(this.openTimeoutMs, () => this.expire(attempt));
   }
@@ -582,7 +583,7 @@ export class CosiNode {
       const commit = attempt.childCommits.get(child);
       return commit !== undefined && !attempt.banned.has(child) && !isEmpty(commit.mask);
     });
-    for (const child of attempt.responders) this.deps.transport.send(child, COSI_MESSAGES.CHALLENGE, attempt.challenge!.payload);
+    for (const child of attempt.responders) this.deps.channel.send(child, COSI_MESSAGES.CHALLENGE, attempt.challenge!.payload);
   }
 
   /**
@@ -621,11 +622,11 @@ export class CosiNode {
       attempt.retransmitTimer = undefined;
       if (attempt.phase === "committing") {
         for (const child of attempt.children) {
-          if (!attempt.childCommits.has(child)) this.deps.transport.send(child, COSI_MESSAGES.ANNOUNCE, attempt.announcePayload);
+          if (!attempt.childCommits.has(child)) this.deps.channel.send(child, COSI_MESSAGES.ANNOUNCE, attempt.announcePayload);
         }
       } else if (attempt.phase === "responding") {
         for (const child of attempt.responders) {
-          if (!attempt.childResponses.has(child)) this.deps.transport.send(child, COSI_MESSAGES.CHALLENGE, attempt.challenge!.payload);
+          if (!attempt.childResponses.has(child)) this.deps.channel.send(child, COSI_MESSAGES.CHALLENGE, attempt.challenge!.payload);
         }
       } else {
         return;

@@ -1,6 +1,6 @@
 /**
  * Proof-of-Believability on one validator of a shard, for one epoch (white paper §7.2;
- * DESIGN.md §4), over the injected Transport / Clock / Rng, so it runs unchanged on sockets or in
+ * DESIGN.md §4), over the injected Channel / Clock / Rng, so it runs unchanged on sockets or in
  * the deterministic simulator.
  *
  *   phase 1  a believable validator validates the transactions assigned to it (optimistic.ts)
@@ -36,7 +36,7 @@ import { SIGNATURE_BYTES } from "../../ledger/keys.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { transactionIdOfEncoding } from "../../ledger/transaction.js";
-import type { PeerId, Transport } from "../../net/interface.js";
+import type { Channel, PeerId } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { encodeCollectiveSignature } from "../cosi/codec.js";
@@ -100,7 +100,8 @@ export interface OptimisticAnnouncement {
 }
 
 export interface PobNodeDependencies {
-  readonly transport: Transport;
+  /** The channel of this instance (consensus, shard, epoch); opened and closed by the owner. */
+  readonly channel: Channel;
   readonly clock: Clock;
   readonly rng: Rng;
   readonly keyPair: KeyPair;
@@ -224,7 +225,7 @@ export class PobNode {
       ? new BftNode(
         { chainId: config.chainId, participants: this.participants, viewTimeoutMs: config.viewTimeoutMs, cosi: config.cosi },
         {
-          transport: deps.transport, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.keyPair.secretKey), verifier: deps.verifier,
+          channel: deps.channel, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.keyPair.secretKey), verifier: deps.verifier,
           ...(deps.log === undefined ? {} : { log: deps.log }),
           app: {
             propose: (height) => this.propose(height),
@@ -234,10 +235,10 @@ export class PobNode {
         },
       )
       : undefined;
-    deps.transport.on(POB_MESSAGES.OPTIMISTIC_BLOCK, (_from, _type, payload) => this.receiveBlock(payload));
-    deps.transport.on(POB_MESSAGES.FINAL_RECORD, (from, _type, payload) => this.receiveRecord(from, payload));
-    deps.transport.on(POB_MESSAGES.FETCH_BLOCKS, (from, _type, payload) => this.answerFetch(from, payload));
-    deps.transport.on(POB_MESSAGES.TRANSACTION, (_from, _type, payload) => this.holdTransaction(payload));
+    deps.channel.on(POB_MESSAGES.OPTIMISTIC_BLOCK, (_from, _type, payload) => this.receiveBlock(payload));
+    deps.channel.on(POB_MESSAGES.FINAL_RECORD, (from, _type, payload) => this.receiveRecord(from, payload));
+    deps.channel.on(POB_MESSAGES.FETCH_BLOCKS, (from, _type, payload) => this.answerFetch(from, payload));
+    deps.channel.on(POB_MESSAGES.TRANSACTION, (_from, _type, payload) => this.holdTransaction(payload));
   }
 
   get leagues(): Leagues {
@@ -297,7 +298,7 @@ export class PobNode {
         return { accepted: false, code: error.code, message: error.message };
       }
       this.holdTransaction(tx);
-      this.deps.transport.broadcast(this.participants.map(this.deps.peerOf), POB_MESSAGES.TRANSACTION, tx);
+      this.deps.channel.broadcast(this.participants.map(this.deps.peerOf), POB_MESSAGES.TRANSACTION, tx);
       return { accepted: true, txid };
     }
     if (this.producer === undefined || !this.producing) {
@@ -319,7 +320,7 @@ export class PobNode {
   private publish(block: OptimisticBlock): void {
     this.hold(block.hash, block.bytes, block.block.header, block.block);
     const others = this.deps.members.filter((m) => Buffer.compare(m, this.deps.keyPair.publicKey) !== 0).map(this.deps.peerOf);
-    this.deps.transport.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, block.bytes);
+    this.deps.channel.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, block.bytes);
     this.announce({ hash: block.hash, producer: block.block.header.producer, txids: block.block.txids });
     if (this.confirmationListeners.length > 0) {
       for (const confirmation of block.confirmations) for (const listener of this.confirmationListeners) listener(confirmation);
@@ -448,14 +449,14 @@ export class PobNode {
   private fetchBodies(missing: readonly Uint8Array[], source: PeerId): void {
     const request = new Uint8Array(missing.length * 32);
     missing.forEach((hash, i) => request.set(hash, i * 32));
-    this.deps.transport.send(source, POB_MESSAGES.FETCH_BLOCKS, request);
+    this.deps.channel.send(source, POB_MESSAGES.FETCH_BLOCKS, request);
   }
 
   /** BFT delivered a final height: forward it to the validators outside the committee, then apply it. */
   private onFinal(record: FinalityRecord): void {
     const outsiders = this.deps.members.filter((m) => !this.participants.some((p) => Buffer.compare(p, m) === 0)).map(this.deps.peerOf);
     if (outsiders.length > 0) {
-      this.deps.transport.broadcast(outsiders, POB_MESSAGES.FINAL_RECORD, encodeFinalityRecord(record, this.participants.length));
+      this.deps.channel.broadcast(outsiders, POB_MESSAGES.FINAL_RECORD, encodeFinalityRecord(record, this.participants.length));
     }
     this.enqueue(pendingOf(record), this.leaderPeerOf(record));
   }
@@ -507,7 +508,7 @@ export class PobNode {
     for (let at = 0; at < payload.length; at += 32) {
       const key = toHex(payload.subarray(at, at + 32));
       const bytes = this.held.get(key)?.bytes ?? this.recent.get(key);
-      if (bytes !== undefined) this.deps.transport.send(from, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
+      if (bytes !== undefined) this.deps.channel.send(from, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
     }
   }
 

@@ -46,7 +46,7 @@ import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { TXID_BYTES, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import { LedgerError } from "../../ledger/errors.js";
-import type { PeerId, Transport } from "../../net/interface.js";
+import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { toHex } from "../../hex.js";
@@ -76,6 +76,7 @@ export interface PobConsensusOptions {
   readonly context: EpochContext;
   readonly shard: number;
   readonly key: KeyPair;
+  /** PoB opens two channels on it: (consensus, shard, epoch) for PoB, its BFT and CoSi, (client, shard, epoch) for relays. */
   readonly transport: Transport;
   /** This validator's pipeline: verifies what the producer seals and settles final blocks. */
   readonly pipeline: Pipeline;
@@ -101,8 +102,9 @@ export class PobShardConsensus implements ShardDriver {
   readonly members: readonly Uint8Array[];
   readonly #pipeline: Pipeline;
   readonly #state: ShardState;
-  readonly #transport: Transport;
   readonly #clock: Clock;
+  readonly #consensusChannel: Channel;
+  readonly #clientChannel: Channel;
   readonly #self: Uint8Array;
   /** The final block being assembled from the proposal PobValidator applies (one per height). */
   #assembly: BlockAssembly | undefined;
@@ -119,7 +121,6 @@ export class PobShardConsensus implements ShardDriver {
     const { context, shard, key, pipeline, state, transport, clock } = options;
     this.#pipeline = pipeline;
     this.#state = state;
-    this.#transport = transport;
     this.#clock = clock;
     this.#self = key.publicKey;
     this.#onError = options.onError ?? (() => undefined);
@@ -140,6 +141,8 @@ export class PobShardConsensus implements ShardDriver {
     const inCommittee = leagues.normal.some((p) => sameBytes(p, key.publicKey));
     this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip + 1, leagues.normal.length) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
+    this.#consensusChannel = transport.open({ protocol: "consensus", shard, epoch: context.epoch });
+    this.#clientChannel = transport.open({ protocol: "client", shard, epoch: context.epoch });
     this.node = new PobNode(
       {
         chainId: context.instance(shard).key, shard, shardCount: context.shardCount, viewTimeoutMs,
@@ -149,14 +152,14 @@ export class PobShardConsensus implements ShardDriver {
         baseHeight: context.startHeight,
       },
       {
-        transport, clock, rng: options.rng, keyPair: key, verifier,
+        channel: this.#consensusChannel, clock, rng: options.rng, keyPair: key, verifier,
         utxo: { get: (txid, index) => state.getUtxo(txid, index) }, accounts, validator, members: this.members, peerOf: toHex,
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
     );
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
     this.node.onAnnouncement((announcement) => this.#remember(announcement));
-    transport.on(TX_RELAY, (_from, _type, payload) => this.#receiveRelay(payload));
+    this.#clientChannel.on(TX_RELAY, (_from, _type, payload) => this.#receiveRelay(payload));
   }
 
   get leagues(): Leagues {
@@ -181,6 +184,8 @@ export class PobShardConsensus implements ShardDriver {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.node.close();
+    this.#consensusChannel.close();
+    this.#clientChannel.close();
     if (this.#relayTimer !== undefined) this.#clock.cancelTimer(this.#relayTimer);
     this.#log?.close();
   }
@@ -235,7 +240,7 @@ export class PobShardConsensus implements ShardDriver {
   #flushRelays(): void {
     if (this.#relayTimer !== undefined) this.#clock.cancelTimer(this.#relayTimer);
     this.#relayTimer = undefined;
-    for (const [peer, queue] of this.#relayQueues) if (queue.length > 0) this.#transport.send(peer, TX_RELAY, packTransactions(queue));
+    for (const [peer, queue] of this.#relayQueues) if (queue.length > 0) this.#clientChannel.send(peer, TX_RELAY, packTransactions(queue));
     this.#relayQueues.clear();
   }
 

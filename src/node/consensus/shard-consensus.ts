@@ -61,7 +61,7 @@ import type { EpochContext } from "../../epoch/interface.js";
 import { SIGNATURE_BYTES, type KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { TXID_BYTES } from "../../ledger/transaction.js";
-import type { Transport } from "../../net/interface.js";
+import type { Channel, Transport } from "../../net/interface.js";
 import type { Clock, Rng } from "../../runtime/interface.js";
 import { ApplyStatus, applyStatusName } from "../../ledger/utxo-table.js";
 import { sameBytes } from "../../bytes.js";
@@ -107,7 +107,7 @@ export interface ShardConsensusOptions {
   readonly shard: number;
   /** This validator's key (a member of the shard). */
   readonly key: KeyPair;
-  /** Authenticated peer transport; peers are the shard's validators. */
+  /** Authenticated peer transport; peers are the shard's validators. Consensus opens its instance's channel on it. */
   readonly transport: Transport;
   /** Admits transactions (clients', gossiped) and holds the verified ones until settled. */
   readonly pipeline: Pipeline;
@@ -150,6 +150,10 @@ export class ShardConsensus implements BftApplication, ShardDriver {
   readonly chainId: Uint8Array;
   readonly log: FinalityLog;
   readonly gossip: TxGossip;
+  /** The channel of (consensus, shard, epoch), shared by the BFT and its CoSi rounds. */
+  readonly #channel: Channel;
+  /** The channel of (client, shard, epoch): transaction gossip. */
+  readonly #clientChannel: Channel;
   readonly #pipeline: Pipeline;
   readonly #state: ShardState;
   readonly #pool: VerifierPool;
@@ -200,7 +204,10 @@ export class ShardConsensus implements BftApplication, ShardDriver {
       this.log.close();
       throw error;
     }
-    this.gossip = new TxGossip({ transport: options.transport, clock: options.clock, peers: this.participants.map(toHex), sink: pipeline });
+    const instance = { shard, epoch: context.epoch };
+    this.#channel = options.transport.open({ protocol: "consensus", ...instance });
+    this.#clientChannel = options.transport.open({ protocol: "client", ...instance });
+    this.gossip = new TxGossip({ channel: this.#clientChannel, clock: options.clock, peers: this.participants.map(toHex), sink: pipeline });
     this.bft = new BftNode(
       {
         chainId: this.chainId,
@@ -209,7 +216,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
         cosi: { fanout: positive(options.fanout, DEFAULT_FANOUT, "fanout"), levelTimeoutMs: positive(options.levelTimeoutMs, DEFAULT_LEVEL_TIMEOUT_MS, "levelTimeoutMs") },
       },
       {
-        transport: options.transport,
+        channel: this.#channel,
         clock: options.clock,
         rng: options.rng,
         key: SchnorrKey.fromSeed(key.secretKey),
@@ -228,12 +235,14 @@ export class ShardConsensus implements BftApplication, ShardDriver {
     this.bft.start();
   }
 
-  /** Leaves the agreement (the transport is the caller's to close); committed blocks stay, unfinal transactions are the shard's. */
+  /** Leaves the agreement and closes its channels (the transport is the caller's to close); committed blocks stay, unfinal transactions are the shard's. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#unsubscribe?.();
     this.gossip.close();
     this.bft.close();
+    this.#channel.close();
+    this.#clientChannel.close();
     this.#releaseIdleWaits();
     this.log.close();
   }
