@@ -95,8 +95,10 @@ export interface CosiStats {
   refusedSessions: number;
   /** Announcements whose message `approve` turned down. */
   declined: number;
-  /** Messages dropped as malformed or out of place (wrong sender, unknown session, bad values). */
+  /** Messages dropped as malformed or out of place (wrong sender, bad values). */
   rejectedMessages: number;
+  /** Commitments, challenges and responses for an attempt no longer held: late, not malformed. */
+  stale: number;
   /** Children caught sending two different commitments or responses in one attempt. */
   equivocations: number;
   /** Signers named by a failed partial check. */
@@ -209,7 +211,7 @@ class LeaderState implements LeaderSession {
 }
 
 export class CosiNode {
-  readonly stats: CosiStats = { refusedSessions: 0, declined: 0, rejectedMessages: 0, equivocations: 0, badPartials: 0 };
+  readonly stats: CosiStats = { refusedSessions: 0, declined: 0, rejectedMessages: 0, equivocations: 0, badPartials: 0, stale: 0 };
   readonly threshold: number;
   readonly selfIndex: number;
   private readonly participants: readonly Uint8Array[];
@@ -495,7 +497,8 @@ export class CosiNode {
 
   private onCommit(from: PeerId, payload: Uint8Array): void {
     const attempt = this.attemptFor(payload);
-    if (attempt === undefined || !attempt.childSubtrees.has(from)) throw this.outOfPlace("COMMIT");
+    if (attempt === undefined) return this.stale();
+    if (!attempt.childSubtrees.has(from)) throw this.outOfPlace("COMMIT");
     // Too late: the aggregate has gone up without it, and a late child must not get the challenge.
     if (attempt.phase !== "committing" && !attempt.childCommits.has(from)) return;
     const commit = decodeMaskedValue(payload, this.participants.length, "point");
@@ -511,7 +514,8 @@ export class CosiNode {
 
   private onChallenge(from: PeerId, payload: Uint8Array): void {
     const attempt = this.attemptFor(payload);
-    if (attempt === undefined || attempt.parent !== from || attempt.phase === "committing") throw this.outOfPlace("CHALLENGE");
+    if (attempt === undefined) return this.stale();
+    if (attempt.parent !== from || attempt.phase === "committing") throw this.outOfPlace("CHALLENGE");
     if (attempt.challenge !== undefined) {
       if (!sameBytes(attempt.challenge.payload, payload)) throw this.outOfPlace("CHALLENGE conflicting with the attempt's challenge");
       if (attempt.responsePayload !== undefined) this.deps.channel.send(from, COSI_MESSAGES.RESPONSE, attempt.responsePayload);
@@ -536,7 +540,8 @@ export class CosiNode {
 
   private onResponse(from: PeerId, payload: Uint8Array): void {
     const attempt = this.attemptFor(payload);
-    if (attempt === undefined || attempt.phase !== "responding" || !attempt.responders.includes(from)) throw this.outOfPlace("RESPONSE");
+    if (attempt === undefined || (attempt.phase !== "responding" && attempt.responders.includes(from))) return this.stale();
+    if (attempt.phase !== "responding" || !attempt.responders.includes(from)) throw this.outOfPlace("RESPONSE");
     const response = decodeMaskedValue(payload, this.participants.length, "scalar");
     if (!isSubset(response.mask, attempt.childCommits.get(from)!.mask)) throw this.outOfPlace("RESPONSE mask outside the child's commitments");
     if (!this.record(attempt, attempt.childResponses, from, { mask: response.mask, value: response.value, payload })) return;
@@ -680,6 +685,14 @@ export class CosiNode {
       if (error instanceof IosError) return false;
       throw error;
     }
+  }
+
+  /**
+   * A message for an attempt this node no longer holds (abandoned, expired, finished): an honest
+   * peer answering late after a retry or a crash. Counted, not an error.
+   */
+  private stale(): void {
+    this.stats.stale++;
   }
 
   private outOfPlace(what: string): IosError<CosiErrorCode> {

@@ -1,0 +1,181 @@
+/**
+ * Whole validators in the simulator: every validator of a genesis as a `ValidatorNode` — the
+ * production pipeline, shard driver (solo, BFT or PoB), shard state and UTXO table — wired over
+ * the simulator's virtual clock, network and per-incarnation rng, a memory chain store on a disk
+ * that survives crashes, a finality log that survives them too (the validator's data directory),
+ * and an in-process verifier pool. Restart, reconfiguration and byzantine behaviour are then
+ * tested by seed, with the same code that runs in `ios node`.
+ *
+ * Asynchrony. A node's pipeline and BFT validation resolve promises, which JavaScript runs only
+ * when the simulator's synchronous loop yields; `advance` therefore runs the agenda in slices of
+ * SLICE_MS of virtual time and lets every pending promise callback run between slices. The
+ * slicing is part of the run, so a run stays a pure function of its seed.
+ *
+ * Phases of a run: `new ValidatorCluster(...)` registers every validator (their start events
+ * run at the current virtual time), the test schedules load and faults (`submit`, `crash`,
+ * `restart`), `advance(...)` runs, and the checks read every replica (`replicas`, `blocksOf`).
+ */
+import { setImmediate as nextTurn } from "node:timers/promises";
+import type { SubmitResult } from "../api/interface.js";
+import { MemoryFinalityLog, type FinalityLog } from "../consensus/bft/log.js";
+import { genesisEpochContext } from "../epoch/context.js";
+import type { EpochContext } from "../epoch/interface.js";
+import { check } from "../errors.js";
+import { toHex } from "../hex.js";
+import type { Genesis } from "../ledger/genesis.js";
+import type { KeyPair } from "../ledger/keys.js";
+import { DEFAULT_API_LIMITS, type ConsensusSettings, type NodeConfig, type NodeSetup, type PipelineSettings } from "../node/config.js";
+import { InlineVerifierPool } from "../node/pool/inline-pool.js";
+import { ShardState } from "../node/shard-state.js";
+import { ValidatorNode } from "../node/validator.js";
+import type { PeerId } from "../net/interface.js";
+import { MemoryChainStore, MemoryDisk } from "../store/memory-store.js";
+import type { SimErrorCode } from "./errors.js";
+import type { HandlerFailures } from "../log/handler-failures.js";
+import type { NodeContext, Simulator } from "./simulator.js";
+
+/** Virtual time between two turns of the JavaScript event loop: promise callbacks run at most this late. */
+export const SLICE_MS = 1;
+
+export interface ClusterOptions {
+  readonly sim: Simulator;
+  readonly genesis: Genesis;
+  /** The genesis validators' keys (any order). */
+  readonly keys: readonly KeyPair[];
+  readonly consensus: ConsensusSettings;
+  readonly pipeline?: Partial<PipelineSettings>;
+}
+
+/** What a validator keeps across crashes: its chain store's disk and its finality log. */
+interface Disk {
+  readonly chain: MemoryDisk;
+  log: FinalityLog | undefined;
+}
+
+export interface ClusterNodeFailure {
+  readonly id: PeerId;
+  readonly error: unknown;
+}
+
+export class ValidatorCluster {
+  readonly sim: Simulator;
+  readonly context: EpochContext;
+  /** Fatal driver errors reported by any incarnation (a healthy run has none). */
+  readonly failures: ClusterNodeFailure[] = [];
+  readonly #setups = new Map<PeerId, NodeSetup>();
+  readonly #disks = new Map<PeerId, Disk>();
+  /** Every incarnation's handler failures: a message handler that threw. */
+  readonly #handlerFailures: HandlerFailures[] = [];
+
+  constructor(options: ClusterOptions) {
+    const { sim, genesis } = options;
+    this.sim = sim;
+    this.context = genesisEpochContext(genesis);
+    const keys = new Map(options.keys.map((key) => [toHex(key.publicKey), key]));
+    for (const validator of genesis.validators) {
+      const id = toHex(validator.publicKey);
+      const key = keys.get(id);
+      check<SimErrorCode>(key !== undefined, "SIM_BAD_CONFIG", `no key for genesis validator ${id}`);
+      const shard = this.context.shardOf(validator.publicKey)!;
+      const config: NodeConfig = {
+        file: `sim:${id}`,
+        genesisFile: "sim:genesis",
+        keyFile: `sim:${id}.key`,
+        dataDir: `sim:${id}`,
+        listen: { host: "127.0.0.1", port: 0 },
+        peers: this.context.members(shard).filter((member) => toHex(member) !== id).map((member) => ({ publicKey: toHex(member), url: undefined })),
+        pipeline: options.pipeline ?? {},
+        api: DEFAULT_API_LIMITS,
+        consensus: options.consensus,
+      };
+      this.#setups.set(id, { config, genesis, key, context: this.context, shard });
+      this.#disks.set(id, { chain: new MemoryDisk(id), log: undefined });
+      sim.addNode(id, (node) => this.#boot(id, node));
+    }
+  }
+
+  /** One incarnation: open the shard state on the surviving disk, wire the node, start its driver. */
+  #boot(id: PeerId, { transport, clock, rng, logger, failures }: NodeContext): ValidatorNode {
+    this.#handlerFailures.push(failures);
+    const setup = this.#setups.get(id)!;
+    const disk = this.#disks.get(id)!;
+    const state = ShardState.open({ store: MemoryChainStore.open(disk.chain), genesis: setup.genesis, shard: setup.shard });
+    const node = ValidatorNode.wire(setup, {
+      clock,
+      rng,
+      transport,
+      state,
+      pool: new InlineVerifierPool(),
+      // The log of the first opening is the disk's: later incarnations find their records and votes there.
+      openLog: (firstHeight) => (disk.log ??= new MemoryFinalityLog(firstHeight)),
+      onError: (error) => {
+        logger.error({ err: error }, "shard driver stopped");
+        this.failures.push({ id, error });
+      },
+    });
+    node.run();
+    return node;
+  }
+
+  /** Exceptions thrown by message handlers across all incarnations (a healthy run has none). */
+  get handlerFailures(): number {
+    return this.#handlerFailures.reduce((sum, failures) => sum + failures.total, 0);
+  }
+
+  /** Validators of `shard` in the epoch, as peer ids. */
+  members(shard: number): PeerId[] {
+    return this.context.members(shard).map(toHex);
+  }
+
+  /** The running incarnation of `id`, undefined while crashed. */
+  node(id: PeerId): ValidatorNode | undefined {
+    return this.sim.node<ValidatorNode>(id).instance;
+  }
+
+  /** Running validators of `shard`. */
+  replicas(shard: number): ValidatorNode[] {
+    return this.members(shard).flatMap((id) => this.node(id) ?? []);
+  }
+
+  /** Kills `id` now: timers and links die with it, its disk keeps only what was committed. */
+  crash(id: PeerId): void {
+    this.sim.crash(id);
+    this.#disks.get(id)!.chain.crash();
+  }
+
+  /** Starts `id` again from its disk. */
+  restart(id: PeerId): void {
+    this.sim.restart(id);
+  }
+
+  /** Submits to a running validator of `shard` as a client would; undefined when none runs. */
+  submit(shard: number, transactions: readonly Uint8Array[], via?: PeerId): Promise<readonly SubmitResult[]> | undefined {
+    const node = via === undefined ? this.replicas(shard)[0] : this.node(via);
+    return node?.driver.submit(transactions);
+  }
+
+  /** Runs the simulation for `ms` of virtual time, or until `done` holds; true if `done` held. */
+  async advance(ms: number, done?: () => boolean): Promise<boolean> {
+    const until = this.sim.now() + ms;
+    for (;;) {
+      if (done?.() === true) return true;
+      if (this.sim.now() >= until) return done === undefined;
+      this.sim.run({ until: Math.min(until, this.sim.now() + SLICE_MS) });
+      // Twice: a callback may resolve a promise whose own callback must run before the next slice.
+      await nextTurn();
+      await nextTurn();
+    }
+  }
+
+  /** Every stored block of `node` from height 1 to its tip. */
+  static blocksOf(node: ValidatorNode): Uint8Array[] {
+    const blocks: Uint8Array[] = [];
+    for (let height = 1; height <= node.state.tip.height; height++) blocks.push(node.state.getBlock(height)!);
+    return blocks;
+  }
+
+  /** Stops every running node (closing state and pool). */
+  async stop(): Promise<void> {
+    for (const id of this.#setups.keys()) await this.node(id)?.stop();
+  }
+}
