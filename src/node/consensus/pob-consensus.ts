@@ -32,7 +32,7 @@
  * onOptimistic, describe, metrics), with `node` and `leagues` for tests.
  */
 import type { MetricFamily } from "../../api/interface.js";
-import { IosError, invariant } from "../../errors.js";
+import { invariant } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import type { EpochContext } from "../../epoch/interface.js";
 import type { FinalityRecord } from "../../consensus/bft/codec.js";
@@ -247,13 +247,8 @@ export class PobShardConsensus implements ShardDriver {
   /** Relayed transactions: admitted when assigned here (one hop; others are dropped, the client follows up). */
   #receiveRelay(payload: Uint8Array): void {
     if (this.#stopped) return;
-    let transactions: Uint8Array[];
-    try {
-      transactions = unpackTransactions(payload);
-    } catch (error) {
-      if (error instanceof IosError) return;
-      throw error;
-    }
+    // Broken framing throws its code: the transport logs and counts it against the relaying peer.
+    const transactions = unpackTransactions(payload);
     const leagues = this.leagues;
     if (leagues.mode === "one-league") {
       for (const tx of transactions) this.#offerOneLeague(tx);
