@@ -22,8 +22,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import { IosError } from "../errors.js";
 import { decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../ledger/block.js";
-import { PUBLIC_KEY_BYTES, shardOfOwner } from "../ledger/shard.js";
-import { TXID_BYTES } from "../ledger/transaction.js";
+import { shardOfOwner } from "../ledger/shard.js";
 import type { ApiLimits } from "../node/config.js";
 import { ApiError } from "./errors.js";
 import { HttpExchange } from "./http.js";
@@ -42,6 +41,7 @@ import {
   type OptimisticBatch,
 } from "./stream-codec.js";
 import { toHex } from "../hex.js";
+import { PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 export const STREAM_PATH = "/v1/stream";
 /** Stream connections at once; further upgrades get 503 (each may hold a frame in flight). */

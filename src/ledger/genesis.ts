@@ -23,12 +23,13 @@ import { createHash } from "node:crypto";
 import { sha256 } from "../crypto/sha256.js";
 import { LedgerError, ledgerCheck } from "./errors.js";
 import { keyPairFromSecret, type KeyPair } from "./keys.js";
-import { MAX_SHARDS, PUBLIC_KEY_BYTES, checkShardIndex, shardOfOwner } from "./shard.js";
+import { MAX_SHARDS, checkShardIndex, shardOfOwner } from "./shard.js";
 import { MAX_AMOUNT } from "./transaction.js";
 import { ENTRY_BYTES, packEntry } from "./utxo-table.js";
 import { toHex } from "../hex.js";
 // Type only: the policy's meaning and checks live with Proof-of-Believability; genesis carries it.
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
+import { PUBLIC_KEY_BYTES } from "../codec/sizes.js";
 
 export const GENESIS_VERSION = 1;
 /** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */

@@ -19,10 +19,13 @@
  * set)`, `readLoadFile(path, expectedGenesisHash?)`.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { MAX_SHARDS, PUBLIC_KEY_BYTES, shardOfOwner } from "../ledger/shard.js";
-import { MAX_TX_BYTES, OUTPOINT_BYTES, TXID_BYTES, TX_HEADER_BYTES, scanTransaction } from "../ledger/transaction.js";
+import { MAX_SHARDS, shardOfOwner } from "../ledger/shard.js";
+import { TX_PREFIX } from "../ledger/kinds/interface.js";
+import { spenderOf } from "../ledger/kinds/registry.js";
+import { MAX_TX_BYTES, scanTransaction } from "../ledger/transaction.js";
 import { LoadError, loadCheck } from "./errors.js";
 import { LoadSet, MAX_LOAD_TRANSACTIONS } from "./workload.js";
+import { TXID_BYTES } from "../codec/sizes.js";
 
 export const LOAD_FILE_MAGIC = new Uint8Array(Buffer.from("IOSLOAD\0", "latin1"));
 export const LOAD_FILE_VERSION = 1;
@@ -94,7 +97,7 @@ export function decodeLoadFile(bytes: Uint8Array, expectedGenesisHash?: Uint8Arr
   loadCheck(count >= 1 && count <= MAX_LOAD_TRANSACTIONS, "LOAD_FILE_BAD_HEADER", `transaction count ${count} is not in 1..${MAX_LOAD_TRANSACTIONS}`);
   at += 6;
   // Each record takes at least its prefix plus a header, which bounds `count` by the file size before allocating.
-  need(bytes, at, count * (TX_PREFIX_BYTES + TX_HEADER_BYTES), `${count} transaction records`);
+  need(bytes, at, count * (TX_PREFIX_BYTES + TX_PREFIX.bytes), `${count} transaction records`);
   const body = new Uint8Array(bytes.length - at);
   const offsets = new Uint32Array(count + 1);
   const shards = new Uint16Array(count);
@@ -107,15 +110,15 @@ export function decodeLoadFile(bytes: Uint8Array, expectedGenesisHash?: Uint8Arr
     loadCheck(length <= MAX_TX_BYTES, "LOAD_FILE_BAD_TX", `transaction ${i}: length ${length} exceeds MAX_TX_BYTES = ${MAX_TX_BYTES}`);
     at += TX_PREFIX_BYTES;
     need(bytes, at, length, `transaction ${i}`);
+    const tx = bytes.subarray(at, at + length);
     try {
-      scanTransaction(bytes, at, at + length);
+      scanTransaction(tx);
     } catch (error) {
       throw new LoadError("LOAD_FILE_BAD_TX", `transaction ${i}: ${(error as Error).message}`);
     }
-    const ownerAt = at + TX_HEADER_BYTES + OUTPOINT_BYTES;
-    const ownerShard = shardOfOwner(bytes.subarray(ownerAt, ownerAt + PUBLIC_KEY_BYTES), shardCount);
-    loadCheck(ownerShard === shard, "LOAD_FILE_BAD_TX", `transaction ${i}: stated shard ${shard}, but its first input's owner is in shard ${ownerShard}`);
-    body.set(bytes.subarray(at, at + length), written);
+    const ownerShard = shardOfOwner(spenderOf(tx)!, shardCount);
+    loadCheck(ownerShard === shard, "LOAD_FILE_BAD_TX", `transaction ${i}: stated shard ${shard}, but its spender is in shard ${ownerShard}`);
+    body.set(tx, written);
     shards[i] = shard;
     written += length;
     offsets[i + 1] = written;

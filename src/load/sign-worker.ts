@@ -9,8 +9,8 @@
  */
 import { createPrivateKey, sign, type KeyObject } from "node:crypto";
 import { sha256 } from "../crypto/sha256.js";
-import { SIGNATURE_BYTES } from "../ledger/keys.js";
-import { TXID_BYTES, TxKind, encodeUnsignedTransaction, encodedLength } from "../ledger/transaction.js";
+import { TxKind, encodeUnsignedTransaction, encodedLength } from "../ledger/transaction.js";
+import { SIGNATURE_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 const TRANSFER_BYTES = encodedLength(1, 2);
 const UNSIGNED_TRANSFER_BYTES = TRANSFER_BYTES - SIGNATURE_BYTES;

@@ -26,11 +26,12 @@ import { Piscina } from "piscina";
 import { genesisTxid, type Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
-import { MAX_AMOUNT, TXID_BYTES, encodedLength, transactionIdOfEncoding } from "../ledger/transaction.js";
+import { MAX_AMOUNT, encodedLength, transactionIdOfEncoding } from "../ledger/transaction.js";
 import { SeededRng } from "../runtime/seeded-rng.js";
 import { LoadError, loadCheck } from "./errors.js";
 import type { SignTask, SignResult } from "./sign-worker.js";
 import type * as SignWorker from "./sign-worker.js";
+import { TXID_BYTES } from "../codec/sizes.js";
 
 /** Every planned transfer is 1 input, 2 outputs: this many bytes (transaction.ts layout). */
 export const TRANSFER_BYTES = encodedLength(1, 2);

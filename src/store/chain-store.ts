@@ -28,16 +28,13 @@ import { open, type Database, type RootDatabase } from "lmdb";
 import { StoreError, storeCheck } from "./errors.js";
 import { checkLmdbDataFile } from "./lmdb-file.js";
 import {
-  HASH_BYTES,
   MAX_CONSENSUS_STATE_BYTES,
   META_CONSENSUS,
   META_EPOCH,
   META_FLUSHED,
   META_IDENTITY,
   META_TIP,
-  OUTPOINT_BYTES,
   SUB_DATABASES,
-  TXID_BYTES,
   UTXO_ENTRY_BYTES,
   UTXO_VALUE_BYTES,
   decodeEpoch,
@@ -61,6 +58,7 @@ import {
   type SubDatabase,
   type TxLocation,
 } from "./schema.js";
+import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 type BinaryDb = Database<Buffer, Buffer>;
 

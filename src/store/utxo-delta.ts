@@ -8,8 +8,9 @@
  * order (byte order of the outpoint), which is what keeps the flush's B-tree writes local.
  */
 import { StoreError, storeCheck } from "./errors.js";
-import { OUTPOINT_BYTES, UTXO_ENTRY_BYTES } from "./schema.js";
+import { UTXO_ENTRY_BYTES } from "./schema.js";
 import type { UtxoWrite } from "./chain-store.js";
+import { OUTPOINT_BYTES } from "../codec/sizes.js";
 
 export class UtxoDelta {
   /** latin1 string of the outpoint (one char per byte, so string order = byte order) → value or delete. */

@@ -18,12 +18,13 @@ import { sha256 } from "../../src/crypto/sha256.js";
 import { toHex } from "../../src/hex.js";
 import { genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
-import { TXID_BYTES, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../../src/ledger/transaction.js";
+import { TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../../src/ledger/transaction.js";
 import { DEFAULT_API_LIMITS, nodeConfigJson, parseNodeConfig, type ApiLimits, type NodeSetup } from "../../src/node/config.js";
 import { Pipeline, SoloBlockProducer } from "../../src/node/pipeline.js";
 import { VerifierPool } from "../../src/node/pool/verify-pool.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { ValidatorNode } from "../../src/node/validator.js";
+import { TXID_BYTES } from "../../src/codec/sizes.js";
 
 export const AMOUNT = 1_000n;
 

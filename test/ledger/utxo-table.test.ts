@@ -6,6 +6,8 @@ import { genesisEntries, genesisSupply, genesisTxid, makeTestGenesis } from "../
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
 import { ApplyStatus, ENTRY_BYTES, UtxoTable, packEntry, unpackEntry } from "../../src/ledger/utxo-table.js";
+import { RECORD_HEADER } from "../../src/ledger/kinds/interface.js";
+import { encodeTransferRecord } from "../../src/ledger/kinds/transfer.js";
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
 
 /** A record input/output as the tests build them. */
@@ -20,29 +22,13 @@ function key(txid: Uint8Array, index: number): Uint8Array {
   return k;
 }
 
-/** Packs records in the apply-record layout (txid ‖ nIn ‖ nOut ‖ inputs ‖ outputs). */
+/** Packs records in the Transfer apply-record layout, through the kind's own record encoder. */
 function packRecords(records: readonly Rec[]): Uint8Array {
-  const size = records.reduce((s, r) => s + 36 + 68 * r.inputs.length + 40 * r.outputs.length, 0);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const r of records) {
-    out.set(r.txid, at);
-    view.setUint16(at + 32, r.inputs.length, true);
-    view.setUint16(at + 34, r.outputs.length, true);
-    at += 36;
-    for (const i of r.inputs) {
-      out.set(i.key, at);
-      out.set(i.owner, at + 36);
-      at += 68;
-    }
-    for (const o of r.outputs) {
-      out.set(o.owner, at);
-      view.setBigUint64(at + 32, o.amount, true);
-      at += 40;
-    }
-  }
-  return out;
+  return Buffer.concat(records.map((r) => encodeTransferRecord(
+    r.txid,
+    r.inputs.map((i) => ({ txid: i.key.subarray(0, 32), index: Buffer.from(i.key).readUInt32LE(32), owner: i.owner })),
+    r.outputs,
+  )));
 }
 
 /** The plain TypeScript model of the same rules, in the same order of checks. */
@@ -216,8 +202,24 @@ for (const flavor of WASM_FLAVORS) {
       assert.deepEqual([...delta.statuses], [ApplyStatus.Malformed, ApplyStatus.Malformed, ApplyStatus.Malformed]);
       assert.equal(table.count, 1);
       const noInputs = Uint8Array.from(good);
-      noInputs.set([0, 0], 32);
+      noInputs.set([0, 0], RECORD_HEADER.bytes);
       assert.deepEqual([...table.applyBlock(noInputs, 1).statuses], [ApplyStatus.Malformed]);
+      const lengthDisagrees = Uint8Array.from([...good, 0]);
+      lengthDisagrees.set([good.length + 1], RECORD_HEADER.offset.length);
+      assert.deepEqual([...table.applyBlock(lengthDisagrees, 1).statuses], [ApplyStatus.Malformed], "the declared length must match the counts");
+    });
+
+    it("a record of a kind the kernel has no case for is UNKNOWN_KIND, and the records after it still apply", () => {
+      const table = new UtxoTable({ flavor });
+      const g = new TestRng(12).bytes(32);
+      table.insert({ txid: g, index: 0, owner: owners[0]!, amount: 5n });
+      const spend = packRecords([{ txid: new TestRng(13).bytes(32), inputs: [{ key: key(g, 0), owner: owners[0]! }], outputs: [{ owner: owners[1]!, amount: 5n }] }]);
+      const foreign = Uint8Array.from(spend);
+      foreign[RECORD_HEADER.offset.kind] = 0xee;
+      const delta = table.applyBlock(Buffer.concat([foreign, spend]), 2);
+      assert.deepEqual([...delta.statuses], [ApplyStatus.UnknownKind, ApplyStatus.Ok]);
+      assert.equal(delta.created.length, ENTRY_BYTES);
+      assert.equal(hex(delta.spent), hex(key(g, 0)));
     });
 
     it("grows across several doublings while applying and keeps every entry", () => {

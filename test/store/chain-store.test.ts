@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { open } from "lmdb";
 import { ChainStore, type UtxoWrite } from "../../src/store/chain-store.js";
-import { META_FLUSHED, META_IDENTITY, OUTPOINT_BYTES, SCHEMA_VERSION, UTXO_ENTRY_BYTES, heightKey } from "../../src/store/schema.js";
+import { META_FLUSHED, META_IDENTITY, SCHEMA_VERSION, UTXO_ENTRY_BYTES, heightKey } from "../../src/store/schema.js";
 import { UtxoDelta } from "../../src/store/utxo-delta.js";
 import { TestRng } from "../ledger/helpers.js";
 import { codeOfAsync } from "../support/errors.js";
+import { OUTPOINT_BYTES } from "../../src/codec/sizes.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-store-"));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -19,15 +19,14 @@
  * `encodeEvidence`, `decodeEvidence`.
  */
 import { IosError } from "../../errors.js";
-import { Ed25519Verifier, verify as verifySignature } from "../../crypto/ed25519.js";
+import { Ed25519Verifier, verify as verifySignature, type SignatureItem } from "../../crypto/ed25519.js";
 import { decodeMerkleProof, encodeMerkleProof, merkleProofOfPackedLeaves, verifyMerkleProof, type MerkleProof } from "../../crypto/merkle.js";
-import { sha256 } from "../../crypto/sha256.js";
 import { BlockKind, HEADER_BYTES, blockHash, decodeBlockHeader, encodeBlockHeader, type BlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import { LedgerError } from "../../ledger/errors.js";
-import { SIGNATURE_BYTES } from "../../ledger/keys.js";
-import { INPUT_BYTES, OUTPOINT_BYTES, TX_HEADER_BYTES, scanTransaction } from "../../ledger/transaction.js";
+import { signatureItemsOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import { PobError, pobCheck, type PobErrorCode } from "./errors.js";
 import { sameBytes } from "../../bytes.js";
+import { SIGNATURE_BYTES } from "../../codec/sizes.js";
 
 export const EVIDENCE_VERSION = 1;
 
@@ -102,24 +101,22 @@ export function verifyInclusion(inclusion: SignedInclusion, txid: Uint8Array, pr
 export function verifyEvidence(evidence: Evidence, producerKey: Uint8Array, given?: Ed25519Verifier): EvidenceVerdict {
   pobCheck(producerKey instanceof Uint8Array && producerKey.length === 32, "POB_BAD_ARGUMENT", "producer key must be 32 bytes");
   const tx = evidence.transaction;
-  let unsignedEnd: number;
-  let inputCount: number;
+  let txid: Uint8Array;
+  let items: SignatureItem[];
   try {
-    ({ unsignedEnd, inputCount } = scanTransaction(tx, 0, tx.length));
+    txid = transactionIdOfEncoding(tx);
+    items = signatureItemsOf(tx, txid);
   } catch (error) {
     if (!(error instanceof LedgerError)) throw error;
     return { valid: false, code: "POB_EVIDENCE_BAD_TX", reason: `the transaction is malformed: ${error.message}` };
   }
-  const txid = sha256(tx.subarray(0, unsignedEnd));
   const verify = verifier(given);
   const header = checkSignedHeader(evidence, txid, producerKey, verify);
   if (!header.ok) return { valid: false, code: header.code, reason: header.reason };
   const badInputs: number[] = [];
-  for (let i = 0; i < inputCount; i++) {
-    const owner = TX_HEADER_BYTES + i * INPUT_BYTES + OUTPOINT_BYTES;
-    const signature = unsignedEnd + i * SIGNATURE_BYTES;
-    if (!verify(tx.subarray(signature, signature + SIGNATURE_BYTES), txid, tx.subarray(owner, owner + 32))) badInputs.push(i);
-  }
+  items.forEach((item, i) => {
+    if (!verify(item.signature, item.message, item.publicKey)) badInputs.push(i);
+  });
   if (badInputs.length === 0) return { valid: false, code: "POB_EVIDENCE_TX_VALID", reason: "every signature of the transaction is valid: no offence" };
   return { valid: true, txid, blockHash: header.hash, badInputs };
 }

@@ -36,8 +36,8 @@ import { merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LedgerError, type LedgerErrorCode } from "../../ledger/errors.js";
-import { packTransactions, validateStateless, RECORD_HEADER_BYTES, type StatelessResult } from "../../ledger/stateless.js";
-import { INPUT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.js";
+import { recordsWhere } from "../../ledger/records.js";
+import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { APPLY_STATUS_NAMES, ApplyStatus } from "../../ledger/utxo-table.js";
 import { invariant } from "../../errors.js";
 import { assignee, spenderOf } from "./assignment.js";
@@ -48,6 +48,7 @@ import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalHash, type FinalProposal } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
+import { TXID_BYTES } from "../../codec/sizes.js";
 
 const RECORD_DOMAIN = new TextEncoder().encode("IOSChain/pob/final-record/v1");
 const ZERO_HASH = new Uint8Array(32);
@@ -125,25 +126,6 @@ interface FinalizedBlock {
   readonly finalHeight: number;
   /** Indexes of the transactions that were included. */
   readonly included: readonly number[];
-}
-
-/** Apply records of the transactions whose flag is set, in order. */
-function keepRecords(records: Uint8Array, keep: readonly boolean[]): { records: Uint8Array; count: number } {
-  const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  for (const flag of keep) {
-    const length = RECORD_HEADER_BYTES + view.getUint16(at + TXID_BYTES, true) * INPUT_BYTES + view.getUint16(at + TXID_BYTES + 2, true) * OUTPUT_BYTES;
-    if (flag) parts.push(records.subarray(at, at + length));
-    at += length;
-  }
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let written = 0;
-  for (const part of parts) {
-    out.set(part, written);
-    written += part.length;
-  }
-  return { records: out, count: parts.length };
 }
 
 /** Signature items of record k (the items of its transaction), from a stateless result. */
@@ -310,12 +292,12 @@ export class PobValidator {
 
   private txidOf(checked: StatelessResult, record: number): Uint8Array {
     const tx = checked.recordTx[record]!;
-    return checked.txids.slice(tx * 32, tx * 32 + 32);
+    return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
   }
 
   /** Step 5: the UTXO table decides; returns the indexes (in the block) of included transactions. */
   private applyRecords(checked: StatelessResult, keep: readonly boolean[], work: Work, block: Uint8Array | undefined, transactions: readonly Uint8Array[]): number[] {
-    const { records, count } = keepRecords(checked.records, keep);
+    const { records, count } = recordsWhere(checked.records, (k) => keep[k]!);
     const kept = keep.flatMap((flag, k) => (flag ? [k] : []));
     const delta = this.options.utxo.applyBlock(records, count);
     const included: number[] = [];

@@ -32,7 +32,6 @@ import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../../ledger/block.js";
-import { SIGNATURE_BYTES } from "../../ledger/keys.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { transactionIdOfEncoding } from "../../ledger/transaction.js";
@@ -50,6 +49,7 @@ import type { Leagues } from "./leagues.js";
 import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type UtxoView } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, type FinalProposal } from "./proposal.js";
 import { toHex } from "../../hex.js";
+import { SIGNATURE_BYTES } from "../../codec/sizes.js";
 
 export const POB_MESSAGES = {
   /** An encoded optimistic block (ledger block encoding, kind Optimistic). */

@@ -48,7 +48,7 @@ import { BlockKind, blockHash, encodeBlock, makeBlockHeader } from "../../ledger
 import { genesisTxid, type Genesis } from "../../ledger/genesis.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
-import { TXID_BYTES, transactionIdOfEncoding } from "../../ledger/transaction.js";
+import { transactionIdOfEncoding } from "../../ledger/transaction.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
@@ -62,6 +62,7 @@ import type { TxSink, TxSubmitResult } from "./interface.js";
 import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS, shardChainId, shardValidators } from "./shard-consensus.js";
 import { MemoryFinalityLog, type FinalityLog } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
+import { TXID_BYTES } from "../../codec/sizes.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
 export const TX_RELAY = messageType("client", 1);

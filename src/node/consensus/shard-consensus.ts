@@ -55,15 +55,15 @@ import {
 } from "../../ledger/block.js";
 import type { Genesis } from "../../ledger/genesis.js";
 import { genesisTxid } from "../../ledger/genesis.js";
-import { SIGNATURE_BYTES, type KeyPair } from "../../ledger/keys.js";
+import { type KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
-import { TXID_BYTES } from "../../ledger/transaction.js";
 import type { Transport } from "../../net/interface.js";
 import type { Clock, Rng } from "../../runtime/interface.js";
 import { CryptoRng, SystemClock } from "../../runtime/system.js";
 import { FileFinalityLog } from "./finality-log.js";
 import type { ConsensusHost, FinalBlock } from "./interface.js";
 import { sameBytes } from "../../bytes.js";
+import { SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 export type ShardConsensusErrorCode = "CONSENSUS_OPTIONS" | "CONSENSUS_NOT_MEMBER" | "CONSENSUS_LOG_BEHIND";
 

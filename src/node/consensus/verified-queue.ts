@@ -6,11 +6,11 @@
  */
 import { check } from "../../errors.js";
 import { packTransactions } from "../../ledger/stateless.js";
-import { TXID_BYTES } from "../../ledger/transaction.js";
 import type { VerifierPool } from "../pool/verify-pool.js";
 import type { ShardState } from "../shard-state.js";
 import type { Candidates, ConsensusHost, FinalBlock, TxSink, TxSubmitResult } from "./interface.js";
 import { toHex } from "../../hex.js";
+import { TXID_BYTES } from "../../codec/sizes.js";
 
 /** Waiting transactions by default: 200,000, the pipeline's MAX_PENDING_TXS. */
 export const DEFAULT_QUEUE_TXS = 200_000;
