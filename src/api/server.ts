@@ -41,7 +41,7 @@ import {
   type OptimisticBatch,
 } from "./stream-codec.js";
 import { toHex } from "../hex.js";
-import { PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 export const STREAM_PATH = "/v1/stream";
 /** Stream connections at once; further upgrades get 503 (each may hold a frame in flight). */
@@ -266,7 +266,7 @@ export class ClientApi {
       this.answerBlock(exchange, this.backend.chain.getBlock(height), `no block at height ${height} (tip is ${this.backend.chain.tip.height})`);
     });
     this.route("get", "/v1/block/hash/:hash", "block", (exchange, req) => {
-      const hash = hexParam(req.getParameter(0), 32, "block hash");
+      const hash = hexParam(req.getParameter(0), HASH_BYTES, "block hash");
       this.answerBlock(exchange, this.backend.chain.getBlockByHash(hash), `no block with hash ${toHex(hash)}`);
     });
     this.route("get", "/v1/status", "status", (exchange) => {

@@ -199,6 +199,13 @@ export class BinaryWriter<Buffer extends ArrayBufferLike = ArrayBuffer> {
     return this.u32(Number(big >> 32n));
   }
 
+  /** An IEEE 754 binary64, little-endian (probabilities in a genesis policy). */
+  f64(value: number): this {
+    const at = this.room(8);
+    new DataView(this.output.buffer, this.output.byteOffset, this.output.byteLength).setFloat64(at, value, true);
+    return this;
+  }
+
   bytes(value: Uint8Array): this {
     this.output.set(value, this.room(value.length));
     return this;

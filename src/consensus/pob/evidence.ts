@@ -26,7 +26,7 @@ import { LedgerError } from "../../ledger/errors.js";
 import { signatureItemsOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import { PobError, pobCheck, type PobErrorCode } from "./errors.js";
 import { sameBytes } from "../../bytes.js";
-import { SIGNATURE_BYTES } from "../../codec/sizes.js";
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 export const EVIDENCE_VERSION = 1;
 
@@ -57,7 +57,7 @@ export function makeInclusion(block: DecodedBlock, index: number): SignedInclusi
   pobCheck(block.seal.kind === "producer", "POB_BAD_ARGUMENT", "only an optimistic block (producer seal) gives a signed inclusion");
   pobCheck(Number.isInteger(index) && index >= 0 && index < block.header.txCount, "POB_BAD_ARGUMENT",
     `transaction index ${index} is not in 0..${block.header.txCount - 1}`);
-  return { header: block.header, seal: block.seal.signature, proof: merkleProofOfPackedLeaves(block.txids, 32, index) };
+  return { header: block.header, seal: block.seal.signature, proof: merkleProofOfPackedLeaves(block.txids, TXID_BYTES, index) };
 }
 
 export function makeEvidence(block: DecodedBlock, index: number): Evidence {
@@ -91,7 +91,7 @@ function checkSignedHeader(inclusion: SignedInclusion, txid: Uint8Array, produce
  * Returns the block hash, or throws a PobError naming what failed.
  */
 export function verifyInclusion(inclusion: SignedInclusion, txid: Uint8Array, producerKey: Uint8Array, given?: Ed25519Verifier): Uint8Array {
-  pobCheck(txid instanceof Uint8Array && txid.length === 32, "POB_BAD_ARGUMENT", "txid must be 32 bytes");
+  pobCheck(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
   const result = checkSignedHeader(inclusion, txid, producerKey, verifier(given));
   if (!result.ok) throw new PobError(result.code, result.reason);
   return result.hash;
@@ -99,7 +99,7 @@ export function verifyInclusion(inclusion: SignedInclusion, txid: Uint8Array, pr
 
 /** Verifies evidence offline with the producer's key. Never throws on bad evidence: it says why. */
 export function verifyEvidence(evidence: Evidence, producerKey: Uint8Array, given?: Ed25519Verifier): EvidenceVerdict {
-  pobCheck(producerKey instanceof Uint8Array && producerKey.length === 32, "POB_BAD_ARGUMENT", "producer key must be 32 bytes");
+  pobCheck(producerKey instanceof Uint8Array && producerKey.length === PUBLIC_KEY_BYTES, "POB_BAD_ARGUMENT", `producer key must be ${PUBLIC_KEY_BYTES} bytes`);
   const tx = evidence.transaction;
   let txid: Uint8Array;
   let items: SignatureItem[];

@@ -48,10 +48,10 @@ import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalHash, type FinalProposal } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
-import { TXID_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 const RECORD_DOMAIN = new TextEncoder().encode("IOSChain/pob/final-record/v1");
-const ZERO_HASH = new Uint8Array(32);
+const ZERO_HASH = new Uint8Array(HASH_BYTES);
 
 export type ExclusionCode = LedgerErrorCode | PobErrorCode | (typeof APPLY_STATUS_NAMES)[number];
 
@@ -185,7 +185,7 @@ export class PobValidator {
    */
   resume(height: number, previousProposal: Uint8Array, tip: Uint8Array): void {
     pobCheck(this.currentHeight === 0 && Number.isSafeInteger(height) && height >= 0, "POB_BAD_ARGUMENT", "resume applies to a fresh validator, at a height ≥ 0");
-    pobCheck(previousProposal.length === 32 && tip.length === 32, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
+    pobCheck(previousProposal.length === HASH_BYTES && tip.length === HASH_BYTES, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
     this.currentHeight = height;
     this.lastProposal = Uint8Array.from(previousProposal);
     this.currentTip = Uint8Array.from(tip);
@@ -253,11 +253,11 @@ export class PobValidator {
     }
     const included = new Uint8Array(work.included.length * TXID_BYTES);
     work.included.forEach((txid, i) => included.set(txid, i * TXID_BYTES));
-    const record = new Uint8Array(RECORD_DOMAIN.length + 96);
+    const record = new Uint8Array(RECORD_DOMAIN.length + 3 * HASH_BYTES);
     record.set(RECORD_DOMAIN);
     record.set(this.currentTip, RECORD_DOMAIN.length);
-    record.set(hash, RECORD_DOMAIN.length + 32);
-    record.set(merkleRootOfPackedLeaves(included, TXID_BYTES), RECORD_DOMAIN.length + 64);
+    record.set(hash, RECORD_DOMAIN.length + HASH_BYTES);
+    record.set(merkleRootOfPackedLeaves(included, TXID_BYTES), RECORD_DOMAIN.length + 2 * HASH_BYTES);
     this.currentTip = sha256(record);
     this.currentHeight = height;
     this.lastProposal = hash;
@@ -276,7 +276,7 @@ export class PobValidator {
     const { shard, shardCount } = this.options;
     const checked = validateStateless(packTransactions(transactions), shard, shardCount);
     checked.rejections.forEach((rejection, i) => {
-      if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * 32, i * 32 + 32), code: rejection.code });
+      if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code });
     });
     const items = itemsByRecord(checked);
     const valid = this.verifyAll(checked.signatures, work);
@@ -343,7 +343,7 @@ export class PobValidator {
 
     const checked = validateStateless(block.body, shard, shardCount);
     checked.rejections.forEach((rejection, i) => {
-      if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * 32, i * 32 + 32), code: rejection.code, block: hash });
+      if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code, block: hash });
     });
     const believable = this.currentLeagues.believable;
     const items = itemsByRecord(checked);
@@ -415,7 +415,7 @@ export class PobValidator {
       for (const k of invalid) {
         const index = finalized.included[k]!;
         work.rechecked.push({
-          producer, block: finalized.hash, txid: block.txids.slice(index * 32, index * 32 + 32), finalHeight: finalized.finalHeight, alreadyFinal: true,
+          producer, block: finalized.hash, txid: block.txids.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES), finalHeight: finalized.finalHeight, alreadyFinal: true,
         });
       }
     }

@@ -29,7 +29,7 @@ import { pobCheck, type PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
 import { toHex } from "../../hex.js";
-import { TXID_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 /** Read access to the final UTXO state (a `UtxoTable` satisfies it). */
 export interface UtxoView {
@@ -68,7 +68,7 @@ export interface OptimisticProducerOptions {
 
 const QUEUED = "queued";
 const NOT_ASSIGNED: OfferResult = { accepted: false, code: "POB_NOT_ASSIGNED", message: "the transaction is assigned to another believable validator" };
-const ZERO_HASH = new Uint8Array(32);
+const ZERO_HASH = new Uint8Array(HASH_BYTES);
 
 /**
  * Seals and encodes an optimistic block of `transactions` as is (no validation), returning it with
@@ -227,7 +227,7 @@ export class OptimisticProducer {
       hash: block.hash,
       block,
       get confirmations(): readonly OptimisticConfirmation[] {
-        confirmations ??= Array.from({ length: block.header.txCount }, (_, i) => ({ ...makeInclusion(block, i), txid: block.txids.slice(i * 32, i * 32 + 32) }));
+        confirmations ??= Array.from({ length: block.header.txCount }, (_, i) => ({ ...makeInclusion(block, i), txid: block.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES) }));
         return confirmations;
       },
     };

@@ -19,11 +19,12 @@ import { LedgerError } from "../../ledger/errors.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { PobError, pobCheck } from "./errors.js";
 import type { LeagueMode } from "./leagues.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
 
 export const PROPOSAL_VERSION = 1;
 /** Optimistic blocks one final block orders: 1,024 producers' worth of 4 blocks each. */
 export const MAX_PROPOSAL_BLOCKS = 4096;
-const FIXED_BYTES = 1 + 1 + 4 + 8 + 32 + 32 + 4;
+const FIXED_BYTES = 1 + 1 + 4 + 8 + HASH_BYTES + PUBLIC_KEY_BYTES + 4;
 
 export interface FinalProposal {
   readonly mode: LeagueMode;
@@ -47,16 +48,16 @@ export function encodeProposal(proposal: FinalProposal): Uint8Array {
   pobCheck(mode === "two-league" || mode === "one-league", "POB_BAD_PROPOSAL", `unknown mode ${String(mode)}`);
   pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_PROPOSAL", "epoch must be a u32");
   pobCheck(Number.isSafeInteger(height) && height >= 0, "POB_BAD_PROPOSAL", "height must be a non-negative safe integer");
-  pobCheck(prevHash.length === 32 && proposer.length === 32, "POB_BAD_PROPOSAL", "prevHash and proposer must be 32 bytes");
+  pobCheck(prevHash.length === HASH_BYTES && proposer.length === PUBLIC_KEY_BYTES, "POB_BAD_PROPOSAL", "prevHash and proposer must be 32 bytes");
   let payload: Uint8Array;
   let count: number;
   if (mode === "two-league") {
     pobCheck(transactions.length === 0, "POB_BAD_PROPOSAL", "a two-league proposal orders blocks, not transactions");
     pobCheck(blocks.length <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${blocks.length} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
-    payload = new Uint8Array(blocks.length * 32);
+    payload = new Uint8Array(blocks.length * HASH_BYTES);
     blocks.forEach((hash, i) => {
-      pobCheck(hash.length === 32, "POB_BAD_PROPOSAL", `block hash ${i} must be 32 bytes`);
-      payload.set(hash, i * 32);
+      pobCheck(hash.length === HASH_BYTES, "POB_BAD_PROPOSAL", `block hash ${i} must be ${HASH_BYTES} bytes`);
+      payload.set(hash, i * HASH_BYTES);
     });
     count = blocks.length;
   } else {
@@ -99,8 +100,8 @@ export function decodeProposal(bytes: Uint8Array): FinalProposal {
   };
   if (base.mode === "two-league") {
     pobCheck(count <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${count} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
-    pobCheck(payload.length === count * 32, "POB_BAD_PROPOSAL", `${count} block hashes need ${count * 32} bytes, got ${payload.length}`);
-    const blocks = Array.from({ length: count }, (_, i) => payload.slice(i * 32, i * 32 + 32));
+    pobCheck(payload.length === count * HASH_BYTES, "POB_BAD_PROPOSAL", `${count} block hashes need ${count * HASH_BYTES} bytes, got ${payload.length}`);
+    const blocks = Array.from({ length: count }, (_, i) => payload.slice(i * HASH_BYTES, (i + 1) * HASH_BYTES));
     return { ...base, blocks, transactions: [] };
   }
   pobCheck(count <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${count} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
