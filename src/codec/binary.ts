@@ -161,7 +161,8 @@ export class BinaryWriter<Buffer extends ArrayBufferLike = ArrayBuffer> {
 
   private room(count: number): number {
     const at = this.at;
-    invariant(at + count <= this.output.length, `a write of ${count} bytes at ${at} fits the ${this.output.length}-byte output`);
+    // The message is built only on failure: this runs for every field of every record.
+    if (at + count > this.output.length) invariant(false, `a write of ${count} bytes at ${at} fits the ${this.output.length}-byte output`);
     this.at = at + count;
     return at;
   }
@@ -217,7 +218,7 @@ export class BinaryWriter<Buffer extends ArrayBufferLike = ArrayBuffer> {
 
   /** The output, which every write must have filled exactly. */
   finish(): Uint8Array<Buffer> {
-    invariant(this.at === this.output.length, `the writer filled its ${this.output.length}-byte output (at ${this.at})`);
+    if (this.at !== this.output.length) invariant(false, `the writer filled its ${this.output.length}-byte output (at ${this.at})`);
     return this.output;
   }
 }

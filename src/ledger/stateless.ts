@@ -129,7 +129,7 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
     recordTx[k] = index;
     const first = signatures.length;
     module.signatureItems(tx, shape, txid, signatures);
-    signatureTx.fill(index, first, signatures.length);
+    for (let item = first; item < signatures.length; item++) signatureTx[item] = index;
   });
   return { count, rejections, txids, records, recordCount: passed.length, recordTx, signatures, signatureTx };
 }

@@ -15,7 +15,7 @@ import type { CodecCodes } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
 import { AMOUNT_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import type { SignatureItem } from "../../crypto/ed25519.js";
-import { LedgerError, ledgerCheck, type LedgerErrorCode } from "../errors.js";
+import { LedgerError, type LedgerErrorCode } from "../errors.js";
 
 export const TX_VERSION = 1;
 
@@ -61,10 +61,11 @@ export const RECORD_OUTPUT = layout({ owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BY
  * kind byte; which kinds exist is the registry's to say.
  */
 export function checkTxPrefix(tx: Uint8Array): number {
-  ledgerCheck(tx.length <= MAX_TX_BYTES, "TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
-  ledgerCheck(tx.length >= TX_PREFIX.bytes, "TX_TRUNCATED", `${tx.length} bytes is shorter than the ${TX_PREFIX.bytes}-byte version and kind`);
+  // Runs for every transaction: messages are built only on failure.
+  if (tx.length > MAX_TX_BYTES) throw new LedgerError("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+  if (tx.length < TX_PREFIX.bytes) throw new LedgerError("TX_TRUNCATED", `${tx.length} bytes is shorter than the ${TX_PREFIX.bytes}-byte version and kind`);
   const version = tx[TX_PREFIX.offset.version]!;
-  ledgerCheck(version === TX_VERSION, "TX_UNKNOWN_VERSION", `version ${version} is not ${TX_VERSION}`);
+  if (version !== TX_VERSION) throw new LedgerError("TX_UNKNOWN_VERSION", `version ${version} is not ${TX_VERSION}`);
   return tx[TX_PREFIX.offset.kind]!;
 }
 

@@ -13,7 +13,7 @@
  */
 import type { SignatureItem } from "../../crypto/ed25519.js";
 import { sha256 } from "../../crypto/sha256.js";
-import { ledgerCheck } from "../errors.js";
+import { LedgerError, ledgerCheck } from "../errors.js";
 import { TX_PREFIX, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
 import { transferKind } from "./transfer.js";
 
@@ -35,7 +35,7 @@ for (const module of BUILT_IN) registerTxKind(module);
 /** The module of kind byte `kind`; throws TX_UNKNOWN_KIND. */
 export function txKindModule(kind: number): TxKindModule {
   const module = modules[kind];
-  ledgerCheck(module !== undefined, "TX_UNKNOWN_KIND", `kind ${kind} is not defined`);
+  if (module === undefined) throw new LedgerError("TX_UNKNOWN_KIND", `kind ${kind} is not defined`);
   return module;
 }
 

@@ -105,13 +105,14 @@ function fieldCheck(condition: unknown, message: string): asserts condition {
   ledgerCheck(condition, "TX_BAD_FIELD", message);
 }
 
+/** Runs for every scanned transaction: messages are built only on failure. */
 function checkCounts(inputCount: number, outputCount: number): void {
-  ledgerCheck(inputCount > 0, "TX_NO_INPUTS", "a transfer needs at least one input");
-  ledgerCheck(outputCount > 0, "TX_NO_OUTPUTS", "a transfer needs at least one output");
-  ledgerCheck(inputCount <= MAX_INPUTS, "TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
-  ledgerCheck(outputCount <= MAX_OUTPUTS, "TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
+  if (inputCount === 0) throw new LedgerError("TX_NO_INPUTS", "a transfer needs at least one input");
+  if (outputCount === 0) throw new LedgerError("TX_NO_OUTPUTS", "a transfer needs at least one output");
+  if (inputCount > MAX_INPUTS) throw new LedgerError("TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
+  if (outputCount > MAX_OUTPUTS) throw new LedgerError("TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
   const size = transferLength(inputCount, outputCount);
-  ledgerCheck(size <= MAX_TX_BYTES, "TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+  if (size > MAX_TX_BYTES) throw new LedgerError("TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
 }
 
 function sameRange(bytes: Uint8Array, a: number, b: number, length: number): boolean {
@@ -152,7 +153,7 @@ function scan(tx: Uint8Array): TxShape {
     reader.skip(OUTPUT.size.owner);
     const low = reader.u32();
     const high = reader.u32();
-    ledgerCheck(low !== 0 || high !== 0, "TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
+    if (low === 0 && high === 0) throw new LedgerError("TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
     sumLow += low;
     sumHigh += high;
   }
