@@ -43,7 +43,7 @@ export const BlockKind = {
 } as const;
 export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
 
-/** The header's fields in order (the diagram above); the block hash is SHA-256 of these bytes. */
+/** The header's fields in order (the diagram above; encode and decode go through them in this order); the block hash is SHA-256 of these bytes. */
 const HEADER = layout({
   version: 1,
   kind: 1,
@@ -228,7 +228,8 @@ export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: 
 export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
   const reader = new BinaryReader(bytes, BLOCK_CODES);
   reader.need(HEADER_BYTES, "the header");
-  ledgerCheck(reader.u8() === BLOCK_VERSION, "BLOCK_UNKNOWN_VERSION", `version ${bytes[HEADER.offset.version]} is not ${BLOCK_VERSION}`);
+  const version = reader.u8();
+  ledgerCheck(version === BLOCK_VERSION, "BLOCK_UNKNOWN_VERSION", `version ${version} is not ${BLOCK_VERSION}`);
   const kind = reader.u8();
   ledgerCheck(kind === BlockKind.Optimistic || kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${kind} is not defined`);
   return {

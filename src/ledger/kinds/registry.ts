@@ -45,9 +45,8 @@ export function kindOfTransaction(tx: Uint8Array): TxKindModule {
 }
 
 /** Strict structural check of one encoding of any registered kind. */
-export function scanTransaction(tx: Uint8Array): TxShape & { readonly module: TxKindModule } {
-  const module = kindOfTransaction(tx);
-  return { ...module.scan(tx), module };
+export function scanTransaction(tx: Uint8Array): TxShape {
+  return kindOfTransaction(tx).scan(tx);
 }
 
 /** txid of an encoding: SHA-256 over its unsigned prefix. Checks the structure first. */
@@ -57,7 +56,8 @@ export function transactionIdOfEncoding(tx: Uint8Array): Uint8Array {
 
 /** The signature items of a valid encoding whose txid is `txid`. */
 export function signatureItemsOf(tx: Uint8Array, txid: Uint8Array): SignatureItem[] {
-  const { module, ...shape } = scanTransaction(tx);
+  const module = kindOfTransaction(tx);
+  const shape = module.scan(tx);
   const items: SignatureItem[] = [];
   module.signatureItems(tx, shape, txid, items);
   return items;
@@ -65,7 +65,8 @@ export function signatureItemsOf(tx: Uint8Array, txid: Uint8Array): SignatureIte
 
 /** The apply record of one valid encoding (src/ledger/records.ts walks it). */
 export function applyRecordOf(tx: Uint8Array, txid: Uint8Array): Uint8Array {
-  const { module, ...shape } = scanTransaction(tx);
+  const module = kindOfTransaction(tx);
+  const shape = module.scan(tx);
   const record = new Uint8Array(shape.recordBytes);
   module.writeRecord(tx, shape, txid, record, 0);
   return record;
