@@ -9,6 +9,10 @@ export const PUBLIC_KEY_BYTES = 32;
 export const SECRET_KEY_BYTES = 32;
 /** RFC 8032 §5.1.6: an Ed25519 signature is R (32 bytes) ‖ S (32 bytes). */
 export const SIGNATURE_BYTES = 64;
+/** RFC 8032 §5.1.2: an encoded Edwards point (R, a public key, a CoSi commitment). */
+export const POINT_BYTES = 32;
+/** RFC 8032 §5.1.6: a scalar mod L, little-endian (S, a CoSi response). */
+export const SCALAR_BYTES = 32;
 /** FIPS 180-4: a SHA-256 digest; block hashes, Merkle nodes and ids are digests. */
 export const HASH_BYTES = 32;
 /** A transaction id is the SHA-256 of its unsigned encoding (DESIGN.md §3). */

@@ -38,8 +38,6 @@ export const COSI_MESSAGES = {
 } as const;
 
 export const SESSION_ID_BYTES = 32;
-export const POINT_BYTES = 32;
-export const SCALAR_BYTES = 32;
 const HEADER_BYTES = SESSION_ID_BYTES + 1;
 /** Attempts are numbered by one byte on the wire. */
 export const MAX_ATTEMPTS = 255;
