@@ -25,7 +25,12 @@ export interface CodecCodes<Code extends string> {
   /** An integer is outside what its field allows (e.g. a u64 height beyond 2^53 − 1). */
   readonly outOfRange: Code;
   /** Builds the error thrown; formats with their own IosError subclass pass its constructor here. */
-  readonly error?: (code: Code, message: string) => IosError<Code>;
+  error?(code: Code, message: string): IosError<Code>;
+}
+
+/** The codes of a format that answers every malformed input with one code. */
+export function singleCode<Code extends string>(code: Code, error?: (code: Code, message: string) => IosError<Code>): CodecCodes<Code> {
+  return { truncated: code, trailing: code, tooLarge: code, outOfRange: code, ...(error === undefined ? {} : { error }) };
 }
 
 /** Length prefixes: u16 for small fields, u32 for bodies. */

@@ -73,7 +73,7 @@ export function packTransactions(transactions: readonly Uint8Array[], headerByte
  * the codes of `codes` (a block body uses its own). With `count`, exactly that many must be there
  * and nothing after them.
  */
-export function unpackTransactions(packed: Uint8Array, codes: CodecCodes<LedgerErrorCode> = BATCH_CODES, count?: number): Uint8Array[] {
+export function unpackTransactions(packed: Uint8Array, codes: CodecCodes<string> = BATCH_CODES, count?: number): Uint8Array[] {
   const reader = new BinaryReader(packed, codes);
   const out: Uint8Array[] = [];
   while (count === undefined ? reader.remaining > 0 : out.length < count) out.push(reader.lengthPrefixed("u32", 0xffffffff, `transaction ${out.length}`));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BinaryReader, BinaryWriter, readU16, readU32, readU64, type CodecCodes } from "../../src/codec/binary.js";
+import { BinaryReader, BinaryWriter, readU16, readU32, readU64, singleCode, type CodecCodes } from "../../src/codec/binary.js";
 import { layout } from "../../src/codec/layout.js";
 import { IosError } from "../../src/errors.js";
 import { LedgerError } from "../../src/ledger/errors.js";
@@ -74,6 +74,14 @@ describe("BinaryReader", () => {
     assert.equal(field.byteOffset, 1);
     assert.equal(codeOf(() => r.u8()), "T_TRUNCATED");
     assert.throws(() => new BinaryReader(input, CODES, 3, 6), /invariant/);
+  });
+
+  it("a format with one code answers every failure with it", () => {
+    const codes = singleCode("T_BAD");
+    assert.equal(codeOf(() => new BinaryReader(new Uint8Array(1), codes).u16()), "T_BAD");
+    assert.equal(codeOf(() => new BinaryReader(new Uint8Array(1), codes).expectEnd()), "T_BAD");
+    assert.equal(codeOf(() => new BinaryReader(Uint8Array.of(9, 0), codes).lengthPrefixed("u16", 8)), "T_BAD");
+    assert.equal(codeOf(() => new BinaryReader(new Uint8Array(8).fill(0xff), codes).u53()), "T_BAD");
   });
 
   it("throws through the format's error constructor: a transaction's codes arrive as LedgerErrors", () => {

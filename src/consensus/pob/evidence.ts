@@ -18,6 +18,7 @@
  * `makeEvidence(block, index)`, `verifyEvidence(evidence, producerKey, verifier?)`,
  * `encodeEvidence`, `decodeEvidence`.
  */
+import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { IosError } from "../../errors.js";
 import { Ed25519Verifier, verify as verifySignature, type SignatureItem } from "../../crypto/ed25519.js";
 import { decodeMerkleProof, encodeMerkleProof, merkleProofOfPackedLeaves, verifyMerkleProof, type MerkleProof } from "../../crypto/merkle.js";
@@ -29,6 +30,7 @@ import { sameBytes } from "../../bytes.js";
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 export const EVIDENCE_VERSION = 1;
+const EVIDENCE_CODES = singleCode<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", (code, message) => new PobError(code, message));
 
 /** A signed optimistic header and the audit path of one transaction in it. */
 export interface SignedInclusion {
@@ -125,16 +127,13 @@ export function encodeEvidence(evidence: Evidence): Uint8Array {
   const header = encodeBlockHeader(evidence.header);
   pobCheck(evidence.seal.length === SIGNATURE_BYTES, "POB_BAD_ARGUMENT", `seal must be ${SIGNATURE_BYTES} bytes`);
   const proof = encodeMerkleProof(evidence.proof);
-  const out = new Uint8Array(1 + HEADER_BYTES + SIGNATURE_BYTES + 4 + evidence.transaction.length + proof.length);
-  out[0] = EVIDENCE_VERSION;
-  out.set(header, 1);
-  out.set(evidence.seal, 1 + HEADER_BYTES);
-  let at = 1 + HEADER_BYTES + SIGNATURE_BYTES;
-  new DataView(out.buffer).setUint32(at, evidence.transaction.length, true);
-  out.set(evidence.transaction, at + 4);
-  at += 4 + evidence.transaction.length;
-  out.set(proof, at);
-  return out;
+  return BinaryWriter.ofSize(1 + HEADER_BYTES + SIGNATURE_BYTES + 4 + evidence.transaction.length + proof.length)
+    .u8(EVIDENCE_VERSION)
+    .bytes(header)
+    .bytes(evidence.seal)
+    .lengthPrefixed("u32", evidence.transaction)
+    .bytes(proof)
+    .finish();
 }
 
 function decodeHeader(bytes: Uint8Array): BlockHeader {
@@ -149,17 +148,16 @@ function decodeHeader(bytes: Uint8Array): BlockHeader {
 /** Strict inverse of `encodeEvidence`; anything else is POB_BAD_EVIDENCE_ENCODING. */
 export function decodeEvidence(bytes: Uint8Array): Evidence {
   pobCheck(bytes instanceof Uint8Array, "POB_BAD_EVIDENCE_ENCODING", "evidence must be a Uint8Array");
-  const fixed = 1 + HEADER_BYTES + SIGNATURE_BYTES + 4;
-  pobCheck(bytes.length >= fixed, "POB_BAD_EVIDENCE_ENCODING", `${bytes.length} bytes is shorter than the ${fixed}-byte fixed part`);
-  pobCheck(bytes[0] === EVIDENCE_VERSION, "POB_BAD_EVIDENCE_ENCODING", `version ${bytes[0]} is not ${EVIDENCE_VERSION}`);
-  const header = decodeHeader(bytes.subarray(1, 1 + HEADER_BYTES));
-  const seal = bytes.slice(1 + HEADER_BYTES, 1 + HEADER_BYTES + SIGNATURE_BYTES);
-  const txLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(fixed - 4, true);
-  pobCheck(fixed + txLength <= bytes.length, "POB_BAD_EVIDENCE_ENCODING", `transaction declares ${txLength} bytes, ${bytes.length - fixed} remain`);
-  const transaction = bytes.slice(fixed, fixed + txLength);
+  const reader = new BinaryReader(bytes, EVIDENCE_CODES);
+  reader.need(1 + HEADER_BYTES + SIGNATURE_BYTES + 4, "the fixed part");
+  const version = reader.u8();
+  pobCheck(version === EVIDENCE_VERSION, "POB_BAD_EVIDENCE_ENCODING", `version ${version} is not ${EVIDENCE_VERSION}`);
+  const header = decodeHeader(reader.bytes(HEADER_BYTES));
+  const seal = reader.bytes(SIGNATURE_BYTES).slice();
+  const transaction = reader.lengthPrefixed("u32", 0xffffffff, "transaction").slice();
   let proof: MerkleProof;
   try {
-    proof = decodeMerkleProof(bytes.subarray(fixed + txLength));
+    proof = decodeMerkleProof(reader.bytes(reader.remaining));
   } catch (error) {
     if (!(error instanceof IosError)) throw error;
     throw new PobError("POB_BAD_EVIDENCE_ENCODING", `bad inclusion proof: ${error.message}`);
