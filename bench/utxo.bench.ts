@@ -17,6 +17,8 @@
 import b from "benny";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { encodeTransferRecord } from "../src/ledger/kinds/transfer.js";
+import { RecordCursor } from "../src/ledger/records.js";
 import { ApplyStatus, ENTRY_BYTES, UtxoTable, packEntry } from "../src/ledger/utxo-table.js";
 
 const RESULTS_FOLDER = "bench/results";
@@ -30,28 +32,7 @@ interface RecordOut { owner: Uint8Array; amount: bigint }
 interface Rec { txid: Uint8Array; inputs: RecordIn[]; outputs: RecordOut[] }
 
 function packRecords(records: readonly Rec[]): Uint8Array {
-  const size = records.reduce((s, r) => s + 36 + 68 * r.inputs.length + 40 * r.outputs.length, 0);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const r of records) {
-    out.set(r.txid, at);
-    view.setUint16(at + 32, r.inputs.length, true);
-    view.setUint16(at + 34, r.outputs.length, true);
-    at += 36;
-    for (const i of r.inputs) {
-      out.set(i.txid, at);
-      view.setUint32(at + 32, i.index, true);
-      out.set(i.owner, at + 36);
-      at += 68;
-    }
-    for (const o of r.outputs) {
-      out.set(o.owner, at);
-      view.setBigUint64(at + 32, o.amount, true);
-      at += 40;
-    }
-  }
-  return out;
+  return Buffer.concat(records.map((r) => encodeTransferRecord(r.txid, r.inputs, r.outputs)));
 }
 
 /** The reference: the same rules as assembly/utxo applyBlock, on a Map, reading the same records. */
@@ -69,56 +50,51 @@ class MapUtxoSet {
   }
 
   applyBlock(records: Uint8Array, count: number): Uint8Array {
-    const buffer = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
     const statuses = new Uint8Array(count);
     const keys: string[] = [];
-    let at = 0;
-    for (let t = 0; t < count; t++) {
-      const nIn = buffer.readUInt16LE(at + 32);
-      const nOut = buffer.readUInt16LE(at + 34);
-      statuses[t] = this.applyOne(buffer, at, nIn, nOut, keys);
-      at += 36 + 68 * nIn + 40 * nOut;
-    }
+    const cursor = new RecordCursor(records);
+    for (let t = 0; t < count; t++, cursor.next()) statuses[t] = this.applyOne(cursor, keys);
     return statuses;
   }
 
-  private applyOne(buffer: Buffer, at: number, nIn: number, nOut: number, keys: string[]): number {
+  private applyOne(record: RecordCursor, keys: string[]): number {
     keys.length = 0;
     let sumIn = 0n;
-    for (let i = 0; i < nIn; i++) {
-      const input = at + 36 + 68 * i;
-      const key = buffer.toString("latin1", input, input + 36);
+    for (let i = 0; i < record.inputCount; i++) {
+      const key = latin1(record.outpoint(i));
       if (keys.includes(key)) return ApplyStatus.DuplicateInput;
       keys.push(key);
       const entry = this.map.get(key);
       if (entry === undefined) return ApplyStatus.MissingInput;
-      if (entry.owner !== buffer.toString("latin1", input + 36, input + 68)) return ApplyStatus.OwnerMismatch;
+      if (entry.owner !== latin1(record.inputOwner(i))) return ApplyStatus.OwnerMismatch;
       sumIn += entry.amount;
     }
-    const outputs = at + 36 + 68 * nIn;
     let sumOut = 0n;
-    for (let j = 0; j < nOut; j++) {
-      const amount = buffer.readBigUInt64LE(outputs + 40 * j + 32);
+    for (let j = 0; j < record.outputCount; j++) {
+      const amount = record.outputAmount(j);
       if (amount === 0n) return ApplyStatus.Malformed;
       sumOut += amount;
     }
     if (sumOut >= 1n << 64n) return ApplyStatus.OutputOverflow;
     if (sumIn < sumOut) return ApplyStatus.InsufficientFunds;
-    const txid = buffer.toString("latin1", at, at + 32);
+    const txid = latin1(record.txid);
     const outputKeys: string[] = [];
-    for (let j = 0; j < nOut; j++) {
+    for (let j = 0; j < record.outputCount; j++) {
       const key = txid + String.fromCharCode(j & 0xff, (j >>> 8) & 0xff, 0, 0);
       if (this.map.has(key)) return ApplyStatus.OutputExists;
       outputKeys.push(key);
     }
     for (const key of keys) this.map.delete(key);
-    for (let j = 0; j < nOut; j++) {
-      const output = outputs + 40 * j;
-      this.map.set(outputKeys[j]!, { owner: buffer.toString("latin1", output, output + 32), amount: buffer.readBigUInt64LE(output + 32) });
+    for (let j = 0; j < record.outputCount; j++) {
+      this.map.set(outputKeys[j]!, { owner: latin1(record.outputOwner(j)), amount: record.outputAmount(j) });
     }
     this.supply += sumOut - sumIn;
     return ApplyStatus.Ok;
   }
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
 
 function packedEntries(entries: { txid: Uint8Array; index: number; owner: Uint8Array; amount: bigint }[]): Uint8Array {

@@ -28,9 +28,12 @@
 // touches of a new table's pages (page faults, about 1 ms per MB on this loaded machine) fall on
 // the inserts just after a doubling.
 //
-// applyBlock reads packed apply records (built by src/ledger/stateless.ts):
-//   txid[32] | nIn u16 | nOut u16 | nIn × (txid[32] index u32 owner[32]) | nOut × (owner[32] amount u64)
-// and writes one status byte per transaction (codes below): all or nothing per transaction.
+// applyBlock reads packed apply records (built by the kind modules of src/ledger/kinds/):
+//   kind u8 | length u32 (whole record) | txid[32] | the kind's body
+// and dispatches on the kind byte in one switch, one case per kind; it writes one status byte per
+// record (codes below): all or nothing per transaction. A kind without a case is UNKNOWN_KIND and
+// skipped by its length. Transfer's body (src/ledger/kinds/transfer.ts):
+//   nIn u16 | nOut u16 | nIn × (txid[32] index u32 owner[32]) | nOut × (owner[32] amount u64)
 
 const KEY_BYTES: usize = 36;
 const OWNER_OFFSET: usize = 36;
@@ -39,9 +42,17 @@ const SLOT_BYTES: usize = 80;
 const ENTRY_BYTES: usize = 76;
 const TOMBSTONE: u32 = 2;
 
-const RECORD_HEADER_BYTES: usize = 36;
+// Apply records (src/ledger/kinds/interface.ts RECORD_HEADER, RECORD_INPUT, RECORD_OUTPUT).
+const RECORD_LENGTH_OFFSET: usize = 1;
+const RECORD_TXID_OFFSET: usize = 5;
+const RECORD_HEADER_BYTES: usize = 37;
 const RECORD_INPUT_BYTES: usize = 68;
 const RECORD_OUTPUT_BYTES: usize = 40;
+
+// Kind bytes with a case in applyBlock (src/ledger/kinds/interface.ts TxKind).
+const KIND_TRANSFER: u8 = 0;
+// Transfer record body: nIn u16, nOut u16, then inputs and outputs.
+const TRANSFER_COUNTS_BYTES: usize = 4;
 
 /** Buckets drained per insert while growing: the bound on a growth pause (see the header). */
 const MIGRATE_BUCKETS_PER_OP: u32 = 8;
@@ -59,9 +70,10 @@ const DUPLICATE_INPUT: u8 = 5;
 const OUTPUT_EXISTS: u8 = 6;
 const MALFORMED: u8 = 7;
 const OUT_OF_MEMORY: u8 = 8;
+const UNKNOWN_KIND: u8 = 9;
 // insertEntries only:
-const ZERO_AMOUNT: u8 = 9;
-const SUPPLY_OVERFLOW: u8 = 10;
+const ZERO_AMOUNT: u8 = 10;
+const SUPPLY_OVERFLOW: u8 = 11;
 
 let heapTop: usize = 0;
 
@@ -351,9 +363,14 @@ export function copied(): u32 {
   return lastCopied;
 }
 
-/** Status of one record; mutates the table only when it returns OK. */
-function applyRecord(record: usize, inputCount: u32, outputCount: u32): u8 {
-  const inputs = record + RECORD_HEADER_BYTES;
+/** Status of one Transfer record of `size` bytes; mutates the table only when it returns OK. */
+function applyTransfer(record: usize, size: usize): u8 {
+  if (size < RECORD_HEADER_BYTES + TRANSFER_COUNTS_BYTES) return MALFORMED;
+  const inputCount = <u32>load<u16>(record, RECORD_HEADER_BYTES);
+  const outputCount = <u32>load<u16>(record, RECORD_HEADER_BYTES + 2);
+  if (inputCount == 0 || outputCount == 0) return MALFORMED;
+  const inputs = record + RECORD_HEADER_BYTES + TRANSFER_COUNTS_BYTES;
+  if (size != RECORD_HEADER_BYTES + TRANSFER_COUNTS_BYTES + <usize>inputCount * RECORD_INPUT_BYTES + <usize>outputCount * RECORD_OUTPUT_BYTES) return MALFORMED;
   const outputs = inputs + <usize>inputCount * RECORD_INPUT_BYTES;
   for (let i: u32 = 1; i < inputCount; i++) {
     const a = inputs + <usize>i * RECORD_INPUT_BYTES;
@@ -378,9 +395,9 @@ function applyRecord(record: usize, inputCount: u32, outputCount: u32): u8 {
     sumOut += amount;
   }
   if (sumIn < sumOut) return INSUFFICIENT_FUNDS;
-  // The output keys txid ‖ j are built in the record header's spare room (see applyBlock).
+  // The output keys txid ‖ j are built in a static buffer.
   const key = scratchKey;
-  memory.copy(key, record, 32);
+  memory.copy(key, record + RECORD_TXID_OFFSET, 32);
   for (let j: u32 = 0; j < outputCount; j++) {
     store<u32>(key, j, 32);
     if (find(key, hashTag(key)) != 0) return OUTPUT_EXISTS;
@@ -406,8 +423,8 @@ const scratchKey: usize = memory.data(48, 16);
 
 /**
  * Applies `n` packed apply records found in [ptr, ptr + bytes) in order, writing one status byte
- * per record at `statusPtr`. A record that does not fit the buffer marks itself and every later
- * one MALFORMED. Returns the number of records applied (status OK).
+ * per record at `statusPtr`. A record whose length does not fit the buffer marks itself and every
+ * later one MALFORMED. Returns the number of records applied (status OK).
  */
 export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize): u32 {
   const end = ptr + bytes;
@@ -416,11 +433,16 @@ export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize): 
   for (let t: u32 = 0; t < n; t++) {
     let status = MALFORMED;
     if (at + RECORD_HEADER_BYTES <= end) {
-      const inputCount = <u32>load<u16>(at, 32);
-      const outputCount = <u32>load<u16>(at, 34);
-      const size = RECORD_HEADER_BYTES + <usize>inputCount * RECORD_INPUT_BYTES + <usize>outputCount * RECORD_OUTPUT_BYTES;
-      if (inputCount > 0 && outputCount > 0 && at + size <= end) {
-        status = applyRecord(at, inputCount, outputCount);
+      const size = <usize>load<u32>(at, RECORD_LENGTH_OFFSET);
+      if (size >= RECORD_HEADER_BYTES && size <= end - at) {
+        // The one dispatch point on the kind byte: one case per kind whose records change the table.
+        switch (load<u8>(at)) {
+          case KIND_TRANSFER:
+            status = applyTransfer(at, size);
+            break;
+          default:
+            status = UNKNOWN_KIND;
+        }
         at += size;
       } else {
         at = end;

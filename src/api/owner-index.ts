@@ -8,10 +8,12 @@
  * the store's tx index places it at that height and position (i.e. it applied).
  */
 import { decodeBlock } from "../ledger/block.js";
-import { PUBLIC_KEY_BYTES } from "../ledger/shard.js";
-import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES, TX_HEADER_BYTES } from "../ledger/transaction.js";
+import { applyRecordOf } from "../ledger/kinds/registry.js";
+import { RecordCursor } from "../ledger/records.js";
+import { outpointKey } from "../ledger/transaction.js";
 import { ENTRY_BYTES } from "../ledger/utxo-table.js";
 import type { ChainView } from "./interface.js";
+import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 export interface OwnedOutput {
   readonly txid: Uint8Array;
@@ -101,21 +103,9 @@ export class OwnerIndex {
       const txid = block.txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES);
       const location = this.chain.getTransactionLocation(txid);
       if (location === undefined || location.height !== height || location.position !== position) return;
-      const view = new DataView(tx.buffer, tx.byteOffset, tx.byteLength);
-      const inputCount = view.getUint16(2, true);
-      const outputCount = view.getUint16(4, true);
-      for (let i = 0; i < inputCount; i++) {
-        const at = TX_HEADER_BYTES + i * INPUT_BYTES;
-        this.remove(key(tx.subarray(at, at + OUTPOINT_BYTES)));
-      }
-      const outputs = TX_HEADER_BYTES + inputCount * INPUT_BYTES;
-      const outpoint = Buffer.alloc(OUTPOINT_BYTES);
-      outpoint.set(txid);
-      for (let j = 0; j < outputCount; j++) {
-        const at = outputs + j * OUTPUT_BYTES;
-        outpoint.writeUInt32LE(j, TXID_BYTES);
-        this.add(outpoint.toString("latin1"), key(tx.subarray(at, at + PUBLIC_KEY_BYTES)), view.getBigUint64(at + PUBLIC_KEY_BYTES, true));
-      }
+      const record = new RecordCursor(applyRecordOf(tx, txid));
+      for (let i = 0; i < record.inputCount; i++) this.remove(key(record.outpoint(i)));
+      for (let j = 0; j < record.outputCount; j++) this.add(key(outpointKey(txid, j)), key(record.outputOwner(j)), record.outputAmount(j));
     });
   }
 }

@@ -26,8 +26,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import { IosError } from "../errors.js";
 import { decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../ledger/block.js";
-import { PUBLIC_KEY_BYTES, shardOfOwner } from "../ledger/shard.js";
-import { TXID_BYTES } from "../ledger/transaction.js";
+import { shardOfOwner } from "../ledger/shard.js";
 import type { HandlerFailures } from "../log/handler-failures.js";
 import type { ApiLimits } from "../node/config.js";
 import { ApiError } from "./errors.js";
@@ -45,6 +44,7 @@ import {
   type OptimisticBatch,
 } from "./stream-codec.js";
 import { toHex } from "../hex.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 export const STREAM_PATH = "/v1/stream";
 /** Stream connections at once; further upgrades get 503 (each may hold a frame in flight). */
@@ -271,7 +271,7 @@ export class ClientApi {
       this.answerBlock(exchange, this.backend.chain.getBlock(height), `no block at height ${height} (tip is ${this.backend.chain.tip.height})`);
     });
     this.route("get", "/v1/block/hash/:hash", "block", (exchange, req) => {
-      const hash = hexParam(req.getParameter(0), 32, "block hash");
+      const hash = hexParam(req.getParameter(0), HASH_BYTES, "block hash");
       this.answerBlock(exchange, this.backend.chain.getBlockByHash(hash), `no block with hash ${toHex(hash)}`);
     });
     this.route("get", "/v1/status", "status", (exchange) => {

@@ -34,10 +34,8 @@
  *     together stay in frame order.
  */
 import { IosError } from "../errors.js";
-import { HASH_BYTES } from "../ledger/block.js";
-import { PUBLIC_KEY_BYTES } from "../ledger/shard.js";
 import { packTransactions } from "../ledger/stateless.js";
-import { TXID_BYTES } from "../ledger/transaction.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 export type StreamCodecErrorCode = "STREAM_BAD_FRAME" | "STREAM_TOO_MANY_TXS";
 

@@ -15,6 +15,7 @@ import { verify as verifyEd25519 } from "../crypto/ed25519.js";
 import type { SchnorrKey } from "../crypto/schnorr.js";
 import type { PeerId } from "../net/interface.js";
 import { peerIdOf } from "../net/peer-auth.js";
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 
 export type RegistryErrorCode =
   | "REGISTRY_BAD_KEY"
@@ -25,8 +26,6 @@ export type RegistryErrorCode =
 
 /** Domain separator of proof-of-possession messages (DESIGN.md §2, CoSi row). */
 export const POP_DOMAIN = "IOSChain/pop/v1";
-export const PUBLIC_KEY_BYTES = 32;
-export const SIGNATURE_BYTES = 64;
 /** A chain id is 1..64 bytes (a genesis hash, a network name); length-prefixed in the PoP message. */
 export const MAX_CHAIN_ID_BYTES = 64;
 /** CoSi masks index validators with 16-bit counts (src/consensus/cosi/codec.ts). */

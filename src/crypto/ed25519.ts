@@ -18,6 +18,7 @@
 import { randomFillSync } from "node:crypto";
 import { IosError, check } from "../errors.js";
 import { instantiateKernel, defaultFlavor, type WasmFlavor } from "./wasm.js";
+import { PUBLIC_KEY_BYTES, SCALAR_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 
 export type Ed25519ErrorCode =
   | "ED25519_BAD_LENGTH"
@@ -27,10 +28,6 @@ export type Ed25519ErrorCode =
   | "ED25519_BAD_OPTION"
   | "ED25519_KERNEL_MEMORY";
 
-/** RFC 8032 §5.1.6: a signature is R (32 bytes) ‖ S (32 bytes); §5.1.5: a public key is 32 bytes. */
-export const SIGNATURE_BYTES = 64;
-export const PUBLIC_KEY_BYTES = 32;
-export const SCALAR_BYTES = 32;
 /** Batch coefficients z_i are 128-bit (the batch equation's soundness bound is 2^-128). */
 const COEFFICIENT_BYTES = 16;
 /** Default cached keys: about 6 MiB of WASM memory. */

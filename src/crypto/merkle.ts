@@ -23,7 +23,8 @@
  * of the chunk roots completes it, and a path is the path in its chunk then that chunk's path.
  */
 import { IosError, invariant } from "../errors.js";
-import { SHA256_DIGEST_BYTES, Sha256Wasm, defaultSha256Wasm } from "./sha256.js";
+import { Sha256Wasm, defaultSha256Wasm } from "./sha256.js";
+import { HASH_BYTES } from "../codec/sizes.js";
 
 export type MerkleErrorCode =
   | "MERKLE_INDEX_OUT_OF_RANGE"
@@ -158,17 +159,17 @@ export class MerkleWasm {
    */
   verify(leafData: Uint8Array, proof: MerkleProof, root: Uint8Array): boolean {
     if (!(leafData instanceof Uint8Array)) fail("MERKLE_BAD_INPUT", "leaf data must be a Uint8Array");
-    if (!(root instanceof Uint8Array) || root.length !== SHA256_DIGEST_BYTES) {
+    if (!(root instanceof Uint8Array) || root.length !== HASH_BYTES) {
       fail("MERKLE_BAD_INPUT", "root must be a 32-byte Uint8Array");
     }
     checkProofShape(proof);
     const { index, size, siblings } = proof;
     if (size > MERKLE_MAX_LEAVES || index >= size || siblings.length > this.sha.pathCapacity) return false;
     this.sha.digestToOut(leafData, MERKLE_LEAF_PREFIX);
-    siblings.forEach((sibling, i) => this.sha.path.set(sibling, i * SHA256_DIGEST_BYTES));
+    siblings.forEach((sibling, i) => this.sha.path.set(sibling, i * HASH_BYTES));
     if (this.sha.kernel.merkleRootFromPath(index, size, siblings.length) !== 1) return false;
     const computed = this.sha.out;
-    for (let i = 0; i < SHA256_DIGEST_BYTES; i++) if (computed[i] !== root[i]) return false;
+    for (let i = 0; i < HASH_BYTES; i++) if (computed[i] !== root[i]) return false;
     return true;
   }
 
@@ -181,7 +182,7 @@ export class MerkleWasm {
         for (let i = 0; i < count; i++) {
           const at = (first + i) * leafSize;
           this.sha.digestToOut(data.subarray(at, at + leafSize), MERKLE_LEAF_PREFIX);
-          this.sha.hashes.set(this.sha.out, i * SHA256_DIGEST_BYTES);
+          this.sha.hashes.set(this.sha.out, i * HASH_BYTES);
         }
       };
     }
@@ -212,7 +213,7 @@ export class MerkleWasm {
         if (leaf.length > input.length) {
           flush();
           this.sha.digestToOut(leaf, MERKLE_LEAF_PREFIX);
-          hashes.set(this.sha.out, i * SHA256_DIGEST_BYTES);
+          hashes.set(this.sha.out, i * HASH_BYTES);
           continue;
         }
         if (bytes + leaf.length > input.length) flush();
@@ -254,7 +255,7 @@ export class MerkleWasm {
       kernel.merkleReduce(n);
       roots.push(this.sha.out.slice());
     }
-    roots.forEach((r, i) => this.sha.hashes.set(r, i * SHA256_DIGEST_BYTES));
+    roots.forEach((r, i) => this.sha.hashes.set(r, i * HASH_BYTES));
     kernel.merkleReduce(roots.length);
     return this.sha.out.slice();
   }
@@ -269,7 +270,7 @@ export class MerkleWasm {
       parts.push(this.levelsOfHashes(n));
     }
     if (parts.length === 1) return new MerkleTree(count, parts[0]!.root(), chunk, parts, undefined);
-    parts.forEach((part, i) => this.sha.hashes.set(part.root(), i * SHA256_DIGEST_BYTES));
+    parts.forEach((part, i) => this.sha.hashes.set(part.root(), i * HASH_BYTES));
     const top = this.levelsOfHashes(parts.length);
     return new MerkleTree(count, top.root(), chunk, parts, top);
   }
@@ -277,8 +278,8 @@ export class MerkleWasm {
   /** Every level over the n hashes in HASHES, computed in the kernel and copied out at once. */
   private levelsOfHashes(n: number): TreeLevels {
     const total = this.sha.kernel.merkleLevels(n);
-    invariant(total * SHA256_DIGEST_BYTES <= this.sha.hashes.length, "tree levels overflow HASHES");
-    return new TreeLevels(this.sha.hashes.slice(0, total * SHA256_DIGEST_BYTES), n);
+    invariant(total * HASH_BYTES <= this.sha.hashes.length, "tree levels overflow HASHES");
+    return new TreeLevels(this.sha.hashes.slice(0, total * HASH_BYTES), n);
   }
 }
 
@@ -300,8 +301,8 @@ class TreeLevels {
   }
 
   private hashAt(level: number, position: number): Uint8Array {
-    const at = (this.offsets[level]! + position) * SHA256_DIGEST_BYTES;
-    return this.hashes.slice(at, at + SHA256_DIGEST_BYTES);
+    const at = (this.offsets[level]! + position) * HASH_BYTES;
+    return this.hashes.slice(at, at + HASH_BYTES);
   }
 
   root(): Uint8Array {
@@ -350,7 +351,7 @@ function checkProofShape(proof: MerkleProof): void {
   if (!Number.isSafeInteger(size) || size < 1) fail("MERKLE_BAD_INPUT", `proof size ${size} is not a positive integer`);
   if (!Array.isArray(siblings)) fail("MERKLE_BAD_INPUT", "proof siblings must be an array");
   siblings.forEach((s, i) => {
-    if (!(s instanceof Uint8Array) || s.length !== SHA256_DIGEST_BYTES) {
+    if (!(s instanceof Uint8Array) || s.length !== HASH_BYTES) {
       fail("MERKLE_BAD_INPUT", `proof sibling ${i} is not a 32-byte Uint8Array`);
     }
   });
@@ -409,9 +410,9 @@ export function encodeMerkleProof(proof: MerkleProof): Uint8Array {
   const header: number[] = [];
   writeUleb128(size, header);
   writeUleb128(index, header);
-  const bytes = new Uint8Array(header.length + expected * SHA256_DIGEST_BYTES);
+  const bytes = new Uint8Array(header.length + expected * HASH_BYTES);
   bytes.set(header);
-  siblings.forEach((s, i) => bytes.set(s, header.length + i * SHA256_DIGEST_BYTES));
+  siblings.forEach((s, i) => bytes.set(s, header.length + i * HASH_BYTES));
   return bytes;
 }
 
@@ -423,14 +424,14 @@ export function decodeMerkleProof(bytes: Uint8Array): MerkleProof {
   const [index, afterIndex] = readUleb128(bytes, afterSize, "index");
   if (index >= size) badEncoding(`index ${index} is not below size ${size}`);
   const expected = merklePathLength(index, size);
-  const length = afterIndex + expected * SHA256_DIGEST_BYTES;
+  const length = afterIndex + expected * HASH_BYTES;
   if (bytes.length !== length) {
     badEncoding(`leaf ${index} of ${size} needs ${expected} siblings (${length} bytes in all), got ${bytes.length} bytes`);
   }
   const siblings: Uint8Array[] = [];
   for (let i = 0; i < expected; i++) {
-    const at = afterIndex + i * SHA256_DIGEST_BYTES;
-    siblings.push(bytes.slice(at, at + SHA256_DIGEST_BYTES));
+    const at = afterIndex + i * HASH_BYTES;
+    siblings.push(bytes.slice(at, at + HASH_BYTES));
   }
   return { index, size, siblings };
 }

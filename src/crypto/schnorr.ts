@@ -18,6 +18,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { IosError, check } from "../errors.js";
 import type { Rng } from "../runtime/interface.js";
+import { POINT_BYTES, SCALAR_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
 
 export type SchnorrErrorCode =
   | "SCHNORR_BAD_SEED"
@@ -25,10 +26,6 @@ export type SchnorrErrorCode =
   | "SCHNORR_BAD_RANDOM"
   | "SCHNORR_NONCE_USED";
 
-/** RFC 8032 §5.1.5: a secret key (seed) is 32 bytes; points and scalars encode in 32 bytes. */
-export const SEED_BYTES = 32;
-export const POINT_BYTES = 32;
-export const SCALAR_BYTES = 32;
 /**
  * A nonce is reduced from 64 random bytes: the bias of a 512-bit value mod L (≈ 2^252) is below
  * 2^-259, the same wide reduction RFC 8032 §5.1.6 uses for its deterministic nonce.
@@ -149,7 +146,7 @@ export class SchnorrKey {
 
   /** The key of an RFC 8032 seed: a = clamp(SHA-512(seed)[0..32]) mod L, A = a·B. */
   static fromSeed(seed: Uint8Array): SchnorrKey {
-    check(isBytes(seed, SEED_BYTES), "SCHNORR_BAD_SEED", `an Ed25519 seed must be ${SEED_BYTES} bytes`);
+    check(isBytes(seed, SECRET_KEY_BYTES), "SCHNORR_BAD_SEED", `an Ed25519 seed must be ${SECRET_KEY_BYTES} bytes`);
     const extended = ed25519.utils.getExtendedPublicKey(seed);
     return new SchnorrKey(Uint8Array.from(seed), Fn.create(extended.scalar), extended.pointBytes);
   }

@@ -9,11 +9,10 @@
  */
 import { IosError } from "../errors.js";
 import { defaultFlavor, instantiateKernel, type WasmFlavor } from "./wasm.js";
+import { HASH_BYTES } from "../codec/sizes.js";
 
 export type Sha256ErrorCode = "SHA256_BAD_LENGTH" | "SHA256_BAD_INPUT";
 
-/** Digest size in bytes, FIPS 180-4 §1. */
-export const SHA256_DIGEST_BYTES = 32;
 /** Size of the messages `sha256Batch64` takes: one SHA-256 block, FIPS 180-4 §5.1.1. */
 export const SHA256_BATCH_MESSAGE_BYTES = 64;
 
@@ -73,10 +72,10 @@ export class Sha256Wasm {
     this.hashCapacity = k.hashCapacity();
     this.pathCapacity = k.pathCapacity();
     this.input = new Uint8Array(buffer, k.inputPtr(), k.inputCapacity());
-    this.hashes = new Uint8Array(buffer, k.hashesPtr(), this.hashCapacity * SHA256_DIGEST_BYTES);
+    this.hashes = new Uint8Array(buffer, k.hashesPtr(), this.hashCapacity * HASH_BYTES);
     this.lengths = new Uint32Array(buffer, k.lengthsPtr(), this.hashCapacity);
-    this.path = new Uint8Array(buffer, k.pathPtr(), this.pathCapacity * SHA256_DIGEST_BYTES);
-    this.out = new Uint8Array(buffer, k.outPtr(), SHA256_DIGEST_BYTES);
+    this.path = new Uint8Array(buffer, k.pathPtr(), this.pathCapacity * HASH_BYTES);
+    this.out = new Uint8Array(buffer, k.outPtr(), HASH_BYTES);
   }
 
   /** SHA-256 of `data`. */
@@ -126,13 +125,13 @@ export class Sha256Wasm {
       );
     }
     const count = messages.length / SHA256_BATCH_MESSAGE_BYTES;
-    const digests = new Uint8Array(count * SHA256_DIGEST_BYTES);
+    const digests = new Uint8Array(count * HASH_BYTES);
     const perCall = Math.min(this.hashCapacity, this.input.length / SHA256_BATCH_MESSAGE_BYTES);
     for (let first = 0; first < count; first += perCall) {
       const n = Math.min(perCall, count - first);
       this.input.set(messages.subarray(first * SHA256_BATCH_MESSAGE_BYTES, (first + n) * SHA256_BATCH_MESSAGE_BYTES));
       this.kernel.sha256Batch64(n);
-      digests.set(this.hashes.subarray(0, n * SHA256_DIGEST_BYTES), first * SHA256_DIGEST_BYTES);
+      digests.set(this.hashes.subarray(0, n * HASH_BYTES), first * HASH_BYTES);
     }
     return digests;
   }

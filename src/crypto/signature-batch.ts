@@ -11,7 +11,8 @@
  * the last item are `SIGNATURE_BATCH_MALFORMED`. Decoded items are views into the input buffer.
  */
 import { IosError } from "../errors.js";
-import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, type SignatureItem } from "./ed25519.js";
+import { type SignatureItem } from "./ed25519.js";
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 
 export type SignatureBatchErrorCode = "SIGNATURE_BATCH_MALFORMED";
 

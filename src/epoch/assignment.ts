@@ -11,7 +11,8 @@
  * API: `assignShards(validatorCount, shardCount, randomness): Uint32Array` (shard of validator i).
  */
 import { check } from "../errors.js";
-import { SHA256_DIGEST_BYTES as HASH_BYTES, sha256 } from "../crypto/sha256.js";
+import { HASH_BYTES } from "../codec/sizes.js";
+import { sha256 } from "../crypto/sha256.js";
 import { checkShardCount } from "../ledger/shard.js";
 import type { EpochErrorCode } from "./interface.js";
 

@@ -11,7 +11,8 @@
 import { BelievabilityLedger, REPUTATION_INITIAL } from "../consensus/pob/believability.js";
 import { drawLeagues, type Leagues } from "../consensus/pob/leagues.js";
 import { validatePolicy, type ShardingPolicy } from "../consensus/pob/policy.js";
-import { SHA256_DIGEST_BYTES, sha256 } from "../crypto/sha256.js";
+import { HASH_BYTES } from "../codec/sizes.js";
+import { sha256 } from "../crypto/sha256.js";
 import { check } from "../errors.js";
 import { genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { checkShardIndex } from "../ledger/shard.js";
@@ -22,7 +23,7 @@ import type { ConsensusInstance, EpochContext, EpochErrorCode, EpochValidator } 
 const GENESIS_RANDOMNESS_DOMAIN = new TextEncoder().encode("IOSChain/epoch/genesis-randomness/v1");
 const LEAGUE_SEED_DOMAIN = new TextEncoder().encode("IOSChain/epoch/league-seed/v1");
 /** chain id (32) ‖ u32le shard ‖ u32le epoch. */
-export const INSTANCE_KEY_BYTES = SHA256_DIGEST_BYTES + 8;
+export const INSTANCE_KEY_BYTES = HASH_BYTES + 8;
 
 export interface EpochConfiguration {
   readonly chain: Uint8Array;
@@ -39,8 +40,8 @@ export function instanceKey(chain: Uint8Array, shard: number, epoch: number): Ui
   const key = new Uint8Array(INSTANCE_KEY_BYTES);
   key.set(chain);
   const view = new DataView(key.buffer);
-  view.setUint32(SHA256_DIGEST_BYTES, shard, true);
-  view.setUint32(SHA256_DIGEST_BYTES + 4, epoch, true);
+  view.setUint32(HASH_BYTES, shard, true);
+  view.setUint32(HASH_BYTES + 4, epoch, true);
   return key;
 }
 
@@ -113,7 +114,7 @@ export class EpochContextValue implements EpochContext {
 
   /** SHA-256(domain ‖ rnd_e ‖ u32le shard): each shard draws its leagues from its own seed. */
   #leagueSeed(shard: number): Uint8Array {
-    const input = new Uint8Array(LEAGUE_SEED_DOMAIN.length + SHA256_DIGEST_BYTES + 4);
+    const input = new Uint8Array(LEAGUE_SEED_DOMAIN.length + HASH_BYTES + 4);
     input.set(LEAGUE_SEED_DOMAIN);
     input.set(this.randomness, LEAGUE_SEED_DOMAIN.length);
     new DataView(input.buffer).setUint32(input.length - 4, shard, true);

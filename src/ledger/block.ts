@@ -23,13 +23,15 @@
  * (the header alone, e.g. inside PoB evidence), `txRootOf(txids)`,
  * `sealOptimistic(header, producer)`.
  */
+import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js";
+import { layout } from "../codec/layout.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { merkleRootOfPackedLeaves } from "../crypto/merkle.js";
 import { defaultSha256Wasm, sha256 } from "../crypto/sha256.js";
-import { LedgerError, ledgerCheck } from "./errors.js";
-import { SIGNATURE_BYTES, signMessage, type KeyPair } from "./keys.js";
-import { PUBLIC_KEY_BYTES } from "./shard.js";
-import { packTransactions } from "./stateless.js";
-import { TXID_BYTES, scanTransaction } from "./transaction.js";
+import { LedgerError, ledgerCheck, type LedgerErrorCode } from "./errors.js";
+import { signMessage, type KeyPair } from "./keys.js";
+import { scanTransaction } from "./kinds/registry.js";
+import { packTransactions, unpackTransactions } from "./stateless.js";
 
 export const BLOCK_VERSION = 1;
 
@@ -41,8 +43,21 @@ export const BlockKind = {
 } as const;
 export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
 
-export const HEADER_BYTES = 130;
-export const HASH_BYTES = 32;
+/** The header's fields in order (the diagram above; encode and decode go through them in this order); the block hash is SHA-256 of these bytes. */
+const HEADER = layout({
+  version: 1,
+  kind: 1,
+  shard: 4,
+  epoch: 4,
+  height: 8,
+  prevHash: HASH_BYTES,
+  txRoot: HASH_BYTES,
+  timestamp: 8,
+  producer: PUBLIC_KEY_BYTES,
+  txCount: 4,
+  bodyBytes: 4,
+});
+export const HEADER_BYTES = HEADER.bytes;
 /**
  * Transactions per block. 16,384 is well above one second of the devnet target (10k tx/s over two
  * shards) and keeps one block's apply and signature work bounded.
@@ -89,6 +104,14 @@ export interface DecodedBlock extends BlockEnvelope {
   readonly txids: Uint8Array;
 }
 
+const BLOCK_CODES: CodecCodes<LedgerErrorCode> = {
+  truncated: "BLOCK_TRUNCATED",
+  trailing: "BLOCK_TRAILING_BYTES",
+  tooLarge: "BLOCK_TOO_LARGE",
+  outOfRange: "BLOCK_BAD_FIELD",
+  error: (code, message) => new LedgerError(code, message),
+};
+
 function fieldCheck(condition: unknown, message: string): asserts condition {
   ledgerCheck(condition, "BLOCK_BAD_FIELD", message);
 }
@@ -123,7 +146,7 @@ export function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
   transactions.forEach((tx, i) => {
     let unsignedEnd: number;
     try {
-      unsignedEnd = scanTransaction(tx, 0, tx.length).unsignedEnd;
+      unsignedEnd = scanTransaction(tx).unsignedEnd;
     } catch (error) {
       if (!(error instanceof LedgerError)) throw error;
       throw new LedgerError("BLOCK_BAD_TRANSACTION", `transaction ${i}: ${error.message}`, { index: i, code: error.code });
@@ -152,20 +175,19 @@ export function encodeBlockHeader(header: BlockHeader): Uint8Array {
   checkFields(header);
   fieldCheck(header.txRoot.length === HASH_BYTES, `txRoot must be ${HASH_BYTES} bytes`);
   fieldCheck(isU32(header.txCount) && isU32(header.bodyBytes), "txCount and bodyBytes must be u32");
-  const out = new Uint8Array(HEADER_BYTES);
-  const view = new DataView(out.buffer);
-  out[0] = BLOCK_VERSION;
-  out[1] = header.kind;
-  view.setUint32(2, header.shard, true);
-  view.setUint32(6, header.epoch, true);
-  view.setBigUint64(10, BigInt(header.height), true);
-  out.set(header.prevHash, 18);
-  out.set(header.txRoot, 50);
-  view.setBigUint64(82, BigInt(header.timestamp), true);
-  out.set(header.producer, 90);
-  view.setUint32(122, header.txCount, true);
-  view.setUint32(126, header.bodyBytes, true);
-  return out;
+  return BinaryWriter.ofSize(HEADER_BYTES)
+    .u8(BLOCK_VERSION)
+    .u8(header.kind)
+    .u32(header.shard)
+    .u32(header.epoch)
+    .u64(header.height)
+    .bytes(header.prevHash)
+    .bytes(header.txRoot)
+    .u64(header.timestamp)
+    .bytes(header.producer)
+    .u32(header.txCount)
+    .u32(header.bodyBytes)
+    .finish();
 }
 
 export function blockHash(header: BlockHeader): Uint8Array {
@@ -192,18 +214,11 @@ export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: 
   }
   const body = packTransactions(transactions);
   fieldCheck(transactions.length === header.txCount && body.length === header.bodyBytes, "header txCount/bodyBytes do not match the transactions");
-  const out = new Uint8Array(HEADER_BYTES + sealBytes(seal) + body.length);
-  ledgerCheck(out.length <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${out.length} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
-  out.set(encodedHeader, 0);
-  let at = HEADER_BYTES;
-  if (seal.kind === "collective") {
-    new DataView(out.buffer).setUint16(at, seal.participants.length, true);
-    out.set(seal.participants, at + 2);
-    at += 2 + seal.participants.length;
-  }
-  out.set(seal.signature, at);
-  out.set(body, at + SIGNATURE_BYTES);
-  return out;
+  const size = HEADER_BYTES + sealBytes(seal) + body.length;
+  ledgerCheck(size <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${size} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  const writer = BinaryWriter.ofSize(size).bytes(encodedHeader);
+  if (seal.kind === "collective") writer.lengthPrefixed("u16", seal.participants);
+  return writer.bytes(seal.signature).bytes(body).finish();
 }
 
 /**
@@ -211,26 +226,23 @@ export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: 
  * height and timestamp. Block limits (tx count, body size) are the envelope's to check.
  */
 export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
-  ledgerCheck(bytes.length >= HEADER_BYTES, "BLOCK_TRUNCATED", `${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
-  ledgerCheck(bytes[0] === BLOCK_VERSION, "BLOCK_UNKNOWN_VERSION", `version ${bytes[0]} is not ${BLOCK_VERSION}`);
-  const kind = bytes[1]!;
+  const reader = new BinaryReader(bytes, BLOCK_CODES);
+  reader.need(HEADER_BYTES, "the header");
+  const version = reader.u8();
+  ledgerCheck(version === BLOCK_VERSION, "BLOCK_UNKNOWN_VERSION", `version ${version} is not ${BLOCK_VERSION}`);
+  const kind = reader.u8();
   ledgerCheck(kind === BlockKind.Optimistic || kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${kind} is not defined`);
-  const height = view.getBigUint64(10, true);
-  const timestamp = view.getBigUint64(82, true);
-  fieldCheck(height <= BigInt(Number.MAX_SAFE_INTEGER), "height exceeds 2^53 - 1");
-  fieldCheck(timestamp <= BigInt(Number.MAX_SAFE_INTEGER), "timestamp exceeds 2^53 - 1");
   return {
     kind: kind as BlockKind,
-    shard: view.getUint32(2, true),
-    epoch: view.getUint32(6, true),
-    height: Number(height),
-    prevHash: bytes.slice(18, 50),
-    txRoot: bytes.slice(50, 82),
-    timestamp: Number(timestamp),
-    producer: bytes.slice(90, 122),
-    txCount: view.getUint32(122, true),
-    bodyBytes: view.getUint32(126, true),
+    shard: reader.u32(),
+    epoch: reader.u32(),
+    height: reader.u53("height"),
+    prevHash: reader.bytes(HASH_BYTES).slice(),
+    txRoot: reader.bytes(HASH_BYTES).slice(),
+    timestamp: reader.u53("timestamp"),
+    producer: reader.bytes(PUBLIC_KEY_BYTES).slice(),
+    txCount: reader.u32(),
+    bodyBytes: reader.u32(),
   };
 }
 
@@ -241,26 +253,18 @@ export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
   const { kind, txCount, bodyBytes } = header;
   ledgerCheck(txCount <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${txCount} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
   ledgerCheck(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = HEADER_BYTES;
+  const reader = new BinaryReader(bytes, BLOCK_CODES, HEADER_BYTES);
   let seal: BlockSeal;
   if (kind === BlockKind.Optimistic) {
-    ledgerCheck(bytes.length >= at + SIGNATURE_BYTES, "BLOCK_TRUNCATED", "producer signature is cut short");
-    seal = { kind: "producer", signature: bytes.slice(at, at + SIGNATURE_BYTES) };
-    at += SIGNATURE_BYTES;
+    seal = { kind: "producer", signature: reader.bytes(SIGNATURE_BYTES, "producer signature").slice() };
   } else {
-    ledgerCheck(bytes.length >= at + 2, "BLOCK_TRUNCATED", "bitmask length is cut short");
-    const bitmaskBytes = view.getUint16(at, true);
+    const bitmaskBytes = reader.u16("bitmask length");
     ledgerCheck(bitmaskBytes >= 1 && bitmaskBytes <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK", `bitmask must be 1..${MAX_BITMASK_BYTES} bytes, got ${bitmaskBytes}`);
-    ledgerCheck(bytes.length >= at + 2 + bitmaskBytes + SIGNATURE_BYTES, "BLOCK_TRUNCATED", "collective signature is cut short");
-    const participants = bytes.slice(at + 2, at + 2 + bitmaskBytes);
-    at += 2 + bitmaskBytes;
-    seal = { kind: "collective", participants, signature: bytes.slice(at, at + SIGNATURE_BYTES) };
-    at += SIGNATURE_BYTES;
+    const participants = reader.bytes(bitmaskBytes, "bitmask").slice();
+    seal = { kind: "collective", participants, signature: reader.bytes(SIGNATURE_BYTES, "collective signature").slice() };
   }
-  const remaining = bytes.length - at;
-  ledgerCheck(remaining >= bodyBytes, "BLOCK_TRUNCATED", `header declares a ${bodyBytes}-byte body, ${remaining} bytes remain`);
-  ledgerCheck(remaining === bodyBytes, "BLOCK_TRAILING_BYTES", `${remaining - bodyBytes} bytes after the body`);
+  const at = reader.at;
+  reader.expectRemaining(bodyBytes, "the body");
   return { header, seal, hash: sha256(bytes.subarray(0, HEADER_BYTES)), body: bytes.subarray(at) };
 }
 
@@ -268,17 +272,7 @@ export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
 export function decodeBlock(bytes: Uint8Array): DecodedBlock {
   const envelope = decodeBlockEnvelope(bytes);
   const { body, header } = envelope;
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const transactions: Uint8Array[] = [];
-  let at = 0;
-  for (let i = 0; i < header.txCount; i++) {
-    ledgerCheck(at + 4 <= body.length, "BLOCK_TRUNCATED", `length of transaction ${i} is cut short`);
-    const length = view.getUint32(at, true);
-    ledgerCheck(at + 4 + length <= body.length, "BLOCK_TRUNCATED", `transaction ${i} declares ${length} bytes, ${body.length - at - 4} remain`);
-    transactions.push(body.subarray(at + 4, at + 4 + length));
-    at += 4 + length;
-  }
-  ledgerCheck(at === body.length, "BLOCK_TRAILING_BYTES", `${body.length - at} bytes after transaction ${header.txCount - 1}`);
+  const transactions = unpackTransactions(body, BLOCK_CODES, header.txCount);
   const txids = txidsOf(transactions);
   const root = txRootOf(txids);
   ledgerCheck(Buffer.compare(root, header.txRoot) === 0, "BLOCK_TX_ROOT_MISMATCH", "tx root does not match the transactions");

@@ -21,6 +21,8 @@ export type LedgerErrorCode =
   | "TX_WRONG_SHARD"
   | "TX_BAD_FIELD"
   | "TX_SIGNER_MISSING"
+  // apply records (src/ledger/records.ts)
+  | "RECORD_MALFORMED"
   // packed batches of length-prefixed transactions
   | "BATCH_TRUNCATED"
   | "BATCH_TOO_LARGE"

@@ -23,12 +23,14 @@ import { createHash } from "node:crypto";
 import { sha256 } from "../crypto/sha256.js";
 import { LedgerError, ledgerCheck } from "./errors.js";
 import { keyPairFromSecret, type KeyPair } from "./keys.js";
-import { MAX_SHARDS, PUBLIC_KEY_BYTES, checkShardIndex, shardOfOwner } from "./shard.js";
+import { MAX_SHARDS, checkShardIndex, shardOfOwner } from "./shard.js";
 import { MAX_AMOUNT } from "./transaction.js";
 import { ENTRY_BYTES, packEntry } from "./utxo-table.js";
 import { toHex } from "../hex.js";
 // Type only: the policy's meaning and checks live with Proof-of-Believability; genesis carries it.
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
+import { AMOUNT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
+import { BinaryWriter } from "../codec/binary.js";
 
 export const GENESIS_VERSION = 1;
 /** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */
@@ -180,40 +182,29 @@ export function genesisToJson(genesis: Genesis): string {
  * u32 minBelievableSize ‖ u32 optimisticIntervalMs ‖ u32 maxOptimisticBlockTxs (a genesis
  * without one encodes as before).
  */
+/** A validator (key ‖ stake) or an output (owner ‖ amount). */
+const KEYED_AMOUNT_BYTES = PUBLIC_KEY_BYTES + AMOUNT_BYTES;
+/** The policy: five u32 and one f64. */
+const POLICY_BYTES = 5 * 4 + 8;
+
 export function encodeGenesis(genesis: Genesis): Uint8Array {
   validate(genesis);
   const domain = Buffer.from(GENESIS_DOMAIN, "utf8");
-  const policyBytes = genesis.pob === undefined ? 0 : 28;
-  const out = new Uint8Array(domain.length + 4 + 8 + 4 + genesis.validators.length * 40 + 4 + genesis.outputs.length * 40 + policyBytes);
-  const view = new DataView(out.buffer);
-  out.set(domain);
-  let at = domain.length;
-  view.setUint32(at, genesis.shardCount, true);
-  view.setBigUint64(at + 4, BigInt(genesis.timestamp), true);
-  view.setUint32(at + 12, genesis.validators.length, true);
-  at += 16;
-  for (const { publicKey, stake } of genesis.validators) {
-    out.set(publicKey, at);
-    view.setBigUint64(at + 32, stake, true);
-    at += 40;
-  }
-  view.setUint32(at, genesis.outputs.length, true);
-  at += 4;
-  for (const { owner, amount } of genesis.outputs) {
-    out.set(owner, at);
-    view.setBigUint64(at + 32, amount, true);
-    at += 40;
-  }
+  const policyBytes = genesis.pob === undefined ? 0 : POLICY_BYTES;
+  const writer = BinaryWriter.ofSize(domain.length + 4 + 8 + 4 + genesis.validators.length * KEYED_AMOUNT_BYTES + 4 + genesis.outputs.length * KEYED_AMOUNT_BYTES + policyBytes)
+    .bytes(domain)
+    .u32(genesis.shardCount)
+    .u64(genesis.timestamp)
+    .u32(genesis.validators.length);
+  for (const { publicKey, stake } of genesis.validators) writer.bytes(publicKey).u64(stake);
+  writer.u32(genesis.outputs.length);
+  for (const { owner, amount } of genesis.outputs) writer.bytes(owner).u64(amount);
   const pob = genesis.pob;
   if (pob !== undefined) {
-    view.setUint32(at, pob.believableLeagueSize, true);
-    view.setUint32(at + 4, pob.normalLeagueSize, true);
-    view.setFloat64(at + 8, pob.samplingProbability, true);
-    view.setUint32(at + 16, pob.minBelievableSize, true);
-    view.setUint32(at + 20, pob.optimisticIntervalMs, true);
-    view.setUint32(at + 24, pob.maxOptimisticBlockTxs, true);
+    writer.u32(pob.believableLeagueSize).u32(pob.normalLeagueSize).f64(pob.samplingProbability)
+      .u32(pob.minBelievableSize).u32(pob.optimisticIntervalMs).u32(pob.maxOptimisticBlockTxs);
   }
-  return out;
+  return writer.finish();
 }
 
 /** The txid of the genesis outputs: output i is the outpoint (genesisTxid, i). */
@@ -248,7 +239,7 @@ export function deriveTestAccounts(seed: string | Uint8Array, n: number): KeyPai
   for (let i = 0; i < n; i++) {
     new DataView(index.buffer).setUint32(0, i, true);
     const digest = createHash("sha512").update(TEST_ACCOUNT_DOMAIN).update(seedBytes).update(index).digest();
-    accounts.push(keyPairFromSecret(digest.subarray(0, 32)));
+    accounts.push(keyPairFromSecret(digest.subarray(0, SECRET_KEY_BYTES)));
   }
   return accounts;
 }

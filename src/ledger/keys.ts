@@ -7,10 +7,7 @@
  */
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from "node:crypto";
 import { ledgerCheck } from "./errors.js";
-
-/** RFC 8032 §5.1.5: a private key is a 32-byte seed. */
-export const SECRET_KEY_BYTES = 32;
-export { SIGNATURE_BYTES } from "../crypto/ed25519.js";
+import { SECRET_KEY_BYTES } from "../codec/sizes.js";
 
 export interface KeyPair {
   /** 32-byte Ed25519 public key (RFC 8032 encoding). */

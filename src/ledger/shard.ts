@@ -5,13 +5,12 @@
  *
  * API: `shardOfOwner(owner, shardCount): number`, `checkShardCount(m)`, `checkShardIndex(shard, m)`.
  */
-import { PUBLIC_KEY_BYTES } from "../crypto/ed25519.js";
+import { PUBLIC_KEY_BYTES } from "../codec/sizes.js";
 import { defaultSha256Wasm } from "../crypto/sha256.js";
 import { ledgerCheck } from "./errors.js";
 
 /** Upper bound on shards: keeps shard ids in a u32 and per-shard tables of the node small. */
 export const MAX_SHARDS = 1024;
-export { PUBLIC_KEY_BYTES };
 
 export function checkShardCount(shardCount: number): void {
   ledgerCheck(

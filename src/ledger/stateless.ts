@@ -3,30 +3,29 @@
  * pool, one task per batch). Pure function over one packed buffer; no state, no secrets.
  *
  * Input: `packed` = repeated { u32le length ‖ encoded transaction } (the same framing as a block
- * body). Per transaction: strict decode (transaction.ts), txid, and the shard check (every input
- * and output owner maps to `shard`: a transfer is intra-shard; cross-shard moves are Atomix kinds).
- * A transaction failing any check is rejected alone, with its code; the rest go on.
+ * body). Per transaction, through its kind's module (./kinds/registry.ts): strict scan, txid, and
+ * the kind's stateless rule for `shard` (a transfer is intra-shard). A transaction failing any
+ * check is rejected alone, with its code; the rest go on.
  *
  * Output, for the passing transactions in batch order:
- *  - `signatures`: one { signature, message: txid, publicKey: input owner } per input, ready for a
- *    batch verify (src/crypto/ed25519.ts `verifyBatch`), with `signatureTx` naming each item's tx;
- *  - `records`: packed apply records in exactly the layout assembly/utxo's applyBlock reads:
- *      txid[32] ‖ u16le nIn ‖ u16le nOut ‖ inputs (68 B each) ‖ outputs (40 B each)
- *    (inputs and outputs are copied verbatim from the encoding), with `recordTx`.
+ *  - `signatures`: the kind's signature items (for a transfer, one per input, over the txid),
+ *    ready for a batch verify (src/crypto/ed25519.ts `verifyBatch`), with `signatureTx` naming
+ *    each item's tx;
+ *  - `records`: packed apply records (./kinds/interface.ts RECORD_HEADER, then the kind's body;
+ *    ./records.ts walks them), with `recordTx`.
  * Everything returned is plain data (structured-clone safe), so a worker can post it back.
  *
  * API: `validateStateless(packed, shard, shardCount): StatelessResult`, `packTransactions(txs)`,
  * `unpackTransactions(packed)`.
  */
+import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js";
+import { TXID_BYTES } from "../codec/sizes.js";
 import type { SignatureItem } from "../crypto/ed25519.js";
 import { defaultSha256Wasm } from "../crypto/sha256.js";
-import { LedgerError, ledgerCheck, type LedgerErrorCode } from "./errors.js";
-import { SIGNATURE_BYTES } from "./keys.js";
-import { checkShardIndex, shardOfOwner } from "./shard.js";
-import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES, TX_HEADER_BYTES, scanTransaction } from "./transaction.js";
-
-/** Header of an apply record: txid[32] ‖ u16le nIn ‖ u16le nOut. */
-export const RECORD_HEADER_BYTES = TXID_BYTES + 4;
+import { LedgerError, type LedgerErrorCode } from "./errors.js";
+import type { TxKindModule, TxShape } from "./kinds/interface.js";
+import { kindOfTransaction } from "./kinds/registry.js";
+import { checkShardIndex } from "./shard.js";
 
 export interface Rejection {
   readonly code: LedgerErrorCode;
@@ -50,51 +49,43 @@ export interface StatelessResult {
   readonly signatureTx: Uint32Array;
 }
 
+const BATCH_CODES: CodecCodes<LedgerErrorCode> = {
+  truncated: "BATCH_TRUNCATED",
+  trailing: "BATCH_TRUNCATED",
+  tooLarge: "BATCH_TOO_LARGE",
+  outOfRange: "BATCH_TRUNCATED",
+  error: (code, message) => new LedgerError(code, message),
+};
+
 /**
  * Frames encoded transactions as u32le length ‖ bytes, back to back. `headerBytes` zero bytes are
  * left in front for a caller's own header, so a framed message is built in one allocation.
  */
 export function packTransactions(transactions: readonly Uint8Array[], headerBytes = 0): Uint8Array<ArrayBuffer> {
   const total = transactions.reduce((sum, tx) => sum + 4 + tx.length, headerBytes);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let at = headerBytes;
-  for (const tx of transactions) {
-    view.setUint32(at, tx.length, true);
-    out.set(tx, at + 4);
-    at += 4 + tx.length;
-  }
-  return out;
+  const writer = new BinaryWriter(new Uint8Array(total), headerBytes);
+  for (const tx of transactions) writer.lengthPrefixed("u32", tx);
+  return writer.finish();
 }
 
-/** Splits a packed buffer into its transactions (views, not copies). Throws BATCH_TRUNCATED. */
-export function unpackTransactions(packed: Uint8Array): Uint8Array[] {
-  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+/**
+ * Splits a packed buffer into its transactions (views, not copies). Throws BATCH_TRUNCATED, or
+ * the codes of `codes` (a block body uses its own). With `count`, exactly that many must be there
+ * and nothing after them.
+ */
+export function unpackTransactions(packed: Uint8Array, codes: CodecCodes<string> = BATCH_CODES, count?: number): Uint8Array[] {
+  const reader = new BinaryReader(packed, codes);
   const out: Uint8Array[] = [];
-  let at = 0;
-  while (at < packed.length) {
-    ledgerCheck(at + 4 <= packed.length, "BATCH_TRUNCATED", `length prefix at byte ${at} is cut short`);
-    const length = view.getUint32(at, true);
-    ledgerCheck(at + 4 + length <= packed.length, "BATCH_TRUNCATED", `transaction at byte ${at} declares ${length} bytes, ${packed.length - at - 4} remain`);
-    out.push(packed.subarray(at + 4, at + 4 + length));
-    at += 4 + length;
-  }
+  while (count === undefined ? reader.remaining > 0 : out.length < count) out.push(reader.lengthPrefixed("u32", 0xffffffff, `transaction ${out.length}`));
+  reader.expectEnd(`transaction ${out.length - 1}`);
   return out;
 }
 
-function checkShards(bytes: Uint8Array, start: number, inputCount: number, outputCount: number, shard: number, shardCount: number): void {
-  if (shardCount === 1) return;
-  for (let i = 0; i < inputCount; i++) {
-    const owner = start + TX_HEADER_BYTES + i * INPUT_BYTES + OUTPOINT_BYTES;
-    const actual = shardOfOwner(bytes.subarray(owner, owner + 32), shardCount);
-    if (actual !== shard) throw new LedgerError("TX_WRONG_SHARD", `input ${i} belongs to shard ${actual}, not ${shard}`);
-  }
-  const outputs = start + TX_HEADER_BYTES + inputCount * INPUT_BYTES;
-  for (let j = 0; j < outputCount; j++) {
-    const owner = outputs + j * OUTPUT_BYTES;
-    const actual = shardOfOwner(bytes.subarray(owner, owner + 32), shardCount);
-    if (actual !== shard) throw new LedgerError("TX_WRONG_SHARD", `output ${j} belongs to shard ${actual}, not ${shard}`);
-  }
+interface Passed {
+  readonly tx: Uint8Array;
+  readonly index: number;
+  readonly module: TxKindModule;
+  readonly shape: TxShape;
 }
 
 /**
@@ -107,19 +98,20 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
   const count = transactions.length;
   const rejections: (Rejection | null)[] = new Array(count).fill(null);
   const txids = new Uint8Array(count * TXID_BYTES);
-  const passed: { tx: Uint8Array; index: number; inputCount: number; unsignedEnd: number }[] = [];
+  const passed: Passed[] = [];
   let recordBytes = 0;
   let signatureCount = 0;
   const sha = defaultSha256Wasm();
   transactions.forEach((tx, index) => {
     try {
-      const shape = scanTransaction(tx, 0, tx.length);
-      checkShards(tx, 0, shape.inputCount, shape.outputCount, shard, shardCount);
+      const module = kindOfTransaction(tx);
+      const shape = module.scan(tx);
+      module.checkStateless(tx, shape, shard, shardCount);
       sha.digestToOut(tx.subarray(0, shape.unsignedEnd));
       txids.set(sha.out, index * TXID_BYTES);
-      passed.push({ tx, index, inputCount: shape.inputCount, unsignedEnd: shape.unsignedEnd });
-      recordBytes += RECORD_HEADER_BYTES + shape.unsignedEnd - TX_HEADER_BYTES;
-      signatureCount += shape.inputCount;
+      passed.push({ tx, index, module, shape });
+      recordBytes += shape.recordBytes;
+      signatureCount += shape.signatureCount;
     } catch (error) {
       if (!(error instanceof LedgerError)) throw error;
       rejections[index] = { code: error.code, message: error.message };
@@ -130,23 +122,14 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
   const signatures: SignatureItem[] = [];
   const signatureTx = new Uint32Array(signatureCount);
   let at = 0;
-  passed.forEach(({ tx, index, inputCount, unsignedEnd }, k) => {
+  passed.forEach(({ tx, index, module, shape }, k) => {
     const txid = txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES);
-    records.set(txid, at);
-    // u16le nIn ‖ u16le nOut ‖ inputs ‖ outputs are bytes 2.. of the unsigned encoding.
-    records.set(tx.subarray(2, unsignedEnd), at + TXID_BYTES);
-    at += RECORD_HEADER_BYTES + unsignedEnd - TX_HEADER_BYTES;
+    module.writeRecord(tx, shape, txid, records, at);
+    at += shape.recordBytes;
     recordTx[k] = index;
-    for (let i = 0; i < inputCount; i++) {
-      const owner = TX_HEADER_BYTES + i * INPUT_BYTES + OUTPOINT_BYTES;
-      const signature = unsignedEnd + i * SIGNATURE_BYTES;
-      signatureTx[signatures.length] = index;
-      signatures.push({
-        signature: tx.subarray(signature, signature + SIGNATURE_BYTES),
-        message: txid,
-        publicKey: tx.subarray(owner, owner + 32),
-      });
-    }
+    const first = signatures.length;
+    module.signatureItems(tx, shape, txid, signatures);
+    for (let item = first; item < signatures.length; item++) signatureTx[item] = index;
   });
   return { count, rejections, txids, records, recordCount: passed.length, recordTx, signatures, signatureTx };
 }

@@ -16,13 +16,17 @@
  * and spent inside the same block cancelled out, so a store can upsert/delete them in a batch
  * (computed on first access from a private copy of the records).
  */
+import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
+import { layout } from "../codec/layout.js";
+import { AMOUNT_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { instantiateKernel, type WasmFlavor } from "../crypto/wasm.js";
 import { LedgerError, ledgerCheck } from "./errors.js";
-import { PUBLIC_KEY_BYTES } from "./shard.js";
-import { RECORD_HEADER_BYTES } from "./stateless.js";
-import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES, outpointKey } from "./transaction.js";
+import { RecordCursor } from "./records.js";
+import { outpointKey } from "./transaction.js";
 
-export const ENTRY_BYTES = OUTPOINT_BYTES + PUBLIC_KEY_BYTES + 8;
+/** A packed entry: the outpoint key, then the value (owner ‖ amount, a record output's layout). */
+const ENTRY = layout({ txid: TXID_BYTES, index: 4, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
+export const ENTRY_BYTES = ENTRY.bytes;
 
 /** Status of one transaction in `applyBlock` (codes shared with assembly/utxo/index.ts). */
 export const ApplyStatus = {
@@ -38,11 +42,13 @@ export const ApplyStatus = {
   /** The record does not fit the buffer, has no inputs or outputs, or a zero amount. */
   Malformed: 7,
   OutOfMemory: 8,
+  /** The kernel has no case for the record's kind (the records after it still apply). */
+  UnknownKind: 9,
 } as const;
 export type ApplyStatus = (typeof ApplyStatus)[keyof typeof ApplyStatus];
 export const APPLY_STATUS_NAMES: readonly string[] = [
   "OK", "MISSING_INPUT", "OWNER_MISMATCH", "INSUFFICIENT_FUNDS", "OUTPUT_OVERFLOW",
-  "DUPLICATE_INPUT", "OUTPUT_EXISTS", "MALFORMED", "OUT_OF_MEMORY",
+  "DUPLICATE_INPUT", "OUTPUT_EXISTS", "MALFORMED", "OUT_OF_MEMORY", "UNKNOWN_KIND",
 ];
 
 /** The code a transaction settles with when its apply fails: its status's name. */
@@ -54,8 +60,8 @@ export function applyStatusName(status: number): string {
 const INSERT_FAILURES: Record<number, [LedgerError["code"], string]> = {
   6: ["UTXO_DUPLICATE_ENTRY", "outpoint already present"],
   8: ["UTXO_OUT_OF_MEMORY", "the table cannot grow further"],
-  9: ["UTXO_BAD_INPUT", "amount must be > 0"],
-  10: ["UTXO_SUPPLY_OVERFLOW", "total supply would exceed u64"],
+  10: ["UTXO_BAD_INPUT", "amount must be > 0"],
+  11: ["UTXO_SUPPLY_OVERFLOW", "total supply would exceed u64"],
 };
 
 /** Initial buckets: 2^16 (5 MiB), enough for a devnet shard before the first doubling. */
@@ -100,19 +106,16 @@ interface UtxoKernel {
 export function packEntry(entry: UtxoEntry, out = new Uint8Array(ENTRY_BYTES), offset = 0): Uint8Array {
   ledgerCheck(entry.owner.length === PUBLIC_KEY_BYTES, "UTXO_BAD_INPUT", `owner must be ${PUBLIC_KEY_BYTES} bytes`);
   ledgerCheck(entry.amount > 0n && entry.amount < 1n << 64n, "UTXO_BAD_INPUT", "amount must be in 1..2^64-1");
-  out.set(outpointKey(entry.txid, entry.index), offset);
-  out.set(entry.owner, offset + OUTPOINT_BYTES);
-  new DataView(out.buffer, out.byteOffset).setBigUint64(offset + OUTPOINT_BYTES + PUBLIC_KEY_BYTES, entry.amount, true);
+  new BinaryWriter(out, offset).bytes(outpointKey(entry.txid, entry.index)).bytes(entry.owner).u64(entry.amount);
   return out;
 }
 
 export function unpackEntry(packed: Uint8Array, offset = 0): UtxoEntry {
-  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
   return {
-    txid: packed.slice(offset, offset + TXID_BYTES),
-    index: view.getUint32(offset + TXID_BYTES, true),
-    owner: packed.slice(offset + OUTPOINT_BYTES, offset + OUTPOINT_BYTES + PUBLIC_KEY_BYTES),
-    amount: view.getBigUint64(offset + OUTPOINT_BYTES + PUBLIC_KEY_BYTES, true),
+    txid: packed.slice(offset + ENTRY.offset.txid, offset + ENTRY.offset.txid + TXID_BYTES),
+    index: readU32(packed, offset + ENTRY.offset.index),
+    owner: packed.slice(offset + ENTRY.offset.owner, offset + ENTRY.offset.owner + PUBLIC_KEY_BYTES),
+    amount: readU64(packed, offset + ENTRY.offset.amount),
   };
 }
 
@@ -188,13 +191,11 @@ export class UtxoTable {
 
   get(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
     const key = outpointKey(txid, index);
-    const ptr = this.scratch(OUTPOINT_BYTES + 40);
+    const ptr = this.scratch(ENTRY_BYTES);
     const memory = this.memory();
     memory.set(key, ptr);
-    if (this.kernel.lookup(ptr, ptr + OUTPOINT_BYTES) === 0) return undefined;
-    const at = ptr + OUTPOINT_BYTES;
-    const owner = memory.slice(at, at + PUBLIC_KEY_BYTES);
-    const amount = new DataView(memory.buffer).getBigUint64(at + PUBLIC_KEY_BYTES, true);
+    if (this.kernel.lookup(ptr, ptr + ENTRY.offset.owner) === 0) return undefined;
+    const { owner, amount } = unpackEntry(memory, ptr);
     return { owner, amount };
   }
 
@@ -263,51 +264,40 @@ class AppliedBlock implements BlockDelta {
 
 /** Entries created and keys spent by the applied records, net of outputs spent in the same block. */
 function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8Array; spent: Uint8Array } {
-  const buffer = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
+  /** Offset of each applied record that created outputs, by its txid (latin1). */
   const createdTxs = new Map<string, number>();
   const cancelled = new Set<string>();
-  let spentBytes = 0;
+  const spentKeys: Uint8Array[] = [];
   let createdCount = 0;
-  const spentKeys: number[] = [];
-  let at = 0;
-  for (let t = 0; t < statuses.length && at + RECORD_HEADER_BYTES <= records.length; t++) {
-    const nIn = buffer.readUInt16LE(at + TXID_BYTES);
-    const nOut = buffer.readUInt16LE(at + TXID_BYTES + 2);
-    if (statuses[t] === ApplyStatus.Ok) {
-      for (let i = 0; i < nIn; i++) {
-        const input = at + RECORD_HEADER_BYTES + i * INPUT_BYTES;
-        const txidKey = buffer.toString("latin1", input, input + TXID_BYTES);
-        const creator = createdTxs.get(txidKey);
-        const index = buffer.readUInt32LE(input + TXID_BYTES);
-        if (creator !== undefined) {
-          cancelled.add(`${creator}:${index}`);
-        } else {
-          spentKeys.push(input);
-          spentBytes += OUTPOINT_BYTES;
-        }
-      }
-      createdTxs.set(buffer.toString("latin1", at, at + TXID_BYTES), at);
-      createdCount += nOut;
+  // Up to the last applied record every header is sound (the kernel stepped over them); past it
+  // the buffer may be cut short, and nothing there changed the table.
+  const lastApplied = statuses.lastIndexOf(ApplyStatus.Ok);
+  if (lastApplied < 0) return { created: new Uint8Array(0), spent: new Uint8Array(0) };
+  const cursor = new RecordCursor(records);
+  for (let t = 0; t <= lastApplied; t++) {
+    if (t > 0) cursor.next();
+    if (statuses[t] !== ApplyStatus.Ok) continue;
+    for (let i = 0; i < cursor.inputCount; i++) {
+      const outpoint = cursor.outpoint(i);
+      const creator = createdTxs.get(latin1(outpoint.subarray(0, TXID_BYTES)));
+      if (creator === undefined) spentKeys.push(outpoint);
+      else cancelled.add(`${creator}:${cursor.outpointIndex(i)}`);
     }
-    at += RECORD_HEADER_BYTES + nIn * INPUT_BYTES + nOut * OUTPUT_BYTES;
+    createdTxs.set(latin1(cursor.txid), cursor.offset);
+    createdCount += cursor.outputCount;
   }
-  const spent = new Uint8Array(spentBytes);
-  spentKeys.forEach((input, k) => spent.set(records.subarray(input, input + OUTPOINT_BYTES), k * OUTPOINT_BYTES));
-  const created = new Uint8Array((createdCount - cancelled.size) * ENTRY_BYTES);
-  const view = new DataView(created.buffer);
-  let written = 0;
+  const spent = new Uint8Array(spentKeys.length * OUTPOINT_BYTES);
+  spentKeys.forEach((key, k) => spent.set(key, k * OUTPOINT_BYTES));
+  const created = new BinaryWriter(new Uint8Array((createdCount - cancelled.size) * ENTRY_BYTES));
   for (const recordAt of createdTxs.values()) {
-    const nIn = buffer.readUInt16LE(recordAt + TXID_BYTES);
-    const nOut = buffer.readUInt16LE(recordAt + TXID_BYTES + 2);
-    const outputs = recordAt + RECORD_HEADER_BYTES + nIn * INPUT_BYTES;
-    for (let j = 0; j < nOut; j++) {
-      if (cancelled.has(`${recordAt}:${j}`)) continue;
-      const offset = written * ENTRY_BYTES;
-      created.set(records.subarray(recordAt, recordAt + TXID_BYTES), offset);
-      view.setUint32(offset + TXID_BYTES, j, true);
-      created.set(records.subarray(outputs + j * OUTPUT_BYTES, outputs + (j + 1) * OUTPUT_BYTES), offset + OUTPOINT_BYTES);
-      written++;
+    cursor.seek(recordAt);
+    for (let j = 0; j < cursor.outputCount; j++) {
+      if (!cancelled.has(`${recordAt}:${j}`)) created.bytes(cursor.txid).u32(j).bytes(cursor.output(j));
     }
   }
-  return { created, spent };
+  return { created: created.finish(), spent };
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }

@@ -57,13 +57,13 @@ import {
 } from "../api/stream-codec.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { toHex } from "../hex.js";
-import { OUTPOINT_BYTES, TXID_BYTES, TX_HEADER_BYTES } from "../ledger/transaction.js";
 import { LoadError, loadCheck } from "./errors.js";
 import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
 import type { ProgressDisplay } from "./progress.js";
 import { buildReport, type LoadReport } from "./report.js";
 import { TxidPositions } from "./txid-positions.js";
 import type { LoadSet } from "./workload.js";
+import { TXID_BYTES } from "../codec/sizes.js";
 
 export type LoadMode = { readonly kind: "open-loop"; readonly rate: number } | { readonly kind: "closed-loop"; readonly window: number };
 
@@ -97,8 +97,6 @@ const DEFAULT_LATENCY_CAP_MS = 1000;
 /** Scheduler period: 5 ms keeps an open-loop schedule within a few ms of due without busy-waiting. */
 const TICK_MS = 5;
 const CONNECT_TIMEOUT_MS = 10_000;
-/** The first input's owner key in a transaction's encoding (src/ledger/transaction.ts layout). */
-const FIRST_OWNER_AT = TX_HEADER_BYTES + OUTPOINT_BYTES;
 const HEX_KEY = /^[0-9a-f]{64}$/;
 
 const enum TxState {
@@ -211,10 +209,9 @@ class ShardRoute {
   }
 
   connectionFor(tx: Uint8Array): Connection {
-    const byByte = this.#connections[tx[FIRST_OWNER_AT]! % this.#connections.length]!;
-    if (this.#believable === undefined) return byByte;
     const spender = spenderOf(tx);
-    if (spender === undefined) return byByte;
+    const byByte = this.#connections[(spender?.[0] ?? 0) % this.#connections.length]!;
+    if (this.#believable === undefined || spender === undefined) return byByte;
     const key = key32(spender);
     let connection = this.#byOwner.get(key);
     if (connection === undefined) {

@@ -19,109 +19,102 @@
  * set)`, `readLoadFile(path, expectedGenesisHash?)`.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { MAX_SHARDS, PUBLIC_KEY_BYTES, shardOfOwner } from "../ledger/shard.js";
-import { MAX_TX_BYTES, OUTPOINT_BYTES, TXID_BYTES, TX_HEADER_BYTES, scanTransaction } from "../ledger/transaction.js";
-import { LoadError, loadCheck } from "./errors.js";
+import { MAX_SHARDS, shardOfOwner } from "../ledger/shard.js";
+import { TX_PREFIX } from "../ledger/kinds/interface.js";
+import { spenderOf } from "../ledger/kinds/registry.js";
+import { MAX_TX_BYTES, scanTransaction } from "../ledger/transaction.js";
+import { LoadError, loadCheck, type LoadErrorCode } from "./errors.js";
 import { LoadSet, MAX_LOAD_TRANSACTIONS } from "./workload.js";
+import { sameBytes } from "../bytes.js";
+import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js";
+import { layout } from "../codec/layout.js";
+import { HASH_BYTES } from "../codec/sizes.js";
 
 export const LOAD_FILE_MAGIC = new Uint8Array(Buffer.from("IOSLOAD\0", "latin1"));
 export const LOAD_FILE_VERSION = 1;
 /** A seed is a label typed by a person; 1 KiB is far above any real one. */
 export const MAX_SEED_BYTES = 1024;
-const TX_PREFIX_BYTES = 6;
+/** Each transaction's prefix in the file. */
+const RECORD_PREFIX = layout({ shard: 2, length: 4 });
+const LOAD_FILE_CODES: CodecCodes<LoadErrorCode> = {
+  truncated: "LOAD_FILE_TRUNCATED",
+  trailing: "LOAD_FILE_TRAILING_BYTES",
+  tooLarge: "LOAD_FILE_BAD_HEADER",
+  outOfRange: "LOAD_FILE_BAD_HEADER",
+  error: (code, message) => new LoadError(code, message),
+};
 
 /** The whole file for `set`. */
 export function encodeLoadFile(set: LoadSet): Uint8Array {
   const { genesisHash, seed, shardCount } = set.header;
   const seedBytes = Buffer.from(seed, "utf8");
   loadCheck(seedBytes.length >= 1 && seedBytes.length <= MAX_SEED_BYTES, "LOAD_BAD_OPTION", `seed must take 1..${MAX_SEED_BYTES} UTF-8 bytes`);
-  loadCheck(genesisHash.length === TXID_BYTES, "LOAD_BAD_OPTION", `genesis hash must be ${TXID_BYTES} bytes`);
-  const headerBytes = 8 + 2 + 32 + 2 + seedBytes.length + 2 + 4;
-  const out = new Uint8Array(headerBytes + set.count * TX_PREFIX_BYTES + (set.offsets[set.count]! - set.offsets[0]!));
-  const view = new DataView(out.buffer);
-  out.set(LOAD_FILE_MAGIC, 0);
-  view.setUint16(8, LOAD_FILE_VERSION, true);
-  out.set(genesisHash, 10);
-  view.setUint16(42, seedBytes.length, true);
-  out.set(seedBytes, 44);
-  let at = 44 + seedBytes.length;
-  view.setUint16(at, shardCount, true);
-  view.setUint32(at + 2, set.count, true);
-  at += 6;
-  for (let i = 0; i < set.count; i++) {
-    const tx = set.tx(i);
-    view.setUint16(at, set.shard(i), true);
-    view.setUint32(at + 2, tx.length, true);
-    out.set(tx, at + TX_PREFIX_BYTES);
-    at += TX_PREFIX_BYTES + tx.length;
-  }
-  return out;
-}
-
-function need(bytes: Uint8Array, at: number, length: number, what: string): void {
-  loadCheck(at + length <= bytes.length, "LOAD_FILE_TRUNCATED", `file ends inside ${what} (needs ${at + length} bytes, has ${bytes.length})`);
+  loadCheck(genesisHash.length === HASH_BYTES, "LOAD_BAD_OPTION", `genesis hash must be ${HASH_BYTES} bytes`);
+  const headerBytes = LOAD_FILE_MAGIC.length + 2 + HASH_BYTES + 2 + seedBytes.length + 2 + 4;
+  const writer = BinaryWriter.ofSize(headerBytes + set.count * RECORD_PREFIX.bytes + (set.offsets[set.count]! - set.offsets[0]!))
+    .bytes(LOAD_FILE_MAGIC)
+    .u16(LOAD_FILE_VERSION)
+    .bytes(genesisHash)
+    .lengthPrefixed("u16", seedBytes)
+    .u16(shardCount)
+    .u32(set.count);
+  for (let i = 0; i < set.count; i++) writer.u16(set.shard(i)).lengthPrefixed("u32", set.tx(i));
+  return writer.finish();
 }
 
 /** Strictly parses a load file (see the file comment for what is rejected). */
 export function decodeLoadFile(bytes: Uint8Array, expectedGenesisHash?: Uint8Array): LoadSet {
-  need(bytes, 0, 10, "the magic and version");
-  loadCheck(LOAD_FILE_MAGIC.every((byte, i) => bytes[i] === byte), "LOAD_FILE_BAD_MAGIC", "not a load file (magic is not IOSLOAD)");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint16(8, true);
+  const reader = new BinaryReader(bytes, LOAD_FILE_CODES);
+  reader.need(LOAD_FILE_MAGIC.length + 2, "the magic and version");
+  loadCheck(sameBytes(reader.bytes(LOAD_FILE_MAGIC.length), LOAD_FILE_MAGIC), "LOAD_FILE_BAD_MAGIC", "not a load file (magic is not IOSLOAD)");
+  const version = reader.u16();
   loadCheck(version === LOAD_FILE_VERSION, "LOAD_FILE_BAD_VERSION", `version ${version} is not ${LOAD_FILE_VERSION}`);
-  need(bytes, 10, 34, "the genesis hash and seed length");
-  const genesisHash = bytes.slice(10, 42);
+  const genesisHash = reader.bytes(HASH_BYTES, "the genesis hash").slice();
   if (expectedGenesisHash !== undefined) {
     loadCheck(
-      Buffer.from(genesisHash).equals(expectedGenesisHash),
+      sameBytes(genesisHash, expectedGenesisHash),
       "LOAD_FILE_GENESIS_MISMATCH",
       `the set was made for genesis ${Buffer.from(genesisHash).toString("hex")}, not ${Buffer.from(expectedGenesisHash).toString("hex")}`,
     );
   }
-  const seedLength = view.getUint16(42, true);
+  const seedLength = reader.u16("the seed length");
   loadCheck(seedLength >= 1 && seedLength <= MAX_SEED_BYTES, "LOAD_FILE_BAD_HEADER", `seed length ${seedLength} is not in 1..${MAX_SEED_BYTES}`);
-  need(bytes, 44, seedLength + 6, "the seed, shard count and transaction count");
+  const seedBytes = reader.bytes(seedLength, "the seed");
   let seed: string;
   try {
-    seed = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(44, 44 + seedLength));
+    seed = new TextDecoder("utf-8", { fatal: true }).decode(seedBytes);
   } catch {
     throw new LoadError("LOAD_FILE_BAD_HEADER", "the seed is not valid UTF-8");
   }
-  let at = 44 + seedLength;
-  const shardCount = view.getUint16(at, true);
-  const count = view.getUint32(at + 2, true);
+  const shardCount = reader.u16("the shard count");
+  const count = reader.u32("the transaction count");
   loadCheck(shardCount >= 1 && shardCount <= MAX_SHARDS, "LOAD_FILE_BAD_HEADER", `shard count ${shardCount} is not in 1..${MAX_SHARDS}`);
   loadCheck(count >= 1 && count <= MAX_LOAD_TRANSACTIONS, "LOAD_FILE_BAD_HEADER", `transaction count ${count} is not in 1..${MAX_LOAD_TRANSACTIONS}`);
-  at += 6;
-  // Each record takes at least its prefix plus a header, which bounds `count` by the file size before allocating.
-  need(bytes, at, count * (TX_PREFIX_BYTES + TX_HEADER_BYTES), `${count} transaction records`);
-  const body = new Uint8Array(bytes.length - at);
+  // Each record takes at least its prefix plus a version and kind, which bounds `count` by the file size before allocating.
+  reader.need(count * (RECORD_PREFIX.bytes + TX_PREFIX.bytes), `${count} transaction records`);
+  const body = new Uint8Array(reader.remaining);
   const offsets = new Uint32Array(count + 1);
   const shards = new Uint16Array(count);
   let written = 0;
   for (let i = 0; i < count; i++) {
-    need(bytes, at, TX_PREFIX_BYTES, `the prefix of transaction ${i}`);
-    const shard = view.getUint16(at, true);
-    const length = view.getUint32(at + 2, true);
+    const shard = reader.u16(`the prefix of transaction ${i}`);
+    const length = reader.u32(`the prefix of transaction ${i}`);
     loadCheck(shard < shardCount, "LOAD_FILE_BAD_TX", `transaction ${i}: shard ${shard} is not below the shard count ${shardCount}`);
     loadCheck(length <= MAX_TX_BYTES, "LOAD_FILE_BAD_TX", `transaction ${i}: length ${length} exceeds MAX_TX_BYTES = ${MAX_TX_BYTES}`);
-    at += TX_PREFIX_BYTES;
-    need(bytes, at, length, `transaction ${i}`);
+    const tx = reader.bytes(length, `transaction ${i}`);
     try {
-      scanTransaction(bytes, at, at + length);
+      scanTransaction(tx);
     } catch (error) {
       throw new LoadError("LOAD_FILE_BAD_TX", `transaction ${i}: ${(error as Error).message}`);
     }
-    const ownerAt = at + TX_HEADER_BYTES + OUTPOINT_BYTES;
-    const ownerShard = shardOfOwner(bytes.subarray(ownerAt, ownerAt + PUBLIC_KEY_BYTES), shardCount);
-    loadCheck(ownerShard === shard, "LOAD_FILE_BAD_TX", `transaction ${i}: stated shard ${shard}, but its first input's owner is in shard ${ownerShard}`);
-    body.set(bytes.subarray(at, at + length), written);
+    const ownerShard = shardOfOwner(spenderOf(tx)!, shardCount);
+    loadCheck(ownerShard === shard, "LOAD_FILE_BAD_TX", `transaction ${i}: stated shard ${shard}, but its spender is in shard ${ownerShard}`);
+    body.set(tx, written);
     shards[i] = shard;
     written += length;
     offsets[i + 1] = written;
-    at += length;
   }
-  loadCheck(at === bytes.length, "LOAD_FILE_TRAILING_BYTES", `${bytes.length - at} bytes after the last transaction`);
+  reader.expectEnd("the last transaction");
   return new LoadSet({ genesisHash, seed, shardCount }, body.subarray(0, written), offsets, shards);
 }
 

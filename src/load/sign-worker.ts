@@ -9,8 +9,8 @@
  */
 import { createPrivateKey, sign, type KeyObject } from "node:crypto";
 import { sha256 } from "../crypto/sha256.js";
-import { SIGNATURE_BYTES } from "../ledger/keys.js";
-import { TXID_BYTES, TxKind, encodeUnsignedTransaction, encodedLength } from "../ledger/transaction.js";
+import { TxKind, encodeUnsignedTransaction, encodedLength } from "../ledger/transaction.js";
+import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 const TRANSFER_BYTES = encodedLength(1, 2);
 const UNSIGNED_TRANSFER_BYTES = TRANSFER_BYTES - SIGNATURE_BYTES;
@@ -47,8 +47,8 @@ export interface SignResult {
 export function signChains(task: SignTask): SignResult {
   const accounts: { publicKey: Uint8Array; key: KeyObject }[] = [];
   for (let k = 0; k + 1 < task.laneStart.length; k++) {
-    const publicKey = task.publicKeys.slice(k * 32, k * 32 + 32);
-    const jwk = { kty: "OKP", crv: "Ed25519", d: Buffer.from(task.secretKeys.subarray(k * 32, k * 32 + 32)).toString("base64url"), x: Buffer.from(publicKey).toString("base64url") };
+    const publicKey = task.publicKeys.slice(k * PUBLIC_KEY_BYTES, (k + 1) * PUBLIC_KEY_BYTES);
+    const jwk = { kty: "OKP", crv: "Ed25519", d: Buffer.from(task.secretKeys.subarray(k * SECRET_KEY_BYTES, (k + 1) * SECRET_KEY_BYTES)).toString("base64url"), x: Buffer.from(publicKey).toString("base64url") };
     accounts.push({ publicKey, key: createPrivateKey({ key: jwk, format: "jwk" }) });
   }
   const laneTxid = Array.from(task.laneOutput, () => task.genesisHash);

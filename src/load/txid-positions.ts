@@ -1,3 +1,4 @@
+import { TXID_BYTES } from "../codec/sizes.js";
 /**
  * Position in a load set of each of its txids, looked up without allocating. The driver looks up
  * every txid of every OPTIMISTIC and EVENTS frame, and every validator of a shard announces the
@@ -5,7 +6,6 @@
  * times per transaction. Open addressing keyed by a txid's first four bytes (SHA-256 output, so
  * uniform), linear probing at load factor ≤ 1/2; entries compare in place against the packed txids.
  */
-import { TXID_BYTES } from "../ledger/transaction.js";
 
 const EMPTY = -1;
 

@@ -26,11 +26,12 @@ import { Piscina } from "piscina";
 import { genesisTxid, type Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
-import { MAX_AMOUNT, TXID_BYTES, encodedLength, transactionIdOfEncoding } from "../ledger/transaction.js";
+import { MAX_AMOUNT, encodedLength, transactionIdOfEncoding } from "../ledger/transaction.js";
 import { SeededRng } from "../runtime/seeded-rng.js";
 import { LoadError, loadCheck } from "./errors.js";
 import type { SignTask, SignResult } from "./sign-worker.js";
 import type * as SignWorker from "./sign-worker.js";
+import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 /** Every planned transfer is 1 input, 2 outputs: this many bytes (transaction.ts layout). */
 export const TRANSFER_BYTES = encodedLength(1, 2);
@@ -255,11 +256,11 @@ function buildTasks(funded: readonly FundedAccount[], schedule: Schedule, genesi
     const laneCount = laneStart[mine.length]!;
     const laneOutput = new Uint32Array(laneCount);
     const laneAmount = new BigUint64Array(laneCount);
-    const secretKeys = new Uint8Array(mine.length * 32);
-    const publicKeys = new Uint8Array(mine.length * 32);
+    const secretKeys = new Uint8Array(mine.length * SECRET_KEY_BYTES);
+    const publicKeys = new Uint8Array(mine.length * PUBLIC_KEY_BYTES);
     mine.forEach((account, k) => {
-      secretKeys.set(account.pair.secretKey, k * 32);
-      publicKeys.set(account.pair.publicKey, k * 32);
+      secretKeys.set(account.pair.secretKey, k * SECRET_KEY_BYTES);
+      publicKeys.set(account.pair.publicKey, k * PUBLIC_KEY_BYTES);
       laneOutput.set(account.outputs, laneStart[k]!);
       laneAmount.set(account.amounts, laneStart[k]!);
     });
@@ -281,7 +282,7 @@ function buildTasks(funded: readonly FundedAccount[], schedule: Schedule, genesi
     positions[k] = p;
     task.senders[k] = sender - bounds[t]!;
     task.lanes[k] = schedule.lanes[p]!;
-    task.recipients.set(funded[schedule.recipients[p]!]!.pair.publicKey, k * 32);
+    task.recipients.set(funded[schedule.recipients[p]!]!.pair.publicKey, k * PUBLIC_KEY_BYTES);
   }
   return tasks;
 }

@@ -31,6 +31,7 @@ import { IosError, check } from "../errors.js";
 import type { Rng } from "../runtime/interface.js";
 import type { PeerId } from "./interface.js";
 import { toHex } from "../hex.js";
+import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 
 export type AuthErrorCode =
   | "AUTH_BAD_CONFIG"
@@ -47,10 +48,6 @@ export type AuthErrorCode =
 /** Domain-separation tag of the transcript; bump the version if the transcript changes. */
 export const PEER_AUTH_TAG = new TextEncoder().encode("IOSChain/peer-auth/v1");
 export const NONCE_BYTES = 32;
-/** RFC 8032 §5.1.5: 32-byte public keys and seeds, §5.1.6: 64-byte signatures. */
-export const PUBLIC_KEY_BYTES = 32;
-export const SEED_BYTES = 32;
-export const SIGNATURE_BYTES = 64;
 export const HELLO_BYTES = NONCE_BYTES + PUBLIC_KEY_BYTES;
 /** The chain id is length-prefixed with one byte. */
 export const MAX_CHAIN_ID_BYTES = 255;
@@ -91,7 +88,7 @@ export class PeerIdentity {
 
   /** The identity of a 32-byte RFC 8032 seed (secret key). */
   static fromSeed(seed: Uint8Array): PeerIdentity {
-    check(seed instanceof Uint8Array && seed.length === SEED_BYTES, "AUTH_BAD_CONFIG", `seed must be ${SEED_BYTES} bytes`);
+    check(seed instanceof Uint8Array && seed.length === SECRET_KEY_BYTES, "AUTH_BAD_CONFIG", `seed must be ${SECRET_KEY_BYTES} bytes`);
     const privateKey = createPrivateKey({ key: Buffer.from(concat([PKCS8_ED25519_PREFIX, seed])), format: "der", type: "pkcs8" });
     const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
     return new PeerIdentity(new Uint8Array(spki.subarray(SPKI_ED25519_PREFIX.length)), privateKey);

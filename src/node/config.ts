@@ -32,8 +32,9 @@ import { dirname, resolve } from "node:path";
 import { IosError } from "../errors.js";
 import { parseGenesis, type Genesis } from "../ledger/genesis.js";
 import { MAX_BLOCK_TXS } from "../ledger/block.js";
-import { SECRET_KEY_BYTES, keyPairFromSecret, type KeyPair } from "../ledger/keys.js";
+import { keyPairFromSecret, type KeyPair } from "../ledger/keys.js";
 import { toHex } from "../hex.js";
+import { SECRET_KEY_BYTES } from "../codec/sizes.js";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
 
 export type ConfigErrorCode =

@@ -25,11 +25,13 @@ import { IosError } from "../errors.js";
 import { toHex } from "../hex.js";
 import { MAX_BLOCK_TXS } from "../ledger/block.js";
 import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
-import { MAX_TX_BYTES, TXID_BYTES } from "../ledger/transaction.js";
+import { TXID_BYTES } from "../codec/sizes.js";
+import { MAX_TX_BYTES } from "../ledger/transaction.js";
 import type { Clock, TimerHandle } from "../runtime/interface.js";
 import type { BlockEvent, SubmitResult, TxStatus } from "./consensus/interface.js";
 import { Mempool, type MempoolEntry } from "./mempool.js";
-import { recordLength, type ValidatedBatch } from "./pipeline/validated-batch.js";
+import type { ValidatedBatch } from "./pipeline/validated-batch.js";
+import { RecordCursor } from "../ledger/records.js";
 import { TASKS_PER_WORKER, type VerifierPool } from "./pool/interface.js";
 import type { ShardState } from "./shard-state.js";
 
@@ -293,14 +295,14 @@ export class Pipeline {
   #splitRecords(batch: readonly BatchItem[], validated: ValidatedBatch): Uint8Array[] {
     pipelineCheck(validated.count === batch.length, "PIPELINE_BAD_TASK", `worker answered ${validated.count} verdicts for ${batch.length} transactions`);
     const records: Uint8Array[] = [];
-    let at = 0;
+    const cursor = new RecordCursor(validated.records);
     for (let index = 0; index < batch.length; index++) {
       if (validated.verdicts[index] !== 1) continue;
-      const length = recordLength(validated.records, at);
-      records.push(validated.records.subarray(at, at + length));
-      at += length;
+      pipelineCheck(!cursor.done, "PIPELINE_BAD_TASK", `worker returned ${records.length} records, the verdicts ask for more`);
+      records.push(cursor.bytes);
+      cursor.next();
     }
-    pipelineCheck(at === validated.records.length, "PIPELINE_BAD_TASK", `worker returned ${validated.records.length} record bytes, the verdicts account for ${at}`);
+    pipelineCheck(cursor.done, "PIPELINE_BAD_TASK", `worker returned ${validated.records.length} record bytes, the verdicts account for ${cursor.offset}`);
     return records;
   }
 

@@ -41,7 +41,6 @@ import { LedgerError } from "../ledger/errors.js";
 import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type StatelessResult } from "../ledger/stateless.js";
-import { TXID_BYTES } from "../ledger/transaction.js";
 import { ApplyStatus, UtxoTable } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, UtxoFlush } from "../store/interface.js";
@@ -49,6 +48,7 @@ import { StoreError, storeCheck } from "../store/errors.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
+import { TXID_BYTES } from "../codec/sizes.js";
 
 /**
  * Blocks between UTXO flushes. Batching pays: 48k UTXO writes into a 1M-entry set cost about half

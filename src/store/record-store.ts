@@ -15,16 +15,14 @@
  */
 import { StoreError, storeCheck } from "./errors.js";
 import type { ChainStore, StoredBlock, UtxoFlush } from "./interface.js";
+import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import {
-  HASH_BYTES,
   MAX_CONSENSUS_STATE_BYTES,
   META_CONSENSUS,
   META_EPOCH,
   META_FLUSHED,
   META_IDENTITY,
   META_TIP,
-  OUTPOINT_BYTES,
-  TXID_BYTES,
   UTXO_ENTRY_BYTES,
   UTXO_VALUE_BYTES,
   decodeEpoch,

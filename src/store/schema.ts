@@ -17,17 +17,14 @@
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
  */
 import { StoreError, storeCheck } from "./errors.js";
+import { AMOUNT_BYTES, HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES } from "../codec/sizes.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
 export const SCHEMA_VERSION = 1;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
-export const HASH_BYTES = 32;
-export const TXID_BYTES = 32;
-/** txid[32] ‖ u32le output index (src/ledger/transaction.ts `outpointKey`). */
-export const OUTPOINT_BYTES = 36;
-/** owner public key [32] ‖ u64le amount. */
-export const UTXO_VALUE_BYTES = 40;
+/** owner public key [32] ‖ u64le amount; the key is an OUTPOINT (src/ledger/transaction.ts `outpointKey`). */
+export const UTXO_VALUE_BYTES = PUBLIC_KEY_BYTES + AMOUNT_BYTES;
 /** A packed UtxoTable entry: outpoint ‖ value. */
 export const UTXO_ENTRY_BYTES = OUTPOINT_BYTES + UTXO_VALUE_BYTES;
 

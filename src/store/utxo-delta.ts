@@ -8,7 +8,8 @@
  * order (byte order of the outpoint), which is what keeps the flush's B-tree writes local.
  */
 import { StoreError, storeCheck } from "./errors.js";
-import { OUTPOINT_BYTES, UTXO_ENTRY_BYTES } from "./schema.js";
+import { OUTPOINT_BYTES } from "../codec/sizes.js";
+import { UTXO_ENTRY_BYTES } from "./schema.js";
 import type { UtxoWrite } from "./interface.js";
 
 export class UtxoDelta {

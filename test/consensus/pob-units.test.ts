@@ -8,7 +8,6 @@ import { IosError } from "../../src/errors.js";
 import { decodeBlock } from "../../src/ledger/block.js";
 import { deriveTestAccounts, genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
-import { OUTPOINT_BYTES, TX_HEADER_BYTES, TXID_BYTES } from "../../src/ledger/transaction.js";
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import {
@@ -23,6 +22,7 @@ import { DEFAULT_POLICY, MAX_LEAGUE, MIN_NORMAL_LEAGUE, validatePolicy, type Sha
 import { decodeProposal, encodeProposal, type FinalProposal } from "../../src/consensus/pob/proposal.js";
 import { Sampler, sampleSeed, samplingThreshold } from "../../src/consensus/pob/sampling.js";
 import { ACCOUNTS, signedTransfer, hex } from "../ledger/helpers.js";
+import { OUTPOINT_BYTES, TXID_BYTES } from "../../src/codec/sizes.js";
 
 function code(fn: () => unknown): string {
   try {
@@ -189,7 +189,8 @@ describe("pob leagues", () => {
 
 describe("pob assignment", () => {
   const league = KEYS.slice(0, 4);
-  const SPENDER_OFFSET = TX_HEADER_BYTES + OUTPOINT_BYTES;
+  // A transfer: version, kind, two u16 counts (6 bytes), then input 0 = outpoint ‖ owner.
+  const SPENDER_OFFSET = 6 + OUTPOINT_BYTES;
   /** A two-input transfer whose first input is owned by ACCOUNTS[first]; `variant` changes its txid. */
   const transferFrom = (first: number, variant: number) => signedTransfer(
     [

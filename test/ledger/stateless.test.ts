@@ -5,7 +5,7 @@ import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions, unpackTransactions, validateStateless } from "../../src/ledger/stateless.js";
-import { decodeTransaction } from "../../src/ledger/transaction.js";
+import { TxKind, decodeTransaction } from "../../src/ledger/transaction.js";
 import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
 import { codeOf } from "../support/errors.js";
@@ -37,24 +37,27 @@ describe("validateStateless", () => {
     assert.equal(result.recordCount, 2);
     assert.deepEqual([...result.recordTx], [0, 2]);
 
-    // Record layout: txid ‖ nIn ‖ nOut ‖ inputs ‖ outputs, checked field by field.
+    // Record layout: kind ‖ u32 length ‖ txid ‖ nIn ‖ nOut ‖ inputs ‖ outputs, checked field by field.
     const expected: number[] = [];
     for (const { bytes, txid } of [good1, good2]) {
       const tx = decodeTransaction(bytes);
-      const header = Buffer.alloc(4);
-      header.writeUInt16LE(tx.inputs.length, 0);
-      header.writeUInt16LE(tx.outputs.length, 2);
-      expected.push(...txid, ...header);
+      const counts = Buffer.alloc(4);
+      counts.writeUInt16LE(tx.inputs.length, 0);
+      counts.writeUInt16LE(tx.outputs.length, 2);
+      const body: number[] = [...counts];
       for (const input of tx.inputs) {
         const index = Buffer.alloc(4);
         index.writeUInt32LE(input.index);
-        expected.push(...input.txid, ...index, ...input.owner);
+        body.push(...input.txid, ...index, ...input.owner);
       }
       for (const output of tx.outputs) {
         const amount = Buffer.alloc(8);
         amount.writeBigUInt64LE(output.amount);
-        expected.push(...output.owner, ...amount);
+        body.push(...output.owner, ...amount);
       }
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(1 + 4 + 32 + body.length);
+      expected.push(TxKind.Transfer, ...length, ...txid, ...body);
     }
     assert.deepEqual([...result.records], expected);
 

@@ -9,23 +9,21 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { assignee } from "../../src/consensus/pob/assignment.js";
+import { assignee, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { makeTestGenesis } from "../../src/ledger/genesis.js";
-import { OUTPOINT_BYTES, TX_HEADER_BYTES } from "../../src/ledger/transaction.js";
 import { runLoad } from "../../src/load/driver.js";
 import { generateLoad, type LoadSet } from "../../src/load/workload.js";
 import { PobTestBackend, TestShard, hex, serveApi } from "../api/helpers.js";
 
 const made = makeTestGenesis({ seed: "driver pob test", shardCount: 1, accounts: 64, amount: 1_000_000n, outputsPerAccount: 2, validators: 3 });
 const [keyA, keyB, keyC] = made.validators.map((v) => v.publicKey) as [Uint8Array, Uint8Array, Uint8Array];
-const FIRST_OWNER_AT = TX_HEADER_BYTES + OUTPOINT_BYTES;
 
 function pobStatus(leagueMode: "two-league" | "one-league", believable: readonly Uint8Array[]): Record<string, unknown> {
   return { mode: "pob", leagueMode, believable: believable.map(hex), normal: [], samplingProbability: 0.5, height: 3 };
 }
 
 function ownerOf(set: LoadSet, position: number): Uint8Array {
-  return set.tx(position).subarray(FIRST_OWNER_AT, FIRST_OWNER_AT + 32);
+  return spenderOf(set.tx(position))!;
 }
 
 describe("runLoad against a PoB shard", () => {

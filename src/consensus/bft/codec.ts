@@ -25,7 +25,6 @@ import { IosError, check } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { messageType } from "../../net/message-types.js";
 import {
-  SIGNATURE_BYTES,
   cosiThreshold,
   decodeCollectiveSignature,
   encodeCollectiveSignature,
@@ -34,6 +33,7 @@ import {
 } from "../cosi/codec.js";
 import { maskBytes } from "../cosi/mask.js";
 import { sameBytes } from "../../bytes.js";
+import { HASH_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
 
 export type BftErrorCode = "BFT_BAD_CONFIG" | "BFT_BAD_INPUT" | "BFT_BAD_MESSAGE";
 
@@ -45,7 +45,6 @@ export const BFT_MESSAGES = {
   FETCH: messageType("consensus", 0x04),
 } as const;
 
-export const HASH_BYTES = 32;
 /** Chain ids follow the registry's limit (src/consensus/registry.ts). */
 export const MAX_CHAIN_ID_BYTES = 64;
 /** Views are numbered by a u32 on the wire. */

@@ -21,6 +21,7 @@ import { isCanonicalScalar } from "../../crypto/schnorr.js";
 import { messageType } from "../../net/message-types.js";
 import { isWellFormedMask, maskBytes, popcount } from "./mask.js";
 import type { CosiMode } from "./tree.js";
+import { SIGNATURE_BYTES } from "../../codec/sizes.js";
 
 export type CosiErrorCode =
   | "COSI_BAD_CONFIG"
@@ -37,9 +38,6 @@ export const COSI_MESSAGES = {
 } as const;
 
 export const SESSION_ID_BYTES = 32;
-export const POINT_BYTES = 32;
-export const SCALAR_BYTES = 32;
-export const SIGNATURE_BYTES = 64;
 const HEADER_BYTES = SESSION_ID_BYTES + 1;
 /** Attempts are numbered by one byte on the wire. */
 export const MAX_ATTEMPTS = 255;

@@ -36,7 +36,6 @@ import {
   COSI_MESSAGES,
   MAX_ATTEMPTS,
   MAX_PARTICIPANTS,
-  POINT_BYTES,
   cosiThreshold,
   decodeAnnounce,
   decodeHeader,
@@ -53,6 +52,7 @@ import { TreeLayout, fullTreeHeight, type CosiMode } from "./tree.js";
 import { guardedHandler } from "../../net/guarded-handler.js";
 import { toHex } from "../../hex.js";
 import { sameBytes } from "../../bytes.js";
+import { POINT_BYTES } from "../../codec/sizes.js";
 
 export interface CosiConfig {
   /** Registry public keys in participant order (ValidatorRegistry.publicKeys()). */

@@ -18,23 +18,13 @@
  * API: `spenderOf(tx)`, `assignee(key, believable)`, `assigneeIndex(key, believable)`.
  */
 import { sha256 } from "../../crypto/sha256.js";
-import { OUTPOINT_BYTES, TX_HEADER_BYTES } from "../../ledger/transaction.js";
-import { PUBLIC_KEY_BYTES } from "../../crypto/ed25519.js";
 import { pobCheck } from "./errors.js";
+import { PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
+
+/** The assignment key of an encoded transaction: its kind's spender (a transfer's first input owner), a view. */
+export { spenderOf } from "../../ledger/kinds/registry.js";
 
 const ASSIGN_DOMAIN = new TextEncoder().encode("IOSChain/pob/assign/v1");
-
-/** Where the first input's owner key sits in a transaction encoding (transaction.ts layout). */
-const SPENDER_OFFSET = TX_HEADER_BYTES + OUTPOINT_BYTES;
-
-/**
- * The assignment key of an encoded transaction: its first input's owner (a view, not a copy).
- * Undefined when the bytes are too short to hold one; stateless validation rejects those anyway.
- */
-export function spenderOf(tx: Uint8Array): Uint8Array | undefined {
-  if (tx.length < SPENDER_OFFSET + PUBLIC_KEY_BYTES) return undefined;
-  return tx.subarray(SPENDER_OFFSET, SPENDER_OFFSET + PUBLIC_KEY_BYTES);
-}
 
 function weight(validator: Uint8Array, key: Uint8Array): bigint {
   const input = new Uint8Array(ASSIGN_DOMAIN.length + validator.length + key.length);
@@ -47,7 +37,7 @@ function weight(validator: Uint8Array, key: Uint8Array): bigint {
 
 /** Index in `believable` of the validator that handles assignment key `key` (a spender, 32 bytes). */
 export function assigneeIndex(key: Uint8Array, believable: readonly Uint8Array[]): number {
-  pobCheck(key instanceof Uint8Array && key.length === 32, "POB_BAD_ARGUMENT", "an assignment key must be 32 bytes");
+  pobCheck(key instanceof Uint8Array && key.length === PUBLIC_KEY_BYTES, "POB_BAD_ARGUMENT", "an assignment key must be 32 bytes");
   pobCheck(believable.length > 0, "POB_EMPTY_LEAGUE", "no believable validator to assign to (one-league mode?)");
   // A league of one takes everything: no weight to compare (a devnet's usual single producer).
   if (believable.length === 1) return 0;

@@ -31,6 +31,7 @@
 import type { GenesisValidator } from "../../ledger/genesis.js";
 import { PobError, pobCheck } from "./errors.js";
 import { toHex } from "../../hex.js";
+import { PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
 
 /** Servi units at which the Servi term reaches half of its weight. */
 export const SERVI_HALF = 16;
@@ -117,7 +118,7 @@ export class BelievabilityLedger {
     pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_ACCOUNT", `epoch must be a u32, got ${epoch}`);
     this.currentEpoch = epoch;
     accounts.forEach((account, i) => {
-      pobCheck(account.publicKey instanceof Uint8Array && account.publicKey.length === 32, "POB_BAD_ACCOUNT", `account ${i}: publicKey must be 32 bytes`);
+      pobCheck(account.publicKey instanceof Uint8Array && account.publicKey.length === PUBLIC_KEY_BYTES, "POB_BAD_ACCOUNT", `account ${i}: publicKey must be ${PUBLIC_KEY_BYTES} bytes`);
       pobCheck(typeof account.stake === "bigint" && account.stake >= 0n && account.stake <= MAX_U64, "POB_BAD_ACCOUNT", `account ${i}: stake must be a u64`);
       pobCheck(Number.isSafeInteger(account.servi) && account.servi >= 0, "POB_BAD_ACCOUNT", `account ${i}: servi must be a non-negative integer`);
       pobCheck(Number.isInteger(account.reputation) && account.reputation >= 0 && account.reputation <= REPUTATION_MAX, "POB_BAD_ACCOUNT",

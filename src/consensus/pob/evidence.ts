@@ -18,18 +18,19 @@
  * `makeEvidence(block, index)`, `verifyEvidence(evidence, producerKey, verifier?)`,
  * `encodeEvidence`, `decodeEvidence`.
  */
+import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { IosError } from "../../errors.js";
-import { Ed25519Verifier, verify as verifySignature } from "../../crypto/ed25519.js";
+import { Ed25519Verifier, verify as verifySignature, type SignatureItem } from "../../crypto/ed25519.js";
 import { decodeMerkleProof, encodeMerkleProof, merkleProofOfPackedLeaves, verifyMerkleProof, type MerkleProof } from "../../crypto/merkle.js";
-import { sha256 } from "../../crypto/sha256.js";
 import { BlockKind, HEADER_BYTES, blockHash, decodeBlockHeader, encodeBlockHeader, type BlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import { LedgerError } from "../../ledger/errors.js";
-import { SIGNATURE_BYTES } from "../../ledger/keys.js";
-import { INPUT_BYTES, OUTPOINT_BYTES, TX_HEADER_BYTES, scanTransaction } from "../../ledger/transaction.js";
+import { signatureItemsOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import { PobError, pobCheck, type PobErrorCode } from "./errors.js";
 import { sameBytes } from "../../bytes.js";
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 export const EVIDENCE_VERSION = 1;
+const EVIDENCE_CODES = singleCode<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", (code, message) => new PobError(code, message));
 
 /** A signed optimistic header and the audit path of one transaction in it. */
 export interface SignedInclusion {
@@ -58,7 +59,7 @@ export function makeInclusion(block: DecodedBlock, index: number): SignedInclusi
   pobCheck(block.seal.kind === "producer", "POB_BAD_ARGUMENT", "only an optimistic block (producer seal) gives a signed inclusion");
   pobCheck(Number.isInteger(index) && index >= 0 && index < block.header.txCount, "POB_BAD_ARGUMENT",
     `transaction index ${index} is not in 0..${block.header.txCount - 1}`);
-  return { header: block.header, seal: block.seal.signature, proof: merkleProofOfPackedLeaves(block.txids, 32, index) };
+  return { header: block.header, seal: block.seal.signature, proof: merkleProofOfPackedLeaves(block.txids, TXID_BYTES, index) };
 }
 
 export function makeEvidence(block: DecodedBlock, index: number): Evidence {
@@ -92,7 +93,7 @@ function checkSignedHeader(inclusion: SignedInclusion, txid: Uint8Array, produce
  * Returns the block hash, or throws a PobError naming what failed.
  */
 export function verifyInclusion(inclusion: SignedInclusion, txid: Uint8Array, producerKey: Uint8Array, given?: Ed25519Verifier): Uint8Array {
-  pobCheck(txid instanceof Uint8Array && txid.length === 32, "POB_BAD_ARGUMENT", "txid must be 32 bytes");
+  pobCheck(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
   const result = checkSignedHeader(inclusion, txid, producerKey, verifier(given));
   if (!result.ok) throw new PobError(result.code, result.reason);
   return result.hash;
@@ -100,26 +101,24 @@ export function verifyInclusion(inclusion: SignedInclusion, txid: Uint8Array, pr
 
 /** Verifies evidence offline with the producer's key. Never throws on bad evidence: it says why. */
 export function verifyEvidence(evidence: Evidence, producerKey: Uint8Array, given?: Ed25519Verifier): EvidenceVerdict {
-  pobCheck(producerKey instanceof Uint8Array && producerKey.length === 32, "POB_BAD_ARGUMENT", "producer key must be 32 bytes");
+  pobCheck(producerKey instanceof Uint8Array && producerKey.length === PUBLIC_KEY_BYTES, "POB_BAD_ARGUMENT", `producer key must be ${PUBLIC_KEY_BYTES} bytes`);
   const tx = evidence.transaction;
-  let unsignedEnd: number;
-  let inputCount: number;
+  let txid: Uint8Array;
+  let items: SignatureItem[];
   try {
-    ({ unsignedEnd, inputCount } = scanTransaction(tx, 0, tx.length));
+    txid = transactionIdOfEncoding(tx);
+    items = signatureItemsOf(tx, txid);
   } catch (error) {
     if (!(error instanceof LedgerError)) throw error;
     return { valid: false, code: "POB_EVIDENCE_BAD_TX", reason: `the transaction is malformed: ${error.message}` };
   }
-  const txid = sha256(tx.subarray(0, unsignedEnd));
   const verify = verifier(given);
   const header = checkSignedHeader(evidence, txid, producerKey, verify);
   if (!header.ok) return { valid: false, code: header.code, reason: header.reason };
   const badInputs: number[] = [];
-  for (let i = 0; i < inputCount; i++) {
-    const owner = TX_HEADER_BYTES + i * INPUT_BYTES + OUTPOINT_BYTES;
-    const signature = unsignedEnd + i * SIGNATURE_BYTES;
-    if (!verify(tx.subarray(signature, signature + SIGNATURE_BYTES), txid, tx.subarray(owner, owner + 32))) badInputs.push(i);
-  }
+  items.forEach((item, i) => {
+    if (!verify(item.signature, item.message, item.publicKey)) badInputs.push(i);
+  });
   if (badInputs.length === 0) return { valid: false, code: "POB_EVIDENCE_TX_VALID", reason: "every signature of the transaction is valid: no offence" };
   return { valid: true, txid, blockHash: header.hash, badInputs };
 }
@@ -128,16 +127,13 @@ export function encodeEvidence(evidence: Evidence): Uint8Array {
   const header = encodeBlockHeader(evidence.header);
   pobCheck(evidence.seal.length === SIGNATURE_BYTES, "POB_BAD_ARGUMENT", `seal must be ${SIGNATURE_BYTES} bytes`);
   const proof = encodeMerkleProof(evidence.proof);
-  const out = new Uint8Array(1 + HEADER_BYTES + SIGNATURE_BYTES + 4 + evidence.transaction.length + proof.length);
-  out[0] = EVIDENCE_VERSION;
-  out.set(header, 1);
-  out.set(evidence.seal, 1 + HEADER_BYTES);
-  let at = 1 + HEADER_BYTES + SIGNATURE_BYTES;
-  new DataView(out.buffer).setUint32(at, evidence.transaction.length, true);
-  out.set(evidence.transaction, at + 4);
-  at += 4 + evidence.transaction.length;
-  out.set(proof, at);
-  return out;
+  return BinaryWriter.ofSize(1 + HEADER_BYTES + SIGNATURE_BYTES + 4 + evidence.transaction.length + proof.length)
+    .u8(EVIDENCE_VERSION)
+    .bytes(header)
+    .bytes(evidence.seal)
+    .lengthPrefixed("u32", evidence.transaction)
+    .bytes(proof)
+    .finish();
 }
 
 function decodeHeader(bytes: Uint8Array): BlockHeader {
@@ -152,17 +148,16 @@ function decodeHeader(bytes: Uint8Array): BlockHeader {
 /** Strict inverse of `encodeEvidence`; anything else is POB_BAD_EVIDENCE_ENCODING. */
 export function decodeEvidence(bytes: Uint8Array): Evidence {
   pobCheck(bytes instanceof Uint8Array, "POB_BAD_EVIDENCE_ENCODING", "evidence must be a Uint8Array");
-  const fixed = 1 + HEADER_BYTES + SIGNATURE_BYTES + 4;
-  pobCheck(bytes.length >= fixed, "POB_BAD_EVIDENCE_ENCODING", `${bytes.length} bytes is shorter than the ${fixed}-byte fixed part`);
-  pobCheck(bytes[0] === EVIDENCE_VERSION, "POB_BAD_EVIDENCE_ENCODING", `version ${bytes[0]} is not ${EVIDENCE_VERSION}`);
-  const header = decodeHeader(bytes.subarray(1, 1 + HEADER_BYTES));
-  const seal = bytes.slice(1 + HEADER_BYTES, 1 + HEADER_BYTES + SIGNATURE_BYTES);
-  const txLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(fixed - 4, true);
-  pobCheck(fixed + txLength <= bytes.length, "POB_BAD_EVIDENCE_ENCODING", `transaction declares ${txLength} bytes, ${bytes.length - fixed} remain`);
-  const transaction = bytes.slice(fixed, fixed + txLength);
+  const reader = new BinaryReader(bytes, EVIDENCE_CODES);
+  reader.need(1 + HEADER_BYTES + SIGNATURE_BYTES + 4, "the fixed part");
+  const version = reader.u8();
+  pobCheck(version === EVIDENCE_VERSION, "POB_BAD_EVIDENCE_ENCODING", `version ${version} is not ${EVIDENCE_VERSION}`);
+  const header = decodeHeader(reader.bytes(HEADER_BYTES));
+  const seal = reader.bytes(SIGNATURE_BYTES).slice();
+  const transaction = reader.lengthPrefixed("u32", 0xffffffff, "transaction").slice();
   let proof: MerkleProof;
   try {
-    proof = decodeMerkleProof(bytes.subarray(fixed + txLength));
+    proof = decodeMerkleProof(reader.bytes(reader.remaining));
   } catch (error) {
     if (!(error instanceof IosError)) throw error;
     throw new PobError("POB_BAD_EVIDENCE_ENCODING", `bad inclusion proof: ${error.message}`);

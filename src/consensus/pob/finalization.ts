@@ -36,8 +36,8 @@ import { merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LedgerError, type LedgerErrorCode } from "../../ledger/errors.js";
-import { packTransactions, validateStateless, RECORD_HEADER_BYTES, type StatelessResult } from "../../ledger/stateless.js";
-import { INPUT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.js";
+import { recordsWhere } from "../../ledger/records.js";
+import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { APPLY_STATUS_NAMES, ApplyStatus } from "../../ledger/utxo-table.js";
 import { invariant } from "../../errors.js";
 import { assignee, spenderOf } from "./assignment.js";
@@ -48,9 +48,10 @@ import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalHash, type FinalProposal } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
+import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 const RECORD_DOMAIN = new TextEncoder().encode("IOSChain/pob/final-record/v1");
-const ZERO_HASH = new Uint8Array(32);
+const ZERO_HASH = new Uint8Array(HASH_BYTES);
 
 export type ExclusionCode = LedgerErrorCode | PobErrorCode | (typeof APPLY_STATUS_NAMES)[number];
 
@@ -127,25 +128,6 @@ interface FinalizedBlock {
   readonly included: readonly number[];
 }
 
-/** Apply records of the transactions whose flag is set, in order. */
-function keepRecords(records: Uint8Array, keep: readonly boolean[]): { records: Uint8Array; count: number } {
-  const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  for (const flag of keep) {
-    const length = RECORD_HEADER_BYTES + view.getUint16(at + TXID_BYTES, true) * INPUT_BYTES + view.getUint16(at + TXID_BYTES + 2, true) * OUTPUT_BYTES;
-    if (flag) parts.push(records.subarray(at, at + length));
-    at += length;
-  }
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let written = 0;
-  for (const part of parts) {
-    out.set(part, written);
-    written += part.length;
-  }
-  return { records: out, count: parts.length };
-}
-
 /** Signature items of record k (the items of its transaction), from a stateless result. */
 function itemsByRecord(result: StatelessResult): SignatureItem[][] {
   const byTx = new Map<number, SignatureItem[]>();
@@ -203,7 +185,7 @@ export class PobValidator {
    */
   resume(height: number, previousProposal: Uint8Array, tip: Uint8Array): void {
     pobCheck(this.currentHeight === 0 && Number.isSafeInteger(height) && height >= 0, "POB_BAD_ARGUMENT", "resume applies to a fresh validator, at a height ≥ 0");
-    pobCheck(previousProposal.length === 32 && tip.length === 32, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
+    pobCheck(previousProposal.length === HASH_BYTES && tip.length === HASH_BYTES, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
     this.currentHeight = height;
     this.lastProposal = Uint8Array.from(previousProposal);
     this.currentTip = Uint8Array.from(tip);
@@ -271,11 +253,11 @@ export class PobValidator {
     }
     const included = new Uint8Array(work.included.length * TXID_BYTES);
     work.included.forEach((txid, i) => included.set(txid, i * TXID_BYTES));
-    const record = new Uint8Array(RECORD_DOMAIN.length + 96);
+    const record = new Uint8Array(RECORD_DOMAIN.length + 3 * HASH_BYTES);
     record.set(RECORD_DOMAIN);
     record.set(this.currentTip, RECORD_DOMAIN.length);
-    record.set(hash, RECORD_DOMAIN.length + 32);
-    record.set(merkleRootOfPackedLeaves(included, TXID_BYTES), RECORD_DOMAIN.length + 64);
+    record.set(hash, RECORD_DOMAIN.length + HASH_BYTES);
+    record.set(merkleRootOfPackedLeaves(included, TXID_BYTES), RECORD_DOMAIN.length + 2 * HASH_BYTES);
     this.currentTip = sha256(record);
     this.currentHeight = height;
     this.lastProposal = hash;
@@ -294,7 +276,7 @@ export class PobValidator {
     const { shard, shardCount } = this.options;
     const checked = validateStateless(packTransactions(transactions), shard, shardCount);
     checked.rejections.forEach((rejection, i) => {
-      if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * 32, i * 32 + 32), code: rejection.code });
+      if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code });
     });
     const items = itemsByRecord(checked);
     const valid = this.verifyAll(checked.signatures, work);
@@ -310,12 +292,12 @@ export class PobValidator {
 
   private txidOf(checked: StatelessResult, record: number): Uint8Array {
     const tx = checked.recordTx[record]!;
-    return checked.txids.slice(tx * 32, tx * 32 + 32);
+    return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
   }
 
   /** Step 5: the UTXO table decides; returns the indexes (in the block) of included transactions. */
   private applyRecords(checked: StatelessResult, keep: readonly boolean[], work: Work, block: Uint8Array | undefined, transactions: readonly Uint8Array[]): number[] {
-    const { records, count } = keepRecords(checked.records, keep);
+    const { records, count } = recordsWhere(checked.records, (k) => keep[k]!);
     const kept = keep.flatMap((flag, k) => (flag ? [k] : []));
     const delta = this.options.utxo.applyBlock(records, count);
     const included: number[] = [];
@@ -361,7 +343,7 @@ export class PobValidator {
 
     const checked = validateStateless(block.body, shard, shardCount);
     checked.rejections.forEach((rejection, i) => {
-      if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * 32, i * 32 + 32), code: rejection.code, block: hash });
+      if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code, block: hash });
     });
     const believable = this.currentLeagues.believable;
     const items = itemsByRecord(checked);
@@ -433,7 +415,7 @@ export class PobValidator {
       for (const k of invalid) {
         const index = finalized.included[k]!;
         work.rechecked.push({
-          producer, block: finalized.hash, txid: block.txids.slice(index * 32, index * 32 + 32), finalHeight: finalized.finalHeight, alreadyFinal: true,
+          producer, block: finalized.hash, txid: block.txids.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES), finalHeight: finalized.finalHeight, alreadyFinal: true,
         });
       }
     }

@@ -22,12 +22,14 @@ import { BlockKind, blockHash, encodeBlock, makeBlockHeader, sealOptimistic, txi
 import type { LedgerErrorCode } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
-import { INPUT_BYTES, OUTPOINT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.js";
+import { RecordCursor } from "../../ledger/records.js";
+import { outpointKey } from "../../ledger/transaction.js";
 import { assignee, spenderOf } from "./assignment.js";
 import { pobCheck, type PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
 import { toHex } from "../../hex.js";
+import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 /** Read access to the final UTXO state (a `UtxoTable` satisfies it). */
 export interface UtxoView {
@@ -66,7 +68,7 @@ export interface OptimisticProducerOptions {
 
 const QUEUED = "queued";
 const NOT_ASSIGNED: OfferResult = { accepted: false, code: "POB_NOT_ASSIGNED", message: "the transaction is assigned to another believable validator" };
-const ZERO_HASH = new Uint8Array(32);
+const ZERO_HASH = new Uint8Array(HASH_BYTES);
 
 /**
  * Seals and encodes an optimistic block of `transactions` as is (no validation), returning it with
@@ -168,38 +170,30 @@ export class OptimisticProducer {
   }
 
   private viewCheck(tx: Uint8Array, txid: Uint8Array, records: Uint8Array): OfferResult {
-    const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
-    const inputCount = view.getUint16(TXID_BYTES, true);
-    const outputCount = view.getUint16(TXID_BYTES + 2, true);
+    const record = new RecordCursor(records);
     let totalIn = 0n;
     const inputKeys: string[] = [];
-    for (let i = 0; i < inputCount; i++) {
-      const at = TXID_BYTES + 4 + i * INPUT_BYTES;
-      const outpoint = records.subarray(at, at + OUTPOINT_BYTES);
+    for (let i = 0; i < record.inputCount; i++) {
+      const outpoint = record.outpoint(i);
       const key = toHex(outpoint);
       if (this.spent.has(key)) return { accepted: false, code: "POB_DOUBLE_SPEND_PENDING", message: `input ${i} is spent by a pending transaction` };
       const pending = this.created.get(key);
-      const entry = pending ?? this.options.state.get(outpoint.subarray(0, TXID_BYTES), view.getUint32(at + TXID_BYTES, true));
+      const entry = pending ?? this.options.state.get(outpoint.subarray(0, TXID_BYTES), record.outpointIndex(i));
       if (entry === undefined) return { accepted: false, code: "MISSING_INPUT", message: `input ${i} does not exist or is spent` };
-      if (Buffer.compare(entry.owner, records.subarray(at + OUTPOINT_BYTES, at + INPUT_BYTES)) !== 0) {
+      if (Buffer.compare(entry.owner, record.inputOwner(i)) !== 0) {
         return { accepted: false, code: "OWNER_MISMATCH", message: `input ${i} is owned by another key` };
       }
       totalIn += entry.amount;
       inputKeys.push(key);
     }
     let totalOut = 0n;
-    const outputs = TXID_BYTES + 4 + inputCount * INPUT_BYTES;
-    for (let j = 0; j < outputCount; j++) totalOut += view.getBigUint64(outputs + j * OUTPUT_BYTES + 32, true);
+    for (let j = 0; j < record.outputCount; j++) totalOut += record.outputAmount(j);
     if (totalIn < totalOut) return { accepted: false, code: "INSUFFICIENT_FUNDS", message: `inputs ${totalIn} < outputs ${totalOut}` };
     for (const key of inputKeys) this.spent.set(key, QUEUED);
-    const outpoint = new Uint8Array(OUTPOINT_BYTES);
-    outpoint.set(txid);
     const creates: string[] = [];
-    for (let j = 0; j < outputCount; j++) {
-      new DataView(outpoint.buffer).setUint32(TXID_BYTES, j, true);
-      const at = outputs + j * OUTPUT_BYTES;
-      const key = toHex(outpoint);
-      this.created.set(key, { owner: records.slice(at, at + 32), amount: view.getBigUint64(at + 32, true), tag: QUEUED });
+    for (let j = 0; j < record.outputCount; j++) {
+      const key = toHex(outpointKey(txid, j));
+      this.created.set(key, { owner: record.outputOwner(j).slice(), amount: record.outputAmount(j), tag: QUEUED });
       creates.push(key);
     }
     this.queue.push({ tx, txid, spends: inputKeys, creates });
@@ -233,7 +227,7 @@ export class OptimisticProducer {
       hash: block.hash,
       block,
       get confirmations(): readonly OptimisticConfirmation[] {
-        confirmations ??= Array.from({ length: block.header.txCount }, (_, i) => ({ ...makeInclusion(block, i), txid: block.txids.slice(i * 32, i * 32 + 32) }));
+        confirmations ??= Array.from({ length: block.header.txCount }, (_, i) => ({ ...makeInclusion(block, i), txid: block.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES) }));
         return confirmations;
       },
     };

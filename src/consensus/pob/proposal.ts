@@ -13,17 +13,20 @@
  *
  * API: `encodeProposal`, `decodeProposal`, `proposalHash`.
  */
+import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from "../../ledger/block.js";
-import { LedgerError } from "../../ledger/errors.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
-import { PobError, pobCheck } from "./errors.js";
+import { PobError, pobCheck, type PobErrorCode } from "./errors.js";
 import type { LeagueMode } from "./leagues.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
 
 export const PROPOSAL_VERSION = 1;
 /** Optimistic blocks one final block orders: 1,024 producers' worth of 4 blocks each. */
 export const MAX_PROPOSAL_BLOCKS = 4096;
-const FIXED_BYTES = 1 + 1 + 4 + 8 + 32 + 32 + 4;
+const FIXED = layout({ version: 1, mode: 1, epoch: 4, height: 8, prevHash: HASH_BYTES, proposer: PUBLIC_KEY_BYTES, count: 4 });
+const PROPOSAL_CODES = singleCode<PobErrorCode>("POB_BAD_PROPOSAL", (code, message) => new PobError(code, message));
 
 export interface FinalProposal {
   readonly mode: LeagueMode;
@@ -38,25 +41,21 @@ export interface FinalProposal {
   readonly transactions: readonly Uint8Array[];
 }
 
-function bad(message: string): never {
-  throw new PobError("POB_BAD_PROPOSAL", message);
-}
-
 export function encodeProposal(proposal: FinalProposal): Uint8Array {
   const { mode, epoch, height, prevHash, proposer, blocks, transactions } = proposal;
   pobCheck(mode === "two-league" || mode === "one-league", "POB_BAD_PROPOSAL", `unknown mode ${String(mode)}`);
   pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_PROPOSAL", "epoch must be a u32");
   pobCheck(Number.isSafeInteger(height) && height >= 0, "POB_BAD_PROPOSAL", "height must be a non-negative safe integer");
-  pobCheck(prevHash.length === 32 && proposer.length === 32, "POB_BAD_PROPOSAL", "prevHash and proposer must be 32 bytes");
+  pobCheck(prevHash.length === HASH_BYTES && proposer.length === PUBLIC_KEY_BYTES, "POB_BAD_PROPOSAL", "prevHash and proposer must be 32 bytes");
   let payload: Uint8Array;
   let count: number;
   if (mode === "two-league") {
     pobCheck(transactions.length === 0, "POB_BAD_PROPOSAL", "a two-league proposal orders blocks, not transactions");
     pobCheck(blocks.length <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${blocks.length} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
-    payload = new Uint8Array(blocks.length * 32);
+    payload = new Uint8Array(blocks.length * HASH_BYTES);
     blocks.forEach((hash, i) => {
-      pobCheck(hash.length === 32, "POB_BAD_PROPOSAL", `block hash ${i} must be 32 bytes`);
-      payload.set(hash, i * 32);
+      pobCheck(hash.length === HASH_BYTES, "POB_BAD_PROPOSAL", `block hash ${i} must be ${HASH_BYTES} bytes`);
+      payload.set(hash, i * HASH_BYTES);
     });
     count = blocks.length;
   } else {
@@ -66,52 +65,43 @@ export function encodeProposal(proposal: FinalProposal): Uint8Array {
     pobCheck(payload.length <= MAX_BLOCK_BYTES, "POB_BAD_PROPOSAL", `${payload.length} bytes of transactions exceed MAX_BLOCK_BYTES`);
     count = transactions.length;
   }
-  const out = new Uint8Array(FIXED_BYTES + payload.length);
-  const view = new DataView(out.buffer);
-  out[0] = PROPOSAL_VERSION;
-  out[1] = mode === "two-league" ? 0 : 1;
-  view.setUint32(2, epoch, true);
-  view.setBigUint64(6, BigInt(height), true);
-  out.set(prevHash, 14);
-  out.set(proposer, 46);
-  view.setUint32(78, count, true);
-  out.set(payload, FIXED_BYTES);
-  return out;
+  return BinaryWriter.ofSize(FIXED.bytes + payload.length)
+    .u8(PROPOSAL_VERSION)
+    .u8(mode === "two-league" ? 0 : 1)
+    .u32(epoch)
+    .u64(height)
+    .bytes(prevHash)
+    .bytes(proposer)
+    .u32(count)
+    .bytes(payload)
+    .finish();
 }
 
 /** Strict inverse of `encodeProposal`; anything else is POB_BAD_PROPOSAL. */
 export function decodeProposal(bytes: Uint8Array): FinalProposal {
   pobCheck(bytes instanceof Uint8Array, "POB_BAD_PROPOSAL", "a proposal must be a Uint8Array");
-  pobCheck(bytes.length >= FIXED_BYTES, "POB_BAD_PROPOSAL", `${bytes.length} bytes is shorter than the ${FIXED_BYTES}-byte fixed part`);
-  pobCheck(bytes[0] === PROPOSAL_VERSION, "POB_BAD_PROPOSAL", `version ${bytes[0]} is not ${PROPOSAL_VERSION}`);
-  pobCheck(bytes[1] === 0 || bytes[1] === 1, "POB_BAD_PROPOSAL", `mode ${bytes[1]} is not defined`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const height = view.getBigUint64(6, true);
-  pobCheck(height <= BigInt(Number.MAX_SAFE_INTEGER), "POB_BAD_PROPOSAL", "height exceeds 2^53 - 1");
-  const count = view.getUint32(78, true);
-  const payload = bytes.subarray(FIXED_BYTES);
+  const reader = new BinaryReader(bytes, PROPOSAL_CODES);
+  reader.need(FIXED.bytes, "the fixed part");
+  const version = reader.u8();
+  pobCheck(version === PROPOSAL_VERSION, "POB_BAD_PROPOSAL", `version ${version} is not ${PROPOSAL_VERSION}`);
+  const mode = reader.u8();
+  pobCheck(mode === 0 || mode === 1, "POB_BAD_PROPOSAL", `mode ${mode} is not defined`);
   const base = {
-    mode: bytes[1] === 0 ? ("two-league" as const) : ("one-league" as const),
-    epoch: view.getUint32(2, true),
-    height: Number(height),
-    prevHash: bytes.slice(14, 46),
-    proposer: bytes.slice(46, 78),
+    mode: mode === 0 ? ("two-league" as const) : ("one-league" as const),
+    epoch: reader.u32(),
+    height: reader.u53("height"),
+    prevHash: reader.bytes(HASH_BYTES).slice(),
+    proposer: reader.bytes(PUBLIC_KEY_BYTES).slice(),
   };
+  const count = reader.u32();
   if (base.mode === "two-league") {
     pobCheck(count <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${count} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
-    pobCheck(payload.length === count * 32, "POB_BAD_PROPOSAL", `${count} block hashes need ${count * 32} bytes, got ${payload.length}`);
-    const blocks = Array.from({ length: count }, (_, i) => payload.slice(i * 32, i * 32 + 32));
+    reader.expectRemaining(count * HASH_BYTES, `${count} block hashes`);
+    const blocks = Array.from({ length: count }, () => reader.bytes(HASH_BYTES).slice());
     return { ...base, blocks, transactions: [] };
   }
   pobCheck(count <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${count} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
-  let transactions: Uint8Array[];
-  try {
-    transactions = unpackTransactions(payload);
-  } catch (error) {
-    if (!(error instanceof LedgerError)) throw error;
-    bad(`transaction framing: ${error.message}`);
-  }
-  pobCheck(transactions.length === count, "POB_BAD_PROPOSAL", `header declares ${count} transactions, found ${transactions.length}`);
+  const transactions = unpackTransactions(reader.bytes(reader.remaining), PROPOSAL_CODES, count);
   return { ...base, blocks: [], transactions: transactions.map((tx) => Uint8Array.from(tx)) };
 }
 

@@ -32,7 +32,6 @@ import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../../ledger/block.js";
-import { SIGNATURE_BYTES } from "../../ledger/keys.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { transactionIdOfEncoding } from "../../ledger/transaction.js";
@@ -50,6 +49,7 @@ import type { Leagues } from "./leagues.js";
 import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type UtxoView } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, type FinalProposal } from "./proposal.js";
 import { toHex } from "../../hex.js";
+import { HASH_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
 
 export const POB_MESSAGES = {
   /** An encoded optimistic block (ledger block encoding, kind Optimistic). */
@@ -447,8 +447,8 @@ export class PobNode {
   }
 
   private fetchBodies(missing: readonly Uint8Array[], source: PeerId): void {
-    const request = new Uint8Array(missing.length * 32);
-    missing.forEach((hash, i) => request.set(hash, i * 32));
+    const request = new Uint8Array(missing.length * HASH_BYTES);
+    missing.forEach((hash, i) => request.set(hash, i * HASH_BYTES));
     this.deps.channel.send(source, POB_MESSAGES.FETCH_BLOCKS, request);
   }
 
@@ -504,9 +504,9 @@ export class PobNode {
   }
 
   private answerFetch(from: PeerId, payload: Uint8Array): void {
-    if (this.closed || payload.length % 32 !== 0 || payload.length > MAX_PROPOSAL_BLOCKS * 32) return;
-    for (let at = 0; at < payload.length; at += 32) {
-      const key = toHex(payload.subarray(at, at + 32));
+    if (this.closed || payload.length % HASH_BYTES !== 0 || payload.length > MAX_PROPOSAL_BLOCKS * HASH_BYTES) return;
+    for (let at = 0; at < payload.length; at += HASH_BYTES) {
+      const key = toHex(payload.subarray(at, at + HASH_BYTES));
       const bytes = this.held.get(key)?.bytes ?? this.recent.get(key);
       if (bytes !== undefined) this.deps.channel.send(from, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
     }

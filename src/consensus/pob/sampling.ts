@@ -28,6 +28,7 @@
  */
 import { sha256 } from "../../crypto/sha256.js";
 import { pobCheck } from "./errors.js";
+import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 const SEED_DOMAIN = new TextEncoder().encode("IOSChain/pob/sample-seed/v1");
 const SAMPLE_DOMAIN = new TextEncoder().encode("IOSChain/pob/sample/v1");
@@ -43,29 +44,29 @@ export function samplingThreshold(p: number): number {
 export function sampleSeed(finalRandomness: Uint8Array, blockHash: Uint8Array): Uint8Array {
   pobCheck(finalRandomness instanceof Uint8Array && finalRandomness.length === FINAL_RANDOMNESS_BYTES, "POB_BAD_SEED",
     `final randomness must be ${FINAL_RANDOMNESS_BYTES} bytes`);
-  pobCheck(blockHash instanceof Uint8Array && blockHash.length === 32, "POB_BAD_ARGUMENT", "block hash must be 32 bytes");
-  const input = new Uint8Array(SEED_DOMAIN.length + 64);
+  pobCheck(blockHash instanceof Uint8Array && blockHash.length === HASH_BYTES, "POB_BAD_ARGUMENT", `block hash must be ${HASH_BYTES} bytes`);
+  const input = new Uint8Array(SEED_DOMAIN.length + FINAL_RANDOMNESS_BYTES + HASH_BYTES);
   input.set(SEED_DOMAIN);
   input.set(finalRandomness, SEED_DOMAIN.length);
-  input.set(blockHash, SEED_DOMAIN.length + 32);
+  input.set(blockHash, SEED_DOMAIN.length + FINAL_RANDOMNESS_BYTES);
   return sha256(input);
 }
 
 /** Sampling decisions for the transactions of one block. */
 export class Sampler {
   private readonly threshold: number;
-  private readonly input = new Uint8Array(SAMPLE_DOMAIN.length + 64);
+  private readonly input = new Uint8Array(SAMPLE_DOMAIN.length + HASH_BYTES + TXID_BYTES);
 
   constructor(p: number, blockSeed: Uint8Array) {
     this.threshold = samplingThreshold(p);
-    pobCheck(blockSeed instanceof Uint8Array && blockSeed.length === 32, "POB_BAD_SEED", "block seed must be 32 bytes");
+    pobCheck(blockSeed instanceof Uint8Array && blockSeed.length === HASH_BYTES, "POB_BAD_SEED", `block seed must be ${HASH_BYTES} bytes`);
     this.input.set(SAMPLE_DOMAIN);
     this.input.set(blockSeed, SAMPLE_DOMAIN.length);
   }
 
   isSampled(txid: Uint8Array): boolean {
-    pobCheck(txid instanceof Uint8Array && txid.length === 32, "POB_BAD_ARGUMENT", "txid must be 32 bytes");
-    this.input.set(txid, SAMPLE_DOMAIN.length + 32);
+    pobCheck(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
+    this.input.set(txid, SAMPLE_DOMAIN.length + HASH_BYTES);
     const digest = sha256(this.input);
     const word = (digest[0]! | (digest[1]! << 8) | (digest[2]! << 16) | (digest[3]! << 24)) >>> 0;
     return word < this.threshold;

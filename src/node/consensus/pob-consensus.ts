@@ -44,7 +44,7 @@ import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protoc
 import { BlockKind, blockHash, encodeBlock, makeBlockHeader } from "../../ledger/block.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
-import { TXID_BYTES, transactionIdOfEncoding } from "../../ledger/transaction.js";
+import { transactionIdOfEncoding } from "../../ledger/transaction.js";
 import { LedgerError } from "../../ledger/errors.js";
 import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
@@ -58,6 +58,7 @@ import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } fro
 import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
+import { TXID_BYTES } from "../../codec/sizes.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
 export const TX_RELAY = messageType("client", 1);

@@ -58,9 +58,9 @@ import {
 } from "../../ledger/block.js";
 import type { MetricFamily } from "../../api/interface.js";
 import type { EpochContext } from "../../epoch/interface.js";
-import { SIGNATURE_BYTES, type KeyPair } from "../../ledger/keys.js";
+import { SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
-import { TXID_BYTES } from "../../ledger/transaction.js";
 import type { Channel, Transport } from "../../net/interface.js";
 import type { Clock, Rng } from "../../runtime/interface.js";
 import { ApplyStatus, applyStatusName } from "../../ledger/utxo-table.js";

@@ -13,8 +13,8 @@
 import type { MetricFamily } from "../../api/interface.js";
 import { check } from "../../errors.js";
 import { BlockKind, HEADER_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, blockHash, encodeBlock, makeBlockHeader, sealOptimistic } from "../../ledger/block.js";
-import { SIGNATURE_BYTES, type KeyPair } from "../../ledger/keys.js";
-import { TXID_BYTES } from "../../ledger/transaction.js";
+import { SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import type { KeyPair } from "../../ledger/keys.js";
 import { ApplyStatus, applyStatusName } from "../../ledger/utxo-table.js";
 import type { Clock, TimerHandle } from "../../runtime/interface.js";
 import type { MempoolEntry } from "../mempool.js";

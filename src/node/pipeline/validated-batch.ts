@@ -6,12 +6,11 @@
  * Request:  u32le shard ‖ u32le shardCount ‖ framed transactions (u32le length ‖ encoding, repeated).
  * Response: u32le count ‖ u32le recordBytes ‖ u32le rejectionBytes ‖ u32le reserved
  *           ‖ txids (count × 32; zeros where undecodable) ‖ verdicts (count × u8: 1 valid, 0 rejected)
- *           ‖ records (apply records of the valid transactions, batch order, layout of stateless.ts)
+ *           ‖ records (apply records of the valid transactions, batch order; src/ledger/records.ts walks them)
  *           ‖ rejections (UTF-8 JSON [[index, code, message], ...]; rare, so text is cheap enough).
  */
-import { IosError, check } from "../../errors.js";
-import { RECORD_HEADER_BYTES } from "../../ledger/stateless.js";
-import { INPUT_BYTES, OUTPUT_BYTES, TXID_BYTES } from "../../ledger/transaction.js";
+import { check } from "../../errors.js";
+import { TXID_BYTES } from "../../codec/sizes.js";
 
 export const REQUEST_HEADER_BYTES = 8;
 export const RESPONSE_HEADER_BYTES = 16;
@@ -86,12 +85,4 @@ export function decodeValidatedBatch(bytes: Uint8Array): ValidatedBatch {
   check(Array.isArray(parsed), "PIPELINE_BAD_TASK", "validation response rejections are not a list");
   const rejections = (parsed as [number, string, string][]).map(([index, code, message]) => ({ index, code, message }));
   return { count, txids, verdicts, records, rejections };
-}
-
-/** Length of the apply record starting at `offset` (txid ‖ u16 nIn ‖ u16 nOut ‖ inputs ‖ outputs). */
-export function recordLength(records: Uint8Array, offset: number): number {
-  if (offset + RECORD_HEADER_BYTES > records.length) throw new IosError("PIPELINE_BAD_TASK", `apply record at ${offset} is cut short`);
-  const inputs = records[offset + TXID_BYTES]! | (records[offset + TXID_BYTES + 1]! << 8);
-  const outputs = records[offset + TXID_BYTES + 2]! | (records[offset + TXID_BYTES + 3]! << 8);
-  return RECORD_HEADER_BYTES + inputs * INPUT_BYTES + outputs * OUTPUT_BYTES;
 }

@@ -11,10 +11,10 @@ import { workerData } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { check } from "../../errors.js";
 import { validateStateless } from "../../ledger/stateless.js";
+import { recordsWhere } from "../../ledger/records.js";
 import {
   decodeValidationRequest,
   encodeValidatedBatch,
-  recordLength,
   type BatchRejection,
 } from "../pipeline/validated-batch.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
@@ -92,17 +92,5 @@ function inputOrdinal(signatureTx: Uint32Array, item: number): number {
 function keepValidRecords(records: Uint8Array, recordCount: number, recordTx: Uint32Array, verdicts: Uint8Array): Uint8Array {
   let allValid = true;
   for (let k = 0; k < recordCount; k++) if (verdicts[recordTx[k]!] === 0) allValid = false;
-  if (allValid) return records;
-  const kept = new Uint8Array(records.length);
-  let from = 0;
-  let to = 0;
-  for (let k = 0; k < recordCount; k++) {
-    const length = recordLength(records, from);
-    if (verdicts[recordTx[k]!] === 1) {
-      kept.set(records.subarray(from, from + length), to);
-      to += length;
-    }
-    from += length;
-  }
-  return kept.subarray(0, to);
+  return allValid ? records : recordsWhere(records, (k) => verdicts[recordTx[k]!] === 1).records;
 }

@@ -1,0 +1,25 @@
+/**
+ * Byte sizes shared by every format of the tree, defined once (DESIGN.md §2: Ed25519 keys and
+ * signatures, SHA-256 ids; §3: outpoints and u64 amounts). Import these; never restate 32 or 64.
+ */
+
+/** RFC 8032 §5.1.5: an Ed25519 public key is the 32-byte encoding of a point. */
+export const PUBLIC_KEY_BYTES = 32;
+/** RFC 8032 §5.1.5: an Ed25519 private key is a 32-byte seed. */
+export const SECRET_KEY_BYTES = 32;
+/** RFC 8032 §5.1.6: an Ed25519 signature is R (32 bytes) ‖ S (32 bytes). */
+export const SIGNATURE_BYTES = 64;
+/** RFC 8032 §5.1.2: an encoded Edwards point (R, a public key, a CoSi commitment). */
+export const POINT_BYTES = 32;
+/** RFC 8032 §5.1.6: a scalar mod L, little-endian (S, a CoSi response). */
+export const SCALAR_BYTES = 32;
+/** FIPS 180-4: a SHA-256 digest; block hashes, Merkle nodes and ids are digests. */
+export const HASH_BYTES = 32;
+/** A transaction id is the SHA-256 of its unsigned encoding (DESIGN.md §3). */
+export const TXID_BYTES = HASH_BYTES;
+/** An output's position in its transaction: u32. */
+export const OUTPUT_INDEX_BYTES = 4;
+/** An outpoint, the UTXO table's key: txid ‖ u32le(index). */
+export const OUTPOINT_BYTES = TXID_BYTES + OUTPUT_INDEX_BYTES;
+/** Amounts are u64 (DESIGN.md §3). */
+export const AMOUNT_BYTES = 8;

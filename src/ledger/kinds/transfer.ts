@@ -1,0 +1,315 @@
+/**
+ * The Transfer kind (white paper §3, UTXO model; DESIGN.md §3): spend inputs, create outputs, all
+ * in one shard. Encoding, little-endian:
+ *
+ *   version u8 ‖ kind u8 (0) ‖ inputCount u16 (1..MAX_INPUTS) ‖ outputCount u16 (1..MAX_OUTPUTS)
+ *   ‖ inputCount  × INPUT  { txid[32], index u32, owner[32] }   (68 bytes)
+ *   ‖ outputCount × OUTPUT { owner[32], amount u64 }            (40 bytes)
+ *   ‖ inputCount  × Ed25519 signature[64]
+ *
+ * Everything before the signatures is the unsigned encoding; txid = SHA-256(unsigned encoding).
+ * Signature i is input i's owner signing the txid. An input carries its owner's key so that
+ * signatures verify statelessly; the UTXO kernel requires the spent output's owner to equal it.
+ * Amounts are > 0 and their sum fits u64; inputs are distinct outpoints; every owner lives in the
+ * shard the transaction is submitted to (cross-shard moves are Atomix kinds).
+ *
+ * Apply record: RECORD_HEADER ‖ inputCount u16 ‖ outputCount u16 ‖ inputs ‖ outputs, the last
+ * four copied verbatim from the unsigned encoding (INPUT is RECORD_INPUT, OUTPUT is RECORD_OUTPUT).
+ * The kernel's `applyTransfer` (assembly/utxo/index.ts) reads it.
+ */
+import { BinaryReader, BinaryWriter, readU16 } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
+import { OUTPOINT_BYTES, OUTPUT_INDEX_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import type { SignatureItem } from "../../crypto/ed25519.js";
+import { LedgerError, ledgerCheck } from "../errors.js";
+import { shardOfOwner } from "../shard.js";
+import {
+  MAX_TX_BYTES,
+  RECORD_HEADER,
+  RECORD_INPUT,
+  RECORD_OUTPUT,
+  TX_CODES,
+  TX_PREFIX,
+  TX_VERSION,
+  TxKind,
+  checkTxPrefix,
+  type RecordLayout,
+  type TxKindModule,
+  type TxShape,
+} from "./interface.js";
+
+/** Inputs per transfer: bounds the signature work of one transaction (≤ 128 verifications). */
+export const MAX_INPUTS = 128;
+/** Outputs per transfer: bounds the UTXO inserts of one transaction. */
+export const MAX_OUTPUTS = 128;
+export const MAX_AMOUNT = (1n << 64n) - 1n;
+
+const HEADER = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, inputCount: 2, outputCount: 2 });
+const INPUT = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES });
+const OUTPUT = RECORD_OUTPUT;
+/** The record body: the counts, then inputs and outputs as in the encoding. */
+const RECORD_COUNTS = layout({ inputCount: 2, outputCount: 2 });
+const RECORD_INPUTS_AT = RECORD_HEADER.bytes + RECORD_COUNTS.bytes;
+
+export interface TxInput {
+  /** Transaction that created the spent output. */
+  readonly txid: Uint8Array;
+  /** Position of the spent output in that transaction. */
+  readonly index: number;
+  /** Owner public key of the spent output; signs this input. */
+  readonly owner: Uint8Array;
+}
+
+export interface TxOutput {
+  readonly owner: Uint8Array;
+  readonly amount: bigint;
+}
+
+export interface UnsignedTransfer {
+  readonly kind: TxKind;
+  readonly inputs: readonly TxInput[];
+  readonly outputs: readonly TxOutput[];
+}
+
+export interface Transfer extends UnsignedTransfer {
+  /** One 64-byte signature per input, in input order. */
+  readonly signatures: readonly Uint8Array[];
+}
+
+function unsignedLength(inputCount: number, outputCount: number): number {
+  return HEADER.bytes + inputCount * INPUT.bytes + outputCount * OUTPUT.bytes;
+}
+
+/** Byte length of a signed transfer's encoding. */
+export function transferLength(inputCount: number, outputCount: number): number {
+  return unsignedLength(inputCount, outputCount) + inputCount * SIGNATURE_BYTES;
+}
+
+function inputAt(i: number): number {
+  return HEADER.bytes + i * INPUT.bytes;
+}
+
+function outputAt(inputCount: number, j: number): number {
+  return HEADER.bytes + inputCount * INPUT.bytes + j * OUTPUT.bytes;
+}
+
+function inputCountOf(tx: Uint8Array): number {
+  return readU16(tx, HEADER.offset.inputCount);
+}
+
+function outputCountOf(tx: Uint8Array): number {
+  return readU16(tx, HEADER.offset.outputCount);
+}
+
+function fieldCheck(condition: unknown, message: string): asserts condition {
+  ledgerCheck(condition, "TX_BAD_FIELD", message);
+}
+
+/** Runs for every scanned transaction: messages are built only on failure. */
+function checkCounts(inputCount: number, outputCount: number): void {
+  if (inputCount === 0) throw new LedgerError("TX_NO_INPUTS", "a transfer needs at least one input");
+  if (outputCount === 0) throw new LedgerError("TX_NO_OUTPUTS", "a transfer needs at least one output");
+  if (inputCount > MAX_INPUTS) throw new LedgerError("TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
+  if (outputCount > MAX_OUTPUTS) throw new LedgerError("TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
+  const size = transferLength(inputCount, outputCount);
+  if (size > MAX_TX_BYTES) throw new LedgerError("TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+}
+
+function sameRange(bytes: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let k = 0; k < length; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+  return true;
+}
+
+/** Inputs are distinct outpoints. Pairwise for small counts, a set of keys beyond. */
+function checkNoDuplicateInputs(tx: Uint8Array, inputCount: number): void {
+  if (inputCount <= 8) {
+    for (let i = 1; i < inputCount; i++) {
+      for (let j = 0; j < i; j++) {
+        if (sameRange(tx, inputAt(i), inputAt(j), OUTPOINT_BYTES)) throw new LedgerError("TX_DUPLICATE_INPUT", `inputs ${j} and ${i} spend the same outpoint`);
+      }
+    }
+    return;
+  }
+  const seen = new Map<string, number>();
+  const buffer = Buffer.from(tx.buffer, tx.byteOffset, tx.byteLength);
+  for (let i = 0; i < inputCount; i++) {
+    const key = buffer.toString("latin1", inputAt(i), inputAt(i) + OUTPOINT_BYTES);
+    const previous = seen.get(key);
+    if (previous !== undefined) throw new LedgerError("TX_DUPLICATE_INPUT", `inputs ${previous} and ${i} spend the same outpoint`);
+    seen.set(key, i);
+  }
+}
+
+function scan(tx: Uint8Array): TxShape {
+  const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
+  const inputCount = reader.u16("input count");
+  const outputCount = reader.u16("output count");
+  checkCounts(inputCount, outputCount);
+  reader.expectRemaining(transferLength(inputCount, outputCount) - HEADER.bytes, "the declared inputs, outputs and signatures");
+  reader.skip(inputCount * INPUT.bytes);
+  let sumLow = 0;
+  let sumHigh = 0;
+  for (let j = 0; j < outputCount; j++) {
+    reader.skip(OUTPUT.size.owner);
+    const low = reader.u32();
+    const high = reader.u32();
+    if (low === 0 && high === 0) throw new LedgerError("TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
+    sumLow += low;
+    sumHigh += high;
+  }
+  // Both partial sums stay below 2^53 (≤ 128 terms < 2^32), so this carry arithmetic is exact.
+  ledgerCheck(sumHigh + Math.floor(sumLow / 0x1_0000_0000) <= 0xffffffff, "TX_AMOUNT_OVERFLOW", "sum of output amounts exceeds u64");
+  checkNoDuplicateInputs(tx, inputCount);
+  const unsignedEnd = reader.at;
+  return { unsignedEnd, signatureCount: inputCount, recordBytes: RECORD_HEADER.bytes + unsignedEnd - TX_PREFIX.bytes };
+}
+
+function checkKind(kind: number): void {
+  ledgerCheck(kind === TxKind.Transfer, "TX_UNKNOWN_KIND", `kind ${kind} is not a Transfer (${TxKind.Transfer})`);
+}
+
+function decode(tx: Uint8Array): Transfer {
+  checkKind(checkTxPrefix(tx));
+  scan(tx);
+  const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
+  const inputCount = reader.u16();
+  const outputCount = reader.u16();
+  const inputs: TxInput[] = [];
+  for (let i = 0; i < inputCount; i++) {
+    inputs.push({ txid: reader.bytes(TXID_BYTES).slice(), index: reader.u32(), owner: reader.bytes(PUBLIC_KEY_BYTES).slice() });
+  }
+  const outputs: TxOutput[] = [];
+  for (let j = 0; j < outputCount; j++) outputs.push({ owner: reader.bytes(PUBLIC_KEY_BYTES).slice(), amount: reader.u64() });
+  const signatures: Uint8Array[] = [];
+  for (let i = 0; i < inputCount; i++) signatures.push(reader.bytes(SIGNATURE_BYTES).slice());
+  reader.expectEnd("the last signature");
+  return { kind: TxKind.Transfer, inputs, outputs, signatures };
+}
+
+/** Checks the fields of a transfer about to be encoded and writes its unsigned part. */
+function writeUnsigned(tx: UnsignedTransfer, writer: BinaryWriter): void {
+  checkKind(tx.kind);
+  checkCounts(tx.inputs.length, tx.outputs.length);
+  writer.u8(TX_VERSION).u8(tx.kind).u16(tx.inputs.length).u16(tx.outputs.length);
+  tx.inputs.forEach((input, i) => {
+    fieldCheck(input.txid.length === TXID_BYTES, `input ${i}: txid must be ${TXID_BYTES} bytes`);
+    fieldCheck(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, `input ${i}: index must be a u32`);
+    fieldCheck(input.owner.length === PUBLIC_KEY_BYTES, `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    writer.bytes(input.txid).u32(input.index).bytes(input.owner);
+  });
+  let total = 0n;
+  tx.outputs.forEach((output, j) => {
+    fieldCheck(output.owner.length === PUBLIC_KEY_BYTES, `output ${j}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    fieldCheck(typeof output.amount === "bigint", `output ${j}: amount must be a bigint`);
+    ledgerCheck(output.amount > 0n, "TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
+    ledgerCheck(output.amount <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", `output ${j}: amount exceeds u64`);
+    total += output.amount;
+    ledgerCheck(total <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", "sum of output amounts exceeds u64");
+    writer.bytes(output.owner).u64(output.amount);
+  });
+  checkNoDuplicateInputs(writer.output, tx.inputs.length);
+}
+
+export function encodeUnsignedTransfer(tx: UnsignedTransfer): Uint8Array<ArrayBuffer> {
+  const writer = BinaryWriter.ofSize(unsignedLength(tx.inputs.length, tx.outputs.length));
+  writeUnsigned(tx, writer);
+  return writer.finish();
+}
+
+function encode(tx: Transfer): Uint8Array<ArrayBuffer> {
+  fieldCheck(tx.signatures.length === tx.inputs.length, `expected ${tx.inputs.length} signatures (one per input), got ${tx.signatures.length}`);
+  const writer = BinaryWriter.ofSize(transferLength(tx.inputs.length, tx.outputs.length));
+  writeUnsigned(tx, writer);
+  tx.signatures.forEach((signature, i) => {
+    fieldCheck(signature.length === SIGNATURE_BYTES, `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
+    writer.bytes(signature);
+  });
+  return writer.finish();
+}
+
+/** Calls `visit` with every owner key (inputs, then outputs) until it returns false. */
+function everyOwner(tx: Uint8Array, visit: (owner: Uint8Array, role: "input" | "output", index: number) => boolean): void {
+  const inputCount = inputCountOf(tx);
+  const outputCount = outputCountOf(tx);
+  for (let i = 0; i < inputCount; i++) {
+    const at = inputAt(i) + INPUT.offset.owner;
+    if (!visit(tx.subarray(at, at + PUBLIC_KEY_BYTES), "input", i)) return;
+  }
+  for (let j = 0; j < outputCount; j++) {
+    const at = outputAt(inputCount, j) + OUTPUT.offset.owner;
+    if (!visit(tx.subarray(at, at + PUBLIC_KEY_BYTES), "output", j)) return;
+  }
+}
+
+function shards(tx: Uint8Array, shardCount: number): number[] {
+  const touched = new Set<number>();
+  everyOwner(tx, (owner) => touched.add(shardOfOwner(owner, shardCount)) !== undefined);
+  return [...touched].sort((a, b) => a - b);
+}
+
+/** A transfer is intra-shard: every owner maps to the shard it was submitted to. */
+function checkStateless(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number): void {
+  if (shardCount === 1) return;
+  everyOwner(tx, (owner, role, index) => {
+    const actual = shardOfOwner(owner, shardCount);
+    if (actual !== shard) throw new LedgerError("TX_WRONG_SHARD", `${role} ${index} belongs to shard ${actual}, not ${shard}`);
+    return true;
+  });
+}
+
+function signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void {
+  for (let i = 0; i < shape.signatureCount; i++) {
+    const owner = inputAt(i) + INPUT.offset.owner;
+    const signature = shape.unsignedEnd + i * SIGNATURE_BYTES;
+    out.push({ signature: tx.subarray(signature, signature + SIGNATURE_BYTES), message: txid, publicKey: tx.subarray(owner, owner + PUBLIC_KEY_BYTES) });
+  }
+}
+
+/** The first input's owner: all of a sender's transfers reach one producer (ARCHITECTURE.md, PoB assignment). */
+function spender(tx: Uint8Array): Uint8Array | undefined {
+  const at = inputAt(0) + INPUT.offset.owner;
+  return tx.length < at + PUBLIC_KEY_BYTES ? undefined : tx.subarray(at, at + PUBLIC_KEY_BYTES);
+}
+
+function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number): void {
+  new BinaryWriter(out, at)
+    .u8(TxKind.Transfer)
+    .u32(shape.recordBytes)
+    .bytes(txid)
+    .bytes(tx.subarray(HEADER.offset.inputCount, shape.unsignedEnd));
+}
+
+/**
+ * A transfer's apply record from its parts, unchecked: tests, benchmarks and differential checks
+ * build records the kernel must judge, bad ones included (stateless validation never writes those).
+ */
+export function encodeTransferRecord(txid: Uint8Array, inputs: readonly TxInput[], outputs: readonly TxOutput[]): Uint8Array<ArrayBuffer> {
+  const size = RECORD_INPUTS_AT + inputs.length * RECORD_INPUT.bytes + outputs.length * RECORD_OUTPUT.bytes;
+  const writer = BinaryWriter.ofSize(size).u8(TxKind.Transfer).u32(size).bytes(txid).u16(inputs.length).u16(outputs.length);
+  for (const input of inputs) writer.bytes(input.txid).u32(input.index).bytes(input.owner);
+  for (const output of outputs) writer.bytes(output.owner).u64(output.amount);
+  return writer.finish();
+}
+
+const record: RecordLayout = {
+  inputCount: (records, at) => readU16(records, at + RECORD_HEADER.bytes + RECORD_COUNTS.offset.inputCount),
+  inputAt: (_records, at, i) => at + RECORD_INPUTS_AT + i * RECORD_INPUT.bytes,
+  outputCount: (records, at) => readU16(records, at + RECORD_HEADER.bytes + RECORD_COUNTS.offset.outputCount),
+  outputAt: (records, at, j) => at + RECORD_INPUTS_AT + record.inputCount(records, at) * RECORD_INPUT.bytes + j * RECORD_OUTPUT.bytes,
+};
+
+export const transferKind: TxKindModule<Transfer> = {
+  kind: TxKind.Transfer,
+  name: "Transfer",
+  scan,
+  decode,
+  encode,
+  encodeUnsigned: encodeUnsignedTransfer,
+  shards,
+  checkStateless,
+  signatureItems,
+  spender,
+  writeRecord,
+  record,
+};
+
