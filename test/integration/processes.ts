@@ -132,6 +132,13 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
     );
     await startProcess(validator);
   }
+  // Links form in the background; a test that submits before they are up measures reconnects, not consensus.
+  for (const validator of validators) {
+    await waitFor(async () => {
+      const status = (await validator.api!.status()) as unknown as { peers: { connected: number } };
+      return status.peers.connected === validators.length - 1 ? true : undefined;
+    }, `validator ${validator.index} linked to its ${validators.length - 1} peers`);
+  }
   return network;
 }
 
