@@ -434,7 +434,7 @@ export class Pipeline {
       transactions.push(entry.tx);
       txids.set(entry.txid, i * TXID_BYTES);
     });
-    const fields = { kind: BlockKind.Optimistic, shard: this.shard, epoch: this.#epoch, height: slot.height, prevHash: slot.prevHash, timestamp: this.#clock(), producer: this.#producer.publicKey };
+    const fields = { kind: BlockKind.Optimistic, shard: this.shard, epoch: this.#epoch, height: slot.height, prevHash: slot.prevHash, timestamp: Math.max(this.#clock(), this.#state.tipTimestamp), producer: this.#producer.publicKey };
     const header = makeBlockHeader(fields, transactions, txids);
     const bytes = encodeBlock(header, sealOptimistic(header, this.#producer), transactions);
     return { bytes, hash: blockHash(header), txids };

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyFinality } from "../../src/consensus/bft/codec.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
-import { BlockKind, decodeBlock, decodeBlockEnvelope } from "../../src/ledger/block.js";
+import { BlockKind, decodeBlock, decodeBlockEnvelope, encodeBlock, makeBlockHeader, sealOptimistic } from "../../src/ledger/block.js";
 import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
@@ -177,6 +177,25 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
     for (const member of members) assert.equal(member.state.getUtxo(GENESIS_ID, 0), undefined, "the spent genesis output is gone everywhere");
     const supplies = new Set(members.map((m) => m.state.supply.toString()));
     assert.equal(supplies.size, 1);
+  });
+
+  it("refuses a proposal earlier than its parent block, and stores non-decreasing block times", async () => {
+    const member = members[0]!;
+    const producer = validators[1]!;
+    /** An empty proposal at the tip + 1, sealed by a shard validator; built and validated in one tick, before the tip can move. */
+    const validateAt = (timestamp: number): Promise<boolean> => {
+      const tip = member.state.tip;
+      const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: 0, epoch: member.state.epoch, height: tip.height + 1, prevHash: tip.hash, timestamp, producer: producer.publicKey }, []);
+      return member.consensus.validate(tip.height + 1, encodeBlock(header, sealOptimistic(header, producer), []));
+    };
+    assert.equal(await validateAt(member.state.tipTimestamp - 1), false);
+    assert.equal(await validateAt(member.state.tipTimestamp), true);
+    let parent = genesis.timestamp;
+    for (let height = 1; height <= member.state.tip.height; height++) {
+      const { timestamp } = decodeBlockEnvelope(member.state.getBlock(height)!).header;
+      assert.ok(timestamp >= parent, `block ${height} at ${timestamp} is earlier than its parent at ${parent}`);
+      parent = timestamp;
+    }
   });
 
   it("counts a malformed gossip batch and keeps going", async () => {

@@ -230,7 +230,7 @@ export class ShardConsensus implements BftApplication {
     const { transactions, txids } = this.#host.candidates(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES);
     // The host's txids spare hashing every transaction again.
     const header = makeBlockHeader(
-      { kind: BlockKind.Optimistic, shard: state.shard, epoch: state.epoch, height, prevHash: tip.hash, timestamp: Date.now(), producer: this.#key.publicKey },
+      { kind: BlockKind.Optimistic, shard: state.shard, epoch: state.epoch, height, prevHash: tip.hash, timestamp: Math.max(Date.now(), state.tipTimestamp), producer: this.#key.publicKey },
       transactions,
       txids,
     );
@@ -245,6 +245,7 @@ export class ShardConsensus implements BftApplication {
       const tip = state.tip;
       if (header.kind !== BlockKind.Optimistic || seal.kind !== "producer") return false;
       if (header.shard !== state.shard || header.height !== height || height !== tip.height + 1 || !sameBytes(header.prevHash, tip.hash)) return false;
+      if (header.timestamp < state.tipTimestamp) return false;
       if (!this.participants.some((p) => sameBytes(p, header.producer))) return false;
       if (!this.#verifier.verify(seal.signature, hash, header.producer)) return false;
       if (header.txCount === 0) {
