@@ -7,7 +7,7 @@
 import type { HttpRequest, HttpResponse } from "uWebSockets.js";
 import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
 
-const STATUS_TEXT: Readonly<Record<number, string>> = {
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "200 OK",
   202: "202 Accepted",
   400: "400 Bad Request",
@@ -21,6 +21,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   431: "431 Request Header Fields Too Large",
   500: "500 Internal Server Error",
   503: "503 Service Unavailable",
+  505: "505 HTTP Version Not Supported",
 };
 
 export class HttpExchange {

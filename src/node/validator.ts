@@ -16,8 +16,10 @@
  *     validator leaves its unfinal transactions to the shard (it cannot decide blocks alone); then close
  *     the transport, the pool and the state (flushing the UTXO set).
  */
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { HttpEdge } from "../api/edge.js";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult as ApiSubmitResult, TxStatus as ApiTxStatus } from "../api/interface.js";
 import { ClientApi } from "../api/server.js";
 import { SubmitOutcome, type ConfirmationBatch, type OptimisticBatch } from "../api/stream-codec.js";
@@ -174,9 +176,15 @@ export class ValidatorNode {
     private readonly gossip: TxGossip | undefined,
     readonly transport: UwsTransport,
     readonly api: ClientApi,
-    /** The port peers and clients connect to (the configured one, or the ephemeral one picked). */
-    readonly port: number,
+    /** The public listener of the port; uWS listens on a Unix socket in `socketDir` behind it. */
+    readonly edge: HttpEdge,
+    private readonly socketDir: string,
   ) {}
+
+  /** The port peers and clients connect to (the configured one, or the ephemeral one picked). */
+  get port(): number {
+    return this.edge.port;
+  }
 
   /** Phase 1: opens everything and starts serving; on failure, closes what it opened. */
   static async start(setup: NodeSetup, options: ValidatorOptions = {}): Promise<ValidatorNode> {
@@ -190,11 +198,17 @@ export class ValidatorNode {
       const pipeline = new Pipeline({ state, pool, producer: key, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
       opened.unshift(() => pipeline.close());
       const peers = new Map<PeerId, string | undefined>(config.peers.map((p) => [p.publicKey, p.url]));
+      // The port is the HTTP edge's; uWS serves it from a private Unix socket behind the edge.
+      const socketDir = mkdtempSync(join(tmpdir(), "ios-uws-"));
+      opened.push(() => rmSync(socketDir, { recursive: true, force: true }));
+      const edge = await HttpEdge.listen({ host: config.listen.host, port: config.listen.port, upstreamPath: join(socketDir, "uws.sock"), maxBodyBytes: config.api.maxBodyBytes });
+      opened.unshift(() => edge.close());
       const transport = new UwsTransport({
         identity: PeerIdentity.fromSeed(key.secretKey),
         chainId: genesisTxid(genesis),
         host: config.listen.host,
         port: config.listen.port,
+        unixPath: edge.options.upstreamPath,
         peers,
         clock: new SystemClock(),
         rng: new CryptoRng(),
@@ -244,9 +258,9 @@ export class ValidatorNode {
       const backend = new PipelineBackend(setup, state, pipeline, pool, transport, pob ?? gossip ?? pipeline, consensus, pob);
       const api = new ClientApi(transport.app, backend, config.api);
       opened.unshift(() => api.stop());
-      const { port } = await transport.start();
+      await transport.start();
       producer.start();
-      return new ValidatorNode(setup, state, pool, pipeline, producer, consensus, pob, gossip, transport, api, port);
+      return new ValidatorNode(setup, state, pool, pipeline, producer, consensus, pob, gossip, transport, api, edge, socketDir);
     } catch (error) {
       for (const close of opened) await close();
       throw error;
@@ -269,7 +283,9 @@ export class ValidatorNode {
     this.gossip?.close();
     await this.pipeline.close();
     if (this.setup.config.consensus.mode === "solo") while (this.pipeline.commitNextBlock() !== undefined);
+    await this.edge.close();
     await this.transport.close();
+    rmSync(this.socketDir, { recursive: true, force: true });
     await this.pool.close();
     await this.state.close();
   }
