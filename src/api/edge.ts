@@ -13,6 +13,7 @@
  * WebSocket upgrade (the client stream, the peer links) bytes are relayed as they come.
  */
 import { isIPv4, isIPv6, createServer, connect, type Server, type Socket } from "node:net";
+import { Worker } from "node:worker_threads";
 import { IosError } from "../errors.js";
 import type { TransportErrorCode } from "../net/uws-transport.js";
 import { ApiError, type ApiErrorCode } from "./errors.js";
@@ -263,7 +264,7 @@ class EdgeConnection {
 
   constructor(
     private readonly client: Socket,
-    private readonly edge: HttpEdge,
+    private readonly edge: EdgeServer,
   ) {
     client.setNoDelay(true);
     client.setTimeout(IDLE_TIMEOUT_MS, () => this.client.destroy());
@@ -431,26 +432,26 @@ class EdgeConnection {
   }
 }
 
-/** The public listener of a validator's port (see the top of this file). */
-export class HttpEdge {
+/** The listener itself, in the edge's worker thread (edge-worker.ts). */
+export class EdgeServer {
   readonly connections = new Set<Socket>();
-  /** Requests the edge refused itself, by error code. */
-  readonly refusals = new Map<string, number>();
 
   private constructor(
     private readonly server: Server,
     readonly options: EdgeOptions,
+    /** Called with the code of every request the edge answers itself. */
+    readonly refused: (code: string) => void,
     /** The port it listens on (the configured one, or the ephemeral one picked). */
     readonly port: number,
   ) {}
 
-  static listen(options: EdgeOptions): Promise<HttpEdge> {
+  static listen(options: EdgeOptions, refused: (code: string) => void): Promise<EdgeServer> {
     // Half-open: a client that ends its side still gets the answers to what it sent.
     const server = createServer({ noDelay: true, allowHalfOpen: true });
     return new Promise((resolve, reject) => {
-      server.once("error", (error) => reject(new IosError<TransportErrorCode>("TRANSPORT_LISTEN_FAILED", `cannot listen on ${options.host}:${options.port} (${error.message})`)));
+      server.once("error", reject);
       server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
-        const edge = new HttpEdge(server, options, (server.address() as { port: number }).port);
+        const edge = new EdgeServer(server, options, refused, (server.address() as { port: number }).port);
         server.on("connection", (socket: Socket) => {
           edge.connections.add(socket);
           new EdgeConnection(socket, edge);
@@ -460,13 +461,63 @@ export class HttpEdge {
     });
   }
 
-  refused(code: string): void {
-    this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
-  }
-
   /** Stops listening and closes every connection. */
   close(): Promise<void> {
     for (const socket of this.connections) socket.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Messages of the edge's worker thread to the validator's. */
+export type EdgeWorkerMessage = { readonly listening: number } | { readonly failed: string } | { readonly refused: string } | { readonly closed: true };
+
+/**
+ * The public listener of a validator's port (see the top of this file), run in a worker thread
+ * of its own: relaying every byte costs about as much CPU as uWS's handling of a small request,
+ * and there it does not take the validator's thread (uWS, the pipeline, consensus).
+ */
+export class HttpEdge {
+  /** Requests the edge refused itself, by error code. */
+  readonly refusals = new Map<string, number>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly options: EdgeOptions,
+    /** The port it listens on (the configured one, or the ephemeral one picked). */
+    readonly port: number,
+  ) {
+    worker.on("message", (message: EdgeWorkerMessage) => {
+      if ("refused" in message) this.refusals.set(message.refused, (this.refusals.get(message.refused) ?? 0) + 1);
+    });
+    // A bug in the edge must not take the validator down with an unhandled 'error' event.
+    worker.on("error", (error) => console.error(`the HTTP edge stopped: ${error.message}`));
+  }
+
+  static listen(options: EdgeOptions): Promise<HttpEdge> {
+    const worker = new Worker(new URL("./edge-worker.js", import.meta.url), { workerData: options });
+    worker.unref();
+    return new Promise((resolve, reject) => {
+      const failed = (reason: string) => {
+        void worker.terminate();
+        reject(new IosError<TransportErrorCode>("TRANSPORT_LISTEN_FAILED", `cannot listen on ${options.host}:${options.port} (${reason})`));
+      };
+      worker.once("error", (error) => failed(error.message));
+      worker.once("message", (message: EdgeWorkerMessage) => {
+        if ("listening" in message) resolve(new HttpEdge(worker, options, message.listening));
+        else failed("failed" in message ? message.failed : "the edge worker stopped");
+      });
+    });
+  }
+
+  /** Stops listening, closes every connection and ends the worker. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.worker.on("message", (message: EdgeWorkerMessage) => {
+        if ("closed" in message) void this.worker.terminate().then(() => resolve());
+      });
+      this.worker.postMessage("close");
+    });
+    return this.closing;
   }
 }

@@ -71,6 +71,7 @@ class PipelineBackend implements ClientBackend {
     private readonly sink: TxSink,
     private readonly consensus: ShardConsensus | undefined,
     private readonly pob: PobShardConsensus | undefined,
+    private readonly edge: HttpEdge,
   ) {
     this.shard = state.shard;
     this.shardCount = state.shardCount;
@@ -150,6 +151,12 @@ class PipelineBackend implements ClientBackend {
       gauge("ios_peers_connected", "Peers with an authenticated link", transport.links.length),
       counter("ios_transport_frames_in_total", "Peer frames received", transport.framesIn),
       counter("ios_transport_frames_out_total", "Peer frames sent", transport.framesOut),
+      {
+        name: "ios_api_edge_refused_total",
+        help: "Requests the HTTP edge answered itself (malformed or over a limit), by code",
+        type: "counter",
+        samples: [...this.edge.refusals].map(([code, value]) => ({ labels: { code }, value })),
+      },
       ...(this.consensus === undefined
         ? []
         : [
@@ -255,7 +262,7 @@ export class ValidatorNode {
       } else {
         producer = new SoloBlockProducer(pipeline, { blockIntervalMs: config.pipeline.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS });
       }
-      const backend = new PipelineBackend(setup, state, pipeline, pool, transport, pob ?? gossip ?? pipeline, consensus, pob);
+      const backend = new PipelineBackend(setup, state, pipeline, pool, transport, pob ?? gossip ?? pipeline, consensus, pob, edge);
       const api = new ClientApi(transport.app, backend, config.api);
       opened.unshift(() => api.stop());
       await transport.start();
