@@ -53,6 +53,8 @@ describe("node configuration", () => {
     assert.equal(config.shard, 1);
     assert.deepEqual(config.listen, { host: "127.0.0.1", port: 0 });
     assert.deepEqual(config.api, DEFAULT_API_LIMITS);
+    const limits = { maxStreams: 64, maxStreamsPerAddress: 2, streamIdleMs: 5000, maxSubscriberQueueBytes: 1 << 26 };
+    assert.deepEqual(parseNodeConfig(JSON.stringify({ ...valid(), api: limits }), file).api, { ...DEFAULT_API_LIMITS, ...limits });
     assert.equal(config.peers[0]!.url, "ws://127.0.0.1:7001/peer");
   });
 
@@ -70,6 +72,10 @@ describe("node configuration", () => {
     refused((c) => (c.pipeline = { workers: 0 }), "CONFIG_BAD_FIELD", /\$\.pipeline\.workers must be an integer in \[1, 256\]/);
     refused((c) => (c.pipeline = { threads: 2 }), "CONFIG_UNKNOWN_FIELD", /\$\.pipeline\.threads/);
     refused((c) => (c.api = { maxBodyBytes: 10 }), "CONFIG_BAD_FIELD", /\$\.api\.maxBodyBytes/);
+    refused((c) => (c.api = { maxStreams: 8, maxStreamsPerAddress: 9 }), "CONFIG_BAD_FIELD", /\$\.api\.maxStreamsPerAddress must be an integer in \[1, 8\], got 9/);
+    refused((c) => (c.api = { maxSubscriberBufferBytes: 1 << 20, maxSubscriberQueueBytes: 1 << 19 }), "CONFIG_BAD_FIELD", /\$\.api\.maxSubscriberQueueBytes must be an integer in \[1048576, /);
+    refused((c) => (c.api = { streamIdleMs: 500 }), "CONFIG_BAD_FIELD", /\$\.api\.streamIdleMs must be an integer in \[1000, 3600000\]/);
+    refused((c) => (c.api = { edge: false }), "CONFIG_UNKNOWN_FIELD", /\$\.api\.edge is not a known field/);
     refused((c) => (c.shard = -1), "CONFIG_BAD_FIELD", /\$\.shard/);
   });
 
