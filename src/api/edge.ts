@@ -346,8 +346,11 @@ class EdgeConnection {
     }
     this.relay(this.pending.subarray(0, end + HEAD_END.length));
     this.pending = this.pending.subarray(end + HEAD_END.length);
-    if (head.upgrade) this.mode = "upgrading";
-    else if (head.chunked) {
+    if (head.upgrade) {
+      // Nothing is relayed until uWS has answered the upgrade: the client waits in TCP's buffers, not in ours.
+      this.mode = "upgrading";
+      this.client.pause();
+    } else if (head.chunked) {
       this.mode = "chunked";
       this.chunks = new ChunkScanner(this.edge.options.maxBodyBytes);
     } else if (head.contentLength > 0) {
@@ -380,6 +383,7 @@ class EdgeConnection {
     if (!this.client.write(data)) this.upstream?.pause();
     if (this.mode === "upgrading") {
       this.mode = data.toString("latin1", 0, 12) === "HTTP/1.1 101" ? "tunnel" : "head";
+      this.client.resume();
       this.advance();
     }
   }
