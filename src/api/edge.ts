@@ -517,8 +517,10 @@ export class HttpEdge {
   /** Stops listening, closes every connection and ends the worker. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
+      // A worker that already died (see the 'error' handler) resolves through 'exit'.
+      this.worker.once("exit", () => resolve());
       this.worker.on("message", (message: EdgeWorkerMessage) => {
-        if ("closed" in message) void this.worker.terminate().then(() => resolve());
+        if ("closed" in message) void this.worker.terminate();
       });
       this.worker.postMessage("close");
     });
