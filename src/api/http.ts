@@ -7,16 +7,21 @@
 import type { HttpRequest, HttpResponse } from "uWebSockets.js";
 import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
 
-const STATUS_TEXT: Readonly<Record<number, string>> = {
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "200 OK",
   202: "202 Accepted",
   400: "400 Bad Request",
   404: "404 Not Found",
   405: "405 Method Not Allowed",
+  408: "408 Request Timeout",
   413: "413 Payload Too Large",
+  414: "414 URI Too Long",
   415: "415 Unsupported Media Type",
+  429: "429 Too Many Requests",
+  431: "431 Request Header Fields Too Large",
   500: "500 Internal Server Error",
   503: "503 Service Unavailable",
+  505: "505 HTTP Version Not Supported",
 };
 
 export class HttpExchange {
@@ -30,12 +35,15 @@ export class HttpExchange {
   readonly query: string;
   readonly contentType: string;
   readonly contentLength: string;
+  /** A HEAD request: answered with the headers a GET would get, never a body (RFC 9110 §9.3.2). */
+  readonly headOnly: boolean;
 
   constructor(
     private readonly res: HttpResponse,
     req: HttpRequest,
   ) {
     this.method = req.getMethod();
+    this.headOnly = this.method === "head";
     this.url = req.getUrl();
     this.query = req.getQuery() ?? "";
     this.contentType = req.getHeader("content-type").toLowerCase();
@@ -60,12 +68,19 @@ export class HttpExchange {
     this.res.cork(() => {
       this.res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`).writeHeader("content-type", contentType);
       for (const [key, value] of Object.entries(headers)) this.res.writeHeader(key, value);
-      this.res.end(body, closeConnection);
+      if (!this.headOnly) {
+        this.res.end(body, closeConnection);
+        return;
+      }
+      // uWS 20.30 leaves a response open after endWithoutBody(length), so the length goes in as a
+      // header; a HEAD request carries no body, so its connection never needs closing.
+      this.res.writeHeader("content-length", String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength));
+      this.res.endWithoutBody();
     });
   }
 
-  error(error: ApiError, closeConnection = false): void {
-    const headers: Record<string, string> = {};
+  error(error: ApiError, closeConnection = false, extraHeaders: Readonly<Record<string, string>> = {}): void {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (error.code === "MEMPOOL_FULL") headers["retry-after"] = String(RETRY_AFTER_SECONDS);
     const message = error.message.startsWith(`${error.code}: `) ? error.message.slice(error.code.length + 2) : error.message;
     this.json(error.status, { error: { code: error.code, message } }, headers, closeConnection);

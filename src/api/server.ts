@@ -47,18 +47,30 @@ import { toHex } from "../hex.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 export const STREAM_PATH = "/v1/stream";
-/** Stream connections at once; further upgrades get 503 (each may hold a frame in flight). */
-export const MAX_STREAM_CLIENTS = 256;
 /** Submission frames a connection may have awaiting their ack; past it frames are refused (STREAM_BUSY). */
 export const MAX_FRAMES_IN_FLIGHT = 8;
 /** Close code of a subscriber dropped for not reading its events (RFC 6455 §7.4.2 private range). */
 export const CLOSE_SLOW_CONSUMER = 4008;
+/** Close code of a stream that neither subscribed nor submitted within `streamIdleMs`. */
+export const CLOSE_IDLE = 4009;
+/**
+ * A quarter of the stream slots is kept for client addresses that hold none: once only that
+ * many are free, an address that already has a stream is refused, so a newcomer still gets in.
+ */
+export const RESERVED_STREAM_SHARE = 0.25;
+/** Idle streams are looked for this many times per `streamIdleMs`: one closes within 1.25 × the limit. */
+const IDLE_SWEEPS_PER_LIMIT = 4;
 /** GET /v1/owner/:pk/utxos: default and largest page. */
 const DEFAULT_UTXO_LIMIT = 1000;
 const MAX_UTXO_LIMIT = 10_000;
+/** uWS closes a stream silent for this long; its automatic pings keep a live client's open. */
 const STREAM_IDLE_TIMEOUT_SEC = 120;
 
 interface StreamClient {
+  /** The client's address (the one the edge saw, passed by the PROXY header, else the socket's). */
+  readonly address: string;
+  /** When it last subscribed or submitted (ms, performance.now()). */
+  lastActiveMs: number;
   nextSequence: number;
   inFlight: number;
   subscribed: boolean;
@@ -148,6 +160,11 @@ export class ClientApi {
   private readonly streamFrames = new LabeledCounter("ios_api_stream_frames_total", "WebSocket stream frames, by kind", ["kind"]);
   private readonly streamDrops = new LabeledCounter("ios_api_stream_dropped_subscribers_total", "Subscribers closed for falling behind", []);
   private readonly streams = new Set<WebSocket<StreamClient>>();
+  /** Open streams by client address. */
+  private readonly streamsByAddress = new Map<string, number>();
+  private readonly idleSweep: NodeJS.Timeout;
+  private readonly streamsRefused = new LabeledCounter("ios_api_stream_refused_total", "Stream upgrades refused, by reason", ["reason"]);
+  private readonly streamsIdleClosed = new LabeledCounter("ios_api_stream_idle_closed_total", "Streams closed for neither subscribing nor submitting", []);
   private readonly unsubscribeConfirmations: () => void;
   private readonly unsubscribeOptimistic: () => void;
   private stopped = false;
@@ -161,6 +178,7 @@ export class ClientApi {
     this.owners = new OwnerIndex(backend.chain);
     this.unsubscribeConfirmations = backend.onConfirmations((batch) => this.confirmations(batch));
     this.unsubscribeOptimistic = backend.onOptimistic((batch) => this.optimistic(batch));
+    this.idleSweep = setInterval(() => this.closeIdleStreams(), limits.streamIdleMs / IDLE_SWEEPS_PER_LIMIT).unref();
     this.mount();
   }
 
@@ -168,14 +186,16 @@ export class ClientApi {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    clearInterval(this.idleSweep);
     this.unsubscribeConfirmations();
     this.unsubscribeOptimistic();
     for (const ws of [...this.streams]) ws.end(1001, "SHUTDOWN");
     this.streams.clear();
   }
 
+  /** Mounts `handler` for `method` (a GET route answers HEAD too, without the body); other methods get 405. */
   private route(method: "get" | "post", pattern: string, name: string, handler: (exchange: HttpExchange, req: HttpRequest) => void | Promise<void>): void {
-    this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
+    const serve = (res: HttpResponse, req: HttpRequest) => {
       const exchange = new HttpExchange(res, req);
       if (this.stopped) {
         this.answerError(exchange, name, new ApiError("API_UNAVAILABLE", "the node is shutting down"));
@@ -189,14 +209,17 @@ export class ClientApi {
         return;
       }
       if (result instanceof Promise) result.catch((error: unknown) => this.answerError(exchange, name, error));
-    });
+    };
+    this.app[method](pattern, serve);
+    if (method === "get") this.app.head(pattern, serve);
+    const allowed = method === "get" ? "GET, HEAD" : "POST";
     this.app.any(pattern, (res: HttpResponse, req: HttpRequest) => {
       const exchange = new HttpExchange(res, req);
-      this.answerError(exchange, name, new ApiError("API_METHOD_NOT_ALLOWED", `${exchange.method.toUpperCase()} is not allowed on ${exchange.url}; use ${method.toUpperCase()}`));
+      this.answerError(exchange, name, new ApiError("API_METHOD_NOT_ALLOWED", `${exchange.method.toUpperCase()} is not allowed on ${exchange.url}; use ${allowed}`), { allow: allowed });
     });
   }
 
-  private answerError(exchange: HttpExchange, route: string, error: unknown): void {
+  private answerError(exchange: HttpExchange, route: string, error: unknown, headers: Readonly<Record<string, string>> = {}): void {
     if (!(error instanceof ApiError)) this.failures.record("api", error, { route });
     const apiError =
       error instanceof ApiError
@@ -207,7 +230,7 @@ export class ClientApi {
     if (exchange.answered) return;
     this.requests.inc([route, String(apiError.status)]);
     // A refused body may still be arriving: close the connection rather than read it.
-    exchange.error(apiError, exchange.bodyUnread);
+    exchange.error(apiError, exchange.bodyUnread, headers);
   }
 
   private answer(exchange: HttpExchange, route: string, status: number, body: unknown): void {
@@ -320,6 +343,9 @@ export class ClientApi {
       this.requests.family(),
       this.streamFrames.family(),
       this.streamDrops.family(),
+      this.streamsRefused.family(),
+      this.streamsIdleClosed.family(),
+      { name: "ios_api_stream_queued_bytes", help: "Bytes the stream subscribers hold unread", type: "gauge", samples: [{ value: this.subscriberQueueBytes }] },
       { name: "ios_api_stream_connections", help: "Open WebSocket stream connections", type: "gauge", samples: [{ value: this.streams.size }] },
       { name: "ios_api_indexed_owners", help: "Owners with unspent outputs in the owner index", type: "gauge", samples: [{ value: this.owners.ownerCount }] },
       { name: "process_resident_memory_bytes", help: "Resident set size", type: "gauge", samples: [{ value: memory.rss }] },
@@ -337,15 +363,20 @@ export class ClientApi {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         const exchange = new HttpExchange(res, req);
-        if (this.stopped || this.streams.size >= MAX_STREAM_CLIENTS) {
-          this.answerError(exchange, "stream", new ApiError("API_UNAVAILABLE", `the node is shutting down or already serves ${MAX_STREAM_CLIENTS} streams; retry later`));
+        const address = Buffer.from(res.getProxiedRemoteAddressAsText()).toString() || Buffer.from(res.getRemoteAddressAsText()).toString();
+        const refusal = this.streamRefusal(address);
+        if (refusal !== undefined) {
+          this.streamsRefused.inc([refusal.code]);
+          this.answerError(exchange, "stream", refusal);
           return;
         }
-        const client: StreamClient = { nextSequence: 0, inFlight: 0, subscribed: false, open: true, ackChain: Promise.resolve() };
+        const client: StreamClient = { address, lastActiveMs: performance.now(), nextSequence: 0, inFlight: 0, subscribed: false, open: true, ackChain: Promise.resolve() };
         res.upgrade(client, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
       },
       open: (ws) => {
         this.streams.add(ws);
+        const { address } = ws.getUserData();
+        this.streamsByAddress.set(address, (this.streamsByAddress.get(address) ?? 0) + 1);
       },
       message: (ws, message, isBinary) => {
         const client = ws.getUserData();
@@ -354,11 +385,16 @@ export class ClientApi {
           return;
         }
         this.streamFrames.inc(["submission"]);
+        client.lastActiveMs = performance.now();
         this.submitFrame(ws, client, new Uint8Array(message.slice(0)));
       },
       close: (ws) => {
-        ws.getUserData().open = false;
+        const client = ws.getUserData();
+        client.open = false;
         this.streams.delete(ws);
+        const held = (this.streamsByAddress.get(client.address) ?? 1) - 1;
+        if (held > 0) this.streamsByAddress.set(client.address, held);
+        else this.streamsByAddress.delete(client.address);
       },
     });
   }
@@ -378,6 +414,7 @@ export class ClientApi {
     }
     if (op === "subscribe" || op === "unsubscribe") {
       client.subscribed = op === "subscribe";
+      client.lastActiveMs = performance.now();
       this.streamFrames.inc([op]);
       return;
     }
@@ -426,21 +463,75 @@ export class ClientApi {
     this.broadcast("optimistic", () => encodeOptimistic(batch));
   }
 
-  /** Sends one frame (encoded once, on first need) to every subscriber; drops those that fell behind. */
+  /**
+   * Sends one frame (encoded once, on first need) to every subscriber; drops those past their own
+   * unread limit, then, while all together hold more than the node's queue budget, the furthest
+   * behind: what subscribers can pin is maxSubscriberQueueBytes plus this frame once per subscriber.
+   */
   private broadcast(kind: "events" | "optimistic", encode: () => Uint8Array): void {
     let frame: Uint8Array | undefined;
+    const backlogs: { ws: WebSocket<StreamClient>; bytes: number }[] = [];
+    let queued = 0;
     for (const ws of this.streams) {
       const client = ws.getUserData();
       if (!client.subscribed || !client.open) continue;
       if (ws.getBufferedAmount() > this.limits.maxSubscriberBufferBytes) {
-        this.streamDrops.inc([]);
-        client.open = false;
-        ws.end(CLOSE_SLOW_CONSUMER, "SLOW_CONSUMER");
+        this.dropSlowConsumer(ws);
         continue;
       }
       frame ??= encode();
       this.streamFrames.inc([kind]);
       ws.send(frame, true);
+      const bytes = ws.getBufferedAmount();
+      if (bytes > 0) backlogs.push({ ws, bytes });
+      queued += bytes;
+    }
+    if (queued <= this.limits.maxSubscriberQueueBytes) return;
+    backlogs.sort((a, b) => b.bytes - a.bytes);
+    for (const { ws, bytes } of backlogs) {
+      if (queued <= this.limits.maxSubscriberQueueBytes) break;
+      this.dropSlowConsumer(ws);
+      queued -= bytes;
+    }
+  }
+
+  private dropSlowConsumer(ws: WebSocket<StreamClient>): void {
+    this.streamDrops.inc([]);
+    ws.getUserData().open = false;
+    ws.end(CLOSE_SLOW_CONSUMER, "SLOW_CONSUMER");
+  }
+
+  /** Bytes the subscribers hold unread, in all (the gauge ios_api_stream_queued_bytes). */
+  get subscriberQueueBytes(): number {
+    let queued = 0;
+    for (const ws of this.streams) if (ws.getUserData().open) queued += ws.getBufferedAmount();
+    return queued;
+  }
+
+  /** Why a stream from `address` is refused now: shutting down, all slots taken, or the address holds its share. */
+  private streamRefusal(address: string): ApiError | undefined {
+    const { maxStreams, maxStreamsPerAddress } = this.limits;
+    if (this.stopped) return new ApiError("API_UNAVAILABLE", "the node is shutting down");
+    const open = this.streams.size;
+    const held = this.streamsByAddress.get(address) ?? 0;
+    if (open >= maxStreams) return new ApiError("API_UNAVAILABLE", `the node already serves ${maxStreams} streams; retry later`);
+    if (held >= maxStreamsPerAddress) return new ApiError("API_TOO_MANY_STREAMS", `${address} already holds ${held} streams, the most one client address may; close one first`);
+    const reserved = Math.ceil(maxStreams * RESERVED_STREAM_SHARE);
+    if (held > 0 && maxStreams - open <= reserved) {
+      return new ApiError("API_UNAVAILABLE", `the last ${reserved} of ${maxStreams} stream slots are kept for clients without one; ${address} already holds ${held}; retry later`);
+    }
+    return undefined;
+  }
+
+  /** Closes the streams that neither subscribed nor submitted within streamIdleMs (close code 4009 STREAM_IDLE). */
+  private closeIdleStreams(): void {
+    const oldest = performance.now() - this.limits.streamIdleMs;
+    for (const ws of this.streams) {
+      const client = ws.getUserData();
+      if (!client.open || client.subscribed || client.inFlight > 0 || client.lastActiveMs > oldest) continue;
+      this.streamsIdleClosed.inc([]);
+      client.open = false;
+      ws.end(CLOSE_IDLE, "STREAM_IDLE");
     }
   }
 }

@@ -10,12 +10,12 @@ export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
-export type CliErrorCode = "CLI_USAGE" | "CLI_FILE_EXISTS" | "CLI_IO" | "CLI_INSUFFICIENT_FUNDS" | "CLI_TIMEOUT" | "CLI_TX_REJECTED";
+export type CliErrorCode = "CLI_USAGE" | "CLI_BAD_PATH" | "CLI_FILE_EXISTS" | "CLI_IO" | "CLI_INSUFFICIENT_FUNDS" | "CLI_TIMEOUT" | "CLI_TX_REJECTED";
 
-/** A usage error: wrong or missing options; exits 2 after pointing at `--help`. */
-export class UsageError extends IosError<"CLI_USAGE"> {
-  constructor(message: string) {
-    super("CLI_USAGE", message);
+/** A usage error: wrong or missing options (CLI_USAGE) or an unusable path (CLI_BAD_PATH); exits 2 after pointing at `--help`. */
+export class UsageError extends IosError<"CLI_USAGE" | "CLI_BAD_PATH"> {
+  constructor(message: string, code: "CLI_USAGE" | "CLI_BAD_PATH" = "CLI_USAGE") {
+    super(code, message);
     this.name = "UsageError";
   }
 }
@@ -73,6 +73,40 @@ export function reportError(error: unknown, io: Output): number {
   return EXIT_RUNTIME;
 }
 
+/**
+ * `--shards -3` joined into `--shards=-3`: parseArgs takes a value that starts with "-" for an
+ * option ("ambiguous"), so a negative number would never reach the option's own range check.
+ */
+function withNegativeValues(args: readonly string[], options: Options): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-[0-9.]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/** A repeated option would silently keep its last value: refused unless the option is `multiple`. */
+function refuseRepeatedOptions(tokens: ReturnType<typeof parseArgs>["tokens"], options: Options): void {
+  const seen = new Map<string, string | undefined>();
+  for (const token of tokens ?? []) {
+    if (token.kind !== "option" || options[token.name]?.multiple === true) continue;
+    if (seen.has(token.name)) {
+      const earlier = seen.get(token.name);
+      const values = earlier === undefined ? "" : ` (${JSON.stringify(earlier)} and ${JSON.stringify(token.value)})`;
+      throw new UsageError(`--${token.name} is given more than once${values}; give it once`);
+    }
+    seen.set(token.name, token.value);
+  }
+}
+
 /** Runs `argv` (without node and script) against `root`; resolves the exit code. */
 export async function dispatch(root: Command, argv: readonly string[], io: Output): Promise<number> {
   let command = root;
@@ -101,10 +135,10 @@ export async function dispatch(root: Command, argv: readonly string[], io: Outpu
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: command.options ?? {}, allowPositionals: true, strict: true }) as {
-      values: Values;
-      positionals: string[];
-    });
+    const options = command.options ?? {};
+    const parsed = parseArgs({ args: withNegativeValues(rest, options), options, allowPositionals: true, strict: true, tokens: true });
+    ({ values, positionals } = parsed as unknown as { values: Values; positionals: string[] });
+    refuseRepeatedOptions(parsed.tokens, options);
     const allowed = command.positionals ?? 0;
     if (positionals.length > allowed) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[allowed])}`);
   } catch (error) {
@@ -139,6 +173,24 @@ export function integerOption(values: Values, name: string, min: number, max: nu
   const value = typeof text === "string" && /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
   return value;
+}
+
+/**
+ * The validators of `--validators N` (all of them) or `--validators-per-shard K` (K in every
+ * shard, N = K × shards): one name for one quantity in every command that sizes a network.
+ * `perShard` is undefined when N does not split evenly over the shards.
+ */
+export function validatorCountOption(values: Values, shards: number, maxTotal: number): { total: number; perShard: number | undefined } {
+  if ((values.validators === undefined) === (values["validators-per-shard"] === undefined)) {
+    throw new UsageError("give exactly one of --validators N (all validators) and --validators-per-shard K (K per shard, N = K × shards)");
+  }
+  if (values.validators !== undefined) {
+    const total = integerOption(values, "validators", 1, maxTotal);
+    if (total < shards) throw new UsageError(`--validators (${total}) must be at least --shards (${shards}): every shard needs a validator`);
+    return { total, perShard: total % shards === 0 ? total / shards : undefined };
+  }
+  const perShard = integerOption(values, "validators-per-shard", 1, Math.floor(maxTotal / shards));
+  return { total: perShard * shards, perShard };
 }
 
 /** `--name` as a probability in (0, 1] (a decimal like 0.1); `fallback` when absent, else required. */

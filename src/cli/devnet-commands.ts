@@ -12,9 +12,12 @@ import { deriveTestAccounts, genesisTxid } from "../ledger/genesis.js";
 import { loadGenesisFile } from "../node/config.js";
 import type { Devnet, DevnetOptions } from "../devnet/launcher.js";
 import { consensusModeOf, maxBelievableOf } from "../devnet/consensus-mode.js";
-import { EXIT_OK, EXIT_RUNTIME, integerOption, probabilityOption, required, UsageError, type Command, type Output, type Values } from "./command.js";
+import { EXIT_OK, EXIT_RUNTIME, integerOption, probabilityOption, required, UsageError, validatorCountOption, type Command, type Output, type Values } from "./command.js";
+import { outputPath } from "./files.js";
 
 const DEFAULT_ACCOUNTS = 2000;
+/** Validators of one devnet shard at most: 256 processes already exceed what one host runs. */
+const MAX_VALIDATORS_PER_SHARD = 256;
 const DEFAULT_SEED = "devnet";
 const PROGRESS_MS = 1000;
 
@@ -62,11 +65,12 @@ function describeDevnet(devnet: Devnet, io: Output): void {
 export const devnetCommand: Command = {
   name: "devnet",
   summary: "Launch a local devnet: one validator process per node on 127.0.0.1.",
-  usage: "--shards M --validators-per-shard K --believable B [--dir D] [options]",
+  usage: "--shards M (--validators-per-shard K | --validators N) --believable B [--dir D] [options]",
   help: [
     "options:",
     "  --shards M                 shards (1..64)",
     "  --validators-per-shard K   validators of each shard",
+    "  --validators N             or N validators in all (N = K × M), as in `ios genesis`",
     "  --believable B             believable producers per shard (0..K-3): B >= 1 runs",
     "                             Proof-of-Believability with a normal league of K - B,",
     "                             0 the one-league BFT fallback (ignored when K = 1: solo)",
@@ -87,6 +91,7 @@ export const devnetCommand: Command = {
   options: {
     shards: { type: "string" },
     "validators-per-shard": { type: "string" },
+    validators: { type: "string" },
     believable: { type: "string" },
     "sampling-p": { type: "string" },
     dir: { type: "string" },
@@ -98,10 +103,12 @@ export const devnetCommand: Command = {
   },
   async run(values, _positionals, io) {
     const shards = integerOption(values, "shards", 1, 64);
-    const validatorsPerShard = integerOption(values, "validators-per-shard", 1, 256);
+    const validators = validatorCountOption(values, shards, shards * MAX_VALIDATORS_PER_SHARD);
+    if (validators.perShard === undefined) throw new UsageError(`--validators ${validators.total} does not split evenly over ${shards} shards; a devnet runs the same number in every shard`);
+    const validatorsPerShard = validators.perShard;
     const believable = integerOption(values, "believable", 0, maxBelievableOf(validatorsPerShard));
     const samplingProbability = values["sampling-p"] === undefined ? undefined : probabilityOption(values, "sampling-p");
-    const dir = typeof values.dir === "string" ? resolve(values.dir) : mkdtempSync(join(tmpdir(), "ios-devnet-"));
+    const dir = typeof values.dir === "string" ? resolve(await outputPath(values.dir, "--dir")) : mkdtempSync(join(tmpdir(), "ios-devnet-"));
     const signal = interrupted();
     try {
       const devnet = await launch({
@@ -189,8 +196,10 @@ export const loadCommand: Command = {
     if ((values.tx === undefined) === (values.replay === undefined)) throw new UsageError("give exactly one of --tx N and --replay FILE");
     const { mode, durationMs } = loadMode(values);
     const seed = stringOption(values, "seed", "load");
+    const save = typeof values.save === "string" ? await outputPath(values.save, "--save") : undefined;
+    const reportDir = await outputPath(stringOption(values, "report", "load-report"), "--report");
     // Loaded on demand (workers, WebSocket client, report assets): `ios node` does not need them.
-    const [{ readLoadFile, saveLoadFile }, { runLoad }, { ProgressDisplay }, { writeReport }, { generateLoad }] = await Promise.all([
+    const [{ readLoadFile, saveLoadFile }, { checkEndpoints, runLoad }, { ProgressDisplay }, { writeReport }, { generateLoad }] = await Promise.all([
       import("../load/load-file.js"),
       import("../load/driver.js"),
       import("../load/progress.js"),
@@ -215,6 +224,11 @@ export const loadCommand: Command = {
       endpoints = endpointsOption!.map((list) => list.split(",").filter((url) => url !== ""));
     }
     const genesis = loadGenesisFile(genesisFile);
+    try {
+      checkEndpoints(endpoints, genesis.shardCount);
+    } catch (error) {
+      throw new UsageError(`--endpoints: ${(error as Error).message.replace(/^LOAD_BAD_OPTION: /, "")}`);
+    }
     let set: LoadSet;
     if (typeof values.replay === "string") {
       set = await readLoadFile(values.replay, genesisTxid(genesis));
@@ -232,9 +246,9 @@ export const loadCommand: Command = {
       });
       io.out(`generated ${count} signed transfers in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${JSON.stringify(seed)})`);
     }
-    if (typeof values.save === "string") {
-      await saveLoadFile(values.save, set);
-      io.out(`saved the set to ${values.save}`);
+    if (save !== undefined) {
+      await saveLoadFile(save, set);
+      io.out(`saved the set to ${save}`);
     }
     // Without --duration, submission lasts until the set is exhausted: the open loop's schedule plus a second of slack for the scheduler's ticks.
     const plannedMs = durationMs ?? (mode.kind === "open-loop" ? Math.ceil((set.count * 1000) / mode.rate) + 1000 : 86_400_000);
@@ -248,7 +262,7 @@ export const loadCommand: Command = {
       cpu: cpu.filter((p) => processExists(p.pid)),
       progress,
     });
-    const files = await writeReport(report, stringOption(values, "report", "load-report"));
+    const files = await writeReport(report, reportDir);
     const m = report.metrics;
     io.out(`${m.totals.final} final of ${m.totals.submitted} submitted (${m.totals.rejected} rejected, ${m.totals.pending} pending; ${end})`);
     io.out(`throughput ${m.throughput.endToEndTps.toFixed(0)} final tx/s; final latency p50 ${m.latency.final.p50Ms} ms, p99 ${m.latency.final.p99Ms} ms`);
@@ -304,7 +318,7 @@ export const startCommand: Command = {
   async run(values, _positionals, io) {
     const durationS = integerOption(values, "duration", 1, 3600, START_DURATION_S);
     const window = integerOption(values, "window", 1, 1 << 22, START_WINDOW);
-    const reportDir = resolve(stringOption(values, "report", "ios-start-report"));
+    const reportDir = resolve(await outputPath(stringOption(values, "report", "ios-start-report"), "--report"));
     const root = mkdtempSync(join(tmpdir(), "ios-start-"));
     const signal = interrupted();
     let devnet: Devnet | undefined;

@@ -1,8 +1,45 @@
 /** File writes of the CLI, with errors a person can act on. */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { realpath } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
 import { IosError } from "../errors.js";
-import type { CliErrorCode } from "./command.js";
+import { UsageError, type CliErrorCode } from "./command.js";
+
+/**
+ * Kernel pseudo-filesystems: no place for output, and Node's recursive mkdir under /proc never
+ * returns (it spins at 100% CPU, deaf to signals), so such paths are refused before any mkdir.
+ */
+const SYSTEM_ROOTS = ["/proc", "/sys", "/dev"] as const;
+
+/**
+ * A user-given output path (`option` names it in the message), returned as given after
+ * refusing one that is, or resolves through symbolic links to, a path under /proc, /sys or /dev
+ * (CLI_BAD_PATH). Links are resolved on the nearest existing ancestor, asynchronously, so even
+ * a slow file system leaves signal handling alive.
+ */
+export async function outputPath(path: string, option: string): Promise<string> {
+  const absolute = resolve(path);
+  let existing = absolute;
+  let real: string | undefined;
+  while (real === undefined) {
+    try {
+      real = join(await realpath(existing), relative(existing, absolute));
+    } catch (error) {
+      const parent = dirname(existing);
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || parent === existing) real = absolute;
+      else existing = parent;
+    }
+  }
+  for (const root of SYSTEM_ROOTS) {
+    for (const candidate of new Set([absolute, real])) {
+      if (candidate === root || candidate.startsWith(`${root}/`)) {
+        const via = candidate === absolute ? "" : ` (it resolves to ${candidate})`;
+        throw new UsageError(`${option} ${path} is under ${root}${via}, a kernel pseudo-filesystem; choose a directory for files`, "CLI_BAD_PATH");
+      }
+    }
+  }
+  return path;
+}
 
 /** Writes `text` to `file`, creating its directory; refuses to overwrite unless `force`. */
 export function writeNewFile(file: string, text: string, force: boolean, mode = 0o644): void {

@@ -11,7 +11,8 @@ import { DEFAULT_BELIEVABLE, DEFAULT_SAMPLING_P, devnetPobPolicy } from "../devn
 import { writeDevnetFiles } from "../devnet/files.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
-import { EXIT_OK, integerOption, probabilityOption, required, UsageError, type Command, type Values } from "./command.js";
+import { EXIT_OK, integerOption, probabilityOption, required, UsageError, validatorCountOption, type Command, type Values } from "./command.js";
+import { outputPath } from "./files.js";
 import { toHex } from "../hex.js";
 
 const DEFAULT_AMOUNT = 1_000_000n;
@@ -30,12 +31,13 @@ function pobPolicyOf(values: Values, perShard: number): ShardingPolicy {
 export const genesisCommand: Command = {
   name: "genesis",
   summary: "Write a genesis, validator keys and node configurations for a devnet.",
-  usage: "--shards M --validators N --accounts K --seed S --out DIR [options]",
+  usage: "--shards M (--validators N | --validators-per-shard K) --accounts K --seed S --out DIR [options]",
   help: [
     "options:",
     "  --shards M          shard count (1..1024)",
-    "  --validators N      validators (N >= M); the genesis's epoch-0 randomness deals",
-    "                      them out, ⌊N/M⌋ or ⌈N/M⌉ to a shard (printed below)",
+    "  --validators N      validators in all (N >= M); the genesis's epoch-0 randomness",
+    "                      deals them out, ⌊N/M⌋ or ⌈N/M⌉ to a shard (printed below)",
+    "  --validators-per-shard K  or K validators in every shard (N = K × M), as in `ios devnet`",
     "  --accounts K        funded test accounts, derived from the seed",
     "  --seed S            seed of every key (test keys: do not reuse for real funds)",
     "  --out DIR           output directory",
@@ -58,6 +60,7 @@ export const genesisCommand: Command = {
   options: {
     shards: { type: "string" },
     validators: { type: "string" },
+    "validators-per-shard": { type: "string" },
     accounts: { type: "string" },
     seed: { type: "string" },
     out: { type: "string" },
@@ -72,10 +75,10 @@ export const genesisCommand: Command = {
   },
   async run(values, _positionals, io) {
     const shards = integerOption(values, "shards", 1, 1024);
-    const validatorCount = integerOption(values, "validators", 1, MAX_VALIDATORS);
+    const validatorCount = validatorCountOption(values, shards, MAX_VALIDATORS).total;
     const accountCount = integerOption(values, "accounts", 1, MAX_ACCOUNTS);
     const seed = required(values, "seed");
-    const out = required(values, "out");
+    const out = await outputPath(required(values, "out"), "--out");
     const host = typeof values.host === "string" ? values.host : "127.0.0.1";
     const basePort = integerOption(values, "base-port", 1, 65_535 - validatorCount + 1, DEFAULT_BASE_PORT);
     const accountKeys = integerOption(values, "account-keys", 0, accountCount, Math.min(accountCount, DEFAULT_ACCOUNT_KEY_FILES));
@@ -83,7 +86,6 @@ export const genesisCommand: Command = {
     if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new UsageError(`--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
     const amount = BigInt(amountText);
     if (amount * BigInt(accountCount) > MAX_AMOUNT) throw new UsageError(`--amount × --accounts = ${amount * BigInt(accountCount)} exceeds the u64 supply limit`);
-    if (validatorCount < shards) throw new UsageError(`--validators (${validatorCount}) must be at least --shards (${shards}): every shard needs a validator`);
     const consensus = values.consensus ?? "solo";
     if (consensus !== "solo" && consensus !== "bft" && consensus !== "pob") throw new UsageError(`--consensus must be solo, bft or pob, got ${JSON.stringify(consensus)}`);
     const pob = consensus === "pob" ? pobPolicyOf(values, Math.floor(validatorCount / shards)) : undefined;

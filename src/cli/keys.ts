@@ -4,7 +4,7 @@ import { keyPairFromSecret } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { keyFileJson, loadKeyFile } from "../node/config.js";
 import { EXIT_OK, integerOption, required, UsageError, type Command } from "./command.js";
-import { writeNewFile } from "./files.js";
+import { outputPath, writeNewFile } from "./files.js";
 
 const keysNew: Command = {
   name: "new",
@@ -17,7 +17,7 @@ const keysNew: Command = {
   ].join("\n"),
   options: { out: { type: "string" }, force: { type: "boolean" } },
   async run(values, _positionals, io) {
-    const file = required(values, "out");
+    const file = await outputPath(required(values, "out"), "--out");
     const pair = keyPairFromSecret(randomBytes(32));
     writeNewFile(file, keyFileJson(pair), values.force === true, 0o600);
     io.out(`public key ${Buffer.from(pair.publicKey).toString("hex")}`);
@@ -36,12 +36,10 @@ const keysShow: Command = {
   async run(values, positionals, io) {
     const file = positionals[0];
     if (file === undefined) throw new UsageError("the key FILE is required");
+    const shards = values.shards === undefined ? undefined : integerOption(values, "shards", 1, 1024);
     const pair = loadKeyFile(file);
     io.out(`public key ${Buffer.from(pair.publicKey).toString("hex")}`);
-    if (values.shards !== undefined) {
-      const shards = integerOption(values, "shards", 1, 1024);
-      io.out(`shard ${shardOfOwner(pair.publicKey, shards)} of ${shards}`);
-    }
+    if (shards !== undefined) io.out(`shard ${shardOfOwner(pair.publicKey, shards)} of ${shards}`);
     return EXIT_OK;
   },
 };

@@ -131,13 +131,16 @@ interface Connection {
   nextSequence: number;
 }
 
+/** One list of stream URLs per shard (LOAD_BAD_OPTION otherwise): checked before any signing work. */
+export function checkEndpoints(endpoints: readonly (readonly string[])[], shardCount: number): void {
+  loadCheck(endpoints.length === shardCount, "LOAD_BAD_OPTION", `endpoints must list one entry per shard (${shardCount}), got ${endpoints.length}`);
+  for (const url of endpoints.flat()) loadCheck(/^wss?:\/\/[^/]+\/v1\/stream$/.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
+}
+
 function checkOptions(options: DriverOptions): void {
   const { set, endpoints, mode, durationMs } = options;
-  loadCheck(endpoints.length === set.header.shardCount, "LOAD_BAD_OPTION", `endpoints must list one entry per shard (${set.header.shardCount}), got ${endpoints.length}`);
-  endpoints.forEach((urls, shard) => {
-    loadCheck(urls.length > 0 || !set.shards.includes(shard), "LOAD_BAD_OPTION", `shard ${shard} has transactions but no entry validator`);
-    for (const url of urls) loadCheck(/^wss?:\/\/[^/]+\/v1\/stream$/.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
-  });
+  checkEndpoints(endpoints, set.header.shardCount);
+  endpoints.forEach((urls, shard) => loadCheck(urls.length > 0 || !set.shards.includes(shard), "LOAD_BAD_OPTION", `shard ${shard} has transactions but no entry validator`));
   if (mode.kind === "open-loop") loadCheck(Number.isFinite(mode.rate) && mode.rate > 0, "LOAD_BAD_OPTION", `rate must be a positive number of tx/s, got ${mode.rate}`);
   else loadCheck(Number.isInteger(mode.window) && mode.window >= 1, "LOAD_BAD_OPTION", `window must be a positive integer, got ${mode.window}`);
   loadCheck(Number.isFinite(durationMs) && durationMs > 0, "LOAD_BAD_OPTION", `duration must be a positive number of ms, got ${durationMs}`);

@@ -12,6 +12,7 @@ export type LoadErrorCode =
   | "LOAD_INSUFFICIENT_FUNDS"
   | "LOAD_SIGNING_FAILED"
   // saved load files
+  | "LOAD_FILE_UNREADABLE"
   | "LOAD_FILE_BAD_MAGIC"
   | "LOAD_FILE_BAD_VERSION"
   | "LOAD_FILE_TRUNCATED"

@@ -123,6 +123,12 @@ export async function saveLoadFile(path: string, set: LoadSet): Promise<void> {
 }
 
 export async function readLoadFile(path: string, expectedGenesisHash?: Uint8Array): Promise<LoadSet> {
-  const bytes = await readFile(path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : `cannot be read (${(error as Error).message})`;
+    throw new LoadError("LOAD_FILE_UNREADABLE", `load file ${path} ${reason}`);
+  }
   return decodeLoadFile(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), expectedGenesisHash);
 }

@@ -134,6 +134,11 @@ export interface UwsTransportConfig {
   /** Listen address; port 0 picks an ephemeral port (see `start`). */
   host: string;
   port: number;
+  /**
+   * Listen on this Unix socket instead: host:port is then served by the validator's HTTP edge
+   * (src/api/edge.ts), which relays to it; `start` resolves port 0.
+   */
+  unixPath?: string;
   /** The validator set: PeerId → ws:// URL of its peer endpoint, or undefined if not dialable. */
   peers: ReadonlyMap<PeerId, string | undefined>;
   clock: Clock;
@@ -598,15 +603,18 @@ export class UwsTransport implements Transport {
         options: ListenOptions,
         callback: (listenSocket: us_listen_socket | false) => void,
       ) => void;
-      listen.call(this.app, this.config.host, this.config.port, EXCLUSIVE_PORT, (listenSocket) => {
+      const listening = (listenSocket: us_listen_socket | false) => {
+        const where = this.config.unixPath ?? `${this.config.host}:${this.config.port}`;
         if (listenSocket === false) {
-          reject(new IosError<TransportErrorCode>("TRANSPORT_LISTEN_FAILED", `cannot listen on ${this.config.host}:${this.config.port}`));
+          reject(new IosError<TransportErrorCode>("TRANSPORT_LISTEN_FAILED", `cannot listen on ${where}`));
           return;
         }
         this.listenSocket = listenSocket;
         for (const peer of this.peers.keys()) this.dialIfOurs(peer);
-        resolve({ port: uWS.us_socket_local_port(listenSocket as never) });
-      });
+        resolve({ port: this.config.unixPath === undefined ? uWS.us_socket_local_port(listenSocket as never) : 0 });
+      };
+      if (this.config.unixPath !== undefined) this.app.listen_unix(listening, this.config.unixPath);
+      else listen.call(this.app, this.config.host, this.config.port, EXCLUSIVE_PORT, listening);
     });
   }
 

@@ -11,7 +11,9 @@
  *     "listen": { "host": "127.0.0.1", "port": 7000 },      peer + client API server (0: ephemeral)
  *     "peers": [ { "publicKey": "<64 hex>", "url": "ws://127.0.0.1:7001/peer" } ],
  *     "pipeline": { "workers": 2, "blockIntervalMs": 200, "maxPendingTxs": 200000 },   optional
- *     "api": { "maxBodyBytes": 65536, "maxStreamFrameBytes": 4194304 },  optional
+ *     "api": { "maxBodyBytes": 65536, "maxStreamFrameBytes": 4194304, "maxSubscriberBufferBytes": 16777216,
+ *              "maxSubscriberQueueBytes": 268435456, "maxStreams": 256, "maxStreamsPerAddress": 16,
+ *              "streamIdleMs": 30000 },                                  optional (ApiLimits below)
  *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 },  optional
  *     "log": { "level": "info" }            optional; IOS_LOG_LEVEL overrides it (src/log/logger.ts) }
  *
@@ -67,12 +69,27 @@ export interface ApiLimits {
   readonly maxStreamFrameBytes: number;
   /** Bytes a subscriber may leave unread before it is dropped (slow consumer). */
   readonly maxSubscriberBufferBytes: number;
+  /** Bytes all subscribers together may leave unread: past it the furthest behind are dropped. */
+  readonly maxSubscriberQueueBytes: number;
+  /** Stream connections at once; further upgrades get 503. */
+  readonly maxStreams: number;
+  /** Stream connections of one client address at once; further upgrades from it get 429. */
+  readonly maxStreamsPerAddress: number;
+  /** A stream that neither subscribes nor submits for this long is closed (STREAM_IDLE). */
+  readonly streamIdleMs: number;
 }
 
 export const DEFAULT_API_LIMITS: Readonly<ApiLimits> = {
   maxBodyBytes: 64 * 1024,
   maxStreamFrameBytes: 4 * 1024 * 1024,
   maxSubscriberBufferBytes: 16 * 1024 * 1024,
+  // 256 subscribers × 16 MiB could queue 4 GiB; 256 MiB lets 16 of them fall fully behind at once.
+  maxSubscriberQueueBytes: 256 * 1024 * 1024,
+  maxStreams: 256,
+  // `ios load` opens one stream per entry validator per process; 16 leaves room for several tools behind one NAT.
+  maxStreamsPerAddress: 16,
+  // Ten of uWS's 3 s automatic pings: a client that only keeps the socket open gives its slot back.
+  streamIdleMs: 30_000,
 };
 
 export interface PipelineSettings {
@@ -183,6 +200,13 @@ const MAX_BLOCK_INTERVAL_MS = 60_000;
 const MIN_BODY_BYTES = 40 * 1024;
 const MIN_STREAM_FRAME_BYTES = 64 * 1024;
 const MAX_LIMIT_BYTES = 256 * 1024 * 1024;
+/** The subscribers' shared queue: at most 4 GiB, what 256 × 16 MiB allowed before it was bounded. */
+const MAX_SUBSCRIBER_QUEUE_BYTES = 4 * 1024 * 1024 * 1024;
+/** Stream connections: 65,536 is about what one process's file descriptors allow. */
+const MAX_STREAMS = 65_536;
+/** Idle stream close: 1 s keeps it above a client's connect-then-subscribe round trip, 1 h is a parked connection. */
+const MIN_STREAM_IDLE_MS = 1000;
+const MAX_STREAM_IDLE_MS = 3_600_000;
 /** BFT view timeout bounds: 100 ms is a few loopback CoSi rounds, 10 min is a stuck shard. */
 const MIN_VIEW_TIMEOUT_MS = 100;
 const MAX_VIEW_TIMEOUT_MS = 600_000;
@@ -225,7 +249,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   }
   const api = { ...DEFAULT_API_LIMITS };
   if (root.api !== undefined) {
-    const a = r.object(root.api, "$.api", [], ["maxBodyBytes", "maxStreamFrameBytes", "maxSubscriberBufferBytes"]);
+    const a = r.object(root.api, "$.api", [], ["maxBodyBytes", "maxStreamFrameBytes", "maxSubscriberBufferBytes", "maxSubscriberQueueBytes", "maxStreams", "maxStreamsPerAddress", "streamIdleMs"]);
     if (a.maxBodyBytes !== undefined) api.maxBodyBytes = r.integer(a.maxBodyBytes, "$.api.maxBodyBytes", MIN_BODY_BYTES, MAX_LIMIT_BYTES);
     if (a.maxStreamFrameBytes !== undefined) {
       api.maxStreamFrameBytes = r.integer(a.maxStreamFrameBytes, "$.api.maxStreamFrameBytes", MIN_STREAM_FRAME_BYTES, MAX_LIMIT_BYTES);
@@ -233,6 +257,12 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
     if (a.maxSubscriberBufferBytes !== undefined) {
       api.maxSubscriberBufferBytes = r.integer(a.maxSubscriberBufferBytes, "$.api.maxSubscriberBufferBytes", MIN_STREAM_FRAME_BYTES, MAX_LIMIT_BYTES);
     }
+    if (a.maxSubscriberQueueBytes !== undefined) {
+      api.maxSubscriberQueueBytes = r.integer(a.maxSubscriberQueueBytes, "$.api.maxSubscriberQueueBytes", api.maxSubscriberBufferBytes, MAX_SUBSCRIBER_QUEUE_BYTES);
+    }
+    if (a.maxStreams !== undefined) api.maxStreams = r.integer(a.maxStreams, "$.api.maxStreams", 1, MAX_STREAMS);
+    if (a.maxStreamsPerAddress !== undefined) api.maxStreamsPerAddress = r.integer(a.maxStreamsPerAddress, "$.api.maxStreamsPerAddress", 1, api.maxStreams);
+    if (a.streamIdleMs !== undefined) api.streamIdleMs = r.integer(a.streamIdleMs, "$.api.streamIdleMs", MIN_STREAM_IDLE_MS, MAX_STREAM_IDLE_MS);
   }
   let consensus: ConsensusSettings = { mode: "solo" };
   if (root.consensus !== undefined) {

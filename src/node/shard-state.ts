@@ -32,11 +32,11 @@
  * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes): CommitResult`,
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
- * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`.
+ * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`.
  */
 import { IosError, invariant } from "../errors.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
-import { decodeBlockEnvelope, txRootOf, type BlockEnvelope } from "../ledger/block.js";
+import { decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
 import { LedgerError } from "../ledger/errors.js";
 import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { checkShardIndex } from "../ledger/shard.js";
@@ -228,6 +228,7 @@ export class ShardState {
     readonly shard: number,
     readonly shardCount: number,
     private readonly flushInterval: number,
+    private readonly genesisTimestamp: number,
   ) {}
 
   /** Opens, loads and replays (phases 1–3); the returned state is ready for `commitBlock`. */
@@ -245,7 +246,7 @@ export class ShardState {
         `${store.location} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
           `not shard ${shard} of genesis ${Buffer.from(genesisId).toString("hex").slice(0, 16)}…`);
       const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count) });
-      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval);
+      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, genesis.timestamp);
       state.loadFlushedSet();
       state.replay();
       return state;
@@ -495,6 +496,12 @@ export class ShardState {
 
   getBlock(height: number): Uint8Array | undefined {
     return this.store.getBlock(height);
+  }
+
+  /** The tip block's timestamp (the genesis's before the first block): block time never runs backwards, so a new block's is no earlier. */
+  get tipTimestamp(): number {
+    const bytes = this.tip.height === 0 ? undefined : this.store.getBlock(this.tip.height);
+    return bytes === undefined ? this.genesisTimestamp : decodeBlockHeader(bytes).timestamp;
   }
 
   getBlockByHash(hash: Uint8Array): Uint8Array | undefined {

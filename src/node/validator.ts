@@ -14,8 +14,10 @@
  *     leave unfinal transactions to the shard), drain the pipeline, then close the transport,
  *     the pool and the state (flushing the UTXO set).
  */
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { HttpEdge } from "../api/edge.js";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../api/interface.js";
 import { ClientApi } from "../api/server.js";
 import type { ConfirmationBatch, OptimisticBatch } from "../api/stream-codec.js";
@@ -183,7 +185,8 @@ class NodeBackend implements ClientBackend {
 
 export class ValidatorNode {
   #api: ClientApi | undefined;
-  #port = 0;
+  /** The public listener of a started node's port; uWS listens on a Unix socket in `socketDir` behind it. */
+  #edge: { readonly edge: HttpEdge; readonly socketDir: string } | undefined;
   #stopping: Promise<void> | undefined;
 
   private constructor(
@@ -198,7 +201,7 @@ export class ValidatorNode {
 
   /** The port peers and clients connect to (0 when the node has no listening socket: the simulator). */
   get port(): number {
-    return this.#port;
+    return this.#edge?.edge.port ?? 0;
   }
 
   /**
@@ -222,11 +225,17 @@ export class ValidatorNode {
       opened.unshift(() => pool.close());
       const clock = new SystemClock();
       const failures = new HandlerFailures(options.logger);
+      // The port is the HTTP edge's; uWS serves it from a private Unix socket behind the edge.
+      const socketDir = mkdtempSync(join(tmpdir(), "ios-uws-"));
+      opened.push(() => rmSync(socketDir, { recursive: true, force: true }));
+      const edge = await HttpEdge.listen({ host: config.listen.host, port: config.listen.port, upstreamPath: join(socketDir, "uws.sock"), maxBodyBytes: config.api.maxBodyBytes });
+      opened.unshift(() => edge.close());
       const transport = new UwsTransport({
         identity: PeerIdentity.fromSeed(key.secretKey),
         chainId: setup.context.chain,
         host: config.listen.host,
         port: config.listen.port,
+        unixPath: edge.options.upstreamPath,
         peers: new Map(config.peers.map((p) => [p.publicKey, p.url])),
         clock,
         rng: new CryptoRng(),
@@ -237,11 +246,12 @@ export class ValidatorNode {
       const onError = (error: unknown): void => log.error({ err: error }, "shard driver stopped");
       const openLog = fileFinalityLogs(join(config.dataDir, "finality"));
       const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, state, pool, openLog, onError });
-      const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => [...transportMetrics(transport), ...failures.metrics()]);
+      const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => [...transportMetrics(transport), ...edgeMetrics(edge), ...failures.metrics()]);
       const api = new ClientApi(transport.app, backend, config.api, failures);
       node.#api = api;
+      node.#edge = { edge, socketDir };
       opened.unshift(() => api.stop());
-      node.#port = (await transport.start()).port;
+      await transport.start();
       node.driver.start();
       return node;
     } catch (error) {
@@ -274,10 +284,23 @@ export class ValidatorNode {
     this.#api?.stop();
     await this.driver.stop();
     await this.pipeline.close();
+    await this.#edge?.edge.close();
     await this.transport.close();
+    if (this.#edge !== undefined) rmSync(this.#edge.socketDir, { recursive: true, force: true });
     await this.pool.close();
     await this.state.close();
   }
+}
+
+function edgeMetrics(edge: HttpEdge): MetricFamily[] {
+  return [
+    {
+      name: "ios_api_edge_refused_total",
+      help: "Requests the HTTP edge answered itself (malformed or over a limit), by code",
+      type: "counter",
+      samples: [...edge.refusals].map(([code, value]) => ({ labels: { code }, value })),
+    },
+  ];
 }
 
 function transportMetrics(transport: UwsTransport): MetricFamily[] {

@@ -178,7 +178,7 @@ describe("client HTTP API", () => {
     const text = await response.text();
     assert.match(text, /# TYPE ios_api_http_requests_total counter/);
     assert.match(text, /ios_api_http_requests_total\{route="submit",status="202"\} [1-9]/);
-    assert.match(text, /ios_api_http_requests_total\{route="submit",status="413"\} [1-9]/);
+    assert.match(text, /ios_api_edge_refused_total\{code="API_BODY_TOO_LARGE"\} [1-9]/);
     assert.match(text, /ios_tip_height [1-9]/);
     assert.match(text, /ios_submissions_total\{outcome="accepted"\} [1-9]/);
     assert.match(text, /process_resident_memory_bytes [1-9]/);

@@ -138,10 +138,15 @@ describe("Proof-of-Believability: one shard of 4 validator processes over loopba
     const height = Math.min(...tips);
     assert.ok(height >= 1);
     const blockAt = (v: (typeof validators)[number], h: number) => v.api!.request<{ hash: string; kind: string; bytes: string }>("GET", `/v1/block/${h}?bytes=1`);
+    // Block time never runs backwards: every final block, empty ones too, is no earlier than its parent (block 1's is the genesis).
+    let parentTimestamp = genesis.timestamp;
     for (let h = 1; h <= height; h++) {
       const blocks = await Promise.all(validators.map((v) => blockAt(v, h)));
       assert.equal(new Set(blocks.map((b) => b.hash)).size, 1, `validators disagree at height ${h}`);
       for (const b of blocks) assert.equal(b.kind, "final");
+      const { timestamp } = blocks[0]! as unknown as { timestamp: number };
+      assert.ok(timestamp >= parentTimestamp, `block ${h}'s timestamp ${timestamp} is earlier than its parent's ${parentTimestamp}`);
+      parentTimestamp = timestamp;
     }
     const normalKeys = consensus[0]!.normal.map((k) => new Uint8Array(Buffer.from(k, "hex")));
     const log = new FileFinalityLog(join(normal[0]!.dataDir, "finality"), { firstHeight: 1, participants: normalKeys.length, maxProposalBytes: DEFAULT_MAX_PROPOSAL_BYTES });

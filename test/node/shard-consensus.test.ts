@@ -189,6 +189,25 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
     assert.equal(supplies.size, 1);
   });
 
+  it("refuses a proposal earlier than its parent block, and stores non-decreasing block times", async () => {
+    const member = members[0]!;
+    const producer = validators[1]!;
+    /** An empty proposal at the tip + 1, sealed by a shard validator; built and validated in one tick, before the tip can move. */
+    const validateAt = (timestamp: number): Promise<boolean> => {
+      const tip = member.state.tip;
+      const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: 0, epoch: member.state.epoch, height: tip.height + 1, prevHash: tip.hash, timestamp, producer: producer.publicKey }, []);
+      return member.consensus.validate(tip.height + 1, encodeBlock(header, sealOptimistic(header, producer), []));
+    };
+    assert.equal(await validateAt(member.state.tipTimestamp - 1), false);
+    assert.equal(await validateAt(member.state.tipTimestamp), true);
+    let parent = genesis.timestamp;
+    for (let height = 1; height <= member.state.tip.height; height++) {
+      const { timestamp } = decodeBlockEnvelope(member.state.getBlock(height)!).header;
+      assert.ok(timestamp >= parent, `block ${height} at ${timestamp} is earlier than its parent at ${parent}`);
+      parent = timestamp;
+    }
+  });
+
   it("counts a malformed gossip batch and keeps going", async () => {
     const target = members[3]!;
     members[0]!.gossip.channel.send(hex(target.key.publicKey), TX_BATCH, Uint8Array.of(9, 0, 0, 0, 1));

@@ -52,6 +52,8 @@ describe("node configuration", () => {
     assert.equal("shard" in config, false, "the shard comes from the epoch context, not the file");
     assert.deepEqual(config.listen, { host: "127.0.0.1", port: 0 });
     assert.deepEqual(config.api, DEFAULT_API_LIMITS);
+    const limits = { maxStreams: 64, maxStreamsPerAddress: 2, streamIdleMs: 5000, maxSubscriberQueueBytes: 1 << 26 };
+    assert.deepEqual(parseNodeConfig(JSON.stringify({ ...valid(), api: limits }), file).api, { ...DEFAULT_API_LIMITS, ...limits });
     assert.equal(config.peers[0]!.url, "ws://127.0.0.1:7001/peer");
     assert.equal(config.logLevel, undefined);
     assert.equal(parseNodeConfig(JSON.stringify({ ...valid(), log: { level: "debug" } }), file).logLevel, "debug");
@@ -74,6 +76,10 @@ describe("node configuration", () => {
     refused((c) => (c.shard = 0), "CONFIG_OBSOLETE_FIELD", /\$\.shard is no longer a configuration field: the shard now comes from the epoch assignment/);
     refused((c) => (c.log = { level: "loud" }), "CONFIG_BAD_FIELD", /\$\.log\.level must be one of fatal, error, warn, info, debug, trace, silent/);
     refused((c) => (c.log = { level: "info", file: "x" }), "CONFIG_UNKNOWN_FIELD", /\$\.log\.file/);
+    refused((c) => (c.api = { maxStreams: 8, maxStreamsPerAddress: 9 }), "CONFIG_BAD_FIELD", /\$\.api\.maxStreamsPerAddress must be an integer in \[1, 8\], got 9/);
+    refused((c) => (c.api = { maxSubscriberBufferBytes: 1 << 20, maxSubscriberQueueBytes: 1 << 19 }), "CONFIG_BAD_FIELD", /\$\.api\.maxSubscriberQueueBytes must be an integer in \[1048576, /);
+    refused((c) => (c.api = { streamIdleMs: 500 }), "CONFIG_BAD_FIELD", /\$\.api\.streamIdleMs must be an integer in \[1000, 3600000\]/);
+    refused((c) => (c.api = { edge: false }), "CONFIG_UNKNOWN_FIELD", /\$\.api\.edge is not a known field/);
   });
 
   it("key files round-trip and a damaged one is refused", () => {

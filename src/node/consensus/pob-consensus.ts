@@ -341,7 +341,7 @@ export class PobShardConsensus implements ShardDriver {
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
-        const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: outcome.latestTimestamp, producer: proposal.proposer };
+        const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: Math.max(outcome.latestTimestamp, state.tipTimestamp), producer: proposal.proposer };
         // The outcome's txids are the included transactions' own: the final block does not hash them again.
         const header = makeBlockHeader(fields, transactions, outcome.included);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);

@@ -294,7 +294,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
     const txids = new Uint8Array(entries.length * TXID_BYTES);
     entries.forEach((entry, i) => txids.set(entry.txid, i * TXID_BYTES));
     const header = makeBlockHeader(
-      { kind: BlockKind.Optimistic, shard: this.#state.shard, epoch: this.#epoch, height, prevHash: tip.hash, timestamp: this.#clock.wallNow(), producer: this.#key.publicKey },
+      { kind: BlockKind.Optimistic, shard: this.#state.shard, epoch: this.#epoch, height, prevHash: tip.hash, timestamp: Math.max(this.#clock.wallNow(), this.#state.tipTimestamp), producer: this.#key.publicKey },
       transactions,
       txids,
     );
@@ -309,6 +309,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
       const tip = state.tip;
       if (header.kind !== BlockKind.Optimistic || seal.kind !== "producer") return false;
       if (header.shard !== state.shard || header.epoch !== this.#epoch || header.height !== height || height !== tip.height + 1 || !sameBytes(header.prevHash, tip.hash)) return false;
+      if (header.timestamp < state.tipTimestamp) return false;
       if (!this.participants.some((p) => sameBytes(p, header.producer))) return false;
       if (!this.#verifier.verify(seal.signature, hash, header.producer)) return false;
       if (header.txCount === 0) {

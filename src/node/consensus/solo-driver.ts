@@ -148,7 +148,7 @@ export class SoloDriver implements ShardDriver {
       txids.set(entry.txid, transactions.length * TXID_BYTES);
       transactions.push(entry.tx);
     });
-    const fields = { kind: BlockKind.Optimistic, shard: this.#state.shard, epoch: this.#epoch, height: slot.height, prevHash: slot.prevHash, timestamp: this.#clock.wallNow(), producer: this.#key.publicKey };
+    const fields = { kind: BlockKind.Optimistic, shard: this.#state.shard, epoch: this.#epoch, height: slot.height, prevHash: slot.prevHash, timestamp: Math.max(this.#clock.wallNow(), this.#state.tipTimestamp), producer: this.#key.publicKey };
     const header = makeBlockHeader(fields, transactions, txids);
     const bytes = encodeBlock(header, sealOptimistic(header, this.#key), transactions);
     return { bytes, hash: blockHash(header), txids };
