@@ -25,15 +25,10 @@ const LEAGUE_SEED_DOMAIN = new TextEncoder().encode("IOSChain/epoch/league-seed/
 /** chain id (32) ‖ u32le shard ‖ u32le epoch. */
 export const INSTANCE_KEY_BYTES = HASH_BYTES + 8;
 
-export interface EpochConfiguration {
-  readonly chain: Uint8Array;
-  readonly epoch: number;
-  readonly randomness: Uint8Array;
-  readonly shardCount: number;
-  readonly startHeight: number;
-  readonly validators: readonly EpochValidator[];
+/** What an epoch is built from: the identity chain's configuration and rnd_e. */
+export type EpochConfiguration = Pick<EpochContext, "chain" | "epoch" | "randomness" | "shardCount" | "startHeight" | "validators"> & {
   readonly policy?: ShardingPolicy;
-}
+};
 
 /** The byte form of a consensus instance: the chain id its BFT statements sign. */
 export function instanceKey(chain: Uint8Array, shard: number, epoch: number): Uint8Array {
