@@ -376,6 +376,10 @@ export function nodeSetupOf(config: NodeConfig, genesis: Genesis, key: KeyPair):
   }
   config.peers.forEach((peer, i) => {
     if (peer.publicKey === self) throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey is this validator's own key`);
+    // The peers are an address book; whom to link with is the epoch context's (the shard's members).
+    if (context.shardOf(Buffer.from(peer.publicKey, "hex")) === undefined) {
+      throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey ${peer.publicKey} is not a validator of ${config.genesisFile}`);
+    }
   });
   return { config, genesis, key, context, shard };
 }

@@ -143,7 +143,7 @@ class NodeBackend implements ClientBackend {
       uptimeSeconds: Math.round((clock.wallNow() - this.#startedAt) / 1000),
       mempool: { pending: pipeline.pendingCount, pendingBytes: pipeline.pendingBytes, ready: pipeline.mempoolCount },
       workers: pool.threads,
-      peers: { configured: setup.config.peers.length, connected: this.peerCount() },
+      peers: { configured: setup.context.members(setup.shard).length - 1, connected: this.peerCount() },
       utxos: state.utxoCount,
       supply: state.supply.toString(),
       consensus: driver.describe(),
@@ -236,7 +236,7 @@ export class ValidatorNode {
         host: config.listen.host,
         port: config.listen.port,
         unixPath: edge.options.upstreamPath,
-        peers: new Map(config.peers.map((p) => [p.publicKey, p.url])),
+        peers: shardPeers(setup),
         clock,
         rng: new CryptoRng(),
         failures,
@@ -290,6 +290,17 @@ export class ValidatorNode {
     await this.pool.close();
     await this.state.close();
   }
+}
+
+/**
+ * The peers a validator links with: the other members of its shard in its epoch (the epoch
+ * context's), with the URLs the configuration's address book knows (none: wait to be dialed).
+ */
+function shardPeers(setup: NodeSetup): Map<string, string | undefined> {
+  const self = toHex(setup.key.publicKey);
+  const addressBook = new Map(setup.config.peers.map((peer) => [peer.publicKey, peer.url]));
+  const members = setup.context.members(setup.shard).map(toHex).filter((id) => id !== self);
+  return new Map(members.map((id) => [id, addressBook.get(id)]));
 }
 
 function edgeMetrics(edge: HttpEdge): MetricFamily[] {

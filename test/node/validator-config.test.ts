@@ -111,6 +111,14 @@ describe("node configuration", () => {
     assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_A_VALIDATOR" && /is not among the 2 validators/.test(e.message));
     writeFileSync(file, JSON.stringify({ ...valid(), shard: 0 }));
     assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_OBSOLETE_FIELD");
+    // Peers are an address book of genesis validators: a stranger's key is refused by name.
+    const stranger = hex(keyPairFromSecret(new Uint8Array(32).fill(2)).publicKey);
+    writeFileSync(file, JSON.stringify({ ...valid(), peers: [{ publicKey: stranger, url: "ws://127.0.0.1:1/peer" }] }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_FIELD" && e.message.includes(`$.peers[0].publicKey ${stranger} is not a validator`));
+    // A validator of the other shard is a valid address-book entry; the node links only with its own shard's members.
+    const other = hex(validators[1]!.publicKey);
+    writeFileSync(file, JSON.stringify({ ...valid(), peers: [{ publicKey: other, url: "ws://127.0.0.1:1/peer" }] }));
+    assert.equal(loadNodeSetup(file).config.peers.length, 1);
     // A genesis whose epoch context cannot be built (fewer validators than shards) is named as the culprit.
     const sparse = makeTestGenesis({ seed: "config-test", shardCount: 3, accounts: 1, amount: 1n, validators: 2 }).genesis;
     writeFileSync(join(dir, "sparse-genesis.json"), genesisToJson(sparse));
