@@ -12,6 +12,7 @@
  * getProxiedRemoteAddress): the stream's per-address limits see the real client. After a
  * WebSocket upgrade (the client stream, the peer links) bytes are relayed as they come.
  */
+import type { Logger } from "../log/logger.js";
 import { isIPv4, isIPv6, createServer, connect, type Server, type Socket } from "node:net";
 import { Worker } from "node:worker_threads";
 import { IosError } from "../errors.js";
@@ -490,15 +491,17 @@ export class HttpEdge {
     readonly options: EdgeOptions,
     /** The port it listens on (the configured one, or the ephemeral one picked). */
     readonly port: number,
+    logger: Logger,
   ) {
     worker.on("message", (message: EdgeWorkerMessage) => {
       if ("refused" in message) this.refusals.set(message.refused, (this.refusals.get(message.refused) ?? 0) + 1);
     });
     // A bug in the edge must not take the validator down with an unhandled 'error' event.
-    worker.on("error", (error) => console.error(`the HTTP edge stopped: ${error.message}`));
+    worker.on("error", (error) => logger.error({ err: error, code: "API_EDGE_STOPPED" }, "the HTTP edge stopped"));
   }
 
-  static listen(options: EdgeOptions): Promise<HttpEdge> {
+  /** Starts the edge's worker; `logger` hears of a failure of the edge itself. */
+  static listen(options: EdgeOptions, logger: Logger): Promise<HttpEdge> {
     const worker = new Worker(new URL("./edge-worker.js", import.meta.url), { workerData: options });
     worker.unref();
     return new Promise((resolve, reject) => {
@@ -508,7 +511,7 @@ export class HttpEdge {
       };
       worker.once("error", (error) => failed(error.message));
       worker.once("message", (message: EdgeWorkerMessage) => {
-        if ("listening" in message) resolve(new HttpEdge(worker, options, message.listening));
+        if ("listening" in message) resolve(new HttpEdge(worker, options, message.listening, logger));
         else failed("failed" in message ? message.failed : "the edge worker stopped");
       });
     });

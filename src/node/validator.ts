@@ -228,7 +228,7 @@ export class ValidatorNode {
       // The port is the HTTP edge's; uWS serves it from a private Unix socket behind the edge.
       const socketDir = mkdtempSync(join(tmpdir(), "ios-uws-"));
       opened.push(() => rmSync(socketDir, { recursive: true, force: true }));
-      const edge = await HttpEdge.listen({ host: config.listen.host, port: config.listen.port, upstreamPath: join(socketDir, "uws.sock"), maxBodyBytes: config.api.maxBodyBytes });
+      const edge = await HttpEdge.listen({ host: config.listen.host, port: config.listen.port, upstreamPath: join(socketDir, "uws.sock"), maxBodyBytes: config.api.maxBodyBytes }, options.logger.child({ subsystem: "api" }));
       opened.unshift(() => edge.close());
       const transport = new UwsTransport({
         identity: PeerIdentity.fromSeed(key.secretKey),
