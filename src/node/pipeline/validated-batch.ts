@@ -10,7 +10,7 @@
  *           ‖ rejections (UTF-8 JSON [[index, code, message], ...]; rare, so text is cheap enough).
  */
 import { check } from "../../errors.js";
-import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
+import { BinaryWriter, readU32 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 
@@ -18,8 +18,6 @@ const REQUEST_HEADER = layout({ shard: 4, shardCount: 4 });
 const RESPONSE_HEADER = layout({ count: 4, recordBytes: 4, rejectionBytes: 4, reserved: 4 });
 export const REQUEST_HEADER_BYTES = REQUEST_HEADER.bytes;
 export const RESPONSE_HEADER_BYTES = RESPONSE_HEADER.bytes;
-/** A malformed request or answer is a bug between the main thread and its worker: one code. */
-const TASK_CODES = singleCode("PIPELINE_BAD_TASK");
 
 export interface BatchRejection {
   readonly index: number;
@@ -44,9 +42,8 @@ export function encodeValidationRequest(framed: Uint8Array, shard: number, shard
 }
 
 export function decodeValidationRequest(bytes: Uint8Array): { shard: number; shardCount: number; framed: Uint8Array } {
-  const reader = new BinaryReader(bytes, TASK_CODES);
-  reader.need(REQUEST_HEADER.bytes, "a validation request's header");
-  return { shard: reader.u32(), shardCount: reader.u32(), framed: reader.bytes(reader.remaining) };
+  check(bytes.length >= REQUEST_HEADER.bytes, "PIPELINE_BAD_TASK", `a validation request needs ${REQUEST_HEADER.bytes} header bytes, got ${bytes.length}`);
+  return { shard: readU32(bytes, REQUEST_HEADER.offset.shard), shardCount: readU32(bytes, REQUEST_HEADER.offset.shardCount), framed: bytes.subarray(REQUEST_HEADER.bytes) };
 }
 
 export function encodeValidatedBatch(batch: ValidatedBatch): Uint8Array<ArrayBuffer> {
@@ -64,18 +61,23 @@ export function encodeValidatedBatch(batch: ValidatedBatch): Uint8Array<ArrayBuf
     .finish();
 }
 
+/** Reads the header at its named offsets and cuts the sections as views: no reader per batch on the main thread. */
 export function decodeValidatedBatch(bytes: Uint8Array): ValidatedBatch {
-  const reader = new BinaryReader(bytes, TASK_CODES);
-  reader.need(RESPONSE_HEADER.bytes, "a validation response's header");
-  const count = reader.u32();
-  const recordBytes = reader.u32();
-  const rejectionBytes = reader.u32();
-  reader.skip(RESPONSE_HEADER.size.reserved);
-  reader.expectRemaining(count * (TXID_BYTES + 1) + recordBytes + rejectionBytes, "the txids, verdicts, records and rejections its header declares");
-  const txids = reader.bytes(count * TXID_BYTES);
-  const verdicts = reader.bytes(count);
-  const records = reader.bytes(recordBytes);
-  const parsed: unknown = JSON.parse(new TextDecoder().decode(reader.bytes(rejectionBytes)));
+  check(bytes.length >= RESPONSE_HEADER.bytes, "PIPELINE_BAD_TASK", "validation response shorter than its header");
+  const count = readU32(bytes, RESPONSE_HEADER.offset.count);
+  const recordBytes = readU32(bytes, RESPONSE_HEADER.offset.recordBytes);
+  const rejectionBytes = readU32(bytes, RESPONSE_HEADER.offset.rejectionBytes);
+  const expected = RESPONSE_HEADER.bytes + count * (TXID_BYTES + 1) + recordBytes + rejectionBytes;
+  // The message is built only on failure: this runs for every batch on the main thread.
+  if (bytes.length !== expected) check(false, "PIPELINE_BAD_TASK", `validation response is ${bytes.length} bytes, its header says ${expected}`);
+  const txidsAt = RESPONSE_HEADER.bytes;
+  const verdictsAt = txidsAt + count * TXID_BYTES;
+  const recordsAt = verdictsAt + count;
+  const rejectionsAt = recordsAt + recordBytes;
+  const txids = bytes.subarray(txidsAt, verdictsAt);
+  const verdicts = bytes.subarray(verdictsAt, recordsAt);
+  const records = bytes.subarray(recordsAt, rejectionsAt);
+  const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes.subarray(rejectionsAt)));
   check(Array.isArray(parsed), "PIPELINE_BAD_TASK", "validation response rejections are not a list");
   const rejections = (parsed as [number, string, string][]).map(([index, code, message]) => ({ index, code, message }));
   return { count, txids, verdicts, records, rejections };
