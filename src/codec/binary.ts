@@ -10,7 +10,7 @@
  * API: `new BinaryReader(input, codes, start?, end?)` with `u8 u16 u32 u64 u53 bytes skip
  * lengthPrefixed need expectRemaining expectEnd`; `BinaryWriter.ofSize(n)` or
  * `new BinaryWriter(out, at)` with `u8 u16 u32 u64 bytes lengthPrefixed finish`; `readU16 readU32
- * readU64 readU64BE` and `writeU16 writeU32 writeU64 writeU64BE` for accessors and hot paths that
+ * readU64 readU64BE` and `writeU16 writeU32 writeU64 writeU64BE writeF64` for accessors and hot paths that
  * work at a known offset (a layout()'s) without allocating a reader or writer.
  */
 import { IosError, invariant } from "../errors.js";
@@ -168,6 +168,16 @@ export function writeU32(bytes: Uint8Array, at: number, value: number): void {
   bytes[at + 3] = value >>> 24;
 }
 
+/** Scratch for writeF64: one DataView for the process, so a float costs no allocation. */
+const F64_SCRATCH = new Uint8Array(8);
+const F64_VIEW = new DataView(F64_SCRATCH.buffer);
+
+/** Writes the IEEE 754 binary64 `value` little-endian at `at` (the caller has checked bounds). */
+export function writeF64(bytes: Uint8Array, at: number, value: number): void {
+  F64_VIEW.setFloat64(0, value, true);
+  bytes.set(F64_SCRATCH, at);
+}
+
 /** The two u32 halves of a u64 given as a safe non-negative integer or a bigint below 2^64. */
 function u64Halves(value: bigint | number): readonly [high: number, low: number] {
   if (typeof value === "number") {
@@ -244,8 +254,7 @@ export class BinaryWriter<Buffer extends ArrayBufferLike = ArrayBuffer> {
 
   /** An IEEE 754 binary64, little-endian (probabilities in a genesis policy). */
   f64(value: number): this {
-    const at = this.room(8);
-    new DataView(this.output.buffer, this.output.byteOffset, this.output.byteLength).setFloat64(at, value, true);
+    writeF64(this.output, this.room(8), value);
     return this;
   }
 

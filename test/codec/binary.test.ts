@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BinaryReader, BinaryWriter, readU16, readU32, readU64, readU64BE, singleCode, writeU16, writeU32, writeU64, writeU64BE, type CodecCodes } from "../../src/codec/binary.js";
+import { BinaryReader, BinaryWriter, readU16, readU32, readU64, readU64BE, singleCode, writeF64, writeU16, writeU32, writeU64, writeU64BE, type CodecCodes } from "../../src/codec/binary.js";
 import { layout } from "../../src/codec/layout.js";
 import { IosError } from "../../src/errors.js";
 import { LedgerError } from "../../src/ledger/errors.js";
@@ -153,6 +153,17 @@ describe("random access", () => {
     const key = new Uint8Array(8);
     writeU64BE(key, 0, 0x0102030405060708n);
     assert.deepEqual([...key], [...reference]);
+  });
+
+  it("writeF64 and BinaryWriter.f64 write IEEE 754 binary64 little-endian", () => {
+    for (const value of [0, -0, 1.5, Math.PI, -1e300, Number.MIN_VALUE, Infinity]) {
+      const reference = Buffer.alloc(9);
+      reference.writeDoubleLE(value, 1);
+      const out = new Uint8Array(9);
+      writeF64(out, 1, value);
+      assert.deepEqual([...out], [...reference], String(value));
+      assert.deepEqual([...BinaryWriter.ofSize(8).f64(value).finish()], [...reference.subarray(1)]);
+    }
   });
 
   it("a u64 that is negative, fractional, unsafe or 2^64 is a bug", () => {
