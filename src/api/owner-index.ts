@@ -11,9 +11,9 @@ import { decodeBlock } from "../ledger/block.js";
 import { applyRecordOf } from "../ledger/kinds/registry.js";
 import { RecordCursor } from "../ledger/records.js";
 import { outpointKey } from "../ledger/transaction.js";
-import { ENTRY_BYTES } from "../ledger/utxo-table.js";
 import type { ChainView } from "./interface.js";
-import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { readU32, readU64 } from "../codec/binary.js";
+import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 
 export interface OwnedOutput {
   readonly txid: Uint8Array;
@@ -37,10 +37,9 @@ export class OwnerIndex {
 
   constructor(private readonly chain: ChainView) {
     const snapshot = chain.utxoSnapshot();
-    for (let at = 0; at < snapshot.length; at += ENTRY_BYTES) {
-      const view = new DataView(snapshot.buffer, snapshot.byteOffset + at, ENTRY_BYTES);
-      this.add(key(snapshot.subarray(at, at + OUTPOINT_BYTES)), key(snapshot.subarray(at + OUTPOINT_BYTES, at + OUTPOINT_BYTES + PUBLIC_KEY_BYTES)),
-        view.getBigUint64(OUTPOINT_BYTES + PUBLIC_KEY_BYTES, true));
+    for (let at = 0; at < snapshot.length; at += UTXO_ENTRY.bytes) {
+      const owner = at + UTXO_ENTRY.offset.owner;
+      this.add(key(snapshot.subarray(at, at + OUTPOINT_BYTES)), key(snapshot.subarray(owner, owner + PUBLIC_KEY_BYTES)), readU64(snapshot, at + UTXO_ENTRY.offset.amount));
     }
     this.indexedHeight = chain.tip.height;
     this.committedHeight = this.indexedHeight;
@@ -58,7 +57,7 @@ export class OwnerIndex {
     if (owned === undefined) return [];
     return [...owned].map(([outpoint, amount]) => {
       const bytes = Buffer.from(outpoint, "latin1");
-      return { txid: new Uint8Array(bytes.subarray(0, TXID_BYTES)), index: bytes.readUInt32LE(TXID_BYTES), amount };
+      return { txid: new Uint8Array(bytes.subarray(UTXO_ENTRY.offset.txid, TXID_BYTES)), index: readU32(bytes, UTXO_ENTRY.offset.index), amount };
     });
   }
 

@@ -35,6 +35,8 @@
  */
 import { IosError } from "../errors.js";
 import { packTransactions } from "../ledger/stateless.js";
+import { BinaryReader, BinaryWriter, singleCode, writeU32 } from "../codec/binary.js";
+import { layout } from "../codec/layout.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 export type StreamCodecErrorCode = "STREAM_BAD_FRAME" | "STREAM_TOO_MANY_TXS";
@@ -92,8 +94,17 @@ export interface OptimisticBatch {
   readonly txids: Uint8Array;
 }
 
-/** An OPTIMISTIC frame's tag, producer key, block hash and txid count. */
-const OPTIMISTIC_HEADER_BYTES = 1 + PUBLIC_KEY_BYTES + HASH_BYTES + 4;
+/** A submission frame's transaction count. */
+const SUBMISSION_HEADER = layout({ count: 4 });
+const ACK_HEADER = layout({ tag: 1, sequence: 4, count: 4 });
+/** One ack before its code's bytes. */
+const ACK_ENTRY = layout({ outcome: 1, txid: TXID_BYTES, codeLength: 1 });
+const EVENTS_HEADER = layout({ tag: 1, height: 8, finalCount: 4, rejectedCount: 4 });
+/** One rejection before its code's bytes. */
+const REJECTION_ENTRY = layout({ txid: TXID_BYTES, codeLength: 1 });
+const OPTIMISTIC_HEADER = layout({ tag: 1, producer: PUBLIC_KEY_BYTES, block: HASH_BYTES, count: 4 });
+/** Every malformed frame is STREAM_BAD_FRAME. */
+const FRAME_CODES = singleCode<StreamCodecErrorCode>("STREAM_BAD_FRAME");
 
 const MAX_CODE_BYTES = 255;
 const ZERO_TXID = new Uint8Array(TXID_BYTES);
@@ -112,8 +123,8 @@ function codeBytes(code: string): Buffer {
 /** Frames transactions for submission: u32 count ‖ (u32 length ‖ tx)*. */
 export function encodeSubmission(transactions: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   if (transactions.length > MAX_STREAM_TXS) fail("STREAM_TOO_MANY_TXS", `${transactions.length} transactions exceed ${MAX_STREAM_TXS} per frame`);
-  const out = packTransactions(transactions, 4);
-  new DataView(out.buffer).setUint32(0, transactions.length, true);
+  const out = packTransactions(transactions, SUBMISSION_HEADER.bytes);
+  writeU32(out, SUBMISSION_HEADER.offset.count, transactions.length);
   return out;
 }
 
@@ -122,131 +133,80 @@ export function encodeSubmission(transactions: readonly Uint8Array[]): Uint8Arra
  * the limit and that the frame ends exactly after the last transaction.
  */
 export function decodeSubmission(frame: Uint8Array): Uint8Array[] {
-  if (frame.length < 4) fail("STREAM_BAD_FRAME", `a submission frame starts with a u32 count; got ${frame.length} byte(s)`);
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const count = view.getUint32(0, true);
+  const reader = new BinaryReader(frame, FRAME_CODES);
+  const count = reader.u32("a submission frame's u32 count");
   if (count === 0) fail("STREAM_BAD_FRAME", "a submission frame must hold at least one transaction");
   if (count > MAX_STREAM_TXS) fail("STREAM_TOO_MANY_TXS", `count ${count} exceeds ${MAX_STREAM_TXS} transactions per frame`);
   const out: Uint8Array[] = [];
-  let at = 4;
   for (let i = 0; i < count; i++) {
-    if (at + 4 > frame.length) fail("STREAM_BAD_FRAME", `transaction ${i}: length prefix at byte ${at} is cut short`);
-    const length = view.getUint32(at, true);
-    if (at + 4 + length > frame.length) fail("STREAM_BAD_FRAME", `transaction ${i} declares ${length} bytes, ${frame.length - at - 4} remain`);
-    out.push(frame.subarray(at + 4, at + 4 + length));
-    at += 4 + length;
+    const length = reader.u32(`transaction ${i}: length prefix`);
+    if (length > reader.remaining) fail("STREAM_BAD_FRAME", `transaction ${i} declares ${length} bytes, ${reader.remaining} remain`);
+    out.push(reader.bytes(length));
   }
-  if (at !== frame.length) fail("STREAM_BAD_FRAME", `${frame.length - at} byte(s) follow the last of ${count} transactions`);
+  if (reader.remaining !== 0) fail("STREAM_BAD_FRAME", `${reader.remaining} byte(s) follow the last of ${count} transactions`);
   return out;
 }
 
 export function encodeAck(sequence: number, acks: readonly AckSource[]): Uint8Array<ArrayBuffer> {
   const codes = acks.map((ack) => (ack.code ? codeBytes(ack.code) : NO_CODE));
-  const total = 9 + codes.reduce((sum, code) => sum + 1 + TXID_BYTES + 1 + code.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  out[0] = FRAME_ACK;
-  view.setUint32(1, sequence, true);
-  view.setUint32(5, acks.length, true);
-  let at = 9;
-  acks.forEach((ack, i) => {
-    out[at] = SUBMIT_OUTCOME_CODES[ack.outcome];
-    out.set(ack.txid?.length === TXID_BYTES ? ack.txid : ZERO_TXID, at + 1);
-    out[at + 1 + TXID_BYTES] = codes[i]!.length;
-    out.set(codes[i]!, at + 2 + TXID_BYTES);
-    at += 2 + TXID_BYTES + codes[i]!.length;
-  });
-  return out;
+  const total = codes.reduce((sum, code) => sum + ACK_ENTRY.bytes + code.length, ACK_HEADER.bytes);
+  const writer = BinaryWriter.ofSize(total).u8(FRAME_ACK).u32(sequence).u32(acks.length);
+  for (let i = 0; i < acks.length; i++) {
+    const ack = acks[i]!;
+    writer.u8(SUBMIT_OUTCOME_CODES[ack.outcome]).bytes(ack.txid?.length === TXID_BYTES ? ack.txid : ZERO_TXID).lengthPrefixed("u8", codes[i]!);
+  }
+  return writer.finish();
 }
 
-class Cursor {
-  at = 0;
-  private readonly view: DataView;
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  need(n: number, what: string): void {
-    if (this.at + n > this.bytes.length) fail("STREAM_BAD_FRAME", `${what} is cut short at byte ${this.at}`);
-  }
-  u8(what: string): number {
-    this.need(1, what);
-    return this.bytes[this.at++]!;
-  }
-  u32(what: string): number {
-    this.need(4, what);
-    const value = this.view.getUint32(this.at, true);
-    this.at += 4;
-    return value;
-  }
-  u64(what: string): number {
-    this.need(8, what);
-    const value = this.view.getBigUint64(this.at, true);
-    this.at += 8;
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) fail("STREAM_BAD_FRAME", `${what} exceeds 2^53`);
-    return Number(value);
-  }
-  bytesOf(n: number, what: string): Uint8Array {
-    this.need(n, what);
-    const out = this.bytes.slice(this.at, this.at + n);
-    this.at += n;
-    return out;
-  }
-  end(): void {
-    if (this.at !== this.bytes.length) fail("STREAM_BAD_FRAME", `${this.bytes.length - this.at} trailing byte(s)`);
-  }
+/** A reader of a `tag` frame, past its checked tag byte. */
+function frameReader(frame: Uint8Array, tag: number, name: string): BinaryReader<StreamCodecErrorCode> {
+  const reader = new BinaryReader(frame, FRAME_CODES);
+  if (reader.u8("frame type") !== tag) fail("STREAM_BAD_FRAME", `not an ${name} frame`);
+  return reader;
+}
+
+/** A u8-prefixed ASCII code. */
+function readCode(reader: BinaryReader<StreamCodecErrorCode>): string {
+  const code = reader.lengthPrefixed("u8", MAX_CODE_BYTES, "code");
+  return Buffer.from(code.buffer, code.byteOffset, code.length).toString("latin1");
 }
 
 export function decodeAck(frame: Uint8Array): { sequence: number; acks: TxAck[] } {
-  const c = new Cursor(frame);
-  if (c.u8("frame type") !== FRAME_ACK) fail("STREAM_BAD_FRAME", "not an ACK frame");
-  const sequence = c.u32("sequence");
-  const count = c.u32("count");
+  const reader = frameReader(frame, FRAME_ACK, "ACK");
+  const sequence = reader.u32("sequence");
+  const count = reader.u32("count");
   const acks: TxAck[] = [];
   for (let i = 0; i < count; i++) {
-    const outcome = c.u8("outcome");
+    const outcome = reader.u8("outcome");
     if (outcome > SubmitOutcome.Rejected) fail("STREAM_BAD_FRAME", `ack ${i}: unknown outcome ${outcome}`);
-    const txid = c.bytesOf(TXID_BYTES, "txid");
-    const code = Buffer.from(c.bytesOf(c.u8("code length"), "code")).toString("latin1");
-    acks.push({ outcome: outcome as SubmitOutcome, txid, code });
+    const txid = reader.bytes(TXID_BYTES, "txid").slice();
+    acks.push({ outcome: outcome as SubmitOutcome, txid, code: readCode(reader) });
   }
-  c.end();
+  reader.expectEnd(`ack ${count - 1}`);
   return { sequence, acks };
 }
 
 export function encodeEvents(batch: ConfirmationBatch): Uint8Array<ArrayBuffer> {
   if (batch.final.length % TXID_BYTES !== 0) fail("STREAM_BAD_FRAME", "final txids must be a multiple of 32 bytes");
   const codes = batch.rejected.map((r) => codeBytes(r.code));
-  const total = 17 + batch.final.length + codes.reduce((sum, code) => sum + TXID_BYTES + 1 + code.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  out[0] = FRAME_EVENTS;
-  view.setBigUint64(1, BigInt(batch.height), true);
-  view.setUint32(9, batch.final.length / TXID_BYTES, true);
-  view.setUint32(13, batch.rejected.length, true);
-  out.set(batch.final, 17);
-  let at = 17 + batch.final.length;
-  batch.rejected.forEach((rejection, i) => {
-    out.set(rejection.txid, at);
-    out[at + TXID_BYTES] = codes[i]!.length;
-    out.set(codes[i]!, at + TXID_BYTES + 1);
-    at += TXID_BYTES + 1 + codes[i]!.length;
-  });
-  return out;
+  const total = codes.reduce((sum, code) => sum + REJECTION_ENTRY.bytes + code.length, EVENTS_HEADER.bytes + batch.final.length);
+  const writer = BinaryWriter.ofSize(total).u8(FRAME_EVENTS).u64(batch.height).u32(batch.final.length / TXID_BYTES).u32(batch.rejected.length).bytes(batch.final);
+  batch.rejected.forEach((rejection, i) => writer.bytes(rejection.txid).lengthPrefixed("u8", codes[i]!));
+  return writer.finish();
 }
 
 export function decodeEvents(frame: Uint8Array): ConfirmationBatch {
-  const c = new Cursor(frame);
-  if (c.u8("frame type") !== FRAME_EVENTS) fail("STREAM_BAD_FRAME", "not an EVENTS frame");
-  const height = c.u64("height");
-  const nFinal = c.u32("final count");
-  const nRejected = c.u32("rejected count");
-  const final = c.bytesOf(nFinal * TXID_BYTES, "final txids");
+  const reader = frameReader(frame, FRAME_EVENTS, "EVENTS");
+  const height = reader.u53("height");
+  const nFinal = reader.u32("final count");
+  const nRejected = reader.u32("rejected count");
+  const final = reader.bytes(nFinal * TXID_BYTES, "final txids").slice();
   const rejected: TxRejection[] = [];
   for (let i = 0; i < nRejected; i++) {
-    const txid = c.bytesOf(TXID_BYTES, "rejected txid");
-    rejected.push({ txid, code: Buffer.from(c.bytesOf(c.u8("code length"), "code")).toString("latin1") });
+    const txid = reader.bytes(TXID_BYTES, "rejected txid").slice();
+    rejected.push({ txid, code: readCode(reader) });
   }
-  c.end();
+  reader.expectEnd("the last rejection");
   return { height, final, rejected };
 }
 
@@ -255,33 +215,28 @@ export function encodeOptimistic(batch: OptimisticBatch): Uint8Array<ArrayBuffer
   if (batch.producer.length !== PUBLIC_KEY_BYTES) fail("STREAM_BAD_FRAME", `producer must be a ${PUBLIC_KEY_BYTES}-byte public key, got ${batch.producer.length} bytes`);
   if (batch.block.length !== HASH_BYTES) fail("STREAM_BAD_FRAME", `block must be a ${HASH_BYTES}-byte hash, got ${batch.block.length} bytes`);
   if (batch.txids.length % TXID_BYTES !== 0) fail("STREAM_BAD_FRAME", "optimistic txids must be a multiple of 32 bytes");
-  const out = new Uint8Array(OPTIMISTIC_HEADER_BYTES + batch.txids.length);
-  out[0] = FRAME_OPTIMISTIC;
-  out.set(batch.producer, 1);
-  out.set(batch.block, 1 + PUBLIC_KEY_BYTES);
-  new DataView(out.buffer).setUint32(1 + PUBLIC_KEY_BYTES + HASH_BYTES, batch.txids.length / TXID_BYTES, true);
-  out.set(batch.txids, OPTIMISTIC_HEADER_BYTES);
-  return out;
+  return BinaryWriter.ofSize(OPTIMISTIC_HEADER.bytes + batch.txids.length)
+    .u8(FRAME_OPTIMISTIC)
+    .bytes(batch.producer)
+    .bytes(batch.block)
+    .u32(batch.txids.length / TXID_BYTES)
+    .bytes(batch.txids)
+    .finish();
 }
 
 /** Strict: the tag, both keys, the count and exactly `n` txids, nothing after. */
 export function decodeOptimistic(frame: Uint8Array): OptimisticBatch {
-  const c = new Cursor(frame);
-  if (c.u8("frame type") !== FRAME_OPTIMISTIC) fail("STREAM_BAD_FRAME", "not an OPTIMISTIC frame");
-  const producer = c.bytesOf(PUBLIC_KEY_BYTES, "producer key");
-  const block = c.bytesOf(HASH_BYTES, "block hash");
-  const count = c.u32("txid count");
-  const txids = c.bytesOf(count * TXID_BYTES, "optimistic txids");
-  c.end();
-  return { producer, block, txids };
+  const reader = frameReader(frame, FRAME_OPTIMISTIC, "OPTIMISTIC");
+  const producer = reader.bytes(PUBLIC_KEY_BYTES, "producer key").slice();
+  const block = reader.bytes(HASH_BYTES, "block hash").slice();
+  const count = reader.u32("txid count");
+  reader.expectRemaining(count * TXID_BYTES, `${count} optimistic txids`);
+  return { producer, block, txids: reader.bytes(count * TXID_BYTES).slice() };
 }
 
 export function encodeError(code: string, message: string): Uint8Array<ArrayBuffer> {
   const json = Buffer.from(JSON.stringify({ code, message }), "utf8");
-  const out = new Uint8Array(1 + json.length);
-  out[0] = FRAME_ERROR;
-  out.set(json, 1);
-  return out;
+  return BinaryWriter.ofSize(1 + json.length).u8(FRAME_ERROR).bytes(json).finish();
 }
 
 export function decodeError(frame: Uint8Array): { code: string; message: string } {

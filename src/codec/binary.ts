@@ -10,7 +10,8 @@
  * API: `new BinaryReader(input, codes, start?, end?)` with `u8 u16 u32 u64 u53 bytes skip
  * lengthPrefixed need expectRemaining expectEnd`; `BinaryWriter.ofSize(n)` or
  * `new BinaryWriter(out, at)` with `u8 u16 u32 u64 bytes lengthPrefixed finish`; `readU16 readU32
- * readU64` for accessors that read at a known offset.
+ * readU64 readU64BE` and `writeU16 writeU32 writeU64 writeU64BE writeF64` for accessors and hot paths that
+ * work at a known offset (a layout()'s) without allocating a reader or writer.
  */
 import { IosError, invariant } from "../errors.js";
 
@@ -33,8 +34,8 @@ export function singleCode<Code extends string>(code: Code, error?: (code: Code,
   return { truncated: code, trailing: code, tooLarge: code, outOfRange: code, ...(error === undefined ? {} : { error }) };
 }
 
-/** Length prefixes: u16 for small fields, u32 for bodies. */
-export type LengthPrefix = "u16" | "u32";
+/** Length prefixes: u8 for short labels (chain ids, error codes), u16 for small fields, u32 for bodies. */
+export type LengthPrefix = "u8" | "u16" | "u32";
 
 export class BinaryReader<Code extends string> {
   /** Absolute position of the next read in `input`. */
@@ -60,7 +61,7 @@ export class BinaryReader<Code extends string> {
 
   /** Throws `truncated` unless `count` more bytes are there. */
   need(count: number, what: string): void {
-    if (count > this.end - this.at) this.fail(this.codes.truncated, `${what} needs ${count} bytes at offset ${this.at}, ${this.end - this.at} remain`);
+    if (count > this.end - this.at) this.fail(this.codes.truncated, `${what} is cut short: needs ${count} bytes at offset ${this.at}, ${this.end - this.at} remain`);
   }
 
   u8(what = "u8"): number {
@@ -70,18 +71,16 @@ export class BinaryReader<Code extends string> {
 
   u16(what = "u16"): number {
     this.need(2, what);
-    const b = this.input;
     const at = this.at;
     this.at = at + 2;
-    return b[at]! | (b[at + 1]! << 8);
+    return readU16(this.input, at);
   }
 
   u32(what = "u32"): number {
     this.need(4, what);
-    const b = this.input;
     const at = this.at;
     this.at = at + 4;
-    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+    return readU32(this.input, at);
   }
 
   u64(what = "u64"): bigint {
@@ -115,7 +114,7 @@ export class BinaryReader<Code extends string> {
 
   /** A `prefix` length, at most `max`, then that many bytes (a view). */
   lengthPrefixed(prefix: LengthPrefix, max: number, what = "field"): Uint8Array {
-    const length = prefix === "u16" ? this.u16(`${what} length`) : this.u32(`${what} length`);
+    const length = prefix === "u8" ? this.u8(`${what} length`) : prefix === "u16" ? this.u16(`${what} length`) : this.u32(`${what} length`);
     if (length > max) this.fail(this.codes.tooLarge, `${what} of ${length} bytes exceeds its maximum of ${max}`);
     return this.bytes(length, what);
   }
@@ -124,12 +123,12 @@ export class BinaryReader<Code extends string> {
   expectRemaining(count: number, what: string): void {
     const remaining = this.end - this.at;
     if (remaining < count) this.fail(this.codes.truncated, `${what} needs ${count} bytes, ${remaining} remain`);
-    if (remaining > count) this.fail(this.codes.trailing, `${remaining - count} bytes after ${what}`);
+    if (remaining > count) this.fail(this.codes.trailing, `${remaining - count} trailing byte(s) after ${what}`);
   }
 
   /** Nothing remains: `trailing` otherwise. */
   expectEnd(what = "the last field"): void {
-    if (this.at !== this.end) this.fail(this.codes.trailing, `${this.end - this.at} bytes after ${what}`);
+    if (this.at !== this.end) this.fail(this.codes.trailing, `${this.end - this.at} trailing byte(s) after ${what}`);
   }
 }
 
@@ -146,6 +145,63 @@ export function readU32(bytes: Uint8Array, at: number): number {
 /** The u64le at `at`. */
 export function readU64(bytes: Uint8Array, at: number): bigint {
   return (BigInt(readU32(bytes, at + 4)) << 32n) | BigInt(readU32(bytes, at));
+}
+
+/** The u64 big-endian at `at` (LMDB height keys: byte order is numeric order). */
+export function readU64BE(bytes: Uint8Array, at: number): bigint {
+  const high = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+  const low = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
+  return (BigInt(high) << 32n) | BigInt(low);
+}
+
+/** Writes the u16le `value` at `at` (the caller has checked bounds and range). */
+export function writeU16(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = value >>> 8;
+}
+
+/** Writes the u32le `value` at `at` (the caller has checked bounds and range). */
+export function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = value >>> 24;
+}
+
+/** Scratch for writeF64: one DataView for the process, so a float costs no allocation. */
+const F64_SCRATCH = new Uint8Array(8);
+const F64_VIEW = new DataView(F64_SCRATCH.buffer);
+
+/** Writes the IEEE 754 binary64 `value` little-endian at `at` (the caller has checked bounds). */
+export function writeF64(bytes: Uint8Array, at: number, value: number): void {
+  F64_VIEW.setFloat64(0, value, true);
+  bytes.set(F64_SCRATCH, at);
+}
+
+/** The two u32 halves of a u64 given as a safe non-negative integer or a bigint below 2^64. */
+function u64Halves(value: bigint | number): readonly [high: number, low: number] {
+  if (typeof value === "number") {
+    invariant(Number.isSafeInteger(value) && value >= 0, "u64 value is a non-negative safe integer");
+    return [Math.floor(value / 0x1_0000_0000), value >>> 0];
+  }
+  invariant(value >= 0n && value < 1n << 64n, "u64 value in range");
+  return [Number(value >> 32n), Number(value & 0xffffffffn)];
+}
+
+/** Writes the u64le `value` at `at`; numbers take no BigInt detour. */
+export function writeU64(bytes: Uint8Array, at: number, value: bigint | number): void {
+  const [high, low] = u64Halves(value);
+  writeU32(bytes, at, low);
+  writeU32(bytes, at + 4, high);
+}
+
+/** Writes the u64 big-endian `value` at `at` (LMDB height keys). */
+export function writeU64BE(bytes: Uint8Array, at: number, value: bigint | number): void {
+  const [high, low] = u64Halves(value);
+  for (let i = 0; i < 4; i++) {
+    bytes[at + 3 - i] = (high >>> (8 * i)) & 0xff;
+    bytes[at + 7 - i] = (low >>> (8 * i)) & 0xff;
+  }
 }
 
 /** Writes into a buffer of exactly the size the caller computed; values are checked by the caller's format first. */
@@ -180,35 +236,25 @@ export class BinaryWriter<Buffer extends ArrayBufferLike = ArrayBuffer> {
 
   u16(value: number): this {
     invariant(Number.isInteger(value) && value >= 0 && value <= 0xffff, "u16 value in range");
-    const at = this.room(2);
-    this.output[at] = value & 0xff;
-    this.output[at + 1] = value >>> 8;
+    writeU16(this.output, this.room(2), value);
     return this;
   }
 
   u32(value: number): this {
     invariant(Number.isInteger(value) && value >= 0 && value <= 0xffffffff, "u32 value in range");
-    const at = this.room(4);
-    const out = this.output;
-    out[at] = value & 0xff;
-    out[at + 1] = (value >>> 8) & 0xff;
-    out[at + 2] = (value >>> 16) & 0xff;
-    out[at + 3] = value >>> 24;
+    writeU32(this.output, this.room(4), value);
     return this;
   }
 
   /** A u64 from a bigint or a safe non-negative integer. */
   u64(value: bigint | number): this {
-    const big = BigInt(value);
-    invariant(big >= 0n && big < 1n << 64n, "u64 value in range");
-    this.u32(Number(big & 0xffffffffn));
-    return this.u32(Number(big >> 32n));
+    writeU64(this.output, this.room(8), value);
+    return this;
   }
 
   /** An IEEE 754 binary64, little-endian (probabilities in a genesis policy). */
   f64(value: number): this {
-    const at = this.room(8);
-    new DataView(this.output.buffer, this.output.byteOffset, this.output.byteLength).setFloat64(at, value, true);
+    writeF64(this.output, this.room(8), value);
     return this;
   }
 
@@ -218,7 +264,8 @@ export class BinaryWriter<Buffer extends ArrayBufferLike = ArrayBuffer> {
   }
 
   lengthPrefixed(prefix: LengthPrefix, value: Uint8Array): this {
-    return (prefix === "u16" ? this.u16(value.length) : this.u32(value.length)).bytes(value);
+    const length = value.length;
+    return (prefix === "u8" ? this.u8(length) : prefix === "u16" ? this.u16(length) : this.u32(length)).bytes(value);
   }
 
   /** The output, which every write must have filled exactly. */

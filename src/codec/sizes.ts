@@ -1,3 +1,5 @@
+import { layout } from "./layout.js";
+
 /**
  * Byte sizes shared by every format of the tree, defined once (DESIGN.md §2: Ed25519 keys and
  * signatures, SHA-256 ids; §3: outpoints and u64 amounts). Import these; never restate 32 or 64.
@@ -23,3 +25,8 @@ export const OUTPUT_INDEX_BYTES = 4;
 export const OUTPOINT_BYTES = TXID_BYTES + OUTPUT_INDEX_BYTES;
 /** Amounts are u64 (DESIGN.md §3). */
 export const AMOUNT_BYTES = 8;
+/**
+ * A packed UTXO entry, the unit of the UTXO table (src/ledger/utxo-table.ts), of the store's utxo
+ * sub-database (key = the outpoint, value = owner ‖ amount; src/store/schema.ts) and of snapshots.
+ */
+export const UTXO_ENTRY = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });

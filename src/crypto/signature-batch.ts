@@ -12,14 +12,18 @@
  */
 import { IosError } from "../errors.js";
 import { type SignatureItem } from "./ed25519.js";
+import { BinaryReader, BinaryWriter, singleCode } from "../codec/binary.js";
+import { layout } from "../codec/layout.js";
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 
 export type SignatureBatchErrorCode = "SIGNATURE_BATCH_MALFORMED";
 
-const COUNT_LENGTH = 4;
-const MESSAGE_LENGTH_FIELD = 4;
-/** Bytes of an item before its message: publicKey ‖ signature ‖ u32 messageLength. */
-export const ITEM_HEADER_LENGTH = PUBLIC_KEY_BYTES + SIGNATURE_BYTES + MESSAGE_LENGTH_FIELD;
+const BATCH_HEADER = layout({ count: 4 });
+const COUNT_LENGTH = BATCH_HEADER.bytes;
+/** An item before its message: publicKey ‖ signature ‖ u32 messageLength. */
+const ITEM_HEADER = layout({ publicKey: PUBLIC_KEY_BYTES, signature: SIGNATURE_BYTES, messageLength: 4 });
+export const ITEM_HEADER_LENGTH = ITEM_HEADER.bytes;
+const BATCH_CODES = singleCode<SignatureBatchErrorCode>("SIGNATURE_BATCH_MALFORMED");
 
 /**
  * Most items in one packed batch: 2^20. A block carries thousands of transactions and a pool task
@@ -76,18 +80,9 @@ export function packSignatureBatch(items: readonly SignatureItem[]): Uint8Array<
   }
   const length = packedSignatureBatchLength(items);
   if (length > MAX_BATCH_BYTES) throw malformed(`${length} bytes exceed the limit of ${MAX_BATCH_BYTES}`);
-  const bytes = new Uint8Array(length);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, items.length, true);
-  let offset = COUNT_LENGTH;
-  for (const { publicKey, signature, message } of items) {
-    bytes.set(publicKey, offset);
-    bytes.set(signature, offset + PUBLIC_KEY_BYTES);
-    view.setUint32(offset + PUBLIC_KEY_BYTES + SIGNATURE_BYTES, message.length, true);
-    bytes.set(message, offset + ITEM_HEADER_LENGTH);
-    offset += ITEM_HEADER_LENGTH + message.length;
-  }
-  return bytes;
+  const writer = BinaryWriter.ofSize(length).u32(items.length);
+  for (const { publicKey, signature, message } of items) writer.bytes(publicKey).bytes(signature).lengthPrefixed("u32", message);
+  return writer.finish();
 }
 
 /**
@@ -97,26 +92,18 @@ export function packSignatureBatch(items: readonly SignatureItem[]): Uint8Array<
 export function scanSignatureBatch(bytes: Uint8Array): Uint32Array {
   if (!(bytes instanceof Uint8Array)) throw malformed("a packed batch must be a Uint8Array");
   if (bytes.length > MAX_BATCH_BYTES) throw malformed(`${bytes.length} bytes exceed the limit of ${MAX_BATCH_BYTES}`);
-  if (bytes.length < COUNT_LENGTH) throw malformed(`${bytes.length} bytes cannot hold the 4-byte item count`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = view.getUint32(0, true);
+  const reader = new BinaryReader(bytes, BATCH_CODES);
+  const count = reader.u32("the item count");
   if (count > MAX_BATCH_ITEMS) throw malformed(`item count ${count} exceeds the limit of ${MAX_BATCH_ITEMS}`);
-  const smallest = COUNT_LENGTH + count * ITEM_HEADER_LENGTH;
-  if (smallest > bytes.length) throw malformed(`${count} items need at least ${smallest} bytes, got ${bytes.length}`);
+  reader.need(count * ITEM_HEADER_LENGTH, `${count} items`);
   const offsets = new Uint32Array(count + 1);
-  let offset = COUNT_LENGTH;
   for (let index = 0; index < count; index++) {
-    offsets[index] = offset;
-    if (offset + ITEM_HEADER_LENGTH > bytes.length) throw malformed(`item ${index} is truncated at byte ${offset}`);
-    const messageLength = view.getUint32(offset + PUBLIC_KEY_BYTES + SIGNATURE_BYTES, true);
-    if (messageLength > MAX_MESSAGE_LENGTH) {
-      throw malformed(`item ${index} declares a ${messageLength}-byte message, over the limit of ${MAX_MESSAGE_LENGTH}`);
-    }
-    offset += ITEM_HEADER_LENGTH + messageLength;
-    if (offset > bytes.length) throw malformed(`item ${index}'s message runs past the end of the batch`);
+    offsets[index] = reader.at;
+    reader.skip(ITEM_HEADER.offset.messageLength, `item ${index}`);
+    reader.lengthPrefixed("u32", MAX_MESSAGE_LENGTH, `item ${index}'s message`);
   }
-  if (offset !== bytes.length) throw malformed(`${bytes.length - offset} trailing bytes after ${count} items`);
-  offsets[count] = offset;
+  reader.expectEnd(`${count} items`);
+  offsets[count] = reader.at;
   return offsets;
 }
 
@@ -127,8 +114,8 @@ export function unpackSignatureBatch(bytes: Uint8Array): SignatureItem[] {
   for (let index = 0; index < items.length; index++) {
     const start = offsets[index]!;
     items[index] = {
-      publicKey: bytes.subarray(start, start + PUBLIC_KEY_BYTES),
-      signature: bytes.subarray(start + PUBLIC_KEY_BYTES, start + PUBLIC_KEY_BYTES + SIGNATURE_BYTES),
+      publicKey: bytes.subarray(start + ITEM_HEADER.offset.publicKey, start + ITEM_HEADER.offset.publicKey + PUBLIC_KEY_BYTES),
+      signature: bytes.subarray(start + ITEM_HEADER.offset.signature, start + ITEM_HEADER.offset.signature + SIGNATURE_BYTES),
       message: bytes.subarray(start + ITEM_HEADER_LENGTH, offsets[index + 1]!),
     };
   }
@@ -150,8 +137,5 @@ export function sliceSignatureBatch(
     throw new RangeError(`slice [${from}, ${to}) is outside a batch of ${count} items`);
   }
   const body = bytes.subarray(offsets[from]!, offsets[to]!);
-  const chunk = new Uint8Array(COUNT_LENGTH + body.length);
-  new DataView(chunk.buffer).setUint32(0, to - from, true);
-  chunk.set(body, COUNT_LENGTH);
-  return chunk;
+  return BinaryWriter.ofSize(COUNT_LENGTH + body.length).u32(to - from).bytes(body).finish();
 }

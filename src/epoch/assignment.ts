@@ -12,6 +12,7 @@
  */
 import { check } from "../errors.js";
 import { HASH_BYTES } from "../codec/sizes.js";
+import { readU32, writeU32 } from "../codec/binary.js";
 import { sha256 } from "../crypto/sha256.js";
 import { checkShardCount } from "../ledger/shard.js";
 import type { EpochErrorCode } from "./interface.js";
@@ -22,26 +23,23 @@ const WORDS_PER_BLOCK = HASH_BYTES / 4;
 /** Uniform integers below a bound, from SHA-256(domain ‖ seed ‖ u32le counter) blocks. */
 class HashStream {
   readonly #input: Uint8Array;
-  readonly #view: DataView;
   #counter = 0;
-  #block: DataView | undefined;
+  #block: Uint8Array | undefined;
   #word = WORDS_PER_BLOCK;
 
   constructor(seed: Uint8Array) {
     this.#input = new Uint8Array(ASSIGNMENT_DOMAIN.length + seed.length + 4);
     this.#input.set(ASSIGNMENT_DOMAIN);
     this.#input.set(seed, ASSIGNMENT_DOMAIN.length);
-    this.#view = new DataView(this.#input.buffer);
   }
 
   #nextWord(): number {
     if (this.#word === WORDS_PER_BLOCK) {
-      this.#view.setUint32(this.#input.length - 4, this.#counter++, true);
-      const digest = sha256(this.#input);
-      this.#block = new DataView(digest.buffer, digest.byteOffset, digest.byteLength);
+      writeU32(this.#input, this.#input.length - 4, this.#counter++);
+      this.#block = sha256(this.#input);
       this.#word = 0;
     }
-    return this.#block!.getUint32(4 * this.#word++, true);
+    return readU32(this.#block!, 4 * this.#word++);
   }
 
   /** Uniform in [0, bound), bound in 1..2^32. */

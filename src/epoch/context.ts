@@ -12,6 +12,7 @@ import { BelievabilityLedger, REPUTATION_INITIAL } from "../consensus/pob/believ
 import { drawLeagues, type Leagues } from "../consensus/pob/leagues.js";
 import { validatePolicy, type ShardingPolicy } from "../consensus/pob/policy.js";
 import { HASH_BYTES } from "../codec/sizes.js";
+import { BinaryWriter } from "../codec/binary.js";
 import { sha256 } from "../crypto/sha256.js";
 import { check } from "../errors.js";
 import { genesisTxid, type Genesis } from "../ledger/genesis.js";
@@ -32,12 +33,7 @@ export type EpochConfiguration = Pick<EpochContext, "chain" | "epoch" | "randomn
 
 /** The byte form of a consensus instance: the chain id its BFT statements sign. */
 export function instanceKey(chain: Uint8Array, shard: number, epoch: number): Uint8Array {
-  const key = new Uint8Array(INSTANCE_KEY_BYTES);
-  key.set(chain);
-  const view = new DataView(key.buffer);
-  view.setUint32(HASH_BYTES, shard, true);
-  view.setUint32(HASH_BYTES + 4, epoch, true);
-  return key;
+  return BinaryWriter.ofSize(INSTANCE_KEY_BYTES).bytes(chain).u32(shard).u32(epoch).finish();
 }
 
 export class EpochContextValue implements EpochContext {
@@ -109,11 +105,7 @@ export class EpochContextValue implements EpochContext {
 
   /** SHA-256(domain ‖ rnd_e ‖ u32le shard): each shard draws its leagues from its own seed. */
   #leagueSeed(shard: number): Uint8Array {
-    const input = new Uint8Array(LEAGUE_SEED_DOMAIN.length + HASH_BYTES + 4);
-    input.set(LEAGUE_SEED_DOMAIN);
-    input.set(this.randomness, LEAGUE_SEED_DOMAIN.length);
-    new DataView(input.buffer).setUint32(input.length - 4, shard, true);
-    return sha256(input);
+    return sha256(BinaryWriter.ofSize(LEAGUE_SEED_DOMAIN.length + HASH_BYTES + 4).bytes(LEAGUE_SEED_DOMAIN).bytes(this.randomness).u32(shard).finish());
   }
 }
 

@@ -30,7 +30,7 @@ import { toHex } from "../hex.js";
 // Type only: the policy's meaning and checks live with Proof-of-Believability; genesis carries it.
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
 import { AMOUNT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
-import { BinaryWriter } from "../codec/binary.js";
+import { BinaryWriter, writeU32 } from "../codec/binary.js";
 
 export const GENESIS_VERSION = 1;
 /** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */
@@ -237,7 +237,7 @@ export function deriveTestAccounts(seed: string | Uint8Array, n: number): KeyPai
   const index = new Uint8Array(4);
   const accounts: KeyPair[] = [];
   for (let i = 0; i < n; i++) {
-    new DataView(index.buffer).setUint32(0, i, true);
+    writeU32(index, 0, i);
     const digest = createHash("sha512").update(TEST_ACCOUNT_DOMAIN).update(seedBytes).update(index).digest();
     accounts.push(keyPairFromSecret(digest.subarray(0, SECRET_KEY_BYTES)));
   }

@@ -6,6 +6,7 @@
  * API: `shardOfOwner(owner, shardCount): number`, `checkShardCount(m)`, `checkShardIndex(shard, m)`.
  */
 import { PUBLIC_KEY_BYTES } from "../codec/sizes.js";
+import { readU32 } from "../codec/binary.js";
 import { defaultSha256Wasm } from "../crypto/sha256.js";
 import { ledgerCheck } from "./errors.js";
 
@@ -38,6 +39,5 @@ export function shardOfOwner(owner: Uint8Array, shardCount: number): number {
   const sha = defaultSha256Wasm();
   sha.digestToOut(owner);
   const digest = sha.out;
-  const word = (digest[0]! | (digest[1]! << 8) | (digest[2]! << 16) | (digest[3]! << 24)) >>> 0;
-  return word % shardCount;
+  return readU32(digest, 0) % shardCount;
 }

@@ -17,16 +17,14 @@
  * (computed on first access from a private copy of the records).
  */
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
-import { layout } from "../codec/layout.js";
-import { AMOUNT_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { instantiateKernel, type WasmFlavor } from "../crypto/wasm.js";
 import { LedgerError, ledgerCheck } from "./errors.js";
 import { RecordCursor } from "./records.js";
 import { outpointKey } from "./transaction.js";
 
-/** A packed entry: the outpoint key, then the value (owner ‖ amount, a record output's layout). */
-const ENTRY = layout({ txid: TXID_BYTES, index: 4, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
-export const ENTRY_BYTES = ENTRY.bytes;
+/** A packed entry (UTXO_ENTRY): the outpoint key, then the value (owner ‖ amount, a record output's layout). */
+export const ENTRY_BYTES = UTXO_ENTRY.bytes;
 
 /** Status of one transaction in `applyBlock` (codes shared with assembly/utxo/index.ts). */
 export const ApplyStatus = {
@@ -112,10 +110,10 @@ export function packEntry(entry: UtxoEntry, out = new Uint8Array(ENTRY_BYTES), o
 
 export function unpackEntry(packed: Uint8Array, offset = 0): UtxoEntry {
   return {
-    txid: packed.slice(offset + ENTRY.offset.txid, offset + ENTRY.offset.txid + TXID_BYTES),
-    index: readU32(packed, offset + ENTRY.offset.index),
-    owner: packed.slice(offset + ENTRY.offset.owner, offset + ENTRY.offset.owner + PUBLIC_KEY_BYTES),
-    amount: readU64(packed, offset + ENTRY.offset.amount),
+    txid: packed.slice(offset + UTXO_ENTRY.offset.txid, offset + UTXO_ENTRY.offset.txid + TXID_BYTES),
+    index: readU32(packed, offset + UTXO_ENTRY.offset.index),
+    owner: packed.slice(offset + UTXO_ENTRY.offset.owner, offset + UTXO_ENTRY.offset.owner + PUBLIC_KEY_BYTES),
+    amount: readU64(packed, offset + UTXO_ENTRY.offset.amount),
   };
 }
 
@@ -194,7 +192,7 @@ export class UtxoTable {
     const ptr = this.scratch(ENTRY_BYTES);
     const memory = this.memory();
     memory.set(key, ptr);
-    if (this.kernel.lookup(ptr, ptr + ENTRY.offset.owner) === 0) return undefined;
+    if (this.kernel.lookup(ptr, ptr + UTXO_ENTRY.offset.owner) === 0) return undefined;
     const { owner, amount } = unpackEntry(memory, ptr);
     return { owner, amount };
   }

@@ -34,6 +34,9 @@ export const LOAD_FILE_MAGIC = new Uint8Array(Buffer.from("IOSLOAD\0", "latin1")
 export const LOAD_FILE_VERSION = 1;
 /** A seed is a label typed by a person; 1 KiB is far above any real one. */
 export const MAX_SEED_BYTES = 1024;
+/** The header up to the seed, and after it. */
+const HEAD = layout({ magic: LOAD_FILE_MAGIC.length, version: 2, genesisHash: HASH_BYTES, seedLength: 2 });
+const COUNTS = layout({ shardCount: 2, count: 4 });
 /** Each transaction's prefix in the file. */
 const RECORD_PREFIX = layout({ shard: 2, length: 4 });
 const LOAD_FILE_CODES: CodecCodes<LoadErrorCode> = {
@@ -50,7 +53,7 @@ export function encodeLoadFile(set: LoadSet): Uint8Array {
   const seedBytes = Buffer.from(seed, "utf8");
   loadCheck(seedBytes.length >= 1 && seedBytes.length <= MAX_SEED_BYTES, "LOAD_BAD_OPTION", `seed must take 1..${MAX_SEED_BYTES} UTF-8 bytes`);
   loadCheck(genesisHash.length === HASH_BYTES, "LOAD_BAD_OPTION", `genesis hash must be ${HASH_BYTES} bytes`);
-  const headerBytes = LOAD_FILE_MAGIC.length + 2 + HASH_BYTES + 2 + seedBytes.length + 2 + 4;
+  const headerBytes = HEAD.bytes + seedBytes.length + COUNTS.bytes;
   const writer = BinaryWriter.ofSize(headerBytes + set.count * RECORD_PREFIX.bytes + (set.offsets[set.count]! - set.offsets[0]!))
     .bytes(LOAD_FILE_MAGIC)
     .u16(LOAD_FILE_VERSION)
@@ -65,7 +68,7 @@ export function encodeLoadFile(set: LoadSet): Uint8Array {
 /** Strictly parses a load file (see the file comment for what is rejected). */
 export function decodeLoadFile(bytes: Uint8Array, expectedGenesisHash?: Uint8Array): LoadSet {
   const reader = new BinaryReader(bytes, LOAD_FILE_CODES);
-  reader.need(LOAD_FILE_MAGIC.length + 2, "the magic and version");
+  reader.need(HEAD.offset.genesisHash, "the magic and version");
   loadCheck(sameBytes(reader.bytes(LOAD_FILE_MAGIC.length), LOAD_FILE_MAGIC), "LOAD_FILE_BAD_MAGIC", "not a load file (magic is not IOSLOAD)");
   const version = reader.u16();
   loadCheck(version === LOAD_FILE_VERSION, "LOAD_FILE_BAD_VERSION", `version ${version} is not ${LOAD_FILE_VERSION}`);

@@ -65,7 +65,7 @@ export function signChains(task: SignTask): SignResult {
       kind: TxKind.Transfer,
       inputs: [{ txid: laneTxid[lane]!, index: laneIndex[lane]!, owner: account.publicKey }],
       outputs: [
-        { owner: task.recipients.subarray(i * 32, i * 32 + 32), amount: task.payment },
+        { owner: task.recipients.subarray(i * PUBLIC_KEY_BYTES, (i + 1) * PUBLIC_KEY_BYTES), amount: task.payment },
         { owner: account.publicKey, amount: change },
       ],
     });

@@ -1,4 +1,5 @@
 import { TXID_BYTES } from "../codec/sizes.js";
+import { readU32 } from "../codec/binary.js";
 /**
  * Position in a load set of each of its txids, looked up without allocating. The driver looks up
  * every txid of every OPTIMISTIC and EVENTS frame, and every validator of a shard announces the
@@ -34,7 +35,7 @@ export class TxidPositions {
 
   /** The slot holding the txid at `bytes[at ..)`, or the empty slot where it would go. */
   #slotOf(bytes: Uint8Array, at: number): number {
-    let slot = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) & this.#mask;
+    let slot = readU32(bytes, at) & this.#mask;
     for (;;) {
       const position = this.#slots[slot]!;
       if (position === EMPTY || this.#holds(position, bytes, at)) return slot;

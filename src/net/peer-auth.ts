@@ -31,6 +31,8 @@ import { IosError, check } from "../errors.js";
 import type { Rng } from "../runtime/interface.js";
 import type { PeerId } from "./interface.js";
 import { toHex } from "../hex.js";
+import { BinaryWriter } from "../codec/binary.js";
+import { layout } from "../codec/layout.js";
 import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 
 export type AuthErrorCode =
@@ -48,7 +50,8 @@ export type AuthErrorCode =
 /** Domain-separation tag of the transcript; bump the version if the transcript changes. */
 export const PEER_AUTH_TAG = new TextEncoder().encode("IOSChain/peer-auth/v1");
 export const NONCE_BYTES = 32;
-export const HELLO_BYTES = NONCE_BYTES + PUBLIC_KEY_BYTES;
+const HELLO = layout({ nonce: NONCE_BYTES, publicKey: PUBLIC_KEY_BYTES });
+export const HELLO_BYTES = HELLO.bytes;
 /** The chain id is length-prefixed with one byte. */
 export const MAX_CHAIN_ID_BYTES = 255;
 
@@ -58,16 +61,6 @@ const ROLE_BYTE: Record<LinkRole, number> = { dialer: 1, acceptor: 2 };
 // DER wrappers of raw Ed25519 keys (RFC 8410): node:crypto imports keys only as PKCS#8 / SPKI.
 const PKCS8_ED25519_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 const SPKI_ED25519_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 /** The PeerId (lowercase hex) of a 32-byte public key. */
 export function peerIdOf(publicKey: Uint8Array): PeerId {
@@ -89,7 +82,7 @@ export class PeerIdentity {
   /** The identity of a 32-byte RFC 8032 seed (secret key). */
   static fromSeed(seed: Uint8Array): PeerIdentity {
     check(seed instanceof Uint8Array && seed.length === SECRET_KEY_BYTES, "AUTH_BAD_CONFIG", `seed must be ${SECRET_KEY_BYTES} bytes`);
-    const privateKey = createPrivateKey({ key: Buffer.from(concat([PKCS8_ED25519_PREFIX, seed])), format: "der", type: "pkcs8" });
+    const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
     const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
     return new PeerIdentity(new Uint8Array(spki.subarray(SPKI_ED25519_PREFIX.length)), privateKey);
   }
@@ -109,7 +102,7 @@ export class PeerIdentity {
 export function verifyPeerSignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
   try {
-    const key = createPublicKey({ key: Buffer.from(concat([SPKI_ED25519_PREFIX, publicKey])), format: "der", type: "spki" });
+    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" });
     return verifyMessage(null, message, key, signature);
   } catch {
     // A key node:crypto cannot import verifies nothing; the caller refuses the link and counts it.
@@ -128,20 +121,21 @@ export interface TranscriptParts {
 
 /** The bytes a side signs in phase 3 (see the header comment). */
 export function authTranscript(parts: TranscriptParts): Uint8Array {
-  return concat([
-    PEER_AUTH_TAG,
-    Uint8Array.of(parts.chainId.length),
-    parts.chainId,
-    Uint8Array.of(ROLE_BYTE[parts.signer]),
-    parts.dialerNonce,
-    parts.acceptorNonce,
-    parts.dialerKey,
-    parts.acceptorKey,
-  ]);
+  const { chainId, dialerNonce, acceptorNonce, dialerKey, acceptorKey } = parts;
+  const size = PEER_AUTH_TAG.length + 1 + chainId.length + 1 + dialerNonce.length + acceptorNonce.length + dialerKey.length + acceptorKey.length;
+  return BinaryWriter.ofSize(size)
+    .bytes(PEER_AUTH_TAG)
+    .lengthPrefixed("u8", chainId)
+    .u8(ROLE_BYTE[parts.signer])
+    .bytes(dialerNonce)
+    .bytes(acceptorNonce)
+    .bytes(dialerKey)
+    .bytes(acceptorKey)
+    .finish();
 }
 
 export function encodeHello(nonce: Uint8Array, publicKey: Uint8Array): Uint8Array {
-  return concat([nonce, publicKey]);
+  return BinaryWriter.ofSize(HELLO.bytes).bytes(nonce).bytes(publicKey).finish();
 }
 
 export interface HandshakeOptions {
@@ -202,8 +196,8 @@ export class PeerHandshake {
   receiveHello(payload: Uint8Array): Uint8Array {
     if (this.state !== "awaiting-hello") this.refuse("AUTH_UNEXPECTED", `HELLO received in state ${this.state}`);
     if (payload.length !== HELLO_BYTES) this.refuse("AUTH_BAD_MESSAGE", `HELLO must be ${HELLO_BYTES} bytes, got ${payload.length}`);
-    const peerNonce = payload.slice(0, NONCE_BYTES);
-    const peerKey = payload.slice(NONCE_BYTES);
+    const peerNonce = payload.slice(HELLO.offset.nonce, HELLO.offset.nonce + NONCE_BYTES);
+    const peerKey = payload.slice(HELLO.offset.publicKey, HELLO.offset.publicKey + PUBLIC_KEY_BYTES);
     const peer = toHex(peerKey);
     const self = this.options.identity.id;
     if (peer === self) this.refuse("AUTH_SELF", "peer claims our own key");

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { IosError, check } from "../errors.js";
 import type { Rng } from "./interface.js";
+import { readU32, writeU64BE } from "../codec/binary.js";
 
 export type RngErrorCode = "RNG_BAD_SEED" | "RNG_BAD_KEY" | "RNG_BAD_LENGTH" | "RNG_BAD_LABEL";
 
@@ -62,11 +63,9 @@ export class SeededRng implements Rng {
     counter: number,
   ) {
     this.state.set(SIGMA, 0);
-    const keyView = new DataView(key.buffer, key.byteOffset, key.byteLength);
-    for (let i = 0; i < 8; i++) this.state[4 + i] = keyView.getUint32(4 * i, true);
+    for (let i = 0; i < 8; i++) this.state[4 + i] = readU32(key, 4 * i);
     this.state[12] = counter;
-    const nonceView = new DataView(nonce.buffer, nonce.byteOffset, nonce.byteLength);
-    for (let i = 0; i < 3; i++) this.state[13 + i] = nonceView.getUint32(4 * i, true);
+    for (let i = 0; i < 3; i++) this.state[13 + i] = readU32(nonce, 4 * i);
   }
 
   /**
@@ -99,7 +98,7 @@ export class SeededRng implements Rng {
         `a numeric seed must be a non-negative safe integer, got ${seed}`,
       );
       const encoded = Buffer.alloc(8);
-      encoded.writeBigUInt64BE(BigInt(seed));
+      writeU64BE(encoded, 0, seed);
       hash.update("n").update(encoded);
     } else {
       check(typeof seed === "string" && seed.length > 0, "RNG_BAD_SEED", "a seed must be a number or a non-empty string");

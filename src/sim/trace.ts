@@ -8,6 +8,7 @@
  * ids are spelled. Records are staged in a buffer and hashed in large updates.
  */
 import { createHash, type Hash } from "node:crypto";
+import { writeF64, writeU32 } from "../codec/binary.js";
 
 export const TraceKind = {
   start: 1,
@@ -31,7 +32,6 @@ const MAX_HEADER_BYTES = 1 + 8 + 8 * 4 + 4;
 export class TraceRecorder {
   private readonly hash: Hash = createHash("sha256");
   private readonly stage = new Uint8Array(STAGE_BYTES);
-  private readonly view = new DataView(this.stage.buffer);
   private used = 0;
 
   constructor(private readonly logLine?: (line: string) => void) {}
@@ -43,17 +43,17 @@ export class TraceRecorder {
 
   record(kind: TraceKind, time: number, fields: readonly number[], payload?: Uint8Array): void {
     if (this.used + MAX_HEADER_BYTES > STAGE_BYTES) this.flush();
-    const view = this.view;
+    const stage = this.stage;
     let at = this.used;
-    view.setUint8(at, kind);
-    view.setFloat64(at + 1, time, true);
+    stage[at] = kind;
+    writeF64(stage, at + 1, time);
     at += 9;
     for (const field of fields) {
-      view.setUint32(at, field >>> 0, true);
+      writeU32(stage, at, field >>> 0);
       at += 4;
     }
     if (payload !== undefined) {
-      view.setUint32(at, payload.length, true);
+      writeU32(stage, at, payload.length);
       at += 4;
       if (at + payload.length <= STAGE_BYTES) {
         this.stage.set(payload, at);

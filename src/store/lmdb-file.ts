@@ -11,6 +11,7 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "./errors.js";
+import { readU32 } from "../codec/binary.js";
 
 const LMDB_MAGIC = 0xbeefc0de;
 const LMDB_DATA_VERSION = 2;
@@ -33,12 +34,12 @@ function readAt(fd: number, position: number, length: number): Buffer {
 
 function checkMetaPage(page: Buffer, which: number, file: string): number {
   if (page.length < META_BYTES) throw new StoreError("STORE_CORRUPT", `${file}: meta page ${which} is cut short`);
-  if (page.readUInt32LE(MAGIC_OFFSET) !== LMDB_MAGIC) throw new StoreError("STORE_CORRUPT", `${file}: meta page ${which} lacks the LMDB magic`);
-  const version = page.readUInt32LE(VERSION_OFFSET);
+  if (readU32(page, MAGIC_OFFSET) !== LMDB_MAGIC) throw new StoreError("STORE_CORRUPT", `${file}: meta page ${which} lacks the LMDB magic`);
+  const version = readU32(page, VERSION_OFFSET);
   if (version !== LMDB_DATA_VERSION) {
     throw new StoreError("STORE_CORRUPT", `${file}: meta page ${which} has LMDB data version ${version}, expected ${LMDB_DATA_VERSION}`);
   }
-  return page.readUInt32LE(PAGE_SIZE_OFFSET);
+  return readU32(page, PAGE_SIZE_OFFSET);
 }
 
 /** Throws STORE_CORRUPT unless `<directory>/data.mdb` is absent, empty, or has two valid meta pages. */

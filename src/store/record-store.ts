@@ -15,7 +15,8 @@
  */
 import { StoreError, storeCheck } from "./errors.js";
 import type { ChainStore, StoredBlock, UtxoFlush } from "./interface.js";
-import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { readU64 } from "../codec/binary.js";
+import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import {
   MAX_CONSENSUS_STATE_BYTES,
   META_CONSENSUS,
@@ -199,7 +200,7 @@ export class RecordChainStore implements ChainStore {
         const previous = order[i - 1]!;
         storeCheck(!key.equals(packed.subarray(previous, previous + OUTPOINT_BYTES)), "STORE_BAD_INPUT", "duplicate outpoint in the genesis entries");
       }
-      supply += packed.readBigUInt64LE(at + OUTPOINT_BYTES + 32);
+      supply += readU64(packed, at + UTXO_ENTRY.offset.amount);
       return { key, value: packed.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES) };
     });
     storeCheck(isU64(supply), "STORE_BAD_INPUT", "genesis supply exceeds u64");

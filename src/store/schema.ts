@@ -16,17 +16,18 @@
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
  */
-import { StoreError, storeCheck } from "./errors.js";
-import { AMOUNT_BYTES, HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES } from "../codec/sizes.js";
+import { StoreError, storeCheck, type StoreErrorCode } from "./errors.js";
+import { BinaryReader, readU32, readU64BE, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
+import { layout, type Layout } from "../codec/layout.js";
+import { HASH_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
 export const SCHEMA_VERSION = 1;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
-/** owner public key [32] ‖ u64le amount; the key is an OUTPOINT (src/ledger/transaction.ts `outpointKey`). */
-export const UTXO_VALUE_BYTES = PUBLIC_KEY_BYTES + AMOUNT_BYTES;
-/** A packed UtxoTable entry: outpoint ‖ value. */
-export const UTXO_ENTRY_BYTES = OUTPOINT_BYTES + UTXO_VALUE_BYTES;
+/** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
+export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
+export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
 export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
@@ -39,11 +40,16 @@ export const META_CONSENSUS = Buffer.from("consensus", "latin1");
 /** A consensus layer's per-block record (META_CONSENSUS) is a few hashes, never more than this. */
 export const MAX_CONSENSUS_STATE_BYTES = 4096;
 
-const IDENTITY_BYTES = STORE_MAGIC.length + 4 + 4 + HASH_BYTES;
-const TIP_BYTES = 8 + HASH_BYTES;
-const FLUSHED_BYTES = 24;
-const TX_LOCATION_BYTES = 12;
+const HEIGHT_KEY = layout({ height: 8 });
+const HEIGHT_VALUE = layout({ height: 8 });
+const IDENTITY = layout({ magic: STORE_MAGIC.length, schema: 4, shard: 4, genesisId: HASH_BYTES });
+const TIP = layout({ height: 8, hash: HASH_BYTES });
+const FLUSHED = layout({ height: 8, count: 8, supply: 8 });
+const EPOCH = layout({ epoch: 4 });
+const TX_LOCATION = layout({ height: 8, position: 4 });
 const U64_MAX = (1n << 64n) - 1n;
+/** A record of the wrong size or a height beyond 2^53 − 1 is STORE_CORRUPT. */
+const RECORD_CODES = singleCode<StoreErrorCode>("STORE_CORRUPT", (code, message) => new StoreError(code, message));
 
 export interface StoreIdentity {
   readonly shard: number;
@@ -68,106 +74,101 @@ export interface TxLocation {
   readonly position: number;
 }
 
-function corrupt(record: string, expected: number, actual: number): never {
-  throw new StoreError("STORE_CORRUPT", `${record} record has ${actual} bytes, expected ${expected}`);
+/** A reader over a `record` value that must be exactly `fields.bytes` long. */
+function recordReader(value: Uint8Array, fields: Layout<Record<string, number>>, record: string): BinaryReader<StoreErrorCode> {
+  const reader = new BinaryReader(value, RECORD_CODES);
+  reader.expectRemaining(fields.bytes, `the ${record} record`);
+  return reader;
 }
 
-function readHeight(buffer: Buffer, offset: number, record: string): number {
-  const height = buffer.readBigUInt64LE(offset);
-  storeCheck(height <= BigInt(Number.MAX_SAFE_INTEGER), "STORE_CORRUPT", `${record} height ${height} exceeds 2^53 - 1`);
-  return Number(height);
-}
-
+/** The blocks key of `height`: big-endian, so LMDB's byte order is height order. */
 export function heightKey(height: number): Buffer {
-  const key = Buffer.allocUnsafe(8);
-  key.writeBigUInt64BE(BigInt(height));
+  const key = Buffer.allocUnsafe(HEIGHT_KEY.bytes);
+  writeU64BE(key, HEIGHT_KEY.offset.height, height);
   return key;
 }
 
 export function decodeHeightKey(key: Buffer): number {
-  if (key.length !== 8) corrupt("block key", 8, key.length);
-  const height = key.readBigUInt64BE(0);
+  recordReader(key, HEIGHT_KEY, "block key");
+  const height = readU64BE(key, HEIGHT_KEY.offset.height);
   storeCheck(height <= BigInt(Number.MAX_SAFE_INTEGER), "STORE_CORRUPT", `block key height ${height} exceeds 2^53 - 1`);
   return Number(height);
 }
 
 export function encodeHeightValue(height: number): Buffer {
-  const value = Buffer.allocUnsafe(8);
-  value.writeBigUInt64LE(BigInt(height));
+  const value = Buffer.allocUnsafe(HEIGHT_VALUE.bytes);
+  writeU64(value, HEIGHT_VALUE.offset.height, height);
   return value;
 }
 
 export function decodeHeightValue(value: Buffer): number {
-  if (value.length !== 8) corrupt("block height", 8, value.length);
-  return readHeight(value, 0, "block height");
+  return recordReader(value, HEIGHT_VALUE, "block height").u53("block height");
 }
 
 export function encodeIdentity(identity: StoreIdentity): Buffer {
-  const value = Buffer.alloc(IDENTITY_BYTES);
-  STORE_MAGIC.copy(value, 0);
-  value.writeUInt32LE(SCHEMA_VERSION, 8);
-  value.writeUInt32LE(identity.shard, 12);
-  value.set(identity.genesisId, 16);
+  const value = Buffer.alloc(IDENTITY.bytes);
+  value.set(STORE_MAGIC, IDENTITY.offset.magic);
+  writeU32(value, IDENTITY.offset.schema, SCHEMA_VERSION);
+  writeU32(value, IDENTITY.offset.shard, identity.shard);
+  value.set(identity.genesisId, IDENTITY.offset.genesisId);
   return value;
 }
 
 /** Checks magic and schema version first, so a foreign or older store says so rather than "corrupt". */
 export function decodeIdentity(value: Buffer): StoreIdentity {
-  storeCheck(value.length >= 12 && value.subarray(0, 8).equals(STORE_MAGIC), "STORE_FOREIGN", "the identity record lacks the IOSCHAIN magic");
-  const version = value.readUInt32LE(8);
+  storeCheck(value.length >= IDENTITY.offset.shard && value.subarray(0, IDENTITY.size.magic).equals(STORE_MAGIC), "STORE_FOREIGN", "the identity record lacks the IOSCHAIN magic");
+  const version = readU32(value, IDENTITY.offset.schema);
   storeCheck(version === SCHEMA_VERSION, "STORE_SCHEMA_MISMATCH", `store schema version ${version}, this program reads version ${SCHEMA_VERSION}`);
-  if (value.length !== IDENTITY_BYTES) corrupt("identity", IDENTITY_BYTES, value.length);
-  return { shard: value.readUInt32LE(12), genesisId: new Uint8Array(value.subarray(16, 16 + HASH_BYTES)) };
+  const reader = recordReader(value, IDENTITY, "identity");
+  reader.skip(IDENTITY.offset.shard);
+  return { shard: reader.u32("shard"), genesisId: new Uint8Array(reader.bytes(HASH_BYTES)) };
 }
 
 export function encodeTip(tip: ChainTip): Buffer {
-  const value = Buffer.allocUnsafe(TIP_BYTES);
-  value.writeBigUInt64LE(BigInt(tip.height), 0);
-  value.set(tip.hash, 8);
+  const value = Buffer.allocUnsafe(TIP.bytes);
+  writeU64(value, TIP.offset.height, tip.height);
+  value.set(tip.hash, TIP.offset.hash);
   return value;
 }
 
 export function decodeTip(value: Buffer): ChainTip {
-  if (value.length !== TIP_BYTES) corrupt("tip", TIP_BYTES, value.length);
-  return { height: readHeight(value, 0, "tip"), hash: new Uint8Array(value.subarray(8, 8 + HASH_BYTES)) };
+  const reader = recordReader(value, TIP, "tip");
+  return { height: reader.u53("tip height"), hash: new Uint8Array(reader.bytes(HASH_BYTES)) };
 }
 
 export function encodeFlushMarker(marker: FlushMarker): Buffer {
-  const value = Buffer.allocUnsafe(FLUSHED_BYTES);
-  value.writeBigUInt64LE(BigInt(marker.height), 0);
-  value.writeBigUInt64LE(BigInt(marker.count), 8);
-  value.writeBigUInt64LE(marker.supply, 16);
+  const value = Buffer.allocUnsafe(FLUSHED.bytes);
+  writeU64(value, FLUSHED.offset.height, marker.height);
+  writeU64(value, FLUSHED.offset.count, marker.count);
+  writeU64(value, FLUSHED.offset.supply, marker.supply);
   return value;
 }
 
 export function decodeFlushMarker(value: Buffer): FlushMarker {
-  if (value.length !== FLUSHED_BYTES) corrupt("flushed", FLUSHED_BYTES, value.length);
-  const count = value.readBigUInt64LE(8);
-  storeCheck(count <= BigInt(Number.MAX_SAFE_INTEGER), "STORE_CORRUPT", `flushed count ${count} exceeds 2^53 - 1`);
-  return { height: readHeight(value, 0, "flushed"), count: Number(count), supply: value.readBigUInt64LE(16) };
+  const reader = recordReader(value, FLUSHED, "flushed");
+  return { height: reader.u53("flushed height"), count: reader.u53("flushed count"), supply: reader.u64("flushed supply") };
 }
 
 export function encodeEpoch(epoch: number): Buffer {
-  const value = Buffer.allocUnsafe(4);
-  value.writeUInt32LE(epoch);
+  const value = Buffer.allocUnsafe(EPOCH.bytes);
+  writeU32(value, EPOCH.offset.epoch, epoch);
   return value;
 }
 
 export function decodeEpoch(value: Buffer): number {
-  if (value.length !== 4) corrupt("epoch", 4, value.length);
-  return value.readUInt32LE(0);
+  return recordReader(value, EPOCH, "epoch").u32("epoch");
 }
 
 export function encodeTxLocation(height: number, position: number): Buffer {
-  const value = Buffer.allocUnsafe(TX_LOCATION_BYTES);
-  value.writeBigUInt64LE(BigInt(height), 0);
-  value.writeUInt32LE(position, 8);
+  const value = Buffer.allocUnsafe(TX_LOCATION.bytes);
+  writeU64(value, TX_LOCATION.offset.height, height);
+  writeU32(value, TX_LOCATION.offset.position, position);
   return value;
 }
 
 export function decodeTxLocation(value: Buffer): TxLocation {
-  if (value.length !== TX_LOCATION_BYTES) corrupt("tx location", TX_LOCATION_BYTES, value.length);
-  return { height: readHeight(value, 0, "tx location"), position: value.readUInt32LE(8) };
+  const reader = recordReader(value, TX_LOCATION, "tx location");
+  return { height: reader.u53("tx location height"), position: reader.u32("tx location position") };
 }
 
 export function isU64(value: bigint): boolean {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BinaryReader, BinaryWriter, readU16, readU32, readU64, singleCode, type CodecCodes } from "../../src/codec/binary.js";
+import { BinaryReader, BinaryWriter, readU16, readU32, readU64, readU64BE, singleCode, writeF64, writeU16, writeU32, writeU64, writeU64BE, type CodecCodes } from "../../src/codec/binary.js";
 import { layout } from "../../src/codec/layout.js";
 import { IosError } from "../../src/errors.js";
 import { LedgerError } from "../../src/ledger/errors.js";
@@ -121,6 +121,70 @@ describe("BinaryWriter", () => {
     assert.throws(() => BinaryWriter.ofSize(8).u64(-1n), /invariant/);
     assert.throws(() => BinaryWriter.ofSize(1).u16(1), /invariant/);
     assert.throws(() => BinaryWriter.ofSize(2).u8(1).finish(), /invariant/);
+  });
+});
+
+describe("random access", () => {
+  it("writeU16/32/64 write what readU16/32/64 read, at any offset, numbers and bigints alike", () => {
+    const out = new Uint8Array(1 + 2 + 4 + 8 + 8).fill(0xaa);
+    writeU16(out, 1, 0xbeef);
+    writeU32(out, 3, 0xdeadbeef);
+    writeU64(out, 7, Number.MAX_SAFE_INTEGER);
+    writeU64(out, 15, (1n << 64n) - 2n);
+    assert.equal(out[0], 0xaa, "nothing before the first field");
+    assert.equal(readU16(out, 1), 0xbeef);
+    assert.equal(readU32(out, 3), 0xdeadbeef);
+    assert.equal(readU64(out, 7), BigInt(Number.MAX_SAFE_INTEGER));
+    assert.equal(readU64(out, 15), (1n << 64n) - 2n);
+    assert.deepEqual([...out.subarray(1, 3)], [0xef, 0xbe], "little-endian");
+  });
+
+  it("writeU64BE is big-endian, so byte order is numeric order, and readU64BE inverts it", () => {
+    const values = [0, 1, 255, 256, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER];
+    const keys = values.map((value) => {
+      const key = Buffer.alloc(8);
+      writeU64BE(key, 0, value);
+      assert.equal(readU64BE(key, 0), BigInt(value));
+      return key;
+    });
+    for (let i = 1; i < keys.length; i++) assert.ok(Buffer.compare(keys[i - 1]!, keys[i]!) < 0, `${values[i - 1]} sorts before ${values[i]}`);
+    const reference = Buffer.alloc(8);
+    reference.writeBigUInt64BE(0x0102030405060708n);
+    const key = new Uint8Array(8);
+    writeU64BE(key, 0, 0x0102030405060708n);
+    assert.deepEqual([...key], [...reference]);
+  });
+
+  it("writeF64 and BinaryWriter.f64 write IEEE 754 binary64 little-endian", () => {
+    for (const value of [0, -0, 1.5, Math.PI, -1e300, Number.MIN_VALUE, Infinity]) {
+      const reference = Buffer.alloc(9);
+      reference.writeDoubleLE(value, 1);
+      const out = new Uint8Array(9);
+      writeF64(out, 1, value);
+      assert.deepEqual([...out], [...reference], String(value));
+      assert.deepEqual([...BinaryWriter.ofSize(8).f64(value).finish()], [...reference.subarray(1)]);
+    }
+  });
+
+  it("a u64 that is negative, fractional, unsafe or 2^64 is a bug", () => {
+    for (const value of [-1, 1.5, 2 ** 53, -1n, 1n << 64n]) assert.throws(() => writeU64(new Uint8Array(8), 0, value), /invariant/, String(value));
+  });
+});
+
+describe("u8 length prefixes", () => {
+  it("carry up to 255 bytes and read back; the reader's maximum applies", () => {
+    const label = new Uint8Array(255).fill(7);
+    const out = BinaryWriter.ofSize(256).lengthPrefixed("u8", label).finish();
+    assert.equal(out[0], 255);
+    assert.deepEqual(new BinaryReader(out, CODES).lengthPrefixed("u8", 255), label);
+    assert.equal(codeOf(() => new BinaryReader(out, CODES).lengthPrefixed("u8", 254)), "T_TOO_LARGE");
+    assert.equal(codeOf(() => new BinaryReader(out.subarray(0, 100), CODES).lengthPrefixed("u8", 255)), "T_TRUNCATED");
+    assert.throws(() => BinaryWriter.ofSize(257).lengthPrefixed("u8", new Uint8Array(256)), /invariant/);
+  });
+
+  it("say what was cut short and what trails, in words formats' tests look for", () => {
+    assert.throws(() => reader([1]).u16("the count"), /the count is cut short/);
+    assert.throws(() => reader([1, 2]).expectEnd("the header"), /2 trailing byte\(s\) after the header/);
   });
 });
 

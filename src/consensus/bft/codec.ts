@@ -25,13 +25,16 @@ import { IosError, check } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { messageType } from "../../net/message-types.js";
 import {
+  collectiveSignatureBytes,
   cosiThreshold,
   decodeCollectiveSignature,
   encodeCollectiveSignature,
   verifyCollectiveSignature,
+  writeCollectiveSignature,
   type CollectiveSignature,
 } from "../cosi/codec.js";
-import { maskBytes } from "../cosi/mask.js";
+import { BinaryReader, BinaryWriter, readU16, singleCode } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
 import { sameBytes } from "../../bytes.js";
 import { HASH_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
 
@@ -66,133 +69,24 @@ function bad(message: string): IosError<BftErrorCode> {
   return new IosError<BftErrorCode>("BFT_BAD_MESSAGE", message);
 }
 
-/** Growable little-endian writer. */
-class Writer {
-  private bytes = new Uint8Array(256);
-  private view = new DataView(this.bytes.buffer);
-  private length = 0;
+/** Every malformed message is BFT_BAD_MESSAGE. */
+const MESSAGE_CODES = singleCode<BftErrorCode>("BFT_BAD_MESSAGE");
+/** The slot every message starts with. */
+const SLOT = layout({ height: 8, view: 4 });
+const U32_LENGTH_BYTES = 4;
 
-  private reserve(extra: number): void {
-    if (this.length + extra <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + extra));
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-    this.view = new DataView(grown.buffer);
-  }
-
-  u8(value: number): this {
-    this.reserve(1);
-    this.bytes[this.length++] = value;
-    return this;
-  }
-
-  u16(value: number): this {
-    this.reserve(2);
-    this.view.setUint16(this.length, value, true);
-    this.length += 2;
-    return this;
-  }
-
-  u32(value: number): this {
-    this.reserve(4);
-    this.view.setUint32(this.length, value, true);
-    this.length += 4;
-    return this;
-  }
-
-  u64(value: number): this {
-    this.reserve(8);
-    this.view.setBigUint64(this.length, BigInt(value), true);
-    this.length += 8;
-    return this;
-  }
-
-  raw(bytes: Uint8Array): this {
-    this.reserve(bytes.length);
-    this.bytes.set(bytes, this.length);
-    this.length += bytes.length;
-    return this;
-  }
-
-  /** u32 length ‖ bytes. */
-  sized(bytes: Uint8Array): this {
-    return this.u32(bytes.length).raw(bytes);
-  }
-
-  finish(): Uint8Array {
-    return this.bytes.slice(0, this.length);
-  }
+/** A strict reader of a `what` message; fields it returns are copies (protocol state keeps them). */
+function messageReader(payload: Uint8Array, what: string): BinaryReader<BftErrorCode> {
+  if (!(payload instanceof Uint8Array)) throw bad(`${what} must be bytes`);
+  return new BinaryReader(payload, MESSAGE_CODES);
 }
 
-/** Strict reader: every read checks the remaining length; `end` checks nothing is left over. */
-class Reader {
-  private offset = 0;
-  private readonly view: DataView;
-
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly what: string,
-  ) {
-    if (!(bytes instanceof Uint8Array)) throw bad(`${what} must be bytes`);
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  private need(count: number): void {
-    if (this.offset + count > this.bytes.length) throw bad(`${this.what} truncated`);
-  }
-
-  u8(): number {
-    this.need(1);
-    return this.bytes[this.offset++]!;
-  }
-
-  u16(): number {
-    this.need(2);
-    const value = this.view.getUint16(this.offset, true);
-    this.offset += 2;
-    return value;
-  }
-
-  u32(): number {
-    this.need(4);
-    const value = this.view.getUint32(this.offset, true);
-    this.offset += 4;
-    return value;
-  }
-
-  u64(): number {
-    this.need(8);
-    const value = this.view.getBigUint64(this.offset, true);
-    this.offset += 8;
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`${this.what} height exceeds 2^53 - 1`);
-    return Number(value);
-  }
-
-  raw(count: number): Uint8Array {
-    this.need(count);
-    const out = this.bytes.slice(this.offset, this.offset + count);
-    this.offset += count;
-    return out;
-  }
-
-  sized(max: number, name: string): Uint8Array {
-    const length = this.u32();
-    if (length > max) throw bad(`${this.what} ${name} of ${length} bytes exceeds ${max}`);
-    return this.raw(length);
-  }
-
-  /** A certificate for exactly `count` validators. */
-  certificate(count: number): CollectiveSignature {
-    const size = 2 + maskBytes(count) + SIGNATURE_BYTES;
-    this.need(2);
-    if (this.view.getUint16(this.offset, true) !== count) throw bad(`${this.what} certificate is not for n = ${count}`);
-    const decoded = decodeCollectiveSignature(this.raw(size));
-    return { mask: decoded.mask, signature: decoded.signature };
-  }
-
-  end(): void {
-    if (this.offset !== this.bytes.length) throw bad(`${this.what} has ${this.bytes.length - this.offset} trailing bytes`);
-  }
+/** A certificate for exactly `count` validators (a CollectiveSignature, cosi/codec.ts). */
+function readCertificate(reader: BinaryReader<BftErrorCode>, count: number, what: string): CollectiveSignature {
+  reader.need(2, `${what} certificate`);
+  if (readU16(reader.input, reader.at) !== count) throw bad(`${what} certificate is not for n = ${count}`);
+  const decoded = decodeCollectiveSignature(reader.bytes(collectiveSignatureBytes(count), `${what} certificate`));
+  return { mask: decoded.mask, signature: decoded.signature };
 }
 
 export function proposalHash(proposal: Uint8Array): Uint8Array {
@@ -212,23 +106,24 @@ function checkSlot(height: number, view: number): void {
   check(Number.isInteger(view) && view >= 0 && view <= MAX_VIEW, "BFT_BAD_INPUT", `view must be an integer in [0, 2^32 - 1], got ${String(view)}`);
 }
 
-function statementHead(domain: Uint8Array, chainId: Uint8Array, height: number, view: number): Writer {
+/** A writer of `domain ‖ u8 |chain| ‖ chain ‖ height u64 ‖ view u32` with room for `tailBytes` more. */
+function statementHead(domain: Uint8Array, chainId: Uint8Array, height: number, view: number, tailBytes: number): BinaryWriter {
   checkChainId(chainId);
   checkSlot(height, view);
-  return new Writer().raw(domain).u8(chainId.length).raw(chainId).u64(height).u32(view);
+  return BinaryWriter.ofSize(domain.length + 1 + chainId.length + SLOT.bytes + tailBytes).bytes(domain).lengthPrefixed("u8", chainId).u64(height).u32(view);
 }
 
 /** The message of the prepare CoSi round of (height, view) for a proposal with this hash. */
 export function prepareDigest(chainId: Uint8Array, height: number, view: number, hash: Uint8Array): Uint8Array {
   check(hash instanceof Uint8Array && hash.length === HASH_BYTES, "BFT_BAD_INPUT", `proposal hash must be ${HASH_BYTES} bytes`);
-  return sha256(statementHead(PREPARE_DOMAIN, chainId, height, view).raw(hash).finish());
+  return sha256(statementHead(PREPARE_DOMAIN, chainId, height, view, HASH_BYTES).bytes(hash).finish());
 }
 
 /** The message of the commit CoSi round: binds the prepare certificate it follows. */
 export function commitDigest(chainId: Uint8Array, height: number, view: number, hash: Uint8Array, prepareCert: CollectiveSignature, count: number): Uint8Array {
   check(hash instanceof Uint8Array && hash.length === HASH_BYTES, "BFT_BAD_INPUT", `proposal hash must be ${HASH_BYTES} bytes`);
   const certHash = sha256(encodeCollectiveSignature(prepareCert, count));
-  return sha256(statementHead(COMMIT_DOMAIN, chainId, height, view).raw(hash).raw(certHash).finish());
+  return sha256(statementHead(COMMIT_DOMAIN, chainId, height, view, 2 * HASH_BYTES).bytes(hash).bytes(certHash).finish());
 }
 
 /** A prepare certificate with what it certifies: the PBFT "prepared" state a node is locked on. */
@@ -240,10 +135,9 @@ export interface PreparedCertificate {
 
 /** The bytes a VIEW-CHANGE signer signs. */
 export function viewChangeStatement(chainId: Uint8Array, height: number, newView: number, prepared: { view: number; hash: Uint8Array } | undefined): Uint8Array {
-  const writer = statementHead(VIEW_CHANGE_DOMAIN, chainId, height, newView);
-  if (prepared === undefined) return writer.u8(0).finish();
+  if (prepared === undefined) return statementHead(VIEW_CHANGE_DOMAIN, chainId, height, newView, 1).u8(0).finish();
   checkSlot(height, prepared.view);
-  return writer.u8(1).u32(prepared.view).raw(prepared.hash).finish();
+  return statementHead(VIEW_CHANGE_DOMAIN, chainId, height, newView, 1 + 4 + HASH_BYTES).u8(1).u32(prepared.view).bytes(prepared.hash).finish();
 }
 
 /** A finalized height: the proposal and the two certificates that finalized it. */
@@ -300,43 +194,48 @@ export function verifyViewChange(participants: readonly Uint8Array[], chainId: U
 
 // ——— wire formats ———
 
-function writeViewChange(writer: Writer, vc: ViewChange, count: number, withProposal: boolean): void {
+/** Encoded size of a view change; `withProposal` false inside a NEW-VIEW proof. */
+function viewChangeBytes(vc: ViewChange, count: number, withProposal: boolean): number {
+  const prepared = vc.prepared === undefined ? 0 : 4 + HASH_BYTES + collectiveSignatureBytes(count);
+  const proposal = withProposal && vc.proposal !== undefined ? U32_LENGTH_BYTES + vc.proposal.length : 0;
+  return SLOT.bytes + 2 + 1 + prepared + SIGNATURE_BYTES + 1 + proposal;
+}
+
+function writeViewChange(writer: BinaryWriter, vc: ViewChange, count: number, withProposal: boolean): BinaryWriter {
   writer.u64(vc.height).u32(vc.newView).u16(vc.signer);
   if (vc.prepared === undefined) writer.u8(0);
-  else writer.u8(1).u32(vc.prepared.view).raw(vc.prepared.hash).raw(encodeCollectiveSignature(vc.prepared.cert, count));
-  writer.raw(vc.signature);
-  if (withProposal && vc.proposal !== undefined) writer.u8(1).sized(vc.proposal);
-  else writer.u8(0);
+  else writeCollectiveSignature(writer.u8(1).u32(vc.prepared.view).bytes(vc.prepared.hash), vc.prepared.cert, count);
+  writer.bytes(vc.signature);
+  return withProposal && vc.proposal !== undefined ? writer.u8(1).lengthPrefixed("u32", vc.proposal) : writer.u8(0);
 }
 
 /** `maxProposalBytes` undefined: the view change may not carry a proposal (inside a NEW-VIEW proof). */
-function readViewChange(reader: Reader, count: number, maxProposalBytes: number | undefined): ViewChange {
-  const height = reader.u64();
-  const newView = reader.u32();
-  const signer = reader.u16();
+function readViewChange(reader: BinaryReader<BftErrorCode>, count: number, maxProposalBytes: number | undefined): ViewChange {
+  const height = reader.u53("VIEW_CHANGE height");
+  const newView = reader.u32("VIEW_CHANGE view");
+  const signer = reader.u16("VIEW_CHANGE signer");
   if (signer >= count) throw bad(`VIEW_CHANGE signer ${signer} outside a registry of ${count}`);
-  const flag = reader.u8();
+  const flag = reader.u8("VIEW_CHANGE prepared flag");
   if (flag > 1) throw bad(`VIEW_CHANGE prepared flag ${flag} is neither 0 nor 1`);
-  const prepared = flag === 1 ? { view: reader.u32(), hash: reader.raw(HASH_BYTES), cert: reader.certificate(count) } : undefined;
-  const signature = reader.raw(SIGNATURE_BYTES);
-  const carries = reader.u8();
+  const prepared =
+    flag === 1 ? { view: reader.u32("VIEW_CHANGE prepared view"), hash: reader.bytes(HASH_BYTES, "VIEW_CHANGE hash").slice(), cert: readCertificate(reader, count, "VIEW_CHANGE") } : undefined;
+  const signature = reader.bytes(SIGNATURE_BYTES, "VIEW_CHANGE signature").slice();
+  const carries = reader.u8("VIEW_CHANGE proposal flag");
   if (carries > 1) throw bad(`VIEW_CHANGE proposal flag ${carries} is neither 0 nor 1`);
   if (carries === 1 && prepared === undefined) throw bad("VIEW_CHANGE carries a proposal without a prepare certificate");
   if (carries === 1 && maxProposalBytes === undefined) throw bad("a view change inside a NEW-VIEW proof carries a proposal");
-  const proposal = carries === 1 ? reader.sized(maxProposalBytes!, "proposal") : undefined;
+  const proposal = carries === 1 ? reader.lengthPrefixed("u32", maxProposalBytes!, "VIEW_CHANGE proposal").slice() : undefined;
   return { height, newView, signer, prepared, signature, proposal };
 }
 
 export function encodeViewChange(vc: ViewChange, count: number): Uint8Array {
-  const writer = new Writer();
-  writeViewChange(writer, vc, count, true);
-  return writer.finish();
+  return writeViewChange(BinaryWriter.ofSize(viewChangeBytes(vc, count, true)), vc, count, true).finish();
 }
 
 export function decodeViewChange(payload: Uint8Array, count: number, maxProposalBytes: number): ViewChange {
-  const reader = new Reader(payload, "VIEW_CHANGE");
+  const reader = messageReader(payload, "VIEW_CHANGE");
   const vc = readViewChange(reader, count, maxProposalBytes);
-  reader.end();
+  reader.expectEnd("VIEW_CHANGE");
   return vc;
 }
 
@@ -349,30 +248,31 @@ export interface Propose {
 }
 
 export function encodePropose(message: Propose, count: number): Uint8Array {
-  const writer = new Writer().u64(message.height).u32(message.view).sized(message.proposal).u16(message.justification.length);
-  for (const vc of message.justification) {
-    const inner = new Writer();
-    writeViewChange(inner, vc, count, false);
-    writer.sized(inner.finish());
-  }
+  const proofBytes = message.justification.reduce((sum, vc) => sum + U32_LENGTH_BYTES + viewChangeBytes(vc, count, false), 0);
+  const writer = BinaryWriter.ofSize(SLOT.bytes + U32_LENGTH_BYTES + message.proposal.length + 2 + proofBytes)
+    .u64(message.height)
+    .u32(message.view)
+    .lengthPrefixed("u32", message.proposal)
+    .u16(message.justification.length);
+  for (const vc of message.justification) writeViewChange(writer.u32(viewChangeBytes(vc, count, false)), vc, count, false);
   return writer.finish();
 }
 
 export function decodePropose(payload: Uint8Array, count: number, maxProposalBytes: number): Propose {
-  const reader = new Reader(payload, "PROPOSE");
-  const height = reader.u64();
-  const view = reader.u32();
-  const proposal = reader.sized(maxProposalBytes, "proposal");
-  const k = reader.u16();
+  const reader = messageReader(payload, "PROPOSE");
+  const height = reader.u53("PROPOSE height");
+  const view = reader.u32("PROPOSE view");
+  const proposal = reader.lengthPrefixed("u32", maxProposalBytes, "PROPOSE proposal").slice();
+  const k = reader.u16("PROPOSE view change count");
   if (k > count) throw bad(`PROPOSE carries ${k} view changes for a registry of ${count}`);
   const justification: ViewChange[] = [];
   for (let i = 0; i < k; i++) {
-    const inner = new Reader(reader.sized(payload.length, "view change"), "PROPOSE view change");
-    const vc = readViewChange(inner, count, undefined);
-    inner.end();
-    justification.push(vc);
+    const entry = reader.lengthPrefixed("u32", payload.length, "PROPOSE view change");
+    const inner = new BinaryReader(entry, MESSAGE_CODES);
+    justification.push(readViewChange(inner, count, undefined));
+    inner.expectEnd("a PROPOSE view change");
   }
-  reader.end();
+  reader.expectEnd("PROPOSE");
   return { height, view, proposal, justification };
 }
 
@@ -384,37 +284,41 @@ export interface Prepared {
 }
 
 export function encodePrepared(message: Prepared, count: number): Uint8Array {
-  return new Writer().u64(message.height).u32(message.view).raw(message.hash).raw(encodeCollectiveSignature(message.cert, count)).finish();
+  const writer = BinaryWriter.ofSize(SLOT.bytes + HASH_BYTES + collectiveSignatureBytes(count)).u64(message.height).u32(message.view).bytes(message.hash);
+  return writeCollectiveSignature(writer, message.cert, count).finish();
 }
 
 export function decodePrepared(payload: Uint8Array, count: number): Prepared {
-  const reader = new Reader(payload, "PREPARED");
-  const message = { height: reader.u64(), view: reader.u32(), hash: reader.raw(HASH_BYTES), cert: reader.certificate(count) };
-  reader.end();
+  const reader = messageReader(payload, "PREPARED");
+  const message = {
+    height: reader.u53("PREPARED height"),
+    view: reader.u32("PREPARED view"),
+    hash: reader.bytes(HASH_BYTES, "PREPARED hash").slice(),
+    cert: readCertificate(reader, count, "PREPARED"),
+  };
+  reader.expectEnd("PREPARED");
   return message;
 }
 
 /** The FINALIZED message, and the storable form of a finality proof. */
 export function encodeFinalityRecord(record: FinalityRecord, count: number): Uint8Array {
-  return new Writer()
+  const writer = BinaryWriter.ofSize(SLOT.bytes + U32_LENGTH_BYTES + record.proposal.length + 2 * collectiveSignatureBytes(count))
     .u64(record.height)
     .u32(record.view)
-    .sized(record.proposal)
-    .raw(encodeCollectiveSignature(record.prepareCert, count))
-    .raw(encodeCollectiveSignature(record.commitCert, count))
-    .finish();
+    .lengthPrefixed("u32", record.proposal);
+  return writeCollectiveSignature(writeCollectiveSignature(writer, record.prepareCert, count), record.commitCert, count).finish();
 }
 
 export function decodeFinalityRecord(payload: Uint8Array, count: number, maxProposalBytes: number): FinalityRecord {
-  const reader = new Reader(payload, "FINALIZED");
+  const reader = messageReader(payload, "FINALIZED");
   const record = {
-    height: reader.u64(),
-    view: reader.u32(),
-    proposal: reader.sized(maxProposalBytes, "proposal"),
-    prepareCert: reader.certificate(count),
-    commitCert: reader.certificate(count),
+    height: reader.u53("FINALIZED height"),
+    view: reader.u32("FINALIZED view"),
+    proposal: reader.lengthPrefixed("u32", maxProposalBytes, "FINALIZED proposal").slice(),
+    prepareCert: readCertificate(reader, count, "FINALIZED prepare"),
+    commitCert: readCertificate(reader, count, "FINALIZED commit"),
   };
-  reader.end();
+  reader.expectEnd("FINALIZED");
   return record;
 }
 
@@ -423,14 +327,16 @@ export interface Fetch {
   readonly count: number;
 }
 
+const FETCH = layout({ fromHeight: 8, count: 2 });
+
 export function encodeFetch(message: Fetch): Uint8Array {
-  return new Writer().u64(message.fromHeight).u16(message.count).finish();
+  return BinaryWriter.ofSize(FETCH.bytes).u64(message.fromHeight).u16(message.count).finish();
 }
 
 export function decodeFetch(payload: Uint8Array): Fetch {
-  const reader = new Reader(payload, "FETCH");
-  const message = { fromHeight: reader.u64(), count: reader.u16() };
-  reader.end();
+  const reader = messageReader(payload, "FETCH");
+  reader.expectRemaining(FETCH.bytes, "FETCH");
+  const message = { fromHeight: reader.u53("FETCH height"), count: reader.u16("FETCH count") };
   if (message.count < 1 || message.count > MAX_FETCH_COUNT) throw bad(`FETCH count must be in [1, ${MAX_FETCH_COUNT}], got ${message.count}`);
   return message;
 }

@@ -21,7 +21,9 @@ import { isCanonicalScalar } from "../../crypto/schnorr.js";
 import { messageType } from "../../net/message-types.js";
 import { isWellFormedMask, maskBytes, popcount } from "./mask.js";
 import type { CosiMode } from "./tree.js";
-import { SIGNATURE_BYTES } from "../../codec/sizes.js";
+import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
+import { HASH_BYTES, POINT_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
 
 export type CosiErrorCode =
   | "COSI_BAD_CONFIG"
@@ -38,11 +40,17 @@ export const COSI_MESSAGES = {
 } as const;
 
 export const SESSION_ID_BYTES = 32;
-const HEADER_BYTES = SESSION_ID_BYTES + 1;
+/** Every message starts with the session id and the attempt. */
+const HEADER = layout({ session: SESSION_ID_BYTES, attempt: 1 });
+/** ANNOUNCE's fixed fields after the header, before the invited mask. */
+const ANNOUNCE_FIXED = layout({ leaderIndex: 2, round: 8, mode: 1, fanout: 1, count: 2 });
 /** Attempts are numbered by one byte on the wire. */
 export const MAX_ATTEMPTS = 255;
 export const MAX_PARTICIPANTS = 0xffff;
 const SESSION_DOMAIN = new TextEncoder().encode("IOSChain/cosi/session/v1");
+const SESSION_INPUT = layout({ domain: SESSION_DOMAIN.length, leaderKey: PUBLIC_KEY_BYTES, round: 8, messageHash: HASH_BYTES });
+const MESSAGE_CODES = singleCode<CosiErrorCode>("COSI_BAD_MESSAGE");
+const SIGNATURE_ENCODING_CODES = singleCode<CosiErrorCode>("COSI_BAD_SIGNATURE_ENCODING");
 
 function bad(message: string): IosError<CosiErrorCode> {
   return new IosError<CosiErrorCode>("COSI_BAD_MESSAGE", message);
@@ -50,12 +58,7 @@ function bad(message: string): IosError<CosiErrorCode> {
 
 /** Session id = SHA-256("IOSChain/cosi/session/v1" ‖ leader key ‖ round u64 ‖ SHA-256(message)). */
 export function sessionId(leaderKey: Uint8Array, round: number, message: Uint8Array): Uint8Array {
-  const input = new Uint8Array(SESSION_DOMAIN.length + 32 + 8 + 32);
-  input.set(SESSION_DOMAIN, 0);
-  input.set(leaderKey, SESSION_DOMAIN.length);
-  new DataView(input.buffer).setBigUint64(SESSION_DOMAIN.length + 32, BigInt(round), true);
-  input.set(sha256(message), SESSION_DOMAIN.length + 40);
-  return sha256(input);
+  return sha256(BinaryWriter.ofSize(SESSION_INPUT.bytes).bytes(SESSION_DOMAIN).bytes(leaderKey).u64(round).bytes(sha256(message)).finish());
 }
 
 export interface Header {
@@ -79,77 +82,67 @@ export interface MaskedValue extends Header {
   readonly value: Uint8Array;
 }
 
-function writeHeader(out: Uint8Array, header: Header): void {
-  out.set(header.session, 0);
-  out[SESSION_ID_BYTES] = header.attempt;
+function headerWriter(size: number, header: Header): BinaryWriter {
+  return BinaryWriter.ofSize(size).bytes(header.session).u8(header.attempt);
+}
+
+/** A reader past the header of `payload`, and the header (fields copied: sessions keep them). */
+function readHeader(payload: Uint8Array): { reader: BinaryReader<CosiErrorCode>; header: Header } {
+  if (!(payload instanceof Uint8Array)) throw bad("a CoSi message must be a Uint8Array");
+  const reader = new BinaryReader(payload, MESSAGE_CODES);
+  reader.need(HEADER.bytes, "the message header");
+  return { reader, header: { session: reader.bytes(SESSION_ID_BYTES).slice(), attempt: reader.u8() } };
 }
 
 /** Session id and attempt of any CoSi message, without decoding the rest. */
 export function decodeHeader(payload: Uint8Array): Header {
-  if (!(payload instanceof Uint8Array) || payload.length < HEADER_BYTES) throw bad(`message shorter than its ${HEADER_BYTES}-byte header`);
-  return { session: payload.slice(0, SESSION_ID_BYTES), attempt: payload[SESSION_ID_BYTES]! };
+  return readHeader(payload).header;
 }
 
 export function encodeAnnounce(announce: Announce): Uint8Array {
-  const maskLength = maskBytes(announce.count);
-  const out = new Uint8Array(HEADER_BYTES + 2 + 8 + 1 + 1 + 2 + maskLength + 4 + announce.message.length);
-  const view = new DataView(out.buffer);
-  writeHeader(out, announce);
-  let offset = HEADER_BYTES;
-  view.setUint16(offset, announce.leaderIndex, true);
-  view.setBigUint64(offset + 2, BigInt(announce.round), true);
-  out[offset + 10] = announce.mode === "tree" ? 0 : 1;
-  out[offset + 11] = announce.fanout;
-  view.setUint16(offset + 12, announce.count, true);
-  offset += 14;
-  out.set(announce.invited, offset);
-  offset += maskLength;
-  view.setUint32(offset, announce.message.length, true);
-  out.set(announce.message, offset + 4);
-  return out;
+  const size = HEADER.bytes + ANNOUNCE_FIXED.bytes + maskBytes(announce.count) + 4 + announce.message.length;
+  return headerWriter(size, announce)
+    .u16(announce.leaderIndex)
+    .u64(announce.round)
+    .u8(announce.mode === "tree" ? 0 : 1)
+    .u8(announce.fanout)
+    .u16(announce.count)
+    .bytes(announce.invited)
+    .lengthPrefixed("u32", announce.message)
+    .finish();
 }
 
 export function decodeAnnounce(payload: Uint8Array, maxMessageBytes: number): Announce {
-  const { session, attempt } = decodeHeader(payload);
-  const fixed = HEADER_BYTES + 14;
-  if (payload.length < fixed) throw bad("ANNOUNCE truncated");
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const leaderIndex = view.getUint16(HEADER_BYTES, true);
-  const round = view.getBigUint64(HEADER_BYTES + 2, true);
-  if (round > BigInt(Number.MAX_SAFE_INTEGER)) throw bad("ANNOUNCE round exceeds 2^53 - 1");
-  const modeByte = payload[HEADER_BYTES + 10]!;
+  const { reader, header } = readHeader(payload);
+  reader.need(ANNOUNCE_FIXED.bytes, "ANNOUNCE");
+  const leaderIndex = reader.u16("leader index");
+  const round = reader.u53("ANNOUNCE round");
+  const modeByte = reader.u8();
   if (modeByte > 1) throw bad(`ANNOUNCE mode ${modeByte} is neither tree (0) nor star (1)`);
-  const fanout = payload[HEADER_BYTES + 11]!;
-  const count = view.getUint16(HEADER_BYTES + 12, true);
-  const maskLength = maskBytes(count);
-  if (payload.length < fixed + maskLength + 4) throw bad("ANNOUNCE truncated");
-  const invited = payload.slice(fixed, fixed + maskLength);
+  const fanout = reader.u8();
+  const count = reader.u16();
+  const invited = reader.bytes(maskBytes(count), "ANNOUNCE invited mask").slice();
+  reader.need(4, "ANNOUNCE message length");
   if (!isWellFormedMask(invited, count)) throw bad("ANNOUNCE invited mask has bits past n");
-  const messageLength = view.getUint32(fixed + maskLength, true);
-  if (messageLength > maxMessageBytes) throw bad(`ANNOUNCE message of ${messageLength} bytes exceeds ${maxMessageBytes}`);
-  if (payload.length !== fixed + maskLength + 4 + messageLength) throw bad("ANNOUNCE length does not match its message length");
-  const message = payload.slice(fixed + maskLength + 4);
-  return { session, attempt, leaderIndex, round: Number(round), mode: modeByte === 0 ? "tree" : "star", fanout, count, invited, message };
+  const message = reader.lengthPrefixed("u32", maxMessageBytes, "ANNOUNCE message").slice();
+  reader.expectEnd("the ANNOUNCE message");
+  return { ...header, leaderIndex, round, mode: modeByte === 0 ? "tree" : "star", fanout, count, invited, message };
 }
 
 export function encodeMaskedValue(header: Header, mask: Uint8Array, value: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES + mask.length + 32);
-  writeHeader(out, header);
-  out.set(mask, HEADER_BYTES);
-  out.set(value, HEADER_BYTES + mask.length);
-  return out;
+  return headerWriter(HEADER.bytes + mask.length + POINT_BYTES, header).bytes(mask).bytes(value).finish();
 }
 
 /** COMMIT / CHALLENGE / RESPONSE for `count` participants; a RESPONSE value must be a canonical scalar. */
 export function decodeMaskedValue(payload: Uint8Array, count: number, kind: "point" | "scalar"): MaskedValue {
-  const { session, attempt } = decodeHeader(payload);
+  const { reader, header } = readHeader(payload);
   const maskLength = maskBytes(count);
-  if (payload.length !== HEADER_BYTES + maskLength + 32) throw bad(`message must be ${HEADER_BYTES + maskLength + 32} bytes for n = ${count}`);
-  const mask = payload.slice(HEADER_BYTES, HEADER_BYTES + maskLength);
+  reader.expectRemaining(maskLength + POINT_BYTES, `a mask and a value for n = ${count}`);
+  const mask = reader.bytes(maskLength).slice();
   if (!isWellFormedMask(mask, count)) throw bad("mask has bits past n");
-  const value = payload.slice(HEADER_BYTES + maskLength);
+  const value = reader.bytes(POINT_BYTES).slice();
   if (kind === "scalar" && !isCanonicalScalar(value)) throw bad("response scalar is not below L");
-  return { session, attempt, mask, value };
+  return { ...header, mask, value };
 }
 
 /** The outcome of CoSi: who signed (bit i = registry index i) and the Ed25519 signature (V ‖ r). */
@@ -158,28 +151,34 @@ export interface CollectiveSignature {
   readonly signature: Uint8Array;
 }
 
-export function encodeCollectiveSignature(cs: CollectiveSignature, count: number): Uint8Array {
+/** Bytes of a collective signature for `count` participants: n u16 ‖ mask ‖ signature. */
+export function collectiveSignatureBytes(count: number): number {
+  return 2 + maskBytes(count) + SIGNATURE_BYTES;
+}
+
+/** Writes `cs` (already checked by encodeCollectiveSignature's rules) for `count` participants. */
+export function writeCollectiveSignature(writer: BinaryWriter, cs: CollectiveSignature, count: number): BinaryWriter {
   check(Number.isInteger(count) && count >= 1 && count <= MAX_PARTICIPANTS, "COSI_BAD_INPUT", `n must be in [1, ${MAX_PARTICIPANTS}]`);
   check(isWellFormedMask(cs.mask, count), "COSI_BAD_INPUT", `mask must be ${maskBytes(count)} bytes with no bit past n`);
   check(cs.signature instanceof Uint8Array && cs.signature.length === SIGNATURE_BYTES, "COSI_BAD_INPUT", `signature must be ${SIGNATURE_BYTES} bytes`);
-  const out = new Uint8Array(2 + cs.mask.length + SIGNATURE_BYTES);
-  new DataView(out.buffer).setUint16(0, count, true);
-  out.set(cs.mask, 2);
-  out.set(cs.signature, 2 + cs.mask.length);
-  return out;
+  return writer.u16(count).bytes(cs.mask).bytes(cs.signature);
+}
+
+export function encodeCollectiveSignature(cs: CollectiveSignature, count: number): Uint8Array {
+  check(Number.isInteger(count) && count >= 1 && count <= MAX_PARTICIPANTS, "COSI_BAD_INPUT", `n must be in [1, ${MAX_PARTICIPANTS}]`);
+  return writeCollectiveSignature(BinaryWriter.ofSize(collectiveSignatureBytes(count)), cs, count).finish();
 }
 
 /** Decodes and returns the signature with the n it was made for. */
 export function decodeCollectiveSignature(bytes: Uint8Array): CollectiveSignature & { count: number } {
-  const fail = (why: string) => new IosError<CosiErrorCode>("COSI_BAD_SIGNATURE_ENCODING", why);
-  if (!(bytes instanceof Uint8Array) || bytes.length < 2) throw fail("collective signature shorter than its length field");
-  const count = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(0, true);
-  if (count === 0) throw fail("collective signature for zero participants");
-  const maskLength = maskBytes(count);
-  if (bytes.length !== 2 + maskLength + SIGNATURE_BYTES) throw fail(`collective signature for n = ${count} must be ${2 + maskLength + SIGNATURE_BYTES} bytes`);
-  const mask = bytes.slice(2, 2 + maskLength);
-  if (!isWellFormedMask(mask, count)) throw fail("mask has bits past n");
-  return { count, mask, signature: bytes.slice(2 + maskLength) };
+  if (!(bytes instanceof Uint8Array)) throw new IosError<CosiErrorCode>("COSI_BAD_SIGNATURE_ENCODING", "a collective signature must be a Uint8Array");
+  const reader = new BinaryReader(bytes, SIGNATURE_ENCODING_CODES);
+  const count = reader.u16("collective signature length field");
+  if (count === 0) reader.fail("COSI_BAD_SIGNATURE_ENCODING", "collective signature for zero participants");
+  reader.expectRemaining(maskBytes(count) + SIGNATURE_BYTES, `the mask and signature for n = ${count}`);
+  const mask = reader.bytes(maskBytes(count)).slice();
+  if (!isWellFormedMask(mask, count)) reader.fail("COSI_BAD_SIGNATURE_ENCODING", "mask has bits past n");
+  return { count, mask, signature: reader.bytes(SIGNATURE_BYTES).slice() };
 }
 
 /** n − ⌊(n−1)/3⌋: 2f + 1 for n = 3f + 1, and in general the smallest quorum two of which share an honest member. */

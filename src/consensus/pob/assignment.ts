@@ -20,6 +20,7 @@
 import { sha256 } from "../../crypto/sha256.js";
 import { pobCheck } from "./errors.js";
 import { PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
+import { readU64 } from "../../codec/binary.js";
 
 /** The assignment key of an encoded transaction: its kind's spender (a transfer's first input owner), a view. */
 export { spenderOf } from "../../ledger/kinds/registry.js";
@@ -32,7 +33,7 @@ function weight(validator: Uint8Array, key: Uint8Array): bigint {
   input.set(validator, ASSIGN_DOMAIN.length);
   input.set(key, ASSIGN_DOMAIN.length + validator.length);
   const digest = sha256(input);
-  return new DataView(digest.buffer, digest.byteOffset, 8).getBigUint64(0, true);
+  return readU64(digest, 0);
 }
 
 /** Index in `believable` of the validator that handles assignment key `key` (a spender, 32 bytes). */

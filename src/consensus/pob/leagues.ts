@@ -25,6 +25,7 @@ import type { BelievabilityLedger } from "./believability.js";
 import { pobCheck } from "./errors.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
 import { toHex } from "../../hex.js";
+import { BinaryWriter } from "../../codec/binary.js";
 
 const LEAGUE_DOMAIN = new TextEncoder().encode("IOSChain/pob/league/v1");
 export const EPOCH_SEED_BYTES = 32;
@@ -58,12 +59,7 @@ export interface LeagueDrawInput {
 
 /** The draw's random integer for seat `seat`: SHA-256(domain ‖ seed ‖ u32le epoch ‖ u32le seat) as a big-endian u256. */
 function seatRandom(seed: Uint8Array, epoch: number, seat: number): bigint {
-  const input = new Uint8Array(LEAGUE_DOMAIN.length + EPOCH_SEED_BYTES + 8);
-  input.set(LEAGUE_DOMAIN);
-  input.set(seed, LEAGUE_DOMAIN.length);
-  const view = new DataView(input.buffer);
-  view.setUint32(LEAGUE_DOMAIN.length + EPOCH_SEED_BYTES, epoch, true);
-  view.setUint32(LEAGUE_DOMAIN.length + EPOCH_SEED_BYTES + 4, seat, true);
+  const input = BinaryWriter.ofSize(LEAGUE_DOMAIN.length + EPOCH_SEED_BYTES + 8).bytes(LEAGUE_DOMAIN).bytes(seed).u32(epoch).u32(seat).finish();
   return BigInt(`0x${Buffer.from(sha256(input)).toString("hex")}`);
 }
 

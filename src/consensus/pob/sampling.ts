@@ -29,6 +29,7 @@
 import { sha256 } from "../../crypto/sha256.js";
 import { pobCheck } from "./errors.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { readU32 } from "../../codec/binary.js";
 
 const SEED_DOMAIN = new TextEncoder().encode("IOSChain/pob/sample-seed/v1");
 const SAMPLE_DOMAIN = new TextEncoder().encode("IOSChain/pob/sample/v1");
@@ -68,7 +69,6 @@ export class Sampler {
     pobCheck(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
     this.input.set(txid, SAMPLE_DOMAIN.length + HASH_BYTES);
     const digest = sha256(this.input);
-    const word = (digest[0]! | (digest[1]! << 8) | (digest[2]! << 16) | (digest[3]! << 24)) >>> 0;
-    return word < this.threshold;
+    return readU32(digest, 0) < this.threshold;
   }
 }

@@ -17,10 +17,14 @@ import { DEFAULT_MAX_PROPOSAL_BYTES, decodeFinalityRecord, encodeFinalityRecord,
 import type { FinalityLog, FinalityLogOpener, VoteState } from "../../consensus/bft/log.js";
 import { IosError, check } from "../../errors.js";
 import { toHex } from "../../hex.js";
+import { BinaryWriter, readU32 } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
 
 export type FinalityLogErrorCode = "FINALITY_LOG_CORRUPT" | "FINALITY_LOG_BAD_INPUT" | "FINALITY_LOG_CLOSED";
 
-const LENGTH_BYTES = 4;
+/** Each record's frame: its length, then encodeFinalityRecord's bytes. */
+const RECORD_FRAME = layout({ length: 4 });
+const LENGTH_BYTES = RECORD_FRAME.bytes;
 const unhex = (text: unknown, what: string): Uint8Array => {
   check(typeof text === "string" && /^([0-9a-f]{2})*$/.test(text), "FINALITY_LOG_CORRUPT", `votes: ${what} is not hex`);
   return new Uint8Array(Buffer.from(text, "hex"));
@@ -68,11 +72,11 @@ export class FileFinalityLog implements FinalityLog {
   #scan(): void {
     const fd = this.#fd!;
     const size = fstatSync(fd).size;
-    const length = Buffer.alloc(LENGTH_BYTES);
+    const length = new Uint8Array(LENGTH_BYTES);
     let at = 0;
     while (at + LENGTH_BYTES <= size) {
       readSync(fd, length, 0, LENGTH_BYTES, at);
-      const bytes = length.readUInt32LE(0);
+      const bytes = readU32(length, RECORD_FRAME.offset.length);
       if (at + LENGTH_BYTES + bytes > size) break;
       this.#offsets.push(at);
       at += LENGTH_BYTES + bytes;
@@ -165,9 +169,7 @@ export class FileFinalityLog implements FinalityLog {
     check(fd !== undefined, "FINALITY_LOG_CLOSED", "the finality log is closed");
     check(record.height === this.lastHeight + 1, "FINALITY_LOG_BAD_INPUT", `expected the record of height ${this.lastHeight + 1}, got ${record.height}`);
     const encoded = encodeFinalityRecord(record, this.#count);
-    const framed = Buffer.alloc(LENGTH_BYTES + encoded.length);
-    framed.writeUInt32LE(encoded.length, 0);
-    framed.set(encoded, LENGTH_BYTES);
+    const framed = BinaryWriter.ofSize(LENGTH_BYTES + encoded.length).lengthPrefixed("u32", encoded).finish();
     writeSync(fd, framed, 0, framed.length, this.#end);
     fdatasyncSync(fd);
     this.#offsets.push(this.#end);

@@ -58,7 +58,9 @@ import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } fro
 import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
-import { TXID_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { BinaryWriter } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
 export const TX_RELAY = messageType("client", 1);
@@ -71,7 +73,7 @@ export const OPTIMISTIC_STATUS_ENTRIES = 200_000;
 /** Relayed transactions per message: 1,024 transfers ≈ 230 KB (TxGossip's batch). */
 const RELAY_BATCH_TXS = 1024;
 /** The consensus state stored with each final block: proposal hash ‖ outcome tip. */
-const CONSENSUS_STATE_BYTES = 64;
+const CONSENSUS_STATE = layout({ proposalHash: HASH_BYTES, tip: HASH_BYTES });
 
 export interface PobConsensusOptions {
   readonly context: EpochContext;
@@ -136,8 +138,9 @@ export class PobShardConsensus implements ShardDriver {
     const tip = state.tip.height;
     if (tip > 0) {
       const stored = state.consensusState;
-      invariant(stored !== undefined && stored.length === CONSENSUS_STATE_BYTES, "a PoB shard state stores its consensus state with every final block");
-      validator.resume(tip, stored.subarray(0, 32), stored.subarray(32, 64));
+      invariant(stored !== undefined && stored.length === CONSENSUS_STATE.bytes, "a PoB shard state stores its consensus state with every final block");
+      const { proposalHash, tip: outcomeTip } = CONSENSUS_STATE.offset;
+      validator.resume(tip, stored.subarray(proposalHash, proposalHash + HASH_BYTES), stored.subarray(outcomeTip, outcomeTip + HASH_BYTES));
     }
     const inCommittee = leagues.normal.some((p) => sameBytes(p, key.publicKey));
     this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip + 1, leagues.normal.length) : undefined;
@@ -335,9 +338,7 @@ export class PobShardConsensus implements ShardDriver {
     try {
       invariant(outcome.height === state.tip.height + 1, "a final outcome extends the stored chain by one block");
       const transactions = outcome.includedTransactions;
-      const consensusState = new Uint8Array(CONSENSUS_STATE_BYTES);
-      consensusState.set(outcome.proposalHash);
-      consensusState.set(outcome.tip, 32);
+      const consensusState = BinaryWriter.ofSize(CONSENSUS_STATE.bytes).bytes(outcome.proposalHash).bytes(outcome.tip).finish();
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {

@@ -10,10 +10,14 @@
  *           ‖ rejections (UTF-8 JSON [[index, code, message], ...]; rare, so text is cheap enough).
  */
 import { check } from "../../errors.js";
+import { BinaryWriter, readU32 } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 
-export const REQUEST_HEADER_BYTES = 8;
-export const RESPONSE_HEADER_BYTES = 16;
+const REQUEST_HEADER = layout({ shard: 4, shardCount: 4 });
+const RESPONSE_HEADER = layout({ count: 4, recordBytes: 4, rejectionBytes: 4, reserved: 4 });
+export const REQUEST_HEADER_BYTES = REQUEST_HEADER.bytes;
+export const RESPONSE_HEADER_BYTES = RESPONSE_HEADER.bytes;
 
 export interface BatchRejection {
   readonly index: number;
@@ -34,54 +38,46 @@ export interface ValidatedBatch {
 
 /** Builds a request from already framed transactions (copied into a fresh transferable buffer). */
 export function encodeValidationRequest(framed: Uint8Array, shard: number, shardCount: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(REQUEST_HEADER_BYTES + framed.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, shard, true);
-  view.setUint32(4, shardCount, true);
-  out.set(framed, REQUEST_HEADER_BYTES);
-  return out;
+  return BinaryWriter.ofSize(REQUEST_HEADER.bytes + framed.length).u32(shard).u32(shardCount).bytes(framed).finish();
 }
 
 export function decodeValidationRequest(bytes: Uint8Array): { shard: number; shardCount: number; framed: Uint8Array } {
-  check(bytes.length >= REQUEST_HEADER_BYTES, "PIPELINE_BAD_TASK", `a validation request needs ${REQUEST_HEADER_BYTES} header bytes, got ${bytes.length}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { shard: view.getUint32(0, true), shardCount: view.getUint32(4, true), framed: bytes.subarray(REQUEST_HEADER_BYTES) };
+  check(bytes.length >= REQUEST_HEADER.bytes, "PIPELINE_BAD_TASK", `a validation request needs ${REQUEST_HEADER.bytes} header bytes, got ${bytes.length}`);
+  return { shard: readU32(bytes, REQUEST_HEADER.offset.shard), shardCount: readU32(bytes, REQUEST_HEADER.offset.shardCount), framed: bytes.subarray(REQUEST_HEADER.bytes) };
 }
 
 export function encodeValidatedBatch(batch: ValidatedBatch): Uint8Array<ArrayBuffer> {
   const rejectionText = new TextEncoder().encode(JSON.stringify(batch.rejections.map((r) => [r.index, r.code, r.message])));
   const { count } = batch;
-  const out = new Uint8Array(RESPONSE_HEADER_BYTES + count * (TXID_BYTES + 1) + batch.records.length + rejectionText.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, count, true);
-  view.setUint32(4, batch.records.length, true);
-  view.setUint32(8, rejectionText.length, true);
-  let at = RESPONSE_HEADER_BYTES;
-  out.set(batch.txids, at);
-  at += count * TXID_BYTES;
-  out.set(batch.verdicts, at);
-  at += count;
-  out.set(batch.records, at);
-  out.set(rejectionText, at + batch.records.length);
-  return out;
+  return BinaryWriter.ofSize(RESPONSE_HEADER.bytes + count * (TXID_BYTES + 1) + batch.records.length + rejectionText.length)
+    .u32(count)
+    .u32(batch.records.length)
+    .u32(rejectionText.length)
+    .u32(0)
+    .bytes(batch.txids)
+    .bytes(batch.verdicts)
+    .bytes(batch.records)
+    .bytes(rejectionText)
+    .finish();
 }
 
+/** Reads the header at its named offsets and cuts the sections as views: no reader per batch on the main thread. */
 export function decodeValidatedBatch(bytes: Uint8Array): ValidatedBatch {
-  check(bytes.length >= RESPONSE_HEADER_BYTES, "PIPELINE_BAD_TASK", "validation response shorter than its header");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = view.getUint32(0, true);
-  const recordBytes = view.getUint32(4, true);
-  const rejectionBytes = view.getUint32(8, true);
-  const expected = RESPONSE_HEADER_BYTES + count * (TXID_BYTES + 1) + recordBytes + rejectionBytes;
-  check(bytes.length === expected, "PIPELINE_BAD_TASK", `validation response is ${bytes.length} bytes, its header says ${expected}`);
-  let at = RESPONSE_HEADER_BYTES;
-  const txids = bytes.subarray(at, at + count * TXID_BYTES);
-  at += count * TXID_BYTES;
-  const verdicts = bytes.subarray(at, at + count);
-  at += count;
-  const records = bytes.subarray(at, at + recordBytes);
-  at += recordBytes;
-  const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes.subarray(at)));
+  check(bytes.length >= RESPONSE_HEADER.bytes, "PIPELINE_BAD_TASK", "validation response shorter than its header");
+  const count = readU32(bytes, RESPONSE_HEADER.offset.count);
+  const recordBytes = readU32(bytes, RESPONSE_HEADER.offset.recordBytes);
+  const rejectionBytes = readU32(bytes, RESPONSE_HEADER.offset.rejectionBytes);
+  const expected = RESPONSE_HEADER.bytes + count * (TXID_BYTES + 1) + recordBytes + rejectionBytes;
+  // The message is built only on failure: this runs for every batch on the main thread.
+  if (bytes.length !== expected) check(false, "PIPELINE_BAD_TASK", `validation response is ${bytes.length} bytes, its header says ${expected}`);
+  const txidsAt = RESPONSE_HEADER.bytes;
+  const verdictsAt = txidsAt + count * TXID_BYTES;
+  const recordsAt = verdictsAt + count;
+  const rejectionsAt = recordsAt + recordBytes;
+  const txids = bytes.subarray(txidsAt, verdictsAt);
+  const verdicts = bytes.subarray(verdictsAt, recordsAt);
+  const records = bytes.subarray(recordsAt, rejectionsAt);
+  const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes.subarray(rejectionsAt)));
   check(Array.isArray(parsed), "PIPELINE_BAD_TASK", "validation response rejections are not a list");
   const rejections = (parsed as [number, string, string][]).map(([index, code, message]) => ({ index, code, message }));
   return { count, txids, verdicts, records, rejections };
