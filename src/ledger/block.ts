@@ -113,10 +113,6 @@ const BLOCK_CODES: CodecCodes<LedgerErrorCode> = {
   error: (code, message) => new IosError<LedgerErrorCode>(code, message),
 };
 
-function fieldCheck(condition: unknown, message: string): asserts condition {
-  check<LedgerErrorCode>(condition, "BLOCK_BAD_FIELD", message);
-}
-
 function isU32(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
 }
@@ -127,12 +123,12 @@ function isU53(value: number): boolean {
 
 function checkFields(fields: BlockHeaderFields): void {
   check<LedgerErrorCode>(fields.kind === BlockKind.Optimistic || fields.kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${fields.kind} is not defined`);
-  fieldCheck(isU32(fields.shard), "shard must be a u32");
-  fieldCheck(isU32(fields.epoch), "epoch must be a u32");
-  fieldCheck(isU53(fields.height), "height must be a non-negative safe integer");
-  fieldCheck(isU53(fields.timestamp), "timestamp must be a non-negative safe integer");
-  fieldCheck(fields.prevHash.length === HASH_BYTES, `prevHash must be ${HASH_BYTES} bytes`);
-  fieldCheck(fields.producer.length === PUBLIC_KEY_BYTES, `producer must be ${PUBLIC_KEY_BYTES} bytes`);
+  check<LedgerErrorCode>(isU32(fields.shard), "BLOCK_BAD_FIELD", "shard must be a u32");
+  check<LedgerErrorCode>(isU32(fields.epoch), "BLOCK_BAD_FIELD", "epoch must be a u32");
+  check<LedgerErrorCode>(isU53(fields.height), "BLOCK_BAD_FIELD", "height must be a non-negative safe integer");
+  check<LedgerErrorCode>(isU53(fields.timestamp), "BLOCK_BAD_FIELD", "timestamp must be a non-negative safe integer");
+  check<LedgerErrorCode>(fields.prevHash.length === HASH_BYTES, "BLOCK_BAD_FIELD", `prevHash must be ${HASH_BYTES} bytes`);
+  check<LedgerErrorCode>(fields.producer.length === PUBLIC_KEY_BYTES, "BLOCK_BAD_FIELD", `producer must be ${PUBLIC_KEY_BYTES} bytes`);
 }
 
 /** RFC 6962 Merkle root of packed 32-byte txids. */
@@ -166,7 +162,7 @@ export function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
 export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[], txids?: Uint8Array): BlockHeader {
   checkFields(fields);
   check<LedgerErrorCode>(transactions.length <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
-  fieldCheck(txids === undefined || txids.length === transactions.length * TXID_BYTES, `${transactions.length} transactions need ${transactions.length * TXID_BYTES} bytes of txids`);
+  check<LedgerErrorCode>(txids === undefined || txids.length === transactions.length * TXID_BYTES, "BLOCK_BAD_FIELD", `${transactions.length} transactions need ${transactions.length * TXID_BYTES} bytes of txids`);
   const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
   check<LedgerErrorCode>(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
   return { ...fields, txRoot: txRootOf(txids ?? txidsOf(transactions)), txCount: transactions.length, bodyBytes };
@@ -174,8 +170,8 @@ export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonl
 
 export function encodeBlockHeader(header: BlockHeader): Uint8Array {
   checkFields(header);
-  fieldCheck(header.txRoot.length === HASH_BYTES, `txRoot must be ${HASH_BYTES} bytes`);
-  fieldCheck(isU32(header.txCount) && isU32(header.bodyBytes), "txCount and bodyBytes must be u32");
+  check<LedgerErrorCode>(header.txRoot.length === HASH_BYTES, "BLOCK_BAD_FIELD", `txRoot must be ${HASH_BYTES} bytes`);
+  check<LedgerErrorCode>(isU32(header.txCount) && isU32(header.bodyBytes), "BLOCK_BAD_FIELD", "txCount and bodyBytes must be u32");
   return BinaryWriter.ofSize(HEADER_BYTES)
     .u8(BLOCK_VERSION)
     .u8(header.kind)
@@ -207,14 +203,14 @@ function sealBytes(seal: BlockSeal): number {
 export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: readonly Uint8Array[]): Uint8Array {
   const encodedHeader = encodeBlockHeader(header);
   const expectedSeal = header.kind === BlockKind.Optimistic ? "producer" : "collective";
-  fieldCheck(seal.kind === expectedSeal, `a ${expectedSeal === "producer" ? "optimistic" : "final"} block needs a ${expectedSeal} seal`);
-  fieldCheck(seal.signature.length === SIGNATURE_BYTES, `seal signature must be ${SIGNATURE_BYTES} bytes`);
+  check<LedgerErrorCode>(seal.kind === expectedSeal, "BLOCK_BAD_FIELD", `a ${expectedSeal === "producer" ? "optimistic" : "final"} block needs a ${expectedSeal} seal`);
+  check<LedgerErrorCode>(seal.signature.length === SIGNATURE_BYTES, "BLOCK_BAD_FIELD", `seal signature must be ${SIGNATURE_BYTES} bytes`);
   if (seal.kind === "collective") {
     check<LedgerErrorCode>(seal.participants.length >= 1 && seal.participants.length <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK",
       `bitmask must be 1..${MAX_BITMASK_BYTES} bytes, got ${seal.participants.length}`);
   }
   const body = packTransactions(transactions);
-  fieldCheck(transactions.length === header.txCount && body.length === header.bodyBytes, "header txCount/bodyBytes do not match the transactions");
+  check<LedgerErrorCode>(transactions.length === header.txCount && body.length === header.bodyBytes, "BLOCK_BAD_FIELD", "header txCount/bodyBytes do not match the transactions");
   const size = HEADER_BYTES + sealBytes(seal) + body.length;
   check<LedgerErrorCode>(size <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${size} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
   const writer = BinaryWriter.ofSize(size).bytes(encodedHeader);

@@ -102,10 +102,6 @@ function outputCountOf(tx: Uint8Array): number {
   return readU16(tx, HEADER.offset.outputCount);
 }
 
-function fieldCheck(condition: unknown, message: string): asserts condition {
-  check<LedgerErrorCode>(condition, "TX_BAD_FIELD", message);
-}
-
 /** Runs for every scanned transaction: messages are built only on failure. */
 function checkCounts(inputCount: number, outputCount: number): void {
   if (inputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_INPUTS", "a transfer needs at least one input");
@@ -193,15 +189,15 @@ function writeUnsigned(tx: UnsignedTransfer, writer: BinaryWriter): void {
   checkCounts(tx.inputs.length, tx.outputs.length);
   writer.u8(TX_VERSION).u8(tx.kind).u16(tx.inputs.length).u16(tx.outputs.length);
   tx.inputs.forEach((input, i) => {
-    fieldCheck(input.txid.length === TXID_BYTES, `input ${i}: txid must be ${TXID_BYTES} bytes`);
-    fieldCheck(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, `input ${i}: index must be a u32`);
-    fieldCheck(input.owner.length === PUBLIC_KEY_BYTES, `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    check<LedgerErrorCode>(input.txid.length === TXID_BYTES, "TX_BAD_FIELD", `input ${i}: txid must be ${TXID_BYTES} bytes`);
+    check<LedgerErrorCode>(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, "TX_BAD_FIELD", `input ${i}: index must be a u32`);
+    check<LedgerErrorCode>(input.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
     writer.bytes(input.txid).u32(input.index).bytes(input.owner);
   });
   let total = 0n;
   tx.outputs.forEach((output, j) => {
-    fieldCheck(output.owner.length === PUBLIC_KEY_BYTES, `output ${j}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
-    fieldCheck(typeof output.amount === "bigint", `output ${j}: amount must be a bigint`);
+    check<LedgerErrorCode>(output.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `output ${j}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    check<LedgerErrorCode>(typeof output.amount === "bigint", "TX_BAD_FIELD", `output ${j}: amount must be a bigint`);
     check<LedgerErrorCode>(output.amount > 0n, "TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
     check<LedgerErrorCode>(output.amount <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", `output ${j}: amount exceeds u64`);
     total += output.amount;
@@ -218,11 +214,11 @@ export function encodeUnsignedTransfer(tx: UnsignedTransfer): Uint8Array<ArrayBu
 }
 
 function encode(tx: Transfer): Uint8Array<ArrayBuffer> {
-  fieldCheck(tx.signatures.length === tx.inputs.length, `expected ${tx.inputs.length} signatures (one per input), got ${tx.signatures.length}`);
+  check<LedgerErrorCode>(tx.signatures.length === tx.inputs.length, "TX_BAD_FIELD", `expected ${tx.inputs.length} signatures (one per input), got ${tx.signatures.length}`);
   const writer = BinaryWriter.ofSize(transferLength(tx.inputs.length, tx.outputs.length));
   writeUnsigned(tx, writer);
   tx.signatures.forEach((signature, i) => {
-    fieldCheck(signature.length === SIGNATURE_BYTES, `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
+    check<LedgerErrorCode>(signature.length === SIGNATURE_BYTES, "TX_BAD_FIELD", `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
     writer.bytes(signature);
   });
   return writer.finish();
