@@ -1,9 +1,9 @@
 /**
  * Client API errors: every refused request answers `{ "error": { "code", "message" } }` with the
- * HTTP status of its code (`statusOfCode`). The API's own refusals carry an `ApiErrorCode` (or, for
- * a refused submission, the rejection's code). Ledger and pipeline codes (TX_*, BATCH_*, ...) pass through as 400;
- * MEMPOOL_FULL is 503 with Retry-After, since the same request succeeds later; PIPELINE_CLOSED
- * (the node is stopping) is 503 too.
+ * HTTP status of its code (`statusOfCode`). The API's own refusals carry an `ApiErrorCode` (or,
+ * for a refused submission, the rejection's code). Ledger and pipeline codes (TX_*, BATCH_*, ...)
+ * pass through as 400; MEMPOOL_FULL is 503 with Retry-After, since the same request succeeds
+ * later; PIPELINE_CLOSED (the node is stopping) is 503 too.
  */
 
 export const API_ERROR_CODES = [

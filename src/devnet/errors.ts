@@ -1,7 +1,7 @@
 /**
- * Devnet launcher error codes: an `IosError<DevnetErrorCode>` names what went wrong (bad options, a validator
- * that exited or never became ready, a shard that did not finalize) so the CLI can print it and
- * tests can branch on it.
+ * Devnet launcher error codes: an `IosError<DevnetErrorCode>` names what went wrong (bad options,
+ * a validator that exited or never became ready, a shard that did not finalize) so the CLI can
+ * print it and tests can branch on it.
  */
 
 export type DevnetErrorCode =

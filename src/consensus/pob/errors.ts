@@ -1,6 +1,7 @@
 /**
  * Proof-of-Believability error codes (white paper §7.2). Policy and input checks throw an
- * `IosError<PobErrorCode>`; per-transaction and per-block verdicts of phase 2 carry the same codes as data.
+ * `IosError<PobErrorCode>`; per-transaction and per-block verdicts of phase 2 carry the same
+ * codes as data.
  */
 
 export type PobErrorCode =
