@@ -15,9 +15,9 @@
 import type { Logger } from "../log/logger.js";
 import { isIPv4, isIPv6, createServer, connect, type Server, type Socket } from "node:net";
 import { Worker } from "node:worker_threads";
-import { IosError } from "../errors.js";
+import { IosError, hasCodeIn } from "../errors.js";
 import type { TransportErrorCode } from "../net/uws-transport.js";
-import { ApiError, type ApiErrorCode } from "./errors.js";
+import { API_ERROR_CODES, statusOfCode, type ApiErrorCode } from "./errors.js";
 import { STATUS_TEXT } from "./http.js";
 
 /** Request line plus header fields: 16 KiB, Node's own default (maxHeaderSize); clients here send under 1 KiB. */
@@ -59,12 +59,12 @@ interface Head {
 }
 
 /** An edge refusal (never relayed): its status comes from the code (errors.ts). */
-function refusal(code: ApiErrorCode, message: string): ApiError {
-  return new ApiError(code, message);
+function refusal(code: ApiErrorCode, message: string): IosError<ApiErrorCode> {
+  return new IosError(code, message);
 }
 
 /** Checks a complete request line: an HTTP/1.1 request for a path. */
-function requestLine(line: string): ApiError | undefined {
+function requestLine(line: string): IosError<ApiErrorCode> | undefined {
   if (line.length > MAX_TARGET_BYTES + 32) return refusal("API_URL_TOO_LONG", `the request target exceeds ${MAX_TARGET_BYTES} bytes`);
   const match = REQUEST_LINE.exec(line);
   if (match === null) return refusal("API_NOT_HTTP", `not an HTTP/1.1 request line (METHOD /path HTTP/1.1): ${JSON.stringify(line.slice(0, 80))}`);
@@ -76,7 +76,7 @@ function requestLine(line: string): ApiError | undefined {
 }
 
 /** Checks the start of a head still arriving, so that what is not HTTP is refused at once rather than after a timeout. */
-function partialHead(bytes: Buffer): ApiError | undefined {
+function partialHead(bytes: Buffer): IosError<ApiErrorCode> | undefined {
   const lineEnd = bytes.indexOf(10);
   const start = bytes.toString("latin1", 0, Math.min(lineEnd < 0 ? bytes.length : lineEnd, 24));
   const space = start.indexOf(" ");
@@ -97,7 +97,7 @@ const WELL_FORMED_HEAD = /^[A-Z]{1,20} \/\S* HTTP\/1\.1(?:\r\n[!#$%&'*+\-.^_`|~0
 const BODY_OR_UPGRADE_FIELD = /\r\n(?:content-length|transfer-encoding|upgrade|host):/gi;
 
 /** Parses a complete head (without its final CRLFCRLF): a refusal, or what the relay must know. */
-function parseHead(text: string, maxBodyBytes: number): ApiError | Head {
+function parseHead(text: string, maxBodyBytes: number): IosError<ApiErrorCode> | Head {
   if (text.length <= MAX_TARGET_BYTES && WELL_FORMED_HEAD.test(text)) {
     let fields = 0;
     for (let at = text.indexOf("\r\n"); at >= 0; at = text.indexOf("\r\n", at + 2)) fields++;
@@ -110,7 +110,7 @@ function parseHead(text: string, maxBodyBytes: number): ApiError | Head {
 const PLAIN_REQUEST: Head = { contentLength: 0, chunked: false, upgrade: false };
 
 /** Every check of a head, field by field, with the precise refusal. */
-function parseHeadFully(text: string, maxBodyBytes: number): ApiError | Head {
+function parseHeadFully(text: string, maxBodyBytes: number): IosError<ApiErrorCode> | Head {
   const lines = text.split("\r\n");
   const line = requestLine(lines[0]!);
   if (line !== undefined) return line;
@@ -168,7 +168,7 @@ class ChunkScanner {
 
   constructor(private readonly maxBodyBytes: number) {}
 
-  /** Bytes of `bytes` that belong to the body, and whether the body ended there; throws an ApiError on bad framing. */
+  /** Bytes of `bytes` that belong to the body, and whether the body ended there; throws an API refusal on bad framing. */
   scan(bytes: Buffer): { used: number; done: boolean } {
     let at = 0;
     while (at < bytes.length) {
@@ -261,7 +261,7 @@ class EdgeConnection {
   private upstream: Socket | undefined;
   private headTimer: NodeJS.Timeout | undefined;
   /** A refusal waiting for uWS to finish the requests relayed before it. */
-  private deferred: ApiError | undefined;
+  private deferred: IosError<ApiErrorCode> | undefined;
 
   constructor(
     private readonly client: Socket,
@@ -313,7 +313,7 @@ class EdgeConnection {
         }
       }
     } catch (error) {
-      this.refuse(error instanceof ApiError ? error : refusal("API_BAD_REQUEST", String(error)));
+      this.refuse(hasCodeIn(error, API_ERROR_CODES) ? error : refusal("API_BAD_REQUEST", String(error)));
     }
   }
 
@@ -341,7 +341,7 @@ class EdgeConnection {
       return false;
     }
     const head = parseHead(this.pending.toString("latin1", 0, end), this.edge.options.maxBodyBytes);
-    if (head instanceof ApiError) {
+    if (head instanceof IosError) {
       this.refuse(head);
       return false;
     }
@@ -397,7 +397,7 @@ class EdgeConnection {
   }
 
   /** Answers `error` and closes; after requests already relayed, once uWS has answered them. */
-  private refuse(error: ApiError): void {
+  private refuse(error: IosError<ApiErrorCode>): void {
     if (this.mode === "closing") return;
     this.edge.refused(error.code);
     this.mode = "closing";
@@ -414,11 +414,12 @@ class EdgeConnection {
     this.linger();
   }
 
-  private answer(error: ApiError): void {
+  private answer(error: IosError<ApiErrorCode>): void {
+    const status = statusOfCode(error.code);
     const message = error.message.startsWith(`${error.code}: `) ? error.message.slice(error.code.length + 2) : error.message;
     const body = JSON.stringify({ error: { code: error.code, message } });
     this.client.write(
-      `HTTP/1.1 ${STATUS_TEXT[error.status] ?? `${error.status} Error`}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${STATUS_TEXT[status] ?? `${status} Error`}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   }
 

@@ -1,43 +1,35 @@
 /**
  * Client API errors: every refused request answers `{ "error": { "code", "message" } }` with the
- * HTTP status of its code. Ledger and pipeline codes (TX_*, BATCH_*, ...) pass through as 400;
- * MEMPOOL_FULL is 503 with Retry-After, since the same request succeeds later; PIPELINE_CLOSED
- * (the node is stopping) is 503 too.
+ * HTTP status of its code (`statusOfCode`). The API's own refusals carry an `ApiErrorCode` (or,
+ * for a refused submission, the rejection's code). Ledger and pipeline codes (TX_*, BATCH_*, ...)
+ * pass through as 400; MEMPOOL_FULL is 503 with Retry-After, since the same request succeeds
+ * later; PIPELINE_CLOSED (the node is stopping) is 503 too.
  */
-import { IosError } from "../errors.js";
 
-export type ApiErrorCode =
-  | "API_NOT_FOUND"
-  | "API_METHOD_NOT_ALLOWED"
-  | "API_BODY_TOO_LARGE"
-  | "API_TOO_MANY_STREAMS"
-  | "API_NOT_HTTP"
-  | "API_BAD_CONTENT_LENGTH"
-  | "API_URL_TOO_LONG"
-  | "API_HEADERS_TOO_LARGE"
-  | "API_REQUEST_TIMEOUT"
-  | "API_HTTP_VERSION"
-  | "API_UNSUPPORTED_MEDIA_TYPE"
-  | "API_BAD_JSON"
-  | "API_BAD_REQUEST"
-  | "API_BAD_PARAMETER"
-  | "API_UNAVAILABLE"
-  | "API_INTERNAL"
-  | "TX_NOT_FOUND"
-  | "BLOCK_NOT_FOUND"
-  | "OWNER_OTHER_SHARD"
-  | "MEMPOOL_FULL";
+export const API_ERROR_CODES = [
+  "API_NOT_FOUND",
+  "API_METHOD_NOT_ALLOWED",
+  "API_BODY_TOO_LARGE",
+  "API_TOO_MANY_STREAMS",
+  "API_NOT_HTTP",
+  "API_BAD_CONTENT_LENGTH",
+  "API_URL_TOO_LONG",
+  "API_HEADERS_TOO_LARGE",
+  "API_REQUEST_TIMEOUT",
+  "API_HTTP_VERSION",
+  "API_UNSUPPORTED_MEDIA_TYPE",
+  "API_BAD_JSON",
+  "API_BAD_REQUEST",
+  "API_BAD_PARAMETER",
+  "API_UNAVAILABLE",
+  "API_INTERNAL",
+  "TX_NOT_FOUND",
+  "BLOCK_NOT_FOUND",
+  "OWNER_OTHER_SHARD",
+  "MEMPOOL_FULL",
+] as const;
 
-export class ApiError extends IosError<string> {
-  constructor(
-    code: ApiErrorCode | string,
-    message: string,
-    readonly status: number = statusOfCode(code),
-  ) {
-    super(code, message);
-    this.name = "ApiError";
-  }
-}
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   API_NOT_FOUND: 404,

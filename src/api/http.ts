@@ -5,7 +5,8 @@
  * answered. Bodies are size-limited from the Content-Length header and again while streaming.
  */
 import type { HttpRequest, HttpResponse } from "uWebSockets.js";
-import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
+import { IosError } from "../errors.js";
+import { RETRY_AFTER_SECONDS, statusOfCode, type ApiErrorCode } from "./errors.js";
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "200 OK",
@@ -79,11 +80,11 @@ export class HttpExchange {
     });
   }
 
-  error(error: ApiError, closeConnection = false, extraHeaders: Readonly<Record<string, string>> = {}): void {
+  error(error: IosError, closeConnection = false, extraHeaders: Readonly<Record<string, string>> = {}): void {
     const headers: Record<string, string> = { ...extraHeaders };
     if (error.code === "MEMPOOL_FULL") headers["retry-after"] = String(RETRY_AFTER_SECONDS);
     const message = error.message.startsWith(`${error.code}: `) ? error.message.slice(error.code.length + 2) : error.message;
-    this.json(error.status, { error: { code: error.code, message } }, headers, closeConnection);
+    this.json(statusOfCode(error.code), { error: { code: error.code, message } }, headers, closeConnection);
   }
 
   /**
@@ -96,11 +97,11 @@ export class HttpExchange {
     const declared = this.contentLength === "" ? undefined : Number(this.contentLength);
     if (declared !== undefined && (!/^[0-9]+$/.test(this.contentLength) || !Number.isSafeInteger(declared))) {
       this.bodyUnread = true;
-      return Promise.reject(new ApiError("API_BAD_REQUEST", `Content-Length ${JSON.stringify(this.contentLength)} is not a byte count`));
+      return Promise.reject(new IosError<ApiErrorCode>("API_BAD_REQUEST", `Content-Length ${JSON.stringify(this.contentLength)} is not a byte count`));
     }
     if (declared !== undefined && declared > limit) {
       this.bodyUnread = true;
-      return Promise.reject(new ApiError("API_BODY_TOO_LARGE", `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+      return Promise.reject(new IosError<ApiErrorCode>("API_BODY_TOO_LARGE", `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
     }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -112,7 +113,7 @@ export class HttpExchange {
         if (size > limit) {
           refused = true;
           this.bodyUnread = true;
-          reject(new ApiError("API_BODY_TOO_LARGE", `body exceeds the limit of ${limit} bytes`));
+          reject(new IosError<ApiErrorCode>("API_BODY_TOO_LARGE", `body exceeds the limit of ${limit} bytes`));
           return;
         }
         chunks.push(Buffer.from(chunk.slice(0)));

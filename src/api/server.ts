@@ -19,17 +19,18 @@
  * WebSocket /v1/stream: bulk binary submission, confirmation events and, under PoB, optimistic
  * confirmations (stream-codec.ts).
  *
- * Failures. An ApiError is the API's own answer to a bad request (counted by route and status).
+ * Failures. An error with an ApiErrorCode is the API's own answer to a bad request (counted by
+ * route and status), and so is a refused submission (answered with the rejection's code).
  * Anything else a route or the stream meets — a coded error from below (STORE_*, PIPELINE_*) or
  * a bug — is also logged and counted by HandlerFailures (subsystem "api") before it is answered.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
-import { IosError } from "../errors.js";
+import { IosError, hasCodeIn } from "../errors.js";
 import { decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../ledger/block.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import type { HandlerFailures } from "../log/handler-failures.js";
 import type { ApiLimits } from "../node/config.js";
-import { ApiError } from "./errors.js";
+import { API_ERROR_CODES, statusOfCode, type ApiErrorCode } from "./errors.js";
 import { HttpExchange } from "./http.js";
 import type { ClientBackend, MetricFamily, SubmitResult, TxStatus } from "./interface.js";
 import { LabeledCounter, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics.js";
@@ -81,7 +82,7 @@ interface StreamClient {
 
 function hexParam(value: string, bytes: number, what: string): Uint8Array {
   if (value.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(value)) {
-    throw new ApiError("API_BAD_PARAMETER", `${what} must be ${bytes * 2} hex digits, got ${JSON.stringify(value.slice(0, 80))}`);
+    throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `${what} must be ${bytes * 2} hex digits, got ${JSON.stringify(value.slice(0, 80))}`);
   }
   return new Uint8Array(Buffer.from(value, "hex"));
 }
@@ -127,30 +128,30 @@ function blockJson(block: DecodedBlock, withBytes: Uint8Array | undefined): Reco
 function transactionFromBody(contentType: string, body: Buffer): Uint8Array {
   const type = contentType.split(";")[0]!.trim();
   if (type === "application/octet-stream") {
-    if (body.length === 0) throw new ApiError("API_BAD_REQUEST", "the body is empty; send the encoded transaction");
+    if (body.length === 0) throw new IosError<ApiErrorCode>("API_BAD_REQUEST", "the body is empty; send the encoded transaction");
     return new Uint8Array(body);
   }
   if (type !== "application/json") {
-    throw new ApiError("API_UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json ({"tx":"<hex>"}) or application/octet-stream, got ${JSON.stringify(contentType)}`);
+    throw new IosError<ApiErrorCode>("API_UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json ({"tx":"<hex>"}) or application/octet-stream, got ${JSON.stringify(contentType)}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(body.toString("utf8"));
   } catch (error) {
-    throw new ApiError("API_BAD_JSON", `body is not valid JSON (${(error as Error).message})`);
+    throw new IosError<ApiErrorCode>("API_BAD_JSON", `body is not valid JSON (${(error as Error).message})`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ApiError("API_BAD_REQUEST", 'body must be a JSON object {"tx":"<hex>"}');
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new IosError<ApiErrorCode>("API_BAD_REQUEST", 'body must be a JSON object {"tx":"<hex>"}');
   const fields = Object.keys(value);
   if (fields.length !== 1 || (fields[0] !== "tx" && fields[0] !== "txBase64")) {
-    throw new ApiError("API_BAD_REQUEST", `body must hold exactly one field, "tx" (hex) or "txBase64"; got ${JSON.stringify(fields)}`);
+    throw new IosError<ApiErrorCode>("API_BAD_REQUEST", `body must hold exactly one field, "tx" (hex) or "txBase64"; got ${JSON.stringify(fields)}`);
   }
   const text = (value as Record<string, unknown>)[fields[0]!];
-  if (typeof text !== "string" || text.length === 0) throw new ApiError("API_BAD_REQUEST", `"${fields[0]}" must be a non-empty string`);
+  if (typeof text !== "string" || text.length === 0) throw new IosError<ApiErrorCode>("API_BAD_REQUEST", `"${fields[0]}" must be a non-empty string`);
   if (fields[0] === "tx") {
-    if (text.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(text)) throw new ApiError("API_BAD_REQUEST", '"tx" must be an even number of hex digits');
+    if (text.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(text)) throw new IosError<ApiErrorCode>("API_BAD_REQUEST", '"tx" must be an even number of hex digits');
     return new Uint8Array(Buffer.from(text, "hex"));
   }
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) throw new ApiError("API_BAD_REQUEST", '"txBase64" must be padded standard base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) throw new IosError<ApiErrorCode>("API_BAD_REQUEST", '"txBase64" must be padded standard base64');
   return new Uint8Array(Buffer.from(text, "base64"));
 }
 
@@ -198,7 +199,7 @@ export class ClientApi {
     const serve = (res: HttpResponse, req: HttpRequest) => {
       const exchange = new HttpExchange(res, req);
       if (this.stopped) {
-        this.answerError(exchange, name, new ApiError("API_UNAVAILABLE", "the node is shutting down"));
+        this.answerError(exchange, name, new IosError<ApiErrorCode>("API_UNAVAILABLE", "the node is shutting down"));
         return;
       }
       let result: void | Promise<void>;
@@ -215,22 +216,26 @@ export class ClientApi {
     const allowed = method === "get" ? "GET, HEAD" : "POST";
     this.app.any(pattern, (res: HttpResponse, req: HttpRequest) => {
       const exchange = new HttpExchange(res, req);
-      this.answerError(exchange, name, new ApiError("API_METHOD_NOT_ALLOWED", `${exchange.method.toUpperCase()} is not allowed on ${exchange.url}; use ${allowed}`), { allow: allowed });
+      this.answerError(exchange, name, new IosError<ApiErrorCode>("API_METHOD_NOT_ALLOWED", `${exchange.method.toUpperCase()} is not allowed on ${exchange.url}; use ${allowed}`), { allow: allowed });
     });
   }
 
   private answerError(exchange: HttpExchange, route: string, error: unknown, headers: Readonly<Record<string, string>> = {}): void {
-    if (!(error instanceof ApiError)) this.failures.record("api", error, { route });
-    const apiError =
-      error instanceof ApiError
-        ? error
-        : error instanceof IosError
-          ? new ApiError(error.code, error.message)
-          : new ApiError("API_INTERNAL", `internal error: ${(error as Error)?.message ?? String(error)}`);
+    if (hasCodeIn(error, API_ERROR_CODES)) return this.refuse(exchange, route, error, headers);
+    this.failures.record("api", error, { route });
+    const coded =
+      error instanceof IosError
+        ? new IosError(error.code, error.message)
+        : new IosError<ApiErrorCode>("API_INTERNAL", `internal error: ${(error as Error)?.message ?? String(error)}`);
+    this.refuse(exchange, route, coded, headers);
+  }
+
+  /** Answers a refusal with the status of its code (not counted as a handler failure). */
+  private refuse(exchange: HttpExchange, route: string, error: IosError, headers: Readonly<Record<string, string>> = {}): void {
     if (exchange.answered) return;
-    this.requests.inc([route, String(apiError.status)]);
+    this.requests.inc([route, String(statusOfCode(error.code))]);
     // A refused body may still be arriving: close the connection rather than read it.
-    exchange.error(apiError, exchange.bodyUnread, headers);
+    exchange.error(error, exchange.bodyUnread, headers);
   }
 
   private answer(exchange: HttpExchange, route: string, status: number, body: unknown): void {
@@ -247,7 +252,7 @@ export class ClientApi {
     const owner = hexParam(value, PUBLIC_KEY_BYTES, "owner public key");
     const shard = shardOfOwner(owner, this.backend.shardCount);
     if (shard !== this.backend.shard) {
-      throw new ApiError("OWNER_OTHER_SHARD", `owner ${value.slice(0, 16)}… belongs to shard ${shard}; ask a validator of shard ${shard} (this node serves shard ${this.backend.shard})`);
+      throw new IosError<ApiErrorCode>("OWNER_OTHER_SHARD", `owner ${value.slice(0, 16)}… belongs to shard ${shard}; ask a validator of shard ${shard} (this node serves shard ${this.backend.shard})`);
     }
     return owner;
   }
@@ -263,7 +268,7 @@ export class ClientApi {
     this.route("get", "/v1/tx/:txid", "tx", (exchange, req) => {
       const txid = hexParam(req.getParameter(0), TXID_BYTES, "txid");
       const status = this.backend.status(txid);
-      if (status.state === "unknown") throw new ApiError("TX_NOT_FOUND", `transaction ${toHex(txid)} is neither pending nor in a block of this shard`);
+      if (status.state === "unknown") throw new IosError<ApiErrorCode>("TX_NOT_FOUND", `transaction ${toHex(txid)} is neither pending nor in a block of this shard`);
       this.answer(exchange, "tx", 200, { txid: toHex(txid), ...statusJson(status, (h) => this.blockHashAt(h)) });
     });
     this.route("get", "/v1/owner/:pk/balance", "balance", (exchange, req) => {
@@ -276,7 +281,7 @@ export class ClientApi {
       const limitText = queryParam(exchange.query, "limit");
       const limit = limitText === undefined ? DEFAULT_UTXO_LIMIT : Number(limitText);
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_UTXO_LIMIT || !/^[0-9]+$/.test(limitText ?? "1")) {
-        throw new ApiError("API_BAD_PARAMETER", `limit must be an integer in [1, ${MAX_UTXO_LIMIT}], got ${JSON.stringify(limitText)}`);
+        throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `limit must be an integer in [1, ${MAX_UTXO_LIMIT}], got ${JSON.stringify(limitText)}`);
       }
       const outputs = this.owners.outputsOf(owner);
       this.answer(exchange, "utxos", 200, {
@@ -290,7 +295,7 @@ export class ClientApi {
     this.route("get", "/v1/block/:height", "block", (exchange, req) => {
       const text = req.getParameter(0);
       const height = /^[0-9]{1,15}$/.test(text) ? Number(text) : NaN;
-      if (!Number.isSafeInteger(height)) throw new ApiError("API_BAD_PARAMETER", `height must be a non-negative decimal integer, got ${JSON.stringify(text.slice(0, 40))}`);
+      if (!Number.isSafeInteger(height)) throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `height must be a non-negative decimal integer, got ${JSON.stringify(text.slice(0, 40))}`);
       this.answerBlock(exchange, this.backend.chain.getBlock(height), `no block at height ${height} (tip is ${this.backend.chain.tip.height})`);
     });
     this.route("get", "/v1/block/hash/:hash", "block", (exchange, req) => {
@@ -314,19 +319,19 @@ export class ClientApi {
     this.mountStream();
     this.app.any("/*", (res, req) => {
       const exchange = new HttpExchange(res, req);
-      this.answerError(exchange, "unknown", new ApiError("API_NOT_FOUND", `no route ${exchange.method.toUpperCase()} ${exchange.url}; see /v1/status, /v1/tx, /v1/owner/:pk/balance, /v1/block/:height, /metrics`));
+      this.answerError(exchange, "unknown", new IosError<ApiErrorCode>("API_NOT_FOUND", `no route ${exchange.method.toUpperCase()} ${exchange.url}; see /v1/status, /v1/tx, /v1/owner/:pk/balance, /v1/block/:height, /metrics`));
     });
   }
 
   private answerBlock(exchange: HttpExchange, bytes: Uint8Array | undefined, missing: string): void {
-    if (bytes === undefined) throw new ApiError("BLOCK_NOT_FOUND", missing);
+    if (bytes === undefined) throw new IosError<ApiErrorCode>("BLOCK_NOT_FOUND", missing);
     const withBytes = queryParam(exchange.query, "bytes") === "1";
     this.answer(exchange, "block", 200, blockJson(decodeBlock(bytes), withBytes ? bytes : undefined));
   }
 
   private submitted(exchange: HttpExchange, result: SubmitResult): void {
     if (result.outcome === "rejected") {
-      throw new ApiError(result.code ?? "API_BAD_REQUEST", result.message ?? "transaction refused");
+      return this.refuse(exchange, "submit", new IosError(result.code ?? "API_BAD_REQUEST", result.message ?? "transaction refused"));
     }
     const txid = result.txid!;
     this.answer(exchange, "submit", result.outcome === "accepted" ? 202 : 200, {
@@ -427,12 +432,12 @@ export class ClientApi {
     let transactions: Uint8Array[];
     try {
       if (client.inFlight >= MAX_FRAMES_IN_FLIGHT) {
-        throw new ApiError("STREAM_BUSY", `frame ${sequence}: ${MAX_FRAMES_IN_FLIGHT} frames already await their acks; wait for an ack before sending more`);
+        throw new IosError("STREAM_BUSY", `frame ${sequence}: ${MAX_FRAMES_IN_FLIGHT} frames already await their acks; wait for an ack before sending more`);
       }
       transactions = decodeSubmission(frame);
     } catch (error) {
       if (!(error instanceof IosError)) this.failures.record("api", error, { route: "stream" });
-      const { code, message } = error instanceof IosError ? error : new ApiError("API_INTERNAL", String(error));
+      const { code, message } = error instanceof IosError ? error : new IosError<ApiErrorCode>("API_INTERNAL", String(error));
       client.ackChain = client.ackChain.then(() => this.sendFrame(ws, client, encodeError(code, `frame ${sequence}: ${message}`)));
       return;
     }
@@ -509,16 +514,16 @@ export class ClientApi {
   }
 
   /** Why a stream from `address` is refused now: shutting down, all slots taken, or the address holds its share. */
-  private streamRefusal(address: string): ApiError | undefined {
+  private streamRefusal(address: string): IosError<ApiErrorCode> | undefined {
     const { maxStreams, maxStreamsPerAddress } = this.limits;
-    if (this.stopped) return new ApiError("API_UNAVAILABLE", "the node is shutting down");
+    if (this.stopped) return new IosError<ApiErrorCode>("API_UNAVAILABLE", "the node is shutting down");
     const open = this.streams.size;
     const held = this.streamsByAddress.get(address) ?? 0;
-    if (open >= maxStreams) return new ApiError("API_UNAVAILABLE", `the node already serves ${maxStreams} streams; retry later`);
-    if (held >= maxStreamsPerAddress) return new ApiError("API_TOO_MANY_STREAMS", `${address} already holds ${held} streams, the most one client address may; close one first`);
+    if (open >= maxStreams) return new IosError<ApiErrorCode>("API_UNAVAILABLE", `the node already serves ${maxStreams} streams; retry later`);
+    if (held >= maxStreamsPerAddress) return new IosError<ApiErrorCode>("API_TOO_MANY_STREAMS", `${address} already holds ${held} streams, the most one client address may; close one first`);
     const reserved = Math.ceil(maxStreams * RESERVED_STREAM_SHARE);
     if (held > 0 && maxStreams - open <= reserved) {
-      return new ApiError("API_UNAVAILABLE", `the last ${reserved} of ${maxStreams} stream slots are kept for clients without one; ${address} already holds ${held}; retry later`);
+      return new IosError<ApiErrorCode>("API_UNAVAILABLE", `the last ${reserved} of ${maxStreams} stream slots are kept for clients without one; ${address} already holds ${held}; retry later`);
     }
     return undefined;
   }

@@ -5,7 +5,7 @@ import { IosError } from "../errors.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT, MAX_INPUTS, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../ledger/transaction.js";
 import { loadKeyFile } from "../node/config.js";
-import { EXIT_OK, EXIT_RUNTIME, hexKeyArgument, integerOption, required, UsageError, type CliErrorCode, type Command } from "./command.js";
+import { EXIT_OK, EXIT_RUNTIME, hexKeyArgument, integerOption, required, type CliErrorCode, type Command } from "./command.js";
 
 const DEFAULT_NODE = "http://127.0.0.1:7000";
 const NODE_OPTION = { node: { type: "string" as const } };
@@ -38,7 +38,7 @@ const txSend: Command = {
     const payer = loadKeyFile(required(values, "from"));
     const recipient = hexKeyArgument(required(values, "to"), "--to");
     const amountText = required(values, "amount");
-    if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new UsageError(`--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
+    if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new IosError<CliErrorCode>("CLI_USAGE", `--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
     const amount = BigInt(amountText);
     const timeoutSeconds = integerOption(values, "timeout", 1, 3600, DEFAULT_WAIT_SECONDS);
     const api = client(values);
@@ -48,7 +48,7 @@ const txSend: Command = {
     const payerShard = shardOfOwner(payer.publicKey, status.shardCount);
     const recipientShard = shardOfOwner(recipient, status.shardCount);
     if (payerShard !== recipientShard) {
-      throw new UsageError(`the recipient is in shard ${recipientShard} and the payer in shard ${payerShard}; only same-shard transfers exist until Atomix (cross-shard) lands`);
+      throw new IosError<CliErrorCode>("CLI_USAGE", `the recipient is in shard ${recipientShard} and the payer in shard ${payerShard}; only same-shard transfers exist until Atomix (cross-shard) lands`);
     }
     const { utxos } = await api.utxos(payerHex);
     const inputs: TxInput[] = [];

@@ -4,7 +4,7 @@
  * Errors print as `error CODE: message` on stderr, followed by what to do when there is a hint.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { IosError } from "../errors.js";
+import { IosError, hasCodeIn } from "../errors.js";
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -12,12 +12,12 @@ export const EXIT_USAGE = 2;
 
 export type CliErrorCode = "CLI_USAGE" | "CLI_BAD_PATH" | "CLI_FILE_EXISTS" | "CLI_IO" | "CLI_INSUFFICIENT_FUNDS" | "CLI_TIMEOUT" | "CLI_TX_REJECTED";
 
-/** A usage error: wrong or missing options (CLI_USAGE) or an unusable path (CLI_BAD_PATH); exits 2 after pointing at `--help`. */
-export class UsageError extends IosError<"CLI_USAGE" | "CLI_BAD_PATH"> {
-  constructor(message: string, code: "CLI_USAGE" | "CLI_BAD_PATH" = "CLI_USAGE") {
-    super(code, message);
-    this.name = "UsageError";
-  }
+/** Usage errors: wrong or missing options (CLI_USAGE) or an unusable path (CLI_BAD_PATH); they exit 2 after pointing at `--help`. */
+export const USAGE_ERROR_CODES = ["CLI_USAGE", "CLI_BAD_PATH"] as const satisfies readonly CliErrorCode[];
+
+/** The exit code of a coded failure: EXIT_USAGE for a usage error, EXIT_RUNTIME for any other. */
+export function exitCodeOf(code: string): number {
+  return (USAGE_ERROR_CODES as readonly string[]).includes(code) ? EXIT_USAGE : EXIT_RUNTIME;
 }
 
 export type Options = ParseArgsConfig["options"] & object;
@@ -67,7 +67,7 @@ export function reportError(error: unknown, io: Output): number {
     io.err(`error ${error.code}: ${message}`);
     const hint = hintFor(error.code);
     if (hint !== undefined) io.err(`hint: ${hint}`);
-    return error instanceof UsageError ? EXIT_USAGE : EXIT_RUNTIME;
+    return exitCodeOf(error.code);
   }
   io.err(`error INTERNAL: ${(error as Error)?.stack ?? String(error)}`);
   return EXIT_RUNTIME;
@@ -101,7 +101,7 @@ function refuseRepeatedOptions(tokens: ReturnType<typeof parseArgs>["tokens"], o
     if (seen.has(token.name)) {
       const earlier = seen.get(token.name);
       const values = earlier === undefined ? "" : ` (${JSON.stringify(earlier)} and ${JSON.stringify(token.value)})`;
-      throw new UsageError(`--${token.name} is given more than once${values}; give it once`);
+      throw new IosError<CliErrorCode>("CLI_USAGE", `--${token.name} is given more than once${values}; give it once`);
     }
     seen.set(token.name, token.value);
   }
@@ -140,9 +140,9 @@ export async function dispatch(root: Command, argv: readonly string[], io: Outpu
     ({ values, positionals } = parsed as unknown as { values: Values; positionals: string[] });
     refuseRepeatedOptions(parsed.tokens, options);
     const allowed = command.positionals ?? 0;
-    if (positionals.length > allowed) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[allowed])}`);
+    if (positionals.length > allowed) throw new IosError<CliErrorCode>("CLI_USAGE", `unexpected argument ${JSON.stringify(positionals[allowed])}`);
   } catch (error) {
-    const message = error instanceof UsageError ? error.message.replace(/^CLI_USAGE: /, "") : (error as Error).message;
+    const message = hasCodeIn(error, USAGE_ERROR_CODES) ? error.message.replace(/^CLI_USAGE: /, "") : (error as Error).message;
     io.err(`error CLI_USAGE: ${message}`);
     io.err(`hint: run \`${path} --help\``);
     return EXIT_USAGE;
@@ -151,15 +151,15 @@ export async function dispatch(root: Command, argv: readonly string[], io: Outpu
     return await command.run!(values, positionals, io);
   } catch (error) {
     const code = reportError(error, io);
-    if (error instanceof UsageError) io.err(`hint: run \`${path} --help\``);
+    if (hasCodeIn(error, USAGE_ERROR_CODES)) io.err(`hint: run \`${path} --help\``);
     return code;
   }
 }
 
-/** A required string option, or a UsageError naming it. */
+/** A required string option, or a CLI_USAGE error naming it. */
 export function required(values: Values, name: string): string {
   const value = values[name];
-  if (typeof value !== "string" || value === "") throw new UsageError(`--${name} is required`);
+  if (typeof value !== "string" || value === "") throw new IosError<CliErrorCode>("CLI_USAGE", `--${name} is required`);
   return value;
 }
 
@@ -167,11 +167,11 @@ export function required(values: Values, name: string): string {
 export function integerOption(values: Values, name: string, min: number, max: number, fallback?: number): number {
   const text = values[name];
   if (text === undefined) {
-    if (fallback === undefined) throw new UsageError(`--${name} is required`);
+    if (fallback === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", `--${name} is required`);
     return fallback;
   }
   const value = typeof text === "string" && /^[0-9]+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new IosError<CliErrorCode>("CLI_USAGE", `--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -182,11 +182,11 @@ export function integerOption(values: Values, name: string, min: number, max: nu
  */
 export function validatorCountOption(values: Values, shards: number, maxTotal: number): { total: number; perShard: number | undefined } {
   if ((values.validators === undefined) === (values["validators-per-shard"] === undefined)) {
-    throw new UsageError("give exactly one of --validators N (all validators) and --validators-per-shard K (K per shard, N = K × shards)");
+    throw new IosError<CliErrorCode>("CLI_USAGE", "give exactly one of --validators N (all validators) and --validators-per-shard K (K per shard, N = K × shards)");
   }
   if (values.validators !== undefined) {
     const total = integerOption(values, "validators", 1, maxTotal);
-    if (total < shards) throw new UsageError(`--validators (${total}) must be at least --shards (${shards}): every shard needs a validator`);
+    if (total < shards) throw new IosError<CliErrorCode>("CLI_USAGE", `--validators (${total}) must be at least --shards (${shards}): every shard needs a validator`);
     return { total, perShard: total % shards === 0 ? total / shards : undefined };
   }
   const perShard = integerOption(values, "validators-per-shard", 1, Math.floor(maxTotal / shards));
@@ -197,16 +197,16 @@ export function validatorCountOption(values: Values, shards: number, maxTotal: n
 export function probabilityOption(values: Values, name: string, fallback?: number): number {
   const text = values[name];
   if (text === undefined) {
-    if (fallback === undefined) throw new UsageError(`--${name} is required`);
+    if (fallback === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", `--${name} is required`);
     return fallback;
   }
   const value = typeof text === "string" && /^[0-9.]+$/.test(text) ? Number(text) : NaN;
-  if (!(value > 0 && value <= 1)) throw new UsageError(`--${name} must be a number in (0, 1], got ${JSON.stringify(text)}`);
+  if (!(value > 0 && value <= 1)) throw new IosError<CliErrorCode>("CLI_USAGE", `--${name} must be a number in (0, 1], got ${JSON.stringify(text)}`);
   return value;
 }
 
 /** A 32-byte key given as 64 hex digits. */
 export function hexKeyArgument(text: string | undefined, what: string): Uint8Array {
-  if (text === undefined || !/^[0-9a-fA-F]{64}$/.test(text)) throw new UsageError(`${what} must be a public key of 64 hex digits, got ${JSON.stringify(text ?? "")}`);
+  if (text === undefined || !/^[0-9a-fA-F]{64}$/.test(text)) throw new IosError<CliErrorCode>("CLI_USAGE", `${what} must be a public key of 64 hex digits, got ${JSON.stringify(text ?? "")}`);
   return new Uint8Array(Buffer.from(text, "hex"));
 }

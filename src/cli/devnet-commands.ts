@@ -3,6 +3,7 @@
  * processes (src/devnet/launcher.ts), drive a generated load through it (src/load), and the
  * embedded default run of `npm start` that does both and cleans up.
  */
+import { IosError } from "../errors.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,7 +13,7 @@ import { deriveTestAccounts, genesisTxid } from "../ledger/genesis.js";
 import { loadGenesisFile } from "../node/config.js";
 import type { Devnet, DevnetOptions } from "../devnet/launcher.js";
 import { consensusModeOf, maxBelievableOf } from "../devnet/consensus-mode.js";
-import { EXIT_OK, EXIT_RUNTIME, integerOption, probabilityOption, required, UsageError, validatorCountOption, type Command, type Output, type Values } from "./command.js";
+import { EXIT_OK, EXIT_RUNTIME, integerOption, probabilityOption, required, validatorCountOption, type Command, type Output, type Values, type CliErrorCode } from "./command.js";
 import { outputPath } from "./files.js";
 
 const DEFAULT_ACCOUNTS = 2000;
@@ -104,7 +105,7 @@ export const devnetCommand: Command = {
   async run(values, _positionals, io) {
     const shards = integerOption(values, "shards", 1, 64);
     const validators = validatorCountOption(values, shards, shards * MAX_VALIDATORS_PER_SHARD);
-    if (validators.perShard === undefined) throw new UsageError(`--validators ${validators.total} does not split evenly over ${shards} shards; a devnet runs the same number in every shard`);
+    if (validators.perShard === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", `--validators ${validators.total} does not split evenly over ${shards} shards; a devnet runs the same number in every shard`);
     const validatorsPerShard = validators.perShard;
     const believable = integerOption(values, "believable", 0, maxBelievableOf(validatorsPerShard));
     const samplingProbability = values["sampling-p"] === undefined ? undefined : probabilityOption(values, "sampling-p");
@@ -139,8 +140,8 @@ export const devnetCommand: Command = {
 
 function loadMode(values: Values): { mode: LoadMode; durationMs: number | undefined } {
   const closed = values.closed === true;
-  if (closed && values.rate !== undefined) throw new UsageError("--rate (open loop) and --closed (closed loop) exclude each other");
-  if (!closed && values.window !== undefined) throw new UsageError("--window applies to the closed loop: add --closed");
+  if (closed && values.rate !== undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "--rate (open loop) and --closed (closed loop) exclude each other");
+  if (!closed && values.window !== undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "--window applies to the closed loop: add --closed");
   const durationMs = values.duration === undefined ? undefined : integerOption(values, "duration", 1, 86_400) * 1000;
   if (closed) return { mode: { kind: "closed-loop", window: integerOption(values, "window", 1, 1 << 22, 4000) }, durationMs };
   return { mode: { kind: "open-loop", rate: integerOption(values, "rate", 1, 10_000_000) }, durationMs };
@@ -192,8 +193,8 @@ export const loadCommand: Command = {
   },
   async run(values, _positionals, io) {
     const endpointsOption = values.endpoints as unknown as string[] | undefined;
-    if ((values.devnet === undefined) === (endpointsOption === undefined)) throw new UsageError("give exactly one of --devnet DIR and --endpoints URLS");
-    if ((values.tx === undefined) === (values.replay === undefined)) throw new UsageError("give exactly one of --tx N and --replay FILE");
+    if ((values.devnet === undefined) === (endpointsOption === undefined)) throw new IosError<CliErrorCode>("CLI_USAGE", "give exactly one of --devnet DIR and --endpoints URLS");
+    if ((values.tx === undefined) === (values.replay === undefined)) throw new IosError<CliErrorCode>("CLI_USAGE", "give exactly one of --tx N and --replay FILE");
     const { mode, durationMs } = loadMode(values);
     const seed = stringOption(values, "seed", "load");
     const save = typeof values.save === "string" ? await outputPath(values.save, "--save") : undefined;
@@ -227,7 +228,7 @@ export const loadCommand: Command = {
     try {
       checkEndpoints(endpoints, genesis.shardCount);
     } catch (error) {
-      throw new UsageError(`--endpoints: ${(error as Error).message.replace(/^LOAD_BAD_OPTION: /, "")}`);
+      throw new IosError<CliErrorCode>("CLI_USAGE", `--endpoints: ${(error as Error).message.replace(/^LOAD_BAD_OPTION: /, "")}`);
     }
     let set: LoadSet;
     if (typeof values.replay === "string") {

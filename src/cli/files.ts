@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { IosError } from "../errors.js";
-import { UsageError, type CliErrorCode } from "./command.js";
+import type { CliErrorCode } from "./command.js";
 
 /**
  * Kernel pseudo-filesystems: no place for output, and Node's recursive mkdir under /proc never
@@ -34,7 +34,7 @@ export async function outputPath(path: string, option: string): Promise<string> 
     for (const candidate of new Set([absolute, real])) {
       if (candidate === root || candidate.startsWith(`${root}/`)) {
         const via = candidate === absolute ? "" : ` (it resolves to ${candidate})`;
-        throw new UsageError(`${option} ${path} is under ${root}${via}, a kernel pseudo-filesystem; choose a directory for files`, "CLI_BAD_PATH");
+        throw new IosError<CliErrorCode>("CLI_BAD_PATH", `${option} ${path} is under ${root}${via}, a kernel pseudo-filesystem; choose a directory for files`);
       }
     }
   }

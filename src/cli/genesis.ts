@@ -6,12 +6,13 @@
  * `ios tx send`. Which shard a validator serves comes from the genesis's epoch 0 (src/epoch); the
  * command prints it.
  */
+import { IosError } from "../errors.js";
 import { MIN_NORMAL_LEAGUE, type ShardingPolicy } from "../consensus/pob/policy.js";
 import { DEFAULT_BELIEVABLE, DEFAULT_SAMPLING_P, devnetPobPolicy } from "../devnet/consensus-mode.js";
 import { writeDevnetFiles } from "../devnet/files.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
-import { EXIT_OK, integerOption, probabilityOption, required, UsageError, validatorCountOption, type Command, type Values } from "./command.js";
+import { EXIT_OK, integerOption, probabilityOption, required, validatorCountOption, type Command, type Values, type CliErrorCode } from "./command.js";
 import { outputPath } from "./files.js";
 import { toHex } from "../hex.js";
 
@@ -23,7 +24,7 @@ const MAX_ACCOUNTS = 1 << 20;
 
 /** The PoB sharding policy of `--believable` / `--sampling-p` for shards of `perShard` validators. */
 function pobPolicyOf(values: Values, perShard: number): ShardingPolicy {
-  if (perShard < MIN_NORMAL_LEAGUE) throw new UsageError(`--consensus pob needs at least ${MIN_NORMAL_LEAGUE} validators per shard (the normal league's minimum), got ${perShard}`);
+  if (perShard < MIN_NORMAL_LEAGUE) throw new IosError<CliErrorCode>("CLI_USAGE", `--consensus pob needs at least ${MIN_NORMAL_LEAGUE} validators per shard (the normal league's minimum), got ${perShard}`);
   const believable = integerOption(values, "believable", 0, perShard - MIN_NORMAL_LEAGUE, Math.min(DEFAULT_BELIEVABLE, perShard - MIN_NORMAL_LEAGUE));
   return devnetPobPolicy({ validatorsPerShard: perShard, believable, samplingProbability: probabilityOption(values, "sampling-p", DEFAULT_SAMPLING_P) });
 }
@@ -83,11 +84,11 @@ export const genesisCommand: Command = {
     const basePort = integerOption(values, "base-port", 1, 65_535 - validatorCount + 1, DEFAULT_BASE_PORT);
     const accountKeys = integerOption(values, "account-keys", 0, accountCount, Math.min(accountCount, DEFAULT_ACCOUNT_KEY_FILES));
     const amountText = typeof values.amount === "string" ? values.amount : String(DEFAULT_AMOUNT);
-    if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new UsageError(`--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
+    if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new IosError<CliErrorCode>("CLI_USAGE", `--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
     const amount = BigInt(amountText);
-    if (amount * BigInt(accountCount) > MAX_AMOUNT) throw new UsageError(`--amount × --accounts = ${amount * BigInt(accountCount)} exceeds the u64 supply limit`);
+    if (amount * BigInt(accountCount) > MAX_AMOUNT) throw new IosError<CliErrorCode>("CLI_USAGE", `--amount × --accounts = ${amount * BigInt(accountCount)} exceeds the u64 supply limit`);
     const consensus = values.consensus ?? "solo";
-    if (consensus !== "solo" && consensus !== "bft" && consensus !== "pob") throw new UsageError(`--consensus must be solo, bft or pob, got ${JSON.stringify(consensus)}`);
+    if (consensus !== "solo" && consensus !== "bft" && consensus !== "pob") throw new IosError<CliErrorCode>("CLI_USAGE", `--consensus must be solo, bft or pob, got ${JSON.stringify(consensus)}`);
     const pob = consensus === "pob" ? pobPolicyOf(values, Math.floor(validatorCount / shards)) : undefined;
 
     const layout = writeDevnetFiles({

@@ -1,9 +1,10 @@
 /** `ios keys new|show`: Ed25519 key files (format in src/node/config.ts). */
+import { IosError } from "../errors.js";
 import { randomBytes } from "node:crypto";
 import { keyPairFromSecret } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { keyFileJson, loadKeyFile } from "../node/config.js";
-import { EXIT_OK, integerOption, required, UsageError, type Command } from "./command.js";
+import { EXIT_OK, integerOption, required, type Command, type CliErrorCode } from "./command.js";
 import { outputPath, writeNewFile } from "./files.js";
 
 const keysNew: Command = {
@@ -35,7 +36,7 @@ const keysShow: Command = {
   positionals: 1,
   async run(values, positionals, io) {
     const file = positionals[0];
-    if (file === undefined) throw new UsageError("the key FILE is required");
+    if (file === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "the key FILE is required");
     const shards = values.shards === undefined ? undefined : integerOption(values, "shards", 1, 1024);
     const pair = loadKeyFile(file);
     io.out(`public key ${Buffer.from(pair.publicKey).toString("hex")}`);

@@ -1,9 +1,8 @@
 /**
- * Devnet launcher error codes: a `DevnetError` names what went wrong (bad options, a validator
- * that exited or never became ready, a shard that did not finalize) so the CLI can print it and
- * tests can branch on it.
+ * Devnet launcher error codes: an `IosError<DevnetErrorCode>` names what went wrong (bad options,
+ * a validator that exited or never became ready, a shard that did not finalize) so the CLI can
+ * print it and tests can branch on it.
  */
-import { IosError } from "../errors.js";
 
 export type DevnetErrorCode =
   | "DEVNET_BAD_OPTION"
@@ -13,15 +12,3 @@ export type DevnetErrorCode =
   | "DEVNET_NODE_EXITED"
   | "DEVNET_NOT_READY"
   | "DEVNET_NOT_FINAL";
-
-export class DevnetError extends IosError<DevnetErrorCode> {
-  constructor(code: DevnetErrorCode, message: string, detail?: Record<string, unknown>) {
-    super(code, message, detail);
-    this.name = "DevnetError";
-  }
-}
-
-/** Throws a `DevnetError` unless `condition` holds. */
-export function devnetCheck(condition: unknown, code: DevnetErrorCode, message: string): asserts condition {
-  if (!condition) throw new DevnetError(code, message);
-}

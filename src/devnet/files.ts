@@ -25,7 +25,8 @@ import { toHex } from "../hex.js";
 import { genesisToJson, makeTestGenesis, type Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
 import { keyFileJson, nodeConfigJson, type ConsensusSettings, type PipelineSettings } from "../node/config.js";
-import { devnetCheck } from "./errors.js";
+import { check } from "../errors.js";
+import type { DevnetErrorCode } from "./errors.js";
 
 export const GENESIS_FILE = "genesis.json";
 
@@ -82,10 +83,10 @@ export interface DevnetLayout {
 /** Writes the devnet described by `options` into `options.dir` (file comment) and says what is where. */
 export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
   const { dir, host, ports, consensus } = options;
-  devnetCheck(ports.length === options.validators, "DEVNET_BAD_OPTION", `${options.validators} validator(s) need as many ports, got ${ports.length}`);
-  devnetCheck(consensus !== "pob" || options.pob !== undefined, "DEVNET_BAD_OPTION", "consensus pob needs a PoB policy in the genesis");
+  check<DevnetErrorCode>(ports.length === options.validators, "DEVNET_BAD_OPTION", `${options.validators} validator(s) need as many ports, got ${ports.length}`);
+  check<DevnetErrorCode>(consensus !== "pob" || options.pob !== undefined, "DEVNET_BAD_OPTION", "consensus pob needs a PoB policy in the genesis");
   const accountKeyFiles = options.accountKeyFiles ?? 0;
-  devnetCheck(Number.isInteger(accountKeyFiles) && accountKeyFiles >= 0 && accountKeyFiles <= options.accounts, "DEVNET_BAD_OPTION",
+  check<DevnetErrorCode>(Number.isInteger(accountKeyFiles) && accountKeyFiles >= 0 && accountKeyFiles <= options.accounts, "DEVNET_BAD_OPTION",
     `account key files must be an integer in 0..${options.accounts}, got ${accountKeyFiles}`);
   const { genesis, accounts, validators: keys } = makeTestGenesis({
     seed: options.seed,

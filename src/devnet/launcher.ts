@@ -47,7 +47,8 @@ import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../ledger/transaction.js";
 import type { CpuProcess } from "../load/metrics.js";
-import { DevnetError, devnetCheck } from "./errors.js";
+import { IosError, check } from "../errors.js";
+import type { DevnetErrorCode } from "./errors.js";
 
 export const MANIFEST_FILE = "devnet.json";
 export const MANIFEST_SCHEMA = "ioschain.devnet/1";
@@ -151,22 +152,22 @@ export interface Devnet {
 
 function checkOptions(options: DevnetOptions): void {
   const { shards, validatorsPerShard, believable, accounts, seed } = options;
-  devnetCheck(Number.isInteger(shards) && shards >= 1 && shards <= 64, "DEVNET_BAD_OPTION", `shards must be an integer in 1..64, got ${shards}`);
-  devnetCheck(Number.isInteger(validatorsPerShard) && validatorsPerShard >= 1, "DEVNET_BAD_OPTION", `validators per shard must be a positive integer, got ${validatorsPerShard}`);
-  devnetCheck(shards * validatorsPerShard <= MAX_VALIDATORS, "DEVNET_BAD_OPTION", `shards × validators per shard must be at most ${MAX_VALIDATORS} processes, got ${shards * validatorsPerShard}`);
+  check<DevnetErrorCode>(Number.isInteger(shards) && shards >= 1 && shards <= 64, "DEVNET_BAD_OPTION", `shards must be an integer in 1..64, got ${shards}`);
+  check<DevnetErrorCode>(Number.isInteger(validatorsPerShard) && validatorsPerShard >= 1, "DEVNET_BAD_OPTION", `validators per shard must be a positive integer, got ${validatorsPerShard}`);
+  check<DevnetErrorCode>(shards * validatorsPerShard <= MAX_VALIDATORS, "DEVNET_BAD_OPTION", `shards × validators per shard must be at most ${MAX_VALIDATORS} processes, got ${shards * validatorsPerShard}`);
   const maxBelievable = maxBelievableOf(validatorsPerShard);
-  devnetCheck(Number.isInteger(believable) && believable >= 0 && believable <= maxBelievable, "DEVNET_BAD_OPTION",
+  check<DevnetErrorCode>(Number.isInteger(believable) && believable >= 0 && believable <= maxBelievable, "DEVNET_BAD_OPTION",
     `believable must be an integer in 0..${maxBelievable} (a normal league keeps at least ${MIN_NORMAL_LEAGUE} of the ${validatorsPerShard} validators per shard), got ${believable}`);
   const p = options.samplingProbability;
-  if (p !== undefined) devnetCheck(typeof p === "number" && p > 0 && p <= 1, "DEVNET_BAD_OPTION", `sampling probability must be in (0, 1], got ${p}`);
-  devnetCheck(Number.isInteger(accounts) && accounts >= 1 && accounts <= 1 << 20, "DEVNET_BAD_OPTION", `accounts must be an integer in 1..${1 << 20}, got ${accounts}`);
-  devnetCheck(typeof seed === "string" && seed.length > 0, "DEVNET_BAD_OPTION", "seed must be a non-empty string");
+  if (p !== undefined) check<DevnetErrorCode>(typeof p === "number" && p > 0 && p <= 1, "DEVNET_BAD_OPTION", `sampling probability must be in (0, 1], got ${p}`);
+  check<DevnetErrorCode>(Number.isInteger(accounts) && accounts >= 1 && accounts <= 1 << 20, "DEVNET_BAD_OPTION", `accounts must be an integer in 1..${1 << 20}, got ${accounts}`);
+  check<DevnetErrorCode>(typeof seed === "string" && seed.length > 0, "DEVNET_BAD_OPTION", "seed must be a non-empty string");
   const amount = options.amount ?? DEFAULT_AMOUNT;
-  devnetCheck(typeof amount === "bigint" && amount >= 1n, "DEVNET_BAD_OPTION", "amount must be a positive bigint");
+  check<DevnetErrorCode>(typeof amount === "bigint" && amount >= 1n, "DEVNET_BAD_OPTION", "amount must be a positive bigint");
   if (options.basePort !== undefined) {
-    devnetCheck(Number.isInteger(options.basePort) && options.basePort >= 1024 && options.basePort + shards * validatorsPerShard <= 65_536, "DEVNET_BAD_OPTION", `base port must leave room for every validator below 65536, got ${options.basePort}`);
+    check<DevnetErrorCode>(Number.isInteger(options.basePort) && options.basePort >= 1024 && options.basePort + shards * validatorsPerShard <= 65_536, "DEVNET_BAD_OPTION", `base port must leave room for every validator below 65536, got ${options.basePort}`);
   }
-  if (options.workers !== undefined) devnetCheck(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 64, "DEVNET_BAD_OPTION", `workers must be an integer in 1..64, got ${options.workers}`);
+  if (options.workers !== undefined) check<DevnetErrorCode>(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 64, "DEVNET_BAD_OPTION", `workers must be an integer in 1..64, got ${options.workers}`);
 }
 
 /** `count` distinct free TCP ports on 127.0.0.1 (held together, then released). */
@@ -183,12 +184,12 @@ async function freePorts(count: number): Promise<number[]> {
     }
     return servers.map((server) => {
       const address = server.address();
-      if (address === null || typeof address === "string") throw new DevnetError("DEVNET_NO_PORT", "the OS gave no TCP port for 127.0.0.1:0");
+      if (address === null || typeof address === "string") throw new IosError<DevnetErrorCode>("DEVNET_NO_PORT", "the OS gave no TCP port for 127.0.0.1:0");
       return address.port;
     });
   } catch (error) {
-    if (error instanceof DevnetError) throw error;
-    throw new DevnetError("DEVNET_NO_PORT", `cannot bind 127.0.0.1:0: ${(error as Error).message}`);
+    if (error instanceof IosError) throw error;
+    throw new IosError<DevnetErrorCode>("DEVNET_NO_PORT", `cannot bind 127.0.0.1:0: ${(error as Error).message}`);
   } finally {
     await Promise.all(servers.map((server) => new Promise<void>((ok) => (server.listening ? server.close(() => ok()) : ok()))));
   }
@@ -200,9 +201,9 @@ function probesOf(layout: DevnetLayout, seed: string, accounts: number): { pair:
   const reserved = layout.accounts.slice(accounts);
   return Array.from({ length: genesis.shardCount }, (_, shard) => {
     const pair = reserved.find((p) => shardOfOwner(p.publicKey, genesis.shardCount) === shard);
-    devnetCheck(pair !== undefined, "DEVNET_BAD_OPTION", `none of the ${reserved.length} reserve accounts of seed ${JSON.stringify(seed)} falls in shard ${shard}; choose another seed`);
+    check<DevnetErrorCode>(pair !== undefined, "DEVNET_BAD_OPTION", `none of the ${reserved.length} reserve accounts of seed ${JSON.stringify(seed)} falls in shard ${shard}; choose another seed`);
     const output = genesis.outputs.findIndex((o) => Buffer.from(o.owner).equals(pair.publicKey));
-    devnetCheck(output >= 0, "DEVNET_BAD_OPTION", `the genesis does not fund the probe account of shard ${shard}`);
+    check<DevnetErrorCode>(output >= 0, "DEVNET_BAD_OPTION", `the genesis does not fund the probe account of shard ${shard}`);
     return { pair, output };
   });
 }
@@ -229,7 +230,7 @@ interface Child {
 export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   checkOptions(options);
   const dir = resolve(options.dir);
-  devnetCheck(!existsSync(dir) || readdirSync(dir).length === 0, "DEVNET_DIR_NOT_EMPTY", `${dir} is not empty; give a new or empty directory`);
+  check<DevnetErrorCode>(!existsSync(dir) || readdirSync(dir).length === 0, "DEVNET_DIR_NOT_EMPTY", `${dir} is not empty; give a new or empty directory`);
   mkdirSync(dir, { recursive: true });
   const validatorCount = options.shards * options.validatorsPerShard;
   const reserve = RESERVE_ACCOUNTS_PER_SHARD * options.shards;
@@ -325,7 +326,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     const alive = () => {
       for (const child of children) {
         if (child.exit !== undefined) {
-          throw new DevnetError("DEVNET_NODE_EXITED", `validator ${child.info.index} exited (code ${child.exit.code}, signal ${child.exit.signal}) while starting; its log ${child.info.log} ends with:\n${logTail(child.info.log)}`);
+          throw new IosError<DevnetErrorCode>("DEVNET_NODE_EXITED", `validator ${child.info.index} exited (code ${child.exit.code}, signal ${child.exit.signal}) while starting; its log ${child.info.log} ends with:\n${logTail(child.info.log)}`);
         }
       }
     };
@@ -339,7 +340,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
             return;
           } catch {
             // Not listening yet: polled again until the deadline, which fails loudly.
-            if (Date.now() > deadline) throw new DevnetError("DEVNET_NOT_READY", `validator ${i} did not answer GET /v1/status at ${infos[i]!.http} in time; see ${infos[i]!.log}`);
+            if (Date.now() > deadline) throw new IosError<DevnetErrorCode>("DEVNET_NOT_READY", `validator ${i} did not answer GET /v1/status at ${infos[i]!.http} in time; see ${infos[i]!.log}`);
             await sleep(POLL_MS);
           }
         }
@@ -359,13 +360,13 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
         // consensus a member may already hold it and refuse it, which is fine while one accepted.
         const submissions = await Promise.allSettled(members.map((member) => clients[member.index]!.submitTransaction(bytes)));
         if (submissions.every((s) => s.status === "rejected")) {
-          throw new DevnetError("DEVNET_NOT_FINAL", `no validator of shard ${shard} accepted the probe transfer: ${((submissions[0] as PromiseRejectedResult).reason as Error).message}`);
+          throw new IosError<DevnetErrorCode>("DEVNET_NOT_FINAL", `no validator of shard ${shard} accepted the probe transfer: ${((submissions[0] as PromiseRejectedResult).reason as Error).message}`);
         }
         for (const member of members) {
           for (;;) {
             alive();
             if ((await clients[member.index]!.status()).tip.height >= 1) break;
-            if (Date.now() > deadline) throw new DevnetError("DEVNET_NOT_FINAL", `validator ${member.index} (shard ${shard}) finalized no block in time; see ${member.log}`);
+            if (Date.now() > deadline) throw new IosError<DevnetErrorCode>("DEVNET_NOT_FINAL", `validator ${member.index} (shard ${shard}) finalized no block in time; see ${member.log}`);
             await sleep(POLL_MS);
           }
         }
@@ -428,9 +429,9 @@ export function readDevnetManifest(dir: string): DevnetManifest {
   try {
     manifest = JSON.parse(readFileSync(file, "utf8")) as DevnetManifest;
   } catch (error) {
-    throw new DevnetError("DEVNET_BAD_MANIFEST", `cannot read ${file} (${(error as Error).message}); is DIR the --dir of a running \`ios devnet\`?`);
+    throw new IosError<DevnetErrorCode>("DEVNET_BAD_MANIFEST", `cannot read ${file} (${(error as Error).message}); is DIR the --dir of a running \`ios devnet\`?`);
   }
-  devnetCheck(manifest.schema === MANIFEST_SCHEMA, "DEVNET_BAD_MANIFEST", `${file}: schema is ${JSON.stringify(manifest.schema)}, not ${MANIFEST_SCHEMA}`);
-  devnetCheck(Array.isArray(manifest.validators) && manifest.validators.length > 0, "DEVNET_BAD_MANIFEST", `${file}: lists no validators`);
+  check<DevnetErrorCode>(manifest.schema === MANIFEST_SCHEMA, "DEVNET_BAD_MANIFEST", `${file}: schema is ${JSON.stringify(manifest.schema)}, not ${MANIFEST_SCHEMA}`);
+  check<DevnetErrorCode>(Array.isArray(manifest.validators) && manifest.validators.length > 0, "DEVNET_BAD_MANIFEST", `${file}: lists no validators`);
   return manifest;
 }

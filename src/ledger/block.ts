@@ -28,10 +28,11 @@ import { layout } from "../codec/layout.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { merkleRootOfPackedLeaves } from "../crypto/merkle.js";
 import { defaultSha256Wasm, sha256 } from "../crypto/sha256.js";
-import { LedgerError, ledgerCheck, type LedgerErrorCode } from "./errors.js";
+import { LEDGER_ERROR_CODES, type LedgerErrorCode, type TransactionFailureDetail } from "./errors.js";
 import { signMessage, type KeyPair } from "./keys.js";
 import { scanTransaction } from "./kinds/registry.js";
 import { packTransactions, unpackTransactions } from "./stateless.js";
+import { IosError, check, hasCodeIn } from "../errors.js";
 
 export const BLOCK_VERSION = 1;
 
@@ -109,12 +110,8 @@ const BLOCK_CODES: CodecCodes<LedgerErrorCode> = {
   trailing: "BLOCK_TRAILING_BYTES",
   tooLarge: "BLOCK_TOO_LARGE",
   outOfRange: "BLOCK_BAD_FIELD",
-  error: (code, message) => new LedgerError(code, message),
+  error: (code, message) => new IosError<LedgerErrorCode>(code, message),
 };
-
-function fieldCheck(condition: unknown, message: string): asserts condition {
-  ledgerCheck(condition, "BLOCK_BAD_FIELD", message);
-}
 
 function isU32(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
@@ -125,13 +122,13 @@ function isU53(value: number): boolean {
 }
 
 function checkFields(fields: BlockHeaderFields): void {
-  ledgerCheck(fields.kind === BlockKind.Optimistic || fields.kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${fields.kind} is not defined`);
-  fieldCheck(isU32(fields.shard), "shard must be a u32");
-  fieldCheck(isU32(fields.epoch), "epoch must be a u32");
-  fieldCheck(isU53(fields.height), "height must be a non-negative safe integer");
-  fieldCheck(isU53(fields.timestamp), "timestamp must be a non-negative safe integer");
-  fieldCheck(fields.prevHash.length === HASH_BYTES, `prevHash must be ${HASH_BYTES} bytes`);
-  fieldCheck(fields.producer.length === PUBLIC_KEY_BYTES, `producer must be ${PUBLIC_KEY_BYTES} bytes`);
+  check<LedgerErrorCode>(fields.kind === BlockKind.Optimistic || fields.kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${fields.kind} is not defined`);
+  check<LedgerErrorCode>(isU32(fields.shard), "BLOCK_BAD_FIELD", "shard must be a u32");
+  check<LedgerErrorCode>(isU32(fields.epoch), "BLOCK_BAD_FIELD", "epoch must be a u32");
+  check<LedgerErrorCode>(isU53(fields.height), "BLOCK_BAD_FIELD", "height must be a non-negative safe integer");
+  check<LedgerErrorCode>(isU53(fields.timestamp), "BLOCK_BAD_FIELD", "timestamp must be a non-negative safe integer");
+  check<LedgerErrorCode>(fields.prevHash.length === HASH_BYTES, "BLOCK_BAD_FIELD", `prevHash must be ${HASH_BYTES} bytes`);
+  check<LedgerErrorCode>(fields.producer.length === PUBLIC_KEY_BYTES, "BLOCK_BAD_FIELD", `producer must be ${PUBLIC_KEY_BYTES} bytes`);
 }
 
 /** RFC 6962 Merkle root of packed 32-byte txids. */
@@ -148,8 +145,8 @@ export function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
     try {
       unsignedEnd = scanTransaction(tx).unsignedEnd;
     } catch (error) {
-      if (!(error instanceof LedgerError)) throw error;
-      throw new LedgerError("BLOCK_BAD_TRANSACTION", `transaction ${i}: ${error.message}`, { index: i, code: error.code });
+      if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
+      throw new IosError<LedgerErrorCode, TransactionFailureDetail>("BLOCK_BAD_TRANSACTION", `transaction ${i}: ${error.message}`, { index: i, code: error.code });
     }
     sha.digestToOut(tx.subarray(0, unsignedEnd));
     txids.set(sha.out, i * TXID_BYTES);
@@ -164,17 +161,17 @@ export function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
  */
 export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[], txids?: Uint8Array): BlockHeader {
   checkFields(fields);
-  ledgerCheck(transactions.length <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
-  fieldCheck(txids === undefined || txids.length === transactions.length * TXID_BYTES, `${transactions.length} transactions need ${transactions.length * TXID_BYTES} bytes of txids`);
+  check<LedgerErrorCode>(transactions.length <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+  check<LedgerErrorCode>(txids === undefined || txids.length === transactions.length * TXID_BYTES, "BLOCK_BAD_FIELD", `${transactions.length} transactions need ${transactions.length * TXID_BYTES} bytes of txids`);
   const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
-  ledgerCheck(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  check<LedgerErrorCode>(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
   return { ...fields, txRoot: txRootOf(txids ?? txidsOf(transactions)), txCount: transactions.length, bodyBytes };
 }
 
 export function encodeBlockHeader(header: BlockHeader): Uint8Array {
   checkFields(header);
-  fieldCheck(header.txRoot.length === HASH_BYTES, `txRoot must be ${HASH_BYTES} bytes`);
-  fieldCheck(isU32(header.txCount) && isU32(header.bodyBytes), "txCount and bodyBytes must be u32");
+  check<LedgerErrorCode>(header.txRoot.length === HASH_BYTES, "BLOCK_BAD_FIELD", `txRoot must be ${HASH_BYTES} bytes`);
+  check<LedgerErrorCode>(isU32(header.txCount) && isU32(header.bodyBytes), "BLOCK_BAD_FIELD", "txCount and bodyBytes must be u32");
   return BinaryWriter.ofSize(HEADER_BYTES)
     .u8(BLOCK_VERSION)
     .u8(header.kind)
@@ -206,16 +203,16 @@ function sealBytes(seal: BlockSeal): number {
 export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: readonly Uint8Array[]): Uint8Array {
   const encodedHeader = encodeBlockHeader(header);
   const expectedSeal = header.kind === BlockKind.Optimistic ? "producer" : "collective";
-  fieldCheck(seal.kind === expectedSeal, `a ${expectedSeal === "producer" ? "optimistic" : "final"} block needs a ${expectedSeal} seal`);
-  fieldCheck(seal.signature.length === SIGNATURE_BYTES, `seal signature must be ${SIGNATURE_BYTES} bytes`);
+  check<LedgerErrorCode>(seal.kind === expectedSeal, "BLOCK_BAD_FIELD", `a ${expectedSeal === "producer" ? "optimistic" : "final"} block needs a ${expectedSeal} seal`);
+  check<LedgerErrorCode>(seal.signature.length === SIGNATURE_BYTES, "BLOCK_BAD_FIELD", `seal signature must be ${SIGNATURE_BYTES} bytes`);
   if (seal.kind === "collective") {
-    ledgerCheck(seal.participants.length >= 1 && seal.participants.length <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK",
+    check<LedgerErrorCode>(seal.participants.length >= 1 && seal.participants.length <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK",
       `bitmask must be 1..${MAX_BITMASK_BYTES} bytes, got ${seal.participants.length}`);
   }
   const body = packTransactions(transactions);
-  fieldCheck(transactions.length === header.txCount && body.length === header.bodyBytes, "header txCount/bodyBytes do not match the transactions");
+  check<LedgerErrorCode>(transactions.length === header.txCount && body.length === header.bodyBytes, "BLOCK_BAD_FIELD", "header txCount/bodyBytes do not match the transactions");
   const size = HEADER_BYTES + sealBytes(seal) + body.length;
-  ledgerCheck(size <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${size} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  check<LedgerErrorCode>(size <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${size} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
   const writer = BinaryWriter.ofSize(size).bytes(encodedHeader);
   if (seal.kind === "collective") writer.lengthPrefixed("u16", seal.participants);
   return writer.bytes(seal.signature).bytes(body).finish();
@@ -229,9 +226,9 @@ export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
   const reader = new BinaryReader(bytes, BLOCK_CODES);
   reader.need(HEADER_BYTES, "the header");
   const version = reader.u8();
-  ledgerCheck(version === BLOCK_VERSION, "BLOCK_UNKNOWN_VERSION", `version ${version} is not ${BLOCK_VERSION}`);
+  check<LedgerErrorCode>(version === BLOCK_VERSION, "BLOCK_UNKNOWN_VERSION", `version ${version} is not ${BLOCK_VERSION}`);
   const kind = reader.u8();
-  ledgerCheck(kind === BlockKind.Optimistic || kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${kind} is not defined`);
+  check<LedgerErrorCode>(kind === BlockKind.Optimistic || kind === BlockKind.Final, "BLOCK_UNKNOWN_KIND", `kind ${kind} is not defined`);
   return {
     kind: kind as BlockKind,
     shard: reader.u32(),
@@ -248,18 +245,18 @@ export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
 
 /** Decodes header and seal and delimits the body, checking all lengths, without decoding transactions. */
 export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
-  ledgerCheck(bytes.length <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${bytes.length} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  check<LedgerErrorCode>(bytes.length <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${bytes.length} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
   const header = decodeBlockHeader(bytes);
   const { kind, txCount, bodyBytes } = header;
-  ledgerCheck(txCount <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${txCount} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
-  ledgerCheck(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
+  check<LedgerErrorCode>(txCount <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${txCount} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+  check<LedgerErrorCode>(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
   const reader = new BinaryReader(bytes, BLOCK_CODES, HEADER_BYTES);
   let seal: BlockSeal;
   if (kind === BlockKind.Optimistic) {
     seal = { kind: "producer", signature: reader.bytes(SIGNATURE_BYTES, "producer signature").slice() };
   } else {
     const bitmaskBytes = reader.u16("bitmask length");
-    ledgerCheck(bitmaskBytes >= 1 && bitmaskBytes <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK", `bitmask must be 1..${MAX_BITMASK_BYTES} bytes, got ${bitmaskBytes}`);
+    check<LedgerErrorCode>(bitmaskBytes >= 1 && bitmaskBytes <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK", `bitmask must be 1..${MAX_BITMASK_BYTES} bytes, got ${bitmaskBytes}`);
     const participants = reader.bytes(bitmaskBytes, "bitmask").slice();
     seal = { kind: "collective", participants, signature: reader.bytes(SIGNATURE_BYTES, "collective signature").slice() };
   }
@@ -275,6 +272,6 @@ export function decodeBlock(bytes: Uint8Array): DecodedBlock {
   const transactions = unpackTransactions(body, BLOCK_CODES, header.txCount);
   const txids = txidsOf(transactions);
   const root = txRootOf(txids);
-  ledgerCheck(Buffer.compare(root, header.txRoot) === 0, "BLOCK_TX_ROOT_MISMATCH", "tx root does not match the transactions");
+  check<LedgerErrorCode>(Buffer.compare(root, header.txRoot) === 0, "BLOCK_TX_ROOT_MISMATCH", "tx root does not match the transactions");
   return { ...envelope, transactions, txids };
 }

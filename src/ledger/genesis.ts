@@ -21,7 +21,6 @@
  */
 import { createHash } from "node:crypto";
 import { sha256 } from "../crypto/sha256.js";
-import { LedgerError, ledgerCheck } from "./errors.js";
 import { keyPairFromSecret, type KeyPair } from "./keys.js";
 import { MAX_SHARDS, checkShardIndex, shardOfOwner } from "./shard.js";
 import { MAX_AMOUNT } from "./transaction.js";
@@ -31,6 +30,8 @@ import { toHex } from "../hex.js";
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
 import { AMOUNT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
 import { BinaryWriter, writeU32 } from "../codec/binary.js";
+import { IosError, check } from "../errors.js";
+import type { LedgerErrorCode } from "./errors.js";
 
 export const GENESIS_VERSION = 1;
 /** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */
@@ -65,7 +66,7 @@ export interface Genesis {
 }
 
 function bad(message: string): never {
-  throw new LedgerError("GENESIS_BAD_FIELD", message);
+  throw new IosError<LedgerErrorCode>("GENESIS_BAD_FIELD", message);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -74,10 +75,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function onlyFields(value: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const key of Object.keys(value)) {
-    ledgerCheck(allowed.includes(key), "GENESIS_UNKNOWN_FIELD", `${where}: unknown field "${key}"`);
+    check<LedgerErrorCode>(allowed.includes(key), "GENESIS_UNKNOWN_FIELD", `${where}: unknown field "${key}"`);
   }
   for (const key of allowed) {
-    ledgerCheck(key in value, "GENESIS_MISSING_FIELD", `${where}: missing field "${key}"`);
+    check<LedgerErrorCode>(key in value, "GENESIS_MISSING_FIELD", `${where}: missing field "${key}"`);
   }
 }
 
@@ -104,7 +105,7 @@ function validate(genesis: Genesis): void {
     if (validator.publicKey.length !== PUBLIC_KEY_BYTES) bad(`validators[${i}].publicKey must be ${PUBLIC_KEY_BYTES} bytes`);
     if (validator.stake <= 0n || validator.stake > MAX_AMOUNT) bad(`validators[${i}].stake must be in 1..2^64-1`);
     const key = Buffer.from(validator.publicKey).toString("hex");
-    ledgerCheck(!seen.has(key), "GENESIS_DUPLICATE_VALIDATOR", `validators[${i}] repeats public key ${key}`);
+    check<LedgerErrorCode>(!seen.has(key), "GENESIS_DUPLICATE_VALIDATOR", `validators[${i}] repeats public key ${key}`);
     seen.add(key);
   });
   let supply = 0n;
@@ -113,7 +114,7 @@ function validate(genesis: Genesis): void {
     if (output.amount <= 0n || output.amount > MAX_AMOUNT) bad(`outputs[${i}].amount must be in 1..2^64-1`);
     supply += output.amount;
   });
-  ledgerCheck(supply <= MAX_AMOUNT, "GENESIS_SUPPLY_OVERFLOW", "the sum of output amounts exceeds u64");
+  check<LedgerErrorCode>(supply <= MAX_AMOUNT, "GENESIS_SUPPLY_OVERFLOW", "the sum of output amounts exceeds u64");
   if (genesis.pob !== undefined) {
     for (const field of POB_POLICY_FIELDS) {
       const value = genesis.pob[field];
@@ -130,7 +131,7 @@ export function parseGenesis(json: string): Genesis {
   try {
     value = JSON.parse(json);
   } catch (error) {
-    throw new LedgerError("GENESIS_BAD_JSON", `not valid JSON: ${(error as Error).message}`);
+    throw new IosError<LedgerErrorCode>("GENESIS_BAD_JSON", `not valid JSON: ${(error as Error).message}`);
   }
   if (!isRecord(value)) bad("the genesis must be a JSON object");
   const { pob: pobValue, ...required } = value;
@@ -232,7 +233,7 @@ export function genesisEntries(genesis: Genesis, shard: number): Uint8Array {
  * For load generation and tests only: anyone who knows the seed holds the keys.
  */
 export function deriveTestAccounts(seed: string | Uint8Array, n: number): KeyPair[] {
-  ledgerCheck(Number.isInteger(n) && n >= 0 && n <= 0xffffffff, "GENESIS_BAD_FIELD", `account count must be a u32, got ${n}`);
+  check<LedgerErrorCode>(Number.isInteger(n) && n >= 0 && n <= 0xffffffff, "GENESIS_BAD_FIELD", `account count must be a u32, got ${n}`);
   const seedBytes = typeof seed === "string" ? Buffer.from(seed, "utf8") : seed;
   const index = new Uint8Array(4);
   const accounts: KeyPair[] = [];

@@ -6,8 +6,9 @@
  * API: `keyPairFromSecret(secretKey32): KeyPair`, `signMessage(secretKey32, message): Uint8Array`.
  */
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from "node:crypto";
-import { ledgerCheck } from "./errors.js";
 import { SECRET_KEY_BYTES } from "../codec/sizes.js";
+import { check } from "../errors.js";
+import type { LedgerErrorCode } from "./errors.js";
 
 export interface KeyPair {
   /** 32-byte Ed25519 public key (RFC 8032 encoding). */
@@ -24,7 +25,7 @@ const keyObjects = new WeakMap<Uint8Array, KeyObject>();
 function privateKeyObject(secretKey: Uint8Array): KeyObject {
   let key = keyObjects.get(secretKey);
   if (key === undefined) {
-    ledgerCheck(secretKey.length === SECRET_KEY_BYTES, "TX_BAD_FIELD", `secret key must be ${SECRET_KEY_BYTES} bytes, got ${secretKey.length}`);
+    check<LedgerErrorCode>(secretKey.length === SECRET_KEY_BYTES, "TX_BAD_FIELD", `secret key must be ${SECRET_KEY_BYTES} bytes, got ${secretKey.length}`);
     key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, secretKey]), format: "der", type: "pkcs8" });
     keyObjects.set(secretKey, key);
   }

@@ -14,9 +14,10 @@
  */
 import { readU32, readU64 } from "../codec/binary.js";
 import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
-import { ledgerCheck } from "./errors.js";
 import { RECORD_HEADER, RECORD_INPUT, RECORD_OUTPUT, type RecordLayout } from "./kinds/interface.js";
 import { txKindModule } from "./kinds/registry.js";
+import { check } from "../errors.js";
+import type { LedgerErrorCode } from "./errors.js";
 
 export class RecordCursor {
   /** Offset of the current record. */
@@ -32,9 +33,9 @@ export class RecordCursor {
     this.layout = undefined;
     if (this.at === this.records.length) return;
     const remaining = this.records.length - this.at;
-    ledgerCheck(remaining >= RECORD_HEADER.bytes, "RECORD_MALFORMED", `record at ${this.at}: ${remaining} bytes cannot hold a ${RECORD_HEADER.bytes}-byte header`);
+    check<LedgerErrorCode>(remaining >= RECORD_HEADER.bytes, "RECORD_MALFORMED", `record at ${this.at}: ${remaining} bytes cannot hold a ${RECORD_HEADER.bytes}-byte header`);
     this.size = readU32(this.records, this.at + RECORD_HEADER.offset.length);
-    ledgerCheck(this.size >= RECORD_HEADER.bytes && this.size <= remaining, "RECORD_MALFORMED", `record at ${this.at} declares ${this.size} bytes, ${remaining} remain`);
+    check<LedgerErrorCode>(this.size >= RECORD_HEADER.bytes && this.size <= remaining, "RECORD_MALFORMED", `record at ${this.at} declares ${this.size} bytes, ${remaining} remain`);
   }
 
   /** True past the last record. */
@@ -118,7 +119,7 @@ export class RecordCursor {
 
   /** Moves to the record starting at `offset` (an offset this cursor reported earlier). */
   seek(offset: number): void {
-    ledgerCheck(Number.isInteger(offset) && offset >= 0 && offset <= this.records.length, "RECORD_MALFORMED", `offset ${offset} is outside the records`);
+    check<LedgerErrorCode>(Number.isInteger(offset) && offset >= 0 && offset <= this.records.length, "RECORD_MALFORMED", `offset ${offset} is outside the records`);
     this.at = offset;
     this.land();
   }

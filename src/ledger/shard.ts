@@ -8,13 +8,14 @@
 import { PUBLIC_KEY_BYTES } from "../codec/sizes.js";
 import { readU32 } from "../codec/binary.js";
 import { defaultSha256Wasm } from "../crypto/sha256.js";
-import { ledgerCheck } from "./errors.js";
+import { check } from "../errors.js";
+import type { LedgerErrorCode } from "./errors.js";
 
 /** Upper bound on shards: keeps shard ids in a u32 and per-shard tables of the node small. */
 export const MAX_SHARDS = 1024;
 
 export function checkShardCount(shardCount: number): void {
-  ledgerCheck(
+  check<LedgerErrorCode>(
     Number.isInteger(shardCount) && shardCount >= 1 && shardCount <= MAX_SHARDS,
     "SHARD_BAD_COUNT",
     `shard count must be an integer in 1..${MAX_SHARDS}, got ${shardCount}`,
@@ -23,7 +24,7 @@ export function checkShardCount(shardCount: number): void {
 
 export function checkShardIndex(shard: number, shardCount: number): void {
   checkShardCount(shardCount);
-  ledgerCheck(
+  check<LedgerErrorCode>(
     Number.isInteger(shard) && shard >= 0 && shard < shardCount,
     "SHARD_BAD_INDEX",
     `shard must be an integer in 0..${shardCount - 1}, got ${shard}`,
@@ -33,7 +34,7 @@ export function checkShardIndex(shard: number, shardCount: number): void {
 /** The shard of an output owned by `owner` when there are `shardCount` shards. */
 export function shardOfOwner(owner: Uint8Array, shardCount: number): number {
   checkShardCount(shardCount);
-  ledgerCheck(owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `owner must be ${PUBLIC_KEY_BYTES} bytes, got ${owner.length}`);
+  check<LedgerErrorCode>(owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `owner must be ${PUBLIC_KEY_BYTES} bytes, got ${owner.length}`);
   if (shardCount === 1) return 0;
   // The digest is read in place from the kernel's output buffer: no allocation per owner.
   const sha = defaultSha256Wasm();

@@ -22,10 +22,11 @@ import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js"
 import { TXID_BYTES } from "../codec/sizes.js";
 import type { SignatureItem } from "../crypto/ed25519.js";
 import { defaultSha256Wasm } from "../crypto/sha256.js";
-import { LedgerError, type LedgerErrorCode } from "./errors.js";
+import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "./errors.js";
 import type { TxKindModule, TxShape } from "./kinds/interface.js";
 import { kindOfTransaction } from "./kinds/registry.js";
 import { checkShardIndex } from "./shard.js";
+import { IosError, hasCodeIn } from "../errors.js";
 
 export interface Rejection {
   readonly code: LedgerErrorCode;
@@ -54,7 +55,7 @@ const BATCH_CODES: CodecCodes<LedgerErrorCode> = {
   trailing: "BATCH_TRUNCATED",
   tooLarge: "BATCH_TOO_LARGE",
   outOfRange: "BATCH_TRUNCATED",
-  error: (code, message) => new LedgerError(code, message),
+  error: (code, message) => new IosError<LedgerErrorCode>(code, message),
 };
 
 /**
@@ -113,7 +114,7 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
       recordBytes += shape.recordBytes;
       signatureCount += shape.signatureCount;
     } catch (error) {
-      if (!(error instanceof LedgerError)) throw error;
+      if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
       rejections[index] = { code: error.code, message: error.message };
     }
   });

@@ -12,9 +12,10 @@ import { sameBytes } from "../bytes.js";
 import { BinaryWriter } from "../codec/binary.js";
 import { OUTPOINT_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { sha256 } from "../crypto/sha256.js";
-import { LedgerError, ledgerCheck } from "./errors.js";
 import { signMessage, type KeyPair } from "./keys.js";
 import { encodeUnsignedTransfer, transferKind, transferLength, type Transfer, type UnsignedTransfer } from "./kinds/transfer.js";
+import { IosError, check } from "../errors.js";
+import type { LedgerErrorCode } from "./errors.js";
 
 export { MAX_TX_BYTES, TX_VERSION, TxKind } from "./kinds/interface.js";
 export { scanTransaction, transactionIdOfEncoding } from "./kinds/registry.js";
@@ -26,7 +27,7 @@ export type Transaction = Transfer;
 /** Byte length of a signed transfer with these counts. */
 export const encodedLength = transferLength;
 
-/** The unsigned encoding of a transfer (what the txid hashes). Throws a LedgerError on an invalid one. */
+/** The unsigned encoding of a transfer (what the txid hashes). Throws a ledger-coded IosError on an invalid one. */
 export function encodeUnsignedTransaction(tx: UnsignedTransaction): Uint8Array<ArrayBuffer> {
   return encodeUnsignedTransfer(tx);
 }
@@ -53,7 +54,7 @@ export function signTransaction(tx: UnsignedTransaction, signers: readonly KeyPa
   const txid = transactionId(tx);
   const signatures = tx.inputs.map((input, i) => {
     const signer = signers.find((pair) => sameBytes(pair.publicKey, input.owner));
-    if (signer === undefined) throw new LedgerError("TX_SIGNER_MISSING", `no key pair given for the owner of input ${i}`);
+    if (signer === undefined) throw new IosError<LedgerErrorCode>("TX_SIGNER_MISSING", `no key pair given for the owner of input ${i}`);
     return signMessage(signer.secretKey, txid);
   });
   return { transaction: { ...tx, signatures }, txid };
@@ -61,7 +62,7 @@ export function signTransaction(tx: UnsignedTransaction, signers: readonly KeyPa
 
 /** The 36-byte table key of an outpoint: txid ‖ u32le(index). */
 export function outpointKey(txid: Uint8Array, index: number): Uint8Array {
-  ledgerCheck(txid.length === TXID_BYTES, "TX_BAD_FIELD", `txid must be ${TXID_BYTES} bytes`);
-  ledgerCheck(Number.isInteger(index) && index >= 0 && index <= 0xffffffff, "TX_BAD_FIELD", "index must be a u32");
+  check<LedgerErrorCode>(txid.length === TXID_BYTES, "TX_BAD_FIELD", `txid must be ${TXID_BYTES} bytes`);
+  check<LedgerErrorCode>(Number.isInteger(index) && index >= 0 && index <= 0xffffffff, "TX_BAD_FIELD", "index must be a u32");
   return new BinaryWriter(new Uint8Array(OUTPOINT_BYTES)).bytes(txid).u32(index).finish();
 }

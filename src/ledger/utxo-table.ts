@@ -19,9 +19,10 @@
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
 import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { instantiateKernel, type WasmFlavor } from "../crypto/wasm.js";
-import { LedgerError, ledgerCheck } from "./errors.js";
 import { RecordCursor } from "./records.js";
 import { outpointKey } from "./transaction.js";
+import { IosError, check } from "../errors.js";
+import type { LedgerErrorCode } from "./errors.js";
 
 /** A packed entry (UTXO_ENTRY): the outpoint key, then the value (owner ‖ amount, a record output's layout). */
 export const ENTRY_BYTES = UTXO_ENTRY.bytes;
@@ -55,7 +56,7 @@ export function applyStatusName(status: number): string {
 }
 
 /** Why `insertEntries` stopped (codes of the kernel's lastStatus()). */
-const INSERT_FAILURES: Record<number, [LedgerError["code"], string]> = {
+const INSERT_FAILURES: Record<number, [LedgerErrorCode, string]> = {
   6: ["UTXO_DUPLICATE_ENTRY", "outpoint already present"],
   8: ["UTXO_OUT_OF_MEMORY", "the table cannot grow further"],
   10: ["UTXO_BAD_INPUT", "amount must be > 0"],
@@ -102,8 +103,8 @@ interface UtxoKernel {
 }
 
 export function packEntry(entry: UtxoEntry, out = new Uint8Array(ENTRY_BYTES), offset = 0): Uint8Array {
-  ledgerCheck(entry.owner.length === PUBLIC_KEY_BYTES, "UTXO_BAD_INPUT", `owner must be ${PUBLIC_KEY_BYTES} bytes`);
-  ledgerCheck(entry.amount > 0n && entry.amount < 1n << 64n, "UTXO_BAD_INPUT", "amount must be in 1..2^64-1");
+  check<LedgerErrorCode>(entry.owner.length === PUBLIC_KEY_BYTES, "UTXO_BAD_INPUT", `owner must be ${PUBLIC_KEY_BYTES} bytes`);
+  check<LedgerErrorCode>(entry.amount > 0n && entry.amount < 1n << 64n, "UTXO_BAD_INPUT", "amount must be in 1..2^64-1");
   new BinaryWriter(out, offset).bytes(outpointKey(entry.txid, entry.index)).bytes(entry.owner).u64(entry.amount);
   return out;
 }
@@ -124,11 +125,11 @@ export class UtxoTable {
 
   constructor(options: { flavor?: WasmFlavor; initialCapacityLog2?: number } = {}) {
     const capacityLog2 = options.initialCapacityLog2 ?? DEFAULT_CAPACITY_LOG2;
-    ledgerCheck(Number.isInteger(capacityLog2) && capacityLog2 >= 4 && capacityLog2 <= 25, "UTXO_BAD_INPUT",
+    check<LedgerErrorCode>(Number.isInteger(capacityLog2) && capacityLog2 >= 4 && capacityLog2 <= 25, "UTXO_BAD_INPUT",
       `initialCapacityLog2 must be an integer in 4..25, got ${capacityLog2}`);
     this.flavor = options.flavor;
     this.kernel = instantiateKernel("utxo", options.flavor).exports as unknown as UtxoKernel;
-    if (this.kernel.init(capacityLog2) !== 0) throw new LedgerError("UTXO_OUT_OF_MEMORY", "cannot allocate the initial table");
+    if (this.kernel.init(capacityLog2) !== 0) throw new IosError<LedgerErrorCode>("UTXO_OUT_OF_MEMORY", "cannot allocate the initial table");
     this.heap = new Uint8Array(this.kernel.memory.buffer);
   }
 
@@ -140,7 +141,7 @@ export class UtxoTable {
 
   private scratch(bytes: number): number {
     const ptr = this.kernel.scratch(bytes);
-    if (ptr === 0) throw new LedgerError("UTXO_OUT_OF_MEMORY", `cannot reserve ${bytes} bytes of WASM memory`);
+    if (ptr === 0) throw new IosError<LedgerErrorCode>("UTXO_OUT_OF_MEMORY", `cannot reserve ${bytes} bytes of WASM memory`);
     return ptr;
   }
 
@@ -168,7 +169,7 @@ export class UtxoTable {
    * duplicate outpoint, a zero amount or a supply overflow; entries before the bad one stay in.
    */
   insertEntries(packed: Uint8Array): void {
-    ledgerCheck(packed.length % ENTRY_BYTES === 0, "UTXO_BAD_INPUT", `packed entries must be a multiple of ${ENTRY_BYTES} bytes`);
+    check<LedgerErrorCode>(packed.length % ENTRY_BYTES === 0, "UTXO_BAD_INPUT", `packed entries must be a multiple of ${ENTRY_BYTES} bytes`);
     const total = packed.length / ENTRY_BYTES;
     const chunk = 8192;
     for (let first = 0; first < total; first += chunk) {
@@ -178,7 +179,7 @@ export class UtxoTable {
       const inserted = this.kernel.insertEntries(ptr, n);
       if (inserted < n) {
         const [code, why] = INSERT_FAILURES[this.kernel.lastStatus()] ?? ["UTXO_BAD_INPUT", "rejected"];
-        throw new LedgerError(code, `entry ${first + inserted}: ${why}`, { entry: first + inserted });
+        throw new IosError<LedgerErrorCode>(code, `entry ${first + inserted}: ${why}`, { entry: first + inserted });
       }
     }
   }
@@ -229,7 +230,7 @@ export class UtxoTable {
    * nothing changes and its status says why. Σin − Σout (the fee) leaves the supply.
    */
   applyBlock(records: Uint8Array, recordCount: number): BlockDelta {
-    ledgerCheck(Number.isInteger(recordCount) && recordCount >= 0, "UTXO_BAD_INPUT", "recordCount must be a non-negative integer");
+    check<LedgerErrorCode>(Number.isInteger(recordCount) && recordCount >= 0, "UTXO_BAD_INPUT", "recordCount must be a non-negative integer");
     const ptr = this.scratch(records.length + recordCount);
     this.memory().set(records, ptr);
     const statusPtr = ptr + records.length;

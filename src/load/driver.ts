@@ -57,13 +57,14 @@ import {
 } from "../api/stream-codec.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { toHex } from "../hex.js";
-import { LoadError, loadCheck } from "./errors.js";
 import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
 import type { ProgressDisplay } from "./progress.js";
 import { buildReport, type LoadReport } from "./report.js";
 import { TxidPositions } from "./txid-positions.js";
 import type { LoadSet } from "./workload.js";
 import { TXID_BYTES } from "../codec/sizes.js";
+import { IosError, check, hasCodeIn } from "../errors.js";
+import { LOAD_ERROR_CODES, type LoadErrorCode } from "./errors.js";
 
 export type LoadMode = { readonly kind: "open-loop"; readonly rate: number } | { readonly kind: "closed-loop"; readonly window: number };
 
@@ -133,21 +134,21 @@ interface Connection {
 
 /** One list of stream URLs per shard (LOAD_BAD_OPTION otherwise): checked before any signing work. */
 export function checkEndpoints(endpoints: readonly (readonly string[])[], shardCount: number): void {
-  loadCheck(endpoints.length === shardCount, "LOAD_BAD_OPTION", `endpoints must list one entry per shard (${shardCount}), got ${endpoints.length}`);
-  for (const url of endpoints.flat()) loadCheck(/^wss?:\/\/[^/]+\/v1\/stream$/.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
+  check<LoadErrorCode>(endpoints.length === shardCount, "LOAD_BAD_OPTION", `endpoints must list one entry per shard (${shardCount}), got ${endpoints.length}`);
+  for (const url of endpoints.flat()) check<LoadErrorCode>(/^wss?:\/\/[^/]+\/v1\/stream$/.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
 }
 
 function checkOptions(options: DriverOptions): void {
   const { set, endpoints, mode, durationMs } = options;
   checkEndpoints(endpoints, set.header.shardCount);
-  endpoints.forEach((urls, shard) => loadCheck(urls.length > 0 || !set.shards.includes(shard), "LOAD_BAD_OPTION", `shard ${shard} has transactions but no entry validator`));
-  if (mode.kind === "open-loop") loadCheck(Number.isFinite(mode.rate) && mode.rate > 0, "LOAD_BAD_OPTION", `rate must be a positive number of tx/s, got ${mode.rate}`);
-  else loadCheck(Number.isInteger(mode.window) && mode.window >= 1, "LOAD_BAD_OPTION", `window must be a positive integer, got ${mode.window}`);
-  loadCheck(Number.isFinite(durationMs) && durationMs > 0, "LOAD_BAD_OPTION", `duration must be a positive number of ms, got ${durationMs}`);
+  endpoints.forEach((urls, shard) => check<LoadErrorCode>(urls.length > 0 || !set.shards.includes(shard), "LOAD_BAD_OPTION", `shard ${shard} has transactions but no entry validator`));
+  if (mode.kind === "open-loop") check<LoadErrorCode>(Number.isFinite(mode.rate) && mode.rate > 0, "LOAD_BAD_OPTION", `rate must be a positive number of tx/s, got ${mode.rate}`);
+  else check<LoadErrorCode>(Number.isInteger(mode.window) && mode.window >= 1, "LOAD_BAD_OPTION", `window must be a positive integer, got ${mode.window}`);
+  check<LoadErrorCode>(Number.isFinite(durationMs) && durationMs > 0, "LOAD_BAD_OPTION", `duration must be a positive number of ms, got ${durationMs}`);
   const frameTxs = options.frameTxs ?? DEFAULT_FRAME_TXS;
-  loadCheck(Number.isInteger(frameTxs) && frameTxs >= 1 && frameTxs <= MAX_STREAM_TXS, "LOAD_BAD_OPTION", `frameTxs must be an integer in 1..${MAX_STREAM_TXS}, got ${frameTxs}`);
+  check<LoadErrorCode>(Number.isInteger(frameTxs) && frameTxs >= 1 && frameTxs <= MAX_STREAM_TXS, "LOAD_BAD_OPTION", `frameTxs must be an integer in 1..${MAX_STREAM_TXS}, got ${frameTxs}`);
   const drain = options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
-  loadCheck(Number.isFinite(drain) && drain >= 0, "LOAD_BAD_OPTION", `drain timeout must be ≥ 0 ms, got ${drain}`);
+  check<LoadErrorCode>(Number.isFinite(drain) && drain >= 0, "LOAD_BAD_OPTION", `drain timeout must be ≥ 0 ms, got ${drain}`);
 }
 
 /** Map key of a 32-byte value (a public key or a block hash): one char per byte, read in place. */
@@ -164,7 +165,7 @@ function nodeUrlOf(streamUrl: string): string {
 /** Reads GET /v1/status of the node behind `streamUrl` (see the API's status route and the PoB status fields). */
 async function fetchStatus(streamUrl: string): Promise<EndpointStatus> {
   const nodeUrl = nodeUrlOf(streamUrl);
-  const unusable = (why: string) => new LoadError("LOAD_CONNECT_FAILED", `${nodeUrl}/v1/status (status of ${streamUrl}) ${why}`);
+  const unusable = (why: string) => new IosError<LoadErrorCode>("LOAD_CONNECT_FAILED", `${nodeUrl}/v1/status (status of ${streamUrl}) ${why}`);
   let body: unknown;
   try {
     body = await new ApiClient(nodeUrl).status();
@@ -228,7 +229,7 @@ class ShardRoute {
 function connect(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { handshakeTimeout: CONNECT_TIMEOUT_MS });
-    const fail = (error: Error) => reject(new LoadError("LOAD_CONNECT_FAILED", `cannot open ${url}: ${error.message}`));
+    const fail = (error: Error) => reject(new IosError<LoadErrorCode>("LOAD_CONNECT_FAILED", `cannot open ${url}: ${error.message}`));
     socket.once("error", fail);
     socket.once("open", () => {
       socket.off("error", fail);
@@ -261,7 +262,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const opened = sockets.map((s) => (s as PromiseFulfilledResult<WebSocket>).value);
   const statusOf = async (url: string, shard: number): Promise<EndpointStatus> => {
     const status = await fetchStatus(url);
-    loadCheck(status.shard === shard, "LOAD_BAD_OPTION", `${url} serves shard ${status.shard} but is listed as an entry validator of shard ${shard}`);
+    check<LoadErrorCode>(status.shard === shard, "LOAD_BAD_OPTION", `${url} serves shard ${status.shard} but is listed as an entry validator of shard ${shard}`);
     return status;
   };
   let statuses: EndpointStatus[];
@@ -292,7 +293,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   let unresolved = 0;
   let accepted = 0;
   let rejected = 0;
-  let streamFailure: LoadError | undefined;
+  let streamFailure: IosError<LoadErrorCode> | undefined;
   /** Set once the run is over, so the closes it causes are not taken for failures. */
   let finished = false;
 
@@ -304,7 +305,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const onAck = (connection: Connection, frame: Uint8Array): void => {
     const { sequence, acks } = decodeAck(frame);
     const positions = connection.inFlight.get(sequence);
-    if (positions === undefined || positions.length !== acks.length) throw new LoadError("LOAD_STREAM_ERROR", `${connection.url}: ack ${sequence} matches no frame in flight`);
+    if (positions === undefined || positions.length !== acks.length) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: ack ${sequence} matches no frame in flight`);
     connection.inFlight.delete(sequence);
     const now = performance.now();
     acks.forEach((ack, i) => {
@@ -361,24 +362,24 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     connection.socket.on("message", (data: Buffer, isBinary: boolean) => {
       try {
         const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-        if (!isBinary || frame.length === 0) throw new LoadError("LOAD_STREAM_ERROR", `${connection.url}: unexpected ${isBinary ? "empty" : "text"} frame`);
+        if (!isBinary || frame.length === 0) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: unexpected ${isBinary ? "empty" : "text"} frame`);
         if (frame[0] === FRAME_ACK) onAck(connection, frame);
         else if (frame[0] === FRAME_EVENTS) onEvents(frame);
         else if (frame[0] === FRAME_OPTIMISTIC) onOptimistic(frame);
         else if (frame[0] === FRAME_ERROR) {
           const { code, message } = decodeError(frame);
-          throw new LoadError("LOAD_STREAM_ERROR", `${connection.url} answered ${code}: ${message}`);
-        } else throw new LoadError("LOAD_STREAM_ERROR", `${connection.url}: unknown frame type ${frame[0]}`);
+          throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url} answered ${code}: ${message}`);
+        } else throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: unknown frame type ${frame[0]}`);
       } catch (error) {
-        streamFailure ??= error instanceof LoadError ? error : new LoadError("LOAD_STREAM_ERROR", `${connection.url}: ${(error as Error).message}`);
+        streamFailure ??= hasCodeIn(error, LOAD_ERROR_CODES) ? error : new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: ${(error as Error).message}`);
       }
       pump();
     });
     connection.socket.on("close", (code: number, reason: Buffer) => {
-      if (!finished) streamFailure ??= new LoadError("LOAD_STREAM_ERROR", `${connection.url} closed the stream (${code} ${reason.toString("utf8")})`);
+      if (!finished) streamFailure ??= new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url} closed the stream (${code} ${reason.toString("utf8")})`);
     });
     connection.socket.on("error", (error: Error) => {
-      streamFailure ??= new LoadError("LOAD_STREAM_ERROR", `${connection.url}: ${error.message}`);
+      streamFailure ??= new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: ${error.message}`);
     });
     connection.socket.send(JSON.stringify({ op: "subscribe" }));
   }

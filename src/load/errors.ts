@@ -1,40 +1,30 @@
 /**
  * Load-generator error codes. Bad options, unusable genesis accounts and malformed load files
- * throw a `LoadError` whose `code` names the problem, so the CLI can print it and tests can branch
- * on it.
+ * throw an `IosError<LoadErrorCode>` whose `code` names the problem, so the CLI can print it and
+ * tests can branch on it.
  */
-import { IosError } from "../errors.js";
 
-export type LoadErrorCode =
+export const LOAD_ERROR_CODES = [
   // workload planning and signing
-  | "LOAD_BAD_OPTION"
-  | "LOAD_NO_ACCOUNTS"
-  | "LOAD_INSUFFICIENT_FUNDS"
-  | "LOAD_SIGNING_FAILED"
+  "LOAD_BAD_OPTION",
+  "LOAD_NO_ACCOUNTS",
+  "LOAD_INSUFFICIENT_FUNDS",
+  "LOAD_SIGNING_FAILED",
   // saved load files
-  | "LOAD_FILE_UNREADABLE"
-  | "LOAD_FILE_BAD_MAGIC"
-  | "LOAD_FILE_BAD_VERSION"
-  | "LOAD_FILE_TRUNCATED"
-  | "LOAD_FILE_TRAILING_BYTES"
-  | "LOAD_FILE_BAD_HEADER"
-  | "LOAD_FILE_BAD_TX"
-  | "LOAD_FILE_GENESIS_MISMATCH"
+  "LOAD_FILE_UNREADABLE",
+  "LOAD_FILE_BAD_MAGIC",
+  "LOAD_FILE_BAD_VERSION",
+  "LOAD_FILE_TRUNCATED",
+  "LOAD_FILE_TRAILING_BYTES",
+  "LOAD_FILE_BAD_HEADER",
+  "LOAD_FILE_BAD_TX",
+  "LOAD_FILE_GENESIS_MISMATCH",
   // driving a node
-  | "LOAD_CONNECT_FAILED"
-  | "LOAD_STREAM_ERROR"
+  "LOAD_CONNECT_FAILED",
+  "LOAD_STREAM_ERROR",
   // metrics and reports
-  | "LOAD_CPU_UNAVAILABLE"
-  | "LOAD_REPORT_ASSET_MISSING";
+  "LOAD_CPU_UNAVAILABLE",
+  "LOAD_REPORT_ASSET_MISSING",
+] as const;
 
-export class LoadError extends IosError<LoadErrorCode> {
-  constructor(code: LoadErrorCode, message: string, detail?: Record<string, unknown>) {
-    super(code, message, detail);
-    this.name = "LoadError";
-  }
-}
-
-/** Throws a `LoadError` unless `condition` holds. */
-export function loadCheck(condition: unknown, code: LoadErrorCode, message: string): asserts condition {
-  if (!condition) throw new LoadError(code, message);
-}
+export type LoadErrorCode = (typeof LOAD_ERROR_CODES)[number];

@@ -23,7 +23,8 @@ import { MAX_SHARDS, shardOfOwner } from "../ledger/shard.js";
 import { TX_PREFIX } from "../ledger/kinds/interface.js";
 import { spenderOf } from "../ledger/kinds/registry.js";
 import { MAX_TX_BYTES, scanTransaction } from "../ledger/transaction.js";
-import { LoadError, loadCheck, type LoadErrorCode } from "./errors.js";
+import { IosError, check } from "../errors.js";
+import type { LoadErrorCode } from "./errors.js";
 import { LoadSet, MAX_LOAD_TRANSACTIONS } from "./workload.js";
 import { sameBytes } from "../bytes.js";
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js";
@@ -44,15 +45,15 @@ const LOAD_FILE_CODES: CodecCodes<LoadErrorCode> = {
   trailing: "LOAD_FILE_TRAILING_BYTES",
   tooLarge: "LOAD_FILE_BAD_HEADER",
   outOfRange: "LOAD_FILE_BAD_HEADER",
-  error: (code, message) => new LoadError(code, message),
+  error: (code, message) => new IosError<LoadErrorCode>(code, message),
 };
 
 /** The whole file for `set`. */
 export function encodeLoadFile(set: LoadSet): Uint8Array {
   const { genesisHash, seed, shardCount } = set.header;
   const seedBytes = Buffer.from(seed, "utf8");
-  loadCheck(seedBytes.length >= 1 && seedBytes.length <= MAX_SEED_BYTES, "LOAD_BAD_OPTION", `seed must take 1..${MAX_SEED_BYTES} UTF-8 bytes`);
-  loadCheck(genesisHash.length === HASH_BYTES, "LOAD_BAD_OPTION", `genesis hash must be ${HASH_BYTES} bytes`);
+  check<LoadErrorCode>(seedBytes.length >= 1 && seedBytes.length <= MAX_SEED_BYTES, "LOAD_BAD_OPTION", `seed must take 1..${MAX_SEED_BYTES} UTF-8 bytes`);
+  check<LoadErrorCode>(genesisHash.length === HASH_BYTES, "LOAD_BAD_OPTION", `genesis hash must be ${HASH_BYTES} bytes`);
   const headerBytes = HEAD.bytes + seedBytes.length + COUNTS.bytes;
   const writer = BinaryWriter.ofSize(headerBytes + set.count * RECORD_PREFIX.bytes + (set.offsets[set.count]! - set.offsets[0]!))
     .bytes(LOAD_FILE_MAGIC)
@@ -69,30 +70,30 @@ export function encodeLoadFile(set: LoadSet): Uint8Array {
 export function decodeLoadFile(bytes: Uint8Array, expectedGenesisHash?: Uint8Array): LoadSet {
   const reader = new BinaryReader(bytes, LOAD_FILE_CODES);
   reader.need(HEAD.offset.genesisHash, "the magic and version");
-  loadCheck(sameBytes(reader.bytes(LOAD_FILE_MAGIC.length), LOAD_FILE_MAGIC), "LOAD_FILE_BAD_MAGIC", "not a load file (magic is not IOSLOAD)");
+  check<LoadErrorCode>(sameBytes(reader.bytes(LOAD_FILE_MAGIC.length), LOAD_FILE_MAGIC), "LOAD_FILE_BAD_MAGIC", "not a load file (magic is not IOSLOAD)");
   const version = reader.u16();
-  loadCheck(version === LOAD_FILE_VERSION, "LOAD_FILE_BAD_VERSION", `version ${version} is not ${LOAD_FILE_VERSION}`);
+  check<LoadErrorCode>(version === LOAD_FILE_VERSION, "LOAD_FILE_BAD_VERSION", `version ${version} is not ${LOAD_FILE_VERSION}`);
   const genesisHash = reader.bytes(HASH_BYTES, "the genesis hash").slice();
   if (expectedGenesisHash !== undefined) {
-    loadCheck(
+    check<LoadErrorCode>(
       sameBytes(genesisHash, expectedGenesisHash),
       "LOAD_FILE_GENESIS_MISMATCH",
       `the set was made for genesis ${Buffer.from(genesisHash).toString("hex")}, not ${Buffer.from(expectedGenesisHash).toString("hex")}`,
     );
   }
   const seedLength = reader.u16("the seed length");
-  loadCheck(seedLength >= 1 && seedLength <= MAX_SEED_BYTES, "LOAD_FILE_BAD_HEADER", `seed length ${seedLength} is not in 1..${MAX_SEED_BYTES}`);
+  check<LoadErrorCode>(seedLength >= 1 && seedLength <= MAX_SEED_BYTES, "LOAD_FILE_BAD_HEADER", `seed length ${seedLength} is not in 1..${MAX_SEED_BYTES}`);
   const seedBytes = reader.bytes(seedLength, "the seed");
   let seed: string;
   try {
     seed = new TextDecoder("utf-8", { fatal: true }).decode(seedBytes);
   } catch {
-    throw new LoadError("LOAD_FILE_BAD_HEADER", "the seed is not valid UTF-8");
+    throw new IosError<LoadErrorCode>("LOAD_FILE_BAD_HEADER", "the seed is not valid UTF-8");
   }
   const shardCount = reader.u16("the shard count");
   const count = reader.u32("the transaction count");
-  loadCheck(shardCount >= 1 && shardCount <= MAX_SHARDS, "LOAD_FILE_BAD_HEADER", `shard count ${shardCount} is not in 1..${MAX_SHARDS}`);
-  loadCheck(count >= 1 && count <= MAX_LOAD_TRANSACTIONS, "LOAD_FILE_BAD_HEADER", `transaction count ${count} is not in 1..${MAX_LOAD_TRANSACTIONS}`);
+  check<LoadErrorCode>(shardCount >= 1 && shardCount <= MAX_SHARDS, "LOAD_FILE_BAD_HEADER", `shard count ${shardCount} is not in 1..${MAX_SHARDS}`);
+  check<LoadErrorCode>(count >= 1 && count <= MAX_LOAD_TRANSACTIONS, "LOAD_FILE_BAD_HEADER", `transaction count ${count} is not in 1..${MAX_LOAD_TRANSACTIONS}`);
   // Each record takes at least its prefix plus a version and kind, which bounds `count` by the file size before allocating.
   reader.need(count * (RECORD_PREFIX.bytes + TX_PREFIX.bytes), `${count} transaction records`);
   const body = new Uint8Array(reader.remaining);
@@ -102,16 +103,16 @@ export function decodeLoadFile(bytes: Uint8Array, expectedGenesisHash?: Uint8Arr
   for (let i = 0; i < count; i++) {
     const shard = reader.u16(`the prefix of transaction ${i}`);
     const length = reader.u32(`the prefix of transaction ${i}`);
-    loadCheck(shard < shardCount, "LOAD_FILE_BAD_TX", `transaction ${i}: shard ${shard} is not below the shard count ${shardCount}`);
-    loadCheck(length <= MAX_TX_BYTES, "LOAD_FILE_BAD_TX", `transaction ${i}: length ${length} exceeds MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+    check<LoadErrorCode>(shard < shardCount, "LOAD_FILE_BAD_TX", `transaction ${i}: shard ${shard} is not below the shard count ${shardCount}`);
+    check<LoadErrorCode>(length <= MAX_TX_BYTES, "LOAD_FILE_BAD_TX", `transaction ${i}: length ${length} exceeds MAX_TX_BYTES = ${MAX_TX_BYTES}`);
     const tx = reader.bytes(length, `transaction ${i}`);
     try {
       scanTransaction(tx);
     } catch (error) {
-      throw new LoadError("LOAD_FILE_BAD_TX", `transaction ${i}: ${(error as Error).message}`);
+      throw new IosError<LoadErrorCode>("LOAD_FILE_BAD_TX", `transaction ${i}: ${(error as Error).message}`);
     }
     const ownerShard = shardOfOwner(spenderOf(tx)!, shardCount);
-    loadCheck(ownerShard === shard, "LOAD_FILE_BAD_TX", `transaction ${i}: stated shard ${shard}, but its spender is in shard ${ownerShard}`);
+    check<LoadErrorCode>(ownerShard === shard, "LOAD_FILE_BAD_TX", `transaction ${i}: stated shard ${shard}, but its spender is in shard ${ownerShard}`);
     body.set(tx, written);
     shards[i] = shard;
     written += length;
@@ -131,7 +132,7 @@ export async function readLoadFile(path: string, expectedGenesisHash?: Uint8Arra
     bytes = await readFile(path);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : `cannot be read (${(error as Error).message})`;
-    throw new LoadError("LOAD_FILE_UNREADABLE", `load file ${path} ${reason}`);
+    throw new IosError<LoadErrorCode>("LOAD_FILE_UNREADABLE", `load file ${path} ${reason}`);
   }
   return decodeLoadFile(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), expectedGenesisHash);
 }

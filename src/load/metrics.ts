@@ -25,7 +25,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as hdr from "hdr-histogram-js";
-import { LoadError, loadCheck } from "./errors.js";
+import { IosError, check } from "../errors.js";
+import type { LoadErrorCode } from "./errors.js";
 
 export const BUCKET_MS = 1000;
 /** Histograms start able to hold 60 s (in µs) and grow on demand. */
@@ -179,16 +180,16 @@ export class LoadMetrics {
     readonly startMs: number,
     readonly latencyCapMs: number,
   ) {
-    loadCheck(Number.isInteger(shardCount) && shardCount >= 1 && shardCount <= 1024, "LOAD_BAD_OPTION", `shard count must be an integer in 1..1024, got ${shardCount}`);
-    loadCheck(Number.isFinite(startMs), "LOAD_BAD_OPTION", "start time must be a finite number of ms");
-    loadCheck(Number.isFinite(latencyCapMs) && latencyCapMs > 0, "LOAD_BAD_OPTION", `latency cap must be a positive number of ms, got ${latencyCapMs}`);
+    check<LoadErrorCode>(Number.isInteger(shardCount) && shardCount >= 1 && shardCount <= 1024, "LOAD_BAD_OPTION", `shard count must be an integer in 1..1024, got ${shardCount}`);
+    check<LoadErrorCode>(Number.isFinite(startMs), "LOAD_BAD_OPTION", "start time must be a finite number of ms");
+    check<LoadErrorCode>(Number.isFinite(latencyCapMs) && latencyCapMs > 0, "LOAD_BAD_OPTION", `latency cap must be a positive number of ms, got ${latencyCapMs}`);
     for (let shard = 0; shard < shardCount; shard++) this.#shards.push(new ShardCounters());
     this.#lastEventMs = startMs;
   }
 
   #shard(shard: number): ShardCounters {
     const counters = this.#shards[shard];
-    loadCheck(counters !== undefined, "LOAD_BAD_OPTION", `shard ${shard} is not below the shard count ${this.shardCount}`);
+    check<LoadErrorCode>(counters !== undefined, "LOAD_BAD_OPTION", `shard ${shard} is not below the shard count ${this.shardCount}`);
     return counters;
   }
 
@@ -326,12 +327,12 @@ export interface ProcStat {
  */
 export function parseProcStat(text: string): ProcStat {
   const close = text.lastIndexOf(")");
-  loadCheck(close > 0, "LOAD_CPU_UNAVAILABLE", "a /proc stat line must hold the command name in parentheses");
+  check<LoadErrorCode>(close > 0, "LOAD_CPU_UNAVAILABLE", "a /proc stat line must hold the command name in parentheses");
   const fields = text.slice(close + 2).trim().split(/\s+/);
   // fields[0] is field 3 (state), so field n is fields[n - 3].
   const utimeTicks = Number(fields[14 - 3]);
   const stimeTicks = Number(fields[15 - 3]);
-  loadCheck(Number.isSafeInteger(utimeTicks) && Number.isSafeInteger(stimeTicks), "LOAD_CPU_UNAVAILABLE", "the stat line has no numeric utime/stime fields");
+  check<LoadErrorCode>(Number.isSafeInteger(utimeTicks) && Number.isSafeInteger(stimeTicks), "LOAD_CPU_UNAVAILABLE", "the stat line has no numeric utime/stime fields");
   return { utimeTicks, stimeTicks };
 }
 
@@ -344,10 +345,10 @@ export function clockTicksPerSecond(): number {
     try {
       output = execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
     } catch (error) {
-      throw new LoadError("LOAD_CPU_UNAVAILABLE", `cannot read the clock tick rate with getconf CLK_TCK: ${(error as Error).message}`);
+      throw new IosError<LoadErrorCode>("LOAD_CPU_UNAVAILABLE", `cannot read the clock tick rate with getconf CLK_TCK: ${(error as Error).message}`);
     }
     const ticks = Number(output.trim());
-    loadCheck(Number.isInteger(ticks) && ticks > 0, "LOAD_CPU_UNAVAILABLE", `getconf CLK_TCK printed ${JSON.stringify(output)}`);
+    check<LoadErrorCode>(Number.isInteger(ticks) && ticks > 0, "LOAD_CPU_UNAVAILABLE", `getconf CLK_TCK printed ${JSON.stringify(output)}`);
     ticksPerSecond = ticks;
   }
   return ticksPerSecond;
@@ -393,9 +394,9 @@ export class CpuSampler {
   constructor(processes: readonly CpuProcess[], readonly startMs: number) {
     this.#ticks = clockTicksPerSecond();
     this.#state = processes.map((process) => {
-      loadCheck(Number.isInteger(process.pid) && process.pid > 0, "LOAD_BAD_OPTION", `pid must be a positive integer, got ${process.pid}`);
+      check<LoadErrorCode>(Number.isInteger(process.pid) && process.pid > 0, "LOAD_BAD_OPTION", `pid must be a positive integer, got ${process.pid}`);
       const last = readProcStat(process.pid);
-      loadCheck(last !== undefined, "LOAD_CPU_UNAVAILABLE", `no process ${process.pid} (${process.label}) to sample: /proc/${process.pid}/stat is missing`);
+      check<LoadErrorCode>(last !== undefined, "LOAD_CPU_UNAVAILABLE", `no process ${process.pid} (${process.label}) to sample: /proc/${process.pid}/stat is missing`);
       return { process, last, samples: [], busySeconds: 0, wallSeconds: 0, exited: false };
     });
     this.#lastMs = startMs;

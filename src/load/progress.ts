@@ -5,7 +5,8 @@
  * API: class `ProgressDisplay` (`start(sample)`, `render()`, `stop()`), `formatProgress(snapshot)`.
  */
 import type { Writable } from "node:stream";
-import { loadCheck } from "./errors.js";
+import { check } from "../errors.js";
+import type { LoadErrorCode } from "./errors.js";
 
 export interface ProgressSnapshot {
   readonly elapsedMs: number;
@@ -37,7 +38,7 @@ export class ProgressDisplay {
   #wroteInPlace = false;
 
   constructor(out: Writable & { isTTY?: boolean }, intervalMs: number) {
-    loadCheck(Number.isFinite(intervalMs) && intervalMs >= 50, "LOAD_BAD_OPTION", `progress interval must be ≥ 50 ms, got ${intervalMs}`);
+    check<LoadErrorCode>(Number.isFinite(intervalMs) && intervalMs >= 50, "LOAD_BAD_OPTION", `progress interval must be ≥ 50 ms, got ${intervalMs}`);
     this.#out = out;
     this.#intervalMs = intervalMs;
   }

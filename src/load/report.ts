@@ -25,8 +25,9 @@ import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { LoadError } from "./errors.js";
 import type { CpuSummary, LatencySummary, MetricsSummary } from "./metrics.js";
+import { IosError } from "../errors.js";
+import type { LoadErrorCode } from "./errors.js";
 
 export const REPORT_SCHEMA = "ioschain.load-report/1";
 
@@ -117,7 +118,7 @@ function asset(path: string): string {
   try {
     return readFileSync(requireFromHere.resolve(path), "utf8");
   } catch (error) {
-    throw new LoadError("LOAD_REPORT_ASSET_MISSING", `cannot read ${path} (is the uplot package installed?): ${(error as Error).message}`);
+    throw new IosError<LoadErrorCode>("LOAD_REPORT_ASSET_MISSING", `cannot read ${path} (is the uplot package installed?): ${(error as Error).message}`);
   }
 }
 

@@ -28,10 +28,11 @@ import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT, encodedLength, transactionIdOfEncoding } from "../ledger/transaction.js";
 import { SeededRng } from "../runtime/seeded-rng.js";
-import { LoadError, loadCheck } from "./errors.js";
 import type { SignTask, SignResult } from "./sign-worker.js";
 import type * as SignWorker from "./sign-worker.js";
 import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { IosError, check } from "../errors.js";
+import type { LoadErrorCode } from "./errors.js";
 
 /** Every planned transfer is 1 input, 2 outputs: this many bytes (transaction.ts layout). */
 export const TRANSFER_BYTES = encodedLength(1, 2);
@@ -68,8 +69,8 @@ export class LoadSet {
     readonly shards: Uint16Array,
     txids?: Uint8Array,
   ) {
-    loadCheck(offsets.length === shards.length + 1, "LOAD_BAD_OPTION", "offsets must hold one entry more than shards");
-    loadCheck(txids === undefined || txids.length === shards.length * TXID_BYTES, "LOAD_BAD_OPTION", "txids must hold 32 bytes per transaction");
+    check<LoadErrorCode>(offsets.length === shards.length + 1, "LOAD_BAD_OPTION", "offsets must hold one entry more than shards");
+    check<LoadErrorCode>(txids === undefined || txids.length === shards.length * TXID_BYTES, "LOAD_BAD_OPTION", "txids must hold 32 bytes per transaction");
     this.#txids = txids;
   }
 
@@ -148,11 +149,11 @@ function checkOptions(options: WorkloadOptions): { payment: bigint; fee: bigint;
   const payment = options.payment ?? 1n;
   const fee = options.fee ?? 1n;
   const threads = options.threads ?? availableParallelism();
-  loadCheck(Number.isInteger(count) && count >= 1 && count <= MAX_LOAD_TRANSACTIONS, "LOAD_BAD_OPTION", `count must be an integer in 1..${MAX_LOAD_TRANSACTIONS}, got ${count}`);
-  loadCheck(typeof seed === "string" && seed.length > 0, "LOAD_BAD_OPTION", "seed must be a non-empty string");
-  loadCheck(typeof payment === "bigint" && payment > 0n && payment <= MAX_AMOUNT, "LOAD_BAD_OPTION", "payment must be a bigint in 1..2^64-1");
-  loadCheck(typeof fee === "bigint" && fee >= 0n && fee <= MAX_AMOUNT, "LOAD_BAD_OPTION", "fee must be a bigint in 0..2^64-1");
-  loadCheck(Number.isInteger(threads) && threads >= 1 && threads <= MAX_SIGNING_THREADS, "LOAD_BAD_OPTION", `threads must be an integer in 1..${MAX_SIGNING_THREADS}, got ${threads}`);
+  check<LoadErrorCode>(Number.isInteger(count) && count >= 1 && count <= MAX_LOAD_TRANSACTIONS, "LOAD_BAD_OPTION", `count must be an integer in 1..${MAX_LOAD_TRANSACTIONS}, got ${count}`);
+  check<LoadErrorCode>(typeof seed === "string" && seed.length > 0, "LOAD_BAD_OPTION", "seed must be a non-empty string");
+  check<LoadErrorCode>(typeof payment === "bigint" && payment > 0n && payment <= MAX_AMOUNT, "LOAD_BAD_OPTION", "payment must be a bigint in 1..2^64-1");
+  check<LoadErrorCode>(typeof fee === "bigint" && fee >= 0n && fee <= MAX_AMOUNT, "LOAD_BAD_OPTION", "fee must be a bigint in 0..2^64-1");
+  check<LoadErrorCode>(Number.isInteger(threads) && threads >= 1 && threads <= MAX_SIGNING_THREADS, "LOAD_BAD_OPTION", `threads must be an integer in 1..${MAX_SIGNING_THREADS}, got ${threads}`);
   return { payment, fee, threads };
 }
 
@@ -171,7 +172,7 @@ function fundedAccounts(genesis: Genesis, accounts: readonly KeyPair[]): FundedA
     }
   });
   const funded = [...byOwner.values()].filter((account) => account.outputs.length > 0);
-  loadCheck(funded.length > 0, "LOAD_NO_ACCOUNTS", "none of the given accounts owns a genesis output");
+  check<LoadErrorCode>(funded.length > 0, "LOAD_NO_ACCOUNTS", "none of the given accounts owns a genesis output");
   return funded;
 }
 
@@ -230,7 +231,7 @@ function checkFunds(funded: readonly FundedAccount[], schedule: Schedule, paymen
       const spends = BigInt(spendsOfLane[a]![lane]!);
       const needed = spends * (payment + fee) + 1n;
       if (amount < needed) {
-        throw new LoadError(
+        throw new IosError<LoadErrorCode>(
           "LOAD_INSUFFICIENT_FUNDS",
           `genesis output ${account.outputs[lane]} holds ${amount}, but its ${spends} planned transfers need ${needed} (payment + fee each, and change > 0); fund the accounts more or generate fewer transactions`,
         );
@@ -311,7 +312,7 @@ export async function generateLoad(options: WorkloadOptions): Promise<LoadSet> {
         try {
           result = (await pool.run(task, { name: SIGN_TASK })) as SignResult;
         } catch (error) {
-          throw new LoadError("LOAD_SIGNING_FAILED", `a signing worker failed: ${(error as Error).message}`);
+          throw new IosError<LoadErrorCode>("LOAD_SIGNING_FAILED", `a signing worker failed: ${(error as Error).message}`);
         }
         const encodings = new Uint8Array(result.encodings);
         const ids = new Uint8Array(result.txids);

@@ -50,13 +50,6 @@ export type ConfigErrorCode =
   | "CONFIG_NOT_A_VALIDATOR"
   | "CONFIG_OBSOLETE_FIELD";
 
-export class ConfigError extends IosError<ConfigErrorCode> {
-  constructor(code: ConfigErrorCode, message: string) {
-    super(code, message);
-    this.name = "ConfigError";
-  }
-}
-
 export const CONFIG_VERSION = 1;
 export const KEY_FILE_VERSION = 1;
 
@@ -140,7 +133,7 @@ class Reader {
   constructor(private readonly file: string) {}
 
   fail(code: ConfigErrorCode, path: string, message: string): never {
-    throw new ConfigError(code, `${this.file}: ${path} ${message}`);
+    throw new IosError<ConfigErrorCode>(code, `${this.file}: ${path} ${message}`);
   }
 
   object(value: unknown, path: string, required: readonly string[], optional: readonly string[] = []): Json {
@@ -175,7 +168,7 @@ class Reader {
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new ConfigError("CONFIG_BAD_JSON", `${this.file}: not valid JSON (${(error as Error).message})`);
+      throw new IosError<ConfigErrorCode>("CONFIG_BAD_JSON", `${this.file}: not valid JSON (${(error as Error).message})`);
     }
   }
 }
@@ -185,7 +178,7 @@ function readText(file: string, what: string): string {
     return readFileSync(file, "utf8");
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : `cannot be read (${(error as Error).message})`;
-    throw new ConfigError("CONFIG_NOT_FOUND", `${what} ${file} ${reason}`);
+    throw new IosError<ConfigErrorCode>("CONFIG_NOT_FOUND", `${what} ${file} ${reason}`);
   }
 }
 
@@ -332,7 +325,7 @@ export function loadKeyFile(file: string): KeyPair {
 }
 
 export function keyFileJson(pair: KeyPair): string {
-  if (pair.secretKey.length !== SECRET_KEY_BYTES) throw new ConfigError("CONFIG_BAD_KEY_FILE", `secret key must be ${SECRET_KEY_BYTES} bytes`);
+  if (pair.secretKey.length !== SECRET_KEY_BYTES) throw new IosError<ConfigErrorCode>("CONFIG_BAD_KEY_FILE", `secret key must be ${SECRET_KEY_BYTES} bytes`);
   return `${JSON.stringify({ version: KEY_FILE_VERSION, type: "ed25519", publicKey: toHex(pair.publicKey), secretKey: toHex(pair.secretKey) }, null, 2)}\n`;
 }
 
@@ -341,7 +334,7 @@ export function loadGenesisFile(file: string): Genesis {
   try {
     return parseGenesis(text);
   } catch (error) {
-    if (error instanceof IosError) throw new ConfigError("CONFIG_BAD_GENESIS", `${file}: ${error.message}`);
+    if (error instanceof IosError) throw new IosError<ConfigErrorCode>("CONFIG_BAD_GENESIS", `${file}: ${error.message}`);
     throw error;
   }
 }
@@ -363,22 +356,22 @@ export function nodeSetupOf(config: NodeConfig, genesis: Genesis, key: KeyPair):
   try {
     context = genesisEpochContext(genesis);
   } catch (error) {
-    if (error instanceof IosError) throw new ConfigError("CONFIG_BAD_GENESIS", `${config.genesisFile}: ${error.message}`);
+    if (error instanceof IosError) throw new IosError<ConfigErrorCode>("CONFIG_BAD_GENESIS", `${config.genesisFile}: ${error.message}`);
     throw error;
   }
   const self = toHex(key.publicKey);
   const shard = context.shardOf(key.publicKey);
   if (shard === undefined) {
-    throw new ConfigError("CONFIG_NOT_A_VALIDATOR", `${config.keyFile}: public key ${self} is not among the ${genesis.validators.length} validators of ${config.genesisFile}`);
+    throw new IosError<ConfigErrorCode>("CONFIG_NOT_A_VALIDATOR", `${config.keyFile}: public key ${self} is not among the ${genesis.validators.length} validators of ${config.genesisFile}`);
   }
   if (config.consensus.mode === "pob" && genesis.pob === undefined) {
-    throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "pob" but ${config.genesisFile} has no "pob" policy`);
+    throw new IosError<ConfigErrorCode>("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "pob" but ${config.genesisFile} has no "pob" policy`);
   }
   config.peers.forEach((peer, i) => {
-    if (peer.publicKey === self) throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey is this validator's own key`);
+    if (peer.publicKey === self) throw new IosError<ConfigErrorCode>("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey is this validator's own key`);
     // The peers are an address book; whom to link with is the epoch context's (the shard's members).
     if (context.shardOf(Buffer.from(peer.publicKey, "hex")) === undefined) {
-      throw new ConfigError("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey ${peer.publicKey} is not a validator of ${config.genesisFile}`);
+      throw new IosError<ConfigErrorCode>("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey ${peer.publicKey} is not a validator of ${config.genesisFile}`);
     }
   });
   return { config, genesis, key, context, shard };

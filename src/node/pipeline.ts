@@ -21,7 +21,7 @@
  *     event.
  */
 import { sameBytes } from "../bytes.js";
-import { IosError } from "../errors.js";
+import { IosError, check } from "../errors.js";
 import { toHex } from "../hex.js";
 import { MAX_BLOCK_TXS } from "../ledger/block.js";
 import { packTransactions, unpackTransactions } from "../ledger/stateless.js";
@@ -63,13 +63,6 @@ export type PipelineErrorCode =
   | "PIPELINE_BAD_TASK"
   /** Set by the worker task when an input's signature fails batch verification. */
   | "TX_BAD_SIGNATURE";
-
-export class PipelineError extends IosError<PipelineErrorCode> {
-  constructor(code: PipelineErrorCode, message: string) {
-    super(code, message);
-    this.name = "PipelineError";
-  }
-}
 
 export interface PipelineOptions {
   /** The shard state blocks are applied to; opened and closed by the caller. */
@@ -125,12 +118,8 @@ interface BatchItem {
   readonly slot: number;
 }
 
-function pipelineCheck(condition: unknown, code: PipelineErrorCode, message: string): asserts condition {
-  if (!condition) throw new PipelineError(code, message);
-}
-
 function positiveInteger(value: number, name: string): number {
-  pipelineCheck(Number.isSafeInteger(value) && value >= 1, "PIPELINE_OPTIONS", `${name} must be a positive integer, got ${value}`);
+  check<PipelineErrorCode>(Number.isSafeInteger(value) && value >= 1, "PIPELINE_OPTIONS", `${name} must be a positive integer, got ${value}`);
   return value;
 }
 
@@ -165,9 +154,9 @@ export class Pipeline {
     this.shardCount = options.state.shardCount;
     this.#clock = options.clock;
     this.#batchTxs = positiveInteger(options.batchTxs ?? BATCH_TXS, "batchTxs");
-    pipelineCheck(this.#batchTxs <= MAX_BLOCK_TXS, "PIPELINE_OPTIONS", `batchTxs must be at most ${MAX_BLOCK_TXS}, got ${this.#batchTxs}`);
+    check<PipelineErrorCode>(this.#batchTxs <= MAX_BLOCK_TXS, "PIPELINE_OPTIONS", `batchTxs must be at most ${MAX_BLOCK_TXS}, got ${this.#batchTxs}`);
     this.#batchAgeMs = options.batchAgeMs ?? BATCH_AGE_MS;
-    pipelineCheck(Number.isFinite(this.#batchAgeMs) && this.#batchAgeMs >= 0, "PIPELINE_OPTIONS", `batchAgeMs must be ≥ 0, got ${this.#batchAgeMs}`);
+    check<PipelineErrorCode>(Number.isFinite(this.#batchAgeMs) && this.#batchAgeMs >= 0, "PIPELINE_OPTIONS", `batchAgeMs must be ≥ 0, got ${this.#batchAgeMs}`);
     this.#maxInFlight = options.pool.threads * TASKS_PER_WORKER + 1;
     this.#mempool = new Mempool({
       maxTxs: positiveInteger(options.maxPendingTxs ?? MAX_PENDING_TXS, "maxPendingTxs"),
@@ -181,7 +170,7 @@ export class Pipeline {
    * but an array of Uint8Array throws PIPELINE_BAD_INPUT.
    */
   submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
-    pipelineCheck(Array.isArray(transactions) && transactions.every((tx) => tx instanceof Uint8Array), "PIPELINE_BAD_INPUT", "submit takes an array of Uint8Array encoded transactions");
+    check<PipelineErrorCode>(Array.isArray(transactions) && transactions.every((tx) => tx instanceof Uint8Array), "PIPELINE_BAD_INPUT", "submit takes an array of Uint8Array encoded transactions");
     const submission = new Submission(transactions.length);
     transactions.forEach((tx, slot) => this.#admit(tx.slice(), submission, slot));
     return submission.done;
@@ -192,7 +181,7 @@ export class Pipeline {
    * framing throws BATCH_TRUNCATED before anything is admitted.
    */
   submitFramed(packed: Uint8Array): Promise<SubmitResult[]> {
-    pipelineCheck(packed instanceof Uint8Array, "PIPELINE_BAD_INPUT", "submitFramed takes a Uint8Array of framed transactions");
+    check<PipelineErrorCode>(packed instanceof Uint8Array, "PIPELINE_BAD_INPUT", "submitFramed takes a Uint8Array of framed transactions");
     const transactions = unpackTransactions(packed.slice());
     const submission = new Submission(transactions.length);
     transactions.forEach((tx, slot) => this.#admit(tx, submission, slot));
@@ -293,16 +282,16 @@ export class Pipeline {
 
   /** The apply record of each valid transaction; checks the worker's answer matches the batch before anything settles. */
   #splitRecords(batch: readonly BatchItem[], validated: ValidatedBatch): Uint8Array[] {
-    pipelineCheck(validated.count === batch.length, "PIPELINE_BAD_TASK", `worker answered ${validated.count} verdicts for ${batch.length} transactions`);
+    check<PipelineErrorCode>(validated.count === batch.length, "PIPELINE_BAD_TASK", `worker answered ${validated.count} verdicts for ${batch.length} transactions`);
     const records: Uint8Array[] = [];
     const cursor = new RecordCursor(validated.records);
     for (let index = 0; index < batch.length; index++) {
       if (validated.verdicts[index] !== 1) continue;
-      pipelineCheck(!cursor.done, "PIPELINE_BAD_TASK", `worker returned ${records.length} records, the verdicts ask for more`);
+      check<PipelineErrorCode>(!cursor.done, "PIPELINE_BAD_TASK", `worker returned ${records.length} records, the verdicts ask for more`);
       records.push(cursor.bytes);
       cursor.next();
     }
-    pipelineCheck(cursor.done, "PIPELINE_BAD_TASK", `worker returned ${validated.records.length} record bytes, the verdicts account for ${cursor.offset}`);
+    check<PipelineErrorCode>(cursor.done, "PIPELINE_BAD_TASK", `worker returned ${validated.records.length} record bytes, the verdicts account for ${cursor.offset}`);
     return records;
   }
 
@@ -336,7 +325,7 @@ export class Pipeline {
 
   /** pending (validated, waiting for a block) / final (from the store) / rejected (recently) / unknown. */
   status(txid: Uint8Array): TxStatus {
-    pipelineCheck(txid instanceof Uint8Array && txid.length === TXID_BYTES, "PIPELINE_BAD_TXID", `a txid is ${TXID_BYTES} bytes`);
+    check<PipelineErrorCode>(txid instanceof Uint8Array && txid.length === TXID_BYTES, "PIPELINE_BAD_TXID", `a txid is ${TXID_BYTES} bytes`);
     const key = toHex(txid);
     const known = this.#knownStatus(key, txid);
     if (known !== undefined) return known;
@@ -384,7 +373,7 @@ export class Pipeline {
    * leaves and releases its reservation; listeners get the event.
    */
   settle(event: BlockEvent): BlockEvent {
-    pipelineCheck(event.final.length % TXID_BYTES === 0, "PIPELINE_BAD_INPUT", "final txids must be packed 32 bytes each");
+    check<PipelineErrorCode>(event.final.length % TXID_BYTES === 0, "PIPELINE_BAD_INPUT", "final txids must be packed 32 bytes each");
     for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)));
     for (const { txid, code } of event.rejected) {
       const key = toHex(txid);

@@ -34,21 +34,21 @@
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`.
  */
-import { IosError, invariant } from "../errors.js";
+import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
-import { LedgerError } from "../ledger/errors.js";
 import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, UtxoFlush } from "../store/interface.js";
-import { StoreError, storeCheck } from "../store/errors.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
 import { TXID_BYTES } from "../codec/sizes.js";
+import type { StoreErrorCode } from "../store/errors.js";
+import { LEDGER_ERROR_CODES, type TransactionFailureDetail } from "../ledger/errors.js";
 
 /**
  * Blocks between UTXO flushes. Batching pays: 48k UTXO writes into a 1M-entry set cost about half
@@ -67,24 +67,20 @@ const LOAD_CHUNK_ENTRIES = 8192;
 const MIN_CAPACITY_LOG2 = 16;
 const MAX_CAPACITY_LOG2 = 25;
 
-export type ShardStateErrorCode =
-  | "STATE_WRONG_SHARD"
-  | "STATE_PREV_HASH_MISMATCH"
-  | "STATE_TX_COUNT_MISMATCH"
-  | "STATE_TX_ROOT_MISMATCH"
-  | "STATE_INVALID_TX"
+export const SHARD_STATE_ERROR_CODES = [
+  "STATE_WRONG_SHARD",
+  "STATE_PREV_HASH_MISMATCH",
+  "STATE_TX_COUNT_MISMATCH",
+  "STATE_TX_ROOT_MISMATCH",
+  "STATE_INVALID_TX",
   /** A second assembly (or a flush) while a block is being assembled. */
-  | "STATE_STAGED"
+  "STATE_STAGED",
   /** A previous commit failed after touching the table; reopen the state from the store. */
-  | "STATE_FAILED"
-  | "STATE_CLOSED";
+  "STATE_FAILED",
+  "STATE_CLOSED",
+] as const;
 
-export class ShardStateError extends IosError<ShardStateErrorCode> {
-  constructor(code: ShardStateErrorCode, message: string, detail?: Record<string, unknown>) {
-    super(code, message, detail);
-    this.name = "ShardStateError";
-  }
-}
+export type ShardStateErrorCode = (typeof SHARD_STATE_ERROR_CODES)[number];
 
 export type ShardStateOptions = {
   readonly genesis: Genesis;
@@ -236,13 +232,13 @@ export class ShardState {
     const { genesis, shard } = options;
     checkShardIndex(shard, genesis.shardCount);
     const flushInterval = options.flushIntervalBlocks ?? FLUSH_INTERVAL_BLOCKS;
-    storeCheck(Number.isInteger(flushInterval) && flushInterval >= 1, "STORE_BAD_INPUT", "flushIntervalBlocks must be a positive integer");
+    check<StoreErrorCode>(Number.isInteger(flushInterval) && flushInterval >= 1, "STORE_BAD_INPUT", "flushIntervalBlocks must be a positive integer");
     const store = "store" in options ? options.store : LmdbChainStore.open(options.directory);
     try {
       const genesisId = genesisTxid(genesis);
       if (!store.initialized) store.initialize({ shard, genesisId }, genesisEntries(genesis, shard));
       const identity = store.identity;
-      storeCheck(identity.shard === shard && sameBytes(identity.genesisId, genesisId), "STORE_IDENTITY_MISMATCH",
+      check<StoreErrorCode>(identity.shard === shard && sameBytes(identity.genesisId, genesisId), "STORE_IDENTITY_MISMATCH",
         `${store.location} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
           `not shard ${shard} of genesis ${Buffer.from(genesisId).toString("hex").slice(0, 16)}…`);
       const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count) });
@@ -261,21 +257,21 @@ export class ShardState {
     try {
       for (const chunk of this.store.utxoChunks(LOAD_CHUNK_ENTRIES)) this.table.insertEntries(chunk);
     } catch (error) {
-      if (error instanceof LedgerError) throw new StoreError("STORE_CORRUPT", `flushed UTXO set rejected by the table: ${error.message}`);
+      if (hasCodeIn(error, LEDGER_ERROR_CODES)) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `flushed UTXO set rejected by the table: ${error.message}`);
       throw error;
     }
-    storeCheck(this.table.count === marker.count && this.table.supply === marker.supply, "STORE_CORRUPT",
+    check<StoreErrorCode>(this.table.count === marker.count && this.table.supply === marker.supply, "STORE_CORRUPT",
       `flushed UTXO set has ${this.table.count} entries / supply ${this.table.supply}, the marker says ${marker.count} / ${marker.supply}`);
   }
 
   /** The envelope of stored block `height`; a missing or undecodable block is a store error. */
   private storedEnvelope(height: number): BlockEnvelope {
     const bytes = this.store.getBlock(height);
-    storeCheck(bytes !== undefined, "STORE_HEIGHT_GAP", `block ${height} is missing below the tip ${this.store.tip.height}`);
+    check<StoreErrorCode>(bytes !== undefined, "STORE_HEIGHT_GAP", `block ${height} is missing below the tip ${this.store.tip.height}`);
     try {
       return decodeBlockEnvelope(bytes);
     } catch (error) {
-      if (error instanceof LedgerError) throw new StoreError("STORE_CORRUPT", `stored block ${height} does not decode: ${error.message}`);
+      if (hasCodeIn(error, LEDGER_ERROR_CODES)) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `stored block ${height} does not decode: ${error.message}`);
       throw error;
     }
   }
@@ -285,14 +281,14 @@ export class ShardState {
     let previous = flushed.height === 0 ? this.store.identity.genesisId : this.storedEnvelope(flushed.height).hash;
     for (let height = flushed.height + 1; height <= tip.height; height++) {
       const envelope = this.storedEnvelope(height);
-      storeCheck(envelope.header.height === height, "STORE_CORRUPT", `the block stored at ${height} says height ${envelope.header.height}`);
-      storeCheck(sameBytes(envelope.header.prevHash, previous), "STORE_CORRUPT", `block ${height} does not link to block ${height - 1}`);
+      check<StoreErrorCode>(envelope.header.height === height, "STORE_CORRUPT", `the block stored at ${height} says height ${envelope.header.height}`);
+      check<StoreErrorCode>(sameBytes(envelope.header.prevHash, previous), "STORE_CORRUPT", `block ${height} does not link to block ${height - 1}`);
       let stateless: StatelessResult;
       try {
         stateless = this.validate(envelope);
       } catch (error) {
-        if (error instanceof LedgerError || error instanceof ShardStateError) {
-          throw new StoreError("STORE_CORRUPT", `stored block ${height} cannot be replayed: ${error.message}`);
+        if (hasCodeIn(error, LEDGER_ERROR_CODES) || hasCodeIn(error, SHARD_STATE_ERROR_CODES)) {
+          throw new IosError<StoreErrorCode>("STORE_CORRUPT", `stored block ${height} cannot be replayed: ${error.message}`);
         }
         throw error;
       }
@@ -303,47 +299,47 @@ export class ShardState {
       this.blocksSinceFlush++;
       previous = envelope.hash;
     }
-    storeCheck(sameBytes(previous, tip.hash), "STORE_CORRUPT", "the chain does not end at the tip hash");
+    check<StoreErrorCode>(sameBytes(previous, tip.hash), "STORE_CORRUPT", "the chain does not end at the tip hash");
   }
 
   /** Stateless checks of a stored or received block: its apply records, if every check passed. */
   private validate(envelope: BlockEnvelope): StatelessResult {
     const { header } = envelope;
-    if (header.shard !== this.shard) throw new ShardStateError("STATE_WRONG_SHARD", `block of shard ${header.shard}, this is shard ${this.shard}`);
+    if (header.shard !== this.shard) throw new IosError<ShardStateErrorCode>("STATE_WRONG_SHARD", `block of shard ${header.shard}, this is shard ${this.shard}`);
     const stateless = validateStateless(envelope.body, this.shard, this.shardCount);
     if (stateless.count !== header.txCount) {
-      throw new ShardStateError("STATE_TX_COUNT_MISMATCH", `header declares ${header.txCount} transactions, the body holds ${stateless.count}`);
+      throw new IosError<ShardStateErrorCode>("STATE_TX_COUNT_MISMATCH", `header declares ${header.txCount} transactions, the body holds ${stateless.count}`);
     }
     const rejected = stateless.rejections.findIndex((rejection) => rejection !== null);
     if (rejected >= 0) {
       const rejection = stateless.rejections[rejected]!;
-      throw new ShardStateError("STATE_INVALID_TX", `transaction ${rejected}: ${rejection.message}`, { index: rejected, code: rejection.code });
+      throw new IosError<ShardStateErrorCode, TransactionFailureDetail>("STATE_INVALID_TX", `transaction ${rejected}: ${rejection.message}`, { index: rejected, code: rejection.code });
     }
-    if (!sameBytes(txRootOf(stateless.txids), header.txRoot)) throw new ShardStateError("STATE_TX_ROOT_MISMATCH", "tx root does not match the transactions");
+    if (!sameBytes(txRootOf(stateless.txids), header.txRoot)) throw new IosError<ShardStateErrorCode>("STATE_TX_ROOT_MISMATCH", "tx root does not match the transactions");
     return stateless;
   }
 
   private checkUsable(): void {
-    if (this.closed) throw new ShardStateError("STATE_CLOSED", "the shard state is closed");
-    if (this.failed) throw new ShardStateError("STATE_FAILED", "a commit failed after applying to the table; reopen the shard state");
+    if (this.closed) throw new IosError<ShardStateErrorCode>("STATE_CLOSED", "the shard state is closed");
+    if (this.failed) throw new IosError<ShardStateErrorCode>("STATE_FAILED", "a commit failed after applying to the table; reopen the shard state");
   }
 
   /**
    * Validates and applies the encoded block at tip + 1 and appends it durably (a final block
    * decided elsewhere: BFT). When this returns, the block is final (see the header). Throws,
    * leaving the state unchanged, for a block that does not follow the tip (STORE_HEIGHT_GAP,
-   * STATE_PREV_HASH_MISMATCH), is malformed (LedgerError) or fails stateless validation
+   * STATE_PREV_HASH_MISMATCH), is malformed (a ledger code) or fails stateless validation
    * (STATE_*). Transactions failing stateful validation (a missing input, a double spend, ...)
    * stay in the block unapplied, with their status.
    */
   commitBlock(bytes: Uint8Array): CommitResult {
     this.checkUsable();
-    if (this.staged) throw new ShardStateError("STATE_STAGED", "a block is being assembled; commit it first");
+    if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
     const envelope = decodeBlockEnvelope(bytes);
     const { header } = envelope;
     const tip = this.store.tip;
-    storeCheck(header.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${header.height} does not follow the tip ${tip.height}`);
-    if (!sameBytes(header.prevHash, tip.hash)) throw new ShardStateError("STATE_PREV_HASH_MISMATCH", `block ${header.height} does not link to the tip`);
+    check<StoreErrorCode>(header.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${header.height} does not follow the tip ${tip.height}`);
+    if (!sameBytes(header.prevHash, tip.hash)) throw new IosError<ShardStateErrorCode>("STATE_PREV_HASH_MISMATCH", `block ${header.height} does not link to the tip`);
     const stateless = this.validate(envelope);
     const assembly = this.assemble();
     const statuses = assembly.apply(stateless.records, stateless.recordCount);
@@ -363,7 +359,7 @@ export class ShardState {
    */
   assemble(): BlockAssembly {
     this.checkUsable();
-    if (this.staged) throw new ShardStateError("STATE_STAGED", "a block is being assembled; commit it first");
+    if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
     // From here until its commit the assembly owns the next block: no other assembly, no flush.
     this.staged = true;
     let applied = 0;
@@ -390,7 +386,7 @@ export class ShardState {
           const height = tip.height + 1;
           const block = build({ height, prevHash: tip.hash, applied });
           if (block.txids.length !== applied * TXID_BYTES) {
-            throw new ShardStateError("STATE_TX_COUNT_MISMATCH", `the built block lists ${block.txids.length / TXID_BYTES} txids, ${applied} records applied`);
+            throw new IosError<ShardStateErrorCode>("STATE_TX_COUNT_MISMATCH", `the built block lists ${block.txids.length / TXID_BYTES} txids, ${applied} records applied`);
           }
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
           const stored = { height, hash: block.hash, bytes: block.bytes };
@@ -434,7 +430,7 @@ export class ShardState {
   /** Flushes the pending UTXO delta now (one durable transaction); a no-op when nothing is pending. */
   flush(): void {
     this.checkUsable();
-    if (this.staged) throw new ShardStateError("STATE_STAGED", "a block is being assembled; commit it first");
+    if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
     if (this.blocksSinceFlush === 0) return;
     this.store.flushUtxos(this.takeFlush());
     this.flushDone();

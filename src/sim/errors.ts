@@ -1,3 +1,5 @@
+import type { Seed } from "../runtime/seeded-rng.js";
+
 /** Error codes of the deterministic simulator; every simulator error is an `IosError<SimErrorCode>`. */
 export type SimErrorCode =
   /** A link, latency or run option is out of range. */
@@ -16,3 +18,14 @@ export type SimErrorCode =
   | "SIM_INVARIANT_VIOLATED"
   /** `run`/`runUntil` called while the simulator is already running (from inside an event). */
   | "SIM_REENTRANT_RUN";
+
+/** Detail of SIM_EVENT_FAILED and SIM_INVARIANT_VIOLATED: what a replay needs to reach the failure. */
+export interface SimFailureDetail extends Record<string, unknown> {
+  readonly seed: Seed;
+  /** The failing event's number (SIM_EVENT_FAILED) or the last event before the violation. */
+  readonly event: number;
+  /** Virtual time, ms. */
+  readonly time: number;
+  /** The violated invariant's name (SIM_INVARIANT_VIOLATED). */
+  readonly invariant?: string;
+}

@@ -89,10 +89,6 @@ function shortId(id: PeerId): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }
 
-function simError(code: SimErrorCode, message: string): IosError<SimErrorCode> {
-  return new IosError<SimErrorCode>(code, message);
-}
-
 export class SimNetwork {
   private readonly endpoints = new Map<PeerId, Endpoint>();
   private readonly byIndex: Endpoint[] = [];
@@ -152,15 +148,15 @@ export class SimNetwork {
    * already in flight. A node listed in no group is isolated. Replaces any previous partition.
    */
   partition(groups: readonly (readonly PeerId[])[]): void {
-    if (!Array.isArray(groups)) throw simError("SIM_BAD_CONFIG", "partition takes an array of groups of node ids");
+    if (!Array.isArray(groups)) throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "partition takes an array of groups of node ids");
     const assignment = new Int32Array(this.byIndex.length);
     for (let i = 0; i < assignment.length; i++) assignment[i] = -1 - i;
     groups.forEach((group, groupNumber) => {
-      if (!Array.isArray(group)) throw simError("SIM_BAD_CONFIG", `partition group ${groupNumber} is not an array`);
+      if (!Array.isArray(group)) throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", `partition group ${groupNumber} is not an array`);
       for (const id of group) {
         const endpoint = this.endpoint(id);
         if (assignment[endpoint.index]! >= 0) {
-          throw simError("SIM_BAD_CONFIG", `node ${id} is listed in two partition groups`);
+          throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", `node ${id} is listed in two partition groups`);
         }
         assignment[endpoint.index] = groupNumber;
       }
@@ -192,8 +188,8 @@ export class SimNetwork {
 
   /** Adds a node that is down until `attach` (used by the Simulator). */
   register(id: PeerId): void {
-    if (typeof id !== "string" || id.length === 0) throw simError("SIM_BAD_CONFIG", "a node id must be a non-empty string");
-    if (this.endpoints.has(id)) throw simError("SIM_DUPLICATE_NODE", `node ${id} is already registered`);
+    if (typeof id !== "string" || id.length === 0) throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "a node id must be a non-empty string");
+    if (this.endpoints.has(id)) throw new IosError<SimErrorCode>("SIM_DUPLICATE_NODE", `node ${id} is already registered`);
     const endpoint: Endpoint = { id, index: this.byIndex.length, up: false, incarnation: -1, transport: undefined };
     this.endpoints.set(id, endpoint);
     this.byIndex.push(endpoint);
@@ -211,7 +207,7 @@ export class SimNetwork {
    */
   attach(id: PeerId, failures: HandlerFailures): SimTransport {
     const endpoint = this.endpoint(id);
-    if (endpoint.up) throw simError("SIM_NODE_STATE", `node ${id} is already up`);
+    if (endpoint.up) throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is already up`);
     endpoint.incarnation++;
     endpoint.up = true;
     endpoint.transport = new SimTransport(this, id, endpoint.incarnation, failures);
@@ -221,7 +217,7 @@ export class SimNetwork {
   /** Takes a node down: its transport closes, messages in flight to it will be dropped (used by the Simulator). */
   detach(id: PeerId): void {
     const endpoint = this.endpoint(id);
-    if (!endpoint.up) throw simError("SIM_NODE_STATE", `node ${id} is already down`);
+    if (!endpoint.up) throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is already down`);
     endpoint.up = false;
     endpoint.transport?.shut();
     endpoint.transport = undefined;
@@ -234,7 +230,7 @@ export class SimNetwork {
 
   /** @internal The body of `Channel.send` (the channel checked type and payload). */
   transmit(sender: SimTransport, channel: Channel, to: PeerId, type: MessageType, payload: Uint8Array): void {
-    if (typeof to !== "string") throw simError("SIM_BAD_MESSAGE", "destination must be a peer id string");
+    if (typeof to !== "string") throw new IosError<SimErrorCode>("SIM_BAD_MESSAGE", "destination must be a peer id string");
     this.counters.sent++;
     const { shard, epoch } = channel.instance;
     const from = this.endpoint(sender.self);
@@ -318,7 +314,7 @@ export class SimNetwork {
 
   private endpoint(id: PeerId): Endpoint {
     const endpoint = this.endpoints.get(id);
-    if (endpoint === undefined) throw simError("SIM_UNKNOWN_NODE", `no node ${String(id)} in the simulation`);
+    if (endpoint === undefined) throw new IosError<SimErrorCode>("SIM_UNKNOWN_NODE", `no node ${String(id)} in the simulation`);
     return endpoint;
   }
 
@@ -351,7 +347,7 @@ export class SimTransport implements Transport {
       self,
       send: (channel, to, type, payload) => network.transmit(this, channel, to, type, payload),
       broadcast: (channel, group, type, payload) => {
-        if (!Array.isArray(group)) throw simError("SIM_BAD_MESSAGE", "broadcast group must be an array of peer ids");
+        if (!Array.isArray(group)) throw new IosError<SimErrorCode>("SIM_BAD_MESSAGE", "broadcast group must be an array of peer ids");
         for (const peer of group) if (peer !== self) network.transmit(this, channel, peer, type, payload);
       },
     });

@@ -32,7 +32,7 @@ import { MemoryLog, type Logger } from "../log/logger.js";
 import type { PeerId, Transport } from "../net/interface.js";
 import type { Clock, Rng } from "../runtime/interface.js";
 import { SeededRng, type Seed } from "../runtime/seeded-rng.js";
-import type { SimErrorCode } from "./errors.js";
+import type { SimErrorCode, SimFailureDetail } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import type { LinkConfig } from "./link.js";
 import { SimNetwork, type NetworkHost } from "./network.js";
@@ -119,10 +119,6 @@ interface Invariant {
   readonly every: number;
 }
 
-function simError(code: SimErrorCode, message: string, detail?: Record<string, unknown>): IosError<SimErrorCode> {
-  return new IosError<SimErrorCode>(code, message, detail);
-}
-
 export class Simulator {
   readonly seed: Seed;
   readonly network: SimNetwork;
@@ -143,12 +139,12 @@ export class Simulator {
 
   constructor(options: SimulatorOptions) {
     if (typeof options !== "object" || options === null) {
-      throw simError("SIM_BAD_CONFIG", "Simulator takes an options object with a seed");
+      throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "Simulator takes an options object with a seed");
     }
     this.root = SeededRng.fromSeed(options.seed);
     this.seed = options.seed;
     if (options.log !== undefined && typeof options.log !== "function") {
-      throw simError("SIM_BAD_CONFIG", "log must be a function");
+      throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "log must be a function");
     }
     this.trace = new TraceRecorder(options.log);
     this.host = {
@@ -194,7 +190,7 @@ export class Simulator {
    * every node added before `run` is known to the network when any of them starts.
    */
   addNode<T>(id: PeerId, factory: NodeFactory<T>): SimNode<T> {
-    if (typeof factory !== "function") throw simError("SIM_BAD_CONFIG", "a node factory must be a function");
+    if (typeof factory !== "function") throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "a node factory must be a function");
     this.network.register(id);
     const slot = new NodeSlot<T>(id, this.network.indexOf(id), factory);
     this.slots.set(id, slot as NodeSlot<unknown>);
@@ -220,7 +216,7 @@ export class Simulator {
    */
   crash(id: PeerId): void {
     const slot = this.slot(id);
-    if (slot.state !== "up") throw simError("SIM_NODE_STATE", `node ${id} is ${slot.state}, only a running node can crash`);
+    if (slot.state !== "up") throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is ${slot.state}, only a running node can crash`);
     slot.clock!.stop();
     this.network.detach(id);
     slot.state = "crashed";
@@ -236,9 +232,9 @@ export class Simulator {
    */
   restart<T>(id: PeerId, factory?: NodeFactory<T>): SimNode<T> {
     const slot = this.slot(id) as NodeSlot<T>;
-    if (slot.state !== "crashed") throw simError("SIM_NODE_STATE", `node ${id} is ${slot.state}, only a crashed node can restart`);
+    if (slot.state !== "crashed") throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is ${slot.state}, only a crashed node can restart`);
     if (factory !== undefined) {
-      if (typeof factory !== "function") throw simError("SIM_BAD_CONFIG", "a node factory must be a function");
+      if (typeof factory !== "function") throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "a node factory must be a function");
       slot.factory = factory;
     }
     this.startIncarnation(slot, TraceKind.restart);
@@ -248,9 +244,9 @@ export class Simulator {
   /** Runs `action` at virtual time now + `delayMs` (a scripted fault, a workload step). */
   schedule(delayMs: number, label: string, action: () => void): void {
     if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
-      throw simError("SIM_BAD_CONFIG", `delay must be a finite number of milliseconds >= 0, got ${String(delayMs)}`);
+      throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", `delay must be a finite number of milliseconds >= 0, got ${String(delayMs)}`);
     }
-    if (typeof action !== "function") throw simError("SIM_BAD_CONFIG", "a scheduled action must be a function");
+    if (typeof action !== "function") throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "a scheduled action must be a function");
     const labelBytes = new TextEncoder().encode(String(label));
     this.enqueue(this.time + delayMs, () => {
       this.trace.record(TraceKind.script, this.time, [], labelBytes);
@@ -266,9 +262,9 @@ export class Simulator {
    */
   addInvariant(name: string, check: () => boolean | void, options: { every?: number } = {}): void {
     const every = options.every ?? 1;
-    if (typeof check !== "function") throw simError("SIM_BAD_CONFIG", "an invariant must be a function");
+    if (typeof check !== "function") throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "an invariant must be a function");
     if (!Number.isSafeInteger(every) || every < 1) {
-      throw simError("SIM_BAD_CONFIG", `invariant interval must be a positive integer, got ${String(every)}`);
+      throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", `invariant interval must be a positive integer, got ${String(every)}`);
     }
     this.invariants.push({ name: String(name), check, every });
   }
@@ -286,7 +282,7 @@ export class Simulator {
    * returns false if the run went idle or hit a limit first.
    */
   runUntil(predicate: () => boolean, limits: RunLimits = {}): boolean {
-    if (typeof predicate !== "function") throw simError("SIM_BAD_CONFIG", "runUntil takes a predicate function");
+    if (typeof predicate !== "function") throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "runUntil takes a predicate function");
     const { until, maxEvents } = this.checkLimits(limits);
     return this.loop(until, maxEvents, predicate) === "predicate";
   }
@@ -296,7 +292,7 @@ export class Simulator {
     maxEvents: number,
     predicate: (() => boolean) | undefined,
   ): RunResult["reason"] | "predicate" {
-    if (this.running) throw simError("SIM_REENTRANT_RUN", "run/runUntil called from inside a simulation event");
+    if (this.running) throw new IosError<SimErrorCode>("SIM_REENTRANT_RUN", "run/runUntil called from inside a simulation event");
     this.running = true;
     try {
       let budget = maxEvents;
@@ -362,7 +358,7 @@ export class Simulator {
       }
       if (!holds) {
         const why = cause === undefined ? "" : `: ${cause instanceof Error ? cause.message : String(cause)}`;
-        const failure = simError(
+        const failure = new IosError<SimErrorCode, SimFailureDetail>(
           "SIM_INVARIANT_VIOLATED",
           `invariant "${invariant.name}" violated after event ${this.processed} at t=${this.time} ms${why}; ` +
             `replay with seed ${JSON.stringify(this.seed)}`,
@@ -374,9 +370,9 @@ export class Simulator {
     }
   }
 
-  private eventFailure(error: unknown): IosError<SimErrorCode> {
+  private eventFailure(error: unknown): IosError<SimErrorCode, SimFailureDetail> {
     const event = this.processed + 1;
-    const failure = simError(
+    const failure = new IosError<SimErrorCode, SimFailureDetail>(
       "SIM_EVENT_FAILED",
       `event ${event} at t=${this.time} ms threw: ${error instanceof Error ? error.message : String(error)}; ` +
         `replay with seed ${JSON.stringify(this.seed)}`,
@@ -387,21 +383,21 @@ export class Simulator {
   }
 
   private checkLimits(limits: RunLimits): { until: number; maxEvents: number } {
-    if (typeof limits !== "object" || limits === null) throw simError("SIM_BAD_CONFIG", "run limits must be an object");
+    if (typeof limits !== "object" || limits === null) throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "run limits must be an object");
     const until = limits.until ?? Infinity;
     const maxEvents = limits.maxEvents ?? DEFAULT_MAX_EVENTS;
     if (typeof until !== "number" || Number.isNaN(until) || until < this.time) {
-      throw simError("SIM_BAD_CONFIG", `until must be a virtual time >= now (${this.time}), got ${String(until)}`);
+      throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", `until must be a virtual time >= now (${this.time}), got ${String(until)}`);
     }
     if (!(maxEvents === Infinity || (Number.isSafeInteger(maxEvents) && maxEvents >= 0))) {
-      throw simError("SIM_BAD_CONFIG", `maxEvents must be a non-negative integer, got ${String(maxEvents)}`);
+      throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", `maxEvents must be a non-negative integer, got ${String(maxEvents)}`);
     }
     return { until, maxEvents };
   }
 
   private slot(id: PeerId): NodeSlot<unknown> {
     const slot = this.slots.get(id);
-    if (slot === undefined) throw simError("SIM_UNKNOWN_NODE", `no node ${String(id)} in the simulation`);
+    if (slot === undefined) throw new IosError<SimErrorCode>("SIM_UNKNOWN_NODE", `no node ${String(id)} in the simulation`);
     return slot;
   }
 }

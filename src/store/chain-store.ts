@@ -12,10 +12,11 @@
  */
 import { mkdirSync, statSync } from "node:fs";
 import { open, type Database, type RootDatabase } from "lmdb";
-import { StoreError, storeCheck } from "./errors.js";
 import { checkLmdbDataFile } from "./lmdb-file.js";
 import { RecordChainStore, type RecordEnvironment, type RecordTable } from "./record-store.js";
 import { SUB_DATABASES, type SubDatabase } from "./schema.js";
+import { IosError, check } from "../errors.js";
+import type { StoreErrorCode } from "./errors.js";
 
 function lmdbTable(db: Database<Buffer, Buffer>): RecordTable {
   return {
@@ -49,23 +50,23 @@ export class LmdbChainStore extends RecordChainStore {
    * another schema (STORE_SCHEMA_MISMATCH) or inconsistent metadata (STORE_CORRUPT).
    */
   static open(directory: string): LmdbChainStore {
-    storeCheck(typeof directory === "string" && directory.length > 0, "STORE_BAD_INPUT", "store directory must be a non-empty path");
+    check<StoreErrorCode>(typeof directory === "string" && directory.length > 0, "STORE_BAD_INPUT", "store directory must be a non-empty path");
     try {
       mkdirSync(directory, { recursive: true });
     } catch (error) {
-      throw new StoreError("STORE_OPEN_FAILED", `cannot create ${directory}: ${(error as Error).message}`);
+      throw new IosError<StoreErrorCode>("STORE_OPEN_FAILED", `cannot create ${directory}: ${(error as Error).message}`);
     }
-    storeCheck(statSync(directory).isDirectory(), "STORE_OPEN_FAILED", `${directory} is not a directory`);
+    check<StoreErrorCode>(statSync(directory).isDirectory(), "STORE_OPEN_FAILED", `${directory} is not a directory`);
     checkLmdbDataFile(directory);
     let env: RootDatabase;
     try {
       env = open({ path: directory, noSubdir: false, overlappingSync: false, maxDbs: SUB_DATABASES.length + 2 });
     } catch (error) {
-      throw new StoreError("STORE_OPEN_FAILED", `cannot open LMDB environment ${directory}: ${(error as Error).message}`);
+      throw new IosError<StoreErrorCode>("STORE_OPEN_FAILED", `cannot open LMDB environment ${directory}: ${(error as Error).message}`);
     }
     try {
       const foreign = [...env.getKeys()].filter((name) => !(SUB_DATABASES as readonly unknown[]).includes(name));
-      storeCheck(foreign.length === 0, "STORE_FOREIGN", `${directory} holds records this schema does not define (${foreign.slice(0, 3).join(", ")})`);
+      check<StoreErrorCode>(foreign.length === 0, "STORE_FOREIGN", `${directory} holds records this schema does not define (${foreign.slice(0, 3).join(", ")})`);
       return new LmdbChainStore(directory, lmdbEnvironment(env));
     } catch (error) {
       void env.close();

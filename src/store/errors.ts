@@ -1,8 +1,7 @@
 /**
  * Store error codes. Every failure of the LMDB store, and every inconsistency found when a shard's
- * durable state is reopened, is a `StoreError` whose `code` callers branch on.
+ * durable state is reopened, is an `IosError<StoreErrorCode>` whose `code` callers branch on.
  */
-import { IosError } from "../errors.js";
 
 export type StoreErrorCode =
   /** The path cannot be opened as an LMDB environment (permissions, not a directory, ...). */
@@ -22,15 +21,3 @@ export type StoreErrorCode =
   /** An argument of the wrong size or range. */
   | "STORE_BAD_INPUT"
   | "STORE_CLOSED";
-
-export class StoreError extends IosError<StoreErrorCode> {
-  constructor(code: StoreErrorCode, message: string, detail?: Record<string, unknown>) {
-    super(code, message, detail);
-    this.name = "StoreError";
-  }
-}
-
-/** Throws a `StoreError` unless `condition` holds. */
-export function storeCheck(condition: unknown, code: StoreErrorCode, message: string): asserts condition {
-  if (!condition) throw new StoreError(code, message);
-}

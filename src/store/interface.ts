@@ -7,7 +7,7 @@
  *
  * Contract. Every write (`initialize`, `appendBlock`, `flushUtxos`, `setEpoch`) is one atomic
  * transaction: when it returns, all of it is durable; when it throws, none of it happened. Bad
- * arguments throw `StoreError` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
+ * arguments throw `IosError<StoreErrorCode>` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
  * written; reads of a closed store throw STORE_CLOSED.
  */
 import type { ChainTip, FlushMarker, StoreIdentity, TxLocation } from "./schema.js";

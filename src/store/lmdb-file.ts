@@ -10,7 +10,8 @@
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { StoreError } from "./errors.js";
+import { IosError } from "../errors.js";
+import type { StoreErrorCode } from "./errors.js";
 import { readU32 } from "../codec/binary.js";
 
 const LMDB_MAGIC = 0xbeefc0de;
@@ -33,11 +34,11 @@ function readAt(fd: number, position: number, length: number): Buffer {
 }
 
 function checkMetaPage(page: Buffer, which: number, file: string): number {
-  if (page.length < META_BYTES) throw new StoreError("STORE_CORRUPT", `${file}: meta page ${which} is cut short`);
-  if (readU32(page, MAGIC_OFFSET) !== LMDB_MAGIC) throw new StoreError("STORE_CORRUPT", `${file}: meta page ${which} lacks the LMDB magic`);
+  if (page.length < META_BYTES) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `${file}: meta page ${which} is cut short`);
+  if (readU32(page, MAGIC_OFFSET) !== LMDB_MAGIC) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `${file}: meta page ${which} lacks the LMDB magic`);
   const version = readU32(page, VERSION_OFFSET);
   if (version !== LMDB_DATA_VERSION) {
-    throw new StoreError("STORE_CORRUPT", `${file}: meta page ${which} has LMDB data version ${version}, expected ${LMDB_DATA_VERSION}`);
+    throw new IosError<StoreErrorCode>("STORE_CORRUPT", `${file}: meta page ${which} has LMDB data version ${version}, expected ${LMDB_DATA_VERSION}`);
   }
   return readU32(page, PAGE_SIZE_OFFSET);
 }
@@ -57,10 +58,10 @@ export function checkLmdbDataFile(directory: string): void {
   try {
     const pageSize = checkMetaPage(readAt(fd, 0, META_BYTES), 0, file);
     const validSize = pageSize >= MIN_PAGE_SIZE && pageSize <= MAX_PAGE_SIZE && (pageSize & (pageSize - 1)) === 0;
-    if (!validSize) throw new StoreError("STORE_CORRUPT", `${file}: page size ${pageSize} is not a power of two in ${MIN_PAGE_SIZE}..${MAX_PAGE_SIZE}`);
-    if (size < 2 * pageSize) throw new StoreError("STORE_CORRUPT", `${file}: ${size} bytes cannot hold two ${pageSize}-byte meta pages`);
+    if (!validSize) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `${file}: page size ${pageSize} is not a power of two in ${MIN_PAGE_SIZE}..${MAX_PAGE_SIZE}`);
+    if (size < 2 * pageSize) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `${file}: ${size} bytes cannot hold two ${pageSize}-byte meta pages`);
     const secondPageSize = checkMetaPage(readAt(fd, pageSize, META_BYTES), 1, file);
-    if (secondPageSize !== pageSize) throw new StoreError("STORE_CORRUPT", `${file}: meta pages disagree on the page size`);
+    if (secondPageSize !== pageSize) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `${file}: meta pages disagree on the page size`);
   } finally {
     closeSync(fd);
   }

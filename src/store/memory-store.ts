@@ -11,9 +11,10 @@
  * held only in memory (ShardState's unflushed delta, its pending tx index) is gone.
  * Records are copied in and out, so no caller can reach into the disk through a shared buffer.
  */
-import { storeCheck } from "./errors.js";
 import { RecordChainStore, type RecordEnvironment, type RecordTable } from "./record-store.js";
 import { SUB_DATABASES, type SubDatabase } from "./schema.js";
+import { check } from "../errors.js";
+import type { StoreErrorCode } from "./errors.js";
 
 /** Keys as latin1 strings: one char per byte, so string order is byte order. */
 type Records = Map<string, Buffer>;
@@ -36,7 +37,7 @@ export class MemoryDisk {
 
   /** @internal One open handle at a time, as one validator process owns its directory. */
   attach(store: MemoryChainStore): void {
-    storeCheck(this.handle === undefined, "STORE_OPEN_FAILED", `memory:${this.name} is already open; close it or crash() the disk first`);
+    check<StoreErrorCode>(this.handle === undefined, "STORE_OPEN_FAILED", `memory:${this.name} is already open; close it or crash() the disk first`);
     this.handle = store;
   }
 
@@ -54,7 +55,7 @@ function memoryEnvironment(disk: MemoryDisk, onClose: () => void): RecordEnviron
   const table = (name: SubDatabase): RecordTable => {
     const records = disk.records.get(name)!;
     const stage = (key: Buffer, value: Buffer | null): void => {
-      storeCheck(staged !== undefined, "STORE_BAD_INPUT", "memory store writes happen inside a transaction");
+      check<StoreErrorCode>(staged !== undefined, "STORE_BAD_INPUT", "memory store writes happen inside a transaction");
       let writes = staged.get(name);
       if (writes === undefined) staged.set(name, (writes = new Map()));
       writes.set(keyOf(key), value);
@@ -79,7 +80,7 @@ function memoryEnvironment(disk: MemoryDisk, onClose: () => void): RecordEnviron
   return {
     table,
     transaction: (writes) => {
-      storeCheck(staged === undefined, "STORE_BAD_INPUT", "memory store transactions do not nest");
+      check<StoreErrorCode>(staged === undefined, "STORE_BAD_INPUT", "memory store transactions do not nest");
       staged = new Map();
       try {
         writes();

@@ -13,7 +13,6 @@
  *    a flush costs no extra sync.
  *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
  */
-import { StoreError, storeCheck } from "./errors.js";
 import type { ChainStore, StoredBlock, UtxoFlush } from "./interface.js";
 import { readU64 } from "../codec/binary.js";
 import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
@@ -47,6 +46,8 @@ import {
   type SubDatabase,
   type TxLocation,
 } from "./schema.js";
+import { IosError, check } from "../errors.js";
+import type { StoreErrorCode } from "./errors.js";
 
 /** One sub-database of schema.ts: binary keys and values. */
 export interface RecordTable {
@@ -79,19 +80,19 @@ function isHeight(height: number): boolean {
 }
 
 function checkFlush(flush: UtxoFlush): void {
-  storeCheck(isHeight(flush.count), "STORE_BAD_INPUT", "flush count must be a non-negative safe integer");
-  storeCheck(isU64(flush.supply), "STORE_BAD_INPUT", "flush supply must be a u64");
+  check<StoreErrorCode>(isHeight(flush.count), "STORE_BAD_INPUT", "flush count must be a non-negative safe integer");
+  check<StoreErrorCode>(isU64(flush.supply), "STORE_BAD_INPUT", "flush supply must be a u64");
   const index = flush.txIndex;
   if (index !== undefined) {
     const n = index.heights.length;
-    storeCheck(index.txids.length === n * TXID_BYTES && index.positions.length === n, "STORE_BAD_INPUT", `tx index: ${index.txids.length / TXID_BYTES} txids, ${n} heights, ${index.positions.length} positions`);
+    check<StoreErrorCode>(index.txids.length === n * TXID_BYTES && index.positions.length === n, "STORE_BAD_INPUT", `tx index: ${index.txids.length / TXID_BYTES} txids, ${n} heights, ${index.positions.length} positions`);
   }
   let previous: Buffer | undefined;
   flush.writes.forEach((write, i) => {
-    storeCheck(write.key.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `write ${i}: outpoint must be ${OUTPOINT_BYTES} bytes`);
-    storeCheck(write.value === null || write.value.length === UTXO_VALUE_BYTES, "STORE_BAD_INPUT", `write ${i}: value must be ${UTXO_VALUE_BYTES} bytes`);
+    check<StoreErrorCode>(write.key.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `write ${i}: outpoint must be ${OUTPOINT_BYTES} bytes`);
+    check<StoreErrorCode>(write.value === null || write.value.length === UTXO_VALUE_BYTES, "STORE_BAD_INPUT", `write ${i}: value must be ${UTXO_VALUE_BYTES} bytes`);
     const key = asBuffer(write.key);
-    storeCheck(previous === undefined || Buffer.compare(previous, key) < 0, "STORE_BAD_INPUT", `write ${i}: keys must be strictly ascending`);
+    check<StoreErrorCode>(previous === undefined || Buffer.compare(previous, key) < 0, "STORE_BAD_INPUT", `write ${i}: keys must be strictly ascending`);
     previous = key;
   });
 }
@@ -124,22 +125,22 @@ export class RecordChainStore implements ChainStore {
     const identity = meta.get(META_IDENTITY);
     if (identity === undefined) {
       const populated = [meta, blocks, blockHeights, txIndex, utxo].some((db) => !db.isEmpty());
-      storeCheck(!populated, "STORE_FOREIGN", `${this.location} has records but no IOSChain identity`);
+      check<StoreErrorCode>(!populated, "STORE_FOREIGN", `${this.location} has records but no IOSChain identity`);
       return;
     }
     this.identityRecord = decodeIdentity(identity);
     const tip = meta.get(META_TIP);
     const flushed = meta.get(META_FLUSHED);
-    storeCheck(tip !== undefined && flushed !== undefined, "STORE_CORRUPT", "tip or flushed marker missing");
+    check<StoreErrorCode>(tip !== undefined && flushed !== undefined, "STORE_CORRUPT", "tip or flushed marker missing");
     this.tipRecord = decodeTip(tip);
     this.flushedRecord = decodeFlushMarker(flushed);
     const epoch = meta.get(META_EPOCH);
     this.epochRecord = epoch === undefined ? 0 : decodeEpoch(epoch);
     const tipHeight = this.tipRecord.height;
-    storeCheck(this.flushedRecord.height <= tipHeight, "STORE_CORRUPT", `flushed height ${this.flushedRecord.height} is above the tip ${tipHeight}`);
+    check<StoreErrorCode>(this.flushedRecord.height <= tipHeight, "STORE_CORRUPT", `flushed height ${this.flushedRecord.height} is above the tip ${tipHeight}`);
     const lastKey = blocks.lastKey();
     const last = lastKey === undefined ? 0 : decodeHeightKey(lastKey);
-    storeCheck(last === tipHeight, "STORE_CORRUPT", `the last stored block is ${last} but the tip says ${tipHeight}`);
+    check<StoreErrorCode>(last === tipHeight, "STORE_CORRUPT", `the last stored block is ${last} but the tip says ${tipHeight}`);
   }
 
   /** The store stops answering, its environment left as is: a crashed process's handle (memory-store.ts). */
@@ -148,12 +149,12 @@ export class RecordChainStore implements ChainStore {
   }
 
   private checkOpen(): void {
-    storeCheck(!this.closed, "STORE_CLOSED", "the store is closed");
+    check<StoreErrorCode>(!this.closed, "STORE_CLOSED", "the store is closed");
   }
 
   private checkInitialized(): void {
     this.checkOpen();
-    storeCheck(this.identityRecord !== undefined, "STORE_NOT_INITIALIZED", "the store has no genesis state yet");
+    check<StoreErrorCode>(this.identityRecord !== undefined, "STORE_NOT_INITIALIZED", "the store has no genesis state yet");
   }
 
   get initialized(): boolean {
@@ -185,10 +186,10 @@ export class RecordChainStore implements ChainStore {
    */
   initialize(identity: StoreIdentity, entries: Uint8Array): void {
     this.checkOpen();
-    storeCheck(this.identityRecord === undefined, "STORE_ALREADY_INITIALIZED", "the store already holds a chain");
-    storeCheck(Number.isInteger(identity.shard) && identity.shard >= 0 && identity.shard <= 0xffffffff, "STORE_BAD_INPUT", "shard must be a u32");
-    storeCheck(identity.genesisId.length === HASH_BYTES, "STORE_BAD_INPUT", `genesis id must be ${HASH_BYTES} bytes`);
-    storeCheck(entries.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `entries must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
+    check<StoreErrorCode>(this.identityRecord === undefined, "STORE_ALREADY_INITIALIZED", "the store already holds a chain");
+    check<StoreErrorCode>(Number.isInteger(identity.shard) && identity.shard >= 0 && identity.shard <= 0xffffffff, "STORE_BAD_INPUT", "shard must be a u32");
+    check<StoreErrorCode>(identity.genesisId.length === HASH_BYTES, "STORE_BAD_INPUT", `genesis id must be ${HASH_BYTES} bytes`);
+    check<StoreErrorCode>(entries.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `entries must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
     const packed = asBuffer(entries);
     const count = packed.length / UTXO_ENTRY_BYTES;
     const order = Array.from({ length: count }, (_, i) => i * UTXO_ENTRY_BYTES);
@@ -198,12 +199,12 @@ export class RecordChainStore implements ChainStore {
       const key = packed.subarray(at, at + OUTPOINT_BYTES);
       if (i > 0) {
         const previous = order[i - 1]!;
-        storeCheck(!key.equals(packed.subarray(previous, previous + OUTPOINT_BYTES)), "STORE_BAD_INPUT", "duplicate outpoint in the genesis entries");
+        check<StoreErrorCode>(!key.equals(packed.subarray(previous, previous + OUTPOINT_BYTES)), "STORE_BAD_INPUT", "duplicate outpoint in the genesis entries");
       }
       supply += readU64(packed, at + UTXO_ENTRY.offset.amount);
       return { key, value: packed.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES) };
     });
-    storeCheck(isU64(supply), "STORE_BAD_INPUT", "genesis supply exceeds u64");
+    check<StoreErrorCode>(isU64(supply), "STORE_BAD_INPUT", "genesis supply exceeds u64");
     const tip: ChainTip = { height: 0, hash: new Uint8Array(identity.genesisId) };
     const flushed: FlushMarker = { height: 0, count, supply };
     const { meta, utxo } = this.dbs;
@@ -227,22 +228,22 @@ export class RecordChainStore implements ChainStore {
   appendBlock(block: StoredBlock, flush?: UtxoFlush): void {
     this.checkInitialized();
     const tip = this.tipRecord!;
-    storeCheck(isHeight(block.height), "STORE_BAD_INPUT", "block height must be a non-negative safe integer");
-    storeCheck(block.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${block.height} does not follow the tip ${tip.height}`);
-    storeCheck(block.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
-    storeCheck(block.bytes.length > 0, "STORE_BAD_INPUT", "block bytes are empty");
-    storeCheck(block.consensusState === undefined || block.consensusState.length <= MAX_CONSENSUS_STATE_BYTES, "STORE_BAD_INPUT",
+    check<StoreErrorCode>(isHeight(block.height), "STORE_BAD_INPUT", "block height must be a non-negative safe integer");
+    check<StoreErrorCode>(block.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${block.height} does not follow the tip ${tip.height}`);
+    check<StoreErrorCode>(block.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
+    check<StoreErrorCode>(block.bytes.length > 0, "STORE_BAD_INPUT", "block bytes are empty");
+    check<StoreErrorCode>(block.consensusState === undefined || block.consensusState.length <= MAX_CONSENSUS_STATE_BYTES, "STORE_BAD_INPUT",
       `consensus state exceeds ${MAX_CONSENSUS_STATE_BYTES} bytes`);
-    storeCheck(block.txids.length % TXID_BYTES === 0, "STORE_BAD_INPUT", `txids must be a multiple of ${TXID_BYTES} bytes`);
+    check<StoreErrorCode>(block.txids.length % TXID_BYTES === 0, "STORE_BAD_INPUT", `txids must be a multiple of ${TXID_BYTES} bytes`);
     const txCount = block.txids.length / TXID_BYTES;
-    storeCheck(block.positions.length === txCount, "STORE_BAD_INPUT", `${txCount} txids but ${block.positions.length} positions`);
+    check<StoreErrorCode>(block.positions.length === txCount, "STORE_BAD_INPUT", `${txCount} txids but ${block.positions.length} positions`);
     for (let i = 0; i < txCount; i++) {
       const position = block.positions[i]!;
-      storeCheck(Number.isInteger(position) && position >= 0 && position <= 0xffffffff, "STORE_BAD_INPUT", `position ${i} must be a u32`);
+      check<StoreErrorCode>(Number.isInteger(position) && position >= 0 && position <= 0xffffffff, "STORE_BAD_INPUT", `position ${i} must be a u32`);
     }
     if (flush !== undefined) checkFlush(flush);
     const hash = asBuffer(block.hash);
-    storeCheck(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
+    check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
     const { blocks, blockHeights, txIndex, meta } = this.dbs;
@@ -296,20 +297,20 @@ export class RecordChainStore implements ChainStore {
 
   setEpoch(epoch: number): void {
     this.checkInitialized();
-    storeCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "STORE_BAD_INPUT", "epoch must be a u32");
+    check<StoreErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "STORE_BAD_INPUT", "epoch must be a u32");
     this.env.transaction(() => this.dbs.meta.put(META_EPOCH, encodeEpoch(epoch)));
     this.epochRecord = epoch;
   }
 
   getBlock(height: number): Uint8Array | undefined {
     this.checkOpen();
-    storeCheck(isHeight(height), "STORE_BAD_INPUT", "height must be a non-negative safe integer");
+    check<StoreErrorCode>(isHeight(height), "STORE_BAD_INPUT", "height must be a non-negative safe integer");
     return this.dbs.blocks.get(heightKey(height));
   }
 
   getHeight(hash: Uint8Array): number | undefined {
     this.checkOpen();
-    storeCheck(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
+    check<StoreErrorCode>(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
     const value = this.dbs.blockHeights.get(asBuffer(hash));
     return value === undefined ? undefined : decodeHeightValue(value);
   }
@@ -321,7 +322,7 @@ export class RecordChainStore implements ChainStore {
 
   getTxLocation(txid: Uint8Array): TxLocation | undefined {
     this.checkOpen();
-    storeCheck(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
+    check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
     const value = this.dbs.txIndex.get(asBuffer(txid));
     return value === undefined ? undefined : decodeTxLocation(value);
   }
@@ -329,19 +330,19 @@ export class RecordChainStore implements ChainStore {
   /** The flushed value (owner ‖ u64le amount) of an outpoint; the working set is ShardState's table. */
   getUtxo(outpoint: Uint8Array): Uint8Array | undefined {
     this.checkOpen();
-    storeCheck(outpoint.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `outpoint must be ${OUTPOINT_BYTES} bytes`);
+    check<StoreErrorCode>(outpoint.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `outpoint must be ${OUTPOINT_BYTES} bytes`);
     return this.dbs.utxo.get(asBuffer(outpoint));
   }
 
   /** The flushed UTXO set in key order, as packed 76-byte entries, `entriesPerChunk` at a time. */
   *utxoChunks(entriesPerChunk: number): Generator<Uint8Array> {
     this.checkOpen();
-    storeCheck(Number.isInteger(entriesPerChunk) && entriesPerChunk > 0, "STORE_BAD_INPUT", "entriesPerChunk must be a positive integer");
+    check<StoreErrorCode>(Number.isInteger(entriesPerChunk) && entriesPerChunk > 0, "STORE_BAD_INPUT", "entriesPerChunk must be a positive integer");
     let chunk = Buffer.allocUnsafe(entriesPerChunk * UTXO_ENTRY_BYTES);
     let filled = 0;
     for (const { key, value } of this.dbs.utxo.entries()) {
       if (key.length !== OUTPOINT_BYTES || value.length !== UTXO_VALUE_BYTES) {
-        throw new StoreError("STORE_CORRUPT", `utxo record of ${key.length}/${value.length} bytes, expected ${OUTPOINT_BYTES}/${UTXO_VALUE_BYTES}`);
+        throw new IosError<StoreErrorCode>("STORE_CORRUPT", `utxo record of ${key.length}/${value.length} bytes, expected ${OUTPOINT_BYTES}/${UTXO_VALUE_BYTES}`);
       }
       const at = filled * UTXO_ENTRY_BYTES;
       key.copy(chunk, at);

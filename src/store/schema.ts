@@ -16,7 +16,8 @@
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
  */
-import { StoreError, storeCheck, type StoreErrorCode } from "./errors.js";
+import { IosError, check } from "../errors.js";
+import type { StoreErrorCode } from "./errors.js";
 import { BinaryReader, readU32, readU64BE, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
 import { layout, type Layout } from "../codec/layout.js";
 import { HASH_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
@@ -49,7 +50,7 @@ const EPOCH = layout({ epoch: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
 const U64_MAX = (1n << 64n) - 1n;
 /** A record of the wrong size or a height beyond 2^53 − 1 is STORE_CORRUPT. */
-const RECORD_CODES = singleCode<StoreErrorCode>("STORE_CORRUPT", (code, message) => new StoreError(code, message));
+const RECORD_CODES = singleCode<StoreErrorCode>("STORE_CORRUPT", (code, message) => new IosError<StoreErrorCode>(code, message));
 
 export interface StoreIdentity {
   readonly shard: number;
@@ -91,7 +92,7 @@ export function heightKey(height: number): Buffer {
 export function decodeHeightKey(key: Buffer): number {
   recordReader(key, HEIGHT_KEY, "block key");
   const height = readU64BE(key, HEIGHT_KEY.offset.height);
-  storeCheck(height <= BigInt(Number.MAX_SAFE_INTEGER), "STORE_CORRUPT", `block key height ${height} exceeds 2^53 - 1`);
+  check<StoreErrorCode>(height <= BigInt(Number.MAX_SAFE_INTEGER), "STORE_CORRUPT", `block key height ${height} exceeds 2^53 - 1`);
   return Number(height);
 }
 
@@ -116,9 +117,9 @@ export function encodeIdentity(identity: StoreIdentity): Buffer {
 
 /** Checks magic and schema version first, so a foreign or older store says so rather than "corrupt". */
 export function decodeIdentity(value: Buffer): StoreIdentity {
-  storeCheck(value.length >= IDENTITY.offset.shard && value.subarray(0, IDENTITY.size.magic).equals(STORE_MAGIC), "STORE_FOREIGN", "the identity record lacks the IOSCHAIN magic");
+  check<StoreErrorCode>(value.length >= IDENTITY.offset.shard && value.subarray(0, IDENTITY.size.magic).equals(STORE_MAGIC), "STORE_FOREIGN", "the identity record lacks the IOSCHAIN magic");
   const version = readU32(value, IDENTITY.offset.schema);
-  storeCheck(version === SCHEMA_VERSION, "STORE_SCHEMA_MISMATCH", `store schema version ${version}, this program reads version ${SCHEMA_VERSION}`);
+  check<StoreErrorCode>(version === SCHEMA_VERSION, "STORE_SCHEMA_MISMATCH", `store schema version ${version}, this program reads version ${SCHEMA_VERSION}`);
   const reader = recordReader(value, IDENTITY, "identity");
   reader.skip(IDENTITY.offset.shard);
   return { shard: reader.u32("shard"), genesisId: new Uint8Array(reader.bytes(HASH_BYTES)) };

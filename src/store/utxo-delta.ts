@@ -7,10 +7,11 @@
  * in the window is a delete of a flushed entry. `sortedWrites()` yields the net writes in LMDB key
  * order (byte order of the outpoint), which is what keeps the flush's B-tree writes local.
  */
-import { StoreError, storeCheck } from "./errors.js";
 import { OUTPOINT_BYTES } from "../codec/sizes.js";
 import { UTXO_ENTRY_BYTES } from "./schema.js";
 import type { UtxoWrite } from "./interface.js";
+import { IosError, check } from "../errors.js";
+import type { StoreErrorCode } from "./errors.js";
 
 export class UtxoDelta {
   /** latin1 string of the outpoint (one char per byte, so string order = byte order) → value or delete. */
@@ -23,20 +24,20 @@ export class UtxoDelta {
 
   /** Records one block's changes: its spends first, then its (net) creations. */
   addBlock(created: Uint8Array, spent: Uint8Array): void {
-    storeCheck(created.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `created must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
-    storeCheck(spent.length % OUTPOINT_BYTES === 0, "STORE_BAD_INPUT", `spent must be a multiple of ${OUTPOINT_BYTES} bytes`);
+    check<StoreErrorCode>(created.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `created must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
+    check<StoreErrorCode>(spent.length % OUTPOINT_BYTES === 0, "STORE_BAD_INPUT", `spent must be a multiple of ${OUTPOINT_BYTES} bytes`);
     const spentKeys = Buffer.from(spent.buffer, spent.byteOffset, spent.byteLength);
     for (let at = 0; at < spentKeys.length; at += OUTPOINT_BYTES) {
       const key = spentKeys.toString("latin1", at, at + OUTPOINT_BYTES);
       const before = this.pending.get(key);
-      if (before === null) throw new StoreError("STORE_BAD_INPUT", "an outpoint is spent twice in one flush window");
+      if (before === null) throw new IosError<StoreErrorCode>("STORE_BAD_INPUT", "an outpoint is spent twice in one flush window");
       if (before === undefined) this.pending.set(key, null);
       else this.pending.delete(key);
     }
     const entries = Buffer.from(created.buffer, created.byteOffset, created.byteLength);
     for (let at = 0; at < entries.length; at += UTXO_ENTRY_BYTES) {
       const key = entries.toString("latin1", at, at + OUTPOINT_BYTES);
-      storeCheck(!this.pending.has(key), "STORE_BAD_INPUT", "an outpoint is created twice in one flush window");
+      check<StoreErrorCode>(!this.pending.has(key), "STORE_BAD_INPUT", "an outpoint is created twice in one flush window");
       this.pending.set(key, created.slice(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES));
     }
   }

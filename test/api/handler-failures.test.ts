@@ -1,6 +1,6 @@
 /**
- * Loud failures in the client API: an exception in a route that is not the API's own answer (an
- * ApiError) is logged with its code — the IosError's, or INTERNAL with the stack — counted in
+ * Loud failures in the client API: an exception in a route that is not the API's own answer (a
+ * refusal with an API code) is logged with its code — the IosError's, or INTERNAL with the stack — counted in
  * ios_handler_errors_total, and answered; the server goes on serving.
  */
 import assert from "node:assert/strict";
@@ -8,8 +8,9 @@ import { after, before, describe, it } from "node:test";
 import type { ClientBackend, MetricFamily } from "../../src/api/interface.js";
 import { HandlerFailures } from "../../src/log/handler-failures.js";
 import { MemoryLog } from "../../src/log/logger.js";
-import { StoreError } from "../../src/store/errors.js";
 import { getJson, serveApi } from "./helpers.js";
+import { IosError } from "../../src/errors.js";
+import type { StoreErrorCode } from "../../src/store/errors.js";
 
 const log = new MemoryLog();
 const failures = new HandlerFailures(log.logger);
@@ -29,7 +30,7 @@ const backend: ClientBackend = {
   },
   submit: async () => [],
   status: () => {
-    throw new StoreError("STORE_CLOSED", "the store is closed");
+    throw new IosError<StoreErrorCode>("STORE_CLOSED", "the store is closed");
   },
   onConfirmations: () => () => undefined,
   onOptimistic: () => () => undefined,
@@ -64,7 +65,7 @@ describe("client API handler failures", () => {
     assert.equal(log.entries({ subsystem: "api", code: "STORE_CLOSED" })[0]!.level, "warn");
   });
 
-  it("the API's own answers (ApiError) are not failures; the server keeps serving and /metrics shows the counts", async () => {
+  it("the API's own answers (API_* codes) are not failures; the server keeps serving and /metrics shows the counts", async () => {
     const before = failures.total;
     assert.equal((await getJson(`${base}/v1/tx/nothex`)).body.error.code, "API_BAD_PARAMETER");
     assert.equal((await getJson(`${base}/v1/status`)).status, 200);

@@ -6,10 +6,11 @@ import {
   BlockKind, HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_TXS, blockHash, decodeBlock, decodeBlockEnvelope, encodeBlock,
   encodeBlockHeader, makeBlockHeader, sealOptimistic, txRootOf, type BlockHeader, type BlockSeal,
 } from "../../src/ledger/block.js";
-import { LedgerError } from "../../src/ledger/errors.js";
 import { validateStateless } from "../../src/ledger/stateless.js";
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
 import { codeOf } from "../support/errors.js";
+import { IosError, hasCodeIn } from "../../src/errors.js";
+import { LEDGER_ERROR_CODES, type LedgerErrorCode, type TransactionFailureDetail } from "../../src/ledger/errors.js";
 
 /** RFC 6962 §2.1 Merkle tree hash, written directly from the RFC with @noble/hashes. */
 function referenceRoot(leaves: Uint8Array[]): Uint8Array {
@@ -126,7 +127,7 @@ describe("strict block decoding", () => {
       ["BLOCK_TRUNCATED", patched(HEADER_BYTES, [2, 0], final)],
     ];
     for (const [code, block] of cases) assert.equal(codeOf(() => decodeBlock(block)), code);
-    assert.throws(() => decodeBlock(patched(HEADER_BYTES + 64 + 4, [9])), (error: LedgerError) => error.detail?.code === "TX_UNKNOWN_VERSION" && error.detail?.index === 0);
+    assert.throws(() => decodeBlock(patched(HEADER_BYTES + 64 + 4, [9])), (error: IosError<LedgerErrorCode, TransactionFailureDetail>) => error.detail?.code === "TX_UNKNOWN_VERSION" && error.detail?.index === 0);
   });
 
   it("the encoder refuses inconsistent blocks", () => {
@@ -158,7 +159,7 @@ describe("strict block decoding", () => {
         assert.deepEqual(encodeBlock(block.header, block.seal, block.transactions), candidate);
         codes.add("ok");
       } catch (error) {
-        assert.ok(error instanceof LedgerError, `non-coded error: ${String(error)}`);
+        assert.ok(hasCodeIn(error, LEDGER_ERROR_CODES), `non-coded error: ${String(error)}`);
         assert.match(error.code, /^BLOCK_/);
         codes.add(error.code);
       }

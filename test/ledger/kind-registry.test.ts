@@ -12,7 +12,6 @@ import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../../src/cod
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
-import { LedgerError } from "../../src/ledger/errors.js";
 import { signMessage } from "../../src/ledger/keys.js";
 import { RECORD_HEADER, TX_CODES, TX_PREFIX, TX_VERSION, checkTxPrefix, type TxKindModule, type TxShape } from "../../src/ledger/kinds/interface.js";
 import { registerTxKind, scanTransaction, spenderOf, transactionIdOfEncoding, txKindModule } from "../../src/ledger/kinds/registry.js";
@@ -24,6 +23,8 @@ import { TxKind, outpointKey } from "../../src/ledger/transaction.js";
 import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
 import { codeOf } from "../support/errors.js";
 import { hex, signedTransfer } from "./helpers.js";
+import { IosError } from "../../src/errors.js";
+import type { LedgerErrorCode } from "../../src/ledger/errors.js";
 
 /** A kind byte no real kind will take. */
 const NOTE_KIND = 0xf0;
@@ -81,7 +82,7 @@ const noteKind: TxKindModule<Note> = {
   shards: (tx, shardCount) => [shardOfOwner(ownerOf(tx), shardCount)],
   checkStateless(tx, _shape, shard, shardCount) {
     const actual = shardOfOwner(ownerOf(tx), shardCount);
-    if (actual !== shard) throw new LedgerError("TX_WRONG_SHARD", `the owner lives in shard ${actual}, not ${shard}`);
+    if (actual !== shard) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `the owner lives in shard ${actual}, not ${shard}`);
   },
   signatureItems(tx, shape, txid, out) {
     out.push({ signature: tx.subarray(shape.unsignedEnd, shape.unsignedEnd + SIGNATURE_BYTES), message: txid, publicKey: ownerOf(tx) });

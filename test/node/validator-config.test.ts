@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { genesisToJson, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { keyPairFromSecret } from "../../src/ledger/keys.js";
+import { IosError } from "../../src/errors.js";
 import {
-  ConfigError,
   DEFAULT_API_LIMITS,
   keyFileJson,
   loadNodeSetup,
@@ -39,7 +39,7 @@ function refused(mutate: (c: Record<string, any>) => void, code: string, pattern
   mutate(config);
   assert.throws(
     () => parseNodeConfig(JSON.stringify(config), file),
-    (error) => error instanceof ConfigError && error.code === code && pattern.test(error.message) && error.message.includes(file),
+    (error) => error instanceof IosError && error.code === code && pattern.test(error.message) && error.message.includes(file),
   );
 }
 
@@ -60,7 +60,7 @@ describe("node configuration", () => {
   });
 
   it("names the exact field that is wrong", () => {
-    assert.throws(() => parseNodeConfig("{ nope", file), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_JSON");
+    assert.throws(() => parseNodeConfig("{ nope", file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_JSON");
     refused((c) => (c.extra = 1), "CONFIG_UNKNOWN_FIELD", /\$\.extra is not a known field/);
     refused((c) => delete c.dataDir, "CONFIG_MISSING_FIELD", /\$\.dataDir is missing/);
     refused((c) => (c.version = 2), "CONFIG_BAD_FIELD", /\$\.version must be 1/);
@@ -88,7 +88,7 @@ describe("node configuration", () => {
     assert.deepEqual(parsed.publicKey, pair.publicKey);
     const damaged = JSON.parse(keyFileJson(pair)) as Record<string, string>;
     damaged.publicKey = hex(validators[0]!.publicKey);
-    assert.throws(() => parseKeyFile(JSON.stringify(damaged), "k.json"), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_KEY_FILE" && /does not match/.test(e.message));
+    assert.throws(() => parseKeyFile(JSON.stringify(damaged), "k.json"), (e) => e instanceof IosError && e.code === "CONFIG_BAD_KEY_FILE" && /does not match/.test(e.message));
   });
 
   it("checks that the configuration, genesis and key fit together", () => {
@@ -105,16 +105,16 @@ describe("node configuration", () => {
 
     writeFileSync(join(dir, "stranger.key.json"), keyFileJson(keyPairFromSecret(new Uint8Array(32).fill(1))));
     writeFileSync(file, JSON.stringify({ ...valid(), key: "stranger.key.json" }));
-    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_A_VALIDATOR");
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_NOT_A_VALIDATOR");
     // A solo validator is a genesis validator too: the solo mode does not lift the check.
     writeFileSync(file, JSON.stringify({ ...valid(), key: "stranger.key.json", consensus: { mode: "solo" } }));
-    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_A_VALIDATOR" && /is not among the 2 validators/.test(e.message));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_NOT_A_VALIDATOR" && /is not among the 2 validators/.test(e.message));
     writeFileSync(file, JSON.stringify({ ...valid(), shard: 0 }));
-    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_OBSOLETE_FIELD");
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_OBSOLETE_FIELD");
     // Peers are an address book of genesis validators: a stranger's key is refused by name.
     const stranger = hex(keyPairFromSecret(new Uint8Array(32).fill(2)).publicKey);
     writeFileSync(file, JSON.stringify({ ...valid(), peers: [{ publicKey: stranger, url: "ws://127.0.0.1:1/peer" }] }));
-    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_FIELD" && e.message.includes(`$.peers[0].publicKey ${stranger} is not a validator`));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_FIELD" && e.message.includes(`$.peers[0].publicKey ${stranger} is not a validator`));
     // A validator of the other shard is a valid address-book entry; the node links only with its own shard's members.
     const other = hex(validators[1]!.publicKey);
     writeFileSync(file, JSON.stringify({ ...valid(), peers: [{ publicKey: other, url: "ws://127.0.0.1:1/peer" }] }));
@@ -123,11 +123,11 @@ describe("node configuration", () => {
     const sparse = makeTestGenesis({ seed: "config-test", shardCount: 3, accounts: 1, amount: 1n, validators: 2 }).genesis;
     writeFileSync(join(dir, "sparse-genesis.json"), genesisToJson(sparse));
     writeFileSync(file, JSON.stringify({ ...valid(), genesis: "sparse-genesis.json" }));
-    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_GENESIS" && /EPOCH_TOO_FEW_VALIDATORS/.test(e.message) && e.message.includes("sparse-genesis.json"));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_GENESIS" && /EPOCH_TOO_FEW_VALIDATORS/.test(e.message) && e.message.includes("sparse-genesis.json"));
     writeFileSync(file, JSON.stringify({ ...valid(), genesis: "missing.json" }));
-    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_NOT_FOUND" && /missing\.json does not exist/.test(e.message));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_NOT_FOUND" && /missing\.json does not exist/.test(e.message));
     writeFileSync(join(dir, "bad-genesis.json"), "{}");
     writeFileSync(file, JSON.stringify({ ...valid(), genesis: "bad-genesis.json" }));
-    assert.throws(() => loadNodeSetup(file), (e) => e instanceof ConfigError && e.code === "CONFIG_BAD_GENESIS");
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_GENESIS");
   });
 });

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { IosError } from "../../src/errors.js";
 import type { HandlerFailures } from "../../src/log/handler-failures.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
+import type { SimErrorCode, SimFailureDetail } from "../../src/sim/errors.js";
 import { EventQueue, type ScheduledEvent } from "../../src/sim/event-queue.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { Clock } from "../../src/runtime/interface.js";
@@ -117,18 +118,18 @@ describe("simulator", () => {
     };
     const { sim, recorder } = build();
     sim.addInvariant("fewer than 12 deliveries", () => (recorder.instance?.received.length ?? 0) < 12);
-    let failure: IosError | undefined;
+    let failure: IosError<SimErrorCode, SimFailureDetail> | undefined;
     assert.throws(
       () => sim.run(),
       (error: unknown) => {
-        failure = error as IosError;
+        failure = error as IosError<SimErrorCode, SimFailureDetail>;
         return hasCode("SIM_INVARIANT_VIOLATED")(error);
       },
     );
     assert.match(failure!.message, /fewer than 12 deliveries/);
     assert.match(failure!.message, /"replay-me"/);
-    const event = failure!.detail!["event"] as number;
-    assert.equal(failure!.detail!["seed"], "replay-me");
+    const event = failure!.detail!.event;
+    assert.equal(failure!.detail!.seed, "replay-me");
     assert.equal(event, sim.eventCount);
     // Replay: the same seed reaches the same state one event before the failure.
     const replay = build();

@@ -8,14 +8,15 @@
  * `expectedInvalidBeforeDetection(p)`, `invalidForConfidence(p, confidence)`,
  * `binomialInterval(trials, probability, sigmas)`.
  */
-import { pobCheck } from "./errors.js";
+import { check } from "../../errors.js";
+import type { PobErrorCode } from "./errors.js";
 
 function checkProbability(p: number, what: string): void {
-  pobCheck(typeof p === "number" && p >= 0 && p <= 1, "POB_BAD_PROBABILITY", `${what} must be a number in [0, 1], got ${String(p)}`);
+  check<PobErrorCode>(typeof p === "number" && p >= 0 && p <= 1, "POB_BAD_PROBABILITY", `${what} must be a number in [0, 1], got ${String(p)}`);
 }
 
 function checkCount(k: number, what: string): void {
-  pobCheck(Number.isSafeInteger(k) && k >= 0, "POB_BAD_ARGUMENT", `${what} must be a non-negative integer, got ${String(k)}`);
+  check<PobErrorCode>(Number.isSafeInteger(k) && k >= 0, "POB_BAD_ARGUMENT", `${what} must be a non-negative integer, got ${String(k)}`);
 }
 
 /** P(no invalid transaction among k is sampled) = (1 − p)^k. */
@@ -36,7 +37,7 @@ export function detectionProbability(p: number, k: number): number {
  */
 export function expectedInvalidBeforeDetection(p: number): number {
   checkProbability(p, "p");
-  pobCheck(p > 0, "POB_BAD_PROBABILITY", "p must be > 0: with p = 0 nothing is ever detected");
+  check<PobErrorCode>(p > 0, "POB_BAD_PROBABILITY", "p must be > 0: with p = 0 nothing is ever detected");
   return (1 - p) / p;
 }
 
@@ -47,8 +48,8 @@ export function expectedInvalidBeforeDetection(p: number): number {
 export function invalidForConfidence(p: number, confidence: number): number {
   checkProbability(p, "p");
   checkProbability(confidence, "confidence");
-  pobCheck(p > 0, "POB_BAD_PROBABILITY", "p must be > 0");
-  pobCheck(confidence < 1, "POB_BAD_PROBABILITY", "confidence 1 needs p = 1 or infinitely many samples");
+  check<PobErrorCode>(p > 0, "POB_BAD_PROBABILITY", "p must be > 0");
+  check<PobErrorCode>(confidence < 1, "POB_BAD_PROBABILITY", "confidence 1 needs p = 1 or infinitely many samples");
   if (p === 1 || confidence === 0) return confidence === 0 ? 0 : 1;
   return Math.max(0, Math.ceil(Math.log(1 - confidence) / Math.log(1 - p)));
 }
@@ -57,7 +58,7 @@ export function invalidForConfidence(p: number, confidence: number): number {
 export function binomialInterval(trials: number, probability: number, sigmas: number): { mean: number; sd: number; low: number; high: number } {
   checkCount(trials, "trials");
   checkProbability(probability, "probability");
-  pobCheck(typeof sigmas === "number" && sigmas >= 0, "POB_BAD_ARGUMENT", `sigmas must be ≥ 0, got ${String(sigmas)}`);
+  check<PobErrorCode>(typeof sigmas === "number" && sigmas >= 0, "POB_BAD_ARGUMENT", `sigmas must be ≥ 0, got ${String(sigmas)}`);
   const mean = trials * probability;
   const sd = Math.sqrt(trials * probability * (1 - probability));
   return { mean, sd, low: Math.max(0, mean - sigmas * sd), high: Math.min(trials, mean + sigmas * sd) };

@@ -18,9 +18,10 @@
  * API: `spenderOf(tx)`, `assignee(key, believable)`, `assigneeIndex(key, believable)`.
  */
 import { sha256 } from "../../crypto/sha256.js";
-import { pobCheck } from "./errors.js";
 import { PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
 import { readU64 } from "../../codec/binary.js";
+import { check } from "../../errors.js";
+import type { PobErrorCode } from "./errors.js";
 
 /** The assignment key of an encoded transaction: its kind's spender (a transfer's first input owner), a view. */
 export { spenderOf } from "../../ledger/kinds/registry.js";
@@ -38,8 +39,8 @@ function weight(validator: Uint8Array, key: Uint8Array): bigint {
 
 /** Index in `believable` of the validator that handles assignment key `key` (a spender, 32 bytes). */
 export function assigneeIndex(key: Uint8Array, believable: readonly Uint8Array[]): number {
-  pobCheck(key instanceof Uint8Array && key.length === PUBLIC_KEY_BYTES, "POB_BAD_ARGUMENT", "an assignment key must be 32 bytes");
-  pobCheck(believable.length > 0, "POB_EMPTY_LEAGUE", "no believable validator to assign to (one-league mode?)");
+  check<PobErrorCode>(key instanceof Uint8Array && key.length === PUBLIC_KEY_BYTES, "POB_BAD_ARGUMENT", "an assignment key must be 32 bytes");
+  check<PobErrorCode>(believable.length > 0, "POB_EMPTY_LEAGUE", "no believable validator to assign to (one-league mode?)");
   // A league of one takes everything: no weight to compare (a devnet's usual single producer).
   if (believable.length === 1) return 0;
   let best = 0;

@@ -29,9 +29,10 @@
  * `believabilityScore(account)`, `believabilityUnits(account)`, `log2Fixed(x)`.
  */
 import type { GenesisValidator } from "../../ledger/genesis.js";
-import { PobError, pobCheck } from "./errors.js";
 import { toHex } from "../../hex.js";
 import { PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
+import { IosError, check } from "../../errors.js";
+import type { PobErrorCode } from "./errors.js";
 
 /** Servi units at which the Servi term reaches half of its weight. */
 export const SERVI_HALF = 16;
@@ -73,7 +74,7 @@ export const SCORE_UNIT_BITS = 32n;
 
 /** ⌊log2(x) · 2^16⌋ for x ≥ 1, exactly, by repeated squaring of the mantissa. */
 export function log2Fixed(x: bigint): bigint {
-  if (x < 1n) throw new PobError("POB_BAD_ARGUMENT", "log2 of a value below 1");
+  if (x < 1n) throw new IosError<PobErrorCode>("POB_BAD_ARGUMENT", "log2 of a value below 1");
   const whole = BigInt(x.toString(2).length - 1);
   const one = 1n << 62n;
   let y = (x << 62n) >> whole; // x / 2^whole in [1, 2), 62 fractional bits
@@ -115,16 +116,16 @@ export class BelievabilityLedger {
   private currentEpoch: number;
 
   constructor(accounts: readonly BelievabilityAccount[], epoch = 0) {
-    pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_ACCOUNT", `epoch must be a u32, got ${epoch}`);
+    check<PobErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_ACCOUNT", `epoch must be a u32, got ${epoch}`);
     this.currentEpoch = epoch;
     accounts.forEach((account, i) => {
-      pobCheck(account.publicKey instanceof Uint8Array && account.publicKey.length === PUBLIC_KEY_BYTES, "POB_BAD_ACCOUNT", `account ${i}: publicKey must be ${PUBLIC_KEY_BYTES} bytes`);
-      pobCheck(typeof account.stake === "bigint" && account.stake >= 0n && account.stake <= MAX_U64, "POB_BAD_ACCOUNT", `account ${i}: stake must be a u64`);
-      pobCheck(Number.isSafeInteger(account.servi) && account.servi >= 0, "POB_BAD_ACCOUNT", `account ${i}: servi must be a non-negative integer`);
-      pobCheck(Number.isInteger(account.reputation) && account.reputation >= 0 && account.reputation <= REPUTATION_MAX, "POB_BAD_ACCOUNT",
+      check<PobErrorCode>(account.publicKey instanceof Uint8Array && account.publicKey.length === PUBLIC_KEY_BYTES, "POB_BAD_ACCOUNT", `account ${i}: publicKey must be ${PUBLIC_KEY_BYTES} bytes`);
+      check<PobErrorCode>(typeof account.stake === "bigint" && account.stake >= 0n && account.stake <= MAX_U64, "POB_BAD_ACCOUNT", `account ${i}: stake must be a u64`);
+      check<PobErrorCode>(Number.isSafeInteger(account.servi) && account.servi >= 0, "POB_BAD_ACCOUNT", `account ${i}: servi must be a non-negative integer`);
+      check<PobErrorCode>(Number.isInteger(account.reputation) && account.reputation >= 0 && account.reputation <= REPUTATION_MAX, "POB_BAD_ACCOUNT",
         `account ${i}: reputation must be an integer in 0..${REPUTATION_MAX}`);
       const key = toHex(account.publicKey);
-      pobCheck(!this.accounts.has(key), "POB_DUPLICATE_VALIDATOR", `account ${i} repeats validator ${key}`);
+      check<PobErrorCode>(!this.accounts.has(key), "POB_DUPLICATE_VALIDATOR", `account ${i} repeats validator ${key}`);
       this.accounts.set(key, { publicKey: Uint8Array.from(account.publicKey), stake: account.stake, servi: account.servi, reputation: account.reputation });
     });
   }
@@ -140,7 +141,7 @@ export class BelievabilityLedger {
 
   private account(publicKey: Uint8Array): MutableAccount {
     const account = this.accounts.get(toHex(publicKey));
-    if (account === undefined) throw new PobError("POB_UNKNOWN_VALIDATOR", `validator ${toHex(publicKey)} has no believability account`);
+    if (account === undefined) throw new IosError<PobErrorCode>("POB_UNKNOWN_VALIDATOR", `validator ${toHex(publicKey)} has no believability account`);
     return account;
   }
 
@@ -170,7 +171,7 @@ export class BelievabilityLedger {
 
   /** Self-issuance of Servi for `contributions` contributions (§7.1). */
   issueServi(publicKey: Uint8Array, contributions = 1): void {
-    pobCheck(Number.isSafeInteger(contributions) && contributions > 0, "POB_BAD_ARGUMENT", `contributions must be a positive integer, got ${contributions}`);
+    check<PobErrorCode>(Number.isSafeInteger(contributions) && contributions > 0, "POB_BAD_ARGUMENT", `contributions must be a positive integer, got ${contributions}`);
     const account = this.account(publicKey);
     account.servi += contributions * SERVI_PER_CONTRIBUTION;
   }
@@ -213,7 +214,7 @@ export class BelievabilityLedger {
 
   /** Starts epoch `epoch` (> the current one): the per-epoch exclusions end. */
   beginEpoch(epoch: number): void {
-    pobCheck(Number.isInteger(epoch) && epoch > this.currentEpoch && epoch <= 0xffffffff, "POB_BAD_ARGUMENT",
+    check<PobErrorCode>(Number.isInteger(epoch) && epoch > this.currentEpoch && epoch <= 0xffffffff, "POB_BAD_ARGUMENT",
       `next epoch must be an integer above ${this.currentEpoch}, got ${epoch}`);
     this.currentEpoch = epoch;
     this.excluded.clear();

@@ -1,8 +1,8 @@
 /**
- * Proof-of-Believability error codes (white paper §7.2). Policy and input checks throw a
- * `PobError`; per-transaction and per-block verdicts of phase 2 carry the same codes as data.
+ * Proof-of-Believability error codes (white paper §7.2). Policy and input checks throw an
+ * `IosError<PobErrorCode>`; per-transaction and per-block verdicts of phase 2 carry the same
+ * codes as data.
  */
-import { IosError } from "../../errors.js";
 
 export type PobErrorCode =
   // sharding policy
@@ -38,15 +38,3 @@ export type PobErrorCode =
   | "POB_EVIDENCE_BAD_TX"
   | "POB_EVIDENCE_NOT_INCLUDED"
   | "POB_EVIDENCE_TX_VALID";
-
-export class PobError extends IosError<PobErrorCode> {
-  constructor(code: PobErrorCode, message: string, detail?: Record<string, unknown>) {
-    super(code, message, detail);
-    this.name = "PobError";
-  }
-}
-
-/** Throws a `PobError` unless `condition` holds. */
-export function pobCheck(condition: unknown, code: PobErrorCode, message: string): asserts condition {
-  if (!condition) throw new PobError(code, message);
-}

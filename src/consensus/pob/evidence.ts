@@ -19,18 +19,18 @@
  * `encodeEvidence`, `decodeEvidence`.
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
-import { IosError } from "../../errors.js";
+import { IosError, check, hasCodeIn } from "../../errors.js";
 import { Ed25519Verifier, verify as verifySignature, type SignatureItem } from "../../crypto/ed25519.js";
 import { decodeMerkleProof, encodeMerkleProof, merkleProofOfPackedLeaves, verifyMerkleProof, type MerkleProof } from "../../crypto/merkle.js";
 import { BlockKind, HEADER_BYTES, blockHash, decodeBlockHeader, encodeBlockHeader, type BlockHeader, type DecodedBlock } from "../../ledger/block.js";
-import { LedgerError } from "../../ledger/errors.js";
 import { signatureItemsOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
-import { PobError, pobCheck, type PobErrorCode } from "./errors.js";
+import type { PobErrorCode } from "./errors.js";
 import { sameBytes } from "../../bytes.js";
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
 export const EVIDENCE_VERSION = 1;
-const EVIDENCE_CODES = singleCode<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", (code, message) => new PobError(code, message));
+const EVIDENCE_CODES = singleCode<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", (code, message) => new IosError<PobErrorCode>(code, message));
 
 /** A signed optimistic header and the audit path of one transaction in it. */
 export interface SignedInclusion {
@@ -56,8 +56,8 @@ function verifier(given: Ed25519Verifier | undefined): (sig: Uint8Array, msg: Ui
 
 /** Inclusion of transaction `index` of a decoded optimistic block. */
 export function makeInclusion(block: DecodedBlock, index: number): SignedInclusion {
-  pobCheck(block.seal.kind === "producer", "POB_BAD_ARGUMENT", "only an optimistic block (producer seal) gives a signed inclusion");
-  pobCheck(Number.isInteger(index) && index >= 0 && index < block.header.txCount, "POB_BAD_ARGUMENT",
+  check<PobErrorCode>(block.seal.kind === "producer", "POB_BAD_ARGUMENT", "only an optimistic block (producer seal) gives a signed inclusion");
+  check<PobErrorCode>(Number.isInteger(index) && index >= 0 && index < block.header.txCount, "POB_BAD_ARGUMENT",
     `transaction index ${index} is not in 0..${block.header.txCount - 1}`);
   return { header: block.header, seal: block.seal.signature, proof: merkleProofOfPackedLeaves(block.txids, TXID_BYTES, index) };
 }
@@ -76,7 +76,7 @@ function checkSignedHeader(inclusion: SignedInclusion, txid: Uint8Array, produce
   try {
     hash = blockHash(header);
   } catch (error) {
-    if (!(error instanceof LedgerError)) throw error;
+    if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
     return { ok: false, code: "POB_EVIDENCE_NOT_OPTIMISTIC", reason: `bad header: ${error.message}` };
   }
   if (seal.length !== SIGNATURE_BYTES || !verify(seal, hash, producerKey)) {
@@ -90,18 +90,18 @@ function checkSignedHeader(inclusion: SignedInclusion, txid: Uint8Array, produce
 
 /**
  * Checks an optimistic confirmation: `txid` is in a block whose header `producerKey` signed.
- * Returns the block hash, or throws a PobError naming what failed.
+ * Returns the block hash, or throws an IosError<PobErrorCode> naming what failed.
  */
 export function verifyInclusion(inclusion: SignedInclusion, txid: Uint8Array, producerKey: Uint8Array, given?: Ed25519Verifier): Uint8Array {
-  pobCheck(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
+  check<PobErrorCode>(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
   const result = checkSignedHeader(inclusion, txid, producerKey, verifier(given));
-  if (!result.ok) throw new PobError(result.code, result.reason);
+  if (!result.ok) throw new IosError<PobErrorCode>(result.code, result.reason);
   return result.hash;
 }
 
 /** Verifies evidence offline with the producer's key. Never throws on bad evidence: it says why. */
 export function verifyEvidence(evidence: Evidence, producerKey: Uint8Array, given?: Ed25519Verifier): EvidenceVerdict {
-  pobCheck(producerKey instanceof Uint8Array && producerKey.length === PUBLIC_KEY_BYTES, "POB_BAD_ARGUMENT", `producer key must be ${PUBLIC_KEY_BYTES} bytes`);
+  check<PobErrorCode>(producerKey instanceof Uint8Array && producerKey.length === PUBLIC_KEY_BYTES, "POB_BAD_ARGUMENT", `producer key must be ${PUBLIC_KEY_BYTES} bytes`);
   const tx = evidence.transaction;
   let txid: Uint8Array;
   let items: SignatureItem[];
@@ -109,7 +109,7 @@ export function verifyEvidence(evidence: Evidence, producerKey: Uint8Array, give
     txid = transactionIdOfEncoding(tx);
     items = signatureItemsOf(tx, txid);
   } catch (error) {
-    if (!(error instanceof LedgerError)) throw error;
+    if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
     return { valid: false, code: "POB_EVIDENCE_BAD_TX", reason: `the transaction is malformed: ${error.message}` };
   }
   const verify = verifier(given);
@@ -125,7 +125,7 @@ export function verifyEvidence(evidence: Evidence, producerKey: Uint8Array, give
 
 export function encodeEvidence(evidence: Evidence): Uint8Array {
   const header = encodeBlockHeader(evidence.header);
-  pobCheck(evidence.seal.length === SIGNATURE_BYTES, "POB_BAD_ARGUMENT", `seal must be ${SIGNATURE_BYTES} bytes`);
+  check<PobErrorCode>(evidence.seal.length === SIGNATURE_BYTES, "POB_BAD_ARGUMENT", `seal must be ${SIGNATURE_BYTES} bytes`);
   const proof = encodeMerkleProof(evidence.proof);
   return BinaryWriter.ofSize(1 + HEADER_BYTES + SIGNATURE_BYTES + 4 + evidence.transaction.length + proof.length)
     .u8(EVIDENCE_VERSION)
@@ -140,18 +140,18 @@ function decodeHeader(bytes: Uint8Array): BlockHeader {
   try {
     return decodeBlockHeader(bytes);
   } catch (error) {
-    if (!(error instanceof LedgerError)) throw error;
-    throw new PobError("POB_BAD_EVIDENCE_ENCODING", `bad header: ${error.message}`);
+    if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
+    throw new IosError<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", `bad header: ${error.message}`);
   }
 }
 
 /** Strict inverse of `encodeEvidence`; anything else is POB_BAD_EVIDENCE_ENCODING. */
 export function decodeEvidence(bytes: Uint8Array): Evidence {
-  pobCheck(bytes instanceof Uint8Array, "POB_BAD_EVIDENCE_ENCODING", "evidence must be a Uint8Array");
+  check<PobErrorCode>(bytes instanceof Uint8Array, "POB_BAD_EVIDENCE_ENCODING", "evidence must be a Uint8Array");
   const reader = new BinaryReader(bytes, EVIDENCE_CODES);
   reader.need(1 + HEADER_BYTES + SIGNATURE_BYTES + 4, "the fixed part");
   const version = reader.u8();
-  pobCheck(version === EVIDENCE_VERSION, "POB_BAD_EVIDENCE_ENCODING", `version ${version} is not ${EVIDENCE_VERSION}`);
+  check<PobErrorCode>(version === EVIDENCE_VERSION, "POB_BAD_EVIDENCE_ENCODING", `version ${version} is not ${EVIDENCE_VERSION}`);
   const header = decodeHeader(reader.bytes(HEADER_BYTES));
   const seal = reader.bytes(SIGNATURE_BYTES).slice();
   const transaction = reader.lengthPrefixed("u32", 0xffffffff, "transaction").slice();
@@ -160,7 +160,7 @@ export function decodeEvidence(bytes: Uint8Array): Evidence {
     proof = decodeMerkleProof(reader.bytes(reader.remaining));
   } catch (error) {
     if (!(error instanceof IosError)) throw error;
-    throw new PobError("POB_BAD_EVIDENCE_ENCODING", `bad inclusion proof: ${error.message}`);
+    throw new IosError<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", `bad inclusion proof: ${error.message}`);
   }
   return { header, seal, transaction, proof };
 }

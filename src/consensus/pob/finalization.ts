@@ -35,14 +35,14 @@ import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
-import { LedgerError, type LedgerErrorCode } from "../../ledger/errors.js";
+import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { recordsWhere } from "../../ledger/records.js";
 import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { APPLY_STATUS_NAMES, ApplyStatus } from "../../ledger/utxo-table.js";
-import { invariant } from "../../errors.js";
+import { invariant, check, hasCodeIn } from "../../errors.js";
 import { assignee, spenderOf } from "./assignment.js";
-import { type BelievabilityLedger, type SlashRecord } from "./believability.js";
-import { pobCheck, type PobErrorCode } from "./errors.js";
+import type { BelievabilityLedger, SlashRecord } from "./believability.js";
+import type { PobErrorCode } from "./errors.js";
 import { makeEvidence, verifyEvidence, type Evidence } from "./evidence.js";
 import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalHash, type FinalProposal } from "./proposal.js";
@@ -152,7 +152,7 @@ export class PobValidator {
   private readonly ordered = new Set<string>();
 
   constructor(options: PobValidatorOptions) {
-    pobCheck(options.leagues.epoch === options.accounts.epoch, "POB_BAD_ARGUMENT",
+    check<PobErrorCode>(options.leagues.epoch === options.accounts.epoch, "POB_BAD_ARGUMENT",
       `leagues of epoch ${options.leagues.epoch} do not match accounts at epoch ${options.accounts.epoch}`);
     this.options = options;
     this.verifier = options.verifier ?? new Ed25519Verifier();
@@ -184,8 +184,8 @@ export class PobValidator {
    * over the blocks ordered since.
    */
   resume(height: number, previousProposal: Uint8Array, tip: Uint8Array): void {
-    pobCheck(this.currentHeight === 0 && Number.isSafeInteger(height) && height >= 0, "POB_BAD_ARGUMENT", "resume applies to a fresh validator, at a height ≥ 0");
-    pobCheck(previousProposal.length === HASH_BYTES && tip.length === HASH_BYTES, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
+    check<PobErrorCode>(this.currentHeight === 0 && Number.isSafeInteger(height) && height >= 0, "POB_BAD_ARGUMENT", "resume applies to a fresh validator, at a height ≥ 0");
+    check<PobErrorCode>(previousProposal.length === HASH_BYTES && tip.length === HASH_BYTES, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
     this.currentHeight = height;
     this.lastProposal = Uint8Array.from(previousProposal);
     this.currentTip = Uint8Array.from(tip);
@@ -196,7 +196,7 @@ export class PobValidator {
    * changes, slashing exclusions and the re-check history end.
    */
   beginEpoch(leagues: Leagues): void {
-    pobCheck(leagues.epoch === this.options.accounts.epoch && leagues.epoch > this.currentLeagues.epoch, "POB_BAD_ARGUMENT",
+    check<PobErrorCode>(leagues.epoch === this.options.accounts.epoch && leagues.epoch > this.currentLeagues.epoch, "POB_BAD_ARGUMENT",
       `leagues of epoch ${leagues.epoch} do not follow epoch ${this.currentLeagues.epoch} (accounts at ${this.options.accounts.epoch})`);
     this.currentLeagues = leagues;
     this.history.clear();
@@ -211,11 +211,11 @@ export class PobValidator {
   }
 
   private checkContext(proposal: FinalProposal): void {
-    pobCheck(proposal.height === this.currentHeight + 1, "POB_BAD_PROPOSAL", `height ${proposal.height} is not ${this.currentHeight + 1}`);
-    pobCheck(Buffer.compare(proposal.prevHash, this.lastProposal) === 0, "POB_BAD_PROPOSAL", "prevHash is not the last final proposal");
-    pobCheck(proposal.epoch === this.currentLeagues.epoch, "POB_BAD_PROPOSAL", `epoch ${proposal.epoch} is not ${this.currentLeagues.epoch}`);
-    pobCheck(proposal.mode === this.currentLeagues.mode, "POB_BAD_PROPOSAL", `mode ${proposal.mode} while the shard runs ${this.currentLeagues.mode}`);
-    pobCheck(this.currentLeagues.normal.some((v) => Buffer.compare(v, proposal.proposer) === 0), "POB_BAD_PROPOSAL",
+    check<PobErrorCode>(proposal.height === this.currentHeight + 1, "POB_BAD_PROPOSAL", `height ${proposal.height} is not ${this.currentHeight + 1}`);
+    check<PobErrorCode>(Buffer.compare(proposal.prevHash, this.lastProposal) === 0, "POB_BAD_PROPOSAL", "prevHash is not the last final proposal");
+    check<PobErrorCode>(proposal.epoch === this.currentLeagues.epoch, "POB_BAD_PROPOSAL", `epoch ${proposal.epoch} is not ${this.currentLeagues.epoch}`);
+    check<PobErrorCode>(proposal.mode === this.currentLeagues.mode, "POB_BAD_PROPOSAL", `mode ${proposal.mode} while the shard runs ${this.currentLeagues.mode}`);
+    check<PobErrorCode>(this.currentLeagues.normal.some((v) => Buffer.compare(v, proposal.proposer) === 0), "POB_BAD_PROPOSAL",
       "the proposer is not a normal-league member");
   }
 
@@ -326,7 +326,7 @@ export class PobValidator {
     try {
       block = body instanceof Uint8Array ? decodeBlock(body) : body;
     } catch (error) {
-      if (!(error instanceof LedgerError)) throw error;
+      if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
       return this.rejectBlock(hash, "POB_BLOCK_MALFORMED", work);
     }
     if (Buffer.compare(block.hash, hash) !== 0 || block.header.kind !== BlockKind.Optimistic || block.seal.kind !== "producer") {

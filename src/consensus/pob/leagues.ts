@@ -22,10 +22,11 @@
  */
 import { sha256 } from "../../crypto/sha256.js";
 import type { BelievabilityLedger } from "./believability.js";
-import { pobCheck } from "./errors.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
 import { toHex } from "../../hex.js";
 import { BinaryWriter } from "../../codec/binary.js";
+import { check } from "../../errors.js";
+import type { PobErrorCode } from "./errors.js";
 
 const LEAGUE_DOMAIN = new TextEncoder().encode("IOSChain/pob/league/v1");
 export const EPOCH_SEED_BYTES = 32;
@@ -102,11 +103,11 @@ function arrange(epoch: number, believable: readonly Uint8Array[], normal: reado
 export function drawLeagues(input: LeagueDrawInput): Leagues {
   const { epoch, seed, members, accounts } = input;
   const policy = validatePolicy(input.policy);
-  pobCheck(seed instanceof Uint8Array && seed.length === EPOCH_SEED_BYTES, "POB_BAD_SEED", `epoch seed must be ${EPOCH_SEED_BYTES} bytes`);
-  pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_ARGUMENT", `epoch must be a u32, got ${epoch}`);
-  pobCheck(members.length > 0, "POB_EMPTY_LEAGUE", "a shard needs at least one validator");
+  check<PobErrorCode>(seed instanceof Uint8Array && seed.length === EPOCH_SEED_BYTES, "POB_BAD_SEED", `epoch seed must be ${EPOCH_SEED_BYTES} bytes`);
+  check<PobErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_ARGUMENT", `epoch must be a u32, got ${epoch}`);
+  check<PobErrorCode>(members.length > 0, "POB_EMPTY_LEAGUE", "a shard needs at least one validator");
   const memberKeys = members.map(toHex);
-  pobCheck(new Set(memberKeys).size === members.length, "POB_DUPLICATE_VALIDATOR", "members repeat a validator");
+  check<PobErrorCode>(new Set(memberKeys).size === members.length, "POB_DUPLICATE_VALIDATOR", "members repeat a validator");
   const online = new Set((input.online ?? members).map(toHex));
   const candidates: { key: Uint8Array; units: bigint }[] = [];
   for (const member of [...members].sort(byKey)) {

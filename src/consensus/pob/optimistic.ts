@@ -25,11 +25,12 @@ import { packTransactions, validateStateless } from "../../ledger/stateless.js";
 import { RecordCursor } from "../../ledger/records.js";
 import { outpointKey } from "../../ledger/transaction.js";
 import { assignee, spenderOf } from "./assignment.js";
-import { pobCheck, type PobErrorCode } from "./errors.js";
+import type { PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
 import { toHex } from "../../hex.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { check } from "../../errors.js";
 
 /** Read access to the final UTXO state (a `UtxoTable` satisfies it). */
 export interface UtxoView {
@@ -117,7 +118,7 @@ export class OptimisticProducer {
 
   constructor(options: OptimisticProducerOptions) {
     validatePolicy(options.policy);
-    pobCheck(options.league.some((v) => Buffer.compare(v, options.keyPair.publicKey) === 0), "POB_NOT_BELIEVABLE",
+    check<PobErrorCode>(options.league.some((v) => Buffer.compare(v, options.keyPair.publicKey) === 0), "POB_NOT_BELIEVABLE",
       "the producer is not in the believable league it was given");
     this.options = options;
     this.verifier = options.verifier ?? new Ed25519Verifier();

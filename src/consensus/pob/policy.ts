@@ -6,7 +6,8 @@
  *
  * API: `validatePolicy(policy): ShardingPolicy`, `DEFAULT_POLICY`.
  */
-import { pobCheck } from "./errors.js";
+import { check } from "../../errors.js";
+import type { PobErrorCode } from "./errors.js";
 
 export interface ShardingPolicy {
   /** Target size of the believable league (one optimistic producer per member, §7.2). */
@@ -56,19 +57,19 @@ function isIntegerIn(value: unknown, low: number, high: number): value is number
 
 /** Checks every field and returns the policy; each failure is POB_BAD_POLICY naming the field. */
 export function validatePolicy(policy: ShardingPolicy): ShardingPolicy {
-  pobCheck(typeof policy === "object" && policy !== null, "POB_BAD_POLICY", "policy must be an object");
+  check<PobErrorCode>(typeof policy === "object" && policy !== null, "POB_BAD_POLICY", "policy must be an object");
   const p = policy.samplingProbability;
-  pobCheck(isIntegerIn(policy.believableLeagueSize, 1, MAX_LEAGUE), "POB_BAD_POLICY",
+  check<PobErrorCode>(isIntegerIn(policy.believableLeagueSize, 1, MAX_LEAGUE), "POB_BAD_POLICY",
     `believableLeagueSize must be an integer in 1..${MAX_LEAGUE}, got ${String(policy.believableLeagueSize)}`);
-  pobCheck(isIntegerIn(policy.normalLeagueSize, MIN_NORMAL_LEAGUE, MAX_LEAGUE), "POB_BAD_POLICY",
+  check<PobErrorCode>(isIntegerIn(policy.normalLeagueSize, MIN_NORMAL_LEAGUE, MAX_LEAGUE), "POB_BAD_POLICY",
     `normalLeagueSize must be an integer in ${MIN_NORMAL_LEAGUE}..${MAX_LEAGUE}, got ${String(policy.normalLeagueSize)}`);
-  pobCheck(typeof p === "number" && p > 0 && p <= 1, "POB_BAD_POLICY",
+  check<PobErrorCode>(typeof p === "number" && p > 0 && p <= 1, "POB_BAD_POLICY",
     `samplingProbability must be a number in (0, 1], got ${String(p)}`);
-  pobCheck(isIntegerIn(policy.minBelievableSize, 1, policy.believableLeagueSize), "POB_BAD_POLICY",
+  check<PobErrorCode>(isIntegerIn(policy.minBelievableSize, 1, policy.believableLeagueSize), "POB_BAD_POLICY",
     `minBelievableSize must be an integer in 1..believableLeagueSize (${policy.believableLeagueSize}), got ${String(policy.minBelievableSize)}`);
-  pobCheck(isIntegerIn(policy.optimisticIntervalMs, 1, MAX_OPTIMISTIC_INTERVAL_MS), "POB_BAD_POLICY",
+  check<PobErrorCode>(isIntegerIn(policy.optimisticIntervalMs, 1, MAX_OPTIMISTIC_INTERVAL_MS), "POB_BAD_POLICY",
     `optimisticIntervalMs must be an integer in 1..${MAX_OPTIMISTIC_INTERVAL_MS}, got ${String(policy.optimisticIntervalMs)}`);
-  pobCheck(isIntegerIn(policy.maxOptimisticBlockTxs, 1, MAX_OPTIMISTIC_BLOCK_TXS), "POB_BAD_POLICY",
+  check<PobErrorCode>(isIntegerIn(policy.maxOptimisticBlockTxs, 1, MAX_OPTIMISTIC_BLOCK_TXS), "POB_BAD_POLICY",
     `maxOptimisticBlockTxs must be an integer in 1..${MAX_OPTIMISTIC_BLOCK_TXS}, got ${String(policy.maxOptimisticBlockTxs)}`);
   return policy;
 }

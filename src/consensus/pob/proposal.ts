@@ -18,15 +18,16 @@ import { layout } from "../../codec/layout.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from "../../ledger/block.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
-import { PobError, pobCheck, type PobErrorCode } from "./errors.js";
+import type { PobErrorCode } from "./errors.js";
 import type { LeagueMode } from "./leagues.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
+import { IosError, check } from "../../errors.js";
 
 export const PROPOSAL_VERSION = 1;
 /** Optimistic blocks one final block orders: 1,024 producers' worth of 4 blocks each. */
 export const MAX_PROPOSAL_BLOCKS = 4096;
 const FIXED = layout({ version: 1, mode: 1, epoch: 4, height: 8, prevHash: HASH_BYTES, proposer: PUBLIC_KEY_BYTES, count: 4 });
-const PROPOSAL_CODES = singleCode<PobErrorCode>("POB_BAD_PROPOSAL", (code, message) => new PobError(code, message));
+const PROPOSAL_CODES = singleCode<PobErrorCode>("POB_BAD_PROPOSAL", (code, message) => new IosError<PobErrorCode>(code, message));
 
 export interface FinalProposal {
   readonly mode: LeagueMode;
@@ -43,26 +44,26 @@ export interface FinalProposal {
 
 export function encodeProposal(proposal: FinalProposal): Uint8Array {
   const { mode, epoch, height, prevHash, proposer, blocks, transactions } = proposal;
-  pobCheck(mode === "two-league" || mode === "one-league", "POB_BAD_PROPOSAL", `unknown mode ${String(mode)}`);
-  pobCheck(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_PROPOSAL", "epoch must be a u32");
-  pobCheck(Number.isSafeInteger(height) && height >= 0, "POB_BAD_PROPOSAL", "height must be a non-negative safe integer");
-  pobCheck(prevHash.length === HASH_BYTES && proposer.length === PUBLIC_KEY_BYTES, "POB_BAD_PROPOSAL", "prevHash and proposer must be 32 bytes");
+  check<PobErrorCode>(mode === "two-league" || mode === "one-league", "POB_BAD_PROPOSAL", `unknown mode ${String(mode)}`);
+  check<PobErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_PROPOSAL", "epoch must be a u32");
+  check<PobErrorCode>(Number.isSafeInteger(height) && height >= 0, "POB_BAD_PROPOSAL", "height must be a non-negative safe integer");
+  check<PobErrorCode>(prevHash.length === HASH_BYTES && proposer.length === PUBLIC_KEY_BYTES, "POB_BAD_PROPOSAL", "prevHash and proposer must be 32 bytes");
   let payload: Uint8Array;
   let count: number;
   if (mode === "two-league") {
-    pobCheck(transactions.length === 0, "POB_BAD_PROPOSAL", "a two-league proposal orders blocks, not transactions");
-    pobCheck(blocks.length <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${blocks.length} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
+    check<PobErrorCode>(transactions.length === 0, "POB_BAD_PROPOSAL", "a two-league proposal orders blocks, not transactions");
+    check<PobErrorCode>(blocks.length <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${blocks.length} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
     payload = new Uint8Array(blocks.length * HASH_BYTES);
     blocks.forEach((hash, i) => {
-      pobCheck(hash.length === HASH_BYTES, "POB_BAD_PROPOSAL", `block hash ${i} must be ${HASH_BYTES} bytes`);
+      check<PobErrorCode>(hash.length === HASH_BYTES, "POB_BAD_PROPOSAL", `block hash ${i} must be ${HASH_BYTES} bytes`);
       payload.set(hash, i * HASH_BYTES);
     });
     count = blocks.length;
   } else {
-    pobCheck(blocks.length === 0, "POB_BAD_PROPOSAL", "a one-league proposal carries transactions, not blocks");
-    pobCheck(transactions.length <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+    check<PobErrorCode>(blocks.length === 0, "POB_BAD_PROPOSAL", "a one-league proposal carries transactions, not blocks");
+    check<PobErrorCode>(transactions.length <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
     payload = packTransactions(transactions);
-    pobCheck(payload.length <= MAX_BLOCK_BYTES, "POB_BAD_PROPOSAL", `${payload.length} bytes of transactions exceed MAX_BLOCK_BYTES`);
+    check<PobErrorCode>(payload.length <= MAX_BLOCK_BYTES, "POB_BAD_PROPOSAL", `${payload.length} bytes of transactions exceed MAX_BLOCK_BYTES`);
     count = transactions.length;
   }
   return BinaryWriter.ofSize(FIXED.bytes + payload.length)
@@ -79,13 +80,13 @@ export function encodeProposal(proposal: FinalProposal): Uint8Array {
 
 /** Strict inverse of `encodeProposal`; anything else is POB_BAD_PROPOSAL. */
 export function decodeProposal(bytes: Uint8Array): FinalProposal {
-  pobCheck(bytes instanceof Uint8Array, "POB_BAD_PROPOSAL", "a proposal must be a Uint8Array");
+  check<PobErrorCode>(bytes instanceof Uint8Array, "POB_BAD_PROPOSAL", "a proposal must be a Uint8Array");
   const reader = new BinaryReader(bytes, PROPOSAL_CODES);
   reader.need(FIXED.bytes, "the fixed part");
   const version = reader.u8();
-  pobCheck(version === PROPOSAL_VERSION, "POB_BAD_PROPOSAL", `version ${version} is not ${PROPOSAL_VERSION}`);
+  check<PobErrorCode>(version === PROPOSAL_VERSION, "POB_BAD_PROPOSAL", `version ${version} is not ${PROPOSAL_VERSION}`);
   const mode = reader.u8();
-  pobCheck(mode === 0 || mode === 1, "POB_BAD_PROPOSAL", `mode ${mode} is not defined`);
+  check<PobErrorCode>(mode === 0 || mode === 1, "POB_BAD_PROPOSAL", `mode ${mode} is not defined`);
   const base = {
     mode: mode === 0 ? ("two-league" as const) : ("one-league" as const),
     epoch: reader.u32(),
@@ -95,12 +96,12 @@ export function decodeProposal(bytes: Uint8Array): FinalProposal {
   };
   const count = reader.u32();
   if (base.mode === "two-league") {
-    pobCheck(count <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${count} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
+    check<PobErrorCode>(count <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${count} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
     reader.expectRemaining(count * HASH_BYTES, `${count} block hashes`);
     const blocks = Array.from({ length: count }, () => reader.bytes(HASH_BYTES).slice());
     return { ...base, blocks, transactions: [] };
   }
-  pobCheck(count <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${count} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+  check<PobErrorCode>(count <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${count} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
   const transactions = unpackTransactions(reader.bytes(reader.remaining), PROPOSAL_CODES, count);
   return { ...base, blocks: [], transactions: transactions.map((tx) => Uint8Array.from(tx)) };
 }

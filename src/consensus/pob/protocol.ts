@@ -27,12 +27,11 @@
  * POB_MESSAGES,
  * `finalRandomnessOf(record, participants)`.
  */
-import { IosError } from "../../errors.js";
+import { IosError, check, hasCodeIn } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../../ledger/block.js";
-import { LedgerError } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { transactionIdOfEncoding } from "../../ledger/transaction.js";
 import type { Channel, PeerId } from "../../net/interface.js";
@@ -42,14 +41,15 @@ import { encodeCollectiveSignature } from "../cosi/codec.js";
 import { DEFAULT_MAX_PROPOSAL_BYTES, decodeFinalityRecord, encodeFinalityRecord, verifyFinality, type FinalityRecord } from "../bft/codec.js";
 import { BftNode, type BftConfig } from "../bft/protocol.js";
 import type { FinalityLog } from "../bft/log.js";
-import { type BelievabilityLedger } from "./believability.js";
-import { pobCheck } from "./errors.js";
+import type { BelievabilityLedger } from "./believability.js";
 import { PobValidator, type FinalOutcome } from "./finalization.js";
 import type { Leagues } from "./leagues.js";
 import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type UtxoView } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, type FinalProposal } from "./proposal.js";
 import { toHex } from "../../hex.js";
 import { HASH_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
+import type { PobErrorCode } from "./errors.js";
+import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
 export const POB_MESSAGES = {
   /** An encoded optimistic block (ledger block encoding, kind Optimistic). */
@@ -173,7 +173,7 @@ function txidOrUndefined(tx: Uint8Array): Uint8Array | undefined {
   try {
     return transactionIdOfEncoding(tx);
   } catch (error) {
-    if (error instanceof LedgerError) return undefined;
+    if (hasCodeIn(error, LEDGER_ERROR_CODES)) return undefined;
     throw error;
   }
 }
@@ -202,12 +202,12 @@ export class PobNode {
   private closed = false;
 
   constructor(config: PobNodeConfig, deps: PobNodeDependencies) {
-    pobCheck(Number.isInteger(config.orderDelayMs) && config.orderDelayMs >= 0, "POB_BAD_ARGUMENT", "orderDelayMs must be a non-negative integer");
+    check<PobErrorCode>(Number.isInteger(config.orderDelayMs) && config.orderDelayMs >= 0, "POB_BAD_ARGUMENT", "orderDelayMs must be a non-negative integer");
     this.config = config;
     this.deps = deps;
     this.validator = deps.validator;
     this.baseHeight = config.baseHeight ?? deps.validator.height;
-    pobCheck(Number.isSafeInteger(this.baseHeight) && this.baseHeight >= 0 && this.baseHeight <= deps.validator.height, "POB_BAD_ARGUMENT",
+    check<PobErrorCode>(Number.isSafeInteger(this.baseHeight) && this.baseHeight >= 0 && this.baseHeight <= deps.validator.height, "POB_BAD_ARGUMENT",
       `baseHeight ${String(config.baseHeight)} must be in 0..${deps.validator.height}`);
     const leagues = this.validator.leagues;
     const self = deps.keyPair.publicKey;
@@ -294,7 +294,7 @@ export class PobNode {
       try {
         txid = transactionIdOfEncoding(tx);
       } catch (error) {
-        if (!(error instanceof LedgerError)) throw error;
+        if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
         return { accepted: false, code: error.code, message: error.message };
       }
       this.holdTransaction(tx);
@@ -361,7 +361,7 @@ export class PobNode {
   /** Keeps a block of a current believable producer of this shard and epoch (the seal is checked in phase 2). */
   private receiveBlock(payload: Uint8Array): void {
     if (this.closed) return;
-    // A block that does not decode is the sender's fault: the LedgerError goes to the transport,
+    // A block that does not decode is the sender's fault: the ledger error goes to the transport,
     // which logs and counts it (src/net/guarded-handler.ts).
     const envelope = decodeBlockEnvelope(payload);
     const { header, seal } = envelope;
@@ -374,7 +374,7 @@ export class PobNode {
     try {
       decoded = decodeBlock(bytes);
     } catch (error) {
-      if (!(error instanceof LedgerError)) throw error;
+      if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
     }
     if (!this.hold(envelope.hash, bytes, header, decoded)) return;
     // Clients hear of a block only with its producer's valid seal (phase 2 checks it again, for the record).

@@ -27,9 +27,10 @@
  * `samplingThreshold(p)`.
  */
 import { sha256 } from "../../crypto/sha256.js";
-import { pobCheck } from "./errors.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { readU32 } from "../../codec/binary.js";
+import { check } from "../../errors.js";
+import type { PobErrorCode } from "./errors.js";
 
 const SEED_DOMAIN = new TextEncoder().encode("IOSChain/pob/sample-seed/v1");
 const SAMPLE_DOMAIN = new TextEncoder().encode("IOSChain/pob/sample/v1");
@@ -37,15 +38,15 @@ export const FINAL_RANDOMNESS_BYTES = 32;
 
 /** ⌊p · 2^32⌋: a u32 below it means "sampled". */
 export function samplingThreshold(p: number): number {
-  pobCheck(typeof p === "number" && p >= 0 && p <= 1, "POB_BAD_PROBABILITY", `sampling probability must be in [0, 1], got ${String(p)}`);
+  check<PobErrorCode>(typeof p === "number" && p >= 0 && p <= 1, "POB_BAD_PROBABILITY", `sampling probability must be in [0, 1], got ${String(p)}`);
   return Math.floor(p * 2 ** 32);
 }
 
 /** Per-block seed binding the post-signature randomness to one optimistic block. */
 export function sampleSeed(finalRandomness: Uint8Array, blockHash: Uint8Array): Uint8Array {
-  pobCheck(finalRandomness instanceof Uint8Array && finalRandomness.length === FINAL_RANDOMNESS_BYTES, "POB_BAD_SEED",
+  check<PobErrorCode>(finalRandomness instanceof Uint8Array && finalRandomness.length === FINAL_RANDOMNESS_BYTES, "POB_BAD_SEED",
     `final randomness must be ${FINAL_RANDOMNESS_BYTES} bytes`);
-  pobCheck(blockHash instanceof Uint8Array && blockHash.length === HASH_BYTES, "POB_BAD_ARGUMENT", `block hash must be ${HASH_BYTES} bytes`);
+  check<PobErrorCode>(blockHash instanceof Uint8Array && blockHash.length === HASH_BYTES, "POB_BAD_ARGUMENT", `block hash must be ${HASH_BYTES} bytes`);
   const input = new Uint8Array(SEED_DOMAIN.length + FINAL_RANDOMNESS_BYTES + HASH_BYTES);
   input.set(SEED_DOMAIN);
   input.set(finalRandomness, SEED_DOMAIN.length);
@@ -60,13 +61,13 @@ export class Sampler {
 
   constructor(p: number, blockSeed: Uint8Array) {
     this.threshold = samplingThreshold(p);
-    pobCheck(blockSeed instanceof Uint8Array && blockSeed.length === HASH_BYTES, "POB_BAD_SEED", `block seed must be ${HASH_BYTES} bytes`);
+    check<PobErrorCode>(blockSeed instanceof Uint8Array && blockSeed.length === HASH_BYTES, "POB_BAD_SEED", `block seed must be ${HASH_BYTES} bytes`);
     this.input.set(SAMPLE_DOMAIN);
     this.input.set(blockSeed, SAMPLE_DOMAIN.length);
   }
 
   isSampled(txid: Uint8Array): boolean {
-    pobCheck(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
+    check<PobErrorCode>(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
     this.input.set(txid, SAMPLE_DOMAIN.length + HASH_BYTES);
     const digest = sha256(this.input);
     return readU32(digest, 0) < this.threshold;

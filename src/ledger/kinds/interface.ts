@@ -15,7 +15,8 @@ import type { CodecCodes } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
 import { AMOUNT_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import type { SignatureItem } from "../../crypto/ed25519.js";
-import { LedgerError, type LedgerErrorCode } from "../errors.js";
+import type { LedgerErrorCode } from "../errors.js";
+import { IosError } from "../../errors.js";
 
 export const TX_VERSION = 1;
 
@@ -46,7 +47,7 @@ export const TX_CODES: CodecCodes<LedgerErrorCode> = {
   trailing: "TX_TRAILING_BYTES",
   tooLarge: "TX_TOO_LARGE",
   outOfRange: "TX_BAD_FIELD",
-  error: (code, message) => new LedgerError(code, message),
+  error: (code, message) => new IosError<LedgerErrorCode>(code, message),
 };
 
 export const TX_PREFIX = layout({ version: 1, kind: 1 });
@@ -62,10 +63,10 @@ export const RECORD_OUTPUT = layout({ owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BY
  */
 export function checkTxPrefix(tx: Uint8Array): number {
   // Runs for every transaction: messages are built only on failure.
-  if (tx.length > MAX_TX_BYTES) throw new LedgerError("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
-  if (tx.length < TX_PREFIX.bytes) throw new LedgerError("TX_TRUNCATED", `${tx.length} bytes is shorter than the ${TX_PREFIX.bytes}-byte version and kind`);
+  if (tx.length > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+  if (tx.length < TX_PREFIX.bytes) throw new IosError<LedgerErrorCode>("TX_TRUNCATED", `${tx.length} bytes is shorter than the ${TX_PREFIX.bytes}-byte version and kind`);
   const version = tx[TX_PREFIX.offset.version]!;
-  if (version !== TX_VERSION) throw new LedgerError("TX_UNKNOWN_VERSION", `version ${version} is not ${TX_VERSION}`);
+  if (version !== TX_VERSION) throw new IosError<LedgerErrorCode>("TX_UNKNOWN_VERSION", `version ${version} is not ${TX_VERSION}`);
   return tx[TX_PREFIX.offset.kind]!;
 }
 

@@ -13,9 +13,10 @@
  */
 import type { SignatureItem } from "../../crypto/ed25519.js";
 import { sha256 } from "../../crypto/sha256.js";
-import { LedgerError, ledgerCheck } from "../errors.js";
 import { TX_PREFIX, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
 import { transferKind } from "./transfer.js";
+import { IosError, check } from "../../errors.js";
+import type { LedgerErrorCode } from "../errors.js";
 
 const BUILT_IN: readonly TxKindModule[] = [transferKind];
 
@@ -25,8 +26,8 @@ const modules: (TxKindModule | undefined)[] = new Array(256).fill(undefined);
 /** Adds a kind. Throws TX_BAD_FIELD when its byte is out of range or already taken. */
 export function registerTxKind(module: TxKindModule): void {
   const { kind } = module;
-  ledgerCheck(Number.isInteger(kind) && kind >= 0 && kind <= 0xff, "TX_BAD_FIELD", `kind ${kind} is not a byte`);
-  ledgerCheck(modules[kind] === undefined, "TX_BAD_FIELD", `kind ${kind} is already registered (${modules[kind]?.name})`);
+  check<LedgerErrorCode>(Number.isInteger(kind) && kind >= 0 && kind <= 0xff, "TX_BAD_FIELD", `kind ${kind} is not a byte`);
+  check<LedgerErrorCode>(modules[kind] === undefined, "TX_BAD_FIELD", `kind ${kind} is already registered (${modules[kind]?.name})`);
   modules[kind] = module;
 }
 
@@ -35,7 +36,7 @@ for (const module of BUILT_IN) registerTxKind(module);
 /** The module of kind byte `kind`; throws TX_UNKNOWN_KIND. */
 export function txKindModule(kind: number): TxKindModule {
   const module = modules[kind];
-  if (module === undefined) throw new LedgerError("TX_UNKNOWN_KIND", `kind ${kind} is not defined`);
+  if (module === undefined) throw new IosError<LedgerErrorCode>("TX_UNKNOWN_KIND", `kind ${kind} is not defined`);
   return module;
 }
 

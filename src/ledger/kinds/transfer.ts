@@ -21,7 +21,6 @@ import { BinaryReader, BinaryWriter, readU16 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
 import { OUTPOINT_BYTES, OUTPUT_INDEX_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import type { SignatureItem } from "../../crypto/ed25519.js";
-import { LedgerError, ledgerCheck } from "../errors.js";
 import { shardOfOwner } from "../shard.js";
 import {
   MAX_TX_BYTES,
@@ -37,6 +36,8 @@ import {
   type TxKindModule,
   type TxShape,
 } from "./interface.js";
+import { IosError, check } from "../../errors.js";
+import type { LedgerErrorCode } from "../errors.js";
 
 /** Inputs per transfer: bounds the signature work of one transaction (≤ 128 verifications). */
 export const MAX_INPUTS = 128;
@@ -101,18 +102,14 @@ function outputCountOf(tx: Uint8Array): number {
   return readU16(tx, HEADER.offset.outputCount);
 }
 
-function fieldCheck(condition: unknown, message: string): asserts condition {
-  ledgerCheck(condition, "TX_BAD_FIELD", message);
-}
-
 /** Runs for every scanned transaction: messages are built only on failure. */
 function checkCounts(inputCount: number, outputCount: number): void {
-  if (inputCount === 0) throw new LedgerError("TX_NO_INPUTS", "a transfer needs at least one input");
-  if (outputCount === 0) throw new LedgerError("TX_NO_OUTPUTS", "a transfer needs at least one output");
-  if (inputCount > MAX_INPUTS) throw new LedgerError("TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
-  if (outputCount > MAX_OUTPUTS) throw new LedgerError("TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
+  if (inputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_INPUTS", "a transfer needs at least one input");
+  if (outputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_OUTPUTS", "a transfer needs at least one output");
+  if (inputCount > MAX_INPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
+  if (outputCount > MAX_OUTPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
   const size = transferLength(inputCount, outputCount);
-  if (size > MAX_TX_BYTES) throw new LedgerError("TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+  if (size > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
 }
 
 function sameRange(bytes: Uint8Array, a: number, b: number, length: number): boolean {
@@ -125,7 +122,7 @@ function checkNoDuplicateInputs(tx: Uint8Array, inputCount: number): void {
   if (inputCount <= 8) {
     for (let i = 1; i < inputCount; i++) {
       for (let j = 0; j < i; j++) {
-        if (sameRange(tx, inputAt(i), inputAt(j), OUTPOINT_BYTES)) throw new LedgerError("TX_DUPLICATE_INPUT", `inputs ${j} and ${i} spend the same outpoint`);
+        if (sameRange(tx, inputAt(i), inputAt(j), OUTPOINT_BYTES)) throw new IosError<LedgerErrorCode>("TX_DUPLICATE_INPUT", `inputs ${j} and ${i} spend the same outpoint`);
       }
     }
     return;
@@ -135,7 +132,7 @@ function checkNoDuplicateInputs(tx: Uint8Array, inputCount: number): void {
   for (let i = 0; i < inputCount; i++) {
     const key = buffer.toString("latin1", inputAt(i), inputAt(i) + OUTPOINT_BYTES);
     const previous = seen.get(key);
-    if (previous !== undefined) throw new LedgerError("TX_DUPLICATE_INPUT", `inputs ${previous} and ${i} spend the same outpoint`);
+    if (previous !== undefined) throw new IosError<LedgerErrorCode>("TX_DUPLICATE_INPUT", `inputs ${previous} and ${i} spend the same outpoint`);
     seen.set(key, i);
   }
 }
@@ -153,19 +150,19 @@ function scan(tx: Uint8Array): TxShape {
     reader.skip(OUTPUT.size.owner);
     const low = reader.u32();
     const high = reader.u32();
-    if (low === 0 && high === 0) throw new LedgerError("TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
+    if (low === 0 && high === 0) throw new IosError<LedgerErrorCode>("TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
     sumLow += low;
     sumHigh += high;
   }
   // Both partial sums stay below 2^53 (≤ 128 terms < 2^32), so this carry arithmetic is exact.
-  ledgerCheck(sumHigh + Math.floor(sumLow / 0x1_0000_0000) <= 0xffffffff, "TX_AMOUNT_OVERFLOW", "sum of output amounts exceeds u64");
+  check<LedgerErrorCode>(sumHigh + Math.floor(sumLow / 0x1_0000_0000) <= 0xffffffff, "TX_AMOUNT_OVERFLOW", "sum of output amounts exceeds u64");
   checkNoDuplicateInputs(tx, inputCount);
   const unsignedEnd = reader.at;
   return { unsignedEnd, signatureCount: inputCount, recordBytes: RECORD_HEADER.bytes + unsignedEnd - TX_PREFIX.bytes };
 }
 
 function checkKind(kind: number): void {
-  ledgerCheck(kind === TxKind.Transfer, "TX_UNKNOWN_KIND", `kind ${kind} is not a Transfer (${TxKind.Transfer})`);
+  check<LedgerErrorCode>(kind === TxKind.Transfer, "TX_UNKNOWN_KIND", `kind ${kind} is not a Transfer (${TxKind.Transfer})`);
 }
 
 function decode(tx: Uint8Array): Transfer {
@@ -192,19 +189,19 @@ function writeUnsigned(tx: UnsignedTransfer, writer: BinaryWriter): void {
   checkCounts(tx.inputs.length, tx.outputs.length);
   writer.u8(TX_VERSION).u8(tx.kind).u16(tx.inputs.length).u16(tx.outputs.length);
   tx.inputs.forEach((input, i) => {
-    fieldCheck(input.txid.length === TXID_BYTES, `input ${i}: txid must be ${TXID_BYTES} bytes`);
-    fieldCheck(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, `input ${i}: index must be a u32`);
-    fieldCheck(input.owner.length === PUBLIC_KEY_BYTES, `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    check<LedgerErrorCode>(input.txid.length === TXID_BYTES, "TX_BAD_FIELD", `input ${i}: txid must be ${TXID_BYTES} bytes`);
+    check<LedgerErrorCode>(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, "TX_BAD_FIELD", `input ${i}: index must be a u32`);
+    check<LedgerErrorCode>(input.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
     writer.bytes(input.txid).u32(input.index).bytes(input.owner);
   });
   let total = 0n;
   tx.outputs.forEach((output, j) => {
-    fieldCheck(output.owner.length === PUBLIC_KEY_BYTES, `output ${j}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
-    fieldCheck(typeof output.amount === "bigint", `output ${j}: amount must be a bigint`);
-    ledgerCheck(output.amount > 0n, "TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
-    ledgerCheck(output.amount <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", `output ${j}: amount exceeds u64`);
+    check<LedgerErrorCode>(output.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `output ${j}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    check<LedgerErrorCode>(typeof output.amount === "bigint", "TX_BAD_FIELD", `output ${j}: amount must be a bigint`);
+    check<LedgerErrorCode>(output.amount > 0n, "TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
+    check<LedgerErrorCode>(output.amount <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", `output ${j}: amount exceeds u64`);
     total += output.amount;
-    ledgerCheck(total <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", "sum of output amounts exceeds u64");
+    check<LedgerErrorCode>(total <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", "sum of output amounts exceeds u64");
     writer.bytes(output.owner).u64(output.amount);
   });
   checkNoDuplicateInputs(writer.output, tx.inputs.length);
@@ -217,11 +214,11 @@ export function encodeUnsignedTransfer(tx: UnsignedTransfer): Uint8Array<ArrayBu
 }
 
 function encode(tx: Transfer): Uint8Array<ArrayBuffer> {
-  fieldCheck(tx.signatures.length === tx.inputs.length, `expected ${tx.inputs.length} signatures (one per input), got ${tx.signatures.length}`);
+  check<LedgerErrorCode>(tx.signatures.length === tx.inputs.length, "TX_BAD_FIELD", `expected ${tx.inputs.length} signatures (one per input), got ${tx.signatures.length}`);
   const writer = BinaryWriter.ofSize(transferLength(tx.inputs.length, tx.outputs.length));
   writeUnsigned(tx, writer);
   tx.signatures.forEach((signature, i) => {
-    fieldCheck(signature.length === SIGNATURE_BYTES, `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
+    check<LedgerErrorCode>(signature.length === SIGNATURE_BYTES, "TX_BAD_FIELD", `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
     writer.bytes(signature);
   });
   return writer.finish();
@@ -252,7 +249,7 @@ function checkStateless(tx: Uint8Array, _shape: TxShape, shard: number, shardCou
   if (shardCount === 1) return;
   everyOwner(tx, (owner, role, index) => {
     const actual = shardOfOwner(owner, shardCount);
-    if (actual !== shard) throw new LedgerError("TX_WRONG_SHARD", `${role} ${index} belongs to shard ${actual}, not ${shard}`);
+    if (actual !== shard) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `${role} ${index} belongs to shard ${actual}, not ${shard}`);
     return true;
   });
 }

@@ -32,7 +32,7 @@
  * onOptimistic, describe, metrics), with `node` and `leagues` for tests.
  */
 import type { MetricFamily } from "../../api/interface.js";
-import { invariant } from "../../errors.js";
+import { invariant, hasCodeIn } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import type { EpochContext } from "../../epoch/interface.js";
 import type { FinalityRecord } from "../../consensus/bft/codec.js";
@@ -45,7 +45,6 @@ import { BlockKind, blockHash, encodeBlock, makeBlockHeader } from "../../ledger
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { transactionIdOfEncoding } from "../../ledger/transaction.js";
-import { LedgerError } from "../../ledger/errors.js";
 import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
@@ -61,6 +60,7 @@ import { sameBytes } from "../../bytes.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryWriter } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
+import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
 export const TX_RELAY = messageType("client", 1);
@@ -229,7 +229,7 @@ export class PobShardConsensus implements ShardDriver {
     try {
       txid = transactionIdOfEncoding(tx);
     } catch (error) {
-      if (error instanceof LedgerError) return { outcome: "rejected", code: error.code, message: error.message };
+      if (hasCodeIn(error, LEDGER_ERROR_CODES)) return { outcome: "rejected", code: error.code, message: error.message };
       throw error;
     }
     let queue = this.#relayQueues.get(peer);
