@@ -384,6 +384,7 @@ class EdgeConnection {
     if (!this.client.write(data)) this.upstream?.pause();
     if (this.mode === "upgrading") {
       this.mode = data.toString("latin1", 0, 12) === "HTTP/1.1 101" ? "tunnel" : "head";
+      if (this.mode === "tunnel") this.edge.tunneled();
       this.client.resume();
       this.advance();
     }
@@ -447,17 +448,19 @@ export class EdgeServer {
     readonly options: EdgeOptions,
     /** Called with the code of every request the edge answers itself. */
     readonly refused: (code: string) => void,
+    /** Called for every WebSocket upgrade uWS accepted through the edge. */
+    readonly tunneled: () => void,
     /** The port it listens on (the configured one, or the ephemeral one picked). */
     readonly port: number,
   ) {}
 
-  static listen(options: EdgeOptions, refused: (code: string) => void): Promise<EdgeServer> {
+  static listen(options: EdgeOptions, refused: (code: string) => void, tunneled: () => void): Promise<EdgeServer> {
     // Half-open: a client that ends its side still gets the answers to what it sent.
     const server = createServer({ noDelay: true, allowHalfOpen: true });
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
-        const edge = new EdgeServer(server, options, refused, (server.address() as { port: number }).port);
+        const edge = new EdgeServer(server, options, refused, tunneled, (server.address() as { port: number }).port);
         server.on("connection", (socket: Socket) => {
           edge.connections.add(socket);
           new EdgeConnection(socket, edge);
@@ -475,7 +478,12 @@ export class EdgeServer {
 }
 
 /** Messages of the edge's worker thread to the validator's. */
-export type EdgeWorkerMessage = { readonly listening: number } | { readonly failed: string } | { readonly refused: string } | { readonly closed: true };
+export type EdgeWorkerMessage =
+  | { readonly listening: number }
+  | { readonly failed: string }
+  | { readonly refused: string }
+  | { readonly tunneled: true }
+  | { readonly closed: true };
 
 /**
  * The public listener of a validator's port (see the top of this file), run in a worker thread
@@ -485,6 +493,8 @@ export type EdgeWorkerMessage = { readonly listening: number } | { readonly fail
 export class HttpEdge {
   /** Requests the edge refused itself, by error code. */
   readonly refusals = new Map<string, number>();
+  /** WebSocket connections relayed (client streams, and peer links dialed to the client port rather than the peer port). */
+  tunnels = 0;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -496,6 +506,7 @@ export class HttpEdge {
   ) {
     worker.on("message", (message: EdgeWorkerMessage) => {
       if ("refused" in message) this.refusals.set(message.refused, (this.refusals.get(message.refused) ?? 0) + 1);
+      else if ("tunneled" in message) this.tunnels++;
     });
     // A bug in the edge must not take the validator down with an unhandled 'error' event.
     worker.on("error", (error) => logger.error({ err: error, code: "API_EDGE_STOPPED" }, "the HTTP edge stopped"));

@@ -8,6 +8,7 @@
 
 export const API_ERROR_CODES = [
   "API_NOT_FOUND",
+  "API_NOT_ON_PEER_PORT",
   "API_METHOD_NOT_ALLOWED",
   "API_BODY_TOO_LARGE",
   "API_TOO_MANY_STREAMS",
@@ -33,6 +34,7 @@ export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   API_NOT_FOUND: 404,
+  API_NOT_ON_PEER_PORT: 404,
   TX_NOT_FOUND: 404,
   BLOCK_NOT_FOUND: 404,
   API_METHOD_NOT_ALLOWED: 405,

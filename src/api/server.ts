@@ -1,6 +1,8 @@
 /**
  * The client API (DESIGN §8), mounted on the validator's uWebSockets.js app next to the peer
- * route, so clients and peers share one port.
+ * route. The app listens on the peer port itself and on a Unix socket behind the HTTP edge of the
+ * client port (edge.ts); with `edgeOnly`, a request that did not come through the edge (the peer
+ * port) answers 404 API_NOT_ON_PEER_PORT, so the edge's checks of clients cannot be bypassed.
  *
  * HTTP JSON routes (errors: `{ "error": { "code", "message" } }`, status from errors.ts):
  *   POST /v1/tx                     one transaction: JSON {"tx":"<hex>"} or {"txBase64":"..."},
@@ -175,6 +177,8 @@ export class ClientApi {
     private readonly backend: ClientBackend,
     private readonly limits: ApiLimits,
     private readonly failures: HandlerFailures,
+    /** Serve only requests that came through the edge (file comment); false for an app with no edge in front. */
+    private readonly edgeOnly = false,
   ) {
     this.owners = new OwnerIndex(backend.chain);
     this.unsubscribeConfirmations = backend.onConfirmations((batch) => this.confirmations(batch));
@@ -198,6 +202,7 @@ export class ClientApi {
   private route(method: "get" | "post", pattern: string, name: string, handler: (exchange: HttpExchange, req: HttpRequest) => void | Promise<void>): void {
     const serve = (res: HttpResponse, req: HttpRequest) => {
       const exchange = new HttpExchange(res, req);
+      if (this.refusedOffEdge(res, exchange, name)) return;
       if (this.stopped) {
         this.answerError(exchange, name, new IosError<ApiErrorCode>("API_UNAVAILABLE", "the node is shutting down"));
         return;
@@ -216,8 +221,20 @@ export class ClientApi {
     const allowed = method === "get" ? "GET, HEAD" : "POST";
     this.app.any(pattern, (res: HttpResponse, req: HttpRequest) => {
       const exchange = new HttpExchange(res, req);
+      if (this.refusedOffEdge(res, exchange, name)) return;
       this.answerError(exchange, name, new IosError<ApiErrorCode>("API_METHOD_NOT_ALLOWED", `${exchange.method.toUpperCase()} is not allowed on ${exchange.url}; use ${allowed}`), { allow: allowed });
     });
+  }
+
+  /**
+   * Answers API_NOT_ON_PEER_PORT to a request that reached uWS on a TCP port of its own (with
+   * `edgeOnly`: the peer port) instead of the edge's Unix socket. The socket's own address tells
+   * them apart (empty over a Unix socket); a PROXY header would not: a peer-port client can send one.
+   */
+  private refusedOffEdge(res: HttpResponse, exchange: HttpExchange, route: string): boolean {
+    if (!this.edgeOnly || res.getRemoteAddress().byteLength === 0) return false;
+    this.answerError(exchange, route, new IosError<ApiErrorCode>("API_NOT_ON_PEER_PORT", `${exchange.method.toUpperCase()} ${exchange.url} is not served on the peer port, which takes only peer links; use the client port`));
+    return true;
   }
 
   private answerError(exchange: HttpExchange, route: string, error: unknown, headers: Readonly<Record<string, string>> = {}): void {
@@ -319,6 +336,7 @@ export class ClientApi {
     this.mountStream();
     this.app.any("/*", (res, req) => {
       const exchange = new HttpExchange(res, req);
+      if (this.refusedOffEdge(res, exchange, "unknown")) return;
       this.answerError(exchange, "unknown", new IosError<ApiErrorCode>("API_NOT_FOUND", `no route ${exchange.method.toUpperCase()} ${exchange.url}; see /v1/status, /v1/tx, /v1/owner/:pk/balance, /v1/block/:height, /metrics`));
     });
   }
@@ -368,6 +386,7 @@ export class ClientApi {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         const exchange = new HttpExchange(res, req);
+        if (this.refusedOffEdge(res, exchange, "stream")) return;
         const address = Buffer.from(res.getProxiedRemoteAddressAsText()).toString() || Buffer.from(res.getRemoteAddressAsText()).toString();
         const refusal = this.streamRefusal(address);
         if (refusal !== undefined) {

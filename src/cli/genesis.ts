@@ -1,15 +1,15 @@
 /**
  * `ios genesis`: a devnet's starting files, all derived from one seed (test keys: anyone with
  * the seed holds them), written by `writeDevnetFiles` (src/devnet/files.ts): genesis.json, one
- * key file and one node configuration per validator (validator i listens on base-port + i and
- * lists its shard's other members as peers), and key files of the first funded accounts for
+ * key file and one node configuration per validator (of N validators, validator i serves clients
+ * on base-port + i and peers on base-port + N + i, and lists its shard's other members as peers), and key files of the first funded accounts for
  * `ios tx send`. Which shard a validator serves comes from the genesis's epoch 0 (src/epoch); the
  * command prints it.
  */
 import { IosError } from "../errors.js";
 import { MIN_NORMAL_LEAGUE, type ShardingPolicy } from "../consensus/pob/policy.js";
 import { DEFAULT_BELIEVABLE, DEFAULT_SAMPLING_P, devnetPobPolicy } from "../devnet/consensus-mode.js";
-import { writeDevnetFiles } from "../devnet/files.js";
+import { portsFromBase, writeDevnetFiles } from "../devnet/files.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
 import { EXIT_OK, integerOption, probabilityOption, required, validatorCountOption, type Command, type Values, type CliErrorCode } from "./command.js";
@@ -43,7 +43,8 @@ export const genesisCommand: Command = {
     "  --seed S            seed of every key (test keys: do not reuse for real funds)",
     "  --out DIR           output directory",
     `  --amount A          funds per account (default ${DEFAULT_AMOUNT})`,
-    `  --base-port P       validator i listens on P + i (default ${DEFAULT_BASE_PORT})`,
+    `  --base-port P       of N validators, validator i serves clients on P + i and peers`,
+    `                      on P + N + i (default ${DEFAULT_BASE_PORT})`,
     "  --host H            listen host of every validator (default 127.0.0.1)",
     `  --account-keys C    key files written for the first C accounts (default min(K, ${DEFAULT_ACCOUNT_KEY_FILES}))`,
     "  --consensus MODE    solo (default: each validator commits alone), bft (a shard's",
@@ -81,7 +82,7 @@ export const genesisCommand: Command = {
     const seed = required(values, "seed");
     const out = await outputPath(required(values, "out"), "--out");
     const host = typeof values.host === "string" ? values.host : "127.0.0.1";
-    const basePort = integerOption(values, "base-port", 1, 65_535 - validatorCount + 1, DEFAULT_BASE_PORT);
+    const basePort = integerOption(values, "base-port", 1, 65_535 - 2 * validatorCount + 1, DEFAULT_BASE_PORT);
     const accountKeys = integerOption(values, "account-keys", 0, accountCount, Math.min(accountCount, DEFAULT_ACCOUNT_KEY_FILES));
     const amountText = typeof values.amount === "string" ? values.amount : String(DEFAULT_AMOUNT);
     if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new IosError<CliErrorCode>("CLI_USAGE", `--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
@@ -100,7 +101,7 @@ export const genesisCommand: Command = {
       amount,
       timestamp: Date.now(),
       host,
-      ports: Array.from({ length: validatorCount }, (_, i) => basePort + i),
+      ...portsFromBase(basePort, validatorCount),
       consensus,
       ...(pob === undefined ? {} : { pob }),
       accountKeyFiles: accountKeys,
@@ -108,7 +109,7 @@ export const genesisCommand: Command = {
     });
 
     io.out(`genesis: ${shards} shard(s), ${validatorCount} validator(s), ${accountCount} account(s) of ${amount} → ${layout.genesisFile}`);
-    for (const v of layout.validators) io.out(`validator ${v.index}: shard ${v.shard}, port ${v.port}, key ${v.publicKey}`);
+    for (const v of layout.validators) io.out(`validator ${v.index}: shard ${v.shard}, port ${v.port}, peer port ${v.peerPort}, key ${v.publicKey}`);
     for (let j = 0; j < accountKeys; j++) io.out(`account ${j}: shard ${shardOfOwner(layout.accounts[j]!.publicKey, shards)}, key ${toHex(layout.accounts[j]!.publicKey)}`);
     return EXIT_OK;
   },

@@ -13,7 +13,8 @@ export const nodeCommand: Command = {
     "  --config FILE   node configuration (see `ios genesis`, which writes one per validator)",
     "",
     `Logs are JSON lines on stderr, at the level of $${LOG_LEVEL_ENV}, else the configuration's "log": {"level"}, else info.`,
-    "Serves peers on ws://HOST:PORT/peer and clients on http://HOST:PORT/v1/... and /metrics.",
+    "Serves clients on http://HOST:PORT/v1/... and /metrics (listen.port) and peers on",
+    "ws://HOST:PEERPORT/peer (listen.peerPort); peers dialing ws://HOST:PORT/peer also connect.",
     "Stops cleanly (state flushed) on SIGINT or SIGTERM.",
   ].join("\n"),
   options: { config: { type: "string" } },
@@ -25,8 +26,9 @@ export const nodeCommand: Command = {
     const node = await ValidatorNode.start(setup, { logger });
     io.out(`validator ${toHex(setup.key.publicKey)} shard ${setup.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
     io.out(`listening on http://${setup.config.listen.host}:${node.port}`);
+    io.out(`peers on ws://${setup.config.listen.host}:${node.peerPort}/peer`);
     const log = logger.child({ subsystem: "node" });
-    log.info({ publicKey: toHex(setup.key.publicKey), shard: setup.shard, epoch: setup.context.epoch, height: node.tipHeight, port: node.port }, "validator started");
+    log.info({ publicKey: toHex(setup.key.publicKey), shard: setup.shard, epoch: setup.context.epoch, height: node.tipHeight, port: node.port, peerPort: node.peerPort }, "validator started");
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once("SIGINT", stop);

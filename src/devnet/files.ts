@@ -8,13 +8,14 @@
  * and its epoch context (src/epoch) are built before the first file is written, so a devnet the
  * context refuses (fewer validators than shards, a bad policy) leaves no file behind. Validator
  * i's configuration lists as peers the other members of its shard as the context assigns them,
- * with their URLs: every consensus message and gossiped transaction stays inside a shard, so a
- * validator needs no link to another shard.
+ * with the URLs of their peer ports (`ws://host:peerPort/peer`): every consensus message and
+ * gossiped transaction stays inside a shard, so a validator needs no link to another shard.
+ * Each validator has two ports: one for clients (behind the HTTP edge) and one for peers.
  *
  * Layout of DIR: genesis.json, validator-<i>.key.json, validator-<i>.config.json (data in
  * data/validator-<i>), account-<j>.key.json.
  *
- * API: `writeDevnetFiles(options): DevnetLayout`.
+ * API: `writeDevnetFiles(options): DevnetLayout`, `portsFromBase(basePort, validators)`.
  */
 import { join } from "node:path";
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
@@ -44,8 +45,10 @@ export interface DevnetFilesOptions {
   readonly timestamp: number;
   /** Listen host of every validator, and the host of its peers' URLs. */
   readonly host: string;
-  /** Listen port of validator i, one per validator. */
+  /** Client port of validator i, one per validator. */
   readonly ports: readonly number[];
+  /** Peer port of validator i, one per validator: its peers' URLs name it. */
+  readonly peerPorts: readonly number[];
   readonly consensus: ConsensusSettings["mode"];
   /** The genesis's Proof-of-Believability policy (needed by consensus "pob"). */
   readonly pob?: ShardingPolicy;
@@ -63,7 +66,10 @@ export interface DevnetValidatorFiles {
   readonly shard: number;
   /** Hex public key. */
   readonly publicKey: string;
+  /** Client port (HTTP API, stream). */
   readonly port: number;
+  /** Peer port (`/peer`). */
+  readonly peerPort: number;
   readonly keyFile: string;
   readonly configFile: string;
   readonly dataDir: string;
@@ -80,10 +86,22 @@ export interface DevnetLayout {
   readonly accountKeyFiles: readonly string[];
 }
 
+/**
+ * The ports of `validators` validators laid out from `basePort` (`--base-port`): validator i
+ * serves clients on basePort + i and peers on basePort + validators + i, so the client ports
+ * stay the contiguous block they were before peers had a port of their own.
+ */
+export function portsFromBase(basePort: number, validators: number): { ports: number[]; peerPorts: number[] } {
+  const ports = Array.from({ length: validators }, (_, i) => basePort + i);
+  return { ports, peerPorts: ports.map((port) => port + validators) };
+}
+
 /** Writes the devnet described by `options` into `options.dir` (file comment) and says what is where. */
 export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
-  const { dir, host, ports, consensus } = options;
-  check<DevnetErrorCode>(ports.length === options.validators, "DEVNET_BAD_OPTION", `${options.validators} validator(s) need as many ports, got ${ports.length}`);
+  const { dir, host, ports, peerPorts, consensus } = options;
+  check<DevnetErrorCode>(ports.length === options.validators && peerPorts.length === options.validators, "DEVNET_BAD_OPTION",
+    `${options.validators} validator(s) need as many client and peer ports, got ${ports.length} and ${peerPorts.length}`);
+  check<DevnetErrorCode>(new Set([...ports, ...peerPorts]).size === 2 * options.validators, "DEVNET_BAD_OPTION", "every client and peer port must be distinct");
   check<DevnetErrorCode>(consensus !== "pob" || options.pob !== undefined, "DEVNET_BAD_OPTION", "consensus pob needs a PoB policy in the genesis");
   const accountKeyFiles = options.accountKeyFiles ?? 0;
   check<DevnetErrorCode>(Number.isInteger(accountKeyFiles) && accountKeyFiles >= 0 && accountKeyFiles <= options.accounts, "DEVNET_BAD_OPTION",
@@ -99,7 +117,7 @@ export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
   });
   const context = genesisEpochContext(genesis);
   const force = options.force === true;
-  const urlOf = new Map(keys.map((pair, i) => [toHex(pair.publicKey), `ws://${host}:${ports[i]}/peer`]));
+  const urlOf = new Map(keys.map((pair, i) => [toHex(pair.publicKey), `ws://${host}:${peerPorts[i]}/peer`]));
 
   const genesisFile = join(dir, GENESIS_FILE);
   writeNewFile(genesisFile, `${genesisToJson(genesis)}\n`, force);
@@ -115,13 +133,13 @@ export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
       genesis: GENESIS_FILE,
       key: `validator-${index}.key.json`,
       dataDir,
-      listen: { host, port: ports[index]! },
+      listen: { host, port: ports[index]!, peerPort: peerPorts[index]! },
       peers,
       ...(options.pipeline === undefined ? {} : { pipeline: options.pipeline }),
       ...(consensus === "solo" ? {} : { consensus: { mode: consensus } }),
     });
     writeNewFile(configFile, config, force);
-    return { index, shard, publicKey, port: ports[index]!, keyFile, configFile, dataDir: join(dir, dataDir) };
+    return { index, shard, publicKey, port: ports[index]!, peerPort: peerPorts[index]!, keyFile, configFile, dataDir: join(dir, dataDir) };
   });
   const accountFiles = accounts.slice(0, accountKeyFiles).map((pair, j) => {
     const file = join(dir, `account-${j}.key.json`);

@@ -20,11 +20,12 @@
  *     the configurations select BFT shard consensus, so equal hashes are expected; a difference
  *     is reported, never hidden (`consensus: false`), and callers refuse to measure such a run.
  *
- * Ports: the launcher asks the OS for free ports (binds 127.0.0.1:0 for all validators at once,
- * reads the ports, closes the sockets) before writing the configurations, because every
- * validator must know its peers' URLs before it starts. Another program could take a port in
- * between; the validator would then fail to listen and `startDevnet` reports DEVNET_NODE_EXITED
- * with its log. `basePort` instead uses basePort + i.
+ * Ports: each validator has a client port and a peer port. The launcher asks the OS for free
+ * ports (binds 127.0.0.1:0 twice per validator at once, reads the ports, closes the sockets)
+ * before writing the configurations, because every validator must know its peers' URLs before
+ * it starts. Another program could take a port in between; the validator would then fail to
+ * listen and `startDevnet` reports DEVNET_NODE_EXITED with its log. `basePort` instead uses
+ * `portsFromBase` (files.ts): clients on basePort + i, peers on basePort + N + i.
  *
  * The run is described in DIR/devnet.json (`DevnetManifest`), which `ios load --devnet DIR` reads.
  *
@@ -41,7 +42,7 @@ import { fileURLToPath } from "node:url";
 import { ApiClient } from "../api/client.js";
 import { MIN_NORMAL_LEAGUE } from "../consensus/pob/policy.js";
 import { consensusModeOf, devnetPobPolicy, maxBelievableOf } from "./consensus-mode.js";
-import { writeDevnetFiles, type DevnetLayout } from "./files.js";
+import { portsFromBase, writeDevnetFiles, type DevnetLayout } from "./files.js";
 import { genesisTxid, type Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
@@ -84,7 +85,7 @@ export interface DevnetOptions {
   readonly accounts: number;
   /** Funds per account; default 1,000,000. */
   readonly amount?: bigint;
-  /** Validator i listens on basePort + i; default: free ports from the OS. */
+  /** Of N validators, validator i serves clients on basePort + i and peers on basePort + N + i; default: free ports from the OS. */
   readonly basePort?: number;
   /** Verifier threads per validator; default max(1, ⌊cores / validators⌋). */
   readonly workers?: number;
@@ -100,7 +101,10 @@ export interface ValidatorInfo {
   readonly index: number;
   readonly shard: number;
   readonly publicKey: string;
+  /** Client port. */
   readonly port: number;
+  /** Peer port (ws://127.0.0.1:PEERPORT/peer). */
+  readonly peerPort: number;
   /** Client API base URL, http://127.0.0.1:PORT */
   readonly http: string;
   /** WebSocket stream URL, ws://127.0.0.1:PORT/v1/stream */
@@ -165,7 +169,7 @@ function checkOptions(options: DevnetOptions): void {
   const amount = options.amount ?? DEFAULT_AMOUNT;
   check<DevnetErrorCode>(typeof amount === "bigint" && amount >= 1n, "DEVNET_BAD_OPTION", "amount must be a positive bigint");
   if (options.basePort !== undefined) {
-    check<DevnetErrorCode>(Number.isInteger(options.basePort) && options.basePort >= 1024 && options.basePort + shards * validatorsPerShard <= 65_536, "DEVNET_BAD_OPTION", `base port must leave room for every validator below 65536, got ${options.basePort}`);
+    check<DevnetErrorCode>(Number.isInteger(options.basePort) && options.basePort >= 1024 && options.basePort + 2 * shards * validatorsPerShard <= 65_536, "DEVNET_BAD_OPTION", `base port must leave room for every validator's client and peer port below 65536, got ${options.basePort}`);
   }
   if (options.workers !== undefined) check<DevnetErrorCode>(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 64, "DEVNET_BAD_OPTION", `workers must be an integer in 1..64, got ${options.workers}`);
 }
@@ -193,6 +197,12 @@ async function freePorts(count: number): Promise<number[]> {
   } finally {
     await Promise.all(servers.map((server) => new Promise<void>((ok) => (server.listening ? server.close(() => ok()) : ok()))));
   }
+}
+
+/** Free ports for N validators, 2N of them: the first half for clients, the second for peers. */
+function splitPorts(free: readonly number[]): { ports: number[]; peerPorts: number[] } {
+  const half = free.length / 2;
+  return { ports: free.slice(0, half), peerPorts: free.slice(half) };
 }
 
 /** The funded reserve account of each shard (the accounts after the workload's `accounts`): its key and genesis output index. */
@@ -236,7 +246,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   const reserve = RESERVE_ACCOUNTS_PER_SHARD * options.shards;
   const amount = options.amount ?? DEFAULT_AMOUNT;
   const mode = consensusModeOf(options);
-  const ports = options.basePort === undefined ? await freePorts(validatorCount) : Array.from({ length: validatorCount }, (_, i) => options.basePort! + i);
+  const ports = options.basePort === undefined ? splitPorts(await freePorts(2 * validatorCount)) : portsFromBase(options.basePort, validatorCount);
   const layout = writeDevnetFiles({
     dir,
     seed: options.seed,
@@ -246,7 +256,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     amount,
     timestamp: Date.now(),
     host: "127.0.0.1",
-    ports,
+    ...ports,
     // A lone validator commits alone; several agree by PoB with believable producers, or by one-league BFT.
     consensus: mode,
     ...(mode === "pob" ? { pob: devnetPobPolicy(options) } : {}),
@@ -265,6 +275,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     shard: v.shard,
     publicKey: v.publicKey,
     port: v.port,
+    peerPort: v.peerPort,
     http: `http://127.0.0.1:${v.port}`,
     stream: `ws://127.0.0.1:${v.port}/v1/stream`,
     config: v.configFile,

@@ -131,12 +131,12 @@ export interface UwsTransportConfig {
   identity: PeerIdentity;
   /** Genesis / chain id the handshake binds links to (1–255 bytes). */
   chainId: Uint8Array;
-  /** Listen address; port 0 picks an ephemeral port (see `start`). */
+  /** The peer port: uWS listens on host:port itself; port 0 picks an ephemeral port (see `start`). */
   host: string;
   port: number;
   /**
-   * Listen on this Unix socket instead: host:port is then served by the validator's HTTP edge
-   * (src/api/edge.ts), which relays to it; `start` resolves port 0.
+   * Also listen on this Unix socket: the validator's HTTP edge (src/api/edge.ts) relays its
+   * client port's connections to it. Peers dialing the client port still reach `/peer` there.
    */
   unixPath?: string;
   /** The validator set: PeerId → ws:// URL of its peer endpoint, or undefined if not dialable. */
@@ -511,7 +511,8 @@ export class UwsTransport implements Transport {
   private readonly bannedUntil = new Map<PeerId, number>();
   private readonly clientsClosed = new Map<WebSocket, Promise<void>>();
   private pendingInbound = 0;
-  private listenSocket: us_listen_socket | undefined;
+  /** The peer port's listen socket, and the Unix socket's when `unixPath` is set. */
+  private readonly listenSockets: us_listen_socket[] = [];
   private started = false;
   private closing = false;
 
@@ -589,32 +590,37 @@ export class UwsTransport implements Transport {
     });
   }
 
-  /** Listens, dials the peers this node should dial, and resolves with the bound port. */
-  start(): Promise<{ port: number }> {
-    if (this.closing) return Promise.reject(new IosError<TransportErrorCode>("TRANSPORT_CLOSED", "transport is closed"));
+  /** Listens (host:port, then `unixPath`), dials the peers this node should dial, and resolves with the bound peer port. */
+  async start(): Promise<{ port: number }> {
+    if (this.closing) throw new IosError<TransportErrorCode>("TRANSPORT_CLOSED", "transport is closed");
     check(!this.started, "TRANSPORT_BAD_CONFIG", "start() was already called");
     this.started = true;
+    // uWS listens with SO_REUSEPORT by default, so a second node on a taken port would start
+    // silently and share connections with the first; an exclusive port makes the clash an error.
+    const listen = this.app.listen as unknown as (
+      host: string,
+      port: number,
+      options: ListenOptions,
+      callback: (listenSocket: us_listen_socket | false) => void,
+    ) => void;
+    const peerSocket = await this.listening(`${this.config.host}:${this.config.port}`, (done) => listen.call(this.app, this.config.host, this.config.port, EXCLUSIVE_PORT, done));
+    const unixPath = this.config.unixPath;
+    if (unixPath !== undefined) await this.listening(unixPath, (done) => this.app.listen_unix(done, unixPath));
+    for (const peer of this.peers.keys()) this.dialIfOurs(peer);
+    return { port: uWS.us_socket_local_port(peerSocket as never) };
+  }
+
+  /** One listen of the app: its socket is kept for `close`; a failure is TRANSPORT_LISTEN_FAILED. */
+  private listening(where: string, listen: (done: (listenSocket: us_listen_socket | false) => void) => void): Promise<us_listen_socket> {
     return new Promise((resolve, reject) => {
-      // uWS listens with SO_REUSEPORT by default, so a second node on a taken port would start
-      // silently and share connections with the first; an exclusive port makes the clash an error.
-      const listen = this.app.listen as unknown as (
-        host: string,
-        port: number,
-        options: ListenOptions,
-        callback: (listenSocket: us_listen_socket | false) => void,
-      ) => void;
-      const listening = (listenSocket: us_listen_socket | false) => {
-        const where = this.config.unixPath ?? `${this.config.host}:${this.config.port}`;
+      listen((listenSocket) => {
         if (listenSocket === false) {
           reject(new IosError<TransportErrorCode>("TRANSPORT_LISTEN_FAILED", `cannot listen on ${where}`));
           return;
         }
-        this.listenSocket = listenSocket;
-        for (const peer of this.peers.keys()) this.dialIfOurs(peer);
-        resolve({ port: this.config.unixPath === undefined ? uWS.us_socket_local_port(listenSocket as never) : 0 });
-      };
-      if (this.config.unixPath !== undefined) this.app.listen_unix(listening, this.config.unixPath);
-      else listen.call(this.app, this.config.host, this.config.port, EXCLUSIVE_PORT, listening);
+        this.listenSockets.push(listenSocket);
+        resolve(listenSocket);
+      });
     });
   }
 
@@ -671,10 +677,7 @@ export class UwsTransport implements Transport {
     this.channels.closeAll();
     for (const peer of [...this.reconnectTimers.keys()]) this.cancelReconnect(peer);
     for (const link of [...this.allLinks]) link.close(CLOSE_CODES.SHUTDOWN, "SHUTDOWN");
-    if (this.listenSocket !== undefined) {
-      uWS.us_listen_socket_close(this.listenSocket);
-      this.listenSocket = undefined;
-    }
+    for (const listenSocket of this.listenSockets.splice(0)) uWS.us_listen_socket_close(listenSocket);
     await Promise.all(this.clientsClosed.values());
   }
 

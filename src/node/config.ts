@@ -8,7 +8,10 @@
  *     "genesis": "genesis.json",            genesis file (src/ledger/genesis.ts)
  *     "key": "validator-0.key.json",        this validator's key file (below)
  *     "dataDir": "data/validator-0",        LMDB directory of the shard state
- *     "listen": { "host": "127.0.0.1", "port": 7000 },      peer + client API server (0: ephemeral)
+ *     "listen": { "host": "127.0.0.1", "port": 7000, "peerPort": 7100 },
+ *                                           port: clients, through the HTTP edge (src/api/edge.ts);
+ *                                           peerPort (optional, default 0): peer links on /peer, served by
+ *                                           uWS without the edge; 0: ephemeral. Distinct when not 0.
  *     "peers": [ { "publicKey": "<64 hex>", "url": "ws://127.0.0.1:7001/peer" } ],
  *     "pipeline": { "workers": 2, "blockIntervalMs": 200, "maxPendingTxs": 200000 },   optional
  *     "api": { "maxBodyBytes": 65536, "maxStreamFrameBytes": 4194304, "maxSubscriberBufferBytes": 16777216,
@@ -105,7 +108,8 @@ export interface NodeConfig {
   readonly genesisFile: string;
   readonly keyFile: string;
   readonly dataDir: string;
-  readonly listen: { readonly host: string; readonly port: number };
+  /** `port` serves clients (through the HTTP edge), `peerPort` the peer links (WebSocket `/peer`, no edge). */
+  readonly listen: { readonly host: string; readonly port: number; readonly peerPort: number };
   readonly peers: readonly PeerEntry[];
   readonly pipeline: Partial<PipelineSettings>;
   readonly api: ApiLimits;
@@ -214,7 +218,10 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   const root = r.object(parsed, "$", ["version", "genesis", "key", "dataDir", "listen", "peers"], ["pipeline", "api", "consensus", "log"]);
   if (root.version !== CONFIG_VERSION) r.fail("CONFIG_BAD_FIELD", "$.version", `must be ${CONFIG_VERSION}, got ${JSON.stringify(root.version)}`);
   const base = dirname(resolve(file));
-  const listen = r.object(root.listen, "$.listen", ["host", "port"]);
+  const listen = r.object(root.listen, "$.listen", ["host", "port"], ["peerPort"]);
+  const port = r.integer(listen.port, "$.listen.port", 0, MAX_PORT);
+  const peerPort = listen.peerPort === undefined ? 0 : r.integer(listen.peerPort, "$.listen.peerPort", 0, MAX_PORT);
+  if (peerPort !== 0 && peerPort === port) r.fail("CONFIG_BAD_FIELD", "$.listen.peerPort", `must differ from $.listen.port (${port}): clients and peers have a port each`);
   const peerList = root.peers;
   if (!Array.isArray(peerList)) r.fail("CONFIG_BAD_FIELD", "$.peers", "must be an array (possibly empty)");
   const seen = new Set<string>();
@@ -279,7 +286,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
     genesisFile: resolve(base, r.string(root.genesis, "$.genesis")),
     keyFile: resolve(base, r.string(root.key, "$.key")),
     dataDir: resolve(base, r.string(root.dataDir, "$.dataDir")),
-    listen: { host: r.string(listen.host, "$.listen.host"), port: r.integer(listen.port, "$.listen.port", 0, MAX_PORT) },
+    listen: { host: r.string(listen.host, "$.listen.host"), port, peerPort },
     peers,
     pipeline,
     api,
@@ -297,7 +304,7 @@ export function nodeConfigJson(fields: {
   genesis: string;
   key: string;
   dataDir: string;
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; peerPort?: number };
   peers: readonly PeerEntry[];
   pipeline?: Partial<PipelineSettings>;
   consensus?: ConsensusSettings;

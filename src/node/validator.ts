@@ -1,7 +1,12 @@
 /**
  * One validator process (DESIGN §1): configuration → shard state (LMDB) → verifier pool →
  * pipeline → one shard driver (solo, bft or pob; consensus/interface.ts) → client API → peer
- * transport, all on one uWebSockets.js app and port.
+ * transport, all on one uWebSockets.js app with two ports: clients connect to `listen.port`, where
+ * the HTTP edge (src/api/edge.ts) checks every request and relays it to the app's Unix socket;
+ * peers connect to `listen.peerPort`, where the app listens itself (their frames are authenticated
+ * and rate-limited by the transport, and skip the edge's relay hop). Client routes on the peer
+ * port answer 404 API_NOT_ON_PEER_PORT; `/peer` through the edge still works (a peer configured
+ * with the client port links, at the relay's cost).
  *
  * Phases:
  *  1. start: open the shard state (replaying stored blocks) and the worker pool, wire the pipeline
@@ -143,7 +148,7 @@ class NodeBackend implements ClientBackend {
       uptimeSeconds: Math.round((clock.wallNow() - this.#startedAt) / 1000),
       mempool: { pending: pipeline.pendingCount, pendingBytes: pipeline.pendingBytes, ready: pipeline.mempoolCount },
       workers: pool.threads,
-      peers: { configured: setup.context.members(setup.shard).length - 1, connected: this.peerCount() },
+      peers: { configured: setup.context.members(setup.shard).length - 1, connected: this.peerCount(), port: this.node.peerPort },
       utxos: state.utxoCount,
       supply: state.supply.toString(),
       consensus: driver.describe(),
@@ -185,8 +190,11 @@ class NodeBackend implements ClientBackend {
 
 export class ValidatorNode {
   #api: ClientApi | undefined;
-  /** The public listener of a started node's port; uWS listens on a Unix socket in `socketDir` behind it. */
-  #edge: { readonly edge: HttpEdge; readonly socketDir: string } | undefined;
+  /**
+   * A started node's listeners: the edge on the client port (uWS listens on a Unix socket in
+   * `socketDir` behind it) and the peer port uWS listens on itself.
+   */
+  #listeners: { readonly edge: HttpEdge; readonly socketDir: string; peerPort: number } | undefined;
   #stopping: Promise<void> | undefined;
 
   private constructor(
@@ -199,10 +207,16 @@ export class ValidatorNode {
     readonly transport: Transport,
   ) {}
 
-  /** The port peers and clients connect to (0 when the node has no listening socket: the simulator). */
+  /** The port clients connect to (0 when the node has no listening socket: the simulator). */
   get port(): number {
-    return this.#edge?.edge.port ?? 0;
+    return this.#listeners?.edge.port ?? 0;
   }
+
+  /** The port peers connect to (0 when the node has no listening socket, or before it listens). */
+  get peerPort(): number {
+    return this.#listeners?.peerPort ?? 0;
+  }
+
 
   /**
    * Wires the pipeline and the configured driver on top of `deps` (nothing is started): the
@@ -225,7 +239,7 @@ export class ValidatorNode {
       opened.unshift(() => pool.close());
       const clock = new SystemClock();
       const failures = new HandlerFailures(options.logger);
-      // The port is the HTTP edge's; uWS serves it from a private Unix socket behind the edge.
+      // The client port is the HTTP edge's; uWS serves it from a private Unix socket behind the edge.
       const socketDir = mkdtempSync(join(tmpdir(), "ios-uws-"));
       opened.push(() => rmSync(socketDir, { recursive: true, force: true }));
       const edge = await HttpEdge.listen({ host: config.listen.host, port: config.listen.port, upstreamPath: join(socketDir, "uws.sock"), maxBodyBytes: config.api.maxBodyBytes }, options.logger.child({ subsystem: "api" }));
@@ -234,7 +248,7 @@ export class ValidatorNode {
         identity: PeerIdentity.fromSeed(key.secretKey),
         chainId: setup.context.chain,
         host: config.listen.host,
-        port: config.listen.port,
+        port: config.listen.peerPort,
         unixPath: edge.options.upstreamPath,
         peers: shardPeers(setup),
         clock,
@@ -247,11 +261,12 @@ export class ValidatorNode {
       const openLog = fileFinalityLogs(join(config.dataDir, "finality"));
       const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, state, pool, openLog, onError });
       const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => [...transportMetrics(transport), ...edgeMetrics(edge), ...failures.metrics()]);
-      const api = new ClientApi(transport.app, backend, config.api, failures);
+      const api = new ClientApi(transport.app, backend, config.api, failures, true);
       node.#api = api;
-      node.#edge = { edge, socketDir };
+      const listeners = { edge, socketDir, peerPort: 0 };
+      node.#listeners = listeners;
       opened.unshift(() => api.stop());
-      await transport.start();
+      listeners.peerPort = (await transport.start()).port;
       node.driver.start();
       return node;
     } catch (error) {
@@ -284,9 +299,9 @@ export class ValidatorNode {
     this.#api?.stop();
     await this.driver.stop();
     await this.pipeline.close();
-    await this.#edge?.edge.close();
+    await this.#listeners?.edge.close();
     await this.transport.close();
-    if (this.#edge !== undefined) rmSync(this.#edge.socketDir, { recursive: true, force: true });
+    if (this.#listeners !== undefined) rmSync(this.#listeners.socketDir, { recursive: true, force: true });
     await this.pool.close();
     await this.state.close();
   }
@@ -310,6 +325,12 @@ function edgeMetrics(edge: HttpEdge): MetricFamily[] {
       help: "Requests the HTTP edge answered itself (malformed or over a limit), by code",
       type: "counter",
       samples: [...edge.refusals].map(([code, value]) => ({ labels: { code }, value })),
+    },
+    {
+      name: "ios_api_edge_tunnels_total",
+      help: "WebSocket connections relayed by the HTTP edge (client streams; peer links dialed to the client port instead of the peer port)",
+      type: "counter",
+      samples: [{ value: edge.tunnels }],
     },
   ];
 }

@@ -82,7 +82,7 @@ export class ValidatorCluster {
         genesisFile: "sim:genesis",
         keyFile: `sim:${id}.key`,
         dataDir: `sim:${id}`,
-        listen: { host: "127.0.0.1", port: 0 },
+        listen: { host: "127.0.0.1", port: 0, peerPort: 0 },
         peers: this.context.members(shard).filter((member) => toHex(member) !== id).map((member) => ({ publicKey: toHex(member), url: undefined })),
         pipeline: options.pipeline ?? {},
         api: DEFAULT_API_LIMITS,

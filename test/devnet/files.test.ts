@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { devnetPobPolicy } from "../../src/devnet/consensus-mode.js";
-import { writeDevnetFiles, type DevnetFilesOptions } from "../../src/devnet/files.js";
+import { portsFromBase, writeDevnetFiles, type DevnetFilesOptions } from "../../src/devnet/files.js";
 import { genesisEpochContext } from "../../src/epoch/context.js";
 import { IosError } from "../../src/errors.js";
 import { toHex } from "../../src/hex.js";
@@ -27,6 +27,7 @@ function options(dir: string, extra: Partial<DevnetFilesOptions> = {}): DevnetFi
     timestamp: 1_700_000_000_000,
     host: "127.0.0.1",
     ports: Array.from({ length: validators }, (_, i) => 20_000 + 3 * i),
+    peerPorts: Array.from({ length: validators }, (_, i) => 21_000 + 3 * i),
     consensus: "bft",
     ...extra,
   };
@@ -47,15 +48,16 @@ describe("writeDevnetFiles", () => {
       assert.equal(setup.shard, v.shard, `validator ${v.index}: the layout names the shard the node will serve`);
       assert.equal(toHex(setup.key.publicKey), v.publicKey);
       assert.equal(toHex(loadKeyFile(v.keyFile).publicKey), v.publicKey);
-      assert.deepEqual(setup.config.listen, { host: "127.0.0.1", port: 20_000 + 3 * v.index });
+      assert.deepEqual(setup.config.listen, { host: "127.0.0.1", port: 20_000 + 3 * v.index, peerPort: 21_000 + 3 * v.index });
+      assert.deepEqual([v.port, v.peerPort], [20_000 + 3 * v.index, 21_000 + 3 * v.index]);
       assert.deepEqual(setup.config.pipeline, { workers: 2, blockIntervalMs: 40 });
       assert.equal(setup.config.consensus.mode, "bft");
       assert.equal(setup.config.dataDir, v.dataDir);
-      // Peers: exactly the shard's other members, each at the port it listens on.
+      // Peers: exactly the shard's other members, each at the peer port it listens on.
       const others = layout.context.members(v.shard).map(toHex).filter((k) => k !== v.publicKey);
       assert.deepEqual(setup.config.peers, others.map((k) => {
         const peer = layout.validators.find((w) => w.publicKey === k)!;
-        return { publicKey: k, url: `ws://127.0.0.1:${peer.port}/peer` };
+        return { publicKey: k, url: `ws://127.0.0.1:${peer.peerPort}/peer` };
       }));
       perShard[v.shard]!++;
     }
@@ -82,7 +84,14 @@ describe("writeDevnetFiles", () => {
     assert.equal(existsSync(few), false, "no file of a refused devnet");
     const ports = join(root, "ports");
     assert.throws(() => writeDevnetFiles({ ...options(ports), ports: [1, 2] }), coded("DEVNET_BAD_OPTION"));
+    assert.throws(() => writeDevnetFiles({ ...options(ports), peerPorts: [1, 2] }), coded("DEVNET_BAD_OPTION"));
+    const clash = options(ports);
+    assert.throws(() => writeDevnetFiles({ ...clash, peerPorts: [clash.ports[0]!, ...clash.peerPorts.slice(1)] }), coded("DEVNET_BAD_OPTION"), "a peer port equal to a client port");
     assert.equal(existsSync(ports), false);
+  });
+
+  it("lays ports out from a base: clients on base + i, peers on base + N + i", () => {
+    assert.deepEqual(portsFromBase(7000, 3), { ports: [7000, 7001, 7002], peerPorts: [7003, 7004, 7005] });
   });
 
   it("never overwrites a devnet unless forced", () => {

@@ -1,7 +1,7 @@
 /**
  * A one-shard network of `ios node` processes on 127.0.0.1 ephemeral ports, for the multi-process
  * tests and bench/shard.bench.ts. `ios genesis --consensus bft` (or `pob`) writes the genesis and keys; each
- * configuration is then rewritten with port 0 and its peers' URLs as they become known (ephemeral
+ * configuration is then rewritten with ports 0 and its peers' URLs (their peer ports) as they become known (ephemeral
  * ports: no port can be taken by another program between choosing and listening). The transport's lower public
  * key dials, so validators start from the highest key down, each knowing the URLs of those
  * already listening. Callers must `stopAll` (SIGKILL) in a finally/after hook: no orphans.
@@ -24,6 +24,8 @@ export interface ValidatorProcess {
   readonly dataDir: string;
   child: ChildProcess | undefined;
   port: number;
+  /** The peer port its peers dial (`listen.peerPort`). */
+  peerPort: number;
   api: ApiClient | undefined;
 }
 
@@ -43,7 +45,7 @@ export interface ShardNetworkOptions {
   readonly pob?: { readonly believable: number; readonly samplingProbability: number };
 }
 
-/** Starts `ios node` and resolves once it prints its listen line (with the port). */
+/** Starts `ios node` and resolves once it prints its listen lines (with the client and peer ports). */
 export function startProcess(validator: ValidatorProcess): Promise<void> {
   const child = spawn(process.execPath, [CLI, "node", "--config", validator.config], { stdio: ["ignore", "pipe", "pipe"] });
   validator.child = child;
@@ -52,12 +54,13 @@ export function startProcess(validator: ValidatorProcess): Promise<void> {
     const onExit = (code: number | null) => reject(new Error(`validator ${validator.index} exited (${code}) before listening:\n${output}`));
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)\n.*peers on ws:\/\/127\.0\.0\.1:(\d+)\/peer/.exec(output);
       if (match === null) return;
       child.stdout!.off("data", onData);
       child.off("exit", onExit);
       child.stdout!.resume();
       validator.port = Number(match[1]);
+      validator.peerPort = Number(match[2]);
       validator.api = new ApiClient(`http://127.0.0.1:${validator.port}`);
       resolve();
     };
@@ -107,6 +110,7 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
       dataDir: join(directory, "data", `validator-${index}`),
       child: undefined,
       port: 0,
+      peerPort: 0,
       api: undefined,
     }),
   );
@@ -117,7 +121,7 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
     const started = new Set(order.slice(0, k).map((v) => v.publicKey));
     const peers = validators
       .filter((v) => v !== validator)
-      .map((v) => ({ publicKey: v.publicKey, url: started.has(v.publicKey) ? `ws://127.0.0.1:${v.port}/peer` : undefined }));
+      .map((v) => ({ publicKey: v.publicKey, url: started.has(v.publicKey) ? `ws://127.0.0.1:${v.peerPort}/peer` : undefined }));
     writeFileSync(
       validator.config,
       nodeConfigJson({

@@ -50,13 +50,26 @@ describe("node configuration", () => {
     assert.equal(config.keyFile, join(dir, "v0.key.json"));
     assert.equal(config.dataDir, join(dir, "data"));
     assert.equal("shard" in config, false, "the shard comes from the epoch context, not the file");
-    assert.deepEqual(config.listen, { host: "127.0.0.1", port: 0 });
+    assert.deepEqual(config.listen, { host: "127.0.0.1", port: 0, peerPort: 0 }, "no peerPort: an ephemeral one");
     assert.deepEqual(config.api, DEFAULT_API_LIMITS);
     const limits = { maxStreams: 64, maxStreamsPerAddress: 2, streamIdleMs: 5000, maxSubscriberQueueBytes: 1 << 26 };
     assert.deepEqual(parseNodeConfig(JSON.stringify({ ...valid(), api: limits }), file).api, { ...DEFAULT_API_LIMITS, ...limits });
     assert.equal(config.peers[0]!.url, "ws://127.0.0.1:7001/peer");
     assert.equal(config.logLevel, undefined);
     assert.equal(parseNodeConfig(JSON.stringify({ ...valid(), log: { level: "debug" } }), file).logLevel, "debug");
+  });
+
+  it("reads the peer port: an integer in [0, 65535], distinct from the client port unless ephemeral", () => {
+    const listen = (fields: Record<string, unknown>) => parseNodeConfig(JSON.stringify({ ...valid(), listen: { host: "127.0.0.1", ...fields } }), file).listen;
+    assert.deepEqual(listen({ port: 7000, peerPort: 7100 }), { host: "127.0.0.1", port: 7000, peerPort: 7100 });
+    assert.deepEqual(listen({ port: 0, peerPort: 0 }), { host: "127.0.0.1", port: 0, peerPort: 0 });
+    assert.equal(listen({ port: 7000, peerPort: 65535 }).peerPort, 65535);
+    const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    for (const bad of [-1, 65536, 1.5, "7100", null, true]) {
+      refused((c) => (c.listen.peerPort = bad), "CONFIG_BAD_FIELD", new RegExp(escaped(`$.listen.peerPort must be an integer in [0, 65535], got ${JSON.stringify(bad)}`)));
+    }
+    refused((c) => (c.listen = { host: "127.0.0.1", port: 7000, peerPort: 7000 }), "CONFIG_BAD_FIELD", /\$\.listen\.peerPort must differ from \$\.listen\.port \(7000\)/);
+    refused((c) => (c.listen.peerport = 7100), "CONFIG_UNKNOWN_FIELD", /\$\.listen\.peerport is not a known field \(allowed: host, port, peerPort\)/);
   });
 
   it("names the exact field that is wrong", () => {
