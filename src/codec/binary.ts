@@ -7,7 +7,7 @@
  * input's life copy it themselves), and integer reads go byte by byte without a DataView, so a
  * reader costs one small object. Writers fill a buffer of the size the caller computed.
  *
- * API: `new BinaryReader(input, codes, start?, end?)` with `u8 u16 u32 u64 u53 bytes skip
+ * API: `new BinaryReader(input, codes, start?, end?)` with `u8 u16 u32 u64 u53 bytes advance
  * lengthPrefixed need expectRemaining expectEnd`; `BinaryWriter.ofSize(n)` or
  * `new BinaryWriter(out, at)` with `u8 u16 u32 u64 bytes lengthPrefixed finish`; `readU16 readU32
  * readU64 readU64BE` and `writeU16 writeU32 writeU64 writeU64BE writeF64` for accessors and hot paths that
@@ -107,7 +107,7 @@ export class BinaryReader<Code extends string> {
     return this.input.subarray(at, at + count);
   }
 
-  skip(count: number, what = "field"): void {
+  advance(count: number, what = "field"): void {
     this.need(count, what);
     this.at += count;
   }

@@ -99,7 +99,7 @@ export function scanSignatureBatch(bytes: Uint8Array): Uint32Array {
   const offsets = new Uint32Array(count + 1);
   for (let index = 0; index < count; index++) {
     offsets[index] = reader.at;
-    reader.skip(ITEM_HEADER.offset.messageLength, `item ${index}`);
+    reader.advance(ITEM_HEADER.offset.messageLength, `item ${index}`);
     reader.lengthPrefixed("u32", MAX_MESSAGE_LENGTH, `item ${index}'s message`);
   }
   reader.expectEnd(`${count} items`);

@@ -121,7 +121,7 @@ export function decodeIdentity(value: Buffer): StoreIdentity {
   const version = readU32(value, IDENTITY.offset.schema);
   check<StoreErrorCode>(version === SCHEMA_VERSION, "STORE_SCHEMA_MISMATCH", `store schema version ${version}, this program reads version ${SCHEMA_VERSION}`);
   const reader = recordReader(value, IDENTITY, "identity");
-  reader.skip(IDENTITY.offset.shard);
+  reader.advance(IDENTITY.offset.shard);
   return { shard: reader.u32("shard"), genesisId: new Uint8Array(reader.bytes(HASH_BYTES)) };
 }
 

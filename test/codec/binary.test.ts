@@ -41,7 +41,7 @@ describe("BinaryReader", () => {
   });
 
   it("every read past the end is the format's truncated code, and moves nothing", () => {
-    for (const read of [(r: BinaryReader<TestCode>) => r.u16(), (r: BinaryReader<TestCode>) => r.u32(), (r: BinaryReader<TestCode>) => r.u64(), (r: BinaryReader<TestCode>) => r.bytes(2), (r: BinaryReader<TestCode>) => r.skip(2)]) {
+    for (const read of [(r: BinaryReader<TestCode>) => r.u16(), (r: BinaryReader<TestCode>) => r.u32(), (r: BinaryReader<TestCode>) => r.u64(), (r: BinaryReader<TestCode>) => r.bytes(2), (r: BinaryReader<TestCode>) => r.advance(2)]) {
       const r = reader([7]);
       assert.equal(codeOf(() => read(r)), "T_TRUNCATED");
       assert.equal(r.at, 0);

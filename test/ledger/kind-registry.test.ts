@@ -43,7 +43,7 @@ const NOTE_FIXED = layout({ version: 1, kind: 1, outpoint: OUTPOINT_BYTES, owner
 
 function scanNote(tx: Uint8Array): TxShape {
   const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
-  reader.skip(OUTPOINT_BYTES + PUBLIC_KEY_BYTES, "outpoint and owner");
+  reader.advance(OUTPOINT_BYTES + PUBLIC_KEY_BYTES, "outpoint and owner");
   reader.lengthPrefixed("u16", MAX_MEMO_BYTES, "memo");
   const unsignedEnd = reader.at;
   reader.expectRemaining(SIGNATURE_BYTES, "the signature");

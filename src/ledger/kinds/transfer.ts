@@ -143,11 +143,11 @@ function scan(tx: Uint8Array): TxShape {
   const outputCount = reader.u16("output count");
   checkCounts(inputCount, outputCount);
   reader.expectRemaining(transferLength(inputCount, outputCount) - HEADER.bytes, "the declared inputs, outputs and signatures");
-  reader.skip(inputCount * INPUT.bytes);
+  reader.advance(inputCount * INPUT.bytes);
   let sumLow = 0;
   let sumHigh = 0;
   for (let j = 0; j < outputCount; j++) {
-    reader.skip(OUTPUT.size.owner);
+    reader.advance(OUTPUT.size.owner);
     const low = reader.u32();
     const high = reader.u32();
     if (low === 0 && high === 0) throw new IosError<LedgerErrorCode>("TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
