@@ -373,10 +373,16 @@ export class ShardState {
       apply: (records, recordCount) => {
         usable();
         touched = true;
-        const delta = this.table.applyBlock(records, recordCount);
-        this.pending.addBlock(delta.created, delta.spent);
-        for (const status of delta.statuses) if (status === ApplyStatus.Ok) applied++;
-        return delta.statuses;
+        try {
+          const delta = this.table.applyBlock(records, recordCount);
+          this.pending.addBlock(delta.created, delta.spent);
+          for (const status of delta.statuses) if (status === ApplyStatus.Ok) applied++;
+          return delta.statuses;
+        } catch (error) {
+          // The table may hold part of these records: only a reopen from the store undoes them.
+          this.failed = true;
+          throw error;
+        }
       },
       commit: (build) => {
         usable();

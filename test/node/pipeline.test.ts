@@ -486,6 +486,15 @@ describe("ShardState.assemble", () => {
     await reopened.close();
   });
 
+  it("a failed apply leaves the state failed (STATE_FAILED), not stuck with an open assembly", async () => {
+    const { state } = freshState();
+    const assembly = state.assemble();
+    assert.equal(codeOf(() => assembly.apply(new Uint8Array(0), -1)), "UTXO_BAD_INPUT");
+    assert.equal(codeOf(() => state.assemble()), "STATE_FAILED");
+    assert.equal(codeOf(() => assembly.commit((slot) => soloBlock(slot, []))), "STATE_FAILED");
+    await state.close();
+  });
+
   it("commits an empty assembly as an empty block at tip + 1", async () => {
     const { state, directory } = freshState();
     const utxos = state.utxoCount;
