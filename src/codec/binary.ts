@@ -2,7 +2,7 @@
  * The one strict little-endian reader and writer of the tree's binary formats.
  *
  * A format names its own error codes (`CodecCodes`), so a transaction that is cut short throws
- * TX_TRUNCATED and a block BLOCK_TRUNCATED, each as that format's error class. Readers are views:
+ * TX_TRUNCATED and a block BLOCK_TRUNCATED, each an `IosError` with that code. Readers are views:
  * `bytes(n)` returns a subarray of the input, never a copy (callers that keep a field past the
  * input's life copy it themselves), and integer reads go byte by byte without a DataView, so a
  * reader costs one small object. Writers fill a buffer of the size the caller computed.
@@ -25,13 +25,11 @@ export interface CodecCodes<Code extends string> {
   readonly tooLarge: Code;
   /** An integer is outside what its field allows (e.g. a u64 height beyond 2^53 − 1). */
   readonly outOfRange: Code;
-  /** Builds the error thrown; formats with their own IosError subclass pass its constructor here. */
-  error?(code: Code, message: string): IosError<Code>;
 }
 
 /** The codes of a format that answers every malformed input with one code. */
-export function singleCode<Code extends string>(code: Code, error?: (code: Code, message: string) => IosError<Code>): CodecCodes<Code> {
-  return { truncated: code, trailing: code, tooLarge: code, outOfRange: code, ...(error === undefined ? {} : { error }) };
+export function singleCode<Code extends string>(code: Code): CodecCodes<Code> {
+  return { truncated: code, trailing: code, tooLarge: code, outOfRange: code };
 }
 
 /** Length prefixes: u8 for short labels (chain ids, error codes), u16 for small fields, u32 for bodies. */
@@ -52,7 +50,7 @@ export class BinaryReader<Code extends string> {
   }
 
   fail(code: Code, message: string): never {
-    throw this.codes.error === undefined ? new IosError(code, message) : this.codes.error(code, message);
+    throw new IosError<Code>(code, message);
   }
 
   get remaining(): number {

@@ -110,7 +110,6 @@ const BLOCK_CODES: CodecCodes<LedgerErrorCode> = {
   trailing: "BLOCK_TRAILING_BYTES",
   tooLarge: "BLOCK_TOO_LARGE",
   outOfRange: "BLOCK_BAD_FIELD",
-  error: (code, message) => new IosError<LedgerErrorCode>(code, message),
 };
 
 function isU32(value: number): boolean {

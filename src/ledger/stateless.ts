@@ -26,7 +26,7 @@ import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "./errors.js";
 import type { TxKindModule, TxShape } from "./kinds/interface.js";
 import { kindOfTransaction } from "./kinds/registry.js";
 import { checkShardIndex } from "./shard.js";
-import { IosError, hasCodeIn } from "../errors.js";
+import { hasCodeIn } from "../errors.js";
 
 export interface Rejection {
   readonly code: LedgerErrorCode;
@@ -55,7 +55,6 @@ const BATCH_CODES: CodecCodes<LedgerErrorCode> = {
   trailing: "BATCH_TRUNCATED",
   tooLarge: "BATCH_TOO_LARGE",
   outOfRange: "BATCH_TRUNCATED",
-  error: (code, message) => new IosError<LedgerErrorCode>(code, message),
 };
 
 /**

@@ -45,7 +45,6 @@ const LOAD_FILE_CODES: CodecCodes<LoadErrorCode> = {
   trailing: "LOAD_FILE_TRAILING_BYTES",
   tooLarge: "LOAD_FILE_BAD_HEADER",
   outOfRange: "LOAD_FILE_BAD_HEADER",
-  error: (code, message) => new IosError<LoadErrorCode>(code, message),
 };
 
 /** The whole file for `set`. */

@@ -16,7 +16,7 @@
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
  */
-import { IosError, check } from "../errors.js";
+import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
 import { BinaryReader, readU32, readU64BE, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
 import { layout, type Layout } from "../codec/layout.js";
@@ -50,7 +50,7 @@ const EPOCH = layout({ epoch: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
 const U64_MAX = (1n << 64n) - 1n;
 /** A record of the wrong size or a height beyond 2^53 − 1 is STORE_CORRUPT. */
-const RECORD_CODES = singleCode<StoreErrorCode>("STORE_CORRUPT", (code, message) => new IosError<StoreErrorCode>(code, message));
+const RECORD_CODES = singleCode<StoreErrorCode>("STORE_CORRUPT");
 
 export interface StoreIdentity {
   readonly shard: number;

@@ -30,7 +30,7 @@ import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes
 import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
 export const EVIDENCE_VERSION = 1;
-const EVIDENCE_CODES = singleCode<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", (code, message) => new IosError<PobErrorCode>(code, message));
+const EVIDENCE_CODES = singleCode<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING");
 
 /** A signed optimistic header and the audit path of one transaction in it. */
 export interface SignedInclusion {

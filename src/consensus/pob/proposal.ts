@@ -21,13 +21,13 @@ import { packTransactions, unpackTransactions } from "../../ledger/stateless.js"
 import type { PobErrorCode } from "./errors.js";
 import type { LeagueMode } from "./leagues.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
-import { IosError, check } from "../../errors.js";
+import { check } from "../../errors.js";
 
 export const PROPOSAL_VERSION = 1;
 /** Optimistic blocks one final block orders: 1,024 producers' worth of 4 blocks each. */
 export const MAX_PROPOSAL_BLOCKS = 4096;
 const FIXED = layout({ version: 1, mode: 1, epoch: 4, height: 8, prevHash: HASH_BYTES, proposer: PUBLIC_KEY_BYTES, count: 4 });
-const PROPOSAL_CODES = singleCode<PobErrorCode>("POB_BAD_PROPOSAL", (code, message) => new IosError<PobErrorCode>(code, message));
+const PROPOSAL_CODES = singleCode<PobErrorCode>("POB_BAD_PROPOSAL");
 
 export interface FinalProposal {
   readonly mode: LeagueMode;

@@ -47,7 +47,6 @@ export const TX_CODES: CodecCodes<LedgerErrorCode> = {
   trailing: "TX_TRAILING_BYTES",
   tooLarge: "TX_TOO_LARGE",
   outOfRange: "TX_BAD_FIELD",
-  error: (code, message) => new IosError<LedgerErrorCode>(code, message),
 };
 
 export const TX_PREFIX = layout({ version: 1, kind: 1 });
