@@ -37,12 +37,16 @@ export function guardedHandler(
  * Returns the code of a synchronous failure, undefined when the call returned.
  */
 export function deliverToHandler(failures: HandlerFailures, handler: MessageHandler, from: PeerId, type: MessageType, payload: Uint8Array): string | undefined {
-  const record = (error: unknown): string => failures.record(protocolOfType(type) ?? "unassigned", error, { peer: from, type });
   try {
     const result: unknown = handler(from, type, payload);
-    if (result instanceof Promise) result.catch(record);
+    if (result instanceof Promise) result.catch((error: unknown) => recordFailure(failures, from, type, error));
     return undefined;
   } catch (error) {
-    return record(error);
+    return recordFailure(failures, from, type, error);
   }
+}
+
+/** Built only on failure: delivery is per message, and the common path allocates nothing here. */
+function recordFailure(failures: HandlerFailures, from: PeerId, type: MessageType, error: unknown): string {
+  return failures.record(protocolOfType(type) ?? "unassigned", error, { peer: from, type });
 }
