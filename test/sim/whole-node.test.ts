@@ -15,6 +15,7 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
 import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { TX_RELAY } from "../../src/node/consensus/pob-consensus.js";
 
 const SHARDS = 2;
 const PER_SHARD = 5;
@@ -167,4 +168,32 @@ describe("whole validators in the simulator", () => {
       assert.deepEqual(second.heights, first.heights);
     });
   }
+});
+
+describe("whole validators against a byzantine relay", () => {
+  it("a relay with broken framing is logged and counted against its sender, and the shard keeps finalizing", async () => {
+    const sim = new Simulator({ seed: simSeed("whole-node-relay"), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
+    const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: POLICY });
+    const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
+    const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
+    const [round] = planTransfers(accounts, cluster.context.chain, positions);
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    const relay = cluster.members(0).find((id) => id !== producer)!;
+    // A byzantine node on the network: relays whose framing cuts a transaction's length prefix short.
+    sim.addNode("ee".repeat(32), ({ transport, clock }) => {
+      const channel = transport.open({ protocol: "client", shard: 0, epoch: 0 });
+      clock.setTimer(600, () => {
+        for (const junk of [Uint8Array.of(9, 0, 0, 0, 1), Uint8Array.of(1, 2)]) channel.send(producer, TX_RELAY, junk);
+      });
+      return channel;
+    });
+    const transfers = round!.filter((t) => t.shard === 0);
+    sim.schedule(650, "honest load", () => void cluster.submit(0, transfers.map((t) => t.bytes), relay));
+    const final = await cluster.advance(10_000, () => cluster.replicas(0).length === PER_SHARD && transfers.every((t) => cluster.replicas(0).every((node) => node.driver.status(Buffer.from(t.txid, "hex")).state === "final")));
+    assert.ok(final, "the honest transfers became final on every replica after the broken relays");
+    assert.equal(cluster.handlerFailures, 2, "each broken relay is counted once, against the producer's client instance");
+    const logged = sim.logs.entries({ code: "BATCH_TRUNCATED" });
+    assert.ok(logged.length >= 1 && logged.every((entry) => entry["peer"] === "ee".repeat(32)), "logged with its code and its sender");
+    await cluster.stop();
+  });
 });
