@@ -224,7 +224,8 @@ export class ShardState {
     readonly shard: number,
     readonly shardCount: number,
     private readonly flushInterval: number,
-    private readonly genesisTimestamp: number,
+    /** The tip block's timestamp, kept here: reading the tip block back per proposal would copy a whole block. */
+    private tipTime: number,
   ) {}
 
   /** Opens, loads and replays (phases 1–3); the returned state is ready for `commitBlock`. */
@@ -242,7 +243,9 @@ export class ShardState {
         `${store.location} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
           `not shard ${shard} of genesis ${Buffer.from(genesisId).toString("hex").slice(0, 16)}…`);
       const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count) });
-      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, genesis.timestamp);
+      const tipBlock = store.tip.height === 0 ? undefined : store.getBlock(store.tip.height);
+      const tipTime = tipBlock === undefined ? genesis.timestamp : decodeBlockHeader(tipBlock).timestamp;
+      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, tipTime);
       state.loadFlushedSet();
       state.replay();
       return state;
@@ -419,6 +422,7 @@ export class ShardState {
     const due = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES || this.pendingTxIndex.size >= MAX_PENDING_TX_INDEX;
     const flush = due ? this.takeFlush() : undefined;
     this.store.appendBlock({ ...block, txids: NO_TXIDS, positions: NO_POSITIONS }, flush);
+    this.tipTime = decodeBlockHeader(block.bytes).timestamp;
     if (flush !== undefined) this.flushDone();
     return flush !== undefined;
   }
@@ -502,8 +506,7 @@ export class ShardState {
 
   /** The tip block's timestamp (the genesis's before the first block): block time never runs backwards, so a new block's is no earlier. */
   get tipTimestamp(): number {
-    const bytes = this.tip.height === 0 ? undefined : this.store.getBlock(this.tip.height);
-    return bytes === undefined ? this.genesisTimestamp : decodeBlockHeader(bytes).timestamp;
+    return this.tipTime;
   }
 
   getBlockByHash(hash: Uint8Array): Uint8Array | undefined {

@@ -477,9 +477,12 @@ describe("ShardState.assemble", () => {
     const next = state.assemble();
     assert.equal(next.commit((slot) => soloBlock(slot, [])).height, 2, "after the commit the next assembly starts");
     const supply = state.supply;
+    const tipTime = state.tipTimestamp;
+    assert.equal(tipTime, decodeBlock(state.getBlock(2)!).header.timestamp, "the tip's time is the last committed block's");
     await state.close();
     const reopened = ShardState.open({ directory, genesis, shard: SHARD });
     assert.equal(reopened.tip.height, 2);
+    assert.equal(reopened.tipTimestamp, tipTime, "and survives a reopen");
     assert.equal(reopened.supply, supply);
     assert.equal(hex(reopened.consensusState!), hex(new Uint8Array(64).fill(7)));
     assert.equal(reopened.getUtxo(coins[0]!.txid, coins[0]!.index), undefined);
