@@ -137,7 +137,7 @@ class NodeBackend implements ClientBackend {
   }
 
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
-    return this.node.driver.onOptimistic(listener);
+    return this.node.driver.onOptimistic?.(listener) ?? (() => undefined);
   }
 
   nodeStatus(): Record<string, unknown> {

@@ -44,8 +44,8 @@ export interface ShardDriver extends TxSink {
   status(txid: Uint8Array): TxStatus;
   /** One event per settlement, in order; returns the unsubscribe function. */
   onConfirmations(listener: (event: BlockEvent) => void): () => void;
-  /** Optimistic blocks of the shard (PoB); other drivers never call it. */
-  onOptimistic(listener: (batch: OptimisticBatch) => void): () => void;
+  /** Optimistic blocks of the shard: only a driver with optimistic confirmations (PoB) has it. */
+  onOptimistic?(listener: (batch: OptimisticBatch) => void): () => void;
   /** The consensus part of GET /v1/status (JSON-safe values). */
   describe(): Record<string, unknown>;
   /** The driver's own metric families for GET /metrics. */

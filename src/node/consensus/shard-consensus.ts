@@ -70,7 +70,6 @@ import type { Pipeline } from "../pipeline.js";
 import type { VerifierPool } from "../pool/interface.js";
 import type { ShardState } from "../shard-state.js";
 import { TxGossip } from "../tx-gossip.js";
-import type { OptimisticBatch } from "../../api/stream-codec.js";
 import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
 
 export type ShardConsensusErrorCode = "CONSENSUS_OPTIONS" | "CONSENSUS_NOT_MEMBER" | "CONSENSUS_LOG_BEHIND";
@@ -268,9 +267,6 @@ export class ShardConsensus implements BftApplication, ShardDriver {
     return this.#pipeline.onSettled(listener);
   }
 
-  onOptimistic(_listener: (batch: OptimisticBatch) => void): () => void {
-    return () => undefined;
-  }
 
   describe(): Record<string, unknown> {
     return { mode: "bft", validators: this.participants.length, height: this.bft.height, view: this.bft.view, viewChanges: this.bft.stats.viewChanges };

@@ -20,7 +20,6 @@ import type { Clock, TimerHandle } from "../../runtime/interface.js";
 import type { MempoolEntry } from "../mempool.js";
 import type { Pipeline } from "../pipeline.js";
 import type { BlockSlot, BuiltBlock, ShardState } from "../shard-state.js";
-import type { OptimisticBatch } from "../../api/stream-codec.js";
 import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
 
 /** Solo block interval by default: short blocks keep client latency low. */
@@ -185,9 +184,6 @@ export class SoloDriver implements ShardDriver {
     return this.#pipeline.onSettled(listener);
   }
 
-  onOptimistic(_listener: (batch: OptimisticBatch) => void): () => void {
-    return () => undefined;
-  }
 
   describe(): Record<string, unknown> {
     return { mode: "solo" };
