@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { HEADER_BYTES } from "../../src/ledger/block.js";
 import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
@@ -199,6 +200,53 @@ describe("pob over BFT in the simulator", () => {
     assert.ok(confirmed !== undefined);
     const confirmation = s.confirmations.find((c) => hex(c.txid) === hex(later.txid))!;
     assert.equal(hex(verifyInclusion(confirmation, later.txid, honestProducer)), hex(confirmed.hash));
+  });
+
+  it("a producer sending good and bad-sealed copies of one block does not split the replicas (seal split)", async () => {
+    const s = setup("pob-bft seal split", POLICY);
+    const cheater = s.leagues.believable[0]!;
+    const cheaterKey = s.validators.find((v) => hex(v.publicKey) === hex(cheater))!;
+    const honestProducer = s.leagues.believable[1]!;
+    const split = s.transfer({ assignedTo: cheater });
+    const later = s.transfer({ assignedTo: honestProducer });
+    const others = s.validators.filter((v) => hex(v.publicKey) !== hex(cheater)).map((v) => hex(v.publicKey));
+    s.sim.schedule(30, "cheater sends a good copy to half the shard and a bad-sealed copy to the rest", () => {
+      const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: 30 }, [split.bytes], cheaterKey);
+      const badSeal = Uint8Array.from(bytes);
+      badSeal[HEADER_BYTES + 5]! ^= 0x01;
+      others.forEach((peer, i) => s.channels.get(hex(cheater))!.send(peer, POB_MESSAGES.OPTIMISTIC_BLOCK, i % 2 === 0 ? bytes : badSeal));
+    });
+    s.sim.schedule(200, "client submits to an honest producer", () => assert.equal(s.nodeOf(honestProducer).submit(later.bytes).accepted, true));
+    const done = await s.runUntil(() => s.replicas.every((r) => s.includedBy(r).has(hex(later.txid))), 5_000);
+    assert.ok(done, `seed ${String(s.seed)}: the shard stopped finalizing`);
+    s.assertSameChain();
+    const included = s.replicas.map((r) => s.includedBy(r).has(hex(split.txid)));
+    assert.ok(included.every(Boolean), `seed ${String(s.seed)}: the well-sealed block's transfer is final on every replica, got ${included.join()}`);
+    for (const r of s.replicas) assert.ok(r.outcomes.flatMap((o) => o.blocks).every((b) => b.rejected !== "POB_BAD_SEAL"), "no replica ever orders a bad-sealed copy");
+  });
+
+  it("a relay's corrupted and bad-sealed copies arriving first do not split the replicas", async () => {
+    const s = setup("pob-bft corrupting relay", POLICY);
+    const producer = s.leagues.believable[0]!;
+    const producerKey = s.validators.find((v) => hex(v.publicKey) === hex(producer))!;
+    const relay = s.leagues.normal[0]!;
+    const tx = s.transfer({ assignedTo: producer });
+    const later = s.transfer({ assignedTo: s.leagues.believable[1]! });
+    const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: 30 }, [tx.bytes], producerKey);
+    const corruptBody = Uint8Array.from(bytes);
+    corruptBody[corruptBody.length - 1]! ^= 0x01;
+    const badSeal = Uint8Array.from(bytes);
+    badSeal[HEADER_BYTES]! ^= 0x80;
+    const others = (from: Uint8Array) => s.validators.filter((v) => hex(v.publicKey) !== hex(from)).map((v) => hex(v.publicKey));
+    s.sim.schedule(30, "the relay sends corrupted copies first", () => {
+      others(relay).forEach((peer, i) => s.channels.get(hex(relay))!.send(peer, POB_MESSAGES.OPTIMISTIC_BLOCK, i % 2 === 0 ? corruptBody : badSeal));
+    });
+    s.sim.schedule(60, "the producer's genuine copy follows", () => s.channels.get(hex(producer))!.broadcast(others(producer), POB_MESSAGES.OPTIMISTIC_BLOCK, bytes));
+    s.sim.schedule(200, "client submits to another producer", () => assert.equal(s.nodeOf(s.leagues.believable[1]!).submit(later.bytes).accepted, true));
+    const done = await s.runUntil(() => s.replicas.every((r) => s.includedBy(r).has(hex(later.txid)) && s.includedBy(r).has(hex(tx.txid))), 5_000);
+    assert.ok(done, `seed ${String(s.seed)}: the genuine block did not become final on every replica`);
+    s.assertSameChain();
+    for (const r of s.replicas) assert.ok(r.outcomes.flatMap((o) => o.blocks).every((b) => b.rejected === undefined), "no replica ordered a corrupted copy");
   });
 
   it("with too few validators for a believable league, the normal league runs one-league BFT and verifies everything", async () => {

@@ -47,6 +47,7 @@ import type { Leagues } from "./leagues.js";
 import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type UtxoView } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, type FinalProposal } from "./proposal.js";
 import { toHex } from "../../hex.js";
+import { sameBytes } from "../../bytes.js";
 import { HASH_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
 import type { PobErrorCode } from "./errors.js";
 import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
@@ -125,8 +126,8 @@ interface HeldBlock {
   /** From its header: what ordering it adds to the final block (see FINAL_BODY_LIMIT). */
   readonly txCount: number;
   readonly bodyBytes: number;
-  /** The block decoded on arrival (undefined if its bytes do not decode): phase 2 does not hash it again. */
-  readonly decoded: DecodedBlock | undefined;
+  /** The block decoded on arrival: phase 2 does not hash it again. */
+  readonly decoded: DecodedBlock;
 }
 
 /**
@@ -199,6 +200,9 @@ export class PobNode {
   private blockWaiters: (() => void)[] = [];
   private producing: boolean;
   private timer: TimerHandle | undefined;
+  private bodyRetry: TimerHandle | undefined;
+  /** Index (among the other members) of the last validator asked for missing bodies. */
+  private bodySource = 0;
   private closed = false;
 
   constructor(config: PobNodeConfig, deps: PobNodeDependencies) {
@@ -281,6 +285,7 @@ export class PobNode {
     this.closed = true;
     this.bft?.close();
     if (this.timer !== undefined) this.deps.clock.cancelTimer(this.timer);
+    if (this.bodyRetry !== undefined) this.deps.clock.cancelTimer(this.bodyRetry);
     this.releaseBlockWaiters();
   }
 
@@ -332,7 +337,7 @@ export class PobNode {
   }
 
   /** Holds a block body; false when it was already held or ordered, or the holding is full. */
-  private hold(hash: Uint8Array, bytes: Uint8Array, header: { readonly txCount: number; readonly bodyBytes: number }, decoded: DecodedBlock | undefined): boolean {
+  private hold(hash: Uint8Array, bytes: Uint8Array, header: { readonly txCount: number; readonly bodyBytes: number }, decoded: DecodedBlock): boolean {
     const key = toHex(hash);
     if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return false;
     this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now(), txCount: header.txCount, bodyBytes: header.bodyBytes, decoded });
@@ -358,29 +363,28 @@ export class PobNode {
     });
   }
 
-  /** Keeps a block of a current believable producer of this shard and epoch (the seal is checked in phase 2). */
+  /**
+   * Keeps a block of a current believable producer of this shard and epoch, only once it decodes
+   * in full (the header's tx root binds the body) and its seal verifies. The block hash covers the
+   * header alone, so the held copy must be the one copy every honest validator can hold for that
+   * hash: a bad-sealed or corrupted copy — from its producer, a relay, or a leader answering a
+   * fetch — is refused here (its code goes to the transport, which counts it against the sender)
+   * and can never reach phase 2 on some replicas while a good copy reaches it on others.
+   */
   private receiveBlock(payload: Uint8Array): void {
     if (this.closed) return;
-    // A block that does not decode is the sender's fault: the ledger error goes to the transport,
-    // which logs and counts it (src/net/guarded-handler.ts).
     const envelope = decodeBlockEnvelope(payload);
     const { header, seal } = envelope;
     if (header.shard !== this.config.shard || header.epoch !== this.leagues.epoch || !this.leagues.isBelievable(header.producer)) return;
-    if (this.held.has(toHex(envelope.hash))) return;
+    const key = toHex(envelope.hash);
+    if (this.held.has(key) || this.recent.has(key)) return;
+    if (seal.kind !== "producer" || !this.deps.verifier.verify(seal.signature, envelope.hash, header.producer)) {
+      throw new IosError<PobErrorCode>("POB_BAD_SEAL", `optimistic block ${key} carries no valid seal of its producer`);
+    }
     const bytes = Uint8Array.from(payload);
-    // Decoded once here, for the announcement and for phase 2; one that does not decode is still
-    // held, so that phase 2 rejects it (POB_BLOCK_MALFORMED) exactly as every other validator does.
-    let decoded: DecodedBlock | undefined;
-    try {
-      decoded = decodeBlock(bytes);
-    } catch (error) {
-      if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
-    }
+    const decoded = decodeBlock(bytes);
     if (!this.hold(envelope.hash, bytes, header, decoded)) return;
-    // Clients hear of a block only with its producer's valid seal (phase 2 checks it again, for the record).
-    if (decoded !== undefined && this.announcementListeners.size > 0 && seal.kind === "producer" && this.deps.verifier.verify(seal.signature, envelope.hash, header.producer)) {
-      this.announce({ hash: envelope.hash, producer: header.producer, txids: decoded.txids });
-    }
+    this.announce({ hash: envelope.hash, producer: header.producer, txids: decoded.txids });
     this.applyReady();
   }
 
@@ -497,10 +501,35 @@ export class PobNode {
   private applyReady(): void {
     for (;;) {
       const entry = this.pending.get(this.nextHeight());
-      if (entry === undefined || this.missingBodies(entry.proposal).length > 0) return;
+      if (entry === undefined) return;
+      if (this.missingBodies(entry.proposal).length > 0) {
+        this.scheduleBodyRetry();
+        return;
+      }
       this.pending.delete(entry.record.height);
       this.apply(entry);
     }
+  }
+
+  /**
+   * While the next final record waits for bodies, asks one other validator after another: the
+   * first source (the deciding leader, or the record's sender) may withhold them or answer with
+   * copies `receiveBlock` refuses, while every co-signer of the record held them.
+   */
+  private scheduleBodyRetry(): void {
+    if (this.bodyRetry !== undefined || this.closed) return;
+    this.bodyRetry = this.deps.clock.setTimer(this.config.cosi.levelTimeoutMs, () => {
+      this.bodyRetry = undefined;
+      const entry = this.pending.get(this.nextHeight());
+      if (entry === undefined || this.closed) return;
+      const missing = this.missingBodies(entry.proposal);
+      if (missing.length === 0) return;
+      const others = this.deps.members.filter((m) => !sameBytes(m, this.deps.keyPair.publicKey));
+      if (others.length === 0) return;
+      this.bodySource = (this.bodySource + 1) % others.length;
+      this.fetchBodies(missing, this.deps.peerOf(others[this.bodySource]!));
+      this.scheduleBodyRetry();
+    });
   }
 
   private answerFetch(from: PeerId, payload: Uint8Array): void {
@@ -515,8 +544,7 @@ export class PobNode {
   private apply({ record, proposal }: PendingRecord): void {
     const randomness = finalRandomnessOf(record, this.participants.length);
     const outcome = this.validator.applyFinal(proposal, (hash) => {
-      const held = this.held.get(toHex(hash));
-      return held?.decoded ?? held?.bytes;
+      return this.held.get(toHex(hash))?.decoded;
     }, randomness);
     for (const hash of proposal.blocks) {
       const key = toHex(hash);
