@@ -43,6 +43,9 @@ interface Scenario {
   viewTimeoutMs?: number;
   /** Validation answers through a promise (the simulation then runs in slices, see `runAsync`). */
   asyncValidate?: boolean;
+  /** propose answers with a promise; a leader whose index is in `silentProposers` answers undefined (no proposal). */
+  asyncPropose?: boolean;
+  silentProposers?: readonly number[];
 }
 
 /** A proposal: height u64 ‖ proposer u16 ‖ 16 random bytes; `validate` checks length and height. */
@@ -154,7 +157,10 @@ function setup(scenario: Scenario) {
       if (behaviour === "silent") return undefined;
       const proposals = sim.rng(`proposals/${peer}/${incarnation}`);
       const app: BftApplication = {
-        propose: (height) => makeProposal(height, index, proposals),
+        propose: (height) => {
+          if (scenario.silentProposers?.includes(index) === true) return scenario.asyncPropose === true ? Promise.resolve(undefined) : undefined;
+          return scenario.asyncPropose === true ? Promise.resolve(makeProposal(height, index, proposals)) : makeProposal(height, index, proposals);
+        },
         validate: (height, proposal) => (scenario.asyncValidate === true ? Promise.resolve(isValidProposal(height, proposal)) : isValidProposal(height, proposal)),
         onFinal: (record) => {
           delivered[index]!++;
@@ -258,6 +264,19 @@ describe("BFT with an honest league", () => {
     }
     assert.ok(s.minHeight(s.honest) > 8, `${s.context}: reached ${s.minHeight(s.honest) - 1}`);
     assertSafeChains(s);
+  });
+});
+
+describe("BFT with a proposal that takes a round of its own", () => {
+  it("an asynchronous propose (a promise) finalizes, and a leader with nothing to propose only costs its view", async () => {
+    const s = setup({ n: 4, seed: "async-propose", asyncPropose: true, asyncValidate: true, silentProposers: [1] });
+    for (let slice = 0; slice < 5_000 && s.minHeight(s.honest) <= 8; slice++) {
+      s.sim.run({ until: s.sim.now() + 2 });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(s.minHeight(s.honest) > 8, `${s.context}: reached ${s.minHeight(s.honest) - 1}`);
+    assertSafeChains(s);
+    assert.ok(s.honest.some((i) => s.node(i).stats.viewChanges > 0), `${s.context}: the silent proposer's views timed out`);
   });
 });
 

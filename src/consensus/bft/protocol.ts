@@ -89,10 +89,14 @@ export interface BftConfig {
 
 /** The agreed value's owner: the PoB layer plugs in its block codec and checks here. */
 export interface BftApplication {
-  /** The leader's fresh proposal for `height` (a view with no prepared value to re-propose). */
-  propose(height: number): Uint8Array;
-  /** Whether this validator will co-sign `proposal` at `height`. */
-  validate(height: number, proposal: Uint8Array): boolean | Promise<boolean>;
+  /**
+   * The leader's fresh proposal for (`height`, `view`) (a view with no prepared value to
+   * re-propose); it may take a round of its own (PoB gathers randomness shares first). Undefined:
+   * no proposal in this view, which then times out.
+   */
+  propose(height: number, view: number): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /** Whether this validator will co-sign `proposal`, led by the leader of (`height`, `view`). */
+  validate(height: number, proposal: Uint8Array, view: number): boolean | Promise<boolean>;
   /** A finalized height, delivered once, in height order, after it is in the log. */
   onFinal(record: FinalityRecord): void;
 }
@@ -180,6 +184,8 @@ export class BftNode {
   private viewChanges = new Map<number, ViewChange>();
   private ownViewChange: ViewChange | undefined;
   private leaderTask: LeaderTask | undefined;
+  /** The (height, view) whose fresh proposal the application is still preparing. */
+  private proposing: { readonly height: number; readonly view: number } | undefined;
   private readonly futureRecords = new Map<number, FinalityRecord>();
   private earlyProposals: { from: PeerId; payload: Uint8Array }[] = [];
   private lastFetchAt = -Infinity;
@@ -384,6 +390,7 @@ export class BftNode {
   /** Proposes in the current view if this node leads it and, past view 0, holds 2f + 1 view changes. */
   private tryLead(): void {
     if (this.leaderTask !== undefined || this.accepted !== undefined) return;
+    if (this.proposing !== undefined && this.proposing.height === this.currentHeight && this.proposing.view === this.currentView) return;
     const height = this.currentHeight;
     const view = this.currentView;
     let justification: ViewChange[] = [];
@@ -399,7 +406,27 @@ export class BftNode {
         if (proposal === undefined) return;
       }
     }
-    proposal ??= this.deps.app.propose(height);
+    if (proposal !== undefined) return this.lead(height, view, proposal, justification);
+    const fresh = this.deps.app.propose(height, view);
+    if (!(fresh instanceof Promise)) {
+      if (fresh !== undefined) this.lead(height, view, fresh, justification);
+      return;
+    }
+    this.proposing = { height, view };
+    fresh.then(
+      (value) => {
+        if (this.proposing?.height !== height || this.proposing.view !== view) return;
+        this.proposing = undefined;
+        if (value !== undefined && !this.closed && this.currentHeight === height && this.currentView === view && this.accepted === undefined) this.lead(height, view, value, justification);
+      },
+      () => {
+        if (this.proposing?.height === height && this.proposing.view === view) this.proposing = undefined;
+      },
+    );
+  }
+
+  /** Broadcasts this leader's proposal for (height, view) and runs its prepare round. */
+  private lead(height: number, view: number, proposal: Uint8Array, justification: ViewChange[]): void {
     check(proposal instanceof Uint8Array && proposal.length <= this.maxProposalBytes, "BFT_BAD_INPUT", `propose(${height}) must return at most ${this.maxProposalBytes} bytes`);
     const copy = Uint8Array.from(proposal);
     const hash = proposalHash(copy);
@@ -495,7 +522,7 @@ export class BftNode {
     }
     const candidate: Accepted = { view: message.view, proposal: message.proposal, hash: proposalHash(message.proposal) };
     this.validating = candidate;
-    const verdict = this.deps.app.validate(message.height, message.proposal);
+    const verdict = this.deps.app.validate(message.height, message.proposal, message.view);
     if (typeof verdict === "boolean") this.onValidated(message.height, candidate, verdict);
     else Promise.resolve(verdict).then((ok) => this.onValidated(message.height, candidate, ok === true), () => this.onValidated(message.height, candidate, false));
   }
