@@ -15,6 +15,10 @@ export const SIGNATURE_BYTES = 64;
 export const POINT_BYTES = 32;
 /** RFC 8032 §5.1.6: a scalar mod L, little-endian (S, a CoSi response). */
 export const SCALAR_BYTES = 32;
+/** RFC 9381 §5.5 (ECVRF-EDWARDS25519-SHA512-TAI): a proof is Gamma (32) ‖ c (16) ‖ s (32). */
+export const VRF_PROOF_BYTES = 80;
+/** RFC 9381 §5.2: a VRF output (beta) is a SHA-512 digest. */
+export const VRF_OUTPUT_BYTES = 64;
 /** FIPS 180-4: a SHA-256 digest; block hashes, Merkle nodes and ids are digests. */
 export const HASH_BYTES = 32;
 /** A transaction id is the SHA-256 of its unsigned encoding (DESIGN.md §3). */

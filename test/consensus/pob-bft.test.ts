@@ -21,13 +21,40 @@ import { drawLeagues } from "../../src/consensus/pob/leagues.js";
 import { buildOptimisticBlock, type OptimisticConfirmation } from "../../src/consensus/pob/optimistic.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { POB_MESSAGES, PobNode } from "../../src/consensus/pob/protocol.js";
+import { BFT_MESSAGES } from "../../src/consensus/bft/codec.js";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 const CHAIN = new TextEncoder().encode("ioschain-pob-test/shard-0");
 const VERIFIER = new Ed25519Verifier();
 const AMOUNT = 1_000_000n;
 
-function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
+/** A byzantine or faulty node's outgoing traffic: false drops the message. */
+type Outgoing = (from: string, to: string, type: number, payload: Uint8Array) => boolean;
+
+/** Wraps `channel` so that `outgoing` sees (and may drop) what its node sends. */
+function filtered(channel: Channel, outgoing: Outgoing): Channel {
+  return {
+    get self() {
+      return channel.self;
+    },
+    get instance() {
+      return channel.instance;
+    },
+    get isOpen() {
+      return channel.isOpen;
+    },
+    send: (to, type, payload) => {
+      if (outgoing(channel.self, to, type, payload)) channel.send(to, type, payload);
+    },
+    broadcast: (group, type, payload) => {
+      for (const to of group) if (to !== channel.self && outgoing(channel.self, to, type, payload)) channel.send(to, type, payload);
+    },
+    on: (type, handler) => channel.on(type, handler),
+    close: () => channel.close(),
+  };
+}
+
+function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, outgoing?: Outgoing) {
   const seed = simSeed(seedLabel);
   const sim = new Simulator({
     seed,
@@ -51,8 +78,9 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
   replicas.forEach((replica) => {
     const peer = hex(replica.keyPair.publicKey);
     sim.addNode(peer, ({ transport, clock, rng }) => {
-      const channel = testChannel(transport);
-      channels.set(peer, channel);
+      const raw = testChannel(transport);
+      channels.set(peer, raw);
+      const channel = outgoing === undefined ? raw : filtered(raw, outgoing);
       const node = new PobNode(
         { chainId: CHAIN, shard: 0, shardCount: 1, viewTimeoutMs: 400, cosi: { fanout: 3, levelTimeoutMs: 40 }, orderDelayMs: 20 },
         { channel, clock, rng, keyPair: replica.keyPair, verifier: VERIFIER, utxo: replica.utxo, accounts: replica.ledger, validator: replica.validator, members, peerOf: hex },
@@ -100,12 +128,12 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9) {
     return true;
   };
   const includedBy = (replica: (typeof replicas)[number]) => new Set(replica.outcomes.flatMap((o) => Array.from({ length: o.included.length / 32 }, (_, i) => hex(o.included.subarray(i * 32, i * 32 + 32)))));
-  /** Every replica applied the same outcomes at every height both reached. */
-  const assertSameChain = () => {
-    const shortest = Math.min(...replicas.map((r) => r.outcomes.length));
+  /** Every replica (of `among`) applied the same outcomes at every height both reached. */
+  const assertSameChain = (among = replicas) => {
+    const shortest = Math.min(...among.map((r) => r.outcomes.length));
     assert.ok(shortest > 0, "every validator applied final proposals");
     for (let h = 0; h < shortest; h++) {
-      const tips = new Set(replicas.map((r) => hex(r.outcomes[h]!.tip)));
+      const tips = new Set(among.map((r) => hex(r.outcomes[h]!.tip)));
       assert.equal(tips.size, 1, `seed ${String(seed)}: validators disagree at final height ${h + 1}`);
     }
   };
@@ -247,6 +275,77 @@ describe("pob over BFT in the simulator", () => {
     assert.ok(done, `seed ${String(s.seed)}: the genuine block did not become final on every replica`);
     s.assertSameChain();
     for (const r of s.replicas) assert.ok(r.outcomes.flatMap((o) => o.blocks).every((b) => b.rejected === undefined), "no replica ordered a corrupted copy");
+  });
+
+  it("replicas whose state differs refuse to co-sign and stop instead of diverging silently (state commitment)", async () => {
+    const s = setup("pob-bft commitment", POLICY);
+    const member = s.leagues.normal[1]!;
+    const outsider = s.leagues.believable[2]!;
+    const tampered = [member, outsider].map((key) => s.replicas.find((r) => hex(r.keyPair.publicKey) === hex(key))!);
+    // One extra unspent output on each: their supply, hence every commitment they reach, differs.
+    for (const replica of tampered) replica.utxo.insert({ txid: new Uint8Array(32).fill(0xee), index: 0, owner: replica.keyPair.publicKey, amount: 5n });
+    const honest = s.replicas.filter((r) => !tampered.includes(r));
+    const txs = [0, 1].map((k) => s.transfer({ assignedTo: s.leagues.believable[k]! }));
+    s.sim.schedule(20, "clients submit", () => txs.forEach((tx, k) => assert.equal(s.nodeOf(s.leagues.believable[k]!).submit(tx.bytes).accepted, true)));
+    const done = await s.runUntil(() => honest.every((r) => txs.every((tx) => s.includedBy(r).has(hex(tx.txid)))) && tampered.every((r) => s.nodeOf(r.keyPair.publicKey).diverged !== undefined), 5_000);
+    assert.ok(done, `seed ${String(s.seed)}: the shard did not finalize around the two diverged replicas, or they did not stop`);
+    s.assertSameChain(honest);
+    for (const replica of tampered) {
+      const divergence = s.nodeOf(replica.keyPair.publicKey).diverged!;
+      assert.equal(replica.outcomes.length, 0, "a diverged replica applied nothing");
+      assert.equal(divergence.height, 1);
+      assert.equal(hex(divergence.decided), hex(honest[0]!.outcomes[0]!.tip), "it names the commitment the shard decided");
+      assert.notEqual(hex(divergence.reached!), hex(divergence.decided));
+    }
+    assert.ok(s.nodeOf(member).stats.commitmentMismatches > 0, "the diverged normal member refused to co-sign");
+  });
+
+  it("a leader withholding FINALIZED: the view change decides the same proposal, shares and all, and every replica samples alike", async () => {
+    let withholder: string | undefined;
+    const s = setup("pob-bft withheld finalized", { ...POLICY, samplingProbability: 0.5 }, 9, (from, _to, type) => !(from === withholder && type === BFT_MESSAGES.FINALIZED));
+    withholder = hex(s.leagues.normal[1]!);
+    const txs = [0, 1, 2, 3, 4, 5].map((k) => s.transfer({ assignedTo: s.leagues.believable[k % 3]! }));
+    s.sim.schedule(20, "clients submit", () => txs.forEach((tx, k) => assert.equal(s.nodeOf(s.leagues.believable[k % 3]!).submit(tx.bytes).accepted, true)));
+    const done = await s.runUntil(() => s.replicas.every((r) => txs.every((tx) => s.includedBy(r).has(hex(tx.txid)))), 10_000);
+    assert.ok(done, `seed ${String(s.seed)}: the shard did not finalize past the withholding leader`);
+    s.assertSameChain();
+    assert.ok(s.leagues.normal.some((key) => s.nodeOf(key).bft!.stats.viewChanges > 0), "the withheld record cost a view change");
+    const shortest = Math.min(...s.replicas.map((r) => r.outcomes.length));
+    for (let h = 0; h < shortest; h++) {
+      const samples = new Set(s.replicas.map((r) => JSON.stringify(r.outcomes[h]!.blocks.map((b) => [hex(b.hash), b.sampled]))));
+      assert.equal(samples.size, 1, `seed ${String(s.seed)}: replicas sampled differently at final height ${h + 1}`);
+    }
+  });
+
+  it("a member gives one randomness share per height and view, only to that view's leader", async () => {
+    const shares: { from: string; to: string; payload: Uint8Array }[] = [];
+    const s = setup("pob-bft one share per view", POLICY, 9, (from, to, type, payload) => {
+      if (type === POB_MESSAGES.SEED_SHARE) shares.push({ from, to, payload });
+      return true;
+    });
+    const member = hex(s.leagues.normal[0]!);
+    await s.runUntil(() => false, 50);
+    const bft = s.nodeOf(s.leagues.normal[0]!).bft!;
+    const view = bft.view + 3;
+    const leader = hex(s.leagues.normal[bft.leaderOf(bft.height, view)]!);
+    const bystander = s.leagues.normal.map(hex).find((key) => key !== leader && key !== member)!;
+    const request = (core: number) => {
+      const bytes = new Uint8Array(8 + 4 + 32);
+      const data = new DataView(bytes.buffer);
+      data.setUint32(0, bft.height, true);
+      data.setUint32(8, view, true);
+      bytes.fill(core, 12);
+      return bytes;
+    };
+    const before = shares.length;
+    s.channels.get(leader)!.send(member, POB_MESSAGES.SEED_REQUEST, request(0xa1));
+    s.channels.get(leader)!.send(member, POB_MESSAGES.SEED_REQUEST, request(0xb2));
+    s.channels.get(bystander)!.send(member, POB_MESSAGES.SEED_REQUEST, request(0xc3));
+    await s.runUntil(() => false, s.sim.now() + 30);
+    const answered = shares.slice(before).filter((share) => share.from === member && share.payload[8] === view);
+    assert.equal(answered.length, 1, "exactly one share for the view");
+    assert.equal(answered[0]!.to, leader, "sent to the view's leader");
+    assert.ok(answered[0]!.payload.subarray(12, 44).every((b) => b === 0xa1), "for the first core it was asked about");
   });
 
   it("with too few validators for a believable league, the normal league runs one-league BFT and verifies everything", async () => {

@@ -19,7 +19,7 @@ import { decodeEvidence, encodeEvidence, makeEvidence, verifyEvidence, verifyInc
 import { drawLeagues } from "../../src/consensus/pob/leagues.js";
 import { OptimisticProducer, buildOptimisticBlock, type OfferResult } from "../../src/consensus/pob/optimistic.js";
 import { DEFAULT_POLICY, MAX_LEAGUE, MIN_NORMAL_LEAGUE, validatePolicy, type ShardingPolicy } from "../../src/consensus/pob/policy.js";
-import { decodeProposal, encodeProposal, type FinalProposal } from "../../src/consensus/pob/proposal.js";
+import { decodeProposal, encodeProposal, proposalCoreHash, type FinalProposal } from "../../src/consensus/pob/proposal.js";
 import { Sampler, sampleSeed, samplingThreshold } from "../../src/consensus/pob/sampling.js";
 import { ACCOUNTS, signedTransfer, hex } from "../ledger/helpers.js";
 import { OUTPOINT_BYTES, TXID_BYTES } from "../../src/codec/sizes.js";
@@ -414,18 +414,28 @@ describe("pob evidence", () => {
 describe("pob proposal codec", () => {
   const base = { epoch: 4, height: 9, prevHash: new Uint8Array(32).fill(7), proposer: KEYS[0]! };
   it("round-trips both modes and rejects malformed encodings", () => {
-    const two: FinalProposal = { ...base, mode: "two-league", blocks: [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)], transactions: [] };
+    const shares = [{ member: 0, proof: new Uint8Array(80).fill(3) }, { member: 2, proof: new Uint8Array(80).fill(4) }];
+    const two: FinalProposal = { ...base, mode: "two-league", blocks: [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)], transactions: [], shares, stateCommitment: new Uint8Array(32).fill(9) };
     assert.deepEqual(decodeProposal(encodeProposal(two)), two);
     const tx = signedTransfer([{ txid: new Uint8Array(32), index: 0, owner: deriveTestAccounts("ledger tests", 1)[0]!.publicKey }], [{ owner: KEYS[1]!, amount: 5n }]).bytes;
-    const one: FinalProposal = { ...base, mode: "one-league", blocks: [], transactions: [tx] };
+    const one: FinalProposal = { ...base, mode: "one-league", blocks: [], transactions: [tx], shares: [], stateCommitment: new Uint8Array(32).fill(8) };
     assert.deepEqual(decodeProposal(encodeProposal(one)), one);
+    // The core excludes the shares and the commitment: they are fixed after it.
+    const bare: FinalProposal = { ...two, shares: [], stateCommitment: new Uint8Array(32) };
+    assert.deepEqual(proposalCoreHash(two), proposalCoreHash(bare));
+    assert.notDeepEqual(proposalCoreHash(two), proposalCoreHash({ ...two, blocks: two.blocks.slice(1) }));
     const bytes = encodeProposal(two);
     assert.equal(code(() => decodeProposal(bytes.subarray(0, bytes.length - 1))), "POB_BAD_PROPOSAL");
     assert.equal(code(() => decodeProposal(Uint8Array.of(...bytes, 0))), "POB_BAD_PROPOSAL");
     const mode = Uint8Array.from(bytes);
     mode[1] = 2;
     assert.equal(code(() => decodeProposal(mode)), "POB_BAD_PROPOSAL");
+    const version = Uint8Array.from(bytes);
+    version[0] = 1;
+    assert.equal(code(() => decodeProposal(version)), "POB_BAD_PROPOSAL");
     assert.equal(code(() => decodeProposal(encodeProposal(one).subarray(0, 90))), "POB_BAD_PROPOSAL");
+    assert.equal(code(() => encodeProposal({ ...two, stateCommitment: new Uint8Array(31) })), "POB_BAD_PROPOSAL");
+    assert.equal(code(() => encodeProposal({ ...two, shares: [{ member: 0, proof: new Uint8Array(79) }] })), "POB_BAD_PROPOSAL");
     assert.equal(code(() => encodeProposal({ ...two, transactions: [tx] })), "POB_BAD_PROPOSAL");
   });
 });

@@ -4,7 +4,10 @@
  * slips k invalid transactions into the blocks of one epoch goes undetected with probability
  * (1 − p)^k. Used by the statistical tests and by `ios analyze`.
  *
- * API: `undetectedProbability(p, k)`, `detectionProbability(p, k)`,
+ * A leader colluding with the producer may pick among `choices` candidate samples (randomness.ts
+ * states the count); the producer then escapes with probability at most choices · (1 − p)^k.
+ *
+ * API: `undetectedProbability(p, k)`, `undetectedWithChoices(p, k, choices)`, `detectionProbability(p, k)`,
  * `expectedInvalidBeforeDetection(p)`, `invalidForConfidence(p, confidence)`,
  * `binomialInterval(trials, probability, sigmas)`.
  */
@@ -24,6 +27,12 @@ export function undetectedProbability(p: number, k: number): number {
   checkProbability(p, "p");
   checkCount(k, "k");
   return (1 - p) ** k;
+}
+
+/** Union bound over `choices` independent candidate samples: min(1, choices · (1 − p)^k). */
+export function undetectedWithChoices(p: number, k: number, choices: number): number {
+  checkCount(choices, "choices");
+  return Math.min(1, choices * undetectedProbability(p, k));
 }
 
 /** P(at least one of k invalid transactions is sampled) = 1 − (1 − p)^k. */

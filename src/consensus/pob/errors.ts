@@ -23,6 +23,7 @@ export type PobErrorCode =
   | "POB_BAD_SIGNATURE"
   // final proposals and blocks ordered by them
   | "POB_BAD_PROPOSAL"
+  | "POB_BAD_MESSAGE"
   | "POB_BLOCK_UNAVAILABLE"
   | "POB_BLOCK_MALFORMED"
   | "POB_BLOCK_WRONG_CONTEXT"

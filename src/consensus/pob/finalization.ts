@@ -2,38 +2,55 @@
  * Phase 2 of Proof-of-Believability on one validator (white paper §7.2; DESIGN.md §4): apply a
  * final proposal decided by the normal league to this validator's replica of the shard state.
  *
- *   two-league, per optimistic block in final order:
+ * Execution, then commitment. `execute(core, bodies, randomness)` computes the outcome of a
+ * proposal core and writes its transactions to the UTXO set in ONE `applyBlock` (undoable), while
+ * the believability accounts, leagues and history stay untouched; the returned `Execution` is
+ * then committed (the proposal became final) or aborted (a speculative execution of a proposal
+ * that did not: the UTXO writes are undone). The normal league executes a proposal before
+ * co-signing it and compares the state commitment the leader put in it (protocol.ts), so every
+ * final proposal commits to the post-state of its height.
+ *
+ *   two-league, per optimistic block in final order (screening, no UTXO access):
  *     1. context: the body is available, decodes strictly, is of this shard and epoch, was not
  *        ordered before, its producer is believable now (not slashed) and its seal verifies;
  *        otherwise the whole block is rejected with its code;
  *     2. stateless checks of each transaction (structure, shard) and assignment to the producer;
  *     3. sampling (sampling.ts): each transaction's signatures are re-verified with probability
- *        p from the final randomness, which exists only after the producer signed;
+ *        p from the final randomness (randomness.ts), which exists only after the producer signed;
  *     4. a sampled invalid signature: the transaction is excluded, evidence (evidence.ts) is
  *        built and verified as any validator would, the producer is slashed (stake burned,
  *        reputation and Servi zeroed, out of the believable league — possibly engaging the
- *        one-league fallback), every other transaction of this block is verified in full and
- *        every earlier block of the producer in this epoch is re-checked in full;
- *     5. full state check (the UTXO table: existence, owner, double spends, conservation), per
- *        transaction all or nothing: a double spend across two producers loses in final order.
+ *        one-league fallback), every other transaction of its blocks in this proposal is verified
+ *        in full (those found invalid are excluded before anything is applied) and every earlier
+ *        block of the producer in this epoch is re-checked in full;
+ *   then 5. full state check (the UTXO table: existence, owner, double spends, conservation) of
+ *        every kept transaction in final order, all or nothing per transaction: a double spend
+ *        across two producers loses in final order.
  *   one-league (fallback): every signature of the leader's transactions is verified, then 5.
- *   afterwards: producers of accepted blocks validated a block → their Servi is cleared and their
- *   reputation grows; every normal-league member verified a non-empty final block → Servi is
- *   issued (in one-league mode the proposing leader validated it → its Servi is cleared).
+ *   afterwards (at commit): producers of accepted blocks validated a block → their Servi is
+ *   cleared and their reputation grows; every normal-league member verified a non-empty final
+ *   block → Servi is issued (in one-league mode the proposing leader validated it → its Servi is
+ *   cleared).
+ *
+ * State commitment (the outcome's `tip`): SHA-256(domain ‖ previous tip ‖ core hash ‖ randomness
+ * ‖ Merkle root of the included txids ‖ digest of the excluded (txid, code) list ‖ u64 supply ‖
+ * u64 UTXO count). It chains from the genesis state every replica starts from, so equal tips mean
+ * the same included and excluded sets at every height and the same resulting UTXO supply and size.
  *
  * Re-check of earlier blocks that are already final: invalid transactions found there are
  * reported (`rechecked`, alreadyFinal) and the evidence slashes the producer, but the state
- * they changed is NOT rolled back: undoing finalized blocks (and compensating the defrauded users
- * the paper promises) is out of scope of this engine.
+ * they changed is NOT rolled back here (compensation is a ledger matter, see docs/ARCHITECTURE.md).
  *
- * Every step is a deterministic function of the proposal, the block bodies, the final randomness
- * and the replica, so all honest validators reach the same outcome; `tip` chains the outcomes.
+ * Every step is a deterministic function of the proposal core, the block bodies, the final
+ * randomness and the replica, so all honest validators reach the same outcome.
  *
- * API: class `PobValidator` (checkProposal, applyFinal, beginEpoch, leagues, tip, height).
+ * API: class `PobValidator` (checkProposal, execute → Execution {commitment, commit, abort},
+ * applyFinal, beginEpoch, resume, leagues, tip, height, previousProposal).
  */
 import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
+import { BinaryWriter } from "../../codec/binary.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { recordsWhere } from "../../ledger/records.js";
@@ -45,12 +62,12 @@ import type { BelievabilityLedger, SlashRecord } from "./believability.js";
 import type { PobErrorCode } from "./errors.js";
 import { makeEvidence, verifyEvidence, type Evidence } from "./evidence.js";
 import type { Leagues, LeagueMode } from "./leagues.js";
-import { decodeProposal, encodeProposal, proposalHash, type FinalProposal } from "./proposal.js";
+import { decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
-const RECORD_DOMAIN = new TextEncoder().encode("IOSChain/pob/final-record/v1");
+const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v2");
 const ZERO_HASH = new Uint8Array(HASH_BYTES);
 
 export type ExclusionCode = LedgerErrorCode | PobErrorCode | (typeof APPLY_STATUS_NAMES)[number];
@@ -84,6 +101,7 @@ export interface RecheckFinding {
 export interface FinalOutcome {
   readonly height: number;
   readonly mode: LeagueMode;
+  /** Hash of the decided proposal (core, shares and state commitment). */
   readonly proposalHash: Uint8Array;
   /** Included txids in final order, packed 32 bytes each. */
   readonly included: Uint8Array;
@@ -98,17 +116,22 @@ export interface FinalOutcome {
   readonly rechecked: readonly RecheckFinding[];
   /** Signatures verified by this validator for this proposal. */
   readonly verifiedSignatures: number;
-  /** SHA-256(domain ‖ previous tip ‖ proposal hash ‖ Merkle root of included txids): the new tip. */
+  /** The state commitment after this height (module doc): the new tip. */
   readonly tip: Uint8Array;
 }
 
 /**
  * Where a validator's final state changes (a `UtxoTable` in the simulator; in a validator process
- * the shard state, which stages the records and makes the final block durable afterwards).
+ * the shard state's block assembly, which makes the final block durable at commit).
  */
 export interface FinalStateWriter {
   /** Applies packed apply records, all or nothing per record; one ApplyStatus per record. */
   applyBlock(records: Uint8Array, count: number): { readonly statuses: Uint8Array };
+  /** Reverts the last `applyBlock` exactly (an execution aborted before it became final). */
+  undoLastBlock(): void;
+  /** The UTXO set's total amount and entry count, as of the last call. */
+  readonly supply: bigint;
+  readonly count: number;
 }
 
 export interface PobValidatorOptions {
@@ -120,12 +143,36 @@ export interface PobValidatorOptions {
   readonly verifier?: Ed25519Verifier;
 }
 
+/** A proposal core executed on the replica, not yet final: commit it once decided, or abort it. */
+export interface Execution {
+  readonly height: number;
+  /** The state commitment it reaches (the outcome's tip), what the proposal must carry. */
+  readonly commitment: Uint8Array;
+  /** Makes the execution the replica's: accounts, leagues, history and height move on. */
+  commit(proposalHash: Uint8Array): FinalOutcome;
+  /** Undoes its UTXO writes; the replica is as before `execute`. */
+  abort(): void;
+}
+
 interface FinalizedBlock {
   readonly hash: Uint8Array;
   readonly block: DecodedBlock;
   readonly finalHeight: number;
   /** Indexes of the transactions that were included. */
   readonly included: readonly number[];
+}
+
+/** An optimistic block that passed its context checks, with its per-record verdicts so far. */
+interface Screened {
+  readonly hash: Uint8Array;
+  readonly block: DecodedBlock;
+  readonly producer: Uint8Array;
+  readonly checked: StatelessResult;
+  readonly items: readonly SignatureItem[][];
+  /** Per record: still to be applied. */
+  readonly keep: boolean[];
+  /** Per record: signatures verified (sampled, or in full after a slashing). */
+  readonly verified: boolean[];
 }
 
 /** Signature items of record k (the items of its transaction), from a stateless result. */
@@ -140,6 +187,19 @@ function itemsByRecord(result: StatelessResult): SignatureItem[][] {
   return Array.from(result.recordTx, (tx) => byTx.get(tx) ?? []);
 }
 
+function txidOf(checked: StatelessResult, record: number): Uint8Array {
+  const tx = checked.recordTx[record]!;
+  return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
+}
+
+/** SHA-256 over the excluded list: txid ‖ u8 code length ‖ code, in order. */
+function excludedDigest(excluded: readonly ExcludedTransaction[]): Uint8Array {
+  const codes = excluded.map((e) => new TextEncoder().encode(e.code));
+  const writer = BinaryWriter.ofSize(excluded.reduce((n, _e, i) => n + TXID_BYTES + 1 + codes[i]!.length, 0));
+  excluded.forEach((e, i) => writer.bytes(e.txid).lengthPrefixed("u8", codes[i]!));
+  return sha256(writer.finish());
+}
+
 export class PobValidator {
   private readonly options: PobValidatorOptions;
   private readonly verifier: Ed25519Verifier;
@@ -150,6 +210,8 @@ export class PobValidator {
   /** Optimistic blocks ordered this epoch, by producer (hex), for the re-check after a slashing. */
   private readonly history = new Map<string, FinalizedBlock[]>();
   private readonly ordered = new Set<string>();
+  /** The execution neither committed nor aborted yet (at most one). */
+  private open: Execution | undefined;
 
   constructor(options: PobValidatorOptions) {
     check<PobErrorCode>(options.leagues.epoch === options.accounts.epoch, "POB_BAD_ARGUMENT",
@@ -168,6 +230,7 @@ export class PobValidator {
     return this.currentHeight;
   }
 
+  /** The state commitment after the last final proposal. */
   get tip(): Uint8Array {
     return this.currentTip;
   }
@@ -177,9 +240,14 @@ export class PobValidator {
     return this.lastProposal;
   }
 
+  /** The execution awaiting its decision, if any. */
+  get pending(): Execution | undefined {
+    return this.open;
+  }
+
   /**
    * Continues a replica whose state already reflects `height` final proposals, the last with hash
-   * `previousProposal` and outcome tip `tip` (a validator process reopening its store). The
+   * `previousProposal` and state commitment `tip` (a validator process reopening its store). The
    * re-check history of the epoch is not restored: a producer slashed later is re-checked only
    * over the blocks ordered since.
    */
@@ -198,6 +266,7 @@ export class PobValidator {
   beginEpoch(leagues: Leagues): void {
     check<PobErrorCode>(leagues.epoch === this.options.accounts.epoch && leagues.epoch > this.currentLeagues.epoch, "POB_BAD_ARGUMENT",
       `leagues of epoch ${leagues.epoch} do not follow epoch ${this.currentLeagues.epoch} (accounts at ${this.options.accounts.epoch})`);
+    check<PobErrorCode>(this.open === undefined, "POB_BAD_ARGUMENT", "an execution is still open");
     this.currentLeagues = leagues;
     this.history.clear();
     this.ordered.clear();
@@ -210,7 +279,7 @@ export class PobValidator {
     return proposal;
   }
 
-  private checkContext(proposal: FinalProposal): void {
+  private checkContext(proposal: ProposalCore): void {
     check<PobErrorCode>(proposal.height === this.currentHeight + 1, "POB_BAD_PROPOSAL", `height ${proposal.height} is not ${this.currentHeight + 1}`);
     check<PobErrorCode>(Buffer.compare(proposal.prevHash, this.lastProposal) === 0, "POB_BAD_PROPOSAL", "prevHash is not the last final proposal");
     check<PobErrorCode>(proposal.epoch === this.currentLeagues.epoch, "POB_BAD_PROPOSAL", `epoch ${proposal.epoch} is not ${this.currentLeagues.epoch}`);
@@ -220,50 +289,102 @@ export class PobValidator {
   }
 
   /**
-   * Applies a decided proposal. `bodyOf(hash)` gives an optimistic block's bytes, or the block
-   * already decoded from them (`decodeBlock`, so it is not hashed again), or undefined if this
-   * validator never received it; `finalRandomness` (32 bytes) was fixed after the blocks were
-   * signed (see sampling.ts).
+   * Executes a proposal core on the replica. `bodyOf(hash)` gives an optimistic block's bytes, or
+   * the block already decoded from them (`decodeBlock`, so it is not hashed again), or undefined
+   * if this validator never received it; `finalRandomness` (32 bytes) was fixed after the blocks
+   * were signed (randomness.ts). Throws POB_BAD_PROPOSAL out of context, POB_BAD_ARGUMENT while
+   * another execution is open.
    */
-  applyFinal(proposal: FinalProposal, bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array): FinalOutcome {
-    // encodeProposal checks every field decodeProposal would; the encoding is needed only for the hash.
-    const encoded = encodeProposal(proposal);
-    this.checkContext(proposal);
-    const hash = proposalHash(encoded);
-    const work: Work = { included: [], transactions: [], latestTimestamp: 0, excluded: [], blocks: [], evidence: [], slashed: [], rechecked: [], verified: 0, producers: [] };
-    const height = proposal.height;
-    if (proposal.mode === "two-league") {
-      for (const blockHash of proposal.blocks) this.applyOptimistic(blockHash, bodyOf(blockHash), finalRandomness, height, work);
+  execute(core: ProposalCore, bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array): Execution {
+    check<PobErrorCode>(this.open === undefined, "POB_BAD_ARGUMENT", "another execution is still open: commit or abort it first");
+    this.checkContext(core);
+    check<PobErrorCode>(finalRandomness.length === HASH_BYTES, "POB_BAD_SEED", `final randomness must be ${HASH_BYTES} bytes`);
+    const work = new Work(this.currentLeagues);
+    const height = core.height;
+    if (core.mode === "two-league") {
+      const screened: Screened[] = [];
+      for (const blockHash of core.blocks) {
+        const block = this.screen(blockHash, bodyOf(blockHash), finalRandomness, work, screened);
+        if (block !== undefined) screened.push(block);
+      }
+      this.applyScreened(screened, work, height);
     } else {
-      this.applyOneLeague(proposal.transactions, work);
+      this.applyOneLeague(core.transactions, work);
     }
+    const included = new Uint8Array(work.included.length * TXID_BYTES);
+    work.included.forEach((txid, i) => included.set(txid, i * TXID_BYTES));
+    const { utxo } = this.options;
+    const commitment = sha256(
+      BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 5 * HASH_BYTES + 16)
+        .bytes(COMMITMENT_DOMAIN)
+        .bytes(this.currentTip)
+        .bytes(proposalCoreHash(core))
+        .bytes(finalRandomness)
+        .bytes(merkleRootOfPackedLeaves(included, TXID_BYTES))
+        .bytes(excludedDigest(work.excluded))
+        .u64(utxo.supply)
+        .u64(utxo.count)
+        .finish(),
+    );
+    const execution: Execution = {
+      height,
+      commitment,
+      commit: (hash) => {
+        check<PobErrorCode>(this.open === execution, "POB_BAD_ARGUMENT", "this execution is no longer open");
+        this.open = undefined;
+        return this.commit(core, work, included, commitment, hash);
+      },
+      abort: () => {
+        check<PobErrorCode>(this.open === execution, "POB_BAD_ARGUMENT", "this execution is no longer open");
+        this.open = undefined;
+        if (work.applied) utxo.undoLastBlock();
+      },
+    };
+    this.open = execution;
+    return execution;
+  }
+
+  /**
+   * Executes and commits a decided proposal core in one step: the decided proposal is the core
+   * with no shares and the reached commitment (tests and single-leader finalizers).
+   */
+  applyFinal(core: ProposalCore, bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array): FinalOutcome {
+    const execution = this.execute(core, bodyOf, finalRandomness);
+    return execution.commit(proposalHash(encodeProposal({ ...core, shares: [], stateCommitment: execution.commitment })));
+  }
+
+  private commit(core: ProposalCore, work: Work, included: Uint8Array, tip: Uint8Array, hash: Uint8Array): FinalOutcome {
     const { accounts } = this.options;
+    for (const record of work.slashed) accounts.slash(record.publicKey);
+    for (const producer of work.rechecked) this.history.delete(toHex(producer));
+    for (const entry of work.history) {
+      if (accounts.isExcluded(entry.block.header.producer)) continue;
+      const key = toHex(entry.block.header.producer);
+      const list = this.history.get(key) ?? [];
+      list.push(entry);
+      this.history.set(key, list);
+    }
+    for (const blockHash of work.orderedNow) this.ordered.add(blockHash);
     for (const producer of work.producers) {
       if (accounts.isExcluded(producer)) continue;
       accounts.clearServi(producer);
       accounts.rewardReputation(producer);
     }
     // An empty final block is no contribution: Servi is issued only for verifying actual content.
-    if (proposal.blocks.length + proposal.transactions.length > 0) {
-      if (proposal.mode === "one-league") accounts.clearServi(proposal.proposer);
+    if (core.blocks.length + core.transactions.length > 0) {
+      if (core.mode === "one-league") accounts.clearServi(core.proposer);
       for (const member of this.currentLeagues.normal) {
-        if (proposal.mode === "one-league" && Buffer.compare(member, proposal.proposer) === 0) continue;
+        if (core.mode === "one-league" && Buffer.compare(member, core.proposer) === 0) continue;
         if (!accounts.isExcluded(member)) accounts.issueServi(member);
       }
     }
-    const included = new Uint8Array(work.included.length * TXID_BYTES);
-    work.included.forEach((txid, i) => included.set(txid, i * TXID_BYTES));
-    const record = new Uint8Array(RECORD_DOMAIN.length + 3 * HASH_BYTES);
-    record.set(RECORD_DOMAIN);
-    record.set(this.currentTip, RECORD_DOMAIN.length);
-    record.set(hash, RECORD_DOMAIN.length + HASH_BYTES);
-    record.set(merkleRootOfPackedLeaves(included, TXID_BYTES), RECORD_DOMAIN.length + 2 * HASH_BYTES);
-    this.currentTip = sha256(record);
-    this.currentHeight = height;
-    this.lastProposal = hash;
+    this.currentLeagues = work.leagues;
+    this.currentTip = tip;
+    this.currentHeight = core.height;
+    this.lastProposal = Uint8Array.from(hash);
     return {
-      height, mode: proposal.mode, proposalHash: hash, included, includedTransactions: work.transactions, latestTimestamp: work.latestTimestamp, excluded: work.excluded, blocks: work.blocks,
-      evidence: work.evidence, slashed: work.slashed, rechecked: work.rechecked, verifiedSignatures: work.verified, tip: this.currentTip,
+      height: core.height, mode: core.mode, proposalHash: this.lastProposal, included, includedTransactions: work.transactions, latestTimestamp: work.latestTimestamp,
+      excluded: work.excluded, blocks: work.blocks, evidence: work.evidence, slashed: work.slashed, rechecked: work.findings, verifiedSignatures: work.verified, tip,
     };
   }
 
@@ -284,42 +405,50 @@ export class PobValidator {
     const keep = items.map((list, k) => {
       const ok = valid.slice(cursor, cursor + list.length).every(Boolean);
       cursor += list.length;
-      if (!ok) work.excluded.push({ txid: this.txidOf(checked, k), code: "POB_BAD_SIGNATURE" });
+      if (!ok) work.excluded.push({ txid: txidOf(checked, k), code: "POB_BAD_SIGNATURE" });
       return ok;
     });
-    this.applyRecords(checked, keep, work, undefined, transactions);
-  }
-
-  private txidOf(checked: StatelessResult, record: number): Uint8Array {
-    const tx = checked.recordTx[record]!;
-    return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
-  }
-
-  /** Step 5: the UTXO table decides; returns the indexes (in the block) of included transactions. */
-  private applyRecords(checked: StatelessResult, keep: readonly boolean[], work: Work, block: Uint8Array | undefined, transactions: readonly Uint8Array[]): number[] {
-    const { records, count } = recordsWhere(checked.records, (k) => keep[k]!);
-    const kept = keep.flatMap((flag, k) => (flag ? [k] : []));
-    const delta = this.options.utxo.applyBlock(records, count);
-    const included: number[] = [];
-    kept.forEach((k, j) => {
-      const status = delta.statuses[j]!;
-      const txid = this.txidOf(checked, k);
+    const statuses = this.applyRecords([{ checked, keep }], work);
+    keep.forEach((flag, k) => {
+      if (!flag) return;
+      const status = statuses.shift()!;
+      const txid = txidOf(checked, k);
       if (status === ApplyStatus.Ok) {
         work.included.push(txid);
         work.transactions.push(transactions[checked.recordTx[k]!]!);
-        included.push(checked.recordTx[k]!);
       } else {
-        work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", ...(block === undefined ? {} : { block }) });
+        work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED" });
       }
     });
-    return included;
   }
 
-  private rejectBlock(hash: Uint8Array, code: PobErrorCode, work: Work, producer?: Uint8Array): void {
+  /** Step 5 for every kept record, in order, in one undoable write; the statuses of the kept records. */
+  private applyRecords(sources: readonly { readonly checked: StatelessResult; readonly keep: readonly boolean[] }[], work: Work): number[] {
+    const parts = sources.map(({ checked, keep }) => recordsWhere(checked.records, (k) => keep[k]!));
+    const count = parts.reduce((n, part) => n + part.count, 0);
+    if (count === 0) return [];
+    const records = new Uint8Array(parts.reduce((n, part) => n + part.records.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      records.set(part.records, at);
+      at += part.records.length;
+    }
+    work.applied = true;
+    return Array.from(this.options.utxo.applyBlock(records, count).statuses);
+  }
+
+  private rejectBlock(hash: Uint8Array, code: PobErrorCode, work: Work, producer?: Uint8Array): undefined {
     work.blocks.push({ hash, rejected: code, included: 0, sampled: 0, ...(producer === undefined ? {} : { producer }) });
+    return undefined;
   }
 
-  private applyOptimistic(hash: Uint8Array, body: Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array, height: number, work: Work): void {
+  private isExcluded(producer: Uint8Array, work: Work): boolean {
+    const { accounts } = this.options;
+    return work.slashed.some((record) => Buffer.compare(record.publicKey, producer) === 0) || (accounts.has(producer) && accounts.isExcluded(producer));
+  }
+
+  /** Steps 1–4 for one optimistic block; undefined when it is rejected whole. */
+  private screen(hash: Uint8Array, body: Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array, work: Work, earlier: readonly Screened[]): Screened | undefined {
     const { shard, shardCount, accounts } = this.options;
     if (body === undefined) return this.rejectBlock(hash, "POB_BLOCK_UNAVAILABLE", work);
     let block: DecodedBlock;
@@ -333,57 +462,89 @@ export class PobValidator {
       return this.rejectBlock(hash, "POB_BLOCK_MALFORMED", work);
     }
     const producer = block.header.producer;
-    if (block.header.shard !== shard || block.header.epoch !== this.currentLeagues.epoch) return this.rejectBlock(hash, "POB_BLOCK_WRONG_CONTEXT", work, producer);
-    if (this.ordered.has(toHex(hash))) return this.rejectBlock(hash, "POB_BLOCK_DUPLICATE", work, producer);
-    if (accounts.has(producer) && accounts.isExcluded(producer)) return this.rejectBlock(hash, "POB_PRODUCER_SLASHED", work, producer);
-    if (!this.currentLeagues.isBelievable(producer)) return this.rejectBlock(hash, "POB_NOT_BELIEVABLE", work, producer);
+    if (block.header.shard !== shard || block.header.epoch !== work.leagues.epoch) return this.rejectBlock(hash, "POB_BLOCK_WRONG_CONTEXT", work, producer);
+    const key = toHex(hash);
+    if (this.ordered.has(key) || work.orderedNow.has(key)) return this.rejectBlock(hash, "POB_BLOCK_DUPLICATE", work, producer);
+    if (this.isExcluded(producer, work)) return this.rejectBlock(hash, "POB_PRODUCER_SLASHED", work, producer);
+    if (!work.leagues.isBelievable(producer)) return this.rejectBlock(hash, "POB_NOT_BELIEVABLE", work, producer);
     work.verified += 1;
     if (!this.verifier.verify(block.seal.signature, hash, producer)) return this.rejectBlock(hash, "POB_BAD_SEAL", work, producer);
-    this.ordered.add(toHex(hash));
+    work.orderedNow.add(key);
 
     const checked = validateStateless(block.body, shard, shardCount);
     checked.rejections.forEach((rejection, i) => {
       if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code, block: hash });
     });
-    const believable = this.currentLeagues.believable;
+    const believable = work.leagues.believable;
     const items = itemsByRecord(checked);
     const keep = items.map((_, k) => {
       const spender = spenderOf(block.transactions[checked.recordTx[k]!]!);
       const assigned = spender !== undefined && Buffer.compare(assignee(spender, believable), producer) === 0;
-      if (!assigned) work.excluded.push({ txid: this.txidOf(checked, k), code: "POB_NOT_ASSIGNED", block: hash });
+      if (!assigned) work.excluded.push({ txid: txidOf(checked, k), code: "POB_NOT_ASSIGNED", block: hash });
       return assigned;
     });
-
-    const sampler = new Sampler(this.currentLeagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
-    const sampled = keep.map((flag, k) => flag && sampler.isSampled(this.txidOf(checked, k)));
+    const sampler = new Sampler(work.leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
+    const sampled = keep.map((flag, k) => flag && sampler.isSampled(txidOf(checked, k)));
+    const screened: Screened = { hash, block, producer, checked, items, keep, verified: sampled };
     const invalid = this.findInvalid(items, sampled, work);
-    let sampledCount = sampled.filter(Boolean).length;
     if (invalid.length > 0) {
       const evidence = makeEvidence(block, checked.recordTx[invalid[0]!]!);
       const verdict = verifyEvidence(evidence, producer, this.verifier);
       invariant(verdict.valid, "evidence built from a sampled invalid signature must verify");
       work.evidence.push(evidence);
-      work.slashed.push(accounts.slash(producer));
-      this.currentLeagues = this.currentLeagues.withoutValidator(producer);
-      // The offender is no longer believed: the rest of this block is checked in full.
-      const unchecked = keep.map((flag, k) => flag && !sampled[k]);
-      invalid.push(...this.findInvalid(items, unchecked, work));
-      sampledCount = keep.filter(Boolean).length;
+      work.slashed.push({ publicKey: Uint8Array.from(producer), epoch: accounts.epoch, burned: accounts.get(producer).stake });
+      work.leagues = work.leagues.withoutValidator(producer);
+      this.exclude(screened, invalid, work);
+      // The offender is no longer believed: its blocks in this proposal are checked in full before
+      // anything is applied, and its blocks of earlier heights are re-checked.
+      for (const own of [...earlier.filter((e) => Buffer.compare(e.producer, producer) === 0), screened]) this.verifyRest(own, work);
       this.recheck(producer, work);
     }
+    return screened;
+  }
+
+  /** Verifies every kept record of `screened` not verified yet and excludes the invalid ones. */
+  private verifyRest(screened: Screened, work: Work): void {
+    const unchecked = screened.keep.map((flag, k) => flag && !screened.verified[k]);
+    this.exclude(screened, this.findInvalid(screened.items, unchecked, work), work);
+    unchecked.forEach((flag, k) => {
+      if (flag) screened.verified[k] = true;
+    });
+  }
+
+  private exclude(screened: Screened, invalid: readonly number[], work: Work): void {
     for (const k of invalid) {
-      keep[k] = false;
-      work.excluded.push({ txid: this.txidOf(checked, k), code: "POB_BAD_SIGNATURE", block: hash });
+      screened.keep[k] = false;
+      work.excluded.push({ txid: txidOf(screened.checked, k), code: "POB_BAD_SIGNATURE", block: screened.hash });
     }
-    const included = this.applyRecords(checked, keep, work, hash, block.transactions);
-    work.latestTimestamp = Math.max(work.latestTimestamp, block.header.timestamp);
-    if (!accounts.isExcluded(producer)) {
-      work.producers.push(producer);
-      const list = this.history.get(toHex(producer)) ?? [];
-      list.push({ hash, block, finalHeight: height, included });
-      this.history.set(toHex(producer), list);
+  }
+
+  /** Step 5 over the screened blocks, then each block's verdict and history entry. */
+  private applyScreened(screened: readonly Screened[], work: Work, height: number): void {
+    const statuses = this.applyRecords(screened, work);
+    let next = 0;
+    for (const entry of screened) {
+      const { checked, keep, hash, block, producer } = entry;
+      const included: number[] = [];
+      keep.forEach((flag, k) => {
+        if (!flag) return;
+        const status = statuses[next++]!;
+        const txid = txidOf(checked, k);
+        if (status === ApplyStatus.Ok) {
+          work.included.push(txid);
+          work.transactions.push(block.transactions[checked.recordTx[k]!]!);
+          included.push(checked.recordTx[k]!);
+        } else {
+          work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", block: hash });
+        }
+      });
+      work.latestTimestamp = Math.max(work.latestTimestamp, block.header.timestamp);
+      if (!this.isExcluded(producer, work)) {
+        work.producers.push(producer);
+        work.history.push({ hash, block, finalHeight: height, included });
+      }
+      work.blocks.push({ hash, producer, included: included.length, sampled: entry.verified.filter(Boolean).length });
     }
-    work.blocks.push({ hash, producer, included: included.length, sampled: sampledCount });
   }
 
   /** Record indexes among `which` having at least one invalid signature. */
@@ -400,10 +561,10 @@ export class PobValidator {
     return invalid;
   }
 
-  /** All earlier blocks of a slashed producer in this epoch, every signature (§7.2). */
+  /** All earlier final blocks of a slashed producer in this epoch, every signature (§7.2). */
   private recheck(producer: Uint8Array, work: Work): void {
     const earlier = this.history.get(toHex(producer)) ?? [];
-    this.history.delete(toHex(producer));
+    work.rechecked.push(producer);
     for (const finalized of earlier) {
       const { block } = finalized;
       const items = finalized.included.map((index) => {
@@ -414,7 +575,7 @@ export class PobValidator {
       const invalid = this.findInvalid(items, items.map(() => true), work);
       for (const k of invalid) {
         const index = finalized.included[k]!;
-        work.rechecked.push({
+        work.findings.push({
           producer, block: finalized.hash, txid: block.txids.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES), finalHeight: finalized.finalHeight, alreadyFinal: true,
         });
       }
@@ -422,15 +583,24 @@ export class PobValidator {
   }
 }
 
-interface Work {
-  included: Uint8Array[];
-  transactions: Uint8Array[];
-  latestTimestamp: number;
-  excluded: ExcludedTransaction[];
-  blocks: BlockVerdict[];
-  evidence: Evidence[];
-  slashed: SlashRecord[];
-  rechecked: RecheckFinding[];
-  verified: number;
-  producers: Uint8Array[];
+/** What one execution found and will change at commit. */
+class Work {
+  included: Uint8Array[] = [];
+  transactions: Uint8Array[] = [];
+  latestTimestamp = 0;
+  excluded: ExcludedTransaction[] = [];
+  blocks: BlockVerdict[] = [];
+  evidence: Evidence[] = [];
+  slashed: SlashRecord[] = [];
+  findings: RecheckFinding[] = [];
+  /** Producers whose earlier blocks were re-checked (their history ends). */
+  rechecked: Uint8Array[] = [];
+  verified = 0;
+  producers: Uint8Array[] = [];
+  history: FinalizedBlock[] = [];
+  orderedNow = new Set<string>();
+  /** Whether anything was written to the UTXO set (what `abort` undoes). */
+  applied = false;
+
+  constructor(public leagues: Leagues) {}
 }

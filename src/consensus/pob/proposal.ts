@@ -5,13 +5,22 @@
  * optimistic blocks", DESIGN.md §4), the bodies travelling separately; in one-league mode (the
  * §7.2 fallback) it carries the transactions themselves, proposed by the leader from its mempool.
  *
- * Encoding (little-endian): u8 PROPOSAL_VERSION ‖ u8 mode (0 two-league, 1 one-league) ‖
- * u32 epoch ‖ u64 height ‖ previous proposal hash [32] ‖ proposer key [32] ‖ u32 count ‖
- *   two-league: count × optimistic block hash [32]
- *   one-league: count × (u32 length ‖ encoded transaction)
- * Proposal hash = SHA-256(encoding).
+ * A proposal is its core — what is ordered — followed by what the leader fixed after the core:
+ * the randomness shares of the sampling (two-league: exactly `shareQuorum` RFC 9381 VRF proofs of
+ * distinct normal-league members over the core, ascending by member index; see randomness.ts) and
+ * the state commitment the leader reached by applying the core with that randomness (see
+ * finalization.ts). Since BFT decides the whole proposal, the randomness and the post-state are
+ * unique per final height, across view changes.
  *
- * API: `encodeProposal`, `decodeProposal`, `proposalHash`.
+ * Encoding (little-endian), version 2:
+ *   core:  u8 PROPOSAL_VERSION ‖ u8 mode (0 two-league, 1 one-league) ‖ u32 epoch ‖ u64 height ‖
+ *          previous proposal hash [32] ‖ proposer key [32] ‖ u32 count ‖
+ *            two-league: count × optimistic block hash [32]
+ *            one-league: count × (u32 length ‖ encoded transaction)
+ *   then:  u16 share count ‖ share count × (u16 member index ‖ VRF proof [80]) ‖ state commitment [32]
+ * Proposal hash = SHA-256(encoding); core hash = SHA-256(core).
+ *
+ * API: `encodeProposal`, `encodeProposalCore`, `decodeProposal`, `proposalHash`, `proposalCoreHash`.
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -20,16 +29,27 @@ import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from "../../ledger/block.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import type { PobErrorCode } from "./errors.js";
 import type { LeagueMode } from "./leagues.js";
-import { HASH_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES, VRF_PROOF_BYTES } from "../../codec/sizes.js";
 import { check } from "../../errors.js";
+import { MAX_LEAGUE } from "./policy.js";
 
-export const PROPOSAL_VERSION = 1;
+export const PROPOSAL_VERSION = 2;
 /** Optimistic blocks one final block orders: 1,024 producers' worth of 4 blocks each. */
 export const MAX_PROPOSAL_BLOCKS = 4096;
 const FIXED = layout({ version: 1, mode: 1, epoch: 4, height: 8, prevHash: HASH_BYTES, proposer: PUBLIC_KEY_BYTES, count: 4 });
+const SHARE = layout({ member: 2, proof: VRF_PROOF_BYTES });
+const TRAILER_FIXED = 2 + HASH_BYTES;
 const PROPOSAL_CODES = singleCode<PobErrorCode>("POB_BAD_PROPOSAL");
 
-export interface FinalProposal {
+/** One normal-league member's randomness share: its VRF proof over the proposal core. */
+export interface SeedShare {
+  /** Index of the member in the normal league. */
+  readonly member: number;
+  readonly proof: Uint8Array;
+}
+
+/** What a proposal orders. */
+export interface ProposalCore {
   readonly mode: LeagueMode;
   readonly epoch: number;
   readonly height: number;
@@ -42,8 +62,16 @@ export interface FinalProposal {
   readonly transactions: readonly Uint8Array[];
 }
 
-export function encodeProposal(proposal: FinalProposal): Uint8Array {
-  const { mode, epoch, height, prevHash, proposer, blocks, transactions } = proposal;
+export interface FinalProposal extends ProposalCore {
+  /** Two-league: the sampling randomness shares, ascending by member; one-league: none. */
+  readonly shares: readonly SeedShare[];
+  /** The state commitment after applying the core (finalization.ts `FinalOutcome.tip`). */
+  readonly stateCommitment: Uint8Array;
+}
+
+/** The core's encoding: what the shares sign and the core hash covers. */
+export function encodeProposalCore(core: ProposalCore): Uint8Array {
+  const { mode, epoch, height, prevHash, proposer, blocks, transactions } = core;
   check<PobErrorCode>(mode === "two-league" || mode === "one-league", "POB_BAD_PROPOSAL", `unknown mode ${String(mode)}`);
   check<PobErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_PROPOSAL", "epoch must be a u32");
   check<PobErrorCode>(Number.isSafeInteger(height) && height >= 0, "POB_BAD_PROPOSAL", "height must be a non-negative safe integer");
@@ -78,6 +106,20 @@ export function encodeProposal(proposal: FinalProposal): Uint8Array {
     .finish();
 }
 
+export function encodeProposal(proposal: FinalProposal): Uint8Array {
+  const core = encodeProposalCore(proposal);
+  const { shares, stateCommitment } = proposal;
+  check<PobErrorCode>(shares.length <= MAX_LEAGUE, "POB_BAD_PROPOSAL", `${shares.length} shares exceed MAX_LEAGUE = ${MAX_LEAGUE}`);
+  check<PobErrorCode>(stateCommitment.length === HASH_BYTES, "POB_BAD_PROPOSAL", `the state commitment must be ${HASH_BYTES} bytes`);
+  const writer = BinaryWriter.ofSize(core.length + TRAILER_FIXED + shares.length * SHARE.bytes).bytes(core).u16(shares.length);
+  shares.forEach((share, i) => {
+    check<PobErrorCode>(Number.isInteger(share.member) && share.member >= 0 && share.member < MAX_LEAGUE && share.proof.length === VRF_PROOF_BYTES,
+      "POB_BAD_PROPOSAL", `share ${i} must name a member index below ${MAX_LEAGUE} and carry a ${VRF_PROOF_BYTES}-byte proof`);
+    writer.u16(share.member).bytes(share.proof);
+  });
+  return writer.bytes(stateCommitment).finish();
+}
+
 /** Strict inverse of `encodeProposal`; anything else is POB_BAD_PROPOSAL. */
 export function decodeProposal(bytes: Uint8Array): FinalProposal {
   check<PobErrorCode>(bytes instanceof Uint8Array, "POB_BAD_PROPOSAL", "a proposal must be a Uint8Array");
@@ -95,17 +137,32 @@ export function decodeProposal(bytes: Uint8Array): FinalProposal {
     proposer: reader.bytes(PUBLIC_KEY_BYTES).slice(),
   };
   const count = reader.u32();
+  let blocks: Uint8Array[] = [];
+  let transactions: Uint8Array[] = [];
   if (base.mode === "two-league") {
     check<PobErrorCode>(count <= MAX_PROPOSAL_BLOCKS, "POB_BAD_PROPOSAL", `${count} blocks exceed MAX_PROPOSAL_BLOCKS = ${MAX_PROPOSAL_BLOCKS}`);
-    reader.expectRemaining(count * HASH_BYTES, `${count} block hashes`);
-    const blocks = Array.from({ length: count }, () => reader.bytes(HASH_BYTES).slice());
-    return { ...base, blocks, transactions: [] };
+    reader.need(count * HASH_BYTES, `${count} block hashes`);
+    blocks = Array.from({ length: count }, () => reader.bytes(HASH_BYTES).slice());
+  } else {
+    check<PobErrorCode>(count <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${count} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
+    // The body runs up to the trailer, whose length its share count gives: walk the framing.
+    const bodyStart = reader.at;
+    for (let i = 0; i < count; i++) reader.advance(reader.u32("transaction length"), "transaction");
+    transactions = unpackTransactions(bytes.subarray(bodyStart, reader.at), PROPOSAL_CODES, count).map((tx) => Uint8Array.from(tx));
   }
-  check<PobErrorCode>(count <= MAX_BLOCK_TXS, "POB_BAD_PROPOSAL", `${count} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
-  const transactions = unpackTransactions(reader.bytes(reader.remaining), PROPOSAL_CODES, count);
-  return { ...base, blocks: [], transactions: transactions.map((tx) => Uint8Array.from(tx)) };
+  const shareCount = reader.u16("share count");
+  check<PobErrorCode>(shareCount <= MAX_LEAGUE, "POB_BAD_PROPOSAL", `${shareCount} shares exceed MAX_LEAGUE = ${MAX_LEAGUE}`);
+  reader.expectRemaining(shareCount * SHARE.bytes + HASH_BYTES, `${shareCount} shares and the state commitment`);
+  const shares = Array.from({ length: shareCount }, (): SeedShare => ({ member: reader.u16("member index"), proof: reader.bytes(VRF_PROOF_BYTES).slice() }));
+  const stateCommitment = reader.bytes(HASH_BYTES).slice();
+  return { ...base, blocks, transactions, shares, stateCommitment };
 }
 
 export function proposalHash(encoded: Uint8Array): Uint8Array {
   return sha256(encoded);
+}
+
+/** SHA-256 of the core: what the randomness shares and the state commitment build on. */
+export function proposalCoreHash(core: ProposalCore): Uint8Array {
+  return sha256(encodeProposalCore(core));
 }

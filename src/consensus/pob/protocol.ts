@@ -5,50 +5,61 @@
  *
  *   phase 1  a believable validator validates the transactions assigned to it (optimistic.ts)
  *            and every `optimisticIntervalMs` seals an optimistic block, broadcast to the shard
- *            (OPTIMISTIC_BLOCK); clients hold its confirmations;
+ *            (OPTIMISTIC_BLOCK); a validator holds a block only with a valid seal and a body that
+ *            decodes (one copy per block hash for every honest validator); clients hold its
+ *            confirmations;
  *   phase 2  the normal league runs ByzCoin BFT (src/consensus/bft) over final proposals
- *            (proposal.ts): the leader orders the optimistic blocks it received at least
- *            `orderDelayMs` ago; a member co-signs only a proposal that fits its replica
- *            (height, previous proposal, epoch, mode) and whose bodies it holds. On finality each
- *            member applies it (finalization.ts) with the sampling randomness derived from the
- *            prepare certificate — a collective signature over a digest that already contains the
- *            optimistic block hashes, so it exists only after the producers signed — and forwards
- *            the finality record to the believable validators (FINAL_RECORD), which verify it
- *            (`verifyFinality`) and apply it in height order.
+ *            (proposal.ts):
+ *              a. the leader forms the core — the optimistic blocks it received at least
+ *                 `orderDelayMs` ago — and gathers 2f + 1 randomness shares over its hash
+ *                 (SEED_REQUEST / SEED_SHARE; randomness.ts);
+ *              b. it executes the core with that randomness on its replica (finalization.ts,
+ *                 undoable) and proposes core ‖ shares ‖ the state commitment it reached;
+ *              c. a member co-signs only a proposal led by the view's leader that fits its
+ *                 replica (height, previous proposal, epoch, mode), whose shares verify, whose
+ *                 bodies it holds, and whose execution on its own replica reaches the same state
+ *                 commitment; the execution stays open until the height is final;
+ *              d. on finality each member commits that execution (or, for another proposal,
+ *                 undoes it and executes the decided one), and forwards the finality record to
+ *                 the believable validators (FINAL_RECORD), which verify it (`verifyFinality`),
+ *                 execute it in height order and compare the commitment.
+ *            A replica whose own commitment differs from a decided proposal's stops (it has
+ *            diverged: `onDivergence`) instead of carrying on silently.
  *   fallback with too few believable validators (at the epoch start or after a slashing), the
  *            normal league's leader proposes transactions itself (one-league proposals, every
- *            signature verified); submissions are relayed to the normal league (TRANSACTION).
+ *            signature verified, no shares); submissions are relayed to the normal league
+ *            (TRANSACTION).
  *
  * Heights: the BFT of an epoch counts from 1; final proposal height = `baseHeight` + BFT height,
  * where `baseHeight` is the replica's height when the epoch began.
  *
  * API: class `PobNode` (start, close, submit, validator, producer, bft, onOutcome, onConfirmation,
- * onAnnouncement, resumeRecords),
- * POB_MESSAGES,
- * `finalRandomnessOf(record, participants)`.
+ * onAnnouncement, onDivergence, resumeRecords, stats), POB_MESSAGES.
  */
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
-import { sha256 } from "../../crypto/sha256.js";
 import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../../ledger/block.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { transactionIdOfEncoding } from "../../ledger/transaction.js";
 import type { Channel, PeerId } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
-import { encodeCollectiveSignature } from "../cosi/codec.js";
 import { DEFAULT_MAX_PROPOSAL_BYTES, decodeFinalityRecord, encodeFinalityRecord, verifyFinality, type FinalityRecord } from "../bft/codec.js";
 import { BftNode, type BftConfig } from "../bft/protocol.js";
 import type { FinalityLog } from "../bft/log.js";
 import type { BelievabilityLedger } from "./believability.js";
-import { PobValidator, type FinalOutcome } from "./finalization.js";
+import { PobValidator, type Execution, type FinalOutcome } from "./finalization.js";
 import type { Leagues } from "./leagues.js";
 import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type UtxoView } from "./optimistic.js";
-import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, type FinalProposal } from "./proposal.js";
+import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore, type SeedShare } from "./proposal.js";
+import { makeSeedShare, oneLeagueRandomness, proposalRandomness, randomnessOfShares, shareQuorum, verifySeedShare } from "./randomness.js";
+import { vrfProofToHash } from "../../crypto/vrf.js";
+import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
 import { toHex } from "../../hex.js";
 import { sameBytes } from "../../bytes.js";
-import { HASH_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, SIGNATURE_BYTES, VRF_PROOF_BYTES } from "../../codec/sizes.js";
 import type { PobErrorCode } from "./errors.js";
 import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
@@ -61,9 +72,18 @@ export const POB_MESSAGES = {
   TRANSACTION: messageType("consensus", 0x12),
   /** Optimistic block hashes (32 bytes each) a validator misses; answered with OPTIMISTIC_BLOCK. */
   FETCH_BLOCKS: messageType("consensus", 0x13),
+  /** The leader asks a normal-league member for its randomness share: SEED_REQUEST layout. */
+  SEED_REQUEST: messageType("consensus", 0x14),
+  /** A member's share for the leader: SEED_SHARE layout. */
+  SEED_SHARE: messageType("consensus", 0x15),
 } as const;
 
-const RANDOMNESS_DOMAIN = new TextEncoder().encode("IOSChain/pob/final-randomness/v1");
+const SEED_REQUEST = layout({ height: 8, view: 4, coreHash: HASH_BYTES });
+const SEED_SHARE = layout({ height: 8, view: 4, coreHash: HASH_BYTES, proof: VRF_PROOF_BYTES });
+const SEED_CODES = singleCode<PobErrorCode>("POB_BAD_MESSAGE");
+/** Views ahead of its own for which a member answers a share request (bounds what it remembers). */
+const MAX_SHARE_VIEWS_AHEAD = 64;
+
 /** Optimistic blocks held before ordering: a few intervals of every producer. */
 const MAX_HELD_BLOCKS = 4 * MAX_PROPOSAL_BLOCKS;
 /** Finality records held ahead of the next height while a validator catches up. */
@@ -130,16 +150,32 @@ interface HeldBlock {
   readonly decoded: DecodedBlock;
 }
 
-/**
- * The sampling randomness of a final proposal: SHA-256(domain ‖ encoded prepare certificate).
- * The prepare CoSi signs a digest containing H(proposal), hence every ordered block hash.
- */
-export function finalRandomnessOf(record: FinalityRecord, participantCount: number): Uint8Array {
-  const cert = encodeCollectiveSignature(record.prepareCert, participantCount);
-  const input = new Uint8Array(RANDOMNESS_DOMAIN.length + cert.length);
-  input.set(RANDOMNESS_DOMAIN);
-  input.set(cert, RANDOMNESS_DOMAIN.length);
-  return sha256(input);
+/** A replica's execution of a decided proposal that reached another state commitment. */
+export interface Divergence {
+  readonly height: number;
+  readonly proposalHash: Uint8Array;
+  /** The commitment the decided proposal carries. */
+  readonly decided: Uint8Array;
+  /** Undefined when this replica could not execute the proposal at all. */
+  readonly reached: Uint8Array | undefined;
+}
+
+export interface PobStats {
+  /** Proposals this member refused: their state commitment differs from its own execution. */
+  commitmentMismatches: number;
+  /** Proposals refused for their randomness shares. */
+  badShares: number;
+  /** Proposals whose speculative execution was undone (another value became final). */
+  abortedExecutions: number;
+}
+
+/** The leader's share collection for one core. */
+interface ShareCollection {
+  readonly bftHeight: number;
+  readonly view: number;
+  readonly coreHash: Uint8Array;
+  readonly outputs: Map<number, { readonly share: SeedShare; readonly output: Uint8Array }>;
+  readonly done: (shares: { shares: SeedShare[]; outputs: Uint8Array[] } | undefined) => void;
 }
 
 interface PendingRecord {
@@ -201,6 +237,14 @@ export class PobNode {
   private producing: boolean;
   private timer: TimerHandle | undefined;
   private bodyRetry: TimerHandle | undefined;
+  readonly stats: PobStats = { commitmentMismatches: 0, badShares: 0, abortedExecutions: 0 };
+  /** The open execution of a proposal this node proposed or co-signed, by proposal hash (hex). */
+  private speculation: { readonly hash: string; readonly execution: Execution } | undefined;
+  private collecting: ShareCollection | undefined;
+  /** Core hash (hex) this member gave its share for, per "bftHeight:view" of the current height. */
+  private readonly answered = new Map<string, string>();
+  private readonly divergenceListeners: ((divergence: Divergence) => void)[] = [];
+  private divergence: Divergence | undefined;
   /** Index (among the other members) of the last validator asked for missing bodies. */
   private bodySource = 0;
   private closed = false;
@@ -232,8 +276,8 @@ export class PobNode {
           channel: deps.channel, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.keyPair.secretKey), verifier: deps.verifier,
           ...(deps.log === undefined ? {} : { log: deps.log }),
           app: {
-            propose: (height) => this.propose(height),
-            validate: (height, proposal) => this.validate(height, proposal),
+            propose: (height, view) => this.propose(height, view),
+            validate: (height, proposal, view) => this.validate(height, proposal, view),
             onFinal: (record) => this.onFinal(record),
           },
         },
@@ -243,6 +287,8 @@ export class PobNode {
     deps.channel.on(POB_MESSAGES.FINAL_RECORD, (from, _type, payload) => this.receiveRecord(from, payload));
     deps.channel.on(POB_MESSAGES.FETCH_BLOCKS, (from, _type, payload) => this.answerFetch(from, payload));
     deps.channel.on(POB_MESSAGES.TRANSACTION, (_from, _type, payload) => this.holdTransaction(payload));
+    deps.channel.on(POB_MESSAGES.SEED_REQUEST, (from, _type, payload) => this.answerShareRequest(from, payload));
+    deps.channel.on(POB_MESSAGES.SEED_SHARE, (from, _type, payload) => this.receiveShare(from, payload));
   }
 
   get leagues(): Leagues {
@@ -276,6 +322,16 @@ export class PobNode {
     this.confirmationListeners.push(listener);
   }
 
+  /** Called once if this replica's execution of a decided proposal disagrees with it; the node has stopped. */
+  onDivergence(listener: (divergence: Divergence) => void): void {
+    this.divergenceListeners.push(listener);
+  }
+
+  /** The divergence that stopped this node, if any. */
+  get diverged(): Divergence | undefined {
+    return this.divergence;
+  }
+
   start(): void {
     this.bft?.start();
     if (this.producing) this.scheduleProduction();
@@ -286,6 +342,7 @@ export class PobNode {
     this.bft?.close();
     if (this.timer !== undefined) this.deps.clock.cancelTimer(this.timer);
     if (this.bodyRetry !== undefined) this.deps.clock.cancelTimer(this.bodyRetry);
+    this.collecting?.done(undefined);
     this.releaseBlockWaiters();
   }
 
@@ -394,9 +451,19 @@ export class PobNode {
     if (txid !== undefined) this.mempool.set(toHex(txid), Uint8Array.from(tx));
   }
 
-  private propose(bftHeight: number): Uint8Array {
+  /** Whether the BFT is still at (bftHeight, view): an answer that took time may be stale. */
+  private stillAt(bftHeight: number, view: number): boolean {
+    return !this.closed && this.bft !== undefined && this.bft.height === bftHeight && this.bft.view === view;
+  }
+
+  /** Steps a and b: the core, its randomness, its execution; undefined leaves the view to time out. */
+  private async propose(bftHeight: number, view: number): Promise<Uint8Array | undefined> {
     const leagues = this.leagues;
-    const base = { epoch: leagues.epoch, height: this.baseHeight + bftHeight, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey };
+    const height = this.baseHeight + bftHeight;
+    // A replica still waiting for bodies of an earlier final height cannot execute this one.
+    if (this.validator.height !== height - 1) return undefined;
+    const base = { epoch: leagues.epoch, height, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey };
+    let core: ProposalCore;
     if (leagues.mode === "one-league") {
       const transactions: Uint8Array[] = [];
       const budget = { txs: 0, bytes: 0 };
@@ -404,50 +471,172 @@ export class PobNode {
         if (budget.bytes + 4 + tx.length > ONE_LEAGUE_PROPOSAL_BODY_BYTES || !withinFinalBlock(budget, { txCount: 1, bodyBytes: 4 + tx.length })) break;
         transactions.push(tx);
       }
-      return encodeProposal({ ...base, mode: "one-league", blocks: [], transactions });
+      core = { ...base, mode: "one-league", blocks: [], transactions };
+    } else {
+      const cutoff = this.deps.clock.now() - this.config.orderDelayMs;
+      const blocks: Uint8Array[] = [];
+      const budget = { txs: 0, bytes: 0 };
+      for (const held of this.held.values()) {
+        if (held.receivedAt > cutoff) continue;
+        if (blocks.length === MAX_PROPOSAL_BLOCKS || !withinFinalBlock(budget, held)) break;
+        blocks.push(held.hash);
+      }
+      core = { ...base, mode: "two-league", blocks, transactions: [] };
     }
-    const cutoff = this.deps.clock.now() - this.config.orderDelayMs;
-    const blocks: Uint8Array[] = [];
-    const budget = { txs: 0, bytes: 0 };
-    for (const held of this.held.values()) {
-      if (held.receivedAt > cutoff) continue;
-      if (blocks.length === MAX_PROPOSAL_BLOCKS || !withinFinalBlock(budget, held)) break;
-      blocks.push(held.hash);
+    const coreHash = proposalCoreHash(core);
+    let shares: SeedShare[] = [];
+    let randomness: Uint8Array;
+    if (core.mode === "two-league") {
+      const gathered = await this.gatherShares(bftHeight, view, coreHash);
+      if (gathered === undefined || !this.stillAt(bftHeight, view) || this.validator.height !== height - 1) return undefined;
+      shares = gathered.shares;
+      randomness = randomnessOfShares(coreHash, gathered.outputs);
+    } else {
+      randomness = oneLeagueRandomness(coreHash);
     }
-    const proposal: FinalProposal = { ...base, mode: "two-league", blocks, transactions: [] };
-    return encodeProposal(proposal);
+    this.abortSpeculation();
+    const execution = this.validator.execute(core, (hash) => this.held.get(toHex(hash))?.decoded, randomness);
+    const proposal = encodeProposal({ ...core, shares, stateCommitment: execution.commitment });
+    this.speculation = { hash: toHex(proposalHash(proposal)), execution };
+    return proposal;
+  }
+
+  /** Resolves with `shareQuorum` shares over `coreHash` (this leader's own first), ascending by member; undefined after half a view timeout. */
+  private gatherShares(bftHeight: number, view: number, coreHash: Uint8Array): Promise<{ shares: SeedShare[]; outputs: Uint8Array[] } | undefined> {
+    this.collecting?.done(undefined);
+    return new Promise((resolve) => {
+      const timer = this.deps.clock.setTimer(this.config.viewTimeoutMs / 2, () => collection.done(undefined));
+      const collection: ShareCollection = {
+        bftHeight, view, coreHash, outputs: new Map(),
+        done: (result) => {
+          if (this.collecting !== collection) return;
+          this.collecting = undefined;
+          this.deps.clock.cancelTimer(timer);
+          resolve(result);
+        },
+      };
+      this.collecting = collection;
+      const self = this.bft!.selfIndex;
+      const own = makeSeedShare(this.deps.keyPair.secretKey, self, this.config.chainId, coreHash);
+      this.addShare(collection, own, vrfProofToHash(own.proof));
+      const request = BinaryWriter.ofSize(SEED_REQUEST.bytes).u64(bftHeight).u32(view).bytes(coreHash).finish();
+      const others = this.participants.filter((_p, i) => i !== self).map(this.deps.peerOf);
+      if (this.collecting === collection) this.deps.channel.broadcast(others, POB_MESSAGES.SEED_REQUEST, request);
+    });
+  }
+
+  private addShare(collection: ShareCollection, share: SeedShare, output: Uint8Array): void {
+    collection.outputs.set(share.member, { share, output });
+    if (collection.outputs.size < shareQuorum(this.participants.length)) return;
+    const chosen = [...collection.outputs.values()].sort((a, b) => a.share.member - b.share.member);
+    collection.done({ shares: chosen.map((c) => c.share), outputs: chosen.map((c) => c.output) });
   }
 
   /**
-   * Co-signs a proposal that fits the replica once every block body it orders is held: missing
-   * ones are fetched from the leader and awaited for up to half a view timeout. An empty proposal
-   * is co-signed after `idleProposalMs` or as soon as a block arrives.
+   * A member's side of step a: one share per (height, view), only for that view's leader, at this
+   * member's current height and at most MAX_SHARE_VIEWS_AHEAD views ahead.
    */
-  private async validate(bftHeight: number, encoded: Uint8Array): Promise<boolean> {
+  private answerShareRequest(from: PeerId, payload: Uint8Array): void {
+    if (this.closed || this.bft === undefined) return;
+    const reader = new BinaryReader(payload, SEED_CODES);
+    const bftHeight = reader.u53("height");
+    const view = reader.u32("view");
+    const coreHash = reader.bytes(HASH_BYTES).slice();
+    reader.expectEnd();
+    const bft = this.bft;
+    if (bftHeight !== bft.height || view < bft.view || view > bft.view + MAX_SHARE_VIEWS_AHEAD) return;
+    if (this.deps.peerOf(this.participants[bft.leaderOf(bftHeight, view)]!) !== from) {
+      throw new IosError<PobErrorCode>("POB_BAD_MESSAGE", `SEED_REQUEST for view ${view} from a peer that does not lead it`);
+    }
+    for (const key of this.answered.keys()) if (!key.startsWith(`${bftHeight}:`)) this.answered.delete(key);
+    const key = `${bftHeight}:${view}`;
+    const given = this.answered.get(key);
+    if (given !== undefined && given !== toHex(coreHash)) return;
+    this.answered.set(key, toHex(coreHash));
+    const share = makeSeedShare(this.deps.keyPair.secretKey, bft.selfIndex, this.config.chainId, coreHash);
+    this.deps.channel.send(from, POB_MESSAGES.SEED_SHARE, BinaryWriter.ofSize(SEED_SHARE.bytes).u64(bftHeight).u32(view).bytes(coreHash).bytes(share.proof).finish());
+  }
+
+  private receiveShare(from: PeerId, payload: Uint8Array): void {
+    const collection = this.collecting;
+    if (this.closed || collection === undefined) return;
+    const reader = new BinaryReader(payload, SEED_CODES);
+    const bftHeight = reader.u53("height");
+    const view = reader.u32("view");
+    const coreHash = reader.bytes(HASH_BYTES);
+    const proof = reader.bytes(VRF_PROOF_BYTES).slice();
+    reader.expectEnd();
+    if (bftHeight !== collection.bftHeight || view !== collection.view || !sameBytes(coreHash, collection.coreHash)) return;
+    const member = this.participants.findIndex((p) => this.deps.peerOf(p) === from);
+    if (member < 0 || collection.outputs.has(member)) return;
+    const share: SeedShare = { member, proof };
+    const output = verifySeedShare(share, this.participants, this.config.chainId, collection.coreHash);
+    if (output === undefined) throw new IosError<PobErrorCode>("POB_BAD_MESSAGE", `the randomness share of member ${member} does not verify`);
+    this.addShare(collection, share, output);
+  }
+
+  /** Undoes the open speculative execution, if any. */
+  private abortSpeculation(): void {
+    const speculation = this.speculation;
+    if (speculation === undefined) return;
+    this.speculation = undefined;
+    speculation.execution.abort();
+    this.stats.abortedExecutions++;
+  }
+
+  /**
+   * Step c: co-signs a proposal that fits the replica once every block body it orders is held
+   * (missing ones are fetched from the leader and awaited for up to half a view timeout) and its
+   * execution here reaches the commitment it carries. An empty proposal is co-signed after
+   * `idleProposalMs` or as soon as a block arrives.
+   */
+  private async validate(bftHeight: number, encoded: Uint8Array, view: number): Promise<boolean> {
     let proposal: FinalProposal;
+    let randomness: Uint8Array;
     try {
       proposal = this.validator.checkProposal(encoded);
+      if (proposal.height !== this.baseHeight + bftHeight) return false;
+      // The proposer named in the proposal is the leader that proposed it, nobody else.
+      if (!sameBytes(proposal.proposer, this.participants[this.bft!.leaderOf(bftHeight, view)]!)) return false;
+      try {
+        randomness = proposalRandomness(proposal, proposalCoreHash(proposal), this.participants, this.config.chainId, true);
+      } catch (error) {
+        if (error instanceof IosError) this.stats.badShares++;
+        throw error;
+      }
     } catch (error) {
       if (error instanceof IosError) return false;
       throw error;
     }
-    if (proposal.height !== this.baseHeight + bftHeight) return false;
     const idle = this.config.idleProposalMs ?? 0;
     if (proposal.blocks.length === 0 && proposal.transactions.length === 0 && idle > 0) {
       await this.nextBlockOrTimeout(idle);
-      return !this.closed;
+    } else {
+      const deadline = this.deps.clock.now() + this.config.viewTimeoutMs / 2;
+      let missing = this.missingBodies(proposal);
+      if (missing.length > 0) this.fetchBodies(missing, this.deps.peerOf(proposal.proposer));
+      while (missing.length > 0 && !this.closed && this.deps.clock.now() < deadline) {
+        await this.nextBlockOrTimeout(deadline - this.deps.clock.now());
+        missing = this.missingBodies(proposal);
+      }
+      if (missing.length > 0) return false;
+      // Whatever the final block includes must fit one ledger block, or no validator could store it.
+      const budget = { txs: 0, bytes: 0 };
+      if (!proposal.blocks.every((hash) => withinFinalBlock(budget, this.held.get(toHex(hash))!))) return false;
     }
-    const deadline = this.deps.clock.now() + this.config.viewTimeoutMs / 2;
-    let missing = this.missingBodies(proposal);
-    if (missing.length > 0) this.fetchBodies(missing, this.deps.peerOf(proposal.proposer));
-    while (missing.length > 0 && !this.closed && this.deps.clock.now() < deadline) {
-      await this.nextBlockOrTimeout(deadline - this.deps.clock.now());
-      missing = this.missingBodies(proposal);
+    if (!this.stillAt(bftHeight, view) || this.validator.height !== proposal.height - 1) return false;
+    const hash = toHex(proposalHash(encoded));
+    // The same bytes re-proposed in a later view were executed already.
+    if (this.speculation?.hash === hash) return true;
+    this.abortSpeculation();
+    const execution = this.validator.execute(proposal, (h) => this.held.get(toHex(h))?.decoded, randomness);
+    if (!sameBytes(execution.commitment, proposal.stateCommitment)) {
+      execution.abort();
+      this.stats.commitmentMismatches++;
+      return false;
     }
-    if (missing.length > 0 || this.closed) return false;
-    // Whatever the final block includes must fit one ledger block, or no validator could store it.
-    const budget = { txs: 0, bytes: 0 };
-    return proposal.blocks.every((hash) => withinFinalBlock(budget, this.held.get(toHex(hash))!));
+    this.speculation = { hash, execution };
+    return true;
   }
 
   private fetchBodies(missing: readonly Uint8Array[], source: PeerId): void {
@@ -532,6 +721,13 @@ export class PobNode {
     });
   }
 
+  /** Stops this node for good: its replica disagrees with what the shard decided. */
+  private diverge(divergence: Divergence): void {
+    this.divergence = divergence;
+    this.close();
+    for (const listener of this.divergenceListeners) listener(divergence);
+  }
+
   private answerFetch(from: PeerId, payload: Uint8Array): void {
     if (this.closed || payload.length % HASH_BYTES !== 0 || payload.length > MAX_PROPOSAL_BLOCKS * HASH_BYTES) return;
     for (let at = 0; at < payload.length; at += HASH_BYTES) {
@@ -541,11 +737,28 @@ export class PobNode {
     }
   }
 
+  /** Step d: commits the decided proposal's execution (this node's own, or a fresh one) if it reaches the decided commitment. */
   private apply({ record, proposal }: PendingRecord): void {
-    const randomness = finalRandomnessOf(record, this.participants.length);
-    const outcome = this.validator.applyFinal(proposal, (hash) => {
-      return this.held.get(toHex(hash))?.decoded;
-    }, randomness);
+    const decidedHash = proposalHash(record.proposal);
+    let execution: Execution | undefined;
+    if (this.speculation?.hash === toHex(decidedHash)) {
+      execution = this.speculation.execution;
+      this.speculation = undefined;
+    } else {
+      this.abortSpeculation();
+      try {
+        const randomness = proposalRandomness(proposal, proposalCoreHash(proposal), this.participants, this.config.chainId, false);
+        execution = this.validator.execute(proposal, (hash) => this.held.get(toHex(hash))?.decoded, randomness);
+      } catch (error) {
+        if (!(error instanceof IosError)) throw error;
+      }
+    }
+    if (execution === undefined || !sameBytes(execution.commitment, proposal.stateCommitment)) {
+      execution?.abort();
+      this.diverge({ height: proposal.height, proposalHash: decidedHash, decided: proposal.stateCommitment, reached: execution?.commitment });
+      return;
+    }
+    const outcome = execution.commit(decidedHash);
     for (const hash of proposal.blocks) {
       const key = toHex(hash);
       const body = this.held.get(key);

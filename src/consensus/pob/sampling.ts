@@ -8,20 +8,13 @@
  * (p = 1 samples everything).
  *
  * Why the producer cannot know the sample when it signs. `finalRandomness` is fixed only by the
- * final block that orders the optimistic block: in the BFT composition it is the prepare
- * certificate of the normal league's proposal (a CoSi signature over a digest that already
- * contains this block's hash, whose aggregate commitment mixes fresh nonces of ≥ 2f + 1 normal
- * validators, none of them the producer); in the test-only single-leader finalizer it is drawn
- * after the blocks are collected. Either way it comes into existence after the producer's
- * signature, so no choice of block content, order or timestamp lets the producer steer which
- * transactions get checked: the only way to pass is to be lucky, with probability (1 − p)^k for
- * k invalid transactions (analysis.ts). The block hash is mixed in so that two blocks ordered by
- * the same final block get independent samples.
- *
- * Known limit: a CoSi aggregate is not a unique signature. A normal-league leader colluding with
- * a producer can try different sets of ≥ 2f + 1 co-signers and keep the certificate whose
- * randomness misses the invalid transaction, at most C(n, 2f + 1) tries; a unique threshold
- * signature (BLS) or a VRF over the commit would remove that and is not built here.
+ * final proposal that orders the optimistic block: it combines 2f + 1 normal-league members' VRF
+ * outputs over the proposal core, which contains this block's hash (randomness.ts), so it comes
+ * into existence after the producer's signature and no choice of block content, order or
+ * timestamp lets the producer steer which transactions get checked: with an honest leader the
+ * only way to pass is to be lucky, with probability (1 − p)^k for k invalid transactions
+ * (analysis.ts); randomness.ts bounds what a colluding leader can choose. The block hash is mixed
+ * in so that two blocks ordered by the same final block get independent samples.
  *
  * API: `sampleSeed(finalRandomness, blockHash)`, `Sampler` (threshold precomputed),
  * `samplingThreshold(p)`.

@@ -133,7 +133,20 @@ export class PobShardConsensus implements ShardDriver {
     const verifier = options.verifier ?? new Ed25519Verifier();
     const validator = new PobValidator({
       shard, shardCount: context.shardCount, accounts, leagues, verifier,
-      utxo: { applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble()).apply(records, count) }) },
+      utxo: {
+        applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble()).apply(records, count) }),
+        // A speculative execution that did not become final: the assembly's writes go.
+        undoLastBlock: () => {
+          this.#assembly?.abort();
+          this.#assembly = undefined;
+        },
+        get supply() {
+          return state.supply;
+        },
+        get count() {
+          return state.utxoCount;
+        },
+      },
     });
     const tip = state.tip.height;
     if (tip > 0) {
