@@ -20,15 +20,16 @@
  *
  * Points are encoded and decoded as RFC 8032 §5.1.2–5.1.3 require (y < p, no x = 0 with the sign
  * bit set), integers are little-endian. Verification always validates the key (validate_key =
- * TRUE, which §7.1.1–7.1.3 ask for when keys may be chosen by an adversary, as a validator's
- * registered key may be). encode_to_curve's running time depends on alpha, so alpha is public
- * (§5.4.1.1): here it is a slot, a round, a seed from the chain.
+ * TRUE: §7.1.1 and §7.1.3 need it for full collision resistance and unpredictability when a key
+ * may be made by an adversary, as a validator's registered key may be). encode_to_curve's running
+ * time depends on alpha, so alpha must be public (§5.4.1.1): a slot, a round, a seed from the chain.
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { IosError, check, invariant } from "../errors.js";
 import { POINT_BYTES, PUBLIC_KEY_BYTES, SCALAR_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
+import { decodePoint } from "./schnorr.js";
 
 export type VrfErrorCode = "VRF_BAD_KEY" | "VRF_BAD_PROOF" | "VRF_BAD_INPUT";
 
@@ -41,7 +42,7 @@ export const VRF_OUTPUT_BYTES = 64;
 
 /** §5.5: suite_string of ECVRF-EDWARDS25519-SHA512-TAI. */
 const SUITE = 0x03;
-/** §5.4.1.1 steps 2–3: encode_to_curve domain separators. */
+/** §5.4.1.1 step 2: encode_to_curve domain separator. */
 const ENCODE_FRONT = 0x01;
 /** §5.4.3 step 1: challenge_generation domain separator. */
 const CHALLENGE_FRONT = 0x02;
@@ -60,15 +61,6 @@ interface DecodedProof {
   gamma: Point;
   c: bigint;
   s: bigint;
-}
-
-/** RFC 8032 §5.1.3 decoding (y < p, canonical sign bit), or undefined for a non-point. */
-function decodePoint(bytes: Uint8Array): Point | undefined {
-  try {
-    return Point.fromBytes(bytes);
-  } catch {
-    return undefined;
-  }
 }
 
 /** SHA-512(suite ‖ front ‖ parts… ‖ 0x00): the framing of every hash in §5.2, §5.4.1.1 and §5.4.3. */
