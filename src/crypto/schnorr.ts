@@ -57,7 +57,7 @@ function scalarToBytesLE(value: bigint): Uint8Array {
 }
 
 /** Decodes a canonical point, or undefined (non-canonical encodings and non-points are refused). */
-function decodePoint(bytes: Uint8Array): ReturnType<typeof Point.fromBytes> | undefined {
+export function decodePoint(bytes: Uint8Array): ReturnType<typeof Point.fromBytes> | undefined {
   try {
     return Point.fromBytes(bytes);
   } catch {

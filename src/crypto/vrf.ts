@@ -1,0 +1,176 @@
+/**
+ * The verifiable random function ECVRF-EDWARDS25519-SHA512-TAI of RFC 9381 (suite_string 0x03,
+ * §5.5): the holder of an Ed25519 seed proves that beta is the one output of its key on input
+ * alpha, and anyone with the public key checks it. Curve arithmetic is @noble/curves' edwards25519
+ * (constant-time multiplication wherever the secret scalar or nonce is involved), hashing is SHA-512.
+ *
+ *   §5.1   prove         x, Y from the seed (RFC 8032 §5.1.5); H = encode_to_curve(Y, alpha);
+ *                        Gamma = x·H; k = nonce(SK, H); c = challenge(Y, H, Gamma, k·B, k·H);
+ *                        s = k + c·x mod q; pi = Gamma (32) ‖ c (16) ‖ s (32)
+ *   §5.2   proof_to_hash beta = SHA-512(0x03 ‖ 0x03 ‖ 8·Gamma ‖ 0x00)
+ *   §5.3   verify        decode Y (canonical) and refuse small-order keys (validate_key, §5.4.5);
+ *                        decode pi (§5.4.4); U = s·B − c·Y, V = s·H − c·Gamma; valid iff
+ *                        challenge(Y, H, Gamma, U, V) = c, and then beta = proof_to_hash(pi)
+ *   §5.4.1.1 encode_to_curve, try-and-increment: the first ctr = 0, 1, … for which the first 32
+ *                        bytes of SHA-512(0x03 ‖ 0x01 ‖ Y ‖ alpha ‖ ctr ‖ 0x00) decode to a point
+ *                        whose 8-multiple is not the identity; that 8-multiple is H
+ *   §5.4.2.2 nonce       k = SHA-512(SHA-512(SK)[32..64] ‖ H) mod q, RFC 8032 §5.1.6 steps 2–3
+ *   §5.4.3 challenge     c = first 16 bytes of SHA-512(0x03 ‖ 0x02 ‖ P1 ‖ … ‖ P5 ‖ 0x00), little-endian
+ *   §5.4.4 decode_proof  Gamma must decode (RFC 8032 §5.1.3, canonical), s must be < q
+ *
+ * Points are encoded and decoded as RFC 8032 §5.1.2–5.1.3 require (y < p, no x = 0 with the sign
+ * bit set), integers are little-endian. Verification always validates the key (validate_key =
+ * TRUE: §7.1.1 and §7.1.3 need it for full collision resistance and unpredictability when a key
+ * may be made by an adversary, as a validator's registered key may be). encode_to_curve's running
+ * time depends on alpha, so alpha must be public (§5.4.1.1): a slot, a round, a seed from the chain.
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE } from "@noble/curves/utils.js";
+import { sha512 } from "@noble/hashes/sha2.js";
+import { IosError, check, invariant } from "../errors.js";
+import { POINT_BYTES, PUBLIC_KEY_BYTES, SCALAR_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
+import { decodePoint } from "./schnorr.js";
+
+export type VrfErrorCode = "VRF_BAD_KEY" | "VRF_BAD_PROOF" | "VRF_BAD_INPUT";
+
+/** §5.5: cLen = 16, a challenge is half a scalar. */
+const CHALLENGE_BYTES = 16;
+/** §5.1 step 8: pi = Gamma (ptLen = 32) ‖ c (cLen = 16) ‖ s (qLen = 32). */
+export const VRF_PROOF_BYTES = POINT_BYTES + CHALLENGE_BYTES + SCALAR_BYTES;
+/** §5.2 with §5.5: beta is one SHA-512 digest, hLen = 64. */
+export const VRF_OUTPUT_BYTES = 64;
+
+/** §5.5: suite_string of ECVRF-EDWARDS25519-SHA512-TAI. */
+const SUITE = 0x03;
+/** §5.4.1.1 step 2: encode_to_curve domain separator. */
+const ENCODE_FRONT = 0x01;
+/** §5.4.3 step 1: challenge_generation domain separator. */
+const CHALLENGE_FRONT = 0x02;
+/** §5.2 step 4: proof_to_hash domain separator. */
+const PROOF_TO_HASH_FRONT = 0x03;
+/** §5.2 step 5, §5.4.1.1 step 3, §5.4.3 step 4: every back separator is 0x00. */
+const DOMAIN_BACK = 0x00;
+/** §5.4.1.1: ctr is one octet; each try succeeds with probability ≈ 1/2, so 256 failures ≈ 2^-256. */
+const MAX_ENCODE_TRIES = 256;
+
+type Point = InstanceType<typeof ed25519.Point>;
+const Point = ed25519.Point;
+const Fn = Point.Fn;
+
+interface DecodedProof {
+  gamma: Point;
+  c: bigint;
+  s: bigint;
+}
+
+/** SHA-512(suite ‖ front ‖ parts… ‖ 0x00): the framing of every hash in §5.2, §5.4.1.1 and §5.4.3. */
+function suiteHash(front: number, ...parts: Uint8Array[]): Uint8Array {
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  const input = new Uint8Array(2 + length + 1);
+  input[0] = SUITE;
+  input[1] = front;
+  let offset = 2;
+  for (const part of parts) {
+    input.set(part, offset);
+    offset += part.length;
+  }
+  input[offset] = DOMAIN_BACK;
+  return sha512(input);
+}
+
+/** §5.4.1.1 try-and-increment with encode_to_curve_salt = PK_string (§5.5); ctr is the last part. */
+function encodeToCurve(publicKey: Uint8Array, alpha: Uint8Array): Point {
+  const ctr = new Uint8Array(1);
+  for (let tries = 0; tries < MAX_ENCODE_TRIES; tries++) {
+    ctr[0] = tries;
+    const candidate = decodePoint(suiteHash(ENCODE_FRONT, publicKey, alpha, ctr).subarray(0, POINT_BYTES));
+    if (candidate === undefined) continue;
+    const H = candidate.clearCofactor();
+    if (!H.is0()) return H;
+  }
+  invariant(false, "encode_to_curve found no point in 256 tries (probability about 2^-256)");
+}
+
+/** §5.4.3: the first cLen bytes of the hash of the five points, little-endian. */
+function challenge(Y: Uint8Array, H: Point, gamma: Point, U: Point, V: Point): bigint {
+  const digest = suiteHash(CHALLENGE_FRONT, Y, H.toBytes(), gamma.toBytes(), U.toBytes(), V.toBytes());
+  return bytesToNumberLE(digest.subarray(0, CHALLENGE_BYTES));
+}
+
+/** §5.4.4, or undefined when Gamma is not a point or s is not below q. */
+function decodeProof(proof: Uint8Array): DecodedProof | undefined {
+  if (!(proof instanceof Uint8Array) || proof.length !== VRF_PROOF_BYTES) return undefined;
+  const gamma = decodePoint(proof.subarray(0, POINT_BYTES));
+  if (gamma === undefined) return undefined;
+  const c = bytesToNumberLE(proof.subarray(POINT_BYTES, POINT_BYTES + CHALLENGE_BYTES));
+  const s = bytesToNumberLE(proof.subarray(POINT_BYTES + CHALLENGE_BYTES));
+  if (!Fn.isValid(s)) return undefined;
+  return { gamma, c, s };
+}
+
+/** §5.2 step 6 on a decoded Gamma. */
+function gammaToHash(gamma: Point): Uint8Array {
+  return suiteHash(PROOF_TO_HASH_FRONT, gamma.clearCofactor().toBytes());
+}
+
+/**
+ * ECVRF_prove (§5.1) of `alpha` under the RFC 8032 seed `secretKey`: the 80-byte proof pi.
+ * Deterministic: the same key and input always give the same proof.
+ */
+export function vrfProve(secretKey: Uint8Array, alpha: Uint8Array): Uint8Array {
+  check<VrfErrorCode>(
+    secretKey instanceof Uint8Array && secretKey.length === SECRET_KEY_BYTES,
+    "VRF_BAD_KEY",
+    `a VRF secret key is a ${SECRET_KEY_BYTES}-byte Ed25519 seed`,
+  );
+  check<VrfErrorCode>(alpha instanceof Uint8Array, "VRF_BAD_INPUT", "alpha must be a Uint8Array");
+  // RFC 8032 §5.1.5 expansion: scalar = clamp(SHA-512(SK)[0..32]) mod q, prefix = SHA-512(SK)[32..64].
+  const { scalar: x, prefix, pointBytes: Y } = ed25519.utils.getExtendedPublicKey(secretKey);
+  const H = encodeToCurve(Y, alpha);
+  const hBytes = H.toBytes();
+  const gamma = H.multiply(x);
+  const nonceInput = new Uint8Array(prefix.length + POINT_BYTES);
+  nonceInput.set(prefix, 0);
+  nonceInput.set(hBytes, prefix.length);
+  const k = Fn.create(bytesToNumberLE(sha512(nonceInput)));
+  const c = challenge(Y, H, gamma, Point.BASE.multiply(k), H.multiply(k));
+  const s = Fn.add(k, Fn.mul(c, x));
+  const proof = new Uint8Array(VRF_PROOF_BYTES);
+  proof.set(gamma.toBytes(), 0);
+  proof.set(Fn.toBytes(c).subarray(0, CHALLENGE_BYTES), POINT_BYTES);
+  proof.set(Fn.toBytes(s), POINT_BYTES + CHALLENGE_BYTES);
+  return proof;
+}
+
+/**
+ * ECVRF_proof_to_hash (§5.2): the 64-byte output beta of a proof. Only for proofs made by
+ * `vrfProve` or already checked by `vrfVerify`; it does not verify. Throws VRF_BAD_PROOF when the
+ * proof does not decode.
+ */
+export function vrfProofToHash(proof: Uint8Array): Uint8Array {
+  const decoded = decodeProof(proof);
+  if (decoded === undefined) {
+    throw new IosError<VrfErrorCode>("VRF_BAD_PROOF", `a VRF proof is ${VRF_PROOF_BYTES} bytes: a canonical point, a challenge, a scalar below q`);
+  }
+  return gammaToHash(decoded.gamma);
+}
+
+/**
+ * ECVRF_verify (§5.3) with validate_key = TRUE: beta when `proof` shows that it is the output of
+ * `publicKey` on `alpha`, undefined otherwise. Malformed proofs, non-canonical or small-order keys
+ * and wrong lengths are invalid, never an exception; only a non-Uint8Array alpha throws VRF_BAD_INPUT.
+ */
+export function vrfVerify(publicKey: Uint8Array, proof: Uint8Array, alpha: Uint8Array): Uint8Array | undefined {
+  check<VrfErrorCode>(alpha instanceof Uint8Array, "VRF_BAD_INPUT", "alpha must be a Uint8Array");
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) return undefined;
+  const Y = decodePoint(publicKey);
+  if (Y === undefined || Y.isSmallOrder()) return undefined;
+  const decoded = decodeProof(proof);
+  if (decoded === undefined) return undefined;
+  const { gamma, c, s } = decoded;
+  const H = encodeToCurve(publicKey, alpha);
+  const U = Point.BASE.multiplyUnsafe(s).subtract(Y.multiplyUnsafe(c));
+  const V = H.multiplyUnsafe(s).subtract(gamma.multiplyUnsafe(c));
+  if (challenge(publicKey, H, gamma, U, V) !== c) return undefined;
+  return gammaToHash(gamma);
+}
