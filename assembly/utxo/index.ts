@@ -31,7 +31,12 @@
 // applyBlock reads packed apply records (built by the kind modules of src/ledger/kinds/):
 //   kind u8 | length u32 (whole record) | txid[32] | the kind's body
 // and dispatches on the kind byte in one switch, one case per kind; it writes one status byte per
-// record (codes below): all or nothing per transaction. A kind without a case is UNKNOWN_KIND and
+// record (codes below): all or nothing per transaction.
+//
+// Undo: applyBlock journals what it changes — every entry it removes, in full, and the key of
+// every entry it creates, in order — so `undoBlock` can revert the last applied block exactly
+// (a consensus execution that did not become final); `forgetUndo`, `insertEntries` and the next
+// applyBlock end the journal. Only the last block is undoable. A kind without a case is UNKNOWN_KIND and
 // skipped by its length. Transfer's body (src/ledger/kinds/transfer.ts):
 //   nIn u16 | nOut u16 | nIn × (txid[32] index u32 owner[32]) | nOut × (owner[32] amount u64)
 
@@ -74,6 +79,13 @@ const UNKNOWN_KIND: u8 = 9;
 // insertEntries only:
 const ZERO_AMOUNT: u8 = 10;
 const SUPPLY_OVERFLOW: u8 = 11;
+// undoBlock only:
+const NOTHING_TO_UNDO: u8 = 12;
+
+// Journal records: op u8 ‖ a packed entry (removed) or its key (created), padded to 80 bytes.
+const JOURNAL_RECORD_BYTES: usize = 80;
+const JOURNAL_REMOVED: u8 = 1;
+const JOURNAL_CREATED: u8 = 2;
 
 let heapTop: usize = 0;
 
@@ -89,6 +101,11 @@ let drainingCount: u32 = 0;
 let drainAt: u32 = 0;
 
 let totalSupply: u64 = 0;
+let journalPtr: usize = 0;
+let journalCapacity: usize = 0;
+let journalUsed: usize = 0;
+let journalSupply: u64 = 0;
+let journalOpen = false;
 let scratchPtr: usize = 0;
 let scratchBytes: usize = 0;
 let lastCopied: u32 = 0;
@@ -268,6 +285,7 @@ export function init(capacityLog2: u32): u32 {
   drainingCount = 0;
   drainAt = 0;
   totalSupply = 0;
+  journalOpen = false;
   return OK;
 }
 
@@ -308,6 +326,7 @@ export function growing(): u32 {
 let lastInsertStatus: u8 = OK;
 export function insertEntries(ptr: usize, n: u32): u32 {
   lastInsertStatus = OK;
+  journalOpen = false;
   for (let i: u32 = 0; i < n; i++) {
     const entry = ptr + <usize>i * ENTRY_BYTES;
     const amount = load<u64>(entry, AMOUNT_OFFSET);
@@ -363,6 +382,27 @@ export function copied(): u32 {
   return lastCopied;
 }
 
+/** Room for `records` more journal records; false when memory runs out (nothing is changed then). */
+function reserveJournal(records: u32): bool {
+  const needed = journalUsed + <usize>records * JOURNAL_RECORD_BYTES;
+  if (needed <= journalCapacity) return true;
+  let size = journalCapacity * 2;
+  if (size < needed) size = needed;
+  const ptr = allocate(size);
+  if (ptr == 0) return false;
+  memory.copy(ptr, journalPtr, journalUsed);
+  journalPtr = ptr;
+  journalCapacity = size;
+  return true;
+}
+
+@inline function journalAppend(op: u8, from: usize, bytes: usize): void {
+  const at = journalPtr + journalUsed;
+  store<u8>(at, op);
+  memory.copy(at + 1, from, bytes);
+  journalUsed += JOURNAL_RECORD_BYTES;
+}
+
 /** Status of one Transfer record of `size` bytes; mutates the table only when it returns OK. */
 function applyTransfer(record: usize, size: usize): u8 {
   if (size < RECORD_HEADER_BYTES + TRANSFER_COUNTS_BYTES) return MALFORMED;
@@ -402,10 +442,10 @@ function applyTransfer(record: usize, size: usize): u8 {
     store<u32>(key, j, 32);
     if (find(key, hashTag(key)) != 0) return OUTPUT_EXISTS;
   }
-  if (!reserve(outputCount)) return OUT_OF_MEMORY;
+  if (!reserve(outputCount) || !reserveJournal(inputCount + outputCount)) return OUT_OF_MEMORY;
   for (let i: u32 = 0; i < inputCount; i++) {
     const input = inputs + <usize>i * RECORD_INPUT_BYTES;
-    find(input, hashTag(input));
+    journalAppend(JOURNAL_REMOVED, find(input, hashTag(input)), ENTRY_BYTES);
     removeFound();
   }
   for (let j: u32 = 0; j < outputCount; j++) {
@@ -413,6 +453,7 @@ function applyTransfer(record: usize, size: usize): u8 {
     drainStep();
     const output = outputs + <usize>j * RECORD_OUTPUT_BYTES;
     placeInCurrent(key, output, load<u64>(output, 32), hashTag(key));
+    journalAppend(JOURNAL_CREATED, key, KEY_BYTES);
   }
   totalSupply = totalSupply - sumIn + sumOut;
   return OK;
@@ -427,6 +468,9 @@ const scratchKey: usize = memory.data(48, 16);
  * later one MALFORMED. Returns the number of records applied (status OK).
  */
 export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize): u32 {
+  journalUsed = 0;
+  journalSupply = totalSupply;
+  journalOpen = true;
   const end = ptr + bytes;
   let at = ptr;
   let applied: u32 = 0;
@@ -452,4 +496,39 @@ export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize): 
     store<u8>(statusPtr + t, status);
   }
   return applied;
+}
+
+/**
+ * Reverts the last applyBlock: its journal is replayed backwards (created entries removed, removed
+ * entries put back), and the supply restored. Returns OK, or NOTHING_TO_UNDO when no block's
+ * journal is open. The table never shrinks, so putting entries back needs no new memory beyond
+ * the buckets they held.
+ */
+export function undoBlock(): u8 {
+  if (!journalOpen) return NOTHING_TO_UNDO;
+  journalOpen = false;
+  let at = journalUsed;
+  while (at > 0) {
+    at -= JOURNAL_RECORD_BYTES;
+    const record = journalPtr + at;
+    const entry = record + 1;
+    const tag = hashTag(entry);
+    if (load<u8>(record) == JOURNAL_CREATED) {
+      find(entry, tag);
+      removeFound();
+    } else {
+      reserve(1);
+      drainStep();
+      placeInCurrent(entry, entry + OWNER_OFFSET, load<u64>(entry, AMOUNT_OFFSET), tag);
+    }
+  }
+  totalSupply = journalSupply;
+  journalUsed = 0;
+  return OK;
+}
+
+/** Ends the journal of the last applyBlock (it became final): it can no longer be undone. */
+export function forgetUndo(): void {
+  journalOpen = false;
+  journalUsed = 0;
 }

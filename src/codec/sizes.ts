@@ -15,9 +15,11 @@ export const SIGNATURE_BYTES = 64;
 export const POINT_BYTES = 32;
 /** RFC 8032 §5.1.6: a scalar mod L, little-endian (S, a CoSi response). */
 export const SCALAR_BYTES = 32;
-/** RFC 9381 §5.5 (ECVRF-EDWARDS25519-SHA512-TAI): a proof is Gamma (32) ‖ c (16) ‖ s (32). */
-export const VRF_PROOF_BYTES = 80;
-/** RFC 9381 §5.2: a VRF output (beta) is a SHA-512 digest. */
+/** RFC 9381 §5.5 (ECVRF-EDWARDS25519-SHA512-TAI): cLen = 16, a challenge is half a scalar. */
+export const VRF_CHALLENGE_BYTES = 16;
+/** RFC 9381 §5.1 step 8: pi = Gamma (ptLen = 32) ‖ c (cLen = 16) ‖ s (qLen = 32). */
+export const VRF_PROOF_BYTES = POINT_BYTES + VRF_CHALLENGE_BYTES + SCALAR_BYTES;
+/** RFC 9381 §5.2 with §5.5: beta is one SHA-512 digest, hLen = 64. */
 export const VRF_OUTPUT_BYTES = 64;
 /** FIPS 180-4: a SHA-256 digest; block hashes, Merkle nodes and ids are digests. */
 export const HASH_BYTES = 32;

@@ -28,17 +28,11 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { IosError, check, invariant } from "../errors.js";
-import { POINT_BYTES, PUBLIC_KEY_BYTES, SCALAR_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
+import { POINT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, VRF_CHALLENGE_BYTES as CHALLENGE_BYTES, VRF_PROOF_BYTES } from "../codec/sizes.js";
 import { decodePoint } from "./schnorr.js";
 
 export type VrfErrorCode = "VRF_BAD_KEY" | "VRF_BAD_PROOF" | "VRF_BAD_INPUT";
 
-/** §5.5: cLen = 16, a challenge is half a scalar. */
-const CHALLENGE_BYTES = 16;
-/** §5.1 step 8: pi = Gamma (ptLen = 32) ‖ c (cLen = 16) ‖ s (qLen = 32). */
-export const VRF_PROOF_BYTES = POINT_BYTES + CHALLENGE_BYTES + SCALAR_BYTES;
-/** §5.2 with §5.5: beta is one SHA-512 digest, hLen = 64. */
-export const VRF_OUTPUT_BYTES = 64;
 
 /** §5.5: suite_string of ECVRF-EDWARDS25519-SHA512-TAI. */
 const SUITE = 0x03;

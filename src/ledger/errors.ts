@@ -52,6 +52,7 @@ export const LEDGER_ERROR_CODES = [
   "UTXO_DUPLICATE_ENTRY",
   "UTXO_SUPPLY_OVERFLOW",
   "UTXO_OUT_OF_MEMORY",
+  "UTXO_NOTHING_TO_UNDO",
 ] as const;
 
 export type LedgerErrorCode = (typeof LEDGER_ERROR_CODES)[number];

@@ -5,6 +5,7 @@
  * API (class `UtxoTable`, one WASM instance each):
  *   new UtxoTable({ flavor?, initialCapacityLog2? })
  *   applyBlock(records, recordCount): BlockDelta   stateful validation + application of a block
+ *   undoLastBlock() / forgetUndo()                revert the last applied block exactly / make it permanent
  *   insertEntries(packed) / insert(entry)         load genesis outputs or a flushed set on restart
  *   get(txid, index) / has(txid, index)           lookups
  *   snapshot(): Uint8Array ; entries()            every entry (packed 76-byte form / objects)
@@ -55,6 +56,9 @@ export function applyStatusName(status: number): string {
   return APPLY_STATUS_NAMES[status] ?? `APPLY_STATUS_${status}`;
 }
 
+/** undoBlock's status when no applied block can be undone (assembly/utxo/index.ts). */
+const NOTHING_TO_UNDO = 12;
+
 /** Why `insertEntries` stopped (codes of the kernel's lastStatus()). */
 const INSERT_FAILURES: Record<number, [LedgerErrorCode, string]> = {
   6: ["UTXO_DUPLICATE_ENTRY", "outpoint already present"],
@@ -100,6 +104,8 @@ interface UtxoKernel {
   copyEntries(cursor: number, outPtr: number, max: number): number;
   copied(): number;
   applyBlock(ptr: number, bytes: number, n: number, statusPtr: number): number;
+  undoBlock(): number;
+  forgetUndo(): void;
 }
 
 export function packEntry(entry: UtxoEntry, out = new Uint8Array(ENTRY_BYTES), offset = 0): Uint8Array {
@@ -237,6 +243,21 @@ export class UtxoTable {
     const applied = this.kernel.applyBlock(ptr, records.length, recordCount, statusPtr);
     const statuses = this.memory().slice(statusPtr, statusPtr + recordCount);
     return new AppliedBlock(records.slice(), statuses, applied);
+  }
+
+  /**
+   * Reverts the last `applyBlock` exactly — entries, count and supply — (a consensus execution
+   * that did not become final). Only the last block can be undone, and only until `forgetUndo`,
+   * `insertEntries` or the next `applyBlock`; otherwise UTXO_NOTHING_TO_UNDO.
+   */
+  undoLastBlock(): void {
+    const status = this.kernel.undoBlock();
+    check<LedgerErrorCode>(status !== NOTHING_TO_UNDO, "UTXO_NOTHING_TO_UNDO", "no applied block can be undone");
+  }
+
+  /** Makes the last applied block permanent: it can no longer be undone. */
+  forgetUndo(): void {
+    this.kernel.forgetUndo();
   }
 }
 

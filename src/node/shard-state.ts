@@ -27,7 +27,9 @@
  * to the block at tip + 1 (a producer's records come from the worker pool, which did the stateless
  * and signature checks; nothing is decoded again on this thread), then commit the block built
  * from the applied transactions. `commitBlock(bytes)` is that assembly for an encoded block
- * decided elsewhere (validated statelessly here first).
+ * decided elsewhere (validated statelessly here first). An assembly that applied once may instead
+ * be aborted (a consensus execution that did not become final): the table's undo journal reverts
+ * it, and its changes join the pending delta only at a commit.
  *
  * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes): CommitResult`,
  * `flush()`, `close()`,
@@ -40,7 +42,7 @@ import { decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } 
 import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type StatelessResult } from "../ledger/stateless.js";
-import { ApplyStatus, UtxoTable } from "../ledger/utxo-table.js";
+import { ApplyStatus, UtxoTable, type BlockDelta } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
@@ -78,6 +80,8 @@ export const SHARD_STATE_ERROR_CODES = [
   /** A previous commit failed after touching the table; reopen the state from the store. */
   "STATE_FAILED",
   "STATE_CLOSED",
+  /** An assembly that applied more than once cannot be aborted (the table undoes one block). */
+  "STATE_NOT_UNDOABLE",
 ] as const;
 
 export type ShardStateErrorCode = (typeof SHARD_STATE_ERROR_CODES)[number];
@@ -135,6 +139,11 @@ export interface BlockAssembly {
   apply(records: Uint8Array, recordCount: number): Uint8Array;
   /** Appends the block `build` encodes for the applied transactions, durably; the assembly is then spent. */
   commit(build: (slot: BlockSlot) => BuiltBlock): CommittedBlock;
+  /**
+   * Abandons the block: the table's changes are undone and nothing reaches the store; the
+   * assembly is then spent and a new one may start. Only an assembly that applied at most once.
+   */
+  abort(): void;
 }
 
 /**
@@ -368,8 +377,10 @@ export class ShardState {
     let applied = 0;
     let touched = false;
     let open = true;
+    /** Each apply's delta: it joins the pending (flushable) delta only at the commit. */
+    const deltas: BlockDelta[] = [];
     const usable = (): void => {
-      invariant(open, "a committed block assembly is not reused");
+      invariant(open, "a committed or aborted block assembly is not reused");
       this.checkUsable();
     };
     return {
@@ -378,7 +389,7 @@ export class ShardState {
         touched = true;
         try {
           const delta = this.table.applyBlock(records, recordCount);
-          this.pending.addBlock(delta.created, delta.spent);
+          deltas.push(delta);
           for (const status of delta.statuses) if (status === ApplyStatus.Ok) applied++;
           return delta.statuses;
         } catch (error) {
@@ -397,6 +408,8 @@ export class ShardState {
           if (block.txids.length !== applied * TXID_BYTES) {
             throw new IosError<ShardStateErrorCode>("STATE_TX_COUNT_MISMATCH", `the built block lists ${block.txids.length / TXID_BYTES} txids, ${applied} records applied`);
           }
+          this.table.forgetUndo();
+          for (const delta of deltas) this.pending.addBlock(delta.created, delta.spent);
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
           const stored = { height, hash: block.hash, bytes: block.bytes };
           const flushed = this.append(block.consensusState === undefined ? stored : { ...stored, consensusState: block.consensusState }, block.txids, positions);
@@ -408,6 +421,13 @@ export class ShardState {
           else this.staged = false;
           throw error;
         }
+      },
+      abort: () => {
+        usable();
+        check<ShardStateErrorCode>(deltas.length <= 1, "STATE_NOT_UNDOABLE", `an assembly that applied ${deltas.length} times cannot be aborted`);
+        open = false;
+        if (deltas.length === 1) this.table.undoLastBlock();
+        this.staged = false;
       },
     };
   }

@@ -12,6 +12,7 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
 import type { Channel } from "../../src/net/interface.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
+import { SIM_WALL_ORIGIN_MS } from "../../src/sim/virtual-clock.js";
 import { testChannel } from "../sim/protocols.js";
 import { assignee, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { BelievabilityLedger } from "../../src/consensus/pob/believability.js";
@@ -197,7 +198,7 @@ describe("pob over BFT in the simulator", () => {
     const later = s.transfer({ assignedTo: honestProducer });
     let forgedHash: Uint8Array | undefined;
     s.sim.schedule(30, "cheater broadcasts a forged block", () => {
-      const { bytes, block } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: 30 }, [valid.bytes, forged.bytes], cheaterKey);
+      const { bytes, block } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: SIM_WALL_ORIGIN_MS + s.sim.now() }, [valid.bytes, forged.bytes], cheaterKey);
       forgedHash = block.hash;
       const others = s.validators.filter((v) => hex(v.publicKey) !== hex(cheater)).map((v) => hex(v.publicKey));
       s.channels.get(hex(cheater))!.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
@@ -239,7 +240,7 @@ describe("pob over BFT in the simulator", () => {
     const later = s.transfer({ assignedTo: honestProducer });
     const others = s.validators.filter((v) => hex(v.publicKey) !== hex(cheater)).map((v) => hex(v.publicKey));
     s.sim.schedule(30, "cheater sends a good copy to half the shard and a bad-sealed copy to the rest", () => {
-      const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: 30 }, [split.bytes], cheaterKey);
+      const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: SIM_WALL_ORIGIN_MS + s.sim.now() }, [split.bytes], cheaterKey);
       const badSeal = Uint8Array.from(bytes);
       badSeal[HEADER_BYTES + 5]! ^= 0x01;
       others.forEach((peer, i) => s.channels.get(hex(cheater))!.send(peer, POB_MESSAGES.OPTIMISTIC_BLOCK, i % 2 === 0 ? bytes : badSeal));
@@ -260,7 +261,7 @@ describe("pob over BFT in the simulator", () => {
     const relay = s.leagues.normal[0]!;
     const tx = s.transfer({ assignedTo: producer });
     const later = s.transfer({ assignedTo: s.leagues.believable[1]! });
-    const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: 30 }, [tx.bytes], producerKey);
+    const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 100, prevHash: new Uint8Array(32), timestamp: SIM_WALL_ORIGIN_MS + s.sim.now() }, [tx.bytes], producerKey);
     const corruptBody = Uint8Array.from(bytes);
     corruptBody[corruptBody.length - 1]! ^= 0x01;
     const badSeal = Uint8Array.from(bytes);
@@ -346,6 +347,33 @@ describe("pob over BFT in the simulator", () => {
     assert.equal(answered.length, 1, "exactly one share for the view");
     assert.equal(answered[0]!.to, leader, "sent to the view's leader");
     assert.ok(answered[0]!.payload.subarray(12, 44).every((b) => b === 0xa1), "for the first core it was asked about");
+  });
+
+  it("optimistic blocks outside the proposal's time window are rejected alike on every replica", async () => {
+    const s = setup("pob-bft timestamps", POLICY);
+    const producer = s.leagues.believable[0]!;
+    const producerKey = s.validators.find((v) => hex(v.publicKey) === hex(producer))!;
+    const future = s.transfer({ assignedTo: producer });
+    const stale = s.transfer({ assignedTo: producer });
+    const later = s.transfer({ assignedTo: s.leagues.believable[1]! });
+    const hashes: string[] = [];
+    s.sim.schedule(30, "the producer seals a block a minute ahead and one three minutes old", () => {
+      const others = s.validators.filter((v) => hex(v.publicKey) !== hex(producer)).map((v) => hex(v.publicKey));
+      for (const [tx, shift] of [[future, 60_000], [stale, -180_000]] as const) {
+        const { bytes, block } = buildOptimisticBlock({ shard: 0, epoch: 0, height: shift > 0 ? 101 : 102, prevHash: new Uint8Array(32), timestamp: SIM_WALL_ORIGIN_MS + s.sim.now() + shift }, [tx.bytes], producerKey);
+        hashes.push(hex(block.hash));
+        s.channels.get(hex(producer))!.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
+      }
+    });
+    s.sim.schedule(100, "client submits to another producer", () => assert.equal(s.nodeOf(s.leagues.believable[1]!).submit(later.bytes).accepted, true));
+    const done = await s.runUntil(() => s.replicas.every((r) => s.includedBy(r).has(hex(later.txid)) && hashes.every((h) => r.outcomes.some((o) => o.blocks.some((b) => hex(b.hash) === h)))), 5_000);
+    assert.ok(done, `seed ${String(s.seed)}: the shard did not order both blocks and the later transfer`);
+    s.assertSameChain();
+    for (const r of s.replicas) {
+      const verdicts = r.outcomes.flatMap((o) => o.blocks).filter((b) => hashes.includes(hex(b.hash)));
+      assert.deepEqual(verdicts.map((b) => b.rejected), ["POB_BLOCK_BAD_TIMESTAMP", "POB_BLOCK_BAD_TIMESTAMP"]);
+      assert.ok(!s.includedBy(r).has(hex(future.txid)) && !s.includedBy(r).has(hex(stale.txid)));
+    }
   });
 
   it("with too few validators for a believable league, the normal league runs one-league BFT and verifies everything", async () => {

@@ -412,7 +412,7 @@ describe("pob evidence", () => {
 });
 
 describe("pob proposal codec", () => {
-  const base = { epoch: 4, height: 9, prevHash: new Uint8Array(32).fill(7), proposer: KEYS[0]! };
+  const base = { epoch: 4, height: 9, timestamp: 1_700_000_000_000, prevHash: new Uint8Array(32).fill(7), proposer: KEYS[0]! };
   it("round-trips both modes and rejects malformed encodings", () => {
     const shares = [{ member: 0, proof: new Uint8Array(80).fill(3) }, { member: 2, proof: new Uint8Array(80).fill(4) }];
     const two: FinalProposal = { ...base, mode: "two-league", blocks: [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)], transactions: [], shares, stateCommitment: new Uint8Array(32).fill(9) };

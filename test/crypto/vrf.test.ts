@@ -14,7 +14,8 @@ import { readFileSync } from "node:fs";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, concatBytes, numberToBytesLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
-import { VRF_OUTPUT_BYTES, VRF_PROOF_BYTES, vrfProofToHash, vrfProve, vrfVerify } from "../../src/crypto/vrf.js";
+import { VRF_OUTPUT_BYTES, VRF_PROOF_BYTES } from "../../src/codec/sizes.js";
+import { vrfProofToHash, vrfProve, vrfVerify } from "../../src/crypto/vrf.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { codeOf } from "../support/errors.js";
 

@@ -128,8 +128,12 @@ async function run(seed: string | number): Promise<RunResult> {
   assert.ok(outcomes.every((outcome) => outcome === "accepted"), `all accepted: ${outcomes.filter((o) => o !== "accepted").join(",")}`);
 
   // Agreement: every replica of a shard holds the same blocks up to the lowest tip, and after a
-  // quiet period every replica reaches the same tip.
+  // quiet period every replica reaches the highest tip any of them had (idle shards keep
+  // finalizing empty heights, so the tips are compared at the moment they all reach it).
   await cluster.advance(2_000);
+  const targets = Array.from({ length: SHARDS }, (_, shard) => Math.max(...cluster.replicas(shard).map((node) => node.state.tip.height)));
+  const caughtUp = await cluster.advance(2_000, () => targets.every((target, shard) => cluster.replicas(shard).every((node) => node.state.tip.height >= target)));
+  assert.ok(caughtUp, `every replica reaches its shard's highest tip ${targets.join(",")}`);
   const heights: number[][] = [];
   let supply = 0n;
   for (let shard = 0; shard < SHARDS; shard++) {
@@ -162,7 +166,6 @@ describe("whole validators in the simulator", () => {
       const first = await run(seed);
       assert.ok(first.finalEverywhere, "every transfer became final on every replica of its shard");
       assert.ok(first.missed > 0, `the shard decided heights while the victim was down (${first.missed}), which it caught up on`);
-      for (const [shard, tips] of first.heights.entries()) assert.ok(tips.every((tip) => tip === tips[0]), `shard ${shard} tips ${tips.join(",")} agree`);
       const second = await run(seed);
       assert.equal(second.traceHash, first.traceHash, "the same seed replays to the same trace");
       assert.deepEqual(second.heights, first.heights);

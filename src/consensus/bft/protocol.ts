@@ -95,8 +95,12 @@ export interface BftApplication {
    * no proposal in this view, which then times out.
    */
   propose(height: number, view: number): Uint8Array | undefined | Promise<Uint8Array | undefined>;
-  /** Whether this validator will co-sign `proposal`, led by the leader of (`height`, `view`). */
-  validate(height: number, proposal: Uint8Array, view: number): boolean | Promise<boolean>;
+  /**
+   * Whether this validator will co-sign `proposal` at `height` in `view`. `proposedIn` is the view
+   * whose leader proposed it: `view` for a fresh proposal, the prepare certificate's view for a
+   * value a later leader re-proposes.
+   */
+  validate(height: number, proposal: Uint8Array, view: number, proposedIn: number): boolean | Promise<boolean>;
   /** A finalized height, delivered once, in height order, after it is in the log. */
   onFinal(record: FinalityRecord): void;
 }
@@ -511,7 +515,8 @@ export class BftNode {
       if (!sameBytes(known.hash, proposalHash(message.proposal))) this.stats.equivocations++;
       return;
     }
-    if (!this.justified(message.height, message.view, message.proposal, message.justification)) {
+    const proposedIn = this.justified(message.height, message.view, message.proposal, message.justification);
+    if (proposedIn === undefined) {
       this.stats.rejectedProposals++;
       return;
     }
@@ -522,23 +527,28 @@ export class BftNode {
     }
     const candidate: Accepted = { view: message.view, proposal: message.proposal, hash: proposalHash(message.proposal) };
     this.validating = candidate;
-    const verdict = this.deps.app.validate(message.height, message.proposal, message.view);
+    const verdict = this.deps.app.validate(message.height, message.proposal, message.view, proposedIn);
     if (typeof verdict === "boolean") this.onValidated(message.height, candidate, verdict);
     else Promise.resolve(verdict).then((ok) => this.onValidated(message.height, candidate, ok === true), () => this.onValidated(message.height, candidate, false));
   }
 
-  /** The NEW-VIEW proof of a proposal in a view past 0: 2f + 1 distinct valid view changes, and the required value. */
-  private justified(height: number, view: number, proposal: Uint8Array, justification: readonly ViewChange[]): boolean {
-    if (view === 0) return justification.length === 0;
+  /**
+   * The NEW-VIEW proof of a proposal in a view past 0: 2f + 1 distinct valid view changes, and the
+   * required value. Returns the view whose leader proposed the value (`view` itself for a fresh
+   * one), or undefined when the proof fails.
+   */
+  private justified(height: number, view: number, proposal: Uint8Array, justification: readonly ViewChange[]): number | undefined {
+    if (view === 0) return justification.length === 0 ? 0 : undefined;
     const signers = new Set<number>();
     for (const vc of justification) {
-      if (vc.height !== height || vc.newView !== view || signers.has(vc.signer)) return false;
+      if (vc.height !== height || vc.newView !== view || signers.has(vc.signer)) return undefined;
       signers.add(vc.signer);
     }
-    if (signers.size < this.quorum) return false;
-    if (!justification.every((vc) => verifyViewChange(this.participants, this.chainId, vc, this.deps.verifier))) return false;
+    if (signers.size < this.quorum) return undefined;
+    if (!justification.every((vc) => verifyViewChange(this.participants, this.chainId, vc, this.deps.verifier))) return undefined;
     const highest = highestPrepared(justification);
-    return highest === undefined || sameBytes(highest.hash, proposalHash(proposal));
+    if (highest === undefined) return view;
+    return sameBytes(highest.hash, proposalHash(proposal)) ? highest.view : undefined;
   }
 
   private onValidated(height: number, candidate: Accepted, ok: boolean): void {

@@ -24,6 +24,7 @@ export type PobErrorCode =
   // final proposals and blocks ordered by them
   | "POB_BAD_PROPOSAL"
   | "POB_BAD_MESSAGE"
+  | "POB_STATE_DIVERGED"
   | "POB_BLOCK_UNAVAILABLE"
   | "POB_BLOCK_MALFORMED"
   | "POB_BLOCK_WRONG_CONTEXT"
@@ -31,6 +32,7 @@ export type PobErrorCode =
   | "POB_NOT_BELIEVABLE"
   | "POB_PRODUCER_SLASHED"
   | "POB_BAD_SEAL"
+  | "POB_BLOCK_BAD_TIMESTAMP"
   // evidence
   | "POB_BAD_EVIDENCE_ENCODING"
   | "POB_EVIDENCE_NOT_OPTIMISTIC"

@@ -11,8 +11,9 @@
  * final proposal commits to the post-state of its height.
  *
  *   two-league, per optimistic block in final order (screening, no UTXO access):
- *     1. context: the body is available, decodes strictly, is of this shard and epoch, was not
- *        ordered before, its producer is believable now (not slashed) and its seal verifies;
+ *     1. context: the body is available, decodes strictly, is of this shard and epoch, its
+ *        timestamp lies within [proposal − MAX_OPTIMISTIC_AGE_MS, proposal + MAX_CLOCK_SKEW_MS],
+ *        it was not ordered before, its producer is believable now (not slashed) and its seal verifies;
  *        otherwise the whole block is rejected with its code;
  *     2. stateless checks of each transaction (structure, shard) and assignment to the producer;
  *     3. sampling (sampling.ts): each transaction's signatures are re-verified with probability
@@ -68,6 +69,18 @@ import { toHex } from "../../hex.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v2");
+/**
+ * How far the clocks of honest validators may disagree: a member co-signs a proposal only if its
+ * timestamp is within this of its own clock, and an optimistic block may be at most this far
+ * ahead of the proposal that orders it.
+ */
+export const MAX_CLOCK_SKEW_MS = 10_000;
+/**
+ * An optimistic block older than this when a proposal orders it is stale. Long view changes stay
+ * inside it (the BFT's view timeout doubles up to 32 × its base, about a minute by default), and
+ * it bounds the duplicate check: a block this old can only be stale, so its hash is forgotten.
+ */
+export const MAX_OPTIMISTIC_AGE_MS = 2 * 60_000;
 const ZERO_HASH = new Uint8Array(HASH_BYTES);
 
 export type ExclusionCode = LedgerErrorCode | PobErrorCode | (typeof APPLY_STATUS_NAMES)[number];
@@ -107,8 +120,8 @@ export interface FinalOutcome {
   readonly included: Uint8Array;
   /** The included transactions' encodings, in the same order: the final block's body. */
   readonly includedTransactions: readonly Uint8Array[];
-  /** Latest timestamp among the accepted optimistic blocks' headers (0 if none): the final block's. */
-  readonly latestTimestamp: number;
+  /** The proposal's timestamp: the final block's. */
+  readonly timestamp: number;
   readonly excluded: readonly ExcludedTransaction[];
   readonly blocks: readonly BlockVerdict[];
   readonly evidence: readonly Evidence[];
@@ -164,6 +177,8 @@ interface FinalizedBlock {
 
 /** An optimistic block that passed its context checks, with its per-record verdicts so far. */
 interface Screened {
+  /** Its place among the proposal's block verdicts. */
+  readonly verdict: number;
   readonly hash: Uint8Array;
   readonly block: DecodedBlock;
   readonly producer: Uint8Array;
@@ -206,10 +221,12 @@ export class PobValidator {
   private currentLeagues: Leagues;
   private currentHeight = 0;
   private lastProposal: Uint8Array = ZERO_HASH;
+  private lastTimestamp = 0;
   private currentTip: Uint8Array = ZERO_HASH;
   /** Optimistic blocks ordered this epoch, by producer (hex), for the re-check after a slashing. */
   private readonly history = new Map<string, FinalizedBlock[]>();
-  private readonly ordered = new Set<string>();
+  /** Optimistic blocks ordered within MAX_OPTIMISTIC_AGE_MS of the last proposal: hash (hex) → block timestamp. */
+  private readonly ordered = new Map<string, number>();
   /** The execution neither committed nor aborted yet (at most one). */
   private open: Execution | undefined;
 
@@ -240,6 +257,11 @@ export class PobValidator {
     return this.lastProposal;
   }
 
+  /** The timestamp of the last final proposal this validator applied (0 before any). */
+  get previousTimestamp(): number {
+    return this.lastTimestamp;
+  }
+
   /** The execution awaiting its decision, if any. */
   get pending(): Execution | undefined {
     return this.open;
@@ -247,16 +269,17 @@ export class PobValidator {
 
   /**
    * Continues a replica whose state already reflects `height` final proposals, the last with hash
-   * `previousProposal` and state commitment `tip` (a validator process reopening its store). The
+   * `previousProposal`, state commitment `tip` and `timestamp` (a validator process reopening its store). The
    * re-check history of the epoch is not restored: a producer slashed later is re-checked only
    * over the blocks ordered since.
    */
-  resume(height: number, previousProposal: Uint8Array, tip: Uint8Array): void {
+  resume(height: number, previousProposal: Uint8Array, tip: Uint8Array, timestamp = 0): void {
     check<PobErrorCode>(this.currentHeight === 0 && Number.isSafeInteger(height) && height >= 0, "POB_BAD_ARGUMENT", "resume applies to a fresh validator, at a height ≥ 0");
     check<PobErrorCode>(previousProposal.length === HASH_BYTES && tip.length === HASH_BYTES, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
     this.currentHeight = height;
     this.lastProposal = Uint8Array.from(previousProposal);
     this.currentTip = Uint8Array.from(tip);
+    this.lastTimestamp = timestamp;
   }
 
   /**
@@ -304,7 +327,7 @@ export class PobValidator {
     if (core.mode === "two-league") {
       const screened: Screened[] = [];
       for (const blockHash of core.blocks) {
-        const block = this.screen(blockHash, bodyOf(blockHash), finalRandomness, work, screened);
+        const block = this.screen(blockHash, bodyOf(blockHash), core.timestamp, finalRandomness, work, screened);
         if (block !== undefined) screened.push(block);
       }
       this.applyScreened(screened, work, height);
@@ -364,7 +387,8 @@ export class PobValidator {
       list.push(entry);
       this.history.set(key, list);
     }
-    for (const blockHash of work.orderedNow) this.ordered.add(blockHash);
+    for (const [blockHash, timestamp] of work.orderedNow) this.ordered.set(blockHash, timestamp);
+    for (const [blockHash, timestamp] of this.ordered) if (timestamp < core.timestamp - MAX_OPTIMISTIC_AGE_MS) this.ordered.delete(blockHash);
     for (const producer of work.producers) {
       if (accounts.isExcluded(producer)) continue;
       accounts.clearServi(producer);
@@ -382,8 +406,9 @@ export class PobValidator {
     this.currentTip = tip;
     this.currentHeight = core.height;
     this.lastProposal = Uint8Array.from(hash);
+    this.lastTimestamp = core.timestamp;
     return {
-      height: core.height, mode: core.mode, proposalHash: this.lastProposal, included, includedTransactions: work.transactions, latestTimestamp: work.latestTimestamp,
+      height: core.height, mode: core.mode, proposalHash: this.lastProposal, included, includedTransactions: work.transactions, timestamp: core.timestamp,
       excluded: work.excluded, blocks: work.blocks, evidence: work.evidence, slashed: work.slashed, rechecked: work.findings, verifiedSignatures: work.verified, tip,
     };
   }
@@ -448,7 +473,7 @@ export class PobValidator {
   }
 
   /** Steps 1–4 for one optimistic block; undefined when it is rejected whole. */
-  private screen(hash: Uint8Array, body: Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array, work: Work, earlier: readonly Screened[]): Screened | undefined {
+  private screen(hash: Uint8Array, body: Uint8Array | DecodedBlock | undefined, proposalTime: number, finalRandomness: Uint8Array, work: Work, earlier: readonly Screened[]): Screened | undefined {
     const { shard, shardCount, accounts } = this.options;
     if (body === undefined) return this.rejectBlock(hash, "POB_BLOCK_UNAVAILABLE", work);
     let block: DecodedBlock;
@@ -463,13 +488,15 @@ export class PobValidator {
     }
     const producer = block.header.producer;
     if (block.header.shard !== shard || block.header.epoch !== work.leagues.epoch) return this.rejectBlock(hash, "POB_BLOCK_WRONG_CONTEXT", work, producer);
+    const { timestamp } = block.header;
+    if (timestamp > proposalTime + MAX_CLOCK_SKEW_MS || timestamp < proposalTime - MAX_OPTIMISTIC_AGE_MS) return this.rejectBlock(hash, "POB_BLOCK_BAD_TIMESTAMP", work, producer);
     const key = toHex(hash);
     if (this.ordered.has(key) || work.orderedNow.has(key)) return this.rejectBlock(hash, "POB_BLOCK_DUPLICATE", work, producer);
     if (this.isExcluded(producer, work)) return this.rejectBlock(hash, "POB_PRODUCER_SLASHED", work, producer);
     if (!work.leagues.isBelievable(producer)) return this.rejectBlock(hash, "POB_NOT_BELIEVABLE", work, producer);
     work.verified += 1;
     if (!this.verifier.verify(block.seal.signature, hash, producer)) return this.rejectBlock(hash, "POB_BAD_SEAL", work, producer);
-    work.orderedNow.add(key);
+    work.orderedNow.set(key, timestamp);
 
     const checked = validateStateless(block.body, shard, shardCount);
     checked.rejections.forEach((rejection, i) => {
@@ -485,7 +512,9 @@ export class PobValidator {
     });
     const sampler = new Sampler(work.leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
     const sampled = keep.map((flag, k) => flag && sampler.isSampled(txidOf(checked, k)));
-    const screened: Screened = { hash, block, producer, checked, items, keep, verified: sampled };
+    const screened: Screened = { verdict: work.blocks.length, hash, block, producer, checked, items, keep, verified: sampled };
+    // Its verdict, in proposal order, is completed once the UTXO set has decided (applyScreened).
+    work.blocks.push({ hash, producer, included: 0, sampled: 0 });
     const invalid = this.findInvalid(items, sampled, work);
     if (invalid.length > 0) {
       const evidence = makeEvidence(block, checked.recordTx[invalid[0]!]!);
@@ -538,12 +567,11 @@ export class PobValidator {
           work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", block: hash });
         }
       });
-      work.latestTimestamp = Math.max(work.latestTimestamp, block.header.timestamp);
       if (!this.isExcluded(producer, work)) {
         work.producers.push(producer);
         work.history.push({ hash, block, finalHeight: height, included });
       }
-      work.blocks.push({ hash, producer, included: included.length, sampled: entry.verified.filter(Boolean).length });
+      work.blocks[entry.verdict] = { hash, producer, included: included.length, sampled: entry.verified.filter(Boolean).length };
     }
   }
 
@@ -587,7 +615,6 @@ export class PobValidator {
 class Work {
   included: Uint8Array[] = [];
   transactions: Uint8Array[] = [];
-  latestTimestamp = 0;
   excluded: ExcludedTransaction[] = [];
   blocks: BlockVerdict[] = [];
   evidence: Evidence[] = [];
@@ -598,7 +625,7 @@ class Work {
   verified = 0;
   producers: Uint8Array[] = [];
   history: FinalizedBlock[] = [];
-  orderedNow = new Set<string>();
+  orderedNow = new Map<string, number>();
   /** Whether anything was written to the UTXO set (what `abort` undoes). */
   applied = false;
 

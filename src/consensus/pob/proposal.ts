@@ -14,6 +14,7 @@
  *
  * Encoding (little-endian), version 2:
  *   core:  u8 PROPOSAL_VERSION ‖ u8 mode (0 two-league, 1 one-league) ‖ u32 epoch ‖ u64 height ‖
+ *          u64 timestamp (the leader's clock, ms since the Unix epoch) ‖
  *          previous proposal hash [32] ‖ proposer key [32] ‖ u32 count ‖
  *            two-league: count × optimistic block hash [32]
  *            one-league: count × (u32 length ‖ encoded transaction)
@@ -36,7 +37,7 @@ import { MAX_LEAGUE } from "./policy.js";
 export const PROPOSAL_VERSION = 2;
 /** Optimistic blocks one final block orders: 1,024 producers' worth of 4 blocks each. */
 export const MAX_PROPOSAL_BLOCKS = 4096;
-const FIXED = layout({ version: 1, mode: 1, epoch: 4, height: 8, prevHash: HASH_BYTES, proposer: PUBLIC_KEY_BYTES, count: 4 });
+const FIXED = layout({ version: 1, mode: 1, epoch: 4, height: 8, timestamp: 8, prevHash: HASH_BYTES, proposer: PUBLIC_KEY_BYTES, count: 4 });
 const SHARE = layout({ member: 2, proof: VRF_PROOF_BYTES });
 const TRAILER_FIXED = 2 + HASH_BYTES;
 const PROPOSAL_CODES = singleCode<PobErrorCode>("POB_BAD_PROPOSAL");
@@ -53,6 +54,12 @@ export interface ProposalCore {
   readonly mode: LeagueMode;
   readonly epoch: number;
   readonly height: number;
+  /**
+   * The leader's clock when it proposed (ms since the Unix epoch): the final block's timestamp.
+   * Members co-sign only within MAX_CLOCK_SKEW_MS of their own clock and never below the previous
+   * final proposal's; the optimistic blocks it orders must fall in its window (finalization.ts).
+   */
+  readonly timestamp: number;
   readonly prevHash: Uint8Array;
   /** The normal-league leader that proposed it. */
   readonly proposer: Uint8Array;
@@ -71,10 +78,11 @@ export interface FinalProposal extends ProposalCore {
 
 /** The core's encoding: what the shares sign and the core hash covers. */
 export function encodeProposalCore(core: ProposalCore): Uint8Array {
-  const { mode, epoch, height, prevHash, proposer, blocks, transactions } = core;
+  const { mode, epoch, height, timestamp, prevHash, proposer, blocks, transactions } = core;
   check<PobErrorCode>(mode === "two-league" || mode === "one-league", "POB_BAD_PROPOSAL", `unknown mode ${String(mode)}`);
   check<PobErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "POB_BAD_PROPOSAL", "epoch must be a u32");
   check<PobErrorCode>(Number.isSafeInteger(height) && height >= 0, "POB_BAD_PROPOSAL", "height must be a non-negative safe integer");
+  check<PobErrorCode>(Number.isSafeInteger(timestamp) && timestamp >= 0, "POB_BAD_PROPOSAL", "timestamp must be a non-negative safe integer");
   check<PobErrorCode>(prevHash.length === HASH_BYTES && proposer.length === PUBLIC_KEY_BYTES, "POB_BAD_PROPOSAL", "prevHash and proposer must be 32 bytes");
   let payload: Uint8Array;
   let count: number;
@@ -99,6 +107,7 @@ export function encodeProposalCore(core: ProposalCore): Uint8Array {
     .u8(mode === "two-league" ? 0 : 1)
     .u32(epoch)
     .u64(height)
+    .u64(timestamp)
     .bytes(prevHash)
     .bytes(proposer)
     .u32(count)
@@ -133,6 +142,7 @@ export function decodeProposal(bytes: Uint8Array): FinalProposal {
     mode: mode === 0 ? ("two-league" as const) : ("one-league" as const),
     epoch: reader.u32(),
     height: reader.u53("height"),
+    timestamp: reader.u53("timestamp"),
     prevHash: reader.bytes(HASH_BYTES).slice(),
     proposer: reader.bytes(PUBLIC_KEY_BYTES).slice(),
   };

@@ -49,7 +49,7 @@ import { DEFAULT_MAX_PROPOSAL_BYTES, decodeFinalityRecord, encodeFinalityRecord,
 import { BftNode, type BftConfig } from "../bft/protocol.js";
 import type { FinalityLog } from "../bft/log.js";
 import type { BelievabilityLedger } from "./believability.js";
-import { PobValidator, type Execution, type FinalOutcome } from "./finalization.js";
+import { MAX_CLOCK_SKEW_MS, PobValidator, type Execution, type FinalOutcome } from "./finalization.js";
 import type { Leagues } from "./leagues.js";
 import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type UtxoView } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore, type SeedShare } from "./proposal.js";
@@ -277,7 +277,7 @@ export class PobNode {
           ...(deps.log === undefined ? {} : { log: deps.log }),
           app: {
             propose: (height, view) => this.propose(height, view),
-            validate: (height, proposal, view) => this.validate(height, proposal, view),
+            validate: (height, proposal, view, proposedIn) => this.validate(height, proposal, view, proposedIn),
             onFinal: (record) => this.onFinal(record),
           },
         },
@@ -462,7 +462,8 @@ export class PobNode {
     const height = this.baseHeight + bftHeight;
     // A replica still waiting for bodies of an earlier final height cannot execute this one.
     if (this.validator.height !== height - 1) return undefined;
-    const base = { epoch: leagues.epoch, height, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey };
+    const timestamp = Math.max(Math.floor(this.deps.clock.wallNow()), this.validator.previousTimestamp);
+    const base = { epoch: leagues.epoch, height, timestamp, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey };
     let core: ProposalCore;
     if (leagues.mode === "one-league") {
       const transactions: Uint8Array[] = [];
@@ -520,8 +521,15 @@ export class PobNode {
       const own = makeSeedShare(this.deps.keyPair.secretKey, self, this.config.chainId, coreHash);
       this.addShare(collection, own, vrfProofToHash(own.proof));
       const request = BinaryWriter.ofSize(SEED_REQUEST.bytes).u64(bftHeight).u32(view).bytes(coreHash).finish();
-      const others = this.participants.filter((_p, i) => i !== self).map(this.deps.peerOf);
-      if (this.collecting === collection) this.deps.channel.broadcast(others, POB_MESSAGES.SEED_REQUEST, request);
+      // Asked again, every CoSi level timeout, of the members that have not answered: a member
+      // still finishing the previous height ignores a request for this one.
+      const ask = (): void => {
+        if (this.collecting !== collection) return;
+        const missing = this.participants.flatMap((key, i) => (collection.outputs.has(i) ? [] : [this.deps.peerOf(key)]));
+        this.deps.channel.broadcast(missing, POB_MESSAGES.SEED_REQUEST, request);
+        this.deps.clock.setTimer(this.config.cosi.levelTimeoutMs, ask);
+      };
+      ask();
     });
   }
 
@@ -590,14 +598,18 @@ export class PobNode {
    * execution here reaches the commitment it carries. An empty proposal is co-signed after
    * `idleProposalMs` or as soon as a block arrives.
    */
-  private async validate(bftHeight: number, encoded: Uint8Array, view: number): Promise<boolean> {
+  private async validate(bftHeight: number, encoded: Uint8Array, view: number, proposedIn: number): Promise<boolean> {
     let proposal: FinalProposal;
     let randomness: Uint8Array;
     try {
       proposal = this.validator.checkProposal(encoded);
       if (proposal.height !== this.baseHeight + bftHeight) return false;
-      // The proposer named in the proposal is the leader that proposed it, nobody else.
-      if (!sameBytes(proposal.proposer, this.participants[this.bft!.leaderOf(bftHeight, view)]!)) return false;
+      // The proposer named in the proposal is the leader that proposed it (a re-proposed value keeps its first leader).
+      if (!sameBytes(proposal.proposer, this.participants[this.bft!.leaderOf(bftHeight, proposedIn)]!)) return false;
+      // Its time: never before the previous final proposal's, and, when fresh, within the clock
+      // skew of ours (a re-proposed value was checked by the quorum that prepared it, maybe long ago).
+      if (proposal.timestamp < this.validator.previousTimestamp) return false;
+      if (proposedIn === view && Math.abs(proposal.timestamp - this.deps.clock.wallNow()) > MAX_CLOCK_SKEW_MS) return false;
       try {
         randomness = proposalRandomness(proposal, proposalCoreHash(proposal), this.participants, this.config.chainId, true);
       } catch (error) {

@@ -12,12 +12,15 @@
  *            verified transactions pass the producer's view checks (`offerVerified`) and are
  *            sealed every `optimisticIntervalMs`; every validator that holds an optimistic block
  *            with a valid seal announces its transactions to its clients (optimistic events);
- *   phase 2  the normal league's BFT orders optimistic blocks; each validator applies the final
- *            proposal through `PobValidator`, whose writes go to one shard-state assembly, then
- *            commits ONE final block for it in ONE LMDB transaction: kind Final, the included
- *            transactions in final order, sealed with the commit certificate, with the proposal
- *            hash and outcome tip stored beside it (what a restart resumes from); the pipeline
- *            then publishes the block's final and excluded transactions to clients.
+ *   phase 2  the normal league's BFT orders optimistic blocks; each validator executes the final
+ *            proposal through `PobValidator`, whose writes go to one shard-state assembly (a
+ *            member executes before co-signing; an execution that does not become final aborts
+ *            the assembly), then commits ONE final block for it in ONE LMDB transaction: kind
+ *            Final, the included transactions in final order, sealed with the commit certificate,
+ *            with the proposal hash and the state commitment stored beside it (what a restart
+ *            resumes from); the pipeline then publishes the block's final and excluded
+ *            transactions to clients. A replica whose commitment differs from the decided one
+ *            stops with POB_STATE_DIVERGED.
  *
  * Heights: final proposal h is stored block h (the epoch starts at the context's startHeight), so the BFT height,
  * the PoB height and the store's tip agree, and a restarted normal validator resumes from its
@@ -32,7 +35,8 @@
  * onOptimistic, describe, metrics), with `node` and `leagues` for tests.
  */
 import type { MetricFamily } from "../../api/interface.js";
-import { invariant, hasCodeIn } from "../../errors.js";
+import { IosError, invariant, hasCodeIn } from "../../errors.js";
+import type { PobErrorCode } from "../../consensus/pob/errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import type { EpochContext } from "../../epoch/interface.js";
 import type { FinalityRecord } from "../../consensus/bft/codec.js";
@@ -153,7 +157,7 @@ export class PobShardConsensus implements ShardDriver {
       const stored = state.consensusState;
       invariant(stored !== undefined && stored.length === CONSENSUS_STATE.bytes, "a PoB shard state stores its consensus state with every final block");
       const { proposalHash, tip: outcomeTip } = CONSENSUS_STATE.offset;
-      validator.resume(tip, stored.subarray(proposalHash, proposalHash + HASH_BYTES), stored.subarray(outcomeTip, outcomeTip + HASH_BYTES));
+      validator.resume(tip, stored.subarray(proposalHash, proposalHash + HASH_BYTES), stored.subarray(outcomeTip, outcomeTip + HASH_BYTES), state.tipTimestamp);
     }
     const inCommittee = leagues.normal.some((p) => sameBytes(p, key.publicKey));
     this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip + 1, leagues.normal.length) : undefined;
@@ -175,6 +179,8 @@ export class PobShardConsensus implements ShardDriver {
       },
     );
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
+    this.node.onDivergence((divergence) => this.#fail(new IosError<PobErrorCode>("POB_STATE_DIVERGED",
+      `final height ${divergence.height}: this replica reaches state commitment ${divergence.reached === undefined ? "none" : toHex(divergence.reached)}, the shard decided ${toHex(divergence.decided)}`)));
     this.node.onAnnouncement((announcement) => this.#remember(announcement));
     this.#clientChannel.on(TX_RELAY, (_from, _type, payload) => this.#receiveRelay(payload));
   }
@@ -355,7 +361,7 @@ export class PobShardConsensus implements ShardDriver {
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
-        const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: Math.max(outcome.latestTimestamp, state.tipTimestamp), producer: proposal.proposer };
+        const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: outcome.timestamp, producer: proposal.proposer };
         // The outcome's txids are the included transactions' own: the final block does not hash them again.
         const header = makeBlockHeader(fields, transactions, outcome.included);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
@@ -366,9 +372,15 @@ export class PobShardConsensus implements ShardDriver {
       for (const { txid } of rejected) this.#optimistic.delete(toHex(txid));
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
     } catch (error) {
-      this.#failed = true;
-      void this.stop();
-      this.#onError(error);
+      this.#fail(error);
     }
+  }
+
+  /** Stops the driver for good and reports why (the node keeps serving what is stored). */
+  #fail(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    void this.stop();
+    this.#onError(error);
   }
 }
