@@ -8,18 +8,11 @@ import { binomialInterval, undetectedProbability, undetectedWithChoices } from "
 import type { FinalProposal } from "../../src/consensus/pob/proposal.js";
 import { leaderChoices, makeSeedShare, proposalRandomness, randomnessOfShares, shareQuorum, verifySeedShare } from "../../src/consensus/pob/randomness.js";
 import { Sampler, sampleSeed } from "../../src/consensus/pob/sampling.js";
+import { codeOf } from "../support/errors.js";
 
 const CHAIN = new TextEncoder().encode("ioschain-randomness-test/shard-0");
 const MEMBERS = deriveTestAccounts("pob randomness", 4);
 const KEYS = MEMBERS.map((m) => m.publicKey);
-const code = (f: () => unknown) => {
-  try {
-    f();
-  } catch (error) {
-    return (error as { code?: string }).code;
-  }
-  return undefined;
-};
 
 function twoLeague(coreHash: Uint8Array, members: readonly number[]): FinalProposal {
   return {
@@ -56,15 +49,15 @@ describe("pob randomness shares", () => {
   it("refuses share sets of the wrong size, order or validity with POB_BAD_PROPOSAL", () => {
     const core = SeededRng.fromSeed("bad sets").bytes(32);
     const good = twoLeague(core, [0, 1, 3]);
-    assert.equal(code(() => proposalRandomness(twoLeague(core, [0, 1]), core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
-    assert.equal(code(() => proposalRandomness(twoLeague(core, [0, 1, 2, 3]), core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
-    assert.equal(code(() => proposalRandomness({ ...good, shares: [good.shares[1]!, good.shares[0]!, good.shares[2]!] }, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
-    assert.equal(code(() => proposalRandomness({ ...good, shares: [good.shares[0]!, good.shares[0]!, good.shares[2]!] }, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
+    assert.equal(codeOf(() => proposalRandomness(twoLeague(core, [0, 1]), core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
+    assert.equal(codeOf(() => proposalRandomness(twoLeague(core, [0, 1, 2, 3]), core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
+    assert.equal(codeOf(() => proposalRandomness({ ...good, shares: [good.shares[1]!, good.shares[0]!, good.shares[2]!] }, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
+    assert.equal(codeOf(() => proposalRandomness({ ...good, shares: [good.shares[0]!, good.shares[0]!, good.shares[2]!] }, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
     const flipped = Uint8Array.from(good.shares[2]!.proof);
     flipped[40]! ^= 1;
-    assert.equal(code(() => proposalRandomness({ ...good, shares: [good.shares[0]!, good.shares[1]!, { member: 3, proof: flipped }] }, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
+    assert.equal(codeOf(() => proposalRandomness({ ...good, shares: [good.shares[0]!, good.shares[1]!, { member: 3, proof: flipped }] }, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL");
     const one: FinalProposal = { ...good, mode: "one-league", blocks: [], transactions: [] };
-    assert.equal(code(() => proposalRandomness(one, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL", "a one-league proposal carries no shares");
+    assert.equal(codeOf(() => proposalRandomness(one, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL", "a one-league proposal carries no shares");
     assert.equal(proposalRandomness({ ...one, shares: [] }, core, KEYS, CHAIN, true).length, 32);
   });
 

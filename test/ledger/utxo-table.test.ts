@@ -10,6 +10,7 @@ import { encodeTransferRecord } from "../../src/ledger/kinds/transfer.js";
 import { RecordCursor } from "../../src/ledger/records.js";
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
 import { hasCodeIn } from "../../src/errors.js";
+import { codeOf } from "../support/errors.js";
 import { LEDGER_ERROR_CODES } from "../../src/ledger/errors.js";
 
 /** A record input/output as the tests build them. */
@@ -372,6 +373,60 @@ for (const flavor of WASM_FLAVORS) {
       for (const status of [ApplyStatus.Ok, ApplyStatus.MissingInput, ApplyStatus.OwnerMismatch, ApplyStatus.InsufficientFunds, ApplyStatus.DuplicateInput]) {
         assert.ok(seen.has(status), `workload never produced status ${status}`);
       }
+    });
+
+    it("undoes the last applied block exactly, across growth, and only that block", () => {
+      const rng = new TestRng(flavor === "simd" ? 0xd0 : 0xd1);
+      const table = new UtxoTable({ flavor, initialCapacityLog2: 4 });
+      const live: { key: Uint8Array; owner: Uint8Array; amount: bigint }[] = [];
+      for (let i = 0; i < 12; i++) {
+        const txid = rng.bytes(32);
+        const owner = owners[rng.below(8)]!;
+        table.insert({ txid, index: 0, owner, amount: 1_000_000n });
+        live.push({ key: key(txid, 0), owner, amount: 1_000_000n });
+      }
+      assert.equal(codeOf(() => table.undoLastBlock()), "UTXO_NOTHING_TO_UNDO", "nothing applied yet");
+      let grew = false;
+      for (let block = 0; block < 40; block++) {
+        const records: Rec[] = [];
+        const created: { key: Uint8Array; owner: Uint8Array; amount: bigint }[] = [];
+        for (let t = 0; t < 1 + rng.below(12); t++) {
+          const dice = rng.below(100);
+          const pool = dice < 20 && created.length > 0 ? created : live;
+          const pick = pool[rng.below(pool.length)]!;
+          const input: In = dice >= 20 && dice < 25 ? { key: key(rng.bytes(32), 0), owner: pick.owner } : { key: pick.key, owner: dice < 30 ? owners[(owners.indexOf(pick.owner) + 1) % 8]! : pick.owner };
+          const nOut = 1 + rng.below(5);
+          const amount = dice < 33 ? (1n << 63n) : pick.amount / BigInt(nOut + 1);
+          const txid = rng.bytes(32);
+          const outputs: Out[] = Array.from({ length: nOut }, () => ({ owner: owners[rng.below(8)]!, amount: amount > 0n ? amount : 1n }));
+          records.push({ txid, inputs: [input], outputs });
+          outputs.forEach((o, j) => created.push({ key: key(txid, j), owner: o.owner, amount: o.amount }));
+        }
+        const before = { set: snapshotMap(table), count: table.count, supply: table.supply, capacity: table.capacity };
+        const packed = packRecords(records);
+        const first = [...table.applyBlock(packed, records.length).statuses];
+        grew ||= table.capacity > before.capacity;
+        table.undoLastBlock();
+        assert.deepEqual(snapshotMap(table), before.set, `block ${block}: the set is back`);
+        assert.equal(table.count, before.count);
+        assert.equal(table.supply, before.supply);
+        assert.equal(codeOf(() => table.undoLastBlock()), "UTXO_NOTHING_TO_UNDO", "one undo per block");
+        const again = table.applyBlock(packed, records.length);
+        assert.deepEqual([...again.statuses], first, `block ${block}: applying again gives the same statuses`);
+        records.forEach((r, t) => {
+          if (first[t] !== ApplyStatus.Ok) return;
+          const spent = live.findIndex((l) => hex(l.key) === hex(r.inputs[0]!.key));
+          if (spent >= 0) live.splice(spent, 1);
+          r.outputs.forEach((o, j) => live.push({ key: key(r.txid, j), owner: o.owner, amount: o.amount }));
+        });
+        for (const l of [...live]) if (!table.has(l.key.subarray(0, 32), Buffer.from(l.key).readUInt32LE(32))) live.splice(live.indexOf(l), 1);
+        if (block % 3 === 0) {
+          table.forgetUndo();
+          assert.equal(codeOf(() => table.undoLastBlock()), "UTXO_NOTHING_TO_UNDO", "a forgotten block stays");
+        }
+      }
+      assert.ok(grew, "some applied block grew the table before it was undone");
+      assert.ok(table.count > 12);
     });
 
     it("applies signed transfers from a test genesis end to end", () => {

@@ -9,7 +9,7 @@ import { ShardState } from "../../src/node/shard-state.js";
 import { META_FLUSHED, heightKey } from "../../src/store/schema.js";
 import { WORKLOAD_ACCOUNTS, utxoSetDigest } from "../ledger/store-crash-child.js";
 import { ChainBuilder, FEE, makeWorkload, type BuiltBlock } from "./workload.js";
-import { codeOfAsync } from "../support/errors.js";
+import { codeOf, codeOfAsync } from "../support/errors.js";
 import { BACKENDS, type Medium } from "./backends.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
 
@@ -158,6 +158,39 @@ describe(`ShardState (${backend.name} store)`, () => {
   });
 });
 }
+
+describe("ShardState assembly abort", () => {
+  it("an aborted assembly leaves the state as before: a later commit and a restart see nothing of it", async () => {
+    const disk = new MemoryDisk("aborted assembly");
+    const open = () => ShardState.open({ store: MemoryChainStore.open(disk), genesis: workload.genesis, shard: 0, flushIntervalBlocks: 2 });
+    const state = open();
+    const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
+    for (let i = 0; i < 3; i++) state.commitBlock(builder.nextBlock(5).bytes);
+    const before = { tip: state.tip, supply: state.supply, count: state.utxoCount, digest: utxoSetDigest(state.utxoSnapshot()) };
+    // A speculative block (another value than the one decided): applied, then aborted.
+    const speculative = builder.nextBlock(7);
+    const records = validateStateless(decodeBlockEnvelope(speculative.bytes).body, 0, 1);
+    const assembly = state.assemble();
+    assembly.apply(records.records, records.recordCount);
+    assert.notEqual(state.supply, before.supply);
+    assembly.abort();
+    assert.deepEqual({ tip: state.tip, supply: state.supply, count: state.utxoCount, digest: utxoSetDigest(state.utxoSnapshot()) }, before);
+    assert.throws(() => assembly.commit(() => { throw new Error("not reached"); }), /not reused/);
+    // The decided block commits as if nothing had happened, and flushes (every 2nd block) the right delta.
+    state.commitBlock(speculative.bytes);
+    const committed = { tip: state.tip, supply: state.supply, digest: utxoSetDigest(state.utxoSnapshot()) };
+    const twice = state.assemble();
+    twice.apply(records.records, records.recordCount);
+    twice.apply(records.records, records.recordCount);
+    assert.equal(codeOf(() => twice.abort()), "STATE_NOT_UNDOABLE", "one apply per abortable assembly");
+    disk.crash();
+    const restarted = open();
+    assert.deepEqual(restarted.tip, committed.tip);
+    assert.equal(restarted.supply, committed.supply);
+    assert.equal(utxoSetDigest(restarted.utxoSnapshot()), committed.digest);
+    await restarted.close();
+  });
+});
 
 describe("ShardState on a crashed MemoryDisk", () => {
   it("a restart on the same disk sees the committed blocks only: staged records and the unflushed delta are gone", async () => {
