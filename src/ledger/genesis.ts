@@ -37,7 +37,7 @@ import { ENTRY_BYTES, packEntry } from "./utxo-table.js";
 import { toHex } from "../hex.js";
 // Type only: the policy's meaning and checks live with Proof-of-Believability; genesis carries it.
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
-import { ValidatorRegistry, proveKeyPossession } from "../consensus/registry.js";
+import { MAX_VALIDATORS, ValidatorRegistry, proveKeyPossession } from "../consensus/registry.js";
 import { AMOUNT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 import { BinaryWriter, writeU32 } from "../codec/binary.js";
 import { IosError, check } from "../errors.js";
@@ -46,8 +46,8 @@ import type { LedgerErrorCode } from "./errors.js";
 export const GENESIS_VERSION = 1;
 /** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */
 export const MAX_GENESIS_OUTPUTS = 1 << 24;
-/** Genesis validators: 2^16 is far above any committee size the paper considers (§5). */
-export const MAX_GENESIS_VALIDATORS = 1 << 16;
+/** Genesis validators: the registry's limit (CoSi masks count in 16 bits), far above any committee size the paper considers (§5). */
+export const MAX_GENESIS_VALIDATORS = MAX_VALIDATORS;
 /** Domain separation of the genesis txid and of test-account keys from every other hash. */
 const GENESIS_DOMAIN = "IOSChain genesis v1";
 /** Domain of the encoding without proofs of possession, whose hash the proofs sign. */
@@ -273,7 +273,7 @@ export function signGenesis(unsigned: UnsignedGenesis, keys: readonly KeyPair[])
   const secretOf = new Map(keys.map((pair) => [toHex(pair.publicKey), pair.secretKey]));
   const validators = unsigned.validators.map(({ publicKey, stake }, i): GenesisValidator => {
     const secretKey = secretOf.get(toHex(publicKey));
-    check<LedgerErrorCode>(secretKey !== undefined, "GENESIS_BAD_FIELD", `validators[${i}]: no secret key for ${toHex(publicKey)} to prove its possession`);
+    check<LedgerErrorCode>(secretKey !== undefined, "GENESIS_MISSING_KEY", `validators[${i}]: no secret key for ${toHex(publicKey)} to prove its possession`);
     return { publicKey, stake, pop: proveKeyPossession({ publicKey, sign: (message) => signMessage(secretKey, message) }, chainId) };
   });
   return { ...unsigned, validators };
@@ -281,8 +281,9 @@ export function signGenesis(unsigned: UnsignedGenesis, keys: readonly KeyPair[])
 
 /**
  * The validators admitted through a ValidatorRegistry for `genesisPopChainId(genesis)`: the only
- * way a genesis key becomes a validator. REGISTRY_BAD_KEY for a malformed, non-canonical or
- * small-order key, REGISTRY_BAD_POP for a missing or wrong proof, REGISTRY_DUPLICATE.
+ * way a genesis key becomes a validator. GENESIS_* codes for a malformed entry (GENESIS_MISSING_FIELD
+ * without a pop), REGISTRY_BAD_KEY for a non-canonical or small-order key, REGISTRY_BAD_POP for a
+ * proof that does not verify.
  */
 export function genesisRegistry(genesis: Genesis): ValidatorRegistry {
   validate(genesis, true);

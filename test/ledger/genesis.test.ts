@@ -178,7 +178,7 @@ describe("genesis proofs of possession", () => {
     for (const [code, json, why] of cases) assert.equal(codeOf(() => parseGenesis(json)), code, why);
     const stale: Genesis = { ...genesis, validators: genesis.validators.map((v, i) => ({ ...v, pop: otherChain.validators[i]!.pop })) };
     assert.equal(codeOf(() => genesisEpochContext(stale)), "REGISTRY_BAD_POP", "a genesis object is checked as a file is");
-    assert.equal(codeOf(() => signGenesis(genesis, validators.slice(1))), "GENESIS_BAD_FIELD", "signing needs every validator's key");
+    assert.equal(codeOf(() => signGenesis(genesis, validators.slice(1))), "GENESIS_MISSING_KEY", "signing needs every validator's key");
   });
 
   it("refuses small-order and non-canonical validator keys", () => {
