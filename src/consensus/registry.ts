@@ -53,15 +53,20 @@ export function popMessage(publicKey: Uint8Array, chainId: Uint8Array): Uint8Arr
   return message;
 }
 
+/** Whatever holds a secret key and signs with it (a SchnorrKey, a ledger key pair's signer). */
+export type PossessionSigner = Pick<SchnorrKey, "publicKey" | "sign">;
+
 /** The proof of possession of `key` for `chainId`. */
-export function proveKeyPossession(key: SchnorrKey, chainId: Uint8Array): Uint8Array {
+export function proveKeyPossession(key: PossessionSigner, chainId: Uint8Array): Uint8Array {
   return key.sign(popMessage(key.publicKey, chainId));
 }
 
 /**
  * Why `publicKey` may not be a validator key, or undefined if it may: the encoding must be
  * canonical and the point of large order, since a small-order key adds nothing a signer must
- * know and lets malleable "signatures" verify under ZIP-215's cofactored equation.
+ * know and lets malleable "signatures" verify under ZIP-215's cofactored equation. The point
+ * must also be torsion-free (in the prime-order subgroup): the cofactored equation ignores a
+ * small-order component, so one secret would otherwise prove possession of eight keys A + T.
  */
 export function keyProblem(publicKey: Uint8Array): string | undefined {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) return `public key must be ${PUBLIC_KEY_BYTES} bytes`;
@@ -72,6 +77,7 @@ export function keyProblem(publicKey: Uint8Array): string | undefined {
     return "public key is not a canonical curve point";
   }
   if (point.isSmallOrder()) return "public key is a small-order point";
+  if (!point.isTorsionFree()) return "public key has a small-order component";
   return undefined;
 }
 

@@ -5,6 +5,11 @@
  * builds any epoch from its configuration and randomness (the epochs issue feeds it the identity
  * chain's configuration and DRP's rnd_e).
  *
+ * Validators enter only through a ValidatorRegistry (src/consensus/registry.ts): every key of a
+ * configuration must be registered there, i.e. canonical, of large order and with a checked
+ * proof of possession, so a rogue key never becomes a shard member, a CoSi participant or a BFT
+ * signer. Epoch 0's registry is the genesis's (`genesisRegistry`).
+ *
  * Epoch 0's randomness is SHA-256(domain ‖ genesis txid): public and fixed by the genesis, as
  * the white paper's bootstrapping assumes (§4: the first epoch's configuration is given).
  */
@@ -15,7 +20,8 @@ import { HASH_BYTES } from "../codec/sizes.js";
 import { BinaryWriter } from "../codec/binary.js";
 import { sha256 } from "../crypto/sha256.js";
 import { check } from "../errors.js";
-import { genesisTxid, type Genesis } from "../ledger/genesis.js";
+import type { ValidatorRegistry } from "../consensus/registry.js";
+import { genesisRegistry, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { toHex } from "../hex.js";
 import { assignShards } from "./assignment.js";
@@ -29,6 +35,8 @@ export const INSTANCE_KEY_BYTES = HASH_BYTES + 8;
 /** What an epoch is built from: the identity chain's configuration and rnd_e. */
 export type EpochConfiguration = Pick<EpochContext, "chain" | "epoch" | "randomness" | "shardCount" | "startHeight" | "validators"> & {
   readonly policy?: ShardingPolicy;
+  /** Holds every key of `validators`, each admitted with its proof of possession. */
+  readonly registry: ValidatorRegistry;
 };
 
 /** The byte form of a consensus instance: the chain id its BFT statements sign. */
@@ -51,7 +59,7 @@ export class EpochContextValue implements EpochContext {
   readonly #leagues: (Leagues | undefined)[];
 
   constructor(configuration: EpochConfiguration) {
-    const { chain, epoch, randomness, shardCount, startHeight, validators, policy } = configuration;
+    const { chain, epoch, randomness, shardCount, startHeight, validators, policy, registry } = configuration;
     check<EpochErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch must be a u32, got ${epoch}`);
     this.chain = Uint8Array.from(chain);
     this.epoch = epoch;
@@ -65,6 +73,7 @@ export class EpochContextValue implements EpochContext {
     this.#members = Array.from({ length: shardCount }, () => []);
     validators.forEach((validator, i) => {
       const key = toHex(validator.publicKey);
+      check<EpochErrorCode>(registry.has(key), "EPOCH_UNREGISTERED_VALIDATOR", `validator ${key} has no proof of possession in the registry`);
       this.#shardOf.set(key, shards[i]!);
       this.#stakeOf.set(key, validator.stake);
       this.#members[shards[i]!]!.push(validator.publicKey);
@@ -109,7 +118,10 @@ export class EpochContextValue implements EpochContext {
   }
 }
 
-/** Epoch 0: the genesis's validators, shard count and policy, randomness SHA-256(domain ‖ genesis txid). */
+/**
+ * Epoch 0: the genesis's validators (admitted by `genesisRegistry`: REGISTRY_* codes for a bad key
+ * or proof), shard count and policy, randomness SHA-256(domain ‖ genesis txid).
+ */
 export function genesisEpochContext(genesis: Genesis): EpochContext {
   const chain = genesisTxid(genesis);
   const input = new Uint8Array(GENESIS_RANDOMNESS_DOMAIN.length + chain.length);
@@ -122,6 +134,7 @@ export function genesisEpochContext(genesis: Genesis): EpochContext {
     shardCount: genesis.shardCount,
     startHeight: 0,
     validators: genesis.validators,
+    registry: genesisRegistry(genesis),
     ...(genesis.pob === undefined ? {} : { policy: genesis.pob }),
   });
 }

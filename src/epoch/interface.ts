@@ -18,7 +18,8 @@ export type EpochErrorCode =
   | "EPOCH_BAD_RANDOMNESS"
   | "EPOCH_BAD_NUMBER"
   | "EPOCH_NO_POLICY"
-  | "EPOCH_NOT_VALIDATOR";
+  | "EPOCH_NOT_VALIDATOR"
+  | "EPOCH_UNREGISTERED_VALIDATOR";
 
 /** A validator of the epoch: its key and bonded stake. */
 export interface EpochValidator {

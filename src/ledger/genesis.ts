@@ -4,7 +4,7 @@
  *
  * File (amounts and stakes are decimal strings: u64 does not fit a JSON number):
  *   { "version": 1, "shardCount": 2, "timestamp": 0,
- *     "validators": [ { "publicKey": "<64 hex>", "stake": "1000" } ],
+ *     "validators": [ { "publicKey": "<64 hex>", "stake": "1000", "pop": "<128 hex>" } ],
  *     "outputs":    [ { "owner": "<64 hex>", "amount": "5000" } ],
  *     "pob": { "believableLeagueSize": 1, "normalLeagueSize": 3, "samplingProbability": 0.1,
  *              "minBelievableSize": 1, "optimisticIntervalMs": 50, "maxOptimisticBlockTxs": 2048 } }
@@ -12,23 +12,33 @@
  * policy file"; DESIGN.md §4: part of the genesis configuration), kept here as plain numbers and
  * checked by src/consensus/pob/policy.ts where it is used.
  *
+ * Every validator carries "pop", its proof of possession (src/consensus/registry.ts): its key's
+ * Ed25519 signature over popMessage(publicKey, genesisPopChainId(genesis)). The chain id is
+ * SHA-256 of the genesis encoded without the proofs (`encodeUnsignedGenesis`), so a proof binds
+ * this very genesis — every key, stake, output and the policy — yet cannot depend on itself.
+ * Parsing checks every proof through a ValidatorRegistry and refuses small-order and
+ * non-canonical keys; without that, a key built from the others' (A' = X·B − ΣA_j) would let one
+ * validator forge collective signatures alone (the rogue-key attack).
+ *
  * Initial output i has the outpoint (genesisTxid, i), where genesisTxid = SHA-256 of the canonical
  * binary genesis (see `encodeGenesis`), so every validator derives the same UTXO set.
  *
  * API: `parseGenesis(json)`, `genesisToJson(genesis)`, `encodeGenesis(genesis)`, `genesisTxid`,
+ * `genesisPopChainId(unsigned)`, `signGenesis(unsigned, keys)`, `genesisRegistry(genesis)`,
  * `genesisEntries(genesis, shard)` (packed UtxoTable entries of one shard), `genesisSupply`,
  * `deriveTestAccounts(seed, n)`, `makeTestGenesis(options)`.
  */
 import { createHash } from "node:crypto";
 import { sha256 } from "../crypto/sha256.js";
-import { keyPairFromSecret, type KeyPair } from "./keys.js";
+import { keyPairFromSecret, signMessage, type KeyPair } from "./keys.js";
 import { MAX_SHARDS, checkShardIndex, shardOfOwner } from "./shard.js";
 import { MAX_AMOUNT } from "./transaction.js";
 import { ENTRY_BYTES, packEntry } from "./utxo-table.js";
 import { toHex } from "../hex.js";
 // Type only: the policy's meaning and checks live with Proof-of-Believability; genesis carries it.
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
-import { AMOUNT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
+import { MAX_VALIDATORS, ValidatorRegistry, proveKeyPossession } from "../consensus/registry.js";
+import { AMOUNT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 import { BinaryWriter, writeU32 } from "../codec/binary.js";
 import { IosError, check } from "../errors.js";
 import type { LedgerErrorCode } from "./errors.js";
@@ -36,15 +46,23 @@ import type { LedgerErrorCode } from "./errors.js";
 export const GENESIS_VERSION = 1;
 /** Genesis outputs: outpoint indexes are u32, and 2^24 keeps the file and its parse bounded. */
 export const MAX_GENESIS_OUTPUTS = 1 << 24;
-/** Genesis validators: 2^16 is far above any committee size the paper considers (§5). */
-export const MAX_GENESIS_VALIDATORS = 1 << 16;
+/** Genesis validators: the registry's limit (CoSi masks count in 16 bits), far above any committee size the paper considers (§5). */
+export const MAX_GENESIS_VALIDATORS = MAX_VALIDATORS;
 /** Domain separation of the genesis txid and of test-account keys from every other hash. */
 const GENESIS_DOMAIN = "IOSChain genesis v1";
+/** Domain of the encoding without proofs of possession, whose hash the proofs sign. */
+const UNSIGNED_GENESIS_DOMAIN = "IOSChain unsigned genesis v1";
 const TEST_ACCOUNT_DOMAIN = "IOSChain test account v1";
 
-export interface GenesisValidator {
+/** A validator as the genesis's author chooses it, before its key proves possession. */
+export interface StakedKey {
   readonly publicKey: Uint8Array;
   readonly stake: bigint;
+}
+
+export interface GenesisValidator extends StakedKey {
+  /** Proof of possession of `publicKey`'s secret key for `genesisPopChainId` (64 bytes). */
+  readonly pop: Uint8Array;
 }
 
 export interface GenesisOutput {
@@ -65,6 +83,9 @@ export interface Genesis {
   readonly pob?: ShardingPolicy;
 }
 
+/** A genesis before its validators prove possession of their keys: what the proofs sign. */
+export type UnsignedGenesis = Omit<Genesis, "validators"> & { readonly validators: readonly StakedKey[] };
+
 function bad(message: string): never {
   throw new IosError<LedgerErrorCode>("GENESIS_BAD_FIELD", message);
 }
@@ -82,8 +103,8 @@ function onlyFields(value: Record<string, unknown>, allowed: readonly string[], 
   }
 }
 
-function parseKey(value: unknown, where: string): Uint8Array {
-  if (typeof value !== "string" || !/^[0-9a-f]{64}$/.test(value)) bad(`${where} must be ${PUBLIC_KEY_BYTES * 2} lowercase hex digits`);
+function parseHex(value: unknown, bytes: number, where: string): Uint8Array {
+  if (typeof value !== "string" || value.length !== bytes * 2 || !/^[0-9a-f]*$/.test(value)) bad(`${where} must be ${bytes * 2} lowercase hex digits`);
   return new Uint8Array(Buffer.from(value, "hex"));
 }
 
@@ -94,7 +115,8 @@ function parseAmount(value: unknown, where: string): bigint {
   return amount;
 }
 
-function validate(genesis: Genesis): void {
+/** Structural checks (of the pops too if `signed`); `genesisRegistry` checks the keys and their proofs. */
+function validate(genesis: UnsignedGenesis, signed: boolean): void {
   const { shardCount, timestamp, validators, outputs } = genesis;
   if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > MAX_SHARDS) bad(`shardCount must be an integer in 1..${MAX_SHARDS}`);
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) bad("timestamp must be a non-negative integer (ms)");
@@ -104,6 +126,11 @@ function validate(genesis: Genesis): void {
   validators.forEach((validator, i) => {
     if (validator.publicKey.length !== PUBLIC_KEY_BYTES) bad(`validators[${i}].publicKey must be ${PUBLIC_KEY_BYTES} bytes`);
     if (validator.stake <= 0n || validator.stake > MAX_AMOUNT) bad(`validators[${i}].stake must be in 1..2^64-1`);
+    if (signed) {
+      const { pop } = validator as Partial<GenesisValidator>;
+      check<LedgerErrorCode>(pop !== undefined, "GENESIS_MISSING_FIELD", `validators[${i}] has no proof of possession (pop)`);
+      if (!(pop instanceof Uint8Array) || pop.length !== SIGNATURE_BYTES) bad(`validators[${i}].pop must be ${SIGNATURE_BYTES} bytes`);
+    }
     const key = Buffer.from(validator.publicKey).toString("hex");
     check<LedgerErrorCode>(!seen.has(key), "GENESIS_DUPLICATE_VALIDATOR", `validators[${i}] repeats public key ${key}`);
     seen.add(key);
@@ -125,7 +152,11 @@ function validate(genesis: Genesis): void {
   }
 }
 
-/** Strictly parses a genesis file: unknown or missing fields, bad hex, bad amounts are errors. */
+/**
+ * Strictly parses a genesis file: unknown or missing fields, bad hex, bad amounts are errors, and
+ * so is a validator key that is malformed or of small order (REGISTRY_BAD_KEY) or whose proof
+ * of possession does not verify for this genesis (REGISTRY_BAD_POP).
+ */
 export function parseGenesis(json: string): Genesis {
   let value: unknown;
   try {
@@ -141,13 +172,17 @@ export function parseGenesis(json: string): Genesis {
   if (!Array.isArray(value.outputs)) bad("outputs must be an array");
   const validators = value.validators.map((entry: unknown, i: number): GenesisValidator => {
     if (!isRecord(entry)) bad(`validators[${i}] must be an object`);
-    onlyFields(entry, ["publicKey", "stake"], `validators[${i}]`);
-    return { publicKey: parseKey(entry.publicKey, `validators[${i}].publicKey`), stake: parseAmount(entry.stake, `validators[${i}].stake`) };
+    onlyFields(entry, ["publicKey", "stake", "pop"], `validators[${i}]`);
+    return {
+      publicKey: parseHex(entry.publicKey, PUBLIC_KEY_BYTES, `validators[${i}].publicKey`),
+      stake: parseAmount(entry.stake, `validators[${i}].stake`),
+      pop: parseHex(entry.pop, SIGNATURE_BYTES, `validators[${i}].pop`),
+    };
   });
   const outputs = value.outputs.map((entry: unknown, i: number): GenesisOutput => {
     if (!isRecord(entry)) bad(`outputs[${i}] must be an object`);
     onlyFields(entry, ["owner", "amount"], `outputs[${i}]`);
-    return { owner: parseKey(entry.owner, `outputs[${i}].owner`), amount: parseAmount(entry.amount, `outputs[${i}].amount`) };
+    return { owner: parseHex(entry.owner, PUBLIC_KEY_BYTES, `outputs[${i}].owner`), amount: parseAmount(entry.amount, `outputs[${i}].amount`) };
   });
   let pob: ShardingPolicy | undefined;
   if (pobValue !== undefined) {
@@ -156,18 +191,18 @@ export function parseGenesis(json: string): Genesis {
     pob = pobValue as unknown as ShardingPolicy;
   }
   const genesis: Genesis = { shardCount: value.shardCount as number, timestamp: value.timestamp as number, validators, outputs, ...(pob === undefined ? {} : { pob }) };
-  validate(genesis);
+  genesisRegistry(genesis);
   return genesis;
 }
 
 export function genesisToJson(genesis: Genesis): string {
-  validate(genesis);
+  validate(genesis, true);
   return JSON.stringify(
     {
       version: GENESIS_VERSION,
       shardCount: genesis.shardCount,
       timestamp: genesis.timestamp,
-      validators: genesis.validators.map((v) => ({ publicKey: toHex(v.publicKey), stake: v.stake.toString() })),
+      validators: genesis.validators.map((v) => ({ publicKey: toHex(v.publicKey), stake: v.stake.toString(), pop: toHex(v.pop) })),
       outputs: genesis.outputs.map((o) => ({ owner: toHex(o.owner), amount: o.amount.toString() })),
       ...(genesis.pob === undefined ? {} : { pob: Object.fromEntries(POB_POLICY_FIELDS.map((field) => [field, genesis.pob![field]])) }),
     },
@@ -178,26 +213,31 @@ export function genesisToJson(genesis: Genesis): string {
 
 /**
  * Canonical binary genesis: domain ‖ u32 shardCount ‖ u64 timestamp ‖ u32 #validators ‖
- * (publicKey ‖ u64 stake)* ‖ u32 #outputs ‖ (owner ‖ u64 amount)*, little-endian; with a PoB
- * policy, then u32 believableLeagueSize ‖ u32 normalLeagueSize ‖ f64 samplingProbability ‖
+ * (publicKey ‖ u64 stake ‖ pop)* ‖ u32 #outputs ‖ (owner ‖ u64 amount)*, little-endian; with a
+ * PoB policy, then u32 believableLeagueSize ‖ u32 normalLeagueSize ‖ f64 samplingProbability ‖
  * u32 minBelievableSize ‖ u32 optimisticIntervalMs ‖ u32 maxOptimisticBlockTxs (a genesis
- * without one encodes as before).
+ * without one encodes as before). The unsigned encoding (`encodeUnsignedGenesis`) is the same
+ * under its own domain and without the 64-byte pops.
  */
 /** A validator (key ‖ stake) or an output (owner ‖ amount). */
 const KEYED_AMOUNT_BYTES = PUBLIC_KEY_BYTES + AMOUNT_BYTES;
 /** The policy: five u32 and one f64. */
 const POLICY_BYTES = 5 * 4 + 8;
 
-export function encodeGenesis(genesis: Genesis): Uint8Array {
-  validate(genesis);
-  const domain = Buffer.from(GENESIS_DOMAIN, "utf8");
+function encodeWith(genesis: UnsignedGenesis, domainText: string, pops: readonly Uint8Array[] | undefined): Uint8Array {
+  validate(genesis, pops !== undefined);
+  const domain = Buffer.from(domainText, "utf8");
+  const validatorBytes = KEYED_AMOUNT_BYTES + (pops === undefined ? 0 : SIGNATURE_BYTES);
   const policyBytes = genesis.pob === undefined ? 0 : POLICY_BYTES;
-  const writer = BinaryWriter.ofSize(domain.length + 4 + 8 + 4 + genesis.validators.length * KEYED_AMOUNT_BYTES + 4 + genesis.outputs.length * KEYED_AMOUNT_BYTES + policyBytes)
+  const writer = BinaryWriter.ofSize(domain.length + 4 + 8 + 4 + genesis.validators.length * validatorBytes + 4 + genesis.outputs.length * KEYED_AMOUNT_BYTES + policyBytes)
     .bytes(domain)
     .u32(genesis.shardCount)
     .u64(genesis.timestamp)
     .u32(genesis.validators.length);
-  for (const { publicKey, stake } of genesis.validators) writer.bytes(publicKey).u64(stake);
+  genesis.validators.forEach(({ publicKey, stake }, i) => {
+    writer.bytes(publicKey).u64(stake);
+    if (pops !== undefined) writer.bytes(pops[i]!);
+  });
   writer.u32(genesis.outputs.length);
   for (const { owner, amount } of genesis.outputs) writer.bytes(owner).u64(amount);
   const pob = genesis.pob;
@@ -208,9 +248,48 @@ export function encodeGenesis(genesis: Genesis): Uint8Array {
   return writer.finish();
 }
 
+export function encodeGenesis(genesis: Genesis): Uint8Array {
+  return encodeWith(genesis, GENESIS_DOMAIN, genesis.validators.map((validator) => validator.pop));
+}
+
+/** The genesis without its proofs of possession (a signed genesis's proofs are ignored). */
+export function encodeUnsignedGenesis(genesis: UnsignedGenesis): Uint8Array {
+  return encodeWith(genesis, UNSIGNED_GENESIS_DOMAIN, undefined);
+}
+
 /** The txid of the genesis outputs: output i is the outpoint (genesisTxid, i). */
 export function genesisTxid(genesis: Genesis): Uint8Array {
   return sha256(encodeGenesis(genesis));
+}
+
+/** The chain id the validators' proofs of possession sign: SHA-256 of the unsigned genesis. */
+export function genesisPopChainId(genesis: UnsignedGenesis): Uint8Array {
+  return sha256(encodeUnsignedGenesis(genesis));
+}
+
+/** `unsigned` with every validator's proof of possession, signed by `keys` (one per validator, any order). */
+export function signGenesis(unsigned: UnsignedGenesis, keys: readonly KeyPair[]): Genesis {
+  const chainId = genesisPopChainId(unsigned);
+  const secretOf = new Map(keys.map((pair) => [toHex(pair.publicKey), pair.secretKey]));
+  const validators = unsigned.validators.map(({ publicKey, stake }, i): GenesisValidator => {
+    const secretKey = secretOf.get(toHex(publicKey));
+    check<LedgerErrorCode>(secretKey !== undefined, "GENESIS_MISSING_KEY", `validators[${i}]: no secret key for ${toHex(publicKey)} to prove its possession`);
+    return { publicKey, stake, pop: proveKeyPossession({ publicKey, sign: (message) => signMessage(secretKey, message) }, chainId) };
+  });
+  return { ...unsigned, validators };
+}
+
+/**
+ * The validators admitted through a ValidatorRegistry for `genesisPopChainId(genesis)`: the only
+ * way a genesis key becomes a validator. GENESIS_* codes for a malformed entry (GENESIS_MISSING_FIELD
+ * without a pop), REGISTRY_BAD_KEY for a non-canonical or small-order key, REGISTRY_BAD_POP for a
+ * proof that does not verify.
+ */
+export function genesisRegistry(genesis: Genesis): ValidatorRegistry {
+  validate(genesis, true);
+  const registry = new ValidatorRegistry(genesisPopChainId(genesis));
+  for (const { publicKey, pop } of genesis.validators) registry.register(publicKey, pop);
+  return registry;
 }
 
 /** Σ of every genesis output (all shards). */
@@ -260,7 +339,7 @@ export interface TestGenesisOptions {
   readonly pob?: ShardingPolicy;
 }
 
-/** A genesis funding `deriveTestAccounts(seed, accounts)`, with derived validator keys. */
+/** A genesis funding `deriveTestAccounts(seed, accounts)`, with derived validator keys and their proofs of possession. */
 export function makeTestGenesis(options: TestGenesisOptions): { genesis: Genesis; accounts: KeyPair[]; validators: KeyPair[] } {
   const accounts = deriveTestAccounts(options.seed, options.accounts);
   const validators = deriveTestAccounts(`${options.seed}/validators`, options.validators);
@@ -269,13 +348,15 @@ export function makeTestGenesis(options: TestGenesisOptions): { genesis: Genesis
   for (const account of accounts) {
     for (let k = 0; k < perAccount; k++) outputs.push({ owner: account.publicKey, amount: options.amount });
   }
-  const genesis: Genesis = {
-    shardCount: options.shardCount,
-    timestamp: options.timestamp ?? 0,
-    validators: validators.map((v) => ({ publicKey: v.publicKey, stake: options.stake ?? 1000n })),
-    outputs,
-    ...(options.pob === undefined ? {} : { pob: options.pob }),
-  };
-  validate(genesis);
+  const genesis = signGenesis(
+    {
+      shardCount: options.shardCount,
+      timestamp: options.timestamp ?? 0,
+      validators: validators.map((v) => ({ publicKey: v.publicKey, stake: options.stake ?? 1000n })),
+      outputs,
+      ...(options.pob === undefined ? {} : { pob: options.pob }),
+    },
+    validators,
+  );
   return { genesis, accounts, validators };
 }

@@ -13,6 +13,7 @@ import { verifyCollectiveSignature } from "../../src/consensus/cosi/codec.js";
 import {
   POP_DOMAIN,
   ValidatorRegistry,
+  keyProblem,
   popMessage,
   proveKeyPossession,
   verifyKeyPossession,
@@ -84,6 +85,9 @@ describe("ValidatorRegistry", () => {
     nonCanonical[0] = 0xee;
     nonCanonical[31] = 0x7f;
     assert.equal(codeOf(() => registry.register(nonCanonical, new Uint8Array(64))), "REGISTRY_BAD_KEY", "y ≥ p");
+    const mixedOrder = ed25519.Point.fromBytes(key.publicKey).add(ed25519.Point.fromBytes(orderTwo)).toBytes();
+    assert.equal(keyProblem(mixedOrder), "public key has a small-order component");
+    assert.equal(keyProblem(key.publicKey), undefined);
     assert.equal(registry.size, 1);
     assert.equal(codeOf(() => new ValidatorRegistry(new Uint8Array(0))), "REGISTRY_BAD_CHAIN_ID");
     assert.equal(codeOf(() => new ValidatorRegistry(new Uint8Array(65))), "REGISTRY_BAD_CHAIN_ID");

@@ -11,7 +11,7 @@ import { sha256 } from "../../src/crypto/sha256.js";
 import { assignShards } from "../../src/epoch/assignment.js";
 import { EpochContextValue, INSTANCE_KEY_BYTES, genesisEpochContext, instanceKey } from "../../src/epoch/context.js";
 import { IosError } from "../../src/errors.js";
-import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { genesisRegistry, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { toHex } from "../../src/hex.js";
 
 /** The k-th test randomness: SHA-256 of "rnd" ‖ u32le k (32 bytes, like rnd_e). */
@@ -105,6 +105,7 @@ describe("shard assignment (white paper §4.1)", () => {
 describe("epoch context", () => {
   const { genesis, validators } = makeTestGenesis({ seed: "epoch-context", shardCount: 3, accounts: 4, amount: 10n, validators: 13, stake: 500n, pob: POLICY });
   const context = genesisEpochContext(genesis);
+  const registry = genesisRegistry(genesis);
 
   it("builds epoch 0 from the genesis: its chain id, shard count, validators and policy", () => {
     assert.deepEqual(context.chain, genesisTxid(genesis));
@@ -138,7 +139,7 @@ describe("epoch context", () => {
     const keys = new Set<string>();
     for (const chain of chains) {
       for (const epoch of [0, 1, 0xffffffff]) {
-        const value = new EpochContextValue({ chain, epoch, randomness: randomness(epoch % 7), shardCount: 3, startHeight: 0, validators: genesis.validators });
+        const value = new EpochContextValue({ chain, epoch, randomness: randomness(epoch % 7), shardCount: 3, startHeight: 0, validators: genesis.validators, registry });
         for (let shard = 0; shard < 3; shard++) {
           const instance = value.instance(shard);
           assert.deepEqual({ shard: instance.shard, epoch: instance.epoch }, { shard, epoch });
@@ -152,7 +153,14 @@ describe("epoch context", () => {
       }
     }
     assert.equal(keys.size, 2 * 3 * 3);
-    assert.throws(() => new EpochContextValue({ chain: chains[0]!, epoch: -1, randomness: randomness(0), shardCount: 1, startHeight: 0, validators: genesis.validators }), coded("EPOCH_BAD_NUMBER"));
+    assert.throws(() => new EpochContextValue({ chain: chains[0]!, epoch: -1, randomness: randomness(0), shardCount: 1, startHeight: 0, validators: genesis.validators, registry }), coded("EPOCH_BAD_NUMBER"));
+  });
+
+  it("admits only validators registered with a proof of possession (EPOCH_UNREGISTERED_VALIDATOR)", () => {
+    const stranger = makeTestGenesis({ seed: "stranger", shardCount: 1, accounts: 1, amount: 1n, validators: 1 }).genesis.validators[0]!;
+    const configuration = { chain: genesisTxid(genesis), epoch: 1, randomness: randomness(1), shardCount: 3, startHeight: 0, registry };
+    assert.throws(() => new EpochContextValue({ ...configuration, validators: [...genesis.validators, stranger] }), coded("EPOCH_UNREGISTERED_VALIDATOR"));
+    assert.equal(new EpochContextValue({ ...configuration, validators: genesis.validators }).validators.length, 13);
   });
 
   it("draws each shard's leagues with drawLeagues over its members, from a seed of its own", () => {

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ed25519 } from "@noble/curves/ed25519.js";
+import { ED25519_TORSION_SUBGROUP, ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import {
-  deriveTestAccounts, encodeGenesis, genesisEntries, genesisSupply, genesisToJson, genesisTxid, makeTestGenesis, parseGenesis,
+  deriveTestAccounts, encodeGenesis, encodeUnsignedGenesis, genesisEntries, genesisPopChainId, genesisRegistry, genesisSupply, genesisToJson,
+  genesisTxid, makeTestGenesis, parseGenesis, signGenesis, type Genesis,
 } from "../../src/ledger/genesis.js";
+import { verifyCollectiveSignature } from "../../src/consensus/cosi/codec.js";
+import { popMessage, proveKeyPossession, verifyKeyPossession } from "../../src/consensus/registry.js";
+import { SchnorrKey } from "../../src/crypto/schnorr.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { ENTRY_BYTES, unpackEntry } from "../../src/ledger/utxo-table.js";
 import { signMessage } from "../../src/ledger/keys.js";
@@ -119,7 +124,7 @@ describe("genesis PoB policy", () => {
     assert.equal(hex(genesisTxid(parsed)), hex(genesisTxid(withPolicy)));
     assert.notEqual(hex(genesisTxid(withPolicy)), hex(genesisTxid(genesis)));
     assert.equal(encodeGenesis(withPolicy).length, encodeGenesis(genesis).length + 28);
-    assert.equal(hex(encodeGenesis(withPolicy).subarray(0, encodeGenesis(genesis).length)), hex(encodeGenesis(genesis)));
+    assert.equal(hex(encodeUnsignedGenesis(withPolicy).subarray(0, encodeUnsignedGenesis(genesis).length)), hex(encodeUnsignedGenesis(genesis)));
     assert.notEqual(hex(genesisTxid({ ...withPolicy, pob: { ...pob, samplingProbability: 0.2 } })), hex(genesisTxid(withPolicy)));
     assert.equal("pob" in parseGenesis(genesisToJson(genesis)), false);
   });
@@ -136,5 +141,75 @@ describe("genesis PoB policy", () => {
     assert.equal(codeOf(() => parseGenesis(variant((p) => (p.normalLeagueSize = 2.5)))), "GENESIS_BAD_FIELD");
     assert.equal(codeOf(() => parseGenesis(variant((p) => (p.samplingProbability = "0.1")))), "GENESIS_BAD_FIELD");
     assert.equal(codeOf(() => parseGenesis(JSON.stringify({ ...json, pob: [] }))), "GENESIS_BAD_FIELD");
+  });
+});
+
+describe("genesis proofs of possession", () => {
+  const valid = JSON.parse(genesisToJson(genesis)) as { validators: Record<string, unknown>[] } & Record<string, unknown>;
+  const withValidators = (validators: Record<string, unknown>[]): string => JSON.stringify({ ...valid, validators });
+  const withValidator0 = (patch: Record<string, unknown>): string => withValidators([{ ...valid.validators[0]!, ...patch }, ...valid.validators.slice(1)]);
+  const chainId = genesisPopChainId(genesis);
+
+  it("carries one proof per validator, signed over the genesis without proofs, in JSON and in the txid", () => {
+    genesis.validators.forEach((validator, i) => {
+      assert.equal(valid.validators[i]!.pop, hex(validator.pop));
+      assert.equal(hex(validator.pop), hex(proveKeyPossession(SchnorrKey.fromSeed(validators[i]!.secretKey), chainId)), "the PoP is the key's signature of popMessage(key, genesisPopChainId)");
+    });
+    assert.equal(hex(chainId), hex(nobleSha256(encodeUnsignedGenesis(genesis))));
+    assert.equal(hex(genesisPopChainId({ ...genesis, validators: genesis.validators.map(({ publicKey, stake }) => ({ publicKey, stake })) })), hex(chainId), "the chain id ignores the proofs");
+    const encoding = encodeGenesis(genesis);
+    const firstPop = "IOSChain genesis v1".length + 4 + 8 + 4 + 32 + 8;
+    assert.equal(hex(encoding.subarray(firstPop, firstPop + 64)), hex(genesis.validators[0]!.pop));
+    assert.equal(genesisRegistry(genesis).size, 3);
+  });
+
+  it("refuses a missing, malformed, foreign or stale proof", () => {
+    const { pop: _pop, ...withoutPop } = valid.validators[0]!;
+    const otherChain = makeTestGenesis({ seed: "genesis tests", shardCount: 4, accounts: 40, amount: 1_000_000n, outputsPerAccount: 2, validators: 3, stake: 500n, timestamp: 1235 }).genesis;
+    const cases: [string, string, string][] = [
+      ["GENESIS_MISSING_FIELD", withValidators([withoutPop, ...valid.validators.slice(1)]), "no pop"],
+      ["GENESIS_BAD_FIELD", withValidator0({ pop: "ab" }), "short pop"],
+      ["GENESIS_BAD_FIELD", withValidator0({ pop: (valid.validators[0]!.pop as string).toUpperCase() }), "upper-case hex"],
+      ["REGISTRY_BAD_POP", withValidator0({ pop: "00".repeat(64) }), "zero signature"],
+      ["REGISTRY_BAD_POP", withValidator0({ pop: valid.validators[1]!.pop }), "another key's proof"],
+      ["REGISTRY_BAD_POP", withValidator0({ pop: hex(otherChain.validators[0]!.pop) }), "the same key's proof for another chain id"],
+      ["REGISTRY_BAD_POP", JSON.stringify({ ...valid, timestamp: 1235 }), "the genesis changed after signing"],
+    ];
+    for (const [code, json, why] of cases) assert.equal(codeOf(() => parseGenesis(json)), code, why);
+    const stale: Genesis = { ...genesis, validators: genesis.validators.map((v, i) => ({ ...v, pop: otherChain.validators[i]!.pop })) };
+    assert.equal(codeOf(() => genesisEpochContext(stale)), "REGISTRY_BAD_POP", "a genesis object is checked as a file is");
+    assert.equal(codeOf(() => signGenesis(genesis, validators.slice(1))), "GENESIS_MISSING_KEY", "signing needs every validator's key");
+  });
+
+  it("refuses small-order and non-canonical validator keys", () => {
+    assert.equal(ED25519_TORSION_SUBGROUP.length, 8);
+    for (const torsion of ED25519_TORSION_SUBGROUP) {
+      assert.equal(codeOf(() => parseGenesis(withValidator0({ publicKey: torsion }))), "REGISTRY_BAD_KEY", `torsion point ${torsion}`);
+    }
+    const yAboveP = "ee" + "ff".repeat(30) + "7f"; // y = p + 1 ≥ p
+    const negativeZero = "01" + "00".repeat(30) + "80"; // the identity with the sign bit of x set
+    for (const key of [yAboveP, negativeZero]) assert.equal(codeOf(() => parseGenesis(withValidator0({ publicKey: key }))), "REGISTRY_BAD_KEY", key);
+    const mixed = ed25519.Point.fromBytes(validators[0]!.publicKey).add(ed25519.Point.fromHex(ED25519_TORSION_SUBGROUP[1]!)).toBytes();
+    assert.equal(codeOf(() => parseGenesis(withValidator0({ publicKey: hex(mixed) }))), "REGISTRY_BAD_KEY", "a key with a small-order component");
+  });
+
+  it("keeps out a rogue key A' = X·B − ΣA_j that would sign for every validator alone", () => {
+    const attacker = SchnorrKey.fromSeed(nobleSha256(new TextEncoder().encode("rogue")));
+    const honest = genesis.validators.map((v) => ed25519.Point.fromBytes(v.publicKey));
+    const rogueKey = honest.reduce((point, key) => point.subtract(key), ed25519.Point.fromBytes(attacker.publicKey)).toBytes();
+    const keys = [...genesis.validators.map((v) => v.publicKey), rogueKey];
+    const message = new TextEncoder().encode("block 1 of shard 0");
+    const forged = { mask: Uint8Array.of(0b1111), signature: attacker.sign(message) };
+    assert.ok(verifyCollectiveSignature(keys, message, forged, keys.length), "on raw keys the attacker alone forges the signature of all four");
+    const unsigned = { ...genesis, validators: [...genesis.validators, { publicKey: rogueKey, stake: 500n }] };
+    const rogueChainId = genesisPopChainId(unsigned);
+    const honestProofs = validators.map((pair) => ({ publicKey: pair.publicKey, stake: 500n, pop: proveKeyPossession(SchnorrKey.fromSeed(pair.secretKey), rogueChainId) }));
+    const attempt = attacker.sign(popMessage(rogueKey, rogueChainId));
+    const rogue: Genesis = { ...genesis, validators: [...honestProofs, { publicKey: rogueKey, stake: 500n, pop: attempt }] };
+    const refusal = new RegExp(`proof of possession of ${hex(rogueKey)} does not verify`);
+    assert.throws(() => parseGenesis(genesisToJson(rogue)), refusal);
+    assert.equal(codeOf(() => parseGenesis(genesisToJson(rogue))), "REGISTRY_BAD_POP");
+    assert.throws(() => genesisEpochContext(rogue), refusal, "so it never becomes a shard member or CoSi participant");
+    for (const { publicKey, pop } of honestProofs) assert.ok(verifyKeyPossession(publicKey, pop, rogueChainId), "only the rogue's proof fails");
   });
 });

@@ -139,6 +139,12 @@ describe("node configuration", () => {
     assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_GENESIS" && /EPOCH_TOO_FEW_VALIDATORS/.test(e.message) && e.message.includes("sparse-genesis.json"));
     writeFileSync(file, JSON.stringify({ ...valid(), genesis: "missing.json" }));
     assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_NOT_FOUND" && /missing\.json does not exist/.test(e.message));
+    // A validator whose proof of possession does not verify keeps the node from starting.
+    const forged = JSON.parse(genesisToJson(genesis)) as { validators: { pop: string }[] };
+    forged.validators[1]!.pop = forged.validators[0]!.pop;
+    writeFileSync(join(dir, "forged-genesis.json"), JSON.stringify(forged));
+    writeFileSync(file, JSON.stringify({ ...valid(), genesis: "forged-genesis.json" }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_GENESIS" && /REGISTRY_BAD_POP/.test(e.message) && e.message.includes("forged-genesis.json"));
     writeFileSync(join(dir, "bad-genesis.json"), "{}");
     writeFileSync(file, JSON.stringify({ ...valid(), genesis: "bad-genesis.json" }));
     assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_GENESIS");
