@@ -173,6 +173,77 @@ describe("whole validators in the simulator", () => {
   }
 });
 
+describe("a believable validator restarted behind the final chain", () => {
+  it("confirms no re-spend of outputs the final chain spent, refuses until caught up, then finalizes fresh spends", async () => {
+    const sim = new Simulator({ seed: simSeed("whole-node-stale-producer"), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
+    const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: POLICY });
+    const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
+    const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
+    const [first, second] = planTransfers(accounts, cluster.context.chain, positions).map((round) => round.filter((t) => t.shard === 0));
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    // Each shard-0 account spends its genesis output again, to itself: valid against genesis only.
+    const respends = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === 0).map((payer) => {
+      const { transaction, txid } = signTransaction({
+        kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: AMOUNT - 20n }],
+      }, [payer]);
+      return { bytes: encodeTransaction(transaction), txid: toHex(txid) };
+    });
+    /** A submission's answers, advancing virtual time until they come (the pool verifies in it). */
+    const submitted = async (transfers: readonly { bytes: Uint8Array }[]): Promise<readonly { outcome: string }[]> => {
+      let results: readonly { outcome: string }[] | undefined;
+      void cluster.submit(0, transfers.map((t) => t.bytes), producer)!.then((answer) => (results = answer));
+      assert.ok(await cluster.advance(2_000, () => results !== undefined), "the producer answered the submission");
+      return results!;
+    };
+    const statusOn = (id: string, txid: string) => cluster.node(id)?.driver.status(Buffer.from(txid, "hex"));
+    const finalEverywhere = (transfers: readonly { txid: string }[]) => cluster.replicas(0).length === PER_SHARD && transfers.every((t) => cluster.members(0).every((id) => statusOn(id, t.txid)?.state === "final"));
+
+    sim.schedule(600, "first round, through the producer", () => void cluster.submit(0, first!.map((t) => t.bytes), producer));
+    // The producer seals the round (every 50 ms) and crashes before its blocks are final on its own disk.
+    sim.schedule(660, "crash the producer", () => cluster.crash(producer));
+    assert.ok(await cluster.advance(5_000, () => first!.every((t) => cluster.members(0).filter((id) => id !== producer).every((id) => statusOn(id, t.txid)?.state === "final"))),
+      "the normal league finalized the producer's sealed blocks without it");
+    await cluster.advance(300);
+    cluster.restart(producer);
+    const behind = Math.max(...cluster.replicas(0).map((node) => node.state.tip.height)) - cluster.node(producer)!.state.tip.height;
+    assert.ok(behind > 0, "the restarted producer is behind the final chain");
+    assert.equal((await submitted(respends)).length, respends.length);
+
+    // Until the fresh round is final everywhere, no validator may ever show a re-spend as optimistic or final.
+    const seen = new Set<string>();
+    const observe = (): boolean => {
+      for (const id of cluster.members(0)) for (const t of respends) {
+        const state = statusOn(id, t.txid)?.state;
+        if (state === "optimistic" || state === "final") seen.add(`${id.slice(0, 8)} ${t.txid.slice(0, 8)} ${state}`);
+      }
+      return false;
+    };
+    let pending = second!;
+    const resubmit = async (): Promise<void> => {
+      // A client retries what a producer refused while catching up (POB_NOT_CAUGHT_UP).
+      const results = await submitted(pending);
+      pending = pending.filter((t, i) => results[i]!.outcome !== "accepted" || statusOn(producer, t.txid)?.state === "rejected");
+    };
+    await resubmit();
+    for (let round = 0; round < 40 && !finalEverywhere(second!); round++) {
+      await cluster.advance(100, observe);
+      if (pending.length > 0) await resubmit();
+    }
+    assert.ok(finalEverywhere(second!), "the fresh round became final on every replica once the producer caught up");
+    await cluster.advance(500, observe);
+    assert.deepEqual([...seen], [], "no validator confirmed a re-spend");
+    for (const t of respends) {
+      const status = statusOn(producer, t.txid)!;
+      assert.equal(status.state, "rejected", `re-spend ${t.txid.slice(0, 8)} is answered with a code by the producer`);
+      assert.ok(["POB_NOT_CAUGHT_UP", "MISSING_INPUT"].includes((status as { code: string }).code), (status as { code: string }).code);
+    }
+    const chains = cluster.replicas(0).map((node) => ValidatorCluster.blocksOf(node));
+    const lowest = Math.min(...chains.map((chain) => chain.length));
+    for (let h = 0; h < lowest; h++) assert.ok(chains.every((chain) => toHex(chain[h]!) === toHex(chains[0]![h]!)), `block ${h + 1} agrees`);
+    await cluster.stop();
+  });
+});
+
 describe("whole validators against a byzantine relay", () => {
   it("a relay with broken framing is logged and counted against its sender, and the shard keeps finalizing", async () => {
     const sim = new Simulator({ seed: simSeed("whole-node-relay"), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });

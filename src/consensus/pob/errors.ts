@@ -20,6 +20,7 @@ export type PobErrorCode =
   // optimistic phase
   | "POB_NOT_ASSIGNED"
   | "POB_DOUBLE_SPEND_PENDING"
+  | "POB_NOT_CAUGHT_UP"
   | "POB_BAD_SIGNATURE"
   // final proposals and blocks ordered by them
   | "POB_BAD_PROPOSAL"

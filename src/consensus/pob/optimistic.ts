@@ -35,6 +35,11 @@ import { check } from "../../errors.js";
 /** Read access to the final UTXO state (a `UtxoTable` satisfies it). */
 export interface UtxoView {
   get(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined;
+  /**
+   * Whether output (txid, index) is known spent in the final state: its transaction is final (or
+   * the genesis) and the output is gone. Optional: without it nothing is known spent.
+   */
+  spent?(txid: Uint8Array, index: number): boolean;
 }
 
 /** Stateful rejection codes of the optimistic view (same names as the UTXO table's statuses). */

@@ -59,7 +59,9 @@ import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
 import { toHex } from "../../hex.js";
 import { sameBytes } from "../../bytes.js";
-import { HASH_BYTES, SIGNATURE_BYTES, VRF_PROOF_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, SIGNATURE_BYTES, TXID_BYTES, VRF_PROOF_BYTES } from "../../codec/sizes.js";
+import { RecordCursor } from "../../ledger/records.js";
+import { applyRecordOf } from "../../ledger/kinds/registry.js";
 import type { PobErrorCode } from "./errors.js";
 import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
@@ -76,11 +78,14 @@ export const POB_MESSAGES = {
   SEED_REQUEST: messageType("consensus", 0x14),
   /** A member's share for the leader: SEED_SHARE layout. */
   SEED_SHARE: messageType("consensus", 0x15),
+  /** A validator behind the final chain asks a normal-league member for records: FETCH_RECORDS layout, answered with FINAL_RECORD. */
+  FETCH_RECORDS: messageType("consensus", 0x16),
 } as const;
 
 const SEED_REQUEST = layout({ height: 8, view: 4, coreHash: HASH_BYTES });
 const SEED_SHARE = layout({ height: 8, view: 4, coreHash: HASH_BYTES, proof: VRF_PROOF_BYTES });
 const SEED_CODES = singleCode<PobErrorCode>("POB_BAD_MESSAGE");
+const FETCH_RECORDS = layout({ fromHeight: 8, count: 4 });
 /** Views ahead of its own for which a member answers a share request (bounds what it remembers). */
 const MAX_SHARE_VIEWS_AHEAD = 64;
 
@@ -244,6 +249,11 @@ export class PobNode {
   /** Core hash (hex) this member gave its share for, per "bftHeight:view" of the current height. */
   private readonly answered = new Map<string, string>();
   private readonly divergenceListeners: ((divergence: Divergence) => void)[] = [];
+  /** The highest final height this node knows of from a verified record (its replica may lag). */
+  private knownHeight: number;
+  /** Whether it heard a verified final record since it started (a restarted producer may be behind). */
+  private heardFinal: boolean;
+  private lastRecordFetchAt = -Infinity;
   private divergence: Divergence | undefined;
   /** Index (among the other members) of the last validator asked for missing bodies. */
   private bodySource = 0;
@@ -255,6 +265,9 @@ export class PobNode {
     this.deps = deps;
     this.validator = deps.validator;
     this.baseHeight = config.baseHeight ?? deps.validator.height;
+    this.knownHeight = deps.validator.height;
+    // A validator that has applied nothing yet starts with the shard; one that has may have missed heights.
+    this.heardFinal = deps.validator.height === 0;
     check<PobErrorCode>(Number.isSafeInteger(this.baseHeight) && this.baseHeight >= 0 && this.baseHeight <= deps.validator.height, "POB_BAD_ARGUMENT",
       `baseHeight ${String(config.baseHeight)} must be in 0..${deps.validator.height}`);
     const leagues = this.validator.leagues;
@@ -289,6 +302,7 @@ export class PobNode {
     deps.channel.on(POB_MESSAGES.TRANSACTION, (_from, _type, payload) => this.holdTransaction(payload));
     deps.channel.on(POB_MESSAGES.SEED_REQUEST, (from, _type, payload) => this.answerShareRequest(from, payload));
     deps.channel.on(POB_MESSAGES.SEED_SHARE, (from, _type, payload) => this.receiveShare(from, payload));
+    deps.channel.on(POB_MESSAGES.FETCH_RECORDS, (from, _type, payload) => this.answerRecords(from, payload));
   }
 
   get leagues(): Leagues {
@@ -332,6 +346,15 @@ export class PobNode {
     return this.divergence;
   }
 
+  /**
+   * Whether this replica holds every final height it knows of, having heard one since it started:
+   * a producer seals and accepts transactions only then (a stale view would confirm spends the
+   * final chain already settled).
+   */
+  get caughtUp(): boolean {
+    return this.heardFinal && this.validator.height >= this.knownHeight;
+  }
+
   start(): void {
     this.bft?.start();
     if (this.producing) this.scheduleProduction();
@@ -366,6 +389,7 @@ export class PobNode {
     if (this.producer === undefined || !this.producing) {
       return { accepted: false, code: "POB_NOT_BELIEVABLE", message: "this validator does not produce optimistic blocks now" };
     }
+    if (!this.caughtUp) return { accepted: false, code: "POB_NOT_CAUGHT_UP", message: `this validator is at final height ${this.validator.height} of ${this.knownHeight}; try again shortly` };
     return this.producer.offer(tx);
   }
 
@@ -373,7 +397,7 @@ export class PobNode {
     this.timer = this.deps.clock.setTimer(this.leagues.policy.optimisticIntervalMs, () => {
       this.timer = undefined;
       if (this.closed || !this.producing) return;
-      const block = this.producer!.produce(Math.floor(this.deps.clock.wallNow()));
+      const block = this.caughtUp ? this.producer!.produce(Math.floor(this.deps.clock.wallNow())) : undefined;
       if (block !== undefined) this.publish(block);
       this.scheduleProduction();
     });
@@ -383,13 +407,35 @@ export class PobNode {
     this.hold(block.hash, block.bytes, block.block.header, block.block);
     const others = this.deps.members.filter((m) => Buffer.compare(m, this.deps.keyPair.publicKey) !== 0).map(this.deps.peerOf);
     this.deps.channel.broadcast(others, POB_MESSAGES.OPTIMISTIC_BLOCK, block.bytes);
-    this.announce({ hash: block.hash, producer: block.block.header.producer, txids: block.block.txids });
+    this.announce(block.hash, block.block);
     if (this.confirmationListeners.length > 0) {
       for (const confirmation of block.confirmations) for (const listener of this.confirmationListeners) listener(confirmation);
     }
   }
 
-  private announce(announcement: OptimisticAnnouncement): void {
+  /**
+   * Tells this node's clients of an optimistic block's transactions, except those spending an
+   * output its own final state shows spent: such a transaction can only be excluded in phase 2,
+   * and no validator confirms it optimistically (a stale or lying producer sealed it).
+   */
+  private announce(hash: Uint8Array, block: DecodedBlock): void {
+    if (this.announcementListeners.size === 0) return;
+    const { spent } = this.deps.utxo;
+    let txids = block.txids;
+    if (spent !== undefined) {
+      const kept = block.transactions.flatMap((tx, i) => {
+        const txid = block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
+        const inputs = new RecordCursor(applyRecordOf(tx, txid));
+        for (let k = 0; k < inputs.inputCount; k++) {
+          const outpoint = inputs.outpoint(k);
+          if (spent.call(this.deps.utxo, outpoint.subarray(0, TXID_BYTES), inputs.outpointIndex(k))) return [];
+        }
+        return [txid];
+      });
+      if (kept.length < block.transactions.length) txids = Buffer.concat(kept);
+    }
+    if (txids.length === 0) return;
+    const announcement: OptimisticAnnouncement = { hash, producer: block.header.producer, txids };
     for (const listener of this.announcementListeners) listener(announcement);
   }
 
@@ -441,7 +487,7 @@ export class PobNode {
     const bytes = Uint8Array.from(payload);
     const decoded = decodeBlock(bytes);
     if (!this.hold(envelope.hash, bytes, header, decoded)) return;
-    this.announce({ hash: envelope.hash, producer: header.producer, txids: decoded.txids });
+    this.announce(envelope.hash, decoded);
     this.applyReady();
   }
 
@@ -659,6 +705,8 @@ export class PobNode {
 
   /** BFT delivered a final height: forward it to the validators outside the committee, then apply it. */
   private onFinal(record: FinalityRecord): void {
+    this.heardFinal = true;
+    this.knownHeight = Math.max(this.knownHeight, this.baseHeight + record.height);
     const outsiders = this.deps.members.filter((m) => !this.participants.some((p) => Buffer.compare(p, m) === 0)).map(this.deps.peerOf);
     if (outsiders.length > 0) {
       this.deps.channel.broadcast(outsiders, POB_MESSAGES.FINAL_RECORD, encodeFinalityRecord(record, this.participants.length));
@@ -671,15 +719,45 @@ export class PobNode {
     return this.deps.peerOf(this.participants[this.bft!.leaderOf(record.height, record.view)]!);
   }
 
-  /** A validator outside the committee learns final proposals from it, verified offline. */
+  /**
+   * A validator outside the committee learns final proposals from it, verified offline. Records
+   * beyond what it may hold ahead, or a gap before them, make it fetch the missing ones from the
+   * sender (a committee member's log).
+   */
   private receiveRecord(from: PeerId, payload: Uint8Array): void {
     if (this.closed || this.bft !== undefined) return;
     // A malformed record's IosError goes to the transport, which logs and counts it.
     const record: FinalityRecord = decodeFinalityRecord(payload, this.participants.length, DEFAULT_MAX_PROPOSAL_BYTES);
     const next = this.nextHeight();
-    if (record.height < next || record.height >= next + MAX_FUTURE_RECORDS) return;
+    if (record.height < next) return;
     if (!this.pending.has(record.height) && !verifyFinality(this.participants, this.config.chainId, record, this.deps.verifier)) return;
-    this.enqueue(this.pending.get(record.height) ?? pendingOf(record), from);
+    this.heardFinal = true;
+    this.knownHeight = Math.max(this.knownHeight, this.baseHeight + record.height);
+    if (record.height < next + MAX_FUTURE_RECORDS) this.enqueue(this.pending.get(record.height) ?? pendingOf(record), from);
+    if (!this.pending.has(this.nextHeight())) this.requestRecords(from);
+  }
+
+  /** Asks `peer` for the records from the next height on, at most once per CoSi level timeout. */
+  private requestRecords(peer: PeerId): void {
+    const now = this.deps.clock.now();
+    if (now - this.lastRecordFetchAt < this.config.cosi.levelTimeoutMs) return;
+    this.lastRecordFetchAt = now;
+    this.deps.channel.send(peer, POB_MESSAGES.FETCH_RECORDS, BinaryWriter.ofSize(FETCH_RECORDS.bytes).u64(this.nextHeight()).u32(MAX_FUTURE_RECORDS).finish());
+  }
+
+  /** A committee member serves the records of its log a lagging validator asks for. */
+  private answerRecords(from: PeerId, payload: Uint8Array): void {
+    const bft = this.bft;
+    if (this.closed || bft === undefined) return;
+    const reader = new BinaryReader(payload, SEED_CODES);
+    const fromHeight = reader.u53("from height");
+    const count = Math.min(reader.u32("count"), MAX_FUTURE_RECORDS);
+    reader.expectEnd();
+    const last = Math.min(bft.log.lastHeight, fromHeight + count - 1);
+    for (let height = Math.max(fromHeight, 1); height <= last; height++) {
+      const record = bft.log.get(height);
+      if (record !== undefined) this.deps.channel.send(from, POB_MESSAGES.FINAL_RECORD, encodeFinalityRecord(record, this.participants.length));
+    }
   }
 
   private nextHeight(): number {

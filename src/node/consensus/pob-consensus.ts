@@ -174,7 +174,12 @@ export class PobShardConsensus implements ShardDriver {
       },
       {
         channel: this.#consensusChannel, clock, rng: options.rng, keyPair: key, verifier,
-        utxo: { get: (txid, index) => state.getUtxo(txid, index) }, accounts, validator, members: this.members, peerOf: toHex,
+        utxo: {
+          get: (txid, index) => state.getUtxo(txid, index),
+          // Spent in the final state: created by the genesis or a final transaction, and gone.
+          spent: (txid, index) => state.getUtxo(txid, index) === undefined && (sameBytes(txid, context.chain) || state.getTransactionLocation(txid) !== undefined),
+        },
+        accounts, validator, members: this.members, peerOf: toHex,
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
     );
@@ -290,8 +295,10 @@ export class PobShardConsensus implements ShardDriver {
     const producer = this.node.producer;
     if (producer === undefined || this.#stopped) return;
     const refused: { entry: MempoolEntry; code: string }[] = [];
+    // A producer behind the final chain would confirm against a stale state: it refuses until caught up.
+    const caughtUp = this.node.caughtUp;
     for (const entry of this.#pipeline.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
-      const offer = producer.offerVerified(entry.tx, entry.txid, entry.record);
+      const offer: { accepted: true } | { accepted: false; code: string } = caughtUp ? producer.offerVerified(entry.tx, entry.txid, entry.record) : { accepted: false, code: "POB_NOT_CAUGHT_UP" };
       if (!offer.accepted) refused.push({ entry, code: offer.code });
     }
     this.#pipeline.refuse(refused);
