@@ -1,5 +1,5 @@
 /**
- * A/B of the default devnet (`ios start`: 2 shards × 4 PoB validators, closed loop) between this
+ * A/B of the default devnet (`ios start`: 2 shards × 5 PoB validators, closed loop) between this
  * build and another built checkout, side by side in one run: rounds alternate which side goes
  * first, so the shared machine's drift lands on both. Each side runs in its own checkout with its
  * own `dist/`, exactly as a user would start it; each run's load-report.json gives final tx/s,
@@ -87,7 +87,7 @@ const ratios = {
 const git = (dir: string) => spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir, encoding: "utf8" }).stdout.trim();
 const out = {
   benchmark: "ab-start",
-  what: `ios start (2 shards × 4 PoB validators, closed loop 4000), ${seconds} s per run, ${runs} rounds alternating`,
+  what: `ios start (2 shards × 5 PoB validators, closed loop 4000), ${seconds} s per run, ${runs} rounds alternating`,
   base: { commit: git(sides.base), samples: samples.base, median: medians.base },
   head: { commit: git(head), samples: samples.head, median: medians.head },
   ratios,

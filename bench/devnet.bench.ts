@@ -2,9 +2,9 @@
  * End-to-end devnet throughput (issue 7). Two shapes side by side, each driven closed loop at
  * several windows (maximum rate: a new transfer as soon as one resolves), each run on a fresh
  * devnet with a freshly signed workload (signing is outside the timed region):
- *  - the default devnet of `ios start`: 2 shards × 4 validators, each shard running
+ *  - the default devnet of `ios start`: 2 shards × 5 validators, each shard running
  *    Proof-of-Believability (1 believable producer verifies every signature and confirms
- *    optimistically, a normal league of 3 finalizes by BFT and re-verifies a sample, p = 0.1);
+ *    optimistically, a normal league of 4 finalizes by BFT and re-verifies a sample, p = 0.1);
  *  - 2 shards × 1 validator: the same machine with no replication, the per-shard ceiling.
  * Records final tx/s end to end, optimistic and final latency p50/p99, the CPU of every validator and of this
  * driver process, and, side by side, the single-process pipeline ceiling measured by
@@ -29,7 +29,7 @@ const SECONDS = Number(process.env.DEVNET_BENCH_SECONDS ?? 10);
  * shape on this machine, so a run never runs dry (signing them is the slow part of a run).
  */
 const SHAPES = [
-  { validatorsPerShard: 4, windows: [250, 1000, 4000], txPerSecondBudget: 10_000 },
+  { validatorsPerShard: 5, windows: [250, 1000, 4000], txPerSecondBudget: 10_000 },
   { validatorsPerShard: 1, windows: [4000, 8000], txPerSecondBudget: 24_000 },
 ] as const;
 const PROFILE_WINDOW = 1000;

@@ -55,7 +55,10 @@ function describeDevnet(devnet: Devnet, io: Output): void {
   io.out(`data: ${m.dir} (genesis ${m.genesis}, manifest ${join(m.dir, "devnet.json")})`);
   io.out(`logs: ${m.logs}`);
   const mode = consensusModeOf(m);
-  if (mode === "pob") io.out(`consensus: Proof-of-Believability, ${m.believable} believable producer(s) and a normal league of ${m.validatorsPerShard - m.believable} per shard`);
+  if (mode === "pob") {
+    const normal = m.validatorsPerShard - m.believable;
+    io.out(`consensus: Proof-of-Believability, ${m.believable} believable producer(s) and a normal league of ${normal} per shard (tolerates ${faultyTolerated(normal)} faulty normal validator(s) per shard)`);
+  }
   else io.out(`consensus: ${mode === "bft" ? "one-league BFT (every validator verifies every transaction)" : "solo"}`);
   for (const a of m.agreement) {
     if (!a.agreed) io.out(`WARNING: the ${a.blockHashes.length} validators of shard ${a.shard} hold different blocks at height 1: they did not reach consensus (see their logs)`);
@@ -283,8 +286,14 @@ function processExists(pid: number): boolean {
   }
 }
 
+/** BFT over n validators tolerates f = ⌊(n − 1)/3⌋ faulty ones (n ≥ 3f + 1). */
+function faultyTolerated(n: number): number {
+  return Math.floor((n - 1) / 3);
+}
+
 const START_SHARDS = 2;
-const START_VALIDATORS_PER_SHARD = 4;
+/** One believable producer and a normal league of 4, the smallest that tolerates a fault (f = 1). */
+const START_VALIDATORS_PER_SHARD = 5;
 const START_DURATION_S = 30;
 /**
  * In flight at most. Under PoB the default devnet is bound by latency, not CPU (each validator
@@ -293,7 +302,7 @@ const START_DURATION_S = 30;
  */
 const START_WINDOW = 4000;
 /**
- * Transfers signed ahead of the run, per second of load: 9,000, above what 2 shards × 4 PoB
+ * Transfers signed ahead of the run, per second of load: 9,000, above what 2 shards × 5 PoB
  * validators finalize on 2 cores (bench/devnet.bench.ts: 5.6–6.5k tx/s); signing costs about
  * 1.5 s per 40,000. A faster network exhausts the set early and the summary says how long the
  * load actually ran.
@@ -302,7 +311,7 @@ const START_TX_PER_SECOND = 9_000;
 
 export const startCommand: Command = {
   name: "start",
-  summary: "The default demo: devnet of 2 shards × 4 validators, 30 s of load, summary, clean up.",
+  summary: "The default demo: devnet of 2 shards × 5 validators, 30 s of load, summary, clean up.",
   usage: "[--duration S] [--window W] [--report DIR] [--keep]",
   help: [
     "options:",
@@ -312,7 +321,8 @@ export const startCommand: Command = {
     "  --keep         keep the devnet's data and logs instead of deleting them",
     "",
     `Launches ${START_SHARDS} shards × ${START_VALIDATORS_PER_SHARD} validators on 127.0.0.1 (each shard runs Proof-of-Believability:`,
-    "one believable producer confirms at once, a normal league of 3 finalizes by BFT sampling p = 0.1),",
+    "one believable producer confirms at once, a normal league of 4 finalizes by BFT sampling p = 0.1",
+    "and tolerates one faulty normal validator per shard),",
     "signs the workload, runs the load, prints TPS, latencies and the report path, stops every",
     "validator and removes the devnet directory.",
   ].join("\n"),

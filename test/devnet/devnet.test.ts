@@ -163,13 +163,14 @@ describe("devnet: launcher + load driver, counts add up", () => {
     assert.deepEqual(await waitGone(pids, 8000), []);
   });
 
-  it("ios start runs the default devnet (2 shards × 4 BFT validators), prints the summary, then stops and cleans", async () => {
+  it("ios start runs the default devnet (2 shards × 5 PoB validators, a normal league of 4), prints the summary, then stops and cleans", async () => {
     const report = join(root, "start-report");
     const run = await ios(["start", "--duration", "2", "--window", "500", "--report", report]);
     assert.equal(run.code, 0, run.stderr);
     const shape = run.stdout.match(/^devnet: 2 shard\(s\) × (\d) validator\(s\)/m);
     assert.ok(shape !== null, run.stdout);
-    assert.equal(shape[1], "4");
+    assert.equal(shape[1], "5");
+    assert.match(run.stdout, /a normal league of 4 per shard \(tolerates 1 faulty normal validator\(s\) per shard\)/);
     assert.doesNotMatch(run.stdout, /WARNING/);
     const summary = run.stdout.match(/transactions: (\d+) submitted, (\d+) accepted, (\d+) final, 0 rejected, 0 pending \(settled\)/);
     assert.ok(summary !== null, run.stdout);
