@@ -18,7 +18,7 @@ import { IosError, check } from "../errors.js";
 import type { LedgerErrorCode } from "./errors.js";
 
 export { MAX_TX_BYTES, TX_VERSION, TxKind } from "./kinds/interface.js";
-export { scanTransaction, transactionIdOfEncoding } from "./kinds/registry.js";
+export { scanTransaction, transactionIdIfWellFormed, transactionIdOfEncoding } from "./kinds/registry.js";
 export { MAX_AMOUNT, MAX_INPUTS, MAX_OUTPUTS, type TxInput, type TxOutput } from "./kinds/transfer.js";
 
 export type UnsignedTransaction = UnsignedTransfer;

@@ -99,7 +99,8 @@ class Submission {
   readonly done: Promise<SubmitResult[]>;
   #resolve!: (results: SubmitResult[]) => void;
 
-  constructor(count: number) {
+  /** `admit` false: checked only (`Pipeline.verify`), never queued here. */
+  constructor(count: number, readonly admit = true) {
     this.results = new Array<SubmitResult>(count);
     this.#outstanding = count;
     this.done = new Promise((resolve) => (this.#resolve = resolve));
@@ -173,6 +174,19 @@ export class Pipeline {
     check<PipelineErrorCode>(Array.isArray(transactions) && transactions.every((tx) => tx instanceof Uint8Array), "PIPELINE_BAD_INPUT", "submit takes an array of Uint8Array encoded transactions");
     const submission = new Submission(transactions.length);
     transactions.forEach((tx, slot) => this.#admit(tx.slice(), submission, slot));
+    return submission.done;
+  }
+
+  /**
+   * Runs the same checks as `submit` (stateless and every signature, in the pool) without
+   * queueing anything here: a transaction this validator hands to another (a PoB relay to its
+   * assignee) gets its coded rejection before it leaves. Valid ones answer "accepted" (or
+   * "duplicate" when pending or final here).
+   */
+  verify(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    check<PipelineErrorCode>(Array.isArray(transactions) && transactions.every((tx) => tx instanceof Uint8Array), "PIPELINE_BAD_INPUT", "verify takes an array of Uint8Array encoded transactions");
+    const submission = new Submission(transactions.length, false);
+    transactions.forEach((tx, slot) => this.#admit(tx, submission, slot));
     return submission.done;
   }
 
@@ -269,6 +283,11 @@ export class Pipeline {
         this.#mempool.release(tx.length);
         this.#counters.duplicates++;
         submission.settle(slot, { outcome: "duplicate", txid, status: known });
+        continue;
+      }
+      if (!submission.admit) {
+        this.#mempool.release(tx.length);
+        submission.settle(slot, { outcome: "accepted", txid });
         continue;
       }
       this.#recentRejections.delete(key);
@@ -399,6 +418,20 @@ export class Pipeline {
       this.#countRejection(code);
       this.#rememberRejection(entry.key, code);
       rejected.push({ txid: entry.txid, code });
+    }
+    const tip = this.#state.tip;
+    this.#publish({ height: tip.height, hash: tip.hash, final: new Uint8Array(0), rejected });
+  }
+
+  /**
+   * Transactions this validator did not queue (relayed to their assignee) settled as rejected,
+   * each with its code: remembered for `status` and announced at the current tip.
+   */
+  settleRejected(rejected: readonly { readonly txid: Uint8Array; readonly code: string }[]): void {
+    if (rejected.length === 0) return;
+    for (const { txid, code } of rejected) {
+      this.#countRejection(code);
+      this.#rememberRejection(toHex(txid), code);
     }
     const tip = this.#state.tip;
     this.#publish({ height: tip.height, hash: tip.hash, final: new Uint8Array(0), rejected });

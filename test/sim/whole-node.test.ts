@@ -15,7 +15,7 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
 import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
-import { TX_RELAY } from "../../src/node/consensus/pob-consensus.js";
+import { RELAY_ANSWER_MS, TX_RELAY } from "../../src/node/consensus/pob-consensus.js";
 
 const SHARDS = 2;
 const PER_SHARD = 5;
@@ -240,6 +240,60 @@ describe("a believable validator restarted behind the final chain", () => {
     const chains = cluster.replicas(0).map((node) => ValidatorCluster.blocksOf(node));
     const lowest = Math.min(...chains.map((chain) => chain.length));
     for (let h = 0; h < lowest; h++) assert.ok(chains.every((chain) => toHex(chain[h]!) === toHex(chains[0]![h]!)), `block ${h + 1} agrees`);
+    await cluster.stop();
+  });
+});
+
+describe("relayed submissions", () => {
+  it("a non-assignee answers bad transactions with codes, and every relayed one resolves: refused, final or RELAY_UNANSWERED", async () => {
+    const sim = new Simulator({ seed: simSeed("whole-node-relays"), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
+    const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: POLICY });
+    const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
+    const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    const [relayer, other] = cluster.members(0).filter((id) => id !== producer);
+    const payers = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === 0);
+    const foreign = accounts.find((a) => shardOfOwner(a.publicKey, SHARDS) === 1)!;
+    const spend = (payer: KeyPair, amount: bigint, owner = payer) => {
+      const { transaction, txid } = signTransaction({
+        kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(owner.publicKey))!, owner: owner.publicKey }], outputs: [{ owner: payer.publicKey, amount }],
+      }, [payer]);
+      return { bytes: encodeTransaction(transaction), txid: toHex(txid) };
+    };
+    const submitTo = async (via: string, txs: readonly { bytes: Uint8Array }[]) => {
+      let results: readonly { outcome: string; code?: string }[] | undefined;
+      void cluster.submit(0, txs.map((t) => t.bytes), via)!.then((answer) => (results = answer));
+      assert.ok(await cluster.advance(2_000, () => results !== undefined), "answered");
+      return results!;
+    };
+    const statusOn = (id: string, txid: string) => cluster.node(id)!.driver.status(Buffer.from(txid, "hex"));
+    await cluster.advance(600);
+
+    // Checked before the relay: a forged signature and another shard's spend get their codes, never "accepted".
+    const forged = spend(payers[0]!, AMOUNT - 10n);
+    forged.bytes[forged.bytes.length - 1]! ^= 1;
+    const wrongShard = spend(foreign, AMOUNT - 10n);
+    const refused = await submitTo(relayer!, [forged, wrongShard]);
+    assert.deepEqual(refused.map((r) => [r.outcome, r.code]), [["rejected", "TX_BAD_SIGNATURE"], ["rejected", "TX_WRONG_SHARD"]]);
+
+    // A double spend sent through two validators: one wins, the loser resolves to a code where it was submitted.
+    const [a, b] = [spend(payers[1]!, AMOUNT - 10n), spend(payers[1]!, AMOUNT - 20n)];
+    assert.deepEqual((await submitTo(relayer!, [a])).map((r) => r.outcome), ["accepted"]);
+    assert.deepEqual((await submitTo(other!, [b])).map((r) => r.outcome), ["accepted"]);
+    const settled = (id: string, txid: string) => ["final", "rejected"].includes(statusOn(id, txid).state);
+    assert.ok(await cluster.advance(5_000, () => settled(relayer!, a.txid) && settled(other!, b.txid)), "both settle where they were submitted");
+    const outcomes = [statusOn(relayer!, a.txid), statusOn(other!, b.txid)];
+    assert.deepEqual(outcomes.map((o) => o.state).sort(), ["final", "rejected"], JSON.stringify(outcomes));
+    const loser = outcomes.find((o) => o.state === "rejected") as { code: string };
+    assert.ok(["POB_DOUBLE_SPEND_PENDING", "MISSING_INPUT"].includes(loser.code), loser.code);
+
+    // The assignee goes down: what was relayed to it resolves to RELAY_UNANSWERED, not "pending" forever.
+    cluster.crash(producer);
+    const stranded = spend(payers[2]!, AMOUNT - 10n);
+    assert.deepEqual((await submitTo(relayer!, [stranded])).map((r) => r.outcome), ["accepted"]);
+    assert.equal(statusOn(relayer!, stranded.txid).state, "pending");
+    assert.ok(await cluster.advance(RELAY_ANSWER_MS + 2_000, () => statusOn(relayer!, stranded.txid).state !== "pending"), "it resolves within the stated timeout");
+    assert.deepEqual(statusOn(relayer!, stranded.txid), { state: "rejected", code: "RELAY_UNANSWERED" });
     await cluster.stop();
   });
 });

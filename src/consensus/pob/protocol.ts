@@ -41,7 +41,7 @@ import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
 import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../../ledger/block.js";
 import type { KeyPair } from "../../ledger/keys.js";
-import { transactionIdOfEncoding } from "../../ledger/transaction.js";
+import { transactionIdIfWellFormed, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import type { Channel, PeerId } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
@@ -208,16 +208,6 @@ function withinFinalBlock(budget: { txs: number; bytes: number }, block: { reado
   budget.txs += block.txCount;
   budget.bytes += block.bodyBytes;
   return true;
-}
-
-/** The txid of a well-formed encoding; undefined for a malformed one (phase 2 reports it). */
-function txidOrUndefined(tx: Uint8Array): Uint8Array | undefined {
-  try {
-    return transactionIdOfEncoding(tx);
-  } catch (error) {
-    if (hasCodeIn(error, LEDGER_ERROR_CODES)) return undefined;
-    throw error;
-  }
 }
 
 export class PobNode {
@@ -493,7 +483,7 @@ export class PobNode {
 
   private holdTransaction(tx: Uint8Array): void {
     if (this.closed || this.mempool.size >= MAX_BLOCK_TXS) return;
-    const txid = txidOrUndefined(tx);
+    const txid = transactionIdIfWellFormed(tx);
     if (txid !== undefined) this.mempool.set(toHex(txid), Uint8Array.from(tx));
   }
 
@@ -861,7 +851,7 @@ export class PobNode {
       this.recent.delete(key);
     }
     for (const tx of proposal.transactions) {
-      const txid = txidOrUndefined(tx);
+      const txid = transactionIdIfWellFormed(tx);
       if (txid !== undefined) this.mempool.delete(toHex(txid));
     }
     const leagues = this.leagues;

@@ -8,15 +8,15 @@
  * set. Tests may register extra kinds with `registerTxKind`.
  *
  * API: `registerTxKind(module)`, `txKindModule(kind)`, `kindOfTransaction(tx)`,
- * `scanTransaction(tx)`, `transactionIdOfEncoding(tx)`, `signatureItemsOf(tx, txid)`,
+ * `scanTransaction(tx)`, `transactionIdOfEncoding(tx)`, `transactionIdIfWellFormed(tx)`, `signatureItemsOf(tx, txid)`,
  * `applyRecordOf(tx, txid)`, `spenderOf(tx)`.
  */
 import type { SignatureItem } from "../../crypto/ed25519.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { TX_PREFIX, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
 import { transferKind } from "./transfer.js";
-import { IosError, check } from "../../errors.js";
-import type { LedgerErrorCode } from "../errors.js";
+import { IosError, check, hasCodeIn } from "../../errors.js";
+import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../errors.js";
 
 const BUILT_IN: readonly TxKindModule[] = [transferKind];
 
@@ -53,6 +53,16 @@ export function scanTransaction(tx: Uint8Array): TxShape {
 /** txid of an encoding: SHA-256 over its unsigned prefix. Checks the structure first. */
 export function transactionIdOfEncoding(tx: Uint8Array): Uint8Array {
   return sha256(tx.subarray(0, scanTransaction(tx).unsignedEnd));
+}
+
+/** The txid of a well-formed encoding, or undefined for a malformed one (its owner reports it elsewhere). */
+export function transactionIdIfWellFormed(tx: Uint8Array): Uint8Array | undefined {
+  try {
+    return transactionIdOfEncoding(tx);
+  } catch (error) {
+    if (hasCodeIn(error, LEDGER_ERROR_CODES)) return undefined;
+    throw error;
+  }
 }
 
 /** The signature items of a valid encoding whose txid is `txid`. */

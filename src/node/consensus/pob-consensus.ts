@@ -35,7 +35,7 @@
  * onOptimistic, describe, metrics), with `node` and `leagues` for tests.
  */
 import type { MetricFamily } from "../../api/interface.js";
-import { IosError, invariant, hasCodeIn } from "../../errors.js";
+import { IosError, invariant } from "../../errors.js";
 import type { PobErrorCode } from "../../consensus/pob/errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import type { EpochContext } from "../../epoch/interface.js";
@@ -48,12 +48,12 @@ import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protoc
 import { BlockKind, blockHash, encodeBlock, makeBlockHeader } from "../../ledger/block.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
-import { transactionIdOfEncoding } from "../../ledger/transaction.js";
+import { transactionIdIfWellFormed } from "../../ledger/transaction.js";
 import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { toHex } from "../../hex.js";
-import type { Pipeline } from "../pipeline.js";
+import { MAX_PENDING_TXS, type Pipeline } from "../pipeline.js";
 import type { MempoolEntry } from "../mempool.js";
 import type { OptimisticBatch } from "../../api/stream-codec.js";
 import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
@@ -62,12 +62,23 @@ import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
-import { BinaryWriter } from "../../codec/binary.js";
+import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
-import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
 export const TX_RELAY = messageType("client", 1);
+/** An assignee's refusals of transactions relayed to it, for their relayer: u32 count ‖ count × (txid[32] ‖ u8 |code| ‖ code). */
+export const TX_REFUSED = messageType("client", 2);
+/**
+ * A relayed transaction neither sealed in an optimistic block, final, nor refused this long after
+ * its relay settles as RELAY_UNANSWERED (its assignee is down or lost it); a final block that
+ * includes it later still answers "final". 10 s is 200 optimistic intervals of the default policy.
+ */
+export const RELAY_ANSWER_MS = 10_000;
+/** Relayed transactions awaiting an answer, per relayer, and relayers remembered per assignee: the mempool's bound. */
+const MAX_RELAYED = MAX_PENDING_TXS;
+/** A refusal's code: an error code of this tree (upper case, digits, underscores), at most 64 characters. */
+const REFUSAL_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** A leader orders an optimistic block 5 ms after receiving it: loopback delivery to its peers takes well under that. */
 export const DEFAULT_ORDER_DELAY_MS = 5;
 /** An idle shard decides an empty final height every 250 ms (the BFT mode's heartbeat). */
@@ -120,6 +131,13 @@ export class PobShardConsensus implements ShardDriver {
   readonly #optimistic = new Map<string, { readonly block: Uint8Array; readonly producer: Uint8Array }>();
   readonly #relayQueues = new Map<PeerId, Uint8Array[]>();
   #relayTimer: TimerHandle | undefined;
+  /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee. */
+  readonly #relayed = new Map<string, { readonly peer: PeerId; readonly txid: Uint8Array; readonly at: number }>();
+  #relaySweep: TimerHandle | undefined;
+  /** Assignee side: who relayed each transaction pending here, to tell it of a refusal. */
+  readonly #relayers = new Map<string, PeerId>();
+  readonly #refusalQueues = new Map<PeerId, { txid: Uint8Array; code: string }[]>();
+  #refusalTimer: TimerHandle | undefined;
   #unsubscribe: (() => void) | undefined;
   #failed = false;
   #stopped = false;
@@ -187,7 +205,9 @@ export class PobShardConsensus implements ShardDriver {
     this.node.onDivergence((divergence) => this.#fail(new IosError<PobErrorCode>("POB_STATE_DIVERGED",
       `final height ${divergence.height}: this replica reaches state commitment ${divergence.reached === undefined ? "none" : toHex(divergence.reached)}, the shard decided ${toHex(divergence.decided)}`)));
     this.node.onAnnouncement((announcement) => this.#remember(announcement));
-    this.#clientChannel.on(TX_RELAY, (_from, _type, payload) => this.#receiveRelay(payload));
+    this.#clientChannel.on(TX_RELAY, (from, _type, payload) => this.#receiveRelay(from, payload));
+    this.#clientChannel.on(TX_REFUSED, (from, _type, payload) => this.#receiveRefusals(from, payload));
+    this.#pipeline.onSettled((event) => this.#answerRelayers(event));
   }
 
   get leagues(): Leagues {
@@ -204,6 +224,7 @@ export class PobShardConsensus implements ShardDriver {
       this.node.resumeRecords(records);
     }
     if (this.node.producer !== undefined) this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#feedProducer());
+    this.#scheduleRelaySweep();
     this.node.start();
   }
 
@@ -214,31 +235,42 @@ export class PobShardConsensus implements ShardDriver {
     this.node.close();
     this.#consensusChannel.close();
     this.#clientChannel.close();
-    if (this.#relayTimer !== undefined) this.#clock.cancelTimer(this.#relayTimer);
+    for (const timer of [this.#relayTimer, this.#relaySweep, this.#refusalTimer]) if (timer !== undefined) this.#clock.cancelTimer(timer);
     this.#log?.close();
   }
 
-  /** Where the API's submissions go: kept for the local producer, relayed to the assignee, or handed to the one-league relay. */
+  /**
+   * Where the API's submissions go: kept for the local producer, relayed to the assignee once
+   * this validator's own checks (stateless, every signature) pass, or handed to the one-league
+   * relay. A client thus gets a coded rejection here for anything malformed, misdirected or badly
+   * signed, never "accepted" for a transaction that then vanishes.
+   */
   async submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
     const leagues = this.leagues;
     if (leagues.mode === "one-league") return transactions.map((tx) => this.#offerOneLeague(tx));
     const results = new Array<SubmitResult>(transactions.length);
     const local: Uint8Array[] = [];
     const localSlots: number[] = [];
+    const relayed: { tx: Uint8Array; slot: number; peer: PeerId }[] = [];
     transactions.forEach((tx, i) => {
       const spender = spenderOf(tx);
       const target = spender === undefined ? this.#self : assignee(spender, leagues.believable);
       if (sameBytes(target, this.#self)) {
         local.push(tx);
         localSlots.push(i);
-        return;
+      } else {
+        relayed.push({ tx, slot: i, peer: toHex(target) });
       }
-      results[i] = this.#relay(tx, toHex(target));
     });
-    if (local.length > 0) {
-      const verified = await this.#pipeline.submit(local);
-      verified.forEach((result, k) => (results[localSlots[k]!] = result));
-    }
+    const [verified, checked] = await Promise.all([
+      local.length > 0 ? this.#pipeline.submit(local) : [],
+      relayed.length > 0 ? this.#pipeline.verify(relayed.map((r) => r.tx)) : [],
+    ]);
+    verified.forEach((result, k) => (results[localSlots[k]!] = result));
+    checked.forEach((result, k) => {
+      const { tx, slot, peer } = relayed[k]!;
+      results[slot] = result.outcome === "accepted" ? this.#relay(tx, peer, result.txid!) : result;
+    });
     return results;
   }
 
@@ -247,15 +279,17 @@ export class PobShardConsensus implements ShardDriver {
     return offer.accepted ? { outcome: "accepted", txid: offer.txid } : { outcome: "rejected", code: offer.code, message: offer.message };
   }
 
-  /** Queues `tx` for its assignee; the answer is "accepted" for relay (its fate follows on the stream). */
-  #relay(tx: Uint8Array, peer: PeerId): SubmitResult {
-    let txid: Uint8Array;
-    try {
-      txid = transactionIdOfEncoding(tx);
-    } catch (error) {
-      if (hasCodeIn(error, LEDGER_ERROR_CODES)) return { outcome: "rejected", code: error.code, message: error.message };
-      throw error;
+  /**
+   * Queues a checked `tx` for its assignee and follows it until answered: sealed (optimistic),
+   * final, refused by the assignee (TX_REFUSED) or, after RELAY_ANSWER_MS, RELAY_UNANSWERED.
+   */
+  #relay(tx: Uint8Array, peer: PeerId, txid: Uint8Array): SubmitResult {
+    if (this.#relayed.size >= MAX_RELAYED) {
+      return { outcome: "rejected", txid, code: "RELAY_BACKLOG_FULL", message: `${this.#relayed.size} relayed transactions await their assignee's answer; retry later` };
     }
+    const key = toHex(txid);
+    this.#relayed.delete(key);
+    this.#relayed.set(key, { peer, txid, at: this.#clock.now() });
     let queue = this.#relayQueues.get(peer);
     if (queue === undefined) this.#relayQueues.set(peer, (queue = []));
     // Packed into the relay message at the flush; the API's frames are copies that outlive this call.
@@ -265,6 +299,71 @@ export class PobShardConsensus implements ShardDriver {
     return { outcome: "accepted", txid };
   }
 
+  /** Relayed transactions unanswered for RELAY_ANSWER_MS settle as RELAY_UNANSWERED (checked every second). */
+  #scheduleRelaySweep(): void {
+    this.#relaySweep = this.#clock.setTimer(1_000, () => {
+      if (this.#stopped) return;
+      const cutoff = this.#clock.now() - RELAY_ANSWER_MS;
+      const unanswered: { txid: Uint8Array; code: string }[] = [];
+      for (const [key, entry] of this.#relayed) {
+        if (entry.at > cutoff) break;
+        this.#relayed.delete(key);
+        const state = this.status(entry.txid).state;
+        if (state !== "final" && state !== "optimistic" && state !== "rejected") unanswered.push({ txid: entry.txid, code: "RELAY_UNANSWERED" });
+      }
+      this.#pipeline.settleRejected(unanswered);
+      this.#scheduleRelaySweep();
+    });
+  }
+
+  /** Relayer side: the assignee's refusals of what this validator relayed to it (anything else is ignored). */
+  #receiveRefusals(from: PeerId, payload: Uint8Array): void {
+    if (this.#stopped) return;
+    // Malformed refusals throw their code: the transport logs and counts them against the sender.
+    const reader = new BinaryReader(payload, singleCode<PobErrorCode>("POB_BAD_MESSAGE"));
+    const count = reader.u32("refusal count");
+    const rejected: { txid: Uint8Array; code: string }[] = [];
+    for (let i = 0; i < count; i++) {
+      const txid = reader.bytes(TXID_BYTES, "txid").slice();
+      const code = Buffer.from(reader.lengthPrefixed("u8", 64, "code")).toString("latin1");
+      if (!REFUSAL_CODE.test(code)) throw new IosError<PobErrorCode>("POB_BAD_MESSAGE", "a refusal code must be an error code of this tree");
+      const key = toHex(txid);
+      if (this.#relayed.get(key)?.peer !== from) continue;
+      this.#relayed.delete(key);
+      rejected.push({ txid, code });
+    }
+    reader.expectEnd();
+    this.#pipeline.settleRejected(rejected);
+  }
+
+  /** Assignee side: refusals of relayed transactions go back to their relayers; settled ones are forgotten. */
+  #answerRelayers(event: BlockEvent): void {
+    for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#relayers.delete(toHex(event.final.subarray(at, at + TXID_BYTES)));
+    for (const { txid, code } of event.rejected) {
+      const key = toHex(txid);
+      const relayer = this.#relayers.get(key);
+      if (relayer === undefined) continue;
+      this.#relayers.delete(key);
+      this.#refuseTo(relayer, txid, code);
+    }
+  }
+
+  #refuseTo(peer: PeerId, txid: Uint8Array, code: string): void {
+    let queue = this.#refusalQueues.get(peer);
+    if (queue === undefined) this.#refusalQueues.set(peer, (queue = []));
+    queue.push({ txid, code });
+    this.#refusalTimer ??= this.#clock.setTimer(1, () => {
+      this.#refusalTimer = undefined;
+      for (const [to, refusals] of this.#refusalQueues) {
+        const codes = refusals.map((r) => Buffer.from(r.code, "latin1"));
+        const writer = BinaryWriter.ofSize(4 + refusals.reduce((n, _r, i) => n + TXID_BYTES + 1 + codes[i]!.length, 0)).u32(refusals.length);
+        refusals.forEach((r, i) => writer.bytes(r.txid).lengthPrefixed("u8", codes[i]!));
+        this.#clientChannel.send(to, TX_REFUSED, writer.finish());
+      }
+      this.#refusalQueues.clear();
+    });
+  }
+
   #flushRelays(): void {
     if (this.#relayTimer !== undefined) this.#clock.cancelTimer(this.#relayTimer);
     this.#relayTimer = undefined;
@@ -272,8 +371,11 @@ export class PobShardConsensus implements ShardDriver {
     this.#relayQueues.clear();
   }
 
-  /** Relayed transactions: admitted when assigned here (one hop; others are dropped, the client follows up). */
-  #receiveRelay(payload: Uint8Array): void {
+  /**
+   * Relayed transactions: admitted when assigned here (one hop); each refusal — not assigned
+   * here, failing the checks, or later refused by the producer — goes back to the relayer.
+   */
+  #receiveRelay(from: PeerId, payload: Uint8Array): void {
     if (this.#stopped) return;
     // Broken framing throws its code: the transport logs and counts it against the relaying peer.
     const transactions = unpackTransactions(payload);
@@ -282,12 +384,32 @@ export class PobShardConsensus implements ShardDriver {
       for (const tx of transactions) this.#offerOneLeague(tx);
       return;
     }
-    const mine = transactions.filter((tx) => {
+    const mine: Uint8Array[] = [];
+    for (const tx of transactions) {
       const spender = spenderOf(tx);
-      return spender !== undefined && sameBytes(assignee(spender, leagues.believable), this.#self);
-    });
+      if (spender !== undefined && sameBytes(assignee(spender, leagues.believable), this.#self)) mine.push(tx);
+      else {
+        const txid = transactionIdIfWellFormed(tx);
+        if (txid !== undefined) this.#refuseTo(from, txid, "POB_NOT_ASSIGNED");
+      }
+    }
+    if (mine.length === 0) return;
+    // Known before the pipeline answers: the producer may refuse a transaction as it is admitted.
+    for (const tx of mine) {
+      const txid = transactionIdIfWellFormed(tx);
+      if (txid === undefined) continue;
+      if (this.#relayers.size >= MAX_RELAYED) this.#relayers.delete(this.#relayers.keys().next().value!);
+      this.#relayers.set(toHex(txid), from);
+    }
     // The pipeline copies what it admits: views into the message are enough.
-    if (mine.length > 0) void this.#pipeline.submit(mine);
+    void this.#pipeline.submit(mine).then((results) => {
+      for (const result of results) {
+        if (result.txid === undefined) continue;
+        const key = toHex(result.txid);
+        if (result.outcome === "rejected" && this.#relayers.delete(key)) this.#refuseTo(from, result.txid, result.code ?? "REJECTED");
+        else if (result.outcome === "duplicate") this.#relayers.delete(key);
+      }
+    });
   }
 
   /** Phase 1 intake: verified transactions leave the mempool for the producer's view checks. */
@@ -307,7 +429,9 @@ export class PobShardConsensus implements ShardDriver {
   #remember(announcement: OptimisticAnnouncement): void {
     const { hash, producer, txids } = announcement;
     for (let at = 0; at < txids.length; at += TXID_BYTES) {
-      this.#optimistic.set(toHex(txids.subarray(at, at + TXID_BYTES)), { block: hash, producer });
+      const key = toHex(txids.subarray(at, at + TXID_BYTES));
+      this.#optimistic.set(key, { block: hash, producer });
+      this.#relayed.delete(key);
     }
     for (const key of this.#optimistic.keys()) {
       if (this.#optimistic.size <= OPTIMISTIC_STATUS_ENTRIES) break;
@@ -326,7 +450,9 @@ export class PobShardConsensus implements ShardDriver {
     const status = this.#pipeline.status(txid);
     if (status.state !== "pending" && status.state !== "unknown") return status;
     const optimistic = this.#optimistic.get(toHex(txid));
-    return optimistic === undefined ? status : { state: "optimistic", block: optimistic.block, producer: optimistic.producer };
+    if (optimistic !== undefined) return { state: "optimistic", block: optimistic.block, producer: optimistic.producer };
+    // Relayed here and not answered yet: pending until sealed, final, refused or RELAY_UNANSWERED.
+    return this.#relayed.has(toHex(txid)) ? { state: "pending" } : status;
   }
 
   onConfirmations(listener: (event: BlockEvent) => void): () => void {
@@ -374,9 +500,16 @@ export class PobShardConsensus implements ShardDriver {
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
         return { bytes, hash: blockHash(header), txids: outcome.included, consensusState };
       });
-      for (let at = 0; at < outcome.included.length; at += TXID_BYTES) this.#optimistic.delete(toHex(outcome.included.subarray(at, at + TXID_BYTES)));
+      for (let at = 0; at < outcome.included.length; at += TXID_BYTES) {
+        const key = toHex(outcome.included.subarray(at, at + TXID_BYTES));
+        this.#optimistic.delete(key);
+        this.#relayed.delete(key);
+      }
       const rejected = outcome.excluded.map((e) => ({ txid: e.txid, code: e.code }));
-      for (const { txid } of rejected) this.#optimistic.delete(toHex(txid));
+      for (const { txid } of rejected) {
+        this.#optimistic.delete(toHex(txid));
+        this.#relayed.delete(toHex(txid));
+      }
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
     } catch (error) {
       this.#fail(error);
