@@ -1,10 +1,15 @@
 /**
  * HTTP client of the client API (server.ts), used by the CLI: every refusal becomes an IosError
  * carrying the server's code and message; a node that cannot be reached is API_UNREACHABLE.
+ * An optimistic status is checked before it is returned (`verifyOptimistic`): the producer's
+ * seal over the header and the transaction's Merkle proof to its tx root, so a client trusts
+ * the producer's key, not the validator it asked; API_BAD_PROOF otherwise.
  */
 import { IosError } from "../errors.js";
+import { decodeInclusion, verifyInclusion } from "../consensus/pob/evidence.js";
+import { toHex } from "../hex.js";
 
-export type ApiClientErrorCode = "API_UNREACHABLE" | "API_BAD_URL" | "API_BAD_RESPONSE";
+export type ApiClientErrorCode = "API_UNREACHABLE" | "API_BAD_URL" | "API_BAD_RESPONSE" | "API_BAD_PROOF";
 
 export interface TxStatusJson {
   readonly txid: string;
@@ -12,6 +17,8 @@ export interface TxStatusJson {
   /** Optimistic: the optimistic block's hash and the believable validator that sealed it (hex). */
   readonly block?: string;
   readonly producer?: string;
+  /** Optimistic: header ‖ seal ‖ Merkle proof (hex), checked by `verifyOptimistic`. */
+  readonly inclusion?: string;
   /** Final: where the transaction is. */
   readonly height?: number;
   readonly index?: number;
@@ -101,8 +108,11 @@ export class ApiClient {
     return this.request("POST", "/v1/tx", { tx: Buffer.from(tx).toString("hex") });
   }
 
-  transaction(txid: string): Promise<TxStatusJson> {
-    return this.request("GET", `/v1/tx/${txid}`);
+  /** A transaction's status; an optimistic one only once its proof checks out (API_BAD_PROOF otherwise). */
+  async transaction(txid: string): Promise<TxStatusJson> {
+    const status = await this.request<TxStatusJson>("GET", `/v1/tx/${txid}`);
+    if (status.state === "optimistic") verifyOptimistic(txid, status);
+    return status;
   }
 
   balance(owner: string): Promise<BalanceJson> {
@@ -115,5 +125,31 @@ export class ApiClient {
 
   status(): Promise<StatusJson> {
     return this.request("GET", "/v1/status");
+  }
+}
+
+const HEX = /^(?:[0-9a-f]{2})+$/;
+
+/**
+ * Checks an optimistic status of `txid`: its inclusion decodes, the header names `producer`, the
+ * producer's seal verifies over the header, the Merkle proof leads from the txid to the header's
+ * tx root, and the block hash is `block`; with `believable`, the producer is one of those keys
+ * (the shard's believable league, from GET /v1/status). Throws API_BAD_PROOF.
+ */
+export function verifyOptimistic(txid: string, status: TxStatusJson, believable?: readonly string[]): void {
+  const { inclusion, producer, block } = status;
+  if (inclusion === undefined || producer === undefined || block === undefined || !HEX.test(inclusion) || !HEX.test(producer) || !HEX.test(txid)) {
+    throw new IosError<ApiClientErrorCode>("API_BAD_PROOF", `the optimistic status of ${txid} carries no well-formed proof`);
+  }
+  let hash: Uint8Array;
+  try {
+    hash = verifyInclusion(decodeInclusion(Buffer.from(inclusion, "hex")), Buffer.from(txid, "hex"), Buffer.from(producer, "hex"));
+  } catch (error) {
+    if (!(error instanceof IosError)) throw error;
+    throw new IosError<ApiClientErrorCode>("API_BAD_PROOF", `the optimistic confirmation of ${txid} does not verify: ${error.code}: ${error.message}`);
+  }
+  if (toHex(hash) !== block) throw new IosError<ApiClientErrorCode>("API_BAD_PROOF", `the proof of ${txid} is for block ${toHex(hash)}, not ${block}`);
+  if (believable !== undefined && !believable.includes(producer)) {
+    throw new IosError<ApiClientErrorCode>("API_BAD_PROOF", `${producer} sealed the optimistic block of ${txid} but is not a believable validator of the shard`);
   }
 }

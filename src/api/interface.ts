@@ -20,7 +20,13 @@ export interface SubmitResult {
 export type TxStatus =
   | { readonly state: "pending" }
   /** In an optimistic block of a believable validator, not yet final (white paper §7.2 phase 1). */
-  | { readonly state: "optimistic"; readonly block: Uint8Array; readonly producer: Uint8Array }
+  | {
+    readonly state: "optimistic";
+    readonly block: Uint8Array;
+    readonly producer: Uint8Array;
+    /** The producer's signed header and the transaction's Merkle proof (src/consensus/pob/evidence.ts `encodeInclusion`), for the client to check. */
+    readonly inclusion?: Uint8Array;
+  }
   | { readonly state: "final"; readonly height: number; readonly index: number }
   | { readonly state: "rejected"; readonly code: string }
   | { readonly state: "unknown" };

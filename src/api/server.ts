@@ -9,8 +9,9 @@
  *                                   or the raw bytes as application/octet-stream
  *                                   → 202 accepted / 200 duplicate {txid, outcome, status}
  *   GET  /v1/tx/:txid               {txid, state: pending|optimistic|final|rejected, and by state:
- *                                   optimistic {block, producer} (hex: the optimistic block and the
- *                                   believable validator that sealed it), final {height, index,
+ *                                   optimistic {block, producer, inclusion} (hex: the optimistic block, the
+ *                                   believable validator that sealed it, and its signed header ‖ seal ‖
+ *                                   the transaction's Merkle proof, which the client checks), final {height, index,
  *                                   blockHash}, rejected {code}}
  *   GET  /v1/owner/:pk/balance      {owner, shard, balance (decimal string), outputs}
  *   GET  /v1/owner/:pk/utxos        {owner, shard, utxos: [{txid, index, amount}], truncated} (?limit=N)
@@ -96,7 +97,7 @@ function queryParam(query: string, name: string): string | undefined {
 function statusJson(status: TxStatus, blockHash: (height: number) => string | undefined): Record<string, unknown> {
   switch (status.state) {
     case "optimistic":
-      return { state: "optimistic", block: toHex(status.block), producer: toHex(status.producer) };
+      return { state: "optimistic", block: toHex(status.block), producer: toHex(status.producer), ...(status.inclusion === undefined ? {} : { inclusion: toHex(status.inclusion) }) };
     case "final":
       return { state: "final", height: status.height, index: status.index, blockHash: blockHash(status.height) };
     case "rejected":

@@ -1,6 +1,6 @@
 /** `ios tx send`, `ios balance`, `ios status`: commands that talk to a node's client API. */
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiClient, type TxStatusJson } from "../api/client.js";
+import { ApiClient, verifyOptimistic, type TxStatusJson } from "../api/client.js";
 import { IosError } from "../errors.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT, MAX_INPUTS, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../ledger/transaction.js";
@@ -83,7 +83,11 @@ const txSend: Command = {
     let announced = false;
     while (final === undefined || final.state === "pending" || final.state === "optimistic") {
       if (final?.state === "optimistic" && !announced) {
-        io.out(`optimistic in block ${final.block} of believable validator ${final.producer}`);
+        // The client library checked the seal and the Merkle proof; the league says the producer may seal.
+        const consensus = (await api.status())["consensus"] as { believable?: unknown } | undefined;
+        const believable = Array.isArray(consensus?.believable) ? consensus.believable.filter((key): key is string => typeof key === "string") : undefined;
+        verifyOptimistic(submitted.txid, final, believable);
+        io.out(`optimistic in block ${final.block} of believable validator ${final.producer} (seal and Merkle proof verified)`);
         announced = true;
       }
       if (Date.now() > deadline) throw new IosError<CliErrorCode>("CLI_TIMEOUT", `${submitted.txid} still not final after ${timeoutSeconds} s; check it later with GET /v1/tx/${submitted.txid}`);

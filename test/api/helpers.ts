@@ -30,6 +30,8 @@ import { ValidatorNode } from "../../src/node/validator.js";
 import type { HandlerFailures } from "../../src/log/handler-failures.js";
 import { testFailures, testLogger } from "../support/log.js";
 import { SystemClock } from "../../src/runtime/system.js";
+import { buildOptimisticBlock } from "../../src/consensus/pob/optimistic.js";
+import { encodeInclusion, makeInclusion } from "../../src/consensus/pob/evidence.js";
 
 export const AMOUNT = 1_000n;
 
@@ -108,8 +110,9 @@ export async function postJson(url: string, body: unknown, contentType = "applic
  * receives to its stream subscribers, so every backend over this shard sees each announcement.
  */
 export class TestShard {
-  /** Hex txid → the optimistic block that holds it. */
-  readonly #optimistic = new Map<string, { readonly block: Uint8Array; readonly producer: Uint8Array }>();
+  /** Hex txid → the optimistic block that holds it (and its proof, when sealed for real). */
+  readonly #optimistic = new Map<string, { readonly block: Uint8Array; readonly producer: Uint8Array; readonly inclusion?: Uint8Array }>();
+  #sealedHeight = 0;
   readonly #listeners = new Set<(batch: OptimisticBatch) => void>();
 
   private constructor(
@@ -133,6 +136,18 @@ export class TestShard {
   announce(batch: OptimisticBatch): void {
     for (let at = 0; at < batch.txids.length; at += TXID_BYTES) this.#optimistic.set(toHex(batch.txids.subarray(at, at + TXID_BYTES)), { block: batch.block, producer: batch.producer });
     for (const listener of this.#listeners) listener(batch);
+  }
+
+  /** Seals `transactions` in a real optimistic block of `producer` and announces it; its hash. */
+  seal(producer: KeyPair, transactions: readonly Uint8Array[]): Uint8Array {
+    const { block } = buildOptimisticBlock({ shard: this.state.shard, epoch: 0, height: ++this.#sealedHeight, prevHash: new Uint8Array(32), timestamp: Date.now() }, transactions, producer);
+    transactions.forEach((_tx, i) => {
+      const key = toHex(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES));
+      this.#optimistic.set(key, { block: block.hash, producer: producer.publicKey, inclusion: encodeInclusion(makeInclusion(block, i)) });
+    });
+    const batch = { producer: producer.publicKey, block: block.hash, txids: block.txids };
+    for (const listener of this.#listeners) listener(batch);
+    return block.hash;
   }
 
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
@@ -171,12 +186,15 @@ export class PobTestBackend implements ClientBackend {
   readonly accepted: string[] = [];
   consensus: Record<string, unknown>;
   sealOnAccept: boolean;
+  /** With it, accepted transactions are sealed in real optimistic blocks (signed, with proofs). */
+  readonly sealer: KeyPair | undefined;
 
   constructor(
     readonly testShard: TestShard,
     readonly publicKey: Uint8Array,
-    options: { readonly consensus: Record<string, unknown>; readonly sealOnAccept: boolean },
+    options: { readonly consensus: Record<string, unknown>; readonly sealOnAccept: boolean; readonly sealer?: KeyPair },
   ) {
+    this.sealer = options.sealer;
     this.shard = testShard.state.shard;
     this.epoch = testShard.state.epoch;
     this.shardCount = testShard.state.shardCount;
@@ -188,13 +206,17 @@ export class PobTestBackend implements ClientBackend {
   async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
     const results = await this.testShard.pipeline.submit(transactions);
     const sealed: Uint8Array[] = [];
-    for (const r of results) {
+    const sealedTxs: Uint8Array[] = [];
+    results.forEach((r, i) => {
       if (r.outcome === "accepted" && r.txid !== undefined) {
         this.accepted.push(toHex(r.txid));
         sealed.push(r.txid);
+        sealedTxs.push(transactions[i]!);
       }
-    }
-    if (this.sealOnAccept && sealed.length > 0) {
+    });
+    if (this.sealOnAccept && this.sealer !== undefined && sealed.length > 0) {
+      this.testShard.seal(this.sealer, sealedTxs);
+    } else if (this.sealOnAccept && sealed.length > 0) {
       const txids = Buffer.concat(sealed);
       this.testShard.announce({ producer: this.publicKey, block: sha256(txids), txids });
     }

@@ -9,10 +9,11 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { ApiClient } from "../../src/api/client.js";
+import { ApiClient, verifyOptimistic, type TxStatusJson } from "../../src/api/client.js";
+import { HEADER_BYTES } from "../../src/ledger/block.js";
+import { codeOf } from "../support/errors.js";
 import { CLOSE_SLOW_CONSUMER, STREAM_PATH } from "../../src/api/server.js";
 import { FRAME_ERROR, FRAME_EVENTS, FRAME_OPTIMISTIC, decodeEvents, decodeOptimistic, encodeOptimistic } from "../../src/api/stream-codec.js";
-import { sha256 } from "../../src/crypto/sha256.js";
 import { DEFAULT_API_LIMITS } from "../../src/node/config.js";
 import { PobTestBackend, StreamClient, TestShard, genesisSpend, getJson, hex, makeNet, postJson, serveApi, until } from "./helpers.js";
 
@@ -29,6 +30,7 @@ before(async () => {
   backend = new PobTestBackend(shard, producer.publicKey, {
     consensus: { mode: "pob", leagueMode: "two-league", believable: [hex(producer.publicKey)], normal: [], samplingProbability: 0.25, height: 0 },
     sealOnAccept: true,
+    sealer: producer,
   });
   server = await serveApi(backend, { ...DEFAULT_API_LIMITS, maxSubscriberBufferBytes: SUBSCRIBER_BUFFER_BYTES });
   base = `http://127.0.0.1:${server.port}`;
@@ -86,26 +88,45 @@ describe("optimistic confirmations on the client API", () => {
     await Promise.all([subscribed.close(), never.close(), left.close()]);
   });
 
-  it("shows a submitted transfer as optimistic, with its block and producer, until its block commits", async () => {
+  it("shows a submitted transfer as optimistic, with its block, producer and a proof the client checks, until its block commits", async () => {
     const watcher = await openClient(["subscribe"]);
     const tx = genesisSpend(net, 0, net.accounts[1]!.publicKey, 10n);
-    const block = hex(sha256(tx.txid));
     const submitted = await postJson(`${base}/v1/tx`, { tx: hex(tx.bytes) });
     assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
-    assert.deepEqual(submitted.body.status, { state: "optimistic", block, producer: hex(producer.publicKey) });
+    assert.equal(submitted.body.status.state, "optimistic");
+    const block = submitted.body.status.block as string;
 
     const optimistic = await getJson(`${base}/v1/tx/${hex(tx.txid)}`);
     assert.equal(optimistic.status, 200);
-    assert.deepEqual(optimistic.body, { txid: hex(tx.txid), state: "optimistic", block, producer: hex(producer.publicKey) });
+    assert.deepEqual(Object.keys(optimistic.body).sort(), ["block", "inclusion", "producer", "state", "txid"]);
+    assert.deepEqual({ ...optimistic.body, inclusion: undefined }, { txid: hex(tx.txid), state: "optimistic", block, producer: hex(producer.publicKey), inclusion: undefined });
     const viaClient = await new ApiClient(base).transaction(hex(tx.txid));
     assert.equal(viaClient.state, "optimistic");
     assert.equal(viaClient.block, block);
     assert.equal(viaClient.producer, hex(producer.publicKey));
+    // The client trusts the producer's key and the proof, not the validator it asked.
+    const status = optimistic.body as TxStatusJson;
+    verifyOptimistic(hex(tx.txid), status, [hex(producer.publicKey)]);
+    const flip = (at: number) => {
+      const bytes = Buffer.from(status.inclusion!, "hex");
+      bytes[at]! ^= 1;
+      return { ...status, inclusion: bytes.toString("hex") };
+    };
+    for (const [what, forged] of [
+      ["a changed header (its tx root)", flip(50)],
+      ["a changed seal", flip(HEADER_BYTES + 3)],
+      ["a changed proof", flip(Buffer.from(status.inclusion!, "hex").length - 1)],
+      ["another block hash", { ...status, block: "00".repeat(32) }],
+      ["another producer", { ...status, producer: hex(net.accounts[3]!.publicKey) }],
+      ["no proof", { ...status, inclusion: undefined }],
+    ] as const) assert.equal(codeOf(() => verifyOptimistic(hex(tx.txid), forged)), "API_BAD_PROOF", what);
+    assert.equal(codeOf(() => verifyOptimistic(hex(genesisSpend(net, 1, net.accounts[2]!.publicKey, 10n).txid), status)), "API_BAD_PROOF", "another transaction");
+    assert.equal(codeOf(() => verifyOptimistic(hex(tx.txid), status, [hex(net.accounts[3]!.publicKey)])), "API_BAD_PROOF", "a producer outside the believable league");
 
     await watcher.sync();
     const frames = watcher.of(FRAME_OPTIMISTIC).map(decodeOptimistic);
     assert.equal(frames.length, 1);
-    assert.deepEqual(frames[0], { producer: producer.publicKey, block: sha256(tx.txid), txids: tx.txid });
+    assert.deepEqual(frames[0], { producer: producer.publicKey, block: Uint8Array.from(Buffer.from(block, "hex")), txids: tx.txid });
 
     const committed = shard.solo.commitNextBlock();
     assert.ok(committed !== undefined);

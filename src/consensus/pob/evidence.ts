@@ -16,7 +16,8 @@
  *
  * API: `makeInclusion(block, index)`, `verifyInclusion(inclusion, txid, producerKey, verifier?)`,
  * `makeEvidence(block, index)`, `verifyEvidence(evidence, producerKey, verifier?)`,
- * `encodeEvidence`, `decodeEvidence`.
+ * `encodeEvidence`, `decodeEvidence`, `encodeInclusion`, `decodeInclusion` (an optimistic
+ * confirmation a client checks: header ‖ seal ‖ Merkle proof).
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
@@ -145,6 +146,15 @@ function decodeHeader(bytes: Uint8Array): BlockHeader {
   }
 }
 
+function decodeProof(bytes: Uint8Array): MerkleProof {
+  try {
+    return decodeMerkleProof(bytes);
+  } catch (error) {
+    if (!(error instanceof IosError)) throw error;
+    throw new IosError<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", `bad inclusion proof: ${error.message}`);
+  }
+}
+
 /** Strict inverse of `encodeEvidence`; anything else is POB_BAD_EVIDENCE_ENCODING. */
 export function decodeEvidence(bytes: Uint8Array): Evidence {
   check<PobErrorCode>(bytes instanceof Uint8Array, "POB_BAD_EVIDENCE_ENCODING", "evidence must be a Uint8Array");
@@ -155,12 +165,22 @@ export function decodeEvidence(bytes: Uint8Array): Evidence {
   const header = decodeHeader(reader.bytes(HEADER_BYTES));
   const seal = reader.bytes(SIGNATURE_BYTES).slice();
   const transaction = reader.lengthPrefixed("u32", 0xffffffff, "transaction").slice();
-  let proof: MerkleProof;
-  try {
-    proof = decodeMerkleProof(reader.bytes(reader.remaining));
-  } catch (error) {
-    if (!(error instanceof IosError)) throw error;
-    throw new IosError<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING", `bad inclusion proof: ${error.message}`);
-  }
-  return { header, seal, transaction, proof };
+  return { header, seal, transaction, proof: decodeProof(reader.bytes(reader.remaining)) };
+}
+
+/** An optimistic confirmation on the wire: header [HEADER_BYTES] ‖ seal [64] ‖ encoded Merkle proof. */
+export function encodeInclusion(inclusion: SignedInclusion): Uint8Array {
+  check<PobErrorCode>(inclusion.seal.length === SIGNATURE_BYTES, "POB_BAD_ARGUMENT", `seal must be ${SIGNATURE_BYTES} bytes`);
+  const proof = encodeMerkleProof(inclusion.proof);
+  return BinaryWriter.ofSize(HEADER_BYTES + SIGNATURE_BYTES + proof.length).bytes(encodeBlockHeader(inclusion.header)).bytes(inclusion.seal).bytes(proof).finish();
+}
+
+/** Strict inverse of `encodeInclusion`; anything else is POB_BAD_EVIDENCE_ENCODING. */
+export function decodeInclusion(bytes: Uint8Array): SignedInclusion {
+  check<PobErrorCode>(bytes instanceof Uint8Array, "POB_BAD_EVIDENCE_ENCODING", "an inclusion must be a Uint8Array");
+  const reader = new BinaryReader(bytes, EVIDENCE_CODES);
+  reader.need(HEADER_BYTES + SIGNATURE_BYTES, "the header and seal");
+  const header = decodeHeader(reader.bytes(HEADER_BYTES));
+  const seal = reader.bytes(SIGNATURE_BYTES).slice();
+  return { header, seal, proof: decodeProof(reader.bytes(reader.remaining)) };
 }

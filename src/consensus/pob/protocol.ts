@@ -121,8 +121,10 @@ export interface PobNodeConfig {
 export interface OptimisticAnnouncement {
   readonly hash: Uint8Array;
   readonly producer: Uint8Array;
-  /** n × 32 bytes, body order. */
+  /** The confirmed transactions, n × 32 bytes, body order (the block's, less any this node knows spent). */
   readonly txids: Uint8Array;
+  /** The sealed block, from which a confirmation's proof (evidence.ts `makeInclusion`) is made. */
+  readonly block: DecodedBlock;
 }
 
 export interface PobNodeDependencies {
@@ -425,7 +427,7 @@ export class PobNode {
       if (kept.length < block.transactions.length) txids = Buffer.concat(kept);
     }
     if (txids.length === 0) return;
-    const announcement: OptimisticAnnouncement = { hash, producer: block.header.producer, txids };
+    const announcement: OptimisticAnnouncement = { hash, producer: block.header.producer, txids, block };
     for (const listener of this.announcementListeners) listener(announcement);
   }
 

@@ -45,7 +45,8 @@ import { PobValidator, type FinalOutcome } from "../../consensus/pob/finalizatio
 import type { Leagues } from "../../consensus/pob/leagues.js";
 import type { FinalProposal } from "../../consensus/pob/proposal.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
-import { BlockKind, blockHash, encodeBlock, makeBlockHeader } from "../../ledger/block.js";
+import { BlockKind, blockHash, encodeBlock, makeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
+import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { transactionIdIfWellFormed } from "../../ledger/transaction.js";
@@ -128,7 +129,8 @@ export class PobShardConsensus implements ShardDriver {
   #assembly: BlockAssembly | undefined;
   readonly #log: FinalityLog | undefined;
   readonly #onError: (error: unknown) => void;
-  readonly #optimistic = new Map<string, { readonly block: Uint8Array; readonly producer: Uint8Array }>();
+  /** Confirmed transactions of optimistic blocks: the block (for its proof) and the position in it. */
+  readonly #optimistic = new Map<string, { readonly hash: Uint8Array; readonly block: DecodedBlock; readonly index: number }>();
   readonly #relayQueues = new Map<PeerId, Uint8Array[]>();
   #relayTimer: TimerHandle | undefined;
   /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee. */
@@ -427,10 +429,12 @@ export class PobShardConsensus implements ShardDriver {
   }
 
   #remember(announcement: OptimisticAnnouncement): void {
-    const { hash, producer, txids } = announcement;
-    for (let at = 0; at < txids.length; at += TXID_BYTES) {
-      const key = toHex(txids.subarray(at, at + TXID_BYTES));
-      this.#optimistic.set(key, { block: hash, producer });
+    const { hash, txids, block } = announcement;
+    const confirmed = txids.length === block.txids.length ? undefined : new Set(Array.from({ length: txids.length / TXID_BYTES }, (_, i) => toHex(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES))));
+    for (let index = 0; index < block.header.txCount; index++) {
+      const key = toHex(block.txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES));
+      if (confirmed !== undefined && !confirmed.has(key)) continue;
+      this.#optimistic.set(key, { hash, block, index });
       this.#relayed.delete(key);
     }
     for (const key of this.#optimistic.keys()) {
@@ -450,7 +454,10 @@ export class PobShardConsensus implements ShardDriver {
     const status = this.#pipeline.status(txid);
     if (status.state !== "pending" && status.state !== "unknown") return status;
     const optimistic = this.#optimistic.get(toHex(txid));
-    if (optimistic !== undefined) return { state: "optimistic", block: optimistic.block, producer: optimistic.producer };
+    if (optimistic !== undefined) {
+      const { hash, block, index } = optimistic;
+      return { state: "optimistic", block: hash, producer: block.header.producer, inclusion: encodeInclusion(makeInclusion(block, index)) };
+    }
     // Relayed here and not answered yet: pending until sealed, final, refused or RELAY_UNANSWERED.
     return this.#relayed.has(toHex(txid)) ? { state: "pending" } : status;
   }
