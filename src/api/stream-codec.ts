@@ -20,7 +20,11 @@
  *     Under Proof-of-Believability (white paper §7.2, phase 1) the same subscription also carries
  *     one OPTIMISTIC frame per optimistic block a believable validator of the shard sealed:
  *       u8 0x03 ‖ producer[32] ‖ block[32] ‖ u32 n ‖ n × txid[32]
- *     (producer: the believable validator's public key; block: the optimistic block's hash). Every
+ *         [‖ header[130] ‖ seal[64] ‖ u32 m ‖ m × txid[32]]
+ *     (producer: the believable validator's public key; block: the optimistic block's hash; the n
+ *     txids are the ones this validator confirms; the optional signed part is the block's header,
+ *     the producer's seal over its hash and every txid of its body, from which a client checks the
+ *     seal, recomputes the tx root and so proves each confirmed txid in the block). Every
  *     validator of the shard announces the blocks it receives, so a client subscribed to several
  *     sees each block once per connection. The EVENTS frame follows once the normal league has
  *     decided (§7.2 phase 2): an optimistic confirmation is not final, and a transaction the
@@ -37,7 +41,8 @@ import { IosError } from "../errors.js";
 import { packTransactions } from "../ledger/stateless.js";
 import { BinaryReader, BinaryWriter, singleCode, writeU32 } from "../codec/binary.js";
 import { layout } from "../codec/layout.js";
-import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { HEADER_BYTES } from "../ledger/block.js";
 
 export type StreamCodecErrorCode = "STREAM_BAD_FRAME" | "STREAM_TOO_MANY_TXS";
 
@@ -90,8 +95,10 @@ export interface OptimisticBatch {
   readonly producer: Uint8Array;
   /** 32-byte optimistic block hash. */
   readonly block: Uint8Array;
-  /** n × 32 bytes of txids. */
+  /** n × 32 bytes of txids: the confirmed ones, body order. */
   readonly txids: Uint8Array;
+  /** The signed block behind the confirmation: encoded header, the producer's seal, every txid of its body. */
+  readonly signed?: { readonly header: Uint8Array; readonly seal: Uint8Array; readonly txids: Uint8Array };
 }
 
 /** A submission frame's transaction count. */
@@ -210,28 +217,40 @@ export function decodeEvents(frame: Uint8Array): ConfirmationBatch {
   return { height, final, rejected };
 }
 
-/** FRAME_OPTIMISTIC ‖ producer ‖ block ‖ u32 n ‖ txids. */
+/** FRAME_OPTIMISTIC ‖ producer ‖ block ‖ u32 n ‖ txids [‖ header ‖ seal ‖ u32 m ‖ block txids]. */
 export function encodeOptimistic(batch: OptimisticBatch): Uint8Array<ArrayBuffer> {
   if (batch.producer.length !== PUBLIC_KEY_BYTES) fail("STREAM_BAD_FRAME", `producer must be a ${PUBLIC_KEY_BYTES}-byte public key, got ${batch.producer.length} bytes`);
   if (batch.block.length !== HASH_BYTES) fail("STREAM_BAD_FRAME", `block must be a ${HASH_BYTES}-byte hash, got ${batch.block.length} bytes`);
   if (batch.txids.length % TXID_BYTES !== 0) fail("STREAM_BAD_FRAME", "optimistic txids must be a multiple of 32 bytes");
-  return BinaryWriter.ofSize(OPTIMISTIC_HEADER.bytes + batch.txids.length)
+  const { signed } = batch;
+  if (signed !== undefined && (signed.header.length !== HEADER_BYTES || signed.seal.length !== SIGNATURE_BYTES || signed.txids.length % TXID_BYTES !== 0)) {
+    fail("STREAM_BAD_FRAME", `the signed block needs a ${HEADER_BYTES}-byte header, a ${SIGNATURE_BYTES}-byte seal and whole txids`);
+  }
+  const trailer = signed === undefined ? 0 : HEADER_BYTES + SIGNATURE_BYTES + 4 + signed.txids.length;
+  const writer = BinaryWriter.ofSize(OPTIMISTIC_HEADER.bytes + batch.txids.length + trailer)
     .u8(FRAME_OPTIMISTIC)
     .bytes(batch.producer)
     .bytes(batch.block)
     .u32(batch.txids.length / TXID_BYTES)
-    .bytes(batch.txids)
-    .finish();
+    .bytes(batch.txids);
+  if (signed !== undefined) writer.bytes(signed.header).bytes(signed.seal).u32(signed.txids.length / TXID_BYTES).bytes(signed.txids);
+  return writer.finish();
 }
 
-/** Strict: the tag, both keys, the count and exactly `n` txids, nothing after. */
+/** Strict: the tag, both keys, the count and exactly `n` txids, then nothing or exactly one signed block. */
 export function decodeOptimistic(frame: Uint8Array): OptimisticBatch {
   const reader = frameReader(frame, FRAME_OPTIMISTIC, "OPTIMISTIC");
   const producer = reader.bytes(PUBLIC_KEY_BYTES, "producer key").slice();
   const block = reader.bytes(HASH_BYTES, "block hash").slice();
   const count = reader.u32("txid count");
-  reader.expectRemaining(count * TXID_BYTES, `${count} optimistic txids`);
-  return { producer, block, txids: reader.bytes(count * TXID_BYTES).slice() };
+  reader.need(count * TXID_BYTES, `${count} optimistic txids`);
+  const txids = reader.bytes(count * TXID_BYTES).slice();
+  if (reader.remaining === 0) return { producer, block, txids };
+  const header = reader.bytes(HEADER_BYTES, "signed header").slice();
+  const seal = reader.bytes(SIGNATURE_BYTES, "seal").slice();
+  const blockCount = reader.u32("block txid count");
+  reader.expectRemaining(blockCount * TXID_BYTES, `${blockCount} block txids`);
+  return { producer, block, txids, signed: { header, seal, txids: reader.bytes(blockCount * TXID_BYTES).slice() } };
 }
 
 export function encodeError(code: string, message: string): Uint8Array<ArrayBuffer> {

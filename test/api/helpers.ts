@@ -32,6 +32,7 @@ import { testFailures, testLogger } from "../support/log.js";
 import { SystemClock } from "../../src/runtime/system.js";
 import { buildOptimisticBlock } from "../../src/consensus/pob/optimistic.js";
 import { encodeInclusion, makeInclusion } from "../../src/consensus/pob/evidence.js";
+import { encodeBlockHeader } from "../../src/ledger/block.js";
 
 export const AMOUNT = 1_000n;
 
@@ -145,7 +146,10 @@ export class TestShard {
       const key = toHex(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES));
       this.#optimistic.set(key, { block: block.hash, producer: producer.publicKey, inclusion: encodeInclusion(makeInclusion(block, i)) });
     });
-    const batch = { producer: producer.publicKey, block: block.hash, txids: block.txids };
+    const batch: OptimisticBatch = {
+      producer: producer.publicKey, block: block.hash, txids: block.txids,
+      signed: { header: encodeBlockHeader(block.header), seal: (block.seal as { readonly signature: Uint8Array }).signature, txids: block.txids },
+    };
     for (const listener of this.#listeners) listener(batch);
     return block.hash;
   }

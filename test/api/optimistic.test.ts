@@ -9,7 +9,7 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { ApiClient, verifyOptimistic, type TxStatusJson } from "../../src/api/client.js";
+import { ApiClient, verifyOptimistic, verifyOptimisticBatch, type TxStatusJson } from "../../src/api/client.js";
 import { HEADER_BYTES } from "../../src/ledger/block.js";
 import { codeOf } from "../support/errors.js";
 import { CLOSE_SLOW_CONSUMER, STREAM_PATH } from "../../src/api/server.js";
@@ -126,7 +126,25 @@ describe("optimistic confirmations on the client API", () => {
     await watcher.sync();
     const frames = watcher.of(FRAME_OPTIMISTIC).map(decodeOptimistic);
     assert.equal(frames.length, 1);
-    assert.deepEqual(frames[0], { producer: producer.publicKey, block: Uint8Array.from(Buffer.from(block, "hex")), txids: tx.txid });
+    const frame = frames[0]!;
+    assert.deepEqual({ ...frame, signed: undefined }, { producer: producer.publicKey, block: Uint8Array.from(Buffer.from(block, "hex")), txids: tx.txid, signed: undefined });
+    // The frame's signed block proves the confirmed txid to a stream client, against the league.
+    verifyOptimisticBatch(frame, [producer.publicKey]);
+    const signed = frame.signed!;
+    const flipped = (bytes: Uint8Array, at: number) => {
+      const copy = Uint8Array.from(bytes);
+      copy[at]! ^= 1;
+      return copy;
+    };
+    for (const [what, forged] of [
+      ["no signed block", { ...frame, signed: undefined }],
+      ["a changed header", { ...frame, signed: { ...signed, header: flipped(signed.header, 50) } }],
+      ["a changed seal", { ...frame, signed: { ...signed, seal: flipped(signed.seal, 5) } }],
+      ["another block txid", { ...frame, signed: { ...signed, txids: flipped(signed.txids, 0) } }],
+      ["a confirmed txid outside the block", { ...frame, txids: flipped(frame.txids, 3) }],
+      ["another producer", { ...frame, producer: net.accounts[3]!.publicKey }],
+    ] as const) assert.equal(codeOf(() => verifyOptimisticBatch(forged)), "API_BAD_PROOF", what);
+    assert.equal(codeOf(() => verifyOptimisticBatch(frame, [net.accounts[3]!.publicKey])), "API_BAD_PROOF", "a producer outside the league");
 
     const committed = shard.solo.commitNextBlock();
     assert.ok(committed !== undefined);

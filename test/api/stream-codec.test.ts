@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { HEADER_BYTES } from "../../src/ledger/block.js";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { IosError } from "../../src/errors.js";
@@ -109,6 +110,23 @@ describe("stream codec", () => {
       assert.throws(() => decodeOptimistic(recounted), (e) => code(e) === "STREAM_BAD_FRAME", `count ${count}`);
     }
     assert.throws(() => decodeOptimistic(encodeEvents({ height: 1, final: batch.txids, rejected: [] })), /not an OPTIMISTIC frame/);
+  });
+
+  it("optimistic batches with their signed block round-trip, and a cut or padded signed part is refused", () => {
+    const txids = new Uint8Array(randomBytes(32 * 5));
+    const batch: OptimisticBatch = {
+      producer: new Uint8Array(randomBytes(32)), block: new Uint8Array(randomBytes(32)), txids: txids.slice(32, 96),
+      signed: { header: new Uint8Array(randomBytes(HEADER_BYTES)), seal: new Uint8Array(randomBytes(64)), txids },
+    };
+    const frame = encodeOptimistic(batch);
+    assert.equal(frame.length, 1 + 32 + 32 + 4 + 64 + HEADER_BYTES + 64 + 4 + 32 * 5);
+    assert.deepEqual(decodeOptimistic(frame), batch);
+    const plain = encodeOptimistic({ ...batch, signed: undefined });
+    for (let length = plain.length + 1; length < frame.length; length++) {
+      assert.throws(() => decodeOptimistic(frame.subarray(0, length)), (e) => code(e) === "STREAM_BAD_FRAME", `cut to ${length} bytes`);
+    }
+    assert.throws(() => decodeOptimistic(Uint8Array.from([...frame, 0])), (e) => code(e) === "STREAM_BAD_FRAME", "a byte past the signed part");
+    assert.throws(() => encodeOptimistic({ ...batch, signed: { ...batch.signed!, seal: new Uint8Array(63) } }), (e) => code(e) === "STREAM_BAD_FRAME");
   });
 
   it("encodes only 32-byte producers and block hashes and whole txids", () => {

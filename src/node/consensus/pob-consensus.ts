@@ -45,7 +45,7 @@ import { PobValidator, type FinalOutcome } from "../../consensus/pob/finalizatio
 import type { Leagues } from "../../consensus/pob/leagues.js";
 import type { FinalProposal } from "../../consensus/pob/proposal.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
-import { BlockKind, blockHash, encodeBlock, makeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, blockHash, encodeBlock, encodeBlockHeader, makeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
@@ -445,7 +445,10 @@ export class PobShardConsensus implements ShardDriver {
 
   /** Every optimistic block this validator holds with a valid seal. */
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
-    const unsubscribe = this.node.onAnnouncement(({ hash, producer, txids }) => listener({ block: hash, producer, txids }));
+    const unsubscribe = this.node.onAnnouncement(({ hash, producer, txids, block }) => listener({
+      block: hash, producer, txids,
+      signed: { header: encodeBlockHeader(block.header), seal: (block.seal as { readonly signature: Uint8Array }).signature, txids: block.txids },
+    }));
     return () => void unsubscribe();
   }
 
