@@ -418,11 +418,12 @@ export class PobShardConsensus implements ShardDriver {
   #feedProducer(): void {
     const producer = this.node.producer;
     if (producer === undefined || this.#stopped) return;
+    // A producer behind the final chain would check against a stale state: what it verified waits
+    // in the mempool until the final heights it knows of are applied here (each commit feeds again).
+    if (!this.node.caughtUp) return;
     const refused: { entry: MempoolEntry; code: string }[] = [];
-    // A producer behind the final chain would confirm against a stale state: it refuses until caught up.
-    const caughtUp = this.node.caughtUp;
     for (const entry of this.#pipeline.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
-      const offer: { accepted: true } | { accepted: false; code: string } = caughtUp ? producer.offerVerified(entry.tx, entry.txid, entry.record) : { accepted: false, code: "POB_NOT_CAUGHT_UP" };
+      const offer = producer.offerVerified(entry.tx, entry.txid, entry.record);
       if (!offer.accepted) refused.push({ entry, code: offer.code });
     }
     this.#pipeline.refuse(refused);
@@ -521,6 +522,7 @@ export class PobShardConsensus implements ShardDriver {
         this.#relayed.delete(toHex(txid));
       }
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
+      if (this.node.producer !== undefined) this.#feedProducer();
     } catch (error) {
       this.#fail(error);
     }

@@ -1,0 +1,134 @@
+// Whole validators (src/sim/validator-cluster.ts) against a byzantine believable producer: an
+// attacker holding the producer's key injects optimistic blocks with forged signatures, or a
+// well-sealed and a bad-sealed copy of one block to different validators. After each run every
+// honest replica of the shard holds the same blocks and the same state commitment at every
+// height, the supply is conserved (fees aside), and a forgery is either caught — the producer
+// slashed on every replica at the same height, the forged transfer never final — or, when the
+// sample misses it, included identically everywhere. At p = 1 it is always caught.
+// CI runs BYZANTINE_SEEDS seeds per case; `WHOLE_NODE_SEEDS=N` adds N more. IOS_SIM_SEED replays one.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
+import { POB_MESSAGES } from "../../src/consensus/pob/protocol.js";
+import { buildOptimisticBlock } from "../../src/consensus/pob/optimistic.js";
+import { toHex } from "../../src/hex.js";
+import { HEADER_BYTES } from "../../src/ledger/block.js";
+import { genesisSupply, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
+import { Simulator, simSeed } from "../../src/sim/simulator.js";
+import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { SIM_WALL_ORIGIN_MS } from "../../src/sim/virtual-clock.js";
+
+const SHARDS = 2;
+const PER_SHARD = 5;
+const ACCOUNTS = 32;
+const AMOUNT = 1_000_000n;
+const FEE = 10n;
+const BYZANTINE_SEEDS = 2;
+const ATTACKER = "ee".repeat(32);
+
+function policy(samplingProbability: number): ShardingPolicy {
+  return { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
+}
+
+interface Scenario {
+  readonly seed: string;
+  readonly p: number;
+  /** Forged transfers in the injected block (0: a seal split of one valid block instead). */
+  readonly forged: number;
+}
+
+async function run({ seed, p, forged }: Scenario) {
+  const sim = new Simulator({ seed: simSeed(seed), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
+  const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node-byzantine", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: policy(p) });
+  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
+  const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
+  const producerKey = validators.find((v) => toHex(v.publicKey) === toHex(cluster.context.leagues(0).believable[0]!))!;
+  const producer = toHex(producerKey.publicKey);
+  const members = cluster.members(0).filter((id) => id !== producer);
+  const payers = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === 0);
+  const transfer = (k: number, forge: boolean) => {
+    const payer = payers[k]!;
+    const { transaction, txid } = signTransaction({
+      kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }],
+      outputs: [{ owner: payers[(k + 1) % payers.length]!.publicKey, amount: AMOUNT - FEE }],
+    }, [payer]);
+    const bytes = encodeTransaction(transaction);
+    if (forge) bytes[bytes.length - 1]! ^= 0x01;
+    return { bytes, txid: toHex(txid) };
+  };
+  const valid = transfer(0, false);
+  const forgeries = Array.from({ length: forged }, (_, k) => transfer(k + 1, true));
+  const honest = transfer(forged + 1, false);
+
+  // The attacker holds the producer's key and speaks the real peer protocol from its own node.
+  sim.addNode(ATTACKER, ({ transport, clock }) => {
+    const channel = transport.open({ protocol: "consensus", shard: 0, epoch: 0 });
+    clock.setTimer(600, () => {
+      const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 1_000, prevHash: new Uint8Array(32), timestamp: SIM_WALL_ORIGIN_MS + clock.now() }, [valid.bytes, ...forgeries.map((f) => f.bytes)], producerKey);
+      const badSeal = Uint8Array.from(bytes);
+      badSeal[HEADER_BYTES + 7]! ^= 0x01;
+      // A forgery goes to everyone; a seal split sends the good copy to half the validators only.
+      members.forEach((id, i) => channel.send(id, POB_MESSAGES.OPTIMISTIC_BLOCK, forged > 0 || i % 2 === 0 ? bytes : badSeal));
+    });
+    return channel;
+  });
+  sim.schedule(900, "an honest client", () => void cluster.submit(0, [honest.bytes], members[0]));
+  const statusOn = (id: string, txid: string) => cluster.node(id)?.driver.status(Buffer.from(txid, "hex")).state ?? "unknown";
+  const settledEverywhere = (txid: string) => cluster.members(0).every((id) => ["final", "rejected"].includes(statusOn(id, txid)));
+  const done = await cluster.advance(15_000, () => settledEverywhere(valid.txid) && settledEverywhere(honest.txid) && forgeries.every((f) => settledEverywhere(f.txid)));
+  assert.ok(done, `${seed}: every transfer settled on every validator of the shard`);
+  assert.deepEqual(cluster.failures, [], "no driver failed (no replica diverged)");
+  await cluster.advance(1_000);
+
+  // Agreement: the same blocks and state commitments at every height every replica reached.
+  const replicas = cluster.replicas(0);
+  const chains = replicas.map((node) => ValidatorCluster.blocksOf(node));
+  const lowest = Math.min(...chains.map((chain) => chain.length));
+  assert.ok(lowest > 0);
+  for (let h = 0; h < lowest; h++) assert.ok(chains.every((chain) => toHex(chain[h]!) === toHex(chains[0]![h]!)), `${seed}: block ${h + 1} agrees`);
+  const tips = new Set(replicas.filter((node) => node.state.tip.height === lowest).map((node) => toHex((node.driver as PobShardConsensus).node.validator.tip)));
+  assert.equal(tips.size, 1, `${seed}: one state commitment at height ${lowest}`);
+
+  const states = (txid: string) => new Set(cluster.members(0).map((id) => statusOn(id, txid)));
+  assert.deepEqual([...states(valid.txid)], ["final"], "the valid transfer in the injected block is final everywhere");
+  assert.deepEqual([...states(honest.txid)], ["final"], "honest load goes on");
+  const slashed = replicas.map((node) => !(node.driver as PobShardConsensus).node.validator.leagues.isBelievable(producerKey.publicKey));
+  assert.equal(new Set(slashed).size, 1, `${seed}: every replica slashed the producer, or none did`);
+  const caught = slashed[0]!;
+  for (const f of forgeries) assert.equal(states(f.txid).size, 1, `${seed}: forgery ${f.txid.slice(0, 8)} settled alike everywhere`);
+  if (caught) {
+    assert.ok(forged > 0, "a seal split is no offence");
+    assert.ok(forgeries.every((f) => [...states(f.txid)][0] === "rejected"), `${seed}: once caught, every forgery of the block is excluded`);
+  }
+  if (p === 1 && forged > 0) assert.ok(caught, `${seed}: at p = 1 every forgery is caught`);
+  const final = [valid, honest, ...forgeries].filter((t) => [...states(t.txid)][0] === "final").length;
+  let supply = 0n;
+  for (let shard = 0; shard < SHARDS; shard++) supply += cluster.replicas(shard)[0]!.state.supply;
+  assert.equal(supply, genesisSupply(genesis) - FEE * BigInt(final), `${seed}: supply is conserved, fees aside`);
+  await cluster.stop();
+  return { caught };
+}
+
+const extra = Number(process.env["WHOLE_NODE_SEEDS"] ?? 0);
+const seeds = (name: string) => (process.env["IOS_SIM_SEED"] !== undefined ? [name] : Array.from({ length: BYZANTINE_SEEDS + extra }, (_, i) => `${name}-${i + 1}`));
+
+describe("whole validators against a byzantine producer", () => {
+  for (const seed of seeds("byzantine-forgery-p1")) {
+    it(`${seed}: a block with 2 forged signatures at p = 1 is caught, its producer slashed everywhere, the shard agrees`, async () => {
+      await run({ seed, p: 1, forged: 2 });
+    });
+  }
+  for (const seed of seeds("byzantine-forgery-p01")) {
+    it(`${seed}: a block with 3 forged signatures at p = 0.1 ends identically on every replica, caught or not`, async () => {
+      await run({ seed, p: 0.1, forged: 3 });
+    });
+  }
+  for (const seed of seeds("byzantine-seal-split")) {
+    it(`${seed}: a good copy to half the shard and a bad-sealed one to the rest: one outcome everywhere`, async () => {
+      await run({ seed, p: 0.1, forged: 0 });
+    });
+  }
+});
