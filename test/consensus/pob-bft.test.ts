@@ -373,6 +373,9 @@ describe("pob over BFT in the simulator", () => {
       const verdicts = r.outcomes.flatMap((o) => o.blocks).filter((b) => hashes.includes(hex(b.hash)));
       assert.deepEqual(verdicts.map((b) => b.rejected), ["POB_BLOCK_BAD_TIMESTAMP", "POB_BLOCK_BAD_TIMESTAMP"]);
       assert.ok(!s.includedBy(r).has(hex(future.txid)) && !s.includedBy(r).has(hex(stale.txid)));
+      // Their transactions are answered, not left pending: excluded with the block's code.
+      const excluded = r.outcomes.flatMap((o) => o.excluded).filter((e) => [future.txid, stale.txid].some((t) => hex(t) === hex(e.txid)));
+      assert.deepEqual(excluded.map((e) => e.code), ["POB_BLOCK_BAD_TIMESTAMP", "POB_BLOCK_BAD_TIMESTAMP"]);
     }
   });
 

@@ -14,7 +14,8 @@
  *     1. context: the body is available, decodes strictly, is of this shard and epoch, its
  *        timestamp lies within [proposal − MAX_OPTIMISTIC_AGE_MS, proposal + MAX_CLOCK_SKEW_MS],
  *        it was not ordered before, its producer is believable now (not slashed) and its seal verifies;
- *        otherwise the whole block is rejected with its code;
+ *        otherwise the whole block is rejected with its code, and (but for a duplicate) each of its
+ *        transactions excluded with that code;
  *     2. stateless checks of each transaction (structure, shard) and assignment to the producer;
  *     3. sampling (sampling.ts): each transaction's signatures are re-verified with probability
  *        p from the final randomness (randomness.ts), which exists only after the producer signed;
@@ -487,15 +488,22 @@ export class PobValidator {
       return this.rejectBlock(hash, "POB_BLOCK_MALFORMED", work);
     }
     const producer = block.header.producer;
-    if (block.header.shard !== shard || block.header.epoch !== work.leagues.epoch) return this.rejectBlock(hash, "POB_BLOCK_WRONG_CONTEXT", work, producer);
-    const { timestamp } = block.header;
-    if (timestamp > proposalTime + MAX_CLOCK_SKEW_MS || timestamp < proposalTime - MAX_OPTIMISTIC_AGE_MS) return this.rejectBlock(hash, "POB_BLOCK_BAD_TIMESTAMP", work, producer);
     const key = toHex(hash);
+    // A duplicate's transactions were settled where the block was first ordered.
     if (this.ordered.has(key) || work.orderedNow.has(key)) return this.rejectBlock(hash, "POB_BLOCK_DUPLICATE", work, producer);
-    if (this.isExcluded(producer, work)) return this.rejectBlock(hash, "POB_PRODUCER_SLASHED", work, producer);
-    if (!work.leagues.isBelievable(producer)) return this.rejectBlock(hash, "POB_NOT_BELIEVABLE", work, producer);
+    // Any other rejection of a decodable block settles its transactions as excluded with the
+    // block's code, so their producer's reservations are released and every validator answers them.
+    const reject = (code: PobErrorCode): undefined => {
+      for (let i = 0; i < block.header.txCount; i++) work.excluded.push({ txid: block.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code, block: hash });
+      return this.rejectBlock(hash, code, work, producer);
+    };
+    if (block.header.shard !== shard || block.header.epoch !== work.leagues.epoch) return reject("POB_BLOCK_WRONG_CONTEXT");
+    const { timestamp } = block.header;
+    if (timestamp > proposalTime + MAX_CLOCK_SKEW_MS || timestamp < proposalTime - MAX_OPTIMISTIC_AGE_MS) return reject("POB_BLOCK_BAD_TIMESTAMP");
+    if (this.isExcluded(producer, work)) return reject("POB_PRODUCER_SLASHED");
+    if (!work.leagues.isBelievable(producer)) return reject("POB_NOT_BELIEVABLE");
     work.verified += 1;
-    if (!this.verifier.verify(block.seal.signature, hash, producer)) return this.rejectBlock(hash, "POB_BAD_SEAL", work, producer);
+    if (!this.verifier.verify(block.seal.signature, hash, producer)) return reject("POB_BAD_SEAL");
     work.orderedNow.set(key, timestamp);
 
     const checked = validateStateless(block.body, shard, shardCount);
