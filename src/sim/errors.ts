@@ -17,7 +17,9 @@ export type SimErrorCode =
   /** An invariant registered with `addInvariant` returned false or threw. */
   | "SIM_INVARIANT_VIOLATED"
   /** `run`/`runUntil` called while the simulator is already running (from inside an event). */
-  | "SIM_REENTRANT_RUN";
+  | "SIM_REENTRANT_RUN"
+  /** A cluster submission got no answer within the virtual time allowed. */
+  | "SIM_TIMEOUT";
 
 /** Detail of SIM_EVENT_FAILED and SIM_INVARIANT_VIOLATED: what a replay needs to reach the failure. */
 export interface SimFailureDetail extends Record<string, unknown> {

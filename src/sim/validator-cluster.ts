@@ -16,11 +16,11 @@
  * `restart`), `advance(...)` runs, and the checks read every replica (`replicas`, `blocksOf`).
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { SubmitResult } from "../api/interface.js";
+import type { SubmitResult, TxStatus } from "../api/interface.js";
 import { MemoryFinalityLog, type FinalityLog } from "../consensus/bft/log.js";
 import { genesisEpochContext } from "../epoch/context.js";
 import type { EpochContext } from "../epoch/interface.js";
-import { check } from "../errors.js";
+import { IosError, check } from "../errors.js";
 import { toHex } from "../hex.js";
 import type { Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
@@ -152,6 +152,22 @@ export class ValidatorCluster {
   submit(shard: number, transactions: readonly Uint8Array[], via?: PeerId): Promise<readonly SubmitResult[]> | undefined {
     const node = via === undefined ? this.replicas(shard)[0] : this.node(via);
     return node?.driver.submit(transactions);
+  }
+
+  /**
+   * Submits as `submit` does and runs virtual time until the answers come (the pool verifies
+   * inside it), at most `withinMs`; throws SIM_TIMEOUT when they do not.
+   */
+  async submitAndWait(shard: number, transactions: readonly Uint8Array[], via?: PeerId, withinMs = 2_000): Promise<readonly SubmitResult[]> {
+    let answers: readonly SubmitResult[] | undefined;
+    void this.submit(shard, transactions, via)?.then((results) => (answers = results));
+    if (!(await this.advance(withinMs, () => answers !== undefined))) throw new IosError<SimErrorCode>("SIM_TIMEOUT", `no answer to ${transactions.length} transaction(s) within ${withinMs} ms`);
+    return answers!;
+  }
+
+  /** The status `id` answers for `txid`, or undefined while it does not run. */
+  status(id: PeerId, txid: Uint8Array | string): TxStatus | undefined {
+    return this.node(id)?.driver.status(typeof txid === "string" ? Buffer.from(txid, "hex") : txid);
   }
 
   /** Runs the simulation for `ms` of virtual time, or until `done` holds; true if `done` held. */

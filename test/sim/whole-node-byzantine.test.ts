@@ -13,12 +13,13 @@ import { POB_MESSAGES } from "../../src/consensus/pob/protocol.js";
 import { buildOptimisticBlock } from "../../src/consensus/pob/optimistic.js";
 import { toHex } from "../../src/hex.js";
 import { HEADER_BYTES } from "../../src/ledger/block.js";
-import { genesisSupply, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { genesisSupply } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
-import { Simulator, simSeed } from "../../src/sim/simulator.js";
+import { simSeed } from "../../src/sim/simulator.js";
 import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { pobCluster } from "./pob-cluster.js";
 import { SIM_WALL_ORIGIN_MS } from "../../src/sim/virtual-clock.js";
 
 const SHARDS = 2;
@@ -41,10 +42,9 @@ interface Scenario {
 }
 
 async function run({ seed, p, forged }: Scenario) {
-  const sim = new Simulator({ seed: simSeed(seed), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
-  const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node-byzantine", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: policy(p) });
-  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
-  const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
+  const { sim, genesis, accounts, validators, cluster, positions } = pobCluster({
+    seed: simSeed(seed), genesisSeed: "whole-node-byzantine", policy: policy(p), shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT,
+  });
   const producerKey = validators.find((v) => toHex(v.publicKey) === toHex(cluster.context.leagues(0).believable[0]!))!;
   const producer = toHex(producerKey.publicKey);
   const members = cluster.members(0).filter((id) => id !== producer);
@@ -76,7 +76,7 @@ async function run({ seed, p, forged }: Scenario) {
     return channel;
   });
   sim.schedule(900, "an honest client", () => void cluster.submit(0, [honest.bytes], members[0]));
-  const statusOn = (id: string, txid: string) => cluster.node(id)?.driver.status(Buffer.from(txid, "hex")).state ?? "unknown";
+  const statusOn = (id: string, txid: string) => cluster.status(id, txid)?.state ?? "unknown";
   const settledEverywhere = (txid: string) => cluster.members(0).every((id) => ["final", "rejected"].includes(statusOn(id, txid)));
   const done = await cluster.advance(15_000, () => settledEverywhere(valid.txid) && settledEverywhere(honest.txid) && forgeries.every((f) => settledEverywhere(f.txid)));
   assert.ok(done, `${seed}: every transfer settled on every validator of the shard`);

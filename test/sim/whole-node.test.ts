@@ -9,12 +9,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { toHex } from "../../src/hex.js";
-import { genesisSupply, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { genesisSupply } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
-import { Simulator, simSeed } from "../../src/sim/simulator.js";
+import { simSeed } from "../../src/sim/simulator.js";
 import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { pobCluster } from "./pob-cluster.js";
 import { RELAY_ANSWER_MS, TX_RELAY } from "../../src/node/consensus/pob-consensus.js";
 
 const SHARDS = 2;
@@ -30,6 +31,11 @@ const POLICY: ShardingPolicy = {
   optimisticIntervalMs: 50,
   maxOptimisticBlockTxs: 256,
 };
+
+/** 2 shards × 5 PoB validators of the test genesis: what every test of this file starts from. */
+function cluster5x2(seed: string | number) {
+  return pobCluster({ seed, genesisSeed: "whole-node", policy: POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT });
+}
 
 interface Transfer {
   readonly shard: number;
@@ -82,14 +88,8 @@ interface RunResult {
 }
 
 async function run(seed: string | number): Promise<RunResult> {
-  const sim = new Simulator({
-    seed,
-    defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 }, loss: 0, duplication: 0, reorder: { probability: 0, maxExtraMs: 0 } },
-  });
-  const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: POLICY });
-  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
+  const { sim, genesis, accounts, cluster, positions } = cluster5x2(seed);
   const genesisId = cluster.context.chain;
-  const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
   const rounds = planTransfers(accounts, genesisId, positions);
   const all = rounds.flat();
 
@@ -175,10 +175,7 @@ describe("whole validators in the simulator", () => {
 
 describe("a believable validator restarted behind the final chain", () => {
   it("confirms no re-spend of outputs the final chain spent, refuses until caught up, then finalizes fresh spends", async () => {
-    const sim = new Simulator({ seed: simSeed("whole-node-stale-producer"), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
-    const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: POLICY });
-    const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
-    const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
+    const { sim, accounts, cluster, positions } = cluster5x2(simSeed("whole-node-stale-producer"));
     const [first, second] = planTransfers(accounts, cluster.context.chain, positions).map((round) => round.filter((t) => t.shard === 0));
     const producer = toHex(cluster.context.leagues(0).believable[0]!);
     // Each shard-0 account spends its genesis output again, to itself: valid against genesis only.
@@ -188,14 +185,8 @@ describe("a believable validator restarted behind the final chain", () => {
       }, [payer]);
       return { bytes: encodeTransaction(transaction), txid: toHex(txid) };
     });
-    /** A submission's answers, advancing virtual time until they come (the pool verifies in it). */
-    const submitted = async (transfers: readonly { bytes: Uint8Array }[]): Promise<readonly { outcome: string }[]> => {
-      let results: readonly { outcome: string }[] | undefined;
-      void cluster.submit(0, transfers.map((t) => t.bytes), producer)!.then((answer) => (results = answer));
-      assert.ok(await cluster.advance(2_000, () => results !== undefined), "the producer answered the submission");
-      return results!;
-    };
-    const statusOn = (id: string, txid: string) => cluster.node(id)?.driver.status(Buffer.from(txid, "hex"));
+    const submitted = (transfers: readonly { bytes: Uint8Array }[]) => cluster.submitAndWait(0, transfers.map((t) => t.bytes), producer);
+    const statusOn = (id: string, txid: string) => cluster.status(id, txid);
     const finalEverywhere = (transfers: readonly { txid: string }[]) => cluster.replicas(0).length === PER_SHARD && transfers.every((t) => cluster.members(0).every((id) => statusOn(id, t.txid)?.state === "final"));
 
     sim.schedule(600, "first round, through the producer", () => void cluster.submit(0, first!.map((t) => t.bytes), producer));
@@ -246,10 +237,7 @@ describe("a believable validator restarted behind the final chain", () => {
 
 describe("relayed submissions", () => {
   it("a non-assignee answers bad transactions with codes, and every relayed one resolves: refused, final or RELAY_UNANSWERED", async () => {
-    const sim = new Simulator({ seed: simSeed("whole-node-relays"), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
-    const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: POLICY });
-    const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
-    const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
+    const { accounts, cluster, positions } = cluster5x2(simSeed("whole-node-relays"));
     const producer = toHex(cluster.context.leagues(0).believable[0]!);
     const [relayer, other] = cluster.members(0).filter((id) => id !== producer);
     const payers = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === 0);
@@ -260,13 +248,8 @@ describe("relayed submissions", () => {
       }, [payer]);
       return { bytes: encodeTransaction(transaction), txid: toHex(txid) };
     };
-    const submitTo = async (via: string, txs: readonly { bytes: Uint8Array }[]) => {
-      let results: readonly { outcome: string; code?: string }[] | undefined;
-      void cluster.submit(0, txs.map((t) => t.bytes), via)!.then((answer) => (results = answer));
-      assert.ok(await cluster.advance(2_000, () => results !== undefined), "answered");
-      return results!;
-    };
-    const statusOn = (id: string, txid: string) => cluster.node(id)!.driver.status(Buffer.from(txid, "hex"));
+    const submitTo = (via: string, txs: readonly { bytes: Uint8Array }[]) => cluster.submitAndWait(0, txs.map((t) => t.bytes), via);
+    const statusOn = (id: string, txid: string) => cluster.status(id, txid)!;
     await cluster.advance(600);
 
     // Checked before the relay: a forged signature and another shard's spend get their codes, never "accepted".
@@ -300,10 +283,7 @@ describe("relayed submissions", () => {
 
 describe("whole validators against a byzantine relay", () => {
   it("a relay with broken framing is logged and counted against its sender, and the shard keeps finalizing", async () => {
-    const sim = new Simulator({ seed: simSeed("whole-node-relay"), defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
-    const { genesis, accounts, validators } = makeTestGenesis({ seed: "whole-node", shardCount: SHARDS, accounts: ACCOUNTS, amount: AMOUNT, validators: SHARDS * PER_SHARD, stake: 10_000n, pob: POLICY });
-    const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
-    const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
+    const { sim, accounts, cluster, positions } = cluster5x2(simSeed("whole-node-relay"));
     const [round] = planTransfers(accounts, cluster.context.chain, positions);
     const producer = toHex(cluster.context.leagues(0).believable[0]!);
     const relay = cluster.members(0).find((id) => id !== producer)!;
