@@ -208,7 +208,7 @@ class TestShard {
     hashes.push(...(options.after ?? []));
     const validator = this.replicas[0]!.validator!;
     const height = validator.height + 1;
-    const decided = { timestamp: this.timestamp, shares: [], stateCommitment: new Uint8Array(32) };
+    const decided = { timestamp: this.timestamp, suspend: [], resume: [], shares: [], stateCommitment: new Uint8Array(32) };
     const proposal: FinalProposal = leagues.mode === "two-league"
       ? { mode: "two-league", epoch: leagues.epoch, height, prevHash: validator.previousProposal, proposer: leagues.normal[height % leagues.normal.length]!, blocks: hashes, transactions: [], ...decided }
       : { mode: "one-league", epoch: leagues.epoch, height, prevHash: validator.previousProposal, proposer: leagues.normal[height % leagues.normal.length]!, blocks: [], transactions: this.mempool.splice(0), ...decided };

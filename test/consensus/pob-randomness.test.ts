@@ -16,7 +16,7 @@ const KEYS = MEMBERS.map((m) => m.publicKey);
 
 function twoLeague(coreHash: Uint8Array, members: readonly number[]): FinalProposal {
   return {
-    mode: "two-league", epoch: 0, height: 1, timestamp: 0, prevHash: new Uint8Array(32), proposer: KEYS[0]!, blocks: [new Uint8Array(32).fill(1)], transactions: [],
+    mode: "two-league", epoch: 0, height: 1, timestamp: 0, prevHash: new Uint8Array(32), proposer: KEYS[0]!, blocks: [new Uint8Array(32).fill(1)], transactions: [], suspend: [], resume: [],
     shares: members.map((m) => makeSeedShare(MEMBERS[m]!.secretKey, m, CHAIN, coreHash)), stateCommitment: new Uint8Array(32),
   };
 }

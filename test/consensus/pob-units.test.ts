@@ -177,6 +177,27 @@ describe("pob leagues", () => {
     assert.equal(small.mode, "one-league");
   });
 
+  it("suspends a seat and gives it back in its draw order; a slashed validator never returns", () => {
+    const accounts = ledgerOf(KEYS.slice(0, 10).map(() => 1000n));
+    const members = KEYS.slice(0, 10);
+    const drawn = drawLeagues({ epoch: 1, seed: seed(7), members, accounts, policy });
+    const [a, b, c] = drawn.believable;
+    const down = drawn.suspend(b!);
+    assert.deepEqual(down.believable.map(hex), [a!, c!].map(hex));
+    assert.deepEqual(down.suspended.map(hex), [hex(b!)]);
+    assert.ok(down.isSuspended(b!) && !down.isBelievable(b!) && down.normal.some((k) => hex(k) === hex(b!)));
+    assert.deepEqual(down.resume(b!).believable.map(hex), drawn.believable.map(hex), "back in its seat");
+    const fallback = down.suspend(a!);
+    assert.equal(fallback.mode, "one-league", "below the minimum of 2");
+    assert.deepEqual(fallback.suspended.map(hex), [a!, b!].map(hex).sort((x, y) => drawn.believable.map(hex).indexOf(x) - drawn.believable.map(hex).indexOf(y)));
+    assert.equal(fallback.resume(a!).mode, "two-league");
+    const slashed = down.withoutValidator(b!);
+    assert.equal(slashed.isSuspended(b!), false);
+    assert.equal(slashed.resume(b!), slashed, "a slashed validator has no seat to take back");
+    assert.equal(drawn.suspend(drawn.normal[0]!), drawn, "only a seat is suspended");
+    assert.equal(drawn.resume(a!), drawn, "only a suspended seat resumes");
+  });
+
   it("rejects bad input with codes", () => {
     const accounts = ledgerOf([1n]);
     assert.equal(code(() => drawLeagues({ epoch: 0, seed: new Uint8Array(31), members: [KEYS[0]!], accounts, policy })), "POB_BAD_SEED");
@@ -412,7 +433,7 @@ describe("pob evidence", () => {
 });
 
 describe("pob proposal codec", () => {
-  const base = { epoch: 4, height: 9, timestamp: 1_700_000_000_000, prevHash: new Uint8Array(32).fill(7), proposer: KEYS[0]! };
+  const base = { epoch: 4, height: 9, timestamp: 1_700_000_000_000, prevHash: new Uint8Array(32).fill(7), proposer: KEYS[0]!, suspend: [], resume: [] };
   it("round-trips both modes and rejects malformed encodings", () => {
     const shares = [{ member: 0, proof: new Uint8Array(80).fill(3) }, { member: 2, proof: new Uint8Array(80).fill(4) }];
     const two: FinalProposal = { ...base, mode: "two-league", blocks: [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)], transactions: [], shares, stateCommitment: new Uint8Array(32).fill(9) };
@@ -422,6 +443,9 @@ describe("pob proposal codec", () => {
     assert.deepEqual(decodeProposal(encodeProposal(one)), one);
     // The core excludes the shares and the commitment: they are fixed after it.
     const bare: FinalProposal = { ...two, shares: [], stateCommitment: new Uint8Array(32) };
+    const withChanges: FinalProposal = { ...two, suspend: [KEYS[1]!], resume: [KEYS[2]!, KEYS[3]!] };
+    assert.deepEqual(decodeProposal(encodeProposal(withChanges)), withChanges);
+    assert.notDeepEqual(proposalCoreHash(withChanges), proposalCoreHash(two), "suspensions belong to the core");
     assert.deepEqual(proposalCoreHash(two), proposalCoreHash(bare));
     assert.notDeepEqual(proposalCoreHash(two), proposalCoreHash({ ...two, blocks: two.blocks.slice(1) }));
     const bytes = encodeProposal(two);

@@ -16,7 +16,8 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import { simSeed } from "../../src/sim/simulator.js";
 import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { pobCluster } from "./pob-cluster.js";
-import { RELAY_ANSWER_MS, TX_RELAY } from "../../src/node/consensus/pob-consensus.js";
+import { RELAY_ANSWER_MS, TX_RELAY, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
+import { SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
 
 const SHARDS = 2;
 const PER_SHARD = 5;
@@ -228,6 +229,38 @@ describe("a believable validator restarted behind the final chain", () => {
       assert.equal(status.state, "rejected", `re-spend ${t.txid.slice(0, 8)} is answered with a code by the producer`);
       assert.ok(["POB_NOT_CAUGHT_UP", "MISSING_INPUT"].includes((status as { code: string }).code), (status as { code: string }).code);
     }
+    const chains = cluster.replicas(0).map((node) => ValidatorCluster.blocksOf(node));
+    const lowest = Math.min(...chains.map((chain) => chain.length));
+    for (let h = 0; h < lowest; h++) assert.ok(chains.every((chain) => toHex(chain[h]!) === toHex(chains[0]![h]!)), `block ${h + 1} agrees`);
+    await cluster.stop();
+  });
+});
+
+describe("a believable validator down (white paper §7.2, temporary downtime)", () => {
+  it("its seat is suspended, the shard falls back to one league and keeps finalizing, then it catches up and takes its seat back", async () => {
+    const { accounts, cluster, positions } = cluster5x2(simSeed("whole-node-downtime"));
+    const [first, second] = planTransfers(accounts, cluster.context.chain, positions).map((round) => round.filter((t) => t.shard === 0));
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    const via = cluster.members(0).find((id) => id !== producer)!;
+    const modes = () => new Set(cluster.replicas(0).map((node) => (node.driver as PobShardConsensus).leagues.mode));
+    const finalEverywhere = (transfers: readonly { txid: string }[]) => transfers.every((t) => cluster.replicas(0).every((node) => node.driver.status(Buffer.from(t.txid, "hex")).state === "final"));
+    await cluster.advance(600);
+    cluster.crash(producer);
+    assert.ok(await cluster.advance(SUSPEND_AFTER_MS + 3_000, () => modes().size === 1 && modes().has("one-league")), "the normal league suspended the silent producer: one league");
+    const answers = await cluster.submitAndWait(0, first!.map((t) => t.bytes), via);
+    assert.ok(answers.every((a) => a.outcome === "accepted"), JSON.stringify(answers.filter((a) => a.outcome !== "accepted")));
+    assert.ok(await cluster.advance(5_000, () => finalEverywhere(first!)), "the shard finalizes without its producer");
+
+    cluster.restart(producer);
+    assert.ok(await cluster.advance(SUSPEND_AFTER_MS + 3_000, () => cluster.replicas(0).length === PER_SHARD && modes().size === 1 && modes().has("two-league")), "back and caught up, it retakes its seat on every replica");
+    assert.ok(cluster.replicas(0).every((node) => (node.driver as PobShardConsensus).leagues.isBelievable(Buffer.from(producer, "hex"))));
+    const seen = new Set<string>();
+    void cluster.submit(0, second!.map((t) => t.bytes), via);
+    assert.ok(await cluster.advance(5_000, () => {
+      for (const t of second!) if (cluster.status(via, t.txid)?.state === "optimistic") seen.add(t.txid);
+      return finalEverywhere(second!);
+    }), "two leagues again: the next round is final everywhere");
+    assert.ok(seen.size > 0, "and confirmed optimistically first");
     const chains = cluster.replicas(0).map((node) => ValidatorCluster.blocksOf(node));
     const lowest = Math.min(...chains.map((chain) => chain.length));
     for (let h = 0; h < lowest; h++) assert.ok(chains.every((chain) => toHex(chain[h]!) === toHex(chains[0]![h]!)), `block ${h + 1} agrees`);

@@ -29,6 +29,8 @@
  *        every kept transaction in final order, all or nothing per transaction: a double spend
  *        across two producers loses in final order.
  *   one-league (fallback): every signature of the leader's transactions is verified, then 5.
+ *   then the proposal's suspensions and resumptions change the believable seats (leagues.ts) for
+ *   the heights after it (§7.2 temporary downtime; possibly engaging or leaving the fallback).
  *   afterwards (at commit): producers of accepted blocks validated a block → their Servi is
  *   cleared and their reputation grows; every normal-league member verified a non-empty final
  *   block → Servi is issued (in one-league mode the proposing leader validated it → its Servi is
@@ -335,6 +337,9 @@ export class PobValidator {
     } else {
       this.applyOneLeague(core.transactions, work);
     }
+    // Seats change after the height's blocks: a producer found down still gets its last blocks ordered.
+    for (const key of core.suspend) work.leagues = work.leagues.suspend(key);
+    for (const key of core.resume) work.leagues = work.leagues.resume(key);
     const included = new Uint8Array(work.included.length * TXID_BYTES);
     work.included.forEach((txid, i) => included.set(txid, i * TXID_BYTES));
     const { utxo } = this.options;

@@ -42,8 +42,15 @@ export interface Leagues {
   readonly normal: readonly Uint8Array[];
   readonly policy: ShardingPolicy;
   isBelievable(publicKey: Uint8Array): boolean;
-  /** The leagues after `publicKey` was slashed: it moves to the normal league, the fallback is re-evaluated. */
+  /** Drawn believable validators the final chain suspended (down, §7.2 "temporary downtime"), in draw order. */
+  readonly suspended: readonly Uint8Array[];
+  isSuspended(publicKey: Uint8Array): boolean;
+  /** The leagues after `publicKey` was slashed: it moves to the normal league for good, the fallback is re-evaluated. */
   withoutValidator(publicKey: Uint8Array): Leagues;
+  /** A believable validator found down steps out until resumed (its seat kept); unchanged for any other key. */
+  suspend(publicKey: Uint8Array): Leagues;
+  /** A suspended, unslashed validator takes its seat back; unchanged for any other key. */
+  resume(publicKey: Uint8Array): Leagues;
 }
 
 export interface LeagueDrawInput {
@@ -64,40 +71,75 @@ function seatRandom(seed: Uint8Array, epoch: number, seat: number): bigint {
   return BigInt(`0x${Buffer.from(sha256(input)).toString("hex")}`);
 }
 
+/**
+ * The epoch's draw (believable seats in order, the normal league) and what the final chain did to
+ * it since: slashed validators are out for the epoch, suspended ones until resumed. The active
+ * league is the seats less both; below the policy's minimum the shard runs one league.
+ */
 class DrawnLeagues implements Leagues {
+  readonly mode: LeagueMode;
+  readonly believable: readonly Uint8Array[];
+  readonly normal: readonly Uint8Array[];
+  readonly suspended: readonly Uint8Array[];
   private readonly believableKeys: Set<string>;
 
   constructor(
     readonly epoch: number,
-    readonly mode: LeagueMode,
-    readonly believable: readonly Uint8Array[],
-    readonly normal: readonly Uint8Array[],
+    private readonly seats: readonly Uint8Array[],
+    private readonly drawnNormal: readonly Uint8Array[],
     readonly policy: ShardingPolicy,
+    private readonly slashed: ReadonlySet<string> = new Set(),
+    private readonly suspendedKeys: ReadonlySet<string> = new Set(),
   ) {
-    this.believableKeys = new Set(believable.map(toHex));
+    const active = seats.filter((v) => !slashed.has(toHex(v)) && !suspendedKeys.has(toHex(v)));
+    const stepped = seats.filter((v) => !active.includes(v));
+    this.suspended = seats.filter((v) => suspendedKeys.has(toHex(v)) && !slashed.has(toHex(v)));
+    if (active.length < policy.minBelievableSize) {
+      this.mode = "one-league";
+      this.believable = [];
+      this.normal = [...seats, ...drawnNormal].sort(byKey);
+    } else {
+      this.mode = "two-league";
+      this.believable = active;
+      this.normal = [...drawnNormal, ...stepped].sort(byKey);
+    }
+    this.believableKeys = new Set(this.believable.map(toHex));
   }
 
   isBelievable(publicKey: Uint8Array): boolean {
     return this.believableKeys.has(toHex(publicKey));
   }
 
+  isSuspended(publicKey: Uint8Array): boolean {
+    const key = toHex(publicKey);
+    return this.suspendedKeys.has(key) && !this.slashed.has(key);
+  }
+
+  private isSeat(publicKey: Uint8Array): boolean {
+    return this.seats.some((v) => Buffer.compare(v, publicKey) === 0);
+  }
+
   withoutValidator(publicKey: Uint8Array): Leagues {
-    if (!this.isBelievable(publicKey)) return this;
-    const removed = toHex(publicKey);
-    const believable = this.believable.filter((v) => toHex(v) !== removed);
-    return arrange(this.epoch, believable, [...this.normal, publicKey], this.policy);
+    const key = toHex(publicKey);
+    if (!this.isSeat(publicKey) || this.slashed.has(key)) return this;
+    return new DrawnLeagues(this.epoch, this.seats, this.drawnNormal, this.policy, new Set([...this.slashed, key]), this.suspendedKeys);
+  }
+
+  suspend(publicKey: Uint8Array): Leagues {
+    const key = toHex(publicKey);
+    if (!this.isSeat(publicKey) || this.slashed.has(key) || this.suspendedKeys.has(key)) return this;
+    return new DrawnLeagues(this.epoch, this.seats, this.drawnNormal, this.policy, this.slashed, new Set([...this.suspendedKeys, key]));
+  }
+
+  resume(publicKey: Uint8Array): Leagues {
+    if (!this.isSuspended(publicKey)) return this;
+    const key = toHex(publicKey);
+    return new DrawnLeagues(this.epoch, this.seats, this.drawnNormal, this.policy, this.slashed, new Set([...this.suspendedKeys].filter((k) => k !== key)));
   }
 }
 
 function byKey(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
-}
-
-function arrange(epoch: number, believable: readonly Uint8Array[], normal: readonly Uint8Array[], policy: ShardingPolicy): Leagues {
-  if (believable.length < policy.minBelievableSize) {
-    return new DrawnLeagues(epoch, "one-league", [], [...believable, ...normal].sort(byKey), policy);
-  }
-  return new DrawnLeagues(epoch, "two-league", believable, [...normal].sort(byKey), policy);
 }
 
 export function drawLeagues(input: LeagueDrawInput): Leagues {
@@ -132,5 +174,5 @@ export function drawLeagues(input: LeagueDrawInput): Leagues {
   }
   const chosen = new Set(believable.map(toHex));
   const normal = members.filter((m) => !chosen.has(toHex(m))).map((m) => Uint8Array.from(m));
-  return arrange(epoch, believable, normal, policy);
+  return new DrawnLeagues(epoch, believable, normal, policy);
 }

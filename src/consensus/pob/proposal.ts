@@ -18,6 +18,8 @@
  *          previous proposal hash [32] ‖ proposer key [32] ‖ u32 count ‖
  *            two-league: count × optimistic block hash [32]
  *            one-league: count × (u32 length ‖ encoded transaction)
+ *          u16 n ‖ n × key [32] (believable validators suspended after this height) ‖
+ *          u16 m ‖ m × key [32] (suspended ones resumed after it)
  *   then:  u16 share count ‖ share count × (u16 member index ‖ VRF proof [80]) ‖ state commitment [32]
  * Proposal hash = SHA-256(encoding); core hash = SHA-256(core).
  *
@@ -67,6 +69,13 @@ export interface ProposalCore {
   readonly blocks: readonly Uint8Array[];
   /** One-league: encoded transactions in final order. */
   readonly transactions: readonly Uint8Array[];
+  /**
+   * Believable validators the leader found down (no block or heartbeat for a while) and ones
+   * found back: they leave or retake their seat once this height is applied (white paper §7.2,
+   * temporary downtime). Empty when nothing changes.
+   */
+  readonly suspend: readonly Uint8Array[];
+  readonly resume: readonly Uint8Array[];
 }
 
 export interface FinalProposal extends ProposalCore {
@@ -102,7 +111,11 @@ export function encodeProposalCore(core: ProposalCore): Uint8Array {
     check<PobErrorCode>(payload.length <= MAX_BLOCK_BYTES, "POB_BAD_PROPOSAL", `${payload.length} bytes of transactions exceed MAX_BLOCK_BYTES`);
     count = transactions.length;
   }
-  return BinaryWriter.ofSize(FIXED.bytes + payload.length)
+  const { suspend, resume } = core;
+  for (const keys of [suspend, resume]) {
+    check<PobErrorCode>(keys.length <= MAX_LEAGUE && keys.every((k) => k.length === PUBLIC_KEY_BYTES), "POB_BAD_PROPOSAL", `suspensions and resumptions are at most ${MAX_LEAGUE} keys of ${PUBLIC_KEY_BYTES} bytes`);
+  }
+  const writer = BinaryWriter.ofSize(FIXED.bytes + payload.length + 4 + (suspend.length + resume.length) * PUBLIC_KEY_BYTES)
     .u8(PROPOSAL_VERSION)
     .u8(mode === "two-league" ? 0 : 1)
     .u32(epoch)
@@ -111,8 +124,19 @@ export function encodeProposalCore(core: ProposalCore): Uint8Array {
     .bytes(prevHash)
     .bytes(proposer)
     .u32(count)
-    .bytes(payload)
-    .finish();
+    .bytes(payload);
+  for (const keys of [suspend, resume]) {
+    writer.u16(keys.length);
+    for (const key of keys) writer.bytes(key);
+  }
+  return writer.finish();
+}
+
+function readKeys(reader: BinaryReader<PobErrorCode>, what: string): Uint8Array[] {
+  const count = reader.u16(`${what} count`);
+  check<PobErrorCode>(count <= MAX_LEAGUE, "POB_BAD_PROPOSAL", `${count} ${what} exceed MAX_LEAGUE = ${MAX_LEAGUE}`);
+  reader.need(count * PUBLIC_KEY_BYTES, what);
+  return Array.from({ length: count }, () => reader.bytes(PUBLIC_KEY_BYTES).slice());
 }
 
 export function encodeProposal(proposal: FinalProposal): Uint8Array {
@@ -160,12 +184,14 @@ export function decodeProposal(bytes: Uint8Array): FinalProposal {
     for (let i = 0; i < count; i++) reader.advance(reader.u32("transaction length"), "transaction");
     transactions = unpackTransactions(bytes.subarray(bodyStart, reader.at), PROPOSAL_CODES, count).map((tx) => Uint8Array.from(tx));
   }
+  const suspend = readKeys(reader, "suspensions");
+  const resume = readKeys(reader, "resumptions");
   const shareCount = reader.u16("share count");
   check<PobErrorCode>(shareCount <= MAX_LEAGUE, "POB_BAD_PROPOSAL", `${shareCount} shares exceed MAX_LEAGUE = ${MAX_LEAGUE}`);
   reader.expectRemaining(shareCount * SHARE.bytes + HASH_BYTES, `${shareCount} shares and the state commitment`);
   const shares = Array.from({ length: shareCount }, (): SeedShare => ({ member: reader.u16("member index"), proof: reader.bytes(VRF_PROOF_BYTES).slice() }));
   const stateCommitment = reader.bytes(HASH_BYTES).slice();
-  return { ...base, blocks, transactions, shares, stateCommitment };
+  return { ...base, blocks, transactions, suspend, resume, shares, stateCommitment };
 }
 
 export function proposalHash(encoded: Uint8Array): Uint8Array {

@@ -80,7 +80,20 @@ export const POB_MESSAGES = {
   SEED_SHARE: messageType("consensus", 0x15),
   /** A validator behind the final chain asks a normal-league member for records: FETCH_RECORDS layout, answered with FINAL_RECORD. */
   FETCH_RECORDS: messageType("consensus", 0x16),
+  /** A drawn believable validator, caught up, tells the normal league it is up (empty payload). */
+  PRODUCER_ALIVE: messageType("consensus", 0x17),
 } as const;
+
+/** How often a drawn believable validator says it is up: 10 optimistic intervals of the default policy. */
+export const HEARTBEAT_MS = 500;
+/**
+ * A believable validator neither sealing nor heard from for this long is proposed for suspension
+ * (white paper §7.2, temporary downtime): 6 heartbeats; a member agrees once it has not heard from
+ * it for half of it.
+ */
+export const SUSPEND_AFTER_MS = 3_000;
+/** A suspended validator heard from within this long is proposed for its seat back (a member agrees within twice it). */
+export const RESUME_SEEN_MS = 2 * HEARTBEAT_MS;
 
 const SEED_REQUEST = layout({ height: 8, view: 4, coreHash: HASH_BYTES });
 const SEED_SHARE = layout({ height: 8, view: 4, coreHash: HASH_BYTES, proof: VRF_PROOF_BYTES });
@@ -246,6 +259,9 @@ export class PobNode {
   /** Whether it heard a verified final record since it started (a restarted producer may be behind). */
   private heardFinal: boolean;
   private lastRecordFetchAt = -Infinity;
+  /** When each drawn believable validator was last heard from (a sealed block or PRODUCER_ALIVE), by hex key. */
+  private readonly lastSeen = new Map<string, number>();
+  private heartbeat: TimerHandle | undefined;
   private divergence: Divergence | undefined;
   /** Index (among the other members) of the last validator asked for missing bodies. */
   private bodySource = 0;
@@ -295,6 +311,8 @@ export class PobNode {
     deps.channel.on(POB_MESSAGES.SEED_REQUEST, (from, _type, payload) => this.answerShareRequest(from, payload));
     deps.channel.on(POB_MESSAGES.SEED_SHARE, (from, _type, payload) => this.receiveShare(from, payload));
     deps.channel.on(POB_MESSAGES.FETCH_RECORDS, (from, _type, payload) => this.answerRecords(from, payload));
+    deps.channel.on(POB_MESSAGES.PRODUCER_ALIVE, (from, _type, payload) => this.heardAlive(from, payload));
+    for (const seat of [...leagues.believable, ...leagues.suspended]) this.lastSeen.set(toHex(seat), deps.clock.now());
   }
 
   get leagues(): Leagues {
@@ -350,6 +368,31 @@ export class PobNode {
   start(): void {
     this.bft?.start();
     if (this.producing) this.scheduleProduction();
+    if (this.producer !== undefined) this.scheduleHeartbeat();
+  }
+
+  /** A drawn believable validator, caught up and not slashed, says it is up every HEARTBEAT_MS. */
+  private scheduleHeartbeat(): void {
+    this.heartbeat = this.deps.clock.setTimer(HEARTBEAT_MS, () => {
+      this.heartbeat = undefined;
+      if (this.closed) return;
+      const self = this.deps.keyPair.publicKey;
+      if (this.caughtUp && (this.leagues.isBelievable(self) || this.leagues.isSuspended(self))) {
+        this.deps.channel.broadcast(this.participants.map(this.deps.peerOf), POB_MESSAGES.PRODUCER_ALIVE, new Uint8Array(0));
+      }
+      this.scheduleHeartbeat();
+    });
+  }
+
+  private heardAlive(from: PeerId, payload: Uint8Array): void {
+    if (this.closed) return;
+    if (payload.length !== 0) throw new IosError<PobErrorCode>("POB_BAD_MESSAGE", "PRODUCER_ALIVE carries no payload");
+    if (this.lastSeen.has(from)) this.lastSeen.set(from, this.deps.clock.now());
+  }
+
+  /** Milliseconds since a drawn believable validator was last heard from. */
+  private silentFor(publicKey: Uint8Array): number {
+    return this.deps.clock.now() - (this.lastSeen.get(toHex(publicKey)) ?? -Infinity);
   }
 
   close(): void {
@@ -357,6 +400,7 @@ export class PobNode {
     this.bft?.close();
     if (this.timer !== undefined) this.deps.clock.cancelTimer(this.timer);
     if (this.bodyRetry !== undefined) this.deps.clock.cancelTimer(this.bodyRetry);
+    if (this.heartbeat !== undefined) this.deps.clock.cancelTimer(this.heartbeat);
     this.collecting?.done(undefined);
     this.releaseBlockWaiters();
   }
@@ -478,6 +522,7 @@ export class PobNode {
     }
     const bytes = Uint8Array.from(payload);
     const decoded = decodeBlock(bytes);
+    this.lastSeen.set(toHex(header.producer), this.deps.clock.now());
     if (!this.hold(envelope.hash, bytes, header, decoded)) return;
     this.announce(envelope.hash, decoded);
     this.applyReady();
@@ -501,7 +546,11 @@ export class PobNode {
     // A replica still waiting for bodies of an earlier final height cannot execute this one.
     if (this.validator.height !== height - 1) return undefined;
     const timestamp = Math.max(Math.floor(this.deps.clock.wallNow()), this.validator.previousTimestamp);
-    const base = { epoch: leagues.epoch, height, timestamp, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey };
+    const base = {
+      epoch: leagues.epoch, height, timestamp, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey,
+      suspend: leagues.believable.filter((key) => this.silentFor(key) > SUSPEND_AFTER_MS),
+      resume: leagues.suspended.filter((key) => this.silentFor(key) < RESUME_SEEN_MS),
+    };
     let core: ProposalCore;
     if (leagues.mode === "one-league") {
       const transactions: Uint8Array[] = [];
@@ -648,6 +697,10 @@ export class PobNode {
       // skew of ours (a re-proposed value was checked by the quorum that prepared it, maybe long ago).
       if (proposal.timestamp < this.validator.previousTimestamp) return false;
       if (proposedIn === view && Math.abs(proposal.timestamp - this.deps.clock.wallNow()) > MAX_CLOCK_SKEW_MS) return false;
+      // Seat changes this member can vouch for: silence for half the suspension delay, word within twice the resumption window.
+      const leagues = this.leagues;
+      if (!proposal.suspend.every((key) => leagues.isBelievable(key) && (proposedIn !== view || this.silentFor(key) >= SUSPEND_AFTER_MS / 2))) return false;
+      if (!proposal.resume.every((key) => leagues.isSuspended(key) && (proposedIn !== view || this.silentFor(key) <= 2 * RESUME_SEEN_MS))) return false;
       try {
         randomness = proposalRandomness(proposal, proposalCoreHash(proposal), this.participants, this.config.chainId, true);
       } catch (error) {
@@ -858,8 +911,16 @@ export class PobNode {
     }
     const leagues = this.leagues;
     if (this.producer !== undefined) {
-      if (leagues.isBelievable(this.deps.keyPair.publicKey)) this.producer.setLeague(leagues.believable);
-      else this.producing = false;
+      if (leagues.isBelievable(this.deps.keyPair.publicKey)) {
+        this.producer.setLeague(leagues.believable);
+        // Back from a suspension: production resumes (its timer stopped while suspended).
+        if (!this.producing) {
+          this.producing = true;
+          if (this.timer === undefined) this.scheduleProduction();
+        }
+      } else {
+        this.producing = false;
+      }
     }
     for (const listener of this.listeners) listener(outcome, record, proposal);
   }
