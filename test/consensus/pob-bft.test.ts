@@ -21,7 +21,7 @@ import { PobValidator, type FinalOutcome } from "../../src/consensus/pob/finaliz
 import { drawLeagues } from "../../src/consensus/pob/leagues.js";
 import { buildOptimisticBlock, type OptimisticConfirmation } from "../../src/consensus/pob/optimistic.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
-import { POB_MESSAGES, PobNode } from "../../src/consensus/pob/protocol.js";
+import { POB_MESSAGES, PobNode, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
 import { BFT_MESSAGES } from "../../src/consensus/bft/codec.js";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
@@ -377,6 +377,21 @@ describe("pob over BFT in the simulator", () => {
       const excluded = r.outcomes.flatMap((o) => o.excluded).filter((e) => [future.txid, stale.txid].some((t) => hex(t) === hex(e.txid)));
       assert.deepEqual(excluded.map((e) => e.code), ["POB_BLOCK_BAD_TIMESTAMP", "POB_BLOCK_BAD_TIMESTAMP"]);
     }
+  });
+
+  it("a leader that cannot hear a live producer proposes to suspend it, and the members who hear it refuse", async () => {
+    const s = setup("pob-bft wrongful suspension", POLICY);
+    const producer = s.leagues.believable[0]!;
+    const deaf = s.leagues.normal[1]!;
+    s.sim.network.setLink(hex(producer), hex(deaf), { loss: 1 });
+    const heights = () => Math.min(...s.replicas.map((r) => r.outcomes.length));
+    await s.runUntil(() => false, SUSPEND_AFTER_MS + 3_000);
+    const decided = heights();
+    assert.ok(decided > 10, `seed ${String(s.seed)}: the shard kept deciding heights (${decided})`);
+    s.assertSameChain();
+    for (const r of s.replicas) assert.ok(r.validator.leagues.isBelievable(producer), "the producer keeps its seat on every replica");
+    const refused = s.leagues.normal.filter((key) => hex(key) !== hex(deaf)).reduce((n, key) => n + s.nodeOf(key).bft!.stats.rejectedProposals, 0);
+    assert.ok(refused > 0, "the deaf leader's suspensions were refused");
   });
 
   it("with too few validators for a believable league, the normal league runs one-league BFT and verifies everything", async () => {
