@@ -141,7 +141,8 @@ export interface BlockAssembly {
   commit(build: (slot: BlockSlot) => BuiltBlock): CommittedBlock;
   /**
    * Abandons the block: the table's changes are undone and nothing reaches the store; the
-   * assembly is then spent and a new one may start. Only an assembly that applied at most once.
+   * assembly is then spent and a new one may start. Only an assembly opened `undoable` that
+   * applied at most once.
    */
   abort(): void;
 }
@@ -304,7 +305,7 @@ export class ShardState {
         }
         throw error;
       }
-      const delta = this.table.applyBlock(stateless.records, stateless.recordCount);
+      const delta = this.table.applyBlock(stateless.records, stateless.recordCount, false);
       this.pending.addBlock(delta.created, delta.spent);
       const { txids, positions } = appliedLocations(stateless, delta.statuses);
       this.pendingTxIndex.add(txids, height, positions);
@@ -369,8 +370,9 @@ export class ShardState {
    * table changed marks the state failed (STATE_FAILED until reopened). One assembly at a time:
    * from `assemble()` to its commit, another assembly, `commitBlock` or `flush` is STATE_STAGED.
    */
-  assemble(): BlockAssembly {
+  assemble(options: { readonly undoable?: boolean } = {}): BlockAssembly {
     this.checkUsable();
+    const undoable = options.undoable === true;
     if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
     // From here until its commit the assembly owns the next block: no other assembly, no flush.
     this.staged = true;
@@ -388,7 +390,7 @@ export class ShardState {
         usable();
         touched = true;
         try {
-          const delta = this.table.applyBlock(records, recordCount);
+          const delta = this.table.applyBlock(records, recordCount, undoable);
           deltas.push(delta);
           for (const status of delta.statuses) if (status === ApplyStatus.Ok) applied++;
           return delta.statuses;
@@ -424,7 +426,8 @@ export class ShardState {
       },
       abort: () => {
         usable();
-        check<ShardStateErrorCode>(deltas.length <= 1, "STATE_NOT_UNDOABLE", `an assembly that applied ${deltas.length} times cannot be aborted`);
+        check<ShardStateErrorCode>(deltas.length === 0 || (undoable && deltas.length === 1), "STATE_NOT_UNDOABLE",
+          `only an undoable assembly that applied at most once can be aborted (${deltas.length} applies, undoable ${String(undoable)})`);
         open = false;
         if (deltas.length === 1) this.table.undoLastBlock();
         this.staged = false;

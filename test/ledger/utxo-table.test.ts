@@ -426,6 +426,8 @@ for (const flavor of WASM_FLAVORS) {
         }
       }
       assert.ok(grew, "some applied block grew the table before it was undone");
+      table.applyBlock(packRecords([]), 0, false);
+      assert.equal(codeOf(() => table.undoLastBlock()), "UTXO_NOTHING_TO_UNDO", "a block applied without its journal cannot be undone");
       assert.ok(table.count > 12);
     });
 

@@ -170,7 +170,7 @@ describe("ShardState assembly abort", () => {
     // A speculative block (another value than the one decided): applied, then aborted.
     const speculative = builder.nextBlock(7);
     const records = validateStateless(decodeBlockEnvelope(speculative.bytes).body, 0, 1);
-    const assembly = state.assemble();
+    const assembly = state.assemble({ undoable: true });
     assembly.apply(records.records, records.recordCount);
     assert.notEqual(state.supply, before.supply);
     assembly.abort();
@@ -179,7 +179,7 @@ describe("ShardState assembly abort", () => {
     // The decided block commits as if nothing had happened, and flushes (every 2nd block) the right delta.
     state.commitBlock(speculative.bytes);
     const committed = { tip: state.tip, supply: state.supply, digest: utxoSetDigest(state.utxoSnapshot()) };
-    const twice = state.assemble();
+    const twice = state.assemble({ undoable: true });
     twice.apply(records.records, records.recordCount);
     twice.apply(records.records, records.recordCount);
     assert.equal(codeOf(() => twice.abort()), "STATE_NOT_UNDOABLE", "one apply per abortable assembly");

@@ -158,7 +158,7 @@ export class PobShardConsensus implements ShardDriver {
     const validator = new PobValidator({
       shard, shardCount: context.shardCount, accounts, leagues, verifier,
       utxo: {
-        applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble()).apply(records, count) }),
+        applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
         // A speculative execution that did not become final: the assembly's writes go.
         undoLastBlock: () => {
           this.#assembly?.abort();
