@@ -41,8 +41,9 @@ import { IosError } from "../errors.js";
 import { packTransactions } from "../ledger/stateless.js";
 import { BinaryReader, BinaryWriter, singleCode, writeU32 } from "../codec/binary.js";
 import { layout } from "../codec/layout.js";
+import { MAX_CODE_BYTES, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../codec/coded-txids.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../codec/sizes.js";
-import { HEADER_BYTES } from "../ledger/block.js";
+import { HEADER_BYTES, encodeBlockHeader, type DecodedBlock } from "../ledger/block.js";
 
 export type StreamCodecErrorCode = "STREAM_BAD_FRAME" | "STREAM_TOO_MANY_TXS";
 
@@ -107,13 +108,10 @@ const ACK_HEADER = layout({ tag: 1, sequence: 4, count: 4 });
 /** One ack before its code's bytes. */
 const ACK_ENTRY = layout({ outcome: 1, txid: TXID_BYTES, codeLength: 1 });
 const EVENTS_HEADER = layout({ tag: 1, height: 8, finalCount: 4, rejectedCount: 4 });
-/** One rejection before its code's bytes. */
-const REJECTION_ENTRY = layout({ txid: TXID_BYTES, codeLength: 1 });
 const OPTIMISTIC_HEADER = layout({ tag: 1, producer: PUBLIC_KEY_BYTES, block: HASH_BYTES, count: 4 });
 /** Every malformed frame is STREAM_BAD_FRAME. */
 const FRAME_CODES = singleCode<StreamCodecErrorCode>("STREAM_BAD_FRAME");
 
-const MAX_CODE_BYTES = 255;
 const ZERO_TXID = new Uint8Array(TXID_BYTES);
 const NO_CODE = Buffer.alloc(0);
 
@@ -196,10 +194,9 @@ export function decodeAck(frame: Uint8Array): { sequence: number; acks: TxAck[] 
 export function encodeEvents(batch: ConfirmationBatch): Uint8Array<ArrayBuffer> {
   if (batch.final.length % TXID_BYTES !== 0) fail("STREAM_BAD_FRAME", "final txids must be a multiple of 32 bytes");
   const codes = batch.rejected.map((r) => codeBytes(r.code));
-  const total = codes.reduce((sum, code) => sum + REJECTION_ENTRY.bytes + code.length, EVENTS_HEADER.bytes + batch.final.length);
-  const writer = BinaryWriter.ofSize(total).u8(FRAME_EVENTS).u64(batch.height).u32(batch.final.length / TXID_BYTES).u32(batch.rejected.length).bytes(batch.final);
-  batch.rejected.forEach((rejection, i) => writer.bytes(rejection.txid).lengthPrefixed("u8", codes[i]!));
-  return writer.finish();
+  const writer = BinaryWriter.ofSize(EVENTS_HEADER.bytes + batch.final.length + codedTxidsSize(codes))
+    .u8(FRAME_EVENTS).u64(batch.height).u32(batch.final.length / TXID_BYTES).u32(batch.rejected.length).bytes(batch.final);
+  return writeCodedTxids(writer, batch.rejected, codes).finish();
 }
 
 export function decodeEvents(frame: Uint8Array): ConfirmationBatch {
@@ -208,13 +205,17 @@ export function decodeEvents(frame: Uint8Array): ConfirmationBatch {
   const nFinal = reader.u32("final count");
   const nRejected = reader.u32("rejected count");
   const final = reader.bytes(nFinal * TXID_BYTES, "final txids").slice();
-  const rejected: TxRejection[] = [];
-  for (let i = 0; i < nRejected; i++) {
-    const txid = reader.bytes(TXID_BYTES, "rejected txid").slice();
-    rejected.push({ txid, code: readCode(reader) });
-  }
+  const rejected: TxRejection[] = readCodedTxids(reader, nRejected);
   reader.expectEnd("the last rejection");
   return { height, final, rejected };
+}
+
+/** The OPTIMISTIC batch of a sealed block whose `confirmed` txids (default: all) a validator announces, with the signed block. */
+export function optimisticBatchOf(block: DecodedBlock, confirmed: Uint8Array = block.txids): OptimisticBatch {
+  return {
+    producer: block.header.producer, block: block.hash, txids: confirmed,
+    signed: { header: encodeBlockHeader(block.header), seal: block.seal.signature, txids: block.txids },
+  };
 }
 
 /** FRAME_OPTIMISTIC ‖ producer ‖ block ‖ u32 n ‖ txids [‖ header ‖ seal ‖ u32 m ‖ block txids]. */

@@ -10,7 +10,7 @@
  *
  * API: `new RecordCursor(records)` with `done kind length txid bytes inputCount outpoint(i)
  * outpointIndex(i) inputOwner(i) outputCount outputOwner(j) outputAmount(j) next() seek(offset)`;
- * `recordsWhere(records, count, keep)`.
+ * `recordsWhere(records, keep)`, `recordsWhereAll(parts)`.
  */
 import { readU32, readU64 } from "../codec/binary.js";
 import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
@@ -127,14 +127,21 @@ export class RecordCursor {
 
 /** The records whose flag in `keep` is set, in order, packed; `count` is how many. */
 export function recordsWhere(records: Uint8Array, keep: (index: number) => boolean): { records: Uint8Array; count: number } {
-  const kept = new Uint8Array(records.length);
+  return recordsWhereAll([{ records, keep }]);
+}
+
+/** The kept records of several packed buffers, in order, in one buffer (each copied once). */
+export function recordsWhereAll(parts: readonly { readonly records: Uint8Array; readonly keep: (index: number) => boolean }[]): { records: Uint8Array; count: number } {
+  const kept = new Uint8Array(parts.reduce((n, part) => n + part.records.length, 0));
   let written = 0;
   let count = 0;
-  for (let cursor = new RecordCursor(records), index = 0; !cursor.done; cursor.next(), index++) {
-    if (!keep(index)) continue;
-    kept.set(cursor.bytes, written);
-    written += cursor.length;
-    count++;
+  for (const { records, keep } of parts) {
+    for (let cursor = new RecordCursor(records), index = 0; !cursor.done; cursor.next(), index++) {
+      if (!keep(index)) continue;
+      kept.set(cursor.bytes, written);
+      written += cursor.length;
+      count++;
+    }
   }
   return { records: kept.subarray(0, written), count };
 }

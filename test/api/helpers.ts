@@ -13,7 +13,7 @@ import uWS, { type us_listen_socket } from "uWebSockets.js";
 import WebSocket from "ws";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../../src/api/interface.js";
 import { ClientApi } from "../../src/api/server.js";
-import type { ConfirmationBatch, OptimisticBatch } from "../../src/api/stream-codec.js";
+import { optimisticBatchOf, type ConfirmationBatch, type OptimisticBatch } from "../../src/api/stream-codec.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { toHex } from "../../src/hex.js";
 import { genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
@@ -32,7 +32,6 @@ import { testFailures, testLogger } from "../support/log.js";
 import { SystemClock } from "../../src/runtime/system.js";
 import { buildOptimisticBlock } from "../../src/consensus/pob/optimistic.js";
 import { encodeInclusion, makeInclusion } from "../../src/consensus/pob/evidence.js";
-import { encodeBlockHeader } from "../../src/ledger/block.js";
 
 export const AMOUNT = 1_000n;
 
@@ -146,10 +145,7 @@ export class TestShard {
       const key = toHex(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES));
       this.#optimistic.set(key, { block: block.hash, producer: producer.publicKey, inclusion: encodeInclusion(makeInclusion(block, i)) });
     });
-    const batch: OptimisticBatch = {
-      producer: producer.publicKey, block: block.hash, txids: block.txids,
-      signed: { header: encodeBlockHeader(block.header), seal: (block.seal as { readonly signature: Uint8Array }).signature, txids: block.txids },
-    };
+    const batch = optimisticBatchOf(block);
     for (const listener of this.#listeners) listener(batch);
     return block.hash;
   }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { applyRecordOf } from "../../src/ledger/kinds/registry.js";
-import { RecordCursor, recordsWhere } from "../../src/ledger/records.js";
+import { RecordCursor, recordsWhere, recordsWhereAll } from "../../src/ledger/records.js";
 import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
 import { decodeTransaction, outpointKey } from "../../src/ledger/transaction.js";
 import { codeOf } from "../support/errors.js";
@@ -53,6 +53,11 @@ describe("record walker", () => {
     cursor.seek(second);
     assert.equal(hex(cursor.txid), hex(transfers[1]!.txid));
     assert.equal(recordsWhere(result.records, () => false).count, 0);
+    // Several buffers at once: the same records as each one's selection, back to back.
+    const odd = recordsWhere(result.records, (k) => k % 2 === 1);
+    const both = recordsWhereAll([{ records: result.records, keep: (k) => k % 3 === 1 }, { records: result.records, keep: (k) => k % 2 === 1 }]);
+    assert.equal(both.count, kept.count + odd.count);
+    assert.equal(hex(both.records), hex(Buffer.concat([kept.records, odd.records])));
   });
 
   it("a record whose header does not fit is RECORD_MALFORMED", () => {

@@ -55,9 +55,10 @@ import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { BinaryWriter } from "../../codec/binary.js";
+import { codeBytesOf, codedTxidsSize, writeCodedTxids } from "../../codec/coded-txids.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
-import { recordsWhere } from "../../ledger/records.js";
+import { recordsWhereAll } from "../../ledger/records.js";
 import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { APPLY_STATUS_NAMES, ApplyStatus } from "../../ledger/utxo-table.js";
 import { invariant, check, hasCodeIn } from "../../errors.js";
@@ -210,12 +211,10 @@ function txidOf(checked: StatelessResult, record: number): Uint8Array {
   return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
 }
 
-/** SHA-256 over the excluded list: txid ‖ u8 code length ‖ code, in order. */
+/** SHA-256 over the excluded list as coded txids (src/codec/coded-txids.ts), in order. */
 function excludedDigest(excluded: readonly ExcludedTransaction[]): Uint8Array {
-  const codes = excluded.map((e) => new TextEncoder().encode(e.code));
-  const writer = BinaryWriter.ofSize(excluded.reduce((n, _e, i) => n + TXID_BYTES + 1 + codes[i]!.length, 0));
-  excluded.forEach((e, i) => writer.bytes(e.txid).lengthPrefixed("u8", codes[i]!));
-  return sha256(writer.finish());
+  const codes = codeBytesOf(excluded);
+  return sha256(writeCodedTxids(BinaryWriter.ofSize(codedTxidsSize(codes)), excluded, codes).finish());
 }
 
 export class PobValidator {
@@ -318,10 +317,10 @@ export class PobValidator {
    * Executes a proposal core on the replica. `bodyOf(hash)` gives an optimistic block's bytes, or
    * the block already decoded from them (`decodeBlock`, so it is not hashed again), or undefined
    * if this validator never received it; `finalRandomness` (32 bytes) was fixed after the blocks
-   * were signed (randomness.ts). Throws POB_BAD_PROPOSAL out of context, POB_BAD_ARGUMENT while
-   * another execution is open.
+   * were signed (randomness.ts); `coreHash` when the caller has it already. Throws
+   * POB_BAD_PROPOSAL out of context, POB_BAD_ARGUMENT while another execution is open.
    */
-  execute(core: ProposalCore, bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array): Execution {
+  execute(core: ProposalCore, bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array, coreHash = proposalCoreHash(core)): Execution {
     check<PobErrorCode>(this.open === undefined, "POB_BAD_ARGUMENT", "another execution is still open: commit or abort it first");
     this.checkContext(core);
     check<PobErrorCode>(finalRandomness.length === HASH_BYTES, "POB_BAD_SEED", `final randomness must be ${HASH_BYTES} bytes`);
@@ -347,7 +346,7 @@ export class PobValidator {
       BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 5 * HASH_BYTES + 16)
         .bytes(COMMITMENT_DOMAIN)
         .bytes(this.currentTip)
-        .bytes(proposalCoreHash(core))
+        .bytes(coreHash)
         .bytes(finalRandomness)
         .bytes(merkleRootOfPackedLeaves(included, TXID_BYTES))
         .bytes(excludedDigest(work.excluded))
@@ -455,15 +454,8 @@ export class PobValidator {
 
   /** Step 5 for every kept record, in order, in one undoable write; the statuses of the kept records. */
   private applyRecords(sources: readonly { readonly checked: StatelessResult; readonly keep: readonly boolean[] }[], work: Work): number[] {
-    const parts = sources.map(({ checked, keep }) => recordsWhere(checked.records, (k) => keep[k]!));
-    const count = parts.reduce((n, part) => n + part.count, 0);
+    const { records, count } = recordsWhereAll(sources.map(({ checked, keep }) => ({ records: checked.records, keep: (k: number) => keep[k]! })));
     if (count === 0) return [];
-    const records = new Uint8Array(parts.reduce((n, part) => n + part.records.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      records.set(part.records, at);
-      at += part.records.length;
-    }
     work.applied = true;
     return Array.from(this.options.utxo.applyBlock(records, count).statuses);
   }

@@ -583,7 +583,7 @@ export class PobNode {
       randomness = oneLeagueRandomness(coreHash);
     }
     this.abortSpeculation();
-    const execution = this.validator.execute(core, (hash) => this.held.get(toHex(hash))?.decoded, randomness);
+    const execution = this.validator.execute(core, (hash) => this.held.get(toHex(hash))?.decoded, randomness, coreHash);
     const proposal = encodeProposal({ ...core, shares, stateCommitment: execution.commitment });
     this.speculation = { hash: toHex(proposalHash(proposal)), execution };
     return proposal;
@@ -687,6 +687,7 @@ export class PobNode {
    */
   private async validate(bftHeight: number, encoded: Uint8Array, view: number, proposedIn: number): Promise<boolean> {
     let proposal: FinalProposal;
+    let coreHash: Uint8Array;
     let randomness: Uint8Array;
     try {
       proposal = this.validator.checkProposal(encoded);
@@ -702,7 +703,8 @@ export class PobNode {
       if (!proposal.suspend.every((key) => leagues.isBelievable(key) && (proposedIn !== view || this.silentFor(key) >= SUSPEND_AFTER_MS / 2))) return false;
       if (!proposal.resume.every((key) => leagues.isSuspended(key) && (proposedIn !== view || this.silentFor(key) <= 2 * RESUME_SEEN_MS))) return false;
       try {
-        randomness = proposalRandomness(proposal, proposalCoreHash(proposal), this.participants, this.config.chainId, true);
+        coreHash = proposalCoreHash(proposal);
+        randomness = proposalRandomness(proposal, coreHash, this.participants, this.config.chainId, true);
       } catch (error) {
         if (error instanceof IosError) this.stats.badShares++;
         throw error;
@@ -732,7 +734,7 @@ export class PobNode {
     // The same bytes re-proposed in a later view were executed already.
     if (this.speculation?.hash === hash) return true;
     this.abortSpeculation();
-    const execution = this.validator.execute(proposal, (h) => this.held.get(toHex(h))?.decoded, randomness);
+    const execution = this.validator.execute(proposal, (h) => this.held.get(toHex(h))?.decoded, randomness, coreHash);
     if (!sameBytes(execution.commitment, proposal.stateCommitment)) {
       execution.abort();
       this.stats.commitmentMismatches++;
@@ -882,8 +884,9 @@ export class PobNode {
     } else {
       this.abortSpeculation();
       try {
-        const randomness = proposalRandomness(proposal, proposalCoreHash(proposal), this.participants, this.config.chainId, false);
-        execution = this.validator.execute(proposal, (hash) => this.held.get(toHex(hash))?.decoded, randomness);
+        const coreHash = proposalCoreHash(proposal);
+        const randomness = proposalRandomness(proposal, coreHash, this.participants, this.config.chainId, false);
+        execution = this.validator.execute(proposal, (hash) => this.held.get(toHex(hash))?.decoded, randomness, coreHash);
       } catch (error) {
         if (!(error instanceof IosError)) throw error;
       }

@@ -45,7 +45,7 @@ import { PobValidator, type FinalOutcome } from "../../consensus/pob/finalizatio
 import type { Leagues } from "../../consensus/pob/leagues.js";
 import type { FinalProposal } from "../../consensus/pob/proposal.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
-import { BlockKind, blockHash, encodeBlock, encodeBlockHeader, makeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, blockHash, encodeBlock, makeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
@@ -56,7 +56,7 @@ import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { toHex } from "../../hex.js";
 import { MAX_PENDING_TXS, type Pipeline } from "../pipeline.js";
 import type { MempoolEntry } from "../mempool.js";
-import type { OptimisticBatch } from "../../api/stream-codec.js";
+import { optimisticBatchOf, type OptimisticBatch } from "../../api/stream-codec.js";
 import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
 import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } from "./shard-consensus.js";
 import type { BlockAssembly, ShardState } from "../shard-state.js";
@@ -64,11 +64,12 @@ import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "..
 import { sameBytes } from "../../bytes.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
+import { codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../../codec/coded-txids.js";
 import { layout } from "../../codec/layout.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
 export const TX_RELAY = messageType("client", 1);
-/** An assignee's refusals of transactions relayed to it, for their relayer: u32 count ‖ count × (txid[32] ‖ u8 |code| ‖ code). */
+/** An assignee's refusals of transactions relayed to it, for their relayer: u32 count ‖ count coded txids (src/codec/coded-txids.ts). */
 export const TX_REFUSED = messageType("client", 2);
 /**
  * A relayed transaction neither sealed in an optimistic block, final, nor refused this long after
@@ -323,18 +324,15 @@ export class PobShardConsensus implements ShardDriver {
     if (this.#stopped) return;
     // Malformed refusals throw their code: the transport logs and counts them against the sender.
     const reader = new BinaryReader(payload, singleCode<PobErrorCode>("POB_BAD_MESSAGE"));
-    const count = reader.u32("refusal count");
-    const rejected: { txid: Uint8Array; code: string }[] = [];
-    for (let i = 0; i < count; i++) {
-      const txid = reader.bytes(TXID_BYTES, "txid").slice();
-      const code = Buffer.from(reader.lengthPrefixed("u8", 64, "code")).toString("latin1");
-      if (!REFUSAL_CODE.test(code)) throw new IosError<PobErrorCode>("POB_BAD_MESSAGE", "a refusal code must be an error code of this tree");
-      const key = toHex(txid);
-      if (this.#relayed.get(key)?.peer !== from) continue;
-      this.#relayed.delete(key);
-      rejected.push({ txid, code });
-    }
+    const refusals = readCodedTxids(reader, reader.u32("refusal count"));
     reader.expectEnd();
+    if (!refusals.every(({ code }) => REFUSAL_CODE.test(code))) throw new IosError<PobErrorCode>("POB_BAD_MESSAGE", "a refusal code must be an error code of this tree");
+    const rejected = refusals.filter(({ txid }) => {
+      const key = toHex(txid);
+      if (this.#relayed.get(key)?.peer !== from) return false;
+      this.#relayed.delete(key);
+      return true;
+    });
     this.#pipeline.settleRejected(rejected);
   }
 
@@ -357,10 +355,8 @@ export class PobShardConsensus implements ShardDriver {
     this.#refusalTimer ??= this.#clock.setTimer(1, () => {
       this.#refusalTimer = undefined;
       for (const [to, refusals] of this.#refusalQueues) {
-        const codes = refusals.map((r) => Buffer.from(r.code, "latin1"));
-        const writer = BinaryWriter.ofSize(4 + refusals.reduce((n, _r, i) => n + TXID_BYTES + 1 + codes[i]!.length, 0)).u32(refusals.length);
-        refusals.forEach((r, i) => writer.bytes(r.txid).lengthPrefixed("u8", codes[i]!));
-        this.#clientChannel.send(to, TX_REFUSED, writer.finish());
+        const codes = codeBytesOf(refusals);
+        this.#clientChannel.send(to, TX_REFUSED, writeCodedTxids(BinaryWriter.ofSize(4 + codedTxidsSize(codes)).u32(refusals.length), refusals, codes).finish());
       }
       this.#refusalQueues.clear();
     });
@@ -446,10 +442,7 @@ export class PobShardConsensus implements ShardDriver {
 
   /** Every optimistic block this validator holds with a valid seal. */
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
-    const unsubscribe = this.node.onAnnouncement(({ hash, producer, txids, block }) => listener({
-      block: hash, producer, txids,
-      signed: { header: encodeBlockHeader(block.header), seal: (block.seal as { readonly signature: Uint8Array }).signature, txids: block.txids },
-    }));
+    const unsubscribe = this.node.onAnnouncement(({ txids, block }) => listener(optimisticBatchOf(block, txids)));
     return () => void unsubscribe();
   }
 
