@@ -24,9 +24,9 @@ import { emptyMask, hasBit, isWellFormedMask, maskIndices, popcount, setBit } fr
 import { TreeLayout, fullTreeHeight } from "../../src/consensus/cosi/tree.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { codeOf } from "../support/errors.js";
+import { testSeed } from "../support/vectors.js";
 
-const seed = process.env.IOS_TEST_SEED ?? `cosi-codec-${Date.now()}`;
-console.log(`cosi codec tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const seed = testSeed("cosi codec");
 const verifier = new Ed25519Verifier();
 const L_BYTES = Uint8Array.from(Buffer.from("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", "hex"));
 

@@ -20,9 +20,9 @@ import {
 } from "../../src/consensus/registry.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { codeOf } from "../support/errors.js";
+import { testSeed } from "../support/vectors.js";
 
-const seed = process.env.IOS_TEST_SEED ?? `registry-${Date.now()}`;
-console.log(`registry tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const seed = testSeed("registry");
 const CHAIN = new TextEncoder().encode("ioschain-test");
 const OTHER_CHAIN = new TextEncoder().encode("ioschain-other");
 const SPKI_ED25519_PREFIX = Uint8Array.from(Buffer.from("302a300506032b6570032100", "hex"));

@@ -13,9 +13,9 @@ import { Ed25519Verifier, type SignatureItem } from "../../src/crypto/ed25519.js
 import { instantiateKernel, WASM_FLAVORS, type WasmFlavor } from "../../src/crypto/wasm.js";
 import { IosError } from "../../src/errors.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { testSeed } from "../support/vectors.js";
 
-const seed = process.env.IOS_TEST_SEED ?? `ed25519-kernel-${Date.now()}`;
-console.log(`ed25519-kernel tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const seed = testSeed("ed25519-kernel");
 
 const P = 2n ** 255n - 19n;
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;

@@ -6,12 +6,12 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { Ed25519Verifier, verify, verifyBatch, type SignatureItem } from "../../src/crypto/ed25519.js";
 import { defaultFlavor, type WasmFlavor } from "../../src/crypto/wasm.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { readVectorFile, testSeed } from "../support/vectors.js";
 
 interface VectorFile<V> {
   vectors: V[];
@@ -32,8 +32,7 @@ interface Zip215Vector {
 }
 
 function loadVectors<V>(file: string): V[] {
-  const url = new URL(`../../../test/vectors/${file}`, import.meta.url);
-  return (JSON.parse(readFileSync(url, "utf8")) as VectorFile<V>).vectors;
+  return readVectorFile<VectorFile<V>>(file).vectors;
 }
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, "hex"));
@@ -44,8 +43,7 @@ const L_BYTES = hex("edd3f55c1a631258d69cf7a2def9de14000000000000000000000000000
 
 const primaryFlavor: WasmFlavor = defaultFlavor();
 const secondaryFlavor: WasmFlavor = primaryFlavor === "simd" ? "scalar" : "simd";
-const seed = process.env.IOS_TEST_SEED ?? `ed25519-${Date.now()}`;
-console.log(`ed25519 tests: seed ${seed} (replay with IOS_TEST_SEED=${seed}); flavors ${primaryFlavor}, ${secondaryFlavor}`);
+const seed = testSeed("ed25519");
 
 /** node:crypto KeyObjects by key hex: building one costs more than a verification. */
 const nodeKeys = new Map<string, KeyObject | undefined>();

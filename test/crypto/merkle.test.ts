@@ -7,7 +7,6 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { IosError } from "../../src/errors.js";
 import { Sha256Wasm } from "../../src/crypto/sha256.js";
@@ -28,9 +27,9 @@ import {
 } from "../../src/crypto/merkle.js";
 import { WASM_FLAVORS } from "../../src/crypto/wasm.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { readVectorFile, testSeed } from "../support/vectors.js";
 
-const seed = process.env.IOS_TEST_SEED ?? `merkle-${Date.now()}`;
-console.log(`merkle tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const seed = testSeed("merkle");
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
@@ -206,9 +205,7 @@ function assertProofMatches(proof: MerkleProof, reference: ReferenceTree, index:
 }
 
 describe("Merkle: Certificate Transparency RFC 6962 vectors", () => {
-  const file = JSON.parse(
-    readFileSync(new URL("../../../test/vectors/merkle-rfc6962.json", import.meta.url), "utf8"),
-  ) as { leaves: string[]; roots: { size: number; root: string }[] };
+  const file = readVectorFile<{ leaves: string[]; roots: { size: number; root: string }[] }>("merkle-rfc6962.json");
   const leaves = file.leaves.map(fromHex);
   for (const flavor of WASM_FLAVORS) {
     it(`roots of 0..8 leaves match (${flavor} build)`, () => {

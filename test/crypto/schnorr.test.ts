@@ -15,12 +15,12 @@ import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { Rng } from "../../src/runtime/interface.js";
 import { codeOf } from "../support/errors.js";
 import { rfc8032Vectors } from "../support/rfc8032.js";
+import { testSeed } from "../support/vectors.js";
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, "hex"));
 const SPKI_ED25519_PREFIX = hex("302a300506032b6570032100");
 const L_BYTES = hex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
-const seed = process.env.IOS_TEST_SEED ?? `schnorr-${Date.now()}`;
-console.log(`schnorr tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const seed = testSeed("schnorr");
 
 const vectors = rfc8032Vectors();
 const verifier = new Ed25519Verifier();

@@ -6,13 +6,13 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { IosError } from "../../src/errors.js";
 import { Sha256Wasm, sha256, sha256Batch64, SHA256_BATCH_MESSAGE_BYTES } from "../../src/crypto/sha256.js";
 import { WASM_FLAVORS } from "../../src/crypto/wasm.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { readVectorFile, testSeed } from "../support/vectors.js";
 
 interface FipsVector {
   name: string;
@@ -20,14 +20,9 @@ interface FipsVector {
   digest: string;
 }
 
-const vectors = (
-  JSON.parse(readFileSync(new URL("../../../test/vectors/sha256-fips180-4.json", import.meta.url), "utf8")) as {
-    vectors: FipsVector[];
-  }
-).vectors;
+const vectors = readVectorFile<{ vectors: FipsVector[] }>("sha256-fips180-4.json").vectors;
 
-const seed = process.env.IOS_TEST_SEED ?? `sha256-${Date.now()}`;
-console.log(`sha256 tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const seed = testSeed("sha256");
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const nodeSha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");

@@ -10,7 +10,6 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, concatBytes, numberToBytesLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
@@ -18,6 +17,7 @@ import { VRF_OUTPUT_BYTES, VRF_PROOF_BYTES } from "../../src/codec/sizes.js";
 import { vrfProofToHash, vrfProve, vrfVerify } from "../../src/crypto/vrf.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { codeOf } from "../support/errors.js";
+import { readVectorFile, testSeed } from "../support/vectors.js";
 
 interface VrfVector {
   name: string;
@@ -30,13 +30,8 @@ interface VrfVector {
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, "hex"));
 const toHex = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : Buffer.from(bytes).toString("hex"));
-const vectors = (
-  JSON.parse(readFileSync(new URL("../../../test/vectors/rfc9381-ecvrf-edwards25519-sha512-tai.json", import.meta.url), "utf8")) as {
-    vectors: VrfVector[];
-  }
-).vectors;
-const seed = process.env.IOS_TEST_SEED ?? `vrf-${Date.now()}`;
-console.log(`vrf tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const vectors = readVectorFile<{ vectors: VrfVector[] }>("rfc9381-ecvrf-edwards25519-sha512-tai.json").vectors;
+const seed = testSeed("vrf");
 
 const Point = ed25519.Point;
 const q = Point.Fn.ORDER;

@@ -16,9 +16,9 @@ import { InlineVerifierPool } from "../../src/node/pool/inline-pool.js";
 import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { testSeed } from "../support/vectors.js";
 
-const seed = process.env.IOS_TEST_SEED ?? `inline-pool-${Date.now()}`;
-console.log(`inline pool tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const seed = testSeed("inline pool");
 const rng = SeededRng.fromSeed(seed);
 const keys = deriveTestAccounts("inline pool", 24);
 const SHARD_COUNT = 2;

@@ -6,7 +6,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey, sign as nodeSign } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { IosError } from "../../src/errors.js";
@@ -24,10 +23,10 @@ import { MIN_CHUNK_ITEMS, reviveWorkerError } from "../../src/node/pool/chunked-
 import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
 import { verifySignatureBatch } from "../../src/node/pool/worker.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { readVectorFile, testSeed } from "../support/vectors.js";
 
 const PKCS8_ED25519_PREFIX = Uint8Array.from(Buffer.from("302e020100300506032b657004220420", "hex"));
-const seed = process.env.IOS_TEST_SEED ?? `pool-${Date.now()}`;
-console.log(`pool tests: seed ${seed} (replay with IOS_TEST_SEED=${seed})`);
+const seed = testSeed("pool");
 
 /** `count` items from `keys` random keys; every `badEvery`-th one has a flipped signature bit. */
 function makeItems(rng: SeededRng, count: number, keys: number, badEvery: number): SignatureItem[] {
@@ -180,10 +179,7 @@ describe("PiscinaVerifierPool", () => {
   });
 
   it("gives the ZIP-215 vector verdicts (small-order, non-canonical, S >= L, mixed-order)", async () => {
-    const vectors = ["zip215.json", "zip215-edge.json"].flatMap((file) => {
-      const text = readFileSync(new URL(`../../../test/vectors/${file}`, import.meta.url), "utf8");
-      return (JSON.parse(text) as { vectors: { publicKey: string; signature: string; message: string; validZip215: boolean }[] }).vectors;
-    });
+    const vectors = ["zip215.json", "zip215-edge.json"].flatMap((file) => readVectorFile<{ vectors: { publicKey: string; signature: string; message: string; validZip215: boolean }[] }>(file).vectors);
     const hex = (text: string) => Uint8Array.from(Buffer.from(text, "hex"));
     const vectorItems = vectors.map((v) => ({ publicKey: hex(v.publicKey), signature: hex(v.signature), message: hex(v.message) }));
     assert.deepEqual(await pool.verifyBatch(vectorItems), vectors.map((v) => v.validZip215));

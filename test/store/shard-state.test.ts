@@ -159,10 +159,15 @@ describe(`ShardState (${backend.name} store)`, () => {
 });
 }
 
+/** A disk that survives crashes, and how to open the workload's shard state on it. */
+function onMemoryDisk(name: string, flushIntervalBlocks: number) {
+  const disk = new MemoryDisk(name);
+  return { disk, open: () => ShardState.open({ store: MemoryChainStore.open(disk), genesis: workload.genesis, shard: 0, flushIntervalBlocks }) };
+}
+
 describe("ShardState assembly abort", () => {
   it("an aborted assembly leaves the state as before: a later commit and a restart see nothing of it", async () => {
-    const disk = new MemoryDisk("aborted assembly");
-    const open = () => ShardState.open({ store: MemoryChainStore.open(disk), genesis: workload.genesis, shard: 0, flushIntervalBlocks: 2 });
+    const { disk, open } = onMemoryDisk("aborted assembly", 2);
     const state = open();
     const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
     for (let i = 0; i < 3; i++) state.commitBlock(builder.nextBlock(5).bytes);
@@ -194,8 +199,7 @@ describe("ShardState assembly abort", () => {
 
 describe("ShardState on a crashed MemoryDisk", () => {
   it("a restart on the same disk sees the committed blocks only: staged records and the unflushed delta are gone", async () => {
-    const disk = new MemoryDisk("staged crash");
-    const open = () => ShardState.open({ store: MemoryChainStore.open(disk), genesis: workload.genesis, shard: 0, flushIntervalBlocks: 4 });
+    const { disk, open } = onMemoryDisk("staged crash", 4);
     const state = open();
     const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
     for (let i = 0; i < 6; i++) state.commitBlock(builder.nextBlock(5).bytes);

@@ -1,5 +1,5 @@
 /** RFC 8032 §7.1 Ed25519 test vectors (test/vectors/rfc8032-ed25519.json), hex fields. */
-import { readFileSync } from "node:fs";
+import { readVectorFile } from "./vectors.js";
 
 export interface Rfc8032Vector {
   name: string;
@@ -10,6 +10,5 @@ export interface Rfc8032Vector {
 }
 
 export function rfc8032Vectors(): Rfc8032Vector[] {
-  const file = new URL("../../../test/vectors/rfc8032-ed25519.json", import.meta.url);
-  return (JSON.parse(readFileSync(file, "utf8")) as { vectors: Rfc8032Vector[] }).vectors;
+  return readVectorFile<{ vectors: Rfc8032Vector[] }>("rfc8032-ed25519.json").vectors;
 }
