@@ -13,7 +13,7 @@
  *
  * Phases of a run: `new ValidatorCluster(...)` registers every validator (their start events
  * run at the current virtual time), the test schedules load and faults (`submit`, `crash`,
- * `restart`), `advance(...)` runs, and the checks read every replica (`replicas`, `blocksOf`).
+ * `restart`), `advance(...)` runs, and the checks read every replica (`replicas`, `agreement`, `status`).
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { SubmitResult, TxStatus } from "../api/interface.js";
@@ -22,6 +22,7 @@ import { genesisEpochContext } from "../epoch/context.js";
 import type { EpochContext } from "../epoch/interface.js";
 import { IosError, check } from "../errors.js";
 import { toHex } from "../hex.js";
+import { sameBytes } from "../bytes.js";
 import type { Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
 import { DEFAULT_API_LIMITS, type ConsensusSettings, type NodeConfig, type NodeSetup, type PipelineSettings } from "../node/config.js";
@@ -183,11 +184,19 @@ export class ValidatorCluster {
     }
   }
 
-  /** Every stored block of `node` from height 1 to its tip. */
-  static blocksOf(node: ValidatorNode): Uint8Array[] {
-    const blocks: Uint8Array[] = [];
-    for (let height = 1; height <= node.state.tip.height; height++) blocks.push(node.state.getBlock(height)!);
-    return blocks;
+  /**
+   * The agreement invariant (DESIGN.md §11) over the running replicas of `shard`: the height they
+   * all reached, and the first height at or below it where their stored blocks differ (undefined
+   * when none does).
+   */
+  agreement(shard: number): { readonly commonHeight: number; readonly firstDifference: number | undefined } {
+    const replicas = this.replicas(shard);
+    const commonHeight = Math.min(...replicas.map((node) => node.state.tip.height));
+    for (let height = 1; height <= commonHeight; height++) {
+      const first = replicas[0]!.state.getBlock(height)!;
+      if (!replicas.every((node) => sameBytes(node.state.getBlock(height)!, first))) return { commonHeight, firstDifference: height };
+    }
+    return { commonHeight, firstDifference: undefined };
   }
 
   /** Stops every running node (closing state and pool). */

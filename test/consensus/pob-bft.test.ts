@@ -150,7 +150,8 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, ou
       else assert.equal(offer.accepted, true, JSON.stringify(offer));
     });
   };
-  return { sim, seed, replicas, leagues, channels, nodeOf, transfer, runUntil, includedBy, assertSameChain, validators, confirmations, submitWhenCaughtUp };
+  const keyPairOf = (publicKey: Uint8Array) => validators.find((v) => hex(v.publicKey) === hex(publicKey))!;
+  return { sim, seed, replicas, leagues, channels, nodeOf, transfer, runUntil, includedBy, assertSameChain, validators, confirmations, submitWhenCaughtUp, keyPairOf };
 }
 
 const POLICY: ShardingPolicy = { believableLeagueSize: 3, normalLeagueSize: 4, samplingProbability: 0.3, minBelievableSize: 2, optimisticIntervalMs: 20, maxOptimisticBlockTxs: 64 };
@@ -200,7 +201,7 @@ describe("pob over BFT in the simulator", () => {
   it("a cheater's forged transaction is caught (p = 1), slashed on every validator, its production stops", async () => {
     const s = setup("pob-bft cheater", { ...POLICY, samplingProbability: 1 });
     const cheater = s.leagues.believable[0]!;
-    const cheaterKey = s.validators.find((v) => hex(v.publicKey) === hex(cheater))!;
+    const cheaterKey = s.keyPairOf(cheater);
     const honestProducer = s.leagues.believable[1]!;
     const forged = s.transfer({ assignedTo: cheater, forge: true });
     const valid = s.transfer({ assignedTo: cheater });
@@ -243,7 +244,7 @@ describe("pob over BFT in the simulator", () => {
   it("a producer sending good and bad-sealed copies of one block does not split the replicas (seal split)", async () => {
     const s = setup("pob-bft seal split", POLICY);
     const cheater = s.leagues.believable[0]!;
-    const cheaterKey = s.validators.find((v) => hex(v.publicKey) === hex(cheater))!;
+    const cheaterKey = s.keyPairOf(cheater);
     const honestProducer = s.leagues.believable[1]!;
     const split = s.transfer({ assignedTo: cheater });
     const later = s.transfer({ assignedTo: honestProducer });
@@ -266,7 +267,7 @@ describe("pob over BFT in the simulator", () => {
   it("a relay's corrupted and bad-sealed copies arriving first do not split the replicas", async () => {
     const s = setup("pob-bft corrupting relay", POLICY);
     const producer = s.leagues.believable[0]!;
-    const producerKey = s.validators.find((v) => hex(v.publicKey) === hex(producer))!;
+    const producerKey = s.keyPairOf(producer);
     const relay = s.leagues.normal[0]!;
     const tx = s.transfer({ assignedTo: producer });
     const later = s.transfer({ assignedTo: s.leagues.believable[1]! });
@@ -365,7 +366,7 @@ describe("pob over BFT in the simulator", () => {
   it("optimistic blocks outside the proposal's time window are rejected alike on every replica", async () => {
     const s = setup("pob-bft timestamps", POLICY);
     const producer = s.leagues.believable[0]!;
-    const producerKey = s.validators.find((v) => hex(v.publicKey) === hex(producer))!;
+    const producerKey = s.keyPairOf(producer);
     const future = s.transfer({ assignedTo: producer });
     const stale = s.transfer({ assignedTo: producer });
     const later = s.transfer({ assignedTo: s.leagues.believable[1]! });
@@ -405,6 +406,22 @@ describe("pob over BFT in the simulator", () => {
     for (const r of s.replicas) assert.ok(r.validator.leagues.isBelievable(producer), "the producer keeps its seat on every replica");
     const refused = s.leagues.normal.filter((key) => hex(key) !== hex(deaf)).reduce((n, key) => n + s.nodeOf(key).bft!.stats.rejectedProposals, 0);
     assert.ok(refused > 0, "the deaf leader's suspensions were refused");
+  });
+
+  it("a member's corrupted randomness shares are refused and logged against it, and the shard keeps deciding", async () => {
+    let corrupter: string | undefined;
+    const s = setup("pob-bft bad shares", POLICY, 9, (from, _to, type, payload) => {
+      if (from === corrupter && type === POB_MESSAGES.SEED_SHARE) payload[payload.length - 40]! ^= 0x01;
+      return true;
+    });
+    corrupter = hex(s.leagues.normal[2]!);
+    const tx = s.transfer({ assignedTo: s.leagues.believable[0]! });
+    s.submitWhenCaughtUp(20, s.leagues.believable[0]!, tx.bytes);
+    const done = await s.runUntil(() => s.replicas.every((r) => s.includedBy(r).has(hex(tx.txid))) && Math.min(...s.replicas.map((r) => r.outcomes.length)) >= 12, 8_000);
+    assert.ok(done, `seed ${String(s.seed)}: the shard stopped deciding`);
+    s.assertSameChain();
+    const logged = s.sim.logs.entries({ code: "POB_BAD_MESSAGE" });
+    assert.ok(logged.length > 0 && logged.every((entry) => entry["peer"] === corrupter), "each bad share is logged against its sender");
   });
 
   it("with too few validators for a believable league, the normal league runs one-league BFT and verifies everything", async () => {

@@ -14,9 +14,10 @@ import type { KeyPair } from "../../src/ledger/keys.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { pobCluster } from "./pob-cluster.js";
-import { RELAY_ANSWER_MS, TX_RELAY, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
+import { RELAY_ANSWER_MS, TX_REFUSED, TX_RELAY, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
+import { BinaryWriter } from "../../src/codec/binary.js";
+import { codeBytesOf, codedTxidsSize, writeCodedTxids } from "../../src/codec/coded-txids.js";
 import { SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
 
 const SHARDS = 2;
@@ -140,12 +141,7 @@ async function run(seed: string | number): Promise<RunResult> {
   for (let shard = 0; shard < SHARDS; shard++) {
     const replicas = cluster.replicas(shard);
     assert.equal(replicas.length, PER_SHARD, `shard ${shard}: every validator runs`);
-    const chains = replicas.map((node) => ValidatorCluster.blocksOf(node));
-    const lowest = Math.min(...chains.map((chain) => chain.length));
-    for (let h = 0; h < lowest; h++) {
-      const first = toHex(chains[0]![h]!);
-      for (const chain of chains) assert.equal(toHex(chain[h]!), first, `shard ${shard}: block ${h + 1} differs between replicas`);
-    }
+    assert.equal(cluster.agreement(shard).firstDifference, undefined, `shard ${shard}: every replica holds the same blocks`);
     heights.push(replicas.map((node) => node.state.tip.height));
     const supplies = new Set(replicas.map((node) => node.state.supply));
     assert.equal(supplies.size, 1, `shard ${shard}: replicas agree on supply`);
@@ -229,9 +225,7 @@ describe("a believable validator restarted behind the final chain", () => {
       assert.equal(status.state, "rejected", `re-spend ${t.txid.slice(0, 8)} is answered with a code by the producer`);
       assert.ok(["POB_NOT_CAUGHT_UP", "MISSING_INPUT"].includes((status as { code: string }).code), (status as { code: string }).code);
     }
-    const chains = cluster.replicas(0).map((node) => ValidatorCluster.blocksOf(node));
-    const lowest = Math.min(...chains.map((chain) => chain.length));
-    for (let h = 0; h < lowest; h++) assert.ok(chains.every((chain) => toHex(chain[h]!) === toHex(chains[0]![h]!)), `block ${h + 1} agrees`);
+    assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
     await cluster.stop();
   });
 });
@@ -261,16 +255,14 @@ describe("a believable validator down (white paper §7.2, temporary downtime)", 
       return finalEverywhere(second!);
     }), "two leagues again: the next round is final everywhere");
     assert.ok(seen.size > 0, "and confirmed optimistically first");
-    const chains = cluster.replicas(0).map((node) => ValidatorCluster.blocksOf(node));
-    const lowest = Math.min(...chains.map((chain) => chain.length));
-    for (let h = 0; h < lowest; h++) assert.ok(chains.every((chain) => toHex(chain[h]!) === toHex(chains[0]![h]!)), `block ${h + 1} agrees`);
+    assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
     await cluster.stop();
   });
 });
 
 describe("relayed submissions", () => {
   it("a non-assignee answers bad transactions with codes, and every relayed one resolves: refused, final or RELAY_UNANSWERED", async () => {
-    const { accounts, cluster, positions } = cluster5x2(simSeed("whole-node-relays"));
+    const { sim, accounts, cluster, positions } = cluster5x2(simSeed("whole-node-relays"));
     const producer = toHex(cluster.context.leagues(0).believable[0]!);
     const [relayer, other] = cluster.members(0).filter((id) => id !== producer);
     const payers = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === 0);
@@ -308,6 +300,19 @@ describe("relayed submissions", () => {
     const stranded = spend(payers[2]!, AMOUNT - 10n);
     assert.deepEqual((await submitTo(relayer!, [stranded])).map((r) => r.outcome), ["accepted"]);
     assert.equal(statusOn(relayer!, stranded.txid).state, "pending");
+    // A peer that is not its assignee claims the transaction was refused, then sends garbage: neither counts.
+    const failuresBefore = cluster.handlerFailures;
+    sim.addNode("ee".repeat(32), ({ transport }) => {
+      const channel = transport.open({ protocol: "client", shard: 0, epoch: 0 });
+      const forged = [{ txid: Buffer.from(stranded.txid, "hex"), code: "MISSING_INPUT" }];
+      const codes = codeBytesOf(forged);
+      channel.send(relayer!, TX_REFUSED, writeCodedTxids(BinaryWriter.ofSize(4 + codedTxidsSize(codes)).u32(1), forged, codes).finish());
+      channel.send(relayer!, TX_REFUSED, Uint8Array.of(1, 0, 0, 0, 7));
+      return channel;
+    });
+    await cluster.advance(50);
+    assert.equal(statusOn(relayer!, stranded.txid).state, "pending", "a refusal from another peer than the assignee is ignored");
+    assert.equal(cluster.handlerFailures, failuresBefore + 1, "the malformed refusal is counted against its sender");
     assert.ok(await cluster.advance(RELAY_ANSWER_MS + 2_000, () => statusOn(relayer!, stranded.txid).state !== "pending"), "it resolves within the stated timeout");
     assert.deepEqual(statusOn(relayer!, stranded.txid), { state: "rejected", code: "RELAY_UNANSWERED" });
     await cluster.stop();
