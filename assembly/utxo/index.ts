@@ -39,7 +39,9 @@
 // final); `forgetUndo`, `insertEntries` and the next applyBlock end the journal. Only the last
 // block is undoable. Journaling costs about 5% of the apply rate, so replay and commits of blocks
 // decided elsewhere skip it. A kind without a case is UNKNOWN_KIND and
-// skipped by its length. Transfer's body (src/ledger/kinds/transfer.ts):
+// skipped by its length. Transfer's and SlashingEvidence's bodies (src/ledger/kinds/transfer.ts,
+// slashing.ts) share one layout, and one rule: spend the inputs, create the outputs, Σout ≤ Σin
+// (the rest is burned); a transfer has at least one output, a slashing may have none:
 //   nIn u16 | nOut u16 | nIn × (txid[32] index u32 owner[32]) | nOut × (owner[32] amount u64)
 
 const KEY_BYTES: usize = 36;
@@ -58,8 +60,9 @@ const RECORD_OUTPUT_BYTES: usize = 40;
 
 // Kind bytes with a case in applyBlock (src/ledger/kinds/interface.ts TxKind).
 const KIND_TRANSFER: u8 = 0;
-// Transfer record body: nIn u16, nOut u16, then inputs and outputs.
-const TRANSFER_COUNTS_BYTES: usize = 4;
+const KIND_SLASHING: u8 = 5;
+// Spend record body: nIn u16, nOut u16, then inputs and outputs.
+const SPEND_COUNTS_BYTES: usize = 4;
 
 /** Buckets drained per insert while growing: the bound on a growth pause (see the header). */
 const MIGRATE_BUCKETS_PER_OP: u32 = 8;
@@ -406,14 +409,17 @@ function reserveJournal(records: u32): bool {
   journalUsed += JOURNAL_RECORD_BYTES;
 }
 
-/** Status of one Transfer record of `size` bytes; mutates the table only when it returns OK. */
-function applyTransfer(record: usize, size: usize): u8 {
-  if (size < RECORD_HEADER_BYTES + TRANSFER_COUNTS_BYTES) return MALFORMED;
+/**
+ * Status of one spend record (Transfer, SlashingEvidence) of `size` bytes with at least
+ * `minOutputs` outputs; mutates the table only when it returns OK.
+ */
+function applySpend(record: usize, size: usize, minOutputs: u32): u8 {
+  if (size < RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES) return MALFORMED;
   const inputCount = <u32>load<u16>(record, RECORD_HEADER_BYTES);
   const outputCount = <u32>load<u16>(record, RECORD_HEADER_BYTES + 2);
-  if (inputCount == 0 || outputCount == 0) return MALFORMED;
-  const inputs = record + RECORD_HEADER_BYTES + TRANSFER_COUNTS_BYTES;
-  if (size != RECORD_HEADER_BYTES + TRANSFER_COUNTS_BYTES + <usize>inputCount * RECORD_INPUT_BYTES + <usize>outputCount * RECORD_OUTPUT_BYTES) return MALFORMED;
+  if (inputCount == 0 || outputCount < minOutputs) return MALFORMED;
+  const inputs = record + RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES;
+  if (size != RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES + <usize>inputCount * RECORD_INPUT_BYTES + <usize>outputCount * RECORD_OUTPUT_BYTES) return MALFORMED;
   const outputs = inputs + <usize>inputCount * RECORD_INPUT_BYTES;
   for (let i: u32 = 1; i < inputCount; i++) {
     const a = inputs + <usize>i * RECORD_INPUT_BYTES;
@@ -487,7 +493,10 @@ export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize, j
         // The one dispatch point on the kind byte: one case per kind whose records change the table.
         switch (load<u8>(at)) {
           case KIND_TRANSFER:
-            status = applyTransfer(at, size);
+            status = applySpend(at, size, 1);
+            break;
+          case KIND_SLASHING:
+            status = applySpend(at, size, 0);
             break;
           default:
             status = UNKNOWN_KIND;

@@ -21,7 +21,8 @@ import { BinaryWriter } from "../codec/binary.js";
 import { sha256 } from "../crypto/sha256.js";
 import { check } from "../errors.js";
 import type { ValidatorRegistry } from "../consensus/registry.js";
-import { genesisRegistry, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { genesisBond, genesisBondTxid, genesisRegistry, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { bondEntries, type Bond } from "../ledger/bond.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { toHex } from "../hex.js";
 import { assignShards } from "./assignment.js";
@@ -53,7 +54,7 @@ export class EpochContextValue implements EpochContext {
   readonly validators: readonly EpochValidator[];
   readonly policy: ShardingPolicy | undefined;
   readonly #shardOf = new Map<string, number>();
-  readonly #stakeOf = new Map<string, bigint>();
+  readonly #validatorOf = new Map<string, EpochValidator>();
   readonly #members: Uint8Array[][];
   readonly #instances: ConsensusInstance[];
   readonly #leagues: (Leagues | undefined)[];
@@ -75,7 +76,7 @@ export class EpochContextValue implements EpochContext {
       const key = toHex(validator.publicKey);
       check<EpochErrorCode>(registry.has(key), "EPOCH_UNREGISTERED_VALIDATOR", `validator ${key} has no proof of possession in the registry`);
       this.#shardOf.set(key, shards[i]!);
-      this.#stakeOf.set(key, validator.stake);
+      this.#validatorOf.set(key, validator);
       this.#members[shards[i]!]!.push(validator.publicKey);
     });
     this.#instances = this.#members.map((_, shard) => ({ chain: this.chain, shard, epoch, key: instanceKey(this.chain, shard, epoch) }));
@@ -92,12 +93,21 @@ export class EpochContextValue implements EpochContext {
   }
 
   stakeOf(publicKey: Uint8Array): bigint | undefined {
-    return this.#stakeOf.get(toHex(publicKey));
+    return this.#validatorOf.get(toHex(publicKey))?.stake;
+  }
+
+  bondOf(publicKey: Uint8Array): Bond | undefined {
+    const validator = this.#validatorOf.get(toHex(publicKey));
+    return validator && { outpoint: validator.bond, validator: validator.publicKey, amount: validator.stake };
+  }
+
+  bondEntries(shard: number): Uint8Array {
+    return bondEntries(this.members(shard).map((publicKey) => this.bondOf(publicKey)!));
   }
 
   believability(shard: number): BelievabilityLedger {
     const members = this.members(shard);
-    return new BelievabilityLedger(members.map((publicKey) => ({ publicKey, stake: this.#stakeOf.get(toHex(publicKey))!, servi: 0, reputation: REPUTATION_INITIAL })), this.epoch);
+    return new BelievabilityLedger(members.map((publicKey) => ({ publicKey, stake: this.stakeOf(publicKey)!, servi: 0, reputation: REPUTATION_INITIAL })), this.epoch);
   }
 
   leagues(shard: number): Leagues {
@@ -118,6 +128,12 @@ export class EpochContextValue implements EpochContext {
   }
 }
 
+/** The genesis validators as epoch validators: validator i's stake is bonded at (genesisBondTxid, i). */
+export function genesisEpochValidators(genesis: Genesis): EpochValidator[] {
+  const bondTxid = genesisBondTxid(genesis);
+  return genesis.validators.map(({ publicKey, stake }, i) => ({ publicKey, stake, bond: genesisBond(genesis, i, bondTxid).outpoint }));
+}
+
 /**
  * Epoch 0: the genesis's validators (admitted by `genesisRegistry`: REGISTRY_* codes for a bad key
  * or proof), shard count and policy, randomness SHA-256(domain ‖ genesis txid).
@@ -133,7 +149,7 @@ export function genesisEpochContext(genesis: Genesis): EpochContext {
     randomness: sha256(input),
     shardCount: genesis.shardCount,
     startHeight: 0,
-    validators: genesis.validators,
+    validators: genesisEpochValidators(genesis),
     registry: genesisRegistry(genesis),
     ...(genesis.pob === undefined ? {} : { policy: genesis.pob }),
   });

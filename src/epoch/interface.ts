@@ -12,6 +12,7 @@
 import type { BelievabilityLedger } from "../consensus/pob/believability.js";
 import type { Leagues } from "../consensus/pob/leagues.js";
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
+import type { Bond } from "../ledger/bond.js";
 
 export type EpochErrorCode =
   | "EPOCH_TOO_FEW_VALIDATORS"
@@ -21,10 +22,12 @@ export type EpochErrorCode =
   | "EPOCH_NOT_VALIDATOR"
   | "EPOCH_UNREGISTERED_VALIDATOR";
 
-/** A validator of the epoch: its key and bonded stake. */
+/** A validator of the epoch: its key, its stake and the outpoint where that stake is bonded. */
 export interface EpochValidator {
   readonly publicKey: Uint8Array;
   readonly stake: bigint;
+  /** The bond's outpoint (txid ‖ u32le index; src/ledger/bond.ts), in the UTXO set of the shard it serves. */
+  readonly bond: Uint8Array;
 }
 
 /**
@@ -59,6 +62,10 @@ export interface EpochContext {
   shardOf(publicKey: Uint8Array): number | undefined;
   /** `publicKey`'s stake; undefined for a key that is not a validator. */
   stakeOf(publicKey: Uint8Array): bigint | undefined;
+  /** `publicKey`'s bond; undefined for a key that is not a validator. */
+  bondOf(publicKey: Uint8Array): Bond | undefined;
+  /** The bonds of `shard`'s members, packed as UtxoTable entries: part of the shard's genesis state. */
+  bondEntries(shard: number): Uint8Array;
   /** Fresh believability accounts of `shard`'s members at the start of the epoch. */
   believability(shard: number): BelievabilityLedger;
   /** The leagues of `shard` drawn from rnd_e and `believability(shard)` (EPOCH_NO_POLICY without a policy). */

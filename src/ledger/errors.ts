@@ -21,6 +21,7 @@ export const LEDGER_ERROR_CODES = [
   "TX_WRONG_SHARD",
   "TX_BAD_FIELD",
   "TX_SIGNER_MISSING",
+  "TX_NOT_SUBMITTABLE",
   // apply records (src/ledger/records.ts)
   "RECORD_MALFORMED",
   // packed batches of length-prefixed transactions

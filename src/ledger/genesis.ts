@@ -25,7 +25,8 @@
  *
  * API: `parseGenesis(json)`, `genesisToJson(genesis)`, `encodeGenesis(genesis)`, `genesisTxid`,
  * `genesisPopChainId(unsigned)`, `signGenesis(unsigned, keys)`, `genesisRegistry(genesis)`,
- * `genesisEntries(genesis, shard)` (packed UtxoTable entries of one shard), `genesisSupply`,
+ * `genesisEntries(genesis, shard)` (packed UtxoTable entries of one shard, bonds aside), `genesisSupply`,
+ * `genesisBondTxid`, `genesisBond(genesis, i)` (validator i's bond, ./bond.ts),
  * `deriveTestAccounts(seed, n)`, `makeTestGenesis(options)`.
  */
 import { createHash } from "node:crypto";
@@ -38,7 +39,8 @@ import { toHex } from "../hex.js";
 // Type only: the policy's meaning and checks live with Proof-of-Believability; genesis carries it.
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
 import { MAX_VALIDATORS, ValidatorRegistry, proveKeyPossession } from "../consensus/registry.js";
-import { AMOUNT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
+import { AMOUNT_BYTES, HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
+import { BOND_INDEX_FLAG, type Bond } from "./bond.js";
 import { BinaryWriter, writeU32 } from "../codec/binary.js";
 import { IosError, check } from "../errors.js";
 import type { LedgerErrorCode } from "./errors.js";
@@ -52,6 +54,7 @@ export const MAX_GENESIS_VALIDATORS = MAX_VALIDATORS;
 const GENESIS_DOMAIN = "IOSChain genesis v1";
 /** Domain of the encoding without proofs of possession, whose hash the proofs sign. */
 const UNSIGNED_GENESIS_DOMAIN = "IOSChain unsigned genesis v1";
+const GENESIS_BOND_DOMAIN = new TextEncoder().encode("IOSChain/genesis-bonds/v1");
 const TEST_ACCOUNT_DOMAIN = "IOSChain test account v1";
 
 /** A validator as the genesis's author chooses it, before its key proves possession. */
@@ -141,7 +144,9 @@ function validate(genesis: UnsignedGenesis, signed: boolean): void {
     if (output.amount <= 0n || output.amount > MAX_AMOUNT) bad(`outputs[${i}].amount must be in 1..2^64-1`);
     supply += output.amount;
   });
-  check<LedgerErrorCode>(supply <= MAX_AMOUNT, "GENESIS_SUPPLY_OVERFLOW", "the sum of output amounts exceeds u64");
+  // Stakes are bonded as outputs too (./bond.ts): the whole supply must fit a u64.
+  for (const validator of validators) supply += validator.stake;
+  check<LedgerErrorCode>(supply <= MAX_AMOUNT, "GENESIS_SUPPLY_OVERFLOW", "the sum of output amounts and stakes exceeds u64");
   if (genesis.pob !== undefined) {
     for (const field of POB_POLICY_FIELDS) {
       const value = genesis.pob[field];
@@ -292,9 +297,25 @@ export function genesisRegistry(genesis: Genesis): ValidatorRegistry {
   return registry;
 }
 
-/** Σ of every genesis output (all shards). */
+/** The txid of the genesis bonds (./bond.ts): SHA-256(domain ‖ genesis txid). */
+export function genesisBondTxid(genesis: Genesis): Uint8Array {
+  return sha256(BinaryWriter.ofSize(GENESIS_BOND_DOMAIN.length + HASH_BYTES).bytes(GENESIS_BOND_DOMAIN).bytes(genesisTxid(genesis)).finish());
+}
+
+/** Genesis validator i's bond: outpoint (genesisBondTxid, BOND_INDEX_FLAG | i), its stake. */
+export function genesisBond(genesis: Genesis, i: number, bondTxid = genesisBondTxid(genesis)): Bond {
+  const validator = genesis.validators[i];
+  check<LedgerErrorCode>(validator !== undefined, "GENESIS_BAD_FIELD", `genesis has no validator ${i}`);
+  return { outpoint: BinaryWriter.ofSize(OUTPOINT_BYTES).bytes(bondTxid).u32((BOND_INDEX_FLAG | i) >>> 0).finish(), validator: validator.publicKey, amount: validator.stake };
+}
+
+/**
+ * Σ of every genesis output and bond (all shards): what the shards' UTXO sets start with. Stakes
+ * are bonded as outputs when the genesis has a PoB policy, the one consensus that slashes.
+ */
 export function genesisSupply(genesis: Genesis): bigint {
-  return genesis.outputs.reduce((sum, output) => sum + output.amount, 0n);
+  const bonded = genesis.pob === undefined ? 0n : genesis.validators.reduce((sum, v) => sum + v.stake, 0n);
+  return genesis.outputs.reduce((sum, output) => sum + output.amount, 0n) + bonded;
 }
 
 /** The genesis outputs living in `shard`, packed as UtxoTable entries (76 bytes each). */

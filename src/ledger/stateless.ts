@@ -15,7 +15,7 @@
  *    ./records.ts walks them), with `recordTx`.
  * Everything returned is plain data (structured-clone safe), so a worker can post it back.
  *
- * API: `validateStateless(packed, shard, shardCount): StatelessResult`, `packTransactions(txs)`,
+ * API: `validateStateless(packed, shard, shardCount, origin?): StatelessResult`, `packTransactions(txs)`,
  * `unpackTransactions(packed)`.
  */
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js";
@@ -26,7 +26,7 @@ import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "./errors.js";
 import type { TxKindModule, TxShape } from "./kinds/interface.js";
 import { kindOfTransaction } from "./kinds/registry.js";
 import { checkShardIndex } from "./shard.js";
-import { hasCodeIn } from "../errors.js";
+import { IosError, hasCodeIn } from "../errors.js";
 
 export interface Rejection {
   readonly code: LedgerErrorCode;
@@ -89,10 +89,17 @@ interface Passed {
 }
 
 /**
+ * Where a batch comes from: `submitted` — from anyone else (a client, a producer's optimistic
+ * block, a leader's proposal): a kind clients cannot submit is TX_NOT_SUBMITTABLE; `derived` — a
+ * final block this replica built and stored itself (its replay), where derived kinds belong.
+ */
+export type BatchOrigin = "submitted" | "derived";
+
+/**
  * Validates every transaction of `packed` for shard `shard` of `shardCount`. Throws only when the
  * framing itself is broken (BATCH_TRUNCATED) or the shard arguments are invalid.
  */
-export function validateStateless(packed: Uint8Array, shard: number, shardCount: number): StatelessResult {
+export function validateStateless(packed: Uint8Array, shard: number, shardCount: number, origin: BatchOrigin = "submitted"): StatelessResult {
   checkShardIndex(shard, shardCount);
   const transactions = unpackTransactions(packed);
   const count = transactions.length;
@@ -105,6 +112,7 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
   transactions.forEach((tx, index) => {
     try {
       const module = kindOfTransaction(tx);
+      if (!module.submittable && origin === "submitted") throw new IosError<LedgerErrorCode>("TX_NOT_SUBMITTABLE", `a ${module.name} is derived by the shard, never submitted`);
       const shape = module.scan(tx);
       module.checkStateless(tx, shape, shard, shardCount);
       sha.digestToOut(tx.subarray(0, shape.unsignedEnd));

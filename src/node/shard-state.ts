@@ -34,21 +34,25 @@
  * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes): CommitResult`,
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
- * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`.
+ * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
+ * `consensusStateAt(height)`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
-import { decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
+import { decodeBlock, decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
+import { applyRecordOf, kindOfTransaction } from "../ledger/kinds/registry.js";
+import { readU64 } from "../codec/binary.js";
 import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { genesisEpochContext } from "../epoch/context.js";
 import { checkShardIndex } from "../ledger/shard.js";
-import { validateStateless, type StatelessResult } from "../ledger/stateless.js";
+import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, type BlockDelta } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
-import { TXID_BYTES } from "../codec/sizes.js";
+import { PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import type { StoreErrorCode } from "../store/errors.js";
 import { LEDGER_ERROR_CODES, type TransactionFailureDetail } from "../ledger/errors.js";
 
@@ -121,7 +125,7 @@ export interface BuiltBlock {
   readonly txids: Uint8Array;
   /** Position in the block of each applied txid; default 0..n−1 (a block of the applied ones only). */
   readonly positions?: Uint32Array;
-  /** Stored with the block in its transaction (ChainStore `consensusState`). */
+  /** Stored with the block in its transaction (ChainStore `consensusStateAt`). */
   readonly consensusState?: Uint8Array;
 }
 
@@ -219,6 +223,20 @@ function capacityLog2For(entries: number): number {
   return Math.min(MAX_CAPACITY_LOG2, Math.max(MIN_CAPACITY_LOG2, wanted));
 }
 
+/**
+ * The UTXO set `shard` starts from: the genesis outputs of the shard and, when the genesis has a
+ * PoB policy (the one consensus that slashes), the bonds of its epoch-0 members (src/ledger/bond.ts).
+ */
+export function genesisShardEntries(genesis: Genesis, shard: number): Uint8Array {
+  const outputs = genesisEntries(genesis, shard);
+  if (genesis.pob === undefined) return outputs;
+  const bonds = genesisEpochContext(genesis).bondEntries(shard);
+  const entries = new Uint8Array(outputs.length + bonds.length);
+  entries.set(outputs);
+  entries.set(bonds, outputs.length);
+  return entries;
+}
+
 export class ShardState {
   private readonly pending = new UtxoDelta();
   private readonly pendingTxIndex = new PendingTxIndex();
@@ -236,6 +254,7 @@ export class ShardState {
     private readonly flushInterval: number,
     /** The tip block's timestamp, kept here: reading the tip block back per proposal would copy a whole block. */
     private tipTime: number,
+    private readonly genesis: Genesis,
   ) {}
 
   /** Opens, loads and replays (phases 1–3); the returned state is ready for `commitBlock`. */
@@ -247,7 +266,7 @@ export class ShardState {
     const store = "store" in options ? options.store : LmdbChainStore.open(options.directory);
     try {
       const genesisId = genesisTxid(genesis);
-      if (!store.initialized) store.initialize({ shard, genesisId }, genesisEntries(genesis, shard));
+      if (!store.initialized) store.initialize({ shard, genesisId }, genesisShardEntries(genesis, shard));
       const identity = store.identity;
       check<StoreErrorCode>(identity.shard === shard && sameBytes(identity.genesisId, genesisId), "STORE_IDENTITY_MISMATCH",
         `${store.location} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
@@ -255,7 +274,7 @@ export class ShardState {
       const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count) });
       const tipBlock = store.tip.height === 0 ? undefined : store.getBlock(store.tip.height);
       const tipTime = tipBlock === undefined ? genesis.timestamp : decodeBlockHeader(tipBlock).timestamp;
-      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, tipTime);
+      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, tipTime, genesis);
       state.loadFlushedSet();
       state.replay();
       return state;
@@ -298,7 +317,7 @@ export class ShardState {
       check<StoreErrorCode>(sameBytes(envelope.header.prevHash, previous), "STORE_CORRUPT", `block ${height} does not link to block ${height - 1}`);
       let stateless: StatelessResult;
       try {
-        stateless = this.validate(envelope);
+        stateless = this.validate(envelope, "derived");
       } catch (error) {
         if (hasCodeIn(error, LEDGER_ERROR_CODES) || hasCodeIn(error, SHARD_STATE_ERROR_CODES)) {
           throw new IosError<StoreErrorCode>("STORE_CORRUPT", `stored block ${height} cannot be replayed: ${error.message}`);
@@ -315,11 +334,11 @@ export class ShardState {
     check<StoreErrorCode>(sameBytes(previous, tip.hash), "STORE_CORRUPT", "the chain does not end at the tip hash");
   }
 
-  /** Stateless checks of a stored or received block: its apply records, if every check passed. */
-  private validate(envelope: BlockEnvelope): StatelessResult {
+  /** Stateless checks of a stored (`derived`: this replica built it) or received block: its apply records, if every check passed. */
+  private validate(envelope: BlockEnvelope, origin: BatchOrigin = "submitted"): StatelessResult {
     const { header } = envelope;
     if (header.shard !== this.shard) throw new IosError<ShardStateErrorCode>("STATE_WRONG_SHARD", `block of shard ${header.shard}, this is shard ${this.shard}`);
-    const stateless = validateStateless(envelope.body, this.shard, this.shardCount);
+    const stateless = validateStateless(envelope.body, this.shard, this.shardCount, origin);
     if (stateless.count !== header.txCount) {
       throw new IosError<ShardStateErrorCode>("STATE_TX_COUNT_MISMATCH", `header declares ${header.txCount} transactions, the body holds ${stateless.count}`);
     }
@@ -353,7 +372,7 @@ export class ShardState {
     const tip = this.store.tip;
     check<StoreErrorCode>(header.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${header.height} does not follow the tip ${tip.height}`);
     if (!sameBytes(header.prevHash, tip.hash)) throw new IosError<ShardStateErrorCode>("STATE_PREV_HASH_MISMATCH", `block ${header.height} does not link to the tip`);
-    const stateless = this.validate(envelope);
+    const stateless = this.validate(envelope, "derived");
     const assembly = this.assemble();
     const statuses = assembly.apply(stateless.records, stateless.recordCount);
     const { txids, positions, statusesByTx } = appliedLocations(stateless, statuses);
@@ -500,8 +519,9 @@ export class ShardState {
   }
 
   /** What the consensus layer stored with the last block that carried a record (see BuiltBlock). */
-  get consensusState(): Uint8Array | undefined {
-    return this.store.consensusState;
+  /** The consensus record stored with block `height` (the tip's by default). */
+  consensusStateAt(height = this.store.tip.height): Uint8Array | undefined {
+    return this.store.consensusStateAt(height);
   }
 
   setEpoch(epoch: number): void {
@@ -534,5 +554,31 @@ export class ShardState {
 
   getBlockByHash(hash: Uint8Array): Uint8Array | undefined {
     return this.store.getBlockByHash(hash);
+  }
+
+  /** The transactions of the stored block at `height`, in body order. STORE_HEIGHT_GAP above the tip. */
+  blockTransactions(height: number): Uint8Array[] {
+    const bytes = this.store.getBlock(height);
+    check<StoreErrorCode>(bytes !== undefined, "STORE_HEIGHT_GAP", `no block is stored at height ${height}`);
+    return decodeBlock(bytes).transactions;
+  }
+
+  /**
+   * Output `index` of `txid` as it was created, spent or not: a genesis output, or an output of a
+   * transaction a stored block applied; undefined when there is none.
+   */
+  createdOutput(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
+    if (sameBytes(txid, this.store.identity.genesisId)) {
+      const output = this.genesis.outputs[index];
+      return output && { owner: output.owner, amount: output.amount };
+    }
+    const location = this.getTransactionLocation(txid);
+    if (location === undefined) return undefined;
+    const tx = this.blockTransactions(location.height)[location.position]!;
+    const record = applyRecordOf(tx, txid);
+    const layout = kindOfTransaction(tx).record;
+    if (index >= layout.outputCount(record, 0)) return undefined;
+    const at = layout.outputAt(record, 0, index);
+    return { owner: record.slice(at, at + PUBLIC_KEY_BYTES), amount: readU64(record, at + PUBLIC_KEY_BYTES) };
   }
 }

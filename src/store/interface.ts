@@ -23,8 +23,9 @@ export interface StoredBlock {
   /** positions[i] = index in the block body of the transaction txids[i]. */
   readonly positions: ArrayLike<number>;
   /**
-   * The consensus layer's own record of this block (PoB: the final proposal hash and outcome tip,
-   * src/node/consensus/pob-consensus.ts), stored in the same transaction; the last one is kept.
+   * The consensus layer's own record of this block (PoB: the final proposal hash, the state
+   * commitment and the replica state, src/consensus/pob/replica-state.ts), stored in the same
+   * transaction, by height.
    */
   readonly consensusState?: Uint8Array;
 }
@@ -56,8 +57,8 @@ export interface ChainStore {
   readonly identity: StoreIdentity;
   readonly tip: ChainTip;
   readonly flushed: FlushMarker;
-  /** What the consensus layer stored with the last block that carried a record. */
-  readonly consensusState: Uint8Array | undefined;
+  /** What the consensus layer stored with the block at `height`, if anything. */
+  consensusStateAt(height: number): Uint8Array | undefined;
   readonly epoch: number;
   /**
    * Writes the genesis state: identity, tip = (0, genesisId), the UTXO entries (packed 76-byte

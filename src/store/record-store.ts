@@ -18,7 +18,6 @@ import { readU64 } from "../codec/binary.js";
 import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import {
   MAX_CONSENSUS_STATE_BYTES,
-  META_CONSENSUS,
   META_EPOCH,
   META_FLUSHED,
   META_IDENTITY,
@@ -116,15 +115,16 @@ export class RecordChainStore implements ChainStore {
       txIndex: env.table("txIndex"),
       utxo: env.table("utxo"),
       meta: env.table("meta"),
+      consensus: env.table("consensus"),
     };
     this.loadMeta();
   }
 
   private loadMeta(): void {
-    const { meta, blocks, blockHeights, txIndex, utxo } = this.dbs;
+    const { meta, blocks, blockHeights, txIndex, utxo, consensus } = this.dbs;
     const identity = meta.get(META_IDENTITY);
     if (identity === undefined) {
-      const populated = [meta, blocks, blockHeights, txIndex, utxo].some((db) => !db.isEmpty());
+      const populated = [meta, blocks, blockHeights, txIndex, utxo, consensus].some((db) => !db.isEmpty());
       check<StoreErrorCode>(!populated, "STORE_FOREIGN", `${this.location} has records but no IOSChain identity`);
       return;
     }
@@ -246,7 +246,7 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
-    const { blocks, blockHeights, txIndex, meta } = this.dbs;
+    const { blocks, blockHeights, txIndex, meta, consensus } = this.dbs;
     const txids = asBuffer(block.txids);
     this.env.transaction(() => {
       blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
@@ -255,7 +255,7 @@ export class RecordChainStore implements ChainStore {
         txIndex.put(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(block.height, block.positions[i]!));
       }
       meta.put(META_TIP, encodeTip(newTip));
-      if (block.consensusState !== undefined) meta.put(META_CONSENSUS, asBuffer(block.consensusState));
+      if (block.consensusState !== undefined) consensus.put(heightKey(block.height), asBuffer(block.consensusState), true);
       if (flush !== undefined) this.writeFlush(flush, marker!);
     });
     this.tipRecord = newTip;
@@ -288,10 +288,11 @@ export class RecordChainStore implements ChainStore {
     meta.put(META_FLUSHED, encodeFlushMarker(marker));
   }
 
-  /** The consensus state stored with the last block that carried one. */
-  get consensusState(): Uint8Array | undefined {
+  /** The consensus state stored with the block at `height`, if it carried one. */
+  consensusStateAt(height: number): Uint8Array | undefined {
     this.checkInitialized();
-    const value = this.dbs.meta.get(META_CONSENSUS);
+    check<StoreErrorCode>(isHeight(height), "STORE_BAD_INPUT", "height must be a non-negative safe integer");
+    const value = this.dbs.consensus.get(heightKey(height));
     return value === undefined ? undefined : Uint8Array.from(value);
   }
 

@@ -12,6 +12,8 @@
  *                  "tip"                        u64le height ‖ block hash [32]   (height 0 = genesis id)
  *                  "flushed"                    u64le height ‖ u64le count ‖ u64le supply
  *                  "epoch"                      u32le epoch
+ *   consensus      u64be height                 the consensus layer's record of that block (PoB:
+ *                                               proposal hash, state commitment, replica state)
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
@@ -23,23 +25,26 @@ import { layout, type Layout } from "../codec/layout.js";
 import { HASH_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
 export const META_TIP = Buffer.from("tip", "latin1");
 export const META_FLUSHED = Buffer.from("flushed", "latin1");
 export const META_EPOCH = Buffer.from("epoch", "latin1");
-export const META_CONSENSUS = Buffer.from("consensus", "latin1");
-/** A consensus layer's per-block record (META_CONSENSUS) is a few hashes, never more than this. */
-export const MAX_CONSENSUS_STATE_BYTES = 4096;
+/**
+ * A consensus layer's per-block record (the consensus sub-database): for PoB two hashes, the
+ * believability accounts, the league changes and the optimistic blocks the height ordered
+ * (src/consensus/pob/replica-state.ts), never more than this.
+ */
+export const MAX_CONSENSUS_STATE_BYTES = 512 * 1024;
 
 const HEIGHT_KEY = layout({ height: 8 });
 const HEIGHT_VALUE = layout({ height: 8 });

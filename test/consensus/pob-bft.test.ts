@@ -8,6 +8,8 @@ import { describe, it } from "node:test";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { HEADER_BYTES } from "../../src/ledger/block.js";
 import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
+import { MemoryFinalChain } from "./final-chain.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
 import type { Channel } from "../../src/net/interface.js";
@@ -65,13 +67,17 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, ou
   const gtx = genesisTxid(genesis);
   const members = validators.map((v) => v.publicKey);
   const epochSeed = sim.rng("epoch").bytes(32);
+  const context = genesisEpochContext(genesis);
   const replicas = validators.map((keyPair) => {
     const utxo = new UtxoTable({ initialCapacityLog2: 8 });
+    // The tests' genesis has no policy (each test brings its own): the bonds go in by hand.
     utxo.insertEntries(genesisEntries(genesis, 0));
+    utxo.insertEntries(context.bondEntries(0));
     const ledger = BelievabilityLedger.fromGenesis(genesis.validators);
     const leagues = drawLeagues({ epoch: 0, seed: epochSeed, members, accounts: ledger, policy });
-    const validator = new PobValidator({ shard: 0, shardCount: 1, utxo, accounts: ledger, leagues, verifier: VERIFIER });
-    return { keyPair, utxo, ledger, validator, outcomes: [] as FinalOutcome[], finalAt: new Map<string, number>() };
+    const chain = new MemoryFinalChain(genesis);
+    const validator = new PobValidator({ shard: 0, shardCount: 1, utxo, accounts: ledger, leagues, chain, bondOf: (key) => context.bondOf(key), verifier: VERIFIER });
+    return { keyPair, utxo, ledger, validator, chain, outcomes: [] as FinalOutcome[], finalAt: new Map<string, number>() };
   });
   const leagues = replicas[0]!.validator.leagues;
   const channels = new Map<string, Channel>();
@@ -87,6 +93,7 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, ou
         { channel, clock, rng, keyPair: replica.keyPair, verifier: VERIFIER, utxo: replica.utxo, accounts: replica.ledger, validator: replica.validator, members, peerOf: hex },
       );
       node.onOutcome((outcome) => {
+        replica.chain.record(outcome);
         replica.outcomes.push(outcome);
         for (let i = 0; i < outcome.included.length; i += 32) replica.finalAt.set(hex(outcome.included.subarray(i, i + 32)), clock.now());
       });

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { genesisEntries, genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
+import { genesisEpochContext } from "../../src/epoch/context.js";
+import { MemoryFinalChain } from "./final-chain.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TxKind, encodeTransaction, signTransaction, transactionIdOfEncoding } from "../../src/ledger/transaction.js";
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
@@ -16,6 +18,8 @@ import { binomialInterval, detectionProbability } from "../../src/consensus/pob/
 import { assignee, assigneeIndex, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { BelievabilityLedger, REPUTATION_INITIAL } from "../../src/consensus/pob/believability.js";
 import { decodeEvidence, encodeEvidence, verifyEvidence, verifyInclusion } from "../../src/consensus/pob/evidence.js";
+import { verifySlashing } from "../../src/consensus/pob/slashing.js";
+import { readU32 } from "../../src/codec/binary.js";
 import { PobValidator, type FinalOutcome } from "../../src/consensus/pob/finalization.js";
 import { drawLeagues, type Leagues } from "../../src/consensus/pob/leagues.js";
 import { OptimisticProducer, buildOptimisticBlock, type OptimisticConfirmation } from "../../src/consensus/pob/optimistic.js";
@@ -34,6 +38,7 @@ const AMOUNT = 1_000_000n;
 interface Replica {
   readonly key: KeyPair;
   readonly utxo: UtxoTable;
+  readonly chain: MemoryFinalChain;
   readonly accounts: BelievabilityLedger;
   validator: PobValidator | undefined;
 }
@@ -69,8 +74,10 @@ class TestShard {
     this.rng = SeededRng.fromSeed(seed);
     this.replicas = this.validators.slice(0, options.replicas).map((key) => {
       const utxo = new UtxoTable({ initialCapacityLog2: 8 });
+      // The tests' genesis has no policy (each test brings its own): the bonds go in by hand.
       utxo.insertEntries(genesisEntries(this.genesis, 0));
-      return { key, utxo, accounts: BelievabilityLedger.fromGenesis(this.genesis.validators), validator: undefined };
+      utxo.insertEntries(genesisEpochContext(this.genesis).bondEntries(0));
+      return { key, utxo, chain: new MemoryFinalChain(this.genesis), accounts: BelievabilityLedger.fromGenesis(this.genesis.validators), validator: undefined };
     });
     this.policy = options.policy ?? POLICY;
   }
@@ -94,7 +101,10 @@ class TestShard {
         epoch, seed, members: this.validators.map((v) => v.publicKey), accounts: replica.accounts, policy: this.policy, ...(online === undefined ? {} : { online }),
       });
       if (replica.validator === undefined) {
-        replica.validator = new PobValidator({ shard: 0, shardCount: 1, utxo: replica.utxo, accounts: replica.accounts, leagues, verifier: VERIFIER });
+        const context = genesisEpochContext(this.genesis);
+        replica.validator = new PobValidator({
+          shard: 0, shardCount: 1, utxo: replica.utxo, accounts: replica.accounts, leagues, chain: replica.chain, bondOf: (key) => context.bondOf(key), verifier: VERIFIER,
+        });
       } else {
         replica.validator.beginEpoch(leagues);
       }
@@ -150,7 +160,7 @@ class TestShard {
    * input's, all but `fee` (a different fee, a different txid). The first input's owner is the
    * spender and so picks the producer. `forge` corrupts the last signature.
    */
-  transfer(inputs: number | readonly number[], options: { forge?: boolean; fee?: number } = {}): { bytes: Uint8Array; txid: Uint8Array } {
+  transfer(inputs: number | readonly number[], options: { forge?: boolean; fee?: number } = {}): { bytes: Uint8Array; txid: Uint8Array; inputs: readonly number[] } {
     const indexes = typeof inputs === "number" ? [inputs] : inputs;
     const owners = indexes.map((index) => this.accounts[index]!);
     const recipient = this.accounts[(indexes[0]! + 1) % this.accounts.length]!;
@@ -161,7 +171,7 @@ class TestShard {
     }, owners);
     const bytes = encodeTransaction(transaction);
     if (options.forge === true) bytes[bytes.length - 64]! ^= 0x40;
-    return { bytes, txid };
+    return { bytes, txid, inputs: indexes };
   }
 
   /** The believable validator a transaction belongs to: its spender's assignee. */
@@ -214,7 +224,11 @@ class TestShard {
       : { mode: "one-league", epoch: leagues.epoch, height, prevHash: validator.previousProposal, proposer: leagues.normal[height % leagues.normal.length]!, blocks: [], transactions: this.mempool.splice(0), ...decided };
     for (const replica of this.replicas) replica.validator!.checkProposal(encodeProposal(proposal));
     const randomness = options.randomness?.(hashes) ?? this.rng.bytes(32);
-    const outcomes = this.replicas.map((r) => r.validator!.applyFinal(proposal, (h) => this.bodies.get(hex(h)), randomness));
+    const outcomes = this.replicas.map((r) => {
+      const outcome = r.validator!.applyFinal(proposal, (h) => this.bodies.get(hex(h)), randomness);
+      r.chain.record(outcome);
+      return outcome;
+    });
     for (const producer of this.producers.values()) for (const h of hashes) producer.finalized(h);
     const after = this.leagues;
     for (const [key, producer] of this.producers) {
@@ -360,7 +374,9 @@ describe("pob protocol", () => {
         assert.equal(hex(outcome.slashed[0]!.publicKey), hex(cheater));
         assert.equal(verifyEvidence(outcome.evidence[0]!, cheater).valid, true);
         assert.ok(outcome.excluded.some((e) => hex(e.txid) === hex(txs[1]!.txid) && e.code === "POB_BAD_SIGNATURE"));
-        assert.equal(outcome.included.length / 32, 2, "the valid transfers of the block still go through");
+        assert.equal(outcome.slashings.length, 1);
+        assert.deepEqual(txidsOf(outcome), [hex(txs[0]!.txid), hex(txs[2]!.txid), hex(outcome.slashings[0]!.txid)],
+          "the valid transfers of the block still go through, the slashing last");
       } else {
         assert.equal(outcome.included.length / 32, 3, "undetected, the forged transfer is final (the risk p bounds)");
       }
@@ -381,8 +397,8 @@ describe("pob protocol", () => {
       const outcome = shard.round({ before: [shard.injectBlock(cheater, txs.map((t) => t.bytes), 0)] }).outcomes[0]!;
       if (outcome.slashed.length === 1) {
         detected++;
-        // Once caught, the rest of the block is verified in full: no forged transfer survives.
-        assert.equal(outcome.included.length, 0);
+        // Once caught, the rest of the block is verified in full: no forged transfer survives; the slashing alone is final.
+        assert.deepEqual(txidsOf(outcome), [hex(outcome.slashings[0]!.txid)]);
       }
     }
     const bound = binomialInterval(runs, detectionProbability(POLICY.samplingProbability, 3), 5);
@@ -407,10 +423,29 @@ describe("pob protocol", () => {
     const lateHonest = shard.transfer(shard.outputAssignedTo(cheater));
     const block2 = shard.injectBlock(cheater, [lateHonest.bytes, late.bytes], 1);
     const block3 = shard.injectBlock(cheater, [shard.transfer(shard.outputAssignedTo(cheater)).bytes], 2);
+    const supplyBefore = shard.replicas.map((r) => r.utxo.supply);
+    const victim = shard.accounts[early.inputs[0]!]!.publicKey;
     const round2 = shard.round({ before: [block2], after: [block3], randomness: () => randomnessWhere(shard.rng, block2, late.txid, true, POLICY.samplingProbability) });
     for (const [r, outcome] of round2.outcomes.entries()) {
       assert.equal(outcome.slashed.length, 1);
       assert.equal(outcome.slashed[0]!.burned, stakeBefore);
+      // The ledger fact: one slashing, last in the final block, spends the bond, repays the owner
+      // whose output the early forgery took, and burns the rest.
+      assert.equal(outcome.slashings.length, 1);
+      const fact = outcome.slashings[0]!;
+      assert.equal(txidsOf(outcome).at(-1), hex(fact.txid));
+      const slashing = verifySlashing(fact.transaction, cheater);
+      // The bond (10,000) is short of the loss (1,000,000): the one victim gets all of it, the rest stays unpaid.
+      assert.ok(stakeBefore < AMOUNT);
+      assert.deepEqual(slashing.compensations.map((c) => [hex(c.owner), c.amount]), [[hex(victim), stakeBefore]]);
+      assert.deepEqual([fact.compensation.burned, fact.compensation.unpaid], [0n, AMOUNT - stakeBefore]);
+      const utxo = shard.replicas[r]!.utxo;
+      assert.deepEqual(utxo.get(fact.txid, 0), { owner: victim, amount: stakeBefore }, "the victim holds its compensation");
+      const bond = genesisEpochContext(shard.genesis).bondOf(cheater)!;
+      assert.equal(utxo.has(bond.outpoint.subarray(0, 32), readU32(bond.outpoint, 32)), false, "the bond is spent");
+      // Transfers of this height burn their fees (1 per transfer); the slashing burns the rest of the bond.
+      const fees = BigInt(txidsOf(outcome).length - 1);
+      assert.equal(utxo.supply, supplyBefore[r]! - fees - fact.compensation.burned);
       assert.ok(outcome.excluded.some((e) => hex(e.txid) === hex(late.txid) && e.code === "POB_BAD_SIGNATURE"));
       assert.ok(txidsOf(outcome).includes(hex(lateHonest.txid)), "valid transfers of the offending block are kept");
       // The re-check of round 1 finds the forged transfer that slipped through (already final, reported).

@@ -9,7 +9,7 @@ import { drawLeagues } from "../../src/consensus/pob/leagues.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { assignShards } from "../../src/epoch/assignment.js";
-import { EpochContextValue, INSTANCE_KEY_BYTES, genesisEpochContext, instanceKey } from "../../src/epoch/context.js";
+import { EpochContextValue, INSTANCE_KEY_BYTES, genesisEpochContext, genesisEpochValidators, instanceKey } from "../../src/epoch/context.js";
 import { IosError } from "../../src/errors.js";
 import { genesisRegistry, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { toHex } from "../../src/hex.js";
@@ -139,7 +139,7 @@ describe("epoch context", () => {
     const keys = new Set<string>();
     for (const chain of chains) {
       for (const epoch of [0, 1, 0xffffffff]) {
-        const value = new EpochContextValue({ chain, epoch, randomness: randomness(epoch % 7), shardCount: 3, startHeight: 0, validators: genesis.validators, registry });
+        const value = new EpochContextValue({ chain, epoch, randomness: randomness(epoch % 7), shardCount: 3, startHeight: 0, validators: genesisEpochValidators(genesis), registry });
         for (let shard = 0; shard < 3; shard++) {
           const instance = value.instance(shard);
           assert.deepEqual({ shard: instance.shard, epoch: instance.epoch }, { shard, epoch });
@@ -153,14 +153,14 @@ describe("epoch context", () => {
       }
     }
     assert.equal(keys.size, 2 * 3 * 3);
-    assert.throws(() => new EpochContextValue({ chain: chains[0]!, epoch: -1, randomness: randomness(0), shardCount: 1, startHeight: 0, validators: genesis.validators, registry }), coded("EPOCH_BAD_NUMBER"));
+    assert.throws(() => new EpochContextValue({ chain: chains[0]!, epoch: -1, randomness: randomness(0), shardCount: 1, startHeight: 0, validators: genesisEpochValidators(genesis), registry }), coded("EPOCH_BAD_NUMBER"));
   });
 
   it("admits only validators registered with a proof of possession (EPOCH_UNREGISTERED_VALIDATOR)", () => {
-    const stranger = makeTestGenesis({ seed: "stranger", shardCount: 1, accounts: 1, amount: 1n, validators: 1 }).genesis.validators[0]!;
+    const stranger = genesisEpochValidators(makeTestGenesis({ seed: "stranger", shardCount: 1, accounts: 1, amount: 1n, validators: 1 }).genesis)[0]!;
     const configuration = { chain: genesisTxid(genesis), epoch: 1, randomness: randomness(1), shardCount: 3, startHeight: 0, registry };
-    assert.throws(() => new EpochContextValue({ ...configuration, validators: [...genesis.validators, stranger] }), coded("EPOCH_UNREGISTERED_VALIDATOR"));
-    assert.equal(new EpochContextValue({ ...configuration, validators: genesis.validators }).validators.length, 13);
+    assert.throws(() => new EpochContextValue({ ...configuration, validators: [...genesisEpochValidators(genesis), stranger] }), coded("EPOCH_UNREGISTERED_VALIDATOR"));
+    assert.equal(new EpochContextValue({ ...configuration, validators: genesisEpochValidators(genesis) }).validators.length, 13);
   });
 
   it("draws each shard's leagues with drawLeagues over its members, from a seed of its own", () => {

@@ -13,7 +13,7 @@ import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { signMessage } from "../../src/ledger/keys.js";
-import { RECORD_HEADER, TX_CODES, TX_PREFIX, TX_VERSION, checkTxPrefix, type TxKindModule, type TxShape } from "../../src/ledger/kinds/interface.js";
+import { MAX_TX_BYTES, RECORD_HEADER, TX_CODES, TX_PREFIX, TX_VERSION, checkTxPrefix, type TxKindModule, type TxShape } from "../../src/ledger/kinds/interface.js";
 import { registerTxKind, scanTransaction, spenderOf, transactionIdOfEncoding, txKindModule } from "../../src/ledger/kinds/registry.js";
 import { transferKind } from "../../src/ledger/kinds/transfer.js";
 import { RecordCursor } from "../../src/ledger/records.js";
@@ -62,6 +62,8 @@ function unsignedNote(note: Omit<Note, "signature">): BinaryWriter {
 const noteKind: TxKindModule<Note> = {
   kind: NOTE_KIND,
   name: "TestNote",
+  maxBytes: MAX_TX_BYTES,
+  submittable: true,
   scan: scanNote,
   decode(tx) {
     assert.equal(checkTxPrefix(tx), NOTE_KIND);
@@ -107,7 +109,7 @@ describe("transaction-kind registry", () => {
 
   it("an unregistered kind is TX_UNKNOWN_KIND; a taken kind byte cannot be registered twice", () => {
     const transfer = signedTransfer([{ txid: g, index: indexOf(bob.publicKey), owner: bob.publicKey }], [{ owner: alice.publicKey, amount: 100n }], [bob]).bytes;
-    for (const kind of [TxKind.AtomixLock, TxKind.SlashingEvidence, 0xf1, 0xff]) {
+    for (const kind of [TxKind.AtomixLock, TxKind.ValidatorRegistration, 0xf1, 0xff]) {
       const other = Uint8Array.from(transfer);
       other[TX_PREFIX.offset.kind] = kind;
       assert.equal(codeOf(() => scanTransaction(other)), "TX_UNKNOWN_KIND", `kind ${kind}`);

@@ -10,6 +10,7 @@ import {
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
 import { codeOf } from "../support/errors.js";
 import { SIGNATURE_BYTES } from "../../src/codec/sizes.js";
+import { MAX_ANY_TX_BYTES } from "../../src/ledger/kinds/interface.js";
 import { hasCodeIn } from "../../src/errors.js";
 import { LEDGER_ERROR_CODES } from "../../src/ledger/errors.js";
 
@@ -136,7 +137,10 @@ describe("strict decoding", () => {
     assert.equal(codeOf(() => decodeTransaction(patched(2, [MAX_INPUTS + 1, 0]))), "TX_TOO_MANY_INPUTS");
     assert.equal(codeOf(() => decodeTransaction(patched(4, [0xff, 0xff]))), "TX_TOO_MANY_OUTPUTS");
     assert.equal(codeOf(() => decodeTransaction(patched(2, [MAX_INPUTS, 0]))), "TX_TOO_LARGE");
-    assert.equal(codeOf(() => decodeTransaction(new Uint8Array(MAX_TX_BYTES + 1))), "TX_TOO_LARGE");
+    const oversize = new Uint8Array(MAX_TX_BYTES + 1);
+    oversize.set(bytes.subarray(0, 2));
+    assert.equal(codeOf(() => decodeTransaction(oversize)), "TX_TOO_LARGE", "a transfer beyond MAX_TX_BYTES");
+    assert.equal(codeOf(() => decodeTransaction(new Uint8Array(MAX_ANY_TX_BYTES + 1))), "TX_TOO_LARGE", "anything beyond MAX_ANY_TX_BYTES");
     assert.equal(codeOf(() => decodeTransaction(patched(amountAt(0), [0, 0, 0, 0, 0, 0, 0, 0]))), "TX_ZERO_AMOUNT");
     assert.equal(codeOf(() => decodeTransaction(patched(amountAt(0), [6, 0, 0, 0, 0, 0, 0, 0]))), "TX_AMOUNT_OVERFLOW");
     assert.equal(codeOf(() => decodeTransaction(patched(6 + 68, [...bytes.subarray(6, 6 + 36)]))), "TX_DUPLICATE_INPUT");

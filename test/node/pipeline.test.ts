@@ -473,7 +473,7 @@ describe("ShardState.assemble", () => {
     assert.deepEqual({ height: slotSeen!.height, prevHash: hex(slotSeen!.prevHash), applied: slotSeen!.applied }, { height: 1, prevHash: hex(genesisTip), applied: 2 }, "the slot follows the tip and counts the applied records of both parts");
     assert.deepEqual({ height: committed.height, applied: committed.applied }, { height: 1, applied: 2 });
     assert.equal(state.getTransactionLocation(b.txid)?.position, 1);
-    assert.equal(hex(state.consensusState!), hex(new Uint8Array(64).fill(7)));
+    assert.equal(hex(state.consensusStateAt()!), hex(new Uint8Array(64).fill(7)));
     const next = state.assemble();
     assert.equal(next.commit((slot) => soloBlock(slot, [])).height, 2, "after the commit the next assembly starts");
     const supply = state.supply;
@@ -484,7 +484,8 @@ describe("ShardState.assemble", () => {
     assert.equal(reopened.tip.height, 2);
     assert.equal(reopened.tipTimestamp, tipTime, "and survives a reopen");
     assert.equal(reopened.supply, supply);
-    assert.equal(hex(reopened.consensusState!), hex(new Uint8Array(64).fill(7)));
+    assert.equal(hex(reopened.consensusStateAt(1)!), hex(new Uint8Array(64).fill(7)));
+    assert.equal(reopened.consensusStateAt(2), undefined, "block 2 stored no consensus record");
     assert.equal(reopened.getUtxo(coins[0]!.txid, coins[0]!.index), undefined);
     await reopened.close();
   });

@@ -1,10 +1,15 @@
 // The whole-node simulator tests' common start: PoB validators of a test genesis in a fresh
-// simulator with 1–4 ms links (src/sim/validator-cluster.ts).
+// simulator with 1–4 ms links (src/sim/validator-cluster.ts), and what their final chains slashed.
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { toHex } from "../../src/hex.js";
 import { makeTestGenesis } from "../../src/ledger/genesis.js";
 import { Simulator } from "../../src/sim/simulator.js";
 import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import type { ValidatorNode } from "../../src/node/validator.js";
+import { decodeBlock } from "../../src/ledger/block.js";
+import { kindOfTransaction } from "../../src/ledger/kinds/registry.js";
+import { slashingKind } from "../../src/ledger/kinds/slashing.js";
+import { TxKind } from "../../src/ledger/transaction.js";
 
 export interface PobClusterOptions {
   readonly seed: string | number;
@@ -25,4 +30,18 @@ export function pobCluster(options: PobClusterOptions) {
   const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
   const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
   return { sim, genesis, accounts, validators, cluster, positions };
+}
+
+/** The slashing transactions in `node`'s final chain, oldest first. */
+export function slashingsOf(node: ValidatorNode): Uint8Array[] {
+  const found: Uint8Array[] = [];
+  for (let height = 1; height <= node.state.tip.height; height++) {
+    for (const tx of decodeBlock(node.state.getBlock(height)!).transactions) if (kindOfTransaction(tx).kind === TxKind.SlashingEvidence) found.push(tx);
+  }
+  return found;
+}
+
+/** What the slashings in `node`'s final chain burned: each bond less the compensations it paid. */
+export function burnedBy(node: ValidatorNode): bigint {
+  return slashingsOf(node).map((tx) => slashingKind.decode(tx)).reduce((sum, s) => sum + s.bondAmount - s.compensations.reduce((paid, c) => paid + c.amount, 0n), 0n);
 }

@@ -18,7 +18,7 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { pobCluster } from "./pob-cluster.js";
+import { burnedBy, pobCluster } from "./pob-cluster.js";
 import { SIM_WALL_ORIGIN_MS } from "../../src/sim/virtual-clock.js";
 
 const SHARDS = 2;
@@ -105,7 +105,9 @@ async function run({ seed, p, forged }: Scenario) {
   const final = [valid, honest, ...forgeries].filter((t) => [...states(t.txid)][0] === "final").length;
   let supply = 0n;
   for (let shard = 0; shard < SHARDS; shard++) supply += cluster.replicas(shard)[0]!.state.supply;
-  assert.equal(supply, genesisSupply(genesis) - FEE * BigInt(final), `${seed}: supply is conserved, fees aside`);
+  const burned = burnedBy(replicas[0]!);
+  assert.equal(burned > 0n, caught, `${seed}: a slashing burned the bond exactly when the producer was caught (no forgery slipped before, so no victim)`);
+  assert.equal(supply, genesisSupply(genesis) - FEE * BigInt(final) - burned, `${seed}: supply is conserved, fees and the burned bond aside`);
   await cluster.stop();
   return { caught };
 }

@@ -25,7 +25,7 @@
  * accounts. Iteration is in key order (hex), never in insertion order.
  *
  * API: class `BelievabilityLedger` (fromGenesis, get, has, validators, score, scoreUnits,
- * issueServi, clearServi, rewardReputation, slash, isExcluded, slashHistory, beginEpoch),
+ * issueServi, clearServi, rewardReputation, slash, isExcluded, slashHistory, snapshot, restore, beginEpoch),
  * `believabilityScore(account)`, `believabilityUnits(account)`, `log2Fixed(x)`.
  */
 import type { GenesisValidator } from "../../ledger/genesis.js";
@@ -52,6 +52,11 @@ export interface BelievabilityAccount {
   readonly stake: bigint;
   readonly servi: number;
   readonly reputation: number;
+}
+
+/** An account and whether it is excluded this epoch: what a replica stores (replica-state.ts). */
+export interface AccountState extends BelievabilityAccount {
+  readonly excluded: boolean;
 }
 
 export interface SlashRecord {
@@ -210,6 +215,28 @@ export class BelievabilityLedger {
   /** Every slashing so far, in order. */
   slashHistory(): readonly SlashRecord[] {
     return this.slashes;
+  }
+
+  /** Every account with its exclusion, in key order. */
+  snapshot(): AccountState[] {
+    return this.validators().map((publicKey) => ({ ...this.get(publicKey), excluded: this.isExcluded(publicKey) }));
+  }
+
+  /**
+   * Sets every account to the state a replica stored (a restart): the same validators, each with
+   * its stake, Servi, reputation and exclusion. POB_BAD_ACCOUNT when the validator sets differ.
+   */
+  restore(states: readonly AccountState[]): void {
+    check<PobErrorCode>(states.length === this.accounts.size, "POB_BAD_ACCOUNT", `${states.length} stored accounts for ${this.accounts.size} validators`);
+    for (const state of states) {
+      const account = this.accounts.get(toHex(state.publicKey));
+      check<PobErrorCode>(account !== undefined, "POB_BAD_ACCOUNT", `stored account ${toHex(state.publicKey)} is not a validator of this shard`);
+      account.stake = state.stake;
+      account.servi = state.servi;
+      account.reputation = state.reputation;
+      if (state.excluded) this.excluded.add(toHex(state.publicKey));
+      else this.excluded.delete(toHex(state.publicKey));
+    }
   }
 
   /** Starts epoch `epoch` (> the current one): the per-epoch exclusions end. */

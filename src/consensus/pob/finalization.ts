@@ -20,14 +20,16 @@
  *     3. sampling (sampling.ts): each transaction's signatures are re-verified with probability
  *        p from the final randomness (randomness.ts), which exists only after the producer signed;
  *     4. a sampled invalid signature: the transaction is excluded, evidence (evidence.ts) is
- *        built and verified as any validator would, the producer is slashed (stake burned,
- *        reputation and Servi zeroed, out of the believable league — possibly engaging the
- *        one-league fallback), every other transaction of its blocks in this proposal is verified
- *        in full (those found invalid are excluded before anything is applied) and every earlier
- *        block of the producer in this epoch is re-checked in full;
+ *        built and verified as any validator would, the producer is slashed (out of the
+ *        believable league — possibly engaging the one-league fallback — and, at commit, stake,
+ *        reputation and Servi zeroed), every other transaction of its blocks in this proposal is
+ *        verified in full (those found invalid are excluded before anything is applied) and
+ *        every earlier block of the producer in this epoch is re-checked in full (read back from
+ *        the final chain): the owners whose inputs its forgeries spent are its victims;
  *   then 5. full state check (the UTXO table: existence, owner, double spends, conservation) of
  *        every kept transaction in final order, all or nothing per transaction: a double spend
- *        across two producers loses in final order.
+ *        across two producers loses in final order; last, one slashing transaction per offender
+ *        (slashing.ts): its bond spent, its victims paid, the rest burned — in the same write.
  *   one-league (fallback): every signature of the leader's transactions is verified, then 5.
  *   then the proposal's suspensions and resumptions change the believable seats (leagues.ts) for
  *   the heights after it (§7.2 temporary downtime; possibly engaging or leaving the fallback).
@@ -42,14 +44,18 @@
  * the same included and excluded sets at every height and the same resulting UTXO supply and size.
  *
  * Re-check of earlier blocks that are already final: invalid transactions found there are
- * reported (`rechecked`, alreadyFinal) and the evidence slashes the producer, but the state
- * they changed is NOT rolled back here (compensation is a ledger matter, see docs/ARCHITECTURE.md).
+ * reported (`rechecked`, alreadyFinal); the state they changed stays (their outputs may be spent
+ * long since), and their victims are compensated from the offender's bond instead.
+ *
+ * Restart: every commit yields the replica's record (replica-state.ts), stored with the final
+ * block; `resume` rebuilds accounts, leagues, the re-check history and the duplicate window from
+ * the epoch's records, so a restarted replica decides as one that never stopped.
  *
  * Every step is a deterministic function of the proposal core, the block bodies, the final
  * randomness and the replica, so all honest validators reach the same outcome.
  *
  * API: class `PobValidator` (checkProposal, execute → Execution {commitment, commit, abort},
- * applyFinal, beginEpoch, resume, leagues, tip, height, previousProposal).
+ * applyFinal, beginEpoch, resume, leagues, accounts, tip, height, previousProposal); `FinalChain`.
  */
 import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
@@ -60,6 +66,10 @@ import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { recordsWhereAll } from "../../ledger/records.js";
 import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
+import { applyRecordOf, kindOfTransaction, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
+import type { Bond } from "../../ledger/bond.js";
+import { makeSlashing, type Compensation, type Loss } from "./slashing.js";
+import type { OrderedBlock, ReplicaRecord } from "./replica-state.js";
 import { APPLY_STATUS_NAMES, ApplyStatus } from "../../ledger/utxo-table.js";
 import { invariant, check, hasCodeIn } from "../../errors.js";
 import { assignee, spenderOf } from "./assignment.js";
@@ -70,7 +80,8 @@ import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
-import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { readU32 } from "../../codec/binary.js";
 
 const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v2");
 /**
@@ -130,11 +141,30 @@ export interface FinalOutcome {
   readonly blocks: readonly BlockVerdict[];
   readonly evidence: readonly Evidence[];
   readonly slashed: readonly SlashRecord[];
+  /** The slashing transactions this height wrote (last in its final block), in `slashed` order. */
+  readonly slashings: readonly SlashingFact[];
   readonly rechecked: readonly RecheckFinding[];
   /** Signatures verified by this validator for this proposal. */
   readonly verifiedSignatures: number;
   /** The state commitment after this height (module doc): the new tip. */
   readonly tip: Uint8Array;
+  /** What the replica stores with the final block to resume from it (replica-state.ts). */
+  readonly record: ReplicaRecord;
+}
+
+export interface SlashingFact {
+  readonly offender: Uint8Array;
+  readonly txid: Uint8Array;
+  readonly transaction: Uint8Array;
+  readonly compensation: Compensation;
+}
+
+/** The final chain as this replica holds it: what the re-check and the compensation read. */
+export interface FinalChain {
+  /** The transactions of final height `height` (at most the replica's height), in final order. */
+  transactions(height: number): readonly Uint8Array[];
+  /** Output `index` of `txid`, created by the genesis or a final transaction, spent or not; undefined if none. */
+  createdOutput(txid: Uint8Array, index: number): { readonly owner: Uint8Array; readonly amount: bigint } | undefined;
 }
 
 /**
@@ -157,6 +187,9 @@ export interface PobValidatorOptions {
   readonly utxo: FinalStateWriter;
   readonly accounts: BelievabilityLedger;
   readonly leagues: Leagues;
+  readonly chain: FinalChain;
+  /** A validator's bond (the epoch context's `bondOf`). */
+  readonly bondOf: (publicKey: Uint8Array) => Bond | undefined;
   readonly verifier?: Ed25519Verifier;
 }
 
@@ -169,14 +202,6 @@ export interface Execution {
   commit(proposalHash: Uint8Array): FinalOutcome;
   /** Undoes its UTXO writes; the replica is as before `execute`. */
   abort(): void;
-}
-
-interface FinalizedBlock {
-  readonly hash: Uint8Array;
-  readonly block: DecodedBlock;
-  readonly finalHeight: number;
-  /** Indexes of the transactions that were included. */
-  readonly included: readonly number[];
 }
 
 /** An optimistic block that passed its context checks, with its per-record verdicts so far. */
@@ -226,7 +251,7 @@ export class PobValidator {
   private lastTimestamp = 0;
   private currentTip: Uint8Array = ZERO_HASH;
   /** Optimistic blocks ordered this epoch, by producer (hex), for the re-check after a slashing. */
-  private readonly history = new Map<string, FinalizedBlock[]>();
+  private readonly history = new Map<string, OrderedBlock[]>();
   /** Optimistic blocks ordered within MAX_OPTIMISTIC_AGE_MS of the last proposal: hash (hex) → block timestamp. */
   private readonly ordered = new Map<string, number>();
   /** The execution neither committed nor aborted yet (at most one). */
@@ -242,6 +267,11 @@ export class PobValidator {
 
   get leagues(): Leagues {
     return this.currentLeagues;
+  }
+
+  /** The believability accounts this replica keeps. */
+  get accounts(): BelievabilityLedger {
+    return this.options.accounts;
   }
 
   /** Final proposals applied so far. */
@@ -270,18 +300,38 @@ export class PobValidator {
   }
 
   /**
-   * Continues a replica whose state already reflects `height` final proposals, the last with hash
-   * `previousProposal`, state commitment `tip` and `timestamp` (a validator process reopening its store). The
-   * re-check history of the epoch is not restored: a producer slashed later is re-checked only
-   * over the blocks ordered since.
+   * Continues a replica whose state already reflects `height` final proposals, the last with
+   * `timestamp` (a validator process reopening its store): `records` are the replica records the
+   * epoch's final heights stored, ascending, the last one the tip's. Accounts, leagues, the
+   * re-check history and the duplicate window come back as they were.
    */
-  resume(height: number, previousProposal: Uint8Array, tip: Uint8Array, timestamp = 0): void {
+  resume(height: number, timestamp: number, records: readonly { readonly height: number; readonly record: ReplicaRecord }[]): void {
     check<PobErrorCode>(this.currentHeight === 0 && Number.isSafeInteger(height) && height >= 0, "POB_BAD_ARGUMENT", "resume applies to a fresh validator, at a height ≥ 0");
-    check<PobErrorCode>(previousProposal.length === HASH_BYTES && tip.length === HASH_BYTES, "POB_BAD_ARGUMENT", "previousProposal and tip are 32-byte hashes");
+    const last = records.at(-1);
+    check<PobErrorCode>(last !== undefined && last.height === height, "POB_BAD_ARGUMENT", `the records must end at height ${height}`);
+    const { accounts } = this.options;
+    accounts.restore(last.record.accounts);
+    let leagues = this.currentLeagues;
+    for (const account of last.record.accounts) if (account.excluded) leagues = leagues.withoutValidator(account.publicKey);
+    for (const key of last.record.suspended) leagues = leagues.suspend(key);
+    this.currentLeagues = leagues;
+    for (const { height: finalHeight, record } of records) {
+      for (const block of record.ordered) {
+        if (block.timestamp >= timestamp - MAX_OPTIMISTIC_AGE_MS) this.ordered.set(toHex(block.hash), block.timestamp);
+        if (block.recheck && !accounts.isExcluded(block.producer)) this.remember({ ...block, finalHeight });
+      }
+    }
     this.currentHeight = height;
-    this.lastProposal = Uint8Array.from(previousProposal);
-    this.currentTip = Uint8Array.from(tip);
+    this.lastProposal = Uint8Array.from(last.record.proposalHash);
+    this.currentTip = Uint8Array.from(last.record.tip);
     this.lastTimestamp = timestamp;
+  }
+
+  private remember(block: OrderedBlock): void {
+    const key = toHex(block.producer);
+    const list = this.history.get(key) ?? [];
+    list.push(block);
+    this.history.set(key, list);
   }
 
   /**
@@ -332,7 +382,7 @@ export class PobValidator {
         const block = this.screen(blockHash, bodyOf(blockHash), core.timestamp, finalRandomness, work, screened);
         if (block !== undefined) screened.push(block);
       }
-      this.applyScreened(screened, work, height);
+      this.applyScreened(screened, this.slashings(work, height), work);
     } else {
       this.applyOneLeague(core.transactions, work);
     }
@@ -385,14 +435,10 @@ export class PobValidator {
     const { accounts } = this.options;
     for (const record of work.slashed) accounts.slash(record.publicKey);
     for (const producer of work.rechecked) this.history.delete(toHex(producer));
-    for (const entry of work.history) {
-      if (accounts.isExcluded(entry.block.header.producer)) continue;
-      const key = toHex(entry.block.header.producer);
-      const list = this.history.get(key) ?? [];
-      list.push(entry);
-      this.history.set(key, list);
+    for (const block of work.ordered) {
+      this.ordered.set(toHex(block.hash), block.timestamp);
+      if (block.recheck) this.remember({ ...block, finalHeight: core.height });
     }
-    for (const [blockHash, timestamp] of work.orderedNow) this.ordered.set(blockHash, timestamp);
     for (const [blockHash, timestamp] of this.ordered) if (timestamp < core.timestamp - MAX_OPTIMISTIC_AGE_MS) this.ordered.delete(blockHash);
     for (const producer of work.producers) {
       if (accounts.isExcluded(producer)) continue;
@@ -412,9 +458,11 @@ export class PobValidator {
     this.currentHeight = core.height;
     this.lastProposal = Uint8Array.from(hash);
     this.lastTimestamp = core.timestamp;
+    const record: ReplicaRecord = { proposalHash: this.lastProposal, tip, accounts: accounts.snapshot(), suspended: work.leagues.suspended, ordered: work.ordered };
     return {
       height: core.height, mode: core.mode, proposalHash: this.lastProposal, included, includedTransactions: work.transactions, timestamp: core.timestamp,
-      excluded: work.excluded, blocks: work.blocks, evidence: work.evidence, slashed: work.slashed, rechecked: work.findings, verifiedSignatures: work.verified, tip,
+      excluded: work.excluded, blocks: work.blocks, evidence: work.evidence, slashed: work.slashed, slashings: work.slashings, rechecked: work.findings,
+      verifiedSignatures: work.verified, tip, record,
     };
   }
 
@@ -553,13 +601,33 @@ export class PobValidator {
     }
   }
 
-  /** Step 5 over the screened blocks, then each block's verdict and history entry. */
-  private applyScreened(screened: readonly Screened[], work: Work, height: number): void {
-    const statuses = this.applyRecords(screened, work);
+  /**
+   * The slashing transaction of every producer slashed in this execution (slashing.ts), as one
+   * derived batch; undefined when nobody was. The offender's bond comes from the epoch context; its
+   * victims' losses from the re-check.
+   */
+  private slashings(work: Work, height: number): Derived | undefined {
+    if (work.slashed.length === 0) return undefined;
+    const { shard, shardCount, bondOf } = this.options;
+    const transactions = work.slashed.map((record, i) => {
+      const bond = bondOf(record.publicKey);
+      invariant(bond !== undefined, "a believable validator has a bond in its epoch context");
+      const losses = work.losses.get(toHex(record.publicKey)) ?? [];
+      const { transaction, compensation } = makeSlashing({ epoch: work.leagues.epoch, shard, height, evidence: work.evidence[i]!, bond, losses });
+      work.slashings.push({ offender: record.publicKey, txid: transactionIdOfEncoding(transaction), transaction, compensation });
+      return transaction;
+    });
+    return { transactions, checked: validateStateless(packTransactions(transactions), shard, shardCount, "derived") };
+  }
+
+  /** Step 5 over the screened blocks and the derived slashings, then each block's verdict and ordered-block entry. */
+  private applyScreened(screened: readonly Screened[], derived: Derived | undefined, work: Work): void {
+    const sources = derived === undefined ? screened : [...screened, { checked: derived.checked, keep: derived.transactions.map(() => true) }];
+    const statuses = this.applyRecords(sources, work);
     let next = 0;
     for (const entry of screened) {
       const { checked, keep, hash, block, producer } = entry;
-      const included: number[] = [];
+      const first = work.included.length;
       keep.forEach((flag, k) => {
         if (!flag) return;
         const status = statuses[next++]!;
@@ -567,17 +635,25 @@ export class PobValidator {
         if (status === ApplyStatus.Ok) {
           work.included.push(txid);
           work.transactions.push(block.transactions[checked.recordTx[k]!]!);
-          included.push(checked.recordTx[k]!);
         } else {
           work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", block: hash });
         }
       });
-      if (!this.isExcluded(producer, work)) {
-        work.producers.push(producer);
-        work.history.push({ hash, block, finalHeight: height, included });
-      }
-      work.blocks[entry.verdict] = { hash, producer, included: included.length, sampled: entry.verified.filter(Boolean).length };
+      const count = work.included.length - first;
+      const recheck = !this.isExcluded(producer, work);
+      if (recheck) work.producers.push(producer);
+      work.ordered.push({ hash, producer, timestamp: block.header.timestamp, first, count, recheck });
+      work.blocks[entry.verdict] = { hash, producer, included: count, sampled: entry.verified.filter(Boolean).length };
     }
+    if (derived === undefined) return;
+    derived.transactions.forEach((transaction, k) => {
+      const status = statuses[next++]!;
+      const txid = txidOf(derived.checked, k);
+      // The bond exists from the genesis (or registration) until this, its only spend.
+      invariant(status === ApplyStatus.Ok, `the slashing ${toHex(txid)} applies (status ${APPLY_STATUS_NAMES[status]})`);
+      work.included.push(txid);
+      work.transactions.push(transaction);
+    });
   }
 
   /** Record indexes among `which` having at least one invalid signature. */
@@ -594,26 +670,53 @@ export class PobValidator {
     return invalid;
   }
 
-  /** All earlier final blocks of a slashed producer in this epoch, every signature (§7.2). */
+  /**
+   * All earlier final blocks of a slashed producer in this epoch, every signature (§7.2), read back
+   * from the final chain. Each invalid transaction is a finding; each owner whose signature in it
+   * is invalid lost the inputs it owns there (their amounts as created), which the slashing repays.
+   */
   private recheck(producer: Uint8Array, work: Work): void {
+    const { shard, shardCount, chain } = this.options;
     const earlier = this.history.get(toHex(producer)) ?? [];
     work.rechecked.push(producer);
-    for (const finalized of earlier) {
-      const { block } = finalized;
-      const items = finalized.included.map((index) => {
-        const tx = block.transactions[index]!;
-        const checked = validateStateless(packTransactions([tx]), this.options.shard, this.options.shardCount);
-        return checked.signatures;
+    const losses: Loss[] = [];
+    for (const ordered of earlier) {
+      const transactions = chain.transactions(ordered.finalHeight).slice(ordered.first, ordered.first + ordered.count);
+      invariant(transactions.length === ordered.count, `final height ${ordered.finalHeight} holds the ${ordered.count} transactions ordered from block ${toHex(ordered.hash)}`);
+      const checked = validateStateless(packTransactions(transactions), shard, shardCount);
+      const valid = this.verifyAll(checked.signatures, work);
+      const invalidOwners = new Map<number, Set<string>>();
+      checked.signatures.forEach((item, i) => {
+        if (valid[i]) return;
+        const tx = checked.signatureTx[i]!;
+        const owners = invalidOwners.get(tx) ?? new Set<string>();
+        owners.add(toHex(item.publicKey));
+        invalidOwners.set(tx, owners);
       });
-      const invalid = this.findInvalid(items, items.map(() => true), work);
-      for (const k of invalid) {
-        const index = finalized.included[k]!;
-        work.findings.push({
-          producer, block: finalized.hash, txid: block.txids.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES), finalHeight: finalized.finalHeight, alreadyFinal: true,
-        });
+      for (const [index, owners] of invalidOwners) {
+        const tx = transactions[index]!;
+        const txid = checked.txids.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES);
+        work.findings.push({ producer, block: ordered.hash, txid, finalHeight: ordered.finalHeight, alreadyFinal: true });
+        const record = applyRecordOf(tx, txid);
+        const { record: layout } = kindOfTransaction(tx);
+        for (let i = 0; i < layout.inputCount(record, 0); i++) {
+          const at = layout.inputAt(record, 0, i);
+          const owner = record.subarray(at + OUTPOINT_BYTES, at + OUTPOINT_BYTES + TXID_BYTES);
+          if (!owners.has(toHex(owner))) continue;
+          const spent = chain.createdOutput(record.subarray(at, at + TXID_BYTES), readU32(record, at + TXID_BYTES));
+          invariant(spent !== undefined, "an input of a final transaction was created by the genesis or a final transaction");
+          losses.push({ owner: Uint8Array.from(owner), amount: spent.amount });
+        }
       }
     }
+    work.losses.set(toHex(producer), losses);
   }
+}
+
+/** Transactions this replica derives itself (slashings), statelessly checked. */
+interface Derived {
+  readonly transactions: readonly Uint8Array[];
+  readonly checked: StatelessResult;
 }
 
 /** What one execution found and will change at commit. */
@@ -624,12 +727,16 @@ class Work {
   blocks: BlockVerdict[] = [];
   evidence: Evidence[] = [];
   slashed: SlashRecord[] = [];
+  slashings: SlashingFact[] = [];
   findings: RecheckFinding[] = [];
+  /** Per slashed producer (hex): its victims' losses found by the re-check. */
+  losses = new Map<string, Loss[]>();
   /** Producers whose earlier blocks were re-checked (their history ends). */
   rechecked: Uint8Array[] = [];
   verified = 0;
   producers: Uint8Array[] = [];
-  history: FinalizedBlock[] = [];
+  /** The optimistic blocks this height ordered, in order (what the replica record keeps). */
+  ordered: Omit<OrderedBlock, "finalHeight">[] = [];
   orderedNow = new Map<string, number>();
   /** Whether anything was written to the UTXO set (what `abort` undoes). */
   applied = false;

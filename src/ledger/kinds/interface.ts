@@ -21,9 +21,9 @@ import { IosError } from "../../errors.js";
 export const TX_VERSION = 1;
 
 /**
- * Kind bytes. Transfer is registered; the others are allocated to what the white paper needs
- * next (Atomix §6 lock / unlock-to-commit / unlock-to-abort, validator registration, PoB slashing
- * evidence §8) and decode as TX_UNKNOWN_KIND until their modules are registered.
+ * Kind bytes. Transfer and SlashingEvidence (PoB §7.2) are registered; the others are allocated
+ * to what the white paper needs next (Atomix §6 lock / unlock-to-commit / unlock-to-abort,
+ * validator registration) and decode as TX_UNKNOWN_KIND until their modules are registered.
  */
 export const TxKind = {
   Transfer: 0,
@@ -36,10 +36,16 @@ export const TxKind = {
 export type TxKind = (typeof TxKind)[keyof typeof TxKind];
 
 /**
- * Encoded size of one transaction, any kind. 16 KiB keeps a single transaction a small fraction
- * of a block and of a network frame.
+ * Encoded size of one transaction a client submits, any submittable kind. 16 KiB keeps a single
+ * transaction a small fraction of a block and of a network frame.
  */
 export const MAX_TX_BYTES = 16 * 1024;
+/**
+ * Encoded size of any transaction, the derived kinds included (a slashing carries evidence and
+ * the compensations of up to MAX_COMPENSATIONS victims, ./slashing.ts); each kind has its own
+ * `maxBytes` within it.
+ */
+export const MAX_ANY_TX_BYTES = 64 * 1024;
 
 /** The codec codes of every transaction decoder. */
 export const TX_CODES: CodecCodes<LedgerErrorCode> = {
@@ -62,7 +68,7 @@ export const RECORD_OUTPUT = layout({ owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BY
  */
 export function checkTxPrefix(tx: Uint8Array): number {
   // Runs for every transaction: messages are built only on failure.
-  if (tx.length > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+  if (tx.length > MAX_ANY_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_ANY_TX_BYTES = ${MAX_ANY_TX_BYTES}`);
   if (tx.length < TX_PREFIX.bytes) throw new IosError<LedgerErrorCode>("TX_TRUNCATED", `${tx.length} bytes is shorter than the ${TX_PREFIX.bytes}-byte version and kind`);
   const version = tx[TX_PREFIX.offset.version]!;
   if (version !== TX_VERSION) throw new IosError<LedgerErrorCode>("TX_UNKNOWN_VERSION", `version ${version} is not ${TX_VERSION}`);
@@ -98,6 +104,14 @@ export interface TxKindModule<Tx extends { readonly kind: number } = { readonly 
   /** The kind byte. */
   readonly kind: number;
   readonly name: string;
+  /** Largest encoding of the kind (≤ MAX_ANY_TX_BYTES): TX_TOO_LARGE beyond. */
+  readonly maxBytes: number;
+  /**
+   * Whether clients submit it. A kind that is not (a slashing, derived by the shard's execution)
+   * is refused with TX_NOT_SUBMITTABLE wherever a transaction comes from someone else: client
+   * intake, a producer's or leader's block (src/ledger/stateless.ts `validateStateless`).
+   */
+  readonly submittable: boolean;
   /** Strict structural check (size limit, version and kind already checked by the registry); allocates nothing but the shape. */
   scan(tx: Uint8Array): TxShape;
   /** Strict decode into the kind's object form. */

@@ -15,10 +15,11 @@ import type { SignatureItem } from "../../crypto/ed25519.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { TX_PREFIX, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
 import { transferKind } from "./transfer.js";
+import { slashingKind } from "./slashing.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../errors.js";
 
-const BUILT_IN: readonly TxKindModule[] = [transferKind];
+const BUILT_IN: readonly TxKindModule[] = [transferKind, slashingKind as TxKindModule];
 
 /** Indexed by kind byte; a dense array keeps the per-transaction lookup one load. */
 const modules: (TxKindModule | undefined)[] = new Array(256).fill(undefined);
@@ -42,7 +43,9 @@ export function txKindModule(kind: number): TxKindModule {
 
 /** Size limit, version and kind of an encoding; the kind's module. */
 export function kindOfTransaction(tx: Uint8Array): TxKindModule {
-  return txKindModule(checkTxPrefix(tx));
+  const module = txKindModule(checkTxPrefix(tx));
+  if (tx.length > module.maxBytes) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed the ${module.maxBytes} a ${module.name} may have`);
+  return module;
 }
 
 /** Strict structural check of one encoding of any registered kind. */

@@ -10,12 +10,13 @@
  * Everything before the signatures is the unsigned encoding; txid = SHA-256(unsigned encoding).
  * Signature i is input i's owner signing the txid. An input carries its owner's key so that
  * signatures verify statelessly; the UTXO kernel requires the spent output's owner to equal it.
- * Amounts are > 0 and their sum fits u64; inputs are distinct outpoints; every owner lives in the
+ * Amounts are > 0 and their sum fits u64; inputs are distinct outpoints and none is a bond (an
+ * output index with its top bit set, src/ledger/bond.ts); every owner lives in the
  * shard the transaction is submitted to (cross-shard moves are Atomix kinds).
  *
  * Apply record: RECORD_HEADER ‖ inputCount u16 ‖ outputCount u16 ‖ inputs ‖ outputs, the last
  * four copied verbatim from the unsigned encoding (INPUT is RECORD_INPUT, OUTPUT is RECORD_OUTPUT).
- * The kernel's `applyTransfer` (assembly/utxo/index.ts) reads it.
+ * The kernel's `applySpend` (assembly/utxo/index.ts) reads it.
  */
 import { BinaryReader, BinaryWriter, readU16 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -138,11 +139,16 @@ function checkNoDuplicateInputs(tx: Uint8Array, inputCount: number): void {
 }
 
 function scan(tx: Uint8Array): TxShape {
+  if (tx.length > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
   const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
   const inputCount = reader.u16("input count");
   const outputCount = reader.u16("output count");
   checkCounts(inputCount, outputCount);
   reader.expectRemaining(transferLength(inputCount, outputCount) - HEADER.bytes, "the declared inputs, outputs and signatures");
+  for (let i = 0; i < inputCount; i++) {
+    // The index's top bit marks a bond (src/ledger/bond.ts BOND_INDEX_FLAG): only a slashing spends one.
+    if ((tx[inputAt(i) + INPUT.offset.index + 3]! & 0x80) !== 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `input ${i} spends a bond, which no transfer may`);
+  }
   reader.advance(inputCount * INPUT.bytes);
   let sumLow = 0;
   let sumHigh = 0;
@@ -298,6 +304,8 @@ const record: RecordLayout = {
 export const transferKind: TxKindModule<Transfer> = {
   kind: TxKind.Transfer,
   name: "Transfer",
+  maxBytes: MAX_TX_BYTES,
+  submittable: true,
   scan,
   decode,
   encode,

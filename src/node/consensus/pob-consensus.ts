@@ -17,8 +17,9 @@
  *            member executes before co-signing; an execution that does not become final aborts
  *            the assembly), then commits ONE final block for it in ONE LMDB transaction: kind
  *            Final, the included transactions in final order, sealed with the commit certificate,
- *            with the proposal hash and the state commitment stored beside it (what a restart
- *            resumes from); the pipeline then publishes the block's final and excluded
+ *            with the replica record stored beside it (src/consensus/pob/replica-state.ts: proposal
+ *            hash, state commitment, accounts, leagues, ordered blocks — what a restart resumes
+ *            from); the pipeline then publishes the block's final and excluded
  *            transactions to clients. A replica whose commitment differs from the decided one
  *            stops with POB_STATE_DIVERGED.
  *
@@ -26,10 +27,8 @@
  * the PoB height and the store's tip agree, and a restarted normal validator resumes from its
  * finality log, re-applying logged records once their block bodies are fetched again.
  *
- * Left out (documented in docs/ARCHITECTURE.md): believability accounts and the slashing history
- * live in memory, so a validator restarted after a slashing in the same epoch no longer excludes
- * the offender; a restarted believable validator (outside the BFT log) does not catch up on
- * records it missed.
+ * Left out (documented in docs/ARCHITECTURE.md): a restarted believable validator (outside the
+ * BFT log) does not catch up on records it missed.
  *
  * API: class `PobShardConsensus`, a `ShardDriver` (start, stop, submit, status, onConfirmations,
  * onOptimistic, describe, metrics), with `node` and `leagues` for tests.
@@ -44,6 +43,7 @@ import { assignee, spenderOf } from "../../consensus/pob/assignment.js";
 import { PobValidator, type FinalOutcome } from "../../consensus/pob/finalization.js";
 import type { Leagues } from "../../consensus/pob/leagues.js";
 import type { FinalProposal } from "../../consensus/pob/proposal.js";
+import { decodeReplicaRecord, encodeReplicaRecord } from "../../consensus/pob/replica-state.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
 import { BlockKind, blockHash, encodeBlock, makeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js";
@@ -62,10 +62,9 @@ import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } fro
 import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
-import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../../codec/coded-txids.js";
-import { layout } from "../../codec/layout.js";
 
 /** Client transactions relayed to their assignee: block-body framing (u32le length ‖ tx)*. */
 export const TX_RELAY = messageType("client", 1);
@@ -89,8 +88,6 @@ export const DEFAULT_IDLE_PROPOSAL_MS = 250;
 export const OPTIMISTIC_STATUS_ENTRIES = 200_000;
 /** Relayed transactions per message: 1,024 transfers ≈ 230 KB (TxGossip's batch). */
 const RELAY_BATCH_TXS = 1024;
-/** The consensus state stored with each final block: proposal hash ‖ outcome tip. */
-const CONSENSUS_STATE = layout({ proposalHash: HASH_BYTES, tip: HASH_BYTES });
 
 export interface PobConsensusOptions {
   readonly context: EpochContext;
@@ -158,6 +155,8 @@ export class PobShardConsensus implements ShardDriver {
     const verifier = options.verifier ?? new Ed25519Verifier();
     const validator = new PobValidator({
       shard, shardCount: context.shardCount, accounts, leagues, verifier,
+      chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
+      bondOf: (publicKey) => context.bondOf(publicKey),
       utxo: {
         applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
         // A speculative execution that did not become final: the assembly's writes go.
@@ -174,14 +173,20 @@ export class PobShardConsensus implements ShardDriver {
       },
     });
     const tip = state.tip.height;
-    if (tip > 0) {
-      const stored = state.consensusState;
-      invariant(stored !== undefined && stored.length === CONSENSUS_STATE.bytes, "a PoB shard state stores its consensus state with every final block");
-      const { proposalHash, tip: outcomeTip } = CONSENSUS_STATE.offset;
-      validator.resume(tip, stored.subarray(proposalHash, proposalHash + HASH_BYTES), stored.subarray(outcomeTip, outcomeTip + HASH_BYTES), state.tipTimestamp);
+    if (tip > context.startHeight) {
+      // The epoch's replica records, oldest first: accounts, leagues, re-check history, duplicate window.
+      const records = [];
+      for (let height = context.startHeight + 1; height <= tip; height++) {
+        const stored = state.consensusStateAt(height);
+        invariant(stored !== undefined, "a PoB shard state stores its replica record with every final block");
+        records.push({ height, record: decodeReplicaRecord(stored) });
+      }
+      validator.resume(tip, state.tipTimestamp, records);
     }
-    const inCommittee = leagues.normal.some((p) => sameBytes(p, key.publicKey));
-    this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip + 1, leagues.normal.length) : undefined;
+    // The committee as the store left it: a slashing may have moved the shard to one league.
+    const committee = validator.leagues.normal;
+    const inCommittee = committee.some((p) => sameBytes(p, key.publicKey));
+    this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip + 1, committee.length) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
     this.#consensusChannel = transport.open({ protocol: "consensus", shard, epoch: context.epoch });
     this.#clientChannel = transport.open({ protocol: "client", shard, epoch: context.epoch });
@@ -494,7 +499,7 @@ export class PobShardConsensus implements ShardDriver {
     try {
       invariant(outcome.height === state.tip.height + 1, "a final outcome extends the stored chain by one block");
       const transactions = outcome.includedTransactions;
-      const consensusState = BinaryWriter.ofSize(CONSENSUS_STATE.bytes).bytes(outcome.proposalHash).bytes(outcome.tip).finish();
+      const consensusState = encodeReplicaRecord(outcome.record);
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {

@@ -1,0 +1,45 @@
+/**
+ * The final chain of a replica that keeps no block store (the PoB protocol tests): each final
+ * outcome's transactions by height, and the outputs the genesis and those transactions created,
+ * for the re-check and compensation of src/consensus/pob/finalization.ts. Its owner records every
+ * outcome it commits.
+ */
+import type { FinalChain, FinalOutcome } from "../../src/consensus/pob/finalization.js";
+import { genesisTxid, type Genesis } from "../../src/ledger/genesis.js";
+import { applyRecordOf, kindOfTransaction } from "../../src/ledger/kinds/registry.js";
+import { readU64 } from "../../src/codec/binary.js";
+import { PUBLIC_KEY_BYTES, TXID_BYTES } from "../../src/codec/sizes.js";
+import { toHex } from "../../src/hex.js";
+
+export class MemoryFinalChain implements FinalChain {
+  private readonly heights = new Map<number, readonly Uint8Array[]>();
+  private readonly created = new Map<string, { readonly tx: Uint8Array; readonly record: Uint8Array }>();
+  private readonly genesisId: string;
+
+  constructor(private readonly genesis: Genesis) {
+    this.genesisId = toHex(genesisTxid(genesis));
+  }
+
+  record(outcome: FinalOutcome): void {
+    this.heights.set(outcome.height, outcome.includedTransactions);
+    outcome.includedTransactions.forEach((tx, i) => {
+      const txid = outcome.included.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
+      this.created.set(toHex(txid), { tx, record: applyRecordOf(tx, txid) });
+    });
+  }
+
+  transactions(height: number): readonly Uint8Array[] {
+    return this.heights.get(height) ?? [];
+  }
+
+  createdOutput(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
+    if (toHex(txid) === this.genesisId) return this.genesis.outputs[index];
+    const created = this.created.get(toHex(txid));
+    if (created === undefined) return undefined;
+    const { tx, record } = created;
+    const layout = kindOfTransaction(tx).record;
+    if (index >= layout.outputCount(record, 0)) return undefined;
+    const at = layout.outputAt(record, 0, index);
+    return { owner: record.slice(at, at + PUBLIC_KEY_BYTES), amount: readU64(record, at + PUBLIC_KEY_BYTES) };
+  }
+}
