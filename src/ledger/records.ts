@@ -10,12 +10,12 @@
  *
  * API: `new RecordCursor(records)` with `done kind length txid bytes inputCount outpoint(i)
  * outpointIndex(i) inputOwner(i) outputCount outputOwner(j) outputAmount(j) next() seek(offset)`;
- * `recordsWhere(records, keep)`, `recordsWhereAll(parts)`.
+ * `recordsWhere(records, keep)`, `recordsWhereAll(parts)`, `createdOutputOf(tx, txid, index)`.
  */
 import { readU32, readU64 } from "../codec/binary.js";
 import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { RECORD_HEADER, RECORD_INPUT, RECORD_OUTPUT, type RecordLayout } from "./kinds/interface.js";
-import { txKindModule } from "./kinds/registry.js";
+import { applyRecordOf, txKindModule } from "./kinds/registry.js";
 import { check } from "../errors.js";
 import type { LedgerErrorCode } from "./errors.js";
 
@@ -144,4 +144,11 @@ export function recordsWhereAll(parts: readonly { readonly records: Uint8Array; 
     }
   }
   return { records: kept.subarray(0, written), count };
+}
+
+/** Output `index` of the valid encoding `tx` (txid `txid`) as the transaction creates it; undefined beyond its outputs. */
+export function createdOutputOf(tx: Uint8Array, txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
+  const cursor = new RecordCursor(applyRecordOf(tx, txid));
+  if (index >= cursor.outputCount) return undefined;
+  return { owner: Uint8Array.from(cursor.outputOwner(index)), amount: cursor.outputAmount(index) };
 }

@@ -38,7 +38,7 @@ export interface StatelessResult {
   readonly count: number;
   /** Per transaction: null if it passed, else why it was rejected. */
   readonly rejections: (Rejection | null)[];
-  /** count × 32 bytes: txid of each transaction (zeros where rejected). */
+  /** count × 32 bytes: txid of each transaction (zeros where it is malformed: its scan failed). */
   readonly txids: Uint8Array;
   /** Packed apply records of the passing transactions, in batch order. */
   readonly records: Uint8Array;
@@ -112,11 +112,12 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
   transactions.forEach((tx, index) => {
     try {
       const module = kindOfTransaction(tx);
-      if (!module.submittable && origin === "submitted") throw new IosError<LedgerErrorCode>("TX_NOT_SUBMITTABLE", `a ${module.name} is derived by the shard, never submitted`);
       const shape = module.scan(tx);
-      module.checkStateless(tx, shape, shard, shardCount);
+      // A well-formed transaction has a txid even when a rule below refuses it: its refusal is answered by it.
       sha.digestToOut(tx.subarray(0, shape.unsignedEnd));
       txids.set(sha.out, index * TXID_BYTES);
+      if (!module.submittable && origin === "submitted") throw new IosError<LedgerErrorCode>("TX_NOT_SUBMITTABLE", `a ${module.name} is derived by the shard, never submitted`);
+      module.checkStateless(tx, shape, shard, shardCount);
       passed.push({ tx, index, module, shape });
       recordBytes += shape.recordBytes;
       signatureCount += shape.signatureCount;

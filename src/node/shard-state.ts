@@ -40,8 +40,7 @@
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { decodeBlock, decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
-import { applyRecordOf, kindOfTransaction } from "../ledger/kinds/registry.js";
-import { readU64 } from "../codec/binary.js";
+import { createdOutputOf } from "../ledger/records.js";
 import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { genesisEpochContext } from "../epoch/context.js";
 import { checkShardIndex } from "../ledger/shard.js";
@@ -52,7 +51,7 @@ import type { ChainStore, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
-import { PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { TXID_BYTES } from "../codec/sizes.js";
 import type { StoreErrorCode } from "../store/errors.js";
 import { LEDGER_ERROR_CODES, type TransactionFailureDetail } from "../ledger/errors.js";
 
@@ -335,7 +334,7 @@ export class ShardState {
   }
 
   /** Stateless checks of a stored (`derived`: this replica built it) or received block: its apply records, if every check passed. */
-  private validate(envelope: BlockEnvelope, origin: BatchOrigin = "submitted"): StatelessResult {
+  private validate(envelope: BlockEnvelope, origin: BatchOrigin): StatelessResult {
     const { header } = envelope;
     if (header.shard !== this.shard) throw new IosError<ShardStateErrorCode>("STATE_WRONG_SHARD", `block of shard ${header.shard}, this is shard ${this.shard}`);
     const stateless = validateStateless(envelope.body, this.shard, this.shardCount, origin);
@@ -372,7 +371,7 @@ export class ShardState {
     const tip = this.store.tip;
     check<StoreErrorCode>(header.height === tip.height + 1, "STORE_HEIGHT_GAP", `block height ${header.height} does not follow the tip ${tip.height}`);
     if (!sameBytes(header.prevHash, tip.hash)) throw new IosError<ShardStateErrorCode>("STATE_PREV_HASH_MISMATCH", `block ${header.height} does not link to the tip`);
-    const stateless = this.validate(envelope, "derived");
+    const stateless = this.validate(envelope, "submitted");
     const assembly = this.assemble();
     const statuses = assembly.apply(stateless.records, stateless.recordCount);
     const { txids, positions, statusesByTx } = appliedLocations(stateless, statuses);
@@ -574,11 +573,6 @@ export class ShardState {
     }
     const location = this.getTransactionLocation(txid);
     if (location === undefined) return undefined;
-    const tx = this.blockTransactions(location.height)[location.position]!;
-    const record = applyRecordOf(tx, txid);
-    const layout = kindOfTransaction(tx).record;
-    if (index >= layout.outputCount(record, 0)) return undefined;
-    const at = layout.outputAt(record, 0, index);
-    return { owner: record.slice(at, at + PUBLIC_KEY_BYTES), amount: readU64(record, at + PUBLIC_KEY_BYTES) };
+    return createdOutputOf(this.blockTransactions(location.height)[location.position]!, txid, index);
   }
 }

@@ -6,14 +6,13 @@
  */
 import type { FinalChain, FinalOutcome } from "../../src/consensus/pob/finalization.js";
 import { genesisTxid, type Genesis } from "../../src/ledger/genesis.js";
-import { applyRecordOf, kindOfTransaction } from "../../src/ledger/kinds/registry.js";
-import { readU64 } from "../../src/codec/binary.js";
-import { PUBLIC_KEY_BYTES, TXID_BYTES } from "../../src/codec/sizes.js";
+import { createdOutputOf } from "../../src/ledger/records.js";
+import { TXID_BYTES } from "../../src/codec/sizes.js";
 import { toHex } from "../../src/hex.js";
 
 export class MemoryFinalChain implements FinalChain {
   private readonly heights = new Map<number, readonly Uint8Array[]>();
-  private readonly created = new Map<string, { readonly tx: Uint8Array; readonly record: Uint8Array }>();
+  private readonly created = new Map<string, { readonly tx: Uint8Array; readonly txid: Uint8Array }>();
   private readonly genesisId: string;
 
   constructor(private readonly genesis: Genesis) {
@@ -24,7 +23,7 @@ export class MemoryFinalChain implements FinalChain {
     this.heights.set(outcome.height, outcome.includedTransactions);
     outcome.includedTransactions.forEach((tx, i) => {
       const txid = outcome.included.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
-      this.created.set(toHex(txid), { tx, record: applyRecordOf(tx, txid) });
+      this.created.set(toHex(txid), { tx, txid });
     });
   }
 
@@ -35,11 +34,6 @@ export class MemoryFinalChain implements FinalChain {
   createdOutput(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
     if (toHex(txid) === this.genesisId) return this.genesis.outputs[index];
     const created = this.created.get(toHex(txid));
-    if (created === undefined) return undefined;
-    const { tx, record } = created;
-    const layout = kindOfTransaction(tx).record;
-    if (index >= layout.outputCount(record, 0)) return undefined;
-    const at = layout.outputAt(record, 0, index);
-    return { owner: record.slice(at, at + PUBLIC_KEY_BYTES), amount: readU64(record, at + PUBLIC_KEY_BYTES) };
+    return created && createdOutputOf(created.tx, created.txid, index);
   }
 }

@@ -19,6 +19,7 @@ import { assignee, assigneeIndex, spenderOf } from "../../src/consensus/pob/assi
 import { BelievabilityLedger, REPUTATION_INITIAL } from "../../src/consensus/pob/believability.js";
 import { decodeEvidence, encodeEvidence, verifyEvidence, verifyInclusion } from "../../src/consensus/pob/evidence.js";
 import { verifySlashing } from "../../src/consensus/pob/slashing.js";
+import { slashingKind } from "../../src/ledger/kinds/slashing.js";
 import { readU32 } from "../../src/codec/binary.js";
 import { PobValidator, type FinalOutcome } from "../../src/consensus/pob/finalization.js";
 import { drawLeagues, type Leagues } from "../../src/consensus/pob/leagues.js";
@@ -483,6 +484,26 @@ describe("pob protocol", () => {
     const round3 = shard.round();
     assert.deepEqual(txidsOf(round3.outcomes[0]!), [hex(moved.txid)]);
     assert.equal(hex(round3.outcomes[0]!.blocks[0]!.producer!), hex(heir));
+  });
+
+  it("a slashing a producer seals itself is excluded (TX_NOT_SUBMITTABLE): no bond moves, no one is slashed", () => {
+    const shard = new TestShard("pob forged slashing", { validators: 9, replicas: 3, accounts: 16 });
+    const leagues = shard.startEpoch(0);
+    const [cheater, target] = leagues.believable;
+    const bond = genesisEpochContext(shard.genesis).bondOf(target!)!;
+    // A byzantine producer's claim that `target` was caught, paying the target's bond to itself.
+    const fake = slashingKind.encode({
+      kind: TxKind.SlashingEvidence, epoch: 0, shard: 0, height: 1, offender: target!, bond: bond.outpoint, bondAmount: bond.amount,
+      compensations: [{ owner: cheater!, amount: bond.amount }], evidence: new Uint8Array([1]),
+    });
+    const honest = shard.transfer(shard.outputAssignedTo(cheater!));
+    const { outcomes } = shard.round({ before: [shard.injectBlock(cheater!, [honest.bytes, fake], 0)] });
+    for (const [r, outcome] of outcomes.entries()) {
+      assert.deepEqual(txidsOf(outcome), [hex(honest.txid)]);
+      assert.deepEqual(outcome.excluded.map((e) => [hex(e.txid), e.code]), [[hex(transactionIdOfEncoding(fake)), "TX_NOT_SUBMITTABLE"]]);
+      assert.deepEqual([outcome.slashed.length, outcome.slashings.length], [0, 0], "no one is slashed on a producer's say-so");
+      assert.equal(shard.replicas[r]!.utxo.has(bond.outpoint.subarray(0, 32), readU32(bond.outpoint, 32)), true, "the bond stays");
+    }
   });
 
   it("a slashing that leaves too few believable validators engages the fallback for the rest of the epoch", () => {

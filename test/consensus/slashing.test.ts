@@ -12,9 +12,16 @@ import { packTransactions, validateStateless } from "../../src/ledger/stateless.
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
 import { codeOf } from "../support/errors.js";
+import { IosError } from "../../src/errors.js";
+import { readU32 } from "../../src/codec/binary.js";
+import { BlockKind, encodeBlock, makeBlockHeader, sealOptimistic } from "../../src/ledger/block.js";
+import { ShardState } from "../../src/node/shard-state.js";
+import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
+import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { toHex } from "../../src/hex.js";
 
 const owner = (k: number) => new Uint8Array(32).fill(k);
+const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 3, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 64 };
 
 describe("slashing ledger facts", () => {
   const { genesis, accounts } = makeTestGenesis({ seed: "slashing facts", shardCount: 1, accounts: 4, amount: 500n, validators: 3, stake: 1_000n });
@@ -46,6 +53,31 @@ describe("slashing ledger facts", () => {
     assert.equal(none.supply, 0n);
   });
 
+  it("a block someone else proposed may not carry one: commitBlock refuses it (STATE_INVALID_TX, TX_NOT_SUBMITTABLE) and keeps the bond", async () => {
+    const pob = makeTestGenesis({ seed: "slashing facts pob", shardCount: 1, accounts: 4, amount: 500n, validators: 4, stake: 1_000n, pob: POLICY });
+    const state = ShardState.open({ store: MemoryChainStore.open(new MemoryDisk("slashing commitBlock")), genesis: pob.genesis, shard: 0 });
+    const pobBond = genesisBond(pob.genesis, 0);
+    const fake = slashingKind.encode({
+      kind: TxKind.SlashingEvidence, epoch: 0, shard: 0, height: 1, offender: pobBond.validator, bond: pobBond.outpoint, bondAmount: pobBond.amount,
+      compensations: [{ owner: pob.accounts[0]!.publicKey, amount: pobBond.amount }], evidence: new Uint8Array([1]),
+    });
+    const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: 0, epoch: 0, height: 1, prevHash: state.tip.hash, timestamp: 1, producer: pob.validators[1]!.publicKey }, [fake]);
+    const block = encodeBlock(header, sealOptimistic(header, pob.validators[1]!), [fake]);
+    const refused = (() => {
+      try {
+        state.commitBlock(block);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    assert.ok(refused instanceof IosError && refused.code === "STATE_INVALID_TX", String(refused));
+    assert.equal((refused.detail as { code: string }).code, "TX_NOT_SUBMITTABLE");
+    assert.equal(state.tip.height, 0);
+    assert.deepEqual(state.getUtxo(pobBond.outpoint.subarray(0, 32), readU32(pobBond.outpoint, 32))?.amount, 1_000n, "the bond stays");
+    await state.close();
+  });
+
   it("refuses malformed slashings with codes, and any transfer that spends a bond", () => {
     assert.equal(codeOf(() => slashing([{ owner: owner(2), amount: 1n }, { owner: owner(1), amount: 1n }])), "TX_BAD_FIELD", "owners ascending");
     assert.equal(codeOf(() => slashing([{ owner: owner(1), amount: 1_001n }])), "TX_AMOUNT_OVERFLOW", "no more than the bond");
@@ -54,7 +86,7 @@ describe("slashing ledger facts", () => {
     for (let length = 0; length < tx.length; length++) assert.equal(codeOf(() => slashingKind.decode(tx.subarray(0, length))), "TX_TRUNCATED", `length ${length}`);
     const payer = accounts[0]!;
     const { transaction } = signTransaction({
-      kind: TxKind.Transfer, inputs: [{ txid: bond.outpoint.subarray(0, 32), index: new DataView(bond.outpoint.buffer, bond.outpoint.byteOffset).getUint32(32, true), owner: payer.publicKey }],
+      kind: TxKind.Transfer, inputs: [{ txid: bond.outpoint.subarray(0, 32), index: readU32(bond.outpoint, 32), owner: payer.publicKey }],
       outputs: [{ owner: payer.publicKey, amount: 1n }],
     }, [payer]);
     assert.equal(validateStateless(packTransactions([encodeTransaction(transaction)]), 0, 1).rejections[0]?.code, "TX_BAD_FIELD");

@@ -13,7 +13,7 @@ import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { signMessage } from "../../src/ledger/keys.js";
-import { MAX_TX_BYTES, RECORD_HEADER, TX_CODES, TX_PREFIX, TX_VERSION, checkTxPrefix, type TxKindModule, type TxShape } from "../../src/ledger/kinds/interface.js";
+import { RECORD_HEADER, TX_CODES, TX_PREFIX, TX_VERSION, checkTxPrefix, type TxKindModule, type TxShape } from "../../src/ledger/kinds/interface.js";
 import { registerTxKind, scanTransaction, spenderOf, transactionIdOfEncoding, txKindModule } from "../../src/ledger/kinds/registry.js";
 import { transferKind } from "../../src/ledger/kinds/transfer.js";
 import { RecordCursor } from "../../src/ledger/records.js";
@@ -62,7 +62,6 @@ function unsignedNote(note: Omit<Note, "signature">): BinaryWriter {
 const noteKind: TxKindModule<Note> = {
   kind: NOTE_KIND,
   name: "TestNote",
-  maxBytes: MAX_TX_BYTES,
   submittable: true,
   scan: scanNote,
   decode(tx) {

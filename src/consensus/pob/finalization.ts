@@ -64,9 +64,9 @@ import { BinaryWriter } from "../../codec/binary.js";
 import { codeBytesOf, codedTxidsSize, writeCodedTxids } from "../../codec/coded-txids.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
-import { recordsWhereAll } from "../../ledger/records.js";
+import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
 import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
-import { applyRecordOf, kindOfTransaction, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
+import { applyRecordOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import type { Bond } from "../../ledger/bond.js";
 import { makeSlashing, type Compensation, type Loss } from "./slashing.js";
 import type { OrderedBlock, ReplicaRecord } from "./replica-state.js";
@@ -80,8 +80,7 @@ import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
-import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES } from "../../codec/sizes.js";
-import { readU32 } from "../../codec/binary.js";
+import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v2");
 /**
@@ -697,13 +696,11 @@ export class PobValidator {
         const tx = transactions[index]!;
         const txid = checked.txids.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES);
         work.findings.push({ producer, block: ordered.hash, txid, finalHeight: ordered.finalHeight, alreadyFinal: true });
-        const record = applyRecordOf(tx, txid);
-        const { record: layout } = kindOfTransaction(tx);
-        for (let i = 0; i < layout.inputCount(record, 0); i++) {
-          const at = layout.inputAt(record, 0, i);
-          const owner = record.subarray(at + OUTPOINT_BYTES, at + OUTPOINT_BYTES + TXID_BYTES);
+        const record = new RecordCursor(applyRecordOf(tx, txid));
+        for (let i = 0; i < record.inputCount; i++) {
+          const owner = record.inputOwner(i);
           if (!owners.has(toHex(owner))) continue;
-          const spent = chain.createdOutput(record.subarray(at, at + TXID_BYTES), readU32(record, at + TXID_BYTES));
+          const spent = chain.createdOutput(record.outpoint(i).subarray(0, TXID_BYTES), record.outpointIndex(i));
           invariant(spent !== undefined, "an input of a final transaction was created by the genesis or a final transaction");
           losses.push({ owner: Uint8Array.from(owner), amount: spent.amount });
         }

@@ -18,6 +18,7 @@
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
 import { check } from "../../errors.js";
+import { toHex } from "../../hex.js";
 import { REPUTATION_MAX, type AccountState } from "./believability.js";
 import type { PobErrorCode } from "./errors.js";
 import { MAX_LEAGUE } from "./policy.js";
@@ -53,7 +54,7 @@ export interface ReplicaRecord {
 export function encodeReplicaRecord(record: ReplicaRecord): Uint8Array {
   const { accounts, suspended, ordered } = record;
   check<PobErrorCode>(accounts.length <= MAX_LEAGUE && suspended.length <= MAX_LEAGUE && ordered.length <= MAX_PROPOSAL_BLOCKS, "POB_BAD_ARGUMENT", "a replica record is bounded by MAX_LEAGUE and MAX_PROPOSAL_BLOCKS");
-  const indexOf = new Map(accounts.map((account, i) => [Buffer.from(account.publicKey).toString("hex"), i]));
+  const indexOf = new Map(accounts.map((account, i) => [toHex(account.publicKey), i]));
   const writer = BinaryWriter.ofSize(1 + 2 * HASH_BYTES + 2 + accounts.length * ACCOUNT_BYTES + 2 + suspended.length * PUBLIC_KEY_BYTES + 4 + ordered.length * ORDERED_BYTES)
     .u8(RECORD_VERSION).bytes(record.proposalHash).bytes(record.tip).u16(accounts.length);
   for (const account of accounts) {
@@ -63,7 +64,7 @@ export function encodeReplicaRecord(record: ReplicaRecord): Uint8Array {
   for (const key of suspended) writer.bytes(key);
   writer.u32(ordered.length);
   for (const block of ordered) {
-    const producer = indexOf.get(Buffer.from(block.producer).toString("hex"));
+    const producer = indexOf.get(toHex(block.producer));
     check<PobErrorCode>(producer !== undefined, "POB_BAD_ARGUMENT", "an ordered block's producer has no account");
     writer.bytes(block.hash).u16(producer).u64(BigInt(block.timestamp)).u32(block.first).u32(block.count).u8(block.recheck ? 1 : 0);
   }

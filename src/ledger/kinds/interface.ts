@@ -42,8 +42,8 @@ export type TxKind = (typeof TxKind)[keyof typeof TxKind];
 export const MAX_TX_BYTES = 16 * 1024;
 /**
  * Encoded size of any transaction, the derived kinds included (a slashing carries evidence and
- * the compensations of up to MAX_COMPENSATIONS victims, ./slashing.ts); each kind has its own
- * `maxBytes` within it.
+ * the compensations of up to MAX_COMPENSATIONS victims, ./slashing.ts); each kind's `scan`
+ * enforces its own limit within it (TX_TOO_LARGE).
  */
 export const MAX_ANY_TX_BYTES = 64 * 1024;
 
@@ -104,15 +104,13 @@ export interface TxKindModule<Tx extends { readonly kind: number } = { readonly 
   /** The kind byte. */
   readonly kind: number;
   readonly name: string;
-  /** Largest encoding of the kind (≤ MAX_ANY_TX_BYTES): TX_TOO_LARGE beyond. */
-  readonly maxBytes: number;
   /**
    * Whether clients submit it. A kind that is not (a slashing, derived by the shard's execution)
    * is refused with TX_NOT_SUBMITTABLE wherever a transaction comes from someone else: client
    * intake, a producer's or leader's block (src/ledger/stateless.ts `validateStateless`).
    */
   readonly submittable: boolean;
-  /** Strict structural check (size limit, version and kind already checked by the registry); allocates nothing but the shape. */
+  /** Strict structural check, the kind's own size limit included (MAX_ANY_TX_BYTES, version and kind already checked by the registry); allocates nothing but the shape. */
   scan(tx: Uint8Array): TxShape;
   /** Strict decode into the kind's object form. */
   decode(tx: Uint8Array): Tx;

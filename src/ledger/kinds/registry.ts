@@ -43,9 +43,7 @@ export function txKindModule(kind: number): TxKindModule {
 
 /** Size limit, version and kind of an encoding; the kind's module. */
 export function kindOfTransaction(tx: Uint8Array): TxKindModule {
-  const module = txKindModule(checkTxPrefix(tx));
-  if (tx.length > module.maxBytes) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed the ${module.maxBytes} a ${module.name} may have`);
-  return module;
+  return txKindModule(checkTxPrefix(tx));
 }
 
 /** Strict structural check of one encoding of any registered kind. */

@@ -178,7 +178,6 @@ const record: RecordLayout = {
 export const slashingKind: TxKindModule<Slashing> = {
   kind: TxKind.SlashingEvidence,
   name: "SlashingEvidence",
-  maxBytes: MAX_SLASHING_TX_BYTES,
   submittable: false,
   scan,
   decode,

@@ -304,7 +304,6 @@ const record: RecordLayout = {
 export const transferKind: TxKindModule<Transfer> = {
   kind: TxKind.Transfer,
   name: "Transfer",
-  maxBytes: MAX_TX_BYTES,
   submittable: true,
   scan,
   decode,
