@@ -35,7 +35,7 @@
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `orderedBlock(hash)`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
@@ -47,7 +47,7 @@ import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, type BlockDelta } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
-import type { ChainStore, UtxoFlush } from "../store/interface.js";
+import type { ChainStore, OrderedBlockBytes, StoredBlock, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, TxLocation } from "../store/schema.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
@@ -126,6 +126,8 @@ export interface BuiltBlock {
   readonly positions?: Uint32Array;
   /** Stored with the block in its transaction (ChainStore `consensusStateAt`). */
   readonly consensusState?: Uint8Array;
+  /** Stored with the block in its transaction, by hash (ChainStore `orderedBlock`). */
+  readonly orderedBlocks?: readonly OrderedBlockBytes[];
 }
 
 /** A block made durable by an assembly. */
@@ -431,8 +433,10 @@ export class ShardState {
           this.table.forgetUndo();
           for (const delta of deltas) this.pending.addBlock(delta.created, delta.spent);
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
-          const stored = { height, hash: block.hash, bytes: block.bytes };
-          const flushed = this.append(block.consensusState === undefined ? stored : { ...stored, consensusState: block.consensusState }, block.txids, positions);
+          const { consensusState, orderedBlocks } = block;
+          const flushed = this.append({
+            height, hash: block.hash, bytes: block.bytes, ...(consensusState === undefined ? {} : { consensusState }), ...(orderedBlocks === undefined ? {} : { orderedBlocks }),
+          }, block.txids, positions);
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };
         } catch (error) {
@@ -457,7 +461,7 @@ export class ShardState {
    * Appends a block whose UTXO changes are already in the pending delta, with its applied txids'
    * locations going to the pending tx index; the flush rides along when one is due. True if it did.
    */
-  private append(block: { readonly height: number; readonly hash: Uint8Array; readonly bytes: Uint8Array; readonly consensusState?: Uint8Array }, txids: Uint8Array, positions: Uint32Array): boolean {
+  private append(block: Omit<StoredBlock, "txids" | "positions">, txids: Uint8Array, positions: Uint32Array): boolean {
     this.pendingTxIndex.add(txids, block.height, positions);
     this.blocksSinceFlush++;
     const due = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES || this.pendingTxIndex.size >= MAX_PENDING_TX_INDEX;
@@ -517,10 +521,14 @@ export class ShardState {
     return this.store.epoch;
   }
 
-  /** What the consensus layer stored with the last block that carried a record (see BuiltBlock). */
   /** The consensus record stored with block `height` (the tip's by default). */
   consensusStateAt(height = this.store.tip.height): Uint8Array | undefined {
     return this.store.consensusStateAt(height);
+  }
+
+  /** A block stored by hash with a final block (BuiltBlock `orderedBlocks`). */
+  orderedBlock(hash: Uint8Array): Uint8Array | undefined {
+    return this.store.orderedBlock(hash);
   }
 
   setEpoch(epoch: number): void {

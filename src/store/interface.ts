@@ -28,6 +28,17 @@ export interface StoredBlock {
    * transaction, by height.
    */
   readonly consensusState?: Uint8Array;
+  /**
+   * Blocks the consensus layer keeps with this one, by hash (PoB: the sealed optimistic blocks the
+   * final block ordered), so that peers far behind can fetch them after every replica restarted.
+   */
+  readonly orderedBlocks?: readonly OrderedBlockBytes[];
+}
+
+/** A sealed block kept by its hash (`StoredBlock.orderedBlocks`). */
+export interface OrderedBlockBytes {
+  readonly hash: Uint8Array;
+  readonly bytes: Uint8Array;
 }
 
 /** One UTXO upsert (value = owner ‖ u64le amount) or delete (value null). */
@@ -59,6 +70,8 @@ export interface ChainStore {
   readonly flushed: FlushMarker;
   /** What the consensus layer stored with the block at `height`, if anything. */
   consensusStateAt(height: number): Uint8Array | undefined;
+  /** A block stored with a final block's `orderedBlocks`, by its hash. */
+  orderedBlock(hash: Uint8Array): Uint8Array | undefined;
   readonly epoch: number;
   /**
    * Writes the genesis state: identity, tip = (0, genesisId), the UTXO entries (packed 76-byte

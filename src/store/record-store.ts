@@ -18,6 +18,8 @@ import { readU64 } from "../codec/binary.js";
 import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import {
   MAX_CONSENSUS_STATE_BYTES,
+  MAX_ORDERED_BLOCKS,
+  MAX_ORDERED_BLOCK_BYTES,
   META_EPOCH,
   META_FLUSHED,
   META_IDENTITY,
@@ -116,15 +118,16 @@ export class RecordChainStore implements ChainStore {
       utxo: env.table("utxo"),
       meta: env.table("meta"),
       consensus: env.table("consensus"),
+      orderedBlocks: env.table("orderedBlocks"),
     };
     this.loadMeta();
   }
 
   private loadMeta(): void {
-    const { meta, blocks, blockHeights, txIndex, utxo, consensus } = this.dbs;
+    const { meta, blocks } = this.dbs;
     const identity = meta.get(META_IDENTITY);
     if (identity === undefined) {
-      const populated = [meta, blocks, blockHeights, txIndex, utxo, consensus].some((db) => !db.isEmpty());
+      const populated = Object.values(this.dbs).some((db) => !db.isEmpty());
       check<StoreErrorCode>(!populated, "STORE_FOREIGN", `${this.location} has records but no IOSChain identity`);
       return;
     }
@@ -241,12 +244,18 @@ export class RecordChainStore implements ChainStore {
       const position = block.positions[i]!;
       check<StoreErrorCode>(Number.isInteger(position) && position >= 0 && position <= 0xffffffff, "STORE_BAD_INPUT", `position ${i} must be a u32`);
     }
+    const ordered = block.orderedBlocks ?? [];
+    check<StoreErrorCode>(ordered.length <= MAX_ORDERED_BLOCKS, "STORE_BAD_INPUT", `at most ${MAX_ORDERED_BLOCKS} ordered blocks per block`);
+    ordered.forEach((entry, i) => {
+      check<StoreErrorCode>(entry.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: hash must be ${HASH_BYTES} bytes`);
+      check<StoreErrorCode>(entry.bytes.length > 0 && entry.bytes.length <= MAX_ORDERED_BLOCK_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: 1..${MAX_ORDERED_BLOCK_BYTES} bytes`);
+    });
     if (flush !== undefined) checkFlush(flush);
     const hash = asBuffer(block.hash);
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
-    const { blocks, blockHeights, txIndex, meta, consensus } = this.dbs;
+    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks } = this.dbs;
     const txids = asBuffer(block.txids);
     this.env.transaction(() => {
       blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
@@ -256,6 +265,7 @@ export class RecordChainStore implements ChainStore {
       }
       meta.put(META_TIP, encodeTip(newTip));
       if (block.consensusState !== undefined) consensus.put(heightKey(block.height), asBuffer(block.consensusState), true);
+      for (const entry of ordered) orderedBlocks.put(asBuffer(entry.hash), asBuffer(entry.bytes));
       if (flush !== undefined) this.writeFlush(flush, marker!);
     });
     this.tipRecord = newTip;
@@ -293,6 +303,13 @@ export class RecordChainStore implements ChainStore {
     this.checkInitialized();
     check<StoreErrorCode>(isHeight(height), "STORE_BAD_INPUT", "height must be a non-negative safe integer");
     const value = this.dbs.consensus.get(heightKey(height));
+    return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  orderedBlock(hash: Uint8Array): Uint8Array | undefined {
+    this.checkInitialized();
+    check<StoreErrorCode>(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
+    const value = this.dbs.orderedBlocks.get(asBuffer(hash));
     return value === undefined ? undefined : Uint8Array.from(value);
   }
 

@@ -14,6 +14,8 @@
  *                  "epoch"                      u32le epoch
  *   consensus      u64be height                 the consensus layer's record of that block (PoB:
  *                                               proposal hash, state commitment, replica state)
+ *   orderedBlocks  block hash [32]              an optimistic block a final block ordered (PoB), as
+ *                                               sealed: what a replica catching up re-executes
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
@@ -23,16 +25,18 @@ import type { StoreErrorCode } from "./errors.js";
 import { BinaryReader, readU32, readU64BE, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
 import { layout, type Layout } from "../codec/layout.js";
 import { HASH_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
+import { MAX_PROPOSAL_BLOCKS } from "../consensus/pob/proposal.js";
+import { MAX_BLOCK_BYTES } from "../ledger/block.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
@@ -45,6 +49,9 @@ export const META_EPOCH = Buffer.from("epoch", "latin1");
  * (src/consensus/pob/replica-state.ts), never more than this.
  */
 export const MAX_CONSENSUS_STATE_BYTES = 512 * 1024;
+/** Blocks one final block may order (a PoB final proposal's bound), each at most one ledger block. */
+export const MAX_ORDERED_BLOCKS = MAX_PROPOSAL_BLOCKS;
+export const MAX_ORDERED_BLOCK_BYTES = MAX_BLOCK_BYTES;
 
 const HEIGHT_KEY = layout({ height: 8 });
 const HEIGHT_VALUE = layout({ height: 8 });

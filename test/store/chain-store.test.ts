@@ -10,7 +10,7 @@ import type { UtxoWrite } from "../../src/store/interface.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
 import type { RecordChainStore } from "../../src/store/record-store.js";
 import { OUTPOINT_BYTES } from "../../src/codec/sizes.js";
-import { META_FLUSHED, META_IDENTITY, SCHEMA_VERSION, UTXO_ENTRY_BYTES, heightKey } from "../../src/store/schema.js";
+import { MAX_ORDERED_BLOCK_BYTES, META_FLUSHED, META_IDENTITY, SCHEMA_VERSION, UTXO_ENTRY_BYTES, heightKey } from "../../src/store/schema.js";
 import { UtxoDelta } from "../../src/store/utxo-delta.js";
 import { TestRng } from "../ledger/helpers.js";
 import { codeOfAsync } from "../support/errors.js";
@@ -67,7 +67,8 @@ describe(`ChainStore records (${backend.name})`, () => {
   const dir = backend.fresh();
   const genesis = randomEntries(50);
   const model = entryMap(genesis);
-  const blocks = [sampleBlock(1, 5), sampleBlock(2, 0), sampleBlock(3, 40)];
+  const ordered = [{ hash: rng.bytes(32), bytes: rng.bytes(300) }, { hash: rng.bytes(32), bytes: rng.bytes(1) }];
+  const blocks = [{ ...sampleBlock(1, 5), orderedBlocks: ordered }, sampleBlock(2, 0), sampleBlock(3, 40)];
 
   it("starts uninitialized and refuses reads of the chain until genesis is written", async () => {
     const store = backend.open(dir);
@@ -108,6 +109,11 @@ describe(`ChainStore records (${backend.name})`, () => {
     assert.equal(store.getBlockByHash(rng.bytes(32)), undefined);
     assert.equal(store.getTxLocation(rng.bytes(32)), undefined);
     await store.close();
+    const reopened = backend.open(dir);
+    for (const { hash, bytes } of ordered) assert.deepEqual(reopened.orderedBlock(hash), bytes, "ordered blocks are kept by hash with their final block");
+    assert.equal(reopened.orderedBlock(rng.bytes(32)), undefined);
+    assert.equal(await codeOfAsync(() => reopened.orderedBlock(rng.bytes(31))), "STORE_BAD_INPUT");
+    await reopened.close();
   });
 
   it("applies sorted upserts and deletes with the flushed marker, inside a block or alone", async () => {
@@ -151,6 +157,11 @@ describe(`ChainStore records (${backend.name})`, () => {
     assert.equal(await codeOfAsync(() => store.appendBlock({ ...sampleBlock(6, 1), hash: rng.bytes(31) })), "STORE_BAD_INPUT");
     assert.equal(await codeOfAsync(() => store.appendBlock({ ...sampleBlock(6, 2), positions: [1] })), "STORE_BAD_INPUT");
     assert.equal(await codeOfAsync(() => store.appendBlock({ ...sampleBlock(6, 1), positions: [-1] })), "STORE_BAD_INPUT");
+    const kept = { hash: rng.bytes(32), bytes: rng.bytes(10) };
+    for (const orderedBlocks of [[{ hash: rng.bytes(31), bytes: rng.bytes(10) }], [{ hash: rng.bytes(32), bytes: new Uint8Array(0) }], [kept, { hash: rng.bytes(32), bytes: new Uint8Array(MAX_ORDERED_BLOCK_BYTES + 1) }]]) {
+      assert.equal(await codeOfAsync(() => store.appendBlock({ ...sampleBlock(6, 1), orderedBlocks })), "STORE_BAD_INPUT");
+    }
+    assert.equal(store.orderedBlock(kept.hash), undefined, "a refused block keeps none of its ordered blocks");
     const [a, b] = [rng.bytes(36), rng.bytes(36)].sort(Buffer.compare);
     const unsorted = { writes: [{ key: b!, value: null }, { key: a!, value: null }], count: 0, supply: 0n };
     assert.equal(await codeOfAsync(() => store.appendBlock(sampleBlock(6, 1), unsorted)), "STORE_BAD_INPUT");

@@ -157,6 +157,11 @@ export interface PobNodeDependencies {
   readonly peerOf: (publicKey: Uint8Array) => PeerId;
   /** The normal league's durable BFT log (default: in memory). */
   readonly log?: FinalityLog;
+  /**
+   * The sealed optimistic blocks of this replica's stored final heights, by hash: what it serves
+   * peers catching up once its memory no longer holds them (after a restart, or long after).
+   */
+  readonly storedBlock?: (hash: Uint8Array) => Uint8Array | undefined;
 }
 
 interface HeldBlock {
@@ -865,11 +870,17 @@ export class PobNode {
     for (const listener of this.divergenceListeners) listener(divergence);
   }
 
+  /** The sealed bytes of a block held or recently ordered here (every block of a proposal it applies). */
+  blockBytes(hash: Uint8Array): Uint8Array | undefined {
+    const key = toHex(hash);
+    return this.held.get(key)?.bytes ?? this.recent.get(key);
+  }
+
   private answerFetch(from: PeerId, payload: Uint8Array): void {
     if (this.closed || payload.length % HASH_BYTES !== 0 || payload.length > MAX_PROPOSAL_BLOCKS * HASH_BYTES) return;
     for (let at = 0; at < payload.length; at += HASH_BYTES) {
       const key = toHex(payload.subarray(at, at + HASH_BYTES));
-      const bytes = this.held.get(key)?.bytes ?? this.recent.get(key);
+      const bytes = this.held.get(key)?.bytes ?? this.recent.get(key) ?? this.deps.storedBlock?.(payload.subarray(at, at + HASH_BYTES));
       if (bytes !== undefined) this.deps.channel.send(from, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
     }
   }

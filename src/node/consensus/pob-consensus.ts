@@ -205,7 +205,7 @@ export class PobShardConsensus implements ShardDriver {
           // Spent in the final state: created by the genesis or a final transaction, and gone.
           spent: (txid, index) => state.getUtxo(txid, index) === undefined && (sameBytes(txid, context.chain) || state.getTransactionLocation(txid) !== undefined),
         },
-        accounts, validator, members: this.members, peerOf: toHex,
+        accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash),
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
     );
@@ -500,6 +500,11 @@ export class PobShardConsensus implements ShardDriver {
       invariant(outcome.height === state.tip.height + 1, "a final outcome extends the stored chain by one block");
       const transactions = outcome.includedTransactions;
       const consensusState = encodeReplicaRecord(outcome.record);
+      const orderedBlocks = proposal.blocks.map((hash) => {
+        const bytes = this.node.blockBytes(hash);
+        invariant(bytes !== undefined, "a replica holds every block of the proposal it applies");
+        return { hash, bytes };
+      });
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
@@ -507,7 +512,7 @@ export class PobShardConsensus implements ShardDriver {
         // The outcome's txids are the included transactions' own: the final block does not hash them again.
         const header = makeBlockHeader(fields, transactions, outcome.included);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
-        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState };
+        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks };
       });
       for (let at = 0; at < outcome.included.length; at += TXID_BYTES) {
         const key = toHex(outcome.included.subarray(at, at + TXID_BYTES));
