@@ -342,13 +342,13 @@ export class Pipeline {
     if (this.#recentRejections.size > RECENT_REJECTIONS) this.#recentRejections.delete(this.#recentRejections.keys().next().value!);
   }
 
-  /** pending (validated, waiting for a block) / final (from the store) / rejected (recently) / unknown. */
+  /** pending (validated, waiting for a block) / final (from the store) / rejected (recently, or by a stored final block) / unknown. */
   status(txid: Uint8Array): TxStatus {
     check<PipelineErrorCode>(txid instanceof Uint8Array && txid.length === TXID_BYTES, "PIPELINE_BAD_TXID", `a txid is ${TXID_BYTES} bytes`);
     const key = toHex(txid);
     const known = this.#knownStatus(key, txid);
     if (known !== undefined) return known;
-    const code = this.#recentRejections.get(key);
+    const code = this.#recentRejections.get(key) ?? this.#state.rejection(txid)?.code;
     return code === undefined ? { state: "unknown" } : { state: "rejected", code };
   }
 

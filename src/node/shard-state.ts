@@ -35,7 +35,7 @@
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `orderedBlock(hash)`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `orderedBlock(hash)`, `rejection(txid)`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
@@ -45,10 +45,11 @@ import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js"
 import { genesisEpochContext } from "../epoch/context.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
-import { ApplyStatus, UtxoTable, type BlockDelta } from "../ledger/utxo-table.js";
+import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, OrderedBlockBytes, StoredBlock, UtxoFlush } from "../store/interface.js";
-import type { ChainTip, TxLocation } from "../store/schema.js";
+import type { ChainTip, StoredRejection, TxLocation } from "../store/schema.js";
+import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
 import { TXID_BYTES } from "../codec/sizes.js";
@@ -128,6 +129,8 @@ export interface BuiltBlock {
   readonly consensusState?: Uint8Array;
   /** Stored with the block in its transaction, by hash (ChainStore `orderedBlock`). */
   readonly orderedBlocks?: readonly OrderedBlockBytes[];
+  /** Transactions the block decided invalid, with their codes (ChainStore `rejection`). */
+  readonly rejections?: readonly CodedTxid[];
 }
 
 /** A block made durable by an assembly. */
@@ -198,21 +201,25 @@ class PendingTxIndex {
 }
 
 /** Packed txids and body positions of the records a block applied (status Ok), in body order. */
-function appliedLocations(stateless: StatelessResult, statuses: Uint8Array): { txids: Uint8Array; positions: Uint32Array; statusesByTx: Uint8Array } {
+function appliedLocations(stateless: StatelessResult, statuses: Uint8Array): { txids: Uint8Array; positions: Uint32Array; statusesByTx: Uint8Array; rejections: CodedTxid[] } {
   const statusesByTx = new Uint8Array(stateless.count);
   let count = 0;
   for (let k = 0; k < stateless.recordCount; k++) if (statuses[k] === ApplyStatus.Ok) count++;
   const txids = new Uint8Array(count * TXID_BYTES);
   const positions = new Uint32Array(count);
   let applied = 0;
+  const rejections: CodedTxid[] = [];
   for (let k = 0; k < stateless.recordCount; k++) {
     const position = stateless.recordTx[k]!;
     statusesByTx[position] = statuses[k]!;
-    if (statuses[k] !== ApplyStatus.Ok) continue;
+    if (statuses[k] !== ApplyStatus.Ok) {
+      rejections.push({ txid: stateless.txids.slice(position * TXID_BYTES, (position + 1) * TXID_BYTES), code: applyStatusName(statuses[k]!) });
+      continue;
+    }
     txids.set(stateless.txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), applied * TXID_BYTES);
     positions[applied++] = position;
   }
-  return { txids, positions, statusesByTx };
+  return { txids, positions, statusesByTx, rejections };
 }
 
 const NO_TXIDS = new Uint8Array(0);
@@ -376,8 +383,8 @@ export class ShardState {
     const stateless = this.validate(envelope, "submitted");
     const assembly = this.assemble();
     const statuses = assembly.apply(stateless.records, stateless.recordCount);
-    const { txids, positions, statusesByTx } = appliedLocations(stateless, statuses);
-    const committed = assembly.commit(() => ({ bytes, hash: envelope.hash, txids, positions }));
+    const { txids, positions, statusesByTx, rejections } = appliedLocations(stateless, statuses);
+    const committed = assembly.commit(() => ({ bytes, hash: envelope.hash, txids, positions, rejections }));
     return { ...committed, statuses: statusesByTx, txids: stateless.txids };
   }
 
@@ -433,9 +440,10 @@ export class ShardState {
           this.table.forgetUndo();
           for (const delta of deltas) this.pending.addBlock(delta.created, delta.spent);
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
-          const { consensusState, orderedBlocks } = block;
+          const { consensusState, orderedBlocks, rejections } = block;
           const flushed = this.append({
-            height, hash: block.hash, bytes: block.bytes, ...(consensusState === undefined ? {} : { consensusState }), ...(orderedBlocks === undefined ? {} : { orderedBlocks }),
+            height, hash: block.hash, bytes: block.bytes, ...(consensusState === undefined ? {} : { consensusState }),
+            ...(orderedBlocks === undefined ? {} : { orderedBlocks }), ...(rejections === undefined ? {} : { rejections }),
           }, block.txids, positions);
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };
@@ -524,6 +532,11 @@ export class ShardState {
   /** The consensus record stored with block `height` (the tip's by default). */
   consensusStateAt(height = this.store.tip.height): Uint8Array | undefined {
     return this.store.consensusStateAt(height);
+  }
+
+  /** The final chain's refusal of `txid` with its code, if a stored block decided one (BuiltBlock `rejections`). */
+  rejection(txid: Uint8Array): StoredRejection | undefined {
+    return this.store.rejection(txid);
   }
 
   /** A block stored by hash with a final block (BuiltBlock `orderedBlocks`). */

@@ -10,7 +10,8 @@
  * arguments throw `IosError<StoreErrorCode>` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
  * written; reads of a closed store throw STORE_CLOSED.
  */
-import type { ChainTip, FlushMarker, StoreIdentity, TxLocation } from "./schema.js";
+import type { ChainTip, FlushMarker, StoreIdentity, StoredRejection, TxLocation } from "./schema.js";
+import type { CodedTxid } from "../codec/coded-txids.js";
 
 /** A block as the store keeps it; the store does not decode blocks, the caller supplies the parts. */
 export interface StoredBlock {
@@ -33,6 +34,8 @@ export interface StoredBlock {
    * final block ordered), so that peers far behind can fetch them after every replica restarted.
    */
   readonly orderedBlocks?: readonly OrderedBlockBytes[];
+  /** Transactions this block decided invalid, each with its code: answered after a restart too. */
+  readonly rejections?: readonly CodedTxid[];
 }
 
 /** A sealed block kept by its hash (`StoredBlock.orderedBlocks`). */
@@ -72,6 +75,8 @@ export interface ChainStore {
   consensusStateAt(height: number): Uint8Array | undefined;
   /** A block stored with a final block's `orderedBlocks`, by its hash. */
   orderedBlock(hash: Uint8Array): Uint8Array | undefined;
+  /** The last final block's refusal of `txid` (StoredBlock `rejections`), if any. */
+  rejection(txid: Uint8Array): StoredRejection | undefined;
   readonly epoch: number;
   /**
    * Writes the genesis state: identity, tip = (0, genesisId), the UTXO entries (packed 76-byte

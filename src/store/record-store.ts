@@ -15,11 +15,15 @@
  */
 import type { ChainStore, StoredBlock, UtxoFlush } from "./interface.js";
 import { readU64 } from "../codec/binary.js";
+import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import {
   MAX_CONSENSUS_STATE_BYTES,
   MAX_ORDERED_BLOCKS,
   MAX_ORDERED_BLOCK_BYTES,
+  decodeRejection,
+  encodeRejection,
+  type StoredRejection,
   META_EPOCH,
   META_FLUSHED,
   META_IDENTITY,
@@ -119,6 +123,7 @@ export class RecordChainStore implements ChainStore {
       meta: env.table("meta"),
       consensus: env.table("consensus"),
       orderedBlocks: env.table("orderedBlocks"),
+      rejections: env.table("rejections"),
     };
     this.loadMeta();
   }
@@ -246,6 +251,12 @@ export class RecordChainStore implements ChainStore {
     }
     const ordered = block.orderedBlocks ?? [];
     check<StoreErrorCode>(ordered.length <= MAX_ORDERED_BLOCKS, "STORE_BAD_INPUT", `at most ${MAX_ORDERED_BLOCKS} ordered blocks per block`);
+    const rejections = (block.rejections ?? []).map((entry, i) => {
+      check<StoreErrorCode>(entry.txid.length === TXID_BYTES, "STORE_BAD_INPUT", `rejection ${i}: txid must be ${TXID_BYTES} bytes`);
+      const code = Buffer.from(entry.code, "latin1");
+      check<StoreErrorCode>(code.length > 0 && code.length <= MAX_CODE_BYTES, "STORE_BAD_INPUT", `rejection ${i}: code must be 1..${MAX_CODE_BYTES} bytes`);
+      return { key: asBuffer(entry.txid), value: encodeRejection(block.height, code) };
+    });
     ordered.forEach((entry, i) => {
       check<StoreErrorCode>(entry.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: hash must be ${HASH_BYTES} bytes`);
       check<StoreErrorCode>(entry.bytes.length > 0 && entry.bytes.length <= MAX_ORDERED_BLOCK_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: 1..${MAX_ORDERED_BLOCK_BYTES} bytes`);
@@ -255,7 +266,7 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
-    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks } = this.dbs;
+    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected } = this.dbs;
     const txids = asBuffer(block.txids);
     this.env.transaction(() => {
       blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
@@ -266,6 +277,7 @@ export class RecordChainStore implements ChainStore {
       meta.put(META_TIP, encodeTip(newTip));
       if (block.consensusState !== undefined) consensus.put(heightKey(block.height), asBuffer(block.consensusState), true);
       for (const entry of ordered) orderedBlocks.put(asBuffer(entry.hash), asBuffer(entry.bytes));
+      for (const { key, value } of rejections) rejected.put(key, value);
       if (flush !== undefined) this.writeFlush(flush, marker!);
     });
     this.tipRecord = newTip;
@@ -311,6 +323,13 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
     const value = this.dbs.orderedBlocks.get(asBuffer(hash));
     return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  rejection(txid: Uint8Array): StoredRejection | undefined {
+    this.checkInitialized();
+    check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
+    const value = this.dbs.rejections.get(asBuffer(txid));
+    return value === undefined ? undefined : decodeRejection(value);
   }
 
   setEpoch(epoch: number): void {

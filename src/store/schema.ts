@@ -16,14 +16,17 @@
  *                                               proposal hash, state commitment, replica state)
  *   orderedBlocks  block hash [32]              an optimistic block a final block ordered (PoB), as
  *                                               sealed: what a replica catching up re-executes
+ *   rejections     txid [32]                    u64le height ‖ u8 |code| ‖ code (Latin-1): a final
+ *                                               block decided this transaction invalid, and why
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
-import { BinaryReader, readU32, readU64BE, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
+import { BinaryReader, BinaryWriter, readU32, readU64BE, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
 import { layout, type Layout } from "../codec/layout.js";
+import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { HASH_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { MAX_PROPOSAL_BLOCKS } from "../consensus/pob/proposal.js";
 import { MAX_BLOCK_BYTES } from "../ledger/block.js";
@@ -36,7 +39,7 @@ export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
@@ -60,6 +63,7 @@ const TIP = layout({ height: 8, hash: HASH_BYTES });
 const FLUSHED = layout({ height: 8, count: 8, supply: 8 });
 const EPOCH = layout({ epoch: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
+const REJECTION = layout({ height: 8, codeLength: 1 });
 const U64_MAX = (1n << 64n) - 1n;
 /** A record of the wrong size or a height beyond 2^53 − 1 is STORE_CORRUPT. */
 const RECORD_CODES = singleCode<StoreErrorCode>("STORE_CORRUPT");
@@ -182,6 +186,27 @@ export function encodeTxLocation(height: number, position: number): Buffer {
 export function decodeTxLocation(value: Buffer): TxLocation {
   const reader = recordReader(value, TX_LOCATION, "tx location");
   return { height: reader.u53("tx location height"), position: reader.u32("tx location position") };
+}
+
+/** Where and why a final block refused a transaction (the rejections sub-database). */
+export interface StoredRejection {
+  readonly height: number;
+  readonly code: string;
+}
+
+export function encodeRejection(height: number, code: Uint8Array): Buffer {
+  const value = Buffer.allocUnsafe(REJECTION.bytes + code.length);
+  writeU64(value, REJECTION.offset.height, height);
+  new BinaryWriter(value, REJECTION.offset.codeLength).lengthPrefixed("u8", code);
+  return value;
+}
+
+export function decodeRejection(value: Uint8Array): StoredRejection {
+  const reader = new BinaryReader(value, RECORD_CODES);
+  const height = reader.u53("rejection height");
+  const code = reader.lengthPrefixed("u8", MAX_CODE_BYTES, "rejection code");
+  reader.expectEnd("the rejection record");
+  return { height, code: Buffer.from(code.buffer, code.byteOffset, code.length).toString("latin1") };
 }
 
 export function isU64(value: bigint): boolean {

@@ -317,6 +317,13 @@ describe("pipeline with the solo driver", () => {
     assert.equal(reopened.tip.height, 2, "the block with no applied transaction is kept");
     assert.equal(decodeBlock(reopened.getBlock(2)!).transactions.length, 0);
     assert.equal(reopened.getTransactionLocation(second.txid), undefined);
+    assert.deepEqual(reopened.rejection(second.txid), { height: 1, code: "MISSING_INPUT" }, "a refusal by a final block is stored with it");
+    assert.deepEqual(reopened.rejection(third.txid), { height: 2, code: "MISSING_INPUT" });
+    assert.equal(reopened.rejection(first.txid), undefined);
+    const restarted = pipelineOf(reopened);
+    assert.deepEqual(restarted.status(second.txid), { state: "rejected", code: "MISSING_INPUT" }, "and answered after a restart");
+    assert.equal(restarted.status(first.txid).state, "final");
+    await restarted.close();
     await reopened.close();
   });
 
@@ -407,7 +414,7 @@ describe("pipeline with the solo driver", () => {
   });
 
   it("hands candidates to a consensus proposal without removing them and settles the block it committed", async () => {
-    const { state } = freshState();
+    const { state, directory } = freshState();
     const pipeline = pipelineOf(state);
     const events = recordSettlements(pipeline);
     const coins = genesisCoins(new Model(genesis));
@@ -434,6 +441,11 @@ describe("pipeline with the solo driver", () => {
     assert.equal(codeOf(() => pipeline.settle({ height: 3, hash: new Uint8Array(32), final: new Uint8Array(31), rejected: [] })), "PIPELINE_BAD_INPUT");
     await pipeline.close();
     await state.close();
+    const reopened = ShardState.open({ directory, genesis, shard: SHARD });
+    const restarted = pipelineOf(reopened);
+    assert.deepEqual(restarted.status(loser.txid), { state: "rejected", code: "MISSING_INPUT" }, "a received block's refusal survives a restart");
+    await restarted.close();
+    await reopened.close();
   });
 
   it("checks its options, and the solo driver its own", async () => {

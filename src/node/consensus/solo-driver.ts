@@ -120,21 +120,22 @@ export class SoloDriver implements ShardDriver {
     }
     let statuses: Uint8Array;
     let committed;
+    const rejected: { txid: Uint8Array; code: string }[] = [];
     try {
       const assembly = this.#state.assemble();
       statuses = assembly.apply(records, entries.length);
-      committed = assembly.commit((slot) => this.#buildBlock(slot, entries, statuses));
+      entries.forEach((entry, k) => {
+        if (statuses[k] !== ApplyStatus.Ok) rejected.push({ txid: entry.txid, code: applyStatusName(statuses[k]!) });
+      });
+      committed = assembly.commit((slot) => ({ ...this.#buildBlock(slot, entries, statuses), rejections: rejected }));
     } catch (error) {
       this.#pipeline.restore(entries);
       throw error;
     }
     const final = new Uint8Array(committed.applied * TXID_BYTES);
-    const rejected: { txid: Uint8Array; code: string }[] = [];
     let position = 0;
     entries.forEach((entry, k) => {
-      const status = statuses[k]!;
-      if (status === ApplyStatus.Ok) final.set(entry.txid, position++ * TXID_BYTES);
-      else rejected.push({ txid: entry.txid, code: applyStatusName(status) });
+      if (statuses[k] === ApplyStatus.Ok) final.set(entry.txid, position++ * TXID_BYTES);
     });
     return this.#pipeline.settle({ height: committed.height, hash: committed.hash, final, rejected });
   }
