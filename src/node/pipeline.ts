@@ -59,6 +59,8 @@ export type PipelineErrorCode =
   | "PIPELINE_OPTIONS"
   | "PIPELINE_BAD_TXID"
   | "PIPELINE_BAD_INPUT"
+  /** The store could not keep an admitted transaction durably (its error's code when it has one). */
+  | "PIPELINE_NOT_KEPT"
   /** A worker answer that does not match its batch (a bug, never bad input). */
   | "PIPELINE_BAD_TASK"
   /** Set by the worker task when an input's signature fails batch verification. */
@@ -112,6 +114,18 @@ class Submission {
     if (--this.#outstanding === 0) this.#resolve(this.results);
   }
 }
+
+/** An admitted transaction waiting to be kept durably before its "accepted" answer. */
+interface KeptItem {
+  readonly key: string;
+  readonly txid: Uint8Array;
+  readonly tx: Uint8Array;
+  readonly submission: Submission;
+  readonly slot: number;
+}
+
+/** Codes that refuse a submission for the moment, not the transaction. */
+const RETRYABLE = new Set(["MEMPOOL_FULL", "PIPELINE_CLOSED"]);
 
 interface BatchItem {
   readonly tx: Uint8Array;
@@ -262,6 +276,7 @@ export class Pipeline {
     }
     const rejections = new Map(validated.rejections.map((rejection) => [rejection.index, rejection]));
     let admitted = 0;
+    const kept: KeptItem[] = [];
     for (let index = 0, valid = 0; index < batch.length; index++) {
       const { tx, submission, slot } = batch[index]!;
       // A view of the worker's answer, a fresh buffer this batch owns (the records share it too).
@@ -294,9 +309,66 @@ export class Pipeline {
       this.#mempool.add({ key, txid, tx, record });
       this.#counters.accepted++;
       admitted++;
-      submission.settle(slot, { outcome: "accepted", txid });
+      kept.push({ key, txid, tx, submission, slot });
     }
     if (admitted > 0) for (const listener of this.#admitListeners) listener(this.#mempool.size);
+    if (kept.length > 0) this.#keep(kept);
+  }
+
+  /**
+   * "accepted" is answered once the transactions are durable (the store's kept set), so that a
+   * validator restarted before settling them queues them again instead of forgetting them. The
+   * driver may use them meanwhile. If the store cannot keep them, those still queued are refused
+   * with its code; those the driver took are on their way into a block and answered accepted.
+   */
+  #keep(kept: readonly KeptItem[]): void {
+    let durable: Promise<void>;
+    try {
+      durable = this.#state.keepAccepted(kept);
+    } catch (error) {
+      durable = Promise.reject(error);
+    }
+    durable.then(
+      () => {
+        for (const { txid, submission, slot } of kept) submission.settle(slot, { outcome: "accepted", txid });
+      },
+      (error: unknown) => {
+        const code = error instanceof IosError ? error.code : "PIPELINE_NOT_KEPT";
+        for (const { key, txid, tx, submission, slot } of kept) {
+          if (this.#mempool.remove(key) === undefined) {
+            submission.settle(slot, { outcome: "accepted", txid });
+            continue;
+          }
+          this.#mempool.release(tx.length);
+          this.#countRejection(code);
+          submission.settle(slot, { outcome: "rejected", txid, code, message: `not kept durably: ${error instanceof Error ? error.message : String(error)}` });
+        }
+      },
+    );
+  }
+
+  /** Drops settled transactions from the store's kept set (a failure only leaves them to the next restart's recovery). */
+  #unkeep(txids: readonly Uint8Array[]): void {
+    if (txids.length === 0) return;
+    try {
+      this.#state.forgetAccepted(txids).catch(() => undefined);
+    } catch {
+      // A closed or failed store: recovery drops what turns out settled.
+    }
+  }
+
+  /**
+   * After a restart: queues again the transactions this validator answered "accepted" and had not
+   * settled (the store's kept set). Those final or refused meanwhile leave the kept set; the
+   * others take the normal path and settle as final or rejected.
+   */
+  async recoverAccepted(): Promise<readonly SubmitResult[]> {
+    const transactions = this.#state.acceptedTransactions();
+    if (transactions.length === 0) return [];
+    const results = await this.submit(transactions);
+    // Refusals for lack of room or a closing pipeline say nothing of the transaction: kept for the next start.
+    this.#unkeep(results.flatMap((result) => (result.outcome !== "accepted" && result.txid !== undefined && !RETRYABLE.has(result.code ?? "") ? [result.txid] : [])));
+    return results;
   }
 
   /** The apply record of each valid transaction; checks the worker's answer matches the batch before anything settles. */
@@ -393,13 +465,15 @@ export class Pipeline {
    */
   settle(event: BlockEvent): BlockEvent {
     check<PipelineErrorCode>(event.final.length % TXID_BYTES === 0, "PIPELINE_BAD_INPUT", "final txids must be packed 32 bytes each");
-    for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)));
+    const settled: Uint8Array[] = [];
+    for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)), settled);
     for (const { txid, code } of event.rejected) {
       const key = toHex(txid);
-      this.#forget(key);
+      this.#forget(key, settled);
       this.#countRejection(code);
       this.#rememberRejection(key, code);
     }
+    this.#unkeep(settled);
     this.#counters.finalized += event.final.length / TXID_BYTES;
     this.#counters.blocks++;
     return this.#publish(event);
@@ -419,6 +493,7 @@ export class Pipeline {
       this.#rememberRejection(entry.key, code);
       rejected.push({ txid: entry.txid, code });
     }
+    this.#unkeep(rejected.map((r) => r.txid));
     const tip = this.#state.tip;
     this.#publish({ height: tip.height, hash: tip.hash, final: new Uint8Array(0), rejected });
   }
@@ -437,12 +512,13 @@ export class Pipeline {
     this.#publish({ height: tip.height, hash: tip.hash, final: new Uint8Array(0), rejected });
   }
 
-  /** Releases the reservation of a settled transaction held in the queue or taken. */
-  #forget(key: string): void {
+  /** Releases the reservation of a settled transaction held in the queue or taken; its txid joins `settled`. */
+  #forget(key: string, settled: Uint8Array[]): void {
     const held = this.#mempool.remove(key) ?? this.#taken.get(key);
     if (held === undefined) return;
     this.#taken.delete(key);
     this.#mempool.release(held.tx.length);
+    settled.push(held.txid);
   }
 
   #publish(event: BlockEvent): BlockEvent {

@@ -35,7 +35,7 @@
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `orderedBlock(hash)`, `rejection(txid)`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `orderedBlock(hash)`, `rejection(txid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
@@ -532,6 +532,20 @@ export class ShardState {
   /** The consensus record stored with block `height` (the tip's by default). */
   consensusStateAt(height = this.store.tip.height): Uint8Array | undefined {
     return this.store.consensusStateAt(height);
+  }
+
+  /** See ChainStore `keepAccepted`: transactions answered "accepted", durable when the promise resolves. */
+  keepAccepted(transactions: readonly { readonly txid: Uint8Array; readonly tx: Uint8Array }[]): Promise<void> {
+    return this.store.keepAccepted(transactions);
+  }
+
+  forgetAccepted(txids: readonly Uint8Array[]): Promise<void> {
+    return this.store.forgetAccepted(txids);
+  }
+
+  /** The transactions kept as accepted and not settled when the store was last open. */
+  acceptedTransactions(): Uint8Array[] {
+    return this.store.acceptedTransactions();
   }
 
   /** The final chain's refusal of `txid` with its code, if a stored block decided one (BuiltBlock `rejections`). */

@@ -205,6 +205,7 @@ export class ValidatorNode {
     readonly pipeline: Pipeline,
     readonly driver: ShardDriver,
     readonly transport: Transport,
+    private readonly onError: (error: unknown) => void,
   ) {}
 
   /** The port clients connect to (0 when the node has no listening socket: the simulator). */
@@ -226,7 +227,7 @@ export class ValidatorNode {
     const { maxPendingTxs } = setup.config.pipeline;
     const pipeline = new Pipeline({ state: deps.state, pool: deps.pool, clock: deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
     const driver = makeDriver(setup, deps, pipeline);
-    return new ValidatorNode(setup, deps.clock, deps.state, deps.pool, pipeline, driver, deps.transport);
+    return new ValidatorNode(setup, deps.clock, deps.state, deps.pool, pipeline, driver, deps.transport, deps.onError);
   }
 
   /** Phase 1 over real parts: LMDB, Piscina, uWebSockets.js; on failure, closes what it opened. */
@@ -267,7 +268,7 @@ export class ValidatorNode {
       node.#listeners = listeners;
       opened.unshift(() => api.stop());
       listeners.peerPort = (await transport.start()).port;
-      node.driver.start();
+      node.run();
       return node;
     } catch (error) {
       for (const close of opened) await close();
@@ -287,6 +288,8 @@ export class ValidatorNode {
   /** Starts the driver of a node made by `wire` (`start` does it for a real one). */
   run(): void {
     this.driver.start();
+    // What this validator answered "accepted" before a stop or crash and never settled goes round again.
+    void this.pipeline.recoverAccepted().catch(this.onError);
   }
 
   /** Phase 3 (idempotent). */

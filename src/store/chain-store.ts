@@ -33,12 +33,17 @@ function lmdbTable(db: Database<Buffer, Buffer>): RecordTable {
 }
 
 function lmdbEnvironment(env: RootDatabase): RecordEnvironment {
-  const tables = new Map<SubDatabase, RecordTable>(
-    SUB_DATABASES.map((name) => [name, lmdbTable(env.openDB<Buffer, Buffer>({ name, keyEncoding: "binary", encoding: "binary" }))]),
-  );
+  const dbs = new Map<SubDatabase, Database<Buffer, Buffer>>(SUB_DATABASES.map((name) => [name, env.openDB<Buffer, Buffer>({ name, keyEncoding: "binary", encoding: "binary" })]));
+  const tables = new Map<SubDatabase, RecordTable>([...dbs].map(([name, db]) => [name, lmdbTable(db)]));
   return {
     table: (name) => tables.get(name)!,
     transaction: (writes) => void env.transactionSync(writes),
+    // lmdb-js queues asynchronous writes in call order and commits each turn's in one transaction
+    // on its write thread, synced (overlappingSync off) before the promises resolve.
+    writeLater: async (name, writes) => {
+      const db = dbs.get(name)!;
+      await Promise.all(writes.map(({ key, value }) => (value === null ? db.remove(key) : db.put(key, value))));
+    },
     close: () => env.close(),
   };
 }

@@ -75,6 +75,16 @@ export interface ChainStore {
   consensusStateAt(height: number): Uint8Array | undefined;
   /** A block stored with a final block's `orderedBlocks`, by its hash. */
   orderedBlock(hash: Uint8Array): Uint8Array | undefined;
+  /**
+   * Keeps transactions this validator answered "accepted" until they settle, so that a restart
+   * queues them again: durable when the promise resolves, without blocking the caller (writes of
+   * one turn share one commit; they keep call order with `forgetAccepted`).
+   */
+  keepAccepted(transactions: readonly { readonly txid: Uint8Array; readonly tx: Uint8Array }[]): Promise<void>;
+  /** Drops settled transactions from the kept ones (same ordering as `keepAccepted`). */
+  forgetAccepted(txids: readonly Uint8Array[]): Promise<void>;
+  /** The kept transactions' bytes, in txid order. */
+  acceptedTransactions(): Uint8Array[];
   /** The last final block's refusal of `txid` (StoredBlock `rejections`), if any. */
   rejection(txid: Uint8Array): StoredRejection | undefined;
   readonly epoch: number;

@@ -77,23 +77,35 @@ function memoryEnvironment(disk: MemoryDisk, onClose: () => void): RecordEnviron
         [...records.keys()].sort().map((key) => ({ key: Buffer.from(key, "latin1"), value: Buffer.from(records.get(key)!) })),
     };
   };
+  const transaction = (writes: () => void): void => {
+    check<StoreErrorCode>(staged === undefined, "STORE_BAD_INPUT", "memory store transactions do not nest");
+    staged = new Map();
+    try {
+      writes();
+      for (const [name, changes] of staged) {
+        const records = disk.records.get(name)!;
+        for (const [key, value] of changes) {
+          if (value === null) records.delete(key);
+          else records.set(key, value);
+        }
+      }
+    } finally {
+      staged = undefined;
+    }
+  };
   return {
     table,
-    transaction: (writes) => {
-      check<StoreErrorCode>(staged === undefined, "STORE_BAD_INPUT", "memory store transactions do not nest");
-      staged = new Map();
-      try {
-        writes();
-        for (const [name, changes] of staged) {
-          const records = disk.records.get(name)!;
-          for (const [key, value] of changes) {
-            if (value === null) records.delete(key);
-            else records.set(key, value);
-          }
+    transaction,
+    // Committed at once, as a commit that takes no time.
+    writeLater: (name, writes) => {
+      const records = table(name);
+      transaction(() => {
+        for (const { key, value } of writes) {
+          if (value === null) records.remove(key);
+          else records.put(key, value);
         }
-      } finally {
-        staged = undefined;
-      }
+      });
+      return Promise.resolve();
     },
     close: () => {
       onClose();

@@ -73,6 +73,11 @@ export interface RecordEnvironment {
   table(name: SubDatabase): RecordTable;
   /** Runs `writes` as one transaction: durable when this returns, discarded when `writes` throws. */
   transaction(writes: () => void): void;
+  /**
+   * Puts (value) or removes (null) records of `name` without blocking the caller: durable when
+   * the promise resolves, in call order with every other write; calls of one turn share a commit.
+   */
+  writeLater(name: SubDatabase, writes: readonly { readonly key: Buffer; readonly value: Buffer | null }[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -124,6 +129,7 @@ export class RecordChainStore implements ChainStore {
       consensus: env.table("consensus"),
       orderedBlocks: env.table("orderedBlocks"),
       rejections: env.table("rejections"),
+      accepted: env.table("accepted"),
     };
     this.loadMeta();
   }
@@ -323,6 +329,26 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
     const value = this.dbs.orderedBlocks.get(asBuffer(hash));
     return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  keepAccepted(transactions: readonly { readonly txid: Uint8Array; readonly tx: Uint8Array }[]): Promise<void> {
+    this.checkInitialized();
+    transactions.forEach(({ txid, tx }, i) => {
+      check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `accepted ${i}: txid must be ${TXID_BYTES} bytes`);
+      check<StoreErrorCode>(tx.length > 0, "STORE_BAD_INPUT", `accepted ${i}: no transaction bytes`);
+    });
+    return this.env.writeLater("accepted", transactions.map(({ txid, tx }) => ({ key: Buffer.from(txid), value: Buffer.from(tx) })));
+  }
+
+  forgetAccepted(txids: readonly Uint8Array[]): Promise<void> {
+    this.checkInitialized();
+    txids.forEach((txid, i) => check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `forgotten ${i}: txid must be ${TXID_BYTES} bytes`));
+    return this.env.writeLater("accepted", txids.map((txid) => ({ key: Buffer.from(txid), value: null })));
+  }
+
+  acceptedTransactions(): Uint8Array[] {
+    this.checkInitialized();
+    return [...this.dbs.accepted.entries()].map(({ value }) => Uint8Array.from(value));
   }
 
   rejection(txid: Uint8Array): StoredRejection | undefined {

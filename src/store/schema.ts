@@ -18,6 +18,8 @@
  *                                               sealed: what a replica catching up re-executes
  *   rejections     txid [32]                    u64le height ‖ u8 |code| ‖ code (Latin-1): a final
  *                                               block decided this transaction invalid, and why
+ *   accepted       txid [32]                    the transaction's bytes: answered "accepted" here and
+ *                                               not settled yet, so a restart queues it again
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
@@ -39,7 +41,7 @@ export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");

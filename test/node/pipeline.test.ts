@@ -154,6 +154,16 @@ function soloBlock(slot: BlockSlot, transactions: readonly Uint8Array[], consens
 }
 const directories: string[] = [];
 
+/** Whether the store's kept set becomes exactly `transactions` within a second (its updates commit asynchronously). */
+async function keptBecomes(state: ShardState, transactions: readonly { bytes: Uint8Array }[]): Promise<boolean> {
+  const wanted = transactions.map((t) => hex(t.bytes)).sort().join();
+  for (let tries = 0; tries < 100; tries++) {
+    if (state.acceptedTransactions().map(hex).sort().join() === wanted) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return false;
+}
+
 function freshState(): { state: ShardState; directory: string } {
   const directory = mkdtempSync(join(tmpdir(), "ios-pipeline-"));
   directories.push(directory);
@@ -323,6 +333,33 @@ describe("pipeline with the solo driver", () => {
     const restarted = pipelineOf(reopened);
     assert.deepEqual(restarted.status(second.txid), { state: "rejected", code: "MISSING_INPUT" }, "and answered after a restart");
     assert.equal(restarted.status(first.txid).state, "final");
+    await restarted.close();
+    await reopened.close();
+  });
+
+  it("answers accepted once a transaction is kept durably, and queues what was unsettled again after a restart", async () => {
+    const { state, directory } = freshState();
+    const pipeline = pipelineOf(state);
+    const coins = genesisCoins(new Model(genesis));
+    const [a, b] = [transfer(coins[0]!, mine[1]!, 10n), transfer(coins[1]!, mine[2]!, 20n)];
+    assert.deepEqual(outcomes(await pipeline.submit([a.bytes, b.bytes])), ["accepted", "accepted"]);
+    assert.deepEqual(state.acceptedTransactions().map(hex).sort(), [a, b].map((t) => hex(t.bytes)).sort(), "accepted means kept in the store");
+    assert.equal(hex(soloOf(state, pipeline, { maxBlockTxs: 1 }).commitNextBlock()!.final), hex(a.txid));
+    assert.ok(await keptBecomes(state, [b]), "a settled transaction leaves the kept set");
+    await pipeline.close();
+    await state.close();
+
+    const reopened = ShardState.open({ directory, genesis, shard: SHARD });
+    // A crash between a block's commit and the kept set's update leaves a final transaction kept.
+    await reopened.keepAccepted([{ txid: a.txid, tx: a.bytes }]);
+    const restarted = pipelineOf(reopened);
+    const inTxidOrder = [a, b].sort((x, y) => Buffer.compare(x.txid, y.txid));
+    assert.deepEqual(outcomes(await restarted.recoverAccepted()), inTxidOrder.map((t) => (t === a ? "duplicate" : "accepted")));
+    assert.deepEqual(restarted.status(b.txid), { state: "pending" }, "the unsettled one is queued again");
+    assert.ok(await keptBecomes(reopened, [b]), "the final one leaves the kept set");
+    assert.equal(hex(soloOf(reopened, restarted).commitNextBlock()!.final), hex(b.txid));
+    assert.ok(await keptBecomes(reopened, []), "and so does the other once final");
+    assert.equal(codeOf(() => reopened.keepAccepted([{ txid: new Uint8Array(31), tx: a.bytes }])), "STORE_BAD_INPUT");
     await restarted.close();
     await reopened.close();
   });

@@ -383,3 +383,25 @@ describe("catch-up from stored final blocks", () => {
     await cluster.stop();
   });
 });
+
+describe("a believable validator crashed with accepted, unsealed transactions", () => {
+  it("answers each of them final or rejected after its restart, never unknown", async () => {
+    const { accounts, cluster, positions } = cluster5x2(simSeed("whole-node-accepted"));
+    const [round] = planTransfers(accounts, cluster.context.chain, positions).map((r) => r.filter((t) => t.shard === 0));
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    await cluster.advance(600);
+    const answers = await cluster.submitAndWait(0, round!.map((t) => t.bytes), producer);
+    assert.ok(answers.every((a) => a.outcome === "accepted"), JSON.stringify(answers.filter((a) => a.outcome !== "accepted")));
+    // Down at once: the transactions were accepted, not yet sealed, or sealed and never sent.
+    cluster.crash(producer);
+    const sealed = round!.filter((t) => cluster.members(0).some((id) => id !== producer && cluster.status(id, t.txid)?.state !== "unknown"));
+    assert.ok(sealed.length < round!.length, `some accepted transactions were not sealed before the crash (${sealed.length}/${round!.length})`);
+    await cluster.advance(1_000);
+    cluster.restart(producer);
+    const finalEverywhere = () => cluster.replicas(0).length === PER_SHARD && round!.every((t) => cluster.members(0).every((id) => cluster.status(id, t.txid)?.state === "final"));
+    assert.ok(await cluster.advance(10_000, finalEverywhere), "every transaction accepted before the crash is final on every replica");
+    assert.deepEqual(cluster.node(producer)!.state.acceptedTransactions(), [], "and none is kept as pending any more");
+    assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
+    await cluster.stop();
+  });
+});
