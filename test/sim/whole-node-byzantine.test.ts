@@ -38,9 +38,11 @@ interface Scenario {
   readonly p: number;
   /** Forged transfers in the injected block (0: a seal split of one valid block instead). */
   readonly forged: number;
+  /** Withheld bodies: the block goes to this one member (by index) and to nobody else. */
+  readonly onlyTo?: number;
 }
 
-async function run({ seed, p, forged }: Scenario) {
+async function run({ seed, p, forged, onlyTo }: Scenario) {
   const { sim, genesis, accounts, validators, cluster, positions } = pobCluster({
     seed: simSeed(seed), genesisSeed: "whole-node-byzantine", policy: policy(p), shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT,
   });
@@ -69,8 +71,12 @@ async function run({ seed, p, forged }: Scenario) {
       const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 1_000, prevHash: new Uint8Array(32), timestamp: SIM_WALL_ORIGIN_MS + clock.now() }, [valid.bytes, ...forgeries.map((f) => f.bytes)], producerKey);
       const badSeal = Uint8Array.from(bytes);
       badSeal[HEADER_BYTES + 7]! ^= 0x01;
-      // A forgery goes to everyone; a seal split sends the good copy to half the validators only.
-      members.forEach((id, i) => channel.send(id, POB_MESSAGES.OPTIMISTIC_BLOCK, forged > 0 || i % 2 === 0 ? bytes : badSeal));
+      // A forgery goes to everyone; a seal split sends the good copy to half the validators only;
+      // a withholding producer sends it to one validator, which must serve it to the others.
+      members.forEach((id, i) => {
+        if (onlyTo === undefined) channel.send(id, POB_MESSAGES.OPTIMISTIC_BLOCK, forged > 0 || i % 2 === 0 ? bytes : badSeal);
+        else if (i === onlyTo) channel.send(id, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
+      });
     });
     return channel;
   });
@@ -78,7 +84,7 @@ async function run({ seed, p, forged }: Scenario) {
   const statusOn = (id: string, txid: string) => cluster.status(id, txid)?.state ?? "unknown";
   const settledEverywhere = (txid: string) => cluster.members(0).every((id) => ["final", "rejected"].includes(statusOn(id, txid)));
   const done = await cluster.advance(15_000, () => settledEverywhere(valid.txid) && settledEverywhere(honest.txid) && forgeries.every((f) => settledEverywhere(f.txid)));
-  assert.ok(done, `${seed}: every transfer settled on every validator of the shard`);
+  assert.ok(done, `${seed}: every transfer settled on every validator of the shard ${[valid, honest, ...forgeries].map((t) => cluster.members(0).map((id) => statusOn(id, t.txid)).join("/")).join(" ")}`);
   assert.deepEqual(cluster.failures, [], "no driver failed (no replica diverged)");
   await cluster.advance(1_000);
 
@@ -124,6 +130,11 @@ describe("whole validators against a byzantine producer", () => {
   for (const seed of seeds("byzantine-forgery-p01")) {
     it(`${seed}: a block with 3 forged signatures at p = 0.1 ends identically on every replica, caught or not`, async () => {
       await run({ seed, p: 0.1, forged: 3 });
+    });
+  }
+  for (const seed of seeds("byzantine-withheld")) {
+    it(`${seed}: a block with a forged signature sent to one validator only is fetched by the others: one outcome everywhere`, async () => {
+      await run({ seed, p: 0.5, forged: 1, onlyTo: PER_SHARD - 2 });
     });
   }
   for (const seed of seeds("byzantine-seal-split")) {

@@ -239,6 +239,16 @@ export class OptimisticProducer {
     };
   }
 
+  /** Removes and returns the queued, unsealed transactions (a producer leaving the league hands them on). */
+  drain(): Uint8Array[] {
+    const queued = this.queue.splice(0);
+    for (const entry of queued) {
+      for (const key of entry.spends) if (this.spent.get(key) === QUEUED) this.spent.delete(key);
+      for (const key of entry.creates) if (this.created.get(key)?.tag === QUEUED) this.created.delete(key);
+    }
+    return queued.map((entry) => entry.tx);
+  }
+
   /** Phase 2 finalized (or rejected) block `hash`: the final state now decides its transactions. */
   finalized(hash: Uint8Array): void {
     const tag = toHex(hash);

@@ -259,6 +259,7 @@ export class PobNode {
   /** Core hash (hex) this member gave its share for, per "bftHeight:view" of the current height. */
   private readonly answered = new Map<string, string>();
   private readonly divergenceListeners: ((divergence: Divergence) => void)[] = [];
+  private readonly orphanListeners: ((transactions: readonly Uint8Array[]) => void)[] = [];
   /** The highest final height this node knows of from a verified record (its replica may lag). */
   private knownHeight: number;
   /** Whether it heard a verified final record since it started (a restarted producer may be behind). */
@@ -336,6 +337,16 @@ export class PobNode {
   onAnnouncement(listener: (announcement: OptimisticAnnouncement) => void): () => void {
     this.announcementListeners.add(listener);
     return () => this.announcementListeners.delete(listener);
+  }
+
+  /**
+   * Called with the transactions no final block can take any more from where they wait: held
+   * blocks of a producer no longer believable (slashed or suspended; no leader orders them, and a
+   * one-league shard orders none) and, on a producer leaving the league, what it had not sealed.
+   * The listener offers them again, so their clients get them final or rejected, not stuck.
+   */
+  onOrphaned(listener: (transactions: readonly Uint8Array[]) => void): void {
+    this.orphanListeners.push(listener);
   }
 
   /**
@@ -937,5 +948,19 @@ export class PobNode {
       }
     }
     for (const listener of this.listeners) listener(outcome, record, proposal);
+    this.releaseOrphans();
+  }
+
+  /** After a height: drops held blocks whose producer left the believable league and reports their transactions (see onOrphaned). */
+  private releaseOrphans(): void {
+    const leagues = this.leagues;
+    const orphaned: Uint8Array[] = [];
+    for (const [key, held] of this.held) {
+      if (leagues.isBelievable(held.decoded.header.producer)) continue;
+      this.held.delete(key);
+      orphaned.push(...held.decoded.transactions);
+    }
+    if (this.producer !== undefined && !this.producing) orphaned.push(...this.producer.drain());
+    if (orphaned.length > 0) for (const listener of this.orphanListeners) listener(orphaned);
   }
 }

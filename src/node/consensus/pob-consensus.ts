@@ -213,6 +213,7 @@ export class PobShardConsensus implements ShardDriver {
     this.node.onDivergence((divergence) => this.#fail(new IosError<PobErrorCode>("POB_STATE_DIVERGED",
       `final height ${divergence.height}: this replica reaches state commitment ${divergence.reached === undefined ? "none" : toHex(divergence.reached)}, the shard decided ${toHex(divergence.decided)}`)));
     this.node.onAnnouncement((announcement) => this.#remember(announcement));
+    this.node.onOrphaned((transactions) => this.#reoffer(transactions));
     this.#clientChannel.on(TX_RELAY, (from, _type, payload) => this.#receiveRelay(from, payload));
     this.#clientChannel.on(TX_REFUSED, (from, _type, payload) => this.#receiveRefusals(from, payload));
     this.#pipeline.onSettled((event) => this.#answerRelayers(event));
@@ -428,6 +429,19 @@ export class PobShardConsensus implements ShardDriver {
       if (!offer.accepted) refused.push({ entry, code: offer.code });
     }
     this.#pipeline.refuse(refused);
+  }
+
+  /**
+   * Transactions of blocks no final block can order any more (onOrphaned): no longer optimistic
+   * here, offered again as a client's would be — relayed to their new assignee, or to the one
+   * league — so each ends final or rejected with a code on every validator.
+   */
+  #reoffer(transactions: readonly Uint8Array[]): void {
+    for (const tx of transactions) {
+      const txid = transactionIdIfWellFormed(tx);
+      if (txid !== undefined) this.#optimistic.delete(toHex(txid));
+    }
+    if (!this.#stopped) this.submit(transactions).catch((error: unknown) => this.#fail(error));
   }
 
   #remember(announcement: OptimisticAnnouncement): void {
