@@ -41,7 +41,9 @@ export type DropReason =
   /** The receiver's channel of the message's instance registered no handler for its type. */
   | "no-handler"
   /** The receiver has no channel open for the message's instance (protocol of its type, shard, epoch). */
-  | "no-instance";
+  | "no-instance"
+  /** A node's sends of that type were muted (`mute`): a byzantine node that keeps quiet selectively. */
+  | "muted";
 
 const DROP_REASONS: readonly DropReason[] = [
   "loss",
@@ -52,6 +54,7 @@ const DROP_REASONS: readonly DropReason[] = [
   "sender-closed",
   "no-handler",
   "no-instance",
+  "muted",
 ];
 
 export interface NetworkStats {
@@ -97,6 +100,8 @@ export class SimNetwork {
   private readonly links = new Map<string, LinkConfig>();
   /** Partition group per endpoint index; undefined when the network is whole. */
   private groups: Int32Array | undefined;
+  /** Message types each node (by index) may not send: see `mute`. */
+  private readonly muted = new Map<number, ReadonlySet<MessageType>>();
   private readonly counters: NetworkStats = {
     sent: 0,
     delivered: 0,
@@ -169,6 +174,18 @@ export class SimNetwork {
     }
   }
 
+  /**
+   * Drops every message of `types` that `id` sends from now on (all its incarnations), while it
+   * sends everything else: a node that, say, answers heartbeats but never serves. `unmute` undoes it.
+   */
+  mute(id: PeerId, types: readonly MessageType[]): void {
+    this.muted.set(this.endpoint(id).index, new Set(types));
+  }
+
+  unmute(id: PeerId): void {
+    this.muted.delete(this.endpoint(id).index);
+  }
+
   /** Ends the partition: every link carries messages again. */
   heal(): void {
     this.groups = undefined;
@@ -235,7 +252,7 @@ export class SimNetwork {
     const { shard, epoch } = channel.instance;
     const from = this.endpoint(sender.self);
     const target = this.endpoints.get(to);
-    const refusal = this.refusal(sender, channel, from, target);
+    const refusal = this.refusal(sender, channel, from, target) ?? this.mutedFor(from, type);
     if (refusal !== undefined || target === undefined) {
       this.drop(from, target, type, shard, epoch, refusal ?? "unknown-peer");
       return;
@@ -263,6 +280,11 @@ export class SimNetwork {
     if (!target.up) return "peer-down";
     if (!this.sameSide(from, target)) return "partitioned";
     return undefined;
+  }
+
+  /** Why `from` may not send `type` (see `mute`). */
+  private mutedFor(from: Endpoint, type: MessageType): DropReason | undefined {
+    return this.muted.get(from.index)?.has(type) === true ? "muted" : undefined;
   }
 
   private arrive(from: Endpoint, target: Endpoint, incarnation: number, type: MessageType, shard: number, epoch: number, payload: Uint8Array): boolean {

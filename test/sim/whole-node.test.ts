@@ -18,7 +18,7 @@ import { pobCluster } from "./pob-cluster.js";
 import { RELAY_ANSWER_MS, TX_REFUSED, TX_RELAY, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { BinaryWriter } from "../../src/codec/binary.js";
 import { codeBytesOf, codedTxidsSize, writeCodedTxids } from "../../src/codec/coded-txids.js";
-import { SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
+import { POB_MESSAGES, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
 
 const SHARDS = 2;
 const PER_SHARD = 5;
@@ -401,6 +401,37 @@ describe("a believable validator crashed with accepted, unsealed transactions", 
     const finalEverywhere = () => cluster.replicas(0).length === PER_SHARD && round!.every((t) => cluster.members(0).every((id) => cluster.status(id, t.txid)?.state === "final"));
     assert.ok(await cluster.advance(10_000, finalEverywhere), "every transaction accepted before the crash is final on every replica");
     assert.deepEqual(cluster.node(producer)!.state.acceptedTransactions(), [], "and none is kept as pending any more");
+    assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
+    await cluster.stop();
+  });
+});
+
+describe("a believable validator that says it is up but serves nothing (censorship)", () => {
+  it("is suspended like a silent one, keeps no seat while it censors, and the shard finalizes without it", async () => {
+    const { sim, accounts, cluster, positions } = cluster5x2(simSeed("whole-node-censor"));
+    const [first] = planTransfers(accounts, cluster.context.chain, positions).map((round) => round.filter((t) => t.shard === 0));
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    // Clients spread over the normal validators, each of which relays to the assignee and sees it serve nothing.
+    const normal = cluster.members(0).filter((id) => id !== producer);
+    const viaOf = (k: number) => normal[k % normal.length]!;
+    const modes = () => new Set(cluster.replicas(0).map((node) => (node.driver as PobShardConsensus).leagues.mode));
+    await cluster.advance(600);
+    // Its heartbeats go out; its blocks, block answers and refusals never do.
+    sim.network.mute(producer, [POB_MESSAGES.OPTIMISTIC_BLOCK, TX_REFUSED]);
+    for (const [k, t] of first!.entries()) {
+      const [answer] = await cluster.submitAndWait(0, [t.bytes], viaOf(k));
+      assert.equal(answer!.outcome, "accepted", "relayed to the censoring assignee");
+    }
+    assert.ok(await cluster.advance(3 * SUSPEND_AFTER_MS, () => modes().size === 1 && modes().has("one-league")), "the shard suspended the producer that serves nothing");
+    assert.ok(await cluster.advance(RELAY_ANSWER_MS, () => first!.every((t, k) => ["rejected", "final"].includes(cluster.status(viaOf(k), t.txid)?.state ?? "unknown"))),
+      "every censored transaction is answered where it was submitted");
+    // Clients retry what came back unanswered (the suspended producer offers what it held on too); the one league finalizes it.
+    const retried = first!.filter((t, k) => cluster.status(viaOf(k), t.txid)?.state === "rejected");
+    if (retried.length > 0) await cluster.submitAndWait(0, retried.map((t) => t.bytes), normal[0]);
+    const finalEverywhere = () => first!.every((t) => cluster.replicas(0).every((node) => node.driver.status(Buffer.from(t.txid, "hex")).state === "final"));
+    assert.ok(await cluster.advance(5_000, finalEverywhere), "every transfer is final on every replica");
+    await cluster.advance(2 * SUSPEND_AFTER_MS);
+    assert.ok(modes().size === 1 && modes().has("one-league"), "its heartbeats do not win its seat back while it is remembered censoring");
     assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
     await cluster.stop();
   });

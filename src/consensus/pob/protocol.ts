@@ -94,6 +94,16 @@ export const HEARTBEAT_MS = 500;
 export const SUSPEND_AFTER_MS = 3_000;
 /** A suspended validator heard from within this long is proposed for its seat back (a member agrees within twice it). */
 export const RESUME_SEEN_MS = 2 * HEARTBEAT_MS;
+/**
+ * A producer that left a transaction this member relayed to it unsealed for SERVICE_OVERDUE_MS
+ * is not "heard from" (its blocks and heartbeats do not count) for CENSORSHIP_MEMORY_MS: one that
+ * says it is up but serves nothing is suspended like a silent one, by the members it fails, and
+ * does not take its seat back at its next heartbeat. 3 s is 3× the optimistic p99 of a saturated
+ * devnet (0.94 s, bench/results/devnet.json), so an honest producer under load is not suspended;
+ * one that is (overload) gets its seat back 10 s after it serves again.
+ */
+export const SERVICE_OVERDUE_MS = 3_000;
+export const CENSORSHIP_MEMORY_MS = 10_000;
 
 const SEED_REQUEST = layout({ height: 8, view: 4, coreHash: HASH_BYTES });
 const SEED_SHARE = layout({ height: 8, view: 4, coreHash: HASH_BYTES, proof: VRF_PROOF_BYTES });
@@ -157,6 +167,8 @@ export interface PobNodeDependencies {
   readonly peerOf: (publicKey: Uint8Array) => PeerId;
   /** The normal league's durable BFT log (default: in memory). */
   readonly log?: FinalityLog;
+  /** Whether a transaction this validator relayed to `producer` has waited unsealed longer than `ms` (default: never). */
+  readonly owesService?: (producer: PeerId, ms: number) => boolean;
   /**
    * The sealed optimistic blocks of this replica's stored final heights, by hash: what it serves
    * peers catching up once its memory no longer holds them (after a restart, or long after).
@@ -267,6 +279,8 @@ export class PobNode {
   private lastRecordFetchAt = -Infinity;
   /** When each drawn believable validator was last heard from (a sealed block or PRODUCER_ALIVE), by hex key. */
   private readonly lastSeen = new Map<string, number>();
+  /** When each of them was last found owing this member service (see CENSORSHIP_MEMORY_MS), by hex key. */
+  private readonly owedAt = new Map<string, number>();
   private heartbeat: TimerHandle | undefined;
   private divergence: Divergence | undefined;
   /** Index (among the other members) of the last validator asked for missing bodies. */
@@ -403,7 +417,16 @@ export class PobNode {
   private heardAlive(from: PeerId, payload: Uint8Array): void {
     if (this.closed) return;
     if (payload.length !== 0) throw new IosError<PobErrorCode>("POB_BAD_MESSAGE", "PRODUCER_ALIVE carries no payload");
-    if (this.lastSeen.has(from)) this.lastSeen.set(from, this.deps.clock.now());
+    this.heardFrom(from);
+  }
+
+  /** A sign of life from a drawn believable validator (a sealed block or a heartbeat), unless it withholds service from this member. */
+  private heardFrom(key: string): void {
+    if (!this.lastSeen.has(key)) return;
+    const now = this.deps.clock.now();
+    if (this.deps.owesService?.(key, SERVICE_OVERDUE_MS) === true) this.owedAt.set(key, now);
+    if (now - (this.owedAt.get(key) ?? -Infinity) < CENSORSHIP_MEMORY_MS) return;
+    this.lastSeen.set(key, now);
   }
 
   /** Milliseconds since a drawn believable validator was last heard from. */
@@ -538,7 +561,7 @@ export class PobNode {
     }
     const bytes = Uint8Array.from(payload);
     const decoded = decodeBlock(bytes);
-    this.lastSeen.set(toHex(header.producer), this.deps.clock.now());
+    this.heardFrom(toHex(header.producer));
     if (!this.hold(envelope.hash, bytes, header, decoded)) return;
     this.announce(envelope.hash, decoded);
     this.applyReady();

@@ -206,6 +206,7 @@ export class PobShardConsensus implements ShardDriver {
           spent: (txid, index) => state.getUtxo(txid, index) === undefined && (sameBytes(txid, context.chain) || state.getTransactionLocation(txid) !== undefined),
         },
         accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash),
+        owesService: (producer, ms) => this.#owes(producer, ms),
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
     );
@@ -306,6 +307,16 @@ export class PobShardConsensus implements ShardDriver {
     if (queue.length >= RELAY_BATCH_TXS) this.#flushRelays();
     else this.#relayTimer ??= this.#clock.setTimer(1, () => this.#flushRelays());
     return { outcome: "accepted", txid };
+  }
+
+  /** Whether a transaction relayed to `peer` has waited more than `ms` unanswered (only overdue entries are scanned: oldest first). */
+  #owes(peer: PeerId, ms: number): boolean {
+    const cutoff = this.#clock.now() - ms;
+    for (const entry of this.#relayed.values()) {
+      if (entry.at > cutoff) return false;
+      if (entry.peer === peer) return true;
+    }
+    return false;
   }
 
   /** Relayed transactions unanswered for RELAY_ANSWER_MS settle as RELAY_UNANSWERED (checked every second). */
