@@ -4,7 +4,7 @@ import { Simulator, simSeed } from "../../src/sim/simulator.js";
 import type { LinkConfig } from "../../src/sim/link.js";
 import type { Channel, Transport } from "../../src/net/interface.js";
 import type { Clock } from "../../src/runtime/interface.js";
-import { DATA, Pinger, Ponger, Recorder, peerId, word, recordingNode, testChannel } from "./protocols.js";
+import { DATA, PING, Pinger, Ponger, Recorder, peerId, word, recordingNode, testChannel } from "./protocols.js";
 
 const A = peerId(1);
 const B = peerId(2);
@@ -135,6 +135,32 @@ describe("simulated network faults", () => {
     a.instance!.channel.send(B, DATA, word(3));
     sim.run();
     assert.deepEqual(b.instance!.recorder.received.map((r) => [r.value, r.at - sentAt]), [[3, 40]]);
+  });
+
+  it("a muted node's messages of the muted types are dropped, across restarts, until unmuted; the rest pass", () => {
+    const sim = new Simulator({ seed: SEED });
+    const a = sim.addNode(A, ({ transport, clock }) => recordingNode(transport, clock));
+    const b = sim.addNode(B, ({ transport, clock }) => recordingNode(transport, clock));
+    sim.run();
+    sim.network.mute(A, [PING]);
+    a.instance!.channel.send(B, DATA, word(1));
+    sim.network.mute(A, [DATA]);
+    a.instance!.channel.send(B, DATA, word(2));
+    b.instance!.channel.send(A, DATA, word(3));
+    sim.run();
+    assert.deepEqual(b.instance!.recorder.received.map((r) => r.value), [1], "only the muted type is dropped, and only from the muted sender");
+    assert.deepEqual(a.instance!.recorder.received.map((r) => r.value), [3]);
+    assert.equal(sim.network.stats().dropped.muted, 1);
+    sim.crash(A);
+    sim.restart(A);
+    sim.run();
+    a.instance!.channel.send(B, DATA, word(4));
+    sim.run();
+    assert.equal(sim.network.stats().dropped.muted, 2, "the mute outlives the incarnation");
+    sim.network.unmute(A);
+    a.instance!.channel.send(B, DATA, word(5));
+    sim.run();
+    assert.deepEqual(b.instance!.recorder.received.map((r) => r.value), [1, 5]);
   });
 
   it("a partition blocks traffic between groups, cuts messages in flight, and heal restores it", () => {
