@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
-import { POB_MESSAGES } from "../../src/consensus/pob/protocol.js";
+import { POB_MESSAGES, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
+import { encodeFinalityRecord } from "../../src/consensus/bft/codec.js";
 import { buildOptimisticBlock } from "../../src/consensus/pob/optimistic.js";
 import { toHex } from "../../src/hex.js";
 import { HEADER_BYTES } from "../../src/ledger/block.js";
@@ -142,4 +143,38 @@ describe("whole validators against a byzantine producer", () => {
       await run({ seed, p: 0.1, forged: 0 });
     });
   }
+});
+
+describe("whole validators against a byzantine relay of final records", () => {
+  it("corrupted, truncated and replayed records sent to a validator behind the committee change nothing: counted against the relay, the replicas agree", async () => {
+    const { sim, cluster } = pobCluster({ seed: simSeed("byzantine-records"), genesisSeed: "whole-node-byzantine", policy: policy(0.1), shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT });
+    const leagues = cluster.context.leagues(0);
+    const producer = toHex(leagues.believable[0]!);
+    await cluster.advance(600);
+    // The producer is outside the committee: it learns final heights from records. Down for a while, it needs the next ones.
+    cluster.crash(producer);
+    await cluster.advance(SUSPEND_AFTER_MS / 2);
+    const member = cluster.node(toHex(leagues.normal[0]!))!;
+    const recordAt = (height: number) => encodeFinalityRecord((member.driver as PobShardConsensus).node.bft!.log.get(height)!, leagues.normal.length);
+    cluster.restart(producer);
+    const needed = cluster.node(producer)!.state.tip.height + 1;
+    assert.ok(member.state.tip.height > needed, "the shard decided heights the producer missed");
+    // One bit of the proposal's state commitment (its last bytes): a replica that applied it would diverge.
+    const flipped = recordAt(needed);
+    const proposalEnd = 8 + 4 + 4 + (member.driver as PobShardConsensus).node.bft!.log.get(needed)!.proposal.length;
+    flipped[proposalEnd - 1]! ^= 0x01;
+    const truncated = recordAt(needed).subarray(0, 40);
+    sim.addNode(ATTACKER, ({ transport }) => {
+      const channel = transport.open({ protocol: "consensus", shard: 0, epoch: 0 });
+      // A replayed old record, the one it needs next with one flipped bit (its certificate no longer verifies), a truncated one.
+      for (const bytes of [recordAt(1), flipped, truncated]) channel.send(producer, POB_MESSAGES.FINAL_RECORD, bytes);
+      return channel;
+    });
+    const target = member.state.tip.height;
+    assert.ok(await cluster.advance(5_000, () => cluster.node(producer)!.state.tip.height >= target), "the producer catches up from the committee's records");
+    assert.equal(cluster.handlerFailures, 1, "the truncated record is refused with its code and counted against the relay");
+    assert.deepEqual(cluster.failures, [], "no replica failed or diverged");
+    assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
+    await cluster.stop();
+  });
 });
