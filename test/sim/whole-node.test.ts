@@ -436,3 +436,36 @@ describe("a believable validator that says it is up but serves nothing (censorsh
     await cluster.stop();
   });
 });
+
+describe("one double spend sent to two believable validators", () => {
+  for (const seed of ["whole-node-double-1", "whole-node-double-2"]) {
+    it(`${seed}: exactly one spend is final on every replica, the other is refused with a code where it was sent`, async () => {
+      const policy: ShardingPolicy = { ...POLICY, believableLeagueSize: 2 };
+      const { accounts, cluster, positions } = pobCluster({ seed: simSeed(seed), genesisSeed: "whole-node", policy, shards: SHARDS, perShard: PER_SHARD + 1, accounts: ACCOUNTS, amount: AMOUNT });
+      const [producerA, producerB] = cluster.context.leagues(0).believable.map(toHex);
+      const payer = accounts.find((a) => shardOfOwner(a.publicKey, SHARDS) === 0)!;
+      const spend = (to: number) => {
+        const { transaction, txid } = signTransaction({
+          kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }],
+          outputs: [{ owner: accounts[to]!.publicKey, amount: AMOUNT - 10n }],
+        }, [payer]);
+        return { bytes: encodeTransaction(transaction), txid: toHex(txid) };
+      };
+      const [first, second] = [spend(1), spend(2)];
+      await cluster.advance(600);
+      const [answerA, answerB] = await Promise.all([cluster.submitAndWait(0, [first.bytes], producerA), cluster.submitAndWait(0, [second.bytes], producerB)]);
+      const settled = (id: string, txid: string) => ["final", "rejected"].includes(cluster.status(id, txid)?.state ?? "unknown");
+      const answered = (): boolean => settled(producerA!, first.txid) && settled(producerB!, second.txid)
+        && [first, second].some((t) => cluster.members(0).every((id) => cluster.status(id, t.txid)?.state === "final"));
+      assert.ok(await cluster.advance(RELAY_ANSWER_MS + 2_000, answered), `both spends settle where they were sent (${answerA![0]!.outcome}, ${answerB![0]!.outcome})`);
+      const finalOn = (t: { txid: string }) => cluster.members(0).filter((id) => cluster.status(id, t.txid)?.state === "final").length;
+      const counts = [finalOn(first), finalOn(second)].sort();
+      assert.deepEqual(counts, [0, PER_SHARD + 1], "one spend final on every replica, the other on none");
+      const loser = finalOn(first) === 0 ? { t: first, via: producerA! } : { t: second, via: producerB! };
+      const status = cluster.status(loser.via, loser.t.txid);
+      assert.equal(status?.state, "rejected", "the loser is answered with a code where it was sent");
+      assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
+      await cluster.stop();
+    });
+  }
+});
