@@ -198,6 +198,20 @@ describe("pob leagues", () => {
     assert.equal(drawn.resume(a!), drawn, "only a suspended seat resumes");
   });
 
+  it("keeps the epoch's committee, the normal league as drawn, through suspensions, slashings and the fallback", () => {
+    const accounts = ledgerOf(KEYS.slice(0, 10).map(() => 1000n));
+    const members = KEYS.slice(0, 10);
+    const drawn = drawLeagues({ epoch: 1, seed: seed(7), members, accounts, policy });
+    assert.deepEqual(drawn.committee.map(hex), drawn.normal.map(hex), "at the draw the committee is the normal league");
+    const [a, b] = drawn.believable;
+    const later = [drawn.suspend(b!), drawn.suspend(b!).suspend(a!), drawn.withoutValidator(a!), drawn.suspend(b!).withoutValidator(a!).resume(b!)];
+    assert.ok(later.some((leagues) => leagues.normal.length !== drawn.normal.length), "the normal league itself changes");
+    for (const leagues of later) assert.deepEqual(leagues.committee.map(hex), drawn.committee.map(hex));
+    const fallback = drawLeagues({ epoch: 0, seed: seed(5), members: members.slice(0, 5), accounts, policy });
+    assert.equal(fallback.mode, "one-league");
+    assert.deepEqual(fallback.committee.map(hex), members.slice(0, 5).map(hex).sort(), "a draw that falls back gives every member a vote");
+  });
+
   it("rejects bad input with codes", () => {
     const accounts = ledgerOf([1n]);
     assert.equal(code(() => drawLeagues({ epoch: 0, seed: new Uint8Array(31), members: [KEYS[0]!], accounts, policy })), "POB_BAD_SEED");

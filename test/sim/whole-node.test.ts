@@ -346,37 +346,46 @@ describe("whole validators against a byzantine relay", () => {
 
 describe("catch-up from stored final blocks", () => {
   const BEHIND = 70;
-  it("a committee member down for more than 64 heights, whose peers all restart meanwhile, catches up from their stores and agrees", async () => {
+  it("a committee member and the producer, down for more than 64 heights while every peer restarts, catch up from the stores and agree", async () => {
     const { accounts, cluster, positions } = cluster5x2(simSeed("whole-node-catch-up"));
     const rounds = planTransfers(accounts, cluster.context.chain, positions).map((round) => round.filter((t) => t.shard === 0));
     const leagues = cluster.context.leagues(0);
     const victim = toHex(leagues.normal[leagues.normal.length - 1]!);
+    const producer = toHex(leagues.believable[0]!);
     const others = cluster.members(0).filter((id) => id !== victim);
-    const via = others.find((id) => !leagues.isBelievable(Buffer.from(id, "hex")))!;
+    const peers = others.filter((id) => id !== producer);
+    const via = peers[0]!;
     const tipOf = (id: string) => cluster.node(id)!.state.tip.height;
     const finalOn = (ids: readonly string[], transfers: readonly { txid: string }[]) => transfers.every((t) => ids.every((id) => cluster.status(id, t.txid)?.state === "final"));
+    const modes = () => new Set(cluster.replicas(0).map((node) => (node.driver as PobShardConsensus).leagues.mode));
 
     await cluster.advance(300);
     cluster.crash(victim);
-    const downAt = cluster.node(others[0]!)!.state.tip.height;
+    const downAt = tipOf(via);
     // Every round orders optimistic blocks whose bodies the victim never received.
     for (const round of rounds) {
       const answers = await cluster.submitAndWait(0, round.map((t) => t.bytes), via);
       assert.ok(answers.every((a) => a.outcome === "accepted"), JSON.stringify(answers.filter((a) => a.outcome !== "accepted")));
       assert.ok(await cluster.advance(5_000, () => finalOn(others, round)), "the shard finalizes the round without the victim");
     }
-    // Idle heights until the victim is past one catch-up window (64 records) behind.
-    assert.ok(await cluster.advance(40_000, () => others.every((id) => tipOf(id) >= downAt + BEHIND)), `the shard decided ${BEHIND} heights without the victim (${downAt} → ${others.map(tipOf).join(",")})`);
+    // The producer (outside the committee: it learns heights from records) goes down too; the shard suspends it.
+    cluster.crash(producer);
+    const producerDownAt = tipOf(via);
+    // Idle heights until both are past one catch-up window (64 records) behind.
+    assert.ok(await cluster.advance(60_000, () => peers.every((id) => tipOf(id) >= producerDownAt + BEHIND)), `the shard decided ${BEHIND} heights without them (${downAt}, ${producerDownAt} → ${peers.map(tipOf).join(",")})`);
 
     // Every peer restarts: what they held in memory (optimistic bodies, recent records) is gone.
-    for (const id of others) cluster.crash(id);
-    for (const id of others) cluster.restart(id);
+    for (const id of peers) cluster.crash(id);
+    for (const id of peers) cluster.restart(id);
     await cluster.advance(500);
     cluster.restart(victim);
-    const target = Math.max(...others.map(tipOf));
-    assert.ok(target - tipOf(victim) >= BEHIND, `the victim restarts ${target - tipOf(victim)} heights behind`);
-    assert.ok(await cluster.advance(20_000, () => tipOf(victim) >= target), `the victim catches up to ${target} (at ${tipOf(victim)})`);
-    assert.ok(finalOn([victim], rounds.flat()), "every transfer is final on the victim");
+    cluster.restart(producer);
+    const target = Math.max(...peers.map(tipOf));
+    assert.ok(Math.min(tipOf(victim), tipOf(producer)) <= target - BEHIND, "both restart more than a catch-up window behind");
+    const caught = await cluster.advance(30_000, () => tipOf(victim) >= target && tipOf(producer) >= target);
+    assert.ok(caught, `both catch up to ${target} (at ${tipOf(victim)}, ${tipOf(producer)})`);
+    assert.ok(finalOn([victim, producer], rounds.flat()), "every transfer is final on both");
+    assert.ok(await cluster.advance(SUSPEND_AFTER_MS + 3_000, () => modes().size === 1 && modes().has("two-league")), "caught up, the producer takes its seat back on every replica");
     assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
     assert.equal(new Set(cluster.replicas(0).map((node) => node.state.supply)).size, 1, "replicas agree on supply");
     assert.deepEqual(cluster.failures, [], "no driver failed");

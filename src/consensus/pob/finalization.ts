@@ -358,8 +358,8 @@ export class PobValidator {
     check<PobErrorCode>(Buffer.compare(proposal.prevHash, this.lastProposal) === 0, "POB_BAD_PROPOSAL", "prevHash is not the last final proposal");
     check<PobErrorCode>(proposal.epoch === this.currentLeagues.epoch, "POB_BAD_PROPOSAL", `epoch ${proposal.epoch} is not ${this.currentLeagues.epoch}`);
     check<PobErrorCode>(proposal.mode === this.currentLeagues.mode, "POB_BAD_PROPOSAL", `mode ${proposal.mode} while the shard runs ${this.currentLeagues.mode}`);
-    check<PobErrorCode>(this.currentLeagues.normal.some((v) => Buffer.compare(v, proposal.proposer) === 0), "POB_BAD_PROPOSAL",
-      "the proposer is not a normal-league member");
+    check<PobErrorCode>(this.currentLeagues.committee.some((v) => Buffer.compare(v, proposal.proposer) === 0), "POB_BAD_PROPOSAL",
+      "the proposer is not a member of the epoch's committee");
   }
 
   /**

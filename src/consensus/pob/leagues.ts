@@ -40,6 +40,13 @@ export interface Leagues {
   readonly believable: readonly Uint8Array[];
   /** Every other member of the shard, in key order; all of them in one-league mode. */
   readonly normal: readonly Uint8Array[];
+  /**
+   * The epoch's BFT committee: the normal league as drawn (every member when the draw itself
+   * fell back to one league), in key order. Suspensions and slashings move validators between
+   * leagues but never change it, so every replica — running since the epoch began or restarted
+   * from its store — runs the same committee and certificates of the same width.
+   */
+  readonly committee: readonly Uint8Array[];
   readonly policy: ShardingPolicy;
   isBelievable(publicKey: Uint8Array): boolean;
   /** Drawn believable validators the final chain suspended (down, §7.2 "temporary downtime"), in draw order. */
@@ -81,6 +88,7 @@ class DrawnLeagues implements Leagues {
   readonly believable: readonly Uint8Array[];
   readonly normal: readonly Uint8Array[];
   readonly suspended: readonly Uint8Array[];
+  readonly committee: readonly Uint8Array[];
   private readonly believableKeys: Set<string>;
 
   constructor(
@@ -94,6 +102,7 @@ class DrawnLeagues implements Leagues {
     const active = seats.filter((v) => !slashed.has(toHex(v)) && !suspendedKeys.has(toHex(v)));
     const stepped = seats.filter((v) => !active.includes(v));
     this.suspended = seats.filter((v) => suspendedKeys.has(toHex(v)) && !slashed.has(toHex(v)));
+    this.committee = (seats.length < policy.minBelievableSize ? [...seats, ...drawnNormal] : [...drawnNormal]).sort(byKey);
     if (active.length < policy.minBelievableSize) {
       this.mode = "one-league";
       this.believable = [];

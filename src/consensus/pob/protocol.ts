@@ -300,8 +300,8 @@ export class PobNode {
       `baseHeight ${String(config.baseHeight)} must be in 0..${deps.validator.height}`);
     const leagues = this.validator.leagues;
     const self = deps.keyPair.publicKey;
-    // The BFT committee is the normal league drawn at the epoch start; it stays for the epoch.
-    this.participants = leagues.normal;
+    // The BFT committee is the epoch's (Leagues.committee): it stays for the epoch.
+    this.participants = leagues.committee;
     this.producing = leagues.isBelievable(self);
     this.producer = this.producing
       ? new OptimisticProducer({

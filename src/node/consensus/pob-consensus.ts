@@ -183,8 +183,8 @@ export class PobShardConsensus implements ShardDriver {
       }
       validator.resume(tip, state.tipTimestamp, records);
     }
-    // The committee as the store left it: a slashing may have moved the shard to one league.
-    const committee = validator.leagues.normal;
+    // The epoch's committee, whatever the store says happened to the leagues since.
+    const committee = validator.leagues.committee;
     const inCommittee = committee.some((p) => sameBytes(p, key.publicKey));
     this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip + 1, committee.length) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
