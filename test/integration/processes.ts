@@ -43,6 +43,18 @@ export interface ShardNetworkOptions {
   readonly consensus: ConsensusSettings;
   /** With consensus mode "pob": believable validators and sampling probability of the genesis policy. */
   readonly pob?: { readonly believable: number; readonly samplingProbability: number };
+  /** A validator the test plays itself (see `StandIn`), chosen once the genesis exists; `ios node` runs the others. */
+  readonly standIn?: (genesis: Genesis) => StandIn;
+}
+
+/**
+ * A validator the test process plays instead of `ios node` (a byzantine one speaking the real
+ * peer protocol): `start` gets the peer URLs known when its turn comes (undefined: that peer dials
+ * it) and resolves with the peer port it listens on.
+ */
+export interface StandIn {
+  readonly publicKey: string;
+  start(peers: ReadonlyMap<string, string | undefined>): Promise<number>;
 }
 
 /** Starts `ios node` and resolves once it prints its listen lines (with the client and peer ports). */
@@ -116,12 +128,31 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
   );
   const network: ShardNetwork = { genesis, validators };
   into.network = network;
-  const order = [...validators].sort((a, b) => (a.publicKey < b.publicKey ? 1 : -1));
+  await launchShardNetwork(network, { ...options, standIn: options.standIn?.(genesis) });
+  return network;
+}
+
+/**
+ * (Re)starts the validators of `network` from their data directories, highest key first, each
+ * configured with the peer ports of those already listening (ports change at every start). The
+ * stand-in, if any, takes its turn in that order; validators of `skip` stay down.
+ */
+export async function launchShardNetwork(
+  network: ShardNetwork,
+  options: Pick<ShardNetworkOptions, "pipeline" | "consensus"> & { readonly standIn?: StandIn | undefined },
+  skip: ReadonlySet<string> = new Set(),
+): Promise<void> {
+  const { validators } = network;
+  const standIn = options.standIn;
+  const order = [...validators].sort((a, b) => (a.publicKey < b.publicKey ? 1 : -1)).filter((v) => !skip.has(v.publicKey));
   for (const [k, validator] of order.entries()) {
     const started = new Set(order.slice(0, k).map((v) => v.publicKey));
-    const peers = validators
-      .filter((v) => v !== validator)
-      .map((v) => ({ publicKey: v.publicKey, url: started.has(v.publicKey) ? `ws://127.0.0.1:${v.peerPort}/peer` : undefined }));
+    const urlOf = (v: ValidatorProcess) => (started.has(v.publicKey) ? `ws://127.0.0.1:${v.peerPort}/peer` : undefined);
+    if (validator.publicKey === standIn?.publicKey) {
+      validator.peerPort = await standIn.start(new Map(validators.filter((v) => v !== validator).map((v) => [v.publicKey, urlOf(v)])));
+      continue;
+    }
+    const peers = validators.filter((v) => v !== validator).map((v) => ({ publicKey: v.publicKey, url: urlOf(v) }));
     writeFileSync(
       validator.config,
       nodeConfigJson({
@@ -137,13 +168,13 @@ export async function startShardNetwork(options: ShardNetworkOptions, into: { ne
     await startProcess(validator);
   }
   // Links form in the background; a test that submits before they are up measures reconnects, not consensus.
-  for (const validator of validators) {
+  for (const validator of order) {
+    if (validator.publicKey === standIn?.publicKey) continue;
     await waitFor(async () => {
       const status = (await validator.api!.status()) as unknown as { peers: { connected: number } };
-      return status.peers.connected === validators.length - 1 ? true : undefined;
-    }, `validator ${validator.index} linked to its ${validators.length - 1} peers`);
+      return status.peers.connected === order.length - 1 ? true : undefined;
+    }, `validator ${validator.index} linked to its ${order.length - 1} running peers`);
   }
-  return network;
 }
 
 /** Polls `probe` every 25 ms until it returns a value (not undefined), or fails after `limitMs`. */
