@@ -24,6 +24,9 @@ import type { SimErrorCode } from "./errors.js";
 import { PERFECT_LINK, mergeLinkConfig, sampleDelay, type LinkConfig } from "./link.js";
 import { TraceKind, type TraceRecorder } from "./trace.js";
 
+/** What a byzantine node sends instead of `payload` to `to` (undefined: nothing). See `SimNetwork.intercept`. */
+export type Interceptor = (to: PeerId, type: MessageType, payload: Uint8Array) => Uint8Array | undefined;
+
 /** Why a message did not reach a handler. */
 export type DropReason =
   /** Lost on the link (loss probability). */
@@ -42,8 +45,8 @@ export type DropReason =
   | "no-handler"
   /** The receiver has no channel open for the message's instance (protocol of its type, shard, epoch). */
   | "no-instance"
-  /** A node's sends of that type were muted (`mute`): a byzantine node that keeps quiet selectively. */
-  | "muted";
+  /** The sender's interceptor (`intercept`) dropped it: a byzantine node that keeps quiet selectively. */
+  | "intercepted";
 
 const DROP_REASONS: readonly DropReason[] = [
   "loss",
@@ -54,7 +57,7 @@ const DROP_REASONS: readonly DropReason[] = [
   "sender-closed",
   "no-handler",
   "no-instance",
-  "muted",
+  "intercepted",
 ];
 
 export interface NetworkStats {
@@ -100,8 +103,8 @@ export class SimNetwork {
   private readonly links = new Map<string, LinkConfig>();
   /** Partition group per endpoint index; undefined when the network is whole. */
   private groups: Int32Array | undefined;
-  /** Message types each node (by index) may not send: see `mute`. */
-  private readonly muted = new Map<number, ReadonlySet<MessageType>>();
+  /** What each node (by index) really sends: see `intercept`. */
+  private readonly interceptors = new Map<number, Interceptor>();
   private readonly counters: NetworkStats = {
     sent: 0,
     delivered: 0,
@@ -175,15 +178,15 @@ export class SimNetwork {
   }
 
   /**
-   * Drops every message of `types` that `id` sends from now on (all its incarnations), while it
-   * sends everything else: a node that, say, answers heartbeats but never serves. `unmute` undoes it.
+   * Makes `id` byzantine on the wire from now on (all its incarnations): each message it sends
+   * goes through `interceptor`, which returns the payload to send instead — the same, a rewritten
+   * one (an equivocating leader) — or undefined to drop it (a node that answers heartbeats but
+   * never serves). `intercept(id, undefined)` restores it.
    */
-  mute(id: PeerId, types: readonly MessageType[]): void {
-    this.muted.set(this.endpoint(id).index, new Set(types));
-  }
-
-  unmute(id: PeerId): void {
-    this.muted.delete(this.endpoint(id).index);
+  intercept(id: PeerId, interceptor: Interceptor | undefined): void {
+    const index = this.endpoint(id).index;
+    if (interceptor === undefined) this.interceptors.delete(index);
+    else this.interceptors.set(index, interceptor);
   }
 
   /** Ends the partition: every link carries messages again. */
@@ -252,9 +255,15 @@ export class SimNetwork {
     const { shard, epoch } = channel.instance;
     const from = this.endpoint(sender.self);
     const target = this.endpoints.get(to);
-    const refusal = this.refusal(sender, channel, from, target) ?? this.mutedFor(from, type);
+    const refusal = this.refusal(sender, channel, from, target);
     if (refusal !== undefined || target === undefined) {
       this.drop(from, target, type, shard, epoch, refusal ?? "unknown-peer");
+      return;
+    }
+    const interceptor = this.interceptors.get(from.index);
+    const sent = interceptor === undefined ? payload : interceptor(to, type, payload);
+    if (sent === undefined) {
+      this.drop(from, target, type, shard, epoch, "intercepted");
       return;
     }
     const link = this.links.get(this.linkKey(from, target)) ?? this.defaultLink;
@@ -266,7 +275,7 @@ export class SimNetwork {
     if (copies === 2) this.counters.duplicated++;
     const incarnation = target.incarnation;
     for (let copy = 0; copy < copies; copy++) {
-      const bytes = payload.slice();
+      const bytes = sent.slice();
       const arrival = this.host.now() + sampleDelay(link, this.rng);
       this.host.schedule(arrival, () => this.arrive(from, target, incarnation, type, shard, epoch, bytes));
     }
@@ -282,10 +291,6 @@ export class SimNetwork {
     return undefined;
   }
 
-  /** Why `from` may not send `type` (see `mute`). */
-  private mutedFor(from: Endpoint, type: MessageType): DropReason | undefined {
-    return this.muted.get(from.index)?.has(type) === true ? "muted" : undefined;
-  }
 
   private arrive(from: Endpoint, target: Endpoint, incarnation: number, type: MessageType, shard: number, epoch: number, payload: Uint8Array): boolean {
     if (!target.up || target.incarnation !== incarnation) return this.drop(from, target, type, shard, epoch, "peer-down");

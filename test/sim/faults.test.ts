@@ -137,30 +137,32 @@ describe("simulated network faults", () => {
     assert.deepEqual(b.instance!.recorder.received.map((r) => [r.value, r.at - sentAt]), [[3, 40]]);
   });
 
-  it("a muted node's messages of the muted types are dropped, across restarts, until unmuted; the rest pass", () => {
+  it("an intercepted node's messages are dropped or rewritten, across restarts, until released; others' pass", () => {
     const sim = new Simulator({ seed: SEED });
     const a = sim.addNode(A, ({ transport, clock }) => recordingNode(transport, clock));
     const b = sim.addNode(B, ({ transport, clock }) => recordingNode(transport, clock));
     sim.run();
-    sim.network.mute(A, [PING]);
+    sim.network.intercept(A, (_to, type, payload) => (type === PING ? undefined : payload));
     a.instance!.channel.send(B, DATA, word(1));
-    sim.network.mute(A, [DATA]);
+    sim.network.intercept(A, (_to, type, payload) => (type === DATA ? undefined : payload));
     a.instance!.channel.send(B, DATA, word(2));
     b.instance!.channel.send(A, DATA, word(3));
     sim.run();
-    assert.deepEqual(b.instance!.recorder.received.map((r) => r.value), [1], "only the muted type is dropped, and only from the muted sender");
+    assert.deepEqual(b.instance!.recorder.received.map((r) => r.value), [1], "only what the interceptor drops is dropped, and only from its node");
     assert.deepEqual(a.instance!.recorder.received.map((r) => r.value), [3]);
-    assert.equal(sim.network.stats().dropped.muted, 1);
+    assert.equal(sim.network.stats().dropped.intercepted, 1);
     sim.crash(A);
     sim.restart(A);
     sim.run();
     a.instance!.channel.send(B, DATA, word(4));
     sim.run();
-    assert.equal(sim.network.stats().dropped.muted, 2, "the mute outlives the incarnation");
-    sim.network.unmute(A);
+    assert.equal(sim.network.stats().dropped.intercepted, 2, "the interceptor outlives the incarnation");
+    sim.network.intercept(A, () => word(6));
     a.instance!.channel.send(B, DATA, word(5));
+    sim.network.intercept(A, undefined);
+    a.instance!.channel.send(B, DATA, word(7));
     sim.run();
-    assert.deepEqual(b.instance!.recorder.received.map((r) => r.value), [1, 5]);
+    assert.deepEqual(b.instance!.recorder.received.map((r) => r.value), [1, 6, 7], "rewritten, then released");
   });
 
   it("a partition blocks traffic between groups, cuts messages in flight, and heal restores it", () => {
