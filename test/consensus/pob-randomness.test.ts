@@ -30,6 +30,41 @@ describe("pob randomness shares", () => {
     assert.equal(undetectedWithChoices(0.1, 1, 21), 1);
   });
 
+  it("a grinding leader, shown every member's share, picks the share set that hides k forgeries: it escapes within the stated bound", () => {
+    // n = 4 members, quorum 3: C(4, 3) = 4 share sets per core. The leader colludes with a
+    // producer whose block holds k = 4 forged transactions, sees all 4 shares and keeps a set
+    // under which none is sampled, if there is one. An honest leader takes the first 3 that come.
+    const p = 0.5;
+    const k = 4;
+    const trials = 300;
+    const rng = SeededRng.fromSeed("grinding");
+    const sets = [[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]];
+    assert.equal(sets.length, leaderChoices(KEYS.length));
+    let honestEscapes = 0;
+    let grindingEscapes = 0;
+    for (let t = 0; t < trials; t++) {
+      const core = rng.bytes(32);
+      const block = rng.bytes(32);
+      const forged = Array.from({ length: k }, () => rng.bytes(32));
+      const outputs = MEMBERS.map((m, i) => verifySeedShare(makeSeedShare(m.secretKey, i, CHAIN, core), KEYS, CHAIN, core)!);
+      const escapes = sets.map((set) => {
+        const sampler = new Sampler(p, sampleSeed(randomnessOfShares(core, set.map((i) => outputs[i]!)), block));
+        return forged.every((txid) => !sampler.isSampled(txid));
+      });
+      if (escapes[0]) honestEscapes++;
+      if (escapes.some(Boolean)) grindingEscapes++;
+    }
+    const honest = undetectedProbability(p, k);
+    const honestBand = binomialInterval(trials, honest, 5);
+    assert.ok(honestEscapes >= honestBand.low && honestEscapes <= honestBand.high, `honest leader: ${honestEscapes}/${trials} escapes, (1 − p)^k predicts ${honestBand.mean}`);
+    // Independent share sets: 1 − (1 − q)^C, which the stated bound C·q dominates.
+    const grinding = 1 - (1 - honest) ** sets.length;
+    const grindingBand = binomialInterval(trials, grinding, 5);
+    assert.ok(grindingEscapes >= grindingBand.low && grindingEscapes <= grindingBand.high, `grinding leader: ${grindingEscapes}/${trials} escapes, 1 − (1 − q)^C predicts ${grindingBand.mean}`);
+    assert.ok(grindingEscapes <= binomialInterval(trials, undetectedWithChoices(p, k, sets.length), 5).high, "within the bound C(n, 2f + 1)·(1 − p)^k");
+    assert.ok(grindingEscapes > honestBand.high, "and grinding does buy the leader something: the bound is not slack");
+  });
+
   it("shares verify for their member and core only; the randomness is unique per share set", () => {
     const rng = SeededRng.fromSeed("shares");
     const core = rng.bytes(32);
