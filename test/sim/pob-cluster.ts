@@ -11,6 +11,18 @@ import { kindOfTransaction } from "../../src/ledger/kinds/registry.js";
 import { slashingKind } from "../../src/ledger/kinds/slashing.js";
 import { TxKind } from "../../src/ledger/transaction.js";
 
+/** The whole-node tests' common shape: 2 shards × 5 validators, accounts of 1,000,000, transfers paying a fee of 10. */
+export const WHOLE_NODE: { readonly shards: number; readonly perShard: number; readonly amount: bigint; readonly fee: bigint } = { shards: 2, perShard: 5, amount: 1_000_000n, fee: 10n };
+
+/**
+ * The seeds of one seeded case: `${name}-1` … `${name}-${ciCount}` in CI, WHOLE_NODE_SEEDS more
+ * (`npm run test:seeds -- N`), or just `name` when IOS_SIM_SEED replays one run.
+ */
+export function caseSeeds(name: string, ciCount: number): string[] {
+  if (process.env["IOS_SIM_SEED"] !== undefined) return [name];
+  return Array.from({ length: ciCount + Number(process.env["WHOLE_NODE_SEEDS"] ?? 0) }, (_, i) => `${name}-${i + 1}`);
+}
+
 export interface PobClusterOptions {
   readonly seed: string | number;
   readonly genesisSeed: string;

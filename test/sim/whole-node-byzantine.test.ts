@@ -19,14 +19,11 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { burnedBy, pobCluster } from "./pob-cluster.js";
+import { burnedBy, pobCluster, WHOLE_NODE, caseSeeds } from "./pob-cluster.js";
 import { SIM_WALL_ORIGIN_MS } from "../../src/sim/virtual-clock.js";
 
-const SHARDS = 2;
-const PER_SHARD = 5;
+const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT, fee: FEE } = WHOLE_NODE;
 const ACCOUNTS = 32;
-const AMOUNT = 1_000_000n;
-const FEE = 10n;
 const BYZANTINE_SEEDS = 2;
 const ATTACKER = "ee".repeat(32);
 
@@ -119,8 +116,7 @@ async function run({ seed, p, forged, onlyTo }: Scenario) {
   return { caught };
 }
 
-const extra = Number(process.env["WHOLE_NODE_SEEDS"] ?? 0);
-const seeds = (name: string) => (process.env["IOS_SIM_SEED"] !== undefined ? [name] : Array.from({ length: BYZANTINE_SEEDS + extra }, (_, i) => `${name}-${i + 1}`));
+const seeds = (name: string) => caseSeeds(name, BYZANTINE_SEEDS);
 
 describe("whole validators against a byzantine producer", () => {
   for (const seed of seeds("byzantine-forgery-p1")) {

@@ -21,13 +21,10 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import type { Interceptor } from "../../src/sim/network.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { pobCluster } from "./pob-cluster.js";
+import { pobCluster, WHOLE_NODE, caseSeeds } from "./pob-cluster.js";
 
-const SHARDS = 2;
-const PER_SHARD = 5;
+const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT, fee: FEE } = WHOLE_NODE;
 const ACCOUNTS = 32;
-const AMOUNT = 1_000_000n;
-const FEE = 10n;
 const LEADER_SEEDS = 2;
 const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
 
@@ -95,8 +92,7 @@ async function run(seed: string, behaviour: Behaviour) {
   await cluster.stop();
 }
 
-const extra = Number(process.env["WHOLE_NODE_SEEDS"] ?? 0);
-const seeds = (name: string) => (process.env["IOS_SIM_SEED"] !== undefined ? [name] : Array.from({ length: LEADER_SEEDS + extra }, (_, i) => `${name}-${i + 1}`));
+const seeds = (name: string) => caseSeeds(name, LEADER_SEEDS);
 
 describe("whole validators under a byzantine leader", () => {
   for (const seed of seeds("leader-equivocating")) {

@@ -22,7 +22,7 @@ import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.j
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { SIM_WALL_ORIGIN_MS } from "../../src/sim/virtual-clock.js";
-import { pobCluster, slashingsOf } from "./pob-cluster.js";
+import { pobCluster, slashingsOf, caseSeeds } from "./pob-cluster.js";
 
 const SHARDS = 2;
 const PER_SHARD = 5;
@@ -152,8 +152,8 @@ async function run(seed: string) {
   return { slipped: slipped.length, burned: expected.burned };
 }
 
-/** Two seeds in CI (one lets forgeries slip, one is caught at once); `WHOLE_NODE_SEEDS=N` adds N more. */
-const seeds = process.env["IOS_SIM_SEED"] !== undefined ? ["slashing"] : Array.from({ length: 2 + Number(process.env["WHOLE_NODE_SEEDS"] ?? 0) }, (_, i) => `slashing-${i + 1}`);
+/** Two seeds in CI: one lets forgeries slip, one is caught at once. */
+const seeds = caseSeeds("slashing", 2);
 
 describe("slashing with whole validators", () => {
   it(`${seeds.join(", ")}: a forging producer is slashed by a slashing transaction that repays its victims, and every replica, restarted, agrees`, async () => {
