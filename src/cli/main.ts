@@ -8,13 +8,14 @@ import { devnetCommand, loadCommand, startCommand } from "./devnet-commands.js";
 import { genesisCommand } from "./genesis.js";
 import { keysCommand } from "./keys.js";
 import { nodeCommand } from "./node-command.js";
+import { vrfCommand } from "./vrf.js";
 
 const root: Command = {
   name: "ios",
   summary: "IOSChain: keys, genesis, validator node, client commands, devnet and load.",
   usage: "<command> [options]",
   help: "",
-  subcommands: [keysCommand, genesisCommand, nodeCommand, txCommand, balanceCommand, statusCommand, devnetCommand, loadCommand, startCommand],
+  subcommands: [keysCommand, genesisCommand, nodeCommand, txCommand, balanceCommand, statusCommand, devnetCommand, loadCommand, startCommand, vrfCommand],
 };
 
 const io = {
