@@ -358,16 +358,21 @@ export class Pipeline {
   }
 
   /**
-   * After a restart: queues again the transactions this validator answered "accepted" and had not
-   * settled (the store's kept set). Those final or refused meanwhile leave the kept set; the
-   * others take the normal path and settle as final or rejected.
+   * After a restart: offers again the transactions this validator answered "accepted" and had not
+   * settled (the store's kept set), through `submit` — the driver's, which may now route them to
+   * another validator (a PoB assignee). Those queued here again stay kept; the others (final or
+   * refused meanwhile, or relayed) leave the kept set, except refusals for lack of room or a
+   * closing pipeline, which say nothing of the transaction and wait for the next start.
    */
-  async recoverAccepted(): Promise<readonly SubmitResult[]> {
+  async recoverAccepted(submit: (transactions: readonly Uint8Array[]) => Promise<readonly SubmitResult[]> = (txs) => this.submit(txs)): Promise<readonly SubmitResult[]> {
     const transactions = this.#state.acceptedTransactions();
     if (transactions.length === 0) return [];
-    const results = await this.submit(transactions);
-    // Refusals for lack of room or a closing pipeline say nothing of the transaction: kept for the next start.
-    this.#unkeep(results.flatMap((result) => (result.outcome !== "accepted" && result.txid !== undefined && !RETRYABLE.has(result.code ?? "") ? [result.txid] : [])));
+    const results = await submit(transactions);
+    this.#unkeep(results.flatMap((result) => {
+      if (result.txid === undefined || RETRYABLE.has(result.code ?? "")) return [];
+      const key = toHex(result.txid);
+      return this.#mempool.has(key) || this.#taken.has(key) ? [] : [result.txid];
+    }));
     return results;
   }
 

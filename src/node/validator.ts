@@ -289,7 +289,7 @@ export class ValidatorNode {
   run(): void {
     this.driver.start();
     // What this validator answered "accepted" before a stop or crash and never settled goes round again.
-    void this.pipeline.recoverAccepted().catch(this.onError);
+    void this.pipeline.recoverAccepted((transactions) => this.driver.submit(transactions)).catch(this.onError);
   }
 
   /** Phase 3 (idempotent). */
