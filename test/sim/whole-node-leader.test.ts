@@ -21,7 +21,7 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import type { Interceptor } from "../../src/sim/network.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { pobCluster, WHOLE_NODE, caseSeeds } from "./pob-cluster.js";
+import { pobCluster, slashingsOf, WHOLE_NODE, caseSeeds } from "./pob-cluster.js";
 
 const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT, fee: FEE } = WHOLE_NODE;
 const ACCOUNTS = 32;
@@ -86,6 +86,8 @@ async function run(seed: string, behaviour: Behaviour) {
     const refused = others.slice(1).map((id) => (cluster.node(id)!.driver as PobShardConsensus).node.stats.badShares);
     assert.ok(refused.every((n) => n > 0), `${seed}: the members given the second proposal refused it: its shares are for another core (${refused.join(",")})`);
   }
+  // The producer is honest: whatever the leader does, no replica may slash it.
+  for (const node of cluster.replicas(0)) assert.deepEqual(slashingsOf(node), [], `${seed}: no slashing of the honest producer`);
   let supply = 0n;
   for (let shard = 0; shard < SHARDS; shard++) supply += cluster.replicas(shard)[0]!.state.supply;
   assert.equal(supply, genesisSupply(genesis) - FEE * BigInt(rounds.flat().length), `${seed}: supply is conserved, fees aside`);
