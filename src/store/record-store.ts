@@ -337,6 +337,8 @@ export class RecordChainStore implements ChainStore {
       check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `accepted ${i}: txid must be ${TXID_BYTES} bytes`);
       check<StoreErrorCode>(tx.length > 0, "STORE_BAD_INPUT", `accepted ${i}: no transaction bytes`);
     });
+    // Copies, not views: lmdb-js's write thread reads a value through its address at the commit,
+    // after this returns, and the caller's buffers may be reused by then.
     return this.env.writeLater("accepted", transactions.map(({ txid, tx }) => ({ key: Buffer.from(txid), value: Buffer.from(tx) })));
   }
 

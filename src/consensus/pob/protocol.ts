@@ -913,8 +913,8 @@ export class PobNode {
   private answerFetch(from: PeerId, payload: Uint8Array): void {
     if (this.closed || payload.length % HASH_BYTES !== 0 || payload.length > MAX_PROPOSAL_BLOCKS * HASH_BYTES) return;
     for (let at = 0; at < payload.length; at += HASH_BYTES) {
-      const key = toHex(payload.subarray(at, at + HASH_BYTES));
-      const bytes = this.held.get(key)?.bytes ?? this.recent.get(key) ?? this.deps.storedBlock?.(payload.subarray(at, at + HASH_BYTES));
+      const hash = payload.subarray(at, at + HASH_BYTES);
+      const bytes = this.blockBytes(hash) ?? this.deps.storedBlock?.(hash);
       if (bytes !== undefined) this.deps.channel.send(from, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
     }
   }
@@ -977,13 +977,15 @@ export class PobNode {
   /** After a height: drops held blocks whose producer left the believable league and reports their transactions (see onOrphaned). */
   private releaseOrphans(): void {
     const leagues = this.leagues;
-    const orphaned: Uint8Array[] = [];
+    // Concatenated, not spread into push: a drained queue may hold more transactions than a call takes arguments.
+    const parts: (readonly Uint8Array[])[] = [];
     for (const [key, held] of this.held) {
       if (leagues.isBelievable(held.decoded.header.producer)) continue;
       this.held.delete(key);
-      orphaned.push(...held.decoded.transactions);
+      parts.push(held.decoded.transactions);
     }
-    if (this.producer !== undefined && !this.producing) orphaned.push(...this.producer.drain());
+    if (this.producer !== undefined && !this.producing) parts.push(this.producer.drain());
+    const orphaned = parts.flat();
     if (orphaned.length > 0) for (const listener of this.orphanListeners) listener(orphaned);
   }
 }
