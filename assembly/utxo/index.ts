@@ -60,7 +60,22 @@ const RECORD_OUTPUT_BYTES: usize = 40;
 
 // Kind bytes with a case in applyBlock (src/ledger/kinds/interface.ts TxKind).
 const KIND_TRANSFER: u8 = 0;
+const KIND_ATOMIX_LOCK: u8 = 1;
+const KIND_ATOMIX_COMMIT: u8 = 2;
+const KIND_ATOMIX_ABORT: u8 = 3;
 const KIND_SLASHING: u8 = 5;
+// Atomix record body (white paper §6; src/ledger/kinds/atomix.ts): crossTxid[32] ‖ lockOwner[32] ‖
+// nIn u16 ‖ nOut u16 ‖ nIn × (outpoint[36] owner[32] amount u64 mine u8) ‖ nOut × (owner[32] amount u64 mine u8).
+// `mine` marks the entries of the shard applying the record; inputs carry their declared amounts.
+const ATOMIX_TXIDS_BYTES: usize = 64;
+const ATOMIX_LOCK_OWNER_OFFSET: usize = 32;
+const ATOMIX_INPUT_BYTES: usize = 77;
+const ATOMIX_INPUT_AMOUNT_OFFSET: usize = 68;
+const ATOMIX_INPUT_MINE_OFFSET: usize = 76;
+const ATOMIX_OUTPUT_BYTES: usize = 41;
+const ATOMIX_OUTPUT_MINE_OFFSET: usize = 40;
+/** A locked output's key: its outpoint with this bit set in the index (no transaction has 2^31 outputs). */
+const LOCK_FLAG: u32 = 0x8000_0000;
 // Spend record body: nIn u16, nOut u16, then inputs and outputs.
 const SPEND_COUNTS_BYTES: usize = 4;
 
@@ -86,6 +101,9 @@ const ZERO_AMOUNT: u8 = 10;
 const SUPPLY_OVERFLOW: u8 = 11;
 // undoBlock only:
 const NOTHING_TO_UNDO: u8 = 12;
+// Atomix:
+const NOT_LOCKED: u8 = 13;
+const AMOUNT_MISMATCH: u8 = 14;
 
 // Journal records: op u8 ‖ a packed entry (removed) or its key (created), padded to 80 bytes.
 const JOURNAL_RECORD_BYTES: usize = 80;
@@ -411,9 +429,11 @@ function reserveJournal(records: u32): bool {
 
 /**
  * Status of one spend record (Transfer, SlashingEvidence) of `size` bytes with at least
- * `minOutputs` outputs; mutates the table only when it returns OK.
+ * `minOutputs` outputs; mutates the table only when it returns OK. Only a slashing may spend a
+ * key whose index has its top bit set (a bond; for anyone else a locked output is MALFORMED here,
+ * whatever the kind's own checks said).
  */
-function applySpend(record: usize, size: usize, minOutputs: u32): u8 {
+function applySpend(record: usize, size: usize, minOutputs: u32, flaggedInputs: bool): u8 {
   if (size < RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES) return MALFORMED;
   const inputCount = <u32>load<u16>(record, RECORD_HEADER_BYTES);
   const outputCount = <u32>load<u16>(record, RECORD_HEADER_BYTES + 2);
@@ -421,6 +441,9 @@ function applySpend(record: usize, size: usize, minOutputs: u32): u8 {
   const inputs = record + RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES;
   if (size != RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES + <usize>inputCount * RECORD_INPUT_BYTES + <usize>outputCount * RECORD_OUTPUT_BYTES) return MALFORMED;
   const outputs = inputs + <usize>inputCount * RECORD_INPUT_BYTES;
+  if (!flaggedInputs) {
+    for (let i: u32 = 0; i < inputCount; i++) if ((load<u32>(inputs + <usize>i * RECORD_INPUT_BYTES, 32) & LOCK_FLAG) != 0) return MALFORMED;
+  }
   for (let i: u32 = 1; i < inputCount; i++) {
     const a = inputs + <usize>i * RECORD_INPUT_BYTES;
     for (let j: u32 = 0; j < i; j++) {
@@ -471,12 +494,193 @@ function applySpend(record: usize, size: usize, minOutputs: u32): u8 {
 
 // A 36-byte key buffer in static memory for the outputs' outpoints.
 const scratchKey: usize = memory.data(48, 16);
+/** Output keys of an Atomix commit (scratchKey holds locked keys meanwhile). */
+const outputKey: usize = memory.data(48, 16);
 
 /**
  * Applies `n` packed apply records found in [ptr, ptr + bytes) in order, writing one status byte
  * per record at `statusPtr`; with `journal` = 1 the block can then be undone (`undoBlock`). A record whose length does not fit the buffer marks itself and every
  * later one MALFORMED. Returns the number of records applied (status OK).
  */
+// The parts of the Atomix record being applied (parseAtomix). Plain globals: an object would be
+// allocated by the runtime at __heap_base, where the bump allocator puts the tables.
+let atomixBody: usize = 0;
+let atomixInputCount: u32 = 0;
+let atomixOutputCount: u32 = 0;
+let atomixInputs: usize = 0;
+let atomixOutputs: usize = 0;
+
+function parseAtomix(record: usize, size: usize): bool {
+  const counts = RECORD_HEADER_BYTES + ATOMIX_TXIDS_BYTES;
+  if (size < counts + SPEND_COUNTS_BYTES) return false;
+  const inputCount = <u32>load<u16>(record, counts);
+  const outputCount = <u32>load<u16>(record, counts + 2);
+  if (size != counts + SPEND_COUNTS_BYTES + <usize>inputCount * ATOMIX_INPUT_BYTES + <usize>outputCount * ATOMIX_OUTPUT_BYTES) return false;
+  atomixBody = record + RECORD_HEADER_BYTES;
+  atomixInputCount = inputCount;
+  atomixOutputCount = outputCount;
+  atomixInputs = record + counts + SPEND_COUNTS_BYTES;
+  atomixOutputs = atomixInputs + <usize>inputCount * ATOMIX_INPUT_BYTES;
+  return true;
+}
+
+@inline function atomixInput(i: u32): usize {
+  return atomixInputs + <usize>i * ATOMIX_INPUT_BYTES;
+}
+
+@inline function isMine(entry: usize, mineOffset: usize): bool {
+  return load<u8>(entry + mineOffset) != 0;
+}
+
+/** Writes `input`'s locked key (its outpoint, index | LOCK_FLAG) to the scratch key. */
+@inline function lockedKeyOf(input: usize): usize {
+  memory.copy(scratchKey, input, KEY_BYTES);
+  store<u32>(scratchKey, load<u32>(input, 32) | LOCK_FLAG, 32);
+  return scratchKey;
+}
+
+/**
+ * Lock (the client's cross-shard transaction in one of its input shards): every input of this
+ * shard must exist, be owned as claimed and hold its declared amount; each then moves to its
+ * locked key, owned by the lock owner (SHA-256 of a domain and the cross txid: nobody signs for
+ * it), amount kept — supply and count unchanged. All or nothing.
+ */
+function applyLock(record: usize, size: usize): u8 {
+  if (!parseAtomix(record, size)) return MALFORMED;
+  let mine: u32 = 0;
+  for (let i: u32 = 0; i < atomixInputCount; i++) {
+    const input = atomixInput(i);
+    if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
+    if ((load<u32>(input, 32) & LOCK_FLAG) != 0) return MALFORMED;
+    for (let j: u32 = 0; j < i; j++) if (keysEqual(input, atomixInput(j))) return DUPLICATE_INPUT;
+    const bucket = find(input, hashTag(input));
+    if (bucket == 0) return MISSING_INPUT;
+    if (memory.compare(bucket + OWNER_OFFSET, input + KEY_BYTES, 32) != 0) return OWNER_MISMATCH;
+    if (load<u64>(bucket, AMOUNT_OFFSET) != load<u64>(input, ATOMIX_INPUT_AMOUNT_OFFSET)) return AMOUNT_MISMATCH;
+    const locked = lockedKeyOf(input);
+    if (find(locked, hashTag(locked)) != 0) return OUTPUT_EXISTS;
+    mine++;
+  }
+  if (mine == 0) return MALFORMED;
+  if (!reserve(mine) || (journaling && !reserveJournal(2 * mine))) return OUT_OF_MEMORY;
+  for (let i: u32 = 0; i < atomixInputCount; i++) {
+    const input = atomixInput(i);
+    if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
+    const bucket = find(input, hashTag(input));
+    if (journaling) journalAppend(JOURNAL_REMOVED, bucket, ENTRY_BYTES);
+    removeFound();
+    const locked = lockedKeyOf(input);
+    drainStep();
+    placeInCurrent(locked, atomixBody + ATOMIX_LOCK_OWNER_OFFSET, load<u64>(input, ATOMIX_INPUT_AMOUNT_OFFSET), hashTag(locked));
+    if (journaling) journalAppend(JOURNAL_CREATED, locked, KEY_BYTES);
+  }
+  return OK;
+}
+
+/** Whether `input`'s locked entry exists and belongs to this record's lock; leaves it found. */
+@inline function lockedByThis(input: usize): usize {
+  const locked = lockedKeyOf(input);
+  const bucket = find(locked, hashTag(locked));
+  if (bucket == 0 || memory.compare(bucket + OWNER_OFFSET, atomixBody + ATOMIX_LOCK_OWNER_OFFSET, 32) != 0) return 0;
+  return bucket;
+}
+
+/**
+ * Unlock to commit: this shard's inputs must be locked by this transaction (consumed), its
+ * outputs (crossTxid, j), j counted over all outputs, are created. Σ all outputs ≤ Σ all declared
+ * inputs is checked again here (the kind checks it statelessly). All or nothing.
+ */
+function applyCommit(record: usize, size: usize): u8 {
+  if (!parseAtomix(record, size)) return MALFORMED;
+  let declared: u64 = 0;
+  let sumIn: u64 = 0;
+  let mine: u32 = 0;
+  for (let i: u32 = 0; i < atomixInputCount; i++) {
+    const input = atomixInput(i);
+    const amount = load<u64>(input, ATOMIX_INPUT_AMOUNT_OFFSET);
+    if (declared + amount < declared) return OUTPUT_OVERFLOW;
+    declared += amount;
+    if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
+    for (let j: u32 = 0; j < i; j++) if (keysEqual(input, atomixInput(j))) return DUPLICATE_INPUT;
+    const bucket = lockedByThis(input);
+    if (bucket == 0) return NOT_LOCKED;
+    if (load<u64>(bucket, AMOUNT_OFFSET) != amount) return AMOUNT_MISMATCH;
+    sumIn += amount;
+    mine++;
+  }
+  let sumOut: u64 = 0;
+  let total: u64 = 0;
+  const key = outputKey;
+  memory.copy(key, atomixBody, 32);
+  for (let j: u32 = 0; j < atomixOutputCount; j++) {
+    const output = atomixOutputs + <usize>j * ATOMIX_OUTPUT_BYTES;
+    const amount = load<u64>(output, 32);
+    if (amount == 0) return MALFORMED;
+    if (total + amount < total) return OUTPUT_OVERFLOW;
+    total += amount;
+    if (!isMine(output, ATOMIX_OUTPUT_MINE_OFFSET)) continue;
+    store<u32>(key, j, 32);
+    if (find(key, hashTag(key)) != 0) return OUTPUT_EXISTS;
+    sumOut += amount;
+    mine++;
+  }
+  if (total > declared) return INSUFFICIENT_FUNDS;
+  if (mine == 0) return MALFORMED;
+  if (!reserve(atomixOutputCount) || (journaling && !reserveJournal(mine))) return OUT_OF_MEMORY;
+  for (let i: u32 = 0; i < atomixInputCount; i++) {
+    const input = atomixInput(i);
+    if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
+    const bucket = lockedByThis(input);
+    if (journaling) journalAppend(JOURNAL_REMOVED, bucket, ENTRY_BYTES);
+    removeFound();
+  }
+  for (let j: u32 = 0; j < atomixOutputCount; j++) {
+    const output = atomixOutputs + <usize>j * ATOMIX_OUTPUT_BYTES;
+    if (!isMine(output, ATOMIX_OUTPUT_MINE_OFFSET)) continue;
+    store<u32>(key, j, 32);
+    drainStep();
+    placeInCurrent(key, output, load<u64>(output, 32), hashTag(key));
+    if (journaling) journalAppend(JOURNAL_CREATED, key, KEY_BYTES);
+  }
+  totalSupply = totalSupply - sumIn + sumOut;
+  return OK;
+}
+
+/**
+ * Unlock to abort: every input of this shard, locked by this transaction, moves back to its
+ * outpoint and owner. A shard locks all its inputs of a transaction or none, so one that did not
+ * (it refused the lock, or never saw it) answers NOT_LOCKED and changes nothing, as does a
+ * repeated abort: the effect of an OK abort is a function of the record alone.
+ */
+function applyAbort(record: usize, size: usize): u8 {
+  if (!parseAtomix(record, size)) return MALFORMED;
+  let mine: u32 = 0;
+  for (let i: u32 = 0; i < atomixInputCount; i++) {
+    const input = atomixInput(i);
+    if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
+    for (let j: u32 = 0; j < i; j++) if (keysEqual(input, atomixInput(j))) return DUPLICATE_INPUT;
+    const bucket = lockedByThis(input);
+    if (bucket == 0) return NOT_LOCKED;
+    if (load<u64>(bucket, AMOUNT_OFFSET) != load<u64>(input, ATOMIX_INPUT_AMOUNT_OFFSET)) return AMOUNT_MISMATCH;
+    mine++;
+  }
+  if (mine == 0) return MALFORMED;
+  if (!reserve(mine) || (journaling && !reserveJournal(2 * mine))) return OUT_OF_MEMORY;
+  for (let i: u32 = 0; i < atomixInputCount; i++) {
+    const input = atomixInput(i);
+    if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
+    const bucket = lockedByThis(input);
+    const amount = load<u64>(bucket, AMOUNT_OFFSET);
+    if (journaling) journalAppend(JOURNAL_REMOVED, bucket, ENTRY_BYTES);
+    removeFound();
+    drainStep();
+    // The original key: the record's outpoint (its index has no flag; the lock checked it).
+    placeInCurrent(input, input + KEY_BYTES, amount, hashTag(input));
+    if (journaling) journalAppend(JOURNAL_CREATED, input, KEY_BYTES);
+  }
+  return OK;
+}
+
 export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize, journal: u32): u32 {
   journalUsed = 0;
   journalSupply = totalSupply;
@@ -493,10 +697,19 @@ export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize, j
         // The one dispatch point on the kind byte: one case per kind whose records change the table.
         switch (load<u8>(at)) {
           case KIND_TRANSFER:
-            status = applySpend(at, size, 1);
+            status = applySpend(at, size, 1, false);
             break;
           case KIND_SLASHING:
-            status = applySpend(at, size, 0);
+            status = applySpend(at, size, 0, true);
+            break;
+          case KIND_ATOMIX_LOCK:
+            status = applyLock(at, size);
+            break;
+          case KIND_ATOMIX_COMMIT:
+            status = applyCommit(at, size);
+            break;
+          case KIND_ATOMIX_ABORT:
+            status = applyAbort(at, size);
             break;
           default:
             status = UNKNOWN_KIND;

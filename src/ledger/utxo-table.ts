@@ -44,11 +44,17 @@ export const ApplyStatus = {
   OutOfMemory: 8,
   /** The kernel has no case for the record's kind (the records after it still apply). */
   UnknownKind: 9,
+  /** Atomix: an input of this shard is not locked by this transaction (commit, abort). */
+  NotLocked: 13,
+  /** Atomix: an input's declared amount is not the output's. */
+  AmountMismatch: 14,
 } as const;
 export type ApplyStatus = (typeof ApplyStatus)[keyof typeof ApplyStatus];
 export const APPLY_STATUS_NAMES: readonly string[] = [
   "OK", "MISSING_INPUT", "OWNER_MISMATCH", "INSUFFICIENT_FUNDS", "OUTPUT_OVERFLOW",
   "DUPLICATE_INPUT", "OUTPUT_EXISTS", "MALFORMED", "OUT_OF_MEMORY", "UNKNOWN_KIND",
+  // 10–12 are insertEntries' and undoBlock's own statuses, never a record's.
+  "ZERO_AMOUNT", "SUPPLY_OVERFLOW", "NOTHING_TO_UNDO", "NOT_LOCKED", "AMOUNT_MISMATCH",
 ];
 
 /** The code a transaction settles with when its apply fails: its status's name. */

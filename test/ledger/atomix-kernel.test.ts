@@ -1,0 +1,185 @@
+// The UTXO kernel's Atomix cases (white paper §6, Algorithm 5; assembly/utxo/index.ts): lock,
+// unlock to commit, unlock to abort, over hand-built records in the layout the kernel documents.
+// Each shard applies the same record with its own `mine` flags; the tests play two shards.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createHash } from "node:crypto";
+import { WASM_FLAVORS } from "../../src/crypto/wasm.js";
+import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
+import { TxKind } from "../../src/ledger/kinds/interface.js";
+import { encodeTransferRecord } from "../../src/ledger/kinds/transfer.js";
+import { TestRng, hex } from "./helpers.js";
+
+const LOCK_FLAG = 0x8000_0000;
+/** A locked output's index: its own with the top bit set. */
+const lockedIndex = (index: number): number => (index | LOCK_FLAG) >>> 0;
+const rng = new TestRng(0xa70);
+const owners = Array.from({ length: 6 }, () => rng.bytes(32));
+
+interface AtomixInput { txid: Uint8Array; index: number; owner: Uint8Array; amount: bigint; mine: boolean }
+interface AtomixOutput { owner: Uint8Array; amount: bigint; mine: boolean }
+
+function lockOwnerOf(crossTxid: Uint8Array): Uint8Array {
+  return createHash("sha256").update("IOSChain/atomix/lock/v1").update(crossTxid).digest();
+}
+
+/** kind ‖ length ‖ txid ‖ crossTxid ‖ lockOwner ‖ nIn ‖ nOut ‖ inputs (77 B) ‖ outputs (41 B). */
+function atomixRecord(kind: number, txid: Uint8Array, crossTxid: Uint8Array, inputs: readonly AtomixInput[], outputs: readonly AtomixOutput[]): Uint8Array {
+  const size = 37 + 64 + 4 + inputs.length * 77 + outputs.length * 41;
+  const out = Buffer.alloc(size);
+  out.writeUInt8(kind, 0);
+  out.writeUInt32LE(size, 1);
+  out.set(txid, 5);
+  out.set(crossTxid, 37);
+  out.set(lockOwnerOf(crossTxid), 69);
+  out.writeUInt16LE(inputs.length, 101);
+  out.writeUInt16LE(outputs.length, 103);
+  let at = 105;
+  for (const input of inputs) {
+    out.set(input.txid, at);
+    out.writeUInt32LE(input.index, at + 32);
+    out.set(input.owner, at + 36);
+    out.writeBigUInt64LE(input.amount, at + 68);
+    out.writeUInt8(input.mine ? 1 : 0, at + 76);
+    at += 77;
+  }
+  for (const output of outputs) {
+    out.set(output.owner, at);
+    out.writeBigUInt64LE(output.amount, at + 32);
+    out.writeUInt8(output.mine ? 1 : 0, at + 40);
+    at += 41;
+  }
+  return out;
+}
+
+/** A cross-shard payment: inputs `ins` (the first `mineInputs` in this shard) to outputs `outs` (the first `mineOutputs` here). */
+function crossShard(ins: readonly { txid: Uint8Array; index: number; owner: Uint8Array; amount: bigint }[], mineInputs: number, outs: readonly AtomixOutput[]) {
+  const crossTxid = rng.bytes(32);
+  const inputs = ins.map((input, i) => ({ ...input, mine: i < mineInputs }));
+  const record = (kind: number, txid = crossTxid) => atomixRecord(kind, txid, crossTxid, inputs, outs);
+  return {
+    crossTxid,
+    lock: record(TxKind.AtomixLock),
+    commit: record(TxKind.AtomixUnlockCommit, rng.bytes(32)),
+    abort: record(TxKind.AtomixUnlockAbort, rng.bytes(32)),
+    record,
+    inputs,
+  };
+}
+
+function contents(table: UtxoTable): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const e of table.entries()) map.set(`${hex(e.txid)}:${e.index}`, `${hex(e.owner)}:${e.amount}`);
+  return map;
+}
+
+function apply(table: UtxoTable, ...records: Uint8Array[]): number[] {
+  return [...table.applyBlock(Buffer.concat(records), records.length).statuses];
+}
+
+for (const flavor of WASM_FLAVORS) {
+  describe(`UTXO kernel, Atomix cases (${flavor})`, () => {
+    function fresh() {
+      const table = new UtxoTable({ flavor });
+      const coins = owners.map((owner, i) => ({ txid: rng.bytes(32), index: i, owner, amount: 1_000n * BigInt(i + 1) }));
+      for (const coin of coins) table.insert(coin);
+      return { table, coins };
+    }
+
+    it("a lock moves this shard's inputs to their locked keys, owned by the lock owner; supply and count stay", () => {
+      const { table, coins } = fresh();
+      const tx = crossShard([coins[0]!, coins[1]!, { ...coins[2]!, txid: rng.bytes(32) }], 2, [{ owner: owners[5]!, amount: 2_500n, mine: false }]);
+      const [supply, count] = [table.supply, table.count];
+      assert.deepEqual(apply(table, tx.lock), [ApplyStatus.Ok]);
+      assert.deepEqual([table.supply, table.count], [supply, count]);
+      for (const coin of [coins[0]!, coins[1]!]) {
+        assert.equal(table.get(coin.txid, coin.index), undefined, "the output is no longer spendable");
+        const locked = table.get(coin.txid, lockedIndex(coin.index));
+        assert.deepEqual(locked && [hex(locked.owner), locked.amount], [hex(lockOwnerOf(tx.crossTxid)), coin.amount]);
+      }
+      // A transfer may not spend the output, nor its locked key.
+      const spend = (index: number, owner: Uint8Array) => encodeTransferRecord(rng.bytes(32), [{ txid: coins[0]!.txid, index, owner }], [{ owner: owners[4]!, amount: 1n }]);
+      assert.deepEqual(apply(table, spend(coins[0]!.index, coins[0]!.owner), spend(lockedIndex(coins[0]!.index), lockOwnerOf(tx.crossTxid))), [ApplyStatus.MissingInput, ApplyStatus.Malformed]);
+    });
+
+    it("a lock that fails changes nothing and says why; two locks racing for an output: the first wins", () => {
+      const { table, coins } = fresh();
+      const before = contents(table);
+      const cases: [ReturnType<typeof crossShard>, number][] = [
+        [crossShard([{ ...coins[0]!, txid: rng.bytes(32) }], 1, []), ApplyStatus.MissingInput],
+        [crossShard([coins[1]!, { ...coins[0]!, owner: owners[5]! }], 2, []), ApplyStatus.OwnerMismatch],
+        [crossShard([coins[1]!, { ...coins[0]!, amount: coins[0]!.amount + 1n }], 2, []), ApplyStatus.AmountMismatch],
+        [crossShard([coins[1]!, coins[1]!], 2, []), ApplyStatus.DuplicateInput],
+        [crossShard([coins[1]!], 0, []), ApplyStatus.Malformed],
+        [crossShard([{ ...coins[1]!, index: lockedIndex(coins[1]!.index) }], 1, []), ApplyStatus.Malformed],
+      ];
+      for (const [tx, status] of cases) assert.deepEqual(apply(table, tx.lock), [status]);
+      assert.deepEqual(apply(table, tx0Truncated(coins)), [ApplyStatus.Malformed]);
+      assert.deepEqual(contents(table), before);
+      const first = crossShard([coins[3]!], 1, []);
+      const second = crossShard([coins[3]!], 1, []);
+      assert.deepEqual(apply(table, first.lock, second.lock), [ApplyStatus.Ok, ApplyStatus.MissingInput]);
+    });
+
+    it("commit consumes this shard's locked inputs and creates its outputs at (cross txid, j); repeated, it changes nothing", () => {
+      const input = fresh();
+      const output = fresh();
+      const outs = [{ owner: owners[4]!, amount: 1_200n, mine: false }, { owner: owners[5]!, amount: 1_700n, mine: true }];
+      const tx = crossShard([input.coins[0]!, input.coins[1]!], 2, outs);
+      assert.deepEqual(apply(input.table, tx.lock), [ApplyStatus.Ok]);
+      const supplyBefore = input.table.supply;
+      // The input shard: no output of its own here; the output shard: no input of its own.
+      const inShard = tx.record(TxKind.AtomixUnlockCommit, tx.crossTxid.map((b) => b ^ 1));
+      const atOutput = atomixRecord(TxKind.AtomixUnlockCommit, rng.bytes(32), tx.crossTxid, tx.inputs.map((i) => ({ ...i, mine: false })), outs);
+      const inputOnly = atomixRecord(TxKind.AtomixUnlockCommit, rng.bytes(32), tx.crossTxid, tx.inputs, outs.map((o) => ({ ...o, mine: false })));
+      assert.deepEqual(apply(input.table, inputOnly), [ApplyStatus.Ok]);
+      assert.equal(input.table.supply, supplyBefore - 3_000n, "the locked value leaves the input shard");
+      for (const coin of [input.coins[0]!, input.coins[1]!]) assert.equal(input.table.get(coin.txid, lockedIndex(coin.index)), undefined);
+      assert.deepEqual(apply(input.table, inShard), [ApplyStatus.NotLocked], "a second commit finds nothing locked");
+      const outputSupply = output.table.supply;
+      assert.deepEqual(apply(output.table, atOutput, atOutput), [ApplyStatus.Ok, ApplyStatus.OutputExists]);
+      const created = output.table.get(tx.crossTxid, 1);
+      assert.deepEqual(created && [hex(created.owner), created.amount], [hex(owners[5]!), 1_700n]);
+      assert.equal(output.table.get(tx.crossTxid, 0), undefined, "output 0 belongs to another shard");
+      assert.equal(output.table.supply, outputSupply + 1_700n);
+      const greedy = atomixRecord(TxKind.AtomixUnlockCommit, rng.bytes(32), tx.crossTxid, tx.inputs.map((i) => ({ ...i, mine: false })), [{ owner: owners[5]!, amount: 3_001n, mine: true }]);
+      assert.deepEqual(apply(output.table, greedy), [ApplyStatus.InsufficientFunds], "outputs beyond the declared inputs");
+    });
+
+    it("abort puts this shard's locked inputs back exactly; a shard that never locked, a repeat, or another lock's abort: NOT_LOCKED", () => {
+      const { table, coins } = fresh();
+      const before = contents(table);
+      const tx = crossShard([coins[0]!, coins[1]!], 2, [{ owner: owners[5]!, amount: 10n, mine: false }]);
+      const other = crossShard([coins[0]!, coins[1]!], 2, []);
+      assert.deepEqual(apply(table, other.abort), [ApplyStatus.NotLocked], "nothing locked yet");
+      assert.deepEqual(apply(table, tx.lock, other.abort), [ApplyStatus.Ok, ApplyStatus.NotLocked], "another transaction's abort cannot release this lock");
+      assert.deepEqual(apply(table, tx.abort, tx.abort), [ApplyStatus.Ok, ApplyStatus.NotLocked]);
+      assert.deepEqual(contents(table), before, "the outputs are back, owners and amounts");
+      assert.deepEqual(apply(table, tx.commit), [ApplyStatus.NotLocked], "after an abort nothing can commit here");
+    });
+
+    it("lock, commit and abort are undone exactly", () => {
+      const { table, coins } = fresh();
+      const tx = crossShard([coins[0]!, coins[1]!], 2, [{ owner: owners[5]!, amount: 10n, mine: true }]);
+      for (const [setup, step] of [[[], tx.lock], [[tx.lock], tx.commit], [[tx.lock], tx.abort]] as const) {
+        const copy = new UtxoTable({ flavor });
+        for (const e of table.entries()) copy.insert(e);
+        if (setup.length > 0) apply(copy, ...setup);
+        const expected = contents(copy);
+        const supply = copy.supply;
+        assert.deepEqual(apply(copy, step), [ApplyStatus.Ok]);
+        copy.undoLastBlock();
+        assert.deepEqual(contents(copy), expected);
+        assert.equal(copy.supply, supply);
+      }
+    });
+  });
+}
+
+/** A lock record cut one byte short. */
+function tx0Truncated(coins: readonly { txid: Uint8Array; index: number; owner: Uint8Array; amount: bigint }[]): Uint8Array {
+  const whole = crossShard([coins[0]!], 1, []).lock;
+  const cut = Buffer.from(whole.subarray(0, whole.length - 1));
+  cut.writeUInt32LE(cut.length, 1);
+  return cut;
+}
