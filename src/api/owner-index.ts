@@ -10,7 +10,6 @@
 import { decodeBlock } from "../ledger/block.js";
 import { applyRecordOf } from "../ledger/kinds/registry.js";
 import { RecordCursor } from "../ledger/records.js";
-import { outpointKey } from "../ledger/transaction.js";
 import type { ChainView } from "./interface.js";
 import { readU32, readU64 } from "../codec/binary.js";
 import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
@@ -104,7 +103,7 @@ export class OwnerIndex {
       if (location === undefined || location.height !== height || location.position !== position) return;
       const record = new RecordCursor(applyRecordOf(tx, txid));
       for (let i = 0; i < record.inputCount; i++) this.remove(key(record.outpoint(i)));
-      for (let j = 0; j < record.outputCount; j++) this.add(key(outpointKey(txid, j)), key(record.outputOwner(j)), record.outputAmount(j));
+      for (let j = 0; j < record.outputCount; j++) this.add(key(record.createdKey(j)), key(record.outputOwner(j)), record.outputAmount(j));
     });
   }
 }

@@ -9,10 +9,11 @@
  * are read through the kind's `RecordLayout`, so the cursor needs the kind registered.
  *
  * API: `new RecordCursor(records)` with `done kind length txid bytes inputCount outpoint(i)
- * outpointIndex(i) inputOwner(i) outputCount outputOwner(j) outputAmount(j) next() seek(offset)`;
+ * outpointIndex(i) inputOwner(i) outputCount outputOwner(j) outputAmount(j) createdKey(j) createsAtOwnTxid balanced
+ * next() seek(offset)`;
  * `recordsWhere(records, keep)`, `recordsWhereAll(parts)`, `createdOutputOf(tx, txid, index)`.
  */
-import { readU32, readU64 } from "../codec/binary.js";
+import { readU32, readU64, writeU32 } from "../codec/binary.js";
 import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { RECORD_HEADER, RECORD_INPUT, RECORD_OUTPUT, type RecordLayout } from "./kinds/interface.js";
 import { applyRecordOf, txKindModule } from "./kinds/registry.js";
@@ -110,6 +111,26 @@ export class RecordCursor {
 
   outputAmount(j: number): bigint {
     return readU64(this.records, this.kindLayout().outputAt(this.records, this.at, j) + RECORD_OUTPUT.offset.amount);
+  }
+
+  /** Whether output j lands at (record txid, j), as for every kind but Atomix's. */
+  get createsAtOwnTxid(): boolean {
+    return this.kindLayout().createdKeyAt === undefined;
+  }
+
+  /** Output j's outpoint, the key the table gets (a view when the record holds it, else a fresh txid ‖ u32le j). */
+  createdKey(j: number): Uint8Array {
+    const at = this.kindLayout().createdKeyAt?.(this.records, this.at, j);
+    if (at !== undefined) return this.records.subarray(at, at + OUTPOINT_BYTES);
+    const key = new Uint8Array(OUTPOINT_BYTES);
+    key.set(this.txid);
+    writeU32(key, TXID_BYTES, j);
+    return key;
+  }
+
+  /** Whether the record's outputs are bounded by its own inputs (see RecordLayout.balanced). */
+  get balanced(): boolean {
+    return this.kindLayout().balanced;
   }
 
   next(): void {

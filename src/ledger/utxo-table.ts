@@ -289,11 +289,17 @@ class AppliedBlock implements BlockDelta {
   }
 }
 
-/** Entries created and keys spent by the applied records, net of outputs spent in the same block. */
+/**
+ * Entries created and keys spent by the applied records, net of outputs spent in the same block.
+ * Outputs at (record txid, j) — every kind but Atomix's — are found by their creator's txid
+ * without a key per output; the others (RecordCursor.createdKey) by their keys.
+ */
 function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8Array; spent: Uint8Array } {
-  /** Offset of each applied record that created outputs, by its txid (latin1). */
+  /** Offset of each applied record that created outputs at its own txid, by that txid (latin1). */
   const createdTxs = new Map<string, number>();
   const cancelled = new Set<string>();
+  /** Entries created elsewhere, by key (latin1): key ‖ value, until spent in the same block. */
+  const createdElsewhere = new Map<string, Uint8Array>();
   const spentKeys: Uint8Array[] = [];
   let createdCount = 0;
   // Up to the last applied record every header is sound (the kernel stepped over them); past it
@@ -306,22 +312,34 @@ function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8
     if (statuses[t] !== ApplyStatus.Ok) continue;
     for (let i = 0; i < cursor.inputCount; i++) {
       const outpoint = cursor.outpoint(i);
+      if (createdElsewhere.delete(latin1(outpoint))) continue;
       const creator = createdTxs.get(latin1(outpoint.subarray(0, TXID_BYTES)));
       if (creator === undefined) spentKeys.push(outpoint);
       else cancelled.add(`${creator}:${cursor.outpointIndex(i)}`);
     }
-    createdTxs.set(latin1(cursor.txid), cursor.offset);
-    createdCount += cursor.outputCount;
+    if (cursor.createsAtOwnTxid) {
+      createdTxs.set(latin1(cursor.txid), cursor.offset);
+      createdCount += cursor.outputCount;
+      continue;
+    }
+    for (let j = 0; j < cursor.outputCount; j++) {
+      const key = cursor.createdKey(j);
+      const entry = new Uint8Array(ENTRY_BYTES);
+      entry.set(key);
+      entry.set(cursor.output(j), OUTPOINT_BYTES);
+      createdElsewhere.set(latin1(key), entry);
+    }
   }
   const spent = new Uint8Array(spentKeys.length * OUTPOINT_BYTES);
   spentKeys.forEach((key, k) => spent.set(key, k * OUTPOINT_BYTES));
-  const created = new BinaryWriter(new Uint8Array((createdCount - cancelled.size) * ENTRY_BYTES));
+  const created = new BinaryWriter(new Uint8Array((createdCount - cancelled.size + createdElsewhere.size) * ENTRY_BYTES));
   for (const recordAt of createdTxs.values()) {
     cursor.seek(recordAt);
     for (let j = 0; j < cursor.outputCount; j++) {
       if (!cancelled.has(`${recordAt}:${j}`)) created.bytes(cursor.txid).u32(j).bytes(cursor.output(j));
     }
   }
+  for (const entry of createdElsewhere.values()) created.bytes(entry);
   return { created: created.finish(), spent };
 }
 

@@ -93,6 +93,7 @@ const noteKind: TxKindModule<Note> = {
     new BinaryWriter(out, at).u8(NOTE_KIND).u32(shape.recordBytes).bytes(txid).bytes(tx.subarray(NOTE_FIXED.offset.outpoint, NOTE_FIXED.bytes));
   },
   record: {
+    balanced: true,
     inputCount: () => 1,
     inputAt: (_records, at) => at + RECORD_HEADER.bytes,
     outputCount: () => 0,

@@ -23,7 +23,6 @@ import type { LedgerErrorCode } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
 import { RecordCursor } from "../../ledger/records.js";
-import { outpointKey } from "../../ledger/transaction.js";
 import { assignee, spenderOf } from "./assignment.js";
 import type { PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
@@ -194,11 +193,12 @@ export class OptimisticProducer {
     }
     let totalOut = 0n;
     for (let j = 0; j < record.outputCount; j++) totalOut += record.outputAmount(j);
-    if (totalIn < totalOut) return { accepted: false, code: "INSUFFICIENT_FUNDS", message: `inputs ${totalIn} < outputs ${totalOut}` };
+    // An Atomix commit creates in an output shard what other shards' locks hold: the kernel checks it across shards.
+    if (record.balanced && totalIn < totalOut) return { accepted: false, code: "INSUFFICIENT_FUNDS", message: `inputs ${totalIn} < outputs ${totalOut}` };
     for (const key of inputKeys) this.spent.set(key, QUEUED);
     const creates: string[] = [];
     for (let j = 0; j < record.outputCount; j++) {
-      const key = toHex(outpointKey(txid, j));
+      const key = toHex(record.createdKey(j));
       this.created.set(key, { owner: record.outputOwner(j).slice(), amount: record.outputAmount(j), tag: QUEUED });
       creates.push(key);
     }

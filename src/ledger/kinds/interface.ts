@@ -85,14 +85,26 @@ export interface TxShape {
   readonly recordBytes: number;
 }
 
-/** Where a kind's record keeps the inputs it spends and the outputs it creates. */
+/**
+ * Where a kind's record keeps the UTXO entries it spends and creates when it applies: every
+ * reader of records (the table's delta, the producer's view, the owner index) sees a record's
+ * effect through this, whatever the kind.
+ */
 export interface RecordLayout {
   inputCount(records: Uint8Array, at: number): number;
-  /** Absolute offset of input `i` (a RECORD_INPUT) of the record at `at`. */
+  /** Absolute offset of input `i` (a RECORD_INPUT: the key it spends and the owner it claims) of the record at `at`. */
   inputAt(records: Uint8Array, at: number, i: number): number;
   outputCount(records: Uint8Array, at: number): number;
-  /** Absolute offset of output `j` (a RECORD_OUTPUT) of the record at `at`. */
+  /** Absolute offset of output `j` (a RECORD_OUTPUT: the created entry's value) of the record at `at`. */
   outputAt(records: Uint8Array, at: number, j: number): number;
+  /**
+   * Absolute offset of output `j`'s key (outpoint[36]) when the kind creates it elsewhere than at
+   * (record txid, j) — Atomix outputs land at (cross txid, j) or back at a locked outpoint; absent:
+   * (record txid, j).
+   */
+  createdKeyAt?(records: Uint8Array, at: number, j: number): number;
+  /** Whether Σ created ≤ Σ spent holds within the record (false: Atomix commits in an output shard, checked across shards). */
+  readonly balanced: boolean;
 }
 
 /**

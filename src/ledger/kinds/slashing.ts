@@ -169,6 +169,7 @@ function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint
 }
 
 const record: RecordLayout = {
+  balanced: true,
   inputCount: () => 1,
   inputAt: (_records, at) => at + RECORD_INPUT_AT,
   outputCount: (records, at) => readU16(records, at + RECORD_HEADER.bytes + RECORD_COUNTS.offset.outputCount),

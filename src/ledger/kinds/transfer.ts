@@ -295,6 +295,7 @@ export function encodeTransferRecord(txid: Uint8Array, inputs: readonly TxInput[
 }
 
 const record: RecordLayout = {
+  balanced: true,
   inputCount: (records, at) => readU16(records, at + RECORD_HEADER.bytes + RECORD_COUNTS.offset.inputCount),
   inputAt: (_records, at, i) => at + RECORD_INPUTS_AT + i * RECORD_INPUT.bytes,
   outputCount: (records, at) => readU16(records, at + RECORD_HEADER.bytes + RECORD_COUNTS.offset.outputCount),
