@@ -64,8 +64,9 @@ const KIND_ATOMIX_LOCK: u8 = 1;
 const KIND_ATOMIX_COMMIT: u8 = 2;
 const KIND_ATOMIX_ABORT: u8 = 3;
 const KIND_SLASHING: u8 = 5;
-// Atomix record body (white paper §6; src/ledger/kinds/atomix.ts): crossTxid[32] ‖ lockOwner[32] ‖
-// nIn u16 ‖ nOut u16 ‖ nIn × (outpoint[36] owner[32] amount u64 mine u8) ‖ nOut × (owner[32] amount u64 mine u8).
+// Atomix record body (white paper §6; src/ledger/kinds/atomix-record.ts): crossTxid[32] ‖ lockOwner[32] ‖
+// nIn u16 ‖ nOut u16 ‖ nIn × (outpoint[36] owner[32] amount u64 mine u8) ‖ nOut × (owner[32] amount u64 mine u8)
+// ‖ the effects section for other readers (nSpent u16 ‖ nCreated u16 ‖ 68-byte and 76-byte entries), skipped here.
 // `mine` marks the entries of the shard applying the record; inputs carry their declared amounts.
 const ATOMIX_TXIDS_BYTES: usize = 64;
 const ATOMIX_LOCK_OWNER_OFFSET: usize = 32;
@@ -74,6 +75,8 @@ const ATOMIX_INPUT_AMOUNT_OFFSET: usize = 68;
 const ATOMIX_INPUT_MINE_OFFSET: usize = 76;
 const ATOMIX_OUTPUT_BYTES: usize = 41;
 const ATOMIX_OUTPUT_MINE_OFFSET: usize = 40;
+const ATOMIX_SPENT_BYTES: usize = 68;
+const ATOMIX_CREATED_BYTES: usize = 76;
 /** A locked output's key: its outpoint with this bit set in the index (no transaction has 2^31 outputs). */
 const LOCK_FLAG: u32 = 0x8000_0000;
 // Spend record body: nIn u16, nOut u16, then inputs and outputs.
@@ -515,7 +518,11 @@ function parseAtomix(record: usize, size: usize): bool {
   if (size < counts + SPEND_COUNTS_BYTES) return false;
   const inputCount = <u32>load<u16>(record, counts);
   const outputCount = <u32>load<u16>(record, counts + 2);
-  if (size != counts + SPEND_COUNTS_BYTES + <usize>inputCount * ATOMIX_INPUT_BYTES + <usize>outputCount * ATOMIX_OUTPUT_BYTES) return false;
+  const effects = counts + SPEND_COUNTS_BYTES + <usize>inputCount * ATOMIX_INPUT_BYTES + <usize>outputCount * ATOMIX_OUTPUT_BYTES;
+  if (size < effects + SPEND_COUNTS_BYTES) return false;
+  const spentCount = <usize>load<u16>(record + effects);
+  const createdCount = <usize>load<u16>(record + effects + 2);
+  if (size != effects + SPEND_COUNTS_BYTES + spentCount * ATOMIX_SPENT_BYTES + createdCount * ATOMIX_CREATED_BYTES) return false;
   atomixBody = record + RECORD_HEADER_BYTES;
   atomixInputCount = inputCount;
   atomixOutputCount = outputCount;
