@@ -38,6 +38,9 @@ export interface ChainTipView {
 
 /** The read side of the shard state the API serves (ShardState satisfies it). */
 export interface ChainView {
+  /** Which shard of how many it is: a record's effects depend on it (Atomix). */
+  readonly shard: number;
+  readonly shardCount: number;
   readonly tip: ChainTipView;
   utxoSnapshot(): Uint8Array;
   getBlock(height: number): Uint8Array | undefined;

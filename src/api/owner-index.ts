@@ -101,7 +101,7 @@ export class OwnerIndex {
       const txid = block.txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES);
       const location = this.chain.getTransactionLocation(txid);
       if (location === undefined || location.height !== height || location.position !== position) return;
-      const record = new RecordCursor(applyRecordOf(tx, txid));
+      const record = new RecordCursor(applyRecordOf(tx, txid, this.chain.shard, this.chain.shardCount));
       for (let i = 0; i < record.inputCount; i++) this.remove(key(record.outpoint(i)));
       for (let j = 0; j < record.outputCount; j++) this.add(key(record.createdKey(j)), key(record.outputOwner(j)), record.outputAmount(j));
     });

@@ -11,7 +11,7 @@
  * API: `new RecordCursor(records)` with `done kind length txid bytes inputCount outpoint(i)
  * outpointIndex(i) inputOwner(i) outputCount outputOwner(j) outputAmount(j) createdKey(j) createsAtOwnTxid balanced
  * next() seek(offset)`;
- * `recordsWhere(records, keep)`, `recordsWhereAll(parts)`, `createdOutputOf(tx, txid, index)`.
+ * `recordsWhere(records, keep)`, `recordsWhereAll(parts)`, `createdOutputOf(tx, txid, index, shard, shardCount)`.
  */
 import { readU32, readU64, writeU32 } from "../codec/binary.js";
 import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
@@ -167,9 +167,17 @@ export function recordsWhereAll(parts: readonly { readonly records: Uint8Array; 
   return { records: kept.subarray(0, written), count };
 }
 
-/** Output `index` of the valid encoding `tx` (txid `txid`) as the transaction creates it; undefined beyond its outputs. */
-export function createdOutputOf(tx: Uint8Array, txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
-  const cursor = new RecordCursor(applyRecordOf(tx, txid));
-  if (index >= cursor.outputCount) return undefined;
-  return { owner: Uint8Array.from(cursor.outputOwner(index)), amount: cursor.outputAmount(index) };
+/**
+ * The entry the valid encoding `tx` (txid `txid`) creates at outpoint (txid, index) when it applies
+ * in shard `shard` of `shardCount`; undefined when it creates none there (an Atomix transaction's
+ * outputs land in other shards, or at (cross txid, j) by its commit).
+ */
+export function createdOutputOf(tx: Uint8Array, txid: Uint8Array, index: number, shard: number, shardCount: number): { owner: Uint8Array; amount: bigint } | undefined {
+  const cursor = new RecordCursor(applyRecordOf(tx, txid, shard, shardCount));
+  for (let j = 0; j < cursor.outputCount; j++) {
+    const key = cursor.createdKey(j);
+    if (readU32(key, TXID_BYTES) !== index || !key.subarray(0, TXID_BYTES).every((byte, k) => byte === txid[k])) continue;
+    return { owner: Uint8Array.from(cursor.outputOwner(j)), amount: cursor.outputAmount(j) };
+  }
+  return undefined;
 }

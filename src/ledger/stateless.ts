@@ -133,7 +133,7 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
   let at = 0;
   passed.forEach(({ tx, index, module, shape }, k) => {
     const txid = txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES);
-    module.writeRecord(tx, shape, txid, records, at);
+    module.writeRecord(tx, shape, txid, records, at, shard, shardCount);
     at += shape.recordBytes;
     recordTx[k] = index;
     const first = signatures.length;

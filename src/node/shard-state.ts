@@ -608,6 +608,6 @@ export class ShardState {
     }
     const location = this.getTransactionLocation(txid);
     if (location === undefined) return undefined;
-    return createdOutputOf(this.blockTransactions(location.height)[location.position]!, txid, index);
+    return createdOutputOf(this.blockTransactions(location.height)[location.position]!, txid, index, this.shard, this.shardCount);
   }
 }

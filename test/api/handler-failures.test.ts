@@ -20,6 +20,8 @@ const backend: ClientBackend = {
   epoch: 0,
   shardCount: 1,
   chain: {
+    shard: 0,
+    shardCount: 1,
     tip: { height: 3, hash: new Uint8Array(32) },
     utxoSnapshot: () => new Uint8Array(0),
     getBlock: () => {

@@ -10,6 +10,7 @@ import { createdOutputOf } from "../../src/ledger/records.js";
 import { TXID_BYTES } from "../../src/codec/sizes.js";
 import { toHex } from "../../src/hex.js";
 
+/** The final chain of shard 0, in memory. */
 export class MemoryFinalChain implements FinalChain {
   private readonly heights = new Map<number, readonly Uint8Array[]>();
   private readonly created = new Map<string, { readonly tx: Uint8Array; readonly txid: Uint8Array }>();
@@ -34,6 +35,6 @@ export class MemoryFinalChain implements FinalChain {
   createdOutput(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
     if (toHex(txid) === this.genesisId) return this.genesis.outputs[index];
     const created = this.created.get(toHex(txid));
-    return created && createdOutputOf(created.tx, created.txid, index);
+    return created && createdOutputOf(created.tx, created.txid, index, 0, this.genesis.shardCount);
   }
 }

@@ -37,7 +37,7 @@ describe("slashing ledger facts", () => {
     const tx = slashing([{ owner: owner(1), amount: 300n }, { owner: owner(2), amount: 200n }]);
     assert.deepEqual(slashingKind.decode(tx).compensations.map((c) => c.amount), [300n, 200n]);
     const txid = transactionIdOfEncoding(tx);
-    const record = applyRecordOf(tx, txid);
+    const record = applyRecordOf(tx, txid, 0, 1);
     assert.deepEqual(Array.from(table.applyBlock(record, 1).statuses), [ApplyStatus.Ok]);
     assert.equal(table.supply, supply - 500n, "half the bond burned");
     assert.deepEqual(table.get(txid, 1), { owner: owner(2), amount: 200n });
@@ -49,7 +49,7 @@ describe("slashing ledger facts", () => {
     const none = new UtxoTable({ initialCapacityLog2: 6 });
     none.insertEntries(bondEntries([bond]));
     const all = slashing([]);
-    assert.equal(none.applyBlock(applyRecordOf(all, transactionIdOfEncoding(all)), 1).statuses[0], ApplyStatus.Ok);
+    assert.equal(none.applyBlock(applyRecordOf(all, transactionIdOfEncoding(all), 0, 1), 1).statuses[0], ApplyStatus.Ok);
     assert.equal(none.supply, 0n);
   });
 

@@ -35,7 +35,7 @@ describe("record walker", () => {
         assert.equal(hex(cursor.outputOwner(j)), hex(output.owner));
         assert.equal(cursor.outputAmount(j), output.amount);
       });
-      assert.equal(hex(cursor.bytes), hex(applyRecordOf(transfers[k]!.bytes, transfers[k]!.txid)), "one record per transaction, whoever builds it");
+      assert.equal(hex(cursor.bytes), hex(applyRecordOf(transfers[k]!.bytes, transfers[k]!.txid, 0, 1)), "one record per transaction, whoever builds it");
     }
     assert.equal(k, transfers.length);
   });

@@ -696,7 +696,7 @@ export class PobValidator {
         const tx = transactions[index]!;
         const txid = checked.txids.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES);
         work.findings.push({ producer, block: ordered.hash, txid, finalHeight: ordered.finalHeight, alreadyFinal: true });
-        const record = new RecordCursor(applyRecordOf(tx, txid));
+        const record = new RecordCursor(applyRecordOf(tx, txid, this.options.shard, this.options.shardCount));
         for (let i = 0; i < record.inputCount; i++) {
           const owner = record.inputOwner(i);
           if (!owners.has(toHex(owner))) continue;

@@ -500,7 +500,7 @@ export class PobNode {
     if (spent !== undefined) {
       const kept = block.transactions.flatMap((tx, i) => {
         const txid = block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
-        const inputs = new RecordCursor(applyRecordOf(tx, txid));
+        const inputs = new RecordCursor(applyRecordOf(tx, txid, this.config.shard, this.config.shardCount));
         for (let k = 0; k < inputs.inputCount; k++) {
           const outpoint = inputs.outpoint(k);
           if (spent.call(this.deps.utxo, outpoint.subarray(0, TXID_BYTES), inputs.outpointIndex(k))) return [];

@@ -138,7 +138,7 @@ export interface TxKindModule<Tx extends { readonly kind: number } = { readonly 
   signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void;
   /** The key whose transactions one producer handles (PoB assignment, load routing), a view; undefined when `tx` is too short to hold one. */
   spender(tx: Uint8Array): Uint8Array | undefined;
-  /** Writes the apply record (header included, `shape.recordBytes` long) at `out[at]`. */
-  writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number): void;
+  /** Writes the apply record (header included, `shape.recordBytes` long) at `out[at]`, for shard `shard` of `shardCount` (which of its parts are that shard's). */
+  writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number, shard: number, shardCount: number): void;
   readonly record: RecordLayout;
 }

@@ -9,7 +9,7 @@
  *
  * API: `registerTxKind(module)`, `txKindModule(kind)`, `kindOfTransaction(tx)`,
  * `scanTransaction(tx)`, `transactionIdOfEncoding(tx)`, `transactionIdIfWellFormed(tx)`, `signatureItemsOf(tx, txid)`,
- * `applyRecordOf(tx, txid)`, `spenderOf(tx)`.
+ * `applyRecordOf(tx, txid, shard, shardCount)`, `spenderOf(tx)`.
  */
 import type { SignatureItem } from "../../crypto/ed25519.js";
 import { sha256 } from "../../crypto/sha256.js";
@@ -75,12 +75,12 @@ export function signatureItemsOf(tx: Uint8Array, txid: Uint8Array): SignatureIte
   return items;
 }
 
-/** The apply record of one valid encoding (src/ledger/records.ts walks it). */
-export function applyRecordOf(tx: Uint8Array, txid: Uint8Array): Uint8Array {
+/** The apply record of one valid encoding in shard `shard` of `shardCount` (src/ledger/records.ts walks it). */
+export function applyRecordOf(tx: Uint8Array, txid: Uint8Array, shard: number, shardCount: number): Uint8Array {
   const module = kindOfTransaction(tx);
   const shape = module.scan(tx);
   const record = new Uint8Array(shape.recordBytes);
-  module.writeRecord(tx, shape, txid, record, 0);
+  module.writeRecord(tx, shape, txid, record, 0, shard, shardCount);
   return record;
 }
 
