@@ -22,6 +22,9 @@ export const LEDGER_ERROR_CODES = [
   "TX_BAD_FIELD",
   "TX_SIGNER_MISSING",
   "TX_NOT_SUBMITTABLE",
+  // Atomix (white paper §6)
+  "TX_NOT_CROSS_SHARD",
+  "TX_OUTPUTS_EXCEED_INPUTS",
   // apply records (src/ledger/records.ts)
   "RECORD_MALFORMED",
   // packed batches of length-prefixed transactions

@@ -86,6 +86,8 @@ interface Passed {
   readonly index: number;
   readonly module: TxKindModule;
   readonly shape: TxShape;
+  /** Its record's size in this shard. */
+  readonly recordBytes: number;
 }
 
 /**
@@ -118,8 +120,9 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
       txids.set(sha.out, index * TXID_BYTES);
       if (!module.submittable && origin === "submitted") throw new IosError<LedgerErrorCode>("TX_NOT_SUBMITTABLE", `a ${module.name} is derived by the shard, never submitted`);
       module.checkStateless(tx, shape, shard, shardCount);
-      passed.push({ tx, index, module, shape });
-      recordBytes += shape.recordBytes;
+      const bytes = module.recordBytesIn?.(tx, shape, shard, shardCount) ?? shape.recordBytes;
+      passed.push({ tx, index, module, shape, recordBytes: bytes });
+      recordBytes += bytes;
       signatureCount += shape.signatureCount;
     } catch (error) {
       if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
@@ -131,10 +134,10 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
   const signatures: SignatureItem[] = [];
   const signatureTx = new Uint32Array(signatureCount);
   let at = 0;
-  passed.forEach(({ tx, index, module, shape }, k) => {
+  passed.forEach(({ tx, index, module, shape, recordBytes: bytes }, k) => {
     const txid = txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES);
     module.writeRecord(tx, shape, txid, records, at, shard, shardCount);
-    at += shape.recordBytes;
+    at += bytes;
     recordTx[k] = index;
     const first = signatures.length;
     module.signatureItems(tx, shape, txid, signatures);

@@ -161,11 +161,11 @@ function tx0Truncated(coins: readonly { txid: Uint8Array; index: number; owner: 
 }
 
 /**
- * Kinds 2 and 3 (and 1 until its module exists) have no registered module yet: the record walker
+ * The unlock kinds (2, 3) have no registered module until their proofs exist: the record walker
  * needs only their layout, which these stand-ins give it.
  */
 function registerRecordLayouts(): void {
-  for (const [kind, balanced] of [[TxKind.AtomixLock, true], [TxKind.AtomixUnlockCommit, false], [TxKind.AtomixUnlockAbort, true]] as const) {
+  for (const [kind, balanced] of [[TxKind.AtomixUnlockCommit, false], [TxKind.AtomixUnlockAbort, true]] as const) {
     try {
       txKindModule(kind);
     } catch {

@@ -138,7 +138,12 @@ export interface TxKindModule<Tx extends { readonly kind: number } = { readonly 
   signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void;
   /** The key whose transactions one producer handles (PoB assignment, load routing), a view; undefined when `tx` is too short to hold one. */
   spender(tx: Uint8Array): Uint8Array | undefined;
-  /** Writes the apply record (header included, `shape.recordBytes` long) at `out[at]`, for shard `shard` of `shardCount` (which of its parts are that shard's). */
+  /**
+   * Size of its apply record in shard `shard` of `shardCount`, when it depends on the shard (an
+   * Atomix record spells out the shard's own effects); absent: `shape.recordBytes`.
+   */
+  recordBytesIn?(tx: Uint8Array, shape: TxShape, shard: number, shardCount: number): number;
+  /** Writes the apply record (header included, its `recordBytesIn` or `shape.recordBytes` long) at `out[at]`, for shard `shard` of `shardCount` (which of its parts are that shard's). */
   writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number, shard: number, shardCount: number): void;
   readonly record: RecordLayout;
 }

@@ -16,10 +16,11 @@ import { sha256 } from "../../crypto/sha256.js";
 import { TX_PREFIX, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
 import { transferKind } from "./transfer.js";
 import { slashingKind } from "./slashing.js";
+import { crossShardTransferKind } from "./atomix.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../errors.js";
 
-const BUILT_IN: readonly TxKindModule[] = [transferKind, slashingKind as TxKindModule];
+const BUILT_IN: readonly TxKindModule[] = [transferKind, slashingKind as TxKindModule, crossShardTransferKind as TxKindModule];
 
 /** Indexed by kind byte; a dense array keeps the per-transaction lookup one load. */
 const modules: (TxKindModule | undefined)[] = new Array(256).fill(undefined);
@@ -79,7 +80,7 @@ export function signatureItemsOf(tx: Uint8Array, txid: Uint8Array): SignatureIte
 export function applyRecordOf(tx: Uint8Array, txid: Uint8Array, shard: number, shardCount: number): Uint8Array {
   const module = kindOfTransaction(tx);
   const shape = module.scan(tx);
-  const record = new Uint8Array(shape.recordBytes);
+  const record = new Uint8Array(module.recordBytesIn?.(tx, shape, shard, shardCount) ?? shape.recordBytes);
   module.writeRecord(tx, shape, txid, record, 0, shard, shardCount);
   return record;
 }

@@ -118,20 +118,28 @@ function sameRange(bytes: Uint8Array, a: number, b: number, length: number): boo
   return true;
 }
 
-/** Inputs are distinct outpoints. Pairwise for small counts, a set of keys beyond. */
+/** Inputs are distinct outpoints. */
 function checkNoDuplicateInputs(tx: Uint8Array, inputCount: number): void {
-  if (inputCount <= 8) {
-    for (let i = 1; i < inputCount; i++) {
+  checkDistinctOutpoints(tx, inputCount, inputAt);
+}
+
+/**
+ * The `count` outpoints at `outpointAt(i)` in `tx` are distinct (TX_DUPLICATE_INPUT): pairwise for
+ * small counts, a set of keys beyond. Shared by the kinds that spend outpoints.
+ */
+export function checkDistinctOutpoints(tx: Uint8Array, count: number, outpointAt: (i: number) => number): void {
+  if (count <= 8) {
+    for (let i = 1; i < count; i++) {
       for (let j = 0; j < i; j++) {
-        if (sameRange(tx, inputAt(i), inputAt(j), OUTPOINT_BYTES)) throw new IosError<LedgerErrorCode>("TX_DUPLICATE_INPUT", `inputs ${j} and ${i} spend the same outpoint`);
+        if (sameRange(tx, outpointAt(i), outpointAt(j), OUTPOINT_BYTES)) throw new IosError<LedgerErrorCode>("TX_DUPLICATE_INPUT", `inputs ${j} and ${i} spend the same outpoint`);
       }
     }
     return;
   }
   const seen = new Map<string, number>();
   const buffer = Buffer.from(tx.buffer, tx.byteOffset, tx.byteLength);
-  for (let i = 0; i < inputCount; i++) {
-    const key = buffer.toString("latin1", inputAt(i), inputAt(i) + OUTPOINT_BYTES);
+  for (let i = 0; i < count; i++) {
+    const key = buffer.toString("latin1", outpointAt(i), outpointAt(i) + OUTPOINT_BYTES);
     const previous = seen.get(key);
     if (previous !== undefined) throw new IosError<LedgerErrorCode>("TX_DUPLICATE_INPUT", `inputs ${previous} and ${i} spend the same outpoint`);
     seen.set(key, i);

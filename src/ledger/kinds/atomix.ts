@@ -1,0 +1,239 @@
+/**
+ * The cross-shard transfer (white paper §6, Algorithm 5; kind byte TxKind.AtomixLock): a client's
+ * payment whose inputs and outputs live in two or more shards. Each input shard locks its inputs
+ * with it (the UTXO kernel's lock: assembly/utxo/index.ts `applyLock`); once every input shard
+ * accepted it, an unlock-to-commit consumes the locks and creates the outputs in their shards,
+ * else an unlock-to-abort releases them. Encoding, little-endian:
+ *
+ *   version u8 ‖ kind u8 (1) ‖ inputCount u16 (1..MAX_INPUTS) ‖ outputCount u16 (1..MAX_OUTPUTS)
+ *   ‖ inputCount  × INPUT  { txid[32], index u32, owner[32], amount u64 }   (76 bytes)
+ *   ‖ outputCount × OUTPUT { owner[32], amount u64 }                        (40 bytes)
+ *   ‖ inputCount  × Ed25519 signature[64]
+ *
+ * txid = SHA-256 of everything before the signatures; signature i is input i's owner signing it.
+ * An input declares its amount: each input shard checks it against the output it locks
+ * (AMOUNT_MISMATCH), so an output shard can check Σ outputs ≤ Σ declared inputs without seeing
+ * the inputs (TX_OUTPUTS_EXCEED_INPUTS here, again by the kernel's commit). Amounts are > 0 and
+ * their sums fit u64; inputs are distinct outpoints, none with the top index bit (a bond or a
+ * locked key); it touches at least two shards (TX_NOT_CROSS_SHARD: one shard is a Transfer) and
+ * a shard takes it only if it holds one of its inputs (TX_WRONG_SHARD).
+ *
+ * Apply record: the Atomix layout of ./atomix-record.ts with crossTxid = txid, this shard's
+ * inputs marked; its effects: those inputs move to their locked keys.
+ */
+import { BinaryReader, BinaryWriter, readU16, readU32 } from "../../codec/binary.js";
+import { layout } from "../../codec/layout.js";
+import { AMOUNT_BYTES, OUTPUT_INDEX_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import type { SignatureItem } from "../../crypto/ed25519.js";
+import { IosError, check } from "../../errors.js";
+import type { LedgerErrorCode } from "../errors.js";
+import { shardOfOwner } from "../shard.js";
+import { atomixRecordBytes, atomixRecordLayout, encodeAtomixRecord } from "./atomix-record.js";
+import { MAX_TX_BYTES, RECORD_OUTPUT, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
+import { MAX_AMOUNT, MAX_INPUTS, MAX_OUTPUTS, checkDistinctOutpoints, type TxOutput } from "./transfer.js";
+
+const HEADER = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, inputCount: 2, outputCount: 2 });
+const INPUT = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
+const OUTPUT = RECORD_OUTPUT;
+
+export interface CrossShardInput {
+  readonly txid: Uint8Array;
+  readonly index: number;
+  readonly owner: Uint8Array;
+  /** The spent output's amount, as the input's shard must find it. */
+  readonly amount: bigint;
+}
+
+export interface UnsignedCrossShardTransfer {
+  readonly kind: typeof TxKind.AtomixLock;
+  readonly inputs: readonly CrossShardInput[];
+  readonly outputs: readonly TxOutput[];
+}
+
+export interface CrossShardTransfer extends UnsignedCrossShardTransfer {
+  readonly signatures: readonly Uint8Array[];
+}
+
+function unsignedLength(inputCount: number, outputCount: number): number {
+  return HEADER.bytes + inputCount * INPUT.bytes + outputCount * OUTPUT.bytes;
+}
+
+function encodedLength(inputCount: number, outputCount: number): number {
+  return unsignedLength(inputCount, outputCount) + inputCount * SIGNATURE_BYTES;
+}
+
+const inputAt = (i: number): number => HEADER.bytes + i * INPUT.bytes;
+const outputAt = (inputCount: number, j: number): number => HEADER.bytes + inputCount * INPUT.bytes + j * OUTPUT.bytes;
+const inputCountOf = (tx: Uint8Array): number => readU16(tx, HEADER.offset.inputCount);
+const outputCountOf = (tx: Uint8Array): number => readU16(tx, HEADER.offset.outputCount);
+
+function checkCounts(inputCount: number, outputCount: number): void {
+  if (inputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_INPUTS", "a cross-shard transfer needs at least one input");
+  if (outputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_OUTPUTS", "a cross-shard transfer needs at least one output");
+  if (inputCount > MAX_INPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
+  if (outputCount > MAX_OUTPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
+  const size = encodedLength(inputCount, outputCount);
+  if (size > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+}
+
+/** Σ of `count` amounts read by `amountOf`, each > 0, within u64 (`what` names them in errors). */
+function sumAmounts(count: number, amountOf: (k: number) => bigint, what: string): bigint {
+  let sum = 0n;
+  for (let k = 0; k < count; k++) {
+    const amount = amountOf(k);
+    if (amount === 0n) throw new IosError<LedgerErrorCode>("TX_ZERO_AMOUNT", `${what} ${k}: amount must be > 0`);
+    sum += amount;
+    if (sum > MAX_AMOUNT) throw new IosError<LedgerErrorCode>("TX_AMOUNT_OVERFLOW", `sum of ${what} amounts exceeds u64`);
+  }
+  return sum;
+}
+
+function scan(tx: Uint8Array): TxShape {
+  if (tx.length > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+  const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
+  const inputCount = reader.u16("input count");
+  const outputCount = reader.u16("output count");
+  checkCounts(inputCount, outputCount);
+  reader.expectRemaining(encodedLength(inputCount, outputCount) - HEADER.bytes, "the declared inputs, outputs and signatures");
+  for (let i = 0; i < inputCount; i++) {
+    if ((readU32(tx, inputAt(i) + INPUT.offset.index) & 0x8000_0000) !== 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `input ${i} spends a bond or a locked output`);
+  }
+  const view = new DataView(tx.buffer, tx.byteOffset, tx.byteLength);
+  const totalIn = sumAmounts(inputCount, (i) => view.getBigUint64(inputAt(i) + INPUT.offset.amount, true), "input");
+  const totalOut = sumAmounts(outputCount, (j) => view.getBigUint64(outputAt(inputCount, j) + OUTPUT.offset.amount, true), "output");
+  if (totalOut > totalIn) throw new IosError<LedgerErrorCode>("TX_OUTPUTS_EXCEED_INPUTS", `outputs ${totalOut} exceed the declared inputs ${totalIn}`);
+  checkDistinctOutpoints(tx, inputCount, inputAt);
+  const unsignedEnd = unsignedLength(inputCount, outputCount);
+  // The record with every input this shard's: `recordBytesIn` gives the size in a given shard.
+  return { unsignedEnd, signatureCount: inputCount, recordBytes: atomixRecordBytes(inputCount, outputCount, inputCount, inputCount) };
+}
+
+function checkKind(kind: number): void {
+  check<LedgerErrorCode>(kind === TxKind.AtomixLock, "TX_UNKNOWN_KIND", `kind ${kind} is not a cross-shard transfer (${TxKind.AtomixLock})`);
+}
+
+function decode(tx: Uint8Array): CrossShardTransfer {
+  checkKind(checkTxPrefix(tx));
+  scan(tx);
+  const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
+  const inputCount = reader.u16();
+  const outputCount = reader.u16();
+  const inputs: CrossShardInput[] = [];
+  for (let i = 0; i < inputCount; i++) {
+    inputs.push({ txid: reader.bytes(TXID_BYTES).slice(), index: reader.u32(), owner: reader.bytes(PUBLIC_KEY_BYTES).slice(), amount: reader.u64() });
+  }
+  const outputs: TxOutput[] = [];
+  for (let j = 0; j < outputCount; j++) outputs.push({ owner: reader.bytes(PUBLIC_KEY_BYTES).slice(), amount: reader.u64() });
+  const signatures: Uint8Array[] = [];
+  for (let i = 0; i < inputCount; i++) signatures.push(reader.bytes(SIGNATURE_BYTES).slice());
+  reader.expectEnd("the last signature");
+  return { kind: TxKind.AtomixLock, inputs, outputs, signatures };
+}
+
+function writeUnsigned(tx: UnsignedCrossShardTransfer, writer: BinaryWriter): void {
+  checkKind(tx.kind);
+  checkCounts(tx.inputs.length, tx.outputs.length);
+  writer.u8(TX_VERSION).u8(tx.kind).u16(tx.inputs.length).u16(tx.outputs.length);
+  tx.inputs.forEach((input, i) => {
+    check<LedgerErrorCode>(input.txid.length === TXID_BYTES, "TX_BAD_FIELD", `input ${i}: txid must be ${TXID_BYTES} bytes`);
+    check<LedgerErrorCode>(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, "TX_BAD_FIELD", `input ${i}: index must be a u32`);
+    check<LedgerErrorCode>(input.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    check<LedgerErrorCode>(typeof input.amount === "bigint" && input.amount >= 0n && input.amount <= MAX_AMOUNT, "TX_BAD_FIELD", `input ${i}: amount must be a u64`);
+    writer.bytes(input.txid).u32(input.index).bytes(input.owner).u64(input.amount);
+  });
+  tx.outputs.forEach((output, j) => {
+    check<LedgerErrorCode>(output.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `output ${j}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    check<LedgerErrorCode>(typeof output.amount === "bigint" && output.amount >= 0n && output.amount <= MAX_AMOUNT, "TX_BAD_FIELD", `output ${j}: amount must be a u64`);
+    writer.bytes(output.owner).u64(output.amount);
+  });
+}
+
+export function encodeUnsignedCrossShardTransfer(tx: UnsignedCrossShardTransfer): Uint8Array<ArrayBuffer> {
+  const writer = BinaryWriter.ofSize(unsignedLength(tx.inputs.length, tx.outputs.length));
+  writeUnsigned(tx, writer);
+  const bytes = writer.finish();
+  // The amounts, sums and outpoints are checked as a decoder would, on the unsigned bytes plus room for signatures.
+  scan(Buffer.concat([bytes, new Uint8Array(tx.inputs.length * SIGNATURE_BYTES)]));
+  return bytes;
+}
+
+function encode(tx: CrossShardTransfer): Uint8Array<ArrayBuffer> {
+  check<LedgerErrorCode>(tx.signatures.length === tx.inputs.length, "TX_BAD_FIELD", `expected ${tx.inputs.length} signatures (one per input), got ${tx.signatures.length}`);
+  const writer = BinaryWriter.ofSize(encodedLength(tx.inputs.length, tx.outputs.length));
+  writer.bytes(encodeUnsignedCrossShardTransfer(tx));
+  tx.signatures.forEach((signature, i) => {
+    check<LedgerErrorCode>(signature.length === SIGNATURE_BYTES, "TX_BAD_FIELD", `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
+    writer.bytes(signature);
+  });
+  return writer.finish();
+}
+
+const inputOwnerAt = (i: number): number => inputAt(i) + INPUT.offset.owner;
+const ownerView = (tx: Uint8Array, at: number): Uint8Array => tx.subarray(at, at + PUBLIC_KEY_BYTES);
+
+function shards(tx: Uint8Array, shardCount: number): number[] {
+  const inputCount = inputCountOf(tx);
+  const touched = new Set<number>();
+  for (let i = 0; i < inputCount; i++) touched.add(shardOfOwner(ownerView(tx, inputOwnerAt(i)), shardCount));
+  for (let j = 0; j < outputCountOf(tx); j++) touched.add(shardOfOwner(ownerView(tx, outputAt(inputCount, j) + OUTPUT.offset.owner), shardCount));
+  return [...touched].sort((a, b) => a - b);
+}
+
+/** The shard of each input, in input order. */
+function inputShards(tx: Uint8Array, shardCount: number): number[] {
+  return Array.from({ length: inputCountOf(tx) }, (_, i) => shardOfOwner(ownerView(tx, inputOwnerAt(i)), shardCount));
+}
+
+function checkStateless(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number): void {
+  if (shards(tx, shardCount).length < 2) throw new IosError<LedgerErrorCode>("TX_NOT_CROSS_SHARD", "every owner is in one shard: that is a Transfer");
+  if (!inputShards(tx, shardCount).includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `no input lives in shard ${shard}: only input shards lock`);
+}
+
+function signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void {
+  for (let i = 0; i < shape.signatureCount; i++) {
+    const signature = shape.unsignedEnd + i * SIGNATURE_BYTES;
+    out.push({ signature: tx.subarray(signature, signature + SIGNATURE_BYTES), message: txid, publicKey: ownerView(tx, inputOwnerAt(i)) });
+  }
+}
+
+/**
+ * The first input's owner. (The first input owner of the applying shard would keep a sender's
+ * transfers and cross-shard transfers with one PoB producer there; the key has no shard here.)
+ */
+function spender(tx: Uint8Array): Uint8Array | undefined {
+  const at = inputOwnerAt(0);
+  return tx.length < at + PUBLIC_KEY_BYTES ? undefined : ownerView(tx, at);
+}
+
+function recordBytesIn(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number): number {
+  const mine = inputShards(tx, shardCount).filter((s) => s === shard).length;
+  return atomixRecordBytes(inputCountOf(tx), outputCountOf(tx), mine, mine);
+}
+
+function writeRecord(tx: Uint8Array, _shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number, shard: number, shardCount: number): void {
+  const { inputs, outputs } = decode(tx);
+  const owners = inputShards(tx, shardCount);
+  const record = encodeAtomixRecord(
+    TxKind.AtomixLock, txid, txid,
+    inputs.map((input, i) => ({ ...input, mine: owners[i] === shard })),
+    outputs.map((output) => ({ ...output, mine: shardOfOwner(output.owner, shardCount) === shard })),
+  );
+  out.set(record, at);
+}
+
+export const crossShardTransferKind: TxKindModule<CrossShardTransfer> = {
+  kind: TxKind.AtomixLock,
+  name: "CrossShardTransfer",
+  submittable: true,
+  scan,
+  decode,
+  encode,
+  encodeUnsigned: encodeUnsignedCrossShardTransfer,
+  shards,
+  checkStateless,
+  signatureItems,
+  spender,
+  recordBytesIn,
+  writeRecord,
+  record: atomixRecordLayout(true),
+};
