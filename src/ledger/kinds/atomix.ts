@@ -30,7 +30,7 @@ import type { LedgerErrorCode } from "../errors.js";
 import { shardOfOwner } from "../shard.js";
 import { atomixRecordBytes, atomixRecordLayout, encodeAtomixRecord } from "./atomix-record.js";
 import { MAX_TX_BYTES, RECORD_OUTPUT, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
-import { MAX_AMOUNT, MAX_INPUTS, MAX_OUTPUTS, checkDistinctOutpoints, type TxOutput } from "./transfer.js";
+import { MAX_AMOUNT, checkDistinctOutpoints, checkSpendCounts, readOutputs, readSignatures, writeInputOutpoint, writeOutputs, writeSignatures, type TxOutput } from "./transfer.js";
 
 const HEADER = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, inputCount: 2, outputCount: 2 });
 const INPUT = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
@@ -68,12 +68,7 @@ const inputCountOf = (tx: Uint8Array): number => readU16(tx, HEADER.offset.input
 const outputCountOf = (tx: Uint8Array): number => readU16(tx, HEADER.offset.outputCount);
 
 function checkCounts(inputCount: number, outputCount: number): void {
-  if (inputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_INPUTS", "a cross-shard transfer needs at least one input");
-  if (outputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_OUTPUTS", "a cross-shard transfer needs at least one output");
-  if (inputCount > MAX_INPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
-  if (outputCount > MAX_OUTPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
-  const size = encodedLength(inputCount, outputCount);
-  if (size > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+  checkSpendCounts("a cross-shard transfer", inputCount, outputCount, encodedLength(inputCount, outputCount));
 }
 
 /** Σ of `count` amounts read by `amountOf`, each > 0, within u64 (`what` names them in errors). */
@@ -122,11 +117,8 @@ function decode(tx: Uint8Array): CrossShardTransfer {
   for (let i = 0; i < inputCount; i++) {
     inputs.push({ txid: reader.bytes(TXID_BYTES).slice(), index: reader.u32(), owner: reader.bytes(PUBLIC_KEY_BYTES).slice(), amount: reader.u64() });
   }
-  const outputs: TxOutput[] = [];
-  for (let j = 0; j < outputCount; j++) outputs.push({ owner: reader.bytes(PUBLIC_KEY_BYTES).slice(), amount: reader.u64() });
-  const signatures: Uint8Array[] = [];
-  for (let i = 0; i < inputCount; i++) signatures.push(reader.bytes(SIGNATURE_BYTES).slice());
-  reader.expectEnd("the last signature");
+  const outputs = readOutputs(reader, outputCount);
+  const signatures = readSignatures(reader, inputCount);
   return { kind: TxKind.AtomixLock, inputs, outputs, signatures };
 }
 
@@ -135,17 +127,11 @@ function writeUnsigned(tx: UnsignedCrossShardTransfer, writer: BinaryWriter): vo
   checkCounts(tx.inputs.length, tx.outputs.length);
   writer.u8(TX_VERSION).u8(tx.kind).u16(tx.inputs.length).u16(tx.outputs.length);
   tx.inputs.forEach((input, i) => {
-    check<LedgerErrorCode>(input.txid.length === TXID_BYTES, "TX_BAD_FIELD", `input ${i}: txid must be ${TXID_BYTES} bytes`);
-    check<LedgerErrorCode>(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, "TX_BAD_FIELD", `input ${i}: index must be a u32`);
-    check<LedgerErrorCode>(input.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    writeInputOutpoint(writer, input, i);
     check<LedgerErrorCode>(typeof input.amount === "bigint" && input.amount >= 0n && input.amount <= MAX_AMOUNT, "TX_BAD_FIELD", `input ${i}: amount must be a u64`);
-    writer.bytes(input.txid).u32(input.index).bytes(input.owner).u64(input.amount);
+    writer.u64(input.amount);
   });
-  tx.outputs.forEach((output, j) => {
-    check<LedgerErrorCode>(output.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `output ${j}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
-    check<LedgerErrorCode>(typeof output.amount === "bigint" && output.amount >= 0n && output.amount <= MAX_AMOUNT, "TX_BAD_FIELD", `output ${j}: amount must be a u64`);
-    writer.bytes(output.owner).u64(output.amount);
-  });
+  writeOutputs(writer, tx.outputs);
 }
 
 export function encodeUnsignedCrossShardTransfer(tx: UnsignedCrossShardTransfer): Uint8Array<ArrayBuffer> {
@@ -158,13 +144,9 @@ export function encodeUnsignedCrossShardTransfer(tx: UnsignedCrossShardTransfer)
 }
 
 function encode(tx: CrossShardTransfer): Uint8Array<ArrayBuffer> {
-  check<LedgerErrorCode>(tx.signatures.length === tx.inputs.length, "TX_BAD_FIELD", `expected ${tx.inputs.length} signatures (one per input), got ${tx.signatures.length}`);
   const writer = BinaryWriter.ofSize(encodedLength(tx.inputs.length, tx.outputs.length));
   writer.bytes(encodeUnsignedCrossShardTransfer(tx));
-  tx.signatures.forEach((signature, i) => {
-    check<LedgerErrorCode>(signature.length === SIGNATURE_BYTES, "TX_BAD_FIELD", `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
-    writer.bytes(signature);
-  });
+  writeSignatures(writer, tx.signatures, tx.inputs.length);
   return writer.finish();
 }
 

@@ -103,13 +103,20 @@ function outputCountOf(tx: Uint8Array): number {
   return readU16(tx, HEADER.offset.outputCount);
 }
 
-/** Runs for every scanned transaction: messages are built only on failure. */
 function checkCounts(inputCount: number, outputCount: number): void {
-  if (inputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_INPUTS", "a transfer needs at least one input");
-  if (outputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_OUTPUTS", "a transfer needs at least one output");
+  checkSpendCounts("a transfer", inputCount, outputCount, transferLength(inputCount, outputCount));
+}
+
+/**
+ * The counts of a kind that spends inputs into outputs (transfers, cross-shard transfers): at
+ * least one of each, at most MAX_INPUTS / MAX_OUTPUTS, an encoding of `size` bytes within
+ * MAX_TX_BYTES. Runs for every scanned transaction: messages are built only on failure.
+ */
+export function checkSpendCounts(what: string, inputCount: number, outputCount: number, size: number): void {
+  if (inputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_INPUTS", `${what} needs at least one input`);
+  if (outputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_OUTPUTS", `${what} needs at least one output`);
   if (inputCount > MAX_INPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
   if (outputCount > MAX_OUTPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
-  const size = transferLength(inputCount, outputCount);
   if (size > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
 }
 
@@ -189,27 +196,35 @@ function decode(tx: Uint8Array): Transfer {
   for (let i = 0; i < inputCount; i++) {
     inputs.push({ txid: reader.bytes(TXID_BYTES).slice(), index: reader.u32(), owner: reader.bytes(PUBLIC_KEY_BYTES).slice() });
   }
-  const outputs: TxOutput[] = [];
-  for (let j = 0; j < outputCount; j++) outputs.push({ owner: reader.bytes(PUBLIC_KEY_BYTES).slice(), amount: reader.u64() });
-  const signatures: Uint8Array[] = [];
-  for (let i = 0; i < inputCount; i++) signatures.push(reader.bytes(SIGNATURE_BYTES).slice());
-  reader.expectEnd("the last signature");
+  const outputs = readOutputs(reader, outputCount);
+  const signatures = readSignatures(reader, inputCount);
   return { kind: TxKind.Transfer, inputs, outputs, signatures };
 }
 
-/** Checks the fields of a transfer about to be encoded and writes its unsigned part. */
-function writeUnsigned(tx: UnsignedTransfer, writer: BinaryWriter): void {
-  checkKind(tx.kind);
-  checkCounts(tx.inputs.length, tx.outputs.length);
-  writer.u8(TX_VERSION).u8(tx.kind).u16(tx.inputs.length).u16(tx.outputs.length);
-  tx.inputs.forEach((input, i) => {
-    check<LedgerErrorCode>(input.txid.length === TXID_BYTES, "TX_BAD_FIELD", `input ${i}: txid must be ${TXID_BYTES} bytes`);
-    check<LedgerErrorCode>(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, "TX_BAD_FIELD", `input ${i}: index must be a u32`);
-    check<LedgerErrorCode>(input.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
-    writer.bytes(input.txid).u32(input.index).bytes(input.owner);
-  });
+/** `count` outputs (owner[32] ‖ amount u64) from `reader`. */
+export function readOutputs(reader: BinaryReader<LedgerErrorCode>, count: number): TxOutput[] {
+  return Array.from({ length: count }, () => ({ owner: reader.bytes(PUBLIC_KEY_BYTES).slice(), amount: reader.u64() }));
+}
+
+/** The `count` signatures that end an encoding (one per input), and its end. */
+export function readSignatures(reader: BinaryReader<LedgerErrorCode>, count: number): Uint8Array[] {
+  const signatures = Array.from({ length: count }, () => reader.bytes(SIGNATURE_BYTES).slice());
+  reader.expectEnd("the last signature");
+  return signatures;
+}
+
+/** Checks an input's outpoint and owner fields and writes them (txid ‖ u32 index ‖ owner). */
+export function writeInputOutpoint(writer: BinaryWriter, input: TxInput, i: number): void {
+  check<LedgerErrorCode>(input.txid.length === TXID_BYTES, "TX_BAD_FIELD", `input ${i}: txid must be ${TXID_BYTES} bytes`);
+  check<LedgerErrorCode>(Number.isInteger(input.index) && input.index >= 0 && input.index <= 0xffffffff, "TX_BAD_FIELD", `input ${i}: index must be a u32`);
+  check<LedgerErrorCode>(input.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `input ${i}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
+  writer.bytes(input.txid).u32(input.index).bytes(input.owner);
+}
+
+/** Checks outputs about to be encoded (owner size, amounts > 0, Σ within u64) and writes them. */
+export function writeOutputs(writer: BinaryWriter, outputs: readonly TxOutput[]): void {
   let total = 0n;
-  tx.outputs.forEach((output, j) => {
+  outputs.forEach((output, j) => {
     check<LedgerErrorCode>(output.owner.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `output ${j}: owner must be ${PUBLIC_KEY_BYTES} bytes`);
     check<LedgerErrorCode>(typeof output.amount === "bigint", "TX_BAD_FIELD", `output ${j}: amount must be a bigint`);
     check<LedgerErrorCode>(output.amount > 0n, "TX_ZERO_AMOUNT", `output ${j}: amount must be > 0`);
@@ -218,6 +233,24 @@ function writeUnsigned(tx: UnsignedTransfer, writer: BinaryWriter): void {
     check<LedgerErrorCode>(total <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", "sum of output amounts exceeds u64");
     writer.bytes(output.owner).u64(output.amount);
   });
+}
+
+/** Writes one signature per input, each of the right size. */
+export function writeSignatures(writer: BinaryWriter, signatures: readonly Uint8Array[], inputCount: number): void {
+  check<LedgerErrorCode>(signatures.length === inputCount, "TX_BAD_FIELD", `expected ${inputCount} signatures (one per input), got ${signatures.length}`);
+  signatures.forEach((signature, i) => {
+    check<LedgerErrorCode>(signature.length === SIGNATURE_BYTES, "TX_BAD_FIELD", `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
+    writer.bytes(signature);
+  });
+}
+
+/** Checks the fields of a transfer about to be encoded and writes its unsigned part. */
+function writeUnsigned(tx: UnsignedTransfer, writer: BinaryWriter): void {
+  checkKind(tx.kind);
+  checkCounts(tx.inputs.length, tx.outputs.length);
+  writer.u8(TX_VERSION).u8(tx.kind).u16(tx.inputs.length).u16(tx.outputs.length);
+  tx.inputs.forEach((input, i) => writeInputOutpoint(writer, input, i));
+  writeOutputs(writer, tx.outputs);
   checkNoDuplicateInputs(writer.output, tx.inputs.length);
 }
 
@@ -228,13 +261,9 @@ export function encodeUnsignedTransfer(tx: UnsignedTransfer): Uint8Array<ArrayBu
 }
 
 function encode(tx: Transfer): Uint8Array<ArrayBuffer> {
-  check<LedgerErrorCode>(tx.signatures.length === tx.inputs.length, "TX_BAD_FIELD", `expected ${tx.inputs.length} signatures (one per input), got ${tx.signatures.length}`);
   const writer = BinaryWriter.ofSize(transferLength(tx.inputs.length, tx.outputs.length));
   writeUnsigned(tx, writer);
-  tx.signatures.forEach((signature, i) => {
-    check<LedgerErrorCode>(signature.length === SIGNATURE_BYTES, "TX_BAD_FIELD", `signature ${i} must be ${SIGNATURE_BYTES} bytes`);
-    writer.bytes(signature);
-  });
+  writeSignatures(writer, tx.signatures, tx.inputs.length);
   return writer.finish();
 }
 
