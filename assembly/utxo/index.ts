@@ -592,6 +592,16 @@ function applyLock(record: usize, size: usize): u8 {
   return bucket;
 }
 
+/** OK when this shard's input `i` differs from the earlier inputs and is locked by this record's transaction, with its declared amount. */
+function checkLockedInput(i: u32): u8 {
+  const input = atomixInput(i);
+  for (let j: u32 = 0; j < i; j++) if (keysEqual(input, atomixInput(j))) return DUPLICATE_INPUT;
+  const bucket = lockedByThis(input);
+  if (bucket == 0) return NOT_LOCKED;
+  if (load<u64>(bucket, AMOUNT_OFFSET) != load<u64>(input, ATOMIX_INPUT_AMOUNT_OFFSET)) return AMOUNT_MISMATCH;
+  return OK;
+}
+
 /**
  * Unlock to commit: this shard's inputs must be locked by this transaction (consumed), its
  * outputs (crossTxid, j), j counted over all outputs, are created. Σ all outputs ≤ Σ all declared
@@ -608,10 +618,8 @@ function applyCommit(record: usize, size: usize): u8 {
     if (declared + amount < declared) return OUTPUT_OVERFLOW;
     declared += amount;
     if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
-    for (let j: u32 = 0; j < i; j++) if (keysEqual(input, atomixInput(j))) return DUPLICATE_INPUT;
-    const bucket = lockedByThis(input);
-    if (bucket == 0) return NOT_LOCKED;
-    if (load<u64>(bucket, AMOUNT_OFFSET) != amount) return AMOUNT_MISMATCH;
+    const status = checkLockedInput(i);
+    if (status != OK) return status;
     sumIn += amount;
     mine++;
   }
@@ -665,10 +673,8 @@ function applyAbort(record: usize, size: usize): u8 {
   for (let i: u32 = 0; i < atomixInputCount; i++) {
     const input = atomixInput(i);
     if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
-    for (let j: u32 = 0; j < i; j++) if (keysEqual(input, atomixInput(j))) return DUPLICATE_INPUT;
-    const bucket = lockedByThis(input);
-    if (bucket == 0) return NOT_LOCKED;
-    if (load<u64>(bucket, AMOUNT_OFFSET) != load<u64>(input, ATOMIX_INPUT_AMOUNT_OFFSET)) return AMOUNT_MISMATCH;
+    const status = checkLockedInput(i);
+    if (status != OK) return status;
     mine++;
   }
   if (mine == 0) return MALFORMED;
