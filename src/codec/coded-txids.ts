@@ -1,10 +1,11 @@
 /**
  * Coded transaction ids — n × (txid[32] ‖ u8 |code| ‖ code, Latin-1) — the one form in which
- * rejections travel (the client stream's EVENTS frames, PoB's TX_REFUSED) and are hashed (the
- * excluded set in a PoB state commitment). Callers count the entries in their own framing.
+ * rejections travel (the client stream's EVENTS frames, PoB's TX_REFUSED) and are hashed (each
+ * entry is one leaf of the excluded set's Merkle root in a PoB state commitment, so a rejection
+ * has an inclusion proof). Callers count the entries in their own framing.
  *
  * API: `CODED_TXID`, `MAX_CODE_BYTES`, `codeBytesOf(list)`, `codedTxidsSize(codes)`,
- * `writeCodedTxids(writer, list, codes)`, `readCodedTxids(reader, count)`.
+ * `writeCodedTxids(writer, list, codes)`, `readCodedTxids(reader, count)`, `codedTxidLeaf(entry)`.
  */
 import { BinaryWriter, type BinaryReader } from "./binary.js";
 import { layout } from "./layout.js";
@@ -44,4 +45,10 @@ export function readCodedTxids<Code extends string>(reader: BinaryReader<Code>, 
     list.push({ txid, code: Buffer.from(code.buffer, code.byteOffset, code.length).toString("latin1") });
   }
   return list;
+}
+
+/** One entry's encoding on its own: a Merkle leaf of an excluded set. */
+export function codedTxidLeaf(entry: CodedTxid): Uint8Array<ArrayBuffer> {
+  const codes = codeBytesOf([entry]);
+  return writeCodedTxids(BinaryWriter.ofSize(codedTxidsSize(codes)), [entry], codes).finish();
 }

@@ -34,7 +34,7 @@ import { MAX_PROPOSAL_BLOCKS } from "../consensus/pob/proposal.js";
 import { MAX_BLOCK_BYTES } from "../ledger/block.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */

@@ -89,6 +89,10 @@ function readCertificate(reader: BinaryReader<BftErrorCode>, count: number, what
   return { mask: decoded.mask, signature: decoded.signature };
 }
 
+/** How an application names its proposals in signed statements (BftConfig `hashProposal`). */
+export type ProposalHasher = (proposal: Uint8Array) => Uint8Array;
+
+/** The default proposal hash: SHA-256 of the bytes. */
 export function proposalHash(proposal: Uint8Array): Uint8Array {
   return sha256(proposal);
 }
@@ -119,10 +123,20 @@ export function prepareDigest(chainId: Uint8Array, height: number, view: number,
   return sha256(statementHead(PREPARE_DOMAIN, chainId, height, view, HASH_BYTES).bytes(hash).finish());
 }
 
+/** What the commit statement binds of the prepare certificate: SHA-256 of its encoding for n = `count`. */
+export function prepareCertificateHash(prepareCert: CollectiveSignature, count: number): Uint8Array {
+  return sha256(encodeCollectiveSignature(prepareCert, count));
+}
+
 /** The message of the commit CoSi round: binds the prepare certificate it follows. */
 export function commitDigest(chainId: Uint8Array, height: number, view: number, hash: Uint8Array, prepareCert: CollectiveSignature, count: number): Uint8Array {
+  return commitDigestOfCertificateHash(chainId, height, view, hash, prepareCertificateHash(prepareCert, count));
+}
+
+/** `commitDigest` from the prepare certificate's hash: what a compact proof of finality carries (src/atomix/proof.ts). */
+export function commitDigestOfCertificateHash(chainId: Uint8Array, height: number, view: number, hash: Uint8Array, certHash: Uint8Array): Uint8Array {
   check(hash instanceof Uint8Array && hash.length === HASH_BYTES, "BFT_BAD_INPUT", `proposal hash must be ${HASH_BYTES} bytes`);
-  const certHash = sha256(encodeCollectiveSignature(prepareCert, count));
+  check(certHash instanceof Uint8Array && certHash.length === HASH_BYTES, "BFT_BAD_INPUT", `prepare certificate hash must be ${HASH_BYTES} bytes`);
   return sha256(statementHead(COMMIT_DOMAIN, chainId, height, view, 2 * HASH_BYTES).bytes(hash).bytes(certHash).finish());
 }
 
@@ -157,14 +171,14 @@ let offlineVerifier: Ed25519Verifier | undefined;
  * n − ⌊(n−1)/3⌋ of `participants` (registry order). False for a wrong proof; IosError for
  * malformed arguments.
  */
-export function verifyFinality(participants: readonly Uint8Array[], chainId: Uint8Array, record: FinalityRecord, verifier?: Ed25519Verifier): boolean {
+export function verifyFinality(participants: readonly Uint8Array[], chainId: Uint8Array, record: FinalityRecord, verifier?: Ed25519Verifier, hashProposal: ProposalHasher = proposalHash): boolean {
   check(Array.isArray(participants) && participants.length >= 1, "BFT_BAD_INPUT", "participants must be a non-empty array of keys");
   check(typeof record === "object" && record !== null, "BFT_BAD_INPUT", "record must be a FinalityRecord");
   check(record.proposal instanceof Uint8Array, "BFT_BAD_INPUT", "record.proposal must be bytes");
   checkSlot(record.height, record.view);
   const v = verifier ?? (offlineVerifier ??= new Ed25519Verifier());
   const threshold = cosiThreshold(participants.length);
-  const hash = proposalHash(record.proposal);
+  const hash = hashProposal(record.proposal);
   if (!verifyCollectiveSignature(participants, prepareDigest(chainId, record.height, record.view, hash), record.prepareCert, threshold, v)) return false;
   const commit = commitDigest(chainId, record.height, record.view, hash, record.prepareCert, participants.length);
   return verifyCollectiveSignature(participants, commit, record.commitCert, threshold, v);
@@ -181,13 +195,13 @@ export interface ViewChange {
 }
 
 /** Checks the signer's signature and, if present, the prepare certificate (from an earlier view). */
-export function verifyViewChange(participants: readonly Uint8Array[], chainId: Uint8Array, vc: ViewChange, verifier: Ed25519Verifier): boolean {
+export function verifyViewChange(participants: readonly Uint8Array[], chainId: Uint8Array, vc: ViewChange, verifier: Ed25519Verifier, hashProposal: ProposalHasher = proposalHash): boolean {
   if (vc.signer >= participants.length) return false;
   const statement = viewChangeStatement(chainId, vc.height, vc.newView, vc.prepared);
   if (!verifier.verify(vc.signature, statement, participants[vc.signer]!)) return false;
   if (vc.prepared === undefined) return vc.proposal === undefined;
   if (vc.prepared.view >= vc.newView) return false;
-  if (vc.proposal !== undefined && !sameBytes(proposalHash(vc.proposal), vc.prepared.hash)) return false;
+  if (vc.proposal !== undefined && !sameBytes(hashProposal(vc.proposal), vc.prepared.hash)) return false;
   const digest = prepareDigest(chainId, vc.height, vc.prepared.view, vc.prepared.hash);
   return verifyCollectiveSignature(participants, digest, vc.prepared.cert, cosiThreshold(participants.length), verifier);
 }

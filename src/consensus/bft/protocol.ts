@@ -61,6 +61,7 @@ import {
   proposalHash,
   verifyFinality,
   verifyViewChange,
+  type ProposalHasher,
   viewChangeStatement,
   type BftErrorCode,
   type FinalityRecord,
@@ -85,6 +86,11 @@ export interface BftConfig {
   readonly cosi: { readonly fanout: number; readonly levelTimeoutMs: number; readonly maxAttempts?: number };
   /** Largest proposal. Default DEFAULT_MAX_PROPOSAL_BYTES. */
   readonly maxProposalBytes?: number;
+  /**
+   * The hash signed statements name a proposal by. Default SHA-256 of the bytes; PoB hashes its
+   * parts so that a transaction's final proof stays small (src/consensus/pob/proposal.ts).
+   */
+  readonly hashProposal?: ProposalHasher;
 }
 
 /** The agreed value's owner: the PoB layer plugs in its block codec and checks here. */
@@ -172,6 +178,7 @@ export class BftNode {
   private readonly baseTimeoutMs: number;
   private readonly maxTimeoutMs: number;
   private readonly maxProposalBytes: number;
+  private readonly hashProposal: ProposalHasher;
   private readonly retryMs: number;
   private currentHeight: number;
   private currentView = 0;
@@ -238,6 +245,7 @@ export class BftNode {
       { channel: deps.channel, clock: deps.clock, rng: deps.rng, key: deps.key, verifier: deps.verifier, approve: (message, leader) => this.approve(message, leader) },
     );
     this.chainId = Uint8Array.from(config.chainId);
+    this.hashProposal = config.hashProposal ?? proposalHash;
     this.participants = config.participants.map((key) => Uint8Array.from(key));
     this.peers = this.participants.map(toHex);
     this.selfIndex = this.cosi.selfIndex;
@@ -371,7 +379,7 @@ export class BftNode {
     }
     const known = this.viewChanges.get(vc.signer);
     if (vc.newView < this.currentView || (known !== undefined && known.newView >= vc.newView)) return;
-    if (!verifyViewChange(this.participants, this.chainId, vc, this.deps.verifier)) {
+    if (!verifyViewChange(this.participants, this.chainId, vc, this.deps.verifier, this.hashProposal)) {
       throw new IosError<BftErrorCode>("BFT_BAD_MESSAGE", "VIEW_CHANGE signature or certificate does not verify");
     }
     this.viewChanges.set(vc.signer, vc);
@@ -433,7 +441,7 @@ export class BftNode {
   private lead(height: number, view: number, proposal: Uint8Array, justification: ViewChange[]): void {
     check(proposal instanceof Uint8Array && proposal.length <= this.maxProposalBytes, "BFT_BAD_INPUT", `propose(${height}) must return at most ${this.maxProposalBytes} bytes`);
     const copy = Uint8Array.from(proposal);
-    const hash = proposalHash(copy);
+    const hash = this.hashProposal(copy);
     this.accepted = { view, proposal: copy, hash };
     this.leaderTask = { height, view, proposal: copy, hash, phase: "prepare", prepareCert: undefined };
     this.deps.channel.broadcast(this.peers, BFT_MESSAGES.PROPOSE, encodePropose({ height, view, proposal: copy, justification }, this.participants.length));
@@ -512,7 +520,7 @@ export class BftNode {
     if (message.view < this.currentView) return;
     if (message.view === this.currentView && (this.accepted !== undefined || this.validating !== undefined)) {
       const known = this.accepted ?? this.validating!;
-      if (!sameBytes(known.hash, proposalHash(message.proposal))) this.stats.equivocations++;
+      if (!sameBytes(known.hash, this.hashProposal(message.proposal))) this.stats.equivocations++;
       return;
     }
     const proposedIn = this.justified(message.height, message.view, message.proposal, message.justification);
@@ -525,7 +533,7 @@ export class BftNode {
       this.stats.viewChanges++;
       this.enterView(message.view);
     }
-    const candidate: Accepted = { view: message.view, proposal: message.proposal, hash: proposalHash(message.proposal) };
+    const candidate: Accepted = { view: message.view, proposal: message.proposal, hash: this.hashProposal(message.proposal) };
     this.validating = candidate;
     const verdict = this.deps.app.validate(message.height, message.proposal, message.view, proposedIn);
     if (typeof verdict === "boolean") this.onValidated(message.height, candidate, verdict);
@@ -545,10 +553,10 @@ export class BftNode {
       signers.add(vc.signer);
     }
     if (signers.size < this.quorum) return undefined;
-    if (!justification.every((vc) => verifyViewChange(this.participants, this.chainId, vc, this.deps.verifier))) return undefined;
+    if (!justification.every((vc) => verifyViewChange(this.participants, this.chainId, vc, this.deps.verifier, this.hashProposal))) return undefined;
     const highest = highestPrepared(justification);
     if (highest === undefined) return view;
-    return sameBytes(highest.hash, proposalHash(proposal)) ? highest.view : undefined;
+    return sameBytes(highest.hash, this.hashProposal(proposal)) ? highest.view : undefined;
   }
 
   private onValidated(height: number, candidate: Accepted, ok: boolean): void {
@@ -602,7 +610,7 @@ export class BftNode {
     const record = decodeFinalityRecord(payload, this.participants.length, this.maxProposalBytes);
     if (record.height < this.currentHeight || this.futureRecords.has(record.height)) return;
     if (record.height >= this.currentHeight + MAX_FUTURE_RECORDS) return;
-    if (!verifyFinality(this.participants, this.chainId, record, this.deps.verifier)) {
+    if (!verifyFinality(this.participants, this.chainId, record, this.deps.verifier, this.hashProposal)) {
       throw new IosError<BftErrorCode>("BFT_BAD_MESSAGE", "FINALIZED proof does not verify");
     }
     if (record.height > this.currentHeight) {

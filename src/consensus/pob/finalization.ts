@@ -39,7 +39,7 @@
  *   cleared).
  *
  * State commitment (the outcome's `tip`): SHA-256(domain ‖ previous tip ‖ core hash ‖ randomness
- * ‖ Merkle root of the included txids ‖ digest of the excluded (txid, code) list ‖ u64 supply ‖
+ * ‖ Merkle root of the included txids ‖ Merkle root of the excluded (txid, code) list ‖ u64 supply ‖
  * u64 UTXO count). It chains from the genesis state every replica starts from, so equal tips mean
  * the same included and excluded sets at every height and the same resulting UTXO supply and size.
  *
@@ -58,10 +58,10 @@
  * applyFinal, beginEpoch, resume, leagues, accounts, tip, height, previousProposal); `FinalChain`.
  */
 import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
-import { merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
+import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { BinaryWriter } from "../../codec/binary.js";
-import { codeBytesOf, codedTxidsSize, writeCodedTxids } from "../../codec/coded-txids.js";
+import { codedTxidLeaf } from "../../codec/coded-txids.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
@@ -82,7 +82,7 @@ import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
-const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v2");
+const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v3");
 /**
  * How far the clocks of honest validators may disagree: a member co-signs a proposal only if its
  * timestamp is within this of its own clock, and an optimistic block may be at most this far
@@ -147,8 +147,41 @@ export interface FinalOutcome {
   readonly verifiedSignatures: number;
   /** The state commitment after this height (module doc): the new tip. */
   readonly tip: Uint8Array;
+  /** The tip's preimage: what a proof that this height decided a transaction carries (src/atomix/proof.ts). */
+  readonly commitmentParts: CommitmentParts;
   /** What the replica stores with the final block to resume from it (replica-state.ts). */
   readonly record: ReplicaRecord;
+}
+
+/** What a state commitment hashes (module doc), in its order. */
+export interface CommitmentParts {
+  /** The previous height's commitment (the genesis state's at height 1). */
+  readonly previous: Uint8Array;
+  readonly coreHash: Uint8Array;
+  readonly randomness: Uint8Array;
+  /** RFC 6962 root over the included txids, in final order. */
+  readonly includedRoot: Uint8Array;
+  /** RFC 6962 root over the excluded coded txids, in final order (`excludedRoot`). */
+  readonly excludedRoot: Uint8Array;
+  /** The UTXO set's total amount and entry count after the height. */
+  readonly supply: bigint;
+  readonly count: bigint;
+}
+
+/** The state commitment of its parts (module doc). */
+export function stateCommitmentOf(parts: CommitmentParts): Uint8Array {
+  return sha256(
+    BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 5 * HASH_BYTES + 16)
+      .bytes(COMMITMENT_DOMAIN)
+      .bytes(parts.previous)
+      .bytes(parts.coreHash)
+      .bytes(parts.randomness)
+      .bytes(parts.includedRoot)
+      .bytes(parts.excludedRoot)
+      .u64(parts.supply)
+      .u64(parts.count)
+      .finish(),
+  );
 }
 
 export interface SlashingFact {
@@ -235,10 +268,9 @@ function txidOf(checked: StatelessResult, record: number): Uint8Array {
   return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
 }
 
-/** SHA-256 over the excluded list as coded txids (src/codec/coded-txids.ts), in order. */
-function excludedDigest(excluded: readonly ExcludedTransaction[]): Uint8Array {
-  const codes = codeBytesOf(excluded);
-  return sha256(writeCodedTxids(BinaryWriter.ofSize(codedTxidsSize(codes)), excluded, codes).finish());
+/** RFC 6962 Merkle root over the excluded list, one coded txid (src/codec/coded-txids.ts) per leaf, in order. */
+export function excludedRoot(excluded: readonly ExcludedTransaction[]): Uint8Array {
+  return merkleRoot(excluded.map(codedTxidLeaf));
 }
 
 export class PobValidator {
@@ -391,25 +423,19 @@ export class PobValidator {
     const included = new Uint8Array(work.included.length * TXID_BYTES);
     work.included.forEach((txid, i) => included.set(txid, i * TXID_BYTES));
     const { utxo } = this.options;
-    const commitment = sha256(
-      BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 5 * HASH_BYTES + 16)
-        .bytes(COMMITMENT_DOMAIN)
-        .bytes(this.currentTip)
-        .bytes(coreHash)
-        .bytes(finalRandomness)
-        .bytes(merkleRootOfPackedLeaves(included, TXID_BYTES))
-        .bytes(excludedDigest(work.excluded))
-        .u64(utxo.supply)
-        .u64(utxo.count)
-        .finish(),
-    );
+    const parts: CommitmentParts = {
+      previous: this.currentTip, coreHash, randomness: finalRandomness,
+      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), excludedRoot: excludedRoot(work.excluded),
+      supply: utxo.supply, count: BigInt(utxo.count),
+    };
+    const commitment = stateCommitmentOf(parts);
     const execution: Execution = {
       height,
       commitment,
       commit: (hash) => {
         check<PobErrorCode>(this.open === execution, "POB_BAD_ARGUMENT", "this execution is no longer open");
         this.open = undefined;
-        return this.commit(core, work, included, commitment, hash);
+        return this.commit(core, work, included, parts, commitment, hash);
       },
       abort: () => {
         check<PobErrorCode>(this.open === execution, "POB_BAD_ARGUMENT", "this execution is no longer open");
@@ -430,7 +456,7 @@ export class PobValidator {
     return execution.commit(proposalHash(encodeProposal({ ...core, shares: [], stateCommitment: execution.commitment })));
   }
 
-  private commit(core: ProposalCore, work: Work, included: Uint8Array, tip: Uint8Array, hash: Uint8Array): FinalOutcome {
+  private commit(core: ProposalCore, work: Work, included: Uint8Array, commitmentParts: CommitmentParts, tip: Uint8Array, hash: Uint8Array): FinalOutcome {
     const { accounts } = this.options;
     for (const record of work.slashed) accounts.slash(record.publicKey);
     for (const producer of work.rechecked) this.history.delete(toHex(producer));
@@ -461,7 +487,7 @@ export class PobValidator {
     return {
       height: core.height, mode: core.mode, proposalHash: this.lastProposal, included, includedTransactions: work.transactions, timestamp: core.timestamp,
       excluded: work.excluded, blocks: work.blocks, evidence: work.evidence, slashed: work.slashed, slashings: work.slashings, rechecked: work.findings,
-      verifiedSignatures: work.verified, tip, record,
+      verifiedSignatures: work.verified, tip, commitmentParts, record,
     };
   }
 

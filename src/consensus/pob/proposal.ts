@@ -21,9 +21,12 @@
  *          u16 n ‖ n × key [32] (believable validators suspended after this height) ‖
  *          u16 m ‖ m × key [32] (suspended ones resumed after it)
  *   then:  u16 share count ‖ share count × (u16 member index ‖ VRF proof [80]) ‖ state commitment [32]
- * Proposal hash = SHA-256(encoding); core hash = SHA-256(core).
+ * Core hash = SHA-256(core). Proposal hash (what BFT signs, BftConfig `hashProposal`) =
+ * SHA-256("IOSChain/pob/proposal/v1" ‖ SHA-256(encoding without the commitment) ‖ state
+ * commitment): a proof that a final block decided a transaction (src/atomix/proof.ts) carries one
+ * digest and the commitment's preimage, not the whole proposal.
  *
- * API: `encodeProposal`, `encodeProposalCore`, `decodeProposal`, `proposalHash`, `proposalCoreHash`.
+ * API: `encodeProposal`, `encodeProposalCore`, `decodeProposal`, `proposalHash`, `proposalHashOfParts`, `proposalCoreHash`.
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -194,8 +197,23 @@ export function decodeProposal(bytes: Uint8Array): FinalProposal {
   return { ...base, blocks, transactions, suspend, resume, shares, stateCommitment };
 }
 
+const PROPOSAL_HASH_DOMAIN = new TextEncoder().encode("IOSChain/pob/proposal/v1");
+
+/** The proposal hash from its parts: SHA-256 of the encoding up to the commitment, and the commitment. */
+export function proposalHashOfParts(bodyDigest: Uint8Array, stateCommitment: Uint8Array): Uint8Array {
+  check<PobErrorCode>(bodyDigest.length === HASH_BYTES && stateCommitment.length === HASH_BYTES, "POB_BAD_ARGUMENT", `proposal hash parts are ${HASH_BYTES} bytes each`);
+  return sha256(BinaryWriter.ofSize(PROPOSAL_HASH_DOMAIN.length + 2 * HASH_BYTES).bytes(PROPOSAL_HASH_DOMAIN).bytes(bodyDigest).bytes(stateCommitment).finish());
+}
+
+/** SHA-256 of an encoded proposal's bytes before its state commitment (the last HASH_BYTES). */
+export function proposalBodyDigest(encoded: Uint8Array): Uint8Array {
+  check<PobErrorCode>(encoded.length >= HASH_BYTES, "POB_BAD_PROPOSAL", "a proposal ends with its state commitment");
+  return sha256(encoded.subarray(0, encoded.length - HASH_BYTES));
+}
+
+/** The hash BFT signs a proposal by (see the header); any bytes of at least HASH_BYTES hash, decodable or not. */
 export function proposalHash(encoded: Uint8Array): Uint8Array {
-  return sha256(encoded);
+  return proposalHashOfParts(proposalBodyDigest(encoded), encoded.subarray(encoded.length - HASH_BYTES));
 }
 
 /** SHA-256 of the core: what the randomness shares and the state commitment build on. */

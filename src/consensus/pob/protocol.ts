@@ -312,7 +312,7 @@ export class PobNode {
     const inCommittee = this.participants.some((p) => Buffer.compare(p, self) === 0);
     this.bft = inCommittee
       ? new BftNode(
-        { chainId: config.chainId, participants: this.participants, viewTimeoutMs: config.viewTimeoutMs, cosi: config.cosi },
+        { chainId: config.chainId, participants: this.participants, viewTimeoutMs: config.viewTimeoutMs, cosi: config.cosi, hashProposal: proposalHash },
         {
           channel: deps.channel, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.keyPair.secretKey), verifier: deps.verifier,
           ...(deps.log === undefined ? {} : { log: deps.log }),
@@ -816,7 +816,7 @@ export class PobNode {
     const record: FinalityRecord = decodeFinalityRecord(payload, this.participants.length, DEFAULT_MAX_PROPOSAL_BYTES);
     const next = this.nextHeight();
     if (record.height < next) return;
-    if (!this.pending.has(record.height) && !verifyFinality(this.participants, this.config.chainId, record, this.deps.verifier)) return;
+    if (!this.pending.has(record.height) && !verifyFinality(this.participants, this.config.chainId, record, this.deps.verifier, proposalHash)) return;
     this.heardFinal = true;
     this.knownHeight = Math.max(this.knownHeight, this.baseHeight + record.height);
     if (record.height < next + MAX_FUTURE_RECORDS) this.enqueue(this.pending.get(record.height) ?? pendingOf(record), from);
