@@ -25,6 +25,16 @@ export const LEDGER_ERROR_CODES = [
   // Atomix (white paper §6)
   "TX_NOT_CROSS_SHARD",
   "TX_OUTPUTS_EXCEED_INPUTS",
+  "TX_ATOMIX_UNSUPPORTED",
+  "TX_ATOMIX_DECIDED",
+  "TX_PROOF_MALFORMED",
+  "TX_PROOF_UNKNOWN_COMMITTEE",
+  "TX_PROOF_WRONG_TX",
+  "TX_PROOF_BAD_PATH",
+  "TX_PROOF_BAD_SIGNATURE",
+  "TX_PROOF_NOT_DECISIVE",
+  "TX_PROOF_WRONG_VERDICT",
+  "TX_PROOF_MISSING",
   // apply records (src/ledger/records.ts)
   "RECORD_MALFORMED",
   // packed batches of length-prefixed transactions

@@ -23,7 +23,7 @@ import { TXID_BYTES } from "../codec/sizes.js";
 import type { SignatureItem } from "../crypto/ed25519.js";
 import { defaultSha256Wasm } from "../crypto/sha256.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "./errors.js";
-import type { TxKindModule, TxShape } from "./kinds/interface.js";
+import type { DecisionVerifier, TxKindModule, TxShape } from "./kinds/interface.js";
 import { kindOfTransaction } from "./kinds/registry.js";
 import { checkShardIndex } from "./shard.js";
 import { IosError, hasCodeIn } from "../errors.js";
@@ -101,7 +101,7 @@ export type BatchOrigin = "submitted" | "derived";
  * Validates every transaction of `packed` for shard `shard` of `shardCount`. Throws only when the
  * framing itself is broken (BATCH_TRUNCATED) or the shard arguments are invalid.
  */
-export function validateStateless(packed: Uint8Array, shard: number, shardCount: number, origin: BatchOrigin = "submitted"): StatelessResult {
+export function validateStateless(packed: Uint8Array, shard: number, shardCount: number, origin: BatchOrigin = "submitted", decisions?: DecisionVerifier): StatelessResult {
   checkShardIndex(shard, shardCount);
   const transactions = unpackTransactions(packed);
   const count = transactions.length;
@@ -119,7 +119,7 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
       sha.digestToOut(tx.subarray(0, shape.unsignedEnd));
       txids.set(sha.out, index * TXID_BYTES);
       if (!module.submittable && origin === "submitted") throw new IosError<LedgerErrorCode>("TX_NOT_SUBMITTABLE", `a ${module.name} is derived by the shard, never submitted`);
-      module.checkStateless(tx, shape, shard, shardCount);
+      module.checkStateless(tx, shape, shard, shardCount, decisions);
       const bytes = module.recordBytesIn?.(tx, shape, shard, shardCount) ?? shape.recordBytes;
       passed.push({ tx, index, module, shape, recordBytes: bytes });
       recordBytes += bytes;

@@ -77,6 +77,8 @@ export interface PipelineOptions {
   readonly batchAgeMs?: number;
   /** Times the partial intake batch. */
   readonly clock: Clock;
+  /** The epoch's committees (src/atomix/proof.ts `encodeEpochCommittees`): Atomix transactions are admitted only with them. */
+  readonly committees?: Uint8Array;
 }
 
 export interface PipelineMetrics {
@@ -143,6 +145,7 @@ export class Pipeline {
   readonly shardCount: number;
   readonly #state: ShardState;
   readonly #pool: VerifierPool;
+  readonly #committees: Uint8Array | undefined;
   readonly #clock: Clock;
   readonly #batchTxs: number;
   readonly #batchAgeMs: number;
@@ -165,6 +168,7 @@ export class Pipeline {
   constructor(options: PipelineOptions) {
     this.#state = options.state;
     this.#pool = options.pool;
+    this.#committees = options.committees;
     this.shard = options.state.shard;
     this.shardCount = options.state.shardCount;
     this.#clock = options.clock;
@@ -255,7 +259,7 @@ export class Pipeline {
       const batch = this.#ready.shift()!;
       this.#inFlight++;
       const framed = packTransactions(batch.map((item) => item.tx));
-      this.#pool.validateTransactions(framed, this.shard, this.shardCount).then(
+      this.#pool.validateTransactions(framed, this.shard, this.shardCount, this.#committees).then(
         (validated) => this.#landBatch(batch, validated),
         (error: unknown) => this.#failBatch(batch, error),
       ).finally(() => {

@@ -35,9 +35,10 @@
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `orderedBlock(hash)`, `rejection(txid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `orderedBlock(hash)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
+import { decodeAtomixPhase, type AtomixPhase } from "../atomix/phases.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { decodeBlock, decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
 import { createdOutputOf } from "../ledger/records.js";
@@ -47,7 +48,7 @@ import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
-import type { ChainStore, OrderedBlockBytes, StoredBlock, UtxoFlush } from "../store/interface.js";
+import type { ChainStore, AtomixWrite, OrderedBlockBytes, StoredBlock, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
@@ -131,6 +132,8 @@ export interface BuiltBlock {
   readonly orderedBlocks?: readonly OrderedBlockBytes[];
   /** Transactions the block decided invalid, with their codes (ChainStore `rejection`). */
   readonly rejections?: readonly CodedTxid[];
+  /** Cross-shard transactions whose phase the block moved (ChainStore StoredBlock `atomix`). */
+  readonly atomix?: readonly AtomixWrite[];
 }
 
 /** A block made durable by an assembly. */
@@ -440,10 +443,11 @@ export class ShardState {
           this.table.forgetUndo();
           for (const delta of deltas) this.pending.addBlock(delta.created, delta.spent);
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
-          const { consensusState, orderedBlocks, rejections } = block;
+          const { consensusState, orderedBlocks, rejections, atomix } = block;
           const flushed = this.append({
             height, hash: block.hash, bytes: block.bytes, ...(consensusState === undefined ? {} : { consensusState }),
             ...(orderedBlocks === undefined ? {} : { orderedBlocks }), ...(rejections === undefined ? {} : { rejections }),
+            ...(atomix === undefined ? {} : { atomix }),
           }, block.txids, positions);
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };
@@ -551,6 +555,17 @@ export class ShardState {
   /** The final chain's refusal of `txid` with its code, if a stored block decided one (BuiltBlock `rejections`). */
   rejection(txid: Uint8Array): StoredRejection | undefined {
     return this.store.rejection(txid);
+  }
+
+  /** Where the final chain left a cross-shard transaction: its phase, the height, the proof of this shard's lock decision. */
+  atomix(crossTxid: Uint8Array): { readonly phase: AtomixPhase; readonly height: number; readonly proof: Uint8Array | undefined } | undefined {
+    const stored = this.store.atomix(crossTxid);
+    return stored === undefined ? undefined : { phase: decodeAtomixPhase(stored.phase), height: stored.height, proof: stored.proof.length === 0 ? undefined : stored.proof };
+  }
+
+  /** The phase the final chain reached for a cross-shard transaction (src/atomix/phases.ts AtomixPhases). */
+  phaseOf(crossTxid: Uint8Array): AtomixPhase | undefined {
+    return this.atomix(crossTxid)?.phase;
   }
 
   /** A block stored by hash with a final block (BuiltBlock `orderedBlocks`). */

@@ -19,6 +19,7 @@
  *     leave unfinal transactions to the shard), drain the pipeline, then close the transport,
  *     the pool and the state (flushing the UTXO set).
  */
+import { encodeEpochCommittees, epochCommittees } from "../atomix/proof.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -225,7 +226,11 @@ export class ValidatorNode {
    */
   static wire(setup: NodeSetup, deps: ValidatorDeps): ValidatorNode {
     const { maxPendingTxs } = setup.config.pipeline;
-    const pipeline = new Pipeline({ state: deps.state, pool: deps.pool, clock: deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
+    // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
+    const committees = setup.config.consensus.mode === "pob" ? encodeEpochCommittees(epochCommittees(setup.context)) : undefined;
+    const pipeline = new Pipeline({
+      state: deps.state, pool: deps.pool, clock: deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }), ...(committees === undefined ? {} : { committees }),
+    });
     const driver = makeDriver(setup, deps, pipeline);
     return new ValidatorNode(setup, deps.clock, deps.state, deps.pool, pipeline, driver, deps.transport, deps.onError);
   }

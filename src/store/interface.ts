@@ -10,7 +10,7 @@
  * arguments throw `IosError<StoreErrorCode>` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
  * written; reads of a closed store throw STORE_CLOSED.
  */
-import type { ChainTip, FlushMarker, StoreIdentity, StoredRejection, TxLocation } from "./schema.js";
+import type { ChainTip, FlushMarker, StoreIdentity, StoredAtomix, StoredRejection, TxLocation } from "./schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 
 /** A block as the store keeps it; the store does not decode blocks, the caller supplies the parts. */
@@ -36,6 +36,20 @@ export interface StoredBlock {
   readonly orderedBlocks?: readonly OrderedBlockBytes[];
   /** Transactions this block decided invalid, each with its code: answered after a restart too. */
   readonly rejections?: readonly CodedTxid[];
+  /**
+   * Cross-shard transactions whose phase this block moved (src/atomix/phases.ts), in order; a
+   * later entry for one transaction wins. A lock decision carries its proof; other entries keep
+   * the stored one.
+   */
+  readonly atomix?: readonly AtomixWrite[];
+}
+
+/** One phase change of a cross-shard transaction (StoredBlock `atomix`). */
+export interface AtomixWrite {
+  readonly crossTxid: Uint8Array;
+  /** src/atomix/phases.ts `encodeAtomixPhase`. */
+  readonly phase: number;
+  readonly proof?: Uint8Array;
 }
 
 /** A sealed block kept by its hash (`StoredBlock.orderedBlocks`). */
@@ -85,6 +99,8 @@ export interface ChainStore {
   forgetAccepted(txids: readonly Uint8Array[]): Promise<void>;
   /** The kept transactions' bytes, in txid order. */
   acceptedTransactions(): Uint8Array[];
+  /** Where this shard's final chain left a cross-shard transaction (StoredBlock `atomix`), if it touched it. */
+  atomix(crossTxid: Uint8Array): StoredAtomix | undefined;
   /** The last final block's refusal of `txid` (StoredBlock `rejections`), if any. */
   rejection(txid: Uint8Array): StoredRejection | undefined;
   readonly epoch: number;

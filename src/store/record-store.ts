@@ -23,6 +23,10 @@ import {
   MAX_ORDERED_BLOCK_BYTES,
   decodeRejection,
   encodeRejection,
+  decodeAtomix,
+  encodeAtomix,
+  MAX_STORED_PROOF_BYTES,
+  type StoredAtomix,
   type StoredRejection,
   META_EPOCH,
   META_FLUSHED,
@@ -130,6 +134,7 @@ export class RecordChainStore implements ChainStore {
       orderedBlocks: env.table("orderedBlocks"),
       rejections: env.table("rejections"),
       accepted: env.table("accepted"),
+      atomix: env.table("atomix"),
     };
     this.loadMeta();
   }
@@ -263,6 +268,15 @@ export class RecordChainStore implements ChainStore {
       check<StoreErrorCode>(code.length > 0 && code.length <= MAX_CODE_BYTES, "STORE_BAD_INPUT", `rejection ${i}: code must be 1..${MAX_CODE_BYTES} bytes`);
       return { key: asBuffer(entry.txid), value: encodeRejection(block.height, code) };
     });
+    const atomixWrites = new Map<string, { key: Buffer; phase: number; proof: Uint8Array | undefined }>();
+    (block.atomix ?? []).forEach((entry, i) => {
+      check<StoreErrorCode>(entry.crossTxid.length === TXID_BYTES, "STORE_BAD_INPUT", `atomix ${i}: txid must be ${TXID_BYTES} bytes`);
+      check<StoreErrorCode>(Number.isInteger(entry.phase) && entry.phase >= 0 && entry.phase <= 0xff, "STORE_BAD_INPUT", `atomix ${i}: phase must be a byte`);
+      check<StoreErrorCode>(entry.proof === undefined || entry.proof.length <= MAX_STORED_PROOF_BYTES, "STORE_BAD_INPUT", `atomix ${i}: proof exceeds ${MAX_STORED_PROOF_BYTES} bytes`);
+      const key = Buffer.from(entry.crossTxid);
+      const earlier = atomixWrites.get(key.toString("hex"));
+      atomixWrites.set(key.toString("hex"), { key, phase: entry.phase, proof: entry.proof ?? earlier?.proof });
+    });
     ordered.forEach((entry, i) => {
       check<StoreErrorCode>(entry.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: hash must be ${HASH_BYTES} bytes`);
       check<StoreErrorCode>(entry.bytes.length > 0 && entry.bytes.length <= MAX_ORDERED_BLOCK_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: 1..${MAX_ORDERED_BLOCK_BYTES} bytes`);
@@ -272,7 +286,7 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
-    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected } = this.dbs;
+    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix } = this.dbs;
     const txids = asBuffer(block.txids);
     this.env.transaction(() => {
       blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
@@ -284,6 +298,10 @@ export class RecordChainStore implements ChainStore {
       if (block.consensusState !== undefined) consensus.put(heightKey(block.height), asBuffer(block.consensusState), true);
       for (const entry of ordered) orderedBlocks.put(asBuffer(entry.hash), asBuffer(entry.bytes));
       for (const { key, value } of rejections) rejected.put(key, value);
+      for (const { key, phase, proof } of atomixWrites.values()) {
+        const stored = atomix.get(key);
+        atomix.put(key, encodeAtomix({ phase, height: block.height, proof: proof ?? (stored === undefined ? new Uint8Array(0) : decodeAtomix(stored).proof) }));
+      }
       if (flush !== undefined) this.writeFlush(flush, marker!);
     });
     this.tipRecord = newTip;
@@ -351,6 +369,13 @@ export class RecordChainStore implements ChainStore {
   acceptedTransactions(): Uint8Array[] {
     this.checkInitialized();
     return [...this.dbs.accepted.entries()].map(({ value }) => Uint8Array.from(value));
+  }
+
+  atomix(crossTxid: Uint8Array): StoredAtomix | undefined {
+    this.checkInitialized();
+    check<StoreErrorCode>(crossTxid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
+    const value = this.dbs.atomix.get(asBuffer(crossTxid));
+    return value === undefined ? undefined : decodeAtomix(value);
   }
 
   rejection(txid: Uint8Array): StoredRejection | undefined {

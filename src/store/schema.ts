@@ -20,6 +20,11 @@
  *                                               block decided this transaction invalid, and why
  *   accepted       txid [32]                    the transaction's bytes: answered "accepted" here and
  *                                               not settled yet, so a restart queues it again
+ *   atomix         cross txid [32]              u8 phase ‖ u64le height ‖ u16le |proof| ‖ proof: the
+ *                                               phase this shard's final chain reached for a cross-shard
+ *                                               transaction (src/atomix/phases.ts), the height that
+ *                                               reached it, and the proof of its lock decision
+ *                                               (src/atomix/proof.ts; empty where the shard holds no input)
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
@@ -41,7 +46,7 @@ export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
@@ -66,6 +71,9 @@ const FLUSHED = layout({ height: 8, count: 8, supply: 8 });
 const EPOCH = layout({ epoch: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
 const REJECTION = layout({ height: 8, codeLength: 1 });
+const ATOMIX = layout({ phase: 1, height: 8, proofLength: 2 });
+/** A stored proof of a lock decision: src/atomix/proof.ts MAX_DECISION_PROOF_BYTES. */
+export const MAX_STORED_PROOF_BYTES = 16 * 1024;
 const U64_MAX = (1n << 64n) - 1n;
 /** A record of the wrong size or a height beyond 2^53 − 1 is STORE_CORRUPT. */
 const RECORD_CODES = singleCode<StoreErrorCode>("STORE_CORRUPT");
@@ -209,6 +217,29 @@ export function decodeRejection(value: Uint8Array): StoredRejection {
   const code = reader.lengthPrefixed("u8", MAX_CODE_BYTES, "rejection code");
   reader.expectEnd("the rejection record");
   return { height, code: Buffer.from(code.buffer, code.byteOffset, code.length).toString("latin1") };
+}
+
+/** A cross-shard transaction as this shard's final chain left it (the atomix sub-database). */
+export interface StoredAtomix {
+  /** src/atomix/phases.ts `encodeAtomixPhase`. */
+  readonly phase: number;
+  /** Final height that reached the phase. */
+  readonly height: number;
+  /** The proof of this shard's lock decision; empty when it has none (an output shard). */
+  readonly proof: Uint8Array;
+}
+
+export function encodeAtomix(entry: StoredAtomix): Buffer {
+  return Buffer.from(BinaryWriter.ofSize(ATOMIX.bytes + entry.proof.length).u8(entry.phase).u64(entry.height).lengthPrefixed("u16", entry.proof).finish().buffer);
+}
+
+export function decodeAtomix(value: Uint8Array): StoredAtomix {
+  const reader = new BinaryReader(value, RECORD_CODES);
+  const phase = reader.u8("atomix phase");
+  const height = reader.u53("atomix height");
+  const proof = reader.lengthPrefixed("u16", MAX_STORED_PROOF_BYTES, "atomix proof").slice();
+  reader.expectEnd("the atomix record");
+  return { phase, height, proof };
 }
 
 export function isU64(value: bigint): boolean {

@@ -16,9 +16,12 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
 import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
 import { codeOf } from "../support/errors.js";
+import { CommitteeProofVerifier } from "../../src/atomix/proof.js";
 import { TestRng, hex } from "./helpers.js";
 
 const SHARDS = 2;
+/** A verifier that knows no committee: the lock carries no proof, so it only has to exist (else TX_ATOMIX_UNSUPPORTED). */
+const DECISIONS = new CommitteeProofVerifier(() => undefined);
 const accounts = deriveTestAccounts("atomix kind", 16);
 const inShard = (shard: number) => accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === shard);
 const [alice, carol] = inShard(0);
@@ -49,7 +52,7 @@ describe("cross-shard transfer kind", () => {
     assert.deepEqual(crossShardTransferKind.shards(bytes, SHARDS), [0, 1]);
     const verifier = new Ed25519Verifier();
     for (const shard of [0, 1]) {
-      const checked = validateStateless(packTransactions([bytes]), shard, SHARDS);
+      const checked = validateStateless(packTransactions([bytes]), shard, SHARDS, "submitted", DECISIONS);
       assert.equal(checked.rejections[0], null, `accepted in input shard ${shard}`);
       assert.deepEqual(verifier.verifyBatch(checked.signatures), [true, true], "both owners signed");
       const cursor = new RecordCursor(checked.records);
@@ -60,7 +63,7 @@ describe("cross-shard transfer kind", () => {
     }
     const forged = Uint8Array.from(bytes);
     forged[forged.length - 1]! ^= 1;
-    assert.deepEqual(verifier.verifyBatch(validateStateless(packTransactions([forged]), 0, SHARDS).signatures), [true, false]);
+    assert.deepEqual(verifier.verifyBatch(validateStateless(packTransactions([forged]), 0, SHARDS, "submitted", DECISIONS).signatures), [true, false]);
   });
 
   it("each input shard's kernel locks its own input; a wrong declared amount is AMOUNT_MISMATCH", () => {
@@ -68,7 +71,7 @@ describe("cross-shard transfer kind", () => {
     for (const shard of [0, 1]) {
       const table = new UtxoTable();
       for (const input of tx.inputs) table.insert(input);
-      const checked = validateStateless(packTransactions([bytes]), shard, SHARDS);
+      const checked = validateStateless(packTransactions([bytes]), shard, SHARDS, "submitted", DECISIONS);
       assert.deepEqual([...table.applyBlock(checked.records, checked.recordCount).statuses], [ApplyStatus.Ok]);
       const own = tx.inputs[shard]!;
       const other = tx.inputs[1 - shard]!;
@@ -78,13 +81,13 @@ describe("cross-shard transfer kind", () => {
     const lying = sign({ ...tx, inputs: [{ ...tx.inputs[0]!, amount: 800n }, tx.inputs[1]!] }, accounts);
     const table = new UtxoTable();
     for (const input of tx.inputs) table.insert(input);
-    const checked = validateStateless(packTransactions([lying.bytes]), 0, SHARDS);
+    const checked = validateStateless(packTransactions([lying.bytes]), 0, SHARDS, "submitted", DECISIONS);
     assert.deepEqual([...table.applyBlock(checked.records, checked.recordCount).statuses], [ApplyStatus.AmountMismatch]);
   });
 
   it("refuses what is not a sound cross-shard transfer, with its code", () => {
     const { tx, bytes } = payment();
-    const codeIn = (encoding: Uint8Array, shard = 0) => validateStateless(packTransactions([encoding]), shard, SHARDS).rejections[0]?.code;
+    const codeIn = (encoding: Uint8Array, shard = 0) => validateStateless(packTransactions([encoding]), shard, SHARDS, "submitted", DECISIONS).rejections[0]?.code;
     const oneShard = sign({ ...tx, inputs: [tx.inputs[0]!], outputs: [{ owner: carol!.publicKey, amount: 1n }] }, accounts).bytes;
     assert.equal(codeIn(oneShard), "TX_NOT_CROSS_SHARD");
     const outputOnly = sign({ ...tx, inputs: [tx.inputs[0]!, coin(carol!, 1n)], outputs: [{ owner: dave!.publicKey, amount: 100n }] }, accounts).bytes;
@@ -101,5 +104,7 @@ describe("cross-shard transfer kind", () => {
     const huge = Uint8Array.from(bytes);
     huge.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 6 + 32 + 4 + 32);
     assert.equal(codeIn(huge), "TX_AMOUNT_OVERFLOW");
+    // A validator whose shard cannot prove its decisions (solo, BFT) locks nothing it could never unlock.
+    assert.equal(validateStateless(packTransactions([bytes]), 0, SHARDS).rejections[0]?.code, "TX_ATOMIX_UNSUPPORTED");
   });
 });

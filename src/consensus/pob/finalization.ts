@@ -65,6 +65,9 @@ import { codedTxidLeaf } from "../../codec/coded-txids.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
+import type { DecisionVerifier } from "../../ledger/kinds/interface.js";
+import { atomixCrossTxidOf } from "../../ledger/kinds/atomix-record.js";
+import { admits, isAtomixKind, phaseAfter, type AtomixDecision, type AtomixPhase, type AtomixPhases, type AtomixRecordKind } from "../../atomix/phases.js";
 import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import type { Bond } from "../../ledger/bond.js";
@@ -147,6 +150,8 @@ export interface FinalOutcome {
   readonly verifiedSignatures: number;
   /** The state commitment after this height (module doc): the new tip. */
   readonly tip: Uint8Array;
+  /** The cross-shard transactions this height decided (src/atomix/phases.ts), in final order. */
+  readonly atomix: readonly AtomixDecision[];
   /** The tip's preimage: what a proof that this height decided a transaction carries (src/atomix/proof.ts). */
   readonly commitmentParts: CommitmentParts;
   /** What the replica stores with the final block to resume from it (replica-state.ts). */
@@ -223,6 +228,12 @@ export interface PobValidatorOptions {
   /** A validator's bond (the epoch context's `bondOf`). */
   readonly bondOf: (publicKey: Uint8Array) => Bond | undefined;
   readonly verifier?: Ed25519Verifier;
+  /**
+   * Cross-shard transactions (white paper §6): the proofs' verifier and the phases this shard's
+   * final chain reached (src/atomix/phases.ts). Absent: every Atomix kind is refused
+   * (TX_ATOMIX_UNSUPPORTED).
+   */
+  readonly atomix?: { readonly verifier: DecisionVerifier; readonly phases: AtomixPhases };
 }
 
 /** A proposal core executed on the replica, not yet final: commit it once decided, or abort it. */
@@ -487,7 +498,7 @@ export class PobValidator {
     return {
       height: core.height, mode: core.mode, proposalHash: this.lastProposal, included, includedTransactions: work.transactions, timestamp: core.timestamp,
       excluded: work.excluded, blocks: work.blocks, evidence: work.evidence, slashed: work.slashed, slashings: work.slashings, rechecked: work.findings,
-      verifiedSignatures: work.verified, tip, commitmentParts, record,
+      verifiedSignatures: work.verified, tip, commitmentParts, atomix: work.atomix, record,
     };
   }
 
@@ -498,7 +509,7 @@ export class PobValidator {
 
   private applyOneLeague(transactions: readonly Uint8Array[], work: Work): void {
     const { shard, shardCount } = this.options;
-    const checked = validateStateless(packTransactions(transactions), shard, shardCount);
+    const checked = validateStateless(packTransactions(transactions), shard, shardCount, "submitted", this.options.atomix?.verifier);
     checked.rejections.forEach((rejection, i) => {
       if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code });
     });
@@ -525,12 +536,61 @@ export class PobValidator {
     });
   }
 
-  /** Step 5 for every kept record, in order, in one undoable write; the statuses of the kept records. */
-  private applyRecords(sources: readonly { readonly checked: StatelessResult; readonly keep: readonly boolean[] }[], work: Work): number[] {
+  /**
+   * Step 5 for every kept record, in order, in one undoable write; the statuses of the kept
+   * records. Atomix records first pass the decided-once rule (src/atomix/phases.ts): one not
+   * admitted is excluded with TX_ATOMIX_DECIDED and is no longer kept.
+   */
+  private applyRecords(sources: readonly { readonly checked: StatelessResult; readonly keep: boolean[]; readonly hash?: Uint8Array }[], work: Work): number[] {
+    const atomix: { kind: AtomixRecordKind; crossTxid: Uint8Array; txid: Uint8Array }[] = [];
+    for (const { checked, keep, hash } of sources) {
+      for (let cursor = new RecordCursor(checked.records), k = 0; !cursor.done; cursor.next(), k++) {
+        const { kind } = cursor;
+        if (!keep[k] || !isAtomixKind(kind)) continue;
+        const crossTxid = atomixCrossTxidOf(cursor.bytes);
+        const key = toHex(crossTxid);
+        if (!admits(kind, work.atomixPhases.get(key) ?? this.options.atomix?.phases.phaseOf(crossTxid))) {
+          keep[k] = false;
+          work.excluded.push({ txid: txidOf(checked, k), code: "TX_ATOMIX_DECIDED", ...(hash === undefined ? {} : { block: hash }) });
+          continue;
+        }
+        // Admitted: the kernel decides it below, so a later record of this X in the height sees it decided.
+        const next = phaseAfter(kind, true);
+        if (next !== undefined) work.atomixPhases.set(key, next);
+        atomix.push({ kind, crossTxid, txid: txidOf(checked, k) });
+      }
+    }
     const { records, count } = recordsWhereAll(sources.map(({ checked, keep }) => ({ records: checked.records, keep: (k: number) => keep[k]! })));
     if (count === 0) return [];
     work.applied = true;
-    return Array.from(this.options.utxo.applyBlock(records, count).statuses);
+    const statuses = Array.from(this.options.utxo.applyBlock(records, count).statuses);
+    if (atomix.length > 0) this.decideAtomix(sources, statuses, atomix, work);
+    return statuses;
+  }
+
+  /** The phases the admitted Atomix records reached, by their kernel statuses, in order (work.atomix, work.atomixPhases). */
+  private decideAtomix(sources: readonly { readonly checked: StatelessResult; readonly keep: boolean[] }[], statuses: readonly number[], admitted: readonly { kind: AtomixRecordKind; crossTxid: Uint8Array; txid: Uint8Array }[], work: Work): void {
+    let next = 0;
+    let status = 0;
+    for (const { checked, keep } of sources) {
+      for (let cursor = new RecordCursor(checked.records), k = 0; !cursor.done; cursor.next(), k++) {
+        if (!keep[k]) continue;
+        const applied = statuses[status++] === ApplyStatus.Ok;
+        if (!isAtomixKind(cursor.kind)) continue;
+        const { kind, crossTxid, txid } = admitted[next++]!;
+        const phase = phaseAfter(kind, applied);
+        if (phase === undefined) {
+          // A commit the kernel refused leaves the phase where it was.
+          const key = toHex(crossTxid);
+          const before = this.options.atomix?.phases.phaseOf(crossTxid);
+          if (before === undefined) work.atomixPhases.delete(key);
+          else work.atomixPhases.set(key, before);
+          continue;
+        }
+        work.atomixPhases.set(toHex(crossTxid), phase);
+        work.atomix.push({ crossTxid, txid, phase });
+      }
+    }
   }
 
   private rejectBlock(hash: Uint8Array, code: PobErrorCode, work: Work, producer?: Uint8Array): undefined {
@@ -576,7 +636,7 @@ export class PobValidator {
     if (!this.verifier.verify(block.seal.signature, hash, producer)) return reject("POB_BAD_SEAL");
     work.orderedNow.set(key, timestamp);
 
-    const checked = validateStateless(block.body, shard, shardCount);
+    const checked = validateStateless(block.body, shard, shardCount, "submitted", this.options.atomix?.verifier);
     checked.rejections.forEach((rejection, i) => {
       if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code, block: hash });
     });
@@ -708,7 +768,7 @@ export class PobValidator {
     for (const ordered of earlier) {
       const transactions = chain.transactions(ordered.finalHeight).slice(ordered.first, ordered.first + ordered.count);
       invariant(transactions.length === ordered.count, `final height ${ordered.finalHeight} holds the ${ordered.count} transactions ordered from block ${toHex(ordered.hash)}`);
-      const checked = validateStateless(packTransactions(transactions), shard, shardCount);
+      const checked = validateStateless(packTransactions(transactions), shard, shardCount, "submitted", this.options.atomix?.verifier);
       const valid = this.verifyAll(checked.signatures, work);
       const invalidOwners = new Map<number, Set<string>>();
       checked.signatures.forEach((item, i) => {
@@ -763,6 +823,9 @@ class Work {
   orderedNow = new Map<string, number>();
   /** Whether anything was written to the UTXO set (what `abort` undoes). */
   applied = false;
+  /** Cross-shard transactions this height decided, in order, and their phases so far (hex crossTxid). */
+  atomix: AtomixDecision[] = [];
+  atomixPhases = new Map<string, AtomixPhase>();
 
   constructor(public leagues: Leagues) {}
 }

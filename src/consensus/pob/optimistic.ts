@@ -23,6 +23,9 @@ import type { LedgerErrorCode } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
 import { RecordCursor } from "../../ledger/records.js";
+import type { DecisionVerifier } from "../../ledger/kinds/interface.js";
+import { atomixCrossTxidOf } from "../../ledger/kinds/atomix-record.js";
+import { admits, isAtomixKind, type AtomixPhases } from "../../atomix/phases.js";
 import { assignee, spenderOf } from "./assignment.js";
 import type { PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
@@ -69,6 +72,8 @@ export interface OptimisticProducerOptions {
   readonly league: readonly Uint8Array[];
   readonly state: UtxoView;
   readonly verifier?: Ed25519Verifier;
+  /** Cross-shard transactions: the proofs' verifier and the final chain's phases (finalization.ts PobValidatorOptions `atomix`). */
+  readonly atomix?: { readonly verifier: DecisionVerifier; readonly phases: AtomixPhases };
 }
 
 const QUEUED = "queued";
@@ -146,7 +151,7 @@ export class OptimisticProducer {
   /** Validates `tx` fully (structure, shard, assignment, signatures, view) and queues it for the next block. */
   offer(tx: Uint8Array): OfferResult {
     const { shard, shardCount } = this.options;
-    const checked = validateStateless(packTransactions([tx]), shard, shardCount);
+    const checked = validateStateless(packTransactions([tx]), shard, shardCount, "submitted", this.options.atomix?.verifier);
     const rejection = checked.rejections[0];
     if (rejection !== null && rejection !== undefined) return { accepted: false, code: rejection.code, message: rejection.message };
     const txid = checked.txids.slice(0, TXID_BYTES);
@@ -176,6 +181,20 @@ export class OptimisticProducer {
 
   private viewCheck(tx: Uint8Array, txid: Uint8Array, records: Uint8Array): OfferResult {
     const record = new RecordCursor(records);
+    const { kind } = record;
+    if (!isAtomixKind(kind)) return this.reserve(tx, txid, record);
+    if (!admits(kind, this.options.atomix?.phases.phaseOf(atomixCrossTxidOf(record.bytes)))) {
+      return { accepted: false, code: "TX_ATOMIX_DECIDED", message: "this shard has decided the cross-shard transaction already" };
+    }
+    // A lock or unlock this view refuses is sealed all the same, reserving nothing: only a final
+    // block's refusal decides it, and proves it to the other shards (src/atomix/phases.ts).
+    const result = this.reserve(tx, txid, record);
+    if (!result.accepted) this.queue.push({ tx, txid, spends: [], creates: [] });
+    return { accepted: true, txid };
+  }
+
+  /** The view checks of one record (the `viewCheck` doc); queues the transaction with its reservations when they pass. */
+  private reserve(tx: Uint8Array, txid: Uint8Array, record: RecordCursor): OfferResult {
     let totalIn = 0n;
     const inputKeys: string[] = [];
     for (let i = 0; i < record.inputCount; i++) {

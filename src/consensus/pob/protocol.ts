@@ -51,7 +51,7 @@ import type { FinalityLog } from "../bft/log.js";
 import type { BelievabilityLedger } from "./believability.js";
 import { MAX_CLOCK_SKEW_MS, PobValidator, type Execution, type FinalOutcome } from "./finalization.js";
 import type { Leagues } from "./leagues.js";
-import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type UtxoView } from "./optimistic.js";
+import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type OptimisticProducerOptions, type UtxoView } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore, type SeedShare } from "./proposal.js";
 import { makeSeedShare, oneLeagueRandomness, proposalRandomness, randomnessOfShares, shareQuorum, verifySeedShare } from "./randomness.js";
 import { vrfProofToHash } from "../../crypto/vrf.js";
@@ -174,6 +174,8 @@ export interface PobNodeDependencies {
    * peers catching up once its memory no longer holds them (after a restart, or long after).
    */
   readonly storedBlock?: (hash: Uint8Array) => Uint8Array | undefined;
+  /** Cross-shard transactions at the producer's intake (OptimisticProducerOptions `atomix`); the validator has its own. */
+  readonly atomix?: OptimisticProducerOptions["atomix"];
 }
 
 interface HeldBlock {
@@ -307,6 +309,7 @@ export class PobNode {
       ? new OptimisticProducer({
         keyPair: deps.keyPair, shard: config.shard, shardCount: config.shardCount, epoch: leagues.epoch,
         policy: leagues.policy, league: leagues.believable, state: deps.utxo, verifier: deps.verifier,
+        ...(deps.atomix === undefined ? {} : { atomix: deps.atomix }),
       })
       : undefined;
     const inCommittee = this.participants.some((p) => Buffer.compare(p, self) === 0);

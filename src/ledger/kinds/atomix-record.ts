@@ -18,7 +18,7 @@
  *   abort   spends those locked keys, creates each input again at its outpoint, for its owner.
  * lockOwner = SHA-256("IOSChain/atomix/lock/v1" ‖ crossTxid): nobody can sign for it.
  *
- * API: `atomixLockOwner(crossTxid)`, `lockedKeyOf(outpoint)`, `encodeAtomixRecord(...)`,
+ * API: `atomixLockOwner(crossTxid)`, `atomixCrossTxidOf(record)`, `lockedKeyOf(outpoint)`, `encodeAtomixRecord(...)`,
  * `atomixRecordBytes(nIn, nOut, nSpent, nCreated)`, `atomixRecordLayout(balanced)`, `LOCK_INDEX_FLAG`.
  */
 import { BinaryWriter, readU16 } from "../../codec/binary.js";
@@ -98,6 +98,12 @@ export function encodeAtomixRecord(kind: AtomixKind, txid: Uint8Array, crossTxid
   for (const entry of spent) writer.bytes(entry.key).bytes(entry.owner);
   for (const entry of created) writer.bytes(entry.key).bytes(entry.owner).u64(entry.amount);
   return writer.finish();
+}
+
+/** The cross-shard transaction an Atomix record (its bytes, header first) locks or unlocks: a view. */
+export function atomixCrossTxidOf(record: Uint8Array): Uint8Array {
+  const at = RECORD_HEADER.bytes + FIXED.offset.crossTxid;
+  return record.subarray(at, at + TXID_BYTES);
 }
 
 /** Offset of the effects section of the record at `at`. */

@@ -28,8 +28,8 @@ import type { SignatureItem } from "../../crypto/ed25519.js";
 import { IosError, check } from "../../errors.js";
 import type { LedgerErrorCode } from "../errors.js";
 import { shardOfOwner } from "../shard.js";
-import { atomixRecordBytes, atomixRecordLayout, encodeAtomixRecord } from "./atomix-record.js";
-import { MAX_TX_BYTES, RECORD_OUTPUT, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
+import { atomixRecordBytes, atomixRecordLayout, encodeAtomixRecord, type AtomixKind } from "./atomix-record.js";
+import { MAX_TX_BYTES, RECORD_OUTPUT, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type DecisionVerifier, type TxKindModule, type TxShape } from "./interface.js";
 import { MAX_AMOUNT, checkDistinctOutpoints, checkSpendCounts, readOutputs, readSignatures, writeInputOutpoint, writeOutputs, writeSignatures, type TxOutput } from "./transfer.js";
 
 const HEADER = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, inputCount: 2, outputCount: 2 });
@@ -83,13 +83,15 @@ function sumAmounts(count: number, amountOf: (k: number) => bigint, what: string
   return sum;
 }
 
-function scan(tx: Uint8Array): TxShape {
+/** The structure of a cross-shard transfer, signed (`signed`) or its unsigned encoding alone; its counts. */
+function scanParts(tx: Uint8Array, signed: boolean): { inputCount: number; outputCount: number } {
   if (tx.length > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
   const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
   const inputCount = reader.u16("input count");
   const outputCount = reader.u16("output count");
   checkCounts(inputCount, outputCount);
-  reader.expectRemaining(encodedLength(inputCount, outputCount) - HEADER.bytes, "the declared inputs, outputs and signatures");
+  const length = signed ? encodedLength(inputCount, outputCount) : unsignedLength(inputCount, outputCount);
+  reader.expectRemaining(length - HEADER.bytes, signed ? "the declared inputs, outputs and signatures" : "the declared inputs and outputs");
   for (let i = 0; i < inputCount; i++) {
     if ((readU32(tx, inputAt(i) + INPUT.offset.index) & 0x8000_0000) !== 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `input ${i} spends a bond or a locked output`);
   }
@@ -98,28 +100,55 @@ function scan(tx: Uint8Array): TxShape {
   const totalOut = sumAmounts(outputCount, (j) => view.getBigUint64(outputAt(inputCount, j) + OUTPUT.offset.amount, true), "output");
   if (totalOut > totalIn) throw new IosError<LedgerErrorCode>("TX_OUTPUTS_EXCEED_INPUTS", `outputs ${totalOut} exceed the declared inputs ${totalIn}`);
   checkDistinctOutpoints(tx, inputCount, inputAt);
+  return { inputCount, outputCount };
+}
+
+function scan(tx: Uint8Array): TxShape {
+  const { inputCount, outputCount } = scanParts(tx, true);
   const unsignedEnd = unsignedLength(inputCount, outputCount);
   // The record with every input this shard's: `recordBytesIn` gives the size in a given shard.
   return { unsignedEnd, signatureCount: inputCount, recordBytes: atomixRecordBytes(inputCount, outputCount, inputCount, inputCount) };
+}
+
+/**
+ * An Atomix transaction needs a shard whose final blocks prove their decisions (a DecisionVerifier
+ * is what such a validator has): without proofs nobody could ever unlock what it locks.
+ */
+export function checkAtomixSupported(decisions: DecisionVerifier | undefined): asserts decisions is DecisionVerifier {
+  if (decisions === undefined) throw new IosError<LedgerErrorCode>("TX_ATOMIX_UNSUPPORTED", "this shard's consensus does not prove its decisions: cross-shard transactions need Proof-of-Believability");
 }
 
 function checkKind(kind: number): void {
   check<LedgerErrorCode>(kind === TxKind.AtomixLock, "TX_UNKNOWN_KIND", `kind ${kind} is not a cross-shard transfer (${TxKind.AtomixLock})`);
 }
 
-function decode(tx: Uint8Array): CrossShardTransfer {
-  checkKind(checkTxPrefix(tx));
-  scan(tx);
-  const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
+function readUnsigned(reader: BinaryReader<LedgerErrorCode>): UnsignedCrossShardTransfer & { inputCount: number } {
   const inputCount = reader.u16();
   const outputCount = reader.u16();
   const inputs: CrossShardInput[] = [];
   for (let i = 0; i < inputCount; i++) {
     inputs.push({ txid: reader.bytes(TXID_BYTES).slice(), index: reader.u32(), owner: reader.bytes(PUBLIC_KEY_BYTES).slice(), amount: reader.u64() });
   }
-  const outputs = readOutputs(reader, outputCount);
-  const signatures = readSignatures(reader, inputCount);
-  return { kind: TxKind.AtomixLock, inputs, outputs, signatures };
+  return { kind: TxKind.AtomixLock, inputs, outputs: readOutputs(reader, outputCount), inputCount };
+}
+
+function decode(tx: Uint8Array): CrossShardTransfer {
+  checkKind(checkTxPrefix(tx));
+  scan(tx);
+  const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
+  const { inputs, outputs, inputCount } = readUnsigned(reader);
+  return { kind: TxKind.AtomixLock, inputs, outputs, signatures: readSignatures(reader, inputCount) };
+}
+
+/**
+ * Strict decode of a cross-shard transfer's unsigned encoding (what an unlock carries; its
+ * SHA-256 is the transfer's txid): the same rules as a signed one, without the signatures.
+ */
+export function decodeUnsignedCrossShardTransfer(unsigned: Uint8Array): UnsignedCrossShardTransfer {
+  checkKind(checkTxPrefix(unsigned));
+  scanParts(unsigned, false);
+  const { inputs, outputs } = readUnsigned(new BinaryReader(unsigned, TX_CODES, TX_PREFIX.bytes));
+  return { kind: TxKind.AtomixLock, inputs, outputs };
 }
 
 function writeUnsigned(tx: UnsignedCrossShardTransfer, writer: BinaryWriter): void {
@@ -138,8 +167,8 @@ export function encodeUnsignedCrossShardTransfer(tx: UnsignedCrossShardTransfer)
   const writer = BinaryWriter.ofSize(unsignedLength(tx.inputs.length, tx.outputs.length));
   writeUnsigned(tx, writer);
   const bytes = writer.finish();
-  // The amounts, sums and outpoints are checked as a decoder would, on the unsigned bytes plus room for signatures.
-  scan(Buffer.concat([bytes, new Uint8Array(tx.inputs.length * SIGNATURE_BYTES)]));
+  // The amounts, sums and outpoints are checked as a decoder would.
+  scanParts(bytes, false);
   return bytes;
 }
 
@@ -153,7 +182,8 @@ function encode(tx: CrossShardTransfer): Uint8Array<ArrayBuffer> {
 const inputOwnerAt = (i: number): number => inputAt(i) + INPUT.offset.owner;
 const ownerView = (tx: Uint8Array, at: number): Uint8Array => tx.subarray(at, at + PUBLIC_KEY_BYTES);
 
-function shards(tx: Uint8Array, shardCount: number): number[] {
+/** Distinct shards a cross-shard transfer (signed or unsigned encoding) touches, ascending. */
+export function crossShardTransferShards(tx: Uint8Array, shardCount: number): number[] {
   const inputCount = inputCountOf(tx);
   const touched = new Set<number>();
   for (let i = 0; i < inputCount; i++) touched.add(shardOfOwner(ownerView(tx, inputOwnerAt(i)), shardCount));
@@ -161,14 +191,15 @@ function shards(tx: Uint8Array, shardCount: number): number[] {
   return [...touched].sort((a, b) => a - b);
 }
 
-/** The shard of each input, in input order. */
-function inputShards(tx: Uint8Array, shardCount: number): number[] {
+/** The shard of each input of a cross-shard transfer (signed or unsigned encoding), in input order. */
+export function crossShardInputShards(tx: Uint8Array, shardCount: number): number[] {
   return Array.from({ length: inputCountOf(tx) }, (_, i) => shardOfOwner(ownerView(tx, inputOwnerAt(i)), shardCount));
 }
 
-function checkStateless(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number): void {
-  if (shards(tx, shardCount).length < 2) throw new IosError<LedgerErrorCode>("TX_NOT_CROSS_SHARD", "every owner is in one shard: that is a Transfer");
-  if (!inputShards(tx, shardCount).includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `no input lives in shard ${shard}: only input shards lock`);
+function checkStateless(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number, decisions: DecisionVerifier | undefined): void {
+  checkAtomixSupported(decisions);
+  if (crossShardTransferShards(tx, shardCount).length < 2) throw new IosError<LedgerErrorCode>("TX_NOT_CROSS_SHARD", "every owner is in one shard: that is a Transfer");
+  if (!crossShardInputShards(tx, shardCount).includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `no input lives in shard ${shard}: only input shards lock`);
 }
 
 function signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void {
@@ -187,20 +218,37 @@ function spender(tx: Uint8Array): Uint8Array | undefined {
   return tx.length < at + PUBLIC_KEY_BYTES ? undefined : ownerView(tx, at);
 }
 
+/**
+ * Size of the Atomix record of `kind` for the cross-shard transfer `x` (signed or unsigned
+ * encoding) in `shard`: a lock and an abort move this shard's inputs, a commit spends them and
+ * creates this shard's outputs (./atomix-record.ts).
+ */
+export function crossShardRecordBytes(kind: AtomixKind, x: Uint8Array, shard: number, shardCount: number): number {
+  const mine = crossShardInputShards(x, shardCount).filter((s) => s === shard).length;
+  const inputCount = inputCountOf(x);
+  const outputCount = outputCountOf(x);
+  const created = kind === TxKind.AtomixUnlockCommit
+    ? Array.from({ length: outputCount }, (_, j) => shardOfOwner(ownerView(x, outputAt(inputCount, j) + OUTPUT.offset.owner), shardCount)).filter((s) => s === shard).length
+    : mine;
+  return atomixRecordBytes(inputCount, outputCount, mine, created);
+}
+
+/** Writes the Atomix record of `kind` (txid `txid`) for the cross-shard transfer `x`, txid `crossTxid`, in `shard`. */
+export function writeCrossShardRecord(kind: AtomixKind, txid: Uint8Array, crossTxid: Uint8Array, x: UnsignedCrossShardTransfer, out: Uint8Array, at: number, shard: number, shardCount: number): void {
+  const record = encodeAtomixRecord(
+    kind, txid, crossTxid,
+    x.inputs.map((input) => ({ ...input, mine: shardOfOwner(input.owner, shardCount) === shard })),
+    x.outputs.map((output) => ({ ...output, mine: shardOfOwner(output.owner, shardCount) === shard })),
+  );
+  out.set(record, at);
+}
+
 function recordBytesIn(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number): number {
-  const mine = inputShards(tx, shardCount).filter((s) => s === shard).length;
-  return atomixRecordBytes(inputCountOf(tx), outputCountOf(tx), mine, mine);
+  return crossShardRecordBytes(TxKind.AtomixLock, tx, shard, shardCount);
 }
 
 function writeRecord(tx: Uint8Array, _shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number, shard: number, shardCount: number): void {
-  const { inputs, outputs } = decode(tx);
-  const owners = inputShards(tx, shardCount);
-  const record = encodeAtomixRecord(
-    TxKind.AtomixLock, txid, txid,
-    inputs.map((input, i) => ({ ...input, mine: owners[i] === shard })),
-    outputs.map((output) => ({ ...output, mine: shardOfOwner(output.owner, shardCount) === shard })),
-  );
-  out.set(record, at);
+  writeCrossShardRecord(TxKind.AtomixLock, txid, txid, decode(tx), out, at, shard, shardCount);
 }
 
 export const crossShardTransferKind: TxKindModule<CrossShardTransfer> = {
@@ -211,7 +259,7 @@ export const crossShardTransferKind: TxKindModule<CrossShardTransfer> = {
   decode,
   encode,
   encodeUnsigned: encodeUnsignedCrossShardTransfer,
-  shards,
+  shards: crossShardTransferShards,
   checkStateless,
   signatureItems,
   spender,

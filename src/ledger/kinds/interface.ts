@@ -107,6 +107,26 @@ export interface RecordLayout {
   readonly balanced: boolean;
 }
 
+/** What a proof of a shard's final decision on a transaction shows (src/atomix/proof.ts). */
+export interface ProvenDecision {
+  readonly epoch: number;
+  readonly shard: number;
+  /** True: the shard's final block applied it; false: the UTXO kernel refused it there, with `code`. */
+  readonly accepted: boolean;
+  readonly code: string | undefined;
+}
+
+/**
+ * Checks proofs that a shard decided a transaction (white paper §6: proofs of acceptance and of
+ * rejection); the Atomix unlocks carry them. Implemented over the epochs' committees
+ * (src/atomix/proof.ts `CommitteeProofVerifier`); a validator without one refuses every Atomix
+ * kind (TX_ATOMIX_UNSUPPORTED): its shard's consensus does not prove what it decides.
+ */
+export interface DecisionVerifier {
+  /** The decision `proof` shows for `txid`; throws TX_PROOF_* when it shows none. */
+  verify(proof: Uint8Array, txid: Uint8Array): ProvenDecision;
+}
+
 /**
  * One transaction kind. Methods taking `tx` get the whole encoding (tx[0] is the version byte);
  * all but `scan`, `decode` and `spender` require that `scan` accepted it. Errors are LedgerErrors
@@ -132,8 +152,12 @@ export interface TxKindModule<Tx extends { readonly kind: number } = { readonly 
   encodeUnsigned(tx: Tx): Uint8Array<ArrayBuffer>;
   /** Distinct shards the transaction touches when there are `shardCount`, ascending. */
   shards(tx: Uint8Array, shardCount: number): number[];
-  /** The kind's stateless rule for a transaction submitted to `shard` (e.g. a transfer is intra-shard): throws TX_WRONG_SHARD and the like. */
-  checkStateless(tx: Uint8Array, shape: TxShape, shard: number, shardCount: number): void;
+  /**
+   * The kind's stateless rule for a transaction submitted to `shard` (e.g. a transfer is
+   * intra-shard): throws TX_WRONG_SHARD and the like. `decisions` checks the proofs an Atomix
+   * unlock carries; undefined where this validator cannot.
+   */
+  checkStateless(tx: Uint8Array, shape: TxShape, shard: number, shardCount: number, decisions: DecisionVerifier | undefined): void;
   /** Appends the `shape.signatureCount` items to verify, each signing `txid`; key and signature are views of `tx`. */
   signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void;
   /** The key whose transactions one producer handles (PoB assignment, load routing), a view; undefined when `tx` is too short to hold one. */

@@ -17,10 +17,13 @@ import { TX_PREFIX, checkTxPrefix, type TxKindModule, type TxShape } from "./int
 import { transferKind } from "./transfer.js";
 import { slashingKind } from "./slashing.js";
 import { crossShardTransferKind } from "./atomix.js";
+import { atomixUnlockAbortKind, atomixUnlockCommitKind } from "./atomix-unlock.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../errors.js";
 
-const BUILT_IN: readonly TxKindModule[] = [transferKind, slashingKind as TxKindModule, crossShardTransferKind as TxKindModule];
+const BUILT_IN: readonly TxKindModule[] = [
+  transferKind, slashingKind as TxKindModule, crossShardTransferKind as TxKindModule, atomixUnlockCommitKind as TxKindModule, atomixUnlockAbortKind as TxKindModule,
+];
 
 /** Indexed by kind byte; a dense array keeps the per-transaction lookup one load. */
 const modules: (TxKindModule | undefined)[] = new Array(256).fill(undefined);

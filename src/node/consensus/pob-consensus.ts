@@ -62,6 +62,9 @@ import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } fro
 import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
+import { CommitteeProofVerifier, DECISIVE_CODES, FinalHeightProver, committeesOfContext } from "../../atomix/proof.js";
+import { encodeAtomixPhase } from "../../atomix/phases.js";
+import type { AtomixWrite } from "../../store/interface.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../../codec/coded-txids.js";
@@ -153,8 +156,10 @@ export class PobShardConsensus implements ShardDriver {
     const accounts = context.believability(shard);
     const leagues = context.leagues(shard);
     const verifier = options.verifier ?? new Ed25519Verifier();
+    // Cross-shard transactions: proofs from any shard's committee of this epoch; phases from this shard's store.
+    const atomix = { verifier: new CommitteeProofVerifier(committeesOfContext(context), verifier), phases: state };
     const validator = new PobValidator({
-      shard, shardCount: context.shardCount, accounts, leagues, verifier,
+      shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix,
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
       bondOf: (publicKey) => context.bondOf(publicKey),
       utxo: {
@@ -206,7 +211,7 @@ export class PobShardConsensus implements ShardDriver {
           spent: (txid, index) => state.getUtxo(txid, index) === undefined && (sameBytes(txid, context.chain) || state.getTransactionLocation(txid) !== undefined),
         },
         accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash),
-        owesService: (producer, ms) => this.#owes(producer, ms),
+        owesService: (producer, ms) => this.#owes(producer, ms), atomix,
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
     );
@@ -530,6 +535,7 @@ export class PobShardConsensus implements ShardDriver {
         invariant(bytes !== undefined, "a replica holds every block of the proposal it applies");
         return { hash, bytes };
       });
+      const atomix = this.#atomixWrites(outcome, record, proposal);
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
@@ -537,7 +543,7 @@ export class PobShardConsensus implements ShardDriver {
         // The outcome's txids are the included transactions' own: the final block does not hash them again.
         const header = makeBlockHeader(fields, transactions, outcome.included);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
-        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded };
+        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix };
       });
       for (let at = 0; at < outcome.included.length; at += TXID_BYTES) {
         const key = toHex(outcome.included.subarray(at, at + TXID_BYTES));
@@ -556,6 +562,25 @@ export class PobShardConsensus implements ShardDriver {
     }
   }
 
+  /** The phases this height moved, each lock decision with its proof (src/atomix/proof.ts), for the block's transaction. */
+  #atomixWrites(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal): AtomixWrite[] {
+    if (outcome.atomix.length === 0) return [];
+    const prover = new FinalHeightProver({
+      epoch: proposal.epoch, shard: this.#state.shard, record, committeeSize: this.node.validator.leagues.committee.length,
+      commitment: outcome.commitmentParts, included: outcome.included, excluded: outcome.excluded,
+    });
+    return outcome.atomix.map(({ crossTxid, txid, phase }) => {
+      const write = { crossTxid, phase: encodeAtomixPhase(phase) };
+      if (phase === "locked") return { ...write, proof: prover.acceptance(indexOfTxid(outcome.included, txid)) };
+      if (phase === "refused") {
+        const index = outcome.excluded.findIndex((entry) => sameBytes(entry.txid, txid) && DECISIVE_CODES.has(entry.code));
+        invariant(index >= 0, "a refused lock is excluded with the kernel's code");
+        return { ...write, proof: prover.rejection(index) };
+      }
+      return write;
+    });
+  }
+
   /** Stops the driver for good and reports why (the node keeps serving what is stored). */
   #fail(error: unknown): void {
     if (this.#failed) return;
@@ -563,4 +588,10 @@ export class PobShardConsensus implements ShardDriver {
     void this.stop();
     this.#onError(error);
   }
+}
+
+/** Position of `txid` among packed txids. */
+function indexOfTxid(packed: Uint8Array, txid: Uint8Array): number {
+  for (let at = 0, i = 0; at < packed.length; at += TXID_BYTES, i++) if (sameBytes(packed.subarray(at, at + TXID_BYTES), txid)) return i;
+  invariant(false, "a locked transaction is among the included");
 }

@@ -3,7 +3,9 @@
  * thread never decodes a transaction: it frames submitted bytes and reads back verdicts, txids and
  * apply records.
  *
- * Request:  u32le shard ‖ u32le shardCount ‖ framed transactions (u32le length ‖ encoding, repeated).
+ * Request:  u32le shard ‖ u32le shardCount ‖ u32le |committees| ‖ committees (the epoch's, for the
+ *           proofs of Atomix unlocks, src/atomix/proof.ts `encodeEpochCommittees`; empty: Atomix is
+ *           refused) ‖ framed transactions (u32le length ‖ encoding, repeated).
  * Response: u32le count ‖ u32le recordBytes ‖ u32le rejectionBytes ‖ u32le reserved
  *           ‖ txids (count × 32; zeros where undecodable) ‖ verdicts (count × u8: 1 valid, 0 rejected)
  *           ‖ records (apply records of the valid transactions, batch order; src/ledger/records.ts walks them)
@@ -14,7 +16,7 @@ import { BinaryWriter, readU32 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 
-const REQUEST_HEADER = layout({ shard: 4, shardCount: 4 });
+const REQUEST_HEADER = layout({ shard: 4, shardCount: 4, committeesLength: 4 });
 const RESPONSE_HEADER = layout({ count: 4, recordBytes: 4, rejectionBytes: 4, reserved: 4 });
 export const REQUEST_HEADER_BYTES = REQUEST_HEADER.bytes;
 export const RESPONSE_HEADER_BYTES = RESPONSE_HEADER.bytes;
@@ -36,14 +38,21 @@ export interface ValidatedBatch {
   readonly rejections: readonly BatchRejection[];
 }
 
+const NO_COMMITTEES = new Uint8Array(0);
+
 /** Builds a request from already framed transactions (copied into a fresh transferable buffer). */
-export function encodeValidationRequest(framed: Uint8Array, shard: number, shardCount: number): Uint8Array<ArrayBuffer> {
-  return BinaryWriter.ofSize(REQUEST_HEADER.bytes + framed.length).u32(shard).u32(shardCount).bytes(framed).finish();
+export function encodeValidationRequest(framed: Uint8Array, shard: number, shardCount: number, committees: Uint8Array = NO_COMMITTEES): Uint8Array<ArrayBuffer> {
+  return BinaryWriter.ofSize(REQUEST_HEADER.bytes + committees.length + framed.length).u32(shard).u32(shardCount).u32(committees.length).bytes(committees).bytes(framed).finish();
 }
 
-export function decodeValidationRequest(bytes: Uint8Array): { shard: number; shardCount: number; framed: Uint8Array } {
+export function decodeValidationRequest(bytes: Uint8Array): { shard: number; shardCount: number; committees: Uint8Array; framed: Uint8Array } {
   check(bytes.length >= REQUEST_HEADER.bytes, "PIPELINE_BAD_TASK", `a validation request needs ${REQUEST_HEADER.bytes} header bytes, got ${bytes.length}`);
-  return { shard: readU32(bytes, REQUEST_HEADER.offset.shard), shardCount: readU32(bytes, REQUEST_HEADER.offset.shardCount), framed: bytes.subarray(REQUEST_HEADER.bytes) };
+  const end = REQUEST_HEADER.bytes + readU32(bytes, REQUEST_HEADER.offset.committeesLength);
+  check(bytes.length >= end, "PIPELINE_BAD_TASK", "a validation request is shorter than its committees");
+  return {
+    shard: readU32(bytes, REQUEST_HEADER.offset.shard), shardCount: readU32(bytes, REQUEST_HEADER.offset.shardCount),
+    committees: bytes.subarray(REQUEST_HEADER.bytes, end), framed: bytes.subarray(end),
+  };
 }
 
 export function encodeValidatedBatch(batch: ValidatedBatch): Uint8Array<ArrayBuffer> {

@@ -100,9 +100,9 @@ export abstract class ChunkedVerifierPool implements VerifierPool {
   }
 
   /** The batch is not split: the pipeline keeps one batch per thread in flight instead. */
-  async validateTransactions(framed: Uint8Array, shard: number, shardCount: number): Promise<ValidatedBatch> {
+  async validateTransactions(framed: Uint8Array, shard: number, shardCount: number, committees?: Uint8Array): Promise<ValidatedBatch> {
     this.#checkOpen();
-    return decodeValidatedBatch(await this.#run("validateTransactions", encodeValidationRequest(framed, shard, shardCount)));
+    return decodeValidatedBatch(await this.#run("validateTransactions", encodeValidationRequest(framed, shard, shardCount, committees)));
   }
 
   async close(): Promise<void> {

@@ -35,10 +35,11 @@ export interface VerifierPool {
   /**
    * Validates framed transactions (u32le length ‖ encoding, repeated) for `shard` of
    * `shardCount`: stateless checks and batch signature verification as one task
-   * (src/node/pipeline/validated-batch.ts). `framed` is copied, never detached. Broken framing
-   * rejects with BATCH_TRUNCATED.
+   * (src/node/pipeline/validated-batch.ts). `committees` (src/atomix/proof.ts
+   * `encodeEpochCommittees`) verify the proofs of Atomix unlocks; without them every Atomix kind is
+   * refused. `framed` is copied, never detached. Broken framing rejects with BATCH_TRUNCATED.
    */
-  validateTransactions(framed: Uint8Array, shard: number, shardCount: number): Promise<ValidatedBatch>;
+  validateTransactions(framed: Uint8Array, shard: number, shardCount: number, committees?: Uint8Array): Promise<ValidatedBatch>;
   /** Finishes running tasks; later calls reject with VERIFIER_POOL_CLOSED. */
   close(): Promise<void>;
 }

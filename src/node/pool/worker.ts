@@ -20,6 +20,7 @@ import {
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { unpackSignatureBatch } from "../../crypto/signature-batch.js";
 import { WASM_FLAVORS, type WasmFlavor } from "../../crypto/wasm.js";
+import { CommitteeProofVerifier, decodeEpochCommittees, directoryOf } from "../../atomix/proof.js";
 
 const requestedFlavor: unknown = (workerData as { flavor?: unknown } | null | undefined)?.flavor;
 check(
@@ -37,6 +38,17 @@ const verifier = new Ed25519Verifier({
   keyCacheSize: WORKER_KEY_CACHE_SIZE,
   ...(requestedFlavor === undefined ? {} : { flavor: requestedFlavor as WasmFlavor }),
 });
+
+/** The last committees a task named and their verifier: an epoch's committees repeat in every request. */
+let lastCommittees: { bytes: Buffer; verifier: CommitteeProofVerifier } | undefined;
+
+function decisionVerifier(committees: Uint8Array): CommitteeProofVerifier | undefined {
+  if (committees.length === 0) return undefined;
+  if (lastCommittees === undefined || !lastCommittees.bytes.equals(committees)) {
+    lastCommittees = { bytes: Buffer.from(committees), verifier: new CommitteeProofVerifier(directoryOf(decodeEpochCommittees(committees)), verifier) };
+  }
+  return lastCommittees.verifier;
+}
 
 /**
  * Verifies a packed signature batch (src/crypto/signature-batch.ts) and returns one verdict byte
@@ -60,8 +72,8 @@ export function verifySignatureBatch(buffer: ArrayBuffer): ArrayBuffer {
  */
 export function validateTransactions(buffer: ArrayBuffer): ArrayBuffer {
   check(buffer instanceof ArrayBuffer, "PIPELINE_BAD_TASK", "the task must be an ArrayBuffer holding a validation request");
-  const { shard, shardCount, framed } = decodeValidationRequest(new Uint8Array(buffer));
-  const stateless = validateStateless(framed, shard, shardCount);
+  const { shard, shardCount, committees, framed } = decodeValidationRequest(new Uint8Array(buffer));
+  const stateless = validateStateless(framed, shard, shardCount, "submitted", decisionVerifier(committees));
   const signatureVerdicts = verifier.verifyBatch(stateless.signatures);
   const verdicts = new Uint8Array(stateless.count);
   for (let k = 0; k < stateless.recordCount; k++) verdicts[stateless.recordTx[k]!] = 1;

@@ -1,0 +1,80 @@
+/**
+ * Each shard decides a cross-shard transaction X once (white paper §6 safety: no shard may both
+ * accept and reject X, and no lock may outlive X's unlock). A shard's phase of X moves only
+ * forward; every execution path applies this rule before the UTXO kernel sees a record
+ * (PoB finalization `applyRecords`), so every replica reaches the same phases:
+ *
+ *   record        admitted when the phase is        phase after: applied     | refused by the kernel
+ *   lock X        (none)                            locked                   | refused
+ *   commit of X   (none: output shard) or locked    committed                | unchanged
+ *   abort of X    (none), locked or refused         aborted                  | aborted
+ *
+ * A record not admitted is excluded with TX_ATOMIX_DECIDED and changes nothing: a duplicate or a
+ * replayed unlock, a lock that arrives after X was aborted here (it would lock forever), a second
+ * lock of X in one height. A kernel refusal of a lock is final (the proof of rejection's
+ * DECISIVE_CODES); refusals before the kernel (a bad signature, an unassigned producer) decide
+ * nothing, so the client's genuine X can still be decided.
+ *
+ * API: `AtomixPhase`, `AtomixPhases` (what a validator looks phases up in), `AtomixDecision`,
+ * `admits(kind, phase)`, `phaseAfter(kind, applied)`, `encodeAtomixPhase`/`decodeAtomixPhase`.
+ */
+import { TxKind } from "../ledger/kinds/interface.js";
+import { IosError } from "../errors.js";
+import type { LedgerErrorCode } from "../ledger/errors.js";
+
+export const ATOMIX_PHASES = ["locked", "refused", "committed", "aborted"] as const;
+export type AtomixPhase = (typeof ATOMIX_PHASES)[number];
+
+export type AtomixRecordKind = typeof TxKind.AtomixLock | typeof TxKind.AtomixUnlockCommit | typeof TxKind.AtomixUnlockAbort;
+
+export function isAtomixKind(kind: number): kind is AtomixRecordKind {
+  return kind === TxKind.AtomixLock || kind === TxKind.AtomixUnlockCommit || kind === TxKind.AtomixUnlockAbort;
+}
+
+/** Where a validator finds the phase its shard's final chain reached for a cross-shard transaction. */
+export interface AtomixPhases {
+  phaseOf(crossTxid: Uint8Array): AtomixPhase | undefined;
+}
+
+/** What one final height decided about a cross-shard transaction. */
+export interface AtomixDecision {
+  readonly crossTxid: Uint8Array;
+  /** The deciding transaction: X itself for a lock, the unlock's txid otherwise. */
+  readonly txid: Uint8Array;
+  readonly phase: AtomixPhase;
+}
+
+/** Whether a record of `kind` applies when the shard's phase of its X is `phase` (module table). */
+export function admits(kind: AtomixRecordKind, phase: AtomixPhase | undefined): boolean {
+  switch (kind) {
+    case TxKind.AtomixLock:
+      return phase === undefined;
+    case TxKind.AtomixUnlockCommit:
+      return phase === undefined || phase === "locked";
+    case TxKind.AtomixUnlockAbort:
+      return phase !== "committed" && phase !== "aborted";
+  }
+}
+
+/** The phase after an admitted record of `kind` was applied (`applied`) or refused by the kernel; undefined: unchanged. */
+export function phaseAfter(kind: AtomixRecordKind, applied: boolean): AtomixPhase | undefined {
+  switch (kind) {
+    case TxKind.AtomixLock:
+      return applied ? "locked" : "refused";
+    case TxKind.AtomixUnlockCommit:
+      return applied ? "committed" : undefined;
+    case TxKind.AtomixUnlockAbort:
+      return "aborted";
+  }
+}
+
+/** One byte per phase, as the store keeps it. */
+export function encodeAtomixPhase(phase: AtomixPhase): number {
+  return ATOMIX_PHASES.indexOf(phase);
+}
+
+export function decodeAtomixPhase(byte: number): AtomixPhase {
+  const phase = ATOMIX_PHASES[byte];
+  if (phase === undefined) throw new IosError<LedgerErrorCode>("RECORD_MALFORMED", `${byte} is not an Atomix phase`);
+  return phase;
+}

@@ -1,0 +1,297 @@
+/**
+ * Proofs of a shard's final decision on a transaction (white paper §6, Algorithm 5: the
+ * proof-of-acceptance and proof-of-rejection an input shard yields for a cross-shard lock). A
+ * proof is checked offline against the BFT committee of its shard and epoch (the epoch context),
+ * with no other state:
+ *
+ *   1. the state commitment of the final height is rebuilt from its parts (PoB finalization.ts
+ *      `stateCommitmentOf`): previous commitment, core hash, randomness, included root, excluded
+ *      root, supply, count;
+ *   2. the proposal hash from the digest of the proposal's body and that commitment (PoB
+ *      proposal.ts `proposalHashOfParts`);
+ *   3. the BFT commit statement of (instance key of (chain, shard, epoch), height, view, proposal
+ *      hash, prepare certificate hash), and the committee's collective signature on it with at
+ *      least n − ⌊(n−1)/3⌋ signers (CoSi, one Ed25519 verification under the aggregate key);
+ *   4. the transaction's RFC 6962 inclusion path: accepted, its txid is a leaf of the included
+ *      root; rejected, its coded txid (txid ‖ u8 |code| ‖ code) is a leaf of the excluded root,
+ *      with a code the UTXO kernel decided (`DECISIVE_CODES`: a refusal that holds forever, since
+ *      a shard decides a cross-shard transaction once).
+ *
+ * Encoding (little-endian), version 1:
+ *   u8 version ‖ u8 verdict (1 accepted, 0 rejected) ‖ u32 epoch ‖ u32 shard ‖ u64 height (of
+ *   the epoch's BFT instance) ‖ u32 view ‖ txid [32] ‖ u8 |code| ‖ code (Latin-1, empty when
+ *   accepted) ‖ proposal body digest [32] ‖ prepare certificate hash [32] ‖ commit certificate
+ *   (u16 n ‖ mask ⌈n/8⌉ ‖ signature [64]) ‖ previous, core hash, randomness, included root,
+ *   excluded root [32 each] ‖ u64 supply ‖ u64 count ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts
+ *   `encodeMerkleProof`).
+ * Size: 335 + ⌈n/8⌉ + |code| + the path's 32 bytes per level; for a committee of 100 and a block
+ * of 4,096 transactions about 0.8 KB (the white paper §6.3 compares one 80-byte collective
+ * signature with 9 KB of individual ones).
+ *
+ * API: `encodeDecisionProof`, `decodeDecisionProof`, `verifyDecisionProof`, `FinalHeightProver`
+ * (proofs of one final height's decisions), `CommitteeProofVerifier` (the ledger's
+ * DecisionVerifier), `committeesOfContext`, `DECISIVE_CODES`.
+ */
+import { BinaryReader, BinaryWriter, singleCode } from "../codec/binary.js";
+import { codedTxidLeaf, MAX_CODE_BYTES } from "../codec/coded-txids.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
+import { commitDigestOfCertificateHash, prepareCertificateHash, type FinalityRecord } from "../consensus/bft/codec.js";
+import { collectiveSignatureBytes, cosiThreshold, decodeCollectiveSignature, encodeCollectiveSignature, verifyCollectiveSignature, type CollectiveSignature } from "../consensus/cosi/codec.js";
+import { stateCommitmentOf, type CommitmentParts } from "../consensus/pob/finalization.js";
+import { proposalBodyDigest, proposalHashOfParts } from "../consensus/pob/proposal.js";
+import type { Ed25519Verifier } from "../crypto/ed25519.js";
+import { decodeMerkleProof, encodeMerkleProof, merkleTree, merkleTreeOfPackedLeaves, verifyMerkleProof, type MerkleProof, type MerkleTree } from "../crypto/merkle.js";
+import type { CodedTxid } from "../codec/coded-txids.js";
+import { IosError, check, hasCodeIn } from "../errors.js";
+import type { EpochContext } from "../epoch/interface.js";
+import type { LedgerErrorCode } from "../ledger/errors.js";
+import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface.js";
+import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
+import { sameBytes } from "../bytes.js";
+
+export const DECISION_PROOF_VERSION = 1;
+/** The largest proof: a committee of 2^16 − 1 and a full path (64 levels would be 2^64 leaves; 32 covers any block). */
+export const MAX_DECISION_PROOF_BYTES = 16 * 1024;
+/**
+ * Rejections a proof may show: the UTXO kernel's refusals (missing or locked input, wrong owner,
+ * amount mismatch, ...). A refusal before the kernel (a sampled bad signature, an unassigned
+ * producer, a rejected block) says nothing final about the transaction and proves nothing.
+ */
+export const DECISIVE_CODES: ReadonlySet<string> = new Set(APPLY_STATUS_NAMES.filter((name) => name !== "OK" && name !== "NOTHING_TO_UNDO"));
+
+const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
+
+/** One decision with everything that proves it. */
+export interface DecisionProof {
+  readonly accepted: boolean;
+  readonly epoch: number;
+  readonly shard: number;
+  /** Height in the epoch's BFT instance (what the commit statement signs). */
+  readonly height: number;
+  readonly view: number;
+  readonly txid: Uint8Array;
+  /** The kernel's refusal when rejected; "" when accepted. */
+  readonly code: string;
+  readonly bodyDigest: Uint8Array;
+  readonly prepareCertificateHash: Uint8Array;
+  readonly commitCertificate: CollectiveSignature;
+  /** Size of the committee the certificate's mask ranges over. */
+  readonly committeeSize: number;
+  readonly commitment: CommitmentParts;
+  readonly path: MerkleProof;
+}
+
+export function encodeDecisionProof(proof: DecisionProof): Uint8Array<ArrayBuffer> {
+  const code = Buffer.from(proof.code, "latin1");
+  check<LedgerErrorCode>(proof.accepted === (code.length === 0) && code.length <= MAX_CODE_BYTES, "TX_PROOF_MALFORMED", "an acceptance has no code, a rejection one of at most 255 bytes");
+  const certificate = encodeCollectiveSignature(proof.commitCertificate, proof.committeeSize);
+  const path = encodeMerkleProof(proof.path);
+  const { commitment: parts } = proof;
+  return BinaryWriter.ofSize(2 + 4 + 4 + 8 + 4 + TXID_BYTES + 1 + code.length + 2 * HASH_BYTES + certificate.length + 5 * HASH_BYTES + 16 + 2 + path.length)
+    .u8(DECISION_PROOF_VERSION).u8(proof.accepted ? 1 : 0).u32(proof.epoch).u32(proof.shard).u64(proof.height).u32(proof.view)
+    .bytes(proof.txid).lengthPrefixed("u8", code)
+    .bytes(proof.bodyDigest).bytes(proof.prepareCertificateHash).bytes(certificate)
+    .bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness).bytes(parts.includedRoot).bytes(parts.excludedRoot)
+    .u64(parts.supply).u64(parts.count)
+    .lengthPrefixed("u16", path)
+    .finish();
+}
+
+/** Strict inverse of `encodeDecisionProof`; anything else is TX_PROOF_MALFORMED. */
+export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
+  check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_DECISION_PROOF_BYTES, "TX_PROOF_MALFORMED", `a proof is at most ${MAX_DECISION_PROOF_BYTES} bytes`);
+  const reader = new BinaryReader(bytes, PROOF_CODES);
+  const version = reader.u8("version");
+  check<LedgerErrorCode>(version === DECISION_PROOF_VERSION, "TX_PROOF_MALFORMED", `proof version ${version} is not ${DECISION_PROOF_VERSION}`);
+  const verdict = reader.u8("verdict");
+  check<LedgerErrorCode>(verdict <= 1, "TX_PROOF_MALFORMED", `verdict ${verdict} is neither 0 nor 1`);
+  const epoch = reader.u32("epoch");
+  const shard = reader.u32("shard");
+  const height = reader.u53("height");
+  const view = reader.u32("view");
+  const txid = reader.bytes(TXID_BYTES, "txid").slice();
+  const codeBytes = reader.lengthPrefixed("u8", MAX_CODE_BYTES, "code");
+  const code = Buffer.from(codeBytes.buffer, codeBytes.byteOffset, codeBytes.length).toString("latin1");
+  check<LedgerErrorCode>((verdict === 1) === (code.length === 0), "TX_PROOF_MALFORMED", "an acceptance has no code, a rejection one");
+  const bodyDigest = reader.bytes(HASH_BYTES, "proposal body digest").slice();
+  const prepareCertificateHash = reader.bytes(HASH_BYTES, "prepare certificate hash").slice();
+  reader.need(2, "commit certificate");
+  const committeeSize = bytes[reader.at]! | (bytes[reader.at + 1]! << 8);
+  check<LedgerErrorCode>(committeeSize >= 1, "TX_PROOF_MALFORMED", "the commit certificate ranges over no committee");
+  const commitCertificate = decodeCertificate(reader.bytes(collectiveSignatureBytes(committeeSize), "commit certificate"));
+  const hash = (what: string) => reader.bytes(HASH_BYTES, what).slice();
+  const commitment: CommitmentParts = {
+    previous: hash("previous commitment"), coreHash: hash("core hash"), randomness: hash("randomness"),
+    includedRoot: hash("included root"), excludedRoot: hash("excluded root"), supply: reader.u64("supply"), count: reader.u64("count"),
+  };
+  const path = decodePath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
+  reader.expectEnd("the Merkle path");
+  return { accepted: verdict === 1, epoch, shard, height, view, txid, code, bodyDigest, prepareCertificateHash, commitCertificate, committeeSize, commitment, path };
+}
+
+function decodeCertificate(bytes: Uint8Array): CollectiveSignature {
+  try {
+    const { mask, signature } = decodeCollectiveSignature(bytes);
+    return { mask, signature };
+  } catch (error) {
+    if (!(error instanceof IosError)) throw error;
+    throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", `commit certificate: ${error.message}`);
+  }
+}
+
+function decodePath(bytes: Uint8Array): MerkleProof {
+  try {
+    return decodeMerkleProof(bytes);
+  } catch (error) {
+    if (!(error instanceof IosError)) throw error;
+    throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", `Merkle path: ${error.message}`);
+  }
+}
+
+/** One final height as its replica committed it: what proofs of its decisions are cut from. */
+export interface FinalHeight {
+  readonly epoch: number;
+  readonly shard: number;
+  /** The BFT's record of the height (its proposal and certificates). */
+  readonly record: FinalityRecord;
+  readonly committeeSize: number;
+  readonly commitment: CommitmentParts;
+  /** Included txids in final order, packed 32 bytes each. */
+  readonly included: Uint8Array;
+  readonly excluded: readonly CodedTxid[];
+}
+
+/** Proofs of the decisions of one final height; the Merkle trees are built once, on first use. */
+export class FinalHeightProver {
+  #included: MerkleTree | undefined;
+  #excluded: MerkleTree | undefined;
+  readonly #bodyDigest: Uint8Array;
+  readonly #prepareHash: Uint8Array;
+
+  constructor(private readonly height: FinalHeight) {
+    this.#bodyDigest = proposalBodyDigest(height.record.proposal);
+    this.#prepareHash = prepareCertificateHash(height.record.prepareCert, height.committeeSize);
+  }
+
+  /** The proof that this height included the transaction at `index` of `included`. */
+  acceptance(index: number): Uint8Array<ArrayBuffer> {
+    const { included } = this.height;
+    this.#included ??= merkleTreeOfPackedLeaves(included, TXID_BYTES);
+    return this.#encode(true, included.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES), "", this.#included.proof(index));
+  }
+
+  /** The proof that this height excluded entry `index` of `excluded` (a decisive code, or the proof proves nothing). */
+  rejection(index: number): Uint8Array<ArrayBuffer> {
+    const entry = this.height.excluded[index]!;
+    this.#excluded ??= merkleTree(this.height.excluded.map(codedTxidLeaf));
+    return this.#encode(false, entry.txid, entry.code, this.#excluded.proof(index));
+  }
+
+  #encode(accepted: boolean, txid: Uint8Array, code: string, path: MerkleProof): Uint8Array<ArrayBuffer> {
+    const { epoch, shard, record, committeeSize, commitment } = this.height;
+    return encodeDecisionProof({
+      accepted, epoch, shard, height: record.height, view: record.view, txid, code, bodyDigest: this.#bodyDigest,
+      prepareCertificateHash: this.#prepareHash, commitCertificate: record.commitCert, committeeSize, commitment, path,
+    });
+  }
+}
+
+/** The BFT committee that finalizes a shard in an epoch, and the instance key its statements bind. */
+export interface Committee {
+  readonly chainId: Uint8Array;
+  readonly keys: readonly Uint8Array[];
+}
+
+/** Committees by (epoch, shard): what a verifier trusts. */
+export type CommitteeDirectory = (epoch: number, shard: number) => Committee | undefined;
+
+/** An epoch's committees, shard by shard: what a verifier of its proofs trusts. */
+export interface EpochCommittees {
+  readonly epoch: number;
+  readonly shards: readonly Committee[];
+}
+
+/** The committees of an epoch context's shards (Leagues.committee, instance keys). */
+export function epochCommittees(context: EpochContext): EpochCommittees {
+  return { epoch: context.epoch, shards: Array.from({ length: context.shardCount }, (_, shard): Committee => ({ chainId: context.instance(shard).key, keys: context.leagues(shard).committee })) };
+}
+
+/** A directory knowing one epoch's committees; other epochs unknown. */
+export function directoryOf(committees: EpochCommittees): CommitteeDirectory {
+  return (epoch, shard) => (epoch === committees.epoch ? committees.shards[shard] : undefined);
+}
+
+export function committeesOfContext(context: EpochContext): CommitteeDirectory {
+  return directoryOf(epochCommittees(context));
+}
+
+/**
+ * Committees as bytes, for a worker thread (the pipeline's validation request):
+ * u32 epoch ‖ u16 shards ‖ per shard (u8 |chain id| ‖ chain id ‖ u16 n ‖ n × key [32]).
+ */
+export function encodeEpochCommittees(committees: EpochCommittees): Uint8Array<ArrayBuffer> {
+  const size = 6 + committees.shards.reduce((n, c) => n + 1 + c.chainId.length + 2 + c.keys.length * PUBLIC_KEY_BYTES, 0);
+  const writer = BinaryWriter.ofSize(size).u32(committees.epoch).u16(committees.shards.length);
+  for (const { chainId, keys } of committees.shards) {
+    writer.lengthPrefixed("u8", chainId).u16(keys.length);
+    for (const key of keys) writer.bytes(key);
+  }
+  return writer.finish();
+}
+
+export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees {
+  const reader = new BinaryReader(bytes, PROOF_CODES);
+  const epoch = reader.u32("epoch");
+  const shards = Array.from({ length: reader.u16("shard count") }, (): Committee => {
+    const chainId = reader.lengthPrefixed("u8", 0xff, "chain id").slice();
+    const count = reader.u16("committee size");
+    return { chainId, keys: Array.from({ length: count }, () => reader.bytes(PUBLIC_KEY_BYTES, "committee key").slice()) };
+  });
+  reader.expectEnd("the committees");
+  return { epoch, shards };
+}
+
+/**
+ * Checks `bytes` as a proof of the decision on `txid` (module doc, steps 1–4). Returns what it
+ * proves; throws TX_PROOF_MALFORMED, TX_PROOF_WRONG_TX, TX_PROOF_NOT_DECISIVE,
+ * TX_PROOF_UNKNOWN_COMMITTEE, TX_PROOF_BAD_PATH or TX_PROOF_BAD_SIGNATURE, the first that applies.
+ */
+export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier): ProvenDecision {
+  const proof = decodeDecisionProof(bytes);
+  if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
+  if (!proof.accepted && !DECISIVE_CODES.has(proof.code)) throw new IosError<LedgerErrorCode>("TX_PROOF_NOT_DECISIVE", `${proof.code} is not a refusal that decides a transaction`);
+  const committee = committees(proof.epoch, proof.shard);
+  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${proof.shard} in epoch ${proof.epoch}`);
+  if (committee.keys.length !== proof.committeeSize) throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the certificate is for ${proof.committeeSize} members, the committee has ${committee.keys.length}`);
+  const { commitment } = proof;
+  const leaf = proof.accepted ? proof.txid : codedTxidLeaf({ txid: proof.txid, code: proof.code });
+  if (!verifyMerkleProof(leaf, proof.path, proof.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
+    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", `the path does not lead to the ${proof.accepted ? "included" : "excluded"} root`);
+  }
+  const proposalHash = proposalHashOfParts(proof.bodyDigest, stateCommitmentOf(commitment));
+  const statement = commitDigestOfCertificateHash(committee.chainId, proof.height, proof.view, proposalHash, proof.prepareCertificateHash);
+  if (!verifyCollectiveSignature(committee.keys, statement, proof.commitCertificate, cosiThreshold(committee.keys.length), verifier)) {
+    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the commit certificate of shard ${proof.shard}, epoch ${proof.epoch}, height ${proof.height} does not verify`);
+  }
+  return { epoch: proof.epoch, shard: proof.shard, accepted: proof.accepted, code: proof.accepted ? undefined : proof.code };
+}
+
+/** The ledger's DecisionVerifier over a committee directory. */
+export class CommitteeProofVerifier implements DecisionVerifier {
+  constructor(
+    private readonly committees: CommitteeDirectory,
+    private readonly verifier?: Ed25519Verifier,
+  ) {}
+
+  verify(proof: Uint8Array, txid: Uint8Array): ProvenDecision {
+    try {
+      return verifyDecisionProof(proof, txid, this.committees, this.verifier);
+    } catch (error) {
+      // A malformed part's own codec code (merkle, cosi) becomes the ledger's.
+      if (error instanceof IosError && !hasCodeIn<LedgerErrorCode>(error, ["TX_PROOF_MALFORMED", "TX_PROOF_WRONG_TX", "TX_PROOF_NOT_DECISIVE", "TX_PROOF_UNKNOWN_COMMITTEE", "TX_PROOF_BAD_PATH", "TX_PROOF_BAD_SIGNATURE"])) {
+        throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", error.message);
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,163 @@
+// Atomix (white paper §6, Algorithm 5) between whole PoB validators in the simulator: 2 shards ×
+// 5 validators. A client pays across shards with inputs in both; each input shard locks or
+// refuses in a final block, proofs are read from the shards' stores, and the unlock settles every
+// shard. Invariants: supply conserved across shards, every replica of a shard agrees, each shard's
+// phase of X is the one outcome, no output exists for an aborted transfer, every lock released.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
+import { toHex } from "../../src/hex.js";
+import { genesisSupply } from "../../src/ledger/genesis.js";
+import type { KeyPair } from "../../src/ledger/keys.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { TxKind } from "../../src/ledger/kinds/interface.js";
+import { lockedKeyOf } from "../../src/ledger/kinds/atomix-record.js";
+import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { CommitteeProofVerifier, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
+import { pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import type { Simulator } from "../../src/sim/simulator.js";
+
+const POLICY: ShardingPolicy = {
+  believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256,
+};
+
+function cluster(seed: string) {
+  return pobCluster({ seed, genesisSeed: "whole-node-atomix", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount });
+}
+
+/** The flow's access to the shards: submissions through a normal validator, views from one replica's store, virtual time. */
+function simAccess(sim: Simulator, nodes: ValidatorCluster): AtomixAccess {
+  return {
+    shardCount: WHOLE_NODE.shards,
+    submit: async (shard, tx) => {
+      const via = nodes.members(shard).find((id) => nodes.node(id) !== undefined && !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")));
+      await nodes.submit(shard, [tx], via);
+    },
+    view: (shard, crossTxid) => {
+      const stored = nodes.replicas(shard)[0]!.state.atomix(crossTxid);
+      return Promise.resolve({ phase: stored?.phase, proof: stored?.proof });
+    },
+    sleep: (ms) => new Promise((resolve) => sim.schedule(ms, "atomix poll", () => resolve())),
+    now: () => sim.now(),
+  };
+}
+
+/** One account per shard, with its genesis output. */
+function payers(accounts: readonly KeyPair[], positions: Map<string, number>) {
+  const byShard = (shard: number) => accounts.filter((a) => shardOfOwner(a.publicKey, WHOLE_NODE.shards) === shard);
+  const coin = (a: KeyPair) => ({ owner: a.publicKey, index: positions.get(toHex(a.publicKey))!, amount: WHOLE_NODE.amount });
+  return { byShard, coin };
+}
+
+/** Σ supply over both shards, checking that every replica of a shard agrees on its blocks and supply. */
+function totalSupply(nodes: ValidatorCluster): bigint {
+  let supply = 0n;
+  for (let shard = 0; shard < WHOLE_NODE.shards; shard++) {
+    const replicas = nodes.replicas(shard);
+    assert.equal(nodes.agreement(shard).firstDifference, undefined, `shard ${shard}: every replica holds the same blocks`);
+    assert.equal(new Set(replicas.map((node) => node.state.supply)).size, 1, `shard ${shard}: replicas agree on supply`);
+    supply += replicas[0]!.state.supply;
+  }
+  return supply;
+}
+
+/** Each shard's phase of each transfer, for failure messages. */
+function phases(nodes: ValidatorCluster, transfers: readonly SignedCrossShardTransfer[]): string {
+  return transfers.map((t) => `${toHex(t.txid).slice(0, 8)}: ${Array.from({ length: WHOLE_NODE.shards }, (_, shard) => nodes.replicas(shard).map((node) => node.state.atomix(t.txid)?.phase ?? "-").join("/")).join(" | ")}`).join("; ");
+}
+
+async function settle(nodes: ValidatorCluster, promise: Promise<unknown>, transfers: readonly SignedCrossShardTransfer[], ms = 20_000): Promise<void> {
+  let finished = false;
+  let failure: unknown;
+  promise.then(() => (finished = true), (error: unknown) => ((failure = error), (finished = true)));
+  if (!(await nodes.advance(ms, () => finished))) assert.fail(`the flow did not finish in virtual time: ${phases(nodes, transfers)}`);
+  if (failure !== undefined) throw failure;
+}
+
+describe("Atomix between whole PoB validators", () => {
+  it("a transfer with inputs in both shards commits everywhere: locks, proofs that verify offline, outputs in both shards, supply conserved", async () => {
+    const { sim, genesis, accounts, cluster: nodes, positions } = cluster("atomix-commit");
+    const { byShard, coin } = payers(accounts, positions);
+    const [a0, b0] = byShard(0);
+    const [a1] = byShard(1);
+    const chain = nodes.context.chain;
+    const x: SignedCrossShardTransfer = signCrossShardTransfer({
+      kind: TxKind.AtomixLock,
+      inputs: [{ txid: chain, ...coin(a0!) }, { txid: chain, ...coin(a1!) }],
+      outputs: [{ owner: b0!.publicKey, amount: 1_500_000n }, { owner: a1!.publicKey, amount: 499_990n }],
+    }, [a0!, a1!]);
+    await nodes.advance(500);
+    const steps: string[] = [];
+    let report: Awaited<ReturnType<typeof runCrossShardTransfer>> | undefined;
+    await settle(nodes, runCrossShardTransfer(x, simAccess(sim, nodes), { onStep: (step) => steps.push(step) }).then((r) => (report = r)), [x]);
+    assert.equal(report!.outcome, "committed");
+    assert.deepEqual(steps, ["lock", "proofs", "unlock", "settled"]);
+
+    // Both proofs are acceptances that verify against the epoch's committees, and nowhere else.
+    const committees = committeesOfContext(nodes.context);
+    for (const [shard, proof] of report!.proofs) {
+      const decision = verifyDecisionProof(proof, x.txid, committees);
+      assert.deepEqual({ shard: decision.shard, accepted: decision.accepted }, { shard, accepted: true });
+      assert.ok(proof.length < 1_024, `a proof is small: ${proof.length} bytes`);
+      assert.throws(() => verifyDecisionProof(proof, x.txid, (epoch, s) => committees(epoch, 1 - s)), { code: "TX_PROOF_BAD_SIGNATURE" });
+      for (let at = 0; at < proof.length; at++) {
+        const flipped = Uint8Array.from(proof);
+        flipped[at]! ^= 1;
+        assert.throws(() => new CommitteeProofVerifier(committees).verify(flipped, x.txid), (error: { code?: string }) => error.code?.startsWith("TX_PROOF_") === true, `a flipped byte ${at} fails`);
+      }
+      assert.equal(decodeDecisionProof(proof).epoch, 0);
+    }
+    await nodes.advance(1_000);
+    for (let shard = 0; shard < WHOLE_NODE.shards; shard++) {
+      for (const node of nodes.replicas(shard)) {
+        assert.equal(node.state.atomix(x.txid)?.phase, "committed", `shard ${shard}: every replica committed`);
+        // The locks are gone and the inputs spent.
+        assert.equal(node.state.getUtxo(chain, coin(shard === 0 ? a0! : a1!).index), undefined);
+        const locked = lockedKeyOf(chain, coin(shard === 0 ? a0! : a1!).index);
+        assert.equal(node.state.getUtxo(locked.subarray(0, 32), new DataView(locked.buffer).getUint32(32, true)), undefined, "no lock remains");
+      }
+    }
+    assert.deepEqual(nodes.replicas(0)[0]!.state.getUtxo(x.txid, 0), { owner: b0!.publicKey, amount: 1_500_000n });
+    assert.equal(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 0), undefined, "an output lives in its own shard only");
+    assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), { owner: a1!.publicKey, amount: 499_990n });
+    // The fee (10) left the ledger; nothing else did.
+    assert.equal(totalSupply(nodes), genesisSupply(genesis) - 10n);
+    assert.deepEqual(nodes.failures, []);
+    await nodes.stop();
+  });
+
+  it("two transfers racing for one input: exactly one locks it; the other aborts everywhere and its other shard's lock is released", async () => {
+    const { sim, genesis, accounts, cluster: nodes, positions } = cluster("atomix-race");
+    const { byShard, coin } = payers(accounts, positions);
+    const [a0, b0] = byShard(0);
+    const [a1, b1] = byShard(1);
+    const chain = nodes.context.chain;
+    // Both spend a0's genesis output; each also spends a distinct shard-1 output.
+    const make = (other: KeyPair, payee: KeyPair) => signCrossShardTransfer({
+      kind: TxKind.AtomixLock,
+      inputs: [{ txid: chain, ...coin(a0!) }, { txid: chain, ...coin(other) }],
+      outputs: [{ owner: payee.publicKey, amount: 2_000_000n }],
+    }, [a0!, other]);
+    const x = make(a1!, b0!);
+    const y = make(b1!, b1!);
+    await nodes.advance(500);
+    const access = simAccess(sim, nodes);
+    const reports: Awaited<ReturnType<typeof runCrossShardTransfer>>[] = [];
+    await settle(nodes, Promise.all([x, y].map((t) => runCrossShardTransfer(t, access).then((r) => reports.push(r)))), [x, y]);
+    assert.deepEqual(reports.map((r) => r.outcome).sort(), ["aborted", "committed"], "exactly one commits");
+    await nodes.advance(1_000);
+    const winner = reports.find((r) => r.outcome === "committed")!.txid;
+    const loser = [x, y].find((t) => !Buffer.from(t.txid).equals(winner))!;
+    const loserOther = Buffer.from(loser.txid).equals(x.txid) ? a1! : b1!;
+    for (const node of nodes.replicas(1)) {
+      assert.equal(node.state.atomix(loser.txid)?.phase, "aborted");
+      assert.deepEqual(node.state.getUtxo(chain, coin(loserOther).index), { owner: loserOther.publicKey, amount: WHOLE_NODE.amount }, "the loser's shard-1 input is spendable again");
+    }
+    for (const node of nodes.replicas(0)) assert.ok(["refused", "aborted"].includes(node.state.atomix(loser.txid)!.phase), "shard 0 refused the loser's lock");
+    assert.equal(nodes.replicas(0)[0]!.state.getUtxo(loser.txid, 0), undefined, "no output of the aborted transfer exists");
+    assert.equal(totalSupply(nodes), genesisSupply(genesis));
+    assert.deepEqual(nodes.failures, []);
+    await nodes.stop();
+  });
+});
