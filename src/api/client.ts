@@ -39,6 +39,15 @@ export interface SubmitJson {
   readonly status: Omit<TxStatusJson, "txid">;
 }
 
+export interface AtomixJson {
+  readonly txid: string;
+  readonly shard: number;
+  readonly phase: "locked" | "refused" | "committed" | "aborted";
+  readonly height: number;
+  /** Hex of the proof of this shard's lock decision (src/atomix/proof.ts); absent where the shard holds no input. */
+  readonly proof?: string;
+}
+
 export interface UtxosJson {
   readonly owner: string;
   readonly shard: number;
@@ -119,6 +128,11 @@ export class ApiClient {
     const status = await this.request<TxStatusJson>("GET", `/v1/tx/${txid}`);
     if (status.state === "optimistic") verifyOptimistic(txid, status);
     return status;
+  }
+
+  /** Where this node's shard left a cross-shard transfer: its phase and the proof of the shard's lock decision (ATOMIX_NOT_FOUND when untouched). */
+  atomix(txid: string): Promise<AtomixJson> {
+    return this.request("GET", `/v1/atomix/${txid}`);
   }
 
   balance(owner: string): Promise<BalanceJson> {

@@ -46,6 +46,8 @@ export interface ChainView {
   getBlock(height: number): Uint8Array | undefined;
   getBlockByHash(hash: Uint8Array): Uint8Array | undefined;
   getTransactionLocation(txid: Uint8Array): { readonly height: number; readonly position: number } | undefined;
+  /** Where the final chain left a cross-shard transaction (src/atomix/phases.ts), with the proof of this shard's lock decision. */
+  atomix(crossTxid: Uint8Array): { readonly phase: string; readonly height: number; readonly proof: Uint8Array | undefined } | undefined;
 }
 
 /** One Prometheus sample family contributed by the node (pipeline, pool, transport, ...). */

@@ -12,7 +12,10 @@
  *                                   optimistic {block, producer, inclusion} (hex: the optimistic block, the
  *                                   believable validator that sealed it, and its signed header ‖ seal ‖
  *                                   the transaction's Merkle proof, which the client checks), final {height, index,
- *                                   blockHash}, rejected {code}}
+ *                                   blockHash}, rejected {code}}; a cross-shard transfer adds atomix (below)
+ *   GET  /v1/atomix/:txid           {txid, shard, phase: locked|refused|committed|aborted, height, proof (hex,
+ *                                   this shard's lock decision, src/atomix/proof.ts)} for a cross-shard transfer
+ *                                   this shard's final chain touched (its inputs or outputs); 404 ATOMIX_NOT_FOUND
  *   GET  /v1/owner/:pk/balance      {owner, shard, balance (decimal string), outputs}
  *   GET  /v1/owner/:pk/utxos        {owner, shard, utxos: [{txid, index, amount}], truncated} (?limit=N)
  *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex)
@@ -105,6 +108,12 @@ function statusJson(status: TxStatus, blockHash: (height: number) => string | un
     default:
       return { state: status.state };
   }
+}
+
+/** GET /v1/atomix's body (and GET /v1/tx's `atomix`) for one cross-shard transfer, if this shard's chain touched it. */
+function atomixJsonOf(entry: ReturnType<ClientBackend["chain"]["atomix"]>): Record<string, unknown> | undefined {
+  if (entry === undefined) return undefined;
+  return { phase: entry.phase, height: entry.height, ...(entry.proof === undefined ? {} : { proof: toHex(entry.proof) }) };
 }
 
 function blockJson(block: DecodedBlock, withBytes: Uint8Array | undefined): Record<string, unknown> {
@@ -266,6 +275,10 @@ export class ClientApi {
     return bytes === undefined ? undefined : toHex(decodeBlockEnvelope(bytes).hash);
   }
 
+  private atomixJson(txid: Uint8Array): Record<string, unknown> | undefined {
+    return atomixJsonOf(this.backend.chain.atomix(txid));
+  }
+
   private ownerParam(value: string): Uint8Array {
     const owner = hexParam(value, PUBLIC_KEY_BYTES, "owner public key");
     const shard = shardOfOwner(owner, this.backend.shardCount);
@@ -287,7 +300,14 @@ export class ClientApi {
       const txid = hexParam(req.getParameter(0), TXID_BYTES, "txid");
       const status = this.backend.status(txid);
       if (status.state === "unknown") throw new IosError<ApiErrorCode>("TX_NOT_FOUND", `transaction ${toHex(txid)} is neither pending nor in a block of this shard`);
-      this.answer(exchange, "tx", 200, { txid: toHex(txid), ...statusJson(status, (h) => this.blockHashAt(h)) });
+      const atomix = this.atomixJson(txid);
+      this.answer(exchange, "tx", 200, { txid: toHex(txid), ...statusJson(status, (h) => this.blockHashAt(h)), ...(atomix === undefined ? {} : { atomix }) });
+    });
+    this.route("get", "/v1/atomix/:txid", "atomix", (exchange, req) => {
+      const txid = hexParam(req.getParameter(0), TXID_BYTES, "txid");
+      const atomix = this.atomixJson(txid);
+      if (atomix === undefined) throw new IosError<ApiErrorCode>("ATOMIX_NOT_FOUND", `no final block of shard ${this.backend.shard} touched cross-shard transfer ${toHex(txid)}`);
+      this.answer(exchange, "atomix", 200, { txid: toHex(txid), shard: this.backend.shard, ...atomix });
     });
     this.route("get", "/v1/owner/:pk/balance", "balance", (exchange, req) => {
       const owner = this.ownerParam(req.getParameter(0));

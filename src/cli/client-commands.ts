@@ -5,9 +5,17 @@ import { IosError } from "../errors.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT, MAX_INPUTS, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../ledger/transaction.js";
 import { loadKeyFile } from "../node/config.js";
+import { runCrossShardTransfer, signCrossShardTransfer } from "../atomix/client.js";
+import { httpAtomixAccess } from "../atomix/http-access.js";
 import { EXIT_OK, EXIT_RUNTIME, hexKeyArgument, integerOption, required, type CliErrorCode, type Command } from "./command.js";
 
 const DEFAULT_NODE = "http://127.0.0.1:7000";
+const ATOMIX_STEP_TEXT = {
+  lock: "lock submitted to the input shard(s)",
+  proofs: "every input shard decided (proofs verified by the shards that apply the unlock)",
+  unlock: "unlock submitted to every shard it touches",
+  settled: "settled in every shard it touches",
+} as const;
 const NODE_OPTION = { node: { type: "string" as const } };
 const NODE_HELP = `  --node URL     the node's client API (default ${DEFAULT_NODE})`;
 /** `--wait`: poll interval and default timeout. */
@@ -21,19 +29,23 @@ function client(values: Record<string, unknown>): ApiClient {
 const txSend: Command = {
   name: "send",
   summary: "Pay an amount from a key file's funds to a public key.",
-  usage: "--from KEYFILE --to PK --amount N [--node URL] [--wait [--timeout S]]",
+  usage: "--from KEYFILE --to PK --amount N [--node URL]... [--wait [--timeout S]]",
   help: [
     "options:",
     "  --from KEYFILE  key file of the payer (spends its unspent outputs, change goes back to it)",
-    "  --to PK         recipient public key (64 hex digits), in the payer's shard",
+    "  --to PK         recipient public key (64 hex digits), in any shard",
     "  --amount N      amount to pay (integer > 0)",
-    NODE_HELP,
+    `  --node URL      a node's client API (default ${DEFAULT_NODE}), of the payer's shard; repeat it`,
+    "                  with a node of the recipient's shard to pay across shards",
     "  --wait          wait until the transaction is final or rejected",
-    `  --timeout S     seconds to wait with --wait (default ${DEFAULT_WAIT_SECONDS})`,
+    `  --timeout S     seconds to wait with --wait, or for a cross-shard payment (default ${DEFAULT_WAIT_SECONDS})`,
     "",
-    "exit code 0 when accepted (or final with --wait), 1 when refused or rejected.",
+    "A cross-shard payment runs Atomix (white paper §6) to its end: lock in the payer's shard, its",
+    "proof, unlock-to-commit in both shards (or unlock-to-abort); each step is printed.",
+    "exit code 0 when accepted (or final with --wait, committed across shards), 1 when refused,",
+    "rejected or aborted.",
   ].join("\n"),
-  options: { from: { type: "string" }, to: { type: "string" }, amount: { type: "string" }, wait: { type: "boolean" }, timeout: { type: "string" }, ...NODE_OPTION },
+  options: { from: { type: "string" }, to: { type: "string" }, amount: { type: "string" }, wait: { type: "boolean" }, timeout: { type: "string" }, node: { type: "string", multiple: true } },
   async run(values, _positionals, io) {
     const payer = loadKeyFile(required(values, "from"));
     const recipient = hexKeyArgument(required(values, "to"), "--to");
@@ -41,15 +53,14 @@ const txSend: Command = {
     if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new IosError<CliErrorCode>("CLI_USAGE", `--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
     const amount = BigInt(amountText);
     const timeoutSeconds = integerOption(values, "timeout", 1, 3600, DEFAULT_WAIT_SECONDS);
-    const api = client(values);
+    const urls = Array.isArray(values.node) && values.node.length > 0 ? values.node.map(String) : [DEFAULT_NODE];
+    const api = new ApiClient(urls[0]!);
 
     const status = await api.status();
     const payerHex = Buffer.from(payer.publicKey).toString("hex");
     const payerShard = shardOfOwner(payer.publicKey, status.shardCount);
     const recipientShard = shardOfOwner(recipient, status.shardCount);
-    if (payerShard !== recipientShard) {
-      throw new IosError<CliErrorCode>("CLI_USAGE", `the recipient is in shard ${recipientShard} and the payer in shard ${payerShard}; only same-shard transfers exist until Atomix (cross-shard) lands`);
-    }
+    if (status.shard !== payerShard) throw new IosError<CliErrorCode>("CLI_USAGE", `the first --node serves shard ${status.shard}; the payer's outputs are in shard ${payerShard}`);
     const { utxos } = await api.utxos(payerHex);
     const inputs: TxInput[] = [];
     let gathered = 0n;
@@ -63,6 +74,21 @@ const txSend: Command = {
     }
     const outputs: TxOutput[] = [{ owner: recipient, amount }];
     if (gathered > amount) outputs.push({ owner: payer.publicKey, amount: gathered - amount });
+    if (recipientShard !== payerShard) {
+      const access = await httpAtomixAccess(urls);
+      const amounts = new Map(utxos.map((u) => [`${u.txid}:${u.index}`, BigInt(u.amount)]));
+      const x = signCrossShardTransfer({
+        kind: TxKind.AtomixLock, outputs,
+        inputs: inputs.map((input) => ({ ...input, amount: amounts.get(`${Buffer.from(input.txid).toString("hex")}:${input.index}`)! })),
+      }, [payer]);
+      io.out(`txid ${Buffer.from(x.txid).toString("hex")} cross-shard: shard ${payerShard} → shard ${recipientShard}`);
+      const report = await runCrossShardTransfer(x, access, { timeoutMs: timeoutSeconds * 1000, onStep: (step, atMs) => io.out(`${ATOMIX_STEP_TEXT[step]} (${Math.round(atMs)} ms)`) });
+      if (report.outcome === "aborted") {
+        io.err(`error CLI_TX_REJECTED: ${Buffer.from(x.txid).toString("hex")} was aborted: shard ${payerShard} refused its inputs`);
+        return EXIT_RUNTIME;
+      }
+      return EXIT_OK;
+    }
     const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs, outputs }, [payer]);
     const submitted = await api.submitTransaction(encodeTransaction(transaction));
     io.out(`txid ${submitted.txid} ${submitted.outcome}`);

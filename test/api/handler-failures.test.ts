@@ -28,6 +28,7 @@ const backend: ClientBackend = {
       throw new TypeError("block cache is broken");
     },
     getBlockByHash: () => undefined,
+    atomix: () => undefined,
     getTransactionLocation: () => undefined,
   },
   submit: async () => [],

@@ -26,14 +26,20 @@ const batch: ValidatedBatch = {
 };
 
 describe("validation request", () => {
-  it("is u32le shard ‖ u32le shardCount ‖ the framed transactions, and decodes back", () => {
+  it("is u32le shard ‖ u32le shardCount ‖ u32le |committees| ‖ committees ‖ the framed transactions, and decodes back", () => {
     const framed = randomBytes(40);
     const request = encodeValidationRequest(framed, 0x01020304, 7);
     assert.equal(request.length, REQUEST_HEADER_BYTES + framed.length);
-    assert.deepEqual([...request.subarray(0, REQUEST_HEADER_BYTES)], [4, 3, 2, 1, 7, 0, 0, 0]);
+    assert.deepEqual([...request.subarray(0, REQUEST_HEADER_BYTES)], [4, 3, 2, 1, 7, 0, 0, 0, 0, 0, 0, 0]);
     const decoded = decodeValidationRequest(request);
-    assert.deepEqual({ ...decoded, framed: Buffer.from(decoded.framed) }, { shard: 0x01020304, shardCount: 7, framed });
+    assert.deepEqual({ ...decoded, committees: Buffer.from(decoded.committees), framed: Buffer.from(decoded.framed) }, { shard: 0x01020304, shardCount: 7, committees: Buffer.alloc(0), framed });
     for (let cut = 0; cut < REQUEST_HEADER_BYTES; cut++) assert.equal(codeOf(() => decodeValidationRequest(request.subarray(0, cut))), "PIPELINE_BAD_TASK");
+    const committees = randomBytes(9);
+    const withCommittees = encodeValidationRequest(framed, 1, 2, committees);
+    assert.deepEqual([...withCommittees.subarray(8, 12)], [9, 0, 0, 0]);
+    const both = decodeValidationRequest(withCommittees);
+    assert.deepEqual([Buffer.from(both.committees), Buffer.from(both.framed)], [committees, framed]);
+    assert.equal(codeOf(() => decodeValidationRequest(withCommittees.subarray(0, REQUEST_HEADER_BYTES + 8))), "PIPELINE_BAD_TASK", "shorter than its committees");
   });
 });
 
