@@ -53,6 +53,7 @@ import type { ChainTip, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
+import { transactionIdOfEncoding } from "../ledger/kinds/registry.js";
 import { TXID_BYTES } from "../codec/sizes.js";
 import type { StoreErrorCode } from "../store/errors.js";
 import { LEDGER_ERROR_CODES, type TransactionFailureDetail } from "../ledger/errors.js";
@@ -561,6 +562,18 @@ export class ShardState {
   atomix(crossTxid: Uint8Array): { readonly phase: AtomixPhase; readonly height: number; readonly proof: Uint8Array | undefined } | undefined {
     const stored = this.store.atomix(crossTxid);
     return stored === undefined ? undefined : { phase: decodeAtomixPhase(stored.phase), height: stored.height, proof: stored.proof.length === 0 ? undefined : stored.proof };
+  }
+
+  /** The signed cross-shard transfers whose locks the final chain holds (phase "locked"), as their final blocks carry them. */
+  lockedTransfers(): Uint8Array[] {
+    const found: Uint8Array[] = [];
+    for (const { crossTxid, entry } of this.store.atomixEntries()) {
+      if (decodeAtomixPhase(entry.phase) !== "locked") continue;
+      const x = this.blockTransactions(entry.height).find((tx) => sameBytes(transactionIdOfEncoding(tx), crossTxid));
+      invariant(x !== undefined, "a lock's final block holds its transfer");
+      found.push(x);
+    }
+    return found;
   }
 
   /** The phase the final chain reached for a cross-shard transaction (src/atomix/phases.ts AtomixPhases). */

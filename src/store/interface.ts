@@ -101,6 +101,8 @@ export interface ChainStore {
   acceptedTransactions(): Uint8Array[];
   /** Where this shard's final chain left a cross-shard transaction (StoredBlock `atomix`), if it touched it. */
   atomix(crossTxid: Uint8Array): StoredAtomix | undefined;
+  /** Every cross-shard transfer the final chain touched, in txid order (a restart watches its locks again). */
+  atomixEntries(): Iterable<{ readonly crossTxid: Uint8Array; readonly entry: StoredAtomix }>;
   /** The last final block's refusal of `txid` (StoredBlock `rejections`), if any. */
   rejection(txid: Uint8Array): StoredRejection | undefined;
   readonly epoch: number;

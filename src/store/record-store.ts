@@ -371,6 +371,11 @@ export class RecordChainStore implements ChainStore {
     return [...this.dbs.accepted.entries()].map(({ value }) => Uint8Array.from(value));
   }
 
+  *atomixEntries(): Iterable<{ readonly crossTxid: Uint8Array; readonly entry: StoredAtomix }> {
+    this.checkInitialized();
+    for (const { key, value } of this.dbs.atomix.entries()) yield { crossTxid: Uint8Array.from(key), entry: decodeAtomix(value) };
+  }
+
   atomix(crossTxid: Uint8Array): StoredAtomix | undefined {
     this.checkInitialized();
     check<StoreErrorCode>(crossTxid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);

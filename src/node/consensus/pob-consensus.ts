@@ -64,6 +64,7 @@ import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "..
 import { sameBytes } from "../../bytes.js";
 import { CommitteeProofVerifier, DECISIVE_CODES, FinalHeightProver, committeesOfContext } from "../../atomix/proof.js";
 import { encodeAtomixPhase } from "../../atomix/phases.js";
+import { AtomixWatcher } from "../../atomix/watcher.js";
 import type { AtomixWrite } from "../../store/interface.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
@@ -114,7 +115,14 @@ export interface PobConsensusOptions {
   readonly verifier?: Ed25519Verifier;
   /** Called when committing a final block fails (the shard state is then unusable); consensus stops. */
   readonly onError?: (error: unknown) => void;
+  /** How long a cross-shard lock is left to its client before this shard's watchers finish it (src/atomix/watcher.ts); default ATOMIX_GRACE_MS. */
+  readonly atomixGraceMs?: number;
 }
+
+/** A client finishes its cross-shard transfer in a few final heights; after this the shard's watchers do. */
+export const ATOMIX_GRACE_MS = 3_000;
+/** Between two rounds of the watchers' queries and submissions. */
+export const ATOMIX_RETRY_MS = 1_000;
 
 export class PobShardConsensus implements ShardDriver {
   readonly mode = "pob";
@@ -144,6 +152,8 @@ export class PobShardConsensus implements ShardDriver {
   #unsubscribe: (() => void) | undefined;
   #failed = false;
   #stopped = false;
+  /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts). */
+  readonly atomix: AtomixWatcher;
 
   constructor(options: PobConsensusOptions) {
     const { context, shard, key, pipeline, state, transport, clock } = options;
@@ -223,6 +233,12 @@ export class PobShardConsensus implements ShardDriver {
     this.#clientChannel.on(TX_RELAY, (from, _type, payload) => this.#receiveRelay(from, payload));
     this.#clientChannel.on(TX_REFUSED, (from, _type, payload) => this.#receiveRefusals(from, payload));
     this.#pipeline.onSettled((event) => this.#answerRelayers(event));
+    this.atomix = new AtomixWatcher({
+      self: key.publicKey, shard, context, transport, clock, verifier: atomix.verifier,
+      phaseOf: (crossTxid) => state.atomix(crossTxid),
+      submit: (tx) => this.#reoffer([tx]),
+      graceMs: options.atomixGraceMs ?? ATOMIX_GRACE_MS, retryMs: ATOMIX_RETRY_MS,
+    });
   }
 
   get leagues(): Leagues {
@@ -240,6 +256,8 @@ export class PobShardConsensus implements ShardDriver {
     }
     if (this.node.producer !== undefined) this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#feedProducer());
     this.#scheduleRelaySweep();
+    // Locks the final chain holds from before a restart are watched again.
+    for (const x of this.#state.lockedTransfers()) this.atomix.watch(x);
     this.node.start();
   }
 
@@ -248,6 +266,7 @@ export class PobShardConsensus implements ShardDriver {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.node.close();
+    this.atomix.stop();
     this.#consensusChannel.close();
     this.#clientChannel.close();
     for (const timer of [this.#relayTimer, this.#relaySweep, this.#refusalTimer]) if (timer !== undefined) this.#clock.cancelTimer(timer);
@@ -556,6 +575,7 @@ export class PobShardConsensus implements ShardDriver {
         this.#relayed.delete(toHex(txid));
       }
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
+      for (const { txid, phase } of outcome.atomix) if (phase === "locked") this.atomix.watch(outcome.includedTransactions[indexOfTxid(outcome.included, txid)]!);
       if (this.node.producer !== undefined) this.#feedProducer();
     } catch (error) {
       this.#fail(error);

@@ -1,0 +1,247 @@
+/**
+ * Atomix without the client (white paper §6: "the shard of the minimum-value input coordinates";
+ * proofs are gossiped and any party may submit the unlock). Every input shard watches the locks
+ * its final chain holds: once a lock is older than the grace period (the client's turn), the
+ * watchers of that shard finish the transfer themselves, so a lock never outlives an honest
+ * member of its shard.
+ *
+ *   query    for each other input shard without a decision in hand, ask its members
+ *            (ATOMIX_QUERY, carrying the signed transfer X): a member holding the decision
+ *            answers with its phase and proof (ATOMIX_ANSWER); one whose shard never saw X
+ *            submits X to its own shard, which then decides it (the client may have crashed
+ *            before sending it there);
+ *   unlock   as soon as the proofs decide (every input shard accepted, or one refused), submit
+ *            the unlock to the own shard and send it to the members of every other shard it
+ *            concerns (ATOMIX_SUBMIT), each of which submits it to its shard;
+ *   confirm  after the own shard committed, keep sending the commit to the other shards until
+ *            f + 1 members of each answer "committed" (one of them honest): an output-only shard
+ *            learns of X from nobody else.
+ *
+ * Who acts: the f + 1 members of the shard ranked first by SHA-256(txid ‖ key) — at least one is
+ * honest whatever f members do, and the work is spread over transfers. Unlocks of one X with one
+ * decision share a txid, so parallel or repeated submissions change nothing (src/atomix/phases.ts).
+ *
+ * Bound: a lock is released or consumed within graceMs + (a retry and two final heights per round
+ * trip) once the other shards' honest members are reachable; retries never stop while it holds.
+ *
+ * Messages ("atomix" range), on the channel of the addressed shard:
+ *   ATOMIX_QUERY   signed X
+ *   ATOMIX_ANSWER  txid [32] ‖ u8 phase (0xff: none) ‖ u16 |proof| ‖ proof (src/atomix/proof.ts)
+ *   ATOMIX_SUBMIT  an unlock, for the receiver's shard
+ *
+ * API: class `AtomixWatcher` (watch, start, stop, stats), `ATOMIX_MESSAGES`.
+ */
+import { BinaryReader, BinaryWriter, singleCode } from "../codec/binary.js";
+import { TXID_BYTES } from "../codec/sizes.js";
+import { sha256 } from "../crypto/sha256.js";
+import type { EpochContext } from "../epoch/interface.js";
+import { hasCodeIn } from "../errors.js";
+import { toHex } from "../hex.js";
+import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds/atomix.js";
+import { LEDGER_ERROR_CODES } from "../ledger/errors.js";
+import type { DecisionVerifier } from "../ledger/kinds/interface.js";
+import { scanTransaction } from "../ledger/kinds/registry.js";
+import { guardedHandler } from "../net/guarded-handler.js";
+import type { Channel, PeerId, Transport } from "../net/interface.js";
+import { messageType } from "../net/message-types.js";
+import type { Clock, TimerHandle } from "../runtime/interface.js";
+import { unlockFor } from "./client.js";
+import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, type AtomixPhase } from "./phases.js";
+import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
+
+export const ATOMIX_MESSAGES = {
+  QUERY: messageType("atomix", 0),
+  ANSWER: messageType("atomix", 1),
+  SUBMIT: messageType("atomix", 2),
+} as const;
+
+const NO_PHASE = 0xff;
+const ANSWER_CODES = singleCode<"ATOMIX_BAD_MESSAGE">("ATOMIX_BAD_MESSAGE");
+
+export interface AtomixWatcherOptions {
+  readonly self: Uint8Array;
+  readonly shard: number;
+  readonly context: EpochContext;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  /** The own shard's final chain: where it left a cross-shard transfer. */
+  readonly phaseOf: (crossTxid: Uint8Array) => { readonly phase: AtomixPhase; readonly proof: Uint8Array | undefined } | undefined;
+  /** Submits a transaction to the own shard, as a client would (the pipeline validates it). */
+  readonly submit: (tx: Uint8Array) => void;
+  readonly verifier: DecisionVerifier;
+  /** How long a lock is left to its client before the watchers act. */
+  readonly graceMs: number;
+  /** Between two rounds of queries and submissions. */
+  readonly retryMs: number;
+}
+
+interface Watched {
+  readonly txid: Uint8Array;
+  /** The signed transfer, as the own shard's final block holds it. */
+  readonly x: Uint8Array;
+  readonly unsigned: Uint8Array;
+  readonly since: number;
+  readonly proofs: Map<number, Uint8Array>;
+  /** Per other shard, the members that answered "committed". */
+  readonly committed: Map<number, Set<PeerId>>;
+}
+
+export interface AtomixWatcherStats {
+  queries: number;
+  answers: number;
+  /** Unlocks this watcher submitted to its own shard. */
+  unlocks: number;
+  /** Transactions other shards' watchers handed to this one's shard. */
+  relayed: number;
+  /** Messages refused as malformed. */
+  malformed: number;
+}
+
+export class AtomixWatcher {
+  readonly stats: AtomixWatcherStats = { queries: 0, answers: 0, unlocks: 0, relayed: 0, malformed: 0 };
+  readonly #watched = new Map<string, Watched>();
+  readonly #channels: Channel[];
+  readonly #self: PeerId;
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+
+  constructor(private readonly options: AtomixWatcherOptions) {
+    const { context, transport, shard } = options;
+    this.#self = toHex(options.self);
+    this.#channels = Array.from({ length: context.shardCount }, (_, k) => transport.open({ protocol: "atomix", shard: k, epoch: context.epoch }));
+    const guard = (handler: (from: PeerId, payload: Uint8Array) => void) => guardedHandler(() => this.#stopped, () => this.stats.malformed++, handler);
+    const own = this.#channels[shard]!;
+    own.on(ATOMIX_MESSAGES.QUERY, guard((from, payload) => this.#answerQuery(from, payload)));
+    own.on(ATOMIX_MESSAGES.SUBMIT, guard((from, payload) => this.#relaySubmission(from, payload)));
+    this.#channels.forEach((channel, k) => {
+      if (k !== shard) channel.on(ATOMIX_MESSAGES.ANSWER, guard((from, payload) => this.#receiveAnswer(k, from, payload)));
+    });
+  }
+
+  /** Watches a lock the own shard's final chain holds (`x`: the signed transfer). */
+  watch(x: Uint8Array): void {
+    const unsigned = x.subarray(0, scanTransaction(x).unsignedEnd);
+    const txid = sha256(unsigned);
+    const key = toHex(txid);
+    if (this.#stopped || this.#watched.has(key) || !this.#acts(txid)) return;
+    this.#watched.set(key, { txid, x: Uint8Array.from(x), unsigned: Uint8Array.from(unsigned), since: this.options.clock.now(), proofs: new Map(), committed: new Map() });
+    this.#timer ??= this.options.clock.setTimer(this.options.retryMs, () => this.#tick());
+  }
+
+  /** Transfers being watched. */
+  get watching(): number {
+    return this.#watched.size;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.options.clock.cancelTimer(this.#timer);
+    this.#timer = undefined;
+    for (const channel of this.#channels) channel.close();
+  }
+
+  /** Whether this member is among the f + 1 that act for `txid` (module doc). */
+  #acts(txid: Uint8Array): boolean {
+    const members = this.options.context.members(this.options.shard);
+    const rank = (key: Uint8Array) => toHex(sha256(Buffer.concat([txid, key])));
+    const ranked = [...members].sort((a, b) => (rank(a) < rank(b) ? -1 : 1));
+    return ranked.slice(0, faultsOf(members.length) + 1).some((key) => toHex(key) === this.#self);
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    const now = this.options.clock.now();
+    for (const [key, watched] of this.#watched) {
+      if (now - watched.since < this.options.graceMs) continue;
+      if (!this.#round(watched)) this.#watched.delete(key);
+    }
+    if (this.#watched.size > 0) this.#timer = this.options.clock.setTimer(this.options.retryMs, () => this.#tick());
+  }
+
+  /** One round for one transfer (module doc); false once nothing is left to do. */
+  #round(watched: Watched): boolean {
+    const { shard, context } = this.options;
+    const here = this.options.phaseOf(watched.txid);
+    if (here === undefined || here.phase === "aborted" || here.phase === "refused") return false;
+    const shards = crossShardTransferShards(watched.unsigned, context.shardCount);
+    if (here.phase === "committed") {
+      const waiting = shards.filter((k) => k !== shard && (watched.committed.get(k)?.size ?? 0) <= faultsOf(context.members(k).length));
+      if (waiting.length === 0) return false;
+      const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
+      for (const k of waiting) {
+        if (unlock?.kind === "commit") this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes);
+        this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x);
+      }
+      return true;
+    }
+    if (here.proof !== undefined) watched.proofs.set(shard, here.proof);
+    const inputShards = [...new Set(crossShardInputShards(watched.unsigned, context.shardCount))];
+    for (const k of inputShards) if (!watched.proofs.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x);
+    const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
+    if (unlock !== undefined) {
+      this.stats.unlocks++;
+      this.options.submit(unlock.bytes);
+      for (const k of unlock.kind === "commit" ? shards : inputShards) if (k !== shard) this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes);
+    }
+    return true;
+  }
+
+  #sendToShard(k: number, type: number, payload: Uint8Array): void {
+    if (type === ATOMIX_MESSAGES.QUERY) this.stats.queries++;
+    this.#channels[k]!.broadcast(this.options.context.members(k).map(toHex), type, payload);
+  }
+
+  /** A member of another shard asks where this shard left X: answer, and submit X here if this shard holds inputs of it and never saw it. */
+  #answerQuery(from: PeerId, x: Uint8Array): void {
+    if (this.options.context.shardOf(Buffer.from(from, "hex")) === undefined) return;
+    // A malformed transfer throws its ledger code: the guard counts it, the transport logs it.
+    const unsigned = x.subarray(0, scanTransaction(x).unsignedEnd);
+    const txid = sha256(unsigned);
+    const here = this.options.phaseOf(txid);
+    if (here === undefined && crossShardInputShards(unsigned, this.options.context.shardCount).includes(this.options.shard)) {
+      this.stats.relayed++;
+      this.options.submit(Uint8Array.from(x));
+    }
+    const proof = here?.proof ?? new Uint8Array(0);
+    const answer = BinaryWriter.ofSize(TXID_BYTES + 1 + 2 + proof.length).bytes(txid).u8(here === undefined ? NO_PHASE : encodeAtomixPhase(here.phase)).lengthPrefixed("u16", proof).finish();
+    this.#channels[this.options.shard]!.send(from, ATOMIX_MESSAGES.ANSWER, answer);
+  }
+
+  /** An unlock another shard's watcher sends this shard: submitted here like a client's (the shard checks its proofs). */
+  #relaySubmission(from: PeerId, tx: Uint8Array): void {
+    if (this.options.context.shardOf(Buffer.from(from, "hex")) === undefined) return;
+    this.stats.relayed++;
+    this.options.submit(Uint8Array.from(tx));
+  }
+
+  /** Shard `k`'s member answers a query: keep a proof that verifies as shard k's, count a "committed". */
+  #receiveAnswer(k: number, from: PeerId, payload: Uint8Array): void {
+    if (this.options.context.shardOf(Buffer.from(from, "hex")) !== k) return;
+    const reader = new BinaryReader(payload, ANSWER_CODES);
+    const txid = reader.bytes(TXID_BYTES, "txid");
+    const phaseByte = reader.u8("phase");
+    const proof = reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "proof");
+    reader.expectEnd("the proof");
+    const watched = this.#watched.get(toHex(txid));
+    if (watched === undefined || (phaseByte !== NO_PHASE && phaseByte >= ATOMIX_PHASES.length)) return;
+    this.stats.answers++;
+    if (proof.length > 0 && !watched.proofs.has(k)) {
+      try {
+        if (this.options.verifier.verify(proof, watched.txid).shard === k) watched.proofs.set(k, Uint8Array.from(proof));
+      } catch (error) {
+        if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
+      }
+    }
+    if (phaseByte !== NO_PHASE && decodeAtomixPhase(phaseByte) === "committed") {
+      const members = watched.committed.get(k) ?? new Set<PeerId>();
+      members.add(from);
+      watched.committed.set(k, members);
+    }
+  }
+}
+
+/** f of a shard of n members: ⌊(n − 1) / 3⌋. */
+function faultsOf(n: number): number {
+  return Math.floor((n - 1) / 3);
+}

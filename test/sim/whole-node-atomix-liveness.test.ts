@@ -1,0 +1,189 @@
+// Atomix without its client (white paper §6: proofs are gossiped, any party may unlock, the
+// shards' own validators finish what a vanished client started — src/atomix/watcher.ts), between
+// whole PoB validators in the simulator, 2 shards × 5. The client crashes after each step; a
+// partition between the shards heals; replays and forged unlocks change nothing. After each run:
+// every shard's phase is the one outcome, supply is conserved, replicas agree, no lock remains.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
+import { toHex } from "../../src/hex.js";
+import { genesisSupply } from "../../src/ledger/genesis.js";
+import type { KeyPair } from "../../src/ledger/keys.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { TxKind } from "../../src/ledger/kinds/interface.js";
+import { encodeAtomixUnlock, atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
+import { runCrossShardTransfer, signCrossShardTransfer, unlockFor, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { ATOMIX_GRACE_MS } from "../../src/node/consensus/pob-consensus.js";
+import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import type { Simulator } from "../../src/sim/simulator.js";
+
+const POLICY: ShardingPolicy = {
+  believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256,
+};
+const SHARDS = WHOLE_NODE.shards;
+/** Every lock is finished within the grace period, a few retries and their final heights. */
+const LIVENESS_MS = ATOMIX_GRACE_MS + 12_000;
+
+function setup(seed: string) {
+  const { sim, genesis, accounts, cluster: nodes, positions } = pobCluster({ seed, genesisSeed: "atomix-liveness", policy: POLICY, shards: SHARDS, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount });
+  const inShard = (shard: number) => accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === shard);
+  const coin = (a: KeyPair) => ({ txid: nodes.context.chain, owner: a.publicKey, index: positions.get(toHex(a.publicKey))!, amount: WHOLE_NODE.amount });
+  /** a (shard 0) and b (shard 1) pay c (shard 0) and d (shard 1), less a fee of 10. */
+  const transfer = (a: KeyPair, b: KeyPair, c: KeyPair, d: KeyPair): SignedCrossShardTransfer => signCrossShardTransfer({
+    kind: TxKind.AtomixLock, inputs: [coin(a), coin(b)], outputs: [{ owner: c.publicKey, amount: 1_200_000n }, { owner: d.publicKey, amount: 799_990n }],
+  }, [a, b]);
+  return { sim, genesis, nodes, inShard, coin, transfer };
+}
+
+/** A normal validator of `shard`: clients reach the shard through it. */
+function entry(nodes: ValidatorCluster, shard: number): string {
+  return nodes.members(shard).find((id) => nodes.node(id) !== undefined && !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")))!;
+}
+
+function submitTo(nodes: ValidatorCluster, shard: number, tx: Uint8Array): void {
+  void nodes.submit(shard, [tx], entry(nodes, shard));
+}
+
+function phasesOf(nodes: ValidatorCluster, txid: Uint8Array): (string | undefined)[][] {
+  return Array.from({ length: SHARDS }, (_, shard) => nodes.replicas(shard).map((node) => node.state.atomix(txid)?.phase));
+}
+
+/** Runs until every replica of every shard shows `phase` for X (or the time runs out). */
+async function until(nodes: ValidatorCluster, txid: Uint8Array, expected: readonly (string | undefined)[], ms = LIVENESS_MS): Promise<void> {
+  const reached = () => phasesOf(nodes, txid).every((replicas, shard) => replicas.every((phase) => phase === expected[shard]));
+  if (!(await nodes.advance(ms, reached))) assert.fail(`phases ${JSON.stringify(phasesOf(nodes, txid))}, expected ${JSON.stringify(expected)}`);
+}
+
+/** The run's invariants: replicas agree, supply is the genesis' less `fees`, no failure. */
+async function invariants(nodes: ValidatorCluster, genesis: Parameters<typeof genesisSupply>[0], fees: bigint): Promise<void> {
+  await nodes.advance(1_000);
+  let supply = 0n;
+  for (let shard = 0; shard < SHARDS; shard++) {
+    assert.equal(nodes.agreement(shard).firstDifference, undefined, `shard ${shard}: replicas hold the same blocks`);
+    assert.equal(new Set(nodes.replicas(shard).map((node) => node.state.supply)).size, 1);
+    supply += nodes.replicas(shard)[0]!.state.supply;
+  }
+  assert.equal(supply, genesisSupply(genesis) - fees, "supply across the shards is conserved");
+  assert.deepEqual(nodes.failures, []);
+  assert.equal(nodes.handlerFailures, 0, "no message handler threw");
+  for (let shard = 0; shard < SHARDS; shard++) {
+    for (const node of nodes.replicas(shard)) assert.equal(node.state.lockedTransfers().length, 0, `shard ${shard}: no lock remains`);
+  }
+}
+
+function simAccess(sim: Simulator, nodes: ValidatorCluster): AtomixAccess {
+  return {
+    shardCount: SHARDS,
+    submit: async (shard, tx) => void (await nodes.submit(shard, [tx], entry(nodes, shard))),
+    view: (shard, txid) => {
+      const stored = nodes.replicas(shard)[0]!.state.atomix(txid);
+      return Promise.resolve({ phase: stored?.phase, proof: stored?.proof });
+    },
+    sleep: (ms) => new Promise((resolve) => sim.schedule(ms, "atomix poll", () => resolve())),
+    now: () => sim.now(),
+  };
+}
+
+describe("Atomix without its client, between whole PoB validators", () => {
+  for (const seed of caseSeeds("atomix-lock-one-shard", 1)) {
+    it(`the client sends the lock to one input shard and vanishes: the shards lock, prove and commit everywhere (${seed})`, async () => {
+      const { genesis, nodes, inShard, transfer } = setup(seed);
+      const [a, c] = inShard(0);
+      const [b, d] = inShard(1);
+      const x = transfer(a!, b!, c!, d!);
+      await nodes.advance(500);
+      submitTo(nodes, 0, x.bytes);
+      await until(nodes, x.txid, ["committed", "committed"]);
+      assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), { owner: d!.publicKey, amount: 799_990n });
+      await invariants(nodes, genesis, 10n);
+      await nodes.stop();
+    });
+  }
+
+  it("the client locks in both shards and vanishes before any unlock: committed everywhere", async () => {
+    const { genesis, nodes, inShard, transfer } = setup("atomix-no-unlock");
+    const [a, c] = inShard(0);
+    const [b, d] = inShard(1);
+    const x = transfer(a!, b!, c!, d!);
+    await nodes.advance(500);
+    submitTo(nodes, 0, x.bytes);
+    submitTo(nodes, 1, x.bytes);
+    await until(nodes, x.txid, ["locked", "locked"], 2_000);
+    await until(nodes, x.txid, ["committed", "committed"]);
+    await invariants(nodes, genesis, 10n);
+    await nodes.stop();
+  });
+
+  it("the client sends the commit to one shard only: the other commits too; replayed unlocks and a replayed lock change nothing", async () => {
+    const { sim, genesis, nodes, inShard, transfer } = setup("atomix-partial-unlock");
+    const [a, c] = inShard(0);
+    const [b, d] = inShard(1);
+    const x = transfer(a!, b!, c!, d!);
+    await nodes.advance(500);
+    submitTo(nodes, 0, x.bytes);
+    submitTo(nodes, 1, x.bytes);
+    await until(nodes, x.txid, ["locked", "locked"], 2_000);
+    const proofs = new Map([0, 1].map((shard) => [shard, nodes.replicas(shard)[0]!.state.atomix(x.txid)!.proof!]));
+    const commit = unlockFor(x.unsigned, proofs, SHARDS)!;
+    assert.equal(commit.kind, "commit");
+    submitTo(nodes, 0, commit.bytes);
+    await until(nodes, x.txid, ["committed", "committed"]);
+    const heights = [0, 1].map((shard) => nodes.replicas(shard)[0]!.state.tip.height);
+    // Replays: the commit again, the lock again, to both shards; every answer refuses them.
+    const answers = await Promise.all([0, 1].flatMap((shard) => [commit.bytes, x.bytes].map((tx) => nodes.submitAndWait(shard, [tx], entry(nodes, shard)))));
+    for (const [result] of answers) assert.notEqual(result!.outcome, "accepted", `a replay is refused (${result!.outcome} ${"code" in result! ? String(result.code) : ""})`);
+    await nodes.advance(2_000);
+    assert.ok([0, 1].every((shard) => nodes.replicas(shard)[0]!.state.tip.height > heights[shard]!), "the shards kept finalizing");
+    assert.deepEqual(phasesOf(nodes, x.txid).map((replicas) => new Set(replicas)), [new Set(["committed"]), new Set(["committed"])]);
+    // An unlock naming X with a forged proof is refused at intake with the proof's code.
+    const forged = Uint8Array.from(proofs.get(1)!);
+    forged[forged.length - 40]! ^= 1;
+    const [refused] = await nodes.submitAndWait(1, [encodeAtomixUnlock({ kind: TxKind.AtomixUnlockCommit, cross: x.unsigned, proofs: [proofs.get(0)!, forged] })], entry(nodes, 1));
+    assert.match(String((refused as { code?: string }).code), /^TX_PROOF_/);
+    assert.equal(sim.now() > 0, true);
+    await invariants(nodes, genesis, 10n);
+    await nodes.stop();
+  });
+
+  it("the client locks one shard, its other input is spent meanwhile: the shards refuse, prove it and abort; the lock is released", async () => {
+    const { sim, genesis, nodes, inShard, transfer, coin } = setup("atomix-abort-without-client");
+    const [a, c] = inShard(0);
+    const [b, d] = inShard(1);
+    const x = transfer(a!, b!, c!, d!);
+    // Y spends a's output first, through the whole flow of its own client.
+    const y = signCrossShardTransfer({ kind: TxKind.AtomixLock, inputs: [coin(a!)], outputs: [{ owner: d!.publicKey, amount: WHOLE_NODE.amount }] }, [a!]);
+    await nodes.advance(500);
+    let yDone = false;
+    void runCrossShardTransfer(y, simAccess(sim, nodes)).then(() => (yDone = true));
+    assert.ok(await nodes.advance(10_000, () => yDone));
+    submitTo(nodes, 1, x.bytes);
+    await until(nodes, x.txid, ["aborted", "aborted"]);
+    for (const node of nodes.replicas(1)) assert.deepEqual(node.state.getUtxo(nodes.context.chain, coin(b!).index), { owner: b!.publicKey, amount: WHOLE_NODE.amount }, "b's input is spendable again");
+    assert.equal(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), undefined, "no output of the aborted transfer");
+    // A late lock of X at shard 1, after its abort, is refused: it would lock forever.
+    const [late] = await nodes.submitAndWait(1, [x.bytes], entry(nodes, 1));
+    assert.notEqual(late!.outcome, "accepted");
+    await nodes.advance(2_000);
+    assert.deepEqual(phasesOf(nodes, x.txid)[1], Array(WHOLE_NODE.perShard).fill("aborted"));
+    assert.equal(nodes.replicas(1)[0]!.state.atomix(atomixUnlockTxid(TxKind.AtomixUnlockAbort, x.unsigned)), undefined, "phases are kept by transfer, not by unlock");
+    await invariants(nodes, genesis, 0n);
+    await nodes.stop();
+  });
+
+  it("a partition between the shards delays the finish; once it heals, the transfer commits everywhere", async () => {
+    const { sim, genesis, nodes, inShard, transfer } = setup("atomix-partition");
+    const [a, c] = inShard(0);
+    const [b, d] = inShard(1);
+    const x = transfer(a!, b!, c!, d!);
+    await nodes.advance(500);
+    sim.network.partition([nodes.members(0), nodes.members(1)]);
+    submitTo(nodes, 0, x.bytes);
+    await nodes.advance(ATOMIX_GRACE_MS + 4_000);
+    assert.deepEqual(phasesOf(nodes, x.txid), [Array(WHOLE_NODE.perShard).fill("locked"), Array(WHOLE_NODE.perShard).fill(undefined)], "shard 1 cannot hear of X");
+    sim.network.heal();
+    await until(nodes, x.txid, ["committed", "committed"]);
+    await invariants(nodes, genesis, 10n);
+    await nodes.stop();
+  });
+});
