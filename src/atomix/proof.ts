@@ -21,10 +21,11 @@
  *   u8 version ‖ u8 verdict (1 accepted, 0 rejected) ‖ u32 epoch ‖ u32 shard ‖ u64 height (of
  *   the epoch's BFT instance) ‖ u32 view ‖ txid [32] ‖ u8 |code| ‖ code (Latin-1, empty when
  *   accepted) ‖ proposal body digest [32] ‖ prepare certificate hash [32] ‖ commit certificate
- *   (u16 n ‖ mask ⌈n/8⌉ ‖ signature [64]) ‖ previous, core hash, randomness, included root,
- *   excluded root [32 each] ‖ u64 supply ‖ u64 count ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts
- *   `encodeMerkleProof`).
- * Size: 335 + ⌈n/8⌉ + |code| + the path's 32 bytes per level; for a committee of 100 and a block
+ *   (u16 n ‖ mask ⌈n/8⌉ ‖ signature [64]) ‖ previous, core hash, randomness [32 each] ‖ included
+ *   root [32] ‖ u32 included count ‖ excluded root [32] ‖ u32 excluded count ‖ u64 supply ‖ u64
+ *   count ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts `encodeMerkleProof`), whose tree size must
+ *   be the committed count.
+ * Size: 343 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
  * of 4,096 transactions about 0.8 KB (the white paper §6.3 compares one 80-byte collective
  * signature with 9 KB of individual ones).
  *
@@ -87,11 +88,12 @@ export function encodeDecisionProof(proof: DecisionProof): Uint8Array<ArrayBuffe
   const certificate = encodeCollectiveSignature(proof.commitCertificate, proof.committeeSize);
   const path = encodeMerkleProof(proof.path);
   const { commitment: parts } = proof;
-  return BinaryWriter.ofSize(2 + 4 + 4 + 8 + 4 + TXID_BYTES + 1 + code.length + 2 * HASH_BYTES + certificate.length + 5 * HASH_BYTES + 16 + 2 + path.length)
+  return BinaryWriter.ofSize(2 + 4 + 4 + 8 + 4 + TXID_BYTES + 1 + code.length + 2 * HASH_BYTES + certificate.length + 5 * HASH_BYTES + 8 + 16 + 2 + path.length)
     .u8(DECISION_PROOF_VERSION).u8(proof.accepted ? 1 : 0).u32(proof.epoch).u32(proof.shard).u64(proof.height).u32(proof.view)
     .bytes(proof.txid).lengthPrefixed("u8", code)
     .bytes(proof.bodyDigest).bytes(proof.prepareCertificateHash).bytes(certificate)
-    .bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness).bytes(parts.includedRoot).bytes(parts.excludedRoot)
+    .bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness)
+    .bytes(parts.includedRoot).u32(parts.includedCount).bytes(parts.excludedRoot).u32(parts.excludedCount)
     .u64(parts.supply).u64(parts.count)
     .lengthPrefixed("u16", path)
     .finish();
@@ -122,7 +124,8 @@ export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
   const hash = (what: string) => reader.bytes(HASH_BYTES, what).slice();
   const commitment: CommitmentParts = {
     previous: hash("previous commitment"), coreHash: hash("core hash"), randomness: hash("randomness"),
-    includedRoot: hash("included root"), excludedRoot: hash("excluded root"), supply: reader.u64("supply"), count: reader.u64("count"),
+    includedRoot: hash("included root"), includedCount: reader.u32("included count"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
+    supply: reader.u64("supply"), count: reader.u64("count"),
   };
   const path = decodePath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
   reader.expectEnd("the Merkle path");
@@ -265,7 +268,7 @@ export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committ
   if (committee.keys.length !== proof.committeeSize) throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the certificate is for ${proof.committeeSize} members, the committee has ${committee.keys.length}`);
   const { commitment } = proof;
   const leaf = proof.accepted ? proof.txid : codedTxidLeaf({ txid: proof.txid, code: proof.code });
-  if (!verifyMerkleProof(leaf, proof.path, proof.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
+  if (proof.path.size !== (proof.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyMerkleProof(leaf, proof.path, proof.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
     throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", `the path does not lead to the ${proof.accepted ? "included" : "excluded"} root`);
   }
   const proposalHash = proposalHashOfParts(proof.bodyDigest, stateCommitmentOf(commitment));

@@ -8,7 +8,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
-import { SchnorrKey, challengeScalar } from "../../src/crypto/schnorr.js";
+import { SchnorrKey } from "../../src/crypto/schnorr.js";
+import { cosign as cosignWith } from "../support/cosign.js";
 import type { CollectiveSignature } from "../../src/consensus/cosi/codec.js";
 import {
   BFT_MESSAGES,
@@ -44,18 +45,7 @@ const keys = Array.from({ length: N }, () => SchnorrKey.fromSeed(rng.bytes(32)))
 const participants = keys.map((key) => key.publicKey);
 
 /** A real multisignature of `message` by the signers in `indices` (mask bit i = participant i). */
-function cosign(message: Uint8Array, indices: readonly number[]): CollectiveSignature {
-  const mask = new Uint8Array(1);
-  for (const i of indices) mask[0] = mask[0]! | (1 << i);
-  const commitments = indices.map((i) => keys[i]!.commit(rng));
-  const V = verifier.aggregatePoints(commitments.map((c) => c.point));
-  const c = challengeScalar(V, verifier.aggregateKeys(participants, mask), message);
-  const r = verifier.sumScalars(indices.map((i, k) => keys[i]!.respond(commitments[k]!, c)));
-  const signature = new Uint8Array(64);
-  signature.set(V, 0);
-  signature.set(r, 32);
-  return { mask, signature };
-}
+const cosign = (message: Uint8Array, indices: readonly number[]): CollectiveSignature => cosignWith(keys, indices, message, rng, verifier);
 
 
 const proposal = new TextEncoder().encode("a proposal");

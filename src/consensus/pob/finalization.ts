@@ -39,7 +39,8 @@
  *   cleared).
  *
  * State commitment (the outcome's `tip`): SHA-256(domain ‖ previous tip ‖ core hash ‖ randomness
- * ‖ Merkle root of the included txids ‖ Merkle root of the excluded (txid, code) list ‖ u64 supply ‖
+ * ‖ Merkle root of the included txids ‖ u32 their count ‖ Merkle root of the excluded (txid, code)
+ * list ‖ u32 its count ‖ u64 supply ‖
  * u64 UTXO count). It chains from the genesis state every replica starts from, so equal tips mean
  * the same included and excluded sets at every height and the same resulting UTXO supply and size.
  *
@@ -164,10 +165,12 @@ export interface CommitmentParts {
   readonly previous: Uint8Array;
   readonly coreHash: Uint8Array;
   readonly randomness: Uint8Array;
-  /** RFC 6962 root over the included txids, in final order. */
+  /** RFC 6962 root over the included txids, in final order, and their number (a proof's path names its tree's size). */
   readonly includedRoot: Uint8Array;
-  /** RFC 6962 root over the excluded coded txids, in final order (`excludedRoot`). */
+  readonly includedCount: number;
+  /** RFC 6962 root over the excluded coded txids, in final order (`excludedRoot`), and their number. */
   readonly excludedRoot: Uint8Array;
+  readonly excludedCount: number;
   /** The UTXO set's total amount and entry count after the height. */
   readonly supply: bigint;
   readonly count: bigint;
@@ -176,13 +179,15 @@ export interface CommitmentParts {
 /** The state commitment of its parts (module doc). */
 export function stateCommitmentOf(parts: CommitmentParts): Uint8Array {
   return sha256(
-    BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 5 * HASH_BYTES + 16)
+    BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 5 * HASH_BYTES + 8 + 16)
       .bytes(COMMITMENT_DOMAIN)
       .bytes(parts.previous)
       .bytes(parts.coreHash)
       .bytes(parts.randomness)
       .bytes(parts.includedRoot)
+      .u32(parts.includedCount)
       .bytes(parts.excludedRoot)
+      .u32(parts.excludedCount)
       .u64(parts.supply)
       .u64(parts.count)
       .finish(),
@@ -436,7 +441,8 @@ export class PobValidator {
     const { utxo } = this.options;
     const parts: CommitmentParts = {
       previous: this.currentTip, coreHash, randomness: finalRandomness,
-      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), excludedRoot: excludedRoot(work.excluded),
+      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.included.length,
+      excludedRoot: excludedRoot(work.excluded), excludedCount: work.excluded.length,
       supply: utxo.supply, count: BigInt(utxo.count),
     };
     const commitment = stateCommitmentOf(parts);

@@ -1,0 +1,181 @@
+// Proofs of a shard's decision (src/atomix/proof.ts) and the unlock kinds that carry them
+// (src/ledger/kinds/atomix-unlock.ts), over a final height built by hand: a committee of real
+// Schnorr keys signs, with a real collective signature, the BFT commit statement of a PoB
+// proposal whose state commitment includes the cross-shard transfer X and excludes another, Y,
+// with the kernel's code. Every proof verifies offline; every kind of forgery fails with its code.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { commitDigest, prepareDigest, type FinalityRecord } from "../../src/consensus/bft/codec.js";
+import { stateCommitmentOf, excludedRoot, type CommitmentParts } from "../../src/consensus/pob/finalization.js";
+import { proposalHash } from "../../src/consensus/pob/proposal.js";
+import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
+import { SchnorrKey } from "../../src/crypto/schnorr.js";
+import { CommitteeProofVerifier, FinalHeightProver, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
+import { admits, phaseAfter } from "../../src/atomix/phases.js";
+import { deriveTestAccounts } from "../../src/ledger/genesis.js";
+import { TxKind } from "../../src/ledger/kinds/interface.js";
+import { atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
+import { applyRecordOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import { RecordCursor } from "../../src/ledger/records.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
+import { instanceKey } from "../../src/epoch/context.js";
+import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { cosign } from "../support/cosign.js";
+import { codeOf } from "../support/errors.js";
+
+const SHARDS = 2;
+const verifier = new Ed25519Verifier();
+const rng = SeededRng.fromSeed("atomix proofs");
+const CHAIN = rng.bytes(32);
+const accounts = deriveTestAccounts("atomix proofs", 16);
+const inShard = (shard: number) => accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === shard);
+const [alice, carol] = inShard(0);
+const [bob, dave] = inShard(1);
+
+/** A committee of `n` per shard, epoch 0. */
+function committees(n: number): { keys: SchnorrKey[][]; directory: CommitteeDirectory } {
+  const keys = Array.from({ length: SHARDS }, () => Array.from({ length: n }, () => SchnorrKey.fromSeed(rng.bytes(32))));
+  const shards: Committee[] = keys.map((list, shard) => ({ chainId: instanceKey(CHAIN, shard, 0), keys: list.map((k) => k.publicKey) }));
+  return { keys, directory: (epoch, shard) => (epoch === 0 ? shards[shard] : undefined) };
+}
+
+/** X: alice (shard 0) and bob (shard 1) pay carol and dave; Y: another transfer of alice's. */
+function transfers() {
+  const coin = (owner: typeof alice) => ({ txid: rng.bytes(32), index: 0, owner: owner!.publicKey, amount: 1_000n });
+  const x = signCrossShardTransfer({ kind: TxKind.AtomixLock, inputs: [coin(alice), coin(bob)], outputs: [{ owner: carol!.publicKey, amount: 1_500n }, { owner: dave!.publicKey, amount: 490n }] }, accounts);
+  const y = signCrossShardTransfer({ kind: TxKind.AtomixLock, inputs: [coin(alice), coin(bob)], outputs: [{ owner: dave!.publicKey, amount: 2_000n }] }, accounts);
+  return { x, y };
+}
+
+/**
+ * A final height of `shard` signed by `signers` of its committee: `included` txids (X among them at
+ * `at`), `excluded` entries; its prover.
+ */
+function finalHeight(committee: SchnorrKey[], shard: number, included: readonly Uint8Array[], excluded: readonly { txid: Uint8Array; code: string }[], signers = committee.map((_, i) => i)) {
+  const packed = Buffer.concat(included);
+  const commitment: CommitmentParts = {
+    previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
+    includedRoot: merkleRootOfPackedLeaves(packed, 32), includedCount: included.length, excludedRoot: excludedRoot(excluded), excludedCount: excluded.length, supply: 123_456n, count: 42n,
+  };
+  const proposal = Buffer.concat([rng.bytes(300), stateCommitmentOf(commitment)]);
+  const chainId = instanceKey(CHAIN, shard, 0);
+  const height = 7;
+  const view = 1;
+  const hash = proposalHash(proposal);
+  const prepareCert = cosign(committee, signers, prepareDigest(chainId, height, view, hash), rng, verifier);
+  const commitCert = cosign(committee, signers, commitDigest(chainId, height, view, hash, prepareCert, committee.length), rng, verifier);
+  const record: FinalityRecord = { height, view, proposal, prepareCert, commitCert };
+  return new FinalHeightProver({ epoch: 0, shard, record, committeeSize: committee.length, commitment, included: packed, excluded });
+}
+
+describe("decision proofs", () => {
+  const { keys, directory } = committees(7);
+  const { x, y } = transfers();
+  const filler = Array.from({ length: 9 }, () => rng.bytes(32));
+  const height0 = finalHeight(keys[0]!, 0, [...filler.slice(0, 4), x.txid, ...filler.slice(4)], [{ txid: filler[0]!, code: "POB_NOT_ASSIGNED" }, { txid: y.txid, code: "MISSING_INPUT" }]);
+
+  it("an acceptance and a rejection verify offline against the shard's committee, and round-trip", () => {
+    const accepted = height0.acceptance(4);
+    assert.deepEqual(verifyDecisionProof(accepted, x.txid, directory), { epoch: 0, shard: 0, accepted: true, code: undefined });
+    const rejected = height0.rejection(1);
+    assert.deepEqual(verifyDecisionProof(rejected, y.txid, directory), { epoch: 0, shard: 0, accepted: false, code: "MISSING_INPUT" });
+    for (const proof of [accepted, rejected]) assert.deepEqual(encodeDecisionProof(decodeDecisionProof(proof)), proof);
+  });
+
+  it("refuses another transaction, another shard's or epoch's committee, a refusal that decides nothing, too few signers, any flipped byte", () => {
+    const accepted = height0.acceptance(4);
+    const check = (proof: Uint8Array, txid: Uint8Array, dir = directory) => codeOf(() => new CommitteeProofVerifier(dir, verifier).verify(proof, txid));
+    assert.equal(check(accepted, y.txid), "TX_PROOF_WRONG_TX");
+    assert.equal(check(accepted, x.txid, (epoch, shard) => directory(epoch, 1 - shard)), "TX_PROOF_BAD_SIGNATURE", "shard 1's committee did not sign it");
+    assert.equal(check(accepted, x.txid, (epoch, shard) => directory(epoch + 1, shard)), "TX_PROOF_UNKNOWN_COMMITTEE");
+    assert.equal(check(height0.rejection(0), filler[0]!), "TX_PROOF_NOT_DECISIVE", "an unassigned producer's refusal decides nothing");
+    const few = finalHeight(keys[0]!, 0, [x.txid], [], [0, 1, 2, 3]);
+    assert.equal(check(few.acceptance(0), x.txid), "TX_PROOF_BAD_SIGNATURE", "4 of 7 is below 2f + 1 = 5");
+    assert.equal(check(finalHeight(keys[0]!, 0, [x.txid], [], [0, 1, 2, 3, 4]).acceptance(0), x.txid), "no error", "5 of 7 is enough");
+    for (let at = 0; at < accepted.length; at++) {
+      const flipped = Uint8Array.from(accepted);
+      flipped[at]! ^= 0x01;
+      assert.match(String(check(flipped, x.txid)), /^TX_PROOF_/, `flipped byte ${at}`);
+    }
+    assert.equal(check(accepted.subarray(0, accepted.length - 1), x.txid), "TX_PROOF_MALFORMED");
+    assert.equal(check(Buffer.concat([accepted, new Uint8Array(1)]), x.txid), "TX_PROOF_MALFORMED");
+  });
+
+  it("is small: about 0.8 KB for a committee of 100 and a block of 4,096 transactions (white paper §6.3: 80 B of collective signature against 9 KB of individual ones)", () => {
+    const big = committees(100);
+    const txids = Array.from({ length: 4_096 }, () => rng.bytes(32));
+    const proof = finalHeight(big.keys[0]!, 0, txids, [], Array.from({ length: 67 }, (_, i) => i)).acceptance(1_234);
+    assert.equal(verifyDecisionProof(proof, txids[1_234]!, big.directory).accepted, true);
+    assert.ok(proof.length <= 850, `${proof.length} bytes`);
+    assert.ok(proof.length < 100 * 96 / 10, "under a tenth of 100 individual signatures and keys");
+  });
+});
+
+describe("unlock kinds", () => {
+  const { keys, directory } = committees(4);
+  const decisions = new CommitteeProofVerifier(directory, verifier);
+  const { x, y } = transfers();
+  const acceptedIn = (shard: number) => finalHeight(keys[shard]!, shard, [rng.bytes(32), x.txid], []).acceptance(1);
+  const rejectedIn = (shard: number) => finalHeight(keys[shard]!, shard, [], [{ txid: x.txid, code: "MISSING_INPUT" }]).rejection(0);
+  const stateless = (tx: Uint8Array, shard: number) => validateStateless(packTransactions([tx]), shard, SHARDS, "submitted", decisions).rejections[0]?.code ?? null;
+
+  it("a commit with every input shard's acceptance passes in every shard it touches; its txid is the same whatever proofs it carries", () => {
+    const commit = unlockFor(x.unsigned, new Map([[0, acceptedIn(0)], [1, acceptedIn(1)]]), SHARDS)!;
+    assert.equal(commit.kind, "commit");
+    assert.deepEqual([stateless(commit.bytes, 0), stateless(commit.bytes, 1)], [null, null]);
+    const other = encodeAtomixUnlock({ kind: TxKind.AtomixUnlockCommit, cross: x.unsigned, proofs: [acceptedIn(0), acceptedIn(1)] });
+    assert.notDeepEqual(other, commit.bytes, "other proofs, other bytes");
+    assert.deepEqual(transactionIdOfEncoding(other), transactionIdOfEncoding(commit.bytes));
+    assert.deepEqual(transactionIdOfEncoding(other), atomixUnlockTxid(TxKind.AtomixUnlockCommit, x.unsigned));
+    assert.notDeepEqual(atomixUnlockTxid(TxKind.AtomixUnlockAbort, x.unsigned), atomixUnlockTxid(TxKind.AtomixUnlockCommit, x.unsigned));
+    assert.deepEqual(decodeAtomixUnlock(commit.bytes), { kind: TxKind.AtomixUnlockCommit, cross: Uint8Array.from(x.unsigned), proofs: decodeAtomixUnlock(commit.bytes).proofs });
+    // Shard 1's record consumes bob's locked input and creates dave's output at (X, 1).
+    const record = new RecordCursor(applyRecordOf(commit.bytes, transactionIdOfEncoding(commit.bytes), 1, SHARDS));
+    assert.equal(record.inputCount, 1);
+    assert.equal(record.outputCount, 1);
+    assert.deepEqual(Buffer.from(record.createdKey(0)), Buffer.concat([x.txid, Buffer.from([1, 0, 0, 0])]));
+  });
+
+  it("refuses an unlock whose proofs do not decide it, with codes", () => {
+    const commit = (proofs: Uint8Array[]) => encodeAtomixUnlock({ kind: TxKind.AtomixUnlockCommit, cross: x.unsigned, proofs });
+    const abort = (proof: Uint8Array) => encodeAtomixUnlock({ kind: TxKind.AtomixUnlockAbort, cross: x.unsigned, proofs: [proof] });
+    assert.equal(stateless(commit([acceptedIn(0)]), 0), "TX_PROOF_MISSING", "shard 1's acceptance is missing");
+    assert.equal(stateless(commit([acceptedIn(0), rejectedIn(1)]), 0), "TX_PROOF_WRONG_VERDICT");
+    assert.equal(stateless(commit([acceptedIn(0), acceptedIn(0), acceptedIn(1)]), 0), "TX_BAD_FIELD", "one proof per input shard");
+    assert.equal(stateless(abort(acceptedIn(1)), 0), "TX_PROOF_WRONG_VERDICT");
+    assert.equal(stateless(abort(rejectedIn(1)), 0), null);
+    const yProof = finalHeight(keys[0]!, 0, [y.txid], []).acceptance(0);
+    assert.equal(stateless(commit([yProof, acceptedIn(1)]), 0), "TX_PROOF_WRONG_TX");
+    assert.equal(codeOf(() => encodeAtomixUnlock({ kind: TxKind.AtomixUnlockAbort, cross: x.unsigned, proofs: [rejectedIn(0), rejectedIn(1)] })), "TX_BAD_FIELD");
+    assert.equal(codeOf(() => encodeAtomixUnlock({ kind: TxKind.AtomixUnlockAbort, cross: x.unsigned, proofs: [] })), "TX_PROOF_MISSING");
+    // Without a verifier (solo, BFT), no Atomix kind passes.
+    assert.equal(validateStateless(packTransactions([abort(rejectedIn(1))]), 0, SHARDS).rejections[0]?.code, "TX_ATOMIX_UNSUPPORTED");
+  });
+
+  it("an abort goes to input shards only; the coordinator is the shard of the least input", () => {
+    const outputOnly = signCrossShardTransfer({
+      kind: TxKind.AtomixLock, inputs: [{ txid: rng.bytes(32), index: 0, owner: alice!.publicKey, amount: 10n }], outputs: [{ owner: dave!.publicKey, amount: 10n }],
+    }, accounts);
+    const abort = encodeAtomixUnlock({ kind: TxKind.AtomixUnlockAbort, cross: outputOnly.unsigned, proofs: [finalHeight(keys[0]!, 0, [], [{ txid: outputOnly.txid, code: "MISSING_INPUT" }]).rejection(0)] });
+    assert.deepEqual([stateless(abort, 0), stateless(abort, 1)], [null, "TX_WRONG_SHARD"]);
+    assert.equal(coordinatorShard(x.unsigned, SHARDS), 0, "equal amounts: the first input's shard");
+    const cheaperBob = signCrossShardTransfer({
+      kind: TxKind.AtomixLock, inputs: [{ txid: rng.bytes(32), index: 0, owner: alice!.publicKey, amount: 10n }, { txid: rng.bytes(32), index: 0, owner: bob!.publicKey, amount: 5n }], outputs: [{ owner: dave!.publicKey, amount: 15n }],
+    }, accounts);
+    assert.equal(coordinatorShard(cheaperBob.unsigned, SHARDS), 1);
+  });
+
+  it("each shard decides a transfer once: the phase table", () => {
+    const lock = TxKind.AtomixLock;
+    const commit = TxKind.AtomixUnlockCommit;
+    const abort = TxKind.AtomixUnlockAbort;
+    assert.deepEqual([undefined, "locked", "refused", "committed", "aborted"].map((phase) => admits(lock, phase as never)), [true, false, false, false, false]);
+    assert.deepEqual([undefined, "locked", "refused", "committed", "aborted"].map((phase) => admits(commit, phase as never)), [true, true, false, false, false]);
+    assert.deepEqual([undefined, "locked", "refused", "committed", "aborted"].map((phase) => admits(abort, phase as never)), [true, true, true, false, false]);
+    assert.deepEqual([phaseAfter(lock, true), phaseAfter(lock, false), phaseAfter(commit, true), phaseAfter(commit, false), phaseAfter(abort, true), phaseAfter(abort, false)],
+      ["locked", "refused", "committed", undefined, "aborted", "aborted"]);
+  });
+});
