@@ -7,9 +7,9 @@
  * Everything is derived from the seed (test keys: anyone with the seed holds them). The genesis
  * and its epoch context (src/epoch) are built before the first file is written, so a devnet the
  * context refuses (fewer validators than shards, a bad policy) leaves no file behind. Validator
- * i's configuration lists as peers the other members of its shard as the context assigns them,
- * with the URLs of their peer ports (`ws://host:peerPort/peer`): every consensus message and
- * gossiped transaction stays inside a shard, so a validator needs no link to another shard.
+ * i's configuration lists every other validator as a peer, with the URL of its peer port
+ * (`ws://host:peerPort/peer`): the address book. A validator links with its shard's members, and
+ * under PoB with every validator (Atomix watchers talk across shards, src/atomix/watcher.ts).
  * Each validator has two ports: one for clients (behind the HTTP edge) and one for peers.
  *
  * Layout of DIR: genesis.json, validator-<i>.key.json, validator-<i>.config.json (data in
@@ -127,7 +127,7 @@ export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
     const keyFile = join(dir, `validator-${index}.key.json`);
     const configFile = join(dir, `validator-${index}.config.json`);
     const dataDir = `data/validator-${index}`;
-    const peers = context.members(shard).map(toHex).filter((peer) => peer !== publicKey).map((peer) => ({ publicKey: peer, url: urlOf.get(peer) }));
+    const peers = keys.map((other) => toHex(other.publicKey)).filter((peer) => peer !== publicKey).map((peer) => ({ publicKey: peer, url: urlOf.get(peer) }));
     writeNewFile(keyFile, keyFileJson(pair), force, 0o600);
     const config = nodeConfigJson({
       genesis: GENESIS_FILE,

@@ -256,7 +256,7 @@ export class ValidatorNode {
         host: config.listen.host,
         port: config.listen.peerPort,
         unixPath: edge.options.upstreamPath,
-        peers: shardPeers(setup),
+        peers: linkedPeers(setup),
         clock,
         rng: new CryptoRng(),
         failures,
@@ -319,11 +319,16 @@ export class ValidatorNode {
  * The peers a validator links with: the other members of its shard in its epoch (the epoch
  * context's), with the URLs the configuration's address book knows (none: wait to be dialed).
  */
-function shardPeers(setup: NodeSetup): Map<string, string | undefined> {
+/**
+ * Whom the transport links with, URLs from the address book: the shard's other members; under PoB
+ * every validator of the epoch, since Atomix watchers talk to the other shards (src/atomix/watcher.ts).
+ */
+function linkedPeers(setup: NodeSetup): Map<string, string | undefined> {
   const self = toHex(setup.key.publicKey);
   const addressBook = new Map(setup.config.peers.map((peer) => [peer.publicKey, peer.url]));
-  const members = setup.context.members(setup.shard).map(toHex).filter((id) => id !== self);
-  return new Map(members.map((id) => [id, addressBook.get(id)]));
+  const { context } = setup;
+  const keys = setup.config.consensus.mode === "pob" ? context.validators.map((v) => v.publicKey) : context.members(setup.shard);
+  return new Map(keys.map(toHex).filter((id) => id !== self).map((id) => [id, addressBook.get(id)]));
 }
 
 function edgeMetrics(edge: HttpEdge): MetricFamily[] {

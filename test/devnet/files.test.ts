@@ -53,8 +53,8 @@ describe("writeDevnetFiles", () => {
       assert.deepEqual(setup.config.pipeline, { workers: 2, blockIntervalMs: 40 });
       assert.equal(setup.config.consensus.mode, "bft");
       assert.equal(setup.config.dataDir, v.dataDir);
-      // Peers: exactly the shard's other members, each at the peer port it listens on.
-      const others = layout.context.members(v.shard).map(toHex).filter((k) => k !== v.publicKey);
+      // Peers: the address book of every other validator, each at the peer port it listens on.
+      const others = layout.validators.map((w) => w.publicKey).filter((k) => k !== v.publicKey);
       assert.deepEqual(setup.config.peers, others.map((k) => {
         const peer = layout.validators.find((w) => w.publicKey === k)!;
         return { publicKey: k, url: `ws://127.0.0.1:${peer.peerPort}/peer` };
