@@ -13,6 +13,7 @@ import { deriveTestAccounts, genesisTxid } from "../ledger/genesis.js";
 import { loadGenesisFile } from "../node/config.js";
 import type { Devnet, DevnetOptions } from "../devnet/launcher.js";
 import { consensusModeOf, maxBelievableOf } from "../devnet/consensus-mode.js";
+import { kindLines } from "../devnet/session.js";
 import { EXIT_OK, EXIT_RUNTIME, integerOption, probabilityOption, required, validatorCountOption, type Command, type Output, type Values, type CliErrorCode } from "./command.js";
 import { outputPath } from "./files.js";
 
@@ -165,6 +166,8 @@ export const loadCommand: Command = {
     "    --accounts A        with --tx: how many of them send",
     "workload:",
     "  --tx N                transfers to generate (1 input, 2 outputs each)",
+    "  --cross-shard R       fraction 0..1 of them paying an account of another shard (Atomix:",
+    "                        lock, proof, unlock-to-commit; the report splits intra- and cross-shard)",
     "  --seed X              workload seed: who sends when and to whom (default \"load\")",
     "  --save FILE           also save the generated set (replay it later with --replay)",
     "  --replay FILE         drive a saved set instead of generating one (must match the genesis)",
@@ -184,6 +187,7 @@ export const loadCommand: Command = {
     "account-seed": { type: "string" },
     accounts: { type: "string" },
     tx: { type: "string" },
+    "cross-shard": { type: "string" },
     seed: { type: "string" },
     save: { type: "string" },
     replay: { type: "string" },
@@ -247,6 +251,7 @@ export const loadCommand: Command = {
         accounts: deriveTestAccounts(senders.seed, senders.count),
         count,
         seed,
+        crossShard: fractionOption(values, "cross-shard", 0),
         ...(values.threads === undefined ? {} : { threads: integerOption(values, "threads", 1, 256) }),
       });
       io.out(`generated ${count} signed transfers in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${JSON.stringify(seed)})`);
@@ -271,10 +276,22 @@ export const loadCommand: Command = {
     const m = report.metrics;
     io.out(`${m.totals.final} final of ${m.totals.submitted} submitted (${m.totals.rejected} rejected, ${m.totals.pending} pending; ${end})`);
     io.out(`throughput ${m.throughput.endToEndTps.toFixed(0)} final tx/s; final latency p50 ${m.latency.final.p50Ms} ms, p99 ${m.latency.final.p99Ms} ms`);
+    for (const line of kindLines(m)) io.out(line);
     io.out(`report: ${files.html} (also ${files.json}, ${files.markdown})`);
     return end === "settled" ? EXIT_OK : EXIT_RUNTIME;
   },
 };
+
+/** A number in 0..1 (CLI_USAGE otherwise). */
+function fractionOption(values: Record<string, unknown>, name: string, fallback: number): number {
+  const text = values[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (typeof text !== "string" || !/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(text) || !(value >= 0 && value <= 1)) {
+    throw new IosError<CliErrorCode>("CLI_USAGE", `--${name} must be a number in 0..1, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
 
 function processExists(pid: number): boolean {
   try {

@@ -26,6 +26,8 @@ export interface DevnetLoadOptions {
   readonly progress?: ProgressDisplay;
   /** Signing threads; default: all cores. */
   readonly threads?: number;
+  /** Fraction of cross-shard transfers (Atomix); default 0. */
+  readonly crossShard?: number;
 }
 
 export interface DevnetLoadResult {
@@ -45,6 +47,7 @@ export async function runDevnetLoad(devnet: Devnet, options: DevnetLoadOptions):
       accounts: devnet.accounts,
       count: options.count ?? 1,
       seed: options.seed ?? "load",
+      ...(options.crossShard === undefined ? {} : { crossShard: options.crossShard }),
       ...(options.threads === undefined ? {} : { threads: options.threads }),
     }));
   const generateMs = performance.now() - started;
@@ -65,6 +68,18 @@ function ms(value: number): string {
   return `${value.toFixed(1)} ms`;
 }
 
+/** Intra- and cross-shard transfers apart, when the run had cross-shard ones (white paper §6). */
+export function kindLines(m: DevnetLoadResult["run"]["report"]["metrics"]): string[] {
+  const { intra, cross } = m.byKind;
+  if (cross.final === 0 && cross.phases.locked.count === 0) return [];
+  const p = cross.phases;
+  return [
+    `intra-shard: ${intra.final} final, ${intra.endToEndTps.toFixed(0)} tx/s, latency p50 ${ms(intra.finalLatency.p50Ms)}, p99 ${ms(intra.finalLatency.p99Ms)}`,
+    `cross-shard: ${cross.final} committed, ${cross.endToEndTps.toFixed(0)} tx/s, latency p50 ${ms(cross.finalLatency.p50Ms)}, p99 ${ms(cross.finalLatency.p99Ms)}`,
+    `cross-shard phases (p50 from submission): locked ${ms(p.locked.p50Ms)}, proven ${ms(p.proven.p50Ms)}, committed ${ms(p.committed.p50Ms)}`,
+  ];
+}
+
 /** The few lines a person reads after a run: throughput, latencies, counts, where the report is. */
 export function summaryLines(result: DevnetLoadResult): string[] {
   const m = result.run.report.metrics;
@@ -75,6 +90,7 @@ export function summaryLines(result: DevnetLoadResult): string[] {
     `transactions: ${t.submitted} submitted, ${t.accepted} accepted, ${t.final} final, ${t.rejected} rejected, ${t.pending} pending (${result.run.end})`,
     `throughput: ${m.throughput.endToEndTps.toFixed(0)} final tx/s end to end (${m.throughput.withinCapTps.toFixed(0)} tx/s final within ${m.throughput.latencyCapMs} ms)`,
     `final latency: p50 ${ms(f.p50Ms)}, p90 ${ms(f.p90Ms)}, p99 ${ms(f.p99Ms)}, max ${ms(f.maxMs)}`,
+    ...kindLines(m),
     o.count === 0 ? "optimistic latency: n/a (no believable validators: solo or one-league BFT shards confirm only when final)" : `optimistic latency: p50 ${ms(o.p50Ms)}, p99 ${ms(o.p99Ms)}`,
     `validator CPU (mean % of one core): ${result.run.report.cpu.map((c) => `${c.label} ${c.meanPercent.toFixed(0)}%`).join(", ")}`,
     `report: ${result.files.html} (also ${result.files.json}, ${result.files.markdown})`,

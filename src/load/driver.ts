@@ -34,6 +34,12 @@
  * is skipped whole). A transaction final without an optimistic confirmation (solo, BFT,
  * one-league PoB) counts as final only; optimistic and consensus figures stay empty (n/a) when no
  * optimistic confirmation arrived at all.
+ * Cross-shard transfers (Atomix, white paper §6; `ios load --cross-shard R`) go to their input
+ * shard like any transfer; once final there (locked), the driver reads the input shard's proof
+ * (GET /v1/atomix/:txid), sends the unlock-to-commit to every shard the transfer touches over the
+ * same streams, and counts the transfer final when the unlock is final in all of them. A transfer
+ * spending a cross-shard transfer's change is held until that commit is final in the sender's
+ * shard (the change exists only then); its latency still runs from its due time.
  * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
  * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations.
  *
@@ -56,6 +62,10 @@ import {
   encodeSubmission,
 } from "../api/stream-codec.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
+import { unlockFor } from "../atomix/client.js";
+import { crossShardTransferShards } from "../ledger/kinds/atomix.js";
+import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
+import { scanTransaction, transactionIdOfEncoding } from "../ledger/kinds/registry.js";
 import { toHex } from "../hex.js";
 import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
 import type { ProgressDisplay } from "./progress.js";
@@ -98,6 +108,11 @@ const DEFAULT_LATENCY_CAP_MS = 1000;
 /** Scheduler period: 5 ms keeps an open-loop schedule within a few ms of due without busy-waiting. */
 const TICK_MS = 5;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Where either transfer kind keeps its first input's txid: after version, kind and the two u16 counts. */
+const FIRST_INPUT_TXID_AT = TX_PREFIX.bytes + 4;
+/** A proof asked for before the node stored it is asked again this often, this many times. */
+const PROOF_RETRY_MS = 20;
+const PROOF_ATTEMPTS = 250;
 const HEX_KEY = /^[0-9a-f]{64}$/;
 
 const enum TxState {
@@ -127,9 +142,16 @@ interface Connection {
   /** Set positions released to this connection and not yet framed, in set order. */
   readonly queue: number[];
   queueHead: number;
-  /** Frames sent and not acknowledged, by sequence number. */
+  /** Unlocks to send (their cross-shard transfer's position), framed before the queue. */
+  readonly unlocks: { readonly position: number; readonly bytes: Uint8Array }[];
+  /** Frames sent and not acknowledged, by sequence number: set positions, or −1 − position for an unlock. */
   readonly inFlight: Map<number, number[]>;
   nextSequence: number;
+}
+
+/** A cross-shard transfer past its lock: the shards that have not applied its unlock yet. */
+interface CrossFlow {
+  readonly pending: Set<number>;
 }
 
 /** One list of stream URLs per shard (LOAD_BAD_OPTION otherwise): checked before any signing work. */
@@ -277,13 +299,45 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   let k = 0;
   endpoints.forEach((urls, shard) => {
     for (const url of urls) {
-      const connection: Connection = { url, status: statuses[k]!, socket: opened[k++]!, queue: [], queueHead: 0, inFlight: new Map(), nextSequence: 0 };
+      const connection: Connection = { url, status: statuses[k]!, socket: opened[k++]!, queue: [], queueHead: 0, unlocks: [], inFlight: new Map(), nextSequence: 0 };
       connections.push(connection);
       byShard[shard]!.push(connection);
     }
   });
   const routes = byShard.map((list) => new ShardRoute(list));
   const connectionOf = (position: number): Connection => routes[set.shard(position)]!.connectionFor(set.tx(position));
+  const isCross = (position: number): boolean => set.tx(position)[TX_PREFIX.offset.kind] === TxKind.AtomixLock;
+  /** Cross-shard transfers past their lock, by position; their unlocks' txids (latin1 key) → position. */
+  const flows = new Map<number, CrossFlow>();
+  const unlockPositions = new Map<string, number>();
+  /**
+   * Positions held, by the position whose output they spend: a cross-shard transfer not yet
+   * committed in the sender's shard, or a transfer held itself (chains keep their order).
+   */
+  const held = new Map<number, number[]>();
+  const heldPositions = new Set<number>();
+  /** Cross-shard transfers committed in their sender's shard: their change exists. */
+  const changeReady = new Set<number>();
+  const queue = (position: number): void => {
+    heldPositions.delete(position);
+    connectionOf(position).queue.push(position);
+    // What spends an intra-shard transfer's output may follow it on the same connection at once.
+    if (!isCross(position)) releaseHeld(position);
+  };
+  const releaseHeld = (parent: number): void => {
+    const waiting = held.get(parent);
+    if (waiting === undefined) return;
+    held.delete(parent);
+    for (const position of waiting) queue(position);
+  };
+  /** Sends `position` now, or holds it behind the output it spends. */
+  const release = (position: number): void => {
+    const parent = positionOfTxid.get(set.tx(position), FIRST_INPUT_TXID_AT);
+    const blocked = parent !== undefined && parent < position && ((isCross(parent) && !changeReady.has(parent)) || heldPositions.has(parent));
+    if (!blocked) return queue(position);
+    heldPositions.add(position);
+    held.set(parent, [...(held.get(parent) ?? []), position]);
+  };
 
   const startMs = performance.now();
   const startedAt = new Date().toISOString();
@@ -310,6 +364,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const now = performance.now();
     acks.forEach((ack, i) => {
       const position = positions[i]!;
+      // An unlock's refusal (a duplicate: a watcher or another stream got there first) changes nothing: its finality is watched.
+      if (position < 0) return;
       if (ack.outcome === SubmitOutcome.Accepted) {
         accepted++;
         metrics.accepted(set.shard(position));
@@ -339,12 +395,69 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     }
   };
 
-  const onEvents = (frame: Uint8Array): void => {
+  /** X locked in its input shard: read its proof there, then send the unlock to every shard it touches. */
+  const startUnlock = (position: number, now: number): void => {
+    metrics.crossPhase("locked", dueAt[position]!, now);
+    const tx = set.tx(position);
+    const unsigned = tx.subarray(0, scanTransaction(tx).unsignedEnd);
+    const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, set.header.shardCount)) };
+    flows.set(position, flow);
+    const shard = set.shard(position);
+    const api = new ApiClient(nodeUrlOf(routes[shard]!.connectionFor(tx).url));
+    const txid = toHex(set.txid(position));
+    const fetchProof = (attempt: number): void => {
+      api.atomix(txid).then(
+        (found) => {
+          if (found.proof === undefined) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${shard} locked ${txid} without a proof`);
+          const unlock = unlockFor(unsigned, new Map([[shard, Uint8Array.from(Buffer.from(found.proof, "hex"))]]), set.header.shardCount);
+          if (unlock?.kind !== "commit") throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${shard}'s proof for ${txid} does not commit it`);
+          metrics.crossPhase("proven", dueAt[position]!, performance.now());
+          unlockPositions.set(key32(transactionIdOfEncoding(unlock.bytes)), position);
+          for (const target of flow.pending) routes[target]!.connectionFor(unlock.bytes).unlocks.push({ position, bytes: unlock.bytes });
+          pump();
+        },
+        (error: unknown) => {
+          // The node may answer before its store has the phase (the event left first): ask again shortly.
+          if (error instanceof IosError && error.code === "ATOMIX_NOT_FOUND" && attempt < PROOF_ATTEMPTS) setTimeout(() => fetchProof(attempt + 1), PROOF_RETRY_MS);
+          else streamFailure ??= hasCodeIn(error, LOAD_ERROR_CODES) ? error : new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `proof of ${txid}: ${(error as Error).message}`);
+        },
+      ).catch((error: unknown) => {
+        streamFailure ??= hasCodeIn(error, LOAD_ERROR_CODES) ? error : new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `proof of ${txid}: ${(error as Error).message}`);
+      });
+    };
+    fetchProof(1);
+  };
+
+  /** An unlock final in `shard`: the sender's shard releases the held spends of the change; all shards make X final. */
+  const unlockFinal = (position: number, shard: number, now: number): void => {
+    const flow = flows.get(position);
+    if (flow === undefined || !flow.pending.delete(shard)) return;
+    if (shard === set.shard(position)) {
+      changeReady.add(position);
+      releaseHeld(position);
+    }
+    if (flow.pending.size > 0 || !isOpen(position)) return;
+    flows.delete(position);
+    const optimisticAtMs = optimisticAt[position]!;
+    metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs, true);
+    resolveTx(position, TxState.Final);
+  };
+
+  const onEvents = (connection: Connection, frame: Uint8Array): void => {
     const { final, rejected: refusals } = decodeEvents(frame);
     const now = performance.now();
     for (let at = 0; at < final.length; at += TXID_BYTES) {
       const position = positionOfTxid.get(final, at);
+      if (position === undefined && unlockPositions.size > 0) {
+        const crossPosition = unlockPositions.get(key32(final.subarray(at, at + TXID_BYTES)));
+        if (crossPosition !== undefined) unlockFinal(crossPosition, connection.status.shard, now);
+        continue;
+      }
       if (!isOpen(position)) continue;
+      if (isCross(position)) {
+        if (!flows.has(position)) startUnlock(position, now);
+        continue;
+      }
       const optimisticAtMs = optimisticAt[position]!;
       metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs);
       resolveTx(position, TxState.Final);
@@ -355,6 +468,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       rejected++;
       metrics.rejected(set.shard(position), refusal.code, now, true);
       resolveTx(position, TxState.Rejected);
+      // What spends a refused transfer's change is sent all the same: its shard answers it.
+      releaseHeld(position);
     }
   };
 
@@ -364,7 +479,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
         if (!isBinary || frame.length === 0) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: unexpected ${isBinary ? "empty" : "text"} frame`);
         if (frame[0] === FRAME_ACK) onAck(connection, frame);
-        else if (frame[0] === FRAME_EVENTS) onEvents(frame);
+        else if (frame[0] === FRAME_EVENTS) onEvents(connection, frame);
         else if (frame[0] === FRAME_OPTIMISTIC) onOptimistic(frame);
         else if (frame[0] === FRAME_ERROR) {
           const { code, message } = decodeError(frame);
@@ -398,12 +513,17 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         } else if (unresolved >= mode.window) {
           break;
         }
-        connectionOf(released).queue.push(released);
+        release(released);
         released++;
         unresolved++;
       }
     }
     for (const connection of connections) {
+      if (connection.unlocks.length > 0 && connection.inFlight.size < MAX_FRAMES_IN_FLIGHT) {
+        const unlocks = connection.unlocks.splice(0, frameTxs);
+        connection.inFlight.set(connection.nextSequence++, unlocks.map((u) => -1 - u.position));
+        connection.socket.send(encodeSubmission(unlocks.map((u) => u.bytes)));
+      }
       while (connection.inFlight.size < MAX_FRAMES_IN_FLIGHT && connection.queueHead < connection.queue.length) {
         const positions = connection.queue.slice(connection.queueHead, connection.queueHead + frameTxs);
         connection.queueHead += positions.length;

@@ -98,6 +98,20 @@ export interface MetricsSummary {
   };
   /** [latency ms, cumulative fraction] points, empty without samples. */
   readonly cdf: { readonly optimistic: [number, number][]; readonly final: [number, number][] };
+  /**
+   * Intra-shard transfers and cross-shard ones (Atomix, white paper §6) apart: each kind's final
+   * count, rate and latency; for cross-shard ones, the latency of each phase from submission:
+   * locked (final in the input shard), proven (its proof read), committed (final in every shard).
+   */
+  readonly byKind: {
+    readonly intra: { readonly final: number; readonly endToEndTps: number; readonly finalLatency: LatencySummary };
+    readonly cross: {
+      readonly final: number;
+      readonly endToEndTps: number;
+      readonly finalLatency: LatencySummary;
+      readonly phases: { readonly locked: LatencySummary; readonly proven: LatencySummary; readonly committed: LatencySummary };
+    };
+  };
   readonly shards: ShardSummary[];
   readonly series: TimeSeries;
 }
@@ -161,6 +175,9 @@ export class LoadMetrics {
   readonly #optimistic = newHistogram();
   readonly #final = newHistogram();
   readonly #consensus = newHistogram();
+  readonly #crossPhases = { locked: newHistogram(), proven: newHistogram(), committed: newHistogram() };
+  readonly #intraFinal = newHistogram();
+  #crossFinal = 0;
   readonly #series = { submitted: [] as number[], optimistic: [] as number[], final: [] as number[], rejected: [] as number[], finalWithinCap: [] as number[] };
   #rejectedAtSubmission = 0;
   #rejectedAfterAcceptance = 0;
@@ -226,10 +243,21 @@ export class LoadMetrics {
   }
 
   /** A final confirmation; `optimisticAtMs` when the optimistic one was seen (gives the consensus latency). */
-  final(shard: number, submittedAtMs: number, atMs: number, optimisticAtMs?: number): void {
+  /** A cross-shard transfer reached `phase`; its commit is its final confirmation (`final` with `cross`). */
+  crossPhase(phase: "locked" | "proven", submittedAtMs: number, atMs: number): void {
+    this.#crossPhases[phase].recordValue(toMicros(atMs - submittedAtMs));
+  }
+
+  final(shard: number, submittedAtMs: number, atMs: number, optimisticAtMs?: number, cross = false): void {
     const counters = this.#shard(shard);
     const latencyMs = atMs - submittedAtMs;
     counters.final++;
+    if (cross) {
+      this.#crossFinal++;
+      this.#crossPhases.committed.recordValue(toMicros(latencyMs));
+    } else {
+      this.#intraFinal.recordValue(toMicros(latencyMs));
+    }
     counters.finalLatency.recordValue(toMicros(latencyMs));
     this.#final.recordValue(toMicros(latencyMs));
     if (optimisticAtMs !== undefined) this.#consensus.recordValue(toMicros(atMs - optimisticAtMs));
@@ -300,6 +328,13 @@ export class LoadMetrics {
       },
       latency: { optimistic: summarize(this.#optimistic), final: summarize(this.#final), consensus: summarize(this.#consensus) },
       cdf: { optimistic: cdfOf(this.#optimistic), final: cdfOf(this.#final) },
+      byKind: {
+        intra: { final: final - this.#crossFinal, endToEndTps: rate(final - this.#crossFinal, first, this.#lastFinalMs), finalLatency: summarize(this.#intraFinal) },
+        cross: {
+          final: this.#crossFinal, endToEndTps: rate(this.#crossFinal, first, this.#lastFinalMs), finalLatency: summarize(this.#crossPhases.committed),
+          phases: { locked: summarize(this.#crossPhases.locked), proven: summarize(this.#crossPhases.proven), committed: summarize(this.#crossPhases.committed) },
+        },
+      },
       shards: this.#shards.map((s, shard) => ({
         shard,
         submitted: s.submitted,

@@ -15,6 +15,7 @@
  *             pending; rejected = Σ rejectedByCode), throughput (endToEndTps, consensusTps,
  *             optimisticTps, latencyCapMs, withinCapTps, peakBucketTpsUnderCap; definitions there),
  *             latency { optimistic, final, consensus } as { count, p50Ms, p90Ms, p99Ms, maxMs, meanMs },
+ *             byKind { intra, cross } (final count, tx/s, latency; cross adds phases locked, proven, committed),
  *             cdf { optimistic, final } as [ms, fraction][], shards[], series (per 1 s bucket)
  *   cpu:      [{ pid, label, samples: [ms, % of one core][], meanPercent, maxPercent, exited }]
  *
@@ -29,7 +30,7 @@ import type { CpuSummary, LatencySummary, MetricsSummary } from "./metrics.js";
 import { IosError } from "../errors.js";
 import type { LoadErrorCode } from "./errors.js";
 
-export const REPORT_SCHEMA = "ioschain.load-report/1";
+export const REPORT_SCHEMA = "ioschain.load-report/2";
 
 export interface RunInfo {
   readonly seed: string;
@@ -104,6 +105,22 @@ export function renderMarkdown(report: LoadReport): string {
     `|---|---|---|---|---|---|---|---|---|`,
     ...m.shards.map((s) => `| ${s.shard} | ${s.submitted} | ${s.accepted} | ${s.rejected} | ${s.optimistic} | ${s.final} | ${fmt(s.endToEndTps)} | ${fmt(s.finalLatency.p50Ms)} | ${fmt(s.finalLatency.p99Ms)} |`),
   ];
+  const { intra, cross } = m.byKind;
+  if (cross.phases.locked.count > 0) {
+    lines.push(
+      ``,
+      `| kind (Atomix, white paper §6) | final | tx/s | final p50 ms | final p99 ms |`,
+      `|---|---|---|---|---|`,
+      `| intra-shard | ${intra.final} | ${fmt(intra.endToEndTps)} | ${fmt(intra.finalLatency.p50Ms)} | ${fmt(intra.finalLatency.p99Ms)} |`,
+      `| cross-shard | ${cross.final} | ${fmt(cross.endToEndTps)} | ${fmt(cross.finalLatency.p50Ms)} | ${fmt(cross.finalLatency.p99Ms)} |`,
+      ``,
+      `| cross-shard phase, from submission (ms) | count | p50 | p90 | p99 | max |`,
+      `|---|---|---|---|---|---|`,
+      latencyRow("locked (final in the input shard)", cross.phases.locked),
+      latencyRow("proven (its proof read)", cross.phases.proven),
+      latencyRow("committed (final in every shard)", cross.phases.committed),
+    );
+  }
   const codes = Object.entries(m.rejectedByCode);
   if (codes.length > 0) lines.push(``, `| rejection code | count |`, `|---|---|`, ...codes.map(([code, n]) => `| ${code} | ${n} |`));
   if (cpu.length > 0) {

@@ -10,8 +10,9 @@
  * k of a lane spends what transaction k−1 of that lane created, and the whole set is valid when
  * applied in plan order. Which account sends next is seeded (SeededRng, forks "senders" and
  * "recipients"): the plan proceeds in rounds, each a seeded shuffle of the funded accounts, and an
- * account's successive sends rotate over its lanes. All transfers are intra-shard (white paper §3:
- * a transfer's owners live in one shard; cross-shard moves need Atomix, §6).
+ * account's successive sends rotate over its lanes. With `crossShard` = R, each transfer pays an
+ * account of another shard with probability R (seeded, fork "cross"): a cross-shard transfer
+ * (Atomix, white paper §6), whose change the lane's next transfer spends once it is committed.
  *
  * Determinism. The schedule is drawn in this thread; lanes never cross accounts, so each account's
  * chain is computed by exactly one worker from its own inputs, and Ed25519 signatures (RFC 8032)
@@ -28,7 +29,7 @@ import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT, encodedLength, transactionIdOfEncoding } from "../ledger/transaction.js";
 import { SeededRng } from "../runtime/seeded-rng.js";
-import type { SignTask, SignResult } from "./sign-worker.js";
+import { SLOT_BYTES, type SignTask, type SignResult } from "./sign-worker.js";
 import type * as SignWorker from "./sign-worker.js";
 import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { IosError, check } from "../errors.js";
@@ -125,6 +126,8 @@ export interface WorkloadOptions {
   readonly fee?: bigint;
   /** Signing threads; default `os.availableParallelism()`. */
   readonly threads?: number;
+  /** Fraction (0..1) of transfers paying an account of another shard (Atomix); default 0. */
+  readonly crossShard?: number;
 }
 
 interface FundedAccount {
@@ -144,7 +147,7 @@ function below(rng: SeededRng, n: number): number {
   }
 }
 
-function checkOptions(options: WorkloadOptions): { payment: bigint; fee: bigint; threads: number } {
+function checkOptions(options: WorkloadOptions): { payment: bigint; fee: bigint; threads: number; crossShard: number } {
   const { count, seed } = options;
   const payment = options.payment ?? 1n;
   const fee = options.fee ?? 1n;
@@ -154,7 +157,10 @@ function checkOptions(options: WorkloadOptions): { payment: bigint; fee: bigint;
   check<LoadErrorCode>(typeof payment === "bigint" && payment > 0n && payment <= MAX_AMOUNT, "LOAD_BAD_OPTION", "payment must be a bigint in 1..2^64-1");
   check<LoadErrorCode>(typeof fee === "bigint" && fee >= 0n && fee <= MAX_AMOUNT, "LOAD_BAD_OPTION", "fee must be a bigint in 0..2^64-1");
   check<LoadErrorCode>(Number.isInteger(threads) && threads >= 1 && threads <= MAX_SIGNING_THREADS, "LOAD_BAD_OPTION", `threads must be an integer in 1..${MAX_SIGNING_THREADS}, got ${threads}`);
-  return { payment, fee, threads };
+  const crossShard = options.crossShard ?? 0;
+  check<LoadErrorCode>(Number.isFinite(crossShard) && crossShard >= 0 && crossShard <= 1, "LOAD_BAD_OPTION", `cross-shard fraction must be in 0..1, got ${crossShard}`);
+  check<LoadErrorCode>(crossShard === 0 || options.genesis.shardCount >= 2, "LOAD_BAD_OPTION", "cross-shard transfers need at least 2 shards");
+  return { payment, fee, threads, crossShard };
 }
 
 /** The accounts of `accounts` owning genesis outputs, in the order given, with their lanes. */
@@ -183,13 +189,16 @@ interface Schedule {
   readonly lanes: Uint32Array;
   /** Per position: funded-account index of the recipient. */
   readonly recipients: Uint32Array;
+  /** Per position: 1 when the recipient is in another shard. */
+  readonly cross: Uint8Array;
 }
 
-/** Seeded rounds of shuffled senders; recipients drawn from the sender's shard. */
-function drawSchedule(funded: readonly FundedAccount[], count: number, seed: string): Schedule {
+/** Seeded rounds of shuffled senders; recipients drawn from the sender's shard, or with probability `crossShard` from another one. */
+function drawSchedule(funded: readonly FundedAccount[], count: number, seed: string, crossShard: number): Schedule {
   const root = SeededRng.fromSeed(seed);
   const senderRng = root.fork("senders");
   const recipientRng = root.fork("recipients");
+  const crossRng = root.fork("cross");
   const peersOfShard = new Map<number, number[]>();
   funded.forEach((account, i) => {
     const peers = peersOfShard.get(account.shard);
@@ -199,6 +208,10 @@ function drawSchedule(funded: readonly FundedAccount[], count: number, seed: str
   const senders = new Uint32Array(count);
   const lanes = new Uint32Array(count);
   const recipients = new Uint32Array(count);
+  const cross = new Uint8Array(count);
+  const shards = [...peersOfShard.keys()].sort((a, b) => a - b);
+  // A threshold on a 32-bit word: exact for R = 0 and R = 1.
+  const crossBelow = Math.round(crossShard * 0x1_0000_0000);
   const sends = new Uint32Array(funded.length);
   const order = Uint32Array.from(funded.keys());
   let position = 0;
@@ -212,14 +225,17 @@ function drawSchedule(funded: readonly FundedAccount[], count: number, seed: str
     for (let k = 0; k < order.length && position < count; k++, position++) {
       const sender = order[k]!;
       const account = funded[sender]!;
-      const peers = peersOfShard.get(account.shard)!;
+      const isCross = crossShard > 0 && shards.length > 1 && crossRng.nextU32() < crossBelow;
+      const others = shards.filter((s) => s !== account.shard);
+      const peers = peersOfShard.get(isCross ? others[below(crossRng, others.length)]! : account.shard)!;
       senders[position] = sender;
       lanes[position] = sends[sender]! % account.outputs.length;
       recipients[position] = peers[below(recipientRng, peers.length)]!;
+      cross[position] = isCross ? 1 : 0;
       sends[sender]!++;
     }
   }
-  return { senders, lanes, recipients };
+  return { senders, lanes, recipients, cross };
 }
 
 /** Every lane must keep a positive change after all its planned spends. */
@@ -269,7 +285,7 @@ function buildTasks(funded: readonly FundedAccount[], schedule: Schedule, genesi
     tasks.push({
       task: {
         genesisHash, payment, fee, secretKeys, publicKeys, laneStart, laneOutput, laneAmount,
-        senders: new Uint32Array(n), lanes: new Uint32Array(n), recipients: new Uint8Array(n * 32),
+        senders: new Uint32Array(n), lanes: new Uint32Array(n), recipients: new Uint8Array(n * 32), cross: new Uint8Array(n),
       },
       positions: new Uint32Array(n),
     });
@@ -284,6 +300,7 @@ function buildTasks(funded: readonly FundedAccount[], schedule: Schedule, genesi
     task.senders[k] = sender - bounds[t]!;
     task.lanes[k] = schedule.lanes[p]!;
     task.recipients.set(funded[schedule.recipients[p]!]!.pair.publicKey, k * PUBLIC_KEY_BYTES);
+    task.cross[k] = schedule.cross[p]!;
   }
   return tasks;
 }
@@ -293,16 +310,17 @@ function buildTasks(funded: readonly FundedAccount[], schedule: Schedule, genesi
  * threads, which are stopped before this resolves.
  */
 export async function generateLoad(options: WorkloadOptions): Promise<LoadSet> {
-  const { payment, fee, threads } = checkOptions(options);
+  const { payment, fee, threads, crossShard } = checkOptions(options);
   const { genesis, count, seed } = options;
   const funded = fundedAccounts(genesis, options.accounts);
-  const schedule = drawSchedule(funded, count, seed);
+  const schedule = drawSchedule(funded, count, seed, crossShard);
   checkFunds(funded, schedule, payment, fee);
   const genesisHash = genesisTxid(genesis);
   const taskCount = Math.min(funded.length, threads * TASKS_PER_THREAD);
   const tasks = buildTasks(funded, schedule, genesisHash, payment, fee, taskCount);
 
-  const bytes = new Uint8Array(count * TRANSFER_BYTES);
+  const slots = new Uint8Array(count * SLOT_BYTES);
+  const lengths = new Uint32Array(count);
   const txids = new Uint8Array(count * TXID_BYTES);
   const pool = new Piscina({ filename: SIGN_WORKER_FILE, minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
   try {
@@ -315,9 +333,11 @@ export async function generateLoad(options: WorkloadOptions): Promise<LoadSet> {
           throw new IosError<LoadErrorCode>("LOAD_SIGNING_FAILED", `a signing worker failed: ${(error as Error).message}`);
         }
         const encodings = new Uint8Array(result.encodings);
+        const sizes = new Uint32Array(result.lengths);
         const ids = new Uint8Array(result.txids);
         positions.forEach((p, k) => {
-          bytes.set(encodings.subarray(k * TRANSFER_BYTES, (k + 1) * TRANSFER_BYTES), p * TRANSFER_BYTES);
+          slots.set(encodings.subarray(k * SLOT_BYTES, (k + 1) * SLOT_BYTES), p * SLOT_BYTES);
+          lengths[p] = sizes[k]!;
           txids.set(ids.subarray(k * TXID_BYTES, (k + 1) * TXID_BYTES), p * TXID_BYTES);
         });
       }),
@@ -326,7 +346,9 @@ export async function generateLoad(options: WorkloadOptions): Promise<LoadSet> {
     await pool.destroy();
   }
   const offsets = new Uint32Array(count + 1);
-  for (let i = 0; i <= count; i++) offsets[i] = i * TRANSFER_BYTES;
+  for (let i = 0; i < count; i++) offsets[i + 1] = offsets[i]! + lengths[i]!;
+  const bytes = new Uint8Array(offsets[count]!);
+  for (let i = 0; i < count; i++) bytes.set(slots.subarray(i * SLOT_BYTES, i * SLOT_BYTES + lengths[i]!), offsets[i]!);
   const shards = new Uint16Array(count);
   for (let p = 0; p < count; p++) shards[p] = funded[schedule.senders[p]!]!.shard;
   return new LoadSet({ genesisHash, seed, shardCount: genesis.shardCount }, bytes, offsets, shards, txids);

@@ -155,7 +155,7 @@ describe("Proof-of-Believability: one shard of 4 validator processes over loopba
       let finalTxs = 0;
       for (let h = 1; h <= Math.min(height, log.lastHeight); h++) {
         const record = log.get(h)!;
-        assert.ok(verifyFinality(normalKeys, chainId, record, verifier), `finality record ${h} verifies`);
+        assert.ok(verifyFinality(normalKeys, chainId, record, verifier, proposalHash), `finality record ${h} verifies`);
         const block = decodeBlock(new Uint8Array(Buffer.from((await blockAt(normal[0]!, h)).bytes, "hex")));
         assert.equal(block.header.kind, BlockKind.Final);
         assert.ok(block.seal.kind === "collective" && hex(block.seal.signature) === hex(record.commitCert.signature), `block ${h} is sealed by its commit certificate`);
