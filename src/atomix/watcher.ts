@@ -11,11 +11,14 @@
  *            submits X to its own shard, which then decides it (the client may have crashed
  *            before sending it there);
  *   unlock   as soon as the proofs decide (every input shard accepted, or one refused), submit
- *            the unlock to the own shard and send it to the members of every other shard it
- *            concerns (ATOMIX_SUBMIT), each of which submits it to its shard;
- *   confirm  after the own shard committed, keep sending the commit to the other shards until
- *            f + 1 members of each answer "committed" (one of them honest): an output-only shard
- *            learns of X from nobody else.
+ *            the unlock to the own shard; the coordinator (the shard of the least input, as the
+ *            white paper has it: client.ts `coordinatorShard`) also sends it to the members of
+ *            every other shard it concerns (ATOMIX_SUBMIT), each of which submits it to its shard;
+ *   confirm  after its own shard committed, the coordinator keeps sending the commit to the
+ *            other shards until f + 1 members of each answer "committed" (one of them honest):
+ *            an output-only shard learns of X from nobody else.
+ * Every input shard guards its own locks: one that never saw X is asked for its decision, which
+ * makes it decide, and if it locked X its own watchers take over.
  *
  * Who acts: the f + 1 members of the shard ranked first by SHA-256(txid ‖ key) — at least one is
  * honest whatever f members do, and the work is spread over transfers. Unlocks of one X with one
@@ -45,7 +48,7 @@ import { guardedHandler } from "../net/guarded-handler.js";
 import type { Channel, PeerId, Transport } from "../net/interface.js";
 import { messageType } from "../net/message-types.js";
 import type { Clock, TimerHandle } from "../runtime/interface.js";
-import { unlockFor } from "./client.js";
+import { coordinatorShard, unlockFor } from "./client.js";
 import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, type AtomixPhase } from "./phases.js";
 import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
 
@@ -165,7 +168,9 @@ export class AtomixWatcher {
     const here = this.options.phaseOf(watched.txid);
     if (here === undefined || here.phase === "aborted" || here.phase === "refused") return false;
     const shards = crossShardTransferShards(watched.unsigned, context.shardCount);
+    const coordinates = coordinatorShard(watched.unsigned, context.shardCount) === shard;
     if (here.phase === "committed") {
+      if (!coordinates) return false;
       const waiting = shards.filter((k) => k !== shard && (watched.committed.get(k)?.size ?? 0) <= faultsOf(context.members(k).length));
       if (waiting.length === 0) return false;
       const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
@@ -182,7 +187,7 @@ export class AtomixWatcher {
     if (unlock !== undefined) {
       this.stats.unlocks++;
       this.options.submit(unlock.bytes);
-      for (const k of unlock.kind === "commit" ? shards : inputShards) if (k !== shard) this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes);
+      if (coordinates) for (const k of unlock.kind === "commit" ? shards : inputShards) if (k !== shard) this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes);
     }
     return true;
   }

@@ -14,6 +14,9 @@ import { decodeTransaction } from "../../src/ledger/transaction.js";
 import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
 import { LOAD_FILE_MAGIC, decodeLoadFile, encodeLoadFile, readLoadFile, saveLoadFile } from "../../src/load/load-file.js";
 import { TRANSFER_BYTES, generateLoad, type LoadSet } from "../../src/load/workload.js";
+import { CommitteeProofVerifier } from "../../src/atomix/proof.js";
+import { crossShardTransferKind } from "../../src/ledger/kinds/atomix.js";
+import { TxKind } from "../../src/ledger/kinds/interface.js";
 
 const SHARDS = 3;
 const made = makeTestGenesis({ seed: "load workload test", shardCount: SHARDS, accounts: 30, amount: 10_000n, outputsPerAccount: 2, validators: 1 });
@@ -100,6 +103,39 @@ describe("generateLoad", () => {
     await assert.rejects(generateLoad({ ...base, count: 10, threads: 0 }), { code: "LOAD_BAD_OPTION" });
     const strangers = makeTestGenesis({ seed: "someone else", shardCount: 1, accounts: 2, amount: 10n, validators: 1 }).accounts;
     await assert.rejects(generateLoad({ ...base, count: 10, accounts: strangers }), { code: "LOAD_NO_ACCOUNTS" });
+  });
+});
+
+describe("generateLoad with cross-shard transfers", () => {
+  it("pays another shard with probability R: signed cross-shard transfers whose change the lane's next transfer spends; R = 0 is the intra-shard plan", async () => {
+    const options = { genesis: made.genesis, accounts: made.accounts, count: 300, seed: "cross plan", fee: FEE, payment: 5n, threads: 2 };
+    const plain = await generateLoad(options);
+    assert.deepEqual((await generateLoad({ ...options, crossShard: 0 })).bytes, plain.bytes, "R = 0 draws nothing more");
+    const mixed = await generateLoad({ ...options, crossShard: 0.3 });
+    assert.deepEqual((await generateLoad({ ...options, crossShard: 0.3, threads: 1 })).bytes, mixed.bytes, "byte-identical across thread counts");
+    const decisions = new CommitteeProofVerifier(() => undefined);
+    let cross = 0;
+    for (let i = 0; i < mixed.count; i++) {
+      const tx = mixed.tx(i);
+      if (tx[1] !== TxKind.AtomixLock) continue;
+      cross++;
+      const x = crossShardTransferKind.decode(tx);
+      assert.equal(shardOfOwner(x.inputs[0]!.owner, SHARDS), mixed.shard(i));
+      assert.notEqual(shardOfOwner(x.outputs[0]!.owner, SHARDS), mixed.shard(i), "the payment goes to another shard");
+      assert.deepEqual(x.outputs[1]!.owner, x.inputs[0]!.owner, "output 1 is the change");
+      assert.equal(x.inputs[0]!.amount, x.outputs[0]!.amount + x.outputs[1]!.amount + FEE, "the input declares what it holds");
+      assert.equal(validateStateless(packTransactions([tx]), mixed.shard(i), SHARDS, "submitted", decisions).rejections[0], null, "valid in its input shard");
+      assert.ok(verify(null, mixed.txid(i), ed25519PublicKey(x.inputs[0]!.owner), x.signatures[0]!), `signature of transfer ${i}`);
+      // The lane's next transfer, if any, spends the change (txid(X), 1).
+      const next = Array.from({ length: mixed.count - i - 1 }, (_, k) => i + 1 + k).find((j) => Buffer.from(mixed.tx(j).subarray(6, 38)).equals(Buffer.from(mixed.txid(i))));
+      if (next !== undefined) assert.equal(Buffer.from(mixed.tx(next)).readUInt32LE(38), 1);
+    }
+    assert.ok(cross > 300 * 0.2 && cross < 300 * 0.4, `about 30% cross-shard: ${cross}`);
+    const all = await generateLoad({ ...options, count: 60, crossShard: 1 });
+    assert.ok(Array.from({ length: all.count }, (_, i) => all.tx(i)[1]).every((kind) => kind === TxKind.AtomixLock), "R = 1: every transfer crosses shards");
+    await assert.rejects(generateLoad({ ...options, crossShard: 1.5 }), { code: "LOAD_BAD_OPTION" });
+    const oneShard = makeTestGenesis({ seed: "one shard", shardCount: 1, accounts: 4, amount: 10_000n, validators: 1 });
+    await assert.rejects(generateLoad({ ...options, genesis: oneShard.genesis, accounts: oneShard.accounts, crossShard: 0.5 }), { code: "LOAD_BAD_OPTION" });
   });
 });
 

@@ -14,6 +14,8 @@ import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { encodeAtomixUnlock, atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
 import { runCrossShardTransfer, signCrossShardTransfer, unlockFor, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { ATOMIX_GRACE_MS } from "../../src/node/consensus/pob-consensus.js";
+import { ATOMIX_MESSAGES } from "../../src/atomix/watcher.js";
+import { sha256 } from "../../src/crypto/sha256.js";
 import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import type { Simulator } from "../../src/sim/simulator.js";
@@ -158,7 +160,8 @@ describe("Atomix without its client, between whole PoB validators", () => {
     void runCrossShardTransfer(y, simAccess(sim, nodes)).then(() => (yDone = true));
     assert.ok(await nodes.advance(10_000, () => yDone));
     submitTo(nodes, 1, x.bytes);
-    await until(nodes, x.txid, ["aborted", "aborted"]);
+    // Shard 0 refused X (it never locked anything: refused is its end); shard 1 released its lock.
+    await until(nodes, x.txid, ["refused", "aborted"]);
     for (const node of nodes.replicas(1)) assert.deepEqual(node.state.getUtxo(nodes.context.chain, coin(b!).index), { owner: b!.publicKey, amount: WHOLE_NODE.amount }, "b's input is spendable again");
     assert.equal(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), undefined, "no output of the aborted transfer");
     // A late lock of X at shard 1, after its abort, is refused: it would lock forever.
@@ -170,6 +173,34 @@ describe("Atomix without its client, between whole PoB validators", () => {
     await invariants(nodes, genesis, 0n);
     await nodes.stop();
   });
+
+  for (const seed of caseSeeds("atomix-byzantine-members", 1)) {
+    it(`a byzantine member of each shard lies in its answers (forged proofs, a false "committed") and withholds what it should relay: the transfer still commits everywhere (${seed})`, async () => {
+      const { genesis, nodes, inShard, transfer } = setup(seed);
+      const [a, c] = inShard(0);
+      const [b, d] = inShard(1);
+      const x = transfer(a!, b!, c!, d!);
+      // In each shard, the first member ranked for X (a watcher that acts for it) turns byzantine.
+      const rank = (key: string) => toHex(sha256(Buffer.concat([x.txid, Buffer.from(key, "hex")])));
+      const liars = [0, 1].map((shard) => [...nodes.members(shard)].sort((p, q) => (rank(p) < rank(q) ? -1 : 1))[0]!);
+      for (const liar of liars) {
+        nodes.sim.network.intercept(liar, (_to, type, payload) => {
+          if (type === ATOMIX_MESSAGES.SUBMIT || type === ATOMIX_MESSAGES.QUERY) return undefined;
+          if (type !== ATOMIX_MESSAGES.ANSWER) return payload;
+          // Claims "committed" (phase 2) with a proof whose last byte is flipped.
+          const lie = Uint8Array.from(payload);
+          lie[32] = 2;
+          if (lie.length > 35) lie[lie.length - 1]! ^= 1;
+          return lie;
+        });
+      }
+      await nodes.advance(500);
+      submitTo(nodes, 0, x.bytes);
+      await until(nodes, x.txid, ["committed", "committed"]);
+      await invariants(nodes, genesis, 10n);
+      await nodes.stop();
+    });
+  }
 
   it("a partition between the shards delays the finish; once it heals, the transfer commits everywhere", async () => {
     const { sim, genesis, nodes, inShard, transfer } = setup("atomix-partition");

@@ -1,0 +1,103 @@
+/**
+ * Atomix on the default devnet (issue 13): 2 shards × 5 validators, Proof-of-Believability (1
+ * believable producer, a normal league of 4, p = 0.1), driven closed loop by the load harness at
+ * 0 %, 10 %, 50 % and 100 % cross-shard transfers, each on a fresh devnet with a freshly signed
+ * workload (signing outside the timed region). A cross-shard transfer here has its input in the
+ * sender's shard and pays an account of the other: lock in the input shard, its proof read over
+ * HTTP, unlock-to-commit final in both shards (src/load/driver.ts).
+ * Records per mix: final tx/s, final latency p50/p99 overall, intra- and cross-shard, the cross
+ * phases; then the ratios the issue sets goals for — cross/intra final p50 (goal ≤ 3×) and final
+ * tx/s at the 50 % mix as a share of the intra-only run (goal ≥ 50 %) — and proof sizes read
+ * from the shards. Results: bench/results/atomix.json. ATOMIX_BENCH_SECONDS sets each run's
+ * length (default 10). Not benny: one run is seconds of a whole network.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ApiClient } from "../src/api/client.js";
+import { startDevnet } from "../src/devnet/launcher.js";
+import { runDevnetLoad, summaryLines } from "../src/devnet/session.js";
+import { TxKind } from "../src/ledger/kinds/interface.js";
+import { generateLoad } from "../src/load/workload.js";
+
+const RESULTS_FILE = "bench/results/atomix.json";
+const SECONDS = Number(process.env.ATOMIX_BENCH_SECONDS ?? 10);
+const MIXES = [0, 0.1, 0.5, 1];
+const WINDOW = 1000;
+const ACCOUNTS = 2000;
+/** Signed transfers per second of load: above what the default devnet finalizes, so no run runs dry. */
+const TX_PER_SECOND_BUDGET = 8_000;
+
+const root = mkdtempSync(join(tmpdir(), "ios-atomix-bench-"));
+process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+
+const rows = [];
+let proofSizes: number[] = [];
+for (const [k, crossShard] of MIXES.entries()) {
+  const devnet = await startDevnet({ shards: 2, validatorsPerShard: 5, believable: 1, dir: join(root, `run-${k}`), seed: "atomix-bench", accounts: ACCOUNTS });
+  try {
+    const set = await generateLoad({ genesis: devnet.genesis, accounts: devnet.accounts, count: SECONDS * TX_PER_SECOND_BUDGET, seed: `atomix-${crossShard}`, crossShard });
+    const result = await runDevnetLoad(devnet, { set, mode: { kind: "closed-loop", window: WINDOW }, durationMs: SECONDS * 1000, reportDir: join(root, `report-${k}`) });
+    const m = result.run.report.metrics;
+    console.log(`\n${Math.round(crossShard * 100)} % cross-shard:`);
+    for (const line of summaryLines(result)) console.log(`  ${line}`);
+    if (crossShard === 0.5) {
+      // Proofs as the input shards store them: a sample of the committed cross-shard transfers.
+      const sampled: number[] = [];
+      for (let i = 0; i < set.count && sampled.length < 50; i++) {
+        if (set.tx(i)[1] !== TxKind.AtomixLock) continue;
+        const node = devnet.manifest.validators.find((v) => v.shard === set.shard(i))!;
+        const found = await new ApiClient(node.http).atomix(Buffer.from(set.txid(i)).toString("hex")).catch(() => undefined);
+        if (found?.proof !== undefined) sampled.push(found.proof.length / 2);
+      }
+      proofSizes = sampled;
+    }
+    rows.push({
+      crossShard,
+      end: result.run.end,
+      final: m.totals.final,
+      rejected: m.totals.rejected,
+      finalTps: m.throughput.endToEndTps,
+      finalLatency: { p50Ms: m.latency.final.p50Ms, p99Ms: m.latency.final.p99Ms },
+      intra: { final: m.byKind.intra.final, tps: m.byKind.intra.endToEndTps, p50Ms: m.byKind.intra.finalLatency.p50Ms, p99Ms: m.byKind.intra.finalLatency.p99Ms },
+      cross: {
+        final: m.byKind.cross.final, tps: m.byKind.cross.endToEndTps, p50Ms: m.byKind.cross.finalLatency.p50Ms, p99Ms: m.byKind.cross.finalLatency.p99Ms,
+        phasesP50Ms: { locked: m.byKind.cross.phases.locked.p50Ms, proven: m.byKind.cross.phases.proven.p50Ms, committed: m.byKind.cross.phases.committed.p50Ms },
+      },
+      optimisticP50Ms: m.latency.optimistic.p50Ms,
+      validatorCpuMeanPercent: result.run.report.cpu.map((c) => c.meanPercent),
+    });
+  } finally {
+    await devnet.stop();
+  }
+}
+
+const intraOnly = rows.find((r) => r.crossShard === 0)!;
+const half = rows.find((r) => r.crossShard === 0.5)!;
+const ratios = {
+  /** In the 50 % run: a cross-shard transfer's final p50 over an intra-shard one's, same load. */
+  crossOverIntraP50AtHalf: half.cross.p50Ms / half.intra.p50Ms,
+  /** Across runs: the all-cross run's final p50 over the intra-only run's. */
+  crossOverIntraP50AcrossRuns: rows.find((r) => r.crossShard === 1)!.cross.p50Ms / intraOnly.intra.p50Ms,
+  /** Final tx/s of the 50 % mix as a share of the intra-only run's. */
+  halfMixTpsShare: half.finalTps / intraOnly.finalTps,
+  /** Cross-shard transfers final per second at the 50 % mix, as a share of the intra-only run's final tx/s. */
+  halfMixCrossTpsShare: half.cross.tps / intraOnly.finalTps,
+};
+const output = {
+  benchmark: "atomix",
+  date: new Date().toISOString(),
+  machine: "2 cores (shared, noisy): compare ratios, not absolute figures",
+  devnet: "2 shards × 5 validators, PoB: 1 believable producer + normal league of 4, p = 0.1",
+  seconds: SECONDS,
+  window: WINDOW,
+  goals: { crossOverIntraLatency: "≤ 3×", halfMixTpsShare: "≥ 50 %" },
+  runs: rows,
+  ratios,
+  proofBytes: proofSizes.length === 0 ? null : { samples: proofSizes.length, min: Math.min(...proofSizes), max: Math.max(...proofSizes), committee: 4 },
+};
+writeFileSync(RESULTS_FILE, `${JSON.stringify(output, null, 2)}\n`);
+console.log(`\ncross/intra final p50 at the 50 % mix ${ratios.crossOverIntraP50AtHalf.toFixed(2)}× (all-cross run over intra-only run ${ratios.crossOverIntraP50AcrossRuns.toFixed(2)}×)`);
+console.log(`final tx/s at the 50 % mix: ${(100 * ratios.halfMixTpsShare).toFixed(0)} % of intra-only (cross-shard alone ${(100 * ratios.halfMixCrossTpsShare).toFixed(0)} %)`);
+console.log(`proofs: ${output.proofBytes === null ? "none sampled" : `${output.proofBytes.min}–${output.proofBytes.max} bytes (committee of 4)`}`);
+console.log(`results: ${RESULTS_FILE}`);
