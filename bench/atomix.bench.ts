@@ -9,7 +9,9 @@
  * phases; then the ratios the issue sets goals for — cross/intra final p50 (goal ≤ 3×) and final
  * tx/s at the 50 % mix as a share of the intra-only run (goal ≥ 50 %) — and proof sizes read
  * from the shards. Results: bench/results/atomix.json. ATOMIX_BENCH_SECONDS sets each run's
- * length (default 10). Not benny: one run is seconds of a whole network.
+ * length (default 10), ATOMIX_BENCH_MIXES the mixes (e.g. "0.5"), ATOMIX_BENCH_ACCOUNTS the
+ * funded accounts (default 2,000: each is one lane, whose next transfer waits for a cross-shard
+ * commit), ATOMIX_BENCH_OUT the results file. Not benny: one run is seconds of a whole network.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,11 +22,12 @@ import { runDevnetLoad, summaryLines } from "../src/devnet/session.js";
 import { TxKind } from "../src/ledger/kinds/interface.js";
 import { generateLoad } from "../src/load/workload.js";
 
-const RESULTS_FILE = "bench/results/atomix.json";
+const RESULTS_FILE = process.env.ATOMIX_BENCH_OUT ?? "bench/results/atomix.json";
 const SECONDS = Number(process.env.ATOMIX_BENCH_SECONDS ?? 10);
-const MIXES = [0, 0.1, 0.5, 1];
-const WINDOW = 1000;
-const ACCOUNTS = 2000;
+const MIXES = (process.env.ATOMIX_BENCH_MIXES ?? "0,0.1,0.5,1").split(",").map(Number);
+/** `ios start`'s window: enough in flight to keep the default devnet busy whatever the mix. */
+const WINDOW = 4000;
+const ACCOUNTS = Number(process.env.ATOMIX_BENCH_ACCOUNTS ?? 2000);
 /** Signed transfers per second of load: above what the default devnet finalizes, so no run runs dry. */
 const TX_PER_SECOND_BUDGET = 8_000;
 
@@ -37,7 +40,7 @@ for (const [k, crossShard] of MIXES.entries()) {
   const devnet = await startDevnet({ shards: 2, validatorsPerShard: 5, believable: 1, dir: join(root, `run-${k}`), seed: "atomix-bench", accounts: ACCOUNTS });
   try {
     const set = await generateLoad({ genesis: devnet.genesis, accounts: devnet.accounts, count: SECONDS * TX_PER_SECOND_BUDGET, seed: `atomix-${crossShard}`, crossShard });
-    const result = await runDevnetLoad(devnet, { set, mode: { kind: "closed-loop", window: WINDOW }, durationMs: SECONDS * 1000, reportDir: join(root, `report-${k}`) });
+    const result = await runDevnetLoad(devnet, { set, mode: { kind: "closed-loop", window: WINDOW }, durationMs: SECONDS * 1000, drainTimeoutMs: 30_000, reportDir: join(root, `report-${k}`) });
     const m = result.run.report.metrics;
     console.log(`\n${Math.round(crossShard * 100)} % cross-shard:`);
     for (const line of summaryLines(result)) console.log(`  ${line}`);
@@ -72,13 +75,14 @@ for (const [k, crossShard] of MIXES.entries()) {
   }
 }
 
-const intraOnly = rows.find((r) => r.crossShard === 0)!;
-const half = rows.find((r) => r.crossShard === 0.5)!;
-const ratios = {
+const intraOnly = rows.find((r) => r.crossShard === 0);
+const half = rows.find((r) => r.crossShard === 0.5);
+const allCross = rows.find((r) => r.crossShard === 1);
+const ratios = intraOnly === undefined || half === undefined || allCross === undefined ? null : {
   /** In the 50 % run: a cross-shard transfer's final p50 over an intra-shard one's, same load. */
   crossOverIntraP50AtHalf: half.cross.p50Ms / half.intra.p50Ms,
   /** Across runs: the all-cross run's final p50 over the intra-only run's. */
-  crossOverIntraP50AcrossRuns: rows.find((r) => r.crossShard === 1)!.cross.p50Ms / intraOnly.intra.p50Ms,
+  crossOverIntraP50AcrossRuns: allCross.cross.p50Ms / intraOnly.intra.p50Ms,
   /** Final tx/s of the 50 % mix as a share of the intra-only run's. */
   halfMixTpsShare: half.finalTps / intraOnly.finalTps,
   /** Cross-shard transfers final per second at the 50 % mix, as a share of the intra-only run's final tx/s. */
@@ -97,7 +101,9 @@ const output = {
   proofBytes: proofSizes.length === 0 ? null : { samples: proofSizes.length, min: Math.min(...proofSizes), max: Math.max(...proofSizes), committee: 4 },
 };
 writeFileSync(RESULTS_FILE, `${JSON.stringify(output, null, 2)}\n`);
-console.log(`\ncross/intra final p50 at the 50 % mix ${ratios.crossOverIntraP50AtHalf.toFixed(2)}× (all-cross run over intra-only run ${ratios.crossOverIntraP50AcrossRuns.toFixed(2)}×)`);
-console.log(`final tx/s at the 50 % mix: ${(100 * ratios.halfMixTpsShare).toFixed(0)} % of intra-only (cross-shard alone ${(100 * ratios.halfMixCrossTpsShare).toFixed(0)} %)`);
+if (ratios !== null) {
+  console.log(`\ncross/intra final p50 at the 50 % mix ${ratios.crossOverIntraP50AtHalf.toFixed(2)}× (all-cross run over intra-only run ${ratios.crossOverIntraP50AcrossRuns.toFixed(2)}×)`);
+  console.log(`final tx/s at the 50 % mix: ${(100 * ratios.halfMixTpsShare).toFixed(0)} % of intra-only (cross-shard alone ${(100 * ratios.halfMixCrossTpsShare).toFixed(0)} %)`);
+}
 console.log(`proofs: ${output.proofBytes === null ? "none sampled" : `${output.proofBytes.min}–${output.proofBytes.max} bytes (committee of 4)`}`);
 console.log(`results: ${RESULTS_FILE}`);

@@ -2,7 +2,7 @@
  * What the client API needs from a validator. `src/node/validator.ts` adapts the pipeline and the
  * shard state to this; the API itself holds no ledger logic beyond the owner index.
  */
-import type { ConfirmationBatch, OptimisticBatch, SubmitOutcomeName } from "./stream-codec.js";
+import type { AtomixBatch, ConfirmationBatch, OptimisticBatch, SubmitOutcomeName } from "./stream-codec.js";
 
 /** Result of submitting one transaction: the one type from the API down to the shard drivers. */
 export interface SubmitResult {
@@ -71,6 +71,8 @@ export interface ClientBackend {
   onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void;
   /** Registers a listener for optimistic blocks of the shard (PoB); returns the unsubscribe function. */
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void;
+  /** Registers a listener for the cross-shard transfers each final height moved (PoB); returns the unsubscribe function. */
+  onAtomix?(listener: (batch: AtomixBatch) => void): () => void;
   /** Node facts for GET /v1/status (JSON-safe values). */
   nodeStatus(): Record<string, unknown>;
   /** Node metrics for GET /metrics. */

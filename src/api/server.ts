@@ -46,6 +46,7 @@ import {
   encodeAck,
   encodeError,
   encodeEvents,
+  encodeAtomix,
   encodeOptimistic,
   type ConfirmationBatch,
   type OptimisticBatch,
@@ -180,6 +181,7 @@ export class ClientApi {
   private readonly streamsIdleClosed = new LabeledCounter("ios_api_stream_idle_closed_total", "Streams closed for neither subscribing nor submitting", []);
   private readonly unsubscribeConfirmations: () => void;
   private readonly unsubscribeOptimistic: () => void;
+  private readonly unsubscribeAtomix: () => void;
   private stopped = false;
 
   constructor(
@@ -193,6 +195,7 @@ export class ClientApi {
     this.owners = new OwnerIndex(backend.chain);
     this.unsubscribeConfirmations = backend.onConfirmations((batch) => this.confirmations(batch));
     this.unsubscribeOptimistic = backend.onOptimistic((batch) => this.optimistic(batch));
+    this.unsubscribeAtomix = backend.onAtomix?.((batch) => this.broadcast("atomix", () => encodeAtomix(batch))) ?? (() => undefined);
     this.idleSweep = setInterval(() => this.closeIdleStreams(), limits.streamIdleMs / IDLE_SWEEPS_PER_LIMIT).unref();
     this.mount();
   }
@@ -204,6 +207,7 @@ export class ClientApi {
     clearInterval(this.idleSweep);
     this.unsubscribeConfirmations();
     this.unsubscribeOptimistic();
+    this.unsubscribeAtomix();
     for (const ws of [...this.streams]) ws.end(1001, "SHUTDOWN");
     this.streams.clear();
   }
@@ -513,7 +517,7 @@ export class ClientApi {
    * unread limit, then, while all together hold more than the node's queue budget, the furthest
    * behind: what subscribers can pin is maxSubscriberQueueBytes plus this frame once per subscriber.
    */
-  private broadcast(kind: "events" | "optimistic", encode: () => Uint8Array): void {
+  private broadcast(kind: "events" | "optimistic" | "atomix", encode: () => Uint8Array): void {
     let frame: Uint8Array | undefined;
     const backlogs: { ws: WebSocket<StreamClient>; bytes: number }[] = [];
     let queued = 0;

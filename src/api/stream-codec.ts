@@ -29,6 +29,11 @@
  *     sees each block once per connection. The EVENTS frame follows once the normal league has
  *     decided (§7.2 phase 2): an optimistic confirmation is not final, and a transaction the
  *     league excludes can still arrive there as rejected.
+ *     Under PoB the subscription also carries one ATOMIX frame per final height that moved
+ *     cross-shard transfers (white paper §6, src/atomix/phases.ts), with each input shard's proof
+ *     of its lock decision (src/atomix/proof.ts), so a client unlocks without asking for proofs:
+ *       u8 0x04 ‖ u64 height ‖ u32 n ‖ n × (txid[32] ‖ u8 phase ‖ u16 |proof| ‖ proof)
+ *     (phase: 0 locked, 1 refused, 2 committed, 3 aborted; the proof is empty but for a lock decision).
  *  4. errors: a request the server cannot serve gets an ERROR frame u8 0xff ‖ UTF-8 JSON
  *     {"code","message"}; the connection stays open unless the frame was over the size limit
  *     (uWS drops the connection: the client sees 1006) or the subscriber fell behind on its
@@ -50,6 +55,7 @@ export type StreamCodecErrorCode = "STREAM_BAD_FRAME" | "STREAM_TOO_MANY_TXS";
 export const FRAME_ACK = 0x01;
 export const FRAME_EVENTS = 0x02;
 export const FRAME_OPTIMISTIC = 0x03;
+export const FRAME_ATOMIX = 0x04;
 export const FRAME_ERROR = 0xff;
 
 /** A submission frame holds at most a block's worth of transactions (MAX_BLOCK_TXS). */
@@ -252,6 +258,32 @@ export function decodeOptimistic(frame: Uint8Array): OptimisticBatch {
   const blockCount = reader.u32("block txid count");
   reader.expectRemaining(blockCount * TXID_BYTES, `${blockCount} block txids`);
   return { producer, block, txids, signed: { header, seal, txids: reader.bytes(blockCount * TXID_BYTES).slice() } };
+}
+
+/** Cross-shard transfers one final height moved (FRAME_ATOMIX). */
+export interface AtomixBatch {
+  readonly height: number;
+  readonly decisions: readonly { readonly txid: Uint8Array; readonly phase: number; readonly proof: Uint8Array }[];
+}
+
+/** Largest proof in an ATOMIX frame (src/atomix/proof.ts MAX_DECISION_PROOF_BYTES). */
+const MAX_FRAME_PROOF_BYTES = 16 * 1024;
+
+export function encodeAtomix(batch: AtomixBatch): Uint8Array<ArrayBuffer> {
+  const size = 1 + 8 + 4 + batch.decisions.reduce((n, d) => n + TXID_BYTES + 1 + 2 + d.proof.length, 0);
+  const writer = BinaryWriter.ofSize(size).u8(FRAME_ATOMIX).u64(batch.height).u32(batch.decisions.length);
+  for (const { txid, phase, proof } of batch.decisions) writer.bytes(txid).u8(phase).lengthPrefixed("u16", proof);
+  return writer.finish();
+}
+
+export function decodeAtomix(frame: Uint8Array): AtomixBatch {
+  const reader = frameReader(frame, FRAME_ATOMIX, "ATOMIX");
+  const height = reader.u53("height");
+  const decisions = Array.from({ length: reader.u32("decision count") }, () => ({
+    txid: reader.bytes(TXID_BYTES, "txid").slice(), phase: reader.u8("phase"), proof: reader.lengthPrefixed("u16", MAX_FRAME_PROOF_BYTES, "proof").slice(),
+  }));
+  reader.expectEnd("the last decision");
+  return { height, decisions };
 }
 
 export function encodeError(code: string, message: string): Uint8Array<ArrayBuffer> {

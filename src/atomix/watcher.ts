@@ -146,9 +146,8 @@ export class AtomixWatcher {
   /** Whether this member is among the f + 1 that act for `txid` (module doc). */
   #acts(txid: Uint8Array): boolean {
     const members = this.options.context.members(this.options.shard);
-    const rank = (key: Uint8Array) => toHex(sha256(Buffer.concat([txid, key])));
-    const ranked = [...members].sort((a, b) => (rank(a) < rank(b) ? -1 : 1));
-    return ranked.slice(0, faultsOf(members.length) + 1).some((key) => toHex(key) === this.#self);
+    const ranked = members.map((key) => ({ key, rank: toHex(sha256(Buffer.concat([txid, key]))) })).sort((a, b) => (a.rank < b.rank ? -1 : 1));
+    return ranked.slice(0, faultsOf(members.length) + 1).some(({ key }) => toHex(key) === this.#self);
   }
 
   #tick(): void {

@@ -11,7 +11,8 @@
  *       open loop  — transaction k is due at start + k / rate (a fixed schedule, whatever the node
  *                    does), and its latency is measured from that due time, so time spent queued
  *                    behind a slow node counts (no coordinated omission);
- *       closed loop — at most `window` transactions unresolved (submitted, not final or rejected);
+ *       closed loop — at most `window` transactions unresolved (submitted, not final or rejected;
+ *                    one held back because its input does not exist yet is not in flight);
  *                    a new one goes out as soon as one resolves; latency from the actual send.
  *     Due transactions are framed in bulk (u32 count ‖ (u32 len ‖ tx)*), at most `frameTxs` per
  *     frame and MAX_FRAMES_IN_FLIGHT frames awaiting their ack per connection (the server's limit).
@@ -35,9 +36,9 @@
  * one-league PoB) counts as final only; optimistic and consensus figures stay empty (n/a) when no
  * optimistic confirmation arrived at all.
  * Cross-shard transfers (Atomix, white paper §6; `ios load --cross-shard R`) go to their input
- * shard like any transfer; once final there (locked), the driver reads the input shard's proof
- * (GET /v1/atomix/:txid), sends the unlock-to-commit to every shard the transfer touches over the
- * same streams, and counts the transfer final when the unlock is final in all of them. A transfer
+ * shard like any transfer; once final there (locked), the input shard's validators announce its
+ * proof in an ATOMIX frame, the driver sends the unlock-to-commit to every shard the transfer
+ * touches over the same streams, and counts the transfer final when the unlock is final in all. A transfer
  * spending a cross-shard transfer's change is held until that commit is final in the sender's
  * shard (the change exists only then); its latency still runs from its due time.
  * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
@@ -53,6 +54,8 @@ import {
   FRAME_ERROR,
   FRAME_EVENTS,
   FRAME_OPTIMISTIC,
+  FRAME_ATOMIX,
+  decodeAtomix,
   MAX_STREAM_TXS,
   SubmitOutcome,
   decodeAck,
@@ -63,6 +66,7 @@ import {
 } from "../api/stream-codec.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { unlockFor } from "../atomix/client.js";
+import { encodeAtomixPhase } from "../atomix/phases.js";
 import { crossShardTransferShards } from "../ledger/kinds/atomix.js";
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
 import { scanTransaction, transactionIdOfEncoding } from "../ledger/kinds/registry.js";
@@ -110,9 +114,8 @@ const TICK_MS = 5;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Where either transfer kind keeps its first input's txid: after version, kind and the two u16 counts. */
 const FIRST_INPUT_TXID_AT = TX_PREFIX.bytes + 4;
-/** A proof asked for before the node stored it is asked again this often, this many times. */
-const PROOF_RETRY_MS = 20;
-const PROOF_ATTEMPTS = 250;
+/** ATOMIX frames' phase byte of a lock (src/atomix/phases.ts). */
+const LOCKED_PHASE = encodeAtomixPhase("locked");
 const HEX_KEY = /^[0-9a-f]{64}$/;
 
 const enum TxState {
@@ -321,6 +324,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const queue = (position: number): void => {
     heldPositions.delete(position);
     connectionOf(position).queue.push(position);
+    unresolved++;
     // What spends an intra-shard transfer's output may follow it on the same connection at once.
     if (!isCross(position)) releaseHeld(position);
   };
@@ -395,37 +399,30 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     }
   };
 
-  /** X locked in its input shard: read its proof there, then send the unlock to every shard it touches. */
-  const startUnlock = (position: number, now: number): void => {
+  /**
+   * X locked in its input shard, as an ATOMIX frame of one of its validators says with the proof:
+   * send the unlock to every shard X touches.
+   */
+  const startUnlock = (position: number, proof: Uint8Array): void => {
+    const now = performance.now();
     metrics.crossPhase("locked", dueAt[position]!, now);
     const tx = set.tx(position);
     const unsigned = tx.subarray(0, scanTransaction(tx).unsignedEnd);
+    const unlock = unlockFor(unsigned, new Map([[set.shard(position), proof]]), set.header.shardCount);
+    if (unlock?.kind !== "commit") throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${set.shard(position)}'s proof for ${toHex(set.txid(position))} does not commit it`);
+    metrics.crossPhase("proven", dueAt[position]!, now);
     const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, set.header.shardCount)) };
     flows.set(position, flow);
-    const shard = set.shard(position);
-    const api = new ApiClient(nodeUrlOf(routes[shard]!.connectionFor(tx).url));
-    const txid = toHex(set.txid(position));
-    const fetchProof = (attempt: number): void => {
-      api.atomix(txid).then(
-        (found) => {
-          if (found.proof === undefined) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${shard} locked ${txid} without a proof`);
-          const unlock = unlockFor(unsigned, new Map([[shard, Uint8Array.from(Buffer.from(found.proof, "hex"))]]), set.header.shardCount);
-          if (unlock?.kind !== "commit") throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${shard}'s proof for ${txid} does not commit it`);
-          metrics.crossPhase("proven", dueAt[position]!, performance.now());
-          unlockPositions.set(key32(transactionIdOfEncoding(unlock.bytes)), position);
-          for (const target of flow.pending) routes[target]!.connectionFor(unlock.bytes).unlocks.push({ position, bytes: unlock.bytes });
-          pump();
-        },
-        (error: unknown) => {
-          // The node may answer before its store has the phase (the event left first): ask again shortly.
-          if (error instanceof IosError && error.code === "ATOMIX_NOT_FOUND" && attempt < PROOF_ATTEMPTS) setTimeout(() => fetchProof(attempt + 1), PROOF_RETRY_MS);
-          else streamFailure ??= hasCodeIn(error, LOAD_ERROR_CODES) ? error : new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `proof of ${txid}: ${(error as Error).message}`);
-        },
-      ).catch((error: unknown) => {
-        streamFailure ??= hasCodeIn(error, LOAD_ERROR_CODES) ? error : new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `proof of ${txid}: ${(error as Error).message}`);
-      });
-    };
-    fetchProof(1);
+    unlockPositions.set(key32(transactionIdOfEncoding(unlock.bytes)), position);
+    for (const target of flow.pending) routes[target]!.connectionFor(unlock.bytes).unlocks.push({ position, bytes: unlock.bytes });
+  };
+
+  const onAtomix = (frame: Uint8Array): void => {
+    for (const { txid, phase, proof } of decodeAtomix(frame).decisions) {
+      const position = positionOfTxid.get(txid);
+      if (phase !== LOCKED_PHASE || !isOpen(position) || !isCross(position) || flows.has(position)) continue;
+      startUnlock(position, proof);
+    }
   };
 
   /** An unlock final in `shard`: the sender's shard releases the held spends of the change; all shards make X final. */
@@ -454,10 +451,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         continue;
       }
       if (!isOpen(position)) continue;
-      if (isCross(position)) {
-        if (!flows.has(position)) startUnlock(position, now);
-        continue;
-      }
+      // A cross-shard transfer's lock is final here: its ATOMIX frame carries the proof, its unlocks make it final.
+      if (isCross(position)) continue;
       const optimisticAtMs = optimisticAt[position]!;
       metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs);
       resolveTx(position, TxState.Final);
@@ -481,6 +476,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         if (frame[0] === FRAME_ACK) onAck(connection, frame);
         else if (frame[0] === FRAME_EVENTS) onEvents(connection, frame);
         else if (frame[0] === FRAME_OPTIMISTIC) onOptimistic(frame);
+        else if (frame[0] === FRAME_ATOMIX) onAtomix(frame);
         else if (frame[0] === FRAME_ERROR) {
           const { code, message } = decodeError(frame);
           throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url} answered ${code}: ${message}`);
@@ -515,7 +511,6 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         }
         release(released);
         released++;
-        unresolved++;
       }
     }
     for (const connection of connections) {
@@ -560,7 +555,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       }
       if (submissionEndedAt === undefined && (now >= submitEndMs || released === count)) submissionEndedAt = now;
       const draining = submissionEndedAt !== undefined;
-      if (streamFailure !== undefined || (draining && unresolved === 0)) {
+      if (streamFailure !== undefined || (draining && unresolved === 0 && heldPositions.size === 0)) {
         clearInterval(timer);
         resolve("settled");
       } else if (draining && now - submissionEndedAt! >= drainTimeoutMs) {

@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { HttpEdge } from "../api/edge.js";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../api/interface.js";
 import { ClientApi } from "../api/server.js";
-import type { ConfirmationBatch, OptimisticBatch } from "../api/stream-codec.js";
+import type { AtomixBatch, ConfirmationBatch, OptimisticBatch } from "../api/stream-codec.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { toHex } from "../hex.js";
 import { HandlerFailures } from "../log/handler-failures.js";
@@ -139,6 +139,10 @@ class NodeBackend implements ClientBackend {
 
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
     return this.node.driver.onOptimistic?.(listener) ?? (() => undefined);
+  }
+
+  onAtomix(listener: (batch: AtomixBatch) => void): () => void {
+    return this.node.driver.onAtomix?.(listener) ?? (() => undefined);
   }
 
   nodeStatus(): Record<string, unknown> {

@@ -11,7 +11,7 @@
  * are the one result and status type from the client API down to the drivers.
  */
 import type { MetricFamily, SubmitResult, TxStatus } from "../../api/interface.js";
-import type { OptimisticBatch } from "../../api/stream-codec.js";
+import type { AtomixBatch, OptimisticBatch } from "../../api/stream-codec.js";
 
 export type { SubmitResult, TxStatus };
 
@@ -46,6 +46,8 @@ export interface ShardDriver extends TxSink {
   onConfirmations(listener: (event: BlockEvent) => void): () => void;
   /** Optimistic blocks of the shard: only a driver with optimistic confirmations (PoB) has it. */
   onOptimistic?(listener: (batch: OptimisticBatch) => void): () => void;
+  /** Cross-shard transfers each final height moved, with lock proofs (PoB only). */
+  onAtomix?(listener: (batch: AtomixBatch) => void): () => void;
   /** The consensus part of GET /v1/status (JSON-safe values). */
   describe(): Record<string, unknown>;
   /** The driver's own metric families for GET /metrics. */

@@ -56,7 +56,7 @@ import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { toHex } from "../../hex.js";
 import { MAX_PENDING_TXS, type Pipeline } from "../pipeline.js";
 import type { MempoolEntry } from "../mempool.js";
-import { optimisticBatchOf, type OptimisticBatch } from "../../api/stream-codec.js";
+import { optimisticBatchOf, type AtomixBatch, type OptimisticBatch } from "../../api/stream-codec.js";
 import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
 import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } from "./shard-consensus.js";
 import type { BlockAssembly, ShardState } from "../shard-state.js";
@@ -119,8 +119,15 @@ export interface PobConsensusOptions {
   readonly atomixGraceMs?: number;
 }
 
-/** A client finishes its cross-shard transfer in a few final heights; after this the shard's watchers do. */
-export const ATOMIX_GRACE_MS = 3_000;
+const NO_PROOF = new Uint8Array(0);
+const NO_POSITIONS: ReadonlyMap<string, number> = new Map();
+
+/**
+ * A client finishes its cross-shard transfer in a few final heights (p50 about 5 s on a saturated
+ * default devnet, bench/results/atomix.json); after this the shard's watchers do, so that they
+ * do not race healthy clients with duplicate unlocks.
+ */
+export const ATOMIX_GRACE_MS = 10_000;
 /** Between two rounds of the watchers' queries and submissions. */
 export const ATOMIX_RETRY_MS = 1_000;
 
@@ -154,6 +161,7 @@ export class PobShardConsensus implements ShardDriver {
   #stopped = false;
   /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts). */
   readonly atomix: AtomixWatcher;
+  readonly #atomixListeners = new Set<(batch: AtomixBatch) => void>();
 
   constructor(options: PobConsensusOptions) {
     const { context, shard, key, pipeline, state, transport, clock } = options;
@@ -495,6 +503,11 @@ export class PobShardConsensus implements ShardDriver {
   }
 
   /** Every optimistic block this validator holds with a valid seal. */
+  onAtomix(listener: (batch: AtomixBatch) => void): () => void {
+    this.#atomixListeners.add(listener);
+    return () => this.#atomixListeners.delete(listener);
+  }
+
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
     const unsubscribe = this.node.onAnnouncement(({ txids, block }) => listener(optimisticBatchOf(block, txids)));
     return () => void unsubscribe();
@@ -554,7 +567,8 @@ export class PobShardConsensus implements ShardDriver {
         invariant(bytes !== undefined, "a replica holds every block of the proposal it applies");
         return { hash, bytes };
       });
-      const atomix = this.#atomixWrites(outcome, record, proposal);
+      const included = outcome.atomix.length === 0 ? NO_POSITIONS : txidPositions(outcome.included);
+      const atomix = this.#atomixWrites(outcome, record, proposal, included);
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
@@ -575,7 +589,11 @@ export class PobShardConsensus implements ShardDriver {
         this.#relayed.delete(toHex(txid));
       }
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
-      for (const { txid, phase } of outcome.atomix) if (phase === "locked") this.atomix.watch(outcome.includedTransactions[indexOfTxid(outcome.included, txid)]!);
+      for (const { txid, phase } of outcome.atomix) if (phase === "locked") this.atomix.watch(outcome.includedTransactions[positionOf(included, txid)]!);
+      if (atomix.length > 0 && this.#atomixListeners.size > 0) {
+        const batch: AtomixBatch = { height: committed.height, decisions: atomix.map((w) => ({ txid: w.crossTxid, phase: w.phase, proof: w.proof ?? NO_PROOF })) };
+        for (const listener of this.#atomixListeners) listener(batch);
+      }
       if (this.node.producer !== undefined) this.#feedProducer();
     } catch (error) {
       this.#fail(error);
@@ -583,7 +601,7 @@ export class PobShardConsensus implements ShardDriver {
   }
 
   /** The phases this height moved, each lock decision with its proof (src/atomix/proof.ts), for the block's transaction. */
-  #atomixWrites(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal): AtomixWrite[] {
+  #atomixWrites(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal, included: ReadonlyMap<string, number>): AtomixWrite[] {
     if (outcome.atomix.length === 0) return [];
     const prover = new FinalHeightProver({
       epoch: proposal.epoch, shard: this.#state.shard, record, committeeSize: this.node.validator.leagues.committee.length,
@@ -591,7 +609,7 @@ export class PobShardConsensus implements ShardDriver {
     });
     return outcome.atomix.map(({ crossTxid, txid, phase }) => {
       const write = { crossTxid, phase: encodeAtomixPhase(phase) };
-      if (phase === "locked") return { ...write, proof: prover.acceptance(indexOfTxid(outcome.included, txid)) };
+      if (phase === "locked") return { ...write, proof: prover.acceptance(positionOf(included, txid)) };
       if (phase === "refused") {
         const index = outcome.excluded.findIndex((entry) => sameBytes(entry.txid, txid) && DECISIVE_CODES.has(entry.code));
         invariant(index >= 0, "a refused lock is excluded with the kernel's code");
@@ -610,8 +628,16 @@ export class PobShardConsensus implements ShardDriver {
   }
 }
 
-/** Position of `txid` among packed txids. */
-function indexOfTxid(packed: Uint8Array, txid: Uint8Array): number {
-  for (let at = 0, i = 0; at < packed.length; at += TXID_BYTES, i++) if (sameBytes(packed.subarray(at, at + TXID_BYTES), txid)) return i;
-  invariant(false, "a locked transaction is among the included");
+/** Positions of packed txids, by the latin1 string of each (one pass; a height's Atomix decisions look theirs up). */
+function txidPositions(packed: Uint8Array): Map<string, number> {
+  const positions = new Map<string, number>();
+  const bytes = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  for (let at = 0, i = 0; at < bytes.length; at += TXID_BYTES, i++) positions.set(bytes.toString("latin1", at, at + TXID_BYTES), i);
+  return positions;
+}
+
+function positionOf(positions: ReadonlyMap<string, number>, txid: Uint8Array): number {
+  const position = positions.get(Buffer.from(txid.buffer, txid.byteOffset, txid.byteLength).toString("latin1"));
+  invariant(position !== undefined, "a locked transaction is among the included");
+  return position;
 }
