@@ -38,6 +38,14 @@ function setup(seed: string) {
   return { sim, genesis, nodes, inShard, coin, transfer };
 }
 
+/** The setup with the standard transfer X: a (shard 0) and b (shard 1) pay c (shard 0) and d (shard 1). */
+function setupWithTransfer(seed: string) {
+  const base = setup(seed);
+  const [a, c] = base.inShard(0);
+  const [b, d] = base.inShard(1);
+  return { ...base, a: a!, b: b!, d: d!, x: base.transfer(a!, b!, c!, d!) };
+}
+
 /** A normal validator of `shard`: clients reach the shard through it. */
 function entry(nodes: ValidatorCluster, shard: number): string {
   return nodes.members(shard).find((id) => nodes.node(id) !== undefined && !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")))!;
@@ -90,24 +98,18 @@ function simAccess(sim: Simulator, nodes: ValidatorCluster): AtomixAccess {
 describe("Atomix without its client, between whole PoB validators", () => {
   for (const seed of caseSeeds("atomix-lock-one-shard", 1)) {
     it(`the client sends the lock to one input shard and vanishes: the shards lock, prove and commit everywhere (${seed})`, async () => {
-      const { genesis, nodes, inShard, transfer } = setup(seed);
-      const [a, c] = inShard(0);
-      const [b, d] = inShard(1);
-      const x = transfer(a!, b!, c!, d!);
+      const { genesis, nodes, d, x } = setupWithTransfer(seed);
       await nodes.advance(500);
       submitTo(nodes, 0, x.bytes);
       await until(nodes, x.txid, ["committed", "committed"]);
-      assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), { owner: d!.publicKey, amount: 799_990n });
+      assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), { owner: d.publicKey, amount: 799_990n });
       await invariants(nodes, genesis, 10n);
       await nodes.stop();
     });
   }
 
   it("the client locks in both shards and vanishes before any unlock: committed everywhere", async () => {
-    const { genesis, nodes, inShard, transfer } = setup("atomix-no-unlock");
-    const [a, c] = inShard(0);
-    const [b, d] = inShard(1);
-    const x = transfer(a!, b!, c!, d!);
+    const { genesis, nodes, x } = setupWithTransfer("atomix-no-unlock");
     await nodes.advance(500);
     submitTo(nodes, 0, x.bytes);
     submitTo(nodes, 1, x.bytes);
@@ -118,10 +120,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
   });
 
   it("the client sends the commit to one shard only: the other commits too; replayed unlocks and a replayed lock change nothing", async () => {
-    const { sim, genesis, nodes, inShard, transfer } = setup("atomix-partial-unlock");
-    const [a, c] = inShard(0);
-    const [b, d] = inShard(1);
-    const x = transfer(a!, b!, c!, d!);
+    const { sim, genesis, nodes, x } = setupWithTransfer("atomix-partial-unlock");
     await nodes.advance(500);
     submitTo(nodes, 0, x.bytes);
     submitTo(nodes, 1, x.bytes);
@@ -149,12 +148,9 @@ describe("Atomix without its client, between whole PoB validators", () => {
   });
 
   it("the client locks one shard, its other input is spent meanwhile: the shards refuse, prove it and abort; the lock is released", async () => {
-    const { sim, genesis, nodes, inShard, transfer, coin } = setup("atomix-abort-without-client");
-    const [a, c] = inShard(0);
-    const [b, d] = inShard(1);
-    const x = transfer(a!, b!, c!, d!);
+    const { sim, genesis, nodes, coin, a, b, d, x } = setupWithTransfer("atomix-abort-without-client");
     // Y spends a's output first, through the whole flow of its own client.
-    const y = signCrossShardTransfer({ kind: TxKind.AtomixLock, inputs: [coin(a!)], outputs: [{ owner: d!.publicKey, amount: WHOLE_NODE.amount }] }, [a!]);
+    const y = signCrossShardTransfer({ kind: TxKind.AtomixLock, inputs: [coin(a)], outputs: [{ owner: d.publicKey, amount: WHOLE_NODE.amount }] }, [a]);
     await nodes.advance(500);
     let yDone = false;
     void runCrossShardTransfer(y, simAccess(sim, nodes)).then(() => (yDone = true));
@@ -162,7 +158,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
     submitTo(nodes, 1, x.bytes);
     // Shard 0 refused X (it never locked anything: refused is its end); shard 1 released its lock.
     await until(nodes, x.txid, ["refused", "aborted"]);
-    for (const node of nodes.replicas(1)) assert.deepEqual(node.state.getUtxo(nodes.context.chain, coin(b!).index), { owner: b!.publicKey, amount: WHOLE_NODE.amount }, "b's input is spendable again");
+    for (const node of nodes.replicas(1)) assert.deepEqual(node.state.getUtxo(nodes.context.chain, coin(b).index), { owner: b.publicKey, amount: WHOLE_NODE.amount }, "b's input is spendable again");
     assert.equal(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), undefined, "no output of the aborted transfer");
     // A late lock of X at shard 1, after its abort, is refused: it would lock forever.
     const [late] = await nodes.submitAndWait(1, [x.bytes], entry(nodes, 1));
@@ -176,10 +172,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
 
   for (const seed of caseSeeds("atomix-byzantine-members", 1)) {
     it(`a byzantine member of each shard lies in its answers (forged proofs, a false "committed") and withholds what it should relay: the transfer still commits everywhere (${seed})`, async () => {
-      const { genesis, nodes, inShard, transfer } = setup(seed);
-      const [a, c] = inShard(0);
-      const [b, d] = inShard(1);
-      const x = transfer(a!, b!, c!, d!);
+      const { genesis, nodes, x } = setupWithTransfer(seed);
       // In each shard, the first member ranked for X (a watcher that acts for it) turns byzantine.
       const rank = (key: string) => toHex(sha256(Buffer.concat([x.txid, Buffer.from(key, "hex")])));
       const liars = [0, 1].map((shard) => [...nodes.members(shard)].sort((p, q) => (rank(p) < rank(q) ? -1 : 1))[0]!);
@@ -203,10 +196,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
   }
 
   it("a partition between the shards delays the finish; once it heals, the transfer commits everywhere", async () => {
-    const { sim, genesis, nodes, inShard, transfer } = setup("atomix-partition");
-    const [a, c] = inShard(0);
-    const [b, d] = inShard(1);
-    const x = transfer(a!, b!, c!, d!);
+    const { sim, genesis, nodes, x } = setupWithTransfer("atomix-partition");
     await nodes.advance(500);
     sim.network.partition([nodes.members(0), nodes.members(1)]);
     submitTo(nodes, 0, x.bytes);

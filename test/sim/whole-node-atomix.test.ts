@@ -14,7 +14,9 @@ import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { lockedKeyOf } from "../../src/ledger/kinds/atomix-record.js";
 import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { CommitteeProofVerifier, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
-import { pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import type { Simulator } from "../../src/sim/simulator.js";
 
@@ -160,4 +162,47 @@ describe("Atomix between whole PoB validators", () => {
     assert.deepEqual(nodes.failures, []);
     await nodes.stop();
   });
+
+  for (const ratio of [0.25, 1]) {
+    for (const seed of caseSeeds(`atomix-mix-${ratio}`, 2)) {
+      it(`a load of transfers, ${ratio * 100} % of them cross-shard, each through its client's flow: all final or committed everywhere, supply conserved, no lock left (${seed})`, async () => {
+        const { sim, genesis, accounts, cluster: nodes, positions } = cluster(seed);
+        const chain = nodes.context.chain;
+        const { coin } = payers(accounts, positions);
+        const rng = SeededRng.fromSeed(seed);
+        await nodes.advance(500);
+        const access = simAccess(sim, nodes);
+        const flows: Promise<unknown>[] = [];
+        const intra: { txid: Uint8Array; shard: number }[] = [];
+        let cross = 0;
+        // Every account pays once, from its genesis output: to another shard with probability `ratio`.
+        for (const payer of accounts) {
+          const shard = shardOfOwner(payer.publicKey, WHOLE_NODE.shards);
+          const crossing = rng.nextU32() < ratio * 0x1_0000_0000;
+          const payees = accounts.filter((a) => (shardOfOwner(a.publicKey, WHOLE_NODE.shards) === shard) !== crossing);
+          const payee = payees[rng.nextU32() % payees.length]!;
+          const outputs = [{ owner: payee.publicKey, amount: 1_000n }, { owner: payer.publicKey, amount: WHOLE_NODE.amount - 1_000n - WHOLE_NODE.fee }];
+          if (crossing) {
+            cross++;
+            flows.push(runCrossShardTransfer(signCrossShardTransfer({ kind: TxKind.AtomixLock, inputs: [{ txid: chain, ...coin(payer) }], outputs }, [payer]), access));
+          } else {
+            const { transaction, txid } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: chain, index: coin(payer).index, owner: payer.publicKey }], outputs }, [payer]);
+            intra.push({ txid, shard });
+            void nodes.submit(shard, [encodeTransaction(transaction)]);
+          }
+        }
+        const reports: { outcome: string }[] = [];
+        await settle(nodes, Promise.all(flows).then((all) => reports.push(...(all as { outcome: string }[]))), []);
+        assert.equal(reports.length, cross);
+        assert.ok(reports.every((r) => r.outcome === "committed"), "every cross-shard transfer commits");
+        const finalEverywhere = () => intra.every(({ txid, shard }) => nodes.replicas(shard).every((node) => node.driver.status(txid).state === "final"));
+        assert.ok(await nodes.advance(10_000, finalEverywhere), "every intra-shard transfer final on every replica of its shard");
+        await nodes.advance(1_000);
+        assert.equal(totalSupply(nodes), genesisSupply(genesis) - WHOLE_NODE.fee * BigInt(accounts.length));
+        for (let shard = 0; shard < WHOLE_NODE.shards; shard++) for (const node of nodes.replicas(shard)) assert.equal(node.state.lockedTransfers().length, 0, "no lock remains");
+        assert.deepEqual(nodes.failures, []);
+        await nodes.stop();
+      });
+    }
+  }
 });
