@@ -38,10 +38,11 @@ import { BinaryReader, BinaryWriter, singleCode } from "../codec/binary.js";
 import { TXID_BYTES } from "../codec/sizes.js";
 import { sha256 } from "../crypto/sha256.js";
 import type { EpochContext } from "../epoch/interface.js";
-import { hasCodeIn } from "../errors.js";
+import { IosError, hasCodeIn } from "../errors.js";
 import { toHex } from "../hex.js";
 import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds/atomix.js";
-import { LEDGER_ERROR_CODES } from "../ledger/errors.js";
+import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../ledger/errors.js";
+import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
 import type { DecisionVerifier } from "../ledger/kinds/interface.js";
 import { scanTransaction } from "../ledger/kinds/registry.js";
 import { guardedHandler } from "../net/guarded-handler.js";
@@ -96,7 +97,7 @@ export interface AtomixWatcherStats {
   unlocks: number;
   /** Transactions other shards' watchers handed to this one's shard. */
   relayed: number;
-  /** Messages refused as malformed. */
+  /** Messages refused: malformed, or carrying what a watcher does not relay (a query about anything but a cross-shard transfer, a submission of anything but an unlock). */
   malformed: number;
 }
 
@@ -199,8 +200,9 @@ export class AtomixWatcher {
   /** A member of another shard asks where this shard left X: answer, and submit X here if this shard holds inputs of it and never saw it. */
   #answerQuery(from: PeerId, x: Uint8Array): void {
     if (this.options.context.shardOf(Buffer.from(from, "hex")) === undefined) return;
-    // A malformed transfer throws its ledger code: the guard counts it, the transport logs it.
-    const unsigned = x.subarray(0, scanTransaction(x).unsignedEnd);
+    // Only a well-formed cross-shard transfer is asked about: anything else is dropped and counted.
+    const unsigned = this.#crossShardTransferOf(x);
+    if (unsigned === undefined) return;
     const txid = sha256(unsigned);
     const here = this.options.phaseOf(txid);
     if (here === undefined && crossShardInputShards(unsigned, this.options.context.shardCount).includes(this.options.shard)) {
@@ -215,8 +217,26 @@ export class AtomixWatcher {
   /** An unlock another shard's watcher sends this shard: submitted here like a client's (the shard checks its proofs). */
   #relaySubmission(from: PeerId, tx: Uint8Array): void {
     if (this.options.context.shardOf(Buffer.from(from, "hex")) === undefined) return;
+    // Watchers hand over unlocks only: a peer cannot make every member submit whatever it likes.
+    const kind = tx[TX_PREFIX.offset.kind];
+    if (tx.length < TX_PREFIX.bytes || (kind !== TxKind.AtomixUnlockCommit && kind !== TxKind.AtomixUnlockAbort)) {
+      this.stats.malformed++;
+      return;
+    }
     this.stats.relayed++;
     this.options.submit(Uint8Array.from(tx));
+  }
+
+  /** The unsigned encoding of `x` if it is a well-formed cross-shard transfer; else counted as malformed. */
+  #crossShardTransferOf(x: Uint8Array): Uint8Array | undefined {
+    try {
+      if (x[TX_PREFIX.offset.kind] !== TxKind.AtomixLock) throw new IosError<LedgerErrorCode>("TX_UNKNOWN_KIND", "not a cross-shard transfer");
+      return x.subarray(0, scanTransaction(x).unsignedEnd);
+    } catch (error) {
+      if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
+      this.stats.malformed++;
+      return undefined;
+    }
   }
 
   /** Shard `k`'s member answers a query: keep a proof that verifies as shard k's, count a "committed". */

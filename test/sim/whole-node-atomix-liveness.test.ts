@@ -13,7 +13,8 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { encodeAtomixUnlock, atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
 import { runCrossShardTransfer, signCrossShardTransfer, unlockFor, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
-import { ATOMIX_GRACE_MS } from "../../src/node/consensus/pob-consensus.js";
+import { ATOMIX_GRACE_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
+import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { ATOMIX_MESSAGES } from "../../src/atomix/watcher.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
@@ -172,13 +173,16 @@ describe("Atomix without its client, between whole PoB validators", () => {
 
   for (const seed of caseSeeds("atomix-byzantine-members", 1)) {
     it(`a byzantine member of each shard lies in its answers (forged proofs, a false "committed") and withholds what it should relay: the transfer still commits everywhere (${seed})`, async () => {
-      const { genesis, nodes, x } = setupWithTransfer(seed);
+      const { genesis, nodes, coin, d, x } = setupWithTransfer(seed);
       // In each shard, the first member ranked for X (a watcher that acts for it) turns byzantine.
       const rank = (key: string) => toHex(sha256(Buffer.concat([x.txid, Buffer.from(key, "hex")])));
+      const { transaction: baitTx } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: nodes.context.chain, index: coin(d).index, owner: d.publicKey }], outputs: [{ owner: d.publicKey, amount: 5n }] }, [d]);
+      const bait = encodeTransaction(baitTx);
       const liars = [0, 1].map((shard) => [...nodes.members(shard)].sort((p, q) => (rank(p) < rank(q) ? -1 : 1))[0]!);
       for (const liar of liars) {
         nodes.sim.network.intercept(liar, (_to, type, payload) => {
-          if (type === ATOMIX_MESSAGES.SUBMIT || type === ATOMIX_MESSAGES.QUERY) return undefined;
+          // Instead of relaying, it asks the other shard about a plain transfer and hands it one to submit.
+          if (type === ATOMIX_MESSAGES.SUBMIT || type === ATOMIX_MESSAGES.QUERY) return bait;
           if (type !== ATOMIX_MESSAGES.ANSWER) return payload;
           // Claims "committed" (phase 2) with a proof whose last byte is flipped.
           const lie = Uint8Array.from(payload);
@@ -191,6 +195,9 @@ describe("Atomix without its client, between whole PoB validators", () => {
       submitTo(nodes, 0, x.bytes);
       await until(nodes, x.txid, ["committed", "committed"]);
       await invariants(nodes, genesis, 10n);
+      const refused = [0, 1].flatMap((shard) => nodes.replicas(shard)).reduce((n, node) => n + (node.driver as PobShardConsensus).atomix.stats.malformed, 0);
+      assert.ok(refused > 0, "the liars' bait was refused, not submitted");
+      assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(nodes.context.chain, coin(d).index), { owner: d.publicKey, amount: WHOLE_NODE.amount }, "the bait transfer never applied");
       await nodes.stop();
     });
   }
