@@ -12,6 +12,7 @@ import type { KeyPair } from "../../src/ledger/keys.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { lockedKeyOf } from "../../src/ledger/kinds/atomix-record.js";
+import { atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
 import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { CommitteeProofVerifier, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
 import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
@@ -90,11 +91,25 @@ describe("Atomix between whole PoB validators", () => {
       outputs: [{ owner: b0!.publicKey, amount: 1_500_000n }, { owner: a1!.publicKey, amount: 499_990n }],
     }, [a0!, a1!]);
     await nodes.advance(500);
+    // Every phase gets its optimistic confirmation (white paper §7.2 phase 1) in each shard it runs in.
+    const optimistic = [new Set<string>(), new Set<string>()];
+    for (let shard = 0; shard < WHOLE_NODE.shards; shard++) {
+      for (const node of nodes.replicas(shard)) {
+        node.driver.onOptimistic?.((batch) => {
+          for (let at = 0; at < batch.txids.length; at += 32) optimistic[shard]!.add(toHex(batch.txids.subarray(at, at + 32)));
+        });
+      }
+    }
     const steps: string[] = [];
     let report: Awaited<ReturnType<typeof runCrossShardTransfer>> | undefined;
     await settle(nodes, runCrossShardTransfer(x, simAccess(sim, nodes), { onStep: (step) => steps.push(step) }).then((r) => (report = r)), [x]);
     assert.equal(report!.outcome, "committed");
     assert.deepEqual(steps, ["lock", "proofs", "unlock", "settled"]);
+    const commitTxid = toHex(atomixUnlockTxid(TxKind.AtomixUnlockCommit, x.unsigned));
+    for (let shard = 0; shard < WHOLE_NODE.shards; shard++) {
+      assert.ok(optimistic[shard]!.has(toHex(x.txid)), `shard ${shard} confirmed the lock optimistically`);
+      assert.ok(optimistic[shard]!.has(commitTxid), `shard ${shard} confirmed the unlock-to-commit optimistically`);
+    }
 
     // Both proofs are acceptances that verify against the epoch's committees, and nowhere else.
     const committees = committeesOfContext(nodes.context);
