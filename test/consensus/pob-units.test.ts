@@ -19,7 +19,8 @@ import { decodeEvidence, encodeEvidence, makeEvidence, verifyEvidence, verifyInc
 import { drawLeagues } from "../../src/consensus/pob/leagues.js";
 import { OptimisticProducer, buildOptimisticBlock, type OfferResult } from "../../src/consensus/pob/optimistic.js";
 import { DEFAULT_POLICY, MAX_LEAGUE, MIN_NORMAL_LEAGUE, validatePolicy, type ShardingPolicy } from "../../src/consensus/pob/policy.js";
-import { decodeProposal, encodeProposal, proposalCoreHash, type FinalProposal } from "../../src/consensus/pob/proposal.js";
+import { sha256 } from "../../src/crypto/sha256.js";
+import { decodeProposal, encodeProposal, proposalBodyDigest, proposalCoreHash, proposalHash, proposalHashOfParts, type FinalProposal } from "../../src/consensus/pob/proposal.js";
 import { Sampler, sampleSeed, samplingThreshold } from "../../src/consensus/pob/sampling.js";
 import { ACCOUNTS, signedTransfer, hex } from "../ledger/helpers.js";
 import { OUTPOINT_BYTES, TXID_BYTES } from "../../src/codec/sizes.js";
@@ -475,5 +476,17 @@ describe("pob proposal codec", () => {
     assert.equal(code(() => encodeProposal({ ...two, stateCommitment: new Uint8Array(31) })), "POB_BAD_PROPOSAL");
     assert.equal(code(() => encodeProposal({ ...two, shares: [{ member: 0, proof: new Uint8Array(79) }] })), "POB_BAD_PROPOSAL");
     assert.equal(code(() => encodeProposal({ ...two, transactions: [tx] })), "POB_BAD_PROPOSAL");
+  });
+
+  it("hashes a proposal by its body digest and state commitment (what a decision proof carries), and any bytes a leader sends", () => {
+    const two: FinalProposal = { ...base, mode: "two-league", blocks: [new Uint8Array(32).fill(1)], transactions: [], shares: [], stateCommitment: new Uint8Array(32).fill(9) };
+    const bytes = encodeProposal(two);
+    assert.deepEqual(proposalHash(bytes), proposalHashOfParts(sha256(bytes.subarray(0, bytes.length - 32)), two.stateCommitment));
+    assert.deepEqual(proposalBodyDigest(bytes), sha256(bytes.subarray(0, bytes.length - 32)));
+    assert.notDeepEqual(proposalHash(bytes), sha256(bytes), "not the plain hash of the bytes");
+    const other = encodeProposal({ ...two, stateCommitment: new Uint8Array(32).fill(8) });
+    assert.notDeepEqual(proposalHash(other), proposalHash(bytes), "the commitment is bound");
+    for (const length of [0, 1, 31]) assert.equal(proposalHash(new Uint8Array(length)).length, 32, `${length} bytes hash without an exception`);
+    assert.equal(code(() => proposalHashOfParts(new Uint8Array(31), two.stateCommitment)), "POB_BAD_ARGUMENT");
   });
 });

@@ -211,8 +211,13 @@ export function proposalBodyDigest(encoded: Uint8Array): Uint8Array {
   return sha256(encoded.subarray(0, encoded.length - HASH_BYTES));
 }
 
-/** The hash BFT signs a proposal by (see the header); any bytes of at least HASH_BYTES hash, decodable or not. */
+/**
+ * The hash BFT signs a proposal by (see the header). Total, since a byzantine leader's bytes are
+ * hashed before they are decoded: bytes too short to end with a commitment hash plainly (no
+ * proposal is that short, and the two preimages differ in length, so they never collide).
+ */
 export function proposalHash(encoded: Uint8Array): Uint8Array {
+  if (encoded.length < HASH_BYTES) return sha256(encoded);
   return proposalHashOfParts(proposalBodyDigest(encoded), encoded.subarray(encoded.length - HASH_BYTES));
 }
 
