@@ -68,6 +68,8 @@ for (const [k, crossShard] of MIXES.entries()) {
         phasesP50Ms: { locked: m.byKind.cross.phases.locked.p50Ms, proven: m.byKind.cross.phases.proven.p50Ms, committed: m.byKind.cross.phases.committed.p50Ms },
       },
       optimisticP50Ms: m.latency.optimistic.p50Ms,
+      /** Per shard: transactions per final height (fixed per-height costs weigh on each transaction in inverse proportion). */
+      txPerHeight: m.shards.map((s) => s.txPerHeight),
       validatorCpuMeanPercent: result.run.report.cpu.map((c) => c.meanPercent),
     });
   } finally {

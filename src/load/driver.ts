@@ -441,8 +441,9 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   };
 
   const onEvents = (connection: Connection, frame: Uint8Array): void => {
-    const { final, rejected: refusals } = decodeEvents(frame);
+    const { height, final, rejected: refusals } = decodeEvents(frame);
     const now = performance.now();
+    if (final.length > 0) metrics.height(connection.status.shard, height, final.length / TXID_BYTES);
     for (let at = 0; at < final.length; at += TXID_BYTES) {
       const position = positionOfTxid.get(final, at);
       if (position === undefined && unlockPositions.size > 0) {

@@ -55,6 +55,9 @@ export interface ShardSummary {
   readonly final: number;
   readonly endToEndTps: number;
   readonly finalLatency: LatencySummary;
+  /** Final heights the shard announced during the run, and the transactions each carried on average (all of them, the workload's or not). */
+  readonly heights: number;
+  readonly txPerHeight: number;
 }
 
 export interface TimeSeries {
@@ -161,6 +164,9 @@ class ShardCounters {
   optimistic = 0;
   final = 0;
   readonly finalLatency = newHistogram();
+  /** Final heights seen (each validator announces every height: counted once) and their transactions. */
+  readonly heights = new Set<number>();
+  heightTxs = 0;
 }
 
 /** Grows `series` so index `bucket` exists and adds `count` there. */
@@ -243,6 +249,14 @@ export class LoadMetrics {
   }
 
   /** A final confirmation; `optimisticAtMs` when the optimistic one was seen (gives the consensus latency). */
+  /** A final height of `shard` carrying `transactions` (its EVENTS frame); each height counts once, whichever validator announced it. */
+  height(shard: number, height: number, transactions: number): void {
+    const counters = this.#shard(shard);
+    if (counters.heights.has(height)) return;
+    counters.heights.add(height);
+    counters.heightTxs += transactions;
+  }
+
   /** A cross-shard transfer reached `phase`; its commit is its final confirmation (`final` with `cross`). */
   crossPhase(phase: "locked" | "proven", submittedAtMs: number, atMs: number): void {
     this.#crossPhases[phase].recordValue(toMicros(atMs - submittedAtMs));
@@ -344,6 +358,8 @@ export class LoadMetrics {
         final: s.final,
         endToEndTps: rate(s.final, first, this.#lastFinalMs),
         finalLatency: summarize(s.finalLatency),
+        heights: s.heights.size,
+        txPerHeight: s.heights.size === 0 ? 0 : round3(s.heightTxs / s.heights.size),
       })),
       series: { bucketMs: BUCKET_MS, submitted: padded(this.#series.submitted), optimistic: padded(this.#series.optimistic), final: padded(this.#series.final), rejected: padded(this.#series.rejected) },
     };

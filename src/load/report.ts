@@ -101,9 +101,9 @@ export function renderMarkdown(report: LoadReport): string {
     latencyRow("final (end to end)", m.latency.final),
     latencyRow("consensus", m.latency.consensus),
     ``,
-    `| shard | submitted | accepted | rejected | optimistic | final | tx/s | final p50 ms | final p99 ms |`,
-    `|---|---|---|---|---|---|---|---|---|`,
-    ...m.shards.map((s) => `| ${s.shard} | ${s.submitted} | ${s.accepted} | ${s.rejected} | ${s.optimistic} | ${s.final} | ${fmt(s.endToEndTps)} | ${fmt(s.finalLatency.p50Ms)} | ${fmt(s.finalLatency.p99Ms)} |`),
+    `| shard | submitted | accepted | rejected | optimistic | final | tx/s | final p50 ms | final p99 ms | final heights | tx per height |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|`,
+    ...m.shards.map((s) => `| ${s.shard} | ${s.submitted} | ${s.accepted} | ${s.rejected} | ${s.optimistic} | ${s.final} | ${fmt(s.endToEndTps)} | ${fmt(s.finalLatency.p50Ms)} | ${fmt(s.finalLatency.p99Ms)} | ${s.heights} | ${fmt(s.txPerHeight)} |`),
   ];
   const { intra, cross } = m.byKind;
   if (cross.phases.locked.count > 0) {

@@ -95,6 +95,7 @@ describe("ios load --cross-shard over real processes", () => {
     assert.equal(m.byKind.cross.phases.locked.count, crossCount);
     assert.equal(m.byKind.cross.phases.proven.count, crossCount);
     assert.ok(m.byKind.cross.phases.locked.p50Ms <= m.byKind.cross.phases.proven.p50Ms && m.byKind.cross.phases.proven.p50Ms <= m.byKind.cross.finalLatency.p50Ms, "phases in order");
+    assert.ok(m.shards.every((s) => s.heights > 0 && s.txPerHeight > 0), "every shard's final heights are counted");
     const report = JSON.parse(readFileSync(files.json, "utf8")) as LoadReport;
     assert.equal(report.metrics.byKind.cross.final, crossCount);
     assert.match(readFileSync(files.markdown, "utf8"), /\| cross-shard \| \d+ \|/);

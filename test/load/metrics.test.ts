@@ -53,6 +53,28 @@ describe("LoadMetrics", () => {
     );
   });
 
+  it("counts each final height once per shard, whichever validator announced it, and the transactions it carried", () => {
+    const metrics = new LoadMetrics(2, 0, 1000);
+    for (const announcer of [0, 1, 2]) {
+      metrics.height(0, 7, 100);
+      metrics.height(0, 8, 50 + announcer);
+      if (announcer === 0) metrics.height(1, 7, 3);
+    }
+    assert.deepEqual(metrics.summary().shards.map(({ heights, txPerHeight }) => ({ heights, txPerHeight })), [{ heights: 2, txPerHeight: 75 }, { heights: 1, txPerHeight: 3 }]);
+  });
+
+  it("cross-shard transfers apart: their phases, their finals, the intra-shard rest", () => {
+    const metrics = new LoadMetrics(2, 0, 1000);
+    metrics.final(0, 0, 100);
+    metrics.crossPhase("locked", 0, 300);
+    metrics.crossPhase("proven", 0, 400);
+    metrics.final(1, 0, 900, undefined, true);
+    const { byKind, totals } = metrics.summary();
+    assert.equal(totals.final, 2);
+    assert.deepEqual([byKind.intra.final, byKind.cross.final], [1, 1]);
+    assert.deepEqual([byKind.cross.phases.locked.p50Ms, byKind.cross.phases.proven.p50Ms, byKind.cross.phases.committed.p50Ms, byKind.intra.finalLatency.p50Ms], [300, 400, 900, 100]);
+  });
+
   it("latency percentiles: nearest rank (⌈p·n⌉-th smallest) over the recorded values", () => {
     const s = new LoadMetrics(2, 1000, 99);
     feed(s);
