@@ -30,7 +30,7 @@ import type { LedgerErrorCode } from "../errors.js";
 import { atomixRecordLayout, type AtomixKind } from "./atomix-record.js";
 import {
   checkAtomixSupported, crossShardInputShards, crossShardRecordBytes, crossShardTransferKind, crossShardTransferShards,
-  decodeUnsignedCrossShardTransfer, writeCrossShardRecord,
+  decodeUnsignedCrossShardTransfer, scannedCrossShardTransfer, writeCrossShardRecord,
 } from "./atomix.js";
 import { MAX_ANY_TX_BYTES, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type DecisionVerifier, type TxKindModule, type TxShape } from "./interface.js";
 
@@ -156,7 +156,7 @@ function unlockKind(kind: UnlockKind): TxKindModule<AtomixUnlock> {
     spender: (tx) => (tx.length < HEADER.bytes ? undefined : crossShardTransferKind.spender(crossOf(tx))),
     recordBytesIn: (tx, _shape, shard, shardCount) => crossShardRecordBytes(kind as AtomixKind, crossOf(tx), shard, shardCount),
     writeRecord: (tx, _shape, txid, out, at, shard, shardCount) => {
-      writeCrossShardRecord(kind, txid, crossTxidOf(tx), decodeUnsignedCrossShardTransfer(crossOf(tx)), out, at, shard, shardCount);
+      writeCrossShardRecord(kind, txid, crossTxidOf(tx), scannedCrossShardTransfer(crossOf(tx)), out, at, shard, shardCount);
     },
     // A commit's outputs come from other shards' locks: Σ created ≤ Σ spent holds across shards only.
     record: atomixRecordLayout(kind !== TxKind.AtomixUnlockCommit),
