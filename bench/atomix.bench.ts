@@ -11,7 +11,9 @@
  * from the shards. Results: bench/results/atomix.json. ATOMIX_BENCH_SECONDS sets each run's
  * length (default 10), ATOMIX_BENCH_MIXES the mixes (e.g. "0.5"), ATOMIX_BENCH_ACCOUNTS the
  * funded accounts (default 2,000: each is one lane, whose next transfer waits for a cross-shard
- * commit), ATOMIX_BENCH_OUT the results file. Not benny: one run is seconds of a whole network.
+ * commit), ATOMIX_BENCH_WINDOW the closed loop's window (default 4,000, `ios start`'s), ATOMIX_BENCH_OUT
+ * the results file. Closed loop, each mix's throughput is at most window ÷ latency and accounts ÷
+ * cross-shard latency: raise both (e.g. 16,000 and 12,000) to compare the mixes at saturation. Not benny: one run is seconds of a whole network.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,8 +27,8 @@ import { generateLoad } from "../src/load/workload.js";
 const RESULTS_FILE = process.env.ATOMIX_BENCH_OUT ?? "bench/results/atomix.json";
 const SECONDS = Number(process.env.ATOMIX_BENCH_SECONDS ?? 10);
 const MIXES = (process.env.ATOMIX_BENCH_MIXES ?? "0,0.1,0.5,1").split(",").map(Number);
-/** `ios start`'s window: enough in flight to keep the default devnet busy whatever the mix. */
-const WINDOW = 4000;
+/** `ios start`'s window by default. */
+const WINDOW = Number(process.env.ATOMIX_BENCH_WINDOW ?? 4000);
 const ACCOUNTS = Number(process.env.ATOMIX_BENCH_ACCOUNTS ?? 2000);
 /** Signed transfers per second of load: above what the default devnet finalizes, so no run runs dry. */
 const TX_PER_SECOND_BUDGET = 8_000;
@@ -97,6 +99,7 @@ const output = {
   devnet: "2 shards × 5 validators, PoB: 1 believable producer + normal league of 4, p = 0.1",
   seconds: SECONDS,
   window: WINDOW,
+  accounts: ACCOUNTS,
   goals: { crossOverIntraLatency: "≤ 3×", halfMixTpsShare: "≥ 50 %" },
   runs: rows,
   ratios,

@@ -49,10 +49,13 @@ import type { LedgerErrorCode } from "../ledger/errors.js";
 import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface.js";
 import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
 import { sameBytes } from "../bytes.js";
+import { toHex } from "../hex.js";
 
 export const DECISION_PROOF_VERSION = 1;
 /** The largest proof: a committee of 2^16 − 1 and a full path (64 levels would be 2^64 leaves; 32 covers any block). */
 export const MAX_DECISION_PROOF_BYTES = 16 * 1024;
+/** Verified commit certificates a CommitteeProofVerifier remembers: final heights cited by the unlocks of recent blocks. */
+export const VERIFIED_CERTIFICATES_KEPT = 4096;
 /**
  * Rejections a proof may show: the UTXO kernel's refusals (missing or locked input, wrong owner,
  * amount mismatch, ...). A refusal before the kernel (a sampled bad signature, an unassigned
@@ -259,7 +262,7 @@ export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees {
  * proves; throws TX_PROOF_MALFORMED, TX_PROOF_WRONG_TX, TX_PROOF_NOT_DECISIVE,
  * TX_PROOF_UNKNOWN_COMMITTEE, TX_PROOF_BAD_PATH or TX_PROOF_BAD_SIGNATURE, the first that applies.
  */
-export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier): ProvenDecision {
+export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier, verified?: VerifiedCertificates): ProvenDecision {
   const proof = decodeDecisionProof(bytes);
   if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
   if (!proof.accepted && !DECISIVE_CODES.has(proof.code)) throw new IosError<LedgerErrorCode>("TX_PROOF_NOT_DECISIVE", `${proof.code} is not a refusal that decides a transaction`);
@@ -273,14 +276,49 @@ export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committ
   }
   const proposalHash = proposalHashOfParts(proof.bodyDigest, stateCommitmentOf(commitment));
   const statement = commitDigestOfCertificateHash(committee.chainId, proof.height, proof.view, proposalHash, proof.prepareCertificateHash);
+  const certificate = verified?.keyOf(proof.epoch, proof.shard, statement, proof.commitCertificate);
+  if (certificate !== undefined && verified!.has(certificate)) return provenDecisionOf(proof);
   if (!verifyCollectiveSignature(committee.keys, statement, proof.commitCertificate, cosiThreshold(committee.keys.length), verifier)) {
     throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the commit certificate of shard ${proof.shard}, epoch ${proof.epoch}, height ${proof.height} does not verify`);
   }
+  if (certificate !== undefined) verified!.add(certificate);
+  return provenDecisionOf(proof);
+}
+
+function provenDecisionOf(proof: DecisionProof): ProvenDecision {
   return { epoch: proof.epoch, shard: proof.shard, accepted: proof.accepted, code: proof.accepted ? undefined : proof.code };
+}
+
+/**
+ * Commit certificates that verified, by (epoch, shard, statement, certificate): every proof of one
+ * final height carries the same certificate, so a block of unlocks costs one signature check per
+ * height it cites instead of one per proof. Verification is a pure function of these bytes and of
+ * the committee the directory gives for (epoch, shard), so remembering a success changes no
+ * verdict. Bounded: the oldest entry goes first.
+ */
+export class VerifiedCertificates {
+  readonly #keys = new Set<string>();
+
+  constructor(private readonly capacity = VERIFIED_CERTIFICATES_KEPT) {}
+
+  keyOf(epoch: number, shard: number, statement: Uint8Array, certificate: CollectiveSignature): string {
+    return `${epoch}:${shard}:${toHex(statement)}:${toHex(certificate.mask)}:${toHex(certificate.signature)}`;
+  }
+
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  add(key: string): void {
+    if (this.#keys.size >= this.capacity) this.#keys.delete(this.#keys.values().next().value!);
+    this.#keys.add(key);
+  }
 }
 
 /** The ledger's DecisionVerifier over a committee directory. */
 export class CommitteeProofVerifier implements DecisionVerifier {
+  readonly #verified = new VerifiedCertificates();
+
   constructor(
     private readonly committees: CommitteeDirectory,
     private readonly verifier?: Ed25519Verifier,
@@ -288,7 +326,7 @@ export class CommitteeProofVerifier implements DecisionVerifier {
 
   verify(proof: Uint8Array, txid: Uint8Array): ProvenDecision {
     try {
-      return verifyDecisionProof(proof, txid, this.committees, this.verifier);
+      return verifyDecisionProof(proof, txid, this.committees, this.verifier, this.#verified);
     } catch (error) {
       // A malformed part's own codec code (merkle, cosi) becomes the ledger's.
       if (error instanceof IosError && !hasCodeIn<LedgerErrorCode>(error, ["TX_PROOF_MALFORMED", "TX_PROOF_WRONG_TX", "TX_PROOF_NOT_DECISIVE", "TX_PROOF_UNKNOWN_COMMITTEE", "TX_PROOF_BAD_PATH", "TX_PROOF_BAD_SIGNATURE"])) {

@@ -14,9 +14,10 @@
  *            the unlock to the own shard; the coordinator (the shard of the least input, as the
  *            white paper has it: client.ts `coordinatorShard`) also sends it to the members of
  *            every other shard it concerns (ATOMIX_SUBMIT), each of which submits it to its shard;
- *   confirm  after its own shard committed, the coordinator keeps sending the commit to the
- *            other shards until f + 1 members of each answer "committed" (one of them honest):
- *            an output-only shard learns of X from nobody else.
+ *   confirm  after its own shard committed, the coordinator asks the other shards, then keeps
+ *            sending the commit to each until f + 1 of its members answer "committed" (one of
+ *            them honest): an output-only shard learns of X from nobody else. Asking first
+ *            spares a shard that its client already served an unlock per acting member.
  * Every input shard guards its own locks: one that never saw X is asked for its decision, which
  * makes it decide, and if it locked X its own watchers take over.
  *
@@ -25,7 +26,10 @@
  * decision share a txid, so parallel or repeated submissions change nothing (src/atomix/phases.ts).
  *
  * Bound: a lock is released or consumed within graceMs + (a retry and two final heights per round
- * trip) once the other shards' honest members are reachable; retries never stop while it holds.
+ * trip) once the other shards' honest members are reachable; retries never stop while it holds,
+ * their waits doubling from retryMs up to MAX_RETRY_MS (back to retryMs when a proof arrives), and an unlock the own shard already holds
+ * (pending, optimistic or final) is not submitted again: under load, watchers add a bounded
+ * trickle, not a flood of duplicates.
  *
  * Messages ("atomix" range), on the channel of the addressed shard:
  *   ATOMIX_QUERY   signed X
@@ -44,7 +48,7 @@ import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../ledger/errors.js";
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
 import type { DecisionVerifier } from "../ledger/kinds/interface.js";
-import { scanTransaction } from "../ledger/kinds/registry.js";
+import { scanTransaction, transactionIdIfWellFormed } from "../ledger/kinds/registry.js";
 import { guardedHandler } from "../net/guarded-handler.js";
 import type { Channel, PeerId, Transport } from "../net/interface.js";
 import { messageType } from "../net/message-types.js";
@@ -52,6 +56,7 @@ import type { Clock, TimerHandle } from "../runtime/interface.js";
 import { coordinatorShard, unlockFor } from "./client.js";
 import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, type AtomixPhase } from "./phases.js";
 import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
+import { atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
 
 export const ATOMIX_MESSAGES = {
   QUERY: messageType("atomix", 0),
@@ -60,6 +65,10 @@ export const ATOMIX_MESSAGES = {
 } as const;
 
 const NO_PHASE = 0xff;
+/** The longest wait between two rounds for one transfer. */
+export const MAX_RETRY_MS = 8_000;
+/** Transfers one watcher acts on per round: what it adds to a loaded shard is bounded. */
+export const MAX_TRANSFERS_PER_ROUND = 64;
 const ANSWER_CODES = singleCode<"ATOMIX_BAD_MESSAGE">("ATOMIX_BAD_MESSAGE");
 
 export interface AtomixWatcherOptions {
@@ -72,10 +81,12 @@ export interface AtomixWatcherOptions {
   readonly phaseOf: (crossTxid: Uint8Array) => { readonly phase: AtomixPhase; readonly proof: Uint8Array | undefined } | undefined;
   /** Submits a transaction to the own shard, as a client would (the pipeline validates it). */
   readonly submit: (tx: Uint8Array) => void;
+  /** Whether the own shard already holds a transaction (pending, optimistic or final): not submitted again. */
+  readonly holds: (txid: Uint8Array) => boolean;
   readonly verifier: DecisionVerifier;
   /** How long a lock is left to its client before the watchers act. */
   readonly graceMs: number;
-  /** Between two rounds of queries and submissions. */
+  /** Between the first two rounds of queries and submissions; each later wait doubles, up to MAX_RETRY_MS. */
   readonly retryMs: number;
 }
 
@@ -85,9 +96,14 @@ interface Watched {
   readonly x: Uint8Array;
   readonly unsigned: Uint8Array;
   readonly since: number;
+  /** Rounds run so far, and when the next one is due (exponential backoff). */
+  rounds: number;
+  nextRoundAt: number;
   readonly proofs: Map<number, Uint8Array>;
   /** Per other shard, the members that answered "committed". */
   readonly committed: Map<number, Set<PeerId>>;
+  /** Other shards already asked whether they committed: those still short of f + 1 "committed" get the unlock. */
+  readonly asked: Set<number>;
 }
 
 export interface AtomixWatcherStats {
@@ -128,7 +144,7 @@ export class AtomixWatcher {
     const txid = sha256(unsigned);
     const key = toHex(txid);
     if (this.#stopped || this.#watched.has(key) || !this.#acts(txid)) return;
-    this.#watched.set(key, { txid, x: Uint8Array.from(x), unsigned: Uint8Array.from(unsigned), since: this.options.clock.now(), proofs: new Map(), committed: new Map() });
+    this.#watched.set(key, { txid, x: Uint8Array.from(x), unsigned: Uint8Array.from(unsigned), since: this.options.clock.now(), rounds: 0, nextRoundAt: 0, proofs: new Map(), committed: new Map(), asked: new Set() });
     this.#timer ??= this.options.clock.setTimer(this.options.retryMs, () => this.#tick());
   }
 
@@ -146,18 +162,26 @@ export class AtomixWatcher {
 
   /** Whether this member is among the f + 1 that act for `txid` (module doc). */
   #acts(txid: Uint8Array): boolean {
-    const members = this.options.context.members(this.options.shard);
-    const ranked = members.map((key) => ({ key, rank: toHex(sha256(Buffer.concat([txid, key]))) })).sort((a, b) => (a.rank < b.rank ? -1 : 1));
-    return ranked.slice(0, faultsOf(members.length) + 1).some(({ key }) => toHex(key) === this.#self);
+    return actingMembers(this.options.context.members(this.options.shard), txid).some((key) => toHex(key) === this.#self);
   }
 
   #tick(): void {
     this.#timer = undefined;
     if (this.#stopped) return;
     const now = this.options.clock.now();
+    let acted = 0;
     for (const [key, watched] of this.#watched) {
-      if (now - watched.since < this.options.graceMs) continue;
-      if (!this.#round(watched)) this.#watched.delete(key);
+      // A bounded number of transfers per round, oldest first: the rest wait for the next.
+      if (acted >= MAX_TRANSFERS_PER_ROUND) break;
+      if (now - watched.since < this.options.graceMs || now < watched.nextRoundAt) continue;
+      acted++;
+      if (!this.#round(watched)) {
+        this.#watched.delete(key);
+        continue;
+      }
+      // Backing off keeps a loaded shard from being flooded with the same unlocks every second.
+      watched.nextRoundAt = now + Math.min(this.options.retryMs * 2 ** watched.rounds, MAX_RETRY_MS);
+      watched.rounds++;
     }
     if (this.#watched.size > 0) this.#timer = this.options.clock.setTimer(this.options.retryMs, () => this.#tick());
   }
@@ -175,26 +199,32 @@ export class AtomixWatcher {
       if (waiting.length === 0) return false;
       const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
       for (const k of waiting) {
-        if (unlock?.kind === "commit") this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes);
-        this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x);
+        // Asked first: a shard that already committed (its client delivered) costs a query, not an unlock per member.
+        if (unlock?.kind === "commit" && watched.asked.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes, watched.txid);
+        this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid);
+        watched.asked.add(k);
       }
       return true;
     }
     if (here.proof !== undefined) watched.proofs.set(shard, here.proof);
     const inputShards = [...new Set(crossShardInputShards(watched.unsigned, context.shardCount))];
-    for (const k of inputShards) if (!watched.proofs.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x);
+    for (const k of inputShards) if (!watched.proofs.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid);
     const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
     if (unlock !== undefined) {
-      this.stats.unlocks++;
-      this.options.submit(unlock.bytes);
-      if (coordinates) for (const k of unlock.kind === "commit" ? shards : inputShards) if (k !== shard) this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes);
+      if (!this.options.holds(atomixUnlockTxid(unlock.kind === "commit" ? TxKind.AtomixUnlockCommit : TxKind.AtomixUnlockAbort, watched.unsigned))) {
+        this.stats.unlocks++;
+        this.options.submit(unlock.bytes);
+      }
+      if (coordinates) for (const k of unlock.kind === "commit" ? shards : inputShards) if (k !== shard) this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes, watched.txid);
     }
     return true;
   }
 
-  #sendToShard(k: number, type: number, payload: Uint8Array): void {
+  /** A query goes to every member of shard k (f + 1 answers count); an unlock to its f + 1 members ranked first for `txid`, one of them honest. */
+  #sendToShard(k: number, type: number, payload: Uint8Array, txid: Uint8Array): void {
     if (type === ATOMIX_MESSAGES.QUERY) this.stats.queries++;
-    this.#channels[k]!.broadcast(this.options.context.members(k).map(toHex), type, payload);
+    const members = this.options.context.members(k);
+    this.#channels[k]!.broadcast((type === ATOMIX_MESSAGES.QUERY ? members : actingMembers(members, txid)).map(toHex), type, payload);
   }
 
   /** A member of another shard asks where this shard left X: answer, and submit X here if this shard holds inputs of it and never saw it. */
@@ -223,6 +253,12 @@ export class AtomixWatcher {
       this.stats.malformed++;
       return;
     }
+    const txid = transactionIdIfWellFormed(tx);
+    if (txid === undefined) {
+      this.stats.malformed++;
+      return;
+    }
+    if (this.options.holds(txid)) return;
     this.stats.relayed++;
     this.options.submit(Uint8Array.from(tx));
   }
@@ -252,7 +288,12 @@ export class AtomixWatcher {
     this.stats.answers++;
     if (proof.length > 0 && !watched.proofs.has(k)) {
       try {
-        if (this.options.verifier.verify(proof, watched.txid).shard === k) watched.proofs.set(k, Uint8Array.from(proof));
+        if (this.options.verifier.verify(proof, watched.txid).shard === k) {
+          watched.proofs.set(k, Uint8Array.from(proof));
+          // Progress (at most one proof per shard): the next round acts at once, with short waits again.
+          watched.rounds = 0;
+          watched.nextRoundAt = 0;
+        }
       } catch (error) {
         if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
       }
@@ -263,6 +304,12 @@ export class AtomixWatcher {
       watched.committed.set(k, members);
     }
   }
+}
+
+/** The f + 1 members of a shard ranked first by SHA-256(txid ‖ key): one of them is honest. */
+function actingMembers(members: readonly Uint8Array[], txid: Uint8Array): Uint8Array[] {
+  const ranked = members.map((key) => ({ key, rank: toHex(sha256(Buffer.concat([txid, key]))) })).sort((a, b) => (a.rank < b.rank ? -1 : 1));
+  return ranked.slice(0, faultsOf(members.length) + 1).map(({ key }) => key);
 }
 
 /** f of a shard of n members: ⌊(n − 1) / 3⌋. */

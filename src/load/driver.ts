@@ -7,7 +7,8 @@
  *     /v1/status of each (same host, http) for its public key, shard and consensus; each
  *     connection sends {"op":"subscribe"} before anything is submitted, so no confirmation can be
  *     missed (every connection stays subscribed: any validator of a shard may announce its events);
- *  2. submit, for `durationMs` or until the set is exhausted:
+ *  2. submit, for `durationMs` or until the set is exhausted (a transfer still held for its input
+ *     when submission ends is never sent):
  *       open loop  — transaction k is due at start + k / rate (a fixed schedule, whatever the node
  *                    does), and its latency is measured from that due time, so time spent queued
  *                    behind a slow node counts (no coordinated omission);
@@ -554,9 +555,14 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         cpu.sample(now);
         nextCpuSample += BUCKET_MS;
       }
-      if (submissionEndedAt === undefined && (now >= submitEndMs || released === count)) submissionEndedAt = now;
+      if (submissionEndedAt === undefined && (now >= submitEndMs || (released === count && heldPositions.size === 0))) {
+        submissionEndedAt = now;
+        // What still waits for a cross-shard commit is never sent: the run submits for `durationMs`.
+        held.clear();
+        heldPositions.clear();
+      }
       const draining = submissionEndedAt !== undefined;
-      if (streamFailure !== undefined || (draining && unresolved === 0 && heldPositions.size === 0)) {
+      if (streamFailure !== undefined || (draining && unresolved === 0)) {
         clearInterval(timer);
         resolve("settled");
       } else if (draining && now - submissionEndedAt! >= drainTimeoutMs) {

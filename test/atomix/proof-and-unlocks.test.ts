@@ -104,6 +104,32 @@ describe("decision proofs", () => {
     assert.equal(check(Buffer.concat([accepted, new Uint8Array(1)]), x.txid), "TX_PROOF_MALFORMED");
   });
 
+  it("checks each height's commit certificate once per verifier, and a remembered certificate changes no verdict", () => {
+    class CountingVerifier extends Ed25519Verifier {
+      calls = 0;
+      override verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+        this.calls++;
+        return super.verify(signature, message, publicKey);
+      }
+    }
+    const counting = new CountingVerifier();
+    const warm = new CommitteeProofVerifier(directory, counting);
+    assert.equal(warm.verify(height0.acceptance(4), x.txid).accepted, true);
+    assert.equal(warm.verify(height0.acceptance(0), filler[0]!).accepted, true);
+    assert.equal(warm.verify(height0.rejection(1), y.txid).code, "MISSING_INPUT");
+    assert.equal(counting.calls, 1, "three proofs of one final height: one signature check");
+    const accepted = height0.acceptance(4);
+    for (let at = 0; at < accepted.length; at++) {
+      const flipped = Uint8Array.from(accepted);
+      flipped[at]! ^= 0x01;
+      assert.match(String(codeOf(() => warm.verify(flipped, x.txid))), /^TX_PROOF_/, `flipped byte ${at}, certificate remembered`);
+    }
+    const other = finalHeight(keys[0]!, 0, [x.txid], []);
+    const before = counting.calls;
+    assert.equal(warm.verify(other.acceptance(0), x.txid).accepted, true);
+    assert.equal(counting.calls, before + 1, "another height's certificate is checked");
+  });
+
   it("is small: about 0.8 KB for a committee of 100 and a block of 4,096 transactions (white paper §6.3: 80 B of collective signature against 9 KB of individual ones)", (t) => {
     const big = committees(100);
     const txids = Array.from({ length: 4_096 }, () => rng.bytes(32));

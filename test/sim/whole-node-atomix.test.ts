@@ -16,6 +16,7 @@ import { atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
 import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { CommitteeProofVerifier, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
 import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { ATOMIX_GRACE_MS, ATOMIX_RETRY_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
@@ -140,6 +141,13 @@ describe("Atomix between whole PoB validators", () => {
     assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), { owner: a1!.publicKey, amount: 499_990n });
     // The fee (10) left the ledger; nothing else did.
     assert.equal(totalSupply(nodes), genesisSupply(genesis) - 10n);
+    // Past the watchers' grace: the coordinator's watchers ask the other shard, which answers
+    // "committed" (its client served it), so no member is handed the unlock again.
+    await nodes.advance(ATOMIX_GRACE_MS + 3 * ATOMIX_RETRY_MS);
+    const watchers = [0, 1].flatMap((shard) => nodes.replicas(shard)).map((node) => (node.driver as PobShardConsensus).atomix);
+    assert.ok(watchers.reduce((n, w) => n + w.stats.queries, 0) > 0, "the coordinator confirmed the other shard's commit");
+    assert.equal(watchers.reduce((n, w) => n + w.stats.relayed, 0), 0, "no unlock relayed to a shard that committed");
+    assert.ok(watchers.every((w) => w.watching === 0), "nothing left to watch");
     assert.deepEqual(nodes.failures, []);
     await nodes.stop();
   });

@@ -130,6 +130,8 @@ const NO_POSITIONS: ReadonlyMap<string, number> = new Map();
 export const ATOMIX_GRACE_MS = 10_000;
 /** Between two rounds of the watchers' queries and submissions. */
 export const ATOMIX_RETRY_MS = 1_000;
+/** Transaction states in which a shard holds a transaction: a watcher does not submit it again. */
+const HELD_STATES = new Set(["pending", "optimistic", "final"]);
 
 export class PobShardConsensus implements ShardDriver {
   readonly mode = "pob";
@@ -245,6 +247,7 @@ export class PobShardConsensus implements ShardDriver {
       self: key.publicKey, shard, context, transport, clock, verifier: atomix.verifier,
       phaseOf: (crossTxid) => state.atomix(crossTxid),
       submit: (tx) => this.#reoffer([tx]),
+      holds: (txid) => HELD_STATES.has(this.status(txid).state),
       graceMs: options.atomixGraceMs ?? ATOMIX_GRACE_MS, retryMs: ATOMIX_RETRY_MS,
     });
   }
