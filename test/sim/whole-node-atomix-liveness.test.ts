@@ -15,7 +15,7 @@ import { encodeAtomixUnlock, atomixUnlockTxid } from "../../src/ledger/kinds/ato
 import { runCrossShardTransfer, signCrossShardTransfer, unlockFor, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { ATOMIX_GRACE_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
-import { ATOMIX_MESSAGES } from "../../src/atomix/watcher.js";
+import { ATOMIX_MESSAGES, MAX_RETRY_MS } from "../../src/atomix/watcher.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
@@ -201,6 +201,23 @@ describe("Atomix without its client, between whole PoB validators", () => {
       await nodes.stop();
     });
   }
+
+  it("watchers cut off from a shard back off: their queries thin out while the partition lasts, and the transfer still commits once it heals", async () => {
+    const { sim, genesis, nodes, x } = setupWithTransfer("atomix-backoff");
+    await nodes.advance(500);
+    sim.network.partition([nodes.members(0), nodes.members(1)]);
+    submitTo(nodes, 0, x.bytes);
+    const cutOffMs = 20_000;
+    await nodes.advance(ATOMIX_GRACE_MS + cutOffMs);
+    assert.deepEqual(phasesOf(nodes, x.txid), [Array(WHOLE_NODE.perShard).fill("locked"), Array(WHOLE_NODE.perShard).fill(undefined)]);
+    const queries = nodes.replicas(0).reduce((n, node) => n + (node.driver as PobShardConsensus).atomix.stats.queries, 0);
+    // f + 1 = 2 acting members; waits of 1, 2, 4, 8, 8 s give at most 6 rounds each in 20 s (21 at one a second).
+    assert.ok(queries >= 2 * 4 && queries <= 2 * 6, `${queries} queries in ${cutOffMs} ms`);
+    sim.network.heal();
+    await until(nodes, x.txid, ["committed", "committed"], LIVENESS_MS + MAX_RETRY_MS);
+    await invariants(nodes, genesis, 10n);
+    await nodes.stop();
+  });
 
   it("a partition between the shards delays the finish; once it heals, the transfer commits everywhere", async () => {
     const { sim, genesis, nodes, x } = setupWithTransfer("atomix-partition");
