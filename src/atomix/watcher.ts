@@ -12,8 +12,9 @@
  *            before sending it there);
  *   unlock   as soon as the proofs decide (every input shard accepted, or one refused), submit
  *            the unlock to the own shard; the coordinator (the shard of the least input, as the
- *            white paper has it: client.ts `coordinatorShard`) also sends it to the members of
- *            every other shard it concerns (ATOMIX_SUBMIT), each of which submits it to its shard;
+ *            white paper has it: client.ts `coordinatorShard`) also sends it to the f + 1 ranked
+ *            members of every other shard it concerns (ATOMIX_SUBMIT, one of them honest), each
+ *            of which submits it to its shard unless that shard already holds it;
  *   confirm  after its own shard committed, the coordinator asks the other shards, then keeps
  *            sending the commit to each until f + 1 of its members answer "committed" (one of
  *            them honest): an output-only shard learns of X from nobody else. Asking first
@@ -27,9 +28,11 @@
  *
  * Bound: a lock is released or consumed within graceMs + (a retry and two final heights per round
  * trip) once the other shards' honest members are reachable; retries never stop while it holds,
- * their waits doubling from retryMs up to MAX_RETRY_MS (back to retryMs when a proof arrives), and an unlock the own shard already holds
- * (pending, optimistic or final) is not submitted again: under load, watchers add a bounded
- * trickle, not a flood of duplicates.
+ * their waits doubling from retryMs up to MAX_RETRY_MS (back to retryMs when a proof arrives).
+ * Under load, watchers add a bounded trickle, not a flood of duplicates: at most
+ * MAX_TRANSFERS_PER_ROUND transfers per round (oldest first, so a backlog of B locks past the
+ * grace period adds up to B / MAX_TRANSFERS_PER_ROUND rounds to the bound), and an unlock the own
+ * shard already holds (pending, optimistic or final) is not submitted again.
  *
  * Messages ("atomix" range), on the channel of the addressed shard:
  *   ATOMIX_QUERY   signed X

@@ -248,7 +248,6 @@ export class LoadMetrics {
     bump(this.#series.optimistic, this.#bucket(atMs));
   }
 
-  /** A final confirmation; `optimisticAtMs` when the optimistic one was seen (gives the consensus latency). */
   /** A final height of `shard` carrying `transactions` (its EVENTS frame); each height counts once, whichever validator announced it. */
   height(shard: number, height: number, transactions: number): void {
     const counters = this.#shard(shard);
@@ -262,6 +261,7 @@ export class LoadMetrics {
     this.#crossPhases[phase].recordValue(toMicros(atMs - submittedAtMs));
   }
 
+  /** A final confirmation; `optimisticAtMs` when the optimistic one was seen (gives the consensus latency). */
   final(shard: number, submittedAtMs: number, atMs: number, optimisticAtMs?: number, cross = false): void {
     const counters = this.#shard(shard);
     const latencyMs = atMs - submittedAtMs;
