@@ -550,25 +550,31 @@ function parseAtomix(record: usize, size: usize): bool {
  * Lock (the client's cross-shard transaction in one of its input shards): every input of this
  * shard must exist, be owned as claimed and hold its declared amount; each then moves to its
  * locked key, owned by the lock owner (SHA-256 of a domain and the cross txid: nobody signs for
- * it), amount kept — supply and count unchanged. All or nothing.
+ * it), amount kept — supply and count unchanged. All or nothing. When every input is this
+ * shard's, its lock alone decides X: the lock settles it here at once (settleLock).
  */
 function applyLock(record: usize, size: usize): u8 {
   if (!parseAtomix(record, size)) return MALFORMED;
   let mine: u32 = 0;
+  let declared: u64 = 0;
   for (let i: u32 = 0; i < atomixInputCount; i++) {
     const input = atomixInput(i);
+    const amount = load<u64>(input, ATOMIX_INPUT_AMOUNT_OFFSET);
+    if (declared + amount < declared) return OUTPUT_OVERFLOW;
+    declared += amount;
     if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
     if ((load<u32>(input, 32) & LOCK_FLAG) != 0) return MALFORMED;
     for (let j: u32 = 0; j < i; j++) if (keysEqual(input, atomixInput(j))) return DUPLICATE_INPUT;
     const bucket = find(input, hashTag(input));
     if (bucket == 0) return MISSING_INPUT;
     if (memory.compare(bucket + OWNER_OFFSET, input + KEY_BYTES, 32) != 0) return OWNER_MISMATCH;
-    if (load<u64>(bucket, AMOUNT_OFFSET) != load<u64>(input, ATOMIX_INPUT_AMOUNT_OFFSET)) return AMOUNT_MISMATCH;
+    if (load<u64>(bucket, AMOUNT_OFFSET) != amount) return AMOUNT_MISMATCH;
     const locked = lockedKeyOf(input);
     if (find(locked, hashTag(locked)) != 0) return OUTPUT_EXISTS;
     mine++;
   }
   if (mine == 0) return MALFORMED;
+  if (mine == atomixInputCount) return settleLock(declared);
   if (!reserve(mine) || (journaling && !reserveJournal(2 * mine))) return OUT_OF_MEMORY;
   for (let i: u32 = 0; i < atomixInputCount; i++) {
     const input = atomixInput(i);
@@ -582,6 +588,69 @@ function applyLock(record: usize, size: usize): u8 {
     if (journaling) journalAppend(JOURNAL_CREATED, locked, KEY_BYTES);
   }
   return OK;
+}
+
+/**
+ * The lock of X's only input shard (applyLock checked every input): nobody else can refuse X, so
+ * its acceptance is X's commit — the inputs are consumed and this shard's outputs created now, as
+ * an unlock-to-commit would; the other shards still need theirs.
+ */
+function settleLock(declared: u64): u8 {
+  const status = checkOutputs(declared);
+  if (status != OK) return status;
+  if (!reserve(mineOutputCount) || (journaling && !reserveJournal(atomixInputCount + mineOutputCount))) return OUT_OF_MEMORY;
+  for (let i: u32 = 0; i < atomixInputCount; i++) {
+    const input = atomixInput(i);
+    const bucket = find(input, hashTag(input));
+    if (journaling) journalAppend(JOURNAL_REMOVED, bucket, ENTRY_BYTES);
+    removeFound();
+  }
+  placeOutputs();
+  totalSupply = totalSupply - declared + mineOutputSum;
+  return OK;
+}
+
+// Σ and count of this shard's outputs, left by checkOutputs (globals: see parseAtomix).
+let mineOutputSum: u64 = 0;
+let mineOutputCount: u32 = 0;
+
+/**
+ * Every output of the record is > 0 and Σ all outputs fits u64 and is ≤ `declared` (Σ declared
+ * inputs); this shard's outputs (crossTxid, j), j counted over all outputs, do not exist yet.
+ */
+function checkOutputs(declared: u64): u8 {
+  let total: u64 = 0;
+  mineOutputSum = 0;
+  mineOutputCount = 0;
+  const key = outputKey;
+  memory.copy(key, atomixBody, 32);
+  for (let j: u32 = 0; j < atomixOutputCount; j++) {
+    const output = atomixOutputs + <usize>j * ATOMIX_OUTPUT_BYTES;
+    const amount = load<u64>(output, 32);
+    if (amount == 0) return MALFORMED;
+    if (total + amount < total) return OUTPUT_OVERFLOW;
+    total += amount;
+    if (!isMine(output, ATOMIX_OUTPUT_MINE_OFFSET)) continue;
+    store<u32>(key, j, 32);
+    if (find(key, hashTag(key)) != 0) return OUTPUT_EXISTS;
+    mineOutputSum += amount;
+    mineOutputCount++;
+  }
+  return total > declared ? INSUFFICIENT_FUNDS : OK;
+}
+
+/** Creates this shard's outputs (crossTxid, j) that checkOutputs passed; room is reserved. */
+function placeOutputs(): void {
+  const key = outputKey;
+  memory.copy(key, atomixBody, 32);
+  for (let j: u32 = 0; j < atomixOutputCount; j++) {
+    const output = atomixOutputs + <usize>j * ATOMIX_OUTPUT_BYTES;
+    if (!isMine(output, ATOMIX_OUTPUT_MINE_OFFSET)) continue;
+    store<u32>(key, j, 32);
+    drainStep();
+    placeInCurrent(key, output, load<u64>(output, 32), hashTag(key));
+    if (journaling) journalAppend(JOURNAL_CREATED, key, KEY_BYTES);
+  }
 }
 
 /** Whether `input`'s locked entry exists and belongs to this record's lock; leaves it found. */
@@ -623,25 +692,10 @@ function applyCommit(record: usize, size: usize): u8 {
     sumIn += amount;
     mine++;
   }
-  let sumOut: u64 = 0;
-  let total: u64 = 0;
-  const key = outputKey;
-  memory.copy(key, atomixBody, 32);
-  for (let j: u32 = 0; j < atomixOutputCount; j++) {
-    const output = atomixOutputs + <usize>j * ATOMIX_OUTPUT_BYTES;
-    const amount = load<u64>(output, 32);
-    if (amount == 0) return MALFORMED;
-    if (total + amount < total) return OUTPUT_OVERFLOW;
-    total += amount;
-    if (!isMine(output, ATOMIX_OUTPUT_MINE_OFFSET)) continue;
-    store<u32>(key, j, 32);
-    if (find(key, hashTag(key)) != 0) return OUTPUT_EXISTS;
-    sumOut += amount;
-    mine++;
-  }
-  if (total > declared) return INSUFFICIENT_FUNDS;
-  if (mine == 0) return MALFORMED;
-  if (!reserve(atomixOutputCount) || (journaling && !reserveJournal(mine))) return OUT_OF_MEMORY;
+  const status = checkOutputs(declared);
+  if (status != OK) return status;
+  if (mine + mineOutputCount == 0) return MALFORMED;
+  if (!reserve(mineOutputCount) || (journaling && !reserveJournal(mine + mineOutputCount))) return OUT_OF_MEMORY;
   for (let i: u32 = 0; i < atomixInputCount; i++) {
     const input = atomixInput(i);
     if (!isMine(input, ATOMIX_INPUT_MINE_OFFSET)) continue;
@@ -649,15 +703,8 @@ function applyCommit(record: usize, size: usize): u8 {
     if (journaling) journalAppend(JOURNAL_REMOVED, bucket, ENTRY_BYTES);
     removeFound();
   }
-  for (let j: u32 = 0; j < atomixOutputCount; j++) {
-    const output = atomixOutputs + <usize>j * ATOMIX_OUTPUT_BYTES;
-    if (!isMine(output, ATOMIX_OUTPUT_MINE_OFFSET)) continue;
-    store<u32>(key, j, 32);
-    drainStep();
-    placeInCurrent(key, output, load<u64>(output, 32), hashTag(key));
-    if (journaling) journalAppend(JOURNAL_CREATED, key, KEY_BYTES);
-  }
-  totalSupply = totalSupply - sumIn + sumOut;
+  placeOutputs();
+  totalSupply = totalSupply - sumIn + mineOutputSum;
   return OK;
 }
 

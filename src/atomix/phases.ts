@@ -5,7 +5,8 @@
  * (PoB finalization `applyRecords`), so every replica reaches the same phases:
  *
  *   record        admitted when the phase is        phase after: applied     | refused by the kernel
- *   lock X        (none)                            locked                   | refused
+ *   lock X        (none)                            locked (committed when   | refused
+ *                                                   X's inputs are all here)
  *   commit of X   (none: output shard) or locked    committed                | unchanged
  *   abort of X    (none), locked or refused         aborted                  | aborted
  *
@@ -15,9 +16,10 @@
  * DECISIVE_CODES); refusals before the kernel (a bad signature, an unassigned producer) decide
  * nothing, so the client's genuine X can still be decided.
  *
- * API: `AtomixPhase`, `AtomixPhases` (what a validator looks phases up in), `AtomixDecision`,
- * `admits(kind, phase)`, `phaseAfter(kind, applied)`, `encodeAtomixPhase`/`decodeAtomixPhase`.
+ * API: `AtomixPhase`, `AtomixPhases` (what a validator looks phases up in), `AtomixDecision`, `isLockDecision`,
+ * `admits(kind, phase)`, `phaseAfter(kind, applied, settles)`, `encodeAtomixPhase`/`decodeAtomixPhase`.
  */
+import { sameBytes } from "../bytes.js";
 import { TxKind } from "../ledger/kinds/interface.js";
 import { IosError } from "../errors.js";
 import type { LedgerErrorCode } from "../ledger/errors.js";
@@ -44,6 +46,11 @@ export interface AtomixDecision {
   readonly phase: AtomixPhase;
 }
 
+/** Whether X's own lock made the decision (locked, refused, or committed by the lock of X's only input shard), not an unlock. */
+export function isLockDecision(decision: AtomixDecision): boolean {
+  return sameBytes(decision.txid, decision.crossTxid);
+}
+
 /** Whether a record of `kind` applies when the shard's phase of its X is `phase` (module table). */
 export function admits(kind: AtomixRecordKind, phase: AtomixPhase | undefined): boolean {
   switch (kind) {
@@ -56,11 +63,15 @@ export function admits(kind: AtomixRecordKind, phase: AtomixPhase | undefined): 
   }
 }
 
-/** The phase after an admitted record of `kind` was applied (`applied`) or refused by the kernel; undefined: unchanged. */
-export function phaseAfter(kind: AtomixRecordKind, applied: boolean): AtomixPhase | undefined {
+/**
+ * The phase after an admitted record of `kind` was applied (`applied`) or refused by the kernel;
+ * undefined: unchanged. `settles`: the lock is X's only input shard's, which decides X (its lock
+ * is its commit: ledger/kinds/atomix-record.ts `lockSettles`).
+ */
+export function phaseAfter(kind: AtomixRecordKind, applied: boolean, settles: boolean): AtomixPhase | undefined {
   switch (kind) {
     case TxKind.AtomixLock:
-      return applied ? "locked" : "refused";
+      return applied ? (settles ? "committed" : "locked") : "refused";
     case TxKind.AtomixUnlockCommit:
       return applied ? "committed" : undefined;
     case TxKind.AtomixUnlockAbort:

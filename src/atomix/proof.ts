@@ -31,7 +31,7 @@
  *
  * API: `encodeDecisionProof`, `decodeDecisionProof`, `verifyDecisionProof`, `FinalHeightProver`
  * (proofs of one final height's decisions), `CommitteeProofVerifier` (the ledger's
- * DecisionVerifier), `committeesOfContext`, `DECISIVE_CODES`.
+ * DecisionVerifier), `FINAL_CHAIN_DECISIONS` (replaying stored blocks), `committeesOfContext`, `DECISIVE_CODES`.
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../codec/binary.js";
 import { codedTxidLeaf, MAX_CODE_BYTES } from "../codec/coded-txids.js";
@@ -314,6 +314,20 @@ export class VerifiedCertificates {
     this.#keys.add(key);
   }
 }
+
+/**
+ * The decisions that proofs in the own final chain's blocks state, read without checking their
+ * certificates and paths: the committee of the height that holds them checked them when it
+ * finalized it. What a replica replays its stored blocks with (src/node/shard-state.ts), whatever
+ * the committees of past epochs; only the statement's txid is checked.
+ */
+export const FINAL_CHAIN_DECISIONS: DecisionVerifier = {
+  verify(bytes: Uint8Array, txid: Uint8Array): ProvenDecision {
+    const proof = decodeDecisionProof(bytes);
+    if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
+    return provenDecisionOf(proof);
+  },
+};
 
 /** The ledger's DecisionVerifier over a committee directory. */
 export class CommitteeProofVerifier implements DecisionVerifier {

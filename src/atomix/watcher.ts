@@ -20,14 +20,16 @@
  *            them honest): an output-only shard learns of X from nobody else. Asking first
  *            spares a shard that its client already served an unlock per acting member.
  * Every input shard guards its own locks: one that never saw X is asked for its decision, which
- * makes it decide, and if it locked X its own watchers take over.
+ * makes it decide, and if it locked X its own watchers take over. X's only input shard settles X
+ * with its lock (src/atomix/phases.ts): its watchers go straight to the confirm step.
  *
  * Who acts: the f + 1 members of the shard ranked first by SHA-256(txid ‖ key) — at least one is
  * honest whatever f members do, and the work is spread over transfers. Unlocks of one X with one
  * decision share a txid, so parallel or repeated submissions change nothing (src/atomix/phases.ts).
  *
  * Bound: a lock is released or consumed within graceMs + (a retry and two final heights per round
- * trip) once the other shards' honest members are reachable; retries never stop while it holds,
+ * trip) once the other shards' honest members are reachable (an output shard gets its commit in
+ * the same bound; after a restart of the coordinator, for X settled within SETTLED_REWATCH_HEIGHTS); retries never stop while it holds,
  * their waits doubling from retryMs up to MAX_RETRY_MS (back to retryMs when a proof arrives).
  * Under load, watchers add a bounded trickle, not a flood of duplicates: at most
  * MAX_TRANSFERS_PER_ROUND transfers per round (oldest first, so a backlog of B locks past the
@@ -68,6 +70,11 @@ export const ATOMIX_MESSAGES = {
 } as const;
 
 const NO_PHASE = 0xff;
+/**
+ * After a restart, the transfers that their lock settled here (X's only input shard) within this
+ * many final heights are watched again: their other shards may still lack the commit.
+ */
+export const SETTLED_REWATCH_HEIGHTS = 1_000;
 /** The longest wait between two rounds for one transfer. */
 export const MAX_RETRY_MS = 8_000;
 /** Transfers one watcher acts on per round: what it adds to a loaded shard is bounded. */
@@ -196,6 +203,7 @@ export class AtomixWatcher {
     if (here === undefined || here.phase === "aborted" || here.phase === "refused") return false;
     const shards = crossShardTransferShards(watched.unsigned, context.shardCount);
     const coordinates = coordinatorShard(watched.unsigned, context.shardCount) === shard;
+    if (here.proof !== undefined) watched.proofs.set(shard, here.proof);
     if (here.phase === "committed") {
       if (!coordinates) return false;
       const waiting = shards.filter((k) => k !== shard && (watched.committed.get(k)?.size ?? 0) <= faultsOf(context.members(k).length));
@@ -209,7 +217,6 @@ export class AtomixWatcher {
       }
       return true;
     }
-    if (here.proof !== undefined) watched.proofs.set(shard, here.proof);
     const inputShards = [...new Set(crossShardInputShards(watched.unsigned, context.shardCount))];
     for (const k of inputShards) if (!watched.proofs.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid);
     const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);

@@ -37,11 +37,13 @@
  * one-league PoB) counts as final only; optimistic and consensus figures stay empty (n/a) when no
  * optimistic confirmation arrived at all.
  * Cross-shard transfers (Atomix, white paper §6; `ios load --cross-shard R`) go to their input
- * shard like any transfer; once final there (locked), the input shard's validators announce its
- * proof in an ATOMIX frame, the driver sends the unlock-to-commit to every shard the transfer
- * touches over the same streams, and counts the transfer final when the unlock is final in all. A transfer
- * spending a cross-shard transfer's change is held until that commit is final in the sender's
- * shard (the change exists only then); its latency still runs from its due time.
+ * shard like any transfer; once final there, the input shard's validators announce its proof in
+ * an ATOMIX frame, the driver sends the unlock-to-commit to every other shard the transfer touches
+ * over the same streams (to the sender's shard too when its lock only locked: the workload's
+ * transfers have one input shard, whose lock settles them), and counts the transfer final when
+ * it is committed in all. A transfer spending a cross-shard transfer's change is held until that
+ * commit is final in the sender's shard (the change exists only then); its latency still runs
+ * from its due time.
  * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
  * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations.
  *
@@ -115,8 +117,9 @@ const TICK_MS = 5;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Where either transfer kind keeps its first input's txid: after version, kind and the two u16 counts. */
 const FIRST_INPUT_TXID_AT = TX_PREFIX.bytes + 4;
-/** ATOMIX frames' phase byte of a lock (src/atomix/phases.ts). */
+/** ATOMIX frames' phase bytes of a lock decision (src/atomix/phases.ts). */
 const LOCKED_PHASE = encodeAtomixPhase("locked");
+const COMMITTED_PHASE = encodeAtomixPhase("committed");
 const HEX_KEY = /^[0-9a-f]{64}$/;
 
 const enum TxState {
@@ -401,28 +404,33 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   };
 
   /**
-   * X locked in its input shard, as an ATOMIX frame of one of its validators says with the proof:
-   * send the unlock to every shard X touches.
+   * X decided in its input shard, as an ATOMIX frame of one of its validators says with the proof:
+   * send the unlock to every shard X touches that needs one — all of them after a lock, the
+   * others when the lock settled X there (its only input shard: the change exists already).
    */
-  const startUnlock = (position: number, proof: Uint8Array): void => {
+  const startUnlock = (position: number, proof: Uint8Array, settled: boolean): void => {
     const now = performance.now();
     metrics.crossPhase("locked", dueAt[position]!, now);
     const tx = set.tx(position);
     const unsigned = tx.subarray(0, scanTransaction(tx).unsignedEnd);
-    const unlock = unlockFor(unsigned, new Map([[set.shard(position), proof]]), set.header.shardCount);
-    if (unlock?.kind !== "commit") throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${set.shard(position)}'s proof for ${toHex(set.txid(position))} does not commit it`);
+    const sender = set.shard(position);
+    const unlock = unlockFor(unsigned, new Map([[sender, proof]]), set.header.shardCount);
+    if (unlock?.kind !== "commit") throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${sender}'s proof for ${toHex(set.txid(position))} does not commit it`);
     metrics.crossPhase("proven", dueAt[position]!, now);
     const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, set.header.shardCount)) };
     flows.set(position, flow);
     unlockPositions.set(key32(transactionIdOfEncoding(unlock.bytes)), position);
+    if (settled) unlockFinal(position, sender, now);
     for (const target of flow.pending) routes[target]!.connectionFor(unlock.bytes).unlocks.push({ position, bytes: unlock.bytes });
   };
 
-  const onAtomix = (frame: Uint8Array): void => {
+  const onAtomix = (connection: Connection, frame: Uint8Array): void => {
     for (const { txid, phase, proof } of decodeAtomix(frame).decisions) {
       const position = positionOfTxid.get(txid);
-      if (phase !== LOCKED_PHASE || !isOpen(position) || !isCross(position) || flows.has(position)) continue;
-      startUnlock(position, proof);
+      // The sender's shard's lock decision (it carries the proof): locked, or committed by the lock itself.
+      if ((phase !== LOCKED_PHASE && phase !== COMMITTED_PHASE) || proof.length === 0 || !isOpen(position) || !isCross(position) || flows.has(position)) continue;
+      if (connection.status.shard !== set.shard(position)) continue;
+      startUnlock(position, proof, phase === COMMITTED_PHASE);
     }
   };
 
@@ -478,7 +486,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         if (frame[0] === FRAME_ACK) onAck(connection, frame);
         else if (frame[0] === FRAME_EVENTS) onEvents(connection, frame);
         else if (frame[0] === FRAME_OPTIMISTIC) onOptimistic(frame);
-        else if (frame[0] === FRAME_ATOMIX) onAtomix(frame);
+        else if (frame[0] === FRAME_ATOMIX) onAtomix(connection, frame);
         else if (frame[0] === FRAME_ERROR) {
           const { code, message } = decodeError(frame);
           throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url} answered ${code}: ${message}`);

@@ -53,6 +53,8 @@ import type { ChainTip, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
+import { toHex } from "../hex.js";
+import { FINAL_CHAIN_DECISIONS } from "../atomix/proof.js";
 import { transactionIdOfEncoding } from "../ledger/kinds/registry.js";
 import { TXID_BYTES } from "../codec/sizes.js";
 import type { StoreErrorCode } from "../store/errors.js";
@@ -350,7 +352,8 @@ export class ShardState {
   private validate(envelope: BlockEnvelope, origin: BatchOrigin): StatelessResult {
     const { header } = envelope;
     if (header.shard !== this.shard) throw new IosError<ShardStateErrorCode>("STATE_WRONG_SHARD", `block of shard ${header.shard}, this is shard ${this.shard}`);
-    const stateless = validateStateless(envelope.body, this.shard, this.shardCount, origin);
+    // A stored block's unlocks were judged when it became final: replay reads what their proofs state.
+    const stateless = validateStateless(envelope.body, this.shard, this.shardCount, origin, origin === "derived" ? FINAL_CHAIN_DECISIONS : undefined);
     if (stateless.count !== header.txCount) {
       throw new IosError<ShardStateErrorCode>("STATE_TX_COUNT_MISMATCH", `header declares ${header.txCount} transactions, the body holds ${stateless.count}`);
     }
@@ -564,14 +567,31 @@ export class ShardState {
     return stored === undefined ? undefined : { phase: decodeAtomixPhase(stored.phase), height: stored.height, proof: stored.proof.length === 0 ? undefined : stored.proof };
   }
 
-  /** The signed cross-shard transfers whose locks the final chain holds (phase "locked"), as their final blocks carry them. */
-  lockedTransfers(): Uint8Array[] {
+  /**
+   * The signed cross-shard transfers the Atomix watchers finish (src/atomix/watcher.ts), as their
+   * final blocks carry them: every lock the final chain holds (phase "locked"), and every X that
+   * its lock settled here (committed at the lock's own height: X's only input shard) at a height
+   * ≥ `settledSince`, whose other shards may still lack their commit.
+   */
+  watchedTransfers(settledSince: number): Uint8Array[] {
     const found: Uint8Array[] = [];
+    // Many transfers share a height: each block is read and indexed once.
+    const blocks = new Map<number, Map<string, Uint8Array>>();
+    const transactionsAt = (height: number): Map<string, Uint8Array> => {
+      let byTxid = blocks.get(height);
+      if (byTxid === undefined) {
+        byTxid = new Map(this.blockTransactions(height).map((tx) => [toHex(transactionIdOfEncoding(tx)), tx]));
+        blocks.set(height, byTxid);
+      }
+      return byTxid;
+    };
     for (const { crossTxid, entry } of this.store.atomixEntries()) {
-      if (decodeAtomixPhase(entry.phase) !== "locked") continue;
-      const x = this.blockTransactions(entry.height).find((tx) => sameBytes(transactionIdOfEncoding(tx), crossTxid));
-      invariant(x !== undefined, "a lock's final block holds its transfer");
-      found.push(x);
+      const phase = decodeAtomixPhase(entry.phase);
+      if (phase !== "locked" && (phase !== "committed" || entry.height < settledSince)) continue;
+      const x = transactionsAt(entry.height).get(toHex(crossTxid));
+      // A committed X whose block holds its unlock, not X, was settled by that unlock: nothing left to watch here.
+      invariant(x !== undefined || phase === "committed", "a lock's final block holds its transfer");
+      if (x !== undefined) found.push(x);
     }
     return found;
   }

@@ -202,7 +202,9 @@ describe("unlock kinds", () => {
     assert.deepEqual([undefined, "locked", "refused", "committed", "aborted"].map((phase) => admits(lock, phase as never)), [true, false, false, false, false]);
     assert.deepEqual([undefined, "locked", "refused", "committed", "aborted"].map((phase) => admits(commit, phase as never)), [true, true, false, false, false]);
     assert.deepEqual([undefined, "locked", "refused", "committed", "aborted"].map((phase) => admits(abort, phase as never)), [true, true, true, false, false]);
-    assert.deepEqual([phaseAfter(lock, true), phaseAfter(lock, false), phaseAfter(commit, true), phaseAfter(commit, false), phaseAfter(abort, true), phaseAfter(abort, false)],
+    assert.deepEqual([phaseAfter(lock, true, false), phaseAfter(lock, false, false), phaseAfter(commit, true, false), phaseAfter(commit, false, false), phaseAfter(abort, true, false), phaseAfter(abort, false, false)],
       ["locked", "refused", "committed", undefined, "aborted", "aborted"]);
+    // The lock of X's only input shard is its commit there; refused, it is refused all the same.
+    assert.deepEqual([phaseAfter(lock, true, true), phaseAfter(lock, false, true)], ["committed", "refused"]);
   });
 });

@@ -1,6 +1,7 @@
 // `ios load --cross-shard 0.5` over real processes (issue 13): a 2-shard Proof-of-Believability
 // devnet (8 `ios node` processes) driven by the load harness with half of its transfers paying
-// across shards (lock, proof, unlock-to-commit). Counts must add up, and every account's balance
+// across shards (lock, proof, unlock-to-commit; each transfer has one input shard, whose lock
+// settles it there, so the unlock goes to the other shard). Counts must add up, and every account's balance
 // on the nodes must match an independent replay of every final block of both shards by a model
 // ledger written here from the white paper's rules (transfer, lock, commit, abort).
 import assert from "node:assert/strict";
@@ -41,6 +42,8 @@ const outpoint = (txid: Uint8Array, index: number) => `${hex(txid)}:${index}`;
 class ModelShard {
   readonly unspent = new Map<string, { owner: string; amount: bigint }>();
   readonly locked = new Map<string, { owner: string; amount: bigint }>();
+  /** Locks that settled their transfer (every input here). */
+  settled = 0;
   constructor(readonly shard: number) {}
 
   apply(tx: Uint8Array): void {
@@ -53,12 +56,19 @@ class ModelShard {
       t.outputs.forEach((o, j) => this.unspent.set(outpoint(txid, j), { owner: hex(o.owner), amount: o.amount }));
     } else if (kind === TxKind.AtomixLock) {
       const x = crossShardTransferKind.decode(tx);
+      // The only input shard decides the transfer by its lock: it commits here at once.
+      const settles = x.inputs.every((i) => mine(i.owner));
       for (const input of x.inputs.filter((i) => mine(i.owner))) {
         const key = outpoint(input.txid, input.index);
         const entry = this.unspent.get(key);
         assert.ok(entry !== undefined && entry.amount === input.amount, "a lock takes an unspent output of the declared amount");
         this.unspent.delete(key);
-        this.locked.set(key, entry);
+        if (!settles) this.locked.set(key, entry);
+      }
+      if (settles) {
+        this.settled++;
+        const crossTxid = transactionIdOfEncoding(tx);
+        x.outputs.forEach((o, j) => mine(o.owner) && this.unspent.set(outpoint(crossTxid, j), { owner: hex(o.owner), amount: o.amount }));
       }
     } else {
       const unlock = decodeAtomixUnlock(tx);
@@ -114,6 +124,8 @@ describe("ios load --cross-shard over real processes", () => {
       }
       assert.equal(model.locked.size, 0, `shard ${model.shard}: no lock remains`);
     }
+    // The workload's cross-shard transfers have one input shard each: every one was settled by its lock.
+    assert.equal(models[0]!.settled + models[1]!.settled, crossCount);
     for (const account of devnet.accounts) {
       const owner = hex(account.publicKey);
       const shard = shardOfOwner(account.publicKey, SHARDS);

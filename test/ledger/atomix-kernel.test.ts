@@ -8,7 +8,7 @@ import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { encodeTransferRecord } from "../../src/ledger/kinds/transfer.js";
 import { TestRng, hex } from "./helpers.js";
-import { atomixLockOwner, atomixRecordLayout, encodeAtomixRecord, type AtomixKind } from "../../src/ledger/kinds/atomix-record.js";
+import { atomixLockOwner, atomixRecordLayout, encodeAtomixRecord, recordLockSettles, type AtomixKind } from "../../src/ledger/kinds/atomix-record.js";
 import { registerTxKind, txKindModule } from "../../src/ledger/kinds/registry.js";
 import type { TxKindModule } from "../../src/ledger/kinds/interface.js";
 import { transferKind } from "../../src/ledger/kinds/transfer.js";
@@ -42,6 +42,9 @@ function crossShard(ins: readonly { txid: Uint8Array; index: number; owner: Uint
     inputs,
   };
 }
+
+/** An input of another shard (this table never holds it): with one, a lock only locks. */
+const foreign = (amount = 1n) => ({ txid: rng.bytes(32), index: 0, owner: owners[3]!, amount });
 
 function contents(table: UtxoTable): Map<string, string> {
   const map = new Map<string, string>();
@@ -101,7 +104,7 @@ for (const flavor of WASM_FLAVORS) {
       const input = fresh();
       const output = fresh();
       const outs = [{ owner: owners[4]!, amount: 1_200n, mine: false }, { owner: owners[5]!, amount: 1_700n, mine: true }];
-      const tx = crossShard([input.coins[0]!, input.coins[1]!], 2, outs);
+      const tx = crossShard([input.coins[0]!, input.coins[1]!, foreign()], 2, outs);
       assert.deepEqual(apply(input.table, tx.lock), [ApplyStatus.Ok]);
       const supplyBefore = input.table.supply;
       // The input shard: no output of its own here; the output shard: no input of its own.
@@ -118,15 +121,43 @@ for (const flavor of WASM_FLAVORS) {
       assert.deepEqual(created && [hex(created.owner), created.amount], [hex(owners[5]!), 1_700n]);
       assert.equal(output.table.get(tx.crossTxid, 0), undefined, "output 0 belongs to another shard");
       assert.equal(output.table.supply, outputSupply + 1_700n);
-      const greedy = atomixRecord(TxKind.AtomixUnlockCommit, rng.bytes(32), tx.crossTxid, tx.inputs.map((i) => ({ ...i, mine: false })), [{ owner: owners[5]!, amount: 3_001n, mine: true }]);
+      const greedy = atomixRecord(TxKind.AtomixUnlockCommit, rng.bytes(32), tx.crossTxid, tx.inputs.map((i) => ({ ...i, mine: false })), [{ owner: owners[5]!, amount: 3_002n, mine: true }]);
       assert.deepEqual(apply(output.table, greedy), [ApplyStatus.InsufficientFunds], "outputs beyond the declared inputs");
+    });
+
+    it("the lock of a transfer's only input shard settles it: inputs consumed, this shard's outputs created at (cross txid, j); nothing is left to commit or abort", () => {
+      const { table, coins } = fresh();
+      const outs = [{ owner: owners[4]!, amount: 1_200n, mine: false }, { owner: owners[5]!, amount: 1_700n, mine: true }];
+      const tx = crossShard([coins[0]!, coins[1]!], 2, outs);
+      const [supply, count] = [table.supply, table.count];
+      assert.deepEqual(apply(table, tx.lock), [ApplyStatus.Ok]);
+      assert.equal(table.supply, supply - 3_000n + 1_700n, "what goes to the other shard leaves this one");
+      assert.equal(table.count, count - 1);
+      for (const coin of [coins[0]!, coins[1]!]) {
+        assert.equal(table.get(coin.txid, coin.index), undefined);
+        assert.equal(table.get(coin.txid, lockedIndex(coin.index)), undefined, "nothing is locked");
+      }
+      const created = table.get(tx.crossTxid, 1);
+      assert.deepEqual(created && [hex(created.owner), created.amount], [hex(owners[5]!), 1_700n]);
+      assert.equal(table.get(tx.crossTxid, 0), undefined, "output 0 belongs to another shard");
+      const after = contents(table);
+      assert.deepEqual(apply(table, tx.commit, tx.abort, tx.lock), [ApplyStatus.NotLocked, ApplyStatus.NotLocked, ApplyStatus.MissingInput]);
+      assert.deepEqual(contents(table), after, "replays change nothing");
+      // Outputs beyond the declared inputs, or onto an existing key, refuse the whole lock.
+      const greedy = crossShard([coins[2]!], 1, [{ owner: owners[5]!, amount: coins[2]!.amount + 1n, mine: false }]);
+      assert.deepEqual(apply(table, greedy.lock), [ApplyStatus.InsufficientFunds]);
+      const clash = crossShard([coins[2]!], 1, [{ owner: owners[5]!, amount: 1n, mine: true }]);
+      table.insert({ txid: clash.crossTxid, index: 0, owner: owners[0]!, amount: 5n });
+      assert.deepEqual(apply(table, clash.lock), [ApplyStatus.OutputExists]);
+      assert.deepEqual(apply(table, crossShard([coins[2]!], 1, [{ owner: owners[5]!, amount: 0n, mine: true }]).lock), [ApplyStatus.Malformed], "a zero output");
+      assert.ok(table.get(coins[2]!.txid, coins[2]!.index) !== undefined, "refused locks leave the input spendable");
     });
 
     it("abort puts this shard's locked inputs back exactly; a shard that never locked, a repeat, or another lock's abort: NOT_LOCKED", () => {
       const { table, coins } = fresh();
       const before = contents(table);
-      const tx = crossShard([coins[0]!, coins[1]!], 2, [{ owner: owners[5]!, amount: 10n, mine: false }]);
-      const other = crossShard([coins[0]!, coins[1]!], 2, []);
+      const tx = crossShard([coins[0]!, coins[1]!, foreign()], 2, [{ owner: owners[5]!, amount: 10n, mine: false }]);
+      const other = crossShard([coins[0]!, coins[1]!, foreign()], 2, []);
       assert.deepEqual(apply(table, other.abort), [ApplyStatus.NotLocked], "nothing locked yet");
       assert.deepEqual(apply(table, tx.lock, other.abort), [ApplyStatus.Ok, ApplyStatus.NotLocked], "another transaction's abort cannot release this lock");
       assert.deepEqual(apply(table, tx.abort, tx.abort), [ApplyStatus.Ok, ApplyStatus.NotLocked]);
@@ -134,10 +165,11 @@ for (const flavor of WASM_FLAVORS) {
       assert.deepEqual(apply(table, tx.commit), [ApplyStatus.NotLocked], "after an abort nothing can commit here");
     });
 
-    it("lock, commit and abort are undone exactly", () => {
+    it("lock, settling lock, commit and abort are undone exactly", () => {
       const { table, coins } = fresh();
-      const tx = crossShard([coins[0]!, coins[1]!], 2, [{ owner: owners[5]!, amount: 10n, mine: true }]);
-      for (const [setup, step] of [[[], tx.lock], [[tx.lock], tx.commit], [[tx.lock], tx.abort]] as const) {
+      const tx = crossShard([coins[0]!, coins[1]!, foreign()], 2, [{ owner: owners[5]!, amount: 10n, mine: true }]);
+      const settling = crossShard([coins[0]!, coins[1]!], 2, [{ owner: owners[5]!, amount: 10n, mine: true }, { owner: owners[4]!, amount: 20n, mine: false }]);
+      for (const [setup, step] of [[[], tx.lock], [[], settling.lock], [[tx.lock], tx.commit], [[tx.lock], tx.abort]] as const) {
         const copy = new UtxoTable({ flavor });
         for (const e of table.entries()) copy.insert(e);
         if (setup.length > 0) apply(copy, ...setup);
@@ -174,6 +206,9 @@ function registerRecordLayouts(): void {
   }
 }
 
+/** The workload's tally key of a lock that settles its transfer (no kind byte has it). */
+const SETTLING_LOCK = 0x100;
+
 for (const flavor of WASM_FLAVORS) {
   describe(`UTXO table delta with Atomix records (${flavor})`, () => {
     it("the delta of random blocks mixing locks, commits, aborts and transfers rebuilds the table from the store's view", () => {
@@ -191,14 +226,17 @@ for (const flavor of WASM_FLAVORS) {
       }
       const locks: ReturnType<typeof crossShard>[] = [];
       const appliedByKind = new Map<number, number>();
-      for (let block = 0; block < 60; block++) {
+      for (let block = 0; block < 150; block++) {
         const records: Uint8Array[] = [];
         for (let r = 0; r < 6; r++) {
           const choice = random.below(4);
           if (choice === 0 && coins.length > 1) {
-            const picked = [coins[random.below(coins.length)]!, coins[random.below(coins.length)]!];
-            const tx = crossShard(picked, 1 + random.below(2), [{ owner: owners[0]!, amount: 1n, mine: random.below(2) === 0 }, { owner: owners[1]!, amount: 2n, mine: true }]);
-            locks.push(tx);
+            // A third of the locks settle their transfer (one or two inputs, all this shard's); the others
+            // lock one or two of three inputs.
+            const settles = random.below(3) === 0;
+            const picked = Array.from({ length: settles ? 1 + random.below(2) : 3 }, () => coins[random.below(coins.length)]!);
+            const tx = crossShard(picked, settles ? picked.length : 1 + random.below(2), [{ owner: owners[0]!, amount: 1n, mine: random.below(2) === 0 }, { owner: owners[1]!, amount: 2n, mine: true }]);
+            if (!settles) locks.push(tx);
             records.push(tx.lock);
           } else if (choice === 1 && locks.length > 0) {
             records.push(locks[random.below(locks.length)]!.commit);
@@ -213,7 +251,9 @@ for (const flavor of WASM_FLAVORS) {
         }
         const delta = table.applyBlock(Buffer.concat(records), records.length);
         records.forEach((record, k) => {
-          if (delta.statuses[k] === ApplyStatus.Ok) appliedByKind.set(record[0]!, (appliedByKind.get(record[0]!) ?? 0) + 1);
+          if (delta.statuses[k] !== ApplyStatus.Ok) return;
+          const kind = record[0] === TxKind.AtomixLock && recordLockSettles(record) ? SETTLING_LOCK : record[0]!;
+          appliedByKind.set(kind, (appliedByKind.get(kind) ?? 0) + 1);
         });
         for (let at = 0; at < delta.spent.length; at += 36) assert.ok(persisted.delete(hex(delta.spent.subarray(at, at + 36))), "a spent key was stored before");
         for (let at = 0; at < delta.created.length; at += 76) {
@@ -223,7 +263,7 @@ for (const flavor of WASM_FLAVORS) {
         }
         table.forgetUndo();
       }
-      for (const kind of [TxKind.Transfer, TxKind.AtomixLock, TxKind.AtomixUnlockCommit, TxKind.AtomixUnlockAbort]) {
+      for (const kind of [TxKind.Transfer, TxKind.AtomixLock, SETTLING_LOCK, TxKind.AtomixUnlockCommit, TxKind.AtomixUnlockAbort]) {
         assert.ok((appliedByKind.get(kind) ?? 0) >= 5, `kind ${kind} applied in the workload (${JSON.stringify([...appliedByKind])})`);
       }
       const snapshot = table.snapshot();

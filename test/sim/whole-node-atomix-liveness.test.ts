@@ -79,7 +79,7 @@ async function invariants(nodes: ValidatorCluster, genesis: Parameters<typeof ge
   assert.deepEqual(nodes.failures, []);
   assert.equal(nodes.handlerFailures, 0, "no message handler threw");
   for (let shard = 0; shard < SHARDS; shard++) {
-    for (const node of nodes.replicas(shard)) assert.equal(node.state.lockedTransfers().length, 0, `shard ${shard}: no lock remains`);
+    for (const node of nodes.replicas(shard)) assert.equal(node.state.watchedTransfers(Number.POSITIVE_INFINITY).length, 0, `shard ${shard}: no lock remains`);
   }
 }
 
@@ -201,6 +201,42 @@ describe("Atomix without its client, between whole PoB validators", () => {
       await nodes.stop();
     });
   }
+
+  it("a transfer with every input in one shard: its lock settles it there; with the client gone and that shard's validators restarted, their watchers still bring the commit to the other shard; replayed unlocks change nothing", async () => {
+    const { genesis, nodes, inShard, coin } = setup("atomix-settling-lock");
+    const [a, c] = inShard(0);
+    const [d] = inShard(1);
+    const x = signCrossShardTransfer({
+      kind: TxKind.AtomixLock, inputs: [coin(a!)], outputs: [{ owner: c!.publicKey, amount: 600_000n }, { owner: d!.publicKey, amount: WHOLE_NODE.amount - 600_010n }],
+    }, [a!]);
+    await nodes.advance(500);
+    submitTo(nodes, 0, x.bytes);
+    await until(nodes, x.txid, ["committed", undefined], 3_000);
+    for (const node of nodes.replicas(0)) {
+      assert.equal(node.state.getUtxo(nodes.context.chain, coin(a!).index), undefined, "the input is spent");
+      assert.deepEqual(node.state.getUtxo(x.txid, 0), { owner: c!.publicKey, amount: 600_000n }, "the change exists as soon as the lock is final");
+      assert.equal(node.state.watchedTransfers(Number.POSITIVE_INFINITY).length, 0, "nothing is locked");
+    }
+    // Every member of the input shard restarts before the grace period ends: the restarted watchers take the transfer up again.
+    for (const id of nodes.members(0)) nodes.crash(id);
+    await nodes.advance(200);
+    for (const id of nodes.members(0)) nodes.restart(id);
+    await until(nodes, x.txid, ["committed", "committed"]);
+    assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), { owner: d!.publicKey, amount: WHOLE_NODE.amount - 600_010n });
+    // The input shard decided X with its lock: an unlock sent there later decides nothing.
+    const proof = nodes.replicas(0)[0]!.state.atomix(x.txid)!.proof!;
+    const commit = unlockFor(x.unsigned, new Map([[0, proof]]), SHARDS)!;
+    assert.equal(commit.kind, "commit");
+    const heights = nodes.replicas(0).map((node) => node.state.tip.height);
+    submitTo(nodes, 0, commit.bytes);
+    submitTo(nodes, 1, commit.bytes);
+    await nodes.advance(3_000);
+    assert.ok(nodes.replicas(0).every((node, i) => node.state.tip.height > heights[i]!), "shard 0 kept finalizing");
+    assert.ok(nodes.replicas(0).every((node) => node.driver.status(atomixUnlockTxid(TxKind.AtomixUnlockCommit, x.unsigned)).state !== "final"), "shard 0 never includes an unlock of X");
+    assert.deepEqual(phasesOf(nodes, x.txid).map((replicas) => new Set(replicas)), [new Set(["committed"]), new Set(["committed"])]);
+    await invariants(nodes, genesis, 10n);
+    await nodes.stop();
+  });
 
   it("watchers cut off from a shard back off: their queries thin out while the partition lasts, and the transfer still commits once it heals", async () => {
     const { sim, genesis, nodes, x } = setupWithTransfer("atomix-backoff");

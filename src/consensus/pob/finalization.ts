@@ -66,8 +66,8 @@ import { codedTxidLeaf } from "../../codec/coded-txids.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
-import type { DecisionVerifier } from "../../ledger/kinds/interface.js";
-import { atomixCrossTxidOf } from "../../ledger/kinds/atomix-record.js";
+import { TxKind, type DecisionVerifier } from "../../ledger/kinds/interface.js";
+import { atomixCrossTxidOf, recordLockSettles } from "../../ledger/kinds/atomix-record.js";
 import { admits, isAtomixKind, phaseAfter, type AtomixDecision, type AtomixPhase, type AtomixPhases, type AtomixRecordKind } from "../../atomix/phases.js";
 import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
@@ -253,6 +253,14 @@ export interface Execution {
 }
 
 /** An optimistic block that passed its context checks, with its per-record verdicts so far. */
+/** An Atomix record the decided-once rule admitted; `settles`: a lock that is also X's commit here. */
+interface AdmittedAtomix {
+  readonly kind: AtomixRecordKind;
+  readonly crossTxid: Uint8Array;
+  readonly txid: Uint8Array;
+  readonly settles: boolean;
+}
+
 interface Screened {
   /** Its place among the proposal's block verdicts. */
   readonly verdict: number;
@@ -548,7 +556,7 @@ export class PobValidator {
    * admitted is excluded with TX_ATOMIX_DECIDED and is no longer kept.
    */
   private applyRecords(sources: readonly { readonly checked: StatelessResult; readonly keep: boolean[]; readonly hash?: Uint8Array }[], work: Work): number[] {
-    const atomix: { kind: AtomixRecordKind; crossTxid: Uint8Array; txid: Uint8Array }[] = [];
+    const atomix: AdmittedAtomix[] = [];
     for (const { checked, keep, hash } of sources) {
       for (let cursor = new RecordCursor(checked.records), k = 0; !cursor.done; cursor.next(), k++) {
         const { kind } = cursor;
@@ -561,9 +569,10 @@ export class PobValidator {
           continue;
         }
         // Admitted: the kernel decides it below, so a later record of this X in the height sees it decided.
-        const next = phaseAfter(kind, true);
+        const settles = kind === TxKind.AtomixLock && recordLockSettles(cursor.bytes);
+        const next = phaseAfter(kind, true, settles);
         if (next !== undefined) work.atomixPhases.set(key, next);
-        atomix.push({ kind, crossTxid, txid: txidOf(checked, k) });
+        atomix.push({ kind, crossTxid, txid: txidOf(checked, k), settles });
       }
     }
     const { records, count } = recordsWhereAll(sources.map(({ checked, keep }) => ({ records: checked.records, keep: (k: number) => keep[k]! })));
@@ -575,7 +584,7 @@ export class PobValidator {
   }
 
   /** The phases the admitted Atomix records reached, by their kernel statuses, in order (work.atomix, work.atomixPhases). */
-  private decideAtomix(sources: readonly { readonly checked: StatelessResult; readonly keep: boolean[] }[], statuses: readonly number[], admitted: readonly { kind: AtomixRecordKind; crossTxid: Uint8Array; txid: Uint8Array }[], work: Work): void {
+  private decideAtomix(sources: readonly { readonly checked: StatelessResult; readonly keep: boolean[] }[], statuses: readonly number[], admitted: readonly AdmittedAtomix[], work: Work): void {
     let next = 0;
     let status = 0;
     for (const { checked, keep } of sources) {
@@ -583,8 +592,8 @@ export class PobValidator {
         if (!keep[k]) continue;
         const applied = statuses[status++] === ApplyStatus.Ok;
         if (!isAtomixKind(cursor.kind)) continue;
-        const { kind, crossTxid, txid } = admitted[next++]!;
-        const phase = phaseAfter(kind, applied);
+        const { kind, crossTxid, txid, settles } = admitted[next++]!;
+        const phase = phaseAfter(kind, applied, settles);
         if (phase === undefined) {
           // A commit the kernel refused leaves the phase where it was.
           const key = toHex(crossTxid);

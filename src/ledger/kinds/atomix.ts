@@ -3,7 +3,9 @@
  * payment whose inputs and outputs live in two or more shards. Each input shard locks its inputs
  * with it (the UTXO kernel's lock: assembly/utxo/index.ts `applyLock`); once every input shard
  * accepted it, an unlock-to-commit consumes the locks and creates the outputs in their shards,
- * else an unlock-to-abort releases them. Encoding, little-endian:
+ * else an unlock-to-abort releases them. When all inputs live in one shard, that shard's lock
+ * decides X by itself: it consumes the inputs and creates that shard's outputs at once (the
+ * kernel's `settleLock`), and only the other shards need the unlock-to-commit. Encoding, little-endian:
  *
  *   version u8 ‖ kind u8 (1) ‖ inputCount u16 (1..MAX_INPUTS) ‖ outputCount u16 (1..MAX_OUTPUTS)
  *   ‖ inputCount  × INPUT  { txid[32], index u32, owner[32], amount u64 }   (76 bytes)
@@ -19,7 +21,8 @@
  * a shard takes it only if it holds one of its inputs (TX_WRONG_SHARD).
  *
  * Apply record: the Atomix layout of ./atomix-record.ts with crossTxid = txid, this shard's
- * inputs marked; its effects: those inputs move to their locked keys.
+ * inputs marked; its effects: those inputs move to their locked keys (or, when they are all of
+ * X's inputs, are spent, and this shard's outputs created).
  */
 import { BinaryReader, BinaryWriter, readU16, readU32 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -106,8 +109,8 @@ function scanParts(tx: Uint8Array, signed: boolean): { inputCount: number; outpu
 function scan(tx: Uint8Array): TxShape {
   const { inputCount, outputCount } = scanParts(tx, true);
   const unsignedEnd = unsignedLength(inputCount, outputCount);
-  // The record with every input this shard's: `recordBytesIn` gives the size in a given shard.
-  return { unsignedEnd, signatureCount: inputCount, recordBytes: atomixRecordBytes(inputCount, outputCount, inputCount, inputCount) };
+  // The record in a one-shard world (every part its own): `recordBytesIn` gives the size in a given shard.
+  return { unsignedEnd, signatureCount: inputCount, recordBytes: crossShardRecordBytes(TxKind.AtomixLock, tx, 0, 1) };
 }
 
 /**
@@ -229,17 +232,16 @@ function spender(tx: Uint8Array): Uint8Array | undefined {
 
 /**
  * Size of the Atomix record of `kind` for the cross-shard transfer `x` (signed or unsigned
- * encoding) in `shard`: a lock and an abort move this shard's inputs, a commit spends them and
- * creates this shard's outputs (./atomix-record.ts).
+ * encoding) in `shard`: a lock and an abort move this shard's inputs, a commit — and the lock of
+ * X's only input shard — spends them and creates this shard's outputs (./atomix-record.ts).
  */
 export function crossShardRecordBytes(kind: AtomixKind, x: Uint8Array, shard: number, shardCount: number): number {
-  const mine = crossShardInputShards(x, shardCount).filter((s) => s === shard).length;
   const inputCount = inputCountOf(x);
   const outputCount = outputCountOf(x);
-  const created = kind === TxKind.AtomixUnlockCommit
-    ? Array.from({ length: outputCount }, (_, j) => shardOfOwner(ownerView(x, outputAt(inputCount, j) + OUTPUT.offset.owner), shardCount)).filter((s) => s === shard).length
-    : mine;
-  return atomixRecordBytes(inputCount, outputCount, mine, created);
+  const mineInputs = crossShardInputShards(x, shardCount).filter((s) => s === shard).length;
+  const mineOutputs = () => Array.from({ length: outputCount }, (_, j) => shardOfOwner(ownerView(x, outputAt(inputCount, j) + OUTPUT.offset.owner), shardCount)).filter((s) => s === shard).length;
+  const creates = kind === TxKind.AtomixUnlockCommit || (kind === TxKind.AtomixLock && mineInputs === inputCount);
+  return atomixRecordBytes(inputCount, outputCount, mineInputs, creates ? mineOutputs() : mineInputs);
 }
 
 /** Writes the Atomix record of `kind` (txid `txid`) for the cross-shard transfer `x`, txid `crossTxid`, in `shard`. */

@@ -63,8 +63,8 @@ import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
 import { CommitteeProofVerifier, DECISIVE_CODES, FinalHeightProver, committeesOfContext } from "../../atomix/proof.js";
-import { encodeAtomixPhase } from "../../atomix/phases.js";
-import { AtomixWatcher } from "../../atomix/watcher.js";
+import { encodeAtomixPhase, isLockDecision } from "../../atomix/phases.js";
+import { AtomixWatcher, SETTLED_REWATCH_HEIGHTS } from "../../atomix/watcher.js";
 import type { AtomixWrite } from "../../store/interface.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
@@ -267,8 +267,8 @@ export class PobShardConsensus implements ShardDriver {
     }
     if (this.node.producer !== undefined) this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#feedProducer());
     this.#scheduleRelaySweep();
-    // Locks the final chain holds from before a restart are watched again.
-    for (const x of this.#state.lockedTransfers()) this.atomix.watch(x);
+    // Locks the final chain holds from before a restart are watched again, as are recent locks that settled X here.
+    for (const x of this.#state.watchedTransfers(tip - SETTLED_REWATCH_HEIGHTS)) this.atomix.watch(x);
     this.node.start();
   }
 
@@ -592,7 +592,10 @@ export class PobShardConsensus implements ShardDriver {
         this.#relayed.delete(toHex(txid));
       }
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
-      for (const { txid, phase } of outcome.atomix) if (phase === "locked") this.atomix.watch(outcome.includedTransactions[positionOf(included, txid)]!);
+      // A lock is watched until it is consumed or released; a lock that settled X here, until its other shards committed.
+      for (const decision of outcome.atomix) {
+        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[positionOf(included, decision.txid)]!);
+      }
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
         const batch: AtomixBatch = { height: committed.height, decisions: atomix.map((w) => ({ txid: w.crossTxid, phase: w.phase, proof: w.proof ?? NO_PROOF })) };
         for (const listener of this.#atomixListeners) listener(batch);
@@ -610,15 +613,14 @@ export class PobShardConsensus implements ShardDriver {
       epoch: proposal.epoch, shard: this.#state.shard, record, committeeSize: this.node.validator.leagues.committee.length,
       commitment: outcome.commitmentParts, included: outcome.included, excluded: outcome.excluded,
     });
-    return outcome.atomix.map(({ crossTxid, txid, phase }) => {
+    return outcome.atomix.map((decision) => {
+      const { crossTxid, txid, phase } = decision;
       const write = { crossTxid, phase: encodeAtomixPhase(phase) };
-      if (phase === "locked") return { ...write, proof: prover.acceptance(positionOf(included, txid)) };
-      if (phase === "refused") {
-        const index = outcome.excluded.findIndex((entry) => sameBytes(entry.txid, txid) && DECISIVE_CODES.has(entry.code));
-        invariant(index >= 0, "a refused lock is excluded with the kernel's code");
-        return { ...write, proof: prover.rejection(index) };
-      }
-      return write;
+      if (!isLockDecision(decision)) return write;
+      if (phase !== "refused") return { ...write, proof: prover.acceptance(positionOf(included, txid)) };
+      const index = outcome.excluded.findIndex((entry) => sameBytes(entry.txid, txid) && DECISIVE_CODES.has(entry.code));
+      invariant(index >= 0, "a refused lock is excluded with the kernel's code");
+      return { ...write, proof: prover.rejection(index) };
     });
   }
 
