@@ -11,7 +11,7 @@ import { proposalHash } from "../../src/consensus/pob/proposal.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
-import { CommitteeProofVerifier, FinalHeightProver, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, FinalHeightProver, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
 import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
 import { admits, phaseAfter } from "../../src/atomix/phases.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
@@ -128,6 +128,13 @@ describe("decision proofs", () => {
     const before = counting.calls;
     assert.equal(warm.verify(other.acceptance(0), x.txid).accepted, true);
     assert.equal(counting.calls, before + 1, "another height's certificate is checked");
+  });
+
+  it("replaying the own final chain reads what its proofs state, whatever the committees, and still checks their transaction", () => {
+    assert.deepEqual(FINAL_CHAIN_DECISIONS.verify(height0.acceptance(4), x.txid), { epoch: 0, shard: 0, accepted: true, code: undefined });
+    assert.deepEqual(FINAL_CHAIN_DECISIONS.verify(height0.rejection(1), y.txid), { epoch: 0, shard: 0, accepted: false, code: "MISSING_INPUT" });
+    assert.equal(codeOf(() => FINAL_CHAIN_DECISIONS.verify(height0.acceptance(4), y.txid)), "TX_PROOF_WRONG_TX");
+    assert.equal(codeOf(() => FINAL_CHAIN_DECISIONS.verify(height0.acceptance(4).subarray(1), x.txid)), "TX_PROOF_MALFORMED");
   });
 
   it("is small: about 0.8 KB for a committee of 100 and a block of 4,096 transactions (white paper §6.3: 80 B of collective signature against 9 KB of individual ones)", (t) => {
