@@ -47,6 +47,16 @@ function setupWithTransfer(seed: string) {
   return { ...base, a: a!, b: b!, d: d!, x: base.transfer(a!, b!, c!, d!) };
 }
 
+/** The standard transfer's lock sent to shard 0 while the shards are cut off from each other. */
+async function lockedWhilePartitioned(seed: string) {
+  const setup = setupWithTransfer(seed);
+  const { sim, nodes, x } = setup;
+  await nodes.advance(500);
+  sim.network.partition([nodes.members(0), nodes.members(1)]);
+  submitTo(nodes, 0, x.bytes);
+  return setup;
+}
+
 /** A normal validator of `shard`: clients reach the shard through it. */
 function entry(nodes: ValidatorCluster, shard: number): string {
   return nodes.members(shard).find((id) => nodes.node(id) !== undefined && !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")))!;
@@ -244,10 +254,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
   });
 
   it("watchers cut off from a shard back off: their queries thin out while the partition lasts, and the transfer still commits once it heals", async () => {
-    const { sim, genesis, nodes, x } = setupWithTransfer("atomix-backoff");
-    await nodes.advance(500);
-    sim.network.partition([nodes.members(0), nodes.members(1)]);
-    submitTo(nodes, 0, x.bytes);
+    const { sim, genesis, nodes, x } = await lockedWhilePartitioned("atomix-backoff");
     const cutOffMs = 20_000;
     await nodes.advance(ATOMIX_GRACE_MS + cutOffMs);
     assert.deepEqual(phasesOf(nodes, x.txid), [Array(WHOLE_NODE.perShard).fill("locked"), Array(WHOLE_NODE.perShard).fill(undefined)]);
@@ -261,10 +268,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
   });
 
   it("a partition between the shards delays the finish; once it heals, the transfer commits everywhere", async () => {
-    const { sim, genesis, nodes, x } = setupWithTransfer("atomix-partition");
-    await nodes.advance(500);
-    sim.network.partition([nodes.members(0), nodes.members(1)]);
-    submitTo(nodes, 0, x.bytes);
+    const { sim, genesis, nodes, x } = await lockedWhilePartitioned("atomix-partition");
     await nodes.advance(ATOMIX_GRACE_MS + 4_000);
     assert.deepEqual(phasesOf(nodes, x.txid), [Array(WHOLE_NODE.perShard).fill("locked"), Array(WHOLE_NODE.perShard).fill(undefined)], "shard 1 cannot hear of X");
     sim.network.heal();
