@@ -66,7 +66,7 @@ export function admits(kind: AtomixRecordKind, phase: AtomixPhase | undefined): 
 /**
  * The phase after an admitted record of `kind` was applied (`applied`) or refused by the kernel;
  * undefined: unchanged. `settles`: the lock is X's only input shard's, which decides X (its lock
- * is its commit: ledger/kinds/atomix-record.ts `lockSettles`).
+ * is its commit: ledger/kinds/atomix-record.ts `recordLockSettles`).
  */
 export function phaseAfter(kind: AtomixRecordKind, applied: boolean, settles: boolean): AtomixPhase | undefined {
   switch (kind) {

@@ -14,12 +14,12 @@
  * entries an OK apply spends and creates:
  *   lock    spends this shard's inputs, creates each at its locked key (index | 2^31) owned by
  *           the lock owner, amount kept — unless every input is this shard's: then the lock
- *           settles X (`lockSettles`) and, like a commit, creates this shard's outputs instead;
+ *           settles X (`recordLockSettles`) and, like a commit, creates this shard's outputs instead;
  *   commit  spends those locked keys, creates this shard's outputs at (crossTxid, j);
  *   abort   spends those locked keys, creates each input again at its outpoint, for its owner.
  * lockOwner = SHA-256("IOSChain/atomix/lock/v1" ‖ crossTxid): nobody can sign for it.
  *
- * API: `atomixLockOwner(crossTxid)`, `lockSettles(inputs)`, `recordLockSettles(record)`, `atomixCrossTxidOf(record)`, `lockedKeyOf(outpoint)`, `encodeAtomixRecord(...)`,
+ * API: `atomixLockOwner(crossTxid)`, `recordLockSettles(record)`, `atomixCrossTxidOf(record)`, `lockedKeyOf(outpoint)`, `encodeAtomixRecord(...)`,
  * `atomixRecordBytes(nIn, nOut, nSpent, nCreated)`, `atomixRecordLayout(balanced)`, `LOCK_INDEX_FLAG`.
  */
 import { BinaryWriter, readU16 } from "../../codec/binary.js";
@@ -70,23 +70,17 @@ export function atomixRecordBytes(inputCount: number, outputCount: number, spent
   return RECORD_HEADER.bytes + FIXED.bytes + inputCount * INPUT.bytes + outputCount * OUTPUT.bytes + EFFECTS.bytes + spentCount * RECORD_INPUT.bytes + createdCount * CREATED.bytes;
 }
 
-/**
- * Whether a lock with these inputs settles X (every input is the applying shard's: its decision
- * is X's, so the lock is also its commit there; the kernel's `settleLock`).
- */
-export function lockSettles(inputs: readonly { readonly mine: boolean }[]): boolean {
-  return inputs.every((input) => input.mine);
-}
-
 /** What an OK apply of `kind` spends and creates in the shard the `mine` flags describe (see the header). */
 function effectsOf(kind: AtomixKind, crossTxid: Uint8Array, lockOwner: Uint8Array, inputs: readonly AtomixRecordInput[], outputs: readonly AtomixRecordOutput[]) {
   const outpoint = (txid: Uint8Array, index: number) => BinaryWriter.ofSize(OUTPOINT_BYTES).bytes(txid).u32(index).finish();
   const mineInputs = inputs.filter((input) => input.mine);
-  const locks = kind === TxKind.AtomixLock && !lockSettles(inputs);
+  // A lock with every input this shard's settles X (the kernel's settleLock): it creates outputs as a commit does.
+  const settles = kind === TxKind.AtomixLock && mineInputs.length === inputs.length;
+  const locks = kind === TxKind.AtomixLock && !settles;
   const spent = mineInputs.map((input) => (kind === TxKind.AtomixLock
     ? { key: outpoint(input.txid, input.index), owner: input.owner }
     : { key: lockedKeyOf(input.txid, input.index), owner: lockOwner }));
-  const created = kind === TxKind.AtomixUnlockCommit || (kind === TxKind.AtomixLock && !locks)
+  const created = kind === TxKind.AtomixUnlockCommit || settles
     ? outputs.flatMap((output, j) => (output.mine ? [{ key: outpoint(crossTxid, j), owner: output.owner, amount: output.amount }] : []))
     : mineInputs.map((input) => (locks
       ? { key: lockedKeyOf(input.txid, input.index), owner: lockOwner, amount: input.amount }
