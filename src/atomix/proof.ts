@@ -35,6 +35,7 @@
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../codec/binary.js";
 import { codedTxidLeaf, MAX_CODE_BYTES } from "../codec/coded-txids.js";
+import { layout } from "../codec/layout.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { commitDigestOfCertificateHash, prepareCertificateHash, type FinalityRecord } from "../consensus/bft/codec.js";
 import { collectiveSignatureBytes, cosiThreshold, decodeCollectiveSignature, encodeCollectiveSignature, verifyCollectiveSignature, type CollectiveSignature } from "../consensus/cosi/codec.js";
@@ -49,7 +50,6 @@ import type { LedgerErrorCode } from "../ledger/errors.js";
 import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface.js";
 import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
 import { sameBytes } from "../bytes.js";
-import { toHex } from "../hex.js";
 
 export const DECISION_PROOF_VERSION = 1;
 /** The largest proof: a committee of 2^16 − 1 and a full path (64 levels would be 2^64 leaves; 32 covers any block). */
@@ -64,6 +64,8 @@ export const VERIFIED_CERTIFICATES_KEPT = 4096;
 export const DECISIVE_CODES: ReadonlySet<string> = new Set(APPLY_STATUS_NAMES.filter((name) => name !== "OK" && name !== "NOTHING_TO_UNDO"));
 
 const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
+/** A proof's fixed head; its (epoch, shard, height, view) open the certified part (`readDecisionProof`). */
+const PROOF_HEAD = layout({ version: 1, verdict: 1, epoch: 4, shard: 4, height: 8, view: 4 });
 
 /** One decision with everything that proves it. */
 export interface DecisionProof {
@@ -91,7 +93,7 @@ export function encodeDecisionProof(proof: DecisionProof): Uint8Array<ArrayBuffe
   const certificate = encodeCollectiveSignature(proof.commitCertificate, proof.committeeSize);
   const path = encodeMerkleProof(proof.path);
   const { commitment: parts } = proof;
-  return BinaryWriter.ofSize(2 + 4 + 4 + 8 + 4 + TXID_BYTES + 1 + code.length + 2 * HASH_BYTES + certificate.length + 5 * HASH_BYTES + 8 + 16 + 2 + path.length)
+  return BinaryWriter.ofSize(PROOF_HEAD.bytes + TXID_BYTES + 1 + code.length + 2 * HASH_BYTES + certificate.length + 5 * HASH_BYTES + 8 + 16 + 2 + path.length)
     .u8(DECISION_PROOF_VERSION).u8(proof.accepted ? 1 : 0).u32(proof.epoch).u32(proof.shard).u64(proof.height).u32(proof.view)
     .bytes(proof.txid).lengthPrefixed("u8", code)
     .bytes(proof.bodyDigest).bytes(proof.prepareCertificateHash).bytes(certificate)
@@ -104,6 +106,15 @@ export function encodeDecisionProof(proof: DecisionProof): Uint8Array<ArrayBuffe
 
 /** Strict inverse of `encodeDecisionProof`; anything else is TX_PROOF_MALFORMED. */
 export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
+  return readDecisionProof(bytes).proof;
+}
+
+/**
+ * A decoded proof, and where its certified part lies: the bytes from the body digest to the
+ * supply and count, which with (epoch, shard, height, view) are all the commit certificate vouches
+ * for — the same in every proof of one final height.
+ */
+function readDecisionProof(bytes: Uint8Array): { proof: DecisionProof; certifiedAt: number; certifiedEnd: number } {
   check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_DECISION_PROOF_BYTES, "TX_PROOF_MALFORMED", `a proof is at most ${MAX_DECISION_PROOF_BYTES} bytes`);
   const reader = new BinaryReader(bytes, PROOF_CODES);
   const version = reader.u8("version");
@@ -118,6 +129,7 @@ export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
   const codeBytes = reader.lengthPrefixed("u8", MAX_CODE_BYTES, "code");
   const code = Buffer.from(codeBytes.buffer, codeBytes.byteOffset, codeBytes.length).toString("latin1");
   check<LedgerErrorCode>((verdict === 1) === (code.length === 0), "TX_PROOF_MALFORMED", "an acceptance has no code, a rejection one");
+  const certifiedAt = reader.at;
   const bodyDigest = reader.bytes(HASH_BYTES, "proposal body digest").slice();
   const prepareCertificateHash = reader.bytes(HASH_BYTES, "prepare certificate hash").slice();
   reader.need(2, "commit certificate");
@@ -130,9 +142,14 @@ export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
     includedRoot: hash("included root"), includedCount: reader.u32("included count"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
     supply: reader.u64("supply"), count: reader.u64("count"),
   };
+  const certifiedEnd = reader.at;
   const path = decodePath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
   reader.expectEnd("the Merkle path");
-  return { accepted: verdict === 1, epoch, shard, height, view, txid, code, bodyDigest, prepareCertificateHash, commitCertificate, committeeSize, commitment, path };
+  return {
+    proof: { accepted: verdict === 1, epoch, shard, height, view, txid, code, bodyDigest, prepareCertificateHash, commitCertificate, committeeSize, commitment, path },
+    certifiedAt,
+    certifiedEnd,
+  };
 }
 
 function decodeCertificate(bytes: Uint8Array): CollectiveSignature {
@@ -263,7 +280,7 @@ export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees {
  * TX_PROOF_UNKNOWN_COMMITTEE, TX_PROOF_BAD_PATH or TX_PROOF_BAD_SIGNATURE, the first that applies.
  */
 export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier, verified?: VerifiedCertificates): ProvenDecision {
-  const proof = decodeDecisionProof(bytes);
+  const { proof, certifiedAt, certifiedEnd } = readDecisionProof(bytes);
   if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
   if (!proof.accepted && !DECISIVE_CODES.has(proof.code)) throw new IosError<LedgerErrorCode>("TX_PROOF_NOT_DECISIVE", `${proof.code} is not a refusal that decides a transaction`);
   const committee = committees(proof.epoch, proof.shard);
@@ -274,15 +291,21 @@ export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committ
   if (proof.path.size !== (proof.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyMerkleProof(leaf, proof.path, proof.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
     throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", `the path does not lead to the ${proof.accepted ? "included" : "excluded"} root`);
   }
+  const certified = verified === undefined ? undefined : certifiedKey(bytes, certifiedAt, certifiedEnd);
+  if (certified !== undefined && verified!.has(certified)) return provenDecisionOf(proof);
   const proposalHash = proposalHashOfParts(proof.bodyDigest, stateCommitmentOf(commitment));
   const statement = commitDigestOfCertificateHash(committee.chainId, proof.height, proof.view, proposalHash, proof.prepareCertificateHash);
-  const certificate = verified?.keyOf(proof.epoch, proof.shard, statement, proof.commitCertificate);
-  if (certificate !== undefined && verified!.has(certificate)) return provenDecisionOf(proof);
   if (!verifyCollectiveSignature(committee.keys, statement, proof.commitCertificate, cosiThreshold(committee.keys.length), verifier)) {
     throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the commit certificate of shard ${proof.shard}, epoch ${proof.epoch}, height ${proof.height} does not verify`);
   }
-  if (certificate !== undefined) verified!.add(certificate);
+  if (certified !== undefined) verified!.add(certified);
   return provenDecisionOf(proof);
+}
+
+/** The certified part of a proof (`readDecisionProof`) after its (epoch, shard, height, view), as one map key. */
+function certifiedKey(bytes: Uint8Array, certifiedAt: number, certifiedEnd: number): string {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString("latin1", PROOF_HEAD.offset.epoch, PROOF_HEAD.bytes) + buffer.toString("latin1", certifiedAt, certifiedEnd);
 }
 
 function provenDecisionOf(proof: DecisionProof): ProvenDecision {
@@ -290,20 +313,17 @@ function provenDecisionOf(proof: DecisionProof): ProvenDecision {
 }
 
 /**
- * Commit certificates that verified, by (epoch, shard, statement, certificate): every proof of one
- * final height carries the same certificate, so a block of unlocks costs one signature check per
- * height it cites instead of one per proof. Verification is a pure function of these bytes and of
- * the committee the directory gives for (epoch, shard), so remembering a success changes no
- * verdict. Bounded: the oldest entry goes first.
+ * Final heights whose commit certificate verified, by the certified part of their proofs (epoch,
+ * shard, height, view, then body digest through count, as bytes): every proof of one final height
+ * carries the same, so a block of unlocks costs one statement and one signature check per height
+ * it cites instead of one per proof; each proof still has its own path checked. Verification is a
+ * pure function of these bytes and of the committee the directory gives for (epoch, shard), so
+ * remembering a success changes no verdict. Bounded: the oldest entry goes first.
  */
 export class VerifiedCertificates {
   readonly #keys = new Set<string>();
 
   constructor(private readonly capacity = VERIFIED_CERTIFICATES_KEPT) {}
-
-  keyOf(epoch: number, shard: number, statement: Uint8Array, certificate: CollectiveSignature): string {
-    return `${epoch}:${shard}:${toHex(statement)}:${toHex(certificate.mask)}:${toHex(certificate.signature)}`;
-  }
 
   has(key: string): boolean {
     return this.#keys.has(key);

@@ -23,8 +23,10 @@
  * makes it decide, and if it locked X its own watchers take over. X's only input shard settles X
  * with its lock (src/atomix/phases.ts): its watchers go straight to the confirm step.
  *
- * Who acts: the f + 1 members of the shard ranked first by SHA-256(txid ‖ key) — at least one is
- * honest whatever f members do, and the work is spread over transfers. Unlocks of one X with one
+ * Who acts: the f + 1 members of the shard ranked first for the txid (`actingMembers`: the first
+ * four bytes of txid XOR key) — at least one is honest whatever f members do, and the work is
+ * spread over transfers. The rank needs no hash: any f + 1 members include an honest one, so a
+ * client grinding its txid gains nothing. Unlocks of one X with one
  * decision share a txid, so parallel or repeated submissions change nothing (src/atomix/phases.ts).
  *
  * Bound: a lock is released or consumed within graceMs + (a retry and two final heights per round
@@ -41,9 +43,9 @@
  *   ATOMIX_ANSWER  txid [32] ‖ u8 phase (0xff: none) ‖ u16 |proof| ‖ proof (src/atomix/proof.ts)
  *   ATOMIX_SUBMIT  an unlock, for the receiver's shard
  *
- * API: class `AtomixWatcher` (watch, start, stop, stats), `ATOMIX_MESSAGES`.
+ * API: class `AtomixWatcher` (watch, start, stop, stats), `ATOMIX_MESSAGES`, `actingMembers`.
  */
-import { BinaryReader, BinaryWriter, singleCode } from "../codec/binary.js";
+import { BinaryReader, BinaryWriter, readU32, singleCode } from "../codec/binary.js";
 import { TXID_BYTES } from "../codec/sizes.js";
 import { sha256 } from "../crypto/sha256.js";
 import type { EpochContext } from "../epoch/interface.js";
@@ -148,12 +150,11 @@ export class AtomixWatcher {
     });
   }
 
-  /** Watches a lock the own shard's final chain holds (`x`: the signed transfer). */
-  watch(x: Uint8Array): void {
-    const unsigned = x.subarray(0, scanTransaction(x).unsignedEnd);
-    const txid = sha256(unsigned);
+  /** Watches a lock the own shard's final chain holds (`x`: the signed transfer, `txid` its txid). */
+  watch(x: Uint8Array, txid: Uint8Array): void {
     const key = toHex(txid);
     if (this.#stopped || this.#watched.has(key) || !this.#acts(txid)) return;
+    const unsigned = x.subarray(0, scanTransaction(x).unsignedEnd);
     this.#watched.set(key, { txid, x: Uint8Array.from(x), unsigned: Uint8Array.from(unsigned), since: this.options.clock.now(), rounds: 0, nextRoundAt: 0, proofs: new Map(), committed: new Map(), asked: new Set() });
     this.#timer ??= this.options.clock.setTimer(this.options.retryMs, () => this.#tick());
   }
@@ -316,9 +317,10 @@ export class AtomixWatcher {
   }
 }
 
-/** The f + 1 members of a shard ranked first by SHA-256(txid ‖ key): one of them is honest. */
-function actingMembers(members: readonly Uint8Array[], txid: Uint8Array): Uint8Array[] {
-  const ranked = members.map((key) => ({ key, rank: toHex(sha256(Buffer.concat([txid, key]))) })).sort((a, b) => (a.rank < b.rank ? -1 : 1));
+/** The f + 1 members of a shard ranked first for `txid` (u32 of txid XOR u32 of key, then the key): one of them is honest. */
+export function actingMembers(members: readonly Uint8Array[], txid: Uint8Array): Uint8Array[] {
+  const prefix = readU32(txid, 0);
+  const ranked = members.map((key) => ({ key, rank: (readU32(key, 0) ^ prefix) >>> 0 })).sort((a, b) => a.rank - b.rank || Buffer.compare(a.key, b.key));
   return ranked.slice(0, faultsOf(members.length) + 1).map(({ key }) => key);
 }
 

@@ -7,10 +7,10 @@ import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { signMessage, type KeyPair } from "../../src/ledger/keys.js";
-import { crossShardTransferKind, encodeUnsignedCrossShardTransfer, type CrossShardInput, type UnsignedCrossShardTransfer } from "../../src/ledger/kinds/atomix.js";
+import { atomixShapeOf, crossShardTransferKind, encodeUnsignedCrossShardTransfer, type CrossShardInput, type UnsignedCrossShardTransfer } from "../../src/ledger/kinds/atomix.js";
 import { atomixLockOwner, lockedKeyOf } from "../../src/ledger/kinds/atomix-record.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
-import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import { applyRecordOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { RecordCursor } from "../../src/ledger/records.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
@@ -106,5 +106,21 @@ describe("cross-shard transfer kind", () => {
     assert.equal(codeIn(huge), "TX_AMOUNT_OVERFLOW");
     // A validator whose shard cannot prove its decisions (solo, BFT) locks nothing it could never unlock.
     assert.equal(validateStateless(packTransactions([bytes]), 0, SHARDS).rejections[0]?.code, "TX_ATOMIX_UNSUPPORTED");
+  });
+
+  it("remembers its owners' shards per scan, for whichever shard count it is asked about", () => {
+    const { tx, bytes, txid } = payment();
+    const shape = atomixShapeOf(crossShardTransferKind.scan(bytes));
+    const owners = [...tx.inputs.map((input) => input.owner), ...tx.outputs.map((output) => output.owner)];
+    for (const shardCount of [2, 3, 2, 1, 3]) {
+      assert.deepEqual([...shape.owners(shardCount)], owners.map((owner) => shardOfOwner(owner, shardCount)), `${shardCount} shards`);
+      for (let shard = 0; shard < shardCount; shard++) {
+        const record = new Uint8Array(shape.recordBytesIn(shard, shardCount));
+        shape.writeRecord(txid, record, 0, shard, shardCount);
+        assert.equal(hex(record), hex(applyRecordOf(bytes, txid, shard, shardCount)), `the record in shard ${shard} of ${shardCount} is a fresh scan's`);
+      }
+    }
+    const foreignShape = { unsignedEnd: shape.unsignedEnd, signatureCount: 2, recordBytes: shape.recordBytes };
+    assert.throws(() => crossShardTransferKind.writeRecord(bytes, foreignShape, txid, new Uint8Array(shape.recordBytes), 0, 0, 2), /the shape its scan returned/);
   });
 });

@@ -15,8 +15,7 @@ import { encodeAtomixUnlock, atomixUnlockTxid } from "../../src/ledger/kinds/ato
 import { runCrossShardTransfer, signCrossShardTransfer, unlockFor, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { ATOMIX_GRACE_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
-import { ATOMIX_MESSAGES, MAX_RETRY_MS } from "../../src/atomix/watcher.js";
-import { sha256 } from "../../src/crypto/sha256.js";
+import { ATOMIX_MESSAGES, MAX_RETRY_MS, actingMembers } from "../../src/atomix/watcher.js";
 import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import type { Simulator } from "../../src/sim/simulator.js";
@@ -185,10 +184,9 @@ describe("Atomix without its client, between whole PoB validators", () => {
     it(`a byzantine member of each shard lies in its answers (forged proofs, a false "committed") and withholds what it should relay: the transfer still commits everywhere (${seed})`, async () => {
       const { genesis, nodes, coin, d, x } = setupWithTransfer(seed);
       // In each shard, the first member ranked for X (a watcher that acts for it) turns byzantine.
-      const rank = (key: string) => toHex(sha256(Buffer.concat([x.txid, Buffer.from(key, "hex")])));
       const { transaction: baitTx } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: nodes.context.chain, index: coin(d).index, owner: d.publicKey }], outputs: [{ owner: d.publicKey, amount: 5n }] }, [d]);
       const bait = encodeTransaction(baitTx);
-      const liars = [0, 1].map((shard) => [...nodes.members(shard)].sort((p, q) => (rank(p) < rank(q) ? -1 : 1))[0]!);
+      const liars = [0, 1].map((shard) => toHex(actingMembers([...nodes.members(shard)].map((id) => Buffer.from(id, "hex")), x.txid)[0]!));
       for (const liar of liars) {
         nodes.sim.network.intercept(liar, (_to, type, payload) => {
           // Instead of relaying, it asks the other shard about a plain transfer and hands it one to submit.

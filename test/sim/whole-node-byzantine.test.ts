@@ -141,6 +141,48 @@ describe("whole validators against a byzantine producer", () => {
   }
 });
 
+describe("whole validators against a byzantine producer sealing what fails the stateless checks", () => {
+  it("a transfer paying into another shard in a sealed block is never confirmed optimistically, and is excluded with its code everywhere; the block's valid transfer goes on", async () => {
+    const { sim, accounts, validators, cluster, positions } = pobCluster({
+      seed: simSeed("byzantine-stateless"), genesisSeed: "whole-node-byzantine", policy: policy(0.1), shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT,
+    });
+    const producerKey = validators.find((v) => toHex(v.publicKey) === toHex(cluster.context.leagues(0).believable[0]!))!;
+    const members = cluster.members(0).filter((id) => id !== toHex(producerKey.publicKey));
+    const [payer, other] = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === 0);
+    const elsewhere = accounts.find((a) => shardOfOwner(a.publicKey, SHARDS) === 1)!;
+    const pay = (from: typeof payer, to: typeof payer) => {
+      const { transaction, txid } = signTransaction({
+        kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(from!.publicKey))!, owner: from!.publicKey }],
+        outputs: [{ owner: to!.publicKey, amount: AMOUNT - FEE }],
+      }, [from!]);
+      return { bytes: encodeTransaction(transaction), txid: toHex(txid) };
+    };
+    const valid = pay(payer, other);
+    const wrongShard = pay(other, elsewhere);
+    sim.addNode(ATTACKER, ({ transport, clock }) => {
+      const channel = transport.open({ protocol: "consensus", shard: 0, epoch: 0 });
+      clock.setTimer(600, () => {
+        const { bytes } = buildOptimisticBlock({ shard: 0, epoch: 0, height: 1_000, prevHash: new Uint8Array(32), timestamp: SIM_WALL_ORIGIN_MS + clock.now() }, [valid.bytes, wrongShard.bytes], producerKey);
+        for (const id of members) channel.send(id, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
+      });
+      return channel;
+    });
+    const optimistic = new Set<string>();
+    const statusOn = (id: string, txid: string) => cluster.status(id, txid);
+    const settled = await cluster.advance(10_000, () => {
+      for (const id of members) for (const t of [valid, wrongShard]) if (statusOn(id, t.txid)?.state === "optimistic") optimistic.add(t.txid);
+      return members.every((id) => statusOn(id, valid.txid)?.state === "final" && statusOn(id, wrongShard.txid)?.state === "rejected");
+    });
+    assert.ok(settled, "the valid transfer is final and the wrong-shard one rejected on every member");
+    assert.ok(optimistic.has(valid.txid), "the block was announced: its valid transfer was confirmed optimistically");
+    assert.ok(!optimistic.has(wrongShard.txid), "no member confirmed the wrong-shard transfer optimistically");
+    for (const id of members) assert.equal((statusOn(id, wrongShard.txid) as { code: string }).code, "TX_WRONG_SHARD");
+    assert.deepEqual(cluster.failures, [], "no replica failed or diverged");
+    assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
+    await cluster.stop();
+  });
+});
+
 describe("whole validators against a byzantine relay of final records", () => {
   it("corrupted, truncated and replayed records sent to a validator behind the committee change nothing: counted against the relay, the replicas agree", async () => {
     const { sim, cluster } = pobCluster({ seed: simSeed("byzantine-records"), genesisSeed: "whole-node-byzantine", policy: policy(0.1), shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT });

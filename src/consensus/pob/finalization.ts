@@ -311,6 +311,8 @@ export class PobValidator {
   private readonly ordered = new Map<string, number>();
   /** The execution neither committed nor aborted yet (at most one). */
   private open: Execution | undefined;
+  /** Stateless checks of held optimistic blocks, once per block (`statelessOf`). */
+  private readonly checkedBlocks = new WeakMap<DecodedBlock, StatelessResult>();
 
   constructor(options: PobValidatorOptions) {
     check<PobErrorCode>(options.leagues.epoch === options.accounts.epoch, "POB_BAD_ARGUMENT",
@@ -322,6 +324,20 @@ export class PobValidator {
 
   get leagues(): Leagues {
     return this.currentLeagues;
+  }
+
+  /**
+   * The stateless checks of an optimistic block's body in this shard (step 2), computed once per
+   * decoded block: its announcement to clients and its screening in phase 2 share them. They
+   * depend on the body and this replica's fixed shard, shard count and proof verifier only.
+   */
+  statelessOf(block: DecodedBlock): StatelessResult {
+    let checked = this.checkedBlocks.get(block);
+    if (checked === undefined) {
+      checked = validateStateless(block.body, this.options.shard, this.options.shardCount, "submitted", this.options.atomix?.verifier);
+      this.checkedBlocks.set(block, checked);
+    }
+    return checked;
   }
 
   /** The believability accounts this replica keeps. */
@@ -620,7 +636,7 @@ export class PobValidator {
 
   /** Steps 1–4 for one optimistic block; undefined when it is rejected whole. */
   private screen(hash: Uint8Array, body: Uint8Array | DecodedBlock | undefined, proposalTime: number, finalRandomness: Uint8Array, work: Work, earlier: readonly Screened[]): Screened | undefined {
-    const { shard, shardCount, accounts } = this.options;
+    const { shard, accounts } = this.options;
     if (body === undefined) return this.rejectBlock(hash, "POB_BLOCK_UNAVAILABLE", work);
     let block: DecodedBlock;
     try {
@@ -651,7 +667,7 @@ export class PobValidator {
     if (!this.verifier.verify(block.seal.signature, hash, producer)) return reject("POB_BAD_SEAL");
     work.orderedNow.set(key, timestamp);
 
-    const checked = validateStateless(block.body, shard, shardCount, "submitted", this.options.atomix?.verifier);
+    const checked = this.statelessOf(block);
     checked.rejections.forEach((rejection, i) => {
       if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code, block: hash });
     });

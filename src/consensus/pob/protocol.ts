@@ -61,7 +61,6 @@ import { toHex } from "../../hex.js";
 import { sameBytes } from "../../bytes.js";
 import { HASH_BYTES, SIGNATURE_BYTES, TXID_BYTES, VRF_PROOF_BYTES } from "../../codec/sizes.js";
 import { RecordCursor } from "../../ledger/records.js";
-import { applyRecordOf } from "../../ledger/kinds/registry.js";
 import type { PobErrorCode } from "./errors.js";
 import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
@@ -492,27 +491,23 @@ export class PobNode {
   }
 
   /**
-   * Tells this node's clients of an optimistic block's transactions, except those spending an
-   * output its own final state shows spent: such a transaction can only be excluded in phase 2,
-   * and no validator confirms it optimistically (a stale or lying producer sealed it).
+   * Tells this node's clients of an optimistic block's transactions, except those that fail the
+   * stateless checks or spend an output its own final state shows spent: such a transaction can
+   * only be excluded in phase 2, and no validator confirms it optimistically (a stale or lying
+   * producer sealed it). The block's checks are the ones its screening in phase 2 reuses
+   * (PobValidator.statelessOf).
    */
   private announce(hash: Uint8Array, block: DecodedBlock): void {
     if (this.announcementListeners.size === 0) return;
     const { spent } = this.deps.utxo;
-    let txids = block.txids;
-    if (spent !== undefined) {
-      const kept = block.transactions.flatMap((tx, i) => {
-        const txid = block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES);
-        const inputs = new RecordCursor(applyRecordOf(tx, txid, this.config.shard, this.config.shardCount));
-        for (let k = 0; k < inputs.inputCount; k++) {
-          const outpoint = inputs.outpoint(k);
-          if (spent.call(this.deps.utxo, outpoint.subarray(0, TXID_BYTES), inputs.outpointIndex(k))) return [];
-        }
-        return [txid];
-      });
-      if (kept.length < block.transactions.length) txids = Buffer.concat(kept);
+    const kept: Uint8Array[] = [];
+    for (let cursor = new RecordCursor(this.validator.statelessOf(block).records); !cursor.done; cursor.next()) {
+      let unspent = true;
+      for (let i = 0; i < cursor.inputCount && unspent && spent !== undefined; i++) unspent = !spent.call(this.deps.utxo, cursor.outpoint(i).subarray(0, TXID_BYTES), cursor.outpointIndex(i));
+      if (unspent) kept.push(cursor.txid);
     }
-    if (txids.length === 0) return;
+    if (kept.length === 0) return;
+    const txids = kept.length === block.header.txCount ? block.txids : Buffer.concat(kept);
     const announcement: OptimisticAnnouncement = { hash, producer: block.header.producer, txids, block };
     for (const listener of this.announcementListeners) listener(announcement);
   }

@@ -19,19 +19,23 @@
  *   abort   spends those locked keys, creates each input again at its outpoint, for its owner.
  * lockOwner = SHA-256("IOSChain/atomix/lock/v1" ‖ crossTxid): nobody can sign for it.
  *
- * API: `atomixLockOwner(crossTxid)`, `recordLockSettles(record)`, `atomixCrossTxidOf(record)`, `lockedKeyOf(outpoint)`, `encodeAtomixRecord(...)`,
+ * API: `atomixLockOwner(crossTxid)`, `recordLockSettles(record)`, `atomixCrossTxidOf(record)`, `lockedKeyOf(outpoint)`,
+ * `writeAtomixRecord(...)` (from X's bytes), `atomixRecordSize(...)`, `encodeAtomixRecord(...)` (from objects), `CROSS_INPUT`,
  * `atomixRecordBytes(nIn, nOut, nSpent, nCreated)`, `atomixRecordLayout(balanced)`, `LOCK_INDEX_FLAG`.
  */
-import { BinaryWriter, readU16 } from "../../codec/binary.js";
+import { BinaryWriter, readU16, readU32, writeU16, writeU32 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
-import { AMOUNT_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { AMOUNT_BYTES, OUTPOINT_BYTES, OUTPUT_INDEX_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { sha256 } from "../../crypto/sha256.js";
+import { invariant } from "../../errors.js";
 import { RECORD_HEADER, RECORD_INPUT, RECORD_OUTPUT, TxKind, type RecordLayout } from "./interface.js";
 
 const LOCK_DOMAIN = new TextEncoder().encode("IOSChain/atomix/lock/v1");
 /** A locked output's key: its outpoint with this bit set in the index (as the kernel's LOCK_FLAG). */
 export const LOCK_INDEX_FLAG = 0x8000_0000;
 
+/** An input of X as X encodes it (./atomix.ts): its outpoint, owner and declared amount; records copy it as it is. */
+export const CROSS_INPUT = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
 const FIXED = layout({ crossTxid: TXID_BYTES, lockOwner: PUBLIC_KEY_BYTES, inputCount: 2, outputCount: 2 });
 const INPUT = layout({ outpoint: OUTPOINT_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES, mine: 1 });
 const OUTPUT = layout({ owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES, mine: 1 });
@@ -70,39 +74,126 @@ export function atomixRecordBytes(inputCount: number, outputCount: number, spent
   return RECORD_HEADER.bytes + FIXED.bytes + inputCount * INPUT.bytes + outputCount * OUTPUT.bytes + EFFECTS.bytes + spentCount * RECORD_INPUT.bytes + createdCount * CREATED.bytes;
 }
 
-/** What an OK apply of `kind` spends and creates in the shard the `mine` flags describe (see the header). */
-function effectsOf(kind: AtomixKind, crossTxid: Uint8Array, lockOwner: Uint8Array, inputs: readonly AtomixRecordInput[], outputs: readonly AtomixRecordOutput[]) {
-  const outpoint = (txid: Uint8Array, index: number) => BinaryWriter.ofSize(OUTPOINT_BYTES).bytes(txid).u32(index).finish();
-  const mineInputs = inputs.filter((input) => input.mine);
+/**
+ * What an OK apply of `kind` spends and creates in `shard` (see the header), as counts: `owners`
+ * holds the shard of each input, then of each output.
+ */
+function effectCounts(kind: AtomixKind, inputCount: number, outputCount: number, owners: ArrayLike<number>, shard: number) {
+  let mineInputs = 0;
+  let mineOutputs = 0;
+  for (let i = 0; i < inputCount; i++) if (owners[i] === shard) mineInputs++;
+  for (let j = 0; j < outputCount; j++) if (owners[inputCount + j] === shard) mineOutputs++;
   // A lock with every input this shard's settles X (the kernel's settleLock): it creates outputs as a commit does.
-  const settles = kind === TxKind.AtomixLock && mineInputs.length === inputs.length;
-  const locks = kind === TxKind.AtomixLock && !settles;
-  const spent = mineInputs.map((input) => (kind === TxKind.AtomixLock
-    ? { key: outpoint(input.txid, input.index), owner: input.owner }
-    : { key: lockedKeyOf(input.txid, input.index), owner: lockOwner }));
-  const created = kind === TxKind.AtomixUnlockCommit || settles
-    ? outputs.flatMap((output, j) => (output.mine ? [{ key: outpoint(crossTxid, j), owner: output.owner, amount: output.amount }] : []))
-    : mineInputs.map((input) => (locks
-      ? { key: lockedKeyOf(input.txid, input.index), owner: lockOwner, amount: input.amount }
-      : { key: outpoint(input.txid, input.index), owner: input.owner, amount: input.amount }));
-  return { spent, created };
+  const settles = kind === TxKind.AtomixLock && mineInputs === inputCount;
+  const createsOutputs = kind === TxKind.AtomixUnlockCommit || settles;
+  return { spent: mineInputs, created: createsOutputs ? mineOutputs : mineInputs, createsOutputs };
+}
+
+/** Size of the Atomix record of `kind` in `shard`, for X's counts and its owners' shards (inputs, then outputs). */
+export function atomixRecordSize(kind: AtomixKind, inputCount: number, outputCount: number, owners: ArrayLike<number>, shard: number): number {
+  const { spent, created } = effectCounts(kind, inputCount, outputCount, owners, shard);
+  return atomixRecordBytes(inputCount, outputCount, spent, created);
 }
 
 /**
- * An Atomix apply record from its parts, unchecked: the kind modules write theirs with it, and
- * tests build records the kernel must judge, bad ones included.
+ * Writes the Atomix record of `kind` (txid `txid`) for the cross-shard transfer `crossTxid` in
+ * `shard`, at out[at], by copying X's entries as they are: `inputs` holds its inputs back to back
+ * (outpoint[36] ‖ owner[32] ‖ declared amount u64 each, X's own input layout), `outputs` its
+ * outputs (RECORD_OUTPUT each), `owners` the shard of each input, then of each output. Unchecked:
+ * the kinds write records of what their scan accepted, and tests build records the kernel must
+ * judge, bad ones included. Returns the record's size.
+ */
+export function writeAtomixRecord(
+  kind: AtomixKind, txid: Uint8Array, crossTxid: Uint8Array, inputs: Uint8Array, outputs: Uint8Array,
+  owners: ArrayLike<number>, shard: number, out: Uint8Array, at: number,
+): number {
+  const inputCount = inputs.length / CROSS_INPUT.bytes;
+  const outputCount = outputs.length / RECORD_OUTPUT.bytes;
+  const { spent, created, createsOutputs } = effectCounts(kind, inputCount, outputCount, owners, shard);
+  const size = atomixRecordBytes(inputCount, outputCount, spent, created);
+  const lockOwner = atomixLockOwner(crossTxid);
+  out[at] = kind;
+  writeU32(out, at + RECORD_HEADER.offset.length, size);
+  out.set(txid, at + RECORD_HEADER.offset.txid);
+  let w = at + RECORD_HEADER.bytes;
+  out.set(crossTxid, w + FIXED.offset.crossTxid);
+  out.set(lockOwner, w + FIXED.offset.lockOwner);
+  writeU16(out, w + FIXED.offset.inputCount, inputCount);
+  writeU16(out, w + FIXED.offset.outputCount, outputCount);
+  w += FIXED.bytes;
+  for (let i = 0; i < inputCount; i++, w += INPUT.bytes) {
+    out.set(inputs.subarray(i * CROSS_INPUT.bytes, (i + 1) * CROSS_INPUT.bytes), w);
+    out[w + INPUT.offset.mine] = owners[i] === shard ? 1 : 0;
+  }
+  for (let j = 0; j < outputCount; j++, w += OUTPUT.bytes) {
+    out.set(outputs.subarray(j * RECORD_OUTPUT.bytes, (j + 1) * RECORD_OUTPUT.bytes), w);
+    out[w + OUTPUT.offset.mine] = owners[inputCount + j] === shard ? 1 : 0;
+  }
+  writeU16(out, w + EFFECTS.offset.spentCount, spent);
+  writeU16(out, w + EFFECTS.offset.createdCount, created);
+  w += EFFECTS.bytes;
+  // A lock spends the inputs where they are; an unlock, their locked keys.
+  for (let i = 0; i < inputCount; i++) {
+    if (owners[i] !== shard) continue;
+    const input = i * CROSS_INPUT.bytes;
+    if (kind === TxKind.AtomixLock) {
+      out.set(inputs.subarray(input, input + RECORD_INPUT.bytes), w);
+    } else {
+      writeLockedKey(inputs, input, out, w);
+      out.set(lockOwner, w + RECORD_INPUT.offset.owner);
+    }
+    w += RECORD_INPUT.bytes;
+  }
+  if (createsOutputs) {
+    for (let j = 0; j < outputCount; j++) {
+      if (owners[inputCount + j] !== shard) continue;
+      out.set(crossTxid, w);
+      writeU32(out, w + TXID_BYTES, j);
+      out.set(outputs.subarray(j * RECORD_OUTPUT.bytes, (j + 1) * RECORD_OUTPUT.bytes), w + CREATED.offset.value);
+      w += CREATED.bytes;
+    }
+  } else {
+    for (let i = 0; i < inputCount; i++) {
+      if (owners[i] !== shard) continue;
+      const input = i * CROSS_INPUT.bytes;
+      if (kind === TxKind.AtomixLock) {
+        // Moved to its locked key, owned by nobody who can sign, amount kept.
+        writeLockedKey(inputs, input, out, w);
+        out.set(lockOwner, w + CREATED.offset.value + RECORD_OUTPUT.offset.owner);
+        out.set(inputs.subarray(input + RECORD_INPUT.bytes, input + CROSS_INPUT.bytes), w + CREATED.offset.value + RECORD_OUTPUT.offset.amount);
+      } else {
+        // An abort gives the input back as it was: outpoint, owner, amount.
+        out.set(inputs.subarray(input, input + CROSS_INPUT.bytes), w);
+      }
+      w += CREATED.bytes;
+    }
+  }
+  invariant(w === at + size, "an Atomix record fills the size its counts give");
+  return size;
+}
+
+/** Writes the locked key of the input at inputs[input] (its outpoint with LOCK_INDEX_FLAG) at out[to]. */
+function writeLockedKey(inputs: Uint8Array, input: number, out: Uint8Array, to: number): void {
+  out.set(inputs.subarray(input, input + TXID_BYTES), to);
+  writeU32(out, to + TXID_BYTES, (readU32(inputs, input + TXID_BYTES) | LOCK_INDEX_FLAG) >>> 0);
+}
+
+/**
+ * An Atomix apply record from its parts as objects, unchecked (tests build records the kernel must
+ * judge, bad ones included): the parts are laid out as X lays them out, then written by
+ * `writeAtomixRecord`.
  */
 export function encodeAtomixRecord(kind: AtomixKind, txid: Uint8Array, crossTxid: Uint8Array, inputs: readonly AtomixRecordInput[], outputs: readonly AtomixRecordOutput[]): Uint8Array<ArrayBuffer> {
-  const lockOwner = atomixLockOwner(crossTxid);
-  const { spent, created } = effectsOf(kind, crossTxid, lockOwner, inputs, outputs);
-  const size = atomixRecordBytes(inputs.length, outputs.length, spent.length, created.length);
-  const writer = BinaryWriter.ofSize(size).u8(kind).u32(size).bytes(txid).bytes(crossTxid).bytes(lockOwner).u16(inputs.length).u16(outputs.length);
-  for (const input of inputs) writer.bytes(input.txid).u32(input.index).bytes(input.owner).u64(input.amount).u8(input.mine ? 1 : 0);
-  for (const output of outputs) writer.bytes(output.owner).u64(output.amount).u8(output.mine ? 1 : 0);
-  writer.u16(spent.length).u16(created.length);
-  for (const entry of spent) writer.bytes(entry.key).bytes(entry.owner);
-  for (const entry of created) writer.bytes(entry.key).bytes(entry.owner).u64(entry.amount);
-  return writer.finish();
+  const inputBytes = BinaryWriter.ofSize(inputs.length * CROSS_INPUT.bytes);
+  for (const input of inputs) inputBytes.bytes(input.txid).u32(input.index).bytes(input.owner).u64(input.amount);
+  const outputBytes = BinaryWriter.ofSize(outputs.length * RECORD_OUTPUT.bytes);
+  for (const output of outputs) outputBytes.bytes(output.owner).u64(output.amount);
+  // Shard 0 is the applying shard: a part marked mine lives there, any other in shard 1.
+  const owners = [...inputs, ...outputs].map((part) => (part.mine ? 0 : 1));
+  const x = { inputs: inputBytes.finish(), outputs: outputBytes.finish() };
+  const record = new Uint8Array(atomixRecordSize(kind, inputs.length, outputs.length, owners, 0));
+  writeAtomixRecord(kind, txid, crossTxid, x.inputs, x.outputs, owners, 0, record, 0);
+  return record;
 }
 
 /** The cross-shard transaction an Atomix record (its bytes, header first) locks or unlocks: a view. */

@@ -27,12 +27,11 @@ import { layout } from "../../codec/layout.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { IosError, check } from "../../errors.js";
 import type { LedgerErrorCode } from "../errors.js";
-import { atomixRecordLayout, type AtomixKind } from "./atomix-record.js";
+import { atomixRecordLayout } from "./atomix-record.js";
 import {
-  checkAtomixSupported, crossShardInputShards, crossShardRecordBytes, crossShardTransferKind, crossShardTransferShards,
-  decodeUnsignedCrossShardTransfer, scannedCrossShardTransfer, writeCrossShardRecord,
+  AtomixShape, atomixShapeOf, checkAtomixSupported, crossShardOwners, crossShardInputShards, crossShardTransferKind, crossShardTransferShards, scanUnsignedCrossShardTransfer,
 } from "./atomix.js";
-import { MAX_ANY_TX_BYTES, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type DecisionVerifier, type TxKindModule, type TxShape } from "./interface.js";
+import { MAX_ANY_TX_BYTES, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type DecisionVerifier, type TxKindModule } from "./interface.js";
 
 type UnlockKind = typeof TxKind.AtomixUnlockCommit | typeof TxKind.AtomixUnlockAbort;
 
@@ -49,25 +48,19 @@ export interface AtomixUnlock {
 
 const crossOf = (tx: Uint8Array): Uint8Array => tx.subarray(HEADER.bytes, HEADER.bytes + readU16(tx, HEADER.offset.crossLength));
 
-/** SHA-256 of the cross-shard transfer the unlock names: the locks' crossTxid. */
-function crossTxidOf(tx: Uint8Array): Uint8Array {
-  return sha256(crossOf(tx));
-}
-
 function scanFor(kind: UnlockKind) {
-  return (tx: Uint8Array): TxShape => {
+  return (tx: Uint8Array): AtomixShape => {
     if (tx.length > MAX_ANY_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_ANY_TX_BYTES = ${MAX_ANY_TX_BYTES}`);
     const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
     const cross = reader.lengthPrefixed("u16", MAX_ANY_TX_BYTES, "cross-shard transfer");
-    decodeUnsignedCrossShardTransfer(cross);
+    scanUnsignedCrossShardTransfer(cross);
     const unsignedEnd = reader.at;
     const proofCount = reader.u8("proof count");
     check<LedgerErrorCode>(proofCount >= 1 && proofCount <= MAX_PROOFS, "TX_PROOF_MISSING", "an unlock carries at least one proof");
     if (kind === TxKind.AtomixUnlockAbort && proofCount !== 1) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "an unlock-to-abort carries exactly one proof of rejection");
     for (let k = 0; k < proofCount; k++) reader.lengthPrefixed("u16", MAX_ANY_TX_BYTES, `proof ${k}`);
     reader.expectEnd("the last proof");
-    // The record with every input and output this shard's: `recordBytesIn` gives the size in a given shard.
-    return { unsignedEnd, signatureCount: 0, recordBytes: crossShardRecordBytes(kind, cross, 0, 1) };
+    return new AtomixShape(kind, unsignedEnd, 0, cross);
   };
 }
 
@@ -84,7 +77,7 @@ export function decodeAtomixUnlock(tx: Uint8Array): AtomixUnlock {
 
 function unsignedOf(unlock: Pick<AtomixUnlock, "kind" | "cross">): BinaryWriter {
   check<LedgerErrorCode>(unlock.kind === TxKind.AtomixUnlockCommit || unlock.kind === TxKind.AtomixUnlockAbort, "TX_UNKNOWN_KIND", `kind ${unlock.kind} is not an Atomix unlock`);
-  decodeUnsignedCrossShardTransfer(unlock.cross);
+  scanUnsignedCrossShardTransfer(unlock.cross);
   return BinaryWriter.ofSize(HEADER.bytes + unlock.cross.length).u8(TX_VERSION).u8(unlock.kind).lengthPrefixed("u16", unlock.cross);
 }
 
@@ -109,14 +102,12 @@ function proofsOf(tx: Uint8Array): Uint8Array[] {
   return Array.from({ length: reader.u8() }, () => reader.lengthPrefixed("u16", MAX_ANY_TX_BYTES));
 }
 
-function checkCommit(tx: Uint8Array, shard: number, shardCount: number, decisions: DecisionVerifier): void {
-  const cross = crossOf(tx);
-  if (!crossShardTransferShards(cross, shardCount).includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `the cross-shard transfer touches no account of shard ${shard}`);
-  const crossTxid = crossTxidOf(tx);
-  const inputShards = new Set(crossShardInputShards(cross, shardCount));
+function checkCommit(tx: Uint8Array, shape: AtomixShape, owners: Uint16Array, shard: number, decisions: DecisionVerifier): void {
+  if (!owners.includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `the cross-shard transfer touches no account of shard ${shard}`);
+  const inputShards = new Set(owners.subarray(0, shape.inputCount));
   const proven = new Set<number>();
   for (const proof of proofsOf(tx)) {
-    const decision = decisions.verify(proof, crossTxid);
+    const decision = decisions.verify(proof, shape.crossTxid);
     if (!decision.accepted) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_VERDICT", `shard ${decision.shard} rejected the transfer (${decision.code}): only an abort may follow`);
     if (!inputShards.has(decision.shard) || proven.has(decision.shard)) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `a proof from shard ${decision.shard} is not one per input shard`);
     proven.add(decision.shard);
@@ -125,11 +116,10 @@ function checkCommit(tx: Uint8Array, shard: number, shardCount: number, decision
   if (missing.length > 0) throw new IosError<LedgerErrorCode>("TX_PROOF_MISSING", `no proof of acceptance from input shard(s) ${missing.join(", ")}`);
 }
 
-function checkAbort(tx: Uint8Array, shard: number, shardCount: number, decisions: DecisionVerifier): void {
-  const cross = crossOf(tx);
-  const inputShards = crossShardInputShards(cross, shardCount);
+function checkAbort(tx: Uint8Array, shape: AtomixShape, owners: Uint16Array, shard: number, decisions: DecisionVerifier): void {
+  const inputShards = owners.subarray(0, shape.inputCount);
   if (!inputShards.includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `shard ${shard} holds no input of the cross-shard transfer: nothing to release`);
-  const decision = decisions.verify(proofsOf(tx)[0]!, crossTxidOf(tx));
+  const decision = decisions.verify(proofsOf(tx)[0]!, shape.crossTxid);
   if (decision.accepted) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_VERDICT", `shard ${decision.shard} accepted the transfer: an abort needs a rejection`);
   if (!inputShards.includes(decision.shard)) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `shard ${decision.shard} is not an input shard of the transfer`);
 }
@@ -146,18 +136,16 @@ function unlockKind(kind: UnlockKind): TxKindModule<AtomixUnlock> {
     encode: encodeAtomixUnlock,
     encodeUnsigned: (unlock) => unsignedOf(unlock).finish(),
     shards: (tx, shardCount) => (kind === TxKind.AtomixUnlockCommit ? crossShardTransferShards(crossOf(tx), shardCount) : [...new Set(crossShardInputShards(crossOf(tx), shardCount))].sort((a, b) => a - b)),
-    checkStateless: (tx, _shape, shard, shardCount, decisions) => {
+    checkStateless: (tx, shape, shard, shardCount, decisions) => {
       checkAtomixSupported(decisions);
-      if (crossShardTransferShards(crossOf(tx), shardCount).length < 2) throw new IosError<LedgerErrorCode>("TX_NOT_CROSS_SHARD", "every owner is in one shard: nothing to unlock");
-      check(tx, shard, shardCount, decisions);
+      const atomix = atomixShapeOf(shape);
+      check(tx, atomix, crossShardOwners(atomix, shardCount), shard, decisions);
     },
     signatureItems: () => {},
     // The cross-shard transfer's spender: its unlocks go to the producer its lock went to.
     spender: (tx) => (tx.length < HEADER.bytes ? undefined : crossShardTransferKind.spender(crossOf(tx))),
-    recordBytesIn: (tx, _shape, shard, shardCount) => crossShardRecordBytes(kind as AtomixKind, crossOf(tx), shard, shardCount),
-    writeRecord: (tx, _shape, txid, out, at, shard, shardCount) => {
-      writeCrossShardRecord(kind, txid, crossTxidOf(tx), scannedCrossShardTransfer(crossOf(tx)), out, at, shard, shardCount);
-    },
+    recordBytesIn: (_tx, shape, shard, shardCount) => atomixShapeOf(shape).recordBytesIn(shard, shardCount),
+    writeRecord: (_tx, shape, txid, out, at, shard, shardCount) => atomixShapeOf(shape).writeRecord(txid, out, at, shard, shardCount),
     // A commit's outputs come from other shards' locks: Σ created ≤ Σ spent holds across shards only.
     record: atomixRecordLayout(kind !== TxKind.AtomixUnlockCommit),
   };

@@ -26,17 +26,18 @@
  */
 import { BinaryReader, BinaryWriter, readU16, readU32 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
-import { AMOUNT_BYTES, OUTPUT_INDEX_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import type { SignatureItem } from "../../crypto/ed25519.js";
-import { IosError, check } from "../../errors.js";
+import { IosError, check, invariant } from "../../errors.js";
 import type { LedgerErrorCode } from "../errors.js";
 import { shardOfOwner } from "../shard.js";
-import { atomixRecordBytes, atomixRecordLayout, encodeAtomixRecord, type AtomixKind } from "./atomix-record.js";
+import { sha256 } from "../../crypto/sha256.js";
+import { CROSS_INPUT, atomixRecordLayout, atomixRecordSize, writeAtomixRecord, type AtomixKind } from "./atomix-record.js";
 import { MAX_TX_BYTES, RECORD_OUTPUT, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type DecisionVerifier, type TxKindModule, type TxShape } from "./interface.js";
 import { MAX_AMOUNT, checkDistinctOutpoints, checkSpendCounts, readOutputs, readSignatures, writeInputOutpoint, writeOutputs, writeSignatures, type TxOutput } from "./transfer.js";
 
 const HEADER = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, inputCount: 2, outputCount: 2 });
-const INPUT = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
+const INPUT = CROSS_INPUT;
 const OUTPUT = RECORD_OUTPUT;
 
 export interface CrossShardInput {
@@ -106,11 +107,74 @@ function scanParts(tx: Uint8Array, signed: boolean): { inputCount: number; outpu
   return { inputCount, outputCount };
 }
 
-function scan(tx: Uint8Array): TxShape {
+function scan(tx: Uint8Array): AtomixShape {
   const { inputCount, outputCount } = scanParts(tx, true);
   const unsignedEnd = unsignedLength(inputCount, outputCount);
-  // The record in a one-shard world (every part its own): `recordBytesIn` gives the size in a given shard.
-  return { unsignedEnd, signatureCount: inputCount, recordBytes: crossShardRecordBytes(TxKind.AtomixLock, tx, 0, 1) };
+  return new AtomixShape(TxKind.AtomixLock, unsignedEnd, inputCount, tx.subarray(0, unsignedEnd));
+}
+
+/**
+ * The shape of an Atomix transaction (a cross-shard transfer, or an unlock carrying one): X, the
+ * cross-shard transfer it is about, and what the steps after the scan (stateless rule, record
+ * size, record) ask of X, computed once per transaction: its txid and its owners' shards (one
+ * SHA-256 per owner). Every Atomix kind method takes the shape its scan returned.
+ */
+export class AtomixShape implements TxShape {
+  readonly recordBytes: number;
+  #crossTxid: Uint8Array | undefined;
+  #owners: Uint16Array | undefined;
+  #ownersShardCount = 0;
+
+  constructor(
+    readonly kind: AtomixKind,
+    readonly unsignedEnd: number,
+    readonly signatureCount: number,
+    /** X's unsigned encoding, a view. */
+    readonly cross: Uint8Array,
+  ) {
+    // The record in a one-shard world (every part its own): `recordBytesIn` gives the size in a given shard.
+    this.recordBytes = atomixRecordSize(kind, inputCountOf(cross), outputCountOf(cross), new Uint16Array(inputCountOf(cross) + outputCountOf(cross)), 0);
+  }
+
+  /** txid(X): the locks' crossTxid. */
+  get crossTxid(): Uint8Array {
+    return (this.#crossTxid ??= sha256(this.cross));
+  }
+
+  /** The shard of each of X's input owners, then of each output owner, when there are `shardCount`. */
+  owners(shardCount: number): Uint16Array {
+    if (this.#owners === undefined || this.#ownersShardCount !== shardCount) {
+      this.#owners = ownerShardsOf(this.cross, shardCount);
+      this.#ownersShardCount = shardCount;
+    }
+    return this.#owners;
+  }
+
+  get inputCount(): number {
+    return inputCountOf(this.cross);
+  }
+
+  get outputCount(): number {
+    return outputCountOf(this.cross);
+  }
+
+  /** The record of this transaction (`txid`) in `shard`: X's entries copied, this shard's marked (./atomix-record.ts). */
+  recordBytesIn(shard: number, shardCount: number): number {
+    return atomixRecordSize(this.kind, this.inputCount, this.outputCount, this.owners(shardCount), shard);
+  }
+
+  writeRecord(txid: Uint8Array, out: Uint8Array, at: number, shard: number, shardCount: number): void {
+    const { cross, inputCount, outputCount } = this;
+    const inputs = cross.subarray(HEADER.bytes, inputAt(inputCount));
+    const outputs = cross.subarray(inputAt(inputCount), outputAt(inputCount, outputCount));
+    writeAtomixRecord(this.kind, txid, this.kind === TxKind.AtomixLock ? txid : this.crossTxid, inputs, outputs, this.owners(shardCount), shard, out, at);
+  }
+}
+
+/** The shape an Atomix kind's scan returned for `tx`. */
+export function atomixShapeOf(shape: TxShape): AtomixShape {
+  invariant(shape instanceof AtomixShape, "an Atomix kind's methods take the shape its scan returned");
+  return shape;
 }
 
 /**
@@ -119,6 +183,12 @@ function scan(tx: Uint8Array): TxShape {
  */
 export function checkAtomixSupported(decisions: DecisionVerifier | undefined): asserts decisions is DecisionVerifier {
   if (decisions === undefined) throw new IosError<LedgerErrorCode>("TX_ATOMIX_UNSUPPORTED", "this shard's consensus does not prove its decisions: cross-shard transactions need Proof-of-Believability");
+}
+
+/** The strict checks of `decodeUnsignedCrossShardTransfer`, without building the object (an unlock's scan). */
+export function scanUnsignedCrossShardTransfer(unsigned: Uint8Array): void {
+  checkKind(checkTxPrefix(unsigned));
+  scanParts(unsigned, false);
 }
 
 function checkKind(kind: number): void {
@@ -148,18 +218,8 @@ function decode(tx: Uint8Array): CrossShardTransfer {
  * SHA-256 is the transfer's txid): the same rules as a signed one, without the signatures.
  */
 export function decodeUnsignedCrossShardTransfer(unsigned: Uint8Array): UnsignedCrossShardTransfer {
-  checkKind(checkTxPrefix(unsigned));
-  scanParts(unsigned, false);
-  return scannedCrossShardTransfer(unsigned);
-}
-
-/**
- * The inputs and outputs of a cross-shard transfer (signed or unsigned encoding) that a scan
- * already accepted, read without checking it again: what the record writers of every Atomix kind
- * use, once per record on every validator.
- */
-export function scannedCrossShardTransfer(x: Uint8Array): UnsignedCrossShardTransfer {
-  const { inputs, outputs } = readUnsigned(new BinaryReader(x, TX_CODES, TX_PREFIX.bytes));
+  scanUnsignedCrossShardTransfer(unsigned);
+  const { inputs, outputs } = readUnsigned(new BinaryReader(unsigned, TX_CODES, TX_PREFIX.bytes));
   return { kind: TxKind.AtomixLock, inputs, outputs };
 }
 
@@ -194,24 +254,43 @@ function encode(tx: CrossShardTransfer): Uint8Array<ArrayBuffer> {
 const inputOwnerAt = (i: number): number => inputAt(i) + INPUT.offset.owner;
 const ownerView = (tx: Uint8Array, at: number): Uint8Array => tx.subarray(at, at + PUBLIC_KEY_BYTES);
 
+/** The shard of each input owner, then of each output owner, of a cross-shard transfer (signed or unsigned encoding). */
+export function ownerShardsOf(x: Uint8Array, shardCount: number): Uint16Array {
+  const inputCount = inputCountOf(x);
+  const outputCount = outputCountOf(x);
+  const owners = new Uint16Array(inputCount + outputCount);
+  for (let i = 0; i < inputCount; i++) owners[i] = shardOfOwner(ownerView(x, inputOwnerAt(i)), shardCount);
+  for (let j = 0; j < outputCount; j++) owners[inputCount + j] = shardOfOwner(ownerView(x, outputAt(inputCount, j) + OUTPUT.offset.owner), shardCount);
+  return owners;
+}
+
+/** Distinct shards among `owners` (./ownerShardsOf), ascending. */
+export function distinctShards(owners: ArrayLike<number>): number[] {
+  return [...new Set(Array.from(owners))].sort((a, b) => a - b);
+}
+
 /** Distinct shards a cross-shard transfer (signed or unsigned encoding) touches, ascending. */
 export function crossShardTransferShards(tx: Uint8Array, shardCount: number): number[] {
-  const inputCount = inputCountOf(tx);
-  const touched = new Set<number>();
-  for (let i = 0; i < inputCount; i++) touched.add(shardOfOwner(ownerView(tx, inputOwnerAt(i)), shardCount));
-  for (let j = 0; j < outputCountOf(tx); j++) touched.add(shardOfOwner(ownerView(tx, outputAt(inputCount, j) + OUTPUT.offset.owner), shardCount));
-  return [...touched].sort((a, b) => a - b);
+  return distinctShards(ownerShardsOf(tx, shardCount));
 }
 
 /** The shard of each input of a cross-shard transfer (signed or unsigned encoding), in input order. */
 export function crossShardInputShards(tx: Uint8Array, shardCount: number): number[] {
-  return Array.from({ length: inputCountOf(tx) }, (_, i) => shardOfOwner(ownerView(tx, inputOwnerAt(i)), shardCount));
+  return Array.from(ownerShardsOf(tx, shardCount).subarray(0, inputCountOf(tx)));
 }
 
-function checkStateless(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number, decisions: DecisionVerifier | undefined): void {
+/** X's owners' shards, once X is found to touch two shards or more (TX_NOT_CROSS_SHARD): a rule every Atomix kind has. */
+export function crossShardOwners(shape: AtomixShape, shardCount: number): Uint16Array {
+  const owners = shape.owners(shardCount);
+  if (!owners.some((s) => s !== owners[0])) throw new IosError<LedgerErrorCode>("TX_NOT_CROSS_SHARD", shape.kind === TxKind.AtomixLock ? "every owner is in one shard: that is a Transfer" : "every owner is in one shard: nothing to unlock");
+  return owners;
+}
+
+function checkStateless(_tx: Uint8Array, shape: TxShape, shard: number, shardCount: number, decisions: DecisionVerifier | undefined): void {
   checkAtomixSupported(decisions);
-  if (crossShardTransferShards(tx, shardCount).length < 2) throw new IosError<LedgerErrorCode>("TX_NOT_CROSS_SHARD", "every owner is in one shard: that is a Transfer");
-  if (!crossShardInputShards(tx, shardCount).includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `no input lives in shard ${shard}: only input shards lock`);
+  const atomix = atomixShapeOf(shape);
+  const owners = crossShardOwners(atomix, shardCount);
+  if (!owners.subarray(0, atomix.inputCount).includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `no input lives in shard ${shard}: only input shards lock`);
 }
 
 function signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void {
@@ -230,36 +309,12 @@ function spender(tx: Uint8Array): Uint8Array | undefined {
   return tx.length < at + PUBLIC_KEY_BYTES ? undefined : ownerView(tx, at);
 }
 
-/**
- * Size of the Atomix record of `kind` for the cross-shard transfer `x` (signed or unsigned
- * encoding) in `shard`: a lock and an abort move this shard's inputs, a commit — and the lock of
- * X's only input shard — spends them and creates this shard's outputs (./atomix-record.ts).
- */
-export function crossShardRecordBytes(kind: AtomixKind, x: Uint8Array, shard: number, shardCount: number): number {
-  const inputCount = inputCountOf(x);
-  const outputCount = outputCountOf(x);
-  const mineInputs = crossShardInputShards(x, shardCount).filter((s) => s === shard).length;
-  const mineOutputs = () => Array.from({ length: outputCount }, (_, j) => shardOfOwner(ownerView(x, outputAt(inputCount, j) + OUTPUT.offset.owner), shardCount)).filter((s) => s === shard).length;
-  const creates = kind === TxKind.AtomixUnlockCommit || (kind === TxKind.AtomixLock && mineInputs === inputCount);
-  return atomixRecordBytes(inputCount, outputCount, mineInputs, creates ? mineOutputs() : mineInputs);
+function recordBytesIn(_tx: Uint8Array, shape: TxShape, shard: number, shardCount: number): number {
+  return atomixShapeOf(shape).recordBytesIn(shard, shardCount);
 }
 
-/** Writes the Atomix record of `kind` (txid `txid`) for the cross-shard transfer `x`, txid `crossTxid`, in `shard`. */
-export function writeCrossShardRecord(kind: AtomixKind, txid: Uint8Array, crossTxid: Uint8Array, x: UnsignedCrossShardTransfer, out: Uint8Array, at: number, shard: number, shardCount: number): void {
-  const record = encodeAtomixRecord(
-    kind, txid, crossTxid,
-    x.inputs.map((input) => ({ ...input, mine: shardOfOwner(input.owner, shardCount) === shard })),
-    x.outputs.map((output) => ({ ...output, mine: shardOfOwner(output.owner, shardCount) === shard })),
-  );
-  out.set(record, at);
-}
-
-function recordBytesIn(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number): number {
-  return crossShardRecordBytes(TxKind.AtomixLock, tx, shard, shardCount);
-}
-
-function writeRecord(tx: Uint8Array, _shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number, shard: number, shardCount: number): void {
-  writeCrossShardRecord(TxKind.AtomixLock, txid, txid, scannedCrossShardTransfer(tx), out, at, shard, shardCount);
+function writeRecord(_tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number, shard: number, shardCount: number): void {
+  atomixShapeOf(shape).writeRecord(txid, out, at, shard, shardCount);
 }
 
 export const crossShardTransferKind: TxKindModule<CrossShardTransfer> = {

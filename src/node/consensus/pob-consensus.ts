@@ -49,7 +49,7 @@ import { BlockKind, blockHash, encodeBlock, makeBlockHeader, type DecodedBlock }
 import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
-import { transactionIdIfWellFormed } from "../../ledger/transaction.js";
+import { transactionIdIfWellFormed, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
@@ -268,7 +268,7 @@ export class PobShardConsensus implements ShardDriver {
     if (this.node.producer !== undefined) this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#feedProducer());
     this.#scheduleRelaySweep();
     // Locks the final chain holds from before a restart are watched again, as are recent locks that settled X here.
-    for (const x of this.#state.watchedTransfers(tip - SETTLED_REWATCH_HEIGHTS)) this.atomix.watch(x);
+    for (const x of this.#state.watchedTransfers(tip - SETTLED_REWATCH_HEIGHTS)) this.atomix.watch(x, transactionIdOfEncoding(x));
     this.node.start();
   }
 
@@ -594,7 +594,7 @@ export class PobShardConsensus implements ShardDriver {
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
       // A lock is watched until it is consumed or released; a lock that settled X here, until its other shards committed.
       for (const decision of outcome.atomix) {
-        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[positionOf(included, decision.txid)]!);
+        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[positionOf(included, decision.txid)]!, decision.txid);
       }
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
         const batch: AtomixBatch = { height: committed.height, decisions: atomix.map((w) => ({ txid: w.crossTxid, phase: w.phase, proof: w.proof ?? NO_PROOF })) };
