@@ -44,6 +44,8 @@ export interface AtomixDecision {
   /** The deciding transaction: X itself for a lock, the unlock's txid otherwise. */
   readonly txid: Uint8Array;
   readonly phase: AtomixPhase;
+  /** Where the deciding transaction is among the height's included ones; absent when it was refused (excluded). */
+  readonly position?: number;
 }
 
 /** Whether X's own lock made the decision (locked, refused, or committed by the lock of X's only input shard), not an unlock. */

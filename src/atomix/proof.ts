@@ -88,33 +88,46 @@ export interface DecisionProof {
 }
 
 export function encodeDecisionProof(proof: DecisionProof): Uint8Array<ArrayBuffer> {
-  const code = Buffer.from(proof.code, "latin1");
-  check<LedgerErrorCode>(proof.accepted === (code.length === 0) && code.length <= MAX_CODE_BYTES, "TX_PROOF_MALFORMED", "an acceptance has no code, a rejection one of at most 255 bytes");
-  const certificate = encodeCollectiveSignature(proof.commitCertificate, proof.committeeSize);
-  const path = encodeMerkleProof(proof.path);
-  const { commitment: parts } = proof;
-  return BinaryWriter.ofSize(PROOF_HEAD.bytes + TXID_BYTES + 1 + code.length + 2 * HASH_BYTES + certificate.length + 5 * HASH_BYTES + 8 + 16 + 2 + path.length)
-    .u8(DECISION_PROOF_VERSION).u8(proof.accepted ? 1 : 0).u32(proof.epoch).u32(proof.shard).u64(proof.height).u32(proof.view)
-    .bytes(proof.txid).lengthPrefixed("u8", code)
-    .bytes(proof.bodyDigest).bytes(proof.prepareCertificateHash).bytes(certificate)
+  check<LedgerErrorCode>(proof.accepted === (proof.code.length === 0), "TX_PROOF_MALFORMED", "an acceptance has no code, a rejection one");
+  return assembleProof(proof, proof.txid, proof.code, certifiedPart(proof), encodeMerkleProof(proof.path));
+}
+
+/** The certified part of a proof (`readDecisionProof`): the same bytes in every proof of one final height. */
+function certifiedPart(height: Pick<DecisionProof, "bodyDigest" | "prepareCertificateHash" | "commitCertificate" | "committeeSize" | "commitment">): Uint8Array<ArrayBuffer> {
+  const certificate = encodeCollectiveSignature(height.commitCertificate, height.committeeSize);
+  const { commitment: parts } = height;
+  return BinaryWriter.ofSize(2 * HASH_BYTES + certificate.length + 5 * HASH_BYTES + 8 + 16)
+    .bytes(height.bodyDigest).bytes(height.prepareCertificateHash).bytes(certificate)
     .bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness)
     .bytes(parts.includedRoot).u32(parts.includedCount).bytes(parts.excludedRoot).u32(parts.excludedCount)
     .u64(parts.supply).u64(parts.count)
+    .finish();
+}
+
+/** A proof from its head fields, the decision (accepted: no code) and the encoded certified part and path. */
+function assembleProof(head: Pick<DecisionProof, "epoch" | "shard" | "height" | "view">, txid: Uint8Array, code: string, certified: Uint8Array, path: Uint8Array): Uint8Array<ArrayBuffer> {
+  const codeBytes = Buffer.from(code, "latin1");
+  check<LedgerErrorCode>(txid.length === TXID_BYTES && codeBytes.length <= MAX_CODE_BYTES, "TX_PROOF_MALFORMED", "a txid of 32 bytes, a code of at most 255");
+  return BinaryWriter.ofSize(PROOF_HEAD.bytes + TXID_BYTES + 1 + codeBytes.length + certified.length + 2 + path.length)
+    .u8(DECISION_PROOF_VERSION).u8(codeBytes.length === 0 ? 1 : 0).u32(head.epoch).u32(head.shard).u64(head.height).u32(head.view)
+    .bytes(txid).lengthPrefixed("u8", codeBytes)
+    .bytes(certified)
     .lengthPrefixed("u16", path)
     .finish();
 }
 
 /** Strict inverse of `encodeDecisionProof`; anything else is TX_PROOF_MALFORMED. */
 export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
-  return readDecisionProof(bytes).proof;
+  return readDecisionProof(bytes, false).proof;
 }
 
 /**
  * A decoded proof, and where its certified part lies: the bytes from the body digest to the
  * supply and count, which with (epoch, shard, height, view) are all the commit certificate vouches
- * for — the same in every proof of one final height.
+ * for — the same in every proof of one final height. With `views`, its byte fields are views of
+ * `bytes` (a verification that keeps nothing), else copies.
  */
-function readDecisionProof(bytes: Uint8Array): { proof: DecisionProof; certifiedAt: number; certifiedEnd: number } {
+function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: DecisionProof; certifiedAt: number; certifiedEnd: number } {
   check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_DECISION_PROOF_BYTES, "TX_PROOF_MALFORMED", `a proof is at most ${MAX_DECISION_PROOF_BYTES} bytes`);
   const reader = new BinaryReader(bytes, PROOF_CODES);
   const version = reader.u8("version");
@@ -125,18 +138,19 @@ function readDecisionProof(bytes: Uint8Array): { proof: DecisionProof; certified
   const shard = reader.u32("shard");
   const height = reader.u53("height");
   const view = reader.u32("view");
-  const txid = reader.bytes(TXID_BYTES, "txid").slice();
+  const take = (length: number, what: string) => (views ? reader.bytes(length, what) : reader.bytes(length, what).slice());
+  const txid = take(TXID_BYTES, "txid");
   const codeBytes = reader.lengthPrefixed("u8", MAX_CODE_BYTES, "code");
   const code = Buffer.from(codeBytes.buffer, codeBytes.byteOffset, codeBytes.length).toString("latin1");
   check<LedgerErrorCode>((verdict === 1) === (code.length === 0), "TX_PROOF_MALFORMED", "an acceptance has no code, a rejection one");
   const certifiedAt = reader.at;
-  const bodyDigest = reader.bytes(HASH_BYTES, "proposal body digest").slice();
-  const prepareCertificateHash = reader.bytes(HASH_BYTES, "prepare certificate hash").slice();
+  const bodyDigest = take(HASH_BYTES, "proposal body digest");
+  const prepareCertificateHash = take(HASH_BYTES, "prepare certificate hash");
   reader.need(2, "commit certificate");
   const committeeSize = bytes[reader.at]! | (bytes[reader.at + 1]! << 8);
   check<LedgerErrorCode>(committeeSize >= 1, "TX_PROOF_MALFORMED", "the commit certificate ranges over no committee");
   const commitCertificate = decodeCertificate(reader.bytes(collectiveSignatureBytes(committeeSize), "commit certificate"));
-  const hash = (what: string) => reader.bytes(HASH_BYTES, what).slice();
+  const hash = (what: string) => take(HASH_BYTES, what);
   const commitment: CommitmentParts = {
     previous: hash("previous commitment"), coreHash: hash("core hash"), randomness: hash("randomness"),
     includedRoot: hash("included root"), includedCount: reader.u32("included count"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
@@ -188,34 +202,33 @@ export interface FinalHeight {
 export class FinalHeightProver {
   #included: MerkleTree | undefined;
   #excluded: MerkleTree | undefined;
-  readonly #bodyDigest: Uint8Array;
-  readonly #prepareHash: Uint8Array;
+  /** The certified part every proof of this height carries, encoded once. */
+  readonly #certified: Uint8Array;
 
   constructor(private readonly height: FinalHeight) {
-    this.#bodyDigest = proposalBodyDigest(height.record.proposal);
-    this.#prepareHash = prepareCertificateHash(height.record.prepareCert, height.committeeSize);
+    this.#certified = certifiedPart({
+      bodyDigest: proposalBodyDigest(height.record.proposal), prepareCertificateHash: prepareCertificateHash(height.record.prepareCert, height.committeeSize),
+      commitCertificate: height.record.commitCert, committeeSize: height.committeeSize, commitment: height.commitment,
+    });
   }
 
   /** The proof that this height included the transaction at `index` of `included`. */
   acceptance(index: number): Uint8Array<ArrayBuffer> {
     const { included } = this.height;
     this.#included ??= merkleTreeOfPackedLeaves(included, TXID_BYTES);
-    return this.#encode(true, included.slice(index * TXID_BYTES, (index + 1) * TXID_BYTES), "", this.#included.proof(index));
+    return this.#encode(included.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES), "", this.#included.proof(index));
   }
 
   /** The proof that this height excluded entry `index` of `excluded` (a decisive code, or the proof proves nothing). */
   rejection(index: number): Uint8Array<ArrayBuffer> {
     const entry = this.height.excluded[index]!;
     this.#excluded ??= merkleTree(this.height.excluded.map(codedTxidLeaf));
-    return this.#encode(false, entry.txid, entry.code, this.#excluded.proof(index));
+    return this.#encode(entry.txid, entry.code, this.#excluded.proof(index));
   }
 
-  #encode(accepted: boolean, txid: Uint8Array, code: string, path: MerkleProof): Uint8Array<ArrayBuffer> {
-    const { epoch, shard, record, committeeSize, commitment } = this.height;
-    return encodeDecisionProof({
-      accepted, epoch, shard, height: record.height, view: record.view, txid, code, bodyDigest: this.#bodyDigest,
-      prepareCertificateHash: this.#prepareHash, commitCertificate: record.commitCert, committeeSize, commitment, path,
-    });
+  #encode(txid: Uint8Array, code: string, path: MerkleProof): Uint8Array<ArrayBuffer> {
+    const { epoch, shard, record } = this.height;
+    return assembleProof({ epoch, shard, height: record.height, view: record.view }, txid, code, this.#certified, encodeMerkleProof(path));
   }
 }
 
@@ -280,7 +293,7 @@ export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees {
  * TX_PROOF_UNKNOWN_COMMITTEE, TX_PROOF_BAD_PATH or TX_PROOF_BAD_SIGNATURE, the first that applies.
  */
 export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier, verified?: VerifiedCertificates): ProvenDecision {
-  const { proof, certifiedAt, certifiedEnd } = readDecisionProof(bytes);
+  const { proof, certifiedAt, certifiedEnd } = readDecisionProof(bytes, true);
   if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
   if (!proof.accepted && !DECISIVE_CODES.has(proof.code)) throw new IosError<LedgerErrorCode>("TX_PROOF_NOT_DECISIVE", `${proof.code} is not a refusal that decides a transaction`);
   const committee = committees(proof.epoch, proof.shard);
@@ -343,7 +356,7 @@ export class VerifiedCertificates {
  */
 export const FINAL_CHAIN_DECISIONS: DecisionVerifier = {
   verify(bytes: Uint8Array, txid: Uint8Array): ProvenDecision {
-    const proof = decodeDecisionProof(bytes);
+    const { proof } = readDecisionProof(bytes, true);
     if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
     return provenDecisionOf(proof);
   },

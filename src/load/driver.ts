@@ -41,8 +41,10 @@
  * an ATOMIX frame, the driver sends the unlock-to-commit to every other shard the transfer touches
  * over the same streams (to the sender's shard too when its lock only locked: the workload's
  * transfers have one input shard, whose lock settles them), and counts the transfer final when
- * it is committed in all. A transfer spending a cross-shard transfer's change is held until that
- * commit is final in the sender's shard (the change exists only then); its latency still runs
+ * it is committed in all. A transfer spending a cross-shard transfer's change follows it at once
+ * when the lock settles the transfer (every input in the sender's shard: the lock creates the
+ * change, in its producer's view as in the final block, as an intra-shard transfer does); else it
+ * is held until the commit is final in the sender's shard (the change exists only then); its latency still runs
  * from its due time.
  * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
  * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations.
@@ -70,7 +72,7 @@ import {
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { unlockFor } from "../atomix/client.js";
 import { encodeAtomixPhase } from "../atomix/phases.js";
-import { crossShardTransferShards } from "../ledger/kinds/atomix.js";
+import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds/atomix.js";
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
 import { scanTransaction, transactionIdOfEncoding } from "../ledger/kinds/registry.js";
 import { toHex } from "../hex.js";
@@ -314,6 +316,12 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const routes = byShard.map((list) => new ShardRoute(list));
   const connectionOf = (position: number): Connection => routes[set.shard(position)]!.connectionFor(set.tx(position));
   const isCross = (position: number): boolean => set.tx(position)[TX_PREFIX.offset.kind] === TxKind.AtomixLock;
+  /**
+   * Whether a cross-shard transfer's lock settles it in the sender's shard (every input there):
+   * that lock creates the change, in its producer's view as in the final block, so what spends
+   * the change may follow the lock at once, as after an intra-shard transfer.
+   */
+  const settlesAtLock = (position: number): boolean => new Set(crossShardInputShards(set.tx(position), set.header.shardCount)).size === 1;
   /** Cross-shard transfers past their lock, by position; their unlocks' txids (latin1 key) → position. */
   const flows = new Map<number, CrossFlow>();
   const unlockPositions = new Map<string, number>();
@@ -329,8 +337,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     heldPositions.delete(position);
     connectionOf(position).queue.push(position);
     unresolved++;
-    // What spends an intra-shard transfer's output may follow it on the same connection at once.
-    if (!isCross(position)) releaseHeld(position);
+    // What spends an intra-shard transfer's output, or a settling lock's change, may follow it on the same connection at once.
+    if (!isCross(position) || settlesAtLock(position)) releaseHeld(position);
   };
   const releaseHeld = (parent: number): void => {
     const waiting = held.get(parent);
@@ -341,7 +349,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   /** Sends `position` now, or holds it behind the output it spends. */
   const release = (position: number): void => {
     const parent = positionOfTxid.get(set.tx(position), FIRST_INPUT_TXID_AT);
-    const blocked = parent !== undefined && parent < position && ((isCross(parent) && !changeReady.has(parent)) || heldPositions.has(parent));
+    const blocked = parent !== undefined && parent < position && ((isCross(parent) && !settlesAtLock(parent) && !changeReady.has(parent)) || heldPositions.has(parent));
     if (!blocked) return queue(position);
     heldPositions.add(position);
     held.set(parent, [...(held.get(parent) ?? []), position]);

@@ -298,10 +298,12 @@ export class RecordChainStore implements ChainStore {
       if (block.consensusState !== undefined) consensus.put(heightKey(block.height), asBuffer(block.consensusState), true);
       for (const entry of ordered) orderedBlocks.put(asBuffer(entry.hash), asBuffer(entry.bytes));
       for (const { key, value } of rejections) rejected.put(key, value);
-      for (const { key, phase, proof } of atomixWrites.values()) {
+      // A phase change without a proof keeps the lock's: read only then.
+      const storedProof = (key: Buffer): Uint8Array => {
         const stored = atomix.get(key);
-        atomix.put(key, encodeAtomix({ phase, height: block.height, proof: proof ?? (stored === undefined ? new Uint8Array(0) : decodeAtomix(stored).proof) }));
-      }
+        return stored === undefined ? new Uint8Array(0) : decodeAtomix(stored).proof;
+      };
+      for (const { key, phase, proof } of atomixWrites.values()) atomix.put(key, encodeAtomix({ phase, height: block.height, proof: proof ?? storedProof(key) }));
       if (flush !== undefined) this.writeFlush(flush, marker!);
     });
     this.tipRecord = newTip;

@@ -44,20 +44,28 @@ class ModelShard {
   readonly locked = new Map<string, { owner: string; amount: bigint }>();
   /** Locks that settled their transfer (every input here). */
   settled = 0;
+  /** The height of each settling lock (txid hex), and the spends of their outputs final at that same height. */
+  readonly settledAt = new Map<string, number>();
+  spentAtLockHeight = 0;
   constructor(readonly shard: number) {}
 
-  apply(tx: Uint8Array): void {
+  apply(tx: Uint8Array, height: number): void {
     const mine = (owner: Uint8Array) => shardOfOwner(owner, SHARDS) === this.shard;
     const kind = kindOfTransaction(tx).kind;
+    const spends = (input: { txid: Uint8Array }) => {
+      if (this.settledAt.get(hex(input.txid)) === height) this.spentAtLockHeight++;
+    };
     if (kind === TxKind.Transfer) {
       const t = transferKind.decode(tx);
       const txid = transactionIdOfEncoding(tx);
+      t.inputs.forEach(spends);
       for (const input of t.inputs) assert.ok(this.unspent.delete(outpoint(input.txid, input.index)), "a transfer spends an unspent output");
       t.outputs.forEach((o, j) => this.unspent.set(outpoint(txid, j), { owner: hex(o.owner), amount: o.amount }));
     } else if (kind === TxKind.AtomixLock) {
       const x = crossShardTransferKind.decode(tx);
       // The only input shard decides the transfer by its lock: it commits here at once.
       const settles = x.inputs.every((i) => mine(i.owner));
+      x.inputs.filter((i) => mine(i.owner)).forEach(spends);
       for (const input of x.inputs.filter((i) => mine(i.owner))) {
         const key = outpoint(input.txid, input.index);
         const entry = this.unspent.get(key);
@@ -68,6 +76,7 @@ class ModelShard {
       if (settles) {
         this.settled++;
         const crossTxid = transactionIdOfEncoding(tx);
+        this.settledAt.set(hex(crossTxid), height);
         x.outputs.forEach((o, j) => mine(o.owner) && this.unspent.set(outpoint(crossTxid, j), { owner: hex(o.owner), amount: o.amount }));
       }
     } else {
@@ -120,12 +129,14 @@ describe("ios load --cross-shard over real processes", () => {
       const { tip } = await api.status();
       for (let height = 1; height <= tip.height; height++) {
         const block = await api.request<{ bytes: string }>("GET", `/v1/block/${height}?bytes=1`);
-        for (const tx of decodeBlock(Buffer.from(block.bytes, "hex")).transactions) model.apply(tx);
+        for (const tx of decodeBlock(Buffer.from(block.bytes, "hex")).transactions) model.apply(tx, height);
       }
       assert.equal(model.locked.size, 0, `shard ${model.shard}: no lock remains`);
     }
     // The workload's cross-shard transfers have one input shard each: every one was settled by its lock.
     assert.equal(models[0]!.settled + models[1]!.settled, crossCount);
+    // What spends a settling lock's change is sent right behind it, as after an intra-shard transfer: some land in the lock's own height.
+    assert.ok(models[0]!.spentAtLockHeight + models[1]!.spentAtLockHeight > 0, "the driver did not hold the spends of settling locks' change until their proofs");
     for (const account of devnet.accounts) {
       const owner = hex(account.publicKey);
       const shard = shardOfOwner(account.publicKey, SHARDS);

@@ -603,10 +603,13 @@ export class PobValidator {
   private decideAtomix(sources: readonly { readonly checked: StatelessResult; readonly keep: boolean[] }[], statuses: readonly number[], admitted: readonly AdmittedAtomix[], work: Work): void {
     let next = 0;
     let status = 0;
+    // The applied records become the height's included transactions, in this order (applyScreened, applyOneLeague).
+    let position = work.included.length;
     for (const { checked, keep } of sources) {
       for (let cursor = new RecordCursor(checked.records), k = 0; !cursor.done; cursor.next(), k++) {
         if (!keep[k]) continue;
         const applied = statuses[status++] === ApplyStatus.Ok;
+        if (applied) position++;
         if (!isAtomixKind(cursor.kind)) continue;
         const { kind, crossTxid, txid, settles } = admitted[next++]!;
         const phase = phaseAfter(kind, applied, settles);
@@ -619,7 +622,7 @@ export class PobValidator {
           continue;
         }
         work.atomixPhases.set(toHex(crossTxid), phase);
-        work.atomix.push({ crossTxid, txid, phase });
+        work.atomix.push({ crossTxid, txid, phase, ...(applied ? { position: position - 1 } : {}) });
       }
     }
   }

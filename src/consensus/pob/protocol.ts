@@ -269,8 +269,12 @@ export class PobNode {
   /** The open execution of a proposal this node proposed or co-signed, by proposal hash (hex). */
   private speculation: { readonly hash: string; readonly execution: Execution } | undefined;
   private collecting: ShareCollection | undefined;
-  /** Core hash (hex) this member gave its share for, per "bftHeight:view" of the current height. */
-  private readonly answered = new Map<string, string>();
+  /**
+   * The share this member gave, per "bftHeight:view" of the current height: the core hash (hex)
+   * it answered and the SEED_SHARE message, sent again as is when the leader asks again (a proof
+   * costs two scalar multiplications; the same request always has the same answer).
+   */
+  private readonly answered = new Map<string, { readonly coreHash: string; readonly message: Uint8Array }>();
   private readonly divergenceListeners: ((divergence: Divergence) => void)[] = [];
   private readonly orphanListeners: ((transactions: readonly Uint8Array[]) => void)[] = [];
   /** The highest final height this node knows of from a verified record (its replica may lag). */
@@ -683,10 +687,14 @@ export class PobNode {
     for (const key of this.answered.keys()) if (!key.startsWith(`${bftHeight}:`)) this.answered.delete(key);
     const key = `${bftHeight}:${view}`;
     const given = this.answered.get(key);
-    if (given !== undefined && given !== toHex(coreHash)) return;
-    this.answered.set(key, toHex(coreHash));
-    const share = makeSeedShare(this.deps.keyPair.secretKey, bft.selfIndex, this.config.chainId, coreHash);
-    this.deps.channel.send(from, POB_MESSAGES.SEED_SHARE, BinaryWriter.ofSize(SEED_SHARE.bytes).u64(bftHeight).u32(view).bytes(coreHash).bytes(share.proof).finish());
+    if (given !== undefined && given.coreHash !== toHex(coreHash)) return;
+    let message = given?.message;
+    if (message === undefined) {
+      const share = makeSeedShare(this.deps.keyPair.secretKey, bft.selfIndex, this.config.chainId, coreHash);
+      message = BinaryWriter.ofSize(SEED_SHARE.bytes).u64(bftHeight).u32(view).bytes(coreHash).bytes(share.proof).finish();
+      this.answered.set(key, { coreHash: toHex(coreHash), message });
+    }
+    this.deps.channel.send(from, POB_MESSAGES.SEED_SHARE, message);
   }
 
   private receiveShare(from: PeerId, payload: Uint8Array): void {

@@ -63,7 +63,7 @@ import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
 import { CommitteeProofVerifier, DECISIVE_CODES, FinalHeightProver, committeesOfContext } from "../../atomix/proof.js";
-import { encodeAtomixPhase, isLockDecision } from "../../atomix/phases.js";
+import { encodeAtomixPhase, isLockDecision, type AtomixDecision } from "../../atomix/phases.js";
 import { AtomixWatcher, SETTLED_REWATCH_HEIGHTS } from "../../atomix/watcher.js";
 import type { AtomixWrite } from "../../store/interface.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
@@ -120,7 +120,6 @@ export interface PobConsensusOptions {
 }
 
 const NO_PROOF = new Uint8Array(0);
-const NO_POSITIONS: ReadonlyMap<string, number> = new Map();
 
 /**
  * A client finishes its cross-shard transfer in a few final heights (p50 about 5 s on a saturated
@@ -570,8 +569,7 @@ export class PobShardConsensus implements ShardDriver {
         invariant(bytes !== undefined, "a replica holds every block of the proposal it applies");
         return { hash, bytes };
       });
-      const included = outcome.atomix.length === 0 ? NO_POSITIONS : txidPositions(outcome.included);
-      const atomix = this.#atomixWrites(outcome, record, proposal, included);
+      const atomix = this.#atomixWrites(outcome, record, proposal);
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
@@ -594,7 +592,7 @@ export class PobShardConsensus implements ShardDriver {
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
       // A lock is watched until it is consumed or released; a lock that settled X here, until its other shards committed.
       for (const decision of outcome.atomix) {
-        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[positionOf(included, decision.txid)]!, decision.txid);
+        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
       }
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
         const batch: AtomixBatch = { height: committed.height, decisions: atomix.map((w) => ({ txid: w.crossTxid, phase: w.phase, proof: w.proof ?? NO_PROOF })) };
@@ -607,7 +605,7 @@ export class PobShardConsensus implements ShardDriver {
   }
 
   /** The phases this height moved, each lock decision with its proof (src/atomix/proof.ts), for the block's transaction. */
-  #atomixWrites(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal, included: ReadonlyMap<string, number>): AtomixWrite[] {
+  #atomixWrites(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal): AtomixWrite[] {
     if (outcome.atomix.length === 0) return [];
     const prover = new FinalHeightProver({
       epoch: proposal.epoch, shard: this.#state.shard, record, committeeSize: this.node.validator.leagues.committee.length,
@@ -617,7 +615,7 @@ export class PobShardConsensus implements ShardDriver {
       const { crossTxid, txid, phase } = decision;
       const write = { crossTxid, phase: encodeAtomixPhase(phase) };
       if (!isLockDecision(decision)) return write;
-      if (phase !== "refused") return { ...write, proof: prover.acceptance(positionOf(included, txid)) };
+      if (phase !== "refused") return { ...write, proof: prover.acceptance(includedPosition(outcome, decision)) };
       const index = outcome.excluded.findIndex((entry) => sameBytes(entry.txid, txid) && DECISIVE_CODES.has(entry.code));
       invariant(index >= 0, "a refused lock is excluded with the kernel's code");
       return { ...write, proof: prover.rejection(index) };
@@ -633,16 +631,9 @@ export class PobShardConsensus implements ShardDriver {
   }
 }
 
-/** Positions of packed txids, by the latin1 string of each (one pass; a height's Atomix decisions look theirs up). */
-function txidPositions(packed: Uint8Array): Map<string, number> {
-  const positions = new Map<string, number>();
-  const bytes = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
-  for (let at = 0, i = 0; at < bytes.length; at += TXID_BYTES, i++) positions.set(bytes.toString("latin1", at, at + TXID_BYTES), i);
-  return positions;
-}
-
-function positionOf(positions: ReadonlyMap<string, number>, txid: Uint8Array): number {
-  const position = positions.get(Buffer.from(txid.buffer, txid.byteOffset, txid.byteLength).toString("latin1"));
-  invariant(position !== undefined, "a locked transaction is among the included");
+/** Where an applied decision's transaction is among the outcome's included ones (AtomixDecision.position). */
+function includedPosition(outcome: FinalOutcome, decision: AtomixDecision): number {
+  const { position } = decision;
+  invariant(position !== undefined && sameBytes(outcome.included.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), decision.txid), "an applied decision names its transaction's place among the included");
   return position;
 }
