@@ -97,7 +97,7 @@ const output = {
   date: new Date().toISOString(),
   machine: "2 cores (shared, noisy): compare ratios, not absolute figures",
   devnet: "2 shards × 5 validators, PoB: 1 believable producer + normal league of 4, p = 0.1",
-  crossShardTransfers: "one input shard each (the sender's): its lock settles the transfer there, the unlock-to-commit goes to the other shard",
+  crossShardTransfers: "one input shard each (the sender's): its lock settles the transfer there, the unlock-to-commit goes to the other shard; what spends the change follows the lock at once",
   seconds: SECONDS,
   window: WINDOW,
   accounts: ACCOUNTS,
