@@ -24,6 +24,7 @@
  * may be made by an adversary, as a validator's registered key may be). encode_to_curve's running
  * time depends on alpha, so alpha must be public (§5.4.1.1): a slot, a round, a seed from the chain.
  */
+import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
@@ -85,10 +86,27 @@ function encodeToCurve(publicKey: Uint8Array, alpha: Uint8Array): Point {
   invariant(false, "encode_to_curve found no point in 256 tries (probability about 2^-256)");
 }
 
-/** §5.4.3: the first cLen bytes of the hash of the five points, little-endian. */
-function challenge(Y: Uint8Array, H: Point, gamma: Point, U: Point, V: Point): bigint {
-  const digest = suiteHash(CHALLENGE_FRONT, Y, H.toBytes(), gamma.toBytes(), U.toBytes(), V.toBytes());
+/** §5.4.3: the first cLen bytes of the hash of the five points (Y, H and Gamma encoded already), little-endian. */
+function challenge(Y: Uint8Array, H: Uint8Array, gamma: Uint8Array, U: Point, V: Point): bigint {
+  const digest = suiteHash(CHALLENGE_FRONT, Y, H, gamma, U.toBytes(), V.toBytes());
   return bytesToNumberLE(digest.subarray(0, CHALLENGE_BYTES));
+}
+
+/** Keys checked by validate_key, by their encoding: a validator checks the same few keys every height. */
+const VALIDATED_KEYS_KEPT = 4096;
+const validatedKeys = new Map<string, Point | null>();
+
+/** Y decoded and validated (§5.4.5: canonical, not of small order), or undefined; remembered, oldest dropped first. */
+function validatedKey(publicKey: Uint8Array): Point | undefined {
+  const key = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString("latin1");
+  let point = validatedKeys.get(key);
+  if (point === undefined) {
+    const decoded = decodePoint(publicKey);
+    point = decoded === undefined || decoded.isSmallOrder() ? null : decoded;
+    if (validatedKeys.size >= VALIDATED_KEYS_KEPT) validatedKeys.delete(validatedKeys.keys().next().value!);
+    validatedKeys.set(key, point);
+  }
+  return point ?? undefined;
 }
 
 /** §5.4.4, or undefined when Gamma is not a point or s is not below q. */
@@ -122,15 +140,15 @@ export function vrfProve(secretKey: Uint8Array, alpha: Uint8Array): Uint8Array {
   const { scalar: x, prefix, pointBytes: Y } = ed25519.utils.getExtendedPublicKey(secretKey);
   const H = encodeToCurve(Y, alpha);
   const hBytes = H.toBytes();
-  const gamma = H.multiply(x);
+  const gammaBytes = H.multiply(x).toBytes();
   const nonceInput = new Uint8Array(prefix.length + POINT_BYTES);
   nonceInput.set(prefix, 0);
   nonceInput.set(hBytes, prefix.length);
   const k = Fn.create(bytesToNumberLE(sha512(nonceInput)));
-  const c = challenge(Y, H, gamma, Point.BASE.multiply(k), H.multiply(k));
+  const c = challenge(Y, hBytes, gammaBytes, Point.BASE.multiply(k), H.multiply(k));
   const s = Fn.add(k, Fn.mul(c, x));
   const proof = new Uint8Array(VRF_PROOF_BYTES);
-  proof.set(gamma.toBytes(), 0);
+  proof.set(gammaBytes, 0);
   proof.set(Fn.toBytes(c).subarray(0, CHALLENGE_BYTES), POINT_BYTES);
   proof.set(Fn.toBytes(s), POINT_BYTES + CHALLENGE_BYTES);
   return proof;
@@ -157,14 +175,16 @@ export function vrfProofToHash(proof: Uint8Array): Uint8Array {
 export function vrfVerify(publicKey: Uint8Array, proof: Uint8Array, alpha: Uint8Array): Uint8Array | undefined {
   check<VrfErrorCode>(alpha instanceof Uint8Array, "VRF_BAD_INPUT", "alpha must be a Uint8Array");
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) return undefined;
-  const Y = decodePoint(publicKey);
-  if (Y === undefined || Y.isSmallOrder()) return undefined;
+  const Y = validatedKey(publicKey);
+  if (Y === undefined) return undefined;
   const decoded = decodeProof(proof);
   if (decoded === undefined) return undefined;
   const { gamma, c, s } = decoded;
   const H = encodeToCurve(publicKey, alpha);
+  // Public inputs, so variable-time: s·B from the base point's tables; s·H − c·Gamma as one
+  // interleaved double-scalar multiplication (a third less than two separate ones).
   const U = Point.BASE.multiplyUnsafe(s).subtract(Y.multiplyUnsafe(c));
-  const V = H.multiplyUnsafe(s).subtract(gamma.multiplyUnsafe(c));
-  if (challenge(publicKey, H, gamma, U, V) !== c) return undefined;
+  const V = mulAddUnsafe(Point, [H, gamma.negate()], [s, c]);
+  if (challenge(publicKey, H.toBytes(), proof.subarray(0, POINT_BYTES), U, V) !== c) return undefined;
   return gammaToHash(gamma);
 }
