@@ -247,7 +247,6 @@ export function decodeDeal(bytes: Uint8Array): Deal {
     const point = readPoint(reader, `encrypted share ${position + 1}`);
     return { point, proof: readDleqProof(reader, `encrypted share ${position + 1} proof`) };
   });
-  reader.expectEnd("a deal");
   return { threshold, commitments, shares };
 }
 
