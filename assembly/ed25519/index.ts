@@ -1,7 +1,8 @@
 // Ed25519 signature verification with ZIP-215 rules (zips.z.cash/zip-0215; RFC 8032 §5.1.7
 // with a cofactored equation): single verification, batch verification as one multi-scalar
-// multiplication, and point/scalar aggregation for collective signatures. Only public data
-// enters this module; signing stays in the host.
+// multiplication, point/scalar aggregation for collective signatures, and the curve part of
+// ECVRF verification (RFC 9381 §5.3, with RFC 8032's strict decoding). Only public data enters
+// this module; signing and VRF proving stay in the host.
 //
 // Memory: fixed I/O buffers (exported pointers) plus a region above the heap base, sized by
 // configure(): `slots` key entries (the public-key cache), then `batchItems` batch items, then as
@@ -302,37 +303,17 @@ function addTerm(scalar: usize, table: usize, window: i32, negate: bool, affine:
   termTop = max(termTop, top);
 }
 
-/** Adds the terms −[s_j]B_j for the 32-bit parts s_j of the 32-byte scalar s. */
-function addNegatedBaseTerms(s: usize): void {
+/** Adds the terms [s_j]B_j (negated if `negate`) for the 32-bit parts s_j of the 32-byte scalar s. */
+function addBaseTerms(s: usize, negate: bool): void {
   for (let j = 0; j < SPLIT_PARTS; j++) {
     memory.copy(SCALAR_PART, s + <usize>j * SPLIT_BYTES, SPLIT_BYTES);
     memory.fill(SCALAR_PART + SPLIT_BYTES, 0, 32 - SPLIT_BYTES);
-    addTerm(SCALAR_PART, BASE_TABLES + <usize>j * BASE_TABLE_BYTES, BASE_WINDOW, true, true);
+    addTerm(SCALAR_PART, BASE_TABLES + <usize>j * BASE_TABLE_BYTES, BASE_WINDOW, negate, true);
   }
 }
 
-/**
- * True iff [8]([k]A + R − [S]B) is the identity: the cofactored RFC 8032 §5.1.7 equation
- * [8][S]B = [8]R + [8][k]A, by Straus's method over width-w NAFs of the parts of S and of k
- * (whole, or split in 32-bit parts against the key's split tables when `splitKey`).
- */
-function cofactoredCheck(key: usize, rCached: usize, k: usize, s: usize, splitKey: bool): bool {
-  termCount = 0;
-  termTop = 0;
-  addNegatedBaseTerms(s);
-  if (splitKey) {
-    if (load<u32>(key + KEY_SPLIT_READY) == 0) {
-      buildSplitTables(key + KEY_SPLIT_TABLES, SMALL_TABLE_BYTES, key + KEY_POINT, false);
-      store<u32>(key + KEY_SPLIT_READY, 1);
-    }
-    for (let j = 0; j < SPLIT_PARTS; j++) {
-      memory.copy(SCALAR_PART, k + <usize>j * SPLIT_BYTES, SPLIT_BYTES);
-      memory.fill(SCALAR_PART + SPLIT_BYTES, 0, 32 - SPLIT_BYTES);
-      addTerm(SCALAR_PART, keyPartTable(key, j), j == 0 ? KEY_WINDOW : SMALL_WINDOW, false, false);
-    }
-  } else {
-    addTerm(k, key + KEY_TABLE, KEY_WINDOW, false, false);
-  }
+/** ACC (P3) ← the sum of the terms added since termCount and termTop were reset, by Straus's method. */
+function strausSum(): void {
   p3Identity(ACC);
   for (let i = termTop - 1; i >= 0; i--) {
     p2Dbl(STEP, ACC);
@@ -348,6 +329,31 @@ function cofactoredCheck(key: usize, rCached: usize, k: usize, s: usize, splitKe
     if (i == 0) p1p1ToP3(ACC, STEP);
     else p1p1ToP2(ACC, STEP);
   }
+}
+
+/**
+ * True iff [8]([k]A + R − [S]B) is the identity: the cofactored RFC 8032 §5.1.7 equation
+ * [8][S]B = [8]R + [8][k]A, by Straus's method over width-w NAFs of the parts of S and of k
+ * (whole, or split in 32-bit parts against the key's split tables when `splitKey`).
+ */
+function cofactoredCheck(key: usize, rCached: usize, k: usize, s: usize, splitKey: bool): bool {
+  termCount = 0;
+  termTop = 0;
+  addBaseTerms(s, true);
+  if (splitKey) {
+    if (load<u32>(key + KEY_SPLIT_READY) == 0) {
+      buildSplitTables(key + KEY_SPLIT_TABLES, SMALL_TABLE_BYTES, key + KEY_POINT, false);
+      store<u32>(key + KEY_SPLIT_READY, 1);
+    }
+    for (let j = 0; j < SPLIT_PARTS; j++) {
+      memory.copy(SCALAR_PART, k + <usize>j * SPLIT_BYTES, SPLIT_BYTES);
+      memory.fill(SCALAR_PART + SPLIT_BYTES, 0, 32 - SPLIT_BYTES);
+      addTerm(SCALAR_PART, keyPartTable(key, j), j == 0 ? KEY_WINDOW : SMALL_WINDOW, false, false);
+    }
+  } else {
+    addTerm(k, key + KEY_TABLE, KEY_WINDOW, false, false);
+  }
+  strausSum();
   p3AddCached(ACC, ACC, rCached);
   return isSmallOrder(ACC);
 }
@@ -385,6 +391,95 @@ export function verify(slot: i32, messageLength: usize): bool {
   challengeStart();
   shaUpdate(MSG, messageLength);
   return verifyFinish(slot);
+}
+
+// ---- ECVRF verification (RFC 9381 §5.3, ECVRF-EDWARDS25519-SHA512-TAI) --------------------
+// The host hashes (encode_to_curve's candidates, the challenge, proof_to_hash); the kernel
+// decodes strictly, clears cofactors and computes U = [s]B − [c]Y and V = [s]H − [c]Gamma.
+// Input  VRF_IN:  Y (32) ‖ Gamma (32) ‖ c (16, zero-padded to 32) ‖ s (32)
+// Output VRF_OUT: H (32) ‖ U (32) ‖ V (32) ‖ [8]Gamma (32), encoded (RFC 8032 §5.1.2)
+
+const VRF_IN = memory.data(128, 16);
+const VRF_OUT = memory.data(128, 16);
+const VRF_Y = memory.data(<i32>POINT_BYTES, 16);
+const VRF_H = memory.data(<i32>POINT_BYTES, 16);
+const VRF_GAMMA = memory.data(<i32>POINT_BYTES, 16);
+const VRF_Y_TABLE = memory.data(<i32>SMALL_TABLE_BYTES, 16);
+const VRF_H_TABLE = memory.data(<i32>SMALL_TABLE_BYTES, 16);
+const VRF_GAMMA_TABLE = memory.data(<i32>SMALL_TABLE_BYTES, 16);
+const CANONICAL = memory.data(32, 16);
+
+export function vrfInputPtr(): usize { return VRF_IN; }
+export function vrfOutputPtr(): usize { return VRF_OUT; }
+
+/**
+ * RFC 8032 §5.1.3 decoding, which RFC 9381 uses (§5.5 string_to_point): unlike ZIP-215, y ≥ p
+ * and x = 0 with the sign bit set are refused. A point's canonical encoding is its compression,
+ * so an encoding decodes strictly iff it decodes and compresses back to itself.
+ */
+function decodeStrict(p: usize, s: usize): bool {
+  if (!decompress(p, s)) return false;
+  compress(CANONICAL, p);
+  return memory.compare(CANONICAL, s, 32) == 0;
+}
+
+/** p (P3) ← [8]p: cofactor clearing (RFC 9381 §5.4.1.1 step 5, §5.2 step 6). */
+function timesCofactor(p: usize): void {
+  p3Dbl(p, p);
+  p3Dbl(p, p);
+  p3Dbl(p, p);
+}
+
+/** Decodes Y strictly and refuses a small-order key (validate_key, §5.4.5). */
+export function vrfDecodeKey(): bool {
+  if (!decodeStrict(VRF_Y, VRF_IN)) return false;
+  memory.copy(POINT_TMP, VRF_Y, POINT_BYTES);
+  timesCofactor(POINT_TMP);
+  if (p3IsIdentity(POINT_TMP)) return false;
+  buildOddMultiples(VRF_Y_TABLE, VRF_Y, SMALL_TABLE_ENTRIES);
+  return true;
+}
+
+/**
+ * One try of encode_to_curve (§5.4.1.1 steps 4–6) on the 32-byte candidate in the field input
+ * buffer: true (H set, encoded at VRF_OUT) when it decodes strictly and its 8-multiple is not
+ * the identity.
+ */
+export function vrfTryHash(): bool {
+  if (!decodeStrict(VRF_H, FIELD_IN_A)) return false;
+  timesCofactor(VRF_H);
+  if (p3IsIdentity(VRF_H)) return false;
+  compress(VRF_OUT, VRF_H);
+  buildOddMultiples(VRF_H_TABLE, VRF_H, SMALL_TABLE_ENTRIES);
+  return true;
+}
+
+/**
+ * Decodes the proof (§5.4.4: Gamma strictly, s < L) and computes U, V and [8]Gamma into
+ * VRF_OUT, after vrfDecodeKey and a successful vrfTryHash; false when the proof does not decode.
+ */
+export function vrfFinish(): bool {
+  const c = VRF_IN + 64;
+  const s = VRF_IN + 96;
+  if (!scIsCanonical(s)) return false;
+  if (!decodeStrict(VRF_GAMMA, VRF_IN + 32)) return false;
+  termCount = 0;
+  termTop = 0;
+  addBaseTerms(s, false);
+  addTerm(c, VRF_Y_TABLE, SMALL_WINDOW, true, false);
+  strausSum();
+  compress(VRF_OUT + 32, ACC);
+  buildOddMultiples(VRF_GAMMA_TABLE, VRF_GAMMA, SMALL_TABLE_ENTRIES);
+  termCount = 0;
+  termTop = 0;
+  addTerm(s, VRF_H_TABLE, SMALL_WINDOW, false, false);
+  addTerm(c, VRF_GAMMA_TABLE, SMALL_WINDOW, true, false);
+  strausSum();
+  compress(VRF_OUT + 64, ACC);
+  memory.copy(POINT_TMP, VRF_GAMMA, POINT_BYTES);
+  timesCofactor(POINT_TMP);
+  compress(VRF_OUT + 96, POINT_TMP);
+  return true;
 }
 
 // ---- batch verification -----------------------------------------------------------------

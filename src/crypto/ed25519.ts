@@ -9,6 +9,9 @@
  * k = SHA-512(R ‖ A ‖ M) mod L over the original encodings. Because the batch equation is the
  * cofactored one too, single and batch verification accept exactly the same signatures.
  *
+ * The kernel also computes the curve part of ECVRF verification (`vrfPoints`, RFC 9381 §5.3 with
+ * RFC 8032's strict decoding; src/crypto/vrf.ts hashes around it): public inputs only.
+ *
  * Decoded public keys are cached in WASM memory as the odd-multiples tables the scalar
  * multiplications use (about 12 KiB per key, see assembly/ed25519/index.ts), keyed by their 32
  * encoded bytes, bounded, least recently used out. A key's second single verification builds
@@ -16,7 +19,7 @@
  * share one A term.
  */
 import { randomFillSync } from "node:crypto";
-import { IosError, check } from "../errors.js";
+import { IosError, check, invariant } from "../errors.js";
 import { instantiateKernel, defaultFlavor, type WasmFlavor } from "./wasm.js";
 import { PUBLIC_KEY_BYTES, SCALAR_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 
@@ -74,6 +77,24 @@ interface KernelExports {
   pointSumFinish(): void;
   scalarSumReset(): void;
   scalarSumAdd(): void;
+  fieldInputPtr(): number;
+  vrfInputPtr(): number;
+  vrfOutputPtr(): number;
+  vrfDecodeKey(): number;
+  vrfTryHash(): number;
+  vrfFinish(): number;
+}
+
+/** What the kernel computes for an ECVRF verification (RFC 9381 §5.3): point encodings, views of one copy. */
+export interface VrfPoints {
+  /** H = encode_to_curve(Y, alpha). */
+  readonly h: Uint8Array;
+  /** U = s·B − c·Y. */
+  readonly u: Uint8Array;
+  /** V = s·H − c·Gamma. */
+  readonly v: Uint8Array;
+  /** 8·Gamma, proof_to_hash's input. */
+  readonly gamma8: Uint8Array;
 }
 
 /** Slot value meaning "no cached table: decode the key inside the batch item". */
@@ -215,6 +236,37 @@ export class Ed25519Verifier {
     });
     if (scalars.length === 0) return new Uint8Array(SCALAR_BYTES);
     return this.heap.slice(this.outputPtr, this.outputPtr + SCALAR_BYTES);
+  }
+
+  /**
+   * The curve part of ECVRF verification (RFC 9381 §5.3; the hashing is src/crypto/vrf.ts's):
+   * decodes Y strictly and validates it (not of small order), takes as H the 8-multiple of the
+   * first `candidate(ctr)`, ctr = 0, 1, … below `tries`, that decodes strictly to a point whose
+   * 8-multiple is not the identity, decodes Gamma strictly and s < L, and gives H, U = s·B − c·Y,
+   * V = s·H − c·Gamma and 8·Gamma encoded. Undefined when the key or the proof does not decode;
+   * `challenge` is c's 16 bytes, little-endian. Throws only when no candidate is a point
+   * (probability 2^-tries).
+   */
+  vrfPoints(publicKey: Uint8Array, gamma: Uint8Array, challenge: Uint8Array, s: Uint8Array, candidate: (ctr: number) => Uint8Array, tries: number): VrfPoints | undefined {
+    check(isBytes(publicKey, PUBLIC_KEY_BYTES) && isBytes(gamma, PUBLIC_KEY_BYTES) && isBytes(s, SCALAR_BYTES) && isBytes(challenge, SCALAR_BYTES / 2), "ED25519_BAD_LENGTH", "a VRF key, Gamma and s are 32 bytes, c 16");
+    const input = this.kernel.vrfInputPtr();
+    this.heap.set(publicKey, input);
+    if (this.kernel.vrfDecodeKey() === 0) return undefined;
+    const field = this.kernel.fieldInputPtr();
+    let found = false;
+    for (let ctr = 0; ctr < tries && !found; ctr++) {
+      this.heap.set(candidate(ctr).subarray(0, PUBLIC_KEY_BYTES), field);
+      found = this.kernel.vrfTryHash() !== 0;
+    }
+    invariant(found, `encode_to_curve found no point in ${tries} tries`);
+    this.heap.set(gamma, input + PUBLIC_KEY_BYTES);
+    this.heap.fill(0, input + 2 * PUBLIC_KEY_BYTES, input + 3 * PUBLIC_KEY_BYTES);
+    this.heap.set(challenge, input + 2 * PUBLIC_KEY_BYTES);
+    this.heap.set(s, input + 3 * PUBLIC_KEY_BYTES);
+    if (this.kernel.vrfFinish() === 0) return undefined;
+    const output = this.kernel.vrfOutputPtr();
+    const out = this.heap.slice(output, output + 4 * PUBLIC_KEY_BYTES);
+    return { h: out.subarray(0, 32), u: out.subarray(32, 64), v: out.subarray(64, 96), gamma8: out.subarray(96, 128) };
   }
 
   /** SHA-512 (FIPS 180-4) computed by the kernel. */

@@ -1,8 +1,10 @@
 /**
  * The verifiable random function ECVRF-EDWARDS25519-SHA512-TAI of RFC 9381 (suite_string 0x03,
  * §5.5): the holder of an Ed25519 seed proves that beta is the one output of its key on input
- * alpha, and anyone with the public key checks it. Curve arithmetic is @noble/curves' edwards25519
- * (constant-time multiplication wherever the secret scalar or nonce is involved), hashing is SHA-512.
+ * alpha, and anyone with the public key checks it. Proving is @noble/curves' edwards25519
+ * (constant-time multiplication wherever the secret scalar or nonce is involved); verification,
+ * on public values only, does its curve arithmetic in the WASM Ed25519 kernel (Ed25519Verifier
+ * `vrfPoints`: strict decoding, H, U, V, 8·Gamma), ten times faster; hashing is SHA-512 here.
  *
  *   §5.1   prove         x, Y from the seed (RFC 8032 §5.1.5); H = encode_to_curve(Y, alpha);
  *                        Gamma = x·H; k = nonce(SK, H); c = challenge(Y, H, Gamma, k·B, k·H);
@@ -24,13 +26,14 @@
  * may be made by an adversary, as a validator's registered key may be). encode_to_curve's running
  * time depends on alpha, so alpha must be public (§5.4.1.1): a slot, a round, a seed from the chain.
  */
-import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { IosError, check, invariant } from "../errors.js";
 import { POINT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, VRF_CHALLENGE_BYTES as CHALLENGE_BYTES, VRF_PROOF_BYTES } from "../codec/sizes.js";
 import { decodePoint } from "./schnorr.js";
+import { Ed25519Verifier } from "./ed25519.js";
+import { sameBytes } from "../bytes.js";
 
 export type VrfErrorCode = "VRF_BAD_KEY" | "VRF_BAD_PROOF" | "VRF_BAD_INPUT";
 
@@ -90,23 +93,6 @@ function encodeToCurve(publicKey: Uint8Array, alpha: Uint8Array): Point {
 function challenge(Y: Uint8Array, H: Uint8Array, gamma: Uint8Array, U: Point, V: Point): bigint {
   const digest = suiteHash(CHALLENGE_FRONT, Y, H, gamma, U.toBytes(), V.toBytes());
   return bytesToNumberLE(digest.subarray(0, CHALLENGE_BYTES));
-}
-
-/** Keys checked by validate_key, by their encoding: a validator checks the same few keys every height. */
-const VALIDATED_KEYS_KEPT = 4096;
-const validatedKeys = new Map<string, Point | null>();
-
-/** Y decoded and validated (§5.4.5: canonical, not of small order), or undefined; remembered, oldest dropped first. */
-function validatedKey(publicKey: Uint8Array): Point | undefined {
-  const key = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString("latin1");
-  let point = validatedKeys.get(key);
-  if (point === undefined) {
-    const decoded = decodePoint(publicKey);
-    point = decoded === undefined || decoded.isSmallOrder() ? null : decoded;
-    if (validatedKeys.size >= VALIDATED_KEYS_KEPT) validatedKeys.delete(validatedKeys.keys().next().value!);
-    validatedKeys.set(key, point);
-  }
-  return point ?? undefined;
 }
 
 /** §5.4.4, or undefined when Gamma is not a point or s is not below q. */
@@ -175,16 +161,24 @@ export function vrfProofToHash(proof: Uint8Array): Uint8Array {
 export function vrfVerify(publicKey: Uint8Array, proof: Uint8Array, alpha: Uint8Array): Uint8Array | undefined {
   check<VrfErrorCode>(alpha instanceof Uint8Array, "VRF_BAD_INPUT", "alpha must be a Uint8Array");
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) return undefined;
-  const Y = validatedKey(publicKey);
-  if (Y === undefined) return undefined;
-  const decoded = decodeProof(proof);
-  if (decoded === undefined) return undefined;
-  const { gamma, c, s } = decoded;
-  const H = encodeToCurve(publicKey, alpha);
-  // Public inputs, so variable-time: s·B from the base point's tables; s·H − c·Gamma as one
-  // interleaved double-scalar multiplication (a third less than two separate ones).
-  const U = Point.BASE.multiplyUnsafe(s).subtract(Y.multiplyUnsafe(c));
-  const V = mulAddUnsafe(Point, [H, gamma.negate()], [s, c]);
-  if (challenge(publicKey, H.toBytes(), proof.subarray(0, POINT_BYTES), U, V) !== c) return undefined;
-  return gammaToHash(gamma);
+  if (!(proof instanceof Uint8Array) || proof.length !== VRF_PROOF_BYTES) return undefined;
+  const gamma = proof.subarray(0, POINT_BYTES);
+  const c = proof.subarray(POINT_BYTES, POINT_BYTES + CHALLENGE_BYTES);
+  const ctr = new Uint8Array(1);
+  const points = curveKernel().vrfPoints(publicKey, gamma, c, proof.subarray(POINT_BYTES + CHALLENGE_BYTES), (tries) => {
+    ctr[0] = tries;
+    return suiteHash(ENCODE_FRONT, publicKey, alpha, ctr);
+  }, MAX_ENCODE_TRIES);
+  if (points === undefined) return undefined;
+  // c is the challenge's first 16 bytes read little-endian: equal values, equal bytes.
+  const digest = suiteHash(CHALLENGE_FRONT, publicKey, points.h, gamma, points.u, points.v);
+  if (!sameBytes(digest.subarray(0, CHALLENGE_BYTES), c)) return undefined;
+  return suiteHash(PROOF_TO_HASH_FRONT, points.gamma8);
+}
+
+let kernel: Ed25519Verifier | undefined;
+
+/** The WASM kernel that does verification's curve arithmetic (no key cache: its keys are decoded per check). */
+function curveKernel(): Ed25519Verifier {
+  return (kernel ??= new Ed25519Verifier({ keyCacheSize: 0 }));
 }

@@ -5,7 +5,8 @@
  * small-order public key (with a proof that satisfies §5.3's equation under the identity key, so
  * only validate_key stops it) and wrong lengths are refused; random keys and inputs round-trip and
  * re-prove to the identical proof. The verification equation is also recomputed here from §5.3
- * and §5.4 independently of the module. Random cases come from a seed printed at start;
+ * and §5.4 independently of the module, and the WASM kernel's curve part (strict decoding, H, U, V,
+ * 8·Gamma) is checked against @noble/curves on random inputs. Random cases come from a seed printed at start;
  * IOS_TEST_SEED replays it.
  */
 import { describe, it } from "node:test";
@@ -14,6 +15,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, concatBytes, numberToBytesLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { VRF_OUTPUT_BYTES, VRF_PROOF_BYTES } from "../../src/codec/sizes.js";
+import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { vrfProofToHash, vrfProve, vrfVerify } from "../../src/crypto/vrf.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { codeOf } from "../support/errors.js";
@@ -246,5 +248,63 @@ describe("ECVRF on random keys and inputs", () => {
       const otherKey = ed25519.getPublicKey(rng.bytes(32));
       assert.equal(vrfVerify(otherKey, proof, alpha), undefined, context);
     }
+  });
+});
+
+describe("ECVRF verification's curve part in the WASM kernel (Ed25519Verifier.vrfPoints)", () => {
+  const kernel = new Ed25519Verifier({ keyCacheSize: 0 });
+  const validPoint = (rng: SeededRng) => Point.BASE.multiply(Point.Fn.create(bytesToNumberLE(rng.bytes(32)) || 1n));
+  const enc = (point: InstanceType<typeof Point>) => point.toBytes();
+
+  it("equals the noble computation of H, U = s·B − c·Y, V = s·H − c·Gamma and 8·Gamma on random inputs, proofs valid or not", () => {
+    const rng = SeededRng.fromSeed(`${seed}/kernel`);
+    for (let trial = 0; trial < 40; trial++) {
+      const context = `seed ${seed} trial ${trial}`;
+      const secretKey = rng.bytes(32);
+      const publicKey = ed25519.getPublicKey(secretKey);
+      const alpha = rng.bytes(rng.nextU32() % 64);
+      // Half the trials take a real proof, half an arbitrary Gamma, c and s: the arithmetic must agree either way.
+      const proof = trial % 2 === 0 ? vrfProve(secretKey, alpha) : concatBytes(enc(validPoint(rng)), rng.bytes(16), numberToBytesLE(bytesToNumberLE(rng.bytes(32)) % q, 32));
+      const candidate = (ctr: number) => sha512(concatBytes(Uint8Array.of(0x03, 0x01), publicKey, alpha, Uint8Array.of(ctr, 0x00)));
+      const points = kernel.vrfPoints(publicKey, proof.subarray(...GAMMA), proof.subarray(...CHALLENGE), proof.subarray(...SCALAR), candidate, 256);
+      assert.ok(points !== undefined, context);
+      const Y = Point.fromBytes(publicKey);
+      const gamma = Point.fromBytes(proof.slice(...GAMMA));
+      const c = bytesToNumberLE(proof.slice(...CHALLENGE));
+      const s = bytesToNumberLE(proof.slice(...SCALAR));
+      const H = referenceEncodeToCurve(publicKey, alpha);
+      assert.equal(toHex(points.h), toHex(enc(H)), `${context}: H`);
+      assert.equal(toHex(points.u), toHex(enc(Point.BASE.multiplyUnsafe(s).add(Y.multiplyUnsafe(c).negate()))), `${context}: U`);
+      assert.equal(toHex(points.v), toHex(enc(H.multiplyUnsafe(s).add(gamma.multiplyUnsafe(c).negate()))), `${context}: V`);
+      assert.equal(toHex(points.gamma8), toHex(enc(gamma.multiplyUnsafe(8n))), `${context}: 8·Gamma`);
+    }
+  });
+
+  it("decodes strictly as RFC 8032 (not ZIP-215): y ≥ p and x = 0 with the sign bit are refused, for the key, Gamma and every encode_to_curve candidate", () => {
+    const rng = SeededRng.fromSeed(`${seed}/strict`);
+    // The large-order points whose y has a second, non-canonical encoding y + p (y < 19).
+    const lowY = Array.from({ length: 17 }, (_, k) => BigInt(k + 2)).filter((y) => isPoint(encodeY(y, 0)) && !Point.fromBytes(encodeY(y, 0)).isSmallOrder());
+    assert.ok(lowY.length > 0, "some y < 19 is a point of large order");
+    const y = lowY[0]!;
+    const canonical = encodeY(y, 0);
+    const nonCanonical = encodeY(y + p, 0);
+    const identityWithSign = encodeY(1n, 1);
+    const key = ed25519.getPublicKey(rng.bytes(32));
+    const gamma = enc(validPoint(rng));
+    const c = rng.bytes(16);
+    const s = numberToBytesLE(bytesToNumberLE(rng.bytes(32)) % q, 32);
+    const fixed = (encoding: Uint8Array) => () => encoding;
+    assert.ok(kernel.vrfPoints(canonical, gamma, c, s, fixed(canonical), 1) !== undefined, "the canonical key decodes");
+    assert.equal(kernel.vrfPoints(nonCanonical, gamma, c, s, fixed(canonical), 1), undefined, "y + p as the key");
+    assert.equal(kernel.vrfPoints(key, nonCanonical, c, s, fixed(canonical), 1), undefined, "y + p as Gamma");
+    assert.equal(kernel.vrfPoints(key, identityWithSign, c, s, fixed(canonical), 1), undefined, "x = 0 with the sign bit as Gamma");
+    assert.equal(kernel.vrfPoints(key, gamma, c, numberToBytesLE(q, 32), fixed(canonical), 1), undefined, "s = q");
+    // A non-canonical candidate is skipped: H comes from the next one.
+    const points = kernel.vrfPoints(key, gamma, c, s, (ctr) => (ctr === 0 ? nonCanonical : canonical), 2);
+    assert.equal(toHex(points?.h), toHex(enc(Point.fromBytes(canonical).multiplyUnsafe(8n))), "H from the second candidate");
+    // A candidate of small order (8·P = identity) is skipped too.
+    const afterSmall = kernel.vrfPoints(key, gamma, c, s, (ctr) => (ctr === 0 ? encodeY(0n, 0) : canonical), 2);
+    assert.equal(toHex(afterSmall?.h), toHex(enc(Point.fromBytes(canonical).multiplyUnsafe(8n))), "a small-order candidate is skipped");
+    assert.throws(() => kernel.vrfPoints(key, gamma, c, s, fixed(nonCanonical), 3), /encode_to_curve found no point/);
   });
 });
