@@ -1,7 +1,9 @@
 /**
  * `ios drp verify FILE`: the white paper's Algorithm 3 (§5.2) on a DRP transcript L, offline
- * (src/epoch/drp/transcript.ts). Prints Z (the ristretto255 encoding) and rnd in hex and exits 0,
- * or exits 1 with the DRP code of the first failed check (CLI_IO if FILE cannot be read).
+ * (src/epoch/drp/transcript.ts). Prints Z (the ristretto255 encoding) and rnd in hex, then the
+ * session's purpose u, timestamp w, n and f and session id for the reader to match against the
+ * intended use (step 1), and exits 0; or exits 1 with the DRP code of the first failed check
+ * (CLI_IO if FILE cannot be read).
  */
 import { readFileSync } from "node:fs";
 import { IosError } from "../errors.js";
@@ -12,7 +14,7 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
 const drpVerifyCommand: Command = {
   name: "verify",
-  summary: "Verify a DRP transcript: print Z and rnd, or exit 1 with the failed check's code.",
+  summary: "Verify a DRP transcript: print Z, rnd and the session, or exit 1 with the failed check's code.",
   usage: "FILE",
   help: "FILE is a binary transcript L as the DRP client records it.",
   positionals: 1,
@@ -25,9 +27,13 @@ const drpVerifyCommand: Command = {
     } catch (error) {
       throw new IosError<CliErrorCode>("CLI_IO", `cannot read ${file}: ${(error as Error).message}`);
     }
-    const { z, rnd } = verifyTranscript(bytes);
+    const { z, rnd, config, sessionId } = verifyTranscript(bytes);
     io.out(`z ${hex(z.toBytes())}`);
     io.out(`rnd ${hex(rnd)}`);
+    io.out(`purpose ${JSON.stringify(config.purpose)}`);
+    io.out(`timestamp ${config.timestamp}`);
+    io.out(`servers ${config.servers.length} f ${config.faultTolerance} groups ${config.groups.length}`);
+    io.out(`session ${hex(sessionId)}`);
     return EXIT_OK;
   },
 };

@@ -1,5 +1,5 @@
 // `ios drp verify FILE` as a person runs it: an n = 4 transcript recorded by the DRP client
-// prints the client's Z and rnd; a changed Z or a changed signature byte exits 1 with the code of
+// prints the client's Z and rnd and the session; a changed Z or a changed signature byte exits 1 with the code of
 // the failed check; an unreadable file exits 1 with CLI_IO; a missing FILE exits 2.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -14,7 +14,8 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
 describe("ios drp verify", () => {
   it("prints Z and rnd of a valid transcript; names the failed check of a changed one", async () => {
-    const client = runSession(makeParties(4, 1, "cli-4"));
+    const parties = makeParties(4, 1, "cli-4");
+    const client = runSession(parties);
     const transcript = client.transcript();
     const { z, rnd } = client.output();
     const directory = mkdtempSync(join(tmpdir(), "ios-drp-"));
@@ -23,7 +24,18 @@ describe("ios drp verify", () => {
       writeFileSync(file, transcript);
       const ok = await ios(["drp", "verify", file]);
       assert.equal(ok.code, 0, ok.stderr);
-      assert.equal(ok.stdout, `z ${hex(z.toBytes())}\nrnd ${hex(rnd)}\n`);
+      assert.equal(
+        ok.stdout,
+        [
+          `z ${hex(z.toBytes())}`,
+          `rnd ${hex(rnd)}`,
+          `purpose "epoch randomness cli-4"`,
+          `timestamp ${parties.config.timestamp}`,
+          "servers 4 f 1 groups 1",
+          `session ${hex(client.sessionId)}`,
+          "",
+        ].join("\n"),
+      );
 
       // Z is the last 32 bytes; the last R3's signature ends just before it.
       const otherZ = Uint8Array.from(transcript);

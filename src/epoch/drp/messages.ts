@@ -227,6 +227,7 @@ export function decodeChoice(body: Uint8Array, serverCount: number, groupCount: 
   const commitments = committed.map((server) => readEd25519Point(reader, `commitment of server ${server}`));
   const deals = chosen.flat().map((dealer) => {
     const bytes = reader.lengthPrefixed("u32", body.length, `deal of dealer ${dealer}`);
+    // Strictness: a forwarded deal must decode like every other field; its users decode it again.
     decodeDeal(bytes);
     return bytes;
   });

@@ -176,8 +176,17 @@ function sameList(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
-/** Algorithm 3: Z and rnd if L proves them, otherwise an IosError naming the first failed check. */
-export function verifyTranscript(bytes: Uint8Array): DrpOutput {
+/**
+ * What L proves. L is checked for consistency with its own C; whether C is the intended session
+ * (the servers' keys X from the identity chain, u and w: Algorithm 3 step 1) is the caller's check.
+ */
+export interface VerifiedTranscript extends DrpOutput {
+  readonly config: DrpConfig;
+  readonly sessionId: Uint8Array;
+}
+
+/** Algorithm 3: Z, rnd and C if L proves them, otherwise an IosError naming the first failed check. */
+export function verifyTranscript(bytes: Uint8Array): VerifiedTranscript {
   const L = decodeTranscript(bytes);
   const { config } = L;
   checkConfig(config);
@@ -257,5 +266,5 @@ export function verifyTranscript(bytes: Uint8Array): DrpOutput {
   const decryptions = new Map([...L.decryptions].map(([server, { body }]) => [server, body]));
   const z = recoverOutput(config, sessionId, choice.chosen, deals, decryptions);
   check<DrpErrorCode>(z.equals(L.z), "DRP_WRONG_OUTPUT", "Z is not the sum of the recovered secrets");
-  return { z, rnd: randomnessOf(z) };
+  return { z, rnd: randomnessOf(z), config, sessionId };
 }

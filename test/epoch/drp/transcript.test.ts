@@ -70,7 +70,10 @@ describe("DRP transcript verification", () => {
   it("accepts the honest transcript, which re-encodes byte for byte", () => {
     assert.equal(verifyCode(parts), NO_ERROR);
     assert.deepEqual(encodeTranscript(parts), transcript);
-    assert.ok(verifyTranscript(transcript).z.equals(honest.output().z));
+    const verified = verifyTranscript(transcript);
+    assert.ok(verified.z.equals(honest.output().z));
+    assert.deepEqual(verified.sessionId, honest.sessionId);
+    assert.deepEqual(encodeConfig(verified.config), encodeConfig(parties.config));
   });
 
   it("refuses every sampled single-byte change, covering every section, with a DRP code", () => {
