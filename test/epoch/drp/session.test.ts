@@ -2,23 +2,28 @@
  * DRP runs (src/epoch/drp/session.ts, white paper §5.2 Algorithm 2) between one client and n
  * servers in process: honest runs for n = 4, 7, 16 give the Z recomputed directly from the chosen
  * dealers' secrets and a transcript that verifyTranscript accepts; runs with f silent servers, a
- * deal with a bad share or a bad proof, and bad decrypted shares still succeed and verify; more
+ * deal with a bad share or a bad proof, a wrong Schnorr response and bad decrypted shares still succeed and verify; more
  * faults than tolerated fail with a code. Deterministic (SeededRng).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { Fn, RistrettoPoint } from "../../../src/epoch/drp/dleq.js";
 import {
   MessageKind,
   decodeDealMessage,
   decodeDecryption,
   decodeEnvelope,
+  decodeResponse,
+  decodeReveal,
   encodeDealMessage,
   encodeDecryption,
+  encodeResponse,
 } from "../../../src/epoch/drp/messages.js";
 import { encodeDeal } from "../../../src/epoch/drp/pvss.js";
 import { DrpClient } from "../../../src/epoch/drp/session.js";
-import { verifyTranscript } from "../../../src/epoch/drp/transcript.js";
+import { decodeTranscriptParts, verifyTranscript } from "../../../src/epoch/drp/transcript.js";
 import { SeededRng } from "../../../src/runtime/seeded-rng.js";
 import { codeOf } from "../../support/errors.js";
 import { chosenOf, directOutput, makeParties, resign, runSession, type Parties } from "./harness.js";
@@ -102,6 +107,20 @@ describe("DRP runs with faulty servers", () => {
       assert.ok(!chosenOf(parties, transcript).flat().includes(1));
     });
   }
+
+  it("a wrong Schnorr response is left out of the signers (an exception), the run succeeds", () => {
+    const parties = makeParties(4, 1, "bad-response-4");
+    const wrongResponse = (server: number, message: Uint8Array): Uint8Array => {
+      const envelope = decodeEnvelope(message);
+      if (server !== 0 || envelope.kind !== MessageKind.response) return message;
+      const body = decodeResponse(envelope.body);
+      const response = ed25519.Point.Fn.toBytes(ed25519.Point.Fn.add(bytesToNumberLE(body.response), 1n));
+      return resign(parties, 0, MessageKind.response, encodeResponse({ replyTo: body.replyTo, response }));
+    };
+    const { transcript } = runAndCheck(parties, { rewrite: wrongResponse });
+    const reveal = decodeReveal(decodeEnvelope(decodeTranscriptParts(transcript).reveal).body, 4);
+    assert.deepEqual(reveal.signers, [1, 2, 3]);
+  });
 
   it("f = 2 servers of n = 7 sending bad decrypted shares: skipped, the run succeeds", () => {
     const parties = makeParties(7, 1, "bad-decryption-7");
