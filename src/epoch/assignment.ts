@@ -8,7 +8,9 @@
  * rejection sampling (words ≥ the largest multiple of k are skipped), so the permutation is
  * uniform and identical on every platform.
  *
- * API: `assignShards(validatorCount, shardCount, randomness): Uint32Array` (shard of validator i).
+ * API: `assignShards(validatorCount, shardCount, randomness): Uint32Array` (shard of validator i);
+ * `seededPermutation(count, seed, domain)`, the same permutation under another domain (the DRP
+ * grouping, src/epoch/drp/config.ts).
  */
 import { check } from "../errors.js";
 import { HASH_BYTES } from "../codec/sizes.js";
@@ -27,10 +29,10 @@ class HashStream {
   #block: Uint8Array | undefined;
   #word = WORDS_PER_BLOCK;
 
-  constructor(seed: Uint8Array) {
-    this.#input = new Uint8Array(ASSIGNMENT_DOMAIN.length + seed.length + 4);
-    this.#input.set(ASSIGNMENT_DOMAIN);
-    this.#input.set(seed, ASSIGNMENT_DOMAIN.length);
+  constructor(domain: Uint8Array, seed: Uint8Array) {
+    this.#input = new Uint8Array(domain.length + seed.length + 4);
+    this.#input.set(domain);
+    this.#input.set(seed, domain.length);
   }
 
   #nextWord(): number {
@@ -52,6 +54,19 @@ class HashStream {
   }
 }
 
+/** A uniform permutation of 0..count−1: Fisher–Yates over the hash stream of `domain` ‖ `seed`. */
+export function seededPermutation(count: number, seed: Uint8Array, domain: Uint8Array): Uint32Array {
+  const order = Uint32Array.from({ length: count }, (_, i) => i);
+  const stream = new HashStream(domain, seed);
+  for (let i = count - 1; i > 0; i--) {
+    const j = stream.below(i + 1);
+    const swap = order[i]!;
+    order[i] = order[j]!;
+    order[j] = swap;
+  }
+  return order;
+}
+
 /**
  * The shard of each of `validatorCount` validators (index = position in the epoch's validator
  * list): a seeded permutation cut into `shardCount` near-equal buckets. Needs n ≥ m, so that no
@@ -62,14 +77,7 @@ export function assignShards(validatorCount: number, shardCount: number, randomn
   check<EpochErrorCode>(Number.isSafeInteger(validatorCount) && validatorCount >= shardCount, "EPOCH_TOO_FEW_VALIDATORS",
     `${validatorCount} validator(s) cannot serve ${shardCount} shard(s): every shard needs at least one`);
   check<EpochErrorCode>(randomness.length === HASH_BYTES, "EPOCH_BAD_RANDOMNESS", `epoch randomness must be ${HASH_BYTES} bytes, got ${randomness.length}`);
-  const order = Uint32Array.from({ length: validatorCount }, (_, i) => i);
-  const stream = new HashStream(randomness);
-  for (let i = validatorCount - 1; i > 0; i--) {
-    const j = stream.below(i + 1);
-    const swap = order[i]!;
-    order[i] = order[j]!;
-    order[j] = swap;
-  }
+  const order = seededPermutation(validatorCount, randomness, ASSIGNMENT_DOMAIN);
   // Position p of the permutation falls in bucket ⌊p·m/n⌋: sizes ⌊n/m⌋ or ⌈n/m⌉.
   const shards = new Uint32Array(validatorCount);
   order.forEach((validator, position) => (shards[validator] = Math.floor((position * shardCount) / validatorCount)));
