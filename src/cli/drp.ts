@@ -3,12 +3,15 @@
  * (src/epoch/drp/transcript.ts). Prints Z (the ristretto255 encoding) and rnd in hex, then the
  * session's purpose u, timestamp w, n and f and session id for the reader to match against the
  * intended use (step 1), and exits 0; or exits 1 with the DRP code of the first failed check
- * (CLI_IO if FILE cannot be read).
+ * (CLI_IO if FILE cannot be read; CLI_BAD_PATH, exit 2, if it is not a regular file or is oversized).
  */
-import { readFileSync } from "node:fs";
 import { IosError } from "../errors.js";
 import { verifyTranscript } from "../epoch/drp/transcript.js";
 import { EXIT_OK, type CliErrorCode, type Command } from "./command.js";
+import { readInputFile } from "./files.js";
+
+/** The largest transcript read: n = 3f + 1 servers in the thousands stay well below it (23.5 KB at n = 16). */
+const MAX_TRANSCRIPT_FILE_BYTES = 256 * 1024 * 1024;
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
@@ -21,13 +24,7 @@ const drpVerifyCommand: Command = {
   async run(_values, positionals, io) {
     const file = positionals[0];
     if (file === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "the transcript FILE is required");
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(file));
-    } catch (error) {
-      throw new IosError<CliErrorCode>("CLI_IO", `cannot read ${file}: ${(error as Error).message}`);
-    }
-    const { z, rnd, config, sessionId } = verifyTranscript(bytes);
+    const { z, rnd, config, sessionId } = verifyTranscript(readInputFile(file, MAX_TRANSCRIPT_FILE_BYTES));
     io.out(`z ${hex(z.toBytes())}`);
     io.out(`rnd ${hex(rnd)}`);
     io.out(`purpose ${JSON.stringify(config.purpose)}`);

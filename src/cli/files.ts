@@ -1,5 +1,5 @@
-/** File writes of the CLI, with errors a person can act on. */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+/** File reads and writes of the CLI, with errors a person can act on. */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { IosError } from "../errors.js";
@@ -39,6 +39,29 @@ export async function outputPath(path: string, option: string): Promise<string> 
     }
   }
   return path;
+}
+
+/**
+ * The bytes of a user-given input file of at most `maxBytes`: a device or a pipe (/dev/zero
+ * never ends) or an oversized file is refused before reading (CLI_BAD_PATH), an unreadable one
+ * is CLI_IO.
+ */
+export function readInputFile(file: string, maxBytes: number): Uint8Array {
+  let size: number;
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new IosError<CliErrorCode>("CLI_BAD_PATH", `${file} is not a regular file`);
+    size = stat.size;
+  } catch (error) {
+    if (error instanceof IosError) throw error;
+    throw new IosError<CliErrorCode>("CLI_IO", `cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (size > maxBytes) throw new IosError<CliErrorCode>("CLI_BAD_PATH", `${file} has ${size} bytes, more than the ${maxBytes} this command reads`);
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (error) {
+    throw new IosError<CliErrorCode>("CLI_IO", `cannot read ${file}: ${(error as Error).message}`);
+  }
 }
 
 /** Writes `text` to `file`, creating its directory; refuses to overwrite unless `force`. */

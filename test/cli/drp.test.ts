@@ -1,6 +1,6 @@
 // `ios drp verify FILE` as a person runs it: an n = 4 transcript recorded by the DRP client
 // prints the client's Z and rnd and the session; a changed Z or a changed signature byte exits 1 with the code of
-// the failed check; an unreadable file exits 1 with CLI_IO; a missing FILE exits 2.
+// the failed check; an unreadable file exits 1 with CLI_IO; a missing FILE, a device or a directory exits 2.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -65,5 +65,13 @@ describe("ios drp verify", () => {
     const run = await ios(["drp", "verify"]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /CLI_USAGE/);
+  });
+
+  it("refuses a device or a directory without reading it (CLI_BAD_PATH, exit 2): /dev/zero would never end", async () => {
+    for (const path of ["/dev/zero", tmpdir()]) {
+      const run = await ios(["drp", "verify", path]);
+      assert.equal(run.code, 2, path);
+      assert.match(run.stderr, /CLI_BAD_PATH/, path);
+    }
   });
 });
