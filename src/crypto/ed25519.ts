@@ -21,7 +21,8 @@
 import { randomFillSync } from "node:crypto";
 import { IosError, check, invariant } from "../errors.js";
 import { instantiateKernel, defaultFlavor, type WasmFlavor } from "./wasm.js";
-import { PUBLIC_KEY_BYTES, SCALAR_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
+import { layout } from "../codec/layout.js";
+import { POINT_BYTES, PUBLIC_KEY_BYTES, SCALAR_BYTES, SIGNATURE_BYTES, VRF_CHALLENGE_BYTES } from "../codec/sizes.js";
 
 export type Ed25519ErrorCode =
   | "ED25519_BAD_LENGTH"
@@ -84,6 +85,10 @@ interface KernelExports {
   vrfTryHash(): number;
   vrfFinish(): number;
 }
+
+/** The kernel's ECVRF buffers (assembly/ed25519/index.ts): its input Y ‖ Gamma ‖ c (zero-padded) ‖ s, its output H ‖ U ‖ V ‖ 8·Gamma. */
+const VRF_INPUT = layout({ y: POINT_BYTES, gamma: POINT_BYTES, c: SCALAR_BYTES, s: SCALAR_BYTES });
+const VRF_OUTPUT = layout({ h: POINT_BYTES, u: POINT_BYTES, v: POINT_BYTES, gamma8: POINT_BYTES });
 
 /** What the kernel computes for an ECVRF verification (RFC 9381 §5.3): point encodings, views of one copy. */
 export interface VrfPoints {
@@ -248,25 +253,26 @@ export class Ed25519Verifier {
    * (probability 2^-tries).
    */
   vrfPoints(publicKey: Uint8Array, gamma: Uint8Array, challenge: Uint8Array, s: Uint8Array, candidate: (ctr: number) => Uint8Array, tries: number): VrfPoints | undefined {
-    check(isBytes(publicKey, PUBLIC_KEY_BYTES) && isBytes(gamma, PUBLIC_KEY_BYTES) && isBytes(s, SCALAR_BYTES) && isBytes(challenge, SCALAR_BYTES / 2), "ED25519_BAD_LENGTH", "a VRF key, Gamma and s are 32 bytes, c 16");
+    check(isBytes(publicKey, POINT_BYTES) && isBytes(gamma, POINT_BYTES) && isBytes(s, SCALAR_BYTES) && isBytes(challenge, VRF_CHALLENGE_BYTES), "ED25519_BAD_LENGTH", `a VRF key, Gamma and s are 32 bytes, c ${VRF_CHALLENGE_BYTES}`);
     const input = this.kernel.vrfInputPtr();
-    this.heap.set(publicKey, input);
+    this.heap.set(publicKey, input + VRF_INPUT.offset.y);
     if (this.kernel.vrfDecodeKey() === 0) return undefined;
     const field = this.kernel.fieldInputPtr();
     let found = false;
     for (let ctr = 0; ctr < tries && !found; ctr++) {
-      this.heap.set(candidate(ctr).subarray(0, PUBLIC_KEY_BYTES), field);
+      this.heap.set(candidate(ctr).subarray(0, POINT_BYTES), field);
       found = this.kernel.vrfTryHash() !== 0;
     }
     invariant(found, `encode_to_curve found no point in ${tries} tries`);
-    this.heap.set(gamma, input + PUBLIC_KEY_BYTES);
-    this.heap.fill(0, input + 2 * PUBLIC_KEY_BYTES, input + 3 * PUBLIC_KEY_BYTES);
-    this.heap.set(challenge, input + 2 * PUBLIC_KEY_BYTES);
-    this.heap.set(s, input + 3 * PUBLIC_KEY_BYTES);
+    this.heap.set(gamma, input + VRF_INPUT.offset.gamma);
+    this.heap.fill(0, input + VRF_INPUT.offset.c, input + VRF_INPUT.offset.c + VRF_INPUT.size.c);
+    this.heap.set(challenge, input + VRF_INPUT.offset.c);
+    this.heap.set(s, input + VRF_INPUT.offset.s);
     if (this.kernel.vrfFinish() === 0) return undefined;
     const output = this.kernel.vrfOutputPtr();
-    const out = this.heap.slice(output, output + 4 * PUBLIC_KEY_BYTES);
-    return { h: out.subarray(0, 32), u: out.subarray(32, 64), v: out.subarray(64, 96), gamma8: out.subarray(96, 128) };
+    const out = this.heap.slice(output, output + VRF_OUTPUT.bytes);
+    const part = (name: keyof typeof VRF_OUTPUT.offset) => out.subarray(VRF_OUTPUT.offset[name], VRF_OUTPUT.offset[name] + VRF_OUTPUT.size[name]);
+    return { h: part("h"), u: part("u"), v: part("v"), gamma8: part("gamma8") };
   }
 
   /** SHA-512 (FIPS 180-4) computed by the kernel. */

@@ -21,7 +21,7 @@
  *
  * API: `atomixLockOwner(crossTxid)`, `recordLockSettles(record)`, `atomixCrossTxidOf(record)`, `lockedKeyOf(outpoint)`,
  * `writeAtomixRecord(...)` (from X's bytes), `atomixRecordSize(...)`, `encodeAtomixRecord(...)` (from objects), `CROSS_INPUT`,
- * `atomixRecordBytes(nIn, nOut, nSpent, nCreated)`, `atomixRecordLayout(balanced)`, `LOCK_INDEX_FLAG`.
+ * `atomixRecordLayout(balanced)`, `LOCK_INDEX_FLAG`.
  */
 import { BinaryWriter, readU16, readU32, writeU16, writeU32 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -70,7 +70,7 @@ export function lockedKeyOf(txid: Uint8Array, index: number): Uint8Array {
   return BinaryWriter.ofSize(OUTPOINT_BYTES).bytes(txid).u32((index | LOCK_INDEX_FLAG) >>> 0).finish();
 }
 
-export function atomixRecordBytes(inputCount: number, outputCount: number, spentCount: number, createdCount: number): number {
+function atomixRecordBytes(inputCount: number, outputCount: number, spentCount: number, createdCount: number): number {
   return RECORD_HEADER.bytes + FIXED.bytes + inputCount * INPUT.bytes + outputCount * OUTPUT.bytes + EFFECTS.bytes + spentCount * RECORD_INPUT.bytes + createdCount * CREATED.bytes;
 }
 

@@ -120,7 +120,6 @@ function scan(tx: Uint8Array): AtomixShape {
  * SHA-256 per owner). Every Atomix kind method takes the shape its scan returned.
  */
 export class AtomixShape implements TxShape {
-  readonly recordBytes: number;
   #crossTxid: Uint8Array | undefined;
   #owners: Uint16Array | undefined;
   #ownersShardCount = 0;
@@ -132,8 +131,11 @@ export class AtomixShape implements TxShape {
     /** X's unsigned encoding, a view. */
     readonly cross: Uint8Array,
   ) {
-    // The record in a one-shard world (every part its own): `recordBytesIn` gives the size in a given shard.
-    this.recordBytes = atomixRecordSize(kind, inputCountOf(cross), outputCountOf(cross), new Uint16Array(inputCountOf(cross) + outputCountOf(cross)), 0);
+  }
+
+  /** The record in a one-shard world (every part its own); `recordBytesIn` gives the size in a given shard. */
+  get recordBytes(): number {
+    return this.recordBytesIn(0, 1);
   }
 
   /** txid(X): the locks' crossTxid. */
@@ -255,7 +257,7 @@ const inputOwnerAt = (i: number): number => inputAt(i) + INPUT.offset.owner;
 const ownerView = (tx: Uint8Array, at: number): Uint8Array => tx.subarray(at, at + PUBLIC_KEY_BYTES);
 
 /** The shard of each input owner, then of each output owner, of a cross-shard transfer (signed or unsigned encoding). */
-export function ownerShardsOf(x: Uint8Array, shardCount: number): Uint16Array {
+function ownerShardsOf(x: Uint8Array, shardCount: number): Uint16Array {
   const inputCount = inputCountOf(x);
   const outputCount = outputCountOf(x);
   const owners = new Uint16Array(inputCount + outputCount);
@@ -264,8 +266,8 @@ export function ownerShardsOf(x: Uint8Array, shardCount: number): Uint16Array {
   return owners;
 }
 
-/** Distinct shards among `owners` (./ownerShardsOf), ascending. */
-export function distinctShards(owners: ArrayLike<number>): number[] {
+/** Distinct shards among `owners` (`ownerShardsOf`), ascending. */
+function distinctShards(owners: ArrayLike<number>): number[] {
   return [...new Set(Array.from(owners))].sort((a, b) => a - b);
 }
 
