@@ -35,7 +35,7 @@
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `orderedBlock(hash)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import { decodeAtomixPhase, type AtomixPhase } from "../atomix/phases.js";
@@ -604,6 +604,11 @@ export class ShardState {
   /** A block stored by hash with a final block (BuiltBlock `orderedBlocks`). */
   orderedBlock(hash: Uint8Array): Uint8Array | undefined {
     return this.store.orderedBlock(hash);
+  }
+
+  /** See ChainStore `keepOrderedBlocks`: blocks a proposal orders, durable when the promise resolves. */
+  keepOrderedBlocks(blocks: readonly OrderedBlockBytes[]): Promise<void> {
+    return this.store.keepOrderedBlocks(blocks);
   }
 
   setEpoch(epoch: number): void {

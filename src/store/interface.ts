@@ -87,8 +87,14 @@ export interface ChainStore {
   readonly flushed: FlushMarker;
   /** What the consensus layer stored with the block at `height`, if anything. */
   consensusStateAt(height: number): Uint8Array | undefined;
-  /** A block stored with a final block's `orderedBlocks`, by its hash. */
+  /** A block stored with a final block's `orderedBlocks`, or kept by `keepOrderedBlocks`, by its hash. */
   orderedBlock(hash: Uint8Array): Uint8Array | undefined;
+  /**
+   * Keeps blocks a proposal orders before the final block that stores them: a PoB replica keeps
+   * them before it co-signs the proposal, so that the bodies of a prepared value survive a restart
+   * of every replica (durable when the promise resolves; writes of one turn share one commit).
+   */
+  keepOrderedBlocks(blocks: readonly OrderedBlockBytes[]): Promise<void>;
   /**
    * Keeps transactions this validator answered "accepted" until they settle, so that a restart
    * queues them again: durable when the promise resolves, without blocking the caller (writes of

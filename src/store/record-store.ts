@@ -13,7 +13,7 @@
  *    a flush costs no extra sync.
  *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
  */
-import type { ChainStore, StoredBlock, UtxoFlush } from "./interface.js";
+import type { ChainStore, OrderedBlockBytes, StoredBlock, UtxoFlush } from "./interface.js";
 import { readU64 } from "../codec/binary.js";
 import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
@@ -91,6 +91,11 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 function isHeight(height: number): boolean {
   return Number.isSafeInteger(height) && height >= 0;
+}
+
+function checkOrderedBlock(entry: OrderedBlockBytes, i: number): void {
+  check<StoreErrorCode>(entry.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: hash must be ${HASH_BYTES} bytes`);
+  check<StoreErrorCode>(entry.bytes.length > 0 && entry.bytes.length <= MAX_ORDERED_BLOCK_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: 1..${MAX_ORDERED_BLOCK_BYTES} bytes`);
 }
 
 function checkFlush(flush: UtxoFlush): void {
@@ -277,10 +282,7 @@ export class RecordChainStore implements ChainStore {
       const earlier = atomixWrites.get(key.toString("hex"));
       atomixWrites.set(key.toString("hex"), { key, phase: entry.phase, proof: entry.proof ?? earlier?.proof });
     });
-    ordered.forEach((entry, i) => {
-      check<StoreErrorCode>(entry.hash.length === HASH_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: hash must be ${HASH_BYTES} bytes`);
-      check<StoreErrorCode>(entry.bytes.length > 0 && entry.bytes.length <= MAX_ORDERED_BLOCK_BYTES, "STORE_BAD_INPUT", `ordered block ${i}: 1..${MAX_ORDERED_BLOCK_BYTES} bytes`);
-    });
+    ordered.forEach(checkOrderedBlock);
     if (flush !== undefined) checkFlush(flush);
     const hash = asBuffer(block.hash);
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
@@ -349,6 +351,14 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
     const value = this.dbs.orderedBlocks.get(asBuffer(hash));
     return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  keepOrderedBlocks(blocks: readonly OrderedBlockBytes[]): Promise<void> {
+    this.checkInitialized();
+    check<StoreErrorCode>(blocks.length <= MAX_ORDERED_BLOCKS, "STORE_BAD_INPUT", `at most ${MAX_ORDERED_BLOCKS} ordered blocks at once`);
+    blocks.forEach(checkOrderedBlock);
+    // Copies: lmdb-js reads the values at the commit, after this returns (see keepAccepted).
+    return this.env.writeLater("orderedBlocks", blocks.map(({ hash, bytes }) => ({ key: Buffer.from(hash), value: Buffer.from(bytes) })));
   }
 
   keepAccepted(transactions: readonly { readonly txid: Uint8Array; readonly tx: Uint8Array }[]): Promise<void> {

@@ -116,6 +116,20 @@ describe(`ChainStore records (${backend.name})`, () => {
     await reopened.close();
   });
 
+  it("keeps ordered blocks ahead of their final block, durable across a reopen; refuses malformed ones", async () => {
+    const store = backend.open(dir);
+    const early = [{ hash: rng.bytes(32), bytes: rng.bytes(300) }, { hash: rng.bytes(32), bytes: rng.bytes(1) }];
+    await store.keepOrderedBlocks(early);
+    for (const { hash, bytes } of early) assert.deepEqual(store.orderedBlock(hash), bytes);
+    assert.equal(await codeOfAsync(() => store.keepOrderedBlocks([{ hash: rng.bytes(31), bytes: rng.bytes(10) }])), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.keepOrderedBlocks([{ hash: rng.bytes(32), bytes: new Uint8Array(0) }])), "STORE_BAD_INPUT");
+    assert.equal(await codeOfAsync(() => store.keepOrderedBlocks([{ hash: rng.bytes(32), bytes: new Uint8Array(MAX_ORDERED_BLOCK_BYTES + 1) }])), "STORE_BAD_INPUT");
+    await store.close();
+    const reopened = backend.open(dir);
+    for (const { hash, bytes } of early) assert.deepEqual(reopened.orderedBlock(hash), bytes, "kept before any final block, found after a restart");
+    await reopened.close();
+  });
+
   it("applies sorted upserts and deletes with the flushed marker, inside a block or alone", async () => {
     const store = backend.open(dir);
     const added = randomEntries(30);

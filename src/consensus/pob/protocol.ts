@@ -173,6 +173,12 @@ export interface PobNodeDependencies {
    * peers catching up once its memory no longer holds them (after a restart, or long after).
    */
   readonly storedBlock?: (hash: Uint8Array) => Uint8Array | undefined;
+  /**
+   * Makes sealed blocks durable where `storedBlock` finds them; resolved once they are. A member
+   * keeps the bodies a proposal orders before co-signing it: the value a quorum prepared may be
+   * re-proposed after every replica restarted, and only what some co-signer kept is left of it.
+   */
+  readonly keepBlocks?: (blocks: readonly { readonly hash: Uint8Array; readonly bytes: Uint8Array }[]) => Promise<void>;
   /** Cross-shard transactions at the producer's intake (OptimisticProducerOptions `atomix`); the validator has its own. */
   readonly atomix?: OptimisticProducerOptions["atomix"];
 }
@@ -290,6 +296,8 @@ export class PobNode {
   private divergence: Divergence | undefined;
   /** Index (among the other members) of the last validator asked for missing bodies. */
   private bodySource = 0;
+  /** Held blocks made durable by `keepBlocks` (hex hashes), until they are ordered or dropped. */
+  private readonly keptBlocks = new Set<string>();
   private closed = false;
 
   constructor(config: PobNodeConfig, deps: PobNodeDependencies) {
@@ -762,12 +770,19 @@ export class PobNode {
     if (proposal.blocks.length === 0 && proposal.transactions.length === 0 && idle > 0) {
       await this.nextBlockOrTimeout(idle);
     } else {
+      // The proposer first, then another member every CoSi level timeout: a re-proposed value's
+      // proposer may hold none of it after a restart, while every co-signer that prepared it kept it.
       const deadline = this.deps.clock.now() + this.config.viewTimeoutMs / 2;
       let missing = this.missingBodies(proposal);
       if (missing.length > 0) this.fetchBodies(missing, this.deps.peerOf(proposal.proposer));
+      let nextSourceAt = this.deps.clock.now() + this.config.cosi.levelTimeoutMs;
       while (missing.length > 0 && !this.closed && this.deps.clock.now() < deadline) {
-        await this.nextBlockOrTimeout(deadline - this.deps.clock.now());
+        await this.nextBlockOrTimeout(Math.min(deadline, nextSourceAt) - this.deps.clock.now());
         missing = this.missingBodies(proposal);
+        if (missing.length > 0 && this.deps.clock.now() >= nextSourceAt) {
+          this.fetchFromNextMember(missing);
+          nextSourceAt = this.deps.clock.now() + this.config.cosi.levelTimeoutMs;
+        }
       }
       if (missing.length > 0) return false;
       // Whatever the final block includes must fit one ledger block, or no validator could store it.
@@ -786,7 +801,23 @@ export class PobNode {
       return false;
     }
     this.speculation = { hash, execution };
-    return true;
+    await this.keepBodies(proposal.blocks);
+    return this.stillAt(bftHeight, view);
+  }
+
+  /** Makes the held bodies of `blocks` durable (deps `keepBlocks`), each once. */
+  private async keepBodies(blocks: readonly Uint8Array[]): Promise<void> {
+    const keep = this.deps.keepBlocks;
+    if (keep === undefined) return;
+    const fresh = blocks.map((hash) => this.held.get(toHex(hash))!).filter((body) => !this.keptBlocks.has(toHex(body.hash)));
+    if (fresh.length === 0) return;
+    await keep(fresh.map(({ hash, bytes }) => ({ hash, bytes })));
+    for (const { hash } of fresh) this.keptBlocks.add(toHex(hash));
+  }
+
+  /** Whether the block `hash` was made durable before this node co-signed a proposal ordering it (deps `keepBlocks`). */
+  blockKept(hash: Uint8Array): boolean {
+    return this.keptBlocks.has(toHex(hash));
   }
 
   private fetchBodies(missing: readonly Uint8Array[], source: PeerId): void {
@@ -864,8 +895,30 @@ export class PobNode {
     this.applyReady();
   }
 
+  /** The bodies `proposal` orders that are neither held nor stored here (a stored one is held again). */
   private missingBodies(proposal: FinalProposal): Uint8Array[] {
-    return proposal.blocks.filter((hash) => !this.held.has(toHex(hash)));
+    return proposal.blocks.filter((hash) => !this.held.has(toHex(hash)) && !this.holdStored(hash));
+  }
+
+  /**
+   * Holds again a body this node kept before co-signing (deps `keepBlocks`), as after a restart:
+   * it was verified when first held, and its copy is the one its co-signature vouched for.
+   */
+  private holdStored(hash: Uint8Array): boolean {
+    const bytes = this.deps.storedBlock?.(hash);
+    if (bytes === undefined) return false;
+    const decoded = decodeBlock(bytes);
+    if (!this.hold(hash, bytes, decoded.header, decoded)) return false;
+    this.keptBlocks.add(toHex(hash));
+    return true;
+  }
+
+  /** Asks the next other member of the shard for `missing` bodies. */
+  private fetchFromNextMember(missing: readonly Uint8Array[]): void {
+    const others = this.deps.members.filter((m) => !sameBytes(m, this.deps.keyPair.publicKey));
+    if (others.length === 0) return;
+    this.bodySource = (this.bodySource + 1) % others.length;
+    this.fetchBodies(missing, this.deps.peerOf(others[this.bodySource]!));
   }
 
   /** Applies held records in height order while their bodies are all here. */
@@ -894,11 +947,11 @@ export class PobNode {
       const entry = this.pending.get(this.nextHeight());
       if (entry === undefined || this.closed) return;
       const missing = this.missingBodies(entry.proposal);
-      if (missing.length === 0) return;
-      const others = this.deps.members.filter((m) => !sameBytes(m, this.deps.keyPair.publicKey));
-      if (others.length === 0) return;
-      this.bodySource = (this.bodySource + 1) % others.length;
-      this.fetchBodies(missing, this.deps.peerOf(others[this.bodySource]!));
+      if (missing.length === 0) {
+        this.applyReady();
+        return;
+      }
+      this.fetchFromNextMember(missing);
       this.scheduleBodyRetry();
     });
   }
@@ -952,6 +1005,7 @@ export class PobNode {
       const key = toHex(hash);
       const body = this.held.get(key);
       this.held.delete(key);
+      this.keptBlocks.delete(key);
       if (body !== undefined) this.recent.set(key, body.bytes);
       this.producer?.finalized(hash);
     }
@@ -988,6 +1042,7 @@ export class PobNode {
     for (const [key, held] of this.held) {
       if (leagues.isBelievable(held.decoded.header.producer)) continue;
       this.held.delete(key);
+      this.keptBlocks.delete(key);
       parts.push(held.decoded.transactions);
     }
     if (this.producer !== undefined && !this.producing) parts.push(this.producer.drain());

@@ -229,7 +229,7 @@ export class PobShardConsensus implements ShardDriver {
           // Spent in the final state: created by the genesis or a final transaction, and gone.
           spent: (txid, index) => state.getUtxo(txid, index) === undefined && (sameBytes(txid, context.chain) || state.getTransactionLocation(txid) !== undefined),
         },
-        accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash),
+        accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash), keepBlocks: (blocks) => state.keepOrderedBlocks(blocks),
         owesService: (producer, ms) => this.#owes(producer, ms), atomix,
         ...(this.#log === undefined ? {} : { log: this.#log }),
       },
@@ -564,7 +564,8 @@ export class PobShardConsensus implements ShardDriver {
       invariant(outcome.height === state.tip.height + 1, "a final outcome extends the stored chain by one block");
       const transactions = outcome.includedTransactions;
       const consensusState = encodeReplicaRecord(outcome.record);
-      const orderedBlocks = proposal.blocks.map((hash) => {
+      // Bodies kept before this member co-signed are on disk already.
+      const orderedBlocks = proposal.blocks.filter((hash) => !this.node.blockKept(hash)).map((hash) => {
         const bytes = this.node.blockBytes(hash);
         invariant(bytes !== undefined, "a replica holds every block of the proposal it applies");
         return { hash, bytes };
