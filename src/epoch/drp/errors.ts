@@ -29,4 +29,6 @@ export type DrpErrorCode =
   /** The recorded output Z is not the sum of the recovered secrets. */
   | "DRP_WRONG_OUTPUT"
   /** A session method was called out of order (e.g. the result before recovery). */
-  | "DRP_WRONG_PHASE";
+  | "DRP_WRONG_PHASE"
+  /** A run over the network was stopped before it finished (network.ts). */
+  | "DRP_CLOSED";
