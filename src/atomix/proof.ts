@@ -29,11 +29,16 @@
  * of 4,096 transactions about 0.8 KB (the white paper §6.3 compares one 80-byte collective
  * signature with 9 KB of individual ones).
  *
+ * A **final-height certificate** is the same head and certified part without a decision or path:
+ *   u8 version ‖ u32 epoch ‖ u32 shard ‖ u64 height ‖ u32 view ‖ the certified part
+ * and proves steps 1–3 alone: that the shard finalized that height with that state commitment,
+ * supply and count (what the identity chain records of every shard at an epoch's boundary).
+ *
  * API: `encodeDecisionProof`, `decodeDecisionProof`, `verifyDecisionProof`, `FinalHeightProver`
- * (proofs of one final height's decisions), `CommitteeProofVerifier` (the ledger's
+ * (proofs of one final height's decisions, and its `certificate`), `verifyFinalHeightCertificate`, `CommitteeProofVerifier` (the ledger's
  * DecisionVerifier), `FINAL_CHAIN_DECISIONS` (replaying stored blocks), `committeesOfContext`, `DECISIVE_CODES`.
  */
-import { BinaryReader, BinaryWriter, singleCode } from "../codec/binary.js";
+import { BinaryReader, BinaryWriter, readU16, singleCode } from "../codec/binary.js";
 import { codedTxidLeaf, MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { layout } from "../codec/layout.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
@@ -66,6 +71,11 @@ export const DECISIVE_CODES: ReadonlySet<string> = new Set(APPLY_STATUS_NAMES.fi
 const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
 /** A proof's fixed head; its (epoch, shard, height, view) open the certified part (`readDecisionProof`). */
 const PROOF_HEAD = layout({ version: 1, verdict: 1, epoch: 4, shard: 4, height: 8, view: 4 });
+/** A final-height certificate's head (module doc); the certified part follows. */
+const CERTIFICATE_HEAD = layout({ version: 1, epoch: 4, shard: 4, height: 8, view: 4 });
+export const FINAL_HEIGHT_CERTIFICATE_VERSION = 1;
+/** A certificate is a proof without its decision and path. */
+export const MAX_FINAL_HEIGHT_CERTIFICATE_BYTES = MAX_DECISION_PROOF_BYTES;
 
 /** One decision with everything that proves it. */
 export interface DecisionProof {
@@ -144,10 +154,25 @@ function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: Decision
   const code = Buffer.from(codeBytes.buffer, codeBytes.byteOffset, codeBytes.length).toString("latin1");
   check<LedgerErrorCode>((verdict === 1) === (code.length === 0), "TX_PROOF_MALFORMED", "an acceptance has no code, a rejection one");
   const certifiedAt = reader.at;
+  const certified = readCertifiedPart(reader, take);
+  const certifiedEnd = reader.at;
+  const path = decodePath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
+  reader.expectEnd("the Merkle path");
+  return {
+    proof: { accepted: verdict === 1, epoch, shard, height, view, txid, code, ...certified, path },
+    certifiedAt,
+    certifiedEnd,
+  };
+}
+
+type CertifiedPart = Pick<DecisionProof, "bodyDigest" | "prepareCertificateHash" | "commitCertificate" | "committeeSize" | "commitment">;
+
+/** Reads the certified part (`certifiedPart`'s layout) at the reader's position. */
+function readCertifiedPart(reader: BinaryReader<LedgerErrorCode>, take: (length: number, what: string) => Uint8Array): CertifiedPart {
   const bodyDigest = take(HASH_BYTES, "proposal body digest");
   const prepareCertificateHash = take(HASH_BYTES, "prepare certificate hash");
   reader.need(2, "commit certificate");
-  const committeeSize = bytes[reader.at]! | (bytes[reader.at + 1]! << 8);
+  const committeeSize = readU16(reader.input, reader.at);
   check<LedgerErrorCode>(committeeSize >= 1, "TX_PROOF_MALFORMED", "the commit certificate ranges over no committee");
   const commitCertificate = decodeCertificate(reader.bytes(collectiveSignatureBytes(committeeSize), "commit certificate"));
   const hash = (what: string) => take(HASH_BYTES, what);
@@ -156,14 +181,7 @@ function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: Decision
     includedRoot: hash("included root"), includedCount: reader.u32("included count"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
     supply: reader.u64("supply"), count: reader.u64("count"),
   };
-  const certifiedEnd = reader.at;
-  const path = decodePath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
-  reader.expectEnd("the Merkle path");
-  return {
-    proof: { accepted: verdict === 1, epoch, shard, height, view, txid, code, bodyDigest, prepareCertificateHash, commitCertificate, committeeSize, commitment, path },
-    certifiedAt,
-    certifiedEnd,
-  };
+  return { bodyDigest, prepareCertificateHash, commitCertificate, committeeSize, commitment };
 }
 
 function decodeCertificate(bytes: Uint8Array): CollectiveSignature {
@@ -226,10 +244,63 @@ export class FinalHeightProver {
     return this.#encode(entry.txid, entry.code, this.#excluded.proof(index));
   }
 
+  /** The height's final-height certificate (module doc). */
+  certificate(): Uint8Array<ArrayBuffer> {
+    const { epoch, shard, record } = this.height;
+    return BinaryWriter.ofSize(CERTIFICATE_HEAD.bytes + this.#certified.length)
+      .u8(FINAL_HEIGHT_CERTIFICATE_VERSION).u32(epoch).u32(shard).u64(record.height).u32(record.view)
+      .bytes(this.#certified)
+      .finish();
+  }
+
   #encode(txid: Uint8Array, code: string, path: MerkleProof): Uint8Array<ArrayBuffer> {
     const { epoch, shard, record } = this.height;
     return assembleProof({ epoch, shard, height: record.height, view: record.view }, txid, code, this.#certified, encodeMerkleProof(path));
   }
+}
+
+/** What a final-height certificate proves. */
+export interface CertifiedHeight {
+  readonly epoch: number;
+  readonly shard: number;
+  /** Height in the epoch's BFT instance (the chain's height less the epoch's start height). */
+  readonly height: number;
+  readonly view: number;
+  /** The state commitment the shard reached at that height (PoB finalization.ts `stateCommitmentOf`). */
+  readonly stateCommitment: Uint8Array;
+  readonly supply: bigint;
+  readonly count: bigint;
+}
+
+/**
+ * Checks a final-height certificate (module doc, steps 1–3) against the committee the directory
+ * gives for its (epoch, shard): TX_PROOF_MALFORMED, TX_PROOF_UNKNOWN_COMMITTEE or
+ * TX_PROOF_BAD_SIGNATURE, the first that applies.
+ */
+export function verifyFinalHeightCertificate(bytes: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier): CertifiedHeight {
+  check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "TX_PROOF_MALFORMED", `a certificate is at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
+  const reader = new BinaryReader(bytes, PROOF_CODES);
+  const version = reader.u8("version");
+  check<LedgerErrorCode>(version === FINAL_HEIGHT_CERTIFICATE_VERSION, "TX_PROOF_MALFORMED", `certificate version ${version} is not ${FINAL_HEIGHT_CERTIFICATE_VERSION}`);
+  const head = { epoch: reader.u32("epoch"), shard: reader.u32("shard"), height: reader.u53("height"), view: reader.u32("view") };
+  const certified = readCertifiedPart(reader, (length, what) => reader.bytes(length, what).slice());
+  reader.expectEnd("the certificate");
+  const stateCommitment = checkCommitCertificate(head, certified, committees, verifier);
+  return { ...head, stateCommitment, supply: certified.commitment.supply, count: certified.commitment.count };
+}
+
+/** Steps 1–3 of the module doc: the committee's collective signature on the height's commit statement; returns the state commitment. */
+function checkCommitCertificate(head: Pick<DecisionProof, "epoch" | "shard" | "height" | "view">, certified: CertifiedPart, committees: CommitteeDirectory, verifier?: Ed25519Verifier): Uint8Array {
+  const committee = committees(head.epoch, head.shard);
+  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${head.shard} in epoch ${head.epoch}`);
+  if (committee.keys.length !== certified.committeeSize) throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the certificate is for ${certified.committeeSize} members, the committee has ${committee.keys.length}`);
+  const stateCommitment = stateCommitmentOf(certified.commitment);
+  const proposalHash = proposalHashOfParts(certified.bodyDigest, stateCommitment);
+  const statement = commitDigestOfCertificateHash(committee.chainId, head.height, head.view, proposalHash, certified.prepareCertificateHash);
+  if (!verifyCollectiveSignature(committee.keys, statement, certified.commitCertificate, cosiThreshold(committee.keys.length), verifier)) {
+    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the commit certificate of shard ${head.shard}, epoch ${head.epoch}, height ${head.height} does not verify`);
+  }
+  return stateCommitment;
 }
 
 /** The BFT committee that finalizes a shard in an epoch, and the instance key its statements bind. */
@@ -296,9 +367,7 @@ export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committ
   const { proof, certifiedAt, certifiedEnd } = readDecisionProof(bytes, true);
   if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
   if (!proof.accepted && !DECISIVE_CODES.has(proof.code)) throw new IosError<LedgerErrorCode>("TX_PROOF_NOT_DECISIVE", `${proof.code} is not a refusal that decides a transaction`);
-  const committee = committees(proof.epoch, proof.shard);
-  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${proof.shard} in epoch ${proof.epoch}`);
-  if (committee.keys.length !== proof.committeeSize) throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the certificate is for ${proof.committeeSize} members, the committee has ${committee.keys.length}`);
+  if (committees(proof.epoch, proof.shard) === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${proof.shard} in epoch ${proof.epoch}`);
   const { commitment } = proof;
   const leaf = proof.accepted ? proof.txid : codedTxidLeaf({ txid: proof.txid, code: proof.code });
   if (proof.path.size !== (proof.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyMerkleProof(leaf, proof.path, proof.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
@@ -306,11 +375,7 @@ export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committ
   }
   const certified = verified === undefined ? undefined : certifiedKey(bytes, certifiedAt, certifiedEnd);
   if (certified !== undefined && verified!.has(certified)) return provenDecisionOf(proof);
-  const proposalHash = proposalHashOfParts(proof.bodyDigest, stateCommitmentOf(commitment));
-  const statement = commitDigestOfCertificateHash(committee.chainId, proof.height, proof.view, proposalHash, proof.prepareCertificateHash);
-  if (!verifyCollectiveSignature(committee.keys, statement, proof.commitCertificate, cosiThreshold(committee.keys.length), verifier)) {
-    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the commit certificate of shard ${proof.shard}, epoch ${proof.epoch}, height ${proof.height} does not verify`);
-  }
+  checkCommitCertificate(proof, proof, committees, verifier);
   if (certified !== undefined) verified!.add(certified);
   return provenDecisionOf(proof);
 }

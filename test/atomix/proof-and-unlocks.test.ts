@@ -11,7 +11,7 @@ import { proposalHash } from "../../src/consensus/pob/proposal.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
-import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, FinalHeightProver, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, FinalHeightProver, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
 import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
 import { admits, phaseAfter } from "../../src/atomix/phases.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
@@ -128,6 +128,24 @@ describe("decision proofs", () => {
     const before = counting.calls;
     assert.equal(warm.verify(other.acceptance(0), x.txid).accepted, true);
     assert.equal(counting.calls, before + 1, "another height's certificate is checked");
+  });
+
+  it("a final-height certificate proves the height's state commitment, supply and count; refuses another committee, too few signers, any flipped byte", () => {
+    const certificate = height0.certificate();
+    const certified = verifyFinalHeightCertificate(certificate, directory, verifier);
+    const proof = decodeDecisionProof(height0.acceptance(4));
+    assert.deepEqual(certified, { epoch: 0, shard: 0, height: 7, view: 1, stateCommitment: stateCommitmentOf(proof.commitment), supply: 123_456n, count: 42n });
+    const check = (bytes: Uint8Array, dir = directory) => codeOf(() => verifyFinalHeightCertificate(bytes, dir, verifier));
+    assert.equal(check(certificate, (epoch, shard) => directory(epoch, 1 - shard)), "TX_PROOF_BAD_SIGNATURE", "shard 1's committee did not sign it");
+    assert.equal(check(certificate, (epoch, shard) => directory(epoch + 1, shard)), "TX_PROOF_UNKNOWN_COMMITTEE");
+    assert.equal(check(finalHeight(keys[0]!, 0, [x.txid], [], [0, 1, 2, 3]).certificate()), "TX_PROOF_BAD_SIGNATURE", "4 of 7 is below 2f + 1 = 5");
+    for (let at = 0; at < certificate.length; at++) {
+      const flipped = Uint8Array.from(certificate);
+      flipped[at]! ^= 0x01;
+      assert.match(String(check(flipped)), /^TX_PROOF_/, `flipped byte ${at}`);
+    }
+    assert.equal(check(certificate.subarray(0, certificate.length - 1)), "TX_PROOF_MALFORMED");
+    assert.equal(check(Buffer.concat([certificate, new Uint8Array(1)])), "TX_PROOF_MALFORMED");
   });
 
   it("replaying the own final chain reads what its proofs state, whatever the committees, and still checks their transaction", () => {
