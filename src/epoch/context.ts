@@ -76,7 +76,8 @@ export class EpochContextValue implements EpochContext {
       `the epoch length must be an integer in 1..${MAX_EPOCH_LENGTH}, got ${String(epochLength)}`);
     check<EpochErrorCode>(epochLength === undefined || startHeight === epoch * epochLength, "EPOCH_BAD_NUMBER",
       `epoch ${epoch} of length ${String(epochLength)} starts at height ${epoch * (epochLength ?? 0)}, not ${startHeight}`);
-    check<EpochErrorCode>(epoch === 0 || configurationHash !== undefined, "EPOCH_NO_CONFIGURATION_HASH", `epoch ${epoch} needs the hash of its configuration`);
+    check<EpochErrorCode>(configurationHash === undefined ? epoch === 0 : configurationHash.length === HASH_BYTES, "EPOCH_NO_CONFIGURATION_HASH",
+      `epoch ${epoch} needs the ${HASH_BYTES}-byte hash of its configuration`);
     this.startHeight = startHeight;
     this.epochLength = epochLength;
     this.configurationHash = Uint8Array.from(configurationHash ?? chain);

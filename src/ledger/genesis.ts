@@ -7,7 +7,8 @@
  *     "validators": [ { "publicKey": "<64 hex>", "stake": "1000", "pop": "<128 hex>" } ],
  *     "outputs":    [ { "owner": "<64 hex>", "amount": "5000" } ],
  *     "pob": { "believableLeagueSize": 1, "normalLeagueSize": 3, "samplingProbability": 0.1,
- *              "minBelievableSize": 1, "optimisticIntervalMs": 50, "maxOptimisticBlockTxs": 2048 } }
+ *              "minBelievableSize": 1, "optimisticIntervalMs": 50, "maxOptimisticBlockTxs": 2048 },
+ *     "epochLength": 1000 }
  * "pob" is optional: the Proof-of-Believability sharding policy (white paper §7.2 "the sharding
  * policy file"; DESIGN.md §4: part of the genesis configuration), kept here as plain numbers and
  * checked by src/consensus/pob/policy.ts where it is used.

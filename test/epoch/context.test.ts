@@ -175,6 +175,7 @@ describe("epoch context", () => {
       assert.throws(() => new EpochContextValue({ ...base, epoch: 0, epochLength, startHeight: 0 }), coded("EPOCH_BAD_LENGTH"), String(epochLength));
     }
     assert.throws(() => new EpochContextValue({ ...base, epoch: 3, epochLength: 50, startHeight: 150 }), coded("EPOCH_NO_CONFIGURATION_HASH"));
+    assert.throws(() => new EpochContextValue({ ...base, epoch: 3, epochLength: 50, startHeight: 150, configurationHash: new Uint8Array(31) }), coded("EPOCH_NO_CONFIGURATION_HASH"));
     const first = new EpochContextValue({ ...base, epoch: 0, startHeight: 0 });
     assert.deepEqual(first.configurationHash, base.chain, "epoch 0's configuration hash is the chain id");
     assert.equal(first.epochLength, undefined);
