@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { LoadMode } from "../load/driver.js";
 import type { LoadSet } from "../load/workload.js";
-import { deriveTestAccounts, genesisTxid } from "../ledger/genesis.js";
+import { MAX_EPOCH_LENGTH, deriveTestAccounts, genesisTxid } from "../ledger/genesis.js";
 import { loadGenesisFile } from "../node/config.js";
 import type { Devnet, DevnetOptions } from "../devnet/launcher.js";
 import { consensusModeOf, maxBelievableOf } from "../devnet/consensus-mode.js";
@@ -64,6 +64,7 @@ function describeDevnet(devnet: Devnet, io: Output): void {
   for (const a of m.agreement) {
     if (!a.agreed) io.out(`WARNING: the ${a.blockHashes.length} validators of shard ${a.shard} hold different blocks at height 1: they did not reach consensus (see their logs)`);
   }
+  io.out(devnet.genesis.epochLength === undefined ? "epochs: one endless epoch" : `epochs: ${devnet.genesis.epochLength} final block(s) per shard each`);
   io.out(`every shard finalized its first block`);
 }
 
@@ -81,6 +82,8 @@ export const devnetCommand: Command = {
     "                             0 the one-league BFT fallback (ignored when K = 1: solo)",
     "  --sampling-p P             PoB: probability a normal validator re-verifies a signature",
     "                             (default 0.1)",
+    `  --epoch-length L           final blocks per shard per epoch (1..${MAX_EPOCH_LENGTH});`,
+    "                             default: one endless epoch",
     "  --dir D                    new or empty directory for genesis, keys, data and logs",
     "                             (default: a new directory under the system temp dir)",
     `  --accounts A               funded test accounts (default ${DEFAULT_ACCOUNTS})`,
@@ -100,6 +103,7 @@ export const devnetCommand: Command = {
     validators: { type: "string" },
     believable: { type: "string" },
     "sampling-p": { type: "string" },
+    "epoch-length": { type: "string" },
     dir: { type: "string" },
     accounts: { type: "string" },
     seed: { type: "string" },
@@ -114,6 +118,7 @@ export const devnetCommand: Command = {
     const validatorsPerShard = validators.perShard;
     const believable = integerOption(values, "believable", 0, maxBelievableOf(validatorsPerShard));
     const samplingProbability = values["sampling-p"] === undefined ? undefined : probabilityOption(values, "sampling-p");
+    const epochLength = values["epoch-length"] === undefined ? undefined : integerOption(values, "epoch-length", 1, MAX_EPOCH_LENGTH);
     const dir = typeof values.dir === "string" ? resolve(await outputPath(values.dir, "--dir")) : mkdtempSync(join(tmpdir(), "ios-devnet-"));
     const signal = interrupted();
     try {
@@ -122,6 +127,7 @@ export const devnetCommand: Command = {
         validatorsPerShard,
         believable: validatorsPerShard === 1 ? 0 : believable,
         ...(samplingProbability === undefined ? {} : { samplingProbability }),
+        ...(epochLength === undefined ? {} : { epochLength }),
         dir,
         seed: stringOption(values, "seed", DEFAULT_SEED),
         accounts: integerOption(values, "accounts", 1, 1 << 20, DEFAULT_ACCOUNTS),

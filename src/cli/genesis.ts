@@ -10,6 +10,7 @@ import { IosError } from "../errors.js";
 import { MIN_NORMAL_LEAGUE, type ShardingPolicy } from "../consensus/pob/policy.js";
 import { DEFAULT_BELIEVABLE, DEFAULT_SAMPLING_P, devnetPobPolicy } from "../devnet/consensus-mode.js";
 import { portsFromBase, writeDevnetFiles } from "../devnet/files.js";
+import { MAX_EPOCH_LENGTH } from "../ledger/genesis.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
 import { EXIT_OK, integerOption, probabilityOption, required, validatorCountOption, type Command, type Values, type CliErrorCode } from "./command.js";
@@ -54,6 +55,7 @@ export const genesisCommand: Command = {
     `  --believable B      pob: believable validators per shard (default ${DEFAULT_BELIEVABLE}); the rest`,
     "                      of a shard's validators form its normal league",
     `  --sampling-p P      pob: probability that a normal validator re-verifies a signature (default ${DEFAULT_SAMPLING_P})`,
+    `  --epoch-length L    final blocks per shard per epoch (1..${MAX_EPOCH_LENGTH}); default: one endless epoch`,
     "  --force             overwrite existing files",
     "",
     "writes DIR/genesis.json, DIR/validator-<i>.key.json, DIR/validator-<i>.config.json,",
@@ -73,6 +75,7 @@ export const genesisCommand: Command = {
     consensus: { type: "string" },
     believable: { type: "string" },
     "sampling-p": { type: "string" },
+    "epoch-length": { type: "string" },
     force: { type: "boolean" },
   },
   async run(values, _positionals, io) {
@@ -91,6 +94,7 @@ export const genesisCommand: Command = {
     const consensus = values.consensus ?? "solo";
     if (consensus !== "solo" && consensus !== "bft" && consensus !== "pob") throw new IosError<CliErrorCode>("CLI_USAGE", `--consensus must be solo, bft or pob, got ${JSON.stringify(consensus)}`);
     const pob = consensus === "pob" ? pobPolicyOf(values, Math.floor(validatorCount / shards)) : undefined;
+    const epochLength = values["epoch-length"] === undefined ? undefined : integerOption(values, "epoch-length", 1, MAX_EPOCH_LENGTH);
 
     const layout = writeDevnetFiles({
       dir: out,
@@ -104,11 +108,13 @@ export const genesisCommand: Command = {
       ...portsFromBase(basePort, validatorCount),
       consensus,
       ...(pob === undefined ? {} : { pob }),
+      ...(epochLength === undefined ? {} : { epochLength }),
       accountKeyFiles: accountKeys,
       force: values.force === true,
     });
 
     io.out(`genesis: ${shards} shard(s), ${validatorCount} validator(s), ${accountCount} account(s) of ${amount} → ${layout.genesisFile}`);
+    io.out(epochLength === undefined ? "epochs: one endless epoch" : `epochs: ${epochLength} final block(s) per shard each`);
     for (const v of layout.validators) io.out(`validator ${v.index}: shard ${v.shard}, port ${v.port}, peer port ${v.peerPort}, key ${v.publicKey}`);
     for (let j = 0; j < accountKeys; j++) io.out(`account ${j}: shard ${shardOfOwner(layout.accounts[j]!.publicKey, shards)}, key ${toHex(layout.accounts[j]!.publicKey)}`);
     return EXIT_OK;

@@ -7,9 +7,9 @@
  * input's life copy it themselves), and integer reads go byte by byte without a DataView, so a
  * reader costs one small object. Writers fill a buffer of the size the caller computed.
  *
- * API: `new BinaryReader(input, codes, start?, end?)` with `u8 u16 u32 u64 u53 bytes advance
+ * API: `new BinaryReader(input, codes, start?, end?)` with `u8 u16 u32 u64 u53 f64 bytes advance
  * lengthPrefixed need expectRemaining expectEnd`; `BinaryWriter.ofSize(n)` or
- * `new BinaryWriter(out, at)` with `u8 u16 u32 u64 bytes lengthPrefixed finish`; `readU16 readU32
+ * `new BinaryWriter(out, at)` with `u8 u16 u32 u64 f64 bytes lengthPrefixed finish`; `readU16 readU32
  * readU64 readU64BE` and `writeU16 writeU32 writeU64 writeU64BE writeF64` for accessors and hot paths that
  * work at a known offset (a layout()'s) without allocating a reader or writer.
  */
@@ -97,6 +97,14 @@ export class BinaryReader<Code extends string> {
     return high * 0x1_0000_0000 + low;
   }
 
+  /** An IEEE 754 binary64, little-endian; the format checks its range (NaN decodes as NaN). */
+  f64(what = "f64"): number {
+    this.need(8, what);
+    F64_SCRATCH.set(this.input.subarray(this.at, this.at + 8));
+    this.at += 8;
+    return F64_VIEW.getFloat64(0, true);
+  }
+
   /** The next `count` bytes, as a view of the input. */
   bytes(count: number, what = "field"): Uint8Array {
     this.need(count, what);
@@ -166,7 +174,7 @@ export function writeU32(bytes: Uint8Array, at: number, value: number): void {
   bytes[at + 3] = value >>> 24;
 }
 
-/** Scratch for writeF64: one DataView for the process, so a float costs no allocation. */
+/** Scratch for writeF64 and BinaryReader.f64: one DataView for the process, so a float costs no allocation. */
 const F64_SCRATCH = new Uint8Array(8);
 const F64_VIEW = new DataView(F64_SCRATCH.buffer);
 

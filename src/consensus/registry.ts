@@ -16,6 +16,8 @@ import type { SchnorrKey } from "../crypto/schnorr.js";
 import type { PeerId } from "../net/interface.js";
 import { peerIdOf } from "../net/peer-auth.js";
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
+import { sameBytes } from "../bytes.js";
+import { toHex } from "../hex.js";
 
 export type RegistryErrorCode =
   | "REGISTRY_BAD_KEY"
@@ -114,14 +116,36 @@ export class ValidatorRegistry {
     const peerId = peerIdOf(publicKey);
     check(!this.byPeer.has(peerId), "REGISTRY_DUPLICATE", `validator ${peerId} is already registered`);
     check(this.byPeer.size < MAX_VALIDATORS, "REGISTRY_BAD_KEY", `a registry holds at most ${MAX_VALIDATORS} validators`);
+    // The key and the proof's length are checked above: verifyKeyPossession would repeat keyProblem, half of this call's cost.
     check(
-      verifyKeyPossession(publicKey, proof, this.chainId),
+      verifyEd25519(proof, popMessage(publicKey, this.chainId), publicKey),
       "REGISTRY_BAD_POP",
       `proof of possession of ${peerId} does not verify for this chain`,
     );
     this.byPeer.set(peerId, { publicKey: Uint8Array.from(publicKey), proof: Uint8Array.from(proof), peerId });
     this.ordered = undefined;
     return peerId;
+  }
+
+  /**
+   * The registry of a later epoch of the same chain (src/epoch/identity): exactly `entries`. An
+   * entry this registry holds with the same proof is carried over without checking its proof
+   * again; any other — a validator that registered after the genesis — is checked as `register`
+   * checks it, for the same chain id (REGISTRY_* codes).
+   */
+  successor(entries: readonly { readonly publicKey: Uint8Array; readonly proof: Uint8Array }[]): ValidatorRegistry {
+    check(entries.length <= MAX_VALIDATORS, "REGISTRY_BAD_KEY", `a registry holds at most ${MAX_VALIDATORS} validators`);
+    const next = new ValidatorRegistry(this.chainId);
+    for (const { publicKey, proof } of entries) {
+      const known = publicKey instanceof Uint8Array ? this.byPeer.get(toHex(publicKey)) : undefined;
+      if (known !== undefined && proof instanceof Uint8Array && sameBytes(known.proof, proof)) {
+        check(!next.byPeer.has(known.peerId), "REGISTRY_DUPLICATE", `validator ${known.peerId} is already registered`);
+        next.byPeer.set(known.peerId, known);
+      } else {
+        next.register(publicKey, proof);
+      }
+    }
+    return next;
   }
 
   get size(): number {

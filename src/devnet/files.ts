@@ -52,6 +52,8 @@ export interface DevnetFilesOptions {
   readonly consensus: ConsensusSettings["mode"];
   /** The genesis's Proof-of-Believability policy (needed by consensus "pob"). */
   readonly pob?: ShardingPolicy;
+  /** The genesis's epoch length (final blocks per shard per epoch); absent: one endless epoch. */
+  readonly epochLength?: number;
   /** Pipeline settings of every validator; the node's defaults when absent. */
   readonly pipeline?: Partial<PipelineSettings>;
   /** Key files are written for the first `accountKeyFiles` accounts (default 0). */
@@ -114,6 +116,7 @@ export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
     validators: options.validators,
     timestamp: options.timestamp,
     ...(options.pob === undefined ? {} : { pob: options.pob }),
+    ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
   });
   const context = genesisEpochContext(genesis);
   const force = options.force === true;

@@ -43,7 +43,7 @@ import { ApiClient } from "../api/client.js";
 import { MIN_NORMAL_LEAGUE } from "../consensus/pob/policy.js";
 import { consensusModeOf, devnetPobPolicy, maxBelievableOf } from "./consensus-mode.js";
 import { portsFromBase, writeDevnetFiles, type DevnetLayout } from "./files.js";
-import { genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { MAX_EPOCH_LENGTH, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../ledger/transaction.js";
@@ -77,6 +77,8 @@ export interface DevnetOptions {
   readonly believable: number;
   /** PoB sampling probability p; default 0.1 (`ios genesis`'s). */
   readonly samplingProbability?: number;
+  /** The genesis's epoch length L (final blocks per shard per epoch); default: one endless epoch. */
+  readonly epochLength?: number;
   /** Directory for genesis, keys, configurations, data and logs: must be absent or empty. */
   readonly dir: string;
   /** Seed of every key (test keys). */
@@ -164,6 +166,10 @@ function checkOptions(options: DevnetOptions): void {
     `believable must be an integer in 0..${maxBelievable} (a normal league keeps at least ${MIN_NORMAL_LEAGUE} of the ${validatorsPerShard} validators per shard), got ${believable}`);
   const p = options.samplingProbability;
   if (p !== undefined) check<DevnetErrorCode>(typeof p === "number" && p > 0 && p <= 1, "DEVNET_BAD_OPTION", `sampling probability must be in (0, 1], got ${p}`);
+  const { epochLength } = options;
+  if (epochLength !== undefined) {
+    check<DevnetErrorCode>(Number.isInteger(epochLength) && epochLength >= 1 && epochLength <= MAX_EPOCH_LENGTH, "DEVNET_BAD_OPTION", `epoch length must be an integer in 1..${MAX_EPOCH_LENGTH}, got ${epochLength}`);
+  }
   check<DevnetErrorCode>(Number.isInteger(accounts) && accounts >= 1 && accounts <= 1 << 20, "DEVNET_BAD_OPTION", `accounts must be an integer in 1..${1 << 20}, got ${accounts}`);
   check<DevnetErrorCode>(typeof seed === "string" && seed.length > 0, "DEVNET_BAD_OPTION", "seed must be a non-empty string");
   const amount = options.amount ?? DEFAULT_AMOUNT;
@@ -260,6 +266,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     // A lone validator commits alone; several agree by PoB with believable producers, or by one-league BFT.
     consensus: mode,
     ...(mode === "pob" ? { pob: devnetPobPolicy(options) } : {}),
+    ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
     pipeline: {
       workers: options.workers ?? Math.max(1, Math.floor(availableParallelism() / validatorCount)),
       blockIntervalMs: options.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS,

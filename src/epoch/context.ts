@@ -2,8 +2,8 @@
  * The epoch context as a value (interface.ts): validators, shard count, policy and rnd_e in; the
  * assignment (assignment.ts), the members of every shard, their leagues and the consensus
  * instance ids out. `genesisEpochContext` builds epoch 0 from the genesis; `EpochContextValue`
- * builds any epoch from its configuration and randomness (the epochs issue feeds it the identity
- * chain's configuration and DRP's rnd_e).
+ * builds any epoch from its configuration and randomness (the identity chain's `verifyEpochLink`,
+ * ./identity, feeds it a signed configuration, which carries DRP's rnd_e).
  *
  * Validators enter only through a ValidatorRegistry (src/consensus/registry.ts): every key of a
  * configuration must be registered there, i.e. canonical, of large order and with a checked
@@ -21,7 +21,7 @@ import { BinaryWriter } from "../codec/binary.js";
 import { sha256 } from "../crypto/sha256.js";
 import { check } from "../errors.js";
 import type { ValidatorRegistry } from "../consensus/registry.js";
-import { genesisBond, genesisBondTxid, genesisRegistry, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { MAX_EPOCH_LENGTH, genesisBond, genesisBondTxid, genesisRegistry, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { bondEntries, type Bond } from "../ledger/bond.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { toHex } from "../hex.js";
@@ -34,10 +34,12 @@ const LEAGUE_SEED_DOMAIN = new TextEncoder().encode("IOSChain/epoch/league-seed/
 export const INSTANCE_KEY_BYTES = HASH_BYTES + 8;
 
 /** What an epoch is built from: the identity chain's configuration and rnd_e. */
-export type EpochConfiguration = Pick<EpochContext, "chain" | "epoch" | "randomness" | "shardCount" | "startHeight" | "validators"> & {
+export type EpochConfiguration = Pick<EpochContext, "chain" | "epoch" | "randomness" | "shardCount" | "startHeight" | "validators" | "registry"> & {
   readonly policy?: ShardingPolicy;
-  /** Holds every key of `validators`, each admitted with its proof of possession. */
-  readonly registry: ValidatorRegistry;
+  /** L (absent: one endless epoch); with it, `startHeight` must be epoch·L. */
+  readonly epochLength?: number;
+  /** Required from epoch 1 on; epoch 0's is the chain id. */
+  readonly configurationHash?: Uint8Array;
 };
 
 /** The byte form of a consensus instance: the chain id its BFT statements sign. */
@@ -51,6 +53,9 @@ export class EpochContextValue implements EpochContext {
   readonly randomness: Uint8Array;
   readonly shardCount: number;
   readonly startHeight: number;
+  readonly epochLength: number | undefined;
+  readonly configurationHash: Uint8Array;
+  readonly registry: ValidatorRegistry;
   readonly validators: readonly EpochValidator[];
   readonly policy: ShardingPolicy | undefined;
   readonly #shardOf = new Map<string, number>();
@@ -60,14 +65,23 @@ export class EpochContextValue implements EpochContext {
   readonly #leagues: (Leagues | undefined)[];
 
   constructor(configuration: EpochConfiguration) {
-    const { chain, epoch, randomness, shardCount, startHeight, validators, policy, registry } = configuration;
+    const { chain, epoch, randomness, shardCount, startHeight, epochLength, configurationHash, validators, policy, registry } = configuration;
     check<EpochErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch must be a u32, got ${epoch}`);
     this.chain = Uint8Array.from(chain);
     this.epoch = epoch;
     this.randomness = Uint8Array.from(randomness);
     this.shardCount = shardCount;
     check<EpochErrorCode>(Number.isSafeInteger(startHeight) && startHeight >= 0, "EPOCH_BAD_NUMBER", `startHeight must be a non-negative integer, got ${startHeight}`);
+    check<EpochErrorCode>(epochLength === undefined || (Number.isInteger(epochLength) && epochLength >= 1 && epochLength <= MAX_EPOCH_LENGTH), "EPOCH_BAD_LENGTH",
+      `the epoch length must be an integer in 1..${MAX_EPOCH_LENGTH}, got ${String(epochLength)}`);
+    check<EpochErrorCode>(epochLength === undefined || startHeight === epoch * epochLength, "EPOCH_BAD_NUMBER",
+      `epoch ${epoch} of length ${String(epochLength)} starts at height ${epoch * (epochLength ?? 0)}, not ${startHeight}`);
+    check<EpochErrorCode>(configurationHash === undefined ? epoch === 0 : configurationHash.length === HASH_BYTES, "EPOCH_NO_CONFIGURATION_HASH",
+      `epoch ${epoch} needs the ${HASH_BYTES}-byte hash of its configuration`);
     this.startHeight = startHeight;
+    this.epochLength = epochLength;
+    this.configurationHash = Uint8Array.from(configurationHash ?? chain);
+    this.registry = registry;
     this.validators = validators;
     this.policy = policy === undefined ? undefined : validatePolicy(policy);
     const shards = assignShards(validators.length, shardCount, randomness);
@@ -136,7 +150,8 @@ export function genesisEpochValidators(genesis: Genesis): EpochValidator[] {
 
 /**
  * Epoch 0: the genesis's validators (admitted by `genesisRegistry`: REGISTRY_* codes for a bad key
- * or proof), shard count and policy, randomness SHA-256(domain ‖ genesis txid).
+ * or proof), shard count, policy and epoch length, randomness SHA-256(domain ‖ genesis txid); its
+ * configuration hash is the chain id.
  */
 export function genesisEpochContext(genesis: Genesis): EpochContext {
   const chain = genesisTxid(genesis);
@@ -152,5 +167,6 @@ export function genesisEpochContext(genesis: Genesis): EpochContext {
     validators: genesisEpochValidators(genesis),
     registry: genesisRegistry(genesis),
     ...(genesis.pob === undefined ? {} : { policy: genesis.pob }),
+    ...(genesis.epochLength === undefined ? {} : { epochLength: genesis.epochLength }),
   });
 }

@@ -2,8 +2,8 @@
  * The epoch context: everything that changes from one epoch to the next (white paper §4–5) in one
  * immutable value, so no other module decides who serves which shard, which epoch it is, or which
  * committee signs what. Genesis builds epoch 0 (`genesisEpochContext`, context.ts); the identity
- * chain and the Distributed Randomness Protocol build the following ones from the previous
- * context and rnd_e.
+ * chain (./identity) builds each following one from the previous context and the signed
+ * configuration, which carries the Distributed Randomness Protocol's rnd_e.
  *
  * Consumers: genesis and config validation (is this key a validator, of which shard), the shard
  * drivers (BFT committee, PoB leagues, the chain id every signed statement binds), gossip and the
@@ -13,11 +13,14 @@ import type { BelievabilityLedger } from "../consensus/pob/believability.js";
 import type { Leagues } from "../consensus/pob/leagues.js";
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
 import type { Bond } from "../ledger/bond.js";
+import type { ValidatorRegistry } from "../consensus/registry.js";
 
 export type EpochErrorCode =
   | "EPOCH_TOO_FEW_VALIDATORS"
   | "EPOCH_BAD_RANDOMNESS"
   | "EPOCH_BAD_NUMBER"
+  | "EPOCH_BAD_LENGTH"
+  | "EPOCH_NO_CONFIGURATION_HASH"
   | "EPOCH_NO_POLICY"
   | "EPOCH_NOT_VALIDATOR"
   | "EPOCH_UNREGISTERED_VALIDATOR";
@@ -50,8 +53,21 @@ export interface EpochContext {
   /** 32 bytes: rnd_e, the epoch's randomness (epoch 0: derived from the genesis). */
   readonly randomness: Uint8Array;
   readonly shardCount: number;
-  /** Final height of every shard's chain when the epoch began (epoch 0: 0); its blocks follow. */
+  /** Final height of every shard's chain when the epoch began (epoch 0: 0); its blocks follow. With an epoch length L, e·L. */
   readonly startHeight: number;
+  /**
+   * L, the final blocks of every shard per epoch (the genesis's `epochLength`): epoch e holds
+   * heights e·L + 1 .. (e + 1)·L. Undefined: one endless epoch.
+   */
+  readonly epochLength: number | undefined;
+  /**
+   * The hash of the identity-chain configuration that defines this epoch (./identity), which the
+   * next configuration names as its previous one and the next leader lottery draws on; epoch 0:
+   * the chain id.
+   */
+  readonly configurationHash: Uint8Array;
+  /** The registry that admitted every validator with its proof of possession; later registrations prove possession for its chain id. */
+  readonly registry: ValidatorRegistry;
   /** Every validator of the epoch, in configuration order. */
   readonly validators: readonly EpochValidator[];
   /** Proof-of-Believability policy of the epoch; undefined: shards run solo or one-league BFT. */

@@ -7,15 +7,21 @@
  *     "validators": [ { "publicKey": "<64 hex>", "stake": "1000", "pop": "<128 hex>" } ],
  *     "outputs":    [ { "owner": "<64 hex>", "amount": "5000" } ],
  *     "pob": { "believableLeagueSize": 1, "normalLeagueSize": 3, "samplingProbability": 0.1,
- *              "minBelievableSize": 1, "optimisticIntervalMs": 50, "maxOptimisticBlockTxs": 2048 } }
+ *              "minBelievableSize": 1, "optimisticIntervalMs": 50, "maxOptimisticBlockTxs": 2048 },
+ *     "epochLength": 1000 }
  * "pob" is optional: the Proof-of-Believability sharding policy (white paper §7.2 "the sharding
  * policy file"; DESIGN.md §4: part of the genesis configuration), kept here as plain numbers and
  * checked by src/consensus/pob/policy.ts where it is used.
  *
+ * "epochLength" is optional: L, the final blocks of every shard per epoch (a u32 ≥ 1; epoch e
+ * holds heights e·L + 1 .. (e + 1)·L, white paper §4 and the identity chain of src/epoch/identity).
+ * Without it the chain has one endless epoch, epoch 0.
+ *
  * Every validator carries "pop", its proof of possession (src/consensus/registry.ts): its key's
  * Ed25519 signature over popMessage(publicKey, genesisPopChainId(genesis)). The chain id is
  * SHA-256 of the genesis encoded without the proofs (`encodeUnsignedGenesis`), so a proof binds
- * this very genesis — every key, stake, output and the policy — yet cannot depend on itself.
+ * this very genesis — every key, stake, output, the policy and the epoch length — yet cannot
+ * depend on itself.
  * Parsing checks every proof through a ValidatorRegistry and refuses small-order and
  * non-canonical keys; without that, a key built from the others' (A' = X·B − ΣA_j) would let one
  * validator forge collective signatures alone (the rogue-key attack).
@@ -36,8 +42,8 @@ import { MAX_SHARDS, checkShardIndex, shardOfOwner } from "./shard.js";
 import { MAX_AMOUNT } from "./transaction.js";
 import { ENTRY_BYTES, packEntry } from "./utxo-table.js";
 import { toHex } from "../hex.js";
-// Type only: the policy's meaning and checks live with Proof-of-Believability; genesis carries it.
-import type { ShardingPolicy } from "../consensus/pob/policy.js";
+// The policy's meaning, checks and binary form live with Proof-of-Believability; genesis carries it.
+import { POLICY_BYTES, writePolicy, type ShardingPolicy } from "../consensus/pob/policy.js";
 import { MAX_VALIDATORS, ValidatorRegistry, proveKeyPossession } from "../consensus/registry.js";
 import { AMOUNT_BYTES, HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES } from "../codec/sizes.js";
 import { BOND_INDEX_FLAG, type Bond } from "./bond.js";
@@ -50,6 +56,8 @@ export const GENESIS_VERSION = 1;
 export const MAX_GENESIS_OUTPUTS = 1 << 24;
 /** Genesis validators: the registry's limit (CoSi masks count in 16 bits), far above any committee size the paper considers (§5). */
 export const MAX_GENESIS_VALIDATORS = MAX_VALIDATORS;
+/** The epoch length is a u32 (it is one in the canonical genesis and in every epoch configuration). */
+export const MAX_EPOCH_LENGTH = 0xffff_ffff;
 /** Domain separation of the genesis txid and of test-account keys from every other hash. */
 const GENESIS_DOMAIN = "IOSChain genesis v1";
 /** Domain of the encoding without proofs of possession, whose hash the proofs sign. */
@@ -84,6 +92,8 @@ export interface Genesis {
   readonly outputs: readonly GenesisOutput[];
   /** Shards run Proof-of-Believability with this policy; absent: solo or one-league BFT. */
   readonly pob?: ShardingPolicy;
+  /** Final blocks per shard per epoch, 1..MAX_EPOCH_LENGTH; absent: one endless epoch. */
+  readonly epochLength?: number;
 }
 
 /** A genesis before its validators prove possession of their keys: what the proofs sign. */
@@ -147,6 +157,10 @@ function validate(genesis: UnsignedGenesis, signed: boolean): void {
   // Stakes are bonded as outputs too (./bond.ts): the whole supply must fit a u64.
   for (const validator of validators) supply += validator.stake;
   check<LedgerErrorCode>(supply <= MAX_AMOUNT, "GENESIS_SUPPLY_OVERFLOW", "the sum of output amounts and stakes exceeds u64");
+  const { epochLength } = genesis;
+  if (epochLength !== undefined && !(Number.isInteger(epochLength) && epochLength >= 1 && epochLength <= MAX_EPOCH_LENGTH)) {
+    bad(`epochLength must be an integer in 1..${MAX_EPOCH_LENGTH} (final blocks per shard per epoch), got ${JSON.stringify(epochLength)}`);
+  }
   if (genesis.pob !== undefined) {
     for (const field of POB_POLICY_FIELDS) {
       const value = genesis.pob[field];
@@ -170,7 +184,7 @@ export function parseGenesis(json: string): Genesis {
     throw new IosError<LedgerErrorCode>("GENESIS_BAD_JSON", `not valid JSON: ${(error as Error).message}`);
   }
   if (!isRecord(value)) bad("the genesis must be a JSON object");
-  const { pob: pobValue, ...required } = value;
+  const { pob: pobValue, epochLength, ...required } = value;
   onlyFields(required, ["version", "shardCount", "timestamp", "validators", "outputs"], "genesis");
   if (value.version !== GENESIS_VERSION) bad(`version must be ${GENESIS_VERSION}`);
   if (!Array.isArray(value.validators)) bad("validators must be an array");
@@ -195,7 +209,14 @@ export function parseGenesis(json: string): Genesis {
     onlyFields(pobValue, POB_POLICY_FIELDS, "pob");
     pob = pobValue as unknown as ShardingPolicy;
   }
-  const genesis: Genesis = { shardCount: value.shardCount as number, timestamp: value.timestamp as number, validators, outputs, ...(pob === undefined ? {} : { pob }) };
+  const genesis: Genesis = {
+    shardCount: value.shardCount as number,
+    timestamp: value.timestamp as number,
+    validators,
+    outputs,
+    ...(pob === undefined ? {} : { pob }),
+    ...(epochLength === undefined ? {} : { epochLength: epochLength as number }),
+  };
   genesisRegistry(genesis);
   return genesis;
 }
@@ -210,6 +231,7 @@ export function genesisToJson(genesis: Genesis): string {
       validators: genesis.validators.map((v) => ({ publicKey: toHex(v.publicKey), stake: v.stake.toString(), pop: toHex(v.pop) })),
       outputs: genesis.outputs.map((o) => ({ owner: toHex(o.owner), amount: o.amount.toString() })),
       ...(genesis.pob === undefined ? {} : { pob: Object.fromEntries(POB_POLICY_FIELDS.map((field) => [field, genesis.pob![field]])) }),
+      ...(genesis.epochLength === undefined ? {} : { epochLength: genesis.epochLength }),
     },
     null,
     2,
@@ -219,22 +241,23 @@ export function genesisToJson(genesis: Genesis): string {
 /**
  * Canonical binary genesis: domain ‖ u32 shardCount ‖ u64 timestamp ‖ u32 #validators ‖
  * (publicKey ‖ u64 stake ‖ pop)* ‖ u32 #outputs ‖ (owner ‖ u64 amount)*, little-endian; with a
- * PoB policy, then u32 believableLeagueSize ‖ u32 normalLeagueSize ‖ f64 samplingProbability ‖
- * u32 minBelievableSize ‖ u32 optimisticIntervalMs ‖ u32 maxOptimisticBlockTxs (a genesis
- * without one encodes as before). The unsigned encoding (`encodeUnsignedGenesis`) is the same
- * under its own domain and without the 64-byte pops.
+ * PoB policy, then the policy's binary form (src/consensus/pob/policy.ts, POLICY_BYTES); with an
+ * epoch length, then u32 epochLength. A genesis without either encodes as it did before them, so
+ * older genesis files keep their txid; the encoding stays injective because the counts fix where
+ * the outputs end and the tail's length (0, 4, 28 or 32 bytes) says which of the two follow. The
+ * unsigned encoding (`encodeUnsignedGenesis`) is the same under its own domain and without the
+ * 64-byte pops, so the proofs of possession bind the epoch length too.
  */
 /** A validator (key ‖ stake) or an output (owner ‖ amount). */
 const KEYED_AMOUNT_BYTES = PUBLIC_KEY_BYTES + AMOUNT_BYTES;
-/** The policy: five u32 and one f64. */
-const POLICY_BYTES = 5 * 4 + 8;
+const EPOCH_LENGTH_BYTES = 4;
 
 function encodeWith(genesis: UnsignedGenesis, domainText: string, pops: readonly Uint8Array[] | undefined): Uint8Array {
   validate(genesis, pops !== undefined);
   const domain = Buffer.from(domainText, "utf8");
   const validatorBytes = KEYED_AMOUNT_BYTES + (pops === undefined ? 0 : SIGNATURE_BYTES);
-  const policyBytes = genesis.pob === undefined ? 0 : POLICY_BYTES;
-  const writer = BinaryWriter.ofSize(domain.length + 4 + 8 + 4 + genesis.validators.length * validatorBytes + 4 + genesis.outputs.length * KEYED_AMOUNT_BYTES + policyBytes)
+  const tailBytes = (genesis.pob === undefined ? 0 : POLICY_BYTES) + (genesis.epochLength === undefined ? 0 : EPOCH_LENGTH_BYTES);
+  const writer = BinaryWriter.ofSize(domain.length + 4 + 8 + 4 + genesis.validators.length * validatorBytes + 4 + genesis.outputs.length * KEYED_AMOUNT_BYTES + tailBytes)
     .bytes(domain)
     .u32(genesis.shardCount)
     .u64(genesis.timestamp)
@@ -245,11 +268,8 @@ function encodeWith(genesis: UnsignedGenesis, domainText: string, pops: readonly
   });
   writer.u32(genesis.outputs.length);
   for (const { owner, amount } of genesis.outputs) writer.bytes(owner).u64(amount);
-  const pob = genesis.pob;
-  if (pob !== undefined) {
-    writer.u32(pob.believableLeagueSize).u32(pob.normalLeagueSize).f64(pob.samplingProbability)
-      .u32(pob.minBelievableSize).u32(pob.optimisticIntervalMs).u32(pob.maxOptimisticBlockTxs);
-  }
+  if (genesis.pob !== undefined) writePolicy(writer, genesis.pob);
+  if (genesis.epochLength !== undefined) writer.u32(genesis.epochLength);
   return writer.finish();
 }
 
@@ -358,6 +378,8 @@ export interface TestGenesisOptions {
   readonly timestamp?: number;
   /** The PoB sharding policy, if the shards run Proof-of-Believability. */
   readonly pob?: ShardingPolicy;
+  /** Final blocks per shard per epoch; absent: one endless epoch. */
+  readonly epochLength?: number;
 }
 
 /** A genesis funding `deriveTestAccounts(seed, accounts)`, with derived validator keys and their proofs of possession. */
@@ -376,6 +398,7 @@ export function makeTestGenesis(options: TestGenesisOptions): { genesis: Genesis
       validators: validators.map((v) => ({ publicKey: v.publicKey, stake: options.stake ?? 1000n })),
       outputs,
       ...(options.pob === undefined ? {} : { pob: options.pob }),
+      ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
     },
     validators,
   );

@@ -73,6 +73,26 @@ describe("ios against careless input", { timeout: 60_000 }, () => {
     assertUsage(await ios(["load", "--endpoints", "http://127.0.0.1:9/", "--endpoints", "ws://127.0.0.1:9/v1/stream", "--genesis", join(net, "genesis.json"), "--account-seed", "edges", "--accounts", "8", "--tx", "1", "--rate", "1"]), "CLI_USAGE", /"http:\/\/127\.0\.0\.1:9\/" is not a stream URL/);
   });
 
+  it("genesis and devnet take --epoch-length L into the genesis, and refuse a length outside 1..2^32 − 1 before any work", async () => {
+    const out = join(dir, "epochs");
+    const run = await ios(["genesis", "--shards", "2", "--validators", "2", "--accounts", "1", "--seed", "s", "--epoch-length", "50", "--out", out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^epochs: 50 final block\(s\) per shard each$/m);
+    const { readFileSync } = await import("node:fs");
+    assert.equal(parseGenesis(readFileSync(join(out, "genesis.json"), "utf8")).epochLength, 50);
+    const endless = await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", "1", "--seed", "s", "--out", join(dir, "endless")]);
+    assert.match(endless.stdout, /^epochs: one endless epoch$/m);
+    assert.equal("epochLength" in parseGenesis(readFileSync(join(dir, "endless", "genesis.json"), "utf8")), false);
+    for (const bad of ["0", "-1", "1.5", "ten", "4294967296"]) {
+      const refused = join(dir, `bad-epochs-${bad}`);
+      assertUsage(await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", "1", "--seed", "s", "--epoch-length", bad, "--out", refused]), "CLI_USAGE", /--epoch-length must be an integer in \[1, 4294967295\]/);
+      assert.equal(existsSync(refused), false, `nothing written for --epoch-length ${bad}`);
+      const devnetDir = join(dir, `bad-devnet-${bad}`);
+      assertUsage(await ios(["devnet", "--shards", "1", "--validators-per-shard", "1", "--believable", "0", "--epoch-length", bad, "--dir", devnetDir]), "CLI_USAGE", /--epoch-length must be an integer in \[1, 4294967295\]/);
+      assert.equal(existsSync(devnetDir), false, `no devnet started for --epoch-length ${bad}`);
+    }
+  });
+
   it("genesis and devnet size a network with the same two options", async () => {
     const perShard = await ios(["genesis", "--shards", "2", "--validators-per-shard", "3", "--accounts", "1", "--seed", "s", "--out", join(dir, "k3")]);
     assert.equal(perShard.code, 0, perShard.stderr);

@@ -94,6 +94,24 @@ describe("ValidatorRegistry", () => {
     assert.equal(codeOf(() => popMessage(key.publicKey, new Uint8Array(65))), "REGISTRY_BAD_CHAIN_ID");
   });
 
+  it("hands a later epoch exactly its validators: known keys with their checked proofs, new ones checked (successor)", () => {
+    const rng = SeededRng.fromSeed(`${seed}/successor`);
+    const keys = Array.from({ length: 5 }, () => SchnorrKey.fromSeed(rng.bytes(32)));
+    const proofs = keys.map((key) => proveKeyPossession(key, CHAIN));
+    const registry = new ValidatorRegistry(CHAIN);
+    for (const i of [0, 1, 2]) registry.register(keys[i]!.publicKey, proofs[i]!);
+    const entry = (i: number) => ({ publicKey: keys[i]!.publicKey, proof: proofs[i]! });
+    const next = registry.successor([entry(1), entry(2), entry(3), entry(4)]);
+    assert.deepEqual(next.chainId, CHAIN);
+    assert.deepEqual(next.publicKeys().map(hexOf), [1, 2, 3, 4].map((i) => hexOf(keys[i]!.publicKey)).sort(), "the leaver 0 is gone, registrants 3 and 4 are in");
+    assert.equal(registry.size, 3, "the earlier epoch's registry is unchanged");
+    assert.equal(codeOf(() => registry.successor([entry(1), { publicKey: keys[3]!.publicKey, proof: proveKeyPossession(keys[3]!, OTHER_CHAIN) }])), "REGISTRY_BAD_POP", "a registrant's proof for another chain");
+    assert.equal(codeOf(() => registry.successor([{ publicKey: keys[1]!.publicKey, proof: proveKeyPossession(keys[2]!, CHAIN) }])), "REGISTRY_BAD_POP", "a known key with another, invalid proof is checked");
+    assert.equal(codeOf(() => registry.successor([entry(1), entry(1)])), "REGISTRY_DUPLICATE");
+    assert.equal(codeOf(() => registry.successor([entry(3), entry(3)])), "REGISTRY_DUPLICATE");
+    assert.equal(codeOf(() => registry.successor([{ publicKey: new Uint8Array(32), proof: proofs[0]! }])), "REGISTRY_BAD_KEY");
+  });
+
   it("keeps out a rogue key that would let one validator forge a collective signature", () => {
     const rng = SeededRng.fromSeed(`${seed}/rogue`);
     const honest = SchnorrKey.fromSeed(rng.bytes(32));

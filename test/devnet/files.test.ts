@@ -9,7 +9,8 @@ import { portsFromBase, writeDevnetFiles, type DevnetFilesOptions } from "../../
 import { genesisEpochContext } from "../../src/epoch/context.js";
 import { IosError } from "../../src/errors.js";
 import { toHex } from "../../src/hex.js";
-import { deriveTestAccounts, genesisTxid } from "../../src/ledger/genesis.js";
+import { deriveTestAccounts, genesisTxid, parseGenesis } from "../../src/ledger/genesis.js";
+import { startDevnet } from "../../src/devnet/launcher.js";
 import { loadKeyFile, loadNodeSetup } from "../../src/node/config.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-devnet-files-"));
@@ -76,6 +77,21 @@ describe("writeDevnetFiles", () => {
     }
     for (const v of layout.validators) assert.equal(loadNodeSetup(v.configFile).config.consensus.mode, "pob");
     assert.throws(() => writeDevnetFiles(options(join(root, "pob-without"), { consensus: "pob" })), coded("DEVNET_BAD_OPTION"));
+  });
+
+  it("writes the epoch length into the genesis, where the epoch context reads it; the launcher refuses a bad one first", async () => {
+    const layout = writeDevnetFiles(options(join(root, "epochs"), { epochLength: 7 }));
+    assert.equal(layout.genesis.epochLength, 7);
+    assert.equal(layout.context.epochLength, 7);
+    assert.equal(parseGenesis(readFileSync(layout.genesisFile, "utf8")).epochLength, 7);
+    assert.equal(writeDevnetFiles(options(join(root, "endless"))).context.epochLength, undefined);
+    assert.throws(() => writeDevnetFiles(options(join(root, "epochs-zero"), { epochLength: 0 })), coded("GENESIS_BAD_FIELD"));
+    assert.equal(existsSync(join(root, "epochs-zero")), false);
+    for (const epochLength of [0, 2.5, 2 ** 32]) {
+      const dir = join(root, `launch-${epochLength}`);
+      await assert.rejects(startDevnet({ shards: 1, validatorsPerShard: 1, believable: 0, dir, seed: "x", accounts: 1, epochLength }), coded("DEVNET_BAD_OPTION"));
+      assert.equal(existsSync(dir), false);
+    }
   });
 
   it("refuses what it cannot write before writing anything", () => {

@@ -139,7 +139,7 @@ describe("epoch context", () => {
     const keys = new Set<string>();
     for (const chain of chains) {
       for (const epoch of [0, 1, 0xffffffff]) {
-        const value = new EpochContextValue({ chain, epoch, randomness: randomness(epoch % 7), shardCount: 3, startHeight: 0, validators: genesisEpochValidators(genesis), registry });
+        const value = new EpochContextValue({ chain, epoch, randomness: randomness(epoch % 7), shardCount: 3, startHeight: 0, validators: genesisEpochValidators(genesis), registry, configurationHash: randomness(5) });
         for (let shard = 0; shard < 3; shard++) {
           const instance = value.instance(shard);
           assert.deepEqual({ shard: instance.shard, epoch: instance.epoch }, { shard, epoch });
@@ -158,9 +158,30 @@ describe("epoch context", () => {
 
   it("admits only validators registered with a proof of possession (EPOCH_UNREGISTERED_VALIDATOR)", () => {
     const stranger = genesisEpochValidators(makeTestGenesis({ seed: "stranger", shardCount: 1, accounts: 1, amount: 1n, validators: 1 }).genesis)[0]!;
-    const configuration = { chain: genesisTxid(genesis), epoch: 1, randomness: randomness(1), shardCount: 3, startHeight: 0, registry };
+    const configuration = { chain: genesisTxid(genesis), epoch: 1, randomness: randomness(1), shardCount: 3, startHeight: 0, registry, configurationHash: randomness(2) };
     assert.throws(() => new EpochContextValue({ ...configuration, validators: [...genesisEpochValidators(genesis), stranger] }), coded("EPOCH_UNREGISTERED_VALIDATOR"));
     assert.equal(new EpochContextValue({ ...configuration, validators: genesisEpochValidators(genesis) }).validators.length, 13);
+  });
+
+  it("starts epoch e of length L at height e·L, and needs the hash of its configuration from epoch 1 on", () => {
+    const validators = genesisEpochValidators(genesis);
+    const base = { chain: genesisTxid(genesis), randomness: randomness(3), shardCount: 3, validators, registry };
+    const third = new EpochContextValue({ ...base, epoch: 3, epochLength: 50, startHeight: 150, configurationHash: randomness(4) });
+    assert.equal(third.epochLength, 50);
+    assert.deepEqual(third.configurationHash, randomness(4));
+    assert.equal(third.registry, registry);
+    assert.throws(() => new EpochContextValue({ ...base, epoch: 3, epochLength: 50, startHeight: 149, configurationHash: randomness(4) }), coded("EPOCH_BAD_NUMBER"));
+    for (const epochLength of [0, 1.5, 2 ** 32]) {
+      assert.throws(() => new EpochContextValue({ ...base, epoch: 0, epochLength, startHeight: 0 }), coded("EPOCH_BAD_LENGTH"), String(epochLength));
+    }
+    assert.throws(() => new EpochContextValue({ ...base, epoch: 3, epochLength: 50, startHeight: 150 }), coded("EPOCH_NO_CONFIGURATION_HASH"));
+    assert.throws(() => new EpochContextValue({ ...base, epoch: 3, epochLength: 50, startHeight: 150, configurationHash: new Uint8Array(31) }), coded("EPOCH_NO_CONFIGURATION_HASH"));
+    const first = new EpochContextValue({ ...base, epoch: 0, startHeight: 0 });
+    assert.deepEqual(first.configurationHash, base.chain, "epoch 0's configuration hash is the chain id");
+    assert.equal(first.epochLength, undefined);
+    const timed = genesisEpochContext(makeTestGenesis({ seed: "epoch-context", shardCount: 3, accounts: 4, amount: 10n, validators: 13, epochLength: 20 }).genesis);
+    assert.deepEqual([timed.epochLength, timed.startHeight, toHex(timed.configurationHash)], [20, 0, toHex(timed.chain)]);
+    assert.equal(context.epochLength, undefined, "a genesis without epochLength: one endless epoch");
   });
 
   it("draws each shard's leagues with drawLeagues over its members, from a seed of its own", () => {

@@ -15,6 +15,8 @@ import { ENTRY_BYTES, unpackEntry } from "../../src/ledger/utxo-table.js";
 import { signMessage } from "../../src/ledger/keys.js";
 import { hex } from "./helpers.js";
 import { codeOf } from "../support/errors.js";
+import { readVectorFile } from "../support/vectors.js";
+import { DEFAULT_POLICY } from "../../src/consensus/pob/policy.js";
 
 
 const { genesis, accounts, validators } = makeTestGenesis({ seed: "genesis tests", shardCount: 4, accounts: 40, amount: 1_000_000n, outputsPerAccount: 2, validators: 3, stake: 500n, timestamp: 1234 });
@@ -141,6 +143,54 @@ describe("genesis PoB policy", () => {
     assert.equal(codeOf(() => parseGenesis(variant((p) => (p.normalLeagueSize = 2.5)))), "GENESIS_BAD_FIELD");
     assert.equal(codeOf(() => parseGenesis(variant((p) => (p.samplingProbability = "0.1")))), "GENESIS_BAD_FIELD");
     assert.equal(codeOf(() => parseGenesis(JSON.stringify({ ...json, pob: [] }))), "GENESIS_BAD_FIELD");
+  });
+});
+
+describe("genesis epoch length", () => {
+  const options = { seed: "genesis tests", shardCount: 4, accounts: 40, amount: 1_000_000n, outputsPerAccount: 2, validators: 3, stake: 500n, timestamp: 1234 };
+  const timed = makeTestGenesis({ ...options, epochLength: 100 }).genesis;
+
+  it("round-trips, appends one u32 to the encoding and commits the txid and the proofs to it", () => {
+    const json = genesisToJson(timed);
+    assert.equal((JSON.parse(json) as { epochLength: unknown }).epochLength, 100);
+    const parsed = parseGenesis(json);
+    assert.equal(parsed.epochLength, 100);
+    assert.equal(hex(genesisTxid(parsed)), hex(genesisTxid(timed)));
+    const plain = encodeGenesis(genesis);
+    const encoded = encodeGenesis(timed);
+    assert.equal(encoded.length, plain.length + 4);
+    assert.equal(hex(encoded.subarray(plain.length)), "64000000", "u32le 100 after the outputs");
+    assert.equal(hex(encodeUnsignedGenesis(timed).subarray(0, encodeUnsignedGenesis(genesis).length)), hex(encodeUnsignedGenesis(genesis)));
+    assert.notEqual(hex(genesisPopChainId(timed)), hex(genesisPopChainId(genesis)), "the proofs of possession sign the epoch length");
+    assert.notEqual(hex(genesisTxid({ ...timed, epochLength: 101 })), hex(genesisTxid(timed)));
+    const both = makeTestGenesis({ ...options, epochLength: 100, pob: DEFAULT_POLICY }).genesis;
+    assert.equal(encodeGenesis(both).length, plain.length + 28 + 4);
+    assert.equal(parseGenesis(genesisToJson(both)).epochLength, 100);
+    assert.deepEqual(parseGenesis(genesisToJson(both)).pob, DEFAULT_POLICY);
+  });
+
+  it("keeps genesis files written before it valid, with the same txid and JSON", () => {
+    const vectors = readVectorFile<{ cases: { name: string; genesis: Record<string, unknown>; txid: string }[] }>("genesis-before-epoch-length.json");
+    assert.equal(vectors.cases.length, 2);
+    for (const { name, genesis: file, txid } of vectors.cases) {
+      const parsed = parseGenesis(JSON.stringify(file));
+      assert.equal("epochLength" in parsed, false, name);
+      assert.equal(hex(genesisTxid(parsed)), txid, name);
+      assert.deepEqual(JSON.parse(genesisToJson(parsed)), file, name);
+    }
+  });
+
+  it("refuses an epoch length that is not an integer in 1..2^32 − 1, and one the proofs did not sign", () => {
+    const valid = JSON.parse(genesisToJson(timed)) as Record<string, unknown>;
+    for (const epochLength of [0, -1, 1.5, "100", null, 2 ** 32, true]) {
+      assert.equal(codeOf(() => parseGenesis(JSON.stringify({ ...valid, epochLength }))), "GENESIS_BAD_FIELD", JSON.stringify(epochLength));
+    }
+    assert.equal(codeOf(() => genesisToJson({ ...timed, epochLength: 0 })), "GENESIS_BAD_FIELD");
+    assert.equal(codeOf(() => parseGenesis(JSON.stringify({ ...valid, epochLength: 2 ** 32 - 1 }))), "REGISTRY_BAD_POP", "a valid length the validators did not sign");
+    const { epochLength: _dropped, ...endless } = valid;
+    assert.equal(codeOf(() => parseGenesis(JSON.stringify(endless))), "REGISTRY_BAD_POP", "the length removed after signing");
+    const longest = makeTestGenesis({ ...options, epochLength: 2 ** 32 - 1 }).genesis;
+    assert.equal(parseGenesis(genesisToJson(longest)).epochLength, 2 ** 32 - 1);
   });
 });
 

@@ -4,9 +4,15 @@
  * probability p"; the fallback of §7.2 adds the minimum believable size). Part of the genesis /
  * epoch configuration (DESIGN.md §4), so every validator of a shard applies the same one.
  *
- * API: `validatePolicy(policy): ShardingPolicy`, `DEFAULT_POLICY`.
+ * Binary form (in the canonical genesis and in every epoch configuration of the identity chain,
+ * src/epoch/identity), little-endian: u32 believableLeagueSize ‖ u32 normalLeagueSize ‖
+ * f64 samplingProbability ‖ u32 minBelievableSize ‖ u32 optimisticIntervalMs ‖
+ * u32 maxOptimisticBlockTxs (POLICY_BYTES).
+ *
+ * API: `validatePolicy(policy): ShardingPolicy`, `DEFAULT_POLICY`, `writePolicy`, `readPolicy`, `POLICY_BYTES`.
  */
 import { check } from "../../errors.js";
+import type { BinaryReader, BinaryWriter } from "../../codec/binary.js";
 import type { PobErrorCode } from "./errors.js";
 
 export interface ShardingPolicy {
@@ -72,4 +78,25 @@ export function validatePolicy(policy: ShardingPolicy): ShardingPolicy {
   check<PobErrorCode>(isIntegerIn(policy.maxOptimisticBlockTxs, 1, MAX_OPTIMISTIC_BLOCK_TXS), "POB_BAD_POLICY",
     `maxOptimisticBlockTxs must be an integer in 1..${MAX_OPTIMISTIC_BLOCK_TXS}, got ${String(policy.maxOptimisticBlockTxs)}`);
   return policy;
+}
+
+/** The binary policy: five u32 and one f64. */
+export const POLICY_BYTES = 5 * 4 + 8;
+
+/** Appends the binary policy (file comment) to `writer`; the caller has checked it. */
+export function writePolicy(writer: BinaryWriter, policy: ShardingPolicy): BinaryWriter {
+  return writer.u32(policy.believableLeagueSize).u32(policy.normalLeagueSize).f64(policy.samplingProbability)
+    .u32(policy.minBelievableSize).u32(policy.optimisticIntervalMs).u32(policy.maxOptimisticBlockTxs);
+}
+
+/**
+ * Reads a binary policy and checks it (POB_BAD_POLICY out of range): a valid policy has one
+ * encoding, since every accepted probability is a finite non-zero binary64.
+ */
+export function readPolicy<Code extends string>(reader: BinaryReader<Code>): ShardingPolicy {
+  reader.need(POLICY_BYTES, "the sharding policy");
+  const believableLeagueSize = reader.u32();
+  const normalLeagueSize = reader.u32();
+  const samplingProbability = reader.f64();
+  return validatePolicy({ believableLeagueSize, normalLeagueSize, samplingProbability, minBelievableSize: reader.u32(), optimisticIntervalMs: reader.u32(), maxOptimisticBlockTxs: reader.u32() });
 }
