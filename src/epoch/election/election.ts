@@ -74,7 +74,7 @@ export class LeaderElection {
   /** Verified lotteries by view (the current and the next), by validator. */
   readonly #lotteries = new Map<number, Map<number, Lottery>>();
   /** Verified STARTs by view (the current and the next), by leader: decided at lock-in. */
-  readonly #starts = new Map<number, Map<number, StartMessage>>();
+  readonly #starts = new Map<number, Map<number, { readonly message: StartMessage; readonly lottery: Lottery }>>();
   #phase: ElectionPhase = "idle";
   #view = 0;
   #locked: Lottery | undefined;
@@ -162,7 +162,7 @@ export class LeaderElection {
     );
     const start = signStart(this.#deps.secretKey, this.#config.confHash, this.#lotteryMessage(this.#locked));
     this.#deps.channel.broadcast(this.#peers, ELECTION_MESSAGES.START, start);
-    this.#elect(decodeStart(start), false);
+    this.#elect(decodeStart(start), this.#locked, false);
     return start;
   }
 
@@ -221,7 +221,7 @@ export class LeaderElection {
       return;
     }
     const start = this.#starts.get(view)?.get(leader.validator);
-    if (start !== undefined) this.#elect(start, true);
+    if (start !== undefined) this.#elect(start.message, start.lottery, true);
   }
 
   #endView(skip: number | undefined): void {
@@ -238,11 +238,14 @@ export class LeaderElection {
     this.#enterView(this.#view + 1);
   }
 
-  #elect(start: StartMessage, relay: boolean): void {
+  /** `started`: the lottery the START carries, verified. */
+  #elect(start: StartMessage, started: Lottery, relay: boolean): void {
     this.#cancelTimer();
     const lottery = this.#locked!;
+    // Several valid proofs of one lottery may circulate (lottery.ts); every node records the one its leader signed.
+    invariant(sameBytes(started.beta, lottery.beta), "one key and one alpha have one ECVRF output");
     this.#phase = "elected";
-    this.#outcome = { epoch: this.#config.epoch, view: this.#view, leader: lottery.validator, proof: lottery.proof, beta: lottery.beta, start: start.bytes };
+    this.#outcome = { epoch: this.#config.epoch, view: this.#view, leader: lottery.validator, proof: start.proof, beta: lottery.beta, start: start.bytes };
     if (relay) {
       this.stats.relayed++;
       this.#deps.channel.broadcast(this.#peers, ELECTION_MESSAGES.START, start.bytes);
@@ -302,14 +305,14 @@ export class LeaderElection {
     const locked = this.#locked;
     if (start.view === this.#view && locked !== undefined) {
       check<ElectionErrorCode>(start.validator === locked.validator, "ELECTION_NOT_LEADER", `START of validator ${start.validator}, the leader of view ${start.view} is ${locked.validator}`);
-      this.#elect(start, true);
+      this.#elect(start, lottery, true);
       return;
     }
     // Before lock-in (this node is behind): its lottery counts like any other, the START waits for lock-in.
     this.#consider(start.view, lottery);
     let starts = this.#starts.get(start.view);
     if (starts === undefined) this.#starts.set(start.view, (starts = new Map()));
-    starts.set(start.validator, start);
+    starts.set(start.validator, { message: start, lottery });
   }
 
   #record(view: number, lottery: Lottery): void {
