@@ -189,6 +189,24 @@ describe("leader election against byzantine validators", () => {
       assert.ok(run.sim.network.stats().dropped.intercepted >= 2 * (n - 2));
     }
   });
+
+  it("gossip: a lottery shown only to a validator that had not begun yet is relayed when it begins", () => {
+    const n = 6;
+    const label = "early-lottery";
+    const validators = makeValidators(n, label);
+    const winner = ranking(validators, 0)[0]!;
+    const confidant = (winner + 2) % n;
+    const run = runElection({
+      n,
+      seed: SEEDS[0]!,
+      deltaMs: DELTA,
+      label,
+      beginAfterMs: (i) => (i === confidant ? 30 : 0),
+      setup: (sim) => sim.network.intercept(validators.peers[winner]!, (to, _type, payload) => (to === validators.peers[confidant] ? payload : undefined)),
+    });
+    assert.deepEqual(leaders(run.nodes), Array(n).fill(winner));
+    assert.equal(run.nodes.get(confidant)!.election.stats.relayed, 2, "the early lottery on begin, then the START");
+  });
 });
 
 describe("competing lotteries: the synchrony bound σ + δ < Δ", () => {
@@ -267,5 +285,7 @@ describe("competing lotteries: the synchrony bound σ + δ < Δ", () => {
     );
     // The confidant refuses the runner-up's START, sent by it and relayed by the n − 3 others.
     assert.equal(split.nodes.get(confidant)!.failures.count("drp", "ELECTION_NOT_LEADER"), n - 2);
+    // The confidant's relay reached the others 0.5 ms after their lock-in: valid, counted late, not counted in.
+    for (const node of split.nodes.values()) assert.equal(node.election.stats.late, [byzantine, confidant, runnerUp].includes(node.index) ? 0 : 1, `node ${node.index}`);
   });
 });

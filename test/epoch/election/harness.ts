@@ -76,6 +76,8 @@ export interface RunOptions {
   readonly deltaMs: number;
   /** Upper bound of each node's begin() delay (σ). */
   readonly skewMs?: number;
+  /** A node's begin() delay, instead of a random one below skewMs. */
+  readonly beginAfterMs?: (index: number) => number | undefined;
   readonly link?: Partial<LinkConfig>;
   readonly behaviour?: (index: number) => Behaviour;
   /** Scripts faults before the run (links, interceptors, injected messages). */
@@ -116,7 +118,8 @@ export function runElection(options: RunOptions) {
           onSkipped: (view, validator) => skips.push({ view, validator }),
         },
       );
-      clock.setTimer((options.skewMs ?? 0) * rng.nextFloat(), () => election.begin());
+      const skew = (options.skewMs ?? 0) * rng.nextFloat();
+      clock.setTimer(options.beginAfterMs?.(index) ?? skew, () => election.begin());
       const node: ElectionNode = { index, election, channel, clock, failures, elected, skips, leading };
       nodes.set(index, node);
       return node;
