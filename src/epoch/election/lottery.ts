@@ -19,8 +19,7 @@
  * the minimum is NOT checkable from this alone: it needs the view's valid lotteries of every
  * validator not skipped (n proofs, each checked the same way), and each earlier view's skip needs
  * evidence of its own, since a leader's failure to start is an absence, which no single message
- * proves (e.g. a certificate of f + 1 signed "skipped" statements per view). See
- * /work/notes/doc-election.md.
+ * proves (e.g. a certificate of f + 1 signed "skipped" statements per view).
  */
 import { BinaryWriter } from "../../codec/binary.js";
 import { HASH_BYTES, VRF_PROOF_BYTES } from "../../codec/sizes.js";
