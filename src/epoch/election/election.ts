@@ -41,7 +41,7 @@
  * unpredictability and, within the bound, agreement; not byzantine agreement on its own.
  */
 import { sameBytes } from "../../bytes.js";
-import { HASH_BYTES, SECRET_KEY_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES } from "../../codec/sizes.js";
 import { check, invariant } from "../../errors.js";
 import { toHex } from "../../hex.js";
 import { keyPairFromSecret } from "../../ledger/keys.js";
@@ -86,7 +86,11 @@ export class LeaderElection {
     const { validators } = config;
     check<ElectionErrorCode>(Number.isInteger(config.epoch) && config.epoch >= 1 && config.epoch <= 0xffffffff, "ELECTION_BAD_CONFIG", `epoch must be a u32 ≥ 1, got ${String(config.epoch)}`);
     check<ElectionErrorCode>(config.confHash instanceof Uint8Array && config.confHash.length === HASH_BYTES, "ELECTION_BAD_CONFIG", `the configuration hash is ${HASH_BYTES} bytes`);
-    check<ElectionErrorCode>(Array.isArray(validators) && validators.length >= 1 && validators.length <= MAX_VALIDATORS, "ELECTION_BAD_CONFIG", `1 to ${MAX_VALIDATORS} validators`);
+    check<ElectionErrorCode>(
+      Array.isArray(validators) && validators.length >= 1 && validators.length <= MAX_VALIDATORS && validators.every((key) => key instanceof Uint8Array && key.length === PUBLIC_KEY_BYTES),
+      "ELECTION_BAD_CONFIG",
+      `1 to ${MAX_VALIDATORS} validators, each a ${PUBLIC_KEY_BYTES}-byte Ed25519 public key`,
+    );
     check<ElectionErrorCode>(typeof config.deltaMs === "number" && Number.isFinite(config.deltaMs) && config.deltaMs > 0, "ELECTION_BAD_CONFIG", `Δ must be a positive number of milliseconds, got ${String(config.deltaMs)}`);
     const maxViews = config.maxViews ?? validators.length;
     check<ElectionErrorCode>(Number.isInteger(maxViews) && maxViews >= 1 && maxViews <= 0xffffffff, "ELECTION_BAD_CONFIG", `maxViews must be a u32 ≥ 1, got ${String(maxViews)}`);
@@ -101,17 +105,18 @@ export class LeaderElection {
     this.#deps = deps;
     this.#self = self;
     this.#maxViews = maxViews;
-    const guard = (handler: (from: PeerId, payload: Uint8Array) => void) =>
+    // Any validator may deliver any validator's message (gossip): authenticity is in the message itself.
+    const guard = (handler: (payload: Uint8Array) => void) =>
       guardedHandler(() => this.#closed, () => this.stats.rejected++, (from, payload) => {
         if (this.#ended) {
           this.stats.afterEnd++;
           return;
         }
         check<ElectionErrorCode>(this.#indexOfPeer.has(from), "ELECTION_UNKNOWN_PEER", `peer ${from} is not a validator of the election`);
-        handler(from, payload);
+        handler(payload);
       });
-    deps.channel.on(ELECTION_MESSAGES.LOTTERY, guard((_from, payload) => this.#onLottery(decodeLottery(payload))));
-    deps.channel.on(ELECTION_MESSAGES.START, guard((_from, payload) => this.#onStart(decodeStart(payload))));
+    deps.channel.on(ELECTION_MESSAGES.LOTTERY, guard((payload) => this.#onLottery(decodeLottery(payload))));
+    deps.channel.on(ELECTION_MESSAGES.START, guard((payload) => this.#onStart(decodeStart(payload))));
   }
 
   get phase(): ElectionPhase {

@@ -106,6 +106,7 @@ describe("LeaderElection's interface", () => {
         ["epoch 0", () => new LeaderElection({ ...config, epoch: 0 }, deps)],
         ["short conf hash", () => new LeaderElection({ ...config, confHash: validators.confHash.subarray(1) }, deps)],
         ["no validators", () => new LeaderElection({ ...config, validators: [] }, deps)],
+        ["a short key", () => new LeaderElection({ ...config, validators: [...validators.keys, new Uint8Array(31)] }, deps)],
         ["duplicate key", () => new LeaderElection({ ...config, validators: [...validators.keys, validators.keys[1]!] }, deps)],
         ["Δ of 0", () => new LeaderElection({ ...config, deltaMs: 0 }, deps)],
         ["maxViews 0", () => new LeaderElection({ ...config, maxViews: 0 }, deps)],
