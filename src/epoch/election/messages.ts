@@ -29,7 +29,7 @@ export const ELECTION_MESSAGES = {
 /** The shard field of the election's instance: it runs among all validators, not in a shard. */
 export const ELECTION_SHARD = 0;
 
-/** u32 epoch ‖ u32 view ‖ u16 validator ‖ proof. */
+/** u32 epoch ‖ u32 view ‖ u16 validator ‖ proof (module doc). */
 export const LOTTERY_MESSAGE_BYTES = 4 + 4 + 2 + VRF_PROOF_BYTES;
 export const START_MESSAGE_BYTES = LOTTERY_MESSAGE_BYTES + SIGNATURE_BYTES;
 /** Validator indexes are u16 on the wire. */
