@@ -21,6 +21,7 @@ import type { InstanceId, MessageType } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { ElectionErrorCode } from "./interface.js";
 
+/** The election's types: the first of the "drp" range, 0x40–0x47 kept for it (DRP's envelope is 0x48). */
 export const ELECTION_MESSAGES = {
   LOTTERY: messageType("drp", 0x00),
   START: messageType("drp", 0x01),
