@@ -14,7 +14,8 @@ import { Ed25519Verifier } from "../src/crypto/ed25519.js";
 import { SchnorrKey } from "../src/crypto/schnorr.js";
 import { vrfProve } from "../src/crypto/vrf.js";
 import { genesisEpochContext } from "../src/epoch/context.js";
-import { encodeIdentityConfiguration, identityConfigurationHash, lotteryAlpha, nextIdentityConfiguration } from "../src/epoch/identity/configuration.js";
+import { encodeIdentityConfiguration, identityConfigurationHash, nextIdentityConfiguration } from "../src/epoch/identity/configuration.js";
+import { lotteryInput } from "../src/epoch/election/lottery.js";
 import type { IdentityValidator } from "../src/epoch/identity/interface.js";
 import { identityCertificateMessage, verifyEpochLink } from "../src/epoch/identity/link.js";
 import { toHex } from "../src/hex.js";
@@ -64,7 +65,7 @@ const results = CASES.map(({ validators: n, shards, joins }) => {
     validators: set,
     randomness: rng.bytes(32),
     transcriptHash: rng.bytes(32),
-    lottery: { validator: 0, proof: vrfProve(secretOf.get(toHex(leader))!, lotteryAlpha(context.configurationHash, 0)), view: 0 },
+    lottery: { leader: 0, proof: vrfProve(secretOf.get(toHex(leader))!, lotteryInput(context.configurationHash, 0)), view: 0 },
     boundaries: Array.from({ length: shards }, () => ({ height: EPOCH_LENGTH, blockHash: rng.bytes(32) })),
   }));
   const signers = context.validators.map((v) => SchnorrKey.fromSeed(secretOf.get(toHex(v.publicKey))!));

@@ -23,7 +23,7 @@
  * boundaries, lottery, signers) is ./link.ts's `verifyEpochLink`.
  *
  * API: `encodeIdentityConfiguration`, `decodeIdentityConfiguration`, `identityConfigurationHash`,
- * `nextIdentityConfiguration`, `lotteryAlpha`, `MAX_CONFIGURATION_BYTES`.
+ * `nextIdentityConfiguration`, `MAX_CONFIGURATION_BYTES`.
  */
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -95,7 +95,7 @@ function checkConfiguration(configuration: IdentityConfiguration): void {
     check<IdentityErrorCode>(order < 0, "IDENTITY_UNORDERED_VALIDATORS", `validator ${i}'s key is below validator ${i - 1}'s: keys are listed in ascending order`);
   });
   inRange(isBytes(randomness, HASH_BYTES) && isBytes(transcriptHash, HASH_BYTES), `rnd_e and the transcript hash are ${HASH_BYTES} bytes`);
-  inRange(isIntegerIn(lottery.validator, 0, U32_MAX) && isIntegerIn(lottery.view, 0, U32_MAX) && isBytes(lottery.proof, VRF_PROOF_BYTES),
+  inRange(isIntegerIn(lottery.leader, 0, U32_MAX) && isIntegerIn(lottery.view, 0, U32_MAX) && isBytes(lottery.proof, VRF_PROOF_BYTES),
     `the lottery is a u32 validator index, a ${VRF_PROOF_BYTES}-byte VRF proof and a u32 view`);
   inRange(isIntegerIn(boundaries.length, 1, MAX_SHARDS), `a configuration lists 1..${MAX_SHARDS} shard boundaries, got ${boundaries.length}`);
   boundaries.forEach(({ height, blockHash }, shard) => {
@@ -117,7 +117,7 @@ export function encodeIdentityConfiguration(configuration: IdentityConfiguration
   if (policy !== undefined) writePolicy(writer, policy);
   writer.u32(validators.length);
   for (const { publicKey, stake, bond, pop } of validators) writer.bytes(publicKey).u64(stake).bytes(bond).bytes(pop);
-  writer.bytes(configuration.randomness).bytes(configuration.transcriptHash).u32(lottery.validator).bytes(lottery.proof).u32(lottery.view);
+  writer.bytes(configuration.randomness).bytes(configuration.transcriptHash).u32(lottery.leader).bytes(lottery.proof).u32(lottery.view);
   writer.u32(boundaries.length);
   for (const { height, blockHash } of boundaries) writer.u64(height).bytes(blockHash);
   return writer.finish();
@@ -156,7 +156,7 @@ export function decodeIdentityConfiguration(bytes: Uint8Array): IdentityConfigur
   reader.need(DRAW.bytes, "rnd_e, the transcript hash and the lottery");
   const randomness = reader.bytes(HASH_BYTES).slice();
   const transcriptHash = reader.bytes(HASH_BYTES).slice();
-  const lottery = { validator: reader.u32(), proof: reader.bytes(VRF_PROOF_BYTES).slice(), view: reader.u32() };
+  const lottery = { leader: reader.u32(), proof: reader.bytes(VRF_PROOF_BYTES).slice(), view: reader.u32() };
   const boundaries = Array.from({ length: readCount(reader, MAX_SHARDS, BOUNDARY.bytes, "shard boundaries") }, () => ({
     height: reader.u53("boundary height"),
     blockHash: reader.bytes(HASH_BYTES).slice(),
@@ -170,14 +170,6 @@ export function decodeIdentityConfiguration(bytes: Uint8Array): IdentityConfigur
 /** SHA-256(domain ‖ encoding): what the next configuration names as previous and the certificate signs. */
 export function identityConfigurationHash(encoding: Uint8Array): Uint8Array {
   return sha256(BinaryWriter.ofSize(CONFIGURATION_DOMAIN.length + encoding.length).bytes(CONFIGURATION_DOMAIN).bytes(encoding).finish());
-}
-
-/**
- * The lottery input α of view `view` (Algorithm 1): the previous configuration's hash ‖ u32le
- * view; each validator's ticket is its ECVRF proof over α (src/crypto/vrf.ts).
- */
-export function lotteryAlpha(previousConfigurationHash: Uint8Array, view: number): Uint8Array {
-  return BinaryWriter.ofSize(HASH_BYTES + 4).bytes(previousConfigurationHash).u32(view).finish();
 }
 
 /** What an epoch's run decides; the rest of the next configuration follows from the previous epoch. */

@@ -7,10 +7,11 @@
  *
  * Consumers: epoch transitions (the next EpochContext comes from `verifyEpochLink`), validators
  * that sync a shard (they check final blocks against the contexts of `verifyIdentityChain`),
- * the leader election (its lottery input, `lotteryAlpha`), and the client API and CLI that serve
+ * the leader election (whose winning lottery each configuration records), and the client API and CLI that serve
  * and show the chain (`encodeIdentityChain`).
  */
 import type { ShardingPolicy } from "../../consensus/pob/policy.js";
+import type { LeaderLottery } from "../election/interface.js";
 import type { EpochValidator } from "../interface.js";
 
 export type IdentityErrorCode =
@@ -52,14 +53,6 @@ export interface IdentityValidator extends EpochValidator {
   readonly pop: Uint8Array;
 }
 
-/** The winning lottery of the leader election (Algorithm 1): VRF_sk(conf_{e−1} hash ‖ u32le view). */
-export interface LeaderLottery {
-  /** Index of the winner among epoch e − 1's validators, in configuration order. */
-  readonly validator: number;
-  /** ECVRF proof (RFC 9381, 80 bytes). */
-  readonly proof: Uint8Array;
-  readonly view: number;
-}
 
 /** Where a shard's chain ended epoch e − 1: its final block at height e·L. */
 export interface ShardBoundary {
@@ -84,6 +77,7 @@ export interface IdentityConfiguration {
   readonly randomness: Uint8Array;
   /** SHA-256 of that run's transcript (src/epoch/drp/transcript.ts). */
   readonly transcriptHash: Uint8Array;
+  /** The leader election's winning lottery (src/epoch/election, Algorithm 1). */
   readonly lottery: LeaderLottery;
   /** One per shard, in shard order. */
   readonly boundaries: readonly ShardBoundary[];

@@ -19,7 +19,7 @@
  *   6  the certificate: its encoding (COSI_BAD_SIGNATURE_ENCODING), a mask over exactly the
  *      previous validators (IDENTITY_UNKNOWN_SIGNER), enough signers (IDENTITY_TOO_FEW_SIGNERS),
  *      the aggregate under their keys (IDENTITY_BAD_SIGNATURE)
- *   7  the lottery: a previous validator's ECVRF proof over lotteryAlpha(previous hash, view)
+ *   7  the lottery: a previous validator's ECVRF proof over the election's lottery input (previous hash ‖ u32le view)
  *                                                               IDENTITY_BAD_LOTTERY
  *   8  every validator's key and proof of possession, through the previous registry's
  *      `successor` (REGISTRY_* codes), and the context itself (EPOCH_* codes)
@@ -41,13 +41,14 @@ import { collectiveSignatureBytes, cosiThreshold, decodeCollectiveSignature, ver
 import { popcount } from "../../consensus/cosi/mask.js";
 import { MAX_VALIDATORS } from "../../consensus/registry.js";
 import type { Ed25519Verifier } from "../../crypto/ed25519.js";
-import { vrfVerify } from "../../crypto/vrf.js";
 import { sameBytes } from "../../bytes.js";
-import { check } from "../../errors.js";
+import { IosError, check, hasCodeIn } from "../../errors.js";
 import type { Genesis } from "../../ledger/genesis.js";
 import { EpochContextValue, genesisEpochContext } from "../context.js";
 import type { EpochContext } from "../interface.js";
-import { MAX_CONFIGURATION_BYTES, decodeIdentityConfiguration, identityConfigurationHash, lotteryAlpha } from "./configuration.js";
+import { MAX_CONFIGURATION_BYTES, decodeIdentityConfiguration, identityConfigurationHash } from "./configuration.js";
+import { verifyLeaderLottery } from "../election/lottery.js";
+import type { ElectionErrorCode } from "../election/interface.js";
 import type { IdentityErrorCode, IdentityLink } from "./interface.js";
 
 const CERTIFICATE_DOMAIN = new TextEncoder().encode("IOSChain/identity/certificate/v1");
@@ -96,11 +97,12 @@ export function verifyEpochLink(previous: EpochContext, configuration: Uint8Arra
   check<IdentityErrorCode>(verifyCollectiveSignature(signers, identityCertificateMessage(next.chain, epoch, hash), cs, threshold, verifier), "IDENTITY_BAD_SIGNATURE",
     `the certificate does not verify under its signers' keys for epoch ${epoch}`);
 
-  const { lottery } = next;
-  const leader = signers[lottery.validator];
-  check<IdentityErrorCode>(leader !== undefined, "IDENTITY_BAD_LOTTERY", `the lottery names validator ${lottery.validator}, epoch ${previous.epoch} has ${signers.length}`);
-  check<IdentityErrorCode>(vrfVerify(leader, lottery.proof, lotteryAlpha(previous.configurationHash, lottery.view)) !== undefined, "IDENTITY_BAD_LOTTERY",
-    `the lottery of validator ${lottery.validator} in view ${lottery.view} does not verify`);
+  try {
+    verifyLeaderLottery(previous.configurationHash, signers, next.lottery);
+  } catch (error) {
+    if (error instanceof IosError && hasCodeIn<ElectionErrorCode>(error, ["ELECTION_BAD_VALIDATOR", "ELECTION_BAD_PROOF"])) throw new IosError<IdentityErrorCode>("IDENTITY_BAD_LOTTERY", error.message);
+    throw error;
+  }
 
   return new EpochContextValue({
     chain: next.chain,

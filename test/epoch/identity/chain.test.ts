@@ -18,9 +18,9 @@ import {
   decodeIdentityConfiguration,
   encodeIdentityConfiguration,
   identityConfigurationHash,
-  lotteryAlpha,
   nextIdentityConfiguration,
 } from "../../../src/epoch/identity/configuration.js";
+import { lotteryInput } from "../../../src/epoch/election/lottery.js";
 import type { IdentityConfiguration, IdentityLink, IdentityValidator } from "../../../src/epoch/identity/interface.js";
 import { decodeIdentityChain, encodeIdentityChain, identityCertificateMessage, verifyEpochLink, verifyIdentityChain } from "../../../src/epoch/identity/link.js";
 import type { EpochContext } from "../../../src/epoch/interface.js";
@@ -79,12 +79,12 @@ interface LinkOptions {
 function buildLink(previous: EpochContext, set: readonly IdentityValidator[], options: LinkOptions = {}): IdentityLink & { value: IdentityConfiguration } {
   const winner = options.winner ?? 1;
   const view = options.view ?? 0;
-  const proof = vrfProve(secretOf.get(toHex(previous.validators[winner]!.publicKey))!, lotteryAlpha(previous.configurationHash, view));
+  const proof = vrfProve(secretOf.get(toHex(previous.validators[winner]!.publicKey))!, lotteryInput(previous.configurationHash, view));
   const outcome = {
     validators: set,
     randomness: rng.bytes(32),
     transcriptHash: rng.bytes(32),
-    lottery: { validator: winner, proof, view },
+    lottery: { leader: winner, proof, view },
     boundaries: Array.from({ length: previous.shardCount }, () => ({ height: (previous.epoch + 1) * L, blockHash: rng.bytes(32) })),
   };
   const value = (options.change ?? ((c) => c))(nextIdentityConfiguration(previous, outcome));
@@ -248,10 +248,10 @@ describe("identity chain", () => {
 
   it("checks the leader's lottery: a validator of the previous epoch, its own ECVRF proof, for this view and chain", () => {
     assert.equal(link2Code({ view: 3, winner: 4 }), NO_ERROR, "a later view");
-    assert.equal(link2Code({ change: (c) => ({ ...c, lottery: { ...c.lottery, validator: context1.validators.length } }) }), "IDENTITY_BAD_LOTTERY", "no such validator");
-    assert.equal(link2Code({ change: (c) => ({ ...c, lottery: { ...c.lottery, validator: 2 } }) }), "IDENTITY_BAD_LOTTERY", "another validator's proof");
+    assert.equal(link2Code({ change: (c) => ({ ...c, lottery: { ...c.lottery, leader: context1.validators.length } }) }), "IDENTITY_BAD_LOTTERY", "no such validator");
+    assert.equal(link2Code({ change: (c) => ({ ...c, lottery: { ...c.lottery, leader: 2 } }) }), "IDENTITY_BAD_LOTTERY", "another validator's proof");
     assert.equal(link2Code({ change: (c) => ({ ...c, lottery: { ...c.lottery, view: 1 } }) }), "IDENTITY_BAD_LOTTERY", "the proof of another view");
-    const foreignAlpha = vrfProve(secretOf.get(toHex(context1.validators[1]!.publicKey))!, lotteryAlpha(context0.configurationHash, 0));
+    const foreignAlpha = vrfProve(secretOf.get(toHex(context1.validators[1]!.publicKey))!, lotteryInput(context0.configurationHash, 0));
     assert.equal(link2Code({ change: (c) => ({ ...c, lottery: { ...c.lottery, proof: foreignAlpha } }) }), "IDENTITY_BAD_LOTTERY", "a ticket of the previous epoch");
   });
 
