@@ -66,7 +66,7 @@ const results = CASES.map(({ validators: n, shards, joins }) => {
     randomness: rng.bytes(32),
     transcriptHash: rng.bytes(32),
     lottery: { leader: 0, proof: vrfProve(secretOf.get(toHex(leader))!, lotteryInput(context.configurationHash, 0)), view: 0 },
-    boundaries: Array.from({ length: shards }, () => ({ height: EPOCH_LENGTH, blockHash: rng.bytes(32) })),
+    boundaries: Array.from({ length: shards }, () => ({ height: EPOCH_LENGTH, stateCommitment: rng.bytes(32) })),
   }));
   const signers = context.validators.map((v) => SchnorrKey.fromSeed(secretOf.get(toHex(v.publicKey))!));
   const message = identityCertificateMessage(context.chain, 1, identityConfigurationHash(configuration));

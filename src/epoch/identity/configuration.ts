@@ -10,7 +10,7 @@
  *   proof of possession [64]) in strictly ascending key order ‖
  *   rnd_e [32] ‖ SHA-256 of the DRP transcript [32] ‖
  *   lottery: u32 validator index ‖ ECVRF proof [80] ‖ u32 view ‖
- *   u32 m (1..MAX_SHARDS) ‖ m × (u64 height ‖ final block hash [32]), shard 0 first.
+ *   u32 m (1..MAX_SHARDS) ‖ m × (u64 height ‖ state commitment [32]), shard 0 first.
  * Every valid configuration has exactly one encoding: fixed widths, a 0/1 flag, a checked policy
  * (one binary64 per accepted probability) and one order of the validators, which also makes a
  * repeated key visible. Decoding is strict: IDENTITY_TRUNCATED, IDENTITY_TRAILING_BYTES,
@@ -47,7 +47,7 @@ const HEAD = layout({ version: 1, chain: HASH_BYTES, epoch: 4, previous: HASH_BY
 const VALIDATOR_ENTRY = layout({ publicKey: PUBLIC_KEY_BYTES, stake: AMOUNT_BYTES, bond: OUTPOINT_BYTES, pop: SIGNATURE_BYTES });
 /** rnd_e, the transcript hash and the lottery, between the validators and the boundaries. */
 const DRAW = layout({ randomness: HASH_BYTES, transcriptHash: HASH_BYTES, lotteryValidator: 4, lotteryProof: VRF_PROOF_BYTES, lotteryView: 4 });
-const BOUNDARY = layout({ height: 8, blockHash: HASH_BYTES });
+const BOUNDARY = layout({ height: 8, stateCommitment: HASH_BYTES });
 const COUNT_BYTES = 4;
 
 function configurationBytes(hasPolicy: boolean, validators: number, shards: number): number {
@@ -98,8 +98,8 @@ function checkConfiguration(configuration: IdentityConfiguration): void {
   inRange(isIntegerIn(lottery.leader, 0, U32_MAX) && isIntegerIn(lottery.view, 0, U32_MAX) && isBytes(lottery.proof, VRF_PROOF_BYTES),
     `the lottery is a u32 validator index, a ${VRF_PROOF_BYTES}-byte VRF proof and a u32 view`);
   inRange(isIntegerIn(boundaries.length, 1, MAX_SHARDS), `a configuration lists 1..${MAX_SHARDS} shard boundaries, got ${boundaries.length}`);
-  boundaries.forEach(({ height, blockHash }, shard) => {
-    inRange(Number.isSafeInteger(height) && height >= 0 && isBytes(blockHash, HASH_BYTES), `boundary of shard ${shard}: a height up to 2^53 − 1 and a ${HASH_BYTES}-byte block hash`);
+  boundaries.forEach(({ height, stateCommitment }, shard) => {
+    inRange(Number.isSafeInteger(height) && height >= 0 && isBytes(stateCommitment, HASH_BYTES), `boundary of shard ${shard}: a height up to 2^53 − 1 and a ${HASH_BYTES}-byte state commitment`);
   });
 }
 
@@ -119,7 +119,7 @@ export function encodeIdentityConfiguration(configuration: IdentityConfiguration
   for (const { publicKey, stake, bond, pop } of validators) writer.bytes(publicKey).u64(stake).bytes(bond).bytes(pop);
   writer.bytes(configuration.randomness).bytes(configuration.transcriptHash).u32(lottery.leader).bytes(lottery.proof).u32(lottery.view);
   writer.u32(boundaries.length);
-  for (const { height, blockHash } of boundaries) writer.u64(height).bytes(blockHash);
+  for (const { height, stateCommitment } of boundaries) writer.u64(height).bytes(stateCommitment);
   return writer.finish();
 }
 
@@ -159,7 +159,7 @@ export function decodeIdentityConfiguration(bytes: Uint8Array): IdentityConfigur
   const lottery = { leader: reader.u32(), proof: reader.bytes(VRF_PROOF_BYTES).slice(), view: reader.u32() };
   const boundaries = Array.from({ length: readCount(reader, MAX_SHARDS, BOUNDARY.bytes, "shard boundaries") }, () => ({
     height: reader.u53("boundary height"),
-    blockHash: reader.bytes(HASH_BYTES).slice(),
+    stateCommitment: reader.bytes(HASH_BYTES).slice(),
   }));
   reader.expectEnd("the shard boundaries");
   const configuration: IdentityConfiguration = { chain, epoch, previous, epochLength, shardCount, policy, validators, randomness, transcriptHash, lottery, boundaries };

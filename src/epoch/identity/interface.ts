@@ -54,11 +54,14 @@ export interface IdentityValidator extends EpochValidator {
 }
 
 
-/** Where a shard's chain ended epoch e − 1: its final block at height e·L. */
+/** Where a shard's chain ended epoch e − 1: its final height e·L and the state it committed there. */
 export interface ShardBoundary {
   readonly height: number;
-  /** The block hash (src/ledger/block.ts `blockHash`: SHA-256 of the header). */
-  readonly blockHash: Uint8Array;
+  /**
+   * The state commitment the shard reached at that height (PoB finalization.ts
+   * `stateCommitmentOf`), which its final-height certificate (src/atomix/proof.ts) proves.
+   */
+  readonly stateCommitment: Uint8Array;
 }
 
 /** The configuration of epoch e ≥ 1: block e of the identity chain. */

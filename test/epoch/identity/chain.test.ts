@@ -85,7 +85,7 @@ function buildLink(previous: EpochContext, set: readonly IdentityValidator[], op
     randomness: rng.bytes(32),
     transcriptHash: rng.bytes(32),
     lottery: { leader: winner, proof, view },
-    boundaries: Array.from({ length: previous.shardCount }, () => ({ height: (previous.epoch + 1) * L, blockHash: rng.bytes(32) })),
+    boundaries: Array.from({ length: previous.shardCount }, () => ({ height: (previous.epoch + 1) * L, stateCommitment: rng.bytes(32) })),
   };
   const value = (options.change ?? ((c) => c))(nextIdentityConfiguration(previous, outcome));
   const configuration = encodeIdentityConfiguration(value);
