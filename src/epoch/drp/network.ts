@@ -7,7 +7,8 @@
  *           longer than `phaseTimeoutMs` for the silent is closed (`closePhase`): the run goes
  *           on with the answers at hand, or fails with the session's code (thresholds).
  *   server  every message from the client's peer goes to `DrpServer.receive`, its answers back
- *           to the client; messages from anyone else are not looked at.
+ *           to the client; messages from anyone else are not looked at. The port listens before
+ *           it knows its client (`DrpServerPort`): what arrives early is kept, bounded.
  *
  * One message type carries every DRP envelope both ways (the envelope names its kind and sender,
  * messages.ts). The channel is the caller's: it may carry other protocols' types of its range
@@ -86,10 +87,49 @@ export function runDrpClient(client: DrpClient, servers: readonly PeerId[], opti
   return { result, stop: () => finish(new IosError<DrpErrorCode>("DRP_CLOSED", "the DRP run was stopped before it finished")) };
 }
 
-/** Serves `server` to the client at `client` on `channel` until the channel closes. */
-export function serveDrp(server: DrpServer, client: PeerId, channel: Channel): void {
-  channel.on(DRP_MESSAGE, (from, _type, payload) => {
-    if (from !== client) return;
-    for (const answer of server.receive(payload)) channel.send(client, DRP_MESSAGE, answer);
-  });
+/** Messages a server port keeps from one sender before it knows its client. */
+const BACKLOG_PER_SENDER = 4;
+/** Senders a server port keeps messages from before it knows its client. */
+const BACKLOG_SENDERS = 64;
+
+/**
+ * A server's end of a run on `channel`: registered at once, so that the client's first messages
+ * are not lost while the caller still decides who the client is (the leader election of the same
+ * epoch); `serve(server, client)` answers what `client` sent so far (the last few messages of
+ * each sender are kept until then) and everything it sends after.
+ */
+export class DrpServerPort {
+  readonly #channel: Channel;
+  readonly #backlog = new Map<PeerId, Uint8Array[]>();
+  #serving: { readonly server: DrpServer; readonly client: PeerId } | undefined;
+
+  constructor(channel: Channel) {
+    this.#channel = channel;
+    channel.on(DRP_MESSAGE, (from, _type, payload) => {
+      if (this.#serving === undefined) this.#keep(from, payload);
+      else if (from === this.#serving.client) this.#answer(payload);
+    });
+  }
+
+  serve(server: DrpServer, client: PeerId): void {
+    check<DrpErrorCode>(this.#serving === undefined, "DRP_WRONG_PHASE", "this port already serves a client");
+    this.#serving = { server, client };
+    const kept = this.#backlog.get(client) ?? [];
+    this.#backlog.clear();
+    for (const payload of kept) this.#answer(payload);
+  }
+
+  #keep(from: PeerId, payload: Uint8Array): void {
+    const kept = this.#backlog.get(from);
+    if (kept === undefined) {
+      if (this.#backlog.size < BACKLOG_SENDERS) this.#backlog.set(from, [payload]);
+    } else if (kept.length < BACKLOG_PER_SENDER) {
+      kept.push(payload);
+    }
+  }
+
+  #answer(payload: Uint8Array): void {
+    const { server, client } = this.#serving!;
+    for (const answer of server.receive(payload)) this.#channel.send(client, DRP_MESSAGE, answer);
+  }
 }

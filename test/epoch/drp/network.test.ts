@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DRP_MESSAGE, runDrpClient, serveDrp, type DrpRunResult } from "../../../src/epoch/drp/network.js";
+import { DRP_MESSAGE, DrpServerPort, runDrpClient, type DrpRunResult } from "../../../src/epoch/drp/network.js";
 import { DrpClient, DrpServer } from "../../../src/epoch/drp/session.js";
 import { verifyTranscript } from "../../../src/epoch/drp/transcript.js";
 import { IosError } from "../../../src/errors.js";
@@ -27,17 +27,19 @@ interface Run {
   readonly stop: () => void;
 }
 
-function world(label: string, serverCount: number, options: { silent?: (groups: readonly (readonly number[])[]) => readonly number[]; stranger?: boolean } = {}): Run {
+function world(label: string, serverCount: number, options: { silent?: (groups: readonly (readonly number[])[]) => readonly number[]; stranger?: boolean; serveAtMs?: number } = {}): Run {
   const parties = makeParties(serverCount, 2, label);
   const sim = new Simulator({ seed: label, defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 20 } } });
   const servers = parties.config.servers.map((_, i) => serverId(i));
   const silent = options.silent?.(parties.config.groups) ?? [];
   servers.forEach((id, i) =>
-    sim.addNode(id, ({ transport }) => {
+    sim.addNode(id, ({ transport, clock }) => {
       if (silent.includes(i)) return undefined;
       const channel = transport.open(INSTANCE);
       const server = new DrpServer(i, parties.config.servers, parties.config.clientKey, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!));
-      serveDrp(server, CLIENT, channel);
+      const port = new DrpServerPort(channel);
+      if (options.serveAtMs === undefined) port.serve(server, CLIENT);
+      else clock.setTimer(options.serveAtMs, () => port.serve(server, CLIENT));
       return channel;
     }),
   );
@@ -108,6 +110,13 @@ describe("DRP over the network (simulator)", () => {
     const quiet = await settle(world("drp-net-stranger", 4));
     const noisy = await settle(world("drp-net-stranger", 4, { stranger: true }));
     assert.deepEqual(noisy.result!.transcript, quiet.result!.transcript);
+  });
+
+  it("servers that learn who the client is after its announce arrived answer it from their backlog: no phase waits for a deadline", async () => {
+    const late = await settle(world("drp-net-late", 7, { serveAtMs: 40 }));
+    assert.equal(late.error, undefined);
+    assert.ok(verifyTranscript(late.result!.transcript).z.equals(late.result!.z));
+    assert.ok(late.at < PHASE_TIMEOUT_MS, `done at ${late.at} ms`);
   });
 
   it("stop() ends an unfinished run with DRP_CLOSED", async () => {
