@@ -35,14 +35,15 @@
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `orderedBlock(hash)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `orderedBlock(hash)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import { decodeAtomixPhase, type AtomixPhase } from "../atomix/phases.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { decodeBlock, decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
 import { createdOutputOf } from "../ledger/records.js";
-import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { genesisEntries, genesisPopChainId, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { validatorChanges, type ValidatorChange } from "../ledger/validator-changes.js";
 import { genesisEpochContext } from "../epoch/context.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
@@ -657,5 +658,19 @@ export class ShardState {
     const location = this.getTransactionLocation(txid);
     if (location === undefined) return undefined;
     return createdOutputOf(this.blockTransactions(location.height)[location.position]!, txid, index, this.shard, this.shardCount);
+  }
+
+  /**
+   * The registrations and leaves final in heights `from`..`to` (src/ledger/validator-changes.ts),
+   * in chain order: those this shard applied, a PoP naming another chain than the genesis's set
+   * apart. The epoch engine lists an epoch's changes with from = e·L + 1, to = (e + 1)·L.
+   */
+  validatorChanges(from: number, to: number): ValidatorChange[] {
+    check<StoreErrorCode>(Number.isSafeInteger(from) && from >= 1 && to >= from - 1 && to <= this.store.tip.height, "STORE_BAD_INPUT", `heights ${from}..${to} are not within 1..${this.store.tip.height}`);
+    const blocks = Array.from({ length: to - from + 1 }, (_, k) => ({ height: from + k, transactions: this.blockTransactions(from + k) }));
+    return validatorChanges(blocks, genesisPopChainId(this.genesis), (txid, height, position) => {
+      const location = this.getTransactionLocation(txid);
+      return location?.height === height && location.position === position;
+    });
   }
 }

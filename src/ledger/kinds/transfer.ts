@@ -105,7 +105,8 @@ export function spendInputCount(tx: Uint8Array, start: number): number {
   return readU16(tx, start + SPEND_COUNTS.offset.inputCount);
 }
 
-function spendOutputCount(tx: Uint8Array, start: number): number {
+/** The output count of the spend section at `start`. */
+export function spendOutputCount(tx: Uint8Array, start: number): number {
   return readU16(tx, start + SPEND_COUNTS.offset.outputCount);
 }
 
