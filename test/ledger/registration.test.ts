@@ -208,11 +208,13 @@ describe("validator registration: codec and stateless checks", () => {
     const SHARDS = 2;
     const bondShard = shardOfOwner(bondOwner(victor.publicKey), SHARDS);
     const local = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === bondShard);
-    const remote = accounts.find((a) => shardOfOwner(a.publicKey, SHARDS) !== bondShard)!;
     const inShard = registration({ inputs: [{ txid: rng.bytes(32), index: 0, owner: local[0]!.publicKey }], outputs: [{ owner: local[1]!.publicKey, amount: 7n }] }).tx;
     assert.equal(statelessCode(signed(inShard).bytes, bondShard, SHARDS), null);
     assert.deepEqual(registrationKind.shards(signed(inShard).bytes, SHARDS), [bondShard]);
-    assert.equal(statelessCode(signed(inShard).bytes, 1 - bondShard, SHARDS), "TX_WRONG_SHARD", "the bond's shard decides the key's registrations");
+    const elsewhere = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) !== bondShard);
+    const remote = elsewhere[0]!;
+    const fundedElsewhere = { ...inShard, inputs: [{ txid: rng.bytes(32), index: 0, owner: elsewhere[0]!.publicKey }], outputs: [{ owner: elsewhere[1]!.publicKey, amount: 7n }] };
+    assert.equal(statelessCode(signed(fundedElsewhere).bytes, 1 - bondShard, SHARDS), "TX_WRONG_SHARD", "the bond's shard decides the key's registrations");
     const remoteInput = { ...inShard, inputs: [{ txid: rng.bytes(32), index: 0, owner: remote.publicKey }] };
     assert.equal(statelessCode(signed(remoteInput).bytes, bondShard, SHARDS), "TX_WRONG_SHARD");
     const remoteChange = { ...inShard, outputs: [{ owner: remote.publicKey, amount: 7n }] };
