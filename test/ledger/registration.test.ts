@@ -12,9 +12,9 @@ import { proveKeyPossession } from "../../src/consensus/registry.js";
 import { BOND_INDEX_FLAG, bondOwner, registrationBond } from "../../src/ledger/bond.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { signMessage, type KeyPair } from "../../src/ledger/keys.js";
-import { TX_PREFIX, TxKind } from "../../src/ledger/kinds/interface.js";
+import { RECORD_HEADER, TX_PREFIX, TxKind } from "../../src/ledger/kinds/interface.js";
 import { MIN_VALIDATOR_BOND, RegistrationOperation, encodeUnsignedRegistration, registrationKind, signLeave, signRegistration, type Leave, type UnsignedLeave, type UnsignedRegistration } from "../../src/ledger/kinds/registration.js";
-import { scanTransaction, spenderOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import { applyRecordOf, scanTransaction, spenderOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { RecordCursor } from "../../src/ledger/records.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
@@ -284,6 +284,34 @@ describe("validator registration: the UTXO kernel", () => {
     // Walter signs a leave of Victor's bond: the record claims bondOwner(walter), the bond is bondOwner(victor)'s.
     assert.deepEqual(apply(leave(walter, bondKey(victor)).bytes), [ApplyStatus.OwnerMismatch]);
     assert.deepEqual(apply(leave(walter, bondKey(walter)).bytes), [ApplyStatus.MissingInput]);
+  });
+
+  it("records the stateless step never writes are MALFORMED: an unknown operation, a wrong size, an unflagged bond key", () => {
+    const { tx, coins } = registration();
+    const { bytes, txid } = signed(tx);
+    const record = applyRecordOf(bytes, txid, 0, 1);
+    const leaveBytes = leave(victor, bondKey(victor)).bytes;
+    const leaveRecord = applyRecordOf(leaveBytes, transactionIdOfEncoding(leaveBytes), 0, 1);
+    const statusOf = (bad: Uint8Array) => {
+      const { table } = tableWith(coins);
+      return table.applyBlock(bad, 1).statuses[0];
+    };
+    const edited = (source: Uint8Array, edit: (copy: Uint8Array) => void) => {
+      const copy = Uint8Array.from(source);
+      edit(copy);
+      return copy;
+    };
+    const operationAt = RECORD_HEADER.bytes;
+    assert.equal(statusOf(record), ApplyStatus.Ok, "the record as written applies");
+    assert.equal(statusOf(edited(record, (r) => (r[operationAt] = 2))), ApplyStatus.Malformed);
+    assert.equal(statusOf(edited(record, (r) => (r[r.length - 1] &= 0x7f))), ApplyStatus.Malformed, "the bond key's index must be flagged");
+    const shorter = record.slice(0, record.length - 1);
+    new DataView(shorter.buffer).setUint32(RECORD_HEADER.offset.length, shorter.length, true);
+    assert.equal(statusOf(shorter), ApplyStatus.Malformed);
+    assert.equal(statusOf(edited(leaveRecord, (r) => (r[operationAt + 1 + 35] &= 0x7f))), ApplyStatus.Malformed, "a leave names a flagged key");
+    const longerLeave = Uint8Array.from([...leaveRecord, 0]);
+    new DataView(longerLeave.buffer).setUint32(RECORD_HEADER.offset.length, longerLeave.length, true);
+    assert.equal(statusOf(longerLeave), ApplyStatus.Malformed);
   });
 });
 

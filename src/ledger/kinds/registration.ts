@@ -1,8 +1,9 @@
 /**
  * The ValidatorRegistration kind (white paper §5.1: the identity chain lists each epoch's
- * validators with their keys; §7.1–7.2: a validator's stake is a bond slashing can take; the
- * epoch decisions, /work/notes point 3): how a validator joins and leaves. Two operations share
- * the kind byte, told apart by the byte after it. Encodings, little-endian:
+ * validators with their keys; §7.1–7.2: a validator's stake is a bond slashing can take): how a
+ * validator joins and leaves. A registration or leave final in epoch e−1 takes effect in epoch e
+ * (the epoch engine's decisions). Two operations share the kind byte, told apart by the byte
+ * after it. Encodings, little-endian:
  *
  *   register: version u8 ‖ kind u8 (4) ‖ operation u8 (0) ‖ validator[32] ‖ bond u64 ‖ chain[32]
  *             ‖ pop[64] ‖ spend section (./transfer.ts: inputCount u16 (1..MAX_INPUTS)
@@ -83,8 +84,8 @@ import {
 /**
  * The smallest bond a registration may post (white paper §7.1: stake in IOS tokens is what a
  * validator puts at risk; §7.2: slashing pays the victims of a believable validator's forgeries
- * from it). The genesis sets no floor, so this one does: the test genesis's default stake
- * (makeTestGenesis), which keeps joining costly enough that keys are not free to multiply.
+ * from it). The genesis carries no floor, so the protocol sets one: the test genesis's default
+ * stake (makeTestGenesis), so that joining costs something and keys are not free to multiply.
  */
 export const MIN_VALIDATOR_BOND = 1000n;
 
@@ -98,9 +99,8 @@ const REGISTER = layout({
 const SPEND_AT = REGISTER.bytes;
 const LEAVE = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, operation: 1, validator: PUBLIC_KEY_BYTES, bond: OUTPOINT_BYTES, payout: PUBLIC_KEY_BYTES });
 const LEAVE_BYTES = LEAVE.bytes + SIGNATURE_BYTES;
-/** A record's operation byte, right after the header. */
-const RECORD_OPERATION_AT = RECORD_HEADER.bytes;
-const RECORD_BODY_AT = 1;
+/** A record's body opens with the operation byte. */
+const RECORD_OPERATION_BYTES = 1;
 
 export interface UnsignedRegistration {
   readonly kind: typeof TxKind.ValidatorRegistration;
@@ -167,13 +167,13 @@ function scan(tx: Uint8Array): TxShape {
   let total = bond;
   for (let j = 0; j < outputCount; j++) total += readU64(tx, changeAt + j * RECORD_OUTPUT.bytes + RECORD_OUTPUT.offset.amount);
   check<LedgerErrorCode>(total <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", "the change and the bond exceed u64");
-  return { unsignedEnd: reader.at, signatureCount: inputCount + 1, recordBytes: RECORD_HEADER.bytes + RECORD_BODY_AT + spendSectionLength(inputCount, outputCount + 1) + OUTPOINT_BYTES };
+  return { unsignedEnd: reader.at, signatureCount: inputCount + 1, recordBytes: RECORD_HEADER.bytes + RECORD_OPERATION_BYTES + spendSectionLength(inputCount, outputCount + 1) + OUTPOINT_BYTES };
 }
 
 function scanLeave(tx: Uint8Array, reader: BinaryReader<LedgerErrorCode>): TxShape {
   reader.expectRemaining(LEAVE_BYTES - reader.at, "a leave");
   if ((tx[LEAVE.offset.bond + TXID_BYTES + 3]! & 0x80) === 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a leave names a bond, whose output index has BOND_INDEX_FLAG set");
-  return { unsignedEnd: LEAVE.bytes, signatureCount: 1, recordBytes: RECORD_HEADER.bytes + RECORD_BODY_AT + RECORD_INPUT.bytes };
+  return { unsignedEnd: LEAVE.bytes, signatureCount: 1, recordBytes: RECORD_HEADER.bytes + RECORD_OPERATION_BYTES + RECORD_INPUT.bytes };
 }
 
 function checkKind(kind: number): void {
@@ -310,8 +310,8 @@ function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint
     .bytes(registrationBond(validator));
 }
 
-const spendRecord = spendRecordLayout(RECORD_BODY_AT);
-const isLeaveRecord = (records: Uint8Array, at: number): boolean => records[at + RECORD_OPERATION_AT] === RegistrationOperation.Leave;
+const spendRecord = spendRecordLayout(RECORD_OPERATION_BYTES);
+const isLeaveRecord = (records: Uint8Array, at: number): boolean => records[at + RECORD_HEADER.bytes] === RegistrationOperation.Leave;
 
 /** A register record reads as its spend section, the bond last at its own key; a leave as nothing spent or created. */
 const record: RecordLayout = {
