@@ -37,9 +37,9 @@ export const ApplyStatus = {
   /** Σ outputs exceeds u64 (Σ inputs cannot: the table's supply is kept within u64). */
   OutputOverflow: 4,
   DuplicateInput: 5,
-  /** An output's outpoint (txid, j) is already in the table. */
+  /** An output's outpoint is already in the table: (txid, j), or a registration's bond outpoint (its key's bond is live). */
   OutputExists: 6,
-  /** The record does not fit the buffer, has no inputs or outputs, or a zero amount. */
+  /** The record does not fit the buffer, has no inputs or outputs, a zero amount, or an unknown registration operation or unflagged bond key. */
   Malformed: 7,
   OutOfMemory: 8,
   /** The kernel has no case for the record's kind (the records after it still apply). */
