@@ -44,9 +44,11 @@
 // (the rest is burned); a transfer has at least one output, a slashing may have none:
 //   nIn u16 | nOut u16 | nIn × (txid[32] index u32 owner[32]) | nOut × (owner[32] amount u64)
 // A ValidatorRegistration body (src/ledger/kinds/registration.ts) starts with its operation u8:
-// register (0) is that spend layout whose last output is the bond, followed by the bond's key[36]
-// (its index flagged): the same rule, the bond created at that key; leave (1) is one
-// (outpoint[36] owner[32]) naming a bond that must exist with that owner, and changes nothing.
+// register (0) is chain[32] (the chain its proof of possession names: it must be the one
+// `setChain` gave, else WRONG_CHAIN) then that spend layout whose last output is the bond,
+// followed by the bond's key[36] (its index flagged): the same rule, the bond created at that
+// key; leave (1) is one (outpoint[36] owner[32]) naming a bond that must exist with that owner,
+// and changes nothing.
 
 const KEY_BYTES: usize = 36;
 const OWNER_OFFSET: usize = 36;
@@ -73,6 +75,7 @@ const REGISTRATION_REGISTER: u8 = 0;
 const REGISTRATION_LEAVE: u8 = 1;
 /** A registration's operation byte, then its spend section or the bond its leave names. */
 const REGISTRATION_OPERATION_BYTES: usize = 1;
+const CHAIN_BYTES: usize = 32;
 // Atomix record body (white paper §6; src/ledger/kinds/atomix-record.ts): crossTxid[32] ‖ lockOwner[32] ‖
 // nIn u16 ‖ nOut u16 ‖ nIn × (outpoint[36] owner[32] amount u64 mine u8) ‖ nOut × (owner[32] amount u64 mine u8)
 // ‖ the effects section for other readers (nSpent u16 ‖ nCreated u16 ‖ 68-byte and 76-byte entries), skipped here.
@@ -116,6 +119,8 @@ const NOTHING_TO_UNDO: u8 = 12;
 // Atomix:
 const NOT_LOCKED: u8 = 13;
 const AMOUNT_MISMATCH: u8 = 14;
+// Registration: the chain its proof of possession names is not this table's (or none was set).
+const WRONG_CHAIN: u8 = 15;
 
 // Journal records: op u8 ‖ a packed entry (removed) or its key (created), padded to 80 bytes.
 const JOURNAL_RECORD_BYTES: usize = 80;
@@ -515,14 +520,27 @@ function applySpend(record: usize, size: usize, minOutputs: u32, flaggedInputs: 
   return scratchKey;
 }
 
+// The chain registrations must name (setChain), and whether one was given: a table that knows no
+// chain admits no validator.
+const chainId: usize = memory.data(32, 16);
+let chainSet = false;
+
+/** Sets the 32-byte chain id at `ptr` that registrations must name (the genesis's PoP chain id). */
+export function setChain(ptr: usize): void {
+  memory.copy(chainId, ptr, CHAIN_BYTES);
+  chainSet = true;
+}
+
 /** A registration record: its operation picks the rule (see the header). */
 function applyRegistration(record: usize, size: usize): u8 {
   const bodyAt = RECORD_HEADER_BYTES + REGISTRATION_OPERATION_BYTES;
   if (size < bodyAt) return MALFORMED;
   const operation = load<u8>(record + RECORD_HEADER_BYTES);
-  if (operation == REGISTRATION_REGISTER) return applySpend(record, size, 1, false, bodyAt, true);
   if (operation == REGISTRATION_LEAVE) return checkLeave(record + bodyAt, size - bodyAt);
-  return MALFORMED;
+  if (operation != REGISTRATION_REGISTER) return MALFORMED;
+  if (size < bodyAt + CHAIN_BYTES) return MALFORMED;
+  if (!chainSet || memory.compare(record + bodyAt, chainId, CHAIN_BYTES) != 0) return WRONG_CHAIN;
+  return applySpend(record, size, 1, false, bodyAt + CHAIN_BYTES, true);
 }
 
 /**

@@ -8,19 +8,16 @@
  *
  * Every applied registration or leave is listed, in chain order (height, then position in the
  * block), for the transition to replay against the set of e−1:
- *  - `register`: key, bond amount (the stake), bond outpoint, PoP, for a PoP naming `popChainId`;
- *  - `foreign`: a register whose PoP names another chain: its key proved possession elsewhere
- *    only, so it is never admitted, and its bond is to be released as a leave's (to be decided by
- *    the transition: it carries no payout owner, see the epoch notes);
+ *  - `register`: key, bond amount (the stake), bond outpoint, PoP — for the chain the shard's
+ *    kernel was given, the only one it applies registrations of (WRONG_CHAIN otherwise);
  *  - `leave`: key, bond outpoint, payout owner.
  *
- * API: `validatorChanges(blocks, popChainId, isApplied)`.
+ * API: `validatorChanges(blocks, isApplied)`.
  */
 import { TX_PREFIX, TxKind } from "./kinds/interface.js";
 import { RegistrationOperation, registrationKind } from "./kinds/registration.js";
 import { transactionIdOfEncoding } from "./kinds/registry.js";
 import { registrationBond } from "./bond.js";
-import { sameBytes } from "../bytes.js";
 
 /** Where a change became final. */
 export interface ChangeLocation {
@@ -31,14 +28,13 @@ export interface ChangeLocation {
 }
 
 export interface ValidatorRegistrationChange extends ChangeLocation {
-  readonly operation: "register" | "foreign";
+  readonly operation: "register";
   readonly publicKey: Uint8Array;
   /** The bond amount: the validator's stake. */
   readonly stake: bigint;
   readonly bond: Uint8Array;
-  /** Proof of possession for `chain`. */
+  /** Proof of possession for the chain's genesisPopChainId. */
   readonly pop: Uint8Array;
-  readonly chain: Uint8Array;
 }
 
 export interface ValidatorLeaveChange extends ChangeLocation {
@@ -57,13 +53,11 @@ export interface FinalTransactions {
 }
 
 /**
- * The changes of `blocks` (ascending heights) for a chain whose PoPs name `popChainId`
- * (genesisPopChainId), in chain order; `isApplied(txid, height, position)` says whether the shard
- * applied that transaction there.
+ * The changes of `blocks` (ascending heights), in chain order; `isApplied(txid, height, position)`
+ * says whether the shard applied that transaction there.
  */
 export function validatorChanges(
   blocks: readonly FinalTransactions[],
-  popChainId: Uint8Array,
   isApplied: (txid: Uint8Array, height: number, position: number) => boolean,
 ): ValidatorChange[] {
   const changes: ValidatorChange[] = [];
@@ -78,8 +72,7 @@ export function validatorChanges(
         changes.push({ ...at, operation: "leave", bond: decoded.bond, payout: decoded.payout });
         return;
       }
-      const operation = sameBytes(decoded.chain, popChainId) ? "register" : "foreign";
-      changes.push({ ...at, operation, stake: decoded.bond, bond: registrationBond(decoded.validator), pop: decoded.pop, chain: decoded.chain });
+      changes.push({ ...at, operation: "register", stake: decoded.bond, bond: registrationBond(decoded.validator), pop: decoded.pop });
     });
   }
   return changes;

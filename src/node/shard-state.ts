@@ -286,7 +286,7 @@ export class ShardState {
       check<StoreErrorCode>(identity.shard === shard && sameBytes(identity.genesisId, genesisId), "STORE_IDENTITY_MISMATCH",
         `${store.location} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
           `not shard ${shard} of genesis ${Buffer.from(genesisId).toString("hex").slice(0, 16)}…`);
-      const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count) });
+      const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count), chain: genesisPopChainId(genesis) });
       const tipBlock = store.tip.height === 0 ? undefined : store.getBlock(store.tip.height);
       const tipTime = tipBlock === undefined ? genesis.timestamp : decodeBlockHeader(tipBlock).timestamp;
       const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, tipTime, genesis);
@@ -661,14 +661,14 @@ export class ShardState {
   }
 
   /**
-   * The registrations and leaves final in heights `from`..`to` (src/ledger/validator-changes.ts),
-   * in chain order: those this shard applied, a PoP naming another chain than the genesis's set
-   * apart. The epoch engine lists an epoch's changes with from = e·L + 1, to = (e + 1)·L.
+   * The registrations and leaves final in heights `from`..`to` that this shard applied
+   * (src/ledger/validator-changes.ts), in chain order. The epoch engine lists epoch e's changes
+   * with from = e·L + 1, to = (e + 1)·L.
    */
   validatorChanges(from: number, to: number): ValidatorChange[] {
     check<StoreErrorCode>(Number.isSafeInteger(from) && from >= 1 && to >= from - 1 && to <= this.store.tip.height, "STORE_BAD_INPUT", `heights ${from}..${to} are not within 1..${this.store.tip.height}`);
     const blocks = Array.from({ length: to - from + 1 }, (_, k) => ({ height: from + k, transactions: this.blockTransactions(from + k) }));
-    return validatorChanges(blocks, genesisPopChainId(this.genesis), (txid, height, position) => {
+    return validatorChanges(blocks, (txid, height, position) => {
       const location = this.getTransactionLocation(txid);
       return location?.height === height && location.position === position;
     });

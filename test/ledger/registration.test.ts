@@ -65,9 +65,9 @@ function statelessCode(bytes: Uint8Array, shard = 0, shards = 1): string | null 
   return validateStateless(packTransactions([bytes]), shard, shards).rejections[0]?.code ?? null;
 }
 
-/** A table holding `coins`; applying `txs` (validated statelessly, shard 0 of 1) gives their statuses. */
-function tableWith(coins: readonly Coin[]): { table: UtxoTable; apply: (...txs: Uint8Array[]) => number[] } {
-  const table = new UtxoTable();
+/** A table of `chain` (none: null) holding `coins`; applying `txs` (validated statelessly, shard 0 of 1) gives their statuses. */
+function tableWith(coins: readonly Coin[], chain: Uint8Array | null = CHAIN): { table: UtxoTable; apply: (...txs: Uint8Array[]) => number[] } {
+  const table = new UtxoTable(chain === null ? {} : { chain });
   for (const { txid, index, owner, amount } of coins) table.insert({ txid, index, owner, amount });
   return {
     table,
@@ -277,6 +277,20 @@ describe("validator registration: the UTXO kernel", () => {
     assert.equal(other.table.get(bondTxid(victor), BOND_INDEX_FLAG)!.amount, 7000n);
   });
 
+  it("a registration naming another chain than the table's, or a table given none, is WRONG_CHAIN and spends nothing", () => {
+    const otherChain = sha256(new Uint8Array(3));
+    const foreign = registration({ chain: otherChain, pop: popOf(victor, otherChain) });
+    assert.equal(statelessCode(signed(foreign.tx).bytes), null, "its PoP is valid for the chain it names");
+    const { table, apply } = tableWith(foreign.coins);
+    assert.deepEqual(apply(signed(foreign.tx).bytes), [ApplyStatus.WrongChain]);
+    assert.ok(table.has(foreign.coins[0]!.txid, foreign.coins[0]!.index), "the input is not spent");
+    assert.equal(table.has(bondTxid(victor), BOND_INDEX_FLAG), false);
+    const native = registration();
+    assert.deepEqual(tableWith(native.coins, null).apply(signed(native.tx).bytes), [ApplyStatus.WrongChain], "a table that knows no chain admits no validator");
+    assert.deepEqual(tableWith(native.coins, otherChain).apply(signed(native.tx).bytes), [ApplyStatus.WrongChain]);
+    assert.equal(codeOf(() => new UtxoTable({ chain: new Uint8Array(31) })), "UTXO_BAD_INPUT");
+  });
+
   it("a leave naming a bond that is not the signer's is OWNER_MISMATCH; one naming no bond is MISSING_INPUT", () => {
     const { tx, coins } = registration();
     const { apply } = tableWith(coins);
@@ -304,6 +318,7 @@ describe("validator registration: the UTXO kernel", () => {
     const operationAt = RECORD_HEADER.bytes;
     assert.equal(statusOf(record), ApplyStatus.Ok, "the record as written applies");
     assert.equal(statusOf(edited(record, (r) => (r[operationAt] = 2))), ApplyStatus.Malformed);
+    assert.equal(statusOf(edited(record, (r) => (r[operationAt + 1] ^= 1))), ApplyStatus.WrongChain, "the record carries the chain the kernel compares");
     assert.equal(statusOf(edited(record, (r) => (r[r.length - 1] &= 0x7f))), ApplyStatus.Malformed, "the bond key's index must be flagged");
     const shorter = record.slice(0, record.length - 1);
     new DataView(shorter.buffer).setUint32(RECORD_HEADER.offset.length, shorter.length, true);
@@ -316,27 +331,26 @@ describe("validator registration: the UTXO kernel", () => {
 });
 
 describe("validator registration: listing a chain's changes", () => {
-  it("lists applied registrations and leaves in chain order, sets apart another chain's PoP, skips refused ones", () => {
+  it("lists applied registrations and leaves in chain order, skipping refused ones", () => {
     const victorReg = signed(registration().tx);
     const walterReg = signed(registration({ validator: walter.publicKey, pop: popOf(walter) }, walter).tx, walter);
-    const foreignChain = sha256(new Uint8Array(2));
-    const foreign = signed(registration({ validator: validators[2]!.publicKey, pop: popOf(validators[2]!, foreignChain), chain: foreignChain }, validators[2]).tx, validators[2]);
+    const third = signed(registration({ validator: validators[2]!.publicKey, pop: popOf(validators[2]!) }, validators[2]).tx, validators[2]);
     const refused = signed(registration({ validator: validators[3]!.publicKey, pop: popOf(validators[3]!) }, validators[3]).tx, validators[3]);
     const victorLeave = leave(victor, bondKey(victor));
     const transfer = signedTransfer([{ txid: rng.bytes(32), index: 0, owner: alice.publicKey }], [{ owner: bob.publicKey, amount: 5n }], [alice]).bytes;
     const blocks = [
       { height: 5, transactions: [victorReg.bytes, refused.bytes] },
       { height: 6, transactions: [] },
-      { height: 7, transactions: [transfer, foreign.bytes, victorLeave.bytes, walterReg.bytes] },
+      { height: 7, transactions: [transfer, third.bytes, victorLeave.bytes, walterReg.bytes] },
     ];
     const refusedAt = "5:1";
-    const changes = validatorChanges(blocks, CHAIN, (txid, height, position) => {
+    const changes = validatorChanges(blocks, (txid, height, position) => {
       assert.equal(hex(txid), hex(transactionIdOfEncoding(blocks.find((b) => b.height === height)!.transactions[position]!)), "asked about the transaction at its place");
       return `${height}:${position}` !== refusedAt;
     });
     assert.deepEqual(changes.map((c) => [c.operation, c.height, c.position, hex(c.publicKey)]), [
       ["register", 5, 0, hex(victor.publicKey)],
-      ["foreign", 7, 1, hex(validators[2]!.publicKey)],
+      ["register", 7, 1, hex(validators[2]!.publicKey)],
       ["leave", 7, 2, hex(victor.publicKey)],
       ["register", 7, 3, hex(walter.publicKey)],
     ]);

@@ -28,10 +28,10 @@ const chain = genesisPopChainId(genesis);
 const genesisId = genesisTxid(genesis);
 const outputOf = (owner: KeyPair) => genesis.outputs.findIndex((o) => hex(o.owner) === hex(owner.publicKey));
 
-function register(funder: KeyPair, bond: bigint): Uint8Array {
-  const pop = proveKeyPossession({ publicKey: newcomer!.publicKey, sign: (message) => signMessage(newcomer!.secretKey, message) }, chain);
+function register(funder: KeyPair, bond: bigint, popChain = chain): Uint8Array {
+  const pop = proveKeyPossession({ publicKey: newcomer!.publicKey, sign: (message) => signMessage(newcomer!.secretKey, message) }, popChain);
   const { transaction } = signRegistration({
-    kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: newcomer!.publicKey, bond, chain, pop,
+    kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: newcomer!.publicKey, bond, chain: popChain, pop,
     inputs: [{ txid: genesisId, index: outputOf(funder), owner: funder.publicKey }], outputs: [{ owner: funder.publicKey, amount: 10_000n - bond - 1n }],
   }, accounts, newcomer!);
   return registrationKind.encode(transaction);
@@ -53,10 +53,11 @@ describe("ShardState: validator registrations", () => {
     const disk = new MemoryDisk("registration shard state");
     const state = ShardState.open({ store: MemoryChainStore.open(disk), genesis, shard: 0 });
     const supply = state.supply;
+    const otherChain = register(bob, 4_000n, genesisTxid(genesis));
     const first = register(alice, 3_000n);
     const again = register(bob, 4_000n);
-    const one = state.commitBlock(block(state, [first, again]));
-    assert.deepEqual([...one.statuses], [ApplyStatus.Ok, ApplyStatus.OutputExists], "a key with a live bond registers once");
+    const one = state.commitBlock(block(state, [otherChain, first, again]));
+    assert.deepEqual([...one.statuses], [ApplyStatus.WrongChain, ApplyStatus.Ok, ApplyStatus.OutputExists], "the genesis's PoP chain only; a key with a live bond registers once");
     const bond = registrationBond(newcomer!.publicKey);
     assert.deepEqual(state.getUtxo(bond.subarray(0, 32), BOND_INDEX_FLAG), { owner: bondOwner(newcomer!.publicKey), amount: 3_000n });
     assert.equal(state.supply, supply - 1n, "the fee burned, the bond still counted");
@@ -73,7 +74,7 @@ describe("ShardState: validator registrations", () => {
 
     const listed = (s: ShardState, from: number, to: number) => s.validatorChanges(from, to).map((c) => [c.operation, c.height, c.position, hex(c.publicKey), hex(c.bond)]);
     const expected = [
-      ["register", 1, 0, hex(newcomer!.publicKey), hex(bond)],
+      ["register", 1, 1, hex(newcomer!.publicKey), hex(bond)],
       ["leave", 2, 0, hex(newcomer!.publicKey), hex(bond)],
       ["leave", 2, 2, hex(genesisValidator.publicKey), hex(genesisOutpoint)],
     ];

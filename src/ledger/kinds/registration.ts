@@ -28,10 +28,9 @@
  * no bond, so without that signature anyone could bond a copied PoP's key with their own money
  * and make it a validator its holder never asked to be.
  *
- * `chain` is carried rather than known here: stateless validation has no chain context. A
- * registration whose chain is not this chain's still proves possession (for another chain) and
- * was signed by its own key, so it harms only its sender; the epoch listing
- * (../validator-changes.ts) sets it apart and the epoch transition never admits it.
+ * `chain` is carried rather than known here: stateless validation has no chain context. The UTXO
+ * kernel knows its chain (UtxoTable `chain`, set by the shard state from the genesis) and refuses a
+ * registration naming another (WRONG_CHAIN): it stays unapplied in its block, spending nothing.
  *
  * Leave: the validator signs that its bond (a flagged outpoint) is to be released to `payout`,
  * which lives in the submitting shard; the kernel requires the bond to exist there owned by
@@ -40,8 +39,8 @@
  * the validator from the next epoch and releases the bond.
  *
  * Apply records: RECORD_HEADER ‖ operation u8, then
- *   register: inputCount u16 ‖ changeCount + 1 u16 ‖ inputs ‖ change outputs (verbatim)
- *             ‖ bond RECORD_OUTPUT (bondOwner(validator), bond) ‖ bond key[36];
+ *   register: chain[32] ‖ inputCount u16 ‖ changeCount + 1 u16 ‖ inputs ‖ change outputs
+ *             (verbatim) ‖ bond RECORD_OUTPUT (bondOwner(validator), bond) ‖ bond key[36];
  *   leave:    the bond as a RECORD_INPUT (outpoint ‖ bondOwner(validator)), which the record
  *             layout reports as no input (nothing is spent).
  * The kernel's `applyRegistration` (assembly/utxo/index.ts) reads them.
@@ -101,6 +100,8 @@ const LEAVE = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kin
 const LEAVE_BYTES = LEAVE.bytes + SIGNATURE_BYTES;
 /** A record's body opens with the operation byte. */
 const RECORD_OPERATION_BYTES = 1;
+/** Where a register record's spend section starts in its body: after the operation and the chain. */
+const RECORD_SPEND_AT = RECORD_OPERATION_BYTES + HASH_BYTES;
 
 export interface UnsignedRegistration {
   readonly kind: typeof TxKind.ValidatorRegistration;
@@ -167,7 +168,7 @@ function scan(tx: Uint8Array): TxShape {
   let total = bond;
   for (let j = 0; j < outputCount; j++) total += readU64(tx, changeAt + j * RECORD_OUTPUT.bytes + RECORD_OUTPUT.offset.amount);
   check<LedgerErrorCode>(total <= MAX_AMOUNT, "TX_AMOUNT_OVERFLOW", "the change and the bond exceed u64");
-  return { unsignedEnd: reader.at, signatureCount: inputCount + 1, recordBytes: RECORD_HEADER.bytes + RECORD_OPERATION_BYTES + spendSectionLength(inputCount, outputCount + 1) + OUTPOINT_BYTES };
+  return { unsignedEnd: reader.at, signatureCount: inputCount + 1, recordBytes: RECORD_HEADER.bytes + RECORD_SPEND_AT + spendSectionLength(inputCount, outputCount + 1) + OUTPOINT_BYTES };
 }
 
 function scanLeave(tx: Uint8Array, reader: BinaryReader<LedgerErrorCode>): TxShape {
@@ -304,13 +305,13 @@ function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint
     writer.bytes(field(tx, LEAVE.offset.bond, OUTPOINT_BYTES)).bytes(bondOwner(validator));
     return;
   }
-  writer.u16(spendInputCount(tx, SPEND_AT)).u16(spendOutputCount(tx, SPEND_AT) + 1)
+  writer.bytes(field(tx, REGISTER.offset.chain, HASH_BYTES)).u16(spendInputCount(tx, SPEND_AT)).u16(spendOutputCount(tx, SPEND_AT) + 1)
     .bytes(tx.subarray(SPEND_AT + 4, shape.unsignedEnd))
     .bytes(bondOwner(validator)).u64(readU64(tx, REGISTER.offset.bond))
     .bytes(registrationBond(validator));
 }
 
-const spendRecord = spendRecordLayout(RECORD_OPERATION_BYTES);
+const spendRecord = spendRecordLayout(RECORD_SPEND_AT);
 const isLeaveRecord = (records: Uint8Array, at: number): boolean => records[at + RECORD_HEADER.bytes] === RegistrationOperation.Leave;
 
 /** A register record reads as its spend section, the bond last at its own key; a leave as nothing spent or created. */
