@@ -288,6 +288,10 @@ describe("validator registration: the UTXO kernel", () => {
     const native = registration();
     assert.deepEqual(tableWith(native.coins, null).apply(signed(native.tx).bytes), [ApplyStatus.WrongChain], "a table that knows no chain admits no validator");
     assert.deepEqual(tableWith(native.coins, otherChain).apply(signed(native.tx).bytes), [ApplyStatus.WrongChain]);
+    // An unset table's chain reads as zeros: a registration naming the zero chain is refused too.
+    const zeroChain = new Uint8Array(32);
+    const zero = registration({ chain: zeroChain, pop: popOf(victor, zeroChain) });
+    assert.deepEqual(tableWith(zero.coins, null).apply(signed(zero.tx).bytes), [ApplyStatus.WrongChain]);
     assert.equal(codeOf(() => new UtxoTable({ chain: new Uint8Array(31) })), "UTXO_BAD_INPUT");
   });
 
