@@ -19,8 +19,8 @@
  * a function of the key, so a key with a live bond cannot register again: the kernel finds the
  * entry, OUTPUT_EXISTS) owned by bondOwner(validator); Σ change + bond ≤ Σ inputs, the rest
  * burned, as a transfer's fee. Statelessly: the validator key is canonical, of large order and
- * torsion-free (TX_BAD_VALIDATOR_KEY; src/consensus/registry.ts `keyProblem`: a rogue key), `pop`
- * is its proof of possession for `chain` (TX_BAD_POP), the very proof a genesis validator
+ * torsion-free (TX_BAD_VALIDATOR_KEY; src/consensus/registry.ts `keyProblem`), `pop` is its proof
+ * of possession for `chain` (TX_BAD_POP: a rogue key x·B − ΣA_j has none), the very proof a genesis validator
  * carries (popMessage(key, chain)), with chain = genesisPopChainId of the chain's genesis — so
  * the identity chain admits it through the same ValidatorRegistry; the bond is at least
  * MIN_VALIDATOR_BOND (TX_BOND_TOO_SMALL); every owner, the bond's included, lives in the shard
@@ -48,14 +48,14 @@
  * API: `registrationKind`, `encodeUnsignedRegistration`, `signRegistration`, `signLeave`,
  * `MIN_VALIDATOR_BOND`, `RegistrationOperation`.
  */
-import { BinaryReader, BinaryWriter, readU64 } from "../../codec/binary.js";
+import { BinaryReader, BinaryWriter, readU32, readU64 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
 import { AMOUNT_BYTES, HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import type { SignatureItem } from "../../crypto/ed25519.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { keyProblem, verifyKeyPossession } from "../../consensus/registry.js";
 import { sameBytes } from "../../bytes.js";
-import { bondOwner, registrationBond } from "../bond.js";
+import { BOND_INDEX_FLAG, bondOwner, registrationBond } from "../bond.js";
 import { signMessage, type KeyPair } from "../keys.js";
 import { shardOfOwner } from "../shard.js";
 import { IosError, check } from "../../errors.js";
@@ -173,7 +173,7 @@ function scan(tx: Uint8Array): TxShape {
 
 function scanLeave(tx: Uint8Array, reader: BinaryReader<LedgerErrorCode>): TxShape {
   reader.expectRemaining(LEAVE_BYTES - reader.at, "a leave");
-  if ((tx[LEAVE.offset.bond + TXID_BYTES + 3]! & 0x80) === 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a leave names a bond, whose output index has BOND_INDEX_FLAG set");
+  if ((readU32(tx, LEAVE.offset.bond + TXID_BYTES) & BOND_INDEX_FLAG) === 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a leave names a bond, whose output index has BOND_INDEX_FLAG set");
   return { unsignedEnd: LEAVE.bytes, signatureCount: 1, recordBytes: RECORD_HEADER.bytes + RECORD_OPERATION_BYTES + RECORD_INPUT.bytes };
 }
 
