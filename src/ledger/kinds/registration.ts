@@ -20,9 +20,9 @@
  * entry, OUTPUT_EXISTS) owned by bondOwner(validator); Σ change + bond ≤ Σ inputs, the rest
  * burned, as a transfer's fee. Statelessly: the validator key is canonical, of large order and
  * torsion-free (TX_BAD_VALIDATOR_KEY; src/consensus/registry.ts `keyProblem`), `pop` is its proof
- * of possession for `chain` (TX_BAD_POP: a rogue key x·B − ΣA_j has none), the very proof a genesis validator
- * carries (popMessage(key, chain)), with chain = genesisPopChainId of the chain's genesis — so
- * the identity chain admits it through the same ValidatorRegistry; the bond is at least
+ * of possession for `chain` (TX_BAD_POP: a rogue key x·B − ΣA_j has none), the very proof a
+ * genesis validator carries (popMessage(key, chain)), with chain = genesisPopChainId of the
+ * chain's genesis — so the identity chain admits it through the same ValidatorRegistry; the bond is at least
  * MIN_VALIDATOR_BOND (TX_BOND_TOO_SMALL); every owner, the bond's included, lives in the shard
  * it is submitted to. The validator key also signs the txid: the PoP proves possession but names
  * no bond, so without that signature anyone could bond a copied PoP's key with their own money
