@@ -43,6 +43,12 @@
 // slashing.ts) share one layout, and one rule: spend the inputs, create the outputs, Σout ≤ Σin
 // (the rest is burned); a transfer has at least one output, a slashing may have none:
 //   nIn u16 | nOut u16 | nIn × (txid[32] index u32 owner[32]) | nOut × (owner[32] amount u64)
+// A ValidatorRegistration body (src/ledger/kinds/registration.ts) starts with its operation u8:
+// register (0) is chain[32] (the chain its proof of possession names: it must be the one
+// `setChain` gave, else WRONG_CHAIN) then that spend layout whose last output is the bond,
+// followed by the bond's key[36] (its index flagged): the same rule, the bond created at that
+// key; leave (1) is one (outpoint[36] owner[32]) naming a bond that must exist with that owner,
+// and changes nothing.
 
 const KEY_BYTES: usize = 36;
 const OWNER_OFFSET: usize = 36;
@@ -63,7 +69,13 @@ const KIND_TRANSFER: u8 = 0;
 const KIND_ATOMIX_LOCK: u8 = 1;
 const KIND_ATOMIX_COMMIT: u8 = 2;
 const KIND_ATOMIX_ABORT: u8 = 3;
+const KIND_REGISTRATION: u8 = 4;
 const KIND_SLASHING: u8 = 5;
+const REGISTRATION_REGISTER: u8 = 0;
+const REGISTRATION_LEAVE: u8 = 1;
+/** A registration's operation byte, then its spend section or the bond its leave names. */
+const REGISTRATION_OPERATION_BYTES: usize = 1;
+const CHAIN_BYTES: usize = 32;
 // Atomix record body (white paper §6; src/ledger/kinds/atomix-record.ts): crossTxid[32] ‖ lockOwner[32] ‖
 // nIn u16 ‖ nOut u16 ‖ nIn × (outpoint[36] owner[32] amount u64 mine u8) ‖ nOut × (owner[32] amount u64 mine u8)
 // ‖ the effects section for other readers (nSpent u16 ‖ nCreated u16 ‖ 68-byte and 76-byte entries), skipped here.
@@ -107,6 +119,8 @@ const NOTHING_TO_UNDO: u8 = 12;
 // Atomix:
 const NOT_LOCKED: u8 = 13;
 const AMOUNT_MISMATCH: u8 = 14;
+// Registration: the chain its proof of possession names is not this table's (or none was set).
+const WRONG_CHAIN: u8 = 15;
 
 // Journal records: op u8 ‖ a packed entry (removed) or its key (created), padded to 80 bytes.
 const JOURNAL_RECORD_BYTES: usize = 80;
@@ -431,19 +445,24 @@ function reserveJournal(records: u32): bool {
 }
 
 /**
- * Status of one spend record (Transfer, SlashingEvidence) of `size` bytes with at least
- * `minOutputs` outputs; mutates the table only when it returns OK. Only a slashing may spend a
- * key whose index has its top bit set (a bond; for anyone else a locked output is MALFORMED here,
- * whatever the kind's own checks said).
+ * Status of one spend record (Transfer, SlashingEvidence, a registration) of `size` bytes whose
+ * spend layout starts `bodyAt` bytes into it, with at least `minOutputs` outputs; mutates the
+ * table only when it returns OK. Only a slashing may spend a key whose index has its top bit set
+ * (a bond; for anyone else a locked output is MALFORMED here, whatever the kind's own checks
+ * said). With `bondLast` the last output is created at the flagged key that follows the outputs.
  */
-function applySpend(record: usize, size: usize, minOutputs: u32, flaggedInputs: bool): u8 {
-  if (size < RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES) return MALFORMED;
-  const inputCount = <u32>load<u16>(record, RECORD_HEADER_BYTES);
-  const outputCount = <u32>load<u16>(record, RECORD_HEADER_BYTES + 2);
+function applySpend(record: usize, size: usize, minOutputs: u32, flaggedInputs: bool, bodyAt: usize, bondLast: bool): u8 {
+  if (size < bodyAt + SPEND_COUNTS_BYTES) return MALFORMED;
+  const inputCount = <u32>load<u16>(record + bodyAt);
+  const outputCount = <u32>load<u16>(record + bodyAt + 2);
   if (inputCount == 0 || outputCount < minOutputs) return MALFORMED;
-  const inputs = record + RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES;
-  if (size != RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES + <usize>inputCount * RECORD_INPUT_BYTES + <usize>outputCount * RECORD_OUTPUT_BYTES) return MALFORMED;
+  const inputs = record + bodyAt + SPEND_COUNTS_BYTES;
+  const bondKeyBytes: usize = bondLast ? KEY_BYTES : 0;
+  if (size != bodyAt + SPEND_COUNTS_BYTES + <usize>inputCount * RECORD_INPUT_BYTES + <usize>outputCount * RECORD_OUTPUT_BYTES + bondKeyBytes) return MALFORMED;
   const outputs = inputs + <usize>inputCount * RECORD_INPUT_BYTES;
+  // The bond's key, or 0: every output then lands at (txid, j).
+  const bondKey: usize = bondLast ? outputs + <usize>outputCount * RECORD_OUTPUT_BYTES : 0;
+  if (bondKey != 0 && (load<u32>(bondKey, 32) & LOCK_FLAG) == 0) return MALFORMED;
   if (!flaggedInputs) {
     for (let i: u32 = 0; i < inputCount; i++) if ((load<u32>(inputs + <usize>i * RECORD_INPUT_BYTES, 32) & LOCK_FLAG) != 0) return MALFORMED;
   }
@@ -471,10 +490,9 @@ function applySpend(record: usize, size: usize, minOutputs: u32, flaggedInputs: 
   }
   if (sumIn < sumOut) return INSUFFICIENT_FUNDS;
   // The output keys txid ‖ j are built in a static buffer.
-  const key = scratchKey;
-  memory.copy(key, record + RECORD_TXID_OFFSET, 32);
+  memory.copy(scratchKey, record + RECORD_TXID_OFFSET, 32);
   for (let j: u32 = 0; j < outputCount; j++) {
-    store<u32>(key, j, 32);
+    const key = spendOutputKey(j, outputCount, bondKey);
     if (find(key, hashTag(key)) != 0) return OUTPUT_EXISTS;
   }
   if (!reserve(outputCount) || (journaling && !reserveJournal(inputCount + outputCount))) return OUT_OF_MEMORY;
@@ -485,13 +503,55 @@ function applySpend(record: usize, size: usize, minOutputs: u32, flaggedInputs: 
     removeFound();
   }
   for (let j: u32 = 0; j < outputCount; j++) {
-    store<u32>(key, j, 32);
+    const key = spendOutputKey(j, outputCount, bondKey);
     drainStep();
     const output = outputs + <usize>j * RECORD_OUTPUT_BYTES;
     placeInCurrent(key, output, load<u64>(output, 32), hashTag(key));
     if (journaling) journalAppend(JOURNAL_CREATED, key, KEY_BYTES);
   }
   totalSupply = totalSupply - sumIn + sumOut;
+  return OK;
+}
+
+/** Output j's key in a spend record: the bond key for the last one when there is one, else txid ‖ j in scratchKey (which holds the txid). */
+@inline function spendOutputKey(j: u32, outputCount: u32, bondKey: usize): usize {
+  if (bondKey != 0 && j == outputCount - 1) return bondKey;
+  store<u32>(scratchKey, j, 32);
+  return scratchKey;
+}
+
+// The chain registrations must name (setChain), and whether one was given: a table that knows no
+// chain admits no validator.
+const chainId: usize = memory.data(32, 16);
+let chainSet = false;
+
+/** Sets the 32-byte chain id at `ptr` that registrations must name (the genesis's PoP chain id). */
+export function setChain(ptr: usize): void {
+  memory.copy(chainId, ptr, CHAIN_BYTES);
+  chainSet = true;
+}
+
+/** A registration record: its operation picks the rule (see the header). */
+function applyRegistration(record: usize, size: usize): u8 {
+  const bodyAt = RECORD_HEADER_BYTES + REGISTRATION_OPERATION_BYTES;
+  if (size < bodyAt) return MALFORMED;
+  const operation = load<u8>(record + RECORD_HEADER_BYTES);
+  if (operation == REGISTRATION_LEAVE) return checkLeave(record + bodyAt, size - bodyAt);
+  if (operation != REGISTRATION_REGISTER) return MALFORMED;
+  if (size < bodyAt + CHAIN_BYTES) return MALFORMED;
+  if (!chainSet || memory.compare(record + bodyAt, chainId, CHAIN_BYTES) != 0) return WRONG_CHAIN;
+  return applySpend(record, size, 1, false, bodyAt + CHAIN_BYTES, true);
+}
+
+/**
+ * A leave: the bond it names (a flagged key) exists and is owned as the record claims (the
+ * leaving validator's bond owner). The bond stays: it is released by the epoch transition.
+ */
+function checkLeave(bond: usize, bytes: usize): u8 {
+  if (bytes != RECORD_INPUT_BYTES || (load<u32>(bond, 32) & LOCK_FLAG) == 0) return MALFORMED;
+  const bucket = find(bond, hashTag(bond));
+  if (bucket == 0) return MISSING_INPUT;
+  if (memory.compare(bucket + OWNER_OFFSET, bond + KEY_BYTES, 32) != 0) return OWNER_MISMATCH;
   return OK;
 }
 
@@ -757,10 +817,13 @@ export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize, j
         // The one dispatch point on the kind byte: one case per kind whose records change the table.
         switch (load<u8>(at)) {
           case KIND_TRANSFER:
-            status = applySpend(at, size, 1, false);
+            status = applySpend(at, size, 1, false, RECORD_HEADER_BYTES, false);
             break;
           case KIND_SLASHING:
-            status = applySpend(at, size, 0, true);
+            status = applySpend(at, size, 0, true, RECORD_HEADER_BYTES, false);
+            break;
+          case KIND_REGISTRATION:
+            status = applyRegistration(at, size);
             break;
           case KIND_ATOMIX_LOCK:
             status = applyLock(at, size);

@@ -1,13 +1,19 @@
-/** `ios tx send`, `ios balance`, `ios status`: commands that talk to a node's client API. */
+/** `ios tx send|register|leave`, `ios balance`, `ios status`: commands that talk to a node's client API. */
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiClient, verifyOptimistic, type TxStatusJson } from "../api/client.js";
 import { IosError } from "../errors.js";
 import { shardOfOwner } from "../ledger/shard.js";
-import { MAX_AMOUNT, MAX_INPUTS, TxKind, encodeTransaction, signTransaction, type TxInput, type TxOutput } from "../ledger/transaction.js";
-import { loadKeyFile } from "../node/config.js";
+import { MAX_AMOUNT, MAX_INPUTS, TxKind, encodeTransaction, outpointKey, signTransaction, type TxInput, type TxOutput } from "../ledger/transaction.js";
+import { MIN_VALIDATOR_BOND, RegistrationOperation, registrationKind, signLeave, signRegistration } from "../ledger/kinds/registration.js";
+import { bondOwner, registrationBond } from "../ledger/bond.js";
+import { genesisPopChainId } from "../ledger/genesis.js";
+import { signMessage } from "../ledger/keys.js";
+import { proveKeyPossession } from "../consensus/registry.js";
+import { toHex } from "../hex.js";
+import { loadGenesisFile, loadKeyFile } from "../node/config.js";
 import { runCrossShardTransfer, signCrossShardTransfer } from "../atomix/client.js";
 import { httpAtomixAccess } from "../atomix/http-access.js";
-import { EXIT_OK, EXIT_RUNTIME, hexKeyArgument, integerOption, required, type CliErrorCode, type Command } from "./command.js";
+import { EXIT_OK, EXIT_RUNTIME, hexKeyArgument, integerOption, required, type CliErrorCode, type Command, type Output, type Values } from "./command.js";
 
 const DEFAULT_NODE = "http://127.0.0.1:7000";
 const ATOMIX_STEP_TEXT = {
@@ -24,6 +30,74 @@ const DEFAULT_WAIT_SECONDS = 30;
 
 function client(values: Record<string, unknown>): ApiClient {
   return new ApiClient(typeof values.node === "string" ? values.node : DEFAULT_NODE);
+}
+
+/** The amount option `name`: an integer in [1, 2^64 − 1]. */
+function amountOption(values: Values, name: string): bigint {
+  const text = required(values, name);
+  if (!/^[1-9][0-9]{0,19}$/.test(text) || BigInt(text) > MAX_AMOUNT) throw new IosError<CliErrorCode>("CLI_USAGE", `--${name} must be an integer in [1, 2^64-1], got ${JSON.stringify(text)}`);
+  return BigInt(text);
+}
+
+/** Unspent outputs of `payer` worth at least `amount` (at most MAX_INPUTS of them), as inputs; CLI_INSUFFICIENT_FUNDS when they do not reach it. */
+async function gatherInputs(api: ApiClient, payer: { readonly publicKey: Uint8Array }, amount: bigint): Promise<{ inputs: TxInput[]; gathered: bigint; utxos: readonly { txid: string; index: number; amount: string }[] }> {
+  const payerHex = Buffer.from(payer.publicKey).toString("hex");
+  const { utxos } = await api.utxos(payerHex);
+  const inputs: TxInput[] = [];
+  let gathered = 0n;
+  for (const utxo of utxos) {
+    if (gathered >= amount || inputs.length === MAX_INPUTS) break;
+    inputs.push({ txid: new Uint8Array(Buffer.from(utxo.txid, "hex")), index: utxo.index, owner: payer.publicKey });
+    gathered += BigInt(utxo.amount);
+  }
+  if (gathered < amount) {
+    throw new IosError<CliErrorCode>("CLI_INSUFFICIENT_FUNDS", `${payerHex.slice(0, 16)}… can gather ${gathered} from ${inputs.length} output(s), short of ${amount}`);
+  }
+  return { inputs, gathered, utxos };
+}
+
+/**
+ * Submits `tx`, prints its txid and the node's answer, and with `--wait` polls until it is final
+ * (exit 0) or rejected (exit 1), printing the optimistic stage on the way.
+ */
+async function submitAndWait(api: ApiClient, tx: Uint8Array, values: Values, io: Output): Promise<number> {
+  const timeoutSeconds = integerOption(values, "timeout", 1, 3600, DEFAULT_WAIT_SECONDS);
+  const submitted = await api.submitTransaction(tx);
+  io.out(`txid ${submitted.txid} ${submitted.outcome}`);
+  if (values.wait !== true) return EXIT_OK;
+
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  // A validator that relayed the transaction to its believable producer (PoB) hears of it again
+  // when the producer's optimistic block arrives: until then it answers TX_NOT_FOUND.
+  const current = async (): Promise<TxStatusJson | undefined> => {
+    try {
+      return await api.transaction(submitted.txid);
+    } catch (error) {
+      if (error instanceof IosError && error.code === "TX_NOT_FOUND") return undefined;
+      throw error;
+    }
+  };
+  let final = await current();
+  let announced = false;
+  while (final === undefined || final.state === "pending" || final.state === "optimistic") {
+    if (final?.state === "optimistic" && !announced) {
+      // The client library checked the seal and the Merkle proof; the league says the producer may seal.
+      const consensus = (await api.status())["consensus"] as { believable?: unknown } | undefined;
+      const believable = Array.isArray(consensus?.believable) ? consensus.believable.filter((key): key is string => typeof key === "string") : undefined;
+      verifyOptimistic(submitted.txid, final, believable);
+      io.out(`optimistic in block ${final.block} of believable validator ${final.producer} (seal and Merkle proof verified)`);
+      announced = true;
+    }
+    if (Date.now() > deadline) throw new IosError<CliErrorCode>("CLI_TIMEOUT", `${submitted.txid} still not final after ${timeoutSeconds} s; check it later with GET /v1/tx/${submitted.txid}`);
+    await sleep(WAIT_POLL_MS);
+    final = await current();
+  }
+  if (final.state === "rejected") {
+    io.err(`error CLI_TX_REJECTED: ${submitted.txid} was rejected with ${final.code}`);
+    return EXIT_RUNTIME;
+  }
+  io.out(`final at height ${final.height} index ${final.index} block ${final.blockHash}`);
+  return EXIT_OK;
 }
 
 const txSend: Command = {
@@ -49,29 +123,16 @@ const txSend: Command = {
   async run(values, _positionals, io) {
     const payer = loadKeyFile(required(values, "from"));
     const recipient = hexKeyArgument(required(values, "to"), "--to");
-    const amountText = required(values, "amount");
-    if (!/^[1-9][0-9]{0,19}$/.test(amountText) || BigInt(amountText) > MAX_AMOUNT) throw new IosError<CliErrorCode>("CLI_USAGE", `--amount must be an integer in [1, 2^64-1], got ${JSON.stringify(amountText)}`);
-    const amount = BigInt(amountText);
+    const amount = amountOption(values, "amount");
     const timeoutSeconds = integerOption(values, "timeout", 1, 3600, DEFAULT_WAIT_SECONDS);
     const urls = Array.isArray(values.node) && values.node.length > 0 ? values.node.map(String) : [DEFAULT_NODE];
     const api = new ApiClient(urls[0]!);
 
     const status = await api.status();
-    const payerHex = Buffer.from(payer.publicKey).toString("hex");
     const payerShard = shardOfOwner(payer.publicKey, status.shardCount);
     const recipientShard = shardOfOwner(recipient, status.shardCount);
     if (status.shard !== payerShard) throw new IosError<CliErrorCode>("CLI_USAGE", `the first --node serves shard ${status.shard}; the payer's outputs are in shard ${payerShard}`);
-    const { utxos } = await api.utxos(payerHex);
-    const inputs: TxInput[] = [];
-    let gathered = 0n;
-    for (const utxo of utxos) {
-      if (gathered >= amount || inputs.length === MAX_INPUTS) break;
-      inputs.push({ txid: new Uint8Array(Buffer.from(utxo.txid, "hex")), index: utxo.index, owner: payer.publicKey });
-      gathered += BigInt(utxo.amount);
-    }
-    if (gathered < amount) {
-      throw new IosError<CliErrorCode>("CLI_INSUFFICIENT_FUNDS", `${payerHex.slice(0, 16)}… can gather ${gathered} from ${inputs.length} output(s), short of ${amount}`);
-    }
+    const { inputs, gathered, utxos } = await gatherInputs(api, payer, amount);
     const outputs: TxOutput[] = [{ owner: recipient, amount }];
     if (gathered > amount) outputs.push({ owner: payer.publicKey, amount: gathered - amount });
     if (recipientShard !== payerShard) {
@@ -90,51 +151,98 @@ const txSend: Command = {
       return EXIT_OK;
     }
     const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs, outputs }, [payer]);
-    const submitted = await api.submitTransaction(encodeTransaction(transaction));
-    io.out(`txid ${submitted.txid} ${submitted.outcome}`);
-    if (values.wait !== true) return EXIT_OK;
-
-    const deadline = Date.now() + timeoutSeconds * 1000;
-    // A validator that relayed the transaction to its believable producer (PoB) hears of it again
-    // when the producer's optimistic block arrives: until then it answers TX_NOT_FOUND.
-    const current = async (): Promise<TxStatusJson | undefined> => {
-      try {
-        return await api.transaction(submitted.txid);
-      } catch (error) {
-        if (error instanceof IosError && error.code === "TX_NOT_FOUND") return undefined;
-        throw error;
-      }
-    };
-    let final = await current();
-    let announced = false;
-    while (final === undefined || final.state === "pending" || final.state === "optimistic") {
-      if (final?.state === "optimistic" && !announced) {
-        // The client library checked the seal and the Merkle proof; the league says the producer may seal.
-        const consensus = (await api.status())["consensus"] as { believable?: unknown } | undefined;
-        const believable = Array.isArray(consensus?.believable) ? consensus.believable.filter((key): key is string => typeof key === "string") : undefined;
-        verifyOptimistic(submitted.txid, final, believable);
-        io.out(`optimistic in block ${final.block} of believable validator ${final.producer} (seal and Merkle proof verified)`);
-        announced = true;
-      }
-      if (Date.now() > deadline) throw new IosError<CliErrorCode>("CLI_TIMEOUT", `${submitted.txid} still not final after ${timeoutSeconds} s; check it later with GET /v1/tx/${submitted.txid}`);
-      await sleep(WAIT_POLL_MS);
-      final = await current();
-    }
-    if (final.state === "rejected") {
-      io.err(`error CLI_TX_REJECTED: ${submitted.txid} was rejected with ${final.code}`);
-      return EXIT_RUNTIME;
-    }
-    io.out(`final at height ${final.height} index ${final.index} block ${final.blockHash}`);
-    return EXIT_OK;
+    return submitAndWait(api, encodeTransaction(transaction), values, io);
   },
 };
+
+const WAIT_HELP = [
+  "  --wait            wait until the transaction is final or rejected",
+  `  --timeout S       seconds to wait with --wait (default ${DEFAULT_WAIT_SECONDS})`,
+];
+const WAIT_OPTIONS = { wait: { type: "boolean" as const }, timeout: { type: "string" as const } };
+
+/** The `--node` client, which must serve shard `shardOf(shardCount)` (CLI_USAGE naming `why`), and the shard count. */
+async function nodeOfShard(values: Values, shardOf: (shardCount: number) => number, why: string): Promise<{ api: ApiClient; shardCount: number }> {
+  const api = client(values);
+  const status = await api.status();
+  const shard = shardOf(status.shardCount);
+  if (status.shard !== shard) throw new IosError<CliErrorCode>("CLI_USAGE", `--node serves shard ${status.shard}; ${why} shard ${shard}`);
+  return { api, shardCount: status.shardCount };
+}
+
+const txRegister: Command = {
+  name: "register",
+  summary: "Register a validator key with a bond paid from a key file's funds (it joins at the next epoch).",
+  usage: "--from KEYFILE --validator KEYFILE --bond N --genesis FILE [--node URL] [--wait [--timeout S]]",
+  help: [
+    "options:",
+    "  --from KEYFILE       key file of the payer (spends its unspent outputs, change goes back to it)",
+    "  --validator KEYFILE  key file of the validator to register: it proves possession and signs",
+    `  --bond N             the bond, the validator's stake (at least ${MIN_VALIDATOR_BOND})`,
+    "  --genesis FILE       the network's genesis.json (the chain its proof of possession names)",
+    `  --node URL           a node of the bond's shard (default ${DEFAULT_NODE})`,
+    ...WAIT_HELP,
+    "",
+    "The bond lives in the shard of its owner (a key derived from the validator's), and so must",
+    "the payer's funds. exit code 0 when accepted (or final with --wait), 1 when rejected.",
+  ].join("\n"),
+  options: { from: { type: "string" }, validator: { type: "string" }, bond: { type: "string" }, genesis: { type: "string" }, node: { type: "string" }, ...WAIT_OPTIONS },
+  async run(values, _positionals, io) {
+    const payer = loadKeyFile(required(values, "from"));
+    const validator = loadKeyFile(required(values, "validator"));
+    const bond = amountOption(values, "bond");
+    const chain = genesisPopChainId(loadGenesisFile(required(values, "genesis")));
+    const { api, shardCount } = await nodeOfShard(values, (count) => shardOfOwner(bondOwner(validator.publicKey), count), "the validator's bond lives in");
+    const [payerShard, bondShard] = [shardOfOwner(payer.publicKey, shardCount), shardOfOwner(bondOwner(validator.publicKey), shardCount)];
+    if (payerShard !== bondShard) throw new IosError<CliErrorCode>("CLI_USAGE", `the payer's funds are in shard ${payerShard}, the bond's shard is ${bondShard}: move them there first`);
+    const { inputs, gathered } = await gatherInputs(api, payer, bond);
+    const pop = proveKeyPossession({ publicKey: validator.publicKey, sign: (message) => signMessage(validator.secretKey, message) }, chain);
+    const { transaction } = signRegistration({
+      kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: validator.publicKey, bond, chain, pop,
+      inputs, outputs: gathered > bond ? [{ owner: payer.publicKey, amount: gathered - bond }] : [],
+    }, [payer], validator);
+    io.out(`bond ${toHex(registrationBond(validator.publicKey))} of ${bond}`);
+    return submitAndWait(api, registrationKind.encode(transaction), values, io);
+  },
+};
+
+const txLeave: Command = {
+  name: "leave",
+  summary: "Leave the validator set at the next epoch; the bond is released to a payout key then.",
+  usage: "--validator KEYFILE --payout PK [--bond TXID:INDEX] [--node URL] [--wait [--timeout S]]",
+  help: [
+    "options:",
+    "  --validator KEYFILE  key file of the leaving validator (signs the leave)",
+    "  --payout PK          who receives the bond (64 hex digits), in the bond's shard",
+    "  --bond TXID:INDEX    the bond's outpoint (default: the bond its registration created; a",
+    "                       genesis validator names its genesis bond)",
+    `  --node URL           a node of the payout's shard, which holds the bond (default ${DEFAULT_NODE})`,
+    ...WAIT_HELP,
+  ].join("\n"),
+  options: { validator: { type: "string" }, payout: { type: "string" }, bond: { type: "string" }, node: { type: "string" }, ...WAIT_OPTIONS },
+  async run(values, _positionals, io) {
+    const validator = loadKeyFile(required(values, "validator"));
+    const payout = hexKeyArgument(required(values, "payout"), "--payout");
+    const bond = typeof values.bond === "string" ? outpointArgument(values.bond, "--bond") : registrationBond(validator.publicKey);
+    const { api } = await nodeOfShard(values, (count) => shardOfOwner(payout, count), "the payout key lives in");
+    const { transaction } = signLeave({ kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Leave, validator: validator.publicKey, bond, payout }, validator);
+    return submitAndWait(api, registrationKind.encode(transaction), values, io);
+  },
+};
+
+/** TXID:INDEX (64 hex digits, a u32) as an outpoint, or CLI_USAGE naming `what`. */
+function outpointArgument(text: string, what: string): Uint8Array {
+  const match = /^([0-9a-fA-F]{64}):([0-9]{1,10})$/.exec(text);
+  if (match === null || Number(match[2]) > 0xffffffff) throw new IosError<CliErrorCode>("CLI_USAGE", `${what} must be TXID:INDEX (64 hex digits, a u32), got ${JSON.stringify(text)}`);
+  return outpointKey(new Uint8Array(Buffer.from(match[1]!, "hex")), Number(match[2]));
+}
 
 export const txCommand: Command = {
   name: "tx",
   summary: "Send transactions.",
-  usage: "<send> ...",
+  usage: "<send|register|leave> ...",
   help: "",
-  subcommands: [txSend],
+  subcommands: [txSend, txRegister, txLeave],
 };
 
 export const balanceCommand: Command = {

@@ -10,10 +10,13 @@
  * holds a signing key for (finding one would take a discrete logarithm of a hash), so no
  * transfer can ever spend it; only the slashing kind, whose record the shard's execution builds,
  * names it. Genesis bonds have the outpoint (genesisBondTxid, BOND_INDEX_FLAG | i) for genesis validator i, amount
- * its stake. Validators that join later bond through registration (the epochs issue).
+ * its stake. Validators that join later bond through registration (./kinds/registration.ts):
+ * their bond's outpoint is `registrationBond(validator)` = (SHA-256(domain ‖ key), BOND_INDEX_FLAG),
+ * a function of the key alone, so a second registration of a key whose bond is still there
+ * creates an entry that exists (the kernel's OUTPUT_EXISTS), in one block or across blocks.
  *
- * API: `bondOwner(key)`, `bondEntries(bonds)` (packed UtxoTable entries); the genesis bonds are
- * `genesisBond(genesis, i)` in ./genesis.ts.
+ * API: `bondOwner(key)`, `registrationBond(key)`, `bondEntries(bonds)` (packed UtxoTable entries);
+ * the genesis bonds are `genesisBond(genesis, i)` in ./genesis.ts.
  */
 import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { BinaryWriter } from "../codec/binary.js";
@@ -22,6 +25,7 @@ import { check } from "../errors.js";
 import type { LedgerErrorCode } from "./errors.js";
 
 const BOND_OWNER_DOMAIN = new TextEncoder().encode("IOSChain/bond-owner/v1");
+const REGISTRATION_BOND_DOMAIN = new TextEncoder().encode("IOSChain/registration-bond/v1");
 
 /** Set in the output index of every bond's outpoint (module doc). */
 export const BOND_INDEX_FLAG = 0x8000_0000;
@@ -37,6 +41,13 @@ export interface Bond {
 export function bondOwner(validator: Uint8Array): Uint8Array {
   check<LedgerErrorCode>(validator.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `a validator key is ${PUBLIC_KEY_BYTES} bytes`);
   return sha256(BinaryWriter.ofSize(BOND_OWNER_DOMAIN.length + PUBLIC_KEY_BYTES).bytes(BOND_OWNER_DOMAIN).bytes(validator).finish());
+}
+
+/** The outpoint (txid ‖ u32le index) of the bond a registration of `validator` creates (module doc). */
+export function registrationBond(validator: Uint8Array): Uint8Array<ArrayBuffer> {
+  check<LedgerErrorCode>(validator.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `a validator key is ${PUBLIC_KEY_BYTES} bytes`);
+  const txid = sha256(BinaryWriter.ofSize(REGISTRATION_BOND_DOMAIN.length + PUBLIC_KEY_BYTES).bytes(REGISTRATION_BOND_DOMAIN).bytes(validator).finish());
+  return BinaryWriter.ofSize(OUTPOINT_BYTES).bytes(txid).u32(BOND_INDEX_FLAG).finish();
 }
 
 /** The bonds as packed UtxoTable entries (UTXO_ENTRY: outpoint ‖ owner ‖ amount), in the given order. */

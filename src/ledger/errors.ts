@@ -35,6 +35,10 @@ export const LEDGER_ERROR_CODES = [
   "TX_PROOF_NOT_DECISIVE",
   "TX_PROOF_WRONG_VERDICT",
   "TX_PROOF_MISSING",
+  // validator registration (src/ledger/kinds/registration.ts)
+  "TX_BAD_VALIDATOR_KEY",
+  "TX_BAD_POP",
+  "TX_BOND_TOO_SMALL",
   // apply records (src/ledger/records.ts)
   "RECORD_MALFORMED",
   // packed batches of length-prefixed transactions

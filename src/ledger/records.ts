@@ -113,7 +113,7 @@ export class RecordCursor {
     return readU64(this.records, this.kindLayout().outputAt(this.records, this.at, j) + RECORD_OUTPUT.offset.amount);
   }
 
-  /** Whether output j lands at (record txid, j), as for every kind but Atomix's. */
+  /** Whether every output j lands at (record txid, j), as for every kind but Atomix's and a registration's (its bond). */
   get createsAtOwnTxid(): boolean {
     return this.kindLayout().createdKeyAt === undefined;
   }

@@ -3,7 +3,7 @@
  * for the layout, the probing and the incremental growth), wrapped for TypeScript.
  *
  * API (class `UtxoTable`, one WASM instance each):
- *   new UtxoTable({ flavor?, initialCapacityLog2? })
+ *   new UtxoTable({ flavor?, initialCapacityLog2?, chain? })
  *   applyBlock(records, recordCount): BlockDelta   stateful validation + application of a block
  *   undoLastBlock() / forgetUndo()                revert the last applied block exactly / make it permanent
  *   insertEntries(packed) / insert(entry)         load genesis outputs or a flushed set on restart
@@ -18,7 +18,7 @@
  * (computed on first access from a private copy of the records).
  */
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
-import { OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
+import { HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { instantiateKernel, type WasmFlavor } from "../crypto/wasm.js";
 import { RecordCursor } from "./records.js";
 import { outpointKey } from "./transaction.js";
@@ -37,9 +37,9 @@ export const ApplyStatus = {
   /** Σ outputs exceeds u64 (Σ inputs cannot: the table's supply is kept within u64). */
   OutputOverflow: 4,
   DuplicateInput: 5,
-  /** An output's outpoint (txid, j) is already in the table. */
+  /** An output's outpoint is already in the table: (txid, j), or a registration's bond outpoint (its key's bond is live). */
   OutputExists: 6,
-  /** The record does not fit the buffer, has no inputs or outputs, or a zero amount. */
+  /** The record does not fit the buffer, has no inputs or outputs, a zero amount, or an unknown registration operation or unflagged bond key. */
   Malformed: 7,
   OutOfMemory: 8,
   /** The kernel has no case for the record's kind (the records after it still apply). */
@@ -48,13 +48,15 @@ export const ApplyStatus = {
   NotLocked: 13,
   /** Atomix: an input's declared amount is not the output's. */
   AmountMismatch: 14,
+  /** Registration: its proof of possession names another chain than the table's (or the table was given none). */
+  WrongChain: 15,
 } as const;
 export type ApplyStatus = (typeof ApplyStatus)[keyof typeof ApplyStatus];
 export const APPLY_STATUS_NAMES: readonly string[] = [
   "OK", "MISSING_INPUT", "OWNER_MISMATCH", "INSUFFICIENT_FUNDS", "OUTPUT_OVERFLOW",
   "DUPLICATE_INPUT", "OUTPUT_EXISTS", "MALFORMED", "OUT_OF_MEMORY", "UNKNOWN_KIND",
   // 10–12 are insertEntries' and undoBlock's own statuses, never a record's.
-  "ZERO_AMOUNT", "SUPPLY_OVERFLOW", "NOTHING_TO_UNDO", "NOT_LOCKED", "AMOUNT_MISMATCH",
+  "ZERO_AMOUNT", "SUPPLY_OVERFLOW", "NOTHING_TO_UNDO", "NOT_LOCKED", "AMOUNT_MISMATCH", "WRONG_CHAIN",
 ];
 
 /** The code a transaction settles with when its apply fails: its status's name. */
@@ -112,6 +114,7 @@ interface UtxoKernel {
   applyBlock(ptr: number, bytes: number, n: number, statusPtr: number, journal: number): number;
   undoBlock(): number;
   forgetUndo(): void;
+  setChain(ptr: number): void;
 }
 
 export function packEntry(entry: UtxoEntry, out = new Uint8Array(ENTRY_BYTES), offset = 0): Uint8Array {
@@ -135,7 +138,11 @@ export class UtxoTable {
   private readonly kernel: UtxoKernel;
   private heap: Uint8Array<ArrayBuffer>;
 
-  constructor(options: { flavor?: WasmFlavor; initialCapacityLog2?: number } = {}) {
+  /**
+   * `chain`: the 32-byte chain id a registration's proof of possession must name to apply
+   * (genesisPopChainId); without it every registration is WRONG_CHAIN.
+   */
+  constructor(options: { flavor?: WasmFlavor; initialCapacityLog2?: number; chain?: Uint8Array } = {}) {
     const capacityLog2 = options.initialCapacityLog2 ?? DEFAULT_CAPACITY_LOG2;
     check<LedgerErrorCode>(Number.isInteger(capacityLog2) && capacityLog2 >= 4 && capacityLog2 <= 25, "UTXO_BAD_INPUT",
       `initialCapacityLog2 must be an integer in 4..25, got ${capacityLog2}`);
@@ -143,6 +150,12 @@ export class UtxoTable {
     this.kernel = instantiateKernel("utxo", options.flavor).exports as unknown as UtxoKernel;
     if (this.kernel.init(capacityLog2) !== 0) throw new IosError<LedgerErrorCode>("UTXO_OUT_OF_MEMORY", "cannot allocate the initial table");
     this.heap = new Uint8Array(this.kernel.memory.buffer);
+    if (options.chain !== undefined) {
+      check<LedgerErrorCode>(options.chain.length === HASH_BYTES, "UTXO_BAD_INPUT", `a chain id is ${HASH_BYTES} bytes`);
+      const ptr = this.scratch(HASH_BYTES);
+      this.memory().set(options.chain, ptr);
+      this.kernel.setChain(ptr);
+    }
   }
 
   /** A view of WASM memory; memory.grow detaches the old buffer, so re-read after every call. */

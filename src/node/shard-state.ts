@@ -35,14 +35,15 @@
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import { decodeAtomixPhase, type AtomixPhase } from "../atomix/phases.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { decodeBlock, decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
 import { createdOutputOf } from "../ledger/records.js";
-import { genesisEntries, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { genesisEntries, genesisPopChainId, genesisTxid, type Genesis } from "../ledger/genesis.js";
+import { validatorChanges, type ValidatorChange } from "../ledger/validator-changes.js";
 import { genesisEpochContext } from "../epoch/context.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
@@ -285,7 +286,7 @@ export class ShardState {
       check<StoreErrorCode>(identity.shard === shard && sameBytes(identity.genesisId, genesisId), "STORE_IDENTITY_MISMATCH",
         `${store.location} belongs to shard ${identity.shard} of genesis ${Buffer.from(identity.genesisId).toString("hex").slice(0, 16)}…, ` +
           `not shard ${shard} of genesis ${Buffer.from(genesisId).toString("hex").slice(0, 16)}…`);
-      const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count) });
+      const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count), chain: genesisPopChainId(genesis) });
       const tipBlock = store.tip.height === 0 ? undefined : store.getBlock(store.tip.height);
       const tipTime = tipBlock === undefined ? genesis.timestamp : decodeBlockHeader(tipBlock).timestamp;
       const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, tipTime, genesis);
@@ -662,5 +663,19 @@ export class ShardState {
     const location = this.getTransactionLocation(txid);
     if (location === undefined) return undefined;
     return createdOutputOf(this.blockTransactions(location.height)[location.position]!, txid, index, this.shard, this.shardCount);
+  }
+
+  /**
+   * The registrations and leaves final in heights `from`..`to` that this shard applied
+   * (src/ledger/validator-changes.ts), in chain order. The epoch engine lists epoch e's changes
+   * with from = e·L + 1, to = (e + 1)·L.
+   */
+  validatorChanges(from: number, to: number): ValidatorChange[] {
+    check<StoreErrorCode>(Number.isSafeInteger(from) && from >= 1 && to >= from - 1 && to <= this.store.tip.height, "STORE_BAD_INPUT", `heights ${from}..${to} are not within 1..${this.store.tip.height}`);
+    const blocks = Array.from({ length: to - from + 1 }, (_, k) => ({ height: from + k, transactions: this.blockTransactions(from + k) }));
+    return validatorChanges(blocks, (txid, height, position) => {
+      const location = this.getTransactionLocation(txid);
+      return location?.height === height && location.position === position;
+    });
   }
 }

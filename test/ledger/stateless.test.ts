@@ -25,7 +25,7 @@ describe("validateStateless", () => {
   );
   const trailing = Uint8Array.from([...good1.bytes, 0]);
   const badKind = Uint8Array.from(good2.bytes);
-  badKind[1] = 4;
+  badKind[1] = 0xf1;
 
   it("rejects bad transactions one by one and passes the rest with their records and signatures", () => {
     const result = validateStateless(packTransactions([good1.bytes, trailing, good2.bytes, badKind, new Uint8Array(0)]), 0, 1);

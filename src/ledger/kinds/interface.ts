@@ -21,9 +21,9 @@ import { IosError } from "../../errors.js";
 export const TX_VERSION = 1;
 
 /**
- * Kind bytes. Transfer and SlashingEvidence (PoB §7.2) are registered; the others are allocated
- * to what the white paper needs next (Atomix §6 lock / unlock-to-commit / unlock-to-abort,
- * validator registration) and decode as TX_UNKNOWN_KIND until their modules are registered.
+ * Kind bytes, each with its module in ./registry.ts: Transfer, the Atomix kinds (§6 lock /
+ * unlock-to-commit / unlock-to-abort), ValidatorRegistration (registering and leaving,
+ * ./registration.ts) and SlashingEvidence (PoB §7.2). Any other byte is TX_UNKNOWN_KIND.
  */
 export const TxKind = {
   Transfer: 0,
@@ -99,10 +99,11 @@ export interface RecordLayout {
   outputAt(records: Uint8Array, at: number, j: number): number;
   /**
    * Absolute offset of output `j`'s key (outpoint[36]) when the kind creates it elsewhere than at
-   * (record txid, j) — Atomix outputs land at (cross txid, j) or back at a locked outpoint; absent:
-   * (record txid, j).
+   * (record txid, j) — Atomix outputs land at (cross txid, j) or back at a locked outpoint, a
+   * registration's bond at its bond outpoint; undefined for an output at (record txid, j), and
+   * every output is there when the method is absent.
    */
-  createdKeyAt?(records: Uint8Array, at: number, j: number): number;
+  createdKeyAt?(records: Uint8Array, at: number, j: number): number | undefined;
   /** Whether Σ created ≤ Σ spent holds within the record (false: Atomix commits in an output shard, checked across shards). */
   readonly balanced: boolean;
 }

@@ -15,6 +15,7 @@ import type { SignatureItem } from "../../crypto/ed25519.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { TX_PREFIX, checkTxPrefix, type TxKindModule, type TxShape } from "./interface.js";
 import { transferKind } from "./transfer.js";
+import { registrationKind } from "./registration.js";
 import { slashingKind } from "./slashing.js";
 import { crossShardTransferKind } from "./atomix.js";
 import { atomixUnlockAbortKind, atomixUnlockCommitKind } from "./atomix-unlock.js";
@@ -23,6 +24,7 @@ import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../errors.js";
 
 const BUILT_IN: readonly TxKindModule[] = [
   transferKind, slashingKind as TxKindModule, crossShardTransferKind as TxKindModule, atomixUnlockCommitKind as TxKindModule, atomixUnlockAbortKind as TxKindModule,
+  registrationKind as TxKindModule,
 ];
 
 /** Indexed by kind byte; a dense array keeps the per-transaction lookup one load. */

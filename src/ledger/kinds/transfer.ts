@@ -26,7 +26,6 @@ import { shardOfOwner } from "../shard.js";
 import {
   MAX_TX_BYTES,
   RECORD_HEADER,
-  RECORD_INPUT,
   RECORD_OUTPUT,
   TX_CODES,
   TX_PREFIX,
@@ -46,12 +45,16 @@ export const MAX_INPUTS = 128;
 export const MAX_OUTPUTS = 128;
 export const MAX_AMOUNT = (1n << 64n) - 1n;
 
-const HEADER = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, inputCount: 2, outputCount: 2 });
+/**
+ * The spend section: inputCount u16 ‖ outputCount u16 ‖ inputs ‖ outputs. A transfer is the
+ * version and kind, its spend section, its signatures; a registration (./registration.ts) embeds
+ * one after its own fields. The helpers below take `start`, the section's offset in the encoding.
+ */
+const SPEND_COUNTS = layout({ inputCount: 2, outputCount: 2 });
 const INPUT = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES });
 const OUTPUT = RECORD_OUTPUT;
-/** The record body: the counts, then inputs and outputs as in the encoding. */
-const RECORD_COUNTS = layout({ inputCount: 2, outputCount: 2 });
-const RECORD_INPUTS_AT = RECORD_HEADER.bytes + RECORD_COUNTS.bytes;
+/** Where a transfer's spend section starts: right after the version and kind. */
+const TRANSFER_SPEND_AT = TX_PREFIX.bytes;
 
 export interface TxInput {
   /** Transaction that created the spent output. */
@@ -78,43 +81,44 @@ export interface Transfer extends UnsignedTransfer {
   readonly signatures: readonly Uint8Array[];
 }
 
-function unsignedLength(inputCount: number, outputCount: number): number {
-  return HEADER.bytes + inputCount * INPUT.bytes + outputCount * OUTPUT.bytes;
+/** Byte length of a spend section with these counts. */
+export function spendSectionLength(inputCount: number, outputCount: number): number {
+  return SPEND_COUNTS.bytes + inputCount * INPUT.bytes + outputCount * OUTPUT.bytes;
 }
 
 /** Byte length of a signed transfer's encoding. */
 export function transferLength(inputCount: number, outputCount: number): number {
-  return unsignedLength(inputCount, outputCount) + inputCount * SIGNATURE_BYTES;
+  return TRANSFER_SPEND_AT + spendSectionLength(inputCount, outputCount) + inputCount * SIGNATURE_BYTES;
 }
 
-function inputAt(i: number): number {
-  return HEADER.bytes + i * INPUT.bytes;
+/** Offset of input i of the spend section at `start`. */
+export function spendInputAt(start: number, i: number): number {
+  return start + SPEND_COUNTS.bytes + i * INPUT.bytes;
 }
 
-function outputAt(inputCount: number, j: number): number {
-  return HEADER.bytes + inputCount * INPUT.bytes + j * OUTPUT.bytes;
+function spendOutputAt(start: number, inputCount: number, j: number): number {
+  return start + SPEND_COUNTS.bytes + inputCount * INPUT.bytes + j * OUTPUT.bytes;
 }
 
-function inputCountOf(tx: Uint8Array): number {
-  return readU16(tx, HEADER.offset.inputCount);
+/** The input count of the spend section at `start`. */
+export function spendInputCount(tx: Uint8Array, start: number): number {
+  return readU16(tx, start + SPEND_COUNTS.offset.inputCount);
 }
 
-function outputCountOf(tx: Uint8Array): number {
-  return readU16(tx, HEADER.offset.outputCount);
-}
-
-function checkCounts(inputCount: number, outputCount: number): void {
-  checkSpendCounts("a transfer", inputCount, outputCount, transferLength(inputCount, outputCount));
+/** The output count of the spend section at `start`. */
+export function spendOutputCount(tx: Uint8Array, start: number): number {
+  return readU16(tx, start + SPEND_COUNTS.offset.outputCount);
 }
 
 /**
- * The counts of a kind that spends inputs into outputs (transfers, cross-shard transfers): at
- * least one of each, at most MAX_INPUTS / MAX_OUTPUTS, an encoding of `size` bytes within
- * MAX_TX_BYTES. Runs for every scanned transaction: messages are built only on failure.
+ * The counts of a kind that spends inputs into outputs (transfers, cross-shard transfers,
+ * registrations): at least one input and `minOutputs` outputs, at most MAX_INPUTS / MAX_OUTPUTS,
+ * an encoding of `size` bytes within MAX_TX_BYTES. Runs for every scanned transaction: messages
+ * are built only on failure.
  */
-export function checkSpendCounts(what: string, inputCount: number, outputCount: number, size: number): void {
+export function checkSpendCounts(what: string, inputCount: number, outputCount: number, size: number, minOutputs = 1): void {
   if (inputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_INPUTS", `${what} needs at least one input`);
-  if (outputCount === 0) throw new IosError<LedgerErrorCode>("TX_NO_OUTPUTS", `${what} needs at least one output`);
+  if (outputCount < minOutputs) throw new IosError<LedgerErrorCode>("TX_NO_OUTPUTS", `${what} needs at least ${minOutputs} output(s)`);
   if (inputCount > MAX_INPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_INPUTS", `${inputCount} inputs exceed MAX_INPUTS = ${MAX_INPUTS}`);
   if (outputCount > MAX_OUTPUTS) throw new IosError<LedgerErrorCode>("TX_TOO_MANY_OUTPUTS", `${outputCount} outputs exceed MAX_OUTPUTS = ${MAX_OUTPUTS}`);
   if (size > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${inputCount} inputs and ${outputCount} outputs need ${size} bytes, over MAX_TX_BYTES = ${MAX_TX_BYTES}`);
@@ -123,11 +127,6 @@ export function checkSpendCounts(what: string, inputCount: number, outputCount: 
 function sameRange(bytes: Uint8Array, a: number, b: number, length: number): boolean {
   for (let k = 0; k < length; k++) if (bytes[a + k] !== bytes[b + k]) return false;
   return true;
-}
-
-/** Inputs are distinct outpoints. */
-function checkNoDuplicateInputs(tx: Uint8Array, inputCount: number): void {
-  checkDistinctOutpoints(tx, inputCount, inputAt);
 }
 
 /**
@@ -153,16 +152,21 @@ export function checkDistinctOutpoints(tx: Uint8Array, count: number, outpointAt
   }
 }
 
-function scan(tx: Uint8Array): TxShape {
-  if (tx.length > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
-  const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
+/**
+ * Scans the spend section at `reader.at` of an encoding that must be `encodedSize(inputCount,
+ * outputCount)` bytes in all: the counts (`checkSpendCounts`), no input spending a bond, output
+ * amounts > 0 with Σ within u64, distinct inputs. Leaves the reader after the outputs.
+ */
+export function scanSpendSection(tx: Uint8Array, reader: BinaryReader<LedgerErrorCode>, what: string, minOutputs: number, encodedSize: (inputCount: number, outputCount: number) => number): { inputCount: number; outputCount: number } {
+  const start = reader.at;
   const inputCount = reader.u16("input count");
   const outputCount = reader.u16("output count");
-  checkCounts(inputCount, outputCount);
-  reader.expectRemaining(transferLength(inputCount, outputCount) - HEADER.bytes, "the declared inputs, outputs and signatures");
+  const size = encodedSize(inputCount, outputCount);
+  checkSpendCounts(what, inputCount, outputCount, size, minOutputs);
+  reader.expectRemaining(size - reader.at, "the declared inputs, outputs and signatures");
   for (let i = 0; i < inputCount; i++) {
     // The index's top bit marks a bond (src/ledger/bond.ts BOND_INDEX_FLAG): only a slashing spends one.
-    if ((tx[inputAt(i) + INPUT.offset.index + 3]! & 0x80) !== 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `input ${i} spends a bond, which no transfer may`);
+    if ((tx[spendInputAt(start, i) + INPUT.offset.index + 3]! & 0x80) !== 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `input ${i} spends a bond, which ${what} may not`);
   }
   reader.advance(inputCount * INPUT.bytes);
   let sumLow = 0;
@@ -177,9 +181,16 @@ function scan(tx: Uint8Array): TxShape {
   }
   // Both partial sums stay below 2^53 (≤ 128 terms < 2^32), so this carry arithmetic is exact.
   check<LedgerErrorCode>(sumHigh + Math.floor(sumLow / 0x1_0000_0000) <= 0xffffffff, "TX_AMOUNT_OVERFLOW", "sum of output amounts exceeds u64");
-  checkNoDuplicateInputs(tx, inputCount);
+  checkDistinctOutpoints(tx, inputCount, (i) => spendInputAt(start, i));
+  return { inputCount, outputCount };
+}
+
+function scan(tx: Uint8Array): TxShape {
+  if (tx.length > MAX_TX_BYTES) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `${tx.length} bytes exceed MAX_TX_BYTES = ${MAX_TX_BYTES}`);
+  const reader = new BinaryReader(tx, TX_CODES, TRANSFER_SPEND_AT);
+  scanSpendSection(tx, reader, "a transfer", 1, transferLength);
   const unsignedEnd = reader.at;
-  return { unsignedEnd, signatureCount: inputCount, recordBytes: RECORD_HEADER.bytes + unsignedEnd - TX_PREFIX.bytes };
+  return { unsignedEnd, signatureCount: spendInputCount(tx, TRANSFER_SPEND_AT), recordBytes: RECORD_HEADER.bytes + unsignedEnd - TRANSFER_SPEND_AT };
 }
 
 function checkKind(kind: number): void {
@@ -189,16 +200,21 @@ function checkKind(kind: number): void {
 function decode(tx: Uint8Array): Transfer {
   checkKind(checkTxPrefix(tx));
   scan(tx);
-  const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
+  const reader = new BinaryReader(tx, TX_CODES, TRANSFER_SPEND_AT);
+  const { inputs, outputs } = readSpendSection(reader);
+  const signatures = readSignatures(reader, inputs.length);
+  return { kind: TxKind.Transfer, inputs, outputs, signatures };
+}
+
+/** The inputs and outputs of a scanned spend section at `reader.at`; leaves the reader after them. */
+export function readSpendSection(reader: BinaryReader<LedgerErrorCode>): { inputs: TxInput[]; outputs: TxOutput[] } {
   const inputCount = reader.u16();
   const outputCount = reader.u16();
   const inputs: TxInput[] = [];
   for (let i = 0; i < inputCount; i++) {
     inputs.push({ txid: reader.bytes(TXID_BYTES).slice(), index: reader.u32(), owner: reader.bytes(PUBLIC_KEY_BYTES).slice() });
   }
-  const outputs = readOutputs(reader, outputCount);
-  const signatures = readSignatures(reader, inputCount);
-  return { kind: TxKind.Transfer, inputs, outputs, signatures };
+  return { inputs, outputs: readOutputs(reader, outputCount) };
 }
 
 /** `count` outputs (owner[32] ‖ amount u64) from `reader`. */
@@ -244,18 +260,25 @@ export function writeSignatures(writer: BinaryWriter, signatures: readonly Uint8
   });
 }
 
+/** Checks the inputs and outputs about to be encoded (counts as `what` allows, fields, distinct inputs) and writes their spend section. */
+export function writeSpendSection(writer: BinaryWriter, what: string, minOutputs: number, size: number, inputs: readonly TxInput[], outputs: readonly TxOutput[]): void {
+  checkSpendCounts(what, inputs.length, outputs.length, size, minOutputs);
+  const start = writer.at;
+  writer.u16(inputs.length).u16(outputs.length);
+  inputs.forEach((input, i) => writeInputOutpoint(writer, input, i));
+  writeOutputs(writer, outputs);
+  checkDistinctOutpoints(writer.output, inputs.length, (i) => spendInputAt(start, i));
+}
+
 /** Checks the fields of a transfer about to be encoded and writes its unsigned part. */
 function writeUnsigned(tx: UnsignedTransfer, writer: BinaryWriter): void {
   checkKind(tx.kind);
-  checkCounts(tx.inputs.length, tx.outputs.length);
-  writer.u8(TX_VERSION).u8(tx.kind).u16(tx.inputs.length).u16(tx.outputs.length);
-  tx.inputs.forEach((input, i) => writeInputOutpoint(writer, input, i));
-  writeOutputs(writer, tx.outputs);
-  checkNoDuplicateInputs(writer.output, tx.inputs.length);
+  writer.u8(TX_VERSION).u8(tx.kind);
+  writeSpendSection(writer, "a transfer", 1, transferLength(tx.inputs.length, tx.outputs.length), tx.inputs, tx.outputs);
 }
 
 export function encodeUnsignedTransfer(tx: UnsignedTransfer): Uint8Array<ArrayBuffer> {
-  const writer = BinaryWriter.ofSize(unsignedLength(tx.inputs.length, tx.outputs.length));
+  const writer = BinaryWriter.ofSize(TRANSFER_SPEND_AT + spendSectionLength(tx.inputs.length, tx.outputs.length));
   writeUnsigned(tx, writer);
   return writer.finish();
 }
@@ -267,48 +290,62 @@ function encode(tx: Transfer): Uint8Array<ArrayBuffer> {
   return writer.finish();
 }
 
-/** Calls `visit` with every owner key (inputs, then outputs) until it returns false. */
-function everyOwner(tx: Uint8Array, visit: (owner: Uint8Array, role: "input" | "output", index: number) => boolean): void {
-  const inputCount = inputCountOf(tx);
-  const outputCount = outputCountOf(tx);
+/** Calls `visit` with every owner key of the spend section at `start` (inputs, then outputs) until it returns false. */
+export function everySpendOwner(tx: Uint8Array, start: number, visit: (owner: Uint8Array, role: "input" | "output", index: number) => boolean): void {
+  const inputCount = spendInputCount(tx, start);
+  const outputCount = spendOutputCount(tx, start);
   for (let i = 0; i < inputCount; i++) {
-    const at = inputAt(i) + INPUT.offset.owner;
+    const at = spendInputAt(start, i) + INPUT.offset.owner;
     if (!visit(tx.subarray(at, at + PUBLIC_KEY_BYTES), "input", i)) return;
   }
   for (let j = 0; j < outputCount; j++) {
-    const at = outputAt(inputCount, j) + OUTPUT.offset.owner;
+    const at = spendOutputAt(start, inputCount, j) + OUTPUT.offset.owner;
     if (!visit(tx.subarray(at, at + PUBLIC_KEY_BYTES), "output", j)) return;
   }
 }
 
+/** TX_WRONG_SHARD unless `owner` (named `role` `index` in errors) maps to `shard`. */
+export function checkOwnerShard(owner: Uint8Array, role: string, index: number, shard: number, shardCount: number): boolean {
+  const actual = shardOfOwner(owner, shardCount);
+  if (actual !== shard) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `${role} ${index} belongs to shard ${actual}, not ${shard}`);
+  return true;
+}
+
 function shards(tx: Uint8Array, shardCount: number): number[] {
   const touched = new Set<number>();
-  everyOwner(tx, (owner) => touched.add(shardOfOwner(owner, shardCount)) !== undefined);
+  everySpendOwner(tx, TRANSFER_SPEND_AT, (owner) => touched.add(shardOfOwner(owner, shardCount)) !== undefined);
   return [...touched].sort((a, b) => a - b);
 }
 
 /** A transfer is intra-shard: every owner maps to the shard it was submitted to. */
 function checkStateless(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number): void {
   if (shardCount === 1) return;
-  everyOwner(tx, (owner, role, index) => {
-    const actual = shardOfOwner(owner, shardCount);
-    if (actual !== shard) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `${role} ${index} belongs to shard ${actual}, not ${shard}`);
-    return true;
-  });
+  everySpendOwner(tx, TRANSFER_SPEND_AT, (owner, role, index) => checkOwnerShard(owner, role, index, shard, shardCount));
 }
 
-function signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void {
-  for (let i = 0; i < shape.signatureCount; i++) {
-    const owner = inputAt(i) + INPUT.offset.owner;
-    const signature = shape.unsignedEnd + i * SIGNATURE_BYTES;
+/** Appends one item per input of the spend section at `start`: its owner's signature (the `i`-th at `signaturesAt`) over `txid`. */
+export function pushInputSignatureItems(tx: Uint8Array, start: number, signaturesAt: number, txid: Uint8Array, out: SignatureItem[]): void {
+  const inputCount = spendInputCount(tx, start);
+  for (let i = 0; i < inputCount; i++) {
+    const owner = spendInputAt(start, i) + INPUT.offset.owner;
+    const signature = signaturesAt + i * SIGNATURE_BYTES;
     out.push({ signature: tx.subarray(signature, signature + SIGNATURE_BYTES), message: txid, publicKey: tx.subarray(owner, owner + PUBLIC_KEY_BYTES) });
   }
 }
 
+function signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: SignatureItem[]): void {
+  pushInputSignatureItems(tx, TRANSFER_SPEND_AT, shape.unsignedEnd, txid, out);
+}
+
+/** The first input's owner of the spend section at `start` (a view), or undefined when `tx` is too short. */
+export function firstInputOwner(tx: Uint8Array, start: number): Uint8Array | undefined {
+  const at = spendInputAt(start, 0) + INPUT.offset.owner;
+  return tx.length < at + PUBLIC_KEY_BYTES ? undefined : tx.subarray(at, at + PUBLIC_KEY_BYTES);
+}
+
 /** The first input's owner: all of a sender's transfers reach one producer (ARCHITECTURE.md, PoB assignment). */
 function spender(tx: Uint8Array): Uint8Array | undefined {
-  const at = inputAt(0) + INPUT.offset.owner;
-  return tx.length < at + PUBLIC_KEY_BYTES ? undefined : tx.subarray(at, at + PUBLIC_KEY_BYTES);
+  return firstInputOwner(tx, TRANSFER_SPEND_AT);
 }
 
 function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint8Array, at: number): void {
@@ -316,7 +353,7 @@ function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint
     .u8(TxKind.Transfer)
     .u32(shape.recordBytes)
     .bytes(txid)
-    .bytes(tx.subarray(HEADER.offset.inputCount, shape.unsignedEnd));
+    .bytes(tx.subarray(TRANSFER_SPEND_AT, shape.unsignedEnd));
 }
 
 /**
@@ -324,20 +361,28 @@ function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint
  * build records the kernel must judge, bad ones included (stateless validation never writes those).
  */
 export function encodeTransferRecord(txid: Uint8Array, inputs: readonly TxInput[], outputs: readonly TxOutput[]): Uint8Array<ArrayBuffer> {
-  const size = RECORD_INPUTS_AT + inputs.length * RECORD_INPUT.bytes + outputs.length * RECORD_OUTPUT.bytes;
+  const size = RECORD_HEADER.bytes + spendSectionLength(inputs.length, outputs.length);
   const writer = BinaryWriter.ofSize(size).u8(TxKind.Transfer).u32(size).bytes(txid).u16(inputs.length).u16(outputs.length);
   for (const input of inputs) writer.bytes(input.txid).u32(input.index).bytes(input.owner);
   for (const output of outputs) writer.bytes(output.owner).u64(output.amount);
   return writer.finish();
 }
 
-const record: RecordLayout = {
-  balanced: true,
-  inputCount: (records, at) => readU16(records, at + RECORD_HEADER.bytes + RECORD_COUNTS.offset.inputCount),
-  inputAt: (_records, at, i) => at + RECORD_INPUTS_AT + i * RECORD_INPUT.bytes,
-  outputCount: (records, at) => readU16(records, at + RECORD_HEADER.bytes + RECORD_COUNTS.offset.outputCount),
-  outputAt: (records, at, j) => at + RECORD_INPUTS_AT + record.inputCount(records, at) * RECORD_INPUT.bytes + j * RECORD_OUTPUT.bytes,
-};
+/**
+ * The layout of a record whose body holds a spend section at `bodyAt` (relative to the record's
+ * end of header): its inputs and outputs are the section's (INPUT is RECORD_INPUT, OUTPUT is
+ * RECORD_OUTPUT). A transfer's body is the section itself (`bodyAt` 0).
+ */
+export function spendRecordLayout(bodyAt: number): RecordLayout {
+  const start = (at: number): number => at + RECORD_HEADER.bytes + bodyAt;
+  return {
+    balanced: true,
+    inputCount: (records, at) => spendInputCount(records, start(at)),
+    inputAt: (_records, at, i) => spendInputAt(start(at), i),
+    outputCount: (records, at) => spendOutputCount(records, start(at)),
+    outputAt: (records, at, j) => spendOutputAt(start(at), spendInputCount(records, start(at)), j),
+  };
+}
 
 export const transferKind: TxKindModule<Transfer> = {
   kind: TxKind.Transfer,
@@ -352,6 +397,5 @@ export const transferKind: TxKindModule<Transfer> = {
   signatureItems,
   spender,
   writeRecord,
-  record,
+  record: spendRecordLayout(0),
 };
-

@@ -1,0 +1,69 @@
+// `ios tx register` and `ios tx leave` against a running node: the registration becomes final and
+// its bond shows in the UTXO set (the balance of the bond's owner), a second registration of the
+// key is rejected by the kernel, a bond below the minimum is refused at submission, and the
+// validator's leave becomes final while the bond stays (the epoch transition releases it).
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { bondOwner, registrationBond } from "../../src/ledger/bond.js";
+import { deriveTestAccounts } from "../../src/ledger/genesis.js";
+import { keyFileJson, loadKeyFile } from "../../src/node/config.js";
+import { MIN_VALIDATOR_BOND } from "../../src/ledger/kinds/registration.js";
+import { ios, IosProcess } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "ios-cli-registration-"));
+const running: IosProcess[] = [];
+after(async () => {
+  for (const p of running) await p.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("ios tx register / leave", () => {
+  it("registers a validator with a bond, refuses a second registration and a small bond, and records its leave", async () => {
+    const generated = await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", "2", "--seed", "cli-registration", "--out", dir, "--amount", "5000"]);
+    assert.equal(generated.code, 0, generated.stderr);
+    const configFile = join(dir, "validator-0.config.json");
+    const config = JSON.parse(readFileSync(configFile, "utf8")) as { listen: { port: number }; pipeline?: unknown };
+    config.listen.port = 0;
+    config.pipeline = { workers: 1, blockIntervalMs: 50 };
+    writeFileSync(configFile, JSON.stringify(config));
+    const newcomer = deriveTestAccounts("cli registration newcomer", 1)[0]!;
+    const newcomerFile = join(dir, "newcomer.key.json");
+    writeFileSync(newcomerFile, keyFileJson(newcomer));
+    const payer = join(dir, "account-0.key.json");
+    const genesis = join(dir, "genesis.json");
+
+    const node = new IosProcess(["node", "--config", configFile]);
+    running.push(node);
+    const url = (await node.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+
+    const registered = await ios(["tx", "register", "--from", payer, "--validator", newcomerFile, "--bond", "2000", "--genesis", genesis, "--node", url, "--wait"]);
+    assert.equal(registered.code, 0, registered.stderr);
+    const bondHex = Buffer.from(registrationBond(newcomer.publicKey)).toString("hex");
+    assert.match(registered.stdout, new RegExp(`^bond ${bondHex} of 2000\ntxid [0-9a-f]{64} accepted\nfinal at height \\d+`));
+    const bondOwnerHex = Buffer.from(bondOwner(newcomer.publicKey)).toString("hex");
+    assert.match((await ios(["balance", bondOwnerHex, "--node", url])).stdout, /^2000 in 1 output\(s\)/, "the bond is in the UTXO set");
+    const payerHex = Buffer.from(loadKeyFile(payer).publicKey).toString("hex");
+    assert.match((await ios(["balance", payerHex, "--node", url])).stdout, /^3000 in 1 output\(s\)/, "the change came back");
+
+    const again = await ios(["tx", "register", "--from", join(dir, "account-1.key.json"), "--validator", newcomerFile, "--bond", "2000", "--genesis", genesis, "--node", url, "--wait"]);
+    assert.equal(again.code, 1, again.stdout);
+    assert.match(again.stderr, /OUTPUT_EXISTS/, "a key with a live bond registers once");
+
+    const small = await ios(["tx", "register", "--from", payer, "--validator", newcomerFile, "--bond", String(MIN_VALIDATOR_BOND - 1n), "--genesis", genesis, "--node", url]);
+    assert.notEqual(small.code, 0);
+    assert.match(small.stderr, /TX_BOND_TOO_SMALL/);
+
+    const left = await ios(["tx", "leave", "--validator", newcomerFile, "--payout", payerHex, "--node", url, "--wait"]);
+    assert.equal(left.code, 0, left.stderr);
+    assert.match(left.stdout, /^txid [0-9a-f]{64} accepted\nfinal at height \d+/);
+    assert.match((await ios(["balance", bondOwnerHex, "--node", url])).stdout, /^2000 in 1 output\(s\)/, "the leave releases nothing by itself");
+
+    const usage = await ios(["tx", "leave", "--validator", newcomerFile, "--payout", payerHex, "--bond", "zz:1", "--node", url]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /CLI_USAGE: --bond must be TXID:INDEX/);
+    assert.equal(await node.stop(), 0);
+  });
+});
