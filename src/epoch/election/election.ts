@@ -184,6 +184,18 @@ export class LeaderElection {
     this.#onStart(decodeStart(bytes));
   }
 
+  /**
+   * The elected leader did not deliver what it was elected for (the DRP run or the signed
+   * configuration) in the caller's time: it is skipped like a silent winner and the next view
+   * begins. ELECTION_WRONG_PHASE unless a leader is elected here.
+   */
+  abandon(): void {
+    check<ElectionErrorCode>(!this.#closed && this.#phase === "elected", "ELECTION_WRONG_PHASE", `abandon() in phase ${this.#phase}`);
+    const { leader } = this.#outcome!;
+    this.#outcome = undefined;
+    this.#endView(leader);
+  }
+
   /** Stops the timers and ignores further messages; the channel stays its owner's. */
   close(): void {
     this.#closed = true;

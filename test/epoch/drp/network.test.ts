@@ -1,12 +1,12 @@
 /**
- * DRP runs over the simulator's network (src/epoch/drp/network.ts): the client and every server
+ * DRP runs over the simulator's network (src/epoch/drp/network.ts `DrpPort`): the client and every server
  * are nodes with real channels and virtual timers; the transcript of each finished run verifies
  * offline (Algorithm 3). Silent servers are closed out by the phase deadline while the thresholds
  * hold; beyond them the run fails with the session's code; strangers' messages change nothing.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DRP_MESSAGE, DrpServerPort, runDrpClient, type DrpRunResult } from "../../../src/epoch/drp/network.js";
+import { DRP_MESSAGE, DrpPort, type DrpRunResult } from "../../../src/epoch/drp/network.js";
 import { DrpClient, DrpServer } from "../../../src/epoch/drp/session.js";
 import { verifyTranscript } from "../../../src/epoch/drp/transcript.js";
 import { IosError } from "../../../src/errors.js";
@@ -37,7 +37,7 @@ function world(label: string, serverCount: number, options: { silent?: (groups: 
       if (silent.includes(i)) return undefined;
       const channel = transport.open(INSTANCE);
       const server = new DrpServer(i, parties.config.servers, parties.config.clientKey, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!));
-      const port = new DrpServerPort(channel);
+      const port = new DrpPort(channel, clock);
       if (options.serveAtMs === undefined) port.serve(server, CLIENT);
       else clock.setTimer(options.serveAtMs, () => port.serve(server, CLIENT));
       return channel;
@@ -48,7 +48,7 @@ function world(label: string, serverCount: number, options: { silent?: (groups: 
   sim.addNode(CLIENT, ({ transport, clock }) => {
     const channel: Channel = transport.open(INSTANCE);
     const client = new DrpClient(parties.config, parties.clientSecret, SeededRng.fromSeed(`${label}/client`));
-    const run = runDrpClient(client, servers, { channel, clock, phaseTimeoutMs: PHASE_TIMEOUT_MS });
+    const run = new DrpPort(channel, clock).lead(client, servers, PHASE_TIMEOUT_MS);
     stop = run.stop;
     run.result.then((result) => (outcome = { result, at: clock.now() }), (error: unknown) => (outcome = { error, at: clock.now() }));
     return channel;

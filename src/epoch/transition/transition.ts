@@ -1,0 +1,336 @@
+/**
+ * One validator's part in reconfiguring epoch e into e + 1 (white paper §4.1, §5.2; Algorithms
+ * 1–3), over the transport, with every step checked by every validator:
+ *
+ *   1. boundaries   each validator hands in its shard's final-height certificate of epoch e's
+ *                   last height (`provideBoundary`) and sends it to every validator; a certificate
+ *                   counts once it verifies against the shard's committee of epoch e
+ *                   (src/atomix/proof.ts). With one per shard the election begins, so every
+ *                   honest validator begins within a message delay of the others.
+ *   2. election     Algorithm 1 (src/epoch/election): the minimum VRF lottery over the hash of
+ *                   configuration e leads; a leader that does not start within Δ is skipped.
+ *   3. randomness   the leader runs DRP (Algorithms 2–3, src/epoch/drp) as its client, every
+ *                   other validator of epoch e as a server with its validator key
+ *                   (validator-keys.ts); the grouping seed is H(configuration e ‖ view), so the
+ *                   leader does not choose the groups.
+ *   4. proposal     the leader derives configuration e + 1 (src/epoch/identity) — the validators
+ *                   of e, rnd from the transcript, the transcript's hash, its lottery, the
+ *                   boundaries' state commitments — and sends it with the transcript. Each
+ *                   validator derives the same configuration from what it verified itself (the
+ *                   transcript by Algorithm 3, the lottery by the election, the boundaries by
+ *                   their certificates) and accepts only that, only from its elected leader.
+ *   5. certificate  the leader has the configuration's certificate message co-signed by CoSi
+ *                   over all validators of e (≥ ⌊2n/3⌋ + 1 signers, the identity chain's rule).
+ *                   An honest validator co-signs at most one configuration per epoch, so two
+ *                   certificates of one epoch would need more than n/3 double signers.
+ *   6. link         the leader sends configuration, certificate and transcript; every validator
+ *                   checks the link (`verifyEpochLink`) and that the transcript is the one it
+ *                   names, relays it once and is configured. A leader that has not delivered
+ *                   `deliveryTimeoutMs` after its election is skipped: the next view elects
+ *                   another.
+ *
+ * Liveness limit (stated, not solved): a byzantine leader whose CoSi session more than n/3
+ * validators agreed to sign, and which then withholds the certificate, leaves them unable to sign
+ * the next leader's configuration, so the epoch cannot be configured; a two-phase agreement on
+ * the configuration (the shard BFT's prepare/commit) would lift it. A leader that only proposes
+ * binds no one.
+ */
+import { committeesOfContext, verifyFinalHeightCertificate, type CommitteeDirectory } from "../../atomix/proof.js";
+import { sameBytes } from "../../bytes.js";
+import { BinaryWriter } from "../../codec/binary.js";
+import { HASH_BYTES } from "../../codec/sizes.js";
+import { encodeCollectiveSignature } from "../../consensus/cosi/codec.js";
+import { CosiNode } from "../../consensus/cosi/protocol.js";
+import { SchnorrKey } from "../../crypto/schnorr.js";
+import { sha256 } from "../../crypto/sha256.js";
+import { IosError, check } from "../../errors.js";
+import { toHex } from "../../hex.js";
+import { keyPairFromSecret } from "../../ledger/keys.js";
+import { guardedHandler } from "../../net/guarded-handler.js";
+import type { PeerId } from "../../net/interface.js";
+import type { TimerHandle } from "../../runtime/interface.js";
+import { decodeConfig, makeConfig, type DrpConfig } from "../drp/config.js";
+import { DrpPort } from "../drp/network.js";
+import { DrpClient, DrpServer } from "../drp/session.js";
+import { decodeTranscriptParts, verifyTranscript } from "../drp/transcript.js";
+import { validatorServerKeys, validatorServerSecrets } from "../drp/validator-keys.js";
+import { LeaderElection } from "../election/election.js";
+import type { ElectionOutcome, LeaderLottery } from "../election/interface.js";
+import { decodeIdentityConfiguration, encodeIdentityConfiguration, identityConfigurationHash, nextIdentityConfiguration } from "../identity/configuration.js";
+import type { IdentityValidator, ShardBoundary } from "../identity/interface.js";
+import { identityCertificateMessage, verifyEpochLink } from "../identity/link.js";
+import type { EpochContext } from "../interface.js";
+import type { ConfiguredEpoch, TransitionConfig, TransitionDependencies, TransitionErrorCode, TransitionPhase, TransitionStats } from "./interface.js";
+import { TRANSITION_MESSAGES, checkBoundary, decodeLink, decodeProposal, encodeLink, encodeProposal } from "./messages.js";
+
+const GROUPING_DOMAIN = new TextEncoder().encode("IOSChain/epoch/drp-grouping-seed/v1");
+/** DRP servers per group (RandHound's groups of a few dozen; white paper §5.2 input 8): about 16. */
+const SERVERS_PER_GROUP = 16;
+/** Default delivery time of an elected leader, in Δ (TransitionConfig `deliveryTimeoutMs`). */
+const DELIVERY_DELTAS = 40;
+
+export class EpochTransition {
+  readonly stats: TransitionStats = { rejected: 0, abandoned: 0 };
+  readonly #previous: EpochContext;
+  readonly #config: TransitionConfig;
+  readonly #deps: TransitionDependencies;
+  readonly #keys: readonly Uint8Array[];
+  readonly #peers: readonly PeerId[];
+  readonly #indexOfPeer = new Map<PeerId, number>();
+  readonly #self: number;
+  readonly #committees: CommitteeDirectory;
+  readonly #election: LeaderElection;
+  readonly #port: DrpPort;
+  readonly #cosi: CosiNode;
+  /** Each shard's verified boundary. */
+  readonly #boundaries: (ShardBoundary | undefined)[];
+  #phase: TransitionPhase = "boundaries";
+  #elected: ElectionOutcome | undefined;
+  #deliveryTimer: TimerHandle | undefined;
+  #stopDrp: (() => void) | undefined;
+  /** Certificate messages of the configurations each leader proposed that this validator derived too. */
+  readonly #proposed = new Map<number, Uint8Array>();
+  /** The one certificate message this validator co-signs this epoch, once it agreed to sign. */
+  #signed: Uint8Array | undefined;
+  #closed = false;
+
+  constructor(config: TransitionConfig, deps: TransitionDependencies) {
+    const { previous } = config;
+    check<TransitionErrorCode>(previous.epochLength !== undefined, "TRANSITION_BAD_CONFIG", `epoch ${previous.epoch} has no length: no epoch follows it`);
+    check<TransitionErrorCode>(previous.policy !== undefined, "TRANSITION_BAD_CONFIG", "boundaries are certified by PoB committees: the epoch needs a PoB policy");
+    check<TransitionErrorCode>(Number.isFinite(config.deltaMs) && config.deltaMs > 0, "TRANSITION_BAD_CONFIG", `Δ must be positive, got ${config.deltaMs}`);
+    this.#previous = previous;
+    this.#config = config;
+    this.#deps = deps;
+    this.#keys = previous.validators.map((validator) => validator.publicKey);
+    this.#peers = this.#keys.map(toHex);
+    this.#peers.forEach((peer, index) => this.#indexOfPeer.set(peer, index));
+    const self = this.#indexOfPeer.get(toHex(keyPairFromSecret(deps.secretKey).publicKey));
+    check<TransitionErrorCode>(self !== undefined, "TRANSITION_BAD_CONFIG", `the key is not a validator of epoch ${previous.epoch}`);
+    this.#self = self;
+    this.#committees = committeesOfContext(previous);
+    this.#boundaries = new Array<ShardBoundary | undefined>(previous.shardCount).fill(undefined);
+    const epoch = previous.epoch + 1;
+    this.#election = new LeaderElection(
+      { epoch, confHash: previous.configurationHash, validators: this.#keys, deltaMs: config.deltaMs },
+      {
+        channel: deps.channel, clock: deps.clock, secretKey: deps.secretKey,
+        onLeading: (lottery) => this.#lead(lottery),
+        onElected: (outcome) => this.#onElected(outcome),
+        onFailed: () => (this.#phase = "failed"),
+      },
+    );
+    this.#port = new DrpPort(deps.channel, deps.clock);
+    this.#cosi = new CosiNode(
+      { participants: this.#keys, fanout: config.cosi.fanout, levelTimeoutMs: config.cosi.levelTimeoutMs },
+      { channel: deps.cosiChannel, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.secretKey), verifier: deps.verifier, approve: (message, leader) => this.#approves(message, leader) },
+    );
+    const guard = (handler: (from: PeerId, payload: Uint8Array) => void) =>
+      guardedHandler(() => this.#closed || this.#phase === "configured", () => this.stats.rejected++, (from, payload) => {
+        check<TransitionErrorCode>(this.#indexOfPeer.has(from), "TRANSITION_UNKNOWN_PEER", `peer ${from} is not a validator of epoch ${previous.epoch}`);
+        handler(from, payload);
+      });
+    deps.channel.on(TRANSITION_MESSAGES.BOUNDARY, guard((_from, payload) => this.#acceptBoundary(payload)));
+    deps.channel.on(TRANSITION_MESSAGES.PROPOSAL, guard((from, payload) => this.#onProposal(from, payload)));
+    deps.channel.on(TRANSITION_MESSAGES.LINK, guard((_from, payload) => this.#onLink(payload)));
+  }
+
+  get phase(): TransitionPhase {
+    return this.#phase;
+  }
+
+  /** The leader elected here, once elected (the view's, until it is abandoned). */
+  get elected(): ElectionOutcome | undefined {
+    return this.#elected;
+  }
+
+  /** This validator's shard finalized epoch e's last height: its certificate goes to every validator. */
+  provideBoundary(certificate: Uint8Array): void {
+    this.#acceptBoundary(certificate);
+    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.BOUNDARY, certificate);
+  }
+
+  /** Stops timers, the election, DRP and CoSi; the channels stay their owner's. */
+  close(): void {
+    this.#closed = true;
+    this.#cancelDelivery();
+    this.#stopDrp?.();
+    this.#election.close();
+    this.#cosi.close();
+  }
+
+  // ——— 1. boundaries ———
+
+  #acceptBoundary(payload: Uint8Array): void {
+    const certified = verifyFinalHeightCertificate(checkBoundary(payload), this.#committees, this.#deps.verifier);
+    const previous = this.#previous;
+    check<TransitionErrorCode>(certified.epoch === previous.epoch && certified.height === previous.epochLength, "TRANSITION_WRONG_BOUNDARY",
+      `a boundary is epoch ${previous.epoch}'s height ${previous.epochLength}, not epoch ${certified.epoch}'s height ${certified.height}`);
+    const known = this.#boundaries[certified.shard];
+    if (known !== undefined) {
+      check<TransitionErrorCode>(sameBytes(known.stateCommitment, certified.stateCommitment), "TRANSITION_CONFLICTING_BOUNDARY",
+        `shard ${certified.shard} has two certified states at height ${known.height}`);
+      return;
+    }
+    this.#boundaries[certified.shard] = { height: previous.startHeight + certified.height, stateCommitment: certified.stateCommitment };
+    if (this.#phase === "boundaries" && this.#boundaries.every((boundary) => boundary !== undefined)) {
+      this.#phase = "election";
+      this.#election.begin();
+    }
+  }
+
+  // ——— 2–3. election and randomness ———
+
+  /** The servers of a DRP run led by `leader`: every other validator, in configuration order. */
+  #serverIndexes(leader: number): number[] {
+    return this.#keys.map((_, i) => i).filter((i) => i !== leader);
+  }
+
+  #drpParameters(lottery: LeaderLottery): Pick<DrpConfig, "groupingSeed" | "purpose"> & { readonly servers: number[] } {
+    const groupingSeed = sha256(BinaryWriter.ofSize(GROUPING_DOMAIN.length + HASH_BYTES + 4).bytes(GROUPING_DOMAIN).bytes(this.#previous.configurationHash).u32(lottery.view).finish());
+    return { groupingSeed, purpose: `IOSChain epoch ${this.#previous.epoch + 1} view ${lottery.view}`, servers: this.#serverIndexes(lottery.leader) };
+  }
+
+  /** This validator won the lottery: START, then DRP as its client, then the proposal. */
+  #lead(lottery: LeaderLottery): void {
+    if (this.#closed) return;
+    this.#election.startAsLeader();
+    const { groupingSeed, purpose, servers } = this.#drpParameters(lottery);
+    const config = makeConfig({
+      servers: servers.map((i) => validatorServerKeys(this.#keys[i]!)),
+      clientKey: this.#keys[this.#self]!,
+      groupCount: Math.max(1, Math.round(servers.length / SERVERS_PER_GROUP)),
+      groupingSeed, purpose, timestamp: Math.floor(this.#deps.clock.wallNow()),
+    });
+    const client = new DrpClient(config, this.#deps.secretKey, this.#deps.rng);
+    const run = this.#port.lead(client, servers.map((i) => this.#peers[i]!), this.#config.deltaMs);
+    this.#stopDrp = run.stop;
+    // A failed run leaves the leader silent: the others skip it at their delivery deadline.
+    run.result.then((result) => this.#propose(lottery, result.transcript), () => undefined);
+  }
+
+  #onElected(outcome: ElectionOutcome): void {
+    this.#elected = outcome;
+    this.#phase = "configuring";
+    this.#deliveryTimer = this.#deps.clock.setTimer(this.#config.deliveryTimeoutMs ?? DELIVERY_DELTAS * this.#config.deltaMs, () => this.#abandon());
+    if (outcome.leader === this.#self) return;
+    const { servers } = this.#drpParameters(outcome);
+    const index = servers.indexOf(this.#self);
+    const server = new DrpServer(index, servers.map((i) => validatorServerKeys(this.#keys[i]!)), this.#keys[outcome.leader]!, validatorServerSecrets(this.#deps.secretKey), this.#deps.rng);
+    this.#port.serve(server, this.#peers[outcome.leader]!);
+  }
+
+  #abandon(): void {
+    this.#deliveryTimer = undefined;
+    if (this.#closed || this.#phase !== "configuring") return;
+    this.stats.abandoned++;
+    this.#stopDrp?.();
+    this.#stopDrp = undefined;
+    this.#elected = undefined;
+    this.#phase = "election";
+    this.#election.abandon();
+  }
+
+  #cancelDelivery(): void {
+    if (this.#deliveryTimer !== undefined) this.#deps.clock.cancelTimer(this.#deliveryTimer);
+    this.#deliveryTimer = undefined;
+  }
+
+  // ——— 4–5. proposal and certificate ———
+
+  /** Configuration e + 1 as this validator derives it from the leader's lottery and transcript; TRANSITION_BAD_TRANSCRIPT if the transcript is not that leader's run. */
+  #derive(lottery: LeaderLottery, transcript: Uint8Array): Uint8Array {
+    const { groupingSeed, purpose, servers } = this.#drpParameters(lottery);
+    let run: { rnd: Uint8Array; config: DrpConfig };
+    try {
+      run = { rnd: verifyTranscript(transcript).rnd, config: decodeConfig(decodeTranscriptParts(transcript).config) };
+    } catch (error) {
+      if (error instanceof IosError) throw new IosError<TransitionErrorCode>("TRANSITION_BAD_TRANSCRIPT", `the transcript does not verify: ${error.message}`);
+      throw error;
+    }
+    const { config } = run;
+    check<TransitionErrorCode>(
+      sameBytes(config.clientKey, this.#keys[lottery.leader]!) && sameBytes(config.groupingSeed, groupingSeed) && config.purpose === purpose &&
+        config.servers.length === servers.length && config.servers.every((server, k) => sameBytes(server.signingKey, this.#keys[servers[k]!]!)),
+      "TRANSITION_BAD_TRANSCRIPT",
+      `the transcript is not the run of leader ${lottery.leader} in view ${lottery.view} over the other validators of epoch ${this.#previous.epoch}`,
+    );
+    const popOf = new Map(this.#previous.registry.validators().map((entry) => [entry.peerId, entry.proof]));
+    const validators: IdentityValidator[] = this.#previous.validators.map((validator) => ({ ...validator, pop: popOf.get(toHex(validator.publicKey))! }));
+    return encodeIdentityConfiguration(nextIdentityConfiguration(this.#previous, {
+      validators,
+      randomness: run.rnd,
+      transcriptHash: sha256(transcript),
+      lottery: { leader: lottery.leader, proof: lottery.proof, view: lottery.view },
+      boundaries: this.#boundaries.map((boundary) => boundary!),
+    }));
+  }
+
+  #propose(lottery: LeaderLottery, transcript: Uint8Array): void {
+    if (this.#closed || this.#phase !== "configuring" || this.#elected?.leader !== this.#self) return;
+    const configuration = this.#derive(lottery, transcript);
+    const message = this.#certificateMessage(configuration);
+    // A leader that co-signed another leader's configuration this epoch signs no other: it stays silent and is skipped.
+    if (this.#signed !== undefined && !sameBytes(this.#signed, message)) return;
+    this.#signed = message;
+    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.PROPOSAL, encodeProposal({ configuration, transcript }));
+    this.#cosi.sign(lottery.view, message, (result) => {
+      if (!result.ok || this.#closed || this.#phase !== "configuring") return;
+      const certificate = encodeCollectiveSignature(result.signature, this.#keys.length);
+      const link = encodeLink({ link: { configuration, certificate }, transcript });
+      this.#onLink(link);
+    });
+  }
+
+  #certificateMessage(configuration: Uint8Array): Uint8Array {
+    return identityCertificateMessage(this.#previous.chain, this.#previous.epoch + 1, identityConfigurationHash(configuration));
+  }
+
+  /**
+   * CoSi asks whether to co-sign `message` for `leader`: only the configuration the leader elected
+   * here proposed and this validator derived too, and only one configuration per epoch — agreeing
+   * once is signing it.
+   */
+  #approves(message: Uint8Array, leader: number): boolean {
+    const proposed = this.#proposed.get(leader);
+    if (this.#elected?.leader !== leader || proposed === undefined || !sameBytes(proposed, message)) return false;
+    if (this.#signed !== undefined) return sameBytes(this.#signed, message);
+    this.#signed = message;
+    return true;
+  }
+
+  #onProposal(from: PeerId, payload: Uint8Array): void {
+    const elected = this.#elected;
+    check<TransitionErrorCode>(elected !== undefined && this.#indexOfPeer.get(from) === elected.leader, "TRANSITION_NOT_LEADER", `a proposal from ${from}, not from the leader elected here`);
+    if (elected.leader === this.#self) return;
+    const proposal = decodeProposal(payload);
+    const derived = this.#derive(elected, proposal.transcript);
+    check<TransitionErrorCode>(sameBytes(derived, proposal.configuration), "TRANSITION_BAD_CONFIGURATION", "the proposed configuration is not the one its transcript, lottery and the boundaries give");
+    this.#proposed.set(elected.leader, this.#certificateMessage(derived));
+  }
+
+  // ——— 6. link ———
+
+  #onLink(payload: Uint8Array): void {
+    if (this.#phase === "configured") return;
+    const { link, transcript } = decodeLink(payload);
+    const context = verifyEpochLink(this.#previous, link.configuration, link.certificate, this.#deps.verifier);
+    check<TransitionErrorCode>(sameBytes(sha256(transcript), decodeIdentityConfiguration(link.configuration).transcriptHash), "TRANSITION_BAD_LINK", "the link's transcript is not the one its configuration names");
+    let rnd: Uint8Array;
+    try {
+      rnd = verifyTranscript(transcript).rnd;
+    } catch (error) {
+      if (error instanceof IosError) throw new IosError<TransitionErrorCode>("TRANSITION_BAD_LINK", `the link's transcript does not verify: ${error.message}`);
+      throw error;
+    }
+    check<TransitionErrorCode>(sameBytes(rnd, context.randomness), "TRANSITION_BAD_LINK", "the configuration's randomness is not its transcript's output");
+    this.#phase = "configured";
+    this.#cancelDelivery();
+    this.#stopDrp?.();
+    this.#election.close();
+    this.#cosi.close();
+    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.LINK, payload);
+    const configured: ConfiguredEpoch = { context, link, transcript };
+    this.#deps.onConfigured(configured);
+  }
+}

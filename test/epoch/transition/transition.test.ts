@@ -1,0 +1,231 @@
+/**
+ * The reconfiguration of epoch 0 into epoch 1 (src/epoch/transition) by whole-protocol instances
+ * over the simulator's network: each validator hands in its shard's boundary certificate (built
+ * here with the shard committee's real collective signature), they elect a leader by VRF lottery,
+ * the leader runs DRP among the others, proposes configuration 1 and has it co-signed by CoSi.
+ * Every honest validator must end with the same link, which verifies from the genesis alone
+ * (verifyIdentityChain), whose transcript verifies offline (Algorithm 3) and gives rnd_1; the new
+ * context reassigns the shards from it. Byzantine cases: a silent winner, a leader that
+ * disappears after its election, a forged boundary, a leader proposing another configuration.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FinalHeightProver } from "../../../src/atomix/proof.js";
+import { commitDigest, prepareDigest, type FinalityRecord } from "../../../src/consensus/bft/codec.js";
+import { DEFAULT_POLICY } from "../../../src/consensus/pob/policy.js";
+import { stateCommitmentOf, type CommitmentParts } from "../../../src/consensus/pob/finalization.js";
+import { proposalHash } from "../../../src/consensus/pob/proposal.js";
+import { Ed25519Verifier } from "../../../src/crypto/ed25519.js";
+import { SchnorrKey } from "../../../src/crypto/schnorr.js";
+import { sha256 } from "../../../src/crypto/sha256.js";
+import { genesisEpochContext } from "../../../src/epoch/context.js";
+import { verifyTranscript } from "../../../src/epoch/drp/transcript.js";
+import { decodeIdentityConfiguration } from "../../../src/epoch/identity/configuration.js";
+import { verifyIdentityChain } from "../../../src/epoch/identity/link.js";
+import type { EpochContext } from "../../../src/epoch/interface.js";
+import type { ConfiguredEpoch } from "../../../src/epoch/transition/interface.js";
+import { TRANSITION_MESSAGES, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
+import { EpochTransition } from "../../../src/epoch/transition/transition.js";
+import { ELECTION_MESSAGES } from "../../../src/epoch/election/messages.js";
+import { toHex } from "../../../src/hex.js";
+import { makeTestGenesis } from "../../../src/ledger/genesis.js";
+import type { PeerId } from "../../../src/net/interface.js";
+import { SeededRng } from "../../../src/runtime/seeded-rng.js";
+import { Simulator } from "../../../src/sim/simulator.js";
+import { cosign } from "../../support/cosign.js";
+
+const L = 4;
+const { LOTTERY, START } = ELECTION_MESSAGES;
+const DELTA_MS = 100;
+const verifier = new Ed25519Verifier();
+
+interface World {
+  readonly sim: Simulator;
+  readonly context: EpochContext;
+  readonly genesis: ReturnType<typeof makeTestGenesis>["genesis"];
+  readonly configured: Map<PeerId, ConfiguredEpoch>;
+  readonly transitions: Map<PeerId, EpochTransition>;
+  readonly certificates: Uint8Array[];
+}
+
+/** Shard `shard`'s certificate of epoch 0's last height, signed by its committee. */
+function boundaryCertificate(context: EpochContext, secretOf: Map<string, Uint8Array>, shard: number, rng: SeededRng): Uint8Array {
+  const committee = context.leagues(shard).committee.map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
+  const commitment: CommitmentParts = {
+    previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
+    includedRoot: rng.bytes(32), includedCount: 3, excludedRoot: rng.bytes(32), excludedCount: 0, supply: 1_000_000n, count: 10n,
+  };
+  const proposal = Buffer.concat([rng.bytes(100), stateCommitmentOf(commitment)]);
+  const chainId = context.instance(shard).key;
+  const view = 0;
+  const hash = proposalHash(proposal);
+  const signers = committee.map((_, i) => i);
+  const prepareCert = cosign(committee, signers, prepareDigest(chainId, L, view, hash), rng, verifier);
+  const commitCert = cosign(committee, signers, commitDigest(chainId, L, view, hash, prepareCert, committee.length), rng, verifier);
+  const record: FinalityRecord = { height: L, view, proposal, prepareCert, commitCert };
+  return new FinalHeightProver({ epoch: 0, shard, record, committeeSize: committee.length, commitment, included: new Uint8Array(0), excluded: [] }).certificate();
+}
+
+interface Options {
+  /** Validators (by index) that never run the transition. */
+  readonly absent?: readonly number[];
+  /** Rewrites what validator `index` sends (undefined drops it). */
+  readonly byzantine?: (index: number) => ((to: PeerId, type: number, payload: Uint8Array) => Uint8Array | undefined) | undefined;
+}
+
+function world(seed: string, validators: number, options: Options = {}): World {
+  const { genesis, validators: keys } = makeTestGenesis({ seed: `transition/${seed}`, shardCount: 2, accounts: 2, amount: 10n, validators, stake: 1000n, epochLength: L, pob: DEFAULT_POLICY });
+  const context = genesisEpochContext(genesis);
+  const secretOf = new Map(keys.map((k) => [toHex(k.publicKey), k.secretKey]));
+  const rng = SeededRng.fromSeed(`transition/${seed}/boundaries`);
+  const certificates = Array.from({ length: context.shardCount }, (_, shard) => boundaryCertificate(context, secretOf, shard, rng));
+  const sim = new Simulator({ seed, defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 10 } } });
+  const configured = new Map<PeerId, ConfiguredEpoch>();
+  const transitions = new Map<PeerId, EpochTransition>();
+  const instances = transitionInstances(1);
+  context.validators.forEach((validator, index) => {
+    const id = toHex(validator.publicKey);
+    sim.addNode(id, ({ transport, clock, rng: nodeRng }) => {
+      if (options.absent?.includes(index) === true) return undefined;
+      const channel = transport.open(instances.drp);
+      const cosiChannel = transport.open(instances.cosi);
+      const transition = new EpochTransition(
+        { previous: context, deltaMs: DELTA_MS, cosi: { fanout: 4, levelTimeoutMs: 50 } },
+        { channel, cosiChannel, clock, rng: nodeRng, secretKey: secretOf.get(id)!, verifier, onConfigured: (result) => configured.set(id, result) },
+      );
+      transitions.set(id, transition);
+      // Each validator hands in its own shard's boundary once its shard is done (shards end at different times).
+      const shard = context.shardOf(validator.publicKey)!;
+      clock.setTimer(5 + 40 * shard, () => transition.provideBoundary(certificates[shard]!));
+      return transition;
+    });
+    const interceptor = options.byzantine?.(index);
+    if (interceptor !== undefined) sim.network.intercept(id, interceptor);
+  });
+  return { sim, context, genesis, configured, transitions, certificates };
+}
+
+async function runUntil(w: World, done: () => boolean, limitMs = 60_000): Promise<boolean> {
+  for (let at = 0; at < limitMs && !done(); at += 20) {
+    w.sim.run({ until: w.sim.now() + 20 });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return done();
+}
+
+/** Every honest validator is configured with one and the same link, which verifies from the genesis and whose transcript gives its randomness. */
+function checkAgreement(w: World, honest: readonly PeerId[]): ConfiguredEpoch {
+  const results = honest.map((id) => w.configured.get(id));
+  assert.ok(results.every((r) => r !== undefined), `configured: ${results.filter((r) => r !== undefined).length} of ${honest.length}`);
+  const first = results[0]!;
+  for (const result of results) {
+    assert.deepEqual(result!.link, first.link, "one link everywhere");
+    assert.deepEqual(result!.transcript, first.transcript);
+  }
+  const [, epoch1] = verifyIdentityChain(w.genesis, [first.link], verifier);
+  assert.equal(epoch1!.epoch, 1);
+  const configuration = decodeIdentityConfiguration(first.link.configuration);
+  assert.deepEqual(configuration.transcriptHash, sha256(first.transcript));
+  assert.deepEqual(verifyTranscript(first.transcript).rnd, epoch1!.randomness, "rnd_1 is the transcript's output");
+  assert.deepEqual(configuration.boundaries.map((b) => b.height), [L, L]);
+  for (let shard = 0; shard < w.context.shardCount; shard++) {
+    assert.deepEqual(epoch1!.members(shard), first.context.members(shard), "the assignment anyone recomputes from the chain");
+  }
+  return first;
+}
+
+describe("epoch transition 0 → 1 (simulator)", () => {
+  it("8 honest validators: one leader, one DRP run, one co-signed configuration, the same link everywhere", async () => {
+    const w = world("honest", 8);
+    const honest = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => w.configured.size === honest.length), `configured ${w.configured.size} of ${honest.length}`);
+    const result = checkAgreement(w, honest);
+    assert.notDeepEqual(result.context.randomness, w.context.randomness, "a new randomness");
+    for (const transition of w.transitions.values()) assert.equal(transition.stats.rejected, 0);
+  });
+
+  it("an absent validator's lottery is never seen: the minimum of the others leads view 0", async () => {
+    const probe = world("absent", 8);
+    const everyone = probe.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(probe, () => probe.configured.size === everyone.length));
+    const winner = decodeIdentityConfiguration(checkAgreement(probe, everyone).link.configuration).lottery.leader;
+    const w = world("absent", 8, { absent: [winner] });
+    const honest = everyone.filter((_, i) => i !== winner);
+    assert.ok(await runUntil(w, () => honest.every((id) => w.configured.has(id))));
+    const lottery = decodeIdentityConfiguration(checkAgreement(w, honest).link.configuration).lottery;
+    assert.notEqual(lottery.leader, winner);
+    assert.equal(lottery.view, 0);
+  });
+
+  it("the winner of view 0 sends its lottery and nothing more: it is skipped, view 1's winner leads and everyone else agrees", async () => {
+    const probe = world("silent-winner", 8);
+    const honestProbe = probe.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(probe, () => probe.configured.size === honestProbe.length));
+    const winner = decodeIdentityConfiguration(checkAgreement(probe, honestProbe).link.configuration).lottery.leader;
+    const w = world("silent-winner", 8, { byzantine: (index) => (index === winner ? (_to, type, payload) => (type === LOTTERY ? payload : undefined) : undefined) });
+    const honest = w.context.validators.map((v) => toHex(v.publicKey)).filter((_, i) => i !== winner);
+    assert.ok(await runUntil(w, () => honest.every((id) => w.configured.has(id))));
+    const lottery = decodeIdentityConfiguration(checkAgreement(w, honest).link.configuration).lottery;
+    assert.notEqual(lottery.leader, winner);
+    assert.equal(lottery.view, 1, "view 0's winner was skipped");
+  });
+
+  it("a leader that falls silent after its election is abandoned at the delivery deadline; the next view's leader configures the epoch", async () => {
+    let silenced: number | undefined;
+    const w = world("vanishing-leader", 8, {
+      byzantine: (index) => (_to, type, payload) => {
+        // Whoever sends the first START leads view 0: from then on it says nothing more.
+        if (silenced === undefined && type === START) silenced = index;
+        return silenced === index && type !== START ? undefined : payload;
+      },
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => silenced !== undefined && all.filter((_, i) => i !== silenced).every((id) => w.configured.has(id))));
+    const honest = all.filter((_, i) => i !== silenced);
+    const lottery = decodeIdentityConfiguration(checkAgreement(w, honest).link.configuration).lottery;
+    assert.notEqual(lottery.leader, silenced);
+    assert.ok(lottery.view >= 1);
+    assert.ok([...w.transitions.values()].some((t) => t.stats.abandoned > 0), "the silent leader was abandoned");
+  });
+
+  it("a forged boundary (one flipped byte of the commit certificate) is refused everywhere; the honest members' certificates carry the epoch on", async () => {
+    const forger = 0;
+    const w = world("forged-boundary", 8, {
+      byzantine: (index) => (index !== forger ? undefined : (_to, type, payload) => {
+        if (type !== TRANSITION_MESSAGES.BOUNDARY) return payload;
+        const forged = Uint8Array.from(payload);
+        forged[forged.length - 100]! ^= 1;
+        return forged;
+      }),
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))));
+    checkAgreement(w, all);
+    const refusedBy = new Set(w.sim.logs.entries({ peer: all[forger] }).filter((entry) => String(entry["code"]).startsWith("TX_PROOF_")).map((entry) => entry["node"]));
+    assert.equal(refusedBy.size, all.length - 1, "every other validator refused the forged certificate");
+  });
+
+  it("a leader proposing a randomness other than its transcript's is refused by everyone, abandoned, and an honest leader configures the epoch", async () => {
+    let liar: number | undefined;
+    const w = world("lying-leader", 8, {
+      byzantine: (index) => (_to, type, payload) => {
+        if (type === START) liar ??= index;
+        if (type !== TRANSITION_MESSAGES.PROPOSAL || liar !== index) return payload;
+        const length = new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
+        const configuration = Uint8Array.from(payload.subarray(4, 4 + length));
+        const transcript = payload.subarray(8 + length);
+        // The configuration ends with rnd [32] ‖ transcript hash [32] ‖ lottery (u32 ‖ proof [80] ‖ u32) ‖ u32 m ‖ m × (u64 ‖ [32]).
+        configuration[configuration.length - (4 + 2 * 40) - (4 + 80 + 4) - 32 - 1]! ^= 1;
+        return encodeProposal({ configuration, transcript });
+      },
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => liar !== undefined && all.filter((_, i) => i !== liar).every((id) => w.configured.has(id))));
+    const honest = all.filter((_, i) => i !== liar);
+    const refusals = new Set(w.sim.logs.entries({ code: "TRANSITION_BAD_CONFIGURATION" }).map((entry) => entry["node"]));
+    assert.deepEqual([...refusals].sort(), [...honest].sort(), "every honest validator refused the lie");
+    const lottery = decodeIdentityConfiguration(checkAgreement(w, honest).link.configuration).lottery;
+    assert.notEqual(lottery.leader, liar, "the liar's configuration was never signed");
+    assert.ok([...w.transitions.values()].some((t) => t.stats.abandoned > 0));
+  });
+});
