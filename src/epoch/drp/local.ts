@@ -1,0 +1,77 @@
+/**
+ * A whole DRP run (white paper §5.2, Algorithm 2) in one process: deterministic keys for a
+ * client and n servers, and a loop that delivers every message between the roles of session.ts
+ * (the deadline of a phase is the moment no message is left in flight), with hooks to silence
+ * or rewrite a server's messages. Real signatures and real PVSS throughout: the tests and the
+ * benchmark (bench/drp.bench.ts) run sessions through it; a deployment drives the same roles
+ * over its Transport instead.
+ */
+import { keyPairFromSecret } from "../../ledger/keys.js";
+import { SeededRng } from "../../runtime/seeded-rng.js";
+import { SECRET_KEY_BYTES } from "../../codec/sizes.js";
+import { GROUPING_SEED_BYTES, makeConfig, type DrpConfig, type ServerKeys } from "./config.js";
+import { RistrettoPoint, randomScalar } from "./dleq.js";
+import { DrpClient, DrpServer, type ServerSecrets } from "./session.js";
+
+/** A fixed w, so that a label names one configuration (and one session id) for good. */
+const LOCAL_TIMESTAMP = 1_700_000_000_000;
+
+export interface Parties {
+  readonly config: DrpConfig;
+  readonly clientSecret: Uint8Array;
+  readonly serverSecrets: readonly ServerSecrets[];
+  /** The seed of server i's Rng: its first draws are its deal's coefficients. */
+  readonly serverSeeds: readonly string[];
+  readonly label: string;
+}
+
+/** n servers in `groupCount` groups, keys and grouping seed from `label`. */
+export function makeParties(serverCount: number, groupCount: number, label: string): Parties {
+  const keyRng = SeededRng.fromSeed(`${label}/keys`);
+  const serverSecrets: ServerSecrets[] = [];
+  const servers: ServerKeys[] = [];
+  for (let i = 0; i < serverCount; i++) {
+    const signingSeed = keyRng.bytes(SECRET_KEY_BYTES);
+    const pvssSecret = randomScalar(keyRng);
+    serverSecrets.push({ signingSeed, pvssSecret });
+    servers.push({ signingKey: keyPairFromSecret(signingSeed).publicKey, pvssKey: RistrettoPoint.BASE.multiply(pvssSecret) });
+  }
+  const clientSecret = keyRng.bytes(SECRET_KEY_BYTES);
+  const config = makeConfig({
+    servers,
+    clientKey: keyPairFromSecret(clientSecret).publicKey,
+    groupCount,
+    groupingSeed: keyRng.bytes(GROUPING_SEED_BYTES),
+    purpose: `epoch randomness ${label}`,
+    timestamp: LOCAL_TIMESTAMP,
+  });
+  const serverSeeds = servers.map((_, i) => `${label}/server/${i}`);
+  return { config, clientSecret, serverSecrets, serverSeeds, label };
+}
+
+export interface Faults {
+  /** Servers that never answer. */
+  readonly silent?: ReadonlySet<number>;
+  /** Replaces server `server`'s outgoing message (bytes as signed) by what it returns. */
+  readonly rewrite?: (server: number, message: Uint8Array) => Uint8Array;
+}
+
+/** One run to the end: the client, done (or the coded error of its failure, thrown). */
+export function runSession(parties: Parties, faults: Faults = {}): DrpClient {
+  const { config } = parties;
+  const client = new DrpClient(config, parties.clientSecret, SeededRng.fromSeed(`${parties.label}/client`));
+  const servers = config.servers.map(
+    (_, i) => new DrpServer(i, config.servers, config.clientKey, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!)),
+  );
+  let broadcasts = client.start();
+  while (client.phase !== "done") {
+    const replies = broadcasts.flatMap((broadcast) =>
+      servers.flatMap((server, i) =>
+        faults.silent?.has(i) === true ? [] : server.receive(broadcast).map((reply) => faults.rewrite?.(i, reply) ?? reply),
+      ),
+    );
+    broadcasts = replies.flatMap((reply) => client.receive(reply));
+    if (broadcasts.length === 0) broadcasts = client.closePhase();
+  }
+  return client;
+}
