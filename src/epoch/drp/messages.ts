@@ -32,7 +32,7 @@ import { check } from "../../errors.js";
 import { signMessage } from "../../ledger/keys.js";
 import { SESSION_ID_BYTES } from "./config.js";
 import type { DrpErrorCode } from "./errors.js";
-import { DECRYPTED_SHARE_BYTES, decodeDeal, decodeDecryptedShare, encodeDecryptedShare, type Deal, type DecryptedShare } from "./pvss.js";
+import { DECRYPTED_SHARE_BYTES, checkDealFraming, decodeDeal, decodeDecryptedShare, encodeDecryptedShare, type Deal, type DecryptedShare } from "./pvss.js";
 
 export const MessageKind = { announce: 1, deal: 2, choice: 3, response: 4, reveal: 5, decryption: 6 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
@@ -227,8 +227,9 @@ export function decodeChoice(body: Uint8Array, serverCount: number, groupCount: 
   const commitments = committed.map((server) => readEd25519Point(reader, `commitment of server ${server}`));
   const deals = chosen.flat().map((dealer) => {
     const bytes = reader.lengthPrefixed("u32", body.length, `deal of dealer ${dealer}`);
-    // Strictness: a forwarded deal must decode like every other field; its users decode it again.
-    decodeDeal(bytes);
+    // Framing only: a trustee decodes just its group's deals, and the verifier compares every
+    // forwarded deal byte for byte with the recorded R1, whose points decodeDealMessage checked.
+    checkDealFraming(bytes);
     return bytes;
   });
   reader.expectEnd("the choice");

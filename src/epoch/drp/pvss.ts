@@ -55,6 +55,12 @@ export const SHARE_GENERATOR: RistrettoPoint = RistrettoPoint.BASE;
 export const COMMITMENT_GENERATOR: RistrettoPoint = ristretto255_hasher.hashToCurve(new Uint8Array(0), {
   DST: "IOSChain/drp/pvss/commitment-generator/v1",
 });
+/**
+ * Every deal multiplies H by t coefficients and by each share value and nonce: a cached table of
+ * its multiples, like noble's for the base point, spares those products their doublings.
+ */
+const PRECOMPUTE_WINDOW_BITS = 8;
+COMMITMENT_GENERATOR.precompute(PRECOMPUTE_WINDOW_BITS);
 /** Share indexes and counts are u16 in the encodings. */
 export const MAX_SHARES = 0xffff;
 /** u16 n ‖ u16 t. */
@@ -144,6 +150,20 @@ export function deal(
   return { deal: { threshold, commitments, shares }, secret: SHARE_GENERATOR.multiply(coefficients[0]!) };
 }
 
+function checkDealShape(theDeal: Deal): void {
+  checkCounts(theDeal.shares.length, theDeal.threshold, "DRP_BAD_ARGUMENT");
+  check<DrpErrorCode>(
+    theDeal.commitments.length === theDeal.threshold,
+    "DRP_BAD_ARGUMENT",
+    `the deal has ${theDeal.commitments.length} commitments for threshold ${theDeal.threshold}`,
+  );
+}
+
+function encryptedShareVerifies(theDeal: Deal, index: number, publicKey: RistrettoPoint, context: Uint8Array): boolean {
+  const { point, proof } = theDeal.shares[index - 1]!;
+  return verifyDleq(proof, COMMITMENT_GENERATOR, shareCommitment(theDeal.commitments, index), publicKey, point, context);
+}
+
 /**
  * The 1-based indexes of the shares of `theDeal` whose proof fails against its commitments and
  * `publicKeys` (empty when all verify). A deal whose shape does not fit the keys is the caller's
@@ -152,20 +172,24 @@ export function deal(
 export function verifyEncryptedShares(theDeal: Deal, publicKeys: readonly RistrettoPoint[], context: Uint8Array): number[] {
   const n = theDeal.shares.length;
   check<DrpErrorCode>(publicKeys.length === n, "DRP_BAD_ARGUMENT", `the deal has ${n} shares for ${publicKeys.length} public keys`);
-  checkCounts(n, theDeal.threshold, "DRP_BAD_ARGUMENT");
-  check<DrpErrorCode>(
-    theDeal.commitments.length === theDeal.threshold,
-    "DRP_BAD_ARGUMENT",
-    `the deal has ${theDeal.commitments.length} commitments for threshold ${theDeal.threshold}`,
-  );
+  checkDealShape(theDeal);
   checkPublicKeys(publicKeys);
   const failing: number[] = [];
-  theDeal.shares.forEach(({ point, proof }, position) => {
-    const index = position + 1;
-    const commitment = shareCommitment(theDeal.commitments, index);
-    if (!verifyDleq(proof, COMMITMENT_GENERATOR, commitment, publicKeys[position]!, point, context)) failing.push(index);
-  });
+  for (let index = 1; index <= n; index++) {
+    if (!encryptedShareVerifies(theDeal, index, publicKeys[index - 1]!, context)) failing.push(index);
+  }
   return failing;
+}
+
+/**
+ * Whether share `index` (1-based) of `theDeal` verifies for its holder's `publicKey`: what a
+ * trustee checks of its own share (Algorithm 2 step 6b), one proof instead of the deal's n.
+ */
+export function verifyEncryptedShare(theDeal: Deal, index: number, publicKey: RistrettoPoint, context: Uint8Array): boolean {
+  checkDealShape(theDeal);
+  check<DrpErrorCode>(Number.isInteger(index) && index >= 1 && index <= theDeal.shares.length, "DRP_BAD_ARGUMENT", `the deal has no share ${index}`);
+  checkPublicKeys([publicKey]);
+  return encryptedShareVerifies(theDeal, index, publicKey, context);
 }
 
 /** Participant `index`'s decryption S_i = x_i^{-1}·Y_i of its encrypted share, with its proof. */
@@ -236,12 +260,26 @@ export function encodeDeal(theDeal: Deal): Uint8Array {
   return writer.finish();
 }
 
-export function decodeDeal(bytes: Uint8Array): Deal {
-  const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
+/** A deal's counts, with the exact length they imply checked. */
+function readDealHeader(reader: BinaryReader<DrpErrorCode>): { readonly n: number; readonly threshold: number } {
   const n = reader.u16("share count");
   const threshold = reader.u16("threshold");
   checkCounts(n, threshold, "DRP_MALFORMED");
   reader.expectRemaining(threshold * POINT_BYTES + n * ENCRYPTED_SHARE_BYTES, "a deal's commitments and shares");
+  return { n, threshold };
+}
+
+/**
+ * A deal's framing (counts in range, exact length), DRP_MALFORMED otherwise, without decoding its
+ * n + t points: for deals a reader only passes on (decodeDeal checks the points where used).
+ */
+export function checkDealFraming(bytes: Uint8Array): void {
+  readDealHeader(new BinaryReader<DrpErrorCode>(bytes, CODES));
+}
+
+export function decodeDeal(bytes: Uint8Array): Deal {
+  const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
+  const { n, threshold } = readDealHeader(reader);
   const commitments = Array.from({ length: threshold }, (_, j) => readPoint(reader, `commitment ${j}`));
   const shares = Array.from({ length: n }, (_, position): EncryptedShare => {
     const point = readPoint(reader, `encrypted share ${position + 1}`);

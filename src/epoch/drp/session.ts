@@ -5,8 +5,9 @@
  * deadline passes, calls `DrpClient.closePhase` so the client proceeds without the silent.
  *
  *   client  start        step 1     l1 to all servers
- *           deals        steps 3a–e record authentic R1_i, verify their shares, choose T' among
- *                                   dealers whose whole deal verified, l2 to all
+ *           deals        steps 3a–e record authentic R1_i; choose T' among dealers whose whole
+ *                                   deal verifies, verifying in a random order until t_l pass
+ *                                   per group; l2 to all
  *           responses    step 5     record R2_i whose partial Schnorr response verifies, r, l3
  *           decryptions  step 7     record R3_i, recover the chosen secrets, Z, rnd and L
  *   server  announce     step 2     check C, deal to its group, commit V_i: R1_i
@@ -66,7 +67,7 @@ import {
   type SchnorrResponse,
   type SignedMessage,
 } from "./messages.js";
-import { deal, decodeDeal, decryptShare, encodeDeal, verifyEncryptedShares, type Deal } from "./pvss.js";
+import { deal, decodeDeal, decryptShare, encodeDeal, verifyEncryptedShare, verifyEncryptedShares, type Deal } from "./pvss.js";
 import { choiceProblem, dealFitsGroup, groupKeys, recoverOutput } from "./rules.js";
 import { encodeTranscript } from "./transcript.js";
 
@@ -94,14 +95,27 @@ function tryDecode<T>(decode: () => T): T | undefined {
   }
 }
 
-/** Up to `count` of `candidates`, uniformly from `rng` (partial Fisher–Yates), ascending. */
-function sample(candidates: readonly number[], count: number, rng: Rng): number[] {
+/**
+ * T'_l (step 3c): `count` of `candidates` whose whole deal passes `verifies`, uniformly among
+ * those, ascending; fewer if fewer pass. The candidates are visited in a uniform order (a
+ * partial Fisher–Yates from `rng`) and verified as visited until `count` pass: the first `count`
+ * to pass in a uniform order are a uniform `count`-subset of those that pass, and an honest run
+ * verifies t_l deals per group instead of |T_l|.
+ *
+ * The draw is deterministic in the Rng (two nextU32 per nextFloat, so a seeded run replays its
+ * T'), and nextFloat's 53 bits leave floor(x·k) a bias below k·2^-53 ≤ 2^-37 for k ≤ 2^16. Its
+ * uniformity is not what Z's unbiasability rests on: T' holds Σ t_l ≥ f + 1 dealers, so at least
+ * one honest secret, unknown to all until T' is co-signed, whatever rule picks T'.
+ */
+function chooseVerified(candidates: readonly number[], count: number, rng: Rng, verifies: (dealer: number) => boolean): number[] {
   const pool = [...candidates];
-  for (let k = 0; k < count; k++) {
+  const chosen: number[] = [];
+  for (let k = 0; k < pool.length && chosen.length < count; k++) {
     const pick = k + Math.floor(rng.nextFloat() * (pool.length - k));
     [pool[k], pool[pick]] = [pool[pick]!, pool[k]!];
+    if (verifies(pool[k]!)) chosen.push(pool[k]!);
   }
-  return pool.slice(0, count).sort((a, b) => a - b);
+  return chosen.sort((a, b) => a - b);
 }
 
 export class DrpClient {
@@ -114,7 +128,7 @@ export class DrpClient {
   /** The hash of the client message the current phase's responses must answer. */
   #awaitedHash: Uint8Array | undefined;
   readonly #sent: SignedMessage[] = [];
-  readonly #deals = new Map<number, Recorded<DealMessage> & { readonly verified: boolean }>();
+  readonly #deals = new Map<number, Recorded<DealMessage>>();
   #choice: Choice | undefined;
   #challenge: Uint8Array | undefined;
   readonly #responses = new Map<number, Recorded<SchnorrResponse>>();
@@ -209,11 +223,7 @@ export class DrpClient {
   #receiveDeal(message: SignedMessage, answered: Uint8Array): Uint8Array[] {
     const body = tryDecode(() => decodeDealMessage(message.body));
     if (body === undefined || this.#deals.has(message.sender) || !sameBytes(body.replyTo, answered)) return [];
-    const { group } = groupOf(this.#config, message.sender);
-    const verified =
-      dealFitsGroup(this.#config, message.sender, body.deal) &&
-      verifyEncryptedShares(body.deal, groupKeys(this.#config, group), dealContext(this.sessionId, message.sender)).length === 0;
-    this.#deals.set(message.sender, { message, body, verified });
+    this.#deals.set(message.sender, { message, body });
     return this.#deals.size === this.#config.servers.length ? this.#commit() : [];
   }
 
@@ -227,10 +237,16 @@ export class DrpClient {
         `${committed.length} servers committed, the collective signature needs ${signerQuorum(this.#config)}`,
       );
       const chosen = this.#config.groups.map((group, l) => {
-        const eligible = group.filter((server) => this.#deals.get(server)?.verified === true);
         const threshold = groupThreshold(group.length);
-        check<DrpErrorCode>(eligible.length >= threshold, "DRP_TOO_FEW_SHARES", `group ${l} has ${eligible.length} verified deals, t = ${threshold}`);
-        return sample(eligible, threshold, this.#rng);
+        const keys = groupKeys(this.#config, l);
+        const picked = chooseVerified(
+          group.filter((server) => this.#deals.has(server)),
+          threshold,
+          this.#rng,
+          (dealer) => this.#dealVerifies(dealer, keys),
+        );
+        check<DrpErrorCode>(picked.length === threshold, "DRP_TOO_FEW_SHARES", `group ${l} has ${picked.length} verified deals, t = ${threshold}`);
+        return picked;
       });
       const commitments = committed.map((server) => this.#deals.get(server)!.body.commitment);
       const deals = chosen.flat().map((dealer) => this.#deals.get(dealer)!.body.dealBytes);
@@ -238,6 +254,12 @@ export class DrpClient {
       this.#challenge = choiceChallenge(sumPoints(commitments), this.sessionId, encodeChoiceList(chosen));
       return this.#send(MessageKind.choice, encodeChoice(this.#choice, this.#config.servers.length), "signing");
     });
+  }
+
+  /** Step 3b for one recorded deal: it fits its group and every encrypted share verifies. */
+  #dealVerifies(dealer: number, groupPvssKeys: readonly RistrettoPoint[]): boolean {
+    const { deal: theDeal } = this.#deals.get(dealer)!.body;
+    return dealFitsGroup(this.#config, dealer, theDeal) && verifyEncryptedShares(theDeal, groupPvssKeys, dealContext(this.sessionId, dealer)).length === 0;
   }
 
   #receiveResponse(message: SignedMessage, answered: Uint8Array): Uint8Array[] {
@@ -374,12 +396,12 @@ export class DrpServer {
     const position = choice.committed.indexOf(this.#index);
     if (position < 0 || !sameBytes(choice.commitments[position]!, session.commitmentPoint)) return undefined;
     const valid = new Map<number, Deal>();
-    const keys = groupKeys(config, session.group);
+    const ownKey = config.servers[this.#index]!.pvssKey;
     choice.chosen.flat().forEach((dealer, k) => {
       if (!choice.chosen[session.group]!.includes(dealer)) return;
       const theDeal = decodeDeal(choice.deals[k]!);
       if (!dealFitsGroup(config, dealer, theDeal)) return;
-      if (!verifyEncryptedShares(theDeal, keys, dealContext(sessionId, dealer)).includes(session.shareIndex)) valid.set(dealer, theDeal);
+      if (verifyEncryptedShare(theDeal, session.shareIndex, ownKey, dealContext(sessionId, dealer))) valid.set(dealer, theDeal);
     });
     const challenge = choiceChallenge(sumPoints(choice.commitments), sessionId, encodeChoiceList(choice.chosen));
     session.choice = { choice, challenge, valid };
