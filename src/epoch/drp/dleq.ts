@@ -62,14 +62,34 @@ export function multiplySecret(point: RistrettoPoint, scalar: bigint): Ristretto
   return scalar === 0n ? RistrettoPoint.ZERO : point.multiply(scalar);
 }
 
+/**
+ * The encodings of points already encoded or decoded. Encoding costs an inverse square root; a
+ * DRP run encodes the same keys, shares and generators in proof after proof (Fiat–Shamir hashes
+ * every statement point) and again in its messages. Points are immutable, so the cache is exact.
+ */
+const encodings = new WeakMap<RistrettoPoint, Uint8Array>();
+
+/** The 32-byte RFC 9496 encoding of `point`, shared: callers copy it, never write to it. */
+export function pointBytes(point: RistrettoPoint): Uint8Array {
+  let bytes = encodings.get(point);
+  if (bytes === undefined) {
+    bytes = point.toBytes();
+    encodings.set(point, bytes);
+  }
+  return bytes;
+}
+
 /** Reads a 32-byte canonical ristretto255 encoding (RFC 9496 §4.3.1): DRP_MALFORMED otherwise. */
 export function readPoint(reader: BinaryReader<DrpErrorCode>, what: string): RistrettoPoint {
-  const bytes = reader.bytes(POINT_BYTES, what);
+  const bytes = reader.bytes(POINT_BYTES, what).slice();
+  let point: RistrettoPoint;
   try {
-    return RistrettoPoint.fromBytes(bytes);
+    point = RistrettoPoint.fromBytes(bytes);
   } catch {
     throw new IosError<DrpErrorCode>("DRP_MALFORMED", `${what} is not a canonical ristretto255 encoding`);
   }
+  encodings.set(point, bytes);
+  return point;
 }
 
 /** Reads a 32-byte little-endian scalar, which must be below ℓ: DRP_MALFORMED otherwise. */
@@ -82,7 +102,7 @@ export function readScalar(reader: BinaryReader<DrpErrorCode>, what: string): bi
 function challenge(context: Uint8Array, points: readonly RistrettoPoint[]): bigint {
   const writer = BinaryWriter.ofSize(DLEQ_DOMAIN.length + 4 + context.length + points.length * POINT_BYTES);
   writer.bytes(DLEQ_DOMAIN).u32(context.length).bytes(context);
-  for (const point of points) writer.bytes(point.toBytes());
+  for (const point of points) writer.bytes(pointBytes(point));
   return Fn.create(bytesToNumberLE(sha512(writer.finish())));
 }
 

@@ -6,15 +6,20 @@
  * benchmark (bench/drp.bench.ts) run sessions through it; a deployment drives the same roles
  * over its Transport instead.
  */
-import { keyPairFromSecret } from "../../ledger/keys.js";
+import { proveKeyPossession } from "../../consensus/registry.js";
+import { keyPairFromSecret, signMessage } from "../../ledger/keys.js";
+import type { Clock } from "../../runtime/interface.js";
 import { SeededRng } from "../../runtime/seeded-rng.js";
 import { SECRET_KEY_BYTES } from "../../codec/sizes.js";
-import { GROUPING_SEED_BYTES, makeConfig, type DrpConfig, type ServerKeys } from "./config.js";
+import { GROUPING_SEED_BYTES, knownParties, makeConfig, type DrpConfig, type ServerKeys } from "./config.js";
 import { RistrettoPoint, randomScalar } from "./dleq.js";
+import { SessionGuard } from "./guard.js";
 import { DrpClient, DrpServer, type ServerSecrets } from "./session.js";
 
 /** A fixed w, so that a label names one configuration (and one session id) for good. */
 const LOCAL_TIMESTAMP = 1_700_000_000_000;
+/** The chain id the local servers' PoPs sign. */
+export const LOCAL_CHAIN_ID = new TextEncoder().encode("IOSChain/drp/local");
 
 export interface Parties {
   readonly config: DrpConfig;
@@ -34,10 +39,13 @@ export function makeParties(serverCount: number, groupCount: number, label: stri
     const signingSeed = keyRng.bytes(SECRET_KEY_BYTES);
     const pvssSecret = randomScalar(keyRng);
     serverSecrets.push({ signingSeed, pvssSecret });
-    servers.push({ signingKey: keyPairFromSecret(signingSeed).publicKey, pvssKey: RistrettoPoint.BASE.multiply(pvssSecret) });
+    const signingKey = keyPairFromSecret(signingSeed).publicKey;
+    const possession = proveKeyPossession({ publicKey: signingKey, sign: (message) => signMessage(signingSeed, message) }, LOCAL_CHAIN_ID);
+    servers.push({ signingKey, pvssKey: RistrettoPoint.BASE.multiply(pvssSecret), possession });
   }
   const clientSecret = keyRng.bytes(SECRET_KEY_BYTES);
   const config = makeConfig({
+    chainId: LOCAL_CHAIN_ID,
     servers,
     clientKey: keyPairFromSecret(clientSecret).publicKey,
     groupCount,
@@ -47,6 +55,11 @@ export function makeParties(serverCount: number, groupCount: number, label: stri
   });
   const serverSeeds = servers.map((_, i) => `${label}/server/${i}`);
   return { config, clientSecret, serverSecrets, serverSeeds, label };
+}
+
+/** A clock that reads w: the local servers judge the fixed timestamp fresh. */
+export function localClock(parties: Parties): Pick<Clock, "wallNow"> {
+  return { wallNow: () => parties.config.timestamp };
 }
 
 export interface Faults {
@@ -60,8 +73,10 @@ export interface Faults {
 export function runSession(parties: Parties, faults: Faults = {}): DrpClient {
   const { config } = parties;
   const client = new DrpClient(config, parties.clientSecret, SeededRng.fromSeed(`${parties.label}/client`));
+  // X as every server's node knows it, PoPs checked once (makeConfig), encoded once.
+  const known = knownParties(config);
   const servers = config.servers.map(
-    (_, i) => new DrpServer(i, config.servers, config.clientKey, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!)),
+    (_, i) => new DrpServer(i, known, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!), new SessionGuard(localClock(parties))),
   );
   let broadcasts = client.start();
   while (client.phase !== "done") {

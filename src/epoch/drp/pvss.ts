@@ -39,6 +39,7 @@ import {
   Fn,
   RistrettoPoint,
   multiplySecret,
+  pointBytes,
   proveDleq,
   randomScalar,
   readDleqProof,
@@ -150,8 +151,8 @@ export function deal(
   return { deal: { threshold, commitments, shares }, secret: SHARE_GENERATOR.multiply(coefficients[0]!) };
 }
 
-function checkDealShape(theDeal: Deal): void {
-  checkCounts(theDeal.shares.length, theDeal.threshold, "DRP_BAD_ARGUMENT");
+function checkDealShape(theDeal: Pick<Deal, "threshold" | "commitments">, shareCount: number): void {
+  checkCounts(shareCount, theDeal.threshold, "DRP_BAD_ARGUMENT");
   check<DrpErrorCode>(
     theDeal.commitments.length === theDeal.threshold,
     "DRP_BAD_ARGUMENT",
@@ -159,9 +160,14 @@ function checkDealShape(theDeal: Deal): void {
   );
 }
 
-function encryptedShareVerifies(theDeal: Deal, index: number, publicKey: RistrettoPoint, context: Uint8Array): boolean {
-  const { point, proof } = theDeal.shares[index - 1]!;
-  return verifyDleq(proof, COMMITMENT_GENERATOR, shareCommitment(theDeal.commitments, index), publicKey, point, context);
+function encryptedShareVerifies(
+  commitments: readonly RistrettoPoint[],
+  index: number,
+  { point, proof }: EncryptedShare,
+  publicKey: RistrettoPoint,
+  context: Uint8Array,
+): boolean {
+  return verifyDleq(proof, COMMITMENT_GENERATOR, shareCommitment(commitments, index), publicKey, point, context);
 }
 
 /**
@@ -172,24 +178,34 @@ function encryptedShareVerifies(theDeal: Deal, index: number, publicKey: Ristret
 export function verifyEncryptedShares(theDeal: Deal, publicKeys: readonly RistrettoPoint[], context: Uint8Array): number[] {
   const n = theDeal.shares.length;
   check<DrpErrorCode>(publicKeys.length === n, "DRP_BAD_ARGUMENT", `the deal has ${n} shares for ${publicKeys.length} public keys`);
-  checkDealShape(theDeal);
+  checkDealShape(theDeal, n);
   checkPublicKeys(publicKeys);
   const failing: number[] = [];
   for (let index = 1; index <= n; index++) {
-    if (!encryptedShareVerifies(theDeal, index, publicKeys[index - 1]!, context)) failing.push(index);
+    if (!encryptedShareVerifies(theDeal.commitments, index, theDeal.shares[index - 1]!, publicKeys[index - 1]!, context)) failing.push(index);
   }
   return failing;
 }
 
+/** One trustee's part of a deal: the commitments and its own encrypted share. */
+export interface DealShare {
+  readonly shareCount: number;
+  readonly threshold: number;
+  readonly commitments: readonly RistrettoPoint[];
+  /** i, 1-based. */
+  readonly index: number;
+  readonly share: EncryptedShare;
+}
+
 /**
- * Whether share `index` (1-based) of `theDeal` verifies for its holder's `publicKey`: what a
- * trustee checks of its own share (Algorithm 2 step 6b), one proof instead of the deal's n.
+ * Whether the trustee's share verifies for its `publicKey`: what it checks of a chosen deal
+ * (Algorithm 2 step 6b), one proof instead of the deal's n.
  */
-export function verifyEncryptedShare(theDeal: Deal, index: number, publicKey: RistrettoPoint, context: Uint8Array): boolean {
-  checkDealShape(theDeal);
-  check<DrpErrorCode>(Number.isInteger(index) && index >= 1 && index <= theDeal.shares.length, "DRP_BAD_ARGUMENT", `the deal has no share ${index}`);
+export function verifyEncryptedShare(part: DealShare, publicKey: RistrettoPoint, context: Uint8Array): boolean {
+  checkDealShape(part, part.shareCount);
+  check<DrpErrorCode>(Number.isInteger(part.index) && part.index >= 1 && part.index <= part.shareCount, "DRP_BAD_ARGUMENT", `the deal has no share ${part.index}`);
   checkPublicKeys([publicKey]);
-  return encryptedShareVerifies(theDeal, index, publicKey, context);
+  return encryptedShareVerifies(part.commitments, part.index, part.share, publicKey, context);
 }
 
 /** Participant `index`'s decryption S_i = x_i^{-1}·Y_i of its encrypted share, with its proof. */
@@ -252,9 +268,9 @@ export function encodeDeal(theDeal: Deal): Uint8Array {
   check<DrpErrorCode>(theDeal.commitments.length === theDeal.threshold, "DRP_BAD_ARGUMENT", "a deal has one commitment per threshold unit");
   const writer = BinaryWriter.ofSize(DEAL_HEADER_BYTES + theDeal.threshold * POINT_BYTES + n * ENCRYPTED_SHARE_BYTES);
   writer.u16(n).u16(theDeal.threshold);
-  for (const commitment of theDeal.commitments) writer.bytes(commitment.toBytes());
+  for (const commitment of theDeal.commitments) writer.bytes(pointBytes(commitment));
   for (const { point, proof } of theDeal.shares) {
-    writer.bytes(point.toBytes());
+    writer.bytes(pointBytes(point));
     writeDleqProof(writer, proof);
   }
   return writer.finish();
@@ -277,6 +293,22 @@ export function checkDealFraming(bytes: Uint8Array): void {
   readDealHeader(new BinaryReader<DrpErrorCode>(bytes, CODES));
 }
 
+/**
+ * Share `index` (1-based) of an encoded deal with its commitments, decoding t + 1 points instead
+ * of t + n; the other shares' points are left unchecked. DRP_MALFORMED as decodeDeal, or if the
+ * deal has no share `index`.
+ */
+export function decodeDealShare(bytes: Uint8Array, index: number): DealShare {
+  const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
+  const { n, threshold } = readDealHeader(reader);
+  check<DrpErrorCode>(Number.isInteger(index) && index >= 1 && index <= n, "DRP_MALFORMED", `the deal of ${n} shares has no share ${index}`);
+  const commitments = Array.from({ length: threshold }, (_, j) => readPoint(reader, `commitment ${j}`));
+  reader.bytes((index - 1) * ENCRYPTED_SHARE_BYTES, "the shares before it");
+  const point = readPoint(reader, `encrypted share ${index}`);
+  const share = { point, proof: readDleqProof(reader, `encrypted share ${index} proof`) };
+  return { shareCount: n, threshold, commitments, index, share };
+}
+
 export function decodeDeal(bytes: Uint8Array): Deal {
   const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
   const { n, threshold } = readDealHeader(reader);
@@ -291,7 +323,7 @@ export function decodeDeal(bytes: Uint8Array): Deal {
 export function encodeDecryptedShare(share: DecryptedShare): Uint8Array {
   checkIndex(share.index, "DRP_BAD_ARGUMENT");
   const writer = BinaryWriter.ofSize(DECRYPTED_SHARE_BYTES);
-  writer.u16(share.index).bytes(share.point.toBytes());
+  writer.u16(share.index).bytes(pointBytes(share.point));
   writeDleqProof(writer, share.proof);
   return writer.finish();
 }

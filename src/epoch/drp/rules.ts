@@ -27,10 +27,10 @@ export function choiceProblem(config: DrpConfig, chosen: readonly (readonly numb
   return undefined;
 }
 
-/** Whether `deal` has one share per member of `dealer`'s group and that group's threshold. */
-export function dealFitsGroup(config: DrpConfig, dealer: number, deal: Deal): boolean {
+/** Whether a deal of `shareCount` shares and `threshold` fits `dealer`'s group: one share per member, t_l. */
+export function dealFitsGroup(config: DrpConfig, dealer: number, shareCount: number, threshold: number): boolean {
   const group = config.groups[groupOf(config, dealer).group]!;
-  return deal.shares.length === group.length && deal.threshold === groupThreshold(group.length);
+  return shareCount === group.length && threshold === groupThreshold(group.length);
 }
 
 /** The group members' PVSS keys, share i for member i − 1. */
@@ -42,7 +42,9 @@ export function groupKeys(config: DrpConfig, group: number): RistrettoPoint[] {
  * Z from the chosen deals (`deals.get(j)` for each chosen dealer j, already verified) and the
  * recorded decryptions: shares that are not the sender's decryption of its encrypted share of a
  * chosen dealer of its group are skipped; DRP_TOO_FEW_SHARES if a chosen secret keeps fewer
- * than t_l valid shares.
+ * than t_l valid shares. Shares are checked in sender order only until a secret has t_l: every
+ * encrypted share of a chosen deal verified against its commitments, so any t_l valid
+ * decryptions interpolate to the same S_j0, and the rest need no proof check.
  */
 export function recoverOutput(
   config: DrpConfig,
@@ -57,6 +59,7 @@ export function recoverOutput(
     for (const { dealer, share } of shares) {
       const collected = valid.get(dealer);
       if (collected === undefined || !chosen[group]!.includes(dealer) || share.index !== shareIndex) continue;
+      if (collected.length === deals.get(dealer)!.threshold) continue;
       const encrypted = deals.get(dealer)!.shares[shareIndex - 1]!.point;
       if (verifyDecryptedShare(share, config.servers[server]!.pvssKey, encrypted, dealContext(sessionId, dealer))) collected.push(share);
     }

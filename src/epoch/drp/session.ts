@@ -21,10 +21,12 @@
  * DRP_TOO_FEW_SHARES (a group without t_l verified deals, a secret without t_l valid shares).
  */
 import { SchnorrKey, checkPartial, type Commitment } from "../../crypto/schnorr.js";
+import { sameBytes } from "../../bytes.js";
 import { IosError, check } from "../../errors.js";
 import type { Rng } from "../../runtime/interface.js";
 import {
   checkConfig,
+  checkSession,
   dealContext,
   decodeConfig,
   encodeConfig,
@@ -34,8 +36,9 @@ import {
   sessionIdOf,
   signerQuorum,
   type DrpConfig,
-  type ServerKeys,
+  type KnownParties,
 } from "./config.js";
+import type { SessionGuard } from "./guard.js";
 import { choiceChallenge, sumPoints, sumScalars, verifyAggregate } from "./cosign.js";
 import type { RistrettoPoint } from "./dleq.js";
 import type { DrpErrorCode } from "./errors.js";
@@ -58,7 +61,6 @@ import {
   encodeReveal,
   isAuthentic,
   messageHash,
-  sameBytes,
   signEnvelope,
   type Choice,
   type DealMessage,
@@ -67,7 +69,7 @@ import {
   type SchnorrResponse,
   type SignedMessage,
 } from "./messages.js";
-import { deal, decodeDeal, decryptShare, encodeDeal, verifyEncryptedShare, verifyEncryptedShares, type Deal } from "./pvss.js";
+import { deal, decodeDealShare, decryptShare, encodeDeal, verifyEncryptedShare, verifyEncryptedShares } from "./pvss.js";
 import { choiceProblem, dealFitsGroup, groupKeys, recoverOutput } from "./rules.js";
 import { encodeTranscript } from "./transcript.js";
 
@@ -259,7 +261,7 @@ export class DrpClient {
   /** Step 3b for one recorded deal: it fits its group and every encrypted share verifies. */
   #dealVerifies(dealer: number, groupPvssKeys: readonly RistrettoPoint[]): boolean {
     const { deal: theDeal } = this.#deals.get(dealer)!.body;
-    return dealFitsGroup(this.#config, dealer, theDeal) && verifyEncryptedShares(theDeal, groupPvssKeys, dealContext(this.sessionId, dealer)).length === 0;
+    return dealFitsGroup(this.#config, dealer, theDeal.shares.length, theDeal.threshold) && verifyEncryptedShares(theDeal, groupPvssKeys, dealContext(this.sessionId, dealer)).length === 0;
   }
 
   #receiveResponse(message: SignedMessage, answered: Uint8Array): Uint8Array[] {
@@ -325,37 +327,41 @@ interface ServerSession {
   choice?: {
     readonly choice: Choice;
     readonly challenge: Uint8Array;
-    /** Chosen dealers of the group whose share for this server verified, with their deals. */
-    readonly valid: ReadonlyMap<number, Deal>;
+    /** Chosen dealers of the group whose share for this server verified, with that share Y_i. */
+    readonly valid: ReadonlyMap<number, RistrettoPoint>;
   };
   revealed?: true;
 }
 
 export class DrpServer {
   readonly #index: number;
-  readonly #servers: readonly ServerKeys[];
-  readonly #clientKey: Uint8Array;
+  readonly #known: KnownParties;
   readonly #secrets: ServerSecrets;
   readonly #schnorrKey: SchnorrKey;
   readonly #rng: Rng;
+  readonly #guard: SessionGuard;
   #session: ServerSession | undefined;
 
-  /** Server `index` of the known keys `servers` (X), answering the client of `clientKey`. */
-  constructor(index: number, servers: readonly ServerKeys[], clientKey: Uint8Array, secrets: ServerSecrets, rng: Rng) {
+  /**
+   * Server `index` of the known parties (X and the client, as its node's registry admitted
+   * them, PoPs checked: checkParties), with the node's guard across runs.
+   */
+  constructor(index: number, known: KnownParties, secrets: ServerSecrets, rng: Rng, guard: SessionGuard) {
+    const { servers } = known.parties;
     check<DrpErrorCode>(Number.isInteger(index) && index >= 0 && index < servers.length, "DRP_BAD_ARGUMENT", `server index ${index} is not among ${servers.length}`);
     this.#index = index;
-    this.#servers = servers;
-    this.#clientKey = clientKey;
+    this.#known = known;
     this.#secrets = secrets;
     this.#schnorrKey = SchnorrKey.fromSeed(secrets.signingSeed);
     check<DrpErrorCode>(sameBytes(this.#schnorrKey.publicKey, servers[index]!.signingKey), "DRP_BAD_ARGUMENT", "the signing seed is not this server's key");
     this.#rng = rng;
+    this.#guard = guard;
   }
 
   /** One client message; returns this server's answers (empty when the message is ignored). */
   receive(bytes: Uint8Array): Uint8Array[] {
     const message = tryDecode(() => decodeEnvelope(bytes));
-    if (message === undefined || message.sender !== CLIENT_SENDER || !isAuthentic(message, this.#clientKey)) return [];
+    if (message === undefined || message.sender !== CLIENT_SENDER || !isAuthentic(message, this.#known.parties.clientKey)) return [];
     const answer = tryDecode(() => {
       if (message.kind === MessageKind.announce && this.#session === undefined) return this.#deal(message);
       if (message.kind === MessageKind.choice && this.#session !== undefined && this.#session.choice === undefined) return this.#respond(message);
@@ -369,17 +375,14 @@ export class DrpServer {
     return signEnvelope(kind, this.#index, body, this.#secrets.signingSeed).bytes;
   }
 
-  /** Step 2: check C against the known keys, deal to the group, commit V_i. */
+  /** Step 2: check C against the known parties and the guard, deal to the group, commit V_i. */
   #deal(message: SignedMessage): Uint8Array | undefined {
     const announce = decodeAnnounce(message.body);
     const sessionId = sessionIdOf(announce.config);
     if (!sameBytes(sessionId, announce.sessionId)) return undefined;
-    const config = decodeConfig(announce.config);
-    checkConfig(config);
-    const knowsKeys =
-      config.servers.length === this.#servers.length &&
-      config.servers.every((keys, i) => sameBytes(keys.signingKey, this.#servers[i]!.signingKey) && keys.pvssKey.equals(this.#servers[i]!.pvssKey));
-    if (!knowsKeys || !sameBytes(config.clientKey, this.#clientKey)) return undefined;
+    const config = decodeConfig(announce.config, this.#known);
+    checkSession(config);
+    if (this.#guard.join(config, sessionId) !== undefined) return undefined;
     const { group, shareIndex } = groupOf(config, this.#index);
     const dealt = deal(this.#rng, groupKeys(config, group), groupThreshold(config.groups[group]!.length), dealContext(sessionId, this.#index));
     const commitment = this.#schnorrKey.commit(this.#rng);
@@ -395,13 +398,14 @@ export class DrpServer {
     if (!sameBytes(choice.sessionId, sessionId) || choiceProblem(config, choice.chosen) !== undefined) return undefined;
     const position = choice.committed.indexOf(this.#index);
     if (position < 0 || !sameBytes(choice.commitments[position]!, session.commitmentPoint)) return undefined;
-    const valid = new Map<number, Deal>();
+    const valid = new Map<number, RistrettoPoint>();
     const ownKey = config.servers[this.#index]!.pvssKey;
     choice.chosen.flat().forEach((dealer, k) => {
       if (!choice.chosen[session.group]!.includes(dealer)) return;
-      const theDeal = decodeDeal(choice.deals[k]!);
-      if (!dealFitsGroup(config, dealer, theDeal)) return;
-      if (verifyEncryptedShare(theDeal, session.shareIndex, ownKey, dealContext(sessionId, dealer))) valid.set(dealer, theDeal);
+      // A share that does not decode or fit is as invalid as one whose proof fails (step 6c).
+      const part = tryDecode(() => decodeDealShare(choice.deals[k]!, session.shareIndex));
+      if (part === undefined || !dealFitsGroup(config, dealer, part.shareCount, part.threshold)) return;
+      if (verifyEncryptedShare(part, ownKey, dealContext(sessionId, dealer))) valid.set(dealer, part.share.point);
     });
     const challenge = choiceChallenge(sumPoints(choice.commitments), sessionId, encodeChoiceList(choice.chosen));
     session.choice = { choice, challenge, valid };
@@ -422,9 +426,9 @@ export class DrpServer {
     const signerKeys = reveal.signers.map((server) => config.servers[server]!.signingKey);
     if (!verifyAggregate(reveal.response, challenge, signerCommitments, signerKeys)) return undefined;
     session.revealed = true;
-    const shares = [...valid].map(([dealer, theDeal]): DealerShare => ({
+    const shares = [...valid].map(([dealer, encrypted]): DealerShare => ({
       dealer,
-      share: decryptShare(this.#secrets.pvssSecret, session.shareIndex, theDeal.shares[session.shareIndex - 1]!.point, this.#rng, dealContext(sessionId, dealer)),
+      share: decryptShare(this.#secrets.pvssSecret, session.shareIndex, encrypted, this.#rng, dealContext(sessionId, dealer)),
     }));
     return this.#reply(MessageKind.decryption, encodeDecryption({ replyTo: messageHash(message), shares }));
   }

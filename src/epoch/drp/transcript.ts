@@ -28,6 +28,7 @@
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { POINT_BYTES } from "../../codec/sizes.js";
+import { sameBytes } from "../../bytes.js";
 import { check } from "../../errors.js";
 import {
   checkConfig,
@@ -40,7 +41,7 @@ import {
   type DrpConfig,
 } from "./config.js";
 import { choiceChallenge, sumPoints, sumScalars, verifyAggregate } from "./cosign.js";
-import { RistrettoPoint, readPoint } from "./dleq.js";
+import { RistrettoPoint, pointBytes, readPoint } from "./dleq.js";
 import type { DrpErrorCode } from "./errors.js";
 import {
   MessageKind,
@@ -54,7 +55,6 @@ import {
   encodeChoiceList,
   isAuthentic,
   messageHash,
-  sameBytes,
   type Announce,
   type Choice,
   type DealMessage,
@@ -67,7 +67,8 @@ import { verifyEncryptedShares } from "./pvss.js";
 import { choiceProblem, dealFitsGroup, groupKeys, recoverOutput } from "./rules.js";
 import type { DrpOutput } from "./session.js";
 
-export const TRANSCRIPT_VERSION = 1;
+/** 2: C carries the chain id and the servers' proofs of possession. */
+export const TRANSCRIPT_VERSION = 2;
 const CODES = singleCode<DrpErrorCode>("DRP_MALFORMED");
 
 /** The raw parts of L, messages as signed envelopes. */
@@ -97,7 +98,7 @@ export function encodeTranscript(parts: TranscriptParts): Uint8Array {
   writeList(parts.responses);
   writer.lengthPrefixed("u32", parts.reveal);
   writeList(parts.decryptions);
-  return writer.bytes(parts.z.toBytes()).finish();
+  return writer.bytes(pointBytes(parts.z)).finish();
 }
 
 export function decodeTranscriptParts(bytes: Uint8Array): TranscriptParts {
@@ -258,7 +259,7 @@ export function verifyTranscript(bytes: Uint8Array): VerifiedTranscript {
   for (const [dealer, deal] of deals) {
     const { group } = groupOf(config, dealer);
     check<DrpErrorCode>(
-      dealFitsGroup(config, dealer, deal) && verifyEncryptedShares(deal, groupKeys(config, group), dealContext(sessionId, dealer)).length === 0,
+      dealFitsGroup(config, dealer, deal.shares.length, deal.threshold) && verifyEncryptedShares(deal, groupKeys(config, group), dealContext(sessionId, dealer)).length === 0,
       "DRP_BAD_SHARE",
       `chosen dealer ${dealer}'s deal has a share that fails its proof`,
     );
