@@ -69,24 +69,64 @@ export interface Faults {
   readonly rewrite?: (server: number, message: Uint8Array) => Uint8Array;
 }
 
-/** One run to the end: the client, done (or the coded error of its failure, thrown). */
-export function runSession(parties: Parties, faults: Faults = {}): DrpClient {
+/**
+ * Time one delivery round took: the client handling the replies (and sending what follows), and
+ * the servers handling the broadcasts, summed and the slowest one alone.
+ */
+export interface RoundTime {
+  readonly clientMs: number;
+  readonly serversMs: number;
+  readonly slowestServerMs: number;
+}
+
+/**
+ * One run to the end, timed by `clock` round by round: Σ (client + slowest server) over the
+ * rounds is the run's critical path were every party on its own core with a free network.
+ */
+export function runTimedSession(parties: Parties, clock: Pick<Clock, "now">, faults: Faults = {}): { readonly client: DrpClient; readonly rounds: RoundTime[] } {
   const { config } = parties;
-  const client = new DrpClient(config, parties.clientSecret, SeededRng.fromSeed(`${parties.label}/client`));
+  const timed = <T>(work: () => T): { readonly result: T; readonly ms: number } => {
+    const start = clock.now();
+    const result = work();
+    return { result, ms: clock.now() - start };
+  };
+  const started = timed(() => {
+    const client = new DrpClient(config, parties.clientSecret, SeededRng.fromSeed(`${parties.label}/client`));
+    return { client, broadcasts: client.start() };
+  });
+  const { client } = started.result;
   // X as every server's node knows it, PoPs checked once (makeConfig), encoded once.
   const known = knownParties(config);
   const servers = config.servers.map(
     (_, i) => new DrpServer(i, known, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!), new SessionGuard(localClock(parties))),
   );
-  let broadcasts = client.start();
+  let broadcasts = started.result.broadcasts;
+  let clientMs = started.ms;
+  const rounds: RoundTime[] = [];
   while (client.phase !== "done") {
+    const serverMs = servers.map(() => 0);
     const replies = broadcasts.flatMap((broadcast) =>
-      servers.flatMap((server, i) =>
-        faults.silent?.has(i) === true ? [] : server.receive(broadcast).map((reply) => faults.rewrite?.(i, reply) ?? reply),
-      ),
+      servers.flatMap((server, i) => {
+        if (faults.silent?.has(i) === true) return [];
+        const answered = timed(() => server.receive(broadcast));
+        serverMs[i]! += answered.ms;
+        return answered.result.map((reply) => faults.rewrite?.(i, reply) ?? reply);
+      }),
     );
-    broadcasts = replies.flatMap((reply) => client.receive(reply));
-    if (broadcasts.length === 0) broadcasts = client.closePhase();
+    const handled = timed(() => {
+      const next = replies.flatMap((reply) => client.receive(reply));
+      return next.length === 0 ? client.closePhase() : next;
+    });
+    broadcasts = handled.result;
+    rounds.push({ clientMs: clientMs + handled.ms, serversMs: serverMs.reduce((a, b) => a + b, 0), slowestServerMs: Math.max(...serverMs) });
+    clientMs = 0;
   }
-  return client;
+  return { client, rounds };
+}
+
+const UNTIMED = { now: (): number => 0 };
+
+/** One run to the end: the client, done (or the coded error of its failure, thrown). */
+export function runSession(parties: Parties, faults: Faults = {}): DrpClient {
+  return runTimedSession(parties, UNTIMED, faults).client;
 }
