@@ -79,11 +79,24 @@ export interface RoundTime {
   readonly slowestServerMs: number;
 }
 
+export interface TimedRun {
+  readonly client: DrpClient;
+  /** The servers as the run left them. */
+  readonly servers: readonly DrpServer[];
+  readonly rounds: readonly RoundTime[];
+}
+
 /**
  * One run to the end, timed by `clock` round by round: Σ (client + slowest server) over the
  * rounds is the run's critical path were every party on its own core with a free network.
+ * Server i keeps its node's memory in `guards[i]` (a fresh guard each by default).
  */
-export function runTimedSession(parties: Parties, clock: Pick<Clock, "now">, faults: Faults = {}): { readonly client: DrpClient; readonly rounds: RoundTime[] } {
+export function runTimedSession(
+  parties: Parties,
+  clock: Pick<Clock, "now">,
+  faults: Faults = {},
+  guards: readonly SessionGuard[] = parties.config.servers.map(() => new SessionGuard(localClock(parties))),
+): TimedRun {
   const { config } = parties;
   const timed = <T>(work: () => T): { readonly result: T; readonly ms: number } => {
     const start = clock.now();
@@ -98,7 +111,7 @@ export function runTimedSession(parties: Parties, clock: Pick<Clock, "now">, fau
   // X as every server's node knows it, PoPs checked once (makeConfig), encoded once.
   const known = knownParties(config);
   const servers = config.servers.map(
-    (_, i) => new DrpServer(i, known, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!), new SessionGuard(localClock(parties))),
+    (_, i) => new DrpServer(i, known, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!), guards[i]!),
   );
   let broadcasts = started.result.broadcasts;
   let clientMs = started.ms;
@@ -121,7 +134,7 @@ export function runTimedSession(parties: Parties, clock: Pick<Clock, "now">, fau
     rounds.push({ clientMs: clientMs + handled.ms, serversMs: serverMs.reduce((a, b) => a + b, 0), slowestServerMs: Math.max(...serverMs) });
     clientMs = 0;
   }
-  return { client, rounds };
+  return { client, servers, rounds };
 }
 
 const UNTIMED = { now: (): number => 0 };

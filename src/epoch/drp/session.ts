@@ -70,7 +70,7 @@ import {
   type SignedMessage,
 } from "./messages.js";
 import { deal, decodeDealShare, decryptShare, encodeDeal, verifyEncryptedShare, verifyEncryptedShares } from "./pvss.js";
-import { choiceProblem, dealFitsGroup, groupKeys, recoverOutput } from "./rules.js";
+import { chooseVerified, choiceProblem, dealFitsGroup, groupKeys, recoverOutput } from "./rules.js";
 import { encodeTranscript } from "./transcript.js";
 
 export interface DrpOutput {
@@ -95,29 +95,6 @@ function tryDecode<T>(decode: () => T): T | undefined {
     if (error instanceof IosError) return undefined;
     throw error;
   }
-}
-
-/**
- * T'_l (step 3c): `count` of `candidates` whose whole deal passes `verifies`, uniformly among
- * those, ascending; fewer if fewer pass. The candidates are visited in a uniform order (a
- * partial Fisher–Yates from `rng`) and verified as visited until `count` pass: the first `count`
- * to pass in a uniform order are a uniform `count`-subset of those that pass, and an honest run
- * verifies t_l deals per group instead of |T_l|.
- *
- * The draw is deterministic in the Rng (two nextU32 per nextFloat, so a seeded run replays its
- * T'), and nextFloat's 53 bits leave floor(x·k) a bias below k·2^-53 ≤ 2^-37 for k ≤ 2^16. Its
- * uniformity is not what Z's unbiasability rests on: T' holds Σ t_l ≥ f + 1 dealers, so at least
- * one honest secret, unknown to all until T' is co-signed, whatever rule picks T'.
- */
-function chooseVerified(candidates: readonly number[], count: number, rng: Rng, verifies: (dealer: number) => boolean): number[] {
-  const pool = [...candidates];
-  const chosen: number[] = [];
-  for (let k = 0; k < pool.length && chosen.length < count; k++) {
-    const pick = k + Math.floor(rng.nextFloat() * (pool.length - k));
-    [pool[k], pool[pick]] = [pool[pick]!, pool[k]!];
-    if (verifies(pool[k]!)) chosen.push(pool[k]!);
-  }
-  return chosen.sort((a, b) => a - b);
 }
 
 export class DrpClient {
