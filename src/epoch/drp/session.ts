@@ -10,7 +10,9 @@
  *                                   per group; l2 to all
  *           responses    step 5     record R2_i whose partial Schnorr response verifies, r, l3
  *           decryptions  step 7     record R3_i, recover the chosen secrets, Z, rnd and L
- *   server  announce     step 2     check C, deal to its group, commit V_i: R1_i
+ *   server  announce     step 2     check C (its parties must be the known X, byte for byte) and
+ *                                   the node's SessionGuard (one session per client and purpose,
+ *                                   w fresh), deal to its group, commit V_i: R1_i
  *           choice       step 4     check T' and its forwarded shares, respond r_i: R2_i
  *           reveal       step 6     check the collective signature, decrypt its valid shares: R3_i
  *

@@ -11,7 +11,8 @@
  * inauthentic or misdirected message is a fault of L, not a message to skip.
  *
  *   structure                                    DRP_MALFORMED
- *   1  C: n = 3f + 1, keys, balanced seeded T    DRP_BAD_CONFIG
+ *   1  C: n = 3f + 1, keys and their PoPs,
+ *      balanced seeded T                         DRP_BAD_CONFIG
  *   2  every signature                           DRP_BAD_SIGNATURE
  *   1  H(C) in l1, l2, l3; l1 announces C        DRP_BAD_SESSION_ID
  *   3  H(l1), H(l2), H(l3) in the responses      DRP_BAD_RESPONSE_HASH
