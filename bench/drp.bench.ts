@@ -106,5 +106,6 @@ const goal =
       };
 if (goal !== undefined) console.log(goal);
 const loadAverage = loadavg().map((load) => round(load));
-writeFileSync(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage, groupSize: GROUP_SIZE, rows, goal }, null, 2)}\n`);
+const output = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage, groupSize: GROUP_SIZE, rows, goal };
+writeFileSync(RESULTS_FILE, `${JSON.stringify(output, null, 2)}\n`);
 console.log(`results: ${RESULTS_FILE}`);

@@ -10,10 +10,12 @@
  * id of the registry that admitted it (src/consensus/registry.ts, the same message and check):
  * the collective signature sums the signers' keys, so a key not proven would let a rogue server
  * pick A' = X·B − Σ A_j and sign for everyone (the rogue-key attack). C carries the PoPs so that
- * the client, every server and the offline verifier refuse such a configuration alike. The grouping T is a uniform permutation of the n servers, drawn from
- * the client's 32-byte seed r_T (step 1a) by the hash-stream Fisher–Yates of
- * src/epoch/assignment.ts under its own domain, cut into m groups of ⌊n/m⌋ or ⌈n/m⌉ (balanced);
- * each group lists its members ascending. The group thresholds are t_l = ⌊|T_l|/3⌋ + 1 (input 8).
+ * the client, every server and the offline verifier refuse such a configuration alike.
+ *
+ * The grouping T is a uniform permutation of the n servers, drawn from the client's 32-byte seed
+ * r_T (step 1a) by the hash-stream Fisher–Yates of src/epoch/assignment.ts under its own domain,
+ * cut into m groups of ⌊n/m⌋ or ⌈n/m⌉ (balanced); each group lists its members ascending. The
+ * group thresholds are t_l = ⌊|T_l|/3⌋ + 1 (input 8).
  *
  * Encoding (little-endian, strict, DRP_MALFORMED on any structural fault):
  *   parties  u8 |chain id| ‖ chain id ‖ u16 n ‖ n × (Ed25519 key 32 ‖ ristretto255 key 32 ‖
@@ -134,7 +136,7 @@ export function makeConfig(options: DrpParties & {
  * PoP that verifies for the chain id; PVSS keys other than the identity; DRP_BAD_CONFIG naming
  * the first fault. The costly part of checkConfig (a torsion check and a signature per server).
  */
-export function checkParties(parties: DrpParties): void {
+function checkParties(parties: DrpParties): void {
   const n = parties.servers.length;
   const bad = (condition: unknown, message: string): void => check<DrpErrorCode>(condition, "DRP_BAD_CONFIG", message);
   bad(n >= 1 && n <= MAX_SERVERS, `the server count must be in [1, ${MAX_SERVERS}], got ${n}`);
@@ -189,7 +191,7 @@ export function checkConfig(config: DrpConfig): void {
 }
 
 /** The parties' part of C's encoding, its prefix. */
-export function encodeParties(parties: DrpParties): Uint8Array {
+function encodeParties(parties: DrpParties): Uint8Array {
   const n = parties.servers.length;
   const writer = BinaryWriter.ofSize(1 + parties.chainId.length + 2 + n * (2 * POINT_BYTES + SIGNATURE_BYTES) + PUBLIC_KEY_BYTES);
   writer.lengthPrefixed("u8", parties.chainId).u16(n);
@@ -197,13 +199,15 @@ export function encodeParties(parties: DrpParties): Uint8Array {
   return writer.bytes(parties.clientKey).finish();
 }
 
-/** Parties a reader already holds (checked) and their encoding, to compare C's prefix against. */
+/** Parties a server knows, checked, and their encoding, to compare C's prefix against. */
 export interface KnownParties {
   readonly parties: DrpParties;
   readonly encoding: Uint8Array;
 }
 
+/** X as a node knows it (its registry's keys with their PoPs), checked once: DRP_BAD_CONFIG otherwise. */
 export function knownParties(parties: DrpParties): KnownParties {
+  checkParties(parties);
   return { parties, encoding: encodeParties(parties) };
 }
 

@@ -1,8 +1,10 @@
 /**
  * A whole DRP run (white paper §5.2, Algorithm 2) in one process: deterministic keys for a
- * client and n servers, and a loop that delivers every message between the roles of session.ts
- * (the deadline of a phase is the moment no message is left in flight), with hooks to silence
- * or rewrite a server's messages. Real signatures and real PVSS throughout: the tests and the
+ * client and n servers (with their PoPs for LOCAL_CHAIN_ID), and a loop that delivers every
+ * message between the roles of session.ts in three rounds (l1 → R1, l2 → R2, l3 → R3; the
+ * deadline of a phase is the moment no message is left in flight), with hooks to silence or
+ * rewrite a server's messages, each server's SessionGuard, and the time each party took per
+ * round on an injected clock. Real signatures and real PVSS throughout: the tests and the
  * benchmark (bench/drp.bench.ts) run sessions through it; a deployment drives the same roles
  * over its Transport instead.
  */
@@ -19,7 +21,7 @@ import { DrpClient, DrpServer, type ServerSecrets } from "./session.js";
 /** A fixed w, so that a label names one configuration (and one session id) for good. */
 const LOCAL_TIMESTAMP = 1_700_000_000_000;
 /** The chain id the local servers' PoPs sign. */
-export const LOCAL_CHAIN_ID = new TextEncoder().encode("IOSChain/drp/local");
+const LOCAL_CHAIN_ID = new TextEncoder().encode("IOSChain/drp/local");
 
 export interface Parties {
   readonly config: DrpConfig;
@@ -108,7 +110,7 @@ export function runTimedSession(
     return { client, broadcasts: client.start() };
   });
   const { client } = started.result;
-  // X as every server's node knows it, PoPs checked once (makeConfig), encoded once.
+  // X as every server's node knows it: checked and encoded once for all of them.
   const known = knownParties(config);
   const servers = config.servers.map(
     (_, i) => new DrpServer(i, known, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!), guards[i]!),

@@ -203,7 +203,11 @@ export interface DealShare {
  */
 export function verifyEncryptedShare(part: DealShare, publicKey: RistrettoPoint, context: Uint8Array): boolean {
   checkDealShape(part, part.shareCount);
-  check<DrpErrorCode>(Number.isInteger(part.index) && part.index >= 1 && part.index <= part.shareCount, "DRP_BAD_ARGUMENT", `the deal has no share ${part.index}`);
+  check<DrpErrorCode>(
+    Number.isInteger(part.index) && part.index >= 1 && part.index <= part.shareCount,
+    "DRP_BAD_ARGUMENT",
+    `the deal has no share ${part.index}`,
+  );
   checkPublicKeys([publicKey]);
   return encryptedShareVerifies(part.commitments, part.index, part.share, publicKey, context);
 }

@@ -240,7 +240,10 @@ export class DrpClient {
   /** Step 3b for one recorded deal: it fits its group and every encrypted share verifies. */
   #dealVerifies(dealer: number, groupPvssKeys: readonly RistrettoPoint[]): boolean {
     const { deal: theDeal } = this.#deals.get(dealer)!.body;
-    return dealFitsGroup(this.#config, dealer, theDeal.shares.length, theDeal.threshold) && verifyEncryptedShares(theDeal, groupPvssKeys, dealContext(this.sessionId, dealer)).length === 0;
+    return (
+      dealFitsGroup(this.#config, dealer, theDeal.shares.length, theDeal.threshold) &&
+      verifyEncryptedShares(theDeal, groupPvssKeys, dealContext(this.sessionId, dealer)).length === 0
+    );
   }
 
   #receiveResponse(message: SignedMessage, answered: Uint8Array): Uint8Array[] {
@@ -321,10 +324,7 @@ export class DrpServer {
   readonly #guard: SessionGuard;
   #session: ServerSession | undefined;
 
-  /**
-   * Server `index` of the known parties (X and the client, as its node's registry admitted
-   * them, PoPs checked: checkParties), with the node's guard across runs.
-   */
+  /** Server `index` of the known parties (X and the client), with its node's guard across runs. */
   constructor(index: number, known: KnownParties, secrets: ServerSecrets, rng: Rng, guard: SessionGuard) {
     const { servers } = known.parties;
     check<DrpErrorCode>(Number.isInteger(index) && index >= 0 && index < servers.length, "DRP_BAD_ARGUMENT", `server index ${index} is not among ${servers.length}`);

@@ -131,6 +131,7 @@ describe("DRP configuration", () => {
     }
     const { clientKey, chainId, groupingSeed, purpose, timestamp } = parties.config;
     assert.equal(codeOf(() => makeConfig({ chainId, servers: withRogue.servers, clientKey, groupCount: 1, groupingSeed, purpose, timestamp })), "DRP_BAD_CONFIG");
+    assert.equal(codeOf(() => knownParties(withRogue)), "DRP_BAD_CONFIG", "a node cannot take it for X either");
 
     // A server knows X: an l1 announcing the rogue configuration, signed by the client, is ignored.
     const configBytes = encodeConfig(withRogue);
