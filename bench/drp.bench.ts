@@ -9,8 +9,7 @@
  * the network free — the figure to set beside a deployment's (RandHound's over a WAN).
  *
  * Sizes n = 16, 31 and 64 (DRP_BENCH_SIZES, comma separated): n must be 3f + 1, so 31 stands
- * for 32. Groups hold about GROUP_SIZE servers (m = round(n / 16), at least 1), RandHound's
- * group size range. Each size runs DRP_BENCH_RUNS times (default 3) after one warm-up run, each
+ * for 32. Groups hold about GROUP_SIZE = 16 servers (m = round(n / 16), at least 1). Each size runs DRP_BENCH_RUNS times (default 3) after one warm-up run, each
  * with its own keys; the median is recorded. Goal of the issue: n = 64 under 5 s of wall time
  * (RandHound: 240 s for 512 nodes over a WAN). Results: bench/results/drp.json (DRP_BENCH_OUT).
  * Not benny: one sample is a whole protocol run of seconds.
@@ -20,6 +19,7 @@ import { cpus, loadavg } from "node:os";
 import { makeParties, runTimedSession, type Parties } from "../src/epoch/drp/local.js";
 import { SystemClock } from "../src/runtime/system.js";
 import { verifyTranscript } from "../src/epoch/drp/transcript.js";
+import { median } from "./stats.js";
 
 const RESULTS_FILE = process.env.DRP_BENCH_OUT ?? "bench/results/drp.json";
 const SIZES = (process.env.DRP_BENCH_SIZES ?? "16,31,64").split(",").map(Number);
@@ -41,12 +41,6 @@ function timed<T>(work: () => T): { readonly result: T; readonly sample: Sample 
   const wallMs = performance.now() - start;
   const used = process.cpuUsage(cpu);
   return { result, sample: { wallMs, cpuMs: (used.user + used.system) / 1000 } };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
