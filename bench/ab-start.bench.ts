@@ -16,6 +16,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { median } from "./stats.js";
 
 interface Sample {
   readonly finalTps: number;
@@ -39,12 +40,6 @@ for (const [side, dir] of Object.entries(sides)) {
 }
 const scratch = mkdtempSync(join(tmpdir(), "ios-ab-"));
 process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function runOnce(dir: string, tag: string): Sample {
   const report = join(scratch, tag);

@@ -1,8 +1,9 @@
 /**
  * `ios drp verify FILE`: the white paper's Algorithm 3 (§5.2) on a DRP transcript L, offline
  * (src/epoch/drp/transcript.ts). Prints Z (the ristretto255 encoding) and rnd in hex, then the
- * session's purpose u, timestamp w, n and f and session id for the reader to match against the
- * intended use (step 1), and exits 0; or exits 1 with the DRP code of the first failed check
+ * session's purpose u, timestamp w, n and f, the chain id whose registry the servers' proofs of
+ * possession name, and the session id for the reader to match against the intended use (step 1),
+ * and exits 0; or exits 1 with the DRP code of the first failed check
  * (CLI_IO if FILE cannot be read; CLI_BAD_PATH, exit 2, if it is not a regular file or is oversized).
  */
 import { IosError } from "../errors.js";
@@ -10,7 +11,7 @@ import { verifyTranscript } from "../epoch/drp/transcript.js";
 import { EXIT_OK, type CliErrorCode, type Command } from "./command.js";
 import { readInputFile } from "./files.js";
 
-/** The largest transcript read: n = 3f + 1 servers in the thousands stay well below it (23.5 KB at n = 16). */
+/** The largest transcript read: n = 3f + 1 servers in the thousands stay well below it (235 KB at n = 64 in groups of 16). */
 const MAX_TRANSCRIPT_FILE_BYTES = 256 * 1024 * 1024;
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
@@ -30,6 +31,7 @@ const drpVerifyCommand: Command = {
     io.out(`purpose ${JSON.stringify(config.purpose)}`);
     io.out(`timestamp ${config.timestamp}`);
     io.out(`servers ${config.servers.length} f ${config.faultTolerance} groups ${config.groups.length}`);
+    io.out(`chain ${hex(config.chainId)}`);
     io.out(`session ${hex(sessionId)}`);
     return EXIT_OK;
   },

@@ -32,6 +32,7 @@ describe("ios drp verify", () => {
           `purpose "epoch randomness cli-4"`,
           `timestamp ${parties.config.timestamp}`,
           "servers 4 f 1 groups 1",
+          `chain ${hex(parties.config.chainId)}`,
           `session ${hex(client.sessionId)}`,
           "",
         ].join("\n"),

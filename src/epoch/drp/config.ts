@@ -6,24 +6,35 @@
  *
  * Each server has two keys: an Ed25519 key that signs its messages and its Schnorr share of the
  * collective signature on T' (cosign.ts), and a ristretto255 key y_i = x_i·G that PVSS encrypts
- * its shares to (pvss.ts). The grouping T is a uniform permutation of the n servers, drawn from
- * the client's 32-byte seed r_T (step 1a) by the hash-stream Fisher–Yates of
- * src/epoch/assignment.ts under its own domain, cut into m groups of ⌊n/m⌋ or ⌈n/m⌉ (balanced);
- * each group lists its members ascending. The group thresholds are t_l = ⌊|T_l|/3⌋ + 1 (input 8).
+ * its shares to (pvss.ts). The signing key comes with its proof of possession (PoP) for the chain
+ * id of the registry that admitted it (src/consensus/registry.ts, the same message and check):
+ * the collective signature sums the signers' keys, so a key not proven would let a rogue server
+ * pick A' = X·B − Σ A_j and sign for everyone (the rogue-key attack). C carries the PoPs so that
+ * the client, every server and the offline verifier refuse such a configuration alike.
+ *
+ * The grouping T is a uniform permutation of the n servers, drawn from the client's 32-byte seed
+ * r_T (step 1a) by the hash-stream Fisher–Yates of src/epoch/assignment.ts under its own domain,
+ * cut into m groups of ⌊n/m⌋ or ⌈n/m⌉ (balanced); each group lists its members ascending. The
+ * group thresholds are t_l = ⌊|T_l|/3⌋ + 1 (input 8).
  *
  * Encoding (little-endian, strict, DRP_MALFORMED on any structural fault):
- *   u16 n ‖ u16 f ‖ n × (Ed25519 key 32 ‖ ristretto255 key 32) ‖ client Ed25519 key 32 ‖
- *   seed 32 ‖ u16 m ‖ m × (u16 |T_l| ‖ |T_l| × u16 server) ‖ u8 |u| ‖ u (UTF-8) ‖ u64 w
+ *   parties  u8 |chain id| ‖ chain id ‖ u16 n ‖ n × (Ed25519 key 32 ‖ ristretto255 key 32 ‖
+ *            PoP 64) ‖ client Ed25519 key 32
+ *   session  u16 f ‖ seed 32 ‖ u16 m ‖ m × (u16 |T_l| ‖ |T_l| × u16 server) ‖ u8 |u| ‖
+ *            u (UTF-8) ‖ u64 w
+ * The parties come first, so a server compares that prefix with the keys it knows byte for byte
+ * instead of decoding and re-checking n keys per session.
  * Session id = SHA-256("IOSChain/drp/session/v1" ‖ encoding). Dealer j's PVSS proofs are bound
  * to H(C) ‖ u16 j; the output string is rnd = SHA-256("IOSChain/drp/randomness/v1" ‖ Z).
  */
+import { sameBytes } from "../../bytes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
-import { HASH_BYTES, POINT_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
-import { keyProblem } from "../../consensus/registry.js";
+import { HASH_BYTES, POINT_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
+import { MAX_CHAIN_ID_BYTES, keyProblem, verifyKeyPossession } from "../../consensus/registry.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { check, invariant } from "../../errors.js";
 import { seededPermutation } from "../assignment.js";
-import { RistrettoPoint, readPoint } from "./dleq.js";
+import { RistrettoPoint, pointBytes, readPoint } from "./dleq.js";
 import type { DrpErrorCode } from "./errors.js";
 import { MAX_SHARES } from "./pvss.js";
 
@@ -32,13 +43,21 @@ export interface ServerKeys {
   readonly signingKey: Uint8Array;
   /** y_i = x_i·G on ristretto255: the PVSS encryption key. */
   readonly pvssKey: RistrettoPoint;
+  /** The signing key's proof of possession for the chain id (registry.ts proveKeyPossession). */
+  readonly possession: Uint8Array;
 }
 
-export interface DrpConfig {
+/** Who takes part: X, as every node knows it (Algorithm 2 input 15). */
+export interface DrpParties {
+  /** The chain id the PoPs sign (a genesis's genesisPopChainId): its registry admitted X. */
+  readonly chainId: Uint8Array;
   /** X without the client: server i is `servers[i]`. */
   readonly servers: readonly ServerKeys[];
   /** X_0, the client's Ed25519 key. */
   readonly clientKey: Uint8Array;
+}
+
+export interface DrpConfig extends DrpParties {
   /** f, with n = 3f + 1. */
   readonly faultTolerance: number;
   /** r_T: the seed of the grouping. */
@@ -91,9 +110,7 @@ export function makeGrouping(serverCount: number, groupCount: number, seed: Uint
 }
 
 /** A configuration with f = (n − 1)/3 and the grouping of `groupingSeed`, checked. */
-export function makeConfig(options: {
-  readonly servers: readonly ServerKeys[];
-  readonly clientKey: Uint8Array;
+export function makeConfig(options: DrpParties & {
   readonly groupCount: number;
   readonly groupingSeed: Uint8Array;
   readonly purpose: string;
@@ -101,6 +118,7 @@ export function makeConfig(options: {
 }): DrpConfig {
   const n = options.servers.length;
   const config: DrpConfig = {
+    chainId: Uint8Array.from(options.chainId),
     servers: options.servers,
     clientKey: options.clientKey,
     faultTolerance: Math.floor((n - 1) / 3),
@@ -113,22 +131,37 @@ export function makeConfig(options: {
   return config;
 }
 
-/** Algorithm 3 step 1 (and what Algorithm 2 assumes of C): DRP_BAD_CONFIG naming the first fault. */
-export function checkConfig(config: DrpConfig): void {
-  const n = config.servers.length;
+/**
+ * The keys of C (Algorithm 3 step 1): canonical prime-order signing keys, distinct, each with a
+ * PoP that verifies for the chain id; PVSS keys other than the identity; DRP_BAD_CONFIG naming
+ * the first fault. The costly part of checkConfig (a torsion check and a signature per server).
+ */
+function checkParties(parties: DrpParties): void {
+  const n = parties.servers.length;
   const bad = (condition: unknown, message: string): void => check<DrpErrorCode>(condition, "DRP_BAD_CONFIG", message);
   bad(n >= 1 && n <= MAX_SERVERS, `the server count must be in [1, ${MAX_SERVERS}], got ${n}`);
-  bad(n === 3 * config.faultTolerance + 1, `n = ${n} servers is not 3f + 1 for f = ${config.faultTolerance}`);
+  bad(parties.chainId.length >= 1 && parties.chainId.length <= MAX_CHAIN_ID_BYTES, `the chain id must be 1..${MAX_CHAIN_ID_BYTES} bytes`);
   const signingKeys = new Set<string>();
-  config.servers.forEach(({ signingKey, pvssKey }, i) => {
+  parties.servers.forEach(({ signingKey, pvssKey, possession }, i) => {
     const problem = keyProblem(signingKey);
     bad(problem === undefined, `server ${i}: ${problem}`);
+    bad(verifyKeyPossession(signingKey, possession, parties.chainId), `server ${i}: the proof of possession of its signing key does not verify for this chain`);
     bad(!pvssKey.is0(), `server ${i}: the PVSS key is the identity`);
     signingKeys.add(Buffer.from(signingKey).toString("latin1"));
   });
   bad(signingKeys.size === n, "two servers share a signing key");
-  const clientProblem = keyProblem(config.clientKey);
+  const clientProblem = keyProblem(parties.clientKey);
   bad(clientProblem === undefined, `client: ${clientProblem}`);
+}
+
+/**
+ * The rest of Algorithm 3 step 1, for parties already checked: n = 3f + 1, T the balanced
+ * grouping of the seed, the sizes of u and w. DRP_BAD_CONFIG naming the first fault.
+ */
+export function checkSession(config: DrpConfig): void {
+  const n = config.servers.length;
+  const bad = (condition: unknown, message: string): void => check<DrpErrorCode>(condition, "DRP_BAD_CONFIG", message);
+  bad(n === 3 * config.faultTolerance + 1, `n = ${n} servers is not 3f + 1 for f = ${config.faultTolerance}`);
   bad(config.groupingSeed.length === GROUPING_SEED_BYTES, `the grouping seed must be ${GROUPING_SEED_BYTES} bytes`);
   const m = config.groups.length;
   bad(m >= 1 && m <= n, `the group count must be in [1, ${n}], got ${m}`);
@@ -151,14 +184,39 @@ export function checkConfig(config: DrpConfig): void {
   bad(Number.isSafeInteger(config.timestamp) && config.timestamp >= 0, "the timestamp must be a non-negative safe integer");
 }
 
+/** Algorithm 3 step 1 (and what Algorithm 2 assumes of C): DRP_BAD_CONFIG naming the first fault. */
+export function checkConfig(config: DrpConfig): void {
+  checkParties(config);
+  checkSession(config);
+}
+
+/** The parties' part of C's encoding, its prefix. */
+function encodeParties(parties: DrpParties): Uint8Array {
+  const n = parties.servers.length;
+  const writer = BinaryWriter.ofSize(1 + parties.chainId.length + 2 + n * (2 * POINT_BYTES + SIGNATURE_BYTES) + PUBLIC_KEY_BYTES);
+  writer.lengthPrefixed("u8", parties.chainId).u16(n);
+  for (const { signingKey, pvssKey, possession } of parties.servers) writer.bytes(signingKey).bytes(pointBytes(pvssKey)).bytes(possession);
+  return writer.bytes(parties.clientKey).finish();
+}
+
+/** Parties a server knows, checked, and their encoding, to compare C's prefix against. */
+export interface KnownParties {
+  readonly parties: DrpParties;
+  readonly encoding: Uint8Array;
+}
+
+/** X as a node knows it (its registry's keys with their PoPs), checked once: DRP_BAD_CONFIG otherwise. */
+export function knownParties(parties: DrpParties): KnownParties {
+  checkParties(parties);
+  return { parties, encoding: encodeParties(parties) };
+}
+
 export function encodeConfig(config: DrpConfig): Uint8Array {
+  const parties = encodeParties(config);
   const purpose = new TextEncoder().encode(config.purpose);
-  const n = config.servers.length;
   const groupBytes = config.groups.reduce((sum, group) => sum + 2 + 2 * group.length, 0);
-  const writer = BinaryWriter.ofSize(4 + n * 2 * POINT_BYTES + 2 * PUBLIC_KEY_BYTES + 2 + groupBytes + 1 + purpose.length + 8);
-  writer.u16(n).u16(config.faultTolerance);
-  for (const { signingKey, pvssKey } of config.servers) writer.bytes(signingKey).bytes(pvssKey.toBytes());
-  writer.bytes(config.clientKey).bytes(config.groupingSeed).u16(config.groups.length);
+  const writer = BinaryWriter.ofSize(parties.length + 2 + GROUPING_SEED_BYTES + 2 + groupBytes + 1 + purpose.length + 8);
+  writer.bytes(parties).u16(config.faultTolerance).bytes(config.groupingSeed).u16(config.groups.length);
   for (const group of config.groups) {
     writer.u16(group.length);
     for (const server of group) writer.u16(server);
@@ -166,16 +224,32 @@ export function encodeConfig(config: DrpConfig): Uint8Array {
   return writer.lengthPrefixed("u8", purpose).u64(config.timestamp).finish();
 }
 
-/** Decodes the structure only; `checkConfig` judges the values. */
-export function decodeConfig(bytes: Uint8Array): DrpConfig {
-  const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
+function readParties(reader: BinaryReader<DrpErrorCode>): DrpParties {
+  const chainId = reader.lengthPrefixed("u8", MAX_CHAIN_ID_BYTES, "chain id").slice();
   const n = reader.u16("server count");
-  const faultTolerance = reader.u16("fault tolerance");
   const servers = Array.from({ length: n }, (_, i): ServerKeys => ({
     signingKey: reader.bytes(PUBLIC_KEY_BYTES, `server ${i} signing key`).slice(),
     pvssKey: readPoint(reader, `server ${i} PVSS key`),
+    possession: reader.bytes(SIGNATURE_BYTES, `server ${i} proof of possession`).slice(),
   }));
-  const clientKey = reader.bytes(PUBLIC_KEY_BYTES, "client key").slice();
+  return { chainId, servers, clientKey: reader.bytes(PUBLIC_KEY_BYTES, "client key").slice() };
+}
+
+/**
+ * Decodes the structure only; `checkConfig` judges the values. With `known`, C's parties must be
+ * those byte for byte (DRP_BAD_CONFIG otherwise) and are taken from `known` undecoded.
+ */
+export function decodeConfig(bytes: Uint8Array, known?: KnownParties): DrpConfig {
+  const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
+  let parties: DrpParties;
+  if (known === undefined) {
+    parties = readParties(reader);
+  } else {
+    const prefix = reader.bytes(Math.min(known.encoding.length, reader.remaining), "parties");
+    check<DrpErrorCode>(sameBytes(prefix, known.encoding), "DRP_BAD_CONFIG", "the configuration's parties are not the known keys X");
+    parties = known.parties;
+  }
+  const faultTolerance = reader.u16("fault tolerance");
   const groupingSeed = reader.bytes(GROUPING_SEED_BYTES, "grouping seed").slice();
   const groupCount = reader.u16("group count");
   const groups = Array.from({ length: groupCount }, (_, l) => {
@@ -191,7 +265,7 @@ export function decodeConfig(bytes: Uint8Array): DrpConfig {
   }
   const timestamp = reader.u53("timestamp");
   reader.expectEnd("the configuration");
-  return { servers, clientKey, faultTolerance, groupingSeed, groups, purpose, timestamp };
+  return { ...parties, faultTolerance, groupingSeed, groups, purpose, timestamp };
 }
 
 /** H(C): the session identifier (Algorithm 2 input 14). */
@@ -218,5 +292,5 @@ export function dealContext(sessionId: Uint8Array, dealer: number): Uint8Array {
 
 /** rnd = SHA-256(domain ‖ Z): the protocol's random string. */
 export function randomnessOf(z: RistrettoPoint): Uint8Array {
-  return sha256(BinaryWriter.ofSize(RANDOMNESS_DOMAIN.length + POINT_BYTES).bytes(RANDOMNESS_DOMAIN).bytes(z.toBytes()).finish());
+  return sha256(BinaryWriter.ofSize(RANDOMNESS_DOMAIN.length + POINT_BYTES).bytes(RANDOMNESS_DOMAIN).bytes(pointBytes(z)).finish());
 }

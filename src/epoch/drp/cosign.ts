@@ -26,8 +26,31 @@ const Point = ed25519.Point;
 const Fn = Point.Fn;
 const COSIGN_DOMAIN = new TextEncoder().encode("IOSChain/drp/cosign/v1");
 
-function sum(points: readonly Uint8Array[]): InstanceType<typeof Point> {
-  return points.reduce((total, point) => total.add(Point.fromBytes(point)), Point.ZERO);
+type EdwardsPoint = InstanceType<typeof Point>;
+
+/**
+ * Decoded points by encoding. Every server and the verifier sum the same n commitments and
+ * signer keys, each decoding a square root; the decoders (messages.ts) fill the cache as they
+ * check a point. Keyed by content, so a caller's later write to its array cannot alias another
+ * point; bounded, emptied when full (a run needs about 2n entries).
+ */
+const decodedPoints = new Map<string, EdwardsPoint>();
+const DECODED_POINTS_MAX = 1 << 16;
+
+/** The point of a canonical Ed25519 encoding; throws as `Point.fromBytes` on any other. */
+export function edwardsPoint(bytes: Uint8Array): EdwardsPoint {
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  let point = decodedPoints.get(key);
+  if (point === undefined) {
+    point = Point.fromBytes(bytes);
+    if (decodedPoints.size === DECODED_POINTS_MAX) decodedPoints.clear();
+    decodedPoints.set(key, point);
+  }
+  return point;
+}
+
+function sum(points: readonly Uint8Array[]): EdwardsPoint {
+  return points.reduce((total, point) => total.add(edwardsPoint(point)), Point.ZERO);
 }
 
 /** Σ of canonical Ed25519 point encodings (checked by the message decoders and keyProblem). */

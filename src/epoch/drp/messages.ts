@@ -22,7 +22,6 @@
  * (LSB first in byte i >> 3) for server i, no bit at or past n. Lists of servers are strictly
  * ascending, so each message has one encoding.
  */
-import { ed25519 } from "@noble/curves/ed25519.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { HASH_BYTES, POINT_BYTES, SCALAR_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
@@ -31,8 +30,9 @@ import { sha256 } from "../../crypto/sha256.js";
 import { check } from "../../errors.js";
 import { signMessage } from "../../ledger/keys.js";
 import { SESSION_ID_BYTES } from "./config.js";
+import { edwardsPoint } from "./cosign.js";
 import type { DrpErrorCode } from "./errors.js";
-import { DECRYPTED_SHARE_BYTES, decodeDeal, decodeDecryptedShare, encodeDecryptedShare, type Deal, type DecryptedShare } from "./pvss.js";
+import { DECRYPTED_SHARE_BYTES, checkDealFraming, decodeDeal, decodeDecryptedShare, encodeDecryptedShare, type Deal, type DecryptedShare } from "./pvss.js";
 
 export const MessageKind = { announce: 1, deal: 2, choice: 3, response: 4, reveal: 5, decryption: 6 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
@@ -105,10 +105,6 @@ export function messageHash(message: SignedMessage): Uint8Array {
   return sha256(concat(HASH_DOMAIN, message.bytes));
 }
 
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
 function maskBytes(serverCount: number): number {
   return Math.ceil(serverCount / 8);
 }
@@ -133,7 +129,7 @@ function readMask(reader: BinaryReader<DrpErrorCode>, serverCount: number, what:
 function readEd25519Point(reader: BinaryReader<DrpErrorCode>, what: string): Uint8Array {
   const bytes = reader.bytes(POINT_BYTES, what).slice();
   try {
-    ed25519.Point.fromBytes(bytes);
+    edwardsPoint(bytes);
   } catch {
     reader.fail("DRP_MALFORMED", `${what} is not a canonical Ed25519 point`);
   }
@@ -227,8 +223,9 @@ export function decodeChoice(body: Uint8Array, serverCount: number, groupCount: 
   const commitments = committed.map((server) => readEd25519Point(reader, `commitment of server ${server}`));
   const deals = chosen.flat().map((dealer) => {
     const bytes = reader.lengthPrefixed("u32", body.length, `deal of dealer ${dealer}`);
-    // Strictness: a forwarded deal must decode like every other field; its users decode it again.
-    decodeDeal(bytes);
+    // Framing only: a trustee decodes just its group's deals, and the verifier compares every
+    // forwarded deal byte for byte with the recorded R1, whose points decodeDealMessage checked.
+    checkDealFraming(bytes);
     return bytes;
   });
   reader.expectEnd("the choice");

@@ -39,6 +39,7 @@ import {
   Fn,
   RistrettoPoint,
   multiplySecret,
+  pointBytes,
   proveDleq,
   randomScalar,
   readDleqProof,
@@ -55,6 +56,12 @@ export const SHARE_GENERATOR: RistrettoPoint = RistrettoPoint.BASE;
 export const COMMITMENT_GENERATOR: RistrettoPoint = ristretto255_hasher.hashToCurve(new Uint8Array(0), {
   DST: "IOSChain/drp/pvss/commitment-generator/v1",
 });
+/**
+ * Every deal multiplies H by t coefficients and by each share value and nonce: a cached table of
+ * its multiples, like noble's for the base point, spares those products their doublings.
+ */
+const PRECOMPUTE_WINDOW_BITS = 8;
+COMMITMENT_GENERATOR.precompute(PRECOMPUTE_WINDOW_BITS);
 /** Share indexes and counts are u16 in the encodings. */
 export const MAX_SHARES = 0xffff;
 /** u16 n ‖ u16 t. */
@@ -144,6 +151,25 @@ export function deal(
   return { deal: { threshold, commitments, shares }, secret: SHARE_GENERATOR.multiply(coefficients[0]!) };
 }
 
+function checkDealShape(theDeal: Pick<Deal, "threshold" | "commitments">, shareCount: number): void {
+  checkCounts(shareCount, theDeal.threshold, "DRP_BAD_ARGUMENT");
+  check<DrpErrorCode>(
+    theDeal.commitments.length === theDeal.threshold,
+    "DRP_BAD_ARGUMENT",
+    `the deal has ${theDeal.commitments.length} commitments for threshold ${theDeal.threshold}`,
+  );
+}
+
+function encryptedShareVerifies(
+  commitments: readonly RistrettoPoint[],
+  index: number,
+  { point, proof }: EncryptedShare,
+  publicKey: RistrettoPoint,
+  context: Uint8Array,
+): boolean {
+  return verifyDleq(proof, COMMITMENT_GENERATOR, shareCommitment(commitments, index), publicKey, point, context);
+}
+
 /**
  * The 1-based indexes of the shares of `theDeal` whose proof fails against its commitments and
  * `publicKeys` (empty when all verify). A deal whose shape does not fit the keys is the caller's
@@ -152,20 +178,38 @@ export function deal(
 export function verifyEncryptedShares(theDeal: Deal, publicKeys: readonly RistrettoPoint[], context: Uint8Array): number[] {
   const n = theDeal.shares.length;
   check<DrpErrorCode>(publicKeys.length === n, "DRP_BAD_ARGUMENT", `the deal has ${n} shares for ${publicKeys.length} public keys`);
-  checkCounts(n, theDeal.threshold, "DRP_BAD_ARGUMENT");
-  check<DrpErrorCode>(
-    theDeal.commitments.length === theDeal.threshold,
-    "DRP_BAD_ARGUMENT",
-    `the deal has ${theDeal.commitments.length} commitments for threshold ${theDeal.threshold}`,
-  );
+  checkDealShape(theDeal, n);
   checkPublicKeys(publicKeys);
   const failing: number[] = [];
-  theDeal.shares.forEach(({ point, proof }, position) => {
-    const index = position + 1;
-    const commitment = shareCommitment(theDeal.commitments, index);
-    if (!verifyDleq(proof, COMMITMENT_GENERATOR, commitment, publicKeys[position]!, point, context)) failing.push(index);
-  });
+  for (let index = 1; index <= n; index++) {
+    if (!encryptedShareVerifies(theDeal.commitments, index, theDeal.shares[index - 1]!, publicKeys[index - 1]!, context)) failing.push(index);
+  }
   return failing;
+}
+
+/** One trustee's part of a deal: the commitments and its own encrypted share. */
+export interface DealShare {
+  readonly shareCount: number;
+  readonly threshold: number;
+  readonly commitments: readonly RistrettoPoint[];
+  /** i, 1-based. */
+  readonly index: number;
+  readonly share: EncryptedShare;
+}
+
+/**
+ * Whether the trustee's share verifies for its `publicKey`: what it checks of a chosen deal
+ * (Algorithm 2 step 6b), one proof instead of the deal's n.
+ */
+export function verifyEncryptedShare(part: DealShare, publicKey: RistrettoPoint, context: Uint8Array): boolean {
+  checkDealShape(part, part.shareCount);
+  check<DrpErrorCode>(
+    Number.isInteger(part.index) && part.index >= 1 && part.index <= part.shareCount,
+    "DRP_BAD_ARGUMENT",
+    `the deal has no share ${part.index}`,
+  );
+  checkPublicKeys([publicKey]);
+  return encryptedShareVerifies(part.commitments, part.index, part.share, publicKey, context);
 }
 
 /** Participant `index`'s decryption S_i = x_i^{-1}·Y_i of its encrypted share, with its proof. */
@@ -228,20 +272,50 @@ export function encodeDeal(theDeal: Deal): Uint8Array {
   check<DrpErrorCode>(theDeal.commitments.length === theDeal.threshold, "DRP_BAD_ARGUMENT", "a deal has one commitment per threshold unit");
   const writer = BinaryWriter.ofSize(DEAL_HEADER_BYTES + theDeal.threshold * POINT_BYTES + n * ENCRYPTED_SHARE_BYTES);
   writer.u16(n).u16(theDeal.threshold);
-  for (const commitment of theDeal.commitments) writer.bytes(commitment.toBytes());
+  for (const commitment of theDeal.commitments) writer.bytes(pointBytes(commitment));
   for (const { point, proof } of theDeal.shares) {
-    writer.bytes(point.toBytes());
+    writer.bytes(pointBytes(point));
     writeDleqProof(writer, proof);
   }
   return writer.finish();
 }
 
-export function decodeDeal(bytes: Uint8Array): Deal {
-  const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
+/** A deal's counts, with the exact length they imply checked. */
+function readDealHeader(reader: BinaryReader<DrpErrorCode>): { readonly n: number; readonly threshold: number } {
   const n = reader.u16("share count");
   const threshold = reader.u16("threshold");
   checkCounts(n, threshold, "DRP_MALFORMED");
   reader.expectRemaining(threshold * POINT_BYTES + n * ENCRYPTED_SHARE_BYTES, "a deal's commitments and shares");
+  return { n, threshold };
+}
+
+/**
+ * A deal's framing (counts in range, exact length), DRP_MALFORMED otherwise, without decoding its
+ * n + t points: for deals a reader only passes on (decodeDeal checks the points where used).
+ */
+export function checkDealFraming(bytes: Uint8Array): void {
+  readDealHeader(new BinaryReader<DrpErrorCode>(bytes, CODES));
+}
+
+/**
+ * Share `index` (1-based) of an encoded deal with its commitments, decoding t + 1 points instead
+ * of t + n; the other shares' points are left unchecked. DRP_MALFORMED as decodeDeal, or if the
+ * deal has no share `index`.
+ */
+export function decodeDealShare(bytes: Uint8Array, index: number): DealShare {
+  const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
+  const { n, threshold } = readDealHeader(reader);
+  check<DrpErrorCode>(Number.isInteger(index) && index >= 1 && index <= n, "DRP_MALFORMED", `the deal of ${n} shares has no share ${index}`);
+  const commitments = Array.from({ length: threshold }, (_, j) => readPoint(reader, `commitment ${j}`));
+  reader.bytes((index - 1) * ENCRYPTED_SHARE_BYTES, "the shares before it");
+  const point = readPoint(reader, `encrypted share ${index}`);
+  const share = { point, proof: readDleqProof(reader, `encrypted share ${index} proof`) };
+  return { shareCount: n, threshold, commitments, index, share };
+}
+
+export function decodeDeal(bytes: Uint8Array): Deal {
+  const reader = new BinaryReader<DrpErrorCode>(bytes, CODES);
+  const { n, threshold } = readDealHeader(reader);
   const commitments = Array.from({ length: threshold }, (_, j) => readPoint(reader, `commitment ${j}`));
   const shares = Array.from({ length: n }, (_, position): EncryptedShare => {
     const point = readPoint(reader, `encrypted share ${position + 1}`);
@@ -253,7 +327,7 @@ export function decodeDeal(bytes: Uint8Array): Deal {
 export function encodeDecryptedShare(share: DecryptedShare): Uint8Array {
   checkIndex(share.index, "DRP_BAD_ARGUMENT");
   const writer = BinaryWriter.ofSize(DECRYPTED_SHARE_BYTES);
-  writer.u16(share.index).bytes(share.point.toBytes());
+  writer.u16(share.index).bytes(pointBytes(share.point));
   writeDleqProof(writer, share.proof);
   return writer.finish();
 }

@@ -1,11 +1,13 @@
 /**
- * The checks of the DRP run that the client, the servers and the offline verifier apply alike
- * (white paper §5.2): the shape of the choice T' (Algorithm 2 step 4a, Algorithm 3 step 4), the
- * fit of a deal to its dealer's group (step 3b), and recovery (step 7, Algorithm 3 steps 5–6):
- * decrypted shares checked against their proofs, each chosen secret S_j0 interpolated from t_l
- * valid shares, Z = Σ S_j0 (additive notation for the paper's ∏).
+ * The rules of the DRP run (white paper §5.2) that the client, the servers and the offline
+ * verifier apply alike: the shape of the choice T' (Algorithm 2 step 4a, Algorithm 3 step 4),
+ * the fit of a deal to its dealer's group (step 3b), and recovery (step 7, Algorithm 3 steps
+ * 5–6): decrypted shares checked against their proofs, each chosen secret S_j0 interpolated from
+ * t_l valid shares, Z = Σ S_j0 (additive notation for the paper's ∏); and the client's draw of
+ * T' among the verified deals (step 3c).
  */
 import { check } from "../../errors.js";
+import type { Rng } from "../../runtime/interface.js";
 import { dealContext, groupOf, groupThreshold, type DrpConfig } from "./config.js";
 import { RistrettoPoint } from "./dleq.js";
 import type { DrpErrorCode } from "./errors.js";
@@ -27,10 +29,33 @@ export function choiceProblem(config: DrpConfig, chosen: readonly (readonly numb
   return undefined;
 }
 
-/** Whether `deal` has one share per member of `dealer`'s group and that group's threshold. */
-export function dealFitsGroup(config: DrpConfig, dealer: number, deal: Deal): boolean {
+/**
+ * T'_l (step 3c): `count` of `candidates` whose whole deal passes `verifies`, uniformly among
+ * those, ascending; fewer if fewer pass. The candidates are visited in a uniform order (a
+ * partial Fisher–Yates from `rng`) and verified as visited until `count` pass: the first `count`
+ * to pass in a uniform order are a uniform `count`-subset of those that pass, and an honest run
+ * verifies t_l deals per group instead of |T_l|.
+ *
+ * The draw is deterministic in the Rng (two nextU32 per nextFloat, so a seeded run replays its
+ * T'), and nextFloat's 53 bits leave floor(x·k) a bias below k·2^-53 ≤ 2^-37 for k ≤ 2^16. Its
+ * uniformity is not what Z's unbiasability rests on: T' holds Σ t_l ≥ f + 1 dealers, so at least
+ * one honest secret, unknown to all until T' is co-signed, whatever rule picks T'.
+ */
+export function chooseVerified(candidates: readonly number[], count: number, rng: Rng, verifies: (dealer: number) => boolean): number[] {
+  const pool = [...candidates];
+  const chosen: number[] = [];
+  for (let k = 0; k < pool.length && chosen.length < count; k++) {
+    const pick = k + Math.floor(rng.nextFloat() * (pool.length - k));
+    [pool[k], pool[pick]] = [pool[pick]!, pool[k]!];
+    if (verifies(pool[k]!)) chosen.push(pool[k]!);
+  }
+  return chosen.sort((a, b) => a - b);
+}
+
+/** Whether a deal of `shareCount` shares and `threshold` fits `dealer`'s group: one share per member, t_l. */
+export function dealFitsGroup(config: DrpConfig, dealer: number, shareCount: number, threshold: number): boolean {
   const group = config.groups[groupOf(config, dealer).group]!;
-  return deal.shares.length === group.length && deal.threshold === groupThreshold(group.length);
+  return shareCount === group.length && threshold === groupThreshold(group.length);
 }
 
 /** The group members' PVSS keys, share i for member i − 1. */
@@ -42,7 +67,9 @@ export function groupKeys(config: DrpConfig, group: number): RistrettoPoint[] {
  * Z from the chosen deals (`deals.get(j)` for each chosen dealer j, already verified) and the
  * recorded decryptions: shares that are not the sender's decryption of its encrypted share of a
  * chosen dealer of its group are skipped; DRP_TOO_FEW_SHARES if a chosen secret keeps fewer
- * than t_l valid shares.
+ * than t_l valid shares. Shares are checked in sender order only until a secret has t_l: every
+ * encrypted share of a chosen deal verified against its commitments, so any t_l valid
+ * decryptions interpolate to the same S_j0, and the rest need no proof check.
  */
 export function recoverOutput(
   config: DrpConfig,
@@ -57,6 +84,7 @@ export function recoverOutput(
     for (const { dealer, share } of shares) {
       const collected = valid.get(dealer);
       if (collected === undefined || !chosen[group]!.includes(dealer) || share.index !== shareIndex) continue;
+      if (collected.length === deals.get(dealer)!.threshold) continue;
       const encrypted = deals.get(dealer)!.shares[shareIndex - 1]!.point;
       if (verifyDecryptedShare(share, config.servers[server]!.pvssKey, encrypted, dealContext(sessionId, dealer))) collected.push(share);
     }

@@ -5,11 +5,14 @@
  * deadline passes, calls `DrpClient.closePhase` so the client proceeds without the silent.
  *
  *   client  start        step 1     l1 to all servers
- *           deals        steps 3a–e record authentic R1_i, verify their shares, choose T' among
- *                                   dealers whose whole deal verified, l2 to all
+ *           deals        steps 3a–e record authentic R1_i; choose T' among dealers whose whole
+ *                                   deal verifies, verifying in a random order until t_l pass
+ *                                   per group; l2 to all
  *           responses    step 5     record R2_i whose partial Schnorr response verifies, r, l3
  *           decryptions  step 7     record R3_i, recover the chosen secrets, Z, rnd and L
- *   server  announce     step 2     check C, deal to its group, commit V_i: R1_i
+ *   server  announce     step 2     check C (its parties must be the known X, byte for byte) and
+ *                                   the node's SessionGuard (one session per client and purpose,
+ *                                   w fresh), deal to its group, commit V_i: R1_i
  *           choice       step 4     check T' and its forwarded shares, respond r_i: R2_i
  *           reveal       step 6     check the collective signature, decrypt its valid shares: R3_i
  *
@@ -20,10 +23,12 @@
  * DRP_TOO_FEW_SHARES (a group without t_l verified deals, a secret without t_l valid shares).
  */
 import { SchnorrKey, checkPartial, type Commitment } from "../../crypto/schnorr.js";
+import { sameBytes } from "../../bytes.js";
 import { IosError, check } from "../../errors.js";
 import type { Rng } from "../../runtime/interface.js";
 import {
   checkConfig,
+  checkSession,
   dealContext,
   decodeConfig,
   encodeConfig,
@@ -33,8 +38,9 @@ import {
   sessionIdOf,
   signerQuorum,
   type DrpConfig,
-  type ServerKeys,
+  type KnownParties,
 } from "./config.js";
+import type { SessionGuard } from "./guard.js";
 import { choiceChallenge, sumPoints, sumScalars, verifyAggregate } from "./cosign.js";
 import type { RistrettoPoint } from "./dleq.js";
 import type { DrpErrorCode } from "./errors.js";
@@ -57,7 +63,6 @@ import {
   encodeReveal,
   isAuthentic,
   messageHash,
-  sameBytes,
   signEnvelope,
   type Choice,
   type DealMessage,
@@ -66,8 +71,8 @@ import {
   type SchnorrResponse,
   type SignedMessage,
 } from "./messages.js";
-import { deal, decodeDeal, decryptShare, encodeDeal, verifyEncryptedShares, type Deal } from "./pvss.js";
-import { choiceProblem, dealFitsGroup, groupKeys, recoverOutput } from "./rules.js";
+import { deal, decodeDealShare, decryptShare, encodeDeal, verifyEncryptedShare, verifyEncryptedShares } from "./pvss.js";
+import { chooseVerified, choiceProblem, dealFitsGroup, groupKeys, recoverOutput } from "./rules.js";
 import { encodeTranscript } from "./transcript.js";
 
 export interface DrpOutput {
@@ -94,16 +99,6 @@ function tryDecode<T>(decode: () => T): T | undefined {
   }
 }
 
-/** Up to `count` of `candidates`, uniformly from `rng` (partial Fisher–Yates), ascending. */
-function sample(candidates: readonly number[], count: number, rng: Rng): number[] {
-  const pool = [...candidates];
-  for (let k = 0; k < count; k++) {
-    const pick = k + Math.floor(rng.nextFloat() * (pool.length - k));
-    [pool[k], pool[pick]] = [pool[pick]!, pool[k]!];
-  }
-  return pool.slice(0, count).sort((a, b) => a - b);
-}
-
 export class DrpClient {
   readonly sessionId: Uint8Array;
   readonly #config: DrpConfig;
@@ -114,7 +109,7 @@ export class DrpClient {
   /** The hash of the client message the current phase's responses must answer. */
   #awaitedHash: Uint8Array | undefined;
   readonly #sent: SignedMessage[] = [];
-  readonly #deals = new Map<number, Recorded<DealMessage> & { readonly verified: boolean }>();
+  readonly #deals = new Map<number, Recorded<DealMessage>>();
   #choice: Choice | undefined;
   #challenge: Uint8Array | undefined;
   readonly #responses = new Map<number, Recorded<SchnorrResponse>>();
@@ -209,11 +204,7 @@ export class DrpClient {
   #receiveDeal(message: SignedMessage, answered: Uint8Array): Uint8Array[] {
     const body = tryDecode(() => decodeDealMessage(message.body));
     if (body === undefined || this.#deals.has(message.sender) || !sameBytes(body.replyTo, answered)) return [];
-    const { group } = groupOf(this.#config, message.sender);
-    const verified =
-      dealFitsGroup(this.#config, message.sender, body.deal) &&
-      verifyEncryptedShares(body.deal, groupKeys(this.#config, group), dealContext(this.sessionId, message.sender)).length === 0;
-    this.#deals.set(message.sender, { message, body, verified });
+    this.#deals.set(message.sender, { message, body });
     return this.#deals.size === this.#config.servers.length ? this.#commit() : [];
   }
 
@@ -227,10 +218,16 @@ export class DrpClient {
         `${committed.length} servers committed, the collective signature needs ${signerQuorum(this.#config)}`,
       );
       const chosen = this.#config.groups.map((group, l) => {
-        const eligible = group.filter((server) => this.#deals.get(server)?.verified === true);
         const threshold = groupThreshold(group.length);
-        check<DrpErrorCode>(eligible.length >= threshold, "DRP_TOO_FEW_SHARES", `group ${l} has ${eligible.length} verified deals, t = ${threshold}`);
-        return sample(eligible, threshold, this.#rng);
+        const keys = groupKeys(this.#config, l);
+        const picked = chooseVerified(
+          group.filter((server) => this.#deals.has(server)),
+          threshold,
+          this.#rng,
+          (dealer) => this.#dealVerifies(dealer, keys),
+        );
+        check<DrpErrorCode>(picked.length === threshold, "DRP_TOO_FEW_SHARES", `group ${l} has ${picked.length} verified deals, t = ${threshold}`);
+        return picked;
       });
       const commitments = committed.map((server) => this.#deals.get(server)!.body.commitment);
       const deals = chosen.flat().map((dealer) => this.#deals.get(dealer)!.body.dealBytes);
@@ -238,6 +235,15 @@ export class DrpClient {
       this.#challenge = choiceChallenge(sumPoints(commitments), this.sessionId, encodeChoiceList(chosen));
       return this.#send(MessageKind.choice, encodeChoice(this.#choice, this.#config.servers.length), "signing");
     });
+  }
+
+  /** Step 3b for one recorded deal: it fits its group and every encrypted share verifies. */
+  #dealVerifies(dealer: number, groupPvssKeys: readonly RistrettoPoint[]): boolean {
+    const { deal: theDeal } = this.#deals.get(dealer)!.body;
+    return (
+      dealFitsGroup(this.#config, dealer, theDeal.shares.length, theDeal.threshold) &&
+      verifyEncryptedShares(theDeal, groupPvssKeys, dealContext(this.sessionId, dealer)).length === 0
+    );
   }
 
   #receiveResponse(message: SignedMessage, answered: Uint8Array): Uint8Array[] {
@@ -303,37 +309,38 @@ interface ServerSession {
   choice?: {
     readonly choice: Choice;
     readonly challenge: Uint8Array;
-    /** Chosen dealers of the group whose share for this server verified, with their deals. */
-    readonly valid: ReadonlyMap<number, Deal>;
+    /** Chosen dealers of the group whose share for this server verified, with that share Y_i. */
+    readonly valid: ReadonlyMap<number, RistrettoPoint>;
   };
   revealed?: true;
 }
 
 export class DrpServer {
   readonly #index: number;
-  readonly #servers: readonly ServerKeys[];
-  readonly #clientKey: Uint8Array;
+  readonly #known: KnownParties;
   readonly #secrets: ServerSecrets;
   readonly #schnorrKey: SchnorrKey;
   readonly #rng: Rng;
+  readonly #guard: SessionGuard;
   #session: ServerSession | undefined;
 
-  /** Server `index` of the known keys `servers` (X), answering the client of `clientKey`. */
-  constructor(index: number, servers: readonly ServerKeys[], clientKey: Uint8Array, secrets: ServerSecrets, rng: Rng) {
+  /** Server `index` of the known parties (X and the client), with its node's guard across runs. */
+  constructor(index: number, known: KnownParties, secrets: ServerSecrets, rng: Rng, guard: SessionGuard) {
+    const { servers } = known.parties;
     check<DrpErrorCode>(Number.isInteger(index) && index >= 0 && index < servers.length, "DRP_BAD_ARGUMENT", `server index ${index} is not among ${servers.length}`);
     this.#index = index;
-    this.#servers = servers;
-    this.#clientKey = clientKey;
+    this.#known = known;
     this.#secrets = secrets;
     this.#schnorrKey = SchnorrKey.fromSeed(secrets.signingSeed);
     check<DrpErrorCode>(sameBytes(this.#schnorrKey.publicKey, servers[index]!.signingKey), "DRP_BAD_ARGUMENT", "the signing seed is not this server's key");
     this.#rng = rng;
+    this.#guard = guard;
   }
 
   /** One client message; returns this server's answers (empty when the message is ignored). */
   receive(bytes: Uint8Array): Uint8Array[] {
     const message = tryDecode(() => decodeEnvelope(bytes));
-    if (message === undefined || message.sender !== CLIENT_SENDER || !isAuthentic(message, this.#clientKey)) return [];
+    if (message === undefined || message.sender !== CLIENT_SENDER || !isAuthentic(message, this.#known.parties.clientKey)) return [];
     const answer = tryDecode(() => {
       if (message.kind === MessageKind.announce && this.#session === undefined) return this.#deal(message);
       if (message.kind === MessageKind.choice && this.#session !== undefined && this.#session.choice === undefined) return this.#respond(message);
@@ -347,17 +354,14 @@ export class DrpServer {
     return signEnvelope(kind, this.#index, body, this.#secrets.signingSeed).bytes;
   }
 
-  /** Step 2: check C against the known keys, deal to the group, commit V_i. */
+  /** Step 2: check C against the known parties and the guard, deal to the group, commit V_i. */
   #deal(message: SignedMessage): Uint8Array | undefined {
     const announce = decodeAnnounce(message.body);
     const sessionId = sessionIdOf(announce.config);
     if (!sameBytes(sessionId, announce.sessionId)) return undefined;
-    const config = decodeConfig(announce.config);
-    checkConfig(config);
-    const knowsKeys =
-      config.servers.length === this.#servers.length &&
-      config.servers.every((keys, i) => sameBytes(keys.signingKey, this.#servers[i]!.signingKey) && keys.pvssKey.equals(this.#servers[i]!.pvssKey));
-    if (!knowsKeys || !sameBytes(config.clientKey, this.#clientKey)) return undefined;
+    const config = decodeConfig(announce.config, this.#known);
+    checkSession(config);
+    if (this.#guard.join(config, sessionId) !== undefined) return undefined;
     const { group, shareIndex } = groupOf(config, this.#index);
     const dealt = deal(this.#rng, groupKeys(config, group), groupThreshold(config.groups[group]!.length), dealContext(sessionId, this.#index));
     const commitment = this.#schnorrKey.commit(this.#rng);
@@ -373,13 +377,14 @@ export class DrpServer {
     if (!sameBytes(choice.sessionId, sessionId) || choiceProblem(config, choice.chosen) !== undefined) return undefined;
     const position = choice.committed.indexOf(this.#index);
     if (position < 0 || !sameBytes(choice.commitments[position]!, session.commitmentPoint)) return undefined;
-    const valid = new Map<number, Deal>();
-    const keys = groupKeys(config, session.group);
+    const valid = new Map<number, RistrettoPoint>();
+    const ownKey = config.servers[this.#index]!.pvssKey;
     choice.chosen.flat().forEach((dealer, k) => {
       if (!choice.chosen[session.group]!.includes(dealer)) return;
-      const theDeal = decodeDeal(choice.deals[k]!);
-      if (!dealFitsGroup(config, dealer, theDeal)) return;
-      if (!verifyEncryptedShares(theDeal, keys, dealContext(sessionId, dealer)).includes(session.shareIndex)) valid.set(dealer, theDeal);
+      // A share that does not decode or fit is as invalid as one whose proof fails (step 6c).
+      const part = tryDecode(() => decodeDealShare(choice.deals[k]!, session.shareIndex));
+      if (part === undefined || !dealFitsGroup(config, dealer, part.shareCount, part.threshold)) return;
+      if (verifyEncryptedShare(part, ownKey, dealContext(sessionId, dealer))) valid.set(dealer, part.share.point);
     });
     const challenge = choiceChallenge(sumPoints(choice.commitments), sessionId, encodeChoiceList(choice.chosen));
     session.choice = { choice, challenge, valid };
@@ -400,9 +405,9 @@ export class DrpServer {
     const signerKeys = reveal.signers.map((server) => config.servers[server]!.signingKey);
     if (!verifyAggregate(reveal.response, challenge, signerCommitments, signerKeys)) return undefined;
     session.revealed = true;
-    const shares = [...valid].map(([dealer, theDeal]): DealerShare => ({
+    const shares = [...valid].map(([dealer, encrypted]): DealerShare => ({
       dealer,
-      share: decryptShare(this.#secrets.pvssSecret, session.shareIndex, theDeal.shares[session.shareIndex - 1]!.point, this.#rng, dealContext(sessionId, dealer)),
+      share: decryptShare(this.#secrets.pvssSecret, session.shareIndex, encrypted, this.#rng, dealContext(sessionId, dealer)),
     }));
     return this.#reply(MessageKind.decryption, encodeDecryption({ replyTo: messageHash(message), shares }));
   }

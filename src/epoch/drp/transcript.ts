@@ -11,7 +11,8 @@
  * inauthentic or misdirected message is a fault of L, not a message to skip.
  *
  *   structure                                    DRP_MALFORMED
- *   1  C: n = 3f + 1, keys, balanced seeded T    DRP_BAD_CONFIG
+ *   1  C: n = 3f + 1, keys and their PoPs,
+ *      balanced seeded T                         DRP_BAD_CONFIG
  *   2  every signature                           DRP_BAD_SIGNATURE
  *   1  H(C) in l1, l2, l3; l1 announces C        DRP_BAD_SESSION_ID
  *   3  H(l1), H(l2), H(l3) in the responses      DRP_BAD_RESPONSE_HASH
@@ -28,6 +29,7 @@
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { POINT_BYTES } from "../../codec/sizes.js";
+import { sameBytes } from "../../bytes.js";
 import { check } from "../../errors.js";
 import {
   checkConfig,
@@ -40,7 +42,7 @@ import {
   type DrpConfig,
 } from "./config.js";
 import { choiceChallenge, sumPoints, sumScalars, verifyAggregate } from "./cosign.js";
-import { RistrettoPoint, readPoint } from "./dleq.js";
+import { RistrettoPoint, pointBytes, readPoint } from "./dleq.js";
 import type { DrpErrorCode } from "./errors.js";
 import {
   MessageKind,
@@ -54,7 +56,6 @@ import {
   encodeChoiceList,
   isAuthentic,
   messageHash,
-  sameBytes,
   type Announce,
   type Choice,
   type DealMessage,
@@ -67,7 +68,8 @@ import { verifyEncryptedShares } from "./pvss.js";
 import { choiceProblem, dealFitsGroup, groupKeys, recoverOutput } from "./rules.js";
 import type { DrpOutput } from "./session.js";
 
-export const TRANSCRIPT_VERSION = 1;
+/** 2: C carries the chain id and the servers' proofs of possession. */
+export const TRANSCRIPT_VERSION = 2;
 const CODES = singleCode<DrpErrorCode>("DRP_MALFORMED");
 
 /** The raw parts of L, messages as signed envelopes. */
@@ -97,7 +99,7 @@ export function encodeTranscript(parts: TranscriptParts): Uint8Array {
   writeList(parts.responses);
   writer.lengthPrefixed("u32", parts.reveal);
   writeList(parts.decryptions);
-  return writer.bytes(parts.z.toBytes()).finish();
+  return writer.bytes(pointBytes(parts.z)).finish();
 }
 
 export function decodeTranscriptParts(bytes: Uint8Array): TranscriptParts {
@@ -258,7 +260,7 @@ export function verifyTranscript(bytes: Uint8Array): VerifiedTranscript {
   for (const [dealer, deal] of deals) {
     const { group } = groupOf(config, dealer);
     check<DrpErrorCode>(
-      dealFitsGroup(config, dealer, deal) && verifyEncryptedShares(deal, groupKeys(config, group), dealContext(sessionId, dealer)).length === 0,
+      dealFitsGroup(config, dealer, deal.shares.length, deal.threshold) && verifyEncryptedShares(deal, groupKeys(config, group), dealContext(sessionId, dealer)).length === 0,
       "DRP_BAD_SHARE",
       `chosen dealer ${dealer}'s deal has a share that fails its proof`,
     );

@@ -2,23 +2,37 @@
  * DRP configuration and envelopes (src/epoch/drp/config.ts, messages.ts; white paper §5.2
  * inputs 7–14 and Algorithm 3 step 1): the seeded grouping is a balanced partition, the same for
  * a seed and different for another; thresholds t_l = ⌊|T_l|/3⌋ + 1; the configuration encoding
- * round-trips, its session id depends on every field, and checkConfig refuses each broken rule;
+ * round-trips, its session id depends on every field, and checkConfig refuses each broken rule,
+ * a rogue key (A' = x·B − Σ A_j, which would sign T' for everyone) above all: the client, the
+ * verifier and makeConfig refuse it for want of a proof of possession, the servers for not being
+ * the key they know;
  * envelopes refuse unknown kinds, senders that do not fit the kind, truncation and trailing bytes,
  * and signatures only verify for their sender's key.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE } from "@noble/curves/utils.js";
 import {
   checkConfig,
   decodeConfig,
   encodeConfig,
   groupThreshold,
+  knownParties,
+  makeConfig,
   makeGrouping,
   sessionIdOf,
   type DrpConfig,
 } from "../../../src/epoch/drp/config.js";
 import { RistrettoPoint } from "../../../src/epoch/drp/dleq.js";
-import { CLIENT_SENDER, MessageKind, decodeEnvelope, isAuthentic, signEnvelope } from "../../../src/epoch/drp/messages.js";
+import { choiceChallenge, verifyAggregate } from "../../../src/epoch/drp/cosign.js";
+import { SessionGuard } from "../../../src/epoch/drp/guard.js";
+import { localClock } from "../../../src/epoch/drp/local.js";
+import { CLIENT_SENDER, MessageKind, decodeEnvelope, encodeAnnounce, isAuthentic, signEnvelope } from "../../../src/epoch/drp/messages.js";
+import { DrpClient, DrpServer } from "../../../src/epoch/drp/session.js";
+import { keyProblem } from "../../../src/consensus/registry.js";
+import { IosError } from "../../../src/errors.js";
+import { SeededRng } from "../../../src/runtime/seeded-rng.js";
 import { codeOf, NO_ERROR } from "../../support/errors.js";
 import { makeParties } from "./harness.js";
 
@@ -84,9 +98,50 @@ describe("DRP configuration", () => {
       { ...config, groups: [config.groups[1]!, config.groups[0]!] },
       { ...config, groupingSeed: seed(3) },
       { ...config, purpose: "u".repeat(256) },
+      { ...config, chainId: new TextEncoder().encode("another chain") },
+      { ...config, chainId: new Uint8Array(0) },
+      { ...config, servers: servers.map((s, i) => (i === 3 ? { ...s, possession: servers[2]!.possession } : s)) },
       { ...other, groups: [[0, 1, 2, 3]].map((g) => g.reverse()) },
     ];
     broken.forEach((bad, k) => assert.equal(codeOf(() => checkConfig(bad)), "DRP_BAD_CONFIG", `variant ${k}`));
+  });
+
+  it("refuses a rogue key, which would let one server sign T' for all, for its missing proof of possession", () => {
+    const parties = makeParties(4, 1, "rogue-4");
+    const { servers } = parties.config;
+    const rogue = 3;
+    // The rogue knows x; its key cancels the others', so Σ A_i = x·B.
+    const x = 0x5eedn;
+    const others = servers.filter((_, i) => i !== rogue).reduce((sum, s) => sum.add(ed25519.Point.fromBytes(s.signingKey)), ed25519.Point.ZERO);
+    const rogueKey = ed25519.Point.BASE.multiply(x).subtract(others).toBytes();
+    const keys = servers.map((s, i) => (i === rogue ? rogueKey : s.signingKey));
+    // Alone, it makes the collective signature of all four on any challenge: V = v·B, r = v + c·x.
+    const v = 0xc0ffeen;
+    const challenge = choiceChallenge(ed25519.Point.BASE.multiply(v).toBytes(), new Uint8Array(32), new Uint8Array(0));
+    const c = bytesToNumberLE(challenge);
+    const commitments = [ed25519.Point.BASE.multiply(v).toBytes(), ...[1, 2, 3].map(() => ed25519.Point.ZERO.toBytes())];
+    const response = ed25519.Point.Fn.toBytes(ed25519.Point.Fn.add(v, ed25519.Point.Fn.mul(c, x)));
+    assert.ok(verifyAggregate(response, challenge, commitments, keys), "the rogue key forges the aggregate");
+    assert.equal(keyProblem(rogueKey), undefined, "the rogue key is a well-formed, prime-order key");
+
+    // Its PoP cannot be made; it offers its real key's instead.
+    const withRogue = { ...parties.config, servers: servers.map((s, i) => (i === rogue ? { ...s, signingKey: rogueKey } : s)) };
+    for (const refuse of [() => checkConfig(withRogue), () => new DrpClient(withRogue, parties.clientSecret, SeededRng.fromSeed("rogue"))]) {
+      assert.throws(refuse, (error: unknown) => error instanceof IosError && error.code === "DRP_BAD_CONFIG" && /server 3: the proof of possession/.test(error.message));
+    }
+    const { clientKey, chainId, groupingSeed, purpose, timestamp } = parties.config;
+    assert.equal(codeOf(() => makeConfig({ chainId, servers: withRogue.servers, clientKey, groupCount: 1, groupingSeed, purpose, timestamp })), "DRP_BAD_CONFIG");
+    assert.equal(codeOf(() => knownParties(withRogue)), "DRP_BAD_CONFIG", "a node cannot take it for X either");
+
+    // A server knows X: an l1 announcing the rogue configuration, signed by the client, is ignored.
+    const configBytes = encodeConfig(withRogue);
+    const announce = signEnvelope(MessageKind.announce, CLIENT_SENDER, encodeAnnounce({ sessionId: sessionIdOf(configBytes), config: configBytes }), parties.clientSecret);
+    const server = (guardSeed: string) =>
+      new DrpServer(0, knownParties(parties.config), parties.serverSecrets[0]!, SeededRng.fromSeed(guardSeed), new SessionGuard(localClock(parties)));
+    assert.deepEqual(server("rogue-server").receive(announce.bytes), []);
+    const honestBytes = encodeConfig(parties.config);
+    const honest = signEnvelope(MessageKind.announce, CLIENT_SENDER, encodeAnnounce({ sessionId: sessionIdOf(honestBytes), config: honestBytes }), parties.clientSecret);
+    assert.equal(server("honest-server").receive(honest.bytes).length, 1, "control: the configuration of X is answered");
   });
 
   it("decodeConfig refuses truncation, trailing bytes and a purpose that is not UTF-8", () => {

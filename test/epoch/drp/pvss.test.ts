@@ -15,7 +15,9 @@ import {
   DECRYPTED_SHARE_BYTES,
   SHARE_GENERATOR,
   deal,
+  checkDealFraming,
   decodeDeal,
+  decodeDealShare,
   decodeDecryptedShare,
   decryptShare,
   encodeDeal,
@@ -23,6 +25,7 @@ import {
   recoverSecret,
   shareCommitment,
   verifyDecryptedShare,
+  verifyEncryptedShare,
   verifyEncryptedShares,
   type Deal,
   type DecryptedShare,
@@ -132,6 +135,25 @@ for (const [n, t] of [
         position === bad ? { point: share.point.add(SHARE_GENERATOR), proof: share.proof } : share,
       );
       assert.deepEqual(verifyEncryptedShares({ ...theDeal, shares }, people.publicKeys, CONTEXT), [bad + 1]);
+    });
+
+    it("a trustee's part (decodeDealShare) is its share and the commitments, and verifies as the whole deal says", () => {
+      const bad = Math.floor(n / 2);
+      const shares = theDeal.shares.map((share, position) => (position === bad ? { ...share, point: share.point.add(SHARE_GENERATOR) } : share));
+      const bytes = encodeDeal({ ...theDeal, shares });
+      for (let index = 1; index <= n; index++) {
+        const part = decodeDealShare(bytes, index);
+        assert.deepEqual([part.shareCount, part.threshold, part.index], [n, t, index]);
+        assert.ok(part.commitments.every((commitment, j) => commitment.equals(theDeal.commitments[j]!)));
+        assert.ok(part.share.point.equals(shares[index - 1]!.point));
+        assert.equal(verifyEncryptedShare(part, people.publicKeys[index - 1]!, CONTEXT), index !== bad + 1, `share ${index}`);
+        assert.equal(verifyEncryptedShare(part, people.publicKeys[index - 1]!, OTHER_CONTEXT), false);
+      }
+      assert.equal(codeOf(() => decodeDealShare(bytes, n + 1)), "DRP_MALFORMED");
+      assert.equal(codeOf(() => decodeDealShare(bytes, 0)), "DRP_MALFORMED");
+      assert.equal(codeOf(() => decodeDealShare(bytes.subarray(0, bytes.length - 1), 1)), "DRP_MALFORMED");
+      assert.equal(codeOf(() => checkDealFraming(bytes)), NO_ERROR);
+      assert.equal(codeOf(() => checkDealFraming(Uint8Array.of(...bytes, 0))), "DRP_MALFORMED");
     });
   });
 }

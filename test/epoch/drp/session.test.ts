@@ -11,7 +11,11 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE } from "@noble/curves/utils.js";
 import { Fn, RistrettoPoint } from "../../../src/epoch/drp/dleq.js";
 import {
+  CLIENT_SENDER,
   MessageKind,
+  decodeChoice,
+  encodeChoice,
+  signEnvelope,
   decodeDealMessage,
   decodeDecryption,
   decodeEnvelope,
@@ -21,8 +25,11 @@ import {
   encodeDecryption,
   encodeResponse,
 } from "../../../src/epoch/drp/messages.js";
-import { encodeDeal } from "../../../src/epoch/drp/pvss.js";
-import { DrpClient } from "../../../src/epoch/drp/session.js";
+import { groupOf, knownParties } from "../../../src/epoch/drp/config.js";
+import { SessionGuard } from "../../../src/epoch/drp/guard.js";
+import { localClock } from "../../../src/epoch/drp/local.js";
+import { decodeDeal, encodeDeal } from "../../../src/epoch/drp/pvss.js";
+import { DrpClient, DrpServer } from "../../../src/epoch/drp/session.js";
 import { decodeTranscriptParts, verifyTranscript } from "../../../src/epoch/drp/transcript.js";
 import { SeededRng } from "../../../src/runtime/seeded-rng.js";
 import { codeOf } from "../../support/errors.js";
@@ -139,6 +146,42 @@ describe("DRP runs with faulty servers", () => {
       [0, 1, 2].reduce((bytes, target) => badDeal(four, target, "share")(server, bytes), message);
     assert.equal(codeOf(() => runSession(four, { rewrite: allButOneBad })), "DRP_TOO_FEW_SHARES");
     assert.equal(codeOf(() => runSession(four, { rewrite: badDecryptions(four, new Set([0, 1, 2])) })), "DRP_TOO_FEW_SHARES");
+  });
+
+  it("a trustee decrypts no chosen share that l2 forwards altered or malformed, and the others as usual", () => {
+    const parties = makeParties(4, 1, "bad-forward-4");
+    const { config } = parties;
+    const client = new DrpClient(config, parties.clientSecret, SeededRng.fromSeed("bad-forward-4/client"));
+    const known = knownParties(config);
+    const servers = config.servers.map(
+      (_, i) => new DrpServer(i, known, parties.serverSecrets[i]!, SeededRng.fromSeed(`bad-forward-4/${i}`), new SessionGuard(localClock(parties))),
+    );
+    const [l1] = client.start();
+    const [l2] = servers.flatMap((server) => server.receive(l1!)).flatMap((deal) => client.receive(deal));
+    const choice = decodeChoice(decodeEnvelope(l2!).body, 4, 1);
+    const [altered, malformed] = choice.chosen[0]!;
+    const { shareIndex } = groupOf(config, 0);
+    // Server 0's share of one chosen deal moved, of the other replaced by a non-canonical encoding.
+    const deals = choice.deals.map((bytes, k) => {
+      const dealer = choice.chosen.flat()[k]!;
+      const theDeal = decodeDeal(bytes);
+      if (dealer === altered) {
+        const shares = theDeal.shares.map((share, position) => (position === shareIndex - 1 ? { ...share, point: share.point.add(RistrettoPoint.BASE) } : share));
+        return encodeDeal({ ...theDeal, shares });
+      }
+      const bad = Uint8Array.from(bytes);
+      if (dealer === malformed) bad.fill(0xff, 4 + 32 * theDeal.threshold + 96 * (shareIndex - 1), 4 + 32 * theDeal.threshold + 96 * (shareIndex - 1) + 32);
+      return bad;
+    });
+    const tampered = signEnvelope(MessageKind.choice, CLIENT_SENDER, encodeChoice({ ...choice, deals }, 4), parties.clientSecret).bytes;
+    const responses = servers.flatMap((server, i) => server.receive(i === 0 ? tampered : l2!));
+    assert.equal(responses.length, 4, "T' and the challenge are unchanged: server 0 still co-signs");
+    // Server 0 answers H(tampered l2), which the client did not send: it leaves server 0 out.
+    assert.deepEqual(responses.flatMap((response) => client.receive(response)), []);
+    const [l3] = client.closePhase();
+    const dealersOf = (i: number): number[] => decodeDecryption(decodeEnvelope(servers[i]!.receive(l3!)[0]!).body, 4).shares.map(({ dealer }) => dealer);
+    assert.deepEqual(dealersOf(0), [], "server 0 decrypts neither");
+    assert.deepEqual(dealersOf(1), [altered, malformed], "control: server 1 decrypts both");
   });
 
   it("the client refuses output and transcript before the run is done, and a second start", () => {
