@@ -58,7 +58,7 @@ export interface DrpParties {
 }
 
 export interface DrpConfig extends DrpParties {
-  /** f, with n = 3f + 1. */
+  /** f, the largest with n ≥ 3f + 1 (any n: the epoch's validators less the leader). */
   readonly faultTolerance: number;
   /** r_T: the seed of the grouping. */
   readonly groupingSeed: Uint8Array;
@@ -155,13 +155,14 @@ function checkParties(parties: DrpParties): void {
 }
 
 /**
- * The rest of Algorithm 3 step 1, for parties already checked: n = 3f + 1, T the balanced
+ * The rest of Algorithm 3 step 1, for parties already checked: f = ⌊(n − 1)/3⌋, T the balanced
  * grouping of the seed, the sizes of u and w. DRP_BAD_CONFIG naming the first fault.
  */
 export function checkSession(config: DrpConfig): void {
   const n = config.servers.length;
   const bad = (condition: unknown, message: string): void => check<DrpErrorCode>(condition, "DRP_BAD_CONFIG", message);
-  bad(n === 3 * config.faultTolerance + 1, `n = ${n} servers is not 3f + 1 for f = ${config.faultTolerance}`);
+  // n ≥ 3f + 1 byzantine-tolerant servers; 2f + 1 signers then include f + 1 honest ones whatever n.
+  bad(config.faultTolerance === Math.floor((n - 1) / 3), `f = ${config.faultTolerance} is not ⌊(n − 1)/3⌋ for n = ${n} servers`);
   bad(config.groupingSeed.length === GROUPING_SEED_BYTES, `the grouping seed must be ${GROUPING_SEED_BYTES} bytes`);
   const m = config.groups.length;
   bad(m >= 1 && m <= n, `the group count must be in [1, ${n}], got ${m}`);

@@ -10,7 +10,7 @@ export type DrpErrorCode =
   | "DRP_TOO_FEW_SHARES"
   /** A caller's argument is out of range: a threshold, a share index, a key, a zero scalar from the Rng. */
   | "DRP_BAD_ARGUMENT"
-  /** The session configuration breaks Algorithm 3 step 1: n ≠ 3f + 1, a bad key or proof of possession, groups not the balanced seeded partition. */
+  /** The session configuration breaks Algorithm 3 step 1: f ≠ ⌊(n − 1)/3⌋, a bad key or proof of possession, groups not the balanced seeded partition. */
   | "DRP_BAD_CONFIG"
   /** A recorded message's Ed25519 signature does not verify under its sender's key. */
   | "DRP_BAD_SIGNATURE"

@@ -11,7 +11,7 @@
  * inauthentic or misdirected message is a fault of L, not a message to skip.
  *
  *   structure                                    DRP_MALFORMED
- *   1  C: n = 3f + 1, keys and their PoPs,
+ *   1  C: f = ⌊(n − 1)/3⌋, keys and their PoPs,
  *      balanced seeded T                         DRP_BAD_CONFIG
  *   2  every signature                           DRP_BAD_SIGNATURE
  *   1  H(C) in l1, l2, l3; l1 announces C        DRP_BAD_SESSION_ID

@@ -19,8 +19,12 @@ import { Fn, RistrettoPoint } from "./dleq.js";
 import type { DrpErrorCode } from "./errors.js";
 import type { ServerSecrets } from "./session.js";
 
-/** The DRP keys of the validator whose Ed25519 public key is `publicKey` (DRP_BAD_ARGUMENT for a non-point or a key outside the prime-order group). */
-export function validatorServerKeys(publicKey: Uint8Array): ServerKeys {
+/**
+ * The DRP keys of the validator whose Ed25519 public key is `publicKey`, with the proof of
+ * possession its registry holds (DRP_BAD_ARGUMENT for a non-point or a key outside the
+ * prime-order group).
+ */
+export function validatorServerKeys(publicKey: Uint8Array, possession: Uint8Array): ServerKeys {
   let point: InstanceType<typeof ed25519.Point>;
   try {
     point = ed25519.Point.fromBytes(publicKey);
@@ -28,7 +32,7 @@ export function validatorServerKeys(publicKey: Uint8Array): ServerKeys {
     throw new IosError<DrpErrorCode>("DRP_BAD_ARGUMENT", "a validator key is not an edwards25519 point");
   }
   if (point.is0() || !point.isTorsionFree()) throw new IosError<DrpErrorCode>("DRP_BAD_ARGUMENT", "a validator key is not in the prime-order group");
-  return { signingKey: Uint8Array.from(publicKey), pvssKey: new RistrettoPoint(point) };
+  return { signingKey: Uint8Array.from(publicKey), pvssKey: new RistrettoPoint(point), possession: Uint8Array.from(possession) };
 }
 
 /** The DRP secrets of the validator whose Ed25519 seed is `seed`. */

@@ -49,7 +49,8 @@ import { keyPairFromSecret } from "../../ledger/keys.js";
 import { guardedHandler } from "../../net/guarded-handler.js";
 import type { PeerId } from "../../net/interface.js";
 import type { TimerHandle } from "../../runtime/interface.js";
-import { decodeConfig, makeConfig, type DrpConfig } from "../drp/config.js";
+import { decodeConfig, knownParties, makeConfig, type DrpConfig, type DrpParties } from "../drp/config.js";
+import { SessionGuard } from "../drp/guard.js";
 import { DrpPort } from "../drp/network.js";
 import { DrpClient, DrpServer } from "../drp/session.js";
 import { decodeTranscriptParts, verifyTranscript } from "../drp/transcript.js";
@@ -81,6 +82,8 @@ export class EpochTransition {
   readonly #committees: CommitteeDirectory;
   readonly #election: LeaderElection;
   readonly #port: DrpPort;
+  /** One session per leader and purpose, w near this clock: kept across the runs of this transition (guard.ts). */
+  readonly #guard: SessionGuard;
   readonly #cosi: CosiNode;
   /** Each shard's verified boundary. */
   readonly #boundaries: (ShardBoundary | undefined)[];
@@ -121,6 +124,7 @@ export class EpochTransition {
       },
     );
     this.#port = new DrpPort(deps.channel, deps.clock);
+    this.#guard = new SessionGuard(deps.clock);
     this.#cosi = new CosiNode(
       { participants: this.#keys, fanout: config.cosi.fanout, levelTimeoutMs: config.cosi.levelTimeoutMs },
       { channel: deps.cosiChannel, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.secretKey), verifier: deps.verifier, approve: (message, leader) => this.#approves(message, leader) },
@@ -181,6 +185,17 @@ export class EpochTransition {
 
   // ——— 2–3. election and randomness ———
 
+  /** X of a run led by `leader` over `servers`: validator keys with the proofs of possession epoch e's registry holds. */
+  #drpParties(leader: number, servers: readonly number[]): DrpParties {
+    const { registry } = this.#previous;
+    const possessionOf = new Map(registry.validators().map((entry) => [entry.peerId, entry.proof]));
+    return {
+      chainId: registry.chainId,
+      servers: servers.map((i) => validatorServerKeys(this.#keys[i]!, possessionOf.get(this.#peers[i]!)!)),
+      clientKey: this.#keys[leader]!,
+    };
+  }
+
   /** The servers of a DRP run led by `leader`: every other validator, in configuration order. */
   #serverIndexes(leader: number): number[] {
     return this.#keys.map((_, i) => i).filter((i) => i !== leader);
@@ -197,8 +212,7 @@ export class EpochTransition {
     this.#election.startAsLeader();
     const { groupingSeed, purpose, servers } = this.#drpParameters(lottery);
     const config = makeConfig({
-      servers: servers.map((i) => validatorServerKeys(this.#keys[i]!)),
-      clientKey: this.#keys[this.#self]!,
+      ...this.#drpParties(lottery.leader, servers),
       groupCount: Math.max(1, Math.round(servers.length / SERVERS_PER_GROUP)),
       groupingSeed, purpose, timestamp: Math.floor(this.#deps.clock.wallNow()),
     });
@@ -216,7 +230,7 @@ export class EpochTransition {
     if (outcome.leader === this.#self) return;
     const { servers } = this.#drpParameters(outcome);
     const index = servers.indexOf(this.#self);
-    const server = new DrpServer(index, servers.map((i) => validatorServerKeys(this.#keys[i]!)), this.#keys[outcome.leader]!, validatorServerSecrets(this.#deps.secretKey), this.#deps.rng);
+    const server = new DrpServer(index, knownParties(this.#drpParties(outcome.leader, servers)), validatorServerSecrets(this.#deps.secretKey), this.#deps.rng, this.#guard);
     this.#port.serve(server, this.#peers[outcome.leader]!);
   }
 

@@ -82,6 +82,13 @@ describe("DRP configuration", () => {
     for (const variant of variants) assert.notDeepEqual(sessionIdOf(encodeConfig(variant)), id);
   });
 
+  it("any server count: f = ⌊(n − 1)/3⌋ (8 servers tolerate 2), and no other f", () => {
+    const eight = makeParties(8, 2, "config-8").config;
+    assert.equal(eight.faultTolerance, 2);
+    assert.equal(codeOf(() => checkConfig(eight)), NO_ERROR);
+    for (const faultTolerance of [1, 3]) assert.equal(codeOf(() => checkConfig({ ...eight, faultTolerance })), "DRP_BAD_CONFIG");
+  });
+
   it("checkConfig refuses each broken rule with DRP_BAD_CONFIG", () => {
     assert.equal(codeOf(() => checkConfig(config)), NO_ERROR);
     const other = makeParties(4, 1, "config-4").config;

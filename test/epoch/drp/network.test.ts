@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DRP_MESSAGE, DrpPort, type DrpRunResult } from "../../../src/epoch/drp/network.js";
 import { DrpClient, DrpServer } from "../../../src/epoch/drp/session.js";
+import { knownParties } from "../../../src/epoch/drp/config.js";
+import { SessionGuard } from "../../../src/epoch/drp/guard.js";
+import { localClock } from "../../../src/epoch/drp/local.js";
 import { verifyTranscript } from "../../../src/epoch/drp/transcript.js";
 import { IosError } from "../../../src/errors.js";
 import type { Channel, InstanceId, PeerId } from "../../../src/net/interface.js";
@@ -36,7 +39,7 @@ function world(label: string, serverCount: number, options: { silent?: (groups: 
     sim.addNode(id, ({ transport, clock }) => {
       if (silent.includes(i)) return undefined;
       const channel = transport.open(INSTANCE);
-      const server = new DrpServer(i, parties.config.servers, parties.config.clientKey, parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!));
+      const server = new DrpServer(i, knownParties(parties.config), parties.serverSecrets[i]!, SeededRng.fromSeed(parties.serverSeeds[i]!), new SessionGuard(localClock(parties)));
       const port = new DrpPort(channel, clock);
       if (options.serveAtMs === undefined) port.serve(server, CLIENT);
       else clock.setTimer(options.serveAtMs, () => port.serve(server, CLIENT));

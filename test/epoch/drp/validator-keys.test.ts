@@ -14,6 +14,8 @@ import { validatorServerKeys, validatorServerSecrets } from "../../../src/epoch/
 import { keyPairFromSecret } from "../../../src/ledger/keys.js";
 import { SeededRng } from "../../../src/runtime/seeded-rng.js";
 import { codeOf } from "../../support/errors.js";
+import { proveKeyPossession } from "../../../src/consensus/registry.js";
+import { SchnorrKey } from "../../../src/crypto/schnorr.js";
 import { runSession } from "./harness.js";
 
 describe("validators' DRP keys", () => {
@@ -22,7 +24,7 @@ describe("validators' DRP keys", () => {
     for (let i = 0; i < 200; i++) {
       const seed = rng.bytes(32);
       const { publicKey } = keyPairFromSecret(seed);
-      const keys = validatorServerKeys(publicKey);
+      const keys = validatorServerKeys(publicKey, new Uint8Array(64));
       const { pvssSecret, signingSeed } = validatorServerSecrets(seed);
       assert.deepEqual(keys.signingKey, publicKey);
       assert.deepEqual(signingSeed, seed);
@@ -34,8 +36,13 @@ describe("validators' DRP keys", () => {
     const rng = SeededRng.fromSeed("drp validator run");
     const seeds = Array.from({ length: 7 }, () => rng.bytes(32));
     const clientSecret = rng.bytes(32);
+    const chainId = rng.bytes(32);
     const config = makeConfig({
-      servers: seeds.map((seed) => validatorServerKeys(keyPairFromSecret(seed).publicKey)),
+      chainId,
+      servers: seeds.map((seed) => {
+        const { publicKey } = keyPairFromSecret(seed);
+        return validatorServerKeys(publicKey, proveKeyPossession(SchnorrKey.fromSeed(seed), chainId));
+      }),
       clientKey: keyPairFromSecret(clientSecret).publicKey, groupCount: 2, groupingSeed: rng.bytes(32), purpose: "validator keys", timestamp: 1_700_000_000_000,
     });
     const client = runSession({ config, clientSecret, serverSecrets: seeds.map(validatorServerSecrets), serverSeeds: seeds.map((_, i) => `validator run/${i}`), label: "validator run" });
@@ -46,6 +53,6 @@ describe("validators' DRP keys", () => {
     const eightTorsion = ed25519.Point.fromHex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a");
     const mixed = ed25519.Point.BASE.add(eightTorsion).toBytes();
     const notAPoint = Uint8Array.from({ length: 32 }, () => 0xff);
-    for (const key of [notAPoint, ed25519.Point.ZERO.toBytes(), mixed]) assert.equal(codeOf(() => validatorServerKeys(key)), "DRP_BAD_ARGUMENT");
+    for (const key of [notAPoint, ed25519.Point.ZERO.toBytes(), mixed]) assert.equal(codeOf(() => validatorServerKeys(key, new Uint8Array(64))), "DRP_BAD_ARGUMENT");
   });
 });

@@ -135,8 +135,8 @@ function checkAgreement(w: World, honest: readonly PeerId[]): ConfiguredEpoch {
 }
 
 describe("epoch transition 0 → 1 (simulator)", () => {
-  it("8 honest validators: one leader, one DRP run, one co-signed configuration, the same link everywhere", async () => {
-    const w = world("honest", 8);
+  it("10 honest validators (9 DRP servers, not 3f + 1): one leader, one DRP run, one co-signed configuration, the same link everywhere", async () => {
+    const w = world("honest", 10);
     const honest = w.context.validators.map((v) => toHex(v.publicKey));
     assert.ok(await runUntil(w, () => w.configured.size === honest.length), `configured ${w.configured.size} of ${honest.length}`);
     const result = checkAgreement(w, honest);
