@@ -12,7 +12,7 @@
  *    kernel was given, the only one it applies registrations of (WRONG_CHAIN otherwise);
  *  - `leave`: key, bond outpoint, payout owner.
  *
- * API: `validatorChanges(blocks, isApplied)`.
+ * API: `validatorChanges(blocks, isApplied)`, `validatorChangeOf(tx, at)` (one transaction's).
  */
 import { TX_PREFIX, TxKind } from "./kinds/interface.js";
 import { RegistrationOperation, registrationKind } from "./kinds/registration.js";
@@ -65,15 +65,16 @@ export function validatorChanges(
     transactions.forEach((tx, position) => {
       if (tx[TX_PREFIX.offset.kind] !== TxKind.ValidatorRegistration) return;
       const txid = transactionIdOfEncoding(tx);
-      if (!isApplied(txid, height, position)) return;
-      const decoded = registrationKind.decode(tx);
-      const at = { height, position, txid, publicKey: decoded.validator };
-      if (decoded.operation === RegistrationOperation.Leave) {
-        changes.push({ ...at, operation: "leave", bond: decoded.bond, payout: decoded.payout });
-        return;
-      }
-      changes.push({ ...at, operation: "register", stake: decoded.bond, bond: registrationBond(decoded.validator), pop: decoded.pop });
+      if (isApplied(txid, height, position)) changes.push(validatorChangeOf(tx, { height, position, txid }));
     });
   }
   return changes;
+}
+
+/** The change a registration or leave `tx` (its kind is the registration kind: the caller checked) makes, final at `at`. */
+export function validatorChangeOf(tx: Uint8Array, at: ChangeLocation): ValidatorChange {
+  const decoded = registrationKind.decode(tx);
+  const located = { ...at, publicKey: decoded.validator };
+  if (decoded.operation === RegistrationOperation.Leave) return { ...located, operation: "leave", bond: decoded.bond, payout: decoded.payout };
+  return { ...located, operation: "register", stake: decoded.bond, bond: registrationBond(decoded.validator), pop: decoded.pop };
 }

@@ -28,7 +28,11 @@ export type TransitionErrorCode =
   /** A proposal whose configuration differs from the one this validator derives from what it verified. */
   | "TRANSITION_BAD_CONFIGURATION"
   /** A link whose transcript is not the one its configuration names. */
-  | "TRANSITION_BAD_LINK";
+  | "TRANSITION_BAD_LINK"
+  /** A validator change that is not a registration or leave its shard accepted in epoch e. */
+  | "TRANSITION_BAD_CHANGE"
+  /** A proposal that leaves out a validator change this validator holds a proof of. */
+  | "TRANSITION_MISSING_CHANGE";
 
 export interface TransitionConfig {
   /** Epoch e: it must have an epoch length (the identity chain) and a PoB policy (its committees certify the boundaries). */
@@ -58,6 +62,16 @@ export interface TransitionDependencies {
   readonly verifier: Ed25519Verifier;
   /** Epoch e + 1 is configured here: its context, its identity-chain link and its DRP transcript. */
   readonly onConfigured: (result: ConfiguredEpoch) => void;
+}
+
+/**
+ * A registration or leave (src/ledger/kinds/registration.ts) final in epoch e, with the decision
+ * proof of its acceptance by its shard's committee (src/atomix/proof.ts): what changes the
+ * validator set of e + 1, checkable by every validator.
+ */
+export interface ProvenChange {
+  readonly tx: Uint8Array;
+  readonly proof: Uint8Array;
 }
 
 export interface ConfiguredEpoch {

@@ -2,12 +2,15 @@
  * The reconfiguration's own messages (drp range, after the election's and the DRP envelope) and
  * the two transport instances it runs on. Little-endian:
  *
- *   BOUNDARY  a final-height certificate (src/atomix/proof.ts) of epoch e's last height
- *   PROPOSAL  u32 |configuration| ‖ configuration ‖ u32 |transcript| ‖ transcript
+ *   BOUNDARY  u32 |certificate| ‖ a final-height certificate (src/atomix/proof.ts) of epoch e's
+ *             last height ‖ changes
+ *   PROPOSAL  u32 |configuration| ‖ configuration ‖ u32 |transcript| ‖ transcript ‖ changes
+ *   changes   u16 k ‖ k × (u32 |tx| ‖ registration or leave ‖ u16 |proof| ‖ its decision proof)
  *   LINK      u32 |configuration| ‖ configuration ‖ u32 |certificate| ‖ certificate ‖ u32 |transcript| ‖ transcript
  */
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../../codec/binary.js";
-import { MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../../atomix/proof.js";
+import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../../atomix/proof.js";
+import { MAX_TX_BYTES } from "../../ledger/kinds/interface.js";
 import { collectiveSignatureBytes } from "../../consensus/cosi/codec.js";
 import { MAX_VALIDATORS } from "../../consensus/registry.js";
 import type { InstanceId, MessageType } from "../../net/interface.js";
@@ -16,7 +19,7 @@ import { messageType } from "../../net/message-types.js";
 import { check } from "../../errors.js";
 import { MAX_CONFIGURATION_BYTES } from "../identity/configuration.js";
 import type { IdentityLink } from "../identity/interface.js";
-import type { TransitionErrorCode } from "./interface.js";
+import type { ProvenChange, TransitionErrorCode } from "./interface.js";
 
 export const TRANSITION_MESSAGES = {
   BOUNDARY: messageType("drp", 0x10),
@@ -41,26 +44,62 @@ export function transitionInstances(epoch: number): { readonly drp: InstanceId; 
   return { drp: { protocol: "drp", shard: 0, epoch }, cosi: { protocol: "consensus", shard: IDENTITY_SHARD, epoch } };
 }
 
-export function checkBoundary(payload: Uint8Array): Uint8Array {
-  check<TransitionErrorCode>(payload.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "TRANSITION_MALFORMED", `a boundary certificate is at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
-  return payload;
+/** Changes one message carries (a u16 count). */
+export const MAX_CHANGES = 0xffff;
+
+function changesBytes(changes: readonly ProvenChange[]): number {
+  return 2 + changes.reduce((sum, { tx, proof }) => sum + 6 + tx.length + proof.length, 0);
+}
+
+function writeChanges(writer: BinaryWriter, changes: readonly ProvenChange[]): BinaryWriter {
+  check<TransitionErrorCode>(changes.length <= MAX_CHANGES, "TRANSITION_MALFORMED", `at most ${MAX_CHANGES} changes per message`);
+  writer.u16(changes.length);
+  for (const { tx, proof } of changes) writer.lengthPrefixed("u32", tx).lengthPrefixed("u16", proof);
+  return writer;
+}
+
+function readChanges(reader: BinaryReader<TransitionErrorCode>): ProvenChange[] {
+  return Array.from({ length: reader.u16("change count") }, () => ({
+    tx: reader.lengthPrefixed("u32", MAX_TX_BYTES, "change").slice(),
+    proof: reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "change proof").slice(),
+  }));
+}
+
+export interface Boundary {
+  readonly certificate: Uint8Array;
+  readonly changes: readonly ProvenChange[];
+}
+
+export function encodeBoundary({ certificate, changes }: Boundary): Uint8Array {
+  return writeChanges(BinaryWriter.ofSize(4 + certificate.length + changesBytes(changes)).lengthPrefixed("u32", certificate), changes).finish();
+}
+
+export function decodeBoundary(payload: Uint8Array): Boundary {
+  const reader = new BinaryReader(payload, CODES);
+  const certificate = reader.lengthPrefixed("u32", MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "certificate").slice();
+  const changes = readChanges(reader);
+  reader.expectEnd("the boundary");
+  return { certificate, changes };
 }
 
 export interface Proposal {
   readonly configuration: Uint8Array;
   readonly transcript: Uint8Array;
+  /** Every change the configuration's validator set applies. */
+  readonly changes: readonly ProvenChange[];
 }
 
-export function encodeProposal({ configuration, transcript }: Proposal): Uint8Array {
-  return BinaryWriter.ofSize(8 + configuration.length + transcript.length).lengthPrefixed("u32", configuration).lengthPrefixed("u32", transcript).finish();
+export function encodeProposal({ configuration, transcript, changes }: Proposal): Uint8Array {
+  return writeChanges(BinaryWriter.ofSize(8 + configuration.length + transcript.length + changesBytes(changes)).lengthPrefixed("u32", configuration).lengthPrefixed("u32", transcript), changes).finish();
 }
 
 export function decodeProposal(payload: Uint8Array): Proposal {
   const reader = new BinaryReader(payload, CODES);
   const configuration = reader.lengthPrefixed("u32", MAX_CONFIGURATION_BYTES, "configuration").slice();
   const transcript = reader.lengthPrefixed("u32", MAX_TRANSCRIPT_BYTES, "transcript").slice();
+  const changes = readChanges(reader);
   reader.expectEnd("the proposal");
-  return { configuration, transcript };
+  return { configuration, transcript, changes };
 }
 
 export interface LinkMessage {

@@ -35,7 +35,10 @@
  * the configuration (the shard BFT's prepare/commit) would lift it. A leader that only proposes
  * binds no one.
  */
-import { committeesOfContext, verifyFinalHeightCertificate, type CommitteeDirectory } from "../../atomix/proof.js";
+import { committeesOfContext, decodeDecisionProof, verifyDecisionProof, verifyFinalHeightCertificate, type CommitteeDirectory } from "../../atomix/proof.js";
+import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
+import { transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
+import { validatorChangeOf, type ValidatorChange } from "../../ledger/validator-changes.js";
 import { sameBytes } from "../../bytes.js";
 import { BinaryWriter } from "../../codec/binary.js";
 import { HASH_BYTES } from "../../codec/sizes.js";
@@ -61,8 +64,8 @@ import { decodeIdentityConfiguration, encodeIdentityConfiguration, identityConfi
 import type { IdentityValidator, ShardBoundary } from "../identity/interface.js";
 import { identityCertificateMessage, verifyEpochLink } from "../identity/link.js";
 import type { EpochContext } from "../interface.js";
-import type { ConfiguredEpoch, TransitionConfig, TransitionDependencies, TransitionErrorCode, TransitionPhase, TransitionStats } from "./interface.js";
-import { TRANSITION_MESSAGES, checkBoundary, decodeLink, decodeProposal, encodeLink, encodeProposal } from "./messages.js";
+import type { ConfiguredEpoch, ProvenChange, TransitionConfig, TransitionDependencies, TransitionErrorCode, TransitionPhase, TransitionStats } from "./interface.js";
+import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal } from "./messages.js";
 
 const GROUPING_DOMAIN = new TextEncoder().encode("IOSChain/epoch/drp-grouping-seed/v1");
 /** DRP servers per group (RandHound's groups of a few dozen; white paper §5.2 input 8): about 16. */
@@ -87,6 +90,8 @@ export class EpochTransition {
   readonly #cosi: CosiNode;
   /** Each shard's verified boundary. */
   readonly #boundaries: (ShardBoundary | undefined)[];
+  /** Every verified validator change of epoch e this validator knows, by txid (hex). */
+  readonly #changes = new Map<string, { readonly proven: ProvenChange; readonly change: ValidatorChange }>();
   #phase: TransitionPhase = "boundaries";
   #elected: ElectionOutcome | undefined;
   #deliveryTimer: TimerHandle | undefined;
@@ -134,7 +139,10 @@ export class EpochTransition {
         check<TransitionErrorCode>(this.#indexOfPeer.has(from), "TRANSITION_UNKNOWN_PEER", `peer ${from} is not a validator of epoch ${previous.epoch}`);
         handler(from, payload);
       });
-    deps.channel.on(TRANSITION_MESSAGES.BOUNDARY, guard((_from, payload) => this.#acceptBoundary(payload)));
+    deps.channel.on(TRANSITION_MESSAGES.BOUNDARY, guard((_from, payload) => {
+      const { certificate, changes } = decodeBoundary(payload);
+      this.#acceptBoundary(certificate, changes);
+    }));
     deps.channel.on(TRANSITION_MESSAGES.PROPOSAL, guard((from, payload) => this.#onProposal(from, payload)));
     deps.channel.on(TRANSITION_MESSAGES.LINK, guard((_from, payload) => this.#onLink(payload)));
   }
@@ -148,10 +156,13 @@ export class EpochTransition {
     return this.#elected;
   }
 
-  /** This validator's shard finalized epoch e's last height: its certificate goes to every validator. */
-  provideBoundary(certificate: Uint8Array): void {
-    this.#acceptBoundary(certificate);
-    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.BOUNDARY, certificate);
+  /**
+   * This validator's shard finalized epoch e's last height: its certificate and the shard's
+   * validator changes of epoch e, each with its acceptance proof, go to every validator.
+   */
+  provideBoundary(certificate: Uint8Array, changes: readonly ProvenChange[] = []): void {
+    this.#acceptBoundary(certificate, changes);
+    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.BOUNDARY, encodeBoundary({ certificate, changes }));
   }
 
   /** Stops timers, the election, DRP and CoSi; the channels stay their owner's. */
@@ -165,11 +176,12 @@ export class EpochTransition {
 
   // ——— 1. boundaries ———
 
-  #acceptBoundary(payload: Uint8Array): void {
-    const certified = verifyFinalHeightCertificate(checkBoundary(payload), this.#committees, this.#deps.verifier);
+  #acceptBoundary(certificate: Uint8Array, changes: readonly ProvenChange[]): void {
+    const certified = verifyFinalHeightCertificate(certificate, this.#committees, this.#deps.verifier);
     const previous = this.#previous;
     check<TransitionErrorCode>(certified.epoch === previous.epoch && certified.height === previous.epochLength, "TRANSITION_WRONG_BOUNDARY",
       `a boundary is epoch ${previous.epoch}'s height ${previous.epochLength}, not epoch ${certified.epoch}'s height ${certified.height}`);
+    for (const proven of changes) this.#acceptChange(proven);
     const known = this.#boundaries[certified.shard];
     if (known !== undefined) {
       check<TransitionErrorCode>(sameBytes(known.stateCommitment, certified.stateCommitment), "TRANSITION_CONFLICTING_BOUNDARY",
@@ -181,6 +193,47 @@ export class EpochTransition {
       this.#phase = "election";
       this.#election.begin();
     }
+  }
+
+  /** Verifies a validator change: a registration or leave its shard accepted in epoch e (TRANSITION_BAD_CHANGE otherwise); returns its txid (hex). */
+  #acceptChange(proven: ProvenChange): string {
+    let txid: Uint8Array;
+    try {
+      check<TransitionErrorCode>(proven.tx[TX_PREFIX.offset.kind] === TxKind.ValidatorRegistration, "TRANSITION_BAD_CHANGE", "a validator change is a registration or a leave");
+      txid = transactionIdOfEncoding(proven.tx);
+      const decision = verifyDecisionProof(proven.proof, txid, this.#committees, this.#deps.verifier);
+      check<TransitionErrorCode>(decision.accepted && decision.epoch === this.#previous.epoch, "TRANSITION_BAD_CHANGE", `a change must be accepted in epoch ${this.#previous.epoch}`);
+    } catch (error) {
+      if (error instanceof IosError && error.code !== "TRANSITION_BAD_CHANGE") throw new IosError<TransitionErrorCode>("TRANSITION_BAD_CHANGE", `a validator change does not verify: ${error.message}`);
+      throw error;
+    }
+    const key = toHex(txid);
+    if (!this.#changes.has(key)) {
+      const { height, path } = decodeDecisionProof(proven.proof);
+      this.#changes.set(key, { proven, change: validatorChangeOf(proven.tx, { height: this.#previous.startHeight + height, position: path.index, txid }) });
+    }
+    return key;
+  }
+
+  /**
+   * The validators of e + 1: those of e less every one with a proven leave, plus every proven
+   * registration of a key that is not one of them and does not leave; in key order (the identity
+   * chain sorts them). Leaves that would leave fewer validators than shards all wait an epoch.
+   */
+  #nextValidators(changes: readonly ValidatorChange[]): IdentityValidator[] {
+    const popOf = new Map(this.#previous.registry.validators().map((entry) => [entry.peerId, entry.proof]));
+    const current: IdentityValidator[] = this.#previous.validators.map((validator) => ({ ...validator, pop: popOf.get(toHex(validator.publicKey))! }));
+    const leaving = new Set(changes.filter((change) => change.operation === "leave").map((change) => toHex(change.publicKey)));
+    const staying = current.filter((validator) => !leaving.has(toHex(validator.publicKey)));
+    const kept = staying.length >= this.#previous.shardCount ? staying : current;
+    const present = new Set(current.map((validator) => toHex(validator.publicKey)));
+    const joining = new Map<string, IdentityValidator>();
+    for (const change of changes) {
+      const key = toHex(change.publicKey);
+      if (change.operation !== "register" || present.has(key) || leaving.has(key)) continue;
+      joining.set(key, { publicKey: change.publicKey, stake: change.stake, bond: change.bond, pop: change.pop });
+    }
+    return [...kept, ...joining.values()];
   }
 
   // ——— 2–3. election and randomness ———
@@ -252,8 +305,12 @@ export class EpochTransition {
 
   // ——— 4–5. proposal and certificate ———
 
-  /** Configuration e + 1 as this validator derives it from the leader's lottery and transcript; TRANSITION_BAD_TRANSCRIPT if the transcript is not that leader's run. */
-  #derive(lottery: LeaderLottery, transcript: Uint8Array): Uint8Array {
+  /**
+   * Configuration e + 1 as this validator derives it from the leader's lottery and transcript and
+   * the validator changes `changes` (txids, hex; each verified); TRANSITION_BAD_TRANSCRIPT if the
+   * transcript is not that leader's run.
+   */
+  #derive(lottery: LeaderLottery, transcript: Uint8Array, changes: readonly string[]): Uint8Array {
     const { groupingSeed, purpose, servers } = this.#drpParameters(lottery);
     let run: { rnd: Uint8Array; config: DrpConfig };
     try {
@@ -269,10 +326,8 @@ export class EpochTransition {
       "TRANSITION_BAD_TRANSCRIPT",
       `the transcript is not the run of leader ${lottery.leader} in view ${lottery.view} over the other validators of epoch ${this.#previous.epoch}`,
     );
-    const popOf = new Map(this.#previous.registry.validators().map((entry) => [entry.peerId, entry.proof]));
-    const validators: IdentityValidator[] = this.#previous.validators.map((validator) => ({ ...validator, pop: popOf.get(toHex(validator.publicKey))! }));
     return encodeIdentityConfiguration(nextIdentityConfiguration(this.#previous, {
-      validators,
+      validators: this.#nextValidators(changes.map((key) => this.#changes.get(key)!.change)),
       randomness: run.rnd,
       transcriptHash: sha256(transcript),
       lottery: { leader: lottery.leader, proof: lottery.proof, view: lottery.view },
@@ -282,12 +337,13 @@ export class EpochTransition {
 
   #propose(lottery: LeaderLottery, transcript: Uint8Array): void {
     if (this.#closed || this.#phase !== "configuring" || this.#elected?.leader !== this.#self) return;
-    const configuration = this.#derive(lottery, transcript);
+    const changes = [...this.#changes.keys()];
+    const configuration = this.#derive(lottery, transcript, changes);
     const message = this.#certificateMessage(configuration);
     // A leader that co-signed another leader's configuration this epoch signs no other: it stays silent and is skipped.
     if (this.#signed !== undefined && !sameBytes(this.#signed, message)) return;
     this.#signed = message;
-    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.PROPOSAL, encodeProposal({ configuration, transcript }));
+    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.PROPOSAL, encodeProposal({ configuration, transcript, changes: changes.map((key) => this.#changes.get(key)!.proven) }));
     this.#cosi.sign(lottery.view, message, (result) => {
       if (!result.ok || this.#closed || this.#phase !== "configuring") return;
       const certificate = encodeCollectiveSignature(result.signature, this.#keys.length);
@@ -318,7 +374,10 @@ export class EpochTransition {
     check<TransitionErrorCode>(elected !== undefined && this.#indexOfPeer.get(from) === elected.leader, "TRANSITION_NOT_LEADER", `a proposal from ${from}, not from the leader elected here`);
     if (elected.leader === this.#self) return;
     const proposal = decodeProposal(payload);
-    const derived = this.#derive(elected, proposal.transcript);
+    const proposed = new Set(proposal.changes.map((proven) => this.#acceptChange(proven)));
+    const missing = [...this.#changes.keys()].filter((key) => !proposed.has(key));
+    check<TransitionErrorCode>(missing.length === 0, "TRANSITION_MISSING_CHANGE", `the proposal leaves out ${missing.length} proven validator change(s), e.g. ${missing[0]}`);
+    const derived = this.#derive(elected, proposal.transcript, [...proposed]);
     check<TransitionErrorCode>(sameBytes(derived, proposal.configuration), "TRANSITION_BAD_CONFIGURATION", "the proposed configuration is not the one its transcript, lottery and the boundaries give");
     this.#proposed.set(elected.leader, this.#certificateMessage(derived));
   }

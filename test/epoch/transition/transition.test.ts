@@ -24,13 +24,21 @@ import { decodeIdentityConfiguration } from "../../../src/epoch/identity/configu
 import { verifyIdentityChain } from "../../../src/epoch/identity/link.js";
 import type { EpochContext } from "../../../src/epoch/interface.js";
 import type { ConfiguredEpoch } from "../../../src/epoch/transition/interface.js";
-import { TRANSITION_MESSAGES, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
+import { TRANSITION_MESSAGES, decodeProposal, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
 import { EpochTransition } from "../../../src/epoch/transition/transition.js";
 import { ELECTION_MESSAGES } from "../../../src/epoch/election/messages.js";
 import { toHex } from "../../../src/hex.js";
 import { makeTestGenesis } from "../../../src/ledger/genesis.js";
 import type { PeerId } from "../../../src/net/interface.js";
 import { SeededRng } from "../../../src/runtime/seeded-rng.js";
+import { merkleRootOfPackedLeaves } from "../../../src/crypto/merkle.js";
+import { proveKeyPossession } from "../../../src/consensus/registry.js";
+import { TxKind } from "../../../src/ledger/kinds/interface.js";
+import { RegistrationOperation, registrationKind, signLeave, signRegistration } from "../../../src/ledger/kinds/registration.js";
+import { transactionIdOfEncoding } from "../../../src/ledger/kinds/registry.js";
+import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
+import type { KeyPair } from "../../../src/ledger/keys.js";
+import type { ProvenChange } from "../../../src/epoch/transition/interface.js";
 import { Simulator } from "../../../src/sim/simulator.js";
 import { cosign } from "../../support/cosign.js";
 
@@ -38,6 +46,7 @@ const L = 4;
 const { LOTTERY, START } = ELECTION_MESSAGES;
 const DELTA_MS = 100;
 const verifier = new Ed25519Verifier();
+const sameKey = (a: Uint8Array, b: Uint8Array): boolean => toHex(a) === toHex(b);
 
 interface World {
   readonly sim: Simulator;
@@ -45,16 +54,17 @@ interface World {
   readonly genesis: ReturnType<typeof makeTestGenesis>["genesis"];
   readonly configured: Map<PeerId, ConfiguredEpoch>;
   readonly transitions: Map<PeerId, EpochTransition>;
-  readonly certificates: Uint8Array[];
 }
 
-/** Shard `shard`'s certificate of epoch 0's last height, signed by its committee. */
-function boundaryCertificate(context: EpochContext, secretOf: Map<string, Uint8Array>, shard: number, rng: SeededRng): Uint8Array {
+/** Shard `shard`'s certificate of epoch 0's last height, signed by its committee, and the acceptance proofs of `changes` (transactions that height included). */
+function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, shard: number, rng: SeededRng, changes: readonly Uint8Array[]): { certificate: Uint8Array; changes: ProvenChange[] } {
   const committee = context.leagues(shard).committee.map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
   const commitment: CommitmentParts = {
     previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
-    includedRoot: rng.bytes(32), includedCount: 3, excludedRoot: rng.bytes(32), excludedCount: 0, supply: 1_000_000n, count: 10n,
+    includedRoot: rng.bytes(32), includedCount: 0, excludedRoot: rng.bytes(32), excludedCount: 0, supply: 1_000_000n, count: 10n,
   };
+  const included = Buffer.concat([rng.bytes(32), ...changes.map(transactionIdOfEncoding)]);
+  Object.assign(commitment, { includedRoot: merkleRootOfPackedLeaves(included, 32), includedCount: included.length / 32 });
   const proposal = Buffer.concat([rng.bytes(100), stateCommitmentOf(commitment)]);
   const chainId = context.instance(shard).key;
   const view = 0;
@@ -63,12 +73,15 @@ function boundaryCertificate(context: EpochContext, secretOf: Map<string, Uint8A
   const prepareCert = cosign(committee, signers, prepareDigest(chainId, L, view, hash), rng, verifier);
   const commitCert = cosign(committee, signers, commitDigest(chainId, L, view, hash, prepareCert, committee.length), rng, verifier);
   const record: FinalityRecord = { height: L, view, proposal, prepareCert, commitCert };
-  return new FinalHeightProver({ epoch: 0, shard, record, committeeSize: committee.length, commitment, included: new Uint8Array(0), excluded: [] }).certificate();
+  const prover = new FinalHeightProver({ epoch: 0, shard, record, committeeSize: committee.length, commitment, included, excluded: [] });
+  return { certificate: prover.certificate(), changes: changes.map((tx, i) => ({ tx, proof: prover.acceptance(i + 1) })) };
 }
 
 interface Options {
   /** Validators (by index) that never run the transition. */
   readonly absent?: readonly number[];
+  /** Registrations and leaves shard `shard` finalized in epoch 0. */
+  readonly changes?: (shard: number, context: EpochContext, keys: readonly KeyPair[]) => Uint8Array[];
   /** Rewrites what validator `index` sends (undefined drops it). */
   readonly byzantine?: (index: number) => ((to: PeerId, type: number, payload: Uint8Array) => Uint8Array | undefined) | undefined;
 }
@@ -78,7 +91,7 @@ function world(seed: string, validators: number, options: Options = {}): World {
   const context = genesisEpochContext(genesis);
   const secretOf = new Map(keys.map((k) => [toHex(k.publicKey), k.secretKey]));
   const rng = SeededRng.fromSeed(`transition/${seed}/boundaries`);
-  const certificates = Array.from({ length: context.shardCount }, (_, shard) => boundaryCertificate(context, secretOf, shard, rng));
+  const boundaries = Array.from({ length: context.shardCount }, (_, shard) => boundaryOf(context, secretOf, shard, rng, options.changes?.(shard, context, keys) ?? []));
   const sim = new Simulator({ seed, defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 10 } } });
   const configured = new Map<PeerId, ConfiguredEpoch>();
   const transitions = new Map<PeerId, EpochTransition>();
@@ -96,13 +109,13 @@ function world(seed: string, validators: number, options: Options = {}): World {
       transitions.set(id, transition);
       // Each validator hands in its own shard's boundary once its shard is done (shards end at different times).
       const shard = context.shardOf(validator.publicKey)!;
-      clock.setTimer(5 + 40 * shard, () => transition.provideBoundary(certificates[shard]!));
+      clock.setTimer(5 + 40 * shard, () => transition.provideBoundary(boundaries[shard]!.certificate, boundaries[shard]!.changes));
       return transition;
     });
     const interceptor = options.byzantine?.(index);
     if (interceptor !== undefined) sim.network.intercept(id, interceptor);
   });
-  return { sim, context, genesis, configured, transitions, certificates };
+  return { sim, context, genesis, configured, transitions };
 }
 
 async function runUntil(w: World, done: () => boolean, limitMs = 60_000): Promise<boolean> {
@@ -142,6 +155,43 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     const result = checkAgreement(w, honest);
     assert.notDeepEqual(result.context.randomness, w.context.randomness, "a new randomness");
     for (const transition of w.transitions.values()) assert.equal(transition.stats.rejected, 0);
+  });
+
+  it("a registration and a leave final in epoch 0 change the validator set of epoch 1; a leader leaving one out is refused", async () => {
+    const [newcomer, funder] = deriveTestAccounts("transition/registrant", 2) as [KeyPair, KeyPair];
+    const leaver = 2;
+    let registration: Uint8Array | undefined;
+    const changes = (shard: number, context: EpochContext, keys: readonly KeyPair[]): Uint8Array[] => {
+      const chain = context.registry.chainId;
+      registration ??= registrationKind.encode(signRegistration({
+        kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: newcomer.publicKey, bond: 5_000n, chain,
+        pop: proveKeyPossession(SchnorrKey.fromSeed(newcomer.secretKey), chain), inputs: [{ txid: new Uint8Array(32).fill(7), index: 0, owner: funder.publicKey }], outputs: [],
+      }, [funder], newcomer).transaction);
+      const leaving = keys.find((k) => sameKey(k.publicKey, context.validators[leaver]!.publicKey))!;
+      const leave = registrationKind.encode(signLeave({ kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Leave, validator: leaving.publicKey, bond: context.validators[leaver]!.bond, payout: funder.publicKey }, leaving).transaction);
+      return shard === 0 ? [registration] : [leave];
+    };
+    let omitter: number | undefined;
+    const w = world("changes", 10, {
+      changes,
+      byzantine: (index) => (_to, type, payload) => {
+        if (type === START) omitter ??= index;
+        if (type !== TRANSITION_MESSAGES.PROPOSAL || omitter !== index) return payload;
+        return encodeProposal({ ...decodeProposal(payload), changes: [] });
+      },
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => omitter !== undefined && all.filter((_, i) => i !== omitter).every((id) => w.configured.has(id))));
+    const honest = all.filter((_, i) => i !== omitter);
+    const refusals = new Set(w.sim.logs.entries({ code: "TRANSITION_MISSING_CHANGE" }).map((entry) => entry["node"]));
+    assert.deepEqual([...refusals].sort(), [...honest].sort(), "every honest validator refused the proposal without the changes");
+    const { context } = checkAgreement(w, honest);
+    const keys = context.validators.map((v) => toHex(v.publicKey));
+    assert.equal(keys.length, 10, "one joined, one left");
+    assert.ok(keys.includes(toHex(newcomer.publicKey)), "the registrant is a validator of epoch 1");
+    assert.ok(!keys.includes(all[leaver]!), "the leaver is not");
+    assert.equal(context.stakeOf(newcomer.publicKey), 5_000n, "its stake is its bond");
+    assert.ok(context.shardOf(newcomer.publicKey) !== undefined, "and it is assigned a shard");
   });
 
   it("an absent validator's lottery is never seen: the minimum of the others leads view 0", async () => {
@@ -211,12 +261,11 @@ describe("epoch transition 0 → 1 (simulator)", () => {
       byzantine: (index) => (_to, type, payload) => {
         if (type === START) liar ??= index;
         if (type !== TRANSITION_MESSAGES.PROPOSAL || liar !== index) return payload;
-        const length = new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
-        const configuration = Uint8Array.from(payload.subarray(4, 4 + length));
-        const transcript = payload.subarray(8 + length);
+        const proposal = decodeProposal(payload);
+        const configuration = Uint8Array.from(proposal.configuration);
         // The configuration ends with rnd [32] ‖ transcript hash [32] ‖ lottery (u32 ‖ proof [80] ‖ u32) ‖ u32 m ‖ m × (u64 ‖ [32]).
         configuration[configuration.length - (4 + 2 * 40) - (4 + 80 + 4) - 32 - 1]! ^= 1;
-        return encodeProposal({ configuration, transcript });
+        return encodeProposal({ ...proposal, configuration });
       },
     });
     const all = w.context.validators.map((v) => toHex(v.publicKey));
