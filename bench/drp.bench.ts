@@ -8,8 +8,8 @@
  * slowest server) is the critical path, the run's length were every party on its own core and
  * the network free — the figure to set beside a deployment's (RandHound's over a WAN).
  *
- * Sizes n = 16, 31 and 64 (DRP_BENCH_SIZES, comma separated): n must be 3f + 1, so 31 stands
- * for 32. Groups hold about GROUP_SIZE = 16 servers (m = round(n / 16), at least 1). Each size runs DRP_BENCH_RUNS times (default 3) after one warm-up run, each
+ * Sizes n = 16, 31 and 64 (DRP_BENCH_SIZES, comma separated; any n works, f = ⌊(n − 1)/3⌋;
+ * 31 was measured when n had to be 3f + 1). Groups hold about GROUP_SIZE = 16 servers (m = round(n / 16), at least 1). Each size runs DRP_BENCH_RUNS times (default 3) after one warm-up run, each
  * with its own keys; the median is recorded. Goal of the issue: n = 64 under 5 s of wall time
  * (RandHound: 240 s for 512 nodes over a WAN). Results: bench/results/drp.json (DRP_BENCH_OUT).
  * Not benny: one sample is a whole protocol run of seconds.

@@ -11,7 +11,7 @@ import { verifyTranscript } from "../epoch/drp/transcript.js";
 import { EXIT_OK, type CliErrorCode, type Command } from "./command.js";
 import { readInputFile } from "./files.js";
 
-/** The largest transcript read: n = 3f + 1 servers in the thousands stay well below it (235 KB at n = 64 in groups of 16). */
+/** The largest transcript read: thousands of servers stay well below it (235 KB at n = 64 in groups of 16). */
 const MAX_TRANSCRIPT_FILE_BYTES = 256 * 1024 * 1024;
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
