@@ -31,6 +31,8 @@ export interface PobClusterOptions {
   readonly perShard: number;
   readonly accounts: number;
   readonly amount: bigint;
+  /** Final blocks per shard per epoch (the genesis's epochLength); default: one endless epoch. */
+  readonly epochLength?: number;
 }
 
 /** The cluster, its genesis and keys, and each account's genesis output position (by owner hex). */
@@ -38,6 +40,7 @@ export function pobCluster(options: PobClusterOptions) {
   const sim = new Simulator({ seed: options.seed, defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 4 } } });
   const { genesis, accounts, validators } = makeTestGenesis({
     seed: options.genesisSeed, shardCount: options.shards, accounts: options.accounts, amount: options.amount, validators: options.shards * options.perShard, stake: 10_000n, pob: options.policy,
+    ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
   });
   const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
   const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));

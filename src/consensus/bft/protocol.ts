@@ -91,6 +91,11 @@ export interface BftConfig {
    * parts so that a transaction's final proof stays small (src/consensus/pob/proposal.ts).
    */
   readonly hashProposal?: ProposalHasher;
+  /**
+   * The last height this instance decides (an epoch's last height): once it is final the node
+   * rests — no view, no proposal, no view change — while it still serves its log. Default: none.
+   */
+  readonly lastHeight?: number;
 }
 
 /** The agreed value's owner: the PoB layer plugs in its block codec and checks here. */
@@ -180,6 +185,7 @@ export class BftNode {
   private readonly maxProposalBytes: number;
   private readonly hashProposal: ProposalHasher;
   private readonly retryMs: number;
+  private readonly lastHeight: number | undefined;
   private currentHeight: number;
   private currentView = 0;
   private viewTimer: TimerHandle | undefined;
@@ -255,6 +261,8 @@ export class BftNode {
     this.maxTimeoutMs = maxTimeoutMs;
     this.maxProposalBytes = maxProposalBytes;
     this.retryMs = config.cosi.levelTimeoutMs;
+    check(config.lastHeight === undefined || (Number.isSafeInteger(config.lastHeight) && config.lastHeight >= 1), "BFT_BAD_INPUT", `lastHeight must be a positive integer, got ${String(config.lastHeight)}`);
+    this.lastHeight = config.lastHeight;
     this.log = deps.log ?? new MemoryFinalityLog();
     this.currentHeight = this.log.lastHeight + 1;
 
@@ -316,7 +324,16 @@ export class BftNode {
   }
 
   /** Enters `view` of the current height: forgets what was agreed to sign in earlier views. */
+  /** Past `lastHeight`: the instance decided everything it was opened for. */
+  get rested(): boolean {
+    return this.lastHeight !== undefined && this.currentHeight > this.lastHeight;
+  }
+
   private enterView(view: number): void {
+    if (this.rested) {
+      this.cancelViewTimers();
+      return;
+    }
     this.currentView = view;
     this.saveVotes();
     this.accepted = undefined;
@@ -348,7 +365,7 @@ export class BftNode {
 
   /** Leaves the current view for `newView` with a signed VIEW-CHANGE carrying the lock. */
   private changeView(newView: number): void {
-    if (newView > MAX_VIEW) return;
+    if (newView > MAX_VIEW || this.rested) return;
     this.stats.viewChanges++;
     const height = this.currentHeight;
     const prepared = this.lock === undefined ? undefined : { view: this.lock.view, hash: this.lock.hash, cert: this.lock.cert };
@@ -366,7 +383,7 @@ export class BftNode {
   }
 
   private onViewChange(from: PeerId, payload: Uint8Array): void {
-    if (!this.started) return;
+    if (!this.started || this.rested) return;
     const vc = decodeViewChange(payload, this.participants.length, this.maxProposalBytes);
     if (this.peers[vc.signer] !== from) throw new IosError<BftErrorCode>("BFT_BAD_MESSAGE", "VIEW_CHANGE signer is not its sender");
     if (vc.height < this.currentHeight) {
@@ -506,7 +523,7 @@ export class BftNode {
   }
 
   private onPropose(from: PeerId, payload: Uint8Array): void {
-    if (!this.started) return;
+    if (!this.started || this.rested) return;
     const message = decodePropose(payload, this.participants.length, this.maxProposalBytes);
     if (message.height < this.currentHeight) return;
     if (message.height > this.currentHeight) {

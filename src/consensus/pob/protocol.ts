@@ -132,6 +132,8 @@ export interface PobNodeConfig {
    * default: the validator's height at construction. A restarted process passes the epoch's.
    */
   readonly baseHeight?: number;
+  /** The epoch's last BFT height (its length L; BftConfig `lastHeight`): the BFT rests after it. Default: none. */
+  readonly lastHeight?: number;
   /**
    * A member co-signs an empty proposal only after this long (or once an optimistic block
    * arrives), so an idle shard does not spin through empty final heights; default 0.
@@ -326,7 +328,10 @@ export class PobNode {
     const inCommittee = this.participants.some((p) => Buffer.compare(p, self) === 0);
     this.bft = inCommittee
       ? new BftNode(
-        { chainId: config.chainId, participants: this.participants, viewTimeoutMs: config.viewTimeoutMs, cosi: config.cosi, hashProposal: proposalHash },
+        {
+          chainId: config.chainId, participants: this.participants, viewTimeoutMs: config.viewTimeoutMs, cosi: config.cosi, hashProposal: proposalHash,
+          ...(config.lastHeight === undefined ? {} : { lastHeight: config.lastHeight }),
+        },
         {
           channel: deps.channel, clock: deps.clock, rng: deps.rng, key: SchnorrKey.fromSeed(deps.keyPair.secretKey), verifier: deps.verifier,
           ...(deps.log === undefined ? {} : { log: deps.log }),

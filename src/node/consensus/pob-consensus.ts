@@ -50,6 +50,9 @@ import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js"
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { transactionIdIfWellFormed, transactionIdOfEncoding } from "../../ledger/transaction.js";
+import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
+import type { ProvenChange } from "../../epoch/transition/interface.js";
+import type { Boundary } from "../../epoch/transition/messages.js";
 import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
@@ -138,6 +141,7 @@ export class PobShardConsensus implements ShardDriver {
   readonly members: readonly Uint8Array[];
   readonly #pipeline: Pipeline;
   readonly #state: ShardState;
+  readonly #context: EpochContext;
   readonly #clock: Clock;
   readonly #consensusChannel: Channel;
   readonly #clientChannel: Channel;
@@ -163,9 +167,15 @@ export class PobShardConsensus implements ShardDriver {
   /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts). */
   readonly atomix: AtomixWatcher;
   readonly #atomixListeners = new Set<(batch: AtomixBatch) => void>();
+  /** This epoch's registrations and leaves final here, each with its acceptance proof (in memory: a restart mid-epoch loses them; the shard's other members still send theirs). */
+  readonly #epochChanges: ProvenChange[] = [];
+  /** The epoch's boundary once its last height is final here. */
+  #boundary: Boundary | undefined;
+  readonly #boundaryListeners = new Set<(boundary: Boundary) => void>();
 
   constructor(options: PobConsensusOptions) {
     const { context, shard, key, pipeline, state, transport, clock } = options;
+    this.#context = context;
     this.#pipeline = pipeline;
     this.#state = state;
     this.#clock = clock;
@@ -221,6 +231,7 @@ export class PobShardConsensus implements ShardDriver {
         orderDelayMs: options.orderDelayMs ?? DEFAULT_ORDER_DELAY_MS,
         idleProposalMs: options.idleProposalMs ?? DEFAULT_IDLE_PROPOSAL_MS,
         baseHeight: context.startHeight,
+        ...(context.epochLength === undefined ? {} : { lastHeight: context.epochLength }),
       },
       {
         channel: this.#consensusChannel, clock, rng: options.rng, keyPair: key, verifier,
@@ -505,6 +516,21 @@ export class PobShardConsensus implements ShardDriver {
   }
 
   /** Every optimistic block this validator holds with a valid seal. */
+  /**
+   * The epoch's boundary, once its last height is final here: that height's final-height
+   * certificate and the epoch's validator changes with their proofs (src/epoch/transition, which
+   * the node hands them to). Undefined before, and always without an epoch length.
+   */
+  get boundary(): Boundary | undefined {
+    return this.#boundary;
+  }
+
+  /** Calls `listener` with the boundary when the epoch's last height becomes final here. */
+  onBoundary(listener: (boundary: Boundary) => void): () => void {
+    this.#boundaryListeners.add(listener);
+    return () => this.#boundaryListeners.delete(listener);
+  }
+
   onAtomix(listener: (batch: AtomixBatch) => void): () => void {
     this.#atomixListeners.add(listener);
     return () => this.#atomixListeners.delete(listener);
@@ -570,7 +596,12 @@ export class PobShardConsensus implements ShardDriver {
         invariant(bytes !== undefined, "a replica holds every block of the proposal it applies");
         return { hash, bytes };
       });
-      const atomix = this.#atomixWrites(outcome, record, proposal);
+      let prover: FinalHeightProver | undefined;
+      const proverOf = (): FinalHeightProver => (prover ??= new FinalHeightProver({
+        epoch: proposal.epoch, shard: state.shard, record, committeeSize: this.node.validator.leagues.committee.length,
+        commitment: outcome.commitmentParts, included: outcome.included, excluded: outcome.excluded,
+      }));
+      const atomix = this.#atomixWrites(outcome, proverOf);
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
@@ -591,6 +622,7 @@ export class PobShardConsensus implements ShardDriver {
         this.#relayed.delete(toHex(txid));
       }
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
+      this.#noteEpoch(outcome, committed.height, proverOf);
       // A lock is watched until it is consumed or released; a lock that settled X here, until its other shards committed.
       for (const decision of outcome.atomix) {
         if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
@@ -605,13 +637,23 @@ export class PobShardConsensus implements ShardDriver {
     }
   }
 
-  /** The phases this height moved, each lock decision with its proof (src/atomix/proof.ts), for the block's transaction. */
-  #atomixWrites(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal): AtomixWrite[] {
-    if (outcome.atomix.length === 0) return [];
-    const prover = new FinalHeightProver({
-      epoch: proposal.epoch, shard: this.#state.shard, record, committeeSize: this.node.validator.leagues.committee.length,
-      commitment: outcome.commitmentParts, included: outcome.included, excluded: outcome.excluded,
+  /** After a committed height: keeps its validator changes with their proofs, and at the epoch's last height makes the boundary. */
+  #noteEpoch(outcome: FinalOutcome, height: number, proverOf: () => FinalHeightProver): void {
+    const context = this.#context;
+    if (context.epochLength === undefined) return;
+    outcome.includedTransactions.forEach((tx, index) => {
+      if (tx[TX_PREFIX.offset.kind] === TxKind.ValidatorRegistration) this.#epochChanges.push({ tx, proof: proverOf().acceptance(index) });
     });
+    if (height !== context.startHeight + context.epochLength) return;
+    const boundary: Boundary = { certificate: proverOf().certificate(), changes: [...this.#epochChanges] };
+    this.#boundary = boundary;
+    for (const listener of this.#boundaryListeners) listener(boundary);
+  }
+
+  /** The phases this height moved, each lock decision with its proof (src/atomix/proof.ts), for the block's transaction. */
+  #atomixWrites(outcome: FinalOutcome, proverOf: () => FinalHeightProver): AtomixWrite[] {
+    if (outcome.atomix.length === 0) return [];
+    const prover = proverOf();
     return outcome.atomix.map((decision) => {
       const { crossTxid, txid, phase } = decision;
       const write = { crossTxid, phase: encodeAtomixPhase(phase) };

@@ -1,0 +1,118 @@
+// Whole PoB validators (src/sim/validator-cluster.ts) of a genesis with an epoch length: each
+// shard finalizes exactly the epoch's L heights and rests (no height L + 1, no view changes),
+// and every replica hands out the epoch's boundary — the final-height certificate of height L,
+// which verifies against the shard's committee and names the state commitment every replica
+// reached, and the epoch's validator changes with their acceptance proofs (a registration sent
+// during the epoch). Those real boundaries then drive the epoch transition on the validators'
+// own transports (src/epoch/transition): every validator ends with the same link to epoch 1,
+// verified from the genesis, whose validator set holds the registrant.
+// (Validators do not switch to epoch 1 yet: that wiring is the next step of the epochs issue.)
+// CI runs EPOCH_SEEDS seeds; `WHOLE_NODE_SEEDS=N` adds N more. IOS_SIM_SEED replays one.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { committeesOfContext, verifyDecisionProof, verifyFinalHeightCertificate } from "../../src/atomix/proof.js";
+import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
+import { proveKeyPossession } from "../../src/consensus/registry.js";
+import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { SchnorrKey } from "../../src/crypto/schnorr.js";
+import { verifyIdentityChain } from "../../src/epoch/identity/link.js";
+import type { ConfiguredEpoch } from "../../src/epoch/transition/interface.js";
+import { transitionInstances } from "../../src/epoch/transition/messages.js";
+import { EpochTransition } from "../../src/epoch/transition/transition.js";
+import { toHex } from "../../src/hex.js";
+import { bondOwner } from "../../src/ledger/bond.js";
+import { deriveTestAccounts } from "../../src/ledger/genesis.js";
+import { TxKind } from "../../src/ledger/kinds/interface.js";
+import { RegistrationOperation, registrationKind, signRegistration } from "../../src/ledger/kinds/registration.js";
+import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
+import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { simSeed } from "../../src/sim/simulator.js";
+import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+
+const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT } = WHOLE_NODE;
+const L = 5;
+const BOND = 5_000n;
+const EPOCH_SEEDS = 1;
+const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
+const verifier = new Ed25519Verifier();
+const driverOf = (node: { driver: unknown }) => node.driver as PobShardConsensus;
+
+async function run(seed: string) {
+  const { genesis, accounts, validators, cluster, positions } = pobCluster({
+    seed: simSeed(seed), genesisSeed: "whole-node-epoch-end", policy: POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: 16, amount: AMOUNT, epochLength: L,
+  });
+  const { context } = cluster;
+  // A newcomer registers during epoch 0, paid by an account of the shard its bond lives in.
+  const [newcomer] = deriveTestAccounts(`${seed}/newcomer`, 1);
+  const bondShard = shardOfOwner(bondOwner(newcomer!.publicKey), SHARDS);
+  const funder = accounts.find((a) => shardOfOwner(a.publicKey, SHARDS) === bondShard)!;
+  const chain = context.registry.chainId;
+  const registration = registrationKind.encode(signRegistration({
+    kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: newcomer!.publicKey, bond: BOND, chain,
+    pop: proveKeyPossession(SchnorrKey.fromSeed(newcomer!.secretKey), chain),
+    inputs: [{ txid: context.chain, index: positions.get(toHex(funder.publicKey))!, owner: funder.publicKey }], outputs: [{ owner: funder.publicKey, amount: AMOUNT - BOND - 10n }],
+  }, [funder], newcomer!).transaction);
+  await cluster.advance(300);
+  const [answer] = await cluster.submitAndWait(bondShard, [registration]);
+  assert.equal(answer?.outcome, "accepted", `${seed}: ${JSON.stringify(answer)}`);
+
+  const all = [0, 1].flatMap((shard) => cluster.replicas(shard));
+  assert.ok(await cluster.advance(30_000, () => all.every((node) => driverOf(node).boundary !== undefined)), `${seed}: every replica reached the epoch's end (heights ${all.map((n) => n.state.tip.height).join()})`);
+  const viewChanges = () => all.map((node) => driverOf(node).node.bft?.stats.viewChanges ?? 0).join();
+  const before = viewChanges();
+  await cluster.advance(3_000);
+  assert.deepEqual(all.map((node) => node.state.tip.height), all.map(() => L), `${seed}: every shard rests at height ${L}`);
+  assert.equal(viewChanges(), before, `${seed}: a rested shard changes no views`);
+  assert.deepEqual(cluster.failures, [], `${seed}: no replica diverged`);
+
+  const committees = committeesOfContext(context);
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const replicas = cluster.replicas(shard);
+    const commitments = new Set<string>();
+    for (const node of replicas) {
+      const boundary = driverOf(node).boundary!;
+      const certified = verifyFinalHeightCertificate(boundary.certificate, committees, verifier);
+      assert.deepEqual({ epoch: certified.epoch, shard: certified.shard, height: certified.height }, { epoch: 0, shard, height: L });
+      assert.deepEqual(certified.stateCommitment, driverOf(node).node.validator.tip, `${seed}: the certificate names the state this replica reached`);
+      commitments.add(toHex(certified.stateCommitment));
+      const expected = shard === bondShard ? [toHex(transactionIdOfEncoding(registration))] : [];
+      assert.deepEqual(boundary.changes.map((c) => toHex(transactionIdOfEncoding(c.tx))), expected, `${seed}: shard ${shard}'s changes`);
+      for (const change of boundary.changes) assert.equal(verifyDecisionProof(change.proof, transactionIdOfEncoding(change.tx), committees, verifier).accepted, true);
+    }
+    assert.equal(commitments.size, 1, `${seed}: shard ${shard}'s replicas certify one state`);
+  }
+
+  // The boundaries drive the transition to epoch 1 on the validators' own transports.
+  const configured = new Map<string, ConfiguredEpoch>();
+  const instances = transitionInstances(1);
+  const secretOf = new Map(validators.map((k) => [toHex(k.publicKey), k.secretKey]));
+  for (const node of all) {
+    const id = toHex(node.setup.key.publicKey);
+    const transition = new EpochTransition(
+      { previous: context, deltaMs: 100, cosi: { fanout: 4, levelTimeoutMs: 50 } },
+      {
+        channel: node.transport.open(instances.drp), cosiChannel: node.transport.open(instances.cosi), clock: node.clock, rng: SeededRng.fromSeed(`${seed}/${id}`),
+        secretKey: secretOf.get(id)!, verifier, onConfigured: (result) => configured.set(id, result),
+      },
+    );
+    const { certificate, changes } = driverOf(node).boundary!;
+    transition.provideBoundary(certificate, changes);
+  }
+  assert.ok(await cluster.advance(30_000, () => configured.size === all.length), `${seed}: every validator configured epoch 1 (${configured.size} of ${all.length})`);
+  const links = new Set([...configured.values()].map((result) => toHex(result.link.configuration) + toHex(result.link.certificate)));
+  assert.equal(links.size, 1, `${seed}: one link everywhere`);
+  const [, epoch1] = verifyIdentityChain(genesis, [[...configured.values()][0]!.link], verifier);
+  assert.equal(epoch1!.validators.length, SHARDS * PER_SHARD + 1, `${seed}: the registrant joins epoch 1`);
+  assert.equal(epoch1!.stakeOf(newcomer!.publicKey), BOND);
+  await cluster.stop();
+}
+
+describe("whole PoB validators at an epoch's end", () => {
+  for (const seed of caseSeeds("epoch-end", EPOCH_SEEDS)) {
+    it(`${seed}: shards rest at height L with certified boundaries, and those boundaries configure epoch 1 with a registrant`, async () => {
+      await run(seed);
+    });
+  }
+});
