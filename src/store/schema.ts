@@ -278,8 +278,8 @@ export function encodeEpochLink(link: IdentityLink): Buffer {
 
 export function decodeEpochLink(value: Uint8Array): IdentityLink {
   const reader = new BinaryReader(value, RECORD_CODES);
-  const configuration = reader.lengthPrefixed("u32", MAX_CONFIGURATION_BYTES, "epoch configuration").slice();
-  const certificate = reader.lengthPrefixed("u32", MAX_CERTIFICATE_BYTES, "epoch certificate").slice();
+  const configuration = Uint8Array.from(reader.lengthPrefixed("u32", MAX_CONFIGURATION_BYTES, "epoch configuration"));
+  const certificate = Uint8Array.from(reader.lengthPrefixed("u32", MAX_CERTIFICATE_BYTES, "epoch certificate"));
   reader.expectEnd("the epoch link record");
   return { configuration, certificate };
 }
