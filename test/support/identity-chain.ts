@@ -1,7 +1,7 @@
 /**
  * Identity-chain fixtures shared by the chain's own tests (test/epoch/identity), the epoch archive
  * (test/store), its API (test/api) and `ios epoch show` (test/cli): a PoB genesis of 7 validators
- * in 2 shards with epoch length L, registrants' keys, and links built for real — the configuration
+ * in 2 shards with epoch length L and small leagues, registrants' keys, and links built for real — the configuration
  * of epoch e + 1, a real ECVRF lottery of a validator of e, a real CoSi multisignature of e's
  * validators — with `options` to break any part. `buildArchive` adds real DRP runs: each link's
  * randomness and transcript hash are those of a transcript that verifies (Algorithm 3).
@@ -29,7 +29,9 @@ import { testSeed } from "./vectors.js";
 export const rng = SeededRng.fromSeed(testSeed("identity chain"));
 export const verifier = new Ed25519Verifier();
 export const L = 10;
-export const base = { seed: "identity chain", shardCount: 2, accounts: 2, amount: 10n, validators: 7, stake: 1000n, epochLength: L, pob: DEFAULT_POLICY };
+/** Leagues small enough that shards of 3–5 validators draw both (the default wants a normal league of 7). */
+export const POLICY = { ...DEFAULT_POLICY, believableLeagueSize: 2, normalLeagueSize: 3, minBelievableSize: 1 };
+export const base = { seed: "identity chain", shardCount: 2, accounts: 2, amount: 10n, validators: 7, stake: 1000n, epochLength: L, pob: POLICY };
 export const { genesis, validators: genesisKeys } = makeTestGenesis(base);
 /** The same validator keys on another chain (another timestamp, another genesis txid). */
 export const otherChain = makeTestGenesis({ ...base, timestamp: 1 }).genesis;

@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { cosiThreshold } from "../../../src/consensus/cosi/codec.js";
-import { DEFAULT_POLICY } from "../../../src/consensus/pob/policy.js";
 import { vrfProve } from "../../../src/crypto/vrf.js";
 import { genesisEpochContext } from "../../../src/epoch/context.js";
 import {
@@ -26,6 +25,7 @@ import { genesisTxid, makeTestGenesis } from "../../../src/ledger/genesis.js";
 import { NO_ERROR, codeOf } from "../../support/errors.js";
 import {
   L,
+  POLICY,
   base,
   buildLink,
   continuing,
@@ -74,7 +74,7 @@ describe("identity chain", () => {
       assert.deepEqual(context.configurationHash, identityConfigurationHash(link.configuration));
       assert.deepEqual(link.value.previous, contexts[e - 1]!.configurationHash);
       assert.deepEqual(context.randomness, link.value.randomness);
-      assert.deepEqual(context.policy, DEFAULT_POLICY);
+      assert.deepEqual(context.policy, POLICY);
       const expected = sets[e]!.map((v) => toHex(v.publicKey)).sort();
       assert.deepEqual(context.validators.map((v) => toHex(v.publicKey)), expected, `epoch ${e}: the set, in key order`);
       for (const v of sets[e]!) {
