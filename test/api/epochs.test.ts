@@ -3,7 +3,8 @@
  * (LMDB): GET /v1/epochs summarises each kept epoch, GET /v1/epochs/chain is the identity chain a
  * client verifies from the genesis alone, GET /v1/epochs/:epoch/drp-transcript the DRP transcript
  * its configuration names; epochs kept while serving appear at once; an epoch not kept is 404
- * EPOCH_UNKNOWN and a malformed one 400 API_BAD_PARAMETER.
+ * EPOCH_UNKNOWN and a malformed one 400 API_BAD_PARAMETER. Through a whole validator, the HTTP
+ * edge of the client port passes the routes and their binary bodies.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,7 +16,7 @@ import { verifyTranscript } from "../../src/epoch/drp/transcript.js";
 import { decodeIdentityChain, verifyIdentityChain } from "../../src/epoch/identity/link.js";
 import { toHex } from "../../src/hex.js";
 import { buildArchive, genesis, genesisKeys, verifier } from "../support/identity-chain.js";
-import { PobTestBackend, TestShard, getJson, serveApi } from "./helpers.js";
+import { PobTestBackend, TestShard, getJson, serveApi, startNode } from "./helpers.js";
 
 const archive = buildArchive(3);
 const directory = mkdtempSync(join(tmpdir(), "ios-api-epochs-"));
@@ -92,5 +93,26 @@ describe("GET /v1/epochs", () => {
     const posted = await fetch(`${base}/v1/epochs/chain`, { method: "POST" });
     assert.equal(posted.status, 405);
     assert.equal(((await posted.json()) as { error: { code: string } }).error.code, "API_METHOD_NOT_ALLOWED");
+  });
+});
+
+describe("GET /v1/epochs through a validator's HTTP edge", () => {
+  it("serves the archive its store keeps, binary bodies intact", async () => {
+    const net = { genesis, accounts: [], validators: genesisKeys, dir: mkdtempSync(join(tmpdir(), "ios-api-epochs-node-")) };
+    const { node, base: edge } = await startNode(net);
+    try {
+      archive.links.forEach((link, i) => node.state.keepEpoch(i + 1, link, archive.transcripts[i]!));
+      const listed = await getJson(`${edge}/v1/epochs`);
+      assert.deepEqual(listed.body.epochs.map((entry: { configurationHash: string }) => entry.configurationHash), [1, 2, 3].map((e) => toHex(archive.contexts[e]!.configurationHash)));
+      const chain = new Uint8Array(await (await fetch(`${edge}/v1/epochs/chain`)).arrayBuffer());
+      assert.equal(verifyIdentityChain(genesis, decodeIdentityChain(chain), verifier).length, 4);
+      const transcript = new Uint8Array(await (await fetch(`${edge}/v1/epochs/3/drp-transcript`)).arrayBuffer());
+      assert.deepEqual(transcript, archive.transcripts[2]);
+      const unknown = await getJson(`${edge}/v1/epochs/9/drp-transcript`);
+      assert.deepEqual([unknown.status, unknown.body.error.code], [404, "EPOCH_UNKNOWN"]);
+    } finally {
+      await node.stop();
+      rmSync(net.dir, { recursive: true, force: true });
+    }
   });
 });
