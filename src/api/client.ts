@@ -92,9 +92,22 @@ export class ApiClient {
   }
 
   async request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
-    let response: Response;
+    const response = await this.fetch(method, path, body);
+    const value = parseJson(method, path, response.status, await response.text());
+    if (!response.ok) refusal(method, path, response.status, value);
+    return value as T;
+  }
+
+  /** A binary answer (application/octet-stream); a refusal is still the JSON error object. */
+  async requestBytes(path: string): Promise<Uint8Array> {
+    const response = await this.fetch("GET", path);
+    if (!response.ok) refusal("GET", path, response.status, parseJson("GET", path, response.status, await response.text()));
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  private async fetch(method: "GET" | "POST", path: string, body?: unknown): Promise<Response> {
     try {
-      response = await fetch(`${this.base}${path}`, {
+      return await fetch(`${this.base}${path}`, {
         method,
         headers: body === undefined ? {} : { "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -104,19 +117,6 @@ export class ApiClient {
       const reason = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
       throw new IosError<ApiClientErrorCode>("API_UNREACHABLE", `cannot reach the node at ${this.base} (${reason}); is \`ios node\` running there?`);
     }
-    const text = await response.text();
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new IosError<ApiClientErrorCode>("API_BAD_RESPONSE", `${method} ${path}: HTTP ${response.status} with a non-JSON body`);
-    }
-    if (!response.ok) {
-      const error = (value as { error?: { code?: unknown; message?: unknown } }).error;
-      if (typeof error?.code === "string" && typeof error.message === "string") throw new IosError(error.code, error.message, { status: response.status });
-      throw new IosError<ApiClientErrorCode>("API_BAD_RESPONSE", `${method} ${path}: HTTP ${response.status} without an error object`);
-    }
-    return value as T;
   }
 
   submitTransaction(tx: Uint8Array): Promise<SubmitJson> {
@@ -146,6 +146,31 @@ export class ApiClient {
   status(): Promise<StatusJson> {
     return this.request("GET", "/v1/status");
   }
+
+  /** The node's identity chain, epochs 1..last (src/epoch/identity/link.ts `encodeIdentityChain`), to verify from the genesis. */
+  identityChain(): Promise<Uint8Array> {
+    return this.requestBytes("/v1/epochs/chain");
+  }
+
+  /** The DRP transcript of `epoch` (EPOCH_UNKNOWN if the node does not keep it). */
+  drpTranscript(epoch: number): Promise<Uint8Array> {
+    return this.requestBytes(`/v1/epochs/${epoch}/drp-transcript`);
+  }
+}
+
+function parseJson(method: string, path: string, status: number, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new IosError<ApiClientErrorCode>("API_BAD_RESPONSE", `${method} ${path}: HTTP ${status} with a non-JSON body`);
+  }
+}
+
+/** The server's coded refusal of a request. */
+function refusal(method: string, path: string, status: number, value: unknown): never {
+  const error = (value as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  if (typeof error?.code === "string" && typeof error.message === "string") throw new IosError(error.code, error.message, { status });
+  throw new IosError<ApiClientErrorCode>("API_BAD_RESPONSE", `${method} ${path}: HTTP ${status} without an error object`);
 }
 
 const HEX = /^(?:[0-9a-f]{2})+$/;

@@ -27,6 +27,8 @@ export const API_ERROR_CODES = [
   "TX_NOT_FOUND",
   "ATOMIX_NOT_FOUND",
   "BLOCK_NOT_FOUND",
+  /** An epoch whose link and transcript this validator does not keep. */
+  "EPOCH_UNKNOWN",
   "OWNER_OTHER_SHARD",
   "MEMPOOL_FULL",
 ] as const;
@@ -39,6 +41,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TX_NOT_FOUND: 404,
   ATOMIX_NOT_FOUND: 404,
   BLOCK_NOT_FOUND: 404,
+  EPOCH_UNKNOWN: 404,
   API_METHOD_NOT_ALLOWED: 405,
   API_REQUEST_TIMEOUT: 408,
   API_BODY_TOO_LARGE: 413,

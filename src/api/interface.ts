@@ -2,6 +2,7 @@
  * What the client API needs from a validator. `src/node/validator.ts` adapts the pipeline and the
  * shard state to this; the API itself holds no ledger logic beyond the owner index.
  */
+import type { IdentityLink } from "../epoch/identity/interface.js";
 import type { AtomixBatch, ConfirmationBatch, OptimisticBatch, SubmitOutcomeName } from "./stream-codec.js";
 
 /** Result of submitting one transaction: the one type from the API down to the shard drivers. */
@@ -48,6 +49,10 @@ export interface ChainView {
   getTransactionLocation(txid: Uint8Array): { readonly height: number; readonly position: number } | undefined;
   /** Where the final chain left a cross-shard transaction (src/atomix/phases.ts), with the proof of this shard's lock decision. */
   atomix(crossTxid: Uint8Array): { readonly phase: string; readonly height: number; readonly proof: Uint8Array | undefined } | undefined;
+  /** The epoch archive (ChainStore `keepEpoch`): links and DRP transcripts of epochs 1..lastEpoch. */
+  readonly lastEpoch: number;
+  epochLink(epoch: number): IdentityLink | undefined;
+  epochTranscript(epoch: number): Uint8Array | undefined;
 }
 
 /** One Prometheus sample family contributed by the node (pipeline, pool, transport, ...). */

@@ -21,6 +21,12 @@
  *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex)
  *   GET  /v1/block/hash/:hash       same, by block hash
  *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, ...
+ *   GET  /v1/epochs                 {epoch (the node's), epochs: [{epoch, configurationHash, randomness,
+ *                                   transcriptHash (hex), validators (count), shardCount}]}: the epoch archive
+ *   GET  /v1/epochs/chain           application/octet-stream: links 1..last as encodeIdentityChain
+ *                                   (src/epoch/identity/link.ts), what a client verifies from the genesis
+ *   GET  /v1/epochs/:epoch/drp-transcript  application/octet-stream: the DRP transcript of that epoch
+ *                                   (src/epoch/drp/transcript.ts); 404 EPOCH_UNKNOWN if not kept
  *   GET  /metrics                   Prometheus text
  * WebSocket /v1/stream: bulk binary submission, confirmation events and, under PoB, optimistic
  * confirmations (stream-codec.ts).
@@ -31,7 +37,7 @@
  * a bug — is also logged and counted by HandlerFailures (subsystem "api") before it is answered.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
-import { IosError, hasCodeIn } from "../errors.js";
+import { IosError, hasCodeIn, invariant } from "../errors.js";
 import { decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../ledger/block.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import type { HandlerFailures } from "../log/handler-failures.js";
@@ -52,6 +58,9 @@ import {
   type OptimisticBatch,
 } from "./stream-codec.js";
 import { toHex } from "../hex.js";
+import { decodeIdentityConfiguration, identityConfigurationHash } from "../epoch/identity/configuration.js";
+import type { IdentityLink } from "../epoch/identity/interface.js";
+import { encodeIdentityChain } from "../epoch/identity/link.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 
 export const STREAM_PATH = "/v1/stream";
@@ -93,6 +102,21 @@ function hexParam(value: string, bytes: number, what: string): Uint8Array {
   }
   return new Uint8Array(Buffer.from(value, "hex"));
 }
+
+/** GET /v1/epochs's entry of one kept link. */
+function epochJson(link: IdentityLink): Record<string, unknown> {
+  const configuration = decodeIdentityConfiguration(link.configuration);
+  return {
+    epoch: configuration.epoch,
+    configurationHash: toHex(identityConfigurationHash(link.configuration)),
+    randomness: toHex(configuration.randomness),
+    transcriptHash: toHex(configuration.transcriptHash),
+    validators: configuration.validators.length,
+    shardCount: configuration.shardCount,
+  };
+}
+
+const BINARY = "application/octet-stream";
 
 function queryParam(query: string, name: string): string | undefined {
   return new URLSearchParams(query).get(name) ?? undefined;
@@ -354,6 +378,22 @@ export class ClientApi {
         streams: this.streams.size,
       });
     });
+    this.route("get", "/v1/epochs", "epochs", (exchange) => {
+      this.answer(exchange, "epochs", 200, { epoch: this.backend.epoch, epochs: this.keptLinks().map(epochJson) });
+    });
+    this.route("get", "/v1/epochs/chain", "epoch-chain", (exchange) => {
+      this.requests.inc(["epoch-chain", "200"]);
+      exchange.send(200, BINARY, encodeIdentityChain(this.keptLinks()));
+    });
+    this.route("get", "/v1/epochs/:epoch/drp-transcript", "epoch-transcript", (exchange, req) => {
+      const text = req.getParameter(0);
+      const epoch = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+      if (!(epoch <= 0xffffffff)) throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `epoch must be a decimal u32, got ${JSON.stringify(text.slice(0, 40))}`);
+      const transcript = this.backend.chain.epochTranscript(epoch);
+      if (transcript === undefined) throw new IosError<ApiErrorCode>("EPOCH_UNKNOWN", `this node keeps the transcripts of epochs 1..${this.backend.chain.lastEpoch}, not of epoch ${epoch}`);
+      this.requests.inc(["epoch-transcript", "200"]);
+      exchange.send(200, BINARY, transcript);
+    });
     this.route("get", "/metrics", "metrics", (exchange) => {
       this.requests.inc(["metrics", "200"]);
       exchange.send(200, PROMETHEUS_CONTENT_TYPE, renderPrometheus(this.metricFamilies()));
@@ -362,7 +402,17 @@ export class ClientApi {
     this.app.any("/*", (res, req) => {
       const exchange = new HttpExchange(res, req);
       if (this.refusedOffEdge(res, exchange, "unknown")) return;
-      this.answerError(exchange, "unknown", new IosError<ApiErrorCode>("API_NOT_FOUND", `no route ${exchange.method.toUpperCase()} ${exchange.url}; see /v1/status, /v1/tx, /v1/owner/:pk/balance, /v1/block/:height, /metrics`));
+      this.answerError(exchange, "unknown", new IosError<ApiErrorCode>("API_NOT_FOUND", `no route ${exchange.method.toUpperCase()} ${exchange.url}; see /v1/status, /v1/tx, /v1/owner/:pk/balance, /v1/block/:height, /v1/epochs, /metrics`));
+    });
+  }
+
+  /** Links 1..lastEpoch of the archive (kept without gaps). */
+  private keptLinks(): IdentityLink[] {
+    const { chain } = this.backend;
+    return Array.from({ length: chain.lastEpoch }, (_, i) => {
+      const link = chain.epochLink(i + 1);
+      invariant(link !== undefined, `the archive keeps epochs 1..${chain.lastEpoch} without a gap`);
+      return link;
     });
   }
 

@@ -10,7 +10,11 @@ export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
-export type CliErrorCode = "CLI_USAGE" | "CLI_BAD_PATH" | "CLI_FILE_EXISTS" | "CLI_IO" | "CLI_INSUFFICIENT_FUNDS" | "CLI_TIMEOUT" | "CLI_TX_REJECTED";
+export type CliErrorCode = "CLI_USAGE" | "CLI_BAD_PATH" | "CLI_FILE_EXISTS" | "CLI_IO" | "CLI_INSUFFICIENT_FUNDS" | "CLI_TIMEOUT" | "CLI_TX_REJECTED"
+  /** `ios epoch show`: the chain holds no such epoch. */
+  | "CLI_NO_EPOCH"
+  /** `ios epoch show --transcript`: a transcript that verifies but is not the one the configuration names, or gives another rnd. */
+  | "CLI_WRONG_TRANSCRIPT";
 
 /** Usage errors: wrong or missing options (CLI_USAGE) or an unusable path (CLI_BAD_PATH); they exit 2 after pointing at `--help`. */
 export const USAGE_ERROR_CODES = ["CLI_USAGE", "CLI_BAD_PATH"] as const satisfies readonly CliErrorCode[];

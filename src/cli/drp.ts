@@ -7,12 +7,9 @@
  * (CLI_IO if FILE cannot be read; CLI_BAD_PATH, exit 2, if it is not a regular file or is oversized).
  */
 import { IosError } from "../errors.js";
-import { verifyTranscript } from "../epoch/drp/transcript.js";
+import { MAX_TRANSCRIPT_BYTES, verifyTranscript } from "../epoch/drp/transcript.js";
 import { EXIT_OK, type CliErrorCode, type Command } from "./command.js";
 import { readInputFile } from "./files.js";
-
-/** The largest transcript read: thousands of servers stay well below it (235 KB at n = 64 in groups of 16). */
-const MAX_TRANSCRIPT_FILE_BYTES = 256 * 1024 * 1024;
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
@@ -25,7 +22,7 @@ const drpVerifyCommand: Command = {
   async run(_values, positionals, io) {
     const file = positionals[0];
     if (file === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "the transcript FILE is required");
-    const { z, rnd, config, sessionId } = verifyTranscript(readInputFile(file, MAX_TRANSCRIPT_FILE_BYTES));
+    const { z, rnd, config, sessionId } = verifyTranscript(readInputFile(file, MAX_TRANSCRIPT_BYTES));
     io.out(`z ${hex(z.toBytes())}`);
     io.out(`rnd ${hex(rnd)}`);
     io.out(`purpose ${JSON.stringify(config.purpose)}`);

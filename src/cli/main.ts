@@ -5,6 +5,7 @@
 import { balanceCommand, statusCommand, txCommand } from "./client-commands.js";
 import { dispatch, type Command } from "./command.js";
 import { drpCommand } from "./drp.js";
+import { epochCommand } from "./epoch.js";
 import { devnetCommand, loadCommand, startCommand } from "./devnet-commands.js";
 import { genesisCommand } from "./genesis.js";
 import { keysCommand } from "./keys.js";
@@ -13,10 +14,10 @@ import { vrfCommand } from "./vrf.js";
 
 const root: Command = {
   name: "ios",
-  summary: "IOSChain: keys, genesis, validator node, client commands, devnet, load, VRF and DRP.",
+  summary: "IOSChain: keys, genesis, validator node, client commands, devnet, load, VRF, DRP and epochs.",
   usage: "<command> [options]",
   help: "",
-  subcommands: [keysCommand, genesisCommand, nodeCommand, txCommand, balanceCommand, statusCommand, devnetCommand, loadCommand, startCommand, vrfCommand, drpCommand],
+  subcommands: [keysCommand, genesisCommand, nodeCommand, txCommand, balanceCommand, statusCommand, devnetCommand, loadCommand, startCommand, vrfCommand, drpCommand, epochCommand],
 };
 
 const io = {

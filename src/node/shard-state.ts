@@ -33,7 +33,8 @@
  *
  * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes): CommitResult`,
  * `flush()`, `close()`,
- * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `utxoSnapshot()`,
+ * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
+ * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
  * `consensusStateAt(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
@@ -45,6 +46,7 @@ import { createdOutputOf } from "../ledger/records.js";
 import { genesisEntries, genesisPopChainId, genesisTxid, type Genesis } from "../ledger/genesis.js";
 import { validatorChanges, type ValidatorChange } from "../ledger/validator-changes.js";
 import { genesisEpochContext } from "../epoch/context.js";
+import type { IdentityLink } from "../epoch/identity/interface.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta } from "../ledger/utxo-table.js";
@@ -615,6 +617,25 @@ export class ShardState {
   setEpoch(epoch: number): void {
     this.checkUsable();
     this.store.setEpoch(epoch);
+  }
+
+  /** The last epoch whose identity-chain link and DRP transcript this validator keeps (0: none). */
+  get lastEpoch(): number {
+    return this.store.lastEpoch;
+  }
+
+  /** See ChainStore `keepEpoch`: what the transition to `epoch` produced (`onConfigured`), durable on return. */
+  keepEpoch(epoch: number, link: IdentityLink, transcript: Uint8Array): void {
+    this.checkUsable();
+    this.store.keepEpoch(epoch, link, transcript);
+  }
+
+  epochLink(epoch: number): IdentityLink | undefined {
+    return this.store.epochLink(epoch);
+  }
+
+  epochTranscript(epoch: number): Uint8Array | undefined {
+    return this.store.epochTranscript(epoch);
   }
 
   /** Every UTXO of the working set as packed 76-byte entries (table order, not sorted). */

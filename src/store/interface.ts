@@ -5,13 +5,14 @@
  * (record-store.ts): `LmdbChainStore` (chain-store.ts, production, fsynced) and
  * `MemoryChainStore` (memory-store.ts, the simulator's, on a `MemoryDisk` that outlives a node).
  *
- * Contract. Every write (`initialize`, `appendBlock`, `flushUtxos`, `setEpoch`) is one atomic
+ * Contract. Every write (`initialize`, `appendBlock`, `flushUtxos`, `setEpoch`, `keepEpoch`) is one atomic
  * transaction: when it returns, all of it is durable; when it throws, none of it happened. Bad
  * arguments throw `IosError<StoreErrorCode>` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
  * written; reads of a closed store throw STORE_CLOSED.
  */
 import type { ChainTip, FlushMarker, StoreIdentity, StoredAtomix, StoredRejection, TxLocation } from "./schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
+import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** A block as the store keeps it; the store does not decode blocks, the caller supplies the parts. */
 export interface StoredBlock {
@@ -122,6 +123,15 @@ export interface ChainStore {
   /** Writes a UTXO batch and moves the flushed marker to the current tip. */
   flushUtxos(flush: UtxoFlush): void;
   setEpoch(epoch: number): void;
+  /** The last epoch whose link and transcript are kept (0: none); the archive holds 1..lastEpoch. */
+  readonly lastEpoch: number;
+  /**
+   * Keeps epoch `epoch`'s identity-chain link and the DRP transcript whose hash its configuration
+   * names, in one transaction; `epoch` must be lastEpoch + 1 (STORE_BAD_INPUT): no gaps.
+   */
+  keepEpoch(epoch: number, link: IdentityLink, transcript: Uint8Array): void;
+  epochLink(epoch: number): IdentityLink | undefined;
+  epochTranscript(epoch: number): Uint8Array | undefined;
   getBlock(height: number): Uint8Array | undefined;
   getBlockByHash(hash: Uint8Array): Uint8Array | undefined;
   getTxLocation(txid: Uint8Array): TxLocation | undefined;

@@ -12,11 +12,17 @@
  *    flush and its "flushed" marker (what ShardState does every FLUSH_INTERVAL_BLOCKS blocks), so
  *    a flush costs no extra sync.
  *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
+ *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
+ *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
 import type { ChainStore, OrderedBlockBytes, StoredBlock, UtxoFlush } from "./interface.js";
 import { readU64 } from "../codec/binary.js";
 import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
+import { MAX_TRANSCRIPT_BYTES } from "../epoch/drp/transcript.js";
+import { MAX_CONFIGURATION_BYTES } from "../epoch/identity/configuration.js";
+import type { IdentityLink } from "../epoch/identity/interface.js";
+import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import {
   MAX_CONSENSUS_STATE_BYTES,
   MAX_ORDERED_BLOCKS,
@@ -35,6 +41,10 @@ import {
   UTXO_ENTRY_BYTES,
   UTXO_VALUE_BYTES,
   decodeEpoch,
+  decodeEpochKey,
+  decodeEpochLink,
+  encodeEpochLink,
+  epochKey,
   decodeFlushMarker,
   decodeHeightKey,
   decodeHeightValue,
@@ -122,6 +132,7 @@ export class RecordChainStore implements ChainStore {
   private tipRecord: ChainTip | undefined;
   private flushedRecord: FlushMarker | undefined;
   private epochRecord = 0;
+  private lastEpochRecord = 0;
   private readonly dbs: Record<SubDatabase, RecordTable>;
 
   /** Reads and checks the metadata of `env`; STORE_FOREIGN / STORE_SCHEMA_MISMATCH / STORE_CORRUPT when it is not a sound store. */
@@ -140,6 +151,8 @@ export class RecordChainStore implements ChainStore {
       rejections: env.table("rejections"),
       accepted: env.table("accepted"),
       atomix: env.table("atomix"),
+      epochLinks: env.table("epochLinks"),
+      epochTranscripts: env.table("epochTranscripts"),
     };
     this.loadMeta();
   }
@@ -165,6 +178,13 @@ export class RecordChainStore implements ChainStore {
     const lastKey = blocks.lastKey();
     const last = lastKey === undefined ? 0 : decodeHeightKey(lastKey);
     check<StoreErrorCode>(last === tipHeight, "STORE_CORRUPT", `the last stored block is ${last} but the tip says ${tipHeight}`);
+    const lastOf = (table: RecordTable): number => {
+      const key = table.lastKey();
+      return key === undefined ? 0 : decodeEpochKey(key);
+    };
+    this.lastEpochRecord = lastOf(this.dbs.epochLinks);
+    const lastTranscript = lastOf(this.dbs.epochTranscripts);
+    check<StoreErrorCode>(lastTranscript === this.lastEpochRecord, "STORE_CORRUPT", `the last kept epoch link is ${this.lastEpochRecord} but the last transcript ${lastTranscript}`);
   }
 
   /** The store stops answering, its environment left as is: a crashed process's handle (memory-store.ts). */
@@ -400,6 +420,50 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
     const value = this.dbs.rejections.get(asBuffer(txid));
     return value === undefined ? undefined : decodeRejection(value);
+  }
+
+  get lastEpoch(): number {
+    this.checkInitialized();
+    return this.lastEpochRecord;
+  }
+
+  /**
+   * Keeps epoch `epoch`'s link and DRP transcript in one durable transaction. The caller verified
+   * them (the transition's `onConfigured`); the store checks that the archive stays gap-free:
+   * `epoch` = lastEpoch + 1, else STORE_BAD_INPUT.
+   */
+  keepEpoch(epoch: number, link: IdentityLink, transcript: Uint8Array): void {
+    this.checkInitialized();
+    const next = this.lastEpochRecord + 1;
+    check<StoreErrorCode>(epoch === next, "STORE_BAD_INPUT", `epoch ${epoch} does not follow the last kept epoch ${this.lastEpochRecord}; the archive keeps ${next} next`);
+    check<StoreErrorCode>(epoch <= 0xffffffff, "STORE_BAD_INPUT", "epoch must be a u32");
+    check<StoreErrorCode>(link.configuration.length > 0 && link.configuration.length <= MAX_CONFIGURATION_BYTES, "STORE_BAD_INPUT", `configuration must be 1..${MAX_CONFIGURATION_BYTES} bytes`);
+    check<StoreErrorCode>(link.certificate.length > 0 && link.certificate.length <= MAX_CERTIFICATE_BYTES, "STORE_BAD_INPUT", `certificate must be 1..${MAX_CERTIFICATE_BYTES} bytes`);
+    check<StoreErrorCode>(transcript.length > 0 && transcript.length <= MAX_TRANSCRIPT_BYTES, "STORE_BAD_INPUT", `transcript must be 1..${MAX_TRANSCRIPT_BYTES} bytes`);
+    const key = epochKey(epoch);
+    this.env.transaction(() => {
+      this.dbs.epochLinks.put(key, encodeEpochLink(link), true);
+      this.dbs.epochTranscripts.put(key, Buffer.from(transcript), true);
+    });
+    this.lastEpochRecord = epoch;
+  }
+
+  /** Link `epoch` of the identity chain, if kept (epochs 1..lastEpoch). */
+  epochLink(epoch: number): IdentityLink | undefined {
+    const value = this.epochRecordOf("epochLinks", epoch);
+    return value === undefined ? undefined : decodeEpochLink(value);
+  }
+
+  /** The DRP transcript of `epoch`, if kept. */
+  epochTranscript(epoch: number): Uint8Array | undefined {
+    const value = this.epochRecordOf("epochTranscripts", epoch);
+    return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  private epochRecordOf(table: "epochLinks" | "epochTranscripts", epoch: number): Buffer | undefined {
+    this.checkInitialized();
+    check<StoreErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "STORE_BAD_INPUT", "epoch must be a u32");
+    return this.dbs[table].get(epochKey(epoch));
   }
 
   setEpoch(epoch: number): void {

@@ -25,9 +25,17 @@
  *                                               transaction (src/atomix/phases.ts), the height that
  *                                               reached it, and the proof of its lock decision
  *                                               (src/atomix/proof.ts; empty where the shard holds no input)
+ *   epochLinks     u32be epoch                  u32le |configuration| ‖ configuration ‖ u32le |certificate| ‖
+ *                                               certificate: link e ≥ 1 of the identity chain (src/epoch/identity),
+ *                                               epochs 1..last without a gap
+ *   epochTranscripts u32be epoch                the DRP transcript whose hash configuration e names
+ *                                               (src/epoch/drp/transcript.ts), written with the link
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
+ *
+ * Sub-databases are only ever added: a store of an older program (without the newer ones) opens
+ * with them empty, and an older program refuses a newer store as STORE_FOREIGN, naming them.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -37,6 +45,9 @@ import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { HASH_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { MAX_PROPOSAL_BLOCKS } from "../consensus/pob/proposal.js";
 import { MAX_BLOCK_BYTES } from "../ledger/block.js";
+import { MAX_CONFIGURATION_BYTES } from "../epoch/identity/configuration.js";
+import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
+import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
 export const SCHEMA_VERSION = 4;
@@ -46,7 +57,7 @@ export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
@@ -72,6 +83,8 @@ const EPOCH = layout({ epoch: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
 const REJECTION = layout({ height: 8, codeLength: 1 });
 const ATOMIX = layout({ phase: 1, height: 8, proofLength: 2 });
+const EPOCH_KEY = layout({ epoch: 4 });
+const EPOCH_LINK = layout({ configurationLength: 4, certificateLength: 4 });
 /** A stored proof of a lock decision: src/atomix/proof.ts MAX_DECISION_PROOF_BYTES. */
 export const MAX_STORED_PROOF_BYTES = 16 * 1024;
 const U64_MAX = (1n << 64n) - 1n;
@@ -244,4 +257,29 @@ export function decodeAtomix(value: Uint8Array): StoredAtomix {
 
 export function isU64(value: bigint): boolean {
   return value >= 0n && value <= U64_MAX;
+}
+
+/** The epochLinks / epochTranscripts key of `epoch`: big-endian, so LMDB's byte order is epoch order. */
+export function epochKey(epoch: number): Buffer {
+  const key = Buffer.allocUnsafe(EPOCH_KEY.bytes);
+  key.writeUInt32BE(epoch, EPOCH_KEY.offset.epoch);
+  return key;
+}
+
+export function decodeEpochKey(key: Buffer): number {
+  recordReader(key, EPOCH_KEY, "epoch key");
+  return key.readUInt32BE(EPOCH_KEY.offset.epoch);
+}
+
+export function encodeEpochLink(link: IdentityLink): Buffer {
+  const writer = BinaryWriter.ofSize(EPOCH_LINK.bytes + link.configuration.length + link.certificate.length);
+  return Buffer.from(writer.lengthPrefixed("u32", link.configuration).lengthPrefixed("u32", link.certificate).finish().buffer);
+}
+
+export function decodeEpochLink(value: Uint8Array): IdentityLink {
+  const reader = new BinaryReader(value, RECORD_CODES);
+  const configuration = Uint8Array.from(reader.lengthPrefixed("u32", MAX_CONFIGURATION_BYTES, "epoch configuration"));
+  const certificate = Uint8Array.from(reader.lengthPrefixed("u32", MAX_CERTIFICATE_BYTES, "epoch certificate"));
+  reader.expectEnd("the epoch link record");
+  return { configuration, certificate };
 }

@@ -30,6 +30,9 @@ const backend: ClientBackend = {
     getBlockByHash: () => undefined,
     atomix: () => undefined,
     getTransactionLocation: () => undefined,
+    lastEpoch: 0,
+    epochLink: () => undefined,
+    epochTranscript: () => undefined,
   },
   submit: async () => [],
   status: () => {

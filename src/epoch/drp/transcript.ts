@@ -71,6 +71,8 @@ import type { DrpOutput } from "./session.js";
 /** 2: C carries the chain id and the servers' proofs of possession. */
 export const TRANSCRIPT_VERSION = 2;
 const CODES = singleCode<DrpErrorCode>("DRP_MALFORMED");
+/** The largest transcript read or kept: n = 3f + 1 servers in the thousands stay well below it (235 KB at n = 64 in groups of 16). */
+export const MAX_TRANSCRIPT_BYTES = 256 * 1024 * 1024;
 
 /** The raw parts of L, messages as signed envelopes. */
 export interface TranscriptParts {

@@ -55,7 +55,7 @@ const CERTIFICATE_DOMAIN = new TextEncoder().encode("IOSChain/identity/certifica
 const CERTIFICATE_MESSAGE = layout({ domain: CERTIFICATE_DOMAIN.length, chain: HASH_BYTES, epoch: 4, configurationHash: HASH_BYTES });
 export const CHAIN_VERSION = 1;
 /** The largest certificate: a mask over every validator a registry holds. */
-const MAX_CERTIFICATE_BYTES = collectiveSignatureBytes(MAX_VALIDATORS);
+export const MAX_CERTIFICATE_BYTES = collectiveSignatureBytes(MAX_VALIDATORS);
 const CHAIN_CODES: CodecCodes<IdentityErrorCode> = {
   truncated: "IDENTITY_TRUNCATED",
   trailing: "IDENTITY_TRAILING_BYTES",

@@ -11,14 +11,13 @@
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../../codec/binary.js";
 import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../../atomix/proof.js";
 import { MAX_TX_BYTES } from "../../ledger/kinds/interface.js";
-import { collectiveSignatureBytes } from "../../consensus/cosi/codec.js";
-import { MAX_VALIDATORS } from "../../consensus/registry.js";
 import type { InstanceId, MessageType } from "../../net/interface.js";
-import { DEFAULT_MAX_FRAME_BYTES } from "../../net/frame.js";
+import { MAX_TRANSCRIPT_BYTES } from "../drp/transcript.js";
 import { messageType } from "../../net/message-types.js";
 import { check } from "../../errors.js";
 import { MAX_CONFIGURATION_BYTES } from "../identity/configuration.js";
 import type { IdentityLink } from "../identity/interface.js";
+import { MAX_CERTIFICATE_BYTES } from "../identity/link.js";
 import type { ProvenChange, TransitionErrorCode } from "./interface.js";
 
 export const TRANSITION_MESSAGES = {
@@ -27,8 +26,6 @@ export const TRANSITION_MESSAGES = {
   LINK: messageType("drp", 0x12),
 } as const satisfies Record<string, MessageType>;
 
-/** A transcript travels in one frame (which bounds a whole message further). */
-export const MAX_TRANSCRIPT_BYTES = DEFAULT_MAX_FRAME_BYTES;
 /** The CoSi of the configuration runs in the consensus range under this shard number, which no shard has. */
 export const IDENTITY_SHARD = 0xffff_ffff;
 
@@ -116,7 +113,7 @@ export function encodeLink({ link, transcript }: LinkMessage): Uint8Array {
 export function decodeLink(payload: Uint8Array): LinkMessage {
   const reader = new BinaryReader(payload, CODES);
   const configuration = reader.lengthPrefixed("u32", MAX_CONFIGURATION_BYTES, "configuration").slice();
-  const certificate = reader.lengthPrefixed("u32", collectiveSignatureBytes(MAX_VALIDATORS), "certificate").slice();
+  const certificate = reader.lengthPrefixed("u32", MAX_CERTIFICATE_BYTES, "certificate").slice();
   const transcript = reader.lengthPrefixed("u32", MAX_TRANSCRIPT_BYTES, "transcript").slice();
   reader.expectEnd("the link");
   return { link: { configuration, certificate }, transcript };

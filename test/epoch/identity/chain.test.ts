@@ -7,11 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { cosiThreshold, encodeCollectiveSignature } from "../../../src/consensus/cosi/codec.js";
-import { DEFAULT_POLICY } from "../../../src/consensus/pob/policy.js";
-import { proveKeyPossession } from "../../../src/consensus/registry.js";
-import { Ed25519Verifier } from "../../../src/crypto/ed25519.js";
-import { SchnorrKey } from "../../../src/crypto/schnorr.js";
+import { cosiThreshold } from "../../../src/consensus/cosi/codec.js";
 import { vrfProve } from "../../../src/crypto/vrf.js";
 import { genesisEpochContext } from "../../../src/epoch/context.js";
 import {
@@ -21,80 +17,29 @@ import {
   nextIdentityConfiguration,
 } from "../../../src/epoch/identity/configuration.js";
 import { lotteryInput } from "../../../src/epoch/election/lottery.js";
-import type { IdentityConfiguration, IdentityLink, IdentityValidator } from "../../../src/epoch/identity/interface.js";
+import type { IdentityValidator } from "../../../src/epoch/identity/interface.js";
 import { decodeIdentityChain, encodeIdentityChain, identityCertificateMessage, verifyEpochLink, verifyIdentityChain } from "../../../src/epoch/identity/link.js";
 import type { EpochContext } from "../../../src/epoch/interface.js";
 import { toHex } from "../../../src/hex.js";
-import { deriveTestAccounts, genesisPopChainId, genesisTxid, makeTestGenesis } from "../../../src/ledger/genesis.js";
-import { SeededRng } from "../../../src/runtime/seeded-rng.js";
-import { cosign } from "../../support/cosign.js";
+import { genesisTxid, makeTestGenesis } from "../../../src/ledger/genesis.js";
 import { NO_ERROR, codeOf } from "../../support/errors.js";
-import { testSeed } from "../../support/vectors.js";
-
-const seed = testSeed("identity chain");
-const rng = SeededRng.fromSeed(seed);
-const verifier = new Ed25519Verifier();
-const L = 10;
-const base = { seed: "identity chain", shardCount: 2, accounts: 2, amount: 10n, validators: 7, stake: 1000n, epochLength: L, pob: DEFAULT_POLICY };
-const { genesis, validators: genesisKeys } = makeTestGenesis(base);
-/** The same validator keys on another chain (another timestamp, another genesis txid). */
-const otherChain = makeTestGenesis({ ...base, timestamp: 1 }).genesis;
-const registrants = deriveTestAccounts("identity chain/registrants", 4);
-const secretOf = new Map([...genesisKeys, ...registrants].map((pair) => [toHex(pair.publicKey), pair.secretKey]));
-const schnorrOf = (publicKey: Uint8Array): SchnorrKey => SchnorrKey.fromSeed(secretOf.get(toHex(publicKey))!);
-
-/** A validator of `context` as the next configuration lists it: its stake, bond and proof of possession carried over. */
-function continuing(context: EpochContext, publicKey: Uint8Array): IdentityValidator {
-  const proof = context.registry.validators().find((entry) => toHex(entry.publicKey) === toHex(publicKey))!.proof;
-  return { publicKey, stake: context.stakeOf(publicKey)!, bond: context.bondOf(publicKey)!.outpoint, pop: proof };
-}
-
-/** A registrant entering with a fresh bond outpoint and its proof of possession for the chain's registry. */
-function registered(index: number, chainId = genesisPopChainId(genesis)): IdentityValidator {
-  const key = schnorrOf(registrants[index]!.publicKey);
-  return { publicKey: key.publicKey, stake: 500n + BigInt(index), bond: rng.bytes(36), pop: proveKeyPossession(key, chainId) };
-}
-
-/** Indices of `context`'s validators that sign by default: the newest (not in the genesis) first, up to the threshold. */
-function defaultSigners(context: EpochContext): number[] {
-  const isGenesis = new Set(genesisKeys.map((pair) => toHex(pair.publicKey)));
-  const order = context.validators.map((_, i) => i).sort((a, b) => Number(isGenesis.has(toHex(context.validators[a]!.publicKey))) - Number(isGenesis.has(toHex(context.validators[b]!.publicKey))));
-  return order.slice(0, cosiThreshold(context.validators.length));
-}
-
-interface LinkOptions {
-  /** Edits the configuration before it is encoded and signed. */
-  readonly change?: (configuration: IdentityConfiguration) => IdentityConfiguration;
-  /** Indices of `previous`'s validators that sign. */
-  readonly signers?: readonly number[];
-  /** The keys the mask stands for (default: `previous`'s validators in configuration order). */
-  readonly committee?: readonly Uint8Array[];
-  /** What the signers sign instead of the certificate message of the configuration. */
-  readonly message?: (hash: Uint8Array, configuration: IdentityConfiguration) => Uint8Array;
-  readonly winner?: number;
-  readonly view?: number;
-}
-
-/** Block e + 1 after `previous` with validators `set`, signed as `options` say. */
-function buildLink(previous: EpochContext, set: readonly IdentityValidator[], options: LinkOptions = {}): IdentityLink & { value: IdentityConfiguration } {
-  const winner = options.winner ?? 1;
-  const view = options.view ?? 0;
-  const proof = vrfProve(secretOf.get(toHex(previous.validators[winner]!.publicKey))!, lotteryInput(previous.configurationHash, view));
-  const outcome = {
-    validators: set,
-    randomness: rng.bytes(32),
-    transcriptHash: rng.bytes(32),
-    lottery: { leader: winner, proof, view },
-    boundaries: Array.from({ length: previous.shardCount }, () => ({ height: (previous.epoch + 1) * L, stateCommitment: rng.bytes(32) })),
-  };
-  const value = (options.change ?? ((c) => c))(nextIdentityConfiguration(previous, outcome));
-  const configuration = encodeIdentityConfiguration(value);
-  const hash = identityConfigurationHash(configuration);
-  const committee = options.committee ?? previous.validators.map((v) => v.publicKey);
-  const message = options.message?.(hash, value) ?? identityCertificateMessage(value.chain, value.epoch, hash);
-  const signature = cosign(committee.map(schnorrOf), options.signers ?? defaultSigners(previous), message, rng, verifier);
-  return { configuration, certificate: encodeCollectiveSignature(signature, committee.length), value };
-}
+import {
+  L,
+  POLICY,
+  base,
+  buildLink,
+  continuing,
+  defaultSigners,
+  genesis,
+  genesisKeys,
+  otherChain,
+  registered,
+  registrants,
+  rng,
+  secretOf,
+  verifier,
+  type LinkOptions,
+} from "../../support/identity-chain.js";
 
 // Epoch 1: the genesis's 7 and registrant 0; epoch 2: one genesis validator leaves, registrants 1 and 2 join; epoch 3: registrant 3 joins.
 const context0 = genesisEpochContext(genesis);
@@ -129,7 +74,7 @@ describe("identity chain", () => {
       assert.deepEqual(context.configurationHash, identityConfigurationHash(link.configuration));
       assert.deepEqual(link.value.previous, contexts[e - 1]!.configurationHash);
       assert.deepEqual(context.randomness, link.value.randomness);
-      assert.deepEqual(context.policy, DEFAULT_POLICY);
+      assert.deepEqual(context.policy, POLICY);
       const expected = sets[e]!.map((v) => toHex(v.publicKey)).sort();
       assert.deepEqual(context.validators.map((v) => toHex(v.publicKey)), expected, `epoch ${e}: the set, in key order`);
       for (const v of sets[e]!) {
