@@ -124,6 +124,8 @@ export interface ConsensusSettings {
   readonly viewTimeoutMs?: number;
   readonly idleBlockMs?: number;
   readonly maxBlockTxs?: number;
+  /** Δ of the epoch transition (leader election windows, DRP phase deadlines); PoB with an epoch length only. */
+  readonly epochDeltaMs?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -206,6 +208,9 @@ const MIN_STREAM_IDLE_MS = 1000;
 const MAX_STREAM_IDLE_MS = 3_600_000;
 /** BFT view timeout bounds: 100 ms is a few loopback CoSi rounds, 10 min is a stuck shard. */
 const MIN_VIEW_TIMEOUT_MS = 100;
+/** Δ bounds: a loopback message takes well under 10 ms; a WAN's Δ is seconds. */
+const MIN_EPOCH_DELTA_MS = 10;
+const MAX_EPOCH_DELTA_MS = 60_000;
 const MAX_VIEW_TIMEOUT_MS = 600_000;
 
 /** Parses the text of a node configuration; relative paths resolve against `file`'s directory. */
@@ -266,13 +271,14 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   }
   let consensus: ConsensusSettings = { mode: "solo" };
   if (root.consensus !== undefined) {
-    const c = r.object(root.consensus, "$.consensus", ["mode"], ["viewTimeoutMs", "idleBlockMs", "maxBlockTxs"]);
+    const c = r.object(root.consensus, "$.consensus", ["mode"], ["viewTimeoutMs", "idleBlockMs", "maxBlockTxs", "epochDeltaMs"]);
     if (c.mode !== "solo" && c.mode !== "bft" && c.mode !== "pob") r.fail("CONFIG_BAD_FIELD", "$.consensus.mode", `must be "solo", "bft" or "pob", got ${JSON.stringify(c.mode)}`);
     consensus = {
       mode: c.mode,
       ...(c.viewTimeoutMs === undefined ? {} : { viewTimeoutMs: r.integer(c.viewTimeoutMs, "$.consensus.viewTimeoutMs", MIN_VIEW_TIMEOUT_MS, MAX_VIEW_TIMEOUT_MS) }),
       ...(c.idleBlockMs === undefined ? {} : { idleBlockMs: r.integer(c.idleBlockMs, "$.consensus.idleBlockMs", MIN_BLOCK_INTERVAL_MS, MAX_BLOCK_INTERVAL_MS) }),
       ...(c.maxBlockTxs === undefined ? {} : { maxBlockTxs: r.integer(c.maxBlockTxs, "$.consensus.maxBlockTxs", 1, MAX_BLOCK_TXS) }),
+      ...(c.epochDeltaMs === undefined ? {} : { epochDeltaMs: r.integer(c.epochDeltaMs, "$.consensus.epochDeltaMs", MIN_EPOCH_DELTA_MS, MAX_EPOCH_DELTA_MS) }),
     };
   }
   let logLevel: LogLevel | undefined;

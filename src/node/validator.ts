@@ -47,6 +47,10 @@ import { Pipeline } from "./pipeline.js";
 import type { VerifierPool } from "./pool/interface.js";
 import { PiscinaVerifierPool } from "./pool/verify-pool.js";
 import { ShardState } from "./shard-state.js";
+import { Ed25519Verifier } from "../crypto/ed25519.js";
+import { transitionInstances } from "../epoch/transition/messages.js";
+import { EpochTransition } from "../epoch/transition/transition.js";
+import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
@@ -99,6 +103,53 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, pipeline: Pipeline): 
       return new SoloDriver({ state, pipeline, key, epoch: context.epoch, clock, onError, ...(blockIntervalMs === undefined ? {} : { blockIntervalMs }) });
     }
   }
+}
+
+/**
+ * Δ of the epoch transition when the configuration names none (`consensus.epochDeltaMs`). Not the
+ * network's delay alone: a DRP phase waits for every server's PVSS work, which takes a few
+ * hundred milliseconds per validator when a devnet's processes share two cores.
+ */
+export const DEFAULT_EPOCH_DELTA_MS = 1000;
+
+/**
+ * The transition out of the node's epoch (src/epoch/transition), under PoB with an epoch length,
+ * unless the archive already holds the next epoch: it gets the shard's boundary when the epoch's
+ * last height is final here and keeps what it yields in the epoch archive. Validators do not
+ * switch into the next epoch yet (the epochs issue's next step): the shard rests at the epoch's
+ * end with the next epoch configured, its link and transcript served by the client API.
+ */
+function wireTransition(setup: NodeSetup, deps: ValidatorDeps, driver: ShardDriver): { readonly transition: EpochTransition; close(): void } | undefined {
+  const { context, key, config } = setup;
+  if (!(driver instanceof PobShardConsensus) || context.epochLength === undefined || deps.state.lastEpoch > context.epoch) return undefined;
+  const next = context.epoch + 1;
+  const instances = transitionInstances(next);
+  const channel = deps.transport.open(instances.drp);
+  const cosiChannel = deps.transport.open(instances.cosi);
+  const deltaMs = config.consensus.epochDeltaMs ?? DEFAULT_EPOCH_DELTA_MS;
+  // A CoSi level waits Δ: a member first checks the proposal's transcript (Algorithm 3), hundreds of milliseconds of CPU.
+  const transition = new EpochTransition(
+    { previous: context, deltaMs, cosi: { fanout: DEFAULT_FANOUT, levelTimeoutMs: deltaMs } },
+    {
+      channel, cosiChannel, clock: deps.clock, rng: deps.rng, secretKey: key.secretKey, verifier: new Ed25519Verifier(),
+      onConfigured: ({ link, transcript }) => {
+        try {
+          deps.state.keepEpoch(next, link, transcript);
+        } catch (error) {
+          deps.onError(error);
+        }
+      },
+    },
+  );
+  driver.onBoundary(({ certificate, changes }) => transition.provideBoundary(certificate, changes));
+  return {
+    transition,
+    close: () => {
+      transition.close();
+      channel.close();
+      cosiChannel.close();
+    },
+  };
 }
 
 /** The client API's view of the node: the driver for transactions, the state for reads. */
@@ -211,7 +262,14 @@ export class ValidatorNode {
     readonly driver: ShardDriver,
     readonly transport: Transport,
     private readonly onError: (error: unknown) => void,
+    /** The transition to the next epoch, when this node runs one (`wireTransition`). */
+    private readonly epochTransition: { readonly transition: EpochTransition; close(): void } | undefined,
   ) {}
+
+  /** The transition out of this node's epoch, if it runs one (PoB with an epoch length). */
+  get transition(): EpochTransition | undefined {
+    return this.epochTransition?.transition;
+  }
 
   /** The port clients connect to (0 when the node has no listening socket: the simulator). */
   get port(): number {
@@ -236,7 +294,7 @@ export class ValidatorNode {
       state: deps.state, pool: deps.pool, clock: deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }), ...(committees === undefined ? {} : { committees }),
     });
     const driver = makeDriver(setup, deps, pipeline);
-    return new ValidatorNode(setup, deps.clock, deps.state, deps.pool, pipeline, driver, deps.transport, deps.onError);
+    return new ValidatorNode(setup, deps.clock, deps.state, deps.pool, pipeline, driver, deps.transport, deps.onError, wireTransition(setup, deps, driver));
   }
 
   /** Phase 1 over real parts: LMDB, Piscina, uWebSockets.js; on failure, closes what it opened. */
@@ -309,6 +367,7 @@ export class ValidatorNode {
 
   async #shutdown(): Promise<void> {
     this.#api?.stop();
+    this.epochTransition?.close();
     await this.driver.stop();
     await this.pipeline.close();
     await this.#listeners?.edge.close();

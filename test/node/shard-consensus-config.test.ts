@@ -34,6 +34,8 @@ describe("consensus configuration", () => {
     assert.throws(() => parse({ consensus: { mode: "bft", leader: 1 } }), { code: "CONFIG_UNKNOWN_FIELD", message: /\$\.consensus\.leader/ });
     assert.throws(() => parse({ consensus: { mode: "bft", viewTimeoutMs: 5 } }), { code: "CONFIG_BAD_FIELD", message: /viewTimeoutMs/ });
     assert.throws(() => parse({ consensus: { mode: "bft", maxBlockTxs: 100_000 } }), { code: "CONFIG_BAD_FIELD", message: /maxBlockTxs/ });
+    assert.deepEqual(parse({ consensus: { mode: "pob", epochDeltaMs: 750 } }).consensus, { mode: "pob", epochDeltaMs: 750 });
+    for (const epochDeltaMs of [5, 60_001, 1.5]) assert.throws(() => parse({ consensus: { mode: "pob", epochDeltaMs } }), { code: "CONFIG_BAD_FIELD", message: /epochDeltaMs/ });
   });
 
   it("ios genesis --consensus bft writes it into every configuration; each validator's address book lists every other validator", async () => {

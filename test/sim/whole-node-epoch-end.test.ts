@@ -3,9 +3,9 @@
 // and every replica hands out the epoch's boundary — the final-height certificate of height L,
 // which verifies against the shard's committee and names the state commitment every replica
 // reached, and the epoch's validator changes with their acceptance proofs (a registration sent
-// during the epoch). Those real boundaries then drive the epoch transition on the validators'
-// own transports (src/epoch/transition): every validator ends with the same link to epoch 1,
-// verified from the genesis, whose validator set holds the registrant.
+// during the epoch). Each validator's own epoch transition (src/epoch/transition, wired by
+// ValidatorNode) takes its shard's boundary: every validator ends with the same link to epoch 1
+// in its archive, verified from the genesis, whose validator set holds the registrant.
 // (Validators do not switch to epoch 1 yet: that wiring is the next step of the epochs issue.)
 // CI runs EPOCH_SEEDS seeds; `WHOLE_NODE_SEEDS=N` adds N more. IOS_SIM_SEED replays one.
 import assert from "node:assert/strict";
@@ -16,9 +16,7 @@ import { proveKeyPossession } from "../../src/consensus/registry.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { verifyIdentityChain } from "../../src/epoch/identity/link.js";
-import type { ConfiguredEpoch } from "../../src/epoch/transition/interface.js";
-import { transitionInstances } from "../../src/epoch/transition/messages.js";
-import { EpochTransition } from "../../src/epoch/transition/transition.js";
+import { verifyTranscript } from "../../src/epoch/drp/transcript.js";
 import { toHex } from "../../src/hex.js";
 import { bondOwner } from "../../src/ledger/bond.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
@@ -27,7 +25,6 @@ import { RegistrationOperation, registrationKind, signRegistration } from "../..
 import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
-import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 
@@ -40,7 +37,7 @@ const verifier = new Ed25519Verifier();
 const driverOf = (node: { driver: unknown }) => node.driver as PobShardConsensus;
 
 async function run(seed: string) {
-  const { genesis, accounts, validators, cluster, positions } = pobCluster({
+  const { genesis, accounts, cluster, positions } = pobCluster({
     seed: simSeed(seed), genesisSeed: "whole-node-epoch-end", policy: POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: 16, amount: AMOUNT, epochLength: L,
   });
   const { context } = cluster;
@@ -84,34 +81,24 @@ async function run(seed: string) {
     assert.equal(commitments.size, 1, `${seed}: shard ${shard}'s replicas certify one state`);
   }
 
-  // The boundaries drive the transition to epoch 1 on the validators' own transports.
-  const configured = new Map<string, ConfiguredEpoch>();
-  const instances = transitionInstances(1);
-  const secretOf = new Map(validators.map((k) => [toHex(k.publicKey), k.secretKey]));
-  for (const node of all) {
-    const id = toHex(node.setup.key.publicKey);
-    const transition = new EpochTransition(
-      { previous: context, deltaMs: 100, cosi: { fanout: 4, levelTimeoutMs: 50 } },
-      {
-        channel: node.transport.open(instances.drp), cosiChannel: node.transport.open(instances.cosi), clock: node.clock, rng: SeededRng.fromSeed(`${seed}/${id}`),
-        secretKey: secretOf.get(id)!, verifier, onConfigured: (result) => configured.set(id, result),
-      },
-    );
-    const { certificate, changes } = driverOf(node).boundary!;
-    transition.provideBoundary(certificate, changes);
-  }
-  assert.ok(await cluster.advance(30_000, () => configured.size === all.length), `${seed}: every validator configured epoch 1 (${configured.size} of ${all.length})`);
-  const links = new Set([...configured.values()].map((result) => toHex(result.link.configuration) + toHex(result.link.certificate)));
+  // Each validator's own transition (ValidatorNode) took its shard's boundary and kept epoch 1 in its archive.
+  assert.ok(await cluster.advance(30_000, () => all.every((node) => node.state.lastEpoch === 1)), `${seed}: every validator configured epoch 1 (${all.map((n) => n.state.lastEpoch).join()})`);
+  const links = new Set(all.map((node) => {
+    const link = node.state.epochLink(1)!;
+    return toHex(link.configuration) + toHex(link.certificate);
+  }));
   assert.equal(links.size, 1, `${seed}: one link everywhere`);
-  const [, epoch1] = verifyIdentityChain(genesis, [[...configured.values()][0]!.link], verifier);
+  const link = all[0]!.state.epochLink(1)!;
+  const [, epoch1] = verifyIdentityChain(genesis, [link], verifier);
   assert.equal(epoch1!.validators.length, SHARDS * PER_SHARD + 1, `${seed}: the registrant joins epoch 1`);
   assert.equal(epoch1!.stakeOf(newcomer!.publicKey), BOND);
+  assert.deepEqual(verifyTranscript(all[0]!.state.epochTranscript(1)!).rnd, epoch1!.randomness, `${seed}: the archived transcript gives rnd_1`);
   await cluster.stop();
 }
 
 describe("whole PoB validators at an epoch's end", () => {
   for (const seed of caseSeeds("epoch-end", EPOCH_SEEDS)) {
-    it(`${seed}: shards rest at height L with certified boundaries, and those boundaries configure epoch 1 with a registrant`, async () => {
+    it(`${seed}: shards rest at height L with certified boundaries, and every validator's transition configures epoch 1 with a registrant`, async () => {
       await run(seed);
     });
   }
