@@ -1,5 +1,7 @@
 /** Runs the built `ios` command as a child process, as a person would. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const IOS = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -53,4 +55,28 @@ export class IosProcess {
     if (this.child.exitCode === null) this.child.kill("SIGTERM");
     return this.exited;
   }
+}
+
+/**
+ * `ios genesis` of one shard and one validator into `dir` (`accounts` accounts of `amount`), with
+ * validator 0 moved to an ephemeral port (a test cannot reserve one) and one fast worker; returns
+ * its configuration file. Throws with ios's stderr if the genesis fails.
+ */
+export async function singleValidatorConfig(dir: string, seed: string, accounts: number, amount: number): Promise<string> {
+  const generated = await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", String(accounts), "--seed", seed, "--out", dir, "--amount", String(amount)]);
+  if (generated.code !== 0) throw new Error(`ios genesis failed: ${generated.stderr}`);
+  const file = join(dir, "validator-0.config.json");
+  const config = JSON.parse(readFileSync(file, "utf8")) as { listen: { port: number }; pipeline?: unknown };
+  config.listen.port = 0;
+  config.pipeline = { workers: 1, blockIntervalMs: 50 };
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** Starts `ios node --config config` (stopped by the caller through `running`) and waits for its client URL. */
+export async function startValidator(config: string, running: IosProcess[]): Promise<{ process: IosProcess; url: string }> {
+  const node = new IosProcess(["node", "--config", config]);
+  running.push(node);
+  const match = await node.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  return { process: node, url: match[1]! };
 }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { loadKeyFile } from "../../src/node/config.js";
-import { ios, IosProcess } from "./helpers.js";
+import { ios, IosProcess, singleValidatorConfig, startValidator } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ios-cli-node-"));
 const running: IosProcess[] = [];
@@ -13,24 +13,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `ios genesis` output with validator 0 moved to an ephemeral port (the test cannot reserve one). */
-async function makeDevnet(): Promise<string> {
-  const generated = await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", "4", "--seed", "cli-node", "--out", dir, "--amount", "1000"]);
-  assert.equal(generated.code, 0, generated.stderr);
-  const file = join(dir, "validator-0.config.json");
-  const config = JSON.parse(readFileSync(file, "utf8")) as { listen: { port: number }; pipeline?: unknown };
-  config.listen.port = 0;
-  config.pipeline = { workers: 1, blockIntervalMs: 50 };
-  writeFileSync(file, JSON.stringify(config));
-  return file;
-}
-
-async function startNode(config: string): Promise<{ process: IosProcess; url: string }> {
-  const node = new IosProcess(["node", "--config", config]);
-  running.push(node);
-  const match = await node.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-  return { process: node, url: match[1]! };
-}
+const makeDevnet = (): Promise<string> => singleValidatorConfig(dir, "cli-node", 4, 1000);
+const startNode = (config: string): Promise<{ process: IosProcess; url: string }> => startValidator(config, running);
 
 describe("ios node with the client commands", () => {
   it("sends a payment, shows balances and status, stops cleanly and keeps state across a restart", async () => {

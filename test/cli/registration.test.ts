@@ -3,7 +3,7 @@
 // key is rejected by the kernel, a bond below the minimum is refused at submission, and the
 // validator's leave becomes final while the bond stays (the epoch transition releases it).
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -11,7 +11,7 @@ import { bondOwner, registrationBond } from "../../src/ledger/bond.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { keyFileJson, loadKeyFile } from "../../src/node/config.js";
 import { MIN_VALIDATOR_BOND } from "../../src/ledger/kinds/registration.js";
-import { ios, IosProcess } from "./helpers.js";
+import { ios, IosProcess, singleValidatorConfig, startValidator } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ios-cli-registration-"));
 const running: IosProcess[] = [];
@@ -22,22 +22,14 @@ after(async () => {
 
 describe("ios tx register / leave", () => {
   it("registers a validator with a bond, refuses a second registration and a small bond, and records its leave", async () => {
-    const generated = await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", "2", "--seed", "cli-registration", "--out", dir, "--amount", "5000"]);
-    assert.equal(generated.code, 0, generated.stderr);
-    const configFile = join(dir, "validator-0.config.json");
-    const config = JSON.parse(readFileSync(configFile, "utf8")) as { listen: { port: number }; pipeline?: unknown };
-    config.listen.port = 0;
-    config.pipeline = { workers: 1, blockIntervalMs: 50 };
-    writeFileSync(configFile, JSON.stringify(config));
+    const configFile = await singleValidatorConfig(dir, "cli-registration", 2, 5000);
     const newcomer = deriveTestAccounts("cli registration newcomer", 1)[0]!;
     const newcomerFile = join(dir, "newcomer.key.json");
     writeFileSync(newcomerFile, keyFileJson(newcomer));
     const payer = join(dir, "account-0.key.json");
     const genesis = join(dir, "genesis.json");
 
-    const node = new IosProcess(["node", "--config", configFile]);
-    running.push(node);
-    const url = (await node.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    const { process: node, url } = await startValidator(configFile, running);
 
     const registered = await ios(["tx", "register", "--from", payer, "--validator", newcomerFile, "--bond", "2000", "--genesis", genesis, "--node", url, "--wait"]);
     assert.equal(registered.code, 0, registered.stderr);
