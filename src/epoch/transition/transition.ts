@@ -35,7 +35,7 @@
  * the configuration (the shard BFT's prepare/commit) would lift it. A leader that only proposes
  * binds no one.
  */
-import { committeesOfContext, decodeDecisionProof, verifyDecisionProof, verifyFinalHeightCertificate, type CommitteeDirectory } from "../../atomix/proof.js";
+import { CommitteeProofVerifier, committeesOfContext, decodeDecisionProof, verifyFinalHeightCertificate, type CommitteeDirectory } from "../../atomix/proof.js";
 import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
 import { transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import { validatorChangeOf, type ValidatorChange } from "../../ledger/validator-changes.js";
@@ -83,6 +83,8 @@ export class EpochTransition {
   readonly #indexOfPeer = new Map<PeerId, number>();
   readonly #self: number;
   readonly #committees: CommitteeDirectory;
+  /** Decision proofs of validator changes: a height's commit certificate is checked once, however many changes cite it. */
+  readonly #decisions: CommitteeProofVerifier;
   readonly #election: LeaderElection;
   readonly #port: DrpPort;
   /** One session per leader and purpose, w near this clock: kept across the runs of this transition (guard.ts). */
@@ -98,6 +100,8 @@ export class EpochTransition {
   #stopDrp: (() => void) | undefined;
   /** Certificate messages of the configurations each leader proposed that this validator derived too. */
   readonly #proposed = new Map<number, Uint8Array>();
+  /** Leaders whose proposal this validator examined. */
+  readonly #examined = new Set<number>();
   /** The one certificate message this validator co-signs this epoch, once it agreed to sign. */
   #signed: Uint8Array | undefined;
   #closed = false;
@@ -117,6 +121,7 @@ export class EpochTransition {
     check<TransitionErrorCode>(self !== undefined, "TRANSITION_BAD_CONFIG", `the key is not a validator of epoch ${previous.epoch}`);
     this.#self = self;
     this.#committees = committeesOfContext(previous);
+    this.#decisions = new CommitteeProofVerifier(this.#committees, deps.verifier);
     this.#boundaries = new Array<ShardBoundary | undefined>(previous.shardCount).fill(undefined);
     const epoch = previous.epoch + 1;
     this.#election = new LeaderElection(
@@ -181,7 +186,7 @@ export class EpochTransition {
     const previous = this.#previous;
     check<TransitionErrorCode>(certified.epoch === previous.epoch && certified.height === previous.epochLength, "TRANSITION_WRONG_BOUNDARY",
       `a boundary is epoch ${previous.epoch}'s height ${previous.epochLength}, not epoch ${certified.epoch}'s height ${certified.height}`);
-    for (const proven of changes) this.#acceptChange(proven);
+    for (const proven of changes) this.#acceptChange(proven, certified.shard);
     const known = this.#boundaries[certified.shard];
     if (known !== undefined) {
       check<TransitionErrorCode>(sameBytes(known.stateCommitment, certified.stateCommitment), "TRANSITION_CONFLICTING_BOUNDARY",
@@ -195,14 +200,18 @@ export class EpochTransition {
     }
   }
 
-  /** Verifies a validator change: a registration or leave its shard accepted in epoch e (TRANSITION_BAD_CHANGE otherwise); returns its txid (hex). */
-  #acceptChange(proven: ProvenChange): string {
+  /**
+   * Verifies a validator change: a registration or leave its shard accepted in epoch e — `shard`'s,
+   * when a boundary of `shard` carries it (TRANSITION_BAD_CHANGE otherwise); returns its txid (hex).
+   */
+  #acceptChange(proven: ProvenChange, shard?: number): string {
     let txid: Uint8Array;
     try {
       check<TransitionErrorCode>(proven.tx[TX_PREFIX.offset.kind] === TxKind.ValidatorRegistration, "TRANSITION_BAD_CHANGE", "a validator change is a registration or a leave");
       txid = transactionIdOfEncoding(proven.tx);
-      const decision = verifyDecisionProof(proven.proof, txid, this.#committees, this.#deps.verifier);
-      check<TransitionErrorCode>(decision.accepted && decision.epoch === this.#previous.epoch, "TRANSITION_BAD_CHANGE", `a change must be accepted in epoch ${this.#previous.epoch}`);
+      const decision = this.#decisions.verify(proven.proof, txid);
+      check<TransitionErrorCode>(decision.accepted && decision.epoch === this.#previous.epoch && (shard === undefined || decision.shard === shard), "TRANSITION_BAD_CHANGE",
+        `a change must be accepted in epoch ${this.#previous.epoch}${shard === undefined ? "" : ` by the shard whose boundary carries it (${shard})`}`);
     } catch (error) {
       if (error instanceof IosError && error.code !== "TRANSITION_BAD_CHANGE") throw new IosError<TransitionErrorCode>("TRANSITION_BAD_CHANGE", `a validator change does not verify: ${error.message}`);
       throw error;
@@ -372,7 +381,9 @@ export class EpochTransition {
   #onProposal(from: PeerId, payload: Uint8Array): void {
     const elected = this.#elected;
     check<TransitionErrorCode>(elected !== undefined && this.#indexOfPeer.get(from) === elected.leader, "TRANSITION_NOT_LEADER", `a proposal from ${from}, not from the leader elected here`);
-    if (elected.leader === this.#self) return;
+    // One proposal per leader, good or bad: each costs a transcript check (Algorithm 3), which a second one must not buy again.
+    if (elected.leader === this.#self || this.#examined.has(elected.leader)) return;
+    this.#examined.add(elected.leader);
     const proposal = decodeProposal(payload);
     const proposed = new Set(proposal.changes.map((proven) => this.#acceptChange(proven)));
     const missing = [...this.#changes.keys()].filter((key) => !proposed.has(key));

@@ -24,7 +24,7 @@ import { decodeIdentityConfiguration } from "../../../src/epoch/identity/configu
 import { verifyIdentityChain } from "../../../src/epoch/identity/link.js";
 import type { EpochContext } from "../../../src/epoch/interface.js";
 import type { ConfiguredEpoch } from "../../../src/epoch/transition/interface.js";
-import { TRANSITION_MESSAGES, decodeProposal, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
+import { TRANSITION_MESSAGES, decodeBoundary, decodeProposal, encodeBoundary, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
 import { EpochTransition } from "../../../src/epoch/transition/transition.js";
 import { ELECTION_MESSAGES } from "../../../src/epoch/election/messages.js";
 import { toHex } from "../../../src/hex.js";
@@ -47,6 +47,16 @@ const { LOTTERY, START } = ELECTION_MESSAGES;
 const DELTA_MS = 100;
 const verifier = new Ed25519Verifier();
 const sameKey = (a: Uint8Array, b: Uint8Array): boolean => toHex(a) === toHex(b);
+const [newcomer, funder] = deriveTestAccounts("transition/registrant", 2) as [KeyPair, KeyPair];
+
+/** The newcomer's registration (a bond of 5,000 paid by the funder) for `context`'s chain. */
+function registrationOf(context: EpochContext): Uint8Array {
+  const chain = context.registry.chainId;
+  return registrationKind.encode(signRegistration({
+    kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: newcomer.publicKey, bond: 5_000n, chain,
+    pop: proveKeyPossession(SchnorrKey.fromSeed(newcomer.secretKey), chain), inputs: [{ txid: new Uint8Array(32).fill(7), index: 0, owner: funder.publicKey }], outputs: [],
+  }, [funder], newcomer).transaction);
+}
 
 interface World {
   readonly sim: Simulator;
@@ -54,6 +64,8 @@ interface World {
   readonly genesis: ReturnType<typeof makeTestGenesis>["genesis"];
   readonly configured: Map<PeerId, ConfiguredEpoch>;
   readonly transitions: Map<PeerId, EpochTransition>;
+  /** Each shard's boundary as its honest members hand it in. */
+  readonly boundaries: readonly { readonly certificate: Uint8Array; readonly changes: readonly ProvenChange[] }[];
 }
 
 /** Shard `shard`'s certificate of epoch 0's last height, signed by its committee, and the acceptance proofs of `changes` (transactions that height included). */
@@ -115,7 +127,7 @@ function world(seed: string, validators: number, options: Options = {}): World {
     const interceptor = options.byzantine?.(index);
     if (interceptor !== undefined) sim.network.intercept(id, interceptor);
   });
-  return { sim, context, genesis, configured, transitions };
+  return { sim, context, genesis, configured, transitions, boundaries };
 }
 
 async function runUntil(w: World, done: () => boolean, limitMs = 60_000): Promise<boolean> {
@@ -158,18 +170,11 @@ describe("epoch transition 0 → 1 (simulator)", () => {
   });
 
   it("a registration and a leave final in epoch 0 change the validator set of epoch 1; a leader leaving one out is refused", async () => {
-    const [newcomer, funder] = deriveTestAccounts("transition/registrant", 2) as [KeyPair, KeyPair];
     const leaver = 2;
-    let registration: Uint8Array | undefined;
     const changes = (shard: number, context: EpochContext, keys: readonly KeyPair[]): Uint8Array[] => {
-      const chain = context.registry.chainId;
-      registration ??= registrationKind.encode(signRegistration({
-        kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: newcomer.publicKey, bond: 5_000n, chain,
-        pop: proveKeyPossession(SchnorrKey.fromSeed(newcomer.secretKey), chain), inputs: [{ txid: new Uint8Array(32).fill(7), index: 0, owner: funder.publicKey }], outputs: [],
-      }, [funder], newcomer).transaction);
       const leaving = keys.find((k) => sameKey(k.publicKey, context.validators[leaver]!.publicKey))!;
       const leave = registrationKind.encode(signLeave({ kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Leave, validator: leaving.publicKey, bond: context.validators[leaver]!.bond, payout: funder.publicKey }, leaving).transaction);
-      return shard === 0 ? [registration] : [leave];
+      return shard === 0 ? [registrationOf(context)] : [leave];
     };
     let omitter: number | undefined;
     const w = world("changes", 10, {
@@ -192,6 +197,25 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     assert.ok(!keys.includes(all[leaver]!), "the leaver is not");
     assert.equal(context.stakeOf(newcomer.publicKey), 5_000n, "its stake is its bond");
     assert.ok(context.shardOf(newcomer.publicKey) !== undefined, "and it is assigned a shard");
+  });
+
+  it("a boundary carrying another shard's change is refused (TRANSITION_BAD_CHANGE); the change still enters by its own shard's boundaries", async () => {
+    const probe = world("foreign-change", 8, { changes: (shard, context) => (shard === 0 ? [registrationOf(context)] : []) });
+    const foreign = probe.boundaries[0]!.changes;
+    const injector = probe.context.validators.findIndex((v) => probe.context.shardOf(v.publicKey) === 1);
+    const w = world("foreign-change", 8, {
+      changes: (shard, context) => (shard === 0 ? [registrationOf(context)] : []),
+      byzantine: (index) => (index !== injector ? undefined : (_to, type, payload) => {
+        if (type !== TRANSITION_MESSAGES.BOUNDARY) return payload;
+        return encodeBoundary({ ...decodeBoundary(payload), changes: foreign });
+      }),
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))));
+    const { context } = checkAgreement(w, all);
+    assert.ok(context.validators.some((v) => sameKey(v.publicKey, newcomer.publicKey)), "the registrant joins through shard 0's boundaries");
+    const refusedBy = new Set(w.sim.logs.entries({ peer: all[injector], code: "TRANSITION_BAD_CHANGE" }).map((entry) => entry["node"]));
+    assert.equal(refusedBy.size, all.length - 1, "every other validator refused the boundary carrying shard 0's change");
   });
 
   it("an absent validator's lottery is never seen: the minimum of the others leads view 0", async () => {
