@@ -214,3 +214,8 @@ export function hexKeyArgument(text: string | undefined, what: string): Uint8Arr
   if (text === undefined || !/^[0-9a-fA-F]{64}$/.test(text)) throw new IosError<CliErrorCode>("CLI_USAGE", `${what} must be a public key of 64 hex digits, got ${JSON.stringify(text ?? "")}`);
   return new Uint8Array(Buffer.from(text, "hex"));
 }
+
+/** What `genesis` and `devnet` print of the genesis's epoch length. */
+export function epochsLine(epochLength: number | undefined): string {
+  return epochLength === undefined ? "epochs: one endless epoch" : `epochs: ${epochLength} final block(s) per shard each`;
+}

@@ -14,7 +14,7 @@ import { loadGenesisFile } from "../node/config.js";
 import type { Devnet, DevnetOptions } from "../devnet/launcher.js";
 import { consensusModeOf, maxBelievableOf } from "../devnet/consensus-mode.js";
 import { kindLines } from "../devnet/session.js";
-import { EXIT_OK, EXIT_RUNTIME, integerOption, probabilityOption, required, validatorCountOption, type Command, type Output, type Values, type CliErrorCode } from "./command.js";
+import { EXIT_OK, EXIT_RUNTIME, epochsLine, integerOption, probabilityOption, required, validatorCountOption, type Command, type Output, type Values, type CliErrorCode } from "./command.js";
 import { outputPath } from "./files.js";
 
 const DEFAULT_ACCOUNTS = 2000;
@@ -64,7 +64,10 @@ function describeDevnet(devnet: Devnet, io: Output): void {
   for (const a of m.agreement) {
     if (!a.agreed) io.out(`WARNING: the ${a.blockHashes.length} validators of shard ${a.shard} hold different blocks at height 1: they did not reach consensus (see their logs)`);
   }
-  io.out(devnet.genesis.epochLength === undefined ? "epochs: one endless epoch" : `epochs: ${devnet.genesis.epochLength} final block(s) per shard each`);
+  io.out(epochsLine(devnet.genesis.epochLength));
+  if (devnet.genesis.epochLength !== undefined && mode === "pob") {
+    io.out("  each shard rests at the end of epoch 0 once the validators configured epoch 1 (GET /v1/epochs): switching into it is not built yet");
+  }
   io.out(`every shard finalized its first block`);
 }
 

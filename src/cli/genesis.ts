@@ -13,7 +13,7 @@ import { portsFromBase, writeDevnetFiles } from "../devnet/files.js";
 import { MAX_EPOCH_LENGTH } from "../ledger/genesis.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
-import { EXIT_OK, integerOption, probabilityOption, required, validatorCountOption, type Command, type Values, type CliErrorCode } from "./command.js";
+import { EXIT_OK, epochsLine, integerOption, probabilityOption, required, validatorCountOption, type Command, type Values, type CliErrorCode } from "./command.js";
 import { outputPath } from "./files.js";
 import { toHex } from "../hex.js";
 
@@ -114,7 +114,7 @@ export const genesisCommand: Command = {
     });
 
     io.out(`genesis: ${shards} shard(s), ${validatorCount} validator(s), ${accountCount} account(s) of ${amount} → ${layout.genesisFile}`);
-    io.out(epochLength === undefined ? "epochs: one endless epoch" : `epochs: ${epochLength} final block(s) per shard each`);
+    io.out(epochsLine(epochLength));
     for (const v of layout.validators) io.out(`validator ${v.index}: shard ${v.shard}, port ${v.port}, peer port ${v.peerPort}, key ${v.publicKey}`);
     for (let j = 0; j < accountKeys; j++) io.out(`account ${j}: shard ${shardOfOwner(layout.accounts[j]!.publicKey, shards)}, key ${toHex(layout.accounts[j]!.publicKey)}`);
     return EXIT_OK;
