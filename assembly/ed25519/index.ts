@@ -1,8 +1,9 @@
 // Ed25519 signature verification with ZIP-215 rules (zips.z.cash/zip-0215; RFC 8032 §5.1.7
 // with a cofactored equation): single verification, batch verification as one multi-scalar
 // multiplication, point/scalar aggregation for collective signatures, and the curve part of
-// ECVRF verification (RFC 9381 §5.3, with RFC 8032's strict decoding). Only public data enters
-// this module; signing and VRF proving stay in the host.
+// ECVRF verification (RFC 9381 §5.3, with RFC 8032's strict decoding), and linear combinations
+// of public points with ristretto255 encoding and decoding (RFC 9496 §4.3) for the DRP's proof
+// checks. Only public data enters this module; signing and VRF proving stay in the host.
 //
 // Memory: fixed I/O buffers (exported pointers) plus a region above the heap base, sized by
 // configure(): `slots` key entries (the public-key cache), then `batchItems` batch items, then as

@@ -10,7 +10,10 @@
  * cofactored one too, single and batch verification accept exactly the same signatures.
  *
  * The kernel also computes the curve part of ECVRF verification (`vrfPoints`, RFC 9381 §5.3 with
- * RFC 8032's strict decoding; src/crypto/vrf.ts hashes around it): public inputs only.
+ * RFC 8032's strict decoding; src/crypto/vrf.ts hashes around it): public inputs only. For the
+ * DRP's ristretto255 verification (src/epoch/drp) it sums Σ s_i·P_i of public points given in
+ * extended coordinates (`linearCombination`) and decodes RFC 9496 encodings (`ristrettoDecode`):
+ * a ristretto255 element is an edwards25519 point up to 4-torsion, so only the encoding differs.
  *
  * Decoded public keys are cached in WASM memory as the odd-multiples tables the scalar
  * multiplications use (about 12 KiB per key, see assembly/ed25519/index.ts), keyed by their 32
