@@ -1,8 +1,9 @@
 // Ed25519 signature verification with ZIP-215 rules (zips.z.cash/zip-0215; RFC 8032 §5.1.7
 // with a cofactored equation): single verification, batch verification as one multi-scalar
 // multiplication, point/scalar aggregation for collective signatures, and the curve part of
-// ECVRF verification (RFC 9381 §5.3, with RFC 8032's strict decoding). Only public data enters
-// this module; signing and VRF proving stay in the host.
+// ECVRF verification (RFC 9381 §5.3, with RFC 8032's strict decoding), and linear combinations
+// of public points with ristretto255 encoding and decoding (RFC 9496 §4.3) for the DRP's proof
+// checks. Only public data enters this module; signing and VRF proving stay in the host.
 //
 // Memory: fixed I/O buffers (exported pointers) plus a region above the heap base, sized by
 // configure(): `slots` key entries (the public-key cache), then `batchItems` batch items, then as
@@ -25,6 +26,7 @@ import { FE_BYTES, feCopy, feMul, feInvert, feFromBytes, feToBytes } from "./fie
 import {
   POINT_BYTES, CACHED_BYTES, AFFINE_BYTES, initCurveConstants, p3Identity, p2Dbl, pointAdd, pointSub, p1p1ToP2, p1p1ToP3,
   zOf, p3ToCached, p3ToAffine, pointAddAffine, pointSubAffine, p3AddCached, p3Dbl, p3IsIdentity, decompress, compress, sqrtRatio,
+  ristrettoEncode, ristrettoDecode,
 } from "./point";
 import { scReduce64, scMulAdd, scIsCanonical, scNaf } from "./scalar";
 import { shaInit, shaUpdate, shaFinal } from "./sha512";
@@ -480,6 +482,60 @@ export function vrfFinish(): bool {
   timesCofactor(POINT_TMP);
   compress(VRF_OUT + 96, POINT_TMP);
   return true;
+}
+
+// ---- linear combinations of public points (ristretto255 verification, RFC 9496) ----------
+// Σ s_i P_i over up to COMBINATION_TERMS points given in extended coordinates, each coordinate
+// 32 bytes little-endian below p, X ‖ Y ‖ Z ‖ T; scalars 32 bytes little-endian below 2^253.
+// Output COMBINATION_OUT: the sum's ristretto255 encoding (32) ‖ its extended coordinates (128).
+// Variable time: public points and scalars only (proof checks, interpolation of public shares).
+
+const COMBINATION_TERMS: i32 = MAX_TERMS;
+const COORDINATES_BYTES: usize = 128;
+const COMBINATION_POINTS = memory.data(COMBINATION_TERMS * <i32>COORDINATES_BYTES, 16);
+const COMBINATION_SCALARS = memory.data(COMBINATION_TERMS * 32, 16);
+const COMBINATION_TABLES = memory.data(COMBINATION_TERMS * <i32>SMALL_TABLE_BYTES, 16);
+const COMBINATION_OUT = memory.data(32 + <i32>COORDINATES_BYTES, 16);
+
+export function combinationPointsPtr(): usize { return COMBINATION_POINTS; }
+export function combinationScalarsPtr(): usize { return COMBINATION_SCALARS; }
+export function combinationOutputPtr(): usize { return COMBINATION_OUT; }
+export function combinationCapacity(): i32 { return COMBINATION_TERMS; }
+
+/** Coordinates of p (P3) into the output's coordinate part. */
+function storeExtended(p: usize): void {
+  for (let c: usize = 0; c < 4; c++) feToBytes(COMBINATION_OUT + 32 + c * 32, p + c * FE_BYTES);
+}
+
+/**
+ * Decodes the ristretto255 encoding in the public-key buffer (RFC 9496 §4.3.1) into the
+ * output's coordinate part, copying the encoding before it; false if it is not canonical.
+ */
+export function ristrettoDecodeInput(): bool {
+  if (!ristrettoDecode(R_TMP, PK)) return false;
+  memory.copy(COMBINATION_OUT, PK, 32);
+  storeExtended(R_TMP);
+  return true;
+}
+
+/** P3 p ← the four 32-byte coordinates at `coordinates`. */
+function loadExtended(p: usize, coordinates: usize): void {
+  for (let c: usize = 0; c < 4; c++) feFromBytes(p + c * FE_BYTES, coordinates + c * 32);
+}
+
+/** COMBINATION_OUT ← Σ s_i P_i for i < count (count ≤ COMBINATION_TERMS), by Straus's method. */
+export function linearCombination(count: i32): void {
+  termCount = 0;
+  termTop = 0;
+  for (let i = 0; i < count; i++) {
+    const table = COMBINATION_TABLES + <usize>i * SMALL_TABLE_BYTES;
+    loadExtended(R_TMP, COMBINATION_POINTS + <usize>i * COORDINATES_BYTES);
+    buildOddMultiples(table, R_TMP, SMALL_TABLE_ENTRIES);
+    addTerm(COMBINATION_SCALARS + <usize>i * 32, table, SMALL_WINDOW, false, false);
+  }
+  strausSum();
+  ristrettoEncode(COMBINATION_OUT, ACC);
+  storeExtended(ACC);
 }
 
 // ---- batch verification -----------------------------------------------------------------

@@ -9,7 +9,7 @@
 // elements (160 and 120 bytes).
 import {
   FE_BYTES, COMPACT_FE_BYTES, feMulCompact, feStoreCompact, feAdd, feSub, feMul, feSq, feSq2, feNeg, feZero, feOne, feFromBytes, feToBytes,
-  feIsZero, feIsNegative, feInvert, fePow22523,
+  feIsZero, feIsNegative, feInvert, fePow22523, feCopy,
 } from "./field";
 
 export const POINT_BYTES: usize = 4 * FE_BYTES;
@@ -37,7 +37,26 @@ const SQRTM1_BYTES = memory.data<u8>([
   167, 215, 251, 61, 153, 0, 77, 43, 11, 223, 193, 79, 128, 36, 131, 43,
 ]);
 
+/** 1/sqrt(a − d) (RFC 9496 §4.1 INVSQRT_A_MINUS_D), little-endian. */
+const INVSQRT_A_MINUS_D_BYTES = memory.data<u8>([
+  234, 64, 93, 128, 170, 253, 200, 153, 190, 114, 65, 90, 23, 22, 47, 157,
+  64, 216, 1, 254, 145, 123, 194, 22, 162, 252, 175, 207, 5, 137, 108, 120,
+]);
+
 const D = memory.data(80, 16);
+const INVSQRT_A_MINUS_D = memory.data(80, 16);
+const E_ONE = memory.data(80, 16);
+const E_U1 = memory.data(80, 16);
+const E_U2 = memory.data(80, 16);
+const E_INV = memory.data(80, 16);
+const E_DEN1 = memory.data(80, 16);
+const E_DEN2 = memory.data(80, 16);
+const E_ZINV = memory.data(80, 16);
+const E_X = memory.data(80, 16);
+const E_Y = memory.data(80, 16);
+const E_DEN = memory.data(80, 16);
+const E_T = memory.data(80, 16);
+const E_CANONICAL = memory.data(32, 16);
 const D2 = memory.data(80, 16);
 const SQRTM1 = memory.data(80, 16);
 const A0 = memory.data(80, 16);
@@ -50,6 +69,8 @@ export function initCurveConstants(): void {
   feFromBytes(D, D_BYTES);
   feAdd(D2, D, D);
   feFromBytes(SQRTM1, SQRTM1_BYTES);
+  feFromBytes(INVSQRT_A_MINUS_D, INVSQRT_A_MINUS_D_BYTES);
+  feOne(E_ONE);
 }
 
 /** The Z coordinate of a point. */
@@ -238,4 +259,71 @@ export function compress(s: usize, p: usize): void {
   feMul(A2, Y(p), A0);
   feToBytes(s, A2);
   if (feIsNegative(A1)) store<u8>(s, load<u8>(s, 31) | 0x80, 31);
+}
+
+/**
+ * RFC 9496 §4.3.2 ristretto255 encoding of a P3 representative. u1·u2² is a square for every
+ * curve point, or zero for the identity's representatives (u2 = 0), where sqrtRatio leaves the
+ * root 0 and the encoding is 0 as the RFC's. The root's sign is not normalised: it flips den1 and
+ * den2 together, so z_inv and the final absolute value do not see it.
+ */
+export function ristrettoEncode(s: usize, p: usize): void {
+  feAdd(E_U1, Z(p), Y(p));
+  feSub(E_T, Z(p), Y(p));
+  feMul(E_U1, E_U1, E_T);             // u1 = (Z + Y)(Z − Y)
+  feMul(E_U2, X(p), Y(p));            // u2 = X Y
+  feSq(E_T, E_U2);
+  feMul(E_T, E_T, E_U1);
+  sqrtRatio(E_INV, E_ONE, E_T);       // invsqrt = 1 / sqrt(u1 u2²)
+  feMul(E_DEN1, E_INV, E_U1);
+  feMul(E_DEN2, E_INV, E_U2);
+  feMul(E_ZINV, E_DEN1, E_DEN2);
+  feMul(E_ZINV, E_ZINV, T(p));
+  feMul(E_T, T(p), E_ZINV);
+  if (feIsNegative(E_T)) {            // rotate by sqrt(−1)
+    feMul(E_X, Y(p), SQRTM1);
+    feMul(E_Y, X(p), SQRTM1);
+    feMul(E_DEN, E_DEN1, INVSQRT_A_MINUS_D);
+  } else {
+    feCopy(E_X, X(p));
+    feCopy(E_Y, Y(p));
+    feCopy(E_DEN, E_DEN2);
+  }
+  feMul(E_T, E_X, E_ZINV);
+  if (feIsNegative(E_T)) feNeg(E_Y, E_Y);
+  feSub(E_T, Z(p), E_Y);
+  feMul(E_T, E_DEN, E_T);
+  if (feIsNegative(E_T)) feNeg(E_T, E_T);
+  feToBytes(s, E_T);
+}
+
+/**
+ * RFC 9496 §4.3.1 ristretto255 decoding into a P3 (Z = 1): false unless s is a canonical,
+ * non-negative field element whose point exists, with t non-negative and y ≠ 0. The root's
+ * sign is not normalised: den_y has it squared and x is taken absolute.
+ */
+export function ristrettoDecode(p: usize, s: usize): bool {
+  feFromBytes(E_X, s);
+  feToBytes(E_CANONICAL, E_X);
+  if (memory.compare(E_CANONICAL, s, 32) != 0 || (load<u8>(s) & 1) != 0) return false;
+  feSq(E_T, E_X);                     // s²
+  feSub(E_U1, E_ONE, E_T);            // u1 = 1 + a s², a = −1
+  feAdd(E_U2, E_ONE, E_T);            // u2 = 1 − a s²
+  feSq(E_DEN2, E_U2);                 // u2²
+  feSq(E_T, E_U1);
+  feMul(E_T, E_T, D);
+  feNeg(E_T, E_T);
+  feSub(E_DEN, E_T, E_DEN2);          // v = −d u1² − u2²
+  feMul(E_T, E_DEN, E_DEN2);
+  if (!sqrtRatio(E_INV, E_ONE, E_T)) return false;
+  feMul(E_DEN1, E_INV, E_U2);         // den_x
+  feMul(E_T, E_INV, E_DEN1);
+  feMul(E_T, E_T, E_DEN);             // den_y
+  feAdd(X(p), E_X, E_X);
+  feMul(X(p), X(p), E_DEN1);
+  if (feIsNegative(X(p))) feNeg(X(p), X(p));
+  feMul(Y(p), E_U1, E_T);
+  feOne(Z(p));
+  feMul(T(p), X(p), Y(p));
+  return !feIsNegative(T(p)) && !feIsZero(Y(p));
 }

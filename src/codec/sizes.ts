@@ -15,6 +15,8 @@ export const SIGNATURE_BYTES = 64;
 export const POINT_BYTES = 32;
 /** RFC 8032 §5.1.6: a scalar mod L, little-endian (S, a CoSi response). */
 export const SCALAR_BYTES = 32;
+/** RFC 8032 §5.1.4: a point in extended coordinates X ‖ Y ‖ Z ‖ T, each a field element below p, little-endian. */
+export const EXTENDED_POINT_BYTES = 4 * 32;
 /** RFC 9381 §5.5 (ECVRF-EDWARDS25519-SHA512-TAI): cLen = 16, a challenge is half a scalar. */
 export const VRF_CHALLENGE_BYTES = 16;
 /** RFC 9381 §5.1 step 8: pi = Gamma (ptLen = 32) ‖ c (cLen = 16) ‖ s (qLen = 32). */

@@ -10,7 +10,10 @@
  * cofactored one too, single and batch verification accept exactly the same signatures.
  *
  * The kernel also computes the curve part of ECVRF verification (`vrfPoints`, RFC 9381 §5.3 with
- * RFC 8032's strict decoding; src/crypto/vrf.ts hashes around it): public inputs only.
+ * RFC 8032's strict decoding; src/crypto/vrf.ts hashes around it): public inputs only. For the
+ * DRP's ristretto255 verification (src/epoch/drp) it sums Σ s_i·P_i of public points given in
+ * extended coordinates (`linearCombination`) and decodes RFC 9496 encodings (`ristrettoDecode`):
+ * a ristretto255 element is an edwards25519 point up to 4-torsion, so only the encoding differs.
  *
  * Decoded public keys are cached in WASM memory as the odd-multiples tables the scalar
  * multiplications use (about 12 KiB per key, see assembly/ed25519/index.ts), keyed by their 32
@@ -22,7 +25,7 @@ import { randomFillSync } from "node:crypto";
 import { IosError, check, invariant } from "../errors.js";
 import { instantiateKernel, defaultFlavor, type WasmFlavor } from "./wasm.js";
 import { layout } from "../codec/layout.js";
-import { POINT_BYTES, PUBLIC_KEY_BYTES, SCALAR_BYTES, SIGNATURE_BYTES, VRF_CHALLENGE_BYTES } from "../codec/sizes.js";
+import { EXTENDED_POINT_BYTES, POINT_BYTES, PUBLIC_KEY_BYTES, SCALAR_BYTES, SIGNATURE_BYTES, VRF_CHALLENGE_BYTES } from "../codec/sizes.js";
 
 export type Ed25519ErrorCode =
   | "ED25519_BAD_LENGTH"
@@ -84,6 +87,12 @@ interface KernelExports {
   vrfDecodeKey(): number;
   vrfTryHash(): number;
   vrfFinish(): number;
+  combinationPointsPtr(): number;
+  combinationScalarsPtr(): number;
+  combinationOutputPtr(): number;
+  combinationCapacity(): number;
+  linearCombination(count: number): void;
+  ristrettoDecodeInput(): number;
 }
 
 /** The kernel's ECVRF buffers (assembly/ed25519/index.ts): its input Y ‖ Gamma ‖ c (zero-padded) ‖ s, its output H ‖ U ‖ V ‖ 8·Gamma. */
@@ -100,6 +109,17 @@ export interface VrfPoints {
   readonly v: Uint8Array;
   /** 8·Gamma, proof_to_hash's input. */
   readonly gamma8: Uint8Array;
+}
+
+/** The kernel's linear-combination output: the sum's ristretto255 encoding (RFC 9496 §4.3.2) ‖ its extended coordinates. */
+const COMBINATION_OUTPUT = layout({ ristretto: POINT_BYTES, coordinates: EXTENDED_POINT_BYTES });
+
+/** A point as the kernel gives it (a decoding, a linear combination): its encoding and its representative. */
+export interface KernelPoint {
+  /** RFC 9496 §4.3.2 ristretto255 encoding (of the ristretto255 element a sum of representatives is). */
+  readonly ristretto: Uint8Array;
+  /** Extended coordinates X ‖ Y ‖ Z ‖ T of its edwards25519 representative (EXTENDED_POINT_BYTES). */
+  readonly coordinates: Uint8Array;
 }
 
 /** Slot value meaning "no cached table: decode the key inside the batch item". */
@@ -123,6 +143,9 @@ export class Ed25519Verifier {
   private readonly messageCapacity: number;
   private readonly outputPtr: number;
   private readonly scalarPtr: number;
+  private readonly combinationPoints: number;
+  private readonly combinationScalars: number;
+  private readonly combinationCapacity: number;
   private readonly cacheCapacity: number;
   /** Slot used for a key that is not cached (cache disabled or a batch pinning every slot). */
   private readonly scratchSlot: number;
@@ -155,6 +178,9 @@ export class Ed25519Verifier {
     this.messageCapacity = this.kernel.messageCapacity();
     this.outputPtr = this.kernel.outputPtr();
     this.scalarPtr = this.kernel.scalarPtr();
+    this.combinationPoints = this.kernel.combinationPointsPtr();
+    this.combinationScalars = this.kernel.combinationScalarsPtr();
+    this.combinationCapacity = this.kernel.combinationCapacity();
     this.slotPinnedBy = new Int32Array(keyCacheSize + 1);
     for (let slot = keyCacheSize - 1; slot >= 0; slot--) this.freeSlots.push(slot);
   }
@@ -273,6 +299,57 @@ export class Ed25519Verifier {
     const out = this.heap.slice(output, output + VRF_OUTPUT.bytes);
     const part = (name: keyof typeof VRF_OUTPUT.offset) => out.subarray(VRF_OUTPUT.offset[name], VRF_OUTPUT.offset[name] + VRF_OUTPUT.size[name]);
     return { h: part("h"), u: part("u"), v: part("v"), gamma8: part("gamma8") };
+  }
+
+  /**
+   * Σ s_i·P_i in variable time, for public points and scalars only (proof checks, interpolation
+   * of published shares). Points are extended coordinates (EXTENDED_POINT_BYTES, each coordinate
+   * below p), scalars 32 bytes little-endian below 2^253. The kernel sums up to its capacity per
+   * Straus pass; a longer list carries the partial sum into the next pass as a term with scalar 1.
+   */
+  linearCombination(points: readonly Uint8Array[], scalars: readonly Uint8Array[]): KernelPoint {
+    check(points.length === scalars.length, "ED25519_BAD_LENGTH", `${points.length} points for ${scalars.length} scalars`);
+    points.forEach((point, i) => check(isBytes(point, EXTENDED_POINT_BYTES), "ED25519_BAD_LENGTH", `point ${i} must be ${EXTENDED_POINT_BYTES} bytes`));
+    scalars.forEach((scalar, i) => check(isBytes(scalar, SCALAR_BYTES) && scalar[SCALAR_BYTES - 1]! < 0x20, "ED25519_BAD_LENGTH", `scalar ${i} must be ${SCALAR_BYTES} bytes below 2^253`));
+    const output = this.kernel.combinationOutputPtr();
+    const carried = output + COMBINATION_OUTPUT.offset.coordinates;
+    let next = 0;
+    let terms = 0;
+    do {
+      terms = 0;
+      if (next > 0) {
+        this.heap.copyWithin(this.combinationPoints, carried, carried + EXTENDED_POINT_BYTES);
+        this.heap.fill(0, this.combinationScalars, this.combinationScalars + SCALAR_BYTES);
+        this.heap[this.combinationScalars] = 1;
+        terms = 1;
+      }
+      for (; terms < this.combinationCapacity && next < points.length; terms++, next++) {
+        this.heap.set(points[next]!, this.combinationPoints + terms * EXTENDED_POINT_BYTES);
+        this.heap.set(scalars[next]!, this.combinationScalars + terms * SCALAR_BYTES);
+      }
+      this.kernel.linearCombination(terms);
+    } while (next < points.length);
+    return this.combinationOutput();
+  }
+
+  private combinationOutput(): KernelPoint {
+    const output = this.kernel.combinationOutputPtr();
+    const out = this.heap.slice(output, output + COMBINATION_OUTPUT.bytes);
+    return {
+      ristretto: out.subarray(COMBINATION_OUTPUT.offset.ristretto, COMBINATION_OUTPUT.offset.ristretto + POINT_BYTES),
+      coordinates: out.subarray(COMBINATION_OUTPUT.offset.coordinates, COMBINATION_OUTPUT.offset.coordinates + EXTENDED_POINT_BYTES),
+    };
+  }
+
+  /**
+   * RFC 9496 §4.3.1 decoding of a ristretto255 encoding into the extended coordinates of its
+   * representative (the same form as linearCombination's), or undefined if it is not canonical.
+   */
+  ristrettoDecode(encoding: Uint8Array): KernelPoint | undefined {
+    check(isBytes(encoding, POINT_BYTES), "ED25519_BAD_LENGTH", `a ristretto255 encoding is ${POINT_BYTES} bytes`);
+    this.heap.set(encoding, this.publicKeyPtr);
+    if (this.kernel.ristrettoDecodeInput() === 0) return undefined;
+    return this.combinationOutput();
   }
 
   /** SHA-512 (FIPS 180-4) computed by the kernel. */
@@ -396,6 +473,14 @@ export function verify(signature: Uint8Array, message: Uint8Array, publicKey: Ui
 
 export function verifyBatch(items: readonly SignatureItem[]): boolean[] {
   return sharedVerifier().verifyBatch(items);
+}
+
+export function linearCombination(points: readonly Uint8Array[], scalars: readonly Uint8Array[]): KernelPoint {
+  return sharedVerifier().linearCombination(points, scalars);
+}
+
+export function ristrettoDecode(encoding: Uint8Array): KernelPoint | undefined {
+  return sharedVerifier().ristrettoDecode(encoding);
 }
 
 export function aggregateKeys(publicKeys: readonly Uint8Array[], mask: Uint8Array): Uint8Array {

@@ -15,15 +15,17 @@
  * The proof (c, r) is encoded c ‖ r, two 32-byte little-endian scalars below ℓ. The module also
  * holds the group's shared codec pieces (canonical point and scalar reads, scalars from an Rng).
  * Secret-scalar multiplications use @noble/curves' constant-time `multiply`; verification works
- * on public values only and uses the variable-time `mulAddUnsafe`.
+ * on public values only and runs on the WASM kernel's variable-time linear combinations
+ * (`combinePublic`, src/crypto/ed25519.ts): a ristretto255 element is an edwards25519 point
+ * (RFC 9496 §4), so the kernel sums noble's representatives and encodes the sum itself.
  */
-import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
-import { ristretto255 } from "@noble/curves/ed25519.js";
-import { bytesToNumberLE } from "@noble/curves/utils.js";
+import { ed25519, ristretto255 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { BinaryWriter, type BinaryReader } from "../../codec/binary.js";
-import { POINT_BYTES, SCALAR_BYTES } from "../../codec/sizes.js";
-import { IosError, check } from "../../errors.js";
+import { EXTENDED_POINT_BYTES, POINT_BYTES, SCALAR_BYTES } from "../../codec/sizes.js";
+import { linearCombination, ristrettoDecode, type KernelPoint } from "../../crypto/ed25519.js";
+import { check } from "../../errors.js";
 import type { Rng } from "../../runtime/interface.js";
 import type { DrpErrorCode } from "./errors.js";
 
@@ -79,17 +81,41 @@ export function pointBytes(point: RistrettoPoint): Uint8Array {
   return bytes;
 }
 
+/** Kernel inputs (extended coordinates of the point's edwards25519 representative), made once per point like its encoding. */
+const kernelCoordinates = new WeakMap<RistrettoPoint, Uint8Array>();
+const COORDINATE_BYTES = EXTENDED_POINT_BYTES / 4;
+
+function extendedCoordinates(point: RistrettoPoint): Uint8Array {
+  let bytes = kernelCoordinates.get(point);
+  if (bytes === undefined) {
+    // The representative in affine form (Z = 1): noble keeps its extended coordinates private.
+    const { x, y } = point.toAffine();
+    bytes = new Uint8Array(EXTENDED_POINT_BYTES);
+    [x, y, 1n, RistrettoPoint.Fp.mul(x, y)].forEach((coordinate, i) => bytes!.set(numberToBytesLE(coordinate, COORDINATE_BYTES), i * COORDINATE_BYTES));
+    kernelCoordinates.set(point, bytes);
+  }
+  return bytes;
+}
+
+/** Σ scalars_i·points_i of public points and scalars (below ℓ), on the kernel in variable time. */
+export function combinePublic(points: readonly RistrettoPoint[], scalars: readonly bigint[]): KernelPoint {
+  return linearCombination(points.map(extendedCoordinates), scalars.map((scalar) => Fn.toBytes(scalar)));
+}
+
+/** The noble point of a kernel point, with its encoding and coordinates cached (both come with it). */
+export function combinationPoint(sum: KernelPoint): RistrettoPoint {
+  const coordinate = (i: number) => bytesToNumberLE(sum.coordinates.subarray(i * COORDINATE_BYTES, (i + 1) * COORDINATE_BYTES));
+  const point = new RistrettoPoint(new ed25519.Point(coordinate(0), coordinate(1), coordinate(2), coordinate(3)));
+  encodings.set(point, sum.ristretto);
+  kernelCoordinates.set(point, sum.coordinates);
+  return point;
+}
+
 /** Reads a 32-byte canonical ristretto255 encoding (RFC 9496 §4.3.1): DRP_MALFORMED otherwise. */
 export function readPoint(reader: BinaryReader<DrpErrorCode>, what: string): RistrettoPoint {
-  const bytes = reader.bytes(POINT_BYTES, what).slice();
-  let point: RistrettoPoint;
-  try {
-    point = RistrettoPoint.fromBytes(bytes);
-  } catch {
-    throw new IosError<DrpErrorCode>("DRP_MALFORMED", `${what} is not a canonical ristretto255 encoding`);
-  }
-  encodings.set(point, bytes);
-  return point;
+  const decoded = ristrettoDecode(reader.bytes(POINT_BYTES, what));
+  check<DrpErrorCode>(decoded !== undefined, "DRP_MALFORMED", `${what} is not a canonical ristretto255 encoding`);
+  return combinationPoint(decoded);
 }
 
 /** Reads a 32-byte little-endian scalar, which must be below ℓ: DRP_MALFORMED otherwise. */
@@ -99,10 +125,11 @@ export function readScalar(reader: BinaryReader<DrpErrorCode>, what: string): bi
   return value;
 }
 
-function challenge(context: Uint8Array, points: readonly RistrettoPoint[]): bigint {
-  const writer = BinaryWriter.ofSize(DLEQ_DOMAIN.length + 4 + context.length + points.length * POINT_BYTES);
+/** The Fiat–Shamir challenge over the statement and commitment points, given encoded. */
+function challenge(context: Uint8Array, encodedPoints: readonly Uint8Array[]): bigint {
+  const writer = BinaryWriter.ofSize(DLEQ_DOMAIN.length + 4 + context.length + encodedPoints.length * POINT_BYTES);
   writer.bytes(DLEQ_DOMAIN).u32(context.length).bytes(context);
-  for (const point of points) writer.bytes(pointBytes(point));
+  for (const encoded of encodedPoints) writer.bytes(encoded);
   return Fn.create(bytesToNumberLE(sha512(writer.finish())));
 }
 
@@ -121,7 +148,7 @@ export function proveDleq(
 ): DleqProof {
   check<DrpErrorCode>(Fn.isValid(x), "DRP_BAD_ARGUMENT", "the secret is not a scalar below the group order");
   const nonce = randomScalar(rng);
-  const c = challenge(context, [g1, h1, g2, h2, g1.multiply(nonce), g2.multiply(nonce)]);
+  const c = challenge(context, [g1, h1, g2, h2, g1.multiply(nonce), g2.multiply(nonce)].map(pointBytes));
   return { challenge: c, response: Fn.sub(nonce, Fn.mul(c, x)) };
 }
 
@@ -136,10 +163,10 @@ export function verifyDleq(
 ): boolean {
   const { challenge: c, response: r } = proof;
   if (!Fn.isValid(c) || !Fn.isValid(r)) return false;
-  // Strauss–Shamir: each r·G + c·H on one shared doubling chain, about half the doublings of two products.
-  const a1 = mulAddUnsafe(RistrettoPoint, [g1, h1], [r, c]);
-  const a2 = mulAddUnsafe(RistrettoPoint, [g2, h2], [r, c]);
-  return challenge(context, [g1, h1, g2, h2, a1, a2]) === c;
+  // Each r·G + c·H on one shared doubling chain; only the encodings enter the challenge.
+  const a1 = combinePublic([g1, h1], [r, c]).ristretto;
+  const a2 = combinePublic([g2, h2], [r, c]).ristretto;
+  return challenge(context, [...[g1, h1, g2, h2].map(pointBytes), a1, a2]) === c;
 }
 
 /** Appends c ‖ r. */

@@ -28,7 +28,6 @@
  *   decrypted share  u16 i ‖ S_i ‖ c ‖ r                                       98 bytes
  * with 1 ≤ t ≤ n and 1 ≤ i ≤ MAX_SHARES.
  */
-import { pippenger } from "@noble/curves/abstract/curve.js";
 import { ristretto255_hasher } from "@noble/curves/ed25519.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { POINT_BYTES } from "../../codec/sizes.js";
@@ -38,6 +37,8 @@ import {
   DLEQ_PROOF_BYTES,
   Fn,
   RistrettoPoint,
+  combinationPoint,
+  combinePublic,
   multiplySecret,
   pointBytes,
   proveDleq,
@@ -119,12 +120,12 @@ function checkPublicKeys(publicKeys: readonly RistrettoPoint[]): void {
   publicKeys.forEach((key, i) => check<DrpErrorCode>(!key.is0(), "DRP_BAD_ARGUMENT", `public key ${i + 1} is the identity`));
 }
 
-/** X_i = Σ_j i^j·C_j by Horner's rule: t − 1 multiplications by the small public i. */
+/** X_i = Σ_j i^j·C_j from the public commitments, one kernel multi-scalar sum. */
 export function shareCommitment(commitments: readonly RistrettoPoint[], index: number): RistrettoPoint {
   const i = BigInt(index);
-  let result = RistrettoPoint.ZERO;
-  for (let j = commitments.length - 1; j >= 0; j--) result = result.multiplyUnsafe(i).add(commitments[j]!);
-  return result;
+  const powers: bigint[] = [];
+  for (let j = 0, power = 1n; j < commitments.length; j++, power = Fn.mul(power, i)) powers.push(power);
+  return combinationPoint(combinePublic(commitments, powers));
 }
 
 /**
@@ -263,7 +264,7 @@ export function recoverSecret(shares: readonly Pick<DecryptedShare, "index" | "p
     }
     return Fn.mul(numerator, Fn.inv(denominator));
   });
-  return pippenger(RistrettoPoint, used.map(({ point }) => point), coefficients);
+  return combinationPoint(combinePublic(used.map(({ point }) => point), coefficients));
 }
 
 export function encodeDeal(theDeal: Deal): Uint8Array {
