@@ -36,7 +36,7 @@
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
  * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`, `changeProofs()`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import { decodeAtomixPhase, type AtomixPhase } from "../atomix/phases.js";
@@ -51,7 +51,7 @@ import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
-import type { ChainStore, AtomixWrite, OrderedBlockBytes, StoredBlock, UtxoFlush } from "../store/interface.js";
+import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, StoredBlock, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
@@ -140,6 +140,8 @@ export interface BuiltBlock {
   readonly rejections?: readonly CodedTxid[];
   /** Cross-shard transactions whose phase the block moved (ChainStore StoredBlock `atomix`). */
   readonly atomix?: readonly AtomixWrite[];
+  /** Registrations and leaves the block applied, with their proofs (ChainStore StoredBlock `changeProofs`). */
+  readonly changeProofs?: readonly ProvenTransaction[];
 }
 
 /** A block made durable by an assembly. */
@@ -450,11 +452,11 @@ export class ShardState {
           this.table.forgetUndo();
           for (const delta of deltas) this.pending.addBlock(delta.created, delta.spent);
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
-          const { consensusState, orderedBlocks, rejections, atomix } = block;
+          const { consensusState, orderedBlocks, rejections, atomix, changeProofs } = block;
           const flushed = this.append({
             height, hash: block.hash, bytes: block.bytes, ...(consensusState === undefined ? {} : { consensusState }),
             ...(orderedBlocks === undefined ? {} : { orderedBlocks }), ...(rejections === undefined ? {} : { rejections }),
-            ...(atomix === undefined ? {} : { atomix }),
+            ...(atomix === undefined ? {} : { atomix }), ...(changeProofs === undefined ? {} : { changeProofs }),
           }, block.txids, positions);
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };
@@ -607,6 +609,11 @@ export class ShardState {
   /** A block stored by hash with a final block (BuiltBlock `orderedBlocks`). */
   orderedBlock(hash: Uint8Array): Uint8Array | undefined {
     return this.store.orderedBlock(hash);
+  }
+
+  /** See ChainStore `changeProofs`: every registration and leave the final chain applied, with its proof. */
+  changeProofs(): Iterable<ProvenTransaction> {
+    return this.store.changeProofs();
   }
 
   /** See ChainStore `keepOrderedBlocks`: blocks a proposal orders, durable when the promise resolves. */

@@ -43,6 +43,15 @@ export interface StoredBlock {
    * the stored one.
    */
   readonly atomix?: readonly AtomixWrite[];
+  /** Registrations and leaves this block applied, each with the decision proof of its acceptance. */
+  readonly changeProofs?: readonly ProvenTransaction[];
+}
+
+/** A transaction a final block applied and the decision proof of it (src/atomix/proof.ts). */
+export interface ProvenTransaction {
+  readonly txid: Uint8Array;
+  readonly tx: Uint8Array;
+  readonly proof: Uint8Array;
 }
 
 /** One phase change of a cross-shard transaction (StoredBlock `atomix`). */
@@ -110,6 +119,8 @@ export interface ChainStore {
   atomix(crossTxid: Uint8Array): StoredAtomix | undefined;
   /** Every cross-shard transfer the final chain touched, in txid order (a restart watches its locks again). */
   atomixEntries(): Iterable<{ readonly crossTxid: Uint8Array; readonly entry: StoredAtomix }>;
+  /** Every registration and leave the final chain applied, with its proof (StoredBlock `changeProofs`), in txid order. */
+  changeProofs(): Iterable<ProvenTransaction>;
   /** The last final block's refusal of `txid` (StoredBlock `rejections`), if any. */
   rejection(txid: Uint8Array): StoredRejection | undefined;
   readonly epoch: number;

@@ -15,8 +15,10 @@
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
-import type { ChainStore, OrderedBlockBytes, StoredBlock, UtxoFlush } from "./interface.js";
-import { readU64 } from "../codec/binary.js";
+import type { ChainStore, OrderedBlockBytes, ProvenTransaction, StoredBlock, UtxoFlush } from "./interface.js";
+import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
+import { MAX_DECISION_PROOF_BYTES } from "../atomix/proof.js";
+import { MAX_ANY_TX_BYTES } from "../ledger/kinds/interface.js";
 import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { MAX_TRANSCRIPT_BYTES } from "../epoch/drp/transcript.js";
@@ -153,6 +155,7 @@ export class RecordChainStore implements ChainStore {
       atomix: env.table("atomix"),
       epochLinks: env.table("epochLinks"),
       epochTranscripts: env.table("epochTranscripts"),
+      changeProofs: env.table("changeProofs"),
     };
     this.loadMeta();
   }
@@ -303,12 +306,17 @@ export class RecordChainStore implements ChainStore {
       atomixWrites.set(key.toString("hex"), { key, phase: entry.phase, proof: entry.proof ?? earlier?.proof });
     });
     ordered.forEach(checkOrderedBlock);
+    const changeProofs = (block.changeProofs ?? []).map(({ txid, tx, proof }, i) => {
+      check<StoreErrorCode>(txid.length === TXID_BYTES && tx.length > 0 && tx.length <= MAX_ANY_TX_BYTES && proof.length > 0 && proof.length <= MAX_DECISION_PROOF_BYTES,
+        "STORE_BAD_INPUT", `change ${i}: a ${TXID_BYTES}-byte txid, 1..${MAX_ANY_TX_BYTES} transaction bytes and a proof of 1..${MAX_DECISION_PROOF_BYTES} bytes`);
+      return { key: Buffer.from(txid), value: Buffer.from(BinaryWriter.ofSize(4 + tx.length + proof.length).lengthPrefixed("u32", tx).bytes(proof).finish()) };
+    });
     if (flush !== undefined) checkFlush(flush);
     const hash = asBuffer(block.hash);
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
-    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix } = this.dbs;
+    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix, changeProofs: proven } = this.dbs;
     const txids = asBuffer(block.txids);
     this.env.transaction(() => {
       blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
@@ -320,6 +328,7 @@ export class RecordChainStore implements ChainStore {
       if (block.consensusState !== undefined) consensus.put(heightKey(block.height), asBuffer(block.consensusState), true);
       for (const entry of ordered) orderedBlocks.put(asBuffer(entry.hash), asBuffer(entry.bytes));
       for (const { key, value } of rejections) rejected.put(key, value);
+      for (const { key, value } of changeProofs) proven.put(key, value);
       // A phase change without a proof keeps the lock's: read only then.
       const storedProof = (key: Buffer): Uint8Array => {
         const stored = atomix.get(key);
@@ -401,6 +410,14 @@ export class RecordChainStore implements ChainStore {
   acceptedTransactions(): Uint8Array[] {
     this.checkInitialized();
     return [...this.dbs.accepted.entries()].map(({ value }) => Uint8Array.from(value));
+  }
+
+  *changeProofs(): Iterable<ProvenTransaction> {
+    this.checkInitialized();
+    for (const { key, value } of this.dbs.changeProofs.entries()) {
+      const length = readU32(value, 0);
+      yield { txid: Uint8Array.from(key), tx: Uint8Array.from(value.subarray(4, 4 + length)), proof: Uint8Array.from(value.subarray(4 + length)) };
+    }
   }
 
   *atomixEntries(): Iterable<{ readonly crossTxid: Uint8Array; readonly entry: StoredAtomix }> {

@@ -3,7 +3,7 @@
 // and every replica hands out the epoch's boundary — the final-height certificate of height L,
 // which verifies against the shard's committee and names the state commitment every replica
 // reached, and the epoch's validator changes with their acceptance proofs (a registration sent
-// during the epoch). Each validator's own epoch transition (src/epoch/transition, wired by
+// during the epoch, before its shard restarted whole: the proof comes back from the store). Each validator's own epoch transition (src/epoch/transition, wired by
 // ValidatorNode) takes its shard's boundary: every validator ends with the same link to epoch 1
 // in its archive, verified from the genesis, whose validator set holds the registrant.
 // (Validators do not switch to epoch 1 yet: that wiring is the next step of the epochs issue.)
@@ -29,7 +29,7 @@ import { simSeed } from "../../src/sim/simulator.js";
 import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 
 const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT } = WHOLE_NODE;
-const L = 5;
+const L = 20;
 const BOND = 5_000n;
 const EPOCH_SEEDS = 1;
 const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
@@ -54,6 +54,13 @@ async function run(seed: string) {
   await cluster.advance(300);
   const [answer] = await cluster.submitAndWait(bondShard, [registration]);
   assert.equal(answer?.outcome, "accepted", `${seed}: ${JSON.stringify(answer)}`);
+  // Once the registration is final, the bond shard restarts whole: its boundary must still carry it (the store kept its proof).
+  const registrationTxid = toHex(transactionIdOfEncoding(registration));
+  assert.ok(await cluster.advance(10_000, () => cluster.members(bondShard).every((id) => cluster.status(id, registrationTxid)?.state === "final")), `${seed}: the registration is final`);
+  assert.ok(cluster.replicas(bondShard).every((node) => node.state.tip.height < L), `${seed}: the restart comes before the epoch's end`);
+  for (const id of cluster.members(bondShard)) cluster.crash(id);
+  await cluster.advance(200);
+  for (const id of cluster.members(bondShard)) cluster.restart(id);
 
   const all = [0, 1].flatMap((shard) => cluster.replicas(shard));
   assert.ok(await cluster.advance(30_000, () => all.every((node) => driverOf(node).boundary !== undefined)), `${seed}: every replica reached the epoch's end (heights ${all.map((n) => n.state.tip.height).join()})`);

@@ -68,7 +68,8 @@ describe(`ChainStore records (${backend.name})`, () => {
   const genesis = randomEntries(50);
   const model = entryMap(genesis);
   const ordered = [{ hash: rng.bytes(32), bytes: rng.bytes(300) }, { hash: rng.bytes(32), bytes: rng.bytes(1) }];
-  const blocks = [{ ...sampleBlock(1, 5), orderedBlocks: ordered }, sampleBlock(2, 0), sampleBlock(3, 40)];
+  const changeProofs = [{ txid: rng.bytes(32), tx: rng.bytes(200), proof: rng.bytes(700) }, { txid: rng.bytes(32), tx: rng.bytes(150), proof: rng.bytes(650) }];
+  const blocks = [{ ...sampleBlock(1, 5), orderedBlocks: ordered }, { ...sampleBlock(2, 0), changeProofs }, sampleBlock(3, 40)];
 
   it("starts uninitialized and refuses reads of the chain until genesis is written", async () => {
     const store = backend.open(dir);
@@ -113,6 +114,13 @@ describe(`ChainStore records (${backend.name})`, () => {
     for (const { hash, bytes } of ordered) assert.deepEqual(reopened.orderedBlock(hash), bytes, "ordered blocks are kept by hash with their final block");
     assert.equal(reopened.orderedBlock(rng.bytes(32)), undefined);
     assert.equal(await codeOfAsync(() => reopened.orderedBlock(rng.bytes(31))), "STORE_BAD_INPUT");
+    const byTxid = (a: { txid: Uint8Array }, b: { txid: Uint8Array }) => Buffer.compare(a.txid, b.txid);
+    assert.deepEqual([...reopened.changeProofs()], [...changeProofs].sort(byTxid), "a block's change proofs are kept with it, in txid order");
+    const next = sampleBlock(4, 1);
+    for (const bad of [{ ...changeProofs[0]!, txid: rng.bytes(31) }, { ...changeProofs[0]!, tx: new Uint8Array(0) }, { ...changeProofs[0]!, proof: new Uint8Array(0) }]) {
+      assert.equal(await codeOfAsync(() => reopened.appendBlock({ ...next, changeProofs: [bad] })), "STORE_BAD_INPUT");
+    }
+    assert.equal(reopened.tip.height, 3, "a refused block changes nothing");
     await reopened.close();
   });
 

@@ -52,6 +52,7 @@ import { packTransactions, unpackTransactions } from "../../ledger/stateless.js"
 import { transactionIdIfWellFormed, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
 import type { ProvenChange } from "../../epoch/transition/interface.js";
+import type { ProvenTransaction } from "../../store/interface.js";
 import type { Boundary } from "../../epoch/transition/messages.js";
 import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
@@ -65,7 +66,7 @@ import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } fro
 import type { BlockAssembly, ShardState } from "../shard-state.js";
 import { memoryFinalityLogs, type FinalityLog, type FinalityLogOpener } from "../../consensus/bft/log.js";
 import { sameBytes } from "../../bytes.js";
-import { CommitteeProofVerifier, DECISIVE_CODES, FinalHeightProver, committeesOfContext } from "../../atomix/proof.js";
+import { CommitteeProofVerifier, DECISIVE_CODES, FinalHeightProver, committeesOfContext, decodeDecisionProof } from "../../atomix/proof.js";
 import { encodeAtomixPhase, isLockDecision, type AtomixDecision } from "../../atomix/phases.js";
 import { AtomixWatcher, SETTLED_REWATCH_HEIGHTS } from "../../atomix/watcher.js";
 import type { AtomixWrite } from "../../store/interface.js";
@@ -167,7 +168,7 @@ export class PobShardConsensus implements ShardDriver {
   /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts). */
   readonly atomix: AtomixWatcher;
   readonly #atomixListeners = new Set<(batch: AtomixBatch) => void>();
-  /** This epoch's registrations and leaves final here, each with its acceptance proof (in memory: a restart mid-epoch loses them; the shard's other members still send theirs). */
+  /** This epoch's registrations and leaves final here, each with its acceptance proof (read back from the store after a restart). */
   readonly #epochChanges: ProvenChange[] = [];
   /** The epoch's boundary once its last height is final here. */
   #boundary: Boundary | undefined;
@@ -176,6 +177,10 @@ export class PobShardConsensus implements ShardDriver {
   constructor(options: PobConsensusOptions) {
     const { context, shard, key, pipeline, state, transport, clock } = options;
     this.#context = context;
+    if (context.epochLength !== undefined) {
+      // The epoch's changes final before a restart, as the store kept them with their blocks.
+      for (const { tx, proof } of state.changeProofs()) if (decodeDecisionProof(proof).epoch === context.epoch) this.#epochChanges.push({ tx, proof });
+    }
     this.#pipeline = pipeline;
     this.#state = state;
     this.#clock = clock;
@@ -602,6 +607,7 @@ export class PobShardConsensus implements ShardDriver {
         commitment: outcome.commitmentParts, included: outcome.included, excluded: outcome.excluded,
       }));
       const atomix = this.#atomixWrites(outcome, proverOf);
+      const changeProofs = this.#changeProofs(outcome, proverOf);
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
@@ -609,7 +615,7 @@ export class PobShardConsensus implements ShardDriver {
         // The outcome's txids are the included transactions' own: the final block does not hash them again.
         const header = makeBlockHeader(fields, transactions, outcome.included);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
-        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix };
+        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs };
       });
       for (let at = 0; at < outcome.included.length; at += TXID_BYTES) {
         const key = toHex(outcome.included.subarray(at, at + TXID_BYTES));
@@ -622,7 +628,7 @@ export class PobShardConsensus implements ShardDriver {
         this.#relayed.delete(toHex(txid));
       }
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
-      this.#noteEpoch(outcome, committed.height, proverOf);
+      this.#noteEpoch(changeProofs, committed.height, proverOf);
       // A lock is watched until it is consumed or released; a lock that settled X here, until its other shards committed.
       for (const decision of outcome.atomix) {
         if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
@@ -637,13 +643,21 @@ export class PobShardConsensus implements ShardDriver {
     }
   }
 
-  /** After a committed height: keeps its validator changes with their proofs, and at the epoch's last height makes the boundary. */
-  #noteEpoch(outcome: FinalOutcome, height: number, proverOf: () => FinalHeightProver): void {
+  /** The registrations and leaves a height applied, each with its acceptance proof: stored with the block, carried by the epoch's boundary. */
+  #changeProofs(outcome: FinalOutcome, proverOf: () => FinalHeightProver): ProvenTransaction[] {
+    const proofs: ProvenTransaction[] = [];
+    outcome.includedTransactions.forEach((tx, index) => {
+      if (tx[TX_PREFIX.offset.kind] !== TxKind.ValidatorRegistration) return;
+      proofs.push({ txid: outcome.included.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES), tx, proof: proverOf().acceptance(index) });
+    });
+    return proofs;
+  }
+
+  /** After a committed height: keeps its validator changes, and at the epoch's last height makes the boundary. */
+  #noteEpoch(changeProofs: readonly ProvenTransaction[], height: number, proverOf: () => FinalHeightProver): void {
     const context = this.#context;
     if (context.epochLength === undefined) return;
-    outcome.includedTransactions.forEach((tx, index) => {
-      if (tx[TX_PREFIX.offset.kind] === TxKind.ValidatorRegistration) this.#epochChanges.push({ tx, proof: proverOf().acceptance(index) });
-    });
+    for (const { tx, proof } of changeProofs) this.#epochChanges.push({ tx, proof });
     if (height !== context.startHeight + context.epochLength) return;
     const boundary: Boundary = { certificate: proverOf().certificate(), changes: [...this.#epochChanges] };
     this.#boundary = boundary;
