@@ -52,7 +52,7 @@ import { keyPairFromSecret } from "../../ledger/keys.js";
 import { guardedHandler } from "../../net/guarded-handler.js";
 import type { PeerId } from "../../net/interface.js";
 import type { TimerHandle } from "../../runtime/interface.js";
-import { decodeConfig, knownParties, makeConfig, type DrpConfig, type DrpParties } from "../drp/config.js";
+import { decodeConfig, knownParties, makeConfig, type DrpConfig, type DrpParties, type ServerKeys } from "../drp/config.js";
 import { SessionGuard } from "../drp/guard.js";
 import { DrpPort } from "../drp/network.js";
 import { DrpClient, DrpServer } from "../drp/session.js";
@@ -67,6 +67,13 @@ import type { EpochContext } from "../interface.js";
 import type { ConfiguredEpoch, ProvenChange, TransitionConfig, TransitionDependencies, TransitionErrorCode, TransitionPhase, TransitionStats } from "./interface.js";
 import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal } from "./messages.js";
 
+/** A transcript that passed Algorithm 3 here, its output and its session's configuration. */
+interface CheckedTranscript {
+  readonly transcript: Uint8Array;
+  readonly rnd: Uint8Array;
+  readonly config: DrpConfig;
+}
+
 const GROUPING_DOMAIN = new TextEncoder().encode("IOSChain/epoch/drp-grouping-seed/v1");
 /** DRP servers per group (RandHound's groups of a few dozen; white paper §5.2 input 8): about 16. */
 const SERVERS_PER_GROUP = 16;
@@ -79,6 +86,10 @@ export class EpochTransition {
   readonly #config: TransitionConfig;
   readonly #deps: TransitionDependencies;
   readonly #keys: readonly Uint8Array[];
+  /** Epoch e's validators with the proofs of possession its registry holds, in configuration order. */
+  readonly #current: readonly IdentityValidator[];
+  /** Their DRP keys (validator-keys.ts), index-aligned: each key decoded and checked once, whatever the runs and proposals. */
+  readonly #serverKeys: readonly ServerKeys[];
   readonly #peers: readonly PeerId[];
   readonly #indexOfPeer = new Map<PeerId, number>();
   readonly #self: number;
@@ -100,6 +111,8 @@ export class EpochTransition {
   #stopDrp: (() => void) | undefined;
   /** Certificate messages of the configurations each leader proposed that this validator derived too. */
   readonly #proposed = new Map<number, Uint8Array>();
+  /** Transcripts that passed Algorithm 3 here, by SHA-256 (hex). */
+  readonly #transcripts = new Map<string, CheckedTranscript>();
   /** Leaders whose proposal this validator examined. */
   readonly #examined = new Set<number>();
   /** The one certificate message this validator co-signs this epoch, once it agreed to sign. */
@@ -115,6 +128,9 @@ export class EpochTransition {
     this.#config = config;
     this.#deps = deps;
     this.#keys = previous.validators.map((validator) => validator.publicKey);
+    const possessionOf = new Map(previous.registry.validators().map((entry) => [entry.peerId, entry.proof]));
+    this.#current = previous.validators.map((validator) => ({ ...validator, pop: possessionOf.get(toHex(validator.publicKey))! }));
+    this.#serverKeys = this.#current.map((validator) => validatorServerKeys(validator.publicKey, validator.pop));
     this.#peers = this.#keys.map(toHex);
     this.#peers.forEach((peer, index) => this.#indexOfPeer.set(peer, index));
     const self = this.#indexOfPeer.get(toHex(keyPairFromSecret(deps.secretKey).publicKey));
@@ -230,8 +246,7 @@ export class EpochTransition {
    * chain sorts them). Leaves that would leave fewer validators than shards all wait an epoch.
    */
   #nextValidators(changes: readonly ValidatorChange[]): IdentityValidator[] {
-    const popOf = new Map(this.#previous.registry.validators().map((entry) => [entry.peerId, entry.proof]));
-    const current: IdentityValidator[] = this.#previous.validators.map((validator) => ({ ...validator, pop: popOf.get(toHex(validator.publicKey))! }));
+    const current = this.#current;
     const leaving = new Set(changes.filter((change) => change.operation === "leave").map((change) => toHex(change.publicKey)));
     const staying = current.filter((validator) => !leaving.has(toHex(validator.publicKey)));
     const kept = staying.length >= this.#previous.shardCount ? staying : current;
@@ -249,13 +264,7 @@ export class EpochTransition {
 
   /** X of a run led by `leader` over `servers`: validator keys with the proofs of possession epoch e's registry holds. */
   #drpParties(leader: number, servers: readonly number[]): DrpParties {
-    const { registry } = this.#previous;
-    const possessionOf = new Map(registry.validators().map((entry) => [entry.peerId, entry.proof]));
-    return {
-      chainId: registry.chainId,
-      servers: servers.map((i) => validatorServerKeys(this.#keys[i]!, possessionOf.get(this.#peers[i]!)!)),
-      clientKey: this.#keys[leader]!,
-    };
+    return { chainId: this.#previous.registry.chainId, servers: servers.map((i) => this.#serverKeys[i]!), clientKey: this.#keys[leader]! };
   }
 
   /** The servers of a DRP run led by `leader`: every other validator, in configuration order. */
@@ -321,13 +330,7 @@ export class EpochTransition {
    */
   #derive(lottery: LeaderLottery, transcript: Uint8Array, changes: readonly string[]): Uint8Array {
     const { groupingSeed, purpose, servers } = this.#drpParameters(lottery);
-    let run: { rnd: Uint8Array; config: DrpConfig };
-    try {
-      run = { rnd: verifyTranscript(transcript).rnd, config: decodeConfig(decodeTranscriptParts(transcript).config) };
-    } catch (error) {
-      if (error instanceof IosError) throw new IosError<TransitionErrorCode>("TRANSITION_BAD_TRANSCRIPT", `the transcript does not verify: ${error.message}`);
-      throw error;
-    }
+    const run = this.#checkTranscript(transcript, "TRANSITION_BAD_TRANSCRIPT");
     const { config } = run;
     check<TransitionErrorCode>(
       sameBytes(config.clientKey, this.#keys[lottery.leader]!) && sameBytes(config.groupingSeed, groupingSeed) && config.purpose === purpose &&
@@ -342,6 +345,22 @@ export class EpochTransition {
       lottery: { leader: lottery.leader, proof: lottery.proof, view: lottery.view },
       boundaries: this.#boundaries.map((boundary) => boundary!),
     }));
+  }
+
+  /** Runs Algorithm 3 on `transcript` (a failure is `code`) and keeps it by hash, with rnd and its session's configuration. */
+  #checkTranscript(transcript: Uint8Array, code: TransitionErrorCode): CheckedTranscript {
+    const hash = toHex(sha256(transcript));
+    const known = this.#transcripts.get(hash);
+    if (known !== undefined) return known;
+    let checked: CheckedTranscript;
+    try {
+      checked = { transcript, rnd: verifyTranscript(transcript).rnd, config: decodeConfig(decodeTranscriptParts(transcript).config) };
+    } catch (error) {
+      if (error instanceof IosError) throw new IosError<TransitionErrorCode>(code, `the transcript does not verify: ${error.message}`);
+      throw error;
+    }
+    this.#transcripts.set(hash, checked);
+    return checked;
   }
 
   #propose(lottery: LeaderLottery, transcript: Uint8Array): void {
@@ -395,25 +414,29 @@ export class EpochTransition {
 
   // ——— 6. link ———
 
+  /**
+   * A certified link configures the epoch. Its transcript must be the one the configuration names;
+   * when the sender put another there, the one this validator checked with the leader's proposal
+   * stands in (a leader that spoils the transcript of a link it had signed cannot block the epoch
+   * that way), and the relay carries it.
+   */
   #onLink(payload: Uint8Array): void {
     if (this.#phase === "configured") return;
-    const { link, transcript } = decodeLink(payload);
+    const sent = decodeLink(payload);
+    const { link } = sent;
     const context = verifyEpochLink(this.#previous, link.configuration, link.certificate, this.#deps.verifier);
-    check<TransitionErrorCode>(sameBytes(sha256(transcript), decodeIdentityConfiguration(link.configuration).transcriptHash), "TRANSITION_BAD_LINK", "the link's transcript is not the one its configuration names");
-    let rnd: Uint8Array;
-    try {
-      rnd = verifyTranscript(transcript).rnd;
-    } catch (error) {
-      if (error instanceof IosError) throw new IosError<TransitionErrorCode>("TRANSITION_BAD_LINK", `the link's transcript does not verify: ${error.message}`);
-      throw error;
-    }
-    check<TransitionErrorCode>(sameBytes(rnd, context.randomness), "TRANSITION_BAD_LINK", "the configuration's randomness is not its transcript's output");
+    const named = toHex(decodeIdentityConfiguration(link.configuration).transcriptHash);
+    const sentHash = toHex(sha256(sent.transcript));
+    const checked = this.#transcripts.get(named) ?? (sentHash === named ? this.#checkTranscript(sent.transcript, "TRANSITION_BAD_LINK") : undefined);
+    check<TransitionErrorCode>(checked !== undefined, "TRANSITION_BAD_LINK", "the link's transcript is not the one its configuration names, and this validator holds no other");
+    check<TransitionErrorCode>(sameBytes(checked.rnd, context.randomness), "TRANSITION_BAD_LINK", "the configuration's randomness is not its transcript's output");
+    const { transcript } = checked;
     this.#phase = "configured";
     this.#cancelDelivery();
     this.#stopDrp?.();
     this.#election.close();
     this.#cosi.close();
-    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.LINK, payload);
+    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.LINK, sentHash === named ? payload : encodeLink({ link, transcript }));
     const configured: ConfiguredEpoch = { context, link, transcript };
     this.#deps.onConfigured(configured);
   }

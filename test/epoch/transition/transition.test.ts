@@ -24,7 +24,7 @@ import { decodeIdentityConfiguration } from "../../../src/epoch/identity/configu
 import { verifyIdentityChain } from "../../../src/epoch/identity/link.js";
 import type { EpochContext } from "../../../src/epoch/interface.js";
 import type { ConfiguredEpoch } from "../../../src/epoch/transition/interface.js";
-import { TRANSITION_MESSAGES, decodeBoundary, decodeProposal, encodeBoundary, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
+import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
 import { EpochTransition } from "../../../src/epoch/transition/transition.js";
 import { ELECTION_MESSAGES } from "../../../src/epoch/election/messages.js";
 import { toHex } from "../../../src/hex.js";
@@ -197,6 +197,25 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     assert.ok(!keys.includes(all[leaver]!), "the leaver is not");
     assert.equal(context.stakeOf(newcomer.publicKey), 5_000n, "its stake is its bond");
     assert.ok(context.shardOf(newcomer.publicKey) !== undefined, "and it is assigned a shard");
+  });
+
+  it("a leader whose link carries another transcript than its configuration names cannot block the epoch: each validator puts back the one it checked", async () => {
+    let leader: number | undefined;
+    const w = world("bad-link", 8, {
+      byzantine: (index) => (_to, type, payload) => {
+        if (type === START) leader ??= index;
+        if (type !== TRANSITION_MESSAGES.LINK || leader !== index) return payload;
+        const { link, transcript } = decodeLink(payload);
+        const spoiled = Uint8Array.from(transcript);
+        spoiled[spoiled.length - 1]! ^= 1;
+        return encodeLink({ link, transcript: spoiled });
+      },
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))), "every validator configured the epoch");
+    const lottery = decodeIdentityConfiguration(checkAgreement(w, all).link.configuration).lottery;
+    assert.equal(lottery.leader, leader, "with the spoiling leader's own configuration: its certificate stands");
+    assert.ok([...w.transitions.values()].every((t) => t.stats.abandoned === 0), "no leader was abandoned");
   });
 
   it("a boundary carrying another shard's change is refused (TRANSITION_BAD_CHANGE); the change still enters by its own shard's boundaries", async () => {
