@@ -323,39 +323,48 @@ export function epochCommittees(context: EpochContext): EpochCommittees {
   return { epoch: context.epoch, shards: Array.from({ length: context.shardCount }, (_, shard): Committee => ({ chainId: context.instance(shard).key, keys: context.leagues(shard).committee })) };
 }
 
-/** A directory knowing one epoch's committees; other epochs unknown. */
-export function directoryOf(committees: EpochCommittees): CommitteeDirectory {
-  return (epoch, shard) => (epoch === committees.epoch ? committees.shards[shard] : undefined);
+/** A directory knowing the committees of the epochs listed; other epochs unknown. */
+export function directoryOf(list: readonly EpochCommittees[]): CommitteeDirectory {
+  const byEpoch = new Map(list.map((committees) => [committees.epoch, committees.shards]));
+  return (epoch, shard) => byEpoch.get(epoch)?.[shard];
 }
 
-export function committeesOfContext(context: EpochContext): CommitteeDirectory {
-  return directoryOf(epochCommittees(context));
+/** A directory of the contexts' epochs (a validator trusts its current epoch's and the one before, whose proofs may still arrive). */
+export function committeesOfContext(...contexts: readonly EpochContext[]): CommitteeDirectory {
+  return directoryOf(contexts.map(epochCommittees));
 }
 
 /**
- * Committees as bytes, for a worker thread (the pipeline's validation request):
- * u32 epoch ‖ u16 shards ‖ per shard (u8 |chain id| ‖ chain id ‖ u16 n ‖ n × key [32]).
+ * Committees of several epochs as bytes, for a worker thread (the pipeline's validation request):
+ * u8 epochs ‖ per epoch (u32 epoch ‖ u16 shards ‖ per shard (u8 |chain id| ‖ chain id ‖ u16 n ‖ n × key [32])).
  */
-export function encodeEpochCommittees(committees: EpochCommittees): Uint8Array<ArrayBuffer> {
-  const size = 6 + committees.shards.reduce((n, c) => n + 1 + c.chainId.length + 2 + c.keys.length * PUBLIC_KEY_BYTES, 0);
-  const writer = BinaryWriter.ofSize(size).u32(committees.epoch).u16(committees.shards.length);
-  for (const { chainId, keys } of committees.shards) {
-    writer.lengthPrefixed("u8", chainId).u16(keys.length);
-    for (const key of keys) writer.bytes(key);
+export function encodeEpochCommittees(list: readonly EpochCommittees[]): Uint8Array<ArrayBuffer> {
+  check<LedgerErrorCode>(list.length <= 0xff, "TX_PROOF_MALFORMED", `at most 255 epochs of committees, got ${list.length}`);
+  const size = 1 + list.reduce((sum, committees) => sum + 6 + committees.shards.reduce((n, c) => n + 1 + c.chainId.length + 2 + c.keys.length * PUBLIC_KEY_BYTES, 0), 0);
+  const writer = BinaryWriter.ofSize(size).u8(list.length);
+  for (const committees of list) {
+    writer.u32(committees.epoch).u16(committees.shards.length);
+    for (const { chainId, keys } of committees.shards) {
+      writer.lengthPrefixed("u8", chainId).u16(keys.length);
+      for (const key of keys) writer.bytes(key);
+    }
   }
   return writer.finish();
 }
 
-export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees {
+export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees[] {
   const reader = new BinaryReader(bytes, PROOF_CODES);
-  const epoch = reader.u32("epoch");
-  const shards = Array.from({ length: reader.u16("shard count") }, (): Committee => {
-    const chainId = reader.lengthPrefixed("u8", 0xff, "chain id").slice();
-    const count = reader.u16("committee size");
-    return { chainId, keys: Array.from({ length: count }, () => reader.bytes(PUBLIC_KEY_BYTES, "committee key").slice()) };
+  const list = Array.from({ length: reader.u8("epoch count") }, (): EpochCommittees => {
+    const epoch = reader.u32("epoch");
+    const shards = Array.from({ length: reader.u16("shard count") }, (): Committee => {
+      const chainId = reader.lengthPrefixed("u8", 0xff, "chain id").slice();
+      const count = reader.u16("committee size");
+      return { chainId, keys: Array.from({ length: count }, () => reader.bytes(PUBLIC_KEY_BYTES, "committee key").slice()) };
+    });
+    return { epoch, shards };
   });
   reader.expectEnd("the committees");
-  return { epoch, shards };
+  return list;
 }
 
 /**

@@ -15,8 +15,9 @@
  *   0x40–0x5f  drp        leader election lotteries, distributed randomness, TransEpoch, identity
  *                         chain (white paper §4.1, §5.2, §5.4). Allocated: 0x40–0x41 leader
  *                         election LOTTERY and START (epoch/election/messages.ts; 0x40–0x47
- *                         kept for it), 0x48 DRP envelopes (epoch/drp/network.ts), 0x50–0x52
- *                         epoch transition BOUNDARY, PROPOSAL, LINK (epoch/transition/messages.ts)
+ *                         kept for it), 0x48 DRP envelopes (epoch/drp/network.ts), 0x50–0x54
+ *                         epoch transition BOUNDARY, PROPOSAL, LINK, ARCHIVE_REQUEST, ARCHIVE_LINK
+ *                         (epoch/transition/messages.ts)
  *   0x60–0x7f  atomix     lock / unlock-to-commit / unlock-to-abort and their proofs (§6.1)
  *   0x80–0x9f  msb        Micro State Blocks, bootstrap and state sync (§8.1)
  *   0xa0–0xbf  client     transactions and queries relayed between validators for clients

@@ -77,7 +77,7 @@ export interface PipelineOptions {
   readonly batchAgeMs?: number;
   /** Times the partial intake batch. */
   readonly clock: Clock;
-  /** The epoch's committees (src/atomix/proof.ts `encodeEpochCommittees`): Atomix transactions are admitted only with them. */
+  /** The committees Atomix proofs may come from (src/atomix/proof.ts `encodeEpochCommittees`): Atomix transactions are admitted only with them. */
   readonly committees?: Uint8Array;
 }
 
@@ -145,7 +145,7 @@ export class Pipeline {
   readonly shardCount: number;
   readonly #state: ShardState;
   readonly #pool: VerifierPool;
-  readonly #committees: Uint8Array | undefined;
+  #committees: Uint8Array | undefined;
   readonly #clock: Clock;
   readonly #batchTxs: number;
   readonly #batchAgeMs: number;
@@ -459,6 +459,19 @@ export class Pipeline {
   }
 
   /**
+   * Empties the queue for the next driver (an epoch switch): the stopped driver's taken and
+   * unsettled transactions, then the waiting ones, in that order, their room released. They stay
+   * in the store's accepted set until settled, so a crash before the next driver re-admits them
+   * loses nothing either.
+   */
+  drainQueued(): Uint8Array[] {
+    const entries = [...this.#taken.values(), ...this.#mempool.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)];
+    this.#taken.clear();
+    for (const entry of entries) this.#mempool.release(entry.tx.length);
+    return entries.map((entry) => entry.tx);
+  }
+
+  /**
    * Whether this exact transaction (same bytes under `txid`) was verified here and waits in the
    * queue: a consensus proposal's copy need not be verified again.
    */
@@ -560,6 +573,11 @@ export class Pipeline {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const waiter of waiters) waiter();
+  }
+
+  /** A new epoch's trusted committees (`committees` of the options): later validation batches use them. */
+  useCommittees(committees: Uint8Array | undefined): void {
+    this.#committees = committees;
   }
 
   /** Validated transactions waiting for a block. */

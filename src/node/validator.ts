@@ -50,7 +50,18 @@ import { ShardState } from "./shard-state.js";
 import { Ed25519Verifier } from "../crypto/ed25519.js";
 import { transitionInstances } from "../epoch/transition/messages.js";
 import { EpochTransition } from "../epoch/transition/transition.js";
+import type { ConfiguredEpoch } from "../epoch/transition/interface.js";
+import { ARCHIVE_INSTANCE, LinkCatchUp } from "../epoch/transition/catch-up.js";
+import { verifyIdentityChain } from "../epoch/identity/link.js";
+import type { EpochContext } from "../epoch/interface.js";
+import { IosError, check } from "../errors.js";
 import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
+
+export type NodeErrorCode =
+  /** This validator's key is not in the epoch's configuration (it left). */
+  | "NODE_NOT_A_VALIDATOR"
+  /** The shard's state is below the epoch's start height and could not be synced. */
+  | "NODE_STATE_BEHIND";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
@@ -63,28 +74,57 @@ export interface ValidatorOptions {
 export interface ValidatorDeps {
   readonly clock: Clock;
   readonly rng: Rng;
-  /** The peer transport; the driver talks to its shard through it. */
+  /** The peer transport; the drivers talk to their shard through it. */
   readonly transport: Transport;
-  /** The shard state (opened and replayed), closed by the node's `stop`. */
-  readonly state: ShardState;
+  /**
+   * Opens (creating from the genesis, replaying what is stored) this validator's state of `shard`;
+   * the node closes every state it opened. The home shard's (the one the genesis assigns) also
+   * keeps the epoch archive.
+   */
+  readonly openState: (shard: number) => ShardState;
   /** The verifier pool, closed by the node's `stop`. */
   readonly pool: VerifierPool;
-  /** Opens the driver's finality log: files in the data directory, or the simulator's memory. */
-  readonly openLog: FinalityLogOpener;
-  /** Where the driver reports a fatal commit failure (it stops after one). */
+  /** Opens the finality log of the driver of `shard` in `epoch`: files in the data directory, or the simulator's memory. */
+  readonly openLog: (shard: number, epoch: number) => FinalityLogOpener;
+  /** Where a driver reports a fatal commit failure (it stops after one), and the node an epoch it cannot enter. */
   readonly onError: (error: unknown) => void;
 }
 
-/** The driver the configuration selects. */
-function makeDriver(setup: NodeSetup, deps: ValidatorDeps, pipeline: Pipeline): ShardDriver {
-  const { config, context, shard, key } = setup;
-  const { clock, rng, transport, state, pool, openLog, onError } = deps;
+/** A shard this validator holds a state of, with the pipeline in front of it (kept across the epochs it serves the shard). */
+interface ShardHold {
+  readonly state: ShardState;
+  readonly pipeline: Pipeline;
+}
+
+/** What serves one epoch: its context, this validator's shard in it, and the driver deciding that shard's blocks. */
+interface EpochRun {
+  readonly context: EpochContext;
+  readonly shard: number;
+  readonly hold: ShardHold;
+  readonly driver: ShardDriver;
+  /** Unsubscribes the node's client-event fan-out from the driver. */
+  readonly detach: () => void;
+}
+
+/** The epoch transition in progress or just done, with the channels it runs on. */
+interface TransitionRun {
+  readonly transition: EpochTransition;
+  close(): void;
+}
+
+/** The driver the configuration selects, for `context`'s `shard`. */
+function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold }): ShardDriver {
+  const { config, key } = setup;
+  const { context, previous, shard, hold: { state, pipeline } } = run;
+  const { clock, rng, transport, pool, onError } = deps;
+  const openLog = deps.openLog(shard, context.epoch);
   const settings = config.consensus;
   switch (settings.mode) {
     case "pob": {
       const { viewTimeoutMs, idleBlockMs } = settings;
       return new PobShardConsensus({
         context, shard, key, transport, pipeline, state, clock, rng, onError, openLog,
+        ...(previous === undefined ? {} : { previous }),
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleProposalMs: idleBlockMs }),
       });
@@ -111,37 +151,23 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, pipeline: Pipeline): 
  * hundred milliseconds per validator when a devnet's processes share two cores.
  */
 export const DEFAULT_EPOCH_DELTA_MS = 1000;
+/** A validator whose next epoch is not configured asks its peers' archives every this many Δ: longer than a transition takes. */
+export const LINK_CATCH_UP_DELTAS = 10;
 
 /**
- * The transition out of the node's epoch (src/epoch/transition), under PoB with an epoch length,
- * unless the archive already holds the next epoch: it gets the shard's boundary when the epoch's
- * last height is final here and keeps what it yields in the epoch archive. Validators do not
- * switch into the next epoch yet (the epochs issue's next step): the shard rests at the epoch's
- * end with the next epoch configured, its link and transcript served by the client API.
+ * The transition out of `context` (src/epoch/transition): it takes the shard's boundary when the
+ * epoch's last height is final here and, configured, hands epoch e + 1 to `onConfigured`.
  */
-function wireTransition(setup: NodeSetup, deps: ValidatorDeps, driver: ShardDriver): { readonly transition: EpochTransition; close(): void } | undefined {
-  const { context, key, config } = setup;
-  if (!(driver instanceof PobShardConsensus) || context.epochLength === undefined || deps.state.lastEpoch > context.epoch) return undefined;
-  const next = context.epoch + 1;
-  const instances = transitionInstances(next);
+function startTransition(setup: NodeSetup, deps: ValidatorDeps, context: EpochContext, onConfigured: (configured: ConfiguredEpoch) => void): TransitionRun {
+  const instances = transitionInstances(context.epoch + 1);
   const channel = deps.transport.open(instances.drp);
   const cosiChannel = deps.transport.open(instances.cosi);
-  const deltaMs = config.consensus.epochDeltaMs ?? DEFAULT_EPOCH_DELTA_MS;
+  const deltaMs = setup.config.consensus.epochDeltaMs ?? DEFAULT_EPOCH_DELTA_MS;
   // A CoSi level waits Δ: a member first checks the proposal's transcript (Algorithm 3), hundreds of milliseconds of CPU.
   const transition = new EpochTransition(
     { previous: context, deltaMs, cosi: { fanout: DEFAULT_FANOUT, levelTimeoutMs: deltaMs } },
-    {
-      channel, cosiChannel, clock: deps.clock, rng: deps.rng, secretKey: key.secretKey, verifier: new Ed25519Verifier(),
-      onConfigured: ({ link, transcript }) => {
-        try {
-          deps.state.keepEpoch(next, link, transcript);
-        } catch (error) {
-          deps.onError(error);
-        }
-      },
-    },
+    { channel, cosiChannel, clock: deps.clock, rng: deps.rng, secretKey: setup.key.secretKey, verifier: new Ed25519Verifier(), onConfigured },
   );
-  driver.onBoundary(({ certificate, changes }) => transition.provideBoundary(certificate, changes));
   return {
     transition,
     close: () => {
@@ -152,12 +178,9 @@ function wireTransition(setup: NodeSetup, deps: ValidatorDeps, driver: ShardDriv
   };
 }
 
-/** The client API's view of the node: the driver for transactions, the state for reads. */
+/** The client API's view of the node: the current epoch's driver for transactions, its shard's state for reads. */
 class NodeBackend implements ClientBackend {
-  readonly shard: number;
-  readonly epoch: number;
   readonly shardCount: number;
-  readonly chain: ChainView;
   readonly #startedAt: number;
   readonly #submissions = { accepted: 0, duplicate: 0, rejected: 0 };
 
@@ -167,15 +190,24 @@ class NodeBackend implements ClientBackend {
     /** The transport's and the handler failures' families. */
     private readonly transportMetrics: () => MetricFamily[],
   ) {
-    this.shard = node.setup.shard;
-    this.epoch = node.setup.context.epoch;
     this.shardCount = node.setup.context.shardCount;
-    this.chain = node.state;
     this.#startedAt = node.clock.wallNow();
   }
 
+  get shard(): number {
+    return this.node.shard;
+  }
+
+  get epoch(): number {
+    return this.node.context.epoch;
+  }
+
+  get chain(): ChainView {
+    return this.node.state;
+  }
+
   async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
-    const results = await this.node.driver.submit(transactions);
+    const results = await this.node.submit(transactions);
     for (const result of results) this.#submissions[result.outcome]++;
     return [...results];
   }
@@ -185,34 +217,36 @@ class NodeBackend implements ClientBackend {
   }
 
   onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void {
-    return this.node.driver.onConfirmations(listener);
+    return this.node.events.confirmations.add(listener);
   }
 
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
-    return this.node.driver.onOptimistic?.(listener) ?? (() => undefined);
+    return this.node.events.optimistic.add(listener);
   }
 
   onAtomix(listener: (batch: AtomixBatch) => void): () => void {
-    return this.node.driver.onAtomix?.(listener) ?? (() => undefined);
+    return this.node.events.atomix.add(listener);
   }
 
   nodeStatus(): Record<string, unknown> {
-    const { setup, pipeline, pool, state, driver, clock } = this.node;
+    const { setup, pipeline, pool, state, driver, clock, context, shard } = this.node;
     return {
       publicKey: toHex(setup.key.publicKey),
-      epoch: setup.context.epoch,
+      epoch: context.epoch,
+      shard,
       uptimeSeconds: Math.round((clock.wallNow() - this.#startedAt) / 1000),
       mempool: { pending: pipeline.pendingCount, pendingBytes: pipeline.pendingBytes, ready: pipeline.mempoolCount },
       workers: pool.threads,
-      peers: { configured: setup.context.members(setup.shard).length - 1, connected: this.peerCount(), port: this.node.peerPort },
+      peers: { configured: context.members(shard).length - 1, connected: this.peerCount(), port: this.node.peerPort },
       utxos: state.utxoCount,
       supply: state.supply.toString(),
       consensus: driver.describe(),
+      ...(this.node.lastSwitch === undefined ? {} : { lastSwitch: this.node.lastSwitch }),
     };
   }
 
   metrics(): MetricFamily[] {
-    const { pipeline, pool, state, driver } = this.node;
+    const { pipeline, pool, state, driver, context } = this.node;
     const m = pipeline.metrics();
     const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: "gauge", samples: [{ value }] });
     const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: "counter", samples: [{ value }] });
@@ -223,7 +257,7 @@ class NodeBackend implements ClientBackend {
         type: "counter",
         samples: Object.entries(this.#submissions).map(([outcome, value]) => ({ labels: { outcome }, value })),
       },
-      counter("ios_pipeline_submitted_total", "Transactions the pipeline received", m.submitted),
+      counter("ios_pipeline_submitted_total", "Transactions the current shard's pipeline received", m.submitted),
       counter("ios_pipeline_finalized_total", "Transactions final in a committed block", m.finalized),
       counter("ios_pipeline_blocks_total", "Blocks committed by this node", m.blocks),
       {
@@ -238,10 +272,36 @@ class NodeBackend implements ClientBackend {
       gauge("ios_tip_height", "Height of the last committed block", state.tip.height),
       gauge("ios_utxo_count", "Unspent outputs of the shard", state.utxoCount),
       gauge("ios_pool_threads", "Verifier worker threads", pool.threads),
+      gauge("ios_epoch", "The epoch this validator serves", context.epoch),
+      gauge("ios_epoch_switches_total", "Epochs this validator entered since it started", this.node.switches),
       ...this.transportMetrics(),
       ...driver.metrics(),
     ];
   }
+}
+
+/** Listeners of one kind of client event, kept across drivers: each new epoch's driver feeds them. */
+class Listeners<T> {
+  readonly #set = new Set<(value: T) => void>();
+
+  add(listener: (value: T) => void): () => void {
+    this.#set.add(listener);
+    return () => void this.#set.delete(listener);
+  }
+
+  readonly emit = (value: T): void => {
+    for (const listener of this.#set) listener(value);
+  };
+}
+
+/** How the node entered an epoch: GET /v1/status's `lastSwitch`. */
+export interface EpochSwitch {
+  readonly epoch: number;
+  readonly shard: number;
+  /** Whether this validator synced the shard's final blocks first (it changed shard, or was behind). */
+  readonly synced: boolean;
+  /** From the epoch's configuration here (or the node's start) to its driver starting. */
+  readonly pauseMs: number;
 }
 
 export class ValidatorNode {
@@ -252,23 +312,101 @@ export class ValidatorNode {
    */
   #listeners: { readonly edge: HttpEdge; readonly socketDir: string; peerPort: number } | undefined;
   #stopping: Promise<void> | undefined;
+  readonly #deps: ValidatorDeps;
+  /** Epochs 0..latest: the genesis's context, then one per archived link. */
+  readonly #contexts: EpochContext[];
+  readonly #holds = new Map<number, ShardHold>();
+  #run: EpochRun;
+  /** The transition out of the current epoch, and the one into it (kept for peers that ask for its link late). */
+  #transition: TransitionRun | undefined;
+  #previousTransition: TransitionRun | undefined;
+  /** Switching into the next epoch: the old driver stops, the shard syncs if needed, the new one starts. */
+  #switching: Promise<void> | undefined;
+  #switches = 0;
+  /** Asks peers' archives for links this validator missed, and answers theirs (PoB with an epoch length). */
+  #catchUp: { readonly catchUp: LinkCatchUp; close(): void } | undefined;
+  #lastSwitch: EpochSwitch | undefined;
+  readonly events = {
+    confirmations: new Listeners<ConfirmationBatch>(),
+    optimistic: new Listeners<OptimisticBatch>(),
+    atomix: new Listeners<AtomixBatch>(),
+  };
 
   private constructor(
     readonly setup: NodeSetup,
-    readonly clock: Clock,
-    readonly state: ShardState,
-    readonly pool: VerifierPool,
-    readonly pipeline: Pipeline,
-    readonly driver: ShardDriver,
-    readonly transport: Transport,
-    private readonly onError: (error: unknown) => void,
-    /** The transition to the next epoch, when this node runs one (`wireTransition`). */
-    private readonly epochTransition: { readonly transition: EpochTransition; close(): void } | undefined,
-  ) {}
+    deps: ValidatorDeps,
+  ) {
+    this.#deps = deps;
+    const home = this.#hold(setup.shard).state;
+    const links = Array.from({ length: home.lastEpoch }, (_, i) => home.epochLink(i + 1)!);
+    this.#contexts = verifyIdentityChain(setup.genesis, links);
+    this.#run = this.#wireEpoch(this.#contexts.length - 1);
+    if (setup.config.consensus.mode === "pob" && setup.context.epochLength !== undefined) {
+      const channel = deps.transport.open(ARCHIVE_INSTANCE);
+      const catchUp = new LinkCatchUp({ intervalMs: LINK_CATCH_UP_DELTAS * (setup.config.consensus.epochDeltaMs ?? DEFAULT_EPOCH_DELTA_MS) }, {
+        channel, clock: deps.clock, rng: deps.rng, verifier: new Ed25519Verifier(),
+        latest: () => this.#contexts.at(-1)!,
+        archived: (epoch) => {
+          const link = home.epochLink(epoch);
+          return link === undefined ? undefined : { link, transcript: home.epochTranscript(epoch)! };
+        },
+        onLink: (configured) => this.#configured(configured),
+      });
+      this.#catchUp = { catchUp, close: () => (catchUp.close(), channel.close()) };
+    }
+  }
 
-  /** The transition out of this node's epoch, if it runs one (PoB with an epoch length). */
+  get clock(): Clock {
+    return this.#deps.clock;
+  }
+
+  get pool(): VerifierPool {
+    return this.#deps.pool;
+  }
+
+  get transport(): Transport {
+    return this.#deps.transport;
+  }
+
+  /** The epoch this validator serves (the latest it knows). */
+  get context(): EpochContext {
+    return this.#run.context;
+  }
+
+  /** Its shard in that epoch. */
+  get shard(): number {
+    return this.#run.shard;
+  }
+
+  get driver(): ShardDriver {
+    return this.#run.driver;
+  }
+
+  get state(): ShardState {
+    return this.#run.hold.state;
+  }
+
+  get pipeline(): Pipeline {
+    return this.#run.hold.pipeline;
+  }
+
+  /** The epoch contexts this validator knows, 0..current. */
+  get contexts(): readonly EpochContext[] {
+    return this.#contexts;
+  }
+
+  /** The transition out of the current epoch, if this node runs one (PoB with an epoch length). */
   get transition(): EpochTransition | undefined {
-    return this.epochTransition?.transition;
+    return this.#transition?.transition;
+  }
+
+  /** Epochs entered since this incarnation started. */
+  get switches(): number {
+    return this.#switches;
+  }
+
+  get lastSwitch(): EpochSwitch | undefined {
+    return this.#lastSwitch;
   }
 
   /** The port clients connect to (0 when the node has no listening socket: the simulator). */
@@ -281,27 +419,27 @@ export class ValidatorNode {
     return this.#listeners?.peerPort ?? 0;
   }
 
-
   /**
-   * Wires the pipeline and the configured driver on top of `deps` (nothing is started): the
-   * simulator builds whole nodes this way, over its virtual clock, network, store and pool.
+   * Wires the pipeline and the driver of the latest epoch this validator's archive holds, on top
+   * of `deps` (nothing is started): the simulator builds whole nodes this way, over its virtual
+   * clock, network, stores and pool.
    */
   static wire(setup: NodeSetup, deps: ValidatorDeps): ValidatorNode {
-    const { maxPendingTxs } = setup.config.pipeline;
-    // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
-    const committees = setup.config.consensus.mode === "pob" ? encodeEpochCommittees(epochCommittees(setup.context)) : undefined;
-    const pipeline = new Pipeline({
-      state: deps.state, pool: deps.pool, clock: deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }), ...(committees === undefined ? {} : { committees }),
-    });
-    const driver = makeDriver(setup, deps, pipeline);
-    return new ValidatorNode(setup, deps.clock, deps.state, deps.pool, pipeline, driver, deps.transport, deps.onError, wireTransition(setup, deps, driver));
+    return new ValidatorNode(setup, deps);
   }
 
   /** Phase 1 over real parts: LMDB, Piscina, uWebSockets.js; on failure, closes what it opened. */
   static async start(setup: NodeSetup, options: ValidatorOptions): Promise<ValidatorNode> {
-    const { config, genesis, key, shard } = setup;
-    const state = ShardState.open({ directory: config.dataDir, genesis, shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
-    const opened: (() => Promise<void> | void)[] = [() => state.close()];
+    const { config, genesis, key } = setup;
+    const states: ShardState[] = [];
+    const openState = (shard: number): ShardState => {
+      const state = ShardState.open({ directory: shardDirectory(config.dataDir, setup.shard, shard), genesis, shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
+      states.push(state);
+      return state;
+    };
+    const opened: (() => Promise<void> | void)[] = [async () => {
+      for (const state of states) await state.close();
+    }];
     try {
       const pool = new PiscinaVerifierPool({ threads: config.pipeline.workers ?? availableParallelism() });
       opened.unshift(() => pool.close());
@@ -326,8 +464,8 @@ export class ValidatorNode {
       opened.unshift(() => transport.close());
       const log = options.logger.child({ subsystem: "consensus" });
       const onError = (error: unknown): void => log.error({ err: error }, "shard driver stopped");
-      const openLog = fileFinalityLogs(join(config.dataDir, "finality"));
-      const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, state, pool, openLog, onError });
+      const openLog = (shard: number, epoch: number): FinalityLogOpener => fileFinalityLogs(finalityDirectory(config.dataDir, setup.shard, shard, epoch));
+      const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, openState, pool, openLog, onError });
       const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => [...transportMetrics(transport), ...edgeMetrics(edge), ...failures.metrics()]);
       const api = new ClientApi(transport.app, backend, config.api, failures, true);
       node.#api = api;
@@ -352,11 +490,16 @@ export class ValidatorNode {
     return this.#api;
   }
 
+  /** Where clients' transactions go: the current epoch's driver (during a switch, the next epoch's, once it runs). */
+  async submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
+    while (this.#switching !== undefined) await this.#switching;
+    return this.driver.submit(transactions);
+  }
+
   /** Starts the driver of a node made by `wire` (`start` does it for a real one). */
   run(): void {
-    this.driver.start();
-    // What this validator answered "accepted" before a stop or crash and never settled goes round again.
-    void this.pipeline.recoverAccepted((transactions) => this.driver.submit(transactions)).catch(this.onError);
+    this.#startRun(this.#run);
+    this.#catchUp?.catchUp.start();
   }
 
   /** Phase 3 (idempotent). */
@@ -367,14 +510,127 @@ export class ValidatorNode {
 
   async #shutdown(): Promise<void> {
     this.#api?.stop();
-    this.epochTransition?.close();
+    this.#catchUp?.close();
+    this.#transition?.close();
+    this.#previousTransition?.close();
+    await this.#switching;
     await this.driver.stop();
-    await this.pipeline.close();
+    this.#run.detach();
+    for (const { pipeline } of this.#holds.values()) await pipeline.close();
     await this.#listeners?.edge.close();
     await this.transport.close();
     if (this.#listeners !== undefined) rmSync(this.#listeners.socketDir, { recursive: true, force: true });
     await this.pool.close();
-    await this.state.close();
+    for (const { state } of this.#holds.values()) await state.close();
+  }
+
+  /** This validator's state of `shard` and its pipeline, opened on first use. */
+  #hold(shard: number): ShardHold {
+    let hold = this.#holds.get(shard);
+    if (hold === undefined) {
+      const { maxPendingTxs } = this.setup.config.pipeline;
+      const state = this.#deps.openState(shard);
+      const pipeline = new Pipeline({ state, pool: this.#deps.pool, clock: this.#deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
+      this.#holds.set(shard, (hold = { state, pipeline }));
+    }
+    return hold;
+  }
+
+  /** The run of `epoch` (nothing started): its shard's hold, with the epoch's trusted committees, and its driver. */
+  #wireEpoch(epoch: number): EpochRun {
+    const context = this.#contexts[epoch]!;
+    const previous = epoch === 0 ? undefined : this.#contexts[epoch - 1];
+    const shard = context.shardOf(this.setup.key.publicKey);
+    check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `${toHex(this.setup.key.publicKey)} is not a validator of epoch ${epoch}`);
+    const hold = this.#hold(shard);
+    // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
+    if (this.setup.config.consensus.mode === "pob") hold.pipeline.useCommittees(encodeEpochCommittees([...(previous === undefined ? [] : [previous]), context].map(epochCommittees)));
+    const state = hold.state;
+    check<NodeErrorCode>(state.tip.height >= context.startHeight, "NODE_STATE_BEHIND",
+      `shard ${shard}'s state is at height ${state.tip.height}, epoch ${epoch} starts at ${context.startHeight}`);
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold });
+    const { events } = this;
+    const unsubscribe = [
+      driver.onConfirmations(events.confirmations.emit),
+      driver.onOptimistic?.(events.optimistic.emit),
+      driver.onAtomix?.(events.atomix.emit),
+    ];
+    return { context, shard, hold, driver, detach: () => unsubscribe.forEach((u) => u?.()) };
+  }
+
+  /** Starts a wired run: its driver, the transition out of its epoch (PoB with an epoch length), and what was accepted and never settled. */
+  #startRun(run: EpochRun): void {
+    const { context, driver, hold } = run;
+    if (driver instanceof PobShardConsensus && context.epochLength !== undefined) {
+      const transition = startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured));
+      this.#transition = transition;
+      driver.onBoundary(({ certificate, changes }) => transition.transition.provideBoundary(certificate, changes));
+      if (driver.boundary !== undefined) transition.transition.provideBoundary(driver.boundary.certificate, driver.boundary.changes);
+    }
+    driver.start();
+    // What this validator answered "accepted" before a stop, crash or switch and never settled goes round again.
+    void hold.pipeline.recoverAccepted((transactions) => driver.submit(transactions)).catch(this.#deps.onError);
+  }
+
+  /**
+   * Epoch e + 1 is configured (by this validator's transition, or a link its peers' archives sent,
+   * src/epoch/transition/catch-up.ts): archived in the home store, then entered once any switch
+   * in progress is done.
+   */
+  #configured({ context, link, transcript }: ConfiguredEpoch): void {
+    if (context.epoch !== this.#contexts.length || this.#stopping !== undefined) return;
+    try {
+      this.#hold(this.setup.shard).state.keepEpoch(context.epoch, link, transcript);
+    } catch (error) {
+      this.#deps.onError(error);
+      return;
+    }
+    this.#contexts.push(context);
+    const configuredAt = this.clock.now();
+    const switching = (this.#switching ?? Promise.resolve()).then(() => this.#enterLatest(configuredAt)).catch(this.#deps.onError);
+    this.#switching = switching;
+    void switching.finally(() => {
+      if (this.#switching === switching) this.#switching = undefined;
+    });
+  }
+
+  /**
+   * Leaves the current epoch's driver and starts the latest epoch's: on the same state when this
+   * validator keeps its shard and the state reached the epoch's start, else after syncing the
+   * shard's final blocks up to that height from the validators that hold them. A validator
+   * several epochs behind goes straight to the latest.
+   */
+  async #enterLatest(configuredAt: number): Promise<void> {
+    const epoch = this.#contexts.length - 1;
+    const old = this.#run;
+    if (old.context.epoch === epoch || this.#stopping !== undefined) return;
+    this.#previousTransition?.close();
+    this.#previousTransition = this.#transition;
+    this.#transition = undefined;
+    await old.driver.stop();
+    old.detach();
+    // Batches still in the workers land in the queue first: nothing the old driver admitted stays behind.
+    await old.hold.pipeline.drain();
+    const carried = old.hold.pipeline.drainQueued();
+    if (this.#stopping !== undefined) return;
+    const context = this.#contexts[epoch]!;
+    const shard = context.shardOf(this.setup.key.publicKey);
+    check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `this validator left: it is not in epoch ${epoch}'s configuration`);
+    const synced = this.#hold(shard).state.tip.height < context.startHeight;
+    if (synced) await this.#sync(shard, context);
+    if (this.#stopping !== undefined) return;
+    const run = this.#wireEpoch(epoch);
+    this.#run = run;
+    this.#switches++;
+    this.#startRun(run);
+    // What the last epoch's driver held unsettled goes to the next one, in its order (parents before the transfers spending them).
+    if (shard === old.shard && carried.length > 0) void run.driver.submit(carried).catch(this.#deps.onError);
+    this.#lastSwitch = { epoch, shard, synced, pauseMs: this.clock.now() - configuredAt };
+  }
+
+  /** Brings this validator's state of `shard` to `context`'s start height from the shard's validators. */
+  async #sync(shard: number, context: EpochContext): Promise<void> {
+    throw new IosError<NodeErrorCode>("NODE_STATE_BEHIND", `shard ${shard}'s state is at height ${this.#hold(shard).state.tip.height}, epoch ${context.epoch} starts at ${context.startHeight}`);
   }
 }
 
@@ -392,6 +648,20 @@ function linkedPeers(setup: NodeSetup): Map<string, string | undefined> {
   const { context } = setup;
   const keys = setup.config.consensus.mode === "pob" ? context.validators.map((v) => v.publicKey) : context.members(setup.shard);
   return new Map(keys.map(toHex).filter((id) => id !== self).map((id) => [id, addressBook.get(id)]));
+}
+
+/**
+ * Where this validator keeps its state of `shard`: the data directory itself for its home shard
+ * (the genesis's assignment; that store also keeps the epoch archive), `shards/<shard>` for a
+ * shard a later epoch assigned it.
+ */
+export function shardDirectory(dataDir: string, home: number, shard: number): string {
+  return shard === home ? dataDir : join(dataDir, "shards", String(shard));
+}
+
+/** The finality log of the driver of `shard` in `epoch`: `finality` for the home shard's epoch 0, `finality/<shard>-<epoch>` else. */
+export function finalityDirectory(dataDir: string, home: number, shard: number, epoch: number): string {
+  return shard === home && epoch === 0 ? join(dataDir, "finality") : join(dataDir, "finality", `${shard}-${epoch}`);
 }
 
 function edgeMetrics(edge: HttpEdge): MetricFamily[] {

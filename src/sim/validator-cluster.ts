@@ -47,10 +47,10 @@ export interface ClusterOptions {
   readonly pipeline?: Partial<PipelineSettings>;
 }
 
-/** What a validator keeps across crashes: its chain store's disk and its finality log. */
+/** What a validator keeps across crashes: its chain stores' disks (one per shard it held) and its finality logs (one per shard and epoch). */
 interface Disk {
-  readonly chain: MemoryDisk;
-  log: FinalityLog | undefined;
+  readonly chains: Map<number, MemoryDisk>;
+  readonly logs: Map<string, FinalityLog>;
 }
 
 export interface ClusterNodeFailure {
@@ -90,7 +90,7 @@ export class ValidatorCluster {
         consensus: options.consensus,
       };
       this.#setups.set(id, { config, genesis, key, context: this.context, shard });
-      this.#disks.set(id, { chain: new MemoryDisk(id), log: undefined });
+      this.#disks.set(id, { chains: new Map(), logs: new Map() });
       sim.addNode(id, (node) => this.#boot(id, node));
     }
   }
@@ -100,15 +100,23 @@ export class ValidatorCluster {
     this.#handlerFailures.push(failures);
     const setup = this.#setups.get(id)!;
     const disk = this.#disks.get(id)!;
-    const state = ShardState.open({ store: MemoryChainStore.open(disk.chain), genesis: setup.genesis, shard: setup.shard });
     const node = ValidatorNode.wire(setup, {
       clock,
       rng,
       transport,
-      state,
+      openState: (shard) => {
+        let chain = disk.chains.get(shard);
+        if (chain === undefined) disk.chains.set(shard, (chain = new MemoryDisk(`${id}/${shard}`)));
+        return ShardState.open({ store: MemoryChainStore.open(chain), genesis: setup.genesis, shard });
+      },
       pool: new InlineVerifierPool(),
-      // The log of the first opening is the disk's: later incarnations find their records and votes there.
-      openLog: (firstHeight) => (disk.log ??= new MemoryFinalityLog(firstHeight)),
+      // The log of a (shard, epoch)'s first opening is the disk's: later incarnations find their records and votes there.
+      openLog: (shard, epoch) => (firstHeight) => {
+        const key = `${shard}/${epoch}`;
+        let log = disk.logs.get(key);
+        if (log === undefined) disk.logs.set(key, (log = new MemoryFinalityLog(firstHeight)));
+        return log;
+      },
       onError: (error) => {
         logger.error({ err: error }, "shard driver stopped");
         this.failures.push({ id, error });
@@ -141,7 +149,7 @@ export class ValidatorCluster {
   /** Kills `id` now: timers and links die with it, its disk keeps only what was committed. */
   crash(id: PeerId): void {
     this.sim.crash(id);
-    this.#disks.get(id)!.chain.crash();
+    for (const chain of this.#disks.get(id)!.chains.values()) chain.crash();
   }
 
   /** Starts `id` again from its disk. */
@@ -152,7 +160,7 @@ export class ValidatorCluster {
   /** Submits to a running validator of `shard` as a client would; undefined when none runs. */
   submit(shard: number, transactions: readonly Uint8Array[], via?: PeerId): Promise<readonly SubmitResult[]> | undefined {
     const node = via === undefined ? this.replicas(shard)[0] : this.node(via);
-    return node?.driver.submit(transactions);
+    return node?.submit(transactions);
   }
 
   /**

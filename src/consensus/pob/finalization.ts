@@ -56,7 +56,7 @@
  * randomness and the replica, so all honest validators reach the same outcome.
  *
  * API: class `PobValidator` (checkProposal, execute → Execution {commitment, commit, abort},
- * applyFinal, beginEpoch, resume, leagues, accounts, tip, height, previousProposal); `FinalChain`.
+ * applyFinal, beginEpoch, resume, continueFrom, leagues, accounts, tip, height, previousProposal); `FinalChain`.
  */
 import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
 import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
@@ -395,6 +395,21 @@ export class PobValidator {
     this.currentHeight = height;
     this.lastProposal = Uint8Array.from(last.record.proposalHash);
     this.currentTip = Uint8Array.from(last.record.tip);
+    this.lastTimestamp = timestamp;
+  }
+
+  /**
+   * Starts the epoch of a fresh validator whose state already reflects `height` final proposals
+   * of earlier epochs (the epoch's start height): its first proposal follows `previous.proposalHash`
+   * and chains its commitment from `previous.tip`. Accounts and leagues are the epoch's own and
+   * nothing else carries over: an optimistic block of another epoch never passes screening.
+   */
+  continueFrom(height: number, timestamp: number, previous: { readonly proposalHash: Uint8Array; readonly tip: Uint8Array }): void {
+    check<PobErrorCode>(this.currentHeight === 0 && Number.isSafeInteger(height) && height > 0, "POB_BAD_ARGUMENT", "an epoch continues a fresh validator, after height ≥ 1");
+    check<PobErrorCode>(previous.proposalHash.length === HASH_BYTES && previous.tip.length === HASH_BYTES, "POB_BAD_ARGUMENT", `a proposal hash and a tip are ${HASH_BYTES} bytes`);
+    this.currentHeight = height;
+    this.lastProposal = Uint8Array.from(previous.proposalHash);
+    this.currentTip = Uint8Array.from(previous.tip);
     this.lastTimestamp = timestamp;
   }
 

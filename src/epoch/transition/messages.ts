@@ -7,6 +7,7 @@
  *   PROPOSAL  u32 |configuration| ‖ configuration ‖ u32 |transcript| ‖ transcript ‖ changes
  *   changes   u16 k ‖ k × (u32 |tx| ‖ registration or leave ‖ u16 |proof| ‖ its decision proof)
  *   LINK      u32 |configuration| ‖ configuration ‖ u32 |certificate| ‖ certificate ‖ u32 |transcript| ‖ transcript
+ *   ARCHIVE_REQUEST, ARCHIVE_LINK  link catch-up (catch-up.ts)
  */
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../../codec/binary.js";
 import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../../atomix/proof.js";
@@ -24,6 +25,10 @@ export const TRANSITION_MESSAGES = {
   BOUNDARY: messageType("drp", 0x10),
   PROPOSAL: messageType("drp", 0x11),
   LINK: messageType("drp", 0x12),
+  /** Link catch-up (catch-up.ts), on the archive instance: u32 epoch. */
+  ARCHIVE_REQUEST: messageType("drp", 0x13),
+  /** u32 epoch ‖ LINK. */
+  ARCHIVE_LINK: messageType("drp", 0x14),
 } as const satisfies Record<string, MessageType>;
 
 /** The CoSi of the configuration runs in the consensus range under this shard number, which no shard has. */

@@ -99,6 +99,8 @@ const RELAY_BATCH_TXS = 1024;
 
 export interface PobConsensusOptions {
   readonly context: EpochContext;
+  /** The epoch before `context` (none in epoch 0): its committees' Atomix proofs are still accepted. */
+  readonly previous?: EpochContext;
   readonly shard: number;
   readonly key: KeyPair;
   /** PoB opens two channels on it: (consensus, shard, epoch) for PoB, its BFT and CoSi, (client, shard, epoch) for relays. */
@@ -191,7 +193,8 @@ export class PobShardConsensus implements ShardDriver {
     const leagues = context.leagues(shard);
     const verifier = options.verifier ?? new Ed25519Verifier();
     // Cross-shard transactions: proofs from any shard's committee of this epoch; phases from this shard's store.
-    const atomix = { verifier: new CommitteeProofVerifier(committeesOfContext(context), verifier), phases: state };
+    const trusted = options.previous === undefined ? [context] : [options.previous, context];
+    const atomix = { verifier: new CommitteeProofVerifier(committeesOfContext(...trusted), verifier), phases: state };
     const validator = new PobValidator({
       shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix,
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
@@ -221,11 +224,18 @@ export class PobShardConsensus implements ShardDriver {
         records.push({ height, record: decodeReplicaRecord(stored) });
       }
       validator.resume(tip, state.tipTimestamp, records);
+    } else if (context.startHeight > 0) {
+      // The epoch's first proposal follows the last of the one before, as this state stored it.
+      invariant(tip === context.startHeight, "an epoch's driver starts on a state that reached the epoch's start height");
+      const stored = state.consensusStateAt(tip);
+      invariant(stored !== undefined, "a PoB shard state stores its replica record with every final block");
+      validator.continueFrom(tip, state.tipTimestamp, decodeReplicaRecord(stored));
     }
     // The epoch's committee, whatever the store says happened to the leagues since.
     const committee = validator.leagues.committee;
     const inCommittee = committee.some((p) => sameBytes(p, key.publicKey));
-    this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip + 1, committee.length) : undefined;
+    // The log counts the epoch's BFT heights, as its records do (height h of the chain is BFT height h − startHeight).
+    this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip - context.startHeight + 1, committee.length) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
     this.#consensusChannel = transport.open({ protocol: "consensus", shard, epoch: context.epoch });
     this.#clientChannel = transport.open({ protocol: "client", shard, epoch: context.epoch });
@@ -275,9 +285,10 @@ export class PobShardConsensus implements ShardDriver {
   start(): void {
     const log = this.#log;
     const tip = this.#state.tip.height;
-    if (log !== undefined && log.lastHeight > tip) {
+    const bftTip = tip - this.#context.startHeight;
+    if (log !== undefined && log.lastHeight > bftTip) {
       const records: FinalityRecord[] = [];
-      for (let height = tip + 1; height <= log.lastHeight; height++) records.push(log.get(height)!);
+      for (let height = bftTip + 1; height <= log.lastHeight; height++) records.push(log.get(height)!);
       this.node.resumeRecords(records);
     }
     if (this.node.producer !== undefined) this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#feedProducer());

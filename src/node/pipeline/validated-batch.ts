@@ -3,7 +3,7 @@
  * thread never decodes a transaction: it frames submitted bytes and reads back verdicts, txids and
  * apply records.
  *
- * Request:  u32le shard ‖ u32le shardCount ‖ u32le |committees| ‖ committees (the epoch's, for the
+ * Request:  u32le shard ‖ u32le shardCount ‖ u32le |committees| ‖ committees (the trusted epochs', for the
  *           proofs of Atomix unlocks, src/atomix/proof.ts `encodeEpochCommittees`; empty: Atomix is
  *           refused) ‖ framed transactions (u32le length ‖ encoding, repeated).
  * Response: u32le count ‖ u32le recordBytes ‖ u32le rejectionBytes ‖ u32le reserved
