@@ -34,7 +34,7 @@ export class OwnerIndex {
   /** Highest committed height reported; blocks above indexedHeight wait for a query. */
   private committedHeight: number;
 
-  constructor(private readonly chain: ChainView) {
+  constructor(readonly chain: ChainView) {
     const snapshot = chain.utxoSnapshot();
     for (let at = 0; at < snapshot.length; at += UTXO_ENTRY.bytes) {
       const owner = at + UTXO_ENTRY.offset.owner;

@@ -193,7 +193,8 @@ function transactionFromBody(contentType: string, body: Buffer): Uint8Array {
 }
 
 export class ClientApi {
-  readonly owners: OwnerIndex;
+  /** The owner index of the chain the backend serves now (a validator that changes shard at an epoch switch serves another). */
+  #owners: OwnerIndex;
   private readonly requests = new LabeledCounter("ios_api_http_requests_total", "HTTP requests answered, by route and status", ["route", "status"]);
   private readonly streamFrames = new LabeledCounter("ios_api_stream_frames_total", "WebSocket stream frames, by kind", ["kind"]);
   private readonly streamDrops = new LabeledCounter("ios_api_stream_dropped_subscribers_total", "Subscribers closed for falling behind", []);
@@ -216,12 +217,17 @@ export class ClientApi {
     /** Serve only requests that came through the edge (file comment); false for an app with no edge in front. */
     private readonly edgeOnly = false,
   ) {
-    this.owners = new OwnerIndex(backend.chain);
+    this.#owners = new OwnerIndex(backend.chain);
     this.unsubscribeConfirmations = backend.onConfirmations((batch) => this.confirmations(batch));
     this.unsubscribeOptimistic = backend.onOptimistic((batch) => this.optimistic(batch));
     this.unsubscribeAtomix = backend.onAtomix?.((batch) => this.broadcast("atomix", () => encodeAtomix(batch))) ?? (() => undefined);
     this.idleSweep = setInterval(() => this.closeIdleStreams(), limits.streamIdleMs / IDLE_SWEEPS_PER_LIMIT).unref();
     this.mount();
+  }
+
+  get owners(): OwnerIndex {
+    if (this.#owners.chain !== this.backend.chain) this.#owners = new OwnerIndex(this.backend.chain);
+    return this.#owners;
   }
 
   /** Closes every stream connection and stops answering (503) the requests still arriving. */

@@ -40,7 +40,9 @@ import type { NodeSetup } from "./config.js";
 import type { FinalityLogOpener } from "../consensus/bft/log.js";
 import { fileFinalityLogs } from "./consensus/finality-log.js";
 import type { ShardDriver } from "./consensus/interface.js";
-import { PobShardConsensus } from "./consensus/pob-consensus.js";
+import { PobShardConsensus, TX_RELAY } from "./consensus/pob-consensus.js";
+import { assignee, spenderOf } from "../consensus/pob/assignment.js";
+import { packTransactions } from "../ledger/stateless.js";
 import { ShardConsensus } from "./consensus/shard-consensus.js";
 import { SoloDriver } from "./consensus/solo-driver.js";
 import { Pipeline } from "./pipeline.js";
@@ -623,9 +625,37 @@ export class ValidatorNode {
     this.#run = run;
     this.#switches++;
     this.#startRun(run);
-    // What the last epoch's driver held unsettled goes to the next one, in its order (parents before the transfers spending them).
-    if (shard === old.shard && carried.length > 0) void run.driver.submit(carried).catch(this.#deps.onError);
+    // What the last epoch's driver held unsettled goes to the next one, in its order (parents before the transfers spending them),
+    // or, when this validator left the shard, to the shard's producers of the new epoch.
+    if (carried.length > 0) {
+      if (shard === old.shard) void run.driver.submit(carried).catch(this.#deps.onError);
+      else this.#handOff(context, old.shard, carried);
+    }
     this.#lastSwitch = { epoch, shard, synced, pauseMs: this.clock.now() - configuredAt };
+  }
+
+  /**
+   * Best effort for the transactions a validator held for the shard it leaves: each goes, in its
+   * order, to its sender's believable assignee of the new epoch as a relay (TX_RELAY); refusals
+   * are not followed (nobody here serves the shard any more) and the one-league fallback gets
+   * none. A client follows its transaction at a validator of its shard and resends it there.
+   */
+  #handOff(context: EpochContext, shard: number, transactions: readonly Uint8Array[]): void {
+    if (this.setup.config.consensus.mode !== "pob") return;
+    const leagues = context.leagues(shard);
+    if (leagues.mode !== "two-league") return;
+    const byAssignee = new Map<string, Uint8Array[]>();
+    for (const tx of transactions) {
+      const spender = spenderOf(tx);
+      if (spender === undefined) continue;
+      const peer = toHex(assignee(spender, leagues.believable));
+      let list = byAssignee.get(peer);
+      if (list === undefined) byAssignee.set(peer, (list = []));
+      list.push(tx);
+    }
+    const channel = this.transport.open({ protocol: "client", shard, epoch: context.epoch });
+    for (const [peer, list] of byAssignee) channel.send(peer, TX_RELAY, packTransactions(list));
+    channel.close();
   }
 
   /** Brings this validator's state of `shard` to `context`'s start height from the shard's validators. */
