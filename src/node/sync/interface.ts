@@ -13,7 +13,8 @@
  *   3. verify    every answered height, in order, before anything is written (shard-sync.ts
  *                `verifyFinalHeight`): certificate against the committee of the height's epoch,
  *                epoch/shard/BFT height, block linkage and seal, included and excluded lists
- *                against the certified roots and counts, commitment chain, Atomix phase writes;
+ *                against the certified roots and counts, commitment chain, Atomix phase writes,
+ *                transaction signatures;
  *   4. apply     the block's transactions to the UTXO table (every one must apply), supply and
  *                count equal the certificate's, then one durable transaction per height (the
  *                block, its certificate, rejections, phases with their proofs, change proofs);
@@ -57,6 +58,8 @@ export const SYNC_ERROR_CODES = [
   "SYNC_EXCLUDED_MISMATCH",
   /** A transaction of the block fails stateless checks or does not apply to the UTXO set. */
   "SYNC_APPLY_FAILED",
+  /** A transaction's signature does not verify (the certified txids do not cover signatures). */
+  "SYNC_BAD_SIGNATURE",
   /** After the block, the UTXO supply or count is not the certificate's. */
   "SYNC_STATE_MISMATCH",
   /** The Atomix phase writes sent are not those the block's transactions decide. */

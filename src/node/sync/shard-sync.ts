@@ -16,7 +16,9 @@
  *   6. every transaction passes stateless checks and applies (SYNC_APPLY_FAILED), and the UTXO
  *      supply and count after it are the certified ones (SYNC_STATE_MISMATCH); otherwise the
  *      table's writes are undone and nothing is stored.
- * Signatures are not re-verified: the committee certified the included list. Then the height is
+ *   5b. every transaction's signatures verify (SYNC_BAD_SIGNATURE): the certified txids do not
+ *      cover them, and the stored block must be the one every replica holds.
+ * Then the height is
  * committed in one durable transaction with what its store keeps: certificate, rejections, phase
  * writes with the proofs this replica cuts from the certificate itself, change proofs.
  *
@@ -27,6 +29,7 @@ import { encodeAtomixPhase, isAtomixKind, phaseAfter } from "../../atomix/phases
 import { sameBytes } from "../../bytes.js";
 import { codedTxidLeaf } from "../../codec/coded-txids.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { verifyBatch } from "../../crypto/ed25519.js";
 import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { toHex } from "../../hex.js";
@@ -361,6 +364,11 @@ export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previ
   if (failed >= 0 || stateless.count !== txCount || stateless.recordCount !== txCount) {
     throw new IosError<SyncErrorCode>("SYNC_APPLY_FAILED", `height ${h}: ${failed >= 0 ? `transaction ${failed}: ${stateless.rejections[failed]!.message}` : "not one apply record per transaction"}`);
   }
+  // The certificate binds txids, which do not cover signatures: a source could swap them unseen, and
+  // a replica re-checking its final chain (PoB's re-check of a producer) would then blame an honest one.
+  const signatures = options.verifier === undefined ? verifyBatch(stateless.signatures) : options.verifier.verifyBatch(stateless.signatures);
+  const forged = signatures.indexOf(false);
+  if (forged >= 0) throw new IosError<SyncErrorCode>("SYNC_BAD_SIGNATURE", `height ${h}: a signature of transaction ${stateless.signatureTx[forged]} does not verify`);
   const prover = new FinalHeightProver({ certificate: record.certificate, included: block.txids, excluded: rejections });
   const atomix = atomixWritesOf(stateless.records, stateless.recordTx, block.txids, record, prover, h);
   const changeProofs: ProvenTransaction[] = [];
