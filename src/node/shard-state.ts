@@ -144,6 +144,8 @@ export interface BuiltBlock {
   readonly changeProofs?: readonly ProvenTransaction[];
   /** The block's final-height certificate (ChainStore StoredBlock `certificate`, `certificateAt`). */
   readonly certificate?: Uint8Array;
+  /** The final proposal it certifies, required with `certificate` (ChainStore StoredBlock `proposal`). */
+  readonly proposal?: Uint8Array;
 }
 
 /** A block made durable by an assembly. */
@@ -454,12 +456,12 @@ export class ShardState {
           this.table.forgetUndo();
           for (const delta of deltas) this.pending.addBlock(delta.created, delta.spent);
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
-          const { consensusState, orderedBlocks, rejections, atomix, changeProofs, certificate } = block;
+          const { consensusState, orderedBlocks, rejections, atomix, changeProofs, certificate, proposal } = block;
           const flushed = this.append({
             height, hash: block.hash, bytes: block.bytes, ...(consensusState === undefined ? {} : { consensusState }),
             ...(orderedBlocks === undefined ? {} : { orderedBlocks }), ...(rejections === undefined ? {} : { rejections }),
             ...(atomix === undefined ? {} : { atomix }), ...(changeProofs === undefined ? {} : { changeProofs }),
-            ...(certificate === undefined ? {} : { certificate }),
+            ...(certificate === undefined ? {} : { certificate }), ...(proposal === undefined ? {} : { proposal }),
           }, block.txids, positions);
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };

@@ -51,6 +51,12 @@ export interface StoredBlock {
    * syncing the shard needs beyond the block (src/node/sync).
    */
   readonly certificate?: Uint8Array;
+  /**
+   * The final proposal the certificate's committee signed (PoB, src/consensus/pob/proposal.ts),
+   * required with `certificate`: its digest is the certificate's body digest, so it certifies the
+   * header fields the certificate alone does not (timestamp, proposer).
+   */
+  readonly proposal?: Uint8Array;
 }
 
 /** A transaction a final block applied and the decision proof of it (src/atomix/proof.ts). */

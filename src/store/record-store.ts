@@ -12,7 +12,7 @@
  *    flush and its "flushed" marker (what ShardState does every FLUSH_INTERVAL_BLOCKS blocks), so
  *    a flush costs no extra sync.
  *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
- *    A PoB block's final-height certificate, with its rejections and phase writes in order,
+ *    A PoB block's final-height certificate and proposal, with its rejections and phase writes in order,
  *    rides in the same transaction (the finalHeights sub-database, served to syncing peers).
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
@@ -39,6 +39,7 @@ import {
   decodeAtomix,
   encodeAtomix,
   MAX_STORED_PROOF_BYTES,
+  MAX_STORED_PROPOSAL_BYTES,
   type StoredAtomix,
   type StoredRejection,
   META_EPOCH,
@@ -317,10 +318,14 @@ export class RecordChainStore implements ChainStore {
         "STORE_BAD_INPUT", `change ${i}: a ${TXID_BYTES}-byte txid, 1..${MAX_ANY_TX_BYTES} transaction bytes and a proof of 1..${MAX_DECISION_PROOF_BYTES} bytes`);
       return { key: Buffer.from(txid), value: Buffer.from(BinaryWriter.ofSize(4 + tx.length + proof.length).lengthPrefixed("u32", tx).bytes(proof).finish()) };
     });
+    check<StoreErrorCode>((block.certificate === undefined) === (block.proposal === undefined), "STORE_BAD_INPUT", "a certificate and its proposal come together");
     check<StoreErrorCode>(block.certificate === undefined || (block.certificate.length > 0 && block.certificate.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES), "STORE_BAD_INPUT",
       `certificate must be 1..${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
-    const finalHeight = block.certificate === undefined ? undefined
-      : encodeFinalHeight({ certificate: block.certificate, rejections: block.rejections ?? [], atomix: (block.atomix ?? []).map(({ crossTxid, phase }) => ({ crossTxid, phase })) });
+    check<StoreErrorCode>(block.proposal === undefined || (block.proposal.length > 0 && block.proposal.length <= MAX_STORED_PROPOSAL_BYTES), "STORE_BAD_INPUT",
+      `proposal must be 1..${MAX_STORED_PROPOSAL_BYTES} bytes`);
+    const finalHeight = block.certificate === undefined ? undefined : encodeFinalHeight({
+      certificate: block.certificate, proposal: block.proposal!, rejections: block.rejections ?? [], atomix: (block.atomix ?? []).map(({ crossTxid, phase }) => ({ crossTxid, phase })),
+    });
     if (flush !== undefined) checkFlush(flush);
     const hash = asBuffer(block.hash);
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");

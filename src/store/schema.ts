@@ -34,7 +34,8 @@
  *                                               applied ‖ the decision proof of its acceptance: what
  *                                               the epoch's boundary carries (src/epoch/transition)
  *   finalHeights   u64be height                 u32le |certificate| ‖ the block's final-height certificate
- *                                               (src/atomix/proof.ts) ‖ u32le n ‖ n coded txids (the block's
+ *                                               (src/atomix/proof.ts) ‖ u32le |proposal| ‖ the final
+ *                                               proposal it certifies ‖ u32le n ‖ n coded txids (the block's
  *                                               rejections, in order) ‖ u32le m ‖ m × (cross txid [32] ‖
  *                                               u8 phase): its Atomix phase writes in order; what a peer
  *                                               syncing the shard fetches with the block (src/node/sync)
@@ -296,6 +297,8 @@ export function decodeEpochLink(value: Uint8Array): IdentityLink {
 /** A certified block's record (the finalHeights sub-database). */
 export interface StoredFinalHeight {
   readonly certificate: Uint8Array;
+  /** The final proposal the certificate certifies (StoredBlock `proposal`). */
+  readonly proposal: Uint8Array;
   /** The block's rejections (StoredBlock `rejections`), in order. */
   readonly rejections: readonly CodedTxid[];
   /** The block's Atomix phase writes (StoredBlock `atomix`), in order, without their proofs (the certificate and the lists give them back). */
@@ -303,11 +306,16 @@ export interface StoredFinalHeight {
 }
 
 const PHASE_WRITE = layout({ crossTxid: TXID_BYTES, phase: 1 });
+/**
+ * A stored final proposal: a one-league proposal carries up to a block's worth of transactions
+ * (MAX_BLOCK_BYTES) besides its fixed part, shares and league changes; twice that bounds it.
+ */
+export const MAX_STORED_PROPOSAL_BYTES = 2 * MAX_BLOCK_BYTES;
 
 export function encodeFinalHeight(record: StoredFinalHeight): Buffer {
   const codes = codeBytesOf(record.rejections);
-  const writer = BinaryWriter.ofSize(4 + record.certificate.length + 4 + codedTxidsSize(codes) + 4 + record.atomix.length * PHASE_WRITE.bytes)
-    .lengthPrefixed("u32", record.certificate).u32(record.rejections.length);
+  const writer = BinaryWriter.ofSize(4 + record.certificate.length + 4 + record.proposal.length + 4 + codedTxidsSize(codes) + 4 + record.atomix.length * PHASE_WRITE.bytes)
+    .lengthPrefixed("u32", record.certificate).lengthPrefixed("u32", record.proposal).u32(record.rejections.length);
   writeCodedTxids(writer, record.rejections, codes).u32(record.atomix.length);
   for (const { crossTxid, phase } of record.atomix) writer.bytes(crossTxid).u8(phase);
   return Buffer.from(writer.finish().buffer);
@@ -317,6 +325,7 @@ export function decodeFinalHeight(value: Uint8Array): StoredFinalHeight {
   // A plain view: the copies read from it are then plain Uint8Arrays, not Buffers.
   const reader = new BinaryReader(new Uint8Array(value.buffer, value.byteOffset, value.length), RECORD_CODES);
   const certificate = Uint8Array.from(reader.lengthPrefixed("u32", MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "final-height certificate"));
+  const proposal = Uint8Array.from(reader.lengthPrefixed("u32", MAX_STORED_PROPOSAL_BYTES, "final proposal"));
   const rejectionCount = reader.u32("rejection count");
   // Each entry takes at least CODED_TXID.bytes: a forged count fails before any allocation.
   reader.need(rejectionCount * CODED_TXID.bytes, "rejections");
@@ -325,5 +334,5 @@ export function decodeFinalHeight(value: Uint8Array): StoredFinalHeight {
   reader.expectRemaining(writeCount * PHASE_WRITE.bytes, "the atomix writes");
   const atomix = Array.from({ length: writeCount }, () => ({ crossTxid: reader.bytes(TXID_BYTES, "cross txid").slice(), phase: reader.u8("phase") }));
   reader.expectEnd("the final-height record");
-  return { certificate, rejections, atomix };
+  return { certificate, proposal, rejections, atomix };
 }

@@ -242,6 +242,23 @@ describe("state sync of a PoB shard from its validators", () => {
       bytes[bytes.length - 1]! ^= 1;
       return decodeBlock(height.block).transactions.length === 0 ? height : { ...height, block: bytes };
     }))],
+    ["another height's proposal", "SYNC_BAD_PROPOSAL", () => tampering((heights, first) => heights.map((height, i) => ({
+      ...height, record: { ...height.record, proposal: world.replicas[0]!.state.finalHeightRecord(first + i + 1)!.proposal },
+    })))],
+    ["a block whose header's timestamp is moved (its hash then differs: the next height would not link)", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      return { ...height, block: encodeBlock({ ...block.header, timestamp: block.header.timestamp + 1 }, block.seal, block.transactions) };
+    }))],
+    ["a block whose header names another previous block", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      return { ...height, block: encodeBlock({ ...block.header, prevHash: new Uint8Array(32).fill(7) }, block.seal, block.transactions) };
+    }))],
+    ["a block sealed with another height's commit certificate", "SYNC_BAD_BLOCK", () => tampering((heights, first) => heights.map((height, i) => {
+      const block = decodeBlock(height.block);
+      const { seal } = decodeBlock(world.replicas[0]!.state.getBlock(first + i + 1)!);
+      return { ...height, block: encodeBlock(block.header, seal, block.transactions) };
+    }))],
+    ["the next height's block with this height's certificate", "SYNC_BAD_BLOCK", () => tampering((heights, first) => heights.map((height, i) => ({ ...height, block: world.replicas[0]!.state.getBlock(first + i + 1)! })))],
     ["the certificate of the next height", "SYNC_CERTIFICATE_MISPLACED", () => tampering((heights, first) => heights.map((height, i) => ({ ...height, record: world.replicas[0]!.state.finalHeightRecord(first + i + 1)! })))],
     ["the certificate of another shard at the same height", "SYNC_CERTIFICATE_MISPLACED", () => tampering((heights, first) => heights.map((height, i) => ({
       ...height, record: { ...height.record, certificate: world.cluster.replicas(1)[0]!.state.certificateAt(first + i)! },
@@ -311,6 +328,22 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.equal(state.tip.height, PREFIX);
     assert.equal(report.applied, PREFIX);
     assert.deepEqual(state.tip, { height: PREFIX, hash: decodeBlock(world.replicas[0]!.state.getBlock(PREFIX)!).hash });
+  });
+
+  it("a fork certified by the same committee (another run of the same genesis) breaks the commitment chain: SYNC_COMMITMENT_BREAK", async () => {
+    const fork = pobCluster({ seed: "state-sync-fork", genesisSeed: "state-sync", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount, epochLength: L });
+    const grown = () => fork.cluster.replicas(SHARD).length === WHOLE_NODE.perShard && fork.cluster.replicas(SHARD).every((node) => node.state.tip.height >= 20);
+    assert.ok(await fork.cluster.advance(30_000, grown), "the other run reaches height 20");
+    const forked = fork.cluster.replicas(SHARD)[0]!.state;
+    assert.notDeepEqual(forked.certificateAt(11), world.replicas[0]!.state.certificateAt(11), "the runs differ");
+    const forker = byzantine(({ id, first, count }) => okAnswer(id, first, heightsOf(forked, first, Math.min(count, 20 - first + 1))));
+    const first = await syncFresh([world.honest[0]!], { target: 10 });
+    let report: SyncReport | undefined;
+    void first.sync.sync(L, [forker, world.honest[1]!]).then((r) => (report = r));
+    assert.ok(await world.cluster.advance(60_000, () => report !== undefined));
+    assert.deepEqual(report!.dropped.map((d) => [d.peer, d.code]), [[forker, "SYNC_COMMITMENT_BREAK"]]);
+    assert.deepEqual(first.state.tip, world.replicas[0]!.state.tip);
+    await fork.cluster.stop();
   });
 
   it("a synced state continues: a second sync from its tip seeds the commitment chain from its stored certificate", async () => {

@@ -4,7 +4,7 @@
  *   SYNC_REQUEST   u32 request id ‖ u64 first height ‖ u16 count (1..MAX_SYNC_HEIGHTS_PER_REQUEST)
  *   SYNC_RESPONSE  u32 request id ‖ u8 status ‖ u64 first height ‖ u16 n ‖ n × height
  *                  height: u32 |block| ‖ encoded block ‖ u32 |record| ‖ record (store schema.ts
- *                  `encodeFinalHeight`: certificate, rejections, phase writes)
+ *                  `encodeFinalHeight`: certificate, proposal, rejections, phase writes)
  *
  * Status: OK (n ≥ 1 heights from the first), BEHIND (the server lacks the first height or holds it
  * without a certificate), BUSY (the peer's byte budget is spent: ask later). Decoding is strict:

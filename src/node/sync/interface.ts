@@ -12,7 +12,7 @@
  *                MAX_SYNC_HEIGHTS_PER_REQUEST; the source bounds its answer in bytes);
  *   3. verify    every answered height, in order, before anything is written (shard-sync.ts
  *                `verifyFinalHeight`): certificate against the committee of the height's epoch,
- *                epoch/shard/BFT height, block linkage and seal, included and excluded lists
+ *                epoch/shard/BFT height, the certified proposal, block linkage, header and seal, included and excluded lists
  *                against the certified roots and counts, commitment chain, Atomix phase writes,
  *                transaction signatures;
  *   4. apply     the block's transactions to the UTXO table (every one must apply), supply and
@@ -50,6 +50,8 @@ export const SYNC_ERROR_CODES = [
   "SYNC_CERTIFICATE_MISPLACED",
   /** The certificate's previous commitment is not the previous height's. */
   "SYNC_COMMITMENT_BREAK",
+  /** The proposal sent does not decode or is not the one the certificate signs. */
+  "SYNC_BAD_PROPOSAL",
   /** The block does not decode, is not the Final block of this height/epoch/shard, does not link to the tip, or its seal is not the certificate's. */
   "SYNC_BAD_BLOCK",
   /** The block's transactions are not the certified included list (root or count). */

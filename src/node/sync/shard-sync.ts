@@ -8,8 +8,10 @@
  *   1. the certificate verifies against the committee of (epoch, shard) it names, and that is
  *      (⌊(h − 1)/L⌋, this shard) at BFT height h − epoch·L (SYNC_BAD_CERTIFICATE, _MISPLACED);
  *   2. its previous commitment is the tip's (SYNC_COMMITMENT_BREAK);
- *   3. the block is the Final block of h, of that epoch and shard, linked to the tip, its txids
- *      give its header's root, and its seal is the certificate's commit certificate (SYNC_BAD_BLOCK);
+ *   3. the proposal sent is the certified one (its digest is the certificate's body digest,
+ *      SYNC_BAD_PROPOSAL); the block is the Final block of h, of that epoch and shard, linked to
+ *      the tip (its header's root is its txids', decodeBlock), with the proposal's timestamp and
+ *      proposer, sealed with the certificate's commit certificate (SYNC_BAD_BLOCK);
  *   4. its txids are the certified included list, the rejections sent the certified excluded
  *      list, by RFC 6962 root and count (SYNC_INCLUDED_MISMATCH, SYNC_EXCLUDED_MISMATCH);
  *   5. the phase writes sent are those its transactions decide (`atomixWritesOf`, SYNC_BAD_ATOMIX);
@@ -33,7 +35,8 @@ import { verifyBatch } from "../../crypto/ed25519.js";
 import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { toHex } from "../../hex.js";
-import { BlockKind, decodeBlock, txRootOf, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
+import { decodeProposal, proposalBodyDigest } from "../../consensus/pob/proposal.js";
 import { atomixCrossTxidOf, recordLockSettles } from "../../ledger/kinds/atomix-record.js";
 import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
 import { RecordCursor } from "../../ledger/records.js";
@@ -295,7 +298,8 @@ export class ShardSync {
       throw new IosError<SyncErrorCode>("SYNC_STATE_MISMATCH", `height ${h}: supply ${state.supply} / count ${state.utxoCount}, certified ${certified.supply} / ${certified.count}`);
     }
     assembly.commit(() => ({
-      bytes: height.block, hash: block.hash, txids: block.txids, rejections: height.record.rejections, atomix, changeProofs, certificate: height.record.certificate,
+      bytes: height.block, hash: block.hash, txids: block.txids, rejections: height.record.rejections, atomix, changeProofs,
+      certificate: height.record.certificate, proposal: height.record.proposal,
     }));
     return certified.stateCommitment;
   }
@@ -340,13 +344,19 @@ export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previ
   const { commitment } = certified;
   if (!sameBytes(commitment.previous, previous)) throw new IosError<SyncErrorCode>("SYNC_COMMITMENT_BREAK", `height ${h}: the certificate does not continue the commitment of height ${tip.height}`);
 
+  const { commitCertificate, bodyDigest } = decodeFinalHeightCertificate(record.certificate);
+  // The header's timestamp and producer are the certified proposal's: the certificate signs its digest.
+  if (!sameBytes(coded("SYNC_BAD_PROPOSAL", `height ${h}`, () => proposalBodyDigest(record.proposal)), bodyDigest)) {
+    throw new IosError<SyncErrorCode>("SYNC_BAD_PROPOSAL", `height ${h}: the proposal sent is not the certified one`);
+  }
+  const proposal = coded("SYNC_BAD_PROPOSAL", `height ${h}`, () => decodeProposal(record.proposal));
+
   const block = coded("SYNC_BAD_BLOCK", `height ${h}`, () => decodeBlock(height.block));
   const { header, seal } = block;
-  const { commitCertificate } = decodeFinalHeightCertificate(record.certificate);
   const sealed = seal.kind === "collective" && sameBytes(seal.participants, commitCertificate.mask) && sameBytes(seal.signature, commitCertificate.signature);
   if (header.kind !== BlockKind.Final || header.shard !== state.shard || header.epoch !== epoch || header.height !== h || !sameBytes(header.prevHash, tip.hash)
-    || !sameBytes(header.txRoot, txRootOf(block.txids)) || !sealed) {
-    throw new IosError<SyncErrorCode>("SYNC_BAD_BLOCK", `height ${h}: not the Final block of epoch ${epoch}, shard ${state.shard} on the tip, sealed with the certificate's commit certificate`);
+    || header.timestamp !== proposal.timestamp || !sameBytes(header.producer, proposal.proposer) || !sealed) {
+    throw new IosError<SyncErrorCode>("SYNC_BAD_BLOCK", `height ${h}: not the Final block of epoch ${epoch}, shard ${state.shard} on the tip, of the certified proposal, sealed with its commit certificate`);
   }
   const txCount = block.txids.length / TXID_BYTES;
   if (txCount !== commitment.includedCount || !sameBytes(merkleRootOfPackedLeaves(block.txids, TXID_BYTES), commitment.includedRoot)) {
