@@ -22,8 +22,8 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import type { PeerId } from "../../src/net/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
-import { SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncedHeight } from "../../src/node/sync/codec.js";
-import { MAX_SYNC_RESPONSE_BYTES, type SyncErrorCode, type SyncReport } from "../../src/node/sync/interface.js";
+import { SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncedHeight } from "../../src/node/sync/codec.js";
+import { MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, type SyncErrorCode, type SyncReport } from "../../src/node/sync/interface.js";
 import { ShardSync } from "../../src/node/sync/shard-sync.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
@@ -253,6 +253,14 @@ describe("state sync of a PoB shard from its validators", () => {
       const block = decodeBlock(height.block);
       return { ...height, block: encodeBlock({ ...block.header, prevHash: new Uint8Array(32).fill(7) }, block.seal, block.transactions) };
     }))],
+    ["a block whose header names another producer", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      return { ...height, block: encodeBlock({ ...block.header, producer: new Uint8Array(32).fill(9) }, block.seal, block.transactions) };
+    }))],
+    ["a block whose header says another height", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      return { ...height, block: encodeBlock({ ...block.header, height: block.header.height + 1 }, block.seal, block.transactions) };
+    }))],
     ["a block sealed with another height's commit certificate", "SYNC_BAD_BLOCK", () => tampering((heights, first) => heights.map((height, i) => {
       const block = decodeBlock(height.block);
       const { seal } = decodeBlock(world.replicas[0]!.state.getBlock(first + i + 1)!);
@@ -271,6 +279,9 @@ describe("state sync of a PoB shard from its validators", () => {
     ["a rejection dropped", "SYNC_EXCLUDED_MISMATCH", () => tampering((heights) => heights.map((height) => ({ ...height, record: { ...height.record, rejections: height.record.rejections.slice(1) } })))],
     ["a phase write turned (committed/locked/…) into another", "SYNC_BAD_ATOMIX", () => tampering((heights) => heights.map((height) => ({
       ...height, record: { ...height.record, atomix: height.record.atomix.map((w) => ({ ...w, phase: w.phase === 0 ? 2 : 0 })) },
+    })))],
+    ["an extra phase write for a transaction the height did not decide", "SYNC_BAD_ATOMIX", () => tampering((heights) => heights.map((height) => ({
+      ...height, record: { ...height.record, atomix: [...height.record.atomix, { crossTxid: new Uint8Array(32).fill(5), phase: 2 }] },
     })))],
     ["the phase writes withheld", "SYNC_BAD_ATOMIX", () => tampering((heights) => heights.map((height) => ({ ...height, record: { ...height.record, atomix: [] } })))],
     ["a range that skips the first height asked", "SYNC_BAD_RANGE", () => byzantine(({ id, first, count }) => okAnswer(id, first + 1, heightsOf(world.replicas[0]!.state, first + 1, count)))],
@@ -344,6 +355,37 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.deepEqual(report!.dropped.map((d) => [d.peer, d.code]), [[forker, "SYNC_COMMITMENT_BREAK"]]);
     assert.deepEqual(first.state.tip, world.replicas[0]!.state.tip);
     await fork.cluster.stop();
+  });
+
+  it("a server answers at most MAX_SYNC_HEIGHTS_PER_REQUEST heights, BUSY once a peer's byte budget is spent, and serves it again once refilled; malformed requests get no answer", async () => {
+    const answers: { status: number; first: number; heights: number; bytes: number }[] = [];
+    let send: ((payload: Uint8Array) => void) | undefined;
+    const id = `greedy-${nodes++}`;
+    world.sim.addNode(id, ({ transport }) => {
+      const channel = transport.open({ protocol: "msb", shard: SHARD, epoch: 0 });
+      channel.on(SYNC_RESPONSE, (_from, _type, payload) => {
+        const answer = decodeSyncResponse(payload);
+        answers.push({ status: answer.status, first: answer.first, heights: answer.heights.length, bytes: payload.length });
+      });
+      send = (payload) => channel.send(world.honest[0]!, SYNC_REQUEST, payload);
+      return channel;
+    });
+    assert.ok(await world.cluster.advance(10, () => send !== undefined));
+    send!(new Uint8Array(5));
+    send!(encodeSyncRequest({ id: 0, first: 1, count: MAX_SYNC_HEIGHTS_PER_REQUEST }).subarray(1));
+    const burst = 200;
+    for (let i = 1; i <= burst; i++) send!(encodeSyncRequest({ id: i, first: 1, count: MAX_SYNC_HEIGHTS_PER_REQUEST }));
+    assert.ok(await world.cluster.advance(100, () => answers.length === burst), `every well-formed request is answered, the malformed ones not (${answers.length})`);
+    const ok = answers.filter((a) => a.status === SyncStatus.Ok);
+    assert.ok(ok.every((a) => a.first === 1 && a.heights === MAX_SYNC_HEIGHTS_PER_REQUEST));
+    const busy = answers.filter((a) => a.status === SyncStatus.Busy).length;
+    assert.ok(busy > 0 && ok.length + busy === burst, `${ok.length} served, ${busy} busy`);
+    assert.ok(ok.length <= Math.ceil(MAX_SYNC_RESPONSE_BYTES / ok[0]!.bytes) + 1, `served within one full answer's budget (${ok.length} × ${ok[0]!.bytes} bytes)`);
+    await world.cluster.advance(1_000);
+    answers.length = 0;
+    send!(encodeSyncRequest({ id: burst + 1, first: 1, count: 1 }));
+    assert.ok(await world.cluster.advance(100, () => answers.length === 1));
+    assert.deepEqual(answers.map((a) => [a.status, a.heights]), [[SyncStatus.Ok, 1]], "served again after the budget refilled");
   });
 
   it("a synced state continues: a second sync from its tip seeds the commitment chain from its stored certificate", async () => {
