@@ -35,7 +35,9 @@
  * supply and count (what the identity chain records of every shard at an epoch's boundary).
  *
  * API: `encodeDecisionProof`, `decodeDecisionProof`, `verifyDecisionProof`, `FinalHeightProver`
- * (proofs of one final height's decisions, and its `certificate`), `verifyFinalHeightCertificate`, `CommitteeProofVerifier` (the ledger's
+ * (proofs of one final height's decisions, and its `certificate`; from a replica's height or from
+ * its certificate), `verifyFinalHeightCertificate`, `decodeFinalHeightCertificate` (a stored
+ * certificate, unverified), `certifiedProposalOf`, `CommitteeProofVerifier` (the ledger's
  * DecisionVerifier), `FINAL_CHAIN_DECISIONS` (replaying stored blocks), `committeesOfContext`, `DECISIVE_CODES`.
  */
 import { BinaryReader, BinaryWriter, readU16, singleCode } from "../codec/binary.js";
@@ -165,7 +167,8 @@ function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: Decision
   };
 }
 
-type CertifiedPart = Pick<DecisionProof, "bodyDigest" | "prepareCertificateHash" | "commitCertificate" | "committeeSize" | "commitment">;
+/** What a commit certificate vouches for beyond (epoch, shard, height, view). */
+export type CertifiedPart = Pick<DecisionProof, "bodyDigest" | "prepareCertificateHash" | "commitCertificate" | "committeeSize" | "commitment">;
 
 /** Reads the certified part (`certifiedPart`'s layout) at the reader's position. */
 function readCertifiedPart(reader: BinaryReader<LedgerErrorCode>, take: (length: number, what: string) => Uint8Array): CertifiedPart {
@@ -216,46 +219,70 @@ export interface FinalHeight {
   readonly excluded: readonly CodedTxid[];
 }
 
+/**
+ * A final height as a stored (or received) final-height certificate and the height's included and
+ * excluded lists give it back: what a replica that synced the height cuts the same proofs from.
+ */
+export interface CertifiedFinalHeight {
+  readonly certificate: Uint8Array;
+  /** Included txids in final order, packed 32 bytes each. */
+  readonly included: Uint8Array;
+  readonly excluded: readonly CodedTxid[];
+}
+
 /** Proofs of the decisions of one final height; the Merkle trees are built once, on first use. */
 export class FinalHeightProver {
   #included: MerkleTree | undefined;
   #excluded: MerkleTree | undefined;
+  readonly #head: Pick<DecisionProof, "epoch" | "shard" | "height" | "view">;
   /** The certified part every proof of this height carries, encoded once. */
   readonly #certified: Uint8Array;
+  readonly #includedTxids: Uint8Array;
+  readonly #excludedList: readonly CodedTxid[];
 
-  constructor(private readonly height: FinalHeight) {
+  /** From the replica's own final height, or from its certificate (decoded here, not verified: the caller did). */
+  constructor(height: FinalHeight | CertifiedFinalHeight) {
+    this.#includedTxids = height.included;
+    this.#excludedList = height.excluded;
+    if ("certificate" in height) {
+      const { epoch, shard, height: bftHeight, view } = decodeFinalHeightCertificate(height.certificate);
+      this.#head = { epoch, shard, height: bftHeight, view };
+      this.#certified = height.certificate.slice(CERTIFICATE_HEAD.bytes);
+      return;
+    }
+    const { epoch, shard, record } = height;
+    this.#head = { epoch, shard, height: record.height, view: record.view };
     this.#certified = certifiedPart({
-      bodyDigest: proposalBodyDigest(height.record.proposal), prepareCertificateHash: prepareCertificateHash(height.record.prepareCert, height.committeeSize),
-      commitCertificate: height.record.commitCert, committeeSize: height.committeeSize, commitment: height.commitment,
+      bodyDigest: proposalBodyDigest(record.proposal), prepareCertificateHash: prepareCertificateHash(record.prepareCert, height.committeeSize),
+      commitCertificate: record.commitCert, committeeSize: height.committeeSize, commitment: height.commitment,
     });
   }
 
   /** The proof that this height included the transaction at `index` of `included`. */
   acceptance(index: number): Uint8Array<ArrayBuffer> {
-    const { included } = this.height;
+    const included = this.#includedTxids;
     this.#included ??= merkleTreeOfPackedLeaves(included, TXID_BYTES);
     return this.#encode(included.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES), "", this.#included.proof(index));
   }
 
   /** The proof that this height excluded entry `index` of `excluded` (a decisive code, or the proof proves nothing). */
   rejection(index: number): Uint8Array<ArrayBuffer> {
-    const entry = this.height.excluded[index]!;
-    this.#excluded ??= merkleTree(this.height.excluded.map(codedTxidLeaf));
+    const entry = this.#excludedList[index]!;
+    this.#excluded ??= merkleTree(this.#excludedList.map(codedTxidLeaf));
     return this.#encode(entry.txid, entry.code, this.#excluded.proof(index));
   }
 
   /** The height's final-height certificate (module doc). */
   certificate(): Uint8Array<ArrayBuffer> {
-    const { epoch, shard, record } = this.height;
+    const { epoch, shard, height, view } = this.#head;
     return BinaryWriter.ofSize(CERTIFICATE_HEAD.bytes + this.#certified.length)
-      .u8(FINAL_HEIGHT_CERTIFICATE_VERSION).u32(epoch).u32(shard).u64(record.height).u32(record.view)
+      .u8(FINAL_HEIGHT_CERTIFICATE_VERSION).u32(epoch).u32(shard).u64(height).u32(view)
       .bytes(this.#certified)
       .finish();
   }
 
   #encode(txid: Uint8Array, code: string, path: MerkleProof): Uint8Array<ArrayBuffer> {
-    const { epoch, shard, record } = this.height;
-    return assembleProof({ epoch, shard, height: record.height, view: record.view }, txid, code, this.#certified, encodeMerkleProof(path));
+    return assembleProof(this.#head, txid, code, this.#certified, encodeMerkleProof(path));
   }
 }
 
@@ -270,6 +297,37 @@ export interface CertifiedHeight {
   readonly stateCommitment: Uint8Array;
   readonly supply: bigint;
   readonly count: bigint;
+  /** The commitment's parts: previous commitment, included and excluded roots and counts, ... */
+  readonly commitment: CommitmentParts;
+}
+
+/** A final-height certificate's fields, decoded and not verified (`decodeFinalHeightCertificate`). */
+export interface FinalHeightCertificate extends CertifiedPart {
+  readonly epoch: number;
+  readonly shard: number;
+  readonly height: number;
+  readonly view: number;
+}
+
+/**
+ * Strict decoding of a final-height certificate (module doc), nothing verified: for a certificate
+ * this validator verified before (its own store), TX_PROOF_MALFORMED otherwise.
+ */
+export function decodeFinalHeightCertificate(bytes: Uint8Array): FinalHeightCertificate {
+  check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "TX_PROOF_MALFORMED", `a certificate is at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
+  const reader = new BinaryReader(bytes, PROOF_CODES);
+  const version = reader.u8("version");
+  check<LedgerErrorCode>(version === FINAL_HEIGHT_CERTIFICATE_VERSION, "TX_PROOF_MALFORMED", `certificate version ${version} is not ${FINAL_HEIGHT_CERTIFICATE_VERSION}`);
+  const head = { epoch: reader.u32("epoch"), shard: reader.u32("shard"), height: reader.u53("height"), view: reader.u32("view") };
+  const certified = readCertifiedPart(reader, (length, what) => reader.bytes(length, what).slice());
+  reader.expectEnd("the certificate");
+  return { ...head, ...certified };
+}
+
+/** The state commitment and proposal hash a decoded certificate names (what the committee signed; module doc steps 1–2). */
+export function certifiedProposalOf(certificate: Pick<CertifiedPart, "bodyDigest" | "commitment">): { readonly stateCommitment: Uint8Array; readonly proposalHash: Uint8Array } {
+  const stateCommitment = stateCommitmentOf(certificate.commitment);
+  return { stateCommitment, proposalHash: proposalHashOfParts(certificate.bodyDigest, stateCommitment) };
 }
 
 /**
@@ -278,15 +336,10 @@ export interface CertifiedHeight {
  * TX_PROOF_BAD_SIGNATURE, the first that applies.
  */
 export function verifyFinalHeightCertificate(bytes: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier): CertifiedHeight {
-  check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "TX_PROOF_MALFORMED", `a certificate is at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
-  const reader = new BinaryReader(bytes, PROOF_CODES);
-  const version = reader.u8("version");
-  check<LedgerErrorCode>(version === FINAL_HEIGHT_CERTIFICATE_VERSION, "TX_PROOF_MALFORMED", `certificate version ${version} is not ${FINAL_HEIGHT_CERTIFICATE_VERSION}`);
-  const head = { epoch: reader.u32("epoch"), shard: reader.u32("shard"), height: reader.u53("height"), view: reader.u32("view") };
-  const certified = readCertifiedPart(reader, (length, what) => reader.bytes(length, what).slice());
-  reader.expectEnd("the certificate");
-  const stateCommitment = checkCommitCertificate(head, certified, committees, verifier);
-  return { ...head, stateCommitment, supply: certified.commitment.supply, count: certified.commitment.count };
+  const certificate = decodeFinalHeightCertificate(bytes);
+  const stateCommitment = checkCommitCertificate(certificate, certificate, committees, verifier);
+  const { epoch, shard, height, view, commitment } = certificate;
+  return { epoch, shard, height, view, stateCommitment, supply: commitment.supply, count: commitment.count, commitment };
 }
 
 /** Steps 1–3 of the module doc: the committee's collective signature on the height's commit statement; returns the state commitment. */
@@ -294,8 +347,7 @@ function checkCommitCertificate(head: Pick<DecisionProof, "epoch" | "shard" | "h
   const committee = committees(head.epoch, head.shard);
   if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${head.shard} in epoch ${head.epoch}`);
   if (committee.keys.length !== certified.committeeSize) throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the certificate is for ${certified.committeeSize} members, the committee has ${committee.keys.length}`);
-  const stateCommitment = stateCommitmentOf(certified.commitment);
-  const proposalHash = proposalHashOfParts(certified.bodyDigest, stateCommitment);
+  const { stateCommitment, proposalHash } = certifiedProposalOf(certified);
   const statement = commitDigestOfCertificateHash(committee.chainId, head.height, head.view, proposalHash, certified.prepareCertificateHash);
   if (!verifyCollectiveSignature(committee.keys, statement, certified.commitCertificate, cosiThreshold(committee.keys.length), verifier)) {
     throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the commit certificate of shard ${head.shard}, epoch ${head.epoch}, height ${head.height} does not verify`);

@@ -36,7 +36,7 @@
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
  * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
- * `consensusStateAt(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`, `changeProofs()`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
+ * `consensusStateAt(height)`, `certificateAt(height)`, `finalHeightAt(height)`, `finalHeightRecord(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`, `changeProofs()`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import { decodeAtomixPhase, type AtomixPhase } from "../atomix/phases.js";
@@ -52,12 +52,12 @@ import { validateStateless, type BatchOrigin, type StatelessResult } from "../le
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, StoredBlock, UtxoFlush } from "../store/interface.js";
-import type { ChainTip, StoredRejection, TxLocation } from "../store/schema.js";
+import type { ChainTip, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
 import { toHex } from "../hex.js";
-import { FINAL_CHAIN_DECISIONS } from "../atomix/proof.js";
+import { FINAL_CHAIN_DECISIONS, certifiedProposalOf, decodeFinalHeightCertificate } from "../atomix/proof.js";
 import { transactionIdOfEncoding } from "../ledger/kinds/registry.js";
 import { TXID_BYTES } from "../codec/sizes.js";
 import type { StoreErrorCode } from "../store/errors.js";
@@ -142,6 +142,10 @@ export interface BuiltBlock {
   readonly atomix?: readonly AtomixWrite[];
   /** Registrations and leaves the block applied, with their proofs (ChainStore StoredBlock `changeProofs`). */
   readonly changeProofs?: readonly ProvenTransaction[];
+  /** The block's final-height certificate (ChainStore StoredBlock `certificate`, `certificateAt`). */
+  readonly certificate?: Uint8Array;
+  /** The final proposal it certifies, required with `certificate` (ChainStore StoredBlock `proposal`). */
+  readonly proposal?: Uint8Array;
 }
 
 /** A block made durable by an assembly. */
@@ -452,11 +456,12 @@ export class ShardState {
           this.table.forgetUndo();
           for (const delta of deltas) this.pending.addBlock(delta.created, delta.spent);
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
-          const { consensusState, orderedBlocks, rejections, atomix, changeProofs } = block;
+          const { consensusState, orderedBlocks, rejections, atomix, changeProofs, certificate, proposal } = block;
           const flushed = this.append({
             height, hash: block.hash, bytes: block.bytes, ...(consensusState === undefined ? {} : { consensusState }),
             ...(orderedBlocks === undefined ? {} : { orderedBlocks }), ...(rejections === undefined ? {} : { rejections }),
             ...(atomix === undefined ? {} : { atomix }), ...(changeProofs === undefined ? {} : { changeProofs }),
+            ...(certificate === undefined ? {} : { certificate }), ...(proposal === undefined ? {} : { proposal }),
           }, block.txids, positions);
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };
@@ -545,6 +550,28 @@ export class ShardState {
   /** The consensus record stored with block `height` (the tip's by default). */
   consensusStateAt(height = this.store.tip.height): Uint8Array | undefined {
     return this.store.consensusStateAt(height);
+  }
+
+  /** The final-height certificate stored with block `height` (BuiltBlock `certificate`), if it carried one. */
+  certificateAt(height: number): Uint8Array | undefined {
+    return this.store.finalHeightRecord(height)?.certificate;
+  }
+
+  /** See ChainStore `finalHeightRecord`: a certified block's certificate, rejections and phase writes in order. */
+  finalHeightRecord(height: number): StoredFinalHeight | undefined {
+    return this.store.finalHeightRecord(height);
+  }
+
+  /**
+   * What a PoB instance continues from after the certified block at `height`: the state
+   * commitment and proposal hash its certificate names (checked when it was stored) and the
+   * block's timestamp; undefined when the block carries no certificate.
+   */
+  finalHeightAt(height: number): { readonly stateCommitment: Uint8Array; readonly proposalHash: Uint8Array; readonly timestamp: number } | undefined {
+    const certificate = this.certificateAt(height);
+    if (certificate === undefined) return undefined;
+    const { stateCommitment, proposalHash } = certifiedProposalOf(decodeFinalHeightCertificate(certificate));
+    return { stateCommitment, proposalHash, timestamp: decodeBlockHeader(this.store.getBlock(height)!).timestamp };
   }
 
   /** See ChainStore `keepAccepted`: transactions answered "accepted", durable when the promise resolves. */

@@ -10,7 +10,7 @@
  * arguments throw `IosError<StoreErrorCode>` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
  * written; reads of a closed store throw STORE_CLOSED.
  */
-import type { ChainTip, FlushMarker, StoreIdentity, StoredAtomix, StoredRejection, TxLocation } from "./schema.js";
+import type { ChainTip, FlushMarker, StoreIdentity, StoredAtomix, StoredFinalHeight, StoredRejection, TxLocation } from "./schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
@@ -45,6 +45,18 @@ export interface StoredBlock {
   readonly atomix?: readonly AtomixWrite[];
   /** Registrations and leaves this block applied, each with the decision proof of its acceptance. */
   readonly changeProofs?: readonly ProvenTransaction[];
+  /**
+   * The block's final-height certificate (PoB, src/atomix/proof.ts): kept by height with the
+   * block's `rejections` and `atomix` phases in their order (`finalHeightRecord`), what a peer
+   * syncing the shard needs beyond the block (src/node/sync).
+   */
+  readonly certificate?: Uint8Array;
+  /**
+   * The final proposal the certificate's committee signed (PoB, src/consensus/pob/proposal.ts),
+   * required with `certificate`: its digest is the certificate's body digest, so it certifies the
+   * header fields the certificate alone does not (timestamp, proposer).
+   */
+  readonly proposal?: Uint8Array;
 }
 
 /** A transaction a final block applied and the decision proof of it (src/atomix/proof.ts). */
@@ -121,6 +133,8 @@ export interface ChainStore {
   atomixEntries(): Iterable<{ readonly crossTxid: Uint8Array; readonly entry: StoredAtomix }>;
   /** Every registration and leave the final chain applied, with its proof (StoredBlock `changeProofs`), in txid order. */
   changeProofs(): Iterable<ProvenTransaction>;
+  /** What was kept with the certified block at `height` (StoredBlock `certificate`), if it carried a certificate. */
+  finalHeightRecord(height: number): StoredFinalHeight | undefined;
   /** The last final block's refusal of `txid` (StoredBlock `rejections`), if any. */
   rejection(txid: Uint8Array): StoredRejection | undefined;
   readonly epoch: number;

@@ -12,12 +12,14 @@
  *    flush and its "flushed" marker (what ShardState does every FLUSH_INTERVAL_BLOCKS blocks), so
  *    a flush costs no extra sync.
  *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
+ *    A PoB block's final-height certificate and proposal, with its rejections and phase writes in order,
+ *    rides in the same transaction (the finalHeights sub-database, served to syncing peers).
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
 import type { ChainStore, OrderedBlockBytes, ProvenTransaction, StoredBlock, UtxoFlush } from "./interface.js";
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
-import { MAX_DECISION_PROOF_BYTES } from "../atomix/proof.js";
+import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../atomix/proof.js";
 import { MAX_ANY_TX_BYTES } from "../ledger/kinds/interface.js";
 import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
@@ -31,9 +33,13 @@ import {
   MAX_ORDERED_BLOCK_BYTES,
   decodeRejection,
   encodeRejection,
+  decodeFinalHeight,
+  encodeFinalHeight,
+  type StoredFinalHeight,
   decodeAtomix,
   encodeAtomix,
   MAX_STORED_PROOF_BYTES,
+  MAX_STORED_PROPOSAL_BYTES,
   type StoredAtomix,
   type StoredRejection,
   META_EPOCH,
@@ -156,6 +162,7 @@ export class RecordChainStore implements ChainStore {
       epochLinks: env.table("epochLinks"),
       epochTranscripts: env.table("epochTranscripts"),
       changeProofs: env.table("changeProofs"),
+      finalHeights: env.table("finalHeights"),
     };
     this.loadMeta();
   }
@@ -311,12 +318,20 @@ export class RecordChainStore implements ChainStore {
         "STORE_BAD_INPUT", `change ${i}: a ${TXID_BYTES}-byte txid, 1..${MAX_ANY_TX_BYTES} transaction bytes and a proof of 1..${MAX_DECISION_PROOF_BYTES} bytes`);
       return { key: Buffer.from(txid), value: Buffer.from(BinaryWriter.ofSize(4 + tx.length + proof.length).lengthPrefixed("u32", tx).bytes(proof).finish()) };
     });
+    check<StoreErrorCode>((block.certificate === undefined) === (block.proposal === undefined), "STORE_BAD_INPUT", "a certificate and its proposal come together");
+    check<StoreErrorCode>(block.certificate === undefined || (block.certificate.length > 0 && block.certificate.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES), "STORE_BAD_INPUT",
+      `certificate must be 1..${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
+    check<StoreErrorCode>(block.proposal === undefined || (block.proposal.length > 0 && block.proposal.length <= MAX_STORED_PROPOSAL_BYTES), "STORE_BAD_INPUT",
+      `proposal must be 1..${MAX_STORED_PROPOSAL_BYTES} bytes`);
+    const finalHeight = block.certificate === undefined ? undefined : encodeFinalHeight({
+      certificate: block.certificate, proposal: block.proposal!, rejections: block.rejections ?? [], atomix: (block.atomix ?? []).map(({ crossTxid, phase }) => ({ crossTxid, phase })),
+    });
     if (flush !== undefined) checkFlush(flush);
     const hash = asBuffer(block.hash);
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
-    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix, changeProofs: proven } = this.dbs;
+    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix, changeProofs: proven, finalHeights } = this.dbs;
     const txids = asBuffer(block.txids);
     this.env.transaction(() => {
       blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
@@ -326,6 +341,7 @@ export class RecordChainStore implements ChainStore {
       }
       meta.put(META_TIP, encodeTip(newTip));
       if (block.consensusState !== undefined) consensus.put(heightKey(block.height), asBuffer(block.consensusState), true);
+      if (finalHeight !== undefined) finalHeights.put(heightKey(block.height), finalHeight, true);
       for (const entry of ordered) orderedBlocks.put(asBuffer(entry.hash), asBuffer(entry.bytes));
       for (const { key, value } of rejections) rejected.put(key, value);
       for (const { key, value } of changeProofs) proven.put(key, value);
@@ -373,6 +389,14 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(isHeight(height), "STORE_BAD_INPUT", "height must be a non-negative safe integer");
     const value = this.dbs.consensus.get(heightKey(height));
     return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  /** What was kept with the certified block at `height` (StoredBlock `certificate`), if it carried one. */
+  finalHeightRecord(height: number): StoredFinalHeight | undefined {
+    this.checkInitialized();
+    check<StoreErrorCode>(isHeight(height), "STORE_BAD_INPUT", "height must be a non-negative safe integer");
+    const value = this.dbs.finalHeights.get(heightKey(height));
+    return value === undefined ? undefined : decodeFinalHeight(value);
   }
 
   orderedBlock(hash: Uint8Array): Uint8Array | undefined {

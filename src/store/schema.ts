@@ -33,6 +33,12 @@
  *   changeProofs   txid [32]                    u32le |tx| ‖ a registration or leave the final chain
  *                                               applied ‖ the decision proof of its acceptance: what
  *                                               the epoch's boundary carries (src/epoch/transition)
+ *   finalHeights   u64be height                 u32le |certificate| ‖ the block's final-height certificate
+ *                                               (src/atomix/proof.ts) ‖ u32le |proposal| ‖ the final
+ *                                               proposal it certifies ‖ u32le n ‖ n coded txids (the block's
+ *                                               rejections, in order) ‖ u32le m ‖ m × (cross txid [32] ‖
+ *                                               u8 phase): its Atomix phase writes in order; what a peer
+ *                                               syncing the shard fetches with the block (src/node/sync)
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
@@ -44,8 +50,9 @@ import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
 import { BinaryReader, BinaryWriter, readU32, readU64BE, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
 import { layout, type Layout } from "../codec/layout.js";
-import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
-import { HASH_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
+import { CODED_TXID, MAX_CODE_BYTES, codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids, type CodedTxid } from "../codec/coded-txids.js";
+import { MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../atomix/proof.js";
+import { HASH_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { MAX_PROPOSAL_BLOCKS } from "../consensus/pob/proposal.js";
 import { MAX_BLOCK_BYTES } from "../ledger/block.js";
 import { MAX_CONFIGURATION_BYTES } from "../epoch/identity/configuration.js";
@@ -60,7 +67,7 @@ export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs", "finalHeights"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
@@ -285,4 +292,47 @@ export function decodeEpochLink(value: Uint8Array): IdentityLink {
   const certificate = Uint8Array.from(reader.lengthPrefixed("u32", MAX_CERTIFICATE_BYTES, "epoch certificate"));
   reader.expectEnd("the epoch link record");
   return { configuration, certificate };
+}
+
+/** A certified block's record (the finalHeights sub-database). */
+export interface StoredFinalHeight {
+  readonly certificate: Uint8Array;
+  /** The final proposal the certificate certifies (StoredBlock `proposal`). */
+  readonly proposal: Uint8Array;
+  /** The block's rejections (StoredBlock `rejections`), in order. */
+  readonly rejections: readonly CodedTxid[];
+  /** The block's Atomix phase writes (StoredBlock `atomix`), in order, without their proofs (the certificate and the lists give them back). */
+  readonly atomix: readonly { readonly crossTxid: Uint8Array; readonly phase: number }[];
+}
+
+const PHASE_WRITE = layout({ crossTxid: TXID_BYTES, phase: 1 });
+/**
+ * A stored final proposal: a one-league proposal carries up to a block's worth of transactions
+ * (MAX_BLOCK_BYTES) besides its fixed part, shares and league changes; twice that bounds it.
+ */
+export const MAX_STORED_PROPOSAL_BYTES = 2 * MAX_BLOCK_BYTES;
+
+export function encodeFinalHeight(record: StoredFinalHeight): Buffer {
+  const codes = codeBytesOf(record.rejections);
+  const writer = BinaryWriter.ofSize(4 + record.certificate.length + 4 + record.proposal.length + 4 + codedTxidsSize(codes) + 4 + record.atomix.length * PHASE_WRITE.bytes)
+    .lengthPrefixed("u32", record.certificate).lengthPrefixed("u32", record.proposal).u32(record.rejections.length);
+  writeCodedTxids(writer, record.rejections, codes).u32(record.atomix.length);
+  for (const { crossTxid, phase } of record.atomix) writer.bytes(crossTxid).u8(phase);
+  return Buffer.from(writer.finish().buffer);
+}
+
+export function decodeFinalHeight(value: Uint8Array): StoredFinalHeight {
+  // A plain view: the copies read from it are then plain Uint8Arrays, not Buffers.
+  const reader = new BinaryReader(new Uint8Array(value.buffer, value.byteOffset, value.length), RECORD_CODES);
+  const certificate = Uint8Array.from(reader.lengthPrefixed("u32", MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "final-height certificate"));
+  const proposal = Uint8Array.from(reader.lengthPrefixed("u32", MAX_STORED_PROPOSAL_BYTES, "final proposal"));
+  const rejectionCount = reader.u32("rejection count");
+  // Each entry takes at least CODED_TXID.bytes: a forged count fails before any allocation.
+  reader.need(rejectionCount * CODED_TXID.bytes, "rejections");
+  const rejections = readCodedTxids(reader, rejectionCount);
+  const writeCount = reader.u32("atomix write count");
+  reader.expectRemaining(writeCount * PHASE_WRITE.bytes, "the atomix writes");
+  const atomix = Array.from({ length: writeCount }, () => ({ crossTxid: reader.bytes(TXID_BYTES, "cross txid").slice(), phase: reader.u8("phase") }));
+  reader.expectEnd("the final-height record");
+  return { certificate, proposal, rejections, atomix };
 }

@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { commitDigest, prepareDigest, type FinalityRecord } from "../../src/consensus/bft/codec.js";
 import { stateCommitmentOf, excludedRoot, type CommitmentParts } from "../../src/consensus/pob/finalization.js";
-import { proposalHash } from "../../src/consensus/pob/proposal.js";
+import { proposalHash, proposalHashOfParts } from "../../src/consensus/pob/proposal.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
-import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, FinalHeightProver, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
 import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
 import { admits, phaseAfter } from "../../src/atomix/phases.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
@@ -75,7 +75,9 @@ describe("decision proofs", () => {
   const { keys, directory } = committees(7);
   const { x, y } = transfers();
   const filler = Array.from({ length: 9 }, () => rng.bytes(32));
-  const height0 = finalHeight(keys[0]!, 0, [...filler.slice(0, 4), x.txid, ...filler.slice(4)], [{ txid: filler[0]!, code: "POB_NOT_ASSIGNED" }, { txid: y.txid, code: "MISSING_INPUT" }]);
+  const included0 = [...filler.slice(0, 4), x.txid, ...filler.slice(4)];
+  const excluded0 = [{ txid: filler[0]!, code: "POB_NOT_ASSIGNED" }, { txid: y.txid, code: "MISSING_INPUT" }];
+  const height0 = finalHeight(keys[0]!, 0, included0, excluded0);
 
   it("an acceptance and a rejection verify offline against the shard's committee, and round-trip", () => {
     const accepted = height0.acceptance(4);
@@ -134,7 +136,7 @@ describe("decision proofs", () => {
     const certificate = height0.certificate();
     const certified = verifyFinalHeightCertificate(certificate, directory, verifier);
     const proof = decodeDecisionProof(height0.acceptance(4));
-    assert.deepEqual(certified, { epoch: 0, shard: 0, height: 7, view: 1, stateCommitment: stateCommitmentOf(proof.commitment), supply: 123_456n, count: 42n });
+    assert.deepEqual(certified, { epoch: 0, shard: 0, height: 7, view: 1, stateCommitment: stateCommitmentOf(proof.commitment), supply: 123_456n, count: 42n, commitment: proof.commitment });
     const check = (bytes: Uint8Array, dir = directory) => codeOf(() => verifyFinalHeightCertificate(bytes, dir, verifier));
     assert.equal(check(certificate, (epoch, shard) => directory(epoch, 1 - shard)), "TX_PROOF_BAD_SIGNATURE", "shard 1's committee did not sign it");
     assert.equal(check(certificate, (epoch, shard) => directory(epoch + 1, shard)), "TX_PROOF_UNKNOWN_COMMITTEE");
@@ -146,6 +148,18 @@ describe("decision proofs", () => {
     }
     assert.equal(check(certificate.subarray(0, certificate.length - 1)), "TX_PROOF_MALFORMED");
     assert.equal(check(Buffer.concat([certificate, new Uint8Array(1)])), "TX_PROOF_MALFORMED");
+  });
+
+  it("a prover rebuilt from a height's certificate and lists (a synced replica's) cuts the same proofs and certificate; decoding names the certified proposal", () => {
+    const certificate = height0.certificate();
+    const rebuilt = new FinalHeightProver({ certificate, included: Buffer.concat(included0), excluded: excluded0 });
+    assert.deepEqual(rebuilt.certificate(), certificate);
+    included0.forEach((_, i) => assert.deepEqual(rebuilt.acceptance(i), height0.acceptance(i)));
+    excluded0.forEach((_, i) => assert.deepEqual(rebuilt.rejection(i), height0.rejection(i)));
+    const decoded = decodeFinalHeightCertificate(certificate);
+    const proof = decodeDecisionProof(height0.acceptance(0));
+    assert.deepEqual(certifiedProposalOf(decoded), { stateCommitment: stateCommitmentOf(proof.commitment), proposalHash: proposalHashOfParts(proof.bodyDigest, stateCommitmentOf(proof.commitment)) });
+    assert.equal(codeOf(() => decodeFinalHeightCertificate(certificate.subarray(1))), "TX_PROOF_MALFORMED");
   });
 
   it("replaying the own final chain reads what its proofs state, whatever the committees, and still checks their transaction", () => {

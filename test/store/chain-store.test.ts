@@ -69,7 +69,11 @@ describe(`ChainStore records (${backend.name})`, () => {
   const model = entryMap(genesis);
   const ordered = [{ hash: rng.bytes(32), bytes: rng.bytes(300) }, { hash: rng.bytes(32), bytes: rng.bytes(1) }];
   const changeProofs = [{ txid: rng.bytes(32), tx: rng.bytes(200), proof: rng.bytes(700) }, { txid: rng.bytes(32), tx: rng.bytes(150), proof: rng.bytes(650) }];
-  const blocks = [{ ...sampleBlock(1, 5), orderedBlocks: ordered }, { ...sampleBlock(2, 0), changeProofs }, sampleBlock(3, 40)];
+  const certified = {
+    certificate: rng.bytes(420), proposal: rng.bytes(700), rejections: [{ txid: rng.bytes(32), code: "MISSING_INPUT" }, { txid: rng.bytes(32), code: "POB_NOT_ASSIGNED" }],
+    atomix: [{ crossTxid: rng.bytes(32), phase: 0, proof: rng.bytes(600) }, { crossTxid: rng.bytes(32), phase: 3 }],
+  };
+  const blocks = [{ ...sampleBlock(1, 5), orderedBlocks: ordered }, { ...sampleBlock(2, 0), changeProofs }, { ...sampleBlock(3, 40), ...certified }];
 
   it("starts uninitialized and refuses reads of the chain until genesis is written", async () => {
     const store = backend.open(dir);
@@ -116,6 +120,14 @@ describe(`ChainStore records (${backend.name})`, () => {
     assert.equal(await codeOfAsync(() => reopened.orderedBlock(rng.bytes(31))), "STORE_BAD_INPUT");
     const byTxid = (a: { txid: Uint8Array }, b: { txid: Uint8Array }) => Buffer.compare(a.txid, b.txid);
     assert.deepEqual([...reopened.changeProofs()], [...changeProofs].sort(byTxid), "a block's change proofs are kept with it, in txid order");
+    assert.deepEqual(reopened.finalHeightRecord(3), { certificate: certified.certificate, proposal: certified.proposal, rejections: certified.rejections, atomix: certified.atomix.map(({ crossTxid, phase }) => ({ crossTxid, phase })) },
+      "a certified block keeps its certificate, rejections and phase writes in order, by height");
+    assert.equal(reopened.finalHeightRecord(1), undefined, "a block without a certificate has no record");
+    for (const certificate of [new Uint8Array(0), rng.bytes(16 * 1024 + 1)]) {
+      assert.equal(await codeOfAsync(() => reopened.appendBlock({ ...sampleBlock(4, 1), certificate, proposal: certified.proposal })), "STORE_BAD_INPUT");
+    }
+    assert.equal(await codeOfAsync(() => reopened.appendBlock({ ...sampleBlock(4, 1), certificate: certified.certificate })), "STORE_BAD_INPUT", "a certificate without its proposal");
+    assert.equal(await codeOfAsync(() => reopened.appendBlock({ ...sampleBlock(4, 1), proposal: certified.proposal })), "STORE_BAD_INPUT", "a proposal without its certificate");
     const next = sampleBlock(4, 1);
     for (const bad of [{ ...changeProofs[0]!, txid: rng.bytes(31) }, { ...changeProofs[0]!, tx: new Uint8Array(0) }, { ...changeProofs[0]!, proof: new Uint8Array(0) }]) {
       assert.equal(await codeOfAsync(() => reopened.appendBlock({ ...next, changeProofs: [bad] })), "STORE_BAD_INPUT");

@@ -626,7 +626,7 @@ export class PobShardConsensus implements ShardDriver {
         // The outcome's txids are the included transactions' own: the final block does not hash them again.
         const header = makeBlockHeader(fields, transactions, outcome.included);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
-        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs };
+        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs, certificate: proverOf().certificate(), proposal: record.proposal };
       });
       for (let at = 0; at < outcome.included.length; at += TXID_BYTES) {
         const key = toHex(outcome.included.subarray(at, at + TXID_BYTES));

@@ -1,0 +1,431 @@
+/**
+ * `ShardSync`: serves one shard state's certified final blocks to peers, and brings that state up
+ * to a target height from peers, verifying every height before it is applied (phases and message
+ * layout: interface.ts, codec.ts).
+ *
+ * Verification of height h (`verifyFinalHeight`), against nothing but the committee directory,
+ * the epoch length and the local tip — each failure a typed code that drops the source:
+ *   1. the certificate verifies against the committee of (epoch, shard) it names, and that is
+ *      (⌊(h − 1)/L⌋, this shard) at BFT height h − epoch·L (SYNC_BAD_CERTIFICATE, _MISPLACED);
+ *   2. its previous commitment is the tip's (SYNC_COMMITMENT_BREAK);
+ *   3. the proposal sent is the certified one (its digest is the certificate's body digest,
+ *      SYNC_BAD_PROPOSAL); the block is the Final block of h, of that epoch and shard, linked to
+ *      the tip (its header's root is its txids', decodeBlock), with the proposal's timestamp and
+ *      proposer, sealed with the certificate's commit certificate (SYNC_BAD_BLOCK);
+ *   4. its txids are the certified included list, the rejections sent the certified excluded
+ *      list, by RFC 6962 root and count (SYNC_INCLUDED_MISMATCH, SYNC_EXCLUDED_MISMATCH);
+ *   5. the phase writes sent are those its transactions decide (`atomixWritesOf`, SYNC_BAD_ATOMIX);
+ *   6. every transaction passes stateless checks and applies (SYNC_APPLY_FAILED), and the UTXO
+ *      supply and count after it are the certified ones (SYNC_STATE_MISMATCH); otherwise the
+ *      table's writes are undone and nothing is stored.
+ *   5b. every transaction's signatures verify (SYNC_BAD_SIGNATURE): the certified txids do not
+ *      cover them, and the stored block must be the one every replica holds.
+ * Then the height is
+ * committed in one durable transaction with what its store keeps: certificate, rejections, phase
+ * writes with the proofs this replica cuts from the certificate itself, change proofs.
+ *
+ * API: `new ShardSync(options)`, `sync(target, sources): Promise<SyncReport>`, `close()`, `served`.
+ */
+import { DECISIVE_CODES, FINAL_CHAIN_DECISIONS, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, verifyFinalHeightCertificate, type CertifiedHeight } from "../../atomix/proof.js";
+import { encodeAtomixPhase, isAtomixKind, phaseAfter } from "../../atomix/phases.js";
+import { sameBytes } from "../../bytes.js";
+import { codedTxidLeaf } from "../../codec/coded-txids.js";
+import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { verifyBatch } from "../../crypto/ed25519.js";
+import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
+import { IosError, check, hasCodeIn } from "../../errors.js";
+import { toHex } from "../../hex.js";
+import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
+import { decodeProposal, proposalBodyDigest } from "../../consensus/pob/proposal.js";
+import { atomixCrossTxidOf, recordLockSettles } from "../../ledger/kinds/atomix-record.js";
+import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
+import { RecordCursor } from "../../ledger/records.js";
+import { validateStateless } from "../../ledger/stateless.js";
+import { ApplyStatus } from "../../ledger/utxo-table.js";
+import type { Channel, PeerId } from "../../net/interface.js";
+import type { TimerHandle } from "../../runtime/interface.js";
+import type { AtomixWrite, ProvenTransaction } from "../../store/interface.js";
+import type { StoredFinalHeight } from "../../store/schema.js";
+import type { ShardState } from "../shard-state.js";
+import {
+  SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncResponse, type SyncedHeight,
+} from "./codec.js";
+import {
+  MAX_SOURCE_STRIKES, MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, MAX_TRACKED_PEERS, SERVE_BYTES_PER_SECOND, SYNC_BUSY_BACKOFF_MS, SYNC_ERROR_CODES, SYNC_REQUEST_TIMEOUT_MS,
+  bftHeightOf, epochOfHeight, type DroppedSource, type SyncErrorCode, type SyncOptions, type SyncReport,
+} from "./interface.js";
+
+/** The commitment every PoB replica's chain starts from (finalization.ts PobValidator's first tip). */
+const GENESIS_COMMITMENT = new Uint8Array(HASH_BYTES);
+/** Space in an answer for its head (codec.ts). */
+const RESPONSE_HEAD_BYTES = 4 + 1 + 8 + 2;
+
+/** A per-peer byte budget refilled at SERVE_BYTES_PER_SECOND up to one full answer. */
+interface Budget {
+  bytes: number;
+  at: number;
+}
+
+export class ShardSync {
+  readonly #state: ShardState;
+  readonly #channel: Channel;
+  readonly #options: SyncOptions;
+  readonly #budgets = new Map<PeerId, Budget>();
+  #nextRequest = 1;
+  /** The request in flight and where its answer goes. */
+  #waiting: { readonly id: number; readonly source: PeerId; readonly answer: (response: SyncResponse | IosError<SyncErrorCode>, bytes: number) => void } | undefined;
+  #ignored = 0;
+  #running = false;
+  /** Requests answered with heights, for tests and metrics. */
+  served = 0;
+
+  constructor(options: SyncOptions) {
+    this.#options = options;
+    this.#state = options.state;
+    this.#channel = options.transport.open({ protocol: "msb", shard: options.state.shard, epoch: 0 });
+    this.#channel.on(SYNC_REQUEST, (from, _type, payload) => this.#serve(from, payload));
+    this.#channel.on(SYNC_RESPONSE, (from, _type, payload) => this.#receive(from, payload));
+  }
+
+  close(): void {
+    this.#channel.close();
+  }
+
+  // ---- serving ----
+
+  #serve(from: PeerId, payload: Uint8Array): void {
+    let request;
+    try {
+      request = decodeSyncRequest(payload);
+    } catch (error) {
+      if (hasCodeIn(error, SYNC_ERROR_CODES)) return;
+      throw error;
+    }
+    const head = { id: request.id, first: request.first };
+    if (!this.#spend(from)) {
+      this.#channel.send(from, SYNC_RESPONSE, encodeSyncResponse({ ...head, status: SyncStatus.Busy }, []));
+      return;
+    }
+    const heights: Uint8Array[] = [];
+    let size = RESPONSE_HEAD_BYTES;
+    const last = Math.min(request.first + request.count - 1, this.#state.tip.height);
+    for (let height = request.first; height <= last; height++) {
+      const record = this.#state.finalHeightRecord(height);
+      if (record === undefined) break;
+      const encoded = encodeSyncedHeight({ block: this.#state.getBlock(height)!, record });
+      if (size + encoded.length > MAX_SYNC_RESPONSE_BYTES) break;
+      heights.push(encoded);
+      size += encoded.length;
+    }
+    if (heights.length === 0) {
+      this.#channel.send(from, SYNC_RESPONSE, encodeSyncResponse({ ...head, status: SyncStatus.Behind }, []));
+      return;
+    }
+    this.#charge(from, size);
+    this.served++;
+    this.#channel.send(from, SYNC_RESPONSE, encodeSyncResponse({ ...head, status: SyncStatus.Ok }, heights));
+  }
+
+  /** Whether `peer`'s budget, refilled to now, is not spent. */
+  #spend(peer: PeerId): boolean {
+    const now = this.#options.clock.now();
+    let budget = this.#budgets.get(peer);
+    if (budget === undefined) {
+      if (this.#budgets.size >= MAX_TRACKED_PEERS) this.#budgets.delete(this.#budgets.keys().next().value!);
+      budget = { bytes: MAX_SYNC_RESPONSE_BYTES, at: now };
+      this.#budgets.set(peer, budget);
+    }
+    budget.bytes = Math.min(MAX_SYNC_RESPONSE_BYTES, budget.bytes + ((now - budget.at) * SERVE_BYTES_PER_SECOND) / 1000);
+    budget.at = now;
+    return budget.bytes > 0;
+  }
+
+  #charge(peer: PeerId, bytes: number): void {
+    this.#budgets.get(peer)!.bytes -= bytes;
+  }
+
+  // ---- fetching ----
+
+  #receive(from: PeerId, payload: Uint8Array): void {
+    const waiting = this.#waiting;
+    if (waiting === undefined || from !== waiting.source) {
+      this.#ignored++;
+      return;
+    }
+    let response: SyncResponse;
+    try {
+      response = decodeSyncResponse(payload);
+    } catch (error) {
+      if (!hasCodeIn(error, SYNC_ERROR_CODES)) throw error;
+      // Whatever request it was meant for, the asked source sent it: it is dropped.
+      this.#waiting = undefined;
+      waiting.answer(error, payload.length);
+      return;
+    }
+    if (response.id !== waiting.id) {
+      // A late answer to an earlier request (or a replay): not this request's.
+      this.#ignored++;
+      return;
+    }
+    this.#waiting = undefined;
+    waiting.answer(response, payload.length);
+  }
+
+  /** Asks `source` for heights from `first`; resolves with its answer, an error to drop it for, or undefined on timeout. */
+  #ask(source: PeerId, first: number, count: number): Promise<{ response: SyncResponse | IosError<SyncErrorCode> | undefined; bytes: number }> {
+    const { clock } = this.#options;
+    const id = this.#nextRequest++ >>> 0;
+    return new Promise((resolve) => {
+      let timer: TimerHandle | undefined;
+      this.#waiting = {
+        id, source,
+        answer: (response, bytes) => {
+          clock.cancelTimer(timer!);
+          resolve({ response, bytes });
+        },
+      };
+      timer = clock.setTimer(SYNC_REQUEST_TIMEOUT_MS, () => {
+        if (this.#waiting?.id === id) this.#waiting = undefined;
+        resolve({ response: undefined, bytes: 0 });
+      });
+      this.#channel.send(source, SYNC_REQUEST, encodeSyncRequest({ id, first, count }));
+    });
+  }
+
+  /**
+   * Brings the local state from its tip to `target` from `sources`, asked in turn (module doc,
+   * interface.ts phases). Resolves with the report once the tip is `target`; rejects with
+   * SYNC_NO_SOURCE (detail: { report }) when every source was dropped first, the state then at the
+   * verified prefix. A tip already at or above `target` resolves at once.
+   */
+  async sync(target: number, sources: readonly PeerId[]): Promise<SyncReport> {
+    check<SyncErrorCode>(Number.isSafeInteger(target) && target >= 0, "SYNC_BAD_INPUT", `target ${target} is not a height`);
+    check<SyncErrorCode>(sources.length > 0, "SYNC_BAD_INPUT", "no source to sync from");
+    check<SyncErrorCode>(!this.#running && this.#channel.isOpen, "SYNC_BUSY", "a sync runs already, or this ShardSync is closed");
+    this.#running = true;
+    const { clock } = this.#options;
+    const started = clock.now();
+    const from = this.#state.tip.height;
+    const dropped: DroppedSource[] = [];
+    const used: PeerId[] = [];
+    const strikes = new Map<PeerId, number>();
+    const ignoredBefore = this.#ignored;
+    let bytes = 0;
+    let previous = this.#seedCommitment();
+    const live = [...new Set(sources)];
+    let turn = 0;
+    const drop = (peer: PeerId, code: SyncErrorCode, message: string): void => {
+      dropped.push({ peer, code, message });
+      live.splice(live.indexOf(peer), 1);
+    };
+    const report = (): SyncReport => ({
+      from, to: this.#state.tip.height, applied: this.#state.tip.height - from, bytes, used, dropped, ignored: this.#ignored - ignoredBefore, elapsedMs: clock.now() - started,
+    });
+    try {
+      while (this.#state.tip.height < target) {
+        if (live.length === 0) {
+          throw new IosError<SyncErrorCode, { report: SyncReport }>("SYNC_NO_SOURCE", `no source left at height ${this.#state.tip.height} of ${target} (${dropped.map((d) => d.code).join(", ")})`, { report: report() });
+        }
+        const source = live[turn % live.length]!;
+        const first = this.#state.tip.height + 1;
+        const { response, bytes: received } = await this.#ask(source, first, Math.min(MAX_SYNC_HEIGHTS_PER_REQUEST, target - first + 1));
+        bytes += received;
+        const strike = (code: SyncErrorCode, message: string): void => {
+          const count = (strikes.get(source) ?? 0) + 1;
+          strikes.set(source, count);
+          if (count >= MAX_SOURCE_STRIKES) drop(source, code, message);
+          else turn++;
+        };
+        if (response === undefined) {
+          strike("SYNC_TIMEOUT", `no answer within ${SYNC_REQUEST_TIMEOUT_MS} ms`);
+          continue;
+        }
+        if (response instanceof IosError) {
+          drop(source, response.code, response.message);
+          continue;
+        }
+        if (response.status === SyncStatus.Busy) {
+          strike("SYNC_SOURCE_BUSY", "the source's budget for this peer is spent");
+          await new Promise<void>((resolve) => clock.setTimer(SYNC_BUSY_BACKOFF_MS, resolve));
+          continue;
+        }
+        if (response.status === SyncStatus.Behind) {
+          drop(source, "SYNC_SOURCE_BEHIND", `the source lacks height ${first}`);
+          continue;
+        }
+        if (response.first !== first || response.heights.length > target - first + 1) {
+          drop(source, "SYNC_BAD_RANGE", `asked for ${first}.., answered ${response.first}..${response.first + response.heights.length - 1}`);
+          continue;
+        }
+        try {
+          for (const height of response.heights) {
+            previous = this.#applyVerified(height, previous);
+            if (!used.includes(source)) used.push(source);
+            strikes.delete(source);
+          }
+        } catch (error) {
+          if (!hasCodeIn(error, SYNC_ERROR_CODES)) throw error;
+          drop(source, error.code, error.message);
+        }
+      }
+      return report();
+    } finally {
+      this.#waiting = undefined;
+      this.#running = false;
+    }
+  }
+
+  /** The commitment the next height's certificate must name as previous (phase 1). */
+  #seedCommitment(): Uint8Array {
+    const { height } = this.#state.tip;
+    if (height === 0) return GENESIS_COMMITMENT;
+    const certificate = this.#state.certificateAt(height);
+    check<SyncErrorCode>(certificate !== undefined, "SYNC_BAD_INPUT", `the local tip ${height} has no certificate to continue the commitment chain from`);
+    return certifiedCommitmentOf(certificate);
+  }
+
+  /** Verifies height tip + 1 (module doc, steps 1–6) and commits it; returns its state commitment. */
+  #applyVerified(height: SyncedHeight, previous: Uint8Array): Uint8Array {
+    const state = this.#state;
+    const h = state.tip.height + 1;
+    const { certified, atomix, changeProofs, block, records, recordCount } = verifyFinalHeight(state, height, previous, this.#options);
+    const assembly = state.assemble({ undoable: true });
+    const statuses = assembly.apply(records, recordCount);
+    const refused = statuses.findIndex((status) => status !== ApplyStatus.Ok);
+    if (refused >= 0 || state.supply !== certified.supply || BigInt(state.utxoCount) !== certified.count) {
+      assembly.abort();
+      if (refused >= 0) throw new IosError<SyncErrorCode>("SYNC_APPLY_FAILED", `height ${h}: transaction ${refused} does not apply (status ${statuses[refused]})`);
+      throw new IosError<SyncErrorCode>("SYNC_STATE_MISMATCH", `height ${h}: supply ${state.supply} / count ${state.utxoCount}, certified ${certified.supply} / ${certified.count}`);
+    }
+    assembly.commit(() => ({
+      bytes: height.block, hash: block.hash, txids: block.txids, rejections: height.record.rejections, atomix, changeProofs,
+      certificate: height.record.certificate, proposal: height.record.proposal,
+    }));
+    return certified.stateCommitment;
+  }
+}
+
+/** What `verifyFinalHeight` found sound: the certified height, its block, the records to apply and what the store keeps with it. */
+export interface VerifiedHeight {
+  readonly certified: CertifiedHeight;
+  readonly block: DecodedBlock;
+  readonly records: Uint8Array;
+  readonly recordCount: number;
+  /** The phase writes with the proofs this replica cut from the certificate. */
+  readonly atomix: AtomixWrite[];
+  readonly changeProofs: ProvenTransaction[];
+}
+
+/** Runs `step`, turning any coded error of decoding untrusted bytes into `code`. */
+function coded<T>(code: SyncErrorCode, what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof IosError) throw new IosError<SyncErrorCode>(code, `${what}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Steps 1–5 of the module doc for the height after `state`'s tip, whose predecessor's state
+ * commitment is `previous`: what to apply (step 6 is the caller's, with the table) and to store.
+ * Throws the first SYNC_* code that applies; changes nothing.
+ */
+export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previous: Uint8Array, options: Pick<SyncOptions, "committees" | "epochLength" | "verifier">): VerifiedHeight {
+  const tip = state.tip;
+  const h = tip.height + 1;
+  const { record } = height;
+  const certified = coded("SYNC_BAD_CERTIFICATE", `height ${h}`, () => verifyFinalHeightCertificate(record.certificate, options.committees, options.verifier));
+  const epoch = epochOfHeight(h, options.epochLength);
+  const bftHeight = bftHeightOf(h, options.epochLength);
+  if (certified.epoch !== epoch || certified.shard !== state.shard || certified.height !== bftHeight) {
+    throw new IosError<SyncErrorCode>("SYNC_CERTIFICATE_MISPLACED", `height ${h} needs a certificate of epoch ${epoch}, shard ${state.shard}, BFT height ${bftHeight}; got ${certified.epoch}, ${certified.shard}, ${certified.height}`);
+  }
+  const { commitment } = certified;
+  if (!sameBytes(commitment.previous, previous)) throw new IosError<SyncErrorCode>("SYNC_COMMITMENT_BREAK", `height ${h}: the certificate does not continue the commitment of height ${tip.height}`);
+
+  const { commitCertificate, bodyDigest } = decodeFinalHeightCertificate(record.certificate);
+  // The header's timestamp and producer are the certified proposal's: the certificate signs its digest.
+  if (!sameBytes(coded("SYNC_BAD_PROPOSAL", `height ${h}`, () => proposalBodyDigest(record.proposal)), bodyDigest)) {
+    throw new IosError<SyncErrorCode>("SYNC_BAD_PROPOSAL", `height ${h}: the proposal sent is not the certified one`);
+  }
+  const proposal = coded("SYNC_BAD_PROPOSAL", `height ${h}`, () => decodeProposal(record.proposal));
+
+  const block = coded("SYNC_BAD_BLOCK", `height ${h}`, () => decodeBlock(height.block));
+  const { header, seal } = block;
+  const sealed = seal.kind === "collective" && sameBytes(seal.participants, commitCertificate.mask) && sameBytes(seal.signature, commitCertificate.signature);
+  if (header.kind !== BlockKind.Final || header.shard !== state.shard || header.epoch !== epoch || header.height !== h || !sameBytes(header.prevHash, tip.hash)
+    || header.timestamp !== proposal.timestamp || !sameBytes(header.producer, proposal.proposer) || !sealed) {
+    throw new IosError<SyncErrorCode>("SYNC_BAD_BLOCK", `height ${h}: not the Final block of epoch ${epoch}, shard ${state.shard} on the tip, of the certified proposal, sealed with its commit certificate`);
+  }
+  const txCount = block.txids.length / TXID_BYTES;
+  if (txCount !== commitment.includedCount || !sameBytes(merkleRootOfPackedLeaves(block.txids, TXID_BYTES), commitment.includedRoot)) {
+    throw new IosError<SyncErrorCode>("SYNC_INCLUDED_MISMATCH", `height ${h}: the block's ${txCount} transactions are not the certified ${commitment.includedCount}`);
+  }
+  const { rejections } = record;
+  if (rejections.length !== commitment.excludedCount || !sameBytes(merkleRoot(rejections.map(codedTxidLeaf)), commitment.excludedRoot)
+    || rejections.some((entry) => entry.code.length === 0)) {
+    throw new IosError<SyncErrorCode>("SYNC_EXCLUDED_MISMATCH", `height ${h}: the ${rejections.length} rejections sent are not the certified ${commitment.excludedCount}`);
+  }
+
+  // The committee certified these transactions: stateless structure only, as replay does.
+  const stateless = coded("SYNC_APPLY_FAILED", `height ${h}`, () => validateStateless(block.body, state.shard, state.shardCount, "derived", FINAL_CHAIN_DECISIONS));
+  const failed = stateless.rejections.findIndex((rejection) => rejection !== null);
+  if (failed >= 0 || stateless.count !== txCount || stateless.recordCount !== txCount) {
+    throw new IosError<SyncErrorCode>("SYNC_APPLY_FAILED", `height ${h}: ${failed >= 0 ? `transaction ${failed}: ${stateless.rejections[failed]!.message}` : "not one apply record per transaction"}`);
+  }
+  // The certificate binds txids, which do not cover signatures: a source could swap them unseen, and
+  // a replica re-checking its final chain (PoB's re-check of a producer) would then blame an honest one.
+  const signatures = options.verifier === undefined ? verifyBatch(stateless.signatures) : options.verifier.verifyBatch(stateless.signatures);
+  const forged = signatures.indexOf(false);
+  if (forged >= 0) throw new IosError<SyncErrorCode>("SYNC_BAD_SIGNATURE", `height ${h}: a signature of transaction ${stateless.signatureTx[forged]} does not verify`);
+  const prover = new FinalHeightProver({ certificate: record.certificate, included: block.txids, excluded: rejections });
+  const atomix = atomixWritesOf(stateless.records, stateless.recordTx, block.txids, record, prover, h);
+  const changeProofs: ProvenTransaction[] = [];
+  block.transactions.forEach((tx, index) => {
+    if (tx[TX_PREFIX.offset.kind] === TxKind.ValidatorRegistration) changeProofs.push({ txid: block.txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES), tx, proof: prover.acceptance(index) });
+  });
+  return { certified, block, records: stateless.records, recordCount: stateless.recordCount, atomix, changeProofs };
+}
+
+/**
+ * The phase writes of a height, checked against what its transactions decide (finalization.ts
+ * `decideAtomix`): every included Atomix record's phase, in order, a lock with its acceptance
+ * proof; between them, writes of records the kernel refused (excluded): "refused" only for an
+ * excluded X with a decisive code (with its rejection proof), or "aborted" (an abort the kernel
+ * refused still aborts; its txid is not in the write, so this one is taken as sent: doc-sync.md).
+ */
+function atomixWritesOf(records: Uint8Array, recordTx: Uint32Array, txids: Uint8Array, record: StoredFinalHeight, prover: FinalHeightProver, h: number): AtomixWrite[] {
+  const decided: { crossTxid: Uint8Array; phase: number; position: number; lock: boolean }[] = [];
+  for (let cursor = new RecordCursor(records), k = 0; !cursor.done; cursor.next(), k++) {
+    const { kind } = cursor;
+    if (!isAtomixKind(kind)) continue;
+    const crossTxid = atomixCrossTxidOf(cursor.bytes);
+    const position = recordTx[k]!;
+    const phase = phaseAfter(kind, true, kind === TxKind.AtomixLock && recordLockSettles(cursor.bytes))!;
+    decided.push({ crossTxid, phase: encodeAtomixPhase(phase), position, lock: sameBytes(txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), crossTxid) });
+  }
+  const refused = encodeAtomixPhase("refused");
+  const aborted = encodeAtomixPhase("aborted");
+  let next = 0;
+  const writes = record.atomix.map(({ crossTxid, phase }): AtomixWrite => {
+    const expected = decided[next];
+    if (expected !== undefined && expected.phase === phase && sameBytes(expected.crossTxid, crossTxid)) {
+      next++;
+      return { crossTxid, phase, ...(expected.lock ? { proof: prover.acceptance(expected.position) } : {}) };
+    }
+    if (phase === refused) {
+      const index = record.rejections.findIndex((entry) => sameBytes(entry.txid, crossTxid) && DECISIVE_CODES.has(entry.code));
+      if (index >= 0) return { crossTxid, phase, proof: prover.rejection(index) };
+    }
+    if (phase === aborted) return { crossTxid, phase };
+    throw new IosError<SyncErrorCode>("SYNC_BAD_ATOMIX", `height ${h}: phase write ${toHex(crossTxid).slice(0, 16)}… → ${phase} is not one its transactions decide`);
+  });
+  if (next !== decided.length) throw new IosError<SyncErrorCode>("SYNC_BAD_ATOMIX", `height ${h}: ${decided.length - next} phase write(s) its transactions decide are missing`);
+  return writes;
+}
+
+/** The state commitment a stored certificate (verified when it was stored) names. */
+function certifiedCommitmentOf(certificate: Uint8Array): Uint8Array {
+  return certifiedProposalOf(decodeFinalHeightCertificate(certificate)).stateCommitment;
+}

@@ -1,0 +1,400 @@
+// State sync (src/node/sync) over a real PoB history: whole validators of 2 shards × 5 (the
+// simulator's cluster, epoch length L) finalize intra-shard transfers and cross-shard Atomix
+// transfers (one committed, one racing loser refused and aborted) until shard 0 rests at height L.
+// Every replica of shard 0 then serves its store through a ShardSync; a fresh shard state (a
+// MemoryChainStore of its own) syncs 1..L from them and must end equal to the replicas in every
+// durable respect later heights depend on, across a reopen. Byzantine sources — each tampering one
+// way with the honest answer — are refused with their code while the sync completes from an
+// honest source; with only byzantine sources the sync fails with SYNC_NO_SOURCE and the state
+// stops at the verified prefix.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { committeesOfContext, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess } from "../../src/atomix/client.js";
+import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
+import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { IosError } from "../../src/errors.js";
+import { toHex } from "../../src/hex.js";
+import { BlockKind, decodeBlock, encodeBlock, makeBlockHeader } from "../../src/ledger/block.js";
+import type { KeyPair } from "../../src/ledger/keys.js";
+import { TxKind } from "../../src/ledger/kinds/interface.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import type { PeerId } from "../../src/net/interface.js";
+import { ShardState } from "../../src/node/shard-state.js";
+import { SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncedHeight } from "../../src/node/sync/codec.js";
+import { MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, type SyncErrorCode, type SyncReport } from "../../src/node/sync/interface.js";
+import { ShardSync } from "../../src/node/sync/shard-sync.js";
+import type { ValidatorNode } from "../../src/node/validator.js";
+import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
+import type { Simulator } from "../../src/sim/simulator.js";
+import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+
+const L = 120;
+const SHARD = 0;
+const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
+const verifier = new Ed25519Verifier();
+
+/** A peer of the simulator that answers sync requests with what `answer` makes of the request (undefined: silence). */
+type Answer = (request: { id: number; first: number; count: number }, from: PeerId) => Uint8Array | undefined;
+
+interface World {
+  sim: Simulator;
+  cluster: ValidatorCluster;
+  genesis: ReturnType<typeof pobCluster>["genesis"];
+  committees: CommitteeDirectory;
+  replicas: ValidatorNode[];
+  honest: PeerId[];
+  servers: ShardSync[];
+}
+
+let world: World;
+let nodes = 0;
+
+/** The honest heights first..first+count−1 a replica holds, as the codec carries them. */
+function heightsOf(state: ShardState, first: number, count: number): SyncedHeight[] {
+  const heights: SyncedHeight[] = [];
+  for (let h = first; h < first + count && h <= state.tip.height; h++) heights.push({ block: state.getBlock(h)!, record: state.finalHeightRecord(h)! });
+  return heights;
+}
+
+function okAnswer(id: number, first: number, heights: readonly SyncedHeight[]): Uint8Array {
+  return encodeSyncResponse({ id, status: SyncStatus.Ok, first }, heights.map(encodeSyncedHeight));
+}
+
+/** Adds a byzantine source: a simulator node answering on the shard's sync instance as `answer` says. */
+function byzantine(answer: Answer): PeerId {
+  const id = `byzantine-${nodes++}`;
+  world.sim.addNode(id, ({ transport }) => {
+    const channel = transport.open({ protocol: "msb", shard: SHARD, epoch: 0 });
+    channel.on(SYNC_REQUEST, (from, _type, payload) => {
+      const reply = answer(decodeSyncRequest(payload), from);
+      if (reply !== undefined) channel.send(from, SYNC_RESPONSE, reply);
+    });
+    return channel;
+  });
+  return id;
+}
+
+/** A byzantine source that answers honestly from replica 0's store, but with `tamper` applied to the heights. */
+function tampering(tamper: (heights: SyncedHeight[], first: number) => SyncedHeight[]): PeerId {
+  return byzantine(({ id, first, count }) => okAnswer(id, first, tamper(heightsOf(world.replicas[0]!.state, first, count), first)));
+}
+
+/** A fresh syncing node: its own empty store; runs `sync(target, sources)` and the simulation until it settles. */
+async function syncFresh(sources: readonly PeerId[], options: { target?: number; epochLength?: number } = {}) {
+  const id = `syncer-${nodes++}`;
+  const disk = new MemoryDisk(id);
+  let sync: ShardSync | undefined;
+  let state: ShardState | undefined;
+  world.sim.addNode(id, ({ transport, clock }) => {
+    state = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
+    sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: options.epochLength ?? L, verifier });
+    return sync;
+  });
+  await world.cluster.advance(1, () => sync !== undefined);
+  let report: SyncReport | undefined;
+  let failure: unknown;
+  let done = false;
+  sync!.sync(options.target ?? L, sources).then((r) => (report = r), (error: unknown) => (failure = error)).finally(() => (done = true));
+  assert.ok(await world.cluster.advance(120_000, () => done), "the sync settles in virtual time");
+  return { state: state!, report, failure, disk, sync: sync! };
+}
+
+/** Every durable respect of a synced state that later heights depend on, as comparable values. */
+function durable(state: ShardState, reference: ShardState) {
+  const entries = (snapshot: Uint8Array) => {
+    const list: string[] = [];
+    for (let at = 0; at < snapshot.length; at += 76) list.push(toHex(snapshot.subarray(at, at + 76)));
+    return list.sort();
+  };
+  const perHeight = [];
+  for (let h = 1; h <= reference.tip.height; h++) {
+    const block = decodeBlock(reference.getBlock(h)!);
+    const record = reference.finalHeightRecord(h)!;
+    perHeight.push({
+      block: toHex(state.getBlock(h) ?? new Uint8Array(0)),
+      record: state.finalHeightRecord(h),
+      continuation: state.finalHeightAt(h),
+      locations: Array.from({ length: block.txids.length / 32 }, (_, i) => state.getTransactionLocation(block.txids.subarray(i * 32, i * 32 + 32))),
+      rejections: record.rejections.map(({ txid }) => state.rejection(txid)),
+      atomix: record.atomix.map(({ crossTxid }) => state.atomix(crossTxid)),
+    });
+  }
+  return {
+    tip: state.tip, supply: state.supply, count: state.utxoCount, utxos: entries(state.utxoSnapshot()), perHeight,
+    changeProofs: [...state.changeProofs()],
+  };
+}
+
+function codesOf(report: SyncReport | undefined): string[] {
+  return (report?.dropped ?? []).map((d) => d.code);
+}
+
+function failureReport(failure: unknown): SyncReport {
+  assert.ok(failure instanceof IosError, `a typed failure, got ${String(failure)}`);
+  assert.equal(failure.code, "SYNC_NO_SOURCE");
+  return (failure.detail as { report: SyncReport }).report;
+}
+
+/** Real history: transfers within shard 0, a committed cross-shard transfer and a racing loser, then shard 0 rests at L. */
+async function buildHistory(): Promise<World> {
+  const { sim, genesis, accounts, cluster, positions } = pobCluster({ seed: "state-sync", genesisSeed: "state-sync", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount, epochLength: L });
+  const chain = cluster.context.chain;
+  const byShard = (shard: number) => accounts.filter((a) => shardOfOwner(a.publicKey, WHOLE_NODE.shards) === shard);
+  const coin = (a: KeyPair) => ({ owner: a.publicKey, index: positions.get(toHex(a.publicKey))!, amount: WHOLE_NODE.amount });
+  const [a0, b0, c0, ...rest0] = byShard(0);
+  const [a1, b1] = byShard(1);
+  const access: AtomixAccess = {
+    shardCount: WHOLE_NODE.shards,
+    submit: async (shard, tx) => {
+      const via = cluster.members(shard).find((id) => !cluster.context.leagues(shard).isBelievable(Buffer.from(id, "hex")));
+      await cluster.submit(shard, [tx], via);
+    },
+    view: (shard, crossTxid) => {
+      const stored = cluster.replicas(shard)[0]!.state.atomix(crossTxid);
+      return Promise.resolve({ phase: stored?.phase, proof: stored?.proof });
+    },
+    sleep: (ms) => new Promise((resolve) => sim.schedule(ms, "atomix poll", () => resolve())),
+    now: () => sim.now(),
+  };
+  await cluster.advance(500);
+  // Two cross-shard transfers race for a0's output: one commits, the other is refused in shard 0 and aborted.
+  const race = (other: KeyPair, payee: KeyPair) => signCrossShardTransfer({
+    kind: TxKind.AtomixLock, inputs: [{ txid: chain, ...coin(a0!) }, { txid: chain, ...coin(other) }], outputs: [{ owner: payee.publicKey, amount: 2_000_000n }],
+  }, [a0!, other]);
+  let outcomes: string[] | undefined;
+  void Promise.all([race(a1!, b0!), race(b1!, b1!)].map((x) => runCrossShardTransfer(x, access))).then((reports) => (outcomes = reports.map((r) => r.outcome).sort()));
+  // Intra-shard transfers, one of them a double spend of the other (excluded with its code).
+  const pay = (payer: KeyPair, payee: KeyPair, amount: bigint) => encodeTransaction(signTransaction({
+    kind: TxKind.Transfer, inputs: [{ txid: chain, index: coin(payer).index, owner: payer.publicKey }],
+    outputs: [{ owner: payee.publicKey, amount }, { owner: payer.publicKey, amount: WHOLE_NODE.amount - amount - WHOLE_NODE.fee }],
+  }, [payer]).transaction);
+  for (const payer of [b0!, c0!, ...rest0]) void cluster.submit(SHARD, [pay(payer, a0!, 1_000n)]);
+  void cluster.submit(SHARD, [pay(c0!, b0!, 2_000n)]);
+  assert.ok(await cluster.advance(20_000, () => outcomes !== undefined), "the cross-shard flows finish");
+  assert.deepEqual(outcomes, ["aborted", "committed"]);
+  const replicas = cluster.replicas(SHARD);
+  assert.ok(await cluster.advance(60_000, () => replicas.every((node) => node.state.tip.height === L)), `shard ${SHARD} rests at ${L}`);
+  assert.deepEqual(cluster.failures, []);
+  const committees = committeesOfContext(cluster.context);
+  const servers = replicas.map((node) => new ShardSync({ state: node.state, transport: node.transport, clock: node.clock, committees, epochLength: L, verifier }));
+  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), servers };
+}
+
+describe("state sync of a PoB shard from its validators", () => {
+  before(async () => {
+    world = await buildHistory();
+  });
+  after(async () => {
+    await world.cluster.stop();
+  });
+
+  it("the history holds what sync must carry: transfers, a rejection, Atomix phases with proofs (refused, aborted, committed)", () => {
+    const state = world.replicas[0]!.state;
+    const records = Array.from({ length: L }, (_, i) => state.finalHeightRecord(i + 1)!);
+    assert.ok(records.every((r) => r !== undefined), "every final height keeps its certificate");
+    const phases = new Set(records.flatMap((r) => r.atomix.map((w) => w.phase)));
+    assert.ok(phases.size >= 3, `several Atomix phases were written (${[...phases].join()})`);
+    assert.ok(records.some((r) => r.rejections.length > 0), "some height excluded a transaction");
+    assert.ok(Array.from({ length: L }, (_, i) => decodeBlock(state.getBlock(i + 1)!).header.txCount).reduce((a, b) => a + b, 0) >= 5, "the blocks hold transactions");
+  });
+
+  it(`a fresh state syncs heights 1..${L} from the shard's validators and ends equal to them in every durable respect, across a reopen`, async () => {
+    const started = process.cpuUsage();
+    const { state, report, failure, disk } = await syncFresh(world.honest);
+    const cpu = process.cpuUsage(started);
+    assert.equal(failure, undefined);
+    assert.equal(report!.applied, L);
+    assert.deepEqual(codesOf(report), []);
+    assert.deepEqual(report!.used, [world.honest[0]]);
+    const reference = durable(world.replicas[0]!.state, world.replicas[0]!.state);
+    assert.deepEqual(durable(state, world.replicas[0]!.state), reference);
+    for (const replica of world.replicas.slice(1)) assert.deepEqual(durable(replica.state, world.replicas[0]!.state), reference, "the replicas agree");
+    console.log(`# synced ${L} heights: ${report!.bytes} bytes, ${report!.elapsedMs} virtual ms, ${((cpu.user + cpu.system) / 1000 / L).toFixed(2)} ms CPU per height`);
+    await state.close();
+    const reopened = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
+    assert.deepEqual(durable(reopened, world.replicas[0]!.state), reference, "the synced store replays to the same state");
+    await reopened.close();
+  });
+
+  const refusals: [string, SyncErrorCode, () => PeerId][] = [
+    ["a forged block (a transaction swapped, header rebuilt)", "SYNC_INCLUDED_MISMATCH", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      if (block.transactions.length === 0) return height;
+      const other = heightsOf(world.replicas[0]!.state, 1, L).map((h) => decodeBlock(h.block)).find((b) => b.transactions.length > 0 && b.header.height !== block.header.height)!;
+      const transactions = [other.transactions[0]!, ...block.transactions.slice(1)];
+      const header = makeBlockHeader({ ...block.header, kind: BlockKind.Final }, transactions);
+      return { ...height, block: encodeBlock(header, block.seal, transactions) };
+    }))],
+    ["a block whose transaction is swapped without rebuilding its header", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      if (block.transactions.length === 0) return height;
+      const other = heightsOf(world.replicas[0]!.state, 1, L).map((h) => decodeBlock(h.block)).find((b) => b.transactions.length > 0 && b.header.height !== block.header.height)!;
+      const transactions = [other.transactions[0]!, ...block.transactions.slice(1)];
+      // The header keeps its root; only its size follows the body.
+      const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
+      return { ...height, block: encodeBlock({ ...block.header, bodyBytes }, block.seal, transactions) };
+    }))],
+    ["a transaction's signature flipped (the txid, hence the certified root, unchanged)", "SYNC_BAD_SIGNATURE", () => tampering((heights) => heights.map((height) => {
+      const bytes = Uint8Array.from(height.block);
+      bytes[bytes.length - 1]! ^= 1;
+      return decodeBlock(height.block).transactions.length === 0 ? height : { ...height, block: bytes };
+    }))],
+    ["another height's proposal", "SYNC_BAD_PROPOSAL", () => tampering((heights, first) => heights.map((height, i) => ({
+      ...height, record: { ...height.record, proposal: world.replicas[0]!.state.finalHeightRecord(first + i + 1)!.proposal },
+    })))],
+    ["a block whose header's timestamp is moved (its hash then differs: the next height would not link)", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      return { ...height, block: encodeBlock({ ...block.header, timestamp: block.header.timestamp + 1 }, block.seal, block.transactions) };
+    }))],
+    ["a block whose header names another previous block", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      return { ...height, block: encodeBlock({ ...block.header, prevHash: new Uint8Array(32).fill(7) }, block.seal, block.transactions) };
+    }))],
+    ["a block whose header names another producer", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      return { ...height, block: encodeBlock({ ...block.header, producer: new Uint8Array(32).fill(9) }, block.seal, block.transactions) };
+    }))],
+    ["a block whose header says another height", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      return { ...height, block: encodeBlock({ ...block.header, height: block.header.height + 1 }, block.seal, block.transactions) };
+    }))],
+    ["a block sealed with another height's commit certificate", "SYNC_BAD_BLOCK", () => tampering((heights, first) => heights.map((height, i) => {
+      const block = decodeBlock(height.block);
+      const { seal } = decodeBlock(world.replicas[0]!.state.getBlock(first + i + 1)!);
+      return { ...height, block: encodeBlock(block.header, seal, block.transactions) };
+    }))],
+    ["the next height's block with this height's certificate", "SYNC_BAD_BLOCK", () => tampering((heights, first) => heights.map((height, i) => ({ ...height, block: world.replicas[0]!.state.getBlock(first + i + 1)! })))],
+    ["the certificate of the next height", "SYNC_CERTIFICATE_MISPLACED", () => tampering((heights, first) => heights.map((height, i) => ({ ...height, record: world.replicas[0]!.state.finalHeightRecord(first + i + 1)! })))],
+    ["the certificate of another shard at the same height", "SYNC_CERTIFICATE_MISPLACED", () => tampering((heights, first) => heights.map((height, i) => ({
+      ...height, record: { ...height.record, certificate: world.cluster.replicas(1)[0]!.state.certificateAt(first + i)! },
+    })))],
+    ["a certificate with a flipped byte", "SYNC_BAD_CERTIFICATE", () => tampering((heights) => heights.map((height) => {
+      const certificate = Uint8Array.from(height.record.certificate);
+      certificate[certificate.length - 20]! ^= 1;
+      return { ...height, record: { ...height.record, certificate } };
+    }))],
+    ["a rejection dropped", "SYNC_EXCLUDED_MISMATCH", () => tampering((heights) => heights.map((height) => ({ ...height, record: { ...height.record, rejections: height.record.rejections.slice(1) } })))],
+    ["a phase write turned (committed/locked/…) into another", "SYNC_BAD_ATOMIX", () => tampering((heights) => heights.map((height) => ({
+      ...height, record: { ...height.record, atomix: height.record.atomix.map((w) => ({ ...w, phase: w.phase === 0 ? 2 : 0 })) },
+    })))],
+    ["an extra phase write for a transaction the height did not decide", "SYNC_BAD_ATOMIX", () => tampering((heights) => heights.map((height) => ({
+      ...height, record: { ...height.record, atomix: [...height.record.atomix, { crossTxid: new Uint8Array(32).fill(5), phase: 2 }] },
+    })))],
+    ["the phase writes withheld", "SYNC_BAD_ATOMIX", () => tampering((heights) => heights.map((height) => ({ ...height, record: { ...height.record, atomix: [] } })))],
+    ["a range that skips the first height asked", "SYNC_BAD_RANGE", () => byzantine(({ id, first, count }) => okAnswer(id, first + 1, heightsOf(world.replicas[0]!.state, first + 1, count)))],
+    ["a truncated answer", "SYNC_MALFORMED", () => byzantine(({ id, first, count }) => okAnswer(id, first, heightsOf(world.replicas[0]!.state, first, count)).subarray(0, 200))],
+    ["an oversize answer", "SYNC_OVERSIZE", () => byzantine(({ id, first }) => {
+      const big = new Uint8Array(MAX_SYNC_RESPONSE_BYTES + 1);
+      big.set(encodeSyncResponse({ id, status: SyncStatus.Ok, first }, []));
+      return big;
+    })],
+    ["a claim to lack the height", "SYNC_SOURCE_BEHIND", () => byzantine(({ id, first }) => encodeSyncResponse({ id, status: SyncStatus.Behind, first }, []))],
+  ];
+
+  for (const [what, code, make] of refusals) {
+    it(`refuses ${what} with ${code}, and completes from an honest source`, async () => {
+      const liar = make();
+      const { state, report, failure } = await syncFresh([liar, world.honest[1]!]);
+      assert.equal(failure, undefined);
+      assert.deepEqual(report!.dropped.map((d) => [d.peer, d.code]), [[liar, code]], JSON.stringify(report!.dropped));
+      // The liar may contribute a verified prefix (heights before the one it tampers with) only.
+      assert.equal(report!.used.at(-1), world.honest[1]);
+      assert.ok(report!.used.every((peer) => peer === liar || peer === world.honest[1]));
+      assert.equal(state.tip.height, L);
+      assert.deepEqual(state.tip, world.replicas[0]!.state.tip);
+      assert.equal(state.supply, world.replicas[0]!.state.supply);
+    });
+  }
+
+  it("a certificate of another epoch than the height's (the syncer's epoch length says epoch 1 from height 6) is SYNC_CERTIFICATE_MISPLACED", async () => {
+    const { state, failure } = await syncFresh([world.honest[2]!], { target: 10, epochLength: 5 });
+    const report = failureReport(failure);
+    assert.deepEqual(codesOf(report), ["SYNC_CERTIFICATE_MISPLACED"]);
+    assert.equal(state.tip.height, 5, "heights 1..5 (epoch 0) verified and applied, nothing after");
+  });
+
+  it("a withheld answer times out and the next source completes the sync; a replayed answer for another request is ignored", async () => {
+    const silent = byzantine(() => undefined);
+    let captured: Uint8Array | undefined;
+    const replayer = byzantine(({ id, first, count }) => (captured ??= okAnswer(id, first, heightsOf(world.replicas[0]!.state, first, count))));
+    const { report, failure, state } = await syncFresh([silent, replayer, world.honest[3]!]);
+    assert.equal(failure, undefined);
+    assert.equal(state.tip.height, L);
+    assert.ok(report!.used.includes(world.honest[3]!));
+    assert.ok(!report!.used.includes(silent), "the silent source contributed nothing");
+    assert.ok(report!.ignored >= 1, "the replayed answer was ignored");
+  });
+
+  it("with only byzantine sources the sync fails with SYNC_NO_SOURCE, and the state stops at the verified prefix", async () => {
+    const PREFIX = 7;
+    // Honest up to PREFIX, then a forged rejection list.
+    const partial = tampering((heights, first) => heights.map((height, i) => (first + i <= PREFIX ? height : { ...height, record: { ...height.record, rejections: [...height.record.rejections, { txid: new Uint8Array(32), code: "MISSING_INPUT" }] } })));
+    const silent = byzantine(() => undefined);
+    const { state, failure } = await syncFresh([partial, silent]);
+    const report = failureReport(failure);
+    assert.deepEqual(codesOf(report).sort(), ["SYNC_EXCLUDED_MISMATCH", "SYNC_TIMEOUT"]);
+    assert.equal(state.tip.height, PREFIX);
+    assert.equal(report.applied, PREFIX);
+    assert.deepEqual(state.tip, { height: PREFIX, hash: decodeBlock(world.replicas[0]!.state.getBlock(PREFIX)!).hash });
+  });
+
+  it("a fork certified by the same committee (another run of the same genesis) breaks the commitment chain: SYNC_COMMITMENT_BREAK", async () => {
+    const fork = pobCluster({ seed: "state-sync-fork", genesisSeed: "state-sync", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount, epochLength: L });
+    const grown = () => fork.cluster.replicas(SHARD).length === WHOLE_NODE.perShard && fork.cluster.replicas(SHARD).every((node) => node.state.tip.height >= 20);
+    assert.ok(await fork.cluster.advance(30_000, grown), "the other run reaches height 20");
+    const forked = fork.cluster.replicas(SHARD)[0]!.state;
+    assert.notDeepEqual(forked.certificateAt(11), world.replicas[0]!.state.certificateAt(11), "the runs differ");
+    const forker = byzantine(({ id, first, count }) => okAnswer(id, first, heightsOf(forked, first, Math.min(count, 20 - first + 1))));
+    const first = await syncFresh([world.honest[0]!], { target: 10 });
+    let report: SyncReport | undefined;
+    void first.sync.sync(L, [forker, world.honest[1]!]).then((r) => (report = r));
+    assert.ok(await world.cluster.advance(60_000, () => report !== undefined));
+    assert.deepEqual(report!.dropped.map((d) => [d.peer, d.code]), [[forker, "SYNC_COMMITMENT_BREAK"]]);
+    assert.deepEqual(first.state.tip, world.replicas[0]!.state.tip);
+    await fork.cluster.stop();
+  });
+
+  it("a server answers at most MAX_SYNC_HEIGHTS_PER_REQUEST heights, BUSY once a peer's byte budget is spent, and serves it again once refilled; malformed requests get no answer", async () => {
+    const answers: { status: number; first: number; heights: number; bytes: number }[] = [];
+    let send: ((payload: Uint8Array) => void) | undefined;
+    const id = `greedy-${nodes++}`;
+    world.sim.addNode(id, ({ transport }) => {
+      const channel = transport.open({ protocol: "msb", shard: SHARD, epoch: 0 });
+      channel.on(SYNC_RESPONSE, (_from, _type, payload) => {
+        const answer = decodeSyncResponse(payload);
+        answers.push({ status: answer.status, first: answer.first, heights: answer.heights.length, bytes: payload.length });
+      });
+      send = (payload) => channel.send(world.honest[0]!, SYNC_REQUEST, payload);
+      return channel;
+    });
+    assert.ok(await world.cluster.advance(10, () => send !== undefined));
+    send!(new Uint8Array(5));
+    send!(encodeSyncRequest({ id: 0, first: 1, count: MAX_SYNC_HEIGHTS_PER_REQUEST }).subarray(1));
+    const burst = 200;
+    for (let i = 1; i <= burst; i++) send!(encodeSyncRequest({ id: i, first: 1, count: MAX_SYNC_HEIGHTS_PER_REQUEST }));
+    assert.ok(await world.cluster.advance(100, () => answers.length === burst), `every well-formed request is answered, the malformed ones not (${answers.length})`);
+    const ok = answers.filter((a) => a.status === SyncStatus.Ok);
+    assert.ok(ok.every((a) => a.first === 1 && a.heights === MAX_SYNC_HEIGHTS_PER_REQUEST));
+    const busy = answers.filter((a) => a.status === SyncStatus.Busy).length;
+    assert.ok(busy > 0 && ok.length + busy === burst, `${ok.length} served, ${busy} busy`);
+    assert.ok(ok.length <= Math.ceil(MAX_SYNC_RESPONSE_BYTES / ok[0]!.bytes) + 1, `served within one full answer's budget (${ok.length} × ${ok[0]!.bytes} bytes)`);
+    await world.cluster.advance(1_000);
+    answers.length = 0;
+    send!(encodeSyncRequest({ id: burst + 1, first: 1, count: 1 }));
+    assert.ok(await world.cluster.advance(100, () => answers.length === 1));
+    assert.deepEqual(answers.map((a) => [a.status, a.heights]), [[SyncStatus.Ok, 1]], "served again after the budget refilled");
+  });
+
+  it("a synced state continues: a second sync from its tip seeds the commitment chain from its stored certificate", async () => {
+    const first = await syncFresh([world.honest[4]!], { target: 40 });
+    assert.equal(first.report!.applied, 40);
+    let report: SyncReport | undefined;
+    void first.sync.sync(L, [world.honest[0]!]).then((r) => (report = r));
+    assert.ok(await world.cluster.advance(60_000, () => report !== undefined));
+    assert.deepEqual({ from: report!.from, to: report!.to, dropped: report!.dropped }, { from: 40, to: L, dropped: [] });
+    assert.deepEqual(first.state.tip, world.replicas[0]!.state.tip);
+  });
+});
