@@ -19,7 +19,7 @@
  *     leave unfinal transactions to the shard), drain the pipeline, then close the transport,
  *     the pool and the state (flushing the UTXO set).
  */
-import { encodeEpochCommittees, epochCommittees } from "../atomix/proof.js";
+import { encodeEpochCommittees, epochCommittees, type Committee } from "../atomix/proof.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,6 +43,8 @@ import type { ShardDriver } from "./consensus/interface.js";
 import { PobShardConsensus, TX_RELAY } from "./consensus/pob-consensus.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { packTransactions } from "../ledger/stateless.js";
+import { ShardSync } from "./sync/shard-sync.js";
+import type { SyncReport } from "./sync/interface.js";
 import { ShardConsensus } from "./consensus/shard-consensus.js";
 import { SoloDriver } from "./consensus/solo-driver.js";
 import { Pipeline } from "./pipeline.js";
@@ -96,6 +98,8 @@ export interface ValidatorDeps {
 interface ShardHold {
   readonly state: ShardState;
   readonly pipeline: Pipeline;
+  /** Serves the shard's certified final blocks to peers and syncs the state from them (PoB with an epoch length). */
+  readonly sync: ShardSync | undefined;
 }
 
 /** What serves one epoch: its context, this validator's shard in it, and the driver deciding that shard's blocks. */
@@ -155,6 +159,8 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
 export const DEFAULT_EPOCH_DELTA_MS = 1000;
 /** A validator whose next epoch is not configured asks its peers' archives every this many Δ: longer than a transition takes. */
 export const LINK_CATCH_UP_DELTAS = 10;
+/** A sync round that found no honest source is tried again this much later (sources come back, or catch up themselves). */
+export const SYNC_RETRY_MS = 2_000;
 
 /**
  * The transition out of `context` (src/epoch/transition): it takes the shard's boundary when the
@@ -300,8 +306,8 @@ class Listeners<T> {
 export interface EpochSwitch {
   readonly epoch: number;
   readonly shard: number;
-  /** Whether this validator synced the shard's final blocks first (it changed shard, or was behind). */
-  readonly synced: boolean;
+  /** The sync of the shard's final blocks first, when this validator changed shard or was behind: heights, bytes, ms, sources dropped. */
+  readonly sync: { readonly heights: number; readonly bytes: number; readonly ms: number; readonly dropped: number } | undefined;
   /** From the epoch's configuration here (or the node's start) to its driver starting. */
   readonly pauseMs: number;
 }
@@ -518,7 +524,10 @@ export class ValidatorNode {
     await this.#switching;
     await this.driver.stop();
     this.#run.detach();
-    for (const { pipeline } of this.#holds.values()) await pipeline.close();
+    for (const { pipeline, sync } of this.#holds.values()) {
+      sync?.close();
+      await pipeline.close();
+    }
     await this.#listeners?.edge.close();
     await this.transport.close();
     if (this.#listeners !== undefined) rmSync(this.#listeners.socketDir, { recursive: true, force: true });
@@ -533,7 +542,11 @@ export class ValidatorNode {
       const { maxPendingTxs } = this.setup.config.pipeline;
       const state = this.#deps.openState(shard);
       const pipeline = new Pipeline({ state, pool: this.#deps.pool, clock: this.#deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
-      this.#holds.set(shard, (hold = { state, pipeline }));
+      const { epochLength } = this.setup.context;
+      const sync = this.setup.config.consensus.mode === "pob" && epochLength !== undefined
+        ? new ShardSync({ state, transport: this.#deps.transport, clock: this.#deps.clock, committees: (epoch, of) => this.#committee(epoch, of), epochLength })
+        : undefined;
+      this.#holds.set(shard, (hold = { state, pipeline, sync }));
     }
     return hold;
   }
@@ -618,8 +631,11 @@ export class ValidatorNode {
     const context = this.#contexts[epoch]!;
     const shard = context.shardOf(this.setup.key.publicKey);
     check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `this validator left: it is not in epoch ${epoch}'s configuration`);
-    const synced = this.#hold(shard).state.tip.height < context.startHeight;
-    if (synced) await this.#sync(shard, context);
+    let sync: EpochSwitch["sync"];
+    if (this.#hold(shard).state.tip.height < context.startHeight) {
+      const report = await this.#sync(shard, context);
+      if (report !== undefined) sync = { heights: report.applied, bytes: report.bytes, ms: report.elapsedMs, dropped: report.dropped.length };
+    }
     if (this.#stopping !== undefined) return;
     const run = this.#wireEpoch(epoch);
     this.#run = run;
@@ -631,7 +647,7 @@ export class ValidatorNode {
       if (shard === old.shard) void run.driver.submit(carried).catch(this.#deps.onError);
       else this.#handOff(context, old.shard, carried);
     }
-    this.#lastSwitch = { epoch, shard, synced, pauseMs: this.clock.now() - configuredAt };
+    this.#lastSwitch = { epoch, shard, sync, pauseMs: this.clock.now() - configuredAt };
   }
 
   /**
@@ -658,9 +674,35 @@ export class ValidatorNode {
     channel.close();
   }
 
-  /** Brings this validator's state of `shard` to `context`'s start height from the shard's validators. */
-  async #sync(shard: number, context: EpochContext): Promise<void> {
-    throw new IosError<NodeErrorCode>("NODE_STATE_BEHIND", `shard ${shard}'s state is at height ${this.#hold(shard).state.tip.height}, epoch ${context.epoch} starts at ${context.startHeight}`);
+  /** The BFT committee of `shard` in `epoch`, for any epoch this validator knows (its final blocks' certificates verify against it). */
+  #committee(epoch: number, shard: number): Committee | undefined {
+    const context = this.#contexts[epoch];
+    if (context === undefined || shard >= context.shardCount) return undefined;
+    return { chainId: context.instance(shard).key, keys: context.leagues(shard).committee };
+  }
+
+  /**
+   * Brings this validator's state of `shard` to `context`'s start height (src/node/sync): from the
+   * validators that served the shard in the epoch before and serve it now, every height verified
+   * against its epoch's committee; a round that finds no honest source is tried again after
+   * SYNC_RETRY_MS, until the node stops.
+   */
+  async #sync(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
+    const { sync } = this.#hold(shard);
+    check<NodeErrorCode>(sync !== undefined, "NODE_STATE_BEHIND", `shard ${shard}'s state is below epoch ${context.epoch}'s start height ${context.startHeight}, and only PoB with an epoch length syncs`);
+    const self = toHex(this.setup.key.publicKey);
+    const previous = this.#contexts[context.epoch - 1];
+    const sources = [...new Set([...(previous?.members(shard) ?? []), ...context.members(shard)].map(toHex))].filter((peer) => peer !== self);
+    for (;;) {
+      try {
+        return await sync.sync(context.startHeight, sources);
+      } catch (error) {
+        if (!(error instanceof IosError) || error.code !== "SYNC_NO_SOURCE" || this.#stopping !== undefined) throw error;
+        this.#deps.onError(error);
+        await new Promise<void>((resolve) => this.clock.setTimer(SYNC_RETRY_MS, resolve));
+        if (this.#stopping !== undefined) return undefined;
+      }
+    }
   }
 }
 

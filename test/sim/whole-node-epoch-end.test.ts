@@ -1,12 +1,13 @@
 // Whole PoB validators (src/sim/validator-cluster.ts) of a genesis with an epoch length: each
-// shard finalizes exactly the epoch's L heights and rests (no height L + 1, no view changes),
+// shard finalizes exactly the epoch's L heights under epoch 0's drivers,
 // and every replica hands out the epoch's boundary — the final-height certificate of height L,
 // which verifies against the shard's committee and names the state commitment every replica
 // reached, and the epoch's validator changes with their acceptance proofs (a registration sent
 // during the epoch, before its shard restarted whole: the proof comes back from the store). Each validator's own epoch transition (src/epoch/transition, wired by
 // ValidatorNode) takes its shard's boundary: every validator ends with the same link to epoch 1
 // in its archive, verified from the genesis, whose validator set holds the registrant.
-// (Validators do not switch to epoch 1 yet: that wiring is the next step of the epochs issue.)
+// Then every validator switches into epoch 1: the ones assigned another shard sync its L final
+// heights from that shard's validators (src/node/sync) before their driver starts.
 // CI runs EPOCH_SEEDS seeds; `WHOLE_NODE_SEEDS=N` adds N more. IOS_SIM_SEED replays one.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -63,12 +64,10 @@ async function run(seed: string) {
   for (const id of cluster.members(bondShard)) cluster.restart(id);
 
   const all = [0, 1].flatMap((shard) => cluster.replicas(shard));
-  assert.ok(await cluster.advance(30_000, () => all.every((node) => driverOf(node).boundary !== undefined)), `${seed}: every replica reached the epoch's end (heights ${all.map((n) => n.state.tip.height).join()})`);
-  const viewChanges = () => all.map((node) => driverOf(node).node.bft?.stats.viewChanges ?? 0).join();
-  const before = viewChanges();
-  await cluster.advance(3_000);
-  assert.deepEqual(all.map((node) => node.state.tip.height), all.map(() => L), `${seed}: every shard rests at height ${L}`);
-  assert.equal(viewChanges(), before, `${seed}: a rested shard changes no views`);
+  // Epoch 0's drivers: they keep their boundary after the switch into epoch 1 stopped them.
+  const drivers = all.map(driverOf);
+  assert.ok(await cluster.advance(30_000, () => drivers.every((driver) => driver.boundary !== undefined)), `${seed}: every replica reached the epoch's end (heights ${all.map((n) => n.state.tip.height).join()})`);
+  assert.deepEqual(drivers.map((driver) => driver.node.validator.height), drivers.map(() => L), `${seed}: epoch 0's drivers decide exactly ${L} heights`);
   assert.deepEqual(cluster.failures, [], `${seed}: no replica diverged`);
 
   const committees = committeesOfContext(context);
@@ -76,10 +75,11 @@ async function run(seed: string) {
     const replicas = cluster.replicas(shard);
     const commitments = new Set<string>();
     for (const node of replicas) {
-      const boundary = driverOf(node).boundary!;
+      const driver = drivers[all.indexOf(node)]!;
+      const boundary = driver.boundary!;
       const certified = verifyFinalHeightCertificate(boundary.certificate, committees, verifier);
       assert.deepEqual({ epoch: certified.epoch, shard: certified.shard, height: certified.height }, { epoch: 0, shard, height: L });
-      assert.deepEqual(certified.stateCommitment, driverOf(node).node.validator.tip, `${seed}: the certificate names the state this replica reached`);
+      assert.deepEqual(certified.stateCommitment, driver.node.validator.tip, `${seed}: the certificate names the state this replica reached`);
       commitments.add(toHex(certified.stateCommitment));
       const expected = shard === bondShard ? [toHex(transactionIdOfEncoding(registration))] : [];
       assert.deepEqual(boundary.changes.map((c) => toHex(transactionIdOfEncoding(c.tx))), expected, `${seed}: shard ${shard}'s changes`);
@@ -100,12 +100,23 @@ async function run(seed: string) {
   assert.equal(epoch1!.validators.length, SHARDS * PER_SHARD + 1, `${seed}: the registrant joins epoch 1`);
   assert.equal(epoch1!.stakeOf(newcomer!.publicKey), BOND);
   assert.deepEqual(verifyTranscript(all[0]!.state.epochTranscript(1)!).rnd, epoch1!.randomness, `${seed}: the archived transcript gives rnd_1`);
+
+  // Every validator entered epoch 1: those assigned another shard synced its L heights first; each shard goes on past L.
+  assert.ok(await cluster.advance(30_000, () => all.every((node) => node.context.epoch === 1 && node.state.tip.height > L + 2)),
+    `${seed}: every validator runs epoch 1 (epochs ${all.map((n) => n.context.epoch).join()}, heights ${all.map((n) => n.state.tip.height).join()})`);
+  for (const node of all) {
+    const moved = node.shard !== context.shardOf(node.setup.key.publicKey);
+    assert.equal(node.shard, epoch1!.shardOf(node.setup.key.publicKey));
+    assert.equal(node.lastSwitch?.sync?.heights, moved ? L : undefined, `${seed}: a mover syncs the ${L} heights of its new shard, a stayer nothing`);
+  }
+  assert.ok(all.some((node) => node.lastSwitch?.sync !== undefined), `${seed}: some validator changed shard`);
+  assert.deepEqual(cluster.failures, [], `${seed}: no replica diverged`);
   await cluster.stop();
 }
 
 describe("whole PoB validators at an epoch's end", () => {
   for (const seed of caseSeeds("epoch-end", EPOCH_SEEDS)) {
-    it(`${seed}: shards rest at height L with certified boundaries, and every validator's transition configures epoch 1 with a registrant`, async () => {
+    it(`${seed}: shards end epoch 0 at height L with certified boundaries, every validator's transition configures epoch 1 with a registrant, and movers sync their new shard`, async () => {
       await run(seed);
     });
   }

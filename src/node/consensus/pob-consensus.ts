@@ -224,12 +224,17 @@ export class PobShardConsensus implements ShardDriver {
         records.push({ height, record: decodeReplicaRecord(stored) });
       }
       validator.resume(tip, state.tipTimestamp, records);
+      // Restarted at the epoch's last height: the boundary is the stored certificate's, with the epoch's changes.
+      if (context.epochLength !== undefined && tip === context.startHeight + context.epochLength) {
+        this.#boundary = { certificate: state.certificateAt(tip)!, changes: [...this.#epochChanges] };
+      }
     } else if (context.startHeight > 0) {
       // The epoch's first proposal follows the last of the one before, as this state stored it.
       invariant(tip === context.startHeight, "an epoch's driver starts on a state that reached the epoch's start height");
-      const stored = state.consensusStateAt(tip);
-      invariant(stored !== undefined, "a PoB shard state stores its replica record with every final block");
-      validator.continueFrom(tip, state.tipTimestamp, decodeReplicaRecord(stored));
+      // A synced state has no replica record of that height: the stored certificate gives what the chain continues from.
+      const previous = state.finalHeightAt(tip);
+      invariant(previous !== undefined, "a PoB shard state stores a final-height certificate with every final block");
+      validator.continueFrom(tip, previous.timestamp, { proposalHash: previous.proposalHash, tip: previous.stateCommitment });
     }
     // The epoch's committee, whatever the store says happened to the leagues since.
     const committee = validator.leagues.committee;
