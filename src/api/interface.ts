@@ -55,6 +55,9 @@ export interface ChainView {
   epochTranscript(epoch: number): Uint8Array | undefined;
 }
 
+/** The epoch archive the API serves: a validator's home store's, whichever shard it serves now. */
+export type EpochArchiveView = Pick<ChainView, "lastEpoch" | "epochLink" | "epochTranscript">;
+
 /** One Prometheus sample family contributed by the node (pipeline, pool, transport, ...). */
 export interface MetricFamily {
   readonly name: string;
@@ -69,6 +72,8 @@ export interface ClientBackend {
   readonly epoch: number;
   readonly shardCount: number;
   readonly chain: ChainView;
+  /** Where the epoch archive is kept, when not in `chain` (a validator that moved to another shard's store). */
+  readonly archive?: EpochArchiveView;
   /** Submits transactions; resolves once each has an outcome (same order). Never rejects. */
   submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]>;
   status(txid: Uint8Array): TxStatus;

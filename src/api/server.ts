@@ -44,7 +44,7 @@ import type { HandlerFailures } from "../log/handler-failures.js";
 import type { ApiLimits } from "../node/config.js";
 import { API_ERROR_CODES, statusOfCode, type ApiErrorCode } from "./errors.js";
 import { HttpExchange } from "./http.js";
-import type { ClientBackend, MetricFamily, SubmitResult, TxStatus } from "./interface.js";
+import type { ClientBackend, EpochArchiveView, MetricFamily, SubmitResult, TxStatus } from "./interface.js";
 import { LabeledCounter, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics.js";
 import { OwnerIndex } from "./owner-index.js";
 import {
@@ -395,8 +395,8 @@ export class ClientApi {
       const text = req.getParameter(0);
       const epoch = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
       if (!(epoch <= 0xffffffff)) throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `epoch must be a decimal u32, got ${JSON.stringify(text.slice(0, 40))}`);
-      const transcript = this.backend.chain.epochTranscript(epoch);
-      if (transcript === undefined) throw new IosError<ApiErrorCode>("EPOCH_UNKNOWN", `this node keeps the transcripts of epochs 1..${this.backend.chain.lastEpoch}, not of epoch ${epoch}`);
+      const transcript = this.archive.epochTranscript(epoch);
+      if (transcript === undefined) throw new IosError<ApiErrorCode>("EPOCH_UNKNOWN", `this node keeps the transcripts of epochs 1..${this.archive.lastEpoch}, not of epoch ${epoch}`);
       this.requests.inc(["epoch-transcript", "200"]);
       exchange.send(200, BINARY, transcript);
     });
@@ -414,12 +414,17 @@ export class ClientApi {
 
   /** Links 1..lastEpoch of the archive (kept without gaps). */
   private keptLinks(): IdentityLink[] {
-    const { chain } = this.backend;
-    return Array.from({ length: chain.lastEpoch }, (_, i) => {
-      const link = chain.epochLink(i + 1);
-      invariant(link !== undefined, `the archive keeps epochs 1..${chain.lastEpoch} without a gap`);
+    const { archive } = this;
+    return Array.from({ length: archive.lastEpoch }, (_, i) => {
+      const link = archive.epochLink(i + 1);
+      invariant(link !== undefined, `the archive keeps epochs 1..${archive.lastEpoch} without a gap`);
       return link;
     });
+  }
+
+  /** The epoch archive this node serves (its home store's). */
+  private get archive(): EpochArchiveView {
+    return this.backend.archive ?? this.backend.chain;
   }
 
   private answerBlock(exchange: HttpExchange, bytes: Uint8Array | undefined, missing: string): void {

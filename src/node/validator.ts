@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpEdge } from "../api/edge.js";
-import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../api/interface.js";
+import type { ChainView, ClientBackend, EpochArchiveView, MetricFamily, SubmitResult, TxStatus } from "../api/interface.js";
 import { ClientApi } from "../api/server.js";
 import type { AtomixBatch, ConfirmationBatch, OptimisticBatch } from "../api/stream-codec.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
@@ -214,6 +214,10 @@ class NodeBackend implements ClientBackend {
     return this.node.state;
   }
 
+  get archive(): EpochArchiveView {
+    return this.node.archive;
+  }
+
   async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
     const results = await this.node.submit(transactions);
     for (const result of results) this.#submissions[result.outcome]++;
@@ -396,6 +400,11 @@ export class ValidatorNode {
 
   get pipeline(): Pipeline {
     return this.#run.hold.pipeline;
+  }
+
+  /** The epoch archive: the home shard's store keeps it, whichever shard this validator serves now. */
+  get archive(): ShardState {
+    return this.#hold(this.setup.shard).state;
   }
 
   /** The epoch contexts this validator knows, 0..current. */

@@ -146,6 +146,11 @@ export class ValidatorCluster {
     return this.members(shard).flatMap((id) => this.node(id) ?? []);
   }
 
+  /** Running validators that serve `shard` in the epoch each of them is in now (epochs move validators between shards). */
+  serving(shard: number): ValidatorNode[] {
+    return [...this.#setups.keys()].flatMap((id) => this.node(id) ?? []).filter((node) => node.shard === shard);
+  }
+
   /** Kills `id` now: timers and links die with it, its disk keeps only what was committed. */
   crash(id: PeerId): void {
     this.sim.crash(id);

@@ -89,17 +89,17 @@ async function run(seed: string) {
   }
 
   // Each validator's own transition (ValidatorNode) took its shard's boundary and kept epoch 1 in its archive.
-  assert.ok(await cluster.advance(30_000, () => all.every((node) => node.state.lastEpoch === 1)), `${seed}: every validator configured epoch 1 (${all.map((n) => n.state.lastEpoch).join()})`);
+  assert.ok(await cluster.advance(30_000, () => all.every((node) => node.archive.lastEpoch === 1)), `${seed}: every validator configured epoch 1 (${all.map((n) => n.state.lastEpoch).join()})`);
   const links = new Set(all.map((node) => {
-    const link = node.state.epochLink(1)!;
+    const link = node.archive.epochLink(1)!;
     return toHex(link.configuration) + toHex(link.certificate);
   }));
   assert.equal(links.size, 1, `${seed}: one link everywhere`);
-  const link = all[0]!.state.epochLink(1)!;
+  const link = all[0]!.archive.epochLink(1)!;
   const [, epoch1] = verifyIdentityChain(genesis, [link], verifier);
   assert.equal(epoch1!.validators.length, SHARDS * PER_SHARD + 1, `${seed}: the registrant joins epoch 1`);
   assert.equal(epoch1!.stakeOf(newcomer!.publicKey), BOND);
-  assert.deepEqual(verifyTranscript(all[0]!.state.epochTranscript(1)!).rnd, epoch1!.randomness, `${seed}: the archived transcript gives rnd_1`);
+  assert.deepEqual(verifyTranscript(all[0]!.archive.epochTranscript(1)!).rnd, epoch1!.randomness, `${seed}: the archived transcript gives rnd_1`);
 
   // Every validator entered epoch 1: those assigned another shard synced its L heights first; each shard goes on past L.
   assert.ok(await cluster.advance(30_000, () => all.every((node) => node.context.epoch === 1 && node.state.tip.height > L + 2)),

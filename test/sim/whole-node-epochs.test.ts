@@ -15,13 +15,15 @@ import { toHex } from "../../src/hex.js";
 import { decodeBlock } from "../../src/ledger/block.js";
 import { genesisSupply } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import type { ValidatorNode } from "../../src/node/validator.js";
 import { TxKind, encodeTransaction, signTransaction, transactionIdOfEncoding } from "../../src/ledger/transaction.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { caseSeeds, pobCluster } from "./pob-cluster.js";
 
 const L = 10;
 const EPOCHS = 3;
-const VALIDATORS = 5;
+const ROUNDS = 6;
 const AMOUNT = 1_000_000n;
 const FEE = 10n;
 const EPOCHS_SEEDS = 1;
@@ -47,86 +49,106 @@ function planRounds(accounts: readonly KeyPair[], genesisTxid: Uint8Array, posit
   }));
 }
 
-async function run(seed: string, crashAcross: boolean) {
+interface Case {
+  readonly shards: number;
+  readonly perShard: number;
+  /** A validator crashes in epoch 0 and restarts once the others are in epoch 2. */
+  readonly crash: boolean;
+}
+
+async function run(seed: string, { shards, perShard, crash }: Case) {
   const { sim, genesis, accounts, cluster, positions } = pobCluster({
-    seed: simSeed(seed), genesisSeed: "whole-node-epochs", policy: POLICY, shards: 1, perShard: VALIDATORS, accounts: 12, amount: AMOUNT, epochLength: L,
+    seed: simSeed(seed), genesisSeed: "whole-node-epochs", policy: POLICY, shards, perShard, accounts: 12 * shards, amount: AMOUNT, epochLength: L,
   });
-  const ids = cluster.members(0);
-  const rounds = planRounds(accounts, cluster.context.chain, positions, 6);
+  const ids = Array.from({ length: shards }, (_, shard) => cluster.members(shard)).flat();
+  const validators = ids.length;
+  const byShard = Array.from({ length: shards }, (_, shard) => accounts.filter((account) => shardOfOwner(account.publicKey, shards) === shard));
+  const rounds = byShard.map((owners) => planRounds(owners, cluster.context.chain, positions, ROUNDS));
+  const total = ROUNDS * accounts.length;
   const txids = new Set<string>();
-  const outcomes: string[] = [];
-  // A client paying in chained rounds: each round once the previous one is final at the validator it submits through
-  // (a transfer spends its parent's output), 400 ms later; with epochs of about L idle heights plus a transition, rounds
-  // land in every epoch and around the switches. Like any client it sends a round's unsettled transfers again after
-  // RESEND_MS (a relay to a producer that is down is answered RELAY_UNANSWERED, not lost silently).
-  let round = 0;
-  let sentAt = 0;
-  const via = () => ids.find((id) => cluster.node(id) !== undefined)!;
-  const send = (batch: readonly Uint8Array[]): void => {
-    sentAt = sim.now();
-    void cluster.node(via())!.submit(batch).then((results) => {
-      for (const result of results) {
-        outcomes.push(result.outcome === "rejected" ? `rejected:${result.code}` : "answered");
-        if (result.txid !== undefined) txids.add(toHex(result.txid));
-      }
-    });
-  };
-  const pay = (): void => {
-    const node = cluster.node(via())!;
-    const current = round === 0 ? [] : rounds[round - 1]!;
-    const unsettled = current.filter((tx) => node.driver.status(transactionIdOfEncoding(tx)).state !== "final");
-    if (unsettled.length === 0 && round < rounds.length) send(rounds[round++]!);
-    else if (unsettled.length > 0 && sim.now() - sentAt >= RESEND_MS) send(unsettled);
-    if (round < rounds.length || unsettled.length > 0) sim.schedule(400, "pay", pay);
-  };
-  sim.schedule(300, "pay", pay);
+  const refused: string[] = [];
+  // A client per shard paying in chained rounds: each round once the previous one is final at a validator serving the
+  // shard now (a transfer spends its parent's output), 400 ms later; with epochs of about L idle heights plus a
+  // transition, rounds land in every epoch and around the switches. Like any client it sends a round's unsettled
+  // transfers again after RESEND_MS (a relay to a producer that is down is answered RELAY_UNANSWERED, not lost silently).
+  rounds.forEach((planned, shard) => {
+    let round = 0;
+    let sentAt = 0;
+    const send = (node: ValidatorNode, batch: readonly Uint8Array[]): void => {
+      sentAt = sim.now();
+      void node.submit(batch).then((results) => {
+        for (const result of results) {
+          if (result.outcome === "rejected") refused.push(`${result.code}`);
+          if (result.txid !== undefined) txids.add(toHex(result.txid));
+        }
+      });
+    };
+    const pay = (): void => {
+      const node = cluster.serving(shard)[0];
+      const current = round === 0 ? [] : planned[round - 1]!;
+      const unsettled = node === undefined ? current : current.filter((tx) => node.driver.status(transactionIdOfEncoding(tx)).state !== "final");
+      if (node !== undefined && unsettled.length === 0 && round < planned.length) send(node, planned[round++]!);
+      else if (node !== undefined && unsettled.length > 0 && sim.now() - sentAt >= RESEND_MS) send(node, unsettled);
+      if (round < planned.length || unsettled.length > 0) sim.schedule(400, `pay ${shard}`, pay);
+    };
+    sim.schedule(300, `pay ${shard}`, pay);
+  });
   const victim = ids.at(-1)!;
-  if (crashAcross) {
-    // Down from mid epoch 0 until the others are in epoch 2: it restarts into an epoch it never saw configured.
-    sim.schedule(500, "crash", () => cluster.crash(victim));
-  }
   const running = () => ids.flatMap((id) => cluster.node(id) ?? []);
-  const reached = (epoch: number) => running().length === VALIDATORS && running().every((node) => node.context.epoch >= epoch);
-  if (crashAcross) {
-    assert.ok(await cluster.advance(60_000, () => running().length === VALIDATORS - 1 && cluster.node(victim) === undefined && running().every((node) => node.context.epoch >= 2)),
+  if (crash) {
+    sim.schedule(500, "crash", () => cluster.crash(victim));
+    // Down until the others are in epoch 2: it restarts into epochs it never saw configured.
+    assert.ok(await cluster.advance(60_000, () => running().length === validators - 1 && cluster.node(victim) === undefined && running().every((node) => node.context.epoch >= 2)),
       `${seed}: the others reach epoch 2 (epochs ${running().map((n) => n.context.epoch).join()})`);
     cluster.restart(victim);
   }
-  const total = rounds.length * accounts.length;
-  const allFinal = () => txids.size === total && running().every((node) => [...txids].every((txid) => node.driver.status(Buffer.from(txid, "hex")).state === "final"));
-  assert.ok(await cluster.advance(120_000, () => reached(EPOCHS) && allFinal()),
-    `${seed}: every validator reaches epoch ${EPOCHS} with every transfer final (epochs ${running().map((n) => n.context.epoch).join()}, heights ${running().map((n) => n.state.tip.height).join()}, final ${txids.size}/${total}, not final ${running().map((node) => [...txids].filter((txid) => node.driver.status(Buffer.from(txid, "hex")).state !== "final").map((txid) => `${txid.slice(0, 8)}:${JSON.stringify(node.driver.status(Buffer.from(txid, "hex")))}`).join("/")).join(" | ")}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
-  assert.deepEqual(outcomes.filter((o) => o.startsWith("rejected")), [], `${seed}: no transfer refused`);
+  const finalWhereServed = (txid: string, shard: number) => cluster.serving(shard).every((node) => node.driver.status(Buffer.from(txid, "hex")).state === "final");
+  const shardOfTx = new Map(rounds.flatMap((planned, shard) => planned.flat().map((tx) => [toHex(transactionIdOfEncoding(tx)), shard] as const)));
+  const done = () => running().length === validators && running().every((node) => node.context.epoch >= EPOCHS) && txids.size === total && [...txids].every((txid) => finalWhereServed(txid, shardOfTx.get(txid)!));
+  assert.ok(await cluster.advance(120_000, done),
+    `${seed}: every validator reaches epoch ${EPOCHS} with every transfer final (epochs ${running().map((n) => n.context.epoch).join()}, heights ${running().map((n) => n.state.tip.height).join()}, submitted ${txids.size}/${total}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
+  assert.deepEqual(refused, [], `${seed}: no transfer refused`);
   assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
   assert.equal(cluster.handlerFailures, 0, `${seed}: no handler threw`);
 
-  // One identity chain everywhere, verified from the genesis; each node runs its latest epoch's context.
+  // One identity chain everywhere, verified from the genesis; each node runs its latest epoch's context and serves the shard it assigns.
   const nodes = running();
-  const known = Math.min(...nodes.map((node) => node.state.lastEpoch));
+  const known = Math.min(...nodes.map((node) => node.contexts.length - 1));
   assert.ok(known >= EPOCHS);
-  const links = Array.from({ length: known }, (_, i) => nodes[0]!.state.epochLink(i + 1)!);
+  const home = (node: ValidatorNode) => node.contexts[0]!.shardOf(node.setup.key.publicKey)!;
+  const links = Array.from({ length: known }, (_, i) => nodes[0]!.archive.epochLink(i + 1)!);
   for (const node of nodes) {
     for (let epoch = 1; epoch <= known; epoch++) {
-      const link = node.state.epochLink(epoch)!;
+      const link = node.archive.epochLink(epoch)!;
       assert.equal(toHex(link.configuration) + toHex(link.certificate), toHex(links[epoch - 1]!.configuration) + toHex(links[epoch - 1]!.certificate), `${seed}: one link of epoch ${epoch}`);
     }
   }
   const contexts = verifyIdentityChain(genesis, links, verifier);
-  for (const node of nodes) assert.equal(toHex(node.context.configurationHash), toHex(contexts[node.context.epoch]!.configurationHash));
-
-  // The chain went on across the switches: every block of height h is of epoch ⌊(h − 1)/L⌋, and every replica holds the same ones.
-  await cluster.advance(1_000);
-  const common = Math.min(...nodes.map((node) => node.state.tip.height));
-  assert.ok(common >= EPOCHS * L, `${seed}: the shard passed height ${EPOCHS * L} (common ${common})`);
-  for (let height = 1; height <= common; height++) {
-    const block = nodes[0]!.state.getBlock(height)!;
-    assert.equal(decodeBlock(block).header.epoch, Math.floor((height - 1) / L), `${seed}: height ${height}'s epoch`);
-    for (const node of nodes) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: height ${height} agrees`);
+  for (const node of nodes) {
+    for (let epoch = 1; epoch <= known; epoch++) assert.equal(toHex(node.contexts[epoch]!.configurationHash), toHex(contexts[epoch]!.configurationHash), `${seed}: one configuration of epoch ${epoch}`);
+    assert.equal(node.shard, contexts[node.context.epoch]!.shardOf(node.setup.key.publicKey), `${seed}: each validator serves the shard its epoch assigns`);
   }
-  assert.equal(cluster.agreement(0).firstDifference, undefined);
-  const supplies = new Set(nodes.map((node) => node.state.supply));
-  assert.deepEqual([...supplies], [genesisSupply(genesis) - FEE * BigInt(total)], `${seed}: the supply less the fees, on every replica`);
-  if (crashAcross) {
+
+  // Each shard's chain went on across the switches: height h is of epoch ⌊(h − 1)/L⌋, and every validator serving the shard now holds the same blocks.
+  await cluster.advance(1_000);
+  let supply = 0n;
+  for (let shard = 0; shard < shards; shard++) {
+    const serving = cluster.serving(shard);
+    assert.ok(serving.length > 0);
+    const common = Math.min(...serving.map((node) => node.state.tip.height));
+    assert.ok(common >= EPOCHS * L, `${seed}: shard ${shard} passed height ${EPOCHS * L} (common ${common})`);
+    for (let height = 1; height <= common; height++) {
+      const block = serving[0]!.state.getBlock(height)!;
+      assert.equal(decodeBlock(block).header.epoch, Math.floor((height - 1) / L), `${seed}: shard ${shard} height ${height}'s epoch`);
+      for (const node of serving) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: shard ${shard} height ${height} agrees`);
+    }
+    const supplies = new Set(serving.map((node) => node.state.supply));
+    assert.equal(supplies.size, 1, `${seed}: shard ${shard}'s validators agree on its supply`);
+    supply += serving[0]!.state.supply;
+  }
+  assert.equal(supply, genesisSupply(genesis) - FEE * BigInt(total), `${seed}: the chain keeps its supply, less the fees`);
+  if (shards > 1) assert.ok(nodes.some((node) => node.lastSwitch?.sync !== undefined || node.shard !== home(node)), `${seed}: validators moved between shards`);
+  if (crash) {
     // Restarted in epoch 0 at a low height: it learned the later links from its peers' archives and synced its shard up to the latest epoch's start.
     const restarted = cluster.node(victim)!;
     assert.ok(restarted.switches >= 1, `${seed}: the restarted validator entered a later epoch itself`);
@@ -138,10 +160,13 @@ async function run(seed: string, crashAcross: boolean) {
 describe("whole PoB validators across epochs", () => {
   for (const seed of caseSeeds("epochs", EPOCHS_SEEDS)) {
     it(`${seed}: one shard switches through ${EPOCHS} epochs under transfers; every replica agrees`, async () => {
-      await run(seed, false);
+      await run(seed, { shards: 1, perShard: 5, crash: false });
     });
     it(`${seed}: a validator down across two switches restarts into the latest epoch`, async () => {
-      await run(`${seed}/crash`, true);
+      await run(`${seed}/crash`, { shards: 1, perShard: 5, crash: true });
+    });
+    it(`${seed}: two shards through ${EPOCHS} epochs under transfers: validators move, sync, and the chain keeps its supply`, async () => {
+      await run(`${seed}/shards`, { shards: 2, perShard: 5, crash: false });
     });
   }
 });
