@@ -388,6 +388,17 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.deepEqual(answers.map((a) => [a.status, a.heights]), [[SyncStatus.Ok, 1]], "served again after the budget refilled");
   });
 
+  it("refuses a sync without sources or one while another runs (SYNC_BAD_INPUT, SYNC_BUSY), and syncs again after", async () => {
+    const { sync } = await syncFresh([world.honest[0]!], { target: 3 });
+    const codeOfRejection = async (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => (error instanceof IosError ? error.code : String(error)));
+    assert.equal(await codeOfRejection(sync.sync(L, [])), "SYNC_BAD_INPUT");
+    let report: SyncReport | undefined;
+    void sync.sync(6, [world.honest[0]!]).then((r) => (report = r));
+    assert.equal(await codeOfRejection(sync.sync(L, [world.honest[0]!])), "SYNC_BUSY");
+    assert.ok(await world.cluster.advance(10_000, () => report !== undefined));
+    assert.deepEqual({ from: report!.from, to: report!.to }, { from: 3, to: 6 });
+  });
+
   it("a synced state continues: a second sync from its tip seeds the commitment chain from its stored certificate", async () => {
     const first = await syncFresh([world.honest[4]!], { target: 40 });
     assert.equal(first.report!.applied, 40);

@@ -29,7 +29,8 @@ export type SyncStatus = (typeof SyncStatus)[keyof typeof SyncStatus];
 
 const CODES = singleCode<SyncErrorCode>("SYNC_MALFORMED");
 const REQUEST_BYTES = 4 + 8 + 2;
-const RESPONSE_HEAD_BYTES = 4 + 1 + 8 + 2;
+/** An answer before its heights: id, status, first height, count. */
+export const RESPONSE_HEAD_BYTES = 4 + 1 + 8 + 2;
 
 export interface SyncRequest {
   readonly id: number;

@@ -48,7 +48,7 @@ import type { AtomixWrite, ProvenTransaction } from "../../store/interface.js";
 import type { StoredFinalHeight } from "../../store/schema.js";
 import type { ShardState } from "../shard-state.js";
 import {
-  SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncResponse, type SyncedHeight,
+  RESPONSE_HEAD_BYTES, SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncResponse, type SyncedHeight,
 } from "./codec.js";
 import {
   MAX_SOURCE_STRIKES, MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, MAX_TRACKED_PEERS, SERVE_BYTES_PER_SECOND, SYNC_BUSY_BACKOFF_MS, SYNC_ERROR_CODES, SYNC_REQUEST_TIMEOUT_MS,
@@ -57,8 +57,6 @@ import {
 
 /** The commitment every PoB replica's chain starts from (finalization.ts PobValidator's first tip). */
 const GENESIS_COMMITMENT = new Uint8Array(HASH_BYTES);
-/** Space in an answer for its head (codec.ts). */
-const RESPONSE_HEAD_BYTES = 4 + 1 + 8 + 2;
 
 /** A per-peer byte budget refilled at SERVE_BYTES_PER_SECOND up to one full answer. */
 interface Budget {
@@ -76,8 +74,7 @@ export class ShardSync {
   #waiting: { readonly id: number; readonly source: PeerId; readonly answer: (response: SyncResponse | IosError<SyncErrorCode>, bytes: number) => void } | undefined;
   #ignored = 0;
   #running = false;
-  /** Requests answered with heights, for tests and metrics. */
-  served = 0;
+  #served = 0;
 
   constructor(options: SyncOptions) {
     this.#options = options;
@@ -91,6 +88,11 @@ export class ShardSync {
     this.#channel.close();
   }
 
+  /** Requests answered with heights (metrics). */
+  get served(): number {
+    return this.#served;
+  }
+
   // ---- serving ----
 
   #serve(from: PeerId, payload: Uint8Array): void {
@@ -102,7 +104,7 @@ export class ShardSync {
       throw error;
     }
     const head = { id: request.id, first: request.first };
-    if (!this.#spend(from)) {
+    if (!this.#hasBudget(from)) {
       this.#channel.send(from, SYNC_RESPONSE, encodeSyncResponse({ ...head, status: SyncStatus.Busy }, []));
       return;
     }
@@ -122,12 +124,12 @@ export class ShardSync {
       return;
     }
     this.#charge(from, size);
-    this.served++;
+    this.#served++;
     this.#channel.send(from, SYNC_RESPONSE, encodeSyncResponse({ ...head, status: SyncStatus.Ok }, heights));
   }
 
   /** Whether `peer`'s budget, refilled to now, is not spent. */
-  #spend(peer: PeerId): boolean {
+  #hasBudget(peer: PeerId): boolean {
     const now = this.#options.clock.now();
     let budget = this.#budgets.get(peer);
     if (budget === undefined) {
@@ -202,6 +204,7 @@ export class ShardSync {
     check<SyncErrorCode>(Number.isSafeInteger(target) && target >= 0, "SYNC_BAD_INPUT", `target ${target} is not a height`);
     check<SyncErrorCode>(sources.length > 0, "SYNC_BAD_INPUT", "no source to sync from");
     check<SyncErrorCode>(!this.#running && this.#channel.isOpen, "SYNC_BUSY", "a sync runs already, or this ShardSync is closed");
+    const seed = this.#seedCommitment();
     this.#running = true;
     const { clock } = this.#options;
     const started = clock.now();
@@ -211,7 +214,7 @@ export class ShardSync {
     const strikes = new Map<PeerId, number>();
     const ignoredBefore = this.#ignored;
     let bytes = 0;
-    let previous = this.#seedCommitment();
+    let previous = seed;
     const live = [...new Set(sources)];
     let turn = 0;
     const drop = (peer: PeerId, code: SyncErrorCode, message: string): void => {
