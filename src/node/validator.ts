@@ -285,7 +285,9 @@ class NodeBackend implements ClientBackend {
       gauge("ios_utxo_count", "Unspent outputs of the shard", state.utxoCount),
       gauge("ios_pool_threads", "Verifier worker threads", pool.threads),
       gauge("ios_epoch", "The epoch this validator serves", context.epoch),
-      gauge("ios_epoch_switches_total", "Epochs this validator entered since it started", this.node.switches),
+      counter("ios_epoch_switches_total", "Epochs this validator entered since it started", this.node.switches),
+      gauge("ios_epoch_switch_pause_ms", "The last switch: from the next epoch's configuration here to its driver starting", this.node.lastSwitch?.pauseMs ?? 0),
+      gauge("ios_epoch_switch_synced_heights", "The last switch: final heights synced from the shard's validators first (0: the state was there)", this.node.lastSwitch?.sync?.heights ?? 0),
       ...this.transportMetrics(),
       ...driver.metrics(),
     ];
