@@ -48,7 +48,10 @@
 // `setChain` gave, else WRONG_CHAIN) then that spend layout whose last output is the bond,
 // followed by the bond's key[36] (its index flagged): the same rule, the bond created at that
 // key; leave (1) is one (outpoint[36] owner[32]) naming a bond that must exist with that owner,
-// and changes nothing.
+// and changes nothing; release (2) is that spend layout with one input, a flagged bond key, and
+// one output: the bond spent into (txid, 0) — BOND_GONE when the bond is not there (released
+// already, or slashed); the epoch rule (a departed validator's bond, its release epoch reached)
+// is checked before, by the shard's execution (src/consensus/pob/finalization.ts).
 
 const KEY_BYTES: usize = 36;
 const OWNER_OFFSET: usize = 36;
@@ -73,6 +76,7 @@ const KIND_REGISTRATION: u8 = 4;
 const KIND_SLASHING: u8 = 5;
 const REGISTRATION_REGISTER: u8 = 0;
 const REGISTRATION_LEAVE: u8 = 1;
+const REGISTRATION_RELEASE: u8 = 2;
 /** A registration's operation byte, then its spend section or the bond its leave names. */
 const REGISTRATION_OPERATION_BYTES: usize = 1;
 const CHAIN_BYTES: usize = 32;
@@ -121,6 +125,8 @@ const NOT_LOCKED: u8 = 13;
 const AMOUNT_MISMATCH: u8 = 14;
 // Registration: the chain its proof of possession names is not this table's (or none was set).
 const WRONG_CHAIN: u8 = 15;
+// Release: the bond it names is not in the table.
+const BOND_GONE: u8 = 16;
 
 // Journal records: op u8 ‖ a packed entry (removed) or its key (created), padded to 80 bytes.
 const JOURNAL_RECORD_BYTES: usize = 80;
@@ -537,6 +543,7 @@ function applyRegistration(record: usize, size: usize): u8 {
   if (size < bodyAt) return MALFORMED;
   const operation = load<u8>(record + RECORD_HEADER_BYTES);
   if (operation == REGISTRATION_LEAVE) return checkLeave(record + bodyAt, size - bodyAt);
+  if (operation == REGISTRATION_RELEASE) return applyRelease(record, size, bodyAt);
   if (operation != REGISTRATION_REGISTER) return MALFORMED;
   if (size < bodyAt + CHAIN_BYTES) return MALFORMED;
   if (!chainSet || memory.compare(record + bodyAt, chainId, CHAIN_BYTES) != 0) return WRONG_CHAIN;
@@ -553,6 +560,16 @@ function checkLeave(bond: usize, bytes: usize): u8 {
   if (bucket == 0) return MISSING_INPUT;
   if (memory.compare(bucket + OWNER_OFFSET, bond + KEY_BYTES, 32) != 0) return OWNER_MISMATCH;
   return OK;
+}
+
+/** A release: one flagged bond key spent into one output (see the header). */
+function applyRelease(record: usize, size: usize, bodyAt: usize): u8 {
+  if (size != bodyAt + SPEND_COUNTS_BYTES + RECORD_INPUT_BYTES + RECORD_OUTPUT_BYTES) return MALFORMED;
+  if (load<u16>(record + bodyAt) != 1 || load<u16>(record + bodyAt + 2) != 1) return MALFORMED;
+  const bond = record + bodyAt + SPEND_COUNTS_BYTES;
+  if ((load<u32>(bond, 32) & LOCK_FLAG) == 0) return MALFORMED;
+  if (find(bond, hashTag(bond)) == 0) return BOND_GONE;
+  return applySpend(record, size, 1, true, bodyAt, false);
 }
 
 // A 36-byte key buffer in static memory for the outputs' outpoints.

@@ -39,7 +39,7 @@ export const ApplyStatus = {
   DuplicateInput: 5,
   /** An output's outpoint is already in the table: (txid, j), or a registration's bond outpoint (its key's bond is live). */
   OutputExists: 6,
-  /** The record does not fit the buffer, has no inputs or outputs, a zero amount, or an unknown registration operation or unflagged bond key. */
+  /** The record does not fit the buffer, has no inputs or outputs, a zero amount, or an unknown registration operation or unflagged bond key (a release's too). */
   Malformed: 7,
   OutOfMemory: 8,
   /** The kernel has no case for the record's kind (the records after it still apply). */
@@ -50,13 +50,15 @@ export const ApplyStatus = {
   AmountMismatch: 14,
   /** Registration: its proof of possession names another chain than the table's (or the table was given none). */
   WrongChain: 15,
+  /** Release: the bond it names is not in the table (released already, or slashed). */
+  BondGone: 16,
 } as const;
 export type ApplyStatus = (typeof ApplyStatus)[keyof typeof ApplyStatus];
 export const APPLY_STATUS_NAMES: readonly string[] = [
   "OK", "MISSING_INPUT", "OWNER_MISMATCH", "INSUFFICIENT_FUNDS", "OUTPUT_OVERFLOW",
   "DUPLICATE_INPUT", "OUTPUT_EXISTS", "MALFORMED", "OUT_OF_MEMORY", "UNKNOWN_KIND",
   // 10–12 are insertEntries' and undoBlock's own statuses, never a record's.
-  "ZERO_AMOUNT", "SUPPLY_OVERFLOW", "NOTHING_TO_UNDO", "NOT_LOCKED", "AMOUNT_MISMATCH", "WRONG_CHAIN",
+  "ZERO_AMOUNT", "SUPPLY_OVERFLOW", "NOTHING_TO_UNDO", "NOT_LOCKED", "AMOUNT_MISMATCH", "WRONG_CHAIN", "BOND_GONE",
 ];
 
 /** The code a transaction settles with when its apply fails: its status's name. */

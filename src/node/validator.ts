@@ -141,7 +141,7 @@ function wireTransition(setup: NodeSetup, deps: ValidatorDeps, driver: ShardDriv
       },
     },
   );
-  driver.onBoundary(({ certificate, changes }) => transition.provideBoundary(certificate, changes));
+  driver.onBoundary((boundary) => transition.provideBoundary(boundary));
   return {
     transition,
     close: () => {

@@ -182,7 +182,7 @@ describe("validator registration: codec and stateless checks", () => {
     assert.equal(mutate((b) => b.subarray(0, b.length - 64)), "TX_TRUNCATED", "no validator signature");
     assert.equal(mutate((b) => Uint8Array.from([...b, 0])), "TX_TRAILING_BYTES");
     assert.equal(mutate((b) => b.subarray(0, 40)), "TX_TRUNCATED", "cut inside the fixed fields");
-    assert.equal(mutate((b) => ((b[TX_PREFIX.bytes] = 2), b)), "TX_BAD_FIELD", "an unknown operation");
+    assert.equal(mutate((b) => ((b[TX_PREFIX.bytes] = 3), b)), "TX_BAD_FIELD", "an unknown operation");
     assert.equal(mutate((b) => ((b[0] = 2), b)), "TX_UNKNOWN_VERSION");
     assert.equal(mutate(() => new Uint8Array(17 * 1024).fill(4, 1, 2).fill(1, 0, 1)), "TX_TOO_LARGE");
     assert.equal(codeOf(() => scanTransaction(signed({ ...tx, inputs: [] }).bytes)), "TX_NO_INPUTS");
@@ -321,7 +321,7 @@ describe("validator registration: the UTXO kernel", () => {
     };
     const operationAt = RECORD_HEADER.bytes;
     assert.equal(statusOf(record), ApplyStatus.Ok, "the record as written applies");
-    assert.equal(statusOf(edited(record, (r) => (r[operationAt] = 2))), ApplyStatus.Malformed);
+    assert.equal(statusOf(edited(record, (r) => (r[operationAt] = 3))), ApplyStatus.Malformed);
     assert.equal(statusOf(edited(record, (r) => (r[operationAt + 1] ^= 1))), ApplyStatus.WrongChain, "the record carries the chain the kernel compares");
     assert.equal(statusOf(edited(record, (r) => (r[r.length - 1] &= 0x7f))), ApplyStatus.Malformed, "the bond key's index must be flagged");
     const shorter = record.slice(0, record.length - 1);

@@ -196,6 +196,7 @@ export class PobShardConsensus implements ShardDriver {
       shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix,
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
       bondOf: (publicKey) => context.bondOf(publicKey),
+      departureOf: (bond) => context.departureOf(bond),
       utxo: {
         applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
         // A speculative execution that did not become final: the assembly's writes go.
@@ -659,7 +660,8 @@ export class PobShardConsensus implements ShardDriver {
     if (context.epochLength === undefined) return;
     for (const { tx, proof } of changeProofs) this.#epochChanges.push({ tx, proof });
     if (height !== context.startHeight + context.epochLength) return;
-    const boundary: Boundary = { certificate: proverOf().certificate(), changes: [...this.#epochChanges] };
+    // The accounts after the height, which its certificate's accounts hash commits to.
+    const boundary: Boundary = { certificate: proverOf().certificate(), accounts: this.node.validator.accounts.snapshot(), changes: [...this.#epochChanges] };
     this.#boundary = boundary;
     for (const listener of this.#boundaryListeners) listener(boundary);
   }

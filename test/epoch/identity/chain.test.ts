@@ -225,9 +225,9 @@ describe("identity chain", () => {
 
 describe("identity configuration encoding", () => {
   const bytes = link2.configuration;
-  /** Offsets of the documented layout: head 78, the policy 28, then u32 n and 140 bytes per validator. */
+  /** Offsets of the documented layout: head 78, the policy 28, then u32 n and 146 bytes per validator. */
   const at = { epoch: 33, epochLength: 69, shardCount: 73, policyFlag: 77, validatorCount: 106, validators: 110 };
-  const entry = 140;
+  const entry = 146;
   const n = set2.length;
   const boundaryCount = at.validators + n * entry + 32 + 32 + 4 + 80 + 4;
   const withU32 = (offset: number, value: number): Uint8Array => {
@@ -237,21 +237,23 @@ describe("identity configuration encoding", () => {
   };
 
   it("is laid out as documented", () => {
-    assert.equal(bytes[0], 1, "version");
+    assert.equal(bytes[0], 2, "version");
     assert.deepEqual(bytes.subarray(1, 33), genesisTxid(genesis));
     const view = new DataView(bytes.buffer, bytes.byteOffset);
     assert.deepEqual([view.getUint32(at.epoch, true), view.getUint32(at.epochLength, true), view.getUint32(at.shardCount, true), bytes[at.policyFlag]], [2, L, 2, 1]);
     assert.deepEqual(bytes.subarray(37, 69), context1.configurationHash);
     assert.equal(view.getUint32(at.validatorCount, true), n);
     assert.equal(view.getUint32(boundaryCount, true), 2);
-    assert.equal(bytes.length, boundaryCount + 4 + 2 * 40);
+    assert.equal(bytes.length, boundaryCount + 4 + 2 * 40 + 4);
     assert.equal(Number(view.getBigUint64(boundaryCount + 4, true)), 2 * L);
+    assert.equal(view.getUint32(boundaryCount + 4 + 2 * 40, true), 0, "no departure");
+    assert.deepEqual([view.getUint32(at.validators + 140, true), view.getUint16(at.validators + 144, true)], [set2[0]!.servi, set2[0]!.reputation], "each validator's carried Servi and reputation");
   });
 
   it("refuses truncation, trailing bytes, unknown versions and out-of-range fields with their codes", () => {
     for (let length = 0; length < bytes.length; length++) assert.equal(codeOf(() => decodeIdentityConfiguration(bytes.subarray(0, length))), "IDENTITY_TRUNCATED", `cut at ${length}`);
     assert.equal(codeOf(() => decodeIdentityConfiguration(Uint8Array.of(...bytes, 0))), "IDENTITY_TRAILING_BYTES");
-    assert.equal(codeOf(() => decodeIdentityConfiguration(Uint8Array.of(2, ...bytes.subarray(1)))), "IDENTITY_UNKNOWN_VERSION");
+    assert.equal(codeOf(() => decodeIdentityConfiguration(Uint8Array.of(1, ...bytes.subarray(1)))), "IDENTITY_UNKNOWN_VERSION", "version 1 (no scores) is not read as 2");
     assert.equal(codeOf(() => decodeIdentityConfiguration(withU32(at.epoch, 0))), "IDENTITY_OUT_OF_RANGE", "epoch 0");
     assert.equal(codeOf(() => decodeIdentityConfiguration(withU32(at.epochLength, 0))), "IDENTITY_OUT_OF_RANGE", "L = 0");
     assert.equal(codeOf(() => decodeIdentityConfiguration(withU32(at.shardCount, 0))), "IDENTITY_OUT_OF_RANGE", "no shard");

@@ -14,6 +14,7 @@ import { FinalHeightProver } from "../../../src/atomix/proof.js";
 import { commitDigest, prepareDigest, type FinalityRecord } from "../../../src/consensus/bft/codec.js";
 import { DEFAULT_POLICY } from "../../../src/consensus/pob/policy.js";
 import { stateCommitmentOf, type CommitmentParts } from "../../../src/consensus/pob/finalization.js";
+import { accountsHash, type AccountState } from "../../../src/consensus/pob/believability.js";
 import { proposalHash } from "../../../src/consensus/pob/proposal.js";
 import { Ed25519Verifier } from "../../../src/crypto/ed25519.js";
 import { SchnorrKey } from "../../../src/crypto/schnorr.js";
@@ -24,7 +25,7 @@ import { decodeIdentityConfiguration } from "../../../src/epoch/identity/configu
 import { verifyIdentityChain } from "../../../src/epoch/identity/link.js";
 import type { EpochContext } from "../../../src/epoch/interface.js";
 import type { ConfiguredEpoch } from "../../../src/epoch/transition/interface.js";
-import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
+import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal, transitionInstances, type Boundary } from "../../../src/epoch/transition/messages.js";
 import { EpochTransition } from "../../../src/epoch/transition/transition.js";
 import { ELECTION_MESSAGES } from "../../../src/epoch/election/messages.js";
 import { toHex } from "../../../src/hex.js";
@@ -38,7 +39,6 @@ import { RegistrationOperation, registrationKind, signLeave, signRegistration } 
 import { transactionIdOfEncoding } from "../../../src/ledger/kinds/registry.js";
 import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
 import type { KeyPair } from "../../../src/ledger/keys.js";
-import type { ProvenChange } from "../../../src/epoch/transition/interface.js";
 import { Simulator } from "../../../src/sim/simulator.js";
 import { cosign } from "../../support/cosign.js";
 
@@ -65,15 +65,20 @@ interface World {
   readonly configured: Map<PeerId, ConfiguredEpoch>;
   readonly transitions: Map<PeerId, EpochTransition>;
   /** Each shard's boundary as its honest members hand it in. */
-  readonly boundaries: readonly { readonly certificate: Uint8Array; readonly changes: readonly ProvenChange[] }[];
+  readonly boundaries: readonly Boundary[];
 }
 
-/** Shard `shard`'s certificate of epoch 0's last height, signed by its committee, and the acceptance proofs of `changes` (transactions that height included). */
-function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, shard: number, rng: SeededRng, changes: readonly Uint8Array[]): { certificate: Uint8Array; changes: ProvenChange[] } {
+/**
+ * Shard `shard`'s certificate of epoch 0's last height, signed by its committee, committing to
+ * `accounts` (default: its members' accounts as the epoch began), and the acceptance proofs of
+ * `changes` (transactions that height included).
+ */
+function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, shard: number, rng: SeededRng, changes: readonly Uint8Array[], accounts = context.believability(shard).snapshot()): Boundary {
   const committee = context.leagues(shard).committee.map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
   const commitment: CommitmentParts = {
     previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
     includedRoot: rng.bytes(32), includedCount: 0, excludedRoot: rng.bytes(32), excludedCount: 0, supply: 1_000_000n, count: 10n,
+    accountsHash: accountsHash(accounts),
   };
   const included = Buffer.concat([rng.bytes(32), ...changes.map(transactionIdOfEncoding)]);
   Object.assign(commitment, { includedRoot: merkleRootOfPackedLeaves(included, 32), includedCount: included.length / 32 });
@@ -86,7 +91,7 @@ function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, sh
   const commitCert = cosign(committee, signers, commitDigest(chainId, L, view, hash, prepareCert, committee.length), rng, verifier);
   const record: FinalityRecord = { height: L, view, proposal, prepareCert, commitCert };
   const prover = new FinalHeightProver({ epoch: 0, shard, record, committeeSize: committee.length, commitment, included, excluded: [] });
-  return { certificate: prover.certificate(), changes: changes.map((tx, i) => ({ tx, proof: prover.acceptance(i + 1) })) };
+  return { certificate: prover.certificate(), accounts, changes: changes.map((tx, i) => ({ tx, proof: prover.acceptance(i + 1) })) };
 }
 
 interface Options {
@@ -94,6 +99,8 @@ interface Options {
   readonly absent?: readonly number[];
   /** Registrations and leaves shard `shard` finalized in epoch 0. */
   readonly changes?: (shard: number, context: EpochContext, keys: readonly KeyPair[]) => Uint8Array[];
+  /** Shard `shard`'s accounts at the end of epoch 0 (default: as the epoch began). */
+  readonly accounts?: (shard: number, context: EpochContext) => AccountState[];
   /** Rewrites what validator `index` sends (undefined drops it). */
   readonly byzantine?: (index: number) => ((to: PeerId, type: number, payload: Uint8Array) => Uint8Array | undefined) | undefined;
 }
@@ -103,7 +110,8 @@ function world(seed: string, validators: number, options: Options = {}): World {
   const context = genesisEpochContext(genesis);
   const secretOf = new Map(keys.map((k) => [toHex(k.publicKey), k.secretKey]));
   const rng = SeededRng.fromSeed(`transition/${seed}/boundaries`);
-  const boundaries = Array.from({ length: context.shardCount }, (_, shard) => boundaryOf(context, secretOf, shard, rng, options.changes?.(shard, context, keys) ?? []));
+  const boundaries = Array.from({ length: context.shardCount }, (_, shard) =>
+    boundaryOf(context, secretOf, shard, rng, options.changes?.(shard, context, keys) ?? [], options.accounts?.(shard, context)));
   const sim = new Simulator({ seed, defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 10 } } });
   const configured = new Map<PeerId, ConfiguredEpoch>();
   const transitions = new Map<PeerId, EpochTransition>();
@@ -121,7 +129,7 @@ function world(seed: string, validators: number, options: Options = {}): World {
       transitions.set(id, transition);
       // Each validator hands in its own shard's boundary once its shard is done (shards end at different times).
       const shard = context.shardOf(validator.publicKey)!;
-      clock.setTimer(5 + 40 * shard, () => transition.provideBoundary(boundaries[shard]!.certificate, boundaries[shard]!.changes));
+      clock.setTimer(5 + 40 * shard, () => transition.provideBoundary(boundaries[shard]!));
       return transition;
     });
     const interceptor = options.byzantine?.(index);
@@ -286,9 +294,11 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     const w = world("forged-boundary", 8, {
       byzantine: (index) => (index !== forger ? undefined : (_to, type, payload) => {
         if (type !== TRANSITION_MESSAGES.BOUNDARY) return payload;
-        const forged = Uint8Array.from(payload);
-        forged[forged.length - 100]! ^= 1;
-        return forged;
+        const boundary = decodeBoundary(payload);
+        const certificate = Uint8Array.from(boundary.certificate);
+        // The commit certificate's last signature byte: the commitment parts (6 hashes, two u32, two u64) follow it.
+        certificate[certificate.length - (6 * 32 + 8 + 16) - 1]! ^= 1;
+        return encodeBoundary({ ...boundary, certificate });
       }),
     });
     const all = w.context.validators.map((v) => toHex(v.publicKey));
