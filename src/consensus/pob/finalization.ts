@@ -542,6 +542,7 @@ export class PobValidator {
 
   private commit(core: ProposalCore, work: Work, included: Uint8Array, commitmentParts: CommitmentParts, tip: Uint8Array, hash: Uint8Array): FinalOutcome {
     const accounts = this.settleAccounts(this.options.accounts, core, work);
+    invariant(sameBytes(accountsHash(accounts.snapshot()), commitmentParts.accountsHash), "the accounts a height commits to are the ones its commit leaves");
     for (const producer of work.rechecked) this.history.delete(toHex(producer));
     for (const block of work.ordered) {
       this.ordered.set(toHex(block.hash), block.timestamp);
