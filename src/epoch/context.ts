@@ -134,6 +134,10 @@ export class EpochContextValue implements EpochContext {
     return this.#departureOf.get(toHex(bond));
   }
 
+  releasable(): readonly Departure[] {
+    return this.departures.filter((departure) => departure.releaseEpoch <= this.epoch);
+  }
+
   believability(shard: number): BelievabilityLedger {
     const members = this.members(shard);
     return new BelievabilityLedger(members.map((publicKey) => {

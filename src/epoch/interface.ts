@@ -99,6 +99,11 @@ export interface EpochContext {
   readonly departures: readonly Departure[];
   /** The departure whose bond is at `bond` (an outpoint); undefined if none. */
   departureOf(bond: Uint8Array): Departure | undefined;
+  /**
+   * The departures whose bond may be released in this epoch (release epoch reached): the permits
+   * every shard's UTXO kernel is given for the epoch (src/ledger/utxo-table.ts `setReleases`).
+   */
+  releasable(): readonly Departure[];
   /** Proof-of-Believability policy of the epoch; undefined: shards run solo or one-league BFT. */
   readonly policy: ShardingPolicy | undefined;
   /** Members of `shard` (keys), in configuration order; SHARD_BAD_INDEX outside 0..m−1. */

@@ -343,7 +343,8 @@ export class ShardState {
         }
         throw error;
       }
-      const delta = this.table.applyBlock(stateless.records, stateless.recordCount, false);
+      // This replica's own final blocks: their bond releases were admitted when they became final.
+      const delta = this.table.applyBlock(stateless.records, stateless.recordCount, false, true);
       this.pending.addBlock(delta.created, delta.spent);
       const { txids, positions } = appliedLocations(stateless, delta.statuses);
       this.pendingTxIndex.add(txids, height, positions);

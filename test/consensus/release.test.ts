@@ -66,9 +66,13 @@ function setup(seed: string, withDepartures = true) {
       return included.has(txid) ? "final" : outcome.excluded.find((e) => toHex(e.txid) === txid)!.code;
     });
   };
+  /** The kernel's permits as the epoch's context gives them (EpochContext `releasable()`: release epoch reached). */
+  const permit = (epoch: number) => utxo.setReleases([...departures.values()].filter((d) => d.releaseEpoch <= epoch));
+  permit(1);
   const nextEpoch = (epoch: number) => {
     accountsLedger.beginEpoch(epoch);
     validator.beginEpoch(leaguesOf(epoch));
+    permit(epoch);
   };
   const release = (bond: Uint8Array, signer: KeyPair, options: { amount?: bigint; payout?: Uint8Array } = {}) => registrationKind.encode(signRelease({
     kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Release, validator: signer.publicKey, bond, amount: options.amount ?? STAKE, payout: options.payout ?? payout,
@@ -99,5 +103,12 @@ describe("bond release through the shard's execution", () => {
     const { leaver, departure, finalize, nextEpoch, release } = setup("release/none", false);
     nextEpoch(2);
     assert.deepEqual(finalize([release(departure.bond, leaver)]), ["TX_RELEASE_NOT_DEPARTED"]);
+  });
+
+  it("the kernel holds the rule on its own: a release the execution would admit but the epoch's permits do not name is NOT_RELEASABLE", () => {
+    const { leaver, departure, utxo, finalize, nextEpoch, release } = setup("release/kernel");
+    nextEpoch(2);
+    utxo.setReleases([]);
+    assert.deepEqual(finalize([release(departure.bond, leaver)]), ["NOT_RELEASABLE"]);
   });
 });

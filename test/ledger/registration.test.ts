@@ -393,8 +393,24 @@ describe("bond release: codec, stateless checks and the UTXO kernel", () => {
     assert.equal(statelessCode(release(bondKey(victor)).bytes, 1 - payoutShard, SHARDS), "TX_WRONG_SHARD");
   });
 
+  it("the kernel admits only the releases the epoch permits (NOT_RELEASABLE otherwise: no permit, another payout); a replayed final chain needs none", () => {
+    const { table, apply } = tableWith([victorBond()]);
+    assert.deepEqual(apply(release(bondKey(victor)).bytes), [ApplyStatus.NotReleasable], "a table given no permit admits no release");
+    table.setReleases([{ bond: bondKey(victor), payout: alice.publicKey }]);
+    assert.deepEqual(apply(release(bondKey(victor)).bytes), [ApplyStatus.NotReleasable], "the permit names another payout");
+    table.setReleases([{ bond: bondKey(walter), payout: bob.publicKey }, { bond: bondKey(victor), payout: bob.publicKey }]);
+    table.setReleases([{ bond: bondKey(walter), payout: bob.publicKey }]);
+    assert.deepEqual(apply(release(bondKey(victor)).bytes), [ApplyStatus.NotReleasable], "permits are replaced, not added to");
+    assert.ok(table.has(bondTxid(victor), BOND_INDEX_FLAG), "nothing spent");
+    const { bytes } = release(bondKey(victor));
+    const checked = validateStateless(packTransactions([bytes]), 0, 1);
+    assert.deepEqual([...table.applyBlock(checked.records, checked.recordCount, false, true).statuses], [ApplyStatus.Ok], "replaying a final chain: admitted when it became final");
+    assert.equal(table.has(bondTxid(victor), BOND_INDEX_FLAG), false);
+  });
+
   it("the kernel spends the bond into the payout (the rest burned); a second release is BOND_GONE, another's bond OWNER_MISMATCH, more than the bond INSUFFICIENT_FUNDS", () => {
     const { table, apply } = tableWith([victorBond()]);
+    table.setReleases([{ bond: bondKey(victor), payout: bob.publicKey }]);
     const supply = table.supply;
     assert.deepEqual(apply(release(bondKey(victor), 6000n).bytes), [ApplyStatus.InsufficientFunds]);
     assert.deepEqual(apply(release(bondKey(victor), 5000n, bob.publicKey, walter).bytes), [ApplyStatus.OwnerMismatch], "Walter names Victor's bond: its owner is Victor's bond owner");
@@ -409,7 +425,11 @@ describe("bond release: codec, stateless checks and the UTXO kernel", () => {
   it("records the stateless step never writes are MALFORMED: two inputs, an unflagged bond key", () => {
     const { bytes, txid } = release(bondKey(victor));
     const record = applyRecordOf(bytes, txid, 0, 1);
-    const statusOf = (bad: Uint8Array) => tableWith([victorBond()]).table.applyBlock(bad, 1).statuses[0];
+    const statusOf = (bad: Uint8Array) => {
+      const { table } = tableWith([victorBond()]);
+      table.setReleases([{ bond: bondKey(victor), payout: bob.publicKey }]);
+      return table.applyBlock(bad, 1).statuses[0];
+    };
     const edited = (edit: (copy: Uint8Array) => void) => {
       const copy = Uint8Array.from(record);
       edit(copy);
