@@ -18,8 +18,10 @@
  * issuance for a contribution: one unit per final block a validator helped verify) and
  * `clearServi` (self-destruction when its holder validates a block, so high scorers take turns).
  * Slashing (§7.2): stake burned, reputation and Servi zeroed, and the validator marked as
- * excluded from the believable league for the rest of the epoch (with no stake it also scores 0
- * in every later epoch until it bonds stake again, which is outside this engine).
+ * excluded from the believable league for the rest of the epoch; the epoch transition then
+ * leaves it out of the next validator set (src/epoch/transition). The accounts of the others
+ * carry over: each shard's accounts at an epoch's last height are certified by its state
+ * commitment and the next configuration starts every validator from them (src/epoch/context.ts).
  *
  * All state changes are driven by final blocks, so every validator of a shard holds the same
  * accounts. Iteration is in key order (hex), never in insertion order.
