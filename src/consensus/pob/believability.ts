@@ -287,9 +287,12 @@ export class BelievabilityLedger {
     return this.slashes;
   }
 
-  /** Every account with its exclusion, in key order. */
+  /** Every account with its exclusion, in key order (one pass: it is taken at every final height). */
   snapshot(): AccountState[] {
-    return this.validators().map((publicKey) => ({ ...this.get(publicKey), excluded: this.isExcluded(publicKey) }));
+    return [...this.accounts.keys()].sort().map((key) => {
+      const { publicKey, stake, servi, reputation } = this.accounts.get(key)!;
+      return { publicKey: Uint8Array.from(publicKey), stake, servi, reputation, excluded: this.excluded.has(key) };
+    });
   }
 
   /**
@@ -311,8 +314,9 @@ export class BelievabilityLedger {
 
   /** An independent ledger with the same accounts, exclusions and epoch (no slash history): what an execution changes before it is final. */
   copy(): BelievabilityLedger {
-    const copy = new BelievabilityLedger(this.snapshot(), this.currentEpoch);
-    copy.restore(this.snapshot());
+    const copy = new BelievabilityLedger([], this.currentEpoch);
+    for (const [key, account] of this.accounts) copy.accounts.set(key, { ...account });
+    for (const key of this.excluded) copy.excluded.add(key);
     return copy;
   }
 
