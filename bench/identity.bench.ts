@@ -7,6 +7,7 @@
  * Each case verifies its link once untimed (it must pass), then RUNS times; the figure is the
  * median. Output: bench/results/identity.json.
  */
+import { REPUTATION_INITIAL } from "../src/consensus/pob/believability.js";
 import { writeFileSync } from "node:fs";
 import { cosiThreshold, encodeCollectiveSignature } from "../src/consensus/cosi/codec.js";
 import { ValidatorRegistry, proveKeyPossession } from "../src/consensus/registry.js";
@@ -55,9 +56,9 @@ const results = CASES.map(({ validators: n, shards, joins }) => {
   const proofOf = new Map(context.registry.validators().map((entry) => [entry.peerId, entry.proof]));
   const chainId = genesisPopChainId(genesis);
   const set: IdentityValidator[] = [
-    ...context.validators.map((v) => ({ ...v, pop: proofOf.get(toHex(v.publicKey))! })),
+    ...context.validators.map((v) => ({ ...v, pop: proofOf.get(toHex(v.publicKey))!, servi: 0, reputation: REPUTATION_INITIAL })),
     ...deriveTestAccounts(`identity bench ${n} joins`, joins).map((pair) => ({
-      publicKey: pair.publicKey, stake: 1n, bond: rng.bytes(OUTPOINT_BYTES), pop: proveKeyPossession(SchnorrKey.fromSeed(pair.secretKey), chainId),
+      publicKey: pair.publicKey, stake: 1n, bond: rng.bytes(OUTPOINT_BYTES), pop: proveKeyPossession(SchnorrKey.fromSeed(pair.secretKey), chainId), servi: 0, reputation: REPUTATION_INITIAL,
     })),
   ];
   const leader = context.validators[0]!.publicKey;
@@ -67,6 +68,7 @@ const results = CASES.map(({ validators: n, shards, joins }) => {
     transcriptHash: rng.bytes(32),
     lottery: { leader: 0, proof: vrfProve(secretOf.get(toHex(leader))!, lotteryInput(context.configurationHash, 0)), view: 0 },
     boundaries: Array.from({ length: shards }, () => ({ height: EPOCH_LENGTH, stateCommitment: rng.bytes(32) })),
+    departures: [],
   }));
   const signers = context.validators.map((v) => SchnorrKey.fromSeed(secretOf.get(toHex(v.publicKey))!));
   const message = identityCertificateMessage(context.chain, 1, identityConfigurationHash(configuration));

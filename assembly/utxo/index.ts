@@ -33,7 +33,7 @@
 // and dispatches on the kind byte in one switch, one case per kind; it writes one status byte per
 // record (codes below): all or nothing per transaction.
 //
-// Undo: asked to (`journal` = 1), applyBlock journals what it changes — every entry it removes,
+// Undo: asked to (flags bit 0), applyBlock journals what it changes — every entry it removes,
 // in full, and the key of every entry it creates, in order — so `undoBlock` can revert the last
 // applied block to the same set, count and supply (a consensus execution that did not become
 // final); `forgetUndo`, `insertEntries` and the next applyBlock end the journal. Only the last
@@ -48,7 +48,13 @@
 // `setChain` gave, else WRONG_CHAIN) then that spend layout whose last output is the bond,
 // followed by the bond's key[36] (its index flagged): the same rule, the bond created at that
 // key; leave (1) is one (outpoint[36] owner[32]) naming a bond that must exist with that owner,
-// and changes nothing.
+// and changes nothing; release (2) is that spend layout with one input, a flagged bond key, and
+// one output: the bond spent into (txid, 0). The epoch rule is the table's permits
+// (`setReleases`: bond key ‖ payout owner, the departures whose release epoch has come, given by
+// whoever drives the epoch): a release of a bond without a permit, or to another payout, is
+// NOT_RELEASABLE — a table given none admits no release — unless applyBlock's flags say the
+// records replay a final chain (bit 1), whose releases were judged when they became final;
+// BOND_GONE when the bond is not there (released already, or slashed).
 
 const KEY_BYTES: usize = 36;
 const OWNER_OFFSET: usize = 36;
@@ -73,6 +79,7 @@ const KIND_REGISTRATION: u8 = 4;
 const KIND_SLASHING: u8 = 5;
 const REGISTRATION_REGISTER: u8 = 0;
 const REGISTRATION_LEAVE: u8 = 1;
+const REGISTRATION_RELEASE: u8 = 2;
 /** A registration's operation byte, then its spend section or the bond its leave names. */
 const REGISTRATION_OPERATION_BYTES: usize = 1;
 const CHAIN_BYTES: usize = 32;
@@ -121,6 +128,10 @@ const NOT_LOCKED: u8 = 13;
 const AMOUNT_MISMATCH: u8 = 14;
 // Registration: the chain its proof of possession names is not this table's (or none was set).
 const WRONG_CHAIN: u8 = 15;
+// Release: the bond it names is not in the table.
+const BOND_GONE: u8 = 16;
+// Release: no permit of the epoch names its bond and payout (setReleases).
+const NOT_RELEASABLE: u8 = 17;
 
 // Journal records: op u8 ‖ a packed entry (removed) or its key (created), padded to 80 bytes.
 const JOURNAL_RECORD_BYTES: usize = 80;
@@ -537,6 +548,7 @@ function applyRegistration(record: usize, size: usize): u8 {
   if (size < bodyAt) return MALFORMED;
   const operation = load<u8>(record + RECORD_HEADER_BYTES);
   if (operation == REGISTRATION_LEAVE) return checkLeave(record + bodyAt, size - bodyAt);
+  if (operation == REGISTRATION_RELEASE) return applyRelease(record, size, bodyAt);
   if (operation != REGISTRATION_REGISTER) return MALFORMED;
   if (size < bodyAt + CHAIN_BYTES) return MALFORMED;
   if (!chainSet || memory.compare(record + bodyAt, chainId, CHAIN_BYTES) != 0) return WRONG_CHAIN;
@@ -555,6 +567,47 @@ function checkLeave(bond: usize, bytes: usize): u8 {
   return OK;
 }
 
+// The releases the epoch admits (setReleases): permits of bond key[36] ‖ payout owner[32].
+const RELEASE_PERMIT_BYTES: usize = 68;
+let releasesPtr: usize = 0;
+let releasesCapacity: u32 = 0;
+let releasesCount: u32 = 0;
+// Set by applyBlock's flags bit 1 for the block being applied: a final chain replayed.
+let releasesTrusted = false;
+
+/** Replaces the permits with the `n` at `ptr` (bond key ‖ payout owner each); OK or OUT_OF_MEMORY. */
+export function setReleases(ptr: usize, n: u32): u8 {
+  if (n > releasesCapacity) {
+    const region = allocate(<usize>n * RELEASE_PERMIT_BYTES);
+    if (region == 0) return OUT_OF_MEMORY;
+    releasesPtr = region;
+    releasesCapacity = n;
+  }
+  memory.copy(releasesPtr, ptr, <usize>n * RELEASE_PERMIT_BYTES);
+  releasesCount = n;
+  return OK;
+}
+
+/** Whether a permit names `bond` (a key) and `payout` (an owner). */
+function permitted(bond: usize, payout: usize): bool {
+  for (let i: u32 = 0; i < releasesCount; i++) {
+    const permit = releasesPtr + <usize>i * RELEASE_PERMIT_BYTES;
+    if (keysEqual(permit, bond) && memory.compare(permit + KEY_BYTES, payout, 32) == 0) return true;
+  }
+  return false;
+}
+
+/** A release: one flagged bond key spent into one output (see the header). */
+function applyRelease(record: usize, size: usize, bodyAt: usize): u8 {
+  if (size != bodyAt + SPEND_COUNTS_BYTES + RECORD_INPUT_BYTES + RECORD_OUTPUT_BYTES) return MALFORMED;
+  if (load<u16>(record + bodyAt) != 1 || load<u16>(record + bodyAt + 2) != 1) return MALFORMED;
+  const bond = record + bodyAt + SPEND_COUNTS_BYTES;
+  if ((load<u32>(bond, 32) & LOCK_FLAG) == 0) return MALFORMED;
+  if (!releasesTrusted && !permitted(bond, bond + RECORD_INPUT_BYTES)) return NOT_RELEASABLE;
+  if (find(bond, hashTag(bond)) == 0) return BOND_GONE;
+  return applySpend(record, size, 1, true, bodyAt, false);
+}
+
 // A 36-byte key buffer in static memory for the outputs' outpoints.
 const scratchKey: usize = memory.data(48, 16);
 /** Output keys of an Atomix commit (scratchKey holds locked keys meanwhile). */
@@ -562,7 +615,7 @@ const outputKey: usize = memory.data(48, 16);
 
 /**
  * Applies `n` packed apply records found in [ptr, ptr + bytes) in order, writing one status byte
- * per record at `statusPtr`; with `journal` = 1 the block can then be undone (`undoBlock`). A record whose length does not fit the buffer marks itself and every
+ * per record at `statusPtr`; with flags bit 0 the block can then be undone (`undoBlock`); bit 1 marks a final chain replayed (releases need no permit). A record whose length does not fit the buffer marks itself and every
  * later one MALFORMED. Returns the number of records applied (status OK).
  */
 // The parts of the Atomix record being applied (parseAtomix). Plain globals: an object would be
@@ -801,10 +854,11 @@ function applyAbort(record: usize, size: usize): u8 {
   return OK;
 }
 
-export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize, journal: u32): u32 {
+export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize, flags: u32): u32 {
   journalUsed = 0;
   journalSupply = totalSupply;
-  journaling = journal != 0;
+  journaling = (flags & 1) != 0;
+  releasesTrusted = (flags & 2) != 0;
   journalOpen = journaling;
   const end = ptr + bytes;
   let at = ptr;

@@ -6,7 +6,7 @@
  *
  *   1. the state commitment of the final height is rebuilt from its parts (PoB finalization.ts
  *      `stateCommitmentOf`): previous commitment, core hash, randomness, included root, excluded
- *      root, supply, count;
+ *      root, supply, count, accounts hash;
  *   2. the proposal hash from the digest of the proposal's body and that commitment (PoB
  *      proposal.ts `proposalHashOfParts`);
  *   3. the BFT commit statement of (instance key of (chain, shard, epoch), height, view, proposal
@@ -17,22 +17,23 @@
  *      with a code the UTXO kernel decided (`DECISIVE_CODES`: a refusal that holds forever, since
  *      a shard decides a cross-shard transaction once).
  *
- * Encoding (little-endian), version 1:
+ * Encoding (little-endian), version 2 (1 had no accounts hash):
  *   u8 version ‖ u8 verdict (1 accepted, 0 rejected) ‖ u32 epoch ‖ u32 shard ‖ u64 height (of
  *   the epoch's BFT instance) ‖ u32 view ‖ txid [32] ‖ u8 |code| ‖ code (Latin-1, empty when
  *   accepted) ‖ proposal body digest [32] ‖ prepare certificate hash [32] ‖ commit certificate
  *   (u16 n ‖ mask ⌈n/8⌉ ‖ signature [64]) ‖ previous, core hash, randomness [32 each] ‖ included
  *   root [32] ‖ u32 included count ‖ excluded root [32] ‖ u32 excluded count ‖ u64 supply ‖ u64
- *   count ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts `encodeMerkleProof`), whose tree size must
+ *   count ‖ accounts hash [32] ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts `encodeMerkleProof`), whose tree size must
  *   be the committed count.
- * Size: 343 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
+ * Size: 375 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
  * of 4,096 transactions about 0.8 KB (the white paper §6.3 compares one 80-byte collective
  * signature with 9 KB of individual ones).
  *
  * A **final-height certificate** is the same head and certified part without a decision or path:
  *   u8 version ‖ u32 epoch ‖ u32 shard ‖ u64 height ‖ u32 view ‖ the certified part
  * and proves steps 1–3 alone: that the shard finalized that height with that state commitment,
- * supply and count (what the identity chain records of every shard at an epoch's boundary).
+ * supply, count and believability accounts (what the identity chain records of every shard at an
+ * epoch's boundary, and the accounts the next epoch carries over).
  *
  * API: `encodeDecisionProof`, `decodeDecisionProof`, `verifyDecisionProof`, `FinalHeightProver`
  * (proofs of one final height's decisions, and its `certificate`; from a replica's height or from
@@ -58,7 +59,7 @@ import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface
 import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
 import { sameBytes } from "../bytes.js";
 
-export const DECISION_PROOF_VERSION = 1;
+export const DECISION_PROOF_VERSION = 2;
 /** The largest proof: a committee of 2^16 − 1 and a full path (64 levels would be 2^64 leaves; 32 covers any block). */
 export const MAX_DECISION_PROOF_BYTES = 16 * 1024;
 /** Verified commit certificates a CommitteeProofVerifier remembers: final heights cited by the unlocks of recent blocks. */
@@ -75,7 +76,7 @@ const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
 const PROOF_HEAD = layout({ version: 1, verdict: 1, epoch: 4, shard: 4, height: 8, view: 4 });
 /** A final-height certificate's head (module doc); the certified part follows. */
 const CERTIFICATE_HEAD = layout({ version: 1, epoch: 4, shard: 4, height: 8, view: 4 });
-export const FINAL_HEIGHT_CERTIFICATE_VERSION = 1;
+export const FINAL_HEIGHT_CERTIFICATE_VERSION = 2;
 /** A certificate is a proof without its decision and path. */
 export const MAX_FINAL_HEIGHT_CERTIFICATE_BYTES = MAX_DECISION_PROOF_BYTES;
 
@@ -108,11 +109,11 @@ export function encodeDecisionProof(proof: DecisionProof): Uint8Array<ArrayBuffe
 function certifiedPart(height: Pick<DecisionProof, "bodyDigest" | "prepareCertificateHash" | "commitCertificate" | "committeeSize" | "commitment">): Uint8Array<ArrayBuffer> {
   const certificate = encodeCollectiveSignature(height.commitCertificate, height.committeeSize);
   const { commitment: parts } = height;
-  return BinaryWriter.ofSize(2 * HASH_BYTES + certificate.length + 5 * HASH_BYTES + 8 + 16)
+  return BinaryWriter.ofSize(2 * HASH_BYTES + certificate.length + 6 * HASH_BYTES + 8 + 16)
     .bytes(height.bodyDigest).bytes(height.prepareCertificateHash).bytes(certificate)
     .bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness)
     .bytes(parts.includedRoot).u32(parts.includedCount).bytes(parts.excludedRoot).u32(parts.excludedCount)
-    .u64(parts.supply).u64(parts.count)
+    .u64(parts.supply).u64(parts.count).bytes(parts.accountsHash)
     .finish();
 }
 
@@ -135,7 +136,7 @@ export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
 
 /**
  * A decoded proof, and where its certified part lies: the bytes from the body digest to the
- * supply and count, which with (epoch, shard, height, view) are all the commit certificate vouches
+ * supply, count and accounts hash, which with (epoch, shard, height, view) are all the commit certificate vouches
  * for — the same in every proof of one final height. With `views`, its byte fields are views of
  * `bytes` (a verification that keeps nothing), else copies.
  */
@@ -182,7 +183,7 @@ function readCertifiedPart(reader: BinaryReader<LedgerErrorCode>, take: (length:
   const commitment: CommitmentParts = {
     previous: hash("previous commitment"), coreHash: hash("core hash"), randomness: hash("randomness"),
     includedRoot: hash("included root"), includedCount: reader.u32("included count"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
-    supply: reader.u64("supply"), count: reader.u64("count"),
+    supply: reader.u64("supply"), count: reader.u64("count"), accountsHash: hash("accounts hash"),
   };
   return { bodyDigest, prepareCertificateHash, commitCertificate, committeeSize, commitment };
 }
@@ -299,6 +300,8 @@ export interface CertifiedHeight {
   readonly count: bigint;
   /** The commitment's parts: previous commitment, included and excluded roots and counts, ... */
   readonly commitment: CommitmentParts;
+  /** `accountsHash` of the shard's believability accounts after that height (PoB believability.ts). */
+  readonly accountsHash: Uint8Array;
 }
 
 /** A final-height certificate's fields, decoded and not verified (`decodeFinalHeightCertificate`). */
@@ -339,7 +342,7 @@ export function verifyFinalHeightCertificate(bytes: Uint8Array, committees: Comm
   const certificate = decodeFinalHeightCertificate(bytes);
   const stateCommitment = checkCommitCertificate(certificate, certificate, committees, verifier);
   const { epoch, shard, height, view, commitment } = certificate;
-  return { epoch, shard, height, view, stateCommitment, supply: commitment.supply, count: commitment.count, commitment };
+  return { epoch, shard, height, view, stateCommitment, supply: commitment.supply, count: commitment.count, accountsHash: commitment.accountsHash, commitment };
 }
 
 /** Steps 1–3 of the module doc: the committee's collective signature on the height's commit statement; returns the state commitment. */
@@ -453,7 +456,7 @@ function provenDecisionOf(proof: DecisionProof): ProvenDecision {
 
 /**
  * Final heights whose commit certificate verified, by the certified part of their proofs (epoch,
- * shard, height, view, then body digest through count, as bytes): every proof of one final height
+ * shard, height, view, then body digest through the accounts hash, as bytes): every proof of one final height
  * carries the same, so a block of unlocks costs one statement and one signature check per height
  * it cites instead of one per proof; each proof still has its own path checked. Verification is a
  * pure function of these bytes and of the committee the directory gives for (epoch, shard), so

@@ -1,10 +1,11 @@
-/** `ios tx send|register|leave`, `ios balance`, `ios status`: commands that talk to a node's client API. */
+/** `ios tx send|register|leave|release`, `ios balance`, `ios status`: commands that talk to a node's client API. */
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiClient, verifyOptimistic, type TxStatusJson } from "../api/client.js";
 import { IosError } from "../errors.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT, MAX_INPUTS, TxKind, encodeTransaction, outpointKey, signTransaction, type TxInput, type TxOutput } from "../ledger/transaction.js";
-import { MIN_VALIDATOR_BOND, RegistrationOperation, registrationKind, signLeave, signRegistration } from "../ledger/kinds/registration.js";
+import { MIN_VALIDATOR_BOND, RegistrationOperation, registrationKind, signLeave, signRegistration, signRelease } from "../ledger/kinds/registration.js";
+import { readU32 } from "../codec/binary.js";
 import { bondOwner, registrationBond } from "../ledger/bond.js";
 import { genesisPopChainId } from "../ledger/genesis.js";
 import { signMessage } from "../ledger/keys.js";
@@ -208,7 +209,7 @@ const txRegister: Command = {
 
 const txLeave: Command = {
   name: "leave",
-  summary: "Leave the validator set at the next epoch; the bond is released to a payout key then.",
+  summary: "Leave the validator set at the next epoch; the bond can be released to a payout key an epoch later (tx release).",
   usage: "--validator KEYFILE --payout PK [--bond TXID:INDEX] [--node URL] [--wait [--timeout S]]",
   help: [
     "options:",
@@ -230,6 +231,42 @@ const txLeave: Command = {
   },
 };
 
+const txRelease: Command = {
+  name: "release",
+  summary: "Take a departed validator's bond back to the payout its leave named (from the second epoch after the leave).",
+  usage: "--validator KEYFILE --payout PK [--bond TXID:INDEX] [--node URL] [--wait [--timeout S]]",
+  help: [
+    "options:",
+    "  --validator KEYFILE  key file of the validator that left (signs the release)",
+    "  --payout PK          the payout its leave named (64 hex digits): the only one a release may pay",
+    "  --bond TXID:INDEX    the bond's outpoint (default: the bond its registration created; a",
+    "                       genesis validator names its genesis bond)",
+    `  --node URL           a node of the payout's shard, which holds the bond (default ${DEFAULT_NODE})`,
+    ...WAIT_HELP,
+    "",
+    "The whole bond, as the node's UTXO set holds it, goes to the payout. A leave final in epoch e",
+    "takes the validator out of epoch e + 1; its bond can be released from epoch e + 2 on, a full",
+    "epoch in which evidence against it can still slash it. Refusals: TX_RELEASE_TOO_EARLY,",
+    "TX_RELEASE_NOT_DEPARTED (no leave took it out), TX_RELEASE_WRONG_KEY, TX_RELEASE_WRONG_PAYOUT,",
+    "BOND_GONE (released already, or slashed); CLI_NO_BOND when the node holds no such bond.",
+  ].join("\n"),
+  options: { validator: { type: "string" }, payout: { type: "string" }, bond: { type: "string" }, node: { type: "string" }, ...WAIT_OPTIONS },
+  async run(values, _positionals, io) {
+    const validator = loadKeyFile(required(values, "validator"));
+    const payout = hexKeyArgument(required(values, "payout"), "--payout");
+    const bond = typeof values.bond === "string" ? outpointArgument(values.bond, "--bond") : registrationBond(validator.publicKey);
+    const { api } = await nodeOfShard(values, (count) => shardOfOwner(payout, count), "the payout key lives in");
+    // The bond's amount as the shard holds it: its owner is the validator's bond owner.
+    const { utxos } = await api.utxos(toHex(bondOwner(validator.publicKey)));
+    const held = utxos.find((utxo) => utxo.txid === toHex(bond.subarray(0, 32)) && utxo.index === readU32(bond, 32));
+    if (held === undefined) throw new IosError<CliErrorCode>("CLI_NO_BOND", `the node holds no bond ${toHex(bond)} of this validator: released already, slashed, or in another shard`);
+    const amount = BigInt(held.amount);
+    const { transaction } = signRelease({ kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Release, validator: validator.publicKey, bond, amount, payout }, validator);
+    io.out(`release of bond ${toHex(bond)}: ${amount} to ${toHex(payout)}`);
+    return submitAndWait(api, registrationKind.encode(transaction), values, io);
+  },
+};
+
 /** TXID:INDEX (64 hex digits, a u32) as an outpoint, or CLI_USAGE naming `what`. */
 function outpointArgument(text: string, what: string): Uint8Array {
   const match = /^([0-9a-fA-F]{64}):([0-9]{1,10})$/.exec(text);
@@ -240,9 +277,9 @@ function outpointArgument(text: string, what: string): Uint8Array {
 export const txCommand: Command = {
   name: "tx",
   summary: "Send transactions.",
-  usage: "<send|register|leave> ...",
+  usage: "<send|register|leave|release> ...",
   help: "",
-  subcommands: [txSend, txRegister, txLeave],
+  subcommands: [txSend, txRegister, txLeave, txRelease],
 };
 
 export const balanceCommand: Command = {

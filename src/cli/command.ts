@@ -14,7 +14,9 @@ export type CliErrorCode = "CLI_USAGE" | "CLI_BAD_PATH" | "CLI_FILE_EXISTS" | "C
   /** `ios epoch show`: the chain holds no such epoch. */
   | "CLI_NO_EPOCH"
   /** `ios epoch show --transcript`: a transcript that verifies but is not the one the configuration names, or gives another rnd. */
-  | "CLI_WRONG_TRANSCRIPT";
+  | "CLI_WRONG_TRANSCRIPT"
+  /** `ios tx release`: the node's UTXO set holds no such bond (released already, slashed, or in another shard). */
+  | "CLI_NO_BOND";
 
 /** Usage errors: wrong or missing options (CLI_USAGE) or an unusable path (CLI_BAD_PATH); they exit 2 after pointing at `--help`. */
 export const USAGE_ERROR_CODES = ["CLI_USAGE", "CLI_BAD_PATH"] as const satisfies readonly CliErrorCode[];

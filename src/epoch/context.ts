@@ -10,6 +10,11 @@
  * proof of possession, so a rogue key never becomes a shard member, a CoSi participant or a BFT
  * signer. Epoch 0's registry is the genesis's (`genesisRegistry`).
  *
+ * Believability carries over (DESIGN.md §4): each validator of a configuration has the Servi and
+ * reputation its shard's accounts held at the end of the previous epoch (a newcomer and the
+ * genesis's validators: 0 and REPUTATION_INITIAL), so `believability(shard)` and the leagues drawn
+ * from it follow from the configuration alone, for a third party as for a member.
+ *
  * Epoch 0's randomness is SHA-256(domain ‖ genesis txid): public and fixed by the genesis, as
  * the white paper's bootstrapping assumes (§4: the first epoch's configuration is given).
  */
@@ -26,7 +31,7 @@ import { bondEntries, type Bond } from "../ledger/bond.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { toHex } from "../hex.js";
 import { assignShards } from "./assignment.js";
-import type { ConsensusInstance, EpochContext, EpochErrorCode, EpochValidator } from "./interface.js";
+import type { ConsensusInstance, Departure, EpochContext, EpochErrorCode, EpochValidator } from "./interface.js";
 
 const GENESIS_RANDOMNESS_DOMAIN = new TextEncoder().encode("IOSChain/epoch/genesis-randomness/v1");
 const LEAGUE_SEED_DOMAIN = new TextEncoder().encode("IOSChain/epoch/league-seed/v1");
@@ -35,6 +40,8 @@ export const INSTANCE_KEY_BYTES = HASH_BYTES + 8;
 
 /** What an epoch is built from: the identity chain's configuration and rnd_e. */
 export type EpochConfiguration = Pick<EpochContext, "chain" | "epoch" | "randomness" | "shardCount" | "startHeight" | "validators" | "registry"> & {
+  /** Bonds awaiting release (absent: none, as at the genesis). */
+  readonly departures?: readonly Departure[];
   readonly policy?: ShardingPolicy;
   /** L (absent: one endless epoch); with it, `startHeight` must be epoch·L. */
   readonly epochLength?: number;
@@ -58,6 +65,8 @@ export class EpochContextValue implements EpochContext {
   readonly registry: ValidatorRegistry;
   readonly validators: readonly EpochValidator[];
   readonly policy: ShardingPolicy | undefined;
+  readonly departures: readonly Departure[];
+  readonly #departureOf: Map<string, Departure>;
   readonly #shardOf = new Map<string, number>();
   readonly #validatorOf = new Map<string, EpochValidator>();
   readonly #members: Uint8Array[][];
@@ -65,7 +74,7 @@ export class EpochContextValue implements EpochContext {
   readonly #leagues: (Leagues | undefined)[];
 
   constructor(configuration: EpochConfiguration) {
-    const { chain, epoch, randomness, shardCount, startHeight, epochLength, configurationHash, validators, policy, registry } = configuration;
+    const { chain, epoch, randomness, shardCount, startHeight, epochLength, configurationHash, validators, policy, registry, departures = [] } = configuration;
     check<EpochErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch must be a u32, got ${epoch}`);
     this.chain = Uint8Array.from(chain);
     this.epoch = epoch;
@@ -84,6 +93,8 @@ export class EpochContextValue implements EpochContext {
     this.registry = registry;
     this.validators = validators;
     this.policy = policy === undefined ? undefined : validatePolicy(policy);
+    this.departures = departures;
+    this.#departureOf = new Map(departures.map((departure) => [toHex(departure.bond), departure]));
     const shards = assignShards(validators.length, shardCount, randomness);
     this.#members = Array.from({ length: shardCount }, () => []);
     validators.forEach((validator, i) => {
@@ -119,9 +130,20 @@ export class EpochContextValue implements EpochContext {
     return bondEntries(this.members(shard).map((publicKey) => this.bondOf(publicKey)!));
   }
 
+  departureOf(bond: Uint8Array): Departure | undefined {
+    return this.#departureOf.get(toHex(bond));
+  }
+
+  releasable(): readonly Departure[] {
+    return this.departures.filter((departure) => departure.releaseEpoch <= this.epoch);
+  }
+
   believability(shard: number): BelievabilityLedger {
     const members = this.members(shard);
-    return new BelievabilityLedger(members.map((publicKey) => ({ publicKey, stake: this.stakeOf(publicKey)!, servi: 0, reputation: REPUTATION_INITIAL })), this.epoch);
+    return new BelievabilityLedger(members.map((publicKey) => {
+      const { stake, servi = 0, reputation = REPUTATION_INITIAL } = this.#validatorOf.get(toHex(publicKey))!;
+      return { publicKey, stake, servi, reputation };
+    }), this.epoch);
   }
 
   leagues(shard: number): Leagues {

@@ -25,12 +25,37 @@ export type EpochErrorCode =
   | "EPOCH_NOT_VALIDATOR"
   | "EPOCH_UNREGISTERED_VALIDATOR";
 
-/** A validator of the epoch: its key, its stake and the outpoint where that stake is bonded. */
+/**
+ * A validator of the epoch: its key, its stake and the outpoint where that stake is bonded, and
+ * the believability score it carries over from the previous epoch (src/epoch/transition).
+ */
 export interface EpochValidator {
   readonly publicKey: Uint8Array;
   readonly stake: bigint;
   /** The bond's outpoint (txid ‖ u32le index; src/ledger/bond.ts), in the UTXO set of the shard it serves. */
   readonly bond: Uint8Array;
+  /** Servi carried over; absent (the genesis, a newcomer): 0. */
+  readonly servi?: number;
+  /** Reputation carried over; absent (the genesis, a newcomer): REPUTATION_INITIAL (PoB believability.ts). */
+  readonly reputation?: number;
+}
+
+/**
+ * A validator that left (a final leave) and whose bond awaits its release (src/ledger/kinds/
+ * registration.ts, operation release): the identity chain lists it from the epoch after its last
+ * until a release spends the bond.
+ */
+export interface Departure {
+  readonly validator: Uint8Array;
+  /** The bond's outpoint: the one it served with. */
+  readonly bond: Uint8Array;
+  /** The owner its leave named: the only one a release may pay. */
+  readonly payout: Uint8Array;
+  /**
+   * The first epoch a release may be final in: two after the epoch its leave was final in, so a
+   * full epoch passes, out of every committee, in which evidence can still slash the bond.
+   */
+  readonly releaseEpoch: number;
 }
 
 /**
@@ -70,6 +95,15 @@ export interface EpochContext {
   readonly registry: ValidatorRegistry;
   /** Every validator of the epoch, in configuration order. */
   readonly validators: readonly EpochValidator[];
+  /** Validators gone whose bonds are not released yet, in ascending bond-outpoint order (epoch 0: none). */
+  readonly departures: readonly Departure[];
+  /** The departure whose bond is at `bond` (an outpoint); undefined if none. */
+  departureOf(bond: Uint8Array): Departure | undefined;
+  /**
+   * The departures whose bond may be released in this epoch (release epoch reached): the permits
+   * every shard's UTXO kernel is given for the epoch (src/ledger/utxo-table.ts `setReleases`).
+   */
+  releasable(): readonly Departure[];
   /** Proof-of-Believability policy of the epoch; undefined: shards run solo or one-league BFT. */
   readonly policy: ShardingPolicy | undefined;
   /** Members of `shard` (keys), in configuration order; SHARD_BAD_INDEX outside 0..m−1. */
@@ -82,7 +116,10 @@ export interface EpochContext {
   bondOf(publicKey: Uint8Array): Bond | undefined;
   /** The bonds of `shard`'s members, packed as UtxoTable entries: part of the shard's genesis state. */
   bondEntries(shard: number): Uint8Array;
-  /** Fresh believability accounts of `shard`'s members at the start of the epoch. */
+  /**
+   * Believability accounts of `shard`'s members at the start of the epoch: each one's stake and
+   * the Servi and reputation it carried over (a newcomer's and the genesis's: 0 and REPUTATION_INITIAL).
+   */
   believability(shard: number): BelievabilityLedger;
   /** The leagues of `shard` drawn from rnd_e and `believability(shard)` (EPOCH_NO_POLICY without a policy). */
   leagues(shard: number): Leagues;

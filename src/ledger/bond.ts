@@ -6,10 +6,11 @@
  * Bond outpoints carry BOND_INDEX_FLAG in their output index, a range no transaction creates
  * (a transfer has at most MAX_OUTPUTS outputs, the genesis at most 2^24) and a transfer may not
  * spend (TX_BAD_FIELD): so a forger's unsigned spend of a bond is refused before any sampling,
- * and a bond stays in place until its slashing. Its owner is `bondOwner(validator)` = SHA-256(domain ‖ validator key): 32 bytes no one
+ * and a bond stays in place until its slashing or its release. Its owner is `bondOwner(validator)` = SHA-256(domain ‖ validator key): 32 bytes no one
  * holds a signing key for (finding one would take a discrete logarithm of a hash), so no
  * transfer can ever spend it; only the slashing kind, whose record the shard's execution builds,
- * names it. Genesis bonds have the outpoint (genesisBondTxid, BOND_INDEX_FLAG | i) for genesis validator i, amount
+ * and a release (./kinds/registration.ts: signed by the validator, once its leave took it out
+ * and a full epoch passed — the epoch's permits in the UTXO kernel) name it. Genesis bonds have the outpoint (genesisBondTxid, BOND_INDEX_FLAG | i) for genesis validator i, amount
  * its stake. Validators that join later bond through registration (./kinds/registration.ts):
  * their bond's outpoint is `registrationBond(validator)` = (SHA-256(domain ‖ key), BOND_INDEX_FLAG),
  * a function of the key alone, so a second registration of a key whose bond is still there

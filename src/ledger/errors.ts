@@ -39,6 +39,11 @@ export const LEDGER_ERROR_CODES = [
   "TX_BAD_VALIDATOR_KEY",
   "TX_BAD_POP",
   "TX_BOND_TOO_SMALL",
+  // bond release (the epoch rule the shard's execution checks: src/consensus/pob/finalization.ts)
+  "TX_RELEASE_NOT_DEPARTED",
+  "TX_RELEASE_TOO_EARLY",
+  "TX_RELEASE_WRONG_KEY",
+  "TX_RELEASE_WRONG_PAYOUT",
   // apply records (src/ledger/records.ts)
   "RECORD_MALFORMED",
   // packed batches of length-prefixed transactions

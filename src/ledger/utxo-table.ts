@@ -4,7 +4,8 @@
  *
  * API (class `UtxoTable`, one WASM instance each):
  *   new UtxoTable({ flavor?, initialCapacityLog2?, chain? })
- *   applyBlock(records, recordCount): BlockDelta   stateful validation + application of a block
+ *   applyBlock(records, recordCount, undoable?, replay?): BlockDelta   stateful validation + application of a block
+ *   setReleases(permits)                          the bond releases the epoch admits (kinds/registration.ts)
  *   undoLastBlock() / forgetUndo()                revert the last applied block exactly / make it permanent
  *   insertEntries(packed) / insert(entry)         load genesis outputs or a flushed set on restart
  *   get(txid, index) / has(txid, index)           lookups
@@ -39,7 +40,7 @@ export const ApplyStatus = {
   DuplicateInput: 5,
   /** An output's outpoint is already in the table: (txid, j), or a registration's bond outpoint (its key's bond is live). */
   OutputExists: 6,
-  /** The record does not fit the buffer, has no inputs or outputs, a zero amount, or an unknown registration operation or unflagged bond key. */
+  /** The record does not fit the buffer, has no inputs or outputs, a zero amount, or an unknown registration operation or unflagged bond key (a release's too). */
   Malformed: 7,
   OutOfMemory: 8,
   /** The kernel has no case for the record's kind (the records after it still apply). */
@@ -50,13 +51,17 @@ export const ApplyStatus = {
   AmountMismatch: 14,
   /** Registration: its proof of possession names another chain than the table's (or the table was given none). */
   WrongChain: 15,
+  /** Release: the bond it names is not in the table (released already, or slashed). */
+  BondGone: 16,
+  /** Release: no permit of the epoch names its bond and payout (`setReleases`). */
+  NotReleasable: 17,
 } as const;
 export type ApplyStatus = (typeof ApplyStatus)[keyof typeof ApplyStatus];
 export const APPLY_STATUS_NAMES: readonly string[] = [
   "OK", "MISSING_INPUT", "OWNER_MISMATCH", "INSUFFICIENT_FUNDS", "OUTPUT_OVERFLOW",
   "DUPLICATE_INPUT", "OUTPUT_EXISTS", "MALFORMED", "OUT_OF_MEMORY", "UNKNOWN_KIND",
   // 10–12 are insertEntries' and undoBlock's own statuses, never a record's.
-  "ZERO_AMOUNT", "SUPPLY_OVERFLOW", "NOTHING_TO_UNDO", "NOT_LOCKED", "AMOUNT_MISMATCH", "WRONG_CHAIN",
+  "ZERO_AMOUNT", "SUPPLY_OVERFLOW", "NOTHING_TO_UNDO", "NOT_LOCKED", "AMOUNT_MISMATCH", "WRONG_CHAIN", "BOND_GONE", "NOT_RELEASABLE",
 ];
 
 /** The code a transaction settles with when its apply fails: its status's name. */
@@ -111,11 +116,22 @@ interface UtxoKernel {
   lookup(keyPtr: number, outPtr: number): number;
   copyEntries(cursor: number, outPtr: number, max: number): number;
   copied(): number;
-  applyBlock(ptr: number, bytes: number, n: number, statusPtr: number, journal: number): number;
+  applyBlock(ptr: number, bytes: number, n: number, statusPtr: number, flags: number): number;
   undoBlock(): number;
   forgetUndo(): void;
   setChain(ptr: number): void;
+  setReleases(ptr: number, n: number): number;
 }
+
+/** A bond the epoch lets its validator take back, and the owner the release must pay (a context's `releasable()`). */
+export interface ReleasePermit {
+  readonly bond: Uint8Array;
+  readonly payout: Uint8Array;
+}
+
+const RELEASE_PERMIT_BYTES = OUTPOINT_BYTES + PUBLIC_KEY_BYTES;
+/** The kernel's OK and OUT_OF_MEMORY (assembly/utxo/index.ts). */
+const KERNEL_OK = 0;
 
 export function packEntry(entry: UtxoEntry, out = new Uint8Array(ENTRY_BYTES), offset = 0): Uint8Array {
   check<LedgerErrorCode>(entry.owner.length === PUBLIC_KEY_BYTES, "UTXO_BAD_INPUT", `owner must be ${PUBLIC_KEY_BYTES} bytes`);
@@ -250,17 +266,35 @@ export class UtxoTable {
   }
 
   /**
+   * The bond releases this table admits from now on (registration.ts, operation release): a
+   * release of a bond no permit names, or to another payout, is NOT_RELEASABLE. Whoever drives the
+   * epoch gives its context's `releasable()`; a table given none admits no release.
+   */
+  setReleases(permits: readonly ReleasePermit[]): void {
+    const ptr = this.scratch(Math.max(1, permits.length * RELEASE_PERMIT_BYTES));
+    const memory = this.memory();
+    permits.forEach(({ bond, payout }, i) => {
+      check<LedgerErrorCode>(bond.length === OUTPOINT_BYTES && payout.length === PUBLIC_KEY_BYTES, "UTXO_BAD_INPUT", "a permit is a bond outpoint and a payout owner");
+      memory.set(bond, ptr + i * RELEASE_PERMIT_BYTES);
+      memory.set(payout, ptr + i * RELEASE_PERMIT_BYTES + OUTPOINT_BYTES);
+    });
+    if (this.kernel.setReleases(ptr, permits.length) !== KERNEL_OK) throw new IosError<LedgerErrorCode>("UTXO_OUT_OF_MEMORY", `cannot hold ${permits.length} release permits`);
+  }
+
+  /**
    * Applies `recordCount` packed apply records in order: per transaction, all inputs exist with the
    * claimed owner, sums fit u64 and Σin ≥ Σout, then inputs are spent and outputs created — or
    * nothing changes and its status says why. Σin − Σout (the fee) leaves the supply. `undoable`
    * (default) keeps the journal `undoLastBlock` needs; without it the apply is about 5% faster.
+   * `replay`: the records are a final chain's being replayed, whose bond releases were judged when
+   * they became final, so no permit is asked of them (the epoch's permits may have moved on since).
    */
-  applyBlock(records: Uint8Array, recordCount: number, undoable = true): BlockDelta {
+  applyBlock(records: Uint8Array, recordCount: number, undoable = true, replay = false): BlockDelta {
     check<LedgerErrorCode>(Number.isInteger(recordCount) && recordCount >= 0, "UTXO_BAD_INPUT", "recordCount must be a non-negative integer");
     const ptr = this.scratch(records.length + recordCount);
     this.memory().set(records, ptr);
     const statusPtr = ptr + records.length;
-    const applied = this.kernel.applyBlock(ptr, records.length, recordCount, statusPtr, undoable ? 1 : 0);
+    const applied = this.kernel.applyBlock(ptr, records.length, recordCount, statusPtr, (undoable ? 1 : 0) | (replay ? 2 : 0));
     const statuses = this.memory().slice(statusPtr, statusPtr + recordCount);
     return new AppliedBlock(records.slice(), statuses, applied);
   }

@@ -10,7 +10,9 @@
  * block), for the transition to replay against the set of e−1:
  *  - `register`: key, bond amount (the stake), bond outpoint, PoP — for the chain the shard's
  *    kernel was given, the only one it applies registrations of (WRONG_CHAIN otherwise);
- *  - `leave`: key, bond outpoint, payout owner.
+ *  - `leave`: key, bond outpoint, payout owner;
+ *  - `release`: key, bond outpoint, payout owner — a departed validator's bond spent, which the
+ *    next configuration no longer lists among its departures.
  *
  * API: `validatorChanges(blocks, isApplied)`, `validatorChangeOf(tx, at)` (one transaction's).
  */
@@ -44,7 +46,14 @@ export interface ValidatorLeaveChange extends ChangeLocation {
   readonly payout: Uint8Array;
 }
 
-export type ValidatorChange = ValidatorRegistrationChange | ValidatorLeaveChange;
+export interface ValidatorReleaseChange extends ChangeLocation {
+  readonly operation: "release";
+  readonly publicKey: Uint8Array;
+  readonly bond: Uint8Array;
+  readonly payout: Uint8Array;
+}
+
+export type ValidatorChange = ValidatorRegistrationChange | ValidatorLeaveChange | ValidatorReleaseChange;
 
 /** One final block's transactions, body order. */
 export interface FinalTransactions {
@@ -71,10 +80,11 @@ export function validatorChanges(
   return changes;
 }
 
-/** The change a registration or leave `tx` (its kind is the registration kind: the caller checked) makes, final at `at`. */
+/** The change a registration, leave or release `tx` (its kind is the registration kind: the caller checked) makes, final at `at`. */
 export function validatorChangeOf(tx: Uint8Array, at: ChangeLocation): ValidatorChange {
   const decoded = registrationKind.decode(tx);
   const located = { ...at, publicKey: decoded.validator };
   if (decoded.operation === RegistrationOperation.Leave) return { ...located, operation: "leave", bond: decoded.bond, payout: decoded.payout };
+  if (decoded.operation === RegistrationOperation.Release) return { ...located, operation: "release", bond: decoded.bond, payout: decoded.payout };
   return { ...located, operation: "register", stake: decoded.bond, bond: registrationBond(decoded.validator), pop: decoded.pop };
 }

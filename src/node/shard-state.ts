@@ -49,7 +49,7 @@ import { genesisEpochContext } from "../epoch/context.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
-import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta } from "../ledger/utxo-table.js";
+import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta, type ReleasePermit } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, StoredBlock, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
@@ -347,7 +347,8 @@ export class ShardState {
         }
         throw error;
       }
-      const delta = this.table.applyBlock(stateless.records, stateless.recordCount, false);
+      // This replica's own final blocks: their bond releases were admitted when they became final.
+      const delta = this.table.applyBlock(stateless.records, stateless.recordCount, false, true);
       this.pending.addBlock(delta.created, delta.spent);
       const { txids, positions } = appliedLocations(stateless, delta.statuses);
       this.pendingTxIndex.add(txids, height, positions);
@@ -412,8 +413,10 @@ export class ShardState {
    * disk, and a crash loses only the table (rebuilt from the store on open). A failure after the
    * table changed marks the state failed (STATE_FAILED until reopened). One assembly at a time:
    * from `assemble()` to its commit, another assembly, `commitBlock` or `flush` is STATE_STAGED.
+   * `replay`: the block is a certified final one decided earlier (state sync), whose bond releases
+   * were judged then, under its own epoch's permits.
    */
-  assemble(options: { readonly undoable?: boolean } = {}): BlockAssembly {
+  assemble(options: { readonly undoable?: boolean; readonly replay?: boolean } = {}): BlockAssembly {
     this.checkUsable();
     const undoable = options.undoable === true;
     if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
@@ -433,7 +436,7 @@ export class ShardState {
         usable();
         touched = true;
         try {
-          const delta = this.table.applyBlock(records, recordCount, undoable);
+          const delta = this.table.applyBlock(records, recordCount, undoable, options.replay === true);
           deltas.push(delta);
           for (const status of delta.statuses) if (status === ApplyStatus.Ok) applied++;
           return delta.statuses;
@@ -654,6 +657,12 @@ export class ShardState {
   }
 
   /** The last epoch whose identity-chain link and DRP transcript this validator keeps (0: none). */
+  /** The bond releases the current epoch admits (EpochContext `releasable`; UtxoTable `setReleases`). */
+  setReleases(permits: readonly ReleasePermit[]): void {
+    this.checkUsable();
+    this.table.setReleases(permits);
+  }
+
   get lastEpoch(): number {
     return this.store.lastEpoch;
   }

@@ -569,8 +569,12 @@ export class ValidatorNode {
     const shard = context.shardOf(this.setup.key.publicKey);
     check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `${toHex(this.setup.key.publicKey)} is not a validator of epoch ${epoch}`);
     const hold = this.#hold(shard);
-    // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
-    if (this.setup.config.consensus.mode === "pob") hold.pipeline.useCommittees(encodeEpochCommittees([...(previous === undefined ? [] : [previous]), context].map(epochCommittees)));
+    if (this.setup.config.consensus.mode === "pob") {
+      // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
+      hold.pipeline.useCommittees(encodeEpochCommittees([...(previous === undefined ? [] : [previous]), context].map(epochCommittees)));
+      // The bonds of validators that left long enough ago may be released in this epoch (src/ledger/kinds/registration.ts).
+      hold.state.setReleases(context.releasable());
+    }
     const state = hold.state;
     check<NodeErrorCode>(state.tip.height >= context.startHeight, "NODE_STATE_BEHIND",
       `shard ${shard}'s state is at height ${state.tip.height}, epoch ${epoch} starts at ${context.startHeight}`);
@@ -590,8 +594,8 @@ export class ValidatorNode {
     if (driver instanceof PobShardConsensus && context.epochLength !== undefined) {
       const transition = startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured));
       this.#transition = transition;
-      driver.onBoundary(({ certificate, changes }) => transition.transition.provideBoundary(certificate, changes));
-      if (driver.boundary !== undefined) transition.transition.provideBoundary(driver.boundary.certificate, driver.boundary.changes);
+      driver.onBoundary((boundary) => transition.transition.provideBoundary(boundary));
+      if (driver.boundary !== undefined) transition.transition.provideBoundary(driver.boundary);
     }
     driver.start();
     // What this validator answered "accepted" before a stop, crash or switch and never settled goes round again.

@@ -59,6 +59,7 @@ function finalHeight(committee: SchnorrKey[], shard: number, included: readonly 
   const commitment: CommitmentParts = {
     previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
     includedRoot: merkleRootOfPackedLeaves(packed, 32), includedCount: included.length, excludedRoot: excludedRoot(excluded), excludedCount: excluded.length, supply: 123_456n, count: 42n,
+    accountsHash: rng.bytes(32),
   };
   const proposal = Buffer.concat([rng.bytes(300), stateCommitmentOf(commitment)]);
   const chainId = instanceKey(CHAIN, shard, 0);
@@ -132,11 +133,11 @@ describe("decision proofs", () => {
     assert.equal(counting.calls, before + 1, "another height's certificate is checked");
   });
 
-  it("a final-height certificate proves the height's state commitment, supply and count; refuses another committee, too few signers, any flipped byte", () => {
+  it("a final-height certificate proves the height's state commitment, supply, count and accounts hash; refuses another committee, too few signers, any flipped byte", () => {
     const certificate = height0.certificate();
     const certified = verifyFinalHeightCertificate(certificate, directory, verifier);
     const proof = decodeDecisionProof(height0.acceptance(4));
-    assert.deepEqual(certified, { epoch: 0, shard: 0, height: 7, view: 1, stateCommitment: stateCommitmentOf(proof.commitment), supply: 123_456n, count: 42n, commitment: proof.commitment });
+    assert.deepEqual(certified, { epoch: 0, shard: 0, height: 7, view: 1, stateCommitment: stateCommitmentOf(proof.commitment), supply: 123_456n, count: 42n, accountsHash: proof.commitment.accountsHash, commitment: proof.commitment });
     const check = (bytes: Uint8Array, dir = directory) => codeOf(() => verifyFinalHeightCertificate(bytes, dir, verifier));
     assert.equal(check(certificate, (epoch, shard) => directory(epoch, 1 - shard)), "TX_PROOF_BAD_SIGNATURE", "shard 1's committee did not sign it");
     assert.equal(check(certificate, (epoch, shard) => directory(epoch + 1, shard)), "TX_PROOF_UNKNOWN_COMMITTEE");

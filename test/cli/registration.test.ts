@@ -1,7 +1,8 @@
-// `ios tx register` and `ios tx leave` against a running node: the registration becomes final and
-// its bond shows in the UTXO set (the balance of the bond's owner), a second registration of the
-// key is rejected by the kernel, a bond below the minimum is refused at submission, and the
-// validator's leave becomes final while the bond stays (the epoch transition releases it).
+// `ios tx register`, `ios tx leave` and `ios tx release` against a running node: the registration
+// becomes final and its bond shows in the UTXO set (the balance of the bond's owner), a second
+// registration of the key is rejected by the kernel, a bond below the minimum is refused at
+// submission, the validator's leave becomes final while the bond stays, and a release in an epoch
+// that lists no departure is refused by the kernel (NOT_RELEASABLE) with the bond left in place.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +21,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("ios tx register / leave", () => {
+describe("ios tx register / leave / release", () => {
   it("registers a validator with a bond, refuses a second registration and a small bond, and records its leave", async () => {
     const configFile = await singleValidatorConfig(dir, "cli-registration", 2, 5000);
     const newcomer = deriveTestAccounts("cli registration newcomer", 1)[0]!;
@@ -52,6 +53,16 @@ describe("ios tx register / leave", () => {
     assert.equal(left.code, 0, left.stderr);
     assert.match(left.stdout, /^txid [0-9a-f]{64} accepted\nfinal at height \d+/);
     assert.match((await ios(["balance", bondOwnerHex, "--node", url])).stdout, /^2000 in 1 output\(s\)/, "the leave releases nothing by itself");
+
+    // The node's one endless epoch lists no departure: its kernel holds no release permit, the bond stays.
+    const early = await ios(["tx", "release", "--validator", newcomerFile, "--payout", payerHex, "--node", url, "--wait"]);
+    assert.equal(early.code, 1, early.stdout);
+    assert.match(early.stdout, new RegExp(`^release of bond ${bondHex}: 2000 to ${payerHex}\n`), "the whole bond, as the node holds it");
+    assert.match(early.stderr, /NOT_RELEASABLE/);
+    assert.match((await ios(["balance", bondOwnerHex, "--node", url])).stdout, /^2000 in 1 output\(s\)/, "a refused release spends nothing");
+    const noBond = await ios(["tx", "release", "--validator", join(dir, "account-1.key.json"), "--payout", payerHex, "--node", url]);
+    assert.equal(noBond.code, 1);
+    assert.match(noBond.stderr, /CLI_NO_BOND/, "a key without a bond in the shard");
 
     const usage = await ios(["tx", "leave", "--validator", newcomerFile, "--payout", payerHex, "--bond", "zz:1", "--node", url]);
     assert.equal(usage.code, 2);

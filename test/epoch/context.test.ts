@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { drawLeagues } from "../../src/consensus/pob/leagues.js";
+import { REPUTATION_INITIAL } from "../../src/consensus/pob/believability.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { assignShards } from "../../src/epoch/assignment.js";
@@ -208,6 +209,39 @@ describe("epoch context", () => {
   it("opens the epoch with fresh believability accounts of the shard's members", () => {
     const ledger = context.believability(1);
     for (const member of context.members(1)) assert.ok(ledger.scoreUnits(member) > 0n, "a fresh member has a positive score");
+  });
+
+  it("opens a later epoch from the scores its configuration carries: leagues drawn from carried scores differ from fresh ones when the scores differ", () => {
+    const validators = genesisEpochValidators(genesis);
+    // Half the validators carry the top score (Servi far past SERVI_HALF, full reputation), half carry none.
+    const carried = validators.map((validator, i) => ({ ...validator, ...(i % 2 === 0 ? { servi: 1_000_000, reputation: 1000 } : { servi: 0, reputation: 0 }) }));
+    const top = new Set(carried.filter((v) => v.reputation === 1000).map((v) => toHex(v.publicKey)));
+    const epochOf = (set: typeof validators, k: number) => new EpochContextValue({
+      chain: genesisTxid(genesis), epoch: 1, randomness: randomness(100 + k), shardCount: 3, startHeight: 0, validators: set, registry, policy: POLICY, configurationHash: randomness(7),
+    });
+    let differ = 0;
+    let topSeats = 0;
+    let seats = 0;
+    for (let k = 0; k < 40; k++) {
+      const fresh = epochOf(validators, k);
+      const scored = epochOf(carried, k);
+      for (let shard = 0; shard < 3; shard++) {
+        const accounts = scored.believability(shard);
+        for (const member of scored.members(shard)) {
+          const v = carried.find((c) => toHex(c.publicKey) === toHex(member))!;
+          assert.deepEqual([accounts.get(member).servi, accounts.get(member).reputation, accounts.get(member).stake], [v.servi, v.reputation, v.stake], "the accounts start from the carried scores");
+          assert.deepEqual([fresh.believability(shard).get(member).servi, fresh.believability(shard).get(member).reputation], [0, REPUTATION_INITIAL], "absent scores: a newcomer's");
+        }
+        assert.deepEqual(scored.members(shard), fresh.members(shard), "scores do not move validators between shards");
+        const believable = scored.leagues(shard).believable.map(toHex);
+        if (believable.join() !== fresh.leagues(shard).believable.map(toHex).join()) differ++;
+        topSeats += believable.filter((key) => top.has(key)).length;
+        seats += believable.length;
+      }
+    }
+    assert.ok(differ > 0, "some draw changes with the scores");
+    // Top scorers weigh about 0.58 against 0.08 (stake alone): they hold most believable seats, where fresh accounts split them evenly.
+    assert.ok(topSeats > 0.75 * seats, `top scorers hold ${topSeats} of ${seats} seats`);
   });
 
   it("has no leagues without a PoB policy (EPOCH_NO_POLICY)", () => {

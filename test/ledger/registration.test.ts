@@ -13,7 +13,10 @@ import { BOND_INDEX_FLAG, bondOwner, registrationBond } from "../../src/ledger/b
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { signMessage, type KeyPair } from "../../src/ledger/keys.js";
 import { RECORD_HEADER, TX_PREFIX, TxKind } from "../../src/ledger/kinds/interface.js";
-import { MIN_VALIDATOR_BOND, RegistrationOperation, encodeUnsignedRegistration, registrationKind, signLeave, signRegistration, type Leave, type UnsignedLeave, type UnsignedRegistration } from "../../src/ledger/kinds/registration.js";
+import {
+  MIN_VALIDATOR_BOND, RegistrationOperation, encodeUnsignedRegistration, registrationKind, releaseOfRecord, signLeave, signRegistration, signRelease,
+  type Leave, type UnsignedLeave, type UnsignedRegistration, type UnsignedRelease,
+} from "../../src/ledger/kinds/registration.js";
 import { applyRecordOf, scanTransaction, spenderOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { RecordCursor } from "../../src/ledger/records.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
@@ -182,7 +185,7 @@ describe("validator registration: codec and stateless checks", () => {
     assert.equal(mutate((b) => b.subarray(0, b.length - 64)), "TX_TRUNCATED", "no validator signature");
     assert.equal(mutate((b) => Uint8Array.from([...b, 0])), "TX_TRAILING_BYTES");
     assert.equal(mutate((b) => b.subarray(0, 40)), "TX_TRUNCATED", "cut inside the fixed fields");
-    assert.equal(mutate((b) => ((b[TX_PREFIX.bytes] = 2), b)), "TX_BAD_FIELD", "an unknown operation");
+    assert.equal(mutate((b) => ((b[TX_PREFIX.bytes] = 3), b)), "TX_BAD_FIELD", "an unknown operation");
     assert.equal(mutate((b) => ((b[0] = 2), b)), "TX_UNKNOWN_VERSION");
     assert.equal(mutate(() => new Uint8Array(17 * 1024).fill(4, 1, 2).fill(1, 0, 1)), "TX_TOO_LARGE");
     assert.equal(codeOf(() => scanTransaction(signed({ ...tx, inputs: [] }).bytes)), "TX_NO_INPUTS");
@@ -321,7 +324,7 @@ describe("validator registration: the UTXO kernel", () => {
     };
     const operationAt = RECORD_HEADER.bytes;
     assert.equal(statusOf(record), ApplyStatus.Ok, "the record as written applies");
-    assert.equal(statusOf(edited(record, (r) => (r[operationAt] = 2))), ApplyStatus.Malformed);
+    assert.equal(statusOf(edited(record, (r) => (r[operationAt] = 3))), ApplyStatus.Malformed);
     assert.equal(statusOf(edited(record, (r) => (r[operationAt + 1] ^= 1))), ApplyStatus.WrongChain, "the record carries the chain the kernel compares");
     assert.equal(statusOf(edited(record, (r) => (r[r.length - 1] &= 0x7f))), ApplyStatus.Malformed, "the bond key's index must be flagged");
     const shorter = record.slice(0, record.length - 1);
@@ -331,6 +334,111 @@ describe("validator registration: the UTXO kernel", () => {
     const longerLeave = Uint8Array.from([...leaveRecord, 0]);
     new DataView(longerLeave.buffer).setUint32(RECORD_HEADER.offset.length, longerLeave.length, true);
     assert.equal(statusOf(longerLeave), ApplyStatus.Malformed);
+  });
+});
+
+/** Victor's release of `bond` to `payout` (Bob by default), signed by `signer`. */
+function release(bond: Uint8Array, amount = 5000n, payout = bob.publicKey, validator = victor, signer = validator): { bytes: Uint8Array; txid: Uint8Array } {
+  const tx: UnsignedRelease = { kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Release, validator: validator.publicKey, bond, amount, payout };
+  const { transaction, txid } = signRelease(tx, signer);
+  return { bytes: registrationKind.encode(transaction), txid };
+}
+
+/** Victor's bond of 5,000 at its registration outpoint, as a table entry. */
+const victorBond = (): Coin => ({ txid: bondTxid(victor), index: BOND_INDEX_FLAG, owner: bondOwner(victor.publicKey), amount: 5000n } as Coin);
+
+describe("bond release: codec, stateless checks and the UTXO kernel", () => {
+  it("round-trips as documented; its one signature is the validator's; its record states the bond, the claimed owner and the payout", () => {
+    const { bytes, txid } = release(bondKey(victor));
+    assert.equal(bytes.length, 3 + 32 + 36 + 8 + 32 + 64);
+    assert.deepEqual([bytes[TX_PREFIX.bytes], hex(bytes.subarray(3, 35)), hex(bytes.subarray(35, 71)), new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(71, true), hex(bytes.subarray(79, 111))],
+      [RegistrationOperation.Release, hex(victor.publicKey), hex(bondKey(victor)), 5000n, hex(bob.publicKey)]);
+    const decoded = registrationKind.decode(bytes);
+    assert.equal(hex(registrationKind.encode(decoded)), hex(bytes));
+    assert.equal(hex(transactionIdOfEncoding(bytes)), hex(txid));
+    assert.equal(hex(spenderOf(bytes)!), hex(victor.publicKey));
+    const checked = validateStateless(packTransactions([bytes]), 0, 1);
+    assert.equal(checked.rejections[0], null);
+    assert.deepEqual(new Ed25519Verifier().verifyBatch(checked.signatures), [true]);
+    assert.equal(hex(checked.signatures[0]!.publicKey), hex(victor.publicKey));
+    const stated = releaseOfRecord(new RecordCursor(checked.records).bytes, 0)!;
+    assert.deepEqual([hex(stated.bond), hex(stated.owner), hex(stated.payout)], [hex(bondKey(victor)), hex(bondOwner(victor.publicKey)), hex(bob.publicKey)]);
+    assert.equal(releaseOfRecord(new RecordCursor(validateStateless(packTransactions([leave(victor, bondKey(victor)).bytes]), 0, 1).records).bytes, 0), undefined, "a leave states no release");
+  });
+
+  it("every single-byte change of a signed release is refused: by the scan, or by its signature", () => {
+    const { bytes } = release(bondKey(victor));
+    const verifier = new Ed25519Verifier();
+    for (let at = 0; at < bytes.length; at++) {
+      const flipped = Uint8Array.from(bytes);
+      flipped[at]! ^= 0x01;
+      const checked = validateStateless(packTransactions([flipped]), 0, 1);
+      const rejection = checked.rejections[0];
+      if (rejection !== null && rejection !== undefined) continue;
+      assert.ok(verifier.verifyBatch(checked.signatures).includes(false), `byte ${at}: a flip that passes the scan breaks the validator's signature`);
+    }
+  });
+
+  it("statelessly: a bond outpoint without BOND_INDEX_FLAG is TX_BAD_FIELD, a zero amount TX_ZERO_AMOUNT, a payout of another shard TX_WRONG_SHARD", () => {
+    const unflagged = Uint8Array.from(bondKey(victor));
+    unflagged[35]! &= 0x7f;
+    assert.equal(statelessCode(release(unflagged).bytes), "TX_BAD_FIELD");
+    const zero = Uint8Array.from(release(bondKey(victor)).bytes);
+    zero.fill(0, 71, 79);
+    assert.equal(codeOf(() => scanTransaction(zero)), "TX_ZERO_AMOUNT");
+    assert.equal(codeOf(() => scanTransaction(zero.subarray(0, zero.length - 1))), "TX_TRUNCATED");
+    const SHARDS = 2;
+    const payoutShard = shardOfOwner(bob.publicKey, SHARDS);
+    assert.equal(statelessCode(release(bondKey(victor)).bytes, payoutShard, SHARDS), null);
+    assert.equal(statelessCode(release(bondKey(victor)).bytes, 1 - payoutShard, SHARDS), "TX_WRONG_SHARD");
+  });
+
+  it("the kernel admits only the releases the epoch permits (NOT_RELEASABLE otherwise: no permit, another payout); a replayed final chain needs none", () => {
+    const { table, apply } = tableWith([victorBond()]);
+    assert.deepEqual(apply(release(bondKey(victor)).bytes), [ApplyStatus.NotReleasable], "a table given no permit admits no release");
+    table.setReleases([{ bond: bondKey(victor), payout: alice.publicKey }]);
+    assert.deepEqual(apply(release(bondKey(victor)).bytes), [ApplyStatus.NotReleasable], "the permit names another payout");
+    table.setReleases([{ bond: bondKey(walter), payout: bob.publicKey }, { bond: bondKey(victor), payout: bob.publicKey }]);
+    table.setReleases([{ bond: bondKey(walter), payout: bob.publicKey }]);
+    assert.deepEqual(apply(release(bondKey(victor)).bytes), [ApplyStatus.NotReleasable], "permits are replaced, not added to");
+    assert.ok(table.has(bondTxid(victor), BOND_INDEX_FLAG), "nothing spent");
+    const { bytes } = release(bondKey(victor));
+    const checked = validateStateless(packTransactions([bytes]), 0, 1);
+    assert.deepEqual([...table.applyBlock(checked.records, checked.recordCount, false, true).statuses], [ApplyStatus.Ok], "replaying a final chain: admitted when it became final");
+    assert.equal(table.has(bondTxid(victor), BOND_INDEX_FLAG), false);
+  });
+
+  it("the kernel spends the bond into the payout (the rest burned); a second release is BOND_GONE, another's bond OWNER_MISMATCH, more than the bond INSUFFICIENT_FUNDS", () => {
+    const { table, apply } = tableWith([victorBond()]);
+    table.setReleases([{ bond: bondKey(victor), payout: bob.publicKey }]);
+    const supply = table.supply;
+    assert.deepEqual(apply(release(bondKey(victor), 6000n).bytes), [ApplyStatus.InsufficientFunds]);
+    assert.deepEqual(apply(release(bondKey(victor), 5000n, bob.publicKey, walter).bytes), [ApplyStatus.OwnerMismatch], "Walter names Victor's bond: its owner is Victor's bond owner");
+    const { bytes, txid } = release(bondKey(victor), 4990n);
+    assert.deepEqual(apply(bytes), [ApplyStatus.Ok]);
+    assert.equal(table.has(bondTxid(victor), BOND_INDEX_FLAG), false, "the bond is spent");
+    assert.deepEqual(table.get(txid, 0), { owner: bob.publicKey, amount: 4990n }, "the payout is at (txid, 0)");
+    assert.equal(table.supply, supply - 10n, "10 burned");
+    assert.deepEqual(apply(release(bondKey(victor), 4000n).bytes), [ApplyStatus.BondGone], "released already");
+  });
+
+  it("records the stateless step never writes are MALFORMED: two inputs, an unflagged bond key", () => {
+    const { bytes, txid } = release(bondKey(victor));
+    const record = applyRecordOf(bytes, txid, 0, 1);
+    const statusOf = (bad: Uint8Array) => {
+      const { table } = tableWith([victorBond()]);
+      table.setReleases([{ bond: bondKey(victor), payout: bob.publicKey }]);
+      return table.applyBlock(bad, 1).statuses[0];
+    };
+    const edited = (edit: (copy: Uint8Array) => void) => {
+      const copy = Uint8Array.from(record);
+      edit(copy);
+      return copy;
+    };
+    const body = RECORD_HEADER.bytes;
+    assert.equal(statusOf(record), ApplyStatus.Ok, "the record as written applies");
+    assert.equal(statusOf(edited((r) => (r[body + 1] = 2))), ApplyStatus.Malformed, "two inputs");
+    assert.equal(statusOf(edited((r) => (r[body + 5 + 35]! &= 0x7f))), ApplyStatus.Malformed, "an unflagged bond key");
   });
 });
 
@@ -346,6 +454,7 @@ describe("validator registration: listing a chain's changes", () => {
       { height: 5, transactions: [victorReg.bytes, refused.bytes] },
       { height: 6, transactions: [] },
       { height: 7, transactions: [transfer, third.bytes, victorLeave.bytes, walterReg.bytes] },
+      { height: 8, transactions: [release(bondKey(victor)).bytes] },
     ];
     const refusedAt = "5:1";
     const changes = validatorChanges(blocks, (txid, height, position) => {
@@ -357,6 +466,7 @@ describe("validator registration: listing a chain's changes", () => {
       ["register", 7, 1, hex(validators[2]!.publicKey)],
       ["leave", 7, 2, hex(victor.publicKey)],
       ["register", 7, 3, hex(walter.publicKey)],
+      ["release", 8, 0, hex(victor.publicKey)],
     ]);
     const [first, , left] = changes;
     assert.ok(first!.operation === "register" && left!.operation === "leave");
@@ -366,5 +476,8 @@ describe("validator registration: listing a chain's changes", () => {
     assert.equal(hex(first.txid), hex(victorReg.txid));
     assert.equal(hex(left.bond), hex(bondKey(victor)));
     assert.equal(hex(left.payout), hex(bob.publicKey));
+    const released = changes.at(-1)!;
+    assert.ok(released.operation === "release");
+    assert.deepEqual([hex(released.bond), hex(released.payout)], [hex(bondKey(victor)), hex(bob.publicKey)]);
   });
 });

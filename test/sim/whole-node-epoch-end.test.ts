@@ -10,6 +10,7 @@
 // heights from that shard's validators (src/node/sync) before their driver starts.
 // CI runs EPOCH_SEEDS seeds; `WHOLE_NODE_SEEDS=N` adds N more. IOS_SIM_SEED replays one.
 import assert from "node:assert/strict";
+import { REPUTATION_INITIAL, accountsHash, type AccountState } from "../../src/consensus/pob/believability.js";
 import { describe, it } from "node:test";
 import { committeesOfContext, verifyDecisionProof, verifyFinalHeightCertificate } from "../../src/atomix/proof.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
@@ -71,6 +72,7 @@ async function run(seed: string) {
   assert.deepEqual(cluster.failures, [], `${seed}: no replica diverged`);
 
   const committees = committeesOfContext(context);
+  const endAccounts = new Map<string, AccountState>();
   for (let shard = 0; shard < SHARDS; shard++) {
     const replicas = cluster.replicas(shard);
     const commitments = new Set<string>();
@@ -80,6 +82,9 @@ async function run(seed: string) {
       const certified = verifyFinalHeightCertificate(boundary.certificate, committees, verifier);
       assert.deepEqual({ epoch: certified.epoch, shard: certified.shard, height: certified.height }, { epoch: 0, shard, height: L });
       assert.deepEqual(certified.stateCommitment, driver.node.validator.tip, `${seed}: the certificate names the state this replica reached`);
+      assert.deepEqual(accountsHash(boundary.accounts), certified.accountsHash, `${seed}: the certificate commits to the accounts the boundary carries`);
+      assert.deepEqual(boundary.accounts.map((a) => toHex(a.publicKey)), context.members(shard).map(toHex).sort(), `${seed}: one account per member of shard ${shard}`);
+      for (const account of boundary.accounts) endAccounts.set(toHex(account.publicKey), account);
       commitments.add(toHex(certified.stateCommitment));
       const expected = shard === bondShard ? [toHex(transactionIdOfEncoding(registration))] : [];
       assert.deepEqual(boundary.changes.map((c) => toHex(transactionIdOfEncoding(c.tx))), expected, `${seed}: shard ${shard}'s changes`);
@@ -100,6 +105,16 @@ async function run(seed: string) {
   assert.equal(epoch1!.validators.length, SHARDS * PER_SHARD + 1, `${seed}: the registrant joins epoch 1`);
   assert.equal(epoch1!.stakeOf(newcomer!.publicKey), BOND);
   assert.deepEqual(verifyTranscript(all[0]!.archive.epochTranscript(1)!).rnd, epoch1!.randomness, `${seed}: the archived transcript gives rnd_1`);
+  // Believability carries over: every validator of epoch 0 enters epoch 1 with its shard's end-of-epoch Servi and reputation.
+  assert.ok([...endAccounts.values()].some((a) => a.reputation !== REPUTATION_INITIAL || a.servi !== 0), `${seed}: the epoch moved some score`);
+  for (const validator of epoch1!.validators) {
+    const carried = endAccounts.get(toHex(validator.publicKey));
+    const expected = carried === undefined ? { servi: 0, reputation: REPUTATION_INITIAL } : { servi: carried.servi, reputation: carried.reputation };
+    assert.deepEqual({ servi: validator.servi, reputation: validator.reputation }, expected, `${seed}: ${toHex(validator.publicKey).slice(0, 8)}'s score`);
+    const shard = epoch1!.shardOf(validator.publicKey)!;
+    const account = epoch1!.believability(shard).get(validator.publicKey);
+    assert.deepEqual({ servi: account.servi, reputation: account.reputation }, expected, `${seed}: epoch 1's accounts start from it`);
+  }
 
   // Every validator entered epoch 1: those assigned another shard synced its L heights first; each shard goes on past L.
   assert.ok(await cluster.advance(30_000, () => all.every((node) => node.context.epoch === 1 && node.state.tip.height > L + 2)),

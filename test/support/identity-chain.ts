@@ -6,6 +6,7 @@
  * validators — with `options` to break any part. `buildArchive` adds real DRP runs: each link's
  * randomness and transcript hash are those of a transcript that verifies (Algorithm 3).
  */
+import { REPUTATION_INITIAL } from "../../src/consensus/pob/believability.js";
 import { cosiThreshold, encodeCollectiveSignature } from "../../src/consensus/cosi/codec.js";
 import { DEFAULT_POLICY } from "../../src/consensus/pob/policy.js";
 import { proveKeyPossession } from "../../src/consensus/registry.js";
@@ -42,13 +43,14 @@ export const schnorrOf = (publicKey: Uint8Array): SchnorrKey => SchnorrKey.fromS
 /** A validator of `context` as the next configuration lists it: its stake, bond and proof of possession carried over. */
 export function continuing(context: EpochContext, publicKey: Uint8Array): IdentityValidator {
   const proof = context.registry.validators().find((entry) => toHex(entry.publicKey) === toHex(publicKey))!.proof;
-  return { publicKey, stake: context.stakeOf(publicKey)!, bond: context.bondOf(publicKey)!.outpoint, pop: proof };
+  const { servi = 0, reputation = REPUTATION_INITIAL } = context.validators.find((validator) => toHex(validator.publicKey) === toHex(publicKey))!;
+  return { publicKey, stake: context.stakeOf(publicKey)!, bond: context.bondOf(publicKey)!.outpoint, pop: proof, servi, reputation };
 }
 
 /** A registrant entering with a fresh bond outpoint and its proof of possession for the chain's registry. */
 export function registered(index: number, chainId = genesisPopChainId(genesis)): IdentityValidator {
   const key = schnorrOf(registrants[index]!.publicKey);
-  return { publicKey: key.publicKey, stake: 500n + BigInt(index), bond: rng.bytes(36), pop: proveKeyPossession(key, chainId) };
+  return { publicKey: key.publicKey, stake: 500n + BigInt(index), bond: rng.bytes(36), pop: proveKeyPossession(key, chainId), servi: 0, reputation: REPUTATION_INITIAL };
 }
 
 /** Indices of `context`'s validators that sign by default: the newest (not in the genesis) first, up to the threshold. */
@@ -83,6 +85,7 @@ export function buildLink(previous: EpochContext, set: readonly IdentityValidato
     ...(options.draw ?? { randomness: rng.bytes(32), transcriptHash: rng.bytes(32) }),
     lottery: { leader: winner, proof, view },
     boundaries: Array.from({ length: previous.shardCount }, () => ({ height: (previous.epoch + 1) * L, stateCommitment: rng.bytes(32) })),
+    departures: [],
   };
   const value = (options.change ?? ((c) => c))(nextIdentityConfiguration(previous, outcome));
   const configuration = encodeIdentityConfiguration(value);

@@ -18,19 +18,30 @@
  * issuance for a contribution: one unit per final block a validator helped verify) and
  * `clearServi` (self-destruction when its holder validates a block, so high scorers take turns).
  * Slashing (§7.2): stake burned, reputation and Servi zeroed, and the validator marked as
- * excluded from the believable league for the rest of the epoch (with no stake it also scores 0
- * in every later epoch until it bonds stake again, which is outside this engine).
+ * excluded from the believable league for the rest of the epoch; the epoch transition then
+ * leaves it out of the next validator set (src/epoch/transition). The accounts of the others
+ * carry over: each shard's accounts at an epoch's last height are certified by its state
+ * commitment and the next configuration starts every validator from them (src/epoch/context.ts).
  *
  * All state changes are driven by final blocks, so every validator of a shard holds the same
  * accounts. Iteration is in key order (hex), never in insertion order.
  *
+ * Account states as bytes (what a replica record stores, what a shard's epoch boundary carries
+ * and its state commitment hashes): per account, key[32] ‖ u64 stake ‖ u32 servi ‖ u16 reputation
+ * ‖ u8 excluded (0/1), little-endian; a list is u16 n ‖ n accounts in strictly ascending key order
+ * (`snapshot`'s), so a list has one encoding. `accountsHash` = SHA-256("IOSChain/pob/accounts/v1"
+ * ‖ list): the state commitment's `accountsHash` part (finalization.ts).
+ *
  * API: class `BelievabilityLedger` (fromGenesis, get, has, validators, score, scoreUnits,
- * issueServi, clearServi, rewardReputation, slash, isExcluded, slashHistory, snapshot, restore, beginEpoch),
- * `believabilityScore(account)`, `believabilityUnits(account)`, `log2Fixed(x)`.
+ * issueServi, clearServi, rewardReputation, slash, isExcluded, slashHistory, snapshot, restore, copy, beginEpoch),
+ * `believabilityScore(account)`, `believabilityUnits(account)`, `log2Fixed(x)`, `writeAccountState`,
+ * `readAccountState`, `encodeAccountStates`, `decodeAccountStates`, `accountsHash`, `ACCOUNT_STATE_BYTES`.
  */
 import type { GenesisValidator } from "../../ledger/genesis.js";
 import { toHex } from "../../hex.js";
+import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
+import { sha256 } from "../../crypto/sha256.js";
 import { IosError, check } from "../../errors.js";
 import type { PobErrorCode } from "./errors.js";
 
@@ -57,6 +68,65 @@ export interface BelievabilityAccount {
 /** An account and whether it is excluded this epoch: what a replica stores (replica-state.ts). */
 export interface AccountState extends BelievabilityAccount {
   readonly excluded: boolean;
+}
+
+/** One encoded account state (module doc). */
+export const ACCOUNT_STATE_BYTES = PUBLIC_KEY_BYTES + 8 + 4 + 2 + 1;
+/** A shard's accounts in one list: a u16 count (a shard has at most MAX_LEAGUE members, policy.ts). */
+export const MAX_ACCOUNT_STATES = 0xffff;
+const ACCOUNTS_DOMAIN = new TextEncoder().encode("IOSChain/pob/accounts/v1");
+const ACCOUNT_CODES = singleCode<PobErrorCode>("POB_BAD_ACCOUNT");
+
+export function writeAccountState(writer: BinaryWriter, account: AccountState): void {
+  writer.bytes(account.publicKey).u64(account.stake).u32(account.servi).u16(account.reputation).u8(account.excluded ? 1 : 0);
+}
+
+/** Reads one account state; a reputation above REPUTATION_MAX or a flag other than 0/1 is `code`. */
+export function readAccountState<Code extends string>(reader: BinaryReader<Code>, code: Code, what = "account"): AccountState {
+  const publicKey = reader.bytes(PUBLIC_KEY_BYTES, `${what} key`).slice();
+  const stake = reader.u64(`${what} stake`);
+  const servi = reader.u32(`${what} servi`);
+  const reputation = reader.u16(`${what} reputation`);
+  const excluded = reader.u8(`${what} excluded flag`);
+  if (reputation > REPUTATION_MAX || excluded > 1) reader.fail(code, `${what}: reputation ${reputation} (at most ${REPUTATION_MAX}) or excluded flag ${excluded} (0 or 1) out of range`);
+  return { publicKey, stake, servi, reputation, excluded: excluded === 1 };
+}
+
+/** u16 n ‖ n account states (module doc); POB_BAD_ACCOUNT unless the keys ascend strictly. */
+export function encodeAccountStates(states: readonly AccountState[]): Uint8Array {
+  check<PobErrorCode>(states.length <= MAX_ACCOUNT_STATES, "POB_BAD_ACCOUNT", `at most ${MAX_ACCOUNT_STATES} accounts in one list`);
+  const writer = BinaryWriter.ofSize(2 + states.length * ACCOUNT_STATE_BYTES).u16(states.length);
+  states.forEach((state, i) => {
+    check<PobErrorCode>(i === 0 || Buffer.compare(states[i - 1]!.publicKey, state.publicKey) < 0, "POB_BAD_ACCOUNT", `account ${i}'s key does not follow account ${i - 1}'s: lists are in ascending key order`);
+    writeAccountState(writer, state);
+  });
+  return writer.finish();
+}
+
+/** Strict inverse of `encodeAccountStates` at the reader's position (POB_BAD_ACCOUNT for a list out of order). */
+export function readAccountStates<Code extends string>(reader: BinaryReader<Code>, code: Code): AccountState[] {
+  const count = reader.u16("account count");
+  reader.need(count * ACCOUNT_STATE_BYTES, "the accounts");
+  const states: AccountState[] = [];
+  for (let i = 0; i < count; i++) {
+    const state = readAccountState(reader, code, `account ${i}`);
+    if (i > 0 && Buffer.compare(states[i - 1]!.publicKey, state.publicKey) >= 0) reader.fail(code, `account ${i}'s key does not follow account ${i - 1}'s: lists are in ascending key order`);
+    states.push(state);
+  }
+  return states;
+}
+
+export function decodeAccountStates(bytes: Uint8Array): AccountState[] {
+  const reader = new BinaryReader(bytes, ACCOUNT_CODES);
+  const states = readAccountStates(reader, "POB_BAD_ACCOUNT");
+  reader.expectEnd("the accounts");
+  return states;
+}
+
+/** SHA-256(domain ‖ `encodeAccountStates(states)`): what a state commitment binds the accounts by. */
+export function accountsHash(states: readonly AccountState[]): Uint8Array {
+  const encoded = encodeAccountStates(states);
+  return sha256(BinaryWriter.ofSize(ACCOUNTS_DOMAIN.length + encoded.length).bytes(ACCOUNTS_DOMAIN).bytes(encoded).finish());
 }
 
 export interface SlashRecord {
@@ -217,9 +287,12 @@ export class BelievabilityLedger {
     return this.slashes;
   }
 
-  /** Every account with its exclusion, in key order. */
+  /** Every account with its exclusion, in key order (one pass: it is taken at every final height). */
   snapshot(): AccountState[] {
-    return this.validators().map((publicKey) => ({ ...this.get(publicKey), excluded: this.isExcluded(publicKey) }));
+    return [...this.accounts.keys()].sort().map((key) => {
+      const { publicKey, stake, servi, reputation } = this.accounts.get(key)!;
+      return { publicKey: Uint8Array.from(publicKey), stake, servi, reputation, excluded: this.excluded.has(key) };
+    });
   }
 
   /**
@@ -237,6 +310,14 @@ export class BelievabilityLedger {
       if (state.excluded) this.excluded.add(toHex(state.publicKey));
       else this.excluded.delete(toHex(state.publicKey));
     }
+  }
+
+  /** An independent ledger with the same accounts, exclusions and epoch (no slash history): what an execution changes before it is final. */
+  copy(): BelievabilityLedger {
+    const copy = new BelievabilityLedger([], this.currentEpoch);
+    for (const [key, account] of this.accounts) copy.accounts.set(key, { ...account });
+    for (const key of this.excluded) copy.excluded.add(key);
+    return copy;
   }
 
   /** Starts epoch `epoch` (> the current one): the per-epoch exclusions end. */

@@ -31,6 +31,9 @@
  *        across two producers loses in final order; last, one slashing transaction per offender
  *        (slashing.ts): its bond spent, its victims paid, the rest burned — in the same write.
  *   one-league (fallback): every signature of the leader's transactions is verified, then 5.
+ *   In 5, before the kernel, a bond release (src/ledger/kinds/registration.ts) must pass the
+ *   epoch rule against the context's departures (`departureOf`; `releaseRefusal`'s TX_RELEASE_*
+ *   codes), as the slashing reads the context's `bondOf`.
  *   then the proposal's suspensions and resumptions change the believable seats (leagues.ts) for
  *   the heights after it (§7.2 temporary downtime; possibly engaging or leaving the fallback).
  *   afterwards (at commit): producers of accepted blocks validated a block → their Servi is
@@ -38,11 +41,16 @@
  *   block → Servi is issued (in one-league mode the proposing leader validated it → its Servi is
  *   cleared).
  *
- * State commitment (the outcome's `tip`): SHA-256(domain ‖ previous tip ‖ core hash ‖ randomness
+ * State commitment (the outcome's `tip`): SHA-256(domain v4 ‖ previous tip ‖ core hash ‖ randomness
  * ‖ Merkle root of the included txids ‖ u32 their count ‖ Merkle root of the excluded (txid, code)
  * list ‖ u32 its count ‖ u64 supply ‖
- * u64 UTXO count). It chains from the genesis state every replica starts from, so equal tips mean
+ * u64 UTXO count ‖ accounts hash). It chains from the genesis state every replica starts from, so equal tips mean
  * the same included and excluded sets at every height and the same resulting UTXO supply and size.
+ * The accounts hash (believability.ts `accountsHash`) binds the believability accounts after the
+ * height — stake, Servi, reputation and exclusion of every member — so the final-height
+ * certificate of an epoch's last height proves the accounts the next epoch carries over
+ * (src/epoch/transition). `execute` computes them on a copy of the accounts (the commit's own
+ * changes, `settleAccounts`), since the proposal carries the commitment before it is final.
  *
  * Re-check of earlier blocks that are already final: invalid transactions found there are
  * reported (`rechecked`, alreadyFinal); the state they changed stays (their outputs may be spent
@@ -71,13 +79,16 @@ import { atomixCrossTxidOf, recordLockSettles } from "../../ledger/kinds/atomix-
 import { admits, isAtomixKind, phaseAfter, type AtomixDecision, type AtomixPhase, type AtomixPhases, type AtomixRecordKind } from "../../atomix/phases.js";
 import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
-import type { Bond } from "../../ledger/bond.js";
+import { bondOwner, type Bond } from "../../ledger/bond.js";
+import { releaseOfRecord } from "../../ledger/kinds/registration.js";
+import type { Departure } from "../../epoch/interface.js";
+import { sameBytes } from "../../bytes.js";
 import { makeSlashing, type Compensation, type Loss } from "./slashing.js";
 import type { OrderedBlock, ReplicaRecord } from "./replica-state.js";
 import { APPLY_STATUS_NAMES, ApplyStatus } from "../../ledger/utxo-table.js";
 import { invariant, check, hasCodeIn } from "../../errors.js";
 import { assignee, spenderOf } from "./assignment.js";
-import type { BelievabilityLedger, SlashRecord } from "./believability.js";
+import { accountsHash, type BelievabilityLedger, type SlashRecord } from "./believability.js";
 import type { PobErrorCode } from "./errors.js";
 import { makeEvidence, verifyEvidence, type Evidence } from "./evidence.js";
 import type { Leagues, LeagueMode } from "./leagues.js";
@@ -86,7 +97,7 @@ import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
-const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v3");
+const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v4");
 /**
  * How far the clocks of honest validators may disagree: a member co-signs a proposal only if its
  * timestamp is within this of its own clock, and an optimistic block may be at most this far
@@ -174,12 +185,14 @@ export interface CommitmentParts {
   /** The UTXO set's total amount and entry count after the height. */
   readonly supply: bigint;
   readonly count: bigint;
+  /** `accountsHash` of the believability accounts after the height (believability.ts). */
+  readonly accountsHash: Uint8Array;
 }
 
 /** The state commitment of its parts (module doc). */
 export function stateCommitmentOf(parts: CommitmentParts): Uint8Array {
   return sha256(
-    BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 5 * HASH_BYTES + 8 + 16)
+    BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 6 * HASH_BYTES + 8 + 16)
       .bytes(COMMITMENT_DOMAIN)
       .bytes(parts.previous)
       .bytes(parts.coreHash)
@@ -190,6 +203,7 @@ export function stateCommitmentOf(parts: CommitmentParts): Uint8Array {
       .u32(parts.excludedCount)
       .u64(parts.supply)
       .u64(parts.count)
+      .bytes(parts.accountsHash)
       .finish(),
   );
 }
@@ -232,6 +246,11 @@ export interface PobValidatorOptions {
   readonly chain: FinalChain;
   /** A validator's bond (the epoch context's `bondOf`). */
   readonly bondOf: (publicKey: Uint8Array) => Bond | undefined;
+  /**
+   * The departure whose bond is at an outpoint (the epoch context's `departureOf`): what a bond
+   * release is checked against (`releaseRefusal`). Absent: no bond awaits release, every release is refused.
+   */
+  readonly departureOf?: (bond: Uint8Array) => Departure | undefined;
   readonly verifier?: Ed25519Verifier;
   /**
    * Cross-shard transactions (white paper §6): the proofs' verifier and the phases this shard's
@@ -483,6 +502,7 @@ export class PobValidator {
       includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.included.length,
       excludedRoot: excludedRoot(work.excluded), excludedCount: work.excluded.length,
       supply: utxo.supply, count: BigInt(utxo.count),
+      accountsHash: accountsHash(this.settleAccounts(this.options.accounts.copy(), core, work).snapshot()),
     };
     const commitment = stateCommitmentOf(parts);
     const execution: Execution = {
@@ -512,15 +532,13 @@ export class PobValidator {
     return execution.commit(proposalHash(encodeProposal({ ...core, shares: [], stateCommitment: execution.commitment })));
   }
 
-  private commit(core: ProposalCore, work: Work, included: Uint8Array, commitmentParts: CommitmentParts, tip: Uint8Array, hash: Uint8Array): FinalOutcome {
-    const { accounts } = this.options;
+  /**
+   * What a height does to the believability accounts (module doc, "afterwards"): its offenders
+   * slashed, its producers' Servi cleared and reputation raised, Servi issued to the normal
+   * league. Applied to a copy by `execute` (the commitment) and to the replica's by `commit`.
+   */
+  private settleAccounts(accounts: BelievabilityLedger, core: ProposalCore, work: Work): BelievabilityLedger {
     for (const record of work.slashed) accounts.slash(record.publicKey);
-    for (const producer of work.rechecked) this.history.delete(toHex(producer));
-    for (const block of work.ordered) {
-      this.ordered.set(toHex(block.hash), block.timestamp);
-      if (block.recheck) this.remember({ ...block, finalHeight: core.height });
-    }
-    for (const [blockHash, timestamp] of this.ordered) if (timestamp < core.timestamp - MAX_OPTIMISTIC_AGE_MS) this.ordered.delete(blockHash);
     for (const producer of work.producers) {
       if (accounts.isExcluded(producer)) continue;
       accounts.clearServi(producer);
@@ -534,6 +552,18 @@ export class PobValidator {
         if (!accounts.isExcluded(member)) accounts.issueServi(member);
       }
     }
+    return accounts;
+  }
+
+  private commit(core: ProposalCore, work: Work, included: Uint8Array, commitmentParts: CommitmentParts, tip: Uint8Array, hash: Uint8Array): FinalOutcome {
+    const accounts = this.settleAccounts(this.options.accounts, core, work);
+    invariant(sameBytes(accountsHash(accounts.snapshot()), commitmentParts.accountsHash), "the accounts a height commits to are the ones its commit leaves");
+    for (const producer of work.rechecked) this.history.delete(toHex(producer));
+    for (const block of work.ordered) {
+      this.ordered.set(toHex(block.hash), block.timestamp);
+      if (block.recheck) this.remember({ ...block, finalHeight: core.height });
+    }
+    for (const [blockHash, timestamp] of this.ordered) if (timestamp < core.timestamp - MAX_OPTIMISTIC_AGE_MS) this.ordered.delete(blockHash);
     this.currentLeagues = work.leagues;
     this.currentTip = tip;
     this.currentHeight = core.height;
@@ -591,6 +621,13 @@ export class PobValidator {
     for (const { checked, keep, hash } of sources) {
       for (let cursor = new RecordCursor(checked.records), k = 0; !cursor.done; cursor.next(), k++) {
         const { kind } = cursor;
+        if (keep[k] && kind === TxKind.ValidatorRegistration) {
+          const refusal = this.releaseRefusal(cursor.bytes);
+          if (refusal === undefined) continue;
+          keep[k] = false;
+          work.excluded.push({ txid: txidOf(checked, k), code: refusal, ...(hash === undefined ? {} : { block: hash }) });
+          continue;
+        }
         if (!keep[k] || !isAtomixKind(kind)) continue;
         const crossTxid = atomixCrossTxidOf(cursor.bytes);
         const key = toHex(crossTxid);
@@ -612,6 +649,23 @@ export class PobValidator {
     const statuses = Array.from(this.options.utxo.applyBlock(records, count).statuses);
     if (atomix.length > 0) this.decideAtomix(sources, statuses, atomix, work);
     return statuses;
+  }
+
+  /**
+   * The epoch rule of a bond release (src/ledger/kinds/registration.ts), for a registration-kind
+   * record: undefined when it is no release or the rule admits it, else the refusal — the bond is
+   * no departure's, the release is not signed by the departed validator's key, the epoch is before
+   * the departure's release epoch, or it pays another owner than the leave named.
+   */
+  private releaseRefusal(record: Uint8Array): LedgerErrorCode | undefined {
+    const release = releaseOfRecord(record, 0);
+    if (release === undefined) return undefined;
+    const departure = this.options.departureOf?.(release.bond);
+    if (departure === undefined) return "TX_RELEASE_NOT_DEPARTED";
+    if (!sameBytes(bondOwner(departure.validator), release.owner)) return "TX_RELEASE_WRONG_KEY";
+    if (this.currentLeagues.epoch < departure.releaseEpoch) return "TX_RELEASE_TOO_EARLY";
+    if (!sameBytes(departure.payout, release.payout)) return "TX_RELEASE_WRONG_PAYOUT";
+    return undefined;
   }
 
   /** The phases the admitted Atomix records reached, by their kernel statuses, in order (work.atomix, work.atomixPhases). */

@@ -19,14 +19,13 @@ import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
 import { check } from "../../errors.js";
 import { toHex } from "../../hex.js";
-import { REPUTATION_MAX, type AccountState } from "./believability.js";
+import { ACCOUNT_STATE_BYTES, readAccountState, writeAccountState, type AccountState } from "./believability.js";
 import type { PobErrorCode } from "./errors.js";
 import { MAX_LEAGUE } from "./policy.js";
 import { MAX_PROPOSAL_BLOCKS } from "./proposal.js";
 
 const RECORD_VERSION = 1;
 const CODES = singleCode<PobErrorCode>("POB_BAD_REPLICA_RECORD");
-const ACCOUNT_BYTES = PUBLIC_KEY_BYTES + 8 + 4 + 2 + 1;
 const ORDERED_BYTES = HASH_BYTES + 2 + 8 + 4 + 4 + 1;
 
 /** An optimistic block a final height ordered. */
@@ -55,11 +54,9 @@ export function encodeReplicaRecord(record: ReplicaRecord): Uint8Array {
   const { accounts, suspended, ordered } = record;
   check<PobErrorCode>(accounts.length <= MAX_LEAGUE && suspended.length <= MAX_LEAGUE && ordered.length <= MAX_PROPOSAL_BLOCKS, "POB_BAD_ARGUMENT", "a replica record is bounded by MAX_LEAGUE and MAX_PROPOSAL_BLOCKS");
   const indexOf = new Map(accounts.map((account, i) => [toHex(account.publicKey), i]));
-  const writer = BinaryWriter.ofSize(1 + 2 * HASH_BYTES + 2 + accounts.length * ACCOUNT_BYTES + 2 + suspended.length * PUBLIC_KEY_BYTES + 4 + ordered.length * ORDERED_BYTES)
+  const writer = BinaryWriter.ofSize(1 + 2 * HASH_BYTES + 2 + accounts.length * ACCOUNT_STATE_BYTES + 2 + suspended.length * PUBLIC_KEY_BYTES + 4 + ordered.length * ORDERED_BYTES)
     .u8(RECORD_VERSION).bytes(record.proposalHash).bytes(record.tip).u16(accounts.length);
-  for (const account of accounts) {
-    writer.bytes(account.publicKey).u64(account.stake).u32(account.servi).u16(account.reputation).u8(account.excluded ? 1 : 0);
-  }
+  for (const account of accounts) writeAccountState(writer, account);
   writer.u16(suspended.length);
   for (const key of suspended) writer.bytes(key);
   writer.u32(ordered.length);
@@ -80,15 +77,7 @@ export function decodeReplicaRecord(bytes: Uint8Array): ReplicaRecord {
   const tip = reader.bytes(HASH_BYTES, "tip").slice();
   const accountCount = reader.u16("account count");
   const accounts: AccountState[] = [];
-  for (let i = 0; i < accountCount; i++) {
-    const publicKey = reader.bytes(PUBLIC_KEY_BYTES, "account key").slice();
-    const stake = reader.u64("stake");
-    const servi = reader.u32("servi");
-    const reputation = reader.u16("reputation");
-    const excluded = reader.u8("excluded");
-    check<PobErrorCode>(reputation <= REPUTATION_MAX && excluded <= 1, "POB_BAD_REPLICA_RECORD", `account ${i} is out of range`);
-    accounts.push({ publicKey, stake, servi, reputation, excluded: excluded === 1 });
-  }
+  for (let i = 0; i < accountCount; i++) accounts.push(readAccountState(reader, "POB_BAD_REPLICA_RECORD", `account ${i}`));
   const suspendedCount = reader.u16("suspended count");
   const suspended: Uint8Array[] = [];
   for (let i = 0; i < suspendedCount; i++) suspended.push(reader.bytes(PUBLIC_KEY_BYTES, "suspended key").slice());

@@ -2,20 +2,26 @@
  * The configuration of epoch e ≥ 1, block e of the identity chain (./interface.ts; white paper
  * §4.1, DESIGN.md §5): one canonical binary encoding, its hash, and the builder of the next one.
  *
- * Encoding (little-endian; CONFIGURATION_VERSION 1):
+ * Encoding (little-endian; CONFIGURATION_VERSION 2 — version 1 had no scores and no departures):
  *   u8 version ‖ chain [32] ‖ u32 epoch (≥ 1) ‖ previous configuration hash [32] ‖
  *   u32 epoch length L (≥ 1) ‖ u32 shard count (1..MAX_SHARDS) ‖
  *   u8 policy flag (0 none, 1 present) ‖ [PoB policy, src/consensus/pob/policy.ts, 28 bytes] ‖
  *   u32 n (1..MAX_VALIDATORS) ‖ n × (public key [32] ‖ u64 stake (≥ 1) ‖ bond outpoint [36] ‖
- *   proof of possession [64]) in strictly ascending key order ‖
+ *   proof of possession [64] ‖ u32 servi ‖ u16 reputation (≤ REPUTATION_MAX)) in strictly
+ *   ascending key order ‖
  *   rnd_e [32] ‖ SHA-256 of the DRP transcript [32] ‖
  *   lottery: u32 validator index ‖ ECVRF proof [80] ‖ u32 view ‖
- *   u32 m (1..MAX_SHARDS) ‖ m × (u64 height ‖ state commitment [32]), shard 0 first.
+ *   u32 m (1..MAX_SHARDS) ‖ m × (u64 height ‖ state commitment [32]), shard 0 first ‖
+ *   u32 d (0..MAX_VALIDATORS) ‖ d × (bond outpoint [36] ‖ validator key [32] ‖ payout owner [32]
+ *   ‖ u32 release epoch) in strictly ascending bond-outpoint order.
+ * Servi and reputation are each validator's believability carried over from epoch e − 1 (a
+ * newcomer's: 0 and REPUTATION_INITIAL); the departures are the bonds of validators gone that no
+ * release has spent yet (src/epoch/interface.ts `Departure`).
  * Every valid configuration has exactly one encoding: fixed widths, a 0/1 flag, a checked policy
  * (one binary64 per accepted probability) and one order of the validators, which also makes a
  * repeated key visible. Decoding is strict: IDENTITY_TRUNCATED, IDENTITY_TRAILING_BYTES,
  * IDENTITY_OUT_OF_RANGE, IDENTITY_UNKNOWN_VERSION, IDENTITY_DUPLICATE_VALIDATOR,
- * IDENTITY_UNORDERED_VALIDATORS, POB_BAD_POLICY for a policy out of its ranges.
+ * IDENTITY_UNORDERED_VALIDATORS, IDENTITY_UNORDERED_DEPARTURES, POB_BAD_POLICY for a policy out of its ranges.
  *
  * Hash = SHA-256("IOSChain/identity/configuration/v1" ‖ encoding).
  *
@@ -29,33 +35,36 @@ import { BinaryReader, BinaryWriter, type CodecCodes } from "../../codec/binary.
 import { layout } from "../../codec/layout.js";
 import { AMOUNT_BYTES, HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, VRF_PROOF_BYTES } from "../../codec/sizes.js";
 import { POLICY_BYTES, readPolicy, validatePolicy, writePolicy } from "../../consensus/pob/policy.js";
+import { REPUTATION_MAX } from "../../consensus/pob/believability.js";
 import { MAX_VALIDATORS } from "../../consensus/registry.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { check } from "../../errors.js";
 import { MAX_EPOCH_LENGTH } from "../../ledger/genesis.js";
 import { MAX_SHARDS } from "../../ledger/shard.js";
 import { MAX_AMOUNT } from "../../ledger/transaction.js";
-import type { EpochContext } from "../interface.js";
+import type { Departure, EpochContext } from "../interface.js";
 import type { IdentityConfiguration, IdentityErrorCode, IdentityValidator } from "./interface.js";
 
-export const CONFIGURATION_VERSION = 1;
+export const CONFIGURATION_VERSION = 2;
 const CONFIGURATION_DOMAIN = new TextEncoder().encode("IOSChain/identity/configuration/v1");
 const U32_MAX = 0xffff_ffff;
 
 /** The fields before the policy. */
 const HEAD = layout({ version: 1, chain: HASH_BYTES, epoch: 4, previous: HASH_BYTES, epochLength: 4, shardCount: 4, policyFlag: 1 });
-const VALIDATOR_ENTRY = layout({ publicKey: PUBLIC_KEY_BYTES, stake: AMOUNT_BYTES, bond: OUTPOINT_BYTES, pop: SIGNATURE_BYTES });
+const VALIDATOR_ENTRY = layout({ publicKey: PUBLIC_KEY_BYTES, stake: AMOUNT_BYTES, bond: OUTPOINT_BYTES, pop: SIGNATURE_BYTES, servi: 4, reputation: 2 });
 /** rnd_e, the transcript hash and the lottery, between the validators and the boundaries. */
 const DRAW = layout({ randomness: HASH_BYTES, transcriptHash: HASH_BYTES, lotteryValidator: 4, lotteryProof: VRF_PROOF_BYTES, lotteryView: 4 });
 const BOUNDARY = layout({ height: 8, stateCommitment: HASH_BYTES });
+const DEPARTURE = layout({ bond: OUTPOINT_BYTES, validator: PUBLIC_KEY_BYTES, payout: PUBLIC_KEY_BYTES, releaseEpoch: 4 });
 const COUNT_BYTES = 4;
 
-function configurationBytes(hasPolicy: boolean, validators: number, shards: number): number {
-  return HEAD.bytes + (hasPolicy ? POLICY_BYTES : 0) + COUNT_BYTES + validators * VALIDATOR_ENTRY.bytes + DRAW.bytes + COUNT_BYTES + shards * BOUNDARY.bytes;
+function configurationBytes(hasPolicy: boolean, validators: number, shards: number, departures: number): number {
+  return HEAD.bytes + (hasPolicy ? POLICY_BYTES : 0) + COUNT_BYTES + validators * VALIDATOR_ENTRY.bytes + DRAW.bytes + COUNT_BYTES + shards * BOUNDARY.bytes +
+    COUNT_BYTES + departures * DEPARTURE.bytes;
 }
 
-/** The largest configuration: every validator a registry holds, every shard, a policy (about 9.2 MB). */
-export const MAX_CONFIGURATION_BYTES = configurationBytes(true, MAX_VALIDATORS, MAX_SHARDS);
+/** The largest configuration: every validator a registry holds, every shard, a policy, as many departures as validators (about 16 MB). */
+export const MAX_CONFIGURATION_BYTES = configurationBytes(true, MAX_VALIDATORS, MAX_SHARDS, MAX_VALIDATORS);
 
 const CODES: CodecCodes<IdentityErrorCode> = {
   truncated: "IDENTITY_TRUNCATED",
@@ -78,7 +87,7 @@ function inRange(condition: boolean, message: string): asserts condition {
 
 /** Every field in its range and the validators in strictly ascending key order: what both encoding and decoding require. */
 function checkConfiguration(configuration: IdentityConfiguration): void {
-  const { chain, epoch, previous, epochLength, shardCount, policy, validators, randomness, transcriptHash, lottery, boundaries } = configuration;
+  const { chain, epoch, previous, epochLength, shardCount, policy, validators, randomness, transcriptHash, lottery, boundaries, departures } = configuration;
   inRange(isBytes(chain, HASH_BYTES) && isBytes(previous, HASH_BYTES), `the chain id and the previous hash are ${HASH_BYTES} bytes`);
   inRange(isIntegerIn(epoch, 1, U32_MAX), `a configuration's epoch is a u32 ≥ 1 (epoch 0 is the genesis), got ${epoch}`);
   inRange(isIntegerIn(epochLength, 1, MAX_EPOCH_LENGTH), `the epoch length is in 1..${MAX_EPOCH_LENGTH}, got ${epochLength}`);
@@ -89,6 +98,7 @@ function checkConfiguration(configuration: IdentityConfiguration): void {
     const { publicKey, stake, bond, pop } = validator;
     inRange(isBytes(publicKey, PUBLIC_KEY_BYTES) && isBytes(bond, OUTPOINT_BYTES) && isBytes(pop, SIGNATURE_BYTES), `validator ${i}: key, bond outpoint or proof of possession of the wrong length`);
     inRange(typeof stake === "bigint" && stake >= 1n && stake <= MAX_AMOUNT, `validator ${i}: the stake is in 1..2^64 − 1`);
+    inRange(isIntegerIn(validator.servi, 0, U32_MAX) && isIntegerIn(validator.reputation, 0, REPUTATION_MAX), `validator ${i}: Servi is a u32, reputation in 0..${REPUTATION_MAX}`);
     if (i === 0) return;
     const order = Buffer.compare(validators[i - 1]!.publicKey, publicKey);
     check<IdentityErrorCode>(order !== 0, "IDENTITY_DUPLICATE_VALIDATOR", `validators ${i - 1} and ${i} have the same key`);
@@ -101,12 +111,18 @@ function checkConfiguration(configuration: IdentityConfiguration): void {
   boundaries.forEach(({ height, stateCommitment }, shard) => {
     inRange(Number.isSafeInteger(height) && height >= 0 && isBytes(stateCommitment, HASH_BYTES), `boundary of shard ${shard}: a height up to 2^53 − 1 and a ${HASH_BYTES}-byte state commitment`);
   });
+  inRange(isIntegerIn(departures.length, 0, MAX_VALIDATORS), `a configuration lists 0..${MAX_VALIDATORS} departures, got ${departures.length}`);
+  departures.forEach(({ bond, validator, payout, releaseEpoch }, i) => {
+    inRange(isBytes(bond, OUTPOINT_BYTES) && isBytes(validator, PUBLIC_KEY_BYTES) && isBytes(payout, PUBLIC_KEY_BYTES) && isIntegerIn(releaseEpoch, 0, U32_MAX),
+      `departure ${i}: a bond outpoint, a validator key, a payout owner and a u32 release epoch`);
+    check<IdentityErrorCode>(i === 0 || Buffer.compare(departures[i - 1]!.bond, bond) < 0, "IDENTITY_UNORDERED_DEPARTURES", `departure ${i}'s bond does not follow departure ${i - 1}'s: bonds are listed once, in ascending order`);
+  });
 }
 
 export function encodeIdentityConfiguration(configuration: IdentityConfiguration): Uint8Array {
   checkConfiguration(configuration);
-  const { policy, validators, lottery, boundaries } = configuration;
-  const writer = BinaryWriter.ofSize(configurationBytes(policy !== undefined, validators.length, boundaries.length))
+  const { policy, validators, lottery, boundaries, departures } = configuration;
+  const writer = BinaryWriter.ofSize(configurationBytes(policy !== undefined, validators.length, boundaries.length, departures.length))
     .u8(CONFIGURATION_VERSION)
     .bytes(configuration.chain)
     .u32(configuration.epoch)
@@ -116,17 +132,19 @@ export function encodeIdentityConfiguration(configuration: IdentityConfiguration
     .u8(policy === undefined ? 0 : 1);
   if (policy !== undefined) writePolicy(writer, policy);
   writer.u32(validators.length);
-  for (const { publicKey, stake, bond, pop } of validators) writer.bytes(publicKey).u64(stake).bytes(bond).bytes(pop);
+  for (const { publicKey, stake, bond, pop, servi, reputation } of validators) writer.bytes(publicKey).u64(stake).bytes(bond).bytes(pop).u32(servi).u16(reputation);
   writer.bytes(configuration.randomness).bytes(configuration.transcriptHash).u32(lottery.leader).bytes(lottery.proof).u32(lottery.view);
   writer.u32(boundaries.length);
   for (const { height, stateCommitment } of boundaries) writer.u64(height).bytes(stateCommitment);
+  writer.u32(departures.length);
+  for (const { bond, validator, payout, releaseEpoch } of departures) writer.bytes(bond).bytes(validator).bytes(payout).u32(releaseEpoch);
   return writer.finish();
 }
 
-/** A count read as a u32 and checked against its maximum before anything is allocated for it. */
-function readCount(reader: BinaryReader<IdentityErrorCode>, max: number, entryBytes: number, what: string): number {
+/** A count read as a u32 and checked against its range before anything is allocated for it. */
+function readCount(reader: BinaryReader<IdentityErrorCode>, max: number, entryBytes: number, what: string, min = 1): number {
   const count = reader.u32(`${what} count`);
-  if (count < 1 || count > max) reader.fail("IDENTITY_OUT_OF_RANGE", `${what}: ${count} listed, 1..${max} allowed`);
+  if (count < min || count > max) reader.fail("IDENTITY_OUT_OF_RANGE", `${what}: ${count} listed, ${min}..${max} allowed`);
   reader.need(count * entryBytes, what);
   return count;
 }
@@ -152,6 +170,8 @@ export function decodeIdentityConfiguration(bytes: Uint8Array): IdentityConfigur
     stake: reader.u64(),
     bond: reader.bytes(OUTPOINT_BYTES).slice(),
     pop: reader.bytes(SIGNATURE_BYTES).slice(),
+    servi: reader.u32(),
+    reputation: reader.u16(),
   }));
   reader.need(DRAW.bytes, "rnd_e, the transcript hash and the lottery");
   const randomness = reader.bytes(HASH_BYTES).slice();
@@ -161,8 +181,14 @@ export function decodeIdentityConfiguration(bytes: Uint8Array): IdentityConfigur
     height: reader.u53("boundary height"),
     stateCommitment: reader.bytes(HASH_BYTES).slice(),
   }));
-  reader.expectEnd("the shard boundaries");
-  const configuration: IdentityConfiguration = { chain, epoch, previous, epochLength, shardCount, policy, validators, randomness, transcriptHash, lottery, boundaries };
+  const departures = Array.from({ length: readCount(reader, MAX_VALIDATORS, DEPARTURE.bytes, "departures", 0) }, (): Departure => ({
+    bond: reader.bytes(OUTPOINT_BYTES).slice(),
+    validator: reader.bytes(PUBLIC_KEY_BYTES).slice(),
+    payout: reader.bytes(PUBLIC_KEY_BYTES).slice(),
+    releaseEpoch: reader.u32(),
+  }));
+  reader.expectEnd("the departures");
+  const configuration: IdentityConfiguration = { chain, epoch, previous, epochLength, shardCount, policy, validators, randomness, transcriptHash, lottery, boundaries, departures };
   checkConfiguration(configuration);
   return configuration;
 }
@@ -173,11 +199,11 @@ export function identityConfigurationHash(encoding: Uint8Array): Uint8Array {
 }
 
 /** What an epoch's run decides; the rest of the next configuration follows from the previous epoch. */
-export type EpochOutcome = Pick<IdentityConfiguration, "validators" | "randomness" | "transcriptHash" | "lottery" | "boundaries">;
+export type EpochOutcome = Pick<IdentityConfiguration, "validators" | "randomness" | "transcriptHash" | "lottery" | "boundaries" | "departures">;
 
 /**
  * The configuration of the epoch after `previous`: its chain, epoch + 1, its configuration hash,
- * L, shard count and policy, with `outcome` — validators sorted into key order.
+ * L, shard count and policy, with `outcome` — validators sorted into key order, departures into bond order.
  */
 export function nextIdentityConfiguration(previous: EpochContext, outcome: EpochOutcome): IdentityConfiguration {
   check<IdentityErrorCode>(previous.epochLength !== undefined, "IDENTITY_ENDLESS_EPOCH", `epoch ${previous.epoch} has no length, so no epoch follows it`);
@@ -190,5 +216,6 @@ export function nextIdentityConfiguration(previous: EpochContext, outcome: Epoch
     policy: previous.policy,
     ...outcome,
     validators: [...outcome.validators].sort((a, b) => Buffer.compare(a.publicKey, b.publicKey)),
+    departures: [...outcome.departures].sort((a, b) => Buffer.compare(a.bond, b.bond)),
   };
 }

@@ -12,19 +12,21 @@
  */
 import type { ShardingPolicy } from "../../consensus/pob/policy.js";
 import type { LeaderLottery } from "../election/interface.js";
-import type { EpochValidator } from "../interface.js";
+import type { Departure, EpochValidator } from "../interface.js";
 
 export type IdentityErrorCode =
   /** An encoding ends before a field. */
   | "IDENTITY_TRUNCATED"
   /** Bytes remain after the last field. */
   | "IDENTITY_TRAILING_BYTES"
-  /** A field or count outside its range: epoch 0, L = 0, a zero stake, a height past 2^53 − 1, a flag other than 0/1. */
+  /** A field or count outside its range: epoch 0, L = 0, a zero stake, a reputation past its maximum, a height past 2^53 − 1, a flag other than 0/1. */
   | "IDENTITY_OUT_OF_RANGE"
   | "IDENTITY_UNKNOWN_VERSION"
   | "IDENTITY_DUPLICATE_VALIDATOR"
   /** Validators are listed in strictly ascending key order: one encoding per validator set. */
   | "IDENTITY_UNORDERED_VALIDATORS"
+  /** Departures are listed in strictly ascending bond-outpoint order: one encoding per list, no bond twice. */
+  | "IDENTITY_UNORDERED_DEPARTURES"
   /** The previous epoch has no length: a chain of one endless epoch has no epoch 1. */
   | "IDENTITY_ENDLESS_EPOCH"
   | "IDENTITY_WRONG_CHAIN"
@@ -47,10 +49,16 @@ export type IdentityErrorCode =
   /** The aggregate signature does not verify under the signers' keys for this chain, epoch and hash. */
   | "IDENTITY_BAD_SIGNATURE";
 
-/** A validator of the configuration: its epoch entry and its proof of possession (src/consensus/registry.ts). */
+/**
+ * A validator of the configuration: its epoch entry, its proof of possession (src/consensus/
+ * registry.ts) and the believability score it carries into the epoch (required here: the
+ * configuration states every score).
+ */
 export interface IdentityValidator extends EpochValidator {
   /** Ed25519 signature over popMessage(publicKey, the registry's chain id): what the genesis validators carry. */
   readonly pop: Uint8Array;
+  readonly servi: number;
+  readonly reputation: number;
 }
 
 
@@ -84,6 +92,8 @@ export interface IdentityConfiguration {
   readonly lottery: LeaderLottery;
   /** One per shard, in shard order. */
   readonly boundaries: readonly ShardBoundary[];
+  /** Bonds of validators gone, awaiting release, in ascending bond-outpoint order. */
+  readonly departures: readonly Departure[];
 }
 
 /** Block e of the chain as it is stored and served: the configuration and its certificate, encoded. */

@@ -23,10 +23,11 @@
  *                                                               IDENTITY_BAD_LOTTERY
  *   8  every validator's key and proof of possession, through the previous registry's
  *      `successor` (REGISTRY_* codes), and the context itself (EPOCH_* codes)
- * and returns the EpochContext of epoch e. The lottery proves the leader was entitled to run
+ * and returns the EpochContext of epoch e — with the carried believability scores and the
+ * departures the configuration states, so its leagues are the ones its members draw. The lottery proves the leader was entitled to run
  * DRP in that view; that its ticket was the minimum, that rnd_e is the output of the committed
- * transcript and that the validator set holds every final registration are what the ≥ 2/3
- * signers vouch for.
+ * transcript, that the validator set holds every final registration and that the scores and
+ * departures are the ones the shards' certified boundaries give are what the ≥ 2/3 signers vouch for.
  *
  * Chain encoding (store-independent, for serving and showing the chain): u8 version 1 ‖ u32 k ‖
  * k × (u32 |configuration| ‖ configuration ‖ u32 |certificate| ‖ certificate), epochs 1..k.
@@ -112,7 +113,8 @@ export function verifyEpochLink(previous: EpochContext, configuration: Uint8Arra
     startHeight: boundary,
     epochLength,
     configurationHash: hash,
-    validators: next.validators.map(({ publicKey, stake, bond }) => ({ publicKey, stake, bond })),
+    validators: next.validators.map(({ publicKey, stake, bond, servi, reputation }) => ({ publicKey, stake, bond, servi, reputation })),
+    departures: next.departures,
     registry: previous.registry.successor(next.validators.map(({ publicKey, pop }) => ({ publicKey, proof: pop }))),
     ...(next.policy === undefined ? {} : { policy: next.policy }),
   });

@@ -19,6 +19,11 @@ export type TransitionErrorCode =
   | "TRANSITION_UNKNOWN_PEER"
   /** A boundary certificate is not of epoch e's last height. */
   | "TRANSITION_WRONG_BOUNDARY"
+  /**
+   * A boundary's believability accounts are not the ones its certificate commits to (their hash is
+   * not the certified accounts hash), or not exactly the shard's members of epoch e.
+   */
+  | "TRANSITION_BAD_ACCOUNTS"
   /** Two verified certificates of one shard's last height commit to different states (the shard broke its safety). */
   | "TRANSITION_CONFLICTING_BOUNDARY"
   /** A proposal from a validator that is not the elected leader here. */
@@ -65,7 +70,7 @@ export interface TransitionDependencies {
 }
 
 /**
- * A registration or leave (src/ledger/kinds/registration.ts) final in epoch e, with the decision
+ * A registration, leave or release (src/ledger/kinds/registration.ts) final in epoch e, with the decision
  * proof of its acceptance by its shard's committee (src/atomix/proof.ts): what changes the
  * validator set of e + 1, checkable by every validator.
  */

@@ -3,7 +3,10 @@
  * the two transport instances it runs on. Little-endian:
  *
  *   BOUNDARY  u32 |certificate| ‖ a final-height certificate (src/atomix/proof.ts) of epoch e's
- *             last height ‖ changes
+ *             last height ‖ accounts ‖ changes
+ *   accounts  the shard's believability accounts after that height, whose hash the certificate
+ *             commits to (PoB believability.ts `encodeAccountStates`: u16 n ‖ n × (key ‖ u64 stake
+ *             ‖ u32 servi ‖ u16 reputation ‖ u8 excluded), ascending keys)
  *   PROPOSAL  u32 |configuration| ‖ configuration ‖ u32 |transcript| ‖ transcript ‖ changes
  *   changes   u16 k ‖ k × (u32 |tx| ‖ registration or leave ‖ u16 |proof| ‖ its decision proof)
  *   LINK      u32 |configuration| ‖ configuration ‖ u32 |certificate| ‖ certificate ‖ u32 |transcript| ‖ transcript
@@ -12,6 +15,7 @@
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../../codec/binary.js";
 import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../../atomix/proof.js";
 import { MAX_TX_BYTES } from "../../ledger/kinds/interface.js";
+import { ACCOUNT_STATE_BYTES, readAccountStates, writeAccountState, type AccountState } from "../../consensus/pob/believability.js";
 import type { InstanceId, MessageType } from "../../net/interface.js";
 import { MAX_TRANSCRIPT_BYTES } from "../drp/transcript.js";
 import { messageType } from "../../net/message-types.js";
@@ -67,21 +71,29 @@ function readChanges(reader: BinaryReader<TransitionErrorCode>): ProvenChange[] 
   }));
 }
 
+/** A shard's end of epoch e: what the transition checks and carries into e + 1. */
 export interface Boundary {
+  /** The final-height certificate of epoch e's last height. */
   readonly certificate: Uint8Array;
+  /** The shard's believability accounts after that height, in key order: the certificate's accounts hash is theirs. */
+  readonly accounts: readonly AccountState[];
   readonly changes: readonly ProvenChange[];
 }
 
-export function encodeBoundary({ certificate, changes }: Boundary): Uint8Array {
-  return writeChanges(BinaryWriter.ofSize(4 + certificate.length + changesBytes(changes)).lengthPrefixed("u32", certificate), changes).finish();
+export function encodeBoundary({ certificate, accounts, changes }: Boundary): Uint8Array {
+  check<TransitionErrorCode>(accounts.length <= 0xffff, "TRANSITION_MALFORMED", "at most 65,535 accounts per boundary");
+  const writer = BinaryWriter.ofSize(4 + certificate.length + 2 + accounts.length * ACCOUNT_STATE_BYTES + changesBytes(changes)).lengthPrefixed("u32", certificate).u16(accounts.length);
+  for (const account of accounts) writeAccountState(writer, account);
+  return writeChanges(writer, changes).finish();
 }
 
 export function decodeBoundary(payload: Uint8Array): Boundary {
   const reader = new BinaryReader(payload, CODES);
   const certificate = reader.lengthPrefixed("u32", MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "certificate").slice();
+  const accounts = readAccountStates(reader, "TRANSITION_MALFORMED");
   const changes = readChanges(reader);
   reader.expectEnd("the boundary");
-  return { certificate, changes };
+  return { certificate, accounts, changes };
 }
 
 export interface Proposal {

@@ -2,10 +2,13 @@
  * One validator's part in reconfiguring epoch e into e + 1 (white paper §4.1, §5.2; Algorithms
  * 1–3), over the transport, with every step checked by every validator:
  *
- *   1. boundaries   each validator hands in its shard's final-height certificate of epoch e's
- *                   last height (`provideBoundary`) and sends it to every validator; a certificate
- *                   counts once it verifies against the shard's committee of epoch e
- *                   (src/atomix/proof.ts). With one per shard the election begins, so every
+ *   1. boundaries   each validator hands in its shard's boundary (`provideBoundary`): the
+ *                   final-height certificate of epoch e's last height, the shard's believability
+ *                   accounts after it and its validator changes, and sends it to every
+ *                   validator; a boundary counts once its certificate verifies against the
+ *                   shard's committee of epoch e (src/atomix/proof.ts) and its accounts are the
+ *                   ones that certificate commits to (their hash), one per member of the shard
+ *                   (TRANSITION_BAD_ACCOUNTS). With one per shard the election begins, so every
  *                   honest validator begins within a message delay of the others.
  *   2. election     Algorithm 1 (src/epoch/election): the minimum VRF lottery over the hash of
  *                   configuration e leads; a leader that does not start within Δ is skipped.
@@ -14,8 +17,8 @@
  *                   (validator-keys.ts); the grouping seed is H(configuration e ‖ view), so the
  *                   leader does not choose the groups.
  *   4. proposal     the leader derives configuration e + 1 (src/epoch/identity) — the validators
- *                   of e, rnd from the transcript, the transcript's hash, its lottery, the
- *                   boundaries' state commitments — and sends it with the transcript. Each
+ *                   (`#nextSet`), rnd from the transcript, the transcript's hash, its lottery, the
+ *                   boundaries' state commitments, the departures — and sends it with the transcript. Each
  *                   validator derives the same configuration from what it verified itself (the
  *                   transcript by Algorithm 3, the lottery by the election, the boundaries by
  *                   their certificates) and accepts only that, only from its elected leader.
@@ -28,6 +31,20 @@
  *                   names, relays it once and is configured. A leader that has not delivered
  *                   `deliveryTimeoutMs` after its election is skipped: the next view elects
  *                   another.
+ *
+ * The next validator set (`#nextSet`), from epoch e's and the proven changes:
+ *   - slashed in e (its boundary account excluded, or its stake zeroed): out for good. Its bond is
+ *     spent, so it has no stake left to lose; keeping it with stake 0 would seat a committee
+ *     member with nothing at risk. It returns only by bonding anew, as a newcomer (a fresh key
+ *     could do the same: the deterrent is the burned bond, not the identity);
+ *   - a proven leave (the earliest in chain order per key): out, and its bond becomes a departure
+ *     (bond, validator, the leave's payout, release epoch e + 2: a full epoch out of every
+ *     committee in which evidence can still slash it). Leaves that would leave fewer validators
+ *     than shards all wait an epoch (neither out nor departed);
+ *   - everyone else stays, carrying its shard's end-of-epoch Servi and reputation;
+ *   - a proven registration of a key that is not one of e's and does not leave joins with Servi 0
+ *     and REPUTATION_INITIAL;
+ *   - departures carry over until a proven release (final in e) spends their bond.
  *
  * Liveness limit (stated, not solved): a byzantine leader whose CoSi session more than n/3
  * validators agreed to sign, and which then withholds the certificate, leaves them unable to sign
@@ -60,12 +77,13 @@ import { decodeTranscriptParts, verifyTranscript } from "../drp/transcript.js";
 import { validatorServerKeys, validatorServerSecrets } from "../drp/validator-keys.js";
 import { LeaderElection } from "../election/election.js";
 import type { ElectionOutcome, LeaderLottery } from "../election/interface.js";
-import { decodeIdentityConfiguration, encodeIdentityConfiguration, identityConfigurationHash, nextIdentityConfiguration } from "../identity/configuration.js";
+import { decodeIdentityConfiguration, encodeIdentityConfiguration, identityConfigurationHash, nextIdentityConfiguration, type EpochOutcome } from "../identity/configuration.js";
+import { REPUTATION_INITIAL, accountsHash, type AccountState } from "../../consensus/pob/believability.js";
 import type { IdentityValidator, ShardBoundary } from "../identity/interface.js";
 import { identityCertificateMessage, verifyEpochLink } from "../identity/link.js";
-import type { EpochContext } from "../interface.js";
+import type { Departure, EpochContext } from "../interface.js";
 import type { ConfiguredEpoch, ProvenChange, TransitionConfig, TransitionDependencies, TransitionErrorCode, TransitionPhase, TransitionStats } from "./interface.js";
-import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal } from "./messages.js";
+import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal, type Boundary } from "./messages.js";
 
 /** A transcript that passed Algorithm 3 here, its output and its session's configuration. */
 interface CheckedTranscript {
@@ -103,6 +121,8 @@ export class EpochTransition {
   readonly #cosi: CosiNode;
   /** Each shard's verified boundary. */
   readonly #boundaries: (ShardBoundary | undefined)[];
+  /** Every validator's account at epoch e's end, by key (hex), from the verified boundaries. */
+  readonly #accounts = new Map<string, AccountState>();
   /** Every verified validator change of epoch e this validator knows, by txid (hex). */
   readonly #changes = new Map<string, { readonly proven: ProvenChange; readonly change: ValidatorChange }>();
   #phase: TransitionPhase = "boundaries";
@@ -129,7 +149,9 @@ export class EpochTransition {
     this.#deps = deps;
     this.#keys = previous.validators.map((validator) => validator.publicKey);
     const possessionOf = new Map(previous.registry.validators().map((entry) => [entry.peerId, entry.proof]));
-    this.#current = previous.validators.map((validator) => ({ ...validator, pop: possessionOf.get(toHex(validator.publicKey))! }));
+    this.#current = previous.validators.map((validator) => ({
+      ...validator, pop: possessionOf.get(toHex(validator.publicKey))!, servi: validator.servi ?? 0, reputation: validator.reputation ?? REPUTATION_INITIAL,
+    }));
     this.#serverKeys = this.#current.map((validator) => validatorServerKeys(validator.publicKey, validator.pop));
     this.#peers = this.#keys.map(toHex);
     this.#peers.forEach((peer, index) => this.#indexOfPeer.set(peer, index));
@@ -160,10 +182,7 @@ export class EpochTransition {
         check<TransitionErrorCode>(this.#indexOfPeer.has(from), "TRANSITION_UNKNOWN_PEER", `peer ${from} is not a validator of epoch ${previous.epoch}`);
         handler(from, payload);
       });
-    deps.channel.on(TRANSITION_MESSAGES.BOUNDARY, guard((_from, payload) => {
-      const { certificate, changes } = decodeBoundary(payload);
-      this.#acceptBoundary(certificate, changes);
-    }));
+    deps.channel.on(TRANSITION_MESSAGES.BOUNDARY, guard((_from, payload) => this.#acceptBoundary(decodeBoundary(payload))));
     deps.channel.on(TRANSITION_MESSAGES.PROPOSAL, guard((from, payload) => this.#onProposal(from, payload)));
     deps.channel.on(TRANSITION_MESSAGES.LINK, guard((_from, payload) => this.#onLink(payload)));
   }
@@ -178,12 +197,13 @@ export class EpochTransition {
   }
 
   /**
-   * This validator's shard finalized epoch e's last height: its certificate and the shard's
-   * validator changes of epoch e, each with its acceptance proof, go to every validator.
+   * This validator's shard finalized epoch e's last height: its certificate, the shard's accounts
+   * after it and its validator changes of epoch e, each with its acceptance proof, go to every
+   * validator (the PoB driver's `boundary`, src/node/consensus/pob-consensus.ts).
    */
-  provideBoundary(certificate: Uint8Array, changes: readonly ProvenChange[] = []): void {
-    this.#acceptBoundary(certificate, changes);
-    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.BOUNDARY, encodeBoundary({ certificate, changes }));
+  provideBoundary(boundary: Boundary): void {
+    this.#acceptBoundary(boundary);
+    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.BOUNDARY, encodeBoundary(boundary));
   }
 
   /** Stops timers, the election, DRP and CoSi; the channels stay their owner's. */
@@ -197,11 +217,12 @@ export class EpochTransition {
 
   // ——— 1. boundaries ———
 
-  #acceptBoundary(certificate: Uint8Array, changes: readonly ProvenChange[]): void {
+  #acceptBoundary({ certificate, accounts, changes }: Boundary): void {
     const certified = verifyFinalHeightCertificate(certificate, this.#committees, this.#deps.verifier);
     const previous = this.#previous;
     check<TransitionErrorCode>(certified.epoch === previous.epoch && certified.height === previous.epochLength, "TRANSITION_WRONG_BOUNDARY",
       `a boundary is epoch ${previous.epoch}'s height ${previous.epochLength}, not epoch ${certified.epoch}'s height ${certified.height}`);
+    this.#checkAccounts(accounts, certified.shard, certified.accountsHash);
     for (const proven of changes) this.#acceptChange(proven, certified.shard);
     const known = this.#boundaries[certified.shard];
     if (known !== undefined) {
@@ -210,6 +231,7 @@ export class EpochTransition {
       return;
     }
     this.#boundaries[certified.shard] = { height: previous.startHeight + certified.height, stateCommitment: certified.stateCommitment };
+    for (const account of accounts) this.#accounts.set(toHex(account.publicKey), account);
     if (this.#phase === "boundaries" && this.#boundaries.every((boundary) => boundary !== undefined)) {
       this.#phase = "election";
       this.#election.begin();
@@ -217,7 +239,26 @@ export class EpochTransition {
   }
 
   /**
-   * Verifies a validator change: a registration or leave its shard accepted in epoch e — `shard`'s,
+   * TRANSITION_BAD_ACCOUNTS unless `accounts` hash to the certified `hash` and are one per member
+   * of `shard` in epoch e (a certified list is the shard's own; the second check keeps a shard
+   * whose committee certified something else from speaking for another's members).
+   */
+  #checkAccounts(accounts: readonly AccountState[], shard: number, hash: Uint8Array): void {
+    let matches: boolean;
+    try {
+      matches = sameBytes(accountsHash(accounts), hash);
+    } catch (error) {
+      if (error instanceof IosError) throw new IosError<TransitionErrorCode>("TRANSITION_BAD_ACCOUNTS", `shard ${shard}'s boundary accounts do not encode: ${error.message}`);
+      throw error;
+    }
+    check<TransitionErrorCode>(matches, "TRANSITION_BAD_ACCOUNTS", `shard ${shard}'s boundary accounts are not the ones its certificate commits to`);
+    const members = [...this.#previous.members(shard)].sort((a, b) => Buffer.compare(a, b));
+    check<TransitionErrorCode>(members.length === accounts.length && members.every((key, i) => sameBytes(key, accounts[i]!.publicKey)), "TRANSITION_BAD_ACCOUNTS",
+      `shard ${shard}'s boundary accounts are not one per member of the shard`);
+  }
+
+  /**
+   * Verifies a validator change: a registration, leave or release its shard accepted in epoch e — `shard`'s,
    * when a boundary of `shard` carries it (TRANSITION_BAD_CHANGE otherwise); returns its txid (hex).
    */
   #acceptChange(proven: ProvenChange, shard?: number): string {
@@ -241,23 +282,43 @@ export class EpochTransition {
   }
 
   /**
-   * The validators of e + 1: those of e less every one with a proven leave, plus every proven
-   * registration of a key that is not one of them and does not leave; in key order (the identity
-   * chain sorts them). Leaves that would leave fewer validators than shards all wait an epoch.
+   * The validators and departures of e + 1 from epoch e's, its end-of-epoch accounts and the
+   * proven `changes` (the rules in the file comment); the identity chain sorts both lists.
    */
-  #nextValidators(changes: readonly ValidatorChange[]): IdentityValidator[] {
-    const current = this.#current;
-    const leaving = new Set(changes.filter((change) => change.operation === "leave").map((change) => toHex(change.publicKey)));
-    const staying = current.filter((validator) => !leaving.has(toHex(validator.publicKey)));
-    const kept = staying.length >= this.#previous.shardCount ? staying : current;
-    const present = new Set(current.map((validator) => toHex(validator.publicKey)));
+  #nextSet(changes: readonly ValidatorChange[]): Pick<EpochOutcome, "validators" | "departures"> {
+    const previous = this.#previous;
+    const accountOf = (publicKey: Uint8Array): AccountState => this.#accounts.get(toHex(publicKey))!;
+    const eligible = this.#current.filter((validator) => {
+      const account = accountOf(validator.publicKey);
+      return !account.excluded && account.stake > 0n;
+    });
+    const leaveOf = new Map<string, ValidatorChange & { readonly operation: "leave" }>();
+    const byChainOrder = [...changes].sort((a, b) => a.height - b.height || a.position - b.position);
+    for (const change of byChainOrder) if (change.operation === "leave" && !leaveOf.has(toHex(change.publicKey))) leaveOf.set(toHex(change.publicKey), change);
+    const staying = eligible.filter((validator) => !leaveOf.has(toHex(validator.publicKey)));
+    const leavesApply = staying.length >= previous.shardCount;
+    const kept = (leavesApply ? staying : eligible).map((validator): IdentityValidator => {
+      const { servi, reputation } = accountOf(validator.publicKey);
+      return { ...validator, servi, reputation };
+    });
+    const present = new Set(this.#current.map((validator) => toHex(validator.publicKey)));
     const joining = new Map<string, IdentityValidator>();
     for (const change of changes) {
       const key = toHex(change.publicKey);
-      if (change.operation !== "register" || present.has(key) || leaving.has(key)) continue;
-      joining.set(key, { publicKey: change.publicKey, stake: change.stake, bond: change.bond, pop: change.pop });
+      if (change.operation !== "register" || present.has(key) || leaveOf.has(key)) continue;
+      joining.set(key, { publicKey: change.publicKey, stake: change.stake, bond: change.bond, pop: change.pop, servi: 0, reputation: REPUTATION_INITIAL });
     }
-    return [...kept, ...joining.values()];
+    const released = new Set(changes.flatMap((change) => (change.operation === "release" ? [toHex(change.bond)] : [])));
+    const departed = leavesApply
+      ? eligible.flatMap((validator): Departure[] => {
+        const leave = leaveOf.get(toHex(validator.publicKey));
+        return leave === undefined ? [] : [{ validator: validator.publicKey, bond: validator.bond, payout: leave.payout, releaseEpoch: previous.epoch + 2 }];
+      })
+      : [];
+    return {
+      validators: [...kept, ...joining.values()],
+      departures: [...previous.departures.filter((departure) => !released.has(toHex(departure.bond))), ...departed],
+    };
   }
 
   // ——— 2–3. election and randomness ———
@@ -339,7 +400,7 @@ export class EpochTransition {
       `the transcript is not the run of leader ${lottery.leader} in view ${lottery.view} over the other validators of epoch ${this.#previous.epoch}`,
     );
     return encodeIdentityConfiguration(nextIdentityConfiguration(this.#previous, {
-      validators: this.#nextValidators(changes.map((key) => this.#changes.get(key)!.change)),
+      ...this.#nextSet(changes.map((key) => this.#changes.get(key)!.change)),
       randomness: run.rnd,
       transcriptHash: sha256(transcript),
       lottery: { leader: lottery.leader, proof: lottery.proof, view: lottery.view },

@@ -1,9 +1,9 @@
 /**
  * The ValidatorRegistration kind (white paper §5.1: the identity chain lists each epoch's
  * validators with their keys; §7.1–7.2: a validator's stake is a bond slashing can take): how a
- * validator joins and leaves. A registration or leave final in epoch e−1 takes effect in epoch e
- * (the epoch engine's decisions). Two operations share the kind byte, told apart by the byte
- * after it. Encodings, little-endian:
+ * validator joins, leaves and takes its bond back. A registration or leave final in epoch e−1
+ * takes effect in epoch e (the epoch engine's decisions). Three operations share the kind byte,
+ * told apart by the byte after it. Encodings, little-endian:
  *
  *   register: version u8 ‖ kind u8 (4) ‖ operation u8 (0) ‖ validator[32] ‖ bond u64 ‖ chain[32]
  *             ‖ pop[64] ‖ spend section (./transfer.ts: inputCount u16 (1..MAX_INPUTS)
@@ -11,6 +11,8 @@
  *             ‖ inputCount × signature[64] ‖ validator signature[64]
  *   leave:    version u8 ‖ kind u8 (4) ‖ operation u8 (1) ‖ validator[32] ‖ bond outpoint[36]
  *             ‖ payout owner[32] ‖ validator signature[64]
+ *   release:  version u8 ‖ kind u8 (4) ‖ operation u8 (2) ‖ validator[32] ‖ bond outpoint[36]
+ *             ‖ amount u64 (≥ 1) ‖ payout owner[32] ‖ validator signature[64]
  *
  * txid = SHA-256 of everything before the signatures, every signature over the txid.
  *
@@ -35,18 +37,32 @@
  * Leave: the validator signs that its bond (a flagged outpoint) is to be released to `payout`,
  * which lives in the submitting shard; the kernel requires the bond to exist there owned by
  * bondOwner(validator) (MISSING_INPUT, OWNER_MISMATCH), so a leave names only the signer's own
- * bond. It changes no entry: it records intent, and the epoch transition (not built here) removes
- * the validator from the next epoch and releases the bond.
+ * bond. It changes no entry: it records intent; the epoch transition removes the validator from
+ * the next epoch and lists its bond among the configuration's departures (src/epoch/interface.ts
+ * `Departure`: bond, validator, the leave's payout, release epoch).
+ *
+ * Release: the validator signs that its bond goes to `payout` (`amount` of it; the rest, if any,
+ * is burned). Statelessly the bond must be a flagged outpoint and the payout live in the
+ * submitting shard. The epoch rule is the shard execution's (src/consensus/pob/finalization.ts,
+ * from the epoch context's departures, as the slashing reads `bondOf`): the bond is a departure's
+ * (TX_RELEASE_NOT_DEPARTED — a serving validator, or a bond no leave released), of the signing
+ * key (TX_RELEASE_WRONG_KEY), the epoch is at least its release epoch — two after the leave's, a
+ * full epoch out of every committee in which evidence can still slash it (TX_RELEASE_TOO_EARLY)
+ * — and the payout is the leave's (TX_RELEASE_WRONG_PAYOUT). The kernel then spends the bond like
+ * a slashing (a flagged input) into one output (txid, 0): BOND_GONE if the bond is no longer
+ * there (released already, or slashed), OWNER_MISMATCH / INSUFFICIENT_FUNDS as for any spend.
  *
  * Apply records: RECORD_HEADER ‖ operation u8, then
  *   register: chain[32] ‖ inputCount u16 ‖ changeCount + 1 u16 ‖ inputs ‖ change outputs
  *             (verbatim) ‖ bond RECORD_OUTPUT (bondOwner(validator), bond) ‖ bond key[36];
  *   leave:    the bond as a RECORD_INPUT (outpoint ‖ bondOwner(validator)), which the record
- *             layout reports as no input (nothing is spent).
+ *             layout reports as no input (nothing is spent);
+ *   release:  a spend section of one input, the bond (outpoint ‖ bondOwner(validator)), and one
+ *             output (payout ‖ amount): u16 1 ‖ u16 1 ‖ RECORD_INPUT ‖ RECORD_OUTPUT.
  * The kernel's `applyRegistration` (assembly/utxo/index.ts) reads them.
  *
  * API: `registrationKind`, `encodeUnsignedRegistration`, `signRegistration`, `signLeave`,
- * `MIN_VALIDATOR_BOND`, `RegistrationOperation`.
+ * `signRelease`, `releaseOfRecord`, `MIN_VALIDATOR_BOND`, `RegistrationOperation`.
  */
 import { BinaryReader, BinaryWriter, readU32, readU64 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -88,7 +104,7 @@ import {
  */
 export const MIN_VALIDATOR_BOND = 1000n;
 
-export const RegistrationOperation = { Register: 0, Leave: 1 } as const;
+export const RegistrationOperation = { Register: 0, Leave: 1, Release: 2 } as const;
 export type RegistrationOperation = (typeof RegistrationOperation)[keyof typeof RegistrationOperation];
 
 const REGISTER = layout({
@@ -98,10 +114,16 @@ const REGISTER = layout({
 const SPEND_AT = REGISTER.bytes;
 const LEAVE = layout({ version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, operation: 1, validator: PUBLIC_KEY_BYTES, bond: OUTPOINT_BYTES, payout: PUBLIC_KEY_BYTES });
 const LEAVE_BYTES = LEAVE.bytes + SIGNATURE_BYTES;
+const RELEASE = layout({
+  version: TX_PREFIX.size.version, kind: TX_PREFIX.size.kind, operation: 1, validator: PUBLIC_KEY_BYTES, bond: OUTPOINT_BYTES, amount: AMOUNT_BYTES, payout: PUBLIC_KEY_BYTES,
+});
+const RELEASE_BYTES = RELEASE.bytes + SIGNATURE_BYTES;
 /** A record's body opens with the operation byte. */
 const RECORD_OPERATION_BYTES = 1;
 /** Where a register record's spend section starts in its body: after the operation and the chain. */
 const RECORD_SPEND_AT = RECORD_OPERATION_BYTES + HASH_BYTES;
+/** A release record's body: the operation, then a spend section of one input (the bond) and one output (the payout). */
+const RELEASE_RECORD = layout({ operation: RECORD_OPERATION_BYTES, inputCount: 2, outputCount: 2, bond: OUTPOINT_BYTES, owner: PUBLIC_KEY_BYTES, payout: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
 
 export interface UnsignedRegistration {
   readonly kind: typeof TxKind.ValidatorRegistration;
@@ -136,7 +158,24 @@ export interface Leave extends UnsignedLeave {
   readonly validatorSignature: Uint8Array;
 }
 
-export type RegistrationTx = Registration | Leave;
+export interface UnsignedRelease {
+  readonly kind: typeof TxKind.ValidatorRegistration;
+  readonly operation: typeof RegistrationOperation.Release;
+  readonly validator: Uint8Array;
+  /** The departed validator's bond outpoint (index flagged). */
+  readonly bond: Uint8Array;
+  /** What the payout receives (at most the bond; the rest is burned). */
+  readonly amount: bigint;
+  /** The owner the leave named (src/epoch/interface.ts `Departure.payout`). */
+  readonly payout: Uint8Array;
+}
+
+export interface Release extends UnsignedRelease {
+  readonly validatorSignature: Uint8Array;
+}
+
+export type RegistrationTx = Registration | Leave | Release;
+type UnsignedRegistrationTx = UnsignedRegistration | UnsignedLeave | UnsignedRelease;
 
 function registerLength(inputCount: number, changeCount: number): number {
   return SPEND_AT + spendSectionLength(inputCount, changeCount) + (inputCount + 1) * SIGNATURE_BYTES;
@@ -159,7 +198,8 @@ function scan(tx: Uint8Array): TxShape {
   const reader = new BinaryReader(tx, TX_CODES, TX_PREFIX.bytes);
   const operation = reader.u8("operation");
   if (operation === RegistrationOperation.Leave) return scanLeave(tx, reader);
-  if (operation !== RegistrationOperation.Register) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `operation ${operation} is neither register (0) nor leave (1)`);
+  if (operation === RegistrationOperation.Release) return scanRelease(tx, reader);
+  if (operation !== RegistrationOperation.Register) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `operation ${operation} is none of register (0), leave (1), release (2)`);
   reader.advance(SPEND_AT - reader.at, "the registration's fields");
   const bond = readU64(tx, REGISTER.offset.bond);
   if (bond < MIN_VALIDATOR_BOND) throw new IosError<LedgerErrorCode>("TX_BOND_TOO_SMALL", `a bond of ${bond} is below MIN_VALIDATOR_BOND = ${MIN_VALIDATOR_BOND}`);
@@ -177,6 +217,13 @@ function scanLeave(tx: Uint8Array, reader: BinaryReader<LedgerErrorCode>): TxSha
   return { unsignedEnd: LEAVE.bytes, signatureCount: 1, recordBytes: RECORD_HEADER.bytes + RECORD_OPERATION_BYTES + RECORD_INPUT.bytes };
 }
 
+function scanRelease(tx: Uint8Array, reader: BinaryReader<LedgerErrorCode>): TxShape {
+  reader.expectRemaining(RELEASE_BYTES - reader.at, "a release");
+  if ((readU32(tx, RELEASE.offset.bond + TXID_BYTES) & BOND_INDEX_FLAG) === 0) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a release names a bond, whose output index has BOND_INDEX_FLAG set");
+  if (readU64(tx, RELEASE.offset.amount) === 0n) throw new IosError<LedgerErrorCode>("TX_ZERO_AMOUNT", "a release pays a positive amount");
+  return { unsignedEnd: RELEASE.bytes, signatureCount: 1, recordBytes: RECORD_HEADER.bytes + RELEASE_RECORD.bytes };
+}
+
 function checkKind(kind: number): void {
   check<LedgerErrorCode>(kind === TxKind.ValidatorRegistration, "TX_UNKNOWN_KIND", `kind ${kind} is not a ValidatorRegistration (${TxKind.ValidatorRegistration})`);
 }
@@ -190,6 +237,12 @@ function decode(tx: Uint8Array): RegistrationTx {
   if (operationOf(tx) === RegistrationOperation.Leave) {
     return { kind, operation: RegistrationOperation.Leave, validator, bond: field(tx, LEAVE.offset.bond, OUTPOINT_BYTES).slice(), payout: field(tx, LEAVE.offset.payout, PUBLIC_KEY_BYTES).slice(), validatorSignature };
   }
+  if (operationOf(tx) === RegistrationOperation.Release) {
+    return {
+      kind, operation: RegistrationOperation.Release, validator, bond: field(tx, RELEASE.offset.bond, OUTPOINT_BYTES).slice(), amount: readU64(tx, RELEASE.offset.amount),
+      payout: field(tx, RELEASE.offset.payout, PUBLIC_KEY_BYTES).slice(), validatorSignature,
+    };
+  }
   const reader = new BinaryReader(tx, TX_CODES, SPEND_AT, tx.length - SIGNATURE_BYTES);
   const { inputs, outputs } = readSpendSection(reader);
   const signatures = readSignatures(reader, inputs.length);
@@ -200,8 +253,8 @@ function decode(tx: Uint8Array): RegistrationTx {
   };
 }
 
-/** Checks the fields of a registration or leave about to be encoded and writes its unsigned part into a writer with room for `signatureCount` signatures after it. */
-function writeUnsigned(tx: UnsignedRegistration | UnsignedLeave, signatureCount: (inputCount: number) => number): BinaryWriter {
+/** Checks the fields of a registration, leave or release about to be encoded and writes its unsigned part into a writer with room for `signatureCount` signatures after it. */
+function writeUnsigned(tx: UnsignedRegistrationTx, signatureCount: (inputCount: number) => number): BinaryWriter {
   checkKind(tx.kind);
   check<LedgerErrorCode>(tx.validator.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `the validator key must be ${PUBLIC_KEY_BYTES} bytes`);
   if (tx.operation === RegistrationOperation.Leave) {
@@ -210,7 +263,14 @@ function writeUnsigned(tx: UnsignedRegistration | UnsignedLeave, signatureCount:
     return BinaryWriter.ofSize(LEAVE.bytes + signatureCount(0) * SIGNATURE_BYTES)
       .u8(TX_VERSION).u8(tx.kind).u8(tx.operation).bytes(tx.validator).bytes(tx.bond).bytes(tx.payout);
   }
-  check<LedgerErrorCode>(tx.operation === RegistrationOperation.Register, "TX_BAD_FIELD", `operation ${String(tx.operation)} is neither register nor leave`);
+  if (tx.operation === RegistrationOperation.Release) {
+    check<LedgerErrorCode>(tx.bond.length === OUTPOINT_BYTES, "TX_BAD_FIELD", `the bond outpoint must be ${OUTPOINT_BYTES} bytes`);
+    check<LedgerErrorCode>(typeof tx.amount === "bigint" && tx.amount > 0n && tx.amount <= MAX_AMOUNT, "TX_BAD_FIELD", "the amount must be a positive u64 bigint");
+    check<LedgerErrorCode>(tx.payout.length === PUBLIC_KEY_BYTES, "TX_BAD_FIELD", `the payout owner must be ${PUBLIC_KEY_BYTES} bytes`);
+    return BinaryWriter.ofSize(RELEASE.bytes + signatureCount(0) * SIGNATURE_BYTES)
+      .u8(TX_VERSION).u8(tx.kind).u8(tx.operation).bytes(tx.validator).bytes(tx.bond).u64(tx.amount).bytes(tx.payout);
+  }
+  check<LedgerErrorCode>(tx.operation === RegistrationOperation.Register, "TX_BAD_FIELD", `operation ${String((tx as { operation: unknown }).operation)} is none of register, leave, release`);
   check<LedgerErrorCode>(typeof tx.bond === "bigint" && tx.bond >= 0n && tx.bond <= MAX_AMOUNT, "TX_BAD_FIELD", "the bond must be a u64 bigint");
   check<LedgerErrorCode>(tx.chain.length === HASH_BYTES, "TX_BAD_FIELD", `the chain id must be ${HASH_BYTES} bytes`);
   check<LedgerErrorCode>(tx.pop.length === SIGNATURE_BYTES, "TX_BAD_FIELD", `the proof of possession must be ${SIGNATURE_BYTES} bytes`);
@@ -221,13 +281,13 @@ function writeUnsigned(tx: UnsignedRegistration | UnsignedLeave, signatureCount:
   return writer;
 }
 
-/** The unsigned encoding of a registration or leave (the txid's preimage). */
-export function encodeUnsignedRegistration(tx: UnsignedRegistration | UnsignedLeave): Uint8Array<ArrayBuffer> {
+/** The unsigned encoding of a registration, leave or release (the txid's preimage). */
+export function encodeUnsignedRegistration(tx: UnsignedRegistrationTx): Uint8Array<ArrayBuffer> {
   return writeUnsigned(tx, () => 0).finish();
 }
 
 function encode(tx: RegistrationTx): Uint8Array<ArrayBuffer> {
-  const writer = writeUnsigned(tx, (inputCount) => (tx.operation === RegistrationOperation.Leave ? 1 : inputCount + 1));
+  const writer = writeUnsigned(tx, (inputCount) => (tx.operation === RegistrationOperation.Register ? inputCount + 1 : 1));
   if (tx.operation === RegistrationOperation.Register) writeSignatures(writer, tx.signatures, tx.inputs.length);
   check<LedgerErrorCode>(tx.validatorSignature.length === SIGNATURE_BYTES, "TX_BAD_FIELD", `the validator signature must be ${SIGNATURE_BYTES} bytes`);
   return writer.bytes(tx.validatorSignature).finish();
@@ -253,10 +313,35 @@ export function signLeave(tx: UnsignedLeave, validator: KeyPair): { transaction:
   return { transaction: { ...tx, validatorSignature: signMessage(validator.secretKey, txid) }, txid };
 }
 
-/** Calls `visit` with every owner a registration creates or spends for (inputs, change, the bond) or a leave pays. */
+/** Signs a release with the validator's key over its txid. */
+export function signRelease(tx: UnsignedRelease, validator: KeyPair): { transaction: Release; txid: Uint8Array } {
+  const txid = sha256(encodeUnsignedRegistration(tx));
+  return { transaction: { ...tx, validatorSignature: signMessage(validator.secretKey, txid) }, txid };
+}
+
+/**
+ * The release an apply record of this kind states (`record` at `at`), or undefined for a register
+ * or leave record: the bond it spends, the owner it claims for it (bondOwner of the signing key)
+ * and the payout — what the shard's execution checks against the epoch's departures.
+ */
+export function releaseOfRecord(records: Uint8Array, at: number): { bond: Uint8Array; owner: Uint8Array; payout: Uint8Array } | undefined {
+  const body = at + RECORD_HEADER.bytes;
+  if (records[body + RELEASE_RECORD.offset.operation] !== RegistrationOperation.Release) return undefined;
+  return {
+    bond: field(records, body + RELEASE_RECORD.offset.bond, OUTPOINT_BYTES),
+    owner: field(records, body + RELEASE_RECORD.offset.owner, PUBLIC_KEY_BYTES),
+    payout: field(records, body + RELEASE_RECORD.offset.payout, PUBLIC_KEY_BYTES),
+  };
+}
+
+/** Calls `visit` with every owner a registration creates or spends for (inputs, change, the bond) or a leave or release pays. */
 function everyOwner(tx: Uint8Array, visit: (owner: Uint8Array, role: string, index: number) => boolean): void {
   if (operationOf(tx) === RegistrationOperation.Leave) {
     visit(field(tx, LEAVE.offset.payout, PUBLIC_KEY_BYTES), "payout owner", 0);
+    return;
+  }
+  if (operationOf(tx) === RegistrationOperation.Release) {
+    visit(field(tx, RELEASE.offset.payout, PUBLIC_KEY_BYTES), "payout owner", 0);
     return;
   }
   let going = true;
@@ -277,7 +362,7 @@ function shards(tx: Uint8Array, shardCount: number): number[] {
  */
 function checkStateless(tx: Uint8Array, _shape: TxShape, shard: number, shardCount: number): void {
   if (shardCount > 1) everyOwner(tx, (owner, role, index) => checkOwnerShard(owner, role, index, shard, shardCount));
-  if (operationOf(tx) === RegistrationOperation.Leave) return;
+  if (operationOf(tx) !== RegistrationOperation.Register) return;
   const validator = validatorOf(tx);
   const problem = keyProblem(validator);
   if (problem !== undefined) throw new IosError<LedgerErrorCode>("TX_BAD_VALIDATOR_KEY", problem);
@@ -291,7 +376,7 @@ function signatureItems(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: S
   out.push({ signature: tx.subarray(tx.length - SIGNATURE_BYTES), message: txid, publicKey: validatorOf(tx) });
 }
 
-/** A registration's first input owner (its funds' sender, as a transfer's); a leave's validator. */
+/** A registration's first input owner (its funds' sender, as a transfer's); a leave's or release's validator. */
 function spender(tx: Uint8Array): Uint8Array | undefined {
   if (tx.length <= REGISTER.offset.operation) return undefined;
   if (operationOf(tx) === RegistrationOperation.Register) return firstInputOwner(tx, SPEND_AT);
@@ -305,6 +390,11 @@ function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint
     writer.bytes(field(tx, LEAVE.offset.bond, OUTPOINT_BYTES)).bytes(bondOwner(validator));
     return;
   }
+  if (operationOf(tx) === RegistrationOperation.Release) {
+    writer.u16(1).u16(1).bytes(field(tx, RELEASE.offset.bond, OUTPOINT_BYTES)).bytes(bondOwner(validator))
+      .bytes(field(tx, RELEASE.offset.payout, PUBLIC_KEY_BYTES)).u64(readU64(tx, RELEASE.offset.amount));
+    return;
+  }
   writer.bytes(field(tx, REGISTER.offset.chain, HASH_BYTES)).u16(spendInputCount(tx, SPEND_AT)).u16(spendOutputCount(tx, SPEND_AT) + 1)
     .bytes(tx.subarray(SPEND_AT + 4, shape.unsignedEnd))
     .bytes(bondOwner(validator)).u64(readU64(tx, REGISTER.offset.bond))
@@ -312,16 +402,23 @@ function writeRecord(tx: Uint8Array, shape: TxShape, txid: Uint8Array, out: Uint
 }
 
 const spendRecord = spendRecordLayout(RECORD_SPEND_AT);
-const isLeaveRecord = (records: Uint8Array, at: number): boolean => records[at + RECORD_HEADER.bytes] === RegistrationOperation.Leave;
+const releaseRecord = spendRecordLayout(RECORD_OPERATION_BYTES);
+const operationOfRecord = (records: Uint8Array, at: number): number => records[at + RECORD_HEADER.bytes]!;
+/** The spend layout of a register or release record (a leave has none). */
+const spendOf = (records: Uint8Array, at: number): RecordLayout => (operationOfRecord(records, at) === RegistrationOperation.Release ? releaseRecord : spendRecord);
 
-/** A register record reads as its spend section, the bond last at its own key; a leave as nothing spent or created. */
+/**
+ * A register record reads as its spend section, the bond last at its own key; a release as its
+ * spend of the bond into (txid, 0); a leave as nothing spent or created.
+ */
 const record: RecordLayout = {
   balanced: true,
-  inputCount: (records, at) => (isLeaveRecord(records, at) ? 0 : spendRecord.inputCount(records, at)),
-  inputAt: spendRecord.inputAt,
-  outputCount: (records, at) => (isLeaveRecord(records, at) ? 0 : spendRecord.outputCount(records, at)),
-  outputAt: spendRecord.outputAt,
+  inputCount: (records, at) => (operationOfRecord(records, at) === RegistrationOperation.Leave ? 0 : spendOf(records, at).inputCount(records, at)),
+  inputAt: (records, at, i) => spendOf(records, at).inputAt(records, at, i),
+  outputCount: (records, at) => (operationOfRecord(records, at) === RegistrationOperation.Leave ? 0 : spendOf(records, at).outputCount(records, at)),
+  outputAt: (records, at, j) => spendOf(records, at).outputAt(records, at, j),
   createdKeyAt: (records, at, j) => {
+    if (operationOfRecord(records, at) !== RegistrationOperation.Register) return undefined;
     const count = spendRecord.outputCount(records, at);
     return j === count - 1 ? spendRecord.outputAt(records, at, count) : undefined;
   },

@@ -199,6 +199,7 @@ export class PobShardConsensus implements ShardDriver {
       shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix,
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
       bondOf: (publicKey) => context.bondOf(publicKey),
+      departureOf: (bond) => context.departureOf(bond),
       utxo: {
         applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
         // A speculative execution that did not become final: the assembly's writes go.
@@ -226,7 +227,7 @@ export class PobShardConsensus implements ShardDriver {
       validator.resume(tip, state.tipTimestamp, records);
       // Restarted at the epoch's last height: the boundary is the stored certificate's, with the epoch's changes.
       if (context.epochLength !== undefined && tip === context.startHeight + context.epochLength) {
-        this.#boundary = { certificate: state.certificateAt(tip)!, changes: [...this.#epochChanges] };
+        this.#boundary = { certificate: state.certificateAt(tip)!, accounts: validator.accounts.snapshot(), changes: [...this.#epochChanges] };
       }
     } else if (context.startHeight > 0) {
       // The epoch's first proposal follows the last of the one before, as this state stored it.
@@ -675,7 +676,8 @@ export class PobShardConsensus implements ShardDriver {
     if (context.epochLength === undefined) return;
     for (const { tx, proof } of changeProofs) this.#epochChanges.push({ tx, proof });
     if (height !== context.startHeight + context.epochLength) return;
-    const boundary: Boundary = { certificate: proverOf().certificate(), changes: [...this.#epochChanges] };
+    // The accounts after the height, which its certificate's accounts hash commits to.
+    const boundary: Boundary = { certificate: proverOf().certificate(), accounts: this.node.validator.accounts.snapshot(), changes: [...this.#epochChanges] };
     this.#boundary = boundary;
     for (const listener of this.#boundaryListeners) listener(boundary);
   }

@@ -292,7 +292,8 @@ export class ShardSync {
     const state = this.#state;
     const h = state.tip.height + 1;
     const { certified, atomix, changeProofs, block, records, recordCount } = verifyFinalHeight(state, height, previous, this.#options);
-    const assembly = state.assemble({ undoable: true });
+    // Certified final blocks of their epochs: a bond release in one was judged under that epoch's permits.
+    const assembly = state.assemble({ undoable: true, replay: true });
     const statuses = assembly.apply(records, recordCount);
     const refused = statuses.findIndex((status) => status !== ApplyStatus.Ok);
     if (refused >= 0 || state.supply !== certified.supply || BigInt(state.utxoCount) !== certified.count) {

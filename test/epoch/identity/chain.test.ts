@@ -225,9 +225,9 @@ describe("identity chain", () => {
 
 describe("identity configuration encoding", () => {
   const bytes = link2.configuration;
-  /** Offsets of the documented layout: head 78, the policy 28, then u32 n and 140 bytes per validator. */
+  /** Offsets of the documented layout: head 78, the policy 28, then u32 n and 146 bytes per validator. */
   const at = { epoch: 33, epochLength: 69, shardCount: 73, policyFlag: 77, validatorCount: 106, validators: 110 };
-  const entry = 140;
+  const entry = 146;
   const n = set2.length;
   const boundaryCount = at.validators + n * entry + 32 + 32 + 4 + 80 + 4;
   const withU32 = (offset: number, value: number): Uint8Array => {
@@ -237,21 +237,23 @@ describe("identity configuration encoding", () => {
   };
 
   it("is laid out as documented", () => {
-    assert.equal(bytes[0], 1, "version");
+    assert.equal(bytes[0], 2, "version");
     assert.deepEqual(bytes.subarray(1, 33), genesisTxid(genesis));
     const view = new DataView(bytes.buffer, bytes.byteOffset);
     assert.deepEqual([view.getUint32(at.epoch, true), view.getUint32(at.epochLength, true), view.getUint32(at.shardCount, true), bytes[at.policyFlag]], [2, L, 2, 1]);
     assert.deepEqual(bytes.subarray(37, 69), context1.configurationHash);
     assert.equal(view.getUint32(at.validatorCount, true), n);
     assert.equal(view.getUint32(boundaryCount, true), 2);
-    assert.equal(bytes.length, boundaryCount + 4 + 2 * 40);
+    assert.equal(bytes.length, boundaryCount + 4 + 2 * 40 + 4);
     assert.equal(Number(view.getBigUint64(boundaryCount + 4, true)), 2 * L);
+    assert.equal(view.getUint32(boundaryCount + 4 + 2 * 40, true), 0, "no departure");
+    assert.deepEqual([view.getUint32(at.validators + 140, true), view.getUint16(at.validators + 144, true)], [set2[0]!.servi, set2[0]!.reputation], "each validator's carried Servi and reputation");
   });
 
   it("refuses truncation, trailing bytes, unknown versions and out-of-range fields with their codes", () => {
     for (let length = 0; length < bytes.length; length++) assert.equal(codeOf(() => decodeIdentityConfiguration(bytes.subarray(0, length))), "IDENTITY_TRUNCATED", `cut at ${length}`);
     assert.equal(codeOf(() => decodeIdentityConfiguration(Uint8Array.of(...bytes, 0))), "IDENTITY_TRAILING_BYTES");
-    assert.equal(codeOf(() => decodeIdentityConfiguration(Uint8Array.of(2, ...bytes.subarray(1)))), "IDENTITY_UNKNOWN_VERSION");
+    assert.equal(codeOf(() => decodeIdentityConfiguration(Uint8Array.of(1, ...bytes.subarray(1)))), "IDENTITY_UNKNOWN_VERSION", "version 1 (no scores) is not read as 2");
     assert.equal(codeOf(() => decodeIdentityConfiguration(withU32(at.epoch, 0))), "IDENTITY_OUT_OF_RANGE", "epoch 0");
     assert.equal(codeOf(() => decodeIdentityConfiguration(withU32(at.epochLength, 0))), "IDENTITY_OUT_OF_RANGE", "L = 0");
     assert.equal(codeOf(() => decodeIdentityConfiguration(withU32(at.shardCount, 0))), "IDENTITY_OUT_OF_RANGE", "no shard");
@@ -288,6 +290,46 @@ describe("identity configuration encoding", () => {
     assert.equal(codeOf(() => encodeIdentityConfiguration({ ...value, validators: [] })), "IDENTITY_OUT_OF_RANGE");
     assert.equal(codeOf(() => encodeIdentityConfiguration({ ...value, randomness: new Uint8Array(31) })), "IDENTITY_OUT_OF_RANGE");
     assert.equal(codeOf(() => encodeIdentityConfiguration({ ...value, lottery: { ...value.lottery, view: -1 } })), "IDENTITY_OUT_OF_RANGE");
+  });
+
+  it("carries scores and departures: round trip, into the context (believability, departures, releasable), every flipped byte refused, ranges and order checked", () => {
+    const scored = set2.map((v, i) => ({ ...v, servi: 3 * i, reputation: 1000 - 100 * i }));
+    const bond = (fill: number) => Uint8Array.from({ length: 36 }, (_, j) => (j === 35 ? 0x80 : fill));
+    const departures = [
+      { bond: bond(1), validator: genesisKeys[2]!.publicKey, payout: registrants[0]!.publicKey, releaseEpoch: 3 },
+      { bond: bond(2), validator: genesisKeys[3]!.publicKey, payout: registrants[1]!.publicKey, releaseEpoch: 2 },
+    ];
+    const link = buildLink(context1, scored, { change: (c) => ({ ...c, departures }) });
+    assert.deepEqual(decodeIdentityConfiguration(link.configuration), link.value, "round trip");
+    assert.equal(link.configuration.length, link2.configuration.length + 2 * (36 + 32 + 32 + 4), "104 bytes per departure");
+    const context = verifyEpochLink(context1, link.configuration, link.certificate, verifier);
+    for (const v of link.value.validators) {
+      const account = context.believability(context.shardOf(v.publicKey)!).get(v.publicKey);
+      assert.deepEqual([account.servi, account.reputation], [v.servi, v.reputation], "the context's accounts start from the configured scores");
+    }
+    assert.deepEqual(context.departures.map((d) => toHex(d.bond)), departures.map((d) => toHex(d.bond)));
+    assert.deepEqual(context.releasable().map((d) => toHex(d.bond)), [toHex(bond(2))], "epoch 2 releases the bond whose release epoch is 2, not 3");
+    assert.equal(context.departureOf(bond(1))?.releaseEpoch, 3);
+    assert.equal(context.departureOf(bond(3)), undefined);
+    for (let i = 0; i < link.configuration.length; i++) {
+      const bad = Uint8Array.from(link.configuration);
+      bad[i] = bad[i]! ^ 0x01;
+      assert.notEqual(codeOf(() => verifyEpochLink(context1, bad, link.certificate, verifier)), NO_ERROR, `byte ${i}`);
+    }
+    assert.equal(codeOf(() => encodeIdentityConfiguration({ ...link.value, departures: [...departures].reverse() })), "IDENTITY_UNORDERED_DEPARTURES");
+    assert.equal(codeOf(() => encodeIdentityConfiguration({ ...link.value, departures: [departures[0]!, departures[0]!] })), "IDENTITY_UNORDERED_DEPARTURES", "a bond twice");
+    const swapped = Uint8Array.from(link.configuration);
+    const at = link.configuration.length - 2 * 104;
+    swapped.set(link.configuration.subarray(at + 104, at + 208), at);
+    swapped.set(link.configuration.subarray(at, at + 104), at + 104);
+    assert.equal(codeOf(() => decodeIdentityConfiguration(swapped)), "IDENTITY_UNORDERED_DEPARTURES");
+    const tooReputable = Uint8Array.from(link.configuration);
+    new DataView(tooReputable.buffer).setUint16(110 + 144, 1001, true);
+    assert.equal(codeOf(() => decodeIdentityConfiguration(tooReputable)), "IDENTITY_OUT_OF_RANGE", "reputation past REPUTATION_MAX");
+    assert.equal(codeOf(() => encodeIdentityConfiguration({ ...link.value, validators: [{ ...scored[0]!, servi: -1 }, ...scored.slice(1)] })), "IDENTITY_OUT_OF_RANGE");
+    const moreListed = Uint8Array.from(link.configuration);
+    new DataView(moreListed.buffer).setUint32(at - 4, 3, true);
+    assert.equal(codeOf(() => decodeIdentityConfiguration(moreListed)), "IDENTITY_TRUNCATED", "a departure more than the bytes hold");
   });
 
   it("hashes the encoding under its own domain", () => {

@@ -14,17 +14,18 @@ import { FinalHeightProver } from "../../../src/atomix/proof.js";
 import { commitDigest, prepareDigest, type FinalityRecord } from "../../../src/consensus/bft/codec.js";
 import { DEFAULT_POLICY } from "../../../src/consensus/pob/policy.js";
 import { stateCommitmentOf, type CommitmentParts } from "../../../src/consensus/pob/finalization.js";
+import { REPUTATION_INITIAL, accountsHash, type AccountState } from "../../../src/consensus/pob/believability.js";
 import { proposalHash } from "../../../src/consensus/pob/proposal.js";
 import { Ed25519Verifier } from "../../../src/crypto/ed25519.js";
 import { SchnorrKey } from "../../../src/crypto/schnorr.js";
 import { sha256 } from "../../../src/crypto/sha256.js";
-import { genesisEpochContext } from "../../../src/epoch/context.js";
+import { EpochContextValue, genesisEpochContext } from "../../../src/epoch/context.js";
 import { verifyTranscript } from "../../../src/epoch/drp/transcript.js";
 import { decodeIdentityConfiguration } from "../../../src/epoch/identity/configuration.js";
 import { verifyIdentityChain } from "../../../src/epoch/identity/link.js";
 import type { EpochContext } from "../../../src/epoch/interface.js";
 import type { ConfiguredEpoch } from "../../../src/epoch/transition/interface.js";
-import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal, transitionInstances } from "../../../src/epoch/transition/messages.js";
+import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal, transitionInstances, type Boundary } from "../../../src/epoch/transition/messages.js";
 import { EpochTransition } from "../../../src/epoch/transition/transition.js";
 import { ELECTION_MESSAGES } from "../../../src/epoch/election/messages.js";
 import { toHex } from "../../../src/hex.js";
@@ -34,11 +35,10 @@ import { SeededRng } from "../../../src/runtime/seeded-rng.js";
 import { merkleRootOfPackedLeaves } from "../../../src/crypto/merkle.js";
 import { proveKeyPossession } from "../../../src/consensus/registry.js";
 import { TxKind } from "../../../src/ledger/kinds/interface.js";
-import { RegistrationOperation, registrationKind, signLeave, signRegistration } from "../../../src/ledger/kinds/registration.js";
+import { RegistrationOperation, registrationKind, signLeave, signRegistration, signRelease } from "../../../src/ledger/kinds/registration.js";
 import { transactionIdOfEncoding } from "../../../src/ledger/kinds/registry.js";
 import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
 import type { KeyPair } from "../../../src/ledger/keys.js";
-import type { ProvenChange } from "../../../src/epoch/transition/interface.js";
 import { Simulator } from "../../../src/sim/simulator.js";
 import { cosign } from "../../support/cosign.js";
 
@@ -50,12 +50,12 @@ const sameKey = (a: Uint8Array, b: Uint8Array): boolean => toHex(a) === toHex(b)
 const [newcomer, funder] = deriveTestAccounts("transition/registrant", 2) as [KeyPair, KeyPair];
 
 /** The newcomer's registration (a bond of 5,000 paid by the funder) for `context`'s chain. */
-function registrationOf(context: EpochContext): Uint8Array {
+function registrationOf(context: EpochContext, registrant: KeyPair = newcomer): Uint8Array {
   const chain = context.registry.chainId;
   return registrationKind.encode(signRegistration({
-    kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: newcomer.publicKey, bond: 5_000n, chain,
-    pop: proveKeyPossession(SchnorrKey.fromSeed(newcomer.secretKey), chain), inputs: [{ txid: new Uint8Array(32).fill(7), index: 0, owner: funder.publicKey }], outputs: [],
-  }, [funder], newcomer).transaction);
+    kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: registrant.publicKey, bond: 5_000n, chain,
+    pop: proveKeyPossession(SchnorrKey.fromSeed(registrant.secretKey), chain), inputs: [{ txid: new Uint8Array(32).fill(7), index: 0, owner: funder.publicKey }], outputs: [],
+  }, [funder], registrant).transaction);
 }
 
 interface World {
@@ -65,15 +65,20 @@ interface World {
   readonly configured: Map<PeerId, ConfiguredEpoch>;
   readonly transitions: Map<PeerId, EpochTransition>;
   /** Each shard's boundary as its honest members hand it in. */
-  readonly boundaries: readonly { readonly certificate: Uint8Array; readonly changes: readonly ProvenChange[] }[];
+  readonly boundaries: readonly Boundary[];
 }
 
-/** Shard `shard`'s certificate of epoch 0's last height, signed by its committee, and the acceptance proofs of `changes` (transactions that height included). */
-function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, shard: number, rng: SeededRng, changes: readonly Uint8Array[]): { certificate: Uint8Array; changes: ProvenChange[] } {
+/**
+ * Shard `shard`'s certificate of epoch 0's last height, signed by its committee, committing to
+ * `accounts` (default: its members' accounts as the epoch began), and the acceptance proofs of
+ * `changes` (transactions that height included).
+ */
+function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, shard: number, rng: SeededRng, changes: readonly Uint8Array[], accounts = context.believability(shard).snapshot()): Boundary {
   const committee = context.leagues(shard).committee.map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
   const commitment: CommitmentParts = {
     previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
     includedRoot: rng.bytes(32), includedCount: 0, excludedRoot: rng.bytes(32), excludedCount: 0, supply: 1_000_000n, count: 10n,
+    accountsHash: accountsHash(accounts),
   };
   const included = Buffer.concat([rng.bytes(32), ...changes.map(transactionIdOfEncoding)]);
   Object.assign(commitment, { includedRoot: merkleRootOfPackedLeaves(included, 32), includedCount: included.length / 32 });
@@ -85,8 +90,8 @@ function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, sh
   const prepareCert = cosign(committee, signers, prepareDigest(chainId, L, view, hash), rng, verifier);
   const commitCert = cosign(committee, signers, commitDigest(chainId, L, view, hash, prepareCert, committee.length), rng, verifier);
   const record: FinalityRecord = { height: L, view, proposal, prepareCert, commitCert };
-  const prover = new FinalHeightProver({ epoch: 0, shard, record, committeeSize: committee.length, commitment, included, excluded: [] });
-  return { certificate: prover.certificate(), changes: changes.map((tx, i) => ({ tx, proof: prover.acceptance(i + 1) })) };
+  const prover = new FinalHeightProver({ epoch: context.epoch, shard, record, committeeSize: committee.length, commitment, included, excluded: [] });
+  return { certificate: prover.certificate(), accounts, changes: changes.map((tx, i) => ({ tx, proof: prover.acceptance(i + 1) })) };
 }
 
 interface Options {
@@ -94,20 +99,25 @@ interface Options {
   readonly absent?: readonly number[];
   /** Registrations and leaves shard `shard` finalized in epoch 0. */
   readonly changes?: (shard: number, context: EpochContext, keys: readonly KeyPair[]) => Uint8Array[];
+  /** The epoch to reconfigure, from the genesis's epoch 0 (default: epoch 0 itself). */
+  readonly previous?: (genesisContext: EpochContext) => EpochContext;
+  /** Shard `shard`'s accounts at the end of epoch 0 (default: as the epoch began). */
+  readonly accounts?: (shard: number, context: EpochContext) => AccountState[];
   /** Rewrites what validator `index` sends (undefined drops it). */
   readonly byzantine?: (index: number) => ((to: PeerId, type: number, payload: Uint8Array) => Uint8Array | undefined) | undefined;
 }
 
 function world(seed: string, validators: number, options: Options = {}): World {
   const { genesis, validators: keys } = makeTestGenesis({ seed: `transition/${seed}`, shardCount: 2, accounts: 2, amount: 10n, validators, stake: 1000n, epochLength: L, pob: DEFAULT_POLICY });
-  const context = genesisEpochContext(genesis);
+  const context = options.previous?.(genesisEpochContext(genesis)) ?? genesisEpochContext(genesis);
   const secretOf = new Map(keys.map((k) => [toHex(k.publicKey), k.secretKey]));
   const rng = SeededRng.fromSeed(`transition/${seed}/boundaries`);
-  const boundaries = Array.from({ length: context.shardCount }, (_, shard) => boundaryOf(context, secretOf, shard, rng, options.changes?.(shard, context, keys) ?? []));
+  const boundaries = Array.from({ length: context.shardCount }, (_, shard) =>
+    boundaryOf(context, secretOf, shard, rng, options.changes?.(shard, context, keys) ?? [], options.accounts?.(shard, context)));
   const sim = new Simulator({ seed, defaultLink: { latency: { kind: "uniform", minMs: 1, maxMs: 10 } } });
   const configured = new Map<PeerId, ConfiguredEpoch>();
   const transitions = new Map<PeerId, EpochTransition>();
-  const instances = transitionInstances(1);
+  const instances = transitionInstances(context.epoch + 1);
   context.validators.forEach((validator, index) => {
     const id = toHex(validator.publicKey);
     sim.addNode(id, ({ transport, clock, rng: nodeRng }) => {
@@ -121,7 +131,7 @@ function world(seed: string, validators: number, options: Options = {}): World {
       transitions.set(id, transition);
       // Each validator hands in its own shard's boundary once its shard is done (shards end at different times).
       const shard = context.shardOf(validator.publicKey)!;
-      clock.setTimer(5 + 40 * shard, () => transition.provideBoundary(boundaries[shard]!.certificate, boundaries[shard]!.changes));
+      clock.setTimer(5 + 40 * shard, () => transition.provideBoundary(boundaries[shard]!));
       return transition;
     });
     const interceptor = options.byzantine?.(index);
@@ -286,9 +296,11 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     const w = world("forged-boundary", 8, {
       byzantine: (index) => (index !== forger ? undefined : (_to, type, payload) => {
         if (type !== TRANSITION_MESSAGES.BOUNDARY) return payload;
-        const forged = Uint8Array.from(payload);
-        forged[forged.length - 100]! ^= 1;
-        return forged;
+        const boundary = decodeBoundary(payload);
+        const certificate = Uint8Array.from(boundary.certificate);
+        // The commit certificate's last signature byte: the commitment parts (6 hashes, two u32, two u64) follow it.
+        certificate[certificate.length - (6 * 32 + 8 + 16) - 1]! ^= 1;
+        return encodeBoundary({ ...boundary, certificate });
       }),
     });
     const all = w.context.validators.map((v) => toHex(v.publicKey));
@@ -306,8 +318,8 @@ describe("epoch transition 0 → 1 (simulator)", () => {
         if (type !== TRANSITION_MESSAGES.PROPOSAL || liar !== index) return payload;
         const proposal = decodeProposal(payload);
         const configuration = Uint8Array.from(proposal.configuration);
-        // The configuration ends with rnd [32] ‖ transcript hash [32] ‖ lottery (u32 ‖ proof [80] ‖ u32) ‖ u32 m ‖ m × (u64 ‖ [32]).
-        configuration[configuration.length - (4 + 2 * 40) - (4 + 80 + 4) - 32 - 1]! ^= 1;
+        // The configuration ends with rnd [32] ‖ transcript hash [32] ‖ lottery (u32 ‖ proof [80] ‖ u32) ‖ u32 m ‖ m × (u64 ‖ [32]) ‖ u32 d (no departure).
+        configuration[configuration.length - 4 - (4 + 2 * 40) - (4 + 80 + 4) - 32 - 1]! ^= 1;
         return encodeProposal({ ...proposal, configuration });
       },
     });
@@ -319,5 +331,103 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     const lottery = decodeIdentityConfiguration(checkAgreement(w, honest).link.configuration).lottery;
     assert.notEqual(lottery.leader, liar, "the liar's configuration was never signed");
     assert.ok([...w.transitions.values()].some((t) => t.stats.abandoned > 0));
+  });
+  it("every validator carries its shard's certified end-of-epoch Servi and reputation into the next configuration; a newcomer starts at the initial values", async () => {
+    const scoreOf = (publicKey: Uint8Array) => ({ servi: publicKey[0]! % 40, reputation: 300 + (publicKey[1]! % 700) });
+    const w = world("carried-scores", 8, {
+      changes: (shard, context) => (shard === 0 ? [registrationOf(context)] : []),
+      accounts: (shard, context) => context.believability(shard).snapshot().map((account) => ({ ...account, ...scoreOf(account.publicKey) })),
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))));
+    const { context, link } = checkAgreement(w, all);
+    const [, epoch1] = verifyIdentityChain(w.genesis, [link], verifier);
+    for (const next of [context, epoch1!]) {
+      for (const validator of next.validators) {
+        const expected = sameKey(validator.publicKey, newcomer.publicKey) ? { servi: 0, reputation: REPUTATION_INITIAL } : scoreOf(validator.publicKey);
+        assert.deepEqual({ servi: validator.servi, reputation: validator.reputation }, expected, `${toHex(validator.publicKey).slice(0, 8)}'s carried score`);
+        const account = next.believability(next.shardOf(validator.publicKey)!).get(validator.publicKey);
+        assert.deepEqual({ servi: account.servi, reputation: account.reputation, stake: account.stake }, { ...expected, stake: validator.stake }, "epoch 1's accounts start from it");
+      }
+    }
+    const configuration = decodeIdentityConfiguration(link.configuration);
+    assert.deepEqual(configuration.validators.map((v) => [toHex(v.publicKey), v.servi, v.reputation]), context.validators.map((v) => [toHex(v.publicKey), v.servi, v.reputation]), "the configuration states every score");
+    for (let shard = 0; shard < context.shardCount; shard++) {
+      assert.deepEqual(epoch1!.leagues(shard).believable.map(toHex), context.leagues(shard).believable.map(toHex), "a third party holding the link draws the members' leagues");
+    }
+  });
+
+  it("a boundary whose accounts are not the certified ones is refused everywhere (TRANSITION_BAD_ACCOUNTS); the honest members' boundaries carry the certified scores", async () => {
+    const probe = world("forged-accounts", 8);
+    const forger = probe.context.validators.findIndex((v) => probe.context.shardOf(v.publicKey) === 0);
+    const forgerKey = probe.context.validators[forger]!.publicKey;
+    const w = world("forged-accounts", 8, {
+      byzantine: (index) => (index !== forger ? undefined : (_to, type, payload) => {
+        if (type !== TRANSITION_MESSAGES.BOUNDARY) return payload;
+        const boundary = decodeBoundary(payload);
+        // The forger raises its own score: the certificate stays the shard's real one.
+        const accounts = boundary.accounts.map((a) => (sameKey(a.publicKey, forgerKey) ? { ...a, servi: 1_000_000, reputation: 1000 } : a));
+        return encodeBoundary({ ...boundary, accounts });
+      }),
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))));
+    const { context } = checkAgreement(w, all);
+    const refusedBy = new Set(w.sim.logs.entries({ peer: all[forger], code: "TRANSITION_BAD_ACCOUNTS" }).map((entry) => entry["node"]));
+    assert.equal(refusedBy.size, all.length - 1, "every other validator refused the forged accounts");
+    const forged = context.validators.find((v) => sameKey(v.publicKey, forgerKey))!;
+    assert.deepEqual({ servi: forged.servi, reputation: forged.reputation }, { servi: 0, reputation: REPUTATION_INITIAL }, "its score is the certified one");
+  });
+
+  it("a validator slashed in epoch 0 is out of epoch 1 for good: no seat, no departure, its re-registration ignored; a leaver departs with its payout and release epoch 2", async () => {
+    const genesisContext = world("slashed-out", 8).context;
+    const slashedKey = genesisContext.validators[1]!.publicKey;
+    const leaverKey = genesisContext.validators[2]!.publicKey;
+    const w = world("slashed-out", 8, {
+      changes: (shard, context, keys) => {
+        const keyOf = (publicKey: Uint8Array) => keys.find((k) => sameKey(k.publicKey, publicKey))!;
+        const txs: Uint8Array[] = [];
+        if (shard === context.shardOf(slashedKey)) txs.push(registrationOf(context, keyOf(slashedKey)));
+        if (shard === context.shardOf(leaverKey)) {
+          const bond = context.bondOf(leaverKey)!.outpoint;
+          txs.push(registrationKind.encode(signLeave({ kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Leave, validator: leaverKey, bond, payout: funder.publicKey }, keyOf(leaverKey)).transaction));
+        }
+        return txs;
+      },
+      // What a slashing leaves in the accounts (believability.ts `slash`): stake, Servi and reputation zeroed, excluded.
+      accounts: (shard, context) => context.believability(shard).snapshot().map((a) => (sameKey(a.publicKey, slashedKey) ? { ...a, stake: 0n, servi: 0, reputation: 0, excluded: true } : a)),
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))));
+    const { context } = checkAgreement(w, all);
+    assert.equal(context.validators.length, 6, "8 less the slashed one and the leaver");
+    assert.equal(context.shardOf(slashedKey), undefined, "the slashed validator has no seat, not even in a normal league");
+    assert.equal(context.shardOf(leaverKey), undefined);
+    assert.deepEqual(context.departures.map((d) => [toHex(d.validator), toHex(d.bond), toHex(d.payout), d.releaseEpoch]),
+      [[toHex(leaverKey), toHex(w.context.bondOf(leaverKey)!.outpoint), toHex(funder.publicKey), 2]], "only the leaver's bond awaits release (the slashed bond is spent)");
+    assert.deepEqual(context.departureOf(w.context.bondOf(leaverKey)!.outpoint)?.releaseEpoch, 2);
+    for (let shard = 0; shard < context.shardCount; shard++) assert.ok(!context.leagues(shard).believable.some((key) => sameKey(key, slashedKey)));
+  });
+
+  it("departures carry over until a release final in the epoch spends their bond", async () => {
+    const [gone, kept] = deriveTestAccounts("transition/departed", 2) as [KeyPair, KeyPair];
+    const departures = [gone, kept].map((pair, i) => ({ validator: pair.publicKey, bond: Uint8Array.from({ length: 36 }, (_, j) => (j === 35 ? 0x80 : i + 1)), payout: funder.publicKey, releaseEpoch: 1 }));
+    const release = registrationKind.encode(signRelease({
+      kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Release, validator: gone.publicKey, bond: departures[0]!.bond, amount: 1_000n, payout: funder.publicKey,
+    }, gone).transaction);
+    const w = world("departures", 8, {
+      previous: (genesisContext) => new EpochContextValue({
+        chain: genesisContext.chain, epoch: 1, randomness: genesisContext.randomness, shardCount: genesisContext.shardCount, startHeight: L, epochLength: L,
+        validators: genesisContext.validators, registry: genesisContext.registry, policy: genesisContext.policy!, configurationHash: sha256(genesisContext.chain), departures,
+      }),
+      changes: (shard) => (shard === 0 ? [release] : []),
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))));
+    const links = new Set([...w.configured.values()].map((result) => toHex(result.link.configuration)));
+    assert.equal(links.size, 1, "one configuration everywhere");
+    const { context } = [...w.configured.values()][0]!;
+    assert.equal(context.epoch, 2);
+    assert.deepEqual(context.departures.map((d) => toHex(d.validator)), [toHex(kept.publicKey)], "the released bond is gone from the list, the other stays");
   });
 });
