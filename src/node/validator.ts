@@ -308,6 +308,9 @@ class Listeners<T> {
   };
 }
 
+/** Switches a node remembers (`recentSwitches`). */
+export const RECENT_SWITCHES = 16;
+
 /** How the node entered an epoch: GET /v1/status's `lastSwitch`. */
 export interface EpochSwitch {
   readonly epoch: number;
@@ -339,7 +342,7 @@ export class ValidatorNode {
   #switches = 0;
   /** Asks peers' archives for links this validator missed, and answers theirs (PoB with an epoch length). */
   #catchUp: { readonly catchUp: LinkCatchUp; close(): void } | undefined;
-  #lastSwitch: EpochSwitch | undefined;
+  readonly #recentSwitches: EpochSwitch[] = [];
   readonly events = {
     confirmations: new Listeners<ConfirmationBatch>(),
     optimistic: new Listeners<OptimisticBatch>(),
@@ -425,7 +428,12 @@ export class ValidatorNode {
   }
 
   get lastSwitch(): EpochSwitch | undefined {
-    return this.#lastSwitch;
+    return this.#recentSwitches.at(-1);
+  }
+
+  /** The last RECENT_SWITCHES switches, oldest first. */
+  get recentSwitches(): readonly EpochSwitch[] {
+    return this.#recentSwitches;
   }
 
   /** The port clients connect to (0 when the node has no listening socket: the simulator). */
@@ -662,7 +670,8 @@ export class ValidatorNode {
       if (shard === old.shard) void run.driver.submit(carried).catch(this.#deps.onError);
       else this.#handOff(context, old.shard, carried);
     }
-    this.#lastSwitch = { epoch, shard, sync, pauseMs: this.clock.now() - configuredAt };
+    this.#recentSwitches.push({ epoch, shard, sync, pauseMs: this.clock.now() - configuredAt });
+    if (this.#recentSwitches.length > RECENT_SWITCHES) this.#recentSwitches.shift();
   }
 
   /**

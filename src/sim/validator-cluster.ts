@@ -131,6 +131,11 @@ export class ValidatorCluster {
     return this.#handlerFailures.reduce((sum, failures) => sum + failures.total, 0);
   }
 
+  /** The same failures as `subsystem:code ×count` entries, for a failing test's message. */
+  get handlerFailureCodes(): string[] {
+    return this.#handlerFailures.flatMap((failures) => failures.metrics().flatMap((family) => family.samples.map((sample) => `${sample.labels?.["subsystem"]}:${sample.labels?.["code"]} ×${sample.value}`)));
+  }
+
   /** Validators of `shard` in the epoch, as peer ids. */
   members(shard: number): PeerId[] {
     return this.context.members(shard).map(toHex);

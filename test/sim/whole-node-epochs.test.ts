@@ -109,7 +109,7 @@ async function run(seed: string, { shards, perShard, crash }: Case) {
     `${seed}: every validator reaches epoch ${EPOCHS} with every transfer final (epochs ${running().map((n) => n.context.epoch).join()}, heights ${running().map((n) => n.state.tip.height).join()}, submitted ${txids.size}/${total}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
   assert.deepEqual(refused, [], `${seed}: no transfer refused`);
   assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
-  assert.equal(cluster.handlerFailures, 0, `${seed}: no handler threw`);
+  assert.deepEqual(cluster.handlerFailureCodes, [], `${seed}: no handler threw`);
 
   // One identity chain everywhere, verified from the genesis; each node runs its latest epoch's context and serves the shard it assigns.
   const nodes = running();
@@ -152,7 +152,7 @@ async function run(seed: string, { shards, perShard, crash }: Case) {
     // Restarted in epoch 0 at a low height: it learned the later links from its peers' archives and synced its shard up to the latest epoch's start.
     const restarted = cluster.node(victim)!;
     assert.ok(restarted.switches >= 1, `${seed}: the restarted validator entered a later epoch itself`);
-    assert.ok((restarted.lastSwitch?.sync?.heights ?? 0) > 0, `${seed}: it synced the heights it missed (${JSON.stringify(restarted.lastSwitch)})`);
+    assert.ok(restarted.recentSwitches.some((entered) => (entered.sync?.heights ?? 0) > 0), `${seed}: it synced the heights it missed (${JSON.stringify(restarted.recentSwitches)})`);
   }
   await cluster.stop();
 }
