@@ -66,7 +66,7 @@ function describeDevnet(devnet: Devnet, io: Output): void {
   }
   io.out(epochsLine(devnet.genesis.epochLength));
   if (devnet.genesis.epochLength !== undefined && mode === "pob") {
-    io.out("  each shard rests at the end of epoch 0 once the validators configured epoch 1 (GET /v1/epochs): switching into it is not built yet");
+    io.out("  at each epoch's end the validators configure the next one and switch into it, syncing the shard the epoch moves them to (GET /v1/epochs, GET /v1/status lastSwitch)");
   }
   io.out(`every shard finalized its first block`);
 }

@@ -46,7 +46,8 @@ interface World {
   committees: CommitteeDirectory;
   replicas: ValidatorNode[];
   honest: PeerId[];
-  servers: ShardSync[];
+  /** The other shard's certificates of heights 1.., taken before its validators went down. */
+  foreignCertificates: Uint8Array[];
 }
 
 let world: World;
@@ -176,11 +177,18 @@ async function buildHistory(): Promise<World> {
   assert.ok(await cluster.advance(20_000, () => outcomes !== undefined), "the cross-shard flows finish");
   assert.deepEqual(outcomes, ["aborted", "committed"]);
   const replicas = cluster.replicas(SHARD);
-  assert.ok(await cluster.advance(60_000, () => replicas.every((node) => node.state.tip.height === L)), `shard ${SHARD} rests at ${L}`);
+  assert.ok(await cluster.advance(60_000, () => replicas.every((node) => node.state.tip.height === L)), `shard ${SHARD} reaches ${L}`);
+  // The other shard's validators go down: 5 of 10 cannot certify epoch 1 (≥ ⌊2n/3⌋ + 1 = 7 signers), so nobody switches and
+  // shard SHARD rests at L, serving a fixed history.
+  const other = cluster.replicas(1 - SHARD)[0]!;
+  const foreignCertificates = Array.from({ length: other.state.tip.height }, (_, i) => other.state.certificateAt(i + 1)!);
+  for (const id of cluster.members(1 - SHARD)) cluster.crash(id);
+  await cluster.advance(5_000);
+  assert.ok(replicas.every((node) => node.context.epoch === 0 && node.state.tip.height === L), `shard ${SHARD} rests at ${L} in epoch 0`);
   assert.deepEqual(cluster.failures, []);
   const committees = committeesOfContext(cluster.context);
-  const servers = replicas.map((node) => new ShardSync({ state: node.state, transport: node.transport, clock: node.clock, committees, epochLength: L, verifier }));
-  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), servers };
+  // Each replica serves its shard's final chain itself (ValidatorNode holds a ShardSync per state it keeps).
+  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), foreignCertificates };
 }
 
 describe("state sync of a PoB shard from its validators", () => {
@@ -269,7 +277,7 @@ describe("state sync of a PoB shard from its validators", () => {
     ["the next height's block with this height's certificate", "SYNC_BAD_BLOCK", () => tampering((heights, first) => heights.map((height, i) => ({ ...height, block: world.replicas[0]!.state.getBlock(first + i + 1)! })))],
     ["the certificate of the next height", "SYNC_CERTIFICATE_MISPLACED", () => tampering((heights, first) => heights.map((height, i) => ({ ...height, record: world.replicas[0]!.state.finalHeightRecord(first + i + 1)! })))],
     ["the certificate of another shard at the same height", "SYNC_CERTIFICATE_MISPLACED", () => tampering((heights, first) => heights.map((height, i) => ({
-      ...height, record: { ...height.record, certificate: world.cluster.replicas(1)[0]!.state.certificateAt(first + i)! },
+      ...height, record: { ...height.record, certificate: world.foreignCertificates[first + i - 1]! },
     })))],
     ["a certificate with a flipped byte", "SYNC_BAD_CERTIFICATE", () => tampering((heights) => heights.map((height) => {
       const certificate = Uint8Array.from(height.record.certificate);
