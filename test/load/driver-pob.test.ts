@@ -31,14 +31,14 @@ describe("runLoad against a PoB shard", () => {
   let shard: TestShard;
   let backends: [PobTestBackend, PobTestBackend];
   const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
-  let endpoints: string[][];
+  let endpoints: string[];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ios-driver-pob-"));
     shard = TestShard.open(made.genesis, 0, made.validators[0]!, join(dir, "data"), 50);
     backends = [keyA, keyB].map((key) => new PobTestBackend(shard, key, { consensus: pobStatus("two-league", [keyA, keyB]), sealOnAccept: true })) as [PobTestBackend, PobTestBackend];
     for (const backend of backends) servers.push(await serveApi(backend));
-    endpoints = [servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`)];
+    endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
   });
 
   after(async () => {

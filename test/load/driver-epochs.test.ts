@@ -1,0 +1,222 @@
+// The driver across epoch switches (issue 14): two validators A and B over two real shards (LMDB
+// state, worker pool, pipeline, solo block producer every 50 ms each). A validator serves one
+// shard per epoch and the test switches them mid-run (A 0 → 1, B 1 → 0), as ValidatorNode
+// #enterLatest does: from then on its /v1/status reports the new shard and epoch, its stream
+// carries the new shard's confirmations, a submission goes to the new shard's pipeline (whose
+// stateless check refuses the old shard's transactions with TX_WRONG_SHARD) and what it held for
+// the shard it left is gone. In epoch 0 A holds what it accepts without passing it on (a driver
+// stopped at the switch drops it), so those transactions settle only if the driver sends them
+// again to B.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, it } from "node:test";
+import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../../src/api/interface.js";
+import type { ConfirmationBatch, OptimisticBatch } from "../../src/api/stream-codec.js";
+import { makeTestGenesis } from "../../src/ledger/genesis.js";
+import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import { MAX_RETRIES, runLoad, type DriverOptions, type LoadRun } from "../../src/load/driver.js";
+import type { LoadReport } from "../../src/load/report.js";
+import { LoadSet, generateLoad } from "../../src/load/workload.js";
+import { TestShard, hex, serveApi, until } from "../api/helpers.js";
+
+const made = makeTestGenesis({ seed: "driver epochs test", shardCount: 2, accounts: 96, amount: 1_000_000n, outputsPerAccount: 2, validators: 2 });
+const [keyA, keyB] = made.validators.map((v) => v.publicKey) as [Uint8Array, Uint8Array];
+
+/** One validator's client backend: the shard it serves now, and whether it holds (drops at the switch) what it accepts. */
+class SwitchingBackend implements ClientBackend {
+  readonly shardCount = 2;
+  epoch = 0;
+  /** Hex txids it accepted and held without passing them to a pipeline. */
+  readonly held: string[] = [];
+  readonly #listeners = new Set<(batch: ConfirmationBatch) => void>();
+
+  constructor(
+    readonly publicKey: Uint8Array,
+    public serving: TestShard,
+    public holding: boolean,
+    shards: readonly TestShard[],
+  ) {
+    // The node's listeners outlive its drivers: each epoch's shard feeds them (src/node/validator.ts Listeners).
+    for (const shard of shards) {
+      shard.pipeline.onSettled((batch) => {
+        if (shard === this.serving) for (const listener of this.#listeners) listener(batch);
+      });
+    }
+  }
+
+  get shard(): number {
+    return this.serving.state.shard;
+  }
+
+  get chain(): ChainView {
+    return this.serving.state;
+  }
+
+  /** Enters `epoch` serving `shard`; what it held for the shard it left is dropped. */
+  switchTo(shard: TestShard, epoch: number, holding = false): void {
+    this.serving = shard;
+    this.epoch = epoch;
+    this.holding = holding;
+  }
+
+  async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    if (!this.holding) return this.serving.pipeline.submit(transactions);
+    return transactions.map((tx) => {
+      const txid = transactionIdOfEncoding(tx);
+      this.held.push(hex(txid));
+      return { outcome: "accepted", txid };
+    });
+  }
+
+  status(txid: Uint8Array): TxStatus {
+    return this.serving.status(txid);
+  }
+
+  onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  onOptimistic(_listener: (batch: OptimisticBatch) => void): () => void {
+    return () => undefined;
+  }
+
+  nodeStatus(): Record<string, unknown> {
+    return { publicKey: hex(this.publicKey), consensus: { mode: "solo" } };
+  }
+
+  metrics(): MetricFamily[] {
+    return [];
+  }
+}
+
+function assertCountsAddUp(report: LoadReport): void {
+  const t = report.metrics.totals;
+  assert.equal(t.submitted, t.final + t.rejected + t.unsettled, "submitted = final + rejected + unsettled");
+  assert.equal(t.submitted, t.accepted + t.rejectedAtSubmission + t.unacknowledged);
+  assert.equal(t.accepted, t.final + t.rejectedAfterAcceptance + t.pending);
+  assert.equal(t.rejected, Object.values(report.metrics.rejectedByCode).reduce((a, b) => a + b, 0));
+  assert.equal(t.resent, Object.values(report.metrics.resentByCause).reduce((a, b) => a + b, 0));
+  assert.equal(report.metrics.latency.final.count, t.final, "each final counted once");
+  assert.equal(report.metrics.series.final.reduce((a, b) => a + b, 0), t.final);
+  assert.equal(report.metrics.series.submitted.reduce((a, b) => a + b, 0), t.submitted, "a resend is not a submission");
+  for (const key of ["submitted", "final", "resent"] as const) {
+    assert.equal(report.metrics.shards.reduce((sum, s) => sum + s[key], 0), t[key], `per-shard ${key} sums to the total`);
+  }
+}
+
+describe("runLoad across epoch switches", () => {
+  let dir: string;
+  let shards: [TestShard, TestShard];
+  let a: SwitchingBackend;
+  let b: SwitchingBackend;
+  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+  let endpoints: string[];
+  let accountsUsed = 0;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ios-driver-epochs-"));
+    shards = [0, 1].map((shard) => TestShard.open(made.genesis, shard, made.validators[shard]!, join(dir, `data-${shard}`), 50)) as [TestShard, TestShard];
+    a = new SwitchingBackend(keyA, shards[0], true, shards);
+    b = new SwitchingBackend(keyB, shards[1], false, shards);
+    for (const backend of [a, b]) servers.push(await serveApi(backend));
+    endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
+  });
+
+  beforeEach(() => {
+    a.switchTo(shards[0], 0, true);
+    b.switchTo(shards[1], 0);
+    a.held.length = 0;
+  });
+
+  after(async () => {
+    for (const server of servers) server.close();
+    for (const shard of shards) await shard.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function freshSet(count: number, seed: string): Promise<LoadSet> {
+    const accounts = made.accounts.slice(accountsUsed, accountsUsed + 24);
+    accountsUsed += 24;
+    return generateLoad({ genesis: made.genesis, accounts, count, seed, fee: 1n, threads: 2 });
+  }
+
+  /** Runs the load and, once A holds `heldAtSwitch` transactions, enters epoch 1: A serves shard 1, B shard 0. */
+  async function runWithSwitch(options: DriverOptions, heldAtSwitch: number): Promise<{ run: LoadRun; held: Set<string> }> {
+    const running = runLoad(options);
+    const held = await until(() => (a.held.length >= heldAtSwitch ? new Set(a.held) : undefined), `A to hold ${heldAtSwitch} transactions`, 30_000);
+    a.switchTo(shards[1], 1);
+    b.switchTo(shards[0], 1);
+    return { run: await running, held };
+  }
+
+  function assertFinalInItsShard(set: LoadSet): void {
+    for (let position = 0; position < set.count; position++) {
+      assert.equal(shards[set.shard(position)]!.pipeline.status(set.txid(position)).state, "final", `transaction ${position} is final in shard ${set.shard(position)}`);
+    }
+  }
+
+  it("follows a switch seen by polling: routes change shard, what the leaving validator held is sent again to the shard's new one, counts add up", async () => {
+    const set = await freshSet(300, "epochs poll");
+    const { run, held } = await runWithSwitch({ set, endpoints, mode: { kind: "closed-loop", window: 60 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 50 }, 20);
+    const { report, end } = run;
+    const t = report.metrics.totals;
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assert.equal(t.submitted, 300);
+    assert.equal(t.final, 300);
+    assert.equal(t.unsettled, 0);
+    assertCountsAddUp(report);
+    assertFinalInItsShard(set);
+    // Every transaction A held was open when A left shard 0: each went again to B, once.
+    assert.ok(held.size >= 20);
+    assert.ok((report.metrics.resentByCause.ENDPOINT_LEFT_SHARD ?? 0) >= held.size, `resent ${JSON.stringify(report.metrics.resentByCause)} for ${held.size} held`);
+    assert.ok(t.resent >= held.size);
+    const { epochs } = report.run;
+    assert.equal(epochs.first, 0);
+    assert.equal(epochs.last, 1);
+    assert.deepEqual(
+      epochs.switches.map(({ endpoint, fromEpoch, toEpoch, fromShard, toShard }) => ({ endpoint, fromEpoch, toEpoch, fromShard, toShard })).sort((x, y) => (x.endpoint < y.endpoint ? -1 : 1)),
+      [
+        { endpoint: endpoints[0], fromEpoch: 0, toEpoch: 1, fromShard: 0, toShard: 1 },
+        { endpoint: endpoints[1], fromEpoch: 0, toEpoch: 1, fromShard: 1, toShard: 0 },
+      ].sort((x, y) => (x.endpoint! < y.endpoint! ? -1 : 1)),
+    );
+    assert.ok(epochs.routeRebuilds >= 1);
+    assert.deepEqual(report.run.consensus, ["solo", "solo"]);
+  });
+
+  it("learns a switch from a not-my-shard refusal when it does not poll, and sends the refused transactions again", async () => {
+    const set = await freshSet(300, "epochs refusal");
+    // No poll within the run: only a retryable refusal makes the driver read the statuses again.
+    const { run, held } = await runWithSwitch({ set, endpoints, mode: { kind: "open-loop", rate: 400 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 600_000 }, 20);
+    const { report, end } = run;
+    const t = report.metrics.totals;
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assert.equal(t.final, 300);
+    assertCountsAddUp(report);
+    assertFinalInItsShard(set);
+    assert.ok((report.metrics.resentByCause.TX_WRONG_SHARD ?? 0) > 0, `resent ${JSON.stringify(report.metrics.resentByCause)}`);
+    assert.ok((report.metrics.resentByCause.ENDPOINT_LEFT_SHARD ?? 0) >= held.size);
+    assert.equal(report.run.epochs.last, 1);
+  });
+
+  it("gives up on a transaction every validator of its shard refuses as not theirs after MAX_RETRIES resends: rejected by that code", async () => {
+    a.switchTo(shards[0], 0, false);
+    const clean = await freshSet(40, "epochs mislabelled");
+    // The last transaction of the set claims the other shard: that shard's validator refuses it each time.
+    const last = clean.count - 1;
+    const labels = clean.shards.slice();
+    labels[last] = 1 - labels[last]!;
+    const set = new LoadSet(clean.header, clean.bytes, clean.offsets, labels, clean.txids().slice());
+    const { report, end } = await runLoad({ set, endpoints, mode: { kind: "closed-loop", window: 10 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 600_000 });
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, { TX_WRONG_SHARD: 1 });
+    assert.deepEqual(report.metrics.resentByCause, { TX_WRONG_SHARD: MAX_RETRIES });
+    assert.equal(report.metrics.totals.final, 39);
+    assertCountsAddUp(report);
+  });
+});
