@@ -417,6 +417,12 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   let readAgain = false;
   /** Positions refused with a retryable code: the cause and the status read they wait for. */
   const awaitingResend = new Map<number, { readonly cause: string; readonly afterRead: number }>();
+  /**
+   * Shards whose routes a retryable refusal put in doubt, with the status read that clears them:
+   * until then their transactions are not framed but parked, so a chain's transfers sent after its
+   * refused parent cannot overtake the parent's resend (they are routed again with it, in set order).
+   */
+  const staleShards = new Map<number, number>();
   /** Positions to send again at the next rebuild (their endpoint switched), with the cause. */
   const switchedAway: { readonly position: number; readonly cause: string }[] = [];
 
@@ -494,6 +500,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       awaitingResend.delete(position);
       resend(position, cause);
     }
+    for (const [shard, afterRead] of staleShards) if (afterRead <= serial) staleShards.delete(shard);
     if (changed || resends.length > 0 || parked.length > 0 || parkedUnlocks.length > 0) reroute(resends);
     for (const connection of connections) replayDeferred(connection);
     pump();
@@ -521,6 +528,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     if (RETRYABLE_CODES.has(code) && retries[position]! < MAX_RETRIES) {
       retries[position]!++;
       awaitingResend.set(position, { cause: code, afterRead: readsStarted + 1 });
+      staleShards.set(set.shard(position), readsStarted + 1);
       requestStatusRead();
       return;
     }
@@ -743,7 +751,11 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
           connection.queueHead = 0;
         }
         // A resend settled meanwhile (its first send's final confirmation came) is not sent again.
-        const positions = taken.filter((position) => state[position] === TxState.Queued || isOpen(position));
+        let positions = taken.filter((position) => state[position] === TxState.Queued || isOpen(position));
+        if (staleShards.size > 0) {
+          parked.push(...positions.filter((position) => staleShards.has(set.shard(position))));
+          positions = positions.filter((position) => !staleShards.has(set.shard(position)));
+        }
         if (positions.length === 0) continue;
         const sentAt = performance.now();
         for (const position of positions) {

@@ -30,6 +30,10 @@ class SwitchingBackend implements ClientBackend {
   epoch = 0;
   /** Hex txids it accepted and held without passing them to a pipeline. */
   readonly held: string[] = [];
+  /** Transactions submitted to it so far. */
+  received = 0;
+  /** While set, a submission waits for it, then goes to the shard served by then (a node's submit waits for its switch). */
+  gate: Promise<void> | undefined;
   readonly #listeners = new Set<(batch: ConfirmationBatch) => void>();
 
   constructor(
@@ -62,6 +66,8 @@ class SwitchingBackend implements ClientBackend {
   }
 
   async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    this.received += transactions.length;
+    if (this.gate !== undefined) await this.gate;
     if (!this.holding) return this.serving.pipeline.submit(transactions);
     return transactions.map((tx) => {
       const txid = transactionIdOfEncoding(tx);
@@ -92,9 +98,12 @@ class SwitchingBackend implements ClientBackend {
   }
 }
 
-function assertCountsAddUp(report: LoadReport): void {
+/** The report's counts of a settled run of `count` transactions, all sent: each one submitted once, settled once. */
+function assertCountsAddUp(report: LoadReport, count: number): void {
   const t = report.metrics.totals;
-  assert.equal(t.submitted, t.final + t.rejected + t.unsettled, "submitted = final + rejected + unsettled");
+  assert.equal(t.submitted, count, "a resend is not a submission");
+  assert.equal(t.unsettled, 0);
+  assert.equal(t.final + t.rejected, count, "submitted = final + rejected + unsettled");
   assert.equal(t.submitted, t.accepted + t.rejectedAtSubmission + t.unacknowledged);
   assert.equal(t.accepted, t.final + t.rejectedAfterAcceptance + t.pending);
   assert.equal(t.rejected, Object.values(report.metrics.rejectedByCode).reduce((a, b) => a + b, 0));
@@ -167,8 +176,7 @@ describe("runLoad across epoch switches", () => {
     assert.deepEqual(report.metrics.rejectedByCode, {});
     assert.equal(t.submitted, 300);
     assert.equal(t.final, 300);
-    assert.equal(t.unsettled, 0);
-    assertCountsAddUp(report);
+    assertCountsAddUp(report, 300);
     assertFinalInItsShard(set);
     // Every transaction A held was open when A left shard 0: each went again to B, once.
     assert.ok(held.size >= 20);
@@ -197,7 +205,7 @@ describe("runLoad across epoch switches", () => {
     assert.equal(end, "settled");
     assert.deepEqual(report.metrics.rejectedByCode, {});
     assert.equal(t.final, 300);
-    assertCountsAddUp(report);
+    assertCountsAddUp(report, 300);
     assertFinalInItsShard(set);
     assert.ok((report.metrics.resentByCause.TX_WRONG_SHARD ?? 0) > 0, `resent ${JSON.stringify(report.metrics.resentByCause)}`);
     assert.ok((report.metrics.resentByCause.ENDPOINT_LEFT_SHARD ?? 0) >= held.size);
@@ -217,6 +225,60 @@ describe("runLoad across epoch switches", () => {
     assert.deepEqual(report.metrics.rejectedByCode, { TX_WRONG_SHARD: 1 });
     assert.deepEqual(report.metrics.resentByCause, { TX_WRONG_SHARD: MAX_RETRIES });
     assert.equal(report.metrics.totals.final, 39);
-    assertCountsAddUp(report);
+    assertCountsAddUp(report, 40);
+  });
+});
+
+describe("runLoad across an epoch switch, step by step", () => {
+  let dir: string;
+  let shards: [TestShard, TestShard];
+  let a: SwitchingBackend;
+  let b: SwitchingBackend;
+  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ios-driver-epochs-steps-"));
+    // No block producer: the test commits, so nothing is final before it says so.
+    shards = [0, 1].map((shard) => TestShard.open(made.genesis, shard, made.validators[shard]!, join(dir, `data-${shard}`))) as [TestShard, TestShard];
+    a = new SwitchingBackend(keyA, shards[0], false, shards);
+    b = new SwitchingBackend(keyB, shards[1], false, shards);
+    for (const backend of [a, b]) servers.push(await serveApi(backend));
+  });
+
+  after(async () => {
+    for (const server of servers) server.close();
+    for (const shard of shards) await shard.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("sends every open transaction of a validator that left its shard again exactly once: stale acks are ignored, a duplicate answer keeps it open until final", async () => {
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(0, 24), count: 40, seed: "epochs steps", fee: 1n, threads: 2 });
+    const ofShard = [set.indexesOfShard(0).length, set.indexesOfShard(1).length];
+    assert.ok(ofShard[0]! > 0 && ofShard[1]! > 0);
+    let openGate!: () => void;
+    a.gate = new Promise((resolve) => (openGate = resolve));
+    const endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
+    const running = runLoad({ set, endpoints, mode: { kind: "closed-loop", window: 40 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 50 });
+    // Epoch 0: shard 1's transactions wait in B's pipeline, shard 0's in flight to A (no ack yet).
+    await until(() => (a.received === ofShard[0] && shards[1].pipeline.pendingCount === ofShard[1] ? true : undefined), "every transaction at its validator");
+    // Epoch 1: A serves shard 1, B shard 0. A's frames in flight will be answered by shard 1 (TX_WRONG_SHARD): stale, since the driver sends them to B.
+    a.switchTo(shards[1], 1);
+    b.switchTo(shards[0], 1);
+    await until(() => (shards[0].pipeline.pendingCount === ofShard[0] ? true : undefined), "shard 0's transactions sent again to B");
+    openGate();
+    a.gate = undefined;
+    // B's shard 1 transactions went again to A: shard 1 already holds them (duplicate), so they stay open until final.
+    await until(() => (a.received === ofShard[0]! + ofShard[1]! ? true : undefined), "shard 1's transactions sent again to A");
+    const producer = setInterval(() => {
+      for (const shard of shards) shard.solo.commitNextBlock();
+    }, 20);
+    const { report, end } = await running.finally(() => clearInterval(producer));
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assert.deepEqual(report.metrics.resentByCause, { ENDPOINT_LEFT_SHARD: 40 });
+    assert.deepEqual(report.metrics.shards.map((s) => s.resent), ofShard);
+    assert.equal(report.metrics.totals.accepted, 40);
+    assertCountsAddUp(report, 40);
+    for (let position = 0; position < set.count; position++) assert.equal(shards[set.shard(position)]!.pipeline.status(set.txid(position)).state, "final");
   });
 });
