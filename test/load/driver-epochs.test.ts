@@ -30,8 +30,9 @@ class SwitchingBackend implements ClientBackend {
   epoch = 0;
   /** Hex txids it accepted and held without passing them to a pipeline. */
   readonly held: string[] = [];
-  /** Transactions submitted to it so far. */
+  /** Transactions submitted to it so far, and answered. */
   received = 0;
+  answered = 0;
   /** While set, a submission waits for it, then goes to the shard served by then (a node's submit waits for its switch). */
   gate: Promise<void> | undefined;
   readonly #listeners = new Set<(batch: ConfirmationBatch) => void>();
@@ -68,6 +69,12 @@ class SwitchingBackend implements ClientBackend {
   async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
     this.received += transactions.length;
     if (this.gate !== undefined) await this.gate;
+    const results = await this.#answer(transactions);
+    this.answered += results.length;
+    return results;
+  }
+
+  async #answer(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
     if (!this.holding) return this.serving.pipeline.submit(transactions);
     return transactions.map((tx) => {
       const txid = transactionIdOfEncoding(tx);
@@ -268,7 +275,7 @@ describe("runLoad across an epoch switch, step by step", () => {
     openGate();
     a.gate = undefined;
     // B's shard 1 transactions went again to A: shard 1 already holds them (duplicate), so they stay open until final.
-    await until(() => (a.received === ofShard[0]! + ofShard[1]! ? true : undefined), "shard 1's transactions sent again to A");
+    await until(() => (a.answered === ofShard[0]! + ofShard[1]! ? true : undefined), "shard 1's transactions sent again to A, and answered");
     const producer = setInterval(() => {
       for (const shard of shards) shard.solo.commitNextBlock();
     }, 20);
@@ -280,5 +287,36 @@ describe("runLoad across an epoch switch, step by step", () => {
     assert.equal(report.metrics.totals.accepted, 40);
     assertCountsAddUp(report, 40);
     for (let position = 0; position < set.count; position++) assert.equal(shards[set.shard(position)]!.pipeline.status(set.txid(position)).state, "final");
+  });
+
+  it("settles a resent transaction that the shard's new validator already holds final (its block was announced to no endpoint) by reading its status", async () => {
+    // Epoch 1 as the previous test left it: A serves shard 1, B shard 0.
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(24, 48), count: 30, seed: "epochs unannounced", fee: 1n, threads: 2 });
+    const ofShard = [set.indexesOfShard(0).length, set.indexesOfShard(1).length];
+    assert.ok(ofShard[0]! > 0 && ofShard[1]! > 0);
+    const pendingBefore = shards.map((shard) => shard.pipeline.pendingCount);
+    const answeredBefore = [a.answered, b.answered];
+    const endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
+    const running = runLoad({ set, endpoints, mode: { kind: "closed-loop", window: 30 }, durationMs: 60_000, drainTimeoutMs: 10_000, statusPollMs: 50 });
+    await until(() => (shards.every((shard, i) => shard.pipeline.pendingCount === pendingBefore[i]! + ofShard[i]!) ? true : undefined), "every transaction pending at its validator");
+    // Epoch 2: A serves shard 0 too; shard 1's block is final while no validator tells a client.
+    a.switchTo(shards[0], 2);
+    await until(() => {
+      shards[1].solo.commitNextBlock();
+      return set.indexesOfShard(1).every((position) => shards[1].pipeline.status(set.txid(position)).state === "final") ? true : undefined;
+    }, "shard 1's transactions final");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // B enters epoch 2 serving shard 1: A's shard 1 transactions go to B, which holds them final (duplicate), and B's shard 0 ones to A (pending there).
+    b.switchTo(shards[1], 2);
+    const total = set.count;
+    await until(() => (a.answered === answeredBefore[0]! + total && b.answered === answeredBefore[1]! + total ? true : undefined), "each transaction sent once more, and answered");
+    const producer = setInterval(() => shards[0].solo.commitNextBlock(), 20);
+    const { report, end } = await running.finally(() => clearInterval(producer));
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assert.deepEqual(report.metrics.resentByCause, { ENDPOINT_LEFT_SHARD: 30 });
+    assert.equal(report.metrics.totals.final, 30);
+    assertCountsAddUp(report, 30);
+    assert.deepEqual(report.run.epochs.switches.map((s) => [s.fromEpoch, s.toEpoch, s.fromShard, s.toShard]).sort(), [[1, 2, 0, 1], [1, 2, 1, 0]]);
   });
 });
