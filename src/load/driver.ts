@@ -542,15 +542,30 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const askStatus = (connection: Connection, position: number): void => {
     const send = sends[position];
     const txid = toHex(set.txid(position));
-    void new ApiClient(nodeUrlOf(connection.url)).request<TxStatusJson>("GET", `/v1/tx/${txid}`).then(
-      (status) => {
-        if (finished || !isOpen(position) || sends[position] !== send) return;
-        if (status.state === "final") finalize(position, performance.now(), isCross(position) && flows.has(position));
-        else if (status.state === "rejected") refused(position, status.code ?? "REJECTED", performance.now());
-      },
-      // Unreadable: the transaction stays open; its final event or a later switch settles it.
-      () => undefined,
-    );
+    const client = new ApiClient(nodeUrlOf(connection.url));
+    const current = (): boolean => !finished && isOpen(position) && sends[position] === send;
+    const settle = (action: () => void): void => {
+      try {
+        action();
+      } catch (error) {
+        streamFailure ??= hasCodeIn(error, LOAD_ERROR_CODES) ? error : new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: ${(error as Error).message}`);
+      }
+      pump();
+    };
+    // Unreadable: the transaction stays open; its final event or a later switch settles it.
+    const ignore = (): undefined => undefined;
+    void client.request<TxStatusJson>("GET", `/v1/tx/${txid}`).then((status) => {
+      if (!current()) return;
+      if (status.state === "rejected") return settle(() => refused(position, status.code ?? "REJECTED", performance.now()));
+      if (status.state !== "final") return;
+      if (!isCross(position)) return settle(() => finalize(position, performance.now()));
+      // A cross-shard transfer's lock final in its input shard: its proof, which the missed ATOMIX frame carried, starts the unlocks.
+      if (flows.has(position)) return;
+      void client.atomix(txid).then((atomix) => {
+        if (!current() || flows.has(position) || atomix.shard !== set.shard(position) || atomix.proof === undefined) return;
+        if (atomix.phase === "locked" || atomix.phase === "committed") settle(() => startUnlock(position, new Uint8Array(Buffer.from(atomix.proof!, "hex")), atomix.phase === "committed"));
+      }, ignore);
+    }, ignore);
   };
 
   const onAck = (connection: Connection, frame: Uint8Array): void => {

@@ -1,9 +1,12 @@
 // The driver against a Proof-of-Believability shard (white paper §7.2): two entry validators A and
 // B of one shard, each serving the client API on its own uWS port over the same real shard (LMDB
-// state, worker pool, pipeline, solo block producer every 50 ms). Their /v1/status reports PoB with
-// the league the test sets; each announces the transactions it accepts as an optimistic block of
-// its own key, which both validators pass to their subscribers, so the driver sees every
-// optimistic confirmation, and every final one, twice.
+// state, worker pool, pipeline, solo block producer). Their /v1/status reports PoB with the league
+// the test sets; each announces the transactions it accepts as an optimistic block of its own key,
+// which both validators pass to their subscribers, so the driver sees every optimistic
+// confirmation, and every final one, twice. As under PoB, where the normal league orders only
+// optimistic blocks, a transaction is final only after its announcement: the test commits a block
+// every 50 ms while no submission is being answered (the pipeline admits a frame's transactions
+// batch by batch, so a free-running producer could finalize some before their frame is announced).
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,6 +16,7 @@ import { assignee, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { makeTestGenesis } from "../../src/ledger/genesis.js";
 import { runLoad } from "../../src/load/driver.js";
 import { generateLoad, type LoadSet } from "../../src/load/workload.js";
+import type { SubmitResult } from "../../src/api/interface.js";
 import { PobTestBackend, TestShard, hex, serveApi } from "../api/helpers.js";
 
 const made = makeTestGenesis({ seed: "driver pob test", shardCount: 1, accounts: 64, amount: 1_000_000n, outputsPerAccount: 2, validators: 3 });
@@ -22,6 +26,23 @@ function pobStatus(leagueMode: "two-league" | "one-league", believable: readonly
   return { mode: "pob", leagueMode, believable: believable.map(hex), normal: [], samplingProbability: 0.5, height: 3 };
 }
 
+/** A PoB test backend that counts the submissions it is answering (announcement included). */
+class CountingBackend extends PobTestBackend {
+  answering = 0;
+
+  override async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    this.answering++;
+    try {
+      return await super.submit(transactions);
+    } finally {
+      this.answering--;
+    }
+  }
+}
+
+/** Block production period of the test's producer. */
+const BLOCK_INTERVAL_MS = 50;
+
 function ownerOf(set: LoadSet, position: number): Uint8Array {
   return spenderOf(set.tx(position))!;
 }
@@ -29,19 +50,24 @@ function ownerOf(set: LoadSet, position: number): Uint8Array {
 describe("runLoad against a PoB shard", () => {
   let dir: string;
   let shard: TestShard;
-  let backends: [PobTestBackend, PobTestBackend];
+  let backends: [CountingBackend, CountingBackend];
+  let producer: NodeJS.Timeout;
   const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
   let endpoints: string[];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ios-driver-pob-"));
-    shard = TestShard.open(made.genesis, 0, made.validators[0]!, join(dir, "data"), 50);
-    backends = [keyA, keyB].map((key) => new PobTestBackend(shard, key, { consensus: pobStatus("two-league", [keyA, keyB]), sealOnAccept: true })) as [PobTestBackend, PobTestBackend];
+    shard = TestShard.open(made.genesis, 0, made.validators[0]!, join(dir, "data"));
+    backends = [keyA, keyB].map((key) => new CountingBackend(shard, key, { consensus: pobStatus("two-league", [keyA, keyB]), sealOnAccept: true })) as [CountingBackend, CountingBackend];
+    producer = setInterval(() => {
+      if (backends.every((backend) => backend.answering === 0)) shard.solo.commitNextBlock();
+    }, BLOCK_INTERVAL_MS);
     for (const backend of backends) servers.push(await serveApi(backend));
     endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
   });
 
   after(async () => {
+    clearInterval(producer);
     for (const server of servers) server.close();
     await shard.close();
     await rm(dir, { recursive: true, force: true });
