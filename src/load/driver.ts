@@ -466,6 +466,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const applyStatuses = (read: readonly (EndpointStatus | undefined)[], serial: number): void => {
     const now = performance.now();
     let changed = false;
+    const left: { readonly connection: Connection; readonly cause: string }[] = [];
     for (const connection of connections) {
       const next = read[connection.index];
       if (next === undefined) continue;
@@ -479,13 +480,16 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       if (next.epoch !== before.epoch || next.shard !== before.shard) {
         epochs.switches.push({ atMs: Math.round(now - startMs), endpoint: connection.url, fromEpoch: before.epoch, toEpoch: next.epoch, fromShard: before.shard, toShard: next.shard });
       }
-      if (next.shard !== before.shard) leftBehind(connection, "ENDPOINT_LEFT_SHARD");
-      else if (next.epoch > before.epoch + 1) leftBehind(connection, "ENDPOINT_SKIPPED_EPOCH");
+      if (next.shard !== before.shard) left.push({ connection, cause: "ENDPOINT_LEFT_SHARD" });
+      else if (next.epoch > before.epoch + 1) left.push({ connection, cause: "ENDPOINT_SKIPPED_EPOCH" });
     }
     if (changed) {
       routes = buildRoutes(connections, shardCount);
       epochs.routeRebuilds++;
     }
+    // Confirmations held for this read first: what they settle needs no resend.
+    for (const connection of connections) replayDeferred(connection);
+    for (const { connection, cause } of left) leftBehind(connection, cause);
     const resends: number[] = [];
     const resend = (position: number, cause: string): void => {
       if (!isOpen(position)) return;
@@ -502,7 +506,6 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     }
     for (const [shard, afterRead] of staleShards) if (afterRead <= serial) staleShards.delete(shard);
     if (changed || resends.length > 0 || parked.length > 0 || parkedUnlocks.length > 0) reroute(resends);
-    for (const connection of connections) replayDeferred(connection);
     pump();
   };
 

@@ -14,7 +14,9 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../../src/api/interface.js";
 import type { ConfirmationBatch, OptimisticBatch } from "../../src/api/stream-codec.js";
-import { makeTestGenesis } from "../../src/ledger/genesis.js";
+import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { MAX_RETRIES, runLoad, type DriverOptions, type LoadRun } from "../../src/load/driver.js";
 import type { LoadReport } from "../../src/load/report.js";
@@ -318,5 +320,80 @@ describe("runLoad across an epoch switch, step by step", () => {
     assert.equal(report.metrics.totals.final, 30);
     assertCountsAddUp(report, 30);
     assert.deepEqual(report.run.epochs.switches.map((s) => [s.fromEpoch, s.toEpoch, s.fromShard, s.toShard]).sort(), [[1, 2, 0, 1], [1, 2, 1, 0]]);
+  });
+});
+
+describe("runLoad with the genesis epoch length: an event's height names its epoch", () => {
+  /** L: epoch e holds heights 30e .. 30e + 29. */
+  const EPOCH_LENGTH = 30;
+  let dir: string;
+  let shards: [TestShard, TestShard];
+  let a: SwitchingBackend;
+  let b: SwitchingBackend;
+  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+  /** Per shard: final transactions of each height of epoch 1 that made some final (what its validators announced). */
+  const finalsAt: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
+
+  /** Commits one block of one genesis spend of `account`'s output `index` (to itself, fee 1) on `shard`. */
+  async function commitSpend(shard: TestShard, index: number): Promise<void> {
+    const output = made.genesis.outputs[index]!;
+    const payer = made.accounts.find((account) => hex(account.publicKey) === hex(output.owner))!;
+    const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: genesisTxid(made.genesis), index, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: output.amount - 1n }] }, [payer]);
+    const [result] = await shard.pipeline.submit([encodeTransaction(transaction)]);
+    assert.equal(result!.outcome, "accepted");
+    assert.ok(shard.solo.commitNextBlock() !== undefined);
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ios-driver-epochs-length-"));
+    shards = [0, 1].map((shard) => TestShard.open(made.genesis, shard, made.validators[shard]!, join(dir, `data-${shard}`))) as [TestShard, TestShard];
+    // Both shards at epoch 0's last height (one block per genesis output of accounts the load does not use).
+    const reserved = new Set(made.accounts.slice(0, 48).map((account) => hex(account.publicKey)));
+    for (const [i, shard] of shards.entries()) {
+      const outputs = made.genesis.outputs.flatMap((output, index) => (reserved.has(hex(output.owner)) && shardOfOwner(output.owner, 2) === i ? [index] : []));
+      assert.ok(outputs.length >= EPOCH_LENGTH - 1);
+      for (const index of outputs.slice(0, EPOCH_LENGTH - 1)) await commitSpend(shard, index);
+      assert.equal(shard.state.tip.height, EPOCH_LENGTH - 1);
+      shard.pipeline.onSettled((batch) => {
+        if (batch.final.length > 0) finalsAt[i]!.set(batch.height, batch.final.length / 32);
+      });
+    }
+    a = new SwitchingBackend(keyA, shards[0], false, shards);
+    b = new SwitchingBackend(keyB, shards[1], false, shards);
+    for (const backend of [a, b]) servers.push(await serveApi(backend));
+  });
+
+  after(async () => {
+    for (const server of servers) server.close();
+    for (const shard of shards) await shard.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("learns a switch from the first event of the next epoch, without polling or refusals, and counts each height for the shard its endpoint served then", async () => {
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(48, 72), count: 60, seed: "epochs length", fee: 1n, threads: 2 });
+    const endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
+    const running = runLoad({ set, endpoints, epochLength: EPOCH_LENGTH, mode: { kind: "closed-loop", window: 30 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 600_000 });
+    // Epoch 0 ends with the window sent and pending; nothing more goes out before a final confirmation.
+    await until(() => (a.answered + b.answered === 30 ? true : undefined), "the first 30 transactions at their validators");
+    // Epoch 1: A serves shard 1, B shard 0; their next events are of heights 30.. .
+    a.switchTo(shards[1], 1);
+    b.switchTo(shards[0], 1);
+    const producer = setInterval(() => {
+      for (const shard of shards) shard.solo.commitNextBlock();
+    }, 20);
+    const { report, end } = await running.finally(() => clearInterval(producer));
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assertCountsAddUp(report, 60);
+    // The driver learnt the switch from heights: no transaction went to a validator that no longer served its shard.
+    assert.deepEqual(Object.keys(report.metrics.resentByCause).filter((cause) => cause !== "ENDPOINT_LEFT_SHARD"), []);
+    assert.equal(report.run.epochs.switches.length, 2);
+    assert.equal(report.run.epochs.last, 1);
+    // Each shard's heights as its validators announced them, every one from the endpoint that served it in epoch 1.
+    report.metrics.shards.forEach((summary, shard) => {
+      const heights = [...finalsAt[shard]!.values()];
+      assert.equal(summary.heights, heights.length, `shard ${shard}'s heights`);
+      assert.equal(summary.txPerHeight, Math.round((heights.reduce((x, y) => x + y, 0) / heights.length) * 1000) / 1000, `shard ${shard}'s transactions per height`);
+    });
   });
 });
