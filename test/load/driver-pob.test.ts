@@ -17,9 +17,9 @@ import { makeTestGenesis } from "../../src/ledger/genesis.js";
 import { runLoad } from "../../src/load/driver.js";
 import { generateLoad, type LoadSet } from "../../src/load/workload.js";
 import type { SubmitResult } from "../../src/api/interface.js";
-import { PobTestBackend, TestShard, hex, serveApi } from "../api/helpers.js";
+import { PobTestBackend, TestShard, hex, serveApi, until } from "../api/helpers.js";
 
-const made = makeTestGenesis({ seed: "driver pob test", shardCount: 1, accounts: 64, amount: 1_000_000n, outputsPerAccount: 2, validators: 3 });
+const made = makeTestGenesis({ seed: "driver pob test", shardCount: 1, accounts: 80, amount: 1_000_000n, outputsPerAccount: 2, validators: 3 });
 const [keyA, keyB, keyC] = made.validators.map((v) => v.publicKey) as [Uint8Array, Uint8Array, Uint8Array];
 
 function pobStatus(leagueMode: "two-league" | "one-league", believable: readonly Uint8Array[]): Record<string, unknown> {
@@ -140,6 +140,31 @@ describe("runLoad against a PoB shard", () => {
       }
     });
     assert.ok(toC > 0 && toC < 200, "the league split the senders between A and C");
+  });
+
+  it("routes by the new league once an endpoint's status reports it, while running", async () => {
+    for (const backend of backends) {
+      backend.accepted.length = 0;
+      backend.consensus = pobStatus("two-league", [keyA, keyC]);
+    }
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(64, 80), count: 200, seed: "pob league change", fee: 1n, threads: 2 });
+    const running = runLoad({ set, endpoints, mode: { kind: "open-loop", rate: 400 }, durationMs: 10_000, drainTimeoutMs: 30_000, statusPollMs: 50 });
+    await until(() => (backends[0].accepted.length + backends[1].accepted.length >= 50 ? true : undefined), "50 transactions accepted under the first league");
+    for (const backend of backends) backend.consensus = pobStatus("two-league", [keyA, keyB]);
+    const { report } = await running;
+    assert.equal(report.metrics.totals.final, 200);
+    assert.ok(report.run.epochs.routeRebuilds >= 1);
+    const got = receivers(set);
+    let byNewLeague = 0;
+    got.forEach((endpoint, position) => {
+      const owner = ownerOf(set, position);
+      const first = hex(assignee(owner, [keyA, keyC])) === hex(keyA) ? 0 : owner[0]! % 2;
+      const second = hex(assignee(owner, [keyA, keyB])) === hex(keyA) ? 0 : 1;
+      assert.ok(endpoint === first || endpoint === second, `transaction ${position} went where neither league sends it`);
+      if (endpoint !== first) byNewLeague++;
+    });
+    assert.ok(byNewLeague > 0, "transactions sent after the change went to B as the new league's assignee");
+    for (const backend of backends) backend.consensus = pobStatus("two-league", [keyA, keyB]);
   });
 
   it("refuses, with LOAD_CONNECT_FAILED, an endpoint whose status claims two leagues without a usable believable list", async () => {
