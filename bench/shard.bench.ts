@@ -65,7 +65,7 @@ async function measure(label: string, validators: number, consensus: ConsensusSe
     const set = await generateLoad({ genesis: network.genesis, accounts: deriveTestAccounts(SEED, ACCOUNTS), count: SECONDS * TX_PER_SECOND_BUDGET, seed: `${SEED} ${label}` });
     const { report, end } = await runLoad({
       set,
-      endpoints: [network.validators.map((v) => `ws://127.0.0.1:${v.port}/v1/stream`)],
+      endpoints: network.validators.map((v) => `ws://127.0.0.1:${v.port}/v1/stream`),
       mode: { kind: "closed-loop", window },
       durationMs: SECONDS * 1000,
     });

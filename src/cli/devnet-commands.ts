@@ -168,8 +168,9 @@ export const loadCommand: Command = {
   help: [
     "target (one of):",
     "  --devnet DIR          a running `ios devnet --dir DIR` (endpoints, genesis and accounts from DIR/devnet.json)",
-    "  --endpoints URLS      stream URLs of one shard, comma-separated (ws://HOST:PORT/v1/stream);",
-    "                        repeat once per shard, in shard order; then also:",
+    "  --endpoints URLS      validators' stream URLs, comma-separated (ws://HOST:PORT/v1/stream),",
+    "                        repeatable, any shard and order: each one's shard, epoch and league",
+    "                        are read from its /v1/status and followed as epochs switch; then also:",
     "    --genesis FILE      the network's genesis.json",
     "    --account-seed S    with --tx: seed of the funded test accounts (`ios genesis --seed S`)",
     "    --accounts A        with --tx: how many of them send",
@@ -227,7 +228,7 @@ export const loadCommand: Command = {
     let genesisFile: string;
     /** Seed and count of the sending accounts (only needed to generate). */
     let accounts: () => { seed: string; count: number };
-    let endpoints: string[][];
+    let endpoints: string[];
     let cpu: { pid: number; label: string }[] = [];
     if (typeof values.devnet === "string") {
       const { readDevnetManifest, streamEndpoints, validatorProcesses } = await import("../devnet/launcher.js");
@@ -239,11 +240,11 @@ export const loadCommand: Command = {
     } else {
       genesisFile = required(values, "genesis");
       accounts = () => ({ seed: required(values, "account-seed"), count: integerOption(values, "accounts", 1, 1 << 20) });
-      endpoints = endpointsOption!.map((list) => list.split(",").filter((url) => url !== ""));
+      endpoints = endpointsOption!.flatMap((list) => list.split(",").filter((url) => url !== ""));
     }
     const genesis = loadGenesisFile(genesisFile);
     try {
-      checkEndpoints(endpoints, genesis.shardCount);
+      checkEndpoints(endpoints);
     } catch (error) {
       throw new IosError<CliErrorCode>("CLI_USAGE", `--endpoints: ${(error as Error).message.replace(/^LOAD_BAD_OPTION: /, "")}`);
     }
@@ -275,6 +276,7 @@ export const loadCommand: Command = {
     const { report, end } = await runLoad({
       set,
       endpoints,
+      ...(genesis.epochLength === undefined ? {} : { epochLength: genesis.epochLength }),
       mode,
       durationMs: plannedMs,
       ...(values.drain === undefined ? {} : { drainTimeoutMs: integerOption(values, "drain", 0, 3600) * 1000 }),
@@ -284,6 +286,10 @@ export const loadCommand: Command = {
     const files = await writeReport(report, reportDir);
     const m = report.metrics;
     io.out(`${m.totals.final} final of ${m.totals.submitted} submitted (${m.totals.rejected} rejected, ${m.totals.pending} pending; ${end})`);
+    const { epochs } = report.run;
+    if (epochs.switches.length > 0 || m.totals.resent > 0) {
+      io.out(`epochs ${epochs.first}..${epochs.last}: ${epochs.switches.length} endpoint switch(es); ${m.totals.resent} resent (${Object.entries(m.resentByCause).map(([cause, n]) => `${cause} ${n}`).join(", ") || "none"})`);
+    }
     io.out(`throughput ${m.throughput.endToEndTps.toFixed(0)} final tx/s; final latency p50 ${m.latency.final.p50Ms} ms, p99 ${m.latency.final.p99Ms} ms`);
     for (const line of kindLines(m)) io.out(line);
     io.out(`report: ${files.html} (also ${files.json}, ${files.markdown})`);

@@ -146,8 +146,8 @@ export interface Devnet {
   readonly genesis: Genesis;
   /** The workload accounts, `deriveTestAccounts(seed, accounts)`. */
   readonly accounts: readonly KeyPair[];
-  /** Stream URLs per shard (the load driver's `endpoints`). */
-  readonly endpoints: readonly (readonly string[])[];
+  /** Every validator's stream URL (the load driver's `endpoints`: it reads each one's shard as epochs switch). */
+  readonly endpoints: readonly string[];
   /** True when every shard's validators agree (always true with one validator per shard). */
   readonly consensus: boolean;
   /** SIGTERM every validator, wait for a clean exit, SIGKILL what is left after `timeoutMs`. Idempotent. */
@@ -430,9 +430,9 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   }
 }
 
-/** Stream URLs per shard, in validator order. */
-export function streamEndpoints(manifest: DevnetManifest): string[][] {
-  return Array.from({ length: manifest.shards }, (_, shard) => manifest.validators.filter((v) => v.shard === shard).map((v) => v.stream));
+/** Every validator's stream URL, in validator order (the shard each serves is its status's, which changes with the epochs). */
+export function streamEndpoints(manifest: DevnetManifest): string[] {
+  return manifest.validators.map((v) => v.stream);
 }
 
 /** The validator processes of a manifest, labelled for the load driver's CPU sampling. */

@@ -54,6 +54,7 @@ export async function runDevnetLoad(devnet: Devnet, options: DevnetLoadOptions):
   const run = await runLoad({
     set,
     endpoints: devnet.endpoints,
+    ...(devnet.genesis.epochLength === undefined ? {} : { epochLength: devnet.genesis.epochLength }),
     mode: options.mode,
     durationMs: options.durationMs,
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),

@@ -1,10 +1,12 @@
 /**
  * The load driver: submits a generated set to running validators over the client WebSocket stream
- * (src/api/stream-codec.ts, route /v1/stream) and follows their confirmation events.
+ * (src/api/stream-codec.ts, route /v1/stream) and follows their confirmation events, across epoch
+ * switches (issue 14: at each epoch boundary a validator may serve another shard, under a new league).
  *
  * Phases of a run:
- *  1. connect: one WebSocket per entry validator (endpoints[shard] lists a shard's), then GET
- *     /v1/status of each (same host, http) for its public key, shard and consensus; each
+ *  1. connect: one WebSocket per endpoint (the validators' stream URLs, whatever shard they serve),
+ *     then GET /v1/status of each (same host, http) for its public key, shard, epoch and consensus
+ *     (src/load/endpoints.ts); every shard with transactions must be served by one of them. Each
  *     connection sends {"op":"subscribe"} before anything is submitted, so no confirmation can be
  *     missed (every connection stays subscribed: any validator of a shard may announce its events);
  *  2. submit, for `durationMs` or until the set is exhausted (a transfer still held for its input
@@ -12,22 +14,44 @@
  *       open loop  — transaction k is due at start + k / rate (a fixed schedule, whatever the node
  *                    does), and its latency is measured from that due time, so time spent queued
  *                    behind a slow node counts (no coordinated omission);
- *       closed loop — at most `window` transactions unresolved (submitted, not final or rejected;
+ *       closed loop — at most `window` transactions unresolved (released, not final or rejected;
  *                    one held back because its input does not exist yet is not in flight);
- *                    a new one goes out as soon as one resolves; latency from the actual send.
+ *                    a new one goes out as soon as one resolves; latency from the first send.
  *     Due transactions are framed in bulk (u32 count ‖ (u32 len ‖ tx)*), at most `frameTxs` per
  *     frame and MAX_FRAMES_IN_FLIGHT frames awaiting their ack per connection (the server's limit).
- *     Within a shard, a transaction goes to the entry validator chosen by its first input's owner
- *     key, so every chain of transfers keeps one connection and its order: under Proof-of-
- *     Believability with two leagues (white paper §7.2) the believable validator the protocol
- *     assigns that key to (`assignee` of `spenderOf`, src/consensus/pob/assignment.ts), since
- *     only it seals the transaction into an optimistic block; otherwise, or when that validator
- *     is not among the shard's endpoints, the endpoint at (first byte of the key) mod (number of
- *     endpoints).
+ *     A transaction goes to the endpoint its shard's route picks (src/load/endpoints.ts: the
+ *     believable assignee of its first input's owner under two-league PoB, else by that key's first
+ *     byte), so every chain of transfers keeps one connection and its order within an epoch.
  *     Acks: "accepted" counts as accepted; "duplicate" (the node already knew it: no new work) and
- *     "rejected" count as rejections at submission, under DUPLICATE or the node's code;
- *  3. drain: wait until every submitted transaction is final or rejected, or `drainTimeoutMs`;
- *  4. report: metrics, CPU samples (taken every second) and run facts as a LoadReport.
+ *     "rejected" count as rejections at submission, under DUPLICATE or the node's code, but for
+ *     the retryable cases of phase 3;
+ *  3. follow the epochs, all along: every `statusPollMs` (and at once when an event's height
+ *     reaches its endpoint's epoch's last height, or a retryable refusal arrives) every endpoint's
+ *     status is read again; when an endpoint's shard, epoch or league changed, the routes are
+ *     rebuilt and what waits in the connections' queues is routed again (in set order, so a chain
+ *     keeps its order). Nothing is silently lost across a switch: a transaction is sent again to
+ *     a current validator of its shard when
+ *       - the endpoint it was last sent to now serves another shard, or skipped an epoch (the
+ *         validator dropped what it held for the shard it left: ENDPOINT_LEFT_SHARD,
+ *         ENDPOINT_SKIPPED_EPOCH), or
+ *       - that endpoint refused it with a retryable code (RETRYABLE_CODES: not my shard, not
+ *         assigned to me, relay unanswered or backlogged), once a status read started after the
+ *         refusal has come back, at most MAX_RETRIES times (then the refusal counts as a rejection).
+ *     A resend keeps the transaction's first due time, is counted in `totals.resent` by cause
+ *     (metrics.ts), not again in `submitted`; an ack or refusal of an older send is stale and
+ *     ignored; a "duplicate" answer to a resend means the node holds it (pending or final): the
+ *     transaction stays open and its status is read from that node (GET /v1/tx), since a final
+ *     block the node synced announces nothing. Settlement is by txid from any connection: the
+ *     first final confirmation (or rejection) counts, later ones are ignored;
+ *  4. drain: wait until every submitted transaction is final or rejected, or `drainTimeoutMs`;
+ *  5. report: metrics, CPU samples (taken every second), run facts and the epochs seen as a LoadReport.
+ * Heights and shards: an EVENTS or ATOMIX frame carries a height, not a shard. With `epochLength`
+ * (L: epoch e holds heights e·L .. (e+1)·L − 1), a frame's height names its epoch: a frame of an
+ * epoch later than its endpoint's known status waits (with the frames after it) until a status
+ * read shows that epoch, and the shard a frame speaks for is the one the endpoint served in that
+ * epoch (unknown when the driver never saw it there: then its heights are not counted and its
+ * unlock finals are left to the shard's other endpoints). Without `epochLength` the endpoint's
+ * latest status names the shard.
  * The stream carries final confirmations (a committed block, white paper §5), rejections and,
  * under PoB, optimistic confirmations (white paper §7.2 phase 1). The first optimistic
  * confirmation of a transaction gives its optimistic latency; the time from it to the final one is
@@ -41,18 +65,20 @@
  * an ATOMIX frame, the driver sends the unlock-to-commit to every other shard the transfer touches
  * over the same streams (to the sender's shard too when its lock only locked: the workload's
  * transfers have one input shard, whose lock settles them), and counts the transfer final when
- * it is committed in all. A transfer spending a cross-shard transfer's change follows it at once
+ * it is committed in all; an unlock sent to an endpoint that then leaves the target shard is sent
+ * again like a transfer. A transfer spending a cross-shard transfer's change follows it at once
  * when the lock settles the transfer (every input in the sender's shard: the lock creates the
  * change, in its producer's view as in the final block, as an intra-shard transfer does); else it
- * is held until the commit is final in the sender's shard (the change exists only then); its latency still runs
- * from its due time.
+ * is held until the commit is final in the sender's shard (the change exists only then); its
+ * latency still runs from its due time.
  * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
- * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations.
+ * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations. A status read
+ * that fails while running keeps the endpoint's last status (the next poll tries again).
  *
- * API: `runLoad(options): Promise<LoadRun>`.
+ * API: `runLoad(options): Promise<LoadRun>`, `checkEndpoints(urls)`, RETRYABLE_CODES, MAX_RETRIES.
  */
 import WebSocket from "ws";
-import { ApiClient } from "../api/client.js";
+import { ApiClient, type TxStatusJson } from "../api/client.js";
 import { MAX_FRAMES_IN_FLIGHT, STREAM_PATH } from "../api/server.js";
 import {
   FRAME_ACK,
@@ -68,17 +94,19 @@ import {
   decodeEvents,
   decodeOptimistic,
   encodeSubmission,
+  type AtomixBatch,
+  type ConfirmationBatch,
 } from "../api/stream-codec.js";
-import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { unlockFor } from "../atomix/client.js";
 import { encodeAtomixPhase } from "../atomix/phases.js";
 import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds/atomix.js";
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
 import { scanTransaction, transactionIdOfEncoding } from "../ledger/kinds/registry.js";
 import { toHex } from "../hex.js";
+import { buildRoutes, fetchStatus, nodeUrlOf, statusKey, type EndpointStatus, type ShardRoute } from "./endpoints.js";
 import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
 import type { ProgressDisplay } from "./progress.js";
-import { buildReport, type LoadReport } from "./report.js";
+import { buildReport, type EndpointSwitch, type LoadReport } from "./report.js";
 import { TxidPositions } from "./txid-positions.js";
 import type { LoadSet } from "./workload.js";
 import { TXID_BYTES } from "../codec/sizes.js";
@@ -89,8 +117,16 @@ export type LoadMode = { readonly kind: "open-loop"; readonly rate: number } | {
 
 export interface DriverOptions {
   readonly set: LoadSet;
-  /** endpoints[shard]: WebSocket stream URLs (ws://host:port/v1/stream) of that shard's entry validators. */
-  readonly endpoints: readonly (readonly string[])[];
+  /**
+   * WebSocket stream URLs (ws://host:port/v1/stream) of the validators to submit through, in any
+   * order and of any shard: each one's shard, epoch and league are read from its /v1/status and
+   * followed while the run lasts.
+   */
+  readonly endpoints: readonly string[];
+  /** L of the genesis (final blocks per shard per epoch) when it has one: places an event's height in its epoch (see the file comment). */
+  readonly epochLength?: number;
+  /** Every endpoint's status is read again this often; default 500 ms. */
+  readonly statusPollMs?: number;
   readonly mode: LoadMode;
   /** Submission stops after this long (or when the set is exhausted). */
   readonly durationMs: number;
@@ -111,9 +147,26 @@ export interface LoadRun {
   readonly end: "settled" | "drain-timeout";
 }
 
+/**
+ * Refusals that say where the transaction went, not what is wrong with it: the validator does
+ * not serve its shard (any more: TX_WRONG_SHARD, the stateless shard check), is not (any more) its
+ * believable assignee (POB_NOT_ASSIGNED, a relay's answer), or the relay to the assignee got no
+ * answer or no room (RELAY_UNANSWERED, RELAY_BACKLOG_FULL: src/node/consensus/pob-consensus.ts).
+ * Another current validator of the shard may take it.
+ */
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set(["TX_WRONG_SHARD", "POB_NOT_ASSIGNED", "RELAY_UNANSWERED", "RELAY_BACKLOG_FULL"]);
+/**
+ * Resends after retryable refusals, per transaction: each waits for a fresh status read, so 8
+ * rides out several epoch switches in a row, while a transaction a shard's validators keep
+ * refusing (a tampered set) still ends rejected by its code.
+ */
+export const MAX_RETRIES = 8;
+
 const DEFAULT_FRAME_TXS = 2048;
 const DEFAULT_DRAIN_MS = 10_000;
 const DEFAULT_LATENCY_CAP_MS = 1000;
+/** Status poll: 500 ms notices a switch within a fraction of an epoch (a devnet epoch lasts seconds) at two small HTTP reads per endpoint per second. */
+const DEFAULT_STATUS_POLL_MS = 500;
 /** Scheduler period: 5 ms keeps an open-loop schedule within a few ms of due without busy-waiting. */
 const TICK_MS = 5;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -122,7 +175,7 @@ const FIRST_INPUT_TXID_AT = TX_PREFIX.bytes + 4;
 /** ATOMIX frames' phase bytes of a lock decision (src/atomix/phases.ts). */
 const LOCKED_PHASE = encodeAtomixPhase("locked");
 const COMMITTED_PHASE = encodeAtomixPhase("committed");
-const HEX_KEY = /^[0-9a-f]{64}$/;
+const STREAM_URL = /^wss?:\/\/[^/]+\/v1\/stream$/;
 
 const enum TxState {
   Queued = 0,
@@ -132,47 +185,54 @@ const enum TxState {
   Rejected = 4,
 }
 
-/** What an endpoint's GET /v1/status says, as far as routing needs it. */
-interface EndpointStatus {
-  /** Hex public key of the validator. */
-  readonly publicKey: string;
-  readonly shard: number;
-  /** "solo", "bft", "pob/two-league", "pob/one-league", ... as reported. */
-  readonly consensus: string;
-  /** The believable league (two-league PoB only) and the consensus height it was read at. */
-  readonly believable: readonly Uint8Array[] | undefined;
-  readonly height: number;
+/** An unlock to send: its cross-shard transfer's position and the shard it goes to. */
+interface Unlock {
+  readonly position: number;
+  readonly target: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Frames sent and not acknowledged: set positions (−1 − position for an unlock) and the send number of each. */
+interface FrameInFlight {
+  readonly positions: number[];
+  readonly sends: number[];
 }
 
 interface Connection {
+  readonly index: number;
   readonly url: string;
-  readonly status: EndpointStatus;
+  status: EndpointStatus;
+  /** The shard this endpoint served in each epoch the driver saw it in. */
+  readonly shardByEpoch: Map<number, number>;
   readonly socket: WebSocket;
-  /** Set positions released to this connection and not yet framed, in set order. */
-  readonly queue: number[];
+  /** Set positions routed to this connection and not yet framed, in set order. */
+  queue: number[];
   queueHead: number;
-  /** Unlocks to send (their cross-shard transfer's position), framed before the queue. */
-  readonly unlocks: { readonly position: number; readonly bytes: Uint8Array }[];
-  /** Frames sent and not acknowledged, by sequence number: set positions, or −1 − position for an unlock. */
-  readonly inFlight: Map<number, number[]>;
+  /** Unlocks to send, framed before the queue. */
+  unlocks: Unlock[];
+  readonly inFlight: Map<number, FrameInFlight>;
   nextSequence: number;
+  /** EVENTS and ATOMIX frames of an epoch later than `status` (with those after them), in arrival order. */
+  readonly deferred: { readonly height: number; readonly handle: () => void }[];
 }
 
-/** A cross-shard transfer past its lock: the shards that have not applied its unlock yet. */
+/** A cross-shard transfer past its lock: the shards that have not applied its unlock yet, and where each unlock went. */
 interface CrossFlow {
   readonly pending: Set<number>;
+  readonly bytes: Uint8Array;
+  readonly sentTo: Map<number, number>;
 }
 
-/** One list of stream URLs per shard (LOAD_BAD_OPTION otherwise): checked before any signing work. */
-export function checkEndpoints(endpoints: readonly (readonly string[])[], shardCount: number): void {
-  check<LoadErrorCode>(endpoints.length === shardCount, "LOAD_BAD_OPTION", `endpoints must list one entry per shard (${shardCount}), got ${endpoints.length}`);
-  for (const url of endpoints.flat()) check<LoadErrorCode>(/^wss?:\/\/[^/]+\/v1\/stream$/.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
+/** Stream URLs (LOAD_BAD_OPTION otherwise): at least one, each like ws://host:port/v1/stream, none twice. Checked before any signing work. */
+export function checkEndpoints(endpoints: readonly string[]): void {
+  check<LoadErrorCode>(endpoints.length > 0, "LOAD_BAD_OPTION", "at least one endpoint is needed");
+  for (const url of endpoints) check<LoadErrorCode>(typeof url === "string" && STREAM_URL.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
+  check<LoadErrorCode>(new Set(endpoints).size === endpoints.length, "LOAD_BAD_OPTION", "an endpoint is listed twice");
 }
 
 function checkOptions(options: DriverOptions): void {
-  const { set, endpoints, mode, durationMs } = options;
-  checkEndpoints(endpoints, set.header.shardCount);
-  endpoints.forEach((urls, shard) => check<LoadErrorCode>(urls.length > 0 || !set.shards.includes(shard), "LOAD_BAD_OPTION", `shard ${shard} has transactions but no entry validator`));
+  const { endpoints, mode, durationMs, epochLength } = options;
+  checkEndpoints(endpoints);
   if (mode.kind === "open-loop") check<LoadErrorCode>(Number.isFinite(mode.rate) && mode.rate > 0, "LOAD_BAD_OPTION", `rate must be a positive number of tx/s, got ${mode.rate}`);
   else check<LoadErrorCode>(Number.isInteger(mode.window) && mode.window >= 1, "LOAD_BAD_OPTION", `window must be a positive integer, got ${mode.window}`);
   check<LoadErrorCode>(Number.isFinite(durationMs) && durationMs > 0, "LOAD_BAD_OPTION", `duration must be a positive number of ms, got ${durationMs}`);
@@ -180,81 +240,14 @@ function checkOptions(options: DriverOptions): void {
   check<LoadErrorCode>(Number.isInteger(frameTxs) && frameTxs >= 1 && frameTxs <= MAX_STREAM_TXS, "LOAD_BAD_OPTION", `frameTxs must be an integer in 1..${MAX_STREAM_TXS}, got ${frameTxs}`);
   const drain = options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
   check<LoadErrorCode>(Number.isFinite(drain) && drain >= 0, "LOAD_BAD_OPTION", `drain timeout must be ≥ 0 ms, got ${drain}`);
+  const poll = options.statusPollMs ?? DEFAULT_STATUS_POLL_MS;
+  check<LoadErrorCode>(Number.isFinite(poll) && poll >= 1, "LOAD_BAD_OPTION", `status poll must be ≥ 1 ms, got ${poll}`);
+  check<LoadErrorCode>(epochLength === undefined || (Number.isInteger(epochLength) && epochLength >= 1), "LOAD_BAD_OPTION", `epoch length must be a positive integer, got ${epochLength}`);
 }
 
-/** Map key of a 32-byte value (a public key or a block hash): one char per byte, read in place. */
+/** Map key of a 32-byte value (a txid or a block hash): one char per byte, read in place. */
 function key32(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-}
-
-/** http(s)://host:port of the node behind a ws(s)://host:port/v1/stream URL. */
-function nodeUrlOf(streamUrl: string): string {
-  const url = new URL(streamUrl);
-  return `${url.protocol === "wss:" ? "https:" : "http:"}//${url.host}`;
-}
-
-/** Reads GET /v1/status of the node behind `streamUrl` (see the API's status route and the PoB status fields). */
-async function fetchStatus(streamUrl: string): Promise<EndpointStatus> {
-  const nodeUrl = nodeUrlOf(streamUrl);
-  const unusable = (why: string) => new IosError<LoadErrorCode>("LOAD_CONNECT_FAILED", `${nodeUrl}/v1/status (status of ${streamUrl}) ${why}`);
-  let body: unknown;
-  try {
-    body = await new ApiClient(nodeUrl).status();
-  } catch (error) {
-    throw unusable(`cannot be read: ${(error as Error).message}`);
-  }
-  if (typeof body !== "object" || body === null) throw unusable("is not a JSON object");
-  const { publicKey, shard, consensus } = body as Record<string, unknown>;
-  if (typeof publicKey !== "string" || !HEX_KEY.test(publicKey)) throw unusable("has no publicKey of 64 lowercase hex digits");
-  if (!Number.isInteger(shard)) throw unusable("has no integer shard");
-  const facts = typeof consensus === "object" && consensus !== null ? (consensus as Record<string, unknown>) : {};
-  const mode = typeof facts.mode === "string" ? facts.mode : "unknown";
-  const leagueMode = typeof facts.leagueMode === "string" ? facts.leagueMode : undefined;
-  const height = typeof facts.height === "number" && Number.isFinite(facts.height) ? facts.height : 0;
-  const described = leagueMode === undefined ? mode : `${mode}/${leagueMode}`;
-  if (mode !== "pob" || leagueMode !== "two-league") return { publicKey, shard: shard as number, consensus: described, believable: undefined, height };
-  const believable = facts.believable;
-  if (!Array.isArray(believable) || believable.length === 0 || !believable.every((key) => typeof key === "string" && HEX_KEY.test(key))) {
-    throw unusable("reports two-league PoB without a non-empty consensus.believable list of 64-hex-digit keys");
-  }
-  return { publicKey, shard: shard as number, consensus: described, believable: believable.map((key: string) => new Uint8Array(Buffer.from(key, "hex"))), height };
-}
-
-/**
- * The entry-validator choice of a shard (see the file comment): by the PoB assignee of the first
- * input's owner when the shard runs two leagues, by that key's first byte otherwise. Assignments
- * are remembered per owner key, so each sender costs one `assignee` call.
- */
-class ShardRoute {
-  readonly #connections: readonly Connection[];
-  readonly #believable: readonly Uint8Array[] | undefined;
-  readonly #byPublicKey = new Map<string, Connection>();
-  readonly #byOwner = new Map<string, Connection>();
-
-  constructor(connections: readonly Connection[]) {
-    this.#connections = connections;
-    // Every endpoint of the shard should report the same league; the latest view (highest height) wins.
-    const pob = connections.filter((c) => c.status.believable !== undefined).sort((a, b) => b.status.height - a.status.height)[0];
-    this.#believable = pob?.status.believable;
-    for (const connection of connections) this.#byPublicKey.set(connection.status.publicKey, connection);
-  }
-
-  get usesAssignee(): boolean {
-    return this.#believable !== undefined;
-  }
-
-  connectionFor(tx: Uint8Array): Connection {
-    const spender = spenderOf(tx);
-    const byByte = this.#connections[(spender?.[0] ?? 0) % this.#connections.length]!;
-    if (this.#believable === undefined || spender === undefined) return byByte;
-    const key = key32(spender);
-    let connection = this.#byOwner.get(key);
-    if (connection === undefined) {
-      connection = this.#byPublicKey.get(toHex(assignee(spender, this.#believable))) ?? byByte;
-      this.#byOwner.set(key, connection);
-    }
-    return connection;
-  }
 }
 
 function connect(url: string): Promise<WebSocket> {
@@ -272,56 +265,82 @@ function connect(url: string): Promise<WebSocket> {
 /** Runs the load described by `options` (see the file comment) and returns its report. */
 export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   checkOptions(options);
-  const { set, endpoints, mode, durationMs, progress } = options;
+  const { set, endpoints, mode, durationMs, progress, epochLength } = options;
   const frameTxs = options.frameTxs ?? DEFAULT_FRAME_TXS;
   const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
+  const statusPollMs = options.statusPollMs ?? DEFAULT_STATUS_POLL_MS;
+  const shardCount = set.header.shardCount;
   const count = set.count;
   const state = new Uint8Array(count);
   const dueAt = new Float64Array(count);
   /** When the first optimistic confirmation arrived; NaN until then. */
   const optimisticAt = new Float64Array(count).fill(Number.NaN);
+  /**
+   * The send a transaction is at: 1 from its first send, one more each time it is scheduled to be
+   * sent again (so an ack of an older send is stale at once); the connection its current send went
+   * to (−1 while unsent or scheduled again); resends after retryable refusals.
+   */
+  const sends = new Uint32Array(count);
+  const sentTo = new Int32Array(count).fill(-1);
+  const retries = new Uint8Array(count);
+  /** 1 once a node accepted the transaction (an accepted ack, a duplicate answer to a resend, or its final confirmation). */
+  const everAccepted = new Uint8Array(count);
   const positionOfTxid = new TxidPositions(set.txids());
   /** Optimistic blocks already counted: every validator of the shard announces each one. */
   const seenOptimisticBlocks = new Set<string>();
 
-  const sockets = await Promise.allSettled(endpoints.flatMap((urls) => urls.map((url) => connect(url))));
+  const sockets = await Promise.allSettled(endpoints.map((url) => connect(url)));
   const failed = sockets.find((s) => s.status === "rejected");
   if (failed !== undefined) {
     for (const s of sockets) if (s.status === "fulfilled") s.value.terminate();
     throw (failed as PromiseRejectedResult).reason;
   }
   const opened = sockets.map((s) => (s as PromiseFulfilledResult<WebSocket>).value);
-  const statusOf = async (url: string, shard: number): Promise<EndpointStatus> => {
-    const status = await fetchStatus(url);
-    check<LoadErrorCode>(status.shard === shard, "LOAD_BAD_OPTION", `${url} serves shard ${status.shard} but is listed as an entry validator of shard ${shard}`);
-    return status;
+  const closeAll = (): void => {
+    for (const socket of opened) socket.terminate();
   };
   let statuses: EndpointStatus[];
   try {
-    statuses = await Promise.all(endpoints.flatMap((urls, shard) => urls.map((url) => statusOf(url, shard))));
+    statuses = await Promise.all(endpoints.map((url) => fetchStatus(url)));
   } catch (error) {
-    for (const socket of opened) socket.terminate();
+    closeAll();
     throw error;
   }
-  const connections: Connection[] = [];
-  const byShard: Connection[][] = endpoints.map(() => []);
-  let k = 0;
-  endpoints.forEach((urls, shard) => {
-    for (const url of urls) {
-      const connection: Connection = { url, status: statuses[k]!, socket: opened[k++]!, queue: [], queueHead: 0, unlocks: [], inFlight: new Map(), nextSequence: 0 };
-      connections.push(connection);
-      byShard[shard]!.push(connection);
-    }
-  });
-  const routes = byShard.map((list) => new ShardRoute(list));
-  const connectionOf = (position: number): Connection => routes[set.shard(position)]!.connectionFor(set.tx(position));
+  const connections: Connection[] = endpoints.map((url, index) => ({
+    index, url, status: statuses[index]!, shardByEpoch: new Map([[statuses[index]!.epoch, statuses[index]!.shard]]), socket: opened[index]!,
+    queue: [], queueHead: 0, unlocks: [], inFlight: new Map(), nextSequence: 0, deferred: [],
+  }));
+  let routes: ShardRoute[] = buildRoutes(connections, shardCount);
+  const unserved = [...new Set(set.shards)].filter((shard) => routes[shard]!.consensus === "none").sort((a, b) => a - b);
+  if (unserved.length > 0) {
+    closeAll();
+    throw new IosError<LoadErrorCode>("LOAD_BAD_OPTION", `no endpoint serves shard ${unserved.join(", ")}, which has transactions (endpoints serve ${[...new Set(statuses.map((s) => `shard ${s.shard} in epoch ${s.epoch}`))].join(", ")})`);
+  }
+  const epochs = { first: Math.min(...statuses.map((s) => s.epoch)), last: Math.max(...statuses.map((s) => s.epoch)), switches: [] as EndpointSwitch[], routeRebuilds: 0 };
+  /** Positions and unlocks no endpoint serves the shard of, in set order: routed at the next rebuild. */
+  let parked: number[] = [];
+  let parkedUnlocks: Unlock[] = [];
+
   const isCross = (position: number): boolean => set.tx(position)[TX_PREFIX.offset.kind] === TxKind.AtomixLock;
+  /** Submitted (acknowledged or not) and neither final nor rejected yet. */
+  const isOpen = (position: number | undefined): position is number => position !== undefined && (state[position] === TxState.Submitted || state[position] === TxState.Accepted);
+  /** Routes `position` to the connection its shard's route picks, or parks it. */
+  const route = (position: number): void => {
+    const index = routes[set.shard(position)]!.endpointFor(set.tx(position));
+    if (index === undefined) parked.push(position);
+    else connections[index]!.queue.push(position);
+  };
+  const routeUnlock = (unlock: Unlock): void => {
+    const index = routes[unlock.target]!.endpointFor(unlock.bytes);
+    if (index === undefined) parkedUnlocks.push(unlock);
+    else connections[index]!.unlocks.push(unlock);
+  };
   /**
    * Whether a cross-shard transfer's lock settles it in the sender's shard (every input there):
    * that lock creates the change, in its producer's view as in the final block, so what spends
    * the change may follow the lock at once, as after an intra-shard transfer.
    */
-  const settlesAtLock = (position: number): boolean => new Set(crossShardInputShards(set.tx(position), set.header.shardCount)).size === 1;
+  const settlesAtLock = (position: number): boolean => new Set(crossShardInputShards(set.tx(position), shardCount)).size === 1;
   /** Cross-shard transfers past their lock, by position; their unlocks' txids (latin1 key) → position. */
   const flows = new Map<number, CrossFlow>();
   const unlockPositions = new Map<string, number>();
@@ -335,7 +354,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const changeReady = new Set<number>();
   const queue = (position: number): void => {
     heldPositions.delete(position);
-    connectionOf(position).queue.push(position);
+    route(position);
     unresolved++;
     // What spends an intra-shard transfer's output, or a settling lock's change, may follow it on the same connection at once.
     if (!isCross(position) || settlesAtLock(position)) releaseHeld(position);
@@ -357,7 +376,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
 
   const startMs = performance.now();
   const startedAt = new Date().toISOString();
-  const metrics = new LoadMetrics(set.header.shardCount, startMs, options.latencyCapMs ?? DEFAULT_LATENCY_CAP_MS);
+  const metrics = new LoadMetrics(shardCount, startMs, options.latencyCapMs ?? DEFAULT_LATENCY_CAP_MS);
   const cpu = options.cpu !== undefined && options.cpu.length > 0 ? new CpuSampler(options.cpu, startMs) : undefined;
   let released = 0;
   let unresolved = 0;
@@ -367,35 +386,215 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   /** Set once the run is over, so the closes it causes are not taken for failures. */
   let finished = false;
 
+  const markAccepted = (position: number): void => {
+    if (everAccepted[position] === 1) return;
+    everAccepted[position] = 1;
+    accepted++;
+    metrics.accepted(set.shard(position));
+  };
   const resolveTx = (position: number, to: TxState.Final | TxState.Rejected): void => {
-    if (state[position] === TxState.Submitted || state[position] === TxState.Accepted) unresolved--;
+    if (isOpen(position)) unresolved--;
     state[position] = to;
   };
+  const finalize = (position: number, now: number, cross = false): void => {
+    markAccepted(position);
+    const optimisticAtMs = optimisticAt[position]!;
+    metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs, cross);
+    resolveTx(position, TxState.Final);
+  };
+  const reject = (position: number, code: string, now: number): void => {
+    rejected++;
+    metrics.rejected(set.shard(position), code, now, everAccepted[position] === 1);
+    resolveTx(position, TxState.Rejected);
+    // What spends a refused transfer's change is sent all the same: its shard answers it.
+    releaseHeld(position);
+  };
 
-  const onAck = (connection: Connection, frame: Uint8Array): void => {
-    const { sequence, acks } = decodeAck(frame);
-    const positions = connection.inFlight.get(sequence);
-    if (positions === undefined || positions.length !== acks.length) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: ack ${sequence} matches no frame in flight`);
-    connection.inFlight.delete(sequence);
-    const now = performance.now();
-    acks.forEach((ack, i) => {
-      const position = positions[i]!;
-      // An unlock's refusal (a duplicate: a watcher or another stream got there first) changes nothing: its finality is watched.
-      if (position < 0) return;
-      if (ack.outcome === SubmitOutcome.Accepted) {
-        accepted++;
-        metrics.accepted(set.shard(position));
-        if (state[position] === TxState.Submitted) state[position] = TxState.Accepted;
-      } else if (state[position] === TxState.Submitted) {
-        rejected++;
-        metrics.rejected(set.shard(position), ack.outcome === SubmitOutcome.Duplicate ? "DUPLICATE" : ack.code, now, false);
-        resolveTx(position, TxState.Rejected);
+  // Phase 3: status reads, route rebuilds and resends.
+  /** Status reads started so far; a retryable refusal waits for one started after it. */
+  let readsStarted = 0;
+  let reading = false;
+  let readAgain = false;
+  /** Positions refused with a retryable code: the cause and the status read they wait for. */
+  const awaitingResend = new Map<number, { readonly cause: string; readonly afterRead: number }>();
+  /**
+   * Shards whose routes a retryable refusal put in doubt, with the status read that clears them:
+   * until then their transactions are not framed but parked, so a chain's transfers sent after its
+   * refused parent cannot overtake the parent's resend (they are routed again with it, in set order).
+   */
+  const staleShards = new Map<number, number>();
+  /** Positions to send again at the next rebuild (their endpoint switched), with the cause. */
+  const switchedAway: { readonly position: number; readonly cause: string }[] = [];
+
+  const requestStatusRead = (): void => {
+    if (finished) return;
+    if (reading) {
+      readAgain = true;
+      return;
+    }
+    reading = true;
+    const serial = ++readsStarted;
+    void Promise.allSettled(connections.map((c) => fetchStatus(c.url))).then((results) => {
+      reading = false;
+      if (finished) return;
+      try {
+        applyStatuses(results.map((r) => (r.status === "fulfilled" ? r.value : undefined)), serial);
+      } catch (error) {
+        streamFailure ??= hasCodeIn(error, LOAD_ERROR_CODES) ? error : new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `following the endpoints' statuses: ${(error as Error).message}`);
+      }
+      if (readAgain) {
+        readAgain = false;
+        requestStatusRead();
       }
     });
   };
 
-  /** Submitted (acknowledged or not) and neither final nor rejected yet. */
-  const isOpen = (position: number | undefined): position is number => position !== undefined && (state[position] === TxState.Submitted || state[position] === TxState.Accepted);
+  /** A connection's endpoint now serves another shard, or skipped an epoch: what it held of its old shard may be gone. */
+  const leftBehind = (connection: Connection, cause: string): void => {
+    for (let position = 0; position < count; position++) {
+      if (sentTo[position] === connection.index && isOpen(position) && !awaitingResend.has(position)) switchedAway.push({ position, cause });
+    }
+    for (const [position, flow] of flows) {
+      for (const [target, index] of flow.sentTo) {
+        if (index !== connection.index || !flow.pending.has(target)) continue;
+        flow.sentTo.delete(target);
+        parkedUnlocks.push({ position, target, bytes: flow.bytes });
+      }
+    }
+  };
+
+  const applyStatuses = (read: readonly (EndpointStatus | undefined)[], serial: number): void => {
+    const now = performance.now();
+    let changed = false;
+    const left: { readonly connection: Connection; readonly cause: string }[] = [];
+    for (const connection of connections) {
+      const next = read[connection.index];
+      if (next === undefined) continue;
+      const before = connection.status;
+      connection.status = next;
+      connection.shardByEpoch.set(next.epoch, next.shard);
+      epochs.first = Math.min(epochs.first, next.epoch);
+      epochs.last = Math.max(epochs.last, next.epoch);
+      if (statusKey(next) === statusKey(before)) continue;
+      changed = true;
+      if (next.epoch !== before.epoch || next.shard !== before.shard) {
+        epochs.switches.push({ atMs: Math.round(now - startMs), endpoint: connection.url, fromEpoch: before.epoch, toEpoch: next.epoch, fromShard: before.shard, toShard: next.shard });
+      }
+      if (next.shard !== before.shard) left.push({ connection, cause: "ENDPOINT_LEFT_SHARD" });
+      else if (next.epoch > before.epoch + 1) left.push({ connection, cause: "ENDPOINT_SKIPPED_EPOCH" });
+    }
+    if (changed) {
+      routes = buildRoutes(connections, shardCount);
+      epochs.routeRebuilds++;
+    }
+    // Confirmations held for this read first: what they settle needs no resend.
+    for (const connection of connections) replayDeferred(connection);
+    for (const { connection, cause } of left) leftBehind(connection, cause);
+    const resends: number[] = [];
+    const resend = (position: number, cause: string): void => {
+      if (!isOpen(position)) return;
+      metrics.resent(set.shard(position), cause);
+      sends[position]!++;
+      sentTo[position] = -1;
+      resends.push(position);
+    };
+    for (const { position, cause } of switchedAway.splice(0)) resend(position, cause);
+    for (const [position, { cause, afterRead }] of awaitingResend) {
+      if (afterRead > serial) continue;
+      awaitingResend.delete(position);
+      resend(position, cause);
+    }
+    for (const [shard, afterRead] of staleShards) if (afterRead <= serial) staleShards.delete(shard);
+    if (changed || resends.length > 0 || parked.length > 0 || parkedUnlocks.length > 0) reroute(resends);
+    pump();
+  };
+
+  /** Routes again, in set order, everything waiting to be framed, and `resends`; unlocks likewise. */
+  const reroute = (resends: readonly number[]): void => {
+    const waiting = new Set<number>([...parked, ...resends]);
+    const unlocks = [...parkedUnlocks];
+    for (const connection of connections) {
+      for (let at = connection.queueHead; at < connection.queue.length; at++) waiting.add(connection.queue[at]!);
+      unlocks.push(...connection.unlocks);
+      connection.queue = [];
+      connection.queueHead = 0;
+      connection.unlocks = [];
+    }
+    parked = [];
+    parkedUnlocks = [];
+    for (const position of [...waiting].sort((a, b) => a - b)) route(position);
+    for (const unlock of unlocks) routeUnlock(unlock);
+  };
+
+  /** A refusal of `position`'s latest send: retried when its code says where it went, else a rejection. */
+  const refused = (position: number, code: string, now: number): void => {
+    if (RETRYABLE_CODES.has(code) && retries[position]! < MAX_RETRIES) {
+      retries[position]!++;
+      awaitingResend.set(position, { cause: code, afterRead: readsStarted + 1 });
+      staleShards.set(set.shard(position), readsStarted + 1);
+      requestStatusRead();
+      return;
+    }
+    reject(position, code, now);
+  };
+
+  /**
+   * A resend answered "duplicate": the node holds the transaction, pending or final. A final block
+   * it synced announces nothing, so its status is read: final or rejected there settles it.
+   */
+  const askStatus = (connection: Connection, position: number): void => {
+    const send = sends[position];
+    const txid = toHex(set.txid(position));
+    const client = new ApiClient(nodeUrlOf(connection.url));
+    const current = (): boolean => !finished && isOpen(position) && sends[position] === send;
+    const settle = (action: () => void): void => {
+      try {
+        action();
+      } catch (error) {
+        streamFailure ??= hasCodeIn(error, LOAD_ERROR_CODES) ? error : new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: ${(error as Error).message}`);
+      }
+      pump();
+    };
+    // Unreadable: the transaction stays open; its final event or a later switch settles it.
+    const ignore = (): undefined => undefined;
+    void client.request<TxStatusJson>("GET", `/v1/tx/${txid}`).then((status) => {
+      if (!current()) return;
+      if (status.state === "rejected") return settle(() => refused(position, status.code ?? "REJECTED", performance.now()));
+      if (status.state !== "final") return;
+      if (!isCross(position)) return settle(() => finalize(position, performance.now()));
+      // A cross-shard transfer's lock final in its input shard: its proof, which the missed ATOMIX frame carried, starts the unlocks.
+      if (flows.has(position)) return;
+      void client.atomix(txid).then((atomix) => {
+        if (!current() || flows.has(position) || atomix.shard !== set.shard(position) || atomix.proof === undefined) return;
+        if (atomix.phase === "locked" || atomix.phase === "committed") settle(() => startUnlock(position, new Uint8Array(Buffer.from(atomix.proof!, "hex")), atomix.phase === "committed"));
+      }, ignore);
+    }, ignore);
+  };
+
+  const onAck = (connection: Connection, frame: Uint8Array): void => {
+    const { sequence, acks } = decodeAck(frame);
+    const sent = connection.inFlight.get(sequence);
+    if (sent === undefined || sent.positions.length !== acks.length) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: ack ${sequence} matches no frame in flight`);
+    connection.inFlight.delete(sequence);
+    const now = performance.now();
+    acks.forEach((ack, i) => {
+      const position = sent.positions[i]!;
+      // An unlock's refusal (a duplicate: a watcher or another stream got there first) changes nothing: its finality is watched.
+      if (position < 0) return;
+      // The answer to an older send (the transaction went elsewhere since) or to a settled one.
+      if (sent.sends[i] !== sends[position] || !isOpen(position)) return;
+      if (ack.outcome === SubmitOutcome.Accepted) {
+        markAccepted(position);
+        state[position] = TxState.Accepted;
+      } else if (ack.outcome === SubmitOutcome.Duplicate && sends[position]! > 1) {
+        markAccepted(position);
+        state[position] = TxState.Accepted;
+        askStatus(connection, position);
+      } else {
+        refused(position, ack.outcome === SubmitOutcome.Duplicate ? "DUPLICATE" : ack.code, now);
+      }
+    });
+  };
 
   const onOptimistic = (frame: Uint8Array): void => {
     const { block, txids: announced } = decodeOptimistic(frame);
@@ -422,22 +621,23 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const tx = set.tx(position);
     const unsigned = tx.subarray(0, scanTransaction(tx).unsignedEnd);
     const sender = set.shard(position);
-    const unlock = unlockFor(unsigned, new Map([[sender, proof]]), set.header.shardCount);
+    const unlock = unlockFor(unsigned, new Map([[sender, proof]]), shardCount);
     if (unlock?.kind !== "commit") throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${sender}'s proof for ${toHex(set.txid(position))} does not commit it`);
     metrics.crossPhase("proven", dueAt[position]!, now);
-    const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, set.header.shardCount)) };
+    const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, shardCount)), bytes: unlock.bytes, sentTo: new Map() };
     flows.set(position, flow);
     unlockPositions.set(key32(transactionIdOfEncoding(unlock.bytes)), position);
     if (settled) unlockFinal(position, sender, now);
-    for (const target of flow.pending) routes[target]!.connectionFor(unlock.bytes).unlocks.push({ position, bytes: unlock.bytes });
+    for (const target of flow.pending) routeUnlock({ position, target, bytes: unlock.bytes });
   };
 
-  const onAtomix = (connection: Connection, frame: Uint8Array): void => {
-    for (const { txid, phase, proof } of decodeAtomix(frame).decisions) {
+  const onAtomix = (shard: number | undefined, batch: AtomixBatch): void => {
+    if (shard === undefined) return;
+    for (const { txid, phase, proof } of batch.decisions) {
       const position = positionOfTxid.get(txid);
       // The sender's shard's lock decision (it carries the proof): locked, or committed by the lock itself.
       if ((phase !== LOCKED_PHASE && phase !== COMMITTED_PHASE) || proof.length === 0 || !isOpen(position) || !isCross(position) || flows.has(position)) continue;
-      if (connection.status.shard !== set.shard(position)) continue;
+      if (shard !== set.shard(position)) continue;
       startUnlock(position, proof, phase === COMMITTED_PHASE);
     }
   };
@@ -452,37 +652,56 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     }
     if (flow.pending.size > 0 || !isOpen(position)) return;
     flows.delete(position);
-    const optimisticAtMs = optimisticAt[position]!;
-    metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs, true);
-    resolveTx(position, TxState.Final);
+    finalize(position, now, true);
   };
 
-  const onEvents = (connection: Connection, frame: Uint8Array): void => {
-    const { height, final, rejected: refusals } = decodeEvents(frame);
+  const onEvents = (connection: Connection, shard: number | undefined, batch: ConfirmationBatch): void => {
+    const { height, final, rejected: refusals } = batch;
     const now = performance.now();
-    if (final.length > 0) metrics.height(connection.status.shard, height, final.length / TXID_BYTES);
+    if (final.length > 0 && shard !== undefined) metrics.height(shard, height, final.length / TXID_BYTES);
     for (let at = 0; at < final.length; at += TXID_BYTES) {
       const position = positionOfTxid.get(final, at);
       if (position === undefined && unlockPositions.size > 0) {
         const crossPosition = unlockPositions.get(key32(final.subarray(at, at + TXID_BYTES)));
-        if (crossPosition !== undefined) unlockFinal(crossPosition, connection.status.shard, now);
+        if (crossPosition !== undefined && shard !== undefined) unlockFinal(crossPosition, shard, now);
         continue;
       }
       if (!isOpen(position)) continue;
       // A cross-shard transfer's lock is final here: its ATOMIX frame carries the proof, its unlocks make it final.
       if (isCross(position)) continue;
-      const optimisticAtMs = optimisticAt[position]!;
-      metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs);
-      resolveTx(position, TxState.Final);
+      finalize(position, now);
     }
     for (const refusal of refusals) {
       const position = positionOfTxid.get(refusal.txid);
       if (!isOpen(position)) continue;
-      rejected++;
-      metrics.rejected(set.shard(position), refusal.code, now, true);
-      resolveTx(position, TxState.Rejected);
-      // What spends a refused transfer's change is sent all the same: its shard answers it.
-      releaseHeld(position);
+      // A retryable refusal speaks for the send it answers (its validator's relay): only the latest send's connection's counts, once.
+      if (RETRYABLE_CODES.has(refusal.code) && (sentTo[position] !== connection.index || awaitingResend.has(position))) continue;
+      refused(position, refusal.code, now);
+    }
+  };
+
+  /** The shard `connection` served at `height` (see the file comment); "later" when its status has not reached that epoch yet. */
+  const shardAtHeight = (connection: Connection, height: number): number | undefined | "later" => {
+    if (epochLength === undefined) return connection.status.shard;
+    const epoch = Math.floor(height / epochLength);
+    if (epoch > connection.status.epoch) return "later";
+    // The epoch's last height is final: its validators switch next.
+    if (height >= (epoch + 1) * epochLength - 1) requestStatusRead();
+    return connection.shardByEpoch.get(epoch);
+  };
+
+  /** Handles an EVENTS or ATOMIX frame, or defers it (and what follows it) until the status reaches its epoch. */
+  const onHeightFrame = (connection: Connection, height: number, handle: (shard: number | undefined) => void): void => {
+    if (connection.deferred.length === 0) {
+      const shard = shardAtHeight(connection, height);
+      if (shard !== "later") return handle(shard);
+      requestStatusRead();
+    }
+    connection.deferred.push({ height, handle: () => handle(shardAtHeight(connection, height) as number | undefined) });
+  };
+  const replayDeferred = (connection: Connection): void => {
+    while (connection.deferred.length > 0 && shardAtHeight(connection, connection.deferred[0]!.height) !== "later") {
+      connection.deferred.shift()!.handle();
     }
   };
 
@@ -492,10 +711,14 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
         const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
         if (!isBinary || frame.length === 0) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: unexpected ${isBinary ? "empty" : "text"} frame`);
         if (frame[0] === FRAME_ACK) onAck(connection, frame);
-        else if (frame[0] === FRAME_EVENTS) onEvents(connection, frame);
-        else if (frame[0] === FRAME_OPTIMISTIC) onOptimistic(frame);
-        else if (frame[0] === FRAME_ATOMIX) onAtomix(connection, frame);
-        else if (frame[0] === FRAME_ERROR) {
+        else if (frame[0] === FRAME_EVENTS) {
+          const batch = decodeEvents(frame);
+          onHeightFrame(connection, batch.height, (shard) => onEvents(connection, shard, batch));
+        } else if (frame[0] === FRAME_OPTIMISTIC) onOptimistic(frame);
+        else if (frame[0] === FRAME_ATOMIX) {
+          const batch = decodeAtomix(frame);
+          onHeightFrame(connection, batch.height, (shard) => onAtomix(shard, batch));
+        } else if (frame[0] === FRAME_ERROR) {
           const { code, message } = decodeError(frame);
           throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url} answered ${code}: ${message}`);
         } else throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: unknown frame type ${frame[0]}`);
@@ -534,23 +757,35 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     for (const connection of connections) {
       if (connection.unlocks.length > 0 && connection.inFlight.size < MAX_FRAMES_IN_FLIGHT) {
         const unlocks = connection.unlocks.splice(0, frameTxs);
-        connection.inFlight.set(connection.nextSequence++, unlocks.map((u) => -1 - u.position));
+        for (const unlock of unlocks) flows.get(unlock.position)?.sentTo.set(unlock.target, connection.index);
+        connection.inFlight.set(connection.nextSequence++, { positions: unlocks.map((u) => -1 - u.position), sends: unlocks.map(() => 0) });
         connection.socket.send(encodeSubmission(unlocks.map((u) => u.bytes)));
       }
       while (connection.inFlight.size < MAX_FRAMES_IN_FLIGHT && connection.queueHead < connection.queue.length) {
-        const positions = connection.queue.slice(connection.queueHead, connection.queueHead + frameTxs);
-        connection.queueHead += positions.length;
+        const taken = connection.queue.slice(connection.queueHead, connection.queueHead + frameTxs);
+        connection.queueHead += taken.length;
         if (connection.queueHead === connection.queue.length) {
-          connection.queue.length = 0;
+          connection.queue = [];
           connection.queueHead = 0;
         }
+        // A resend settled meanwhile (its first send's final confirmation came) is not sent again.
+        let positions = taken.filter((position) => state[position] === TxState.Queued || isOpen(position));
+        if (staleShards.size > 0) {
+          parked.push(...positions.filter((position) => staleShards.has(set.shard(position))));
+          positions = positions.filter((position) => !staleShards.has(set.shard(position)));
+        }
+        if (positions.length === 0) continue;
         const sentAt = performance.now();
         for (const position of positions) {
-          state[position] = TxState.Submitted;
-          if (mode.kind === "closed-loop") dueAt[position] = sentAt;
-          metrics.submitted(set.shard(position), sentAt);
+          if (sends[position] === 0) {
+            state[position] = TxState.Submitted;
+            if (mode.kind === "closed-loop") dueAt[position] = sentAt;
+            metrics.submitted(set.shard(position), sentAt);
+            sends[position] = 1;
+          }
+          sentTo[position] = connection.index;
         }
-        connection.inFlight.set(connection.nextSequence++, positions);
+        connection.inFlight.set(connection.nextSequence++, { positions, sends: positions.map((p) => sends[p]!) });
         connection.socket.send(encodeSubmission(positions.map((p) => set.tx(p))));
       }
     }
@@ -563,6 +798,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
 
   const end = await new Promise<LoadRun["end"]>((resolve) => {
     let nextCpuSample = startMs + BUCKET_MS;
+    let nextStatusRead = startMs + statusPollMs;
     let submissionEndedAt: number | undefined;
     const timer = setInterval(() => {
       pump();
@@ -570,6 +806,10 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       if (cpu !== undefined && now >= nextCpuSample) {
         cpu.sample(now);
         nextCpuSample += BUCKET_MS;
+      }
+      if (now >= nextStatusRead) {
+        requestStatusRead();
+        nextStatusRead = now + statusPollMs;
       }
       if (submissionEndedAt === undefined && (now >= submitEndMs || (released === count && heldPositions.size === 0))) {
         submissionEndedAt = now;
@@ -603,11 +843,12 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       window: mode.kind === "closed-loop" ? mode.window : null,
       plannedDurationMs: durationMs,
       transactions: count,
-      shardCount: set.header.shardCount,
+      shardCount,
       genesisHash: Buffer.from(set.header.genesisHash).toString("hex"),
-      endpoints: endpoints.flat(),
-      consensus: byShard.map((list) => list[0]?.status.consensus ?? "none"),
-      routing: routes.map((route) => (route.usesAssignee ? "pob-assignee" : "owner-byte")),
+      endpoints: [...endpoints],
+      consensus: routes.map((r) => r.consensus),
+      routing: routes.map((r) => (r.usesAssignee ? "pob-assignee" : "owner-byte")),
+      epochs,
       startedAt,
     },
     summary,

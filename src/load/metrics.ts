@@ -9,6 +9,9 @@
  *  - final latency (end to end): submission → the final confirmation seen by the client;
  *  - consensus latency: optimistic → final confirmation of the same transaction (time spent in
  *    agreement once a block holds it; needs both events);
+ *  - resent: a transaction sent again, to a validator that currently serves its shard, after the
+ *    one it went to refused it with a retryable code (not my shard, relay unanswered, ...) or left
+ *    its shard (epoch switching, issue 14); it stays one submitted transaction, settled once;
  *  - end-to-end TPS: finals ÷ (last final − first submission);
  *  - consensus TPS: finals ÷ (last final − first optimistic confirmation), i.e. without the time
  *    transactions spend queued before any block holds them (null without optimistic events);
@@ -53,6 +56,8 @@ export interface ShardSummary {
   readonly rejected: number;
   readonly optimistic: number;
   readonly final: number;
+  /** Sends after the first (see `totals.resent`). */
+  readonly resent: number;
   readonly endToEndTps: number;
   readonly finalLatency: LatencySummary;
   /** Final heights the shard announced during the run, and the transactions each carried on average (all of them, the workload's or not). */
@@ -84,8 +89,14 @@ export interface MetricsSummary {
     readonly final: number;
     /** Accepted, not rejected later and not final when the run ended. */
     readonly pending: number;
+    /** Neither final nor rejected when the run ended: submitted = final + rejected + unsettled. */
+    readonly unsettled: number;
+    /** Sends after a transaction's first (not in `submitted`): Σ resentByCause. */
+    readonly resent: number;
   };
   readonly rejectedByCode: Record<string, number>;
+  /** Why transactions were sent again: the retryable refusal's code, or ENDPOINT_LEFT_SHARD. */
+  readonly resentByCause: Record<string, number>;
   readonly throughput: {
     readonly endToEndTps: number;
     readonly consensusTps: number | null;
@@ -153,6 +164,11 @@ function cdfOf(histogram: Histogram): [number, number][] {
   return CDF_PERCENTILES.map((p) => [round3(percentileUs(histogram, p) / 1000), p / 100]);
 }
 
+/** A code → count map as a JSON object, codes in order. */
+function byCode(counts: ReadonlyMap<string, number>): Record<string, number> {
+  return Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
 function rate(count: number, fromMs: number, toMs: number): number {
   return toMs > fromMs ? round3((count * 1000) / (toMs - fromMs)) : 0;
 }
@@ -163,6 +179,7 @@ class ShardCounters {
   rejected = 0;
   optimistic = 0;
   final = 0;
+  resent = 0;
   readonly finalLatency = newHistogram();
   /** Final heights seen (each validator announces every height: counted once) and their transactions. */
   readonly heights = new Set<number>();
@@ -178,6 +195,7 @@ function bump(series: number[], bucket: number, count = 1): void {
 export class LoadMetrics {
   readonly #shards: ShardCounters[] = [];
   readonly #rejectedByCode = new Map<string, number>();
+  readonly #resentByCause = new Map<string, number>();
   readonly #optimistic = newHistogram();
   readonly #final = newHistogram();
   readonly #consensus = newHistogram();
@@ -238,6 +256,12 @@ export class LoadMetrics {
     if (afterAcceptance) this.#rejectedAfterAcceptance++;
     else this.#rejectedAtSubmission++;
     bump(this.#series.rejected, this.#bucket(atMs));
+  }
+
+  /** A transaction of `shard` sent again (see the file comment), because of `cause`; its submission counted once already. */
+  resent(shard: number, cause: string): void {
+    this.#shard(shard).resent++;
+    this.#resentByCause.set(cause, (this.#resentByCause.get(cause) ?? 0) + 1);
   }
 
   optimistic(shard: number, submittedAtMs: number, atMs: number): void {
@@ -309,6 +333,7 @@ export class LoadMetrics {
     const optimistic = sum((s) => s.optimistic);
     const final = sum((s) => s.final);
     const rejected = this.#rejectedAtSubmission + this.#rejectedAfterAcceptance;
+    const resent = sum((s) => s.resent);
     const first = this.#firstSubmitMs;
     const finalWithin = this.#series.finalWithinCap;
     let peak = 0;
@@ -330,8 +355,11 @@ export class LoadMetrics {
         optimistic,
         final,
         pending: accepted - final - this.#rejectedAfterAcceptance,
+        unsettled: submitted - final - rejected,
+        resent,
       },
-      rejectedByCode: Object.fromEntries([...this.#rejectedByCode].sort(([a], [b]) => (a < b ? -1 : 1))),
+      rejectedByCode: byCode(this.#rejectedByCode),
+      resentByCause: byCode(this.#resentByCause),
       throughput: {
         endToEndTps: rate(final, first, this.#lastFinalMs),
         consensusTps: hasOptimistic ? rate(final, this.#firstOptimisticMs, this.#lastFinalMs) : null,
@@ -356,6 +384,7 @@ export class LoadMetrics {
         rejected: s.rejected,
         optimistic: s.optimistic,
         final: s.final,
+        resent: s.resent,
         endToEndTps: rate(s.final, first, this.#lastFinalMs),
         finalLatency: summarize(s.finalLatency),
         heights: s.heights.size,

@@ -3,16 +3,21 @@
  * self-contained HTML page with two uPlot charts (throughput over time, latency CDF). The page
  * inlines uPlot's script and stylesheet and the data, so it opens offline from a single file.
  *
- * JSON schema (`schema: "ioschain.load-report/1"`):
+ * JSON schema (`schema: "ioschain.load-report/3"`):
  *   run:      { seed, mode ("open-loop" | "closed-loop"), targetRate (tx/s, open loop) | null,
  *               window (max in flight, closed loop) | null, plannedDurationMs, transactions (in the
- *               set), shardCount, genesisHash (hex), endpoints (URLs per shard), startedAt (ISO),
- *               consensus (per shard, as its first endpoint's /v1/status reported it: "solo", "bft",
- *               "pob/two-league", "pob/one-league", or "none" without endpoints), routing (per shard:
- *               "pob-assignee" when transactions went to their believable assignee, else "owner-byte") }
+ *               set), shardCount, genesisHash (hex), endpoints (the validators' stream URLs),
+ *               startedAt (ISO), consensus (per shard, as the endpoints serving it at the end of the
+ *               run reported it in /v1/status: "solo", "bft", "pob/two-league", "pob/one-league", or
+ *               "none" without an endpoint), routing (per shard, at the end: "pob-assignee" when
+ *               transactions went to their believable assignee, else "owner-byte"),
+ *               epochs { first, last (lowest and highest epoch an endpoint reported), switches
+ *               ([{ atMs, endpoint, fromEpoch, toEpoch, fromShard, toShard }]: each change of an
+ *               endpoint's epoch or shard the driver saw, ms since the start), routeRebuilds } }
  *   metrics:  MetricsSummary of src/load/metrics.ts — totals (submitted = accepted +
  *             rejectedAtSubmission + unacknowledged; accepted = final + rejectedAfterAcceptance +
- *             pending; rejected = Σ rejectedByCode), throughput (endToEndTps, consensusTps,
+ *             pending; submitted = final + rejected + unsettled; rejected = Σ rejectedByCode;
+ *             resent = Σ resentByCause, sends after the first, not in submitted), throughput (endToEndTps, consensusTps,
  *             optimisticTps, latencyCapMs, withinCapTps, peakBucketTpsUnderCap; definitions there),
  *             latency { optimistic, final, consensus } as { count, p50Ms, p90Ms, p99Ms, maxMs, meanMs },
  *             byKind { intra, cross } (final count, tx/s, latency; cross adds phases locked, proven, committed),
@@ -30,7 +35,26 @@ import type { CpuSummary, LatencySummary, MetricsSummary } from "./metrics.js";
 import { IosError } from "../errors.js";
 import type { LoadErrorCode } from "./errors.js";
 
-export const REPORT_SCHEMA = "ioschain.load-report/2";
+export const REPORT_SCHEMA = "ioschain.load-report/3";
+
+/** One change of an endpoint's epoch or shard, as the driver saw it (its /v1/status). */
+export interface EndpointSwitch {
+  /** Milliseconds since the run's start. */
+  readonly atMs: number;
+  readonly endpoint: string;
+  readonly fromEpoch: number;
+  readonly toEpoch: number;
+  readonly fromShard: number;
+  readonly toShard: number;
+}
+
+export interface EpochsSeen {
+  readonly first: number;
+  readonly last: number;
+  readonly switches: readonly EndpointSwitch[];
+  /** Times the routes were rebuilt after the first (an endpoint's shard, epoch or league changed). */
+  readonly routeRebuilds: number;
+}
 
 export interface RunInfo {
   readonly seed: string;
@@ -45,6 +69,7 @@ export interface RunInfo {
   readonly startedAt: string;
   readonly consensus: readonly string[];
   readonly routing: readonly ("pob-assignee" | "owner-byte")[];
+  readonly epochs: EpochsSeen;
 }
 
 export interface LoadReport {
@@ -83,9 +108,11 @@ export function renderMarkdown(report: LoadReport): string {
     ``,
     `Consensus per shard: ${run.consensus.map((mode, shard) => `${shard}: ${mode}${run.routing[shard] === "pob-assignee" ? " (sent to believable assignees)" : ""}`).join(", ")}.`,
     ``,
-    `| submitted | accepted | rejected | optimistic | final | pending | unacknowledged |`,
-    `|---|---|---|---|---|---|---|`,
-    `| ${t.submitted} | ${t.accepted} | ${t.rejected} | ${t.optimistic} | ${t.final} | ${t.pending} | ${t.unacknowledged} |`,
+    `Epochs ${run.epochs.first}..${run.epochs.last}: ${run.epochs.switches.length} endpoint switch(es) seen, routes rebuilt ${run.epochs.routeRebuilds} time(s).`,
+    ``,
+    `| submitted | accepted | rejected | optimistic | final | pending | unacknowledged | unsettled | resent |`,
+    `|---|---|---|---|---|---|---|---|---|`,
+    `| ${t.submitted} | ${t.accepted} | ${t.rejected} | ${t.optimistic} | ${t.final} | ${t.pending} | ${t.unacknowledged} | ${t.unsettled} | ${t.resent} |`,
     ``,
     `| throughput | tx/s |`,
     `|---|---|`,
@@ -123,6 +150,8 @@ export function renderMarkdown(report: LoadReport): string {
   }
   const codes = Object.entries(m.rejectedByCode);
   if (codes.length > 0) lines.push(``, `| rejection code | count |`, `|---|---|`, ...codes.map(([code, n]) => `| ${code} | ${n} |`));
+  const causes = Object.entries(m.resentByCause);
+  if (causes.length > 0) lines.push(``, `| resent because | count |`, `|---|---|`, ...causes.map(([cause, n]) => `| ${cause} | ${n} |`));
   if (cpu.length > 0) {
     lines.push(``, `| process | pid | mean CPU % | max CPU % |`, `|---|---|---|---|`, ...cpu.map((c) => `| ${c.label}${c.exited ? " (exited)" : ""} | ${c.pid} | ${fmt(c.meanPercent)} | ${fmt(c.maxPercent)} |`));
   }

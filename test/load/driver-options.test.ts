@@ -21,11 +21,13 @@ describe("runLoad options", () => {
   it("rejects bad options with LOAD_BAD_OPTION before connecting", async () => {
     const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts, count: 8, seed: "o", threads: 1 });
     const url = "ws://127.0.0.1:1/v1/stream";
-    const ok = { set, endpoints: [[url], [url]], mode: { kind: "closed-loop", window: 4 } as const, durationMs: 1000 };
+    const ok = { set, endpoints: [url], mode: { kind: "closed-loop", window: 4 } as const, durationMs: 1000 };
     const bad = [
-      { ...ok, endpoints: [[url]] },
-      { ...ok, endpoints: [[url], []] },
-      { ...ok, endpoints: [["http://127.0.0.1:1/v1/stream"], [url]] },
+      { ...ok, endpoints: [] },
+      { ...ok, endpoints: [url, url] },
+      { ...ok, endpoints: ["http://127.0.0.1:1/v1/stream"] },
+      { ...ok, epochLength: 0 },
+      { ...ok, statusPollMs: 0 },
       { ...ok, mode: { kind: "open-loop", rate: 0 } as const },
       { ...ok, mode: { kind: "closed-loop", window: 0 } as const },
       { ...ok, durationMs: 0 },
@@ -38,7 +40,7 @@ describe("runLoad options", () => {
   it("fails with LOAD_CONNECT_FAILED when a validator cannot be reached", async () => {
     const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts, count: 8, seed: "o", threads: 1 });
     const url = `ws://127.0.0.1:${await closedPort()}/v1/stream`;
-    await assert.rejects(runLoad({ set, endpoints: [[url], [url]], mode: { kind: "open-loop", rate: 100 }, durationMs: 500 }), (error: Error & { code?: string }) => {
+    await assert.rejects(runLoad({ set, endpoints: [url], mode: { kind: "open-loop", rate: 100 }, durationMs: 500 }), (error: Error & { code?: string }) => {
       assert.equal(error.code, "LOAD_CONNECT_FAILED");
       assert.match(error.message, new RegExp(url.replace(/[/.]/g, "\\$&")));
       return true;

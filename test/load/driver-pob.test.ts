@@ -1,9 +1,12 @@
 // The driver against a Proof-of-Believability shard (white paper §7.2): two entry validators A and
 // B of one shard, each serving the client API on its own uWS port over the same real shard (LMDB
-// state, worker pool, pipeline, solo block producer every 50 ms). Their /v1/status reports PoB with
-// the league the test sets; each announces the transactions it accepts as an optimistic block of
-// its own key, which both validators pass to their subscribers, so the driver sees every
-// optimistic confirmation, and every final one, twice.
+// state, worker pool, pipeline, solo block producer). Their /v1/status reports PoB with the league
+// the test sets; each announces the transactions it accepts as an optimistic block of its own key,
+// which both validators pass to their subscribers, so the driver sees every optimistic
+// confirmation, and every final one, twice. As under PoB, where the normal league orders only
+// optimistic blocks, a transaction is final only after its announcement: the test commits a block
+// every 50 ms while no submission is being answered (the pipeline admits a frame's transactions
+// batch by batch, so a free-running producer could finalize some before their frame is announced).
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,14 +16,32 @@ import { assignee, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { makeTestGenesis } from "../../src/ledger/genesis.js";
 import { runLoad } from "../../src/load/driver.js";
 import { generateLoad, type LoadSet } from "../../src/load/workload.js";
-import { PobTestBackend, TestShard, hex, serveApi } from "../api/helpers.js";
+import type { SubmitResult } from "../../src/api/interface.js";
+import { PobTestBackend, TestShard, hex, serveApi, until } from "../api/helpers.js";
 
-const made = makeTestGenesis({ seed: "driver pob test", shardCount: 1, accounts: 64, amount: 1_000_000n, outputsPerAccount: 2, validators: 3 });
+const made = makeTestGenesis({ seed: "driver pob test", shardCount: 1, accounts: 80, amount: 1_000_000n, outputsPerAccount: 2, validators: 3 });
 const [keyA, keyB, keyC] = made.validators.map((v) => v.publicKey) as [Uint8Array, Uint8Array, Uint8Array];
 
 function pobStatus(leagueMode: "two-league" | "one-league", believable: readonly Uint8Array[]): Record<string, unknown> {
   return { mode: "pob", leagueMode, believable: believable.map(hex), normal: [], samplingProbability: 0.5, height: 3 };
 }
+
+/** A PoB test backend that counts the submissions it is answering (announcement included). */
+class CountingBackend extends PobTestBackend {
+  answering = 0;
+
+  override async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    this.answering++;
+    try {
+      return await super.submit(transactions);
+    } finally {
+      this.answering--;
+    }
+  }
+}
+
+/** Block production period of the test's producer. */
+const BLOCK_INTERVAL_MS = 50;
 
 function ownerOf(set: LoadSet, position: number): Uint8Array {
   return spenderOf(set.tx(position))!;
@@ -29,19 +50,24 @@ function ownerOf(set: LoadSet, position: number): Uint8Array {
 describe("runLoad against a PoB shard", () => {
   let dir: string;
   let shard: TestShard;
-  let backends: [PobTestBackend, PobTestBackend];
+  let backends: [CountingBackend, CountingBackend];
+  let producer: NodeJS.Timeout;
   const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
-  let endpoints: string[][];
+  let endpoints: string[];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ios-driver-pob-"));
-    shard = TestShard.open(made.genesis, 0, made.validators[0]!, join(dir, "data"), 50);
-    backends = [keyA, keyB].map((key) => new PobTestBackend(shard, key, { consensus: pobStatus("two-league", [keyA, keyB]), sealOnAccept: true })) as [PobTestBackend, PobTestBackend];
+    shard = TestShard.open(made.genesis, 0, made.validators[0]!, join(dir, "data"));
+    backends = [keyA, keyB].map((key) => new CountingBackend(shard, key, { consensus: pobStatus("two-league", [keyA, keyB]), sealOnAccept: true })) as [CountingBackend, CountingBackend];
+    producer = setInterval(() => {
+      if (backends.every((backend) => backend.answering === 0)) shard.solo.commitNextBlock();
+    }, BLOCK_INTERVAL_MS);
     for (const backend of backends) servers.push(await serveApi(backend));
-    endpoints = [servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`)];
+    endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
   });
 
   after(async () => {
+    clearInterval(producer);
     for (const server of servers) server.close();
     await shard.close();
     await rm(dir, { recursive: true, force: true });
@@ -114,6 +140,31 @@ describe("runLoad against a PoB shard", () => {
       }
     });
     assert.ok(toC > 0 && toC < 200, "the league split the senders between A and C");
+  });
+
+  it("routes by the new league once an endpoint's status reports it, while running", async () => {
+    for (const backend of backends) {
+      backend.accepted.length = 0;
+      backend.consensus = pobStatus("two-league", [keyA, keyC]);
+    }
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(64, 80), count: 200, seed: "pob league change", fee: 1n, threads: 2 });
+    const running = runLoad({ set, endpoints, mode: { kind: "open-loop", rate: 400 }, durationMs: 10_000, drainTimeoutMs: 30_000, statusPollMs: 50 });
+    await until(() => (backends[0].accepted.length + backends[1].accepted.length >= 50 ? true : undefined), "50 transactions accepted under the first league");
+    for (const backend of backends) backend.consensus = pobStatus("two-league", [keyA, keyB]);
+    const { report } = await running;
+    assert.equal(report.metrics.totals.final, 200);
+    assert.ok(report.run.epochs.routeRebuilds >= 1);
+    const got = receivers(set);
+    let byNewLeague = 0;
+    got.forEach((endpoint, position) => {
+      const owner = ownerOf(set, position);
+      const first = hex(assignee(owner, [keyA, keyC])) === hex(keyA) ? 0 : owner[0]! % 2;
+      const second = hex(assignee(owner, [keyA, keyB])) === hex(keyA) ? 0 : 1;
+      assert.ok(endpoint === first || endpoint === second, `transaction ${position} went where neither league sends it`);
+      if (endpoint !== first) byNewLeague++;
+    });
+    assert.ok(byNewLeague > 0, "transactions sent after the change went to B as the new league's assignee");
+    for (const backend of backends) backend.consensus = pobStatus("two-league", [keyA, keyB]);
   });
 
   it("refuses, with LOAD_CONNECT_FAILED, an endpoint whose status claims two leagues without a usable believable list", async () => {

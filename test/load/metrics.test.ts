@@ -39,8 +39,9 @@ describe("LoadMetrics", () => {
     const s = metrics.summary();
     assert.deepEqual(s.totals, {
       submitted: 110, accepted: 108, rejected: 3, rejectedAtSubmission: 2, rejectedAfterAcceptance: 1,
-      unacknowledged: 0, optimistic: 100, final: 105, pending: 2,
+      unacknowledged: 0, optimistic: 100, final: 105, pending: 2, unsettled: 2, resent: 0,
     });
+    assert.deepEqual(s.resentByCause, {});
     assert.deepEqual(s.rejectedByCode, { BAD_SIGNATURE: 2, MISSING_INPUT: 1 });
     assert.equal(s.elapsedMs, 2500);
     assert.deepEqual(s.series, { bucketMs: 1000, submitted: [100, 10, 0], optimistic: [100, 0, 0], final: [100, 0, 5], rejected: [0, 2, 1] });

@@ -27,6 +27,10 @@ function runMetrics(): LoadMetrics {
   for (let i = 0; i < 40; i++) metrics.accepted(1);
   metrics.rejected(1, "MISSING_INPUT", 900, true);
   for (let i = 0; i < 35; i++) metrics.final(1, 10, 1500 + 10 * i);
+  // Three sends after the first: not submissions of their own.
+  metrics.resent(1, "ENDPOINT_LEFT_SHARD");
+  metrics.resent(1, "ENDPOINT_LEFT_SHARD");
+  metrics.resent(0, "TX_WRONG_SHARD");
   return metrics;
 }
 
@@ -43,6 +47,7 @@ describe("report", () => {
         seed: "report <test>", mode: "open-loop", targetRate: 100, window: null, plannedDurationMs: 2000, transactions: 100, shardCount: 2,
         genesisHash: "00".repeat(32), endpoints: ["ws://127.0.0.1:1/v1/stream", "ws://127.0.0.1:2/v1/stream"], startedAt: new Date(0).toISOString(),
         consensus: ["pob/two-league", "solo"], routing: ["pob-assignee", "owner-byte"],
+        epochs: { first: 2, last: 3, switches: [{ atMs: 700, endpoint: "ws://127.0.0.1:1/v1/stream", fromEpoch: 2, toEpoch: 3, fromShard: 0, toShard: 1 }], routeRebuilds: 1 },
       },
       runMetrics().summary(),
       cpu.summary(),
@@ -62,6 +67,12 @@ describe("report", () => {
     assert.equal(t.submitted, t.accepted + t.rejectedAtSubmission + t.unacknowledged);
     assert.equal(t.accepted, t.final + t.rejectedAfterAcceptance + t.pending);
     assert.equal(t.rejected, Object.values(parsed.metrics.rejectedByCode).reduce((a, b) => a + b, 0));
+    assert.equal(t.submitted, t.final + t.rejected + t.unsettled);
+    assert.equal(t.unsettled, 4);
+    assert.equal(t.resent, 3);
+    assert.deepEqual(parsed.metrics.resentByCause, { ENDPOINT_LEFT_SHARD: 2, TX_WRONG_SHARD: 1 });
+    assert.deepEqual(parsed.metrics.shards.map((s) => s.resent), [1, 2]);
+    assert.equal(parsed.run.epochs.switches[0]!.toShard, 1);
     assert.equal(t.final, 93);
     for (const key of ["submitted", "accepted", "rejected", "optimistic", "final"] as const) {
       assert.equal(parsed.metrics.shards.reduce((sum, s) => sum + s[key], 0), t[key], `per-shard ${key} sums to the total`);
@@ -74,7 +85,9 @@ describe("report", () => {
   it("writes a Markdown summary with the totals, throughput, latency, shard and rejection tables", async () => {
     const markdown = await readFile(files.markdown, "utf8");
     assert.match(markdown, /^# IOSChain load report/);
-    assert.match(markdown, /\| 100 \| 98 \| 3 \| 58 \| 93 \| 4 \| 0 \|/);
+    assert.match(markdown, /\| 100 \| 98 \| 3 \| 58 \| 93 \| 4 \| 0 \| 4 \| 3 \|/);
+    assert.match(markdown, /Epochs 2\.\.3: 1 endpoint switch\(es\) seen, routes rebuilt 1 time\(s\)\./);
+    assert.match(markdown, /\| ENDPOINT_LEFT_SHARD \| 2 \|/);
     assert.match(markdown, /\| end-to-end \(final\) \| /);
     assert.match(markdown, /\| optimistic \| \d+(\.\d+)? \|\n/, "optimistic TPS is present");
     assert.match(markdown, /\| consensus \| \d+(\.\d+)? \|\n/, "consensus TPS is present");

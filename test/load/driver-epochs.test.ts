@@ -1,0 +1,399 @@
+// The driver across epoch switches (issue 14): two validators A and B over two real shards (LMDB
+// state, worker pool, pipeline, solo block producer every 50 ms each). A validator serves one
+// shard per epoch and the test switches them mid-run (A 0 → 1, B 1 → 0), as ValidatorNode
+// #enterLatest does: from then on its /v1/status reports the new shard and epoch, its stream
+// carries the new shard's confirmations, a submission goes to the new shard's pipeline (whose
+// stateless check refuses the old shard's transactions with TX_WRONG_SHARD) and what it held for
+// the shard it left is gone. In epoch 0 A holds what it accepts without passing it on (a driver
+// stopped at the switch drops it), so those transactions settle only if the driver sends them
+// again to B.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, it } from "node:test";
+import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../../src/api/interface.js";
+import type { ConfirmationBatch, OptimisticBatch } from "../../src/api/stream-codec.js";
+import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import { MAX_RETRIES, runLoad, type DriverOptions, type LoadRun } from "../../src/load/driver.js";
+import type { LoadReport } from "../../src/load/report.js";
+import { LoadSet, generateLoad } from "../../src/load/workload.js";
+import { TestShard, hex, serveApi, until } from "../api/helpers.js";
+
+const made = makeTestGenesis({ seed: "driver epochs test", shardCount: 2, accounts: 96, amount: 1_000_000n, outputsPerAccount: 2, validators: 2 });
+const [keyA, keyB] = made.validators.map((v) => v.publicKey) as [Uint8Array, Uint8Array];
+
+/** One validator's client backend: the shard it serves now, and whether it holds (drops at the switch) what it accepts. */
+class SwitchingBackend implements ClientBackend {
+  readonly shardCount = 2;
+  epoch = 0;
+  /** Hex txids it accepted and held without passing them to a pipeline. */
+  readonly held: string[] = [];
+  /** Transactions submitted to it so far, and answered. */
+  received = 0;
+  answered = 0;
+  /** While set, a submission waits for it, then goes to the shard served by then (a node's submit waits for its switch). */
+  gate: Promise<void> | undefined;
+  readonly #listeners = new Set<(batch: ConfirmationBatch) => void>();
+
+  constructor(
+    readonly publicKey: Uint8Array,
+    public serving: TestShard,
+    public holding: boolean,
+    shards: readonly TestShard[],
+  ) {
+    // The node's listeners outlive its drivers: each epoch's shard feeds them (src/node/validator.ts Listeners).
+    for (const shard of shards) {
+      shard.pipeline.onSettled((batch) => {
+        if (shard === this.serving) for (const listener of this.#listeners) listener(batch);
+      });
+    }
+  }
+
+  get shard(): number {
+    return this.serving.state.shard;
+  }
+
+  get chain(): ChainView {
+    return this.serving.state;
+  }
+
+  /** Enters `epoch` serving `shard`; what it held for the shard it left is dropped. */
+  switchTo(shard: TestShard, epoch: number, holding = false): void {
+    this.serving = shard;
+    this.epoch = epoch;
+    this.holding = holding;
+  }
+
+  async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    this.received += transactions.length;
+    if (this.gate !== undefined) await this.gate;
+    const results = await this.#answer(transactions);
+    this.answered += results.length;
+    return results;
+  }
+
+  async #answer(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    if (!this.holding) return this.serving.pipeline.submit(transactions);
+    return transactions.map((tx) => {
+      const txid = transactionIdOfEncoding(tx);
+      this.held.push(hex(txid));
+      return { outcome: "accepted", txid };
+    });
+  }
+
+  status(txid: Uint8Array): TxStatus {
+    return this.serving.status(txid);
+  }
+
+  onConfirmations(listener: (batch: ConfirmationBatch) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  onOptimistic(_listener: (batch: OptimisticBatch) => void): () => void {
+    return () => undefined;
+  }
+
+  nodeStatus(): Record<string, unknown> {
+    return { publicKey: hex(this.publicKey), consensus: { mode: "solo" } };
+  }
+
+  metrics(): MetricFamily[] {
+    return [];
+  }
+}
+
+/** The report's counts of a settled run of `count` transactions, all sent: each one submitted once, settled once. */
+function assertCountsAddUp(report: LoadReport, count: number): void {
+  const t = report.metrics.totals;
+  assert.equal(t.submitted, count, "a resend is not a submission");
+  assert.equal(t.unsettled, 0);
+  assert.equal(t.final + t.rejected, count, "submitted = final + rejected + unsettled");
+  assert.equal(t.submitted, t.accepted + t.rejectedAtSubmission + t.unacknowledged);
+  assert.equal(t.accepted, t.final + t.rejectedAfterAcceptance + t.pending);
+  assert.equal(t.rejected, Object.values(report.metrics.rejectedByCode).reduce((a, b) => a + b, 0));
+  assert.equal(t.resent, Object.values(report.metrics.resentByCause).reduce((a, b) => a + b, 0));
+  assert.equal(report.metrics.latency.final.count, t.final, "each final counted once");
+  assert.equal(report.metrics.series.final.reduce((a, b) => a + b, 0), t.final);
+  assert.equal(report.metrics.series.submitted.reduce((a, b) => a + b, 0), t.submitted, "a resend is not a submission");
+  for (const key of ["submitted", "final", "resent"] as const) {
+    assert.equal(report.metrics.shards.reduce((sum, s) => sum + s[key], 0), t[key], `per-shard ${key} sums to the total`);
+  }
+}
+
+describe("runLoad across epoch switches", () => {
+  let dir: string;
+  let shards: [TestShard, TestShard];
+  let a: SwitchingBackend;
+  let b: SwitchingBackend;
+  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+  let endpoints: string[];
+  let accountsUsed = 0;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ios-driver-epochs-"));
+    shards = [0, 1].map((shard) => TestShard.open(made.genesis, shard, made.validators[shard]!, join(dir, `data-${shard}`), 50)) as [TestShard, TestShard];
+    a = new SwitchingBackend(keyA, shards[0], true, shards);
+    b = new SwitchingBackend(keyB, shards[1], false, shards);
+    for (const backend of [a, b]) servers.push(await serveApi(backend));
+    endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
+  });
+
+  beforeEach(() => {
+    a.switchTo(shards[0], 0, true);
+    b.switchTo(shards[1], 0);
+    a.held.length = 0;
+  });
+
+  after(async () => {
+    for (const server of servers) server.close();
+    for (const shard of shards) await shard.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function freshSet(count: number, seed: string): Promise<LoadSet> {
+    const accounts = made.accounts.slice(accountsUsed, accountsUsed + 24);
+    accountsUsed += 24;
+    return generateLoad({ genesis: made.genesis, accounts, count, seed, fee: 1n, threads: 2 });
+  }
+
+  /** Runs the load and, once A holds `heldAtSwitch` transactions, enters epoch 1: A serves shard 1, B shard 0. */
+  async function runWithSwitch(options: DriverOptions, heldAtSwitch: number): Promise<{ run: LoadRun; held: Set<string> }> {
+    const running = runLoad(options);
+    const held = await until(() => (a.held.length >= heldAtSwitch ? new Set(a.held) : undefined), `A to hold ${heldAtSwitch} transactions`, 30_000);
+    a.switchTo(shards[1], 1);
+    b.switchTo(shards[0], 1);
+    return { run: await running, held };
+  }
+
+  function assertFinalInItsShard(set: LoadSet): void {
+    for (let position = 0; position < set.count; position++) {
+      assert.equal(shards[set.shard(position)]!.pipeline.status(set.txid(position)).state, "final", `transaction ${position} is final in shard ${set.shard(position)}`);
+    }
+  }
+
+  it("follows a switch seen by polling: routes change shard, what the leaving validator held is sent again to the shard's new one, counts add up", async () => {
+    const set = await freshSet(300, "epochs poll");
+    const { run, held } = await runWithSwitch({ set, endpoints, mode: { kind: "closed-loop", window: 60 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 50 }, 20);
+    const { report, end } = run;
+    const t = report.metrics.totals;
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assert.equal(t.submitted, 300);
+    assert.equal(t.final, 300);
+    assertCountsAddUp(report, 300);
+    assertFinalInItsShard(set);
+    // Every transaction A held was open when A left shard 0: each went again to B, once.
+    assert.ok(held.size >= 20);
+    assert.ok((report.metrics.resentByCause.ENDPOINT_LEFT_SHARD ?? 0) >= held.size, `resent ${JSON.stringify(report.metrics.resentByCause)} for ${held.size} held`);
+    assert.ok(t.resent >= held.size);
+    const { epochs } = report.run;
+    assert.equal(epochs.first, 0);
+    assert.equal(epochs.last, 1);
+    assert.deepEqual(
+      epochs.switches.map(({ endpoint, fromEpoch, toEpoch, fromShard, toShard }) => ({ endpoint, fromEpoch, toEpoch, fromShard, toShard })).sort((x, y) => (x.endpoint < y.endpoint ? -1 : 1)),
+      [
+        { endpoint: endpoints[0], fromEpoch: 0, toEpoch: 1, fromShard: 0, toShard: 1 },
+        { endpoint: endpoints[1], fromEpoch: 0, toEpoch: 1, fromShard: 1, toShard: 0 },
+      ].sort((x, y) => (x.endpoint! < y.endpoint! ? -1 : 1)),
+    );
+    assert.ok(epochs.routeRebuilds >= 1);
+    assert.deepEqual(report.run.consensus, ["solo", "solo"]);
+  });
+
+  it("learns a switch from a not-my-shard refusal when it does not poll, and sends the refused transactions again", async () => {
+    const set = await freshSet(300, "epochs refusal");
+    // No poll within the run: only a retryable refusal makes the driver read the statuses again.
+    const { run, held } = await runWithSwitch({ set, endpoints, mode: { kind: "open-loop", rate: 400 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 600_000 }, 20);
+    const { report, end } = run;
+    const t = report.metrics.totals;
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assert.equal(t.final, 300);
+    assertCountsAddUp(report, 300);
+    assertFinalInItsShard(set);
+    assert.ok((report.metrics.resentByCause.TX_WRONG_SHARD ?? 0) > 0, `resent ${JSON.stringify(report.metrics.resentByCause)}`);
+    assert.ok((report.metrics.resentByCause.ENDPOINT_LEFT_SHARD ?? 0) >= held.size);
+    assert.equal(report.run.epochs.last, 1);
+  });
+
+  it("gives up on a transaction every validator of its shard refuses as not theirs after MAX_RETRIES resends: rejected by that code", async () => {
+    a.switchTo(shards[0], 0, false);
+    const clean = await freshSet(40, "epochs mislabelled");
+    // The last transaction of the set claims the other shard: that shard's validator refuses it each time.
+    const last = clean.count - 1;
+    const labels = clean.shards.slice();
+    labels[last] = 1 - labels[last]!;
+    const set = new LoadSet(clean.header, clean.bytes, clean.offsets, labels, clean.txids().slice());
+    const { report, end } = await runLoad({ set, endpoints, mode: { kind: "closed-loop", window: 10 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 600_000 });
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, { TX_WRONG_SHARD: 1 });
+    assert.deepEqual(report.metrics.resentByCause, { TX_WRONG_SHARD: MAX_RETRIES });
+    assert.equal(report.metrics.totals.final, 39);
+    assertCountsAddUp(report, 40);
+  });
+});
+
+describe("runLoad across an epoch switch, step by step", () => {
+  let dir: string;
+  let shards: [TestShard, TestShard];
+  let a: SwitchingBackend;
+  let b: SwitchingBackend;
+  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ios-driver-epochs-steps-"));
+    // No block producer: the test commits, so nothing is final before it says so.
+    shards = [0, 1].map((shard) => TestShard.open(made.genesis, shard, made.validators[shard]!, join(dir, `data-${shard}`))) as [TestShard, TestShard];
+    a = new SwitchingBackend(keyA, shards[0], false, shards);
+    b = new SwitchingBackend(keyB, shards[1], false, shards);
+    for (const backend of [a, b]) servers.push(await serveApi(backend));
+  });
+
+  after(async () => {
+    for (const server of servers) server.close();
+    for (const shard of shards) await shard.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("sends every open transaction of a validator that left its shard again exactly once: stale acks are ignored, a duplicate answer keeps it open until final", async () => {
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(0, 24), count: 40, seed: "epochs steps", fee: 1n, threads: 2 });
+    const ofShard = [set.indexesOfShard(0).length, set.indexesOfShard(1).length];
+    assert.ok(ofShard[0]! > 0 && ofShard[1]! > 0);
+    let openGate!: () => void;
+    a.gate = new Promise((resolve) => (openGate = resolve));
+    const endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
+    const running = runLoad({ set, endpoints, mode: { kind: "closed-loop", window: 40 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 50 });
+    // Epoch 0: shard 1's transactions wait in B's pipeline, shard 0's in flight to A (no ack yet).
+    await until(() => (a.received === ofShard[0] && shards[1].pipeline.pendingCount === ofShard[1] ? true : undefined), "every transaction at its validator");
+    // Epoch 1: A serves shard 1, B shard 0. A's frames in flight will be answered by shard 1 (TX_WRONG_SHARD): stale, since the driver sends them to B.
+    a.switchTo(shards[1], 1);
+    b.switchTo(shards[0], 1);
+    await until(() => (shards[0].pipeline.pendingCount === ofShard[0] ? true : undefined), "shard 0's transactions sent again to B");
+    openGate();
+    a.gate = undefined;
+    // B's shard 1 transactions went again to A: shard 1 already holds them (duplicate), so they stay open until final.
+    await until(() => (a.answered === ofShard[0]! + ofShard[1]! ? true : undefined), "shard 1's transactions sent again to A, and answered");
+    const producer = setInterval(() => {
+      for (const shard of shards) shard.solo.commitNextBlock();
+    }, 20);
+    const { report, end } = await running.finally(() => clearInterval(producer));
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assert.deepEqual(report.metrics.resentByCause, { ENDPOINT_LEFT_SHARD: 40 });
+    assert.deepEqual(report.metrics.shards.map((s) => s.resent), ofShard);
+    assert.equal(report.metrics.totals.accepted, 40);
+    assertCountsAddUp(report, 40);
+    for (let position = 0; position < set.count; position++) assert.equal(shards[set.shard(position)]!.pipeline.status(set.txid(position)).state, "final");
+  });
+
+  it("settles a resent transaction that the shard's new validator already holds final (its block was announced to no endpoint) by reading its status", async () => {
+    // Epoch 1 as the previous test left it: A serves shard 1, B shard 0.
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(24, 48), count: 30, seed: "epochs unannounced", fee: 1n, threads: 2 });
+    const ofShard = [set.indexesOfShard(0).length, set.indexesOfShard(1).length];
+    assert.ok(ofShard[0]! > 0 && ofShard[1]! > 0);
+    const pendingBefore = shards.map((shard) => shard.pipeline.pendingCount);
+    const answeredBefore = [a.answered, b.answered];
+    const endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
+    const running = runLoad({ set, endpoints, mode: { kind: "closed-loop", window: 30 }, durationMs: 60_000, drainTimeoutMs: 10_000, statusPollMs: 50 });
+    await until(() => (shards.every((shard, i) => shard.pipeline.pendingCount === pendingBefore[i]! + ofShard[i]!) ? true : undefined), "every transaction pending at its validator");
+    // Epoch 2: A serves shard 0 too; shard 1's block is final while no validator tells a client.
+    a.switchTo(shards[0], 2);
+    await until(() => {
+      shards[1].solo.commitNextBlock();
+      return set.indexesOfShard(1).every((position) => shards[1].pipeline.status(set.txid(position)).state === "final") ? true : undefined;
+    }, "shard 1's transactions final");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // B enters epoch 2 serving shard 1: A's shard 1 transactions go to B, which holds them final (duplicate), and B's shard 0 ones to A (pending there).
+    b.switchTo(shards[1], 2);
+    const total = set.count;
+    await until(() => (a.answered === answeredBefore[0]! + total && b.answered === answeredBefore[1]! + total ? true : undefined), "each transaction sent once more, and answered");
+    const producer = setInterval(() => shards[0].solo.commitNextBlock(), 20);
+    const { report, end } = await running.finally(() => clearInterval(producer));
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assert.deepEqual(report.metrics.resentByCause, { ENDPOINT_LEFT_SHARD: 30 });
+    assert.equal(report.metrics.totals.final, 30);
+    assertCountsAddUp(report, 30);
+    assert.deepEqual(report.run.epochs.switches.map((s) => [s.fromEpoch, s.toEpoch, s.fromShard, s.toShard]).sort(), [[1, 2, 0, 1], [1, 2, 1, 0]]);
+  });
+});
+
+describe("runLoad with the genesis epoch length: an event's height names its epoch", () => {
+  /** L: epoch e holds heights 30e .. 30e + 29. */
+  const EPOCH_LENGTH = 30;
+  let dir: string;
+  let shards: [TestShard, TestShard];
+  let a: SwitchingBackend;
+  let b: SwitchingBackend;
+  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+  /** Per shard: final transactions of each height of epoch 1 that made some final (what its validators announced). */
+  const finalsAt: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
+
+  /** Commits one block of one genesis spend of `account`'s output `index` (to itself, fee 1) on `shard`. */
+  async function commitSpend(shard: TestShard, index: number): Promise<void> {
+    const output = made.genesis.outputs[index]!;
+    const payer = made.accounts.find((account) => hex(account.publicKey) === hex(output.owner))!;
+    const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: genesisTxid(made.genesis), index, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: output.amount - 1n }] }, [payer]);
+    const [result] = await shard.pipeline.submit([encodeTransaction(transaction)]);
+    assert.equal(result!.outcome, "accepted");
+    assert.ok(shard.solo.commitNextBlock() !== undefined);
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ios-driver-epochs-length-"));
+    shards = [0, 1].map((shard) => TestShard.open(made.genesis, shard, made.validators[shard]!, join(dir, `data-${shard}`))) as [TestShard, TestShard];
+    // Both shards at epoch 0's last height (one block per genesis output of accounts the load does not use).
+    const reserved = new Set(made.accounts.slice(0, 48).map((account) => hex(account.publicKey)));
+    for (const [i, shard] of shards.entries()) {
+      const outputs = made.genesis.outputs.flatMap((output, index) => (reserved.has(hex(output.owner)) && shardOfOwner(output.owner, 2) === i ? [index] : []));
+      assert.ok(outputs.length >= EPOCH_LENGTH - 1);
+      for (const index of outputs.slice(0, EPOCH_LENGTH - 1)) await commitSpend(shard, index);
+      assert.equal(shard.state.tip.height, EPOCH_LENGTH - 1);
+      shard.pipeline.onSettled((batch) => {
+        if (batch.final.length > 0) finalsAt[i]!.set(batch.height, batch.final.length / 32);
+      });
+    }
+    a = new SwitchingBackend(keyA, shards[0], false, shards);
+    b = new SwitchingBackend(keyB, shards[1], false, shards);
+    for (const backend of [a, b]) servers.push(await serveApi(backend));
+  });
+
+  after(async () => {
+    for (const server of servers) server.close();
+    for (const shard of shards) await shard.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("learns a switch from the first event of the next epoch, without polling or refusals, and counts each height for the shard its endpoint served then", async () => {
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(48, 72), count: 60, seed: "epochs length", fee: 1n, threads: 2 });
+    const endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
+    const running = runLoad({ set, endpoints, epochLength: EPOCH_LENGTH, mode: { kind: "closed-loop", window: 30 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 600_000 });
+    // Epoch 0 ends with the window sent and pending; nothing more goes out before a final confirmation.
+    await until(() => (a.answered + b.answered === 30 ? true : undefined), "the first 30 transactions at their validators");
+    // Epoch 1: A serves shard 1, B shard 0; their next events are of heights 30.. .
+    a.switchTo(shards[1], 1);
+    b.switchTo(shards[0], 1);
+    const producer = setInterval(() => {
+      for (const shard of shards) shard.solo.commitNextBlock();
+    }, 20);
+    const { report, end } = await running.finally(() => clearInterval(producer));
+    assert.equal(end, "settled");
+    assert.deepEqual(report.metrics.rejectedByCode, {});
+    assertCountsAddUp(report, 60);
+    // The driver learnt the switch from heights: no transaction went to a validator that no longer served its shard.
+    assert.deepEqual(Object.keys(report.metrics.resentByCause).filter((cause) => cause !== "ENDPOINT_LEFT_SHARD"), []);
+    assert.equal(report.run.epochs.switches.length, 2);
+    assert.equal(report.run.epochs.last, 1);
+    // Each shard's heights as its validators announced them, every one from the endpoint that served it in epoch 1.
+    report.metrics.shards.forEach((summary, shard) => {
+      const heights = [...finalsAt[shard]!.values()];
+      assert.equal(summary.heights, heights.length, `shard ${shard}'s heights`);
+      assert.equal(summary.txPerHeight, Math.round((heights.reduce((x, y) => x + y, 0) / heights.length) * 1000) / 1000, `shard ${shard}'s transactions per height`);
+    });
+  });
+});
