@@ -45,6 +45,7 @@ import type { Leagues } from "../../consensus/pob/leagues.js";
 import type { FinalProposal } from "../../consensus/pob/proposal.js";
 import { decodeReplicaRecord, encodeReplicaRecord } from "../../consensus/pob/replica-state.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
+import type { OptimisticProducer } from "../../consensus/pob/optimistic.js";
 import { BlockKind, blockHash, encodeBlock, makeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js";
 import type { KeyPair } from "../../ledger/keys.js";
@@ -94,6 +95,16 @@ export const DEFAULT_ORDER_DELAY_MS = 5;
 export const DEFAULT_IDLE_PROPOSAL_MS = 250;
 /** Optimistic announcements remembered for `optimisticStatus`: ~10 s at 20k tx/s. */
 export const OPTIMISTIC_STATUS_ENTRIES = 200_000;
+/**
+ * A producer holds a transaction whose input does not exist yet this long before refusing it
+ * MISSING_INPUT: a chain's parent may reach it later than the child (relayed by another validator,
+ * or carried over an epoch switch); 2 s is several final heights.
+ */
+export const ORPHAN_WAIT_MS = 2_000;
+/** Orphans re-offered this often while any waits (admissions and commits re-offer them too). */
+const ORPHAN_SWEEP_MS = 100;
+/** Orphans held at most: beyond, a missing input is refused at once. */
+const MAX_ORPHANS = 16_384;
 /** Relayed transactions per message: 1,024 transfers ≈ 230 KB (TxGossip's batch). */
 const RELAY_BATCH_TXS = 1024;
 
@@ -160,6 +171,9 @@ export class PobShardConsensus implements ShardDriver {
   /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee. */
   readonly #relayed = new Map<string, { readonly peer: PeerId; readonly txid: Uint8Array; readonly at: number }>();
   #relaySweep: TimerHandle | undefined;
+  /** Producer side: verified transactions whose input is missing, waiting for their parent (`#offer`). */
+  readonly #orphans = new Map<string, { readonly entry: MempoolEntry; readonly since: number }>();
+  #orphanTimer: TimerHandle | undefined;
   /** Assignee side: who relayed each transaction pending here, to tell it of a refusal. */
   readonly #relayers = new Map<string, PeerId>();
   readonly #refusalQueues = new Map<PeerId, { txid: Uint8Array; code: string }[]>();
@@ -312,7 +326,7 @@ export class PobShardConsensus implements ShardDriver {
     this.atomix.stop();
     this.#consensusChannel.close();
     this.#clientChannel.close();
-    for (const timer of [this.#relayTimer, this.#relaySweep, this.#refusalTimer]) if (timer !== undefined) this.#clock.cancelTimer(timer);
+    for (const timer of [this.#relayTimer, this.#relaySweep, this.#refusalTimer, this.#orphanTimer]) if (timer !== undefined) this.#clock.cancelTimer(timer);
     this.#log?.close();
   }
 
@@ -502,11 +516,29 @@ export class PobShardConsensus implements ShardDriver {
     // in the mempool until the final heights it knows of are applied here (each commit feeds again).
     if (!this.node.caughtUp) return;
     const refused: { entry: MempoolEntry; code: string }[] = [];
-    for (const entry of this.#pipeline.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
-      const offer = producer.offerVerified(entry.tx, entry.txid, entry.record);
-      if (!offer.accepted) refused.push({ entry, code: offer.code });
-    }
+    const now = this.#clock.now();
+    // Orphans first: what they wait for may have come since.
+    const waiting = [...this.#orphans.values()];
+    this.#orphans.clear();
+    for (const { entry, since } of waiting) this.#offer(producer, entry, since, now, refused);
+    for (const entry of this.#pipeline.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) this.#offer(producer, entry, now, now, refused);
     this.#pipeline.refuse(refused);
+    if (this.#orphans.size > 0) this.#orphanTimer ??= this.#clock.setTimer(ORPHAN_SWEEP_MS, () => {
+      this.#orphanTimer = undefined;
+      this.#feedProducer();
+    });
+  }
+
+  /**
+   * One view check: a transaction whose input is missing waits as an orphan, up to ORPHAN_WAIT_MS,
+   * for the transaction creating it (a parent relayed late, or carried over an epoch switch),
+   * re-offered at every admission, commit and sweep; anything else refused is refused at once.
+   */
+  #offer(producer: OptimisticProducer, entry: MempoolEntry, since: number, now: number, refused: { entry: MempoolEntry; code: string }[]): void {
+    const offer = producer.offerVerified(entry.tx, entry.txid, entry.record);
+    if (offer.accepted) return;
+    if (offer.code === "MISSING_INPUT" && now - since < ORPHAN_WAIT_MS && this.#orphans.size < MAX_ORPHANS) this.#orphans.set(entry.key, { entry, since });
+    else refused.push({ entry, code: offer.code });
   }
 
   /**
