@@ -97,10 +97,12 @@ export const DEFAULT_IDLE_PROPOSAL_MS = 250;
 export const OPTIMISTIC_STATUS_ENTRIES = 200_000;
 /**
  * A producer holds a transaction whose input does not exist yet this long before refusing it
- * MISSING_INPUT: a chain's parent may reach it later than the child (relayed by another validator,
- * or carried over an epoch switch); 2 s is several final heights.
+ * MISSING_INPUT: a chain's parent may reach it later than the child — relayed by another
+ * validator, carried over an epoch switch, or lost with a relay to a validator still switching, in
+ * which case its relayer answers RELAY_UNANSWERED after RELAY_ANSWER_MS and the client sends it
+ * again. The children wait that long and a little more.
  */
-export const ORPHAN_WAIT_MS = 2_000;
+export const ORPHAN_WAIT_MS = RELAY_ANSWER_MS + 2_000;
 /** Orphans re-offered this often while any waits (admissions and commits re-offer them too). */
 const ORPHAN_SWEEP_MS = 100;
 /** Orphans held at most: beyond, a missing input is refused at once. */
