@@ -222,14 +222,20 @@ const txLeave: Command = {
   ].join("\n"),
   options: { validator: { type: "string" }, payout: { type: "string" }, bond: { type: "string" }, node: { type: "string" }, ...WAIT_OPTIONS },
   async run(values, _positionals, io) {
-    const validator = loadKeyFile(required(values, "validator"));
-    const payout = hexKeyArgument(required(values, "payout"), "--payout");
-    const bond = typeof values.bond === "string" ? outpointArgument(values.bond, "--bond") : registrationBond(validator.publicKey);
-    const { api } = await nodeOfShard(values, (count) => shardOfOwner(payout, count), "the payout key lives in");
+    const { validator, payout, bond, api } = await bondArguments(values);
     const { transaction } = signLeave({ kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Leave, validator: validator.publicKey, bond, payout }, validator);
     return submitAndWait(api, registrationKind.encode(transaction), values, io);
   },
 };
+
+/** A leave's or release's arguments: the validator's key, the payout, the bond (its registration's by default) and a node of the payout's shard. */
+async function bondArguments(values: Values) {
+  const validator = loadKeyFile(required(values, "validator"));
+  const payout = hexKeyArgument(required(values, "payout"), "--payout");
+  const bond = typeof values.bond === "string" ? outpointArgument(values.bond, "--bond") : registrationBond(validator.publicKey);
+  const { api } = await nodeOfShard(values, (count) => shardOfOwner(payout, count), "the payout key lives in");
+  return { validator, payout, bond, api };
+}
 
 const txRelease: Command = {
   name: "release",
@@ -252,10 +258,7 @@ const txRelease: Command = {
   ].join("\n"),
   options: { validator: { type: "string" }, payout: { type: "string" }, bond: { type: "string" }, node: { type: "string" }, ...WAIT_OPTIONS },
   async run(values, _positionals, io) {
-    const validator = loadKeyFile(required(values, "validator"));
-    const payout = hexKeyArgument(required(values, "payout"), "--payout");
-    const bond = typeof values.bond === "string" ? outpointArgument(values.bond, "--bond") : registrationBond(validator.publicKey);
-    const { api } = await nodeOfShard(values, (count) => shardOfOwner(payout, count), "the payout key lives in");
+    const { validator, payout, bond, api } = await bondArguments(values);
     // The bond's amount as the shard holds it: its owner is the validator's bond owner.
     const { utxos } = await api.utxos(toHex(bondOwner(validator.publicKey)));
     const held = utxos.find((utxo) => utxo.txid === toHex(bond.subarray(0, 32)) && utxo.index === readU32(bond, 32));

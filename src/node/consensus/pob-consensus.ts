@@ -50,6 +50,7 @@ import { BlockKind, blockHash, encodeBlock, makeBlockHeader, type DecodedBlock }
 import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
+import { RecordCursor } from "../../ledger/records.js";
 import { transactionIdIfWellFormed, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
 import type { ProvenChange } from "../../epoch/transition/interface.js";
@@ -534,13 +535,27 @@ export class PobShardConsensus implements ShardDriver {
   /**
    * One view check: a transaction whose input is missing waits as an orphan, up to ORPHAN_WAIT_MS,
    * for the transaction creating it (a parent relayed late, or carried over an epoch switch),
-   * re-offered at every admission, commit and sweep; anything else refused is refused at once.
+   * re-offered at every admission, commit and sweep; anything else refused is refused at once, as
+   * is a spend of an output the final chain created and spent (a double spend).
    */
   #offer(producer: OptimisticProducer, entry: MempoolEntry, since: number, now: number, refused: { entry: MempoolEntry; code: string }[]): void {
     const offer = producer.offerVerified(entry.tx, entry.txid, entry.record);
     if (offer.accepted) return;
-    if (offer.code === "MISSING_INPUT" && now - since < ORPHAN_WAIT_MS && this.#orphans.size < MAX_ORPHANS) this.#orphans.set(entry.key, { entry, since });
+    const orphan = offer.code === "MISSING_INPUT" && now - since < ORPHAN_WAIT_MS && this.#orphans.size < MAX_ORPHANS && !this.#spendsSpent(entry.record);
+    if (orphan) this.#orphans.set(entry.key, { entry, since });
     else refused.push({ entry, code: offer.code });
+  }
+
+  /** Whether an input was created by the final chain and is gone: a double spend, which no parent in flight can mend. */
+  #spendsSpent(record: Uint8Array): boolean {
+    const cursor = new RecordCursor(record);
+    const state = this.#state;
+    for (let i = 0; i < cursor.inputCount; i++) {
+      const txid = cursor.outpoint(i).subarray(0, TXID_BYTES);
+      const index = cursor.outpointIndex(i);
+      if (state.getUtxo(txid, index) === undefined && (sameBytes(txid, this.#context.chain) || state.getTransactionLocation(txid) !== undefined)) return true;
+    }
+    return false;
   }
 
   /**
