@@ -108,6 +108,19 @@ class SwitchingBackend implements ClientBackend {
 }
 
 /** The report's counts of a settled run of `count` transactions, all sent: each one submitted once, settled once. */
+/** A serves shard 0 and B shard 1 in epoch 0, each behind a real API server; `close` stops them and removes `dir`. */
+async function servePair(shards: [TestShard, TestShard], dir: string, sealing: boolean) {
+  const a = new SwitchingBackend(keyA, shards[0], sealing, shards);
+  const b = new SwitchingBackend(keyB, shards[1], false, shards);
+  const servers = [await serveApi(a), await serveApi(b)];
+  const close = async (): Promise<void> => {
+    for (const server of servers) server.close();
+    for (const shard of shards) await shard.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { a, b, servers, close };
+}
+
 function assertCountsAddUp(report: LoadReport, count: number): void {
   const t = report.metrics.totals;
   assert.equal(t.submitted, count, "a resend is not a submission");
@@ -130,16 +143,15 @@ describe("runLoad across epoch switches", () => {
   let shards: [TestShard, TestShard];
   let a: SwitchingBackend;
   let b: SwitchingBackend;
-  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+  let servers: Awaited<ReturnType<typeof serveApi>>[];
+  let close: () => Promise<void>;
   let endpoints: string[];
   let accountsUsed = 0;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ios-driver-epochs-"));
     shards = [0, 1].map((shard) => TestShard.open(made.genesis, shard, made.validators[shard]!, join(dir, `data-${shard}`), 50)) as [TestShard, TestShard];
-    a = new SwitchingBackend(keyA, shards[0], true, shards);
-    b = new SwitchingBackend(keyB, shards[1], false, shards);
-    for (const backend of [a, b]) servers.push(await serveApi(backend));
+    ({ a, b, servers, close } = await servePair(shards, dir, true));
     endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
   });
 
@@ -149,11 +161,7 @@ describe("runLoad across epoch switches", () => {
     a.held.length = 0;
   });
 
-  after(async () => {
-    for (const server of servers) server.close();
-    for (const shard of shards) await shard.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => close());
 
   async function freshSet(count: number, seed: string): Promise<LoadSet> {
     const accounts = made.accounts.slice(accountsUsed, accountsUsed + 24);
@@ -243,22 +251,17 @@ describe("runLoad across an epoch switch, step by step", () => {
   let shards: [TestShard, TestShard];
   let a: SwitchingBackend;
   let b: SwitchingBackend;
-  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+  let servers: Awaited<ReturnType<typeof serveApi>>[];
+  let close: () => Promise<void>;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ios-driver-epochs-steps-"));
     // No block producer: the test commits, so nothing is final before it says so.
     shards = [0, 1].map((shard) => TestShard.open(made.genesis, shard, made.validators[shard]!, join(dir, `data-${shard}`))) as [TestShard, TestShard];
-    a = new SwitchingBackend(keyA, shards[0], false, shards);
-    b = new SwitchingBackend(keyB, shards[1], false, shards);
-    for (const backend of [a, b]) servers.push(await serveApi(backend));
+    ({ a, b, servers, close } = await servePair(shards, dir, false));
   });
 
-  after(async () => {
-    for (const server of servers) server.close();
-    for (const shard of shards) await shard.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => close());
 
   it("sends every open transaction of a validator that left its shard again exactly once: stale acks are ignored, a duplicate answer keeps it open until final", async () => {
     const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(0, 24), count: 40, seed: "epochs steps", fee: 1n, threads: 2 });
@@ -330,7 +333,8 @@ describe("runLoad with the genesis epoch length: an event's height names its epo
   let shards: [TestShard, TestShard];
   let a: SwitchingBackend;
   let b: SwitchingBackend;
-  const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
+  let servers: Awaited<ReturnType<typeof serveApi>>[];
+  let close: () => Promise<void>;
   /** Per shard: final transactions of each height of epoch 1 that made some final (what its validators announced). */
   const finalsAt: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
 
@@ -358,16 +362,10 @@ describe("runLoad with the genesis epoch length: an event's height names its epo
         if (batch.final.length > 0) finalsAt[i]!.set(batch.height, batch.final.length / 32);
       });
     }
-    a = new SwitchingBackend(keyA, shards[0], false, shards);
-    b = new SwitchingBackend(keyB, shards[1], false, shards);
-    for (const backend of [a, b]) servers.push(await serveApi(backend));
+    ({ a, b, servers, close } = await servePair(shards, dir, false));
   });
 
-  after(async () => {
-    for (const server of servers) server.close();
-    for (const shard of shards) await shard.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => close());
 
   it("learns a switch from the first event of the next epoch, without polling or refusals, and counts each height for the shard its endpoint served then", async () => {
     const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(48, 72), count: 60, seed: "epochs length", fee: 1n, threads: 2 });
