@@ -357,7 +357,11 @@ export class ValidatorNode {
     const home = this.#hold(setup.shard).state;
     const links = Array.from({ length: home.lastEpoch }, (_, i) => home.epochLink(i + 1)!);
     this.#contexts = verifyIdentityChain(setup.genesis, links);
-    this.#run = this.#wireEpoch(this.#contexts.length - 1);
+    // The latest epoch whose shard state reached its start height (epoch 0's always has): a validator that stopped while
+    // syncing into a later epoch starts from the one before and syncs again when it runs.
+    let epoch = this.#contexts.length - 1;
+    while (epoch > 0 && this.#hold(this.#contexts[epoch]!.shardOf(setup.key.publicKey) ?? setup.shard).state.tip.height < this.#contexts[epoch]!.startHeight) epoch--;
+    this.#run = this.#wireEpoch(epoch);
     if (setup.config.consensus.mode === "pob" && setup.context.epochLength !== undefined) {
       const channel = deps.transport.open(ARCHIVE_INSTANCE);
       const catchUp = new LinkCatchUp({ intervalMs: LINK_CATCH_UP_DELTAS * (setup.config.consensus.epochDeltaMs ?? DEFAULT_EPOCH_DELTA_MS) }, {
@@ -527,6 +531,7 @@ export class ValidatorNode {
   run(): void {
     this.#startRun(this.#run);
     this.#catchUp?.catchUp.start();
+    if (this.#run.context.epoch < this.#contexts.length - 1) this.#scheduleSwitch(this.clock.now());
   }
 
   /** Phase 3 (idempotent). */
@@ -599,7 +604,8 @@ export class ValidatorNode {
   /** Starts a wired run: its driver, the transition out of its epoch (PoB with an epoch length), and what was accepted and never settled. */
   #startRun(run: EpochRun): void {
     const { context, driver, hold } = run;
-    if (driver instanceof PobShardConsensus && context.epochLength !== undefined) {
+    // The transition out of the epoch, unless the next one is configured already (a restart into an epoch still to sync).
+    if (driver instanceof PobShardConsensus && context.epochLength !== undefined && context.epoch === this.#contexts.length - 1) {
       const transition = startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured));
       this.#transition = transition;
       driver.onBoundary((boundary) => transition.transition.provideBoundary(boundary));
@@ -624,7 +630,11 @@ export class ValidatorNode {
       return;
     }
     this.#contexts.push(context);
-    const configuredAt = this.clock.now();
+    this.#scheduleSwitch(this.clock.now());
+  }
+
+  /** Enters the latest epoch once any switch in progress is done. */
+  #scheduleSwitch(configuredAt: number): void {
     const switching = (this.#switching ?? Promise.resolve()).then(() => this.#enterLatest(configuredAt)).catch(this.#deps.onError);
     this.#switching = switching;
     void switching.finally(() => {
