@@ -23,8 +23,8 @@ after(async () => {
 });
 
 const L = 8;
-const TRANSFERS = 600;
-/** Transfers per second: 600 take about 30 s, several epochs of this devnet (each: L heights and a transition of a few seconds). */
+const TRANSFERS = 400;
+/** Transfers per second: 400 take about 20 s, several epochs of this devnet (each: L heights and a transition of a few seconds). */
 const RATE = 20;
 
 describe("epochs under load over real processes", () => {
