@@ -1,6 +1,6 @@
 /**
  * One validator process (DESIGN §1): configuration → shard state (LMDB) → verifier pool →
- * pipeline → one shard driver (solo, bft or pob; consensus/interface.ts) → client API → peer
+ * pipeline → one shard driver per epoch (solo, bft or pob; consensus/interface.ts) → client API → peer
  * transport, all on one uWebSockets.js app with two ports: clients connect to `listen.port`, where
  * the HTTP edge (src/api/edge.ts) checks every request and relays it to the app's Unix socket;
  * peers connect to `listen.peerPort`, where the app listens itself (their frames are authenticated
@@ -15,9 +15,14 @@
  *  2. run: clients submit over HTTP / WebSocket to the driver, which admits through the pipeline
  *     and decides blocks alone (solo) or with the shard (bft, pob); peers connect over the
  *     authenticated transport.
- *  3. stop: refuse new requests, stop the driver (solo commits what it accepted; bft and pob
- *     leave unfinal transactions to the shard), drain the pipeline, then close the transport,
- *     the pool and the state (flushing the UTXO set).
+ *  3. switch (PoB with an epoch length): when the next epoch is configured — by this validator's
+ *     transition, or a link from a peer's archive (src/epoch/transition/catch-up.ts) — stop the
+ *     driver, carry its unsettled transactions over, sync the shard the new epoch assigns when
+ *     the state is not at the epoch's start (src/node/sync), and start the new epoch's driver
+ *     (`#enterLatest`; docs/ARCHITECTURE.md, "Switching epochs").
+ *  4. stop: refuse new requests, stop the driver (solo commits what it accepted; bft and pob
+ *     leave unfinal transactions to the shard), drain the pipelines, then close the transport,
+ *     the pool and the states (flushing the UTXO sets).
  */
 import { encodeEpochCommittees, epochCommittees, type Committee } from "../atomix/proof.js";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -373,7 +378,13 @@ export class ValidatorNode {
         },
         onLink: (configured) => this.#configured(configured),
       });
-      this.#catchUp = { catchUp, close: () => (catchUp.close(), channel.close()) };
+      this.#catchUp = {
+        catchUp,
+        close: () => {
+          catchUp.close();
+          channel.close();
+        },
+      };
     }
   }
 
