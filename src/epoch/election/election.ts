@@ -8,13 +8,21 @@
  *   2. gossip   for Δ: verify every LOTTERY (messages.ts), keep the valid ones of validators not
  *               skipped; a lottery that becomes this node's minimum is relayed to all validators
  *               once, so one honest receiver suffices to spread it;
- *   3. lock in  after Δ, the minimum valid lottery (smallest beta as bytes, then lowest index) is
+ *   3. lock in  after Δ_v, the minimum valid lottery (smallest beta as bytes, then lowest index) is
  *               the view's leader, final for the view. The leader itself is told (`onLeading`)
- *               and must start DRP within another Δ (`startAsLeader()` signs and broadcasts
+ *               and must start DRP within another Δ_v (`startAsLeader()` signs and broadcasts
  *               START, which the DRP session carries as its first message); every other node
  *               accepts that leader's START only (`onElected`), relaying it once. No START in
  *               time: the leader is skipped for the rest of the epoch (`onSkipped`) and the view
  *               increments; skipped validators' messages are refused from then on (ELECTION_SKIPPED).
+ *               An elected leader that cannot deliver (its DRP run failed) resigns (`resign()`,
+ *               a signed RESIGN): every node that elected it skips it at once, as `abandon()`
+ *               does at the caller's deadline.
+ * Δ_v = Δ · 2^min(v, 4) (`viewDeltaMs`): each failed view doubles the windows, as a BFT view
+ * change doubles its timeout, so a run whose delays exceed Δ (a loaded machine, a slow link)
+ * still meets the bound below after a few views instead of failing every view in turn.
+ * Messages of the next view are also kept while a leader is elected: a node that abandons that
+ * leader later than a peer must still count the peer's lottery of the next view.
  * Messages of the next view are verified and kept (a faster peer may be there already); older
  * views, other epochs, forged proofs and signatures are refused with ELECTION_* codes, which the
  * transport counts per code (HandlerFailures, subsystem "drp"); duplicates and late lotteries are
@@ -57,10 +65,20 @@ import {
   decodeStart,
   encodeLottery,
   isStartAuthentic,
+  signResign,
   signStart,
+  isResignAuthentic,
   type LotteryMessage,
   type StartMessage,
 } from "./messages.js";
+
+/** Doublings of Δ at most: views 4 and later use 16Δ. */
+const MAX_VIEW_DOUBLINGS = 4;
+
+/** Δ_v, the windows of view `view` (module doc): Δ doubled per view, up to 2^MAX_VIEW_DOUBLINGS Δ. */
+export function viewDeltaMs(deltaMs: number, view: number): number {
+  return deltaMs * 2 ** Math.min(view, MAX_VIEW_DOUBLINGS);
+}
 
 export class LeaderElection {
   readonly stats: ElectionStats = { lotteries: 0, duplicates: 0, late: 0, relayed: 0, rejected: 0, afterEnd: 0 };
@@ -75,6 +93,8 @@ export class LeaderElection {
   readonly #lotteries = new Map<number, Map<number, Lottery>>();
   /** Verified STARTs by view (the current and the next), by leader: decided at lock-in. */
   readonly #starts = new Map<number, Map<number, { readonly message: StartMessage; readonly lottery: Lottery }>>();
+  /** Validators that resigned the current view before this node locked in (it skips them at lock-in). */
+  readonly #resigned = new Set<number>();
   #phase: ElectionPhase = "idle";
   #view = 0;
   #locked: Lottery | undefined;
@@ -108,7 +128,7 @@ export class LeaderElection {
     // Any validator may deliver any validator's message (gossip): authenticity is in the message itself.
     const guard = (handler: (payload: Uint8Array) => void) =>
       guardedHandler(() => this.#closed, () => this.stats.rejected++, (from, payload) => {
-        if (this.#ended) {
+        if (this.#phase === "failed") {
           this.stats.afterEnd++;
           return;
         }
@@ -117,6 +137,7 @@ export class LeaderElection {
       });
     deps.channel.on(ELECTION_MESSAGES.LOTTERY, guard((payload) => this.#onLottery(decodeLottery(payload))));
     deps.channel.on(ELECTION_MESSAGES.START, guard((payload) => this.#onStart(decodeStart(payload))));
+    deps.channel.on(ELECTION_MESSAGES.RESIGN, guard((payload) => this.#onResign(decodeStart(payload))));
   }
 
   get phase(): ElectionPhase {
@@ -177,11 +198,25 @@ export class LeaderElection {
    */
   observeStart(bytes: Uint8Array): void {
     if (this.#closed) return;
-    if (this.#ended) {
+    if (this.#phase === "failed") {
       this.stats.afterEnd++;
       return;
     }
     this.#onStart(decodeStart(bytes));
+  }
+
+  /**
+   * This node, the elected leader, cannot deliver (its DRP run failed): signs and broadcasts
+   * RESIGN and skips itself, and the next view begins here as it does at every node the RESIGN
+   * reaches. ELECTION_WRONG_PHASE unless this node is the elected leader.
+   */
+  resign(): void {
+    check<ElectionErrorCode>(!this.#closed && this.#phase === "elected" && this.#outcome?.leader === this.#self, "ELECTION_WRONG_PHASE",
+      `resign() by a node that is not the elected leader (phase ${this.#phase}, view ${this.#view})`);
+    const resign = signResign(this.#deps.secretKey, this.#config.confHash, this.#lotteryMessage(this.#locked!));
+    this.#deps.channel.broadcast(this.#peers, ELECTION_MESSAGES.RESIGN, resign);
+    this.#outcome = undefined;
+    this.#endView(this.#self);
   }
 
   /**
@@ -202,13 +237,17 @@ export class LeaderElection {
     this.#cancelTimer();
   }
 
-  get #ended(): boolean {
-    return this.#phase === "elected" || this.#phase === "failed";
+  /** The current view's messages once its leader is elected: nothing left to decide with them. */
+  #afterElection(view: number): boolean {
+    if (this.#phase !== "elected" || view > this.#view) return false;
+    this.stats.afterEnd++;
+    return true;
   }
 
   #enterView(view: number): void {
     this.#view = view;
     this.#locked = undefined;
+    this.#resigned.clear();
     this.#phase = "gossip";
     for (const kept of [this.#lotteries, this.#starts]) for (const old of kept.keys()) if (old < view) kept.delete(old);
     if (!this.#skipped.has(this.#self)) {
@@ -219,7 +258,7 @@ export class LeaderElection {
     // A lottery of this view that arrived before it began, from a faster peer, is spread as any other.
     const best = this.#minimum(view);
     if (best !== undefined && best.validator !== this.#self) this.#relayLottery(best);
-    this.#timer = this.#deps.clock.setTimer(this.#config.deltaMs, () => this.#lockIn());
+    this.#timer = this.#deps.clock.setTimer(viewDeltaMs(this.#config.deltaMs, view), () => this.#lockIn());
   }
 
   #lockIn(): void {
@@ -230,9 +269,14 @@ export class LeaderElection {
       this.#endView(undefined);
       return;
     }
+    if (this.#resigned.has(leader.validator)) {
+      // It was elected elsewhere and resigned before this node locked in: skipped as those nodes skipped it.
+      this.#endView(leader.validator);
+      return;
+    }
     this.#locked = leader;
     this.#phase = "awaiting-start";
-    this.#timer = this.#deps.clock.setTimer(this.#config.deltaMs, () => this.#endView(leader.validator));
+    this.#timer = this.#deps.clock.setTimer(viewDeltaMs(this.#config.deltaMs, view), () => this.#endView(leader.validator));
     if (leader.validator === this.#self) {
       this.#deps.onLeading?.({ epoch: this.#config.epoch, view, leader: this.#self, proof: leader.proof });
       return;
@@ -287,6 +331,7 @@ export class LeaderElection {
   }
 
   #onLottery(message: LotteryMessage): void {
+    if (this.#afterElection(message.view)) return;
     this.#checkHeader(message);
     const held = this.#lotteries.get(message.view)?.get(message.validator);
     if (held !== undefined && sameBytes(held.proof, message.proof)) {
@@ -315,6 +360,7 @@ export class LeaderElection {
   }
 
   #onStart(start: StartMessage): void {
+    if (this.#afterElection(start.view)) return;
     this.#checkHeader(start);
     const key = this.#config.validators[start.validator]!;
     check<ElectionErrorCode>(isStartAuthentic(start, this.#config.confHash, key), "ELECTION_BAD_SIGNATURE", `the START of validator ${start.validator} in view ${start.view} is not signed by it`);
@@ -330,6 +376,34 @@ export class LeaderElection {
     let starts = this.#starts.get(start.view);
     if (starts === undefined) this.#starts.set(start.view, (starts = new Map()));
     starts.set(start.validator, { message: start, lottery });
+  }
+
+  /**
+   * A RESIGN of the current view: its author is skipped here if this node elected or locked it in,
+   * or at lock-in if this node is still gossiping. Relayed once by the nodes it makes skip.
+   */
+  #onResign(resign: StartMessage): void {
+    check<ElectionErrorCode>(resign.epoch === this.#config.epoch, "ELECTION_WRONG_EPOCH", `message for epoch ${resign.epoch}, this election configures ${this.#config.epoch}`);
+    check<ElectionErrorCode>(resign.validator < this.#peers.length, "ELECTION_BAD_VALIDATOR", `validator ${resign.validator} of ${this.#peers.length}`);
+    if (resign.view !== this.#view || this.#skipped.has(resign.validator)) {
+      this.stats.afterEnd++;
+      return;
+    }
+    check<ElectionErrorCode>(isResignAuthentic(resign, this.#config.confHash, this.#config.validators[resign.validator]!), "ELECTION_BAD_SIGNATURE",
+      `the RESIGN of validator ${resign.validator} in view ${resign.view} is not signed by it`);
+    const elected = this.#phase === "elected" && this.#outcome?.leader === resign.validator;
+    const locked = this.#phase === "awaiting-start" && this.#locked?.validator === resign.validator;
+    if (!elected && !locked) {
+      if (this.#phase === "gossip") this.#resigned.add(resign.validator);
+      return;
+    }
+    this.#cancelTimer();
+    this.#deps.channel.broadcast(this.#peers, ELECTION_MESSAGES.RESIGN, resign.bytes);
+    if (elected) {
+      this.#outcome = undefined;
+      this.#deps.onResigned?.(resign.view, resign.validator);
+    }
+    this.#endView(resign.validator);
   }
 
   #record(view: number, lottery: Lottery): void {

@@ -24,7 +24,7 @@ export type ElectionErrorCode =
   | "ELECTION_BAD_VALIDATOR"
   /** The lottery's VRF proof does not verify under the named validator's key for this configuration and view (forged or misattributed). */
   | "ELECTION_BAD_PROOF"
-  /** A START's Ed25519 signature does not verify under the named leader's key. */
+  /** A START's or RESIGN's Ed25519 signature does not verify under the named leader's key (a START's signature is no RESIGN's). */
   | "ELECTION_BAD_SIGNATURE"
   /** The message comes from, or names, a validator skipped earlier in this epoch. */
   | "ELECTION_SKIPPED"
@@ -66,8 +66,8 @@ export interface ElectionConfig {
   /** Public keys of epoch e − 1's validators in configuration order; index = validator number. */
   readonly validators: readonly Uint8Array[];
   /**
-   * Δ, the synchrony bound (Algorithm 1 input 6), in milliseconds: the gossip window of every view
-   * and the time the locked-in leader has to start. See election.ts for the bound under which
+   * Δ, the synchrony bound (Algorithm 1 input 6), in milliseconds: view v's gossip window and the
+   * time its locked-in leader has to start are Δ_v = Δ · 2^min(v, 4) (`viewDeltaMs`). See election.ts for the bound under which
    * honest validators agree.
    */
   readonly deltaMs: number;
@@ -88,7 +88,9 @@ export interface ElectionDependencies {
   readonly onLeading?: (lottery: LeaderLottery & { readonly epoch: number }) => void;
   /** The leader is agreed at this node: its START arrived in time (or this node started). */
   readonly onElected?: (outcome: ElectionOutcome) => void;
-  /** `validator` was locked in for `view` and did not start within Δ: skipped for the rest of the epoch. */
+  /** The leader this node elected resigned (a signed RESIGN of its view): skipped, and the next view begins after this call. */
+  readonly onResigned?: (view: number, validator: number) => void;
+  /** `validator` was locked in for `view` and did not start within Δ_v, was abandoned or resigned: skipped for the rest of the epoch. */
   readonly onSkipped?: (view: number, validator: number) => void;
   /** Every view up to maxViews failed. */
   readonly onFailed?: (views: number) => void;

@@ -1,5 +1,5 @@
 /**
- * The leader election's two messages (white paper §4.1, Algorithm 1 steps 2 and 5), in the "drp"
+ * The leader election's three messages (white paper §4.1, Algorithm 1 steps 2 and 5), in the "drp"
  * range of message types, on the channel of `electionInstance(e)` (the election and DRP belong to
  * no shard: their instance is shard 0 of the "drp" range, for the epoch being configured).
  *
@@ -11,6 +11,11 @@
  *            signed by the leader over "IOSChain/election/start/v1" ‖ conf hash ‖ those 90 bytes:
  *            "the leader started DRP", which the DRP session carries as its first message;
  *            relayable too, as the signature binds it to its author.
+ *   RESIGN   the same layout as START, signed over "IOSChain/election/resign/v1" ‖ conf hash
+ *            ‖ those 90 bytes: "the leader I was, elected in this view, cannot deliver" (its DRP
+ *            run failed its thresholds); every node that elected it skips it at once instead of
+ *            waiting for the delivery deadline. It can only hasten a skip the leader could
+ *            cause anyway by falling silent.
  * Integers little-endian; decoding is strict (ELECTION_MALFORMED on a wrong length).
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
@@ -25,6 +30,7 @@ import type { ElectionErrorCode } from "./interface.js";
 export const ELECTION_MESSAGES = {
   LOTTERY: messageType("drp", 0x00),
   START: messageType("drp", 0x01),
+  RESIGN: messageType("drp", 0x02),
 } as const satisfies Record<string, MessageType>;
 
 /** The shard field of the election's instance: it runs among all validators, not in a shard. */
@@ -32,11 +38,13 @@ export const ELECTION_SHARD = 0;
 
 /** u32 epoch ‖ u32 view ‖ u16 validator ‖ proof (module doc). */
 export const LOTTERY_MESSAGE_BYTES = 4 + 4 + 2 + VRF_PROOF_BYTES;
+/** START and RESIGN: a lottery message ‖ the leader's signature. */
 export const START_MESSAGE_BYTES = LOTTERY_MESSAGE_BYTES + SIGNATURE_BYTES;
 /** Validator indexes are u16 on the wire. */
 export const MAX_VALIDATORS = 0xffff;
 
 const START_DOMAIN = new TextEncoder().encode("IOSChain/election/start/v1");
+const RESIGN_DOMAIN = new TextEncoder().encode("IOSChain/election/resign/v1");
 const CODES = singleCode<ElectionErrorCode>("ELECTION_MALFORMED");
 
 /** The channel instance of the election (and the DRP run) configuring `epoch`. */
@@ -71,17 +79,27 @@ export function decodeLottery(bytes: Uint8Array): LotteryMessage {
   return readLottery(reader);
 }
 
-function startSigningInput(confHash: Uint8Array, lottery: Uint8Array): Uint8Array {
-  return BinaryWriter.ofSize(START_DOMAIN.length + HASH_BYTES + LOTTERY_MESSAGE_BYTES).bytes(START_DOMAIN).bytes(confHash).bytes(lottery).finish();
+function signingInput(domain: Uint8Array, confHash: Uint8Array, lottery: Uint8Array): Uint8Array {
+  return BinaryWriter.ofSize(domain.length + HASH_BYTES + LOTTERY_MESSAGE_BYTES).bytes(domain).bytes(confHash).bytes(lottery).finish();
+}
+
+function signLotteryStatement(domain: Uint8Array, secretKey: Uint8Array, confHash: Uint8Array, lottery: LotteryMessage): Uint8Array {
+  const body = encodeLottery(lottery);
+  const signature = signMessage(secretKey, signingInput(domain, confHash, body));
+  return BinaryWriter.ofSize(START_MESSAGE_BYTES).bytes(body).bytes(signature).finish();
 }
 
 /** The leader's START over its own lottery, signed with its Ed25519 seed `secretKey`. */
 export function signStart(secretKey: Uint8Array, confHash: Uint8Array, lottery: LotteryMessage): Uint8Array {
-  const body = encodeLottery(lottery);
-  const signature = signMessage(secretKey, startSigningInput(confHash, body));
-  return BinaryWriter.ofSize(START_MESSAGE_BYTES).bytes(body).bytes(signature).finish();
+  return signLotteryStatement(START_DOMAIN, secretKey, confHash, lottery);
 }
 
+/** The leader's RESIGN of the view its lottery names, signed with its Ed25519 seed `secretKey`. */
+export function signResign(secretKey: Uint8Array, confHash: Uint8Array, lottery: LotteryMessage): Uint8Array {
+  return signLotteryStatement(RESIGN_DOMAIN, secretKey, confHash, lottery);
+}
+
+/** Decodes a START or a RESIGN (one layout). */
 export function decodeStart(bytes: Uint8Array): StartMessage {
   const reader = new BinaryReader<ElectionErrorCode>(bytes, CODES);
   reader.expectRemaining(START_MESSAGE_BYTES, "a START");
@@ -91,5 +109,10 @@ export function decodeStart(bytes: Uint8Array): StartMessage {
 
 /** Whether the START's signature verifies under `publicKey` for configuration `confHash` (ZIP-215, WASM). */
 export function isStartAuthentic(start: StartMessage, confHash: Uint8Array, publicKey: Uint8Array): boolean {
-  return verify(start.signature, startSigningInput(confHash, start.bytes.subarray(0, LOTTERY_MESSAGE_BYTES)), publicKey);
+  return verify(start.signature, signingInput(START_DOMAIN, confHash, start.bytes.subarray(0, LOTTERY_MESSAGE_BYTES)), publicKey);
+}
+
+/** Whether a RESIGN (decoded by `decodeStart`) is signed by `publicKey` for configuration `confHash`: a START's signature is not one. */
+export function isResignAuthentic(resign: StartMessage, confHash: Uint8Array, publicKey: Uint8Array): boolean {
+  return verify(resign.signature, signingInput(RESIGN_DOMAIN, confHash, resign.bytes.subarray(0, LOTTERY_MESSAGE_BYTES)), publicKey);
 }

@@ -100,6 +100,8 @@ export type TransitionPhase =
 export interface TransitionStats {
   /** Messages refused with a TRANSITION_* code (the transport counts them per code). */
   rejected: number;
-  /** Leaders skipped after election for not delivering in time. */
+  /** Leaders skipped after election: for not delivering in time, or resigning (this validator's own resignations included). */
   abandoned: number;
+  /** Times this validator resigned as leader (its DRP run or CoSi session failed). */
+  resigned: number;
 }

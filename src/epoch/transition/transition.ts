@@ -11,11 +11,13 @@
  *                   (TRANSITION_BAD_ACCOUNTS). With one per shard the election begins, so every
  *                   honest validator begins within a message delay of the others.
  *   2. election     Algorithm 1 (src/epoch/election): the minimum VRF lottery over the hash of
- *                   configuration e leads; a leader that does not start within Δ is skipped.
+ *                   configuration e leads; a leader that does not start within Δ_v is skipped.
  *   3. randomness   the leader runs DRP (Algorithms 2–3, src/epoch/drp) as its client, every
  *                   other validator of epoch e as a server with its validator key
  *                   (validator-keys.ts); the grouping seed is H(configuration e ‖ view), so the
- *                   leader does not choose the groups.
+ *                   leader does not choose the groups. Each DRP phase waits Δ_v for the silent
+ *                   (Δ doubled per view, election.ts); a run that fails its thresholds makes the
+ *                   leader resign (RESIGN), so the next view begins at once everywhere.
  *   4. proposal     the leader derives configuration e + 1 (src/epoch/identity) — the validators
  *                   (`#nextSet`), rnd from the transcript, the transcript's hash, its lottery, the
  *                   boundaries' state commitments, the departures — and sends it with the transcript. Each
@@ -29,8 +31,8 @@
  *   6. link         the leader sends configuration, certificate and transcript; every validator
  *                   checks the link (`verifyEpochLink`) and that the transcript is the one it
  *                   names, relays it once and is configured. A leader that has not delivered
- *                   `deliveryTimeoutMs` after its election is skipped: the next view elects
- *                   another.
+ *                   `deliveryTimeoutMs` (default the longer of 40Δ and 6Δ_v) after its election
+ *                   is skipped: the next view elects another.
  *
  * The next validator set (`#nextSet`), from epoch e's and the proven changes:
  *   - slashed in e (its boundary account excluded, or its stake zeroed): out for good. Its bond is
@@ -75,7 +77,7 @@ import { DrpPort } from "../drp/network.js";
 import { DrpClient, DrpServer } from "../drp/session.js";
 import { decodeTranscriptParts, verifyTranscript } from "../drp/transcript.js";
 import { validatorServerKeys, validatorServerSecrets } from "../drp/validator-keys.js";
-import { LeaderElection } from "../election/election.js";
+import { LeaderElection, viewDeltaMs } from "../election/election.js";
 import type { ElectionOutcome, LeaderLottery } from "../election/interface.js";
 import { decodeIdentityConfiguration, encodeIdentityConfiguration, identityConfigurationHash, nextIdentityConfiguration, type EpochOutcome } from "../identity/configuration.js";
 import { REPUTATION_INITIAL, accountsHash, type AccountState } from "../../consensus/pob/believability.js";
@@ -97,9 +99,11 @@ const GROUPING_DOMAIN = new TextEncoder().encode("IOSChain/epoch/drp-grouping-se
 const SERVERS_PER_GROUP = 16;
 /** Default delivery time of an elected leader, in Δ (TransitionConfig `deliveryTimeoutMs`). */
 const DELIVERY_DELTAS = 40;
+/** ... and at least this many Δ_v: DRP's four phases and the configuration's CoSi, in a view whose windows doubled. */
+const DELIVERY_VIEW_DELTAS = 6;
 
 export class EpochTransition {
-  readonly stats: TransitionStats = { rejected: 0, abandoned: 0 };
+  readonly stats: TransitionStats = { rejected: 0, abandoned: 0, resigned: 0 };
   readonly #previous: EpochContext;
   readonly #config: TransitionConfig;
   readonly #deps: TransitionDependencies;
@@ -168,6 +172,7 @@ export class EpochTransition {
         channel: deps.channel, clock: deps.clock, secretKey: deps.secretKey,
         onLeading: (lottery) => this.#lead(lottery),
         onElected: (outcome) => this.#onElected(outcome),
+        onResigned: () => this.#leaveLeader(),
         onFailed: () => (this.#phase = "failed"),
       },
     );
@@ -349,16 +354,16 @@ export class EpochTransition {
       groupingSeed, purpose, timestamp: Math.floor(this.#deps.clock.wallNow()),
     });
     const client = new DrpClient(config, this.#deps.secretKey, this.#deps.rng);
-    const run = this.#port.lead(client, servers.map((i) => this.#peers[i]!), this.#config.deltaMs);
+    const run = this.#port.lead(client, servers.map((i) => this.#peers[i]!), viewDeltaMs(this.#config.deltaMs, lottery.view));
     this.#stopDrp = run.stop;
-    // A failed run leaves the leader silent: the others skip it at their delivery deadline.
-    run.result.then((result) => this.#propose(lottery, result.transcript), () => undefined);
+    run.result.then((result) => this.#propose(lottery, result.transcript), () => this.#resign());
   }
 
   #onElected(outcome: ElectionOutcome): void {
     this.#elected = outcome;
     this.#phase = "configuring";
-    this.#deliveryTimer = this.#deps.clock.setTimer(this.#config.deliveryTimeoutMs ?? DELIVERY_DELTAS * this.#config.deltaMs, () => this.#abandon());
+    const deliveryMs = this.#config.deliveryTimeoutMs ?? Math.max(DELIVERY_DELTAS * this.#config.deltaMs, DELIVERY_VIEW_DELTAS * viewDeltaMs(this.#config.deltaMs, outcome.view));
+    this.#deliveryTimer = this.#deps.clock.setTimer(deliveryMs, () => this.#abandon());
     if (outcome.leader === this.#self) return;
     const { servers } = this.#drpParameters(outcome);
     const index = servers.indexOf(this.#self);
@@ -366,15 +371,30 @@ export class EpochTransition {
     this.#port.serve(server, this.#peers[outcome.leader]!);
   }
 
+  /** The elected leader did not deliver by the deadline: skipped here (the election's next view). */
   #abandon(): void {
     this.#deliveryTimer = undefined;
     if (this.#closed || this.#phase !== "configuring") return;
+    this.#leaveLeader();
+    this.#election.abandon();
+  }
+
+  /** This validator leads and cannot deliver (its DRP run or its CoSi session failed): it resigns rather than keep everyone waiting for the deadline. */
+  #resign(): void {
+    if (this.#closed || this.#phase !== "configuring" || this.#elected?.leader !== this.#self) return;
+    this.#leaveLeader();
+    this.stats.resigned++;
+    this.#election.resign();
+  }
+
+  /** Forgets the elected leader (abandoned, resigned, or this validator resigning): back to the election. */
+  #leaveLeader(): void {
+    this.#cancelDelivery();
     this.stats.abandoned++;
     this.#stopDrp?.();
     this.#stopDrp = undefined;
     this.#elected = undefined;
     this.#phase = "election";
-    this.#election.abandon();
   }
 
   #cancelDelivery(): void {
@@ -429,11 +449,15 @@ export class EpochTransition {
     const changes = [...this.#changes.keys()];
     const configuration = this.#derive(lottery, transcript, changes);
     const message = this.#certificateMessage(configuration);
-    // A leader that co-signed another leader's configuration this epoch signs no other: it stays silent and is skipped.
-    if (this.#signed !== undefined && !sameBytes(this.#signed, message)) return;
+    // A leader that co-signed another leader's configuration this epoch signs no other: it resigns.
+    if (this.#signed !== undefined && !sameBytes(this.#signed, message)) {
+      this.#resign();
+      return;
+    }
     this.#signed = message;
     this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.PROPOSAL, encodeProposal({ configuration, transcript, changes: changes.map((key) => this.#changes.get(key)!.proven) }));
     this.#cosi.sign(lottery.view, message, (result) => {
+      if (!result.ok) this.#resign();
       if (!result.ok || this.#closed || this.#phase !== "configuring") return;
       const certificate = encodeCollectiveSignature(result.signature, this.#keys.length);
       const link = encodeLink({ link: { configuration, certificate }, transcript });

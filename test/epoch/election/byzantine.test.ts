@@ -6,7 +6,7 @@ import { sha512 } from "@noble/hashes/sha2.js";
 import { decodePoint } from "../../../src/crypto/schnorr.js";
 import { vrfProve, vrfVerify } from "../../../src/crypto/vrf.js";
 import { lotteryInput } from "../../../src/epoch/election/lottery.js";
-import { ELECTION_MESSAGES, decodeLottery, electionInstance, encodeLottery, signStart } from "../../../src/epoch/election/messages.js";
+import { ELECTION_MESSAGES, decodeLottery, electionInstance, encodeLottery, signResign, signStart } from "../../../src/epoch/election/messages.js";
 import type { ElectionErrorCode } from "../../../src/epoch/election/interface.js";
 import { toHex } from "../../../src/hex.js";
 import { keyPairFromSecret } from "../../../src/ledger/keys.js";
@@ -109,6 +109,61 @@ describe("leader election against byzantine validators", () => {
       const total = Object.values(expected).reduce((sum, count) => sum + count, 0);
       assert.equal(node.failures.total, total);
       assert.equal(node.election.stats.rejected, total);
+    }
+  });
+
+  it("a next-view lottery that reaches a node still holding its elected leader is kept: abandoning later, the node locks that lottery in, not its own", () => {
+    const n = 5;
+    const label = "kept-while-elected";
+    const validators = makeValidators(n, label);
+    const first = ranking(validators, 0)[0]!;
+    const second = ranking(validators, 1, [first])[0]!;
+    // The node that abandons view 0 alone, and is not view 1's winner.
+    const late = ranking(validators, 1, [first]).at(-1)!;
+    const run = runElection({
+      n, seed: SEEDS[0]!, deltaMs: DELTA, label,
+      afterElected: (node, outcome) => {
+        if (outcome.view === 0 && node.index === late) node.clock.setTimer(5 * DELTA, () => node.election.abandon());
+      },
+      setup: (sim, nodes) => {
+        // While `late` still holds view 0's leader, view 1's winner shows it its view-1 lottery (as an early abandoner would).
+        sim.schedule(3 * DELTA, "view-1 lottery to a node still elected", () =>
+          nodes.get(second)!.channel.broadcast([validators.peers[late]!], ELECTION_MESSAGES.LOTTERY, lottery(validators, second, 1)));
+      },
+    });
+    const node = run.nodes.get(late)!;
+    // Alone in view 1, it locked in the lottery it kept since view 0 (and skipped it when no START came), never its own.
+    assert.deepEqual(node.skips.slice(0, 2), [{ view: 0, validator: first }, { view: 1, validator: second }]);
+    assert.ok(!node.leading.includes(1), "it never believed it won view 1");
+  });
+
+  it("a RESIGN that the elected leader did not sign, or from a validator that does not lead, skips no one", () => {
+    const n = 7;
+    const label = "resign-forgeries";
+    const validators = makeValidators(n, label);
+    const leader = ranking(validators, 0)[0]!;
+    const byzantine = ranking(validators, 0).at(-1)!;
+    const run = runElection({
+      n, seed: SEEDS[0]!, deltaMs: DELTA, label,
+      setup: (sim, nodes) => {
+        const send = (payload: Uint8Array) => nodes.get(byzantine)!.channel.broadcast(validators.peers, ELECTION_MESSAGES.RESIGN, payload);
+        const statement = (validator: number, epoch = EPOCH) => ({ epoch, view: 0, validator, proof: proofOf(validators, validator, 0) });
+        sim.schedule(4 * DELTA, "forged resignations of the elected leader", () => {
+          // Its own key over the leader's index; the leader's START offered as a RESIGN; another epoch's; then its own, valid but of no leader.
+          send(signResign(validators.secrets[byzantine]!, validators.confHash, statement(leader)));
+          send(signStart(validators.secrets[leader]!, validators.confHash, statement(leader)));
+          send(signResign(validators.secrets[leader]!, validators.confHash, statement(leader, EPOCH + 1)));
+          send(signResign(validators.secrets[byzantine]!, validators.confHash, statement(byzantine)));
+        });
+      },
+    });
+    assert.deepEqual(leaders(run.nodes), Array(n).fill(leader), "view 0's leader stands everywhere");
+    for (const node of run.nodes.values()) {
+      assert.deepEqual(node.skips, []);
+      if (node.index === byzantine) continue;
+      assert.equal(node.failures.count("drp", "ELECTION_BAD_SIGNATURE"), 2, `node ${node.index}`);
+      assert.equal(node.failures.count("drp", "ELECTION_WRONG_EPOCH"), 1, `node ${node.index}`);
+      assert.equal(node.failures.total, 3);
     }
   });
 

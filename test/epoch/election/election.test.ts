@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { verifyLeaderLottery } from "../../../src/epoch/election/lottery.js";
 import { decodeStart } from "../../../src/epoch/election/messages.js";
+import { viewDeltaMs } from "../../../src/epoch/election/election.js";
 import { simSeed } from "../../../src/sim/simulator.js";
 import { betaOf, leaders, makeValidators, ranking, runElection, type ElectionNode } from "./harness.js";
 
@@ -81,6 +82,58 @@ describe("leader election in the simulator (Algorithm 1)", () => {
         for (const node of run.nodes.values()) assert.deepEqual(node.election.skipped, [winner]);
       }
     }
+  });
+
+  it("a leader that resigns (signed RESIGN) is skipped at once by every node that elected it; view 1 elects the minimum of the others", () => {
+    for (const seed of SEEDS) {
+      const n = 7;
+      const label = `resign/${seed}`;
+      const winner = ranking(makeValidators(n, label), 0)[0]!;
+      const resignedAt: number[] = [];
+      const run = runElection({
+        n, seed, deltaMs: DELTA, skewMs: SKEW, link: JITTERY, label,
+        afterElected: (node, outcome) => {
+          if (outcome.view === 0 && node.index === winner) {
+            node.clock.setTimer(DELTA, () => {
+              resignedAt.push(node.clock.now());
+              node.election.resign();
+            });
+          }
+        },
+      });
+      const next = ranking(run.validators, 1, [winner])[0]!;
+      // Nobody abandons in this run: only the RESIGN can end view 0 anywhere.
+      assert.deepEqual(leaders(run.nodes), Array(n).fill(next), `seed ${seed}`);
+      assert.equal(resignedAt.length, 1);
+      for (const node of run.nodes.values()) {
+        assert.deepEqual(node.skips, [{ view: 0, validator: winner }]);
+        assert.equal(node.election.outcome!.view, 1);
+      }
+      assertNoFailures(run.nodes);
+    }
+  });
+
+  it("resign() is the elected leader's alone: ELECTION_WRONG_PHASE for any other node", () => {
+    const n = 4;
+    const label = "resign-wrong";
+    const winner = ranking(makeValidators(n, label), 0)[0]!;
+    const codes: string[] = [];
+    runElection({
+      n, seed: 1, deltaMs: DELTA, link: JITTERY, label,
+      afterElected: (node) => {
+        if (node.index === winner) return;
+        try {
+          node.election.resign();
+        } catch (error) {
+          codes.push((error as { code: string }).code);
+        }
+      },
+    });
+    assert.deepEqual(codes, Array(n - 1).fill("ELECTION_WRONG_PHASE"));
+  });
+
+  it("Δ doubles per view up to 16Δ", () => {
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 9].map((view) => viewDeltaMs(100, view)), [100, 200, 400, 800, 1600, 1600, 1600]);
   });
 
   it("two silent winners in a row: views 0 and 1 skipped, view 2 elects the minimum of the rest", () => {

@@ -80,6 +80,8 @@ export interface RunOptions {
   readonly beginAfterMs?: (index: number) => number | undefined;
   readonly link?: Partial<LinkConfig>;
   readonly behaviour?: (index: number) => Behaviour;
+  /** Called when a node agrees on a leader (after the harness recorded it): e.g. to abandon or resign it later. */
+  readonly afterElected?: (node: ElectionNode, outcome: ElectionOutcome) => void;
   /** Scripts faults before the run (links, interceptors, injected messages). */
   readonly setup?: (sim: Simulator, nodes: Map<number, ElectionNode>, validators: Validators) => void;
   readonly label?: string;
@@ -114,7 +116,10 @@ export function runElection(options: RunOptions) {
               });
             }
           },
-          onElected: (outcome) => elected.push(outcome),
+          onElected: (outcome) => {
+            elected.push(outcome);
+            options.afterElected?.(nodes.get(index)!, outcome);
+          },
           onSkipped: (view, validator) => skips.push({ view, validator }),
         },
       );

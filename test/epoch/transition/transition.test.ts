@@ -28,6 +28,7 @@ import type { ConfiguredEpoch } from "../../../src/epoch/transition/interface.js
 import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encodeBoundary, encodeLink, encodeProposal, transitionInstances, type Boundary } from "../../../src/epoch/transition/messages.js";
 import { EpochTransition } from "../../../src/epoch/transition/transition.js";
 import { ELECTION_MESSAGES } from "../../../src/epoch/election/messages.js";
+import { DRP_MESSAGE } from "../../../src/epoch/drp/network.js";
 import { toHex } from "../../../src/hex.js";
 import { makeTestGenesis } from "../../../src/ledger/genesis.js";
 import type { PeerId } from "../../../src/net/interface.js";
@@ -289,6 +290,28 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     assert.notEqual(lottery.leader, silenced);
     assert.ok(lottery.view >= 1);
     assert.ok([...w.transitions.values()].some((t) => t.stats.abandoned > 0), "the silent leader was abandoned");
+  });
+
+  it("a leader whose DRP run fails (no server's deal reaches it) resigns: everyone skips it at once, long before the delivery deadline, and view 1's leader configures the epoch", async () => {
+    let starved: number | undefined;
+    let ids: PeerId[] = [];
+    const w = world("resigning-leader", 8, {
+      byzantine: (index) => (to, type, payload) => {
+        // Whoever sends the first START leads view 0: every DRP answer to it is lost.
+        if (type === START) starved ??= index;
+        return type === DRP_MESSAGE && starved !== undefined && to === ids[starved] ? undefined : payload;
+      },
+    });
+    const all = (ids = w.context.validators.map((v) => toHex(v.publicKey)));
+    const starvedId = (): PeerId => all[starved!]!;
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))), "every validator configured the epoch, the starved leader too");
+    const configuredAt = w.sim.now();
+    const lottery = decodeIdentityConfiguration(checkAgreement(w, all).link.configuration).lottery;
+    assert.equal(lottery.view, 1, "view 0's leader was skipped");
+    assert.notEqual(lottery.leader, starved);
+    assert.equal(w.transitions.get(starvedId())!.stats.resigned, 1, "the starved leader resigned");
+    assert.ok([...w.transitions.values()].every((t) => t.stats.abandoned === 1), "everyone left it once");
+    assert.ok(configuredAt < 40 * DELTA_MS, `configured at ${configuredAt} virtual ms: the resignation, not the ${40 * DELTA_MS} ms delivery deadline, ended view 0`);
   });
 
   it("a forged boundary (one flipped byte of the commit certificate) is refused everywhere; the honest members' certificates carry the epoch on", async () => {
