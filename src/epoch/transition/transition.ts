@@ -9,7 +9,11 @@
  *                   shard's committee of epoch e (src/atomix/proof.ts) and its accounts are the
  *                   ones that certificate commits to (their hash), one per member of the shard
  *                   (TRANSITION_BAD_ACCOUNTS). With one per shard the election begins, so every
- *                   honest validator begins within a message delay of the others.
+ *                   honest validator begins within a message delay of the others. Each
+ *                   validator sends its boundary again every 4Δ until the epoch is configured:
+ *                   a boundary lost to a link down at that moment would otherwise stop every
+ *                   shard for good (an identical copy is recognized by its hash, not verified
+ *                   again).
  *   2. election     Algorithm 1 (src/epoch/election): the minimum VRF lottery over the hash of
  *                   configuration e leads; a leader that does not start within Δ_v is skipped.
  *   3. randomness   the leader runs DRP (Algorithms 2–3, src/epoch/drp) as its client, every
@@ -101,6 +105,8 @@ const SERVERS_PER_GROUP = 16;
 const DELIVERY_DELTAS = 40;
 /** ... and at least this many Δ_v: DRP's four phases and the configuration's CoSi, in a view whose windows doubled. */
 const DELIVERY_VIEW_DELTAS = 6;
+/** A validator sends its boundary again this often (in Δ) until the epoch is configured. */
+const BOUNDARY_RESEND_DELTAS = 4;
 
 export class EpochTransition {
   readonly stats: TransitionStats = { rejected: 0, abandoned: 0, resigned: 0 };
@@ -132,6 +138,9 @@ export class EpochTransition {
   #phase: TransitionPhase = "boundaries";
   #elected: ElectionOutcome | undefined;
   #deliveryTimer: TimerHandle | undefined;
+  #boundaryTimer: TimerHandle | undefined;
+  /** SHA-256 (hex) of every boundary message accepted here: a resent copy is not verified twice. */
+  readonly #acceptedBoundaries = new Set<string>();
   #stopDrp: (() => void) | undefined;
   /** Certificate messages of the configurations each leader proposed that this validator derived too. */
   readonly #proposed = new Map<number, Uint8Array>();
@@ -187,7 +196,12 @@ export class EpochTransition {
         check<TransitionErrorCode>(this.#indexOfPeer.has(from), "TRANSITION_UNKNOWN_PEER", `peer ${from} is not a validator of epoch ${previous.epoch}`);
         handler(from, payload);
       });
-    deps.channel.on(TRANSITION_MESSAGES.BOUNDARY, guard((_from, payload) => this.#acceptBoundary(decodeBoundary(payload))));
+    deps.channel.on(TRANSITION_MESSAGES.BOUNDARY, guard((_from, payload) => {
+      const hash = toHex(sha256(payload));
+      if (this.#acceptedBoundaries.has(hash)) return;
+      this.#acceptBoundary(decodeBoundary(payload));
+      this.#acceptedBoundaries.add(hash);
+    }));
     deps.channel.on(TRANSITION_MESSAGES.PROPOSAL, guard((from, payload) => this.#onProposal(from, payload)));
     deps.channel.on(TRANSITION_MESSAGES.LINK, guard((_from, payload) => this.#onLink(payload)));
   }
@@ -208,13 +222,23 @@ export class EpochTransition {
    */
   provideBoundary(boundary: Boundary): void {
     this.#acceptBoundary(boundary);
-    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.BOUNDARY, encodeBoundary(boundary));
+    const encoded = encodeBoundary(boundary);
+    this.#acceptedBoundaries.add(toHex(sha256(encoded)));
+    const send = (): void => {
+      this.#boundaryTimer = undefined;
+      if (this.#closed || this.#phase === "configured") return;
+      this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.BOUNDARY, encoded);
+      this.#boundaryTimer = this.#deps.clock.setTimer(BOUNDARY_RESEND_DELTAS * this.#config.deltaMs, send);
+    };
+    send();
   }
 
   /** Stops timers, the election, DRP and CoSi; the channels stay their owner's. */
   close(): void {
     this.#closed = true;
     this.#cancelDelivery();
+    if (this.#boundaryTimer !== undefined) this.#deps.clock.cancelTimer(this.#boundaryTimer);
+    this.#boundaryTimer = undefined;
     this.#stopDrp?.();
     this.#election.close();
     this.#cosi.close();

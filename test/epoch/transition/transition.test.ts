@@ -314,6 +314,27 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     assert.ok(configuredAt < 40 * DELTA_MS, `configured at ${configuredAt} virtual ms: the resignation, not the ${40 * DELTA_MS} ms delivery deadline, ended view 0`);
   });
 
+  it("boundaries lost while the links between the shards are down are sent again: once the links heal, every validator configures the epoch", async () => {
+    const healAt = 20 * DELTA_MS;
+    let lost = 0;
+    let shardOfPeer = new Map<PeerId, number>();
+    const w = world("lost-boundaries", 8, {
+      byzantine: (index) => (to, type, payload) => {
+        const from = [...shardOfPeer.keys()][index]!;
+        if (type !== TRANSITION_MESSAGES.BOUNDARY || w.sim.now() >= healAt || shardOfPeer.get(to) === shardOfPeer.get(from)) return payload;
+        lost++;
+        return undefined;
+      },
+    });
+    shardOfPeer = new Map(w.context.validators.map((v) => [toHex(v.publicKey), w.context.shardOf(v.publicKey)!]));
+    const all = [...shardOfPeer.keys()];
+    assert.ok(await runUntil(w, () => w.sim.now() >= healAt));
+    assert.ok(lost > 0, "boundaries were lost");
+    assert.equal(w.configured.size, 0, "nobody could begin the election without the other shard's boundary");
+    assert.ok(await runUntil(w, () => all.every((id) => w.configured.has(id))), "every validator configured the epoch after the links healed");
+    checkAgreement(w, all);
+  });
+
   it("a forged boundary (one flipped byte of the commit certificate) is refused everywhere; the honest members' certificates carry the epoch on", async () => {
     const forger = 0;
     const w = world("forged-boundary", 8, {
