@@ -3,8 +3,8 @@
 // become final; epoch 1's configuration lists the newcomer and not the leaver. The newcomer's node
 // starts from an empty disk (the genesis and its key only): it waits as a registrant, learns
 // epoch 1's link from its peers' archives, syncs the shard epoch 1 assigns it up to the epoch's
-// start and enters; its shard then finalizes heights whose commit certificates it co-signed,
-// and it takes part in the next transition. The leaver co-signs the transition out of epoch 0,
+// start and enters; its shard then finalizes heights whose commit certificates it co-signed.
+// The leaver co-signs the transition out of epoch 0,
 // then stops its driver at the switch (NODE_LEFT) and stays up as an observer; its shard goes
 // on without it. Every shard's serving validators agree on their blocks, and the chain keeps its
 // supply less the registration's fee. Variants: the newcomer starts during epoch 1, and it is
