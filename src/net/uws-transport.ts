@@ -4,9 +4,17 @@
  * peer-auth.ts before anything else crosses it, then carries frames of frame.ts.
  *
  * Link policy
- * - One link per pair of validators: the side with the lower PeerId dials, the other accepts;
- *   an inbound link from a higher key is refused (AUTH_WRONG_DIRECTION). A newly authenticated
- *   link replaces an older one to the same peer (the peer restarted and the old one is stale).
+ * - One link per pair of validators. The side with the lower PeerId dials at once when it knows
+ *   the other's URL, and then refuses an inbound link from the higher key (AUTH_WRONG_DIRECTION).
+ *   The lower side may not know the higher's URL (a validator that joined at a later epoch, whose
+ *   URL only its own address book has): then it accepts the higher key's link, and a higher side
+ *   that knows the lower's URL dials it once it has had no link for `fallbackDialMs` (the lower
+ *   side's own dial usually comes first, and its refusal of ours is then harmless). Which way the
+ *   link goes is thus decided by the lower side alone, from whether it holds a URL: the pair
+ *   never keeps two links. A newly authenticated link replaces an older one to the same peer (the
+ *   peer restarted and the old one is stale).
+ * - The peer set is the validators of the epochs around the current one: `setPeers` replaces it
+ *   at an epoch switch (links to peers no longer in it close, PEER_REMOVED; new ones are dialed).
  * - The dialer redials a lost link with exponential backoff and jitter ("equal jitter": a delay
  *   uniform in [c/2, c], c = min(reconnectMaxMs, reconnectBaseMs · 2^attempt)).
  * - Inbound: per-link token buckets on messages/s and bytes/s. A frame over the budget is
@@ -91,6 +99,12 @@ export interface TransportLimits {
   /** Reconnect backoff of the dialing side. */
   reconnectBaseMs: number;
   reconnectMaxMs: number;
+  /**
+   * A side with the higher key that knows the lower side's URL dials it after having no link
+   * for this long: the lower side dials at once when it can, so this only links a pair whose
+   * lower side has no URL for the higher (the registrant whose URL only its own address book has).
+   */
+  fallbackDialMs: number;
   /** Time a closing outbound link gets for the close handshake before it is terminated. */
   closeGraceMs: number;
   /** uWS idle timeout in seconds (pings are sent automatically; 4 s granularity). */
@@ -122,6 +136,8 @@ export const DEFAULT_LIMITS: Readonly<TransportLimits> = {
   abuseBanMs: 60_000,
   reconnectBaseMs: 100,
   reconnectMaxMs: 10_000,
+  // Above the close grace and a loopback handshake: a lower side that can dial has done so by then.
+  fallbackDialMs: 2_000,
   closeGraceMs: 1_000,
   idleTimeoutSec: 32,
   peerSilenceMs: 80_000,
@@ -606,7 +622,7 @@ export class UwsTransport implements Transport {
     const peerSocket = await this.listening(`${this.config.host}:${this.config.port}`, (done) => listen.call(this.app, this.config.host, this.config.port, EXCLUSIVE_PORT, done));
     const unixPath = this.config.unixPath;
     if (unixPath !== undefined) await this.listening(unixPath, (done) => this.app.listen_unix(done, unixPath));
-    for (const peer of this.peers.keys()) this.dialIfOurs(peer);
+    for (const peer of this.peers.keys()) this.dialIfDue(peer);
     return { port: uWS.us_socket_local_port(peerSocket as never) };
   }
 
@@ -633,14 +649,29 @@ export class UwsTransport implements Transport {
   }
 
   /**
-   * Adds a validator or changes its URL (a new epoch's validator set) and dials it now if it is
-   * ours to dial and not connected; an open link is kept.
+   * Adds a validator or changes its URL (a new epoch's validator set) and dials it if it is ours
+   * to dial and not connected (see the link policy); an open link is kept.
    */
   setPeer(peer: PeerId, url: string | undefined): void {
     this.checkPeer(peer, url);
     if (peer === this.self) return;
     this.peers.set(peer, url);
-    if (this.started && !this.closing) this.dialIfOurs(peer);
+    if (this.started && !this.closing) this.dialIfDue(peer);
+  }
+
+  /**
+   * Makes `peers` the whole peer set (an epoch switch): the ones not in it are removed as by
+   * `removePeer`, the others set as by `setPeer`. Checked whole before anything changes.
+   */
+  setPeers(peers: ReadonlyMap<PeerId, string | undefined>): void {
+    for (const [peer, url] of peers) this.checkPeer(peer, url);
+    for (const peer of [...this.peers.keys()]) if (!peers.has(peer)) this.removePeer(peer);
+    for (const [peer, url] of peers) if (this.peers.get(peer) !== url || !this.peers.has(peer)) this.setPeer(peer, url);
+  }
+
+  /** The peers this transport admits, with the URLs it dials (undefined: it waits to be dialed). */
+  peerSet(): ReadonlyMap<PeerId, string | undefined> {
+    return new Map(this.peers);
   }
 
   /** Removes a validator: its link is closed and no longer redialed. */
@@ -692,7 +723,8 @@ export class UwsTransport implements Transport {
       ...(expectedPeer === undefined ? {} : { expectedPeer }),
       admit: (peer) => {
         if (!this.peers.has(peer)) return "AUTH_UNKNOWN_PEER";
-        if (role === "acceptor" && !(peer < this.self)) return "AUTH_WRONG_DIRECTION";
+        // A higher key may dial in only when this side cannot dial it (no URL): the lower side decides the direction.
+        if (role === "acceptor" && !(peer < this.self) && this.peers.get(peer) !== undefined) return "AUTH_WRONG_DIRECTION";
         const bannedUntil = this.bannedUntil.get(peer);
         if (bannedUntil !== undefined) {
           if (this.clock.now() < bannedUntil) return "AUTH_BANNED";
@@ -744,6 +776,8 @@ export class UwsTransport implements Transport {
     if (this.links.get(peer) === link) this.links.delete(peer);
     if (this.dialing.get(peer) === link) this.dialing.delete(peer);
     if (link.direction === "dialer") this.scheduleReconnect(peer);
+    // A lost inbound link from a peer this side can dial (it dialed in as the fallback, or we got its URL since): ours to restore.
+    else if (wasOpen && !this.closing && this.peers.has(peer)) this.dialIfDue(peer);
   }
 
   // --- channels -------------------------------------------------------------------------------
@@ -794,11 +828,24 @@ export class UwsTransport implements Transport {
     link.start();
   }
 
-  private dialIfOurs(peer: PeerId): void {
-    if (this.self < peer && this.peers.get(peer) !== undefined && !this.links.has(peer) && !this.dialing.has(peer)) {
+  /** Dials `peer` now if this side has the lower key, else after `fallbackDialMs` without a link (the link policy); needs its URL. */
+  private dialIfDue(peer: PeerId): void {
+    if (this.peers.get(peer) === undefined || this.links.has(peer) || this.dialing.has(peer)) return;
+    if (this.self < peer) {
       this.cancelReconnect(peer);
       this.dial(peer);
+    } else if (!this.reconnectTimers.has(peer)) {
+      this.reconnectTimers.set(peer, this.clock.setTimer(this.limits.fallbackDialMs, () => {
+        this.reconnectTimers.delete(peer);
+        this.dialNow(peer);
+      }));
     }
+  }
+
+  /** Dials `peer` unless it is linked or being dialed, whatever the key order (a redial, or the higher side's fallback). */
+  private dialNow(peer: PeerId): void {
+    if (this.closing || this.peers.get(peer) === undefined || this.links.has(peer) || this.dialing.has(peer)) return;
+    this.dial(peer);
   }
 
   private dial(peer: PeerId): void {
@@ -892,7 +939,7 @@ export class UwsTransport implements Transport {
       peer,
       this.clock.setTimer(delay, () => {
         this.reconnectTimers.delete(peer);
-        if (!this.closing && this.peers.has(peer)) this.dialIfOurs(peer);
+        this.dialNow(peer);
       }),
     );
   }

@@ -20,10 +20,13 @@
  *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 },  optional
  *     "log": { "level": "info" }            optional; IOS_LOG_LEVEL overrides it (src/log/logger.ts) }
  *
- * The configuration names no shard: the key must be a validator of the genesis, and the epoch
- * context built from the genesis (src/epoch) says which shard it serves; a file that still has
- * "shard" is refused (CONFIG_OBSOLETE_FIELD), so a stale number can never disagree with the
- * assignment. Consensus mode "solo" (the default) commits blocks alone; "bft" agrees on every
+ * The configuration names no shard: the epoch context built from the genesis (src/epoch) says
+ * which shard a genesis validator serves; a file that still has "shard" is refused
+ * (CONFIG_OBSOLETE_FIELD), so a stale number can never disagree with the assignment. The key must
+ * be a validator of the genesis (CONFIG_NOT_A_VALIDATOR), except under PoB with a genesis epoch
+ * length: there validators join by a registration transaction and enter at a later epoch, so any
+ * key may run a node, which waits until an epoch lists it (a registrant; src/node/validator.ts),
+ * and the address book may list keys the genesis does not (validators that joined later). Consensus mode "solo" (the default) commits blocks alone; "bft" agrees on every
  * block with the shard's other members (src/node/consensus/shard-consensus.ts); "pob" runs
  * Proof-of-Believability (src/node/consensus/pob-consensus.ts) with the genesis's "pob" policy.
  *
@@ -359,9 +362,17 @@ export interface NodeSetup {
   readonly key: KeyPair;
   /** Epoch 0, built from the genesis: shard members, leagues, consensus instances. */
   readonly context: EpochContext;
-  /** The shard this validator serves, as `context` assigns it. */
+  /**
+   * The home shard: the one `context` assigns a genesis validator, shard 0 for a registrant. Its
+   * store, in the data directory itself, also keeps the epoch archive.
+   */
   readonly shard: number;
+  /** The key is not a validator of the genesis: it serves only once a later epoch lists it (PoB with an epoch length). */
+  readonly registrant: boolean;
 }
+
+/** A registrant's home shard: its store in the data directory keeps the epoch archive (any shard would do; 0 always exists). */
+export const REGISTRANT_HOME_SHARD = 0;
 
 /** Checks that a parsed configuration, its genesis and its key fit together, and finds the key's shard. */
 export function nodeSetupOf(config: NodeConfig, genesis: Genesis, key: KeyPair): NodeSetup {
@@ -373,21 +384,23 @@ export function nodeSetupOf(config: NodeConfig, genesis: Genesis, key: KeyPair):
     throw error;
   }
   const self = toHex(key.publicKey);
-  const shard = context.shardOf(key.publicKey);
-  if (shard === undefined) {
-    throw new IosError<ConfigErrorCode>("CONFIG_NOT_A_VALIDATOR", `${config.keyFile}: public key ${self} is not among the ${genesis.validators.length} validators of ${config.genesisFile}`);
-  }
   if (config.consensus.mode === "pob" && genesis.pob === undefined) {
     throw new IosError<ConfigErrorCode>("CONFIG_BAD_FIELD", `${config.file}: $.consensus.mode is "pob" but ${config.genesisFile} has no "pob" policy`);
   }
+  // Only PoB epochs change the validator set (registrations enter at the next epoch): elsewhere the genesis's is the only one.
+  const epochsChangeValidators = config.consensus.mode === "pob" && genesis.epochLength !== undefined;
+  const genesisShard = context.shardOf(key.publicKey);
+  if (genesisShard === undefined && !epochsChangeValidators) {
+    throw new IosError<ConfigErrorCode>("CONFIG_NOT_A_VALIDATOR", `${config.keyFile}: public key ${self} is not among the ${genesis.validators.length} validators of ${config.genesisFile} (only PoB with an epoch length admits registrants)`);
+  }
   config.peers.forEach((peer, i) => {
     if (peer.publicKey === self) throw new IosError<ConfigErrorCode>("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey is this validator's own key`);
-    // The peers are an address book; whom to link with is the epoch context's (the shard's members).
-    if (context.shardOf(Buffer.from(peer.publicKey, "hex")) === undefined) {
+    // The peers are an address book; whom to link with is the epochs' (src/node/validator.ts `membershipOf`).
+    if (!epochsChangeValidators && context.shardOf(Buffer.from(peer.publicKey, "hex")) === undefined) {
       throw new IosError<ConfigErrorCode>("CONFIG_BAD_FIELD", `${config.file}: $.peers[${i}].publicKey ${peer.publicKey} is not a validator of ${config.genesisFile}`);
     }
   });
-  return { config, genesis, key, context, shard };
+  return { config, genesis, key, context, shard: genesisShard ?? REGISTRANT_HOME_SHARD, registrant: genesisShard === undefined };
 }
 
 /** Loads the configuration, its genesis and key file, and checks they fit together. */

@@ -20,6 +20,18 @@
  *     driver, carry its unsettled transactions over, sync the shard the new epoch assigns when
  *     the state is not at the epoch's start (src/node/sync), and start the new epoch's driver
  *     (`#enterLatest`; docs/ARCHITECTURE.md, "Switching epochs").
+ *     A validator the new epoch does not list (it left, src/ledger/kinds/registration.ts) stops
+ *     its driver after the epoch it co-signed the transition of, logs NODE_LEFT and stays up as
+ *     an observer (below).
+ *  Waiting (PoB with an epoch length): a node whose key no epoch it knows lists yet (a
+ *     registrant, whose home store is shard 0's: NodeSetup.shard) or lists no longer (an
+ *     observer) runs a WaitingDriver: transport, link catch-up and client API up, no shard
+ *     driver. When catch-up configures an epoch that lists it, it enters as a mover does (sync
+ *     the assigned shard to the epoch's start, then its driver). A restart in any phase starts
+ *     from the archive: waiting, syncing again, or in the epoch it entered.
+ *  Membership: the transport admits and dials the validators of the previous, current and every
+ *     later known epoch (`membershipOf`; the previous one's still sync and prove Atomix locks),
+ *     replaced at each configuration and switch, URLs from the address book.
  *  4. stop: refuse new requests, stop the driver (solo commits what it accepted; bft and pob
  *     leave unfinal transactions to the shard), drain the pipelines, then close the transport,
  *     the pool and the states (flushing the UTXO sets).
@@ -65,12 +77,25 @@ import { verifyIdentityChain } from "../epoch/identity/link.js";
 import type { EpochContext } from "../epoch/interface.js";
 import { IosError, check } from "../errors.js";
 import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
+import { WaitingDriver, type WaitingRole } from "./consensus/waiting-driver.js";
+import type { PeerId } from "../net/interface.js";
 
 export type NodeErrorCode =
-  /** This validator's key is not in the epoch's configuration (it left). */
+  /** This validator's key is not in the epoch's configuration (an internal check: only listed epochs get a driver). */
   | "NODE_NOT_A_VALIDATOR"
+  /** A submission to a node that serves no shard (a registrant or an observer: WaitingDriver). */
+  | "NODE_NOT_SERVING"
   /** The shard's state is below the epoch's start height and could not be synced. */
   | "NODE_STATE_BEHIND";
+
+/** Info lines of the validator set's changes at this node (their `code` field). */
+export type NodeNoticeCode =
+  /** It waits: no epoch it knows lists its key (`role` says whether it never served or left). */
+  | "NODE_WAITING"
+  /** It entered an epoch after waiting (a registrant's first, or a returning validator's). */
+  | "NODE_ENTERED"
+  /** Its key is not in the next epoch: its driver stopped at the switch, it stays up as an observer. */
+  | "NODE_LEFT";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
@@ -97,6 +122,13 @@ export interface ValidatorDeps {
   readonly openLog: (shard: number, epoch: number) => FinalityLogOpener;
   /** Where a driver reports a fatal commit failure (it stops after one), and the node an epoch it cannot enter. */
   readonly onError: (error: unknown) => void;
+  /** Info lines about the validator set's changes at this node (NodeNoticeCode). */
+  readonly logger: Logger;
+  /**
+   * Makes `peers` the validators the transport links with (`membershipOf`, at each configuration
+   * and switch under PoB with an epoch length); absent where the network needs no peer set (the simulator's).
+   */
+  readonly linkWith?: (peers: readonly PeerId[]) => void;
 }
 
 /** A shard this validator holds a state of, with the pipeline in front of it (kept across the epochs it serves the shard). */
@@ -107,12 +139,18 @@ interface ShardHold {
   readonly sync: ShardSync | undefined;
 }
 
-/** What serves one epoch: its context, this validator's shard in it, and the driver deciding that shard's blocks. */
+/**
+ * What serves one epoch: its context, this validator's shard in it, and the driver deciding that
+ * shard's blocks; or, when the epoch does not list this node, a WaitingDriver over the state the
+ * API reads (the shard it served last, or the home store).
+ */
 interface EpochRun {
   readonly context: EpochContext;
   readonly shard: number;
   readonly hold: ShardHold;
   readonly driver: ShardDriver;
+  /** "validator" while the epoch lists this node, else why it waits. */
+  readonly role: "validator" | WaitingRole;
   /** Unsubscribes the node's client-event fan-out from the driver. */
   readonly detach: () => void;
 }
@@ -246,15 +284,16 @@ class NodeBackend implements ClientBackend {
   }
 
   nodeStatus(): Record<string, unknown> {
-    const { setup, pipeline, pool, state, driver, clock, context, shard } = this.node;
+    const { setup, pipeline, pool, state, driver, clock, context, shard, role } = this.node;
     return {
       publicKey: toHex(setup.key.publicKey),
+      role,
       epoch: context.epoch,
       shard,
       uptimeSeconds: Math.round((clock.wallNow() - this.#startedAt) / 1000),
       mempool: { pending: pipeline.pendingCount, pendingBytes: pipeline.pendingBytes, ready: pipeline.mempoolCount },
       workers: pool.threads,
-      peers: { configured: context.members(shard).length - 1, connected: this.peerCount(), port: this.node.peerPort },
+      peers: { configured: role === "validator" ? context.members(shard).length - 1 : 0, connected: this.peerCount(), port: this.node.peerPort },
       utxos: state.utxoCount,
       supply: state.supply.toString(),
       consensus: driver.describe(),
@@ -363,10 +402,16 @@ export class ValidatorNode {
     const links = Array.from({ length: home.lastEpoch }, (_, i) => home.epochLink(i + 1)!);
     this.#contexts = verifyIdentityChain(setup.genesis, links);
     // The latest epoch whose shard state reached its start height (epoch 0's always has): a validator that stopped while
-    // syncing into a later epoch starts from the one before and syncs again when it runs.
+    // syncing into a later epoch starts from the one before and syncs again when it runs. Walking down reaches an epoch
+    // that does not list it (a registrant's epoch 0, an observer's latest): it waits there, and enters the latest if that lists it.
+    const { publicKey } = setup.key;
     let epoch = this.#contexts.length - 1;
-    while (epoch > 0 && this.#hold(this.#contexts[epoch]!.shardOf(setup.key.publicKey) ?? setup.shard).state.tip.height < this.#contexts[epoch]!.startHeight) epoch--;
-    this.#run = this.#wireEpoch(epoch);
+    for (;;) {
+      const shard = this.#contexts[epoch]!.shardOf(publicKey);
+      if (shard === undefined || epoch === 0 || this.#hold(shard).state.tip.height >= this.#contexts[epoch]!.startHeight) break;
+      epoch--;
+    }
+    this.#run = this.#contexts[epoch]!.shardOf(publicKey) === undefined ? this.#waitingRun(epoch, undefined) : this.#wireEpoch(epoch);
     if (setup.config.consensus.mode === "pob" && setup.context.epochLength !== undefined) {
       const channel = deps.transport.open(ARCHIVE_INSTANCE);
       const catchUp = new LinkCatchUp({ intervalMs: LINK_CATCH_UP_DELTAS * (setup.config.consensus.epochDeltaMs ?? DEFAULT_EPOCH_DELTA_MS) }, {
@@ -400,14 +445,24 @@ export class ValidatorNode {
     return this.#deps.transport;
   }
 
-  /** The epoch this validator serves (the latest it knows). */
+  /** The epoch this validator serves (the latest it knows), or waits in. */
   get context(): EpochContext {
     return this.#run.context;
   }
 
-  /** Its shard in that epoch. */
+  /** Its shard in that epoch; while it waits, the shard of the state the API reads (the one it served last, or the home shard). */
   get shard(): number {
     return this.#run.shard;
+  }
+
+  /** "validator" while the current epoch lists it; "registrant" or "observer" while it waits (WaitingDriver). */
+  get role(): "validator" | WaitingRole {
+    return this.#run.role;
+  }
+
+  /** It decides blocks of its shard in its epoch (not waiting). */
+  get serving(): boolean {
+    return this.#run.role === "validator";
   }
 
   get driver(): ShardDriver {
@@ -507,7 +562,9 @@ export class ValidatorNode {
       const log = options.logger.child({ subsystem: "consensus" });
       const onError = (error: unknown): void => log.error({ err: error }, "shard driver stopped");
       const openLog = (shard: number, epoch: number): FinalityLogOpener => fileFinalityLogs(finalityDirectory(config.dataDir, setup.shard, shard, epoch));
-      const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, openState, pool, openLog, onError });
+      const addressBook = new Map(config.peers.map((peer) => [peer.publicKey, peer.url]));
+    const linkWith = (peers: readonly PeerId[]): void => transport.setPeers(new Map(peers.map((peer) => [peer, addressBook.get(peer)])));
+    const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, openState, pool, openLog, onError, logger: options.logger.child({ subsystem: "node" }), linkWith });
       const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => [...transportMetrics(transport), ...edgeMetrics(edge), ...failures.metrics()]);
       const api = new ClientApi(transport.app, backend, config.api, failures, true);
       node.#api = api;
@@ -541,6 +598,8 @@ export class ValidatorNode {
   /** Starts the driver of a node made by `wire` (`start` does it for a real one). */
   run(): void {
     this.#startRun(this.#run);
+    this.#linkMembers();
+    if (this.#run.role !== "validator") this.#noticeWaiting();
     this.#catchUp?.catchUp.start();
     if (this.#run.context.epoch < this.#contexts.length - 1) this.#scheduleSwitch(this.clock.now());
   }
@@ -609,12 +668,41 @@ export class ValidatorNode {
       driver.onOptimistic?.(events.optimistic.emit),
       driver.onAtomix?.(events.atomix.emit),
     ];
-    return { context, shard, hold, driver, detach: () => unsubscribe.forEach((u) => u?.()) };
+    return { context, shard, hold, driver, role: "validator", detach: () => unsubscribe.forEach((u) => u?.()) };
+  }
+
+  /**
+   * The run of `epoch` for a node it does not list: a WaitingDriver over the state of the shard
+   * it served last (`left`, a leaver's), else of the latest epoch before that listed it, else the home store.
+   */
+  #waitingRun(epoch: number, left: number | undefined): EpochRun {
+    const { publicKey } = this.setup.key;
+    const served = this.#contexts.slice(0, epoch + 1).map((context) => context.shardOf(publicKey)).filter((shard) => shard !== undefined);
+    const shard = left ?? served.at(-1) ?? this.setup.shard;
+    const hold = this.#hold(shard);
+    const role: WaitingRole = served.length > 0 ? "observer" : "registrant";
+    return { context: this.#contexts[epoch]!, shard, hold, driver: new WaitingDriver(hold.state, role, epoch), role, detach: () => undefined };
+  }
+
+  #noticeWaiting(): void {
+    const { epoch } = this.#run.context;
+    this.#deps.logger.info({ code: "NODE_WAITING" satisfies NodeNoticeCode, epoch, role: this.#run.role, publicKey: toHex(this.setup.key.publicKey) },
+      `not a validator of epoch ${epoch}, the latest known: waiting for an epoch that lists this key (a registration final in epoch e enters at e + 1)`);
+  }
+
+  /**
+   * Hands the transport the validators to link with (`membershipOf`) around the epoch this node
+   * is in: under PoB with an epoch length, where epochs change the validator set.
+   */
+  #linkMembers(): void {
+    if (this.#catchUp === undefined || this.#deps.linkWith === undefined) return;
+    this.#deps.linkWith(membershipOf(this.#contexts, this.#run.context.epoch, toHex(this.setup.key.publicKey)));
   }
 
   /** Starts a wired run: its driver, the transition out of its epoch (PoB with an epoch length), and what was accepted and never settled. */
   #startRun(run: EpochRun): void {
     const { context, driver, hold } = run;
+    if (run.role !== "validator") return;
     // The transition out of the epoch, unless the next one is configured already (a restart into an epoch still to sync).
     if (driver instanceof PobShardConsensus && context.epochLength !== undefined && context.epoch === this.#contexts.length - 1) {
       const transition = startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured));
@@ -641,6 +729,8 @@ export class ValidatorNode {
       return;
     }
     this.#contexts.push(context);
+    // The next epoch's validators link now: a registrant syncs from them and they take its links before the switch.
+    this.#linkMembers();
     this.#scheduleSwitch(this.clock.now());
   }
 
@@ -674,7 +764,10 @@ export class ValidatorNode {
     if (this.#stopping !== undefined) return;
     const context = this.#contexts[epoch]!;
     const shard = context.shardOf(this.setup.key.publicKey);
-    check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `this validator left: it is not in epoch ${epoch}'s configuration`);
+    if (shard === undefined) {
+      this.#wait(epoch, old, carried);
+      return;
+    }
     let sync: EpochSwitch["sync"];
     if (this.#hold(shard).state.tip.height < context.startHeight) {
       const report = await this.#sync(shard, context);
@@ -685,6 +778,10 @@ export class ValidatorNode {
     this.#run = run;
     this.#switches++;
     this.#startRun(run);
+    this.#linkMembers();
+    if (old.role !== "validator") {
+      this.#deps.logger.info({ code: "NODE_ENTERED" satisfies NodeNoticeCode, epoch, shard, syncedHeights: sync?.heights ?? 0 }, `entered epoch ${epoch} as a validator of shard ${shard}`);
+    }
     // What the last epoch's driver held unsettled goes to the next one, in its order (parents before the transfers spending them),
     // or, when this validator left the shard, to the shard's producers of the new epoch.
     if (carried.length > 0) {
@@ -693,6 +790,21 @@ export class ValidatorNode {
     }
     this.#recentSwitches.push({ epoch, shard, sync, pauseMs: this.clock.now() - configuredAt });
     if (this.#recentSwitches.length > RECENT_SWITCHES) this.#recentSwitches.shift();
+  }
+
+  /**
+   * The switch into an epoch that does not list this node: it left (its driver stopped after
+   * co-signing the transition into `epoch`; what it held unsettled goes to the shard's producers)
+   * or it still waits. Either way it stays up without a driver, catching up links.
+   */
+  #wait(epoch: number, old: EpochRun, carried: readonly Uint8Array[]): void {
+    const left = old.role === "validator" ? old.shard : undefined;
+    this.#run = this.#waitingRun(epoch, left);
+    this.#linkMembers();
+    if (left === undefined) return;
+    if (carried.length > 0) this.#handOff(this.#contexts[epoch]!, left, carried);
+    this.#deps.logger.info({ code: "NODE_LEFT" satisfies NodeNoticeCode, epoch, shard: left, handedOff: carried.length },
+      `epoch ${epoch}'s configuration does not list this validator: its shard ${left} driver stopped after epoch ${epoch - 1}; it stays up as an observer`);
   }
 
   /**
@@ -752,11 +864,20 @@ export class ValidatorNode {
 }
 
 /**
- * The peers a validator links with: the other members of its shard in its epoch (the epoch
- * context's), with the URLs the configuration's address book knows (none: wait to be dialed).
+ * Whom a node links with under PoB with an epoch length, while in (or waiting at) `epoch`: every
+ * validator of the epoch before it (their final blocks are still synced from them and their
+ * certificates prove Atomix locks), of `epoch`, and of every later epoch it already knows (the
+ * next epoch's take its links before the switch; a registrant syncs from them), itself excepted.
  */
+export function membershipOf(contexts: readonly EpochContext[], epoch: number, self: PeerId): PeerId[] {
+  const keys = new Set<PeerId>();
+  for (const context of contexts.slice(Math.max(0, epoch - 1))) for (const validator of context.validators) keys.add(toHex(validator.publicKey));
+  keys.delete(self);
+  return [...keys];
+}
+
 /**
- * Whom the transport links with, URLs from the address book: the shard's other members; under PoB
+ * Whom the transport links with at the start, URLs from the address book: the shard's other members; under PoB
  * every validator of the epoch, since Atomix watchers talk to the other shards (src/atomix/watcher.ts).
  */
 function linkedPeers(setup: NodeSetup): Map<string, string | undefined> {

@@ -13,7 +13,9 @@
  *
  * Phases of a run: `new ValidatorCluster(...)` registers every validator (their start events
  * run at the current virtual time), the test schedules load and faults (`submit`, `crash`,
- * `restart`), `advance(...)` runs, and the checks read every replica (`replicas`, `agreement`, `status`).
+ * `restart`, `addRegistrant`: a node whose key is not in the genesis, started later from an
+ * empty disk), `advance(...)` runs, and the checks read every replica (`replicas`, `serving`,
+ * `agreement`, `status`).
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { SubmitResult, TxStatus } from "../api/interface.js";
@@ -25,7 +27,7 @@ import { toHex } from "../hex.js";
 import { sameBytes } from "../bytes.js";
 import type { Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
-import { DEFAULT_API_LIMITS, type ConsensusSettings, type NodeConfig, type NodeSetup, type PipelineSettings } from "../node/config.js";
+import { DEFAULT_API_LIMITS, REGISTRANT_HOME_SHARD, type ConsensusSettings, type NodeConfig, type NodeSetup, type PipelineSettings } from "../node/config.js";
 import { InlineVerifierPool } from "../node/pool/inline-pool.js";
 import { ShardState } from "../node/shard-state.js";
 import { ValidatorNode } from "../node/validator.js";
@@ -67,32 +69,54 @@ export class ValidatorCluster {
   readonly #disks = new Map<PeerId, Disk>();
   /** Every incarnation's handler failures: a message handler that threw. */
   readonly #handlerFailures: HandlerFailures[] = [];
+  readonly #options: ClusterOptions;
 
   constructor(options: ClusterOptions) {
     const { sim, genesis } = options;
     this.sim = sim;
     this.context = genesisEpochContext(genesis);
+    this.#options = options;
     const keys = new Map(options.keys.map((key) => [toHex(key.publicKey), key]));
     for (const validator of genesis.validators) {
       const id = toHex(validator.publicKey);
       const key = keys.get(id);
       check<SimErrorCode>(key !== undefined, "SIM_BAD_CONFIG", `no key for genesis validator ${id}`);
-      const shard = this.context.shardOf(validator.publicKey)!;
-      const config: NodeConfig = {
-        file: `sim:${id}`,
-        genesisFile: "sim:genesis",
-        keyFile: `sim:${id}.key`,
-        dataDir: `sim:${id}`,
-        listen: { host: "127.0.0.1", port: 0, peerPort: 0 },
-        peers: this.context.members(shard).filter((member) => toHex(member) !== id).map((member) => ({ publicKey: toHex(member), url: undefined })),
-        pipeline: options.pipeline ?? {},
-        api: DEFAULT_API_LIMITS,
-        consensus: options.consensus,
-      };
-      this.#setups.set(id, { config, genesis, key, context: this.context, shard });
-      this.#disks.set(id, { chains: new Map(), logs: new Map() });
-      sim.addNode(id, (node) => this.#boot(id, node));
+      this.#add(key);
     }
+  }
+
+  /**
+   * Starts, now, a node for a key the genesis does not list (PoB with an epoch length): an empty
+   * disk, the genesis and the key, as `ios node` would with a fresh data directory. It waits
+   * until an epoch lists the key (its registration final in the epoch before), then enters.
+   */
+  addRegistrant(key: KeyPair): PeerId {
+    const id = toHex(key.publicKey);
+    check<SimErrorCode>(!this.#setups.has(id), "SIM_BAD_CONFIG", `node ${id} is already in the cluster`);
+    check<SimErrorCode>(this.context.shardOf(key.publicKey) === undefined, "SIM_BAD_CONFIG", `${id} is a genesis validator`);
+    this.#add(key);
+    return id;
+  }
+
+  /** Registers a node of `key` in the simulator: its setup (home shard: the genesis's, or shard 0 for a registrant) and an empty disk. */
+  #add(key: KeyPair): void {
+    const { genesis } = this.#options;
+    const id = toHex(key.publicKey);
+    const genesisShard = this.context.shardOf(key.publicKey);
+    const config: NodeConfig = {
+      file: `sim:${id}`,
+      genesisFile: "sim:genesis",
+      keyFile: `sim:${id}.key`,
+      dataDir: `sim:${id}`,
+      listen: { host: "127.0.0.1", port: 0, peerPort: 0 },
+      peers: genesis.validators.map((validator) => toHex(validator.publicKey)).filter((peer) => peer !== id).map((publicKey) => ({ publicKey, url: undefined })),
+      pipeline: this.#options.pipeline ?? {},
+      api: DEFAULT_API_LIMITS,
+      consensus: this.#options.consensus,
+    };
+    this.#setups.set(id, { config, genesis, key, context: this.context, shard: genesisShard ?? REGISTRANT_HOME_SHARD, registrant: genesisShard === undefined });
+    this.#disks.set(id, { chains: new Map(), logs: new Map() });
+    this.sim.addNode(id, (node) => this.#boot(id, node));
   }
 
   /** One incarnation: open the shard state on the surviving disk, wire the node, start its driver. */
@@ -121,6 +145,7 @@ export class ValidatorCluster {
         logger.error({ err: error }, "shard driver stopped");
         this.failures.push({ id, error });
       },
+      logger,
     });
     node.run();
     return node;
@@ -151,9 +176,9 @@ export class ValidatorCluster {
     return this.members(shard).flatMap((id) => this.node(id) ?? []);
   }
 
-  /** Running validators that serve `shard` in the epoch each of them is in now (epochs move validators between shards). */
+  /** Running validators that serve `shard` in the epoch each of them is in now (epochs move validators between shards; registrants enter, leavers wait). */
   serving(shard: number): ValidatorNode[] {
-    return [...this.#setups.keys()].flatMap((id) => this.node(id) ?? []).filter((node) => node.shard === shard);
+    return [...this.#setups.keys()].flatMap((id) => this.node(id) ?? []).filter((node) => node.serving && node.shard === shard);
   }
 
   /** Kills `id` now: timers and links die with it, its disk keeps only what was committed. */

@@ -149,4 +149,36 @@ describe("node configuration", () => {
     writeFileSync(file, JSON.stringify({ ...valid(), genesis: "bad-genesis.json" }));
     assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_GENESIS");
   });
+  it("admits a key the genesis does not list only under PoB with a genesis epoch length (a registrant, home shard 0)", () => {
+    const policy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
+    const withEpochs = makeTestGenesis({ seed: "config-test-epochs", shardCount: 2, accounts: 4, amount: 100n, validators: 10, pob: policy, epochLength: 8 });
+    const noEpochs = makeTestGenesis({ seed: "config-test-epochs", shardCount: 2, accounts: 4, amount: 100n, validators: 10, pob: policy });
+    writeFileSync(join(dir, "epochs-genesis.json"), genesisToJson(withEpochs.genesis));
+    writeFileSync(join(dir, "no-epochs-genesis.json"), genesisToJson(noEpochs.genesis));
+    const registrant = keyPairFromSecret(new Uint8Array(32).fill(3));
+    writeFileSync(join(dir, "registrant.key.json"), keyFileJson(registrant));
+    // Its address book lists a genesis validator and another key that joined later.
+    const later = hex(keyPairFromSecret(new Uint8Array(32).fill(4)).publicKey);
+    const peers = [{ publicKey: hex(withEpochs.validators[0]!.publicKey), url: "ws://127.0.0.1:7001/peer" }, { publicKey: later, url: "ws://127.0.0.1:7002/peer" }];
+    const config = (genesisFile: string, mode: string) => JSON.stringify({ ...valid(), genesis: genesisFile, key: "registrant.key.json", peers, consensus: { mode } });
+    writeFileSync(file, config("epochs-genesis.json", "pob"));
+    const setup = loadNodeSetup(file);
+    assert.equal(setup.registrant, true);
+    assert.equal(setup.shard, 0, "a registrant's home store is shard 0's");
+    assert.equal(setup.context.shardOf(registrant.publicKey), undefined);
+    assert.equal(setup.config.peers.length, 2);
+    // A genesis validator is no registrant, and keeps its genesis shard.
+    writeFileSync(join(dir, "v-epochs.key.json"), keyFileJson(withEpochs.validators[3]!));
+    writeFileSync(file, JSON.stringify({ ...valid(), genesis: "epochs-genesis.json", key: "v-epochs.key.json", peers: [], consensus: { mode: "pob" } }));
+    const member = loadNodeSetup(file);
+    assert.equal(member.registrant, false);
+    assert.equal(member.shard, member.context.shardOf(withEpochs.validators[3]!.publicKey));
+    // Without epochs the validator set never changes: the key must be the genesis's, and so must the address book's.
+    writeFileSync(file, config("no-epochs-genesis.json", "pob"));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_NOT_A_VALIDATOR" && /only PoB with an epoch length/.test(e.message));
+    writeFileSync(file, config("epochs-genesis.json", "bft"));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_NOT_A_VALIDATOR");
+    writeFileSync(file, JSON.stringify({ ...valid(), genesis: "no-epochs-genesis.json", key: "v-epochs.key.json", peers, consensus: { mode: "pob" } }));
+    assert.throws(() => loadNodeSetup(file), (e) => e instanceof IosError && e.code === "CONFIG_BAD_FIELD" && e.message.includes(`${later} is not a validator`));
+  });
 });

@@ -1,0 +1,114 @@
+// A validator joins a running network over real processes (issue 14): a one-shard PoB devnet of 4
+// validators with an epoch length of L. A new key registers with `ios tx register` (bond and proof
+// of possession) while epoch 0 runs; a new `ios node` process starts for it from an empty data
+// directory, with the genesis, its key and the devnet's peers as its address book (the devnet's
+// validators have no URL for it: it dials them). It reports itself a registrant in GET /v1/status,
+// learns the link of the epoch that lists it from its peers' archives, syncs the shard up to that
+// epoch's start and enters: its status then says validator of its shard in that epoch, and the
+// shard finalizes heights past the epoch's start on it and on the devnet's validators alike.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { ApiClient } from "../../src/api/client.js";
+import { startDevnet, type Devnet } from "../../src/devnet/launcher.js";
+import { decodeIdentityChain, verifyIdentityChain } from "../../src/epoch/identity/link.js";
+import { deriveTestAccounts } from "../../src/ledger/genesis.js";
+import { MIN_VALIDATOR_BOND } from "../../src/ledger/kinds/registration.js";
+import { keyFileJson, nodeConfigJson, type ConsensusSettings, type PipelineSettings } from "../../src/node/config.js";
+import { PEER_PATH } from "../../src/net/uws-transport.js";
+import { ios, IosProcess } from "../cli/helpers.js";
+
+const root = mkdtempSync(join(tmpdir(), "ios-registrant-"));
+let devnet: Devnet | undefined;
+let registrantNode: IosProcess | undefined;
+after(async () => {
+  await registrantNode?.stop();
+  await devnet?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const L = 8;
+/** Heights the shard decides past the registrant's epoch start, on the registrant and on the others. */
+const AFTER_ENTRY = 3;
+
+interface NodeStatus {
+  readonly role: string;
+  readonly epoch: number;
+  readonly shard: number;
+  readonly publicKey: string;
+  readonly tip: { readonly height: number };
+  readonly lastSwitch?: { readonly epoch: number; readonly shard: number; readonly sync?: { readonly heights: number } };
+}
+
+async function until(predicate: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return predicate();
+}
+
+const statusOf = async (url: string) => (await (await fetch(`${url}/v1/status`)).json()) as NodeStatus;
+
+describe("a registrant joins a devnet", () => {
+  it("registered by ios tx register, a new ios node process enters at the next epoch and its shard finalizes with it", async () => {
+    devnet = await startDevnet({ shards: 1, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "registrant", accounts: 2, amount: 1_000_000n, workers: 1, epochLength: L });
+    const { manifest } = devnet;
+    const entry = manifest.validators[0]!;
+    const files = join(root, "registrant");
+    rmSync(files, { recursive: true, force: true });
+    const [registrant] = deriveTestAccounts("devnet registrant", 1);
+    const keyFile = `${files}-key.json`;
+    writeFileSync(keyFile, keyFileJson(registrant!));
+    const payerFile = `${files}-payer.json`;
+    writeFileSync(payerFile, keyFileJson(devnet.accounts[0]!));
+
+    // The registration: while epoch 0 runs, so that epoch 1 lists the key (a later one if it becomes final after epoch 0's end).
+    const registered = await ios(["tx", "register", "--from", payerFile, "--validator", keyFile, "--bond", String(MIN_VALIDATOR_BOND), "--genesis", manifest.genesis, "--node", entry.http, "--wait"]);
+    assert.equal(registered.code, 0, registered.stderr);
+
+    // Its node: the devnet's consensus settings, the devnet's validators as its address book, an empty data directory.
+    const template = JSON.parse(readFileSync(entry.config, "utf8")) as { consensus: ConsensusSettings; pipeline: Partial<PipelineSettings> };
+    const configFile = `${files}-config.json`;
+    writeFileSync(configFile, nodeConfigJson({
+      genesis: manifest.genesis,
+      key: keyFile,
+      dataDir: join(files, "data"),
+      listen: { host: "127.0.0.1", port: 0, peerPort: 0 },
+      peers: manifest.validators.map((v) => ({ publicKey: v.publicKey, url: `ws://127.0.0.1:${v.peerPort}${PEER_PATH}` })),
+      pipeline: template.pipeline,
+      consensus: template.consensus,
+    }));
+    registrantNode = new IosProcess(["node", "--config", configFile]);
+    const url = (await registrantNode.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    const first = await statusOf(url);
+    const self = Buffer.from(registrant!.publicKey).toString("hex");
+    assert.equal(first.publicKey, self);
+    // It waits unless the epoch that lists it is configured already (then it may be entering by now).
+    assert.ok(first.role === "registrant" || first.role === "validator", `a new key starts waiting: ${JSON.stringify(first)}`);
+
+    assert.ok(await until(async () => (await statusOf(url)).role === "validator", 50_000),
+      `the registrant enters an epoch: ${JSON.stringify(await statusOf(url))}; its log: ${registrantNode.stderr.slice(-2000)}`);
+    const entered = await statusOf(url);
+    assert.ok(entered.epoch >= 1);
+    const chain = await new ApiClient(url).identityChain();
+    const contexts = verifyIdentityChain(devnet.genesis, decodeIdentityChain(chain));
+    const context = contexts[entered.epoch]!;
+    assert.equal(entered.shard, context.shardOf(registrant!.publicKey), "it serves the shard its epoch assigns");
+    assert.ok(contexts.slice(0, entered.epoch).every((c) => c.shardOf(registrant!.publicKey) === undefined), "it entered at the first epoch that lists it");
+    assert.ok((entered.lastSwitch?.sync?.heights ?? 0) > 0, `it synced the shard from its empty data directory: ${JSON.stringify(entered.lastSwitch)}`);
+    assert.match(registrantNode.stderr, /"code":"NODE_WAITING"/, "it logged that it waits");
+    assert.match(registrantNode.stderr, /"code":"NODE_ENTERED"/, "it logged its entry");
+
+    // The shard finalizes with it: heights past the epoch's start on it and on a devnet validator, the same blocks.
+    const target = context.startHeight + AFTER_ENTRY;
+    const tips = async () => [await statusOf(url), await statusOf(entry.http)].map((s) => s.tip.height);
+    assert.ok(await until(async () => (await tips()).every((tip) => tip >= target), 30_000), `the shard passes height ${target}: ${JSON.stringify(await tips())}`);
+    const blockAt = async (node: string) => (await (await fetch(`${node}/v1/block/${target}`)).json()) as { hash: string };
+    assert.equal((await blockAt(url)).hash, (await blockAt(entry.http)).hash, "one chain");
+    assert.equal(registrantNode.child.exitCode, null, "the registrant's node runs");
+  });
+});
