@@ -563,8 +563,8 @@ export class ValidatorNode {
       const onError = (error: unknown): void => log.error({ err: error }, "shard driver stopped");
       const openLog = (shard: number, epoch: number): FinalityLogOpener => fileFinalityLogs(finalityDirectory(config.dataDir, setup.shard, shard, epoch));
       const addressBook = new Map(config.peers.map((peer) => [peer.publicKey, peer.url]));
-    const linkWith = (peers: readonly PeerId[]): void => transport.setPeers(new Map(peers.map((peer) => [peer, addressBook.get(peer)])));
-    const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, openState, pool, openLog, onError, logger: options.logger.child({ subsystem: "node" }), linkWith });
+      const linkWith = (peers: readonly PeerId[]): void => transport.setPeers(new Map(peers.map((peer) => [peer, addressBook.get(peer)])));
+      const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, openState, pool, openLog, onError, logger: options.logger.child({ subsystem: "node" }), linkWith });
       const backend = new NodeBackend(node, () => transport.connectedPeers().length, () => [...transportMetrics(transport), ...edgeMetrics(edge), ...failures.metrics()]);
       const api = new ClientApi(transport.app, backend, config.api, failures, true);
       node.#api = api;
