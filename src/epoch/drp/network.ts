@@ -8,9 +8,11 @@
  *           longer than `phaseTimeoutMs` for the silent is closed (`closePhase`): the run goes
  *           on with the answers at hand, or fails with the session's code (thresholds).
  *   server  `serve`: every message from the client's peer goes to `DrpServer.receive`, its
- *           answers back to the client. The port listens before it knows its client (the leader
- *           election of the same epoch decides it): the first messages of each other sender are
- *           kept, bounded, and answered once that sender becomes the client.
+ *           answers back to the client; a server's refusal (a coded IosError: a T' or l3 that
+ *           breaks the rules) goes to the transport, which counts and logs it. The port listens
+ *           before it knows its client (the leader election of the same epoch decides it): the
+ *           first messages of each other sender are kept, bounded, and answered once that sender
+ *           becomes the client.
  *
  * One message type carries every DRP envelope both ways (the envelope names its kind and sender,
  * messages.ts). The channel is the caller's: it may carry other protocols' types of its range
@@ -74,7 +76,15 @@ export class DrpPort {
     this.#serving = { server, client };
     const kept = this.#backlog.get(client) ?? [];
     this.#backlog.delete(client);
-    for (const payload of kept) this.#answer(payload);
+    for (const payload of kept) {
+      try {
+        this.#answer(payload);
+      } catch (error) {
+        // The caller is the election electing `client`, not a delivery: a refusal of a kept message
+        // (DrpServer.receive) must not throw into it, and it counts as that message ignored.
+        if (!(error instanceof IosError)) throw error;
+      }
+    }
   }
 
   /** Drives `client` against the servers at `servers` (server index → peer), each phase closed after `phaseTimeoutMs`. */

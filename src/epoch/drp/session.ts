@@ -14,10 +14,16 @@
  *                                   the node's SessionGuard (one session per client and purpose,
  *                                   w fresh), deal to its group, commit V_i: R1_i
  *           choice       step 4     check T' and its forwarded shares, respond r_i: R2_i
- *           reveal       step 6     check the collective signature, decrypt its valid shares: R3_i
+ *           reveal       step 6     check the collective signature, decrypt the chosen shares: R3_i
  *
  * Messages that fail to decode, are not authentic, answer another message (wrong response hash
- * or session id), come twice or out of phase are ignored (§5.1). A client phase ends when every
+ * or session id), come twice or out of phase are ignored (§5.1). A server refuses, throwing an
+ * IosError its port's transport records, an authentic l2 or l3 of its session that breaks the
+ * rules: DRP_BAD_CHOICE for a T' that is not t_l of each group (step 4a), forwards another V_i
+ * than this server committed, or chooses a deal whose share for this server does not verify
+ * (Algorithm 3 step 5 would reject such a transcript: signing it could only waste the run);
+ * DRP_TOO_FEW_SIGNERS or DRP_BAD_COLLECTIVE_SIGNATURE for an l3 failing step 6a. A T' that leaves
+ * this server out of W is no fault (its deal came late) and is ignored. A client phase ends when every
  * expected server has answered or at `closePhase`; it fails with an IosError if a threshold no
  * longer holds: DRP_TOO_FEW_SIGNERS (fewer than 2f + 1 committed or signed) or
  * DRP_TOO_FEW_SHARES (a group without t_l verified deals, a secret without t_l valid shares).
@@ -309,8 +315,8 @@ interface ServerSession {
   choice?: {
     readonly choice: Choice;
     readonly challenge: Uint8Array;
-    /** Chosen dealers of the group whose share for this server verified, with that share Y_i. */
-    readonly valid: ReadonlyMap<number, RistrettoPoint>;
+    /** The chosen dealers of the group, each with its share Y_i for this server (verified before signing). */
+    readonly shares: ReadonlyMap<number, RistrettoPoint>;
   };
   revealed?: true;
 }
@@ -341,12 +347,10 @@ export class DrpServer {
   receive(bytes: Uint8Array): Uint8Array[] {
     const message = tryDecode(() => decodeEnvelope(bytes));
     if (message === undefined || message.sender !== CLIENT_SENDER || !isAuthentic(message, this.#known.parties.clientKey)) return [];
-    const answer = tryDecode(() => {
-      if (message.kind === MessageKind.announce && this.#session === undefined) return this.#deal(message);
-      if (message.kind === MessageKind.choice && this.#session !== undefined && this.#session.choice === undefined) return this.#respond(message);
-      if (message.kind === MessageKind.reveal && this.#session?.choice !== undefined && this.#session.revealed === undefined) return this.#decrypt(message);
-      return undefined;
-    });
+    let answer: Uint8Array | undefined;
+    if (message.kind === MessageKind.announce && this.#session === undefined) answer = tryDecode(() => this.#deal(message));
+    else if (message.kind === MessageKind.choice && this.#session !== undefined && this.#session.choice === undefined) answer = this.#respond(message);
+    else if (message.kind === MessageKind.reveal && this.#session?.choice !== undefined && this.#session.revealed === undefined) answer = this.#decrypt(message);
     return answer === undefined ? [] : [answer];
   }
 
@@ -369,43 +373,51 @@ export class DrpServer {
     return this.#reply(MessageKind.deal, encodeDealMessage(messageHash(message), commitment.point, encodeDeal(dealt.deal)));
   }
 
-  /** Step 4 (and 6b–c's share checks): check T', keep the chosen deals whose share for us verifies, respond. */
+  /**
+   * Step 4 (with 6b's share checks moved before signing): check T' and the chosen deals' shares for
+   * this server, keep those shares, respond; a T' that breaks the rules is refused with a code.
+   */
   #respond(message: SignedMessage): Uint8Array | undefined {
     const session = this.#session!;
     const { config, sessionId } = session;
-    const choice = decodeChoice(message.body, config.servers.length, config.groups.length);
-    if (!sameBytes(choice.sessionId, sessionId) || choiceProblem(config, choice.chosen) !== undefined) return undefined;
+    const choice = tryDecode(() => decodeChoice(message.body, config.servers.length, config.groups.length));
+    if (choice === undefined || !sameBytes(choice.sessionId, sessionId)) return undefined;
+    const problem = choiceProblem(config, choice.chosen);
+    check<DrpErrorCode>(problem === undefined, "DRP_BAD_CHOICE", problem ?? "");
     const position = choice.committed.indexOf(this.#index);
-    if (position < 0 || !sameBytes(choice.commitments[position]!, session.commitmentPoint)) return undefined;
-    const valid = new Map<number, RistrettoPoint>();
+    if (position < 0) return undefined;
+    check<DrpErrorCode>(sameBytes(choice.commitments[position]!, session.commitmentPoint), "DRP_BAD_CHOICE", `l2 forwards another V_${this.#index} than server ${this.#index} committed`);
+    const shares = new Map<number, RistrettoPoint>();
     const ownKey = config.servers[this.#index]!.pvssKey;
     choice.chosen.flat().forEach((dealer, k) => {
       if (!choice.chosen[session.group]!.includes(dealer)) return;
-      // A share that does not decode or fit is as invalid as one whose proof fails (step 6c).
+      // A share that does not decode or fit is as invalid as one whose proof fails.
       const part = tryDecode(() => decodeDealShare(choice.deals[k]!, session.shareIndex));
-      if (part === undefined || !dealFitsGroup(config, dealer, part.shareCount, part.threshold)) return;
-      if (verifyEncryptedShare(part, ownKey, dealContext(sessionId, dealer))) valid.set(dealer, part.share.point);
+      const verifies = part !== undefined && dealFitsGroup(config, dealer, part.shareCount, part.threshold) && verifyEncryptedShare(part, ownKey, dealContext(sessionId, dealer));
+      check<DrpErrorCode>(verifies, "DRP_BAD_CHOICE", `T' chooses dealer ${dealer}, whose share for server ${this.#index} does not verify`);
+      shares.set(dealer, part!.share.point);
     });
     const challenge = choiceChallenge(sumPoints(choice.commitments), sessionId, encodeChoiceList(choice.chosen));
-    session.choice = { choice, challenge, valid };
+    session.choice = { choice, challenge, shares };
     const response = this.#schnorrKey.respond(session.commitment, challenge);
     return this.#reply(MessageKind.response, encodeResponse({ replyTo: messageHash(message), response }));
   }
 
-  /** Step 6: check the collective signature with ≥ 2f + 1 signers, decrypt the valid shares. */
+  /** Step 6: check the collective signature with ≥ 2f + 1 signers, decrypt the chosen shares. */
   #decrypt(message: SignedMessage): Uint8Array | undefined {
     const session = this.#session!;
     const { config, sessionId } = session;
-    const { choice, challenge, valid } = session.choice!;
-    const reveal = decodeReveal(message.body, config.servers.length);
-    if (!sameBytes(reveal.sessionId, sessionId) || reveal.signers.length < signerQuorum(config)) return undefined;
+    const { choice, challenge, shares: chosenShares } = session.choice!;
+    const reveal = tryDecode(() => decodeReveal(message.body, config.servers.length));
+    if (reveal === undefined || !sameBytes(reveal.sessionId, sessionId)) return undefined;
+    check<DrpErrorCode>(reveal.signers.length >= signerQuorum(config), "DRP_TOO_FEW_SIGNERS", `l3 names ${reveal.signers.length} signers, at least ${signerQuorum(config)} must sign`);
     const positions = reveal.signers.map((server) => choice.committed.indexOf(server));
-    if (positions.includes(-1)) return undefined;
+    check<DrpErrorCode>(!positions.includes(-1), "DRP_BAD_COLLECTIVE_SIGNATURE", "l3 names a signer that did not commit in l2");
     const signerCommitments = positions.map((position) => choice.commitments[position]!);
     const signerKeys = reveal.signers.map((server) => config.servers[server]!.signingKey);
-    if (!verifyAggregate(reveal.response, challenge, signerCommitments, signerKeys)) return undefined;
+    check<DrpErrorCode>(verifyAggregate(reveal.response, challenge, signerCommitments, signerKeys), "DRP_BAD_COLLECTIVE_SIGNATURE", "the collective signature on T' does not verify");
     session.revealed = true;
-    const shares = [...valid].map(([dealer, encrypted]): DealerShare => ({
+    const shares = [...chosenShares].map(([dealer, encrypted]): DealerShare => ({
       dealer,
       share: decryptShare(this.#secrets.pvssSecret, session.shareIndex, encrypted, this.#rng, dealContext(sessionId, dealer)),
     }));

@@ -3,7 +3,7 @@
  * servers in process: honest runs for n = 4, 7, 16 give the Z recomputed directly from the chosen
  * dealers' secrets and a transcript that verifyTranscript accepts; runs with f silent servers, a
  * deal with a bad share or a bad proof, a wrong Schnorr response and bad decrypted shares still succeed and verify; more
- * faults than tolerated fail with a code. Deterministic (SeededRng).
+ * faults than tolerated fail with a code; a trustee refuses a T' or l3 that breaks the rules with a code. Deterministic (SeededRng).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -24,6 +24,8 @@ import {
   encodeDealMessage,
   encodeDecryption,
   encodeResponse,
+  encodeReveal,
+  type Choice,
 } from "../../../src/epoch/drp/messages.js";
 import { groupOf, knownParties } from "../../../src/epoch/drp/config.js";
 import { SessionGuard } from "../../../src/epoch/drp/guard.js";
@@ -148,40 +150,58 @@ describe("DRP runs with faulty servers", () => {
     assert.equal(codeOf(() => runSession(four, { rewrite: badDecryptions(four, new Set([0, 1, 2])) })), "DRP_TOO_FEW_SHARES");
   });
 
-  it("a trustee decrypts no chosen share that l2 forwards altered or malformed, and the others as usual", () => {
-    const parties = makeParties(4, 1, "bad-forward-4");
+  it("a trustee refuses to co-sign a T' that breaks the rules (DRP_BAD_CHOICE), an l3 whose signature fails, and ignores a T' leaving it out", () => {
+    const parties = makeParties(4, 1, "bad-choice-4");
     const { config } = parties;
-    const client = new DrpClient(config, parties.clientSecret, SeededRng.fromSeed("bad-forward-4/client"));
+    const client = new DrpClient(config, parties.clientSecret, SeededRng.fromSeed("bad-choice-4/client"));
     const known = knownParties(config);
     const servers = config.servers.map(
-      (_, i) => new DrpServer(i, known, parties.serverSecrets[i]!, SeededRng.fromSeed(`bad-forward-4/${i}`), new SessionGuard(localClock(parties))),
+      (_, i) => new DrpServer(i, known, parties.serverSecrets[i]!, SeededRng.fromSeed(`bad-choice-4/${i}`), new SessionGuard(localClock(parties))),
     );
     const [l1] = client.start();
     const [l2] = servers.flatMap((server) => server.receive(l1!)).flatMap((deal) => client.receive(deal));
     const choice = decodeChoice(decodeEnvelope(l2!).body, 4, 1);
+    const signed = (changed: Choice): Uint8Array => signEnvelope(MessageKind.choice, CLIENT_SENDER, encodeChoice(changed, 4), parties.clientSecret).bytes;
     const [altered, malformed] = choice.chosen[0]!;
     const { shareIndex } = groupOf(config, 0);
     // Server 0's share of one chosen deal moved, of the other replaced by a non-canonical encoding.
-    const deals = choice.deals.map((bytes, k) => {
+    const withShare = (target: number): Uint8Array[] => choice.deals.map((bytes, k) => {
       const dealer = choice.chosen.flat()[k]!;
       const theDeal = decodeDeal(bytes);
+      if (dealer !== target) return bytes;
       if (dealer === altered) {
         const shares = theDeal.shares.map((share, position) => (position === shareIndex - 1 ? { ...share, point: share.point.add(RistrettoPoint.BASE) } : share));
         return encodeDeal({ ...theDeal, shares });
       }
       const bad = Uint8Array.from(bytes);
-      if (dealer === malformed) bad.fill(0xff, 4 + 32 * theDeal.threshold + 96 * (shareIndex - 1), 4 + 32 * theDeal.threshold + 96 * (shareIndex - 1) + 32);
+      bad.fill(0xff, 4 + 32 * theDeal.threshold + 96 * (shareIndex - 1), 4 + 32 * theDeal.threshold + 96 * (shareIndex - 1) + 32);
       return bad;
     });
-    const tampered = signEnvelope(MessageKind.choice, CLIENT_SENDER, encodeChoice({ ...choice, deals }, 4), parties.clientSecret).bytes;
-    const responses = servers.flatMap((server, i) => server.receive(i === 0 ? tampered : l2!));
-    assert.equal(responses.length, 4, "T' and the challenge are unchanged: server 0 still co-signs");
-    // Server 0 answers H(tampered l2), which the client did not send: it leaves server 0 out.
-    assert.deepEqual(responses.flatMap((response) => client.receive(response)), []);
-    const [l3] = client.closePhase();
+    const short = { ...choice, chosen: [choice.chosen[0]!.slice(1)], deals: choice.deals.slice(1) };
+    const otherCommitment = { ...choice, commitments: choice.commitments.map((point, k) => (k === choice.committed.indexOf(0) ? choice.commitments[(k + 1) % choice.commitments.length]! : point)) };
+    for (const [what, bad] of [
+      ["a deal whose share for it was moved", signed({ ...choice, deals: withShare(altered!) })],
+      ["a deal whose share for it does not decode", signed({ ...choice, deals: withShare(malformed!) })],
+      ["a group below its threshold", signed(short)],
+      ["another V_0 than it committed", signed(otherCommitment)],
+    ] as const) {
+      assert.equal(codeOf(() => servers[0]!.receive(bad)), "DRP_BAD_CHOICE", what);
+    }
+    // A T' whose W leaves server 0 out (its deal came late) is no fault: ignored.
+    const late = choice.committed.indexOf(0);
+    const without = { ...choice, committed: choice.committed.filter((server) => server !== 0), commitments: choice.commitments.filter((_, k) => k !== late) };
+    assert.deepEqual(servers[0]!.receive(signed(without)), []);
+    // Each refusal left the server waiting for T': the client's own l2 is answered.
+    const responses = servers.flatMap((server) => server.receive(l2!));
+    assert.equal(responses.length, 4, "control: the honest T' is co-signed by all");
+    const [l3] = responses.flatMap((response) => client.receive(response));
+    const reveal = decodeReveal(decodeEnvelope(l3!).body, 4);
+    const forged = signEnvelope(MessageKind.reveal, CLIENT_SENDER, encodeReveal({ ...reveal, response: ed25519.Point.Fn.toBytes(ed25519.Point.Fn.add(bytesToNumberLE(reveal.response), 1n)) }, 4), parties.clientSecret).bytes;
+    assert.equal(codeOf(() => servers[1]!.receive(forged)), "DRP_BAD_COLLECTIVE_SIGNATURE");
+    const fewer = signEnvelope(MessageKind.reveal, CLIENT_SENDER, encodeReveal({ ...reveal, signers: reveal.signers.slice(0, 2) }, 4), parties.clientSecret).bytes;
+    assert.equal(codeOf(() => servers[1]!.receive(fewer)), "DRP_TOO_FEW_SIGNERS");
     const dealersOf = (i: number): number[] => decodeDecryption(decodeEnvelope(servers[i]!.receive(l3!)[0]!).body, 4).shares.map(({ dealer }) => dealer);
-    assert.deepEqual(dealersOf(0), [], "server 0 decrypts neither");
-    assert.deepEqual(dealersOf(1), [altered, malformed], "control: server 1 decrypts both");
+    assert.deepEqual(dealersOf(1), choice.chosen[0], "control: after the refusals, the honest l3 is answered with every chosen share");
   });
 
   it("the client refuses output and transcript before the run is done, and a second start", () => {

@@ -1,0 +1,158 @@
+// What the whole-node epoch tests share (whole-node-epochs, whole-node-drp-byzantine): a light
+// load of chained transfers paid by one client per shard across the epoch switches, and the
+// checks of a finished run — one identity chain everywhere (verified from the genesis), each
+// node's contexts agreeing with it (rnd_e, the shard of every validator, the leagues of every
+// shard), each node serving the shard its epoch assigns, every replica of a shard holding the same
+// blocks, and the chain's supply less the fees.
+import assert from "node:assert/strict";
+import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { verifyIdentityChain } from "../../src/epoch/identity/link.js";
+import type { EpochContext } from "../../src/epoch/interface.js";
+import { toHex } from "../../src/hex.js";
+import { decodeBlock } from "../../src/ledger/block.js";
+import { genesisSupply, type Genesis } from "../../src/ledger/genesis.js";
+import type { KeyPair } from "../../src/ledger/keys.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { TxKind, encodeTransaction, signTransaction, transactionIdOfEncoding } from "../../src/ledger/transaction.js";
+import type { ValidatorNode } from "../../src/node/validator.js";
+import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+
+/** A client sends a round's unsettled transfers again after this long (a relay to a producer that is down is answered RELAY_UNANSWERED, not lost silently). */
+const RESEND_MS = 5_000;
+/** A client pays its next round this long after the previous one is final. */
+const ROUND_GAP_MS = 400;
+/** What each transfer pays the next account. */
+const PAYMENT = 1_000n;
+const verifier = new Ed25519Verifier();
+
+/** Chained transfers: in round r every account pays 1,000 to the next one and keeps the change (its output of round r − 1). */
+export function planRounds(accounts: readonly KeyPair[], genesisTxid: Uint8Array, positions: ReadonlyMap<string, number>, rounds: number, amount: bigint, fee: bigint): Uint8Array[][] {
+  const unspent = new Map(accounts.map((a) => [toHex(a.publicKey), { txid: genesisTxid, index: positions.get(toHex(a.publicKey))!, amount }]));
+  return Array.from({ length: rounds }, () => accounts.map((payer, i) => {
+    const payee = accounts[(i + 1) % accounts.length]!;
+    const coin = unspent.get(toHex(payer.publicKey))!;
+    const change = coin.amount - PAYMENT - fee;
+    const { transaction, txid } = signTransaction({
+      kind: TxKind.Transfer,
+      inputs: [{ txid: coin.txid, index: coin.index, owner: payer.publicKey }],
+      outputs: [{ owner: payee.publicKey, amount: PAYMENT }, { owner: payer.publicKey, amount: change }],
+    }, [payer]);
+    unspent.set(toHex(payer.publicKey), { txid, index: 1, amount: change });
+    return encodeTransaction(transaction);
+  }));
+}
+
+export interface TransferLoad {
+  /** Transfers planned in all. */
+  readonly total: number;
+  /** Txids (hex) the validators answered for. */
+  readonly txids: ReadonlySet<string>;
+  /** Codes of transfers refused. */
+  readonly refused: readonly string[];
+  /** Every planned transfer was submitted and is final on every validator serving its shard now. */
+  allFinal(): boolean;
+}
+
+/**
+ * One client per shard paying `rounds` chained rounds (planRounds): each round once the previous
+ * one is final at a validator serving the shard now (a transfer spends its parent's output),
+ * ROUND_GAP_MS later; with epochs of a few idle heights plus a transition, rounds land in every
+ * epoch and around the switches. Like any client it sends a round's unsettled transfers again
+ * after RESEND_MS.
+ */
+export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPair[], positions: ReadonlyMap<string, number>, options: { readonly rounds: number; readonly amount: bigint; readonly fee: bigint }): TransferLoad {
+  const { sim, context } = cluster;
+  const shards = context.shardCount;
+  const byShard = Array.from({ length: shards }, (_, shard) => accounts.filter((account) => shardOfOwner(account.publicKey, shards) === shard));
+  const rounds = byShard.map((owners) => planRounds(owners, context.chain, positions, options.rounds, options.amount, options.fee));
+  const txids = new Set<string>();
+  const refused: string[] = [];
+  rounds.forEach((planned, shard) => {
+    let round = 0;
+    let sentAt = 0;
+    const send = (node: ValidatorNode, batch: readonly Uint8Array[]): void => {
+      sentAt = sim.now();
+      void node.submit(batch).then((results) => {
+        for (const result of results) {
+          if (result.outcome === "rejected") refused.push(`${result.code}`);
+          if (result.txid !== undefined) txids.add(toHex(result.txid));
+        }
+      });
+    };
+    const pay = (): void => {
+      const node = cluster.serving(shard)[0];
+      const current = round === 0 ? [] : planned[round - 1]!;
+      const unsettled = node === undefined ? current : current.filter((tx) => node.driver.status(transactionIdOfEncoding(tx)).state !== "final");
+      if (node !== undefined && unsettled.length === 0 && round < planned.length) send(node, planned[round++]!);
+      else if (node !== undefined && unsettled.length > 0 && sim.now() - sentAt >= RESEND_MS) send(node, unsettled);
+      if (round < planned.length || unsettled.length > 0) sim.schedule(ROUND_GAP_MS, `pay ${shard}`, pay);
+    };
+    sim.schedule(300, `pay ${shard}`, pay);
+  });
+  const total = options.rounds * accounts.length;
+  const shardOfTx = new Map(rounds.flatMap((planned, shard) => planned.flat().map((tx) => [toHex(transactionIdOfEncoding(tx)), shard] as const)));
+  const finalWhereServed = (txid: string): boolean => cluster.serving(shardOfTx.get(txid)!).every((node) => node.driver.status(Buffer.from(txid, "hex")).state === "final");
+  return { total, txids, refused, allFinal: () => txids.size === total && [...txids].every(finalWhereServed) };
+}
+
+/** A context's assignment and leagues, comparable as text: the shard of every validator, each shard's believable league (in draw order), normal league and committee. */
+function seatsOf(context: EpochContext): string {
+  const shards = Array.from({ length: context.shardCount }, (_, shard) => {
+    const leagues = context.policy === undefined ? undefined : context.leagues(shard);
+    return { members: context.members(shard).map(toHex), believable: leagues?.believable.map(toHex), normal: leagues?.normal.map(toHex), committee: leagues?.committee.map(toHex) };
+  });
+  return JSON.stringify({ validators: context.validators.map((v) => [toHex(v.publicKey), context.shardOf(v.publicKey)]), shards });
+}
+
+/**
+ * The identity chain every node in `nodes` holds up to `epochs` (at least): one link per epoch
+ * everywhere, verified from the genesis; each node's contexts give the same configuration,
+ * rnd_e, assignment and leagues as the verified chain; each node serves the shard its latest
+ * epoch assigns. Returns the verified contexts (epoch 0 first).
+ */
+export function checkIdentityChains(seed: string, genesis: Genesis, nodes: readonly ValidatorNode[], epochs: number): EpochContext[] {
+  const known = Math.min(...nodes.map((node) => node.contexts.length - 1));
+  assert.ok(known >= epochs, `${seed}: every node knows ${epochs} epochs (${known})`);
+  const links = Array.from({ length: known }, (_, i) => nodes[0]!.archive.epochLink(i + 1)!);
+  for (const node of nodes) {
+    for (let epoch = 1; epoch <= known; epoch++) {
+      const link = node.archive.epochLink(epoch)!;
+      assert.equal(toHex(link.configuration) + toHex(link.certificate), toHex(links[epoch - 1]!.configuration) + toHex(links[epoch - 1]!.certificate), `${seed}: one link of epoch ${epoch}`);
+    }
+  }
+  const contexts = verifyIdentityChain(genesis, links, verifier);
+  for (const node of nodes) {
+    for (let epoch = 1; epoch <= known; epoch++) {
+      const mine = node.contexts[epoch]!;
+      assert.equal(toHex(mine.configurationHash), toHex(contexts[epoch]!.configurationHash), `${seed}: one configuration of epoch ${epoch}`);
+      assert.equal(toHex(mine.randomness), toHex(contexts[epoch]!.randomness), `${seed}: one rnd_${epoch}`);
+      assert.equal(seatsOf(mine), seatsOf(contexts[epoch]!), `${seed}: one assignment and one set of leagues in epoch ${epoch}`);
+    }
+    assert.equal(node.shard, contexts[node.context.epoch]!.shardOf(node.setup.key.publicKey), `${seed}: each validator serves the shard its epoch assigns`);
+  }
+  return contexts;
+}
+
+/**
+ * Each shard's chain went on across the switches: height h is of epoch ⌊(h − 1)/L⌋, every
+ * validator serving the shard now holds the same blocks up to their common height (at least
+ * `epochs`·L) and the same supply; the shards' supplies sum to the genesis's less `fees`.
+ */
+export function checkShardChains(seed: string, cluster: ValidatorCluster, genesis: Genesis, epochs: number, epochLength: number, fees: bigint): void {
+  let supply = 0n;
+  for (let shard = 0; shard < cluster.context.shardCount; shard++) {
+    const serving = cluster.serving(shard);
+    assert.ok(serving.length > 0);
+    const common = Math.min(...serving.map((node) => node.state.tip.height));
+    assert.ok(common >= epochs * epochLength, `${seed}: shard ${shard} passed height ${epochs * epochLength} (common ${common})`);
+    for (let height = 1; height <= common; height++) {
+      const block = serving[0]!.state.getBlock(height)!;
+      assert.equal(decodeBlock(block).header.epoch, Math.floor((height - 1) / epochLength), `${seed}: shard ${shard} height ${height}'s epoch`);
+      for (const node of serving) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: shard ${shard} height ${height} agrees`);
+    }
+    const supplies = new Set(serving.map((node) => node.state.supply));
+    assert.equal(supplies.size, 1, `${seed}: shard ${shard}'s validators agree on its supply`);
+    supply += serving[0]!.state.supply;
+  }
+  assert.equal(supply, genesisSupply(genesis) - fees, `${seed}: the chain keeps its supply, less the fees`);
+}
