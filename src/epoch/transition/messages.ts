@@ -10,6 +10,7 @@
  *   PROPOSAL  u32 |configuration| ‖ configuration ‖ u32 |transcript| ‖ transcript ‖ changes
  *   changes   u16 k ‖ k × (u32 |tx| ‖ registration or leave ‖ u16 |proof| ‖ its decision proof)
  *   LINK      u32 |configuration| ‖ configuration ‖ u32 |certificate| ‖ certificate ‖ u32 |transcript| ‖ transcript
+ *   LOCK      a PROPOSAL's bytes: the one its sender agreed to sign, for the leader it elected since
  *   ARCHIVE_REQUEST, ARCHIVE_LINK  link catch-up (catch-up.ts)
  */
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../../codec/binary.js";
@@ -33,6 +34,8 @@ export const TRANSITION_MESSAGES = {
   ARCHIVE_REQUEST: messageType("drp", 0x13),
   /** u32 epoch ‖ LINK. */
   ARCHIVE_LINK: messageType("drp", 0x14),
+  /** A PROPOSAL this validator agreed to sign, sent to each leader it elects later (transition.ts, step 5). */
+  LOCK: messageType("drp", 0x15),
 } as const satisfies Record<string, MessageType>;
 
 /** The CoSi of the configuration runs in the consensus range under this shard number, which no shard has. */

@@ -31,7 +31,12 @@
  *   5. certificate  the leader has the configuration's certificate message co-signed by CoSi
  *                   over all validators of e (≥ ⌊2n/3⌋ + 1 signers, the identity chain's rule).
  *                   An honest validator co-signs at most one configuration per epoch, so two
- *                   certificates of one epoch would need more than n/3 double signers.
+ *                   certificates of one epoch would need more than n/3 double signers. Having
+ *                   agreed to sign one, it is locked on that proposal: it sends it (LOCK) to
+ *                   every leader it elects later, and a leader that knows a lock proposes that
+ *                   configuration again, unchanged (its lottery is the earlier view's), instead
+ *                   of its own — so a leader that gathered agreement and then withheld the
+ *                   certificate or the link cannot stop the epoch.
  *   6. link         the leader sends configuration, certificate and transcript; every validator
  *                   checks the link (`verifyEpochLink`) and that the transcript is the one it
  *                   names, relays it once and is configured. A leader that has not delivered
@@ -52,9 +57,10 @@
  *     and REPUTATION_INITIAL;
  *   - departures carry over until a proven release (final in e) spends their bond.
  *
- * Liveness limit (stated, not solved): a byzantine leader whose CoSi session more than n/3
- * validators agreed to sign, and which then withholds the certificate, leaves them unable to sign
- * the next leader's configuration, so the epoch cannot be configured; a two-phase agreement on
+ * Liveness limit (stated): locks are re-proposed, not reconciled. A byzantine leader that
+ * shows different configurations to different validators (each a valid derivation: another
+ * transcript of its own run, or other change sets) and gets more than n/3 of them to agree to
+ * each can leave no configuration able to reach ⌊2n/3⌋ + 1 signers; a two-phase agreement on
  * the configuration (the shard BFT's prepare/commit) would lift it. A leader that only proposes
  * binds no one.
  */
@@ -83,6 +89,7 @@ import { decodeTranscriptParts, verifyTranscript } from "../drp/transcript.js";
 import { validatorServerKeys, validatorServerSecrets } from "../drp/validator-keys.js";
 import { LeaderElection, viewDeltaMs } from "../election/election.js";
 import type { ElectionOutcome, LeaderLottery } from "../election/interface.js";
+import { verifyLottery } from "../election/lottery.js";
 import { decodeIdentityConfiguration, encodeIdentityConfiguration, identityConfigurationHash, nextIdentityConfiguration, type EpochOutcome } from "../identity/configuration.js";
 import { REPUTATION_INITIAL, accountsHash, type AccountState } from "../../consensus/pob/believability.js";
 import type { IdentityValidator, ShardBoundary } from "../identity/interface.js";
@@ -142,8 +149,14 @@ export class EpochTransition {
   /** SHA-256 (hex) of every boundary message accepted here: a resent copy is not verified twice. */
   readonly #acceptedBoundaries = new Set<string>();
   #stopDrp: (() => void) | undefined;
-  /** Certificate messages of the configurations each leader proposed that this validator derived too. */
-  readonly #proposed = new Map<number, Uint8Array>();
+  /** Certificate messages of the configurations each leader proposed that this validator derived too, with the proposal. */
+  readonly #proposed = new Map<number, { readonly message: Uint8Array; readonly proposal: Uint8Array }>();
+  /** The proposal (encoded) of another leader's configuration this validator agreed to sign: what it re-proposes as leader, or reports to the leaders it elects (LOCK). */
+  #lock: Uint8Array | undefined;
+  /** A lock another validator reported to this one while it leads, verified: proposed instead of its own configuration. */
+  #reportedLock: Uint8Array | undefined;
+  /** Validators whose LOCK this leader examined in its view: one each (each costs a transcript check). */
+  readonly #lockReporters = new Set<number>();
   /** Transcripts that passed Algorithm 3 here, by SHA-256 (hex). */
   readonly #transcripts = new Map<string, CheckedTranscript>();
   /** Leaders whose proposal this validator examined. */
@@ -204,6 +217,7 @@ export class EpochTransition {
     }));
     deps.channel.on(TRANSITION_MESSAGES.PROPOSAL, guard((from, payload) => this.#onProposal(from, payload)));
     deps.channel.on(TRANSITION_MESSAGES.LINK, guard((_from, payload) => this.#onLink(payload)));
+    deps.channel.on(TRANSITION_MESSAGES.LOCK, guard((from, payload) => this.#onLock(from, payload)));
   }
 
   get phase(): TransitionPhase {
@@ -371,6 +385,15 @@ export class EpochTransition {
   #lead(lottery: LeaderLottery): void {
     if (this.#closed) return;
     this.#election.startAsLeader();
+    this.#lockReporters.clear();
+    this.#reportedLock = undefined;
+    // Locked on an earlier leader's configuration: that is what this leader proposes, no new randomness is needed. It
+    // waits Δ_v, the time its START takes to reach everyone (election.ts), as a DRP run would have: a proposal that
+    // arrives before a validator elected its sender is refused, and so would the CoSi asking to sign it be.
+    if (this.#lock !== undefined) {
+      this.#deps.clock.setTimer(viewDeltaMs(this.#config.deltaMs, lottery.view), () => this.#propose(lottery, undefined));
+      return;
+    }
     const { groupingSeed, purpose, servers } = this.#drpParameters(lottery);
     const config = makeConfig({
       ...this.#drpParties(lottery.leader, servers),
@@ -389,6 +412,7 @@ export class EpochTransition {
     const deliveryMs = this.#config.deliveryTimeoutMs ?? Math.max(DELIVERY_DELTAS * this.#config.deltaMs, DELIVERY_VIEW_DELTAS * viewDeltaMs(this.#config.deltaMs, outcome.view));
     this.#deliveryTimer = this.#deps.clock.setTimer(deliveryMs, () => this.#abandon());
     if (outcome.leader === this.#self) return;
+    if (this.#lock !== undefined) this.#deps.channel.send(this.#peers[outcome.leader]!, TRANSITION_MESSAGES.LOCK, this.#lock);
     const { servers } = this.#drpParameters(outcome);
     const index = servers.indexOf(this.#self);
     const server = new DrpServer(index, knownParties(this.#drpParties(outcome.leader, servers)), validatorServerSecrets(this.#deps.secretKey), this.#deps.rng, this.#guard);
@@ -468,18 +492,27 @@ export class EpochTransition {
     return checked;
   }
 
-  #propose(lottery: LeaderLottery, transcript: Uint8Array): void {
+  /** Proposes the configuration this leader is locked on or was told of (LOCK), else its own from `ownTranscript`, its DRP run. */
+  #propose(lottery: LeaderLottery, ownTranscript: Uint8Array | undefined): void {
     if (this.#closed || this.#phase !== "configuring" || this.#elected?.leader !== this.#self) return;
-    const changes = [...this.#changes.keys()];
-    const configuration = this.#derive(lottery, transcript, changes);
+    let proposal = this.#lock ?? this.#reportedLock;
+    // Agreeing to an earlier leader's configuration (reported to it) locks this one on it too; its own fresh one does not:
+    // a leader reports only what others proposed (its own, if nobody else agreed, binds no one).
+    this.#lock = proposal;
+    if (proposal === undefined) {
+      const changes = [...this.#changes.keys()];
+      const configuration = this.#derive(lottery, ownTranscript!, changes);
+      proposal = encodeProposal({ configuration, transcript: ownTranscript!, changes: changes.map((key) => this.#changes.get(key)!.proven) });
+    }
+    const { configuration, transcript } = decodeProposal(proposal);
     const message = this.#certificateMessage(configuration);
-    // A leader that co-signed another leader's configuration this epoch signs no other: it resigns.
+    // Locked on another configuration than this one (it cannot be: the lock is proposed first): it resigns rather than sign two.
     if (this.#signed !== undefined && !sameBytes(this.#signed, message)) {
       this.#resign();
       return;
     }
     this.#signed = message;
-    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.PROPOSAL, encodeProposal({ configuration, transcript, changes: changes.map((key) => this.#changes.get(key)!.proven) }));
+    this.#deps.channel.broadcast(this.#peers, TRANSITION_MESSAGES.PROPOSAL, proposal);
     this.#cosi.sign(lottery.view, message, (result) => {
       if (!result.ok) this.#resign();
       if (!result.ok || this.#closed || this.#phase !== "configuring") return;
@@ -500,9 +533,10 @@ export class EpochTransition {
    */
   #approves(message: Uint8Array, leader: number): boolean {
     const proposed = this.#proposed.get(leader);
-    if (this.#elected?.leader !== leader || proposed === undefined || !sameBytes(proposed, message)) return false;
+    if (this.#elected?.leader !== leader || proposed === undefined || !sameBytes(proposed.message, message)) return false;
     if (this.#signed !== undefined) return sameBytes(this.#signed, message);
     this.#signed = message;
+    this.#lock = proposed.proposal;
     return true;
   }
 
@@ -512,13 +546,46 @@ export class EpochTransition {
     // One proposal per leader, good or bad: each costs a transcript check (Algorithm 3), which a second one must not buy again.
     if (elected.leader === this.#self || this.#examined.has(elected.leader)) return;
     this.#examined.add(elected.leader);
+    const message = this.#checkProposal(payload, elected);
+    this.#proposed.set(elected.leader, { message, proposal: payload });
+  }
+
+  /**
+   * The certificate message of a proposal that this validator derives too, or its TRANSITION_*
+   * code. Either the elected leader's own (its lottery, every proven change this validator knows),
+   * or a re-proposal of a locked configuration: an earlier view's leader's, whose lottery must
+   * verify and whose transcript must be that leader's run (its changes are the ones it was
+   * derived with, checked by the validators that agreed to it then).
+   */
+  #checkProposal(payload: Uint8Array, elected: ElectionOutcome): Uint8Array {
     const proposal = decodeProposal(payload);
+    const named = decodeIdentityConfiguration(proposal.configuration).lottery;
+    const own = named.leader === elected.leader && named.view === elected.view;
+    if (!own) {
+      check<TransitionErrorCode>(named.view < elected.view && named.leader < this.#keys.length && verifyLottery(this.#keys, this.#previous.configurationHash, named.view, named.leader, named.proof) !== undefined,
+        "TRANSITION_BAD_CONFIGURATION", `a re-proposed configuration must carry an earlier view's verifying lottery (view ${named.view}, leader ${named.leader}; this is view ${elected.view})`);
+    }
     const proposed = new Set(proposal.changes.map((proven) => this.#acceptChange(proven)));
-    const missing = [...this.#changes.keys()].filter((key) => !proposed.has(key));
-    check<TransitionErrorCode>(missing.length === 0, "TRANSITION_MISSING_CHANGE", `the proposal leaves out ${missing.length} proven validator change(s), e.g. ${missing[0]}`);
-    const derived = this.#derive(elected, proposal.transcript, [...proposed]);
+    if (own) {
+      const missing = [...this.#changes.keys()].filter((key) => !proposed.has(key));
+      check<TransitionErrorCode>(missing.length === 0, "TRANSITION_MISSING_CHANGE", `the proposal leaves out ${missing.length} proven validator change(s), e.g. ${missing[0]}`);
+    }
+    const derived = this.#derive(own ? elected : named, proposal.transcript, [...proposed]);
     check<TransitionErrorCode>(sameBytes(derived, proposal.configuration), "TRANSITION_BAD_CONFIGURATION", "the proposed configuration is not the one its transcript, lottery and the boundaries give");
-    this.#proposed.set(elected.leader, this.#certificateMessage(derived));
+    return this.#certificateMessage(derived);
+  }
+
+  /**
+   * A validator locked on an earlier leader's configuration reports it to this one, elected: once
+   * verified (as a re-proposal), it is what this leader proposes unless it proposed already.
+   */
+  #onLock(from: PeerId, payload: Uint8Array): void {
+    const elected = this.#elected;
+    const reporter = this.#indexOfPeer.get(from)!;
+    if (elected?.leader !== this.#self || this.#lock !== undefined || this.#reportedLock !== undefined || this.#lockReporters.has(reporter)) return;
+    this.#lockReporters.add(reporter);
+    this.#checkProposal(payload, elected);
+    this.#reportedLock = payload;
   }
 
   // ——— 6. link ———

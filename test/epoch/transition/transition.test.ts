@@ -335,6 +335,24 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     checkAgreement(w, all);
   });
 
+  it("a leader that gathers every signature and then withholds the link cannot stop the epoch: the validators locked on its configuration report it, and the next leader re-proposes it", async () => {
+    let withholder: number | undefined;
+    const w = world("withheld-link", 8, {
+      byzantine: (index) => (_to, type, payload) => {
+        if (type === START) withholder ??= index;
+        return withholder === index && type === TRANSITION_MESSAGES.LINK ? undefined : payload;
+      },
+    });
+    const all = w.context.validators.map((v) => toHex(v.publicKey));
+    assert.ok(await runUntil(w, () => withholder !== undefined && all.every((id) => w.configured.has(id))), "every validator configured the epoch");
+    const honest = all.filter((_, i) => i !== withholder);
+    const { link } = checkAgreement(w, honest);
+    const lottery = decodeIdentityConfiguration(link.configuration).lottery;
+    assert.deepEqual([lottery.view, lottery.leader], [0, withholder], "the withholder's own configuration, certified by the next leader's CoSi");
+    assert.deepEqual(w.configured.get(all[withholder!]!)!.link.configuration, link.configuration, "the one the withholder certified alone (another certificate, the same epoch)");
+    assert.ok(honest.every((id) => w.transitions.get(id)!.stats.abandoned === 1), "each honest validator abandoned the withholder, and only it");
+  });
+
   it("a forged boundary (one flipped byte of the commit certificate) is refused everywhere; the honest members' certificates carry the epoch on", async () => {
     const forger = 0;
     const w = world("forged-boundary", 8, {
@@ -356,6 +374,7 @@ describe("epoch transition 0 → 1 (simulator)", () => {
 
   it("a leader proposing a randomness other than its transcript's is refused by everyone, abandoned, and an honest leader configures the epoch", async () => {
     let liar: number | undefined;
+    const lies: Uint8Array[] = [];
     const w = world("lying-leader", 8, {
       byzantine: (index) => (_to, type, payload) => {
         if (type === START) liar ??= index;
@@ -364,6 +383,7 @@ describe("epoch transition 0 → 1 (simulator)", () => {
         const configuration = Uint8Array.from(proposal.configuration);
         // The configuration ends with rnd [32] ‖ transcript hash [32] ‖ lottery (u32 ‖ proof [80] ‖ u32) ‖ u32 m ‖ m × (u64 ‖ [32]) ‖ u32 d (no departure).
         configuration[configuration.length - 4 - (4 + 2 * 40) - (4 + 80 + 4) - 32 - 1]! ^= 1;
+        lies.push(configuration);
         return encodeProposal({ ...proposal, configuration });
       },
     });
@@ -373,6 +393,7 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     const refusals = new Set(w.sim.logs.entries({ code: "TRANSITION_BAD_CONFIGURATION" }).map((entry) => entry["node"]));
     assert.deepEqual([...refusals].sort(), [...honest].sort(), "every honest validator refused the lie");
     const lottery = decodeIdentityConfiguration(checkAgreement(w, honest).link.configuration).lottery;
+    assert.ok(lies.length > 0);
     assert.notEqual(lottery.leader, liar, "the liar's configuration was never signed");
     assert.ok([...w.transitions.values()].some((t) => t.stats.abandoned > 0));
   });
