@@ -24,7 +24,7 @@ export const nodeCommand: Command = {
     // Loaded on demand: the other commands should not pay for LMDB, uWS and the worker pool.
     const { ValidatorNode } = await import("../node/validator.js");
     const node = await ValidatorNode.start(setup, { logger });
-    io.out(`validator ${toHex(setup.key.publicKey)} shard ${setup.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
+    io.out(`${node.role} ${toHex(setup.key.publicKey)} epoch ${node.context.epoch} shard ${node.shard} of ${setup.genesis.shardCount}, height ${node.tipHeight}`);
     io.out(`listening on http://${setup.config.listen.host}:${node.port}`);
     io.out(`peers on ws://${setup.config.listen.host}:${node.peerPort}/peer`);
     const log = logger.child({ subsystem: "node" });
