@@ -18,14 +18,16 @@
  *
  * Sorting: a float64 key per entry (the outpoint's first bits above the entry's position) sorts
  * natively without a comparator; runs whose prefixes tie (outputs of one transaction, or prefix
- * collisions, which grow with the set) are then sorted by the full 36-byte outpoint. The sort is
- * correct for every input; an adversary who grinds txids with equal prefixes only makes the runs
- * longer (comparator sort, O(r log r)).
+ * collisions, which grow with the set) are then sorted by the full 36-byte outpoint, and the
+ * entries gathered in that order a 32-bit word at a time. The sort is correct for every input; an
+ * adversary who grinds txids with equal prefixes only makes the runs longer (comparator sort,
+ * O(r log r)). At 1M entries this is about 6× faster than sorting an array of entries with
+ * Buffer.compare (bench/msb.bench.ts).
  *
  * API: `snapshotOfEntries(packed)`, `snapshotOfOrderedEntries(chunks)`, `sortByOutpoint(packed)`,
  * `msbTree(snapshot)` (every level, for proofs), `findOutpoint(snapshot, txid, index)`.
  */
-import { IosError, check } from "../errors.js";
+import { IosError, check, invariant } from "../errors.js";
 import { readU32 } from "../codec/binary.js";
 import { OUTPOINT_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { MERKLE_MAX_LEAVES, merkleRootOfPackedLeaves, merkleTreeOfPackedLeaves, type MerkleTree } from "../crypto/merkle.js";
@@ -39,6 +41,7 @@ const FLOAT_INTEGER_BITS = 53;
 const MAX_PREFIX_BITS = 32;
 /** Amounts are summed as float64 integers, folded into a bigint every this many entries (2^20 × 2^32 < 2^53). */
 const SUPPLY_FOLD_ENTRIES = 1 << 20;
+invariant(ENTRY_BYTES % 4 === 0, "a UTXO entry is a whole number of 32-bit words (the gather copies words)");
 
 function fail(code: MsbErrorCode, message: string): never {
   throw new IosError<MsbErrorCode>(code, message);
@@ -57,15 +60,56 @@ function prefixOf(packed: Uint8Array, i: number): number {
   return ((packed[at]! << 24) | (packed[at + 1]! << 16) | (packed[at + 2]! << 8) | packed[at + 3]!) >>> 0;
 }
 
-/** Bytewise comparison of the outpoints of entries a and b. */
-function compareOutpoints(view: Buffer, a: number, b: number): number {
-  return view.compare(view, b * ENTRY_BYTES, b * ENTRY_BYTES + OUTPOINT_BYTES, a * ENTRY_BYTES, a * ENTRY_BYTES + OUTPOINT_BYTES);
+/** Bytewise comparison of the outpoints of entries a and b of `packed` (a JS loop: cheaper than a native call per pair). */
+function compareOutpoints(packed: Uint8Array, a: number, b: number): number {
+  const atA = a * ENTRY_BYTES;
+  const atB = b * ENTRY_BYTES;
+  for (let i = 0; i < OUTPOINT_BYTES; i++) {
+    const difference = packed[atA + i]! - packed[atB + i]!;
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
+/** Sorts `order[start..end)` (entries whose sort-key prefixes tie) by full outpoint; MSB_DUPLICATE_OUTPOINT on a repeat. */
+function sortTiedRun(packed: Uint8Array, order: Uint32Array, start: number, end: number): void {
+  if (end - start === 2) {
+    // Most runs are the outputs of one transaction, two at a time: no subarray, no sort call.
+    const a = order[start]!;
+    const b = order[start + 1]!;
+    const sign = compareOutpoints(packed, a, b);
+    if (sign > 0) {
+      order[start] = b;
+      order[start + 1] = a;
+    }
+    if (sign === 0) fail("MSB_DUPLICATE_OUTPOINT", `outpoint of entry ${b} appears twice`);
+    return;
+  }
+  const run = order.subarray(start, end);
+  run.sort((a, b) => compareOutpoints(packed, a, b));
+  for (let r = 1; r < run.length; r++) {
+    if (compareOutpoints(packed, run[r - 1]!, run[r]!) === 0) fail("MSB_DUPLICATE_OUTPOINT", `outpoint of entry ${run[r]} appears twice`);
+  }
+}
+
+/** The entries in `order`, gathered a 32-bit word at a time (entries are 19 words; the gather is memory-bound). */
+function gather(packed: Uint8Array, order: Uint32Array): Uint8Array {
+  const aligned = packed.byteOffset % 4 === 0 ? packed : packed.slice();
+  const from = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
+  const sorted = new Uint8Array(packed.length);
+  const to = new Uint32Array(sorted.buffer);
+  const words = ENTRY_BYTES / 4;
+  for (let k = 0; k < order.length; k++) {
+    const source = order[k]! * words;
+    const target = k * words;
+    for (let w = 0; w < words; w++) to[target + w] = from[source + w]!;
+  }
+  return sorted;
 }
 
 /** The entries of `packed` in strictly increasing outpoint order (a new buffer); MSB_DUPLICATE_OUTPOINT on a repeat. */
 export function sortByOutpoint(packed: Uint8Array): Uint8Array {
   const count = entryCount(packed);
-  const view = Buffer.from(packed.buffer, packed.byteOffset, packed.length);
   const positionBits = Math.max(1, Math.ceil(Math.log2(count + 1)));
   const prefixBits = Math.min(MAX_PREFIX_BITS, FLOAT_INTEGER_BITS - positionBits);
   const positions = 2 ** positionBits;
@@ -79,21 +123,12 @@ export function sortByOutpoint(packed: Uint8Array): Uint8Array {
     prefixes[k] = prefix;
     order[k] = keys[k]! - prefix * positions;
   }
-  const byOutpoint = (a: number, b: number): number => compareOutpoints(view, a, b);
   for (let start = 0, k = 1; k <= count; k++) {
     if (k < count && prefixes[k] === prefixes[start]) continue;
-    if (k - start > 1) {
-      const run = order.subarray(start, k);
-      run.sort(byOutpoint);
-      for (let r = 1; r < run.length; r++) {
-        if (byOutpoint(run[r - 1]!, run[r]!) === 0) fail("MSB_DUPLICATE_OUTPOINT", `outpoint of entry ${run[r]} appears twice`);
-      }
-    }
+    if (k - start > 1) sortTiedRun(packed, order, start, k);
     start = k;
   }
-  const sorted = new Uint8Array(packed.length);
-  for (let k = 0; k < count; k++) sorted.set(packed.subarray(order[k]! * ENTRY_BYTES, (order[k]! + 1) * ENTRY_BYTES), k * ENTRY_BYTES);
-  return sorted;
+  return gather(packed, order);
 }
 
 /** Σ amounts of the packed entries (u64 by construction of the table; checked here all the same). */
@@ -145,9 +180,8 @@ export function snapshotOfOrderedEntries(chunks: Iterable<Uint8Array>): MsbSnaps
     at += part.length;
   }
   const count = entryCount(packed);
-  const view = Buffer.from(packed.buffer, packed.byteOffset, packed.length);
   for (let i = 1; i < count; i++) {
-    const order = compareOutpoints(view, i - 1, i);
+    const order = compareOutpoints(packed, i - 1, i);
     if (order === 0) fail("MSB_DUPLICATE_OUTPOINT", `entries ${i - 1} and ${i} share an outpoint`);
     if (order > 0) fail("MSB_UNORDERED", `entry ${i} precedes entry ${i - 1} in outpoint order`);
   }

@@ -1,0 +1,119 @@
+/**
+ * Micro State Block build and proof rates (src/msb; white paper §8, issue 15), plain timings.
+ *
+ * For random UTXO sets of 100,000 and 1,000,000 outputs (1–3 outputs per transaction, random
+ * owners and amounts), median of several runs:
+ *  - sort: `sortByOutpoint` on the table's unordered entries (UtxoTable.snapshot order), and the
+ *    plain alternative it replaces (an array of entries sorted with Buffer.compare), one run;
+ *  - root: the RFC 6962 root of the sorted leaves (WASM kernel, packed 76-byte leaves);
+ *  - build: `snapshotOfEntries` whole (sort + supply + root), the MSB build time;
+ *  - ordered: the other source, a store's flushed set read in LMDB key order
+ *    (`snapshotOfOrderedEntries(store.utxoChunks)`), LMDB read included, on a fresh store;
+ *  - tree: `msbTree` (every level kept, for serving proofs);
+ *  - verify: `verifyUtxoProof` against the trusted header hash, proofs per second, and the size of one.
+ * Output: bench/results/msb.json.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UTXO_ENTRY } from "../src/codec/sizes.js";
+import { merkleRootOfPackedLeaves } from "../src/crypto/merkle.js";
+import { unpackEntry } from "../src/ledger/utxo-table.js";
+import { backPointerEpochs, makeMsbHeader, msbHeaderHash } from "../src/msb/header.js";
+import { proveUtxo, verifyUtxoProof } from "../src/msb/proof.js";
+import { msbTree, snapshotOfEntries, snapshotOfOrderedEntries, sortByOutpoint } from "../src/msb/snapshot.js";
+import { LmdbChainStore } from "../src/store/chain-store.js";
+import { median } from "./stats.js";
+
+const RESULTS_FOLDER = "bench/results";
+const ENTRY = UTXO_ENTRY.bytes;
+const SIZES = [100_000, 1_000_000];
+const RUNS: Record<number, number> = { 100_000: 7, 1_000_000: 3 };
+const VERIFY_PROOFS = 20_000;
+const LMDB_CHUNK = 8192;
+
+/** `count` entries in no order, 1–3 outputs per random txid, as a UTXO table would hold them. */
+function randomSet(count: number): Uint8Array {
+  const packed = new Uint8Array(count * ENTRY);
+  const owners = randomBytes(32 * 1024);
+  for (let k = 0; k < count; ) {
+    const txid = randomBytes(32);
+    const outputs = Math.min(count - k, 1 + (txid[0]! % 3));
+    for (let index = 0; index < outputs; index++, k++) {
+      const at = k * ENTRY;
+      packed.set(txid, at);
+      new DataView(packed.buffer).setUint32(at + 32, index, true);
+      packed.set(owners.subarray((k % 1024) * 32, (k % 1024 + 1) * 32), at + 36);
+      new DataView(packed.buffer).setBigUint64(at + 68, 1n + BigInt(txid[1]!) * 1_000_000n, true);
+    }
+  }
+  // Table order is hash order, not creation order: shuffle whole entries.
+  const order = Array.from({ length: count }, (_, i) => i).sort(() => Math.random() - 0.5);
+  const shuffled = new Uint8Array(packed.length);
+  order.forEach((from, to) => shuffled.set(packed.subarray(from * ENTRY, (from + 1) * ENTRY), to * ENTRY));
+  return shuffled;
+}
+
+function timeMs(run: () => void): number {
+  const start = process.hrtime.bigint();
+  run();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function medianMs(runs: number, run: () => void): number {
+  return Math.round(median(Array.from({ length: runs }, () => timeMs(run))) * 10) / 10;
+}
+
+async function lmdbOrderedMs(sorted: Uint8Array, runs: number): Promise<{ readMs: number; writeOnceMs: number }> {
+  const directory = mkdtempSync(join(tmpdir(), "ios-msb-bench-"));
+  try {
+    const store = LmdbChainStore.open(directory);
+    const writeOnceMs = Math.round(timeMs(() => store.initialize({ shard: 0, genesisId: new Uint8Array(32) }, sorted)));
+    const readMs = medianMs(runs, () => snapshotOfOrderedEntries(store.utxoChunks(LMDB_CHUNK)));
+    await store.close();
+    return { readMs, writeOnceMs };
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+const figures: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, entryBytes: ENTRY };
+for (const size of SIZES) {
+  const runs = RUNS[size]!;
+  const unordered = randomSet(size);
+  const sorted = sortByOutpoint(unordered);
+  const sortMs = medianMs(runs, () => sortByOutpoint(unordered));
+  const plainSortMs = Math.round(timeMs(() => {
+    const entries = Array.from({ length: size }, (_, k) => Buffer.from(unordered.buffer, k * ENTRY, ENTRY));
+    entries.sort((a, b) => Buffer.compare(a.subarray(0, 36), b.subarray(0, 36)));
+  }));
+  const rootMs = medianMs(runs, () => merkleRootOfPackedLeaves(sorted, ENTRY));
+  const buildMs = medianMs(runs, () => snapshotOfEntries(unordered));
+  const lmdb = await lmdbOrderedMs(sorted, runs);
+  const snapshot = snapshotOfEntries(unordered);
+  let tree = msbTree(snapshot);
+  const treeMs = medianMs(Math.min(runs, 3), () => (tree = msbTree(snapshot)));
+  const header = makeMsbHeader({ chain: randomBytes(32), shard: 0, epoch: 9, height: 1000, snapshot, backPointers: backPointerEpochs(9).map(() => randomBytes(32)) });
+  const trusted = msbHeaderHash(header);
+  const proofs = Array.from({ length: VERIFY_PROOFS }, () => {
+    const { txid, index } = unpackEntry(snapshot.entries, Math.floor(Math.random() * size) * ENTRY);
+    return proveUtxo(header, snapshot, tree, txid, index);
+  });
+  const verifyMs = timeMs(() => proofs.forEach((proof) => verifyUtxoProof(proof, trusted)));
+  const result = {
+    utxos: size,
+    sortMs,
+    plainArraySortMs: plainSortMs,
+    rootMs,
+    msbBuildMs: buildMs,
+    lmdbOrderedBuildMs: lmdb.readMs,
+    lmdbWriteOnceMs: lmdb.writeOnceMs,
+    treeMs,
+    proofBytes: proofs[0]!.length,
+    verifyPerSecond: Math.round(VERIFY_PROOFS / (verifyMs / 1000)),
+  };
+  figures[`utxos${size}`] = result;
+  console.log(JSON.stringify(result));
+}
+writeFileSync(join(RESULTS_FOLDER, "msb.json"), JSON.stringify(figures, null, 2) + "\n");
