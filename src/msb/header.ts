@@ -97,7 +97,9 @@ export function makeMsbHeader(fields: {
   if (!Number.isSafeInteger(height) || height < 0) badInput(`height ${height} is not a safe non-negative integer`);
   const levels = backPointerLevels(epoch);
   if (backPointers.length !== levels) badInput(`epoch ${epoch} has ${levels} back-pointers, got ${backPointers.length}`);
-  backPointers.forEach((pointer, i) => pointer instanceof Uint8Array && pointer.length === HASH_BYTES || badInput(`back-pointer ${i} is not ${HASH_BYTES} bytes`));
+  backPointers.forEach((pointer, level) => {
+    if (!(pointer instanceof Uint8Array) || pointer.length !== HASH_BYTES) badInput(`back-pointer ${level} is not ${HASH_BYTES} bytes`);
+  });
   const header: MsbHeader = {
     version: MSB_HEADER_VERSION, chain: Uint8Array.from(chain), shard, epoch, height,
     count: snapshot.count, supply: snapshot.supply, root: Uint8Array.from(snapshot.root), backPointers: backPointers.map((p) => Uint8Array.from(p)),

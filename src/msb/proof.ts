@@ -60,7 +60,7 @@ export function proveUtxo(header: MsbHeader, snapshot: MsbSnapshot, tree: Merkle
   return writer.finish();
 }
 
-/** Reads a version byte, a u16-prefixed header and its hash. */
+/** Reads a u16-prefixed header, and hashes its bytes as they came (the canonical encoding, since decoding is strict). */
 function readHeader(reader: BinaryReader<MsbErrorCode>, what: string): { header: MsbHeader; hash: Uint8Array } {
   const bytes = reader.lengthPrefixed("u16", MAX_MSB_HEADER_BYTES, what);
   return { header: decodeMsbHeader(bytes), hash: msbHeaderHashOfEncoding(bytes) };
