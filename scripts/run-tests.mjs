@@ -10,9 +10,10 @@
 //      (available cores − 1) leaves the second core of a 2-core machine idle for most of the run.
 //      Known long files start first (LONG_FIRST), so that no long file is left to run by itself
 //      at the end.
-//   3  a table of the slowest files and the wall time of each phase, to keep the suite's time in view.
+//   3  a table of the slowest files and the wall time of each phase, to keep the suite's time in view;
+//      every file's seconds go to dist/test-timings.json (to update LONG_FIRST from).
 // Exit status 1 if any test failed.
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative } from "node:path";
 import { run } from "node:test";
@@ -92,6 +93,7 @@ function tally(data) {
 const aloneSeconds = await runPhase(alone, 1);
 const inProcessSeconds = await runPhase(inProcess, CONCURRENCY);
 
+writeFileSync(join(root, "dist", "test-timings.json"), `${JSON.stringify(Object.fromEntries([...fileSeconds].sort((a, b) => b[1] - a[1]).map(([file, seconds]) => [name(file), Math.round(seconds * 10) / 10])), null, 1)}\n`);
 const slowest = [...fileSeconds].sort((a, b) => b[1] - a[1]).slice(0, SLOWEST_SHOWN);
 console.log(`\nslowest files (seconds of their tests):`);
 for (const [file, seconds] of slowest) console.log(`${seconds.toFixed(1).padStart(8)}  ${name(file)}`);
