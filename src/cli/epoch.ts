@@ -11,8 +11,12 @@
  *      transcript hash and its rnd the configuration's (CLI_WRONG_TRANSCRIPT)
  *   4  print the chosen epoch (`--epoch N`, default the last; CLI_NO_EPOCH outside 1..last):
  *      configuration hash, rnd_e, transcript hash, the leader's lottery (validator index of the
- *      previous epoch, view), the validator count and, per shard, its members and, with a PoB
- *      policy, its leagues as the EpochContext draws them; `--json` for machines.
+ *      previous epoch, view), the validator count; per shard, its members, with a PoB policy its
+ *      leagues as the EpochContext draws them (from rnd_e and the members' believability), and
+ *      each member's score inputs as configuration v2 carries them over (stake, Servi,
+ *      reputation) with the score the draw weighs; then the epoch's departures (bonds awaiting
+ *      release: validator, bond outpoint, payout owner, first release epoch); `--json` for
+ *      machines.
  */
 import { ApiClient } from "../api/client.js";
 import { sha256 } from "../crypto/sha256.js";
@@ -32,20 +36,36 @@ const MAX_CHAIN_FILE_BYTES = 1024 * 1024 * 1024;
 /** Hex digits of a key in the text output: enough to tell validators apart by eye. */
 const SHORT_KEY_DIGITS = 16;
 
+/** Decimals of a believability score in the text output: scores are in [0, 1], and the draw uses exact units anyway. */
+const SCORE_DIGITS = 4;
+
 const short = (key: Uint8Array): string => toHex(key).slice(0, SHORT_KEY_DIGITS);
+
+/** A member's believability as the epoch starts: what its league draw weighs. */
+interface ScoreView {
+  readonly publicKey: Uint8Array;
+  readonly stake: bigint;
+  readonly servi: number;
+  readonly reputation: number;
+  /** In [0, 1] (believabilityScore). */
+  readonly score: number;
+}
 
 interface ShardView {
   readonly shard: number;
   readonly members: readonly Uint8Array[];
   readonly leagues?: { readonly believable: readonly Uint8Array[]; readonly normal: readonly Uint8Array[] };
+  readonly scores: readonly ScoreView[];
 }
 
 function shardsOf(context: EpochContext): ShardView[] {
   return Array.from({ length: context.shardCount }, (_, shard) => {
     const members = context.members(shard);
-    if (context.policy === undefined) return { shard, members };
+    const ledger = context.believability(shard);
+    const scores = members.map((key) => ({ ...ledger.get(key), score: ledger.score(key) }));
+    if (context.policy === undefined) return { shard, members, scores };
     const { believable, normal } = context.leagues(shard);
-    return { shard, members, leagues: { believable, normal } };
+    return { shard, members, leagues: { believable, normal }, scores };
   });
 }
 
@@ -75,7 +95,7 @@ async function readSources(values: Values): Promise<{ chain: Uint8Array; transcr
 
 const showCommand: Command = {
   name: "show",
-  summary: "Verify the identity chain from the genesis and show an epoch: configuration, rnd, leader, shards and leagues.",
+  summary: "Verify the identity chain from the genesis and show an epoch: configuration, rnd, leader, shards, leagues, scores and departures.",
   usage: "--genesis FILE (--node URL | --chain FILE) [--epoch N] [--transcript | --transcript-file FILE] [--json]",
   help: [
     "  --genesis FILE          the network's genesis.json: the trust anchor every link is verified from",
@@ -126,11 +146,13 @@ const showCommand: Command = {
         transcriptHash: toHex(configuration.transcriptHash),
         leader: { index: leader, view, publicKey: toHex(leaderKey) },
         validators: context.validators.length,
-        shards: shards.map(({ shard, members, leagues }) => ({
+        shards: shards.map(({ shard, members, leagues, scores }) => ({
           shard,
           members: keys(members),
           ...(leagues === undefined ? {} : { believable: keys(leagues.believable), normal: keys(leagues.normal) }),
+          scores: scores.map(({ publicKey, stake, servi, reputation, score }) => ({ publicKey: toHex(publicKey), stake: stake.toString(), servi, reputation, score })),
         })),
+        departures: context.departures.map(({ validator, bond, payout, releaseEpoch }) => ({ validator: toHex(validator), bond: toHex(bond), payout: toHex(payout), releaseEpoch })),
         ...(transcript === undefined ? {} : { transcript: { verified: true, servers: transcript.config.servers.length, session: toHex(transcript.sessionId) } }),
       }));
       return EXIT_OK;
@@ -142,12 +164,19 @@ const showCommand: Command = {
     io.out(`transcript ${toHex(configuration.transcriptHash)}`);
     io.out(`leader ${leader} view ${view} ${short(leaderKey)}`);
     io.out(`validators ${context.validators.length}`);
-    for (const { shard, members, leagues } of shards) {
+    for (const { shard, members, leagues, scores } of shards) {
       io.out(`shard ${shard}: ${members.map(short).join(" ")}`);
       if (leagues !== undefined) {
         io.out(`  believable ${leagues.believable.map(short).join(" ")}`.trimEnd());
         io.out(`  normal ${leagues.normal.map(short).join(" ")}`.trimEnd());
       }
+      for (const { publicKey, stake, servi, reputation, score } of scores) {
+        io.out(`  ${short(publicKey)} stake ${stake} servi ${servi} reputation ${reputation} score ${score.toFixed(SCORE_DIGITS)}`);
+      }
+    }
+    io.out(`departures ${context.departures.length}`);
+    for (const { validator, bond, payout, releaseEpoch } of context.departures) {
+      io.out(`  ${short(validator)} bond ${toHex(bond)} payout ${short(payout)} release from epoch ${releaseEpoch}`);
     }
     if (transcript !== undefined) io.out(`transcript verified: ${transcript.config.servers.length} servers, its hash and rnd are the configuration's`);
     return EXIT_OK;

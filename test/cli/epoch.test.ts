@@ -1,7 +1,9 @@
 /**
  * `ios epoch show` as a person runs it: a chain file of epochs 1..3 (real certificates, real DRP
- * transcripts) verified from the genesis and printed — configuration, rnd, transcript hash,
- * leader, shards and leagues as the verified EpochContext gives them — in text and JSON; with a
+ * transcripts; every validator carrying its own Servi and reputation, and a departure from epoch 2
+ * on) verified from the genesis and printed — configuration, rnd, transcript hash, leader, shards,
+ * leagues, each member's score inputs and the departures as the verified EpochContext gives them
+ * — in text and JSON; with a
  * transcript, Algorithm 3 and its binding to the configuration; whatever a relay could hand over
  * instead (a flipped byte, another chain's genesis, another epoch's transcript, a cut transcript)
  * exits 1 with the code of the first failed check; and the same against a running node serving
@@ -18,10 +20,22 @@ import type { EpochContext } from "../../src/epoch/interface.js";
 import { toHex } from "../../src/hex.js";
 import { genesisToJson } from "../../src/ledger/genesis.js";
 import { PobTestBackend, TestShard, serveApi } from "../api/helpers.js";
-import { buildArchive, genesis, genesisKeys, otherChain } from "../support/identity-chain.js";
+import { believabilityScore } from "../../src/consensus/pob/believability.js";
+import type { IdentityConfiguration } from "../../src/epoch/identity/interface.js";
+import { buildArchive, genesis, genesisKeys, otherChain, registrants } from "../support/identity-chain.js";
 import { ios } from "./helpers.js";
 
-const archive = buildArchive(3);
+/** Configuration e: validator i carries Servi 100e + i and reputation 450 + 10i; from epoch 2 on a bond awaits release from epoch 4. */
+function carried(configuration: IdentityConfiguration): IdentityConfiguration {
+  const { epoch } = configuration;
+  const departure = { validator: registrants[3]!.publicKey, bond: new Uint8Array(36).fill(9), payout: genesisKeys[0]!.publicKey, releaseEpoch: 4 };
+  return {
+    ...configuration,
+    validators: configuration.validators.map((validator, i) => ({ ...validator, servi: 100 * epoch + i, reputation: 450 + 10 * i })),
+    departures: epoch >= 2 ? [departure] : [],
+  };
+}
+const archive = buildArchive(3, carried);
 const directory = mkdtempSync(join(tmpdir(), "ios-epoch-"));
 after(() => rmSync(directory, { recursive: true, force: true }));
 const file = (name: string, bytes: Uint8Array | string): string => {
@@ -50,8 +64,21 @@ function expectedText(e: number): string[] {
   for (let shard = 0; shard < 2; shard++) {
     const { believable, normal } = context.leagues(shard);
     lines.push(`shard ${shard}: ${context.members(shard).map(short).join(" ")}`, `  believable ${believable.map(short).join(" ")}`.trimEnd(), `  normal ${normal.map(short).join(" ")}`);
+    for (const { publicKey, stake, servi, reputation } of scoresOf(context, shard)) {
+      lines.push(`  ${short(publicKey)} stake ${stake} servi ${servi} reputation ${reputation} score ${believabilityScore({ stake, servi, reputation }).toFixed(4)}`);
+    }
   }
+  lines.push(`departures ${e >= 2 ? 1 : 0}`);
+  if (e >= 2) lines.push(`  ${short(registrants[3]!.publicKey)} bond ${"09".repeat(36)} payout ${short(genesisKeys[0]!.publicKey)} release from epoch 4`);
   return lines;
+}
+
+/** Shard `shard`'s members with what configuration e carried for them: Servi 100e + i and reputation 450 + 10i for the i-th validator in key order. */
+function scoresOf(context: EpochContext, shard: number): { publicKey: Uint8Array; stake: bigint; servi: number; reputation: number }[] {
+  return context.members(shard).map((publicKey) => {
+    const i = context.validators.findIndex((validator) => toHex(validator.publicKey) === toHex(publicKey));
+    return { publicKey, stake: context.validators[i]!.stake, servi: 100 * context.epoch + i, reputation: 450 + 10 * i };
+  });
 }
 
 function expectedJson(e: number, context: EpochContext = archive.contexts[e]!): Record<string, unknown> {
@@ -69,7 +96,9 @@ function expectedJson(e: number, context: EpochContext = archive.contexts[e]!): 
       members: context.members(shard).map(toHex),
       believable: context.leagues(shard).believable.map(toHex),
       normal: context.leagues(shard).normal.map(toHex),
+      scores: scoresOf(context, shard).map(({ publicKey, stake, servi, reputation }) => ({ publicKey: toHex(publicKey), stake: stake.toString(), servi, reputation, score: believabilityScore({ stake, servi, reputation }) })),
     })),
+    departures: e >= 2 ? [{ validator: toHex(registrants[3]!.publicKey), bond: "09".repeat(36), payout: toHex(genesisKeys[0]!.publicKey), releaseEpoch: 4 }] : [],
   };
 }
 

@@ -1,32 +1,49 @@
-// Epochs over real processes (issue 14): a 2-shard PoB devnet whose genesis has an epoch length of
-// 8. Each shard decides its 8 heights (idle shards decide empty ones); every `ios node` process
-// hands its shard's boundary to its transition, and the validators elect a leader by VRF lottery,
-// run DRP and co-sign the next configuration over uWebSockets.js on 127.0.0.1; then each one
-// switches into the new epoch, those assigned another shard after syncing its final blocks. After
-// EPOCHS epochs every validator keeps the same links and transcripts in its LMDB archive and serves
-// them: the chain from GET /v1/epochs/chain verifies from the genesis alone, each transcript from
-// GET /v1/epochs/:e/drp-transcript verifies offline and gives rnd_e, and each validator serves the
-// shard its epoch assigns, past that epoch's start.
+// Epochs over real processes (issue 14), on one devnet: 2 shards × 4 PoB `ios node` processes whose
+// genesis has an epoch length of 8. Each shard decides its 8 heights (idle shards decide empty
+// ones); every process hands its shard's boundary to its transition, and the validators elect a
+// leader by VRF lottery, run DRP and co-sign the next configuration over uWebSockets.js on
+// 127.0.0.1; then each one switches into the new epoch, those assigned another shard after syncing
+// its final blocks. One devnet serves both cases, in order (starting one is most of a case's time):
+//   1 under load: the load harness drives 400 chained transfers at a steady rate through several
+//     switches, during which validators change shard and leagues are redrawn. The harness follows
+//     the switches (src/load: routes rebuilt from each validator's status, transactions left
+//     behind sent again); the counts must add up — every transfer final, none rejected or
+//     unsettled — and the chain must keep its supply less the fees, read from a validator serving
+//     each shard at the end.
+//   2 after EPOCHS epochs every validator keeps the same links and transcripts in its LMDB archive
+//     and serves them: the chain from GET /v1/epochs/chain verifies from the genesis alone, each
+//     transcript from GET /v1/epochs/:e/drp-transcript verifies offline and gives rnd_e, and each
+//     validator serves the shard its epoch assigns, past that epoch's start.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { ApiClient } from "../../src/api/client.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { startDevnet, type Devnet } from "../../src/devnet/launcher.js";
+import { runDevnetLoad } from "../../src/devnet/session.js";
 import { verifyTranscript } from "../../src/epoch/drp/transcript.js";
 import { decodeIdentityConfiguration } from "../../src/epoch/identity/configuration.js";
 import { decodeIdentityChain, verifyIdentityChain } from "../../src/epoch/identity/link.js";
+import { genesisSupply } from "../../src/ledger/genesis.js";
+
+const L = 8;
+const EPOCHS = 3;
+const TRANSFERS = 400;
+/** Transfers per second: 400 take about 20 s, several epochs of this devnet (each: L heights and a transition of a few seconds). */
+const RATE = 20;
 
 const root = mkdtempSync(join(tmpdir(), "ios-epochs-"));
-let devnet: Devnet | undefined;
+let devnet: Devnet;
+before(async () => {
+  devnet = await startDevnet({ shards: 2, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "epochs", accounts: 24, amount: 1_000_000n, workers: 1, epochLength: L });
+});
 after(async () => {
   await devnet?.stop();
   rmSync(root, { recursive: true, force: true });
 });
 
-const L = 8;
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
 async function until(predicate: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -38,21 +55,42 @@ async function until(predicate: () => Promise<boolean>, timeoutMs: number): Prom
   return predicate();
 }
 
-const EPOCHS = 3;
-
 interface NodeStatus {
   readonly epoch: number;
   readonly shard: number;
+  readonly supply: string;
   readonly tip: { readonly height: number };
   readonly lastSwitch?: { readonly epoch: number; readonly shard: number; readonly sync?: { readonly heights: number }; readonly pauseMs: number };
 }
 
+const statuses = async (): Promise<NodeStatus[]> => Promise.all(devnet.manifest.validators.map(async (v) => (await new ApiClient(v.http).status()) as unknown as NodeStatus));
+
 describe("epochs over real processes", () => {
+  it("a PoB devnet with an epoch length passes several epochs under a steady load: the harness follows the switches and the counts add up", async () => {
+    const { run } = await runDevnetLoad(devnet, { count: TRANSFERS, seed: "epochs", mode: { kind: "open-loop", rate: RATE }, durationMs: 120_000, drainTimeoutMs: 60_000, reportDir: join(root, "report") });
+    const m = run.report.metrics;
+    const { epochs } = run.report.run;
+    const summary = JSON.stringify({ end: run.end, totals: m.totals, rejected: m.rejectedByCode, resent: m.resentByCause, epochs: { first: epochs.first, last: epochs.last, switches: epochs.switches.length } });
+    assert.equal(run.end, "settled", summary);
+    assert.deepEqual([m.totals.submitted, m.totals.final, m.totals.rejected, m.totals.unsettled], [TRANSFERS, TRANSFERS, 0, 0], summary);
+    assert.ok(epochs.last - epochs.first >= 2, `the load spans at least two switches: ${summary}`);
+    assert.ok(epochs.switches.length > 0, `the harness saw validators switch: ${summary}`);
+
+    // Every validator serves the shard its latest epoch assigns; the shards' supplies add up to the genesis's less one fee per transfer.
+    const all = await statuses();
+    const servingEach = [0, 1].map((shard) => all.filter((status) => status.shard === shard));
+    assert.ok(servingEach.every((list) => list.length > 0), "each shard has validators");
+    let supply = 0n;
+    for (const list of servingEach) {
+      // Validators of one shard agree on its supply once at the same height; the quiet end of the run leaves only empty heights.
+      supply += BigInt(list[0]!.supply);
+      assert.equal(new Set(list.map((status) => status.supply)).size, 1, "a shard's validators agree on its supply");
+    }
+    assert.equal(supply, genesisSupply(devnet.genesis) - BigInt(TRANSFERS), "the chain keeps its supply less the fees");
+  });
+
   it(`a PoB devnet with an epoch length passes ${EPOCHS} epochs: every validator switches, movers sync, one chain and transcript per epoch, served and verified`, async () => {
-    devnet = await startDevnet({ shards: 2, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "epochs", accounts: 8, amount: 1_000_000n, workers: 1, epochLength: L });
-    const urls = devnet.manifest.validators.map((v) => v.http);
-    const clients = urls.map((url) => new ApiClient(url));
-    const statuses = async () => Promise.all(urls.map(async (url) => (await (await fetch(`${url}/v1/status`)).json()) as NodeStatus));
+    const clients = devnet.manifest.validators.map((v) => new ApiClient(v.http));
     assert.ok(await until(async () => (await statuses()).every((status) => status.epoch >= EPOCHS), 150_000),
       `every validator reaches epoch ${EPOCHS}: ${JSON.stringify((await statuses()).map((s) => [s.epoch, s.shard, s.tip.height]))}`);
     const chains = await Promise.all(clients.map((client) => client.identityChain()));
@@ -73,7 +111,7 @@ describe("epochs over real processes", () => {
     const final = await statuses();
     devnet.manifest.validators.forEach((validator, i) => {
       const status = final[i]!;
-      const context = contexts[status.epoch] ?? verifyIdentityChain(devnet!.genesis, decodeIdentityChain(chains[i]!)).at(-1)!;
+      const context = contexts[status.epoch] ?? verifyIdentityChain(devnet.genesis, decodeIdentityChain(chains[i]!)).at(-1)!;
       assert.equal(status.shard, context.shardOf(Buffer.from(validator.publicKey, "hex")), "each validator serves the shard its epoch assigns");
       assert.ok(status.tip.height > status.epoch * L, "its shard went on past the epoch's start");
     });

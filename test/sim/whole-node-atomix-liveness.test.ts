@@ -251,6 +251,8 @@ describe("Atomix without its client, between whole PoB validators", () => {
     await nodes.stop();
   });
 
+  // A partition between the shards delays the finish, and the transfer commits once it heals: this case shows it with a
+  // partition long enough to see the watchers back off as well (a shorter one took a run of its own and showed nothing more).
   it("watchers cut off from a shard back off: their queries thin out while the partition lasts, and the transfer still commits once it heals", async () => {
     const { sim, genesis, nodes, x } = await lockedWhilePartitioned("atomix-backoff");
     const cutOffMs = 20_000;
@@ -261,16 +263,6 @@ describe("Atomix without its client, between whole PoB validators", () => {
     assert.ok(queries >= 2 * 4 && queries <= 2 * 6, `${queries} queries in ${cutOffMs} ms`);
     sim.network.heal();
     await until(nodes, x.txid, ["committed", "committed"], LIVENESS_MS + MAX_RETRY_MS);
-    await invariants(nodes, genesis, 10n);
-    await nodes.stop();
-  });
-
-  it("a partition between the shards delays the finish; once it heals, the transfer commits everywhere", async () => {
-    const { sim, genesis, nodes, x } = await lockedWhilePartitioned("atomix-partition");
-    await nodes.advance(ATOMIX_GRACE_MS + 4_000);
-    assert.deepEqual(phasesOf(nodes, x.txid), [Array(WHOLE_NODE.perShard).fill("locked"), Array(WHOLE_NODE.perShard).fill(undefined)], "shard 1 cannot hear of X");
-    sim.network.heal();
-    await until(nodes, x.txid, ["committed", "committed"]);
     await invariants(nodes, genesis, 10n);
     await nodes.stop();
   });

@@ -93,10 +93,9 @@ async function run(seed: string, { shards, perShard, crash, crashMover = false }
 
 describe("whole PoB validators across epochs", () => {
   for (const seed of caseSeeds("epochs", EPOCHS_SEEDS)) {
-    it(`${seed}: one shard switches through ${EPOCHS} epochs under transfers; every replica agrees`, async () => {
-      await run(seed, { shards: 1, perShard: 5, crash: false });
-    });
-    it(`${seed}: a validator down across two switches restarts into the latest epoch`, async () => {
+    // One shard switching through the epochs is the crash case's run with its other four validators (every assertion
+    // of `run` holds for them), and the two-shard case checks a run without a restart, where nothing may be refused.
+    it(`${seed}: one shard switches through ${EPOCHS} epochs under transfers, every replica agrees; a validator down across two switches restarts into the latest epoch`, async () => {
       await run(`${seed}/crash`, { shards: 1, perShard: 5, crash: true });
     });
     it(`${seed}: two shards through ${EPOCHS} epochs under transfers: validators move, sync, and the chain keeps its supply`, async () => {

@@ -105,9 +105,10 @@ export interface EpochArchiveFixture {
 
 /**
  * Epochs 1..`epochs` after the genesis, registrant e − 1 joining in epoch e, each link's rnd and
- * transcript hash those of a real n = 4 DRP run (src/epoch/drp/local.ts).
+ * transcript hash those of a real n = 4 DRP run (src/epoch/drp/local.ts); `change` edits each
+ * configuration before it is signed (carried scores, departures).
  */
-export function buildArchive(epochs: number): EpochArchiveFixture {
+export function buildArchive(epochs: number, change?: (configuration: IdentityConfiguration) => IdentityConfiguration): EpochArchiveFixture {
   const contexts = [genesisEpochContext(genesis)];
   const links: IdentityLink[] = [];
   const transcripts: Uint8Array[] = [];
@@ -116,7 +117,7 @@ export function buildArchive(epochs: number): EpochArchiveFixture {
     const client = runSession(makeParties(4, 1, `identity chain epoch ${e}`));
     const transcript = client.transcript();
     const set = [...previous.validators.map((v) => continuing(previous, v.publicKey)), registered(e - 1)];
-    const { configuration, certificate } = buildLink(previous, set, { draw: { randomness: client.output().rnd, transcriptHash: sha256(transcript) } });
+    const { configuration, certificate } = buildLink(previous, set, { draw: { randomness: client.output().rnd, transcriptHash: sha256(transcript) }, ...(change === undefined ? {} : { change }) });
     contexts.push(verifyEpochLink(previous, configuration, certificate, verifier));
     links.push({ configuration, certificate });
     transcripts.push(transcript);

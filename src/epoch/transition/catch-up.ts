@@ -6,19 +6,26 @@
  *
  *   ask     while the epoch after the latest one this validator knows is not configured here, it
  *           asks `askPeers` validators at random for that epoch's link every `intervalMs`
- *           (ARCHIVE_REQUEST u32 epoch); an answer that configures it is followed at once by a
- *           request for the next epoch, so a validator several epochs behind walks the chain
- *           without waiting an interval per link.
+ *           (ARCHIVE_REQUEST u32 epoch) and remembers whom it asked for it; an answer that
+ *           configures it is followed at once by a request for the next epoch, so a validator
+ *           several epochs behind walks the chain without waiting an interval per link.
  *   answer  a validator holding the link in its archive answers ARCHIVE_LINK (u32 epoch ‖ the
  *           transition's LINK encoding: configuration, certificate, transcript), at most once
- *           per peer and epoch per interval; anything else it ignores.
- *   check   an answer counts only if `verifyEpochLink` accepts it after the latest known context
- *           (≥ ⌊2n/3⌋ + 1 of that epoch's validators signed the configuration) and its transcript
- *           hashes to the one the configuration names. Algorithm 3 is not run again: the signers
- *           ran it before signing, and the certificate binds the transcript's hash. Bad answers
- *           throw TRANSITION_BAD_LINK (the transport counts them against the sender).
+ *           per peer and epoch per interval; a request for an epoch it does not keep, or over
+ *           that budget, it ignores (counted in `stats.ignored`: ARCHIVE_NOT_KEPT,
+ *           ARCHIVE_OVER_BUDGET).
+ *   check   an answer for an epoch known by now is a late one, ignored (ARCHIVE_STALE). Any other
+ *           answer must come from a peer asked for that very epoch, once per request: otherwise
+ *           it is refused before any signature is checked (TRANSITION_UNASKED_LINK), so a peer
+ *           cannot make this validator verify certificates at will. It counts only if
+ *           `verifyEpochLink` accepts it after the latest known context (≥ ⌊2n/3⌋ + 1 of that
+ *           epoch's validators signed the configuration: IDENTITY_* codes) and its transcript
+ *           hashes to the one the configuration names (TRANSITION_BAD_LINK); a cut or garbled
+ *           one is TRANSITION_MALFORMED. Algorithm 3 is not run again: the signers ran it before
+ *           signing, and the certificate binds the transcript's hash. Refusals throw: the
+ *           transport logs them and counts them against the sender (HandlerFailures).
  *
- * API: class `LinkCatchUp` (start, close, served).
+ * API: class `LinkCatchUp` (start, close, stats), type `CatchUpIgnoredCode`, `encodeArchiveLink`.
  */
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../../codec/binary.js";
 import { sameBytes } from "../../bytes.js";
@@ -33,14 +40,28 @@ import type { IdentityLink } from "../identity/interface.js";
 import { verifyEpochLink } from "../identity/link.js";
 import type { EpochContext } from "../interface.js";
 import type { ConfiguredEpoch, TransitionErrorCode } from "./interface.js";
-import { TRANSITION_MESSAGES, decodeLink, encodeLink } from "./messages.js";
+import { TRANSITION_MESSAGES, decodeLink, encodeLink, type LinkMessage } from "./messages.js";
 
 /** The instance the archive is served on: every validator keeps it open for its lifetime. */
 export const ARCHIVE_INSTANCE = { protocol: "drp", shard: 0, epoch: 0 } as const;
 /** Validators asked per round: one honest holder among them answers. */
 export const DEFAULT_ASK_PEERS = 3;
 
+/**
+ * What a catch-up ignores without refusing the sender (an honest peer can cause each):
+ * ARCHIVE_STALE an answer for an epoch this validator knows by now (a late one: several peers are asked);
+ * ARCHIVE_NOT_KEPT a request for an epoch this validator's archive does not hold (yet);
+ * ARCHIVE_OVER_BUDGET a request from a peer already answered for that epoch within the interval.
+ */
+export type CatchUpIgnoredCode = "ARCHIVE_STALE" | "ARCHIVE_NOT_KEPT" | "ARCHIVE_OVER_BUDGET";
+
 const CODES: CodecCodes<TransitionErrorCode> = { truncated: "TRANSITION_MALFORMED", trailing: "TRANSITION_MALFORMED", tooLarge: "TRANSITION_MALFORMED", outOfRange: "TRANSITION_MALFORMED" };
+
+/** ARCHIVE_LINK: u32 epoch ‖ the transition's LINK encoding of `kept` (configuration, certificate, transcript). */
+export function encodeArchiveLink(epoch: number, kept: LinkMessage): Uint8Array {
+  const link = encodeLink(kept);
+  return BinaryWriter.ofSize(4 + link.length).u32(epoch).bytes(link).finish();
+}
 
 export interface LinkCatchUpDependencies {
   readonly channel: Channel;
@@ -61,17 +82,22 @@ export class LinkCatchUp {
   readonly #askPeers: number;
   /** Last answer time per (peer, epoch), so that a peer asking in a loop costs one answer per interval. */
   readonly #answered = new Map<string, number>();
+  /** The epoch last asked for and the peers asked for it that have not answered yet: the only answers checked. */
+  #asked: { epoch: number; readonly peers: Set<PeerId> } = { epoch: 0, peers: new Set() };
   #timer: TimerHandle | undefined;
   #closed = false;
-  /** Answers sent. */
-  served = 0;
+  /** Answers sent, and what was ignored by code (refusals are thrown: the transport counts them). */
+  readonly stats: { served: number; readonly ignored: Record<CatchUpIgnoredCode, number> } = {
+    served: 0,
+    ignored: { ARCHIVE_STALE: 0, ARCHIVE_NOT_KEPT: 0, ARCHIVE_OVER_BUDGET: 0 },
+  };
 
   constructor(options: { readonly intervalMs: number; readonly askPeers?: number }, deps: LinkCatchUpDependencies) {
     this.#deps = deps;
     this.#intervalMs = options.intervalMs;
     this.#askPeers = options.askPeers ?? DEFAULT_ASK_PEERS;
     deps.channel.on(TRANSITION_MESSAGES.ARCHIVE_REQUEST, (from, _type, payload) => this.#answer(from, payload));
-    deps.channel.on(TRANSITION_MESSAGES.ARCHIVE_LINK, (_from, _type, payload) => this.#receive(payload));
+    deps.channel.on(TRANSITION_MESSAGES.ARCHIVE_LINK, (from, _type, payload) => this.#receive(from, payload));
   }
 
   /** Starts asking, one interval from now (an epoch's own transition usually configures it first). */
@@ -101,8 +127,13 @@ export class LinkCatchUp {
     if (latest.epochLength === undefined) return;
     const self = this.#deps.channel.self;
     const peers = latest.validators.map((validator) => toHex(validator.publicKey)).filter((peer) => peer !== self);
-    const request = BinaryWriter.ofSize(4).u32(latest.epoch + 1).finish();
-    for (const peer of this.#sample(peers)) this.#deps.channel.send(peer, TRANSITION_MESSAGES.ARCHIVE_REQUEST, request);
+    const epoch = latest.epoch + 1;
+    if (this.#asked.epoch !== epoch) this.#asked = { epoch, peers: new Set() };
+    const request = BinaryWriter.ofSize(4).u32(epoch).finish();
+    for (const peer of this.#sample(peers)) {
+      this.#asked.peers.add(peer);
+      this.#deps.channel.send(peer, TRANSITION_MESSAGES.ARCHIVE_REQUEST, request);
+    }
   }
 
   /** Up to `askPeers` distinct peers at random. */
@@ -119,25 +150,30 @@ export class LinkCatchUp {
     const epoch = reader.u32("epoch");
     reader.expectEnd("the archive request");
     const kept = epoch === 0 ? undefined : this.#deps.archived(epoch);
-    if (kept === undefined) return;
+    if (kept === undefined) return this.#ignore("ARCHIVE_NOT_KEPT");
     const key = `${from}/${epoch}`;
     const now = this.#deps.clock.now();
     const last = this.#answered.get(key);
-    if (last !== undefined && now - last < this.#intervalMs) return;
+    if (last !== undefined && now - last < this.#intervalMs) return this.#ignore("ARCHIVE_OVER_BUDGET");
     this.#answered.set(key, now);
     if (this.#answered.size > 4096) this.#answered.delete(this.#answered.keys().next().value!);
-    const link = encodeLink(kept);
-    this.served++;
-    this.#deps.channel.send(from, TRANSITION_MESSAGES.ARCHIVE_LINK, BinaryWriter.ofSize(4 + link.length).u32(epoch).bytes(link).finish());
+    this.stats.served++;
+    this.#deps.channel.send(from, TRANSITION_MESSAGES.ARCHIVE_LINK, encodeArchiveLink(epoch, kept));
   }
 
-  #receive(payload: Uint8Array): void {
+  #ignore(code: CatchUpIgnoredCode): void {
+    this.stats.ignored[code]++;
+  }
+
+  #receive(from: PeerId, payload: Uint8Array): void {
     if (this.#closed) return;
     const reader = new BinaryReader(payload, CODES);
     const epoch = reader.u32("epoch");
     const latest = this.#deps.latest();
-    // A late or repeated answer for an epoch known by now is no news.
-    if (epoch !== latest.epoch + 1) return;
+    if (epoch <= latest.epoch) return this.#ignore("ARCHIVE_STALE");
+    // One answer per request, to the epoch asked: whatever else arrives is checked no further.
+    check<TransitionErrorCode>(epoch === this.#asked.epoch && epoch === latest.epoch + 1 && this.#asked.peers.delete(from), "TRANSITION_UNASKED_LINK",
+      `an answer for epoch ${epoch} that was not asked of this peer (epoch ${latest.epoch + 1} is the one asked for)`);
     const { link, transcript } = decodeLink(reader.bytes(reader.remaining, "the link"));
     const context = verifyEpochLink(latest, link.configuration, link.certificate, this.#deps.verifier);
     check<TransitionErrorCode>(sameBytes(sha256(transcript), decodeIdentityConfiguration(link.configuration).transcriptHash), "TRANSITION_BAD_LINK",

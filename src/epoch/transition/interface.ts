@@ -34,6 +34,8 @@ export type TransitionErrorCode =
   | "TRANSITION_BAD_CONFIGURATION"
   /** A link whose transcript is not the one its configuration names. */
   | "TRANSITION_BAD_LINK"
+  /** An archive answer (link catch-up) for an epoch not asked of its sender, or a second answer to one request. */
+  | "TRANSITION_UNASKED_LINK"
   /** A validator change that is not a registration or leave its shard accepted in epoch e. */
   | "TRANSITION_BAD_CHANGE"
   /** A proposal that leaves out a validator change this validator holds a proof of. */
