@@ -27,6 +27,7 @@ import { verifyTranscript } from "../../src/epoch/drp/transcript.js";
 import { decodeIdentityConfiguration } from "../../src/epoch/identity/configuration.js";
 import { decodeIdentityChain, verifyIdentityChain } from "../../src/epoch/identity/link.js";
 import { genesisSupply } from "../../src/ledger/genesis.js";
+import { until } from "../support/until.js";
 
 const L = 8;
 const EPOCHS = 3;
@@ -45,15 +46,6 @@ after(async () => {
 });
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
-
-async function until(predicate: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return predicate();
-}
 
 interface NodeStatus {
   readonly epoch: number;

@@ -19,6 +19,7 @@ import { MIN_VALIDATOR_BOND } from "../../src/ledger/kinds/registration.js";
 import { keyFileJson, nodeConfigJson, type ConsensusSettings, type PipelineSettings } from "../../src/node/config.js";
 import { PEER_PATH } from "../../src/net/uws-transport.js";
 import { ios, IosProcess } from "../cli/helpers.js";
+import { until } from "../support/until.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-registrant-"));
 let devnet: Devnet | undefined;
@@ -40,15 +41,6 @@ interface NodeStatus {
   readonly publicKey: string;
   readonly tip: { readonly height: number };
   readonly lastSwitch?: { readonly epoch: number; readonly shard: number; readonly sync?: { readonly heights: number } };
-}
-
-async function until(predicate: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return predicate();
 }
 
 const statusOf = async (url: string) => (await (await fetch(`${url}/v1/status`)).json()) as NodeStatus;
