@@ -12,6 +12,8 @@ import { slashingKind } from "../../src/ledger/kinds/slashing.js";
 import { TxKind } from "../../src/ledger/transaction.js";
 
 /** The whole-node tests' common shape: 2 shards × 5 validators, accounts of 1,000,000, transfers paying a fee of 10. */
+/** The sharding policy of most whole-node simulations: one believable producer, a normal league of 4 sampling half the signatures, 50 ms optimistic blocks. */
+export const SIM_POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
 export const WHOLE_NODE: { readonly shards: number; readonly perShard: number; readonly amount: bigint; readonly fee: bigint } = { shards: 2, perShard: 5, amount: 1_000_000n, fee: 10n };
 
 /**

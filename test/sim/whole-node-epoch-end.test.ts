@@ -13,7 +13,6 @@ import assert from "node:assert/strict";
 import { REPUTATION_INITIAL, accountsHash, type AccountState } from "../../src/consensus/pob/believability.js";
 import { describe, it } from "node:test";
 import { committeesOfContext, verifyDecisionProof, verifyFinalHeightCertificate } from "../../src/atomix/proof.js";
-import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { proveKeyPossession } from "../../src/consensus/registry.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
@@ -28,19 +27,18 @@ import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { caseSeeds, pobCluster, WHOLE_NODE, SIM_POLICY } from "./pob-cluster.js";
 
 const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT } = WHOLE_NODE;
 const L = 20;
 const BOND = 5_000n;
 const EPOCH_SEEDS = 1;
-const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
 const verifier = new Ed25519Verifier();
 const driverOf = (node: { driver: unknown }) => node.driver as PobShardConsensus;
 
 async function run(seed: string) {
   const { genesis, accounts, cluster, positions } = pobCluster({
-    seed: simSeed(seed), genesisSeed: "whole-node-epoch-end", policy: POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: 16, amount: AMOUNT, epochLength: L,
+    seed: simSeed(seed), genesisSeed: "whole-node-epoch-end", policy: SIM_POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: 16, amount: AMOUNT, epochLength: L,
   });
   const { context } = cluster;
   // A newcomer registers during epoch 0, paid by an account of the shard its bond lives in.

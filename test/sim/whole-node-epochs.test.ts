@@ -8,12 +8,11 @@
 // from its archive and the shard (the load and the checks: epoch-load.ts). CI runs EPOCHS_SEEDS seeds; `WHOLE_NODE_SEEDS=N` adds N more.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import type { PeerId } from "../../src/net/interface.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { checkIdentityChains, checkShardChains, payInRounds } from "./epoch-load.js";
-import { caseSeeds, pobCluster } from "./pob-cluster.js";
+import { caseSeeds, pobCluster, SIM_POLICY } from "./pob-cluster.js";
 
 const L = 10;
 const EPOCHS = 3;
@@ -21,7 +20,6 @@ const ROUNDS = 6;
 const AMOUNT = 1_000_000n;
 const FEE = 10n;
 const EPOCHS_SEEDS = 1;
-const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
 
 interface Case {
   readonly shards: number;
@@ -34,7 +32,7 @@ interface Case {
 
 async function run(seed: string, { shards, perShard, crash, crashMover = false }: Case) {
   const { sim, genesis, accounts, cluster, positions } = pobCluster({
-    seed: simSeed(seed), genesisSeed: "whole-node-epochs", policy: POLICY, shards, perShard, accounts: 12 * shards, amount: AMOUNT, epochLength: L,
+    seed: simSeed(seed), genesisSeed: "whole-node-epochs", policy: SIM_POLICY, shards, perShard, accounts: 12 * shards, amount: AMOUNT, epochLength: L,
   });
   const ids = Array.from({ length: shards }, (_, shard) => cluster.members(shard)).flat();
   const validators = ids.length;

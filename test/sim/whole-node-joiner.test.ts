@@ -13,7 +13,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decodeFinalHeightCertificate } from "../../src/atomix/proof.js";
-import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { hasBit } from "../../src/consensus/cosi/mask.js";
 import { proveKeyPossession } from "../../src/consensus/registry.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
@@ -28,14 +27,13 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import type { PeerId } from "../../src/net/interface.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { caseSeeds, pobCluster, WHOLE_NODE, SIM_POLICY } from "./pob-cluster.js";
 
 const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT } = WHOLE_NODE;
 const L = 20;
 const BOND = 5_000n;
 const FEE = 10n;
 const JOINER_SEEDS = 1;
-const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
 
 interface Case {
   /** The newcomer's node starts once the others are in epoch 1 (else: as soon as its registration is final, in epoch 0). */
@@ -46,7 +44,7 @@ interface Case {
 
 async function run(seed: string, { startInEpoch1, crashWhileEntering }: Case) {
   const { sim, genesis, accounts, cluster, positions, validators } = pobCluster({
-    seed: simSeed(seed), genesisSeed: "whole-node-joiner", policy: POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: 16, amount: AMOUNT, epochLength: L,
+    seed: simSeed(seed), genesisSeed: "whole-node-joiner", policy: SIM_POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: 16, amount: AMOUNT, epochLength: L,
   });
   const { context } = cluster;
   const chain = context.registry.chainId;

@@ -12,7 +12,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BFT_MESSAGES, decodePropose, encodePropose } from "../../src/consensus/bft/codec.js";
 import { DEFAULT_MAX_PROPOSAL_BYTES } from "../../src/consensus/bft/codec.js";
-import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { decodeProposal, encodeProposal } from "../../src/consensus/pob/proposal.js";
 import { toHex } from "../../src/hex.js";
 import { genesisSupply } from "../../src/ledger/genesis.js";
@@ -21,18 +20,17 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import type { Interceptor } from "../../src/sim/network.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { pobCluster, slashingsOf, WHOLE_NODE, caseSeeds } from "./pob-cluster.js";
+import { pobCluster, slashingsOf, WHOLE_NODE, caseSeeds, SIM_POLICY } from "./pob-cluster.js";
 
 const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT, fee: FEE } = WHOLE_NODE;
 const ACCOUNTS = 32;
 const LEADER_SEEDS = 2;
-const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
 
 type Behaviour = "equivocating" | "withholding";
 
 async function run(seed: string, behaviour: Behaviour) {
   const { sim, genesis, accounts, cluster, positions } = pobCluster({
-    seed: simSeed(seed), genesisSeed: "whole-node-leader", policy: POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT,
+    seed: simSeed(seed), genesisSeed: "whole-node-leader", policy: SIM_POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT,
   });
   const committee = cluster.context.leagues(0).committee.map(toHex);
   const byzantine = committee[1]!;

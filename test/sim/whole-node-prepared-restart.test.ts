@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BFT_MESSAGES, DEFAULT_MAX_PROPOSAL_BYTES, decodePrepared, decodePropose } from "../../src/consensus/bft/codec.js";
-import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { decodeProposal } from "../../src/consensus/pob/proposal.js";
 import { toHex } from "../../src/hex.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
@@ -17,16 +16,15 @@ import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/tra
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import type { PeerId } from "../../src/net/interface.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import { pobCluster, WHOLE_NODE, caseSeeds } from "./pob-cluster.js";
+import { pobCluster, WHOLE_NODE, caseSeeds, SIM_POLICY } from "./pob-cluster.js";
 
 const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT, fee: FEE } = WHOLE_NODE;
 const ACCOUNTS = 32;
 const RESTART_SEEDS = 2;
-const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.5, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
 
 async function run(seed: string) {
   const { sim, accounts, cluster, positions } = pobCluster({
-    seed: simSeed(seed), genesisSeed: "whole-node-prepared-restart", policy: POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT,
+    seed: simSeed(seed), genesisSeed: "whole-node-prepared-restart", policy: SIM_POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: ACCOUNTS, amount: AMOUNT,
   });
   const committee = cluster.context.leagues(0).committee.map(toHex);
   const count = committee.length;
