@@ -304,8 +304,6 @@ class NodeBackend implements ClientBackend {
   metrics(): MetricFamily[] {
     const { pipeline, pool, state, driver, context } = this.node;
     const m = pipeline.metrics();
-    const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: "gauge", samples: [{ value }] });
-    const counter = (name: string, help: string, value: number): MetricFamily => ({ name, help, type: "counter", samples: [{ value }] });
     return [
       {
         name: "ios_submissions_total",
@@ -332,8 +330,30 @@ class NodeBackend implements ClientBackend {
       counter("ios_epoch_switches_total", "Epochs this validator entered since it started", this.node.switches),
       gauge("ios_epoch_switch_pause_ms", "The last switch: from the next epoch's configuration here to its driver starting", this.node.lastSwitch?.pauseMs ?? 0),
       gauge("ios_epoch_switch_synced_heights", "The last switch: final heights synced from the shard's validators first (0: the state was there)", this.node.lastSwitch?.sync?.heights ?? 0),
+      ...this.epochMetrics(),
       ...this.transportMetrics(),
       ...driver.metrics(),
+    ];
+  }
+
+  /** The transition out of the current epoch and the link catch-up (PoB with an epoch length). */
+  private epochMetrics(): MetricFamily[] {
+    const transition = this.node.transition?.stats;
+    const catchUp = this.node.linkCatchUpStats;
+    return [
+      ...(transition === undefined ? [] : [
+        gauge("ios_epoch_transition_leaders_left", "The transition out of this epoch: elected leaders skipped so far (abandoned at the delivery deadline or resigned)", transition.abandoned),
+        gauge("ios_epoch_transition_resignations", "The transition out of this epoch: times this validator resigned as leader (its DRP run or CoSi session failed)", transition.resigned),
+      ]),
+      ...(catchUp === undefined ? [] : [
+        counter("ios_epoch_links_served_total", "Identity links this validator's archive sent to peers catching up", catchUp.served),
+        {
+          name: "ios_epoch_link_catch_up_ignored_total",
+          help: "Catch-up requests and answers ignored without fault, by code (late answers, epochs not kept, requests over a peer's budget)",
+          type: "counter" as const,
+          samples: Object.entries(catchUp.ignored).map(([code, value]) => ({ labels: { code }, value })),
+        },
+      ]),
     ];
   }
 }
@@ -490,6 +510,11 @@ export class ValidatorNode {
   /** The transition out of the current epoch, if this node runs one (PoB with an epoch length). */
   get transition(): EpochTransition | undefined {
     return this.#transition?.transition;
+  }
+
+  /** The link catch-up's counts (PoB with an epoch length): answers served, answers and requests ignored by code. */
+  get linkCatchUpStats(): LinkCatchUp["stats"] | undefined {
+    return this.#catchUp?.catchUp.stats;
   }
 
   /** Epochs entered since this incarnation started. */
@@ -900,6 +925,14 @@ export function shardDirectory(dataDir: string, home: number, shard: number): st
 /** The finality log of the driver of `shard` in `epoch`: `finality` for the home shard's epoch 0, `finality/<shard>-<epoch>` else. */
 export function finalityDirectory(dataDir: string, home: number, shard: number, epoch: number): string {
   return shard === home && epoch === 0 ? join(dataDir, "finality") : join(dataDir, "finality", `${shard}-${epoch}`);
+}
+
+function gauge(name: string, help: string, value: number): MetricFamily {
+  return { name, help, type: "gauge", samples: [{ value }] };
+}
+
+function counter(name: string, help: string, value: number): MetricFamily {
+  return { name, help, type: "counter", samples: [{ value }] };
 }
 
 function edgeMetrics(edge: HttpEdge): MetricFamily[] {

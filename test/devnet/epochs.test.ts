@@ -108,5 +108,12 @@ describe("epochs over real processes", () => {
       assert.ok(status.tip.height > status.epoch * L, "its shard went on past the epoch's start");
     });
     assert.ok(final.some((status) => status.lastSwitch?.sync !== undefined), "validators moved between shards and synced");
+    for (const [i, validator] of devnet.manifest.validators.entries()) {
+      const metrics = await (await fetch(`${validator.http}/metrics`)).text();
+      const value = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
+      assert.ok(value("ios_epoch") >= final[i]!.epoch && value("ios_epoch_switches_total") >= EPOCHS, `validator ${i}: the epoch metrics follow the switches`);
+      assert.ok(value("ios_epoch_transition_leaders_left") >= 0 && value("ios_epoch_links_served_total") >= 0, `validator ${i}: the transition and catch-up counts are exported`);
+      assert.match(metrics, /^ios_epoch_link_catch_up_ignored_total\{code="ARCHIVE_OVER_BUDGET"\} \d+$/m);
+    }
   });
 });
