@@ -29,6 +29,7 @@ import { TRANSITION_MESSAGES, decodeBoundary, decodeLink, decodeProposal, encode
 import { EpochTransition } from "../../../src/epoch/transition/transition.js";
 import { ELECTION_MESSAGES } from "../../../src/epoch/election/messages.js";
 import { DRP_MESSAGE } from "../../../src/epoch/drp/network.js";
+import { drawLottery, minimumLottery } from "../../../src/epoch/election/lottery.js";
 import { toHex } from "../../../src/hex.js";
 import { makeTestGenesis } from "../../../src/ledger/genesis.js";
 import type { PeerId } from "../../../src/net/interface.js";
@@ -67,6 +68,8 @@ interface World {
   readonly transitions: Map<PeerId, EpochTransition>;
   /** Each shard's boundary as its honest members hand it in. */
   readonly boundaries: readonly Boundary[];
+  /** Each validator's Ed25519 seed, by peer id. */
+  readonly secretOf: ReadonlyMap<PeerId, Uint8Array>;
 }
 
 /**
@@ -138,7 +141,7 @@ function world(seed: string, validators: number, options: Options = {}): World {
     const interceptor = options.byzantine?.(index);
     if (interceptor !== undefined) sim.network.intercept(id, interceptor);
   });
-  return { sim, context, genesis, configured, transitions, boundaries };
+  return { sim, context, genesis, configured, transitions, boundaries, secretOf };
 }
 
 async function runUntil(w: World, done: () => boolean, limitMs = 60_000): Promise<boolean> {
@@ -351,6 +354,42 @@ describe("epoch transition 0 → 1 (simulator)", () => {
     assert.deepEqual([lottery.view, lottery.leader], [0, withholder], "the withholder's own configuration, certified by the next leader's CoSi");
     assert.deepEqual(w.configured.get(all[withholder!]!)!.link.configuration, link.configuration, "the one the withholder certified alone (another certificate, the same epoch)");
     assert.ok(honest.every((id) => w.transitions.get(id)!.stats.abandoned === 1), "each honest validator abandoned the withholder, and only it");
+  });
+
+  it("a leader that is not locked learns the lock from the validators that are (LOCK) and re-proposes it in its view; a forged LOCK is refused", async () => {
+    let ids: PeerId[] = [];
+    let withholder = -1;
+    let next = -1;
+    let reporter = -1;
+    const w = world("reported-lock", 8, {
+      byzantine: (index) => (to, type, payload) => {
+        // View 0's winner keeps its proposal from view 1's winner (so that one never agrees to it) and withholds its link.
+        if (index === withholder) return type === TRANSITION_MESSAGES.LINK || (type === TRANSITION_MESSAGES.PROPOSAL && to === ids[next]) ? undefined : payload;
+        // Every other validator but one honest reporter forges the lock it reports.
+        if (index === reporter || index === next || type !== TRANSITION_MESSAGES.LOCK) return payload;
+        const proposal = decodeProposal(payload);
+        const configuration = Uint8Array.from(proposal.configuration);
+        configuration[configuration.length - 4 - (4 + 2 * 40) - (4 + 80 + 4) - 32 - 1]! ^= 1;
+        return encodeProposal({ ...proposal, configuration });
+      },
+    });
+    ids = w.context.validators.map((v) => toHex(v.publicKey));
+    // The winners of views 0 and 1 (the lotteries are VRF outputs: known from the keys); the honest reporter is any third validator.
+    const winner = (view: number, excluded: readonly number[]): number =>
+      minimumLottery(ids.map((id, i) => drawLottery(w.secretOf.get(id)!, i, w.context.configurationHash, view)).filter((l) => !excluded.includes(l.validator)))!.validator;
+    withholder = winner(0, []);
+    next = winner(1, [withholder]);
+    reporter = ids.findIndex((_, i) => i !== withholder && i !== next);
+    assert.ok(await runUntil(w, () => ids.every((id) => w.configured.has(id))), "every validator configured the epoch");
+    const honest = ids.filter((_, i) => i !== withholder);
+    const lottery = decodeIdentityConfiguration(checkAgreement(w, honest).link.configuration).lottery;
+    assert.deepEqual([lottery.view, lottery.leader], [0, withholder], "the withholder's configuration, re-proposed");
+    const leader = w.transitions.get(ids[next]!)!;
+    assert.equal(leader.stats.resigned, 0, "view 1's leader got it co-signed in its own view: it learned the lock");
+    assert.ok(honest.every((id) => w.transitions.get(id)!.stats.abandoned === 1), "one view skipped, no more");
+    const forgers = ids.filter((_, i) => i !== withholder && i !== next && i !== reporter);
+    const refused = w.sim.logs.entries({ node: ids[next], code: "TRANSITION_BAD_CONFIGURATION" }).map((entry) => entry["peer"]);
+    assert.ok(refused.length > 0 && refused.every((peer) => forgers.includes(peer as PeerId)), "the forged LOCKs it examined were refused, the honest one adopted");
   });
 
   it("a forged boundary (one flipped byte of the commit certificate) is refused everywhere; the honest members' certificates carry the epoch on", async () => {
