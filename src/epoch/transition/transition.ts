@@ -495,16 +495,22 @@ export class EpochTransition {
   /** Proposes the configuration this leader is locked on or was told of (LOCK), else its own from `ownTranscript`, its DRP run. */
   #propose(lottery: LeaderLottery, ownTranscript: Uint8Array | undefined): void {
     if (this.#closed || this.#phase !== "configuring" || this.#elected?.leader !== this.#self) return;
-    let proposal = this.#lock ?? this.#reportedLock;
+    const locked = this.#lock ?? this.#reportedLock;
     // Agreeing to an earlier leader's configuration (reported to it) locks this one on it too; its own fresh one does not:
     // a leader reports only what others proposed (its own, if nobody else agreed, binds no one).
-    this.#lock = proposal;
-    if (proposal === undefined) {
+    this.#lock = locked;
+    let proposal: Uint8Array;
+    let configuration: Uint8Array;
+    let transcript: Uint8Array;
+    if (locked !== undefined) {
+      proposal = locked;
+      ({ configuration, transcript } = decodeProposal(locked));
+    } else {
       const changes = [...this.#changes.keys()];
-      const configuration = this.#derive(lottery, ownTranscript!, changes);
-      proposal = encodeProposal({ configuration, transcript: ownTranscript!, changes: changes.map((key) => this.#changes.get(key)!.proven) });
+      transcript = ownTranscript!;
+      configuration = this.#derive(lottery, transcript, changes);
+      proposal = encodeProposal({ configuration, transcript, changes: changes.map((key) => this.#changes.get(key)!.proven) });
     }
-    const { configuration, transcript } = decodeProposal(proposal);
     const message = this.#certificateMessage(configuration);
     // Locked on another configuration than this one (it cannot be: the lock is proposed first): it resigns rather than sign two.
     if (this.#signed !== undefined && !sameBytes(this.#signed, message)) {
