@@ -1,0 +1,14 @@
+/**
+ * The Node options of the project's Piscina workers. Piscina loads a worker file with `require()`
+ * first and `import()` only when that throws; on Node 20.19+ `require()` of an ES module succeeds
+ * through require(esm), which can abort the whole process (V8 "IsGraphAsync must be used on an
+ * instantiated module", nodejs/node#55782: a require(esm)/import(esm) race, seen once in six full
+ * test runs). Turning require(esm) off in the workers makes `require()` throw ERR_REQUIRE_ESM, so
+ * every worker loads its ES module by `import()` alone. Older Node 20 releases, without the
+ * option, never take the require(esm) path: the workers keep the parent's options there.
+ */
+const NO_REQUIRE_ESM = "--no-experimental-require-module";
+
+export const WORKER_EXEC_ARGV: readonly string[] = process.allowedNodeEnvironmentFlags.has(NO_REQUIRE_ESM)
+  ? [...process.execArgv, NO_REQUIRE_ESM]
+  : process.execArgv;
