@@ -57,7 +57,8 @@ function filtered(channel: Channel, outgoing: Outgoing): Channel {
   };
 }
 
-function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, outgoing?: Outgoing) {
+/** `configOf(i)`: the idle heartbeat of validator i (default none). */
+function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, outgoing?: Outgoing, configOf?: (index: number) => { readonly idleProposalMs?: number; readonly viewTimeoutMs?: number }) {
   const seed = simSeed(seedLabel);
   const sim = new Simulator({
     seed,
@@ -77,24 +78,25 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, ou
     const leagues = drawLeagues({ epoch: 0, seed: epochSeed, members, accounts: ledger, policy });
     const chain = new MemoryFinalChain(genesis);
     const validator = new PobValidator({ shard: 0, shardCount: 1, utxo, accounts: ledger, leagues, chain, bondOf: (key) => context.bondOf(key), verifier: VERIFIER });
-    return { keyPair, utxo, ledger, validator, chain, outcomes: [] as FinalOutcome[], finalAt: new Map<string, number>() };
+    return { keyPair, utxo, ledger, validator, chain, outcomes: [] as FinalOutcome[], decidedAt: [] as number[], finalAt: new Map<string, number>() };
   });
   const leagues = replicas[0]!.validator.leagues;
   const channels = new Map<string, Channel>();
   const confirmations: (OptimisticConfirmation & { at: number })[] = [];
-  replicas.forEach((replica) => {
+  replicas.forEach((replica, index) => {
     const peer = hex(replica.keyPair.publicKey);
     sim.addNode(peer, ({ transport, clock, rng }) => {
       const raw = testChannel(transport);
       channels.set(peer, raw);
       const channel = outgoing === undefined ? raw : filtered(raw, outgoing);
       const node = new PobNode(
-        { chainId: CHAIN, shard: 0, shardCount: 1, viewTimeoutMs: 400, cosi: { fanout: 3, levelTimeoutMs: 40 }, orderDelayMs: 20 },
+        { chainId: CHAIN, shard: 0, shardCount: 1, viewTimeoutMs: 400, cosi: { fanout: 3, levelTimeoutMs: 40 }, orderDelayMs: 20, ...configOf?.(index) },
         { channel, clock, rng, keyPair: replica.keyPair, verifier: VERIFIER, utxo: replica.utxo, accounts: replica.ledger, validator: replica.validator, members, peerOf: hex },
       );
       node.onOutcome((outcome) => {
         replica.chain.record(outcome);
         replica.outcomes.push(outcome);
+        replica.decidedAt.push(clock.now());
         for (let i = 0; i < outcome.included.length; i += 32) replica.finalAt.set(hex(outcome.included.subarray(i, i + 32)), clock.now());
       });
       node.onConfirmation((confirmation) => confirmations.push({ ...confirmation, at: clock.now() }));
@@ -151,7 +153,7 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, ou
    * refusal fails the run.
    */
   const submitWhenCaughtUp = (at: number, producer: Uint8Array, tx: Uint8Array): void => {
-    sim.schedule(at, "client submits", () => {
+    sim.schedule(Math.max(0, at - sim.now()), "client submits", () => {
       const offer = nodeOf(producer).submit(tx);
       if (!offer.accepted && offer.code === "POB_NOT_CAUGHT_UP") submitWhenCaughtUp(sim.now() + 20, producer, tx);
       else assert.equal(offer.accepted, true, JSON.stringify(offer));
@@ -422,9 +424,10 @@ describe("pob over BFT in the simulator", () => {
       return true;
     });
     corrupter = hex(s.leagues.normal[2]!);
-    const tx = s.transfer({ assignedTo: s.leagues.believable[0]! });
-    s.submitWhenCaughtUp(20, s.leagues.believable[0]!, tx.bytes);
-    const done = await s.runUntil(() => s.replicas.every((r) => s.includedBy(r).has(hex(tx.txid))) && Math.min(...s.replicas.map((r) => r.outcomes.length)) >= 12, 8_000);
+    // Only heights that order blocks gather shares: one transfer every 150 ms, each in a block of its own.
+    const txs = Array.from({ length: 8 }, () => s.transfer({ assignedTo: s.leagues.believable[0]! }));
+    txs.forEach((tx, i) => s.submitWhenCaughtUp(20 + 150 * i, s.leagues.believable[0]!, tx.bytes));
+    const done = await s.runUntil(() => s.replicas.every((r) => txs.every((tx) => s.includedBy(r).has(hex(tx.txid)))) && Math.min(...s.replicas.map((r) => r.outcomes.length)) >= 8, 8_000);
     assert.ok(done, `seed ${String(s.seed)}: the shard stopped deciding`);
     s.assertSameChain();
     const logged = s.sim.logs.entries({ code: "POB_BAD_MESSAGE" });
@@ -454,5 +457,72 @@ describe("pob over BFT in the simulator", () => {
       assert.equal(r.outcomes.reduce((n, o) => n + o.verifiedSignatures, 0), proposedTxs);
     }
     assert.equal(s.confirmations.length, 0, "no optimistic phase without a believable league");
+  });
+});
+
+describe("pob idle heartbeat (idleProposalMs)", () => {
+  const IDLE_MS = 1_000;
+
+  it("an idle shard decides one empty height per heartbeat, gathering no randomness shares, and a transfer ends the wait at once", async () => {
+    const sent = { seedRequests: 0, proposals: 0 };
+    const s = setup("pob-bft idle heartbeat", POLICY, 9, (_from, _to, type) => {
+      if (type === POB_MESSAGES.SEED_REQUEST) sent.seedRequests++;
+      if (type === BFT_MESSAGES.PROPOSE) sent.proposals++;
+      return true;
+    }, () => ({ idleProposalMs: IDLE_MS }));
+    await s.runUntil(() => false, 10_500);
+    const idleHeights = Math.min(...s.replicas.map((r) => r.outcomes.length));
+    // One height per heartbeat: 10 in 10.5 s (a leader spinning would decide one every few ms).
+    assert.ok(idleHeights >= 9 && idleHeights <= 11, `seed ${String(s.seed)}: ${idleHeights} idle heights in 10.5 s`);
+    assert.ok(s.replicas.every((r) => r.outcomes.every((o) => o.blocks.length === 0)));
+    assert.equal(sent.seedRequests, 0, "an idle height samples nothing and asks for no share");
+    assert.ok(sent.proposals <= 11 * 8, `one proposal per idle height (${sent.proposals} PROPOSE messages)`);
+    s.assertSameChain();
+    // Mid-heartbeat, a transfer: its block is ordered at once, not at the next heartbeat.
+    const tx = s.transfer({ assignedTo: s.leagues.believable[0]! });
+    const submittedAt = 10_600;
+    s.submitWhenCaughtUp(submittedAt, s.leagues.believable[0]!, tx.bytes);
+    assert.ok(await s.runUntil(() => s.replicas.every((r) => r.finalAt.has(hex(tx.txid))), 12_000), `seed ${String(s.seed)}: the transfer was not final`);
+    const latest = Math.max(...s.replicas.map((r) => r.finalAt.get(hex(tx.txid))!));
+    assert.ok(latest - submittedAt < IDLE_MS / 2, `final ${latest - submittedAt} ms after submission: the heartbeat held it`);
+    assert.ok(sent.seedRequests > 0, "the height ordering its block gathered shares");
+    s.assertSameChain();
+  });
+
+  it("a leader proposing empty heights back to back is co-signed no sooner than ¾ of a heartbeat after the last final height", async () => {
+    // Validator 0 has no heartbeat: whenever it leads, it proposes an empty height at once.
+    const s = setup("pob-bft eager leader", POLICY, 9, undefined, (index) => ({ idleProposalMs: index === 0 ? 0 : IDLE_MS }));
+    const eager = s.replicas[0]!.keyPair.publicKey;
+    assert.ok(s.leagues.committee.some((key) => hex(key) === hex(eager)), "validator 0 sits in the normal league");
+    await s.runUntil(() => false, 12_000);
+    const heights = Math.min(...s.replicas.map((r) => r.outcomes.length));
+    assert.ok(heights >= 10, `seed ${String(s.seed)}: ${heights} heights in 12 s`);
+    // Every replica decided each empty height at least ¾ of a heartbeat after the one before (less the links' latency), the eager leader's too.
+    for (const r of s.replicas) {
+      const gaps = r.decidedAt.slice(1).map((at, h) => at - r.decidedAt[h]!);
+      assert.ok(Math.min(...gaps) >= IDLE_MS * 0.75 - 50, `seed ${String(s.seed)}: two empty heights ${Math.min(...gaps)} ms apart`);
+    }
+    s.assertSameChain();
+  });
+
+  it("a leader that goes silent while the shard idles is left a view timeout after work arrives, not a heartbeat later", async () => {
+    const LONG_IDLE_MS = 5_000;
+    const s = setup("pob-bft silent idle leader", POLICY, 9, undefined, () => ({ idleProposalMs: LONG_IDLE_MS }));
+    assert.ok(await s.runUntil(() => s.replicas.every((r) => r.outcomes.length >= 1), 6_000), "the first idle height is final");
+    // The leader of the next height's view 0 goes silent; the others wait out the heartbeat's allowance.
+    const member = s.nodeOf(s.leagues.committee[0]!).bft!;
+    const next = member.height;
+    const silent = hex(s.leagues.committee[member.leaderOf(next, 0)]!);
+    s.sim.crash(silent);
+    const producer = s.leagues.believable.find((key) => hex(key) !== silent)!;
+    const tx = s.transfer({ assignedTo: producer });
+    const submittedAt = s.sim.now() + 500;
+    s.submitWhenCaughtUp(submittedAt, producer, tx.bytes);
+    const live = s.replicas.filter((r) => hex(r.keyPair.publicKey) !== silent);
+    assert.ok(await s.runUntil(() => live.every((r) => r.finalAt.has(hex(tx.txid))), submittedAt + LONG_IDLE_MS), `seed ${String(s.seed)}: the transfer waited for the heartbeat`);
+    const latest = Math.max(...live.map((r) => r.finalAt.get(hex(tx.txid))!));
+    // A view timeout (400 ms) and the next view's round, well inside the 5 s heartbeat.
+    assert.ok(latest - submittedAt < 2_000, `final ${latest - submittedAt} ms after submission`);
+    s.assertSameChain(live);
   });
 });

@@ -94,6 +94,11 @@ describe("pob randomness shares", () => {
     const one: FinalProposal = { ...good, mode: "one-league", blocks: [], transactions: [] };
     assert.equal(codeOf(() => proposalRandomness(one, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL", "a one-league proposal carries no shares");
     assert.equal(proposalRandomness({ ...one, shares: [] }, core, KEYS, CHAIN, true).length, 32);
+    // A two-league proposal ordering no block samples nothing: no shares, and its randomness is the one-league kind's.
+    const idle: FinalProposal = { ...good, blocks: [] };
+    assert.equal(codeOf(() => proposalRandomness(idle, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL", "an idle height carries no shares");
+    assert.deepEqual(proposalRandomness({ ...idle, shares: [] }, core, KEYS, CHAIN, true), proposalRandomness({ ...one, shares: [] }, core, KEYS, CHAIN, true));
+    assert.equal(codeOf(() => proposalRandomness({ ...good, shares: [] }, core, KEYS, CHAIN, true)), "POB_BAD_PROPOSAL", "a height ordering blocks needs its shares");
   });
 
   it("samples a transaction at rate p over VRF-derived randomness (300 cores, 5σ)", () => {

@@ -114,6 +114,12 @@ export interface BftApplication {
   validate(height: number, proposal: Uint8Array, view: number, proposedIn: number): boolean | Promise<boolean>;
   /** A finalized height, delivered once, in height order, after it is in the log. */
   onFinal(record: FinalityRecord): void;
+  /**
+   * Extra time view 0 of `height` may take because the application expects its leader to wait
+   * for work (an idle shard's heartbeat): added to the view timeout, so idle is not mistaken for
+   * a failed leader. `hurry()` takes it back once work arrives. Default 0.
+   */
+  quietMs?(height: number): number;
 }
 
 export interface BftDependencies {
@@ -201,6 +207,8 @@ export class BftNode {
   private viewChanges = new Map<number, ViewChange>();
   private ownViewChange: ViewChange | undefined;
   private leaderTask: LeaderTask | undefined;
+  /** When the current view's timer fires (clock time). */
+  private viewDeadline = 0;
   /** The (height, view) whose fresh proposal the application is still preparing. */
   private proposing: { readonly height: number; readonly view: number } | undefined;
   private readonly futureRecords = new Map<number, FinalityRecord>();
@@ -342,10 +350,7 @@ export class BftNode {
     this.leaderTask = undefined;
     this.cancelViewTimers();
     const height = this.currentHeight;
-    this.viewTimer = this.deps.clock.setTimer(this.timeoutOf(view), () => {
-      this.viewTimer = undefined;
-      if (this.currentHeight === height && this.currentView === view) this.changeView(view + 1);
-    });
+    this.armViewTimer(height, view, this.timeoutOf(view) + (view === 0 ? this.deps.app.quietMs?.(height) ?? 0 : 0));
     if (view > 0) {
       // One retransmission of the view change mid-view: a lost message should not cost a whole view.
       this.resendTimer = this.deps.clock.setTimer(this.timeoutOf(view) / 2, () => {
@@ -354,6 +359,27 @@ export class BftNode {
       });
     }
     if (this.leaderOf(height, view) === this.selfIndex) this.tryLead();
+  }
+
+  private armViewTimer(height: number, view: number, ms: number): void {
+    this.viewDeadline = this.deps.clock.now() + ms;
+    this.viewTimer = this.deps.clock.setTimer(ms, () => {
+      this.viewTimer = undefined;
+      if (this.currentHeight === height && this.currentView === view) this.changeView(view + 1);
+    });
+  }
+
+  /**
+   * Work arrived while the view still counts a quiet allowance (`quietMs`): from now on the view
+   * times out as a busy one would, so a leader that stays silent with work pending is left as
+   * soon as without the allowance.
+   */
+  hurry(): void {
+    if (this.viewTimer === undefined || this.closed || this.rested) return;
+    const busy = this.timeoutOf(this.currentView);
+    if (this.viewDeadline - this.deps.clock.now() <= busy) return;
+    this.deps.clock.cancelTimer(this.viewTimer);
+    this.armViewTimer(this.currentHeight, this.currentView, busy);
   }
 
   private cancelViewTimers(): void {

@@ -53,7 +53,7 @@ import { MAX_CLOCK_SKEW_MS, PobValidator, type Execution, type FinalOutcome } fr
 import type { Leagues } from "./leagues.js";
 import { OptimisticProducer, type OfferResult, type OptimisticBlock, type OptimisticConfirmation, type OptimisticProducerOptions, type UtxoView } from "./optimistic.js";
 import { MAX_PROPOSAL_BLOCKS, decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore, type SeedShare } from "./proposal.js";
-import { makeSeedShare, oneLeagueRandomness, proposalRandomness, randomnessOfShares, shareQuorum, verifySeedShare } from "./randomness.js";
+import { makeSeedShare, proposalRandomness, randomnessOfShares, samplesSignatures, shareQuorum, unsampledRandomness, verifySeedShare } from "./randomness.js";
 import { vrfProofToHash } from "../../crypto/vrf.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -135,8 +135,11 @@ export interface PobNodeConfig {
   /** The epoch's last BFT height (its length L; BftConfig `lastHeight`): the BFT rests after it. Default: none. */
   readonly lastHeight?: number;
   /**
-   * A member co-signs an empty proposal only after this long (or once an optimistic block
-   * arrives), so an idle shard does not spin through empty final heights; default 0.
+   * The idle heartbeat: with nothing to order (no held block, no one-league transaction, no seat
+   * to change) the leader proposes an empty height only this long after the previous final
+   * height, members co-sign one no sooner than ¾ of it (so a byzantine leader cannot spin the
+   * shard through empty heights), and view 0 allows it on top of the view timeout. Work arriving
+   * ends the wait at once. Default 0: no heartbeat, empty heights back to back.
    */
   readonly idleProposalMs?: number;
 }
@@ -268,8 +271,10 @@ export class PobNode {
   private readonly listeners: ((outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal) => void)[] = [];
   private readonly confirmationListeners: ((confirmation: OptimisticConfirmation) => void)[] = [];
   private readonly announcementListeners = new Set<(announcement: OptimisticAnnouncement) => void>();
-  /** Resolved when a block is held: `validate` waits on them for bodies or for an idle interval. */
+  /** Resolved when a block (or a one-league transaction) is held: the leader's idle wait and `validate` wait on them. */
   private blockWaiters: (() => void)[] = [];
+  /** When the last final height was delivered here (clock time; the start before any): the idle heartbeat counts from it. */
+  private lastFinalAt: number;
   private producing: boolean;
   private timer: TimerHandle | undefined;
   private bodyRetry: TimerHandle | undefined;
@@ -309,6 +314,7 @@ export class PobNode {
     this.validator = deps.validator;
     this.baseHeight = config.baseHeight ?? deps.validator.height;
     this.knownHeight = deps.validator.height;
+    this.lastFinalAt = deps.clock.now();
     // A validator that has applied nothing yet starts with the shard; one that has may have missed heights.
     this.heardFinal = deps.validator.height === 0;
     check<PobErrorCode>(Number.isSafeInteger(this.baseHeight) && this.baseHeight >= 0 && this.baseHeight <= deps.validator.height, "POB_BAD_ARGUMENT",
@@ -339,6 +345,7 @@ export class PobNode {
             propose: (height, view) => this.propose(height, view),
             validate: (height, proposal, view, proposedIn) => this.validate(height, proposal, view, proposedIn),
             onFinal: (record) => this.onFinal(record),
+            quietMs: () => (this.hasWork() ? 0 : this.config.idleProposalMs ?? 0),
           },
         },
       )
@@ -535,6 +542,7 @@ export class PobNode {
     if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return false;
     this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now(), txCount: header.txCount, bodyBytes: header.bodyBytes, decoded });
     this.releaseBlockWaiters();
+    this.bft?.hurry();
     return true;
   }
 
@@ -585,7 +593,36 @@ export class PobNode {
   private holdTransaction(tx: Uint8Array): void {
     if (this.closed || this.mempool.size >= MAX_BLOCK_TXS) return;
     const txid = transactionIdIfWellFormed(tx);
-    if (txid !== undefined) this.mempool.set(toHex(txid), Uint8Array.from(tx));
+    if (txid === undefined) return;
+    this.mempool.set(toHex(txid), Uint8Array.from(tx));
+    this.releaseBlockWaiters();
+    this.bft?.hurry();
+  }
+
+  /** Whether there is something to finalize: a held block, a one-league transaction, a seat to change. */
+  private hasWork(): boolean {
+    const leagues = this.leagues;
+    if (leagues.mode === "one-league" ? this.mempool.size > 0 : this.held.size > 0) return true;
+    return leagues.believable.some((key) => this.silentFor(key) > SUSPEND_AFTER_MS) || leagues.suspended.some((key) => this.silentFor(key) < RESUME_SEEN_MS);
+  }
+
+  /**
+   * The leader's idle heartbeat (`idleProposalMs`): in view 0 with nothing to finalize, waits
+   * until work arrives or the heartbeat is due; then until the oldest held block is
+   * `orderDelayMs` old, so the work that ended the wait is in the proposal.
+   */
+  private async awaitWork(view: number): Promise<void> {
+    const idle = this.config.idleProposalMs ?? 0;
+    if (idle === 0 || view !== 0) return;
+    while (!this.closed && !this.hasWork()) {
+      const wait = this.lastFinalAt + idle - this.deps.clock.now();
+      if (wait <= 0) return;
+      await this.nextBlockOrTimeout(wait);
+    }
+    let oldest = Infinity;
+    for (const held of this.held.values()) oldest = Math.min(oldest, held.receivedAt);
+    const ready = oldest + this.config.orderDelayMs - this.deps.clock.now();
+    if (ready > 0 && !this.closed) await new Promise<void>((resolve) => this.deps.clock.setTimer(ready, resolve));
   }
 
   /** Whether the BFT is still at (bftHeight, view): an answer that took time may be stale. */
@@ -595,10 +632,12 @@ export class PobNode {
 
   /** Steps a and b: the core, its randomness, its execution; undefined leaves the view to time out. */
   private async propose(bftHeight: number, view: number): Promise<Uint8Array | undefined> {
-    const leagues = this.leagues;
     const height = this.baseHeight + bftHeight;
     // A replica still waiting for bodies of an earlier final height cannot execute this one.
     if (this.validator.height !== height - 1) return undefined;
+    await this.awaitWork(view);
+    if (!this.stillAt(bftHeight, view) || this.validator.height !== height - 1) return undefined;
+    const leagues = this.leagues;
     const timestamp = Math.max(Math.floor(this.deps.clock.wallNow()), this.validator.previousTimestamp);
     const base = {
       epoch: leagues.epoch, height, timestamp, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey,
@@ -628,13 +667,13 @@ export class PobNode {
     const coreHash = proposalCoreHash(core);
     let shares: SeedShare[] = [];
     let randomness: Uint8Array;
-    if (core.mode === "two-league") {
+    if (samplesSignatures(core)) {
       const gathered = await this.gatherShares(bftHeight, view, coreHash);
       if (gathered === undefined || !this.stillAt(bftHeight, view) || this.validator.height !== height - 1) return undefined;
       shares = gathered.shares;
       randomness = randomnessOfShares(coreHash, gathered.outputs);
     } else {
-      randomness = oneLeagueRandomness(coreHash);
+      randomness = unsampledRandomness(coreHash);
     }
     this.abortSpeculation();
     const execution = this.validator.execute(core, (hash) => this.held.get(toHex(hash))?.decoded, randomness, coreHash);
@@ -772,8 +811,10 @@ export class PobNode {
       throw error;
     }
     const idle = this.config.idleProposalMs ?? 0;
-    if (proposal.blocks.length === 0 && proposal.transactions.length === 0 && idle > 0) {
-      await this.nextBlockOrTimeout(idle);
+    const empty = proposal.blocks.length === 0 && proposal.transactions.length === 0 && proposal.suspend.length === 0 && proposal.resume.length === 0;
+    if (empty && idle > 0) {
+      const due = this.lastFinalAt + (idle * 3) / 4 - this.deps.clock.now();
+      if (due > 0 && !this.hasWork()) await this.nextBlockOrTimeout(due);
     } else {
       // The proposer first, then another member every CoSi level timeout: a re-proposed value's
       // proposer may hold none of it after a restart, while every co-signer that prepared it kept it.
@@ -833,6 +874,7 @@ export class PobNode {
 
   /** BFT delivered a final height: forward it to the validators outside the committee, then apply it. */
   private onFinal(record: FinalityRecord): void {
+    this.lastFinalAt = this.deps.clock.now();
     this.heardFinal = true;
     this.knownHeight = Math.max(this.knownHeight, this.baseHeight + record.height);
     const outsiders = this.deps.members.filter((m) => !this.participants.some((p) => Buffer.compare(p, m) === 0)).map(this.deps.peerOf);

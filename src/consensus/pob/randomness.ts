@@ -29,13 +29,15 @@
  * through with probability at most min(1, v · C(n, t) · (1 − p)^k) (analysis.ts
  * `undetectedWithChoices`), against (1 − p)^k with an honest leader.
  *
- * One-league proposals carry no shares: every signature is verified, nothing is sampled; their
- * randomness is SHA-256(domain ‖ core hash), which only enters the state commitment.
+ * One-league proposals carry no shares: every signature is verified, nothing is sampled; nor does
+ * a two-league proposal that orders no block (an idle height: 2f + 1 VRF proofs and their
+ * verifications were most of its cost). Their randomness is SHA-256(domain ‖ core hash), which
+ * only enters the state commitment.
  *
  * API: `shareQuorum(n)`, `leaderChoices(n)`, `seedShareInput(chainId, coreHash)`,
  * `makeSeedShare(secretKey, member, chainId, coreHash)`, `verifySeedShare(share, members,
  * chainId, coreHash)`, `randomnessOfShares(coreHash, outputs)`, `proposalRandomness(proposal,
- * coreHash, members, chainId, verify)`, `oneLeagueRandomness(coreHash)`.
+ * coreHash, members, chainId, verify)`, `unsampledRandomness(coreHash)`, `samplesSignatures(core)`.
  */
 import { BinaryWriter } from "../../codec/binary.js";
 import { HASH_BYTES, VRF_OUTPUT_BYTES } from "../../codec/sizes.js";
@@ -91,22 +93,27 @@ export function randomnessOfShares(coreHash: Uint8Array, outputs: readonly Uint8
   return sha256(writer.finish());
 }
 
-/** The randomness of a one-league proposal (nothing is sampled; it enters the state commitment). */
-export function oneLeagueRandomness(coreHash: Uint8Array): Uint8Array {
+/** The randomness of a proposal that samples nothing (one-league, or ordering no block): it only enters the state commitment. */
+export function unsampledRandomness(coreHash: Uint8Array): Uint8Array {
   return randomnessOfShares(coreHash, []);
+}
+
+/** Whether a proposal core samples signatures, and so needs shares: a two-league core ordering at least one block. */
+export function samplesSignatures(core: { readonly mode: "one-league" | "two-league"; readonly blocks: readonly unknown[] }): boolean {
+  return core.mode === "two-league" && core.blocks.length > 0;
 }
 
 /**
  * The randomness a proposal fixes. Two-league: exactly `shareQuorum` shares, strictly ascending
  * member indexes; with `verify`, each proof must verify (a co-signer's check), without it the
  * outputs are read from the proofs (a proposal already decided by a verified certificate, whose
- * co-signers checked them). One-league: no shares. Throws POB_BAD_PROPOSAL otherwise.
+ * co-signers checked them). One-league or no block ordered: no shares. Throws POB_BAD_PROPOSAL otherwise.
  */
 export function proposalRandomness(proposal: FinalProposal, coreHash: Uint8Array, members: readonly Uint8Array[], chainId: Uint8Array, verify: boolean): Uint8Array {
   const { shares } = proposal;
-  if (proposal.mode === "one-league") {
-    check<PobErrorCode>(shares.length === 0, "POB_BAD_PROPOSAL", "a one-league proposal carries no randomness shares");
-    return oneLeagueRandomness(coreHash);
+  if (!samplesSignatures(proposal)) {
+    check<PobErrorCode>(shares.length === 0, "POB_BAD_PROPOSAL", "a proposal that samples nothing (one-league, or ordering no block) carries no randomness shares");
+    return unsampledRandomness(coreHash);
   }
   const quorum = shareQuorum(members.length);
   check<PobErrorCode>(shares.length === quorum, "POB_BAD_PROPOSAL", `${shares.length} randomness shares, ${quorum} required`);

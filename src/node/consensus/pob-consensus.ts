@@ -92,8 +92,11 @@ const MAX_RELAYED = MAX_PENDING_TXS;
 const REFUSAL_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** A leader orders an optimistic block 5 ms after receiving it: loopback delivery to its peers takes well under that. */
 export const DEFAULT_ORDER_DELAY_MS = 5;
-/** An idle shard decides an empty final height every 250 ms (the BFT mode's heartbeat). */
-export const DEFAULT_IDLE_PROPOSAL_MS = 250;
+/**
+ * The idle heartbeat: a shard with nothing to finalize decides an empty final height every second
+ * (PobNodeConfig `idleProposalMs`); work ends the wait at once. Measured idle cost: docs/ARCHITECTURE.md.
+ */
+export const DEFAULT_IDLE_PROPOSAL_MS = 1000;
 /** Optimistic announcements remembered for `optimisticStatus`: ~10 s at 20k tx/s. */
 export const OPTIMISTIC_STATUS_ENTRIES = 200_000;
 /**
