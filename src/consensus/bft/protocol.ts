@@ -343,7 +343,9 @@ export class BftNode {
       return;
     }
     this.currentView = view;
-    this.saveVotes();
+    // View 0 of a height, unlocked, is where a restart from the log resumes anyway: saving it would
+    // cost an fsync per height and change nothing a restart does (a stale height's votes are ignored).
+    if (view > 0 || this.lock !== undefined) this.saveVotes();
     this.accepted = undefined;
     this.validating = undefined;
     this.approvable.clear();
