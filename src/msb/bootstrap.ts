@@ -53,6 +53,8 @@ export const MSB_CHUNKS_IN_FLIGHT = 4;
 export interface ChunkSource<Source> {
   /** The encoded answer of `source` to `request`; may never settle (the fetcher times out). */
   request(source: Source, request: ChunkRequest): Promise<Uint8Array>;
+  /** The fetcher no longer waits for this answer (timed out, or the fetch ended): free what waits for it. */
+  cancel?(source: Source, request: ChunkRequest): void;
 }
 
 export interface BootstrapOptions<Source> {
@@ -123,7 +125,8 @@ class BodyFetch<Source> {
   private readonly states: SourceState<Source>[];
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
-  private readonly timers = new Set<TimerHandle>();
+  /** Requests awaiting their answer, with their timeout. */
+  private readonly waiting = new Map<TimerHandle, { source: Source; request: ChunkRequest }>();
   private readonly startedAt: number;
   private next = 0;
   private inFlight = 0;
@@ -193,13 +196,15 @@ class BodyFetch<Source> {
       settled = true;
       this.inFlight--;
       this.options.clock.cancelTimer(timer);
-      this.timers.delete(timer);
+      this.waiting.delete(timer);
       return true;
     };
     const timer = this.options.clock.setTimer(this.timeoutMs, () => {
-      if (settle()) this.dropSource(state, chunk, "MSB_CHUNK_TIMEOUT", `no answer within ${this.timeoutMs} ms`);
+      if (!settle()) return;
+      this.options.network.cancel?.(state.source, request);
+      this.dropSource(state, chunk, "MSB_CHUNK_TIMEOUT", `no answer within ${this.timeoutMs} ms`);
     });
-    this.timers.add(timer);
+    this.waiting.set(timer, { source: state.source, request });
     let answer: Promise<Uint8Array>;
     try {
       answer = this.options.network.request(state.source, request);
@@ -211,11 +216,11 @@ class BodyFetch<Source> {
         if (!settle()) return;
         try {
           this.accept(state, chunk, bytes);
-          this.pump();
         } catch (error) {
           if (!hasCodeIn(error, MSB_ERROR_CODES)) throw error;
-          this.dropSource(state, chunk, error.code, error.message);
+          return this.dropSource(state, chunk, error.code, error.message);
         }
+        this.pump();
       },
       (error: unknown) => {
         if (settle()) this.dropSource(state, chunk, "MSB_SOURCE_FAILED", error instanceof Error ? error.message : String(error));
@@ -284,8 +289,11 @@ class BodyFetch<Source> {
 
   private end(): void {
     this.finished = true;
-    for (const timer of this.timers) this.options.clock.cancelTimer(timer);
-    this.timers.clear();
+    for (const [timer, { source, request }] of this.waiting) {
+      this.options.clock.cancelTimer(timer);
+      this.options.network.cancel?.(source, request);
+    }
+    this.waiting.clear();
   }
 
   private report(): BootstrapReport {

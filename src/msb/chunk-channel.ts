@@ -9,9 +9,8 @@
  *
  * The channel belongs to the caller (the node runs state sync on the same `msb` instance): these
  * only register handlers of their two types. An answer nobody waits for (late, unasked, another
- * peer's, too short to name its chunk) is counted in `ignored` and dropped. A request whose fetch
- * gave up waits until `forget` or `close`; a later answer to it is still delivered and ignored by
- * the fetcher.
+ * peer's, too short to name its chunk, or one the fetcher cancelled after its timeout) is counted
+ * in `ignored` and dropped.
  */
 import { readU32 } from "../codec/binary.js";
 import { HASH_BYTES } from "../codec/sizes.js";
@@ -46,14 +45,14 @@ export class ChannelChunkSource implements ChunkSource<PeerId> {
     });
   }
 
-  /** Stops waiting for `peer`'s answer to `request`. */
-  forget(peer: PeerId, request: ChunkRequest): void {
+  /** Stops waiting for `peer`'s answer to `request` (the fetcher calls it on a timeout and at its end). */
+  cancel(peer: PeerId, request: ChunkRequest): void {
     this.waiting.delete(keyOf(peer, request.headerHash, request.chunk));
   }
 
-  /** Stops waiting for every answer. */
-  close(): void {
-    this.waiting.clear();
+  /** Requests still awaiting an answer. */
+  get pending(): number {
+    return this.waiting.size;
   }
 
   private arrive(from: PeerId, payload: Uint8Array): void {

@@ -281,5 +281,7 @@ describe("MSB bootstrap fetch", () => {
     assertWhole(msb, body);
     assert.deepEqual(body.report.sources.map((s) => [s.source, s.dropped?.code, s.chunks]),
       [["liar", "MSB_BAD_CHUNK", 0], ["crashed", "MSB_CHUNK_TIMEOUT", 0], ["honest", undefined, 4]]);
+    assert.equal(source.pending, 0, "the crashed server's request was cancelled at its timeout");
+    assert.ok(source.ignored > 0, "duplicated answers (20% of deliveries) are ignored, not delivered twice");
   });
 });
