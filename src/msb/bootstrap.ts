@@ -111,8 +111,8 @@ interface SourceState<Source> {
   dropped?: { code: MsbErrorCode; message: string; chunk: number };
 }
 
-/** Downloads and verifies the body of `header` from `sources` (see the module doc for the phases). */
-export function fetchMsbBody<Source>(options: BootstrapOptions<Source>): Promise<BootstrappedBody> {
+/** Downloads and verifies the body of `header` from `sources` (see the module doc for the phases); bad arguments reject with MSB_BAD_INPUT. */
+export async function fetchMsbBody<Source>(options: BootstrapOptions<Source>): Promise<BootstrappedBody> {
   return new BodyFetch(options).run();
 }
 
@@ -151,6 +151,8 @@ class BodyFetch<Source> {
     this.queue = Array.from({ length: this.total }, (_, chunk) => chunk);
     const nameOf = options.nameOf ?? String;
     this.states = sources.map((source) => ({ source, name: nameOf(source), chunks: 0, bytes: 0, refusals: 0 }));
+    // A source listed twice would get a second chance after being marked bad.
+    if (new Set(this.states.map((state) => state.name)).size !== this.states.length) throw badInput("every source is listed once");
     this.startedAt = options.clock.now();
   }
 

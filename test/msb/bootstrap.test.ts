@@ -257,6 +257,7 @@ describe("MSB bootstrap fetch", () => {
     assert.deepEqual(report.sources.map((s) => [s.source, s.dropped?.code]),
       [["silent", "MSB_CHUNK_TIMEOUT"], ["stranger", "MSB_CHUNK_REFUSED"], ["flipper", "MSB_BAD_CHUNK"]]);
     assert.equal((await fetchFrom(msb, {}, [])).error?.code, "MSB_NO_SOURCE", "no source at all");
+    assert.equal((await fetchFrom(msb, { a: honest(msb.server) }, ["a", "a"])).error?.code, "MSB_BAD_INPUT", "a source listed twice");
 
     const lying = { ...msb.header, supply: msb.header.supply + 1n };
     const lyingServer = new MsbChunkServer(lying, msb.snapshot.entries);
