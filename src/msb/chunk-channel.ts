@@ -18,11 +18,8 @@ import { toHex } from "../hex.js";
 import type { Channel, PeerId } from "../net/interface.js";
 import type { ChunkSource } from "./bootstrap.js";
 import type { MsbChunkServer } from "./chunk-server.js";
-import { CHUNK_ANSWER_HEAD_BYTES, MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST, encodeChunkRequest, type ChunkRequest } from "./chunks.js";
+import { CHUNK_ANSWER_HEAD, CHUNK_ANSWER_HEAD_BYTES, MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST, encodeChunkRequest, type ChunkRequest } from "./chunks.js";
 
-/** Offsets of the answer's header hash and chunk (chunks.ts: version, status, shard, epoch before them). */
-const ANSWER_HASH_AT = 1 + 1 + 4 + 4;
-const ANSWER_CHUNK_AT = ANSWER_HASH_AT + HASH_BYTES;
 
 /** Answers every chunk request arriving on `channel` from `server` (a malformed one throws MSB_BAD_REQUEST to the transport's guard). */
 export function serveChunks(channel: Channel, server: MsbChunkServer): void {
@@ -60,7 +57,8 @@ export class ChannelChunkSource implements ChunkSource<PeerId> {
       this.ignored++;
       return;
     }
-    const key = keyOf(from, payload.subarray(ANSWER_HASH_AT, ANSWER_HASH_AT + HASH_BYTES), readU32(payload, ANSWER_CHUNK_AT));
+    const { offset } = CHUNK_ANSWER_HEAD;
+    const key = keyOf(from, payload.subarray(offset.headerHash, offset.headerHash + HASH_BYTES), readU32(payload, offset.chunk));
     const resolve = this.waiting.get(key);
     if (resolve === undefined) {
       this.ignored++;

@@ -22,6 +22,7 @@
  * `chunkCount`, `chunkRange`, `encode`/`decodeChunkRequest`, `encode`/`decodeChunkAnswer`.
  */
 import { BinaryReader, BinaryWriter } from "../codec/binary.js";
+import { layout } from "../codec/layout.js";
 import { HASH_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from "../net/frame.js";
 import { messageType } from "../net/message-types.js";
@@ -46,9 +47,11 @@ export const MSB_CHUNK_ENTRIES = 2 ** 15;
 export const ChunkStatus = { Ok: 0, UnknownMsb: 1, OutOfRange: 2 } as const;
 export type ChunkStatus = (typeof ChunkStatus)[keyof typeof ChunkStatus];
 
-export const CHUNK_REQUEST_BYTES = 1 + 4 + 4 + HASH_BYTES + 4;
-/** An answer's fields before its entries (also the whole of a refusal). */
-export const CHUNK_ANSWER_HEAD_BYTES = 1 + 1 + 4 + 4 + HASH_BYTES + 4;
+const CHUNK_REQUEST = layout({ version: 1, shard: 4, epoch: 4, headerHash: HASH_BYTES, chunk: 4 });
+export const CHUNK_REQUEST_BYTES = CHUNK_REQUEST.bytes;
+/** An answer's fields before its entries (also the whole of a refusal); a receiver reads the route at these offsets. */
+export const CHUNK_ANSWER_HEAD = layout({ version: 1, status: 1, shard: 4, epoch: 4, headerHash: HASH_BYTES, chunk: 4 });
+export const CHUNK_ANSWER_HEAD_BYTES = CHUNK_ANSWER_HEAD.bytes;
 /** The largest answer: a full chunk with the most proof hashes any range can take. */
 export const MAX_CHUNK_ANSWER_BYTES = CHUNK_ANSWER_HEAD_BYTES + 4 + MSB_CHUNK_ENTRIES * ENTRY_BYTES + 1 + MAX_RANGE_PROOF_HASHES * HASH_BYTES;
 invariant(MAX_CHUNK_ANSWER_BYTES <= DEFAULT_MAX_FRAME_BYTES - FRAME_HEADER_BYTES, "a chunk answer fits one transport frame");

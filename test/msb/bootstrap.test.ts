@@ -22,7 +22,7 @@ import { fetchMsbBody, MSB_CHUNK_TIMEOUT_MS, type BootstrappedBody, type ChunkSo
 import { MsbChunkServer } from "../../src/msb/chunk-server.js";
 import { ChannelChunkSource, serveChunks } from "../../src/msb/chunk-channel.js";
 import {
-  CHUNK_REQUEST_BYTES, ChunkStatus, MSB_CHUNK_ENTRIES, chunkCount, decodeChunkAnswer, decodeChunkRequest, encodeChunkAnswer, encodeChunkRequest,
+  CHUNK_ANSWER_HEAD_BYTES, CHUNK_REQUEST_BYTES, ChunkStatus, MSB_CHUNK_ENTRIES, chunkCount, decodeChunkAnswer, decodeChunkRequest, encodeChunkAnswer, encodeChunkRequest,
   type ChunkRequest,
 } from "../../src/msb/chunks.js";
 import type { MsbHeader, MsbSnapshot } from "../../src/msb/interface.js";
@@ -140,7 +140,7 @@ describe("MSB chunk codec", () => {
     badStatus[1] = 9;
     assert.equal(codeOf(() => decodeChunkAnswer(badStatus)), "MSB_OUT_OF_RANGE");
     const tooMany = encoded.slice();
-    tooMany.set([0xff, 0xff, 0xff, 0x7f], 46);
+    tooMany.set([0xff, 0xff, 0xff, 0x7f], CHUNK_ANSWER_HEAD_BYTES);
     assert.equal(codeOf(() => decodeChunkAnswer(tooMany)), "MSB_TOO_LARGE");
     const refusal = encodeChunkAnswer({ ...request, status: ChunkStatus.OutOfRange, entries: new Uint8Array(0), hashes: [] });
     assert.equal(decodeChunkAnswer(refusal).status, ChunkStatus.OutOfRange);
