@@ -10,12 +10,16 @@
  *  - ordered: the other source, a store's flushed set read in LMDB key order
  *    (`snapshotOfOrderedEntries(store.utxoChunks)`), LMDB read included, on a fresh store;
  *  - tree: `msbTree` (every level kept, for serving proofs);
- *  - verify: `verifyUtxoProof` against the trusted header hash, proofs per second, and the size of one.
+ *  - verify: `verifyUtxoProof` against the trusted header hash, proofs per second, and the size of one;
+ *  - bootstrap: `fetchMsbBody` of the whole body from an in-process `MsbChunkServer` (no network:
+ *    the protocol's own cost, encode + decode + range-proof verification + copy), the server's
+ *    build (chunk roots), the bytes transferred and their ratio to the raw entries' bytes, and the
+ *    fetch time over the root time (verifying a body is about hashing it once).
  * Output: bench/results/msb.json.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { UTXO_ENTRY } from "../src/codec/sizes.js";
 import { merkleRootOfPackedLeaves } from "../src/crypto/merkle.js";
@@ -24,6 +28,10 @@ import { backPointerEpochs, makeMsbHeader, msbHeaderHash } from "../src/msb/head
 import { proveUtxo, verifyUtxoProof } from "../src/msb/proof.js";
 import { msbTree, snapshotOfEntries, snapshotOfOrderedEntries, sortByOutpoint } from "../src/msb/snapshot.js";
 import { LmdbChainStore } from "../src/store/chain-store.js";
+import { fetchMsbBody, type BootstrappedBody } from "../src/msb/bootstrap.js";
+import { MsbChunkServer } from "../src/msb/chunk-server.js";
+import { encodeChunkRequest } from "../src/msb/chunks.js";
+import { SystemClock } from "../src/runtime/system.js";
 import { median } from "./stats.js";
 
 const RESULTS_FOLDER = "bench/results";
@@ -61,6 +69,26 @@ function timeMs(run: () => void): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
+async function timeAsyncMs(run: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await run();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** The whole body fetched from one in-process server (every chunk verified), median of `runs`. */
+async function bootstrapFigures(header: ReturnType<typeof makeMsbHeader>, entries: Uint8Array, runs: number) {
+  let server!: MsbChunkServer;
+  const serverBuildMs = Math.round(timeMs(() => (server = new MsbChunkServer(header, entries))) * 10) / 10;
+  const network = { request: (_source: string, request: Parameters<typeof encodeChunkRequest>[0]) => Promise.resolve(server.serve(encodeChunkRequest(request))) };
+  const clock = new SystemClock({ unref: true });
+  let body!: BootstrappedBody;
+  const times: number[] = [];
+  for (let run = 0; run < runs; run++) times.push(await timeAsyncMs(async () => (body = await fetchMsbBody({ header, sources: ["local"], network, clock }))));
+  if (!Buffer.from(body.entries).equals(Buffer.from(entries))) throw new Error("the bootstrapped body differs from the served one");
+  const { bytes, entryBytes, chunks } = body.report;
+  return { serverBuildMs, bootstrapMs: Math.round(median(times) * 10) / 10, chunks, bytes, entryBytes, bytesOverEntryBytes: Number((bytes / entryBytes).toFixed(6)) };
+}
+
 function medianMs(runs: number, run: () => void): number {
   return Math.round(median(Array.from({ length: runs }, () => timeMs(run))) * 10) / 10;
 }
@@ -78,7 +106,8 @@ async function lmdbOrderedMs(sorted: Uint8Array, runs: number): Promise<{ readMs
   }
 }
 
-const figures: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, entryBytes: ENTRY };
+// The machine is shared: the load average says how far the absolute times can be trusted (ratios hold better).
+const figures: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, entryBytes: ENTRY, loadAverage1m: Number(loadavg()[0]!.toFixed(1)) };
 for (const size of SIZES) {
   const runs = RUNS[size]!;
   const unordered = randomSet(size);
@@ -101,6 +130,7 @@ for (const size of SIZES) {
     return proveUtxo(header, snapshot, tree, txid, index);
   });
   const verifyMs = timeMs(() => proofs.forEach((proof) => verifyUtxoProof(proof, trusted)));
+  const bootstrap = await bootstrapFigures(header, snapshot.entries, Math.min(runs, 3));
   const result = {
     utxos: size,
     sortMs,
@@ -112,6 +142,7 @@ for (const size of SIZES) {
     treeMs,
     proofBytes: proofs[0]!.length,
     verifyPerSecond: Math.round(VERIFY_PROOFS / (verifyMs / 1000)),
+    bootstrap: { ...bootstrap, bootstrapOverRootTime: Number((bootstrap.bootstrapMs / rootMs).toFixed(2)) },
   };
   figures[`utxos${size}`] = result;
   console.log(JSON.stringify(result));

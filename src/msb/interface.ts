@@ -6,12 +6,14 @@
  * the final height snapshotted, the root, the supply, the count and skip-list back-pointers to
  * earlier MSB headers). A proof-of-existence shows one unspent output against a header's root.
  *
- * Phases (this slice: 1–3, offline):
+ * Phases (1–3 offline; 5 the bootstrap building blocks, not wired into the node):
  *  1. snapshot (./snapshot.ts): the set at a final height, sorted by outpoint, its root, count and supply;
  *  2. header (./header.ts): canonical encoding, strict decoding, the header hash, back-pointer levels;
  *  3. proofs (./proof.ts): a UTXO proof-of-existence (version ‖ header ‖ leaf ‖ audit path) and a
  *     header path (a later header to an earlier one through back-pointers), both verified offline;
- *  4. (not here) consensus co-signing of the header, pruning, bootstrap, API, CLI.
+ *  4. (not here) consensus co-signing of the header, pruning, API, CLI;
+ *  5. bootstrap: range proofs (./range.ts), the chunk protocol (./chunks.ts), its server
+ *     (./chunk-server.ts) and the fetcher of a whole body against a trusted header (./bootstrap.ts).
  */
 import type { UtxoEntry } from "../ledger/utxo-table.js";
 
@@ -42,6 +44,22 @@ export const MSB_ERROR_CODES = [
   "MSB_BAD_PATH",
   /** Arguments a caller got wrong (not an encoding): a back-pointer count, a target epoch. */
   "MSB_BAD_INPUT",
+  /** A leaf range that is not a non-empty [start, end) inside its tree (./range.ts). */
+  "MSB_BAD_RANGE",
+  /** A chunk answer that is not the asked chunk of the trusted MSB, or does not prove against its root (./bootstrap.ts; detail: source, cause). */
+  "MSB_BAD_CHUNK",
+  /** A source refused a chunk (it does not serve that MSB, or the index is beyond the body). */
+  "MSB_CHUNK_REFUSED",
+  /** A source did not answer a chunk request within its timeout. */
+  "MSB_CHUNK_TIMEOUT",
+  /** A source's transport failed the request (its own error in the detail). */
+  "MSB_SOURCE_FAILED",
+  /** A chunk request that does not decode, served by ./chunk-server.ts. */
+  "MSB_BAD_REQUEST",
+  /** Every source was marked bad before the body was complete (detail: the report). */
+  "MSB_NO_SOURCE",
+  /** The downloaded body's count or supply is not the header's. */
+  "MSB_STATE_MISMATCH",
 ] as const;
 
 export type MsbErrorCode = (typeof MSB_ERROR_CODES)[number];

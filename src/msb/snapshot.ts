@@ -24,7 +24,7 @@
  * O(r log r)). At 1M entries this is about 6× faster than sorting an array of entries with
  * Buffer.compare (bench/msb.bench.ts).
  *
- * API: `snapshotOfEntries(packed)`, `snapshotOfOrderedEntries(chunks)`, `sortByOutpoint(packed)`,
+ * API: `snapshotOfEntries(packed)`, `snapshotOfOrderedEntries(chunks)`, `sortByOutpoint(packed)`, `supplyOf`,
  * `msbTree(snapshot)` (every level, for proofs), `findOutpoint(snapshot, txid, index)`.
  */
 import { IosError, check, invariant } from "../errors.js";
@@ -132,7 +132,7 @@ export function sortByOutpoint(packed: Uint8Array): Uint8Array {
 }
 
 /** Σ amounts of the packed entries (u64 by construction of the table; checked here all the same). */
-function supplyOf(packed: Uint8Array, count: number): bigint {
+export function supplyOf(packed: Uint8Array, count: number): bigint {
   let supply = 0n;
   let low = 0;
   let high = 0;

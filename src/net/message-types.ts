@@ -20,7 +20,8 @@
  *                         (epoch/transition/messages.ts)
  *   0x60–0x7f  atomix     lock / unlock-to-commit / unlock-to-abort and their proofs (§6.1)
  *   0x80–0x9f  msb        Micro State Blocks, bootstrap and state sync (§8.1). Allocated: 0x80–0x81
- *                         state sync REQUEST and RESPONSE (node/sync/codec.ts)
+ *                         state sync REQUEST and RESPONSE (node/sync/codec.ts), 0x82–0x83 MSB
+ *                         chunk REQUEST and ANSWER (msb/chunks.ts)
  *   0xa0–0xbf  client     transactions and queries relayed between validators for clients
  *   0xc0–0xff  reserved   unassigned: a frame carrying one is refused (FRAME_UNKNOWN_TYPE)
  */
