@@ -43,6 +43,12 @@ import { LoadSet } from "./workload.js";
 export const STEP_PER_CAP = 10;
 /** Shortest default step: 5 one-second buckets, enough for a steady TPS beside the warm-up. */
 export const MIN_STEP_MS = 5000;
+/**
+ * Submission time a step may take beyond its schedule (as `ios load` gives an open loop): the
+ * step's slice holds rate × step transactions, so submission ends when they are all due and sent,
+ * and a scheduler running late (a busy event loop) still sends every one at its fixed due time.
+ */
+const STEP_SLACK_MS = 1000;
 /** A step whose unsettled transactions exceed 1 % of those submitted has an unknown, too-high p99. */
 export const UNSETTLED_TOLERANCE = 0.01;
 const DEFAULT_GROWTH = 2;
@@ -249,7 +255,7 @@ export class LoadKneeSystem implements KneeSystem {
     if (this.#next + count > this.set.count) return undefined;
     const slice = sliceSet(this.set, this.#next, this.#next + count);
     this.#next += count;
-    const run = await runLoad({ ...this.driver, set: slice, mode: { kind: "open-loop", rate: offeredTps }, durationMs: this.stepMs, latencyCapMs: this.latencyCapMs });
+    const run = await runLoad({ ...this.driver, set: slice, mode: { kind: "open-loop", rate: offeredTps }, durationMs: this.stepMs + STEP_SLACK_MS, latencyCapMs: this.latencyCapMs });
     this.#runs.push({ offeredTps, run });
     return measureStep(run.report, this.stepMs, this.latencyCapMs);
   }
