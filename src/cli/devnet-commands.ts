@@ -326,7 +326,8 @@ export const loadCommand: Command = {
         measure: async (offeredTps: number) => {
           io.out(`knee: step at ${offeredTps} tx/s for ${stepMs / 1000} s`);
           const step = await system.measure(offeredTps);
-          if (step !== undefined) io.out(`knee: ${offeredTps} tx/s offered → ${step.finalTps} final tx/s, p99 ${step.p99Ms} ms`);
+          if (step === undefined) io.out(`knee: the set has ${set.count - system.used} transactions left, too few for this step (give more --tx)`);
+          else io.out(`knee: ${offeredTps} tx/s offered → ${step.finalTps} final tx/s, p99 ${step.p99Ms} ms`);
           return step;
         },
       };

@@ -15,9 +15,10 @@
  *      acceptedToFinal for transactions final without an optimistic confirmation (solo, BFT,
  *      one-league PoB). The ordering of an optimistic block (the normal league's proposal that
  *      includes it, white paper §7.2 phase 2) has no stream event: it lies inside optimisticToFinal.
- *      A validator acks a submission frame once it admitted all of it, in frame order, so a final
- *      confirmation can overtake the ack: such a transaction has no accepted time when final and
- *      counts in the later stages only (final − submitToAccepted.count says how many);
+ *      A validator acks a submission frame once it admitted all of it, in frame order, so the
+ *      first confirmation (optimistic, else final) can overtake the ack: such a transaction has
+ *      no accepted stage and counts in the later stages only (final − submitToAccepted.count
+ *      says how many);
  *  - resent: a transaction sent again, to a validator that currently serves its shard, after the
  *    one it went to refused it with a retryable code (not my shard, relay unanswered, ...) or left
  *    its shard (epoch switching, issue 14); it stays one submitted transaction, settled once;
@@ -198,7 +199,9 @@ class StageHistograms {
   readonly optimisticToFinal = newHistogram();
   readonly acceptedToFinal = newHistogram();
 
-  record(submittedAtMs: number, acceptedAtMs: number | undefined, optimisticAtMs: number | undefined, finalAtMs: number): void {
+  record(submittedAtMs: number, ackAtMs: number | undefined, optimisticAtMs: number | undefined, finalAtMs: number): void {
+    // An ack overtaken by the transaction's first confirmation bounds no stage (see the file comment).
+    const acceptedAtMs = ackAtMs !== undefined && ackAtMs <= (optimisticAtMs ?? finalAtMs) ? ackAtMs : undefined;
     if (acceptedAtMs !== undefined) this.submitToAccepted.recordValue(toMicros(acceptedAtMs - submittedAtMs));
     if (optimisticAtMs !== undefined) {
       if (acceptedAtMs !== undefined) this.acceptedToOptimistic.recordValue(toMicros(optimisticAtMs - acceptedAtMs));

@@ -214,7 +214,7 @@ export function summarySections(report: LoadReport): Section[] {
       latencyCells("consensus", m.latency.consensus),
     ]),
     heading("Final latency by stage"),
-    text(`Each stage over the final transactions whose two events were seen in order. The ordering of an optimistic block (the normal league's proposal that includes it) sends no stream event, so it is not observable from the client: it lies inside optimistic → final. ${m.totals.final - m.stages.submitToAccepted.count} of the ${m.totals.final} final transactions had no "accepted" ack before their final confirmation (a validator acks a submission frame once it has admitted all of it, in frame order, so a block can overtake the ack; a resend answered "duplicate" has none): they count in the later stages only.`),
+    text(`Each stage over the final transactions whose two events were seen in order. The ordering of an optimistic block (the normal league's proposal that includes it) sends no stream event, so it is not observable from the client: it lies inside optimistic → final. ${m.totals.final - m.stages.submitToAccepted.count} of the ${m.totals.final} final transactions had no "accepted" ack before their first confirmation, optimistic or final (a validator acks a submission frame once it has admitted all of it, in frame order, so a block can overtake the ack; a resend answered "duplicate" has none): they count in the later stages only.`),
     table(["stage (ms)", "count", "p50", "p90", "p99", "max", "mean"], STAGES.map(({ key, name }) => [...latencyCells(name, m.stages[key]), m.stages[key].count === 0 ? "n/a" : fmt(m.stages[key].meanMs)])),
     heading("By shard"),
     table(
