@@ -250,7 +250,8 @@ export const loadCommand: Command = {
     /** Latency caps up to an hour: a cap is a latency goal, and a knee step lasts 10 × it. */
     const latencyCapMs = values["latency-cap"] === undefined ? undefined : integerOption(values, "latency-cap", 1, 3_600_000);
     const knee = findKnee ? kneeOptions(values, latencyCapMs!) : undefined;
-    const { mode, durationMs } = knee === undefined ? loadMode(values) : { mode: { kind: "open-loop", rate: knee.startTps } as LoadMode, durationMs: undefined };
+    // Checked before any work; a knee search sets its own rate per step.
+    const single = knee === undefined ? loadMode(values) : undefined;
     const seed = stringOption(values, "seed", "load");
     const save = typeof values.save === "string" ? await outputPath(values.save, "--save") : undefined;
     const reportDir = await outputPath(stringOption(values, "report", "load-report"), "--report");
@@ -339,6 +340,7 @@ export const loadCommand: Command = {
       end = chosen.end;
       io.out(`knee: ${found.sustainedTps === null ? "no rate" : `${found.sustainedTps} tx/s`} sustained with p99 final latency ≤ ${latencyCapMs} ms (${found.end}; ${found.steps.length} steps, ${system.used} of ${set.count} transactions used)`);
     } else {
+      const { mode, durationMs } = single!;
       // Without --duration, submission lasts until the set is exhausted: the open loop's schedule plus a second of slack for the scheduler's ticks.
       const plannedMs = durationMs ?? (mode.kind === "open-loop" ? Math.ceil((set.count * 1000) / mode.rate) + 1000 : 86_400_000);
       ({ report, end } = await runLoad({ ...driver, set, mode, durationMs: plannedMs, ...(latencyCapMs === undefined ? {} : { latencyCapMs }) }));
