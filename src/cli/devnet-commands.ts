@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { LoadMode } from "../load/driver.js";
+import type { LoadReport } from "../load/report.js";
 import type { LoadSet } from "../load/workload.js";
 import { MAX_EPOCH_LENGTH, deriveTestAccounts, genesisTxid } from "../ledger/genesis.js";
 import { loadGenesisFile } from "../node/config.js";
@@ -161,6 +162,25 @@ function loadMode(values: Values): { mode: LoadMode; durationMs: number | undefi
   return { mode: { kind: "open-loop", rate: integerOption(values, "rate", 1, 10_000_000) }, durationMs };
 }
 
+/** Knee search's default start rate when --rate is not given: low enough for any devnet. */
+const KNEE_START_TPS = 100;
+/** Highest rate the search ramps to by default (the open loop's own limit, see loadMode). */
+const KNEE_MAX_TPS = 10_000_000;
+
+/**
+ * `--find-knee` options: open loop from --rate, steps of --step S (default: knee.ts's argument;
+ * at least ⌈C⌉ + 1 s, so a steady second follows the warm-up), up to --max-rate.
+ */
+function kneeOptions(values: Values, latencyCapMs: number): { startTps: number; maxTps: number; stepMs: number | undefined } {
+  if (values.closed === true || values.window !== undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "--find-knee ramps the open loop: drop --closed and --window");
+  if (values.duration !== undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "--find-knee runs steps of --step S seconds: drop --duration");
+  if (values["latency-cap"] === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "--find-knee needs --latency-cap MS");
+  const startTps = integerOption(values, "rate", 1, KNEE_MAX_TPS, KNEE_START_TPS);
+  const maxTps = integerOption(values, "max-rate", startTps, KNEE_MAX_TPS, KNEE_MAX_TPS);
+  const stepMs = values.step === undefined ? undefined : integerOption(values, "step", Math.ceil(latencyCapMs / 1000) + 1, 3600) * 1000;
+  return { startTps, maxTps, stepMs };
+}
+
 export const loadCommand: Command = {
   name: "load",
   summary: "Generate signed transfers and drive them through running validators; write a report.",
@@ -189,6 +209,14 @@ export const loadCommand: Command = {
     "  --duration S          stop submitting after S seconds (default: when the set is exhausted)",
     "  --drain S             wait at most S seconds for the last confirmations (default 10)",
     "  --report DIR          where load-report.{json,md,html} go (default ./load-report)",
+    "  --latency-cap MS      C of \"throughput within C\" in the report (default 1000)",
+    "knee search (open loop):",
+    "  --find-knee           ramp the rate from --rate R (default 100) ×2 per step until p99 final",
+    "                        latency passes --latency-cap or final tx/s falls below 0.9 × offered,",
+    "                        then bisect; reports the highest rate sustained under the cap",
+    "                        (give --tx enough for every step: rate × step each)",
+    "  --step S              seconds per step (default max(5, 10 × cap): see src/load/knee.ts)",
+    "  --max-rate R          stop ramping at R tx/s",
   ].join("\n"),
   options: {
     devnet: { type: "string" },
@@ -208,22 +236,33 @@ export const loadCommand: Command = {
     duration: { type: "string" },
     drain: { type: "string" },
     report: { type: "string" },
+    "latency-cap": { type: "string" },
+    "find-knee": { type: "boolean" },
+    step: { type: "string" },
+    "max-rate": { type: "string" },
   },
   async run(values, _positionals, io) {
     const endpointsOption = values.endpoints as unknown as string[] | undefined;
     if ((values.devnet === undefined) === (endpointsOption === undefined)) throw new IosError<CliErrorCode>("CLI_USAGE", "give exactly one of --devnet DIR and --endpoints URLS");
     if ((values.tx === undefined) === (values.replay === undefined)) throw new IosError<CliErrorCode>("CLI_USAGE", "give exactly one of --tx N and --replay FILE");
-    const { mode, durationMs } = loadMode(values);
+    const findKnee = values["find-knee"] === true;
+    if (!findKnee && (values.step !== undefined || values["max-rate"] !== undefined)) throw new IosError<CliErrorCode>("CLI_USAGE", "--step and --max-rate apply to --find-knee");
+    /** Latency caps up to an hour: a cap is a latency goal, and a knee step lasts 10 × it. */
+    const latencyCapMs = values["latency-cap"] === undefined ? undefined : integerOption(values, "latency-cap", 1, 3_600_000);
+    const knee = findKnee ? kneeOptions(values, latencyCapMs!) : undefined;
+    // Checked before any work; a knee search sets its own rate per step.
+    const single = knee === undefined ? loadMode(values) : undefined;
     const seed = stringOption(values, "seed", "load");
     const save = typeof values.save === "string" ? await outputPath(values.save, "--save") : undefined;
     const reportDir = await outputPath(stringOption(values, "report", "load-report"), "--report");
     // Loaded on demand (workers, WebSocket client, report assets): `ios node` does not need them.
-    const [{ readLoadFile, saveLoadFile }, { checkEndpoints, runLoad }, { ProgressDisplay }, { writeReport }, { generateLoad }] = await Promise.all([
+    const [{ readLoadFile, saveLoadFile }, { checkEndpoints, runLoad }, { ProgressDisplay }, { writeReport, stageLines, buildReport }, { generateLoad }, kneeModule] = await Promise.all([
       import("../load/load-file.js"),
       import("../load/driver.js"),
       import("../load/progress.js"),
       import("../load/report.js"),
       import("../load/workload.js"),
+      import("../load/knee.js"),
     ]);
     let genesisFile: string;
     /** Seed and count of the sending accounts (only needed to generate). */
@@ -270,19 +309,42 @@ export const loadCommand: Command = {
       await saveLoadFile(save, set);
       io.out(`saved the set to ${save}`);
     }
-    // Without --duration, submission lasts until the set is exhausted: the open loop's schedule plus a second of slack for the scheduler's ticks.
-    const plannedMs = durationMs ?? (mode.kind === "open-loop" ? Math.ceil((set.count * 1000) / mode.rate) + 1000 : 86_400_000);
     const progress = new ProgressDisplay(process.stdout, PROGRESS_MS);
-    const { report, end } = await runLoad({
-      set,
+    const driver = {
       endpoints,
       ...(genesis.epochLength === undefined ? {} : { epochLength: genesis.epochLength }),
-      mode,
-      durationMs: plannedMs,
       ...(values.drain === undefined ? {} : { drainTimeoutMs: integerOption(values, "drain", 0, 3600) * 1000 }),
       cpu: cpu.filter((p) => processExists(p.pid)),
       progress,
-    });
+    };
+    let report: LoadReport;
+    let end: "settled" | "drain-timeout";
+    if (knee !== undefined) {
+      const stepMs = knee.stepMs ?? kneeModule.defaultStepMs(latencyCapMs!);
+      const system = new kneeModule.LoadKneeSystem(set, driver, stepMs, latencyCapMs!);
+      const steps = {
+        stepMs,
+        measure: async (offeredTps: number) => {
+          io.out(`knee: step at ${offeredTps} tx/s for ${stepMs / 1000} s`);
+          const step = await system.measure(offeredTps);
+          if (step === undefined) io.out(`knee: the set has ${set.count - system.used} transactions left, too few for this step (give more --tx)`);
+          else io.out(`knee: ${offeredTps} tx/s offered → ${step.finalTps} final tx/s, p99 ${step.p99Ms} ms`);
+          return step;
+        },
+      };
+      const found = await kneeModule.findKnee(steps, { latencyCapMs: latencyCapMs!, startTps: knee.startTps, maxTps: knee.maxTps });
+      const chosen = system.runAt(found.sustainedTps);
+      if (chosen === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", `--tx ${set.count} is too few for one step of ${knee.startTps} tx/s × ${stepMs / 1000} s`);
+      report = buildReport(chosen.report.run, chosen.report.metrics, chosen.report.cpu, { knee: found });
+      // The steps over the knee may well end unsettled: the exit status speaks for the step the report shows.
+      end = chosen.end;
+      io.out(`knee: ${found.sustainedTps === null ? "no rate" : `${found.sustainedTps} tx/s`} sustained with p99 final latency ≤ ${latencyCapMs} ms (${found.end}; ${found.steps.length} steps, ${system.used} of ${set.count} transactions used)`);
+    } else {
+      const { mode, durationMs } = single!;
+      // Without --duration, submission lasts until the set is exhausted: the open loop's schedule plus a second of slack for the scheduler's ticks.
+      const plannedMs = durationMs ?? (mode.kind === "open-loop" ? Math.ceil((set.count * 1000) / mode.rate) + 1000 : 86_400_000);
+      ({ report, end } = await runLoad({ ...driver, set, mode, durationMs: plannedMs, ...(latencyCapMs === undefined ? {} : { latencyCapMs }) }));
+    }
     const files = await writeReport(report, reportDir);
     const m = report.metrics;
     io.out(`${m.totals.final} final of ${m.totals.submitted} submitted (${m.totals.rejected} rejected, ${m.totals.pending} pending; ${end})`);
@@ -292,6 +354,7 @@ export const loadCommand: Command = {
     }
     io.out(`throughput ${m.throughput.endToEndTps.toFixed(0)} final tx/s; final latency p50 ${m.latency.final.p50Ms} ms, p99 ${m.latency.final.p99Ms} ms`);
     for (const line of kindLines(m)) io.out(line);
+    for (const line of stageLines(m)) io.out(line);
     io.out(`report: ${files.html} (also ${files.json}, ${files.markdown})`);
     return end === "settled" ? EXIT_OK : EXIT_RUNTIME;
   },

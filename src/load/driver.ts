@@ -275,6 +275,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const dueAt = new Float64Array(count);
   /** When the first optimistic confirmation arrived; NaN until then. */
   const optimisticAt = new Float64Array(count).fill(Number.NaN);
+  /** When the node first acknowledged each transaction "accepted" (NaN until then): the first stage of its latency. */
+  const acceptedAt = new Float64Array(count).fill(Number.NaN);
   /**
    * The send a transaction is at: 1 from its first send, one more each time it is scheduled to be
    * sent again (so an ack of an older send is stale at once); the connection its current send went
@@ -400,6 +402,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     markAccepted(position);
     const optimisticAtMs = optimisticAt[position]!;
     metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs, cross);
+    const acceptedAtMs = acceptedAt[position]!;
+    metrics.stages(set.shard(position), dueAt[position]!, Number.isNaN(acceptedAtMs) ? undefined : acceptedAtMs, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs, now);
     resolveTx(position, TxState.Final);
   };
   const reject = (position: number, code: string, now: number): void => {
@@ -584,6 +588,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       // The answer to an older send (the transaction went elsewhere since) or to a settled one.
       if (sent.sends[i] !== sends[position] || !isOpen(position)) return;
       if (ack.outcome === SubmitOutcome.Accepted) {
+        if (Number.isNaN(acceptedAt[position]!)) acceptedAt[position] = now;
         markAccepted(position);
         state[position] = TxState.Accepted;
       } else if (ack.outcome === SubmitOutcome.Duplicate && sends[position]! > 1) {

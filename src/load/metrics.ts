@@ -9,6 +9,16 @@
  *  - final latency (end to end): submission → the final confirmation seen by the client;
  *  - consensus latency: optimistic → final confirmation of the same transaction (time spent in
  *    agreement once a block holds it; needs both events);
+ *  - stages of a final transaction's latency, each recorded when both of its ends were seen:
+ *      submitToAccepted (due time → the node's "accepted" ack), acceptedToOptimistic (→ the first
+ *      optimistic confirmation), optimisticToFinal (→ the final confirmation), and
+ *      acceptedToFinal for transactions final without an optimistic confirmation (solo, BFT,
+ *      one-league PoB). The ordering of an optimistic block (the normal league's proposal that
+ *      includes it, white paper §7.2 phase 2) has no stream event: it lies inside optimisticToFinal.
+ *      A validator acks a submission frame once it admitted all of it, in frame order, so the
+ *      first confirmation (optimistic, else final) can overtake the ack: such a transaction has
+ *      no accepted stage and counts in the later stages only (final − submitToAccepted.count
+ *      says how many);
  *  - resent: a transaction sent again, to a validator that currently serves its shard, after the
  *    one it went to refused it with a retryable code (not my shard, relay unanswered, ...) or left
  *    its shard (epoch switching, issue 14); it stays one submitted transaction, settled once;
@@ -49,6 +59,14 @@ export interface LatencySummary {
   readonly meanMs: number;
 }
 
+/** The stages of final latency (see the file comment), each over the final transactions where both ends were seen. */
+export interface StageSummary {
+  readonly submitToAccepted: LatencySummary;
+  readonly acceptedToOptimistic: LatencySummary;
+  readonly optimisticToFinal: LatencySummary;
+  readonly acceptedToFinal: LatencySummary;
+}
+
 export interface ShardSummary {
   readonly shard: number;
   readonly submitted: number;
@@ -63,6 +81,7 @@ export interface ShardSummary {
   /** Final heights the shard announced during the run, and the transactions each carried on average (all of them, the workload's or not). */
   readonly heights: number;
   readonly txPerHeight: number;
+  readonly stages: StageSummary;
 }
 
 export interface TimeSeries {
@@ -128,6 +147,7 @@ export interface MetricsSummary {
   };
   readonly shards: ShardSummary[];
   readonly series: TimeSeries;
+  readonly stages: StageSummary;
 }
 
 type Histogram = ReturnType<typeof hdr.build>;
@@ -173,6 +193,34 @@ function rate(count: number, fromMs: number, toMs: number): number {
   return toMs > fromMs ? round3((count * 1000) / (toMs - fromMs)) : 0;
 }
 
+class StageHistograms {
+  readonly submitToAccepted = newHistogram();
+  readonly acceptedToOptimistic = newHistogram();
+  readonly optimisticToFinal = newHistogram();
+  readonly acceptedToFinal = newHistogram();
+
+  record(submittedAtMs: number, ackAtMs: number | undefined, optimisticAtMs: number | undefined, finalAtMs: number): void {
+    // An ack overtaken by the transaction's first confirmation bounds no stage (see the file comment).
+    const acceptedAtMs = ackAtMs !== undefined && ackAtMs <= (optimisticAtMs ?? finalAtMs) ? ackAtMs : undefined;
+    if (acceptedAtMs !== undefined) this.submitToAccepted.recordValue(toMicros(acceptedAtMs - submittedAtMs));
+    if (optimisticAtMs !== undefined) {
+      if (acceptedAtMs !== undefined) this.acceptedToOptimistic.recordValue(toMicros(optimisticAtMs - acceptedAtMs));
+      this.optimisticToFinal.recordValue(toMicros(finalAtMs - optimisticAtMs));
+    } else if (acceptedAtMs !== undefined) {
+      this.acceptedToFinal.recordValue(toMicros(finalAtMs - acceptedAtMs));
+    }
+  }
+
+  summary(): StageSummary {
+    return {
+      submitToAccepted: summarize(this.submitToAccepted),
+      acceptedToOptimistic: summarize(this.acceptedToOptimistic),
+      optimisticToFinal: summarize(this.optimisticToFinal),
+      acceptedToFinal: summarize(this.acceptedToFinal),
+    };
+  }
+}
+
 class ShardCounters {
   submitted = 0;
   accepted = 0;
@@ -184,6 +232,7 @@ class ShardCounters {
   /** Final heights seen (each validator announces every height: counted once) and their transactions. */
   readonly heights = new Set<number>();
   heightTxs = 0;
+  readonly stages = new StageHistograms();
 }
 
 /** Grows `series` so index `bucket` exists and adds `count` there. */
@@ -202,6 +251,7 @@ export class LoadMetrics {
   readonly #crossPhases = { locked: newHistogram(), proven: newHistogram(), committed: newHistogram() };
   readonly #intraFinal = newHistogram();
   #crossFinal = 0;
+  readonly #stages = new StageHistograms();
   readonly #series = { submitted: [] as number[], optimistic: [] as number[], final: [] as number[], rejected: [] as number[], finalWithinCap: [] as number[] };
   #rejectedAtSubmission = 0;
   #rejectedAfterAcceptance = 0;
@@ -308,6 +358,15 @@ export class LoadMetrics {
     }
   }
 
+  /**
+   * The stages of a final transaction (see the file comment), called with its final confirmation;
+   * `acceptedAtMs` / `optimisticAtMs` undefined when that event was not seen.
+   */
+  stages(shard: number, submittedAtMs: number, acceptedAtMs: number | undefined, optimisticAtMs: number | undefined, finalAtMs: number): void {
+    this.#shard(shard).stages.record(submittedAtMs, acceptedAtMs, optimisticAtMs, finalAtMs);
+    this.#stages.record(submittedAtMs, acceptedAtMs, optimisticAtMs, finalAtMs);
+  }
+
   get totalSubmitted(): number {
     return this.#shards.reduce((sum, s) => sum + s.submitted, 0);
   }
@@ -389,8 +448,10 @@ export class LoadMetrics {
         finalLatency: summarize(s.finalLatency),
         heights: s.heights.size,
         txPerHeight: s.heights.size === 0 ? 0 : round3(s.heightTxs / s.heights.size),
+        stages: s.stages.summary(),
       })),
       series: { bucketMs: BUCKET_MS, submitted: padded(this.#series.submitted), optimistic: padded(this.#series.optimistic), final: padded(this.#series.final), rejected: padded(this.#series.rejected) },
+      stages: this.#stages.summary(),
     };
   }
 }
