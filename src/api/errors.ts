@@ -31,6 +31,16 @@ export const API_ERROR_CODES = [
   "EPOCH_UNKNOWN",
   "OWNER_OTHER_SHARD",
   "MEMPOOL_FULL",
+  /** Proofs (src/node/msb-proof.ts): no epoch of the shard has ended on this node yet, or it runs no PoB with epochs. */
+  "MSB_NONE",
+  /** The epoch asked for has not ended on this node. */
+  "MSB_EPOCH_NOT_ENDED",
+  /** The node no longer keeps what the proof needs (an older MSB's body, a height's certificate). */
+  "MSB_PRUNED",
+  /** The output is not in the latest MSB (spent, never created, created after it, or another shard's). */
+  "MSB_UTXO_NOT_FOUND",
+  /** The transaction is in no final block of this shard. */
+  "MSB_TX_NOT_FINAL",
 ] as const;
 
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
@@ -42,6 +52,11 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ATOMIX_NOT_FOUND: 404,
   BLOCK_NOT_FOUND: 404,
   EPOCH_UNKNOWN: 404,
+  MSB_NONE: 404,
+  MSB_EPOCH_NOT_ENDED: 404,
+  MSB_PRUNED: 404,
+  MSB_UTXO_NOT_FOUND: 404,
+  MSB_TX_NOT_FINAL: 404,
   API_METHOD_NOT_ALLOWED: 405,
   API_REQUEST_TIMEOUT: 408,
   API_BODY_TOO_LARGE: 413,

@@ -66,6 +66,18 @@ export interface MetricFamily {
   readonly samples: readonly { readonly labels?: Readonly<Record<string, string>>; readonly value: number }[];
 }
 
+/** Proofs about the shard's Micro State Blocks and final transactions (src/node/msb-proof.ts, its binary format). */
+export interface MsbProofService {
+  /** The latest MSB's header facts, if an epoch ended. */
+  latestSummary(): { readonly epoch: number; readonly height: number; readonly root: Uint8Array; readonly count: number; readonly supply: bigint } | undefined;
+  /** An MSB header proof (type 1) of `epoch`, the latest when undefined, with the decoded header and its hash. */
+  header(epoch?: number): { readonly proof: Uint8Array; readonly header: { readonly epoch: number; readonly shard: number; readonly height: number; readonly count: number; readonly supply: bigint; readonly root: Uint8Array }; readonly headerHash: Uint8Array };
+  /** A UTXO proof (type 2) against the latest MSB. */
+  utxo(txid: Uint8Array, index: number): Uint8Array;
+  /** A transaction proof (type 3). */
+  tx(txid: Uint8Array): Uint8Array;
+}
+
 export interface ClientBackend {
   /** The shard this node serves and the epoch it serves it in (the node's epoch context). */
   readonly shard: number;
@@ -83,6 +95,8 @@ export interface ClientBackend {
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void;
   /** Registers a listener for the cross-shard transfers each final height moved (PoB); returns the unsubscribe function. */
   onAtomix?(listener: (batch: AtomixBatch) => void): () => void;
+  /** Proofs (GET /v1/msb/*, /v1/utxo/:outpoint/proof, /v1/tx/:txid/proof); absent: MSB_NONE. */
+  readonly msb?: MsbProofService;
   /** Node facts for GET /v1/status (JSON-safe values). */
   nodeStatus(): Record<string, unknown>;
   /** Node metrics for GET /metrics. */

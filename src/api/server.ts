@@ -20,13 +20,21 @@
  *   GET  /v1/owner/:pk/utxos        {owner, shard, utxos: [{txid, index, amount}], truncated} (?limit=N)
  *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex)
  *   GET  /v1/block/hash/:hash       same, by block hash
- *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, ...
+ *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, msb {epoch, height, root, count, supply}, ...
  *   GET  /v1/epochs                 {epoch (the node's), epochs: [{epoch, configurationHash, randomness,
  *                                   transcriptHash (hex), validators (count), shardCount}]}: the epoch archive
  *   GET  /v1/epochs/chain           application/octet-stream: links 1..last as encodeIdentityChain
  *                                   (src/epoch/identity/link.ts), what a client verifies from the genesis
  *   GET  /v1/epochs/:epoch/drp-transcript  application/octet-stream: the DRP transcript of that epoch
  *                                   (src/epoch/drp/transcript.ts); 404 EPOCH_UNKNOWN if not kept
+ *   GET  /v1/msb/latest             {epoch, shard, height, count, supply, root, headerHash, proof}: the shard's
+ *   GET  /v1/msb/:epoch             latest MSB (or epoch's) header facts and its proof (hex, type 1 of
+ *                                   src/node/msb-proof.ts: header + the epoch-end final-height certificate);
+ *                                   404 MSB_NONE, MSB_EPOCH_NOT_ENDED
+ *   GET  /v1/utxo/:txid:index/proof application/octet-stream: the output's proof (type 2) against the latest MSB;
+ *                                   404 MSB_UTXO_NOT_FOUND (spent, unknown, newer than the MSB, another shard's)
+ *   GET  /v1/tx/:txid/proof         application/octet-stream: a final transaction's proof (type 3): its acceptance
+ *                                   at its height and, once its epoch ended, the commitment chain to the MSB; 404 MSB_TX_NOT_FINAL
  *   GET  /metrics                   Prometheus text
  * WebSocket /v1/stream: bulk binary submission, confirmation events and, under PoB, optimistic
  * confirmations (stream-codec.ts).
@@ -44,7 +52,7 @@ import type { HandlerFailures } from "../log/handler-failures.js";
 import type { ApiLimits } from "../node/config.js";
 import { API_ERROR_CODES, statusOfCode, type ApiErrorCode } from "./errors.js";
 import { HttpExchange } from "./http.js";
-import type { ClientBackend, EpochArchiveView, MetricFamily, SubmitResult, TxStatus } from "./interface.js";
+import type { ClientBackend, EpochArchiveView, MetricFamily, MsbProofService, SubmitResult, TxStatus } from "./interface.js";
 import { LabeledCounter, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics.js";
 import { OwnerIndex } from "./owner-index.js";
 import {
@@ -101,6 +109,13 @@ function hexParam(value: string, bytes: number, what: string): Uint8Array {
     throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `${what} must be ${bytes * 2} hex digits, got ${JSON.stringify(value.slice(0, 80))}`);
   }
   return new Uint8Array(Buffer.from(value, "hex"));
+}
+
+/** An epoch path parameter: a decimal u32. */
+function epochParam(text: string): number {
+  const epoch = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!(epoch <= 0xffffffff)) throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `epoch must be a decimal u32, got ${JSON.stringify(text.slice(0, 40))}`);
+  return epoch;
 }
 
 /** GET /v1/epochs's entry of one kept link. */
@@ -322,6 +337,26 @@ export class ClientApi {
     return owner;
   }
 
+  private proofs(): MsbProofService {
+    const service = this.backend.msb;
+    if (service === undefined) throw new IosError<ApiErrorCode>("MSB_NONE", "this node makes no Micro State Blocks (PoB with an epoch length only)");
+    return service;
+  }
+
+  /** GET /v1/msb/latest and /v1/msb/:epoch: the header's fields and its proof (type 1, hex). */
+  private answerMsb(exchange: HttpExchange, epoch?: number): void {
+    const { proof, header, headerHash } = this.proofs().header(epoch);
+    this.answer(exchange, "msb", 200, {
+      epoch: header.epoch, shard: header.shard, height: header.height, count: header.count, supply: header.supply.toString(), root: toHex(header.root),
+      headerHash: toHex(headerHash), proof: toHex(proof),
+    });
+  }
+
+  private answerBinary(exchange: HttpExchange, route: string, bytes: Uint8Array): void {
+    this.requests.inc([route, "200"]);
+    exchange.send(200, BINARY, bytes);
+  }
+
   private mount(): void {
     this.route("post", "/v1/tx", "submit", async (exchange) => {
       const body = await exchange.readBody(this.limits.maxBodyBytes);
@@ -375,8 +410,10 @@ export class ClientApi {
       this.answerBlock(exchange, this.backend.chain.getBlockByHash(hash), `no block with hash ${toHex(hash)}`);
     });
     this.route("get", "/v1/status", "status", (exchange) => {
+      const msb = this.backend.msb?.latestSummary();
       this.answer(exchange, "status", 200, {
         ...this.backend.nodeStatus(),
+        ...(msb === undefined ? {} : { msb: { epoch: msb.epoch, height: msb.height, root: toHex(msb.root), count: msb.count, supply: msb.supply.toString() } }),
         shard: this.backend.shard,
         shardCount: this.backend.shardCount,
         epoch: this.backend.epoch,
@@ -392,13 +429,23 @@ export class ClientApi {
       exchange.send(200, BINARY, encodeIdentityChain(this.keptLinks()));
     });
     this.route("get", "/v1/epochs/:epoch/drp-transcript", "epoch-transcript", (exchange, req) => {
-      const text = req.getParameter(0);
-      const epoch = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
-      if (!(epoch <= 0xffffffff)) throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `epoch must be a decimal u32, got ${JSON.stringify(text.slice(0, 40))}`);
+      const epoch = epochParam(req.getParameter(0));
       const transcript = this.archive.epochTranscript(epoch);
       if (transcript === undefined) throw new IosError<ApiErrorCode>("EPOCH_UNKNOWN", `this node keeps the transcripts of epochs 1..${this.archive.lastEpoch}, not of epoch ${epoch}`);
       this.requests.inc(["epoch-transcript", "200"]);
       exchange.send(200, BINARY, transcript);
+    });
+    this.route("get", "/v1/msb/latest", "msb", (exchange) => this.answerMsb(exchange));
+    this.route("get", "/v1/msb/:epoch", "msb", (exchange, req) => this.answerMsb(exchange, epochParam(req.getParameter(0))));
+    this.route("get", "/v1/utxo/:outpoint/proof", "utxo-proof", (exchange, req) => {
+      const text = req.getParameter(0);
+      const [txidText = "", indexText = ""] = text.split(":");
+      const index = /^[0-9]{1,10}$/.test(indexText) ? Number(indexText) : NaN;
+      if (!(index <= 0xffffffff)) throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `an outpoint is <txid hex>:<index>, got ${JSON.stringify(text.slice(0, 80))}`);
+      this.answerBinary(exchange, "utxo-proof", this.proofs().utxo(hexParam(txidText, TXID_BYTES, "txid"), index));
+    });
+    this.route("get", "/v1/tx/:txid/proof", "tx-proof", (exchange, req) => {
+      this.answerBinary(exchange, "tx-proof", this.proofs().tx(hexParam(req.getParameter(0), TXID_BYTES, "txid")));
     });
     this.route("get", "/metrics", "metrics", (exchange) => {
       this.requests.inc(["metrics", "200"]);

@@ -6,7 +6,7 @@
  *
  *   1. the state commitment of the final height is rebuilt from its parts (PoB finalization.ts
  *      `stateCommitmentOf`): previous commitment, core hash, randomness, included root, excluded
- *      root, supply, count, accounts hash;
+ *      root, supply, count, accounts hash, MSB header hash;
  *   2. the proposal hash from the digest of the proposal's body and that commitment (PoB
  *      proposal.ts `proposalHashOfParts`);
  *   3. the BFT commit statement of (instance key of (chain, shard, epoch), height, view, proposal
@@ -17,22 +17,23 @@
  *      with a code the UTXO kernel decided (`DECISIVE_CODES`: a refusal that holds forever, since
  *      a shard decides a cross-shard transaction once).
  *
- * Encoding (little-endian), version 2 (1 had no accounts hash):
+ * Encoding (little-endian), version 3 (1 had no accounts hash, 2 no MSB header hash):
  *   u8 version ‖ u8 verdict (1 accepted, 0 rejected) ‖ u32 epoch ‖ u32 shard ‖ u64 height (of
  *   the epoch's BFT instance) ‖ u32 view ‖ txid [32] ‖ u8 |code| ‖ code (Latin-1, empty when
  *   accepted) ‖ proposal body digest [32] ‖ prepare certificate hash [32] ‖ commit certificate
  *   (u16 n ‖ mask ⌈n/8⌉ ‖ signature [64]) ‖ previous, core hash, randomness [32 each] ‖ included
  *   root [32] ‖ u32 included count ‖ excluded root [32] ‖ u32 excluded count ‖ u64 supply ‖ u64
- *   count ‖ accounts hash [32] ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts `encodeMerkleProof`), whose tree size must
- *   be the committed count.
- * Size: 375 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
+ *   count ‖ accounts hash [32] ‖ MSB header hash [32] (the parts: finalization.ts
+ *   `writeCommitmentParts`, their one encoder) ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts
+ *   `encodeMerkleProof`), whose tree size must be the committed count.
+ * Size: 407 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
  * of 4,096 transactions about 0.8 KB (the white paper §6.3 compares one 80-byte collective
  * signature with 9 KB of individual ones).
  *
  * A **final-height certificate** is the same head and certified part without a decision or path:
  *   u8 version ‖ u32 epoch ‖ u32 shard ‖ u64 height ‖ u32 view ‖ the certified part
  * and proves steps 1–3 alone: that the shard finalized that height with that state commitment,
- * supply, count and believability accounts (what the identity chain records of every shard at an
+ * supply, count, believability accounts and, at an epoch's last height, MSB header (what the identity chain records of every shard at an
  * epoch's boundary, and the accounts the next epoch carries over).
  *
  * API: `encodeDecisionProof`, `decodeDecisionProof`, `verifyDecisionProof`, `FinalHeightProver`
@@ -47,7 +48,7 @@ import { layout } from "../codec/layout.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { commitDigestOfCertificateHash, prepareCertificateHash, type FinalityRecord } from "../consensus/bft/codec.js";
 import { collectiveSignatureBytes, cosiThreshold, decodeCollectiveSignature, encodeCollectiveSignature, verifyCollectiveSignature, type CollectiveSignature } from "../consensus/cosi/codec.js";
-import { stateCommitmentOf, type CommitmentParts } from "../consensus/pob/finalization.js";
+import { COMMITMENT_PARTS_BYTES, readCommitmentParts, stateCommitmentOf, writeCommitmentParts, type CommitmentParts } from "../consensus/pob/finalization.js";
 import { proposalBodyDigest, proposalHashOfParts } from "../consensus/pob/proposal.js";
 import type { Ed25519Verifier } from "../crypto/ed25519.js";
 import { decodeMerkleProof, encodeMerkleProof, merkleTree, merkleTreeOfPackedLeaves, verifyMerkleProof, type MerkleProof, type MerkleTree } from "../crypto/merkle.js";
@@ -59,7 +60,7 @@ import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface
 import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
 import { sameBytes } from "../bytes.js";
 
-export const DECISION_PROOF_VERSION = 2;
+export const DECISION_PROOF_VERSION = 3;
 /** The largest proof: a committee of 2^16 − 1 and a full path (64 levels would be 2^64 leaves; 32 covers any block). */
 export const MAX_DECISION_PROOF_BYTES = 16 * 1024;
 /** Verified commit certificates a CommitteeProofVerifier remembers: final heights cited by the unlocks of recent blocks. */
@@ -76,7 +77,7 @@ const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
 const PROOF_HEAD = layout({ version: 1, verdict: 1, epoch: 4, shard: 4, height: 8, view: 4 });
 /** A final-height certificate's head (module doc); the certified part follows. */
 const CERTIFICATE_HEAD = layout({ version: 1, epoch: 4, shard: 4, height: 8, view: 4 });
-export const FINAL_HEIGHT_CERTIFICATE_VERSION = 2;
+export const FINAL_HEIGHT_CERTIFICATE_VERSION = 3;
 /** A certificate is a proof without its decision and path. */
 export const MAX_FINAL_HEIGHT_CERTIFICATE_BYTES = MAX_DECISION_PROOF_BYTES;
 
@@ -108,13 +109,9 @@ export function encodeDecisionProof(proof: DecisionProof): Uint8Array<ArrayBuffe
 /** The certified part of a proof (`readDecisionProof`): the same bytes in every proof of one final height. */
 function certifiedPart(height: Pick<DecisionProof, "bodyDigest" | "prepareCertificateHash" | "commitCertificate" | "committeeSize" | "commitment">): Uint8Array<ArrayBuffer> {
   const certificate = encodeCollectiveSignature(height.commitCertificate, height.committeeSize);
-  const { commitment: parts } = height;
-  return BinaryWriter.ofSize(2 * HASH_BYTES + certificate.length + 6 * HASH_BYTES + 8 + 16)
-    .bytes(height.bodyDigest).bytes(height.prepareCertificateHash).bytes(certificate)
-    .bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness)
-    .bytes(parts.includedRoot).u32(parts.includedCount).bytes(parts.excludedRoot).u32(parts.excludedCount)
-    .u64(parts.supply).u64(parts.count).bytes(parts.accountsHash)
-    .finish();
+  const writer = BinaryWriter.ofSize(2 * HASH_BYTES + certificate.length + COMMITMENT_PARTS_BYTES)
+    .bytes(height.bodyDigest).bytes(height.prepareCertificateHash).bytes(certificate);
+  return writeCommitmentParts(writer, height.commitment).finish();
 }
 
 /** A proof from its head fields, the decision (accepted: no code) and the encoded certified part and path. */
@@ -179,12 +176,7 @@ function readCertifiedPart(reader: BinaryReader<LedgerErrorCode>, take: (length:
   const committeeSize = readU16(reader.input, reader.at);
   check<LedgerErrorCode>(committeeSize >= 1, "TX_PROOF_MALFORMED", "the commit certificate ranges over no committee");
   const commitCertificate = decodeCertificate(reader.bytes(collectiveSignatureBytes(committeeSize), "commit certificate"));
-  const hash = (what: string) => take(HASH_BYTES, what);
-  const commitment: CommitmentParts = {
-    previous: hash("previous commitment"), coreHash: hash("core hash"), randomness: hash("randomness"),
-    includedRoot: hash("included root"), includedCount: reader.u32("included count"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
-    supply: reader.u64("supply"), count: reader.u64("count"), accountsHash: hash("accounts hash"),
-  };
+  const commitment = readCommitmentParts(reader, take);
   return { bodyDigest, prepareCertificateHash, commitCertificate, committeeSize, commitment };
 }
 

@@ -64,8 +64,8 @@ export function readInputFile(file: string, maxBytes: number): Uint8Array {
   }
 }
 
-/** Writes `text` to `file`, creating its directory; refuses to overwrite unless `force`. */
-export function writeNewFile(file: string, text: string, force: boolean, mode = 0o644): void {
+/** Writes `text` (or bytes) to `file`, creating its directory; refuses to overwrite unless `force`. */
+export function writeNewFile(file: string, text: string | Uint8Array, force: boolean, mode = 0o644): void {
   if (!force && existsSync(file)) throw new IosError<CliErrorCode>("CLI_FILE_EXISTS", `${file} already exists; choose another path or pass --force`);
   try {
     mkdirSync(dirname(file), { recursive: true });

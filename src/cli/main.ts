@@ -11,13 +11,14 @@ import { genesisCommand } from "./genesis.js";
 import { keysCommand } from "./keys.js";
 import { nodeCommand } from "./node-command.js";
 import { vrfCommand } from "./vrf.js";
+import { proofCommand } from "./proof.js";
 
 const root: Command = {
   name: "ios",
-  summary: "IOSChain: keys, genesis, validator node, client commands, devnet, load, VRF, DRP and epochs.",
+  summary: "IOSChain: keys, genesis, validator node, client commands, devnet, load, VRF, DRP, epochs and proofs.",
   usage: "<command> [options]",
   help: "",
-  subcommands: [keysCommand, genesisCommand, nodeCommand, txCommand, balanceCommand, statusCommand, devnetCommand, loadCommand, startCommand, vrfCommand, drpCommand, epochCommand],
+  subcommands: [keysCommand, genesisCommand, nodeCommand, txCommand, balanceCommand, statusCommand, devnetCommand, loadCommand, startCommand, vrfCommand, drpCommand, epochCommand, proofCommand],
 };
 
 const io = {

@@ -34,7 +34,7 @@
  * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes): CommitResult`,
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
- * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `utxoSnapshot()`,
+ * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `chainId`, `msbHeader(epoch)`, `latestMsb`, `latestMsbBody()` (Micro State Blocks, src/node/msb.ts), `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
  * `consensusStateAt(height)`, `certificateAt(height)`, `finalHeightAt(height)`, `finalHeightRecord(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`, `changeProofs()`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
@@ -51,8 +51,8 @@ import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta, type ReleasePermit } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
-import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, StoredBlock, UtxoFlush } from "../store/interface.js";
-import type { ChainTip, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
+import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, StoredBlock, StoredMsb, UtxoFlush } from "../store/interface.js";
+import type { ChainTip, LatestMsb, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
@@ -146,6 +146,8 @@ export interface BuiltBlock {
   readonly certificate?: Uint8Array;
   /** The final proposal it certifies, required with `certificate` (ChainStore StoredBlock `proposal`). */
   readonly proposal?: Uint8Array;
+  /** The MSB of the epoch this block ends (ChainStore StoredBlock `msb`, src/node/msb.ts). */
+  readonly msb?: StoredMsb;
 }
 
 /** A block made durable by an assembly. */
@@ -459,12 +461,13 @@ export class ShardState {
           this.table.forgetUndo();
           for (const delta of deltas) this.pending.addBlock(delta.created, delta.spent);
           const positions = block.positions ?? Uint32Array.from({ length: applied }, (_, i) => i);
-          const { consensusState, orderedBlocks, rejections, atomix, changeProofs, certificate, proposal } = block;
+          const { consensusState, orderedBlocks, rejections, atomix, changeProofs, certificate, proposal, msb } = block;
           const flushed = this.append({
             height, hash: block.hash, bytes: block.bytes, ...(consensusState === undefined ? {} : { consensusState }),
             ...(orderedBlocks === undefined ? {} : { orderedBlocks }), ...(rejections === undefined ? {} : { rejections }),
             ...(atomix === undefined ? {} : { atomix }), ...(changeProofs === undefined ? {} : { changeProofs }),
             ...(certificate === undefined ? {} : { certificate }), ...(proposal === undefined ? {} : { proposal }),
+            ...(msb === undefined ? {} : { msb }),
           }, block.txids, positions);
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };
@@ -679,6 +682,26 @@ export class ShardState {
 
   epochTranscript(epoch: number): Uint8Array | undefined {
     return this.store.epochTranscript(epoch);
+  }
+
+  /** The chain id MSB headers name: the genesis txid this store grows from. */
+  get chainId(): Uint8Array {
+    return this.store.identity.genesisId;
+  }
+
+  /** See ChainStore `msbHeader`: the shard's MSB header of `epoch`, as stored. */
+  msbHeader(epoch: number): Uint8Array | undefined {
+    return this.store.msbHeader(epoch);
+  }
+
+  /** See ChainStore `latestMsb`. */
+  get latestMsb(): LatestMsb | undefined {
+    return this.store.latestMsb;
+  }
+
+  /** See ChainStore `latestMsbBody`. */
+  latestMsbBody(): Iterable<Uint8Array> {
+    return this.store.latestMsbBody();
   }
 
   /** Every UTXO of the working set as packed 76-byte entries (table order, not sorted). */

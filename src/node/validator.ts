@@ -41,7 +41,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpEdge } from "../api/edge.js";
-import type { ChainView, ClientBackend, EpochArchiveView, MetricFamily, SubmitResult, TxStatus } from "../api/interface.js";
+import type { ChainView, ClientBackend, EpochArchiveView, MetricFamily, MsbProofService, SubmitResult, TxStatus } from "../api/interface.js";
+import { MsbProver } from "./msb-proof.js";
 import { ClientApi } from "../api/server.js";
 import type { AtomixBatch, ConfirmationBatch, OptimisticBatch } from "../api/stream-codec.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
@@ -243,6 +244,7 @@ class NodeBackend implements ClientBackend {
   ) {
     this.shardCount = node.setup.context.shardCount;
     this.#startedAt = node.clock.wallNow();
+    this.msb = node.setup.config.consensus.mode === "pob" && node.setup.context.epochLength !== undefined ? new MsbProver(() => this.node.state) : undefined;
   }
 
   get shard(): number {
@@ -260,6 +262,9 @@ class NodeBackend implements ClientBackend {
   get archive(): EpochArchiveView {
     return this.node.archive;
   }
+
+  /** Proofs of the served shard's MSBs and final transactions (PoB with an epoch length makes MSBs). */
+  readonly msb: MsbProofService | undefined;
 
   async submit(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
     const results = await this.node.submit(transactions);
@@ -325,6 +330,8 @@ class NodeBackend implements ClientBackend {
       gauge("ios_mempool_pending_bytes", "Bytes of those transactions", pipeline.pendingBytes),
       gauge("ios_tip_height", "Height of the last committed block", state.tip.height),
       gauge("ios_utxo_count", "Unspent outputs of the shard", state.utxoCount),
+      gauge("ios_msb_count", "Unspent outputs in the shard's latest Micro State Block (0: none yet)", state.latestMsb?.count ?? 0),
+      gauge("ios_msb_build_ms", "Wall time of this driver's last MSB build: sort, supply, root, header (0: none yet)", driver instanceof PobShardConsensus ? driver.msbBuildMs : 0),
       gauge("ios_pool_threads", "Verifier worker threads", pool.threads),
       gauge("ios_epoch", "The epoch this validator serves", context.epoch),
       counter("ios_epoch_switches_total", "Epochs this validator entered since it started", this.node.switches),

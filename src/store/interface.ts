@@ -10,7 +10,7 @@
  * arguments throw `IosError<StoreErrorCode>` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
  * written; reads of a closed store throw STORE_CLOSED.
  */
-import type { ChainTip, FlushMarker, StoreIdentity, StoredAtomix, StoredFinalHeight, StoredRejection, TxLocation } from "./schema.js";
+import type { ChainTip, FlushMarker, LatestMsb, StoreIdentity, StoredAtomix, StoredFinalHeight, StoredRejection, TxLocation } from "./schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
@@ -57,6 +57,20 @@ export interface StoredBlock {
    * header fields the certificate alone does not (timestamp, proposer).
    */
   readonly proposal?: Uint8Array;
+  /**
+   * The shard's MSB of the epoch this block ends (src/node/msb.ts): its header, kept by epoch, and
+   * its body (packed 76-byte entries in outpoint order), which replaces the previous latest body.
+   */
+  readonly msb?: StoredMsb;
+}
+
+/** An MSB as the store keeps it (StoredBlock `msb`). */
+export interface StoredMsb {
+  readonly epoch: number;
+  /** The header's encoding (src/msb/header.ts). */
+  readonly header: Uint8Array;
+  /** Packed 76-byte entries in outpoint order. */
+  readonly body: Uint8Array;
 }
 
 /** A transaction a final block applied and the decision proof of it (src/atomix/proof.ts). */
@@ -135,6 +149,12 @@ export interface ChainStore {
   changeProofs(): Iterable<ProvenTransaction>;
   /** What was kept with the certified block at `height` (StoredBlock `certificate`), if it carried a certificate. */
   finalHeightRecord(height: number): StoredFinalHeight | undefined;
+  /** The MSB header of `epoch` stored with that epoch's last block (StoredBlock `msb`), if any. */
+  msbHeader(epoch: number): Uint8Array | undefined;
+  /** Which MSB is the latest (its body kept in full), if any. */
+  readonly latestMsb: LatestMsb | undefined;
+  /** The latest MSB's body, packed entries in outpoint order, one chunk at a time. */
+  latestMsbBody(): Iterable<Uint8Array>;
   /** The last final block's refusal of `txid` (StoredBlock `rejections`), if any. */
   rejection(txid: Uint8Array): StoredRejection | undefined;
   readonly epoch: number;

@@ -13,11 +13,14 @@
  *    a flush costs no extra sync.
  *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
  *    A PoB block's final-height certificate and proposal, with its rejections and phase writes in order,
- *    rides in the same transaction (the finalHeights sub-database, served to syncing peers).
+ *    rides in the same transaction (the finalHeights sub-database, served to syncing peers), and so
+ *    does the MSB an epoch's last block ends with (its header kept by epoch, its body replacing the
+ *    previous latest body).
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
-import type { ChainStore, OrderedBlockBytes, ProvenTransaction, StoredBlock, UtxoFlush } from "./interface.js";
+import type { ChainStore, OrderedBlockBytes, ProvenTransaction, StoredBlock, StoredMsb, UtxoFlush } from "./interface.js";
+import { MAX_MSB_HEADER_BYTES } from "../msb/header.js";
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
 import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../atomix/proof.js";
 import { MAX_ANY_TX_BYTES } from "../ledger/kinds/interface.js";
@@ -33,6 +36,12 @@ import {
   MAX_ORDERED_BLOCK_BYTES,
   decodeRejection,
   encodeRejection,
+  META_MSB,
+  MSB_BODY_CHUNK_ENTRIES,
+  chunkKey,
+  decodeLatestMsb,
+  encodeLatestMsb,
+  type LatestMsb,
   decodeFinalHeight,
   encodeFinalHeight,
   type StoredFinalHeight,
@@ -141,6 +150,7 @@ export class RecordChainStore implements ChainStore {
   private flushedRecord: FlushMarker | undefined;
   private epochRecord = 0;
   private lastEpochRecord = 0;
+  private latestMsbRecord: LatestMsb | undefined;
   private readonly dbs: Record<SubDatabase, RecordTable>;
 
   /** Reads and checks the metadata of `env`; STORE_FOREIGN / STORE_SCHEMA_MISMATCH / STORE_CORRUPT when it is not a sound store. */
@@ -163,6 +173,8 @@ export class RecordChainStore implements ChainStore {
       epochTranscripts: env.table("epochTranscripts"),
       changeProofs: env.table("changeProofs"),
       finalHeights: env.table("finalHeights"),
+      msbHeaders: env.table("msbHeaders"),
+      msbBody: env.table("msbBody"),
     };
     this.loadMeta();
   }
@@ -183,6 +195,8 @@ export class RecordChainStore implements ChainStore {
     this.flushedRecord = decodeFlushMarker(flushed);
     const epoch = meta.get(META_EPOCH);
     this.epochRecord = epoch === undefined ? 0 : decodeEpoch(epoch);
+    const msb = meta.get(META_MSB);
+    this.latestMsbRecord = msb === undefined ? undefined : decodeLatestMsb(msb);
     const tipHeight = this.tipRecord.height;
     check<StoreErrorCode>(this.flushedRecord.height <= tipHeight, "STORE_CORRUPT", `flushed height ${this.flushedRecord.height} is above the tip ${tipHeight}`);
     const lastKey = blocks.lastKey();
@@ -326,6 +340,7 @@ export class RecordChainStore implements ChainStore {
     const finalHeight = block.certificate === undefined ? undefined : encodeFinalHeight({
       certificate: block.certificate, proposal: block.proposal!, rejections: block.rejections ?? [], atomix: (block.atomix ?? []).map(({ crossTxid, phase }) => ({ crossTxid, phase })),
     });
+    const msb = block.msb === undefined ? undefined : this.checkMsb(block.msb);
     if (flush !== undefined) checkFlush(flush);
     const hash = asBuffer(block.hash);
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
@@ -352,9 +367,57 @@ export class RecordChainStore implements ChainStore {
       };
       for (const { key, phase, proof } of atomixWrites.values()) atomix.put(key, encodeAtomix({ phase, height: block.height, proof: proof ?? storedProof(key) }));
       if (flush !== undefined) this.writeFlush(flush, marker!);
+      if (msb !== undefined) this.writeMsb(msb);
     });
     this.tipRecord = newTip;
+    if (msb !== undefined) this.latestMsbRecord = msb.latest;
     if (marker !== undefined) this.flushedRecord = marker;
+  }
+
+  /** StoredBlock `msb`'s checks, before anything is written; its records. */
+  private checkMsb(msb: StoredMsb): { readonly key: Buffer; readonly header: Buffer; readonly chunks: Buffer[]; readonly latest: LatestMsb } {
+    check<StoreErrorCode>(Number.isInteger(msb.epoch) && msb.epoch >= 0 && msb.epoch <= 0xffffffff, "STORE_BAD_INPUT", "MSB epoch must be a u32");
+    check<StoreErrorCode>(msb.header.length > 0 && msb.header.length <= MAX_MSB_HEADER_BYTES, "STORE_BAD_INPUT", `MSB header must be 1..${MAX_MSB_HEADER_BYTES} bytes`);
+    check<StoreErrorCode>(msb.body.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `MSB body must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
+    check<StoreErrorCode>(this.latestMsbRecord === undefined || msb.epoch > this.latestMsbRecord.epoch, "STORE_BAD_INPUT",
+      `MSB of epoch ${msb.epoch} does not follow the latest, of epoch ${this.latestMsbRecord?.epoch}`);
+    const count = msb.body.length / UTXO_ENTRY_BYTES;
+    const chunkBytes = MSB_BODY_CHUNK_ENTRIES * UTXO_ENTRY_BYTES;
+    const chunks = Array.from({ length: Math.ceil(count / MSB_BODY_CHUNK_ENTRIES) }, (_, i) => asBuffer(msb.body.subarray(i * chunkBytes, (i + 1) * chunkBytes)));
+    return { key: epochKey(msb.epoch), header: asBuffer(msb.header), chunks, latest: { epoch: msb.epoch, count, chunks: chunks.length } };
+  }
+
+  /** Inside a write transaction: the header by epoch, the body replacing the previous latest one. */
+  private writeMsb(msb: ReturnType<RecordChainStore["checkMsb"]>): void {
+    const { msbHeaders, msbBody, meta } = this.dbs;
+    msbHeaders.put(msb.key, msb.header, true);
+    const previous = this.latestMsbRecord?.chunks ?? 0;
+    for (let i = msb.chunks.length; i < previous; i++) msbBody.remove(chunkKey(i));
+    msb.chunks.forEach((chunk, i) => msbBody.put(chunkKey(i), chunk));
+    meta.put(META_MSB, encodeLatestMsb(msb.latest));
+  }
+
+  msbHeader(epoch: number): Uint8Array | undefined {
+    this.checkInitialized();
+    check<StoreErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "STORE_BAD_INPUT", "epoch must be a u32");
+    const value = this.dbs.msbHeaders.get(epochKey(epoch));
+    return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  get latestMsb(): LatestMsb | undefined {
+    this.checkInitialized();
+    return this.latestMsbRecord;
+  }
+
+  *latestMsbBody(): Iterable<Uint8Array> {
+    this.checkInitialized();
+    const latest = this.latestMsbRecord;
+    if (latest === undefined) return;
+    for (let i = 0; i < latest.chunks; i++) {
+      const chunk = this.dbs.msbBody.get(chunkKey(i));
+      if (chunk === undefined) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `MSB body chunk ${i} of ${latest.chunks} is missing`);
+      yield Uint8Array.from(chunk);
+    }
   }
 
   /** Writes a UTXO batch and moves the flushed marker to the current tip, in one durable transaction. */

@@ -39,12 +39,21 @@
  *                                               rejections, in order) ‖ u32le m ‖ m × (cross txid [32] ‖
  *                                               u8 phase): its Atomix phase writes in order; what a peer
  *                                               syncing the shard fetches with the block (src/node/sync)
+ *   msbHeaders     u32be epoch                  the shard's MSB header of that epoch (src/msb/header.ts encoding),
+ *                                               written with the epoch's last final block: every one is kept
+ *   msbBody        u32be chunk                  the latest MSB's body: its packed 76-byte entries in outpoint
+ *                                               order, MSB_BODY_CHUNK_ENTRIES per chunk (the last one shorter);
+ *                                               replaced whole, in the same transaction, by the next epoch's
+ *                  (meta) "msb"                 u32le epoch ‖ u32le count ‖ u32le chunks: which MSB the body is
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
  *
  * Sub-databases are only ever added: a store of an older program (without the newer ones) opens
  * with them empty, and an older program refuses a newer store as STORE_FOREIGN, naming them.
+ * Version 5 added msbHeaders and msbBody and changed the final-height certificate (its commitment
+ * parts gained the MSB header hash), so a version-4 store is refused, not migrated: a validator
+ * syncs its shard again from peers into a fresh directory.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -60,20 +69,23 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs", "finalHeights"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs", "finalHeights", "msbHeaders", "msbBody"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
 export const META_TIP = Buffer.from("tip", "latin1");
 export const META_FLUSHED = Buffer.from("flushed", "latin1");
 export const META_EPOCH = Buffer.from("epoch", "latin1");
+export const META_MSB = Buffer.from("msb", "latin1");
+/** Entries per msbBody chunk: 8,192 × 76 B = 608 KiB per record (the flushed set's load chunk). */
+export const MSB_BODY_CHUNK_ENTRIES = 8192;
 /**
  * A consensus layer's per-block record (the consensus sub-database): for PoB two hashes, the
  * believability accounts, the league changes and the optimistic blocks the height ordered
@@ -90,6 +102,7 @@ const IDENTITY = layout({ magic: STORE_MAGIC.length, schema: 4, shard: 4, genesi
 const TIP = layout({ height: 8, hash: HASH_BYTES });
 const FLUSHED = layout({ height: 8, count: 8, supply: 8 });
 const EPOCH = layout({ epoch: 4 });
+const LATEST_MSB = layout({ epoch: 4, count: 4, chunks: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
 const REJECTION = layout({ height: 8, codeLength: 1 });
 const ATOMIX = layout({ phase: 1, height: 8, proofLength: 2 });
@@ -207,6 +220,31 @@ export function encodeEpoch(epoch: number): Buffer {
 
 export function decodeEpoch(value: Buffer): number {
   return recordReader(value, EPOCH, "epoch").u32("epoch");
+}
+
+/** Which MSB the msbBody sub-database holds (meta "msb"). */
+export interface LatestMsb {
+  readonly epoch: number;
+  readonly count: number;
+  readonly chunks: number;
+}
+
+export function encodeLatestMsb(latest: LatestMsb): Buffer {
+  return Buffer.from(BinaryWriter.ofSize(LATEST_MSB.bytes).u32(latest.epoch).u32(latest.count).u32(latest.chunks).finish().buffer);
+}
+
+export function decodeLatestMsb(value: Buffer): LatestMsb {
+  const reader = recordReader(value, LATEST_MSB, "latest MSB");
+  const latest = { epoch: reader.u32("MSB epoch"), count: reader.u32("MSB count"), chunks: reader.u32("MSB chunks") };
+  check<StoreErrorCode>(latest.chunks === Math.ceil(latest.count / MSB_BODY_CHUNK_ENTRIES), "STORE_CORRUPT", `an MSB of ${latest.count} entries has not ${latest.chunks} chunks`);
+  return latest;
+}
+
+/** The msbBody key of chunk `index`: big-endian, so LMDB's byte order is the body's order. */
+export function chunkKey(index: number): Buffer {
+  const key = Buffer.allocUnsafe(4);
+  key.writeUInt32BE(index, 0);
+  return key;
 }
 
 export function encodeTxLocation(height: number, position: number): Buffer {

@@ -59,7 +59,7 @@ function finalHeight(committee: SchnorrKey[], shard: number, included: readonly 
   const commitment: CommitmentParts = {
     previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
     includedRoot: merkleRootOfPackedLeaves(packed, 32), includedCount: included.length, excludedRoot: excludedRoot(excluded), excludedCount: excluded.length, supply: 123_456n, count: 42n,
-    accountsHash: rng.bytes(32),
+    accountsHash: rng.bytes(32), msbHeaderHash: rng.bytes(32),
   };
   const proposal = Buffer.concat([rng.bytes(300), stateCommitmentOf(commitment)]);
   const chainId = instanceKey(CHAIN, shard, 0);

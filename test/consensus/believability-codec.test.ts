@@ -81,11 +81,15 @@ describe("believability account states: encoding and hash", () => {
   it("the state commitment changes with the accounts hash, and a ledger's copy is independent of it", () => {
     const parts: CommitmentParts = {
       previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32), includedRoot: rng.bytes(32), includedCount: 1,
-      excludedRoot: rng.bytes(32), excludedCount: 0, supply: 10n, count: 1n, accountsHash: accountsHash(accounts()),
+      excludedRoot: rng.bytes(32), excludedCount: 0, supply: 10n, count: 1n, accountsHash: accountsHash(accounts()), msbHeaderHash: rng.bytes(32),
     };
     const other = Uint8Array.from(parts.accountsHash);
     other[0]! ^= 1;
     assert.notDeepEqual(stateCommitmentOf({ ...parts, accountsHash: other }), stateCommitmentOf(parts));
+    // The MSB header hash is bound too (an epoch's last height certifies its Micro State Block).
+    const otherMsb = Uint8Array.from(parts.msbHeaderHash);
+    otherMsb[31]! ^= 1;
+    assert.notDeepEqual(stateCommitmentOf({ ...parts, msbHeaderHash: otherMsb }), stateCommitmentOf(parts));
 
     const states = accounts();
     const ledger = new BelievabilityLedger(states.map(({ excluded: _excluded, ...account }) => account), 3);

@@ -13,9 +13,11 @@
 //   2 after EPOCHS epochs every validator keeps the same links and transcripts in its LMDB archive
 //     and serves them: the chain from GET /v1/epochs/chain verifies from the genesis alone, each
 //     transcript from GET /v1/epochs/:e/drp-transcript verifies offline and gives rnd_e, and each
-//     validator serves the shard its epoch assigns, past that epoch's start.
+//     validator serves the shard its epoch assigns, past that epoch's start. Each status names its
+//     shard's latest MSB; `ios proof get|verify` fetch and check a UTXO proof and a transaction proof
+//     against the committees of the identity chain verified from the genesis; a flipped byte fails.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -27,6 +29,8 @@ import { verifyTranscript } from "../../src/epoch/drp/transcript.js";
 import { decodeIdentityConfiguration } from "../../src/epoch/identity/configuration.js";
 import { decodeIdentityChain, verifyIdentityChain } from "../../src/epoch/identity/link.js";
 import { genesisSupply } from "../../src/ledger/genesis.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import { ios } from "../cli/helpers.js";
 import { until } from "../support/until.js";
 
 const L = 8;
@@ -108,6 +112,46 @@ describe("epochs over real processes", () => {
       assert.ok(status.tip.height > status.epoch * L, "its shard went on past the epoch's start");
     });
     assert.ok(final.some((status) => status.lastSwitch?.sync !== undefined), "validators moved between shards and synced");
+
+    // Micro State Blocks over processes: each validator's status names its shard's latest MSB; a UTXO proof against it and the
+    // proof of the transaction that created the output, fetched and verified with the CLI from the genesis and the identity chain.
+    for (const [i, validator] of devnet.manifest.validators.entries()) {
+      const { msb } = (await clients[i]!.status()) as unknown as { msb?: { epoch: number; height: number; count: number } };
+      assert.ok(msb !== undefined && msb.epoch >= EPOCHS - 1 && msb.height === (msb.epoch + 1) * L && msb.count > 0, `validator ${i} (${validator.http}): its shard's latest MSB ${JSON.stringify(msb)}`);
+    }
+    // Validators change shard at every switch: each step asks one serving shard 0 now, the next one if it just left.
+    const shard0 = async (): Promise<string[]> => (await statuses()).flatMap((status, i) => (status.shard === 0 ? [devnet.manifest.validators[i]!.http] : []));
+    const account = devnet.accounts.find((a) => shardOfOwner(a.publicKey, 2) === 0)!;
+    const { utxos } = await new ApiClient((await shard0())[0]!).utxos(hex(account.publicKey));
+    const output = utxos.find((u) => u.txid !== hex(contexts[0]!.chain));
+    assert.ok(output !== undefined, `account ${hex(account.publicKey).slice(0, 16)}… holds an output a transfer created`);
+    // The output is in the latest MSB once an epoch ended after the height that created it.
+    const created = (await new ApiClient((await shard0())[0]!).transaction(output.txid)) as unknown as { height: number };
+    assert.ok(await until(async () => (((await new ApiClient((await shard0())[0]!).status()) as unknown as { msb?: { height: number } }).msb?.height ?? 0) >= created.height, 60_000),
+      `an MSB of shard 0 after height ${created.height}`);
+    const files = { utxo: join(root, "utxo.proof"), tx: join(root, "tx.proof") };
+    for (const [flag, value, file] of [["--utxo", `${output.txid}:${output.index}`, files.utxo], ["--tx", output.txid, files.tx]] as const) {
+      let got: Awaited<ReturnType<typeof ios>> | undefined;
+      let server = "";
+      assert.ok(await until(async () => {
+        for (server of await shard0()) {
+          got = await ios(["proof", "get", "--node", server, flag, value, "--out", file, "--force"]);
+          if (got.code === 0) return true;
+        }
+        return false;
+      }, 30_000), `ios proof get ${flag}: ${got?.stderr}`);
+      const verified = await ios(["proof", "verify", file, "--genesis", devnet.manifest.genesis, "--node", server, "--json"]);
+      assert.equal(verified.code, 0, `ios proof verify (${flag}): ${verified.stderr}`);
+      const shown = JSON.parse(verified.stdout) as { verified: boolean; type: string; txid: string; msb?: { epoch: number; shard: number } };
+      assert.deepEqual([shown.verified, shown.txid, shown.msb?.shard], [true, output.txid, 0], verified.stdout);
+      // One flipped byte, and the CLI refuses it with a code.
+      const bytes = readFileSync(file);
+      bytes[bytes.length - 7]! ^= 1;
+      writeFileSync(`${file}.flipped`, bytes);
+      const refused = await ios(["proof", "verify", `${file}.flipped`, "--genesis", devnet.manifest.genesis, "--node", server]);
+      assert.equal(refused.code, 1, `a flipped proof is refused: ${refused.stdout}`);
+      assert.match(refused.stderr, /[A-Z]+_[A-Z_]+/);
+    }
     for (const [i, validator] of devnet.manifest.validators.entries()) {
       const metrics = await (await fetch(`${validator.http}/metrics`)).text();
       const value = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);

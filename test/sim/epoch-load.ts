@@ -16,6 +16,10 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction, transactionIdOfEncoding } from "../../src/ledger/transaction.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { decodeFinalHeightCertificate } from "../../src/atomix/proof.js";
+import { backPointerEpochs, decodeMsbHeader, msbHeaderHashOfEncoding, skipPath } from "../../src/msb/header.js";
+import { proveMsbHeaderPath, verifyMsbHeaderPath } from "../../src/msb/proof.js";
+import { snapshotOfOrderedEntries } from "../../src/msb/snapshot.js";
 
 /** A client sends a round's unsettled transfers again after this long (a relay to a producer that is down is answered RELAY_UNANSWERED, not lost silently). */
 const RESEND_MS = 5_000;
@@ -138,6 +142,45 @@ export function checkIdentityChains(seed: string, genesis: Genesis, nodes: reado
  * validator serving the shard now holds the same blocks up to their common height (at least
  * `epochs`·L) and the same supply; the shards' supplies sum to the genesis's less `fees`.
  */
+/**
+ * Micro State Blocks (src/node/msb.ts) of the epochs that ended: every validator serving the shard
+ * (stayers, and movers that synced it) stores the same header, of this chain, shard, epoch and
+ * last height; its hash is the one the last height's certificate commits to, its count and supply
+ * the certified UTXO set's at that height; each back-pointer is the stored header 2^i epochs back,
+ * and a header path from the last MSB to every earlier one verifies. The latest body is kept in
+ * full and hashes to the latest header's root.
+ */
+export function checkMsbChain(seed: string, serving: readonly ValidatorNode[], shard: number, ended: number, epochLength: number): void {
+  assert.ok(ended >= 1, `${seed}: shard ${shard} ended an epoch`);
+  const state = serving[0]!.state;
+  const headerOf = (epoch: number) => decodeMsbHeader(state.msbHeader(epoch)!);
+  for (let epoch = 0; epoch < ended; epoch++) {
+    const stored = state.msbHeader(epoch);
+    assert.ok(stored !== undefined, `${seed}: shard ${shard} stores the MSB of epoch ${epoch}`);
+    for (const node of serving) assert.equal(toHex(node.state.msbHeader(epoch) ?? new Uint8Array(0)), toHex(stored), `${seed}: shard ${shard}'s validators store one MSB header of epoch ${epoch}`);
+    const header = decodeMsbHeader(stored);
+    const height = (epoch + 1) * epochLength;
+    assert.deepEqual([header.shard, header.epoch, header.height, toHex(header.chain)], [shard, epoch, height, toHex(state.chainId)], `${seed}: MSB ${epoch}'s place`);
+    const certified = decodeFinalHeightCertificate(state.certificateAt(height)!).commitment;
+    assert.equal(toHex(certified.msbHeaderHash), toHex(msbHeaderHashOfEncoding(stored)), `${seed}: the certificate of height ${height} binds MSB ${epoch}`);
+    assert.deepEqual([BigInt(header.count), header.supply], [certified.count, certified.supply], `${seed}: MSB ${epoch} holds the certified UTXO set of height ${height}`);
+    backPointerEpochs(epoch).forEach((earlier, level) => {
+      assert.equal(toHex(header.backPointers[level]!), toHex(msbHeaderHashOfEncoding(state.msbHeader(earlier)!)), `${seed}: MSB ${epoch}'s back-pointer ${level} names MSB ${earlier}`);
+    });
+  }
+  const last = ended - 1;
+  const lastHash = msbHeaderHashOfEncoding(state.msbHeader(last)!);
+  for (let to = 0; to <= last; to++) {
+    const path = verifyMsbHeaderPath(proveMsbHeaderPath(last, to, headerOf), lastHash);
+    assert.deepEqual(path.map((header) => header.epoch), skipPath(last, to).epochs, `${seed}: MSB ${last} reaches MSB ${to} through back-pointers`);
+  }
+  for (const node of serving) {
+    assert.equal(node.state.latestMsb?.epoch, last, `${seed}: shard ${shard}'s latest MSB is epoch ${last}'s`);
+    const body = snapshotOfOrderedEntries(node.state.latestMsbBody());
+    assert.deepEqual([toHex(body.root), body.count, body.supply], [toHex(headerOf(last).root), headerOf(last).count, headerOf(last).supply], `${seed}: the latest MSB body is its header's`);
+  }
+}
+
 export function checkShardChains(seed: string, cluster: ValidatorCluster, genesis: Genesis, epochs: number, epochLength: number, fees: bigint): void {
   let supply = 0n;
   for (let shard = 0; shard < cluster.context.shardCount; shard++) {
@@ -150,6 +193,7 @@ export function checkShardChains(seed: string, cluster: ValidatorCluster, genesi
       assert.equal(decodeBlock(block).header.epoch, Math.floor((height - 1) / epochLength), `${seed}: shard ${shard} height ${height}'s epoch`);
       for (const node of serving) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: shard ${shard} height ${height} agrees`);
     }
+    checkMsbChain(seed, serving, shard, Math.floor(common / epochLength), epochLength);
     const supplies = new Set(serving.map((node) => node.state.supply));
     assert.equal(supplies.size, 1, `${seed}: shard ${shard}'s validators agree on its supply`);
     supply += serving[0]!.state.supply;

@@ -9,7 +9,13 @@
 // stops at the verified prefix.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { committeesOfContext, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { FinalHeightProver, committeesOfContext, decodeFinalHeightCertificate, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { commitDigest, prepareDigest } from "../../src/consensus/bft/codec.js";
+import { stateCommitmentOf } from "../../src/consensus/pob/finalization.js";
+import { proposalHash } from "../../src/consensus/pob/proposal.js";
+import { SchnorrKey } from "../../src/crypto/schnorr.js";
+import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { cosign } from "../support/cosign.js";
 import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess } from "../../src/atomix/client.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
@@ -23,7 +29,7 @@ import { encodeTransaction, signTransaction } from "../../src/ledger/transaction
 import type { PeerId } from "../../src/net/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncedHeight } from "../../src/node/sync/codec.js";
-import { MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, type SyncErrorCode, type SyncReport } from "../../src/node/sync/interface.js";
+import { MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, SERVE_BYTES_PER_SECOND, type SyncErrorCode, type SyncReport } from "../../src/node/sync/interface.js";
 import { ShardSync } from "../../src/node/sync/shard-sync.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
@@ -35,6 +41,7 @@ const L = 120;
 const SHARD = 0;
 const POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256 };
 const verifier = new Ed25519Verifier();
+const signingRng = SeededRng.fromSeed("state-sync/lying-committee");
 
 /** A peer of the simulator that answers sync requests with what `answer` makes of the request (undefined: silence). */
 type Answer = (request: { id: number; first: number; count: number }, from: PeerId) => Uint8Array | undefined;
@@ -48,6 +55,8 @@ interface World {
   honest: PeerId[];
   /** The other shard's certificates of heights 1.., taken before its validators went down. */
   foreignCertificates: Uint8Array[];
+  /** Every validator's key pair: what a whole byzantine committee signs with. */
+  validators: readonly KeyPair[];
 }
 
 let world: World;
@@ -129,6 +138,37 @@ function durable(state: ShardState, reference: ShardState) {
   };
 }
 
+/**
+ * Height `height` as a whole committee that lies would certify it: the same block and lists, the
+ * commitment's MSB header hash with a bit flipped, the proposal carrying that commitment, and
+ * prepare and commit certificates signed again by every member (the block sealed with the new one).
+ */
+function resignedWithAnotherMsb(height: SyncedHeight): SyncedHeight {
+  const certified = decodeFinalHeightCertificate(height.record.certificate);
+  const msbHeaderHash = Uint8Array.from(certified.commitment.msbHeaderHash);
+  msbHeaderHash[0]! ^= 1;
+  const commitment = { ...certified.commitment, msbHeaderHash };
+  const proposal = Uint8Array.from(height.record.proposal);
+  proposal.set(stateCommitmentOf(commitment), proposal.length - 32);
+  const { context } = world.cluster;
+  const secretOf = new Map(world.validators.map((v) => [toHex(v.publicKey), v.secretKey]));
+  const committee = context.leagues(SHARD).committee.map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
+  const chainId = context.instance(SHARD).key;
+  const everyone = committee.map((_, i) => i);
+  const hash = proposalHash(proposal);
+  const prepareCert = cosign(committee, everyone, prepareDigest(chainId, certified.height, certified.view, hash), signingRng, verifier);
+  const commitCert = cosign(committee, everyone, commitDigest(chainId, certified.height, certified.view, hash, prepareCert, committee.length), signingRng, verifier);
+  const block = decodeBlock(height.block);
+  const prover = new FinalHeightProver({
+    epoch: certified.epoch, shard: certified.shard, record: { height: certified.height, view: certified.view, proposal, prepareCert, commitCert },
+    committeeSize: committee.length, commitment, included: block.txids, excluded: height.record.rejections,
+  });
+  return {
+    block: encodeBlock(block.header, { kind: "collective", participants: commitCert.mask, signature: commitCert.signature }, block.transactions),
+    record: { ...height.record, certificate: prover.certificate(), proposal },
+  };
+}
+
 function codesOf(report: SyncReport | undefined): string[] {
   return (report?.dropped ?? []).map((d) => d.code);
 }
@@ -141,7 +181,7 @@ function failureReport(failure: unknown): SyncReport {
 
 /** Real history: transfers within shard 0, a committed cross-shard transfer and a racing loser, then shard 0 rests at L. */
 async function buildHistory(): Promise<World> {
-  const { sim, genesis, accounts, cluster, positions } = pobCluster({ seed: "state-sync", genesisSeed: "state-sync", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount, epochLength: L });
+  const { sim, genesis, accounts, validators, cluster, positions } = pobCluster({ seed: "state-sync", genesisSeed: "state-sync", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount, epochLength: L });
   const chain = cluster.context.chain;
   const byShard = (shard: number) => accounts.filter((a) => shardOfOwner(a.publicKey, WHOLE_NODE.shards) === shard);
   const coin = (a: KeyPair) => ({ owner: a.publicKey, index: positions.get(toHex(a.publicKey))!, amount: WHOLE_NODE.amount });
@@ -188,7 +228,7 @@ async function buildHistory(): Promise<World> {
   assert.deepEqual(cluster.failures, []);
   const committees = committeesOfContext(cluster.context);
   // Each replica serves its shard's final chain itself (ValidatorNode holds a ShardSync per state it keeps).
-  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), foreignCertificates };
+  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), foreignCertificates, validators };
 }
 
 describe("state sync of a PoB shard from its validators", () => {
@@ -292,6 +332,7 @@ describe("state sync of a PoB shard from its validators", () => {
       ...height, record: { ...height.record, atomix: [...height.record.atomix, { crossTxid: new Uint8Array(32).fill(5), phase: 2 }] },
     })))],
     ["the phase writes withheld", "SYNC_BAD_ATOMIX", () => tampering((heights) => heights.map((height) => ({ ...height, record: { ...height.record, atomix: [] } })))],
+    ["the epoch's last height certified by a whole lying committee with another MSB header hash (everything else as honest)", "SYNC_MSB_MISMATCH", () => tampering((heights, first) => heights.map((height, i) => (first + i === L ? resignedWithAnotherMsb(height) : height)))],
     ["a range that skips the first height asked", "SYNC_BAD_RANGE", () => byzantine(({ id, first, count }) => okAnswer(id, first + 1, heightsOf(world.replicas[0]!.state, first + 1, count)))],
     ["a truncated answer", "SYNC_MALFORMED", () => byzantine(({ id, first, count }) => okAnswer(id, first, heightsOf(world.replicas[0]!.state, first, count)).subarray(0, 200))],
     ["an oversize answer", "SYNC_OVERSIZE", () => byzantine(({ id, first }) => {
@@ -317,11 +358,22 @@ describe("state sync of a PoB shard from its validators", () => {
     });
   }
 
-  it("a certificate of another epoch than the height's (the syncer's epoch length says epoch 1 from height 6) is SYNC_CERTIFICATE_MISPLACED", async () => {
+  it("a syncer whose epoch length says height 5 ends epoch 0 finds no MSB certified there: SYNC_MSB_MISMATCH, the state stops at 4", async () => {
     const { state, failure } = await syncFresh([world.honest[2]!], { target: 10, epochLength: 5 });
     const report = failureReport(failure);
-    assert.deepEqual(codesOf(report), ["SYNC_CERTIFICATE_MISPLACED"]);
-    assert.equal(state.tip.height, 5, "heights 1..5 (epoch 0) verified and applied, nothing after");
+    assert.deepEqual(codesOf(report), ["SYNC_MSB_MISMATCH"]);
+    assert.equal(state.tip.height, 4, "heights 1..4 verified and applied, nothing after");
+    assert.equal(state.msbHeader(0), undefined);
+  });
+
+  it("a synced state stores the shard's MSB of epoch 0 (built from its own state after height L), identical to the replicas'", async () => {
+    const { state, failure } = await syncFresh([world.honest[1]!]);
+    assert.equal(failure, undefined);
+    const header = world.replicas[0]!.state.msbHeader(0);
+    assert.ok(header !== undefined);
+    assert.equal(toHex(state.msbHeader(0)!), toHex(header));
+    assert.deepEqual(state.latestMsb, world.replicas[0]!.state.latestMsb);
+    assert.deepEqual([...state.latestMsbBody()].map(toHex), [...world.replicas[0]!.state.latestMsbBody()].map(toHex));
   });
 
   it("a withheld answer times out and the next source completes the sync; a replayed answer for another request is ignored", async () => {
@@ -388,7 +440,9 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.ok(ok.every((a) => a.first === 1 && a.heights === MAX_SYNC_HEIGHTS_PER_REQUEST));
     const busy = answers.filter((a) => a.status === SyncStatus.Busy).length;
     assert.ok(busy > 0 && ok.length + busy === burst, `${ok.length} served, ${busy} busy`);
-    assert.ok(ok.length <= Math.ceil(MAX_SYNC_RESPONSE_BYTES / ok[0]!.bytes) + 1, `served within one full answer's budget (${ok.length} × ${ok[0]!.bytes} bytes)`);
+    // The requests reach the server over links of 1..4 ms (pob-cluster.ts): the budget refills for up to 3 ms meanwhile.
+    const refill = Math.ceil((SERVE_BYTES_PER_SECOND * 3) / 1000 / ok[0]!.bytes);
+    assert.ok(ok.length <= Math.ceil(MAX_SYNC_RESPONSE_BYTES / ok[0]!.bytes) + 1 + refill, `served within one full answer's budget and its refill (${ok.length} × ${ok[0]!.bytes} bytes)`);
     await world.cluster.advance(1_000);
     answers.length = 0;
     send!(encodeSyncRequest({ id: burst + 1, first: 1, count: 1 }));

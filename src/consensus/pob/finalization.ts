@@ -41,11 +41,16 @@
  *   block → Servi is issued (in one-league mode the proposing leader validated it → its Servi is
  *   cleared).
  *
- * State commitment (the outcome's `tip`): SHA-256(domain v4 ‖ previous tip ‖ core hash ‖ randomness
- * ‖ Merkle root of the included txids ‖ u32 their count ‖ Merkle root of the excluded (txid, code)
- * list ‖ u32 its count ‖ u64 supply ‖
- * u64 UTXO count ‖ accounts hash). It chains from the genesis state every replica starts from, so equal tips mean
+ * State commitment (the outcome's `tip`): SHA-256(domain v5 ‖ the parts' encoding), the parts
+ * (`writeCommitmentParts`, the one encoder, also what proofs carry): previous tip ‖ core hash ‖
+ * randomness ‖ Merkle root of the included txids ‖ u32 their count ‖ Merkle root of the excluded
+ * (txid, code) list ‖ u32 its count ‖ u64 supply ‖ u64 UTXO count ‖ accounts hash ‖ MSB header
+ * hash. It chains from the genesis state every replica starts from, so equal tips mean
  * the same included and excluded sets at every height and the same resulting UTXO supply and size.
+ * The MSB header hash (white paper §8, Algorithm 6) is all zero but at an epoch's last height,
+ * where it is `msbHeaderHash` of the Micro State Block of the UTXO set after the height
+ * (`PobValidatorOptions.msbAt`, src/node/msb.ts): every normal-league member executes before it
+ * co-signs, so the final-height certificate of the epoch's last height certifies the MSB header.
  * The accounts hash (believability.ts `accountsHash`) binds the believability accounts after the
  * height — stake, Servi, reputation and exclusion of every member — so the final-height
  * certificate of an epoch's last height proves the accounts the next epoch carries over
@@ -69,7 +74,7 @@
 import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
 import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
-import { BinaryWriter } from "../../codec/binary.js";
+import { BinaryWriter, type BinaryReader } from "../../codec/binary.js";
 import { codedTxidLeaf } from "../../codec/coded-txids.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
@@ -97,7 +102,9 @@ import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
-const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v4");
+const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v5");
+/** The parts' encoding (`writeCommitmentParts`): seven hashes, two u32 counts, supply and count. */
+export const COMMITMENT_PARTS_BYTES = 7 * HASH_BYTES + 2 * 4 + 2 * 8;
 /**
  * How far the clocks of honest validators may disagree: a member co-signs a proposal only if its
  * timestamp is within this of its own clock, and an optimistic block may be at most this far
@@ -187,25 +194,33 @@ export interface CommitmentParts {
   readonly count: bigint;
   /** `accountsHash` of the believability accounts after the height (believability.ts). */
   readonly accountsHash: Uint8Array;
+  /** `msbHeaderHash` of the MSB after the height at an epoch's last height (module doc); all zero elsewhere. */
+  readonly msbHeaderHash: Uint8Array;
+}
+
+/** The MSB header hash of every height but an epoch's last. */
+export const NO_MSB = new Uint8Array(HASH_BYTES);
+
+/** Writes the parts in their order (module doc): the one encoding the commitment hashes and proofs carry. */
+export function writeCommitmentParts(writer: BinaryWriter, parts: CommitmentParts): BinaryWriter {
+  return writer.bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness)
+    .bytes(parts.includedRoot).u32(parts.includedCount).bytes(parts.excludedRoot).u32(parts.excludedCount)
+    .u64(parts.supply).u64(parts.count).bytes(parts.accountsHash).bytes(parts.msbHeaderHash);
+}
+
+/** Strict inverse of `writeCommitmentParts` at the reader's position; `take` reads a hash (a view or a copy). */
+export function readCommitmentParts<Code extends string>(reader: BinaryReader<Code>, take: (length: number, what: string) => Uint8Array): CommitmentParts {
+  const hash = (what: string) => take(HASH_BYTES, what);
+  return {
+    previous: hash("previous commitment"), coreHash: hash("core hash"), randomness: hash("randomness"),
+    includedRoot: hash("included root"), includedCount: reader.u32("included count"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
+    supply: reader.u64("supply"), count: reader.u64("count"), accountsHash: hash("accounts hash"), msbHeaderHash: hash("MSB header hash"),
+  };
 }
 
 /** The state commitment of its parts (module doc). */
 export function stateCommitmentOf(parts: CommitmentParts): Uint8Array {
-  return sha256(
-    BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + 6 * HASH_BYTES + 8 + 16)
-      .bytes(COMMITMENT_DOMAIN)
-      .bytes(parts.previous)
-      .bytes(parts.coreHash)
-      .bytes(parts.randomness)
-      .bytes(parts.includedRoot)
-      .u32(parts.includedCount)
-      .bytes(parts.excludedRoot)
-      .u32(parts.excludedCount)
-      .u64(parts.supply)
-      .u64(parts.count)
-      .bytes(parts.accountsHash)
-      .finish(),
-  );
+  return sha256(writeCommitmentParts(BinaryWriter.ofSize(COMMITMENT_DOMAIN.length + COMMITMENT_PARTS_BYTES).bytes(COMMITMENT_DOMAIN), parts).finish());
 }
 
 export interface SlashingFact {
@@ -258,6 +273,12 @@ export interface PobValidatorOptions {
    * (TX_ATOMIX_UNSUPPORTED).
    */
   readonly atomix?: { readonly verifier: DecisionVerifier; readonly phases: AtomixPhases };
+  /**
+   * Micro State Blocks (module doc): called by `execute` after the height's writes, with the
+   * height; at an epoch's last height it returns `msbHeaderHash` of the MSB of the UTXO set as it
+   * is now (the post-state), elsewhere undefined. Absent: no height binds an MSB.
+   */
+  readonly msbAt?: (height: number) => Uint8Array | undefined;
 }
 
 /** A proposal core executed on the replica, not yet final: commit it once decided, or abort it. */
@@ -503,6 +524,7 @@ export class PobValidator {
       excludedRoot: excludedRoot(work.excluded), excludedCount: work.excluded.length,
       supply: utxo.supply, count: BigInt(utxo.count),
       accountsHash: accountsHash(this.settleAccounts(this.options.accounts.copy(), core, work).snapshot()),
+      msbHeaderHash: this.options.msbAt?.(height) ?? NO_MSB,
     };
     const commitment = stateCommitmentOf(parts);
     const execution: Execution = {

@@ -19,7 +19,8 @@
  *            Final, the included transactions in final order, sealed with the commit certificate,
  *            with the replica record stored beside it (src/consensus/pob/replica-state.ts: proposal
  *            hash, state commitment, accounts, leagues, ordered blocks — what a restart resumes
- *            from); the pipeline then publishes the block's final and excluded
+ *            from) and, at the epoch's last height, the shard's MSB (src/node/msb.ts: built in the
+ *            execution, its header hash bound by the commitment); the pipeline then publishes the block's final and excluded
  *            transactions to clients. A replica whose commitment differs from the decided one
  *            stops with POB_STATE_DIVERGED.
  *
@@ -40,7 +41,7 @@ import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import type { EpochContext } from "../../epoch/interface.js";
 import type { FinalityRecord } from "../../consensus/bft/codec.js";
 import { assignee, spenderOf } from "../../consensus/pob/assignment.js";
-import { PobValidator, type FinalOutcome } from "../../consensus/pob/finalization.js";
+import { NO_MSB, PobValidator, type FinalOutcome } from "../../consensus/pob/finalization.js";
 import type { Leagues } from "../../consensus/pob/leagues.js";
 import type { FinalProposal } from "../../consensus/pob/proposal.js";
 import { decodeReplicaRecord, encodeReplicaRecord } from "../../consensus/pob/replica-state.js";
@@ -71,7 +72,8 @@ import { sameBytes } from "../../bytes.js";
 import { CommitteeProofVerifier, DECISIVE_CODES, FinalHeightProver, committeesOfContext, decodeDecisionProof } from "../../atomix/proof.js";
 import { encodeAtomixPhase, isLockDecision, type AtomixDecision } from "../../atomix/phases.js";
 import { AtomixWatcher, SETTLED_REWATCH_HEIGHTS } from "../../atomix/watcher.js";
-import type { AtomixWrite } from "../../store/interface.js";
+import type { AtomixWrite, StoredMsb } from "../../store/interface.js";
+import { buildMsb, type BuiltMsb } from "../msb.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../../codec/coded-txids.js";
@@ -192,6 +194,10 @@ export class PobShardConsensus implements ShardDriver {
   readonly #atomixListeners = new Set<(batch: AtomixBatch) => void>();
   /** This epoch's registrations and leaves final here, each with its acceptance proof (read back from the store after a restart). */
   readonly #epochChanges: ProvenChange[] = [];
+  /** The MSB the open execution of the epoch's last height built (src/node/msb.ts), stored if it becomes final. */
+  #builtMsb: (BuiltMsb & { readonly height: number }) | undefined;
+  /** Wall time of the last MSB build here (ms), for ios_msb_build_ms. */
+  #msbBuildMs = 0;
   /** The epoch's boundary once its last height is final here. */
   #boundary: Boundary | undefined;
   readonly #boundaryListeners = new Set<(boundary: Boundary) => void>();
@@ -220,6 +226,7 @@ export class PobShardConsensus implements ShardDriver {
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
       bondOf: (publicKey) => context.bondOf(publicKey),
       departureOf: (bond) => context.departureOf(bond),
+      ...(context.epochLength === undefined ? {} : { msbAt: (height: number) => this.#msbAt(height) }),
       utxo: {
         applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
         // A speculative execution that did not become final: the assembly's writes go.
@@ -656,6 +663,26 @@ export class PobShardConsensus implements ShardDriver {
     };
   }
 
+  /**
+   * PobValidator's `msbAt`: at the epoch's last height, the MSB of the UTXO set as the execution
+   * left it (the table holds the height's writes; the final block after it is the next epoch's),
+   * kept until the height commits; undefined at every other height.
+   */
+  #msbAt(height: number): Uint8Array | undefined {
+    const context = this.#context;
+    if (context.epochLength === undefined || height !== context.startHeight + context.epochLength) return undefined;
+    const state = this.#state;
+    const built = buildMsb({ chain: state.chainId, shard: state.shard, height, epochLength: context.epochLength, entries: state.utxoSnapshot(), headerOf: (epoch) => state.msbHeader(epoch) });
+    this.#builtMsb = { ...built, height };
+    this.#msbBuildMs = built.buildMs;
+    return built.hash;
+  }
+
+  /** The last MSB build's wall time here (ms; 0 before any). */
+  get msbBuildMs(): number {
+    return this.#msbBuildMs;
+  }
+
   /** Phase 2 persistence: the outcome's final block, in one LMDB transaction, then the client events. */
   #commit(outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal): void {
     if (this.#failed) return;
@@ -677,6 +704,7 @@ export class PobShardConsensus implements ShardDriver {
       }));
       const atomix = this.#atomixWrites(outcome, proverOf);
       const changeProofs = this.#changeProofs(outcome, proverOf);
+      const msb = this.#msbOf(outcome);
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
@@ -684,7 +712,7 @@ export class PobShardConsensus implements ShardDriver {
         // The outcome's txids are the included transactions' own: the final block does not hash them again.
         const header = makeBlockHeader(fields, transactions, outcome.included);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
-        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs, certificate: proverOf().certificate(), proposal: record.proposal };
+        return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs, certificate: proverOf().certificate(), proposal: record.proposal, ...(msb === undefined ? {} : { msb }) };
       });
       for (let at = 0; at < outcome.included.length; at += TXID_BYTES) {
         const key = toHex(outcome.included.subarray(at, at + TXID_BYTES));
@@ -710,6 +738,16 @@ export class PobShardConsensus implements ShardDriver {
     } catch (error) {
       this.#fail(error);
     }
+  }
+
+  /** The MSB a final outcome binds (its commitment's MSB header hash), as this replica built it in `execute`; undefined for other heights. */
+  #msbOf(outcome: FinalOutcome): StoredMsb | undefined {
+    const bound = outcome.commitmentParts.msbHeaderHash;
+    if (sameBytes(bound, NO_MSB)) return undefined;
+    const built = this.#builtMsb;
+    this.#builtMsb = undefined;
+    invariant(built !== undefined && built.height === outcome.height && sameBytes(built.hash, bound), "the MSB a final height binds is the one its execution built here");
+    return { epoch: built.header.epoch, header: built.encoded, body: built.body };
   }
 
   /** The registrations and leaves a height applied, each with its acceptance proof: stored with the block, carried by the epoch's boundary. */

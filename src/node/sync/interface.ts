@@ -16,8 +16,13 @@
  *                against the certified roots and counts, commitment chain, Atomix phase writes,
  *                transaction signatures;
  *   4. apply     the block's transactions to the UTXO table (every one must apply), supply and
- *                count equal the certificate's, then one durable transaction per height (the
- *                block, its certificate, rejections, phases with their proofs, change proofs);
+ *                count equal the certificate's; at an epoch's last height the MSB this replica
+ *                builds from the state after it (src/node/msb.ts, back-pointers from the headers
+ *                it stored, which it rebuilt the same way while replaying the earlier epochs: a
+ *                mover syncs a shard from its genesis) hashes to the certified MSB header hash
+ *                (SYNC_MSB_MISMATCH), which is zero at every other height; then one durable
+ *                transaction per height (the block, its certificate, rejections, phases with
+ *                their proofs, change proofs, the MSB header and body);
  *   5. rotate    a source that sends anything invalid is dropped for this sync with its code; a
  *                silent or busy one is asked again in turn, dropped after MAX_SOURCE_STRIKES; the
  *                sync fails with SYNC_NO_SOURCE (state left at the verified prefix) when none is left.
@@ -66,6 +71,11 @@ export const SYNC_ERROR_CODES = [
   "SYNC_STATE_MISMATCH",
   /** The Atomix phase writes sent are not those the block's transactions decide. */
   "SYNC_BAD_ATOMIX",
+  /**
+   * The MSB header hash the certificate names is not the one this replica builds from its state
+   * after the height (an epoch's last height), or is not zero elsewhere (src/node/msb.ts).
+   */
+  "SYNC_MSB_MISMATCH",
   /** The source does not hold the next height (it is behind, or holds it without a certificate). */
   "SYNC_SOURCE_BEHIND",
   /** The source did not answer within SYNC_REQUEST_TIMEOUT_MS, MAX_SOURCE_STRIKES times. */

@@ -16,13 +16,16 @@
  *      list, by RFC 6962 root and count (SYNC_INCLUDED_MISMATCH, SYNC_EXCLUDED_MISMATCH);
  *   5. the phase writes sent are those its transactions decide (`atomixWritesOf`, SYNC_BAD_ATOMIX);
  *   6. every transaction passes stateless checks and applies (SYNC_APPLY_FAILED), and the UTXO
- *      supply and count after it are the certified ones (SYNC_STATE_MISMATCH); otherwise the
- *      table's writes are undone and nothing is stored.
+ *      supply and count after it are the certified ones (SYNC_STATE_MISMATCH), and so is the MSB
+ *      header hash: at an epoch's last height the one of the MSB built from the state after it
+ *      (src/node/msb.ts), zero elsewhere (SYNC_MSB_MISMATCH); otherwise the table's writes are
+ *      undone and nothing is stored.
  *   5b. every transaction's signatures verify (SYNC_BAD_SIGNATURE): the certified txids do not
  *      cover them, and the stored block must be the one every replica holds.
  * Then the height is
  * committed in one durable transaction with what its store keeps: certificate, rejections, phase
- * writes with the proofs this replica cuts from the certificate itself, change proofs.
+ * writes with the proofs this replica cuts from the certificate itself, change proofs, and at an
+ * epoch's end the MSB header and body.
  *
  * API: `new ShardSync(options)`, `sync(target, sources): Promise<SyncReport>`, `close()`, `served`.
  */
@@ -44,7 +47,9 @@ import { validateStateless } from "../../ledger/stateless.js";
 import { ApplyStatus } from "../../ledger/utxo-table.js";
 import type { Channel, PeerId } from "../../net/interface.js";
 import type { TimerHandle } from "../../runtime/interface.js";
-import type { AtomixWrite, ProvenTransaction } from "../../store/interface.js";
+import type { AtomixWrite, ProvenTransaction, StoredMsb } from "../../store/interface.js";
+import { NO_MSB } from "../../consensus/pob/finalization.js";
+import { buildMsb, isEpochEnd } from "../msb.js";
 import type { StoredFinalHeight } from "../../store/schema.js";
 import type { ShardState } from "../shard-state.js";
 import {
@@ -301,11 +306,33 @@ export class ShardSync {
       if (refused >= 0) throw new IosError<SyncErrorCode>("SYNC_APPLY_FAILED", `height ${h}: transaction ${refused} does not apply (status ${statuses[refused]})`);
       throw new IosError<SyncErrorCode>("SYNC_STATE_MISMATCH", `height ${h}: supply ${state.supply} / count ${state.utxoCount}, certified ${certified.supply} / ${certified.count}`);
     }
+    let msb: StoredMsb | undefined;
+    try {
+      msb = this.#certifiedMsb(h, certified.commitment.msbHeaderHash);
+    } catch (error) {
+      assembly.abort();
+      throw error;
+    }
     assembly.commit(() => ({
       bytes: height.block, hash: block.hash, txids: block.txids, rejections: height.record.rejections, atomix, changeProofs,
-      certificate: height.record.certificate, proposal: height.record.proposal,
+      certificate: height.record.certificate, proposal: height.record.proposal, ...(msb === undefined ? {} : { msb }),
     }));
     return certified.stateCommitment;
+  }
+
+  /** The MSB height `h` binds, built from the state after it (step 4): its certified hash checked; undefined (and a zero hash checked) off an epoch's end. */
+  #certifiedMsb(h: number, bound: Uint8Array): StoredMsb | undefined {
+    const { epochLength } = this.#options;
+    const state = this.#state;
+    if (!isEpochEnd(h, epochLength)) {
+      if (!sameBytes(bound, NO_MSB)) throw new IosError<SyncErrorCode>("SYNC_MSB_MISMATCH", `height ${h} ends no epoch, yet its certificate names an MSB header`);
+      return undefined;
+    }
+    const built = buildMsb({ chain: state.chainId, shard: state.shard, height: h, epochLength: epochLength!, entries: state.utxoSnapshot(), headerOf: (epoch) => state.msbHeader(epoch) });
+    if (!sameBytes(built.hash, bound)) {
+      throw new IosError<SyncErrorCode>("SYNC_MSB_MISMATCH", `height ${h}: the certified MSB header hash is not the one of the state after it (${built.header.count} outputs, supply ${built.header.supply})`);
+    }
+    return { epoch: built.header.epoch, header: built.encoded, body: built.body };
   }
 }
 
