@@ -330,6 +330,11 @@ export const loadCommand: Command = {
     if (epochs.switches.length > 0 || m.totals.resent > 0) {
       io.out(`epochs ${epochs.first}..${epochs.last}: ${epochs.switches.length} endpoint switch(es); ${m.totals.resent} resent (${Object.entries(m.resentByCause).map(([cause, n]) => `${cause} ${n}`).join(", ") || "none"})`);
     }
+    if (report.faults.length > 0) {
+      const down = report.faults.filter((f) => f.kind === "disconnected").length;
+      const r = m.resubmitted;
+      io.out(`faults: ${down} disconnection(s), ${report.faults.length - down} reconnection(s); ${r.count} transaction(s) resubmitted to another validator${r.finalLatency.count === 0 ? "" : ` (final latency p50 ${r.finalLatency.p50Ms} ms, max ${r.finalLatency.maxMs} ms)`}`);
+    }
     io.out(`throughput ${m.throughput.endToEndTps.toFixed(0)} final tx/s; final latency p50 ${m.latency.final.p50Ms} ms, p99 ${m.latency.final.p99Ms} ms`);
     for (const line of kindLines(m)) io.out(line);
     io.out(`report: ${files.html} (also ${files.json}, ${files.markdown})`);

@@ -3,7 +3,7 @@
  * self-contained HTML page with two uPlot charts (throughput over time, latency CDF). The page
  * inlines uPlot's script and stylesheet and the data, so it opens offline from a single file.
  *
- * JSON schema (`schema: "ioschain.load-report/3"`):
+ * JSON schema (`schema: "ioschain.load-report/4"`; /4 added `faults` and `metrics.resubmitted`):
  *   run:      { seed, mode ("open-loop" | "closed-loop"), targetRate (tx/s, open loop) | null,
  *               window (max in flight, closed loop) | null, plannedDurationMs, transactions (in the
  *               set), shardCount, genesisHash (hex), endpoints (the validators' stream URLs),
@@ -23,6 +23,10 @@
  *             byKind { intra, cross } (final count, tx/s, latency; cross adds phases locked, proven, committed),
  *             cdf { optimistic, final } as [ms, fraction][], shards[], series (per 1 s bucket)
  *   cpu:      [{ pid, label, samples: [ms, % of one core][], meanPercent, maxPercent, exited }]
+ *   faults:   [{ atMs, endpoint, shard, kind ("disconnected" | "reconnected"), detail }]: each time an
+ *             endpoint's stream closed or failed, and each time the driver reconnected to it (ms since
+ *             the start; shard as the endpoint last reported it); what the disconnections cost is in
+ *             metrics.resubmitted { count, finalLatency } and metrics.resentByCause.ENDPOINT_DISCONNECTED
  *
  * API: `buildReport(run, metrics, cpu)`, `renderJson`, `renderMarkdown`, `renderHtml`,
  * `writeReport(report, dir, baseName?)`.
@@ -35,7 +39,18 @@ import type { CpuSummary, LatencySummary, MetricsSummary } from "./metrics.js";
 import { IosError } from "../errors.js";
 import type { LoadErrorCode } from "./errors.js";
 
-export const REPORT_SCHEMA = "ioschain.load-report/3";
+export const REPORT_SCHEMA = "ioschain.load-report/4";
+
+/** An endpoint's stream closed or failed (its validator died, stopped or restarted), or came back. */
+export interface LoadFault {
+  /** Milliseconds since the run's start. */
+  readonly atMs: number;
+  readonly endpoint: string;
+  readonly shard: number;
+  readonly kind: "disconnected" | "reconnected";
+  /** The close code or error, or the epoch on reconnection. */
+  readonly detail: string;
+}
 
 /** One change of an endpoint's epoch or shard, as the driver saw it (its /v1/status). */
 export interface EndpointSwitch {
@@ -77,10 +92,11 @@ export interface LoadReport {
   readonly run: RunInfo;
   readonly metrics: MetricsSummary;
   readonly cpu: readonly CpuSummary[];
+  readonly faults: readonly LoadFault[];
 }
 
-export function buildReport(run: RunInfo, metrics: MetricsSummary, cpu: readonly CpuSummary[]): LoadReport {
-  return { schema: REPORT_SCHEMA, run, metrics, cpu };
+export function buildReport(run: RunInfo, metrics: MetricsSummary, cpu: readonly CpuSummary[], faults: readonly LoadFault[] = []): LoadReport {
+  return { schema: REPORT_SCHEMA, run, metrics, cpu, faults };
 }
 
 export function renderJson(report: LoadReport): string {
