@@ -13,7 +13,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, it } from "node:test";
 import { ApiClient } from "../../src/api/client.js";
 import { readDevnetManifest } from "../../src/devnet/launcher.js";
+import { deriveTestAccounts, genesisTxid } from "../../src/ledger/genesis.js";
+import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import type { LoadReport } from "../../src/load/report.js";
+import { loadGenesisFile } from "../../src/node/config.js";
 import { IosProcess, ios } from "../cli/helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-faults-test-"));
@@ -23,8 +26,10 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Transfers at RATE tx/s: long enough for a pause, a kill and a restart to happen while the load runs. */
-const TRANSFERS = 1500;
+/** Transfers at RATE tx/s: the validator is killed while they are submitted. */
+const TRANSFERS = 400;
+/** Funded workload accounts; the reserve accounts after them (src/devnet/launcher.ts) serve the pause step. */
+const ACCOUNTS = 60;
 const RATE = 100;
 
 async function height(url: string): Promise<number> {
@@ -39,6 +44,22 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs 
   }
 }
 
+/**
+ * A transfer of reserve account `index` (of the devnet's seed) paying its genesis output back to
+ * itself: a transaction no load touches. Account ACCOUNTS is the launcher's probe.
+ */
+function selfTransfer(genesisFile: string, index: number): Uint8Array {
+  const genesis = loadGenesisFile(genesisFile);
+  const pair = deriveTestAccounts("faults", index + 1)[index]!;
+  const output = genesis.outputs.findIndex((o) => Buffer.from(o.owner).equals(pair.publicKey));
+  assert.ok(output >= 0);
+  const { transaction } = signTransaction(
+    { kind: TxKind.Transfer, inputs: [{ txid: genesisTxid(genesis), index: output, owner: pair.publicKey }], outputs: [{ owner: pair.publicKey, amount: genesis.outputs[output]!.amount }] },
+    [pair],
+  );
+  return encodeTransaction(transaction);
+}
+
 /** The process state letter of /proc/PID/stat ("T": stopped by a signal). */
 function processState(pid: number): string {
   return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0]!;
@@ -47,7 +68,7 @@ function processState(pid: number): string {
 describe("devnet faults: the launcher keeps the rest, control commands, the load survives", () => {
   it("pause, kill, restart and stop one validator while ios load runs: every transfer final, the faults reported", async () => {
     const dir = join(root, "net");
-    const launcher = new IosProcess(["devnet", "--shards", "1", "--validators-per-shard", "4", "--believable", "0", "--dir", dir, "--accounts", "60", "--seed", "faults"]);
+    const launcher = new IosProcess(["devnet", "--shards", "1", "--validators-per-shard", "4", "--believable", "0", "--dir", dir, "--accounts", String(ACCOUNTS), "--seed", "faults"]);
     processes.push(launcher);
     await launcher.waitFor(/running; load it/, 60_000);
     const manifest = readDevnetManifest(dir);
@@ -58,25 +79,31 @@ describe("devnet faults: the launcher keeps the rest, control commands, the load
     assert.equal(status.code, 0, status.stderr);
     assert.equal([...status.stdout.matchAll(/^\d+ +0 +bft +\d+ +running +http:\/\/127\.0\.0\.1:\d+$/gm)].length, 4, status.stdout);
 
-    const reportDir = join(root, "report");
-    const load = ios(["load", "--devnet", dir, "--tx", String(TRANSFERS), "--rate", String(RATE), "--drain", "60", "--seed", "faults-load", "--report", reportDir]);
-    await until("the load's first transfers are final", async () => (await height(v0!.http)) >= 3);
-
-    // Pause: validator 2 answers nothing while the other three keep finalizing; resumed, it catches up.
+    // Pause: validator 2 answers nothing while the other three keep finalizing (transfers of the
+    // devnet's unused reserve accounts, not the load's); resumed, it catches up.
     const paused = await control("pause", "2");
     assert.equal(paused.code, 0, paused.stderr);
     assert.match(paused.stdout, /^2 +0 +bft +\d+ +paused /m);
     assert.equal(processState(v2!.pid), "T");
-    const pausedAt = await height(v0!.http);
     await assert.rejects(fetch(`${v2!.http}/v1/status`, { signal: AbortSignal.timeout(500) }), "a paused validator does not answer");
-    await until("the shard finalizes without validator 2", async () => (await height(v0!.http)) >= pausedAt + 3);
+    const before = await height(v0!.http);
+    for (const reserve of [ACCOUNTS + 1, ACCOUNTS + 2]) {
+      await new ApiClient(v0!.http).submitTransaction(selfTransfer(manifest.genesis, reserve));
+      await until("the shard finalizes without validator 2", async () => (await height(v0!.http)) > before + reserve - ACCOUNTS - 1);
+    }
     const resumed = await control("resume", "2");
     assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /^2 +0 +bft +\d+ +running /m);
     const resumedAt = await height(v0!.http);
+    assert.ok(resumedAt >= before + 2);
     await until("validator 2 catches up", async () => (await height(v2!.http)) >= resumedAt);
     assert.equal((await control("resume", "2")).code, 1, "resuming a running validator is DEVNET_BAD_STATE");
 
-    // Kill: the launcher reports it and keeps the others; restart brings it back with its data.
+    // Kill while ios load submits: the launcher reports it and keeps the others; restart brings it back with its data.
+    const reportDir = join(root, "report");
+    const load = new IosProcess(["load", "--devnet", dir, "--tx", String(TRANSFERS), "--rate", String(RATE), "--drain", "120", "--seed", "faults-load", "--report", reportDir]);
+    processes.push(load);
+    await load.waitFor(/submitted [1-9]/, 60_000);
     process.kill(v1!.pid, "SIGKILL");
     await until("the launcher reports the exit", async () => /validator 1 \(shard 0, bft league, pid \d+\) exited by itself \(code null, signal SIGKILL\); the others keep running/.test(launcher.stderr));
     assert.match(launcher.stderr, new RegExp(`its last lines are in ${join(dir, "logs", "validator-1.log")}`));
@@ -89,10 +116,9 @@ describe("devnet faults: the launcher keeps the rest, control commands, the load
     assert.equal(readDevnetManifest(dir).validators[1]!.pid, newPid, "devnet.json names the new process");
     await until("validator 1 catches up", async () => (await height(v1!.http)) > killedAt);
 
-    const loaded = await load;
-    assert.equal(loaded.code, 0, loaded.stderr);
-    assert.match(loaded.stdout, new RegExp(`${TRANSFERS} final of ${TRANSFERS} submitted \\(0 rejected, 0 pending; settled\\)`));
-    assert.match(loaded.stdout, /faults: 1 disconnection\(s\), [01] reconnection\(s\)/);
+    assert.equal(await load.exited, 0, load.stderr);
+    assert.match(load.stdout, new RegExp(`${TRANSFERS} final of ${TRANSFERS} submitted \\(0 rejected, 0 pending; settled\\)`));
+    assert.match(load.stdout, /faults: 1 disconnection\(s\), [01] reconnection\(s\)/);
     const report = JSON.parse(readFileSync(join(reportDir, "load-report.json"), "utf8")) as LoadReport;
     const faults = report.faults.filter((f) => f.endpoint === v1!.stream);
     assert.equal(faults[0]?.kind, "disconnected");
