@@ -52,7 +52,7 @@ async function launch(options: DevnetOptions): Promise<Devnet> {
 function describeDevnet(devnet: Devnet, io: Output): void {
   const m = devnet.manifest;
   io.out(`devnet: ${m.shards} shard(s) × ${m.validatorsPerShard} validator(s), ${m.accounts} funded accounts (seed ${JSON.stringify(m.seed)})`);
-  for (const v of m.validators) io.out(`  validator ${v.index}  shard ${v.shard}  pid ${v.pid}  ${v.http}  log ${v.log}`);
+  for (const v of m.validators) io.out(`  validator ${v.index}  shard ${v.shard}  ${v.league}  pid ${v.pid}  ${v.http}  log ${v.log}`);
   io.out(`data: ${m.dir} (genesis ${m.genesis}, manifest ${join(m.dir, "devnet.json")})`);
   io.out(`logs: ${m.logs}`);
   const mode = consensusModeOf(m);

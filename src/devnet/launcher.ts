@@ -19,6 +19,13 @@
  *  5. agreement: per shard, the hashes of block 1 on all its validators are compared. With K > 1
  *     the configurations select BFT shard consensus, so equal hashes are expected; a difference
  *     is reported, never hidden (`consensus: false`), and callers refuse to measure such a run.
+ *     Each validator's league at launch (believable, normal, bft, solo) is read from its status.
+ *  6. run: a validator that exits by itself (crash, SIGKILL from outside) is reported to the
+ *     `onExit` listeners (index, shard, league, pid, code or signal, log) and the others keep
+ *     running. `stopValidator`, `restartValidator` (same data directory and configuration; the
+ *     manifest is rewritten with the new pid), `pauseValidator` (SIGSTOP) and `resumeValidator`
+ *     (SIGCONT) act on one validator; commands on one validator run one after another, and an exit
+ *     they cause is no fault. `ios devnet` exposes them to other terminals (src/devnet/control.ts).
  *
  * Ports: each validator has a client port and a peer port. The launcher asks the OS for free
  * ports (binds 127.0.0.1:0 twice per validator at once, reads the ports, closes the sockets)
@@ -29,8 +36,9 @@
  *
  * The run is described in DIR/devnet.json (`DevnetManifest`), which `ios load --devnet DIR` reads.
  *
- * API: `startDevnet(options): Promise<Devnet>`, `readDevnetManifest(dir)`, `streamEndpoints(manifest)`,
- * `validatorProcesses(manifest)`.
+ * API: `startDevnet(options): Promise<Devnet>` (with `validators()`, `onExit`, `stopValidator`,
+ * `restartValidator`, `pauseValidator`, `resumeValidator`), `readDevnetManifest(dir)`,
+ * `streamEndpoints(manifest)`, `validatorProcesses(manifest)`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
