@@ -40,7 +40,8 @@ const CHECK_CONCURRENCY = 32;
 const root = mkdtempSync(join(tmpdir(), "ios-faults-bench-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 const dir = join(root, "devnet");
-const devnet = await startDevnet({ shards: SHARDS, validatorsPerShard: VALIDATORS_PER_SHARD, believable: 1, dir, seed: "faults-bench", accounts: ACCOUNTS });
+// A generous start: on a busy 2-core machine ten validators take minutes to finalize their first block.
+const devnet = await startDevnet({ shards: SHARDS, validatorsPerShard: VALIDATORS_PER_SHARD, believable: 1, dir, seed: "faults-bench", accounts: ACCOUNTS, readyTimeoutMs: 300_000 });
 const control = await serveControl(devnet, dir);
 try {
   if (!devnet.consensus) throw new Error("the validators of a shard did not agree on their first block: nothing to measure");
