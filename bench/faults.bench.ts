@@ -34,8 +34,10 @@ const WINDOW = 4000;
 const TX_PER_SECOND = Number(process.env.FAULTS_BENCH_TX_PER_SECOND ?? 9000);
 /** How long the final check waits for every validator of a shard to hold the same tip (a restarted one syncs). */
 const SYNC_WAIT_MS = 30_000;
-/** Parallel GET /v1/tx per validator in the final check. */
-const CHECK_CONCURRENCY = 32;
+/** Parallel GET /v1/tx per validator in the final check: few, so a busy validator answers rather than times out. */
+const CHECK_CONCURRENCY = 8;
+/** Reads of one transaction's status before its failure is recorded. */
+const READ_ATTEMPTS = 5;
 
 const root = mkdtempSync(join(tmpdir(), "ios-faults-bench-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
@@ -98,22 +100,37 @@ try {
       const client = clients[validator.index]!;
       const positions = Array.from({ length: t.submitted }, (_, p) => p).filter((p) => driven.shard(p) === validator.shard);
       const final = new Set<number>();
+      /** What a validator answered for a transaction that is not final there: its state, TX_NOT_FOUND, or the read's failure. */
+      const answers = new Map<number, string>();
+      const read = async (position: number): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const status = await client.request<TxStatusJson>("GET", `/v1/tx/${toHex(driven.txid(position))}`);
+            if (status.state === "final") final.add(position);
+            else answers.set(position, status.state);
+            return;
+          } catch (error) {
+            const code = (error as { code?: string }).code ?? "ERROR";
+            // A definite answer (no such transaction here) is kept; a failed read is tried again.
+            if (code === "TX_NOT_FOUND" || attempt === READ_ATTEMPTS) return void answers.set(position, code);
+            await sleep(200 * attempt);
+          }
+        }
+      };
       let next = 0;
       await Promise.all(
         Array.from({ length: CHECK_CONCURRENCY }, async () => {
-          while (next < positions.length) {
-            const position = positions[next++]!;
-            const status = await client.request<TxStatusJson>("GET", `/v1/tx/${toHex(driven.txid(position))}`).catch(() => undefined);
-            if (status?.state === "final") final.add(position);
-          }
+          while (next < positions.length) await read(positions[next++]!);
         }),
       );
-      return { validator, positions, final };
+      return { validator, positions, final, answers };
     }),
   );
   const finalSomewhere = new Set(statuses.flatMap((s) => [...s.final]));
-  const checked = statuses.map(({ validator, positions, final }) => {
+  const checked = statuses.map(({ validator, positions, final, answers }) => {
     const missing = positions.filter((p) => finalSomewhere.has(p) && !final.has(p));
+    const byAnswer: Record<string, number> = {};
+    for (const p of missing) byAnswer[answers.get(p)!] = (byAnswer[answers.get(p)!] ?? 0) + 1;
     return {
       index: validator.index,
       shard: validator.shard,
@@ -124,10 +141,11 @@ try {
       final: final.size,
       notFinal: missing.slice(0, 5).map((p) => toHex(driven.txid(p))),
       notFinalCount: missing.length,
+      notFinalByAnswer: byAnswer,
     };
   });
   const allFinal = checked.every((c) => c.notFinalCount === 0) && finalSomewhere.size >= t.final;
-  for (const c of checked) console.log(`  validator ${c.index} (shard ${c.shard}, ${c.league}${c.restarted ? ", restarted" : ""}, tip ${c.tipHeight}): ${c.final} final of the ${c.finalSomewhereInShard} final on some validator of its shard${c.notFinalCount > 0 ? `; e.g. not: ${c.notFinal.join(", ")}` : ""}`);
+  for (const c of checked) console.log(`  validator ${c.index} (shard ${c.shard}, ${c.league}${c.restarted ? ", restarted" : ""}, tip ${c.tipHeight}): ${c.final} final of the ${c.finalSomewhereInShard} final on some validator of its shard${c.notFinalCount > 0 ? `; not final: ${JSON.stringify(c.notFinalByAnswer)}, e.g. ${c.notFinal[0]}` : ""}`);
   console.log(allFinal ? "every final transaction is final on every validator of its shard" : "SOME FINAL TRANSACTIONS ARE NOT FINAL EVERYWHERE");
 
   writeFileSync(

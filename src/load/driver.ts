@@ -321,22 +321,32 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const seenOptimisticBlocks = new Set<string>();
 
   // An endpoint unreachable at the start (its validator is down) is a disconnected one: the run needs one per shard.
-  const opened = await Promise.all(
+  const settled = await Promise.allSettled(
     endpoints.map(async (url): Promise<{ readonly socket: WebSocket; readonly status: EndpointStatus } | { readonly error: Error }> => {
-      let socket: WebSocket | undefined;
+      let socket: WebSocket;
       try {
-        const opening = await connect(url);
-        socket = opening;
-        return { socket: opening, status: await fetchStatus(url) };
+        socket = await connect(url);
       } catch (error) {
-        socket?.terminate();
         return { error: error as Error };
+      }
+      // A stream that opens with a status that is unreadable or malformed is no fault but a bad endpoint: the run is refused.
+      try {
+        return { socket, status: await fetchStatus(url) };
+      } catch (error) {
+        socket.terminate();
+        throw error;
       }
     }),
   );
+  const opened = settled.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
   const closeAll = (): void => {
     for (const o of opened) if ("socket" in o) o.socket.terminate();
   };
+  const badEndpoint = settled.find((o) => o.status === "rejected");
+  if (badEndpoint !== undefined) {
+    closeAll();
+    throw (badEndpoint as PromiseRejectedResult).reason;
+  }
   const reachable = opened.filter((o): o is { readonly socket: WebSocket; readonly status: EndpointStatus } => "socket" in o);
   if (reachable.length === 0) throw (opened[0] as { error: Error }).error;
   const statuses = reachable.map((o) => o.status);
