@@ -842,6 +842,9 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
           if (finished || socket.readyState !== WebSocket.OPEN) throw new Error("the run is over, or the stream closed again");
           connection.socket = socket;
           connection.up = true;
+          // A new stream numbers its acknowledgements from 0 again (the server counts frames per stream).
+          connection.inFlight.clear();
+          connection.nextSequence = 0;
           attach(connection);
           faults.push({ atMs: Math.round(performance.now() - startMs), endpoint: connection.url, shard: status.shard, kind: "reconnected", detail: `epoch ${status.epoch}` });
           // Everything it held was sent elsewhere at its disconnection: its new status is taken as is, no switch to follow.
