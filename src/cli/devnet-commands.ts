@@ -97,6 +97,7 @@ export const devnetCommand: Command = {
     "                             on P + N + i (default: free ports from the OS)",
     "  --workers W                verifier threads per validator (default: cores / validators)",
     "  --block-interval MS        block interval of each validator (default 50)",
+    "  --idle-heartbeat MS        an idle shard decides an empty height this often (default 5000)",
     "",
     "Generates keys and genesis, starts the validators, waits until every shard has finalized a",
     "block, prints where logs and data are, and runs until Ctrl-C (SIGINT) or SIGTERM, then stops",
@@ -123,6 +124,7 @@ export const devnetCommand: Command = {
     "base-port": { type: "string" },
     workers: { type: "string" },
     "block-interval": { type: "string" },
+    "idle-heartbeat": { type: "string" },
   },
   async run(values, positionals, io) {
     if (positionals.length > 0) return controlCommand(values, positionals, io);
@@ -148,6 +150,7 @@ export const devnetCommand: Command = {
         ...(values["base-port"] === undefined ? {} : { basePort: integerOption(values, "base-port", 1024, 65_535) }),
         ...(values.workers === undefined ? {} : { workers: integerOption(values, "workers", 1, 64) }),
         ...(values["block-interval"] === undefined ? {} : { blockIntervalMs: integerOption(values, "block-interval", 10, 60_000) }),
+        ...(values["idle-heartbeat"] === undefined ? {} : { idleHeartbeatMs: integerOption(values, "idle-heartbeat", 10, 60_000) }),
       });
       describeDevnet(devnet, io);
       const { serveControl } = await import("../devnet/control.js");

@@ -100,6 +100,11 @@ export interface DevnetOptions {
   /** Verifier threads per validator; default max(1, ⌊cores / validators⌋). */
   readonly workers?: number;
   readonly blockIntervalMs?: number;
+  /**
+   * Every validator's idle heartbeat: an idle shard decides an empty height this often
+   * (`consensus.idleBlockMs`; default the node's, 5 s). Tests passing epochs while idle shorten it.
+   */
+  readonly idleHeartbeatMs?: number;
   readonly maxPendingTxs?: number;
   /** Extra Node flags for validator i (e.g. ["--cpu-prof", "--cpu-prof-dir", DIR]). */
   readonly nodeArgs?: (validator: number) => readonly string[];
@@ -333,6 +338,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     consensus: mode,
     ...(mode === "pob" ? { pob: devnetPobPolicy(options) } : {}),
     ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
+    ...(options.idleHeartbeatMs === undefined ? {} : { idleBlockMs: options.idleHeartbeatMs }),
     pipeline: {
       workers: options.workers ?? Math.max(1, Math.floor(availableParallelism() / validatorCount)),
       blockIntervalMs: options.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS,

@@ -42,7 +42,7 @@ const RATE = 20;
 const root = mkdtempSync(join(tmpdir(), "ios-epochs-"));
 let devnet: Devnet;
 before(async () => {
-  devnet = await startDevnet({ shards: 2, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "epochs", accounts: 24, amount: 1_000_000n, workers: 1, epochLength: L });
+  devnet = await startDevnet({ shards: 2, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "epochs", accounts: 24, amount: 1_000_000n, workers: 1, epochLength: L, idleHeartbeatMs: 250 });
 });
 after(async () => {
   await devnet?.stop();

@@ -47,7 +47,7 @@ const statusOf = async (url: string) => (await (await fetch(`${url}/v1/status`))
 
 describe("a registrant joins a devnet", () => {
   it("registered by ios tx register, a new ios node process enters at the next epoch and its shard finalizes with it", async () => {
-    devnet = await startDevnet({ shards: 1, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "registrant", accounts: 2, amount: 1_000_000n, workers: 1, epochLength: L });
+    devnet = await startDevnet({ shards: 1, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "registrant", accounts: 2, amount: 1_000_000n, workers: 1, epochLength: L, idleHeartbeatMs: 250 });
     const { manifest } = devnet;
     const entry = manifest.validators[0]!;
     const files = join(root, "registrant");
