@@ -65,8 +65,8 @@ export interface StoredBlock {
   /**
    * Prunes, in this block's transaction, the per-height records of heights below `below` (schema.ts
    * "Pruning"), keeping the final-height records of heights that are multiples of `epochLength`
-   * (epoch ends). The store lowers `below` to the flushed height + 1, so that a reopened state can
-   * always replay from its flushed set; the horizon only moves up (`prunedBelow`).
+   * (epoch ends). The store lowers `below` to the flushed height, so that a reopened state can
+   * always replay from its flushed set (and the flushed block's hash); the horizon only moves up (`prunedBelow`).
    */
   readonly prune?: PruneRequest;
 }

@@ -421,13 +421,14 @@ export class RecordChainStore implements ChainStore {
 
   /**
    * StoredBlock `prune`'s checks, before anything is written: the new horizon, or undefined when it
-   * would not move. Lowered to the flushed height + 1 (before this block's flush, whose index entries
-   * the same transaction writes): a reopened state replays the blocks above its flushed set.
+   * would not move. Lowered to the flushed height (before this block's flush, whose index entries
+   * the same transaction writes): a reopened state replays the blocks above its flushed set, linked
+   * to the flushed block's hash.
    */
   private pruneHorizon(request: PruneRequest): number | undefined {
     check<StoreErrorCode>(isHeight(request.below), "STORE_BAD_INPUT", "prune height must be a non-negative safe integer");
     check<StoreErrorCode>(Number.isSafeInteger(request.epochLength) && request.epochLength >= 1, "STORE_BAD_INPUT", "prune epoch length must be a positive integer");
-    const below = Math.min(request.below, this.flushedRecord!.height + 1);
+    const below = Math.min(request.below, this.flushedRecord!.height);
     return below > this.prunedBelowRecord ? below : undefined;
   }
 
