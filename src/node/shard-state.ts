@@ -396,9 +396,10 @@ export class ShardState {
    * leaving the state unchanged, for a block that does not follow the tip (STORE_HEIGHT_GAP,
    * STATE_PREV_HASH_MISMATCH), is malformed (a ledger code) or fails stateless validation
    * (STATE_*). Transactions failing stateful validation (a missing input, a double spend, ...)
-   * stay in the block unapplied, with their status.
+   * stay in the block unapplied, with their status. `msb`: the MSB of the epoch this block ends
+   * (BuiltBlock `msb`), which a pruning state prunes with.
    */
-  commitBlock(bytes: Uint8Array): CommitResult {
+  commitBlock(bytes: Uint8Array, msb?: StoredMsb): CommitResult {
     this.checkUsable();
     if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
     const envelope = decodeBlockEnvelope(bytes);
@@ -410,7 +411,7 @@ export class ShardState {
     const assembly = this.assemble();
     const statuses = assembly.apply(stateless.records, stateless.recordCount);
     const { txids, positions, statusesByTx, rejections } = appliedLocations(stateless, statuses);
-    const committed = assembly.commit(() => ({ bytes, hash: envelope.hash, txids, positions, rejections }));
+    const committed = assembly.commit(() => ({ bytes, hash: envelope.hash, txids, positions, rejections, ...(msb === undefined ? {} : { msb }) }));
     return { ...committed, statuses: statusesByTx, txids: stateless.txids };
   }
 
