@@ -3,7 +3,7 @@
 // ≤ e − 1. Every replica agrees on the heights it keeps, on the MSB chain and on the supply; each
 // keeps the latest two epochs (and everything above its flushed height); every final transfer of
 // the kept heights has a transaction proof that verifies with the committees of the identity chain,
-// and every older one is refused MSB_PRUNED; sync serving refuses pruned heights (SyncStatus.Pruned).
+// and every older one is refused MSB_PRUNED.
 // A validator down for a moment in epoch 3 restarts from its pruned store and catches up; the
 // transfers start then, so that the early rounds end pruned and the late ones in the kept epochs.
 import assert from "node:assert/strict";
