@@ -31,7 +31,7 @@
  * be aborted (a consensus execution that did not become final): the table's undo journal reverts
  * it, and its changes join the pending delta only at a commit.
  *
- * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes): CommitResult`,
+ * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes, msb?): CommitResult`, `prunedBelow` (pruning, option `prune`),
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
  * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `chainId`, `msbHeader(epoch)`, `latestMsb`, `latestMsbBody()` (Micro State Blocks, src/node/msb.ts), `utxoSnapshot()`,

@@ -15,7 +15,8 @@
  *    A PoB block's final-height certificate and proposal, with its rejections and phase writes in order,
  *    rides in the same transaction (the finalHeights sub-database, served to syncing peers), and so
  *    does the MSB an epoch's last block ends with (its header kept by epoch, its body replacing the
- *    previous latest body).
+ *    previous latest body), and, when asked (StoredBlock `prune`), the deletion of the per-height
+ *    records of old epochs (schema.ts "Pruning", `prune`) with the "pruned" marker.
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
