@@ -562,7 +562,7 @@ export class ValidatorNode {
     const { config, genesis, key } = setup;
     const states: ShardState[] = [];
     const openState = (shard: number): ShardState => {
-      const state = ShardState.open({ directory: shardDirectory(config.dataDir, setup.shard, shard), genesis, shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
+      const state = ShardState.open({ directory: shardDirectory(config.dataDir, setup.shard, shard), genesis, shard, prune: config.store?.prune === true, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
       states.push(state);
       return state;
     };
