@@ -10,7 +10,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { committeesOfContext } from "../../src/atomix/proof.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
-import { IosError } from "../../src/errors.js";
 import { toHex } from "../../src/hex.js";
 import { decodeBlock } from "../../src/ledger/block.js";
 import { genesisSupply } from "../../src/ledger/genesis.js";
@@ -18,6 +17,7 @@ import { MsbProver, verifyIosProof } from "../../src/node/msb-proof.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { checkIdentityChains, checkMsbChain, payInRounds } from "./epoch-load.js";
 import { caseSeeds, pobCluster, SIM_POLICY } from "./pob-cluster.js";
+import { codeOf } from "../support/errors.js";
 
 const L = 10;
 const EPOCHS = 7;
@@ -26,14 +26,6 @@ const AMOUNT = 1_000_000n;
 const FEE = 10n;
 const verifier = new Ed25519Verifier();
 
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-    return "no error";
-  } catch (error) {
-    return error instanceof IosError ? error.code : `uncoded: ${String(error)}`;
-  }
-}
 
 describe("whole PoB validators with pruning on", () => {
   for (const seed of caseSeeds("prune", 1)) {
