@@ -20,10 +20,23 @@
  *     /work/notes/doc-transepoch.md, "How a swap becomes part of the chain").
  *
  * Error codes: TRANSEPOCH_BAD_INPUT (the two assignments, the randomness or the shard count do not
- * describe two configurations of one chain), TRANSEPOCH_BAD_BATCH (a batch number outside 0..B).
+ * describe two configurations of one chain), TRANSEPOCH_BAD_BATCH (a batch number outside 0..B);
+ * a swap-in's refusals (swap.ts `checkSwapIn`): TRANSEPOCH_MALFORMED, _WRONG_BATCH, _NOT_JOINER,
+ * _DUPLICATE_JOINER, _MISSING_JOINER, _WRONG_PLACE, _STALE_SYNC, _WRONG_COMMITMENT, _BAD_SIGNATURE.
  */
 
-export type TransEpochErrorCode = "TRANSEPOCH_BAD_INPUT" | "TRANSEPOCH_BAD_BATCH";
+export type TransEpochErrorCode =
+  | "TRANSEPOCH_BAD_INPUT"
+  | "TRANSEPOCH_BAD_BATCH"
+  | "TRANSEPOCH_MALFORMED"
+  | "TRANSEPOCH_WRONG_BATCH"
+  | "TRANSEPOCH_NOT_JOINER"
+  | "TRANSEPOCH_DUPLICATE_JOINER"
+  | "TRANSEPOCH_MISSING_JOINER"
+  | "TRANSEPOCH_WRONG_PLACE"
+  | "TRANSEPOCH_STALE_SYNC"
+  | "TRANSEPOCH_WRONG_COMMITMENT"
+  | "TRANSEPOCH_BAD_SIGNATURE";
 
 /** What a schedule is computed from: two configurations' shard assignments and the later one's randomness. */
 export interface TransEpochInput {

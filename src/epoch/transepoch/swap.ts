@@ -36,24 +36,12 @@ import type { EpochContext } from "../interface.js";
 import type { ShardSchedule, TransEpochErrorCode } from "./interface.js";
 import { transEpochSchedule } from "./schedule.js";
 
-export type SwapErrorCode =
-  | TransEpochErrorCode
-  | "TRANSEPOCH_MALFORMED"
-  | "TRANSEPOCH_WRONG_BATCH"
-  | "TRANSEPOCH_NOT_JOINER"
-  | "TRANSEPOCH_DUPLICATE_JOINER"
-  | "TRANSEPOCH_MISSING_JOINER"
-  | "TRANSEPOCH_WRONG_PLACE"
-  | "TRANSEPOCH_STALE_SYNC"
-  | "TRANSEPOCH_WRONG_COMMITMENT"
-  | "TRANSEPOCH_BAD_SIGNATURE";
-
 const SWAP_DOMAIN = new TextEncoder().encode("IOSChain/transepoch/swap-in/v1");
 const SWAP_VERSION = 1;
 /** Everything the signature covers. */
 const SIGNED_BYTES = 1 + HASH_BYTES + 4 + 4 + 2 + 8 + HASH_BYTES + PUBLIC_KEY_BYTES;
 export const SWAP_REQUEST_BYTES = SIGNED_BYTES + SIGNATURE_BYTES;
-/** A batch holds at most a third of a committee (schedule.ts), and a committee is a u16 count wide: far below this u8. */
+/** A batch has at most k ≤ ⌈log2(n/m)⌉ ≤ 32 joiners (schedule.ts, n a u32 count): a u8 count is ample. */
 export const MAX_SWAP_REQUESTS = 0xff;
 /**
  * How far behind the swap height a joiner's synced height may be: one state-sync answer
@@ -62,7 +50,7 @@ export const MAX_SWAP_REQUESTS = 0xff;
  */
 export const SWAP_MAX_LAG = 64;
 
-const CODES = singleCode<SwapErrorCode>("TRANSEPOCH_MALFORMED");
+const CODES = singleCode<TransEpochErrorCode>("TRANSEPOCH_MALFORMED");
 
 export interface SwapRequest {
   readonly chain: Uint8Array;
@@ -81,9 +69,9 @@ export interface SwapRequest {
 export type UnsignedSwapRequest = Omit<SwapRequest, "signature">;
 
 function signedPart(request: UnsignedSwapRequest): Uint8Array {
-  check<SwapErrorCode>(request.chain.length === HASH_BYTES && request.commitment.length === HASH_BYTES && request.joiner.length === PUBLIC_KEY_BYTES,
+  check<TransEpochErrorCode>(request.chain.length === HASH_BYTES && request.commitment.length === HASH_BYTES && request.joiner.length === PUBLIC_KEY_BYTES,
     "TRANSEPOCH_MALFORMED", "chain id, commitment and joiner key are 32 bytes each");
-  check<SwapErrorCode>(Number.isInteger(request.batch) && request.batch >= 1 && request.batch <= 0xffff, "TRANSEPOCH_MALFORMED", `batch must be 1..65535, got ${request.batch}`);
+  check<TransEpochErrorCode>(Number.isInteger(request.batch) && request.batch >= 1 && request.batch <= 0xffff, "TRANSEPOCH_MALFORMED", `batch must be 1..65535, got ${request.batch}`);
   return BinaryWriter.ofSize(SIGNED_BYTES).u8(SWAP_VERSION).bytes(request.chain).u32(request.shard).u32(request.epoch).u16(request.batch)
     .u64(request.syncedHeight).bytes(request.commitment).bytes(request.joiner).finish();
 }
@@ -101,7 +89,7 @@ export function signSwapRequest(secretKey: Uint8Array, request: UnsignedSwapRequ
   return BinaryWriter.ofSize(SWAP_REQUEST_BYTES).bytes(signed).bytes(signMessage(secretKey, signingInput(signed))).finish();
 }
 
-function readRequest(reader: BinaryReader<SwapErrorCode>): SwapRequest {
+function readRequest(reader: BinaryReader<TransEpochErrorCode>): SwapRequest {
   const version = reader.u8("version");
   if (version !== SWAP_VERSION) reader.fail("TRANSEPOCH_MALFORMED", `unknown swap request version ${version}`);
   const chain = reader.bytes(HASH_BYTES, "chain id").slice();
@@ -117,7 +105,7 @@ function readRequest(reader: BinaryReader<SwapErrorCode>): SwapRequest {
 }
 
 export function decodeSwapRequest(bytes: Uint8Array): SwapRequest {
-  const reader = new BinaryReader<SwapErrorCode>(bytes, CODES);
+  const reader = new BinaryReader<TransEpochErrorCode>(bytes, CODES);
   const request = readRequest(reader);
   reader.expectEnd("the swap request");
   return request;
@@ -125,17 +113,17 @@ export function decodeSwapRequest(bytes: Uint8Array): SwapRequest {
 
 /** A batch's requests (each a SWAP_REQUEST's bytes) as one SWAP_IN; a removal-only batch has none. */
 export function encodeSwapIn(requests: readonly Uint8Array[]): Uint8Array {
-  check<SwapErrorCode>(requests.length <= MAX_SWAP_REQUESTS, "TRANSEPOCH_MALFORMED", `at most ${MAX_SWAP_REQUESTS} requests per swap`);
+  check<TransEpochErrorCode>(requests.length <= MAX_SWAP_REQUESTS, "TRANSEPOCH_MALFORMED", `at most ${MAX_SWAP_REQUESTS} requests per swap`);
   const writer = BinaryWriter.ofSize(1 + requests.length * SWAP_REQUEST_BYTES).u8(requests.length);
   for (const request of requests) {
-    check<SwapErrorCode>(request.length === SWAP_REQUEST_BYTES, "TRANSEPOCH_MALFORMED", `a swap request is ${SWAP_REQUEST_BYTES} bytes, got ${request.length}`);
+    check<TransEpochErrorCode>(request.length === SWAP_REQUEST_BYTES, "TRANSEPOCH_MALFORMED", `a swap request is ${SWAP_REQUEST_BYTES} bytes, got ${request.length}`);
     writer.bytes(request);
   }
   return writer.finish();
 }
 
 export function decodeSwapIn(bytes: Uint8Array): SwapRequest[] {
-  const reader = new BinaryReader<SwapErrorCode>(bytes, CODES);
+  const reader = new BinaryReader<TransEpochErrorCode>(bytes, CODES);
   const requests = Array.from({ length: reader.u8("request count") }, () => readRequest(reader));
   reader.expectEnd("the swap-in");
   return requests;
@@ -160,29 +148,29 @@ export function checkSwapIn(swapIn: Uint8Array, place: SwapInPlace): number {
   const requests = decodeSwapIn(swapIn);
   const next = place.batch + 1;
   const batch = place.schedule.batches[next - 1];
-  check<SwapErrorCode>(batch !== undefined && batch.index === next, "TRANSEPOCH_WRONG_BATCH",
+  check<TransEpochErrorCode>(batch !== undefined && batch.index === next, "TRANSEPOCH_WRONG_BATCH",
     `shard ${place.shard} is at batch ${place.batch} of ${place.schedule.batches.length}: no batch ${next} to swap in`);
   const seen = new Set<string>();
   for (const request of requests) {
     const key = toHex(request.joiner);
-    check<SwapErrorCode>(batch.joining.some((joiner) => sameBytes(joiner, request.joiner)), "TRANSEPOCH_NOT_JOINER", `${key} does not join shard ${place.shard} in batch ${next}`);
-    check<SwapErrorCode>(!seen.has(key), "TRANSEPOCH_DUPLICATE_JOINER", `${key} asks twice`);
+    check<TransEpochErrorCode>(batch.joining.some((joiner) => sameBytes(joiner, request.joiner)), "TRANSEPOCH_NOT_JOINER", `${key} does not join shard ${place.shard} in batch ${next}`);
+    check<TransEpochErrorCode>(!seen.has(key), "TRANSEPOCH_DUPLICATE_JOINER", `${key} asks twice`);
     seen.add(key);
   }
-  check<SwapErrorCode>(requests.length === batch.joining.length, "TRANSEPOCH_MISSING_JOINER",
+  check<TransEpochErrorCode>(requests.length === batch.joining.length, "TRANSEPOCH_MISSING_JOINER",
     `batch ${next} has ${batch.joining.length} joiner(s), the swap carries ${requests.length} request(s)`);
   for (const request of requests) {
-    check<SwapErrorCode>(sameBytes(request.chain, place.chain) && request.shard === place.shard && request.epoch === place.epoch && request.batch === next, "TRANSEPOCH_WRONG_PLACE",
+    check<TransEpochErrorCode>(sameBytes(request.chain, place.chain) && request.shard === place.shard && request.epoch === place.epoch && request.batch === next, "TRANSEPOCH_WRONG_PLACE",
       `${toHex(request.joiner)}'s request is for shard ${request.shard}, epoch ${request.epoch}, batch ${request.batch}`);
-    check<SwapErrorCode>(request.syncedHeight < place.height && place.height - request.syncedHeight <= SWAP_MAX_LAG, "TRANSEPOCH_STALE_SYNC",
+    check<TransEpochErrorCode>(request.syncedHeight < place.height && place.height - request.syncedHeight <= SWAP_MAX_LAG, "TRANSEPOCH_STALE_SYNC",
       `${toHex(request.joiner)} synced to height ${request.syncedHeight}: a swap at ${place.height} takes ${place.height - SWAP_MAX_LAG}..${place.height - 1}`);
     const commitment = place.commitmentAt(request.syncedHeight);
-    check<SwapErrorCode>(commitment !== undefined && sameBytes(commitment, request.commitment), "TRANSEPOCH_WRONG_COMMITMENT",
+    check<TransEpochErrorCode>(commitment !== undefined && sameBytes(commitment, request.commitment), "TRANSEPOCH_WRONG_COMMITMENT",
       `${toHex(request.joiner)}'s commitment at height ${request.syncedHeight} is not the chain's`);
   }
   for (const request of requests) {
     const signed = signedPart(request);
-    check<SwapErrorCode>(verify(request.signature, signingInput(signed), request.joiner), "TRANSEPOCH_BAD_SIGNATURE", `${toHex(request.joiner)}'s request is not signed by it`);
+    check<TransEpochErrorCode>(verify(request.signature, signingInput(signed), request.joiner), "TRANSEPOCH_BAD_SIGNATURE", `${toHex(request.joiner)}'s request is not signed by it`);
   }
   return next;
 }
