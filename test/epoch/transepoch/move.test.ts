@@ -9,10 +9,11 @@
  *  - a joiner of batch b starts from the boundary height (the MSB) (b − 1)·Δ ticks after the
  *    configuration and replays SYNC_RATE heights per tick, up to one height behind the tip (an
  *    outsider learns a height a sync round after it is decided); there it signs a request, which
- *    reaches the leader one tick later; the leader includes a batch's requests
- *    when it holds all of them (a byzantine leader omits them for as long as it leads), and the
- *    proposal that carries them is decided by the next committee;
- *  - swapped-out members stop; swapped-in members keep replaying until at the tip.
+ *    reaches the leader one tick later; the leader includes a batch's requests when it holds all
+ *    of them (a byzantine leader omits them for as long as it leads); the height that carries
+ *    them is the current committee's last, the next committee decides from the height after it;
+ *  - swapped-out members stop; a swapped-in joiner learns its swap height a sync round (a tick)
+ *    later, so it cannot vote on the first height after it: the seats in flight.
  * Asserted over many seeds: the move ends at configuration e + 1's committee; in the honest runs
  * the shard decides a height every tick ("keeps finalizing") and every committee in use has
  * ≥ 2f + 1 up-to-date members (what the one-third cap on a batch buys: the joiners it admits are
@@ -63,6 +64,8 @@ interface MoveRun {
 function runMove(move: ShardSchedule, keyOf: (publicKey: Uint8Array) => KeyPair, faults: Faults = {}): MoveRun {
   const tip = new Map<string, number>();
   const downUntil = new Map<string, number>();
+  /** The tick whose height swapped each joiner in. */
+  const admittedAt = new Map<string, number>();
   for (const key of move.committee(0)) tip.set(toHex(key), BOUNDARY);
   const requests = new Map<string, { bytes: Uint8Array; arrives: number }>();
   let height = BOUNDARY;
@@ -81,9 +84,10 @@ function runMove(move: ShardSchedule, keyOf: (publicKey: Uint8Array) => KeyPair,
         if (tick >= (b.index - 1) * DELTA_TICKS && !tip.has(hex)) tip.set(hex, BOUNDARY);
       }
     });
-    // A member holds every decided height; a replaying outsider gets the latest one a sync round later.
+    // A member holds every decided height; an outsider, and a joiner in the tick after its swap height, get the latest a sync round later.
     const members = new Set(move.committee(batch).map(toHex));
-    for (const [hex, at] of tip) if (live(hex, tick)) tip.set(hex, Math.min(members.has(hex) ? height : height - 1, at + SYNC_RATE));
+    const current = (hex: string) => members.has(hex) && tick - (admittedAt.get(hex) ?? -Infinity) >= 2;
+    for (const [hex, at] of tip) if (live(hex, tick)) tip.set(hex, Math.min(current(hex) ? height : height - 1, at + SYNC_RATE));
     // The next batch's joiners as synced as an outsider gets sign their request; it reaches the leader next tick.
     const next = move.batches[batch]!;
     for (const key of next.joining) {
@@ -102,19 +106,19 @@ function runMove(move: ShardSchedule, keyOf: (publicKey: Uint8Array) => KeyPair,
     if (held.length === next.joining.length && !byzantine && tick >= (next.index - 1) * DELTA_TICKS) {
       batchAfter = checkSwapIn(encodeSwapIn(held.map((r) => r!.bytes)), { chain, shard: move.shard, epoch: EPOCH, schedule: move, batch, height: height + 1, commitmentAt: (h) => (h <= height ? commitment(h) : undefined) });
     }
-    // The proposal is voted by the committee it leads to (design: the batch's joiners vote on the height that admits them).
-    const voters = move.committee(batchAfter).map(toHex);
-    const voting = voters.filter((hex) => live(hex, tick) && tip.get(hex) === height);
-    if (leader === undefined || voting.length < voters.length - third(voters.length)) {
+    // Instance b decides the height that carries batch b + 1's swap; instance b + 1 the heights after it.
+    const voting = upToDate;
+    if (leader === undefined || voting.length < committee.length - third(committee.length)) {
       stalledTicks++;
       continue;
     }
     height++;
     decided++;
-    quorums.push({ height, size: voters.length, upToDate: voting.length, batch: batchAfter });
+    quorums.push({ height, size: committee.length, upToDate: voting.length, batch });
     for (const hex of voting) tip.set(hex, height);
     if (batchAfter !== batch) {
       for (const key of move.batches[batchAfter - 1]!.leaving) tip.delete(toHex(key));
+      for (const key of move.batches[batchAfter - 1]!.joining) admittedAt.set(toHex(key), tick);
       if (faults.crashJoinerOfBatch === batchAfter) for (const key of move.batches[batchAfter - 1]!.joining) downUntil.set(toHex(key), tick + (faults.downTicks ?? 0));
       batch = batchAfter;
     }
