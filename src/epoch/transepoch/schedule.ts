@@ -26,7 +26,7 @@
  * API: `transEpochSchedule(input)`, `scheduleBetween(previous, next)` (two epoch contexts).
  */
 import { check } from "../../errors.js";
-import { HASH_BYTES } from "../../codec/sizes.js";
+import { HASH_BYTES, PUBLIC_KEY_BYTES } from "../../codec/sizes.js";
 import { BinaryWriter } from "../../codec/binary.js";
 import { toHex } from "../../hex.js";
 import { seededPermutation } from "../assignment.js";
@@ -64,7 +64,7 @@ export function batchSize(total: number, before: number, after: number): number 
   return Math.min(paper, Math.max(1, third));
 }
 
-/** Sorted copies of every shard's keys; refuses an empty shard and a key listed twice. */
+/** Sorted copies of every shard's keys; refuses an empty shard, a key that is not 32 bytes and a key listed twice. */
 function membersByShard(shards: readonly (readonly Uint8Array[])[], shardCount: number, which: string): { sorted: Uint8Array[][]; shardOf: Map<string, number>; keys: Uint8Array[] } {
   check<TransEpochErrorCode>(shards.length === shardCount, "TRANSEPOCH_BAD_INPUT", `${which}: ${shards.length} shard(s) listed for a shard count of ${shardCount}`);
   const shardOf = new Map<string, number>();
@@ -72,6 +72,7 @@ function membersByShard(shards: readonly (readonly Uint8Array[])[], shardCount: 
   const sorted = shards.map((members, shard) => {
     check<TransEpochErrorCode>(members.length > 0, "TRANSEPOCH_BAD_INPUT", `${which}: shard ${shard} has no member`);
     for (const key of members) {
+      check<TransEpochErrorCode>(key.length === PUBLIC_KEY_BYTES, "TRANSEPOCH_BAD_INPUT", `${which}: a key of ${key.length} bytes in shard ${shard}`);
       const hex = toHex(key);
       check<TransEpochErrorCode>(!shardOf.has(hex), "TRANSEPOCH_BAD_INPUT", `${which}: validator ${hex} is listed twice`);
       shardOf.set(hex, shard);

@@ -198,6 +198,7 @@ describe("TransEpoch schedule (white paper §5.4)", () => {
     assert.throws(() => transEpochSchedule({ ...good, shardCount: 0, before: [], after: [] }), coded("TRANSEPOCH_BAD_INPUT"));
     assert.throws(() => transEpochSchedule({ ...good, after: [good.after[0]!, []] }), coded("TRANSEPOCH_BAD_INPUT"));
     assert.throws(() => transEpochSchedule({ ...good, before: [good.before[0]!, [...good.before[1]!, good.before[0]![0]!]] }), coded("TRANSEPOCH_BAD_INPUT"));
+    assert.throws(() => transEpochSchedule({ ...good, after: [good.after[0]!, [...good.after[1]!, new Uint8Array(31)]] }), coded("TRANSEPOCH_BAD_INPUT"), "a 31-byte key");
     const move = transEpochSchedule(good).shards[0]!;
     for (const b of [-1, 0.5, move.batches.length + 1, Number.NaN]) assert.throws(() => move.committee(b), coded("TRANSEPOCH_BAD_BATCH"), `committee(${b})`);
   });
