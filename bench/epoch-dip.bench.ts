@@ -1,0 +1,166 @@
+/**
+ * Throughput across epoch boundaries (issue 15, TransEpoch's goal: the dip stays under 20 % of the
+ * steady rate). A real-process PoB devnet (2 shards × 4 validators, 1 believable producer, genesis
+ * epoch length L) under a steady open-loop load from the load harness (src/load) for SECONDS:
+ *  1. start the devnet; sign the workload (outside the timed region);
+ *  2. drive it while a poller reads every validator's /v1/status every POLL_MS: its epoch, shard,
+ *     tip height and `lastSwitch` (the pause from the next epoch's configuration to its driver);
+ *  3. per boundary e (heights e·L → e·L + 1): when a shard first reached e·L (it rests there
+ *     until epoch e is configured and entered), when it first passed it, and each validator's
+ *     switch pause into e; the window around it runs from one second before the first shard
+ *     reached e·L to RECOVERY_S seconds after the last shard passed it;
+ *  4. from the report's 1-second series of final transactions (by finalization time): the
+ *     steady rate = median of the seconds outside every window (after the first RAMP_S and
+ *     before the submissions end), and per boundary the lowest second inside its window as a
+ *     share of steady (its dip = 1 − share).
+ * Results: the key `epochBoundary` of bench/results/bootstrap.json, read-modify-write (other
+ * benches keep their keys there), under `runs[label]` with EPOCH_DIP_LABEL (default "latest")
+ * so a before/after pair sits side by side. The machine has 2 shared cores: compare ratios.
+ * EPOCH_DIP_SECONDS (default 60), EPOCH_DIP_RATE (tx/s, default 100), EPOCH_DIP_L (default 40).
+ * Not benny: one run is a whole network for a minute.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ApiClient } from "../src/api/client.js";
+import { startDevnet } from "../src/devnet/launcher.js";
+import { runDevnetLoad } from "../src/devnet/session.js";
+import { generateLoad } from "../src/load/workload.js";
+import { median } from "./stats.js";
+
+const RESULTS_FILE = "bench/results/bootstrap.json";
+const RESULT_KEY = "epochBoundary";
+const LABEL = process.env.EPOCH_DIP_LABEL ?? "latest";
+const SECONDS = Number(process.env.EPOCH_DIP_SECONDS ?? 60);
+/** Far below what the devnet finalizes here (bench/results/devnet.json), so the steady rate is the offered rate and a dip is the boundary's. */
+const RATE = Number(process.env.EPOCH_DIP_RATE ?? 100);
+/** Heights per epoch: at the 200 ms block interval under load an epoch lasts several seconds, so seconds away from boundaries exist. */
+const L = Number(process.env.EPOCH_DIP_L ?? 40);
+const SHARDS = 2;
+const VALIDATORS_PER_SHARD = 4;
+/** Chained transfers spread over this many accounts. */
+const ACCOUNTS = 400;
+const POLL_MS = 200;
+/** Seconds at the run's start left out of the steady rate: the load ramps up. */
+const RAMP_S = 3;
+/** Seconds after the last shard passed a boundary still counted in its window: the backlog drains. */
+const RECOVERY_S = 2;
+/** Lets an idle shard pass its heights too (the test devnets' value): a boundary never waits on an empty shard's 5 s heartbeat. */
+const IDLE_HEARTBEAT_MS = 250;
+
+interface Status {
+  readonly epoch: number;
+  readonly shard: number;
+  readonly tip: { readonly height: number };
+  readonly lastSwitch?: { readonly epoch: number; readonly shard: number; readonly pauseMs: number; readonly sync?: { readonly heights: number; readonly ms: number } };
+}
+interface Sample { readonly atWallMs: number; readonly validator: number; readonly status: Status }
+interface Boundary {
+  readonly epoch: number;
+  readonly height: number;
+  readonly windowMs: readonly [number, number];
+  readonly restMs: readonly { readonly shard: number; readonly reachedMs: number; readonly restMs: number }[];
+  readonly switchPauseMs: readonly number[];
+  readonly movers: number;
+  readonly lowestFinalPerSecond: number | null;
+}
+
+const root = mkdtempSync(join(tmpdir(), "ios-epoch-dip-"));
+process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+const devnet = await startDevnet({
+  shards: SHARDS, validatorsPerShard: VALIDATORS_PER_SHARD, believable: 1, dir: join(root, "devnet"), seed: "epoch-dip",
+  accounts: ACCOUNTS, workers: 1, epochLength: L, idleHeartbeatMs: IDLE_HEARTBEAT_MS, readyTimeoutMs: 300_000,
+});
+try {
+  const set = await generateLoad({ genesis: devnet.genesis, accounts: devnet.accounts, count: SECONDS * RATE, seed: "epoch-dip" });
+  const clients = devnet.manifest.validators.map((v) => new ApiClient(v.http));
+  const samples: Sample[] = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const atWallMs = Date.now();
+      await Promise.all(clients.map(async (client, validator) => {
+        try {
+          samples.push({ atWallMs, validator, status: (await client.status()) as unknown as Status });
+        } catch {
+          // A validator busy switching may not answer one poll; the next one reads it.
+        }
+      }));
+      await sleep(POLL_MS);
+    }
+  })();
+  const loadAverageAtStart = loadavg()[0]!;
+  const { run } = await runDevnetLoad(devnet, { set, mode: { kind: "open-loop", rate: RATE }, durationMs: SECONDS * 1000, drainTimeoutMs: 60_000, reportDir: join(root, "report") });
+  polling = false;
+  await poller;
+  const startWallMs = Date.parse(run.report.run.startedAt);
+  const series = run.report.metrics.series.final;
+  const t = run.report.metrics.totals;
+
+  // Boundaries: per shard, the first sample at or past e·L and the first past it (the shard's validators change, the heights do not).
+  const at = (sample: Sample) => sample.atWallMs - startWallMs;
+  const lastEpoch = Math.max(...samples.map((s) => s.status.epoch));
+  const boundaries: Boundary[] = [];
+  for (let epoch = 1; epoch <= lastEpoch; epoch++) {
+    const end = epoch * L;
+    const shards = Array.from({ length: SHARDS }, (_, shard) => {
+      const ofShard = samples.filter((s) => s.status.shard === shard);
+      const reached = ofShard.find((s) => s.status.tip.height >= end);
+      const passed = ofShard.find((s) => s.status.tip.height > end);
+      return { shard, reachedMs: reached === undefined ? null : at(reached), passedMs: passed === undefined ? null : at(passed) };
+    });
+    if (shards.some((s) => s.reachedMs === null || s.passedMs === null)) continue;
+    const pauses = new Map<number, { pauseMs: number; synced: number }>();
+    for (const s of samples) {
+      const last = s.status.lastSwitch;
+      if (last?.epoch === epoch) pauses.set(s.validator, { pauseMs: Math.round(last.pauseMs), synced: last.sync?.heights ?? 0 });
+    }
+    const fromMs = Math.min(...shards.map((s) => s.reachedMs!)) - 1000;
+    const toMs = Math.max(...shards.map((s) => s.passedMs!)) + RECOVERY_S * 1000;
+    const seconds = series.slice(Math.max(0, Math.floor(fromMs / 1000)), Math.ceil(toMs / 1000));
+    boundaries.push({
+      epoch, height: end, windowMs: [Math.round(fromMs), Math.round(toMs)],
+      restMs: shards.map((s) => ({ shard: s.shard, reachedMs: Math.round(s.reachedMs!), restMs: Math.round(s.passedMs! - s.reachedMs!) })),
+      switchPauseMs: [...pauses.values()].map((p) => p.pauseMs).sort((a, b) => a - b),
+      movers: [...pauses.values()].filter((p) => p.synced > 0).length,
+      lowestFinalPerSecond: seconds.length === 0 ? null : Math.min(...seconds),
+    });
+  }
+  const submissionEndS = Math.floor(SECONDS);
+  const inWindow = (second: number) => boundaries.some((b) => second + 1 > b.windowMs[0]! / 1000 && second < b.windowMs[1]! / 1000);
+  const steadySeconds = series.map((n, second) => ({ n, second })).filter(({ second }) => second >= RAMP_S && second < submissionEndS && !inWindow(second));
+  const steady = steadySeconds.length === 0 ? null : median(steadySeconds.map((s) => s.n));
+  const share = (n: number | null) => (n === null || steady === null || steady === 0 ? null : Math.round((n / steady) * 1000) / 1000);
+  const measured = boundaries.map((b) => ({ ...b, shareOfSteady: share(b.lowestFinalPerSecond) }));
+  const shares = measured.map((b) => b.shareOfSteady).filter((s): s is number => s !== null);
+  const worstShare = shares.length === 0 ? null : Math.min(...shares);
+  const result = {
+    benchmark: "epoch-dip",
+    measuredAt: new Date().toISOString(),
+    machine: { cores: availableParallelism(), node: process.version, loadAverage1mAtStart: Math.round(loadAverageAtStart * 10) / 10 },
+    devnet: { shards: SHARDS, validatorsPerShard: VALIDATORS_PER_SHARD, believable: 1, epochLength: L, idleHeartbeatMs: IDLE_HEARTBEAT_MS },
+    load: { mode: "open-loop", rate: RATE, seconds: SECONDS, end: run.end, submitted: t.submitted, final: t.final, rejected: t.rejected, rejectedByCode: run.report.metrics.rejectedByCode, unsettled: t.unsettled, resentByCause: run.report.metrics.resentByCause },
+    steadyFinalPerSecond: steady,
+    steadySeconds: steadySeconds.length,
+    boundaries: measured,
+    /** The goal: 1 − worst share < 0.2. */
+    worstShareOfSteady: worstShare,
+    worstDip: worstShare === null ? null : Math.round((1 - worstShare) * 1000) / 1000,
+    medianRestMs: measured.length === 0 ? null : median(measured.flatMap((b) => b.restMs.map((r) => r.restMs))),
+    medianSwitchPauseMs: measured.length === 0 ? null : median(measured.flatMap((b) => b.switchPauseMs)),
+    finalPerSecond: series,
+  };
+  console.log(`steady ${steady} final tx/s over ${steadySeconds.length} s; ${measured.length} boundaries:`);
+  for (const b of measured) console.log(`  epoch ${b.epoch} (height ${b.height}): rest ${b.restMs.map((r) => `${r.restMs} ms`).join(" / ")}, switch pauses ${b.switchPauseMs.join(", ")} ms, ${b.movers} mover(s), lowest second ${b.lowestFinalPerSecond} (${b.shareOfSteady} of steady)`);
+  console.log(`worst dip ${result.worstDip}; load ${run.end}: ${t.final} final of ${t.submitted}`);
+
+  // Read-modify-write: bench/msb's bootstrap figures (and any other key) stay.
+  const file: Record<string, unknown> = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
+  const previous = (file[RESULT_KEY] ?? {}) as { runs?: Record<string, unknown> };
+  file[RESULT_KEY] = { goal: "the lowest final tx/s in a second around an epoch boundary stays above 80 % of the steady rate", runs: { ...(previous.runs ?? {}), [LABEL]: result } };
+  writeFileSync(RESULTS_FILE, `${JSON.stringify(file, null, 2)}\n`);
+  console.log(`results: ${RESULTS_FILE} (${RESULT_KEY}.runs.${LABEL})`);
+} finally {
+  await devnet.stop();
+}
