@@ -51,7 +51,7 @@ import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta, type ReleasePermit } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
-import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, StoredBlock, StoredMsb, UtxoFlush } from "../store/interface.js";
+import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, LatestMsb, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
@@ -59,7 +59,7 @@ import { sameBytes } from "../bytes.js";
 import { toHex } from "../hex.js";
 import { FINAL_CHAIN_DECISIONS, certifiedProposalOf, decodeFinalHeightCertificate } from "../atomix/proof.js";
 import { transactionIdOfEncoding } from "../ledger/kinds/registry.js";
-import { TXID_BYTES } from "../codec/sizes.js";
+import { TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import type { StoreErrorCode } from "../store/errors.js";
 import { LEDGER_ERROR_CODES, type TransactionFailureDetail } from "../ledger/errors.js";
 
@@ -273,7 +273,8 @@ export class ShardState {
 
   private constructor(
     private readonly store: ChainStore,
-    private readonly table: UtxoTable,
+    /** Replaced only by `restoreAtMsb`. */
+    private table: UtxoTable,
     readonly shard: number,
     readonly shardCount: number,
     private readonly flushInterval: number,
@@ -664,6 +665,32 @@ export class ShardState {
   setReleases(permits: readonly ReleasePermit[]): void {
     this.checkUsable();
     this.table.setReleases(permits);
+    this.releases = permits;
+  }
+
+  /** The permits last set: a table replaced by `restoreAtMsb` gets them again. */
+  private releases: readonly ReleasePermit[] = [];
+
+  /**
+   * Restores the state at an MSB's height (ChainStore `restoreAtMsb`, one transaction): the store
+   * drops the chain below it, and the working table becomes the MSB body (node/sync bootstrap:
+   * the caller verified the block, its certificate and the body against the certified header).
+   */
+  restoreAtMsb(restore: StoredRestore): void {
+    this.checkUsable();
+    if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
+    const table = new UtxoTable({ flavor: this.table.flavor, initialCapacityLog2: capacityLog2For(restore.block.msb.body.length / UTXO_ENTRY.bytes), chain: genesisPopChainId(this.genesis) });
+    table.insertEntries(restore.block.msb.body);
+    table.setReleases(this.releases);
+    this.store.restoreAtMsb(restore);
+    this.table = table;
+    this.flushDone();
+    this.tipTime = decodeBlockHeader(restore.block.bytes).timestamp;
+  }
+
+  /** See ChainStore `base`: the lowest height whose block this state keeps. */
+  get base(): number {
+    return this.store.base;
   }
 
   get lastEpoch(): number {

@@ -73,6 +73,17 @@ export interface StoredMsb {
   readonly body: Uint8Array;
 }
 
+/**
+ * A store brought to an MSB's height without the blocks below it (`restoreAtMsb`, node/sync
+ * bootstrap): the certified block of the epoch's last height with its certificate, proposal and
+ * MSB (whose body is the UTXO set after it), and the shard's MSB headers of the earlier epochs
+ * (the back-pointers of the MSBs to come name them).
+ */
+export interface StoredRestore {
+  readonly block: StoredBlock & { readonly msb: StoredMsb; readonly certificate: Uint8Array };
+  readonly earlierHeaders: readonly { readonly epoch: number; readonly header: Uint8Array }[];
+}
+
 /** A transaction a final block applied and the decision proof of it (src/atomix/proof.ts). */
 export interface ProvenTransaction {
   readonly txid: Uint8Array;
@@ -163,6 +174,16 @@ export interface ChainStore {
    * UtxoTable entries) and the flushed marker at height 0. STORE_ALREADY_INITIALIZED if present.
    */
   initialize(identity: StoreIdentity, entries: Uint8Array): void;
+  /**
+   * Replaces the chain below and at an MSB's height in ONE transaction (StoredRestore): blocks,
+   * their indexes, final-height records, rejections, phases, change proofs, consensus records, MSB
+   * headers and body and the UTXO set are dropped; the UTXO set becomes the MSB body, the flushed
+   * marker and the tip the MSB height, `base` that height. The height must be above the tip
+   * (STORE_BAD_INPUT); the identity, epoch archive, kept transactions and ordered blocks stay.
+   */
+  restoreAtMsb(restore: StoredRestore): void;
+  /** The lowest height whose block is kept: 0, or the MSB height of a restored store (blocks below it were never fetched). */
+  readonly base: number;
   /** Appends the block at tip + 1, with an optional UTXO flush whose marker is this block's height. */
   appendBlock(block: StoredBlock, flush?: UtxoFlush): void;
   /** Writes a UTXO batch and moves the flushed marker to the current tip. */

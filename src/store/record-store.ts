@@ -19,7 +19,7 @@
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
-import type { ChainStore, OrderedBlockBytes, ProvenTransaction, StoredBlock, StoredMsb, UtxoFlush } from "./interface.js";
+import type { ChainStore, OrderedBlockBytes, ProvenTransaction, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "./interface.js";
 import { MAX_MSB_HEADER_BYTES } from "../msb/header.js";
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
 import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../atomix/proof.js";
@@ -37,6 +37,7 @@ import {
   decodeRejection,
   encodeRejection,
   META_MSB,
+  META_BASE,
   MSB_BODY_CHUNK_ENTRIES,
   chunkKey,
   decodeLatestMsb,
@@ -151,6 +152,7 @@ export class RecordChainStore implements ChainStore {
   private epochRecord = 0;
   private lastEpochRecord = 0;
   private latestMsbRecord: LatestMsb | undefined;
+  private baseRecord = 0;
   private readonly dbs: Record<SubDatabase, RecordTable>;
 
   /** Reads and checks the metadata of `env`; STORE_FOREIGN / STORE_SCHEMA_MISMATCH / STORE_CORRUPT when it is not a sound store. */
@@ -197,6 +199,8 @@ export class RecordChainStore implements ChainStore {
     this.epochRecord = epoch === undefined ? 0 : decodeEpoch(epoch);
     const msb = meta.get(META_MSB);
     this.latestMsbRecord = msb === undefined ? undefined : decodeLatestMsb(msb);
+    const base = meta.get(META_BASE);
+    this.baseRecord = base === undefined ? 0 : Number(readU64(base, 0));
     const tipHeight = this.tipRecord.height;
     check<StoreErrorCode>(this.flushedRecord.height <= tipHeight, "STORE_CORRUPT", `flushed height ${this.flushedRecord.height} is above the tip ${tipHeight}`);
     const lastKey = blocks.lastKey();
@@ -372,6 +376,68 @@ export class RecordChainStore implements ChainStore {
     this.tipRecord = newTip;
     if (msb !== undefined) this.latestMsbRecord = msb.latest;
     if (marker !== undefined) this.flushedRecord = marker;
+  }
+
+  get base(): number {
+    this.checkInitialized();
+    return this.baseRecord;
+  }
+
+  /** See ChainStore `restoreAtMsb`: checks first, then one transaction. */
+  restoreAtMsb(restore: StoredRestore): void {
+    this.checkInitialized();
+    const { block, earlierHeaders } = restore;
+    check<StoreErrorCode>(isHeight(block.height) && block.height > this.tipRecord!.height, "STORE_BAD_INPUT", `a restore at height ${block.height} does not lie above the tip ${this.tipRecord!.height}`);
+    check<StoreErrorCode>(block.hash.length === HASH_BYTES && block.bytes.length > 0, "STORE_BAD_INPUT", "the restored block needs its bytes and a 32-byte hash");
+    check<StoreErrorCode>(block.certificate.length > 0 && block.certificate.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES && block.proposal !== undefined
+      && block.proposal.length > 0 && block.proposal.length <= MAX_STORED_PROPOSAL_BYTES, "STORE_BAD_INPUT", "the restored block needs its certificate and proposal");
+    earlierHeaders.forEach(({ epoch, header }, i) => {
+      check<StoreErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch < block.msb.epoch && header.length > 0 && header.length <= MAX_MSB_HEADER_BYTES, "STORE_BAD_INPUT",
+        `earlier MSB header ${i}: an epoch below ${block.msb.epoch} and 1..${MAX_MSB_HEADER_BYTES} bytes`);
+    });
+    // Every table holding the chain below the MSB goes: a restore replaces it, never mixes with it.
+    const wiped: readonly SubDatabase[] = ["blocks", "blockHeights", "txIndex", "utxo", "consensus", "finalHeights", "rejections", "atomix", "changeProofs", "msbHeaders", "msbBody"];
+    const body = asBuffer(block.msb.body);
+    check<StoreErrorCode>(body.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `the MSB body must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
+    const count = body.length / UTXO_ENTRY_BYTES;
+    let supply = 0n;
+    for (let at = 0; at < body.length; at += UTXO_ENTRY_BYTES) {
+      check<StoreErrorCode>(at === 0 || body.compare(body, at - UTXO_ENTRY_BYTES, at - UTXO_ENTRY_BYTES + OUTPOINT_BYTES, at, at + OUTPOINT_BYTES) > 0,
+        "STORE_BAD_INPUT", "the MSB body's outpoints are not strictly ascending");
+      supply += readU64(body, at + UTXO_ENTRY.offset.amount);
+    }
+    check<StoreErrorCode>(isU64(supply), "STORE_BAD_INPUT", "the MSB body's supply exceeds u64");
+    const chunkBytes = MSB_BODY_CHUNK_ENTRIES * UTXO_ENTRY_BYTES;
+    const chunks = Array.from({ length: Math.ceil(count / MSB_BODY_CHUNK_ENTRIES) }, (_, i) => body.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+    const latest: LatestMsb = { epoch: block.msb.epoch, count, chunks: chunks.length };
+    const tip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
+    const flushed: FlushMarker = { height: block.height, count, supply };
+    const finalHeight = encodeFinalHeight({
+      certificate: block.certificate, proposal: block.proposal, rejections: block.rejections ?? [], atomix: (block.atomix ?? []).map(({ crossTxid, phase }) => ({ crossTxid, phase })),
+    });
+    const { blocks, blockHeights, meta, utxo, finalHeights, msbHeaders, msbBody } = this.dbs;
+    this.env.transaction(() => {
+      for (const name of wiped) {
+        const table = this.dbs[name];
+        const keys = Array.from(table.entries(), ({ key }) => Buffer.from(key));
+        for (const key of keys) table.remove(key);
+      }
+      for (let at = 0; at < body.length; at += UTXO_ENTRY_BYTES) utxo.put(body.subarray(at, at + OUTPOINT_BYTES), body.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES), true);
+      blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
+      blockHeights.put(asBuffer(block.hash), encodeHeightValue(block.height));
+      finalHeights.put(heightKey(block.height), finalHeight, true);
+      for (const { epoch, header } of earlierHeaders) msbHeaders.put(epochKey(epoch), asBuffer(header));
+      msbHeaders.put(epochKey(block.msb.epoch), asBuffer(block.msb.header));
+      chunks.forEach((chunk, i) => msbBody.put(chunkKey(i), chunk));
+      meta.put(META_MSB, encodeLatestMsb(latest));
+      meta.put(META_TIP, encodeTip(tip));
+      meta.put(META_FLUSHED, encodeFlushMarker(flushed));
+      meta.put(META_BASE, Buffer.from(BinaryWriter.ofSize(8).u64(BigInt(block.height)).finish()));
+    });
+    this.tipRecord = tip;
+    this.flushedRecord = flushed;
+    this.latestMsbRecord = latest;
+    this.baseRecord = block.height;
   }
 
   /** StoredBlock `msb`'s checks, before anything is written; its records. */

@@ -84,6 +84,8 @@ export const META_TIP = Buffer.from("tip", "latin1");
 export const META_FLUSHED = Buffer.from("flushed", "latin1");
 export const META_EPOCH = Buffer.from("epoch", "latin1");
 export const META_MSB = Buffer.from("msb", "latin1");
+/** u64 height: the lowest kept block of a store restored at an MSB (restoreAtMsb); absent: 0. */
+export const META_BASE = Buffer.from("base", "latin1");
 /** Entries per msbBody chunk: 8,192 × 76 B = 608 KiB per record (the flushed set's load chunk). */
 export const MSB_BODY_CHUNK_ENTRIES = 8192;
 /**
