@@ -96,7 +96,11 @@ export type NodeNoticeCode =
   /** It entered an epoch after waiting (a registrant's first, or a returning validator's). */
   | "NODE_ENTERED"
   /** Its key is not in the next epoch: its driver stopped at the switch, it stays up as an observer. */
-  | "NODE_LEFT";
+  | "NODE_LEFT"
+  /** It joined a shard at the shard's latest MSB (node/sync/msb-join.ts) instead of replaying the heights below it. */
+  | "NODE_MSB_JOINED"
+  /** A join at an MSB failed (the code says why: every source refused or bad): the shard is replayed instead. */
+  | "NODE_MSB_JOIN_FAILED";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
@@ -387,7 +391,11 @@ export interface EpochSwitch {
   readonly epoch: number;
   readonly shard: number;
   /** The sync of the shard's final blocks first, when this validator changed shard or was behind: heights, bytes, ms, sources dropped. */
-  readonly sync: { readonly heights: number; readonly bytes: number; readonly ms: number; readonly dropped: number } | undefined;
+  readonly sync: {
+    readonly heights: number; readonly bytes: number; readonly ms: number; readonly dropped: number;
+    /** The MSB height the state was restored at before replaying (0: replayed from its tip). */
+    readonly msbHeight: number;
+  } | undefined;
   /** From the epoch's configuration here (or the node's start) to its driver starting. */
   readonly pauseMs: number;
 }
@@ -803,7 +811,7 @@ export class ValidatorNode {
     let sync: EpochSwitch["sync"];
     if (this.#hold(shard).state.tip.height < context.startHeight) {
       const report = await this.#sync(shard, context);
-      if (report !== undefined) sync = { heights: report.applied, bytes: report.bytes, ms: report.elapsedMs, dropped: report.dropped.length };
+      if (report !== undefined) sync = { heights: report.applied, bytes: report.bytes, ms: report.elapsedMs, dropped: report.dropped.length, msbHeight: report.bootstrap?.restored === true ? report.bootstrap.height : 0 };
     }
     if (this.#stopping !== undefined) return;
     const run = this.#wireEpoch(epoch);
@@ -876,6 +884,16 @@ export class ValidatorNode {
    * against its epoch's committee; a round that finds no honest source is tried again after
    * SYNC_RETRY_MS, until the node stops.
    */
+  #logBootstrap(shard: number, { bootstrap }: SyncReport): void {
+    if (bootstrap === undefined) return;
+    const { epoch, height, bytes, count, failure } = bootstrap;
+    if (failure === undefined) {
+      this.#deps.logger.info({ code: "NODE_MSB_JOINED" satisfies NodeNoticeCode, shard, epoch, height, bytes, outputs: count }, `joined shard ${shard} at its MSB of epoch ${epoch} (height ${height}, ${count} outputs, ${bytes} bytes)`);
+    } else {
+      this.#deps.logger.warn({ code: "NODE_MSB_JOIN_FAILED" satisfies NodeNoticeCode, shard, epoch, height, cause: failure.code }, `joining shard ${shard} at its MSB of epoch ${epoch} failed (${failure.code}: ${failure.message}); replaying instead`);
+    }
+  }
+
   async #sync(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
     const { sync } = this.#hold(shard);
     check<NodeErrorCode>(sync !== undefined, "NODE_STATE_BEHIND", `shard ${shard}'s state is below epoch ${context.epoch}'s start height ${context.startHeight}, and only PoB with an epoch length syncs`);
@@ -884,7 +902,9 @@ export class ValidatorNode {
     const sources = [...new Set([...(previous?.members(shard) ?? []), ...context.members(shard)].map(toHex))].filter((peer) => peer !== self);
     for (;;) {
       try {
-        return await sync.sync(context.startHeight, sources);
+        const report = await sync.sync(context.startHeight, sources);
+        this.#logBootstrap(shard, report);
+        return report;
       } catch (error) {
         if (!(error instanceof IosError) || error.code !== "SYNC_NO_SOURCE" || this.#stopping !== undefined) throw error;
         this.#deps.onError(error);
