@@ -19,7 +19,7 @@ import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { decodeFinalHeightCertificate } from "../../src/atomix/proof.js";
 import { backPointerEpochs, decodeMsbHeader, msbHeaderHashOfEncoding, skipPath } from "../../src/msb/header.js";
 import { proveMsbHeaderPath, verifyMsbHeaderPath } from "../../src/msb/proof.js";
-import { snapshotOfOrderedEntries } from "../../src/msb/snapshot.js";
+import { snapshotOfEntries, snapshotOfOrderedEntries } from "../../src/msb/snapshot.js";
 
 /** A client sends a round's unsettled transfers again after this long (a relay to a producer that is down is answered RELAY_UNANSWERED, not lost silently). */
 const RESEND_MS = 5_000;
@@ -55,6 +55,8 @@ export interface TransferLoad {
   readonly refused: readonly string[];
   /** Every planned transfer was submitted and is final on every validator serving its shard now. */
   allFinal(): boolean;
+  /** A few transfers not final everywhere, with each serving validator's base and status (a failure's message). */
+  unsettled(): string;
 }
 
 /**
@@ -95,8 +97,14 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
   });
   const total = options.rounds * accounts.length;
   const shardOfTx = new Map(rounds.flatMap((planned, shard) => planned.flat().map((tx) => [toHex(transactionIdOfEncoding(tx)), shard] as const)));
-  const finalWhereServed = (txid: string): boolean => cluster.serving(shardOfTx.get(txid)!).every((node) => node.driver.status(Buffer.from(txid, "hex")).state === "final");
-  return { total, txids, refused, allFinal: () => txids.size === total && [...txids].every(finalWhereServed) };
+  // A validator that joined the shard at an MSB (msb-join) after the transfer's height never fetched its block: it does not know it.
+  const finalWhereServed = (txid: string): boolean => {
+    const states = cluster.serving(shardOfTx.get(txid)!).map((node) => ({ joined: node.state.base > 0, state: node.driver.status(Buffer.from(txid, "hex")).state }));
+    return states.some(({ state }) => state === "final") && states.every(({ joined, state }) => state === "final" || (joined && state === "unknown"));
+  };
+  const unsettled = (): string => [...txids].filter((txid) => !finalWhereServed(txid)).slice(0, 3)
+    .map((txid) => `${txid.slice(0, 8)}: ${cluster.serving(shardOfTx.get(txid)!).map((node) => `${node.state.base}/${node.driver.status(Buffer.from(txid, "hex")).state}`).join()}`).join("; ");
+  return { total, txids, refused, allFinal: () => txids.size === total && [...txids].every(finalWhereServed), unsettled };
 }
 
 /** A context's assignment and leagues, comparable as text: the shard of every validator, each shard's believable league (in draw order), normal league and committee. */
@@ -152,7 +160,8 @@ export function checkIdentityChains(seed: string, genesis: Genesis, nodes: reado
  */
 export function checkMsbChain(seed: string, serving: readonly ValidatorNode[], shard: number, ended: number, epochLength: number): void {
   assert.ok(ended >= 1, `${seed}: shard ${shard} ended an epoch`);
-  const state = serving[0]!.state;
+  // The certificates of every epoch end: a validator that replayed the shard (one that joined at an MSB keeps none below it).
+  const state = lowestBase(serving).state;
   const headerOf = (epoch: number) => decodeMsbHeader(state.msbHeader(epoch)!);
   for (let epoch = 0; epoch < ended; epoch++) {
     const stored = state.msbHeader(epoch);
@@ -181,6 +190,17 @@ export function checkMsbChain(seed: string, serving: readonly ValidatorNode[], s
   }
 }
 
+/** The validator keeping the most of the shard's chain (the lowest base: one that replayed it, if any did). */
+function lowestBase(serving: readonly ValidatorNode[]): ValidatorNode {
+  return serving.reduce((best, node) => (node.state.base < best.state.base ? node : best));
+}
+
+/** The shard's UTXO set at a node as its RFC 6962 root over outpoint order, count and supply: equal roots, equal sets. */
+export function utxoSetOf(node: ValidatorNode): string {
+  const set = snapshotOfEntries(node.state.utxoSnapshot());
+  return `${toHex(set.root)}/${set.count}/${set.supply}`;
+}
+
 export function checkShardChains(seed: string, cluster: ValidatorCluster, genesis: Genesis, epochs: number, epochLength: number, fees: bigint): void {
   let supply = 0n;
   for (let shard = 0; shard < cluster.context.shardCount; shard++) {
@@ -188,14 +208,21 @@ export function checkShardChains(seed: string, cluster: ValidatorCluster, genesi
     assert.ok(serving.length > 0);
     const common = Math.min(...serving.map((node) => node.state.tip.height));
     assert.ok(common >= epochs * epochLength, `${seed}: shard ${shard} passed height ${epochs * epochLength} (common ${common})`);
-    for (let height = 1; height <= common; height++) {
-      const block = serving[0]!.state.getBlock(height)!;
+    const reference = lowestBase(serving);
+    for (let height = reference.state.base + 1; height <= common; height++) {
+      const block = reference.state.getBlock(height)!;
       assert.equal(decodeBlock(block).header.epoch, Math.floor((height - 1) / epochLength), `${seed}: shard ${shard} height ${height}'s epoch`);
-      for (const node of serving) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: shard ${shard} height ${height} agrees`);
+      // A validator that joined at an MSB keeps the blocks from its MSB's height on, and answers none below it.
+      for (const node of serving) {
+        if (height >= node.state.base) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: shard ${shard} height ${height} agrees`);
+        else assert.equal(node.state.getBlock(height), undefined, `${seed}: shard ${shard} height ${height} lies below a joiner's MSB`);
+      }
     }
     checkMsbChain(seed, serving, shard, Math.floor(common / epochLength), epochLength);
     const supplies = new Set(serving.map((node) => node.state.supply));
     assert.equal(supplies.size, 1, `${seed}: shard ${shard}'s validators agree on its supply`);
+    const atCommon = serving.filter((node) => node.state.tip.height === common);
+    assert.equal(new Set(atCommon.map(utxoSetOf)).size, 1, `${seed}: shard ${shard}'s validators at height ${common} hold one UTXO set`);
     supply += serving[0]!.state.supply;
   }
   assert.equal(supply, genesisSupply(genesis) - fees, `${seed}: the chain keeps its supply, less the fees`);

@@ -33,6 +33,12 @@ import { MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, SERVE_BYTES_PER_
 import { ShardSync } from "../../src/node/sync/shard-sync.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
+import { MsbChunkServer } from "../../src/msb/chunk-server.js";
+import { MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST } from "../../src/msb/chunks.js";
+import { decodeMsbHeader } from "../../src/msb/header.js";
+import { snapshotOfEntries } from "../../src/msb/snapshot.js";
+import { encodeMsbHeaderProof } from "../../src/node/msb-proof.js";
+import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertRequest, encodeCertAnswer } from "../../src/node/sync/msb-join.js";
 import type { Simulator } from "../../src/sim/simulator.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { pobCluster, WHOLE_NODE } from "./pob-cluster.js";
@@ -93,14 +99,15 @@ function tampering(tamper: (heights: SyncedHeight[], first: number) => SyncedHei
 }
 
 /** A fresh syncing node: its own empty store; runs `sync(target, sources)` and the simulation until it settles. */
-async function syncFresh(sources: readonly PeerId[], options: { target?: number; epochLength?: number } = {}) {
+async function syncFresh(sources: readonly PeerId[], options: { target?: number; epochLength?: number; bootstrap?: boolean; disk?: MemoryDisk } = {}) {
   const id = `syncer-${nodes++}`;
-  const disk = new MemoryDisk(id);
+  const disk = options.disk ?? new MemoryDisk(id);
   let sync: ShardSync | undefined;
   let state: ShardState | undefined;
   world.sim.addNode(id, ({ transport, clock }) => {
     state = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
-    sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: options.epochLength ?? L, verifier });
+    // Replay unless asked to join at the MSB: most cases here check replay (msb-join's own cases below).
+    sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: options.epochLength ?? L, verifier, bootstrap: options.bootstrap ?? false });
     return sync;
   });
   await world.cluster.advance(1, () => sync !== undefined);
@@ -109,7 +116,53 @@ async function syncFresh(sources: readonly PeerId[], options: { target?: number;
   let done = false;
   sync!.sync(options.target ?? L, sources).then((r) => (report = r), (error: unknown) => (failure = error)).finally(() => (done = true));
   assert.ok(await world.cluster.advance(120_000, () => done), "the sync settles in virtual time");
-  return { state: state!, report, failure, disk, sync: sync! };
+  return { state: state!, report, failure, disk, sync: sync!, id };
+}
+
+/**
+ * A source of the MSB join (msb-join.ts) answering from replica 0: certifications as `certify`
+ * makes them of the honest answer, chunks as `chunk` makes them of the honest answer (undefined:
+ * silence), sync heights honestly.
+ */
+function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chunk?: (honest: Uint8Array) => Uint8Array | undefined }): PeerId {
+  const id = `msb-source-${nodes++}`;
+  const replica = world.replicas[0]!.state;
+  world.sim.addNode(id, ({ transport }) => {
+    const channel = transport.open({ protocol: "msb", shard: SHARD, epoch: 0 });
+    const header = replica.msbHeader(0)!;
+    const server = new MsbChunkServer(decodeMsbHeader(header), Uint8Array.from([...replica.latestMsbBody()].flatMap((chunk) => [...chunk])));
+    channel.on(SYNC_REQUEST, (from, _type, payload) => {
+      const { id: request, first, count } = decodeSyncRequest(payload);
+      channel.send(from, SYNC_RESPONSE, okAnswer(request, first, heightsOf(replica, first, count)));
+    });
+    channel.on(MSB_CERT_REQUEST, (from, _type, payload) => {
+      const epoch = decodeCertRequest(payload);
+      const honest = encodeCertAnswer({ status: CertStatus.Ok, epoch, proof: encodeMsbHeaderProof(header, replica.certificateAt(L)!), earlierHeaders: [] });
+      channel.send(from, MSB_CERT_ANSWER, (options.certify ?? ((bytes) => bytes))(honest));
+    });
+    channel.on(MSB_CHUNK_REQUEST, (from, _type, payload) => {
+      const answer = (options.chunk ?? ((bytes) => bytes))(server.serve(payload));
+      if (answer !== undefined) channel.send(from, MSB_CHUNK_ANSWER, answer);
+    });
+    return channel;
+  });
+  return id;
+}
+
+/** `bytes` with bit 0 of byte `at` (from the end when negative) flipped. */
+function flipped(bytes: Uint8Array, at: number): Uint8Array {
+  const copy = Uint8Array.from(bytes);
+  copy[at < 0 ? copy.length + at : at]! ^= 1;
+  return copy;
+}
+
+/** The state a joiner must reach at height L: the replicas' UTXO set, MSB, tip, and the certificate its commitment chain continues from. */
+function joinedAt(state: ShardState) {
+  const set = snapshotOfEntries(state.utxoSnapshot());
+  return {
+    tip: state.tip, utxos: `${toHex(set.root)}/${set.count}/${set.supply}`, supply: state.supply, msb: toHex(state.msbHeader(0) ?? new Uint8Array(0)), latest: state.latestMsb,
+    body: [...state.latestMsbBody()].map(toHex), certificate: toHex(state.certificateAt(L) ?? new Uint8Array(0)), block: toHex(state.getBlock(L) ?? new Uint8Array(0)),
+  };
 }
 
 /** Every durable respect of a synced state that later heights depend on, as comparable values. */
@@ -364,6 +417,92 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.deepEqual(codesOf(report), ["SYNC_MSB_MISMATCH"]);
     assert.equal(state.tip.height, 4, "heights 1..4 verified and applied, nothing after");
     assert.equal(state.msbHeader(0), undefined);
+  });
+
+  it("msb-join: a fresh state joins at the shard's MSB of epoch 0 (certified, body in verified chunks, one restore) instead of replaying 1..L, equal to the replicas at L across a reopen, and continues from there", async () => {
+    const { state, report, failure, disk } = await syncFresh(world.honest.slice(0, 3), { bootstrap: true });
+    assert.equal(failure, undefined);
+    const joined = report!.bootstrap!;
+    assert.equal(joined.restored, true, JSON.stringify(joined.failure));
+    assert.deepEqual([joined.epoch, joined.height, report!.applied, report!.to], [0, L, 0, L], "no height replayed: the state starts at the MSB");
+    assert.ok(joined.body!.chunks >= 1 && joined.body!.entryBytes === world.replicas[0]!.state.utxoCount * 76, "the body came in chunks");
+    assert.ok(joined.body!.sources.filter((source) => source.chunks > 0).length >= 1);
+    assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
+    assert.equal(state.base, L);
+    assert.equal(state.getBlock(L - 1), undefined, "blocks below the MSB were never fetched");
+    assert.equal(state.finalHeightRecord(L - 1), undefined);
+    // Durable: one transaction wrote it all.
+    await state.close();
+    const reopened = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
+    assert.deepEqual(joinedAt(reopened), joinedAt(world.replicas[0]!.state));
+    assert.equal(reopened.base, L);
+    await reopened.close();
+  });
+
+  it("msb-join: a joined state serves the MSB itself (certification and chunks), so the next joiner joins from it alone", async () => {
+    const first = await syncFresh([world.honest[1]!], { bootstrap: true });
+    assert.equal(first.report!.bootstrap?.restored, true);
+    const second = await syncFresh([first.id], { bootstrap: true });
+    assert.equal(second.failure, undefined);
+    assert.equal(second.report!.bootstrap?.restored, true, JSON.stringify(second.report!.bootstrap));
+    assert.deepEqual(joinedAt(second.state), joinedAt(world.replicas[0]!.state));
+    assert.ok(first.sync.chunksServed.served >= 1, "the first joiner served the chunks");
+  });
+
+  it("msb-join: a source serving bad chunks is dropped (MSB_BAD_CHUNK) and the body comes from the next; a bad certification is refused (SYNC_BAD_CERTIFICATE)", async () => {
+    // Flip a byte of the first entry of every OK chunk answer (head 46 B, u32 count, then the entries).
+    const badChunks = msbSource({ chunk: (honest) => (honest.length > 60 ? flipped(honest, 60) : honest) });
+    const { state, report, failure } = await syncFresh([badChunks, world.honest[2]!], { bootstrap: true });
+    assert.equal(failure, undefined);
+    const joined = report!.bootstrap!;
+    assert.equal(joined.restored, true, JSON.stringify(joined.failure));
+    const bad = joined.body!.sources.find((source) => source.source === badChunks)!;
+    assert.deepEqual([bad.chunks, bad.dropped?.code], [0, "MSB_BAD_CHUNK"]);
+    assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
+
+    // A flipped bit in the certificate, then in the header: refused with their codes.
+    // The answer ends with the certificate, then u32 k (earlier headers): byte −5 is the certificate's last.
+    const badSignature = msbSource({ certify: (honest) => flipped(honest, -5) });
+    const otherHeader = msbSource({ certify: (honest) => flipped(honest, 6 + 4 + 4 + 2 + 40) });
+    const second = await syncFresh([badSignature, otherHeader, world.honest[3]!], { bootstrap: true });
+    assert.equal(second.report!.bootstrap?.restored, true);
+    assert.deepEqual(second.report!.bootstrap!.dropped.map((d) => [d.peer, d.code]), [[badSignature, "SYNC_BAD_CERTIFICATE"], [otherHeader, "SYNC_BAD_CERTIFICATE"]]);
+    assert.deepEqual(joinedAt(second.state), joinedAt(world.replicas[0]!.state));
+  });
+
+  it("msb-join: when every source's chunks are bad the join fails with its code (MSB_NO_SOURCE), the state is untouched, and the sync replays 1..L instead", async () => {
+    const badChunks = msbSource({ chunk: (honest) => (honest.length > 60 ? flipped(honest, 60) : honest) });
+    const { state, report, failure } = await syncFresh([badChunks], { bootstrap: true });
+    assert.equal(failure, undefined);
+    const joined = report!.bootstrap!;
+    assert.deepEqual([joined.restored, joined.failure?.code], [false, "MSB_NO_SOURCE"]);
+    assert.equal(report!.applied, L, "replayed from the genesis");
+    assert.equal(state.base, 0);
+    assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
+  });
+
+  it("msb-join: a joiner that crashes mid-download restarts with its store untouched (genesis), and joins on the next sync", async () => {
+    // Chunks never answered: the fetch waits on its timeouts while the node goes down.
+    const silent = msbSource({ chunk: () => undefined });
+    const id = `syncer-${nodes++}`;
+    const disk = new MemoryDisk(id);
+    let sync: ShardSync | undefined;
+    world.sim.addNode(id, ({ transport, clock }) => {
+      const state = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
+      sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: L, verifier });
+      return sync;
+    });
+    await world.cluster.advance(1, () => sync !== undefined);
+    void sync!.sync(L, [silent]).catch(() => undefined);
+    await world.cluster.advance(1_000);
+    world.sim.crash(id);
+    disk.crash();
+    const restarted = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
+    assert.deepEqual([restarted.tip.height, restarted.base, restarted.latestMsb], [0, 0, undefined], "nothing of the join was written");
+    await restarted.close();
+    const again = await syncFresh([world.honest[4]!], { bootstrap: true, disk });
+    assert.equal(again.report!.bootstrap?.restored, true);
+    assert.deepEqual(joinedAt(again.state), joinedAt(world.replicas[0]!.state));
   });
 
   it("a synced state stores the shard's MSB of epoch 0 (built from its own state after height L), identical to the replicas'", async () => {
