@@ -97,10 +97,13 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
   });
   const total = options.rounds * accounts.length;
   const shardOfTx = new Map(rounds.flatMap((planned, shard) => planned.flat().map((tx) => [toHex(transactionIdOfEncoding(tx)), shard] as const)));
-  // A validator that joined the shard at an MSB (msb-join) after the transfer's height never fetched its block: it does not know it.
+  // A validator that joined the shard at an MSB (msb-join) after the transfer's height never fetched its block: it does not know
+  // it. Once every validator of a shard joined that way, none knows it; so the transfer must have been seen final by one earlier.
+  const seenFinal = new Set<string>();
   const finalWhereServed = (txid: string): boolean => {
     const states = cluster.serving(shardOfTx.get(txid)!).map((node) => ({ joined: node.state.base > 0, state: node.driver.status(Buffer.from(txid, "hex")).state }));
-    return states.some(({ state }) => state === "final") && states.every(({ joined, state }) => state === "final" || (joined && state === "unknown"));
+    if (states.some(({ state }) => state === "final")) seenFinal.add(txid);
+    return seenFinal.has(txid) && states.every(({ joined, state }) => state === "final" || (joined && state === "unknown"));
   };
   const unsettled = (): string => [...txids].filter((txid) => !finalWhereServed(txid)).slice(0, 3)
     .map((txid) => `${txid.slice(0, 8)}: ${cluster.serving(shardOfTx.get(txid)!).map((node) => `${node.state.base}/${node.driver.status(Buffer.from(txid, "hex")).state}`).join()}`).join("; ");

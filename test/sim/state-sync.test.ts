@@ -461,8 +461,9 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
 
     // A flipped bit in the certificate, then in the header: refused with their codes.
-    // The answer ends with the certificate, then u32 k (earlier headers): byte −5 is the certificate's last.
-    const badSignature = msbSource({ certify: (honest) => flipped(honest, -5) });
+    // A bit of the commit certificate's collective signature: the certificate still decodes, is in place and binds the header.
+    const signature = decodeFinalHeightCertificate(world.replicas[0]!.state.certificateAt(L)!).commitCertificate.signature;
+    const badSignature = msbSource({ certify: (honest) => flipped(honest, Buffer.from(honest).indexOf(Buffer.from(signature)) + 7) });
     const otherHeader = msbSource({ certify: (honest) => flipped(honest, 6 + 4 + 4 + 2 + 40) });
     const second = await syncFresh([badSignature, otherHeader, world.honest[3]!], { bootstrap: true });
     assert.equal(second.report!.bootstrap?.restored, true);
