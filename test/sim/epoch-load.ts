@@ -73,6 +73,8 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
   const rounds = byShard.map((owners) => planRounds(owners, context.chain, positions, options.rounds, options.amount, options.fee));
   const txids = new Set<string>();
   const refused: string[] = [];
+  // Transfers some validator serving their shard reported final (a validator that joins the shard at a later MSB never learns them).
+  const seenFinal = new Set<string>();
   rounds.forEach((planned, shard) => {
     let round = 0;
     let sentAt = 0;
@@ -88,7 +90,11 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
     const pay = (): void => {
       const node = cluster.serving(shard)[0];
       const current = round === 0 ? [] : planned[round - 1]!;
-      const unsettled = node === undefined ? current : current.filter((tx) => node.driver.status(transactionIdOfEncoding(tx)).state !== "final");
+      const unsettled = node === undefined ? current : current.filter((tx) => {
+        const final = node.driver.status(transactionIdOfEncoding(tx)).state === "final";
+        if (final) seenFinal.add(toHex(transactionIdOfEncoding(tx)));
+        return !final;
+      });
       if (node !== undefined && unsettled.length === 0 && round < planned.length) send(node, planned[round++]!);
       else if (node !== undefined && unsettled.length > 0 && sim.now() - sentAt >= RESEND_MS) send(node, unsettled);
       if (round < planned.length || unsettled.length > 0) sim.schedule(ROUND_GAP_MS, `pay ${shard}`, pay);
@@ -99,7 +105,6 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
   const shardOfTx = new Map(rounds.flatMap((planned, shard) => planned.flat().map((tx) => [toHex(transactionIdOfEncoding(tx)), shard] as const)));
   // A validator that joined the shard at an MSB (msb-join) after the transfer's height never fetched its block: it does not know
   // it. Once every validator of a shard joined that way, none knows it; so the transfer must have been seen final by one earlier.
-  const seenFinal = new Set<string>();
   const finalWhereServed = (txid: string): boolean => {
     const states = cluster.serving(shardOfTx.get(txid)!).map((node) => ({ joined: node.state.base > 0, state: node.driver.status(Buffer.from(txid, "hex")).state }));
     if (states.some(({ state }) => state === "final")) seenFinal.add(txid);
