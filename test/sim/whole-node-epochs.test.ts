@@ -84,8 +84,11 @@ async function run(seed: string, { shards, perShard, crash, crashMover = false }
     // Restarted in epoch 0 at a low height: it learned the later links from its peers' archives and synced its shard up to the latest epoch's start.
     const restarted = cluster.node(victim)!;
     assert.ok(restarted.switches >= 1, `${seed}: the restarted validator entered a later epoch itself`);
-    // It joined at the shard's latest MSB (msb-join), replaying only what lay after it, if anything.
-    assert.ok(restarted.recentSwitches.some((entered) => (entered.sync?.heights ?? 0) > 0 || (entered.sync?.msbHeight ?? 0) > 0), `${seed}: it synced the heights it missed (${JSON.stringify(restarted.recentSwitches)})`);
+    // It joined at the shard's latest MSB (msb-join): its store starts there (no block below it was fetched), it replayed only
+    // what lay after it, and it holds the stayers' UTXO set and MSB headers (checkShardChains above).
+    const joined = restarted.recentSwitches.find((entered) => (entered.sync?.msbHeight ?? 0) > 0);
+    assert.ok(joined !== undefined, `${seed}: it joined at an MSB (${JSON.stringify(restarted.recentSwitches)})`);
+    assert.ok(restarted.state.base >= joined.sync!.msbHeight && restarted.state.getBlock(1) === undefined, `${seed}: no height below its MSB was replayed (base ${restarted.state.base})`);
   }
   await cluster.stop();
 }
