@@ -88,7 +88,8 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
       });
     };
     const pay = (): void => {
-      const node = cluster.serving(shard)[0];
+      // The validator keeping the most of the shard's history: one that joined at an MSB knows no transfer below it.
+      const node = cluster.serving(shard).reduce<ValidatorNode | undefined>((best, next) => (best === undefined || next.state.base < best.state.base ? next : best), undefined);
       const current = round === 0 ? [] : planned[round - 1]!;
       const unsettled = node === undefined ? current : current.filter((tx) => {
         const final = node.driver.status(transactionIdOfEncoding(tx)).state === "final";
@@ -110,7 +111,7 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
     if (states.some(({ state }) => state === "final")) seenFinal.add(txid);
     return seenFinal.has(txid) && states.every(({ joined, state }) => state === "final" || (joined && state === "unknown"));
   };
-  const unsettled = (): string => [...txids].filter((txid) => !finalWhereServed(txid)).slice(0, 3)
+  const unsettled = (): string => `${[...txids].filter((txid) => !finalWhereServed(txid)).length}: ` + [...txids].filter((txid) => !finalWhereServed(txid)).slice(0, 3)
     .map((txid) => `${txid.slice(0, 8)}: ${cluster.serving(shardOfTx.get(txid)!).map((node) => `${node.state.base}/${node.driver.status(Buffer.from(txid, "hex")).state}`).join()}`).join("; ");
   return { total, txids, refused, allFinal: () => txids.size === total && [...txids].every(finalWhereServed), unsettled };
 }
