@@ -45,6 +45,8 @@ export interface ChainView {
   readonly tip: ChainTipView;
   utxoSnapshot(): Uint8Array;
   getBlock(height: number): Uint8Array | undefined;
+  /** Heights below it are pruned (src/store/schema.ts "Pruning"): their blocks and index entries are gone. */
+  readonly prunedBelow: number;
   getBlockByHash(hash: Uint8Array): Uint8Array | undefined;
   getTransactionLocation(txid: Uint8Array): { readonly height: number; readonly position: number } | undefined;
   /** Where the final chain left a cross-shard transaction (src/atomix/phases.ts), with the proof of this shard's lock decision. */

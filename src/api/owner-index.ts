@@ -35,13 +35,19 @@ export class OwnerIndex {
   private committedHeight: number;
 
   constructor(readonly chain: ChainView) {
-    const snapshot = chain.utxoSnapshot();
+    this.indexedHeight = this.committedHeight = this.load();
+  }
+
+  /** Indexes the chain's working set; returns the tip height it is as of. */
+  private load(): number {
+    this.owners.clear();
+    this.outpoints.clear();
+    const snapshot = this.chain.utxoSnapshot();
     for (let at = 0; at < snapshot.length; at += UTXO_ENTRY.bytes) {
       const owner = at + UTXO_ENTRY.offset.owner;
       this.add(key(snapshot.subarray(at, at + OUTPOINT_BYTES)), key(snapshot.subarray(owner, owner + PUBLIC_KEY_BYTES)), readU64(snapshot, at + UTXO_ENTRY.offset.amount));
     }
-    this.indexedHeight = chain.tip.height;
-    this.committedHeight = this.indexedHeight;
+    return this.chain.tip.height;
   }
 
   /** Records that block `height` was committed; it is indexed on the next query. */
@@ -90,6 +96,8 @@ export class OwnerIndex {
   }
 
   private catchUp(): void {
+    // Blocks it has not indexed were pruned since: start again from the working set.
+    if (this.indexedHeight + 1 < this.chain.prunedBelow) this.indexedHeight = Math.max(this.committedHeight, this.load());
     while (this.indexedHeight < this.committedHeight) this.indexBlock(++this.indexedHeight);
   }
 

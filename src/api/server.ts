@@ -18,9 +18,10 @@
  *                                   this shard's final chain touched (its inputs or outputs); 404 ATOMIX_NOT_FOUND
  *   GET  /v1/owner/:pk/balance      {owner, shard, balance (decimal string), outputs}
  *   GET  /v1/owner/:pk/utxos        {owner, shard, utxos: [{txid, index, amount}], truncated} (?limit=N)
- *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex)
+ *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex); 404 MSB_PRUNED below the
+ *                                   store's pruned horizon (src/store/schema.ts "Pruning")
  *   GET  /v1/block/hash/:hash       same, by block hash
- *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, msb {epoch, height, root, count, supply}, ...
+ *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, prunedBelow (the lowest height kept), msb {epoch, height, root, count, supply}, ...
  *   GET  /v1/epochs                 {epoch (the node's), epochs: [{epoch, configurationHash, randomness,
  *                                   transcriptHash (hex), validators (count), shardCount}]}: the epoch archive
  *   GET  /v1/epochs/chain           application/octet-stream: links 1..last as encodeIdentityChain
@@ -368,7 +369,11 @@ export class ClientApi {
     this.route("get", "/v1/tx/:txid", "tx", (exchange, req) => {
       const txid = hexParam(req.getParameter(0), TXID_BYTES, "txid");
       const status = this.backend.status(txid);
-      if (status.state === "unknown") throw new IosError<ApiErrorCode>("TX_NOT_FOUND", `transaction ${toHex(txid)} is neither pending nor in a block of this shard`);
+      if (status.state === "unknown") {
+        const { prunedBelow } = this.backend.chain;
+        const kept = prunedBelow > 1 ? ` kept (heights below ${prunedBelow} are pruned)` : "";
+        throw new IosError<ApiErrorCode>("TX_NOT_FOUND", `transaction ${toHex(txid)} is neither pending nor in a block of this shard${kept}`);
+      }
       const atomix = this.atomixJson(txid);
       this.answer(exchange, "tx", 200, { txid: toHex(txid), ...statusJson(status, (h) => this.blockHashAt(h)), ...(atomix === undefined ? {} : { atomix }) });
     });
@@ -403,6 +408,8 @@ export class ClientApi {
       const text = req.getParameter(0);
       const height = /^[0-9]{1,15}$/.test(text) ? Number(text) : NaN;
       if (!Number.isSafeInteger(height)) throw new IosError<ApiErrorCode>("API_BAD_PARAMETER", `height must be a non-negative decimal integer, got ${JSON.stringify(text.slice(0, 40))}`);
+      const { prunedBelow } = this.backend.chain;
+      if (height > 0 && height < prunedBelow) throw new IosError<ApiErrorCode>("MSB_PRUNED", `height ${height} is pruned (this node keeps heights from ${prunedBelow}; the MSBs certify the state)`);
       this.answerBlock(exchange, this.backend.chain.getBlock(height), `no block at height ${height} (tip is ${this.backend.chain.tip.height})`);
     });
     this.route("get", "/v1/block/hash/:hash", "block", (exchange, req) => {
@@ -418,6 +425,7 @@ export class ClientApi {
         shardCount: this.backend.shardCount,
         epoch: this.backend.epoch,
         tip: { height: this.backend.chain.tip.height, hash: toHex(this.backend.chain.tip.hash) },
+        prunedBelow: this.backend.chain.prunedBelow,
         streams: this.streams.size,
       });
     });

@@ -53,7 +53,7 @@ async function launch(options: DevnetOptions): Promise<Devnet> {
 function describeDevnet(devnet: Devnet, io: Output): void {
   const m = devnet.manifest;
   io.out(`devnet: ${m.shards} shard(s) × ${m.validatorsPerShard} validator(s), ${m.accounts} funded accounts (seed ${JSON.stringify(m.seed)})`);
-  for (const v of m.validators) io.out(`  validator ${v.index}  shard ${v.shard}  pid ${v.pid}  ${v.http}  log ${v.log}`);
+  for (const v of m.validators) io.out(`  validator ${v.index}  shard ${v.shard}  ${v.league}  pid ${v.pid}  ${v.http}  log ${v.log}`);
   io.out(`data: ${m.dir} (genesis ${m.genesis}, manifest ${join(m.dir, "devnet.json")})`);
   io.out(`logs: ${m.logs}`);
   const mode = consensusModeOf(m);
@@ -75,7 +75,8 @@ function describeDevnet(devnet: Devnet, io: Output): void {
 export const devnetCommand: Command = {
   name: "devnet",
   summary: "Launch a local devnet: one validator process per node on 127.0.0.1.",
-  usage: "--shards M (--validators-per-shard K | --validators N) --believable B [--dir D] [options]",
+  usage: "--shards M (--validators-per-shard K | --validators N) --believable B [--dir D] [options]\n       ios devnet (status | stop N | restart N | pause N | resume N) --dir D",
+  positionals: 2,
   help: [
     "options:",
     "  --shards M                 shards (1..64)",
@@ -96,10 +97,19 @@ export const devnetCommand: Command = {
     "                             on P + N + i (default: free ports from the OS)",
     "  --workers W                verifier threads per validator (default: cores / validators)",
     "  --block-interval MS        block interval of each validator (default 50)",
+    "  --idle-heartbeat MS        an idle shard decides an empty height this often (default 5000)",
     "",
     "Generates keys and genesis, starts the validators, waits until every shard has finalized a",
     "block, prints where logs and data are, and runs until Ctrl-C (SIGINT) or SIGTERM, then stops",
     "every validator. Drive it from another terminal with `ios load --devnet D`.",
+    "A validator that exits by itself is reported (index, shard, league, exit code or signal, log)",
+    "and the others keep running.",
+    "",
+    "control, from another terminal (reaches the launcher of D through D/control.json):",
+    "  status      every validator's pid, state (running, paused, stopped, exited), shard, URL",
+    "  stop N      stop validator N (SIGTERM)",
+    "  restart N   start validator N again, same data directory and configuration",
+    "  pause N     freeze validator N (SIGSTOP); resume N continues it (SIGCONT)",
   ].join("\n"),
   options: {
     shards: { type: "string" },
@@ -114,8 +124,10 @@ export const devnetCommand: Command = {
     "base-port": { type: "string" },
     workers: { type: "string" },
     "block-interval": { type: "string" },
+    "idle-heartbeat": { type: "string" },
   },
-  async run(values, _positionals, io) {
+  async run(values, positionals, io) {
+    if (positionals.length > 0) return controlCommand(values, positionals, io);
     const shards = integerOption(values, "shards", 1, 64);
     const validators = validatorCountOption(values, shards, shards * MAX_VALIDATORS_PER_SHARD);
     if (validators.perShard === undefined) throw new IosError<CliErrorCode>("CLI_USAGE", `--validators ${validators.total} does not split evenly over ${shards} shards; a devnet runs the same number in every shard`);
@@ -138,20 +150,51 @@ export const devnetCommand: Command = {
         ...(values["base-port"] === undefined ? {} : { basePort: integerOption(values, "base-port", 1024, 65_535) }),
         ...(values.workers === undefined ? {} : { workers: integerOption(values, "workers", 1, 64) }),
         ...(values["block-interval"] === undefined ? {} : { blockIntervalMs: integerOption(values, "block-interval", 10, 60_000) }),
+        ...(values["idle-heartbeat"] === undefined ? {} : { idleHeartbeatMs: integerOption(values, "idle-heartbeat", 10, 60_000) }),
       });
       describeDevnet(devnet, io);
+      const { serveControl } = await import("../devnet/control.js");
+      const control = await serveControl(devnet, dir);
+      // A validator that exits by itself is reported; the others keep running (a fault to observe, not a reason to stop).
+      const unsubscribe = devnet.onExit((exit) => {
+        io.err(`validator ${exit.index} (shard ${exit.shard}, ${exit.league} league, pid ${exit.pid}) exited by itself (code ${exit.code}, signal ${exit.signal}); the others keep running; its last lines are in ${exit.log}; \`ios devnet restart ${exit.index} --dir ${dir}\` starts it again`);
+      });
+      io.out(`control: \`ios devnet status|stop N|restart N|pause N|resume N --dir ${dir}\` (${control.file})`);
       io.out(`running; load it with \`ios load --devnet ${dir} --closed --window 4000 --duration 10 --tx 100000\`; Ctrl-C stops`);
-      const ended = await Promise.race([signal.promise.then((s) => ({ signal: s })), devnet.unexpectedExit.then((exit) => ({ exit }))]);
-      if ("exit" in ended) io.err(`validator ${ended.exit.index} exited by itself (code ${ended.exit.code}, signal ${ended.exit.signal}); stopping the devnet`);
-      else io.out(`${ended.signal}: stopping ${devnet.manifest.validators.length} validator(s)`);
+      const ended = await signal.promise;
+      unsubscribe();
+      await control.close();
+      io.out(`${ended}: stopping ${devnet.manifest.validators.length} validator(s)`);
       await devnet.stop();
       io.out(`stopped; data and logs stay in ${dir}`);
-      return "exit" in ended ? EXIT_RUNTIME : EXIT_OK;
+      return EXIT_OK;
     } finally {
       signal.dispose();
     }
   },
 };
+
+/** `ios devnet OP [N] --dir D`: one control request to the launcher of D (src/devnet/control.ts). */
+async function controlCommand(values: Values, positionals: string[], io: Output): Promise<number> {
+  const [op, index] = positionals;
+  const { CONTROL_OPS, controlDevnet } = await import("../devnet/control.js");
+  if (!(CONTROL_OPS as readonly string[]).includes(op!)) throw new IosError<CliErrorCode>("CLI_USAGE", `unknown devnet command ${JSON.stringify(op)}; one of ${CONTROL_OPS.join(", ")}`);
+  const launchOptions = Object.keys(values).filter((name) => name !== "dir");
+  if (launchOptions.length > 0) throw new IosError<CliErrorCode>("CLI_USAGE", `--${launchOptions[0]} configures a new devnet; \`ios devnet ${op}\` takes only --dir D`);
+  const dir = resolve(await outputPath(required(values, "dir"), "--dir"));
+  if (op === "status") {
+    if (index !== undefined) throw new IosError<CliErrorCode>("CLI_USAGE", "status takes no validator index");
+  } else if (index === undefined || !/^[0-9]{1,6}$/.test(index)) {
+    throw new IosError<CliErrorCode>("CLI_USAGE", `${op} needs a validator index N (a non-negative integer), got ${JSON.stringify(index ?? "nothing")}`);
+  }
+  const views = await controlDevnet(dir, op as (typeof CONTROL_OPS)[number], op === "status" ? undefined : Number(index));
+  if (op === "status") io.out("validator  shard  league      pid      state    url");
+  for (const v of views) {
+    const ended = v.exit === null ? "" : `  (last exit: code ${v.exit.code}, signal ${v.exit.signal})`;
+    io.out(`${String(v.index).padEnd(9)}  ${String(v.shard).padEnd(5)}  ${v.league.padEnd(10)}  ${String(v.pid).padEnd(7)}  ${v.state.padEnd(7)}  ${v.http}${ended}`);
+  }
+  return EXIT_OK;
+}
 
 function loadMode(values: Values): { mode: LoadMode; durationMs: number | undefined } {
   const closed = values.closed === true;
@@ -351,6 +394,12 @@ export const loadCommand: Command = {
     const { epochs } = report.run;
     if (epochs.switches.length > 0 || m.totals.resent > 0) {
       io.out(`epochs ${epochs.first}..${epochs.last}: ${epochs.switches.length} endpoint switch(es); ${m.totals.resent} resent (${Object.entries(m.resentByCause).map(([cause, n]) => `${cause} ${n}`).join(", ") || "none"})`);
+    }
+    const faults = report.faults ?? [];
+    if (faults.length > 0) {
+      const down = faults.filter((f) => f.kind === "disconnected").length;
+      const r = m.resubmitted;
+      io.out(`faults: ${down} disconnection(s), ${faults.length - down} reconnection(s); ${r.count} transaction(s) resubmitted to another validator${r.finalLatency.count === 0 ? "" : ` (final latency p50 ${r.finalLatency.p50Ms} ms, max ${r.finalLatency.maxMs} ms)`}`);
     }
     io.out(`throughput ${m.throughput.endToEndTps.toFixed(0)} final tx/s; final latency p50 ${m.latency.final.p50Ms} ms, p99 ${m.latency.final.p99Ms} ms`);
     for (const line of kindLines(m)) io.out(line);

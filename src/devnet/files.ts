@@ -56,6 +56,8 @@ export interface DevnetFilesOptions {
   readonly epochLength?: number;
   /** Pipeline settings of every validator; the node's defaults when absent. */
   readonly pipeline?: Partial<PipelineSettings>;
+  /** Every validator's idle heartbeat (`consensus.idleBlockMs`); the node's default when absent. */
+  readonly idleBlockMs?: number;
   /** Key files are written for the first `accountKeyFiles` accounts (default 0). */
   readonly accountKeyFiles?: number;
   /** Overwrite existing files instead of refusing (CLI_FILE_EXISTS). */
@@ -139,7 +141,7 @@ export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
       listen: { host, port: ports[index]!, peerPort: peerPorts[index]! },
       peers,
       ...(options.pipeline === undefined ? {} : { pipeline: options.pipeline }),
-      ...(consensus === "solo" ? {} : { consensus: { mode: consensus } }),
+      ...(consensus === "solo" ? {} : { consensus: { mode: consensus, ...(options.idleBlockMs === undefined ? {} : { idleBlockMs: options.idleBlockMs }) } }),
     });
     writeNewFile(configFile, config, force);
     return { index, shard, publicKey, port: ports[index]!, peerPort: peerPorts[index]!, keyFile, configFile, dataDir: join(dir, dataDir) };

@@ -19,6 +19,13 @@
  *  5. agreement: per shard, the hashes of block 1 on all its validators are compared. With K > 1
  *     the configurations select BFT shard consensus, so equal hashes are expected; a difference
  *     is reported, never hidden (`consensus: false`), and callers refuse to measure such a run.
+ *     Each validator's league at launch (believable, normal, bft, solo) is read from its status.
+ *  6. run: a validator that exits by itself (crash, SIGKILL from outside) is reported to the
+ *     `onExit` listeners (index, shard, league, pid, code or signal, log) and the others keep
+ *     running. `stopValidator`, `restartValidator` (same data directory and configuration; the
+ *     manifest is rewritten with the new pid), `pauseValidator` (SIGSTOP) and `resumeValidator`
+ *     (SIGCONT) act on one validator; commands on one validator run one after another, and an exit
+ *     they cause is no fault. `ios devnet` exposes them to other terminals (src/devnet/control.ts).
  *
  * Ports: each validator has a client port and a peer port. The launcher asks the OS for free
  * ports (binds 127.0.0.1:0 twice per validator at once, reads the ports, closes the sockets)
@@ -29,8 +36,9 @@
  *
  * The run is described in DIR/devnet.json (`DevnetManifest`), which `ios load --devnet DIR` reads.
  *
- * API: `startDevnet(options): Promise<Devnet>`, `readDevnetManifest(dir)`, `streamEndpoints(manifest)`,
- * `validatorProcesses(manifest)`.
+ * API: `startDevnet(options): Promise<Devnet>` (with `validators()`, `onExit`, `stopValidator`,
+ * `restartValidator`, `pauseValidator`, `resumeValidator`), `readDevnetManifest(dir)`,
+ * `streamEndpoints(manifest)`, `validatorProcesses(manifest)`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -39,7 +47,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { ApiClient } from "../api/client.js";
+import { ApiClient, type StatusJson } from "../api/client.js";
 import { MIN_NORMAL_LEAGUE } from "../consensus/pob/policy.js";
 import { consensusModeOf, devnetPobPolicy, maxBelievableOf } from "./consensus-mode.js";
 import { portsFromBase, writeDevnetFiles, type DevnetLayout } from "./files.js";
@@ -92,6 +100,11 @@ export interface DevnetOptions {
   /** Verifier threads per validator; default max(1, ⌊cores / validators⌋). */
   readonly workers?: number;
   readonly blockIntervalMs?: number;
+  /**
+   * Every validator's idle heartbeat: an idle shard decides an empty height this often
+   * (`consensus.idleBlockMs`; default the node's, 5 s). Tests passing epochs while idle shorten it.
+   */
+  readonly idleHeartbeatMs?: number;
   readonly maxPendingTxs?: number;
   /** Extra Node flags for validator i (e.g. ["--cpu-prof", "--cpu-prof-dir", DIR]). */
   readonly nodeArgs?: (validator: number) => readonly string[];
@@ -114,6 +127,42 @@ export interface ValidatorInfo {
   readonly pid: number;
   readonly config: string;
   readonly dataDir: string;
+  readonly log: string;
+  /** Its league at launch, from its GET /v1/status: "believable" or "normal" (PoB), "bft", "solo". */
+  readonly league: League;
+}
+
+export type League = "believable" | "normal" | "bft" | "solo";
+
+/**
+ * A validator process as the launcher sees it: running, paused (SIGSTOP), stopped (by a stop or
+ * restart command, or the devnet's stop) or exited (by itself: crashed or killed from outside).
+ */
+export type ValidatorState = "running" | "paused" | "stopped" | "exited";
+
+export interface ValidatorView {
+  readonly index: number;
+  readonly shard: number;
+  readonly league: League;
+  /** The pid of its current (or last) process. */
+  readonly pid: number;
+  readonly state: ValidatorState;
+  readonly http: string;
+  readonly log: string;
+  /** Processes started after the first (restart commands). */
+  readonly restarts: number;
+  /** How its last process ended, once it did. */
+  readonly exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | null;
+}
+
+/** A validator that exited by itself (not through a stop or restart command, nor the devnet's stop). */
+export interface ValidatorExit {
+  readonly index: number;
+  readonly shard: number;
+  readonly league: League;
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
   readonly log: string;
 }
 
@@ -152,8 +201,24 @@ export interface Devnet {
   readonly consensus: boolean;
   /** SIGTERM every validator, wait for a clean exit, SIGKILL what is left after `timeoutMs`. Idempotent. */
   stop(timeoutMs?: number): Promise<void>;
-  /** Resolves when any validator exits by itself (not through `stop`), with its index and exit code. */
-  readonly unexpectedExit: Promise<{ index: number; code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when any validator first exits by itself (not through `stop` or a command): what exited, how. */
+  readonly unexpectedExit: Promise<ValidatorExit>;
+  /** Calls `listener` each time a validator exits by itself; the others keep running. Returns the unsubscribe. */
+  onExit(listener: (exit: ValidatorExit) => void): () => void;
+  /** Every validator's pid, state, shard and URL, in validator order. */
+  validators(): ValidatorView[];
+  /**
+   * Starts validator `index` again, with its data directory and configuration, after stopping it
+   * when it runs (or is paused); resolves once it answers GET /v1/status. DEVNET_NO_VALIDATOR for a
+   * bad index, DEVNET_NODE_EXITED when the new process exits before answering.
+   */
+  restartValidator(index: number): Promise<ValidatorView>;
+  /** SIGTERM validator `index` (SIGKILL after the stop timeout); its state becomes "stopped". Idempotent. */
+  stopValidator(index: number): Promise<ValidatorView>;
+  /** SIGSTOP validator `index`: it stays alive but answers nothing. DEVNET_BAD_STATE unless it runs. */
+  pauseValidator(index: number): ValidatorView;
+  /** SIGCONT a paused validator `index`. DEVNET_BAD_STATE unless it is paused. */
+  resumeValidator(index: number): ValidatorView;
 }
 
 function checkOptions(options: DevnetOptions): void {
@@ -234,12 +299,18 @@ function logTail(file: string, bytes = 2000): string {
   }
 }
 
-/** A validator child and how it ended. */
+/** A validator slot: its current process, how that ended, and what the launcher made of it. */
 interface Child {
-  readonly info: Omit<ValidatorInfo, "pid">;
-  readonly process: ChildProcess;
+  readonly info: Omit<ValidatorInfo, "pid" | "league">;
+  league: League;
+  process: ChildProcess;
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  readonly exited: Promise<void>;
+  exited: Promise<void>;
+  /** Paused by SIGSTOP (still alive). */
+  paused: boolean;
+  /** The launcher ended this process (stop or restart command, or the devnet's stop): its exit is no fault. */
+  stopRequested: boolean;
+  restarts: number;
 }
 
 /** Starts the devnet described by `options` (phases in the file comment). */
@@ -267,6 +338,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     consensus: mode,
     ...(mode === "pob" ? { pob: devnetPobPolicy(options) } : {}),
     ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
+    ...(options.idleHeartbeatMs === undefined ? {} : { idleBlockMs: options.idleHeartbeatMs }),
     pipeline: {
       workers: options.workers ?? Math.max(1, Math.floor(availableParallelism() / validatorCount)),
       blockIntervalMs: options.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS,
@@ -277,7 +349,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   const probes = probesOf(layout, options.seed, options.accounts);
   const logs = join(dir, "logs");
   mkdirSync(logs, { recursive: true });
-  const infos = layout.validators.map((v): Omit<ValidatorInfo, "pid"> => ({
+  const infos = layout.validators.map((v): Omit<ValidatorInfo, "pid" | "league"> => ({
     index: v.index,
     shard: v.shard,
     publicKey: v.publicKey,
@@ -291,16 +363,14 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   }));
 
   // Phase 2.
-  const children: Child[] = infos.map((info) => {
+  const spawnValidator = (info: Child["info"]): Pick<Child, "process" | "exited"> & { readonly settle: (child: Child) => void } => {
     const fd = openSync(info.log, "a");
     const args = [...(options.nodeArgs?.(info.index) ?? []), "--import", PARENT_WATCH, CLI_MAIN, "node", "--config", info.config];
     const child = spawn(process.execPath, args, { stdio: ["ignore", fd, fd], cwd: dir });
     closeSync(fd);
-    const entry: Child = {
-      info,
-      process: child,
-      exit: undefined,
-      exited: new Promise<void>((done) => {
+    let settle = (_: Child): void => undefined;
+    const exited = new Promise<void>((done) => {
+      settle = (entry: Child) => {
         child.once("exit", (code, signal) => {
           entry.exit = { code, signal };
           done();
@@ -309,9 +379,31 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
           entry.exit ??= { code: null, signal: null };
           done();
         });
-      }),
-    };
-    return entry;
+      };
+    });
+    return { process: child, exited, settle };
+  };
+  const exitListeners = new Set<(exit: ValidatorExit) => void>();
+  /** Reports the end of `child`'s current process unless the launcher asked for it. */
+  const watch = (child: Child, spawned: ReturnType<typeof spawnValidator>): void => {
+    child.process = spawned.process;
+    child.exit = undefined;
+    child.paused = false;
+    child.stopRequested = false;
+    child.exited = spawned.exited;
+    spawned.settle(child);
+    const pid = spawned.process.pid ?? -1;
+    void spawned.exited.then(() => {
+      if (child.stopRequested || stopping !== undefined || child.process !== spawned.process) return;
+      const exit: ValidatorExit = { index: child.info.index, shard: child.info.shard, league: child.league, pid, ...child.exit!, log: child.info.log };
+      for (const listener of exitListeners) listener(exit);
+    });
+  };
+  const children: Child[] = infos.map((info) => {
+    const spawned = spawnValidator(info);
+    const child: Child = { info, league: "solo", process: spawned.process, exit: undefined, exited: spawned.exited, paused: false, stopRequested: false, restarts: 0 };
+    watch(child, spawned);
+    return child;
   });
   let stopping: Promise<void> | undefined;
   const killAll = () => {
@@ -319,23 +411,31 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   };
   // Last resort if the launcher exits without stop(): the children must not outlive it.
   process.once("exit", killAll);
+  /** SIGTERM one process (SIGCONT first: a stopped process handles no signal but SIGKILL), SIGKILL it after `timeoutMs`. */
+  const terminate = async (child: Child, timeoutMs: number): Promise<void> => {
+    child.stopRequested = true;
+    if (child.exit === undefined) {
+      if (child.paused) child.process.kill("SIGCONT");
+      child.paused = false;
+      child.process.kill("SIGTERM");
+    }
+    const timer = sleep(timeoutMs).then(() => "timeout" as const);
+    if ((await Promise.race([child.exited, timer])) === "timeout" && child.exit === undefined) child.process.kill("SIGKILL");
+    await child.exited;
+  };
   const stop = (timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> => {
     stopping ??= (async () => {
-      for (const child of children) if (child.exit === undefined) child.process.kill("SIGTERM");
-      const all = Promise.all(children.map((c) => c.exited));
-      const timer = sleep(timeoutMs).then(() => "timeout" as const);
-      if ((await Promise.race([all, timer])) === "timeout") killAll();
-      await all;
+      await Promise.all(children.map((child) => terminate(child, timeoutMs)));
       process.off("exit", killAll);
     })();
     return stopping;
   };
-  const unexpectedExit = new Promise<{ index: number; code: number | null; signal: NodeJS.Signals | null }>((report) => {
-    for (const child of children) {
-      void child.exited.then(() => {
-        if (stopping === undefined) report({ index: child.info.index, ...child.exit! });
-      });
-    }
+  const unexpectedExit = new Promise<ValidatorExit>((report) => {
+    const once = (exit: ValidatorExit) => {
+      exitListeners.delete(once);
+      report(exit);
+    };
+    exitListeners.add(once);
   });
 
   try {
@@ -399,7 +499,13 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       }),
     );
     alive();
-    const manifest: DevnetManifest = {
+    // The league each validator serves at launch (its status's consensus facts): what a fault report names.
+    await Promise.all(
+      children.map(async (child) => {
+        child.league = leagueOf(await clients[child.info.index]!.status(), child.info.publicKey);
+      }),
+    );
+    let manifest: DevnetManifest = {
       schema: MANIFEST_SCHEMA,
       dir,
       seed: options.seed,
@@ -411,23 +517,110 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       genesis: genesisFile,
       logs,
       launcherPid: process.pid,
-      validators: infos.map((info, i) => ({ ...info, pid: children[i]!.process.pid! })),
+      validators: children.map((child) => ({ ...child.info, league: child.league, pid: child.process.pid! })),
       agreement,
     };
-    writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    /** Rewrites devnet.json with every validator's current pid (after a restart), for `ios load --devnet`'s CPU sampling. */
+    const writeManifest = (): void => {
+      manifest = { ...manifest, validators: children.map((child) => ({ ...child.info, league: child.league, pid: child.process.pid! })) };
+      writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    };
+    writeManifest();
+    const view = (child: Child): ValidatorView => ({
+      index: child.info.index,
+      shard: child.info.shard,
+      league: child.league,
+      pid: child.process.pid ?? -1,
+      state: child.exit === undefined ? (child.paused ? "paused" : "running") : child.stopRequested ? "stopped" : "exited",
+      http: child.info.http,
+      log: child.info.log,
+      restarts: child.restarts,
+      exit: child.exit ?? null,
+    });
+    const childAt = (index: number): Child => {
+      check<DevnetErrorCode>(Number.isInteger(index) && index >= 0 && index < children.length, "DEVNET_NO_VALIDATOR", `the devnet has validators 0..${children.length - 1}, not ${index}`);
+      check<DevnetErrorCode>(stopping === undefined, "DEVNET_BAD_STATE", "the devnet is stopping");
+      return children[index]!;
+    };
+    /** Restarts and stops of one validator run one after another. */
+    const busy = new Map<number, Promise<unknown>>();
+    const serially = <T>(index: number, action: () => Promise<T>): Promise<T> => {
+      const next = (busy.get(index) ?? Promise.resolve()).then(action, action);
+      busy.set(index, next.catch(() => undefined));
+      return next;
+    };
     return {
-      manifest,
+      get manifest() {
+        return manifest;
+      },
       genesis,
       accounts: layout.accounts.slice(0, options.accounts),
       endpoints: streamEndpoints(manifest),
       consensus: agreement.every((a) => a.agreed),
       stop,
       unexpectedExit,
+      onExit(listener) {
+        exitListeners.add(listener);
+        return () => exitListeners.delete(listener);
+      },
+      validators: () => children.map(view),
+      stopValidator(index) {
+        const child = childAt(index);
+        return serially(index, async () => {
+          await terminate(child, DEFAULT_STOP_TIMEOUT_MS);
+          return view(child);
+        });
+      },
+      restartValidator(index) {
+        const child = childAt(index);
+        return serially(index, async () => {
+          await terminate(child, DEFAULT_STOP_TIMEOUT_MS);
+          check<DevnetErrorCode>(stopping === undefined, "DEVNET_BAD_STATE", "the devnet is stopping");
+          watch(child, spawnValidator(child.info));
+          child.restarts++;
+          writeManifest();
+          const readyBy = Date.now() + (options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+          for (;;) {
+            if (child.exit !== undefined) {
+              throw new IosError<DevnetErrorCode>("DEVNET_NODE_EXITED", `validator ${index} exited again (code ${child.exit.code}, signal ${child.exit.signal}) while restarting; its log ${child.info.log} ends with:\n${logTail(child.info.log)}`);
+            }
+            try {
+              await clients[index]!.status();
+              return view(child);
+            } catch {
+              // Not listening yet: polled again until the deadline.
+              if (Date.now() > readyBy) throw new IosError<DevnetErrorCode>("DEVNET_NOT_READY", `validator ${index} did not answer GET /v1/status at ${child.info.http} after its restart; see ${child.info.log}`);
+              await sleep(POLL_MS);
+            }
+          }
+        });
+      },
+      pauseValidator(index) {
+        const child = childAt(index);
+        check<DevnetErrorCode>(child.exit === undefined && !child.paused, "DEVNET_BAD_STATE", `validator ${index} is ${view(child).state}; only a running validator can be paused`);
+        child.process.kill("SIGSTOP");
+        child.paused = true;
+        return view(child);
+      },
+      resumeValidator(index) {
+        const child = childAt(index);
+        check<DevnetErrorCode>(child.exit === undefined && child.paused, "DEVNET_BAD_STATE", `validator ${index} is ${view(child).state}; only a paused validator can be resumed`);
+        child.process.kill("SIGCONT");
+        child.paused = false;
+        return view(child);
+      },
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** A validator's league from its GET /v1/status consensus facts (`consensus.mode`, `consensus.believable`). */
+function leagueOf(status: StatusJson, publicKey: string): League {
+  const facts = typeof status.consensus === "object" && status.consensus !== null ? (status.consensus as Record<string, unknown>) : {};
+  if (facts.mode === "pob") return Array.isArray(facts.believable) && facts.believable.includes(publicKey) ? "believable" : "normal";
+  return facts.mode === "bft" ? "bft" : "solo";
 }
 
 /** Every validator's stream URL, in validator order (the shard each serves is its status's, which changes with the epochs). */

@@ -58,7 +58,8 @@ export async function runDevnetLoad(devnet: Devnet, options: DevnetLoadOptions):
     mode: options.mode,
     durationMs: options.durationMs,
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
-    cpu: validatorProcesses(devnet.manifest),
+    // A validator down when the run starts has no process to sample (the driver counts it as a fault).
+    cpu: validatorProcesses(devnet.manifest).filter((_, i) => devnet.validators()[i]!.exit === null),
     ...(options.progress === undefined ? {} : { progress: options.progress }),
   });
   const files = await writeReport(run.report, options.reportDir);

@@ -71,11 +71,26 @@
  * change, in its producer's view as in the final block, as an intra-shard transfer does); else it
  * is held until the commit is final in the sender's shard (the change exists only then); its
  * latency still runs from its due time.
- * A stream failure (an ERROR frame, an unexpected close, an undecodable frame) ends the run with
- * LOAD_STREAM_ERROR rather than a report that would silently miss confirmations. A status read
- * that fails while running keeps the endpoint's last status (the next poll tries again).
+ * Faults (issue 16): a stream that closes or fails (its validator died, was stopped or restarted)
+ * is a fault of the network, not of the run: the endpoint leaves the routes at once, every
+ * transaction it was last sent and that has not settled is sent again to another current
+ * validator of its shard (cause ENDPOINT_DISCONNECTED; harmless if the dead validator had passed
+ * it on: the node answers a known transaction "duplicate", after which its status is read, see
+ * phase 3), its queue and unlocks are routed again, and the frames it never acknowledged are
+ * forgotten (their acks would be stale). Every RECONNECT_MS the driver tries to open its stream
+ * and read its status again; once both succeed it is routed to again. Each disconnection and
+ * reconnection is a `LoadFault` of the report; `metrics.resubmitted` counts the transactions sent
+ * again this way and their final latency. A transfer spending the output of a transaction so
+ * resubmitted may reach a validator before its parent does and be refused MISSING_INPUT: that
+ * refusal is retried like a retryable code (phase 3). An endpoint unreachable at the start is such a fault
+ * (shard −1: unknown until it answers) as long as another endpoint answers. Events are settled by txid from any stream, so finals
+ * announced while one stream is down still arrive through the shard's others.
+ * A protocol failure (an ERROR frame, an undecodable frame) ends the run with LOAD_STREAM_ERROR
+ * rather than a report that would silently miss confirmations. A status read that fails while
+ * running keeps the endpoint's last status (the next poll tries again). A validator that stops
+ * answering without closing its stream (paused by SIGSTOP) is not detected: what it holds waits.
  *
- * API: `runLoad(options): Promise<LoadRun>`, `checkEndpoints(urls)`, RETRYABLE_CODES, MAX_RETRIES.
+ * API: `runLoad(options): Promise<LoadRun>`, `checkEndpoints(urls)`, RETRYABLE_CODES, MAX_RETRIES, DISCONNECTED.
  */
 import WebSocket from "ws";
 import { ApiClient, type TxStatusJson } from "../api/client.js";
@@ -106,7 +121,7 @@ import { toHex } from "../hex.js";
 import { buildRoutes, fetchStatus, nodeUrlOf, statusKey, type EndpointStatus, type ShardRoute } from "./endpoints.js";
 import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
 import type { ProgressDisplay } from "./progress.js";
-import { buildReport, type EndpointSwitch, type LoadReport } from "./report.js";
+import { buildReport, type EndpointSwitch, type LoadFault, type LoadReport } from "./report.js";
 import { TxidPositions } from "./txid-positions.js";
 import type { LoadSet } from "./workload.js";
 import { TXID_BYTES } from "../codec/sizes.js";
@@ -170,12 +185,20 @@ const DEFAULT_STATUS_POLL_MS = 500;
 /** Scheduler period: 5 ms keeps an open-loop schedule within a few ms of due without busy-waiting. */
 const TICK_MS = 5;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** A disconnected endpoint is tried again this often: a restarted devnet validator listens within a second or two. */
+const RECONNECT_MS = 500;
+/** Resend cause of a transaction whose endpoint's stream closed or failed before it settled. */
+export const DISCONNECTED = "ENDPOINT_DISCONNECTED";
+/** The ledger's refusal of a transaction whose input does not exist (yet): retried when its parent was resubmitted. */
+const MISSING_INPUT = "MISSING_INPUT";
 /** Where either transfer kind keeps its first input's txid: after version, kind and the two u16 counts. */
 const FIRST_INPUT_TXID_AT = TX_PREFIX.bytes + 4;
 /** ATOMIX frames' phase bytes of a lock decision (src/atomix/phases.ts). */
 const LOCKED_PHASE = encodeAtomixPhase("locked");
 const COMMITTED_PHASE = encodeAtomixPhase("committed");
 const STREAM_URL = /^wss?:\/\/[^/]+\/v1\/stream$/;
+/** The status of an endpoint unreachable since the start: never routed to (it is not up) until a reconnection reads its own. */
+const UNKNOWN_STATUS: EndpointStatus = { publicKey: "", shard: -1, epoch: 0, consensus: "unknown", believable: undefined, height: 0 };
 
 const enum TxState {
   Queued = 0,
@@ -204,7 +227,12 @@ interface Connection {
   status: EndpointStatus;
   /** The shard this endpoint served in each epoch the driver saw it in. */
   readonly shardByEpoch: Map<number, number>;
-  readonly socket: WebSocket;
+  /** The current stream; replaced when the endpoint comes back after a disconnection (none while unreachable since the start). */
+  socket: WebSocket | undefined;
+  /** The stream is open: the endpoint is routed to. False from its close or error until a reconnection. */
+  up: boolean;
+  /** A reconnection attempt is under way. */
+  reconnecting: boolean;
   /** Set positions routed to this connection and not yet framed, in set order. */
   queue: number[];
   queueHead: number;
@@ -287,32 +315,53 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const retries = new Uint8Array(count);
   /** 1 once a node accepted the transaction (an accepted ack, a duplicate answer to a resend, or its final confirmation). */
   const everAccepted = new Uint8Array(count);
+  /** 1 once the transaction was sent again because its endpoint disconnected (its final latency is the fault's cost). */
+  const faultResent = new Uint8Array(count);
+  const faults: LoadFault[] = [];
   const positionOfTxid = new TxidPositions(set.txids());
   /** Optimistic blocks already counted: every validator of the shard announces each one. */
   const seenOptimisticBlocks = new Set<string>();
 
-  const sockets = await Promise.allSettled(endpoints.map((url) => connect(url)));
-  const failed = sockets.find((s) => s.status === "rejected");
-  if (failed !== undefined) {
-    for (const s of sockets) if (s.status === "fulfilled") s.value.terminate();
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  const opened = sockets.map((s) => (s as PromiseFulfilledResult<WebSocket>).value);
+  // An endpoint unreachable at the start (its validator is down) is a disconnected one: the run needs one per shard.
+  const settled = await Promise.allSettled(
+    endpoints.map(async (url): Promise<{ readonly socket: WebSocket; readonly status: EndpointStatus } | { readonly error: Error }> => {
+      let socket: WebSocket;
+      try {
+        socket = await connect(url);
+      } catch (error) {
+        return { error: error as Error };
+      }
+      // A stream that opens with a status that is unreadable or malformed is no fault but a bad endpoint: the run is refused.
+      try {
+        return { socket, status: await fetchStatus(url) };
+      } catch (error) {
+        socket.terminate();
+        throw error;
+      }
+    }),
+  );
+  const opened = settled.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
   const closeAll = (): void => {
-    for (const socket of opened) socket.terminate();
+    for (const o of opened) if ("socket" in o) o.socket.terminate();
   };
-  let statuses: EndpointStatus[];
-  try {
-    statuses = await Promise.all(endpoints.map((url) => fetchStatus(url)));
-  } catch (error) {
+  const badEndpoint = settled.find((o) => o.status === "rejected");
+  if (badEndpoint !== undefined) {
     closeAll();
-    throw error;
+    throw (badEndpoint as PromiseRejectedResult).reason;
   }
-  const connections: Connection[] = endpoints.map((url, index) => ({
-    index, url, status: statuses[index]!, shardByEpoch: new Map([[statuses[index]!.epoch, statuses[index]!.shard]]), socket: opened[index]!,
-    queue: [], queueHead: 0, unlocks: [], inFlight: new Map(), nextSequence: 0, deferred: [],
-  }));
-  let routes: ShardRoute[] = buildRoutes(connections, shardCount);
+  const reachable = opened.filter((o): o is { readonly socket: WebSocket; readonly status: EndpointStatus } => "socket" in o);
+  if (reachable.length === 0) throw (opened[0] as { error: Error }).error;
+  const statuses = reachable.map((o) => o.status);
+  const connections: Connection[] = endpoints.map((url, index) => {
+    const o = opened[index]!;
+    const common = { index, url, reconnecting: false, queue: [], queueHead: 0, unlocks: [], inFlight: new Map(), nextSequence: 0, deferred: [] };
+    if ("socket" in o) return { ...common, status: o.status, shardByEpoch: new Map([[o.status.epoch, o.status.shard]]), socket: o.socket, up: true };
+    faults.push({ atMs: 0, endpoint: url, shard: -1, kind: "disconnected", detail: `unreachable at the start: ${o.error.message}` });
+    return { ...common, status: UNKNOWN_STATUS, shardByEpoch: new Map(), socket: undefined, up: false };
+  });
+  /** Routes over the endpoints whose stream is open (a disconnected validator takes nothing until it is back). */
+  const buildLiveRoutes = (): ShardRoute[] => buildRoutes(connections.filter((c) => c.up), shardCount);
+  let routes: ShardRoute[] = buildLiveRoutes();
   const unserved = [...new Set(set.shards)].filter((shard) => routes[shard]!.consensus === "none").sort((a, b) => a - b);
   if (unserved.length > 0) {
     closeAll();
@@ -400,6 +449,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   };
   const finalize = (position: number, now: number, cross = false): void => {
     markAccepted(position);
+    if (faultResent[position] === 1) metrics.resubmittedFinal(dueAt[position]!, now);
     const optimisticAtMs = optimisticAt[position]!;
     metrics.final(set.shard(position), dueAt[position]!, now, Number.isNaN(optimisticAtMs) ? undefined : optimisticAtMs, cross);
     const acceptedAtMs = acceptedAt[position]!;
@@ -467,13 +517,18 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     }
   };
 
-  const applyStatuses = (read: readonly (EndpointStatus | undefined)[], serial: number): void => {
+  /**
+   * New statuses (undefined: unread), from status read `serial` (0: none, as after a disconnection);
+   * `reroute` routes what waits again even when nothing changed (a connection's queue lost its route).
+   */
+  const applyStatuses = (read: readonly (EndpointStatus | undefined)[], serial: number, rerouteAll = false): void => {
     const now = performance.now();
     let changed = false;
     const left: { readonly connection: Connection; readonly cause: string }[] = [];
     for (const connection of connections) {
       const next = read[connection.index];
-      if (next === undefined) continue;
+      // A disconnected endpoint's status is taken when its stream is back (`reconnect`).
+      if (next === undefined || !connection.up) continue;
       const before = connection.status;
       connection.status = next;
       connection.shardByEpoch.set(next.epoch, next.shard);
@@ -488,7 +543,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       else if (next.epoch > before.epoch + 1) left.push({ connection, cause: "ENDPOINT_SKIPPED_EPOCH" });
     }
     if (changed) {
-      routes = buildRoutes(connections, shardCount);
+      routes = buildLiveRoutes();
       epochs.routeRebuilds++;
     }
     // Confirmations held for this read first: what they settle needs no resend.
@@ -498,6 +553,10 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const resend = (position: number, cause: string): void => {
       if (!isOpen(position)) return;
       metrics.resent(set.shard(position), cause);
+      if (cause === DISCONNECTED && faultResent[position] === 0) {
+        faultResent[position] = 1;
+        metrics.resubmitted(set.shard(position));
+      }
       sends[position]!++;
       sentTo[position] = -1;
       resends.push(position);
@@ -509,7 +568,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       resend(position, cause);
     }
     for (const [shard, afterRead] of staleShards) if (afterRead <= serial) staleShards.delete(shard);
-    if (changed || resends.length > 0 || parked.length > 0 || parkedUnlocks.length > 0) reroute(resends);
+    if (rerouteAll || changed || resends.length > 0 || parked.length > 0 || parkedUnlocks.length > 0) reroute(resends);
     pump();
   };
 
@@ -530,9 +589,21 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     for (const unlock of unlocks) routeUnlock(unlock);
   };
 
+  /**
+   * Whether a refusal says where the transaction went rather than what is wrong with it: a
+   * retryable code, or MISSING_INPUT for a transfer whose parent (the transaction whose output it
+   * spends) was sent again after a disconnection: the parent reaches the shard late, not never.
+   */
+  const retryable = (position: number, code: string): boolean => {
+    if (RETRYABLE_CODES.has(code)) return true;
+    if (code !== MISSING_INPUT) return false;
+    const parent = positionOfTxid.get(set.tx(position), FIRST_INPUT_TXID_AT);
+    return parent !== undefined && faultResent[parent] === 1;
+  };
+
   /** A refusal of `position`'s latest send: retried when its code says where it went, else a rejection. */
   const refused = (position: number, code: string, now: number): void => {
-    if (RETRYABLE_CODES.has(code) && retries[position]! < MAX_RETRIES) {
+    if (retryable(position, code) && retries[position]! < MAX_RETRIES) {
       retries[position]!++;
       awaitingResend.set(position, { cause: code, afterRead: readsStarted + 1 });
       staleShards.set(set.shard(position), readsStarted + 1);
@@ -680,7 +751,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       const position = positionOfTxid.get(refusal.txid);
       if (!isOpen(position)) continue;
       // A retryable refusal speaks for the send it answers (its validator's relay): only the latest send's connection's counts, once.
-      if (RETRYABLE_CODES.has(refusal.code) && (sentTo[position] !== connection.index || awaitingResend.has(position))) continue;
+      if (retryable(position, refusal.code) && (sentTo[position] !== connection.index || awaitingResend.has(position))) continue;
       refused(position, refusal.code, now);
     }
   };
@@ -710,8 +781,30 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     }
   };
 
-  for (const connection of connections) {
-    connection.socket.on("message", (data: Buffer, isBinary: boolean) => {
+  /**
+   * `socket` of `connection` closed or failed: unless the run is over (or that stream was already
+   * replaced), the endpoint leaves the routes, its unresolved transactions are sent again to the
+   * shard's other validators and its queue is routed again; reconnection is tried every
+   * RECONNECT_MS (`reconnect`).
+   */
+  const disconnected = (connection: Connection, socket: WebSocket, why: string): void => {
+    if (finished || socket !== connection.socket || !connection.up) return;
+    connection.up = false;
+    socket.terminate();
+    faults.push({ atMs: Math.round(performance.now() - startMs), endpoint: connection.url, shard: connection.status.shard, kind: "disconnected", detail: why });
+    // Frames in flight are answered by no one: what they carried is sent again below.
+    connection.inFlight.clear();
+    leftBehind(connection, DISCONNECTED);
+    routes = buildLiveRoutes();
+    epochs.routeRebuilds++;
+    applyStatuses([], 0, true);
+  };
+
+  /** Listens on `connection`'s current socket and subscribes, before anything is sent on it. */
+  const attach = (connection: Connection): void => {
+    const socket = connection.socket!;
+    socket.on("message", (data: Buffer, isBinary: boolean) => {
+      if (socket !== connection.socket || !connection.up) return;
       try {
         const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
         if (!isBinary || frame.length === 0) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: unexpected ${isBinary ? "empty" : "text"} frame`);
@@ -732,14 +825,50 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       }
       pump();
     });
-    connection.socket.on("close", (code: number, reason: Buffer) => {
-      if (!finished) streamFailure ??= new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url} closed the stream (${code} ${reason.toString("utf8")})`);
-    });
-    connection.socket.on("error", (error: Error) => {
-      streamFailure ??= new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url}: ${error.message}`);
-    });
-    connection.socket.send(JSON.stringify({ op: "subscribe" }));
-  }
+    // A validator that dies (or restarts) closes its stream: a fault of the network, not of the run.
+    socket.on("close", (code: number, reason: Buffer) => disconnected(connection, socket, `closed (${code}${reason.length > 0 ? ` ${reason.toString("utf8")}` : ""})`));
+    socket.on("error", (error: Error) => disconnected(connection, socket, error.message));
+    socket.send(JSON.stringify({ op: "subscribe" }));
+  };
+  for (const connection of connections) if (connection.up) attach(connection);
+
+  /**
+   * One reconnection attempt to a disconnected endpoint: open its stream, read its status, and
+   * route to it again (its status may name another shard or epoch by now: the routes follow).
+   */
+  const reconnect = (connection: Connection): void => {
+    connection.reconnecting = true;
+    void connect(connection.url)
+      .then(async (socket) => {
+        // Until `attach` listens, an error must not go unhandled; a close is seen by readyState below.
+        socket.on("error", () => undefined);
+        try {
+          const status = await fetchStatus(connection.url);
+          if (finished || socket.readyState !== WebSocket.OPEN) throw new Error("the run is over, or the stream closed again");
+          connection.socket = socket;
+          connection.up = true;
+          // A new stream numbers its acknowledgements from 0 again (the server counts frames per stream).
+          connection.inFlight.clear();
+          connection.nextSequence = 0;
+          attach(connection);
+          faults.push({ atMs: Math.round(performance.now() - startMs), endpoint: connection.url, shard: status.shard, kind: "reconnected", detail: `epoch ${status.epoch}` });
+          // Everything it held was sent elsewhere at its disconnection: its new status is taken as is, no switch to follow.
+          connection.status = status;
+          connection.shardByEpoch.set(status.epoch, status.shard);
+          epochs.first = Math.min(epochs.first, status.epoch);
+          epochs.last = Math.max(epochs.last, status.epoch);
+          routes = buildLiveRoutes();
+          epochs.routeRebuilds++;
+          applyStatuses([], 0, true);
+        } catch {
+          // Its status is unreadable yet (still starting): closed, tried again at the next period.
+          socket.terminate();
+        }
+      }, () => undefined)
+      .finally(() => {
+        connection.reconnecting = false;
+      });
+  };
 
   const submitEndMs = startMs + durationMs;
   /** Releases due transactions to their connections and sends whatever frames the in-flight limits allow. */
@@ -760,11 +889,13 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       }
     }
     for (const connection of connections) {
+      const socket = connection.socket;
+      if (!connection.up || socket === undefined) continue;
       if (connection.unlocks.length > 0 && connection.inFlight.size < MAX_FRAMES_IN_FLIGHT) {
         const unlocks = connection.unlocks.splice(0, frameTxs);
         for (const unlock of unlocks) flows.get(unlock.position)?.sentTo.set(unlock.target, connection.index);
         connection.inFlight.set(connection.nextSequence++, { positions: unlocks.map((u) => -1 - u.position), sends: unlocks.map(() => 0) });
-        connection.socket.send(encodeSubmission(unlocks.map((u) => u.bytes)));
+        socket.send(encodeSubmission(unlocks.map((u) => u.bytes)));
       }
       while (connection.inFlight.size < MAX_FRAMES_IN_FLIGHT && connection.queueHead < connection.queue.length) {
         const taken = connection.queue.slice(connection.queueHead, connection.queueHead + frameTxs);
@@ -791,7 +922,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
           sentTo[position] = connection.index;
         }
         connection.inFlight.set(connection.nextSequence++, { positions, sends: positions.map((p) => sends[p]!) });
-        connection.socket.send(encodeSubmission(positions.map((p) => set.tx(p))));
+        socket.send(encodeSubmission(positions.map((p) => set.tx(p))));
       }
     }
   }
@@ -804,6 +935,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const end = await new Promise<LoadRun["end"]>((resolve) => {
     let nextCpuSample = startMs + BUCKET_MS;
     let nextStatusRead = startMs + statusPollMs;
+    let nextReconnect = startMs + RECONNECT_MS;
     let submissionEndedAt: number | undefined;
     const timer = setInterval(() => {
       pump();
@@ -815,6 +947,10 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       if (now >= nextStatusRead) {
         requestStatusRead();
         nextStatusRead = now + statusPollMs;
+      }
+      if (now >= nextReconnect) {
+        for (const connection of connections) if (!connection.up && !connection.reconnecting) reconnect(connection);
+        nextReconnect = now + RECONNECT_MS;
       }
       if (submissionEndedAt === undefined && (now >= submitEndMs || (released === count && heldPositions.size === 0))) {
         submissionEndedAt = now;
@@ -836,7 +972,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   finished = true;
   cpu?.sample(performance.now());
   progress?.stop();
-  for (const connection of connections) connection.socket.close(1000, "done");
+  for (const connection of connections) if (connection.up) connection.socket?.close(1000, "done");
   if (streamFailure !== undefined) throw streamFailure;
 
   const summary = metrics.summary();
@@ -858,6 +994,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     },
     summary,
     cpu?.summary() ?? [],
+    { faults },
   );
   return { report, end };
 }

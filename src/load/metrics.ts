@@ -22,6 +22,10 @@
  *  - resent: a transaction sent again, to a validator that currently serves its shard, after the
  *    one it went to refused it with a retryable code (not my shard, relay unanswered, ...) or left
  *    its shard (epoch switching, issue 14); it stays one submitted transaction, settled once;
+ *  - resubmitted (faults): a transaction sent again because the validator it went to closed its
+ *    stream (died, was stopped or restarted) before the transaction settled; counted once per
+ *    transaction, with the final latency of those that became final (from their first due time:
+ *    the fault's cost to them);
  *  - end-to-end TPS: finals ÷ (last final − first submission);
  *  - consensus TPS: finals ÷ (last final − first optimistic confirmation), i.e. without the time
  *    transactions spend queued before any block holds them (null without optimistic events);
@@ -114,7 +118,7 @@ export interface MetricsSummary {
     readonly resent: number;
   };
   readonly rejectedByCode: Record<string, number>;
-  /** Why transactions were sent again: the retryable refusal's code, or ENDPOINT_LEFT_SHARD. */
+  /** Why transactions were sent again: the retryable refusal's code, ENDPOINT_LEFT_SHARD, ENDPOINT_SKIPPED_EPOCH or ENDPOINT_DISCONNECTED. */
   readonly resentByCause: Record<string, number>;
   readonly throughput: {
     readonly endToEndTps: number;
@@ -148,6 +152,8 @@ export interface MetricsSummary {
   readonly shards: ShardSummary[];
   readonly series: TimeSeries;
   readonly stages: StageSummary;
+  /** Transactions sent again because their validator disconnected (see the file comment), and the final latency of those final. */
+  readonly resubmitted: { readonly count: number; readonly finalLatency: LatencySummary };
 }
 
 type Histogram = ReturnType<typeof hdr.build>;
@@ -250,6 +256,8 @@ export class LoadMetrics {
   readonly #consensus = newHistogram();
   readonly #crossPhases = { locked: newHistogram(), proven: newHistogram(), committed: newHistogram() };
   readonly #intraFinal = newHistogram();
+  readonly #resubmittedFinal = newHistogram();
+  #resubmitted = 0;
   #crossFinal = 0;
   readonly #stages = new StageHistograms();
   readonly #series = { submitted: [] as number[], optimistic: [] as number[], final: [] as number[], rejected: [] as number[], finalWithinCap: [] as number[] };
@@ -312,6 +320,17 @@ export class LoadMetrics {
   resent(shard: number, cause: string): void {
     this.#shard(shard).resent++;
     this.#resentByCause.set(cause, (this.#resentByCause.get(cause) ?? 0) + 1);
+  }
+
+  /** A transaction of `shard` sent again because its validator disconnected (once per transaction). */
+  resubmitted(shard: number): void {
+    this.#shard(shard);
+    this.#resubmitted++;
+  }
+
+  /** A resubmitted transaction became final (it is counted by `final` too). */
+  resubmittedFinal(submittedAtMs: number, atMs: number): void {
+    this.#resubmittedFinal.recordValue(toMicros(atMs - submittedAtMs));
   }
 
   optimistic(shard: number, submittedAtMs: number, atMs: number): void {
@@ -452,6 +471,7 @@ export class LoadMetrics {
       })),
       series: { bucketMs: BUCKET_MS, submitted: padded(this.#series.submitted), optimistic: padded(this.#series.optimistic), final: padded(this.#series.final), rejected: padded(this.#series.rejected) },
       stages: this.#stages.summary(),
+      resubmitted: { count: this.#resubmitted, finalLatency: summarize(this.#resubmittedFinal) },
     };
   }
 }

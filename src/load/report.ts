@@ -5,8 +5,8 @@
  * page inlines uPlot's script and stylesheet and the data, so it opens offline from a single file.
  * Markdown and HTML are rendered from one list of sections (`summarySections`), so they agree.
  *
- * JSON schema (`schema: "ioschain.load-report/4"`; /4 added metrics.stages, shards[].stages, knee
- * and faults):
+ * JSON schema (`schema: "ioschain.load-report/4"`; /4 added metrics.stages, shards[].stages,
+ * metrics.resubmitted, knee and faults):
  *   run:      { seed, mode ("open-loop" | "closed-loop"), targetRate (tx/s, open loop) | null,
  *               window (max in flight, closed loop) | null, plannedDurationMs, transactions (in the
  *               set), shardCount, genesisHash (hex), endpoints (the validators' stream URLs),
@@ -29,8 +29,11 @@
  *             optimisticToFinal, acceptedToFinal } (the final latency split by the stream events
  *             that bound each stage; the ordering of an optimistic block has no event: metrics.ts)
  *   cpu:      [{ pid, label, samples: [ms, % of one core][], meanPercent, maxPercent, exited }]
- *   faults:   optional, [{ atMs (since the start), endpoint, shard, kind }]: faults injected during
- *             the run (a devnet fault plan); marked on the throughput chart and listed
+ *   faults:   [{ atMs, endpoint, shard, kind ("disconnected" | "reconnected"), detail }]: each time an
+ *             endpoint's stream closed or failed, and each time the driver reconnected to it (ms since
+ *             the start; shard as the endpoint last reported it); what the disconnections cost is in
+ *             metrics.resubmitted { count, finalLatency } and metrics.resentByCause.ENDPOINT_DISCONNECTED;
+ *             marked on the throughput chart and listed (absent from a /3 report)
  *   knee:     optional, KneeReport of src/load/knee.ts (`ios load --find-knee`): latencyCapMs,
  *             followFraction, stepMs, steps [{ phase, offeredTps, finalTps, p50Ms, p99Ms,
  *             submitted, final, unsettled, over }], sustainedTps, overTps, end; the rest of the
@@ -49,6 +52,17 @@ import { IosError } from "../errors.js";
 import type { LoadErrorCode } from "./errors.js";
 
 export const REPORT_SCHEMA = "ioschain.load-report/4";
+
+/** An endpoint's stream closed or failed (its validator died, stopped or restarted), or came back. */
+export interface LoadFault {
+  /** Milliseconds since the run's start. */
+  readonly atMs: number;
+  readonly endpoint: string;
+  readonly shard: number;
+  readonly kind: "disconnected" | "reconnected";
+  /** The close code or error, or the epoch on reconnection. */
+  readonly detail: string;
+}
 
 /** One change of an endpoint's epoch or shard, as the driver saw it (its /v1/status). */
 export interface EndpointSwitch {
@@ -85,28 +99,18 @@ export interface RunInfo {
   readonly epochs: EpochsSeen;
 }
 
-/** A fault injected during the run (a devnet fault plan), as the report lists it. */
-export interface FaultMark {
-  /** Milliseconds since the run's start. */
-  readonly atMs: number;
-  readonly endpoint: string;
-  readonly shard: number | null;
-  /** What happened, e.g. "kill", "restart", "partition". */
-  readonly kind: string;
-}
-
 export interface LoadReport {
   readonly schema: typeof REPORT_SCHEMA;
   readonly run: RunInfo;
   readonly metrics: MetricsSummary;
   readonly cpu: readonly CpuSummary[];
-  readonly faults?: readonly FaultMark[];
+  readonly faults?: readonly LoadFault[];
   readonly knee?: KneeReport;
 }
 
 /** Optional report sections: present only when the run had them. */
 export interface ReportExtras {
-  readonly faults?: readonly FaultMark[];
+  readonly faults?: readonly LoadFault[];
   readonly knee?: KneeReport;
 }
 
@@ -246,7 +250,7 @@ export function summarySections(report: LoadReport): Section[] {
   const causes = Object.entries(m.resentByCause);
   if (causes.length > 0) sections.push(table(["resent because", "count"], causes.map(([cause, n]) => [cause, String(n)])));
   if (report.faults !== undefined && report.faults.length > 0) {
-    sections.push(heading("Faults"), table(["at (s)", "endpoint", "shard", "kind"], report.faults.map((f) => [fmt(f.atMs / 1000), f.endpoint, f.shard === null ? "n/a" : String(f.shard), f.kind])));
+    sections.push(heading("Faults"), table(["at (s)", "endpoint", "shard", "kind", "detail"], report.faults.map((f) => [fmt(f.atMs / 1000), f.endpoint, String(f.shard), f.kind, f.detail])));
   }
   if (cpu.length > 0) {
     sections.push(table(["process", "pid", "mean CPU %", "max CPU %"], cpu.map((c) => [`${c.label}${c.exited ? " (exited)" : ""}`, String(c.pid), fmt(c.meanPercent), fmt(c.maxPercent)])));

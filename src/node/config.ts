@@ -18,7 +18,9 @@
  *              "maxSubscriberQueueBytes": 268435456, "maxStreams": 256, "maxStreamsPerAddress": 16,
  *              "streamIdleMs": 30000 },                                  optional (ApiLimits below)
  *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 },  optional
- *     "log": { "level": "info" }            optional; IOS_LOG_LEVEL overrides it (src/log/logger.ts) }
+ *     "log": { "level": "info" },           optional; IOS_LOG_LEVEL overrides it (src/log/logger.ts)
+ *     "store": { "prune": false } }         optional; prune: delete the blocks of epochs ≤ e − 1 when the MSB
+ *                                           of epoch e is stored (src/store/schema.ts "Pruning"), default off
  *
  * The configuration names no shard: the epoch context built from the genesis (src/epoch) says
  * which shard a genesis validator serves; a file that still has "shard" is refused
@@ -119,6 +121,16 @@ export interface NodeConfig {
   readonly consensus: ConsensusSettings;
   /** The root logger's level when IOS_LOG_LEVEL does not set one. */
   readonly logLevel?: LogLevel;
+  /** Store settings; absent: the defaults (no pruning). */
+  readonly store?: StoreSettings;
+}
+
+/**
+ * Off by default: a validator that moves to another shard still replays it from the genesis
+ * (sync), which needs a peer that kept every height.
+ */
+export interface StoreSettings {
+  readonly prune: boolean;
 }
 
 /** How blocks are decided: alone, or by the shard's BFT (with its optional tuning). */
@@ -223,7 +235,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   if (isRecord(parsed) && "shard" in parsed) {
     r.fail("CONFIG_OBSOLETE_FIELD", "$.shard", "is no longer a configuration field: the shard now comes from the epoch assignment of the genesis (`ios genesis` prints it); remove the field");
   }
-  const root = r.object(parsed, "$", ["version", "genesis", "key", "dataDir", "listen", "peers"], ["pipeline", "api", "consensus", "log"]);
+  const root = r.object(parsed, "$", ["version", "genesis", "key", "dataDir", "listen", "peers"], ["pipeline", "api", "consensus", "log", "store"]);
   if (root.version !== CONFIG_VERSION) r.fail("CONFIG_BAD_FIELD", "$.version", `must be ${CONFIG_VERSION}, got ${JSON.stringify(root.version)}`);
   const base = dirname(resolve(file));
   const listen = r.object(root.listen, "$.listen", ["host", "port"], ["peerPort"]);
@@ -290,6 +302,12 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
     if (!(LOG_LEVELS as readonly unknown[]).includes(level)) r.fail("CONFIG_BAD_FIELD", "$.log.level", `must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
     logLevel = level as LogLevel;
   }
+  let store: StoreSettings | undefined;
+  if (root.store !== undefined) {
+    const prune = r.object(root.store, "$.store", [], ["prune"]).prune ?? false;
+    if (typeof prune !== "boolean") r.fail("CONFIG_BAD_FIELD", "$.store.prune", `must be true or false, got ${JSON.stringify(prune)}`);
+    store = { prune };
+  }
   return {
     file: resolve(file),
     genesisFile: resolve(base, r.string(root.genesis, "$.genesis")),
@@ -301,6 +319,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
     api,
     consensus,
     ...(logLevel === undefined ? {} : { logLevel }),
+    ...(store === undefined ? {} : { store }),
   };
 }
 

@@ -231,6 +231,8 @@ export interface MsbSource {
   finalHeightRecord(height: number): StoredFinalHeight | undefined;
   getBlock(height: number): Uint8Array | undefined;
   getTransactionLocation(txid: Uint8Array): TxLocation | undefined;
+  /** Heights below it are pruned (src/store/schema.ts "Pruning"): no block, index entry or certificate but the epoch ends'. */
+  readonly prunedBelow: number;
 }
 
 /**
@@ -289,8 +291,13 @@ export class MsbProver implements MsbProofService {
     check<ApiErrorCode>(txid.length === TXID_BYTES, "MSB_TX_NOT_FINAL", `a txid is ${TXID_BYTES} bytes`);
     const state = this.source();
     const location = state.getTransactionLocation(txid);
+    // Below the horizon the index entries went with the blocks: an unknown txid may be a pruned one.
+    if (location === undefined && state.prunedBelow > 1) {
+      refuse("MSB_PRUNED", `transaction ${Buffer.from(txid).toString("hex")} is in no final block of shard ${state.shard} this node keeps (heights below ${state.prunedBelow} are pruned)`);
+    }
     if (location === undefined) refuse("MSB_TX_NOT_FINAL", `transaction ${Buffer.from(txid).toString("hex")} is in no final block of shard ${state.shard}`);
     const { height, position } = location;
+    if (height < state.prunedBelow) refuse("MSB_PRUNED", `height ${height} is pruned (this node keeps heights from ${state.prunedBelow})`);
     const certificate = this.#certificate(state, height);
     const block = decodeBlock(state.getBlock(height)!);
     const record = state.finalHeightRecord(height)!;

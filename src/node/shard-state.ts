@@ -31,7 +31,7 @@
  * be aborted (a consensus execution that did not become final): the table's undo journal reverts
  * it, and its changes join the pending delta only at a commit.
  *
- * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes): CommitResult`,
+ * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes, msb?): CommitResult`, `prunedBelow` (pruning, option `prune`),
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
  * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `chainId`, `msbHeader(epoch)`, `latestMsb`, `latestMsbBody()` (Micro State Blocks, src/node/msb.ts), `utxoSnapshot()`,
@@ -51,7 +51,7 @@ import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta, type ReleasePermit } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
-import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "../store/interface.js";
+import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, LatestMsb, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
@@ -60,6 +60,7 @@ import { toHex } from "../hex.js";
 import { FINAL_CHAIN_DECISIONS, certifiedProposalOf, decodeFinalHeightCertificate } from "../atomix/proof.js";
 import { transactionIdOfEncoding } from "../ledger/kinds/registry.js";
 import { TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
+import { outpointKey } from "../ledger/transaction.js";
 import type { StoreErrorCode } from "../store/errors.js";
 import { LEDGER_ERROR_CODES, type TransactionFailureDetail } from "../ledger/errors.js";
 
@@ -103,6 +104,11 @@ export type ShardStateOptions = {
   readonly flavor?: WasmFlavor;
   /** Defaults to FLUSH_INTERVAL_BLOCKS. */
   readonly flushIntervalBlocks?: number;
+  /**
+   * Prune (ChainStore StoredBlock `prune`): storing the MSB of epoch e deletes the per-height
+   * records of epochs ≤ e − 1 (white paper §8). Default off (node config `store.prune`).
+   */
+  readonly prune?: boolean;
 } & (
   /** The LMDB store in this directory (production). */
   | { readonly directory: string }
@@ -281,6 +287,7 @@ export class ShardState {
     /** The tip block's timestamp, kept here: reading the tip block back per proposal would copy a whole block. */
     private tipTime: number,
     private readonly genesis: Genesis,
+    private readonly pruning: boolean,
   ) {}
 
   /** Opens, loads and replays (phases 1–3); the returned state is ready for `commitBlock`. */
@@ -300,7 +307,7 @@ export class ShardState {
       const table = new UtxoTable({ flavor: options.flavor, initialCapacityLog2: capacityLog2For(store.flushed.count), chain: genesisPopChainId(genesis) });
       const tipBlock = store.tip.height === 0 ? undefined : store.getBlock(store.tip.height);
       const tipTime = tipBlock === undefined ? genesis.timestamp : decodeBlockHeader(tipBlock).timestamp;
-      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, tipTime, genesis);
+      const state = new ShardState(store, table, shard, genesis.shardCount, flushInterval, tipTime, genesis, options.prune === true);
       state.loadFlushedSet();
       state.replay();
       return state;
@@ -390,9 +397,10 @@ export class ShardState {
    * leaving the state unchanged, for a block that does not follow the tip (STORE_HEIGHT_GAP,
    * STATE_PREV_HASH_MISMATCH), is malformed (a ledger code) or fails stateless validation
    * (STATE_*). Transactions failing stateful validation (a missing input, a double spend, ...)
-   * stay in the block unapplied, with their status.
+   * stay in the block unapplied, with their status. `msb`: the MSB of the epoch this block ends
+   * (BuiltBlock `msb`), which a pruning state prunes with.
    */
-  commitBlock(bytes: Uint8Array): CommitResult {
+  commitBlock(bytes: Uint8Array, msb?: StoredMsb): CommitResult {
     this.checkUsable();
     if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
     const envelope = decodeBlockEnvelope(bytes);
@@ -404,7 +412,7 @@ export class ShardState {
     const assembly = this.assemble();
     const statuses = assembly.apply(stateless.records, stateless.recordCount);
     const { txids, positions, statusesByTx, rejections } = appliedLocations(stateless, statuses);
-    const committed = assembly.commit(() => ({ bytes, hash: envelope.hash, txids, positions, rejections }));
+    const committed = assembly.commit(() => ({ bytes, hash: envelope.hash, txids, positions, rejections, ...(msb === undefined ? {} : { msb }) }));
     return { ...committed, statuses: statusesByTx, txids: stateless.txids };
   }
 
@@ -468,7 +476,7 @@ export class ShardState {
             ...(orderedBlocks === undefined ? {} : { orderedBlocks }), ...(rejections === undefined ? {} : { rejections }),
             ...(atomix === undefined ? {} : { atomix }), ...(changeProofs === undefined ? {} : { changeProofs }),
             ...(certificate === undefined ? {} : { certificate }), ...(proposal === undefined ? {} : { proposal }),
-            ...(msb === undefined ? {} : { msb }),
+            ...(msb === undefined ? {} : { msb, ...this.pruneWith(height, msb.epoch) }),
           }, block.txids, positions);
           this.staged = false;
           return { height, hash: block.hash, applied, flushed };
@@ -503,6 +511,22 @@ export class ShardState {
     this.tipTime = decodeBlockHeader(block.bytes).timestamp;
     if (flush !== undefined) this.flushDone();
     return flush !== undefined;
+  }
+
+  /**
+   * The prune request of the block at `height` storing the MSB of `epoch` (height = (epoch + 1)·L):
+   * every height of epochs ≤ epoch − 1, i.e. below epoch·L + 1, when pruning is on.
+   */
+  private pruneWith(height: number, epoch: number): { readonly prune?: PruneRequest } {
+    if (!this.pruning || epoch === 0) return {};
+    const epochLength = height / (epoch + 1);
+    invariant(Number.isSafeInteger(epochLength), `height ${height} ends epoch ${epoch}`);
+    return { prune: { below: epoch * epochLength + 1, epochLength } };
+  }
+
+  /** See ChainStore `prunedBelow`: blocks, index entries and final-height records below it are gone (epoch ends' records kept). */
+  get prunedBelow(): number {
+    return this.store.prunedBelow;
   }
 
   private takeFlush(): UtxoFlush {
@@ -688,10 +712,6 @@ export class ShardState {
     this.tipTime = decodeBlockHeader(restore.block.bytes).timestamp;
   }
 
-  /** See ChainStore `base`: the lowest height whose block this state keeps. */
-  get base(): number {
-    return this.store.base;
-  }
 
   get lastEpoch(): number {
     return this.store.lastEpoch;
@@ -775,8 +795,39 @@ export class ShardState {
       return output && { owner: output.owner, amount: output.amount };
     }
     const location = this.getTransactionLocation(txid);
-    if (location === undefined) return undefined;
+    if (location === undefined) return this.store.prunedBelow > 1 ? this.latestMsbOutput(txid, index) : undefined;
     return createdOutputOf(this.blockTransactions(location.height)[location.position]!, txid, index, this.shard, this.shardCount);
+  }
+
+  /**
+   * An output created below the pruned horizon, found in the latest MSB's body: the PoB re-check
+   * reads outputs spent in the current epoch, and everything created before it and unspent at its
+   * start is in the previous epoch's MSB, the latest one until this epoch ends. Chunks hold sorted
+   * entries: read one by one until the key is not above a chunk's last (rare path: slashing).
+   */
+  private latestMsbOutput(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
+    const key = Buffer.from(outpointKey(txid, index));
+    const { bytes, offset } = UTXO_ENTRY;
+    const keyBytes = offset.owner;
+    for (const chunk of this.store.latestMsbBody()) {
+      const entries = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const count = entries.length / bytes;
+      if (count === 0 || key.compare(entries, (count - 1) * bytes, (count - 1) * bytes + keyBytes) > 0) continue;
+      let low = 0;
+      let high = count - 1;
+      while (low <= high) {
+        const middle = (low + high) >>> 1;
+        const order = key.compare(entries, middle * bytes, middle * bytes + keyBytes);
+        if (order === 0) {
+          const at = middle * bytes;
+          return { owner: Uint8Array.from(entries.subarray(at + offset.owner, at + offset.amount)), amount: entries.readBigUInt64LE(at + offset.amount) };
+        }
+        if (order < 0) high = middle - 1;
+        else low = middle + 1;
+      }
+      return undefined;
+    }
+    return undefined;
   }
 
   /**

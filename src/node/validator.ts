@@ -351,10 +351,13 @@ class NodeBackend implements ClientBackend {
   private epochMetrics(): MetricFamily[] {
     const transition = this.node.transition?.stats;
     const catchUp = this.node.linkCatchUpStats;
+    // Epochs run (PoB with an epoch length) whenever the catch-up does: the transition's gauges stay
+    // exported, at 0 while no transition runs (during a switch), so a scraper sees one stable series.
+    const epochs = transition !== undefined || catchUp !== undefined;
     return [
-      ...(transition === undefined ? [] : [
-        gauge("ios_epoch_transition_leaders_left", "The transition out of this epoch: elected leaders skipped so far (abandoned at the delivery deadline or resigned)", transition.abandoned),
-        gauge("ios_epoch_transition_resignations", "The transition out of this epoch: times this validator resigned as leader (its DRP run or CoSi session failed)", transition.resigned),
+      ...(!epochs ? [] : [
+        gauge("ios_epoch_transition_leaders_left", "The transition out of this epoch: elected leaders skipped so far (abandoned at the delivery deadline or resigned; 0 while none runs)", transition?.abandoned ?? 0),
+        gauge("ios_epoch_transition_resignations", "The transition out of this epoch: times this validator resigned as leader (its DRP run or CoSi session failed; 0 while none runs)", transition?.resigned ?? 0),
       ]),
       ...(catchUp === undefined ? [] : [
         counter("ios_epoch_links_served_total", "Identity links this validator's archive sent to peers catching up", catchUp.served),
@@ -570,7 +573,7 @@ export class ValidatorNode {
     const { config, genesis, key } = setup;
     const states: ShardState[] = [];
     const openState = (shard: number): ShardState => {
-      const state = ShardState.open({ directory: shardDirectory(config.dataDir, setup.shard, shard), genesis, shard, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
+      const state = ShardState.open({ directory: shardDirectory(config.dataDir, setup.shard, shard), genesis, shard, prune: config.store?.prune === true, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
       states.push(state);
       return state;
     };

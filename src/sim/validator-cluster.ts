@@ -27,7 +27,7 @@ import { toHex } from "../hex.js";
 import { sameBytes } from "../bytes.js";
 import type { Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
-import { DEFAULT_API_LIMITS, REGISTRANT_HOME_SHARD, type ConsensusSettings, type NodeConfig, type NodeSetup, type PipelineSettings } from "../node/config.js";
+import { DEFAULT_API_LIMITS, REGISTRANT_HOME_SHARD, type ConsensusSettings, type NodeConfig, type NodeSetup, type PipelineSettings, type StoreSettings } from "../node/config.js";
 import { InlineVerifierPool } from "../node/pool/inline-pool.js";
 import { ShardState } from "../node/shard-state.js";
 import { ValidatorNode } from "../node/validator.js";
@@ -47,6 +47,8 @@ export interface ClusterOptions {
   readonly keys: readonly KeyPair[];
   readonly consensus: ConsensusSettings;
   readonly pipeline?: Partial<PipelineSettings>;
+  /** Every node's store settings (NodeConfig `store`: pruning). */
+  readonly store?: StoreSettings;
 }
 
 /** What a validator keeps across crashes: its chain stores' disks (one per shard it held) and its finality logs (one per shard and epoch). */
@@ -113,6 +115,7 @@ export class ValidatorCluster {
       pipeline: this.#options.pipeline ?? {},
       api: DEFAULT_API_LIMITS,
       consensus: this.#options.consensus,
+      ...(this.#options.store === undefined ? {} : { store: this.#options.store }),
     };
     this.#setups.set(id, { config, genesis, key, context: this.context, shard: genesisShard ?? REGISTRANT_HOME_SHARD, registrant: genesisShard === undefined });
     this.#disks.set(id, { chains: new Map(), logs: new Map() });
@@ -131,7 +134,7 @@ export class ValidatorCluster {
       openState: (shard) => {
         let chain = disk.chains.get(shard);
         if (chain === undefined) disk.chains.set(shard, (chain = new MemoryDisk(`${id}/${shard}`)));
-        return ShardState.open({ store: MemoryChainStore.open(chain), genesis: setup.genesis, shard });
+        return ShardState.open({ store: MemoryChainStore.open(chain), genesis: setup.genesis, shard, prune: setup.config.store?.prune === true });
       },
       pool: new InlineVerifierPool(),
       // The log of a (shard, epoch)'s first opening is the disk's: later incarnations find their records and votes there.

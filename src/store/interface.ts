@@ -62,6 +62,19 @@ export interface StoredBlock {
    * its body (packed 76-byte entries in outpoint order), which replaces the previous latest body.
    */
   readonly msb?: StoredMsb;
+  /**
+   * Prunes, in this block's transaction, the per-height records of heights below `below` (schema.ts
+   * "Pruning"), keeping the final-height records of heights that are multiples of `epochLength`
+   * (epoch ends). The store lowers `below` to the flushed height, so that a reopened state can
+   * always replay from its flushed set (and the flushed block's hash); the horizon only moves up (`prunedBelow`).
+   */
+  readonly prune?: PruneRequest;
+}
+
+/** StoredBlock `prune`. */
+export interface PruneRequest {
+  readonly below: number;
+  readonly epochLength: number;
 }
 
 /** An MSB as the store keeps it (StoredBlock `msb`). */
@@ -166,6 +179,11 @@ export interface ChainStore {
   readonly latestMsb: LatestMsb | undefined;
   /** The latest MSB's body, packed entries in outpoint order, one chunk at a time. */
   latestMsbBody(): Iterable<Uint8Array>;
+  /**
+   * The lowest height whose per-height records are all kept (1 when nothing was pruned): below it a
+   * block, its index entries and its final-height record are gone, except epoch ends' records.
+   */
+  readonly prunedBelow: number;
   /** The last final block's refusal of `txid` (StoredBlock `rejections`), if any. */
   rejection(txid: Uint8Array): StoredRejection | undefined;
   readonly epoch: number;
@@ -178,12 +196,10 @@ export interface ChainStore {
    * Replaces the chain below and at an MSB's height in ONE transaction (StoredRestore): blocks,
    * their indexes, final-height records, rejections, phases, change proofs, consensus records, MSB
    * headers and body and the UTXO set are dropped; the UTXO set becomes the MSB body, the flushed
-   * marker and the tip the MSB height, `base` that height. The height must be above the tip
+   * marker and the tip the MSB height, `prunedBelow` that height (the blocks below were never fetched). The height must be above the tip
    * (STORE_BAD_INPUT); the identity, epoch archive, kept transactions and ordered blocks stay.
    */
   restoreAtMsb(restore: StoredRestore): void;
-  /** The lowest height whose block is kept: 0, or the MSB height of a restored store (blocks below it were never fetched). */
-  readonly base: number;
   /** Appends the block at tip + 1, with an optional UTXO flush whose marker is this block's height. */
   appendBlock(block: StoredBlock, flush?: UtxoFlush): void;
   /** Writes a UTXO batch and moves the flushed marker to the current tip. */

@@ -15,11 +15,13 @@
  *    A PoB block's final-height certificate and proposal, with its rejections and phase writes in order,
  *    rides in the same transaction (the finalHeights sub-database, served to syncing peers), and so
  *    does the MSB an epoch's last block ends with (its header kept by epoch, its body replacing the
- *    previous latest body).
+ *    previous latest body), and, when asked (StoredBlock `prune`), the deletion of the per-height
+ *    records of old epochs (schema.ts "Pruning", `prune`) with the "pruned" marker.
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
-import type { ChainStore, OrderedBlockBytes, ProvenTransaction, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "./interface.js";
+import type { ChainStore, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "./interface.js";
+import { decodeBlockHeader } from "../ledger/block.js";
 import { MAX_MSB_HEADER_BYTES } from "../msb/header.js";
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
 import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../atomix/proof.js";
@@ -37,7 +39,9 @@ import {
   decodeRejection,
   encodeRejection,
   META_MSB,
-  META_BASE,
+  META_PRUNED,
+  decodePrunedBelow,
+  encodePrunedBelow,
   MSB_BODY_CHUNK_ENTRIES,
   chunkKey,
   decodeLatestMsb,
@@ -144,6 +148,18 @@ function checkFlush(flush: UtxoFlush): void {
   });
 }
 
+/**
+ * The height an ordered (optimistic) block was built for, from its header; undefined for bytes that
+ * do not decode, which pruning then leaves alone (a replica keeps only blocks it checked).
+ */
+function orderedBlockHeight(bytes: Buffer): number | undefined {
+  try {
+    return decodeBlockHeader(bytes).height;
+  } catch {
+    return undefined;
+  }
+}
+
 export class RecordChainStore implements ChainStore {
   private closed = false;
   private identityRecord: StoreIdentity | undefined;
@@ -152,7 +168,7 @@ export class RecordChainStore implements ChainStore {
   private epochRecord = 0;
   private lastEpochRecord = 0;
   private latestMsbRecord: LatestMsb | undefined;
-  private baseRecord = 0;
+  private prunedBelowRecord = 1;
   private readonly dbs: Record<SubDatabase, RecordTable>;
 
   /** Reads and checks the metadata of `env`; STORE_FOREIGN / STORE_SCHEMA_MISMATCH / STORE_CORRUPT when it is not a sound store. */
@@ -199,8 +215,8 @@ export class RecordChainStore implements ChainStore {
     this.epochRecord = epoch === undefined ? 0 : decodeEpoch(epoch);
     const msb = meta.get(META_MSB);
     this.latestMsbRecord = msb === undefined ? undefined : decodeLatestMsb(msb);
-    const base = meta.get(META_BASE);
-    this.baseRecord = base === undefined ? 0 : Number(readU64(base, 0));
+    const pruned = meta.get(META_PRUNED);
+    this.prunedBelowRecord = pruned === undefined ? 1 : decodePrunedBelow(pruned);
     const tipHeight = this.tipRecord.height;
     check<StoreErrorCode>(this.flushedRecord.height <= tipHeight, "STORE_CORRUPT", `flushed height ${this.flushedRecord.height} is above the tip ${tipHeight}`);
     const lastKey = blocks.lastKey();
@@ -345,6 +361,7 @@ export class RecordChainStore implements ChainStore {
       certificate: block.certificate, proposal: block.proposal!, rejections: block.rejections ?? [], atomix: (block.atomix ?? []).map(({ crossTxid, phase }) => ({ crossTxid, phase })),
     });
     const msb = block.msb === undefined ? undefined : this.checkMsb(block.msb);
+    const pruneBelow = block.prune === undefined ? undefined : this.pruneHorizon(block.prune);
     if (flush !== undefined) checkFlush(flush);
     const hash = asBuffer(block.hash);
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
@@ -372,15 +389,12 @@ export class RecordChainStore implements ChainStore {
       for (const { key, phase, proof } of atomixWrites.values()) atomix.put(key, encodeAtomix({ phase, height: block.height, proof: proof ?? storedProof(key) }));
       if (flush !== undefined) this.writeFlush(flush, marker!);
       if (msb !== undefined) this.writeMsb(msb);
+      if (pruneBelow !== undefined) this.prune(pruneBelow, block.prune!.epochLength);
     });
     this.tipRecord = newTip;
+    if (pruneBelow !== undefined) this.prunedBelowRecord = pruneBelow;
     if (msb !== undefined) this.latestMsbRecord = msb.latest;
     if (marker !== undefined) this.flushedRecord = marker;
-  }
-
-  get base(): number {
-    this.checkInitialized();
-    return this.baseRecord;
   }
 
   /** See ChainStore `restoreAtMsb`: checks first, then one transaction. */
@@ -432,12 +446,12 @@ export class RecordChainStore implements ChainStore {
       meta.put(META_MSB, encodeLatestMsb(latest));
       meta.put(META_TIP, encodeTip(tip));
       meta.put(META_FLUSHED, encodeFlushMarker(flushed));
-      meta.put(META_BASE, Buffer.from(BinaryWriter.ofSize(8).u64(BigInt(block.height)).finish()));
+      meta.put(META_PRUNED, encodePrunedBelow(block.height));
     });
     this.tipRecord = tip;
     this.flushedRecord = flushed;
     this.latestMsbRecord = latest;
-    this.baseRecord = block.height;
+    this.prunedBelowRecord = block.height;
   }
 
   /** StoredBlock `msb`'s checks, before anything is written; its records. */
@@ -461,6 +475,53 @@ export class RecordChainStore implements ChainStore {
     for (let i = msb.chunks.length; i < previous; i++) msbBody.remove(chunkKey(i));
     msb.chunks.forEach((chunk, i) => msbBody.put(chunkKey(i), chunk));
     meta.put(META_MSB, encodeLatestMsb(msb.latest));
+  }
+
+  /**
+   * StoredBlock `prune`'s checks, before anything is written: the new horizon, or undefined when it
+   * would not move. Lowered to the flushed height (before this block's flush, whose index entries
+   * the same transaction writes): a reopened state replays the blocks above its flushed set, linked
+   * to the flushed block's hash.
+   */
+  private pruneHorizon(request: PruneRequest): number | undefined {
+    check<StoreErrorCode>(isHeight(request.below), "STORE_BAD_INPUT", "prune height must be a non-negative safe integer");
+    check<StoreErrorCode>(Number.isSafeInteger(request.epochLength) && request.epochLength >= 1, "STORE_BAD_INPUT", "prune epoch length must be a positive integer");
+    const below = Math.min(request.below, this.flushedRecord!.height);
+    return below > this.prunedBelowRecord ? below : undefined;
+  }
+
+  /**
+   * Inside the block's write transaction: deletes the per-height records of heights
+   * prunedBelow..below − 1 (schema.ts "Pruning"). Height-keyed tables are deleted key by key; the
+   * tables keyed by hash or txid are scanned, and hold only what is above the previous horizon (about
+   * two epochs), so one prune costs in proportion to the epochs kept, not the chain's length.
+   */
+  private prune(below: number, epochLength: number): void {
+    const { blocks, consensus, finalHeights, blockHeights, txIndex, rejections, orderedBlocks, meta } = this.dbs;
+    for (let height = this.prunedBelowRecord; height < below; height++) {
+      const key = heightKey(height);
+      blocks.remove(key);
+      consensus.remove(key);
+      if (height % epochLength !== 0) finalHeights.remove(key);
+    }
+    const removeWhere = (table: RecordTable, heightOf: (value: Buffer) => number | undefined): void => {
+      const stale: Buffer[] = [];
+      for (const { key, value } of table.entries()) {
+        const height = heightOf(value);
+        if (height !== undefined && height < below) stale.push(key);
+      }
+      for (const key of stale) table.remove(key);
+    };
+    removeWhere(blockHeights, decodeHeightValue);
+    removeWhere(txIndex, (value) => decodeTxLocation(value).height);
+    removeWhere(rejections, (value) => decodeRejection(value).height);
+    removeWhere(orderedBlocks, orderedBlockHeight);
+    meta.put(META_PRUNED, encodePrunedBelow(below));
+  }
+
+  get prunedBelow(): number {
+    this.checkInitialized();
+    return this.prunedBelowRecord;
   }
 
   msbHeader(epoch: number): Uint8Array | undefined {

@@ -45,9 +45,24 @@
  *                                               order, MSB_BODY_CHUNK_ENTRIES per chunk (the last one shorter);
  *                                               replaced whole, in the same transaction, by the next epoch's
  *                  (meta) "msb"                 u32le epoch ‖ u32le count ‖ u32le chunks: which MSB the body is
+ *   (meta)         "pruned"                     u64le height h: the per-height records of heights < h are gone
+ *                                               (StoredBlock `prune`), but the final-height records of epoch ends
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
+ *
+ * Pruning (white paper §8: a validator keeps the MSBs, and the regular blocks of epoch e until the
+ * end of e + 1). When the MSB of epoch e is stored, the same transaction deletes, below the first
+ * height of epoch e, per sub-database:
+ *  - blocks, consensus, finalHeights (by height key), blockHeights, txIndex, rejections (by the height
+ *    in the value) and orderedBlocks (by the height in the optimistic block's header): per-height;
+ *  - kept: finalHeights at epoch ends (a certificate anchors every MSB proof of its epoch: the MSB
+ *    header's binding; one record per epoch, like msbHeaders); atomix (every entry, settled or not:
+ *    it is the shard's replay guard, `admits` takes an absent phase for a first sight, so dropping a
+ *    committed entry would let a replayed unlock-commit mint its outputs again); changeProofs (by
+ *    txid, what a boundary carries; one per registration or leave); accepted (dropped when settled);
+ *    epochLinks, epochTranscripts (the identity chain's archive); msbHeaders (every one); msbBody
+ *    (the latest only); utxo and meta (the state).
  *
  * Sub-databases are only ever added: a store of an older program (without the newer ones) opens
  * with them empty, and an older program refuses a newer store as STORE_FOREIGN, naming them.
@@ -84,8 +99,7 @@ export const META_TIP = Buffer.from("tip", "latin1");
 export const META_FLUSHED = Buffer.from("flushed", "latin1");
 export const META_EPOCH = Buffer.from("epoch", "latin1");
 export const META_MSB = Buffer.from("msb", "latin1");
-/** u64 height: the lowest kept block of a store restored at an MSB (restoreAtMsb); absent: 0. */
-export const META_BASE = Buffer.from("base", "latin1");
+export const META_PRUNED = Buffer.from("pruned", "latin1");
 /** Entries per msbBody chunk: 8,192 × 76 B = 608 KiB per record (the flushed set's load chunk). */
 export const MSB_BODY_CHUNK_ENTRIES = 8192;
 /**
@@ -212,6 +226,15 @@ export function encodeFlushMarker(marker: FlushMarker): Buffer {
 export function decodeFlushMarker(value: Buffer): FlushMarker {
   const reader = recordReader(value, FLUSHED, "flushed");
   return { height: reader.u53("flushed height"), count: reader.u53("flushed count"), supply: reader.u64("flushed supply") };
+}
+
+/** The "pruned" marker: the lowest height whose per-height records are all kept (1 when nothing was pruned). */
+export function encodePrunedBelow(height: number): Buffer {
+  return encodeHeightValue(height);
+}
+
+export function decodePrunedBelow(value: Buffer): number {
+  return recordReader(value, HEIGHT_VALUE, "pruned marker").u53("pruned height");
 }
 
 export function encodeEpoch(epoch: number): Buffer {

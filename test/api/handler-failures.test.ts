@@ -23,6 +23,7 @@ const backend: ClientBackend = {
     shard: 0,
     shardCount: 1,
     tip: { height: 3, hash: new Uint8Array(32) },
+    prunedBelow: 1,
     utxoSnapshot: () => new Uint8Array(0),
     getBlock: () => {
       throw new TypeError("block cache is broken");

@@ -2,21 +2,19 @@
 // solo block producer, client API over uWebSockets.js on 127.0.0.1:0), real signed load over the
 // WebSocket stream, confirmations followed until every transaction is final or rejected.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { genesisToJson, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { runLoad } from "../../src/load/driver.js";
 import { readLoadFile, saveLoadFile } from "../../src/load/load-file.js";
 import { ProgressDisplay } from "../../src/load/progress.js";
 import { writeReport } from "../../src/load/report.js";
 import { LoadSet, generateLoad } from "../../src/load/workload.js";
-import { keyFileJson, loadNodeSetup, nodeConfigJson } from "../../src/node/config.js";
-import { ValidatorNode } from "../../src/node/validator.js";
-import { testLogger } from "../support/log.js";
+import type { ValidatorNode } from "../../src/node/validator.js";
+import { startSoloShards, type SoloShards } from "./solo-shards.js";
 
 const SHARDS = 2;
 const FEE = 1n;
@@ -27,30 +25,19 @@ function genesisSupplyOfShard(shard: number): bigint {
 }
 
 describe("runLoad against real validators", () => {
+  let shards: SoloShards;
   let dir: string;
-  const nodes: ValidatorNode[] = [];
+  let nodes: ValidatorNode[];
   let endpoints: string[];
 
+  // Two validators over two shards: the epoch context gives each shard one; nodes[s] serves shard s.
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "ios-driver-"));
-    await writeFile(join(dir, "genesis.json"), genesisToJson(made.genesis));
-    // Two validators over two shards: the epoch context gives each shard one; nodes[s] serves shard s.
-    for (let i = 0; i < SHARDS; i++) {
-      await writeFile(join(dir, `key-${i}.json`), keyFileJson(made.validators[i]!));
-      const config = nodeConfigJson({
-        genesis: "genesis.json", key: `key-${i}.json`, dataDir: `data-${i}`,
-        listen: { host: "127.0.0.1", port: 0 }, peers: [], pipeline: { workers: 1, blockIntervalMs: 50 },
-      });
-      await writeFile(join(dir, `node-${i}.json`), config);
-      const setup = loadNodeSetup(join(dir, `node-${i}.json`));
-      nodes[setup.shard] = await ValidatorNode.start(setup, { logger: testLogger() });
-    }
-    endpoints = nodes.map((node) => `ws://127.0.0.1:${node.port}/v1/stream`);
+    shards = await startSoloShards(made, "ios-driver-");
+    ({ dir, nodes, endpoints } = shards);
   });
 
   after(async () => {
-    for (const node of nodes.filter((n) => n !== undefined)) await node.stop();
-    await rm(dir, { recursive: true, force: true });
+    await shards.stop();
   });
 
   it("closed loop, replayed from a saved set: every transfer becomes final, counts add up, each shard's supply falls by its fees", async () => {

@@ -5,11 +5,10 @@
 // step on the next slice of one generated set: through LoadKneeSystem, and through `ios load
 // --find-knee` (its option checks, its report).
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { genesisToJson, makeTestGenesis } from "../../src/ledger/genesis.js";
+import { makeTestGenesis } from "../../src/ledger/genesis.js";
 import {
   LoadKneeSystem, defaultStepMs, findKnee, judgeStep, measureStep, sliceSet,
   type KneeSystem, type StepMeasurement,
@@ -17,9 +16,7 @@ import {
 import { LoadMetrics } from "../../src/load/metrics.js";
 import { REPORT_SCHEMA, buildReport, type LoadReport, type RunInfo } from "../../src/load/report.js";
 import { LoadSet, generateLoad } from "../../src/load/workload.js";
-import { keyFileJson, loadNodeSetup, nodeConfigJson } from "../../src/node/config.js";
-import { ValidatorNode } from "../../src/node/validator.js";
-import { testLogger } from "../support/log.js";
+import { startSoloShards, type SoloShards } from "./solo-shards.js";
 import { ios } from "../cli/helpers.js";
 import { loadCommand } from "../../src/cli/devnet-commands.js";
 
@@ -193,28 +190,17 @@ describe("knee step measurement", () => {
 describe("knee search against real validators", () => {
   const SHARDS = 2;
   const made = makeTestGenesis({ seed: "knee test", shardCount: SHARDS, accounts: 40, amount: 1_000_000n, outputsPerAccount: 4, validators: SHARDS });
+  let shards: SoloShards;
   let dir: string;
-  const nodes: ValidatorNode[] = [];
   let endpoints: string[];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "ios-knee-"));
-    await writeFile(join(dir, "genesis.json"), genesisToJson(made.genesis));
-    for (let i = 0; i < SHARDS; i++) {
-      await writeFile(join(dir, `key-${i}.json`), keyFileJson(made.validators[i]!));
-      await writeFile(join(dir, `node-${i}.json`), nodeConfigJson({
-        genesis: "genesis.json", key: `key-${i}.json`, dataDir: `data-${i}`,
-        listen: { host: "127.0.0.1", port: 0 }, peers: [], pipeline: { workers: 1, blockIntervalMs: 50 },
-      }));
-      const setup = loadNodeSetup(join(dir, `node-${i}.json`));
-      nodes[setup.shard] = await ValidatorNode.start(setup, { logger: testLogger() });
-    }
-    endpoints = nodes.map((node) => `ws://127.0.0.1:${node.port}/v1/stream`);
+    shards = await startSoloShards(made, "ios-knee-");
+    ({ dir, endpoints } = shards);
   });
 
   after(async () => {
-    for (const node of nodes.filter((n) => n !== undefined)) await node.stop();
-    await rm(dir, { recursive: true, force: true });
+    await shards.stop();
   });
 
   it("runs each step on the next slice of one set (the later steps spend the earlier ones' change), measures it and keeps its report", async () => {

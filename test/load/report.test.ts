@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { CpuSampler, LoadMetrics } from "../../src/load/metrics.js";
 import { ProgressDisplay, formatProgress, type ProgressSnapshot } from "../../src/load/progress.js";
 import type { KneeReport } from "../../src/load/knee.js";
-import { REPORT_SCHEMA, buildReport, renderHtml, renderMarkdown, stageLines, writeReport, type FaultMark, type LoadReport, type ReportFiles, type RunInfo } from "../../src/load/report.js";
+import { REPORT_SCHEMA, buildReport, renderHtml, renderMarkdown, stageLines, writeReport, type LoadFault, type LoadReport, type ReportFiles, type RunInfo } from "../../src/load/report.js";
 
 function runMetrics(): LoadMetrics {
   const metrics = new LoadMetrics(2, 0, 500);
@@ -50,10 +50,10 @@ const RUN: RunInfo = {
   epochs: { first: 2, last: 3, switches: [{ atMs: 700, endpoint: "ws://127.0.0.1:1/v1/stream", fromEpoch: 2, toEpoch: 3, fromShard: 0, toShard: 1 }], routeRebuilds: 1 },
 };
 
-/** Faults as a devnet fault plan reports them; the second's endpoint carries markup that must stay text. */
-const FAULTS: FaultMark[] = [
-  { atMs: 800, endpoint: "ws://127.0.0.1:1/v1/stream", shard: 0, kind: "kill" },
-  { atMs: 1500, endpoint: "ws://<b>evil</b>/v1/stream", shard: 1, kind: "restart" },
+/** Faults as the driver reports them; the second's endpoint carries markup that must stay text. */
+const FAULTS: LoadFault[] = [
+  { atMs: 800, endpoint: "ws://127.0.0.1:1/v1/stream", shard: 0, kind: "disconnected", detail: "close 1006" },
+  { atMs: 1500, endpoint: "ws://<b>evil</b>/v1/stream", shard: 1, kind: "reconnected", detail: "epoch 0" },
 ];
 
 interface RecordedChart {
@@ -209,7 +209,7 @@ describe("report", () => {
 
   it("lists the faults and marks each on the throughput chart at its time", async () => {
     const markdown = await readFile(files.markdown, "utf8");
-    assert.match(markdown, /## Faults\n\n\| at \(s\) \| endpoint \| shard \| kind \|\n\|---\|---\|---\|---\|\n\| 0\.800 \| ws:\/\/127\.0\.0\.1:1\/v1\/stream \| 0 \| kill \|\n\| 1\.500 \| ws:\/\/<b>evil<\/b>\/v1\/stream \| 1 \| restart \|/);
+    assert.match(markdown, /## Faults\n\n\| at \(s\) \| endpoint \| shard \| kind \| detail \|\n\|---\|---\|---\|---\|---\|\n\| 0\.800 \| ws:\/\/127\.0\.0\.1:1\/v1\/stream \| 0 \| disconnected \| close 1006 \|\n\| 1\.500 \| ws:\/\/<b>evil<\/b>\/v1\/stream \| 1 \| reconnected \| epoch 0 \|/);
     const [throughput] = chartsOf(await readFile(files.html, "utf8"));
     assert.deepEqual(faultLinesDrawn(throughput!), [80, 150], "one line per fault at atMs / 1000 s");
   });

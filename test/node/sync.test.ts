@@ -69,6 +69,12 @@ describe("state sync: messages", () => {
     assert.equal(codeOf(() => decodeSyncResponse(encodeSyncResponse({ id: 3, status: SyncStatus.Behind, first: 9 }, heights.map(encodeSyncedHeight)))), "SYNC_MALFORMED");
     assert.equal(codeOf(() => decodeSyncResponse(encodeSyncResponse({ id: 3, status: SyncStatus.Ok, first: 9 }, []))), "SYNC_MALFORMED");
     assert.deepEqual(decodeSyncResponse(encodeSyncResponse({ id: 3, status: SyncStatus.Busy, first: 9 }, [])).heights, []);
+    // A pruned height (the server's store deleted it) answers no heights; with heights it is malformed.
+    assert.equal(decodeSyncResponse(encodeSyncResponse({ id: 3, status: SyncStatus.Pruned, first: 9 }, [])).status, SyncStatus.Pruned);
+    assert.equal(codeOf(() => decodeSyncResponse(encodeSyncResponse({ id: 3, status: SyncStatus.Pruned, first: 9 }, heights.map(encodeSyncedHeight)))), "SYNC_MALFORMED");
+    const beyond = encodeSyncResponse({ id: 3, status: SyncStatus.Pruned, first: 9 }, []);
+    beyond[4] = 4;
+    assert.equal(codeOf(() => decodeSyncResponse(beyond)), "SYNC_MALFORMED", "status 4 is not defined");
     assert.equal(codeOf(() => decodeSyncResponse(new Uint8Array(MAX_SYNC_RESPONSE_BYTES + 1))), "SYNC_OVERSIZE");
   });
 });

@@ -57,6 +57,9 @@ describe("node configuration", () => {
     assert.equal(config.peers[0]!.url, "ws://127.0.0.1:7001/peer");
     assert.equal(config.logLevel, undefined);
     assert.equal(parseNodeConfig(JSON.stringify({ ...valid(), log: { level: "debug" } }), file).logLevel, "debug");
+    assert.equal(parseNodeConfig(JSON.stringify(valid()), file).store, undefined, "no store settings: no pruning");
+    assert.deepEqual(parseNodeConfig(JSON.stringify({ ...valid(), store: { prune: true } }), file).store, { prune: true });
+    assert.deepEqual(parseNodeConfig(JSON.stringify({ ...valid(), store: {} }), file).store, { prune: false });
   });
 
   it("reads the peer port: an integer in [0, 65535], distinct from the client port unless ephemeral", () => {
@@ -89,6 +92,8 @@ describe("node configuration", () => {
     refused((c) => (c.shard = 0), "CONFIG_OBSOLETE_FIELD", /\$\.shard is no longer a configuration field: the shard now comes from the epoch assignment/);
     refused((c) => (c.log = { level: "loud" }), "CONFIG_BAD_FIELD", /\$\.log\.level must be one of fatal, error, warn, info, debug, trace, silent/);
     refused((c) => (c.log = { level: "info", file: "x" }), "CONFIG_UNKNOWN_FIELD", /\$\.log\.file/);
+    refused((c) => (c.store = { prune: "yes" }), "CONFIG_BAD_FIELD", /\$\.store\.prune must be true or false/);
+    refused((c) => (c.store = { prune: true, compact: 1 }), "CONFIG_UNKNOWN_FIELD", /\$\.store\.compact/);
     refused((c) => (c.api = { maxStreams: 8, maxStreamsPerAddress: 9 }), "CONFIG_BAD_FIELD", /\$\.api\.maxStreamsPerAddress must be an integer in \[1, 8\], got 9/);
     refused((c) => (c.api = { maxSubscriberBufferBytes: 1 << 20, maxSubscriberQueueBytes: 1 << 19 }), "CONFIG_BAD_FIELD", /\$\.api\.maxSubscriberQueueBytes must be an integer in \[1048576, /);
     refused((c) => (c.api = { streamIdleMs: 500 }), "CONFIG_BAD_FIELD", /\$\.api\.streamIdleMs must be an integer in \[1000, 3600000\]/);

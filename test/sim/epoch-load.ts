@@ -55,7 +55,7 @@ export interface TransferLoad {
   readonly refused: readonly string[];
   /** Every planned transfer was submitted and is final on every validator serving its shard now. */
   allFinal(): boolean;
-  /** A few transfers not final everywhere, with each serving validator's base and status (a failure's message). */
+  /** A few transfers not final everywhere, with each serving validator's pruning horizon and status (a failure's message). */
   unsettled(): string;
 }
 
@@ -89,7 +89,7 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
     };
     const pay = (): void => {
       // The validator keeping the most of the shard's history: one that joined at an MSB knows no transfer below it.
-      const node = cluster.serving(shard).reduce<ValidatorNode | undefined>((best, next) => (best === undefined || next.state.base < best.state.base ? next : best), undefined);
+      const node = cluster.serving(shard).reduce<ValidatorNode | undefined>((best, next) => (best === undefined || next.state.prunedBelow < best.state.prunedBelow ? next : best), undefined);
       const current = round === 0 ? [] : planned[round - 1]!;
       const unsettled = node === undefined ? current : current.filter((tx) => {
         const final = node.driver.status(transactionIdOfEncoding(tx)).state === "final";
@@ -107,12 +107,12 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
   // A validator that joined the shard at an MSB (msb-join) after the transfer's height never fetched its block: it does not know
   // it. Once every validator of a shard joined that way, none knows it; so the transfer must have been seen final by one earlier.
   const finalWhereServed = (txid: string): boolean => {
-    const states = cluster.serving(shardOfTx.get(txid)!).map((node) => ({ joined: node.state.base > 0, state: node.driver.status(Buffer.from(txid, "hex")).state }));
+    const states = cluster.serving(shardOfTx.get(txid)!).map((node) => ({ joined: node.state.prunedBelow > 1, state: node.driver.status(Buffer.from(txid, "hex")).state }));
     if (states.some(({ state }) => state === "final")) seenFinal.add(txid);
     return seenFinal.has(txid) && states.every(({ joined, state }) => state === "final" || (joined && state === "unknown"));
   };
   const unsettled = (): string => `${[...txids].filter((txid) => !finalWhereServed(txid)).length}: ` + [...txids].filter((txid) => !finalWhereServed(txid)).slice(0, 3)
-    .map((txid) => `${txid.slice(0, 8)}: ${cluster.serving(shardOfTx.get(txid)!).map((node) => `${node.state.base}/${node.driver.status(Buffer.from(txid, "hex")).state}`).join()}`).join("; ");
+    .map((txid) => `${txid.slice(0, 8)}: ${cluster.serving(shardOfTx.get(txid)!).map((node) => `${node.state.prunedBelow}/${node.driver.status(Buffer.from(txid, "hex")).state}`).join()}`).join("; ");
   return { total, txids, refused, allFinal: () => txids.size === total && [...txids].every(finalWhereServed), unsettled };
 }
 
@@ -199,9 +199,9 @@ export function checkMsbChain(seed: string, serving: readonly ValidatorNode[], s
   }
 }
 
-/** The validator keeping the most of the shard's chain (the lowest base: one that replayed it, if any did). */
+/** The validator keeping the most of the shard's chain (the lowest pruning horizon: one that replayed it, if any did). */
 function lowestBase(serving: readonly ValidatorNode[]): ValidatorNode {
-  return serving.reduce((best, node) => (node.state.base < best.state.base ? node : best));
+  return serving.reduce((best, node) => (node.state.prunedBelow < best.state.prunedBelow ? node : best));
 }
 
 /** The shard's UTXO set at a node as its RFC 6962 root over outpoint order, count and supply: equal roots, equal sets. */
@@ -218,12 +218,12 @@ export function checkShardChains(seed: string, cluster: ValidatorCluster, genesi
     const common = Math.min(...serving.map((node) => node.state.tip.height));
     assert.ok(common >= epochs * epochLength, `${seed}: shard ${shard} passed height ${epochs * epochLength} (common ${common})`);
     const reference = lowestBase(serving);
-    for (let height = reference.state.base + 1; height <= common; height++) {
+    for (let height = reference.state.prunedBelow; height <= common; height++) {
       const block = reference.state.getBlock(height)!;
       assert.equal(decodeBlock(block).header.epoch, Math.floor((height - 1) / epochLength), `${seed}: shard ${shard} height ${height}'s epoch`);
       // A validator that joined at an MSB keeps the blocks from its MSB's height on, and answers none below it.
       for (const node of serving) {
-        if (height >= node.state.base) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: shard ${shard} height ${height} agrees`);
+        if (height >= node.state.prunedBelow) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: shard ${shard} height ${height} agrees`);
         else assert.equal(node.state.getBlock(height), undefined, `${seed}: shard ${shard} height ${height} lies below a joiner's MSB`);
       }
     }

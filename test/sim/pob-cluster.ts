@@ -10,6 +10,7 @@ import { decodeBlock } from "../../src/ledger/block.js";
 import { kindOfTransaction } from "../../src/ledger/kinds/registry.js";
 import { slashingKind } from "../../src/ledger/kinds/slashing.js";
 import { TxKind } from "../../src/ledger/transaction.js";
+import type { StoreSettings } from "../../src/node/config.js";
 
 /** The whole-node tests' common shape: 2 shards × 5 validators, accounts of 1,000,000, transfers paying a fee of 10. */
 /** The sharding policy of most whole-node simulations: one believable producer, a normal league of 4 sampling half the signatures, 50 ms optimistic blocks. */
@@ -35,6 +36,8 @@ export interface PobClusterOptions {
   readonly amount: bigint;
   /** Final blocks per shard per epoch (the genesis's epochLength); default: one endless epoch. */
   readonly epochLength?: number;
+  /** Every node's store settings (pruning); default: the node's defaults. */
+  readonly store?: StoreSettings;
 }
 
 /** The cluster, its genesis and keys, and each account's genesis output position (by owner hex). */
@@ -44,7 +47,7 @@ export function pobCluster(options: PobClusterOptions) {
     seed: options.genesisSeed, shardCount: options.shards, accounts: options.accounts, amount: options.amount, validators: options.shards * options.perShard, stake: 10_000n, pob: options.policy,
     ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
   });
-  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 } });
+  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 }, ...(options.store === undefined ? {} : { store: options.store }) });
   const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
   return { sim, genesis, accounts, validators, cluster, positions };
 }

@@ -428,14 +428,14 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.ok(joined.body!.chunks >= 1 && joined.body!.entryBytes === world.replicas[0]!.state.utxoCount * 76, "the body came in chunks");
     assert.ok(joined.body!.sources.filter((source) => source.chunks > 0).length >= 1);
     assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
-    assert.equal(state.base, L);
+    assert.equal(state.prunedBelow, L);
     assert.equal(state.getBlock(L - 1), undefined, "blocks below the MSB were never fetched");
     assert.equal(state.finalHeightRecord(L - 1), undefined);
     // Durable: one transaction wrote it all.
     await state.close();
     const reopened = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
     assert.deepEqual(joinedAt(reopened), joinedAt(world.replicas[0]!.state));
-    assert.equal(reopened.base, L);
+    assert.equal(reopened.prunedBelow, L);
     await reopened.close();
   });
 
@@ -478,7 +478,7 @@ describe("state sync of a PoB shard from its validators", () => {
     const joined = report!.bootstrap!;
     assert.deepEqual([joined.restored, joined.failure?.code], [false, "MSB_NO_SOURCE"]);
     assert.equal(report!.applied, L, "replayed from the genesis");
-    assert.equal(state.base, 0);
+    assert.equal(state.prunedBelow, 1);
     assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
   });
 
@@ -499,7 +499,7 @@ describe("state sync of a PoB shard from its validators", () => {
     world.sim.crash(id);
     disk.crash();
     const restarted = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
-    assert.deepEqual([restarted.tip.height, restarted.base, restarted.latestMsb], [0, 0, undefined], "nothing of the join was written");
+    assert.deepEqual([restarted.tip.height, restarted.prunedBelow, restarted.latestMsb], [0, 1, undefined], "nothing of the join was written");
     await restarted.close();
     const again = await syncFresh([world.honest[4]!], { bootstrap: true, disk });
     assert.equal(again.report!.bootstrap?.restored, true);

@@ -88,7 +88,7 @@ async function run(seed: string, { shards, perShard, crash, crashMover = false }
     // what lay after it, and it holds the stayers' UTXO set and MSB headers (checkShardChains above).
     const joined = restarted.recentSwitches.find((entered) => (entered.sync?.msbHeight ?? 0) > 0);
     assert.ok(joined !== undefined, `${seed}: it joined at an MSB (${JSON.stringify(restarted.recentSwitches)})`);
-    assert.ok(restarted.state.base >= joined.sync!.msbHeight && restarted.state.getBlock(1) === undefined, `${seed}: no height below its MSB was replayed (base ${restarted.state.base})`);
+    assert.ok(restarted.state.prunedBelow >= joined.sync!.msbHeight && restarted.state.getBlock(1) === undefined, `${seed}: no height below its MSB was replayed (base ${restarted.state.prunedBelow})`);
   }
   await cluster.stop();
 }

@@ -28,6 +28,7 @@ import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.j
 import { simSeed } from "../../src/sim/simulator.js";
 import { payInRounds } from "./epoch-load.js";
 import { caseSeeds, pobCluster, SIM_POLICY } from "./pob-cluster.js";
+import { codeOf } from "../support/errors.js";
 
 const L = 12;
 const MSB_SEEDS = 1;
@@ -92,14 +93,6 @@ async function run(seed: string) {
   checkProofs(seed, states[0]!, cluster.context);
 }
 
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-    return "no error";
-  } catch (error) {
-    return error instanceof IosError ? error.code : `uncoded: ${String(error)}`;
-  }
-}
 
 /** Flips one bit of every byte in [from, to) of `proof` in turn: each must fail with a code. */
 function everyFlipFails(seed: string, what: string, proof: Uint8Array, verify: (bytes: Uint8Array) => unknown, from = 0, to = proof.length): void {

@@ -1,6 +1,6 @@
 // ChainStore.restoreAtMsb on both backends (LMDB files and the memory store): a store holding a
 // genesis set and a few blocks is replaced, in one transaction, by the chain at an MSB height — the
-// UTXO set is the MSB body, tip / flushed marker / base the height, the block there with its final-
+// UTXO set is the MSB body, tip / flushed marker / pruning horizon the height, the block there with its final-
 // height record, the MSB header and the earlier ones — and reopens the same; bad input changes nothing.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -53,12 +53,12 @@ for (const makeBackend of BACKENDS) {
       const restore = restoreAt(60, body);
       store.restoreAtMsb(restore);
       const view = (s: typeof store) => ({
-        tip: s.tip, flushed: s.flushed, base: s.base, latest: s.latestMsb, set: Buffer.concat([...s.utxoChunks(4_096)]).toString("hex"),
+        tip: s.tip, flushed: s.flushed, prunedBelow: s.prunedBelow, latest: s.latestMsb, set: Buffer.concat([...s.utxoChunks(4_096)]).toString("hex"),
         body: Buffer.concat([...s.latestMsbBody()]).toString("hex"), headers: [0, 1, 2].map((e) => Buffer.from(s.msbHeader(e) ?? []).toString("hex")),
         below: [1, 2, 3, 59].map((h) => s.getBlock(h)), at: Buffer.from(s.getBlock(60)!).toString("hex"), record: s.finalHeightRecord(60)?.certificate,
       });
       const expected = {
-        tip: { height: 60, hash: restore.block.hash }, flushed: { height: 60, count: 9_000, supply: supplyOf(body) }, base: 60, latest: { epoch: 2, count: 9_000, chunks: 2 },
+        tip: { height: 60, hash: restore.block.hash }, flushed: { height: 60, count: 9_000, supply: supplyOf(body) }, prunedBelow: 60, latest: { epoch: 2, count: 9_000, chunks: 2 },
         set: Buffer.from(body).toString("hex"), body: Buffer.from(body).toString("hex"),
         headers: [...restore.earlierHeaders.map((h) => h.header), restore.block.msb.header].map((h) => Buffer.from(h).toString("hex")),
         below: [undefined, undefined, undefined, undefined], at: Buffer.from(restore.block.bytes).toString("hex"), record: restore.block.certificate,
@@ -77,12 +77,12 @@ for (const makeBackend of BACKENDS) {
       const store = backend.open(backend.fresh());
       store.initialize({ shard: 0, genesisId: rng.bytes(32) }, sortedEntries(5));
       for (let h = 1; h <= 3; h++) store.appendBlock(block(h));
-      const before = { tip: store.tip, base: store.base, set: Buffer.concat([...store.utxoChunks(100)]).toString("hex") };
+      const before = { tip: store.tip, prunedBelow: store.prunedBelow, set: Buffer.concat([...store.utxoChunks(100)]).toString("hex") };
       assert.equal(await codeOfAsync(() => store.restoreAtMsb(restoreAt(3, sortedEntries(4)))), "STORE_BAD_INPUT");
       const body = sortedEntries(4);
       const unsorted = Buffer.concat([body.subarray(UTXO_ENTRY_BYTES * 2), body.subarray(0, UTXO_ENTRY_BYTES * 2)]);
       assert.equal(await codeOfAsync(() => store.restoreAtMsb(restoreAt(40, unsorted))), "STORE_BAD_INPUT");
-      assert.deepEqual({ tip: store.tip, base: store.base, set: Buffer.concat([...store.utxoChunks(100)]).toString("hex") }, before);
+      assert.deepEqual({ tip: store.tip, prunedBelow: store.prunedBelow, set: Buffer.concat([...store.utxoChunks(100)]).toString("hex") }, before);
       await store.close();
     });
   });

@@ -74,6 +74,8 @@ export interface OptimisticProducerOptions {
   readonly verifier?: Ed25519Verifier;
   /** Cross-shard transactions: the proofs' verifier and the final chain's phases (finalization.ts PobValidatorOptions `atomix`). */
   readonly atomix?: { readonly verifier: DecisionVerifier; readonly phases: AtomixPhases };
+  /** Called when a transaction joins an empty queue: the sealing loop sleeps while there is nothing to seal. */
+  readonly onQueued?: () => void;
 }
 
 const QUEUED = "queued";
@@ -189,8 +191,14 @@ export class OptimisticProducer {
     // A lock or unlock this view refuses is sealed all the same, reserving nothing: only a final
     // block's refusal decides it, and proves it to the other shards (src/atomix/phases.ts).
     const result = this.reserve(tx, txid, record);
-    if (!result.accepted) this.queue.push({ tx, txid, spends: [], creates: [] });
+    if (!result.accepted) this.enqueue({ tx, txid, spends: [], creates: [] });
     return { accepted: true, txid };
+  }
+
+  /** Every queued transaction enters here: the first one into an empty queue wakes the sealing loop. */
+  private enqueue(queued: QueuedTransaction): void {
+    this.queue.push(queued);
+    if (this.queue.length === 1) this.options.onQueued?.();
   }
 
   /** The view checks of one record (the `viewCheck` doc); queues the transaction with its reservations when they pass. */
@@ -221,7 +229,7 @@ export class OptimisticProducer {
       this.created.set(key, { owner: record.outputOwner(j).slice(), amount: record.outputAmount(j), tag: QUEUED });
       creates.push(key);
     }
-    this.queue.push({ tx, txid, spends: inputKeys, creates });
+    this.enqueue({ tx, txid, spends: inputKeys, creates });
     return { accepted: true, txid };
   }
 

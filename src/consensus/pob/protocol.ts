@@ -273,7 +273,7 @@ export class PobNode {
   private readonly announcementListeners = new Set<(announcement: OptimisticAnnouncement) => void>();
   /** Resolved when a block (or a one-league transaction) is held: the leader's idle wait and `validate` wait on them. */
   private blockWaiters: (() => void)[] = [];
-  /** When the last final height was delivered here (clock time; the start before any): the idle heartbeat counts from it. */
+  /** When the last final height was delivered here (clock time; −∞ before any): the idle heartbeat counts from it. */
   private lastFinalAt: number;
   private producing: boolean;
   private timer: TimerHandle | undefined;
@@ -314,7 +314,8 @@ export class PobNode {
     this.validator = deps.validator;
     this.baseHeight = config.baseHeight ?? deps.validator.height;
     this.knownHeight = deps.validator.height;
-    this.lastFinalAt = deps.clock.now();
+    // The instance's first height (a start, a restart, a new epoch) is proposed at once.
+    this.lastFinalAt = -Infinity;
     // A validator that has applied nothing yet starts with the shard; one that has may have missed heights.
     this.heardFinal = deps.validator.height === 0;
     check<PobErrorCode>(Number.isSafeInteger(this.baseHeight) && this.baseHeight >= 0 && this.baseHeight <= deps.validator.height, "POB_BAD_ARGUMENT",
@@ -329,6 +330,7 @@ export class PobNode {
         keyPair: deps.keyPair, shard: config.shard, shardCount: config.shardCount, epoch: leagues.epoch,
         policy: leagues.policy, league: leagues.believable, state: deps.utxo, verifier: deps.verifier,
         ...(deps.atomix === undefined ? {} : { atomix: deps.atomix }),
+        onQueued: () => this.wakeProduction(),
       })
       : undefined;
     const inCommittee = this.participants.some((p) => Buffer.compare(p, self) === 0);
@@ -494,14 +496,23 @@ export class PobNode {
     return this.producer.offer(tx);
   }
 
+  /**
+   * Phase 1's sealing loop: one block every `optimisticIntervalMs` while transactions are queued;
+   * it sleeps with an empty queue (no timer: an idle producer does nothing) and the producer's
+   * `onQueued` wakes it.
+   */
   private scheduleProduction(): void {
     this.timer = this.deps.clock.setTimer(this.leagues.policy.optimisticIntervalMs, () => {
       this.timer = undefined;
       if (this.closed || !this.producing) return;
       const block = this.caughtUp ? this.producer!.produce(Math.floor(this.deps.clock.wallNow())) : undefined;
       if (block !== undefined) this.publish(block);
-      this.scheduleProduction();
+      if (this.producer!.pending > 0) this.scheduleProduction();
     });
+  }
+
+  private wakeProduction(): void {
+    if (this.producing && this.timer === undefined && !this.closed) this.scheduleProduction();
   }
 
   private publish(block: OptimisticBlock): void {

@@ -95,10 +95,11 @@ const REFUSAL_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** A leader orders an optimistic block 5 ms after receiving it: loopback delivery to its peers takes well under that. */
 export const DEFAULT_ORDER_DELAY_MS = 5;
 /**
- * The idle heartbeat: a shard with nothing to finalize decides an empty final height every second
- * (PobNodeConfig `idleProposalMs`); work ends the wait at once. Measured idle cost: docs/ARCHITECTURE.md.
+ * The idle heartbeat: a shard with nothing to finalize decides an empty final height every 5 s
+ * (PobNodeConfig `idleProposalMs`); work ends the wait at once. 5 s keeps an idle validator under
+ * 1% of a core on this machine (bench/results/idle.json; 2 s measured 1.1–1.3%).
  */
-export const DEFAULT_IDLE_PROPOSAL_MS = 1000;
+export const DEFAULT_IDLE_PROPOSAL_MS = 5000;
 /** Optimistic announcements remembered for `optimisticStatus`: ~10 s at 20k tx/s. */
 export const OPTIMISTIC_STATUS_ENTRIES = 200_000;
 /**

@@ -24,7 +24,8 @@ import { MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, type SyncErrorCo
 export const SYNC_REQUEST = messageType("msb", 0);
 export const SYNC_RESPONSE = messageType("msb", 1);
 
-export const SyncStatus = { Ok: 0, Behind: 1, Busy: 2 } as const;
+/** Pruned: the source deleted the asked height (below its pruned horizon); no heights follow. */
+export const SyncStatus = { Ok: 0, Behind: 1, Busy: 2, Pruned: 3 } as const;
 export type SyncStatus = (typeof SyncStatus)[keyof typeof SyncStatus];
 
 const CODES = singleCode<SyncErrorCode>("SYNC_MALFORMED");
@@ -83,7 +84,7 @@ export function decodeSyncResponse(bytes: Uint8Array): SyncResponse {
   const reader = new BinaryReader(bytes, CODES);
   const id = reader.u32("request id");
   const status = reader.u8("status");
-  check<SyncErrorCode>(status === SyncStatus.Ok || status === SyncStatus.Behind || status === SyncStatus.Busy, "SYNC_MALFORMED", `status ${status} is not defined`);
+  check<SyncErrorCode>((Object.values(SyncStatus) as number[]).includes(status), "SYNC_MALFORMED", `status ${status} is not defined`);
   const first = reader.u53("first height");
   const count = reader.u16("height count");
   check<SyncErrorCode>(count <= MAX_SYNC_HEIGHTS_PER_REQUEST && (status === SyncStatus.Ok) === count > 0, "SYNC_MALFORMED", `an OK answer holds 1..${MAX_SYNC_HEIGHTS_PER_REQUEST} heights, another none (status ${status}, ${count})`);

@@ -28,7 +28,8 @@
  *                sync fails with SYNC_NO_SOURCE (state left at the verified prefix) when none is left.
  *
  * Serving: any authenticated peer may ask for a range; the answer holds the stored blocks with
- * their final-height records (store finalHeights), at most MAX_SYNC_HEIGHTS_PER_REQUEST heights
+ * their final-height records (store finalHeights) — "pruned" (SyncStatus.Pruned; the asker drops the
+ * source with SYNC_PRUNED) from below its pruned horizon —, at most MAX_SYNC_HEIGHTS_PER_REQUEST heights
  * and MAX_SYNC_RESPONSE_BYTES, within a per-peer byte budget (SERVE_BYTES_PER_SECOND).
  *
  * API: `ShardSync` (shard-sync.ts: constructor(options), `sync(target, sources)`, `close()`,
@@ -79,6 +80,8 @@ export const SYNC_ERROR_CODES = [
   "SYNC_MSB_MISMATCH",
   /** The source does not hold the next height (it is behind, or holds it without a certificate). */
   "SYNC_SOURCE_BEHIND",
+  /** The source pruned the next height (below its store's pruned horizon, src/store/schema.ts "Pruning"). */
+  "SYNC_PRUNED",
   /** The source did not answer within SYNC_REQUEST_TIMEOUT_MS, MAX_SOURCE_STRIKES times. */
   "SYNC_TIMEOUT",
   /** The source answered "busy" MAX_SOURCE_STRIKES times. */

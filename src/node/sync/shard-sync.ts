@@ -143,6 +143,10 @@ export class ShardSync {
       this.#channel.send(from, SYNC_RESPONSE, encodeSyncResponse({ ...head, status: SyncStatus.Busy }, []));
       return;
     }
+    if (request.first < this.#state.prunedBelow) {
+      this.#channel.send(from, SYNC_RESPONSE, encodeSyncResponse({ ...head, status: SyncStatus.Pruned }, []));
+      return;
+    }
     const heights: Uint8Array[] = [];
     let size = RESPONSE_HEAD_BYTES;
     const last = Math.min(request.first + request.count - 1, this.#state.tip.height);
@@ -389,6 +393,10 @@ export class ShardSync {
         if (response.status === SyncStatus.Busy) {
           strike("SYNC_SOURCE_BUSY", "the source's budget for this peer is spent");
           await new Promise<void>((resolve) => clock.setTimer(SYNC_BUSY_BACKOFF_MS, resolve));
+          continue;
+        }
+        if (response.status === SyncStatus.Pruned) {
+          drop(source, "SYNC_PRUNED", `the source pruned height ${first}`);
           continue;
         }
         if (response.status === SyncStatus.Behind) {
