@@ -135,9 +135,9 @@ describe("epochs over real processes", () => {
     const payee = devnet.accounts.find((a) => a !== account && shardOfOwner(a.publicKey, 2) === 0)!;
     const keyFile = join(root, "payer.key.json");
     writeFileSync(keyFile, keyFileJson(account), { mode: 0o600 });
-    const sent = await ios(["tx", "send", "--from", keyFile, "--to", hex(payee.publicKey), "--amount", "777", ...(await shard0()).flatMap((url) => ["--node", url]), "--wait"]);
+    const sent = await ios(["tx", "send", "--from", keyFile, "--to", hex(payee.publicKey), "--amount", "777", ...(await shard0()).flatMap((url) => ["--node", url]), "--wait", "--timeout", "120"]);
     assert.equal(sent.code, 0, sent.stderr + sent.stdout);
-    const paid = /txid ([0-9a-f]{64}) accepted\nfinal at height (\d+)/.exec(sent.stdout);
+    const paid = /txid ([0-9a-f]{64}) accepted\n(?:optimistic .*\n)?final at height (\d+)/.exec(sent.stdout);
     assert.ok(paid !== null, sent.stdout);
     const output = { txid: paid[1]!, index: 0 };
     const created = { height: Number(paid[2]) };
