@@ -648,11 +648,15 @@ export class ShardState {
       }
       return byTxid;
     };
+    // Phases restored from an MSB (a joined store) sit at its height without their blocks.
+    const restoredAt = this.store.prunedBelow;
     for (const { crossTxid, entry } of this.store.atomixEntries()) {
       const phase = decodeAtomixPhase(entry.phase);
       if (phase !== "locked" && (phase !== "committed" || entry.height < settledSince)) continue;
       const x = transactionsAt(entry.height).get(toHex(crossTxid));
       // A committed X whose block holds its unlock, not X, was settled by that unlock: nothing left to watch here.
+      // A lock restored from an MSB has neither its block nor its proof here: the replicas that decided it finish it.
+      if (x === undefined && phase === "locked" && entry.height === restoredAt && entry.proof.length === 0) continue;
       invariant(x !== undefined || phase === "committed", "a lock's final block holds its transfer");
       if (x !== undefined) found.push(x);
     }
@@ -662,6 +666,11 @@ export class ShardState {
   /** The phase the final chain reached for a cross-shard transaction (src/atomix/phases.ts AtomixPhases). */
   phaseOf(crossTxid: Uint8Array): AtomixPhase | undefined {
     return this.atomix(crossTxid)?.phase;
+  }
+
+  /** Every stored phase (encoded), in cross txid order: what an MSB's decisions are built from (src/msb/decisions.ts). */
+  *atomixPhases(): Iterable<{ readonly crossTxid: Uint8Array; readonly phase: number }> {
+    for (const { crossTxid, entry } of this.store.atomixEntries()) yield { crossTxid, phase: entry.phase };
   }
 
   /** A block stored by hash with a final block (BuiltBlock `orderedBlocks`). */
@@ -697,8 +706,9 @@ export class ShardState {
 
   /**
    * Restores the state at an MSB's height (ChainStore `restoreAtMsb`, one transaction): the store
-   * drops the chain below it, and the working table becomes the MSB body (node/sync bootstrap:
-   * the caller verified the block, its certificate and the body against the certified header).
+   * drops the chain below it, its Atomix phases become the MSB's decisions (the replay guard), and
+   * the working table becomes the MSB body (node/sync bootstrap: the caller verified the block, its
+   * certificate, the body and the decisions against the certified header).
    */
   restoreAtMsb(restore: StoredRestore): void {
     this.checkUsable();
@@ -749,6 +759,11 @@ export class ShardState {
   /** See ChainStore `latestMsbBody`. */
   latestMsbBody(): Iterable<Uint8Array> {
     return this.store.latestMsbBody();
+  }
+
+  /** See ChainStore `latestMsbDecisions`. */
+  latestMsbDecisions(): Iterable<Uint8Array> {
+    return this.store.latestMsbDecisions();
   }
 
   /** Every UTXO of the working set as packed 76-byte entries (table order, not sorted). */

@@ -130,7 +130,8 @@ function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chun
   world.sim.addNode(id, ({ transport }) => {
     const channel = transport.open({ protocol: "msb", shard: SHARD, epoch: 0 });
     const header = replica.msbHeader(0)!;
-    const server = new MsbChunkServer(decodeMsbHeader(header), Uint8Array.from([...replica.latestMsbBody()].flatMap((chunk) => [...chunk])));
+    const packed = (chunks: Iterable<Uint8Array>) => Uint8Array.from([...chunks].flatMap((chunk) => [...chunk]));
+    const server = new MsbChunkServer(decodeMsbHeader(header), packed(replica.latestMsbBody()), packed(replica.latestMsbDecisions()));
     channel.on(SYNC_REQUEST, (from, _type, payload) => {
       const { id: request, first, count } = decodeSyncRequest(payload);
       channel.send(from, SYNC_RESPONSE, okAnswer(request, first, heightsOf(replica, first, count)));
