@@ -217,7 +217,7 @@ export class ShardSync {
   }
 
   /**
-   * A chunk of the latest MSB (src/msb/chunk-server.ts), within the peer's budget: one 45-byte
+   * A chunk of the latest MSB (either section: UTXO entries or decisions, src/msb/chunk-server.ts), within the peer's budget: one 46-byte
    * request costs up to 2.4 MiB of upload, so an answer over budget waits for the refill
    * (at most MSB_CHUNKS_IN_FLIGHT per peer; more are dropped, the fetcher times them out).
    */
