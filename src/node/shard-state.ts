@@ -648,15 +648,14 @@ export class ShardState {
       }
       return byTxid;
     };
-    // Phases restored from an MSB (a joined store) sit at its height without their blocks.
-    const restoredAt = this.store.prunedBelow;
     for (const { crossTxid, entry } of this.store.atomixEntries()) {
       const phase = decodeAtomixPhase(entry.phase);
       if (phase !== "locked" && (phase !== "committed" || entry.height < settledSince)) continue;
+      // Every lock this chain decided carries its proof; one without was restored from an MSB (a
+      // joined store): neither its block nor its proof is here, the replicas that decided it finish it.
+      if (phase === "locked" && entry.proof.length === 0) continue;
       const x = transactionsAt(entry.height).get(toHex(crossTxid));
       // A committed X whose block holds its unlock, not X, was settled by that unlock: nothing left to watch here.
-      // A lock restored from an MSB has neither its block nor its proof here: the replicas that decided it finish it.
-      if (x === undefined && phase === "locked" && entry.height === restoredAt && entry.proof.length === 0) continue;
       invariant(x !== undefined || phase === "committed", "a lock's final block holds its transfer");
       if (x !== undefined) found.push(x);
     }
