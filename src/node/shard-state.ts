@@ -651,6 +651,9 @@ export class ShardState {
     for (const { crossTxid, entry } of this.store.atomixEntries()) {
       const phase = decodeAtomixPhase(entry.phase);
       if (phase !== "locked" && (phase !== "committed" || entry.height < settledSince)) continue;
+      // Every lock this chain decided carries its proof; one without was restored from an MSB (a
+      // joined store): neither its block nor its proof is here, the replicas that decided it finish it.
+      if (phase === "locked" && entry.proof.length === 0) continue;
       const x = transactionsAt(entry.height).get(toHex(crossTxid));
       // A committed X whose block holds its unlock, not X, was settled by that unlock: nothing left to watch here.
       invariant(x !== undefined || phase === "committed", "a lock's final block holds its transfer");
@@ -662,6 +665,11 @@ export class ShardState {
   /** The phase the final chain reached for a cross-shard transaction (src/atomix/phases.ts AtomixPhases). */
   phaseOf(crossTxid: Uint8Array): AtomixPhase | undefined {
     return this.atomix(crossTxid)?.phase;
+  }
+
+  /** Every stored phase (encoded), in cross txid order: what an MSB's decisions are built from (src/msb/decisions.ts). */
+  *atomixPhases(): Iterable<{ readonly crossTxid: Uint8Array; readonly phase: number }> {
+    for (const { crossTxid, entry } of this.store.atomixEntries()) yield { crossTxid, phase: entry.phase };
   }
 
   /** A block stored by hash with a final block (BuiltBlock `orderedBlocks`). */
@@ -697,8 +705,9 @@ export class ShardState {
 
   /**
    * Restores the state at an MSB's height (ChainStore `restoreAtMsb`, one transaction): the store
-   * drops the chain below it, and the working table becomes the MSB body (node/sync bootstrap:
-   * the caller verified the block, its certificate and the body against the certified header).
+   * drops the chain below it, its Atomix phases become the MSB's decisions (the replay guard), and
+   * the working table becomes the MSB body (node/sync bootstrap: the caller verified the block, its
+   * certificate, the body and the decisions against the certified header).
    */
   restoreAtMsb(restore: StoredRestore): void {
     this.checkUsable();
@@ -749,6 +758,11 @@ export class ShardState {
   /** See ChainStore `latestMsbBody`. */
   latestMsbBody(): Iterable<Uint8Array> {
     return this.store.latestMsbBody();
+  }
+
+  /** See ChainStore `latestMsbDecisions`. */
+  latestMsbDecisions(): Iterable<Uint8Array> {
+    return this.store.latestMsbDecisions();
   }
 
   /** Every UTXO of the working set as packed 76-byte entries (table order, not sorted). */

@@ -16,7 +16,16 @@ import { proposalHash } from "../../src/consensus/pob/proposal.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { cosign } from "../support/cosign.js";
-import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess } from "../../src/atomix/client.js";
+import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { CommitteeProofVerifier } from "../../src/atomix/proof.js";
+import { PobValidator, type FinalStateWriter } from "../../src/consensus/pob/finalization.js";
+import { drawLeagues } from "../../src/consensus/pob/leagues.js";
+import type { ProposalCore } from "../../src/consensus/pob/proposal.js";
+import { decodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
+import { TX_PREFIX } from "../../src/ledger/kinds/interface.js";
+import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import type { BlockAssembly } from "../../src/node/shard-state.js";
+import { sameBytes } from "../../src/bytes.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { IosError } from "../../src/errors.js";
@@ -63,6 +72,8 @@ interface World {
   foreignCertificates: Uint8Array[];
   /** Every validator's key pair: what a whole byzantine committee signs with. */
   validators: readonly KeyPair[];
+  /** The two racing cross-shard transfers (lock records of shard 0 and shard 1): one committed, one aborted. */
+  transfers: readonly SignedCrossShardTransfer[];
 }
 
 let world: World;
@@ -130,7 +141,8 @@ function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chun
   world.sim.addNode(id, ({ transport }) => {
     const channel = transport.open({ protocol: "msb", shard: SHARD, epoch: 0 });
     const header = replica.msbHeader(0)!;
-    const server = new MsbChunkServer(decodeMsbHeader(header), Uint8Array.from([...replica.latestMsbBody()].flatMap((chunk) => [...chunk])));
+    const packed = (chunks: Iterable<Uint8Array>) => Uint8Array.from([...chunks].flatMap((chunk) => [...chunk]));
+    const server = new MsbChunkServer(decodeMsbHeader(header), packed(replica.latestMsbBody()), packed(replica.latestMsbDecisions()));
     channel.on(SYNC_REQUEST, (from, _type, payload) => {
       const { id: request, first, count } = decodeSyncRequest(payload);
       channel.send(from, SYNC_RESPONSE, okAnswer(request, first, heightsOf(replica, first, count)));
@@ -156,12 +168,65 @@ function flipped(bytes: Uint8Array, at: number): Uint8Array {
   return copy;
 }
 
+/** The shard's Atomix phase table (the replay guard), as comparable strings in cross txid order. */
+function phasesOf(state: ShardState): string[] {
+  return [...state.atomixPhases()].map(({ crossTxid, phase }) => `${toHex(crossTxid)}:${phase}`);
+}
+
+/**
+ * Height L + 1 as a one-league committee of shard 0's members would finalize `transactions` on
+ * `state` (PoB finalization with the state's Atomix phases and the epoch's committee proofs), left
+ * unstored: the verdict of every transaction and the state commitment reached.
+ */
+function nextHeightOn(state: ShardState, transactions: readonly Uint8Array[]) {
+  const { context } = world.cluster;
+  const members = context.members(SHARD);
+  const accounts = context.believability(SHARD).copy();
+  const leagues = drawLeagues({ epoch: context.epoch, seed: new Uint8Array(32), members, accounts, policy: { ...POLICY, normalLeagueSize: members.length } });
+  assert.equal(leagues.mode, "one-league");
+  let assembly: BlockAssembly | undefined;
+  const utxo: FinalStateWriter = {
+    applyBlock: (records, count) => ({ statuses: (assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
+    undoLastBlock: () => {
+      assembly?.abort();
+      assembly = undefined;
+    },
+    get supply() {
+      return state.supply;
+    },
+    get count() {
+      return state.utxoCount;
+    },
+  };
+  const validator = new PobValidator({
+    shard: SHARD, shardCount: WHOLE_NODE.shards, utxo, accounts, leagues, verifier,
+    atomix: { verifier: new CommitteeProofVerifier(world.committees, verifier), phases: state },
+    chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
+    bondOf: (key) => context.bondOf(key), departureOf: (bond) => context.departureOf(bond),
+  });
+  const record = state.finalHeightRecord(L)!;
+  validator.continueFrom(L, state.tipTimestamp, { proposalHash: proposalHash(record.proposal), tip: stateCommitmentOf(decodeFinalHeightCertificate(record.certificate).commitment) });
+  const core: ProposalCore = {
+    mode: "one-league", epoch: leagues.epoch, height: L + 1, timestamp: state.tipTimestamp + 1_000, prevHash: validator.previousProposal,
+    proposer: leagues.committee[0]!, blocks: [], transactions, suspend: [], resume: [],
+  };
+  const outcome = validator.applyFinal(core, () => undefined, new Uint8Array(32).fill(7));
+  const verdicts = transactions.map((tx) => {
+    const txid = transactionIdOfEncoding(tx);
+    const excluded = outcome.excluded.find((entry) => sameBytes(entry.txid, txid));
+    return excluded?.code ?? "included";
+  });
+  const result = { verdicts, commitment: toHex(outcome.tip), supply: state.supply, count: state.utxoCount, decisions: outcome.atomix.map((d) => `${toHex(d.crossTxid)}:${d.phase}`) };
+  assembly?.abort();
+  return result;
+}
+
 /** The state a joiner must reach at height L: the replicas' UTXO set, MSB, tip, and the certificate its commitment chain continues from. */
 function joinedAt(state: ShardState) {
   const set = snapshotOfEntries(state.utxoSnapshot());
   return {
     tip: state.tip, utxos: `${toHex(set.root)}/${set.count}/${set.supply}`, supply: state.supply, msb: toHex(state.msbHeader(0) ?? new Uint8Array(0)), latest: state.latestMsb,
-    body: [...state.latestMsbBody()].map(toHex), certificate: toHex(state.certificateAt(L) ?? new Uint8Array(0)), block: toHex(state.getBlock(L) ?? new Uint8Array(0)),
+    body: [...state.latestMsbBody()].map(toHex), decisions: [...state.latestMsbDecisions()].map(toHex), phases: phasesOf(state), certificate: toHex(state.certificateAt(L) ?? new Uint8Array(0)), block: toHex(state.getBlock(L) ?? new Uint8Array(0)),
   };
 }
 
@@ -259,7 +324,8 @@ async function buildHistory(): Promise<World> {
     kind: TxKind.AtomixLock, inputs: [{ txid: chain, ...coin(a0!) }, { txid: chain, ...coin(other) }], outputs: [{ owner: payee.publicKey, amount: 2_000_000n }],
   }, [a0!, other]);
   let outcomes: string[] | undefined;
-  void Promise.all([race(a1!, b0!), race(b1!, b1!)].map((x) => runCrossShardTransfer(x, access))).then((reports) => (outcomes = reports.map((r) => r.outcome).sort()));
+  const transfers = [race(a1!, b0!), race(b1!, b1!)];
+  void Promise.all(transfers.map((x) => runCrossShardTransfer(x, access))).then((reports) => (outcomes = reports.map((r) => r.outcome).sort()));
   // Intra-shard transfers, one of them a double spend of the other (excluded with its code).
   const pay = (payer: KeyPair, payee: KeyPair, amount: bigint) => encodeTransaction(signTransaction({
     kind: TxKind.Transfer, inputs: [{ txid: chain, index: coin(payer).index, owner: payer.publicKey }],
@@ -281,7 +347,7 @@ async function buildHistory(): Promise<World> {
   assert.deepEqual(cluster.failures, []);
   const committees = committeesOfContext(cluster.context);
   // Each replica serves its shard's final chain itself (ValidatorNode holds a ShardSync per state it keeps).
-  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), foreignCertificates, validators };
+  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), foreignCertificates, validators, transfers };
 }
 
 describe("state sync of a PoB shard from its validators", () => {
@@ -437,6 +503,39 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.deepEqual(joinedAt(reopened), joinedAt(world.replicas[0]!.state));
     assert.equal(reopened.prunedBelow, L);
     await reopened.close();
+  });
+
+  it("msb-atomix: a joined state restores every Atomix phase decided before its MSB (decisions proved against the header), and refuses a replayed unlock-commit and resubmitted committed and aborted X exactly as a replayer does (same codes, same state commitment)", async () => {
+    const replica = world.replicas[0]!.state;
+    const replayed = await syncFresh(world.honest.slice(0, 3), { bootstrap: false });
+    const joined = await syncFresh(world.honest.slice(0, 3), { bootstrap: true });
+    assert.equal(joined.report!.bootstrap?.restored, true, JSON.stringify(joined.report!.bootstrap?.failure));
+    // The phase table is the replicas', and the joiner fetched it as the MSB's decisions (33 bytes each).
+    const phases = phasesOf(replica);
+    assert.ok(phases.length >= 2, `the history decided cross-shard transfers (${phases.length})`);
+    assert.deepEqual(phasesOf(joined.state), phases);
+    assert.deepEqual(phasesOf(replayed.state), phases);
+    assert.equal(joined.report!.bootstrap!.decisions!.entryBytes, phases.length * 33);
+    const phaseOf = (state: ShardState, x: SignedCrossShardTransfer) => state.phaseOf(x.txid);
+    for (const x of world.transfers) assert.equal(phaseOf(joined.state, x), phaseOf(replica, x));
+    const winner = world.transfers.find((x) => phaseOf(replica, x) === "committed");
+    const loser = world.transfers.find((x) => phaseOf(replica, x) === "aborted");
+    assert.ok(winner !== undefined && loser !== undefined, `one X committed and one aborted in shard ${SHARD}`);
+    // The winner's unlock-commit shard 0's chain applied, as anyone who saw it could replay it.
+    const unlockCommit = (() => {
+      for (let h = 1; h <= L; h++) {
+        const found = decodeBlock(replica.getBlock(h)!).transactions.find((tx) => tx[TX_PREFIX.offset.kind] === TxKind.AtomixUnlockCommit && sameBytes(decodeAtomixUnlock(tx).cross, winner.unsigned));
+        if (found !== undefined) return found;
+      }
+      throw new Error(`no unlock-commit of ${toHex(winner.txid)} in shard ${SHARD}'s chain`);
+    })();
+    const resubmitted = [unlockCommit, loser.bytes, winner.bytes];
+    const expected = nextHeightOn(replayed.state, resubmitted);
+    assert.deepEqual(expected.verdicts, Array(3).fill("TX_ATOMIX_DECIDED"), "a replica that decided them refuses all three, deciding nothing");
+    assert.deepEqual(expected.decisions, []);
+    assert.deepEqual(nextHeightOn(joined.state, resubmitted), expected, "the joined replica: same verdicts, same supply and count, same commitment");
+    await replayed.state.close();
+    await joined.state.close();
   });
 
   it("msb-join: a joined state serves the MSB itself (certification and chunks), so the next joiner joins from it alone", async () => {

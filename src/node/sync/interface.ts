@@ -144,6 +144,8 @@ export interface SyncBootstrap {
   readonly count?: number;
   /** The body's download (src/msb/bootstrap.ts), when it ran. */
   readonly body?: BootstrapReport;
+  /** The decisions' download (the Atomix phases, section 1), when it ran. */
+  readonly decisions?: BootstrapReport;
   readonly failure?: { readonly code: string; readonly message: string };
 }
 

@@ -12,9 +12,12 @@
  *   2. block     the epoch-end height's block and final-height record by state sync's own request,
  *                checked as a synced height is except its link to the (absent) predecessor;
  *   3. body      `fetchMsbBody` (src/msb/bootstrap.ts) from the shard's validators over the same
- *                channel's chunk messages, each chunk proved against the certified header;
- *   4. restore   ShardState.restoreAtMsb: ONE store transaction; then sync replays only the
- *                heights after the MSB, its commitment chain seeded by the restored certificate.
+ *                channel's chunk messages, each chunk proved against the certified header: the
+ *                UTXO set (section 0) and then the shard's Atomix decisions (section 1, its replay
+ *                guard, src/msb/decisions.ts), each against its own root;
+ *   4. restore   ShardState.restoreAtMsb: ONE store transaction (the UTXO set and the phase table);
+ *                then sync replays only the heights after the MSB, its commitment chain seeded by
+ *                the restored certificate.
  *
  * Messages (little-endian, the `msb` range, node/sync state sync's channel):
  *

@@ -52,11 +52,11 @@ import { NO_MSB } from "../../consensus/pob/finalization.js";
 import { buildMsb, isEpochEnd } from "../msb.js";
 import type { StoredFinalHeight } from "../../store/schema.js";
 import type { ShardState } from "../shard-state.js";
-import { UTXO_ENTRY } from "../../codec/sizes.js";
+import { ATOMIX_DECISION, UTXO_ENTRY } from "../../codec/sizes.js";
 import { fetchMsbBody, MSB_CHUNKS_IN_FLIGHT, type BootstrapReport } from "../../msb/bootstrap.js";
 import { ChannelChunkSource } from "../../msb/chunk-channel.js";
 import { MsbChunkServer } from "../../msb/chunk-server.js";
-import { ChunkStatus, MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST, decodeChunkRequest, encodeChunkAnswer } from "../../msb/chunks.js";
+import { ChunkStatus, MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST, MsbSection, decodeChunkRequest, encodeChunkAnswer } from "../../msb/chunks.js";
 import { decodeMsbHeader } from "../../msb/header.js";
 import { MSB_ERROR_CODES } from "../../msb/interface.js";
 import { encodeMsbHeaderProof } from "../msb-proof.js";
@@ -217,7 +217,7 @@ export class ShardSync {
   }
 
   /**
-   * A chunk of the latest MSB (src/msb/chunk-server.ts), within the peer's budget: one 45-byte
+   * A chunk of the latest MSB (either section: UTXO entries or decisions, src/msb/chunk-server.ts), within the peer's budget: one 46-byte
    * request costs up to 2.4 MiB of upload, so an answer over budget waits for the refill
    * (at most MSB_CHUNKS_IN_FLIGHT per peer; more are dropped, the fetcher times them out).
    */
@@ -269,13 +269,18 @@ export class ShardSync {
     if (latest === undefined) return undefined;
     if (this.#chunkServer?.epoch !== latest.epoch) {
       const header = decodeMsbHeader(state.msbHeader(latest.epoch)!);
-      const body = new Uint8Array(latest.count * UTXO_ENTRY.bytes);
-      let at = 0;
-      for (const chunk of state.latestMsbBody()) {
-        body.set(chunk, at);
-        at += chunk.length;
-      }
-      this.#chunkServer = { epoch: latest.epoch, server: new MsbChunkServer(header, body) };
+      const joined = (chunks: Iterable<Uint8Array>, bytes: number): Uint8Array => {
+        const packed = new Uint8Array(bytes);
+        let at = 0;
+        for (const chunk of chunks) {
+          packed.set(chunk, at);
+          at += chunk.length;
+        }
+        return packed;
+      };
+      const body = joined(state.latestMsbBody(), latest.count * UTXO_ENTRY.bytes);
+      const decisions = joined(state.latestMsbDecisions(), latest.decisions * ATOMIX_DECISION.bytes);
+      this.#chunkServer = { epoch: latest.epoch, server: new MsbChunkServer(header, body, decisions) };
     }
     return this.#chunkServer.server;
   }
@@ -518,24 +523,32 @@ export class ShardSync {
     }
     if (anchor === undefined) return outcome(false, { failure: { code: "SYNC_NO_SOURCE", message: `no source certified the MSB of epoch ${epoch} (${dropped.map((d) => d.code).join(", ")})` } });
     const { certification, synced, verified } = anchor;
+    // Both trees the header names: the UTXO set and the Atomix decisions (the replay guard), each proved against its root.
     let body;
+    let decisions;
     try {
-      body = await fetchMsbBody({ header: certification.header, sources, network: this.#chunkSource, clock });
+      body = await fetchMsbBody({ header: certification.header, section: MsbSection.Utxos, sources, network: this.#chunkSource, clock });
+      bytes += body.report.bytes;
+      decisions = await fetchMsbBody({ header: certification.header, section: MsbSection.Decisions, sources, network: this.#chunkSource, clock });
+      bytes += decisions.report.bytes;
     } catch (error) {
       if (!hasCodeIn(error, MSB_ERROR_CODES)) throw error;
       const report = (error.detail as { report?: BootstrapReport } | undefined)?.report;
-      return outcome(false, { failure: { code: error.code, message: error.message }, ...(report === undefined ? {} : { body: report }) });
+      return outcome(false, {
+        failure: { code: error.code, message: error.message },
+        ...(body !== undefined ? { body: body.report } : {}),
+        ...(report === undefined ? {} : body === undefined ? { body: report } : { decisions: report }),
+      });
     }
-    bytes += body.report.bytes;
     const { record } = synced;
     state.restoreAtMsb({
       block: {
         height, hash: verified.block.hash, bytes: synced.block, txids: new Uint8Array(0), positions: [], rejections: record.rejections, atomix: verified.atomix,
-        certificate: record.certificate, proposal: record.proposal, msb: { epoch, header: certification.encoded, body: body.entries },
+        certificate: record.certificate, proposal: record.proposal, msb: { epoch, header: certification.encoded, body: body.entries, decisions: decisions.entries },
       },
       earlierHeaders: certification.earlierHeaders,
     });
-    return outcome(true, { count: body.count, body: body.report });
+    return outcome(true, { count: body.count, body: body.report, decisions: decisions.report });
   }
 
   /** The commitment the next height's certificate must name as previous (phase 1). */
@@ -563,7 +576,7 @@ export class ShardSync {
     }
     let msb: StoredMsb | undefined;
     try {
-      msb = this.#certifiedMsb(h, certified.commitment.msbHeaderHash);
+      msb = this.#certifiedMsb(h, certified.commitment.msbHeaderHash, atomix);
     } catch (error) {
       assembly.abort();
       throw error;
@@ -575,19 +588,26 @@ export class ShardSync {
     return certified.stateCommitment;
   }
 
-  /** The MSB height `h` binds, built from the state after it (step 4): its certified hash checked; undefined (and a zero hash checked) off an epoch's end. */
-  #certifiedMsb(h: number, bound: Uint8Array): StoredMsb | undefined {
+  /**
+   * The MSB height `h` binds, built from the state after it (step 4: the table after the height's
+   * writes; the stored phases, the earlier heights', and the height's own `phaseWrites`, not yet
+   * stored): its certified hash checked; undefined (and a zero hash checked) off an epoch's end.
+   */
+  #certifiedMsb(h: number, bound: Uint8Array, phaseWrites: readonly AtomixWrite[]): StoredMsb | undefined {
     const { epochLength } = this.#options;
     const state = this.#state;
     if (!isEpochEnd(h, epochLength)) {
       if (!sameBytes(bound, NO_MSB)) throw new IosError<SyncErrorCode>("SYNC_MSB_MISMATCH", `height ${h} ends no epoch, yet its certificate names an MSB header`);
       return undefined;
     }
-    const built = buildMsb({ chain: state.chainId, shard: state.shard, height: h, epochLength: epochLength!, entries: state.utxoSnapshot(), headerOf: (epoch) => state.msbHeader(epoch) });
+    const built = buildMsb({
+      chain: state.chainId, shard: state.shard, height: h, epochLength: epochLength!, entries: state.utxoSnapshot(),
+      phases: state.atomixPhases(), phaseWrites, headerOf: (epoch) => state.msbHeader(epoch),
+    });
     if (!sameBytes(built.hash, bound)) {
       throw new IosError<SyncErrorCode>("SYNC_MSB_MISMATCH", `height ${h}: the certified MSB header hash is not the one of the state after it (${built.header.count} outputs, supply ${built.header.supply})`);
     }
-    return { epoch: built.header.epoch, header: built.encoded, body: built.body };
+    return { epoch: built.header.epoch, header: built.encoded, body: built.body, decisions: built.decisions };
   }
 }
 
