@@ -19,7 +19,7 @@
  * EPOCH_DIP_SECONDS (default 60), EPOCH_DIP_RATE (tx/s, default 100), EPOCH_DIP_L (default 40).
  * Not benny: one run is a whole network for a minute.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -27,7 +27,7 @@ import { ApiClient } from "../src/api/client.js";
 import { startDevnet } from "../src/devnet/launcher.js";
 import { runDevnetLoad } from "../src/devnet/session.js";
 import { generateLoad } from "../src/load/workload.js";
-import { median } from "./stats.js";
+import { median, mergeResults } from "./stats.js";
 
 const RESULTS_FILE = "bench/results/bootstrap.json";
 const RESULT_KEY = "epochBoundary";
@@ -155,11 +155,9 @@ try {
   for (const b of measured) console.log(`  epoch ${b.epoch} (height ${b.height}): rest ${b.restMs.map((r) => `${r.restMs} ms`).join(" / ")}, switch pauses ${b.switchPauseMs.join(", ")} ms, ${b.movers} mover(s), lowest second ${b.lowestFinalPerSecond} (${b.shareOfSteady} of steady)`);
   console.log(`worst dip ${result.worstDip}; load ${run.end}: ${t.final} final of ${t.submitted}`);
 
-  // Read-modify-write: bench/msb's bootstrap figures (and any other key) stay.
-  const file: Record<string, unknown> = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
-  const previous = (file[RESULT_KEY] ?? {}) as { runs?: Record<string, unknown> };
-  file[RESULT_KEY] = { goal: "the lowest final tx/s in a second around an epoch boundary stays above 80 % of the steady rate", runs: { ...(previous.runs ?? {}), [LABEL]: result } };
-  writeFileSync(RESULTS_FILE, `${JSON.stringify(file, null, 2)}\n`);
+  // Other keys of the file (bench/bootstrap's figures) stay; earlier labels' runs too.
+  const previous = (existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, { runs?: Record<string, unknown> }>)[RESULT_KEY] : undefined) ?? {};
+  mergeResults(RESULTS_FILE, { [RESULT_KEY]: { goal: "the lowest final tx/s in a second around an epoch boundary stays above 80 % of the steady rate", runs: { ...(previous.runs ?? {}), [LABEL]: result } } });
   console.log(`results: ${RESULTS_FILE} (${RESULT_KEY}.runs.${LABEL})`);
 } finally {
   await devnet.stop();

@@ -30,9 +30,13 @@ import { msbTree, snapshotOfEntries, snapshotOfOrderedEntries, sortByOutpoint } 
 import { LmdbChainStore } from "../src/store/chain-store.js";
 import { fetchMsbBody, type BootstrappedBody } from "../src/msb/bootstrap.js";
 import { MsbChunkServer } from "../src/msb/chunk-server.js";
-import { encodeChunkRequest } from "../src/msb/chunks.js";
+import { MsbSection, encodeChunkRequest } from "../src/msb/chunks.js";
+import { decisionsOfEntries } from "../src/msb/decisions.js";
 import { SystemClock } from "../src/runtime/system.js";
 import { median } from "./stats.js";
+
+/** The UTXO body is what is measured here: an MSB of a shard that decided no cross-shard transaction. */
+const NO_DECISIONS = decisionsOfEntries(new Uint8Array(0));
 
 const RESULTS_FOLDER = "bench/results";
 const ENTRY = UTXO_ENTRY.bytes;
@@ -78,12 +82,12 @@ async function timeAsyncMs(run: () => Promise<unknown>): Promise<number> {
 /** The whole body fetched from one in-process server (every chunk verified), median of `runs`. */
 async function bootstrapFigures(header: ReturnType<typeof makeMsbHeader>, entries: Uint8Array, runs: number) {
   let server!: MsbChunkServer;
-  const serverBuildMs = Math.round(timeMs(() => (server = new MsbChunkServer(header, entries))) * 10) / 10;
+  const serverBuildMs = Math.round(timeMs(() => (server = new MsbChunkServer(header, entries, NO_DECISIONS.entries))) * 10) / 10;
   const network = { request: (_source: string, request: Parameters<typeof encodeChunkRequest>[0]) => Promise.resolve(server.serve(encodeChunkRequest(request))) };
   const clock = new SystemClock({ unref: true });
   let body!: BootstrappedBody;
   const times: number[] = [];
-  for (let run = 0; run < runs; run++) times.push(await timeAsyncMs(async () => (body = await fetchMsbBody({ header, sources: ["local"], network, clock }))));
+  for (let run = 0; run < runs; run++) times.push(await timeAsyncMs(async () => (body = await fetchMsbBody({ header, section: MsbSection.Utxos, sources: ["local"], network, clock }))));
   if (!Buffer.from(body.entries).equals(Buffer.from(entries))) throw new Error("the bootstrapped body differs from the served one");
   const { bytes, entryBytes, chunks } = body.report;
   return { serverBuildMs, bootstrapMs: Math.round(median(times) * 10) / 10, chunks, bytes, entryBytes, bytesOverEntryBytes: Number((bytes / entryBytes).toFixed(6)) };
@@ -123,7 +127,7 @@ for (const size of SIZES) {
   const snapshot = snapshotOfEntries(unordered);
   let tree = msbTree(snapshot);
   const treeMs = medianMs(Math.min(runs, 3), () => (tree = msbTree(snapshot)));
-  const header = makeMsbHeader({ chain: randomBytes(32), shard: 0, epoch: 9, height: 1000, snapshot, backPointers: backPointerEpochs(9).map(() => randomBytes(32)) });
+  const header = makeMsbHeader({ chain: randomBytes(32), shard: 0, epoch: 9, height: 1000, snapshot, decisions: NO_DECISIONS, backPointers: backPointerEpochs(9).map(() => randomBytes(32)) });
   const trusted = msbHeaderHash(header);
   const proofs = Array.from({ length: VERIFY_PROOFS }, () => {
     const { txid, index } = unpackEntry(snapshot.entries, Math.floor(Math.random() * size) * ENTRY);

@@ -50,7 +50,7 @@ function blockAt(height: number, prune: boolean): StoredBlock {
     orderedBlocks: [{ hash: randomBytes(32), bytes: orderedBlock(height) }],
     rejections: Array.from({ length: REJECTIONS_PER_BLOCK }, () => ({ txid: randomBytes(32), code: "MISSING_INPUT" })),
     atomix: [{ crossTxid: randomBytes(32), phase: 2, proof: randomBytes(400) }],
-    ...(endsEpoch ? { msb: { epoch, header: randomBytes(200), body: randomBytes(MSB_ENTRIES * UTXO_ENTRY_BYTES) } } : {}),
+    ...(endsEpoch ? { msb: { epoch, header: randomBytes(200), body: randomBytes(MSB_ENTRIES * UTXO_ENTRY_BYTES), decisions: new Uint8Array(0) } } : {}),
     ...(endsEpoch && prune ? { prune: { below: epoch * EPOCH_LENGTH + 1, epochLength: EPOCH_LENGTH } } : {}),
   };
 }

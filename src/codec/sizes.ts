@@ -38,3 +38,9 @@ export const AMOUNT_BYTES = 8;
  * sub-database (key = the outpoint, value = owner ‖ amount; src/store/schema.ts) and of snapshots.
  */
 export const UTXO_ENTRY = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
+/**
+ * One decision of a shard about a cross-shard transaction, as an MSB commits it (src/msb/decisions.ts):
+ * the cross txid ‖ u8 phase (src/atomix/phases.ts `encodeAtomixPhase`); 33 bytes, a leaf of the
+ * MSB's decisions tree, ordered by cross txid (the store's atomix key order).
+ */
+export const ATOMIX_DECISION = layout({ crossTxid: TXID_BYTES, phase: 1 });

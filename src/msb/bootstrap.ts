@@ -1,25 +1,29 @@
 /**
- * Fast bootstrap (white paper §8): download the body of a trusted MSB from untrusted sources,
- * chunk by chunk (./chunks.ts), each chunk checked on arrival against the header's root with its
- * range proof (./range.ts), and return the entries ready for the UTXO table and the store.
+ * Fast bootstrap (white paper §8): download one section of a trusted MSB (./chunks.ts MsbSection:
+ * the UTXO body, or the decisions) from untrusted sources, chunk by chunk, each chunk checked on
+ * arrival against the header's root of that section with its range proof (./range.ts), and return
+ * the leaves ready for the UTXO table (or the Atomix phase table) and the store.
  *
  * Trust: the caller certified the header (its hash is co-signed in the MSB chain); everything a
  * source sends is checked against it, so the body returned is the header's body or the call fails.
  *
  * Phases of `fetchMsbBody`:
- *   1. plan     ⌈count / MSB_CHUNK_ENTRIES⌉ chunks, queued in order; a body buffer of count × 76 bytes;
+ *   1. plan     ⌈count / MSB_CHUNK_ENTRIES⌉ chunks of the section, queued in order; a buffer of
+ *               count × leaf bytes (76 for UTXO entries, 33 for decisions; count and root: the header's);
  *   2. request  at most `maxInFlight` chunks at once, each to the next source not marked bad
  *               (round robin, so the load spreads), each with a timeout on the injected `Clock`;
- *   3. verify   per answer: strict decode, the answer names the asked (shard, epoch, header hash,
- *               chunk), status OK, exactly the chunk's entry count, the range proof leads to the
+ *   3. verify   per answer: strict decode, the answer names the asked (section, shard, epoch, header
+ *               hash, chunk), status OK, exactly the chunk's entry count, the range proof leads to the
  *               root (MSB_BAD_CHUNK, MSB_CHUNK_REFUSED); a timeout is MSB_CHUNK_TIMEOUT, a
  *               transport failure MSB_SOURCE_FAILED. Any of them marks the source bad for this
  *               fetch (recorded with its code) and puts the chunk back at the queue's head for
  *               the next source; a verified chunk is copied into the body, whoever sent it;
  *   4. finish   when every chunk is in: the count is the header's by construction (each chunk
- *               had exactly its range's entries), the supply (Σ amounts) must be the header's
- *               (MSB_STATE_MISMATCH; the root binds the entries, so only a header that lies about
- *               its supply fails here). When no source is left with chunks missing: MSB_NO_SOURCE,
+ *               had exactly its range's entries); UTXOs: the supply (Σ amounts) must be the
+ *               header's (MSB_STATE_MISMATCH; the root binds the entries, so only a header that
+ *               lies about its supply fails here); decisions: strictly ascending cross txids and
+ *               known phases (./decisions.ts; MSB_STATE_MISMATCH: only a header no honest replica
+ *               built fails here). When no source is left with chunks missing: MSB_NO_SOURCE,
  *               its detail the report (every source's code).
  *
  * Sources are whatever the caller's `ChunkSource` names (peer ids over a transport channel, a
@@ -27,17 +31,16 @@
  * Promise<answer bytes>`. Late answers (after their timeout, or after the fetch ended) are
  * ignored. Nothing here reads a real clock or randomness, so a simulated run replays from its seed.
  */
-import { UTXO_ENTRY } from "../codec/sizes.js";
 import { IosError, hasCodeIn } from "../errors.js";
 import { sameBytes } from "../bytes.js";
 import type { Clock, TimerHandle } from "../runtime/interface.js";
 import { msbHeaderHash } from "./header.js";
 import { MSB_ERROR_CODES, type MsbErrorCode, type MsbHeader } from "./interface.js";
-import { ChunkStatus, chunkCount, chunkRange, decodeChunkAnswer, type ChunkRequest } from "./chunks.js";
+import { ChunkStatus, MsbSection, chunkCount, chunkRange, decodeChunkAnswer, sectionOf, type ChunkRequest } from "./chunks.js";
+import { checkDecisions } from "./decisions.js";
 import { verifyRange } from "./range.js";
 import { supplyOf } from "./snapshot.js";
 
-const ENTRY_BYTES = UTXO_ENTRY.bytes;
 /**
  * How long one chunk request may take: a full chunk (2.4 MiB) over an 8 Mbit/s link takes about
  * 2.5 s; twice that before the source counts as silent.
@@ -60,6 +63,8 @@ export interface ChunkSource<Source> {
 export interface BootstrapOptions<Source> {
   /** The MSB header whose hash the caller has certified. */
   readonly header: MsbHeader;
+  /** Which of its trees to download (its leaf count and root are the header's). */
+  readonly section: MsbSection;
   readonly sources: readonly Source[];
   readonly network: ChunkSource<Source>;
   readonly clock: Clock;
@@ -86,7 +91,7 @@ export interface BootstrapReport {
   readonly chunks: number;
   /** Answer bytes received in time from every source, valid or not. */
   readonly bytes: number;
-  /** The body's own size (count × 76): bytes / entryBytes is the protocol's overhead. */
+  /** The section's own size (count × leaf bytes): bytes / entryBytes is the protocol's overhead. */
   readonly entryBytes: number;
   readonly requests: number;
   /** On the injected clock, from the call to the end. */
@@ -95,9 +100,10 @@ export interface BootstrapReport {
 }
 
 export interface BootstrappedBody {
-  /** Packed 76-byte entries in outpoint order: exactly the header's body. */
+  /** Packed leaves (76-byte entries in outpoint order, or 33-byte decisions in cross txid order): exactly the header's. */
   readonly entries: Uint8Array;
   readonly count: number;
+  /** Σ amounts of a UTXO body; 0 for the decisions. */
   readonly supply: bigint;
   readonly report: BootstrapReport;
 }
@@ -111,13 +117,17 @@ interface SourceState<Source> {
   dropped?: { code: MsbErrorCode; message: string; chunk: number };
 }
 
-/** Downloads and verifies the body of `header` from `sources` (see the module doc for the phases); bad arguments reject with MSB_BAD_INPUT. */
+/** Downloads and verifies one section of `header` from `sources` (see the module doc for the phases); bad arguments reject with MSB_BAD_INPUT. */
 export async function fetchMsbBody<Source>(options: BootstrapOptions<Source>): Promise<BootstrappedBody> {
   return new BodyFetch(options).run();
 }
 
 class BodyFetch<Source> {
   private readonly header: MsbHeader;
+  private readonly section: MsbSection;
+  private readonly entryBytes: number;
+  private readonly count: number;
+  private readonly root: Uint8Array;
   private readonly headerHash: Uint8Array;
   private readonly body: Uint8Array;
   private readonly total: number;
@@ -144,10 +154,13 @@ class BodyFetch<Source> {
     this.timeoutMs = options.timeoutMs ?? MSB_CHUNK_TIMEOUT_MS;
     this.maxInFlight = options.maxInFlight ?? MSB_CHUNKS_IN_FLIGHT;
     if (!(this.timeoutMs > 0) || !Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw badInput("a positive timeout and at least one chunk in flight");
+    if (!(Object.values(MsbSection) as unknown[]).includes(options.section)) throw badInput(`unknown MSB section ${String(options.section)}`);
     this.header = header;
+    this.section = options.section;
+    ({ entryBytes: this.entryBytes, count: this.count, root: this.root } = sectionOf(header, options.section));
     this.headerHash = msbHeaderHash(header);
-    this.body = new Uint8Array(header.count * ENTRY_BYTES);
-    this.total = chunkCount(header.count);
+    this.body = new Uint8Array(this.count * this.entryBytes);
+    this.total = chunkCount(this.count);
     this.queue = Array.from({ length: this.total }, (_, chunk) => chunk);
     const nameOf = options.nameOf ?? String;
     this.states = sources.map((source) => ({ source, name: nameOf(source), chunks: 0, bytes: 0, refusals: 0 }));
@@ -189,7 +202,7 @@ class BodyFetch<Source> {
   }
 
   private launch(state: SourceState<Source>, chunk: number): void {
-    const request: ChunkRequest = { shard: this.header.shard, epoch: this.header.epoch, headerHash: this.headerHash, chunk };
+    const request: ChunkRequest = { section: this.section, shard: this.header.shard, epoch: this.header.epoch, headerHash: this.headerHash, chunk };
     let settled = false;
     this.inFlight++;
     this.requests++;
@@ -252,32 +265,43 @@ class BodyFetch<Source> {
       if (!hasCodeIn(error, MSB_ERROR_CODES)) throw error;
       return bad(error.message, error.code);
     }
-    if (answer.shard !== this.header.shard || answer.epoch !== this.header.epoch || answer.chunk !== chunk || !sameBytes(answer.headerHash, this.headerHash)) {
-      bad(`answers chunk ${answer.chunk} of shard ${answer.shard} epoch ${answer.epoch}, asked chunk ${chunk} of shard ${this.header.shard} epoch ${this.header.epoch} (or another header)`);
+    if (answer.section !== this.section || answer.shard !== this.header.shard || answer.epoch !== this.header.epoch || answer.chunk !== chunk || !sameBytes(answer.headerHash, this.headerHash)) {
+      bad(`answers chunk ${answer.chunk} of section ${answer.section}, shard ${answer.shard}, epoch ${answer.epoch}; asked chunk ${chunk} of section ${this.section}, shard ${this.header.shard}, epoch ${this.header.epoch} (or another header)`);
     }
     if (answer.status !== ChunkStatus.Ok) {
       state.refusals++;
       throw new IosError<MsbErrorCode>("MSB_CHUNK_REFUSED", `source ${state.name} refused chunk ${chunk} (status ${answer.status})`, { source: state.name, chunk, status: answer.status });
     }
-    const { start, end } = chunkRange(this.header.count, chunk);
-    if (answer.entries.length !== (end - start) * ENTRY_BYTES) bad(`${answer.entries.length / ENTRY_BYTES} entries, the chunk has ${end - start}`);
+    const { entryBytes } = this;
+    const { start, end } = chunkRange(this.count, chunk);
+    if (answer.entries.length !== (end - start) * entryBytes) bad(`${answer.entries.length / entryBytes} entries, the chunk has ${end - start}`);
     try {
-      verifyRange(this.header.root, this.header.count, start, answer.entries, ENTRY_BYTES, answer.hashes);
+      verifyRange(this.root, this.count, start, answer.entries, entryBytes, answer.hashes);
     } catch (error) {
       if (!hasCodeIn(error, MSB_ERROR_CODES)) throw error;
       bad(error.message, error.code);
     }
-    this.body.set(answer.entries, start * ENTRY_BYTES);
+    this.body.set(answer.entries, start * entryBytes);
     state.chunks++;
     this.received++;
   }
 
   private finish(): void {
-    const { count } = this.header;
-    const supply = supplyOf(this.body, count);
+    const { count } = this;
     // The count holds by construction: every chunk was accepted with exactly its range's entries.
-    if (supply !== this.header.supply) {
-      return this.fail(new IosError<MsbErrorCode>("MSB_STATE_MISMATCH", `the body holds supply ${supply}, the header states ${this.header.supply}`));
+    let supply = 0n;
+    if (this.section === MsbSection.Utxos) {
+      supply = supplyOf(this.body, count);
+      if (supply !== this.header.supply) {
+        return this.fail(new IosError<MsbErrorCode>("MSB_STATE_MISMATCH", `the body holds supply ${supply}, the header states ${this.header.supply}`));
+      }
+    } else {
+      try {
+        checkDecisions(this.body);
+      } catch (error) {
+        if (!hasCodeIn(error, MSB_ERROR_CODES)) throw error;
+        return this.fail(new IosError<MsbErrorCode>("MSB_STATE_MISMATCH", `the header's decisions are not a phase table: ${error.message}`, { cause: error.code }));
+      }
     }
     this.end();
     this.resolve({ entries: this.body, count, supply, report: this.report() });

@@ -5,7 +5,7 @@
  * Phases: serving (`serveChunks`: each MSB_CHUNK_REQUEST answered by the server with one
  * MSB_CHUNK_ANSWER to its sender); fetching (`ChannelChunkSource`: a `ChunkSource<PeerId>` that
  * sends MSB_CHUNK_REQUEST and resolves with the first MSB_CHUNK_ANSWER from that peer naming the
- * same header hash and chunk; the fetcher decodes and checks the rest).
+ * same section, header hash and chunk; the fetcher decodes and checks the rest).
  *
  * The channel belongs to the caller (the node runs state sync on the same `msb` instance): these
  * only register handlers of their two types. An answer nobody waits for (late, unasked, another
@@ -37,14 +37,14 @@ export class ChannelChunkSource implements ChunkSource<PeerId> {
   request(peer: PeerId, request: ChunkRequest): Promise<Uint8Array> {
     const bytes = encodeChunkRequest(request);
     return new Promise((resolve) => {
-      this.waiting.set(keyOf(peer, request.headerHash, request.chunk), resolve);
+      this.waiting.set(keyOf(peer, request.section, request.headerHash, request.chunk), resolve);
       this.channel.send(peer, MSB_CHUNK_REQUEST, bytes);
     });
   }
 
   /** Stops waiting for `peer`'s answer to `request` (the fetcher calls it on a timeout and at its end). */
   cancel(peer: PeerId, request: ChunkRequest): void {
-    this.waiting.delete(keyOf(peer, request.headerHash, request.chunk));
+    this.waiting.delete(keyOf(peer, request.section, request.headerHash, request.chunk));
   }
 
   /** Requests still awaiting an answer. */
@@ -58,7 +58,7 @@ export class ChannelChunkSource implements ChunkSource<PeerId> {
       return;
     }
     const { offset } = CHUNK_ANSWER_HEAD;
-    const key = keyOf(from, payload.subarray(offset.headerHash, offset.headerHash + HASH_BYTES), readU32(payload, offset.chunk));
+    const key = keyOf(from, payload[offset.section]!, payload.subarray(offset.headerHash, offset.headerHash + HASH_BYTES), readU32(payload, offset.chunk));
     const resolve = this.waiting.get(key);
     if (resolve === undefined) {
       this.ignored++;
@@ -69,6 +69,6 @@ export class ChannelChunkSource implements ChunkSource<PeerId> {
   }
 }
 
-function keyOf(peer: PeerId, headerHash: Uint8Array, chunk: number): string {
-  return `${peer}/${toHex(headerHash)}/${chunk}`;
+function keyOf(peer: PeerId, section: number, headerHash: Uint8Array, chunk: number): string {
+  return `${peer}/${section}/${toHex(headerHash)}/${chunk}`;
 }

@@ -7,17 +7,19 @@
  * 4. hash (`msbHeaderHash` = SHA-256(MSB_HEADER_DOMAIN ‖ encoding)); 5. navigate (`backPointerEpochs`,
  * `skipPath`: the epochs a client hops through from a later MSB to an earlier one).
  *
- * Encoding, version 1 (integers little-endian):
+ * Encoding, version 2 (integers little-endian):
  *   u8 version ‖ chain [32] ‖ u32 shard ‖ u32 epoch ‖ u64 height ‖ u32 count ‖ u64 supply ‖
- *   root [32] ‖ L × back-pointer [32]
+ *   root [32] ‖ u32 decisions ‖ decisionsRoot [32] ‖ L × back-pointer [32]
+ * (version 2 added the decisions, ./decisions.ts: the shard's Atomix phases after the height, which
+ * a joining node restores with the set; version 1 is no longer read)
  * where L = backPointerLevels(epoch) = ⌊log2 e⌋ + 1 (0 for epoch 0): level i is the hash of
  * msb_{j, e − 2^i}. L follows from the epoch, so it is not written and the encoding must end
  * exactly after the L-th pointer. Every MSB keeps every level (not a randomised skip list): from
  * epoch e to any t < e, hopping by the largest 2^i ≤ distance at least halves the distance, so
  * ⌈log2(e − t)⌉ + 1 headers at most.
  *
- * Decoding also refuses headers no honest snapshot has: a count of 0 with another root than the
- * empty tree's, and a supply below the count (every output holds at least 1).
+ * Decoding also refuses headers no honest snapshot has: a count (UTXOs or decisions) of 0 with
+ * another root than the empty tree's, and a supply below the count (every output holds at least 1).
  */
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js";
 import { layout } from "../codec/layout.js";
@@ -25,10 +27,10 @@ import { AMOUNT_BYTES, HASH_BYTES } from "../codec/sizes.js";
 import { sha256 } from "../crypto/sha256.js";
 import { sameBytes } from "../bytes.js";
 import { IosError, check } from "../errors.js";
-import type { MsbErrorCode, MsbHeader, MsbSnapshot } from "./interface.js";
+import type { MsbDecisions, MsbErrorCode, MsbHeader, MsbSnapshot } from "./interface.js";
 
 /** The only header version this program writes and reads. */
-export const MSB_HEADER_VERSION = 1;
+export const MSB_HEADER_VERSION = 2;
 /** Separates a header's hash from every other SHA-256 of the tree (block hashes, txids). */
 export const MSB_HEADER_DOMAIN = new TextEncoder().encode("IOSChain/msb-header/v1");
 /** Epochs are u32: at most 32 back-pointer levels (2^31 ≤ e < 2^32). */
@@ -37,6 +39,7 @@ export const MAX_BACK_POINTER_LEVELS = 32;
 /** The fixed part of the encoding, before the back-pointers. */
 export const MSB_HEADER_FIXED = layout({
   version: 1, chain: HASH_BYTES, shard: 4, epoch: 4, height: 8, count: 4, supply: AMOUNT_BYTES, root: HASH_BYTES,
+  decisions: 4, decisionsRoot: HASH_BYTES,
 });
 /** The longest header: every level an epoch can have. */
 export const MAX_MSB_HEADER_BYTES = MSB_HEADER_FIXED.bytes + MAX_BACK_POINTER_LEVELS * HASH_BYTES;
@@ -81,14 +84,15 @@ export function skipPath(from: number, to: number): { epochs: number[]; levels: 
 function checkHeader(header: MsbHeader, fail: (code: MsbErrorCode, message: string) => never): void {
   if (header.version !== MSB_HEADER_VERSION) fail("MSB_BAD_VERSION", `header version ${header.version}, this program reads ${MSB_HEADER_VERSION}`);
   if (header.count === 0 && !sameBytes(header.root, EMPTY_ROOT)) fail("MSB_BAD_FIELD", "an empty body's root is SHA-256(\"\")");
+  if (header.decisions === 0 && !sameBytes(header.decisionsRoot, EMPTY_ROOT)) fail("MSB_BAD_FIELD", "no decisions' root is SHA-256(\"\")");
   if (header.supply < BigInt(header.count)) fail("MSB_BAD_FIELD", `supply ${header.supply} is below the count ${header.count}: every output holds at least 1`);
 }
 
-/** A header for `snapshot` with its back-pointers (level i: the hash of the MSB 2^i epochs back). */
+/** A header for `snapshot` and `decisions` with its back-pointers (level i: the hash of the MSB 2^i epochs back). */
 export function makeMsbHeader(fields: {
-  chain: Uint8Array; shard: number; epoch: number; height: number; snapshot: MsbSnapshot; backPointers: readonly Uint8Array[];
+  chain: Uint8Array; shard: number; epoch: number; height: number; snapshot: MsbSnapshot; decisions: MsbDecisions; backPointers: readonly Uint8Array[];
 }): MsbHeader {
-  const { chain, shard, epoch, height, snapshot, backPointers } = fields;
+  const { chain, shard, epoch, height, snapshot, decisions, backPointers } = fields;
   const badInput = (message: string): never => {
     throw new IosError<MsbErrorCode>("MSB_BAD_INPUT", message);
   };
@@ -102,7 +106,8 @@ export function makeMsbHeader(fields: {
   });
   const header: MsbHeader = {
     version: MSB_HEADER_VERSION, chain: Uint8Array.from(chain), shard, epoch, height,
-    count: snapshot.count, supply: snapshot.supply, root: Uint8Array.from(snapshot.root), backPointers: backPointers.map((p) => Uint8Array.from(p)),
+    count: snapshot.count, supply: snapshot.supply, root: Uint8Array.from(snapshot.root),
+    decisions: decisions.count, decisionsRoot: Uint8Array.from(decisions.root), backPointers: backPointers.map((p) => Uint8Array.from(p)),
   };
   checkHeader(header, (_code, message) => badInput(message));
   return header;
@@ -115,7 +120,7 @@ export function msbHeaderSize(header: Pick<MsbHeader, "epoch">): number {
 /** Writes the canonical encoding of `header` (made by makeMsbHeader or decoded). */
 export function writeMsbHeader(writer: BinaryWriter, header: MsbHeader): BinaryWriter {
   writer.u8(header.version).bytes(header.chain).u32(header.shard).u32(header.epoch).u64(header.height)
-    .u32(header.count).u64(header.supply).bytes(header.root);
+    .u32(header.count).u64(header.supply).bytes(header.root).u32(header.decisions).bytes(header.decisionsRoot);
   for (const pointer of header.backPointers) writer.bytes(pointer);
   return writer;
 }
@@ -135,8 +140,10 @@ export function readMsbHeader(reader: BinaryReader<MsbErrorCode>): MsbHeader {
   const count = reader.u32("count");
   const supply = reader.u64("supply");
   const root = reader.bytes(HASH_BYTES, "root").slice();
+  const decisions = reader.u32("decisions");
+  const decisionsRoot = reader.bytes(HASH_BYTES, "decisions root").slice();
   const backPointers = Array.from({ length: backPointerLevels(epoch) }, (_, level) => reader.bytes(HASH_BYTES, `back-pointer ${level}`).slice());
-  const header: MsbHeader = { version, chain, shard, epoch, height, count, supply, root, backPointers };
+  const header: MsbHeader = { version, chain, shard, epoch, height, count, supply, root, decisions, decisionsRoot, backPointers };
   checkHeader(header, (code, message) => reader.fail(code, message));
   return header;
 }

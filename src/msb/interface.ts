@@ -14,6 +14,8 @@
  *  4. (not here) consensus co-signing of the header, pruning, API, CLI;
  *  5. bootstrap: range proofs (./range.ts), the chunk protocol (./chunks.ts), its server
  *     (./chunk-server.ts) and the fetcher of a whole body against a trusted header (./bootstrap.ts).
+ * An MSB commits a second, smaller body with the UTXO set: the shard's Atomix decisions
+ * (./decisions.ts, header v2), fetched in the same chunks (section 1) by a node that joins.
  */
 import type { UtxoEntry } from "../ledger/utxo-table.js";
 
@@ -82,6 +84,14 @@ export interface MsbHeader {
   /** RFC 6962 root of the body's leaves (SHA-256("") for an empty set). */
   readonly root: Uint8Array;
   /**
+   * Cross-shard transactions whose phase this shard's final chain holds after `height` (leaves of
+   * the decisions tree, ./decisions.ts): the shard's Atomix replay guard, which a node joining at
+   * this MSB restores with the UTXO set.
+   */
+  readonly decisions: number;
+  /** RFC 6962 root of the decisions' 33-byte leaves (ATOMIX_DECISION) in cross txid order (SHA-256("") for none). */
+  readonly decisionsRoot: Uint8Array;
+  /**
    * Hashes of earlier MSB headers of the same shard: level i is msb_{j, e − 2^i}, for every i with
    * 2^i ≤ e (none for epoch 0). Level 0 is the previous MSB.
    */
@@ -94,6 +104,14 @@ export interface MsbSnapshot {
   readonly entries: Uint8Array;
   readonly count: number;
   readonly supply: bigint;
+  readonly root: Uint8Array;
+}
+
+/** An MSB's decisions: the shard's Atomix phases after its height (./decisions.ts). */
+export interface MsbDecisions {
+  /** Packed 33-byte leaves (ATOMIX_DECISION: cross txid ‖ u8 phase), strictly increasing by cross txid. */
+  readonly entries: Uint8Array;
+  readonly count: number;
   readonly root: Uint8Array;
 }
 

@@ -8,11 +8,14 @@
  *  1. where: `isEpochEnd(h, L)`: h = (e + 1)·L ends epoch e = ⌊(h − 1)/L⌋ (epochs of L heights,
  *     src/node/sync/interface.ts `epochOfHeight`); no MSB without an epoch length;
  *  2. build (`buildMsb`): the body from the working table (`snapshotOfEntries`: sorted by
- *     outpoint, RFC 6962 root), the header with the chain id (the genesis txid), shard, epoch,
- *     height, count, supply, root and back-pointers: level i is the hash of the shard's stored
- *     header of epoch e − 2^i (`headerOf`); the stored bytes are hashed, never re-encoded;
- *  3. keep: the caller stores header and body with the height's final block, in its LMDB
- *     transaction (ChainStore StoredBlock `msb`).
+ *     outpoint, RFC 6962 root), the decisions (src/msb/decisions.ts: the store's Atomix phase
+ *     table, which holds every height before this one, merged with this height's own phase
+ *     writes), the header with the chain id (the genesis txid), shard, epoch, height, count,
+ *     supply, root, decisions, decisions root and back-pointers: level i is the hash of the
+ *     shard's stored header of epoch e − 2^i (`headerOf`); the stored bytes are hashed, never
+ *     re-encoded;
+ *  3. keep: the caller stores header, body and decisions with the height's final block, in its
+ *     LMDB transaction (ChainStore StoredBlock `msb`).
  *
  * Every replica of the shard builds it the same way: consensus members in `execute`, before they
  * co-sign; a replica that syncs the shard's heights after applying each epoch-end height (src/node/
@@ -25,6 +28,7 @@ import { IosError, check } from "../errors.js";
 import { HASH_BYTES } from "../codec/sizes.js";
 import { backPointerEpochs, encodeMsbHeader, makeMsbHeader, msbHeaderHashOfEncoding } from "../msb/header.js";
 import { snapshotOfEntries } from "../msb/snapshot.js";
+import { decisionsOf, type PhaseOf } from "../msb/decisions.js";
 import type { MsbErrorCode, MsbHeader } from "../msb/interface.js";
 
 /** An MSB as a replica built it: what it stores and what the commitment binds. */
@@ -36,6 +40,8 @@ export interface BuiltMsb {
   readonly hash: Uint8Array;
   /** The body: packed 76-byte entries in outpoint order (the tree's leaves). */
   readonly body: Uint8Array;
+  /** The decisions: packed 33-byte leaves in cross txid order (src/msb/decisions.ts). */
+  readonly decisions: Uint8Array;
   /** Wall time of the build (sort, supply, root, header), for `ios_msb_build_ms`. */
   readonly buildMs: number;
 }
@@ -51,8 +57,10 @@ export function epochEndHeight(epoch: number, epochLength: number): number {
 }
 
 /**
- * The MSB of `entries` (the UTXO set after `height`, any order) for the epoch `height` ends, its
- * back-pointers the hashes of the encodings `headerOf` gives for earlier epochs of this shard.
+ * The MSB of `entries` (the UTXO set after `height`, any order) and of the phases after `height`
+ * (`phases`: the stored table before it, in cross txid order; `phaseWrites`: the height's own, in
+ * order) for the epoch `height` ends, its back-pointers the hashes of the encodings `headerOf`
+ * gives for earlier epochs of this shard.
  * MSB_BAD_INPUT when one is missing: a replica holding the shard's heights holds every header.
  */
 export function buildMsb(fields: {
@@ -61,9 +69,11 @@ export function buildMsb(fields: {
   readonly height: number;
   readonly epochLength: number;
   readonly entries: Uint8Array;
+  readonly phases: Iterable<PhaseOf>;
+  readonly phaseWrites: readonly PhaseOf[];
   readonly headerOf: (epoch: number) => Uint8Array | undefined;
 }): BuiltMsb {
-  const { chain, shard, height, epochLength, entries, headerOf } = fields;
+  const { chain, shard, height, epochLength, entries, phases, phaseWrites, headerOf } = fields;
   check<MsbErrorCode>(isEpochEnd(height, epochLength), "MSB_BAD_INPUT", `height ${height} does not end an epoch of ${epochLength} heights`);
   const started = performance.now();
   const epoch = height / epochLength - 1;
@@ -73,9 +83,10 @@ export function buildMsb(fields: {
     return msbHeaderHashOfEncoding(stored);
   });
   const snapshot = snapshotOfEntries(entries);
-  const header = makeMsbHeader({ chain, shard, epoch, height, snapshot, backPointers });
+  const decisions = decisionsOf(phases, phaseWrites);
+  const header = makeMsbHeader({ chain, shard, epoch, height, snapshot, decisions, backPointers });
   const encoded = encodeMsbHeader(header);
   const hash = msbHeaderHashOfEncoding(encoded);
   check<MsbErrorCode>(hash.length === HASH_BYTES, "MSB_BAD_INPUT", "a header hash is 32 bytes");
-  return { header, encoded, hash, body: snapshot.entries, buildMs: performance.now() - started };
+  return { header, encoded, hash, body: snapshot.entries, decisions: decisions.entries, buildMs: performance.now() - started };
 }

@@ -51,7 +51,7 @@ import { checkShardIndex } from "../ledger/shard.js";
 import { validateStateless, type BatchOrigin, type StatelessResult } from "../ledger/stateless.js";
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta, type ReleasePermit } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
-import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, UtxoFlush } from "../store/interface.js";
+import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "../store/interface.js";
 import type { ChainTip, LatestMsb, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
@@ -279,7 +279,8 @@ export class ShardState {
 
   private constructor(
     private readonly store: ChainStore,
-    private readonly table: UtxoTable,
+    /** Replaced only by `restoreAtMsb`. */
+    private table: UtxoTable,
     readonly shard: number,
     readonly shardCount: number,
     private readonly flushInterval: number,
@@ -650,6 +651,9 @@ export class ShardState {
     for (const { crossTxid, entry } of this.store.atomixEntries()) {
       const phase = decodeAtomixPhase(entry.phase);
       if (phase !== "locked" && (phase !== "committed" || entry.height < settledSince)) continue;
+      // Every lock this chain decided carries its proof; one without was restored from an MSB (a
+      // joined store): neither its block nor its proof is here, the replicas that decided it finish it.
+      if (phase === "locked" && entry.proof.length === 0) continue;
       const x = transactionsAt(entry.height).get(toHex(crossTxid));
       // A committed X whose block holds its unlock, not X, was settled by that unlock: nothing left to watch here.
       invariant(x !== undefined || phase === "committed", "a lock's final block holds its transfer");
@@ -661,6 +665,11 @@ export class ShardState {
   /** The phase the final chain reached for a cross-shard transaction (src/atomix/phases.ts AtomixPhases). */
   phaseOf(crossTxid: Uint8Array): AtomixPhase | undefined {
     return this.atomix(crossTxid)?.phase;
+  }
+
+  /** Every stored phase (encoded), in cross txid order: what an MSB's decisions are built from (src/msb/decisions.ts). */
+  *atomixPhases(): Iterable<{ readonly crossTxid: Uint8Array; readonly phase: number }> {
+    for (const { crossTxid, entry } of this.store.atomixEntries()) yield { crossTxid, phase: entry.phase };
   }
 
   /** A block stored by hash with a final block (BuiltBlock `orderedBlocks`). */
@@ -688,7 +697,30 @@ export class ShardState {
   setReleases(permits: readonly ReleasePermit[]): void {
     this.checkUsable();
     this.table.setReleases(permits);
+    this.releases = permits;
   }
+
+  /** The permits last set: a table replaced by `restoreAtMsb` gets them again. */
+  private releases: readonly ReleasePermit[] = [];
+
+  /**
+   * Restores the state at an MSB's height (ChainStore `restoreAtMsb`, one transaction): the store
+   * drops the chain below it, its Atomix phases become the MSB's decisions (the replay guard), and
+   * the working table becomes the MSB body (node/sync bootstrap: the caller verified the block, its
+   * certificate, the body and the decisions against the certified header).
+   */
+  restoreAtMsb(restore: StoredRestore): void {
+    this.checkUsable();
+    if (this.staged) throw new IosError<ShardStateErrorCode>("STATE_STAGED", "a block is being assembled; commit it first");
+    const table = new UtxoTable({ flavor: this.table.flavor, initialCapacityLog2: capacityLog2For(restore.block.msb.body.length / UTXO_ENTRY.bytes), chain: genesisPopChainId(this.genesis) });
+    table.insertEntries(restore.block.msb.body);
+    table.setReleases(this.releases);
+    this.store.restoreAtMsb(restore);
+    this.table = table;
+    this.flushDone();
+    this.tipTime = decodeBlockHeader(restore.block.bytes).timestamp;
+  }
+
 
   get lastEpoch(): number {
     return this.store.lastEpoch;
@@ -726,6 +758,11 @@ export class ShardState {
   /** See ChainStore `latestMsbBody`. */
   latestMsbBody(): Iterable<Uint8Array> {
     return this.store.latestMsbBody();
+  }
+
+  /** See ChainStore `latestMsbDecisions`. */
+  latestMsbDecisions(): Iterable<Uint8Array> {
+    return this.store.latestMsbDecisions();
   }
 
   /** Every UTXO of the working set as packed 76-byte entries (table order, not sorted). */

@@ -52,7 +52,7 @@ import type { Logger } from "../log/logger.js";
 import type { Transport } from "../net/interface.js";
 import { PeerIdentity } from "../net/peer-auth.js";
 import { UwsTransport } from "../net/uws-transport.js";
-import type { Clock, Rng } from "../runtime/interface.js";
+import type { Clock, Rng, TimerHandle } from "../runtime/interface.js";
 import { CryptoRng, SystemClock } from "../runtime/system.js";
 import type { NodeSetup } from "./config.js";
 import type { FinalityLogOpener } from "../consensus/bft/log.js";
@@ -96,7 +96,11 @@ export type NodeNoticeCode =
   /** It entered an epoch after waiting (a registrant's first, or a returning validator's). */
   | "NODE_ENTERED"
   /** Its key is not in the next epoch: its driver stopped at the switch, it stays up as an observer. */
-  | "NODE_LEFT";
+  | "NODE_LEFT"
+  /** It joined a shard at the shard's latest MSB (node/sync/msb-join.ts) instead of replaying the heights below it. */
+  | "NODE_MSB_JOINED"
+  /** A join at an MSB failed (the code says why: every source refused or bad): the shard is replayed instead. */
+  | "NODE_MSB_JOIN_FAILED";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
@@ -203,6 +207,12 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
 export const DEFAULT_EPOCH_DELTA_MS = 1000;
 /** A validator whose next epoch is not configured asks its peers' archives every this many Δ: longer than a transition takes. */
 export const LINK_CATCH_UP_DELTAS = 10;
+/**
+ * Δ a link learned by catch-up waits for the next before its epoch is entered (#caughtUpTimer): each
+ * link takes one round trip to a peer's archive, far below Δ, so one Δ lets a validator behind learn
+ * them all; a validator one epoch behind pays it once.
+ */
+export const CAUGHT_UP_SETTLE_DELTAS = 1;
 /** A sync round that found no honest source is tried again this much later (sources come back, or catch up themselves). */
 export const SYNC_RETRY_MS = 2_000;
 
@@ -390,7 +400,13 @@ export interface EpochSwitch {
   readonly epoch: number;
   readonly shard: number;
   /** The sync of the shard's final blocks first, when this validator changed shard or was behind: heights, bytes, ms, sources dropped. */
-  readonly sync: { readonly heights: number; readonly bytes: number; readonly ms: number; readonly dropped: number } | undefined;
+  readonly sync: {
+    readonly heights: number; readonly bytes: number; readonly ms: number; readonly dropped: number;
+    /** The MSB height the state was restored at before replaying (0: replayed from its tip). */
+    readonly msbHeight: number;
+    /** Why joining at the MSB failed, when it was tried and the sync replayed instead (the NODE_MSB_JOIN_FAILED cause). */
+    readonly msbFailure?: string;
+  } | undefined;
   /** From the epoch's configuration here (or the node's start) to its driver starting. */
   readonly pauseMs: number;
 }
@@ -414,6 +430,13 @@ export class ValidatorNode {
   /** Switching into the next epoch: the old driver stops, the shard syncs if needed, the new one starts. */
   #switching: Promise<void> | undefined;
   #switches = 0;
+  /**
+   * A link learned from a peer's archive (catch-up) enters its epoch only after CAUGHT_UP_SETTLE_DELTAS Δ
+   * without another: a validator several epochs behind walks the links (one round trip each) and
+   * switches once, into the latest, whose shard it can join at the MSB its peers keep (they keep
+   * the latest body only), instead of syncing every epoch in between.
+   */
+  #caughtUpTimer: TimerHandle | undefined;
   /** Asks peers' archives for links this validator missed, and answers theirs (PoB with an epoch length). */
   #catchUp: { readonly catchUp: LinkCatchUp; close(): void } | undefined;
   readonly #recentSwitches: EpochSwitch[] = [];
@@ -444,14 +467,14 @@ export class ValidatorNode {
     this.#run = this.#contexts[epoch]!.shardOf(publicKey) === undefined ? this.#waitingRun(epoch, undefined) : this.#wireEpoch(epoch);
     if (setup.config.consensus.mode === "pob" && setup.context.epochLength !== undefined) {
       const channel = deps.transport.open(ARCHIVE_INSTANCE);
-      const catchUp = new LinkCatchUp({ intervalMs: LINK_CATCH_UP_DELTAS * (setup.config.consensus.epochDeltaMs ?? DEFAULT_EPOCH_DELTA_MS) }, {
+      const catchUp = new LinkCatchUp({ intervalMs: LINK_CATCH_UP_DELTAS * this.#epochDeltaMs }, {
         channel, clock: deps.clock, rng: deps.rng, verifier: new Ed25519Verifier(),
         latest: () => this.#contexts.at(-1)!,
         archived: (epoch) => {
           const link = home.epochLink(epoch);
           return link === undefined ? undefined : { link, transcript: home.epochTranscript(epoch)! };
         },
-        onLink: (configured) => this.#configured(configured),
+        onLink: (configured) => this.#configured(configured, "catch-up"),
       });
       this.#catchUp = {
         catchUp,
@@ -465,6 +488,11 @@ export class ValidatorNode {
 
   get clock(): Clock {
     return this.#deps.clock;
+  }
+
+  /** Δ of this validator's epoch transitions (`consensus.epochDeltaMs`). */
+  get #epochDeltaMs(): number {
+    return this.setup.config.consensus.epochDeltaMs ?? DEFAULT_EPOCH_DELTA_MS;
   }
 
   get pool(): VerifierPool {
@@ -648,6 +676,7 @@ export class ValidatorNode {
   async #shutdown(): Promise<void> {
     this.#api?.stop();
     this.#catchUp?.close();
+    if (this.#caughtUpTimer !== undefined) this.clock.cancelTimer(this.#caughtUpTimer);
     this.#transition?.close();
     this.#previousTransition?.close();
     await this.#switching;
@@ -755,7 +784,7 @@ export class ValidatorNode {
    * src/epoch/transition/catch-up.ts): archived in the home store, then entered once any switch
    * in progress is done.
    */
-  #configured({ context, link, transcript }: ConfiguredEpoch): void {
+  #configured({ context, link, transcript }: ConfiguredEpoch, by: "transition" | "catch-up" = "transition"): void {
     if (context.epoch !== this.#contexts.length || this.#stopping !== undefined) return;
     try {
       this.#hold(this.setup.shard).state.keepEpoch(context.epoch, link, transcript);
@@ -766,7 +795,17 @@ export class ValidatorNode {
     this.#contexts.push(context);
     // The next epoch's validators link now: a registrant syncs from them and they take its links before the switch.
     this.#linkMembers();
-    this.#scheduleSwitch(this.clock.now());
+    const configuredAt = this.clock.now();
+    if (this.#caughtUpTimer !== undefined) this.clock.cancelTimer(this.#caughtUpTimer);
+    this.#caughtUpTimer = undefined;
+    if (by === "transition") {
+      this.#scheduleSwitch(configuredAt);
+      return;
+    }
+    this.#caughtUpTimer = this.clock.setTimer(CAUGHT_UP_SETTLE_DELTAS * this.#epochDeltaMs, () => {
+      this.#caughtUpTimer = undefined;
+      this.#scheduleSwitch(configuredAt);
+    });
   }
 
   /** Enters the latest epoch once any switch in progress is done. */
@@ -806,7 +845,13 @@ export class ValidatorNode {
     let sync: EpochSwitch["sync"];
     if (this.#hold(shard).state.tip.height < context.startHeight) {
       const report = await this.#sync(shard, context);
-      if (report !== undefined) sync = { heights: report.applied, bytes: report.bytes, ms: report.elapsedMs, dropped: report.dropped.length };
+      if (report !== undefined) {
+        const { bootstrap } = report;
+        sync = {
+          heights: report.applied, bytes: report.bytes, ms: report.elapsedMs, dropped: report.dropped.length, msbHeight: bootstrap?.restored === true ? bootstrap.height : 0,
+          ...(bootstrap?.failure === undefined ? {} : { msbFailure: bootstrap.failure.code }),
+        };
+      }
     }
     if (this.#stopping !== undefined) return;
     const run = this.#wireEpoch(epoch);
@@ -879,6 +924,16 @@ export class ValidatorNode {
    * against its epoch's committee; a round that finds no honest source is tried again after
    * SYNC_RETRY_MS, until the node stops.
    */
+  #logBootstrap(shard: number, { bootstrap }: SyncReport): void {
+    if (bootstrap === undefined) return;
+    const { epoch, height, bytes, count, failure } = bootstrap;
+    if (failure === undefined) {
+      this.#deps.logger.info({ code: "NODE_MSB_JOINED" satisfies NodeNoticeCode, shard, epoch, height, bytes, outputs: count }, `joined shard ${shard} at its MSB of epoch ${epoch} (height ${height}, ${count} outputs, ${bytes} bytes)`);
+    } else {
+      this.#deps.logger.warn({ code: "NODE_MSB_JOIN_FAILED" satisfies NodeNoticeCode, shard, epoch, height, cause: failure.code }, `joining shard ${shard} at its MSB of epoch ${epoch} failed (${failure.code}: ${failure.message}); replaying instead`);
+    }
+  }
+
   async #sync(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
     const { sync } = this.#hold(shard);
     check<NodeErrorCode>(sync !== undefined, "NODE_STATE_BEHIND", `shard ${shard}'s state is below epoch ${context.epoch}'s start height ${context.startHeight}, and only PoB with an epoch length syncs`);
@@ -887,7 +942,9 @@ export class ValidatorNode {
     const sources = [...new Set([...(previous?.members(shard) ?? []), ...context.members(shard)].map(toHex))].filter((peer) => peer !== self);
     for (;;) {
       try {
-        return await sync.sync(context.startHeight, sources);
+        const report = await sync.sync(context.startHeight, sources);
+        this.#logBootstrap(shard, report);
+        return report;
       } catch (error) {
         if (!(error instanceof IosError) || error.code !== "SYNC_NO_SOURCE" || this.#stopping !== undefined) throw error;
         this.#deps.onError(error);

@@ -84,6 +84,19 @@ export interface StoredMsb {
   readonly header: Uint8Array;
   /** Packed 76-byte entries in outpoint order. */
   readonly body: Uint8Array;
+  /** Packed 33-byte decisions (cross txid ‖ u8 phase) in cross txid order (src/msb/decisions.ts). */
+  readonly decisions: Uint8Array;
+}
+
+/**
+ * A store brought to an MSB's height without the blocks below it (`restoreAtMsb`, node/sync
+ * bootstrap): the certified block of the epoch's last height with its certificate, proposal and
+ * MSB (whose body is the UTXO set after it), and the shard's MSB headers of the earlier epochs
+ * (the back-pointers of the MSBs to come name them).
+ */
+export interface StoredRestore {
+  readonly block: StoredBlock & { readonly msb: StoredMsb; readonly certificate: Uint8Array };
+  readonly earlierHeaders: readonly { readonly epoch: number; readonly header: Uint8Array }[];
 }
 
 /** A transaction a final block applied and the decision proof of it (src/atomix/proof.ts). */
@@ -168,6 +181,8 @@ export interface ChainStore {
   readonly latestMsb: LatestMsb | undefined;
   /** The latest MSB's body, packed entries in outpoint order, one chunk at a time. */
   latestMsbBody(): Iterable<Uint8Array>;
+  /** The latest MSB's decisions, packed 33-byte leaves in cross txid order, one chunk at a time. */
+  latestMsbDecisions(): Iterable<Uint8Array>;
   /**
    * The lowest height whose per-height records are all kept (1 when nothing was pruned): below it a
    * block, its index entries and its final-height record are gone, except epoch ends' records.
@@ -181,6 +196,15 @@ export interface ChainStore {
    * UtxoTable entries) and the flushed marker at height 0. STORE_ALREADY_INITIALIZED if present.
    */
   initialize(identity: StoreIdentity, entries: Uint8Array): void;
+  /**
+   * Replaces the chain below and at an MSB's height in ONE transaction (StoredRestore): blocks,
+   * their indexes, final-height records, rejections, phases, change proofs, consensus records, MSB
+   * headers and body and the UTXO set are dropped; the UTXO set becomes the MSB body, the Atomix
+   * phases the MSB's decisions (each at the MSB height, without a proof: schema.ts "Restore"), the flushed
+   * marker and the tip the MSB height, `prunedBelow` that height (the blocks below were never fetched). The height must be above the tip
+   * (STORE_BAD_INPUT); the identity, epoch archive, kept transactions and ordered blocks stay.
+   */
+  restoreAtMsb(restore: StoredRestore): void;
   /** Appends the block at tip + 1, with an optional UTXO flush whose marker is this block's height. */
   appendBlock(block: StoredBlock, flush?: UtxoFlush): void;
   /** Writes a UTXO batch and moves the flushed marker to the current tip. */

@@ -20,14 +20,16 @@
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
-import type { ChainStore, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, UtxoFlush } from "./interface.js";
+import type { ChainStore, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "./interface.js";
 import { decodeBlockHeader } from "../ledger/block.js";
 import { MAX_MSB_HEADER_BYTES } from "../msb/header.js";
+import { checkDecisions } from "../msb/decisions.js";
+import { MSB_ERROR_CODES } from "../msb/interface.js";
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
 import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../atomix/proof.js";
 import { MAX_ANY_TX_BYTES } from "../ledger/kinds/interface.js";
 import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
-import { HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
+import { ATOMIX_DECISION, HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { MAX_TRANSCRIPT_BYTES } from "../epoch/drp/transcript.js";
 import { MAX_CONFIGURATION_BYTES } from "../epoch/identity/configuration.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
@@ -87,7 +89,7 @@ import {
   type SubDatabase,
   type TxLocation,
 } from "./schema.js";
-import { IosError, check } from "../errors.js";
+import { IosError, check, hasCodeIn } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
 
 /** One sub-database of schema.ts: binary keys and values. */
@@ -160,6 +162,22 @@ function orderedBlockHeight(bytes: Buffer): number | undefined {
   }
 }
 
+/** An MSB section's packed leaves as msbBody / msbDecisions records: MSB_BODY_CHUNK_ENTRIES leaves each, the last one shorter. */
+function msbChunks(packed: Buffer, leafBytes: number): Buffer[] {
+  const chunkBytes = MSB_BODY_CHUNK_ENTRIES * leafBytes;
+  return Array.from({ length: Math.ceil(packed.length / chunkBytes) }, (_, i) => packed.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+}
+
+/** The leaves of an MSB's decisions (src/msb/decisions.ts), checked as the atomix table needs them: STORE_BAD_INPUT otherwise. */
+function storedDecisionCount(decisions: Uint8Array): number {
+  try {
+    return checkDecisions(decisions);
+  } catch (error) {
+    if (hasCodeIn(error, MSB_ERROR_CODES)) throw new IosError<StoreErrorCode>("STORE_BAD_INPUT", `MSB decisions: ${error.message}`);
+    throw error;
+  }
+}
+
 export class RecordChainStore implements ChainStore {
   private closed = false;
   private identityRecord: StoreIdentity | undefined;
@@ -193,6 +211,7 @@ export class RecordChainStore implements ChainStore {
       finalHeights: env.table("finalHeights"),
       msbHeaders: env.table("msbHeaders"),
       msbBody: env.table("msbBody"),
+      msbDecisions: env.table("msbDecisions"),
     };
     this.loadMeta();
   }
@@ -397,26 +416,95 @@ export class RecordChainStore implements ChainStore {
     if (marker !== undefined) this.flushedRecord = marker;
   }
 
+  /** See ChainStore `restoreAtMsb`: checks first, then one transaction. */
+  restoreAtMsb(restore: StoredRestore): void {
+    this.checkInitialized();
+    const { block, earlierHeaders } = restore;
+    check<StoreErrorCode>(isHeight(block.height) && block.height > this.tipRecord!.height, "STORE_BAD_INPUT", `a restore at height ${block.height} does not lie above the tip ${this.tipRecord!.height}`);
+    check<StoreErrorCode>(block.hash.length === HASH_BYTES && block.bytes.length > 0, "STORE_BAD_INPUT", "the restored block needs its bytes and a 32-byte hash");
+    check<StoreErrorCode>(block.certificate.length > 0 && block.certificate.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES && block.proposal !== undefined
+      && block.proposal.length > 0 && block.proposal.length <= MAX_STORED_PROPOSAL_BYTES, "STORE_BAD_INPUT", "the restored block needs its certificate and proposal");
+    earlierHeaders.forEach(({ epoch, header }, i) => {
+      check<StoreErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch < block.msb.epoch && header.length > 0 && header.length <= MAX_MSB_HEADER_BYTES, "STORE_BAD_INPUT",
+        `earlier MSB header ${i}: an epoch below ${block.msb.epoch} and 1..${MAX_MSB_HEADER_BYTES} bytes`);
+    });
+    // Every table holding the chain below the MSB goes: a restore replaces it, never mixes with it.
+    const wiped: readonly SubDatabase[] = ["blocks", "blockHeights", "txIndex", "utxo", "consensus", "finalHeights", "rejections", "atomix", "changeProofs", "msbHeaders", "msbBody", "msbDecisions"];
+    const body = asBuffer(block.msb.body);
+    check<StoreErrorCode>(body.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `the MSB body must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
+    const count = body.length / UTXO_ENTRY_BYTES;
+    let supply = 0n;
+    for (let at = 0; at < body.length; at += UTXO_ENTRY_BYTES) {
+      check<StoreErrorCode>(at === 0 || body.compare(body, at - UTXO_ENTRY_BYTES, at - UTXO_ENTRY_BYTES + OUTPOINT_BYTES, at, at + OUTPOINT_BYTES) > 0,
+        "STORE_BAD_INPUT", "the MSB body's outpoints are not strictly ascending");
+      supply += readU64(body, at + UTXO_ENTRY.offset.amount);
+    }
+    check<StoreErrorCode>(isU64(supply), "STORE_BAD_INPUT", "the MSB body's supply exceeds u64");
+    const decisions = asBuffer(block.msb.decisions);
+    const decisionCount = storedDecisionCount(decisions);
+    const chunks = msbChunks(body, UTXO_ENTRY_BYTES);
+    const decisionChunks = msbChunks(decisions, ATOMIX_DECISION.bytes);
+    const latest: LatestMsb = { epoch: block.msb.epoch, count, chunks: chunks.length, decisions: decisionCount, decisionChunks: decisionChunks.length };
+    // The replay guard: every phase decided up to the MSB, at its height; the lock proofs stay with the replicas that decided them.
+    const restoredPhase = (at: number) => encodeAtomix({ phase: decisions[at + ATOMIX_DECISION.offset.phase]!, height: block.height, proof: new Uint8Array(0) });
+    const tip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
+    const flushed: FlushMarker = { height: block.height, count, supply };
+    const finalHeight = encodeFinalHeight({
+      certificate: block.certificate, proposal: block.proposal, rejections: block.rejections ?? [], atomix: (block.atomix ?? []).map(({ crossTxid, phase }) => ({ crossTxid, phase })),
+    });
+    const { blocks, blockHeights, meta, utxo, finalHeights, msbHeaders, msbBody, msbDecisions, atomix } = this.dbs;
+    this.env.transaction(() => {
+      for (const name of wiped) {
+        const table = this.dbs[name];
+        const keys = Array.from(table.entries(), ({ key }) => Buffer.from(key));
+        for (const key of keys) table.remove(key);
+      }
+      for (let at = 0; at < body.length; at += UTXO_ENTRY_BYTES) utxo.put(body.subarray(at, at + OUTPOINT_BYTES), body.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES), true);
+      for (let at = 0; at < decisions.length; at += ATOMIX_DECISION.bytes) atomix.put(decisions.subarray(at, at + TXID_BYTES), restoredPhase(at), true);
+      blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
+      blockHeights.put(asBuffer(block.hash), encodeHeightValue(block.height));
+      finalHeights.put(heightKey(block.height), finalHeight, true);
+      for (const { epoch, header } of earlierHeaders) msbHeaders.put(epochKey(epoch), asBuffer(header));
+      msbHeaders.put(epochKey(block.msb.epoch), asBuffer(block.msb.header));
+      chunks.forEach((chunk, i) => msbBody.put(chunkKey(i), chunk));
+      decisionChunks.forEach((chunk, i) => msbDecisions.put(chunkKey(i), chunk));
+      meta.put(META_MSB, encodeLatestMsb(latest));
+      meta.put(META_TIP, encodeTip(tip));
+      meta.put(META_FLUSHED, encodeFlushMarker(flushed));
+      meta.put(META_PRUNED, encodePrunedBelow(block.height));
+    });
+    this.tipRecord = tip;
+    this.flushedRecord = flushed;
+    this.latestMsbRecord = latest;
+    this.prunedBelowRecord = block.height;
+  }
+
   /** StoredBlock `msb`'s checks, before anything is written; its records. */
-  private checkMsb(msb: StoredMsb): { readonly key: Buffer; readonly header: Buffer; readonly chunks: Buffer[]; readonly latest: LatestMsb } {
+  private checkMsb(msb: StoredMsb): { readonly key: Buffer; readonly header: Buffer; readonly chunks: Buffer[]; readonly decisionChunks: Buffer[]; readonly latest: LatestMsb } {
     check<StoreErrorCode>(Number.isInteger(msb.epoch) && msb.epoch >= 0 && msb.epoch <= 0xffffffff, "STORE_BAD_INPUT", "MSB epoch must be a u32");
     check<StoreErrorCode>(msb.header.length > 0 && msb.header.length <= MAX_MSB_HEADER_BYTES, "STORE_BAD_INPUT", `MSB header must be 1..${MAX_MSB_HEADER_BYTES} bytes`);
     check<StoreErrorCode>(msb.body.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `MSB body must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
     check<StoreErrorCode>(this.latestMsbRecord === undefined || msb.epoch > this.latestMsbRecord.epoch, "STORE_BAD_INPUT",
       `MSB of epoch ${msb.epoch} does not follow the latest, of epoch ${this.latestMsbRecord?.epoch}`);
-    const count = msb.body.length / UTXO_ENTRY_BYTES;
-    const chunkBytes = MSB_BODY_CHUNK_ENTRIES * UTXO_ENTRY_BYTES;
-    const chunks = Array.from({ length: Math.ceil(count / MSB_BODY_CHUNK_ENTRIES) }, (_, i) => asBuffer(msb.body.subarray(i * chunkBytes, (i + 1) * chunkBytes)));
-    return { key: epochKey(msb.epoch), header: asBuffer(msb.header), chunks, latest: { epoch: msb.epoch, count, chunks: chunks.length } };
+    const decisions = storedDecisionCount(msb.decisions);
+    const chunks = msbChunks(asBuffer(msb.body), UTXO_ENTRY_BYTES);
+    const decisionChunks = msbChunks(asBuffer(msb.decisions), ATOMIX_DECISION.bytes);
+    return {
+      key: epochKey(msb.epoch), header: asBuffer(msb.header), chunks, decisionChunks,
+      latest: { epoch: msb.epoch, count: msb.body.length / UTXO_ENTRY_BYTES, chunks: chunks.length, decisions, decisionChunks: decisionChunks.length },
+    };
   }
 
-  /** Inside a write transaction: the header by epoch, the body replacing the previous latest one. */
+  /** Inside a write transaction: the header by epoch, the body and decisions replacing the previous latest ones. */
   private writeMsb(msb: ReturnType<RecordChainStore["checkMsb"]>): void {
-    const { msbHeaders, msbBody, meta } = this.dbs;
+    const { msbHeaders, msbBody, msbDecisions, meta } = this.dbs;
     msbHeaders.put(msb.key, msb.header, true);
-    const previous = this.latestMsbRecord?.chunks ?? 0;
-    for (let i = msb.chunks.length; i < previous; i++) msbBody.remove(chunkKey(i));
-    msb.chunks.forEach((chunk, i) => msbBody.put(chunkKey(i), chunk));
+    const replace = (table: RecordTable, chunks: readonly Buffer[], previous: number): void => {
+      for (let i = chunks.length; i < previous; i++) table.remove(chunkKey(i));
+      chunks.forEach((chunk, i) => table.put(chunkKey(i), chunk));
+    };
+    replace(msbBody, msb.chunks, this.latestMsbRecord?.chunks ?? 0);
+    replace(msbDecisions, msb.decisionChunks, this.latestMsbRecord?.decisionChunks ?? 0);
     meta.put(META_MSB, encodeLatestMsb(msb.latest));
   }
 
@@ -479,13 +567,22 @@ export class RecordChainStore implements ChainStore {
     return this.latestMsbRecord;
   }
 
-  *latestMsbBody(): Iterable<Uint8Array> {
+  latestMsbBody(): Iterable<Uint8Array> {
+    return this.latestMsbChunks("msbBody", (latest) => latest.chunks);
+  }
+
+  latestMsbDecisions(): Iterable<Uint8Array> {
+    return this.latestMsbChunks("msbDecisions", (latest) => latest.decisionChunks);
+  }
+
+  private *latestMsbChunks(table: "msbBody" | "msbDecisions", chunksOf: (latest: LatestMsb) => number): Iterable<Uint8Array> {
     this.checkInitialized();
     const latest = this.latestMsbRecord;
     if (latest === undefined) return;
-    for (let i = 0; i < latest.chunks; i++) {
-      const chunk = this.dbs.msbBody.get(chunkKey(i));
-      if (chunk === undefined) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `MSB body chunk ${i} of ${latest.chunks} is missing`);
+    const chunks = chunksOf(latest);
+    for (let i = 0; i < chunks; i++) {
+      const chunk = this.dbs[table].get(chunkKey(i));
+      if (chunk === undefined) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `MSB ${table} chunk ${i} of ${chunks} is missing`);
       yield Uint8Array.from(chunk);
     }
   }

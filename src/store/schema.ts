@@ -44,7 +44,12 @@
  *   msbBody        u32be chunk                  the latest MSB's body: its packed 76-byte entries in outpoint
  *                                               order, MSB_BODY_CHUNK_ENTRIES per chunk (the last one shorter);
  *                                               replaced whole, in the same transaction, by the next epoch's
- *                  (meta) "msb"                 u32le epoch ‖ u32le count ‖ u32le chunks: which MSB the body is
+ *   msbDecisions   u32be chunk                  the latest MSB's decisions (src/msb/decisions.ts): packed 33-byte
+ *                                               leaves (cross txid ‖ u8 phase) in cross txid order, MSB_BODY_CHUNK_ENTRIES
+ *                                               per chunk; replaced with the body (the atomix table moves on after
+ *                                               the MSB's height, so what a joiner fetches is kept as it was)
+ *                  (meta) "msb"                 u32le epoch ‖ u32le count ‖ u32le chunks ‖ u32le decisions ‖
+ *                                               u32le decision chunks: which MSB the body and decisions are
  *   (meta)         "pruned"                     u64le height h: the per-height records of heights < h are gone
  *                                               (StoredBlock `prune`), but the final-height records of epoch ends
  *
@@ -62,13 +67,18 @@
  *    committed entry would let a replayed unlock-commit mint its outputs again); changeProofs (by
  *    txid, what a boundary carries; one per registration or leave); accepted (dropped when settled);
  *    epochLinks, epochTranscripts (the identity chain's archive); msbHeaders (every one); msbBody
- *    (the latest only); utxo and meta (the state).
+ *    and msbDecisions (the latest only); utxo and meta (the state).
+ *
+ * Restore (ChainStore `restoreAtMsb`, a node joining at an MSB): the atomix table becomes the MSB's
+ * decisions, each entry at the MSB's height with an empty proof (the proof of a lock decision stays
+ * with the replicas that decided it; the phase is what the replay guard needs).
  *
  * Sub-databases are only ever added: a store of an older program (without the newer ones) opens
  * with them empty, and an older program refuses a newer store as STORE_FOREIGN, naming them.
  * Version 5 added msbHeaders and msbBody and changed the final-height certificate (its commitment
  * parts gained the MSB header hash), so a version-4 store is refused, not migrated: a validator
- * syncs its shard again from peers into a fresh directory.
+ * syncs its shard again from peers into a fresh directory. Version 6 added msbDecisions and the MSB
+ * header version 2 (its stored headers are v2; meta "msb" grew): a version-5 store is refused too.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -84,14 +94,14 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs", "finalHeights", "msbHeaders", "msbBody"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs", "finalHeights", "msbHeaders", "msbBody", "msbDecisions"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
@@ -118,7 +128,7 @@ const IDENTITY = layout({ magic: STORE_MAGIC.length, schema: 4, shard: 4, genesi
 const TIP = layout({ height: 8, hash: HASH_BYTES });
 const FLUSHED = layout({ height: 8, count: 8, supply: 8 });
 const EPOCH = layout({ epoch: 4 });
-const LATEST_MSB = layout({ epoch: 4, count: 4, chunks: 4 });
+const LATEST_MSB = layout({ epoch: 4, count: 4, chunks: 4, decisions: 4, decisionChunks: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
 const REJECTION = layout({ height: 8, codeLength: 1 });
 const ATOMIX = layout({ phase: 1, height: 8, proofLength: 2 });
@@ -247,25 +257,34 @@ export function decodeEpoch(value: Buffer): number {
   return recordReader(value, EPOCH, "epoch").u32("epoch");
 }
 
-/** Which MSB the msbBody sub-database holds (meta "msb"). */
+/** Which MSB the msbBody and msbDecisions sub-databases hold (meta "msb"). */
 export interface LatestMsb {
   readonly epoch: number;
+  /** UTXO entries of the body, in `chunks` msbBody records. */
   readonly count: number;
   readonly chunks: number;
+  /** Decision leaves, in `decisionChunks` msbDecisions records. */
+  readonly decisions: number;
+  readonly decisionChunks: number;
 }
 
 export function encodeLatestMsb(latest: LatestMsb): Buffer {
-  return Buffer.from(BinaryWriter.ofSize(LATEST_MSB.bytes).u32(latest.epoch).u32(latest.count).u32(latest.chunks).finish().buffer);
+  return Buffer.from(BinaryWriter.ofSize(LATEST_MSB.bytes).u32(latest.epoch).u32(latest.count).u32(latest.chunks)
+    .u32(latest.decisions).u32(latest.decisionChunks).finish().buffer);
 }
 
 export function decodeLatestMsb(value: Buffer): LatestMsb {
   const reader = recordReader(value, LATEST_MSB, "latest MSB");
-  const latest = { epoch: reader.u32("MSB epoch"), count: reader.u32("MSB count"), chunks: reader.u32("MSB chunks") };
+  const latest = {
+    epoch: reader.u32("MSB epoch"), count: reader.u32("MSB count"), chunks: reader.u32("MSB chunks"),
+    decisions: reader.u32("MSB decisions"), decisionChunks: reader.u32("MSB decision chunks"),
+  };
   check<StoreErrorCode>(latest.chunks === Math.ceil(latest.count / MSB_BODY_CHUNK_ENTRIES), "STORE_CORRUPT", `an MSB of ${latest.count} entries has not ${latest.chunks} chunks`);
+  check<StoreErrorCode>(latest.decisionChunks === Math.ceil(latest.decisions / MSB_BODY_CHUNK_ENTRIES), "STORE_CORRUPT", `an MSB of ${latest.decisions} decisions has not ${latest.decisionChunks} chunks`);
   return latest;
 }
 
-/** The msbBody key of chunk `index`: big-endian, so LMDB's byte order is the body's order. */
+/** The msbBody (and msbDecisions) key of chunk `index`: big-endian, so LMDB's byte order is the body's order. */
 export function chunkKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(4);
   key.writeUInt32BE(index, 0);

@@ -30,6 +30,7 @@ import { decodeIdentityConfiguration } from "../../src/epoch/identity/configurat
 import { decodeIdentityChain, verifyIdentityChain } from "../../src/epoch/identity/link.js";
 import { genesisSupply } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
+import { keyFileJson } from "../../src/node/config.js";
 import { ios } from "../cli/helpers.js";
 import { until } from "../support/until.js";
 
@@ -129,11 +130,18 @@ describe("epochs over real processes", () => {
     // Validators change shard at every switch: each step asks one serving shard 0 now, the next one if it just left.
     const shard0 = async (): Promise<string[]> => (await statuses()).flatMap((status, i) => (status.shard === 0 ? [devnet.manifest.validators[i]!.http] : []));
     const account = devnet.accounts.find((a) => shardOfOwner(a.publicKey, 2) === 0)!;
-    const { utxos } = await new ApiClient((await shard0())[0]!).utxos(hex(account.publicKey));
-    const output = utxos.find((u) => u.txid !== hex(contexts[0]!.chain));
-    assert.ok(output !== undefined, `account ${hex(account.publicKey).slice(0, 16)}… holds an output a transfer created`);
+    // A transfer paid now: its block is kept by the validators of shard 0 through the next epoch (one that joins the shard at a
+    // later MSB keeps no block below it, and the API answers TX_NOT_FOUND naming its horizon).
+    const payee = devnet.accounts.find((a) => a !== account && shardOfOwner(a.publicKey, 2) === 0)!;
+    const keyFile = join(root, "payer.key.json");
+    writeFileSync(keyFile, keyFileJson(account), { mode: 0o600 });
+    const sent = await ios(["tx", "send", "--from", keyFile, "--to", hex(payee.publicKey), "--amount", "777", ...(await shard0()).flatMap((url) => ["--node", url]), "--wait", "--timeout", "120"]);
+    assert.equal(sent.code, 0, sent.stderr + sent.stdout);
+    const paid = /txid ([0-9a-f]{64}) accepted\n(?:optimistic .*\n)?final at height (\d+)/.exec(sent.stdout);
+    assert.ok(paid !== null, sent.stdout);
+    const output = { txid: paid[1]!, index: 0 };
+    const created = { height: Number(paid[2]) };
     // The output is in the latest MSB once an epoch ended after the height that created it.
-    const created = (await new ApiClient((await shard0())[0]!).transaction(output.txid)) as unknown as { height: number };
     assert.ok(await until(async () => (((await new ApiClient((await shard0())[0]!).status()) as unknown as { msb?: { height: number } }).msb?.height ?? 0) >= created.height, 60_000),
       `an MSB of shard 0 after height ${created.height}`);
     const files = { utxo: join(root, "utxo.proof"), tx: join(root, "tx.proof") };

@@ -11,40 +11,44 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { UTXO_ENTRY } from "../../src/codec/sizes.js";
+import { ATOMIX_DECISION, UTXO_ENTRY } from "../../src/codec/sizes.js";
 import { IosError } from "../../src/errors.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { Clock } from "../../src/runtime/interface.js";
 import { Simulator } from "../../src/sim/simulator.js";
-import { backPointerEpochs, makeMsbHeader } from "../../src/msb/header.js";
+import { backPointerEpochs, makeMsbHeader, msbHeaderHash } from "../../src/msb/header.js";
+import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
 import { snapshotOfEntries } from "../../src/msb/snapshot.js";
 import { fetchMsbBody, MSB_CHUNK_TIMEOUT_MS, type BootstrappedBody, type ChunkSource } from "../../src/msb/bootstrap.js";
 import { MsbChunkServer } from "../../src/msb/chunk-server.js";
 import { ChannelChunkSource, serveChunks } from "../../src/msb/chunk-channel.js";
 import {
-  CHUNK_ANSWER_HEAD_BYTES, CHUNK_REQUEST_BYTES, ChunkStatus, MSB_CHUNK_ENTRIES, chunkCount, decodeChunkAnswer, decodeChunkRequest, encodeChunkAnswer, encodeChunkRequest,
+  CHUNK_ANSWER_HEAD, CHUNK_ANSWER_HEAD_BYTES, CHUNK_REQUEST_BYTES, ChunkStatus, MSB_CHUNK_ENTRIES, MsbSection, chunkCount, decodeChunkAnswer, decodeChunkRequest, encodeChunkAnswer, encodeChunkRequest,
   type ChunkRequest,
 } from "../../src/msb/chunks.js";
-import type { MsbHeader, MsbSnapshot } from "../../src/msb/interface.js";
+import type { MsbDecisions, MsbHeader, MsbSnapshot } from "../../src/msb/interface.js";
 import { NO_ERROR, codeOf } from "../support/errors.js";
 import { testSeed } from "../support/vectors.js";
-import { randomEntries } from "./fixtures.js";
+import { randomDecisions, randomEntries } from "./fixtures.js";
 
 const seed = testSeed("msb bootstrap");
 const ENTRY = UTXO_ENTRY.bytes;
 const C = MSB_CHUNK_ENTRIES;
 const CHAIN = SeededRng.fromSeed(`${seed}/chain`).bytes(32);
 
+const DECISION = ATOMIX_DECISION.bytes;
+
 interface Msb {
   readonly header: MsbHeader;
   readonly snapshot: MsbSnapshot;
+  readonly decisions: MsbDecisions;
   readonly server: MsbChunkServer;
 }
 
-function msbOf(rng: SeededRng, count: number, epoch = 5): Msb {
+function msbOf(rng: SeededRng, count: number, epoch = 5, decisionCount = 7, decisions = randomDecisions(rng, decisionCount)): Msb {
   const snapshot = snapshotOfEntries(randomEntries(rng, count));
-  const header = makeMsbHeader({ chain: CHAIN, shard: 2, epoch, height: 1000 * epoch, snapshot, backPointers: backPointerEpochs(epoch).map(() => rng.bytes(32)) });
-  return { header, snapshot, server: new MsbChunkServer(header, snapshot.entries) };
+  const header = makeMsbHeader({ chain: CHAIN, shard: 2, epoch, height: 1000 * epoch, snapshot, decisions, backPointers: backPointerEpochs(epoch).map(() => rng.bytes(32)) });
+  return { header, snapshot, decisions, server: new MsbChunkServer(header, snapshot.entries, decisions.entries) };
 }
 
 /** A source: what it answers to an encoded request (undefined: never answers). */
@@ -93,12 +97,12 @@ function virtualClock(): { sim: Simulator; clock: Clock } {
   return { sim, clock: node.instance! };
 }
 
-async function fetchFrom(msb: Msb, behaviours: Record<string, Behaviour>, order = Object.keys(behaviours), maxInFlight?: number) {
+async function fetchFrom(msb: Msb, behaviours: Record<string, Behaviour>, order = Object.keys(behaviours), maxInFlight?: number, section: MsbSection = MsbSection.Utxos) {
   const { sim, clock } = virtualClock();
   const network = new Sources(behaviours);
   const started = sim.now();
   try {
-    const body = await drive(sim, fetchMsbBody({ header: msb.header, sources: order, network, clock, maxInFlight }));
+    const body = await drive(sim, fetchMsbBody({ header: msb.header, section, sources: order, network, clock, maxInFlight }));
     return { body, error: undefined, network, elapsed: sim.now() - started };
   } catch (error) {
     assert.ok(error instanceof IosError, `a coded error, got ${String(error)}`);
@@ -120,7 +124,7 @@ function rewrite(server: MsbChunkServer, change: (answer: ReturnType<typeof deco
 
 describe("MSB chunk codec", () => {
   const rng = SeededRng.fromSeed(`${seed}/codec`);
-  const request = { shard: 3, epoch: 9, headerHash: rng.bytes(32), chunk: 7 };
+  const request = { section: MsbSection.Utxos, shard: 3, epoch: 9, headerHash: rng.bytes(32), chunk: 7 };
 
   it("round-trips requests and answers; refuses truncation, trailing bytes, another version, unknown status, oversize counts", () => {
     const bytes = encodeChunkRequest(request);
@@ -128,7 +132,11 @@ describe("MSB chunk codec", () => {
     assert.deepEqual(decodeChunkRequest(bytes), request);
     for (let cut = 0; cut < bytes.length; cut++) assert.equal(codeOf(() => decodeChunkRequest(bytes.subarray(0, cut))), "MSB_TRUNCATED");
     assert.equal(codeOf(() => decodeChunkRequest(new Uint8Array([...bytes, 0]))), "MSB_TRAILING");
-    assert.equal(codeOf(() => decodeChunkRequest(new Uint8Array([2, ...bytes.subarray(1)]))), "MSB_BAD_VERSION");
+    assert.equal(codeOf(() => decodeChunkRequest(new Uint8Array([1, ...bytes.subarray(1)]))), "MSB_BAD_VERSION", "version 1 had no section");
+    assert.equal(codeOf(() => decodeChunkRequest(new Uint8Array([2, 2, ...bytes.subarray(2)]))), "MSB_OUT_OF_RANGE", "an unknown section");
+    assert.equal(codeOf(() => encodeChunkRequest({ ...request, section: 2 as MsbSection })), "MSB_BAD_INPUT");
+    const decisionsRequest = { ...request, section: MsbSection.Decisions };
+    assert.deepEqual(decodeChunkRequest(encodeChunkRequest(decisionsRequest)), decisionsRequest);
 
     const answer = { ...request, status: ChunkStatus.Ok, entries: randomEntries(rng, 3), hashes: [rng.bytes(32), rng.bytes(32)] };
     const encoded = encodeChunkAnswer(answer);
@@ -146,6 +154,14 @@ describe("MSB chunk codec", () => {
     assert.equal(decodeChunkAnswer(refusal).status, ChunkStatus.OutOfRange);
     assert.equal(codeOf(() => decodeChunkAnswer(new Uint8Array([...refusal, 0, 0, 0, 0]))), "MSB_TRAILING", "a refusal carries nothing");
     assert.equal(codeOf(() => encodeChunkAnswer({ ...answer, status: ChunkStatus.UnknownMsb })), "MSB_BAD_INPUT", "a refusal with entries");
+    // A decisions answer carries 33-byte leaves: the same bytes read as the other section do not decode.
+    const decisionsAnswer = { ...answer, section: MsbSection.Decisions, entries: randomDecisions(rng, 4).entries };
+    const decodedDecisions = decodeChunkAnswer(encodeChunkAnswer(decisionsAnswer));
+    assert.deepEqual({ ...decodedDecisions, entries: decodedDecisions.entries.slice() }, decisionsAnswer);
+    const relabelled = encoded.slice();
+    relabelled[CHUNK_ANSWER_HEAD.offset.section] = MsbSection.Decisions;
+    assert.notEqual(codeOf(() => decodeChunkAnswer(relabelled)), NO_ERROR, "3 UTXO entries read as decisions");
+    assert.equal(codeOf(() => encodeChunkAnswer({ ...decisionsAnswer, entries: answer.entries })), "MSB_BAD_INPUT", "228 bytes are no whole number of decisions");
   });
 });
 
@@ -155,7 +171,7 @@ describe("MSB chunk server", () => {
   it("answers each chunk of its MSB and refuses another header, shard, epoch or an index past the body", () => {
     const msb = msbOf(rng, 2 * C + 5);
     const ask = (change: Partial<ChunkRequest>) => decodeChunkAnswer(msb.server.serve(encodeChunkRequest({
-      shard: msb.header.shard, epoch: msb.header.epoch, headerHash: msb.server.headerHash, chunk: 0, ...change,
+      section: MsbSection.Utxos, shard: msb.header.shard, epoch: msb.header.epoch, headerHash: msb.server.headerHash, chunk: 0, ...change,
     })));
     assert.equal(chunkCount(msb.header.count), 3);
     for (const chunk of [0, 1, 2]) {
@@ -172,11 +188,24 @@ describe("MSB chunk server", () => {
     assert.equal(codeOf(() => msb.server.serve(new Uint8Array(3))), "MSB_BAD_REQUEST");
   });
 
-  it("refuses to serve a body that is not its header's", () => {
+  it("answers each chunk of the decisions section (33-byte leaves, their own tree) and refuses an index past it", () => {
+    const msb = msbOf(rng, 3, 5, C + 2);
+    const ask = (chunk: number) => decodeChunkAnswer(msb.server.serve(encodeChunkRequest({
+      section: MsbSection.Decisions, shard: msb.header.shard, epoch: msb.header.epoch, headerHash: msb.server.headerHash, chunk,
+    })));
+    assert.equal(ask(0).entries.length, C * DECISION);
+    assert.ok(Buffer.from(ask(1).entries).equals(Buffer.from(msb.decisions.entries.subarray(C * DECISION))));
+    assert.equal(ask(1).section, MsbSection.Decisions);
+    assert.equal(ask(2).status, ChunkStatus.OutOfRange);
+  });
+
+  it("refuses to serve a body or decisions that are not its header's", () => {
     const msb = msbOf(rng, 10);
     const other = randomEntries(rng, 10);
-    assert.equal(codeOf(() => new MsbChunkServer(msb.header, other)), "MSB_BAD_INPUT");
-    assert.equal(codeOf(() => new MsbChunkServer(msb.header, msb.snapshot.entries.subarray(ENTRY))), "MSB_BAD_INPUT");
+    assert.equal(codeOf(() => new MsbChunkServer(msb.header, other, msb.decisions.entries)), "MSB_BAD_INPUT");
+    assert.equal(codeOf(() => new MsbChunkServer(msb.header, msb.snapshot.entries.subarray(ENTRY), msb.decisions.entries)), "MSB_BAD_INPUT");
+    assert.equal(codeOf(() => new MsbChunkServer(msb.header, msb.snapshot.entries, randomDecisions(rng, 7).entries)), "MSB_BAD_INPUT");
+    assert.equal(codeOf(() => new MsbChunkServer(msb.header, msb.snapshot.entries, msb.decisions.entries.subarray(DECISION))), "MSB_BAD_INPUT");
   });
 });
 
@@ -260,7 +289,7 @@ describe("MSB bootstrap fetch", () => {
     assert.equal((await fetchFrom(msb, { a: honest(msb.server) }, ["a", "a"])).error?.code, "MSB_BAD_INPUT", "a source listed twice");
 
     const lying = { ...msb.header, supply: msb.header.supply + 1n };
-    const lyingServer = new MsbChunkServer(lying, msb.snapshot.entries);
+    const lyingServer = new MsbChunkServer(lying, msb.snapshot.entries, msb.decisions.entries);
     const mismatch = await fetchFrom({ ...msb, header: lying, server: lyingServer }, { a: honest(lyingServer) });
     assert.equal(mismatch.error?.code, "MSB_STATE_MISMATCH");
   });
@@ -280,7 +309,7 @@ describe("MSB bootstrap fetch", () => {
       return encodeChunkAnswer({ ...answer, hashes: answer.hashes.slice(1) });
     });
     const { clock, source } = fetcher.instance!;
-    const body = await drive(sim, fetchMsbBody({ header: msb.header, sources: ["liar", "crashed", "honest"], network: source, clock }));
+    const body = await drive(sim, fetchMsbBody({ header: msb.header, section: MsbSection.Utxos, sources: ["liar", "crashed", "honest"], network: source, clock }));
     assertWhole(msb, body);
     assert.deepEqual(body.report.sources.map((s) => [s.source, s.dropped?.code, s.chunks]),
       [["liar", "MSB_BAD_CHUNK", 0], ["crashed", "MSB_CHUNK_TIMEOUT", 0], ["honest", undefined, 4]]);
@@ -288,3 +317,103 @@ describe("MSB bootstrap fetch", () => {
     assert.ok(source.ignored >= 4, "each honest answer's duplicate is ignored, not delivered twice");
   });
 });
+
+describe("MSB decisions fetch (section 1: the shard's Atomix phases)", () => {
+  const rng = SeededRng.fromSeed(`${seed}/decisions`);
+  const fetchDecisions = (msb: Msb, behaviours: Record<string, Behaviour>, order = Object.keys(behaviours)) => fetchFrom(msb, behaviours, order, 1, MsbSection.Decisions);
+  const assertDecisions = (msb: Msb, body: BootstrappedBody | undefined): void => {
+    assert.ok(body !== undefined, "the fetch succeeds");
+    assert.equal(body.count, msb.header.decisions);
+    assert.ok(Buffer.from(body.entries).equals(Buffer.from(msb.decisions.entries)), "the decisions are the header's, byte for byte");
+  };
+
+  it("downloads 0, 1, C and C + 1 decisions from honest servers, byte for byte, proved against the decisions root", async () => {
+    for (const count of [0, 1, C, C + 1]) {
+      const msb = msbOf(rng, 5, 5, count);
+      const { body, error } = await fetchDecisions(msb, { a: honest(msb.server), b: honest(msb.server) });
+      assert.equal(error, undefined, `${count} decisions`);
+      assertDecisions(msb, body);
+      assert.equal(body!.report.entryBytes, count * DECISION);
+      assert.equal(body!.report.chunks, chunkCount(count));
+    }
+  });
+
+  it("rejects a flipped phase byte, one decision short, UTXO entries relabelled as decisions and a UTXO answer to a decisions request (MSB_BAD_CHUNK), and takes the chunk from the next source", async () => {
+    const msb = msbOf(rng, C + 40, 5, 2 * C + 9);
+    const flipPhase = rewrite(msb.server, (a) => {
+      const entries = a.entries.slice();
+      entries[DECISION - 1]! ^= 1;
+      return { ...a, entries };
+    });
+    const dropDecision = rewrite(msb.server, (a) => ({ ...a, entries: a.entries.subarray(0, a.entries.length - DECISION) }));
+    const utxoAnswer = (request: Uint8Array) => msb.server.serve(encodeChunkRequest({ ...decodeChunkRequest(request), section: MsbSection.Utxos }));
+    const utxosRelabelled = (request: Uint8Array) => {
+      const answer = utxoAnswer(request).slice();
+      answer[CHUNK_ANSWER_HEAD.offset.section] = MsbSection.Decisions;
+      return answer;
+    };
+    // The UTXO chunk's leading bytes cut to whole decisions, proved with the UTXO section's hashes.
+    const utxosAsDecisions = (request: Uint8Array) => {
+      const answer = decodeChunkAnswer(utxoAnswer(request));
+      const n = Math.min(Math.floor(answer.entries.length / DECISION), MSB_CHUNK_ENTRIES);
+      return encodeChunkAnswer({ ...answer, section: MsbSection.Decisions, entries: answer.entries.subarray(0, n * DECISION) });
+    };
+    const cases: Array<[string, Behaviour]> = [
+      ["a flipped phase byte", flipPhase],
+      ["one decision short", dropDecision],
+      ["UTXO entries relabelled as decisions (section byte)", utxosRelabelled],
+      ["UTXO bytes re-encoded as decisions", utxosAsDecisions],
+      ["a UTXO-section answer", utxoAnswer],
+    ];
+    for (const [name, behaviour] of cases) {
+      const { body, error } = await fetchDecisions(msb, { liar: behaviour, honest: honest(msb.server) });
+      assert.equal(error, undefined, name);
+      assertDecisions(msb, body);
+      const [bad, good] = body!.report.sources;
+      assert.equal(bad!.dropped?.code, "MSB_BAD_CHUNK", name);
+      assert.equal(bad!.chunks, 0, name);
+      assert.equal(good!.chunks, 3, name);
+    }
+  });
+
+  it("a header whose decisions count lies proves against no source (MSB_NO_SOURCE, each MSB_BAD_CHUNK); one committing a byte that is no phase fails MSB_STATE_MISMATCH", async () => {
+    const msb = msbOf(rng, 5, 5, C);
+    for (const decisions of [C + 1, C - 1, 1]) {
+      const lying = { ...msb.header, decisions };
+      const lyingHash = msbHeaderHash(lying);
+      // A source serving the genuine decisions under the lying header's name.
+      const relabel = rewrite(msb.server, (a) => ({ ...a, headerHash: lyingHash }));
+      const asGenuine = (request: Uint8Array) => relabel(encodeChunkRequest({ ...decodeChunkRequest(request), headerHash: msb.server.headerHash }));
+      const { error } = await fetchDecisions({ ...msb, header: lying }, { a: asGenuine, b: asGenuine });
+      assert.equal(error?.code, "MSB_NO_SOURCE", `count ${decisions}`);
+      const report = (error!.detail as { report: { sources: Array<{ dropped?: { code: string } }> } }).report;
+      assert.deepEqual(report.sources.map((s) => s.dropped?.code), ["MSB_BAD_CHUNK", "MSB_BAD_CHUNK"], `count ${decisions}`);
+    }
+    const notPhases = msb.decisions.entries.slice();
+    notPhases[ATOMIX_DECISION.offset.phase] = 9;
+    const forged: MsbDecisions = { entries: notPhases, count: msb.decisions.count, root: merkleRoot(notPhases) };
+    const unchecked = msbOf(rng, 5, 5, 0, forged);
+    const mismatch = await fetchDecisions(unchecked, { a: honest(unchecked.server) });
+    assert.equal(mismatch.error?.code, "MSB_STATE_MISMATCH");
+  });
+
+  it("fetches both sections at once over one channel of the simulator's transport (answers matched by section)", async () => {
+    const msb = msbOf(rng, C + 3, 5, C + 5);
+    const sim = new Simulator({ seed: `${seed}/decisions-peers`, defaultLink: { latency: { kind: "constant", ms: 20 } } });
+    const instance = { protocol: "msb" as const, shard: msb.header.shard, epoch: 0 };
+    sim.addNode("server", (context) => serveChunks(context.transport.open(instance), msb.server));
+    const fetcher = sim.addNode("fetcher", (context) => ({ clock: context.clock, source: new ChannelChunkSource(context.transport.open(instance)) }));
+    sim.run({ until: 0 });
+    const { clock, source } = fetcher.instance!;
+    const [utxos, decisions] = await drive(sim, Promise.all([MsbSection.Utxos, MsbSection.Decisions].map((section) =>
+      fetchMsbBody({ header: msb.header, section, sources: ["server"], network: source, clock }))));
+    assertWhole(msb, utxos);
+    assertDecisions(msb, decisions);
+    assert.equal(source.ignored, 0);
+  });
+});
+
+/** The RFC 6962 root of packed decisions, without their checks (what a forging header would commit). */
+function merkleRoot(packed: Uint8Array): Uint8Array {
+  return merkleRootOfPackedLeaves(packed, DECISION);
+}

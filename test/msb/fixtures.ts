@@ -4,6 +4,10 @@ import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { BOND_INDEX_FLAG } from "../../src/ledger/bond.js";
 import { ENTRY_BYTES, packEntry } from "../../src/ledger/utxo-table.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { ATOMIX_DECISION } from "../../src/codec/sizes.js";
+import { ATOMIX_PHASES } from "../../src/atomix/phases.js";
+import { decisionsOfEntries } from "../../src/msb/decisions.js";
+import type { MsbDecisions } from "../../src/msb/interface.js";
 
 /**
  * `count` packed entries in no particular order: some transactions with several outputs (shared
@@ -60,3 +64,17 @@ export function shuffled<T>(rng: SeededRng, items: readonly T[]): T[] {
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return Uint8Array.from(Buffer.concat(parts));
 }
+
+/** `count` decisions of random cross txids and phases, in cross txid order (src/msb/decisions.ts leaves). */
+export function randomDecisions(rng: SeededRng, count: number): MsbDecisions {
+  const txids = Array.from({ length: count }, () => rng.bytes(32)).sort(Buffer.compare);
+  const packed = new Uint8Array(count * ATOMIX_DECISION.bytes);
+  txids.forEach((txid, i) => {
+    packed.set(txid, i * ATOMIX_DECISION.bytes);
+    packed[i * ATOMIX_DECISION.bytes + ATOMIX_DECISION.offset.phase] = Math.floor(rng.nextFloat() * ATOMIX_PHASES.length);
+  });
+  return decisionsOfEntries(packed);
+}
+
+/** A shard that decided no cross-shard transaction. */
+export const NO_DECISIONS: MsbDecisions = decisionsOfEntries(new Uint8Array(0));

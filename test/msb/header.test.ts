@@ -16,16 +16,17 @@ import { snapshotOfEntries } from "../../src/msb/snapshot.js";
 import type { MsbHeader } from "../../src/msb/interface.js";
 import { NO_ERROR, codeOf } from "../support/errors.js";
 import { testSeed } from "../support/vectors.js";
-import { randomEntries } from "./fixtures.js";
+import { NO_DECISIONS, randomDecisions, randomEntries } from "./fixtures.js";
 
 const seed = testSeed("msb header");
 const rng = SeededRng.fromSeed(seed);
 const snapshot = snapshotOfEntries(randomEntries(rng, 10));
+const decisions = randomDecisions(rng, 7);
 const U32_MAX = 0xffff_ffff;
 
 function headerAt(epoch: number, fields: Partial<{ height: number; shard: number }> = {}): MsbHeader {
   return makeMsbHeader({
-    chain: rng.bytes(32), shard: fields.shard ?? 3, epoch, height: fields.height ?? 1234, snapshot,
+    chain: rng.bytes(32), shard: fields.shard ?? 3, epoch, height: fields.height ?? 1234, snapshot, decisions,
     backPointers: Array.from({ length: backPointerLevels(epoch) }, () => rng.bytes(32)),
   });
 }
@@ -81,20 +82,22 @@ describe("MSB header", () => {
       edit(copy);
       return codeOf(() => decodeMsbHeader(copy));
     };
-    assert.equal(mutate((c) => (c[0] = 2)), "MSB_BAD_VERSION");
+    assert.equal(mutate((c) => (c[0] = 1)), "MSB_BAD_VERSION", "version 1 (no decisions) is no longer read");
+    assert.equal(mutate((c) => (c[0] = 3)), "MSB_BAD_VERSION");
     assert.equal(mutate((c) => writeU64(c, MSB_HEADER_FIXED.offset.height, 2n ** 53n)), "MSB_OUT_OF_RANGE");
     assert.equal(mutate((c) => writeU64(c, MSB_HEADER_FIXED.offset.supply, 9n)), "MSB_BAD_FIELD", "supply below the count of 10");
     assert.equal(mutate((c) => writeU32(c, MSB_HEADER_FIXED.offset.count, 0)), "MSB_BAD_FIELD", "no outputs but a non-empty root");
+    assert.equal(mutate((c) => writeU32(c, MSB_HEADER_FIXED.offset.decisions, 0)), "MSB_BAD_FIELD", "no decisions but a non-empty decisions root");
     // Changing the epoch changes how many back-pointers must follow.
     assert.equal(mutate((c) => writeU32(c, MSB_HEADER_FIXED.offset.epoch, 8)), "MSB_TRUNCATED");
     assert.equal(mutate((c) => writeU32(c, MSB_HEADER_FIXED.offset.epoch, 2)), "MSB_TRAILING");
-    const empty = makeMsbHeader({ chain: rng.bytes(32), shard: 0, epoch: 0, height: 0, snapshot: snapshotOfEntries(new Uint8Array(0)), backPointers: [] });
+    const empty = makeMsbHeader({ chain: rng.bytes(32), shard: 0, epoch: 0, height: 0, snapshot: snapshotOfEntries(new Uint8Array(0)), decisions: NO_DECISIONS, backPointers: [] });
     assert.deepEqual(decodeMsbHeader(encodeMsbHeader(empty)), empty);
     assert.equal(codeOf(() => decodeMsbHeader("header" as never)), "MSB_BAD_INPUT");
   });
 
   it("refuses to make a header with the wrong back-pointers or fields", () => {
-    const base = { chain: rng.bytes(32), shard: 0, epoch: 4, height: 10, snapshot, backPointers: [rng.bytes(32), rng.bytes(32), rng.bytes(32)] };
+    const base = { chain: rng.bytes(32), shard: 0, epoch: 4, height: 10, snapshot, decisions, backPointers: [rng.bytes(32), rng.bytes(32), rng.bytes(32)] };
     assert.equal(codeOf(() => makeMsbHeader(base)), NO_ERROR);
     assert.equal(codeOf(() => makeMsbHeader({ ...base, backPointers: base.backPointers.slice(1) })), "MSB_BAD_INPUT");
     assert.equal(codeOf(() => makeMsbHeader({ ...base, backPointers: [...base.backPointers.slice(1), new Uint8Array(31)] })), "MSB_BAD_INPUT");
@@ -110,7 +113,7 @@ describe("MSB header", () => {
     assert.notDeepEqual(msbHeaderHash(header), nobleSha256(bytes));
     const variants: MsbHeader[] = [
       { ...header, chain: rng.bytes(32) }, { ...header, shard: 4 }, { ...header, height: 1235 }, { ...header, count: 11 },
-      { ...header, supply: header.supply + 1n }, { ...header, root: rng.bytes(32) }, { ...header, backPointers: [header.backPointers[0]!, header.backPointers[1]!, rng.bytes(32)] },
+      { ...header, supply: header.supply + 1n }, { ...header, root: rng.bytes(32) }, { ...header, decisions: header.decisions + 1 }, { ...header, decisionsRoot: rng.bytes(32) }, { ...header, backPointers: [header.backPointers[0]!, header.backPointers[1]!, rng.bytes(32)] },
     ];
     const hashes = new Set([header, ...variants].map((h) => Buffer.from(msbHeaderHash(h)).toString("hex")));
     assert.equal(hashes.size, variants.length + 1);

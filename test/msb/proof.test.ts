@@ -13,10 +13,10 @@ import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { backPointerEpochs, encodeMsbHeader, makeMsbHeader, msbHeaderHash, skipPath } from "../../src/msb/header.js";
 import { proveMsbHeaderPath, proveUtxo, verifyMsbHeaderPath, verifyUtxoProof } from "../../src/msb/proof.js";
 import { msbTree, snapshotOfEntries } from "../../src/msb/snapshot.js";
-import { MSB_ERROR_CODES, type MsbHeader, type MsbSnapshot } from "../../src/msb/interface.js";
+import { MSB_ERROR_CODES, type MsbDecisions, type MsbHeader, type MsbSnapshot } from "../../src/msb/interface.js";
 import { codeOf } from "../support/errors.js";
 import { testSeed } from "../support/vectors.js";
-import { concat, entriesOf, randomEntries } from "./fixtures.js";
+import { concat, entriesOf, randomDecisions, randomEntries } from "./fixtures.js";
 
 const seed = testSeed("msb proof");
 const CHAIN = SeededRng.fromSeed(`${seed}/chain`).bytes(32);
@@ -24,7 +24,12 @@ const isMsbCode = (code: string): boolean => (MSB_ERROR_CODES as readonly string
 
 /** The MSB of `snapshot` at `epoch`, with back-pointers drawn from `rng` (only the root matters here). */
 function headerOf(rng: SeededRng, snapshot: MsbSnapshot, epoch: number): MsbHeader {
-  return makeMsbHeader({ chain: CHAIN, shard: 1, epoch, height: 100 * epoch + 7, snapshot, backPointers: backPointerEpochs(epoch).map(() => rng.bytes(32)) });
+  return makeMsbHeader({ chain: CHAIN, shard: 1, epoch, height: 100 * epoch + 7, snapshot, decisions: randomDecisions(rng, 3), backPointers: backPointerEpochs(epoch).map(() => rng.bytes(32)) });
+}
+
+/** What a header states about its decisions, as makeMsbHeader takes them (the leaves are not needed here). */
+function decisionsOfHeader(header: MsbHeader): MsbDecisions {
+  return { entries: new Uint8Array(0), count: header.decisions, root: header.decisionsRoot };
 }
 
 /** Every single-bit flip of `bytes`. */
@@ -138,7 +143,7 @@ describe("MSB header path", () => {
     const headers: MsbHeader[] = [];
     for (let epoch = 0; epoch <= last; epoch++) {
       const snapshot = snapshotOfEntries(randomEntries(rng, 1 + (epoch % 3)));
-      headers.push(makeMsbHeader({ chain: CHAIN, shard: 1, epoch, height: 10 * epoch, snapshot, backPointers: backPointerEpochs(epoch).map((e) => msbHeaderHash(headers[e]!)) }));
+      headers.push(makeMsbHeader({ chain: CHAIN, shard: 1, epoch, height: 10 * epoch, snapshot, decisions: randomDecisions(rng, epoch % 2), backPointers: backPointerEpochs(epoch).map((e) => msbHeaderHash(headers[e]!)) }));
     }
     return headers;
   }
@@ -177,8 +182,8 @@ describe("MSB header path", () => {
     const fork = msbChain(forkRng, 13);
     assert.equal(codeOf(() => verifyMsbHeaderPath(encode([13, 12], [...headers.slice(0, 12), fork[12]!, headers[13]!]), trusted)), "MSB_BAD_PATH", "a header the back-pointer does not name");
     // Epoch 13 names, at level 0, a header of shard 2: a co-signed pointer still may not change shard.
-    const foreign = makeMsbHeader({ ...headers[12]!, snapshot: { entries: new Uint8Array(0), count: headers[12]!.count, supply: headers[12]!.supply, root: headers[12]!.root }, shard: 2 });
-    const pointing = makeMsbHeader({ ...headers[13]!, snapshot: { entries: new Uint8Array(0), count: headers[13]!.count, supply: headers[13]!.supply, root: headers[13]!.root }, backPointers: [msbHeaderHash(foreign), ...headers[13]!.backPointers.slice(1)] });
+    const foreign = makeMsbHeader({ ...headers[12]!, snapshot: { entries: new Uint8Array(0), count: headers[12]!.count, supply: headers[12]!.supply, root: headers[12]!.root }, decisions: decisionsOfHeader(headers[12]!), shard: 2 });
+    const pointing = makeMsbHeader({ ...headers[13]!, snapshot: { entries: new Uint8Array(0), count: headers[13]!.count, supply: headers[13]!.supply, root: headers[13]!.root }, decisions: decisionsOfHeader(headers[13]!), backPointers: [msbHeaderHash(foreign), ...headers[13]!.backPointers.slice(1)] });
     const crossShard = encode([13, 12], [...headers.slice(0, 12), foreign, pointing]);
     assert.equal(codeOf(() => verifyMsbHeaderPath(crossShard, msbHeaderHash(pointing))), "MSB_BAD_PATH");
     assert.equal(codeOf(() => verifyMsbHeaderPath(encode([13]).subarray(0, 1), trusted)), "MSB_TRUNCATED");

@@ -16,7 +16,16 @@ import { proposalHash } from "../../src/consensus/pob/proposal.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { cosign } from "../support/cosign.js";
-import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess } from "../../src/atomix/client.js";
+import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { CommitteeProofVerifier } from "../../src/atomix/proof.js";
+import { PobValidator, type FinalStateWriter } from "../../src/consensus/pob/finalization.js";
+import { drawLeagues } from "../../src/consensus/pob/leagues.js";
+import type { ProposalCore } from "../../src/consensus/pob/proposal.js";
+import { decodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
+import { TX_PREFIX } from "../../src/ledger/kinds/interface.js";
+import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import type { BlockAssembly } from "../../src/node/shard-state.js";
+import { sameBytes } from "../../src/bytes.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { IosError } from "../../src/errors.js";
@@ -33,6 +42,12 @@ import { MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, SERVE_BYTES_PER_
 import { ShardSync } from "../../src/node/sync/shard-sync.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
+import { MsbChunkServer } from "../../src/msb/chunk-server.js";
+import { MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST } from "../../src/msb/chunks.js";
+import { decodeMsbHeader } from "../../src/msb/header.js";
+import { snapshotOfEntries } from "../../src/msb/snapshot.js";
+import { encodeMsbHeaderProof } from "../../src/node/msb-proof.js";
+import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertRequest, encodeCertAnswer } from "../../src/node/sync/msb-join.js";
 import type { Simulator } from "../../src/sim/simulator.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { pobCluster, WHOLE_NODE } from "./pob-cluster.js";
@@ -57,6 +72,8 @@ interface World {
   foreignCertificates: Uint8Array[];
   /** Every validator's key pair: what a whole byzantine committee signs with. */
   validators: readonly KeyPair[];
+  /** The two racing cross-shard transfers (lock records of shard 0 and shard 1): one committed, one aborted. */
+  transfers: readonly SignedCrossShardTransfer[];
 }
 
 let world: World;
@@ -93,14 +110,15 @@ function tampering(tamper: (heights: SyncedHeight[], first: number) => SyncedHei
 }
 
 /** A fresh syncing node: its own empty store; runs `sync(target, sources)` and the simulation until it settles. */
-async function syncFresh(sources: readonly PeerId[], options: { target?: number; epochLength?: number } = {}) {
+async function syncFresh(sources: readonly PeerId[], options: { target?: number; epochLength?: number; bootstrap?: boolean; disk?: MemoryDisk } = {}) {
   const id = `syncer-${nodes++}`;
-  const disk = new MemoryDisk(id);
+  const disk = options.disk ?? new MemoryDisk(id);
   let sync: ShardSync | undefined;
   let state: ShardState | undefined;
   world.sim.addNode(id, ({ transport, clock }) => {
     state = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
-    sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: options.epochLength ?? L, verifier });
+    // Replay unless asked to join at the MSB: most cases here check replay (msb-join's own cases below).
+    sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: options.epochLength ?? L, verifier, bootstrap: options.bootstrap ?? false });
     return sync;
   });
   await world.cluster.advance(1, () => sync !== undefined);
@@ -109,7 +127,107 @@ async function syncFresh(sources: readonly PeerId[], options: { target?: number;
   let done = false;
   sync!.sync(options.target ?? L, sources).then((r) => (report = r), (error: unknown) => (failure = error)).finally(() => (done = true));
   assert.ok(await world.cluster.advance(120_000, () => done), "the sync settles in virtual time");
-  return { state: state!, report, failure, disk, sync: sync! };
+  return { state: state!, report, failure, disk, sync: sync!, id };
+}
+
+/**
+ * A source of the MSB join (msb-join.ts) answering from replica 0: certifications as `certify`
+ * makes them of the honest answer, chunks as `chunk` makes them of the honest answer (undefined:
+ * silence), sync heights honestly.
+ */
+function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chunk?: (honest: Uint8Array) => Uint8Array | undefined }): PeerId {
+  const id = `msb-source-${nodes++}`;
+  const replica = world.replicas[0]!.state;
+  world.sim.addNode(id, ({ transport }) => {
+    const channel = transport.open({ protocol: "msb", shard: SHARD, epoch: 0 });
+    const header = replica.msbHeader(0)!;
+    const packed = (chunks: Iterable<Uint8Array>) => Uint8Array.from([...chunks].flatMap((chunk) => [...chunk]));
+    const server = new MsbChunkServer(decodeMsbHeader(header), packed(replica.latestMsbBody()), packed(replica.latestMsbDecisions()));
+    channel.on(SYNC_REQUEST, (from, _type, payload) => {
+      const { id: request, first, count } = decodeSyncRequest(payload);
+      channel.send(from, SYNC_RESPONSE, okAnswer(request, first, heightsOf(replica, first, count)));
+    });
+    channel.on(MSB_CERT_REQUEST, (from, _type, payload) => {
+      const epoch = decodeCertRequest(payload);
+      const honest = encodeCertAnswer({ status: CertStatus.Ok, epoch, proof: encodeMsbHeaderProof(header, replica.certificateAt(L)!), earlierHeaders: [] });
+      channel.send(from, MSB_CERT_ANSWER, (options.certify ?? ((bytes) => bytes))(honest));
+    });
+    channel.on(MSB_CHUNK_REQUEST, (from, _type, payload) => {
+      const answer = (options.chunk ?? ((bytes) => bytes))(server.serve(payload));
+      if (answer !== undefined) channel.send(from, MSB_CHUNK_ANSWER, answer);
+    });
+    return channel;
+  });
+  return id;
+}
+
+/** `bytes` with bit 0 of byte `at` (from the end when negative) flipped. */
+function flipped(bytes: Uint8Array, at: number): Uint8Array {
+  const copy = Uint8Array.from(bytes);
+  copy[at < 0 ? copy.length + at : at]! ^= 1;
+  return copy;
+}
+
+/** The shard's Atomix phase table (the replay guard), as comparable strings in cross txid order. */
+function phasesOf(state: ShardState): string[] {
+  return [...state.atomixPhases()].map(({ crossTxid, phase }) => `${toHex(crossTxid)}:${phase}`);
+}
+
+/**
+ * Height L + 1 as a one-league committee of shard 0's members would finalize `transactions` on
+ * `state` (PoB finalization with the state's Atomix phases and the epoch's committee proofs), left
+ * unstored: the verdict of every transaction and the state commitment reached.
+ */
+function nextHeightOn(state: ShardState, transactions: readonly Uint8Array[]) {
+  const { context } = world.cluster;
+  const members = context.members(SHARD);
+  const accounts = context.believability(SHARD).copy();
+  const leagues = drawLeagues({ epoch: context.epoch, seed: new Uint8Array(32), members, accounts, policy: { ...POLICY, normalLeagueSize: members.length } });
+  assert.equal(leagues.mode, "one-league");
+  let assembly: BlockAssembly | undefined;
+  const utxo: FinalStateWriter = {
+    applyBlock: (records, count) => ({ statuses: (assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
+    undoLastBlock: () => {
+      assembly?.abort();
+      assembly = undefined;
+    },
+    get supply() {
+      return state.supply;
+    },
+    get count() {
+      return state.utxoCount;
+    },
+  };
+  const validator = new PobValidator({
+    shard: SHARD, shardCount: WHOLE_NODE.shards, utxo, accounts, leagues, verifier,
+    atomix: { verifier: new CommitteeProofVerifier(world.committees, verifier), phases: state },
+    chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
+    bondOf: (key) => context.bondOf(key), departureOf: (bond) => context.departureOf(bond),
+  });
+  const record = state.finalHeightRecord(L)!;
+  validator.continueFrom(L, state.tipTimestamp, { proposalHash: proposalHash(record.proposal), tip: stateCommitmentOf(decodeFinalHeightCertificate(record.certificate).commitment) });
+  const core: ProposalCore = {
+    mode: "one-league", epoch: leagues.epoch, height: L + 1, timestamp: state.tipTimestamp + 1_000, prevHash: validator.previousProposal,
+    proposer: leagues.committee[0]!, blocks: [], transactions, suspend: [], resume: [],
+  };
+  const outcome = validator.applyFinal(core, () => undefined, new Uint8Array(32).fill(7));
+  const verdicts = transactions.map((tx) => {
+    const txid = transactionIdOfEncoding(tx);
+    const excluded = outcome.excluded.find((entry) => sameBytes(entry.txid, txid));
+    return excluded?.code ?? "included";
+  });
+  const result = { verdicts, commitment: toHex(outcome.tip), supply: state.supply, count: state.utxoCount, decisions: outcome.atomix.map((d) => `${toHex(d.crossTxid)}:${d.phase}`) };
+  assembly?.abort();
+  return result;
+}
+
+/** The state a joiner must reach at height L: the replicas' UTXO set, MSB, tip, and the certificate its commitment chain continues from. */
+function joinedAt(state: ShardState) {
+  const set = snapshotOfEntries(state.utxoSnapshot());
+  return {
+    tip: state.tip, utxos: `${toHex(set.root)}/${set.count}/${set.supply}`, supply: state.supply, msb: toHex(state.msbHeader(0) ?? new Uint8Array(0)), latest: state.latestMsb,
+    body: [...state.latestMsbBody()].map(toHex), decisions: [...state.latestMsbDecisions()].map(toHex), phases: phasesOf(state), certificate: toHex(state.certificateAt(L) ?? new Uint8Array(0)), block: toHex(state.getBlock(L) ?? new Uint8Array(0)),
+  };
 }
 
 /** Every durable respect of a synced state that later heights depend on, as comparable values. */
@@ -206,7 +324,8 @@ async function buildHistory(): Promise<World> {
     kind: TxKind.AtomixLock, inputs: [{ txid: chain, ...coin(a0!) }, { txid: chain, ...coin(other) }], outputs: [{ owner: payee.publicKey, amount: 2_000_000n }],
   }, [a0!, other]);
   let outcomes: string[] | undefined;
-  void Promise.all([race(a1!, b0!), race(b1!, b1!)].map((x) => runCrossShardTransfer(x, access))).then((reports) => (outcomes = reports.map((r) => r.outcome).sort()));
+  const transfers = [race(a1!, b0!), race(b1!, b1!)];
+  void Promise.all(transfers.map((x) => runCrossShardTransfer(x, access))).then((reports) => (outcomes = reports.map((r) => r.outcome).sort()));
   // Intra-shard transfers, one of them a double spend of the other (excluded with its code).
   const pay = (payer: KeyPair, payee: KeyPair, amount: bigint) => encodeTransaction(signTransaction({
     kind: TxKind.Transfer, inputs: [{ txid: chain, index: coin(payer).index, owner: payer.publicKey }],
@@ -228,7 +347,7 @@ async function buildHistory(): Promise<World> {
   assert.deepEqual(cluster.failures, []);
   const committees = committeesOfContext(cluster.context);
   // Each replica serves its shard's final chain itself (ValidatorNode holds a ShardSync per state it keeps).
-  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), foreignCertificates, validators };
+  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), foreignCertificates, validators, transfers };
 }
 
 describe("state sync of a PoB shard from its validators", () => {
@@ -364,6 +483,126 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.deepEqual(codesOf(report), ["SYNC_MSB_MISMATCH"]);
     assert.equal(state.tip.height, 4, "heights 1..4 verified and applied, nothing after");
     assert.equal(state.msbHeader(0), undefined);
+  });
+
+  it("msb-join: a fresh state joins at the shard's MSB of epoch 0 (certified, body in verified chunks, one restore) instead of replaying 1..L, equal to the replicas at L across a reopen, and continues from there", async () => {
+    const { state, report, failure, disk } = await syncFresh(world.honest.slice(0, 3), { bootstrap: true });
+    assert.equal(failure, undefined);
+    const joined = report!.bootstrap!;
+    assert.equal(joined.restored, true, JSON.stringify(joined.failure));
+    assert.deepEqual([joined.epoch, joined.height, report!.applied, report!.to], [0, L, 0, L], "no height replayed: the state starts at the MSB");
+    assert.ok(joined.body!.chunks >= 1 && joined.body!.entryBytes === world.replicas[0]!.state.utxoCount * 76, "the body came in chunks");
+    assert.ok(joined.body!.sources.filter((source) => source.chunks > 0).length >= 1);
+    assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
+    assert.equal(state.prunedBelow, L);
+    assert.equal(state.getBlock(L - 1), undefined, "blocks below the MSB were never fetched");
+    assert.equal(state.finalHeightRecord(L - 1), undefined);
+    // Durable: one transaction wrote it all.
+    await state.close();
+    const reopened = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
+    assert.deepEqual(joinedAt(reopened), joinedAt(world.replicas[0]!.state));
+    assert.equal(reopened.prunedBelow, L);
+    await reopened.close();
+  });
+
+  it("msb-atomix: a joined state restores every Atomix phase decided before its MSB (decisions proved against the header), and refuses a replayed unlock-commit and resubmitted committed and aborted X exactly as a replayer does (same codes, same state commitment)", async () => {
+    const replica = world.replicas[0]!.state;
+    const replayed = await syncFresh(world.honest.slice(0, 3), { bootstrap: false });
+    const joined = await syncFresh(world.honest.slice(0, 3), { bootstrap: true });
+    assert.equal(joined.report!.bootstrap?.restored, true, JSON.stringify(joined.report!.bootstrap?.failure));
+    // The phase table is the replicas', and the joiner fetched it as the MSB's decisions (33 bytes each).
+    const phases = phasesOf(replica);
+    assert.ok(phases.length >= 2, `the history decided cross-shard transfers (${phases.length})`);
+    assert.deepEqual(phasesOf(joined.state), phases);
+    assert.deepEqual(phasesOf(replayed.state), phases);
+    assert.equal(joined.report!.bootstrap!.decisions!.entryBytes, phases.length * 33);
+    const phaseOf = (state: ShardState, x: SignedCrossShardTransfer) => state.phaseOf(x.txid);
+    for (const x of world.transfers) assert.equal(phaseOf(joined.state, x), phaseOf(replica, x));
+    const winner = world.transfers.find((x) => phaseOf(replica, x) === "committed");
+    const loser = world.transfers.find((x) => phaseOf(replica, x) === "aborted");
+    assert.ok(winner !== undefined && loser !== undefined, `one X committed and one aborted in shard ${SHARD}`);
+    // The winner's unlock-commit shard 0's chain applied, as anyone who saw it could replay it.
+    const unlockCommit = (() => {
+      for (let h = 1; h <= L; h++) {
+        const found = decodeBlock(replica.getBlock(h)!).transactions.find((tx) => tx[TX_PREFIX.offset.kind] === TxKind.AtomixUnlockCommit && sameBytes(decodeAtomixUnlock(tx).cross, winner.unsigned));
+        if (found !== undefined) return found;
+      }
+      throw new Error(`no unlock-commit of ${toHex(winner.txid)} in shard ${SHARD}'s chain`);
+    })();
+    const resubmitted = [unlockCommit, loser.bytes, winner.bytes];
+    const expected = nextHeightOn(replayed.state, resubmitted);
+    assert.deepEqual(expected.verdicts, Array(3).fill("TX_ATOMIX_DECIDED"), "a replica that decided them refuses all three, deciding nothing");
+    assert.deepEqual(expected.decisions, []);
+    assert.deepEqual(nextHeightOn(joined.state, resubmitted), expected, "the joined replica: same verdicts, same supply and count, same commitment");
+    await replayed.state.close();
+    await joined.state.close();
+  });
+
+  it("msb-join: a joined state serves the MSB itself (certification and chunks), so the next joiner joins from it alone", async () => {
+    const first = await syncFresh([world.honest[1]!], { bootstrap: true });
+    assert.equal(first.report!.bootstrap?.restored, true);
+    const second = await syncFresh([first.id], { bootstrap: true });
+    assert.equal(second.failure, undefined);
+    assert.equal(second.report!.bootstrap?.restored, true, JSON.stringify(second.report!.bootstrap));
+    assert.deepEqual(joinedAt(second.state), joinedAt(world.replicas[0]!.state));
+    assert.ok(first.sync.chunksServed.served >= 1, "the first joiner served the chunks");
+  });
+
+  it("msb-join: a source serving bad chunks is dropped (MSB_BAD_CHUNK) and the body comes from the next; a bad certification is refused (SYNC_BAD_CERTIFICATE)", async () => {
+    // Flip a byte of the first entry of every OK chunk answer (head 46 B, u32 count, then the entries).
+    const badChunks = msbSource({ chunk: (honest) => (honest.length > 60 ? flipped(honest, 60) : honest) });
+    const { state, report, failure } = await syncFresh([badChunks, world.honest[2]!], { bootstrap: true });
+    assert.equal(failure, undefined);
+    const joined = report!.bootstrap!;
+    assert.equal(joined.restored, true, JSON.stringify(joined.failure));
+    const bad = joined.body!.sources.find((source) => source.source === badChunks)!;
+    assert.deepEqual([bad.chunks, bad.dropped?.code], [0, "MSB_BAD_CHUNK"]);
+    assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
+
+    // A flipped bit in the certificate, then in the header: refused with their codes.
+    // A bit of the commit certificate's collective signature: the certificate still decodes, is in place and binds the header.
+    const signature = decodeFinalHeightCertificate(world.replicas[0]!.state.certificateAt(L)!).commitCertificate.signature;
+    const badSignature = msbSource({ certify: (honest) => flipped(honest, Buffer.from(honest).indexOf(Buffer.from(signature)) + 7) });
+    const otherHeader = msbSource({ certify: (honest) => flipped(honest, 6 + 4 + 4 + 2 + 40) });
+    const second = await syncFresh([badSignature, otherHeader, world.honest[3]!], { bootstrap: true });
+    assert.equal(second.report!.bootstrap?.restored, true);
+    assert.deepEqual(second.report!.bootstrap!.dropped.map((d) => [d.peer, d.code]), [[badSignature, "SYNC_BAD_CERTIFICATE"], [otherHeader, "SYNC_BAD_CERTIFICATE"]]);
+    assert.deepEqual(joinedAt(second.state), joinedAt(world.replicas[0]!.state));
+  });
+
+  it("msb-join: when every source's chunks are bad the join fails with its code (MSB_NO_SOURCE), the state is untouched, and the sync replays 1..L instead", async () => {
+    const badChunks = msbSource({ chunk: (honest) => (honest.length > 60 ? flipped(honest, 60) : honest) });
+    const { state, report, failure } = await syncFresh([badChunks], { bootstrap: true });
+    assert.equal(failure, undefined);
+    const joined = report!.bootstrap!;
+    assert.deepEqual([joined.restored, joined.failure?.code], [false, "MSB_NO_SOURCE"]);
+    assert.equal(report!.applied, L, "replayed from the genesis");
+    assert.equal(state.prunedBelow, 1);
+    assert.deepEqual(joinedAt(state), joinedAt(world.replicas[0]!.state));
+  });
+
+  it("msb-join: a joiner that crashes mid-download restarts with its store untouched (genesis), and joins on the next sync", async () => {
+    // Chunks never answered: the fetch waits on its timeouts while the node goes down.
+    const silent = msbSource({ chunk: () => undefined });
+    const id = `syncer-${nodes++}`;
+    const disk = new MemoryDisk(id);
+    let sync: ShardSync | undefined;
+    world.sim.addNode(id, ({ transport, clock }) => {
+      const state = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
+      sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: L, verifier });
+      return sync;
+    });
+    await world.cluster.advance(1, () => sync !== undefined);
+    void sync!.sync(L, [silent]).catch(() => undefined);
+    await world.cluster.advance(1_000);
+    world.sim.crash(id);
+    disk.crash();
+    const restarted = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
+    assert.deepEqual([restarted.tip.height, restarted.prunedBelow, restarted.latestMsb], [0, 1, undefined], "nothing of the join was written");
+    await restarted.close();
+    const again = await syncFresh([world.honest[4]!], { bootstrap: true, disk });
+    assert.equal(again.report!.bootstrap?.restored, true);
+    assert.deepEqual(joinedAt(again.state), joinedAt(world.replicas[0]!.state));
   });
 
   it("a synced state stores the shard's MSB of epoch 0 (built from its own state after height L), identical to the replicas'", async () => {

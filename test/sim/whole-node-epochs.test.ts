@@ -60,7 +60,7 @@ async function run(seed: string, { shards, perShard, crash, crashMover = false }
   }
   const done = () => running().length === validators && running().every((node) => node.context.epoch >= EPOCHS) && load.allFinal();
   assert.ok(await cluster.advance(120_000, done),
-    `${seed}: every validator reaches epoch ${EPOCHS} with every transfer final (epochs ${running().map((n) => n.context.epoch).join()}, heights ${running().map((n) => n.state.tip.height).join()}, submitted ${load.txids.size}/${load.total}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
+    `${seed}: every validator reaches epoch ${EPOCHS} with every transfer final (epochs ${running().map((n) => n.context.epoch).join()}, heights ${running().map((n) => n.state.tip.height).join()}, submitted ${load.txids.size}/${load.total}, unsettled ${load.unsettled()}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
   assert.deepEqual(load.refused, [], `${seed}: no transfer refused`);
   assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
   // A validator restarted during a transition may get the elected leader's proposal before its own election elected it:
@@ -78,13 +78,24 @@ async function run(seed: string, { shards, perShard, crash, crashMover = false }
   if (shards > 1) assert.ok(nodes.some((node) => node.lastSwitch?.sync !== undefined || node.shard !== home(node)), `${seed}: validators moved between shards`);
   if (mover !== undefined) {
     const restarted = cluster.node(mover)!;
-    assert.ok(restarted.recentSwitches.some((entered) => (entered.sync?.heights ?? 0) > 0), `${seed}: the mover restarted before its new shard and synced it (${JSON.stringify(restarted.recentSwitches)})`);
+    assert.ok(restarted.recentSwitches.some((entered) => (entered.sync?.heights ?? 0) > 0 || (entered.sync?.msbHeight ?? 0) > 0), `${seed}: the mover restarted before its new shard and synced it (${JSON.stringify(restarted.recentSwitches)})`);
   }
   if (crash) {
     // Restarted in epoch 0 at a low height: it learned the later links from its peers' archives and synced its shard up to the latest epoch's start.
     const restarted = cluster.node(victim)!;
     assert.ok(restarted.switches >= 1, `${seed}: the restarted validator entered a later epoch itself`);
-    assert.ok(restarted.recentSwitches.some((entered) => (entered.sync?.heights ?? 0) > 0), `${seed}: it synced the heights it missed (${JSON.stringify(restarted.recentSwitches)})`);
+    // It walked the links it missed before switching (catch-up settles Δ), so its first switch skipped epoch 1.
+    assert.ok(restarted.recentSwitches[0]!.epoch >= 2, `${seed}: it switched once into the latest epoch it learned (${JSON.stringify(restarted.recentSwitches)})`);
+    // Each sync joined at the shard's MSB (msb-join: no block below it fetched, the stayers' UTXO set and MSB headers, checked
+    // above) or replayed because its sources had moved past that MSB (they keep the latest body only): never silently.
+    for (const { sync } of restarted.recentSwitches) {
+      if (sync === undefined) continue;
+      if (sync.msbHeight > 0) {
+        assert.ok(restarted.state.prunedBelow >= sync.msbHeight && restarted.state.getBlock(1) === undefined, `${seed}: no height below its MSB was replayed (horizon ${restarted.state.prunedBelow})`);
+      } else {
+        assert.equal(sync.msbFailure, "SYNC_NO_SOURCE", `${seed}: a replay says why it did not join (${JSON.stringify(sync)})`);
+      }
+    }
   }
   await cluster.stop();
 }

@@ -54,8 +54,8 @@ async function run(seed: string) {
   let lies = 0;
   validator.options = {
     ...validator.options,
-    msbAt: (height) => {
-      const hash = honestMsb(height);
+    msbAt: (height, decisions) => {
+      const hash = honestMsb(height, decisions);
       if (hash === undefined) return undefined;
       lies++;
       const lie = Uint8Array.from(hash);

@@ -45,7 +45,7 @@ function heightRecords(height: number, prune: boolean): Written {
     // Odd heights leave a lock open (phase 0), even ones settle (phase 2, committed): both are kept.
     atomix: [{ crossTxid, phase: height % 2 === 1 ? 0 : 2, proof: rng.bytes(60) }],
     certificate: rng.bytes(300), proposal: rng.bytes(200),
-    ...(endsEpoch ? { msb: { epoch, header: rng.bytes(150), body: rng.bytes(UTXO_ENTRY_BYTES * (3 + epoch)) } } : {}),
+    ...(endsEpoch ? { msb: { epoch, header: rng.bytes(150), body: rng.bytes(UTXO_ENTRY_BYTES * (3 + epoch)), decisions: new Uint8Array(0) } } : {}),
     ...(endsEpoch && prune ? { prune: { below: epoch * L + 1, epochLength: L } } : {}),
   };
   return { block, txid, rejected, crossTxid, orderedHash };

@@ -31,7 +31,7 @@ for (const makeBackend of BACKENDS) {
       for (let height = 1; height <= EPOCHS * L; height++) {
         const block = builder.nextBlock(TXS);
         txids.push(block.txids);
-        const msb = height % L === 0 ? { epoch: height / L - 1, header: rng.bytes(150), body: sortByOutpoint(state.utxoSnapshot()) } : undefined;
+        const msb = height % L === 0 ? { epoch: height / L - 1, header: rng.bytes(150), body: sortByOutpoint(state.utxoSnapshot()), decisions: new Uint8Array(0) } : undefined;
         // The MSB body is the state after the block: commit first on the reference, then with the body it reached.
         reference.commitBlock(block.bytes);
         const after = msb === undefined ? undefined : { ...msb, body: sortByOutpoint(reference.utxoSnapshot()) };

@@ -275,10 +275,12 @@ export interface PobValidatorOptions {
   readonly atomix?: { readonly verifier: DecisionVerifier; readonly phases: AtomixPhases };
   /**
    * Micro State Blocks (module doc): called by `execute` after the height's writes, with the
-   * height; at an epoch's last height it returns `msbHeaderHash` of the MSB of the UTXO set as it
-   * is now (the post-state), elsewhere undefined. Absent: no height binds an MSB.
+   * height and the Atomix decisions it made (in order; the phase table holds the earlier heights');
+   * at an epoch's last height it returns `msbHeaderHash` of the MSB of the UTXO set as it is now
+   * (the post-state) and of the phases after the height, elsewhere undefined. Absent: no height
+   * binds an MSB.
    */
-  readonly msbAt?: (height: number) => Uint8Array | undefined;
+  readonly msbAt?: (height: number, decisions: readonly AtomixDecision[]) => Uint8Array | undefined;
 }
 
 /** A proposal core executed on the replica, not yet final: commit it once decided, or abort it. */
@@ -524,7 +526,7 @@ export class PobValidator {
       excludedRoot: excludedRoot(work.excluded), excludedCount: work.excluded.length,
       supply: utxo.supply, count: BigInt(utxo.count),
       accountsHash: accountsHash(this.settleAccounts(this.options.accounts.copy(), core, work).snapshot()),
-      msbHeaderHash: this.options.msbAt?.(height) ?? NO_MSB,
+      msbHeaderHash: this.options.msbAt?.(height, work.atomix) ?? NO_MSB,
     };
     const commitment = stateCommitmentOf(parts);
     const execution: Execution = {

@@ -227,7 +227,7 @@ export class PobShardConsensus implements ShardDriver {
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
       bondOf: (publicKey) => context.bondOf(publicKey),
       departureOf: (bond) => context.departureOf(bond),
-      ...(context.epochLength === undefined ? {} : { msbAt: (height: number) => this.#msbAt(height) }),
+      ...(context.epochLength === undefined ? {} : { msbAt: (height: number, decisions: readonly AtomixDecision[]) => this.#msbAt(height, decisions) }),
       utxo: {
         applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
         // A speculative execution that did not become final: the assembly's writes go.
@@ -666,14 +666,19 @@ export class PobShardConsensus implements ShardDriver {
 
   /**
    * PobValidator's `msbAt`: at the epoch's last height, the MSB of the UTXO set as the execution
-   * left it (the table holds the height's writes; the final block after it is the next epoch's),
-   * kept until the height commits; undefined at every other height.
+   * left it (the table holds the height's writes; the final block after it is the next epoch's)
+   * and of the phases after it (the stored phases, the earlier heights', and the height's own
+   * `decisions`), kept until the height commits; undefined at every other height.
    */
-  #msbAt(height: number): Uint8Array | undefined {
+  #msbAt(height: number, decisions: readonly AtomixDecision[]): Uint8Array | undefined {
     const context = this.#context;
     if (context.epochLength === undefined || height !== context.startHeight + context.epochLength) return undefined;
     const state = this.#state;
-    const built = buildMsb({ chain: state.chainId, shard: state.shard, height, epochLength: context.epochLength, entries: state.utxoSnapshot(), headerOf: (epoch) => state.msbHeader(epoch) });
+    const built = buildMsb({
+      chain: state.chainId, shard: state.shard, height, epochLength: context.epochLength, entries: state.utxoSnapshot(),
+      phases: state.atomixPhases(), phaseWrites: decisions.map(({ crossTxid, phase }) => ({ crossTxid, phase: encodeAtomixPhase(phase) })),
+      headerOf: (epoch) => state.msbHeader(epoch),
+    });
     this.#builtMsb = { ...built, height };
     this.#msbBuildMs = built.buildMs;
     return built.hash;
@@ -748,7 +753,7 @@ export class PobShardConsensus implements ShardDriver {
     const built = this.#builtMsb;
     this.#builtMsb = undefined;
     invariant(built !== undefined && built.height === outcome.height && sameBytes(built.hash, bound), "the MSB a final height binds is the one its execution built here");
-    return { epoch: built.header.epoch, header: built.encoded, body: built.body };
+    return { epoch: built.header.epoch, header: built.encoded, body: built.body, decisions: built.decisions };
   }
 
   /** The registrations and leaves a height applied, each with its acceptance proof: stored with the block, carried by the epoch's boundary. */

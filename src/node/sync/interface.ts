@@ -40,6 +40,7 @@ import type { CommitteeDirectory } from "../../atomix/proof.js";
 import type { PeerId, Transport } from "../../net/interface.js";
 import type { Clock } from "../../runtime/interface.js";
 import type { ShardState } from "../shard-state.js";
+import type { BootstrapReport } from "../../msb/bootstrap.js";
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from "../../net/frame.js";
 import { check } from "../../errors.js";
 
@@ -123,6 +124,29 @@ export interface SyncOptions {
   /** The genesis's epochLength: epoch e holds heights e·L + 1 .. (e + 1)·L; undefined: one endless epoch. */
   readonly epochLength: number | undefined;
   readonly verifier?: Ed25519Verifier;
+  /** Join at the latest MSB at or below a target above the tip instead of replaying to it (msb-join.ts); default true. */
+  readonly bootstrap?: boolean;
+}
+
+/** A sync's join at an MSB (msb-join.ts), when the target's last epoch end lay above the tip. */
+export interface SyncBootstrap {
+  /** The MSB's epoch and height (the height its epoch ends). */
+  readonly epoch: number;
+  readonly height: number;
+  /** Whether the store was restored there; false: the sync replayed instead (`failure` says why). */
+  readonly restored: boolean;
+  /** Bytes of every answer of the join: certifications, the epoch-end height, the body's chunks. */
+  readonly bytes: number;
+  /** Sources whose certification or epoch-end height was refused, and why. */
+  readonly dropped: readonly DroppedSource[];
+  readonly elapsedMs: number;
+  /** Outputs restored. */
+  readonly count?: number;
+  /** The body's download (src/msb/bootstrap.ts), when it ran. */
+  readonly body?: BootstrapReport;
+  /** The decisions' download (the Atomix phases, section 1), when it ran. */
+  readonly decisions?: BootstrapReport;
+  readonly failure?: { readonly code: string; readonly message: string };
 }
 
 /** A source dropped for this sync, and why. */
@@ -136,7 +160,7 @@ export interface SyncReport {
   /** The local tip before and after. */
   readonly from: number;
   readonly to: number;
-  /** Heights verified and applied (to − from). */
+  /** Heights verified and applied by replay (to − from, or to − the MSB height after a join). */
   readonly applied: number;
   /** Payload bytes of the answers received (valid or not). */
   readonly bytes: number;
@@ -147,6 +171,8 @@ export interface SyncReport {
   readonly ignored: number;
   /** On the Clock, from the call to the end. */
   readonly elapsedMs: number;
+  /** The join at an MSB, when one was tried. */
+  readonly bootstrap?: SyncBootstrap;
 }
 
 /** The epoch holding chain height `height` ≥ 1: ⌊(h − 1)/L⌋, or 0 without an epoch length. */

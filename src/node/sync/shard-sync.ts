@@ -52,12 +52,22 @@ import { NO_MSB } from "../../consensus/pob/finalization.js";
 import { buildMsb, isEpochEnd } from "../msb.js";
 import type { StoredFinalHeight } from "../../store/schema.js";
 import type { ShardState } from "../shard-state.js";
+import { ATOMIX_DECISION, UTXO_ENTRY } from "../../codec/sizes.js";
+import { fetchMsbBody, MSB_CHUNKS_IN_FLIGHT, type BootstrapReport } from "../../msb/bootstrap.js";
+import { ChannelChunkSource } from "../../msb/chunk-channel.js";
+import { MsbChunkServer } from "../../msb/chunk-server.js";
+import { ChunkStatus, MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST, MsbSection, decodeChunkRequest, encodeChunkAnswer } from "../../msb/chunks.js";
+import { decodeMsbHeader } from "../../msb/header.js";
+import { MSB_ERROR_CODES } from "../../msb/interface.js";
+import { encodeMsbHeaderProof } from "../msb-proof.js";
+import { epochEndHeight } from "../msb.js";
+import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertAnswer, decodeCertRequest, encodeCertAnswer, encodeCertRequest, verifyMsbCertification, type CertAnswer, type VerifiedCertification } from "./msb-join.js";
 import {
   RESPONSE_HEAD_BYTES, SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncResponse, type SyncedHeight,
 } from "./codec.js";
 import {
   MAX_SOURCE_STRIKES, MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, MAX_TRACKED_PEERS, SERVE_BYTES_PER_SECOND, SYNC_BUSY_BACKOFF_MS, SYNC_ERROR_CODES, SYNC_REQUEST_TIMEOUT_MS,
-  bftHeightOf, epochOfHeight, type DroppedSource, type SyncErrorCode, type SyncOptions, type SyncReport,
+  bftHeightOf, epochOfHeight, type DroppedSource, type SyncBootstrap, type SyncErrorCode, type SyncOptions, type SyncReport,
 } from "./interface.js";
 
 /** The commitment every PoB replica's chain starts from (finalization.ts PobValidator's first tip). */
@@ -80,17 +90,37 @@ export class ShardSync {
   #ignored = 0;
   #running = false;
   #served = 0;
+  /** The chunk server of the state's latest MSB, built on the first request after it changed. */
+  #chunkServer: { readonly epoch: number; readonly server: MsbChunkServer } | undefined;
+  /** Chunk answers waiting for their peer's budget to refill, by peer. */
+  readonly #deferred = new Map<PeerId, number>();
+  readonly #timers = new Set<TimerHandle>();
+  readonly #chunkSource: ChannelChunkSource;
+  /** The certification request in flight and where its answer goes. */
+  #certWaiting: { readonly source: PeerId; readonly epoch: number; readonly answer: (answer: CertAnswer | IosError<SyncErrorCode>, bytes: number) => void } | undefined;
 
   constructor(options: SyncOptions) {
     this.#options = options;
     this.#state = options.state;
+    // One channel for the shard's chain: state sync, MSB certification and MSB chunks (doc-msb-join.md).
     this.#channel = options.transport.open({ protocol: "msb", shard: options.state.shard, epoch: 0 });
     this.#channel.on(SYNC_REQUEST, (from, _type, payload) => this.#serve(from, payload));
     this.#channel.on(SYNC_RESPONSE, (from, _type, payload) => this.#receive(from, payload));
+    this.#channel.on(MSB_CERT_REQUEST, (from, _type, payload) => this.#serveCertification(from, payload));
+    this.#channel.on(MSB_CERT_ANSWER, (from, _type, payload) => this.#receiveCertification(from, payload));
+    this.#channel.on(MSB_CHUNK_REQUEST, (from, _type, payload) => this.#serveChunk(from, payload));
+    this.#chunkSource = new ChannelChunkSource(this.#channel);
   }
 
   close(): void {
+    for (const timer of this.#timers) this.#options.clock.cancelTimer(timer);
+    this.#timers.clear();
     this.#channel.close();
+  }
+
+  /** What the MSB chunk server answered (metrics, tests): zero before its first request. */
+  get chunksServed(): { readonly served: number; readonly refused: number; readonly bytes: number } {
+    return this.#chunkServer?.server.stats ?? { served: 0, refused: 0, bytes: 0 };
   }
 
   /** Requests answered with heights (metrics). */
@@ -139,6 +169,11 @@ export class ShardSync {
 
   /** Whether `peer`'s budget, refilled to now, is not spent. */
   #hasBudget(peer: PeerId): boolean {
+    return this.#refill(peer).bytes > 0;
+  }
+
+  /** `peer`'s budget refilled to now (one budget per peer for everything this channel serves). */
+  #refill(peer: PeerId): Budget {
     const now = this.#options.clock.now();
     let budget = this.#budgets.get(peer);
     if (budget === undefined) {
@@ -148,7 +183,106 @@ export class ShardSync {
     }
     budget.bytes = Math.min(MAX_SYNC_RESPONSE_BYTES, budget.bytes + ((now - budget.at) * SERVE_BYTES_PER_SECOND) / 1000);
     budget.at = now;
-    return budget.bytes > 0;
+    return budget;
+  }
+
+  /**
+   * The certification of the state's latest MSB (msb-join.ts), when it is of the asked epoch and
+   * every earlier header is kept; UNKNOWN otherwise, BUSY when the peer's budget is spent.
+   */
+  #serveCertification(from: PeerId, payload: Uint8Array): void {
+    let epoch: number;
+    try {
+      epoch = decodeCertRequest(payload);
+    } catch (error) {
+      if (hasCodeIn(error, SYNC_ERROR_CODES)) return;
+      throw error;
+    }
+    if (!this.#hasBudget(from)) {
+      this.#channel.send(from, MSB_CERT_ANSWER, encodeCertAnswer({ status: CertStatus.Busy, epoch }));
+      return;
+    }
+    const state = this.#state;
+    const epochLength = this.#options.epochLength;
+    const header = state.latestMsb?.epoch === epoch ? state.msbHeader(epoch) : undefined;
+    const certificate = header === undefined || epochLength === undefined ? undefined : state.certificateAt(epochEndHeight(epoch, epochLength));
+    const earlierHeaders = Array.from({ length: epoch }, (_, earlier) => state.msbHeader(earlier));
+    if (header === undefined || certificate === undefined || earlierHeaders.some((earlier) => earlier === undefined)) {
+      this.#channel.send(from, MSB_CERT_ANSWER, encodeCertAnswer({ status: CertStatus.Unknown, epoch }));
+      return;
+    }
+    const answer = encodeCertAnswer({ status: CertStatus.Ok, epoch, proof: encodeMsbHeaderProof(header, certificate), earlierHeaders: earlierHeaders as Uint8Array[] });
+    this.#charge(from, answer.length);
+    this.#channel.send(from, MSB_CERT_ANSWER, answer);
+  }
+
+  /**
+   * A chunk of the latest MSB (either section: UTXO entries or decisions, src/msb/chunk-server.ts), within the peer's budget: one 46-byte
+   * request costs up to 2.4 MiB of upload, so an answer over budget waits for the refill
+   * (at most MSB_CHUNKS_IN_FLIGHT per peer; more are dropped, the fetcher times them out).
+   */
+  #serveChunk(from: PeerId, payload: Uint8Array): void {
+    const server = this.#latestChunkServer();
+    let answer: Uint8Array;
+    if (server === undefined) {
+      // No MSB kept yet: answer as a server of another MSB does.
+      try {
+        const request = decodeChunkRequest(payload);
+        answer = encodeChunkAnswer({ ...request, status: ChunkStatus.UnknownMsb, entries: new Uint8Array(0), hashes: [] });
+      } catch (error) {
+        if (hasCodeIn(error, MSB_ERROR_CODES)) return;
+        throw error;
+      }
+    } else {
+      try {
+        answer = server.serve(payload);
+      } catch (error) {
+        if (hasCodeIn(error, MSB_ERROR_CODES)) return;
+        throw error;
+      }
+    }
+    const budget = this.#refill(from);
+    if (budget.bytes > 0) {
+      budget.bytes -= answer.length;
+      this.#channel.send(from, MSB_CHUNK_ANSWER, answer);
+      return;
+    }
+    const waiting = this.#deferred.get(from) ?? 0;
+    if (waiting >= MSB_CHUNKS_IN_FLIGHT) return;
+    this.#deferred.set(from, waiting + 1);
+    const timer = this.#options.clock.setTimer(Math.ceil((-budget.bytes * 1000) / SERVE_BYTES_PER_SECOND) + 1, () => {
+      this.#timers.delete(timer);
+      const left = (this.#deferred.get(from) ?? 1) - 1;
+      if (left === 0) this.#deferred.delete(from);
+      else this.#deferred.set(from, left);
+      if (!this.#channel.isOpen) return;
+      this.#refill(from).bytes -= answer.length;
+      this.#channel.send(from, MSB_CHUNK_ANSWER, answer);
+    });
+    this.#timers.add(timer);
+  }
+
+  /** The chunk server of the state's latest MSB, rebuilt when a newer one was stored; undefined without one. */
+  #latestChunkServer(): MsbChunkServer | undefined {
+    const state = this.#state;
+    const latest = state.latestMsb;
+    if (latest === undefined) return undefined;
+    if (this.#chunkServer?.epoch !== latest.epoch) {
+      const header = decodeMsbHeader(state.msbHeader(latest.epoch)!);
+      const joined = (chunks: Iterable<Uint8Array>, bytes: number): Uint8Array => {
+        const packed = new Uint8Array(bytes);
+        let at = 0;
+        for (const chunk of chunks) {
+          packed.set(chunk, at);
+          at += chunk.length;
+        }
+        return packed;
+      };
+      const body = joined(state.latestMsbBody(), latest.count * UTXO_ENTRY.bytes);
+      const decisions = joined(state.latestMsbDecisions(), latest.decisions * ATOMIX_DECISION.bytes);
+      this.#chunkServer = { epoch: latest.epoch, server: new MsbChunkServer(header, body, decisions) };
+    }
+    return this.#chunkServer.server;
   }
 
   #charge(peer: PeerId, bytes: number): void {
@@ -230,10 +364,15 @@ export class ShardSync {
       dropped.push({ peer, code, message });
       live.splice(live.indexOf(peer), 1);
     };
+    let bootstrap: SyncBootstrap | undefined;
     const report = (): SyncReport => ({
-      from, to: this.#state.tip.height, applied: this.#state.tip.height - from, bytes, used, dropped, ignored: this.#ignored - ignoredBefore, elapsedMs: clock.now() - started,
+      from, to: this.#state.tip.height, applied: this.#state.tip.height - Math.max(from, bootstrap?.restored === true ? bootstrap.height : from), bytes, used, dropped,
+      ignored: this.#ignored - ignoredBefore, elapsedMs: clock.now() - started, ...(bootstrap === undefined ? {} : { bootstrap }),
     });
     try {
+      bootstrap = await this.#bootstrap(target, live);
+      if (bootstrap !== undefined) bytes += bootstrap.bytes;
+      if (bootstrap?.restored === true) previous = this.#seedCommitment();
       while (this.#state.tip.height < target) {
         if (live.length === 0) {
           throw new IosError<SyncErrorCode, { report: SyncReport }>("SYNC_NO_SOURCE", `no source left at height ${this.#state.tip.height} of ${target} (${dropped.map((d) => d.code).join(", ")})`, { report: report() });
@@ -291,6 +430,127 @@ export class ShardSync {
     }
   }
 
+  /** Asks `source` for the certification of the MSB of `epoch`; resolves with its answer, an error to drop it for, or undefined on timeout. */
+  #askCertification(source: PeerId, epoch: number): Promise<{ answer: CertAnswer | IosError<SyncErrorCode> | undefined; bytes: number }> {
+    const { clock } = this.#options;
+    return new Promise((resolve) => {
+      let timer: TimerHandle | undefined;
+      this.#certWaiting = {
+        source, epoch,
+        answer: (answer, bytes) => {
+          clock.cancelTimer(timer!);
+          resolve({ answer, bytes });
+        },
+      };
+      timer = clock.setTimer(SYNC_REQUEST_TIMEOUT_MS, () => {
+        this.#certWaiting = undefined;
+        resolve({ answer: undefined, bytes: 0 });
+      });
+      this.#channel.send(source, MSB_CERT_REQUEST, encodeCertRequest(epoch));
+    });
+  }
+
+  #receiveCertification(from: PeerId, payload: Uint8Array): void {
+    const waiting = this.#certWaiting;
+    if (waiting === undefined || from !== waiting.source) {
+      this.#ignored++;
+      return;
+    }
+    let answer: CertAnswer;
+    try {
+      answer = decodeCertAnswer(payload);
+    } catch (error) {
+      if (!hasCodeIn(error, SYNC_ERROR_CODES)) throw error;
+      this.#certWaiting = undefined;
+      waiting.answer(error, payload.length);
+      return;
+    }
+    if (answer.epoch !== waiting.epoch) {
+      this.#ignored++;
+      return;
+    }
+    this.#certWaiting = undefined;
+    waiting.answer(answer, payload.length);
+  }
+
+  /**
+   * Joins at the shard's latest MSB at or below `target` when it lies above the local tip
+   * (msb-join.ts phases): certification and the epoch-end block from the first source that
+   * gives sound ones, the body from all `sources`, then the store restored in one transaction.
+   * Undefined when there is no MSB to join at; a failed join (every source dropped, with its code)
+   * leaves the state untouched and says why: the caller replays instead.
+   */
+  async #bootstrap(target: number, sources: readonly PeerId[]): Promise<SyncBootstrap | undefined> {
+    const { epochLength, clock } = this.#options;
+    const state = this.#state;
+    if (epochLength === undefined || this.#options.bootstrap === false) return undefined;
+    const epoch = Math.floor(target / epochLength) - 1;
+    if (epoch < 0) return undefined;
+    const height = epochEndHeight(epoch, epochLength);
+    if (height <= state.tip.height) return undefined;
+    const started = clock.now();
+    let bytes = 0;
+    const dropped: DroppedSource[] = [];
+    const outcome = (restored: boolean, more: Partial<SyncBootstrap> = {}): SyncBootstrap => ({ height, epoch, restored, bytes, dropped, elapsedMs: clock.now() - started, ...more });
+    let anchor: { readonly certification: VerifiedCertification; readonly synced: SyncedHeight; readonly verified: VerifiedHeight } | undefined;
+    for (const source of sources) {
+      const { answer, bytes: received } = await this.#askCertification(source, epoch);
+      bytes += received;
+      try {
+        if (answer === undefined) throw new IosError<SyncErrorCode>("SYNC_TIMEOUT", `no MSB certification within ${SYNC_REQUEST_TIMEOUT_MS} ms`);
+        if (answer instanceof IosError) throw answer;
+        if (answer.status !== CertStatus.Ok) throw new IosError<SyncErrorCode>(answer.status === CertStatus.Busy ? "SYNC_SOURCE_BUSY" : "SYNC_SOURCE_BEHIND", `the source holds no MSB of epoch ${epoch} to certify`);
+        const certification = verifyMsbCertification(answer, { chain: state.chainId, shard: state.shard, epoch, height }, this.#options.committees, this.#options.verifier);
+        const { response, bytes: blockBytes } = await this.#ask(source, height, 1);
+        bytes += blockBytes;
+        if (response === undefined) throw new IosError<SyncErrorCode>("SYNC_TIMEOUT", `no answer for height ${height} within ${SYNC_REQUEST_TIMEOUT_MS} ms`);
+        if (response instanceof IosError) throw response;
+        if (response.status !== SyncStatus.Ok || response.first !== height || response.heights.length !== 1) {
+          throw new IosError<SyncErrorCode>("SYNC_BAD_RANGE", `asked for height ${height} alone, answered status ${response.status}, ${response.heights.length} height(s) from ${response.first}`);
+        }
+        const synced = response.heights[0]!;
+        const verified = verifyFinalHeight(state, synced, { anchorAt: height }, this.#options);
+        const { commitment } = verified.certified;
+        if (!sameBytes(commitment.msbHeaderHash, certification.hash) || commitment.supply !== certification.header.supply || commitment.count !== BigInt(certification.header.count)) {
+          throw new IosError<SyncErrorCode>("SYNC_MSB_MISMATCH", `height ${height}'s certificate does not bind the certified MSB of epoch ${epoch} (its hash, supply and count)`);
+        }
+        anchor = { certification, synced, verified };
+        break;
+      } catch (error) {
+        if (!hasCodeIn(error, SYNC_ERROR_CODES)) throw error;
+        dropped.push({ peer: source, code: error.code, message: error.message });
+      }
+    }
+    if (anchor === undefined) return outcome(false, { failure: { code: "SYNC_NO_SOURCE", message: `no source certified the MSB of epoch ${epoch} (${dropped.map((d) => d.code).join(", ")})` } });
+    const { certification, synced, verified } = anchor;
+    // Both trees the header names: the UTXO set and the Atomix decisions (the replay guard), each proved against its root.
+    let body;
+    let decisions;
+    try {
+      body = await fetchMsbBody({ header: certification.header, section: MsbSection.Utxos, sources, network: this.#chunkSource, clock });
+      bytes += body.report.bytes;
+      decisions = await fetchMsbBody({ header: certification.header, section: MsbSection.Decisions, sources, network: this.#chunkSource, clock });
+      bytes += decisions.report.bytes;
+    } catch (error) {
+      if (!hasCodeIn(error, MSB_ERROR_CODES)) throw error;
+      const report = (error.detail as { report?: BootstrapReport } | undefined)?.report;
+      return outcome(false, {
+        failure: { code: error.code, message: error.message },
+        ...(body !== undefined ? { body: body.report } : {}),
+        ...(report === undefined ? {} : body === undefined ? { body: report } : { decisions: report }),
+      });
+    }
+    const { record } = synced;
+    state.restoreAtMsb({
+      block: {
+        height, hash: verified.block.hash, bytes: synced.block, txids: new Uint8Array(0), positions: [], rejections: record.rejections, atomix: verified.atomix,
+        certificate: record.certificate, proposal: record.proposal, msb: { epoch, header: certification.encoded, body: body.entries, decisions: decisions.entries },
+      },
+      earlierHeaders: certification.earlierHeaders,
+    });
+    return outcome(true, { count: body.count, body: body.report, decisions: decisions.report });
+  }
+
   /** The commitment the next height's certificate must name as previous (phase 1). */
   #seedCommitment(): Uint8Array {
     const { height } = this.#state.tip;
@@ -316,7 +576,7 @@ export class ShardSync {
     }
     let msb: StoredMsb | undefined;
     try {
-      msb = this.#certifiedMsb(h, certified.commitment.msbHeaderHash);
+      msb = this.#certifiedMsb(h, certified.commitment.msbHeaderHash, atomix);
     } catch (error) {
       assembly.abort();
       throw error;
@@ -328,19 +588,26 @@ export class ShardSync {
     return certified.stateCommitment;
   }
 
-  /** The MSB height `h` binds, built from the state after it (step 4): its certified hash checked; undefined (and a zero hash checked) off an epoch's end. */
-  #certifiedMsb(h: number, bound: Uint8Array): StoredMsb | undefined {
+  /**
+   * The MSB height `h` binds, built from the state after it (step 4: the table after the height's
+   * writes; the stored phases, the earlier heights', and the height's own `phaseWrites`, not yet
+   * stored): its certified hash checked; undefined (and a zero hash checked) off an epoch's end.
+   */
+  #certifiedMsb(h: number, bound: Uint8Array, phaseWrites: readonly AtomixWrite[]): StoredMsb | undefined {
     const { epochLength } = this.#options;
     const state = this.#state;
     if (!isEpochEnd(h, epochLength)) {
       if (!sameBytes(bound, NO_MSB)) throw new IosError<SyncErrorCode>("SYNC_MSB_MISMATCH", `height ${h} ends no epoch, yet its certificate names an MSB header`);
       return undefined;
     }
-    const built = buildMsb({ chain: state.chainId, shard: state.shard, height: h, epochLength: epochLength!, entries: state.utxoSnapshot(), headerOf: (epoch) => state.msbHeader(epoch) });
+    const built = buildMsb({
+      chain: state.chainId, shard: state.shard, height: h, epochLength: epochLength!, entries: state.utxoSnapshot(),
+      phases: state.atomixPhases(), phaseWrites, headerOf: (epoch) => state.msbHeader(epoch),
+    });
     if (!sameBytes(built.hash, bound)) {
       throw new IosError<SyncErrorCode>("SYNC_MSB_MISMATCH", `height ${h}: the certified MSB header hash is not the one of the state after it (${built.header.count} outputs, supply ${built.header.supply})`);
     }
-    return { epoch: built.header.epoch, header: built.encoded, body: built.body };
+    return { epoch: built.header.epoch, header: built.encoded, body: built.body, decisions: built.decisions };
   }
 }
 
@@ -368,11 +635,15 @@ function coded<T>(code: SyncErrorCode, what: string, step: () => T): T {
 /**
  * Steps 1–5 of the module doc for the height after `state`'s tip, whose predecessor's state
  * commitment is `previous`: what to apply (step 6 is the caller's, with the table) and to store.
+ * Given `{ anchorAt }` instead, height `anchorAt` without its link to a predecessor (neither the
+ * previous commitment nor the previous hash: a bootstrap anchors it by the certified MSB it binds).
  * Throws the first SYNC_* code that applies; changes nothing.
  */
-export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previous: Uint8Array, options: Pick<SyncOptions, "committees" | "epochLength" | "verifier">): VerifiedHeight {
+export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previous: Uint8Array | { readonly anchorAt: number }, options: Pick<SyncOptions, "committees" | "epochLength" | "verifier">): VerifiedHeight {
   const tip = state.tip;
-  const h = tip.height + 1;
+  // An anchor (a bootstrap's MSB height, msb-join.ts) is checked without its predecessor: the joiner has none.
+  const anchored = !(previous instanceof Uint8Array);
+  const h = anchored ? previous.anchorAt : tip.height + 1;
   const { record } = height;
   const certified = coded("SYNC_BAD_CERTIFICATE", `height ${h}`, () => verifyFinalHeightCertificate(record.certificate, options.committees, options.verifier));
   const epoch = epochOfHeight(h, options.epochLength);
@@ -381,7 +652,7 @@ export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previ
     throw new IosError<SyncErrorCode>("SYNC_CERTIFICATE_MISPLACED", `height ${h} needs a certificate of epoch ${epoch}, shard ${state.shard}, BFT height ${bftHeight}; got ${certified.epoch}, ${certified.shard}, ${certified.height}`);
   }
   const { commitment } = certified;
-  if (!sameBytes(commitment.previous, previous)) throw new IosError<SyncErrorCode>("SYNC_COMMITMENT_BREAK", `height ${h}: the certificate does not continue the commitment of height ${tip.height}`);
+  if (!anchored && !sameBytes(commitment.previous, previous)) throw new IosError<SyncErrorCode>("SYNC_COMMITMENT_BREAK", `height ${h}: the certificate does not continue the commitment of height ${tip.height}`);
 
   const { commitCertificate, bodyDigest } = decodeFinalHeightCertificate(record.certificate);
   // The header's timestamp and producer are the certified proposal's: the certificate signs its digest.
@@ -393,7 +664,7 @@ export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previ
   const block = coded("SYNC_BAD_BLOCK", `height ${h}`, () => decodeBlock(height.block));
   const { header, seal } = block;
   const sealed = seal.kind === "collective" && sameBytes(seal.participants, commitCertificate.mask) && sameBytes(seal.signature, commitCertificate.signature);
-  if (header.kind !== BlockKind.Final || header.shard !== state.shard || header.epoch !== epoch || header.height !== h || !sameBytes(header.prevHash, tip.hash)
+  if (header.kind !== BlockKind.Final || header.shard !== state.shard || header.epoch !== epoch || header.height !== h || (!anchored && !sameBytes(header.prevHash, tip.hash))
     || header.timestamp !== proposal.timestamp || !sameBytes(header.producer, proposal.proposer) || !sealed) {
     throw new IosError<SyncErrorCode>("SYNC_BAD_BLOCK", `height ${h}: not the Final block of epoch ${epoch}, shard ${state.shard} on the tip, of the certified proposal, sealed with its commit certificate`);
   }
