@@ -306,7 +306,7 @@ export class PobShardConsensus implements ShardDriver {
       self: key.publicKey, shard, context, transport, clock, verifier: atomix.verifier,
       phaseOf: (crossTxid) => state.atomix(crossTxid),
       submit: (tx) => this.#reoffer([tx]),
-      holds: (txid) => HELD_STATES.has(this.status(txid).state),
+      holds: (txid) => this.#holds(txid),
       graceMs: options.atomixGraceMs ?? ATOMIX_GRACE_MS, retryMs: ATOMIX_RETRY_MS,
     });
   }
@@ -634,6 +634,18 @@ export class PobShardConsensus implements ShardDriver {
     }
     // Relayed here and not answered yet: pending until sealed, final, refused or RELAY_UNANSWERED.
     return this.#relayed.has(toHex(txid)) ? { state: "pending" } : status;
+  }
+
+  /**
+   * Whether the shard holds `txid` (pending, optimistic or final): `status`'s state without the
+   * inclusion proof it builds for an optimistic transaction (a Merkle tree of its block), which
+   * the watchers asking about every unlock they hand over do not need.
+   */
+  #holds(txid: Uint8Array): boolean {
+    const { state } = this.#pipeline.status(txid);
+    if (state !== "unknown") return HELD_STATES.has(state);
+    const key = toHex(txid);
+    return this.#optimistic.has(key) || this.#relayed.has(key);
   }
 
   onConfirmations(listener: (event: BlockEvent) => void): () => void {
