@@ -15,10 +15,12 @@
  *            white paper has it: client.ts `coordinatorShard`) also sends it to the f + 1 ranked
  *            members of every other shard it concerns (ATOMIX_SUBMIT, one of them honest), each
  *            of which submits it to its shard unless that shard already holds it;
- *   confirm  after its own shard committed, the coordinator asks the other shards, then keeps
- *            sending the commit to each until f + 1 of its members answer "committed" (one of
- *            them honest): an output-only shard learns of X from nobody else. Asking first
- *            spares a shard that its client already served an unlock per acting member.
+ *   confirm  after its own shard committed, the coordinator asks the other shards (first their
+ *            f + 1 members ranked for X, then all), then keeps sending the commit to each until
+ *            f + 1 of its members answer "committed" (one of them honest): an output-only shard
+ *            learns of X from nobody else. Asking first spares a shard that its client already
+ *            served an unlock per acting member, and asking f + 1 first costs such a shard
+ *            (f + 1)² queries and answers per X instead of (f + 1) · n.
  * Every input shard guards its own locks: one that never saw X is asked for its decision, which
  * makes it decide, and if it locked X its own watchers take over. X's only input shard settles X
  * with its lock (src/atomix/phases.ts): its watchers go straight to the confirm step.
@@ -209,12 +211,18 @@ export class AtomixWatcher {
       if (!coordinates) return false;
       const waiting = shards.filter((k) => k !== shard && (watched.committed.get(k)?.size ?? 0) <= faultsOf(context.members(k).length));
       if (waiting.length === 0) return false;
-      const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
+      let unlock: ReturnType<typeof unlockFor> | null = null;
       for (const k of waiting) {
-        // Asked first: a shard that already committed (its client delivered) costs a query, not an unlock per member.
-        if (unlock?.kind === "commit" && watched.asked.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes, watched.txid);
+        if (!watched.asked.has(k)) {
+          // Asked first, and only its f + 1 members ranked first: a shard that already committed (its client delivered) costs
+          // f + 1 queries, not an unlock per member; a shard short of f + 1 "committed" answers is asked in full next round.
+          this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid, "ranked");
+          watched.asked.add(k);
+          continue;
+        }
+        unlock ??= unlockFor(watched.unsigned, watched.proofs, context.shardCount);
+        if (unlock?.kind === "commit") this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes, watched.txid);
         this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid);
-        watched.asked.add(k);
       }
       return true;
     }
@@ -231,11 +239,15 @@ export class AtomixWatcher {
     return true;
   }
 
-  /** A query goes to every member of shard k (f + 1 answers count); an unlock to its f + 1 members ranked first for `txid`, one of them honest. */
-  #sendToShard(k: number, type: number, payload: Uint8Array, txid: Uint8Array): void {
+  /**
+   * A query goes to every member of shard k (f + 1 answers count), or to its f + 1 members ranked
+   * first for `txid` (`to` "ranked": a first ask whose answers are all expected to agree); an
+   * unlock to its f + 1 ranked members, one of them honest.
+   */
+  #sendToShard(k: number, type: number, payload: Uint8Array, txid: Uint8Array, to: "all" | "ranked" = type === ATOMIX_MESSAGES.QUERY ? "all" : "ranked"): void {
     if (type === ATOMIX_MESSAGES.QUERY) this.stats.queries++;
     const members = this.options.context.members(k);
-    this.#channels[k]!.broadcast((type === ATOMIX_MESSAGES.QUERY ? members : actingMembers(members, txid)).map(toHex), type, payload);
+    this.#channels[k]!.broadcast((to === "all" ? members : actingMembers(members, txid)).map(toHex), type, payload);
   }
 
   /** A member of another shard asks where this shard left X: answer, and submit X here if this shard holds inputs of it and never saw it. */

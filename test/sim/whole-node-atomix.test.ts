@@ -146,6 +146,9 @@ describe("Atomix between whole PoB validators", () => {
     await nodes.advance(ATOMIX_GRACE_MS + 3 * ATOMIX_RETRY_MS);
     const watchers = [0, 1].flatMap((shard) => nodes.replicas(shard)).map((node) => (node.driver as PobShardConsensus).atomix);
     assert.ok(watchers.reduce((n, w) => n + w.stats.queries, 0) > 0, "the coordinator confirmed the other shard's commit");
+    // Its f + 1 acting members asked the f + 1 members ranked first, all of which answered "committed": (f + 1)² answers, not (f + 1) · n.
+    const actors = Math.floor((WHOLE_NODE.perShard - 1) / 3) + 1;
+    assert.equal(watchers.reduce((n, w) => n + w.stats.answers, 0), actors * actors, "a committed shard costs (f + 1)² queries and answers");
     assert.equal(watchers.reduce((n, w) => n + w.stats.relayed, 0), 0, "no unlock relayed to a shard that committed");
     assert.ok(watchers.every((w) => w.watching === 0), "nothing left to watch");
     assert.deepEqual(nodes.failures, []);
