@@ -21,6 +21,13 @@
  *            learns of X from nobody else. Asking first spares a shard that its client already
  *            served an unlock per acting member, and asking f + 1 first costs such a shard
  *            (f + 1)² queries and answers per X instead of (f + 1) · n.
+ *   notice   each member of a shard, as it applies unlocks-to-commit in a final height, tells
+ *            every member of their transfers' other input shards, one message per shard and
+ *            height listing those transfers: a watcher that hears "committed" from f + 1
+ *            members of every other shard X touches (one of them honest) while its own shard
+ *            has committed X stops watching it, with no query, answer or unlock. When the client
+ *            delivered, the confirm step thus costs a txid per member pair and height instead of
+ *            (f + 1)² queries and answers per transfer after the grace period.
  * Every input shard guards its own locks: one that never saw X is asked for its decision, which
  * makes it decide, and if it locked X its own watchers take over. X's only input shard settles X
  * with its lock (src/atomix/phases.ts): its watchers go straight to the confirm step.
@@ -44,8 +51,10 @@
  *   ATOMIX_QUERY   signed X
  *   ATOMIX_ANSWER  txid [32] ‖ u8 phase (0xff: none) ‖ u16 |proof| ‖ proof (src/atomix/proof.ts)
  *   ATOMIX_SUBMIT  an unlock, for the receiver's shard
+ *   ATOMIX_COMMITTED  u16 count ‖ count × cross txid [32]: transfers the sender's shard committed
+ *                  (at most MAX_NOTICE_TXIDS per message)
  *
- * API: class `AtomixWatcher` (watch, start, stop, stats), `ATOMIX_MESSAGES`, `actingMembers`.
+ * API: class `AtomixWatcher` (watch, noticeCommitted, stop, stats), `ATOMIX_MESSAGES`, `actingMembers`.
  */
 import { BinaryReader, BinaryWriter, readU32, singleCode } from "../codec/binary.js";
 import { TXID_BYTES } from "../codec/sizes.js";
@@ -63,15 +72,19 @@ import type { Channel, PeerId, Transport } from "../net/interface.js";
 import { messageType } from "../net/message-types.js";
 import type { Clock, TimerHandle } from "../runtime/interface.js";
 import { coordinatorShard, unlockFor } from "./client.js";
-import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, type AtomixPhase } from "./phases.js";
+import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, isLockDecision, type AtomixDecision, type AtomixPhase } from "./phases.js";
 import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
-import { atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
+import { atomixUnlockTxid, decodeAtomixUnlock } from "../ledger/kinds/atomix-unlock.js";
 
 export const ATOMIX_MESSAGES = {
   QUERY: messageType("atomix", 0),
   ANSWER: messageType("atomix", 1),
   SUBMIT: messageType("atomix", 2),
+  COMMITTED: messageType("atomix", 3),
 } as const;
+
+/** Transfers one ATOMIX_COMMITTED message lists: 32 KB of txids, well under a frame. */
+export const MAX_NOTICE_TXIDS = 1024;
 
 const NO_PHASE = 0xff;
 /**
@@ -127,12 +140,14 @@ export interface AtomixWatcherStats {
   unlocks: number;
   /** Transactions other shards' watchers handed to this one's shard. */
   relayed: number;
+  /** Transfers whose watch ended on f + 1 "committed" notices of every other shard, without a round. */
+  noticed: number;
   /** Messages refused: malformed, or carrying what a watcher does not relay (a query about anything but a cross-shard transfer, a submission of anything but an unlock). */
   malformed: number;
 }
 
 export class AtomixWatcher {
-  readonly stats: AtomixWatcherStats = { queries: 0, answers: 0, unlocks: 0, relayed: 0, malformed: 0 };
+  readonly stats: AtomixWatcherStats = { queries: 0, answers: 0, unlocks: 0, relayed: 0, noticed: 0, malformed: 0 };
   readonly #watched = new Map<string, Watched>();
   readonly #channels: Channel[];
   readonly #self: PeerId;
@@ -148,8 +163,44 @@ export class AtomixWatcher {
     own.on(ATOMIX_MESSAGES.QUERY, guard((from, payload) => this.#answerQuery(from, payload)));
     own.on(ATOMIX_MESSAGES.SUBMIT, guard((from, payload) => this.#relaySubmission(from, payload)));
     this.#channels.forEach((channel, k) => {
-      if (k !== shard) channel.on(ATOMIX_MESSAGES.ANSWER, guard((from, payload) => this.#receiveAnswer(k, from, payload)));
+      if (k === shard) return;
+      channel.on(ATOMIX_MESSAGES.ANSWER, guard((from, payload) => this.#receiveAnswer(k, from, payload)));
+      channel.on(ATOMIX_MESSAGES.COMMITTED, guard((from, payload) => this.#receiveNotice(k, from, payload)));
     });
+  }
+
+  /**
+   * A final height of the own shard moved these decisions (`included`: its included
+   * transactions, where each applied decision's transaction lies): for the unlocks-to-commit
+   * among them, every member of each other input shard of their transfers is told, in one message
+   * per shard (module doc, notice).
+   */
+  noticeCommitted(decisions: readonly AtomixDecision[], included: readonly Uint8Array[]): void {
+    if (this.#stopped) return;
+    const byShard = new Map<number, Uint8Array[]>();
+    for (const decision of decisions) {
+      if (decision.phase !== "committed" || isLockDecision(decision) || decision.position === undefined) continue;
+      // Its other shards' notices may have come first: the own commit completes the watch.
+      const key = toHex(decision.crossTxid);
+      const watched = this.#watched.get(key);
+      if (watched !== undefined && this.#confirmedElsewhere(watched)) this.#endByNotices(key);
+      const { cross } = decodeAtomixUnlock(included[decision.position]!);
+      for (const k of new Set(crossShardInputShards(cross, this.options.context.shardCount))) {
+        if (k === this.options.shard) continue;
+        const list = byShard.get(k);
+        if (list === undefined) byShard.set(k, [decision.crossTxid]);
+        else list.push(decision.crossTxid);
+      }
+    }
+    for (const [k, txids] of byShard) {
+      const members = this.options.context.members(k).map(toHex);
+      for (let at = 0; at < txids.length; at += MAX_NOTICE_TXIDS) {
+        const chunk = txids.slice(at, at + MAX_NOTICE_TXIDS);
+        const writer = BinaryWriter.ofSize(2 + chunk.length * TXID_BYTES).u16(chunk.length);
+        for (const txid of chunk) writer.bytes(txid);
+        this.#channels[this.options.shard]!.broadcast(members, ATOMIX_MESSAGES.COMMITTED, writer.finish());
+      }
+    }
   }
 
   /** Watches a lock the own shard's final chain holds (`x`: the signed transfer, `txid` its txid). */
@@ -298,6 +349,44 @@ export class AtomixWatcher {
     }
   }
 
+  /**
+   * Shard `k`'s member says its shard committed these transfers: counted like its "committed"
+   * answers; a watched transfer that every other shard it touches confirmed this way, f + 1
+   * members each, and that the own shard committed, is no longer watched.
+   */
+  #receiveNotice(k: number, from: PeerId, payload: Uint8Array): void {
+    if (this.options.context.shardOf(Buffer.from(from, "hex")) !== k) return;
+    const reader = new BinaryReader(payload, ANSWER_CODES);
+    const count = reader.u16("count");
+    if (count > MAX_NOTICE_TXIDS) reader.fail("ATOMIX_BAD_MESSAGE", `a notice lists at most ${MAX_NOTICE_TXIDS} transfers, got ${count}`);
+    const txids = reader.bytes(count * TXID_BYTES, "txids");
+    reader.expectEnd("the txids");
+    for (let at = 0; at < txids.length; at += TXID_BYTES) {
+      const key = toHex(txids.subarray(at, at + TXID_BYTES));
+      const watched = this.#watched.get(key);
+      if (watched === undefined) continue;
+      this.#countCommitted(watched, k, from);
+      if (this.#confirmedElsewhere(watched) && this.options.phaseOf(watched.txid)?.phase === "committed") this.#endByNotices(key);
+    }
+  }
+
+  /** Whether f + 1 members of every other shard X touches said they committed it. */
+  #confirmedElsewhere(watched: Watched): boolean {
+    const { shard, context } = this.options;
+    return crossShardTransferShards(watched.unsigned, context.shardCount).every((k) => k === shard || (watched.committed.get(k)?.size ?? 0) > faultsOf(context.members(k).length));
+  }
+
+  #endByNotices(key: string): void {
+    this.#watched.delete(key);
+    this.stats.noticed++;
+  }
+
+  #countCommitted(watched: Watched, k: number, from: PeerId): void {
+    const members = watched.committed.get(k) ?? new Set<PeerId>();
+    members.add(from);
+    watched.committed.set(k, members);
+  }
+
   /** Shard `k`'s member answers a query: keep a proof that verifies as shard k's, count a "committed". */
   #receiveAnswer(k: number, from: PeerId, payload: Uint8Array): void {
     if (this.options.context.shardOf(Buffer.from(from, "hex")) !== k) return;
@@ -321,11 +410,7 @@ export class AtomixWatcher {
         if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
       }
     }
-    if (phaseByte !== NO_PHASE && decodeAtomixPhase(phaseByte) === "committed") {
-      const members = watched.committed.get(k) ?? new Set<PeerId>();
-      members.add(from);
-      watched.committed.set(k, members);
-    }
+    if (phaseByte !== NO_PHASE && decodeAtomixPhase(phaseByte) === "committed") this.#countCommitted(watched, k, from);
   }
 }
 

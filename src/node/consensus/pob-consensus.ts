@@ -743,6 +743,8 @@ export class PobShardConsensus implements ShardDriver {
       for (const decision of outcome.atomix) {
         if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
       }
+      // The unlocks-to-commit applied here, told to their transfers' other input shards (src/atomix/watcher.ts, notice).
+      this.atomix.noticeCommitted(outcome.atomix, outcome.includedTransactions);
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
         const batch: AtomixBatch = { height: committed.height, decisions: atomix.map((w) => ({ txid: w.crossTxid, phase: w.phase, proof: w.proof ?? NO_PROOF })) };
         for (const listener of this.#atomixListeners) listener(batch);
