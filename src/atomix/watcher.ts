@@ -56,6 +56,7 @@
  *
  * API: class `AtomixWatcher` (watch, noticeCommitted, stop, stats), `ATOMIX_MESSAGES`, `actingMembers`.
  */
+import { sameBytes } from "../bytes.js";
 import { BinaryReader, BinaryWriter, readU32, singleCode } from "../codec/binary.js";
 import { TXID_BYTES } from "../codec/sizes.js";
 import { sha256 } from "../crypto/sha256.js";
@@ -150,13 +151,11 @@ export class AtomixWatcher {
   readonly stats: AtomixWatcherStats = { queries: 0, answers: 0, unlocks: 0, relayed: 0, noticed: 0, malformed: 0 };
   readonly #watched = new Map<string, Watched>();
   readonly #channels: Channel[];
-  readonly #self: PeerId;
   #timer: TimerHandle | undefined;
   #stopped = false;
 
   constructor(private readonly options: AtomixWatcherOptions) {
     const { context, transport, shard } = options;
-    this.#self = toHex(options.self);
     this.#channels = Array.from({ length: context.shardCount }, (_, k) => transport.open({ protocol: "atomix", shard: k, epoch: context.epoch }));
     const guard = (handler: (from: PeerId, payload: Uint8Array) => void) => guardedHandler(() => this.#stopped, () => this.stats.malformed++, handler);
     const own = this.#channels[shard]!;
@@ -226,7 +225,7 @@ export class AtomixWatcher {
 
   /** Whether this member is among the f + 1 that act for `txid` (module doc). */
   #acts(txid: Uint8Array): boolean {
-    return actingMembers(this.options.context.members(this.options.shard), txid).some((key) => toHex(key) === this.#self);
+    return actingMembers(this.options.context.members(this.options.shard), txid).some((key) => sameBytes(key, this.options.self));
   }
 
   #tick(): void {
