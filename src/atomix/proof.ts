@@ -138,6 +138,21 @@ export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
  * `bytes` (a verification that keeps nothing), else copies.
  */
 function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: DecisionProof; certifiedAt: number; certifiedEnd: number } {
+  const frame = readProofFrame(bytes);
+  const txid = views ? frame.txid : frame.txid.slice();
+  return { proof: { ...frame, txid, ...decodeCertifiedPart(frame.certified, views) }, certifiedAt: frame.certifiedAt, certifiedEnd: frame.certifiedAt + frame.certified.length };
+}
+
+/** A proof read all but its certified part, which is located (its length follows from the committee size) and left encoded. */
+interface ProofFrame extends Pick<DecisionProof, "accepted" | "epoch" | "shard" | "height" | "view" | "code" | "path"> {
+  /** A view of the proof's bytes. */
+  readonly txid: Uint8Array;
+  readonly certifiedAt: number;
+  /** The certified part's bytes (`certifiedPart`'s layout), a view of the proof's. */
+  readonly certified: Uint8Array;
+}
+
+function readProofFrame(bytes: Uint8Array): ProofFrame {
   check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_DECISION_PROOF_BYTES, "TX_PROOF_MALFORMED", `a proof is at most ${MAX_DECISION_PROOF_BYTES} bytes`);
   const reader = new BinaryReader(bytes, PROOF_CODES);
   const version = reader.u8("version");
@@ -148,21 +163,32 @@ function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: Decision
   const shard = reader.u32("shard");
   const height = reader.u53("height");
   const view = reader.u32("view");
-  const take = (length: number, what: string) => (views ? reader.bytes(length, what) : reader.bytes(length, what).slice());
-  const txid = take(TXID_BYTES, "txid");
+  const txid = reader.bytes(TXID_BYTES, "txid");
   const codeBytes = reader.lengthPrefixed("u8", MAX_CODE_BYTES, "code");
   const code = Buffer.from(codeBytes.buffer, codeBytes.byteOffset, codeBytes.length).toString("latin1");
   check<LedgerErrorCode>((verdict === 1) === (code.length === 0), "TX_PROOF_MALFORMED", "an acceptance has no code, a rejection one");
   const certifiedAt = reader.at;
-  const certified = readCertifiedPart(reader, take);
-  const certifiedEnd = reader.at;
+  reader.need(CERTIFIED_COMMITTEE_SIZE_AT + 2, "commit certificate");
+  const certified = reader.bytes(certifiedPartBytes(readU16(bytes, certifiedAt + CERTIFIED_COMMITTEE_SIZE_AT)), "certified part");
   const path = decodePath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
   reader.expectEnd("the Merkle path");
-  return {
-    proof: { accepted: verdict === 1, epoch, shard, height, view, txid, code, ...certified, path },
-    certifiedAt,
-    certifiedEnd,
-  };
+  return { accepted: verdict === 1, epoch, shard, height, view, txid, code, certifiedAt, certified, path };
+}
+
+/** Where the certified part's commit certificate, and its u16 committee size, begins: after the body digest and prepare certificate hash. */
+const CERTIFIED_COMMITTEE_SIZE_AT = 2 * HASH_BYTES;
+
+/** The certified part's size for a committee of `committeeSize`. */
+function certifiedPartBytes(committeeSize: number): number {
+  return CERTIFIED_COMMITTEE_SIZE_AT + collectiveSignatureBytes(committeeSize) + COMMITMENT_PARTS_BYTES;
+}
+
+/** Strict decoding of a certified part's bytes (its whole extent). */
+function decodeCertifiedPart(bytes: Uint8Array, views: boolean): CertifiedPart {
+  const reader = new BinaryReader(bytes, PROOF_CODES);
+  const certified = readCertifiedPart(reader, (length, what) => (views ? reader.bytes(length, what) : reader.bytes(length, what).slice()));
+  reader.expectEnd("the certified part");
+  return certified;
 }
 
 /** What a commit certificate vouches for beyond (epoch, shard, height, view). */
@@ -418,55 +444,74 @@ export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees[] {
  * Checks `bytes` as a proof of the decision on `txid` (module doc, steps 1–4). Returns what it
  * proves; throws TX_PROOF_MALFORMED, TX_PROOF_WRONG_TX, TX_PROOF_NOT_DECISIVE,
  * TX_PROOF_UNKNOWN_COMMITTEE, TX_PROOF_BAD_PATH or TX_PROOF_BAD_SIGNATURE, the first that applies.
+ * With `verified`, a certified part it remembers (same bytes, same committee) is neither decoded
+ * nor checked again: only the decision and its path are.
  */
 export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier, verified?: VerifiedCertificates): ProvenDecision {
-  const { proof, certifiedAt, certifiedEnd } = readDecisionProof(bytes, true);
-  if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
-  if (!proof.accepted && !DECISIVE_CODES.has(proof.code)) throw new IosError<LedgerErrorCode>("TX_PROOF_NOT_DECISIVE", `${proof.code} is not a refusal that decides a transaction`);
-  if (committees(proof.epoch, proof.shard) === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${proof.shard} in epoch ${proof.epoch}`);
-  const { commitment } = proof;
-  const leaf = proof.accepted ? proof.txid : codedTxidLeaf({ txid: proof.txid, code: proof.code });
-  if (proof.path.size !== (proof.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyMerkleProof(leaf, proof.path, proof.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
-    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", `the path does not lead to the ${proof.accepted ? "included" : "excluded"} root`);
+  const frame = readProofFrame(bytes);
+  const committee = committees(frame.epoch, frame.shard);
+  const remembered = committee === undefined ? undefined : verified?.commitmentOf(frame, committee);
+  const certified = remembered === undefined ? decodeCertifiedPart(frame.certified, true) : undefined;
+  if (!sameBytes(frame.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
+  if (!frame.accepted && !DECISIVE_CODES.has(frame.code)) throw new IosError<LedgerErrorCode>("TX_PROOF_NOT_DECISIVE", `${frame.code} is not a refusal that decides a transaction`);
+  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${frame.shard} in epoch ${frame.epoch}`);
+  const commitment = remembered ?? certified!.commitment;
+  const leaf = frame.accepted ? frame.txid : codedTxidLeaf({ txid: frame.txid, code: frame.code });
+  if (frame.path.size !== (frame.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyMerkleProof(leaf, frame.path, frame.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
+    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", `the path does not lead to the ${frame.accepted ? "included" : "excluded"} root`);
   }
-  const certified = verified === undefined ? undefined : certifiedKey(bytes, certifiedAt, certifiedEnd);
-  if (certified !== undefined && verified!.has(certified)) return provenDecisionOf(proof);
-  checkCommitCertificate(proof, proof, committees, verifier);
-  if (certified !== undefined) verified!.add(certified);
-  return provenDecisionOf(proof);
+  if (certified !== undefined) {
+    checkCommitCertificate(frame, certified, committees, verifier);
+    verified?.remember(frame, committee);
+  }
+  return provenDecisionOf(frame);
 }
 
-/** The certified part of a proof (`readDecisionProof`) after its (epoch, shard, height, view), as one map key. */
-function certifiedKey(bytes: Uint8Array, certifiedAt: number, certifiedEnd: number): string {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return buffer.toString("latin1", PROOF_HEAD.offset.epoch, PROOF_HEAD.bytes) + buffer.toString("latin1", certifiedAt, certifiedEnd);
-}
-
-function provenDecisionOf(proof: DecisionProof): ProvenDecision {
+function provenDecisionOf(proof: Pick<DecisionProof, "epoch" | "shard" | "accepted" | "code">): ProvenDecision {
   return { epoch: proof.epoch, shard: proof.shard, accepted: proof.accepted, code: proof.accepted ? undefined : proof.code };
 }
 
 /**
- * Final heights whose commit certificate verified, by the certified part of their proofs (epoch,
- * shard, height, view, then body digest through the accounts hash, as bytes): every proof of one final height
- * carries the same, so a block of unlocks costs one statement and one signature check per height
- * it cites instead of one per proof; each proof still has its own path checked. Verification is a
- * pure function of these bytes and of the committee the directory gives for (epoch, shard), so
- * remembering a success changes no verdict. Bounded: the oldest entry goes first.
+ * Final heights whose commit certificate verified, by their (epoch, shard, height, view): the
+ * certified part's bytes (body digest through the MSB header hash), the committee it verified
+ * against and its decoded commitment. Every proof of one final height carries the same bytes, so
+ * a block of unlocks costs one decoding, statement and signature check per height it cites
+ * instead of one per proof; each proof still has its decision and path checked against the
+ * remembered roots. A proof is taken as remembered only if its certified bytes equal the
+ * remembered ones and the directory still gives the same committee for its (epoch, shard):
+ * verification is a pure function of these, so remembering a success changes no verdict.
+ * Bounded: at most `capacity` heights, the oldest forgotten first.
  */
 export class VerifiedCertificates {
-  readonly #keys = new Set<string>();
+  readonly #heights = new Map<string, { readonly certified: Uint8Array; readonly committee: Committee; readonly commitment: CommitmentParts }>();
 
-  constructor(private readonly capacity = VERIFIED_CERTIFICATES_KEPT) {}
-
-  has(key: string): boolean {
-    return this.#keys.has(key);
+  constructor(private readonly capacity = VERIFIED_CERTIFICATES_KEPT) {
+    check<LedgerErrorCode>(Number.isInteger(capacity) && capacity >= 1, "TX_PROOF_MALFORMED", `remembers at least one height, got ${capacity}`);
   }
 
-  add(key: string): void {
-    if (this.#keys.size >= this.capacity) this.#keys.delete(this.#keys.values().next().value!);
-    this.#keys.add(key);
+  /** Heights remembered. */
+  get size(): number {
+    return this.#heights.size;
   }
+
+  /** The commitment of a height remembered with these certified bytes and this committee; undefined otherwise. */
+  commitmentOf(proof: Pick<ProofFrame, "epoch" | "shard" | "height" | "view" | "certified">, committee: Committee): CommitmentParts | undefined {
+    const known = this.#heights.get(heightKey(proof));
+    return known !== undefined && known.committee === committee && sameBytes(known.certified, proof.certified) ? known.commitment : undefined;
+  }
+
+  /** Remembers a height whose certified part verified against `committee`: a copy of its bytes, and the commitment read from that copy (not views of the proof's). */
+  remember(proof: Pick<ProofFrame, "epoch" | "shard" | "height" | "view" | "certified">, committee: Committee): void {
+    const key = heightKey(proof);
+    this.#heights.delete(key);
+    if (this.#heights.size >= this.capacity) this.#heights.delete(this.#heights.keys().next().value!);
+    const certified = proof.certified.slice();
+    this.#heights.set(key, { certified, committee, commitment: decodeCertifiedPart(certified, true).commitment });
+  }
+}
+
+function heightKey(head: Pick<DecisionProof, "epoch" | "shard" | "height" | "view">): string {
+  return `${head.epoch}/${head.shard}/${head.height}/${head.view}`;
 }
 
 /**

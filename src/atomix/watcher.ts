@@ -15,10 +15,19 @@
  *            white paper has it: client.ts `coordinatorShard`) also sends it to the f + 1 ranked
  *            members of every other shard it concerns (ATOMIX_SUBMIT, one of them honest), each
  *            of which submits it to its shard unless that shard already holds it;
- *   confirm  after its own shard committed, the coordinator asks the other shards, then keeps
- *            sending the commit to each until f + 1 of its members answer "committed" (one of
- *            them honest): an output-only shard learns of X from nobody else. Asking first
- *            spares a shard that its client already served an unlock per acting member.
+ *   confirm  after its own shard committed, the coordinator asks the other shards (first their
+ *            f + 1 members ranked for X, then all), then keeps sending the commit to each until
+ *            f + 1 of its members answer "committed" (one of them honest): an output-only shard
+ *            learns of X from nobody else. Asking first spares a shard that its client already
+ *            served an unlock per acting member, and asking f + 1 first costs such a shard
+ *            (f + 1)² queries and answers per X instead of (f + 1) · n.
+ *   notice   each member of a shard, as it applies unlocks-to-commit in a final height, tells
+ *            every member of their transfers' other input shards, one message per shard and
+ *            height listing those transfers: a watcher that hears "committed" from f + 1
+ *            members of every other shard X touches (one of them honest) while its own shard
+ *            has committed X stops watching it, with no query, answer or unlock. When the client
+ *            delivered, the confirm step thus costs a txid per member pair and height instead of
+ *            (f + 1)² queries and answers per transfer after the grace period.
  * Every input shard guards its own locks: one that never saw X is asked for its decision, which
  * makes it decide, and if it locked X its own watchers take over. X's only input shard settles X
  * with its lock (src/atomix/phases.ts): its watchers go straight to the confirm step.
@@ -42,9 +51,12 @@
  *   ATOMIX_QUERY   signed X
  *   ATOMIX_ANSWER  txid [32] ‖ u8 phase (0xff: none) ‖ u16 |proof| ‖ proof (src/atomix/proof.ts)
  *   ATOMIX_SUBMIT  an unlock, for the receiver's shard
+ *   ATOMIX_COMMITTED  u16 count ‖ count × cross txid [32]: transfers the sender's shard committed
+ *                  (at most MAX_NOTICE_TXIDS per message)
  *
- * API: class `AtomixWatcher` (watch, start, stop, stats), `ATOMIX_MESSAGES`, `actingMembers`.
+ * API: class `AtomixWatcher` (watch, noticeCommitted, stop, stats), `ATOMIX_MESSAGES`, `actingMembers`.
  */
+import { sameBytes } from "../bytes.js";
 import { BinaryReader, BinaryWriter, readU32, singleCode } from "../codec/binary.js";
 import { TXID_BYTES } from "../codec/sizes.js";
 import { sha256 } from "../crypto/sha256.js";
@@ -61,15 +73,19 @@ import type { Channel, PeerId, Transport } from "../net/interface.js";
 import { messageType } from "../net/message-types.js";
 import type { Clock, TimerHandle } from "../runtime/interface.js";
 import { coordinatorShard, unlockFor } from "./client.js";
-import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, type AtomixPhase } from "./phases.js";
+import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, isLockDecision, type AtomixDecision, type AtomixPhase } from "./phases.js";
 import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
-import { atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
+import { atomixUnlockTxid, decodeAtomixUnlock } from "../ledger/kinds/atomix-unlock.js";
 
 export const ATOMIX_MESSAGES = {
   QUERY: messageType("atomix", 0),
   ANSWER: messageType("atomix", 1),
   SUBMIT: messageType("atomix", 2),
+  COMMITTED: messageType("atomix", 3),
 } as const;
+
+/** Transfers one ATOMIX_COMMITTED message lists: 32 KB of txids, well under a frame. */
+export const MAX_NOTICE_TXIDS = 1024;
 
 const NO_PHASE = 0xff;
 /**
@@ -125,29 +141,65 @@ export interface AtomixWatcherStats {
   unlocks: number;
   /** Transactions other shards' watchers handed to this one's shard. */
   relayed: number;
+  /** Transfers whose watch ended on f + 1 "committed" notices of every other shard, without a round. */
+  noticed: number;
   /** Messages refused: malformed, or carrying what a watcher does not relay (a query about anything but a cross-shard transfer, a submission of anything but an unlock). */
   malformed: number;
 }
 
 export class AtomixWatcher {
-  readonly stats: AtomixWatcherStats = { queries: 0, answers: 0, unlocks: 0, relayed: 0, malformed: 0 };
+  readonly stats: AtomixWatcherStats = { queries: 0, answers: 0, unlocks: 0, relayed: 0, noticed: 0, malformed: 0 };
   readonly #watched = new Map<string, Watched>();
   readonly #channels: Channel[];
-  readonly #self: PeerId;
   #timer: TimerHandle | undefined;
   #stopped = false;
 
   constructor(private readonly options: AtomixWatcherOptions) {
     const { context, transport, shard } = options;
-    this.#self = toHex(options.self);
     this.#channels = Array.from({ length: context.shardCount }, (_, k) => transport.open({ protocol: "atomix", shard: k, epoch: context.epoch }));
     const guard = (handler: (from: PeerId, payload: Uint8Array) => void) => guardedHandler(() => this.#stopped, () => this.stats.malformed++, handler);
     const own = this.#channels[shard]!;
     own.on(ATOMIX_MESSAGES.QUERY, guard((from, payload) => this.#answerQuery(from, payload)));
     own.on(ATOMIX_MESSAGES.SUBMIT, guard((from, payload) => this.#relaySubmission(from, payload)));
     this.#channels.forEach((channel, k) => {
-      if (k !== shard) channel.on(ATOMIX_MESSAGES.ANSWER, guard((from, payload) => this.#receiveAnswer(k, from, payload)));
+      if (k === shard) return;
+      channel.on(ATOMIX_MESSAGES.ANSWER, guard((from, payload) => this.#receiveAnswer(k, from, payload)));
+      channel.on(ATOMIX_MESSAGES.COMMITTED, guard((from, payload) => this.#receiveNotice(k, from, payload)));
     });
+  }
+
+  /**
+   * A final height of the own shard moved these decisions (`included`: its included
+   * transactions, where each applied decision's transaction lies): for the unlocks-to-commit
+   * among them, every member of each other input shard of their transfers is told, in one message
+   * per shard (module doc, notice).
+   */
+  noticeCommitted(decisions: readonly AtomixDecision[], included: readonly Uint8Array[]): void {
+    if (this.#stopped) return;
+    const byShard = new Map<number, Uint8Array[]>();
+    for (const decision of decisions) {
+      if (decision.phase !== "committed" || isLockDecision(decision) || decision.position === undefined) continue;
+      // Its other shards' notices may have come first: the own commit completes the watch.
+      const key = toHex(decision.crossTxid);
+      const watched = this.#watched.get(key);
+      if (watched !== undefined && this.#confirmedElsewhere(watched)) this.#endByNotices(key);
+      const { cross } = decodeAtomixUnlock(included[decision.position]!);
+      for (const k of new Set(crossShardInputShards(cross, this.options.context.shardCount))) {
+        if (k === this.options.shard) continue;
+        const list = byShard.get(k);
+        if (list === undefined) byShard.set(k, [decision.crossTxid]);
+        else list.push(decision.crossTxid);
+      }
+    }
+    for (const [k, txids] of byShard) {
+      const members = this.options.context.members(k).map(toHex);
+      for (let at = 0; at < txids.length; at += MAX_NOTICE_TXIDS) {
+        const chunk = txids.slice(at, at + MAX_NOTICE_TXIDS);
+        const writer = BinaryWriter.ofSize(2 + chunk.length * TXID_BYTES).u16(chunk.length);
+        for (const txid of chunk) writer.bytes(txid);
+        this.#channels[this.options.shard]!.broadcast(members, ATOMIX_MESSAGES.COMMITTED, writer.finish());
+      }
+    }
   }
 
   /** Watches a lock the own shard's final chain holds (`x`: the signed transfer, `txid` its txid). */
@@ -173,7 +225,7 @@ export class AtomixWatcher {
 
   /** Whether this member is among the f + 1 that act for `txid` (module doc). */
   #acts(txid: Uint8Array): boolean {
-    return actingMembers(this.options.context.members(this.options.shard), txid).some((key) => toHex(key) === this.#self);
+    return actingMembers(this.options.context.members(this.options.shard), txid).some((key) => sameBytes(key, this.options.self));
   }
 
   #tick(): void {
@@ -209,12 +261,18 @@ export class AtomixWatcher {
       if (!coordinates) return false;
       const waiting = shards.filter((k) => k !== shard && (watched.committed.get(k)?.size ?? 0) <= faultsOf(context.members(k).length));
       if (waiting.length === 0) return false;
-      const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
+      let unlock: ReturnType<typeof unlockFor> | null = null;
       for (const k of waiting) {
-        // Asked first: a shard that already committed (its client delivered) costs a query, not an unlock per member.
-        if (unlock?.kind === "commit" && watched.asked.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes, watched.txid);
+        if (!watched.asked.has(k)) {
+          // Asked first, and only its f + 1 members ranked first: a shard that already committed (its client delivered) costs
+          // f + 1 queries, not an unlock per member; a shard short of f + 1 "committed" answers is asked in full next round.
+          this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid, "ranked");
+          watched.asked.add(k);
+          continue;
+        }
+        unlock ??= unlockFor(watched.unsigned, watched.proofs, context.shardCount);
+        if (unlock?.kind === "commit") this.#sendToShard(k, ATOMIX_MESSAGES.SUBMIT, unlock.bytes, watched.txid);
         this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid);
-        watched.asked.add(k);
       }
       return true;
     }
@@ -231,11 +289,15 @@ export class AtomixWatcher {
     return true;
   }
 
-  /** A query goes to every member of shard k (f + 1 answers count); an unlock to its f + 1 members ranked first for `txid`, one of them honest. */
-  #sendToShard(k: number, type: number, payload: Uint8Array, txid: Uint8Array): void {
+  /**
+   * A query goes to every member of shard k (f + 1 answers count), or to its f + 1 members ranked
+   * first for `txid` (`to` "ranked": a first ask whose answers are all expected to agree); an
+   * unlock to its f + 1 ranked members, one of them honest.
+   */
+  #sendToShard(k: number, type: number, payload: Uint8Array, txid: Uint8Array, to: "all" | "ranked" = type === ATOMIX_MESSAGES.QUERY ? "all" : "ranked"): void {
     if (type === ATOMIX_MESSAGES.QUERY) this.stats.queries++;
     const members = this.options.context.members(k);
-    this.#channels[k]!.broadcast((type === ATOMIX_MESSAGES.QUERY ? members : actingMembers(members, txid)).map(toHex), type, payload);
+    this.#channels[k]!.broadcast((to === "all" ? members : actingMembers(members, txid)).map(toHex), type, payload);
   }
 
   /** A member of another shard asks where this shard left X: answer, and submit X here if this shard holds inputs of it and never saw it. */
@@ -286,6 +348,44 @@ export class AtomixWatcher {
     }
   }
 
+  /**
+   * Shard `k`'s member says its shard committed these transfers: counted like its "committed"
+   * answers; a watched transfer that every other shard it touches confirmed this way, f + 1
+   * members each, and that the own shard committed, is no longer watched.
+   */
+  #receiveNotice(k: number, from: PeerId, payload: Uint8Array): void {
+    if (this.options.context.shardOf(Buffer.from(from, "hex")) !== k) return;
+    const reader = new BinaryReader(payload, ANSWER_CODES);
+    const count = reader.u16("count");
+    if (count > MAX_NOTICE_TXIDS) reader.fail("ATOMIX_BAD_MESSAGE", `a notice lists at most ${MAX_NOTICE_TXIDS} transfers, got ${count}`);
+    const txids = reader.bytes(count * TXID_BYTES, "txids");
+    reader.expectEnd("the txids");
+    for (let at = 0; at < txids.length; at += TXID_BYTES) {
+      const key = toHex(txids.subarray(at, at + TXID_BYTES));
+      const watched = this.#watched.get(key);
+      if (watched === undefined) continue;
+      this.#countCommitted(watched, k, from);
+      if (this.#confirmedElsewhere(watched) && this.options.phaseOf(watched.txid)?.phase === "committed") this.#endByNotices(key);
+    }
+  }
+
+  /** Whether f + 1 members of every other shard X touches said they committed it. */
+  #confirmedElsewhere(watched: Watched): boolean {
+    const { shard, context } = this.options;
+    return crossShardTransferShards(watched.unsigned, context.shardCount).every((k) => k === shard || (watched.committed.get(k)?.size ?? 0) > faultsOf(context.members(k).length));
+  }
+
+  #endByNotices(key: string): void {
+    this.#watched.delete(key);
+    this.stats.noticed++;
+  }
+
+  #countCommitted(watched: Watched, k: number, from: PeerId): void {
+    const members = watched.committed.get(k) ?? new Set<PeerId>();
+    members.add(from);
+    watched.committed.set(k, members);
+  }
+
   /** Shard `k`'s member answers a query: keep a proof that verifies as shard k's, count a "committed". */
   #receiveAnswer(k: number, from: PeerId, payload: Uint8Array): void {
     if (this.options.context.shardOf(Buffer.from(from, "hex")) !== k) return;
@@ -309,11 +409,7 @@ export class AtomixWatcher {
         if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
       }
     }
-    if (phaseByte !== NO_PHASE && decodeAtomixPhase(phaseByte) === "committed") {
-      const members = watched.committed.get(k) ?? new Set<PeerId>();
-      members.add(from);
-      watched.committed.set(k, members);
-    }
+    if (phaseByte !== NO_PHASE && decodeAtomixPhase(phaseByte) === "committed") this.#countCommitted(watched, k, from);
   }
 }
 

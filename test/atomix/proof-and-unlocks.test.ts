@@ -11,7 +11,7 @@ import { proposalHash, proposalHashOfParts } from "../../src/consensus/pob/propo
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
-import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, VerifiedCertificates, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
 import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
 import { admits, phaseAfter } from "../../src/atomix/phases.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
@@ -35,6 +35,15 @@ const inShard = (shard: number) => accounts.filter((a) => shardOfOwner(a.publicK
 const [alice, carol] = inShard(0);
 const [bob, dave] = inShard(1);
 
+/** Counts the Ed25519 checks a proof verifier makes (one per commit certificate it checks). */
+class CountingVerifier extends Ed25519Verifier {
+  calls = 0;
+  override verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+    this.calls++;
+    return super.verify(signature, message, publicKey);
+  }
+}
+
 /** A committee of `n` per shard, epoch 0. */
 function committees(n: number): { keys: SchnorrKey[][]; directory: CommitteeDirectory } {
   const keys = Array.from({ length: SHARDS }, () => Array.from({ length: n }, () => SchnorrKey.fromSeed(rng.bytes(32))));
@@ -54,7 +63,7 @@ function transfers() {
  * A final height of `shard` signed by `signers` of its committee: `included` txids (X among them at
  * `at`), `excluded` entries; its prover.
  */
-function finalHeight(committee: SchnorrKey[], shard: number, included: readonly Uint8Array[], excluded: readonly { txid: Uint8Array; code: string }[], signers = committee.map((_, i) => i)) {
+function finalHeight(committee: SchnorrKey[], shard: number, included: readonly Uint8Array[], excluded: readonly { txid: Uint8Array; code: string }[], signers = committee.map((_, i) => i), height = 7) {
   const packed = Buffer.concat(included);
   const commitment: CommitmentParts = {
     previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
@@ -63,7 +72,6 @@ function finalHeight(committee: SchnorrKey[], shard: number, included: readonly 
   };
   const proposal = Buffer.concat([rng.bytes(300), stateCommitmentOf(commitment)]);
   const chainId = instanceKey(CHAIN, shard, 0);
-  const height = 7;
   const view = 1;
   const hash = proposalHash(proposal);
   const prepareCert = cosign(committee, signers, prepareDigest(chainId, height, view, hash), rng, verifier);
@@ -108,13 +116,6 @@ describe("decision proofs", () => {
   });
 
   it("checks each height's commit certificate once per verifier, and a remembered certificate changes no verdict", () => {
-    class CountingVerifier extends Ed25519Verifier {
-      calls = 0;
-      override verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-        this.calls++;
-        return super.verify(signature, message, publicKey);
-      }
-    }
     const counting = new CountingVerifier();
     const warm = new CommitteeProofVerifier(directory, counting);
     assert.equal(warm.verify(height0.acceptance(4), x.txid).accepted, true);
@@ -131,6 +132,51 @@ describe("decision proofs", () => {
     const before = counting.calls;
     assert.equal(warm.verify(other.acceptance(0), x.txid).accepted, true);
     assert.equal(counting.calls, before + 1, "another height's certificate is checked");
+  });
+
+  it("a remembered height vouches for its own certified bytes and committee only: a forged path, txid, verdict or certified part is still refused with its code; the memory is bounded", () => {
+    const counting = new CountingVerifier();
+    let current = directory;
+    const warm = new CommitteeProofVerifier((epoch, shard) => current(epoch, shard), counting);
+    const accepted = height0.acceptance(4);
+    assert.equal(warm.verify(accepted, x.txid).accepted, true);
+    assert.equal(counting.calls, 1);
+    const forged = (edit: (bytes: Uint8Array) => void) => {
+      const bytes = Uint8Array.from(accepted);
+      edit(bytes);
+      return codeOf(() => warm.verify(bytes, x.txid));
+    };
+    assert.equal(forged((b) => void (b[b.length - 1]! ^= 0x01)), "TX_PROOF_BAD_PATH", "a sibling of the path changed");
+    const txidAt = 1 + 1 + 4 + 4 + 8 + 4;
+    assert.equal(forged((b) => b.set(y.txid, txidAt)), "TX_PROOF_WRONG_TX", "another transaction's proof");
+    assert.equal(codeOf(() => warm.verify((() => { const b = Uint8Array.from(accepted); b.set(y.txid, txidAt); return b; })(), y.txid)), "TX_PROOF_BAD_PATH", "the remembered roots do not hold Y at X's place");
+    assert.equal(forged((b) => void (b[1] = 0)), "TX_PROOF_MALFORMED", "a rejection without its code");
+    const before = counting.calls;
+    // The supply, inside the certified part: same (epoch, shard, height, view), other bytes — checked in full, and refused.
+    const supplyBytes = Buffer.alloc(8);
+    supplyBytes.writeBigUInt64LE(123_456n);
+    const supplyAt = Buffer.from(accepted).indexOf(supplyBytes);
+    assert.ok(supplyAt > txidAt);
+    assert.equal(forged((b) => void (b[supplyAt]! ^= 0x01)), "TX_PROOF_BAD_SIGNATURE", "a changed supply under the remembered height");
+    assert.equal(counting.calls, before + 1, "a certified part unlike the remembered one is checked again");
+    // Another committee for the same (epoch, shard): the remembered success no longer counts.
+    current = (epoch, shard) => directory(epoch, 1 - shard);
+    assert.equal(codeOf(() => warm.verify(accepted, x.txid)), "TX_PROOF_BAD_SIGNATURE", "verified against shard 0's committee, not this one");
+    current = directory;
+    // Bounded: two heights kept, the oldest forgotten first.
+    const memory = new VerifiedCertificates(2);
+    const heights = [11, 12, 13].map((h) => finalHeight(keys[0]!, 0, [x.txid], [], undefined, h).acceptance(0));
+    const calls = () => counting.calls;
+    const start = calls();
+    for (const proof of heights) verifyDecisionProof(proof, x.txid, directory, counting, memory);
+    assert.equal(memory.size, 2);
+    assert.equal(calls(), start + 3);
+    verifyDecisionProof(heights[2]!, x.txid, directory, counting, memory);
+    assert.equal(calls(), start + 3, "the newest height is remembered");
+    verifyDecisionProof(heights[0]!, x.txid, directory, counting, memory);
+    assert.equal(calls(), start + 4, "the oldest was forgotten: checked again");
+    assert.equal(memory.size, 2);
+    assert.equal(codeOf(() => new VerifiedCertificates(0)), "TX_PROOF_MALFORMED");
   });
 
   it("a final-height certificate proves the height's state commitment, supply, count and accounts hash; refuses another committee, too few signers, any flipped byte", () => {

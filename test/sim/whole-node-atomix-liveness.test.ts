@@ -251,6 +251,40 @@ describe("Atomix without its client, between whole PoB validators", () => {
     await nodes.stop();
   });
 
+  it("a byzantine member of the output shard also names, in its commit notices, a transfer its shard never committed: one member's word ends no watch, and the watchers still bring that commit", async () => {
+    const { sim, genesis, nodes, inShard, coin } = setup("atomix-false-notice");
+    const [a, c] = inShard(0);
+    const [d, e] = inShard(1);
+    const settling = (payer: KeyPair, payee: KeyPair) => signCrossShardTransfer({
+      kind: TxKind.AtomixLock, inputs: [coin(payer)], outputs: [{ owner: payee.publicKey, amount: 1_000n }, { owner: payer.publicKey, amount: WHOLE_NODE.amount - 1_010n }],
+    }, [payer]);
+    // X: its client sends the lock and vanishes. Y: its client finishes, so shard 1 commits Y and its members send notices.
+    const x = settling(a!, d!);
+    const y = settling(c!, e!);
+    const liar = nodes.members(1)[0]!;
+    let lies = 0;
+    sim.network.intercept(liar, (_to, type, payload) => {
+      if (type !== ATOMIX_MESSAGES.COMMITTED) return payload;
+      lies++;
+      const forged = new Uint8Array(payload.length + 32);
+      forged.set(payload);
+      forged.set(x.txid, payload.length);
+      new DataView(forged.buffer).setUint16(0, new DataView(payload.buffer, payload.byteOffset).getUint16(0, true) + 1, true);
+      return forged;
+    });
+    await nodes.advance(500);
+    submitTo(nodes, 0, x.bytes);
+    let settled = false;
+    void runCrossShardTransfer(y, simAccess(sim, nodes)).then(() => (settled = true));
+    assert.ok(await nodes.advance(5_000, () => settled), "Y's client finished");
+    await nodes.advance(500);
+    assert.ok(lies > 0, "the liar named X in its notices");
+    assert.deepEqual(phasesOf(nodes, x.txid), [Array(WHOLE_NODE.perShard).fill("committed"), Array(WHOLE_NODE.perShard).fill(undefined)], "X settled in shard 0 only, so far");
+    await until(nodes, x.txid, ["committed", "committed"]);
+    await invariants(nodes, genesis, 20n);
+    await nodes.stop();
+  });
+
   // A partition between the shards delays the finish, and the transfer commits once it heals: this case shows it with a
   // partition long enough to see the watchers back off as well (a shorter one took a run of its own and showed nothing more).
   it("watchers cut off from a shard back off: their queries thin out while the partition lasts, and the transfer still commits once it heals", async () => {

@@ -141,11 +141,14 @@ describe("Atomix between whole PoB validators", () => {
     assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), { owner: a1!.publicKey, amount: 499_990n });
     // The fee (10) left the ledger; nothing else did.
     assert.equal(totalSupply(nodes), genesisSupply(genesis) - 10n);
-    // Past the watchers' grace: the coordinator's watchers ask the other shard, which answers
-    // "committed" (its client served it), so no member is handed the unlock again.
+    // Past the watchers' grace: each shard's members told the other input shard that they committed
+    // X (its client served both), so the coordinator's f + 1 acting watchers stopped watching it
+    // without a query, and no member is handed the unlock again.
     await nodes.advance(ATOMIX_GRACE_MS + 3 * ATOMIX_RETRY_MS);
     const watchers = [0, 1].flatMap((shard) => nodes.replicas(shard)).map((node) => (node.driver as PobShardConsensus).atomix);
-    assert.ok(watchers.reduce((n, w) => n + w.stats.queries, 0) > 0, "the coordinator confirmed the other shard's commit");
+    const actors = Math.floor((WHOLE_NODE.perShard - 1) / 3) + 1;
+    assert.equal(watchers.reduce((n, w) => n + w.stats.noticed, 0), 2 * actors, "every acting watcher of both input shards heard f + 1 members of the other");
+    assert.equal(watchers.reduce((n, w) => n + w.stats.queries + w.stats.answers, 0), 0, "no query, no answer");
     assert.equal(watchers.reduce((n, w) => n + w.stats.relayed, 0), 0, "no unlock relayed to a shard that committed");
     assert.ok(watchers.every((w) => w.watching === 0), "nothing left to watch");
     assert.deepEqual(nodes.failures, []);

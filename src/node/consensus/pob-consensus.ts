@@ -306,7 +306,7 @@ export class PobShardConsensus implements ShardDriver {
       self: key.publicKey, shard, context, transport, clock, verifier: atomix.verifier,
       phaseOf: (crossTxid) => state.atomix(crossTxid),
       submit: (tx) => this.#reoffer([tx]),
-      holds: (txid) => HELD_STATES.has(this.status(txid).state),
+      holds: (txid) => this.#holds(txid),
       graceMs: options.atomixGraceMs ?? ATOMIX_GRACE_MS, retryMs: ATOMIX_RETRY_MS,
     });
   }
@@ -636,6 +636,18 @@ export class PobShardConsensus implements ShardDriver {
     return this.#relayed.has(toHex(txid)) ? { state: "pending" } : status;
   }
 
+  /**
+   * Whether the shard holds `txid` (pending, optimistic or final): `status`'s state without the
+   * inclusion proof it builds for an optimistic transaction (a Merkle tree of its block), which
+   * the watchers asking about every unlock they hand over do not need.
+   */
+  #holds(txid: Uint8Array): boolean {
+    const { state } = this.#pipeline.status(txid);
+    if (state !== "unknown") return HELD_STATES.has(state);
+    const key = toHex(txid);
+    return this.#optimistic.has(key) || this.#relayed.has(key);
+  }
+
   onConfirmations(listener: (event: BlockEvent) => void): () => void {
     return this.#pipeline.onSettled(listener);
   }
@@ -736,6 +748,8 @@ export class PobShardConsensus implements ShardDriver {
       for (const decision of outcome.atomix) {
         if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
       }
+      // The unlocks-to-commit applied here, told to their transfers' other input shards (src/atomix/watcher.ts, notice).
+      this.atomix.noticeCommitted(outcome.atomix, outcome.includedTransactions);
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
         const batch: AtomixBatch = { height: committed.height, decisions: atomix.map((w) => ({ txid: w.crossTxid, phase: w.phase, proof: w.proof ?? NO_PROOF })) };
         for (const listener of this.#atomixListeners) listener(batch);
