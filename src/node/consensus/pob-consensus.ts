@@ -223,7 +223,7 @@ export class PobShardConsensus implements ShardDriver {
     const trusted = options.previous === undefined ? [context] : [options.previous, context];
     const atomix = { verifier: new CommitteeProofVerifier(committeesOfContext(...trusted), verifier), phases: state };
     const validator = new PobValidator({
-      shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix,
+      shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix, self: key.publicKey,
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
       bondOf: (publicKey) => context.bondOf(publicKey),
       departureOf: (bond) => context.departureOf(bond),
