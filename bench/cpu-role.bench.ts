@@ -9,7 +9,9 @@
  *  2. measure: after WARMUP_MS of load, each validator process's CPU time (user + system, from
  *     /proc/<pid>/stat: every thread, the verifier workers included) and its
  *     `ios_pipeline_finalized_total` (GET /metrics: transactions final in its shard's committed
- *     blocks, as this replica applied them) are read, and read again MEASURE_MS later;
+ *     blocks, as this replica applied them) are read; submission goes on for MEASURE_MS, and
+ *     they are read again once the driver has drained (every submitted transaction final or
+ *     rejected, or its 10 s drain timeout), so finality that comes in bursts is counted whole;
  *  3. report: µs of CPU per final transaction per validator, ΔCPU / Δfinal, and per role (the
  *     league each validator's /v1/status names at launch) the median over its validators.
  * Beside them, the cost the producer cannot avoid: Ed25519 verification per signature at the
@@ -20,12 +22,16 @@
  *    included, as the producer pays it.
  * Goals of the issue: producer CPU per tx ≤ 1.5 × the signature cost (pool), normal ≤ 10 µs/tx.
  *
- * Environment: CPU_ROLE_RUNS (repeats of every shape, alternating; default 1), CPU_ROLE_SECONDS
- * (measured seconds, default 8), CPU_ROLE_OUT (results file, default bench/results/cpu-role.json),
- * CPU_ROLE_OPEN_RATE (the open loop's tx/s, default 1000), CPU_ROLE_SHAPES (a comma-separated
- * subset of the shape names: closed-4000, open-<rate>), CPU_ROLE_PROFILE=DIR (every
- * validator i writes `--cpu-prof` profiles into DIR/<shape>-v<i>, one file per thread, thread 0
- * the main thread; the roles are printed with the figures; the profiler's own cost inflates them).
+ * Environment:
+ *   CPU_ROLE_RUNS       repeats of every shape, alternating (default 1);
+ *   CPU_ROLE_SECONDS    seconds of submission after the warm-up (default 8);
+ *   CPU_ROLE_OUT        the results file (default bench/results/cpu-role.json);
+ *   CPU_ROLE_OPEN_RATE  the open loop's tx/s (default 1000);
+ *   CPU_ROLE_SHAPES     a comma-separated subset of the shape names (closed-4000, open-<rate>);
+ *   CPU_ROLE_KEEP=1     keep the devnets' directories (logs, load reports);
+ *   CPU_ROLE_PROFILE=DIR  every validator i writes `--cpu-prof` profiles into DIR/<shape>-v<i>,
+ *                       one file per thread, thread 0 the main thread (the profiler's own cost
+ *                       inflates the figures of such a run).
  * Not benny: one sample is seconds of a whole network.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,6 +40,7 @@ import { join } from "node:path";
 import { Ed25519Verifier, type SignatureItem } from "../src/crypto/ed25519.js";
 import { packSignatureBatch } from "../src/crypto/signature-batch.js";
 import { startDevnet, type Devnet, type League } from "../src/devnet/launcher.js";
+import { IosError } from "../src/errors.js";
 import { runDevnetLoad } from "../src/devnet/session.js";
 import { packTransactions, validateStateless } from "../src/ledger/stateless.js";
 import { clockTicksPerSecond, parseProcStat } from "../src/load/metrics.js";
@@ -49,15 +56,14 @@ const RESULTS_FILE = process.env.CPU_ROLE_OUT ?? "bench/results/cpu-role.json";
 const PROFILE_DIR = process.env.CPU_ROLE_PROFILE;
 /** Load before the first reading: the devnet's first blocks, JIT warm-up and the key caches filling. */
 const WARMUP_MS = 4000;
-/** Load after the last reading, so the window never sees the driver's drain. */
-const TAIL_MS = 1000;
 const ACCOUNTS = 2000;
 /** The open loop's rate (CPU_ROLE_OPEN_RATE): well below what the devnet finalizes when saturated. */
 const OPEN_RATE = Number(process.env.CPU_ROLE_OPEN_RATE ?? 1000);
 /**
  * Shapes: closed loop at 4000 in flight (the devnet's saturating window, bench/results/devnet.json),
- * open loop at OPEN_RATE (default 1000 tx/s, about a fifth of the saturated rate on a quiet machine). Transfers signed per second of load
- * sit above the highest rate seen, so a run never runs dry.
+ * open loop at OPEN_RATE (default 1000 tx/s, about a fifth of the saturated rate on a quiet
+ * machine). Transfers signed per second of load sit above the highest rate seen, so a run never
+ * runs dry.
  */
 const SHAPES = [
   { name: "closed-4000", mode: { kind: "closed-loop", window: 4000 }, txPerSecondBudget: 6000 },
@@ -69,7 +75,9 @@ const GOAL_NORMAL_US = 10;
 const SIGNATURE_PASSES = 3;
 
 const root = mkdtempSync(join(tmpdir(), "ios-cpu-role-"));
-process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+// CPU_ROLE_KEEP=1 keeps the devnets' directories (configurations, logs) for a look afterwards.
+if (process.env.CPU_ROLE_KEEP !== "1") process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+else console.log(`devnets under ${root}`);
 
 interface Reading {
   readonly cpuMs: number;
@@ -94,6 +102,33 @@ async function readAll(devnet: Devnet): Promise<Reading[]> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Devnet starts refused on a starved machine (a validator slower than the launcher's ready
+ * timeout, or losing a free port to another engineer's process) before a second try.
+ */
+const LAUNCH_ATTEMPTS = 2;
+const START_REFUSALS: ReadonlySet<string> = new Set(["DEVNET_NOT_READY", "DEVNET_NOT_FINAL", "DEVNET_NODE_EXITED"]);
+
+/** The default devnet in `dir` (a fresh subdirectory per attempt), started again once if the launcher gives up on it. */
+async function launch(dir: string, shape: string): Promise<Devnet> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevnet({
+        shards: 2,
+        validatorsPerShard: 5,
+        believable: 1,
+        dir: join(dir, `attempt-${attempt}`),
+        seed: "cpu-role",
+        accounts: ACCOUNTS,
+        nodeArgs: (i) => (PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : []),
+      });
+    } catch (error) {
+      if (attempt >= LAUNCH_ATTEMPTS || !(error instanceof IosError) || !START_REFUSALS.has(error.code)) throw error;
+      console.log(`${shape}: the devnet did not start (${error.code}); starting another`);
+    }
+  }
+}
+
 interface ValidatorRow {
   readonly index: number;
   readonly shard: number;
@@ -109,35 +144,29 @@ interface ValidatorRow {
 
 async function measureShape(shape: (typeof SHAPES)[number], run: number): Promise<{ validators: ValidatorRow[]; finalTps: number; set: LoadSet; monotonicUs: { start: number; end: number } }> {
   const dir = join(root, `${shape.name}-${run}`);
-  const devnet = await startDevnet({
-    shards: 2,
-    validatorsPerShard: 5,
-    believable: 1,
-    dir,
-    seed: "cpu-role",
-    accounts: ACCOUNTS,
-    nodeArgs: (i) => (PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape.name}-v${i}`)] : []),
-  });
+  const devnet = await launch(dir, shape.name);
   try {
     if (!devnet.consensus) throw new Error("the validators of a shard did not agree on their first block: nothing to measure");
-    const durationMs = WARMUP_MS + MEASURE_MS + TAIL_MS;
+    const durationMs = WARMUP_MS + MEASURE_MS;
     // The validators idle while this process signs the workload: their CPU rate then is the idle cost.
     const idleBefore = devnet.manifest.validators.map((v) => cpuMsOf(v.pid));
     const idleStart = performance.now();
     const set = await generateLoad({ genesis: devnet.genesis, accounts: devnet.accounts, count: Math.ceil((durationMs / 1000) * shape.txPerSecondBudget), seed: `cpu-role-${shape.name}-${run}` });
     const idleWallMs = performance.now() - idleStart;
     const idleMsPerSecond = devnet.manifest.validators.map((v, i) => ((cpuMsOf(v.pid) - idleBefore[i]!) * 1000) / idleWallMs);
-    const load = runDevnetLoad(devnet, { set, mode: shape.mode, durationMs, reportDir: join(dir, "report") });
+    const load = runDevnetLoad(devnet, { set, mode: shape.mode, durationMs, reportDir: join(devnet.manifest.dir, "report") });
     await sleep(WARMUP_MS);
     const before = await readAll(devnet);
     const start = performance.now();
     const monotonicStartUs = Number(process.hrtime.bigint() / 1000n);
-    await sleep(MEASURE_MS);
+    // Submission ends MEASURE_MS later; the window closes when the driver has drained (every
+    // submitted transaction final or rejected, or its drain timeout): a shard that finalizes in
+    // bursts (a slow BFT view on a starved machine) has its burst counted with the work it took.
+    await load;
     const after = await readAll(devnet);
     const wallMs = performance.now() - start;
     // The window on the monotonic clock a .cpuprofile's startTime and endTime use (µs), to cut profiles to it.
     const monotonicUs = { start: monotonicStartUs, end: Number(process.hrtime.bigint() / 1000n) };
-    await load;
     const validators = devnet.manifest.validators.map((v, i) => {
       const cpuMs = after[i]!.cpuMs - before[i]!.cpuMs;
       const finalTxs = after[i]!.finalized - before[i]!.finalized;
