@@ -240,7 +240,7 @@ for (let run = 0; run < RUNS; run++) {
     // Measured right after the devnet stopped, so the machine's state is the run's.
     const signature = await signatureCost(set);
     samples.push({ shape: shape.name, run, finalTps, validators, signature, monotonicUs });
-    const perRole = (role: string) => median(validators.filter((v) => roleOf(v.league) === role).map((v) => v.cpuUsPerFinalTx));
+    const perRole = (role: string) => median(validators.filter((v) => roleOf(v.league) === role).map((v) => v.cpuUsPerFinalTx).filter(Number.isFinite));
     console.log(
       `${shape.name} run ${run}: ${finalTps} final tx/s; µs CPU per final tx: producer ${perRole("producer").toFixed(1)}, normal ${perRole("normal").toFixed(1)}; ` +
         `signature ${signature.poolUs} µs (pool), ${signature.kernelUs} µs (kernel)`,
@@ -251,12 +251,15 @@ for (let run = 0; run < RUNS; run++) {
   }
 }
 
+const tenth = (x: number) => Math.round(x * 10) / 10;
 const summary = shapes.map(({ name }) => {
   const runs = samples.filter((s) => s.shape === name);
-  const roleUs = (role: string) => median(runs.flatMap((s) => s.validators.filter((v) => roleOf(v.league) === role).map((v) => v.cpuUsPerFinalTx)));
-  const producerUs = roleUs("producer");
-  const normalUs = roleUs("normal");
-  const aboveIdle = (role: string) => median(runs.flatMap((s) => s.validators.filter((v) => roleOf(v.league) === role).map((v) => v.aboveIdleUsPerFinalTx)));
+  // A validator that finalized nothing in a window (its shard stalled throughout) has no figure.
+  const ofRole = (role: string, figure: (v: ValidatorRow) => number) =>
+    tenth(median(runs.flatMap((s) => s.validators.filter((v) => roleOf(v.league) === role).map(figure).filter(Number.isFinite))));
+  const producerUs = ofRole("producer", (v) => v.cpuUsPerFinalTx);
+  const normalUs = ofRole("normal", (v) => v.cpuUsPerFinalTx);
+  const aboveIdle = (role: string) => ofRole(role, (v) => v.aboveIdleUsPerFinalTx);
   const poolUs = median(runs.map((s) => s.signature.poolUs));
   const kernelUs = median(runs.map((s) => s.signature.kernelUs));
   return {
