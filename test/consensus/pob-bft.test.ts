@@ -59,8 +59,9 @@ function filtered(channel: Channel, outgoing: Outgoing): Channel {
 
 /** `configOf(i)`: the idle heartbeat of validator i (default none). */
 /**
- * `replicaOptions`: `self` gives each replica's PobValidator its validator's key (as the node
- * does), `verifierOf(i)` the verifier of replica i's PobValidator (default the shared one).
+ * `replicaOptions`: `sealedHere` gives each replica's PobValidator its node's producer's sealed
+ * blocks (as the validator does), `verifierOf(i)` the verifier of replica i's PobValidator
+ * (default the shared one).
  */
 function setup(
   seedLabel: string,
@@ -68,7 +69,7 @@ function setup(
   validatorCount = 9,
   outgoing?: Outgoing,
   configOf?: (index: number) => { readonly idleProposalMs?: number; readonly viewTimeoutMs?: number },
-  replicaOptions: { readonly self?: boolean; readonly verifierOf?: (index: number) => Ed25519Verifier } = {},
+  replicaOptions: { readonly sealedHere?: boolean; readonly verifierOf?: (index: number) => Ed25519Verifier } = {},
 ) {
   const seed = simSeed(seedLabel);
   const sim = new Simulator({
@@ -90,7 +91,8 @@ function setup(
     const chain = new MemoryFinalChain(genesis);
     const validator = new PobValidator({
       shard: 0, shardCount: 1, utxo, accounts: ledger, leagues, chain, bondOf: (key) => context.bondOf(key),
-      verifier: replicaOptions.verifierOf?.(index) ?? VERIFIER, ...(replicaOptions.self === true ? { self: keyPair.publicKey } : {}),
+      verifier: replicaOptions.verifierOf?.(index) ?? VERIFIER,
+      ...(replicaOptions.sealedHere === true ? { sealedHere: (hash: Uint8Array) => sim.node<PobNode>(hex(keyPair.publicKey)).instance?.producer?.sealedHere(hash) === true } : {}),
     });
     return { keyPair, utxo, ledger, validator, chain, outcomes: [] as FinalOutcome[], decidedAt: [] as number[], finalAt: new Map<string, number>() };
   });
@@ -231,7 +233,7 @@ describe("pob over BFT in the simulator", () => {
       }
     }
     const verifiers = Array.from({ length: 9 }, () => new RecordingVerifier());
-    const s = setup("pob-bft own blocks", { ...POLICY, samplingProbability: 1 }, 9, undefined, undefined, { self: true, verifierOf: (i) => verifiers[i]! });
+    const s = setup("pob-bft own blocks", { ...POLICY, samplingProbability: 1 }, 9, undefined, undefined, { sealedHere: true, verifierOf: (i) => verifiers[i]! });
     const byProducer = new Map<string, string[]>();
     for (let k = 0; k < 9; k++) {
       const producer = s.leagues.believable[k % 3]!;

@@ -268,12 +268,13 @@ export interface PobValidatorOptions {
   readonly departureOf?: (bond: Uint8Array) => Departure | undefined;
   readonly verifier?: Ed25519Verifier;
   /**
-   * This replica's own key, when it may produce: an optimistic block whose seal verifies under it
-   * was sealed here, after every signature in it was verified (optimistic.ts: `offer`, or the
-   * worker pool before `offerVerified`), so step 3 counts its sampled signatures as verified
-   * instead of verifying them a second time. Nobody else can seal under this key.
+   * Whether this replica's own producer sealed block `hash` (optimistic.ts `sealedHere`): it did
+   * so after verifying every signature in it (`offer`, or the worker pool before
+   * `offerVerified`), so step 3 counts that block's sampled signatures as verified instead of
+   * verifying them a second time. By hash, not by key: a block made elsewhere under this
+   * validator's key (a stolen key, a stand-in) is verified like any other.
    */
-  readonly self?: Uint8Array;
+  readonly sealedHere?: (hash: Uint8Array) => boolean;
   /**
    * Cross-shard transactions (white paper §6): the proofs' verifier and the phases this shard's
    * final chain reached (src/atomix/phases.ts). Absent: every Atomix kind is refused
@@ -744,7 +745,7 @@ export class PobValidator {
    * Step 3 for every held block of a proposal at once: the signatures of the records each block's
    * sampler draws, verified in one batch (a block's sample is a handful of signatures; one batch
    * over the proposal costs less per signature than one per block). Only decoded optimistic blocks
-   * not ordered before and not sealed here are sampled ahead; `screen` checks the rest as it goes.
+   * not ordered before and not sealed by this replica's producer are sampled ahead; `screen` checks the rest as it goes.
    * The verdicts depend on the bytes and the final randomness alone, so using them in `screen`
    * decides exactly as verifying there would.
    */
@@ -755,7 +756,7 @@ export class PobValidator {
     for (const hash of blocks) {
       const key = toHex(hash);
       const block = bodyOf(hash);
-      if (block === undefined || block instanceof Uint8Array || block.header.kind !== BlockKind.Optimistic || this.sealedHere(block.header.producer) || this.ordered.has(key) || seen.has(key)) continue;
+      if (block === undefined || block instanceof Uint8Array || block.header.kind !== BlockKind.Optimistic || this.sealedHere(hash) || this.ordered.has(key) || seen.has(key)) continue;
       seen.add(key);
       const checked = this.statelessOf(block);
       const items = itemsByRecord(checked);
@@ -837,7 +838,7 @@ export class PobValidator {
     // Its verdict, in proposal order, is completed once the UTXO set has decided (applyScreened).
     work.blocks.push({ hash, producer, included: 0, sampled: 0 });
     // A block sampled ahead is sampled alike here (same seed, policy and txids): its verdicts are this step's.
-    const invalid = this.sealedHere(producer) ? this.countVerified(items, sampled, work)
+    const invalid = this.sealedHere(hash) ? this.countVerified(items, sampled, work)
       : ahead !== undefined ? this.sampledInvalid(items, sampled, ahead, work)
       : this.findInvalid(items, sampled, work);
     if (invalid.length > 0) {
@@ -927,10 +928,9 @@ export class PobValidator {
     });
   }
 
-  /** Whether `producer` is this replica's own key (PobValidatorOptions `self`). */
-  private sealedHere(producer: Uint8Array): boolean {
-    const self = this.options.self;
-    return self !== undefined && Buffer.compare(self, producer) === 0;
+  /** Whether this replica's producer sealed block `hash` (PobValidatorOptions `sealedHere`). */
+  private sealedHere(hash: Uint8Array): boolean {
+    return this.options.sealedHere?.(hash) === true;
   }
 
   /** Step 3 for a block sealed here: its signatures among `which` were verified before it was sealed; none is invalid. */
