@@ -111,6 +111,20 @@ function gammaToHash(gamma: Point): Uint8Array {
   return suiteHash(PROOF_TO_HASH_FRONT, gamma.clearCofactor().toBytes());
 }
 
+/** The last key `vrfProve` expanded: a validator proves with one key, one share per height. */
+let lastExpanded: { readonly secretKey: Uint8Array; readonly key: ReturnType<typeof ed25519.utils.getExtendedPublicKey> } | undefined;
+
+/**
+ * RFC 8032 §5.1.5 expansion: scalar = clamp(SHA-512(SK)[0..32]) mod q, prefix = SHA-512(SK)[32..64],
+ * and the public key (a base-point multiplication), kept for the next proof with the same key.
+ */
+function expandedKey(secretKey: Uint8Array): ReturnType<typeof ed25519.utils.getExtendedPublicKey> {
+  if (lastExpanded === undefined || !sameBytes(lastExpanded.secretKey, secretKey)) {
+    lastExpanded = { secretKey: Uint8Array.from(secretKey), key: ed25519.utils.getExtendedPublicKey(secretKey) };
+  }
+  return lastExpanded.key;
+}
+
 /**
  * ECVRF_prove (§5.1) of `alpha` under the RFC 8032 seed `secretKey`: the 80-byte proof pi.
  * Deterministic: the same key and input always give the same proof.
@@ -122,8 +136,7 @@ export function vrfProve(secretKey: Uint8Array, alpha: Uint8Array): Uint8Array {
     `a VRF secret key is a ${SECRET_KEY_BYTES}-byte Ed25519 seed`,
   );
   check<VrfErrorCode>(alpha instanceof Uint8Array, "VRF_BAD_INPUT", "alpha must be a Uint8Array");
-  // RFC 8032 §5.1.5 expansion: scalar = clamp(SHA-512(SK)[0..32]) mod q, prefix = SHA-512(SK)[32..64].
-  const { scalar: x, prefix, pointBytes: Y } = ed25519.utils.getExtendedPublicKey(secretKey);
+  const { scalar: x, prefix, pointBytes: Y } = expandedKey(secretKey);
   const H = encodeToCurve(Y, alpha);
   const hBytes = H.toBytes();
   const gammaBytes = H.multiply(x).toBytes();

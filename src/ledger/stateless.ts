@@ -99,14 +99,20 @@ export type BatchOrigin = "submitted" | "derived";
 
 /**
  * Validates every transaction of `packed` for shard `shard` of `shardCount`. Throws only when the
- * framing itself is broken (BATCH_TRUNCATED) or the shard arguments are invalid.
+ * framing itself is broken (BATCH_TRUNCATED) or the shard arguments are invalid. `knownTxids`
+ * (count × 32 bytes, in batch order) are the txids the caller already computed from these very
+ * bytes (a decoded block's, `decodeBlock` hashed them): each transaction is then hashed once, not
+ * twice; they are returned as `txids`, not copied. Any other count throws BATCH_TRUNCATED.
  */
-export function validateStateless(packed: Uint8Array, shard: number, shardCount: number, origin: BatchOrigin = "submitted", decisions?: DecisionVerifier): StatelessResult {
+export function validateStateless(packed: Uint8Array, shard: number, shardCount: number, origin: BatchOrigin = "submitted", decisions?: DecisionVerifier, knownTxids?: Uint8Array): StatelessResult {
   checkShardIndex(shard, shardCount);
   const transactions = unpackTransactions(packed);
   const count = transactions.length;
+  if (knownTxids !== undefined && knownTxids.length !== count * TXID_BYTES) {
+    throw new IosError<LedgerErrorCode>("BATCH_TRUNCATED", `${knownTxids.length / TXID_BYTES} known txids for ${count} transactions`);
+  }
   const rejections: (Rejection | null)[] = new Array(count).fill(null);
-  const txids = new Uint8Array(count * TXID_BYTES);
+  const txids = knownTxids ?? new Uint8Array(count * TXID_BYTES);
   const passed: Passed[] = [];
   let recordBytes = 0;
   let signatureCount = 0;
@@ -116,8 +122,10 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
       const module = kindOfTransaction(tx);
       const shape = module.scan(tx);
       // A well-formed transaction has a txid even when a rule below refuses it: its refusal is answered by it.
-      sha.digestToOut(tx.subarray(0, shape.unsignedEnd));
-      txids.set(sha.out, index * TXID_BYTES);
+      if (knownTxids === undefined) {
+        sha.digestToOut(tx.subarray(0, shape.unsignedEnd));
+        txids.set(sha.out, index * TXID_BYTES);
+      }
       if (!module.submittable && origin === "submitted") throw new IosError<LedgerErrorCode>("TX_NOT_SUBMITTABLE", `a ${module.name} is derived by the shard, never submitted`);
       module.checkStateless(tx, shape, shard, shardCount, decisions);
       const bytes = module.recordBytesIn?.(tx, shape, shard, shardCount) ?? shape.recordBytes;

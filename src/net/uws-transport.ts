@@ -56,6 +56,11 @@ const EXCLUSIVE_PORT = 1 as ListenOptions;
 
 export type TransportErrorCode = "TRANSPORT_BAD_CONFIG" | "TRANSPORT_LISTEN_FAILED" | "TRANSPORT_CLOSED";
 
+/** ws's mask generator for dialed links: the zero key (see `dial`). */
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
+}
+
 /** The WebSocket route peers connect to. */
 export const PEER_PATH = "/peer";
 
@@ -856,6 +861,10 @@ export class UwsTransport implements Transport {
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
       maxPayload: this.limits.maxFrameBytes,
+      // An all-zero mask: frames leave as they are, neither XORed byte by byte nor copied (ws skips
+      // both for a zero key). Masking protects browser intermediaries from script-chosen bytes
+      // (RFC 6455 §10.3); a validator's own authenticated link to a peer has neither.
+      generateMask: zeroMask,
       handshakeTimeout: this.limits.handshakeTimeoutMs,
       ...(url.startsWith("ws:")
         ? {

@@ -5,7 +5,7 @@
 // from forwarded finality records verified offline. IOS_SIM_SEED replays a failing seed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import { Ed25519Verifier, type SignatureItem } from "../../src/crypto/ed25519.js";
 import { HEADER_BYTES } from "../../src/ledger/block.js";
 import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { genesisEpochContext } from "../../src/epoch/context.js";
@@ -58,7 +58,19 @@ function filtered(channel: Channel, outgoing: Outgoing): Channel {
 }
 
 /** `configOf(i)`: the idle heartbeat of validator i (default none). */
-function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, outgoing?: Outgoing, configOf?: (index: number) => { readonly idleProposalMs?: number; readonly viewTimeoutMs?: number }) {
+/**
+ * `replicaOptions`: `sealedHere` gives each replica's PobValidator its node's producer's sealed
+ * blocks (as the validator does), `verifierOf(i)` the verifier of replica i's PobValidator
+ * (default the shared one).
+ */
+function setup(
+  seedLabel: string,
+  policy: ShardingPolicy,
+  validatorCount = 9,
+  outgoing?: Outgoing,
+  configOf?: (index: number) => { readonly idleProposalMs?: number; readonly viewTimeoutMs?: number },
+  replicaOptions: { readonly sealedHere?: boolean; readonly verifierOf?: (index: number) => Ed25519Verifier } = {},
+) {
   const seed = simSeed(seedLabel);
   const sim = new Simulator({
     seed,
@@ -69,7 +81,7 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, ou
   const members = validators.map((v) => v.publicKey);
   const epochSeed = sim.rng("epoch").bytes(32);
   const context = genesisEpochContext(genesis);
-  const replicas = validators.map((keyPair) => {
+  const replicas = validators.map((keyPair, index) => {
     const utxo = new UtxoTable({ initialCapacityLog2: 8 });
     // The tests' genesis has no policy (each test brings its own): the bonds go in by hand.
     utxo.insertEntries(genesisEntries(genesis, 0));
@@ -77,7 +89,11 @@ function setup(seedLabel: string, policy: ShardingPolicy, validatorCount = 9, ou
     const ledger = BelievabilityLedger.fromGenesis(genesis.validators);
     const leagues = drawLeagues({ epoch: 0, seed: epochSeed, members, accounts: ledger, policy });
     const chain = new MemoryFinalChain(genesis);
-    const validator = new PobValidator({ shard: 0, shardCount: 1, utxo, accounts: ledger, leagues, chain, bondOf: (key) => context.bondOf(key), verifier: VERIFIER });
+    const validator = new PobValidator({
+      shard: 0, shardCount: 1, utxo, accounts: ledger, leagues, chain, bondOf: (key) => context.bondOf(key),
+      verifier: replicaOptions.verifierOf?.(index) ?? VERIFIER,
+      ...(replicaOptions.sealedHere === true ? { sealedHere: (hash: Uint8Array) => sim.node<PobNode>(hex(keyPair.publicKey)).instance?.producer?.sealedHere(hash) === true } : {}),
+    });
     return { keyPair, utxo, ledger, validator, chain, outcomes: [] as FinalOutcome[], decidedAt: [] as number[], finalAt: new Map<string, number>() };
   });
   const leagues = replicas[0]!.validator.leagues;
@@ -205,6 +221,40 @@ describe("pob over BFT in the simulator", () => {
     const blocks = s.replicas[0]!.outcomes.flatMap((o) => o.blocks).filter((b) => b.rejected === undefined);
     assert.ok(blocks.length >= 3);
     for (const b of blocks) assert.ok(s.leagues.isBelievable(b.producer!));
+  });
+
+  it("a producer's replica counts the sampled signatures of the blocks it sealed without verifying them again (p = 1); every replica decides alike", async () => {
+    /** A real verifier that records the message (the txid) of every signature it batch-verifies. */
+    class RecordingVerifier extends Ed25519Verifier {
+      readonly verified = new Set<string>();
+      override verifyBatch(items: readonly SignatureItem[]): boolean[] {
+        for (const item of items) this.verified.add(hex(item.message));
+        return super.verifyBatch(items);
+      }
+    }
+    const verifiers = Array.from({ length: 9 }, () => new RecordingVerifier());
+    const s = setup("pob-bft own blocks", { ...POLICY, samplingProbability: 1 }, 9, undefined, undefined, { sealedHere: true, verifierOf: (i) => verifiers[i]! });
+    const byProducer = new Map<string, string[]>();
+    for (let k = 0; k < 9; k++) {
+      const producer = s.leagues.believable[k % 3]!;
+      const tx = s.transfer({ assignedTo: producer });
+      byProducer.set(hex(producer), [...(byProducer.get(hex(producer)) ?? []), hex(tx.txid)]);
+      s.submitWhenCaughtUp(10 + k * 15, producer, tx.bytes);
+    }
+    const all = [...byProducer.values()].flat();
+    const done = await s.runUntil(() => s.replicas.every((r) => all.every((t) => s.includedBy(r).has(t))), 5_000);
+    assert.ok(done, `seed ${String(s.seed)}: not every transaction became final everywhere`);
+    s.assertSameChain();
+    const heights = Math.min(...s.replicas.map((r) => r.outcomes.length));
+    for (let h = 0; h < heights; h++) {
+      assert.equal(new Set(s.replicas.map((r) => r.outcomes[h]!.verifiedSignatures)).size, 1, `every replica counts the same verified signatures at height ${h + 1}`);
+    }
+    s.replicas.forEach((replica, i) => {
+      const own = byProducer.get(hex(replica.keyPair.publicKey)) ?? [];
+      const others = all.filter((t) => !own.includes(t));
+      for (const txid of own) assert.ok(!verifiers[i]!.verified.has(txid), "a block sealed here is not verified again");
+      for (const txid of others) assert.ok(verifiers[i]!.verified.has(txid), "every other producer's sampled signature is verified (p = 1)");
+    });
   });
 
   it("a cheater's forged transaction is caught (p = 1), slashed on every validator, its production stops", async () => {

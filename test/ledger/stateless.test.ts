@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, verify as nodeVerify } from "node:crypto";
 import { describe, it } from "node:test";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { txidsOf } from "../../src/ledger/block.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions, unpackTransactions, validateStateless } from "../../src/ledger/stateless.js";
@@ -71,6 +72,19 @@ describe("validateStateless", () => {
       assert.ok(nodeVerify(null, item.message, spkiOf(item.publicKey), item.signature), `signature item ${k}`);
     });
     assert.deepEqual(structuredClone(result).rejections, result.rejections);
+  });
+
+  it("with the txids its caller computed from the same bytes (a decoded block's), the result is the same and they are not hashed again", () => {
+    const packed = packTransactions([good1.bytes, good2.bytes]);
+    const computed = validateStateless(packed, 0, 1);
+    const known = txidsOf([good1.bytes, good2.bytes]);
+    const reused = validateStateless(packed, 0, 1, "submitted", undefined, known);
+    assert.equal(reused.txids, known, "the known txids are the result's, not a copy");
+    assert.deepEqual({ ...reused, txids: [...reused.txids] }, { ...computed, txids: [...computed.txids] });
+    // The records and signature messages carry the txids given: they are trusted as the caller's hash of these bytes.
+    const other = Uint8Array.from(known).fill(7, 0, 32);
+    assert.equal(hex(validateStateless(packed, 0, 1, "submitted", undefined, other).signatures[0]!.message), "07".repeat(32));
+    assert.equal(codeOf(() => validateStateless(packed, 0, 1, "submitted", undefined, known.subarray(0, 32))), "BATCH_TRUNCATED");
   });
 
   it("checks every input and output owner against the shard", () => {

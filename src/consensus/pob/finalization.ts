@@ -268,6 +268,14 @@ export interface PobValidatorOptions {
   readonly departureOf?: (bond: Uint8Array) => Departure | undefined;
   readonly verifier?: Ed25519Verifier;
   /**
+   * Whether this replica's own producer sealed block `hash` (optimistic.ts `sealedHere`): it did
+   * so after verifying every signature in it (`offer`, or the worker pool before
+   * `offerVerified`), so step 3 counts that block's sampled signatures as verified instead of
+   * verifying them a second time. By hash, not by key: a block made elsewhere under this
+   * validator's key (a stolen key, a stand-in) is verified like any other.
+   */
+  readonly sealedHere?: (hash: Uint8Array) => boolean;
+  /**
    * Cross-shard transactions (white paper §6): the proofs' verifier and the phases this shard's
    * final chain reached (src/atomix/phases.ts). Absent: every Atomix kind is refused
    * (TX_ATOMIX_UNSUPPORTED).
@@ -316,6 +324,9 @@ interface Screened {
   /** Per record: signatures verified (sampled, or in full after a slashing). */
   readonly verified: boolean[];
 }
+
+/** Step 3's verdicts of one block verified ahead: record index → all its signatures valid (sampled records only). */
+type SampleVerdicts = ReadonlyMap<number, boolean>;
 
 /** Signature items of record k (the items of its transaction), from a stateless result. */
 function itemsByRecord(result: StatelessResult): SignatureItem[][] {
@@ -376,7 +387,8 @@ export class PobValidator {
   statelessOf(block: DecodedBlock): StatelessResult {
     let checked = this.checkedBlocks.get(block);
     if (checked === undefined) {
-      checked = validateStateless(block.body, this.options.shard, this.options.shardCount, "submitted", this.options.atomix?.verifier);
+      // The block's txids were computed from its body when it was decoded (or built): hashed once.
+      checked = validateStateless(block.body, this.options.shard, this.options.shardCount, "submitted", this.options.atomix?.verifier, block.txids);
       this.checkedBlocks.set(block, checked);
     }
     return checked;
@@ -506,8 +518,9 @@ export class PobValidator {
     const height = core.height;
     if (core.mode === "two-league") {
       const screened: Screened[] = [];
+      const samples = this.verifySamples(core.blocks, bodyOf, finalRandomness, work.leagues);
       for (const blockHash of core.blocks) {
-        const block = this.screen(blockHash, bodyOf(blockHash), core.timestamp, finalRandomness, work, screened);
+        const block = this.screen(blockHash, bodyOf(blockHash), core.timestamp, finalRandomness, work, screened, samples);
         if (block !== undefined) screened.push(block);
       }
       this.applyScreened(screened, this.slashings(work, height), work);
@@ -730,8 +743,53 @@ export class PobValidator {
     return work.slashed.some((record) => Buffer.compare(record.publicKey, producer) === 0) || (accounts.has(producer) && accounts.isExcluded(producer));
   }
 
-  /** Steps 1–4 for one optimistic block; undefined when it is rejected whole. */
-  private screen(hash: Uint8Array, body: Uint8Array | DecodedBlock | undefined, proposalTime: number, finalRandomness: Uint8Array, work: Work, earlier: readonly Screened[]): Screened | undefined {
+  /**
+   * Step 3 for every held block of a proposal at once: the signatures of the records each block's
+   * sampler draws, verified in one batch (a block's sample is a handful of signatures; one batch
+   * over the proposal costs less per signature than one per block). Only decoded optimistic blocks
+   * not ordered before and not sealed by this replica's producer are sampled ahead; `screen` checks the rest as it goes.
+   * The verdicts depend on the bytes and the final randomness alone, so using them in `screen`
+   * decides exactly as verifying there would.
+   */
+  private verifySamples(blocks: readonly Uint8Array[], bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array, leagues: Leagues): Map<DecodedBlock, SampleVerdicts> {
+    const sampled: { block: DecodedBlock; records: number[]; items: SignatureItem[][] }[] = [];
+    const all: SignatureItem[] = [];
+    const seen = new Set<string>();
+    for (const hash of blocks) {
+      const key = toHex(hash);
+      const block = bodyOf(hash);
+      if (block === undefined || block instanceof Uint8Array || block.header.kind !== BlockKind.Optimistic || this.sealedHere(hash) || this.ordered.has(key) || seen.has(key)) continue;
+      seen.add(key);
+      const checked = this.statelessOf(block);
+      const items = itemsByRecord(checked);
+      const sampler = new Sampler(leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
+      const records: number[] = [];
+      for (let k = 0; k < items.length; k++) {
+        if (!sampler.isSampled(txidOf(checked, k))) continue;
+        records.push(k);
+        all.push(...items[k]!);
+      }
+      sampled.push({ block, records, items });
+    }
+    const verdicts = new Map<DecodedBlock, SampleVerdicts>();
+    const valid = all.length === 0 ? [] : this.verifier.verifyBatch(all);
+    let cursor = 0;
+    for (const { block, records, items } of sampled) {
+      const byRecord = new Map<number, boolean>();
+      for (const k of records) {
+        const n = items[k]!.length;
+        let ok = true;
+        for (let i = cursor; i < cursor + n; i++) ok &&= valid[i]!;
+        byRecord.set(k, ok);
+        cursor += n;
+      }
+      verdicts.set(block, byRecord);
+    }
+    return verdicts;
+  }
+
+  /** Steps 1–4 for one optimistic block; undefined when it is rejected whole. `samples`: step 3's verdicts verified ahead (`verifySamples`). */
+  private screen(hash: Uint8Array, body: Uint8Array | DecodedBlock | undefined, proposalTime: number, finalRandomness: Uint8Array, work: Work, earlier: readonly Screened[], samples: Map<DecodedBlock, SampleVerdicts>): Screened | undefined {
     const { shard, accounts } = this.options;
     if (body === undefined) return this.rejectBlock(hash, "POB_BLOCK_UNAVAILABLE", work);
     let block: DecodedBlock;
@@ -775,12 +833,16 @@ export class PobValidator {
       if (!assigned) work.excluded.push({ txid: txidOf(checked, k), code: "POB_NOT_ASSIGNED", block: hash });
       return assigned;
     });
+    const ahead = samples.get(block);
     const sampler = new Sampler(work.leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
-    const sampled = keep.map((flag, k) => flag && sampler.isSampled(txidOf(checked, k)));
+    const sampled = keep.map((flag, k) => flag && (ahead !== undefined ? ahead.has(k) : sampler.isSampled(txidOf(checked, k))));
     const screened: Screened = { verdict: work.blocks.length, hash, block, producer, checked, items, keep, verified: sampled };
     // Its verdict, in proposal order, is completed once the UTXO set has decided (applyScreened).
     work.blocks.push({ hash, producer, included: 0, sampled: 0 });
-    const invalid = this.findInvalid(items, sampled, work);
+    // A block sampled ahead is sampled alike here (same seed, policy and txids): its verdicts are this step's.
+    const invalid = this.sealedHere(hash) ? this.countVerified(items, sampled, work)
+      : ahead !== undefined ? this.sampledInvalid(items, sampled, ahead, work)
+      : this.findInvalid(items, sampled, work);
     if (invalid.length > 0) {
       const evidence = makeEvidence(block, checked.recordTx[invalid[0]!]!);
       const verdict = verifyEvidence(evidence, producer, this.verifier);
@@ -866,6 +928,31 @@ export class PobValidator {
       work.included.push(txid);
       work.transactions.push(transaction);
     });
+  }
+
+  /** Whether this replica's producer sealed block `hash` (PobValidatorOptions `sealedHere`). */
+  private sealedHere(hash: Uint8Array): boolean {
+    return this.options.sealedHere?.(hash) === true;
+  }
+
+  /** Step 3 for a block sealed here: its signatures among `which` were verified before it was sealed; none is invalid. */
+  private countVerified(items: readonly SignatureItem[][], which: readonly boolean[], work: Work): number[] {
+    which.forEach((flag, k) => {
+      if (flag) work.verified += items[k]!.length;
+    });
+    return [];
+  }
+
+  /** Record indexes among `which` (records `verifySamples` sampled: `screen` draws its sample from them) found invalid there. */
+  private sampledInvalid(items: readonly SignatureItem[][], which: readonly boolean[], verdicts: SampleVerdicts, work: Work): number[] {
+    const invalid: number[] = [];
+    which.forEach((flag, k) => {
+      if (!flag) return;
+      const valid = verdicts.get(k)!;
+      work.verified += items[k]!.length;
+      if (!valid) invalid.push(k);
+    });
+    return invalid;
   }
 
   /** Record indexes among `which` having at least one invalid signature. */

@@ -14,7 +14,7 @@
  * blocks, so a double spend split across two producers is caught only in phase 2 (the first in
  * final order wins).
  *
- * API: class `OptimisticProducer` (offer, offerVerified, isAssigned, produce, finalized, setLeague, pending),
+ * API: class `OptimisticProducer` (offer, offerVerified, isAssigned, produce, finalized, sealedHere, setLeague, pending),
  * `buildOptimisticBlock(fields, transactions, producer, txids?)` (seal and encode, no validation).
  */
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
@@ -264,6 +264,14 @@ export class OptimisticProducer {
         return confirmations;
       },
     };
+  }
+
+  /**
+   * Whether this producer sealed block `hash` and it is not final yet: every signature in it was
+   * verified here before it was queued (`offer`, or the caller before `offerVerified`).
+   */
+  sealedHere(hash: Uint8Array): boolean {
+    return this.sealedBlocks.has(toHex(hash));
   }
 
   /** Removes and returns the queued, unsealed transactions (a producer leaving the league hands them on). */

@@ -224,6 +224,7 @@ export class PobShardConsensus implements ShardDriver {
     const atomix = { verifier: new CommitteeProofVerifier(committeesOfContext(...trusted), verifier), phases: state };
     const validator = new PobValidator({
       shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix,
+      sealedHere: (hash) => this.node.producer?.sealedHere(hash) === true,
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
       bondOf: (publicKey) => context.bondOf(publicKey),
       departureOf: (bond) => context.departureOf(bond),

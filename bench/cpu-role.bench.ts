@@ -1,0 +1,297 @@
+/**
+ * CPU per finalized transaction, per role (issue 16), on the default devnet of `ios start`
+ * (2 shards × 5 validators under Proof-of-Believability: 1 believable producer per shard verifies
+ * every signature, a normal league of 4 finalizes by BFT and re-verifies a sample, p = 0.1).
+ *
+ * Phases of one run (a fresh devnet per load shape, a freshly signed workload, signing untimed):
+ *  1. load: the H9 driver (src/load/driver.ts) drives the devnet, closed loop at a window that
+ *     saturates it, or open loop at a rate well below saturation;
+ *  2. measure: after WARMUP_MS of load, each validator process's CPU time (user + system, from
+ *     /proc/<pid>/stat: every thread, the verifier workers included) and its
+ *     `ios_pipeline_finalized_total` (GET /metrics: transactions final in its shard's committed
+ *     blocks, as this replica applied them) are read; submission goes on for MEASURE_MS, and
+ *     they are read again once the driver has drained (every submitted transaction final or
+ *     rejected, or its 10 s drain timeout), so finality that comes in bursts is counted whole;
+ *  3. report: µs of CPU per final transaction per validator, ΔCPU / Δfinal, and per role (the
+ *     league each validator's /v1/status names at launch) the median over its validators.
+ * Beside them, the cost the producer cannot avoid: Ed25519 verification per signature at the
+ * producer's batch size (BATCH_TXS one-input transfers of this workload, so one signature per
+ * transaction), in this process's CPU time, measured two ways:
+ *  - kernel: `Ed25519Verifier.verifyBatch` in this thread, with the worker's key-cache size;
+ *  - pool: the packed batch through a one-thread Piscina pool (`verifyPacked`), the worker hop
+ *    included, as the producer pays it.
+ * Goals of the issue: producer CPU per tx ≤ 1.5 × the signature cost (pool), normal ≤ 10 µs/tx.
+ *
+ * Environment:
+ *   CPU_ROLE_RUNS       repeats of every shape, alternating (default 1);
+ *   CPU_ROLE_SECONDS    seconds of submission after the warm-up (default 8);
+ *   CPU_ROLE_OUT        the results file (default bench/results/cpu-role.json);
+ *   CPU_ROLE_OPEN_RATE  the open loop's tx/s (default 1000);
+ *   CPU_ROLE_SHAPES     a comma-separated subset of the shape names (closed-4000, open-<rate>);
+ *   CPU_ROLE_KEEP=1     keep the devnets' directories (logs, load reports);
+ *   CPU_ROLE_PROFILE=DIR  every validator i writes `--cpu-prof` profiles into DIR/<shape>-v<i>,
+ *                       one file per thread, thread 0 the main thread (the profiler's own cost
+ *                       inflates the figures of such a run).
+ * Not benny: one sample is seconds of a whole network.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Ed25519Verifier, type SignatureItem } from "../src/crypto/ed25519.js";
+import { packSignatureBatch } from "../src/crypto/signature-batch.js";
+import { startDevnet, type Devnet, type League } from "../src/devnet/launcher.js";
+import { IosError } from "../src/errors.js";
+import { runDevnetLoad } from "../src/devnet/session.js";
+import { packTransactions, validateStateless } from "../src/ledger/stateless.js";
+import { clockTicksPerSecond, parseProcStat } from "../src/load/metrics.js";
+import { generateLoad, type LoadSet } from "../src/load/workload.js";
+import { BATCH_TXS } from "../src/node/pipeline.js";
+import { WORKER_KEY_CACHE_SIZE } from "../src/node/pool/interface.js";
+import { PiscinaVerifierPool } from "../src/node/pool/verify-pool.js";
+import { median } from "./stats.js";
+
+const RUNS = Number(process.env.CPU_ROLE_RUNS ?? 1);
+const MEASURE_MS = Number(process.env.CPU_ROLE_SECONDS ?? 8) * 1000;
+const RESULTS_FILE = process.env.CPU_ROLE_OUT ?? "bench/results/cpu-role.json";
+const PROFILE_DIR = process.env.CPU_ROLE_PROFILE;
+/** Load before the first reading: the devnet's first blocks, JIT warm-up and the key caches filling. */
+const WARMUP_MS = 4000;
+const ACCOUNTS = 2000;
+/** The open loop's rate (CPU_ROLE_OPEN_RATE): well below what the devnet finalizes when saturated. */
+const OPEN_RATE = Number(process.env.CPU_ROLE_OPEN_RATE ?? 1000);
+/**
+ * Shapes: closed loop at 4000 in flight (the devnet's saturating window, bench/results/devnet.json),
+ * open loop at OPEN_RATE (default 1000 tx/s, about a fifth of the saturated rate on a quiet
+ * machine). Transfers signed per second of load sit above the highest rate seen, so a run never
+ * runs dry.
+ */
+const SHAPES = [
+  { name: "closed-4000", mode: { kind: "closed-loop", window: 4000 }, txPerSecondBudget: 6000 },
+  { name: `open-${OPEN_RATE}`, mode: { kind: "open-loop", rate: OPEN_RATE }, txPerSecondBudget: Math.ceil(OPEN_RATE * 1.1) },
+] as const;
+const GOAL_PRODUCER_RATIO = 1.5;
+const GOAL_NORMAL_US = 10;
+/** Signature batches timed for the signature cost (after one untimed pass filling the key cache). */
+const SIGNATURE_PASSES = 3;
+
+const root = mkdtempSync(join(tmpdir(), "ios-cpu-role-"));
+// CPU_ROLE_KEEP=1 keeps the devnets' directories (configurations, logs) for a look afterwards.
+if (process.env.CPU_ROLE_KEEP !== "1") process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+else console.log(`devnets under ${root}`);
+
+interface Reading {
+  readonly cpuMs: number;
+  readonly finalized: number;
+}
+
+function cpuMsOf(pid: number): number {
+  const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  return ((stat.utimeTicks + stat.stimeTicks) * 1000) / clockTicksPerSecond();
+}
+
+async function finalizedOf(http: string): Promise<number> {
+  const text = await (await fetch(`${http}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("ios_pipeline_finalized_total "));
+  if (line === undefined) throw new Error(`${http}/metrics has no ios_pipeline_finalized_total`);
+  return Number(line.split(" ")[1]);
+}
+
+async function readAll(devnet: Devnet): Promise<Reading[]> {
+  return Promise.all(devnet.manifest.validators.map(async (v) => ({ finalized: await finalizedOf(v.http), cpuMs: cpuMsOf(v.pid) })));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Devnet starts refused on a starved machine (a validator slower than the launcher's ready
+ * timeout, or losing a free port to another engineer's process) before a second try.
+ */
+const LAUNCH_ATTEMPTS = 2;
+const START_REFUSALS: ReadonlySet<string> = new Set(["DEVNET_NOT_READY", "DEVNET_NOT_FINAL", "DEVNET_NODE_EXITED"]);
+
+/** The default devnet in `dir` (a fresh subdirectory per attempt), started again once if the launcher gives up on it. */
+async function launch(dir: string, shape: string): Promise<Devnet> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevnet({
+        shards: 2,
+        validatorsPerShard: 5,
+        believable: 1,
+        dir: join(dir, `attempt-${attempt}`),
+        seed: "cpu-role",
+        accounts: ACCOUNTS,
+        nodeArgs: (i) => (PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : []),
+      });
+    } catch (error) {
+      if (attempt >= LAUNCH_ATTEMPTS || !(error instanceof IosError) || !START_REFUSALS.has(error.code)) throw error;
+      console.log(`${shape}: the devnet did not start (${error.code}); starting another`);
+    }
+  }
+}
+
+interface ValidatorRow {
+  readonly index: number;
+  readonly shard: number;
+  readonly league: League;
+  readonly cpuPercent: number;
+  /** Its CPU while the workload was signed, before any load: timers, heartbeats, empty blocks. */
+  readonly idleCpuPercent: number;
+  readonly finalTxs: number;
+  readonly cpuUsPerFinalTx: number;
+  /** The same less its idle rate over the window: what the transactions themselves cost. */
+  readonly aboveIdleUsPerFinalTx: number;
+}
+
+async function measureShape(shape: (typeof SHAPES)[number], run: number): Promise<{ validators: ValidatorRow[]; finalTps: number; set: LoadSet; monotonicUs: { start: number; end: number } }> {
+  const dir = join(root, `${shape.name}-${run}`);
+  const devnet = await launch(dir, shape.name);
+  try {
+    if (!devnet.consensus) throw new Error("the validators of a shard did not agree on their first block: nothing to measure");
+    const durationMs = WARMUP_MS + MEASURE_MS;
+    // The validators idle while this process signs the workload: their CPU rate then is the idle cost.
+    const idleBefore = devnet.manifest.validators.map((v) => cpuMsOf(v.pid));
+    const idleStart = performance.now();
+    const set = await generateLoad({ genesis: devnet.genesis, accounts: devnet.accounts, count: Math.ceil((durationMs / 1000) * shape.txPerSecondBudget), seed: `cpu-role-${shape.name}-${run}` });
+    const idleWallMs = performance.now() - idleStart;
+    const idleMsPerSecond = devnet.manifest.validators.map((v, i) => ((cpuMsOf(v.pid) - idleBefore[i]!) * 1000) / idleWallMs);
+    const load = runDevnetLoad(devnet, { set, mode: shape.mode, durationMs, reportDir: join(devnet.manifest.dir, "report") });
+    await sleep(WARMUP_MS);
+    const before = await readAll(devnet);
+    const start = performance.now();
+    const monotonicStartUs = Number(process.hrtime.bigint() / 1000n);
+    // Submission ends MEASURE_MS later; the window closes when the driver has drained (every
+    // submitted transaction final or rejected, or its drain timeout): a shard that finalizes in
+    // bursts (a slow BFT view on a starved machine) has its burst counted with the work it took.
+    await load;
+    const after = await readAll(devnet);
+    const wallMs = performance.now() - start;
+    // The window on the monotonic clock a .cpuprofile's startTime and endTime use (µs), to cut profiles to it.
+    const monotonicUs = { start: monotonicStartUs, end: Number(process.hrtime.bigint() / 1000n) };
+    const validators = devnet.manifest.validators.map((v, i) => {
+      const cpuMs = after[i]!.cpuMs - before[i]!.cpuMs;
+      const finalTxs = after[i]!.finalized - before[i]!.finalized;
+      const loadMs = cpuMs - (idleMsPerSecond[i]! * wallMs) / 1000;
+      return {
+        index: v.index,
+        shard: v.shard,
+        league: v.league,
+        cpuPercent: Math.round((cpuMs / wallMs) * 1000) / 10,
+        idleCpuPercent: Math.round(idleMsPerSecond[i]! * 10) / 100,
+        finalTxs,
+        cpuUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round((cpuMs * 1000 * 10) / finalTxs) / 10,
+        aboveIdleUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round((loadMs * 1000 * 10) / finalTxs) / 10,
+      };
+    });
+    const finalTps = [0, 1].reduce((sum, shard) => sum + median(validators.filter((v) => v.shard === shard).map((v) => v.finalTxs)), 0) / (wallMs / 1000);
+    return { validators, finalTps: Math.round(finalTps), set, monotonicUs };
+  } finally {
+    await devnet.stop();
+  }
+}
+
+/** One shard's signatures from a generated set, in batches of the producer's size. */
+function signatureBatches(set: LoadSet, shardCount: number): SignatureItem[][] {
+  const indexes = set.indexesOfShard(0);
+  const batches: SignatureItem[][] = [];
+  for (let from = 0; from + BATCH_TXS <= indexes.length; from += BATCH_TXS) {
+    const framed = packTransactions(indexes.slice(from, from + BATCH_TXS).map((i) => set.tx(i)));
+    batches.push(validateStateless(framed, 0, shardCount).signatures);
+  }
+  return batches;
+}
+
+/** CPU µs of this process per signature verified by `verify` over every batch, after one untimed pass. */
+async function cpuPerSignature(batches: readonly SignatureItem[][], verify: (batch: readonly SignatureItem[]) => Promise<unknown>): Promise<number> {
+  for (const batch of batches) await verify(batch);
+  const before = process.cpuUsage();
+  let signatures = 0;
+  for (let pass = 0; pass < SIGNATURE_PASSES; pass++) {
+    for (const batch of batches) {
+      await verify(batch);
+      signatures += batch.length;
+    }
+  }
+  const used = process.cpuUsage(before);
+  return Math.round(((used.user + used.system) / signatures) * 100) / 100;
+}
+
+async function signatureCost(set: LoadSet): Promise<{ batchSize: number; signatures: number; kernelUs: number; poolUs: number }> {
+  const batches = signatureBatches(set, set.header.shardCount);
+  const kernel = new Ed25519Verifier({ keyCacheSize: WORKER_KEY_CACHE_SIZE });
+  const kernelUs = await cpuPerSignature(batches, async (batch) => kernel.verifyBatch(batch));
+  const pool = new PiscinaVerifierPool({ threads: 1 });
+  const packed = new Map(batches.map((batch) => [batch, packSignatureBatch(batch)]));
+  try {
+    const poolUs = await cpuPerSignature(batches, (batch) => pool.verifyPacked(packed.get(batch as SignatureItem[])!));
+    return { batchSize: BATCH_TXS, signatures: batches.reduce((n, b) => n + b.length, 0), kernelUs, poolUs };
+  } finally {
+    await pool.close();
+  }
+}
+
+const roleOf = (league: League) => (league === "believable" ? "producer" : "normal");
+const samples: { shape: string; run: number; finalTps: number; validators: ValidatorRow[]; signature: Awaited<ReturnType<typeof signatureCost>>; monotonicUs: { start: number; end: number } }[] = [];
+if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
+const SHAPE_FILTER = process.env.CPU_ROLE_SHAPES?.split(",");
+const shapes = SHAPES.filter((s) => SHAPE_FILTER === undefined || SHAPE_FILTER.includes(s.name));
+for (let run = 0; run < RUNS; run++) {
+  for (const shape of shapes) {
+    const { validators, finalTps, set, monotonicUs } = await measureShape(shape, run);
+    // Measured right after the devnet stopped, so the machine's state is the run's.
+    const signature = await signatureCost(set);
+    samples.push({ shape: shape.name, run, finalTps, validators, signature, monotonicUs });
+    const perRole = (role: string) => median(validators.filter((v) => roleOf(v.league) === role).map((v) => v.cpuUsPerFinalTx).filter(Number.isFinite));
+    console.log(
+      `${shape.name} run ${run}: ${finalTps} final tx/s; µs CPU per final tx: producer ${perRole("producer").toFixed(1)}, normal ${perRole("normal").toFixed(1)}; ` +
+        `signature ${signature.poolUs} µs (pool), ${signature.kernelUs} µs (kernel)`,
+    );
+    for (const v of validators) {
+      console.log(`  validator ${v.index} (shard ${v.shard}, ${v.league}): ${v.cpuPercent}% CPU (idle ${v.idleCpuPercent}%), ${v.finalTxs} final, ${v.cpuUsPerFinalTx} µs/tx (${v.aboveIdleUsPerFinalTx} above idle)`);
+    }
+  }
+}
+
+const tenth = (x: number) => Math.round(x * 10) / 10;
+const summary = shapes.map(({ name }) => {
+  const runs = samples.filter((s) => s.shape === name);
+  // A validator that finalized nothing in a window (its shard stalled throughout) has no figure.
+  const ofRole = (role: string, figure: (v: ValidatorRow) => number) =>
+    tenth(median(runs.flatMap((s) => s.validators.filter((v) => roleOf(v.league) === role).map(figure).filter(Number.isFinite))));
+  const producerUs = ofRole("producer", (v) => v.cpuUsPerFinalTx);
+  const normalUs = ofRole("normal", (v) => v.cpuUsPerFinalTx);
+  const aboveIdle = (role: string) => ofRole(role, (v) => v.aboveIdleUsPerFinalTx);
+  const poolUs = median(runs.map((s) => s.signature.poolUs));
+  const kernelUs = median(runs.map((s) => s.signature.kernelUs));
+  return {
+    shape: name,
+    finalTps: median(runs.map((s) => s.finalTps)),
+    producerUsPerTx: producerUs,
+    normalUsPerTx: normalUs,
+    aboveIdleUsPerTx: { producer: aboveIdle("producer"), normal: aboveIdle("normal") },
+    signatureUs: { pool: poolUs, kernel: kernelUs },
+    producerToSignature: { pool: Math.round((producerUs / poolUs) * 100) / 100, kernel: Math.round((producerUs / kernelUs) * 100) / 100 },
+    goals: { producerToSignature: GOAL_PRODUCER_RATIO, normalUsPerTx: GOAL_NORMAL_US },
+  };
+});
+for (const s of summary) {
+  console.log(
+    `${s.shape}: producer ${s.producerUsPerTx} µs/tx = ${s.producerToSignature.pool}× the signature (${s.signatureUs.pool} µs with the hop; goal ≤ ${GOAL_PRODUCER_RATIO}×), ` +
+      `normal ${s.normalUsPerTx} µs/tx (goal ≤ ${GOAL_NORMAL_US}), ${s.finalTps} final tx/s`,
+  );
+}
+writeFileSync(
+  RESULTS_FILE,
+  `${JSON.stringify(
+    {
+      benchmark: "cpu-role",
+      machine: { cores: availableParallelism(), node: process.version },
+      devnet: { shards: 2, validatorsPerShard: 5, believable: 1, samplingProbability: 0.1, accounts: ACCOUNTS },
+      window: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, runs: RUNS },
+      summary,
+      samples,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`results: ${RESULTS_FILE}`);
