@@ -32,6 +32,7 @@ import { loadKeyFile } from "../../src/node/config.js";
 import { PeerIdentity } from "../../src/net/peer-auth.js";
 import { UwsTransport } from "../../src/net/uws-transport.js";
 import { CryptoRng, SystemClock } from "../../src/runtime/system.js";
+import type { Channel } from "../../src/net/interface.js";
 import { launchShardNetwork, startShardNetwork, stopAll, waitFor, type ShardNetwork, type StandIn, type ValidatorProcess } from "./processes.js";
 
 const SEED = "pob slashing processes";
@@ -51,6 +52,7 @@ interface Forgery {
 class ForgingProducer {
   readonly forgeries: Forgery[] = [];
   private transport: UwsTransport | undefined;
+  private channel: Channel | undefined;
   private timer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -69,16 +71,21 @@ class ForgingProducer {
         peers, clock, rng: new CryptoRng(), failures: new HandlerFailures(createRootLogger({ level: "silent" })),
       });
       const { port } = await this.transport.start();
+      // Alive from the start, as the producer it stands in for: validators that heard nothing while the network came up (a slow
+      // machine) would fall back to one league before the attack, and no forgery would ever be judged.
+      const channel = this.transport.open({ protocol: "consensus", shard: 0, epoch: 0 });
+      this.channel = channel;
+      const members = [...peers.keys()];
+      this.heartbeat = setInterval(() => channel.broadcast(members, POB_MESSAGES.PRODUCER_ALIVE, new Uint8Array(0)), 200);
       return port;
     },
   });
 
-  /** One forged block every FORGE_EVERY_MS (account k's genesis output to an attacker), heartbeats between. */
+  /** One forged block every FORGE_EVERY_MS (account k's genesis output to an attacker), heartbeats going on. */
   attack(members: readonly string[]): void {
-    const channel = this.transport!.open({ protocol: "consensus", shard: 0, epoch: 0 });
+    const channel = this.channel!;
     const attacker = deriveTestAccounts(`${SEED} attacker`, 1)[0]!;
     const genesisId = genesisTxid(this.genesis);
-    this.heartbeat = setInterval(() => channel.broadcast(members, POB_MESSAGES.PRODUCER_ALIVE, new Uint8Array(0)), 200);
     this.timer = setInterval(() => {
       const k = this.forgeries.length;
       const victim = this.accounts[k];
