@@ -5,45 +5,27 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { ClientBackend, MetricFamily } from "../../src/api/interface.js";
+import type { MetricFamily } from "../../src/api/interface.js";
 import { HandlerFailures } from "../../src/log/handler-failures.js";
 import { MemoryLog } from "../../src/log/logger.js";
-import { getJson, serveApi } from "./helpers.js";
+import { getJson, serveApi, stubBackend } from "./helpers.js";
 import { IosError } from "../../src/errors.js";
 import type { StoreErrorCode } from "../../src/store/errors.js";
 
 const log = new MemoryLog();
 const failures = new HandlerFailures(log.logger);
 
-const backend: ClientBackend = {
-  shard: 0,
-  epoch: 0,
-  shardCount: 1,
+const backend = stubBackend({
   chain: {
-    shard: 0,
-    shardCount: 1,
-    tip: { height: 3, hash: new Uint8Array(32) },
-    prunedBelow: 1,
-    utxoSnapshot: () => new Uint8Array(0),
     getBlock: () => {
       throw new TypeError("block cache is broken");
     },
-    getBlockByHash: () => undefined,
-    atomix: () => undefined,
-    getTransactionLocation: () => undefined,
-    lastEpoch: 0,
-    epochLink: () => undefined,
-    epochTranscript: () => undefined,
   },
-  submit: async () => [],
   status: () => {
     throw new IosError<StoreErrorCode>("STORE_CLOSED", "the store is closed");
   },
-  onConfirmations: () => () => undefined,
-  onOptimistic: () => () => undefined,
-  nodeStatus: () => ({}),
   metrics: (): MetricFamily[] => failures.metrics(),
-};
+});
 
 describe("client API handler failures", () => {
   let served: Awaited<ReturnType<typeof serveApi>>;

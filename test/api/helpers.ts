@@ -294,3 +294,38 @@ export class StreamClient {
     await closed;
   }
 }
+
+/**
+ * A client backend with no chain behind it (one shard, height `tip`, nothing found), for API tests
+ * that exercise one route's edge; `chain` and the rest override its parts.
+ */
+export function stubBackend(overrides: { readonly epoch?: number; readonly chain?: Partial<ClientBackend["chain"]> } & Partial<Omit<ClientBackend, "chain">> = {}): ClientBackend {
+  const { chain, ...rest } = overrides;
+  return {
+    shard: 0,
+    epoch: 0,
+    shardCount: 1,
+    chain: {
+      shard: 0,
+      shardCount: 1,
+      tip: { height: 3, hash: new Uint8Array(32) },
+      prunedBelow: 1,
+      utxoSnapshot: () => new Uint8Array(0),
+      getBlock: () => undefined,
+      getBlockByHash: () => undefined,
+      atomix: () => undefined,
+      getTransactionLocation: () => undefined,
+      lastEpoch: 0,
+      epochLink: () => undefined,
+      epochTranscript: () => undefined,
+      ...chain,
+    },
+    submit: async () => [],
+    status: () => ({ state: "unknown" }),
+    onConfirmations: () => () => undefined,
+    onOptimistic: () => () => undefined,
+    nodeStatus: () => ({}),
+    metrics: () => [],
+    ...rest,
+  };
+}

@@ -5,36 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { ClientBackend } from "../../src/api/interface.js";
-import { getJson, serveApi } from "./helpers.js";
+import { getJson, serveApi, stubBackend } from "./helpers.js";
 
 const PRUNED_BELOW = 5;
 
-const backend: ClientBackend = {
-  shard: 0,
-  epoch: 2,
-  shardCount: 1,
-  chain: {
-    shard: 0,
-    shardCount: 1,
-    tip: { height: 12, hash: new Uint8Array(32) },
-    prunedBelow: PRUNED_BELOW,
-    utxoSnapshot: () => new Uint8Array(0),
-    getBlock: () => undefined,
-    getBlockByHash: () => undefined,
-    atomix: () => undefined,
-    getTransactionLocation: () => undefined,
-    lastEpoch: 0,
-    epochLink: () => undefined,
-    epochTranscript: () => undefined,
-  },
-  submit: async () => [],
-  status: () => ({ state: "unknown" }),
-  onConfirmations: () => () => undefined,
-  onOptimistic: () => () => undefined,
-  nodeStatus: () => ({}),
-  metrics: () => [],
-};
+const backend = stubBackend({ epoch: 2, chain: { tip: { height: 12, hash: new Uint8Array(32) }, prunedBelow: PRUNED_BELOW } });
 
 describe("client API of a pruned store", () => {
   let served: Awaited<ReturnType<typeof serveApi>>;
