@@ -12,7 +12,7 @@ import type { LoadReport } from "../load/report.js";
 import type { LoadSet } from "../load/workload.js";
 import { MAX_EPOCH_LENGTH, deriveTestAccounts, genesisTxid } from "../ledger/genesis.js";
 import { loadGenesisFile } from "../node/config.js";
-import type { Devnet, DevnetOptions } from "../devnet/launcher.js";
+import type { Devnet, DevnetOptions, ValidatorExit } from "../devnet/launcher.js";
 import { consensusModeOf, maxBelievableOf } from "../devnet/consensus-mode.js";
 import { kindLines } from "../devnet/session.js";
 import { EXIT_OK, EXIT_RUNTIME, epochsLine, integerOption, probabilityOption, required, validatorCountOption, type Command, type Output, type Values, type CliErrorCode } from "./command.js";
@@ -157,7 +157,7 @@ export const devnetCommand: Command = {
       const control = await serveControl(devnet, dir);
       // A validator that exits by itself is reported; the others keep running (a fault to observe, not a reason to stop).
       const unsubscribe = devnet.onExit((exit) => {
-        io.err(`validator ${exit.index} (shard ${exit.shard}, ${exit.league} league, pid ${exit.pid}) exited by itself (code ${exit.code}, signal ${exit.signal}); the others keep running; its last lines are in ${exit.log}; \`ios devnet restart ${exit.index} --dir ${dir}\` starts it again`);
+        io.err(`${describeExit(exit)}; \`ios devnet restart ${exit.index} --dir ${dir}\` starts it again`);
       });
       io.out(`control: \`ios devnet status|stop N|restart N|pause N|resume N --dir ${dir}\` (${control.file})`);
       io.out(`running; load it with \`ios load --devnet ${dir} --closed --window 4000 --duration 10 --tx 100000\`; Ctrl-C stops`);
@@ -453,6 +453,11 @@ const START_WINDOW = 4000;
  */
 const START_TX_PER_SECOND = 9_000;
 
+/** What `ios devnet` and `ios start` say when a validator exits by itself. */
+function describeExit(exit: ValidatorExit): string {
+  return `validator ${exit.index} (shard ${exit.shard}, ${exit.league} league, pid ${exit.pid}) exited by itself (code ${exit.code}, signal ${exit.signal}); the others keep running; its last lines are in ${exit.log}`;
+}
+
 export const startCommand: Command = {
   name: "start",
   summary: "The default demo: devnet of 2 shards × 5 validators, 30 s of load, summary, clean up.",
@@ -468,7 +473,8 @@ export const startCommand: Command = {
     "one believable producer confirms at once, a normal league of 4 finalizes by BFT sampling p = 0.1",
     "and tolerates one faulty normal validator per shard),",
     "signs the workload, runs the load, prints TPS, latencies and the report path, stops every",
-    "validator and removes the devnet directory.",
+    "validator and removes the devnet directory. A validator that exits by itself meanwhile is",
+    "reported and the load goes on (each shard tolerates one faulty normal validator).",
   ].join("\n"),
   options: { duration: { type: "string" }, window: { type: "string" }, report: { type: "string" }, keep: { type: "boolean" } },
   async run(values, _positionals, io) {
@@ -498,13 +504,11 @@ export const startCommand: Command = {
         reportDir,
         progress: new ProgressDisplay(process.stdout, PROGRESS_MS),
       });
-      const outcome = await Promise.race([running.then((result) => ({ result })), signal.promise.then((s) => ({ signal: s })), devnet.unexpectedExit.then((exit) => ({ exit }))]);
+      // A validator that dies is a fault the shard tolerates: reported, and the load goes on (it resends what that validator held).
+      const unsubscribe = devnet.onExit((exit) => io.err(describeExit(exit)));
+      const outcome = await Promise.race([running.then((result) => ({ result })), signal.promise.then((s) => ({ signal: s }))]).finally(unsubscribe);
       if ("signal" in outcome) {
         io.out(`${outcome.signal}: stopping`);
-        return EXIT_RUNTIME;
-      }
-      if ("exit" in outcome) {
-        io.err(`validator ${outcome.exit.index} exited by itself (code ${outcome.exit.code}); see its log under ${devnet.manifest.logs}`);
         return EXIT_RUNTIME;
       }
       const ranS = outcome.result.run.report.metrics.elapsedMs / 1000;

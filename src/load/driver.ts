@@ -85,10 +85,13 @@
  * refusal is retried like a retryable code (phase 3). An endpoint unreachable at the start is such a fault
  * (shard −1: unknown until it answers) as long as another endpoint answers. Events are settled by txid from any stream, so finals
  * announced while one stream is down still arrive through the shard's others.
+ * A validator that stops answering without closing its stream (paused by SIGSTOP, hung, or its
+ * host unreachable) is found by the WebSocket ping every PING_MS: no pong within `unresponsiveMs`
+ * and its stream is treated as closed (the fault's detail says "unresponsive"). Each fault is
+ * also written as a line through `progress` the moment it happens.
  * A protocol failure (an ERROR frame, an undecodable frame) ends the run with LOAD_STREAM_ERROR
  * rather than a report that would silently miss confirmations. A status read that fails while
- * running keeps the endpoint's last status (the next poll tries again). A validator that stops
- * answering without closing its stream (paused by SIGSTOP) is not detected: what it holds waits.
+ * running keeps the endpoint's last status (the next poll tries again).
  *
  * API: `runLoad(options): Promise<LoadRun>`, `checkEndpoints(urls)`, RETRYABLE_CODES, MAX_RETRIES, DISCONNECTED.
  */
@@ -154,6 +157,8 @@ export interface DriverOptions {
   /** Validator processes whose CPU use to sample. */
   readonly cpu?: readonly CpuProcess[];
   readonly progress?: ProgressDisplay;
+  /** A stream whose ping has no pong for this long counts as disconnected; default UNRESPONSIVE_MS. */
+  readonly unresponsiveMs?: number;
 }
 
 export interface LoadRun {
@@ -187,6 +192,14 @@ const TICK_MS = 5;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** A disconnected endpoint is tried again this often: a restarted devnet validator listens within a second or two. */
 const RECONNECT_MS = 500;
+/** Every open stream is pinged this often (the pong comes from the validator's event loop, so it shows the process runs). */
+const PING_MS = 1000;
+/**
+ * Default wait for a pong before a stream counts as disconnected: far longer than a working
+ * validator's event loop stalls, short next to the drain, so a paused validator's transactions
+ * move on within seconds.
+ */
+export const UNRESPONSIVE_MS = 5000;
 /** Resend cause of a transaction whose endpoint's stream closed or failed before it settled. */
 export const DISCONNECTED = "ENDPOINT_DISCONNECTED";
 /** The ledger's refusal of a transaction whose input does not exist (yet): retried when its parent was resubmitted. */
@@ -233,6 +246,10 @@ interface Connection {
   up: boolean;
   /** A reconnection attempt is under way. */
   reconnecting: boolean;
+  /** When the unanswered ping on the current stream was sent (undefined: none unanswered). */
+  pingSentAt: number | undefined;
+  /** When the next ping is due. */
+  nextPingAt: number;
   /** Set positions routed to this connection and not yet framed, in set order. */
   queue: number[];
   queueHead: number;
@@ -270,6 +287,8 @@ function checkOptions(options: DriverOptions): void {
   check<LoadErrorCode>(Number.isFinite(drain) && drain >= 0, "LOAD_BAD_OPTION", `drain timeout must be ≥ 0 ms, got ${drain}`);
   const poll = options.statusPollMs ?? DEFAULT_STATUS_POLL_MS;
   check<LoadErrorCode>(Number.isFinite(poll) && poll >= 1, "LOAD_BAD_OPTION", `status poll must be ≥ 1 ms, got ${poll}`);
+  const unresponsive = options.unresponsiveMs ?? UNRESPONSIVE_MS;
+  check<LoadErrorCode>(Number.isFinite(unresponsive) && unresponsive >= PING_MS, "LOAD_BAD_OPTION", `unresponsive wait must be ≥ ${PING_MS} ms (the ping period), got ${unresponsive}`);
   check<LoadErrorCode>(epochLength === undefined || (Number.isInteger(epochLength) && epochLength >= 1), "LOAD_BAD_OPTION", `epoch length must be a positive integer, got ${epochLength}`);
 }
 
@@ -297,6 +316,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const frameTxs = options.frameTxs ?? DEFAULT_FRAME_TXS;
   const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_MS;
   const statusPollMs = options.statusPollMs ?? DEFAULT_STATUS_POLL_MS;
+  const unresponsiveMs = options.unresponsiveMs ?? UNRESPONSIVE_MS;
   const shardCount = set.header.shardCount;
   const count = set.count;
   const state = new Uint8Array(count);
@@ -318,6 +338,11 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   /** 1 once the transaction was sent again because its endpoint disconnected (its final latency is the fault's cost). */
   const faultResent = new Uint8Array(count);
   const faults: LoadFault[] = [];
+  /** Records a fault for the report and tells the user at once. */
+  const fault = (entry: LoadFault): void => {
+    faults.push(entry);
+    progress?.note(`fault at ${(entry.atMs / 1000).toFixed(1)}s: ${entry.endpoint} (shard ${entry.shard}) ${entry.kind}: ${entry.detail}`);
+  };
   const positionOfTxid = new TxidPositions(set.txids());
   /** Optimistic blocks already counted: every validator of the shard announces each one. */
   const seenOptimisticBlocks = new Set<string>();
@@ -354,9 +379,9 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const statuses = reachable.map((o) => o.status);
   const connections: Connection[] = endpoints.map((url, index) => {
     const o = opened[index]!;
-    const common = { index, url, reconnecting: false, queue: [], queueHead: 0, unlocks: [], inFlight: new Map(), nextSequence: 0, deferred: [] };
+    const common = { index, url, reconnecting: false, pingSentAt: undefined, nextPingAt: 0, queue: [], queueHead: 0, unlocks: [], inFlight: new Map(), nextSequence: 0, deferred: [] };
     if ("socket" in o) return { ...common, status: o.status, shardByEpoch: new Map([[o.status.epoch, o.status.shard]]), socket: o.socket, up: true };
-    faults.push({ atMs: 0, endpoint: url, shard: -1, kind: "disconnected", detail: `unreachable at the start: ${o.error.message}` });
+    fault({ atMs: 0, endpoint: url, shard: -1, kind: "disconnected", detail: `unreachable at the start: ${o.error.message}` });
     return { ...common, status: UNKNOWN_STATUS, shardByEpoch: new Map(), socket: undefined, up: false };
   });
   /** Routes over the endpoints whose stream is open (a disconnected validator takes nothing until it is back). */
@@ -791,7 +816,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     if (finished || socket !== connection.socket || !connection.up) return;
     connection.up = false;
     socket.terminate();
-    faults.push({ atMs: Math.round(performance.now() - startMs), endpoint: connection.url, shard: connection.status.shard, kind: "disconnected", detail: why });
+    fault({ atMs: Math.round(performance.now() - startMs), endpoint: connection.url, shard: connection.status.shard, kind: "disconnected", detail: why });
     // Frames in flight are answered by no one: what they carried is sent again below.
     connection.inFlight.clear();
     leftBehind(connection, DISCONNECTED);
@@ -803,6 +828,11 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   /** Listens on `connection`'s current socket and subscribes, before anything is sent on it. */
   const attach = (connection: Connection): void => {
     const socket = connection.socket!;
+    connection.pingSentAt = undefined;
+    connection.nextPingAt = performance.now() + PING_MS;
+    socket.on("pong", () => {
+      if (socket === connection.socket) connection.pingSentAt = undefined;
+    });
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       if (socket !== connection.socket || !connection.up) return;
       try {
@@ -851,7 +881,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
           connection.inFlight.clear();
           connection.nextSequence = 0;
           attach(connection);
-          faults.push({ atMs: Math.round(performance.now() - startMs), endpoint: connection.url, shard: status.shard, kind: "reconnected", detail: `epoch ${status.epoch}` });
+          fault({ atMs: Math.round(performance.now() - startMs), endpoint: connection.url, shard: status.shard, kind: "reconnected", detail: `epoch ${status.epoch}` });
           // Everything it held was sent elsewhere at its disconnection: its new status is taken as is, no switch to follow.
           connection.status = status;
           connection.shardByEpoch.set(status.epoch, status.shard);
@@ -947,6 +977,17 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       if (now >= nextStatusRead) {
         requestStatusRead();
         nextStatusRead = now + statusPollMs;
+      }
+      for (const connection of connections) {
+        const socket = connection.socket;
+        if (!connection.up || socket === undefined) continue;
+        if (connection.pingSentAt !== undefined) {
+          if (now - connection.pingSentAt >= unresponsiveMs) disconnected(connection, socket, `unresponsive: no answer to a ping in ${Math.round(now - connection.pingSentAt)} ms`);
+        } else if (now >= connection.nextPingAt) {
+          connection.pingSentAt = now;
+          connection.nextPingAt = now + PING_MS;
+          socket.ping();
+        }
       }
       if (now >= nextReconnect) {
         for (const connection of connections) if (!connection.up && !connection.reconnecting) reconnect(connection);

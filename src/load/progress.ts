@@ -2,7 +2,7 @@
  * Live progress of a load run: on a terminal, one line rewritten in place; otherwise (a pipe, a
  * CI log) a plain line per period, so logs stay readable.
  *
- * API: class `ProgressDisplay` (`start(sample)`, `render()`, `stop()`), `formatProgress(snapshot)`.
+ * API: class `ProgressDisplay` (`start(sample)`, `render()`, `note(line)`, `stop()`), `formatProgress(snapshot)`.
  */
 import type { Writable } from "node:stream";
 import { check } from "../errors.js";
@@ -64,6 +64,12 @@ export class ProgressDisplay {
     } else {
       this.#out.write(`${line}\n`);
     }
+  }
+
+  /** Writes `line` at once on a line of its own (an event, e.g. a fault); the progress line goes on below it. */
+  note(line: string): void {
+    this.#out.write(this.#wroteInPlace ? `${REWRITE}${line}\n` : `${line}\n`);
+    this.#wroteInPlace = false;
   }
 
   /** Writes a last line and stops; a terminal's cursor ends on a fresh line. */
