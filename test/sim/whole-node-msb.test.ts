@@ -78,7 +78,7 @@ async function run(seed: string) {
   assert.deepEqual([BigInt(decoded.count), decoded.supply, decoded.height, decoded.epoch], [certificate.commitment.count, certificate.commitment.supply, L, 0]);
   assert.ok(decoded.count > 12, `${seed}: the transfers before height ${L} changed the set (${decoded.count} outputs)`);
   for (const state of states) {
-    const body = snapshotOfOrderedEntries(state.latestMsbBody());
+    const body = snapshotOfOrderedEntries(state.msbBody(state.latestMsb!.epoch)!);
     assert.deepEqual([toHex(body.root), body.count], [toHex(decoded.root), decoded.count], `${seed}: the stored body is the header's`);
   }
   // The liar never stores a header of its own: its commitment is not the decided one.
@@ -117,7 +117,7 @@ function checkProofs(seed: string, state: ShardState, context: EpochContext): vo
   assert.equal(verifyIosProof(headerProof, { trustedMsbHeader: headerHash }).type, "msb-header");
   everyFlipFails(seed, "an MSB header proof", headerProof, (bytes) => verifyIosProof(bytes, trust));
   // An output of the latest MSB.
-  const body = snapshotOfOrderedEntries(state.latestMsbBody());
+  const body = snapshotOfOrderedEntries(state.msbBody(state.latestMsb!.epoch)!);
   const entry = unpackEntry(body.entries, 3 * UTXO_ENTRY.bytes);
   const utxoProof = prover.utxo(entry.txid, entry.index);
   const utxo = verifyIosProof(utxoProof, trust);
