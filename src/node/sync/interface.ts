@@ -163,6 +163,8 @@ export interface MissedMsb {
   readonly epoch: number;
   readonly height: number;
   readonly failure: { readonly code: string; readonly message: string };
+  /** The body's download, when it ran (which source sent what). */
+  readonly body?: BootstrapReport;
 }
 
 /** A source dropped for this sync, and why. */

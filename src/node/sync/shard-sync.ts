@@ -382,10 +382,20 @@ export class ShardSync {
       ignored: this.#ignored - ignoredBefore, elapsedMs: clock.now() - started, ...(bootstrap === undefined ? {} : { bootstrap }),
     });
     try {
-      bootstrap = await this.#bootstrap(target, live);
+      bootstrap = await this.#bootstrap(target, live, false);
       if (bootstrap !== undefined) bytes += bootstrap.bytes;
       if (bootstrap?.restored === true) previous = this.#seedCommitment();
       while (this.#state.tip.height < target) {
+        if (live.length === 0 && bootstrap === undefined) {
+          // The replay from the tip found no source (pruned past it, most likely): join at the target epoch's start instead.
+          bootstrap = await this.#bootstrap(target, [...new Set(sources)], true);
+          if (bootstrap !== undefined) bytes += bootstrap.bytes;
+          if (bootstrap?.restored === true) {
+            previous = this.#seedCommitment();
+            live.push(...new Set(sources));
+            strikes.clear();
+          }
+        }
         if (live.length === 0) {
           throw new IosError<SyncErrorCode, { report: SyncReport }>("SYNC_NO_SOURCE", `no source left at height ${this.#state.tip.height} of ${target} (${dropped.map((d) => d.code).join(", ")})`, { report: report() });
         }
@@ -490,15 +500,21 @@ export class ShardSync {
    * first at the MSB before it, so that the replay of the epoch between leaves the blocks of the last
    * two epochs (the transactions a validator proves, schema.ts "Pruning"), then, when no source
    * keeps that one (a source keeps the latest two MSB bodies, MSB_BODIES_KEPT), at the target
-   * epoch's start itself; each an MSB above the tip. Undefined when there is none to join at; a
+   * epoch's start itself; each an MSB above the tip. A state already at or past the first replays
+   * from its tip instead (it keeps the blocks it holds of the epoch between), and joins at the
+   * target epoch's start only when that replay found no source (`afterReplay`: its sources pruned
+   * the heights above its tip). Undefined when there is none to join at; a
    * failed join (every attempt failed, each source dropped with its code) leaves the state
    * untouched and says why: the caller replays instead.
    */
-  async #bootstrap(target: number, sources: readonly PeerId[]): Promise<SyncBootstrap | undefined> {
+  async #bootstrap(target: number, sources: readonly PeerId[], afterReplay: boolean): Promise<SyncBootstrap | undefined> {
     const { epochLength, clock } = this.#options;
     if (epochLength === undefined || this.#options.bootstrap === false) return undefined;
     const targetEpoch = Math.floor(target / epochLength);
     const tip = this.#state.tip.height;
+    // A state at or past the MSB before the target epoch's start (a validator back in a shard it
+    // left, one restarted behind) replays from its tip first: it keeps the blocks it holds of the epoch between.
+    if (!afterReplay && targetEpoch >= 2 && tip >= epochEndHeight(targetEpoch - 2, epochLength)) return undefined;
     const epochs = [targetEpoch - 2, targetEpoch - 1].filter((epoch) => epoch >= 0 && epochEndHeight(epoch, epochLength) > tip);
     if (epochs.length === 0) return undefined;
     const started = clock.now();
@@ -512,7 +528,7 @@ export class ShardSync {
       dropped.push(...attempt.dropped);
       outcome = { ...attempt, bytes, dropped, elapsedMs: clock.now() - started, ...(missed.length === 0 ? {} : { missed: [...missed] }) };
       if (attempt.restored) break;
-      missed.push({ epoch, height: attempt.height, failure: attempt.failure! });
+      missed.push({ epoch, height: attempt.height, failure: attempt.failure!, ...(attempt.body === undefined ? {} : { body: attempt.body }) });
     }
     return outcome;
   }
