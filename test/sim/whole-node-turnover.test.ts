@@ -228,7 +228,13 @@ async function run(seed: string) {
 
   // Stage 2's newcomers met the load in epoch `inForce` − 1 and `inForce` only by replay; with the genesis validators gone,
   // each current member proves every final transaction of the last two epochs.
-  assert.ok(await cluster.advance(30_000, () => latch() && serving().every((node) => node.state.tip.height >= inForce * L + 6)), `${seed}: the new committee finalizes (${state()})`);
+  // The new committee finalizes, transfers among it (the load goes on: a round waits for the previous one).
+  const paidIn = (epoch: number) => [...load.txids].some((hex) => serving().every((node) => {
+    const height = node.state.getTransactionLocation(Buffer.from(hex, "hex"))?.height;
+    return height !== undefined && epochOf(height) === epoch;
+  }));
+  assert.ok(await cluster.advance(60_000, () => latch() && serving().every((node) => node.state.tip.height >= inForce * L + 6) && paidIn(inForce)),
+    `${seed}: the new committee finalizes transfers (${state()}, final ${seenFinal.size}/${load.total})`);
   assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
   const contexts = checkIdentityChains(seed, genesis, serving(), inForce);
   const trust = { committees: committeesOfContext(...contexts), verifier };
