@@ -7,7 +7,8 @@
  * block TXS_PER_BLOCK indexed txids, a BLOCK_BYTES body, its consensus record, final-height
  * certificate and proposal, the optimistic block it ordered (BLOCK_BYTES, a decodable header),
  * REJECTIONS_PER_BLOCK rejections and one Atomix write; the epoch's last block carries the MSB
- * (header and a body of MSB_ENTRIES entries) and, with pruning on, the prune request.
+ * (header and a body of MSB_ENTRIES entries; the store keeps the latest two bodies, MSB_BODIES_KEPT)
+ * and, with pruning on, the prune request.
  * Measured after each epoch: data.mdb's size, which is LMDB's page high-water mark (the file does
  * not shrink; freed pages are reused by later transactions, so with pruning the size flattens
  * once the freed pages of a pruned epoch cover the next epoch's writes), and the epoch-end
@@ -51,7 +52,8 @@ function blockAt(height: number, prune: boolean): StoredBlock {
     rejections: Array.from({ length: REJECTIONS_PER_BLOCK }, () => ({ txid: randomBytes(32), code: "MISSING_INPUT" })),
     atomix: [{ crossTxid: randomBytes(32), phase: 2, proof: randomBytes(400) }],
     ...(endsEpoch ? { msb: { epoch, header: randomBytes(200), body: randomBytes(MSB_ENTRIES * UTXO_ENTRY_BYTES), decisions: new Uint8Array(0) } } : {}),
-    ...(endsEpoch && prune ? { prune: { below: epoch * EPOCH_LENGTH + 1, epochLength: EPOCH_LENGTH } } : {}),
+    // The node's request (ShardState pruneWith): below e·L, the block of MSB e − 1 kept as a joiner's anchor.
+    ...(endsEpoch && prune ? { prune: { below: epoch * EPOCH_LENGTH, epochLength: EPOCH_LENGTH } } : {}),
   };
 }
 
@@ -61,6 +63,8 @@ interface EpochFigure {
   readonly epochEndAppendMs: number;
   readonly meanAppendMs: number;
   readonly prunedBelow: number;
+  /** Epochs of the MSB bodies kept. */
+  readonly keptBodies: readonly number[];
 }
 
 function run(prune: boolean): EpochFigure[] {
@@ -81,7 +85,7 @@ function run(prune: boolean): EpochFigure[] {
       total += ms;
       if (k === EPOCH_LENGTH) last = ms;
     }
-    figures.push({ epoch, dataMdbBytes: statSync(join(directory, "data.mdb")).size, epochEndAppendMs: round(last), meanAppendMs: round(total / EPOCH_LENGTH), prunedBelow: store.prunedBelow });
+    figures.push({ epoch, dataMdbBytes: statSync(join(directory, "data.mdb")).size, epochEndAppendMs: round(last), meanAppendMs: round(total / EPOCH_LENGTH), prunedBelow: store.prunedBelow, keptBodies: store.keptMsbs.map((msb) => msb.epoch) });
   }
   void store.close();
   return figures;

@@ -73,7 +73,7 @@ export interface MsbProofService {
   /** The latest MSB's header facts, if an epoch ended. */
   latestSummary(): { readonly epoch: number; readonly height: number; readonly root: Uint8Array; readonly count: number; readonly supply: bigint } | undefined;
   /** An MSB header proof (type 1) of `epoch`, the latest when undefined, with the decoded header and its hash. */
-  header(epoch?: number): { readonly proof: Uint8Array; readonly header: { readonly epoch: number; readonly shard: number; readonly height: number; readonly count: number; readonly supply: bigint; readonly root: Uint8Array }; readonly headerHash: Uint8Array };
+  header(epoch?: number): { readonly proof: Uint8Array; readonly header: { readonly epoch: number; readonly shard: number; readonly height: number; readonly count: number; readonly supply: bigint; readonly root: Uint8Array; readonly decisions: number; readonly decisionsRoot: Uint8Array }; readonly headerHash: Uint8Array };
   /** A UTXO proof (type 2) against the latest MSB. */
   utxo(txid: Uint8Array, index: number): Uint8Array;
   /** A transaction proof (type 3). */

@@ -28,7 +28,7 @@
  *                                   (src/epoch/identity/link.ts), what a client verifies from the genesis
  *   GET  /v1/epochs/:epoch/drp-transcript  application/octet-stream: the DRP transcript of that epoch
  *                                   (src/epoch/drp/transcript.ts); 404 EPOCH_UNKNOWN if not kept
- *   GET  /v1/msb/latest             {epoch, shard, height, count, supply, root, headerHash, proof}: the shard's
+ *   GET  /v1/msb/latest             {epoch, shard, height, count, supply, root, decisions, decisionsRoot, headerHash, proof}: the shard's
  *   GET  /v1/msb/:epoch             latest MSB (or epoch's) header facts and its proof (hex, type 1 of
  *                                   src/node/msb-proof.ts: header + the epoch-end final-height certificate);
  *                                   404 MSB_NONE, MSB_EPOCH_NOT_ENDED
@@ -349,7 +349,7 @@ export class ClientApi {
     const { proof, header, headerHash } = this.proofs().header(epoch);
     this.answer(exchange, "msb", 200, {
       epoch: header.epoch, shard: header.shard, height: header.height, count: header.count, supply: header.supply.toString(), root: toHex(header.root),
-      headerHash: toHex(headerHash), proof: toHex(proof),
+      decisions: header.decisions, decisionsRoot: toHex(header.decisionsRoot), headerHash: toHex(headerHash), proof: toHex(proof),
     });
   }
 

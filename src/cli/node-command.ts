@@ -7,19 +7,22 @@ import { EXIT_OK, required, type Command } from "./command.js";
 export const nodeCommand: Command = {
   name: "node",
   summary: "Run a validator from its configuration file.",
-  usage: "--config FILE",
+  usage: "--config FILE [--no-prune]",
   help: [
     "options:",
     "  --config FILE   node configuration (see `ios genesis`, which writes one per validator)",
+    "  --no-prune      keep every block (the configuration's \"store\": {\"prune\": false}); by default a",
+    "                  validator keeps the blocks of the last two epochs and the MSBs (src/store/schema.ts)",
     "",
     `Logs are JSON lines on stderr, at the level of $${LOG_LEVEL_ENV}, else the configuration's "log": {"level"}, else info.`,
     "Serves clients on http://HOST:PORT/v1/... and /metrics (listen.port) and peers on",
     "ws://HOST:PEERPORT/peer (listen.peerPort); peers dialing ws://HOST:PORT/peer also connect.",
     "Stops cleanly (state flushed) on SIGINT or SIGTERM.",
   ].join("\n"),
-  options: { config: { type: "string" } },
+  options: { config: { type: "string" }, "no-prune": { type: "boolean" } },
   async run(values, _positionals, io) {
-    const setup = loadNodeSetup(required(values, "config"));
+    const loaded = loadNodeSetup(required(values, "config"));
+    const setup = values["no-prune"] === true ? { ...loaded, config: { ...loaded.config, store: { prune: false } } } : loaded;
     const logger = createRootLogger({ level: logLevelFromEnv(setup.config.logLevel) });
     // Loaded on demand: the other commands should not pay for LMDB, uWS and the worker pool.
     const { ValidatorNode } = await import("../node/validator.js");

@@ -108,7 +108,8 @@ const verifyCommand: Command = {
     const verified = verifyIosProof(readInputFile(file, MAX_PROOF_FILE_BYTES), trust);
     const msb = verified.type === "tx" ? verified.msb : verified;
     const msbJson = msb === undefined ? undefined : {
-      epoch: msb.header.epoch, shard: msb.header.shard, height: msb.header.height, count: msb.header.count, supply: msb.header.supply.toString(), root: toHex(msb.header.root), headerHash: toHex(msb.headerHash),
+      epoch: msb.header.epoch, shard: msb.header.shard, height: msb.header.height, count: msb.header.count, supply: msb.header.supply.toString(), root: toHex(msb.header.root),
+      decisions: msb.header.decisions, decisionsRoot: toHex(msb.header.decisionsRoot), headerHash: toHex(msb.headerHash),
     };
     const shown = verified.type === "utxo"
       ? { type: "utxo", txid: toHex(verified.entry.txid), index: verified.entry.index, owner: toHex(verified.entry.owner), amount: verified.entry.amount.toString(), position: verified.position, msb: msbJson }
@@ -121,7 +122,7 @@ const verifyCommand: Command = {
     }
     io.out(`verified ${verified.type} proof against ${committees === undefined ? "the trusted MSB header" : "the committee keys"}`);
     for (const [key, value] of Object.entries(shown)) if (key !== "type" && key !== "msb") io.out(`${key} ${String(value)}`);
-    if (msbJson !== undefined) io.out(`msb epoch ${msbJson.epoch} shard ${msbJson.shard} height ${msbJson.height} count ${msbJson.count} supply ${msbJson.supply} root ${msbJson.root} header ${msbJson.headerHash}`);
+    if (msbJson !== undefined) io.out(`msb epoch ${msbJson.epoch} shard ${msbJson.shard} height ${msbJson.height} count ${msbJson.count} supply ${msbJson.supply} root ${msbJson.root} decisions ${msbJson.decisions} decisionsRoot ${msbJson.decisionsRoot} header ${msbJson.headerHash}`);
     return EXIT_OK;
   },
 };

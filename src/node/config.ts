@@ -19,8 +19,9 @@
  *              "streamIdleMs": 30000 },                                  optional (ApiLimits below)
  *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 },  optional
  *     "log": { "level": "info" },           optional; IOS_LOG_LEVEL overrides it (src/log/logger.ts)
- *     "store": { "prune": false } }         optional; prune: delete the blocks of epochs ≤ e − 1 when the MSB
- *                                           of epoch e is stored (src/store/schema.ts "Pruning"), default off
+ *     "store": { "prune": true } }          optional; prune: delete the blocks of epochs ≤ e − 1 (but their
+ *                                           last) when the MSB of epoch e is stored (src/store/schema.ts
+ *                                           "Pruning"), default on; false keeps every block
  *
  * The configuration names no shard: the epoch context built from the genesis (src/epoch) says
  * which shard a genesis validator serves; a file that still has "shard" is refused
@@ -126,11 +127,17 @@ export interface NodeConfig {
 }
 
 /**
- * Off by default: a validator that moves to another shard still replays it from the genesis
- * (sync), which needs a peer that kept every height.
+ * Pruning is on by default (`pruneOf`): a validator that moves to another shard joins it at an MSB
+ * (node/sync), whose body its peers keep, and replays one epoch, whose blocks they keep; the
+ * transactions of the last two epochs stay provable (schema.ts "Pruning").
  */
 export interface StoreSettings {
   readonly prune: boolean;
+}
+
+/** Whether a node of `config` prunes its stores: `store.prune`, true when absent. */
+export function pruneOf(config: { readonly store?: StoreSettings }): boolean {
+  return config.store?.prune ?? true;
 }
 
 /** How blocks are decided: alone, or by the shard's BFT (with its optional tuning). */
@@ -304,7 +311,7 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   }
   let store: StoreSettings | undefined;
   if (root.store !== undefined) {
-    const prune = r.object(root.store, "$.store", [], ["prune"]).prune ?? false;
+    const prune = r.object(root.store, "$.store", [], ["prune"]).prune ?? true;
     if (typeof prune !== "boolean") r.fail("CONFIG_BAD_FIELD", "$.store.prune", `must be true or false, got ${JSON.stringify(prune)}`);
     store = { prune };
   }

@@ -57,7 +57,7 @@ import { proveUtxo, verifyUtxoProof } from "../msb/proof.js";
 import { msbTree, snapshotOfOrderedEntries } from "../msb/snapshot.js";
 import type { MerkleTree } from "../crypto/merkle.js";
 import type { MsbErrorCode, MsbHeader, MsbSnapshot } from "../msb/interface.js";
-import type { StoredFinalHeight, LatestMsb, TxLocation } from "../store/schema.js";
+import type { StoredFinalHeight, KeptMsb, TxLocation } from "../store/schema.js";
 import type { ApiErrorCode } from "../api/errors.js";
 import type { MsbProofService } from "../api/interface.js";
 
@@ -224,9 +224,9 @@ export function verifyIosProof(bytes: Uint8Array, trust: ProofTrust): VerifiedIo
 export interface MsbSource {
   readonly shard: number;
   readonly tip: { readonly height: number };
-  readonly latestMsb: LatestMsb | undefined;
+  readonly latestMsb: KeptMsb | undefined;
   msbHeader(epoch: number): Uint8Array | undefined;
-  latestMsbBody(): Iterable<Uint8Array>;
+  msbBody(epoch: number): Iterable<Uint8Array> | undefined;
   certificateAt(height: number): Uint8Array | undefined;
   finalHeightRecord(height: number): StoredFinalHeight | undefined;
   getBlock(height: number): Uint8Array | undefined;
@@ -272,7 +272,7 @@ export class MsbProver implements MsbProofService {
     if (latest === undefined) refuse("MSB_NONE", `no epoch of shard ${state.shard} has ended on this node`);
     if (this.#latest?.epoch !== latest.epoch || this.#latest.shard !== state.shard) {
       const header = decodeMsbHeader(state.msbHeader(latest.epoch)!);
-      const snapshot = snapshotOfOrderedEntries(state.latestMsbBody());
+      const snapshot = snapshotOfOrderedEntries(state.msbBody(latest.epoch)!);
       this.#latest = { shard: state.shard, epoch: latest.epoch, header, snapshot, tree: msbTree(snapshot) };
     }
     const { header, snapshot, tree } = this.#latest;

@@ -34,7 +34,7 @@
  * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes, msb?): CommitResult`, `prunedBelow` (pruning, option `prune`),
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
- * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `chainId`, `msbHeader(epoch)`, `latestMsb`, `latestMsbBody()` (Micro State Blocks, src/node/msb.ts), `utxoSnapshot()`,
+ * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `chainId`, `msbHeader(epoch)`, `keptMsbs`, `latestMsb`, `msbBody(epoch)`, `msbDecisions(epoch)` (Micro State Blocks, src/node/msb.ts), `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
  * `consensusStateAt(height)`, `certificateAt(height)`, `finalHeightAt(height)`, `finalHeightRecord(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`, `changeProofs()`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
@@ -52,7 +52,7 @@ import { validateStateless, type BatchOrigin, type StatelessResult } from "../le
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta, type ReleasePermit } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "../store/interface.js";
-import type { ChainTip, LatestMsb, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
+import type { ChainTip, KeptMsb, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
@@ -106,7 +106,8 @@ export type ShardStateOptions = {
   readonly flushIntervalBlocks?: number;
   /**
    * Prune (ChainStore StoredBlock `prune`): storing the MSB of epoch e deletes the per-height
-   * records of epochs ≤ e − 1 (white paper §8). Default off (node config `store.prune`).
+   * records of epochs ≤ e − 1 but block e·L (white paper §8). Off unless asked here; the node's
+   * configuration asks by default (`store.prune`, src/node/config.ts).
    */
   readonly prune?: boolean;
 } & (
@@ -515,13 +516,15 @@ export class ShardState {
 
   /**
    * The prune request of the block at `height` storing the MSB of `epoch` (height = (epoch + 1)·L):
-   * every height of epochs ≤ epoch − 1, i.e. below epoch·L + 1, when pruning is on.
+   * every height of epochs ≤ epoch − 1 but their last, i.e. below epoch·L, when pruning is on. Kept:
+   * epochs `epoch` and `epoch` + 1 (their transactions' proofs), and block epoch·L, the height of
+   * MSB_{epoch − 1}, whose body is kept too: a joiner anchors there (node/sync, schema.ts "Pruning").
    */
   private pruneWith(height: number, epoch: number): { readonly prune?: PruneRequest } {
     if (!this.pruning || epoch === 0) return {};
     const epochLength = height / (epoch + 1);
     invariant(Number.isSafeInteger(epochLength), `height ${height} ends epoch ${epoch}`);
-    return { prune: { below: epoch * epochLength + 1, epochLength } };
+    return { prune: { below: epoch * epochLength, epochLength } };
   }
 
   /** See ChainStore `prunedBelow`: blocks, index entries and final-height records below it are gone (epoch ends' records kept). */
@@ -750,19 +753,24 @@ export class ShardState {
     return this.store.msbHeader(epoch);
   }
 
+  /** See ChainStore `keptMsbs`: the MSBs whose bodies are kept (the latest two). */
+  get keptMsbs(): readonly KeptMsb[] {
+    return this.store.keptMsbs;
+  }
+
   /** See ChainStore `latestMsb`. */
-  get latestMsb(): LatestMsb | undefined {
+  get latestMsb(): KeptMsb | undefined {
     return this.store.latestMsb;
   }
 
-  /** See ChainStore `latestMsbBody`. */
-  latestMsbBody(): Iterable<Uint8Array> {
-    return this.store.latestMsbBody();
+  /** See ChainStore `msbBody`. */
+  msbBody(epoch: number): Iterable<Uint8Array> | undefined {
+    return this.store.msbBody(epoch);
   }
 
-  /** See ChainStore `latestMsbDecisions`. */
-  latestMsbDecisions(): Iterable<Uint8Array> {
-    return this.store.latestMsbDecisions();
+  /** See ChainStore `msbDecisions`. */
+  msbDecisions(epoch: number): Iterable<Uint8Array> | undefined {
+    return this.store.msbDecisions(epoch);
   }
 
   /** Every UTXO of the working set as packed 76-byte entries (table order, not sorted). */
@@ -823,7 +831,8 @@ export class ShardState {
     const key = Buffer.from(outpointKey(txid, index));
     const { bytes, offset } = UTXO_ENTRY;
     const keyBytes = offset.owner;
-    for (const chunk of this.store.latestMsbBody()) {
+    const latest = this.store.latestMsb;
+    for (const chunk of (latest === undefined ? undefined : this.store.msbBody(latest.epoch)) ?? []) {
       const entries = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       const count = entries.length / bytes;
       if (count === 0 || key.compare(entries, (count - 1) * bytes, (count - 1) * bytes + keyBytes) > 0) continue;

@@ -54,7 +54,7 @@ import { PeerIdentity } from "../net/peer-auth.js";
 import { UwsTransport } from "../net/uws-transport.js";
 import type { Clock, Rng, TimerHandle } from "../runtime/interface.js";
 import { CryptoRng, SystemClock } from "../runtime/system.js";
-import type { NodeSetup } from "./config.js";
+import { pruneOf, type NodeSetup } from "./config.js";
 import type { FinalityLogOpener } from "../consensus/bft/log.js";
 import { fileFinalityLogs } from "./consensus/finality-log.js";
 import type { ShardDriver } from "./consensus/interface.js";
@@ -593,7 +593,7 @@ export class ValidatorNode {
     const { config, genesis, key } = setup;
     const states: ShardState[] = [];
     const openState = (shard: number): ShardState => {
-      const state = ShardState.open({ directory: shardDirectory(config.dataDir, setup.shard, shard), genesis, shard, prune: config.store?.prune === true, ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
+      const state = ShardState.open({ directory: shardDirectory(config.dataDir, setup.shard, shard), genesis, shard, prune: pruneOf(config), ...(options.flavor === undefined ? {} : { flavor: options.flavor }) });
       states.push(state);
       return state;
     };

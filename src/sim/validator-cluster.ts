@@ -27,7 +27,7 @@ import { toHex } from "../hex.js";
 import { sameBytes } from "../bytes.js";
 import type { Genesis } from "../ledger/genesis.js";
 import type { KeyPair } from "../ledger/keys.js";
-import { DEFAULT_API_LIMITS, REGISTRANT_HOME_SHARD, type ConsensusSettings, type NodeConfig, type NodeSetup, type PipelineSettings, type StoreSettings } from "../node/config.js";
+import { DEFAULT_API_LIMITS, REGISTRANT_HOME_SHARD, pruneOf, type ConsensusSettings, type NodeConfig, type NodeSetup, type PipelineSettings, type StoreSettings } from "../node/config.js";
 import { InlineVerifierPool } from "../node/pool/inline-pool.js";
 import { ShardState } from "../node/shard-state.js";
 import { ValidatorNode } from "../node/validator.js";
@@ -134,7 +134,7 @@ export class ValidatorCluster {
       openState: (shard) => {
         let chain = disk.chains.get(shard);
         if (chain === undefined) disk.chains.set(shard, (chain = new MemoryDisk(`${id}/${shard}`)));
-        return ShardState.open({ store: MemoryChainStore.open(chain), genesis: setup.genesis, shard, prune: setup.config.store?.prune === true });
+        return ShardState.open({ store: MemoryChainStore.open(chain), genesis: setup.genesis, shard, prune: pruneOf(setup.config) });
       },
       pool: new InlineVerifierPool(),
       // The log of a (shard, epoch)'s first opening is the disk's: later incarnations find their records and votes there.

@@ -10,7 +10,7 @@
  * arguments throw `IosError<StoreErrorCode>` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
  * written; reads of a closed store throw STORE_CLOSED.
  */
-import type { ChainTip, FlushMarker, LatestMsb, StoreIdentity, StoredAtomix, StoredFinalHeight, StoredRejection, TxLocation } from "./schema.js";
+import type { ChainTip, FlushMarker, KeptMsb, StoreIdentity, StoredAtomix, StoredFinalHeight, StoredRejection, TxLocation } from "./schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
@@ -59,7 +59,8 @@ export interface StoredBlock {
   readonly proposal?: Uint8Array;
   /**
    * The shard's MSB of the epoch this block ends (src/node/msb.ts): its header, kept by epoch, and
-   * its body (packed 76-byte entries in outpoint order), which replaces the previous latest body.
+   * its body (packed 76-byte entries in outpoint order) and decisions, kept with the previous MSB's
+   * (the oldest kept body is deleted beyond MSB_BODIES_KEPT).
    */
   readonly msb?: StoredMsb;
   /**
@@ -177,12 +178,14 @@ export interface ChainStore {
   finalHeightRecord(height: number): StoredFinalHeight | undefined;
   /** The MSB header of `epoch` stored with that epoch's last block (StoredBlock `msb`), if any. */
   msbHeader(epoch: number): Uint8Array | undefined;
-  /** Which MSB is the latest (its body kept in full), if any. */
-  readonly latestMsb: LatestMsb | undefined;
-  /** The latest MSB's body, packed entries in outpoint order, one chunk at a time. */
-  latestMsbBody(): Iterable<Uint8Array>;
-  /** The latest MSB's decisions, packed 33-byte leaves in cross txid order, one chunk at a time. */
-  latestMsbDecisions(): Iterable<Uint8Array>;
+  /** The MSBs whose bodies are kept in full (the latest MSB_BODIES_KEPT, schema.ts), ascending epochs. */
+  readonly keptMsbs: readonly KeptMsb[];
+  /** The last of `keptMsbs`, if any. */
+  readonly latestMsb: KeptMsb | undefined;
+  /** A kept MSB's body, packed entries in outpoint order, one chunk at a time; undefined when its body is not kept. */
+  msbBody(epoch: number): Iterable<Uint8Array> | undefined;
+  /** A kept MSB's decisions, packed 33-byte leaves in cross txid order, one chunk at a time; undefined when not kept. */
+  msbDecisions(epoch: number): Iterable<Uint8Array> | undefined;
   /**
    * The lowest height whose per-height records are all kept (1 when nothing was pruned): below it a
    * block, its index entries and its final-height record are gone, except epoch ends' records.
@@ -199,7 +202,7 @@ export interface ChainStore {
   /**
    * Replaces the chain below and at an MSB's height in ONE transaction (StoredRestore): blocks,
    * their indexes, final-height records, rejections, phases, change proofs, consensus records, MSB
-   * headers and body and the UTXO set are dropped; the UTXO set becomes the MSB body, the Atomix
+   * headers and bodies and the UTXO set are dropped; the UTXO set becomes the MSB body, the Atomix
    * phases the MSB's decisions (each at the MSB height, without a proof: schema.ts "Restore"), the flushed
    * marker and the tip the MSB height, `prunedBelow` that height (the blocks below were never fetched). The height must be above the tip
    * (STORE_BAD_INPUT); the identity, epoch archive, kept transactions and ordered blocks stay.

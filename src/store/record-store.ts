@@ -14,8 +14,8 @@
  *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
  *    A PoB block's final-height certificate and proposal, with its rejections and phase writes in order,
  *    rides in the same transaction (the finalHeights sub-database, served to syncing peers), and so
- *    does the MSB an epoch's last block ends with (its header kept by epoch, its body replacing the
- *    previous latest body), and, when asked (StoredBlock `prune`), the deletion of the per-height
+ *    does the MSB an epoch's last block ends with (its header kept by epoch, its body and decisions
+ *    by epoch, the oldest body deleted beyond MSB_BODIES_KEPT), and, when asked (StoredBlock `prune`), the deletion of the per-height
  *    records of old epochs (schema.ts "Pruning", `prune`) with the "pruned" marker.
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
@@ -45,10 +45,11 @@ import {
   decodePrunedBelow,
   encodePrunedBelow,
   MSB_BODY_CHUNK_ENTRIES,
-  chunkKey,
-  decodeLatestMsb,
-  encodeLatestMsb,
-  type LatestMsb,
+  MSB_BODIES_KEPT,
+  msbChunkKey,
+  decodeKeptMsbs,
+  encodeKeptMsbs,
+  type KeptMsb,
   decodeFinalHeight,
   encodeFinalHeight,
   type StoredFinalHeight,
@@ -185,7 +186,7 @@ export class RecordChainStore implements ChainStore {
   private flushedRecord: FlushMarker | undefined;
   private epochRecord = 0;
   private lastEpochRecord = 0;
-  private latestMsbRecord: LatestMsb | undefined;
+  private keptMsbRecords: readonly KeptMsb[] = [];
   private prunedBelowRecord = 1;
   private readonly dbs: Record<SubDatabase, RecordTable>;
 
@@ -233,7 +234,7 @@ export class RecordChainStore implements ChainStore {
     const epoch = meta.get(META_EPOCH);
     this.epochRecord = epoch === undefined ? 0 : decodeEpoch(epoch);
     const msb = meta.get(META_MSB);
-    this.latestMsbRecord = msb === undefined ? undefined : decodeLatestMsb(msb);
+    this.keptMsbRecords = msb === undefined ? [] : decodeKeptMsbs(msb);
     const pruned = meta.get(META_PRUNED);
     this.prunedBelowRecord = pruned === undefined ? 1 : decodePrunedBelow(pruned);
     const tipHeight = this.tipRecord.height;
@@ -412,7 +413,7 @@ export class RecordChainStore implements ChainStore {
     });
     this.tipRecord = newTip;
     if (pruneBelow !== undefined) this.prunedBelowRecord = pruneBelow;
-    if (msb !== undefined) this.latestMsbRecord = msb.latest;
+    if (msb !== undefined) this.keptMsbRecords = msb.kept;
     if (marker !== undefined) this.flushedRecord = marker;
   }
 
@@ -444,7 +445,7 @@ export class RecordChainStore implements ChainStore {
     const decisionCount = storedDecisionCount(decisions);
     const chunks = msbChunks(body, UTXO_ENTRY_BYTES);
     const decisionChunks = msbChunks(decisions, ATOMIX_DECISION.bytes);
-    const latest: LatestMsb = { epoch: block.msb.epoch, count, chunks: chunks.length, decisions: decisionCount, decisionChunks: decisionChunks.length };
+    const kept: KeptMsb[] = [{ epoch: block.msb.epoch, count, chunks: chunks.length, decisions: decisionCount, decisionChunks: decisionChunks.length }];
     // The replay guard: every phase decided up to the MSB, at its height; the lock proofs stay with the replicas that decided them.
     const restoredPhase = (at: number) => encodeAtomix({ phase: decisions[at + ATOMIX_DECISION.offset.phase]!, height: block.height, proof: new Uint8Array(0) });
     const tip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
@@ -466,46 +467,44 @@ export class RecordChainStore implements ChainStore {
       finalHeights.put(heightKey(block.height), finalHeight, true);
       for (const { epoch, header } of earlierHeaders) msbHeaders.put(epochKey(epoch), asBuffer(header));
       msbHeaders.put(epochKey(block.msb.epoch), asBuffer(block.msb.header));
-      chunks.forEach((chunk, i) => msbBody.put(chunkKey(i), chunk));
-      decisionChunks.forEach((chunk, i) => msbDecisions.put(chunkKey(i), chunk));
-      meta.put(META_MSB, encodeLatestMsb(latest));
+      chunks.forEach((chunk, i) => msbBody.put(msbChunkKey(block.msb.epoch, i), chunk));
+      decisionChunks.forEach((chunk, i) => msbDecisions.put(msbChunkKey(block.msb.epoch, i), chunk));
+      meta.put(META_MSB, encodeKeptMsbs(kept));
       meta.put(META_TIP, encodeTip(tip));
       meta.put(META_FLUSHED, encodeFlushMarker(flushed));
       meta.put(META_PRUNED, encodePrunedBelow(block.height));
     });
     this.tipRecord = tip;
     this.flushedRecord = flushed;
-    this.latestMsbRecord = latest;
+    this.keptMsbRecords = kept;
     this.prunedBelowRecord = block.height;
   }
 
-  /** StoredBlock `msb`'s checks, before anything is written; its records. */
-  private checkMsb(msb: StoredMsb): { readonly key: Buffer; readonly header: Buffer; readonly chunks: Buffer[]; readonly decisionChunks: Buffer[]; readonly latest: LatestMsb } {
+  /** StoredBlock `msb`'s checks, before anything is written; its records and the kept MSBs after it. */
+  private checkMsb(msb: StoredMsb): { readonly epoch: number; readonly header: Buffer; readonly chunks: Buffer[]; readonly decisionChunks: Buffer[]; readonly kept: readonly KeptMsb[] } {
     check<StoreErrorCode>(Number.isInteger(msb.epoch) && msb.epoch >= 0 && msb.epoch <= 0xffffffff, "STORE_BAD_INPUT", "MSB epoch must be a u32");
     check<StoreErrorCode>(msb.header.length > 0 && msb.header.length <= MAX_MSB_HEADER_BYTES, "STORE_BAD_INPUT", `MSB header must be 1..${MAX_MSB_HEADER_BYTES} bytes`);
     check<StoreErrorCode>(msb.body.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `MSB body must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
-    check<StoreErrorCode>(this.latestMsbRecord === undefined || msb.epoch > this.latestMsbRecord.epoch, "STORE_BAD_INPUT",
-      `MSB of epoch ${msb.epoch} does not follow the latest, of epoch ${this.latestMsbRecord?.epoch}`);
+    const latest = this.keptMsbRecords.at(-1);
+    check<StoreErrorCode>(latest === undefined || msb.epoch > latest.epoch, "STORE_BAD_INPUT", `MSB of epoch ${msb.epoch} does not follow the latest, of epoch ${latest?.epoch}`);
     const decisions = storedDecisionCount(msb.decisions);
     const chunks = msbChunks(asBuffer(msb.body), UTXO_ENTRY_BYTES);
     const decisionChunks = msbChunks(asBuffer(msb.decisions), ATOMIX_DECISION.bytes);
-    return {
-      key: epochKey(msb.epoch), header: asBuffer(msb.header), chunks, decisionChunks,
-      latest: { epoch: msb.epoch, count: msb.body.length / UTXO_ENTRY_BYTES, chunks: chunks.length, decisions, decisionChunks: decisionChunks.length },
-    };
+    const stored: KeptMsb = { epoch: msb.epoch, count: msb.body.length / UTXO_ENTRY_BYTES, chunks: chunks.length, decisions, decisionChunks: decisionChunks.length };
+    return { epoch: msb.epoch, header: asBuffer(msb.header), chunks, decisionChunks, kept: [...this.keptMsbRecords, stored].slice(-MSB_BODIES_KEPT) };
   }
 
-  /** Inside a write transaction: the header by epoch, the body and decisions replacing the previous latest ones. */
+  /** Inside a write transaction: the header by epoch, the body and decisions by epoch, the bodies no longer kept deleted. */
   private writeMsb(msb: ReturnType<RecordChainStore["checkMsb"]>): void {
     const { msbHeaders, msbBody, msbDecisions, meta } = this.dbs;
-    msbHeaders.put(msb.key, msb.header, true);
-    const replace = (table: RecordTable, chunks: readonly Buffer[], previous: number): void => {
-      for (let i = chunks.length; i < previous; i++) table.remove(chunkKey(i));
-      chunks.forEach((chunk, i) => table.put(chunkKey(i), chunk));
-    };
-    replace(msbBody, msb.chunks, this.latestMsbRecord?.chunks ?? 0);
-    replace(msbDecisions, msb.decisionChunks, this.latestMsbRecord?.decisionChunks ?? 0);
-    meta.put(META_MSB, encodeLatestMsb(msb.latest));
+    msbHeaders.put(epochKey(msb.epoch), msb.header, true);
+    for (const dropped of this.keptMsbRecords.filter((old) => !msb.kept.includes(old))) {
+      for (let i = 0; i < dropped.chunks; i++) msbBody.remove(msbChunkKey(dropped.epoch, i));
+      for (let i = 0; i < dropped.decisionChunks; i++) msbDecisions.remove(msbChunkKey(dropped.epoch, i));
+    }
+    msb.chunks.forEach((chunk, i) => msbBody.put(msbChunkKey(msb.epoch, i), chunk, true));
+    msb.decisionChunks.forEach((chunk, i) => msbDecisions.put(msbChunkKey(msb.epoch, i), chunk, true));
+    meta.put(META_MSB, encodeKeptMsbs(msb.kept));
   }
 
   /**
@@ -562,29 +561,35 @@ export class RecordChainStore implements ChainStore {
     return value === undefined ? undefined : Uint8Array.from(value);
   }
 
-  get latestMsb(): LatestMsb | undefined {
+  get keptMsbs(): readonly KeptMsb[] {
     this.checkInitialized();
-    return this.latestMsbRecord;
+    return this.keptMsbRecords;
   }
 
-  latestMsbBody(): Iterable<Uint8Array> {
-    return this.latestMsbChunks("msbBody", (latest) => latest.chunks);
+  get latestMsb(): KeptMsb | undefined {
+    return this.keptMsbs.at(-1);
   }
 
-  latestMsbDecisions(): Iterable<Uint8Array> {
-    return this.latestMsbChunks("msbDecisions", (latest) => latest.decisionChunks);
+  msbBody(epoch: number): Iterable<Uint8Array> | undefined {
+    return this.msbChunks("msbBody", epoch, (kept) => kept.chunks);
   }
 
-  private *latestMsbChunks(table: "msbBody" | "msbDecisions", chunksOf: (latest: LatestMsb) => number): Iterable<Uint8Array> {
-    this.checkInitialized();
-    const latest = this.latestMsbRecord;
-    if (latest === undefined) return;
-    const chunks = chunksOf(latest);
-    for (let i = 0; i < chunks; i++) {
-      const chunk = this.dbs[table].get(chunkKey(i));
-      if (chunk === undefined) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `MSB ${table} chunk ${i} of ${chunks} is missing`);
-      yield Uint8Array.from(chunk);
-    }
+  msbDecisions(epoch: number): Iterable<Uint8Array> | undefined {
+    return this.msbChunks("msbDecisions", epoch, (kept) => kept.decisionChunks);
+  }
+
+  private msbChunks(table: "msbBody" | "msbDecisions", epoch: number, chunksOf: (kept: KeptMsb) => number): Iterable<Uint8Array> | undefined {
+    const kept = this.keptMsbs.find((msb) => msb.epoch === epoch);
+    if (kept === undefined) return undefined;
+    const records = this.dbs[table];
+    const chunks = chunksOf(kept);
+    return (function* () {
+      for (let i = 0; i < chunks; i++) {
+        const chunk = records.get(msbChunkKey(epoch, i));
+        if (chunk === undefined) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `MSB ${table} chunk ${i} of ${chunks} of epoch ${epoch} is missing`);
+        yield Uint8Array.from(chunk);
+      }
+    })();
   }
 
   /** Writes a UTXO batch and moves the flushed marker to the current tip, in one durable transaction. */

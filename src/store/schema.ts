@@ -41,15 +41,16 @@
  *                                               syncing the shard fetches with the block (src/node/sync)
  *   msbHeaders     u32be epoch                  the shard's MSB header of that epoch (src/msb/header.ts encoding),
  *                                               written with the epoch's last final block: every one is kept
- *   msbBody        u32be chunk                  the latest MSB's body: its packed 76-byte entries in outpoint
- *                                               order, MSB_BODY_CHUNK_ENTRIES per chunk (the last one shorter);
- *                                               replaced whole, in the same transaction, by the next epoch's
- *   msbDecisions   u32be chunk                  the latest MSB's decisions (src/msb/decisions.ts): packed 33-byte
+ *   msbBody        u32be epoch ‖ u32be chunk    the body of a kept MSB (the latest MSB_BODIES_KEPT): its packed 76-byte
+ *                                               entries in outpoint order, MSB_BODY_CHUNK_ENTRIES per chunk (the last one
+ *                                               shorter); the oldest body is deleted, in the same transaction, when a
+ *                                               newer MSB is stored beyond the kept number
+ *   msbDecisions   u32be epoch ‖ u32be chunk    a kept MSB's decisions (src/msb/decisions.ts): packed 33-byte
  *                                               leaves (cross txid ‖ u8 phase) in cross txid order, MSB_BODY_CHUNK_ENTRIES
- *                                               per chunk; replaced with the body (the atomix table moves on after
+ *                                               per chunk; kept and deleted with the body (the atomix table moves on after
  *                                               the MSB's height, so what a joiner fetches is kept as it was)
- *                  (meta) "msb"                 u32le epoch ‖ u32le count ‖ u32le chunks ‖ u32le decisions ‖
- *                                               u32le decision chunks: which MSB the body and decisions are
+ *                  (meta) "msb"                 u32le n ‖ n × (u32le epoch ‖ u32le count ‖ u32le chunks ‖ u32le decisions ‖
+ *                                               u32le decision chunks): the kept MSBs, ascending epochs, n ≤ MSB_BODIES_KEPT
  *   (meta)         "pruned"                     u64le height h: the per-height records of heights < h are gone
  *                                               (StoredBlock `prune`), but the final-height records of epoch ends
  *
@@ -57,8 +58,8 @@
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
  *
  * Pruning (white paper §8: a validator keeps the MSBs, and the regular blocks of epoch e until the
- * end of e + 1). When the MSB of epoch e is stored, the same transaction deletes, below the first
- * height of epoch e, per sub-database:
+ * end of e + 1). When the MSB of epoch e is stored, the same transaction deletes, below height e·L
+ * (the last of epoch e − 1: its block stays, the anchor of a join at MSB_{e−1}, node/sync), per sub-database:
  *  - blocks, consensus, finalHeights (by height key), blockHeights, txIndex, rejections (by the height
  *    in the value) and orderedBlocks (by the height in the optimistic block's header): per-height;
  *  - kept: finalHeights at epoch ends (a certificate anchors every MSB proof of its epoch: the MSB
@@ -67,7 +68,7 @@
  *    committed entry would let a replayed unlock-commit mint its outputs again); changeProofs (by
  *    txid, what a boundary carries; one per registration or leave); accepted (dropped when settled);
  *    epochLinks, epochTranscripts (the identity chain's archive); msbHeaders (every one); msbBody
- *    and msbDecisions (the latest only); utxo and meta (the state).
+ *    and msbDecisions (the latest two, whatever the pruning); utxo and meta (the state).
  *
  * Restore (ChainStore `restoreAtMsb`, a node joining at an MSB): the atomix table becomes the MSB's
  * decisions, each entry at the MSB's height with an empty proof (the proof of a lock decision stays
@@ -79,6 +80,9 @@
  * parts gained the MSB header hash), so a version-4 store is refused, not migrated: a validator
  * syncs its shard again from peers into a fresh directory. Version 6 added msbDecisions and the MSB
  * header version 2 (its stored headers are v2; meta "msb" grew): a version-5 store is refused too.
+ * Version 7 keys msbBody and msbDecisions by epoch and chunk and lists the kept MSBs in meta "msb"
+ * (two bodies kept, so a joiner can join at the MSB before the latest): a version-6 store is
+ * refused (STORE_SCHEMA_MISMATCH) and resynced, which joins at an MSB since version 6.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -94,7 +98,7 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
@@ -113,6 +117,13 @@ export const META_PRUNED = Buffer.from("pruned", "latin1");
 /** Entries per msbBody chunk: 8,192 × 76 B = 608 KiB per record (the flushed set's load chunk). */
 export const MSB_BODY_CHUNK_ENTRIES = 8192;
 /**
+ * MSB bodies (with their decisions) a store keeps: the latest and the one before it. A joiner joins
+ * at the MSB before its target epoch's start and replays the epoch between (node/sync), so that it
+ * holds the blocks of the last two epochs (the transaction proofs of issue 15's invariant); a source
+ * already past the next epoch end still keeps the MSB at the joiner's target epoch's start.
+ */
+export const MSB_BODIES_KEPT = 2;
+/**
  * A consensus layer's per-block record (the consensus sub-database): for PoB two hashes, the
  * believability accounts, the league changes and the optimistic blocks the height ordered
  * (src/consensus/pob/replica-state.ts), never more than this.
@@ -128,7 +139,8 @@ const IDENTITY = layout({ magic: STORE_MAGIC.length, schema: 4, shard: 4, genesi
 const TIP = layout({ height: 8, hash: HASH_BYTES });
 const FLUSHED = layout({ height: 8, count: 8, supply: 8 });
 const EPOCH = layout({ epoch: 4 });
-const LATEST_MSB = layout({ epoch: 4, count: 4, chunks: 4, decisions: 4, decisionChunks: 4 });
+const KEPT_MSB = layout({ epoch: 4, count: 4, chunks: 4, decisions: 4, decisionChunks: 4 });
+const MSB_CHUNK_KEY = layout({ epoch: 4, chunk: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
 const REJECTION = layout({ height: 8, codeLength: 1 });
 const ATOMIX = layout({ phase: 1, height: 8, proofLength: 2 });
@@ -257,8 +269,8 @@ export function decodeEpoch(value: Buffer): number {
   return recordReader(value, EPOCH, "epoch").u32("epoch");
 }
 
-/** Which MSB the msbBody and msbDecisions sub-databases hold (meta "msb"). */
-export interface LatestMsb {
+/** An MSB whose body and decisions the msbBody and msbDecisions sub-databases hold (meta "msb"). */
+export interface KeptMsb {
   readonly epoch: number;
   /** UTXO entries of the body, in `chunks` msbBody records. */
   readonly count: number;
@@ -268,26 +280,35 @@ export interface LatestMsb {
   readonly decisionChunks: number;
 }
 
-export function encodeLatestMsb(latest: LatestMsb): Buffer {
-  return Buffer.from(BinaryWriter.ofSize(LATEST_MSB.bytes).u32(latest.epoch).u32(latest.count).u32(latest.chunks)
-    .u32(latest.decisions).u32(latest.decisionChunks).finish().buffer);
+/** Meta "msb": the kept MSBs, ascending epochs. */
+export function encodeKeptMsbs(kept: readonly KeptMsb[]): Buffer {
+  const writer = BinaryWriter.ofSize(4 + kept.length * KEPT_MSB.bytes).u32(kept.length);
+  for (const msb of kept) writer.u32(msb.epoch).u32(msb.count).u32(msb.chunks).u32(msb.decisions).u32(msb.decisionChunks);
+  return Buffer.from(writer.finish().buffer);
 }
 
-export function decodeLatestMsb(value: Buffer): LatestMsb {
-  const reader = recordReader(value, LATEST_MSB, "latest MSB");
-  const latest = {
+export function decodeKeptMsbs(value: Buffer): KeptMsb[] {
+  const reader = new BinaryReader(value, RECORD_CODES);
+  const n = reader.u32("kept MSBs");
+  check<StoreErrorCode>(n >= 1 && n <= MSB_BODIES_KEPT, "STORE_CORRUPT", `meta "msb" lists ${n} MSBs, not 1..${MSB_BODIES_KEPT}`);
+  reader.expectRemaining(n * KEPT_MSB.bytes, "the kept MSBs");
+  const kept = Array.from({ length: n }, (): KeptMsb => ({
     epoch: reader.u32("MSB epoch"), count: reader.u32("MSB count"), chunks: reader.u32("MSB chunks"),
     decisions: reader.u32("MSB decisions"), decisionChunks: reader.u32("MSB decision chunks"),
-  };
-  check<StoreErrorCode>(latest.chunks === Math.ceil(latest.count / MSB_BODY_CHUNK_ENTRIES), "STORE_CORRUPT", `an MSB of ${latest.count} entries has not ${latest.chunks} chunks`);
-  check<StoreErrorCode>(latest.decisionChunks === Math.ceil(latest.decisions / MSB_BODY_CHUNK_ENTRIES), "STORE_CORRUPT", `an MSB of ${latest.decisions} decisions has not ${latest.decisionChunks} chunks`);
-  return latest;
+  }));
+  kept.forEach((msb, i) => {
+    check<StoreErrorCode>(i === 0 || msb.epoch > kept[i - 1]!.epoch, "STORE_CORRUPT", `kept MSB epochs are not ascending (${kept.map((k) => k.epoch).join(", ")})`);
+    check<StoreErrorCode>(msb.chunks === Math.ceil(msb.count / MSB_BODY_CHUNK_ENTRIES), "STORE_CORRUPT", `an MSB of ${msb.count} entries has not ${msb.chunks} chunks`);
+    check<StoreErrorCode>(msb.decisionChunks === Math.ceil(msb.decisions / MSB_BODY_CHUNK_ENTRIES), "STORE_CORRUPT", `an MSB of ${msb.decisions} decisions has not ${msb.decisionChunks} chunks`);
+  });
+  return kept;
 }
 
-/** The msbBody (and msbDecisions) key of chunk `index`: big-endian, so LMDB's byte order is the body's order. */
-export function chunkKey(index: number): Buffer {
-  const key = Buffer.allocUnsafe(4);
-  key.writeUInt32BE(index, 0);
+/** The msbBody (and msbDecisions) key of chunk `index` of epoch `epoch`'s MSB: big-endian, so LMDB's byte order is epoch, then the body's order. */
+export function msbChunkKey(epoch: number, index: number): Buffer {
+  const key = Buffer.allocUnsafe(MSB_CHUNK_KEY.bytes);
+  key.writeUInt32BE(epoch, MSB_CHUNK_KEY.offset.epoch);
+  key.writeUInt32BE(index, MSB_CHUNK_KEY.offset.chunk);
   return key;
 }
 

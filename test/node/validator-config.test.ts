@@ -13,6 +13,7 @@ import {
   nodeConfigJson,
   parseKeyFile,
   parseNodeConfig,
+  pruneOf,
 } from "../../src/node/config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ios-config-"));
@@ -57,9 +58,12 @@ describe("node configuration", () => {
     assert.equal(config.peers[0]!.url, "ws://127.0.0.1:7001/peer");
     assert.equal(config.logLevel, undefined);
     assert.equal(parseNodeConfig(JSON.stringify({ ...valid(), log: { level: "debug" } }), file).logLevel, "debug");
-    assert.equal(parseNodeConfig(JSON.stringify(valid()), file).store, undefined, "no store settings: no pruning");
+    assert.equal(parseNodeConfig(JSON.stringify(valid()), file).store, undefined, "no store settings");
+    assert.equal(pruneOf(parseNodeConfig(JSON.stringify(valid()), file)), true, "no store settings: pruning on (the default)");
     assert.deepEqual(parseNodeConfig(JSON.stringify({ ...valid(), store: { prune: true } }), file).store, { prune: true });
-    assert.deepEqual(parseNodeConfig(JSON.stringify({ ...valid(), store: {} }), file).store, { prune: false });
+    assert.deepEqual(parseNodeConfig(JSON.stringify({ ...valid(), store: {} }), file).store, { prune: true }, "no prune field: on");
+    const keepAll = parseNodeConfig(JSON.stringify({ ...valid(), store: { prune: false } }), file);
+    assert.deepEqual([keepAll.store, pruneOf(keepAll)], [{ prune: false }, false], "prune false keeps every block");
   });
 
   it("reads the peer port: an integer in [0, 65535], distinct from the client port unless ephemeral", () => {

@@ -201,7 +201,7 @@ export function checkMsbChain(seed: string, serving: readonly ValidatorNode[], s
     // A validator ahead of the common height may have passed the next epoch end already.
     assert.ok((node.state.latestMsb?.epoch ?? -1) >= last, `${seed}: shard ${shard}'s latest MSB is epoch ${last}'s or later`);
     if (node.state.latestMsb!.epoch > last) continue;
-    const body = snapshotOfOrderedEntries(node.state.latestMsbBody());
+    const body = snapshotOfOrderedEntries(node.state.msbBody(node.state.latestMsb!.epoch)!);
     assert.deepEqual([toHex(body.root), body.count, body.supply], [toHex(headerOf(last).root), headerOf(last).count, headerOf(last).supply], `${seed}: the latest MSB body is its header's`);
   }
 }

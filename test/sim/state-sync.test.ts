@@ -142,7 +142,7 @@ function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chun
     const channel = transport.open({ protocol: "msb", shard: SHARD, epoch: 0 });
     const header = replica.msbHeader(0)!;
     const packed = (chunks: Iterable<Uint8Array>) => Uint8Array.from([...chunks].flatMap((chunk) => [...chunk]));
-    const server = new MsbChunkServer(decodeMsbHeader(header), packed(replica.latestMsbBody()), packed(replica.latestMsbDecisions()));
+    const server = new MsbChunkServer(decodeMsbHeader(header), packed(replica.msbBody(replica.latestMsb!.epoch)!), packed(replica.msbDecisions(replica.latestMsb!.epoch)!));
     channel.on(SYNC_REQUEST, (from, _type, payload) => {
       const { id: request, first, count } = decodeSyncRequest(payload);
       channel.send(from, SYNC_RESPONSE, okAnswer(request, first, heightsOf(replica, first, count)));
@@ -226,7 +226,7 @@ function joinedAt(state: ShardState) {
   const set = snapshotOfEntries(state.utxoSnapshot());
   return {
     tip: state.tip, utxos: `${toHex(set.root)}/${set.count}/${set.supply}`, supply: state.supply, msb: toHex(state.msbHeader(0) ?? new Uint8Array(0)), latest: state.latestMsb,
-    body: [...state.latestMsbBody()].map(toHex), decisions: [...state.latestMsbDecisions()].map(toHex), phases: phasesOf(state), certificate: toHex(state.certificateAt(L) ?? new Uint8Array(0)), block: toHex(state.getBlock(L) ?? new Uint8Array(0)),
+    body: [...state.msbBody(state.latestMsb!.epoch)!].map(toHex), decisions: [...state.msbDecisions(state.latestMsb!.epoch)!].map(toHex), phases: phasesOf(state), certificate: toHex(state.certificateAt(L) ?? new Uint8Array(0)), block: toHex(state.getBlock(L) ?? new Uint8Array(0)),
   };
 }
 
@@ -612,7 +612,7 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.ok(header !== undefined);
     assert.equal(toHex(state.msbHeader(0)!), toHex(header));
     assert.deepEqual(state.latestMsb, world.replicas[0]!.state.latestMsb);
-    assert.deepEqual([...state.latestMsbBody()].map(toHex), [...world.replicas[0]!.state.latestMsbBody()].map(toHex));
+    assert.deepEqual([...state.msbBody(state.latestMsb!.epoch)!].map(toHex), [...world.replicas[0]!.state.msbBody(state.latestMsb!.epoch)!].map(toHex));
   });
 
   it("a withheld answer times out and the next source completes the sync; a replayed answer for another request is ignored", async () => {

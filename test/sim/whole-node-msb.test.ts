@@ -10,6 +10,9 @@
 // verify offline against the committee keys or the MSB header hash, and every flipped byte fails with a code.
 // CI runs MSB_SEEDS seeds; `WHOLE_NODE_SEEDS=N` adds N more. IOS_SIM_SEED replays one.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { committeesOfContext, decodeFinalHeightCertificate } from "../../src/atomix/proof.js";
 import { UTXO_ENTRY } from "../../src/codec/sizes.js";
@@ -29,6 +32,8 @@ import { simSeed } from "../../src/sim/simulator.js";
 import { payInRounds } from "./epoch-load.js";
 import { caseSeeds, pobCluster, SIM_POLICY } from "./pob-cluster.js";
 import { codeOf } from "../support/errors.js";
+import { getJson, serveApi, stubBackend } from "../api/helpers.js";
+import { proofCommand } from "../../src/cli/proof.js";
 
 const L = 12;
 const MSB_SEEDS = 1;
@@ -78,7 +83,7 @@ async function run(seed: string) {
   assert.deepEqual([BigInt(decoded.count), decoded.supply, decoded.height, decoded.epoch], [certificate.commitment.count, certificate.commitment.supply, L, 0]);
   assert.ok(decoded.count > 12, `${seed}: the transfers before height ${L} changed the set (${decoded.count} outputs)`);
   for (const state of states) {
-    const body = snapshotOfOrderedEntries(state.latestMsbBody());
+    const body = snapshotOfOrderedEntries(state.msbBody(state.latestMsb!.epoch)!);
     assert.deepEqual([toHex(body.root), body.count], [toHex(decoded.root), decoded.count], `${seed}: the stored body is the header's`);
   }
   // The liar never stores a header of its own: its commitment is not the decided one.
@@ -91,6 +96,38 @@ async function run(seed: string) {
   assert.deepEqual(cluster.failures.filter((failure) => failure.id !== liar), [], `${seed}: no honest driver failed`);
   assert.ok(load.txids.size > 0);
   checkProofs(seed, states[0]!, cluster.context);
+  await checkShown(seed, states[0]!);
+}
+
+/** The latest MSB header as the API (GET /v1/msb/latest) and `ios proof verify` show it: its decisions and decisionsRoot with the rest. */
+async function checkShown(seed: string, state: ShardState): Promise<void> {
+  const prover = new MsbProver(() => state);
+  const { proof, header, headerHash } = prover.header();
+  const expected = [header.decisions, toHex(header.decisionsRoot), toHex(header.root), toHex(headerHash)];
+  const served = await serveApi(stubBackend({ msb: prover }));
+  try {
+    const { status, body } = await getJson(`http://127.0.0.1:${served.port}/v1/msb/latest`);
+    assert.equal(status, 200);
+    assert.deepEqual([body.decisions, body.decisionsRoot, body.root, body.headerHash], expected, `${seed}: GET /v1/msb/latest`);
+  } finally {
+    served.close();
+  }
+  const dir = mkdtempSync(join(tmpdir(), "ios-msb-proof-"));
+  try {
+    const file = join(dir, "header.proof");
+    writeFileSync(file, proof);
+    const lines: string[] = [];
+    const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+    const verify = proofCommand.subcommands!.find((command) => command.name === "verify")!;
+    assert.equal(await verify.run!({ "msb-header": toHex(headerHash), json: true }, [file], io), 0);
+    const shown = JSON.parse(lines[0]!) as { msb: { decisions: number; decisionsRoot: string; root: string; headerHash: string } };
+    assert.deepEqual([shown.msb.decisions, shown.msb.decisionsRoot, shown.msb.root, shown.msb.headerHash], expected, `${seed}: ios proof verify --json`);
+    lines.length = 0;
+    assert.equal(await verify.run!({ "msb-header": toHex(headerHash) }, [file], io), 0);
+    assert.ok(lines.some((line) => line.includes(`decisions ${header.decisions} decisionsRoot ${toHex(header.decisionsRoot)}`)), `${seed}: ios proof verify: ${lines.join(" | ")}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 
@@ -117,7 +154,7 @@ function checkProofs(seed: string, state: ShardState, context: EpochContext): vo
   assert.equal(verifyIosProof(headerProof, { trustedMsbHeader: headerHash }).type, "msb-header");
   everyFlipFails(seed, "an MSB header proof", headerProof, (bytes) => verifyIosProof(bytes, trust));
   // An output of the latest MSB.
-  const body = snapshotOfOrderedEntries(state.latestMsbBody());
+  const body = snapshotOfOrderedEntries(state.msbBody(state.latestMsb!.epoch)!);
   const entry = unpackEntry(body.entries, 3 * UTXO_ENTRY.bytes);
   const utxoProof = prover.utxo(entry.txid, entry.index);
   const utxo = verifyIosProof(utxoProof, trust);

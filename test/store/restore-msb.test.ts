@@ -67,10 +67,10 @@ for (const makeBackend of BACKENDS) {
       const expectedPhases = Array.from({ length: 8_200 }, (_, i) => [Buffer.from(decisions.subarray(i * D, i * D + 32)).toString("hex"), i % 4, 60, 0]);
       assert.deepEqual(phases(store), expectedPhases, "the phase table is the MSB's decisions, at its height, without proofs");
       assert.equal(store.atomix(stale), undefined);
-      assert.equal(Buffer.concat([...store.latestMsbDecisions()]).toString("hex"), Buffer.from(decisions).toString("hex"));
+      assert.equal(Buffer.concat([...store.msbDecisions(store.latestMsb!.epoch)!]).toString("hex"), Buffer.from(decisions).toString("hex"));
       const view = (s: typeof store) => ({
         tip: s.tip, flushed: s.flushed, prunedBelow: s.prunedBelow, latest: s.latestMsb, set: Buffer.concat([...s.utxoChunks(4_096)]).toString("hex"),
-        body: Buffer.concat([...s.latestMsbBody()]).toString("hex"), headers: [0, 1, 2].map((e) => Buffer.from(s.msbHeader(e) ?? []).toString("hex")),
+        body: Buffer.concat([...s.msbBody(s.latestMsb!.epoch)!]).toString("hex"), headers: [0, 1, 2].map((e) => Buffer.from(s.msbHeader(e) ?? []).toString("hex")),
         below: [1, 2, 3, 59].map((h) => s.getBlock(h)), at: Buffer.from(s.getBlock(60)!).toString("hex"), record: s.finalHeightRecord(60)?.certificate,
       });
       const expected = {
@@ -86,7 +86,7 @@ for (const makeBackend of BACKENDS) {
       const reopened = backend.open(medium);
       assert.deepEqual({ ...view(reopened), tip: undefined }, { ...expected, tip: undefined });
       assert.deepEqual(phases(reopened), expectedPhases);
-      assert.equal(Buffer.concat([...reopened.latestMsbDecisions()]).toString("hex"), Buffer.from(decisions).toString("hex"));
+      assert.equal(Buffer.concat([...reopened.msbDecisions(reopened.latestMsb!.epoch)!]).toString("hex"), Buffer.from(decisions).toString("hex"));
       assert.equal(reopened.tip.height, 61);
       await reopened.close();
     });

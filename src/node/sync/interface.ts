@@ -124,11 +124,14 @@ export interface SyncOptions {
   /** The genesis's epochLength: epoch e holds heights e·L + 1 .. (e + 1)·L; undefined: one endless epoch. */
   readonly epochLength: number | undefined;
   readonly verifier?: Ed25519Verifier;
-  /** Join at the latest MSB at or below a target above the tip instead of replaying to it (msb-join.ts); default true. */
+  /**
+   * Join at an MSB above the tip instead of replaying to the target (msb-join.ts): the one before
+   * the target epoch's start, else the one at its start (shard-sync.ts `#bootstrap`); default true.
+   */
   readonly bootstrap?: boolean;
 }
 
-/** A sync's join at an MSB (msb-join.ts), when the target's last epoch end lay above the tip. */
+/** A sync's join at an MSB (msb-join.ts), when the target epoch's start lay above the tip. */
 export interface SyncBootstrap {
   /** The MSB's epoch and height (the height its epoch ends). */
   readonly epoch: number;
@@ -147,6 +150,21 @@ export interface SyncBootstrap {
   /** The decisions' download (the Atomix phases, section 1), when it ran. */
   readonly decisions?: BootstrapReport;
   readonly failure?: { readonly code: string; readonly message: string };
+  /**
+   * Earlier attempts that failed, in order: a join tries the MSB before the target epoch's start
+   * first, then the one at its start (shard-sync.ts `#bootstrap`); `epoch`, `height` and the rest
+   * are the last attempt's, `bytes` and `dropped` every attempt's.
+   */
+  readonly missed?: readonly MissedMsb[];
+}
+
+/** A join attempt at an MSB that failed before the next was tried (SyncBootstrap `missed`). */
+export interface MissedMsb {
+  readonly epoch: number;
+  readonly height: number;
+  readonly failure: { readonly code: string; readonly message: string };
+  /** The body's download, when it ran (which source sent what). */
+  readonly body?: BootstrapReport;
 }
 
 /** A source dropped for this sync, and why. */

@@ -1,9 +1,10 @@
 /**
- * Joining a shard from its latest MSB instead of replaying it from the genesis (issue 15, white
+ * Joining a shard from an MSB instead of replaying it from the genesis (issue 15, white
  * paper §8 "fast bootstrap"): the certification message and its checks. `ShardSync` runs the
- * phases (shard-sync.ts `#bootstrap`):
- *   1. certify   ask a source for the MSB of epoch e (the last epoch ending at or below the sync
- *                target, above the local tip): its type-1 proof (header + the epoch-end
+ * phases (shard-sync.ts `#bootstrap`), first for the MSB before the target epoch's start (the
+ * joiner then replays the epoch between and holds the blocks of the last two epochs, as every
+ * pruned replica does), then, when that fails, for the MSB at the target epoch's start:
+ *   1. certify   ask a source for the MSB of epoch e (above the local tip): its type-1 proof (header + the epoch-end
  *                final-height certificate, node/msb-proof.ts) verified against the committee of
  *                (e, shard), its place (chain, shard, epoch, height (e+1)·L), and the shard's
  *                headers of epochs 0..e−1, each the one the next names as level-0 back-pointer
@@ -25,7 +26,8 @@
  *   MSB_CERT_ANSWER  (0x85)  u8 version=1 ‖ u8 status ‖ u32 epoch
  *                            status OK (0) only: u32 |proof| ‖ type-1 proof ‖ u32 k ‖
  *                            k × (u16 |header| ‖ header), the headers of epochs 0..k−1, k = epoch
- *                            UNKNOWN (1: the server's latest MSB is of another epoch, or none),
+ *                            UNKNOWN (1: the server keeps no body of that epoch's MSB: a server keeps
+ *                            the latest two, store MSB_BODIES_KEPT),
  *                            BUSY (2: the peer's serving budget is spent): nothing after the head
  *
  * Decoding is strict (SYNC_MALFORMED): version, status, truncation, trailing bytes, k ≠ epoch.

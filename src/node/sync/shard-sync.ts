@@ -67,7 +67,7 @@ import {
 } from "./codec.js";
 import {
   MAX_SOURCE_STRIKES, MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, MAX_TRACKED_PEERS, SERVE_BYTES_PER_SECOND, SYNC_BUSY_BACKOFF_MS, SYNC_ERROR_CODES, SYNC_REQUEST_TIMEOUT_MS,
-  bftHeightOf, epochOfHeight, type DroppedSource, type SyncBootstrap, type SyncErrorCode, type SyncOptions, type SyncReport,
+  bftHeightOf, epochOfHeight, type DroppedSource, type MissedMsb, type SyncBootstrap, type SyncErrorCode, type SyncOptions, type SyncReport,
 } from "./interface.js";
 
 /** The commitment every PoB replica's chain starts from (finalization.ts PobValidator's first tip). */
@@ -90,8 +90,10 @@ export class ShardSync {
   #ignored = 0;
   #running = false;
   #served = 0;
-  /** The chunk server of the state's latest MSB, built on the first request after it changed. */
-  #chunkServer: { readonly epoch: number; readonly server: MsbChunkServer } | undefined;
+  /** The chunk servers of the state's kept MSBs (the latest two), by epoch, each built on the first request for it. */
+  readonly #chunkServers = new Map<number, MsbChunkServer>();
+  /** What chunk servers no longer kept had answered (`chunksServed` counts every server's). */
+  #retiredChunkStats = { served: 0, refused: 0, bytes: 0 };
   /** Chunk answers waiting for their peer's budget to refill, by peer. */
   readonly #deferred = new Map<PeerId, number>();
   readonly #timers = new Set<TimerHandle>();
@@ -118,9 +120,16 @@ export class ShardSync {
     this.#channel.close();
   }
 
-  /** What the MSB chunk server answered (metrics, tests): zero before its first request. */
+  /** What the MSB chunk servers answered (metrics, tests), every kept MSB's and earlier ones': zero before the first request. */
   get chunksServed(): { readonly served: number; readonly refused: number; readonly bytes: number } {
-    return this.#chunkServer?.server.stats ?? { served: 0, refused: 0, bytes: 0 };
+    const total = { ...this.#retiredChunkStats };
+    for (const server of this.#chunkServers.values()) {
+      const { served, refused, bytes } = server.stats;
+      total.served += served;
+      total.refused += refused;
+      total.bytes += bytes;
+    }
+    return total;
   }
 
   /** Requests answered with heights (metrics). */
@@ -187,8 +196,9 @@ export class ShardSync {
   }
 
   /**
-   * The certification of the state's latest MSB (msb-join.ts), when it is of the asked epoch and
-   * every earlier header is kept; UNKNOWN otherwise, BUSY when the peer's budget is spent.
+   * The certification of one of the state's kept MSBs (msb-join.ts: the latest two, whose bodies
+   * its chunk servers serve), when it is of the asked epoch and every earlier header is kept;
+   * UNKNOWN otherwise, BUSY when the peer's budget is spent.
    */
   #serveCertification(from: PeerId, payload: Uint8Array): void {
     let epoch: number;
@@ -204,7 +214,7 @@ export class ShardSync {
     }
     const state = this.#state;
     const epochLength = this.#options.epochLength;
-    const header = state.latestMsb?.epoch === epoch ? state.msbHeader(epoch) : undefined;
+    const header = state.keptMsbs.some((kept) => kept.epoch === epoch) ? state.msbHeader(epoch) : undefined;
     const certificate = header === undefined || epochLength === undefined ? undefined : state.certificateAt(epochEndHeight(epoch, epochLength));
     const earlierHeaders = Array.from({ length: epoch }, (_, earlier) => state.msbHeader(earlier));
     if (header === undefined || certificate === undefined || earlierHeaders.some((earlier) => earlier === undefined)) {
@@ -217,29 +227,21 @@ export class ShardSync {
   }
 
   /**
-   * A chunk of the latest MSB (either section: UTXO entries or decisions, src/msb/chunk-server.ts), within the peer's budget: one 46-byte
+   * A chunk of a kept MSB, the one the request names by epoch (either section: UTXO entries or
+   * decisions, src/msb/chunk-server.ts), within the peer's budget: one 46-byte
    * request costs up to 2.4 MiB of upload, so an answer over budget waits for the refill
    * (at most MSB_CHUNKS_IN_FLIGHT per peer; more are dropped, the fetcher times them out).
    */
   #serveChunk(from: PeerId, payload: Uint8Array): void {
-    const server = this.#latestChunkServer();
     let answer: Uint8Array;
-    if (server === undefined) {
-      // No MSB kept yet: answer as a server of another MSB does.
-      try {
-        const request = decodeChunkRequest(payload);
-        answer = encodeChunkAnswer({ ...request, status: ChunkStatus.UnknownMsb, entries: new Uint8Array(0), hashes: [] });
-      } catch (error) {
-        if (hasCodeIn(error, MSB_ERROR_CODES)) return;
-        throw error;
-      }
-    } else {
-      try {
-        answer = server.serve(payload);
-      } catch (error) {
-        if (hasCodeIn(error, MSB_ERROR_CODES)) return;
-        throw error;
-      }
+    try {
+      const request = decodeChunkRequest(payload);
+      const server = this.#chunkServerOf(request.epoch);
+      // No such MSB kept: answer as a server of another MSB does.
+      answer = server === undefined ? encodeChunkAnswer({ ...request, status: ChunkStatus.UnknownMsb, entries: new Uint8Array(0), hashes: [] }) : server.serve(payload);
+    } catch (error) {
+      if (hasCodeIn(error, MSB_ERROR_CODES)) return;
+      throw error;
     }
     const budget = this.#refill(from);
     if (budget.bytes > 0) {
@@ -262,13 +264,23 @@ export class ShardSync {
     this.#timers.add(timer);
   }
 
-  /** The chunk server of the state's latest MSB, rebuilt when a newer one was stored; undefined without one. */
-  #latestChunkServer(): MsbChunkServer | undefined {
+  /**
+   * The chunk server of the state's kept MSB of `epoch`, built on its first request; servers of MSBs
+   * no longer kept are dropped. Undefined when that MSB's body is not kept.
+   */
+  #chunkServerOf(epoch: number): MsbChunkServer | undefined {
     const state = this.#state;
-    const latest = state.latestMsb;
-    if (latest === undefined) return undefined;
-    if (this.#chunkServer?.epoch !== latest.epoch) {
-      const header = decodeMsbHeader(state.msbHeader(latest.epoch)!);
+    const kept = state.keptMsbs;
+    for (const [served, server] of this.#chunkServers) {
+      if (kept.some((msb) => msb.epoch === served)) continue;
+      const { served: answered, refused, bytes } = server.stats;
+      this.#retiredChunkStats = { served: this.#retiredChunkStats.served + answered, refused: this.#retiredChunkStats.refused + refused, bytes: this.#retiredChunkStats.bytes + bytes };
+      this.#chunkServers.delete(served);
+    }
+    const msb = kept.find((candidate) => candidate.epoch === epoch);
+    if (msb === undefined) return undefined;
+    let server = this.#chunkServers.get(epoch);
+    if (server === undefined) {
       const joined = (chunks: Iterable<Uint8Array>, bytes: number): Uint8Array => {
         const packed = new Uint8Array(bytes);
         let at = 0;
@@ -278,11 +290,11 @@ export class ShardSync {
         }
         return packed;
       };
-      const body = joined(state.latestMsbBody(), latest.count * UTXO_ENTRY.bytes);
-      const decisions = joined(state.latestMsbDecisions(), latest.decisions * ATOMIX_DECISION.bytes);
-      this.#chunkServer = { epoch: latest.epoch, server: new MsbChunkServer(header, body, decisions) };
+      const header = decodeMsbHeader(state.msbHeader(epoch)!);
+      server = new MsbChunkServer(header, joined(state.msbBody(epoch)!, msb.count * UTXO_ENTRY.bytes), joined(state.msbDecisions(epoch)!, msb.decisions * ATOMIX_DECISION.bytes));
+      this.#chunkServers.set(epoch, server);
     }
-    return this.#chunkServer.server;
+    return server;
   }
 
   #charge(peer: PeerId, bytes: number): void {
@@ -370,10 +382,20 @@ export class ShardSync {
       ignored: this.#ignored - ignoredBefore, elapsedMs: clock.now() - started, ...(bootstrap === undefined ? {} : { bootstrap }),
     });
     try {
-      bootstrap = await this.#bootstrap(target, live);
+      bootstrap = await this.#bootstrap(target, live, false);
       if (bootstrap !== undefined) bytes += bootstrap.bytes;
       if (bootstrap?.restored === true) previous = this.#seedCommitment();
       while (this.#state.tip.height < target) {
+        if (live.length === 0 && bootstrap === undefined) {
+          // The replay from the tip found no source (pruned past it, most likely): join at the target epoch's start instead.
+          bootstrap = await this.#bootstrap(target, [...new Set(sources)], true);
+          if (bootstrap !== undefined) bytes += bootstrap.bytes;
+          if (bootstrap?.restored === true) {
+            previous = this.#seedCommitment();
+            live.push(...new Set(sources));
+            strikes.clear();
+          }
+        }
         if (live.length === 0) {
           throw new IosError<SyncErrorCode, { report: SyncReport }>("SYNC_NO_SOURCE", `no source left at height ${this.#state.tip.height} of ${target} (${dropped.map((d) => d.code).join(", ")})`, { report: report() });
         }
@@ -474,20 +496,49 @@ export class ShardSync {
   }
 
   /**
-   * Joins at the shard's latest MSB at or below `target` when it lies above the local tip
-   * (msb-join.ts phases): certification and the epoch-end block from the first source that
-   * gives sound ones, the body from all `sources`, then the store restored in one transaction.
-   * Undefined when there is no MSB to join at; a failed join (every source dropped, with its code)
-   * leaves the state untouched and says why: the caller replays instead.
+   * Joins at an MSB when the target's epoch start lies above the local tip (msb-join.ts phases):
+   * first at the MSB before it, so that the replay of the epoch between leaves the blocks of the last
+   * two epochs (the transactions a validator proves, schema.ts "Pruning"), then, when no source
+   * keeps that one (a source keeps the latest two MSB bodies, MSB_BODIES_KEPT), at the target
+   * epoch's start itself; each an MSB above the tip. A state already at or past the first replays
+   * from its tip instead (it keeps the blocks it holds of the epoch between), and joins at the
+   * target epoch's start only when that replay found no source (`afterReplay`: its sources pruned
+   * the heights above its tip). Undefined when there is none to join at; a
+   * failed join (every attempt failed, each source dropped with its code) leaves the state
+   * untouched and says why: the caller replays instead.
    */
-  async #bootstrap(target: number, sources: readonly PeerId[]): Promise<SyncBootstrap | undefined> {
+  async #bootstrap(target: number, sources: readonly PeerId[], afterReplay: boolean): Promise<SyncBootstrap | undefined> {
     const { epochLength, clock } = this.#options;
-    const state = this.#state;
     if (epochLength === undefined || this.#options.bootstrap === false) return undefined;
-    const epoch = Math.floor(target / epochLength) - 1;
-    if (epoch < 0) return undefined;
+    const targetEpoch = Math.floor(target / epochLength);
+    const tip = this.#state.tip.height;
+    // A state at or past the MSB before the target epoch's start (a validator back in a shard it
+    // left, one restarted behind) replays from its tip first: it keeps the blocks it holds of the epoch between.
+    if (!afterReplay && targetEpoch >= 2 && tip >= epochEndHeight(targetEpoch - 2, epochLength)) return undefined;
+    const epochs = [targetEpoch - 2, targetEpoch - 1].filter((epoch) => epoch >= 0 && epochEndHeight(epoch, epochLength) > tip);
+    if (epochs.length === 0) return undefined;
+    const started = clock.now();
+    const missed: MissedMsb[] = [];
+    let bytes = 0;
+    const dropped: DroppedSource[] = [];
+    let outcome: SyncBootstrap | undefined;
+    for (const epoch of epochs) {
+      const attempt = await this.#joinAt(epoch, sources);
+      bytes += attempt.bytes;
+      dropped.push(...attempt.dropped);
+      outcome = { ...attempt, bytes, dropped, elapsedMs: clock.now() - started, ...(missed.length === 0 ? {} : { missed: [...missed] }) };
+      if (attempt.restored) break;
+      missed.push({ epoch, height: attempt.height, failure: attempt.failure!, ...(attempt.body === undefined ? {} : { body: attempt.body }) });
+    }
+    return outcome;
+  }
+
+  /** One join attempt at the MSB of `epoch` (`#bootstrap`): restored, or the state untouched and the failure. */
+  async #joinAt(epoch: number, sources: readonly PeerId[]): Promise<SyncBootstrap> {
+    const { clock } = this.#options;
+    const epochLength = this.#options.epochLength!;
+    const state = this.#state;
     const height = epochEndHeight(epoch, epochLength);
-    if (height <= state.tip.height) return undefined;
     const started = clock.now();
     let bytes = 0;
     const dropped: DroppedSource[] = [];
