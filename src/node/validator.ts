@@ -702,7 +702,7 @@ export class ValidatorNode {
       const pipeline = new Pipeline({ state, pool: this.#deps.pool, clock: this.#deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
       const { epochLength } = this.setup.context;
       const sync = this.setup.config.consensus.mode === "pob" && epochLength !== undefined
-        ? new ShardSync({ state, transport: this.#deps.transport, clock: this.#deps.clock, committees: (epoch, of) => this.#committee(epoch, of), epochLength })
+        ? new ShardSync({ state, transport: this.#deps.transport, clock: this.#deps.clock, committees: (epoch, of, batch) => this.#committee(epoch, of, batch), epochLength })
         : undefined;
       this.#holds.set(shard, (hold = { state, pipeline, sync }));
     }
@@ -911,11 +911,11 @@ export class ValidatorNode {
     channel.close();
   }
 
-  /** The BFT committee of `shard` in `epoch`, for any epoch this validator knows (its final blocks' certificates verify against it). */
-  #committee(epoch: number, shard: number): Committee | undefined {
+  /** The BFT committee of `shard` in `epoch` after `batch` swaps, for any epoch this validator knows (its final blocks' certificates verify against it). */
+  #committee(epoch: number, shard: number, batch: number): Committee | undefined {
     const context = this.#contexts[epoch];
-    if (context === undefined || shard >= context.shardCount) return undefined;
-    return { chainId: context.instance(shard).key, keys: context.leagues(shard).committee };
+    if (context === undefined || shard >= context.shardCount || !Number.isInteger(batch) || batch < 0 || batch > context.batchCount(shard)) return undefined;
+    return { chainId: context.instance(shard, batch).key, keys: context.committee(shard, batch) };
   }
 
   /**

@@ -79,6 +79,10 @@
  * parts gained the MSB header hash), so a version-4 store is refused, not migrated: a validator
  * syncs its shard again from peers into a fresh directory. Version 6 added msbDecisions and the MSB
  * header version 2 (its stored headers are v2; meta "msb" grew): a version-5 store is refused too.
+ * Version 7: final-height certificates (finalHeights, the MSB's epoch-end certificate) and decision
+ * proofs (atomix, changeProofs) name the TransEpoch batch whose instance decided the height
+ * (certificate and proof version 4, src/atomix/proof.ts), and every BFT statement signs the
+ * batch's instance key: a version-6 store's certificates verify under no committee, so it is refused.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -94,7 +98,7 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */

@@ -278,7 +278,7 @@ function resignedWithAnotherMsb(height: SyncedHeight): SyncedHeight {
   const commitCert = cosign(committee, everyone, commitDigest(chainId, certified.height, certified.view, hash, prepareCert, committee.length), signingRng, verifier);
   const block = decodeBlock(height.block);
   const prover = new FinalHeightProver({
-    epoch: certified.epoch, shard: certified.shard, record: { height: certified.height, view: certified.view, proposal, prepareCert, commitCert },
+    epoch: certified.epoch, shard: certified.shard, batch: certified.batch, record: { height: certified.height, view: certified.view, proposal, prepareCert, commitCert },
     committeeSize: committee.length, commitment, included: block.txids, excluded: height.record.rejections,
   });
   return {
