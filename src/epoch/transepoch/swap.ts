@@ -40,6 +40,8 @@ const SIGNED_BYTES = 1 + HASH_BYTES + 4 + 4 + 2 + 8 + HASH_BYTES + PUBLIC_KEY_BY
 export const SWAP_REQUEST_BYTES = SIGNED_BYTES + SIGNATURE_BYTES;
 /** A batch has at most k ≤ ⌈log2(n/m)⌉ ≤ 32 joiners (schedule.ts, n a u32 count): a u8 count is ample. */
 export const MAX_SWAP_REQUESTS = 0xff;
+/** The largest SWAP_IN: its count and MAX_SWAP_REQUESTS requests (45,646 B, within a u16 length). */
+export const MAX_SWAP_IN_BYTES = 1 + MAX_SWAP_REQUESTS * SWAP_REQUEST_BYTES;
 /**
  * How far behind the swap height a joiner's synced height may be: one state-sync answer
  * (MAX_SYNC_HEIGHTS_PER_REQUEST in src/node/sync, 64 heights), so a swapped-in seat is at most one
