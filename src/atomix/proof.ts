@@ -419,9 +419,27 @@ export function directoryOf(list: readonly EpochCommittees[]): CommitteeDirector
   return (epoch, shard, batch) => byEpoch.get(epoch)?.[shard]?.[batch];
 }
 
-/** A directory of the contexts' epochs (a validator trusts its current epoch's and the one before, whose proofs may still arrive). */
+/**
+ * The committees a verifier holding `contexts` trusts: every batch of each listed epoch and, unless
+ * the next epoch is listed too, the next epoch's batch 0 (`EpochContext.opening`: the newest epoch's
+ * own committee under the next epoch's instance key, which decides the next epoch's first heights
+ * before its configuration exists).
+ */
+export function trustedCommittees(contexts: readonly EpochContext[]): EpochCommittees[] {
+  const list = contexts.map(epochCommittees);
+  const newest = contexts.reduce<EpochContext | undefined>((top, context) => (top === undefined || context.epoch > top.epoch ? context : top), undefined);
+  if (newest !== undefined && newest.epoch < 0xffffffff) {
+    list.push({ epoch: newest.epoch + 1, shards: Array.from({ length: newest.shardCount }, (_, shard) => {
+      const { instance, committee } = newest.opening(shard);
+      return [{ chainId: instance.key, keys: committee }];
+    }) });
+  }
+  return list;
+}
+
+/** A directory of the contexts' epochs (a validator trusts its current epoch's and the one before, whose proofs may still arrive), with `trustedCommittees`' opening of the next. */
 export function committeesOfContext(...contexts: readonly EpochContext[]): CommitteeDirectory {
-  return directoryOf(contexts.map(epochCommittees));
+  return directoryOf(trustedCommittees(contexts));
 }
 
 /**

@@ -179,8 +179,16 @@ export class EpochContextValue implements EpochContext {
   committee(shard: number, batch: number): readonly Uint8Array[] {
     const count = this.batchCount(shard);
     check<TransEpochErrorCode>(Number.isInteger(batch) && batch >= 0 && batch <= count, "TRANSEPOCH_BAD_BATCH", `shard ${shard} of epoch ${this.epoch} has batches 0..${count}, not ${batch}`);
-    // The last batch is the epoch's committee in its own order (the BFT's participant order, which certificate masks follow).
-    return batch === count ? this.#ownCommittee(shard) : this.#moveOf(shard)!.committee(batch);
+    // The ends are the two epochs' committees in their own order (the BFT's participant order, which certificate masks follow).
+    if (batch === count) return this.#ownCommittee(shard);
+    if (batch === 0) return this.#previous!.committee(shard, this.#previous!.batchCount(shard));
+    return this.#moveOf(shard)!.committee(batch);
+  }
+
+  opening(shard: number): { readonly instance: ConsensusInstance; readonly committee: readonly Uint8Array[] } {
+    const epoch = this.epoch + 1;
+    check<EpochErrorCode>(epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch ${this.epoch} is the last a u32 numbers`);
+    return { instance: { chain: this.chain, shard, epoch, batch: 0, key: instanceKey(this.chain, shard, epoch, 0) }, committee: this.committee(shard, this.batchCount(shard)) };
   }
 
   instance(shard: number, batch = this.batchCount(shard)): ConsensusInstance {

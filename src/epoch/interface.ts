@@ -140,4 +140,11 @@ export interface EpochContext {
   committee(shard: number, batch: number): readonly Uint8Array[];
   /** The consensus instance of `shard` after `batch` swaps (default B: the epoch's own committee). */
   instance(shard: number, batch?: number): ConsensusInstance;
+  /**
+   * Batch 0 of the next epoch for `shard`: its instance (epoch + 1, shard, 0) and committee (this
+   * epoch's own). It needs no configuration of the next epoch, so a shard can decide the next
+   * epoch's first heights while that configuration is being made (TransEpoch; the next epoch's
+   * context, once known, gives the same batch 0).
+   */
+  opening(shard: number): { readonly instance: ConsensusInstance; readonly committee: readonly Uint8Array[] };
 }

@@ -36,7 +36,7 @@
  *     leave unfinal transactions to the shard), drain the pipelines, then close the transport,
  *     the pool and the states (flushing the UTXO sets).
  */
-import { encodeEpochCommittees, epochCommittees, type Committee } from "../atomix/proof.js";
+import { encodeEpochCommittees, trustedCommittees, type Committee } from "../atomix/proof.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -718,7 +718,7 @@ export class ValidatorNode {
     const hold = this.#hold(shard);
     if (this.setup.config.consensus.mode === "pob") {
       // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
-      hold.pipeline.useCommittees(encodeEpochCommittees([...(previous === undefined ? [] : [previous]), context].map(epochCommittees)));
+      hold.pipeline.useCommittees(encodeEpochCommittees(trustedCommittees([...(previous === undefined ? [] : [previous]), context])));
       // The bonds of validators that left long enough ago may be released in this epoch (src/ledger/kinds/registration.ts).
       hold.state.setReleases(context.releasable());
     }

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   CommitteeProofVerifier, FinalHeightProver, committeesOfContext, decodeEpochCommittees, directoryOf, encodeEpochCommittees, epochCommittees,
-  verifyFinalHeightCertificate, type CommitteeDirectory,
+  trustedCommittees, verifyFinalHeightCertificate, type CommitteeDirectory,
 } from "../../../src/atomix/proof.js";
 import { commitDigest, prepareDigest, type FinalityRecord } from "../../../src/consensus/bft/codec.js";
 import { stateCommitmentOf, type CommitmentParts } from "../../../src/consensus/pob/finalization.js";
@@ -99,8 +99,31 @@ describe("TransEpoch committees by (epoch, shard, batch)", () => {
       }
     }
     assert.ok(moved > 0, "the reassignment moves some seat");
-    assert.equal(directory(2, 0, 0), undefined, "an epoch not listed");
+    assert.equal(directory(3, 0, 0), undefined, "an epoch not listed");
+    assert.equal(directory(2, 0, 1), undefined, "only the next epoch's batch 0 is known before its configuration");
     assert.equal(epochOne().batchCount(0), 0, "an epoch built without its predecessor knows no move");
+  });
+
+  it("an epoch opens the next: its own committee under the next epoch's batch-0 key, which the next epoch's context gives alike once configured", () => {
+    const before = committeesOfContext(epoch0);
+    const after = committeesOfContext(epoch0, epoch1);
+    for (let shard = 0; shard < 2; shard++) {
+      const { instance, committee } = epoch0.opening(shard);
+      assert.deepEqual({ epoch: instance.epoch, shard: instance.shard, batch: instance.batch }, { epoch: 1, shard, batch: 0 });
+      assert.deepEqual(instance.key, epoch1.instance(shard, 0).key);
+      assert.deepEqual(hexes(committee), hexes(epoch1.committee(shard, 0)), "the same keys in the same order: a certificate's mask reads alike");
+      assert.deepEqual(before(1, shard, 0), { chainId: instance.key, keys: committee }, "known before configuration 1");
+      assert.deepEqual(hexes(after(1, shard, 0)!.keys), hexes(committee));
+      assert.deepEqual(after(1, shard, 0)!.chainId, instance.key);
+      assert.equal(before(1, shard, 1), undefined, "no later batch before the configuration");
+      assert.deepEqual(hexes(after(2, shard, 0)!.keys), hexes(epoch1.committee(shard, epoch1.batchCount(shard))), "epoch 1 opens epoch 2");
+    }
+    const wire = directoryOf(decodeEpochCommittees(encodeEpochCommittees(trustedCommittees([epoch0]))));
+    assert.deepEqual(wire(1, 0, 0)!.chainId, epoch1.instance(0, 0).key, "the pipeline's bytes carry the opening");
+    // A certificate of the opening, signed by epoch 0's committee before epoch 1 is configured, verifies then and after.
+    const shard = 0;
+    const height = finalHeight(shard, epoch0.opening(shard).committee, 0);
+    for (const directory of [before, after]) assert.equal(verifyFinalHeightCertificate(height.certificate(), directory, verifier).batch, 0);
   });
 
   it("a certificate of batch b verifies against committee(b) only: named as another batch, checked against another batch's committee or signed under another batch's key, it is refused with a code", () => {
