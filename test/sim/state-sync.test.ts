@@ -443,6 +443,11 @@ describe("state sync of a PoB shard from its validators", () => {
       certificate[certificate.length - 20]! ^= 1;
       return { ...height, record: { ...height.record, certificate } };
     }))],
+    ["a certificate renamed to another TransEpoch batch (its u16 after version, epoch and shard)", "SYNC_BAD_CERTIFICATE", () => tampering((heights) => heights.map((height) => {
+      const certificate = Uint8Array.from(height.record.certificate);
+      new DataView(certificate.buffer).setUint16(1 + 4 + 4, new DataView(certificate.buffer).getUint16(1 + 4 + 4, true) + 1, true);
+      return { ...height, record: { ...height.record, certificate } };
+    }))],
     ["a rejection dropped", "SYNC_EXCLUDED_MISMATCH", () => tampering((heights) => heights.map((height) => ({ ...height, record: { ...height.record, rejections: height.record.rejections.slice(1) } })))],
     ["a phase write turned (committed/locked/…) into another", "SYNC_BAD_ATOMIX", () => tampering((heights) => heights.map((height) => ({
       ...height, record: { ...height.record, atomix: height.record.atomix.map((w) => ({ ...w, phase: w.phase === 0 ? 2 : 0 })) },
