@@ -594,6 +594,7 @@ describe("pob: a TransEpoch swap-in ends the BFT instance", () => {
     check: (swapIn, height) => {
       if (height < SWAP_HEIGHT || swapIn.length !== 1) throw new IosError("TRANSEPOCH_WRONG_BATCH", `no swap before height ${SWAP_HEIGHT}`);
     },
+    overdue: () => false,
   };
 
   it("the height carrying a checked swap-in is the last the committee decides, on every replica", async () => {
@@ -611,10 +612,10 @@ describe("pob: a TransEpoch swap-in ends the BFT instance", () => {
 
   it("a byzantine leader's swap-in is refused by members without a swap rule or whose rule refuses it, and the shard keeps deciding", async () => {
     let byzantineIndex = -1;
-    const refusing: SwapInRule = { pending: () => undefined, check: () => { throw new IosError("TRANSEPOCH_WRONG_BATCH", "not a swap this member can check"); } };
+    const refusing: SwapInRule = { pending: () => undefined, check: () => { throw new IosError("TRANSEPOCH_WRONG_BATCH", "not a swap this member can check"); }, overdue: () => false };
     const s = setup("pob-bft forged swap", POLICY, 9, undefined, undefined, {
       // Factories run once the simulation does: the byzantine member is known by then.
-      swapsOf: (index) => (index === byzantineIndex ? { pending: () => SWAP_IN, check: () => undefined } : index % 2 === 0 ? undefined : refusing),
+      swapsOf: (index) => (index === byzantineIndex ? { pending: () => SWAP_IN, check: () => undefined, overdue: () => false } : index % 2 === 0 ? undefined : refusing),
     });
     const committee = s.leagues.committee;
     byzantineIndex = s.validators.findIndex((v) => hex(v.publicKey) === hex(committee[0]!));
@@ -628,5 +629,26 @@ describe("pob: a TransEpoch swap-in ends the BFT instance", () => {
     for (let h = 1; h <= log.lastHeight; h++) assert.equal(decodeProposal(log.get(h)!.proposal).swapIn, undefined, `height ${h} carries no swap-in`);
     const refused = honest.reduce((n, key) => n + s.nodeOf(key).bft!.stats.rejectedProposals, 0);
     assert.ok(refused >= honest.length, `the byzantine leader's swap-ins were refused (${refused})`);
+  });
+
+  it("a leader omitting a swap-in its members have held for the patience loses its view, and the next leader swaps", async () => {
+    let byzantineIndex = -1;
+    const s = setup("pob-bft omitted swap", POLICY, 9, undefined, undefined, {
+      // From SWAP_HEIGHT on every honest member holds the swap-in and its patience is spent; the byzantine leader never proposes it.
+      swapsOf: (index) => (index === byzantineIndex ? { ...rule, pending: () => undefined } : { ...rule, overdue: (height) => height >= SWAP_HEIGHT }),
+    });
+    const committee = s.leagues.committee;
+    // The leader of (SWAP_HEIGHT, view 0): BFT heights count from 1 on the genesis here.
+    byzantineIndex = s.validators.findIndex((v) => hex(v.publicKey) === hex(committee[SWAP_HEIGHT % committee.length]!));
+    const ended = await s.runUntil(() => committee.every((key) => s.sim.node<PobNode>(hex(key)).instance?.bft?.rested === true), 20_000);
+    assert.ok(ended, `seed ${String(s.seed)}: the committee did not end its instance`);
+    s.assertSameChain();
+    const log = s.nodeOf(committee[0]!).bft!.log;
+    assert.equal(log.lastHeight, SWAP_HEIGHT);
+    const last = log.get(SWAP_HEIGHT)!;
+    assert.ok(last.view >= 1, "the omitting leader's view was left");
+    assert.deepEqual(decodeProposal(last.proposal).swapIn, SWAP_IN);
+    const refused = committee.filter((_, i) => i !== SWAP_HEIGHT % committee.length).reduce((n, key) => n + s.nodeOf(key).bft!.stats.rejectedProposals, 0);
+    assert.ok(refused > 0, "the proposal without the swap-in was refused");
   });
 });

@@ -199,7 +199,12 @@ export interface SwapInRule {
   /** The SWAP_IN this validator, leading, puts in its proposal of chain height `height` (undefined: none yet). */
   pending(height: number): Uint8Array | undefined;
   /** Throws a coded error unless `swapIn` may end the instance at chain height `height` (`checkSwapIn` and the node's own knowledge). */
-  check(swapIn: Uint8Array, height: number): void;
+  check(swapIn: Uint8Array, height: number): unknown;
+  /**
+   * Whether this member refuses a proposal of chain height `height` that carries no swap-in: it
+   * has held a complete one long enough (SWAP_PATIENCE), so a leader omitting it loses its view.
+   */
+  overdue(height: number): boolean;
 }
 
 interface HeldBlock {
@@ -830,6 +835,8 @@ export class PobNode {
       if (proposal.swapIn !== undefined) {
         if (this.deps.swaps === undefined) return false;
         this.deps.swaps.check(proposal.swapIn, proposal.height);
+      } else if (this.deps.swaps?.overdue(proposal.height) === true) {
+        return false;
       }
       try {
         coreHash = proposalCoreHash(proposal);

@@ -142,6 +142,23 @@ export interface SwapInPlace {
   commitmentAt(height: number): Uint8Array | undefined;
 }
 
+/**
+ * One joiner's request as a committee member receives it before any proposal carries it: decoded
+ * strictly, for this chain, shard and epoch (TRANSEPOCH_WRONG_PLACE), from a joiner of a batch the
+ * committee has not reached (TRANSEPOCH_WRONG_BATCH, TRANSEPOCH_NOT_JOINER), signed by it
+ * (TRANSEPOCH_BAD_SIGNATURE). Its height and commitment are checked when a swap-in carries it.
+ */
+export function checkSwapRequest(bytes: Uint8Array, place: Pick<SwapInPlace, "chain" | "shard" | "epoch" | "schedule" | "batch">): SwapRequest {
+  const request = decodeSwapRequest(bytes);
+  check<TransEpochErrorCode>(sameBytes(request.chain, place.chain) && request.shard === place.shard && request.epoch === place.epoch, "TRANSEPOCH_WRONG_PLACE",
+    `a request for shard ${request.shard}, epoch ${request.epoch} reached shard ${place.shard}, epoch ${place.epoch}`);
+  const batch = place.schedule.batches[request.batch - 1];
+  check<TransEpochErrorCode>(request.batch > place.batch && batch !== undefined, "TRANSEPOCH_WRONG_BATCH", `shard ${place.shard} is at batch ${place.batch} of ${place.schedule.batches.length}: no seat in batch ${request.batch} to ask for`);
+  check<TransEpochErrorCode>(batch.joining.some((joiner) => sameBytes(joiner, request.joiner)), "TRANSEPOCH_NOT_JOINER", `${toHex(request.joiner)} does not join shard ${place.shard} in batch ${request.batch}`);
+  check<TransEpochErrorCode>(verify(request.signature, signingInput(signedPart(request)), request.joiner), "TRANSEPOCH_BAD_SIGNATURE", `${toHex(request.joiner)}'s request is not signed by it`);
+  return request;
+}
+
 /** Checks a proposal's SWAP_IN (the module doc's phases 1–6); returns the batch it moves the committee to. */
 export function checkSwapIn(swapIn: Uint8Array, place: SwapInPlace): number {
   const requests = decodeSwapIn(swapIn);
