@@ -111,10 +111,11 @@ try {
       return { shard, reachedMs: reached === undefined ? null : at(reached), passedMs: passed === undefined ? null : at(passed) };
     });
     if (shards.some((s) => s.reachedMs === null || s.passedMs === null)) continue;
-    const pauses = new Map<number, { pauseMs: number; synced: number }>();
+    const pauses = new Map<number, { pauseMs: number; moved: boolean }>();
     for (const s of samples) {
       const last = s.status.lastSwitch;
-      if (last?.epoch === epoch) pauses.set(s.validator, { pauseMs: Math.round(last.pauseMs), synced: last.sync?.heights ?? 0 });
+      // A mover syncs its new shard (a stayer does not): since msb-join it may replay no height, joining at the MSB of e·L.
+      if (last?.epoch === epoch) pauses.set(s.validator, { pauseMs: Math.round(last.pauseMs), moved: last.sync !== undefined });
     }
     const fromMs = Math.min(...shards.map((s) => s.reachedMs!)) - 1000;
     const toMs = Math.max(...shards.map((s) => s.passedMs!)) + RECOVERY_S * 1000;
@@ -123,7 +124,7 @@ try {
       epoch, height: end, windowMs: [Math.round(fromMs), Math.round(toMs)],
       restMs: shards.map((s) => ({ shard: s.shard, reachedMs: Math.round(s.reachedMs!), restMs: Math.round(s.passedMs! - s.reachedMs!) })),
       switchPauseMs: [...pauses.values()].map((p) => p.pauseMs).sort((a, b) => a - b),
-      movers: [...pauses.values()].filter((p) => p.synced > 0).length,
+      movers: [...pauses.values()].filter((p) => p.moved).length,
       lowestFinalPerSecond: seconds.length === 0 ? null : Math.min(...seconds),
     });
   }

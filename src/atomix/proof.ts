@@ -1,15 +1,15 @@
 /**
  * Proofs of a shard's final decision on a transaction (white paper §6, Algorithm 5: the
  * proof-of-acceptance and proof-of-rejection an input shard yields for a cross-shard lock). A
- * proof is checked offline against the BFT committee of its shard and epoch (the epoch context),
- * with no other state:
+ * proof is checked offline against the BFT committee of its shard, epoch and TransEpoch batch (the
+ * epoch context's `committee(shard, batch)`), with no other state:
  *
  *   1. the state commitment of the final height is rebuilt from its parts (PoB finalization.ts
  *      `stateCommitmentOf`): previous commitment, core hash, randomness, included root, excluded
  *      root, supply, count, accounts hash, MSB header hash;
  *   2. the proposal hash from the digest of the proposal's body and that commitment (PoB
  *      proposal.ts `proposalHashOfParts`);
- *   3. the BFT commit statement of (instance key of (chain, shard, epoch), height, view, proposal
+ *   3. the BFT commit statement of (instance key of (chain, shard, epoch, batch), height, view, proposal
  *      hash, prepare certificate hash), and the committee's collective signature on it with at
  *      least n − ⌊(n−1)/3⌋ signers (CoSi, one Ed25519 verification under the aggregate key);
  *   4. the transaction's RFC 6962 inclusion path: accepted, its txid is a leaf of the included
@@ -17,8 +17,9 @@
  *      with a code the UTXO kernel decided (`DECISIVE_CODES`: a refusal that holds forever, since
  *      a shard decides a cross-shard transaction once).
  *
- * Encoding (little-endian), version 3 (1 had no accounts hash, 2 no MSB header hash):
- *   u8 version ‖ u8 verdict (1 accepted, 0 rejected) ‖ u32 epoch ‖ u32 shard ‖ u64 height (of
+ * Encoding (little-endian), version 4 (1 had no accounts hash, 2 no MSB header hash, 3 no batch):
+ *   u8 version ‖ u8 verdict (1 accepted, 0 rejected) ‖ u32 epoch ‖ u32 shard ‖ u16 batch (the
+ *   TransEpoch batch whose instance decided the height: src/epoch/transepoch) ‖ u64 height (of
  *   the epoch's BFT instance) ‖ u32 view ‖ txid [32] ‖ u8 |code| ‖ code (Latin-1, empty when
  *   accepted) ‖ proposal body digest [32] ‖ prepare certificate hash [32] ‖ commit certificate
  *   (u16 n ‖ mask ⌈n/8⌉ ‖ signature [64]) ‖ previous, core hash, randomness [32 each] ‖ included
@@ -26,12 +27,12 @@
  *   count ‖ accounts hash [32] ‖ MSB header hash [32] (the parts: finalization.ts
  *   `writeCommitmentParts`, their one encoder) ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts
  *   `encodeMerkleProof`), whose tree size must be the committed count.
- * Size: 407 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
+ * Size: 409 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
  * of 4,096 transactions about 0.8 KB (the white paper §6.3 compares one 80-byte collective
  * signature with 9 KB of individual ones).
  *
  * A **final-height certificate** is the same head and certified part without a decision or path:
- *   u8 version ‖ u32 epoch ‖ u32 shard ‖ u64 height ‖ u32 view ‖ the certified part
+ *   u8 version ‖ u32 epoch ‖ u32 shard ‖ u16 batch ‖ u64 height ‖ u32 view ‖ the certified part
  * and proves steps 1–3 alone: that the shard finalized that height with that state commitment,
  * supply, count, believability accounts and, at an epoch's last height, MSB header (what the identity chain records of every shard at an
  * epoch's boundary, and the accounts the next epoch carries over).
@@ -60,7 +61,7 @@ import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface
 import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
 import { sameBytes } from "../bytes.js";
 
-export const DECISION_PROOF_VERSION = 3;
+export const DECISION_PROOF_VERSION = 4;
 /** The largest proof: a committee of 2^16 − 1 and a full path (64 levels would be 2^64 leaves; 32 covers any block). */
 export const MAX_DECISION_PROOF_BYTES = 16 * 1024;
 /** Verified commit certificates a CommitteeProofVerifier remembers: final heights cited by the unlocks of recent blocks. */
@@ -73,11 +74,11 @@ export const VERIFIED_CERTIFICATES_KEPT = 4096;
 export const DECISIVE_CODES: ReadonlySet<string> = new Set(APPLY_STATUS_NAMES.filter((name) => name !== "OK" && name !== "NOTHING_TO_UNDO"));
 
 const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
-/** A proof's fixed head; its (epoch, shard, height, view) open the certified part (`readDecisionProof`). */
-const PROOF_HEAD = layout({ version: 1, verdict: 1, epoch: 4, shard: 4, height: 8, view: 4 });
+/** A proof's fixed head; its (epoch, shard, batch, height, view) open the certified part (`readDecisionProof`). */
+const PROOF_HEAD = layout({ version: 1, verdict: 1, epoch: 4, shard: 4, batch: 2, height: 8, view: 4 });
 /** A final-height certificate's head (module doc); the certified part follows. */
-const CERTIFICATE_HEAD = layout({ version: 1, epoch: 4, shard: 4, height: 8, view: 4 });
-export const FINAL_HEIGHT_CERTIFICATE_VERSION = 3;
+const CERTIFICATE_HEAD = layout({ version: 1, epoch: 4, shard: 4, batch: 2, height: 8, view: 4 });
+export const FINAL_HEIGHT_CERTIFICATE_VERSION = 4;
 /** A certificate is a proof without its decision and path. */
 export const MAX_FINAL_HEIGHT_CERTIFICATE_BYTES = MAX_DECISION_PROOF_BYTES;
 
@@ -86,6 +87,8 @@ export interface DecisionProof {
   readonly accepted: boolean;
   readonly epoch: number;
   readonly shard: number;
+  /** The TransEpoch batch whose committee decided the height (its instance key binds it). */
+  readonly batch: number;
   /** Height in the epoch's BFT instance (what the commit statement signs). */
   readonly height: number;
   readonly view: number;
@@ -115,11 +118,11 @@ function certifiedPart(height: Pick<DecisionProof, "bodyDigest" | "prepareCertif
 }
 
 /** A proof from its head fields, the decision (accepted: no code) and the encoded certified part and path. */
-function assembleProof(head: Pick<DecisionProof, "epoch" | "shard" | "height" | "view">, txid: Uint8Array, code: string, certified: Uint8Array, path: Uint8Array): Uint8Array<ArrayBuffer> {
+function assembleProof(head: ProofHead, txid: Uint8Array, code: string, certified: Uint8Array, path: Uint8Array): Uint8Array<ArrayBuffer> {
   const codeBytes = Buffer.from(code, "latin1");
   check<LedgerErrorCode>(txid.length === TXID_BYTES && codeBytes.length <= MAX_CODE_BYTES, "TX_PROOF_MALFORMED", "a txid of 32 bytes, a code of at most 255");
   return BinaryWriter.ofSize(PROOF_HEAD.bytes + TXID_BYTES + 1 + codeBytes.length + certified.length + 2 + path.length)
-    .u8(DECISION_PROOF_VERSION).u8(codeBytes.length === 0 ? 1 : 0).u32(head.epoch).u32(head.shard).u64(head.height).u32(head.view)
+    .u8(DECISION_PROOF_VERSION).u8(codeBytes.length === 0 ? 1 : 0).u32(head.epoch).u32(head.shard).u16(head.batch).u64(head.height).u32(head.view)
     .bytes(txid).lengthPrefixed("u8", codeBytes)
     .bytes(certified)
     .lengthPrefixed("u16", path)
@@ -133,7 +136,7 @@ export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
 
 /**
  * A decoded proof, and where its certified part lies: the bytes from the body digest to the
- * supply, count and accounts hash, which with (epoch, shard, height, view) are all the commit certificate vouches
+ * supply, count and accounts hash, which with (epoch, shard, batch, height, view) are all the commit certificate vouches
  * for — the same in every proof of one final height. With `views`, its byte fields are views of
  * `bytes` (a verification that keeps nothing), else copies.
  */
@@ -144,7 +147,7 @@ function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: Decision
 }
 
 /** A proof read all but its certified part, which is located (its length follows from the committee size) and left encoded. */
-interface ProofFrame extends Pick<DecisionProof, "accepted" | "epoch" | "shard" | "height" | "view" | "code" | "path"> {
+interface ProofFrame extends Pick<DecisionProof, "accepted" | "epoch" | "shard" | "batch" | "height" | "view" | "code" | "path"> {
   /** A view of the proof's bytes. */
   readonly txid: Uint8Array;
   readonly certifiedAt: number;
@@ -161,6 +164,7 @@ function readProofFrame(bytes: Uint8Array): ProofFrame {
   check<LedgerErrorCode>(verdict <= 1, "TX_PROOF_MALFORMED", `verdict ${verdict} is neither 0 nor 1`);
   const epoch = reader.u32("epoch");
   const shard = reader.u32("shard");
+  const batch = reader.u16("batch");
   const height = reader.u53("height");
   const view = reader.u32("view");
   const txid = reader.bytes(TXID_BYTES, "txid");
@@ -172,7 +176,7 @@ function readProofFrame(bytes: Uint8Array): ProofFrame {
   const certified = reader.bytes(certifiedPartBytes(readU16(bytes, certifiedAt + CERTIFIED_COMMITTEE_SIZE_AT)), "certified part");
   const path = decodePath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
   reader.expectEnd("the Merkle path");
-  return { accepted: verdict === 1, epoch, shard, height, view, txid, code, certifiedAt, certified, path };
+  return { accepted: verdict === 1, epoch, shard, batch, height, view, txid, code, certifiedAt, certified, path };
 }
 
 /** Where the certified part's commit certificate, and its u16 committee size, begins: after the body digest and prepare certificate hash. */
@@ -191,7 +195,10 @@ function decodeCertifiedPart(bytes: Uint8Array, views: boolean): CertifiedPart {
   return certified;
 }
 
-/** What a commit certificate vouches for beyond (epoch, shard, height, view). */
+/** Where a certificate's statement was made: the instance (epoch, shard, batch), its height and view. */
+export type ProofHead = Pick<DecisionProof, "epoch" | "shard" | "batch" | "height" | "view">;
+
+/** What a commit certificate vouches for beyond (epoch, shard, batch, height, view). */
 export type CertifiedPart = Pick<DecisionProof, "bodyDigest" | "prepareCertificateHash" | "commitCertificate" | "committeeSize" | "commitment">;
 
 /** Reads the certified part (`certifiedPart`'s layout) at the reader's position. */
@@ -229,6 +236,8 @@ function decodePath(bytes: Uint8Array): MerkleProof {
 export interface FinalHeight {
   readonly epoch: number;
   readonly shard: number;
+  /** The TransEpoch batch whose instance decided the height. */
+  readonly batch: number;
   /** The BFT's record of the height (its proposal and certificates). */
   readonly record: FinalityRecord;
   readonly committeeSize: number;
@@ -253,7 +262,7 @@ export interface CertifiedFinalHeight {
 export class FinalHeightProver {
   #included: MerkleTree | undefined;
   #excluded: MerkleTree | undefined;
-  readonly #head: Pick<DecisionProof, "epoch" | "shard" | "height" | "view">;
+  readonly #head: ProofHead;
   /** The certified part every proof of this height carries, encoded once. */
   readonly #certified: Uint8Array;
   readonly #includedTxids: Uint8Array;
@@ -264,13 +273,13 @@ export class FinalHeightProver {
     this.#includedTxids = height.included;
     this.#excludedList = height.excluded;
     if ("certificate" in height) {
-      const { epoch, shard, height: bftHeight, view } = decodeFinalHeightCertificate(height.certificate);
-      this.#head = { epoch, shard, height: bftHeight, view };
+      const { epoch, shard, batch, height: bftHeight, view } = decodeFinalHeightCertificate(height.certificate);
+      this.#head = { epoch, shard, batch, height: bftHeight, view };
       this.#certified = height.certificate.slice(CERTIFICATE_HEAD.bytes);
       return;
     }
-    const { epoch, shard, record } = height;
-    this.#head = { epoch, shard, height: record.height, view: record.view };
+    const { epoch, shard, batch, record } = height;
+    this.#head = { epoch, shard, batch, height: record.height, view: record.view };
     this.#certified = certifiedPart({
       bodyDigest: proposalBodyDigest(record.proposal), prepareCertificateHash: prepareCertificateHash(record.prepareCert, height.committeeSize),
       commitCertificate: record.commitCert, committeeSize: height.committeeSize, commitment: height.commitment,
@@ -293,9 +302,9 @@ export class FinalHeightProver {
 
   /** The height's final-height certificate (module doc). */
   certificate(): Uint8Array<ArrayBuffer> {
-    const { epoch, shard, height, view } = this.#head;
+    const { epoch, shard, batch, height, view } = this.#head;
     return BinaryWriter.ofSize(CERTIFICATE_HEAD.bytes + this.#certified.length)
-      .u8(FINAL_HEIGHT_CERTIFICATE_VERSION).u32(epoch).u32(shard).u64(height).u32(view)
+      .u8(FINAL_HEIGHT_CERTIFICATE_VERSION).u32(epoch).u32(shard).u16(batch).u64(height).u32(view)
       .bytes(this.#certified)
       .finish();
   }
@@ -309,6 +318,8 @@ export class FinalHeightProver {
 export interface CertifiedHeight {
   readonly epoch: number;
   readonly shard: number;
+  /** The TransEpoch batch whose committee certified the height. */
+  readonly batch: number;
   /** Height in the epoch's BFT instance (the chain's height less the epoch's start height). */
   readonly height: number;
   readonly view: number;
@@ -326,6 +337,7 @@ export interface CertifiedHeight {
 export interface FinalHeightCertificate extends CertifiedPart {
   readonly epoch: number;
   readonly shard: number;
+  readonly batch: number;
   readonly height: number;
   readonly view: number;
 }
@@ -339,7 +351,7 @@ export function decodeFinalHeightCertificate(bytes: Uint8Array): FinalHeightCert
   const reader = new BinaryReader(bytes, PROOF_CODES);
   const version = reader.u8("version");
   check<LedgerErrorCode>(version === FINAL_HEIGHT_CERTIFICATE_VERSION, "TX_PROOF_MALFORMED", `certificate version ${version} is not ${FINAL_HEIGHT_CERTIFICATE_VERSION}`);
-  const head = { epoch: reader.u32("epoch"), shard: reader.u32("shard"), height: reader.u53("height"), view: reader.u32("view") };
+  const head = { epoch: reader.u32("epoch"), shard: reader.u32("shard"), batch: reader.u16("batch"), height: reader.u53("height"), view: reader.u32("view") };
   const certified = readCertifiedPart(reader, (length, what) => reader.bytes(length, what).slice());
   reader.expectEnd("the certificate");
   return { ...head, ...certified };
@@ -353,73 +365,101 @@ export function certifiedProposalOf(certificate: Pick<CertifiedPart, "bodyDigest
 
 /**
  * Checks a final-height certificate (module doc, steps 1–3) against the committee the directory
- * gives for its (epoch, shard): TX_PROOF_MALFORMED, TX_PROOF_UNKNOWN_COMMITTEE or
+ * gives for its (epoch, shard, batch): TX_PROOF_MALFORMED, TX_PROOF_UNKNOWN_COMMITTEE or
  * TX_PROOF_BAD_SIGNATURE, the first that applies.
  */
 export function verifyFinalHeightCertificate(bytes: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier): CertifiedHeight {
   const certificate = decodeFinalHeightCertificate(bytes);
   const stateCommitment = checkCommitCertificate(certificate, certificate, committees, verifier);
-  const { epoch, shard, height, view, commitment } = certificate;
-  return { epoch, shard, height, view, stateCommitment, supply: commitment.supply, count: commitment.count, accountsHash: commitment.accountsHash, commitment };
+  const { epoch, shard, batch, height, view, commitment } = certificate;
+  return { epoch, shard, batch, height, view, stateCommitment, supply: commitment.supply, count: commitment.count, accountsHash: commitment.accountsHash, commitment };
 }
 
 /** Steps 1–3 of the module doc: the committee's collective signature on the height's commit statement; returns the state commitment. */
-function checkCommitCertificate(head: Pick<DecisionProof, "epoch" | "shard" | "height" | "view">, certified: CertifiedPart, committees: CommitteeDirectory, verifier?: Ed25519Verifier): Uint8Array {
-  const committee = committees(head.epoch, head.shard);
-  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${head.shard} in epoch ${head.epoch}`);
+function checkCommitCertificate(head: ProofHead, certified: CertifiedPart, committees: CommitteeDirectory, verifier?: Ed25519Verifier): Uint8Array {
+  const committee = committees(head.epoch, head.shard, head.batch);
+  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${head.shard} in epoch ${head.epoch}, batch ${head.batch}`);
   if (committee.keys.length !== certified.committeeSize) throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the certificate is for ${certified.committeeSize} members, the committee has ${committee.keys.length}`);
   const { stateCommitment, proposalHash } = certifiedProposalOf(certified);
   const statement = commitDigestOfCertificateHash(committee.chainId, head.height, head.view, proposalHash, certified.prepareCertificateHash);
   if (!verifyCollectiveSignature(committee.keys, statement, certified.commitCertificate, cosiThreshold(committee.keys.length), verifier)) {
-    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the commit certificate of shard ${head.shard}, epoch ${head.epoch}, height ${head.height} does not verify`);
+    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_SIGNATURE", `the commit certificate of shard ${head.shard}, epoch ${head.epoch}, batch ${head.batch}, height ${head.height} does not verify`);
   }
   return stateCommitment;
 }
 
-/** The BFT committee that finalizes a shard in an epoch, and the instance key its statements bind. */
+/** The BFT committee that finalizes a shard in an epoch's batch, and the instance key its statements bind. */
 export interface Committee {
   readonly chainId: Uint8Array;
   readonly keys: readonly Uint8Array[];
 }
 
-/** Committees by (epoch, shard): what a verifier trusts. */
-export type CommitteeDirectory = (epoch: number, shard: number) => Committee | undefined;
+/** Committees by (epoch, shard, TransEpoch batch): what a verifier trusts. */
+export type CommitteeDirectory = (epoch: number, shard: number, batch: number) => Committee | undefined;
 
-/** An epoch's committees, shard by shard: what a verifier of its proofs trusts. */
+/** An epoch's committees, shard by shard and batch by batch: what a verifier of its proofs trusts. */
 export interface EpochCommittees {
   readonly epoch: number;
-  readonly shards: readonly Committee[];
+  /** `shards[j][b]`: shard j's committee after b swaps (0..B, src/epoch/transepoch). */
+  readonly shards: readonly (readonly Committee[])[];
 }
 
-/** The committees of an epoch context's shards (Leagues.committee, instance keys). */
+/** The committees of an epoch context's shards, every batch of each (`EpochContext.committee`, instance keys). */
 export function epochCommittees(context: EpochContext): EpochCommittees {
-  return { epoch: context.epoch, shards: Array.from({ length: context.shardCount }, (_, shard): Committee => ({ chainId: context.instance(shard).key, keys: context.leagues(shard).committee })) };
+  return {
+    epoch: context.epoch,
+    shards: Array.from({ length: context.shardCount }, (_, shard) =>
+      Array.from({ length: context.batchCount(shard) + 1 }, (_, batch): Committee => ({ chainId: context.instance(shard, batch).key, keys: context.committee(shard, batch) }))),
+  };
 }
 
-/** A directory knowing the committees of the epochs listed; other epochs unknown. */
+/** A directory knowing the committees of the epochs listed; other epochs and batches unknown. */
 export function directoryOf(list: readonly EpochCommittees[]): CommitteeDirectory {
   const byEpoch = new Map(list.map((committees) => [committees.epoch, committees.shards]));
-  return (epoch, shard) => byEpoch.get(epoch)?.[shard];
+  return (epoch, shard, batch) => byEpoch.get(epoch)?.[shard]?.[batch];
 }
 
-/** A directory of the contexts' epochs (a validator trusts its current epoch's and the one before, whose proofs may still arrive). */
+/**
+ * The committees a verifier holding `contexts` trusts: every batch of each listed epoch and, unless
+ * the next epoch is listed too, the next epoch's batch 0 (`EpochContext.opening`: the newest epoch's
+ * own committee under the next epoch's instance key, which decides the next epoch's first heights
+ * before its configuration exists).
+ */
+export function trustedCommittees(contexts: readonly EpochContext[]): EpochCommittees[] {
+  const list = contexts.map(epochCommittees);
+  const newest = contexts.reduce<EpochContext | undefined>((top, context) => (top === undefined || context.epoch > top.epoch ? context : top), undefined);
+  if (newest !== undefined && newest.epoch < 0xffffffff) {
+    list.push({ epoch: newest.epoch + 1, shards: Array.from({ length: newest.shardCount }, (_, shard) => {
+      const { instance, committee } = newest.opening(shard);
+      return [{ chainId: instance.key, keys: committee }];
+    }) });
+  }
+  return list;
+}
+
+/** A directory of the contexts' epochs (a validator trusts its current epoch's and the one before, whose proofs may still arrive), with `trustedCommittees`' opening of the next. */
 export function committeesOfContext(...contexts: readonly EpochContext[]): CommitteeDirectory {
-  return directoryOf(contexts.map(epochCommittees));
+  return directoryOf(trustedCommittees(contexts));
 }
 
 /**
  * Committees of several epochs as bytes, for a worker thread (the pipeline's validation request):
- * u8 epochs ‖ per epoch (u32 epoch ‖ u16 shards ‖ per shard (u8 |chain id| ‖ chain id ‖ u16 n ‖ n × key [32])).
+ * u8 epochs ‖ per epoch (u32 epoch ‖ u16 shards ‖ per shard (u16 batches ‖ per batch (u8 |chain id| ‖
+ * chain id ‖ u16 n ‖ n × key [32]))).
  */
 export function encodeEpochCommittees(list: readonly EpochCommittees[]): Uint8Array<ArrayBuffer> {
   check<LedgerErrorCode>(list.length <= 0xff, "TX_PROOF_MALFORMED", `at most 255 epochs of committees, got ${list.length}`);
-  const size = 1 + list.reduce((sum, committees) => sum + 6 + committees.shards.reduce((n, c) => n + 1 + c.chainId.length + 2 + c.keys.length * PUBLIC_KEY_BYTES, 0), 0);
+  const committeeBytes = (c: Committee) => 1 + c.chainId.length + 2 + c.keys.length * PUBLIC_KEY_BYTES;
+  const size = 1 + list.reduce((sum, committees) => sum + 6 + committees.shards.reduce((n, batches) => n + 2 + batches.reduce((m, c) => m + committeeBytes(c), 0), 0), 0);
   const writer = BinaryWriter.ofSize(size).u8(list.length);
   for (const committees of list) {
     writer.u32(committees.epoch).u16(committees.shards.length);
-    for (const { chainId, keys } of committees.shards) {
-      writer.lengthPrefixed("u8", chainId).u16(keys.length);
-      for (const key of keys) writer.bytes(key);
+    for (const batches of committees.shards) {
+      writer.u16(batches.length);
+      for (const { chainId, keys } of batches) {
+        writer.lengthPrefixed("u8", chainId).u16(keys.length);
+        for (const key of keys) writer.bytes(key);
+      }
     }
   }
   return writer.finish();
@@ -429,11 +469,11 @@ export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees[] {
   const reader = new BinaryReader(bytes, PROOF_CODES);
   const list = Array.from({ length: reader.u8("epoch count") }, (): EpochCommittees => {
     const epoch = reader.u32("epoch");
-    const shards = Array.from({ length: reader.u16("shard count") }, (): Committee => {
+    const shards = Array.from({ length: reader.u16("shard count") }, () => Array.from({ length: reader.u16("batch count") }, (): Committee => {
       const chainId = reader.lengthPrefixed("u8", 0xff, "chain id").slice();
       const count = reader.u16("committee size");
       return { chainId, keys: Array.from({ length: count }, () => reader.bytes(PUBLIC_KEY_BYTES, "committee key").slice()) };
-    });
+    }));
     return { epoch, shards };
   });
   reader.expectEnd("the committees");
@@ -449,12 +489,12 @@ export function decodeEpochCommittees(bytes: Uint8Array): EpochCommittees[] {
  */
 export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier, verified?: VerifiedCertificates): ProvenDecision {
   const frame = readProofFrame(bytes);
-  const committee = committees(frame.epoch, frame.shard);
+  const committee = committees(frame.epoch, frame.shard, frame.batch);
   const remembered = committee === undefined ? undefined : verified?.commitmentOf(frame, committee);
   const certified = remembered === undefined ? decodeCertifiedPart(frame.certified, true) : undefined;
   if (!sameBytes(frame.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
   if (!frame.accepted && !DECISIVE_CODES.has(frame.code)) throw new IosError<LedgerErrorCode>("TX_PROOF_NOT_DECISIVE", `${frame.code} is not a refusal that decides a transaction`);
-  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${frame.shard} in epoch ${frame.epoch}`);
+  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${frame.shard} in epoch ${frame.epoch}, batch ${frame.batch}`);
   const commitment = remembered ?? certified!.commitment;
   const leaf = frame.accepted ? frame.txid : codedTxidLeaf({ txid: frame.txid, code: frame.code });
   if (frame.path.size !== (frame.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyMerkleProof(leaf, frame.path, frame.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
@@ -472,13 +512,13 @@ function provenDecisionOf(proof: Pick<DecisionProof, "epoch" | "shard" | "accept
 }
 
 /**
- * Final heights whose commit certificate verified, by their (epoch, shard, height, view): the
+ * Final heights whose commit certificate verified, by their (epoch, shard, batch, height, view): the
  * certified part's bytes (body digest through the MSB header hash), the committee it verified
  * against and its decoded commitment. Every proof of one final height carries the same bytes, so
  * a block of unlocks costs one decoding, statement and signature check per height it cites
  * instead of one per proof; each proof still has its decision and path checked against the
  * remembered roots. A proof is taken as remembered only if its certified bytes equal the
- * remembered ones and the directory still gives the same committee for its (epoch, shard):
+ * remembered ones and the directory still gives the same committee for its (epoch, shard, batch):
  * verification is a pure function of these, so remembering a success changes no verdict.
  * Bounded: at most `capacity` heights, the oldest forgotten first.
  */
@@ -495,13 +535,13 @@ export class VerifiedCertificates {
   }
 
   /** The commitment of a height remembered with these certified bytes and this committee; undefined otherwise. */
-  commitmentOf(proof: Pick<ProofFrame, "epoch" | "shard" | "height" | "view" | "certified">, committee: Committee): CommitmentParts | undefined {
+  commitmentOf(proof: Pick<ProofFrame, "epoch" | "shard" | "batch" | "height" | "view" | "certified">, committee: Committee): CommitmentParts | undefined {
     const known = this.#heights.get(heightKey(proof));
     return known !== undefined && known.committee === committee && sameBytes(known.certified, proof.certified) ? known.commitment : undefined;
   }
 
   /** Remembers a height whose certified part verified against `committee`: a copy of its bytes, and the commitment read from that copy (not views of the proof's). */
-  remember(proof: Pick<ProofFrame, "epoch" | "shard" | "height" | "view" | "certified">, committee: Committee): void {
+  remember(proof: Pick<ProofFrame, "epoch" | "shard" | "batch" | "height" | "view" | "certified">, committee: Committee): void {
     const key = heightKey(proof);
     this.#heights.delete(key);
     if (this.#heights.size >= this.capacity) this.#heights.delete(this.#heights.keys().next().value!);
@@ -510,8 +550,8 @@ export class VerifiedCertificates {
   }
 }
 
-function heightKey(head: Pick<DecisionProof, "epoch" | "shard" | "height" | "view">): string {
-  return `${head.epoch}/${head.shard}/${head.height}/${head.view}`;
+function heightKey(head: ProofHead): string {
+  return `${head.epoch}/${head.shard}/${head.batch}/${head.height}/${head.view}`;
 }
 
 /**

@@ -17,6 +17,11 @@
  *
  * Epoch 0's randomness is SHA-256(domain ‖ genesis txid): public and fixed by the genesis, as
  * the white paper's bootstrapping assumes (§4: the first epoch's configuration is given).
+ *
+ * TransEpoch (./transepoch): a context built with its predecessor (`previous`, as `verifyEpochLink`
+ * does) knows each shard's move from the predecessor's BFT committee (batch 0) to its own (batch
+ * B): `batchCount`, `committee(shard, batch)` and `instance(shard, batch)`, whose key binds the
+ * batch, so a certificate of one batch verifies against that batch's committee only.
  */
 import { BelievabilityLedger, REPUTATION_INITIAL } from "../consensus/pob/believability.js";
 import { drawLeagues, type Leagues } from "../consensus/pob/leagues.js";
@@ -30,13 +35,16 @@ import { MAX_EPOCH_LENGTH, genesisBond, genesisBondTxid, genesisRegistry, genesi
 import { bondEntries, type Bond } from "../ledger/bond.js";
 import { checkShardIndex } from "../ledger/shard.js";
 import { toHex } from "../hex.js";
+import { sameBytes } from "../bytes.js";
 import { assignShards } from "./assignment.js";
 import type { ConsensusInstance, Departure, EpochContext, EpochErrorCode, EpochValidator } from "./interface.js";
+import type { ShardSchedule, TransEpochErrorCode, TransEpochSchedule } from "./transepoch/interface.js";
+import { transEpochSchedule } from "./transepoch/schedule.js";
 
 const GENESIS_RANDOMNESS_DOMAIN = new TextEncoder().encode("IOSChain/epoch/genesis-randomness/v1");
 const LEAGUE_SEED_DOMAIN = new TextEncoder().encode("IOSChain/epoch/league-seed/v1");
-/** chain id (32) ‖ u32le shard ‖ u32le epoch. */
-export const INSTANCE_KEY_BYTES = HASH_BYTES + 8;
+/** chain id (32) ‖ u32le shard ‖ u32le epoch ‖ u16le batch. */
+export const INSTANCE_KEY_BYTES = HASH_BYTES + 10;
 
 /** What an epoch is built from: the identity chain's configuration and rnd_e. */
 export type EpochConfiguration = Pick<EpochContext, "chain" | "epoch" | "randomness" | "shardCount" | "startHeight" | "validators" | "registry"> & {
@@ -47,11 +55,17 @@ export type EpochConfiguration = Pick<EpochContext, "chain" | "epoch" | "randomn
   readonly epochLength?: number;
   /** Required from epoch 1 on; epoch 0's is the chain id. */
   readonly configurationHash?: Uint8Array;
+  /**
+   * The context of epoch − 1 (the identity chain's `verifyEpochLink` always gives it): its BFT
+   * committees are batch 0 of this epoch's TransEpoch move. Absent: no move is known, every shard
+   * has the one batch 0 with this epoch's committee (epoch 0; a context built alone in a test).
+   */
+  readonly previous?: EpochContext;
 };
 
 /** The byte form of a consensus instance: the chain id its BFT statements sign. */
-export function instanceKey(chain: Uint8Array, shard: number, epoch: number): Uint8Array {
-  return BinaryWriter.ofSize(INSTANCE_KEY_BYTES).bytes(chain).u32(shard).u32(epoch).finish();
+export function instanceKey(chain: Uint8Array, shard: number, epoch: number, batch: number): Uint8Array {
+  return BinaryWriter.ofSize(INSTANCE_KEY_BYTES).bytes(chain).u32(shard).u32(epoch).u16(batch).finish();
 }
 
 export class EpochContextValue implements EpochContext {
@@ -70,11 +84,13 @@ export class EpochContextValue implements EpochContext {
   readonly #shardOf = new Map<string, number>();
   readonly #validatorOf = new Map<string, EpochValidator>();
   readonly #members: Uint8Array[][];
-  readonly #instances: ConsensusInstance[];
   readonly #leagues: (Leagues | undefined)[];
+  readonly #previous: EpochContext | undefined;
+  /** The TransEpoch move from `#previous`'s committees, computed on first use. */
+  #move: TransEpochSchedule | undefined;
 
   constructor(configuration: EpochConfiguration) {
-    const { chain, epoch, randomness, shardCount, startHeight, epochLength, configurationHash, validators, policy, registry, departures = [] } = configuration;
+    const { chain, epoch, randomness, shardCount, startHeight, epochLength, configurationHash, validators, policy, registry, departures = [], previous } = configuration;
     check<EpochErrorCode>(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch must be a u32, got ${epoch}`);
     this.chain = Uint8Array.from(chain);
     this.epoch = epoch;
@@ -87,6 +103,9 @@ export class EpochContextValue implements EpochContext {
       `epoch ${epoch} of length ${String(epochLength)} starts at height ${epoch * (epochLength ?? 0)}, not ${startHeight}`);
     check<EpochErrorCode>(configurationHash === undefined ? epoch === 0 : configurationHash.length === HASH_BYTES, "EPOCH_NO_CONFIGURATION_HASH",
       `epoch ${epoch} needs the ${HASH_BYTES}-byte hash of its configuration`);
+    check<EpochErrorCode>(previous === undefined || (previous.epoch + 1 === epoch && previous.shardCount === shardCount && sameBytes(previous.chain, chain)), "EPOCH_BAD_NUMBER",
+      `epoch ${epoch} of ${shardCount} shards does not follow epoch ${String(previous?.epoch)} of ${String(previous?.shardCount)}`);
+    this.#previous = previous;
     this.startHeight = startHeight;
     this.epochLength = epochLength;
     this.configurationHash = Uint8Array.from(configurationHash ?? chain);
@@ -104,7 +123,6 @@ export class EpochContextValue implements EpochContext {
       this.#validatorOf.set(key, validator);
       this.#members[shards[i]!]!.push(validator.publicKey);
     });
-    this.#instances = this.#members.map((_, shard) => ({ chain: this.chain, shard, epoch, key: instanceKey(this.chain, shard, epoch) }));
     this.#leagues = new Array<Leagues | undefined>(shardCount);
   }
 
@@ -153,9 +171,47 @@ export class EpochContextValue implements EpochContext {
     return this.#leagues[shard]!;
   }
 
-  instance(shard: number): ConsensusInstance {
+  batchCount(shard: number): number {
     checkShardIndex(shard, this.shardCount);
-    return this.#instances[shard]!;
+    return this.#moveOf(shard)?.batches.length ?? 0;
+  }
+
+  committee(shard: number, batch: number): readonly Uint8Array[] {
+    const count = this.batchCount(shard);
+    check<TransEpochErrorCode>(Number.isInteger(batch) && batch >= 0 && batch <= count, "TRANSEPOCH_BAD_BATCH", `shard ${shard} of epoch ${this.epoch} has batches 0..${count}, not ${batch}`);
+    // The ends are the two epochs' committees in their own order (the BFT's participant order, which certificate masks follow).
+    if (batch === count) return this.#ownCommittee(shard);
+    if (batch === 0) return this.#previous!.committee(shard, this.#previous!.batchCount(shard));
+    return this.#moveOf(shard)!.committee(batch);
+  }
+
+  opening(shard: number): { readonly instance: ConsensusInstance; readonly committee: readonly Uint8Array[] } {
+    const epoch = this.epoch + 1;
+    check<EpochErrorCode>(epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch ${this.epoch} is the last a u32 numbers`);
+    return { instance: { chain: this.chain, shard, epoch, batch: 0, key: instanceKey(this.chain, shard, epoch, 0) }, committee: this.committee(shard, this.batchCount(shard)) };
+  }
+
+  instance(shard: number, batch = this.batchCount(shard)): ConsensusInstance {
+    check<TransEpochErrorCode>(Number.isInteger(batch) && batch >= 0 && batch <= this.batchCount(shard), "TRANSEPOCH_BAD_BATCH", `shard ${shard} of epoch ${this.epoch} has no batch ${batch}`);
+    return { chain: this.chain, shard, epoch: this.epoch, batch, key: instanceKey(this.chain, shard, this.epoch, batch) };
+  }
+
+  /** The BFT committee the epoch draws for `shard`: the normal league under PoB, every member without a policy. */
+  #ownCommittee(shard: number): readonly Uint8Array[] {
+    return this.policy === undefined ? this.members(shard) : this.leagues(shard).committee;
+  }
+
+  /** `shard`'s move from the previous epoch's committee (undefined without a previous context). */
+  #moveOf(shard: number): ShardSchedule | undefined {
+    const previous = this.#previous;
+    if (previous === undefined) return undefined;
+    this.#move ??= transEpochSchedule({
+      before: Array.from({ length: this.shardCount }, (_, j) => previous.committee(j, previous.batchCount(j))),
+      after: Array.from({ length: this.shardCount }, (_, j) => this.#ownCommittee(j)),
+      randomness: this.randomness,
+      shardCount: this.shardCount,
+    });
+    return this.#move.shards[shard];
   }
 
   /** SHA-256(domain ‖ rnd_e ‖ u32le shard): each shard draws its leagues from its own seed. */

@@ -59,15 +59,18 @@ export interface Departure {
 }
 
 /**
- * One consensus instance: the committee of `shard` in `epoch` of the chain `chain` (its genesis
- * txid). Its byte form `instanceKey` is the chain id that every BFT statement signs, so a
- * certificate never carries over to another shard, epoch or chain.
+ * One consensus instance: the committee of `shard` in `epoch` after `batch` TransEpoch swaps
+ * (./transepoch), of the chain `chain` (its genesis txid). Its byte form `instanceKey` is the
+ * chain id that every BFT statement signs, so a certificate never carries over to another shard,
+ * epoch, batch or chain.
  */
 export interface ConsensusInstance {
   readonly chain: Uint8Array;
   readonly shard: number;
   readonly epoch: number;
-  /** chain (32) ‖ u32le shard ‖ u32le epoch. */
+  /** 0..B: the committee after this many swaps of the move into the epoch (epoch 0: 0). */
+  readonly batch: number;
+  /** chain (32) ‖ u32le shard ‖ u32le epoch ‖ u16le batch. */
   readonly key: Uint8Array;
 }
 
@@ -123,6 +126,25 @@ export interface EpochContext {
   believability(shard: number): BelievabilityLedger;
   /** The leagues of `shard` drawn from rnd_e and `believability(shard)` (EPOCH_NO_POLICY without a policy). */
   leagues(shard: number): Leagues;
-  /** The consensus instance of `shard` in this epoch. */
-  instance(shard: number): ConsensusInstance;
+  /**
+   * B: the TransEpoch batches of `shard`'s move from the previous epoch's BFT committee to this
+   * one's (./transepoch/schedule.ts over `Leagues.committee`; epoch 0, or a context built without
+   * its predecessor: 0).
+   */
+  batchCount(shard: number): number;
+  /**
+   * The BFT committee of `shard` after `batch` swaps (0..B): batch 0 the previous epoch's
+   * committee, batch B this epoch's (`Leagues.committee`; without a policy, the members);
+   * TRANSEPOCH_BAD_BATCH outside 0..B.
+   */
+  committee(shard: number, batch: number): readonly Uint8Array[];
+  /** The consensus instance of `shard` after `batch` swaps (default B: the epoch's own committee). */
+  instance(shard: number, batch?: number): ConsensusInstance;
+  /**
+   * Batch 0 of the next epoch for `shard`: its instance (epoch + 1, shard, 0) and committee (this
+   * epoch's own). It needs no configuration of the next epoch, so a shard can decide the next
+   * epoch's first heights while that configuration is being made (TransEpoch; the next epoch's
+   * context, once known, gives the same batch 0).
+   */
+  opening(shard: number): { readonly instance: ConsensusInstance; readonly committee: readonly Uint8Array[] };
 }

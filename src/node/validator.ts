@@ -36,7 +36,7 @@
  *     leave unfinal transactions to the shard), drain the pipelines, then close the transport,
  *     the pool and the states (flushing the UTXO sets).
  */
-import { encodeEpochCommittees, epochCommittees, type Committee } from "../atomix/proof.js";
+import { encodeEpochCommittees, trustedCommittees, type Committee } from "../atomix/proof.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -702,7 +702,7 @@ export class ValidatorNode {
       const pipeline = new Pipeline({ state, pool: this.#deps.pool, clock: this.#deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
       const { epochLength } = this.setup.context;
       const sync = this.setup.config.consensus.mode === "pob" && epochLength !== undefined
-        ? new ShardSync({ state, transport: this.#deps.transport, clock: this.#deps.clock, committees: (epoch, of) => this.#committee(epoch, of), epochLength })
+        ? new ShardSync({ state, transport: this.#deps.transport, clock: this.#deps.clock, committees: (epoch, of, batch) => this.#committee(epoch, of, batch), epochLength })
         : undefined;
       this.#holds.set(shard, (hold = { state, pipeline, sync }));
     }
@@ -718,7 +718,7 @@ export class ValidatorNode {
     const hold = this.#hold(shard);
     if (this.setup.config.consensus.mode === "pob") {
       // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
-      hold.pipeline.useCommittees(encodeEpochCommittees([...(previous === undefined ? [] : [previous]), context].map(epochCommittees)));
+      hold.pipeline.useCommittees(encodeEpochCommittees(trustedCommittees([...(previous === undefined ? [] : [previous]), context])));
       // The bonds of validators that left long enough ago may be released in this epoch (src/ledger/kinds/registration.ts).
       hold.state.setReleases(context.releasable());
     }
@@ -911,11 +911,11 @@ export class ValidatorNode {
     channel.close();
   }
 
-  /** The BFT committee of `shard` in `epoch`, for any epoch this validator knows (its final blocks' certificates verify against it). */
-  #committee(epoch: number, shard: number): Committee | undefined {
+  /** The BFT committee of `shard` in `epoch` after `batch` swaps, for any epoch this validator knows (its final blocks' certificates verify against it). */
+  #committee(epoch: number, shard: number, batch: number): Committee | undefined {
     const context = this.#contexts[epoch];
-    if (context === undefined || shard >= context.shardCount) return undefined;
-    return { chainId: context.instance(shard).key, keys: context.leagues(shard).committee };
+    if (context === undefined || shard >= context.shardCount || !Number.isInteger(batch) || batch < 0 || batch > context.batchCount(shard)) return undefined;
+    return { chainId: context.instance(shard, batch).key, keys: context.committee(shard, batch) };
   }
 
   /**

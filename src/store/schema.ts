@@ -83,6 +83,10 @@
  * Version 7 keys msbBody and msbDecisions by epoch and chunk and lists the kept MSBs in meta "msb"
  * (two bodies kept, so a joiner can join at the MSB before the latest): a version-6 store is
  * refused (STORE_SCHEMA_MISMATCH) and resynced, which joins at an MSB since version 6.
+ * Version 8: final-height certificates (finalHeights, the MSB's epoch-end certificate) and decision
+ * proofs (atomix, changeProofs) name the TransEpoch batch whose instance decided the height
+ * (certificate and proof version 4, src/atomix/proof.ts), and every BFT statement signs the
+ * batch's instance key: a version-7 store's certificates verify under no committee, so it is refused.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -98,7 +102,7 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */

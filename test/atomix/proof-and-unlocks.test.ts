@@ -47,8 +47,8 @@ class CountingVerifier extends Ed25519Verifier {
 /** A committee of `n` per shard, epoch 0. */
 function committees(n: number): { keys: SchnorrKey[][]; directory: CommitteeDirectory } {
   const keys = Array.from({ length: SHARDS }, () => Array.from({ length: n }, () => SchnorrKey.fromSeed(rng.bytes(32))));
-  const shards: Committee[] = keys.map((list, shard) => ({ chainId: instanceKey(CHAIN, shard, 0), keys: list.map((k) => k.publicKey) }));
-  return { keys, directory: (epoch, shard) => (epoch === 0 ? shards[shard] : undefined) };
+  const shards: Committee[] = keys.map((list, shard) => ({ chainId: instanceKey(CHAIN, shard, 0, 0), keys: list.map((k) => k.publicKey) }));
+  return { keys, directory: (epoch, shard, batch) => (epoch === 0 && batch === 0 ? shards[shard] : undefined) };
 }
 
 /** X: alice (shard 0) and bob (shard 1) pay carol and dave; Y: another transfer of alice's. */
@@ -71,13 +71,13 @@ function finalHeight(committee: SchnorrKey[], shard: number, included: readonly 
     accountsHash: rng.bytes(32), msbHeaderHash: rng.bytes(32),
   };
   const proposal = Buffer.concat([rng.bytes(300), stateCommitmentOf(commitment)]);
-  const chainId = instanceKey(CHAIN, shard, 0);
+  const chainId = instanceKey(CHAIN, shard, 0, 0);
   const view = 1;
   const hash = proposalHash(proposal);
   const prepareCert = cosign(committee, signers, prepareDigest(chainId, height, view, hash), rng, verifier);
   const commitCert = cosign(committee, signers, commitDigest(chainId, height, view, hash, prepareCert, committee.length), rng, verifier);
   const record: FinalityRecord = { height, view, proposal, prepareCert, commitCert };
-  return new FinalHeightProver({ epoch: 0, shard, record, committeeSize: committee.length, commitment, included: packed, excluded });
+  return new FinalHeightProver({ epoch: 0, shard, batch: 0, record, committeeSize: committee.length, commitment, included: packed, excluded });
 }
 
 describe("decision proofs", () => {
@@ -100,8 +100,8 @@ describe("decision proofs", () => {
     const accepted = height0.acceptance(4);
     const check = (proof: Uint8Array, txid: Uint8Array, dir = directory) => codeOf(() => new CommitteeProofVerifier(dir, verifier).verify(proof, txid));
     assert.equal(check(accepted, y.txid), "TX_PROOF_WRONG_TX");
-    assert.equal(check(accepted, x.txid, (epoch, shard) => directory(epoch, 1 - shard)), "TX_PROOF_BAD_SIGNATURE", "shard 1's committee did not sign it");
-    assert.equal(check(accepted, x.txid, (epoch, shard) => directory(epoch + 1, shard)), "TX_PROOF_UNKNOWN_COMMITTEE");
+    assert.equal(check(accepted, x.txid, (epoch, shard, batch) => directory(epoch, 1 - shard, batch)), "TX_PROOF_BAD_SIGNATURE", "shard 1's committee did not sign it");
+    assert.equal(check(accepted, x.txid, (epoch, shard, batch) => directory(epoch + 1, shard, batch)), "TX_PROOF_UNKNOWN_COMMITTEE");
     assert.equal(check(height0.rejection(0), filler[0]!), "TX_PROOF_NOT_DECISIVE", "an unassigned producer's refusal decides nothing");
     const few = finalHeight(keys[0]!, 0, [x.txid], [], [0, 1, 2, 3]);
     assert.equal(check(few.acceptance(0), x.txid), "TX_PROOF_BAD_SIGNATURE", "4 of 7 is below 2f + 1 = 5");
@@ -137,7 +137,7 @@ describe("decision proofs", () => {
   it("a remembered height vouches for its own certified bytes and committee only: a forged path, txid, verdict or certified part is still refused with its code; the memory is bounded", () => {
     const counting = new CountingVerifier();
     let current = directory;
-    const warm = new CommitteeProofVerifier((epoch, shard) => current(epoch, shard), counting);
+    const warm = new CommitteeProofVerifier((epoch, shard, batch) => current(epoch, shard, batch), counting);
     const accepted = height0.acceptance(4);
     assert.equal(warm.verify(accepted, x.txid).accepted, true);
     assert.equal(counting.calls, 1);
@@ -147,7 +147,7 @@ describe("decision proofs", () => {
       return codeOf(() => warm.verify(bytes, x.txid));
     };
     assert.equal(forged((b) => void (b[b.length - 1]! ^= 0x01)), "TX_PROOF_BAD_PATH", "a sibling of the path changed");
-    const txidAt = 1 + 1 + 4 + 4 + 8 + 4;
+    const txidAt = 1 + 1 + 4 + 4 + 2 + 8 + 4;
     assert.equal(forged((b) => b.set(y.txid, txidAt)), "TX_PROOF_WRONG_TX", "another transaction's proof");
     assert.equal(codeOf(() => warm.verify((() => { const b = Uint8Array.from(accepted); b.set(y.txid, txidAt); return b; })(), y.txid)), "TX_PROOF_BAD_PATH", "the remembered roots do not hold Y at X's place");
     assert.equal(forged((b) => void (b[1] = 0)), "TX_PROOF_MALFORMED", "a rejection without its code");
@@ -160,7 +160,7 @@ describe("decision proofs", () => {
     assert.equal(forged((b) => void (b[supplyAt]! ^= 0x01)), "TX_PROOF_BAD_SIGNATURE", "a changed supply under the remembered height");
     assert.equal(counting.calls, before + 1, "a certified part unlike the remembered one is checked again");
     // Another committee for the same (epoch, shard): the remembered success no longer counts.
-    current = (epoch, shard) => directory(epoch, 1 - shard);
+    current = (epoch, shard, batch) => directory(epoch, 1 - shard, batch);
     assert.equal(codeOf(() => warm.verify(accepted, x.txid)), "TX_PROOF_BAD_SIGNATURE", "verified against shard 0's committee, not this one");
     current = directory;
     // Bounded: two heights kept, the oldest forgotten first.
@@ -183,10 +183,10 @@ describe("decision proofs", () => {
     const certificate = height0.certificate();
     const certified = verifyFinalHeightCertificate(certificate, directory, verifier);
     const proof = decodeDecisionProof(height0.acceptance(4));
-    assert.deepEqual(certified, { epoch: 0, shard: 0, height: 7, view: 1, stateCommitment: stateCommitmentOf(proof.commitment), supply: 123_456n, count: 42n, accountsHash: proof.commitment.accountsHash, commitment: proof.commitment });
+    assert.deepEqual(certified, { epoch: 0, shard: 0, batch: 0, height: 7, view: 1, stateCommitment: stateCommitmentOf(proof.commitment), supply: 123_456n, count: 42n, accountsHash: proof.commitment.accountsHash, commitment: proof.commitment });
     const check = (bytes: Uint8Array, dir = directory) => codeOf(() => verifyFinalHeightCertificate(bytes, dir, verifier));
-    assert.equal(check(certificate, (epoch, shard) => directory(epoch, 1 - shard)), "TX_PROOF_BAD_SIGNATURE", "shard 1's committee did not sign it");
-    assert.equal(check(certificate, (epoch, shard) => directory(epoch + 1, shard)), "TX_PROOF_UNKNOWN_COMMITTEE");
+    assert.equal(check(certificate, (epoch, shard, batch) => directory(epoch, 1 - shard, batch)), "TX_PROOF_BAD_SIGNATURE", "shard 1's committee did not sign it");
+    assert.equal(check(certificate, (epoch, shard, batch) => directory(epoch + 1, shard, batch)), "TX_PROOF_UNKNOWN_COMMITTEE");
     assert.equal(check(finalHeight(keys[0]!, 0, [x.txid], [], [0, 1, 2, 3]).certificate()), "TX_PROOF_BAD_SIGNATURE", "4 of 7 is below 2f + 1 = 5");
     for (let at = 0; at < certificate.length; at++) {
       const flipped = Uint8Array.from(certificate);

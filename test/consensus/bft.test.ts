@@ -46,6 +46,8 @@ interface Scenario {
   /** propose answers with a promise; a leader whose index is in `silentProposers` answers undefined (no proposal). */
   asyncPropose?: boolean;
   silentProposers?: readonly number[];
+  /** The height whose final record ends the instance (BftApplication `endsInstance`: a TransEpoch swap height). */
+  endsAt?: number;
 }
 
 /** A proposal: height u64 ‖ proposer u16 ‖ 16 random bytes; `validate` checks length and height. */
@@ -162,6 +164,7 @@ function setup(scenario: Scenario) {
           return scenario.asyncPropose === true ? Promise.resolve(makeProposal(height, index, proposals)) : makeProposal(height, index, proposals);
         },
         validate: (height, proposal) => (scenario.asyncValidate === true ? Promise.resolve(isValidProposal(height, proposal)) : isValidProposal(height, proposal)),
+        ...(scenario.endsAt === undefined ? {} : { endsInstance: (record: { height: number }) => record.height === scenario.endsAt }),
         onFinal: (record) => {
           delivered[index]!++;
           if (behaviour !== "honest") return;
@@ -448,6 +451,32 @@ describe("BFT catch-up", () => {
       assert.ok(s.node(victim!).stats.recordsReceived >= 15 - (wipe ? 0 : before), `${s.context}: records fetched`);
     });
   }
+});
+
+describe("BFT instance ended by a final record (TransEpoch swap height)", () => {
+  it("every member rests after the record that ends the instance; one that missed it catches up to it and rests; a restart from a log ending with it rests at once", () => {
+    const seed = "ends-instance";
+    const s = setup({ n: 7, seed, endsAt: 6 });
+    const [victim] = pick(seed, 7, 1);
+    s.runTo(2);
+    s.sim.crash(s.peers[victim!]!);
+    const others = s.honest.filter((i) => i !== victim);
+    s.runTo(6, others);
+    s.sim.runUntil(() => false, { until: s.sim.now() + 30_000 });
+    for (const i of others) {
+      assert.equal(s.logs[i]!.lastHeight, 6, `${s.context}: validator ${i} decides nothing after the instance's last height`);
+      assert.equal(s.node(i).rested, true);
+    }
+    s.sim.restart(s.peers[victim!]!);
+    s.runTo(6);
+    s.sim.runUntil(() => false, { until: s.sim.now() + 30_000 });
+    assert.equal(s.logs[victim!]!.lastHeight, 6, "the late member fetched up to the end and no further");
+    assert.equal(s.node(victim!).rested, true);
+    s.sim.crash(s.peers[others[0]!]!);
+    s.sim.restart(s.peers[others[0]!]!);
+    assert.equal(s.node(others[0]!).rested, true, "its log ends with the instance's last record");
+    assertSafeChains(s);
+  });
 });
 
 describe("BFT restart in the middle of a height", () => {

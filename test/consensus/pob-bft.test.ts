@@ -23,7 +23,9 @@ import { PobValidator, type FinalOutcome } from "../../src/consensus/pob/finaliz
 import { drawLeagues } from "../../src/consensus/pob/leagues.js";
 import { buildOptimisticBlock, type OptimisticConfirmation } from "../../src/consensus/pob/optimistic.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
-import { POB_MESSAGES, PobNode, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
+import { POB_MESSAGES, PobNode, SUSPEND_AFTER_MS, type SwapInRule } from "../../src/consensus/pob/protocol.js";
+import { decodeProposal } from "../../src/consensus/pob/proposal.js";
+import { IosError } from "../../src/errors.js";
 import { BFT_MESSAGES } from "../../src/consensus/bft/codec.js";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
@@ -69,7 +71,7 @@ function setup(
   validatorCount = 9,
   outgoing?: Outgoing,
   configOf?: (index: number) => { readonly idleProposalMs?: number; readonly viewTimeoutMs?: number },
-  replicaOptions: { readonly sealedHere?: boolean; readonly verifierOf?: (index: number) => Ed25519Verifier } = {},
+  replicaOptions: { readonly sealedHere?: boolean; readonly verifierOf?: (index: number) => Ed25519Verifier; readonly swapsOf?: (index: number) => SwapInRule | undefined } = {},
 ) {
   const seed = simSeed(seedLabel);
   const sim = new Simulator({
@@ -107,7 +109,10 @@ function setup(
       const channel = outgoing === undefined ? raw : filtered(raw, outgoing);
       const node = new PobNode(
         { chainId: CHAIN, shard: 0, shardCount: 1, viewTimeoutMs: 400, cosi: { fanout: 3, levelTimeoutMs: 40 }, orderDelayMs: 20, ...configOf?.(index) },
-        { channel, clock, rng, keyPair: replica.keyPair, verifier: VERIFIER, utxo: replica.utxo, accounts: replica.ledger, validator: replica.validator, members, peerOf: hex },
+        {
+          channel, clock, rng, keyPair: replica.keyPair, verifier: VERIFIER, utxo: replica.utxo, accounts: replica.ledger, validator: replica.validator, members, peerOf: hex,
+          ...optionalSwaps(replicaOptions.swapsOf?.(index)),
+        },
       );
       node.onOutcome((outcome) => {
         replica.chain.record(outcome);
@@ -178,6 +183,8 @@ function setup(
   const keyPairOf = (publicKey: Uint8Array) => validators.find((v) => hex(v.publicKey) === hex(publicKey))!;
   return { sim, seed, replicas, leagues, channels, nodeOf, transfer, runUntil, includedBy, assertSameChain, validators, confirmations, submitWhenCaughtUp, keyPairOf };
 }
+
+const optionalSwaps = (swaps: SwapInRule | undefined) => (swaps === undefined ? {} : { swaps });
 
 const POLICY: ShardingPolicy = { believableLeagueSize: 3, normalLeagueSize: 4, samplingProbability: 0.3, minBelievableSize: 2, optimisticIntervalMs: 20, maxOptimisticBlockTxs: 64 };
 
@@ -574,5 +581,74 @@ describe("pob idle heartbeat (idleProposalMs)", () => {
     // A view timeout (400 ms) and the next view's round, well inside the 5 s heartbeat.
     assert.ok(latest - submittedAt < 2_000, `final ${latest - submittedAt} ms after submission`);
     s.assertSameChain(live);
+  });
+});
+
+describe("pob: a TransEpoch swap-in ends the BFT instance", () => {
+  /** A removal-only batch's SWAP_IN (src/epoch/transepoch/swap.ts): no request, so it stands for any swap here. */
+  const SWAP_IN = Uint8Array.of(0);
+  const SWAP_HEIGHT = 6;
+  /** Swaps from `SWAP_HEIGHT` on, as a node holding the next configuration would see them. */
+  const rule: SwapInRule = {
+    pending: (height) => (height >= SWAP_HEIGHT ? SWAP_IN : undefined),
+    check: (swapIn, height) => {
+      if (height < SWAP_HEIGHT || swapIn.length !== 1) throw new IosError("TRANSEPOCH_WRONG_BATCH", `no swap before height ${SWAP_HEIGHT}`);
+    },
+    overdue: () => false,
+  };
+
+  it("the height carrying a checked swap-in is the last the committee decides, on every replica", async () => {
+    const s = setup("pob-bft swap ends the instance", POLICY, 9, undefined, undefined, { swapsOf: () => rule });
+    const committee = s.leagues.committee;
+    const ended = await s.runUntil(() => committee.every((key) => s.sim.node<PobNode>(hex(key)).instance?.bft?.rested === true), 20_000);
+    assert.ok(ended, `seed ${String(s.seed)}: the committee did not end its instance`);
+    await s.runUntil(() => false, s.sim.now() + 3_000);
+    s.assertSameChain();
+    for (const r of s.replicas) assert.equal(r.outcomes.length, SWAP_HEIGHT, "nothing is decided after the swap height, outside the committee either");
+    const last = s.nodeOf(committee[0]!).bft!.log.get(SWAP_HEIGHT)!;
+    assert.deepEqual(decodeProposal(last.proposal).swapIn, SWAP_IN);
+    for (let h = 1; h < SWAP_HEIGHT; h++) assert.equal(decodeProposal(s.nodeOf(committee[0]!).bft!.log.get(h)!.proposal).swapIn, undefined);
+  });
+
+  it("a byzantine leader's swap-in is refused by members without a swap rule or whose rule refuses it, and the shard keeps deciding", async () => {
+    let byzantineIndex = -1;
+    const refusing: SwapInRule = { pending: () => undefined, check: () => { throw new IosError("TRANSEPOCH_WRONG_BATCH", "not a swap this member can check"); }, overdue: () => false };
+    const s = setup("pob-bft forged swap", POLICY, 9, undefined, undefined, {
+      // Factories run once the simulation does: the byzantine member is known by then.
+      swapsOf: (index) => (index === byzantineIndex ? { pending: () => SWAP_IN, check: () => undefined, overdue: () => false } : index % 2 === 0 ? undefined : refusing),
+    });
+    const committee = s.leagues.committee;
+    byzantineIndex = s.validators.findIndex((v) => hex(v.publicKey) === hex(committee[0]!));
+    await s.runUntil(() => false, 6_000);
+    s.assertSameChain();
+    const decided = Math.min(...s.replicas.map((r) => r.outcomes.length));
+    assert.ok(decided > 3 * committee.length, `seed ${String(s.seed)}: the shard kept deciding (${decided} heights)`);
+    const honest = committee.slice(1);
+    for (const key of honest) assert.equal(s.nodeOf(key).bft!.rested, false);
+    const log = s.nodeOf(honest[0]!).bft!.log;
+    for (let h = 1; h <= log.lastHeight; h++) assert.equal(decodeProposal(log.get(h)!.proposal).swapIn, undefined, `height ${h} carries no swap-in`);
+    const refused = honest.reduce((n, key) => n + s.nodeOf(key).bft!.stats.rejectedProposals, 0);
+    assert.ok(refused >= honest.length, `the byzantine leader's swap-ins were refused (${refused})`);
+  });
+
+  it("a leader omitting a swap-in its members have held for the patience loses its view, and the next leader swaps", async () => {
+    let byzantineIndex = -1;
+    const s = setup("pob-bft omitted swap", POLICY, 9, undefined, undefined, {
+      // From SWAP_HEIGHT on every honest member holds the swap-in and its patience is spent; the byzantine leader never proposes it.
+      swapsOf: (index) => (index === byzantineIndex ? { ...rule, pending: () => undefined } : { ...rule, overdue: (height) => height >= SWAP_HEIGHT }),
+    });
+    const committee = s.leagues.committee;
+    // The leader of (SWAP_HEIGHT, view 0): BFT heights count from 1 on the genesis here.
+    byzantineIndex = s.validators.findIndex((v) => hex(v.publicKey) === hex(committee[SWAP_HEIGHT % committee.length]!));
+    const ended = await s.runUntil(() => committee.every((key) => s.sim.node<PobNode>(hex(key)).instance?.bft?.rested === true), 20_000);
+    assert.ok(ended, `seed ${String(s.seed)}: the committee did not end its instance`);
+    s.assertSameChain();
+    const log = s.nodeOf(committee[0]!).bft!.log;
+    assert.equal(log.lastHeight, SWAP_HEIGHT);
+    const last = log.get(SWAP_HEIGHT)!;
+    assert.ok(last.view >= 1, "the omitting leader's view was left");
+    assert.deepEqual(decodeProposal(last.proposal).swapIn, SWAP_IN);
+    const refused = committee.filter((_, i) => i !== SWAP_HEIGHT % committee.length).reduce((n, key) => n + s.nodeOf(key).bft!.stats.rejectedProposals, 0);
+    assert.ok(refused > 0, "the proposal without the swap-in was refused");
   });
 });

@@ -20,6 +20,7 @@ import { drawLeagues } from "../../src/consensus/pob/leagues.js";
 import { OptimisticProducer, buildOptimisticBlock, type OfferResult } from "../../src/consensus/pob/optimistic.js";
 import { DEFAULT_POLICY, MAX_LEAGUE, MIN_NORMAL_LEAGUE, validatePolicy, type ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { sha256 } from "../../src/crypto/sha256.js";
+import { MAX_SWAP_IN_BYTES } from "../../src/epoch/transepoch/swap.js";
 import { decodeProposal, encodeProposal, proposalBodyDigest, proposalCoreHash, proposalHash, proposalHashOfParts, type FinalProposal } from "../../src/consensus/pob/proposal.js";
 import { Sampler, sampleSeed, samplingThreshold } from "../../src/consensus/pob/sampling.js";
 import { ACCOUNTS, signedTransfer, hex } from "../ledger/helpers.js";
@@ -476,6 +477,25 @@ describe("pob proposal codec", () => {
     assert.equal(code(() => encodeProposal({ ...two, stateCommitment: new Uint8Array(31) })), "POB_BAD_PROPOSAL");
     assert.equal(code(() => encodeProposal({ ...two, shares: [{ member: 0, proof: new Uint8Array(79) }] })), "POB_BAD_PROPOSAL");
     assert.equal(code(() => encodeProposal({ ...two, transactions: [tx] })), "POB_BAD_PROPOSAL");
+  });
+
+  it("carries a TransEpoch swap-in in the core, absent as a zero length, and refuses an empty or oversized one", () => {
+    const two: FinalProposal = { ...base, mode: "two-league", blocks: [new Uint8Array(32).fill(1)], transactions: [], shares: [], stateCommitment: new Uint8Array(32).fill(9) };
+    const swapIn = Uint8Array.of(0);
+    const swapping: FinalProposal = { ...two, swapIn };
+    assert.deepEqual(decodeProposal(encodeProposal(swapping)), swapping);
+    assert.equal(decodeProposal(encodeProposal(two)).swapIn, undefined, "no swap-in: none decoded");
+    assert.equal(encodeProposal(swapping).length, encodeProposal(two).length + 1);
+    assert.notDeepEqual(proposalCoreHash(swapping), proposalCoreHash(two), "the swap-in belongs to the core");
+    assert.equal(code(() => encodeProposal({ ...two, swapIn: new Uint8Array(0) })), "POB_BAD_PROPOSAL", "an empty swap-in would read back as none");
+    assert.equal(code(() => encodeProposal({ ...two, swapIn: new Uint8Array(MAX_SWAP_IN_BYTES + 1) })), "POB_BAD_PROPOSAL");
+    // The u16 length sits just before the shares' count: a length over the bound is refused.
+    const bytes = encodeProposal(swapping);
+    const lengthAt = bytes.length - 32 - 2 - 1 - 2;
+    assert.equal(new DataView(bytes.buffer, bytes.byteOffset).getUint16(lengthAt, true), 1);
+    const oversized = Uint8Array.from(bytes);
+    new DataView(oversized.buffer).setUint16(lengthAt, MAX_SWAP_IN_BYTES + 1, true);
+    assert.equal(code(() => decodeProposal(oversized)), "POB_BAD_PROPOSAL");
   });
 
   it("hashes a proposal by its body digest and state commitment (what a decision proof carries), and any bytes a leader sends", () => {

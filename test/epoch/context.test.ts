@@ -135,7 +135,7 @@ describe("epoch context", () => {
     assert.throws(() => context.members(3), coded("SHARD_BAD_INDEX"));
   });
 
-  it("gives every shard, epoch and chain its own consensus instance key", () => {
+  it("gives every shard, epoch, batch and chain its own consensus instance key", () => {
     const chains = [genesisTxid(genesis), sha256(new TextEncoder().encode("another chain"))];
     const keys = new Set<string>();
     for (const chain of chains) {
@@ -143,17 +143,18 @@ describe("epoch context", () => {
         const value = new EpochContextValue({ chain, epoch, randomness: randomness(epoch % 7), shardCount: 3, startHeight: 0, validators: genesisEpochValidators(genesis), registry, configurationHash: randomness(5) });
         for (let shard = 0; shard < 3; shard++) {
           const instance = value.instance(shard);
-          assert.deepEqual({ shard: instance.shard, epoch: instance.epoch }, { shard, epoch });
+          assert.deepEqual({ shard: instance.shard, epoch: instance.epoch, batch: instance.batch }, { shard, epoch, batch: 0 }, "built alone, an epoch has no move: one batch");
           assert.equal(instance.key.length, INSTANCE_KEY_BYTES);
-          assert.deepEqual(instance.key, instanceKey(chain, shard, epoch));
+          assert.deepEqual(instance.key, instanceKey(chain, shard, epoch, 0));
           assert.deepEqual(instance.key.subarray(0, 32), chain);
           const view = new DataView(instance.key.buffer, instance.key.byteOffset);
-          assert.deepEqual([view.getUint32(32, true), view.getUint32(36, true)], [shard, epoch]);
+          assert.deepEqual([view.getUint32(32, true), view.getUint32(36, true), view.getUint16(40, true)], [shard, epoch, 0]);
           keys.add(toHex(instance.key));
+          for (const batch of [1, 0xffff]) keys.add(toHex(instanceKey(chain, shard, epoch, batch)));
         }
       }
     }
-    assert.equal(keys.size, 2 * 3 * 3);
+    assert.equal(keys.size, 2 * 3 * 3 * 3);
     assert.throws(() => new EpochContextValue({ chain: chains[0]!, epoch: -1, randomness: randomness(0), shardCount: 1, startHeight: 0, validators: genesisEpochValidators(genesis), registry }), coded("EPOCH_BAD_NUMBER"));
   });
 

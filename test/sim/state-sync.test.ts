@@ -278,7 +278,7 @@ function resignedWithAnotherMsb(height: SyncedHeight): SyncedHeight {
   const commitCert = cosign(committee, everyone, commitDigest(chainId, certified.height, certified.view, hash, prepareCert, committee.length), signingRng, verifier);
   const block = decodeBlock(height.block);
   const prover = new FinalHeightProver({
-    epoch: certified.epoch, shard: certified.shard, record: { height: certified.height, view: certified.view, proposal, prepareCert, commitCert },
+    epoch: certified.epoch, shard: certified.shard, batch: certified.batch, record: { height: certified.height, view: certified.view, proposal, prepareCert, commitCert },
     committeeSize: committee.length, commitment, included: block.txids, excluded: height.record.rejections,
   });
   return {
@@ -441,6 +441,11 @@ describe("state sync of a PoB shard from its validators", () => {
     ["a certificate with a flipped byte", "SYNC_BAD_CERTIFICATE", () => tampering((heights) => heights.map((height) => {
       const certificate = Uint8Array.from(height.record.certificate);
       certificate[certificate.length - 20]! ^= 1;
+      return { ...height, record: { ...height.record, certificate } };
+    }))],
+    ["a certificate renamed to another TransEpoch batch (its u16 after version, epoch and shard)", "SYNC_BAD_CERTIFICATE", () => tampering((heights) => heights.map((height) => {
+      const certificate = Uint8Array.from(height.record.certificate);
+      new DataView(certificate.buffer).setUint16(1 + 4 + 4, new DataView(certificate.buffer).getUint16(1 + 4 + 4, true) + 1, true);
       return { ...height, record: { ...height.record, certificate } };
     }))],
     ["a rejection dropped", "SYNC_EXCLUDED_MISMATCH", () => tampering((heights) => heights.map((height) => ({ ...height, record: { ...height.record, rejections: height.record.rejections.slice(1) } })))],

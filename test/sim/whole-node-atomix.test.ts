@@ -118,7 +118,7 @@ describe("Atomix between whole PoB validators", () => {
       const decision = verifyDecisionProof(proof, x.txid, committees);
       assert.deepEqual({ shard: decision.shard, accepted: decision.accepted }, { shard, accepted: true });
       assert.ok(proof.length < 1_024, `a proof is small: ${proof.length} bytes`);
-      assert.throws(() => verifyDecisionProof(proof, x.txid, (epoch, s) => committees(epoch, 1 - s)), { code: "TX_PROOF_BAD_SIGNATURE" });
+      assert.throws(() => verifyDecisionProof(proof, x.txid, (epoch, s, batch) => committees(epoch, 1 - s, batch)), { code: "TX_PROOF_BAD_SIGNATURE" });
       for (let at = 0; at < proof.length; at++) {
         const flipped = Uint8Array.from(proof);
         flipped[at]! ^= 1;

@@ -182,7 +182,9 @@ function checkProofs(seed: string, state: ShardState, context: EpochContext): vo
   const otherHash = Uint8Array.from(headerHash);
   otherHash[0]! ^= 1;
   assert.equal(codeOf(() => verifyIosProof(utxoProof, { trustedMsbHeader: otherHash })), "MSB_UNTRUSTED_HEADER");
-  assert.equal(codeOf(() => verifyIosProof(headerProof, { committees: (epoch, shard) => committees(epoch + 1, shard), verifier })), "TX_PROOF_UNKNOWN_COMMITTEE", "another epoch's committee");
+  assert.equal(codeOf(() => verifyIosProof(headerProof, { committees: (epoch, shard, batch) => committees(epoch + 2, shard, batch), verifier })), "TX_PROOF_UNKNOWN_COMMITTEE", "an epoch not known");
+  // The next epoch's batch 0 is known (EpochContext.opening): the same keys under another instance key.
+  assert.equal(codeOf(() => verifyIosProof(headerProof, { committees: (epoch, shard, batch) => committees(epoch + 1, shard, batch), verifier })), "TX_PROOF_BAD_SIGNATURE", "the next epoch's opening");
   assert.equal(codeOf(() => verifyIosProof(encodeMsbHeaderProof(state.msbHeader(0)!, state.certificateAt(L - 1)!), trust)), "MSB_PROOF_MISMATCH", "another height's certificate");
   assert.equal(codeOf(() => verifyIosProof(headerProof, {})), "MSB_PROOF_NO_TRUST");
   assert.equal(codeOf(() => verifyIosProof(Uint8Array.of(9, 1), trust)), "MSB_PROOF_UNKNOWN_TYPE");

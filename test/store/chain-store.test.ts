@@ -225,6 +225,9 @@ describe(`ChainStore refuses damaged and mismatched records (${backend.name})`, 
       backend.rawTable(dir, "meta", (meta: RawTable) => meta.put(key, edit(Buffer.from(meta.get(key)!))));
     await tamperMeta(META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION + 1, 8), value));
     assert.equal(await codeOfAsync(() => backend.open(dir)), "STORE_SCHEMA_MISMATCH");
+    // Version 7 stored certificates without their TransEpoch batch (schema.ts): refused, not misread.
+    await tamperMeta(META_IDENTITY, (value) => (value.writeUInt32LE(7, 8), value));
+    assert.equal(await codeOfAsync(() => backend.open(dir)), "STORE_SCHEMA_MISMATCH");
     await tamperMeta(META_IDENTITY, (value) => (value.writeUInt32LE(SCHEMA_VERSION, 8), value.write("XXXX", 0), value));
     assert.equal(await codeOfAsync(() => backend.open(dir)), "STORE_FOREIGN");
     await tamperMeta(META_IDENTITY, (value) => (value.write("IOSC", 0), value));

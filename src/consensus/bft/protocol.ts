@@ -32,6 +32,11 @@
  * Catch-up: a validator that learns of a higher height (a message for it, or its own timeout)
  * sends FETCH(from height) and verifies the FINALIZED records it gets before delivering them in
  * order; validators answer a view change for a height they finalized with its record.
+ *
+ * End: an instance decides up to a static `lastHeight` (an epoch's last height) or up to the first
+ * final record the application says ends it (`endsInstance`: a TransEpoch swap height, after which
+ * the next batch's committee decides under its own instance key); then it rests, still serving its
+ * log. A restart whose log ends with such a record rests at once.
  */
 import { IosError, check } from "../../errors.js";
 import type { Ed25519Verifier } from "../../crypto/ed25519.js";
@@ -115,6 +120,12 @@ export interface BftApplication {
   /** A finalized height, delivered once, in height order, after it is in the log. */
   onFinal(record: FinalityRecord): void;
   /**
+   * Whether this final record is the instance's last (its proposal hands the shard to the next
+   * committee: a TransEpoch swap, src/epoch/transepoch): the node rests after it as after
+   * `lastHeight`. A pure function of the record, so every member ends at the same height. Default: never.
+   */
+  endsInstance?(record: FinalityRecord): boolean;
+  /**
    * Extra time view 0 of `height` may take because the application expects its leader to wait
    * for work (an idle shard's heartbeat): added to the view timeout, so idle is not mistaken for
    * a failed leader. `hurry()` takes it back once work arrives. Default 0.
@@ -191,7 +202,8 @@ export class BftNode {
   private readonly maxProposalBytes: number;
   private readonly hashProposal: ProposalHasher;
   private readonly retryMs: number;
-  private readonly lastHeight: number | undefined;
+  /** BftConfig `lastHeight`, or the height of the record that ended the instance (`endsInstance`). */
+  private lastHeight: number | undefined;
   private currentHeight: number;
   private currentView = 0;
   private viewTimer: TimerHandle | undefined;
@@ -273,6 +285,8 @@ export class BftNode {
     this.lastHeight = config.lastHeight;
     this.log = deps.log ?? new MemoryFinalityLog();
     this.currentHeight = this.log.lastHeight + 1;
+    const logged = this.log.lastHeight >= 1 ? this.log.get(this.log.lastHeight) : undefined;
+    if (logged !== undefined && app.endsInstance?.(logged) === true) this.lastHeight = Math.min(this.lastHeight ?? logged.height, logged.height);
 
     const guard = (handler: (from: PeerId, payload: Uint8Array) => void) =>
       guardedHandler(
@@ -651,7 +665,7 @@ export class BftNode {
   // ——— finality and catch-up ———
 
   private onFinalized(from: PeerId, payload: Uint8Array): void {
-    if (!this.started) return;
+    if (!this.started || this.rested) return;
     const record = decodeFinalityRecord(payload, this.participants.length, this.maxProposalBytes);
     if (record.height < this.currentHeight || this.futureRecords.has(record.height)) return;
     if (record.height >= this.currentHeight + MAX_FUTURE_RECORDS) return;
@@ -678,6 +692,12 @@ export class BftNode {
       this.viewChanges = new Map();
       this.deps.app.onFinal(next);
       this.futureRecords.delete(next.height);
+      if (this.deps.app.endsInstance?.(next) === true) {
+        // The instance's last height: nothing after it is this committee's to decide.
+        this.lastHeight = next.height;
+        this.futureRecords.clear();
+        break;
+      }
       next = this.futureRecords.get(this.currentHeight);
       if (next !== undefined) this.stats.recordsReceived++;
     }

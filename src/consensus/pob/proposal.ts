@@ -12,14 +12,16 @@
  * finalization.ts). Since BFT decides the whole proposal, the randomness and the post-state are
  * unique per final height, across view changes.
  *
- * Encoding (little-endian), version 2:
+ * Encoding (little-endian), version 3 (2 had no swap-in):
  *   core:  u8 PROPOSAL_VERSION ‖ u8 mode (0 two-league, 1 one-league) ‖ u32 epoch ‖ u64 height ‖
  *          u64 timestamp (the leader's clock, ms since the Unix epoch) ‖
  *          previous proposal hash [32] ‖ proposer key [32] ‖ u32 count ‖
  *            two-league: count × optimistic block hash [32]
  *            one-league: count × (u32 length ‖ encoded transaction)
  *          u16 n ‖ n × key [32] (believable validators suspended after this height) ‖
- *          u16 m ‖ m × key [32] (suspended ones resumed after it)
+ *          u16 m ‖ m × key [32] (suspended ones resumed after it) ‖
+ *          u16 s ‖ s bytes: a TransEpoch SWAP_IN (src/epoch/transepoch/swap.ts; s = 0: none), which
+ *            makes this height the last of its BFT instance: the next batch's committee decides on
  *   then:  u16 share count ‖ share count × (u16 member index ‖ VRF proof [80]) ‖ state commitment [32]
  * Core hash = SHA-256(core). Proposal hash (what BFT signs, BftConfig `hashProposal`) =
  * SHA-256("IOSChain/pob/proposal/v1" ‖ SHA-256(encoding without the commitment) ‖ state
@@ -38,8 +40,9 @@ import type { LeagueMode } from "./leagues.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, VRF_PROOF_BYTES } from "../../codec/sizes.js";
 import { check } from "../../errors.js";
 import { MAX_LEAGUE } from "./policy.js";
+import { MAX_SWAP_IN_BYTES } from "../../epoch/transepoch/swap.js";
 
-export const PROPOSAL_VERSION = 2;
+export const PROPOSAL_VERSION = 3;
 /** Optimistic blocks one final block orders: 1,024 producers' worth of 4 blocks each. */
 export const MAX_PROPOSAL_BLOCKS = 4096;
 const FIXED = layout({ version: 1, mode: 1, epoch: 4, height: 8, timestamp: 8, prevHash: HASH_BYTES, proposer: PUBLIC_KEY_BYTES, count: 4 });
@@ -79,6 +82,11 @@ export interface ProposalCore {
    */
   readonly suspend: readonly Uint8Array[];
   readonly resume: readonly Uint8Array[];
+  /**
+   * A TransEpoch SWAP_IN (src/epoch/transepoch/swap.ts: the next batch's signed swap requests;
+   * one byte for a removal-only batch): this height is the last its committee decides. Absent: none.
+   */
+  readonly swapIn?: Uint8Array;
 }
 
 export interface FinalProposal extends ProposalCore {
@@ -114,11 +122,12 @@ export function encodeProposalCore(core: ProposalCore): Uint8Array {
     check<PobErrorCode>(payload.length <= MAX_BLOCK_BYTES, "POB_BAD_PROPOSAL", `${payload.length} bytes of transactions exceed MAX_BLOCK_BYTES`);
     count = transactions.length;
   }
-  const { suspend, resume } = core;
+  const { suspend, resume, swapIn } = core;
   for (const keys of [suspend, resume]) {
     check<PobErrorCode>(keys.length <= MAX_LEAGUE && keys.every((k) => k.length === PUBLIC_KEY_BYTES), "POB_BAD_PROPOSAL", `suspensions and resumptions are at most ${MAX_LEAGUE} keys of ${PUBLIC_KEY_BYTES} bytes`);
   }
-  const writer = BinaryWriter.ofSize(FIXED.bytes + payload.length + 4 + (suspend.length + resume.length) * PUBLIC_KEY_BYTES)
+  check<PobErrorCode>(swapIn === undefined || (swapIn.length >= 1 && swapIn.length <= MAX_SWAP_IN_BYTES), "POB_BAD_PROPOSAL", `a swap-in is 1..${MAX_SWAP_IN_BYTES} bytes`);
+  const writer = BinaryWriter.ofSize(FIXED.bytes + payload.length + 4 + (suspend.length + resume.length) * PUBLIC_KEY_BYTES + 2 + (swapIn?.length ?? 0))
     .u8(PROPOSAL_VERSION)
     .u8(mode === "two-league" ? 0 : 1)
     .u32(epoch)
@@ -132,7 +141,7 @@ export function encodeProposalCore(core: ProposalCore): Uint8Array {
     writer.u16(keys.length);
     for (const key of keys) writer.bytes(key);
   }
-  return writer.finish();
+  return writer.lengthPrefixed("u16", swapIn ?? new Uint8Array(0)).finish();
 }
 
 function readKeys(reader: BinaryReader<PobErrorCode>, what: string): Uint8Array[] {
@@ -189,12 +198,13 @@ export function decodeProposal(bytes: Uint8Array): FinalProposal {
   }
   const suspend = readKeys(reader, "suspensions");
   const resume = readKeys(reader, "resumptions");
+  const swapIn = reader.lengthPrefixed("u16", MAX_SWAP_IN_BYTES, "swap-in").slice();
   const shareCount = reader.u16("share count");
   check<PobErrorCode>(shareCount <= MAX_LEAGUE, "POB_BAD_PROPOSAL", `${shareCount} shares exceed MAX_LEAGUE = ${MAX_LEAGUE}`);
   reader.expectRemaining(shareCount * SHARE.bytes + HASH_BYTES, `${shareCount} shares and the state commitment`);
   const shares = Array.from({ length: shareCount }, (): SeedShare => ({ member: reader.u16("member index"), proof: reader.bytes(VRF_PROOF_BYTES).slice() }));
   const stateCommitment = reader.bytes(HASH_BYTES).slice();
-  return { ...base, blocks, transactions, suspend, resume, shares, stateCommitment };
+  return { ...base, blocks, transactions, suspend, resume, ...(swapIn.length === 0 ? {} : { swapIn }), shares, stateCommitment };
 }
 
 const PROPOSAL_HASH_DOMAIN = new TextEncoder().encode("IOSChain/pob/proposal/v1");

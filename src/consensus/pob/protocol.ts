@@ -186,6 +186,25 @@ export interface PobNodeDependencies {
   readonly keepBlocks?: (blocks: readonly { readonly hash: Uint8Array; readonly bytes: Uint8Array }[]) => Promise<void>;
   /** Cross-shard transactions at the producer's intake (OptimisticProducerOptions `atomix`); the validator has its own. */
   readonly atomix?: OptimisticProducerOptions["atomix"];
+  /**
+   * TransEpoch swaps (src/epoch/transepoch): what a leader proposes and a member accepts as the
+   * SWAP_IN that ends this BFT instance. Absent: no proposal may carry one (a member refuses it),
+   * so no leader can end the instance.
+   */
+  readonly swaps?: SwapInRule;
+}
+
+/** The node's side of TransEpoch swaps for one BFT instance (src/epoch/transepoch/swap.ts). */
+export interface SwapInRule {
+  /** The SWAP_IN this validator, leading, puts in its proposal of chain height `height` (undefined: none yet). */
+  pending(height: number): Uint8Array | undefined;
+  /** Throws a coded error unless `swapIn` may end the instance at chain height `height` (`checkSwapIn` and the node's own knowledge). */
+  check(swapIn: Uint8Array, height: number): unknown;
+  /**
+   * Whether this member refuses a proposal of chain height `height` that carries no swap-in: it
+   * has held a complete one long enough (SWAP_PATIENCE), so a leader omitting it loses its view.
+   */
+  overdue(height: number): boolean;
 }
 
 interface HeldBlock {
@@ -347,6 +366,7 @@ export class PobNode {
             propose: (height, view) => this.propose(height, view),
             validate: (height, proposal, view, proposedIn) => this.validate(height, proposal, view, proposedIn),
             onFinal: (record) => this.onFinal(record),
+            endsInstance: (record) => decodeProposal(record.proposal).swapIn !== undefined,
             quietMs: () => (this.hasWork() ? 0 : this.config.idleProposalMs ?? 0),
           },
         },
@@ -655,6 +675,7 @@ export class PobNode {
       suspend: leagues.believable.filter((key) => this.silentFor(key) > SUSPEND_AFTER_MS),
       resume: leagues.suspended.filter((key) => this.silentFor(key) < RESUME_SEEN_MS),
     };
+    const swapIn = this.deps.swaps?.pending(height);
     let core: ProposalCore;
     if (leagues.mode === "one-league") {
       const transactions: Uint8Array[] = [];
@@ -663,7 +684,7 @@ export class PobNode {
         if (budget.bytes + 4 + tx.length > ONE_LEAGUE_PROPOSAL_BODY_BYTES || !withinFinalBlock(budget, { txCount: 1, bodyBytes: 4 + tx.length })) break;
         transactions.push(tx);
       }
-      core = { ...base, mode: "one-league", blocks: [], transactions };
+      core = { ...base, mode: "one-league", blocks: [], transactions, ...(swapIn === undefined ? {} : { swapIn }) };
     } else {
       const cutoff = this.deps.clock.now() - this.config.orderDelayMs;
       const blocks: Uint8Array[] = [];
@@ -673,7 +694,7 @@ export class PobNode {
         if (blocks.length === MAX_PROPOSAL_BLOCKS || !withinFinalBlock(budget, held)) break;
         blocks.push(held.hash);
       }
-      core = { ...base, mode: "two-league", blocks, transactions: [] };
+      core = { ...base, mode: "two-league", blocks, transactions: [], ...(swapIn === undefined ? {} : { swapIn }) };
     }
     const coreHash = proposalCoreHash(core);
     let shares: SeedShare[] = [];
@@ -810,6 +831,13 @@ export class PobNode {
       const leagues = this.leagues;
       if (!proposal.suspend.every((key) => leagues.isBelievable(key) && (proposedIn !== view || this.silentFor(key) >= SUSPEND_AFTER_MS / 2))) return false;
       if (!proposal.resume.every((key) => leagues.isSuspended(key) && (proposedIn !== view || this.silentFor(key) <= 2 * RESUME_SEEN_MS))) return false;
+      // A swap-in ends the instance: only one this member can check itself (TRANSEPOCH_* codes otherwise).
+      if (proposal.swapIn !== undefined) {
+        if (this.deps.swaps === undefined) return false;
+        this.deps.swaps.check(proposal.swapIn, proposal.height);
+      } else if (this.deps.swaps?.overdue(proposal.height) === true) {
+        return false;
+      }
       try {
         coreHash = proposalCoreHash(proposal);
         randomness = proposalRandomness(proposal, coreHash, this.participants, this.config.chainId, true);
@@ -822,7 +850,7 @@ export class PobNode {
       throw error;
     }
     const idle = this.config.idleProposalMs ?? 0;
-    const empty = proposal.blocks.length === 0 && proposal.transactions.length === 0 && proposal.suspend.length === 0 && proposal.resume.length === 0;
+    const empty = proposal.blocks.length === 0 && proposal.transactions.length === 0 && proposal.suspend.length === 0 && proposal.resume.length === 0 && proposal.swapIn === undefined;
     if (empty && idle > 0) {
       const due = this.lastFinalAt + (idle * 3) / 4 - this.deps.clock.now();
       if (due > 0 && !this.hasWork()) await this.nextBlockOrTimeout(due);

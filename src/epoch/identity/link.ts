@@ -117,6 +117,7 @@ export function verifyEpochLink(previous: EpochContext, configuration: Uint8Arra
     departures: next.departures,
     registry: previous.registry.successor(next.validators.map(({ publicKey, pop }) => ({ publicKey, proof: pop }))),
     ...(next.policy === undefined ? {} : { policy: next.policy }),
+    previous,
   });
 }
 

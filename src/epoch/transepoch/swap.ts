@@ -21,8 +21,8 @@
  *  6. each signature verifies under its joiner's key (TRANSEPOCH_BAD_SIGNATURE).
  * Signatures last: the cheap checks refuse a leader's junk before any curve work.
  *
- * `transEpochCommittees(contexts)` is the verifier's directory by (epoch, shard, batch): what a
- * certificate carrying b is checked against.
+ * The verifier's committees by (epoch, shard, batch) are the epoch context's (`committee`,
+ * `instance`; src/atomix/proof.ts `committeesOfContext`).
  */
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../../codec/sizes.js";
@@ -31,10 +31,7 @@ import { sameBytes } from "../../bytes.js";
 import { check } from "../../errors.js";
 import { toHex } from "../../hex.js";
 import { signMessage } from "../../ledger/keys.js";
-import type { Committee } from "../../atomix/proof.js";
-import type { EpochContext } from "../interface.js";
 import type { ShardSchedule, TransEpochErrorCode } from "./interface.js";
-import { transEpochSchedule } from "./schedule.js";
 
 const SWAP_DOMAIN = new TextEncoder().encode("IOSChain/transepoch/swap-in/v1");
 const SWAP_VERSION = 1;
@@ -43,6 +40,8 @@ const SIGNED_BYTES = 1 + HASH_BYTES + 4 + 4 + 2 + 8 + HASH_BYTES + PUBLIC_KEY_BY
 export const SWAP_REQUEST_BYTES = SIGNED_BYTES + SIGNATURE_BYTES;
 /** A batch has at most k ≤ ⌈log2(n/m)⌉ ≤ 32 joiners (schedule.ts, n a u32 count): a u8 count is ample. */
 export const MAX_SWAP_REQUESTS = 0xff;
+/** The largest SWAP_IN: its count and MAX_SWAP_REQUESTS requests (45,646 B, within a u16 length). */
+export const MAX_SWAP_IN_BYTES = 1 + MAX_SWAP_REQUESTS * SWAP_REQUEST_BYTES;
 /**
  * How far behind the swap height a joiner's synced height may be: one state-sync answer
  * (MAX_SYNC_HEIGHTS_PER_REQUEST in src/node/sync, 64 heights), so a swapped-in seat is at most one
@@ -143,6 +142,23 @@ export interface SwapInPlace {
   commitmentAt(height: number): Uint8Array | undefined;
 }
 
+/**
+ * One joiner's request as a committee member receives it before any proposal carries it: decoded
+ * strictly, for this chain, shard and epoch (TRANSEPOCH_WRONG_PLACE), from a joiner of a batch the
+ * committee has not reached (TRANSEPOCH_WRONG_BATCH, TRANSEPOCH_NOT_JOINER), signed by it
+ * (TRANSEPOCH_BAD_SIGNATURE). Its height and commitment are checked when a swap-in carries it.
+ */
+export function checkSwapRequest(bytes: Uint8Array, place: Pick<SwapInPlace, "chain" | "shard" | "epoch" | "schedule" | "batch">): SwapRequest {
+  const request = decodeSwapRequest(bytes);
+  check<TransEpochErrorCode>(sameBytes(request.chain, place.chain) && request.shard === place.shard && request.epoch === place.epoch, "TRANSEPOCH_WRONG_PLACE",
+    `a request for shard ${request.shard}, epoch ${request.epoch} reached shard ${place.shard}, epoch ${place.epoch}`);
+  const batch = place.schedule.batches[request.batch - 1];
+  check<TransEpochErrorCode>(request.batch > place.batch && batch !== undefined, "TRANSEPOCH_WRONG_BATCH", `shard ${place.shard} is at batch ${place.batch} of ${place.schedule.batches.length}: no seat in batch ${request.batch} to ask for`);
+  check<TransEpochErrorCode>(batch.joining.some((joiner) => sameBytes(joiner, request.joiner)), "TRANSEPOCH_NOT_JOINER", `${toHex(request.joiner)} does not join shard ${place.shard} in batch ${request.batch}`);
+  check<TransEpochErrorCode>(verify(request.signature, signingInput(signedPart(request)), request.joiner), "TRANSEPOCH_BAD_SIGNATURE", `${toHex(request.joiner)}'s request is not signed by it`);
+  return request;
+}
+
 /** Checks a proposal's SWAP_IN (the module doc's phases 1–6); returns the batch it moves the committee to. */
 export function checkSwapIn(swapIn: Uint8Array, place: SwapInPlace): number {
   const requests = decodeSwapIn(swapIn);
@@ -173,37 +189,4 @@ export function checkSwapIn(swapIn: Uint8Array, place: SwapInPlace): number {
     check<TransEpochErrorCode>(verify(request.signature, signingInput(signed), request.joiner), "TRANSEPOCH_BAD_SIGNATURE", `${toHex(request.joiner)}'s request is not signed by it`);
   }
   return next;
-}
-
-/** Committees by (epoch, shard, batch): epoch E's batch b is committee(b) of the move from E − 1's BFT committees to E's. */
-export type BatchedCommitteeDirectory = (epoch: number, shard: number, batch: number) => Committee | undefined;
-
-/**
- * The directory of the epochs in `contexts` (consecutive, ascending; PoB, so each shard has a BFT
- * committee, `Leagues.committee`): batch 0 of epoch E is E − 1's committee, batch B E's own; the
- * instance key is always epoch E's. Epoch 0 has only batch 0; another epoch whose predecessor is
- * not listed is unknown (undefined), as is a batch past B.
- */
-export function transEpochCommittees(contexts: readonly EpochContext[]): BatchedCommitteeDirectory {
-  const byEpoch = new Map(contexts.map((context) => [context.epoch, context]));
-  const committees = (context: EpochContext) => Array.from({ length: context.shardCount }, (_, shard) => context.leagues(shard).committee);
-  const schedules = new Map<number, ReturnType<typeof transEpochSchedule> | undefined>();
-  const scheduleOf = (epoch: number) => {
-    if (!schedules.has(epoch)) {
-      const previous = byEpoch.get(epoch - 1);
-      const next = byEpoch.get(epoch)!;
-      schedules.set(epoch, previous === undefined ? undefined : transEpochSchedule({ before: committees(previous), after: committees(next), randomness: next.randomness, shardCount: next.shardCount }));
-    }
-    return schedules.get(epoch);
-  };
-  return (epoch, shard, batch) => {
-    const context = byEpoch.get(epoch);
-    if (context === undefined || shard >= context.shardCount || !Number.isInteger(batch) || batch < 0) return undefined;
-    const chainId = context.instance(shard).key;
-    // The genesis epoch moves from nothing: its committee is batch 0.
-    if (epoch === 0) return batch === 0 ? { chainId, keys: context.leagues(shard).committee } : undefined;
-    const move = scheduleOf(epoch)?.shards[shard];
-    if (move === undefined || batch > move.batches.length) return undefined;
-    return { chainId, keys: move.committee(batch) };
-  };
 }

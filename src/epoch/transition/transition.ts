@@ -265,6 +265,9 @@ export class EpochTransition {
     const previous = this.#previous;
     check<TransitionErrorCode>(certified.epoch === previous.epoch && certified.height === previous.epochLength, "TRANSITION_WRONG_BOUNDARY",
       `a boundary is epoch ${previous.epoch}'s height ${previous.epochLength}, not epoch ${certified.epoch}'s height ${certified.height}`);
+    // An epoch ends moved: its last height is decided by the last batch's committee (TransEpoch), the one configuration e + 1 follows.
+    check<TransitionErrorCode>(certified.batch === previous.batchCount(certified.shard), "TRANSITION_WRONG_BOUNDARY",
+      `shard ${certified.shard}'s boundary is certified in batch ${certified.batch}, epoch ${previous.epoch} ends in batch ${previous.batchCount(certified.shard)}`);
     this.#checkAccounts(accounts, certified.shard, certified.accountsHash);
     for (const proven of changes) this.#acceptChange(proven, certified.shard);
     const known = this.#boundaries[certified.shard];

@@ -38,7 +38,7 @@ import type { MetricFamily } from "../../api/interface.js";
 import { IosError, invariant } from "../../errors.js";
 import type { PobErrorCode } from "../../consensus/pob/errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
-import type { EpochContext } from "../../epoch/interface.js";
+import type { ConsensusInstance, EpochContext } from "../../epoch/interface.js";
 import type { FinalityRecord } from "../../consensus/bft/codec.js";
 import { assignee, spenderOf } from "../../consensus/pob/assignment.js";
 import { NO_MSB, PobValidator, type FinalOutcome } from "../../consensus/pob/finalization.js";
@@ -165,6 +165,8 @@ export class PobShardConsensus implements ShardDriver {
   readonly #pipeline: Pipeline;
   readonly #state: ShardState;
   readonly #context: EpochContext;
+  /** The consensus instance this driver decides in: the epoch's own committee, i.e. the move's last batch (TransEpoch's swaps are not wired: every shard switches at once). */
+  readonly #instance: ConsensusInstance;
   readonly #clock: Clock;
   readonly #consensusChannel: Channel;
   readonly #clientChannel: Channel;
@@ -206,6 +208,7 @@ export class PobShardConsensus implements ShardDriver {
   constructor(options: PobConsensusOptions) {
     const { context, shard, key, pipeline, state, transport, clock } = options;
     this.#context = context;
+    this.#instance = context.instance(shard);
     if (context.epochLength !== undefined) {
       // The epoch's changes final before a restart, as the store kept them with their blocks.
       for (const { tx, proof } of state.changeProofs()) if (decodeDecisionProof(proof).epoch === context.epoch) this.#epochChanges.push({ tx, proof });
@@ -276,7 +279,7 @@ export class PobShardConsensus implements ShardDriver {
     this.#clientChannel = transport.open({ protocol: "client", shard, epoch: context.epoch });
     this.node = new PobNode(
       {
-        chainId: context.instance(shard).key, shard, shardCount: context.shardCount, viewTimeoutMs,
+        chainId: this.#instance.key, shard, shardCount: context.shardCount, viewTimeoutMs,
         cosi: { fanout: options.fanout ?? DEFAULT_FANOUT, levelTimeoutMs: options.levelTimeoutMs ?? DEFAULT_LEVEL_TIMEOUT_MS },
         orderDelayMs: options.orderDelayMs ?? DEFAULT_ORDER_DELAY_MS,
         idleProposalMs: options.idleProposalMs ?? DEFAULT_IDLE_PROPOSAL_MS,
@@ -718,7 +721,7 @@ export class PobShardConsensus implements ShardDriver {
       });
       let prover: FinalHeightProver | undefined;
       const proverOf = (): FinalHeightProver => (prover ??= new FinalHeightProver({
-        epoch: proposal.epoch, shard: state.shard, record, committeeSize: this.node.validator.leagues.committee.length,
+        epoch: proposal.epoch, shard: state.shard, batch: this.#instance.batch, record, committeeSize: this.node.validator.leagues.committee.length,
         commitment: outcome.commitmentParts, included: outcome.included, excluded: outcome.excluded,
       }));
       const atomix = this.#atomixWrites(outcome, proverOf);

@@ -2,22 +2,20 @@
  * Swap-in requests and the replica's rule for a proposal that moves a shard's committee to its
  * next batch (src/epoch/transepoch/swap.ts), with real Ed25519 keys: what a byzantine leader or
  * joiner may put in a SWAP_IN instead of the batch's signed requests, each refused with its code;
- * every flipped byte of a valid SWAP_IN refused; the committees by (epoch, shard, batch) a
- * verifier checks certificates against.
+ * every flipped byte of a valid SWAP_IN refused (the committees by (epoch, shard, batch):
+ * committees.test.ts).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ShardingPolicy } from "../../../src/consensus/pob/policy.js";
 import { sha256 } from "../../../src/crypto/sha256.js";
-import { EpochContextValue, genesisEpochContext, genesisEpochValidators } from "../../../src/epoch/context.js";
 import { transEpochSchedule } from "../../../src/epoch/transepoch/schedule.js";
 import {
-  SWAP_MAX_LAG, SWAP_REQUEST_BYTES, checkSwapIn, decodeSwapIn, decodeSwapRequest, encodeSwapIn, signSwapRequest, transEpochCommittees,
+  SWAP_MAX_LAG, SWAP_REQUEST_BYTES, checkSwapIn, decodeSwapIn, decodeSwapRequest, encodeSwapIn, signSwapRequest,
   type SwapInPlace, type UnsignedSwapRequest,
 } from "../../../src/epoch/transepoch/swap.js";
 import { IosError } from "../../../src/errors.js";
 import { toHex } from "../../../src/hex.js";
-import { deriveTestAccounts, genesisRegistry, makeTestGenesis } from "../../../src/ledger/genesis.js";
+import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
 import type { KeyPair } from "../../../src/ledger/keys.js";
 
 const encoder = new TextEncoder();
@@ -113,31 +111,6 @@ describe("TransEpoch swap-in requests", () => {
         assert.throws(() => checkSwapIn(flipped, place()), (error: unknown) => error instanceof IosError && error.code.startsWith("TRANSEPOCH_"), `byte ${at} ^ ${mask}`);
       }
     }
-  });
-
-  it("names the committee of every (epoch, shard, batch): batch 0 the previous epoch's, batch B the epoch's own, under the epoch's instance key", () => {
-    const policy: ShardingPolicy = { believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 2048 };
-    const { genesis } = makeTestGenesis({ seed: "transepoch-directory", shardCount: 2, accounts: 1, amount: 1n, validators: 12, stake: 500n, pob: policy });
-    const epoch0 = genesisEpochContext(genesis);
-    const epoch1 = new EpochContextValue({ chain: epoch0.chain, epoch: 1, randomness: sha256(encoder.encode("rnd 1")), shardCount: 2, startHeight: 0, validators: genesisEpochValidators(genesis), registry: genesisRegistry(genesis), configurationHash: sha256(encoder.encode("conf 1")), policy });
-    const directory = transEpochCommittees([epoch0, epoch1]);
-    for (let shard = 0; shard < 2; shard++) {
-      const move = transEpochSchedule({ before: [0, 1].map((s) => epoch0.leagues(s).committee), after: [0, 1].map((s) => epoch1.leagues(s).committee), randomness: epoch1.randomness, shardCount: 2 }).shards[shard]!;
-      assert.deepEqual(hexes(directory(0, shard, 0)!.keys), hexes(epoch0.leagues(shard).committee));
-      assert.equal(directory(0, shard, 1), undefined, "the genesis epoch has no move");
-      assert.deepEqual(hexes(directory(1, shard, 0)!.keys), hexes([...epoch0.leagues(shard).committee].sort(Buffer.compare)));
-      assert.deepEqual(hexes(directory(1, shard, move.batches.length)!.keys), hexes([...epoch1.leagues(shard).committee].sort(Buffer.compare)));
-      for (let b = 0; b <= move.batches.length; b++) {
-        const committee = directory(1, shard, b)!;
-        assert.deepEqual(committee.chainId, epoch1.instance(shard).key, "every batch binds the epoch's instance");
-        assert.deepEqual(hexes(committee.keys), hexes(move.committee(b)));
-      }
-      assert.equal(directory(1, shard, move.batches.length + 1), undefined);
-      assert.equal(directory(1, shard, -1), undefined);
-    }
-    assert.ok([0, 1].some((shard) => directory(1, shard, 1) !== undefined), "the reassignment moves some seat");
-    assert.equal(directory(2, 0, 0), undefined, "an epoch not listed");
-    assert.equal(transEpochCommittees([epoch1])(1, 0, 0), undefined, "an epoch whose predecessor is not listed");
   });
 });
 

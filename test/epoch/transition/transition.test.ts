@@ -94,7 +94,7 @@ function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, sh
   const prepareCert = cosign(committee, signers, prepareDigest(chainId, L, view, hash), rng, verifier);
   const commitCert = cosign(committee, signers, commitDigest(chainId, L, view, hash, prepareCert, committee.length), rng, verifier);
   const record: FinalityRecord = { height: L, view, proposal, prepareCert, commitCert };
-  const prover = new FinalHeightProver({ epoch: context.epoch, shard, record, committeeSize: committee.length, commitment, included, excluded: [] });
+  const prover = new FinalHeightProver({ epoch: context.epoch, shard, batch: context.instance(shard).batch, record, committeeSize: committee.length, commitment, included, excluded: [] });
   return { certificate: prover.certificate(), accounts, changes: changes.map((tx, i) => ({ tx, proof: prover.acceptance(i + 1) })) };
 }
 

@@ -1,0 +1,140 @@
+/**
+ * A committee member's swaps through one shard's move (src/epoch/transepoch/swaps.ts), with real
+ * Ed25519 keys and the real schedule: requests received and kept, the swap-in a leader proposes
+ * once every joiner of the next batch has synced close enough, what a byzantine joiner or relay
+ * sends instead (each refused with its code), the patience after which a member refuses proposals
+ * omitting a swap-in, and the batches advancing to the epoch's own committee.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { sha256 } from "../../../src/crypto/sha256.js";
+import { transEpochSchedule } from "../../../src/epoch/transepoch/schedule.js";
+import { SWAP_MAX_LAG, checkSwapIn, decodeSwapIn, signSwapRequest, type UnsignedSwapRequest } from "../../../src/epoch/transepoch/swap.js";
+import { ShardSwaps } from "../../../src/epoch/transepoch/swaps.js";
+import { toHex } from "../../../src/hex.js";
+import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
+import type { KeyPair } from "../../../src/ledger/keys.js";
+import type { Clock } from "../../../src/runtime/interface.js";
+import { codeOf } from "../../support/errors.js";
+
+const encoder = new TextEncoder();
+const chain = sha256(encoder.encode("transepoch swaps chain"));
+const commitment = (height: number) => sha256(encoder.encode(`commitment ${height}`));
+const EPOCH = 5;
+const TIP = 5 * 40 + 9;
+const PATIENCE = 4_000;
+
+// 2 shards × 4, two seats move each way: shard 0 {v0..v3} → {v0, v1, v4, v5}, one seat per batch.
+const keys: KeyPair[] = deriveTestAccounts("transepoch-swaps", 8);
+const pk = (i: number) => keys[i]!.publicKey;
+const schedule = transEpochSchedule({
+  before: [[0, 1, 2, 3].map(pk), [4, 5, 6, 7].map(pk)],
+  after: [[0, 1, 4, 5].map(pk), [2, 3, 6, 7].map(pk)],
+  randomness: sha256(encoder.encode("rnd swaps")),
+  shardCount: 2,
+});
+const move = schedule.shards[0]!;
+const keyPairOf = (publicKey: Uint8Array) => keys.find((k) => toHex(k.publicKey) === toHex(publicKey))!;
+const joinerOf = (batch: number) => move.batches[batch - 1]!.joining[0]!;
+
+function request(batch: number, synced: number, overrides: Partial<UnsignedSwapRequest> = {}, signer?: KeyPair): Uint8Array {
+  const joiner = overrides.joiner ?? joinerOf(batch);
+  return signSwapRequest((signer ?? keyPairOf(joiner)).secretKey, { chain, shard: 0, epoch: EPOCH, batch, syncedHeight: synced, commitment: commitment(synced), joiner, ...overrides });
+}
+
+/** A clock the test moves by hand (no timer is set by ShardSwaps). */
+class HandClock implements Clock {
+  at = 0;
+  now(): number {
+    return this.at;
+  }
+  wallNow(): number {
+    return this.at;
+  }
+  setTimer(): never {
+    throw new Error("ShardSwaps sets no timer");
+  }
+  cancelTimer(): void {}
+  advance(ms: number): void {
+    this.at += ms;
+  }
+}
+
+function member(clock = new HandClock()) {
+  const swaps = new ShardSwaps({ chain, shard: 0, epoch: EPOCH, schedule: move, batch: 0, clock, patienceMs: PATIENCE, commitmentAt: (h) => (h <= TIP ? commitment(h) : undefined) });
+  return { swaps, clock };
+}
+
+describe("TransEpoch swaps held by a committee member", () => {
+  it("proposes batch b + 1 once its joiner's request fits the height, checks it like checkSwapIn, and advances batch by batch to the epoch's committee", () => {
+    const { swaps } = member();
+    assert.deepEqual(move.batches.map((b) => [b.leaving.length, b.joining.length]), [[1, 1], [1, 1]]);
+    assert.equal(swaps.pending(TIP + 1), undefined, "no request yet");
+    swaps.receive(request(1, TIP - 3));
+    const swapIn = swaps.pending(TIP + 1)!;
+    assert.deepEqual(decodeSwapIn(swapIn).map((r) => toHex(r.joiner)), [toHex(joinerOf(1))]);
+    assert.equal(swaps.check(swapIn, TIP + 1), 1);
+    assert.equal(checkSwapIn(swapIn, { chain, shard: 0, epoch: EPOCH, schedule: move, batch: 0, height: TIP + 1, commitmentAt: commitment }), 1, "what any replica's checkSwapIn accepts");
+    assert.equal(swaps.pending(TIP - 3), undefined, "not at or below the synced height");
+    assert.equal(swaps.pending(TIP - 3 + SWAP_MAX_LAG + 1), undefined, "not once the joiner lags more than SWAP_MAX_LAG");
+    // A newer request replaces an older one; an older one after it does not.
+    swaps.receive(request(1, TIP));
+    swaps.receive(request(1, TIP - 10));
+    assert.equal(decodeSwapIn(swaps.pending(TIP + 1)!)[0]!.syncedHeight, TIP);
+    // Batch 2's joiner may ask early; its seat comes after batch 1's swap only.
+    swaps.receive(request(2, TIP - 1));
+    swaps.advance(1);
+    assert.equal(swaps.batch, 1);
+    assert.equal(codeOf(() => swaps.check(swapIn, TIP + 2)), "TRANSEPOCH_NOT_JOINER", "batch 1's swap-in again");
+    const second = swaps.pending(TIP + 2)!;
+    assert.deepEqual(decodeSwapIn(second).map((r) => toHex(r.joiner)), [toHex(joinerOf(2))]);
+    assert.equal(swaps.check(second, TIP + 2), 2);
+    swaps.advance(2);
+    assert.equal(swaps.done, true);
+    assert.equal(swaps.pending(TIP + 3), undefined, "nothing after the last batch");
+    assert.equal(codeOf(() => swaps.advance(3)), "TRANSEPOCH_WRONG_BATCH");
+  });
+
+  it("refuses what a byzantine joiner or relay sends instead of a request, with its code, and keeps nothing of it", () => {
+    const { swaps } = member();
+    const stranger = deriveTestAccounts("transepoch-swaps stranger", 1)[0]!;
+    const stayer = move.committee(0).find((key) => !move.leaving.some((l) => toHex(l) === toHex(key)))!;
+    const forged = request(1, TIP - 1);
+    forged[forged.length - 1]! ^= 0x01;
+    const cases: [string, Uint8Array, string][] = [
+      ["another shard's", request(1, TIP - 1, { shard: 1 }), "TRANSEPOCH_WRONG_PLACE"],
+      ["another epoch's", request(1, TIP - 1, { epoch: EPOCH + 1 }), "TRANSEPOCH_WRONG_PLACE"],
+      ["another chain's", request(1, TIP - 1, { chain: sha256(encoder.encode("elsewhere")) }), "TRANSEPOCH_WRONG_PLACE"],
+      ["a batch past the last", request(3, TIP - 1, { joiner: joinerOf(1) }), "TRANSEPOCH_WRONG_BATCH"],
+      ["batch 1's joiner asking for batch 2", request(2, TIP - 1, { joiner: joinerOf(1) }), "TRANSEPOCH_NOT_JOINER"],
+      ["a stayer", request(1, TIP - 1, { joiner: stayer }), "TRANSEPOCH_NOT_JOINER"],
+      ["a stranger", request(1, TIP - 1, { joiner: stranger.publicKey }, stranger), "TRANSEPOCH_NOT_JOINER"],
+      ["signed by someone else", request(1, TIP - 1, {}, stranger), "TRANSEPOCH_BAD_SIGNATURE"],
+      ["a flipped signature bit", forged, "TRANSEPOCH_BAD_SIGNATURE"],
+      ["truncated", request(1, TIP - 1).subarray(0, 100), "TRANSEPOCH_MALFORMED"],
+    ];
+    for (const [what, bytes, code] of cases) assert.equal(codeOf(() => swaps.receive(bytes)), code, what);
+    assert.equal(swaps.pending(TIP + 1), undefined, "nothing refused was kept");
+    // A request for another state at its height is kept (its signature holds) but never proposed: the chain's commitment differs.
+    swaps.receive(request(1, TIP - 1, { commitment: commitment(TIP - 2) }));
+    assert.equal(swaps.pending(TIP + 1), undefined);
+    swaps.advance(1);
+    assert.equal(codeOf(() => swaps.receive(request(1, TIP))), "TRANSEPOCH_WRONG_BATCH", "a batch already in");
+  });
+
+  it("after holding a complete swap-in for the patience, a member refuses proposals without it; not before, and not when it holds none", () => {
+    const { swaps, clock } = member();
+    assert.equal(swaps.overdue(TIP + 1), false, "nothing to swap yet");
+    clock.advance(PATIENCE * 2);
+    assert.equal(swaps.overdue(TIP + 1), false, "waiting without a request is no omission");
+    swaps.receive(request(1, TIP - 1));
+    assert.equal(swaps.overdue(TIP + 1), false, "the patience starts now");
+    clock.advance(PATIENCE - 1);
+    assert.equal(swaps.overdue(TIP + 2), false);
+    clock.advance(1);
+    assert.equal(swaps.overdue(TIP + 2), true, "held for the patience: a proposal omitting it is refused");
+    assert.equal(swaps.overdue(TIP - 1 + SWAP_MAX_LAG + 1), false, "a request that no longer fits resets it");
+    swaps.advance(1);
+    assert.equal(swaps.overdue(TIP + 3), false, "the next batch's patience starts afresh");
+  });
+});
