@@ -30,7 +30,7 @@ import type { LedgerErrorCode } from "../ledger/errors.js";
 import { TxKind } from "../ledger/kinds/interface.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import type { AtomixPhase } from "./phases.js";
-import { decodeDecisionProof } from "./proof.js";
+import { proofAccepts } from "./proof.js";
 
 /** A signed cross-shard transfer: its encoding, txid and unsigned encoding (what unlocks carry). */
 export interface SignedCrossShardTransfer {
@@ -112,7 +112,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 /** The unlock that follows the proofs gathered so far: commit once every input shard accepted, abort on the first rejection; undefined while one is missing. */
 export function unlockFor(unsigned: Uint8Array, proofs: ReadonlyMap<number, Uint8Array>, shardCount: number): { kind: "commit" | "abort"; bytes: Uint8Array } | undefined {
   for (const proof of proofs.values()) {
-    if (!decodeDecisionProof(proof).accepted) return { kind: "abort", bytes: encodeAtomixUnlock({ kind: TxKind.AtomixUnlockAbort, cross: unsigned, proofs: [proof] }) };
+    if (!proofAccepts(proof)) return { kind: "abort", bytes: encodeAtomixUnlock({ kind: TxKind.AtomixUnlockAbort, cross: unsigned, proofs: [proof] }) };
   }
   const inputShards = [...new Set(crossShardInputShards(unsigned, shardCount))].sort((a, b) => a - b);
   if (!inputShards.every((shard) => proofs.has(shard))) return undefined;

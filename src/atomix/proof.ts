@@ -37,7 +37,7 @@
  * supply, count, believability accounts and, at an epoch's last height, MSB header (what the identity chain records of every shard at an
  * epoch's boundary, and the accounts the next epoch carries over).
  *
- * API: `encodeDecisionProof`, `decodeDecisionProof`, `verifyDecisionProof`, `FinalHeightProver`
+ * API: `encodeDecisionProof`, `decodeDecisionProof`, `proofAccepts`, `verifyDecisionProof`, `FinalHeightProver`
  * (proofs of one final height's decisions, and its `certificate`; from a replica's height or from
  * its certificate), `verifyFinalHeightCertificate`, `decodeFinalHeightCertificate` (a stored
  * certificate, unverified), `certifiedProposalOf`, `CommitteeProofVerifier` (the ledger's
@@ -132,6 +132,18 @@ function assembleProof(head: ProofHead, txid: Uint8Array, code: string, certifie
 /** Strict inverse of `encodeDecisionProof`; anything else is TX_PROOF_MALFORMED. */
 export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
   return readDecisionProof(bytes, false).proof;
+}
+
+/**
+ * Whether a proof shows an acceptance, read from its frame (version, verdict, head, txid, code,
+ * the certified part located by its committee size, the path) with the certified part left
+ * encoded: TX_PROOF_MALFORMED for a malformed frame, as `decodeDecisionProof`. What the
+ * certified part says is a verifier's to check (`verifyDecisionProof`); a client choosing its
+ * unlock needs the verdict only, for every decision of a final height (the load driver: ~1,000
+ * per ATOMIX frame at a 50 % mix, where decoding each whole proof was 40 % of building its unlock).
+ */
+export function proofAccepts(bytes: Uint8Array): boolean {
+  return readProofFrame(bytes).accepted;
 }
 
 /**

@@ -732,8 +732,17 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     for (const target of flow.pending) routeUnlock({ position, target, bytes: unlock.bytes });
   };
 
+  /**
+   * (shard, height) of the ATOMIX frames read: every validator of a shard sends the same frame for
+   * a final height (its decisions and proofs are the height's), so the first is read and the
+   * others are dropped unread (at a 50 % mix a frame holds ~1,000 decisions, five times over).
+   */
+  const atomixHeightsRead = new Set<string>();
   const onAtomix = (shard: number | undefined, batch: AtomixBatch): void => {
     if (shard === undefined) return;
+    const heightKey = `${shard}:${batch.height}`;
+    if (atomixHeightsRead.has(heightKey)) return;
+    atomixHeightsRead.add(heightKey);
     for (const { txid, phase, proof } of batch.decisions) {
       const position = positionOfTxid.get(txid);
       // The sender's shard's lock decision (it carries the proof): locked, or committed by the lock itself.

@@ -11,7 +11,7 @@ import { proposalHash, proposalHashOfParts } from "../../src/consensus/pob/propo
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
-import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, VerifiedCertificates, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, VerifiedCertificates, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, proofAccepts, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
 import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
 import { admits, phaseAfter } from "../../src/atomix/phases.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
@@ -250,6 +250,26 @@ describe("unlock kinds", () => {
     assert.equal(record.inputCount, 1);
     assert.equal(record.outputCount, 1);
     assert.deepEqual(Buffer.from(record.createdKey(0)), Buffer.concat([x.txid, Buffer.from([1, 0, 0, 0])]));
+  });
+
+  it("a proof's verdict is read from its frame alone (proofAccepts), which is how unlockFor picks commit or abort; a malformed frame is TX_PROOF_MALFORMED", () => {
+    const accepted = acceptedIn(0);
+    const rejected = rejectedIn(0);
+    assert.equal(proofAccepts(accepted), true);
+    assert.equal(proofAccepts(rejected), false);
+    assert.equal(unlockFor(x.unsigned, new Map([[0, rejected]]), SHARDS)!.kind, "abort", "one rejection aborts");
+    assert.equal(unlockFor(x.unsigned, new Map([[0, accepted]]), SHARDS), undefined, "shard 1's decision is still missing");
+    assert.equal(unlockFor(x.unsigned, new Map([[0, accepted], [1, rejectedIn(1)]]), SHARDS)!.kind, "abort");
+    const version = Uint8Array.from(accepted);
+    version[0]! ^= 0x01;
+    const verdict = Uint8Array.from(accepted);
+    verdict[1] = 2;
+    const codeless = Uint8Array.from(rejected);
+    codeless[1] = 1;
+    for (const [what, bytes] of [["truncated", accepted.subarray(0, accepted.length - 1)], ["extended", Buffer.concat([accepted, new Uint8Array(1)])], ["another version", version], ["a verdict of 2", verdict], ["an acceptance with a code", codeless]] as const) {
+      assert.equal(codeOf(() => proofAccepts(bytes)), "TX_PROOF_MALFORMED", what);
+      assert.equal(codeOf(() => unlockFor(x.unsigned, new Map([[0, bytes]]), SHARDS)), "TX_PROOF_MALFORMED", `unlockFor: ${what}`);
+    }
   });
 
   it("refuses an unlock whose proofs do not decide it, with codes", () => {

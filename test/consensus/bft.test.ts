@@ -48,6 +48,9 @@ interface Scenario {
   silentProposers?: readonly number[];
   /** The height whose final record ends the instance (BftApplication `endsInstance`: a TransEpoch swap height). */
   endsAt?: number;
+  /** propose and validate answer after this much virtual time (a leader's and a member's execution of a large proposal); run with `runAsync`. */
+  proposeDelayMs?: number;
+  validateDelayMs?: number;
 }
 
 /** A proposal: height u64 ‖ proposer u16 ‖ 16 random bytes; `validate` checks length and height. */
@@ -62,6 +65,29 @@ function makeProposal(height: number, proposer: number, rng: Rng): Uint8Array {
 
 function isValidProposal(height: number, proposal: Uint8Array): boolean {
   return proposal.length === 26 && new DataView(proposal.buffer, proposal.byteOffset).getBigUint64(0, true) === BigInt(height);
+}
+
+/** Wraps a channel so that `handling[index]` says whether one of its message handlers is running. */
+function markHandling(inner: Channel, handling: boolean[], index: number): Channel {
+  return {
+    self: inner.self,
+    instance: inner.instance,
+    get isOpen() {
+      return inner.isOpen;
+    },
+    send: (to, type, payload) => inner.send(to, type, payload),
+    broadcast: (group, type, payload) => inner.broadcast(group, type, payload),
+    on: (type: MessageType, handler: MessageHandler) =>
+      inner.on(type, (...args: Parameters<MessageHandler>) => {
+        handling[index] = true;
+        try {
+          return handler(...args);
+        } finally {
+          handling[index] = false;
+        }
+      }),
+    close: () => inner.close(),
+  };
 }
 
 /** Wraps a channel so that what the node sends is rewritten (a byzantine node running honest code). */
@@ -152,21 +178,30 @@ function setup(scenario: Scenario) {
   const finalAt = new Map<number, string>();
   const conflicts: string[] = [];
   const delivered = peers.map(() => 0);
+  /** Whether each validator is inside a message handler now, and, for every height a validator finalized as its leader, whether it delivered it there. */
+  const handling = peers.map(() => false);
+  const leaderDeliveries: { index: number; height: number; inHandler: boolean }[] = [];
   const factory = (index: number) => {
     const peer = peers[index]!;
     const behaviour = behaviourOf(index);
     return ({ transport, clock, rng, incarnation }: NodeContext): BftNode | undefined => {
       if (behaviour === "silent") return undefined;
       const proposals = sim.rng(`proposals/${peer}/${incarnation}`);
+      const after = <T>(ms: number, value: () => T): Promise<T> => new Promise((resolve) => clock.setTimer(ms, () => resolve(value())));
       const app: BftApplication = {
         propose: (height) => {
+          if (scenario.proposeDelayMs !== undefined) return after(scenario.proposeDelayMs, () => makeProposal(height, index, proposals));
           if (scenario.silentProposers?.includes(index) === true) return scenario.asyncPropose === true ? Promise.resolve(undefined) : undefined;
           return scenario.asyncPropose === true ? Promise.resolve(makeProposal(height, index, proposals)) : makeProposal(height, index, proposals);
         },
-        validate: (height, proposal) => (scenario.asyncValidate === true ? Promise.resolve(isValidProposal(height, proposal)) : isValidProposal(height, proposal)),
+        validate: (height, proposal) => {
+          if (scenario.validateDelayMs !== undefined) return after(scenario.validateDelayMs, () => isValidProposal(height, proposal));
+          return scenario.asyncValidate === true ? Promise.resolve(isValidProposal(height, proposal)) : isValidProposal(height, proposal);
+        },
         ...(scenario.endsAt === undefined ? {} : { endsInstance: (record: { height: number }) => record.height === scenario.endsAt }),
         onFinal: (record) => {
           delivered[index]!++;
+          if ((record.height + record.view) % scenario.n === index) leaderDeliveries.push({ index, height: record.height, inHandler: handling[index]! });
           if (behaviour !== "honest") return;
           const hash = hexOf(proposalHash(record.proposal));
           const first = finalAt.get(record.height);
@@ -174,7 +209,7 @@ function setup(scenario: Scenario) {
           else if (first !== hash) conflicts.push(`height ${record.height}: ${first} vs ${hash} at validator ${index}`);
         },
       };
-      const wire = behaviourChannel(behaviour, testChannel(transport), scenario.n, peers, sim.rng(`byzantine/${peer}`));
+      const wire = behaviourChannel(behaviour, markHandling(testChannel(transport), handling, index), scenario.n, peers, sim.rng(`byzantine/${peer}`));
       const node = new BftNode(config, { channel: wire, clock, rng, key: keyByPeer.get(peer)!, verifier, app, log: logs[index]! });
       // Started once every validator of the simulation is attached, so the first proposal is not lost.
       clock.setTimer(0, () => node.start());
@@ -196,7 +231,15 @@ function setup(scenario: Scenario) {
     const reached = sim.runUntil(() => minHeight(indices) > height, { until: sim.now() + budgetMs });
     assert.ok(reached, `${context}: validators ${indices.join(",")} stuck at ${indices.map((i) => logs[i]!.lastHeight).join(",")} (wanted ${height})`);
   };
-  return { sim, seed, context, participants, peers, honest, logs, conflicts, delivered, node, factory, runTo, minHeight };
+  /** Runs until every listed validator has finalized `height`, letting promise callbacks run between slices of virtual time (as between I/O events). */
+  const runAsync = async (height: number, indices: readonly number[] = honest, slices = 20_000): Promise<void> => {
+    for (let slice = 0; slice < slices && minHeight(indices) <= height; slice++) {
+      sim.run({ until: sim.now() + 2 });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(minHeight(indices) > height, `${context}: reached ${minHeight(indices) - 1} (wanted ${height})`);
+  };
+  return { sim, seed, context, participants, peers, honest, logs, conflicts, delivered, leaderDeliveries, node, factory, runTo, runAsync, minHeight };
 }
 
 type Setup = ReturnType<typeof setup>;
@@ -280,6 +323,35 @@ describe("BFT with a proposal that takes a round of its own", () => {
     assert.ok(s.minHeight(s.honest) > 8, `${s.context}: reached ${s.minHeight(s.honest) - 1}`);
     assertSafeChains(s);
     assert.ok(s.honest.some((i) => s.node(i).stats.viewChanges > 0), `${s.context}: the silent proposer's views timed out`);
+  });
+});
+
+describe("BFT with proposals that take time to make and to validate (issue 13)", () => {
+  it("a proposal whose validation outlasts what is left of its view is decided in that view: its arrival gives it a whole timeout", async () => {
+    // The leader takes 300 of the view's 400 ms to propose; each member then validates for 250 ms.
+    const s = setup({ n: 4, seed: "slow-validation", viewTimeoutMs: 400, proposeDelayMs: 300, validateDelayMs: 250 });
+    await s.runAsync(6);
+    assertSafeChains(s);
+    for (const i of s.honest) assert.equal(s.node(i).stats.viewChanges, 0, `${s.context}: validator ${i} left no view`);
+    for (let height = 1; height <= 6; height++) assert.equal(s.logs[0]!.get(height)!.view, 0, `${s.context}: height ${height} decided in view 0`);
+  });
+
+  it("the extension is one timeout from the proposal's arrival, once: a validation longer than that still costs the view", async () => {
+    const s = setup({ n: 4, seed: "slower-validation", viewTimeoutMs: 400, proposeDelayMs: 100, validateDelayMs: 450 });
+    await s.runAsync(3);
+    assertSafeChains(s);
+    assert.ok(s.honest.every((i) => s.node(i).stats.viewChanges > 0), `${s.context}: every validator left view 0`);
+    assert.ok(s.logs[0]!.get(1)!.view > 0, `${s.context}: height 1 was decided in a later (longer) view`);
+  });
+
+  it("a leader delivers a height it finalized in a later turn than the commit round that finished it, so FINALIZED leaves first", () => {
+    const s = setup({ n: 4, seed: "finalized-first" });
+    s.runTo(8);
+    assertSafeChains(s);
+    const leaders = s.leaderDeliveries.filter((d) => d.height <= 8);
+    assert.ok(leaders.length >= 8, `${s.context}: every height's leader delivered it (${leaders.length})`);
+    assert.deepEqual(leaders.filter((d) => d.inHandler), [], `${s.context}: no leader delivered inside the message handler that completed its commit round`);
+    for (const i of s.honest) assert.equal(s.delivered[i], s.logs[i]!.lastHeight, "each height delivered once");
   });
 });
 

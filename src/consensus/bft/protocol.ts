@@ -16,10 +16,15 @@
  *                validator co-signs only when locked on that proposal in its current view.
  *                The commit certificate finalizes the height: the leader broadcasts FINALIZED
  *                (proposal + both certificates), which anyone can check offline
- *                (`verifyFinality`), and every node delivers it through `onFinal`, in order.
+ *                (`verifyFinality`), and every node delivers it through `onFinal`, in order;
+ *                the leader delivers it in a later turn than its broadcast, so the record
+ *                leaves (a transport sends at the end of a turn) before the leader's own
+ *                `onFinal` work (storing the height) and the members store it alongside.
  *
  * View change: a validator whose view times out (base timeout, doubled each further view of the
- * same height, reset by progress) moves to view + 1 and broadcasts an individually signed
+ * same height, reset by progress; the view's own proposal from its leader, once per view, gives
+ * its validation a whole timeout from its arrival, so an honest leader's large proposal is not
+ * abandoned mid-validation — a leader can stretch its view to twice its timeout at most) moves to view + 1 and broadcasts an individually signed
  * VIEW-CHANGE carrying its highest prepare certificate; f + 1 view changes to later views pull a
  * validator along (PBFT §4.5.2). The new leader, with 2f + 1 view changes, re-proposes the value
  * of the highest prepare certificate among them, or a fresh value if there is none, and sends the
@@ -221,6 +226,8 @@ export class BftNode {
   private leaderTask: LeaderTask | undefined;
   /** When the current view's timer fires (clock time). */
   private viewDeadline = 0;
+  /** Whether the current view's timer was re-armed for its proposal's validation (once per view). */
+  private viewExtended = false;
   /** The (height, view) whose fresh proposal the application is still preparing. */
   private proposing: { readonly height: number; readonly view: number } | undefined;
   private readonly futureRecords = new Map<number, FinalityRecord>();
@@ -364,6 +371,7 @@ export class BftNode {
     this.validating = undefined;
     this.approvable.clear();
     this.leaderTask = undefined;
+    this.viewExtended = false;
     this.cancelViewTimers();
     const height = this.currentHeight;
     this.armViewTimer(height, view, this.timeoutOf(view) + (view === 0 ? this.deps.app.quietMs?.(height) ?? 0 : 0));
@@ -396,6 +404,24 @@ export class BftNode {
     if (this.viewDeadline - this.deps.clock.now() <= busy) return;
     this.deps.clock.cancelTimer(this.viewTimer);
     this.armViewTimer(this.currentHeight, this.currentView, busy);
+  }
+
+  /**
+   * The view's proposal from its leader is here (received, or made by this leader): its
+   * validation and CoSi rounds get a whole timeout from now if less is left, once per view.
+   * Execution of a large proposal on a loaded machine (seconds for thousands of cross-shard
+   * transactions) otherwise outlasted the view its leader spent preparing it, and every member
+   * left the view mid-validation, discarding the work (issue 13: about one view change per
+   * height at a 50 % cross-shard mix). A leader proposing just before the timeout stretches its
+   * view to twice the timeout at most; a silent one is left as before.
+   */
+  private extendViewForProposal(): void {
+    if (this.viewExtended || this.viewTimer === undefined || this.closed || this.rested) return;
+    this.viewExtended = true;
+    const full = this.timeoutOf(this.currentView);
+    if (this.viewDeadline - this.deps.clock.now() >= full) return;
+    this.deps.clock.cancelTimer(this.viewTimer);
+    this.armViewTimer(this.currentHeight, this.currentView, full);
   }
 
   private cancelViewTimers(): void {
@@ -503,6 +529,7 @@ export class BftNode {
     const hash = this.hashProposal(copy);
     this.accepted = { view, proposal: copy, hash };
     this.leaderTask = { height, view, proposal: copy, hash, phase: "prepare", prepareCert: undefined };
+    this.extendViewForProposal();
     this.deps.channel.broadcast(this.peers, BFT_MESSAGES.PROPOSE, encodePropose({ height, view, proposal: copy, justification }, this.participants.length));
     this.runRound(this.leaderTask);
   }
@@ -554,7 +581,13 @@ export class BftNode {
     // A commit certificate is final whatever view this node has moved to since.
     const record: FinalityRecord = { height: task.height, view: task.view, proposal: task.proposal, prepareCert: task.prepareCert!, commitCert: result.signature };
     this.deps.channel.broadcast(this.peers, BFT_MESSAGES.FINALIZED, encodeFinalityRecord(record, this.participants.length));
-    this.deliver(record);
+    // Delivered in a later turn: the transport sends FINALIZED at the end of this one, so the
+    // members store the height while this leader does, not after (storing a height of thousands
+    // of transactions took 0.4–1.5 s per validator in issue 13's runs, and every member waited
+    // it out before starting its own). Unless the height was delivered meanwhile (a record fetched).
+    this.deps.clock.setTimer(0, () => {
+      if (!this.closed && this.currentHeight === task.height) this.deliver(record);
+    });
   }
 
   // ——— validators ———
@@ -594,6 +627,7 @@ export class BftNode {
     }
     const candidate: Accepted = { view: message.view, proposal: message.proposal, hash: this.hashProposal(message.proposal) };
     this.validating = candidate;
+    this.extendViewForProposal();
     const verdict = this.deps.app.validate(message.height, message.proposal, message.view, proposedIn);
     if (typeof verdict === "boolean") this.onValidated(message.height, candidate, verdict);
     else Promise.resolve(verdict).then((ok) => this.onValidated(message.height, candidate, ok === true), () => this.onValidated(message.height, candidate, false));
