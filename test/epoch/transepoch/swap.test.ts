@@ -15,8 +15,8 @@ import {
 } from "../../../src/epoch/transepoch/swap.js";
 import { IosError } from "../../../src/errors.js";
 import { toHex } from "../../../src/hex.js";
-import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
 import type { KeyPair } from "../../../src/ledger/keys.js";
+import { twoByFourMove } from "./fixture.js";
 
 const encoder = new TextEncoder();
 const coded = (code: string) => (error: unknown) => error instanceof IosError && error.code === code;
@@ -26,18 +26,7 @@ const commitment = (height: number) => sha256(encoder.encode(`commitment ${heigh
 const EPOCH = 3;
 const HEIGHT = 3 * 40 + 7;
 
-// 2 shards × 4: shard 0 = v0..v3 → {v0, v1, v4, v5}, shard 1 = v4..v7 → {v2, v3, v6, v7}; one seat per batch, two batches each.
-const keys: KeyPair[] = deriveTestAccounts("transepoch-swap", 8);
-const pk = (i: number) => keys[i]!.publicKey;
-const schedule = transEpochSchedule({
-  before: [[0, 1, 2, 3].map(pk), [4, 5, 6, 7].map(pk)],
-  after: [[0, 1, 4, 5].map(pk), [2, 3, 6, 7].map(pk)],
-  randomness: sha256(encoder.encode("rnd")),
-  shardCount: 2,
-});
-const move = schedule.shards[0]!;
-const keyPairOf = (publicKey: Uint8Array) => keys.find((k) => toHex(k.publicKey) === toHex(publicKey))!;
-const joinerOf = (batch: number) => move.batches[batch - 1]!.joining[0]!;
+const { keys, pk, schedule, move, keyPairOf, joinerOf } = twoByFourMove("transepoch-swap", "rnd");
 
 const place = (overrides: Partial<SwapInPlace> = {}): SwapInPlace => ({
   chain, shard: 0, epoch: EPOCH, schedule: move, batch: 0, height: HEIGHT,

@@ -8,12 +8,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sha256 } from "../../../src/crypto/sha256.js";
-import { transEpochSchedule } from "../../../src/epoch/transepoch/schedule.js";
 import { SWAP_MAX_LAG, checkSwapIn, decodeSwapIn, signSwapRequest, type UnsignedSwapRequest } from "../../../src/epoch/transepoch/swap.js";
 import { ShardSwaps } from "../../../src/epoch/transepoch/swaps.js";
 import { toHex } from "../../../src/hex.js";
 import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
 import type { KeyPair } from "../../../src/ledger/keys.js";
+import { twoByFourMove } from "./fixture.js";
 import type { Clock } from "../../../src/runtime/interface.js";
 import { codeOf } from "../../support/errors.js";
 
@@ -24,18 +24,7 @@ const EPOCH = 5;
 const TIP = 5 * 40 + 9;
 const PATIENCE = 4_000;
 
-// 2 shards × 4, two seats move each way: shard 0 {v0..v3} → {v0, v1, v4, v5}, one seat per batch.
-const keys: KeyPair[] = deriveTestAccounts("transepoch-swaps", 8);
-const pk = (i: number) => keys[i]!.publicKey;
-const schedule = transEpochSchedule({
-  before: [[0, 1, 2, 3].map(pk), [4, 5, 6, 7].map(pk)],
-  after: [[0, 1, 4, 5].map(pk), [2, 3, 6, 7].map(pk)],
-  randomness: sha256(encoder.encode("rnd swaps")),
-  shardCount: 2,
-});
-const move = schedule.shards[0]!;
-const keyPairOf = (publicKey: Uint8Array) => keys.find((k) => toHex(k.publicKey) === toHex(publicKey))!;
-const joinerOf = (batch: number) => move.batches[batch - 1]!.joining[0]!;
+const { move, keyPairOf, joinerOf } = twoByFourMove("transepoch-swaps", "rnd swaps");
 
 function request(batch: number, synced: number, overrides: Partial<UnsignedSwapRequest> = {}, signer?: KeyPair): Uint8Array {
   const joiner = overrides.joiner ?? joinerOf(batch);
