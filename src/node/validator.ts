@@ -918,12 +918,7 @@ export class ValidatorNode {
     return { chainId: context.instance(shard, batch).key, keys: context.committee(shard, batch) };
   }
 
-  /**
-   * Brings this validator's state of `shard` to `context`'s start height (src/node/sync): from the
-   * validators that served the shard in the epoch before and serve it now, every height verified
-   * against its epoch's committee; a round that finds no honest source is tried again after
-   * SYNC_RETRY_MS, until the node stops.
-   */
+  /** Logs how a sync's join at an MSB went (joined, or failed and replayed instead). */
   #logBootstrap(shard: number, { bootstrap }: SyncReport): void {
     if (bootstrap === undefined) return;
     const { epoch, height, bytes, count, failure } = bootstrap;
@@ -934,6 +929,12 @@ export class ValidatorNode {
     }
   }
 
+  /**
+   * Brings this validator's state of `shard` to `context`'s start height (src/node/sync): from the
+   * validators that served the shard in the epoch before and serve it now, every height verified
+   * against its epoch's committee; a round that finds no honest source is tried again after
+   * SYNC_RETRY_MS, until the node stops.
+   */
   async #sync(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
     const { sync } = this.#hold(shard);
     check<NodeErrorCode>(sync !== undefined, "NODE_STATE_BEHIND", `shard ${shard}'s state is below epoch ${context.epoch}'s start height ${context.startHeight}, and only PoB with an epoch length syncs`);
