@@ -26,11 +26,11 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Transfers at RATE tx/s (16 s of submission): one validator is paused and resumed, another killed, while they are submitted. */
+/** Transfers at RATE tx/s: the validator is killed while they are submitted. */
 const TRANSFERS = 400;
 /** Funded workload accounts; the reserve accounts after them (src/devnet/launcher.ts) serve the pause step. */
 const ACCOUNTS = 60;
-const RATE = 25;
+const RATE = 100;
 
 async function height(url: string): Promise<number> {
   return (await new ApiClient(url).status()).tip.height;
@@ -99,19 +99,11 @@ describe("devnet faults: the launcher keeps the rest, control commands, the load
     await until("validator 2 catches up", async () => (await height(v2!.http)) >= resumedAt);
     assert.equal((await control("resume", "2")).code, 1, "resuming a running validator is DEVNET_BAD_STATE");
 
-    // Pause while ios load submits: the paused validator answers no ping, so the load counts it
-    // disconnected ("unresponsive") and sends what it held elsewhere; resumed, it is reconnected.
+    // Kill while ios load submits: the launcher reports it and keeps the others; restart brings it back with its data.
     const reportDir = join(root, "report");
     const load = new IosProcess(["load", "--devnet", dir, "--tx", String(TRANSFERS), "--rate", String(RATE), "--drain", "120", "--seed", "faults-load", "--report", reportDir]);
     processes.push(load);
     await load.waitFor(/submitted [1-9]/, 60_000);
-    const streamOf = (v: { readonly stream: string }) => v.stream.replace(/[.]/g, "\\.");
-    assert.equal((await control("pause", "2")).code, 0);
-    await load.waitFor(new RegExp(`^fault at [\\d.]+s: ${streamOf(v2!)} \\(shard 0\\) disconnected: unresponsive: no answer to a ping in \\d+ ms$`, "m"), 30_000);
-    assert.equal((await control("resume", "2")).code, 0);
-    await load.waitFor(new RegExp(`^fault at [\\d.]+s: ${streamOf(v2!)} \\(shard 0\\) reconnected: epoch 0$`, "m"), 30_000);
-
-    // Kill while ios load submits: the launcher reports it and keeps the others; restart brings it back with its data.
     process.kill(v1!.pid, "SIGKILL");
     await until("the launcher reports the exit", async () => /validator 1 \(shard 0, bft league, pid \d+\) exited by itself \(code null, signal SIGKILL\); the others keep running/.test(launcher.stderr));
     assert.match(launcher.stderr, new RegExp(`its last lines are in ${join(dir, "logs", "validator-1.log")}`));
@@ -126,18 +118,14 @@ describe("devnet faults: the launcher keeps the rest, control commands, the load
 
     assert.equal(await load.exited, 0, load.stderr);
     assert.match(load.stdout, new RegExp(`${TRANSFERS} final of ${TRANSFERS} submitted \\(0 rejected, 0 pending; settled\\)`));
-    assert.match(load.stdout, /faults: 2 disconnection\(s\), [12] reconnection\(s\)/);
+    assert.match(load.stdout, /faults: 1 disconnection\(s\), [01] reconnection\(s\)/);
     const report = JSON.parse(readFileSync(join(reportDir, "load-report.json"), "utf8")) as LoadReport;
     assert.ok(report.faults !== undefined, "the driver's report lists its faults");
     const faults = report.faults.filter((f) => f.endpoint === v1!.stream);
     assert.equal(faults[0]?.kind, "disconnected");
     assert.equal(faults[0]?.shard, 0);
-    const pauseFaults = report.faults.filter((f) => f.endpoint === v2!.stream);
-    assert.deepEqual(pauseFaults.map((f) => f.kind), ["disconnected", "reconnected"]);
-    assert.match(pauseFaults[0]!.detail, /^unresponsive/);
-    assert.equal(report.faults.length, faults.length + pauseFaults.length, "only validators 1 and 2 failed");
-    // A transfer resent at the pause may be resent again at the kill: resends ≥ transfers resent.
-    assert.ok(report.metrics.resubmitted.count > 0 && report.metrics.resubmitted.count <= (report.metrics.resentByCause.ENDPOINT_DISCONNECTED ?? 0), JSON.stringify(report.metrics.resentByCause));
+    assert.equal(report.faults.length, faults.length, "only validator 1's stream failed");
+    assert.equal(report.metrics.resubmitted.count, report.metrics.resentByCause.ENDPOINT_DISCONNECTED ?? 0);
     assert.equal(report.metrics.resubmitted.finalLatency.count, report.metrics.resubmitted.count, "every resubmitted transfer became final");
 
     // Stop: the validator ends cleanly and stays stopped; bad commands are coded errors.
