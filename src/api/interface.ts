@@ -47,6 +47,8 @@ export interface ChainView {
   getBlock(height: number): Uint8Array | undefined;
   /** Heights below it are pruned (src/store/schema.ts "Pruning"): their blocks and index entries are gone. */
   readonly prunedBelow: number;
+  /** Whether this node prunes old epochs' heights (`ios node --no-prune` keeps them all). */
+  readonly prunes: boolean;
   getBlockByHash(hash: Uint8Array): Uint8Array | undefined;
   getTransactionLocation(txid: Uint8Array): { readonly height: number; readonly position: number } | undefined;
   /** Where the final chain left a cross-shard transaction (src/atomix/phases.ts), with the proof of this shard's lock decision. */

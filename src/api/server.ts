@@ -21,7 +21,7 @@
  *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex); 404 MSB_PRUNED below the
  *                                   store's pruned horizon (src/store/schema.ts "Pruning")
  *   GET  /v1/block/hash/:hash       same, by block hash
- *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, prunedBelow (the lowest height kept), msb {epoch, height, root, count, supply}, ...
+ *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, prunedBelow (the lowest height kept), prunes (whether it prunes), msb {epoch, height, root, count, supply}, ...
  *   GET  /v1/epochs                 {epoch (the node's), epochs: [{epoch, configurationHash, randomness,
  *                                   transcriptHash (hex), validators (count), shardCount}]}: the epoch archive
  *   GET  /v1/epochs/chain           application/octet-stream: links 1..last as encodeIdentityChain
@@ -426,6 +426,7 @@ export class ClientApi {
         epoch: this.backend.epoch,
         tip: { height: this.backend.chain.tip.height, hash: toHex(this.backend.chain.tip.hash) },
         prunedBelow: this.backend.chain.prunedBelow,
+        prunes: this.backend.chain.prunes,
         streams: this.streams.size,
       });
     });

@@ -527,6 +527,11 @@ export class ShardState {
     return { prune: { below: epoch * epochLength, epochLength } };
   }
 
+  /** Whether storing an epoch's MSB prunes the heights of the epochs before it (option `prune`). */
+  get prunes(): boolean {
+    return this.pruning;
+  }
+
   /** See ChainStore `prunedBelow`: blocks, index entries and final-height records below it are gone (epoch ends' records kept). */
   get prunedBelow(): number {
     return this.store.prunedBelow;

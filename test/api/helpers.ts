@@ -310,6 +310,7 @@ export function stubBackend(overrides: { readonly epoch?: number; readonly chain
       shardCount: 1,
       tip: { height: 3, hash: new Uint8Array(32) },
       prunedBelow: 1,
+      prunes: true,
       utxoSnapshot: () => new Uint8Array(0),
       getBlock: () => undefined,
       getBlockByHash: () => undefined,

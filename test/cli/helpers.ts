@@ -73,9 +73,9 @@ export async function singleValidatorConfig(dir: string, seed: string, accounts:
   return file;
 }
 
-/** Starts `ios node --config config` (stopped by the caller through `running`) and waits for its client URL. */
-export async function startValidator(config: string, running: IosProcess[]): Promise<{ process: IosProcess; url: string }> {
-  const node = new IosProcess(["node", "--config", config]);
+/** Starts `ios node --config config ...options` (stopped by the caller through `running`) and waits for its client URL. */
+export async function startValidator(config: string, running: IosProcess[], options: readonly string[] = []): Promise<{ process: IosProcess; url: string }> {
+  const node = new IosProcess(["node", "--config", config, ...options]);
   running.push(node);
   const match = await node.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
   return { process: node, url: match[1]! };

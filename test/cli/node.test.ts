@@ -14,10 +14,10 @@ after(async () => {
 });
 
 const makeDevnet = (): Promise<string> => singleValidatorConfig(dir, "cli-node", 4, 1000);
-const startNode = (config: string): Promise<{ process: IosProcess; url: string }> => startValidator(config, running);
+const startNode = (config: string, options: readonly string[] = []): Promise<{ process: IosProcess; url: string }> => startValidator(config, running, options);
 
 describe("ios node with the client commands", () => {
-  it("sends a payment, shows balances and status, stops cleanly and keeps state across a restart", async () => {
+  it("sends a payment, shows balances and status, stops cleanly and keeps state across a restart (with --no-prune, shown in its status)", async () => {
     const config = await makeDevnet();
     const alice = join(dir, "account-0.key.json");
     const bob = Buffer.from(loadKeyFile(join(dir, "account-1.key.json")).publicKey).toString("hex");
@@ -27,6 +27,7 @@ describe("ios node with the client commands", () => {
     const status = await ios(["status", "--node", node.url]);
     assert.equal(status.code, 0, status.stderr);
     assert.equal(JSON.parse(status.stdout).shard, 0);
+    assert.equal(JSON.parse(status.stdout).prunes, true, "pruning is on by default");
 
     const sent = await ios(["tx", "send", "--from", alice, "--to", bob, "--amount", "250", "--node", node.url, "--wait"]);
     assert.equal(sent.code, 0, sent.stderr);
@@ -41,8 +42,9 @@ describe("ios node with the client commands", () => {
     assert.equal(await node.process.stop(), 0);
     assert.match(node.process.stdout, /stopped/);
 
-    node = await startNode(config);
+    node = await startNode(config, ["--no-prune"]);
     assert.match((await ios(["balance", bob, "--node", node.url])).stdout, /^1250 in 2 output\(s\)/);
+    assert.equal(JSON.parse((await ios(["status", "--node", node.url])).stdout).prunes, false, "--no-prune keeps every height");
     assert.equal(await node.process.stop(), 0);
   });
 });

@@ -6,6 +6,7 @@
 // and every older one is refused MSB_PRUNED.
 // A validator down for a moment in epoch 3 restarts from its pruned store and catches up; the
 // transfers start then, so that the early rounds end pruned and the late ones in the kept epochs.
+// With pruning off (`ios node --no-prune`), every height stays and every transfer stays provable.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { committeesOfContext } from "../../src/atomix/proof.js";
@@ -22,6 +23,8 @@ import { codeOf } from "../support/errors.js";
 const L = 10;
 const EPOCHS = 7;
 const ROUNDS = 14;
+/** Epochs the pruning-off case runs: its transfers end in the first ones, more than two epochs before the last. */
+const KEEP_ALL_EPOCHS = 5;
 const AMOUNT = 1_000_000n;
 const FEE = 10n;
 const verifier = new Ed25519Verifier();
@@ -110,6 +113,49 @@ describe("whole PoB validators with pruning on", () => {
       // The restarted validator reopened its pruned store and serves the same kept chain.
       const restarted = cluster.node(victim)!;
       assert.ok(restarted.state.prunedBelow > prunedBeforeCrash, `${seed}: the restarted validator pruned on (${prunedBeforeCrash} → ${restarted.state.prunedBelow})`);
+      await cluster.stop();
+    });
+  }
+});
+
+describe("whole PoB validators with pruning off", () => {
+  for (const seed of caseSeeds("no-prune", 1)) {
+    it(`${seed}: ${KEEP_ALL_EPOCHS} epochs under transfers keep every height, and every transfer, the first epoch's too, is proven`, async () => {
+      const { genesis, accounts, cluster, positions } = pobCluster({
+        seed: simSeed(seed), genesisSeed: "whole-node-no-prune", policy: SIM_POLICY, shards: 1, perShard: 5, accounts: 12, amount: AMOUNT, epochLength: L, store: { prune: false },
+      });
+      const ids = cluster.members(0);
+      const running = () => ids.flatMap((id) => cluster.node(id) ?? []);
+      const load = payInRounds(cluster, accounts, positions, { rounds: 6, amount: AMOUNT, fee: FEE });
+      const done = () => running().length === ids.length && load.allFinal() && running().every((node) => node.context.epoch >= KEEP_ALL_EPOCHS);
+      assert.ok(await cluster.advance(180_000, done),
+        `${seed}: every validator reaches epoch ${KEEP_ALL_EPOCHS} with every transfer final (epochs ${running().map((n) => n.context.epoch).join()}, ${load.unsettled()}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
+      assert.deepEqual(load.refused, [], `${seed}: no transfer refused`);
+      await cluster.advance(1_000);
+
+      const contexts = checkIdentityChains(seed, genesis, running(), KEEP_ALL_EPOCHS);
+      const serving = cluster.serving(0);
+      const common = Math.min(...serving.map((node) => node.state.tip.height));
+      checkMsbChain(seed, serving, 0, Math.floor(common / L), L);
+      for (const node of serving) {
+        assert.equal(node.state.prunes, false, `${seed}: the node does not prune`);
+        assert.equal(node.state.prunedBelow, 1, `${seed}: nothing pruned`);
+      }
+      for (let height = 1; height <= common; height++) {
+        const block = serving[0]!.state.getBlock(height);
+        assert.ok(block !== undefined, `${seed}: height ${height} kept`);
+        for (const node of serving) assert.equal(toHex(node.state.getBlock(height)!), toHex(block), `${seed}: height ${height} agrees`);
+      }
+      const state = serving[0]!.state;
+      const prover = new MsbProver(() => state);
+      const trust = { committees: committeesOfContext(...contexts), verifier };
+      const firstEpochs = new Set<number>();
+      for (const hex of load.txids) {
+        const txid = Buffer.from(hex, "hex");
+        firstEpochs.add(Math.floor((state.getTransactionLocation(txid)!.height - 1) / L));
+        assert.equal(verifyIosProof(prover.tx(txid), trust).type, "tx", `${seed}: transfer ${hex.slice(0, 16)} is proven`);
+      }
+      assert.ok(firstEpochs.has(0) && Math.max(...firstEpochs) + 2 < KEEP_ALL_EPOCHS, `${seed}: transfers of epoch 0, older than the two epochs a pruning node keeps (epochs ${[...firstEpochs].join()})`);
       await cluster.stop();
     });
   }
