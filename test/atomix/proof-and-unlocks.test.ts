@@ -22,6 +22,7 @@ import { BlockKind, blockHash, encodeBlock, makeBlockHeader, txidsOf } from "../
 import type { StoredBlock } from "../../src/store/interface.js";
 import { NOT_DECIDED_HERE } from "../../src/store/schema.js";
 import { BACKENDS } from "../store/backends.js";
+import { FRAME_ATOMIX, atomixFrameHeight, decodeAtomix, encodeAtomix } from "../../src/api/stream-codec.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
@@ -423,6 +424,14 @@ describe("Decision proofs built when read from the store (issue 13: no proof sto
       await store.close();
     });
   }
+
+  it("an ATOMIX frame's height is read without decoding its decisions (a client drops the other validators' copies unread); another frame type is STREAM_BAD_FRAME", () => {
+    const frame = encodeAtomix({ height: 2 ** 40 + 7, decisions: [{ txid: rng.bytes(32), phase: locked, proof: rng.bytes(700) }] });
+    assert.equal(atomixFrameHeight(frame), 2 ** 40 + 7);
+    assert.equal(decodeAtomix(frame).height, atomixFrameHeight(frame));
+    assert.equal(codeOf(() => atomixFrameHeight(Uint8Array.from([FRAME_ATOMIX + 1, ...frame.subarray(1)]))), "STREAM_BAD_FRAME");
+    assert.equal(codeOf(() => atomixFrameHeight(frame.subarray(0, 5))), "STREAM_BAD_FRAME");
+  });
 
   it("keepsProofAfterPrune: locked or refused always, settled by its lock only within SETTLED_REWATCH_HEIGHTS, never without a decision or when already written", () => {
     const entry = (phase: Parameters<typeof encodeAtomixPhase>[0], height: number, decidedAt: number, proof = new Uint8Array(0)) => ({ phase: encodeAtomixPhase(phase), height, decidedAt, proof });

@@ -755,7 +755,14 @@ export class PobShardConsensus implements ShardDriver {
       // The unlocks-to-commit applied here, told to their transfers' other input shards (src/atomix/watcher.ts, notice).
       this.atomix.noticeCommitted(outcome.atomix, outcome.includedTransactions);
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
-        const batch: AtomixBatch = { height: committed.height, decisions: outcome.atomix.map((decision, i) => ({ txid: decision.crossTxid, phase: atomix[i]!.phase, proof: atomix[i]!.decided === true ? decisionProof(outcome, decision, proverOf()) : NO_PROOF })) };
+        // Cut only if a listener reads them (the API server, when a stream subscribed): a validator nobody streams from cuts no proof.
+        let decisions: AtomixBatch["decisions"] | undefined;
+        const batch: AtomixBatch = {
+          height: committed.height,
+          get decisions() {
+            return (decisions ??= outcome.atomix.map((decision, i) => ({ txid: decision.crossTxid, phase: atomix[i]!.phase, proof: atomix[i]!.decided === true ? decisionProof(outcome, decision, proverOf()) : NO_PROOF })));
+          },
+        };
         for (const listener of this.#atomixListeners) listener(batch);
       }
       if (this.node.producer !== undefined) this.#feedProducer();
