@@ -640,7 +640,18 @@ export class ShardState {
   /** Where the final chain left a cross-shard transaction: its phase, the height, the proof of this shard's lock decision. */
   atomix(crossTxid: Uint8Array): { readonly phase: AtomixPhase; readonly height: number; readonly proof: Uint8Array | undefined } | undefined {
     const stored = this.store.atomix(crossTxid);
-    return stored === undefined ? undefined : { phase: decodeAtomixPhase(stored.phase), height: stored.height, proof: this.#decisionProofs.proofOf(crossTxid, stored) };
+    if (stored === undefined) return undefined;
+    const proofs = this.#decisionProofs;
+    let proof: Uint8Array | undefined | null = null;
+    // Built on first read only: most readers want the phase (the watchers' rounds and notices).
+    return {
+      phase: decodeAtomixPhase(stored.phase),
+      height: stored.height,
+      get proof() {
+        if (proof === null) proof = proofs.proofOf(crossTxid, stored);
+        return proof;
+      },
+    };
   }
 
   /**
@@ -677,7 +688,8 @@ export class ShardState {
 
   /** The phase the final chain reached for a cross-shard transaction (src/atomix/phases.ts AtomixPhases). */
   phaseOf(crossTxid: Uint8Array): AtomixPhase | undefined {
-    return this.atomix(crossTxid)?.phase;
+    const stored = this.store.atomix(crossTxid);
+    return stored === undefined ? undefined : decodeAtomixPhase(stored.phase);
   }
 
   /** Every stored phase (encoded), in cross txid order: what an MSB's decisions are built from (src/msb/decisions.ts). */
