@@ -50,7 +50,7 @@ function blockAt(height: number, prune: boolean): StoredBlock {
     consensusState: randomBytes(300), certificate: randomBytes(500), proposal: randomBytes(1_200),
     orderedBlocks: [{ hash: randomBytes(32), bytes: orderedBlock(height) }],
     rejections: Array.from({ length: REJECTIONS_PER_BLOCK }, () => ({ txid: randomBytes(32), code: "MISSING_INPUT" })),
-    atomix: [{ crossTxid: randomBytes(32), phase: 2, proof: randomBytes(400) }],
+    atomix: [{ crossTxid: randomBytes(32), phase: 2 }],
     ...(endsEpoch ? { msb: { epoch, header: randomBytes(200), body: randomBytes(MSB_ENTRIES * UTXO_ENTRY_BYTES), decisions: new Uint8Array(0) } } : {}),
     // The node's request (ShardState pruneWith): below e·L, the block of MSB e − 1 kept as a joiner's anchor.
     ...(endsEpoch && prune ? { prune: { below: epoch * EPOCH_LENGTH, epochLength: EPOCH_LENGTH } } : {}),

@@ -14,7 +14,9 @@
  *                                   the transaction's Merkle proof, which the client checks), final {height, index,
  *                                   blockHash}, rejected {code}}; a cross-shard transfer adds atomix (below)
  *   GET  /v1/atomix/:txid           {txid, shard, phase: locked|refused|committed|aborted, height, proof (hex,
- *                                   this shard's lock decision, src/atomix/proof.ts)} for a cross-shard transfer
+ *                                   this shard's lock decision, src/atomix/proof.ts, built when read from its stored
+ *                                   height: src/atomix/stored-proofs.ts; absent for an output shard, and once that
+ *                                   height is pruned unless the transfer may still need it)} for a cross-shard transfer
  *                                   this shard's final chain touched (its inputs or outputs); 404 ATOMIX_NOT_FOUND
  *   GET  /v1/owner/:pk/balance      {owner, shard, balance (decimal string), outputs}
  *   GET  /v1/owner/:pk/utxos        {owner, shard, utxos: [{txid, index, amount}], truncated} (?limit=N)

@@ -276,6 +276,11 @@ export function encodeAtomix(batch: AtomixBatch): Uint8Array<ArrayBuffer> {
   return writer.finish();
 }
 
+/** The height an ATOMIX frame is about, read alone: a client that has read that height's decisions from another validator drops the frame undecoded. */
+export function atomixFrameHeight(frame: Uint8Array): number {
+  return frameReader(frame, FRAME_ATOMIX, "ATOMIX").u53("height");
+}
+
 export function decodeAtomix(frame: Uint8Array): AtomixBatch {
   const reader = frameReader(frame, FRAME_ATOMIX, "ATOMIX");
   const height = reader.u53("height");

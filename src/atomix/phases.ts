@@ -16,7 +16,7 @@
  * DECISIVE_CODES); refusals before the kernel (a bad signature, an unassigned producer) decide
  * nothing, so the client's genuine X can still be decided.
  *
- * API: `AtomixPhase`, `AtomixPhases` (what a validator looks phases up in), `AtomixDecision`, `isLockDecision`,
+ * API: `SETTLED_REWATCH_HEIGHTS`, `AtomixPhase`, `AtomixPhases` (what a validator looks phases up in), `AtomixDecision`, `isLockDecision`,
  * `admits(kind, phase)`, `phaseAfter(kind, applied, settles)`, `encodeAtomixPhase`/`decodeAtomixPhase`.
  */
 import { sameBytes } from "../bytes.js";
@@ -25,6 +25,13 @@ import { IosError } from "../errors.js";
 import type { LedgerErrorCode } from "../ledger/errors.js";
 
 export const ATOMIX_PHASES = ["locked", "refused", "committed", "aborted"] as const;
+
+/**
+ * After a restart, the transfers that their lock settled here (X's only input shard) within this
+ * many final heights are watched again (watcher.ts): their other shards may still lack the commit.
+ * Also how long such a lock's proof outlives the pruning of its height (stored-proofs.ts).
+ */
+export const SETTLED_REWATCH_HEIGHTS = 1_000;
 export type AtomixPhase = (typeof ATOMIX_PHASES)[number];
 
 export type AtomixRecordKind = typeof TxKind.AtomixLock | typeof TxKind.AtomixUnlockCommit | typeof TxKind.AtomixUnlockAbort;

@@ -88,11 +88,8 @@ export const ATOMIX_MESSAGES = {
 export const MAX_NOTICE_TXIDS = 1024;
 
 const NO_PHASE = 0xff;
-/**
- * After a restart, the transfers that their lock settled here (X's only input shard) within this
- * many final heights are watched again: their other shards may still lack the commit.
- */
-export const SETTLED_REWATCH_HEIGHTS = 1_000;
+/** After a restart, the transfers their lock settled here within this many final heights are watched again (phases.ts). */
+export { SETTLED_REWATCH_HEIGHTS } from "./phases.js";
 /** The longest wait between two rounds for one transfer. */
 export const MAX_RETRY_MS = 8_000;
 /** Transfers one watcher acts on per round: what it adds to a loaded shard is bounded. */

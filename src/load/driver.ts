@@ -104,6 +104,7 @@ import {
   FRAME_EVENTS,
   FRAME_OPTIMISTIC,
   FRAME_ATOMIX,
+  atomixFrameHeight,
   decodeAtomix,
   MAX_STREAM_TXS,
   SubmitOutcome,
@@ -112,7 +113,6 @@ import {
   decodeEvents,
   decodeOptimistic,
   encodeSubmission,
-  type AtomixBatch,
   type ConfirmationBatch,
 } from "../api/stream-codec.js";
 import { unlockFor } from "../atomix/client.js";
@@ -738,12 +738,12 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
    * others are dropped unread (at a 50 % mix a frame holds ~1,000 decisions, five times over).
    */
   const atomixHeightsRead = new Set<string>();
-  const onAtomix = (shard: number | undefined, batch: AtomixBatch): void => {
+  const onAtomix = (shard: number | undefined, height: number, frame: Uint8Array): void => {
     if (shard === undefined) return;
-    const heightKey = `${shard}:${batch.height}`;
+    const heightKey = `${shard}:${height}`;
     if (atomixHeightsRead.has(heightKey)) return;
     atomixHeightsRead.add(heightKey);
-    for (const { txid, phase, proof } of batch.decisions) {
+    for (const { txid, phase, proof } of decodeAtomix(frame).decisions) {
       const position = positionOfTxid.get(txid);
       // The sender's shard's lock decision (it carries the proof): locked, or committed by the lock itself.
       if ((phase !== LOCKED_PHASE && phase !== COMMITTED_PHASE) || proof.length === 0 || !isOpen(position) || !isCross(position) || flows.has(position)) continue;
@@ -853,8 +853,9 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
           onHeightFrame(connection, batch.height, (shard) => onEvents(connection, shard, batch));
         } else if (frame[0] === FRAME_OPTIMISTIC) onOptimistic(frame);
         else if (frame[0] === FRAME_ATOMIX) {
-          const batch = decodeAtomix(frame);
-          onHeightFrame(connection, batch.height, (shard) => onAtomix(shard, batch));
+          // Decoded only if it is the first of its (shard, height): the other validators' copies are dropped unread.
+          const height = atomixFrameHeight(frame);
+          onHeightFrame(connection, height, (shard) => onAtomix(shard, height, frame));
         } else if (frame[0] === FRAME_ERROR) {
           const { code, message } = decodeError(frame);
           throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `${connection.url} answered ${code}: ${message}`);

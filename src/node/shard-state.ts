@@ -40,6 +40,7 @@
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
 import { decodeAtomixPhase, type AtomixPhase } from "../atomix/phases.js";
+import { DecisionProofReader } from "../atomix/stored-proofs.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { decodeBlock, decodeBlockEnvelope, decodeBlockHeader, txRootOf, type BlockEnvelope } from "../ledger/block.js";
 import { createdOutputOf } from "../ledger/records.js";
@@ -52,7 +53,7 @@ import { validateStateless, type BatchOrigin, type StatelessResult } from "../le
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta, type ReleasePermit } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "../store/interface.js";
-import type { ChainTip, KeptMsb, StoredFinalHeight, StoredRejection, TxLocation } from "../store/schema.js";
+import { NOT_DECIDED_HERE, type ChainTip, type KeptMsb, type StoredFinalHeight, type StoredRejection, type TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { sameBytes } from "../bytes.js";
@@ -277,6 +278,8 @@ export class ShardState {
   private staged = false;
   private failed = false;
   private closed = false;
+  /** Lock decisions' proofs, built when read (src/atomix/stored-proofs.ts). */
+  readonly #decisionProofs: DecisionProofReader;
 
   private constructor(
     private readonly store: ChainStore,
@@ -289,7 +292,9 @@ export class ShardState {
     private tipTime: number,
     private readonly genesis: Genesis,
     private readonly pruning: boolean,
-  ) {}
+  ) {
+    this.#decisionProofs = new DecisionProofReader(store);
+  }
 
   /** Opens, loads and replays (phases 1–3); the returned state is ready for `commitBlock`. */
   static open(options: ShardStateOptions): ShardState {
@@ -635,7 +640,18 @@ export class ShardState {
   /** Where the final chain left a cross-shard transaction: its phase, the height, the proof of this shard's lock decision. */
   atomix(crossTxid: Uint8Array): { readonly phase: AtomixPhase; readonly height: number; readonly proof: Uint8Array | undefined } | undefined {
     const stored = this.store.atomix(crossTxid);
-    return stored === undefined ? undefined : { phase: decodeAtomixPhase(stored.phase), height: stored.height, proof: stored.proof.length === 0 ? undefined : stored.proof };
+    if (stored === undefined) return undefined;
+    const proofs = this.#decisionProofs;
+    let proof: Uint8Array | undefined | null = null;
+    // Built on first read only: most readers want the phase (the watchers' rounds and notices).
+    return {
+      phase: decodeAtomixPhase(stored.phase),
+      height: stored.height,
+      get proof() {
+        if (proof === null) proof = proofs.proofOf(crossTxid, stored);
+        return proof;
+      },
+    };
   }
 
   /**
@@ -659,9 +675,9 @@ export class ShardState {
     for (const { crossTxid, entry } of this.store.atomixEntries()) {
       const phase = decodeAtomixPhase(entry.phase);
       if (phase !== "locked" && (phase !== "committed" || entry.height < settledSince)) continue;
-      // Every lock this chain decided carries its proof; one without was restored from an MSB (a
+      // Every lock this chain decided names its height; one without was restored from an MSB (a
       // joined store): neither its block nor its proof is here, the replicas that decided it finish it.
-      if (phase === "locked" && entry.proof.length === 0) continue;
+      if (phase === "locked" && entry.decidedAt === NOT_DECIDED_HERE) continue;
       const x = transactionsAt(entry.height).get(toHex(crossTxid));
       // A committed X whose block holds its unlock, not X, was settled by that unlock: nothing left to watch here.
       invariant(x !== undefined || phase === "committed", "a lock's final block holds its transfer");
@@ -672,7 +688,8 @@ export class ShardState {
 
   /** The phase the final chain reached for a cross-shard transaction (src/atomix/phases.ts AtomixPhases). */
   phaseOf(crossTxid: Uint8Array): AtomixPhase | undefined {
-    return this.atomix(crossTxid)?.phase;
+    const stored = this.store.atomix(crossTxid);
+    return stored === undefined ? undefined : decodeAtomixPhase(stored.phase);
   }
 
   /** Every stored phase (encoded), in cross txid order: what an MSB's decisions are built from (src/msb/decisions.ts). */

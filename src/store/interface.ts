@@ -39,8 +39,8 @@ export interface StoredBlock {
   readonly rejections?: readonly CodedTxid[];
   /**
    * Cross-shard transactions whose phase this block moved (src/atomix/phases.ts), in order; a
-   * later entry for one transaction wins. A lock decision carries its proof; other entries keep
-   * the stored one.
+   * later entry for one transaction wins. A lock decision is marked `decided` (its proof is built
+   * from this height when read); other entries keep the stored decision height.
    */
   readonly atomix?: readonly AtomixWrite[];
   /** Registrations and leaves this block applied, each with the decision proof of its acceptance. */
@@ -112,7 +112,8 @@ export interface AtomixWrite {
   readonly crossTxid: Uint8Array;
   /** src/atomix/phases.ts `encodeAtomixPhase`. */
   readonly phase: number;
-  readonly proof?: Uint8Array;
+  /** This write is the shard's lock decision, proven by the block's own height (src/atomix/stored-proofs.ts builds the proof when read). */
+  readonly decided?: boolean;
 }
 
 /** A sealed block kept by its hash (`StoredBlock.orderedBlocks`). */

@@ -27,6 +27,7 @@ import { checkDecisions } from "../msb/decisions.js";
 import { MSB_ERROR_CODES } from "../msb/interface.js";
 import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
 import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../atomix/proof.js";
+import { decisionProofAt, keepsProofAfterPrune } from "../atomix/stored-proofs.js";
 import { MAX_ANY_TX_BYTES } from "../ledger/kinds/interface.js";
 import { MAX_CODE_BYTES } from "../codec/coded-txids.js";
 import { ATOMIX_DECISION, HASH_BYTES, OUTPOINT_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
@@ -55,8 +56,8 @@ import {
   type StoredFinalHeight,
   decodeAtomix,
   encodeAtomix,
-  MAX_STORED_PROOF_BYTES,
   MAX_STORED_PROPOSAL_BYTES,
+  NOT_DECIDED_HERE,
   type StoredAtomix,
   type StoredRejection,
   META_EPOCH,
@@ -92,6 +93,9 @@ import {
 } from "./schema.js";
 import { IosError, check, hasCodeIn } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
+
+/** An atomix entry's proof bytes while its deciding height is kept (schema doc). */
+const NO_PROOF = new Uint8Array(0);
 
 /** One sub-database of schema.ts: binary keys and values. */
 export interface RecordTable {
@@ -357,14 +361,13 @@ export class RecordChainStore implements ChainStore {
       check<StoreErrorCode>(code.length > 0 && code.length <= MAX_CODE_BYTES, "STORE_BAD_INPUT", `rejection ${i}: code must be 1..${MAX_CODE_BYTES} bytes`);
       return { key: asBuffer(entry.txid), value: encodeRejection(block.height, code) };
     });
-    const atomixWrites = new Map<string, { key: Buffer; phase: number; proof: Uint8Array | undefined }>();
+    const atomixWrites = new Map<string, { key: Buffer; phase: number; decided: boolean }>();
     (block.atomix ?? []).forEach((entry, i) => {
       check<StoreErrorCode>(entry.crossTxid.length === TXID_BYTES, "STORE_BAD_INPUT", `atomix ${i}: txid must be ${TXID_BYTES} bytes`);
       check<StoreErrorCode>(Number.isInteger(entry.phase) && entry.phase >= 0 && entry.phase <= 0xff, "STORE_BAD_INPUT", `atomix ${i}: phase must be a byte`);
-      check<StoreErrorCode>(entry.proof === undefined || entry.proof.length <= MAX_STORED_PROOF_BYTES, "STORE_BAD_INPUT", `atomix ${i}: proof exceeds ${MAX_STORED_PROOF_BYTES} bytes`);
       const key = Buffer.from(entry.crossTxid);
       const earlier = atomixWrites.get(key.toString("hex"));
-      atomixWrites.set(key.toString("hex"), { key, phase: entry.phase, proof: entry.proof ?? earlier?.proof });
+      atomixWrites.set(key.toString("hex"), { key, phase: entry.phase, decided: entry.decided === true || earlier?.decided === true });
     });
     ordered.forEach(checkOrderedBlock);
     const changeProofs = (block.changeProofs ?? []).map(({ txid, tx, proof }, i) => {
@@ -401,15 +404,15 @@ export class RecordChainStore implements ChainStore {
       for (const entry of ordered) orderedBlocks.put(asBuffer(entry.hash), asBuffer(entry.bytes));
       for (const { key, value } of rejections) rejected.put(key, value);
       for (const { key, value } of changeProofs) proven.put(key, value);
-      // A phase change without a proof keeps the lock's: read only then.
-      const storedProof = (key: Buffer): Uint8Array => {
-        const stored = atomix.get(key);
-        return stored === undefined ? new Uint8Array(0) : decodeAtomix(stored).proof;
-      };
-      for (const { key, phase, proof } of atomixWrites.values()) atomix.put(key, encodeAtomix({ phase, height: block.height, proof: proof ?? storedProof(key) }));
+      // A lock decision is proven by this height (built when read: src/atomix/stored-proofs.ts); a later phase keeps the entry's decision.
+      for (const { key, phase, decided } of atomixWrites.values()) {
+        const stored = decided ? undefined : atomix.get(key);
+        const { decidedAt, proof } = stored === undefined ? { decidedAt: decided ? block.height : NOT_DECIDED_HERE, proof: NO_PROOF } : decodeAtomix(stored);
+        atomix.put(key, encodeAtomix({ phase, height: block.height, decidedAt, proof }));
+      }
       if (flush !== undefined) this.writeFlush(flush, marker!);
       if (msb !== undefined) this.writeMsb(msb);
-      if (pruneBelow !== undefined) this.prune(pruneBelow, block.prune!.epochLength);
+      if (pruneBelow !== undefined) this.prune(pruneBelow, block.prune!.epochLength, block.height);
     });
     this.tipRecord = newTip;
     if (pruneBelow !== undefined) this.prunedBelowRecord = pruneBelow;
@@ -447,7 +450,7 @@ export class RecordChainStore implements ChainStore {
     const decisionChunks = msbChunks(decisions, ATOMIX_DECISION.bytes);
     const kept: KeptMsb[] = [{ epoch: block.msb.epoch, count, chunks: chunks.length, decisions: decisionCount, decisionChunks: decisionChunks.length }];
     // The replay guard: every phase decided up to the MSB, at its height; the lock proofs stay with the replicas that decided them.
-    const restoredPhase = (at: number) => encodeAtomix({ phase: decisions[at + ATOMIX_DECISION.offset.phase]!, height: block.height, proof: new Uint8Array(0) });
+    const restoredPhase = (at: number) => encodeAtomix({ phase: decisions[at + ATOMIX_DECISION.offset.phase]!, height: block.height, decidedAt: NOT_DECIDED_HERE, proof: NO_PROOF });
     const tip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const flushed: FlushMarker = { height: block.height, count, supply };
     const finalHeight = encodeFinalHeight({
@@ -526,8 +529,15 @@ export class RecordChainStore implements ChainStore {
    * tables keyed by hash or txid are scanned, and hold only what is above the previous horizon (about
    * two epochs), so one prune costs in proportion to the epochs kept, not the chain's length.
    */
-  private prune(below: number, epochLength: number): void {
-    const { blocks, consensus, finalHeights, blockHeights, txIndex, rejections, orderedBlocks, meta } = this.dbs;
+  private prune(below: number, epochLength: number, height: number): void {
+    const { blocks, consensus, finalHeights, blockHeights, txIndex, rejections, orderedBlocks, meta, atomix } = this.dbs;
+    // Proofs still asked for are cut from their heights before those go (schema doc, pruning).
+    const kept: { key: Buffer; entry: StoredAtomix }[] = [];
+    for (const { key, value } of atomix.entries()) {
+      const entry = decodeAtomix(value);
+      if (entry.decidedAt >= this.prunedBelowRecord && entry.decidedAt < below && keepsProofAfterPrune(entry, height)) kept.push({ key, entry });
+    }
+    for (const { key, entry } of kept) atomix.put(key, encodeAtomix({ ...entry, proof: decisionProofAt(this, key, entry) ?? NO_PROOF }));
     for (let height = this.prunedBelowRecord; height < below; height++) {
       const key = heightKey(height);
       blocks.remove(key);

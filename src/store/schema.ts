@@ -20,11 +20,14 @@
  *                                               block decided this transaction invalid, and why
  *   accepted       txid [32]                    the transaction's bytes: answered "accepted" here and
  *                                               not settled yet, so a restart queues it again
- *   atomix         cross txid [32]              u8 phase ‖ u64le height ‖ u16le |proof| ‖ proof: the
- *                                               phase this shard's final chain reached for a cross-shard
- *                                               transaction (src/atomix/phases.ts), the height that
- *                                               reached it, and the proof of its lock decision
- *                                               (src/atomix/proof.ts; empty where the shard holds no input)
+ *   atomix         cross txid [32]              u8 phase ‖ u64le height ‖ u64le decided at ‖ u16le |proof| ‖
+ *                                               proof: the phase this shard's final chain reached for a
+ *                                               cross-shard transaction (src/atomix/phases.ts), the height
+ *                                               that reached it, the height whose block and finalHeights
+ *                                               record prove this shard's lock decision (0: none, an output
+ *                                               shard or a restored entry), and that proof's bytes only
+ *                                               once its height was pruned (src/atomix/stored-proofs.ts:
+ *                                               a proof is built when read, not stored per lock)
  *   epochLinks     u32be epoch                  u32le |configuration| ‖ configuration ‖ u32le |certificate| ‖
  *                                               certificate: link e ≥ 1 of the identity chain (src/epoch/identity),
  *                                               epochs 1..last without a gap
@@ -70,9 +73,14 @@
  *    epochLinks, epochTranscripts (the identity chain's archive); msbHeaders (every one); msbBody
  *    and msbDecisions (the latest two, whatever the pruning); utxo and meta (the state).
  *
+ *  - atomix entries whose lock decision's height is pruned and whose proof may still be asked for
+ *    (`keepsProofAfterPrune`, src/atomix/stored-proofs.ts: still locked, or settled by its lock
+ *    within SETTLED_REWATCH_HEIGHTS) get that proof's bytes written into the entry, built from the
+ *    height's block and record before they go; any other entry answers without a proof from then on.
+ *
  * Restore (ChainStore `restoreAtMsb`, a node joining at an MSB): the atomix table becomes the MSB's
- * decisions, each entry at the MSB's height with an empty proof (the proof of a lock decision stays
- * with the replicas that decided it; the phase is what the replay guard needs).
+ * decisions, each entry at the MSB's height with no decision height and no proof (the proof of a
+ * lock decision stays with the replicas that decided it; the phase is what the replay guard needs).
  *
  * Sub-databases are only ever added: a store of an older program (without the newer ones) opens
  * with them empty, and an older program refuses a newer store as STORE_FOREIGN, naming them.
@@ -87,6 +95,10 @@
  * proofs (atomix, changeProofs) name the TransEpoch batch whose instance decided the height
  * (certificate and proof version 4, src/atomix/proof.ts), and every BFT statement signs the
  * batch's instance key: a version-7 store's certificates verify under no committee, so it is refused.
+ * Version 9: an atomix entry names the height that decided its lock instead of holding the proof
+ * (built on read from that height's block and record; issue 13: a ~0.76 KB proof per lock written
+ * in every height's transaction on every replica was the largest storage cost of a cross-shard
+ * transfer): a version-8 entry has no decision height, so the store is refused and resynced.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -102,7 +114,7 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
@@ -147,7 +159,7 @@ const KEPT_MSB = layout({ epoch: 4, count: 4, chunks: 4, decisions: 4, decisionC
 const MSB_CHUNK_KEY = layout({ epoch: 4, chunk: 4 });
 const TX_LOCATION = layout({ height: 8, position: 4 });
 const REJECTION = layout({ height: 8, codeLength: 1 });
-const ATOMIX = layout({ phase: 1, height: 8, proofLength: 2 });
+const ATOMIX = layout({ phase: 1, height: 8, decidedAt: 8, proofLength: 2 });
 const EPOCH_KEY = layout({ epoch: 4 });
 const EPOCH_LINK = layout({ configurationLength: 4, certificateLength: 4 });
 /** A stored proof of a lock decision: src/atomix/proof.ts MAX_DECISION_PROOF_BYTES. */
@@ -355,21 +367,27 @@ export interface StoredAtomix {
   readonly phase: number;
   /** Final height that reached the phase. */
   readonly height: number;
-  /** The proof of this shard's lock decision; empty when it has none (an output shard). */
+  /** The height whose block and final-height record prove this shard's lock decision; NOT_DECIDED_HERE when none (an output shard, a restored entry). */
+  readonly decidedAt: number;
+  /** That proof's bytes, kept only once its height was pruned (schema doc); empty otherwise. */
   readonly proof: Uint8Array;
 }
 
+/** `StoredAtomix.decidedAt` of an entry with no lock decision here: height 0 is genesis, which decides nothing. */
+export const NOT_DECIDED_HERE = 0;
+
 export function encodeAtomix(entry: StoredAtomix): Buffer {
-  return Buffer.from(BinaryWriter.ofSize(ATOMIX.bytes + entry.proof.length).u8(entry.phase).u64(entry.height).lengthPrefixed("u16", entry.proof).finish().buffer);
+  return Buffer.from(BinaryWriter.ofSize(ATOMIX.bytes + entry.proof.length).u8(entry.phase).u64(entry.height).u64(entry.decidedAt).lengthPrefixed("u16", entry.proof).finish().buffer);
 }
 
 export function decodeAtomix(value: Uint8Array): StoredAtomix {
   const reader = new BinaryReader(value, RECORD_CODES);
   const phase = reader.u8("atomix phase");
   const height = reader.u53("atomix height");
+  const decidedAt = reader.u53("atomix decision height");
   const proof = reader.lengthPrefixed("u16", MAX_STORED_PROOF_BYTES, "atomix proof").slice();
   reader.expectEnd("the atomix record");
-  return { phase, height, proof };
+  return { phase, height, decidedAt, proof };
 }
 
 export function isU64(value: bigint): boolean {

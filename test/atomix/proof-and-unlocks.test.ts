@@ -3,6 +3,8 @@
 // Schnorr keys signs, with a real collective signature, the BFT commit statement of a PoB
 // proposal whose state commitment includes the cross-shard transfer X and excludes another, Y,
 // with the kernel's code. Every proof verifies offline; every kind of forgery fails with its code.
+// Proofs built when read from a store (src/atomix/stored-proofs.ts) equal the ones the deciding
+// replica cut at commit, byte for byte, on both stores, across a later phase, a reopen and a prune.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { commitDigest, prepareDigest, type FinalityRecord } from "../../src/consensus/bft/codec.js";
@@ -13,7 +15,14 @@ import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, VerifiedCertificates, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, proofAccepts, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
 import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
-import { admits, phaseAfter } from "../../src/atomix/phases.js";
+import { admits, encodeAtomixPhase, phaseAfter, SETTLED_REWATCH_HEIGHTS } from "../../src/atomix/phases.js";
+import { DecisionProofReader, decisionProofAt, keepsProofAfterPrune } from "../../src/atomix/stored-proofs.js";
+import type { SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { BlockKind, blockHash, encodeBlock, makeBlockHeader, txidsOf } from "../../src/ledger/block.js";
+import type { StoredBlock } from "../../src/store/interface.js";
+import { NOT_DECIDED_HERE } from "../../src/store/schema.js";
+import { BACKENDS } from "../store/backends.js";
+import { FRAME_ATOMIX, atomixFrameHeight, decodeAtomix, encodeAtomix } from "../../src/api/stream-codec.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
@@ -312,5 +321,128 @@ describe("unlock kinds", () => {
       ["locked", "refused", "committed", undefined, "aborted", "aborted"]);
     // The lock of X's only input shard is its commit there; refused, it is refused all the same.
     assert.deepEqual([phaseAfter(lock, true, true), phaseAfter(lock, false, true)], ["committed", "refused"]);
+  });
+});
+
+describe("Decision proofs built when read from the store (issue 13: no proof stored per lock)", () => {
+  const { keys, directory } = committees(4);
+  const L = 4;
+  /** Well-formed transactions: locks of distinct transfers (what a shard's blocks hold; any kind would do). */
+  const locks = (count: number) => Array.from({ length: count }, () => transfers().x);
+
+  /** Height `height` as the committing replica had it: its block, its records for the store, and its in-memory prover (what cut the proofs stored before). */
+  function committedHeight(height: number, included: readonly SignedCrossShardTransfer[], excluded: readonly { txid: Uint8Array; code: string }[], atomix: StoredBlock["atomix"]) {
+    const transactions = included.map((t) => t.bytes);
+    const prover = finalHeight(keys[0]!, 0, included.map((t) => t.txid), excluded, [0, 1, 2], height);
+    const header = makeBlockHeader({ kind: BlockKind.Final, shard: 0, epoch: 0, height, prevHash: rng.bytes(32), timestamp: 1_000 + height, producer: rng.bytes(32) }, transactions);
+    const bytes = encodeBlock(header, { kind: "collective", participants: new Uint8Array(1), signature: rng.bytes(64) }, transactions);
+    const block: StoredBlock = {
+      height, hash: blockHash(header), bytes, txids: txidsOf(transactions), positions: transactions.map((_, i) => i),
+      certificate: prover.certificate(), proposal: rng.bytes(100), rejections: excluded, atomix,
+    };
+    return { block, prover };
+  }
+  const locked = encodeAtomixPhase("locked");
+  const refused = encodeAtomixPhase("refused");
+  const committed = encodeAtomixPhase("committed");
+  const flush = { writes: [], count: 0, supply: 0n };
+  const hex = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes).toString("hex"));
+
+  for (const makeBackend of BACKENDS) {
+    const backend = makeBackend();
+    it(`equal, byte for byte, the proofs the deciding replica cut at commit, and verify offline; a later phase keeps them; no decision, no proof (${backend.name})`, async () => {
+      const medium = backend.fresh();
+      let store = backend.open(medium);
+      store.initialize({ shard: 0, genesisId: rng.bytes(32) }, new Uint8Array(0));
+      const [a, b, x, c] = locks(4);
+      const { y } = transfers();
+      const output = rng.bytes(32);
+      const first = committedHeight(1, [a!, b!, x!, c!], [{ txid: rng.bytes(32), code: "POB_NOT_ASSIGNED" }, { txid: y.txid, code: "MISSING_INPUT" }],
+        [{ crossTxid: x!.txid, phase: locked, decided: true }, { crossTxid: y.txid, phase: refused, decided: true }, { crossTxid: output, phase: committed }]);
+      store.appendBlock(first.block, flush);
+      const expected = { x: first.prover.acceptance(2), y: first.prover.rejection(1) };
+      const check = (when: string) => {
+        const reader = new DecisionProofReader(store);
+        const proofOf = (txid: Uint8Array) => reader.proofOf(txid, store.atomix(txid)!);
+        assert.equal(hex(proofOf(x!.txid)), hex(expected.x), `${when}: the acceptance, as stored before`);
+        assert.equal(hex(proofOf(y.txid)), hex(expected.y), `${when}: the rejection, as stored before`);
+        assert.equal(hex(decisionProofAt(store, x!.txid, store.atomix(x!.txid)!)), hex(expected.x), `${when}: without a reader's provers, the same`);
+        assert.deepEqual(verifyDecisionProof(proofOf(x!.txid)!, x!.txid, directory), { epoch: 0, shard: 0, accepted: true, code: undefined });
+        assert.deepEqual(verifyDecisionProof(proofOf(y.txid)!, y.txid, directory), { epoch: 0, shard: 0, accepted: false, code: "MISSING_INPUT" });
+        assert.equal(proofOf(output), undefined, `${when}: an output shard's entry has no proof`);
+        assert.equal(store.atomix(x!.txid)!.proof.length, 0, `${when}: no proof bytes stored with the entry`);
+      };
+      check("appended");
+      // X committed here at height 2 (an unlock): the entry moves on, its decision stays at height 1.
+      store.appendBlock(committedHeight(2, locks(2), [], [{ crossTxid: x!.txid, phase: committed }]).block, flush);
+      assert.deepEqual({ ...store.atomix(x!.txid)!, proof: hex(store.atomix(x!.txid)!.proof) }, { phase: committed, height: 2, decidedAt: 1, proof: "" });
+      check("after a later phase");
+      await store.close();
+      store = backend.open(medium);
+      check("reopened");
+      // An entry naming a height that decided nothing about X yields no proof, never another transaction's.
+      assert.equal(decisionProofAt(store, x!.txid, { ...store.atomix(x!.txid)!, decidedAt: 2 }), undefined);
+      assert.equal(decisionProofAt(store, x!.txid, { ...store.atomix(x!.txid)!, decidedAt: 9 }), undefined, "a height not stored");
+      await store.close();
+    });
+
+    it(`a prune writes the proofs still asked for into their entries before their height goes, and only those (${backend.name})`, async () => {
+      const medium = backend.fresh();
+      let store = backend.open(medium);
+      store.initialize({ shard: 0, genesisId: rng.bytes(32) }, new Uint8Array(0));
+      const [open, settledByLock, unlocked] = locks(3);
+      const { y } = transfers();
+      const first = committedHeight(1, [open!, settledByLock!, unlocked!], [{ txid: y.txid, code: "MISSING_INPUT" }], [
+        { crossTxid: open!.txid, phase: locked, decided: true }, { crossTxid: settledByLock!.txid, phase: committed, decided: true },
+        { crossTxid: unlocked!.txid, phase: locked, decided: true }, { crossTxid: y.txid, phase: refused, decided: true },
+      ]);
+      store.appendBlock(first.block, flush);
+      for (let height = 2; height <= 3 * L; height++) {
+        const epoch = height / L - 1;
+        const ends = height % L === 0;
+        const atomix = height === 2 ? [{ crossTxid: unlocked!.txid, phase: committed }] : [];
+        store.appendBlock({
+          ...committedHeight(height, locks(1), [], atomix).block,
+          ...(ends ? { msb: { epoch, header: rng.bytes(100), body: new Uint8Array(0), decisions: new Uint8Array(0) }, prune: { below: epoch * L + 1, epochLength: L } } : {}),
+        }, flush);
+      }
+      const check = (when: string) => {
+        assert.equal(store.prunedBelow, 2 * L + 1, when);
+        assert.equal(store.getBlock(1), undefined, `${when}: height 1 is pruned`);
+        const reader = new DecisionProofReader(store);
+        const proofOf = (txid: Uint8Array) => reader.proofOf(txid, store.atomix(txid)!);
+        assert.equal(hex(proofOf(open!.txid)), hex(first.prover.acceptance(0)), `${when}: still locked: kept`);
+        assert.equal(hex(proofOf(settledByLock!.txid)), hex(first.prover.acceptance(1)), `${when}: settled by its lock within the rewatch bound: kept`);
+        assert.equal(hex(proofOf(y.txid)), hex(first.prover.rejection(0)), `${when}: refused: kept`);
+        assert.equal(proofOf(unlocked!.txid), undefined, `${when}: committed here by an unlock: nobody asks for it any more`);
+        assert.equal(store.atomix(unlocked!.txid)!.phase, committed, `${when}: the phase stays (replay guard)`);
+      };
+      check("pruned");
+      await store.close();
+      store = backend.open(medium);
+      check("reopened");
+      await store.close();
+    });
+  }
+
+  it("an ATOMIX frame's height is read without decoding its decisions (a client drops the other validators' copies unread); another frame type is STREAM_BAD_FRAME", () => {
+    const frame = encodeAtomix({ height: 2 ** 40 + 7, decisions: [{ txid: rng.bytes(32), phase: locked, proof: rng.bytes(700) }] });
+    assert.equal(atomixFrameHeight(frame), 2 ** 40 + 7);
+    assert.equal(decodeAtomix(frame).height, atomixFrameHeight(frame));
+    assert.equal(codeOf(() => atomixFrameHeight(Uint8Array.from([FRAME_ATOMIX + 1, ...frame.subarray(1)]))), "STREAM_BAD_FRAME");
+    assert.equal(codeOf(() => atomixFrameHeight(frame.subarray(0, 5))), "STREAM_BAD_FRAME");
+  });
+
+  it("keepsProofAfterPrune: locked or refused always, settled by its lock only within SETTLED_REWATCH_HEIGHTS, never without a decision or when already written", () => {
+    const entry = (phase: Parameters<typeof encodeAtomixPhase>[0], height: number, decidedAt: number, proof = new Uint8Array(0)) => ({ phase: encodeAtomixPhase(phase), height, decidedAt, proof });
+    const at = 5_000;
+    assert.equal(keepsProofAfterPrune(entry("locked", 10, 10), at), true);
+    assert.equal(keepsProofAfterPrune(entry("refused", 10, 10), at), true);
+    assert.equal(keepsProofAfterPrune(entry("committed", at - SETTLED_REWATCH_HEIGHTS, at - SETTLED_REWATCH_HEIGHTS), at), true);
+    assert.equal(keepsProofAfterPrune(entry("committed", at - SETTLED_REWATCH_HEIGHTS - 1, at - SETTLED_REWATCH_HEIGHTS - 1), at), false);
+    assert.equal(keepsProofAfterPrune(entry("committed", 20, 10), at), false, "committed by a later unlock");
+    assert.equal(keepsProofAfterPrune(entry("aborted", 20, 10), at), false);
+    assert.equal(keepsProofAfterPrune(entry("locked", 10, NOT_DECIDED_HERE), at), false, "a restored entry");
+    assert.equal(keepsProofAfterPrune(entry("locked", 10, 10, new Uint8Array(5)), at), false, "already written");
   });
 });

@@ -170,6 +170,15 @@ describe("Atomix between whole PoB validators", () => {
     const x = make(a1!, b0!);
     const y = make(b1!, b1!);
     await nodes.advance(500);
+    // The proofs each replica cut from its own final height at commit (its ATOMIX frames: what the store held before issue 13).
+    const framed = new Map<string, Uint8Array>();
+    for (let shard = 0; shard < WHOLE_NODE.shards; shard++) {
+      nodes.replicas(shard).forEach((node, k) => {
+        (node.driver as PobShardConsensus).onAtomix((batch) => {
+          for (const { txid, proof } of batch.decisions) if (proof.length > 0) framed.set(`${shard}/${k}/${toHex(txid)}`, proof);
+        });
+      });
+    }
     const access = simAccess(sim, nodes);
     const reports: Awaited<ReturnType<typeof runCrossShardTransfer>>[] = [];
     await settle(nodes, Promise.all([x, y].map((t) => runCrossShardTransfer(t, access).then((r) => reports.push(r)))), [x, y]);
@@ -184,6 +193,21 @@ describe("Atomix between whole PoB validators", () => {
     }
     for (const node of nodes.replicas(0)) assert.ok(["refused", "aborted"].includes(node.state.atomix(loser.txid)!.phase), "shard 0 refused the loser's lock");
     assert.equal(nodes.replicas(0)[0]!.state.getUtxo(loser.txid, 0), undefined, "no output of the aborted transfer exists");
+    // Every replica's proof built when read equals, byte for byte, the one it cut at commit: acceptances and the refusal alike.
+    const committees = committeesOfContext(nodes.context);
+    const verdicts = new Set<string>();
+    for (const shard of [0, 1]) {
+      nodes.replicas(shard).forEach((node, k) => {
+        for (const t of [x, y]) {
+          const atCommit = framed.get(`${shard}/${k}/${toHex(t.txid)}`);
+          assert.ok(atCommit !== undefined, `shard ${shard}: replica ${k} decided ${toHex(t.txid).slice(0, 8)}`);
+          const read = node.state.atomix(t.txid)?.proof;
+          assert.equal(toHex(read ?? new Uint8Array(0)), toHex(atCommit), `shard ${shard}: replica ${k}, ${toHex(t.txid).slice(0, 8)}`);
+          verdicts.add(String(verifyDecisionProof(read!, t.txid, committees).accepted));
+        }
+      });
+    }
+    assert.deepEqual([...verdicts].sort(), ["false", "true"], "acceptances and a rejection");
     assert.equal(totalSupply(nodes), genesisSupply(genesis));
     assert.deepEqual(nodes.failures, []);
     await nodes.stop();

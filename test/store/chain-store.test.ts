@@ -71,7 +71,7 @@ describe(`ChainStore records (${backend.name})`, () => {
   const changeProofs = [{ txid: rng.bytes(32), tx: rng.bytes(200), proof: rng.bytes(700) }, { txid: rng.bytes(32), tx: rng.bytes(150), proof: rng.bytes(650) }];
   const certified = {
     certificate: rng.bytes(420), proposal: rng.bytes(700), rejections: [{ txid: rng.bytes(32), code: "MISSING_INPUT" }, { txid: rng.bytes(32), code: "POB_NOT_ASSIGNED" }],
-    atomix: [{ crossTxid: rng.bytes(32), phase: 0, proof: rng.bytes(600) }, { crossTxid: rng.bytes(32), phase: 3 }],
+    atomix: [{ crossTxid: rng.bytes(32), phase: 0, decided: true }, { crossTxid: rng.bytes(32), phase: 3 }],
   };
   const blocks = [{ ...sampleBlock(1, 5), orderedBlocks: ordered }, { ...sampleBlock(2, 0), changeProofs }, { ...sampleBlock(3, 40), ...certified }];
 

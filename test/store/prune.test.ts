@@ -43,7 +43,7 @@ function heightRecords(height: number, prune: boolean): Written {
     height, hash: rng.bytes(32), bytes: rng.bytes(120), txids: txid, positions: [0], consensusState: rng.bytes(40),
     orderedBlocks: [{ hash: orderedHash, bytes: orderedBlockAt(height) }], rejections: [{ txid: rejected, code: "MISSING_INPUT" }],
     // Odd heights leave a lock open (phase 0), even ones settle (phase 2, committed): both are kept.
-    atomix: [{ crossTxid, phase: height % 2 === 1 ? 0 : 2, proof: rng.bytes(60) }],
+    atomix: [{ crossTxid, phase: height % 2 === 1 ? 0 : 2 }],
     certificate: rng.bytes(300), proposal: rng.bytes(200),
     ...(endsEpoch ? { msb: { epoch, header: rng.bytes(150), body: rng.bytes(UTXO_ENTRY_BYTES * (3 + epoch)), decisions: new Uint8Array(0) } } : {}),
     ...(endsEpoch && prune ? { prune: { below: epoch * L + 1, epochLength: L } } : {}),

@@ -57,14 +57,14 @@ for (const makeBackend of BACKENDS) {
       store.initialize({ shard: 0, genesisId: rng.bytes(32) }, sortedEntries(50));
       // Phases the store held before: gone with the chain they came from.
       const stale = rng.bytes(32);
-      for (let h = 1; h <= 3; h++) store.appendBlock({ ...block(h), atomix: [{ crossTxid: h === 1 ? stale : rng.bytes(32), phase: 0, proof: rng.bytes(40) }] });
+      for (let h = 1; h <= 3; h++) store.appendBlock({ ...block(h), atomix: [{ crossTxid: h === 1 ? stale : rng.bytes(32), phase: 0 }] });
       const body = sortedEntries(9_000); // two store chunks of 8,192
       const decisions = sortedDecisions(8_200); // two as well
       const restore = restoreAt(60, body, decisions);
       store.restoreAtMsb(restore);
       const D = ATOMIX_DECISION.bytes;
-      const phases = (s: typeof store) => [...s.atomixEntries()].map(({ crossTxid, entry }) => [Buffer.from(crossTxid).toString("hex"), entry.phase, entry.height, entry.proof.length]);
-      const expectedPhases = Array.from({ length: 8_200 }, (_, i) => [Buffer.from(decisions.subarray(i * D, i * D + 32)).toString("hex"), i % 4, 60, 0]);
+      const phases = (s: typeof store) => [...s.atomixEntries()].map(({ crossTxid, entry }) => [Buffer.from(crossTxid).toString("hex"), entry.phase, entry.height, entry.decidedAt, entry.proof.length]);
+      const expectedPhases = Array.from({ length: 8_200 }, (_, i) => [Buffer.from(decisions.subarray(i * D, i * D + 32)).toString("hex"), i % 4, 60, 0, 0]);
       assert.deepEqual(phases(store), expectedPhases, "the phase table is the MSB's decisions, at its height, without proofs");
       assert.equal(store.atomix(stale), undefined);
       assert.equal(Buffer.concat([...store.msbDecisions(store.latestMsb!.epoch)!]).toString("hex"), Buffer.from(decisions).toString("hex"));

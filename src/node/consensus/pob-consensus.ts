@@ -724,7 +724,7 @@ export class PobShardConsensus implements ShardDriver {
         epoch: proposal.epoch, shard: state.shard, batch: this.#instance.batch, record, committeeSize: this.node.validator.leagues.committee.length,
         commitment: outcome.commitmentParts, included: outcome.included, excluded: outcome.excluded,
       }));
-      const atomix = this.#atomixWrites(outcome, proverOf);
+      const atomix = this.#atomixWrites(outcome);
       const changeProofs = this.#changeProofs(outcome, proverOf);
       const msb = this.#msbOf(outcome);
       const assembly = this.#assembly ?? state.assemble();
@@ -755,7 +755,14 @@ export class PobShardConsensus implements ShardDriver {
       // The unlocks-to-commit applied here, told to their transfers' other input shards (src/atomix/watcher.ts, notice).
       this.atomix.noticeCommitted(outcome.atomix, outcome.includedTransactions);
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
-        const batch: AtomixBatch = { height: committed.height, decisions: atomix.map((w) => ({ txid: w.crossTxid, phase: w.phase, proof: w.proof ?? NO_PROOF })) };
+        // Cut only if a listener reads them (the API server, when a stream subscribed): a validator nobody streams from cuts no proof.
+        let decisions: AtomixBatch["decisions"] | undefined;
+        const batch: AtomixBatch = {
+          height: committed.height,
+          get decisions() {
+            return (decisions ??= outcome.atomix.map((decision, i) => ({ txid: decision.crossTxid, phase: atomix[i]!.phase, proof: atomix[i]!.decided === true ? decisionProof(outcome, decision, proverOf()) : NO_PROOF })));
+          },
+        };
         for (const listener of this.#atomixListeners) listener(batch);
       }
       if (this.node.producer !== undefined) this.#feedProducer();
@@ -796,19 +803,9 @@ export class PobShardConsensus implements ShardDriver {
     for (const listener of this.#boundaryListeners) listener(boundary);
   }
 
-  /** The phases this height moved, each lock decision with its proof (src/atomix/proof.ts), for the block's transaction. */
-  #atomixWrites(outcome: FinalOutcome, proverOf: () => FinalHeightProver): AtomixWrite[] {
-    if (outcome.atomix.length === 0) return [];
-    const prover = proverOf();
-    return outcome.atomix.map((decision) => {
-      const { crossTxid, txid, phase } = decision;
-      const write = { crossTxid, phase: encodeAtomixPhase(phase) };
-      if (!isLockDecision(decision)) return write;
-      if (phase !== "refused") return { ...write, proof: prover.acceptance(includedPosition(outcome, decision)) };
-      const index = outcome.excluded.findIndex((entry) => sameBytes(entry.txid, txid) && DECISIVE_CODES.has(entry.code));
-      invariant(index >= 0, "a refused lock is excluded with the kernel's code");
-      return { ...write, proof: prover.rejection(index) };
-    });
+  /** The phases this height moved, each lock decision marked (its proof is built when read: src/atomix/stored-proofs.ts), for the block's transaction. */
+  #atomixWrites(outcome: FinalOutcome): AtomixWrite[] {
+    return outcome.atomix.map((decision) => ({ crossTxid: decision.crossTxid, phase: encodeAtomixPhase(decision.phase), ...(isLockDecision(decision) ? { decided: true } : {}) }));
   }
 
   /** Stops the driver for good and reports why (the node keeps serving what is stored). */
@@ -818,6 +815,14 @@ export class PobShardConsensus implements ShardDriver {
     void this.stop();
     this.#onError(error);
   }
+}
+
+/** The proof of a lock decision of this height (src/atomix/proof.ts), for the stream's ATOMIX frames. */
+function decisionProof(outcome: FinalOutcome, decision: AtomixDecision, prover: FinalHeightProver): Uint8Array {
+  if (decision.phase !== "refused") return prover.acceptance(includedPosition(outcome, decision));
+  const index = outcome.excluded.findIndex((entry) => sameBytes(entry.txid, decision.txid) && DECISIVE_CODES.has(entry.code));
+  invariant(index >= 0, "a refused lock is excluded with the kernel's code");
+  return prover.rejection(index);
 }
 
 /** Where an applied decision's transaction is among the outcome's included ones (AtomixDecision.position). */

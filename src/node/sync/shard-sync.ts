@@ -741,7 +741,7 @@ export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previ
   const forged = signatures.indexOf(false);
   if (forged >= 0) throw new IosError<SyncErrorCode>("SYNC_BAD_SIGNATURE", `height ${h}: a signature of transaction ${stateless.signatureTx[forged]} does not verify`);
   const prover = new FinalHeightProver({ certificate: record.certificate, included: block.txids, excluded: rejections });
-  const atomix = atomixWritesOf(stateless.records, stateless.recordTx, block.txids, record, prover, h);
+  const atomix = atomixWritesOf(stateless.records, stateless.recordTx, block.txids, record, h);
   const changeProofs: ProvenTransaction[] = [];
   block.transactions.forEach((tx, index) => {
     if (tx[TX_PREFIX.offset.kind] === TxKind.ValidatorRegistration) changeProofs.push({ txid: block.txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES), tx, proof: prover.acceptance(index) });
@@ -751,12 +751,12 @@ export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previ
 
 /**
  * The phase writes of a height, checked against what its transactions decide (finalization.ts
- * `decideAtomix`): every included Atomix record's phase, in order, a lock with its acceptance
+ * `decideAtomix`): every included Atomix record's phase, in order, a lock marked decided
  * proof; between them, writes of records the kernel refused (excluded): "refused" only for an
  * excluded X with a decisive code (with its rejection proof), or "aborted" (an abort the kernel
  * refused still aborts; its txid is not in the write, so this one is taken as sent: doc-sync.md).
  */
-function atomixWritesOf(records: Uint8Array, recordTx: Uint32Array, txids: Uint8Array, record: StoredFinalHeight, prover: FinalHeightProver, h: number): AtomixWrite[] {
+function atomixWritesOf(records: Uint8Array, recordTx: Uint32Array, txids: Uint8Array, record: StoredFinalHeight, h: number): AtomixWrite[] {
   const decided: { crossTxid: Uint8Array; phase: number; position: number; lock: boolean }[] = [];
   for (let cursor = new RecordCursor(records), k = 0; !cursor.done; cursor.next(), k++) {
     const { kind } = cursor;
@@ -773,12 +773,9 @@ function atomixWritesOf(records: Uint8Array, recordTx: Uint32Array, txids: Uint8
     const expected = decided[next];
     if (expected !== undefined && expected.phase === phase && sameBytes(expected.crossTxid, crossTxid)) {
       next++;
-      return { crossTxid, phase, ...(expected.lock ? { proof: prover.acceptance(expected.position) } : {}) };
+      return { crossTxid, phase, ...(expected.lock ? { decided: true } : {}) };
     }
-    if (phase === refused) {
-      const index = record.rejections.findIndex((entry) => sameBytes(entry.txid, crossTxid) && DECISIVE_CODES.has(entry.code));
-      if (index >= 0) return { crossTxid, phase, proof: prover.rejection(index) };
-    }
+    if (phase === refused && record.rejections.some((entry) => sameBytes(entry.txid, crossTxid) && DECISIVE_CODES.has(entry.code))) return { crossTxid, phase, decided: true };
     if (phase === aborted) return { crossTxid, phase };
     throw new IosError<SyncErrorCode>("SYNC_BAD_ATOMIX", `height ${h}: phase write ${toHex(crossTxid).slice(0, 16)}… → ${phase} is not one its transactions decide`);
   });
