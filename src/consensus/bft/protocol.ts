@@ -24,7 +24,10 @@
  * View change: a validator whose view times out (base timeout, doubled each further view of the
  * same height, reset by progress; the view's own proposal from its leader, once per view, gives
  * its validation a whole timeout from its arrival, so an honest leader's large proposal is not
- * abandoned mid-validation — a leader can stretch its view to twice its timeout at most) moves to view + 1 and broadcasts an individually signed
+ * abandoned mid-validation — a leader can stretch its view to twice its timeout at most; a leader
+ * this node last saw let a view expire without a proposal — dead, paused, cut off — gets a
+ * quarter of the timeout until a proposal or record of its own shows it back, so a dead member
+ * costs its shard a short wait, not a whole timeout, each time the rotation reaches it) moves to view + 1 and broadcasts an individually signed
  * VIEW-CHANGE carrying its highest prepare certificate; f + 1 view changes to later views pull a
  * validator along (PBFT §4.5.2). The new leader, with 2f + 1 view changes, re-proposes the value
  * of the highest prepare certificate among them, or a fresh value if there is none, and sends the
@@ -170,6 +173,13 @@ export interface BftStats {
 const MAX_FUTURE_RECORDS = 2 * MAX_FETCH_COUNT;
 /** Proposals of the next height held until this one is final (one per view, a few views). */
 const MAX_EARLY_PROPOSALS = 4;
+/**
+ * A silent leader's view (see `silentLeaders`) lasts this share of the view timeout. A quarter of
+ * the devnet's 2 s is 0.5 s: an honest PoB leader's proposal (shares, execution) reached its
+ * members within 0.05–0.5 s of entering a view under load (issue 16's traces), and a proposal
+ * that arrives extends the view to the whole timeout anyway. Doubling per view keeps it growing.
+ */
+const SILENT_LEADER_TIMEOUT_SHARE = 0.25;
 
 
 /** What the leader of the current (height, view) is doing. */
@@ -228,6 +238,14 @@ export class BftNode {
   private viewDeadline = 0;
   /** Whether the current view's timer was re-armed for its proposal's validation (once per view). */
   private viewExtended = false;
+  /** Whether a proposal from the current view's leader reached this node in this view. */
+  private leaderHeard = false;
+  /**
+   * Participants whose last view as leader ended here by timeout with no proposal from them, until
+   * a proposal of theirs or a record they decided arrives: their views get SILENT_LEADER_TIMEOUT_SHARE
+   * of the timeout. Local and never signed: it moves timeouts only, which safety does not rest on.
+   */
+  private readonly silentLeaders = new Set<number>();
   /** The (height, view) whose fresh proposal the application is still preparing. */
   private proposing: { readonly height: number; readonly view: number } | undefined;
   private readonly futureRecords = new Map<number, FinalityRecord>();
@@ -352,6 +370,17 @@ export class BftNode {
     return Math.min(this.baseTimeoutMs * 2 ** Math.min(view, 52), this.maxTimeoutMs);
   }
 
+  /** How long this node waits for the proposal of (current height, `view`): shorter for a silent leader. */
+  private waitFor(view: number): number {
+    const full = this.timeoutOf(view);
+    return this.silentLeaders.has(this.leaderOf(this.currentHeight, view)) ? full * SILENT_LEADER_TIMEOUT_SHARE : full;
+  }
+
+  /** Participants this node now treats as silent leaders (see `silentLeaders`), ascending. */
+  get silentLeaderIndices(): number[] {
+    return [...this.silentLeaders].sort((a, b) => a - b);
+  }
+
   /** Enters `view` of the current height: forgets what was agreed to sign in earlier views. */
   /** Past `lastHeight`: the instance decided everything it was opened for. */
   get rested(): boolean {
@@ -372,9 +401,10 @@ export class BftNode {
     this.approvable.clear();
     this.leaderTask = undefined;
     this.viewExtended = false;
+    this.leaderHeard = false;
     this.cancelViewTimers();
     const height = this.currentHeight;
-    this.armViewTimer(height, view, this.timeoutOf(view) + (view === 0 ? this.deps.app.quietMs?.(height) ?? 0 : 0));
+    this.armViewTimer(height, view, this.waitFor(view) + (view === 0 ? this.deps.app.quietMs?.(height) ?? 0 : 0));
     if (view > 0) {
       // One retransmission of the view change mid-view: a lost message should not cost a whole view.
       this.resendTimer = this.deps.clock.setTimer(this.timeoutOf(view) / 2, () => {
@@ -389,7 +419,10 @@ export class BftNode {
     this.viewDeadline = this.deps.clock.now() + ms;
     this.viewTimer = this.deps.clock.setTimer(ms, () => {
       this.viewTimer = undefined;
-      if (this.currentHeight === height && this.currentView === view) this.changeView(view + 1);
+      if (this.currentHeight !== height || this.currentView !== view) return;
+      const leader = this.leaderOf(height, view);
+      if (!this.leaderHeard && leader !== this.selfIndex) this.silentLeaders.add(leader);
+      this.changeView(view + 1);
     });
   }
 
@@ -400,7 +433,7 @@ export class BftNode {
    */
   hurry(): void {
     if (this.viewTimer === undefined || this.closed || this.rested) return;
-    const busy = this.timeoutOf(this.currentView);
+    const busy = this.waitFor(this.currentView);
     if (this.viewDeadline - this.deps.clock.now() <= busy) return;
     this.deps.clock.cancelTimer(this.viewTimer);
     this.armViewTimer(this.currentHeight, this.currentView, busy);
@@ -606,9 +639,12 @@ export class BftNode {
       this.requestCatchUp(from);
       return;
     }
-    if (from !== this.peers[this.leaderOf(message.height, message.view)]) {
+    const leader = this.leaderOf(message.height, message.view);
+    if (from !== this.peers[leader]) {
       throw new IosError<BftErrorCode>("BFT_BAD_MESSAGE", "PROPOSE not from the leader of its view");
     }
+    // It proposes, even late: it is back (an authenticated link says the leader itself sent it).
+    this.silentLeaders.delete(leader);
     if (message.view < this.currentView) return;
     if (message.view === this.currentView && (this.accepted !== undefined || this.validating !== undefined)) {
       const known = this.accepted ?? this.validating!;
@@ -627,6 +663,7 @@ export class BftNode {
     }
     const candidate: Accepted = { view: message.view, proposal: message.proposal, hash: this.hashProposal(message.proposal) };
     this.validating = candidate;
+    this.leaderHeard = true;
     this.extendViewForProposal();
     const verdict = this.deps.app.validate(message.height, message.proposal, message.view, proposedIn);
     if (typeof verdict === "boolean") this.onValidated(message.height, candidate, verdict);
@@ -720,6 +757,8 @@ export class BftNode {
     let next: FinalityRecord | undefined = record;
     while (next !== undefined && !this.closed) {
       this.log.append(next);
+      // Its leader decided it: whatever this node missed of it, that leader is not silent.
+      this.silentLeaders.delete(this.leaderOf(next.height, next.view));
       this.currentHeight = next.height + 1;
       this.lock = undefined;
       this.ownViewChange = undefined;
