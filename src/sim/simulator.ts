@@ -242,6 +242,7 @@ export class Simulator {
   /** Resumes a paused node now (SIGCONT): its due timers fire, then what waited on the wire moves, in order. */
   resume(id: PeerId): void {
     const slot = this.slot(id);
+    if (slot.state !== "up" || !this.network.isPaused(id)) throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is not paused`);
     // A resumed event loop runs its due timers before it polls its sockets.
     slot.clock!.thaw();
     this.network.resume(id);
