@@ -60,6 +60,8 @@ export interface FaultCase {
   readonly onSend?: { readonly type: MessageType; readonly nth: number };
   /** Frozen this long, then resumed, instead of crashed. */
   readonly pauseMs?: number;
+  /** One-way latency of every link of another running normal validator, from the fault on (a member slower than the CoSi level timeout). */
+  readonly slowMemberMs?: number;
 }
 
 export interface FaultRun {
@@ -98,6 +100,10 @@ export async function runFault(c: FaultCase): Promise<FaultRun> {
   const bftOf = (id: PeerId) => (cluster.node(id)!.driver as PobShardConsensus).node.bft!;
   const strike = (): void => {
     faultAt = sim.now();
+    if (c.slowMemberMs !== undefined) {
+      const slow = committee.find((id) => id !== victim)!;
+      for (const other of cluster.sim.nodeIds()) if (other !== slow) sim.network.setLinkBothWays(slow, other, { latency: { kind: "constant", ms: c.slowMemberMs } });
+    }
     if (c.pauseMs === undefined) cluster.crash(victim);
     else {
       sim.pause(victim);

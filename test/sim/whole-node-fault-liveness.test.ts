@@ -7,7 +7,9 @@
 // height for long: the first time the leader rotation reaches the dead validator costs at most two
 // view timeouts, every later time less than one (bft/protocol.ts: a silent leader's view is
 // shortened; before, each rotation onto it cost a whole view timeout, 2 s on the devnet, which a
-// closed-loop load saw as the whole devnet stalling). IOS_SIM_SEED replays one seed.
+// closed-loop load saw as the whole devnet stalling). With one dead, a live member slower than the
+// CoSi level timeout is still waited for (the waits grow as rounds and views fail). IOS_SIM_SEED
+// replays one seed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { COSI_MESSAGES } from "../../src/consensus/cosi/codec.js";
@@ -47,6 +49,22 @@ describe("a PoB shard with a normal validator crashed keeps finalizing (issue 16
         assertLive(await runFault({ seed, role, atMs: 1_000, ...(onSend === undefined ? {} : { onSend }) }), what);
       });
     }
+  }
+});
+
+describe("a PoB shard with a normal validator crashed and another slow to answer keeps finalizing (issue 16)", () => {
+  for (const seed of caseSeeds("fault-liveness-slow", 1)) {
+    // 100 ms each way: a round trip of 200 ms, past every fixed CoSi wait (40–80 ms) and the share
+    // and body waits of view 0 (half the 400 ms view timeout). With the crashed one, the slow one
+    // is needed for every quorum: before the waits grew, the shard never finalized again.
+    it(`its links 100 ms one way from the crash on, seed ${seed}`, async () => {
+      const run = await runFault({ seed, role: "member", atMs: 1_000, slowMemberMs: 100 });
+      const detail = JSON.stringify(run);
+      assert.deepEqual(run.rejected, [], detail);
+      assert.ok(run.finalEverywhere, `every transfer final on every running replica (${detail})`);
+      assert.equal(run.failures, 0, detail);
+      assert.deepEqual(run.handlerFailures, [], detail);
+    });
   }
 });
 
