@@ -89,6 +89,11 @@ interface Endpoint {
   /** Number of the current (or last, if down) incarnation; -1 before the first start. */
   incarnation: number;
   transport: SimTransport | undefined;
+  /**
+   * While the node is paused (`pause`): what reached it and what it sent, in order, handed over
+   * at `resume` as a stopped process's socket buffers would be. Undefined while it runs.
+   */
+  held: (() => void)[] | undefined;
 }
 
 function shortId(id: PeerId): string {
@@ -210,7 +215,7 @@ export class SimNetwork {
   register(id: PeerId): void {
     if (typeof id !== "string" || id.length === 0) throw new IosError<SimErrorCode>("SIM_BAD_CONFIG", "a node id must be a non-empty string");
     if (this.endpoints.has(id)) throw new IosError<SimErrorCode>("SIM_DUPLICATE_NODE", `node ${id} is already registered`);
-    const endpoint: Endpoint = { id, index: this.byIndex.length, up: false, incarnation: -1, transport: undefined };
+    const endpoint: Endpoint = { id, index: this.byIndex.length, up: false, incarnation: -1, transport: undefined, held: undefined };
     this.endpoints.set(id, endpoint);
     this.byIndex.push(endpoint);
     if (this.groups !== undefined) {
@@ -239,8 +244,34 @@ export class SimNetwork {
     const endpoint = this.endpoint(id);
     if (!endpoint.up) throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is already down`);
     endpoint.up = false;
+    endpoint.held = undefined;
     endpoint.transport?.shut();
     endpoint.transport = undefined;
+  }
+
+  /**
+   * Freezes a running node's side of the wire (SIGSTOP; used by the Simulator): messages reaching
+   * it and messages it sends wait, in order, until `resume`; its links stay open, so nothing is
+   * dropped for the pause itself.
+   */
+  pause(id: PeerId): void {
+    const endpoint = this.endpoint(id);
+    if (!endpoint.up || endpoint.held !== undefined) throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is not running`);
+    endpoint.held = [];
+  }
+
+  /** Thaws a paused node: what it sent goes out and what reached it is delivered, in order, now. */
+  resume(id: PeerId): void {
+    const endpoint = this.endpoint(id);
+    const held = endpoint.held;
+    if (held === undefined) throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is not paused`);
+    endpoint.held = undefined;
+    const now = this.host.now();
+    for (const step of held) this.host.schedule(now, () => (step(), true));
+  }
+
+  isPaused(id: PeerId): boolean {
+    return this.endpoint(id).held !== undefined;
   }
 
   /** Index of a node in trace records. */
@@ -258,6 +289,12 @@ export class SimNetwork {
     const refusal = this.refusal(sender, channel, from, target);
     if (refusal !== undefined || target === undefined) {
       this.drop(from, target, type, shard, epoch, refusal ?? "unknown-peer");
+      return;
+    }
+    if (from.held !== undefined) {
+      // A paused sender's message leaves at its resume (the channel has copied nothing yet).
+      const copy = payload.slice();
+      from.held.push(() => this.transmit(sender, channel, to, type, copy));
       return;
     }
     const interceptor = this.interceptors.get(from.index);
@@ -295,6 +332,10 @@ export class SimNetwork {
   private arrive(from: Endpoint, target: Endpoint, incarnation: number, type: MessageType, shard: number, epoch: number, payload: Uint8Array): boolean {
     if (!target.up || target.incarnation !== incarnation) return this.drop(from, target, type, shard, epoch, "peer-down");
     if (!this.sameSide(from, target)) return this.drop(from, target, type, shard, epoch, "partitioned");
+    if (target.held !== undefined) {
+      target.held.push(() => this.arrive(from, target, incarnation, type, shard, epoch, payload));
+      return true;
+    }
     const transport = target.transport!;
     if (!transport.isOpen) return this.drop(from, target, type, shard, epoch, "peer-down");
     const handler = transport.route(type, shard, epoch);

@@ -227,6 +227,30 @@ export class Simulator {
   }
 
   /**
+   * Pauses a running node now, as SIGSTOP does a process: its timers come due but wait, messages
+   * reaching it and messages it sends wait, all in order, until `resume`; nothing is lost.
+   */
+  pause(id: PeerId): void {
+    const slot = this.slot(id);
+    if (slot.state !== "up") throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is ${slot.state}, only a running node can pause`);
+    this.network.pause(id);
+    slot.clock!.freeze();
+    this.trace.record(TraceKind.script, this.time, [slot.index], new TextEncoder().encode("pause"));
+    if (this.trace.logging) this.trace.log(`t=${this.time} pause ${id}`);
+  }
+
+  /** Resumes a paused node now (SIGCONT): its due timers fire, then what waited on the wire moves, in order. */
+  resume(id: PeerId): void {
+    const slot = this.slot(id);
+    if (slot.state !== "up" || !this.network.isPaused(id)) throw new IosError<SimErrorCode>("SIM_NODE_STATE", `node ${id} is not paused`);
+    // A resumed event loop runs its due timers before it polls its sockets.
+    slot.clock!.thaw();
+    this.network.resume(id);
+    this.trace.record(TraceKind.script, this.time, [slot.index], new TextEncoder().encode("resume"));
+    if (this.trace.logging) this.trace.log(`t=${this.time} resume ${id}`);
+  }
+
+  /**
    * Starts a crashed node again now, as a new incarnation with the same identity: a fresh
    * transport, clock and rng handed to `factory` (default: the factory used before).
    */

@@ -22,6 +22,8 @@ export interface ClockHost {
 export class VirtualClock implements Clock {
   private readonly pending = new Set<number>();
   private running = true;
+  /** While paused: the timers that came due, fired in order at `thaw`. Undefined while running. */
+  private due: { readonly id: number; readonly callback: () => void }[] | undefined;
 
   constructor(
     private readonly host: ClockHost,
@@ -35,9 +37,13 @@ export class VirtualClock implements Clock {
     return this.host.now();
   }
 
-  /** Virtual time from a fixed origin, so block timestamps replay identically. */
+  /**
+   * Virtual time from a fixed origin, so block timestamps replay identically; whole milliseconds,
+   * as `Date.now()` (latencies make virtual time fractional, and a block timestamp must be an
+   * integer: the one-league BFT leader's blocks were refused BLOCK_BAD_FIELD in the simulator).
+   */
   wallNow(): number {
-    return SIM_WALL_ORIGIN_MS + this.host.now();
+    return Math.floor(SIM_WALL_ORIGIN_MS + this.host.now());
   }
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
@@ -58,10 +64,28 @@ export class VirtualClock implements Clock {
   stop(): void {
     this.running = false;
     this.pending.clear();
+    this.due = undefined;
+  }
+
+  /** Holds every timer that comes due from now on (the owner is paused, SIGSTOP). */
+  freeze(): void {
+    this.due ??= [];
+  }
+
+  /** Fires, now and in order, the timers that came due while frozen (a resumed process's stale timers). */
+  thaw(): void {
+    const due = this.due ?? [];
+    this.due = undefined;
+    for (const { id, callback } of due) this.host.schedule(this.host.now(), () => this.fire(id, callback));
   }
 
   private fire(id: number, callback: () => void): boolean {
-    if (!this.pending.delete(id)) return false;
+    if (!this.pending.has(id)) return false;
+    if (this.due !== undefined) {
+      this.due.push({ id, callback });
+      return false;
+    }
+    this.pending.delete(id);
     const host = this.host;
     host.trace.record(TraceKind.timer, host.now(), [this.ownerIndex, id]);
     if (host.trace.logging) host.trace.log(`t=${host.now()} timer ${this.ownerName} #${id}`);

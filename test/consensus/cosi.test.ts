@@ -23,7 +23,7 @@ import {
   verifyCollectiveSignature,
 } from "../../src/consensus/cosi/codec.js";
 import { hasBit, popcount } from "../../src/consensus/cosi/mask.js";
-import { CosiNode, type CosiResult, type LeaderSession } from "../../src/consensus/cosi/protocol.js";
+import { CosiNode, MAX_PATIENCE, type CosiResult, type LeaderSession } from "../../src/consensus/cosi/protocol.js";
 import { TreeLayout } from "../../src/consensus/cosi/tree.js";
 import { ValidatorRegistry, proveKeyPossession } from "../../src/consensus/registry.js";
 import { IosError } from "../../src/errors.js";
@@ -518,6 +518,43 @@ describe("one open session per signer", () => {
     assertValid(s, session!.result!, message("one"), "first session");
     assert.ok(!s.node(0).hasOpenSession);
     assertValid(s, runSession(s, 0, 2, message("two")), message("two"), "after closing");
+  });
+});
+
+describe("patience and releasing a nonce (issue 16)", () => {
+  it("a session with more patience waits for signers slower than the level timeout", () => {
+    // 30 ms each way: a commitment comes back 60 ms after the announcement, past a tree level (20 ms) and a star phase (40 ms).
+    const s = setup({ n: 4, fanout: 3, seed: "patience", link: { latency: { kind: "constant", ms: 30 } } });
+    const hasty = runSession(s, 0, 1, message("hasty"));
+    assert.equal(hasty.ok, false, "at patience 1 no attempt hears the threshold in time");
+    let patient: LeaderSession | undefined;
+    s.sim.schedule(0, "sign with patience 2", () => {
+      patient = s.node(0).sign(2, message("patient"), undefined, 2);
+    });
+    s.sim.runUntil(() => patient?.result !== undefined, { until: s.sim.now() + 60_000 });
+    const mask = assertValid(s, patient!.result!, message("patient"), "patience 2");
+    assert.equal(popcount(mask), 4, "every slow signer is in");
+    for (const bad of [0, MAX_PATIENCE + 1, 1.5]) assert.throws(() => s.node(1).sign(9, message("x"), undefined, bad), { code: "COSI_BAD_INPUT" });
+  });
+
+  it("a signer holding a nonce for a leader that went silent joins another leader's session once released", () => {
+    const s = setup({ n: 4, fanout: 3, seed: "release" });
+    s.sim.schedule(0, "leader 0 announces", () => void s.node(0).sign(1, message("abandoned")));
+    // The announcement and the commitments travel; leader 0 dies before its challenge.
+    s.sim.schedule(2, "leader 0 dies", () => s.sim.crash(s.peers[0]!));
+    s.sim.run({ until: s.sim.now() + 3 });
+    assert.ok([1, 2, 3].every((i) => s.node(i).hasOpenSession), "every signer holds its nonce for leader 0");
+    assert.throws(() => s.node(1).sign(2, message("next view")), { code: "COSI_SESSION_OPEN" }, "its own nonce for leader 0 keeps leader 1 from leading");
+    s.node(1).releaseExcept(1);
+    const refused = runSession(s, 1, 2, message("next view"));
+    assert.equal(refused.ok, false, "signers open with leader 0 refuse leader 1");
+    assert.ok(s.node(2).stats.refusedSessions >= 1 && s.node(3).stats.refusedSessions >= 1);
+    s.node(2).releaseExcept(0);
+    assert.ok(s.node(2).hasOpenSession, "a nonce held for the named leader stays");
+    for (const i of [2, 3]) s.node(i).releaseExcept(1);
+    assert.ok([2, 3].every((i) => !s.node(i).hasOpenSession), "released");
+    const mask = assertValid(s, runSession(s, 1, 3, message("next view")), message("next view"), "after the release");
+    assert.equal(popcount(mask), 3);
   });
 });
 

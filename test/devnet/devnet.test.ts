@@ -163,10 +163,16 @@ describe("devnet: launcher + load driver, counts add up", () => {
     assert.deepEqual(await waitGone(pids, 8000), []);
   });
 
-  it("ios start runs the default devnet (2 shards × 5 PoB validators, a normal league of 4), prints the summary, then stops and cleans", async () => {
+  it("ios start runs the default devnet (2 shards × 5 PoB validators, a normal league of 4), prints the summary, then stops and cleans; a normal validator killed meanwhile is reported and tolerated", async () => {
     const report = join(root, "start-report");
-    const run = await ios(["start", "--duration", "2", "--window", "500", "--report", report]);
+    const start = new IosProcess(["start", "--duration", "4", "--window", "500", "--report", report]);
+    processes.push(start);
+    const normal = await start.waitFor(/^ {2}validator (\d+) {2}shard \d {2}normal {2}pid (\d+) /m, 60_000);
+    await start.waitFor(/submitted [1-9]/, 60_000);
+    process.kill(Number(normal[2]), "SIGKILL");
+    const run = { code: await start.exited, stdout: start.stdout, stderr: start.stderr };
     assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`validator ${normal[1]} \\(shard \\d, normal league, pid ${normal[2]}\\) exited by itself \\(code null, signal SIGKILL\\); the others keep running`));
     const shape = run.stdout.match(/^devnet: 2 shard\(s\) × (\d) validator\(s\)/m);
     assert.ok(shape !== null, run.stdout);
     assert.equal(shape[1], "5");

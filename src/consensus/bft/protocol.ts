@@ -24,7 +24,10 @@
  * View change: a validator whose view times out (base timeout, doubled each further view of the
  * same height, reset by progress; the view's own proposal from its leader, once per view, gives
  * its validation a whole timeout from its arrival, so an honest leader's large proposal is not
- * abandoned mid-validation — a leader can stretch its view to twice its timeout at most) moves to view + 1 and broadcasts an individually signed
+ * abandoned mid-validation — a leader can stretch its view to twice its timeout at most; a leader
+ * this node last saw let a view expire without a proposal — dead, paused, cut off — gets a
+ * quarter of the timeout until a proposal or record of its own shows it back, so a dead member
+ * costs its shard a short wait, not a whole timeout, each time the rotation reaches it) moves to view + 1 and broadcasts an individually signed
  * VIEW-CHANGE carrying its highest prepare certificate; f + 1 view changes to later views pull a
  * validator along (PBFT §4.5.2). The new leader, with 2f + 1 view changes, re-proposes the value
  * of the highest prepare certificate among them, or a fresh value if there is none, and sends the
@@ -33,6 +36,13 @@
  * f + 1 honest validators locked on its value before leaving v, one of them is in every later
  * NEW-VIEW quorum, and by induction every later view re-proposes that value: no two different
  * values are ever final at one height.
+ *
+ * CoSi patience: each round the leader's view has failed doubles the next round's CoSi waits (up
+ * to cosi/protocol.ts MAX_PATIENCE) within the view, whose own timeout doubles per view. A level
+ * timeout is a guess about how fast members answer, and with one member dead every live one is
+ * needed: one slower than the guess (a loaded machine's event loop) stalled every round of every
+ * view for good, whatever the view timeout (issue 16). A validator entering a view releases a
+ * nonce it holds for another leader (`releaseExcept`).
  *
  * Catch-up: a validator that learns of a higher height (a message for it, or its own timeout)
  * sends FETCH(from height) and verifies the FINALIZED records it gets before delivering them in
@@ -49,7 +59,7 @@ import { SchnorrKey } from "../../crypto/schnorr.js";
 import type { Channel, PeerId } from "../../net/interface.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { cosiThreshold, verifyCollectiveSignature, type CollectiveSignature } from "../cosi/codec.js";
-import { CosiNode, type CosiResult } from "../cosi/protocol.js";
+import { CosiNode, MAX_PATIENCE, type CosiResult } from "../cosi/protocol.js";
 import {
   BFT_MESSAGES,
   DEFAULT_MAX_PROPOSAL_BYTES,
@@ -170,6 +180,13 @@ export interface BftStats {
 const MAX_FUTURE_RECORDS = 2 * MAX_FETCH_COUNT;
 /** Proposals of the next height held until this one is final (one per view, a few views). */
 const MAX_EARLY_PROPOSALS = 4;
+/**
+ * A silent leader's view (see `silentLeaders`) lasts this share of the view timeout. A quarter of
+ * the devnet's 2 s is 0.5 s: an honest PoB leader's proposal (shares, execution) reached its
+ * members within 0.05–0.5 s of entering a view under load (issue 16's traces), and a proposal
+ * that arrives extends the view to the whole timeout anyway. Doubling per view keeps it growing.
+ */
+const SILENT_LEADER_TIMEOUT_SHARE = 0.25;
 
 
 /** What the leader of the current (height, view) is doing. */
@@ -228,6 +245,20 @@ export class BftNode {
   private viewDeadline = 0;
   /** Whether the current view's timer was re-armed for its proposal's validation (once per view). */
   private viewExtended = false;
+  /** Whether a proposal from the current view's leader reached this node in this view. */
+  private leaderHeard = false;
+  /**
+   * CoSi rounds this leader's current view has seen fail: the next runs with 2^failedRounds
+   * patience. Not the view's index too: every wait of a round includes a dead member's full wait,
+   * so a view past 0 would pay it doubled at every height it decides (measured: +0.25 s each).
+   */
+  private failedRounds = 0;
+  /**
+   * Participants whose last view as leader ended here by timeout with no proposal from them, until
+   * a proposal of theirs or a record they decided arrives: their views get SILENT_LEADER_TIMEOUT_SHARE
+   * of the timeout. Local and never signed: it moves timeouts only, which safety does not rest on.
+   */
+  private readonly silentLeaders = new Set<number>();
   /** The (height, view) whose fresh proposal the application is still preparing. */
   private proposing: { readonly height: number; readonly view: number } | undefined;
   private readonly futureRecords = new Map<number, FinalityRecord>();
@@ -352,6 +383,25 @@ export class BftNode {
     return Math.min(this.baseTimeoutMs * 2 ** Math.min(view, 52), this.maxTimeoutMs);
   }
 
+  /**
+   * The whole timeout of `view` (base · 2^view, capped): what the application's own waits inside a
+   * view scale with (PoB's share gathering and body fetching), so they grow as views fail.
+   */
+  viewTimeoutOf(view: number): number {
+    return this.timeoutOf(view);
+  }
+
+  /** How long this node waits for the proposal of (current height, `view`): shorter for a silent leader. */
+  private waitFor(view: number): number {
+    const full = this.timeoutOf(view);
+    return this.silentLeaders.has(this.leaderOf(this.currentHeight, view)) ? full * SILENT_LEADER_TIMEOUT_SHARE : full;
+  }
+
+  /** Participants this node now treats as silent leaders (see `silentLeaders`), ascending. */
+  get silentLeaderIndices(): number[] {
+    return [...this.silentLeaders].sort((a, b) => a - b);
+  }
+
   /** Enters `view` of the current height: forgets what was agreed to sign in earlier views. */
   /** Past `lastHeight`: the instance decided everything it was opened for. */
   get rested(): boolean {
@@ -372,9 +422,12 @@ export class BftNode {
     this.approvable.clear();
     this.leaderTask = undefined;
     this.viewExtended = false;
+    this.leaderHeard = false;
+    this.failedRounds = 0;
     this.cancelViewTimers();
     const height = this.currentHeight;
-    this.armViewTimer(height, view, this.timeoutOf(view) + (view === 0 ? this.deps.app.quietMs?.(height) ?? 0 : 0));
+    this.cosi.releaseExcept(this.leaderOf(height, view));
+    this.armViewTimer(height, view, this.waitFor(view) + (view === 0 ? this.deps.app.quietMs?.(height) ?? 0 : 0));
     if (view > 0) {
       // One retransmission of the view change mid-view: a lost message should not cost a whole view.
       this.resendTimer = this.deps.clock.setTimer(this.timeoutOf(view) / 2, () => {
@@ -389,7 +442,10 @@ export class BftNode {
     this.viewDeadline = this.deps.clock.now() + ms;
     this.viewTimer = this.deps.clock.setTimer(ms, () => {
       this.viewTimer = undefined;
-      if (this.currentHeight === height && this.currentView === view) this.changeView(view + 1);
+      if (this.currentHeight !== height || this.currentView !== view) return;
+      const leader = this.leaderOf(height, view);
+      if (!this.leaderHeard && leader !== this.selfIndex) this.silentLeaders.add(leader);
+      this.changeView(view + 1);
     });
   }
 
@@ -400,7 +456,7 @@ export class BftNode {
    */
   hurry(): void {
     if (this.viewTimer === undefined || this.closed || this.rested) return;
-    const busy = this.timeoutOf(this.currentView);
+    const busy = this.waitFor(this.currentView);
     if (this.viewDeadline - this.deps.clock.now() <= busy) return;
     this.deps.clock.cancelTimer(this.viewTimer);
     this.armViewTimer(this.currentHeight, this.currentView, busy);
@@ -552,7 +608,7 @@ export class BftNode {
         : commitDigest(this.chainId, task.height, task.view, task.hash, task.prepareCert!, this.participants.length);
     try {
       // A fresh round per try gives a fresh session id: peers ignore a session they closed.
-      this.cosi.sign(this.deps.rng.nextU32(), message, (result) => this.onRoundDone(task, result));
+      this.cosi.sign(this.deps.rng.nextU32(), message, (result) => this.onRoundDone(task, result), Math.min(2 ** this.failedRounds, MAX_PATIENCE));
     } catch (error) {
       if (!(error instanceof IosError) || error.code !== "COSI_SESSION_OPEN") throw error;
       this.deps.clock.setTimer(this.retryMs, () => this.runRound(task));
@@ -562,7 +618,9 @@ export class BftNode {
   private onRoundDone(task: LeaderTask, result: CosiResult): void {
     if (this.closed || this.currentHeight !== task.height) return;
     if (!result.ok) {
-      if (this.leaderTask === task) this.deps.clock.setTimer(this.retryMs, () => this.runRound(task));
+      if (this.leaderTask !== task) return;
+      this.failedRounds++;
+      this.deps.clock.setTimer(this.retryMs, () => this.runRound(task));
       return;
     }
     if (task.phase === "prepare") {
@@ -606,9 +664,12 @@ export class BftNode {
       this.requestCatchUp(from);
       return;
     }
-    if (from !== this.peers[this.leaderOf(message.height, message.view)]) {
+    const leader = this.leaderOf(message.height, message.view);
+    if (from !== this.peers[leader]) {
       throw new IosError<BftErrorCode>("BFT_BAD_MESSAGE", "PROPOSE not from the leader of its view");
     }
+    // It proposes, even late: it is back (an authenticated link says the leader itself sent it).
+    this.silentLeaders.delete(leader);
     if (message.view < this.currentView) return;
     if (message.view === this.currentView && (this.accepted !== undefined || this.validating !== undefined)) {
       const known = this.accepted ?? this.validating!;
@@ -627,6 +688,7 @@ export class BftNode {
     }
     const candidate: Accepted = { view: message.view, proposal: message.proposal, hash: this.hashProposal(message.proposal) };
     this.validating = candidate;
+    this.leaderHeard = true;
     this.extendViewForProposal();
     const verdict = this.deps.app.validate(message.height, message.proposal, message.view, proposedIn);
     if (typeof verdict === "boolean") this.onValidated(message.height, candidate, verdict);
@@ -720,6 +782,8 @@ export class BftNode {
     let next: FinalityRecord | undefined = record;
     while (next !== undefined && !this.closed) {
       this.log.append(next);
+      // Its leader decided it: whatever this node missed of it, that leader is not silent.
+      this.silentLeaders.delete(this.leaderOf(next.height, next.view));
       this.currentHeight = next.height + 1;
       this.lock = undefined;
       this.ownViewChange = undefined;

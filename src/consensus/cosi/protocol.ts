@@ -26,6 +26,14 @@
  * responded, its nonce timed out, the same session moved to a new attempt, or the same leader
  * started a new session (which drops the old nonce unused); a refusing node still relays for its
  * subtree.
+ *
+ * Patience. A leader may run a session with its waits stretched `patience` times (`sign`): its
+ * caller (BFT) raises it while rounds keep failing, so a signer slower than the level timeout — a
+ * busy event loop, a long link — is waited for once it is needed for the threshold (with one
+ * signer dead, every live one is). A signer cannot know the leader's patience, so it keeps a
+ * committed nonce MAX_PATIENCE times longer; the one-session rule then holds it against other
+ * leaders that long, unless its caller releases it (`releaseExcept`: BFT moving to a view led by
+ * someone else), which drops the unused nonce.
  */
 import { IosError, check, invariant } from "../../errors.js";
 import type { Ed25519Verifier } from "../../crypto/ed25519.js";
@@ -120,6 +128,12 @@ const MAX_TRACKED_SESSIONS = 64;
 const MAX_CLOSED_SESSIONS = 256;
 /** A star phase waits this many levels, retransmitting to the silent every half level. */
 const STAR_PHASE_LEVELS = 2;
+/**
+ * Largest `patience` of a session: 8 stretches the devnet's 40 ms level to 320 ms, beyond the
+ * event-loop stalls of a loaded 2-core machine (0.1–0.3 s; issue 16), while a committed nonce is
+ * kept 2 s at most (n = 4, fan-out 8).
+ */
+export const MAX_PATIENCE = 8;
 /** The identity point, the aggregate of an empty subtree. */
 const IDENTITY = (() => {
   const point = new Uint8Array(POINT_BYTES);
@@ -156,6 +170,8 @@ class Attempt {
   /** Children caught equivocating: ignored for the rest of the attempt. */
   readonly banned = new Set<PeerId>();
   phase: Phase = "committing";
+  /** This node's wait per tree level in this attempt: the leader's stretched by its patience. */
+  levelMs = 0;
   commitment: Commitment | undefined;
   commitMask: Uint8Array | undefined;
   commitPayload: Uint8Array | undefined;
@@ -207,6 +223,8 @@ class LeaderState implements LeaderSession {
     readonly message: Uint8Array,
     readonly session: Uint8Array,
     readonly onDone: ((result: CosiResult) => void) | undefined,
+    /** How many level timeouts the leader waits per level in this session (1..MAX_PATIENCE). */
+    readonly patience: number,
   ) {}
 }
 
@@ -270,7 +288,7 @@ export class CosiNode {
     this.levelMs = config.levelTimeoutMs;
     this.maxAttempts = maxAttempts;
     this.maxMessageBytes = maxMessageBytes;
-    this.openTimeoutMs = 2 * (fullTreeHeight(participants.length, config.fanout) + STAR_PHASE_LEVELS) * config.levelTimeoutMs;
+    this.openTimeoutMs = 2 * (fullTreeHeight(participants.length, config.fanout) + STAR_PHASE_LEVELS) * config.levelTimeoutMs * MAX_PATIENCE;
     const guard = (handler: (from: PeerId, payload: Uint8Array) => void) =>
       guardedHandler(
         () => this.closed,
@@ -289,23 +307,35 @@ export class CosiNode {
   }
 
   /**
-   * Leads a session signing `message` for `round`. Throws COSI_SESSION_OPEN if this node is
-   * already open in a session; the result arrives through `onDone` and `session.result`.
+   * Leads a session signing `message` for `round`, waiting `patience` level timeouts per level
+   * (1..MAX_PATIENCE). Throws COSI_SESSION_OPEN if this node is already open in a session; the
+   * result arrives through `onDone` and `session.result`.
    */
-  sign(round: number, message: Uint8Array, onDone?: (result: CosiResult) => void): LeaderSession {
+  sign(round: number, message: Uint8Array, onDone?: (result: CosiResult) => void, patience = 1): LeaderSession {
     check(!this.closed, "COSI_BAD_INPUT", "node is closed");
     check(Number.isSafeInteger(round) && round >= 0, "COSI_BAD_INPUT", `round must be a non-negative safe integer, got ${String(round)}`);
     check(message instanceof Uint8Array, "COSI_BAD_INPUT", "message must be a Uint8Array");
     check(message.length <= this.maxMessageBytes, "COSI_BAD_INPUT", `message of ${message.length} bytes exceeds ${this.maxMessageBytes}`);
     check(onDone === undefined || typeof onDone === "function", "COSI_BAD_INPUT", "onDone must be a function");
+    check(Number.isInteger(patience) && patience >= 1 && patience <= MAX_PATIENCE, "COSI_BAD_INPUT", `patience must be an integer in [1, ${MAX_PATIENCE}], got ${String(patience)}`);
     if (this.hasOpenSession) {
       throw new IosError<CosiErrorCode>("COSI_SESSION_OPEN", "this node is already open in a CoSi session");
     }
     const copy = Uint8Array.from(message);
-    const leader = new LeaderState(round, copy, sessionId(this.deps.key.publicKey, round, copy), onDone);
+    const leader = new LeaderState(round, copy, sessionId(this.deps.key.publicKey, round, copy), onDone, patience);
     this.leading = leader;
     this.startAttempt(leader, "tree");
     return leader;
+  }
+
+  /**
+   * Drops this node's live nonce if a leader other than `leaderIndex` holds it (the caller knows
+   * that session is abandoned: BFT entered a view led by `leaderIndex`). Dropping an unused nonce
+   * is always safe; only reusing one is not.
+   */
+  releaseExcept(leaderIndex: number): void {
+    const open = this.open;
+    if (open !== undefined && open.announce.leaderIndex !== leaderIndex) this.dropAttempt(open);
   }
 
   /** Stops every timer and ignores further messages (the channel is its owner's to close). */
@@ -340,6 +370,7 @@ export class CosiNode {
     leader.attemptsUsed++;
     const payload = encodeAnnounce(announce);
     const attempt = new Attempt(announce, payload, new TreeLayout(announce.count, this.selfIndex, invited, mode, this.fanout), this.selfIndex, this.peers);
+    attempt.levelMs = this.levelMs * leader.patience;
     leader.current = attempt;
     attempt.commitment = this.deps.key.commit(this.deps.rng);
     for (const child of attempt.children) this.deps.channel.send(child, COSI_MESSAGES.ANNOUNCE, payload);
@@ -435,6 +466,7 @@ export class CosiNode {
     }
     const layout = new TreeLayout(count, announce.leaderIndex, announce.invited, announce.mode, announce.fanout);
     const attempt = new Attempt(announce, payload, layout, this.selfIndex, this.peers);
+    attempt.levelMs = this.levelMs;
     if (attempt.parent !== from) throw reject("not from this node's parent in the attempt's tree");
     const sessionHex = attempt.sessionHex;
     const closedAt = this.closedAttempts.get(sessionHex);
@@ -618,12 +650,12 @@ export class CosiNode {
     }
     const levels = attempt.announce.mode === "star" ? STAR_PHASE_LEVELS : attempt.layout.height(attempt.position);
     this.cancelTimer(attempt);
-    attempt.timer = this.deps.clock.setTimer(levels * this.levelMs, done);
+    attempt.timer = this.deps.clock.setTimer(levels * attempt.levelMs, done);
   }
 
   /** In a star the leader resends the current phase's message to children not yet heard from. */
   private retransmitLoop(attempt: Attempt): void {
-    attempt.retransmitTimer = this.deps.clock.setTimer(this.levelMs / 2, () => {
+    attempt.retransmitTimer = this.deps.clock.setTimer(attempt.levelMs / 2, () => {
       attempt.retransmitTimer = undefined;
       if (attempt.phase === "committing") {
         for (const child of attempt.children) {

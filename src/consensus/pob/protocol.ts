@@ -714,11 +714,15 @@ export class PobNode {
     return proposal;
   }
 
-  /** Resolves with `shareQuorum` shares over `coreHash` (this leader's own first), ascending by member; undefined after half a view timeout. */
+  /**
+   * Resolves with `shareQuorum` shares over `coreHash` (this leader's own first), ascending by
+   * member; undefined after half the view's timeout (it doubles per view, as the view timeout: a
+   * fixed wait would fail in every view once a member needed for the quorum answers slower).
+   */
   private gatherShares(bftHeight: number, view: number, coreHash: Uint8Array): Promise<{ shares: SeedShare[]; outputs: Uint8Array[] } | undefined> {
     this.collecting?.done(undefined);
     return new Promise((resolve) => {
-      const timer = this.deps.clock.setTimer(this.config.viewTimeoutMs / 2, () => collection.done(undefined));
+      const timer = this.deps.clock.setTimer(this.bft!.viewTimeoutOf(view) / 2, () => collection.done(undefined));
       const collection: ShareCollection = {
         bftHeight, view, coreHash, outputs: new Map(),
         done: (result) => {
@@ -810,7 +814,7 @@ export class PobNode {
 
   /**
    * Step c: co-signs a proposal that fits the replica once every block body it orders is held
-   * (missing ones are fetched from the leader and awaited for up to half a view timeout) and its
+   * (missing ones are fetched from the leader and awaited for up to half the view's timeout) and its
    * execution here reaches the commitment it carries. An empty proposal is co-signed after
    * `idleProposalMs` or as soon as a block arrives.
    */
@@ -857,7 +861,7 @@ export class PobNode {
     } else {
       // The proposer first, then another member every CoSi level timeout: a re-proposed value's
       // proposer may hold none of it after a restart, while every co-signer that prepared it kept it.
-      const deadline = this.deps.clock.now() + this.config.viewTimeoutMs / 2;
+      const deadline = this.deps.clock.now() + this.bft!.viewTimeoutOf(view) / 2;
       let missing = this.missingBodies(proposal);
       if (missing.length > 0) this.fetchBodies(missing, this.deps.peerOf(proposal.proposer));
       let nextSourceAt = this.deps.clock.now() + this.config.cosi.levelTimeoutMs;
