@@ -108,7 +108,11 @@ export type NodeNoticeCode =
   /** It joined a shard at the shard's latest MSB (node/sync/msb-join.ts) instead of replaying the heights below it. */
   | "NODE_MSB_JOINED"
   /** A join at an MSB failed (the code says why: every source refused or bad): the shard is replayed instead. */
-  | "NODE_MSB_JOIN_FAILED";
+  | "NODE_MSB_JOIN_FAILED"
+  /** Its shard's epoch ended here: the next epoch's opening (batch 0, this epoch's committee) took over, no rest. */
+  | "NODE_OPENING"
+  /** The opening ended at a certified height (the next configuration is known): the epoch's own committee decides from there. */
+  | "NODE_OPENING_ENDED";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
@@ -234,6 +238,12 @@ export const LINK_CATCH_UP_DELTAS = 10;
  * them all; a validator one epoch behind pays it once.
  */
 export const CAUGHT_UP_SETTLE_DELTAS = 1;
+/**
+ * A validator that learned the next configuration from its peers' archives (it was behind) gives up its seat in the opening
+ * once its state decided nothing for this many Δ, and syncs past the opening's end instead: its peers may have left the opening
+ * long ago (a current validator's opening decides a height every idle heartbeat). As long as the link catch-up's wait.
+ */
+export const OPENING_STALL_DELTAS = LINK_CATCH_UP_DELTAS;
 /** A sync round that found no honest source is tried again this much later (sources come back, or catch up themselves). */
 export const SYNC_RETRY_MS = 2_000;
 
@@ -324,7 +334,9 @@ class NodeBackend implements ClientBackend {
     return {
       publicKey: toHex(setup.key.publicKey),
       role,
-      epoch: context.epoch,
+      // The epoch of the heights it decides: the next one's during its opening (clients map a confirmation's height to its epoch).
+      epoch: this.node.decidingEpoch,
+      ...(this.node.opening ? { opening: true } : {}),
       shard,
       uptimeSeconds: Math.round((clock.wallNow() - this.#startedAt) / 1000),
       mempool: { pending: pipeline.pendingCount, pendingBytes: pipeline.pendingBytes, ready: pipeline.mempoolCount },
@@ -546,6 +558,16 @@ export class ValidatorNode {
     return this.#run.context;
   }
 
+  /** The epoch of the heights its driver decides: the configured one's, or the next one's during that epoch's opening. */
+  get decidingEpoch(): number {
+    return this.opening ? this.#run.context.epoch + 1 : this.#run.context.epoch;
+  }
+
+  /** Whether its driver runs the next epoch's opening (batch 0, this epoch's committee) while that epoch's configuration is made. */
+  get opening(): boolean {
+    return this.#run.opening !== undefined;
+  }
+
   /** Its shard in that epoch; while it waits, the shard of the state the API reads (the one it served last, or the home shard). */
   get shard(): number {
     return this.#run.shard;
@@ -571,6 +593,11 @@ export class ValidatorNode {
 
   get pipeline(): Pipeline {
     return this.#run.hold.pipeline;
+  }
+
+  /** This validator's state of `shard`, if it ever opened one (a mover keeps the shard it left; tests read it). */
+  stateOf(shard: number): ShardState | undefined {
+    return this.#holds.get(shard)?.state;
   }
 
   /** The epoch archive: the home shard's store keeps it, whichever shard this validator serves now. */
@@ -958,28 +985,49 @@ export class ValidatorNode {
       this.#run = opening;
       this.#startRun(opening);
       if (carried.length > 0) void opening.driver.submit(carried).catch(this.#deps.onError);
+      const epoch = run.context.epoch + 1;
+      this.#deps.logger.info({ code: "NODE_OPENING" satisfies NodeNoticeCode, epoch, shard: run.shard, height: run.hold.state.tip.height, carried: carried.length },
+        `shard ${run.shard} reached epoch ${epoch}'s start: epoch ${run.context.epoch}'s committee goes on in epoch ${epoch}'s opening while the configuration is made`);
     } finally {
       resume();
     }
   }
 
-  /** Resolves with the height `driver`'s instance ended at, once final here; undefined if the node stops first. */
-  #instanceEnd(driver: PobShardConsensus): Promise<number | undefined> {
+  /**
+   * Resolves with the height `run`'s opening ended at, once final here; undefined if the node
+   * stops first; "stalled" (only when `giveUp`) once its state decided nothing for
+   * OPENING_STALL_DELTAS Δ.
+   */
+  #instanceEnd(run: EpochRun, giveUp: boolean): Promise<number | "stalled" | undefined> {
+    const driver = run.driver as PobShardConsensus;
     return new Promise((resolve) => {
       if (driver.instanceEnd !== undefined) {
         resolve(driver.instanceEnd);
         return;
       }
-      const stopping = (): void => {
-        off();
-        resolve(undefined);
-      };
-      const off = driver.onInstanceEnd((height) => {
+      let timer: TimerHandle | undefined;
+      const finish = (outcome: number | "stalled" | undefined): void => {
         off();
         this.#onStopping.delete(stopping);
-        resolve(height);
-      });
+        if (timer !== undefined) this.clock.cancelTimer(timer);
+        resolve(outcome);
+      };
+      const stopping = (): void => finish(undefined);
+      const off = driver.onInstanceEnd((height) => finish(height));
       this.#onStopping.add(stopping);
+      if (!giveUp) return;
+      let seen = run.hold.state.tip.height;
+      const watch = (): void => {
+        timer = this.clock.setTimer(OPENING_STALL_DELTAS * this.#epochDeltaMs, () => {
+          const tip = run.hold.state.tip.height;
+          if (tip === seen) finish("stalled");
+          else {
+            seen = tip;
+            watch();
+          }
+        });
+      };
+      watch();
     });
   }
 
@@ -1010,7 +1058,7 @@ export class ValidatorNode {
     try {
       let carried: readonly Uint8Array[] = [];
       let report: SyncReport | undefined;
-      if (old.role === "validator" && old.opening === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context) && by === "transition") {
+      if (old.role === "validator" && old.opening === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context)) {
         carried = await this.#stopRun(old);
         if (old.hold.state.tip.height < context.startHeight) report = await this.#sync(old.shard, context, context.startHeight);
         if (this.#stopping !== undefined) return;
@@ -1021,20 +1069,28 @@ export class ValidatorNode {
         carried = [];
         old = opening;
       }
-      // A configuration learned from peers' archives finds this node behind: its opening's peers may have retired it long ago.
-      if (old.opening !== undefined && old.context.epoch === epoch - 1 && this.#started.has(old) && by === "transition") {
+      if (old.opening !== undefined && old.context.epoch === epoch - 1 && this.#started.has(old)) {
         old.opening.configure();
         // The opening keeps deciding (and taking submissions) until its end is final here.
         resume();
         const following = shard !== undefined && shard !== old.shard ? this.#syncToOpeningEnd(shard, context) : undefined;
         // Awaited below: a failure meanwhile is reported there, not as an unhandled rejection.
         following?.catch(() => undefined);
-        const ended = await this.#instanceEnd(old.driver as PobShardConsensus);
+        // A configuration learned from peers' archives may find this node behind, its opening's peers past it: it gives up
+        // its seat once its opening stalls (a current node's transition may just be slow: its opening goes on meanwhile).
+        const ended = await this.#instanceEnd(old, by === "catch-up");
         if (ended === undefined || this.#stopping !== undefined) return;
-        pauseFrom = Math.max(configuredAt, this.clock.now());
         resume = this.#pauseSubmissions();
-        carried = await this.#stopRun(old, true);
-        if (following !== undefined) report = await following;
+        if (ended === "stalled") {
+          carried = await this.#stopRun(old);
+          report = following !== undefined ? await following : shard === undefined ? undefined : await this.#syncToOpeningEnd(shard, context);
+        } else {
+          pauseFrom = Math.max(configuredAt, this.clock.now());
+          this.#deps.logger.info({ code: "NODE_OPENING_ENDED" satisfies NodeNoticeCode, epoch, shard: old.shard, height: ended, sinceConfiguredMs: pauseFrom - configuredAt, next: shard ?? null },
+            `shard ${old.shard}'s opening of epoch ${epoch} ended at height ${ended}; this validator goes on ${shard === undefined ? "as an observer" : `in shard ${shard}`}`);
+          carried = await this.#stopRun(old, true);
+          if (following !== undefined) report = await following;
+        }
       } else {
         carried = await this.#stopRun(old);
         if (shard !== undefined) report = await this.#syncToOpeningEnd(shard, context);

@@ -321,7 +321,9 @@ export class PobShardConsensus implements ShardDriver {
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
     // The opening has its own lane (net/channels.ts): its late members fetch its records from peers already deciding in the epoch's own instance.
     this.#consensusChannel = transport.open({ protocol: "consensus", shard, epoch: opening === undefined ? this.#instance.epoch : openingLane(this.#instance.epoch) });
-    this.#clientChannel = transport.open({ protocol: "client", shard, epoch: this.#instance.epoch });
+    // Relays follow the leagues' assignment: an opening keeps its epoch's client channel, so validators still in the epoch's own
+    // driver (or already in the opening) reach its producers without a gap.
+    this.#clientChannel = transport.open({ protocol: "client", shard, epoch: context.epoch });
     this.node = new PobNode(
       {
         chainId: this.#instance.key, shard, shardCount: context.shardCount, viewTimeoutMs,
