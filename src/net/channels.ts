@@ -3,6 +3,12 @@
  * an arriving message (type, shard, epoch) to its handler. The instance's protocol follows from
  * the type (the ranges of message-types.ts are disjoint), so routing reads three numbers off the
  * frame and builds no key: shard → epoch → channel by protocol slot → handler by type.
+ *
+ * Lanes: an epoch's instances run one after the other on a node, yet a late member of one still
+ * asks its peers for that instance's records while they decide in the next. The opening instance
+ * of epoch e (TransEpoch batch 0, run by epoch e − 1's committee) therefore has its own consensus
+ * channel, `openingLane(e)`: the epoch field with its top bit set (epochs stay below 2^31), so its
+ * FETCH and FINALIZED messages never reach the epoch's own instance and the other way round.
  */
 import { check } from "../errors.js";
 import type { Channel, InstanceId, MessageHandler, MessageType, PeerId } from "./interface.js";
@@ -49,6 +55,15 @@ export function checkInstance(instance: InstanceId): void {
   );
   check(isU32(instance.shard), "CHANNEL_BAD_INSTANCE", `shard must be a u32, got ${String(instance.shard)}`);
   check(isU32(instance.epoch), "CHANNEL_BAD_INSTANCE", `epoch must be a u32, got ${String(instance.epoch)}`);
+}
+
+/** The top bit of a frame's epoch field: set on an epoch's opening lane (module doc). */
+export const OPENING_LANE_BIT = 0x8000_0000;
+
+/** The epoch field of epoch `epoch`'s opening instance's channel (module doc, "Lanes"). */
+export function openingLane(epoch: number): number {
+  check(Number.isInteger(epoch) && epoch >= 0 && epoch < OPENING_LANE_BIT, "CHANNEL_BAD_INSTANCE", `an opening lane needs an epoch below 2^31, got ${epoch}`);
+  return epoch + OPENING_LANE_BIT;
 }
 
 /** The canonical key of an instance: "protocol/shard/epoch" in decimal, e.g. "consensus/3/7". */

@@ -15,11 +15,16 @@
  *  2. run: clients submit over HTTP / WebSocket to the driver, which admits through the pipeline
  *     and decides blocks alone (solo) or with the shard (bft, pob); peers connect over the
  *     authenticated transport.
- *  3. switch (PoB with an epoch length): when the next epoch is configured — by this validator's
- *     transition, or a link from a peer's archive (src/epoch/transition/catch-up.ts) — stop the
- *     driver, carry its unsettled transactions over, sync the shard the new epoch assigns when
- *     the state is not at the epoch's start (src/node/sync), and start the new epoch's driver
- *     (`#enterLatest`; docs/ARCHITECTURE.md, "Switching epochs").
+ *  3. switch (PoB with an epoch length): no rest at the boundary (TransEpoch stage 2). When the
+ *     epoch's last height is final here, the driver hands over to the next epoch's *opening*
+ *     (batch 0: this epoch's committee and leagues under the next epoch's heights, `#open`), which
+ *     goes on deciding while the transition makes the next configuration. When the next epoch is
+ *     configured — by this validator's transition, or a link from a peer's archive
+ *     (src/epoch/transition/catch-up.ts) — the opening's rule (src/epoch/transepoch/opening.ts)
+ *     lets it end at a certified height; there the new epoch's own driver starts on the same state
+ *     with the unsettled transactions carried over; a validator the new epoch puts in another
+ *     shard (or that was behind) syncs that shard up to its opening's end (src/node/sync) and
+ *     starts there (`#enterLatest`; docs/ARCHITECTURE.md, "Switching epochs").
  *     A validator the new epoch does not list (it left, src/ledger/kinds/registration.ts) stops
  *     its driver after the epoch it co-signed the transition of, logs NODE_LEFT and stays up as
  *     an observer (below).
@@ -79,6 +84,9 @@ import type { EpochContext } from "../epoch/interface.js";
 import { IosError, check } from "../errors.js";
 import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
 import { WaitingDriver, type WaitingRole } from "./consensus/waiting-driver.js";
+import { OpeningEnd } from "../epoch/transepoch/opening.js";
+import { SWAP_PATIENCE_DELTAS } from "../epoch/transepoch/swaps.js";
+import { decodeProposal } from "../consensus/pob/proposal.js";
 import type { PeerId } from "../net/interface.js";
 
 export type NodeErrorCode =
@@ -100,7 +108,11 @@ export type NodeNoticeCode =
   /** It joined a shard at the shard's latest MSB (node/sync/msb-join.ts) instead of replaying the heights below it. */
   | "NODE_MSB_JOINED"
   /** A join at an MSB failed (the code says why: every source refused or bad): the shard is replayed instead. */
-  | "NODE_MSB_JOIN_FAILED";
+  | "NODE_MSB_JOIN_FAILED"
+  /** Its shard's epoch ended here: the next epoch's opening (batch 0, this epoch's committee) took over, no rest. */
+  | "NODE_OPENING"
+  /** The opening ended at a certified height (the next configuration is known): the epoch's own committee decides from there. */
+  | "NODE_OPENING_ENDED";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
@@ -123,8 +135,8 @@ export interface ValidatorDeps {
   readonly openState: (shard: number) => ShardState;
   /** The verifier pool, closed by the node's `stop`. */
   readonly pool: VerifierPool;
-  /** Opens the finality log of the driver of `shard` in `epoch`: files in the data directory, or the simulator's memory. */
-  readonly openLog: (shard: number, epoch: number) => FinalityLogOpener;
+  /** Opens the finality log of the driver of `shard` in `epoch` (the epoch's own instance, or its opening): files in the data directory, or the simulator's memory. */
+  readonly openLog: (shard: number, epoch: number, instance: LogInstance) => FinalityLogOpener;
   /** Where a driver reports a fatal commit failure (it stops after one), and the node an epoch it cannot enter. */
   readonly onError: (error: unknown) => void;
   /** Info lines about the validator set's changes at this node (NodeNoticeCode). */
@@ -134,7 +146,16 @@ export interface ValidatorDeps {
    * and switch under PoB with an epoch length); absent where the network needs no peer set (the simulator's).
    */
   readonly linkWith?: (peers: readonly PeerId[]) => void;
+  /**
+   * Tests only: a shard's driver rests at its epoch's last height instead of handing over to the
+   * next epoch's opening before the configuration is known (the opening then starts with it): a
+   * shard whose next configuration never comes keeps a fixed history (state-sync tests).
+   */
+  readonly restAtBoundary?: boolean;
 }
+
+/** Which of an epoch's instances a finality log belongs to: the epoch's own committee's, or its opening (batch 0, the epoch before's committee). */
+export type LogInstance = "own" | "opening";
 
 /** A shard this validator holds a state of, with the pipeline in front of it (kept across the epochs it serves the shard). */
 interface ShardHold {
@@ -158,6 +179,8 @@ interface EpochRun {
   readonly role: "validator" | WaitingRole;
   /** Unsubscribes the node's client-event fan-out from the driver. */
   readonly detach: () => void;
+  /** Set when the driver runs the next epoch's opening instance (`context` is still this epoch's): the rule that ends it. */
+  readonly opening?: OpeningEnd;
 }
 
 /** The epoch transition in progress or just done, with the channels it runs on. */
@@ -167,11 +190,11 @@ interface TransitionRun {
 }
 
 /** The driver the configuration selects, for `context`'s `shard`. */
-function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold }): ShardDriver {
+function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; takeover?: number; opening?: OpeningEnd }): ShardDriver {
   const { config, key } = setup;
-  const { context, previous, shard, hold: { state, pipeline } } = run;
+  const { context, previous, shard, hold: { state, pipeline }, takeover, opening } = run;
   const { clock, rng, transport, pool, onError } = deps;
-  const openLog = deps.openLog(shard, context.epoch);
+  const openLog = opening === undefined ? deps.openLog(shard, context.epoch, "own") : deps.openLog(shard, context.epoch + 1, "opening");
   const settings = config.consensus;
   switch (settings.mode) {
     case "pob": {
@@ -179,6 +202,8 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
       return new PobShardConsensus({
         context, shard, key, transport, pipeline, state, clock, rng, onError, openLog,
         ...(previous === undefined ? {} : { previous }),
+        ...(takeover === undefined ? {} : { takeover }),
+        ...(opening === undefined ? {} : { opening }),
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleProposalMs: idleBlockMs }),
       });
@@ -213,6 +238,12 @@ export const LINK_CATCH_UP_DELTAS = 10;
  * them all; a validator one epoch behind pays it once.
  */
 export const CAUGHT_UP_SETTLE_DELTAS = 1;
+/**
+ * A validator that learned the next configuration from its peers' archives (it was behind) gives up its seat in the opening
+ * once its state decided nothing for this many Δ, and syncs past the opening's end instead: its peers may have left the opening
+ * long ago (a current validator's opening decides a height every idle heartbeat). As long as the link catch-up's wait.
+ */
+export const OPENING_STALL_DELTAS = LINK_CATCH_UP_DELTAS;
 /** A sync round that found no honest source is tried again this much later (sources come back, or catch up themselves). */
 export const SYNC_RETRY_MS = 2_000;
 
@@ -303,7 +334,9 @@ class NodeBackend implements ClientBackend {
     return {
       publicKey: toHex(setup.key.publicKey),
       role,
-      epoch: context.epoch,
+      // The epoch of the heights it decides: the next one's during its opening (clients map a confirmation's height to its epoch).
+      epoch: this.node.decidingEpoch,
+      ...(this.node.opening ? { opening: true } : {}),
       shard,
       uptimeSeconds: Math.round((clock.wallNow() - this.#startedAt) / 1000),
       mempool: { pending: pipeline.pendingCount, pendingBytes: pipeline.pendingBytes, ready: pipeline.mempoolCount },
@@ -427,8 +460,16 @@ export class ValidatorNode {
   /** The transition out of the current epoch, and the one into it (kept for peers that ask for its link late). */
   #transition: TransitionRun | undefined;
   #previousTransition: TransitionRun | undefined;
-  /** Switching into the next epoch: the old driver stops, the shard syncs if needed, the new one starts. */
+  /** Switching into the next epoch or its opening: the old driver stops, the shard syncs if needed, the new one starts. */
   #switching: Promise<void> | undefined;
+  /** While no driver takes submissions (one stopped, the next not started yet): `submit` waits for it. */
+  #handover: Promise<void> | undefined;
+  /** Called once when the node starts stopping: waits on the shard (an opening's end) give up. */
+  readonly #onStopping = new Set<() => void>();
+  /** Runs whose driver started (an opening a restart found configured past is not). */
+  readonly #started = new WeakSet<EpochRun>();
+  /** Ended openings' drivers still serving their records (`#stopRun`), stopped when the next opening starts. */
+  readonly #retired: PobShardConsensus[] = [];
   #switches = 0;
   /**
    * A link learned from a peer's archive (catch-up) enters its epoch only after CAUGHT_UP_SETTLE_DELTAS Δ
@@ -458,13 +499,22 @@ export class ValidatorNode {
     // syncing into a later epoch starts from the one before and syncs again when it runs. Walking down reaches an epoch
     // that does not list it (a registrant's epoch 0, an observer's latest): it waits there, and enters the latest if that lists it.
     const { publicKey } = setup.key;
+    // An epoch is reached once its opening instance ended in the state (TransEpoch: its own committee takes over there).
     let epoch = this.#contexts.length - 1;
     for (;;) {
-      const shard = this.#contexts[epoch]!.shardOf(publicKey);
-      if (shard === undefined || epoch === 0 || this.#hold(shard).state.tip.height >= this.#contexts[epoch]!.startHeight) break;
+      const context = this.#contexts[epoch]!;
+      const shard = context.shardOf(publicKey);
+      if (shard === undefined || epoch === 0) break;
+      const { state } = this.#hold(shard);
+      if (state.tip.height >= context.startHeight && this.#takeoverOf(state, context) !== undefined) break;
       epoch--;
     }
-    this.#run = this.#contexts[epoch]!.shardOf(publicKey) === undefined ? this.#waitingRun(epoch, undefined) : this.#wireEpoch(epoch);
+    const context = this.#contexts[epoch]!;
+    const shard = context.shardOf(publicKey);
+    // A state past the epoch's last height ran the next epoch's opening: it resumes there.
+    this.#run = shard === undefined ? this.#waitingRun(epoch, undefined)
+      : this.#opens(context) && this.#hold(shard).state.tip.height >= context.startHeight + context.epochLength! ? this.#openingRun(epoch)
+        : this.#wireEpoch(epoch);
     if (setup.config.consensus.mode === "pob" && setup.context.epochLength !== undefined) {
       const channel = deps.transport.open(ARCHIVE_INSTANCE);
       const catchUp = new LinkCatchUp({ intervalMs: LINK_CATCH_UP_DELTAS * this.#epochDeltaMs }, {
@@ -508,6 +558,16 @@ export class ValidatorNode {
     return this.#run.context;
   }
 
+  /** The epoch of the heights its driver decides: the configured one's, or the next one's during that epoch's opening. */
+  get decidingEpoch(): number {
+    return this.opening ? this.#run.context.epoch + 1 : this.#run.context.epoch;
+  }
+
+  /** Whether its driver runs the next epoch's opening (batch 0, this epoch's committee) while that epoch's configuration is made. */
+  get opening(): boolean {
+    return this.#run.opening !== undefined;
+  }
+
   /** Its shard in that epoch; while it waits, the shard of the state the API reads (the one it served last, or the home shard). */
   get shard(): number {
     return this.#run.shard;
@@ -533,6 +593,11 @@ export class ValidatorNode {
 
   get pipeline(): Pipeline {
     return this.#run.hold.pipeline;
+  }
+
+  /** This validator's state of `shard`, if it ever opened one (a mover keeps the shard it left; tests read it). */
+  stateOf(shard: number): ShardState | undefined {
+    return this.#holds.get(shard)?.state;
   }
 
   /** The epoch archive: the home shard's store keeps it, whichever shard this validator serves now. */
@@ -624,7 +689,7 @@ export class ValidatorNode {
       opened.unshift(() => transport.close());
       const log = options.logger.child({ subsystem: "consensus" });
       const onError = (error: unknown): void => log.error({ err: error }, "shard driver stopped");
-      const openLog = (shard: number, epoch: number): FinalityLogOpener => fileFinalityLogs(finalityDirectory(config.dataDir, setup.shard, shard, epoch));
+      const openLog = (shard: number, epoch: number, instance: LogInstance): FinalityLogOpener => fileFinalityLogs(finalityDirectory(config.dataDir, setup.shard, shard, epoch, instance));
       const addressBook = new Map(config.peers.map((peer) => [peer.publicKey, peer.url]));
       const linkWith = (peers: readonly PeerId[]): void => transport.setPeers(new Map(peers.map((peer) => [peer, addressBook.get(peer)])));
       const node = ValidatorNode.wire(setup, { clock, rng: new CryptoRng(), transport, openState, pool, openLog, onError, logger: options.logger.child({ subsystem: "node" }), linkWith });
@@ -654,13 +719,15 @@ export class ValidatorNode {
 
   /** Where clients' transactions go: the current epoch's driver (during a switch, the next epoch's, once it runs). */
   async submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
-    while (this.#switching !== undefined) await this.#switching;
+    while (this.#handover !== undefined) await this.#handover;
     return this.driver.submit(transactions);
   }
 
   /** Starts the driver of a node made by `wire` (`start` does it for a real one). */
   run(): void {
-    this.#startRun(this.#run);
+    // An opening whose next epoch is configured already (a restart there) is not run: the switch syncs past its end instead,
+    // since its peers may have stopped serving it.
+    if (this.#run.opening === undefined || this.#run.context.epoch === this.#contexts.length - 1) this.#startRun(this.#run);
     this.#linkMembers();
     if (this.#run.role !== "validator") this.#noticeWaiting();
     this.#catchUp?.catchUp.start();
@@ -675,17 +742,18 @@ export class ValidatorNode {
 
   async #shutdown(): Promise<void> {
     this.#api?.stop();
+    for (const stopping of this.#onStopping) stopping();
     this.#catchUp?.close();
     if (this.#caughtUpTimer !== undefined) this.clock.cancelTimer(this.#caughtUpTimer);
     this.#transition?.close();
     this.#previousTransition?.close();
+    // A switch syncing its shard up to an opening's end gives up (the shard's next heights may never come now).
+    for (const { sync } of this.#holds.values()) sync?.close();
     await this.#switching;
+    for (const retired of this.#retired.splice(0)) await retired.stop();
     await this.driver.stop();
     this.#run.detach();
-    for (const { pipeline, sync } of this.#holds.values()) {
-      sync?.close();
-      await pipeline.close();
-    }
+    for (const { pipeline } of this.#holds.values()) await pipeline.close();
     await this.#listeners?.edge.close();
     await this.transport.close();
     if (this.#listeners !== undefined) rmSync(this.#listeners.socketDir, { recursive: true, force: true });
@@ -709,23 +777,41 @@ export class ValidatorNode {
     return hold;
   }
 
-  /** The run of `epoch` (nothing started): its shard's hold, with the epoch's trusted committees, and its driver. */
+  /** The run of `epoch` (nothing started): its shard's hold, with the epoch's trusted committees, and its driver, from where the epoch's opening ended. */
   #wireEpoch(epoch: number): EpochRun {
     const context = this.#contexts[epoch]!;
     const previous = epoch === 0 ? undefined : this.#contexts[epoch - 1];
     const shard = context.shardOf(this.setup.key.publicKey);
     check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `${toHex(this.setup.key.publicKey)} is not a validator of epoch ${epoch}`);
     const hold = this.#hold(shard);
-    if (this.setup.config.consensus.mode === "pob") {
-      // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
-      hold.pipeline.useCommittees(encodeEpochCommittees(trustedCommittees([...(previous === undefined ? [] : [previous]), context])));
-      // The bonds of validators that left long enough ago may be released in this epoch (src/ledger/kinds/registration.ts).
-      hold.state.setReleases(context.releasable());
-    }
+    this.#prepareHold(hold, context, previous);
     const state = hold.state;
-    check<NodeErrorCode>(state.tip.height >= context.startHeight, "NODE_STATE_BEHIND",
-      `shard ${shard}'s state is at height ${state.tip.height}, epoch ${epoch} starts at ${context.startHeight}`);
-    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold });
+    const takeover = state.tip.height >= context.startHeight ? this.#takeoverOf(state, context) : undefined;
+    check<NodeErrorCode>(takeover !== undefined, "NODE_STATE_BEHIND",
+      `shard ${shard}'s state is at height ${state.tip.height}, before the end of epoch ${epoch}'s opening (the epoch starts at ${context.startHeight})`);
+    return this.#runOf(context, shard, hold, makeDriver(this.setup, this.#deps, { context, previous, shard, hold, takeover }));
+  }
+
+  /**
+   * The run of the opening of `epoch + 1` (nothing started): `epoch`'s committee and leagues
+   * decide the next epoch's heights in its batch 0 from `epoch`'s boundary on, until the
+   * configuration of `epoch + 1` is known here and a certified height ends the instance
+   * (src/epoch/transepoch/opening.ts).
+   */
+  #openingRun(epoch: number): EpochRun {
+    const context = this.#contexts[epoch]!;
+    const previous = epoch === 0 ? undefined : this.#contexts[epoch - 1];
+    const shard = context.shardOf(this.setup.key.publicKey);
+    check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `${toHex(this.setup.key.publicKey)} is not a validator of epoch ${epoch}`);
+    const hold = this.#hold(shard);
+    this.#prepareHold(hold, context, previous);
+    // The opening may decide up to the next epoch's last height but one (the last makes the boundary: the epoch's own committee's).
+    const opening = new OpeningEnd({ clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs, lastHeight: context.startHeight + 2 * context.epochLength! - 1 });
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, takeover: context.startHeight + context.epochLength!, opening });
+    return { ...this.#runOf(context, shard, hold, driver), opening };
+  }
+
+  #runOf(context: EpochContext, shard: number, hold: ShardHold, driver: ShardDriver): EpochRun {
     const { events } = this;
     const unsubscribe = [
       driver.onConfirmations(events.confirmations.emit),
@@ -733,6 +819,29 @@ export class ValidatorNode {
       driver.onAtomix?.(events.atomix.emit),
     ];
     return { context, shard, hold, driver, role: "validator", detach: () => unsubscribe.forEach((u) => u?.()) };
+  }
+
+  /** A hold about to serve `context`: its pipeline trusts the committees of the epoch before, the epoch and its opening; releases follow the epoch. */
+  #prepareHold(hold: ShardHold, context: EpochContext, previous: EpochContext | undefined): void {
+    if (this.setup.config.consensus.mode !== "pob") return;
+    // Only PoB final blocks prove their decisions (src/atomix/proof.ts): Atomix transactions are admitted there alone.
+    hold.pipeline.useCommittees(encodeEpochCommittees(trustedCommittees([...(previous === undefined ? [] : [previous]), context])));
+    // The bonds of validators that left long enough ago may be released in this epoch (src/ledger/kinds/registration.ts).
+    hold.state.setReleases(context.releasable());
+  }
+
+  /** Whether epochs open (PoB with an epoch length): an epoch's boundary hands over to the next epoch's opening. */
+  #opens(context: EpochContext): boolean {
+    return this.setup.config.consensus.mode === "pob" && context.epochLength !== undefined;
+  }
+
+  /**
+   * Where `context`'s own committee took over in `state`: the height whose certified proposal
+   * ended the epoch's opening (a swap-in), or the epoch's start when epochs do not open (epoch 0,
+   * no epoch length); undefined while the state holds no such height.
+   */
+  #takeoverOf(state: ShardState, context: EpochContext): number | undefined {
+    return !this.#opens(context) || context.epoch === 0 ? context.startHeight : openingEndOf(state, context);
   }
 
   /**
@@ -767,12 +876,19 @@ export class ValidatorNode {
   #startRun(run: EpochRun): void {
     const { context, driver, hold } = run;
     if (run.role !== "validator") return;
-    // The transition out of the epoch, unless the next one is configured already (a restart into an epoch still to sync).
-    if (driver instanceof PobShardConsensus && context.epochLength !== undefined && context.epoch === this.#contexts.length - 1) {
-      const transition = startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured));
-      this.#transition = transition;
-      driver.onBoundary((boundary) => transition.transition.provideBoundary(boundary));
-      if (driver.boundary !== undefined) transition.transition.provideBoundary(driver.boundary);
+    this.#started.add(run);
+    if (driver instanceof PobShardConsensus && context.epochLength !== undefined) {
+      // The transition out of the epoch, unless the next one is configured already (a restart into an epoch still to sync); it
+      // may run already (started with the switch into the epoch, or the opening follows the epoch's own driver).
+      if (context.epoch === this.#contexts.length - 1) {
+        const started = this.#transition === undefined;
+        const { transition } = (this.#transition ??= startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured)));
+        if (run.opening === undefined) driver.onBoundary((boundary) => transition.provideBoundary(boundary));
+        // An opening's boundary is the stored one (a restart there): the epoch's own driver handed it over already otherwise.
+        if (driver.boundary !== undefined && (run.opening === undefined || started)) transition.provideBoundary(driver.boundary);
+      }
+      // No rest at the boundary: the next epoch's opening takes over there.
+      if (run.opening === undefined && this.#deps.restAtBoundary !== true) driver.onBoundary(() => this.#queue(() => this.#open(run)));
     }
     driver.start();
     // What this validator answered "accepted" before a stop, crash or switch and never settled goes round again.
@@ -795,81 +911,229 @@ export class ValidatorNode {
     this.#contexts.push(context);
     // The next epoch's validators link now: a registrant syncs from them and they take its links before the switch.
     this.#linkMembers();
+    // Its committees' certificates (other shards' heights past their openings) prove Atomix locks here from now on.
+    if (this.#run.role === "validator") this.#prepareHold(this.#run.hold, context, this.#contexts[context.epoch - 1]);
     const configuredAt = this.clock.now();
     if (this.#caughtUpTimer !== undefined) this.clock.cancelTimer(this.#caughtUpTimer);
     this.#caughtUpTimer = undefined;
     if (by === "transition") {
-      this.#scheduleSwitch(configuredAt);
+      this.#scheduleSwitch(configuredAt, by);
       return;
     }
     this.#caughtUpTimer = this.clock.setTimer(CAUGHT_UP_SETTLE_DELTAS * this.#epochDeltaMs, () => {
       this.#caughtUpTimer = undefined;
-      this.#scheduleSwitch(configuredAt);
+      this.#scheduleSwitch(configuredAt, by);
     });
   }
 
   /** Enters the latest epoch once any switch in progress is done. */
-  #scheduleSwitch(configuredAt: number): void {
-    const switching = (this.#switching ?? Promise.resolve()).then(() => this.#enterLatest(configuredAt)).catch(this.#deps.onError);
+  #scheduleSwitch(configuredAt: number, by: "transition" | "catch-up" | "restart" = "restart"): void {
+    this.#queue(() => this.#enterLatest(configuredAt, by));
+  }
+
+  /** Runs `step` once every switch queued before it is done. */
+  #queue(step: () => Promise<void>): void {
+    const switching = (this.#switching ?? Promise.resolve()).then(step).catch(this.#deps.onError);
     this.#switching = switching;
     void switching.finally(() => {
       if (this.#switching === switching) this.#switching = undefined;
     });
   }
 
+  /** Submissions wait from now until the returned function is called (idempotent): no driver takes them meanwhile. */
+  #pauseSubmissions(): () => void {
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    this.#handover = paused;
+    return () => {
+      if (this.#handover === paused) this.#handover = undefined;
+      resume();
+    };
+  }
+
   /**
-   * Leaves the current epoch's driver and starts the latest epoch's: on the same state when this
-   * validator keeps its shard and the state reached the epoch's start, else after syncing the
-   * shard's final blocks up to that height from the validators that hold them. A validator
-   * several epochs behind goes straight to the latest.
+   * Stops `old`'s driver (or retires an ended opening's: its BFT serves the instance's records to
+   * late members until the next opening starts) and returns what it held unsettled: batches still
+   * in the workers land in the queue first.
    */
-  async #enterLatest(configuredAt: number): Promise<void> {
+  async #stopRun(old: EpochRun, retire = false): Promise<readonly Uint8Array[]> {
+    if (retire && old.driver instanceof PobShardConsensus) {
+      old.driver.retire();
+      this.#retired.push(old.driver);
+    } else {
+      await old.driver.stop();
+    }
+    old.detach();
+    await old.hold.pipeline.drain();
+    return old.hold.pipeline.drainQueued();
+  }
+
+  /**
+   * The epoch's last height is final here (`run`'s boundary): the next epoch's opening takes over
+   * on the same state, with what the epoch's driver held unsettled, while the transition runs.
+   * Nothing happens when the node moved on meanwhile (a configuration entered first).
+   */
+  async #open(run: EpochRun): Promise<void> {
+    if (this.#run !== run || this.#stopping !== undefined) return;
+    const resume = this.#pauseSubmissions();
+    try {
+      const carried = await this.#stopRun(run);
+      // The previous opening's late members are long past it.
+      for (const retired of this.#retired.splice(0)) await retired.stop();
+      if (this.#stopping !== undefined) return;
+      const opening = this.#openingRun(run.context.epoch);
+      this.#run = opening;
+      this.#startRun(opening);
+      if (carried.length > 0) void opening.driver.submit(carried).catch(this.#deps.onError);
+      const epoch = run.context.epoch + 1;
+      this.#deps.logger.info({ code: "NODE_OPENING" satisfies NodeNoticeCode, epoch, shard: run.shard, height: run.hold.state.tip.height, carried: carried.length },
+        `shard ${run.shard} reached epoch ${epoch}'s start: epoch ${run.context.epoch}'s committee goes on in epoch ${epoch}'s opening while the configuration is made`);
+    } finally {
+      resume();
+    }
+  }
+
+  /**
+   * Resolves with the height `run`'s opening ended at, once final here; undefined if the node
+   * stops first; "stalled" (only when `giveUp`) once its state decided nothing for
+   * OPENING_STALL_DELTAS Δ.
+   */
+  #instanceEnd(run: EpochRun, giveUp: boolean): Promise<number | "stalled" | undefined> {
+    const driver = run.driver as PobShardConsensus;
+    return new Promise((resolve) => {
+      if (driver.instanceEnd !== undefined) {
+        resolve(driver.instanceEnd);
+        return;
+      }
+      let timer: TimerHandle | undefined;
+      const finish = (outcome: number | "stalled" | undefined): void => {
+        off();
+        this.#onStopping.delete(stopping);
+        if (timer !== undefined) this.clock.cancelTimer(timer);
+        resolve(outcome);
+      };
+      const stopping = (): void => finish(undefined);
+      const off = driver.onInstanceEnd((height) => finish(height));
+      this.#onStopping.add(stopping);
+      if (!giveUp) return;
+      let seen = run.hold.state.tip.height;
+      const watch = (): void => {
+        timer = this.clock.setTimer(OPENING_STALL_DELTAS * this.#epochDeltaMs, () => {
+          const tip = run.hold.state.tip.height;
+          if (tip === seen) finish("stalled");
+          else {
+            seen = tip;
+            watch();
+          }
+        });
+      };
+      watch();
+    });
+  }
+
+  /**
+   * Enters the latest epoch (`E`). From the opening of E (the usual case: this validator's shard
+   * decided past E's start under E − 1's committee): the opening's rule learns the configuration,
+   * and once the certified height ending the opening is final here its driver stops; a validator
+   * E keeps in the shard starts E's driver on the same state from that height, one E moves syncs
+   * its new shard up to that shard's opening end meanwhile and starts there, one E does not list
+   * waits. A member of E − 1 whose epoch-(E − 1) driver had not reached the boundary reaches it
+   * (syncing if behind) and takes its seat in the opening first. Any other node (behind by
+   * epochs, or waiting, or one that learned E from its peers' archives: it is behind, and its
+   * opening's peers may no longer serve it) syncs E's shard up to its opening end.
+   */
+  async #enterLatest(configuredAt: number, by: "transition" | "catch-up" | "restart"): Promise<void> {
     const epoch = this.#contexts.length - 1;
-    const old = this.#run;
+    let old = this.#run;
     if (old.context.epoch === epoch || this.#stopping !== undefined) return;
     this.#previousTransition?.close();
     this.#previousTransition = this.#transition;
     this.#transition = undefined;
-    await old.driver.stop();
-    old.detach();
-    // Batches still in the workers land in the queue first: nothing the old driver admitted stays behind.
-    await old.hold.pipeline.drain();
-    const carried = old.hold.pipeline.drainQueued();
-    if (this.#stopping !== undefined) return;
     const context = this.#contexts[epoch]!;
     const shard = context.shardOf(this.setup.key.publicKey);
-    if (shard === undefined) {
-      this.#wait(epoch, old, carried);
-      return;
-    }
-    let sync: EpochSwitch["sync"];
-    if (this.#hold(shard).state.tip.height < context.startHeight) {
-      const report = await this.#sync(shard, context);
-      if (report !== undefined) {
-        const { bootstrap } = report;
-        sync = {
-          heights: report.applied, bytes: report.bytes, ms: report.elapsedMs, dropped: report.dropped.length, msbHeight: bootstrap?.restored === true ? bootstrap.height : 0,
-          ...(bootstrap?.failure === undefined ? {} : { msbFailure: bootstrap.failure.code }),
-        };
+    // The transition out of the new epoch runs from now on: its members elect and draw while this one's opening ends and movers sync.
+    if (shard !== undefined && this.#opens(context)) this.#transition = startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured));
+    let resume = this.#pauseSubmissions();
+    let pauseFrom = configuredAt;
+    try {
+      let carried: readonly Uint8Array[] = [];
+      let report: SyncReport | undefined;
+      if (old.role === "validator" && old.opening === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context)) {
+        carried = await this.#stopRun(old);
+        if (old.hold.state.tip.height < context.startHeight) report = await this.#sync(old.shard, context, context.startHeight);
+        if (this.#stopping !== undefined) return;
+        const opening = this.#openingRun(epoch - 1);
+        this.#run = opening;
+        this.#startRun(opening);
+        if (carried.length > 0) void opening.driver.submit(carried).catch(this.#deps.onError);
+        carried = [];
+        old = opening;
       }
+      if (old.opening !== undefined && old.context.epoch === epoch - 1 && this.#started.has(old)) {
+        old.opening.configure();
+        // The opening keeps deciding (and taking submissions) until its end is final here.
+        resume();
+        const following = shard !== undefined && shard !== old.shard ? this.#syncToOpeningEnd(shard, context) : undefined;
+        // Awaited below: a failure meanwhile is reported there, not as an unhandled rejection.
+        following?.catch(() => undefined);
+        // A configuration learned from peers' archives may find this node behind, its opening's peers past it: it gives up
+        // its seat once its opening stalls (a current node's transition may just be slow: its opening goes on meanwhile).
+        const ended = await this.#instanceEnd(old, by === "catch-up");
+        if (ended === undefined || this.#stopping !== undefined) return;
+        resume = this.#pauseSubmissions();
+        if (ended === "stalled") {
+          carried = await this.#stopRun(old);
+          report = following !== undefined ? await following : shard === undefined ? undefined : await this.#syncToOpeningEnd(shard, context);
+        } else {
+          pauseFrom = Math.max(configuredAt, this.clock.now());
+          this.#deps.logger.info({ code: "NODE_OPENING_ENDED" satisfies NodeNoticeCode, epoch, shard: old.shard, height: ended, sinceConfiguredMs: pauseFrom - configuredAt, next: shard ?? null },
+            `shard ${old.shard}'s opening of epoch ${epoch} ended at height ${ended}; this validator goes on ${shard === undefined ? "as an observer" : `in shard ${shard}`}`);
+          carried = await this.#stopRun(old, true);
+          if (following !== undefined) report = await following;
+        }
+      } else {
+        carried = await this.#stopRun(old);
+        if (shard !== undefined) report = await this.#syncToOpeningEnd(shard, context);
+      }
+      if (this.#stopping !== undefined) return;
+      if (shard === undefined) {
+        this.#wait(epoch, old, carried);
+        return;
+      }
+      const sync: EpochSwitch["sync"] = report === undefined ? undefined : {
+        heights: report.applied, bytes: report.bytes, ms: report.elapsedMs, dropped: report.dropped.length, msbHeight: report.bootstrap?.restored === true ? report.bootstrap.height : 0,
+        ...(report.bootstrap?.failure === undefined ? {} : { msbFailure: report.bootstrap.failure.code }),
+      };
+      const run = this.#wireEpoch(epoch);
+      this.#run = run;
+      this.#switches++;
+      this.#startRun(run);
+      this.#linkMembers();
+      if (old.role !== "validator") {
+        this.#deps.logger.info({ code: "NODE_ENTERED" satisfies NodeNoticeCode, epoch, shard, syncedHeights: sync?.heights ?? 0 }, `entered epoch ${epoch} as a validator of shard ${shard}`);
+      }
+      // What the last driver held unsettled goes to the next one, in its order (parents before the transfers spending them),
+      // or, when this validator left the shard, to the shard's producers of the new epoch.
+      if (carried.length > 0) {
+        if (shard === old.shard) void run.driver.submit(carried).catch(this.#deps.onError);
+        else this.#handOff(context, old.shard, carried);
+      }
+      this.#recentSwitches.push({ epoch, shard, sync, pauseMs: this.clock.now() - pauseFrom });
+      if (this.#recentSwitches.length > RECENT_SWITCHES) this.#recentSwitches.shift();
+    } finally {
+      resume();
     }
-    if (this.#stopping !== undefined) return;
-    const run = this.#wireEpoch(epoch);
-    this.#run = run;
-    this.#switches++;
-    this.#startRun(run);
-    this.#linkMembers();
-    if (old.role !== "validator") {
-      this.#deps.logger.info({ code: "NODE_ENTERED" satisfies NodeNoticeCode, epoch, shard, syncedHeights: sync?.heights ?? 0 }, `entered epoch ${epoch} as a validator of shard ${shard}`);
-    }
-    // What the last epoch's driver held unsettled goes to the next one, in its order (parents before the transfers spending them),
-    // or, when this validator left the shard, to the shard's producers of the new epoch.
-    if (carried.length > 0) {
-      if (shard === old.shard) void run.driver.submit(carried).catch(this.#deps.onError);
-      else this.#handOff(context, old.shard, carried);
-    }
-    this.#recentSwitches.push({ epoch, shard, sync, pauseMs: this.clock.now() - configuredAt });
-    if (this.#recentSwitches.length > RECENT_SWITCHES) this.#recentSwitches.shift();
+  }
+
+  /**
+   * Brings this validator's state of `shard` up to where `context`'s own committee took over (the
+   * end of its opening, src/node/sync `untilInstanceEnd`); undefined when the state holds it already.
+   */
+  async #syncToOpeningEnd(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
+    const { state } = this.#hold(shard);
+    if (state.tip.height >= context.startHeight && this.#takeoverOf(state, context) !== undefined) return undefined;
+    if (!this.#opens(context) || context.epoch === 0) return this.#sync(shard, context, context.startHeight);
+    return this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilInstanceEnd: true });
   }
 
   /**
@@ -914,7 +1178,14 @@ export class ValidatorNode {
   /** The BFT committee of `shard` in `epoch` after `batch` swaps, for any epoch this validator knows (its final blocks' certificates verify against it). */
   #committee(epoch: number, shard: number, batch: number): Committee | undefined {
     const context = this.#contexts[epoch];
-    if (context === undefined || shard >= context.shardCount || !Number.isInteger(batch) || batch < 0 || batch > context.batchCount(shard)) return undefined;
+    if (context === undefined) {
+      // The next epoch's opening (batch 0) is known before its configuration: the latest epoch's committee decides it.
+      const latest = this.#contexts.at(-1)!;
+      if (epoch !== latest.epoch + 1 || batch !== 0 || shard >= latest.shardCount || latest.epochLength === undefined) return undefined;
+      const { instance, committee } = latest.opening(shard);
+      return { chainId: instance.key, keys: committee };
+    }
+    if (shard >= context.shardCount || !Number.isInteger(batch) || batch < 0 || batch > context.batchCount(shard)) return undefined;
     return { chainId: context.instance(shard, batch).key, keys: context.committee(shard, batch) };
   }
 
@@ -930,12 +1201,12 @@ export class ValidatorNode {
   }
 
   /**
-   * Brings this validator's state of `shard` to `context`'s start height (src/node/sync): from the
+   * Brings this validator's state of `shard` to `target` (src/node/sync), or to the end of the opening below it (`mode`): from the
    * validators that served the shard in the epoch before and serve it now, every height verified
    * against its epoch's committee; a round that finds no honest source is tried again after
    * SYNC_RETRY_MS, until the node stops.
    */
-  async #sync(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
+  async #sync(shard: number, context: EpochContext, target: number, mode: { readonly untilInstanceEnd?: boolean } = {}): Promise<SyncReport | undefined> {
     const { sync } = this.#hold(shard);
     check<NodeErrorCode>(sync !== undefined, "NODE_STATE_BEHIND", `shard ${shard}'s state is below epoch ${context.epoch}'s start height ${context.startHeight}, and only PoB with an epoch length syncs`);
     const self = toHex(this.setup.key.publicKey);
@@ -943,17 +1214,44 @@ export class ValidatorNode {
     const sources = [...new Set([...(previous?.members(shard) ?? []), ...context.members(shard)].map(toHex))].filter((peer) => peer !== self);
     for (;;) {
       try {
-        const report = await sync.sync(context.startHeight, sources);
+        const report = await sync.sync(target, sources, mode);
         this.#logBootstrap(shard, report);
         return report;
       } catch (error) {
-        if (!(error instanceof IosError) || error.code !== "SYNC_NO_SOURCE" || this.#stopping !== undefined) throw error;
+        if (this.#stopping !== undefined) return undefined;
+        if (!(error instanceof IosError) || error.code !== "SYNC_NO_SOURCE") throw error;
         this.#deps.onError(error);
-        await new Promise<void>((resolve) => this.clock.setTimer(SYNC_RETRY_MS, resolve));
+        await new Promise<void>((resolve) => {
+          const timer = this.clock.setTimer(SYNC_RETRY_MS, () => {
+            this.#onStopping.delete(stopping);
+            resolve();
+          });
+          const stopping = (): void => {
+            this.clock.cancelTimer(timer);
+            resolve();
+          };
+          this.#onStopping.add(stopping);
+        });
         if (this.#stopping !== undefined) return undefined;
       }
     }
   }
+}
+
+/**
+ * The height that ended `context`'s opening in `state` (its certified proposal carries a swap-in:
+ * src/epoch/transepoch/opening.ts), where the epoch's own committee took over; undefined while the
+ * state holds none (an epoch with a length, from 1 on).
+ */
+export function openingEndOf(state: ShardState, context: EpochContext): number | undefined {
+  const { epochLength, startHeight } = context;
+  if (epochLength === undefined) return undefined;
+  const last = Math.min(state.tip.height, startHeight + epochLength - 1);
+  for (let height = startHeight + 1; height <= last; height++) {
+    const record = state.finalHeightRecord(height);
+    if (record !== undefined && decodeProposal(record.proposal).swapIn !== undefined) return height;
+  }
+  return undefined;
 }
 
 /**
@@ -990,8 +1288,12 @@ export function shardDirectory(dataDir: string, home: number, shard: number): st
   return shard === home ? dataDir : join(dataDir, "shards", String(shard));
 }
 
-/** The finality log of the driver of `shard` in `epoch`: `finality` for the home shard's epoch 0, `finality/<shard>-<epoch>` else. */
-export function finalityDirectory(dataDir: string, home: number, shard: number, epoch: number): string {
+/**
+ * The finality log of the driver of `shard` in `epoch`: `finality` for the home shard's epoch 0, `finality/<shard>-<epoch>` else;
+ * the epoch's opening instance (batch 0, the epoch before's committee): `finality/<shard>-<epoch>-opening`.
+ */
+export function finalityDirectory(dataDir: string, home: number, shard: number, epoch: number, instance: LogInstance = "own"): string {
+  if (instance === "opening") return join(dataDir, "finality", `${shard}-${epoch}-opening`);
   return shard === home && epoch === 0 ? join(dataDir, "finality") : join(dataDir, "finality", `${shard}-${epoch}`);
 }
 

@@ -49,6 +49,8 @@ export interface ClusterOptions {
   readonly pipeline?: Partial<PipelineSettings>;
   /** Every node's store settings (NodeConfig `store`: pruning). */
   readonly store?: StoreSettings;
+  /** ValidatorDeps `restAtBoundary`: shards rest at their epoch's end until the next configuration (a fixed history). */
+  readonly restAtBoundary?: boolean;
 }
 
 /** What a validator keeps across crashes: its chain stores' disks (one per shard it held) and its finality logs (one per shard and epoch). */
@@ -138,12 +140,13 @@ export class ValidatorCluster {
       },
       pool: new InlineVerifierPool(),
       // The log of a (shard, epoch)'s first opening is the disk's: later incarnations find their records and votes there.
-      openLog: (shard, epoch) => (firstHeight) => {
-        const key = `${shard}/${epoch}`;
+      openLog: (shard, epoch, instance) => (firstHeight) => {
+        const key = `${shard}/${epoch}/${instance}`;
         let log = disk.logs.get(key);
         if (log === undefined) disk.logs.set(key, (log = new MemoryFinalityLog(firstHeight)));
         return log;
       },
+      ...(this.#options.restAtBoundary === true ? { restAtBoundary: true } : {}),
       onError: (error) => {
         logger.error({ err: error }, "shard driver stopped");
         this.failures.push({ id, error });

@@ -38,6 +38,8 @@ export interface PobClusterOptions {
   readonly epochLength?: number;
   /** Every node's store settings (pruning); default: the node's defaults. */
   readonly store?: StoreSettings;
+  /** Shards rest at their epoch's end until the next configuration (ValidatorDeps `restAtBoundary`): a history that stays fixed. */
+  readonly restAtBoundary?: boolean;
 }
 
 /** The cluster, its genesis and keys, and each account's genesis output position (by owner hex). */
@@ -47,7 +49,7 @@ export function pobCluster(options: PobClusterOptions) {
     seed: options.genesisSeed, shardCount: options.shards, accounts: options.accounts, amount: options.amount, validators: options.shards * options.perShard, stake: 10_000n, pob: options.policy,
     ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
   });
-  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 }, ...(options.store === undefined ? {} : { store: options.store }) });
+  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 }, ...(options.store === undefined ? {} : { store: options.store }), ...(options.restAtBoundary === true ? { restAtBoundary: true } : {}) });
   const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
   return { sim, genesis, accounts, validators, cluster, positions };
 }

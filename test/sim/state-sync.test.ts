@@ -299,7 +299,7 @@ function failureReport(failure: unknown): SyncReport {
 
 /** Real history: transfers within shard 0, a committed cross-shard transfer and a racing loser, then shard 0 rests at L. */
 async function buildHistory(): Promise<World> {
-  const { sim, genesis, accounts, validators, cluster, positions } = pobCluster({ seed: "state-sync", genesisSeed: "state-sync", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount, epochLength: L });
+  const { sim, genesis, accounts, validators, cluster, positions } = pobCluster({ seed: "state-sync", genesisSeed: "state-sync", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount, epochLength: L, restAtBoundary: true });
   const chain = cluster.context.chain;
   const byShard = (shard: number) => accounts.filter((a) => shardOfOwner(a.publicKey, WHOLE_NODE.shards) === shard);
   const coin = (a: KeyPair) => ({ owner: a.publicKey, index: positions.get(toHex(a.publicKey))!, amount: WHOLE_NODE.amount });
@@ -338,7 +338,7 @@ async function buildHistory(): Promise<World> {
   const replicas = cluster.replicas(SHARD);
   assert.ok(await cluster.advance(60_000, () => replicas.every((node) => node.state.tip.height === L)), `shard ${SHARD} reaches ${L}`);
   // The other shard's validators go down: 5 of 10 cannot certify epoch 1 (≥ ⌊2n/3⌋ + 1 = 7 signers), so nobody switches and
-  // shard SHARD rests at L, serving a fixed history.
+  // shard SHARD rests at L (restAtBoundary: no opening of epoch 1 before its configuration), serving a fixed history.
   const other = cluster.replicas(1 - SHARD)[0]!;
   const foreignCertificates = Array.from({ length: other.state.tip.height }, (_, i) => other.state.certificateAt(i + 1)!);
   for (const id of cluster.members(1 - SHARD)) cluster.crash(id);

@@ -17,6 +17,7 @@ import { proveKeyPossession } from "../../src/consensus/registry.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { verifyIdentityChain } from "../../src/epoch/identity/link.js";
+import { openingEndOf } from "../../src/node/validator.js";
 import { verifyTranscript } from "../../src/epoch/drp/transcript.js";
 import { toHex } from "../../src/hex.js";
 import { bondOwner } from "../../src/ledger/bond.js";
@@ -120,9 +121,13 @@ async function run(seed: string) {
   for (const node of all) {
     const moved = node.shard !== context.shardOf(node.setup.key.publicKey);
     assert.equal(node.shard, epoch1!.shardOf(node.setup.key.publicKey));
-    // A mover joins its new shard at the MSB of epoch 0 (height L: nothing left to replay); a stayer syncs nothing.
+    // No rest at L: epoch 0's committee went on in epoch 1's opening (batch 0) until a certified height ended it, after L and
+    // before the epoch's last height; epoch 1's own driver took over there.
+    const end = openingEndOf(node.state, epoch1!);
+    assert.ok(end !== undefined && end > L && end < 2 * L, `${seed}: shard ${node.shard}'s opening of epoch 1 ended at ${end}`);
+    // A mover joins its new shard at the MSB of epoch 0 (height L) and replays the opening up to its end; a stayer syncs nothing.
     const sync = node.lastSwitch?.sync;
-    assert.deepEqual(sync === undefined ? undefined : [sync.msbHeight, sync.heights], moved ? [L, 0] : undefined, `${seed}: a mover joins at the MSB of height ${L}, a stayer syncs nothing (${JSON.stringify(sync)})`);
+    assert.deepEqual(sync === undefined ? undefined : [sync.msbHeight, sync.heights], moved ? [L, end - L] : undefined, `${seed}: a mover joins at the MSB of height ${L} and replays to the opening's end ${end}, a stayer syncs nothing (${JSON.stringify(sync)})`);
   }
   assert.ok(all.some((node) => node.lastSwitch?.sync !== undefined), `${seed}: some validator changed shard`);
   assert.deepEqual(cluster.failures, [], `${seed}: no replica diverged`);

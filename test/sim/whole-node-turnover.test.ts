@@ -34,7 +34,7 @@ import { SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, encodeSyncR
 import type { SyncReport } from "../../src/node/sync/interface.js";
 import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertRequest, encodeCertAnswer } from "../../src/node/sync/msb-join.js";
 import { ShardSync } from "../../src/node/sync/shard-sync.js";
-import type { ValidatorNode } from "../../src/node/validator.js";
+import { openingEndOf, type ValidatorNode } from "../../src/node/validator.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
@@ -213,10 +213,13 @@ async function run(seed: string) {
     assert.ok(await cluster.advance(120_000, () => latch() && ids.every((id) => cluster.node(id)?.serving === true && cluster.node(id)!.context.epoch >= entering)
       && members().every((node) => node.context.epoch >= entering) && members().every((node) => node.state.tip.height >= entering * L + 3)),
     `${seed}: stage ${index}'s newcomers serve in epoch ${entering} and the shard finalizes in it (${state()})`);
-    // Each newcomer joined at the MSB before its first epoch's start and replayed the epoch between.
+    // Each newcomer joined at the MSB before its first epoch's start and replayed the epoch between, then its first epoch's
+    // opening (the previous committee's heights) up to its end, where the newcomers' committee took over.
     for (const id of ids) {
-      const entry = cluster.node(id)!.recentSwitches.find((candidate) => candidate.sync !== undefined);
-      assert.deepEqual([entry?.sync?.msbHeight, entry?.sync?.heights], [(entry!.epoch - 1) * L, L], `${seed}: newcomer ${id.slice(0, 8)} joined at MSB ${entry!.epoch - 2} and replayed epoch ${entry!.epoch - 1} (${JSON.stringify(entry)})`);
+      const node = cluster.node(id)!;
+      const entry = node.recentSwitches.find((candidate) => candidate.sync !== undefined);
+      const end = openingEndOf(node.state, node.contexts[entry!.epoch]!)!;
+      assert.deepEqual([entry?.sync?.msbHeight, entry?.sync?.heights], [(entry!.epoch - 1) * L, L + end - entry!.epoch * L], `${seed}: newcomer ${id.slice(0, 8)} joined at MSB ${entry!.epoch - 2} and replayed epoch ${entry!.epoch - 1} and the opening to ${end} (${JSON.stringify(entry)})`);
     }
     const leavers = stage.leave.map(({ validator }) => toHex(validator.publicKey));
     for (const id of leavers) assert.equal(cluster.node(id)?.role, "observer", `${seed}: leaver ${id.slice(0, 8)} observes`);

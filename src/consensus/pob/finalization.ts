@@ -253,6 +253,13 @@ export interface FinalStateWriter {
 }
 
 export interface PobValidatorOptions {
+  /**
+   * The epoch of the consensus instance the final proposals are decided in (every proposal names
+   * it; heights keep their epoch, ⌊(h − 1)/L⌋). Default: the leagues' epoch. An epoch's opening
+   * instance (TransEpoch batch 0, `EpochContext.opening`) decides epoch e + 1's heights with epoch
+   * e's leagues and accounts.
+   */
+  readonly epoch?: number;
   readonly shard: number;
   readonly shardCount: number;
   readonly utxo: FinalStateWriter;
@@ -379,6 +386,11 @@ export class PobValidator {
     return this.currentLeagues;
   }
 
+  /** The epoch every final proposal of this replica's instance names (PobValidatorOptions `epoch`). */
+  get proposalEpoch(): number {
+    return this.options.epoch ?? this.currentLeagues.epoch;
+  }
+
   /**
    * The stateless checks of an optimistic block's body in this shard (step 2), computed once per
    * decoded block: its announcement to clients and its screening in phase 2 share them. They
@@ -497,7 +509,7 @@ export class PobValidator {
   private checkContext(proposal: ProposalCore): void {
     check<PobErrorCode>(proposal.height === this.currentHeight + 1, "POB_BAD_PROPOSAL", `height ${proposal.height} is not ${this.currentHeight + 1}`);
     check<PobErrorCode>(Buffer.compare(proposal.prevHash, this.lastProposal) === 0, "POB_BAD_PROPOSAL", "prevHash is not the last final proposal");
-    check<PobErrorCode>(proposal.epoch === this.currentLeagues.epoch, "POB_BAD_PROPOSAL", `epoch ${proposal.epoch} is not ${this.currentLeagues.epoch}`);
+    check<PobErrorCode>(proposal.epoch === this.proposalEpoch, "POB_BAD_PROPOSAL", `epoch ${proposal.epoch} is not the instance's ${this.proposalEpoch}`);
     check<PobErrorCode>(proposal.mode === this.currentLeagues.mode, "POB_BAD_PROPOSAL", `mode ${proposal.mode} while the shard runs ${this.currentLeagues.mode}`);
     check<PobErrorCode>(this.currentLeagues.committee.some((v) => Buffer.compare(v, proposal.proposer) === 0), "POB_BAD_PROPOSAL",
       "the proposer is not a member of the epoch's committee");

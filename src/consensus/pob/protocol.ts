@@ -671,7 +671,7 @@ export class PobNode {
     const leagues = this.leagues;
     const timestamp = Math.max(Math.floor(this.deps.clock.wallNow()), this.validator.previousTimestamp);
     const base = {
-      epoch: leagues.epoch, height, timestamp, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey,
+      epoch: this.validator.proposalEpoch, height, timestamp, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey,
       suspend: leagues.believable.filter((key) => this.silentFor(key) > SUSPEND_AFTER_MS),
       resume: leagues.suspended.filter((key) => this.silentFor(key) < RESUME_SEEN_MS),
     };

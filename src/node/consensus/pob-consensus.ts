@@ -28,6 +28,15 @@
  * the PoB height and the store's tip agree, and a restarted normal validator resumes from its
  * finality log, re-applying logged records once their block bodies are fetched again.
  *
+ * Instances (TransEpoch, src/epoch/transepoch): a driver decides in one consensus instance. By
+ * default the epoch's own (batch B), from the height it took over (`takeover`: where the epoch's
+ * opening instance ended) to the epoch's last height, which makes the boundary. An *opening*
+ * driver (`opening`) runs the next epoch's batch 0 (`EpochContext.opening`) with this epoch's
+ * committee, leagues and accounts from the boundary on, while the next configuration is made; its
+ * BFT heights count from the next epoch's start, it decides at most up to that epoch's last height
+ * but one, and its rule (`OpeningEnd`) lets it end at a certified height once the configuration is
+ * known: `onInstanceEnd` reports that height, where the node starts the next epoch's driver.
+ *
  * Left out (documented in docs/ARCHITECTURE.md): a restarted believable validator (outside the
  * BFT log) does not catch up on records it missed.
  *
@@ -43,7 +52,7 @@ import type { FinalityRecord } from "../../consensus/bft/codec.js";
 import { assignee, spenderOf } from "../../consensus/pob/assignment.js";
 import { NO_MSB, PobValidator, type FinalOutcome } from "../../consensus/pob/finalization.js";
 import type { Leagues } from "../../consensus/pob/leagues.js";
-import type { FinalProposal } from "../../consensus/pob/proposal.js";
+import { decodeProposal, type FinalProposal } from "../../consensus/pob/proposal.js";
 import { decodeReplicaRecord, encodeReplicaRecord } from "../../consensus/pob/replica-state.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
 import type { OptimisticProducer } from "../../consensus/pob/optimistic.js";
@@ -74,6 +83,8 @@ import { encodeAtomixPhase, isLockDecision, type AtomixDecision } from "../../at
 import { AtomixWatcher, SETTLED_REWATCH_HEIGHTS } from "../../atomix/watcher.js";
 import type { AtomixWrite, StoredMsb } from "../../store/interface.js";
 import { buildMsb, type BuiltMsb } from "../msb.js";
+import type { OpeningEnd } from "../../epoch/transepoch/opening.js";
+import { openingLane } from "../../net/channels.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../../codec/coded-txids.js";
@@ -143,6 +154,14 @@ export interface PobConsensusOptions {
   readonly onError?: (error: unknown) => void;
   /** How long a cross-shard lock is left to its client before this shard's watchers finish it (src/atomix/watcher.ts); default ATOMIX_GRACE_MS. */
   readonly atomixGraceMs?: number;
+  /**
+   * The height this driver's instance continues from (its state's tip when it first started): the
+   * epoch's opening instance's end for the epoch's own driver, the boundary for an opening driver.
+   * Default: the context's start height (an epoch without an opening: epoch 0, stage-1 stores).
+   */
+  readonly takeover?: number;
+  /** Run the next epoch's opening instance (batch 0) with this context's committee and leagues, ended by this rule (module doc). */
+  readonly opening?: OpeningEnd;
 }
 
 const NO_PROOF = new Uint8Array(0);
@@ -165,8 +184,13 @@ export class PobShardConsensus implements ShardDriver {
   readonly #pipeline: Pipeline;
   readonly #state: ShardState;
   readonly #context: EpochContext;
-  /** The consensus instance this driver decides in: the epoch's own committee, i.e. the move's last batch (TransEpoch's swaps are not wired: every shard switches at once). */
+  /** The consensus instance this driver decides in: the epoch's own (batch B), or the next epoch's opening (batch 0). */
   readonly #instance: ConsensusInstance;
+  /** The chain height the instance's BFT heights count from: the start of the instance's epoch. */
+  readonly #epochStart: number;
+  /** The height the instance ended at (its certified proposal carries a swap-in), once final here. */
+  #instanceEnd: number | undefined;
+  readonly #instanceEndListeners = new Set<(height: number) => void>();
   readonly #clock: Clock;
   readonly #consensusChannel: Channel;
   readonly #clientChannel: Channel;
@@ -191,7 +215,10 @@ export class PobShardConsensus implements ShardDriver {
   #refusalTimer: TimerHandle | undefined;
   #unsubscribe: (() => void) | undefined;
   #failed = false;
+  /** No more work taken (stopped, or retired: module doc). */
   #stopped = false;
+  /** Stopped for good: the BFT and its lane closed too. */
+  #closed = false;
   /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts). */
   readonly atomix: AtomixWatcher;
   readonly #atomixListeners = new Set<(batch: AtomixBatch) => void>();
@@ -208,9 +235,13 @@ export class PobShardConsensus implements ShardDriver {
   constructor(options: PobConsensusOptions) {
     const { context, shard, key, pipeline, state, transport, clock } = options;
     this.#context = context;
-    this.#instance = context.instance(shard);
-    if (context.epochLength !== undefined) {
-      // The epoch's changes final before a restart, as the store kept them with their blocks.
+    const { opening } = options;
+    invariant(opening === undefined || context.epochLength !== undefined, "only an epoch with a length opens the next");
+    this.#instance = opening === undefined ? context.instance(shard) : context.opening(shard).instance;
+    this.#epochStart = opening === undefined ? context.startHeight : context.startHeight + context.epochLength!;
+    const takeover = options.takeover ?? this.#epochStart;
+    if (context.epochLength !== undefined && opening === undefined) {
+      // The epoch's changes final before a restart (or in its opening instance), as the store kept them with their blocks.
       for (const { tx, proof } of state.changeProofs()) if (decodeDecisionProof(proof).epoch === context.epoch) this.#epochChanges.push({ tx, proof });
     }
     this.#pipeline = pipeline;
@@ -226,7 +257,7 @@ export class PobShardConsensus implements ShardDriver {
     const trusted = options.previous === undefined ? [context] : [options.previous, context];
     const atomix = { verifier: new CommitteeProofVerifier(committeesOfContext(...trusted), verifier), phases: state };
     const validator = new PobValidator({
-      shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix,
+      shard, shardCount: context.shardCount, accounts, leagues, verifier, atomix, epoch: this.#instance.epoch,
       sealedHere: (hash) => this.node.producer?.sealedHere(hash) === true,
       chain: { transactions: (height) => state.blockTransactions(height), createdOutput: (txid, index) => state.createdOutput(txid, index) },
       bondOf: (publicKey) => context.bondOf(publicKey),
@@ -248,34 +279,50 @@ export class PobShardConsensus implements ShardDriver {
       },
     });
     const tip = state.tip.height;
-    if (tip > context.startHeight) {
-      // The epoch's replica records, oldest first: accounts, leagues, re-check history, duplicate window.
+    if (tip > takeover) {
+      // The instance's replica records, oldest first: accounts, leagues, re-check history, duplicate window.
       const records = [];
-      for (let height = context.startHeight + 1; height <= tip; height++) {
+      for (let height = takeover + 1; height <= tip; height++) {
         const stored = state.consensusStateAt(height);
         invariant(stored !== undefined, "a PoB shard state stores its replica record with every final block");
         records.push({ height, record: decodeReplicaRecord(stored) });
       }
       validator.resume(tip, state.tipTimestamp, records);
       // Restarted at the epoch's last height: the boundary is the stored certificate's, with the epoch's changes.
-      if (context.epochLength !== undefined && tip === context.startHeight + context.epochLength) {
+      if (context.epochLength !== undefined && opening === undefined && tip === context.startHeight + context.epochLength) {
         this.#boundary = { certificate: state.certificateAt(tip)!, accounts: validator.accounts.snapshot(), changes: [...this.#epochChanges] };
       }
-    } else if (context.startHeight > 0) {
-      // The epoch's first proposal follows the last of the one before, as this state stored it.
-      invariant(tip === context.startHeight, "an epoch's driver starts on a state that reached the epoch's start height");
+    } else if (takeover > 0) {
+      // The instance's first proposal follows the last of the one before, as this state stored it.
+      invariant(tip === takeover, "an instance's driver starts on a state that reached the height it takes over from");
       // A synced state has no replica record of that height: the stored certificate gives what the chain continues from.
       const previous = state.finalHeightAt(tip);
       invariant(previous !== undefined, "a PoB shard state stores a final-height certificate with every final block");
       validator.continueFrom(tip, previous.timestamp, { proposalHash: previous.proposalHash, tip: previous.stateCommitment });
     }
+    if (opening !== undefined) {
+      // The boundary this epoch's own driver made (for the transition out of the epoch, when a restart starts here), as stored.
+      const end = context.startHeight + context.epochLength!;
+      const certificate = state.certificateAt(end);
+      const stored = state.consensusStateAt(end);
+      if (certificate !== undefined && stored !== undefined) {
+        const changes = [...state.changeProofs()].filter(({ proof }) => decodeDecisionProof(proof).epoch === context.epoch).map(({ tx, proof }) => ({ tx, proof }));
+        this.#boundary = { certificate, accounts: decodeReplicaRecord(stored).accounts, changes };
+      }
+      // Restarted after the instance's end was final here: it rests there (the BFT does too).
+      const last = tip > takeover ? state.finalHeightRecord(tip) : undefined;
+      if (last !== undefined && decodeProposal(last.proposal).swapIn !== undefined) this.#instanceEnd = tip;
+    }
     // The epoch's committee, whatever the store says happened to the leagues since.
     const committee = validator.leagues.committee;
     const inCommittee = committee.some((p) => sameBytes(p, key.publicKey));
     // The log counts the epoch's BFT heights, as its records do (height h of the chain is BFT height h − startHeight).
-    this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip - context.startHeight + 1, committee.length) : undefined;
+    this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip - this.#epochStart + 1, committee.length) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
-    this.#consensusChannel = transport.open({ protocol: "consensus", shard, epoch: context.epoch });
+    // The opening has its own lane (net/channels.ts): its late members fetch its records from peers already deciding in the epoch's own instance.
+    this.#consensusChannel = transport.open({ protocol: "consensus", shard, epoch: opening === undefined ? this.#instance.epoch : openingLane(this.#instance.epoch) });
+    // Relays follow the leagues' assignment: an opening keeps its epoch's client channel, so validators still in the epoch's own
+    // driver (or already in the opening) reach its producers without a gap.
     this.#clientChannel = transport.open({ protocol: "client", shard, epoch: context.epoch });
     this.node = new PobNode(
       {
@@ -283,8 +330,9 @@ export class PobShardConsensus implements ShardDriver {
         cosi: { fanout: options.fanout ?? DEFAULT_FANOUT, levelTimeoutMs: options.levelTimeoutMs ?? DEFAULT_LEVEL_TIMEOUT_MS },
         orderDelayMs: options.orderDelayMs ?? DEFAULT_ORDER_DELAY_MS,
         idleProposalMs: options.idleProposalMs ?? DEFAULT_IDLE_PROPOSAL_MS,
-        baseHeight: context.startHeight,
-        ...(context.epochLength === undefined ? {} : { lastHeight: context.epochLength }),
+        baseHeight: this.#epochStart,
+        // An opening instance leaves the epoch's last height to the epoch's own committee (it makes the boundary).
+        ...(context.epochLength === undefined ? {} : { lastHeight: opening === undefined ? context.epochLength : context.epochLength - 1 }),
       },
       {
         channel: this.#consensusChannel, clock, rng: options.rng, keyPair: key, verifier,
@@ -296,6 +344,7 @@ export class PobShardConsensus implements ShardDriver {
         accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash), keepBlocks: (blocks) => state.keepOrderedBlocks(blocks),
         owesService: (producer, ms) => this.#owes(producer, ms), atomix,
         ...(this.#log === undefined ? {} : { log: this.#log }),
+        ...(opening === undefined ? {} : { swaps: opening }),
       },
     );
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
@@ -323,7 +372,7 @@ export class PobShardConsensus implements ShardDriver {
   start(): void {
     const log = this.#log;
     const tip = this.#state.tip.height;
-    const bftTip = tip - this.#context.startHeight;
+    const bftTip = tip - this.#epochStart;
     if (log !== undefined && log.lastHeight > bftTip) {
       const records: FinalityRecord[] = [];
       for (let height = bftTip + 1; height <= log.lastHeight; height++) records.push(log.get(height)!);
@@ -337,15 +386,32 @@ export class PobShardConsensus implements ShardDriver {
   }
 
   async stop(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#retire();
+    this.node.close();
+    this.#consensusChannel.close();
+    this.#log?.close();
+  }
+
+  /**
+   * The instance ended (an opening's end is final here): the driver takes no more work (no
+   * production, relays, watchers or client channel; the pipeline's unsettled transactions go to
+   * the next driver) but its BFT keeps serving the instance's records on its lane to members still
+   * catching up to the end, until `stop`.
+   */
+  retire(): void {
+    this.#retire();
+  }
+
+  #retire(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#unsubscribe?.();
-    this.node.close();
+    this.#unsubscribe = undefined;
     this.atomix.stop();
-    this.#consensusChannel.close();
     this.#clientChannel.close();
     for (const timer of [this.#relayTimer, this.#relaySweep, this.#refusalTimer, this.#orphanTimer]) if (timer !== undefined) this.#clock.cancelTimer(timer);
-    this.#log?.close();
   }
 
   /**
@@ -611,6 +677,22 @@ export class PobShardConsensus implements ShardDriver {
     return this.#boundary;
   }
 
+  /** The consensus instance this driver decides in. */
+  get instance(): ConsensusInstance {
+    return this.#instance;
+  }
+
+  /** The height this driver's instance ended at (an opening instance's end), once final here. */
+  get instanceEnd(): number | undefined {
+    return this.#instanceEnd;
+  }
+
+  /** Calls `listener` with the height once the instance ends here (a final proposal carrying a swap-in, module doc). */
+  onInstanceEnd(listener: (height: number) => void): () => void {
+    this.#instanceEndListeners.add(listener);
+    return () => this.#instanceEndListeners.delete(listener);
+  }
+
   /** Calls `listener` with the boundary when the epoch's last height becomes final here. */
   onBoundary(listener: (boundary: Boundary) => void): () => void {
     this.#boundaryListeners.add(listener);
@@ -764,6 +846,10 @@ export class PobShardConsensus implements ShardDriver {
           },
         };
         for (const listener of this.#atomixListeners) listener(batch);
+      }
+      if (proposal.swapIn !== undefined) {
+        this.#instanceEnd = committed.height;
+        for (const listener of this.#instanceEndListeners) listener(committed.height);
       }
       if (this.node.producer !== undefined) this.#feedProducer();
     } catch (error) {

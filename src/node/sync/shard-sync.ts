@@ -27,7 +27,14 @@
  * writes with the proofs this replica cuts from the certificate itself, change proofs, and at an
  * epoch's end the MSB header and body.
  *
- * API: `new ShardSync(options)`, `sync(target, sources): Promise<SyncReport>`, `close()`, `served`.
+ * To an opening instance's end (TransEpoch stage 2, `untilInstanceEnd`): a validator entering an
+ * epoch's committee in another shard, or behind, syncs up to the height whose certified proposal
+ * carries a swap-in (src/epoch/transepoch/opening.ts), where the epoch's own committee takes
+ * over. That height is not known in advance: a source lacking the next height is asked again
+ * after SYNC_BUSY_BACKOFF_MS (it is not dropped: the shard has not decided it yet), and the sync
+ * stops after applying the first height carrying a swap-in.
+ *
+ * API: `new ShardSync(options)`, `sync(target, sources, { untilInstanceEnd }): Promise<SyncReport>`, `close()`, `served`.
  */
 import { DECISIVE_CODES, FINAL_CHAIN_DECISIONS, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, verifyFinalHeightCertificate, type CertifiedHeight } from "../../atomix/proof.js";
 import { encodeAtomixPhase, isAtomixKind, phaseAfter } from "../../atomix/phases.js";
@@ -86,6 +93,8 @@ export class ShardSync {
   readonly #budgets = new Map<PeerId, Budget>();
   #nextRequest = 1;
   /** The request in flight and where its answer goes. */
+  /** Resolvers of `#sleep`s in progress, woken by `close`. */
+  readonly #sleepers = new Set<() => void>();
   #waiting: { readonly id: number; readonly source: PeerId; readonly answer: (response: SyncResponse | IosError<SyncErrorCode>, bytes: number) => void } | undefined;
   #ignored = 0;
   #running = false;
@@ -118,6 +127,22 @@ export class ShardSync {
     for (const timer of this.#timers) this.#options.clock.cancelTimer(timer);
     this.#timers.clear();
     this.#channel.close();
+    // A sync waiting for its shard to decide the next height (`untilInstanceEnd`) gives up now.
+    for (const wake of this.#sleepers) wake();
+    this.#sleepers.clear();
+  }
+
+  /** Waits `ms` of the clock, or until `close`. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = this.#options.clock.setTimer(ms, () => {
+        this.#timers.delete(timer);
+        this.#sleepers.delete(resolve);
+        resolve();
+      });
+      this.#timers.add(timer);
+      this.#sleepers.add(resolve);
+    });
   }
 
   /** What the MSB chunk servers answered (metrics, tests), every kept MSB's and earlier ones': zero before the first request. */
@@ -355,7 +380,7 @@ export class ShardSync {
    * SYNC_NO_SOURCE (detail: { report }) when every source was dropped first, the state then at the
    * verified prefix. A tip already at or above `target` resolves at once.
    */
-  async sync(target: number, sources: readonly PeerId[]): Promise<SyncReport> {
+  async sync(target: number, sources: readonly PeerId[], mode: { readonly untilInstanceEnd?: boolean } = {}): Promise<SyncReport> {
     check<SyncErrorCode>(Number.isSafeInteger(target) && target >= 0, "SYNC_BAD_INPUT", `target ${target} is not a height`);
     check<SyncErrorCode>(sources.length > 0, "SYNC_BAD_INPUT", "no source to sync from");
     check<SyncErrorCode>(!this.#running && this.#channel.isOpen, "SYNC_BUSY", "a sync runs already, or this ShardSync is closed");
@@ -385,7 +410,11 @@ export class ShardSync {
       bootstrap = await this.#bootstrap(target, live, false);
       if (bootstrap !== undefined) bytes += bootstrap.bytes;
       if (bootstrap?.restored === true) previous = this.#seedCommitment();
-      while (this.#state.tip.height < target) {
+      // Only an end within the target's epoch counts (the state may hold the end of the epoch before's opening).
+      const length = this.#options.epochLength;
+      const epochStart = length === undefined ? 0 : Math.floor(target / length) * length;
+      let ended = mode.untilInstanceEnd === true && this.#state.tip.height > epochStart && this.#endsInstance(this.#state.tip.height);
+      while (this.#state.tip.height < target && !ended) {
         if (live.length === 0 && bootstrap === undefined) {
           // The replay from the tip found no source (pruned past it, most likely): join at the target epoch's start instead.
           bootstrap = await this.#bootstrap(target, [...new Set(sources)], true);
@@ -427,6 +456,13 @@ export class ShardSync {
           continue;
         }
         if (response.status === SyncStatus.Behind) {
+          if (mode.untilInstanceEnd === true) {
+            // The shard has not decided that height yet (or this source has not heard of it): ask again shortly, in turn.
+            turn++;
+            await this.#sleep(SYNC_BUSY_BACKOFF_MS);
+            if (!this.#channel.isOpen) throw new IosError<SyncErrorCode, { report: SyncReport }>("SYNC_NO_SOURCE", `closed at height ${this.#state.tip.height} before the instance's end`, { report: report() });
+            continue;
+          }
           drop(source, "SYNC_SOURCE_BEHIND", `the source lacks height ${first}`);
           continue;
         }
@@ -439,6 +475,10 @@ export class ShardSync {
             previous = this.#applyVerified(height, previous);
             if (!used.includes(source)) used.push(source);
             strikes.delete(source);
+            if (mode.untilInstanceEnd === true && this.#state.tip.height > epochStart && decodeProposal(height.record.proposal).swapIn !== undefined) {
+              ended = true;
+              break;
+            }
           }
         } catch (error) {
           if (!hasCodeIn(error, SYNC_ERROR_CODES)) throw error;
@@ -450,6 +490,12 @@ export class ShardSync {
       this.#waiting = undefined;
       this.#running = false;
     }
+  }
+
+  /** Whether the stored final proposal of `height` ends its instance (carries a swap-in); false for a height without one stored. */
+  #endsInstance(height: number): boolean {
+    const record = height === 0 ? undefined : this.#state.finalHeightRecord(height);
+    return record !== undefined && decodeProposal(record.proposal).swapIn !== undefined;
   }
 
   /** Asks `source` for the certification of the MSB of `epoch`; resolves with its answer, an error to drop it for, or undefined on timeout. */

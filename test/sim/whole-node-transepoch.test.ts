@@ -1,0 +1,143 @@
+// TransEpoch stage 2 over whole PoB validators (src/sim/validator-cluster.ts): no shard rests at an
+// epoch's boundary. 2 shards × 5 validators under chained transfers through 3 epochs (L = 10):
+// at e·L each shard goes on deciding epoch e + 1's heights in its opening (batch 0: epoch e's
+// committee under e + 1's instance key) while the transition makes configuration e + 1; a certified
+// height carrying the empty swap-in ends the opening and e + 1's own committee (batch B) takes over
+// there, the movers having synced up to it. Asserted throughout, every 100 ms of virtual time: the
+// committee that certified each shard's latest height has ≥ 2f + 1 members holding the height
+// before it; per shard, final heights per virtual second never drop to 0 from the first boundary on.
+// Afterwards: every epoch from 1 in each shard has one opening end in (e·L, (e + 1)·L), the heights up
+// to it certified by batch 0 (the previous epoch's committee) and the rest by the epoch's own
+// committee, each certificate verifying against its batch only; every transfer final, one chain
+// and supply everywhere. CI runs TRANSEPOCH_SEEDS seeds; `WHOLE_NODE_SEEDS=N` adds N more.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { committeesOfContext, decodeFinalHeightCertificate, verifyFinalHeightCertificate } from "../../src/atomix/proof.js";
+import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
+import type { EpochContext } from "../../src/epoch/interface.js";
+import { toHex } from "../../src/hex.js";
+import { openingEndOf, type ValidatorNode } from "../../src/node/validator.js";
+import { simSeed } from "../../src/sim/simulator.js";
+import { codeOf } from "../support/errors.js";
+import { checkIdentityChains, checkShardChains, payInRounds } from "./epoch-load.js";
+import { caseSeeds, pobCluster, SIM_POLICY } from "./pob-cluster.js";
+
+const L = 10;
+const EPOCHS = 3;
+const SHARDS = 2;
+const PER_SHARD = 5;
+const ROUNDS = 8;
+const AMOUNT = 1_000_000n;
+const FEE = 10n;
+/** The invariants are sampled this often (virtual ms): a tenth of a second, the idle heartbeat of the simulator's nodes. */
+const SAMPLE_MS = 100;
+/** The window final heights are counted in: one virtual second. */
+const SECOND_MS = 1_000;
+const TRANSEPOCH_SEEDS = 1;
+const verifier = new Ed25519Verifier();
+
+/** The committee that certified `node`'s height `height` of its shard, and its batch (from the stored certificate). */
+function certifiedBy(node: ValidatorNode, height: number): { readonly epoch: number; readonly batch: number; readonly committee: readonly Uint8Array[] } {
+  const { epoch, shard, batch } = decodeFinalHeightCertificate(node.state.certificateAt(height)!);
+  const context: EpochContext | undefined = node.contexts[epoch];
+  const committee = context !== undefined ? context.committee(shard, batch) : node.contexts.at(-1)!.opening(shard).committee;
+  return { epoch, batch, committee };
+}
+
+async function run(seed: string, options: { readonly restAtBoundary?: boolean } = {}) {
+  const { sim, genesis, accounts, cluster, positions } = pobCluster({
+    seed: simSeed(seed), genesisSeed: "whole-node-transepoch", policy: SIM_POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: 12 * SHARDS, amount: AMOUNT, epochLength: L,
+    // Every height kept, so each epoch's opening and its certificates are read back below.
+    store: { prune: false },
+    ...(options.restAtBoundary === true ? { restAtBoundary: true } : {}),
+  });
+  const ids = Array.from({ length: SHARDS }, (_, shard) => cluster.members(shard)).flat();
+  const running = () => ids.flatMap((id) => cluster.node(id) ?? []);
+  const load = payInRounds(cluster, accounts, positions, { rounds: ROUNDS, amount: AMOUNT, fee: FEE });
+  const tipOf = (shard: number) => Math.max(0, ...running().filter((node) => node.shard === shard).map((node) => node.state.tip.height));
+
+  // Every 100 ms: the committee of each shard's latest certified height has 2f + 1 members holding the height before it.
+  const quorumBreaches: string[] = [];
+  let samples = 0;
+  // Per shard, the highest tip at the end of each virtual second from the first boundary on.
+  const perSecond: number[][] = Array.from({ length: SHARDS }, () => []);
+  let stopped = false;
+  const sample = (): void => {
+    if (stopped) return;
+    samples++;
+    for (let shard = 0; shard < SHARDS; shard++) {
+      const holders = running().filter((node) => node.shard === shard);
+      const top = holders.reduce((best, node) => (node.state.tip.height > best.state.tip.height ? node : best));
+      const tip = top.state.tip.height;
+      if (tip === 0) continue;
+      const { epoch, batch, committee } = certifiedBy(top, tip);
+      const f = Math.floor((committee.length - 1) / 3);
+      // A member holds a state of the shard if it ever served it (a mover keeps the one it left).
+      const upToDate = committee.filter((key) => (cluster.node(toHex(key))?.stateOf(shard)?.tip.height ?? -1) >= tip - 1).length;
+      if (upToDate < 2 * f + 1) quorumBreaches.push(`${sim.now()} ms: shard ${shard} height ${tip} (epoch ${epoch}, batch ${batch}): ${upToDate} of ${committee.length} hold ${tip - 1}`);
+    }
+    if (sim.now() % SECOND_MS < SAMPLE_MS) {
+      for (let shard = 0; shard < SHARDS; shard++) if (tipOf(shard) >= L || perSecond[shard]!.length > 0) perSecond[shard]!.push(tipOf(shard));
+    }
+    sim.schedule(SAMPLE_MS, "transepoch sample", sample);
+  };
+  sim.schedule(SAMPLE_MS, "transepoch sample", sample);
+
+  const done = () => running().every((node) => node.context.epoch >= EPOCHS) && load.allFinal();
+  assert.ok(await cluster.advance(120_000, done),
+    `${seed}: every validator reaches epoch ${EPOCHS} with every transfer final (epochs ${running().map((n) => n.context.epoch).join()}, heights ${running().map((n) => n.state.tip.height).join()}, unsettled ${load.unsettled()}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
+  stopped = true;
+  assert.deepEqual(load.refused, [], `${seed}: no transfer refused`);
+  assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
+  assert.deepEqual(cluster.handlerFailureCodes, [], `${seed}: no handler threw`);
+  assert.ok(samples > 0);
+  assert.deepEqual(quorumBreaches, [], `${seed}: every latest height's committee had 2f + 1 members holding the height before it`);
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const tips = perSecond[shard]!;
+    const idle = tips.flatMap((tip, second) => (second > 0 && tip === tips[second - 1] ? [`second ${second} at height ${tip}`] : []));
+    assert.ok(tips.length >= 3, `${seed}: shard ${shard} sampled over the boundaries (${tips.join()})`);
+    assert.deepEqual(idle, [], `${seed}: shard ${shard} decides a height every virtual second across its boundaries (tips per second ${tips.join()})`);
+  }
+
+  await cluster.advance(1_000);
+  const nodes = running();
+  const contexts = checkIdentityChains(seed, genesis, nodes, EPOCHS);
+  checkShardChains(seed, cluster, genesis, EPOCHS, L, FEE * BigInt(load.total));
+  const committees = committeesOfContext(...contexts);
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const serving = cluster.serving(shard);
+    const reference = serving.reduce((best, node) => (node.state.prunedBelow < best.state.prunedBelow ? node : best));
+    for (let epoch = 1; epoch <= EPOCHS; epoch++) {
+      const context = contexts[epoch]!;
+      const end = openingEndOf(reference.state, context);
+      assert.ok(end !== undefined && end > epoch * L && end < (epoch + 1) * L, `${seed}: shard ${shard}'s opening of epoch ${epoch} ended at ${end}`);
+      const own = context.batchCount(shard);
+      for (let height = Math.max(epoch * L + 1, reference.state.prunedBelow); height <= Math.min((epoch + 1) * L, reference.state.tip.height); height++) {
+        const certificate = reference.state.certificateAt(height)!;
+        const batch: number = height <= end ? 0 : own;
+        const certified = verifyFinalHeightCertificate(certificate, committees, verifier);
+        assert.deepEqual([certified.epoch, certified.batch], [epoch, batch], `${seed}: shard ${shard} height ${height} is certified in epoch ${epoch}'s batch ${batch}`);
+        if (height <= end) {
+          assert.deepEqual(context.committee(shard, 0).map(toHex), contexts[epoch - 1]!.leagues(shard).committee.map(toHex), `${seed}: batch 0 is epoch ${epoch - 1}'s committee`);
+        }
+        // Renamed to the other batch, the certificate verifies against nothing (when the two committees differ, the keys do anyway).
+        const renamed = Uint8Array.from(certificate);
+        const other = batch === 0 ? own : 0;
+        if (other === batch) continue;
+        renamed[1 + 4 + 4] = other & 0xff;
+        renamed[1 + 4 + 4 + 1] = other >> 8;
+        assert.ok(["TX_PROOF_BAD_SIGNATURE", "TX_PROOF_UNKNOWN_COMMITTEE"].includes(codeOf(() => verifyFinalHeightCertificate(renamed, committees, verifier))), `${seed}: height ${height} renamed to batch ${other} is refused`);
+      }
+    }
+  }
+  await cluster.stop();
+  return { perSecond };
+}
+
+describe("whole PoB validators: TransEpoch without a rest at the boundary", () => {
+  for (const seed of caseSeeds("transepoch", TRANSEPOCH_SEEDS)) {
+    it(`${seed}: 2 shards × 5 under chained transfers through ${EPOCHS} epochs: each shard decides every second across its boundaries, each height's committee holds a quorum up to date, openings end at certified heights`, async () => {
+      await run(seed);
+    });
+  }
+});
