@@ -94,8 +94,11 @@ describe("a registrant joins a devnet", () => {
     const notice = /"code":"NODE_ENTERED","epoch":(\d+)/.exec(registrantNode.stdout + registrantNode.stderr);
     assert.ok(notice !== null, `it logs NODE_ENTERED: ${registrantNode.stderr.slice(-2000)}`);
     const enteredAt = Number(notice[1]);
-    assert.ok(contexts[enteredAt]!.shardOf(registrant!.publicKey) !== undefined && contexts.slice(0, enteredAt).every((c) => c.shardOf(registrant!.publicKey) === undefined),
-      `it entered at the first epoch that lists it (epoch ${enteredAt})`);
+    // The first epoch that lists it, or a later one: with no rest at epoch ends, epochs of 8 heights may pass before its process
+    // catches up, and a node enters the latest configured epoch (a seat of an epoch that ended meanwhile is not taken back).
+    const firstListing = contexts.findIndex((c) => c.shardOf(registrant!.publicKey) !== undefined);
+    assert.ok(firstListing >= 1 && enteredAt >= firstListing && contexts[enteredAt]!.shardOf(registrant!.publicKey) !== undefined,
+      `it entered an epoch that lists it, none before the first one that does (entered ${enteredAt}, first listing ${firstListing})`);
     // From its empty data directory it joined the shard at an MSB (msb-join), or replayed because every source had passed the
     // next epoch end by then (sources keep the latest MSB body only) and said so.
     const sync = entered.lastSwitch?.sync;
