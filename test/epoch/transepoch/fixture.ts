@@ -6,6 +6,7 @@ import { transEpochSchedule } from "../../../src/epoch/transepoch/schedule.js";
 import { toHex } from "../../../src/hex.js";
 import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
 import type { KeyPair } from "../../../src/ledger/keys.js";
+import type { Clock } from "../../../src/runtime/interface.js";
 
 /** The keys are derived from `accountSeed`, the schedule's randomness is SHA-256 of `randomnessLabel`. */
 export function twoByFourMove(accountSeed: string, randomnessLabel: string) {
@@ -28,4 +29,22 @@ export function twoByFourMove(accountSeed: string, randomnessLabel: string) {
     /** Shard 0's joiner of `batch` (1-based). */
     joinerOf: (batch: number) => move.batches[batch - 1]!.joining[0]!,
   };
+}
+
+/** A clock the test moves by hand: the swap rules under test set no timer. */
+export class HandClock implements Clock {
+  at = 0;
+  now(): number {
+    return this.at;
+  }
+  wallNow(): number {
+    return this.at;
+  }
+  setTimer(): never {
+    throw new Error("a swap rule sets no timer");
+  }
+  cancelTimer(): void {}
+  advance(ms: number): void {
+    this.at += ms;
+  }
 }

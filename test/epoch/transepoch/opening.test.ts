@@ -10,22 +10,8 @@ import { OPENING_END, OpeningEnd } from "../../../src/epoch/transepoch/opening.j
 import { encodeSwapIn, signSwapRequest } from "../../../src/epoch/transepoch/swap.js";
 import { sha256 } from "../../../src/crypto/sha256.js";
 import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
-import type { Clock } from "../../../src/runtime/interface.js";
+import { HandClock } from "./fixture.js";
 import { codeOf } from "../../support/errors.js";
-
-class HandClock implements Clock {
-  at = 0;
-  now(): number {
-    return this.at;
-  }
-  wallNow(): number {
-    return this.at;
-  }
-  setTimer(): never {
-    throw new Error("OpeningEnd sets no timer");
-  }
-  cancelTimer(): void {}
-}
 
 const PATIENCE = 4_000;
 const LAST = 2 * 40 - 1;

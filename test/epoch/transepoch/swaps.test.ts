@@ -13,8 +13,7 @@ import { ShardSwaps } from "../../../src/epoch/transepoch/swaps.js";
 import { toHex } from "../../../src/hex.js";
 import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
 import type { KeyPair } from "../../../src/ledger/keys.js";
-import { twoByFourMove } from "./fixture.js";
-import type { Clock } from "../../../src/runtime/interface.js";
+import { HandClock, twoByFourMove } from "./fixture.js";
 import { codeOf } from "../../support/errors.js";
 
 const encoder = new TextEncoder();
@@ -29,24 +28,6 @@ const { move, keyPairOf, joinerOf } = twoByFourMove("transepoch-swaps", "rnd swa
 function request(batch: number, synced: number, overrides: Partial<UnsignedSwapRequest> = {}, signer?: KeyPair): Uint8Array {
   const joiner = overrides.joiner ?? joinerOf(batch);
   return signSwapRequest((signer ?? keyPairOf(joiner)).secretKey, { chain, shard: 0, epoch: EPOCH, batch, syncedHeight: synced, commitment: commitment(synced), joiner, ...overrides });
-}
-
-/** A clock the test moves by hand (no timer is set by ShardSwaps). */
-class HandClock implements Clock {
-  at = 0;
-  now(): number {
-    return this.at;
-  }
-  wallNow(): number {
-    return this.at;
-  }
-  setTimer(): never {
-    throw new Error("ShardSwaps sets no timer");
-  }
-  cancelTimer(): void {}
-  advance(ms: number): void {
-    this.at += ms;
-  }
 }
 
 function member(clock = new HandClock()) {
