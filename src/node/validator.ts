@@ -779,12 +779,7 @@ export class ValidatorNode {
 
   /** The run of `epoch` (nothing started): its shard's hold, with the epoch's trusted committees, and its driver, from where the epoch's opening ended. */
   #wireEpoch(epoch: number): EpochRun {
-    const context = this.#contexts[epoch]!;
-    const previous = epoch === 0 ? undefined : this.#contexts[epoch - 1];
-    const shard = context.shardOf(this.setup.key.publicKey);
-    check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `${toHex(this.setup.key.publicKey)} is not a validator of epoch ${epoch}`);
-    const hold = this.#hold(shard);
-    this.#prepareHold(hold, context, previous);
+    const { context, previous, shard, hold } = this.#servedIn(epoch);
     const state = hold.state;
     const takeover = state.tip.height >= context.startHeight ? this.#takeoverOf(state, context) : undefined;
     check<NodeErrorCode>(takeover !== undefined, "NODE_STATE_BEHIND",
@@ -799,16 +794,22 @@ export class ValidatorNode {
    * (src/epoch/transepoch/opening.ts).
    */
   #openingRun(epoch: number): EpochRun {
+    const { context, previous, shard, hold } = this.#servedIn(epoch);
+    // The opening may decide up to the next epoch's last height but one (the last makes the boundary: the epoch's own committee's).
+    const opening = new OpeningEnd({ clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs, lastHeight: context.startHeight + 2 * context.epochLength! - 1 });
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, takeover: context.startHeight + context.epochLength!, opening });
+    return { ...this.#runOf(context, shard, hold, driver), opening };
+  }
+
+  /** What this node serves in `epoch` (NODE_NOT_A_VALIDATOR if nothing): the context, its predecessor, its shard and that shard's hold, prepared for the epoch. */
+  #servedIn(epoch: number): { readonly context: EpochContext; readonly previous: EpochContext | undefined; readonly shard: number; readonly hold: ShardHold } {
     const context = this.#contexts[epoch]!;
     const previous = epoch === 0 ? undefined : this.#contexts[epoch - 1];
     const shard = context.shardOf(this.setup.key.publicKey);
     check<NodeErrorCode>(shard !== undefined, "NODE_NOT_A_VALIDATOR", `${toHex(this.setup.key.publicKey)} is not a validator of epoch ${epoch}`);
     const hold = this.#hold(shard);
     this.#prepareHold(hold, context, previous);
-    // The opening may decide up to the next epoch's last height but one (the last makes the boundary: the epoch's own committee's).
-    const opening = new OpeningEnd({ clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs, lastHeight: context.startHeight + 2 * context.epochLength! - 1 });
-    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, takeover: context.startHeight + context.epochLength!, opening });
-    return { ...this.#runOf(context, shard, hold, driver), opening };
+    return { context, previous, shard, hold };
   }
 
   #runOf(context: EpochContext, shard: number, hold: ShardHold, driver: ShardDriver): EpochRun {
