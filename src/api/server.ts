@@ -23,7 +23,9 @@
  *   GET  /v1/block/:height          header, seal and txids (?bytes=1 adds the encoded block in hex); 404 MSB_PRUNED below the
  *                                   store's pruned horizon (src/store/schema.ts "Pruning")
  *   GET  /v1/block/hash/:hash       same, by block hash
- *   GET  /v1/status                 node facts: shard, shardCount, epoch, tip, prunedBelow (the lowest height kept), prunes (whether it prunes), msb {epoch, height, root, count, supply}, ...
+ *   GET  /v1/status                 node facts: shard, shardCount, epoch (whose configuration assigns the shard),
+ *                                   decidingEpoch and opening (a validator: the epoch of the heights it decides, the
+ *                                   next one's while it runs that epoch's TransEpoch opening), tip, prunedBelow (the lowest height kept), prunes (whether it prunes), msb {epoch, height, root, count, supply}, ...
  *   GET  /v1/epochs                 {epoch (the node's), epochs: [{epoch, configurationHash, randomness,
  *                                   transcriptHash (hex), validators (count), shardCount}]}: the epoch archive
  *   GET  /v1/epochs/chain           application/octet-stream: links 1..last as encodeIdentityChain

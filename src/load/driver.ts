@@ -46,9 +46,10 @@
  *  4. drain: wait until every submitted transaction is final or rejected, or `drainTimeoutMs`;
  *  5. report: metrics, CPU samples (taken every second), run facts and the epochs seen as a LoadReport.
  * Heights and shards: an EVENTS or ATOMIX frame carries a height, not a shard. With `epochLength`
- * (L: epoch e holds heights e·L .. (e+1)·L − 1), a frame's height names its epoch: a frame of an
- * epoch later than its endpoint's known status waits (with the frames after it) until a status
- * read shows that epoch, and the shard a frame speaks for is the one the endpoint served in that
+ * (L: epoch e holds heights e·L + 1 .. (e+1)·L), a frame's height names its epoch: a frame of an
+ * epoch later than the one its endpoint last reported deciding (`decidingEpoch`: the next epoch's
+ * during a TransEpoch opening, before that epoch's configuration) waits (with the frames after it)
+ * until a status read shows that epoch, and the shard a frame speaks for is the one the endpoint served in that
  * epoch (unknown when the driver never saw it there: then its heights are not counted and its
  * unlock finals are left to the shard's other endpoints). Without `epochLength` the endpoint's
  * latest status names the shard.
@@ -121,6 +122,7 @@ import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
 import { scanTransaction, transactionIdOfEncoding } from "../ledger/kinds/registry.js";
 import { toHex } from "../hex.js";
+import { epochOfHeight } from "../node/sync/interface.js";
 import { buildRoutes, fetchStatus, nodeUrlOf, statusKey, type EndpointStatus, type ShardRoute } from "./endpoints.js";
 import { BUCKET_MS, CpuSampler, LoadMetrics, type CpuProcess } from "./metrics.js";
 import type { ProgressDisplay } from "./progress.js";
@@ -211,7 +213,14 @@ const LOCKED_PHASE = encodeAtomixPhase("locked");
 const COMMITTED_PHASE = encodeAtomixPhase("committed");
 const STREAM_URL = /^wss?:\/\/[^/]+\/v1\/stream$/;
 /** The status of an endpoint unreachable since the start: never routed to (it is not up) until a reconnection reads its own. */
-const UNKNOWN_STATUS: EndpointStatus = { publicKey: "", shard: -1, epoch: 0, consensus: "unknown", believable: undefined, height: 0 };
+const UNKNOWN_STATUS: EndpointStatus = { publicKey: "", shard: -1, epoch: 0, decidingEpoch: 0, consensus: "unknown", believable: undefined, height: 0 };
+
+/** Records in `shardByEpoch` the shard `status` serves in its epoch and in the epoch of the heights it decides (the next one's, in an opening); returns the map. */
+function shardsOf(shardByEpoch: Map<number, number>, status: EndpointStatus): Map<number, number> {
+  shardByEpoch.set(status.epoch, status.shard);
+  shardByEpoch.set(status.decidingEpoch, status.shard);
+  return shardByEpoch;
+}
 
 const enum TxState {
   Queued = 0,
@@ -380,7 +389,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const connections: Connection[] = endpoints.map((url, index) => {
     const o = opened[index]!;
     const common = { index, url, reconnecting: false, pingSentAt: undefined, nextPingAt: 0, queue: [], queueHead: 0, unlocks: [], inFlight: new Map(), nextSequence: 0, deferred: [] };
-    if ("socket" in o) return { ...common, status: o.status, shardByEpoch: new Map([[o.status.epoch, o.status.shard]]), socket: o.socket, up: true };
+    if ("socket" in o) return { ...common, status: o.status, shardByEpoch: shardsOf(new Map(), o.status), socket: o.socket, up: true };
     fault({ atMs: 0, endpoint: url, shard: -1, kind: "disconnected", detail: `unreachable at the start: ${o.error.message}` });
     return { ...common, status: UNKNOWN_STATUS, shardByEpoch: new Map(), socket: undefined, up: false };
   });
@@ -556,7 +565,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       if (next === undefined || !connection.up) continue;
       const before = connection.status;
       connection.status = next;
-      connection.shardByEpoch.set(next.epoch, next.shard);
+      shardsOf(connection.shardByEpoch, next);
       epochs.first = Math.min(epochs.first, next.epoch);
       epochs.last = Math.max(epochs.last, next.epoch);
       if (statusKey(next) === statusKey(before)) continue;
@@ -793,10 +802,10 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   /** The shard `connection` served at `height` (see the file comment); "later" when its status has not reached that epoch yet. */
   const shardAtHeight = (connection: Connection, height: number): number | undefined | "later" => {
     if (epochLength === undefined) return connection.status.shard;
-    const epoch = Math.floor(height / epochLength);
-    if (epoch > connection.status.epoch) return "later";
+    const epoch = epochOfHeight(Math.max(height, 1), epochLength);
+    if (epoch > connection.status.decidingEpoch) return "later";
     // The epoch's last height is final: its validators switch next.
-    if (height >= (epoch + 1) * epochLength - 1) requestStatusRead();
+    if (height === (epoch + 1) * epochLength) requestStatusRead();
     return connection.shardByEpoch.get(epoch);
   };
 
@@ -894,7 +903,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
           fault({ atMs: Math.round(performance.now() - startMs), endpoint: connection.url, shard: status.shard, kind: "reconnected", detail: `epoch ${status.epoch}` });
           // Everything it held was sent elsewhere at its disconnection: its new status is taken as is, no switch to follow.
           connection.status = status;
-          connection.shardByEpoch.set(status.epoch, status.shard);
+          shardsOf(connection.shardByEpoch, status);
           epochs.first = Math.min(epochs.first, status.epoch);
           epochs.last = Math.max(epochs.last, status.epoch);
           routes = buildLiveRoutes();

@@ -5,7 +5,8 @@
  *
  * Phases:
  *  1. status: `fetchStatus(streamUrl)` reads GET /v1/status of the node behind the URL (same
- *     host, http) into an `EndpointStatus` (public key, shard, epoch, consensus, league);
+ *     host, http) into an `EndpointStatus` (public key, shard, epoch, the epoch of the heights it
+ *     decides, consensus, league);
  *  2. compare: `statusKey(status)` names what routing depends on (shard, epoch, league mode and
  *     believable list): two statuses with the same key route alike, so a poll that brings no new
  *     key leaves the routes as they are;
@@ -33,7 +34,10 @@ export interface EndpointStatus {
   /** Hex public key of the validator. */
   readonly publicKey: string;
   readonly shard: number;
+  /** The epoch whose configuration assigns it `shard`. */
   readonly epoch: number;
+  /** The epoch of the heights it decides: `epoch` + 1 while it runs that epoch's opening (TransEpoch), else `epoch`. */
+  readonly decidingEpoch: number;
   /** "solo", "bft", "pob/two-league", "pob/one-league", ... as reported. */
   readonly consensus: string;
   /** The believable league (two-league PoB only) and the consensus height it was read at. */
@@ -64,16 +68,18 @@ export async function fetchStatus(streamUrl: string): Promise<EndpointStatus> {
     throw unusable(`cannot be read: ${(error as Error).message}`);
   }
   if (typeof body !== "object" || body === null) throw unusable("is not a JSON object");
-  const { publicKey, shard, epoch, consensus } = body as Record<string, unknown>;
+  const { publicKey, shard, epoch, decidingEpoch, consensus } = body as Record<string, unknown>;
   if (typeof publicKey !== "string" || !HEX_KEY.test(publicKey)) throw unusable("has no publicKey of 64 lowercase hex digits");
   if (!Number.isInteger(shard) || (shard as number) < 0) throw unusable("has no non-negative integer shard");
   if (!Number.isInteger(epoch) || (epoch as number) < 0) throw unusable("has no non-negative integer epoch");
+  // Absent before TransEpoch's openings (and on nodes without epochs): the heights are the configured epoch's.
+  if (decidingEpoch !== undefined && decidingEpoch !== epoch && decidingEpoch !== (epoch as number) + 1) throw unusable("reports a decidingEpoch other than its epoch or the next");
   const facts = typeof consensus === "object" && consensus !== null ? (consensus as Record<string, unknown>) : {};
   const mode = typeof facts.mode === "string" ? facts.mode : "unknown";
   const leagueMode = typeof facts.leagueMode === "string" ? facts.leagueMode : undefined;
   const height = typeof facts.height === "number" && Number.isFinite(facts.height) ? facts.height : 0;
   const described = leagueMode === undefined ? mode : `${mode}/${leagueMode}`;
-  const base = { publicKey, shard: shard as number, epoch: epoch as number, consensus: described, height };
+  const base = { publicKey, shard: shard as number, epoch: epoch as number, decidingEpoch: (decidingEpoch ?? epoch) as number, consensus: described, height };
   if (mode !== "pob" || leagueMode !== "two-league") return { ...base, believable: undefined };
   const believable = facts.believable;
   if (!Array.isArray(believable) || believable.length === 0 || !believable.every((key) => typeof key === "string" && HEX_KEY.test(key))) {

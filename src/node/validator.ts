@@ -334,8 +334,9 @@ class NodeBackend implements ClientBackend {
     return {
       publicKey: toHex(setup.key.publicKey),
       role,
-      // The epoch of the heights it decides: the next one's during its opening (clients map a confirmation's height to its epoch).
-      epoch: this.node.decidingEpoch,
+      // `epoch` (the API adds it) names the configuration that assigns `shard`; a confirmation's height belongs to this epoch:
+      // the next one's during its opening (clients map heights to epochs, then to the shard served).
+      decidingEpoch: this.node.decidingEpoch,
       ...(this.node.opening ? { opening: true } : {}),
       shard,
       uptimeSeconds: Math.round((clock.wallNow() - this.#startedAt) / 1000),

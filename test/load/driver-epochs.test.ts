@@ -30,6 +30,8 @@ const [keyA, keyB] = made.validators.map((v) => v.publicKey) as [Uint8Array, Uin
 class SwitchingBackend implements ClientBackend {
   readonly shardCount = 2;
   epoch = 0;
+  /** Reported as `decidingEpoch` when set: the epoch of the heights it decides (the next one's in a TransEpoch opening). */
+  decidingEpoch: number | undefined;
   /** Hex txids it accepted and held without passing them to a pipeline. */
   readonly held: string[] = [];
   /** Transactions submitted to it so far, and answered. */
@@ -99,7 +101,7 @@ class SwitchingBackend implements ClientBackend {
   }
 
   nodeStatus(): Record<string, unknown> {
-    return { publicKey: hex(this.publicKey), consensus: { mode: "solo" } };
+    return { publicKey: hex(this.publicKey), consensus: { mode: "solo" }, ...(this.decidingEpoch === undefined ? {} : { decidingEpoch: this.decidingEpoch }) };
   }
 
   metrics(): MetricFamily[] {
@@ -319,40 +321,48 @@ describe("runLoad across an epoch switch, step by step", () => {
   });
 });
 
+/** L of the runs with an epoch length: epoch e holds heights 30e + 1 .. 30e + 30 (src/node/sync/interface.ts epochOfHeight). */
+const EPOCH_LENGTH = 30;
+
+/** Commits one block of one genesis spend of `account`'s output `index` (to itself, fee 1) on `shard`. */
+async function commitSpend(shard: TestShard, index: number): Promise<void> {
+  const output = made.genesis.outputs[index]!;
+  const payer = made.accounts.find((account) => hex(account.publicKey) === hex(output.owner))!;
+  const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: genesisTxid(made.genesis), index, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: output.amount - 1n }] }, [payer]);
+  const [result] = await shard.pipeline.submit([encodeTransaction(transaction)]);
+  assert.equal(result!.outcome, "accepted");
+  assert.ok(shard.solo.commitNextBlock() !== undefined);
+}
+
+/**
+ * A pair (A on shard 0, B on shard 1, epoch 0) whose shards are both at epoch 0's last height: one block per genesis output of
+ * accounts no load uses. `finalsAt[shard]` collects, per height after it, the final transactions of each height that made some.
+ */
+function pairAtEpochEnd(name: string, finalsAt: readonly [Map<number, number>, Map<number, number>]): Promise<Pair> {
+  return servePair(name, {
+    holding: false,
+    prepare: async (shards) => {
+      const reserved = new Set(made.accounts.slice(0, 48).map((account) => hex(account.publicKey)));
+      for (const [i, shard] of shards.entries()) {
+        const outputs = made.genesis.outputs.flatMap((output, index) => (reserved.has(hex(output.owner)) && shardOfOwner(output.owner, 2) === i ? [index] : []));
+        assert.ok(outputs.length >= EPOCH_LENGTH);
+        for (const index of outputs.slice(0, EPOCH_LENGTH)) await commitSpend(shard, index);
+        assert.equal(shard.state.tip.height, EPOCH_LENGTH);
+        shard.pipeline.onSettled((batch) => {
+          if (batch.final.length > 0) finalsAt[i]!.set(batch.height, batch.final.length / 32);
+        });
+      }
+    },
+  });
+}
+
 describe("runLoad with the genesis epoch length: an event's height names its epoch", () => {
-  /** L: epoch e holds heights 30e .. 30e + 29. */
-  const EPOCH_LENGTH = 30;
   let pair: Pair;
   /** Per shard: final transactions of each height of epoch 1 that made some final (what its validators announced). */
   const finalsAt: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
 
-  /** Commits one block of one genesis spend of `account`'s output `index` (to itself, fee 1) on `shard`. */
-  async function commitSpend(shard: TestShard, index: number): Promise<void> {
-    const output = made.genesis.outputs[index]!;
-    const payer = made.accounts.find((account) => hex(account.publicKey) === hex(output.owner))!;
-    const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: genesisTxid(made.genesis), index, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: output.amount - 1n }] }, [payer]);
-    const [result] = await shard.pipeline.submit([encodeTransaction(transaction)]);
-    assert.equal(result!.outcome, "accepted");
-    assert.ok(shard.solo.commitNextBlock() !== undefined);
-  }
-
   before(async () => {
-    pair = await servePair("epochs-length", {
-      holding: false,
-      // Both shards at epoch 0's last height (one block per genesis output of accounts the load does not use).
-      prepare: async (shards) => {
-        const reserved = new Set(made.accounts.slice(0, 48).map((account) => hex(account.publicKey)));
-        for (const [i, shard] of shards.entries()) {
-          const outputs = made.genesis.outputs.flatMap((output, index) => (reserved.has(hex(output.owner)) && shardOfOwner(output.owner, 2) === i ? [index] : []));
-          assert.ok(outputs.length >= EPOCH_LENGTH - 1);
-          for (const index of outputs.slice(0, EPOCH_LENGTH - 1)) await commitSpend(shard, index);
-          assert.equal(shard.state.tip.height, EPOCH_LENGTH - 1);
-          shard.pipeline.onSettled((batch) => {
-            if (batch.final.length > 0) finalsAt[i]!.set(batch.height, batch.final.length / 32);
-          });
-        }
-      },
-    });
+    pair = await pairAtEpochEnd("epochs-length", finalsAt);
   });
 
   after(() => pair.close());
@@ -363,7 +373,7 @@ describe("runLoad with the genesis epoch length: an event's height names its epo
     const running = runLoad({ set, endpoints, epochLength: EPOCH_LENGTH, mode: { kind: "closed-loop", window: 30 }, durationMs: 60_000, drainTimeoutMs: 30_000, statusPollMs: 600_000 });
     // Epoch 0 ends with the window sent and pending; nothing more goes out before a final confirmation.
     await until(() => (a.answered + b.answered === 30 ? true : undefined), "the first 30 transactions at their validators");
-    // Epoch 1: A serves shard 1, B shard 0; their next events are of heights 30.. .
+    // Epoch 1: A serves shard 1, B shard 0; their next events are of heights L + 1.. .
     a.switchTo(shards[1], 1);
     b.switchTo(shards[0], 1);
     const run = await producingUntil(running, shards);
@@ -378,6 +388,37 @@ describe("runLoad with the genesis epoch length: an event's height names its epo
       const heights = [...finalsAt[shard]!.values()];
       assert.equal(summary.heights, heights.length, `shard ${shard}'s heights`);
       assert.equal(summary.txPerHeight, Math.round((heights.reduce((x, y) => x + y, 0) / heights.length) * 1000) / 1000, `shard ${shard}'s transactions per height`);
+    });
+  });
+});
+
+describe("runLoad with the genesis epoch length, across a TransEpoch opening", () => {
+  let pair: Pair;
+  const finalsAt: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
+
+  before(async () => {
+    pair = await pairAtEpochEnd("epochs-opening", finalsAt);
+  });
+
+  after(() => pair.close());
+
+  it("confirms at once the next epoch's heights an endpoint decides in its opening (status epoch 0, decidingEpoch 1): no switch, no resend", async () => {
+    const { a, b, shards, endpoints } = pair;
+    // Both run epoch 1's opening on their epoch-0 shards: heights L + 1.. are epoch 1's, configuration 1 is not made yet.
+    a.decidingEpoch = 1;
+    b.decidingEpoch = 1;
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(72, 96), count: 60, seed: "epochs opening", fee: 1n, threads: 2 });
+    // The status is read once, at the start: a confirmation held until a status shows epoch 1 would wait forever (no drain).
+    const running = runLoad({ set, endpoints, epochLength: EPOCH_LENGTH, mode: { kind: "closed-loop", window: 30 }, durationMs: 60_000, drainTimeoutMs: 10_000, statusPollMs: 600_000 });
+    const run = await producingUntil(running, shards);
+    assertSettled(run, 60);
+    assertFinalInItsShard(set, shards);
+    assert.deepEqual(run.report.metrics.resentByCause, {});
+    assert.deepEqual(run.report.run.epochs.switches, []);
+    // Every height is counted for the shard its endpoint decides it for.
+    run.report.metrics.shards.forEach((summary, shard) => {
+      assert.ok([...finalsAt[shard]!.keys()].every((height) => height > EPOCH_LENGTH));
+      assert.equal(summary.heights, finalsAt[shard]!.size, `shard ${shard}'s heights`);
     });
   });
 });
