@@ -450,9 +450,11 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     held.delete(parent);
     for (const position of waiting) queue(position);
   };
+  /** The position of the transfer whose output `position` spends first, if the set has it. */
+  const parentOf = (position: number): number | undefined => positionOfTxid.get(set.tx(position), FIRST_INPUT_TXID_AT);
   /** Sends `position` now, or holds it behind the output it spends. */
   const release = (position: number): void => {
-    const parent = positionOfTxid.get(set.tx(position), FIRST_INPUT_TXID_AT);
+    const parent = parentOf(position);
     const blocked = parent !== undefined && parent < position && ((isCross(parent) && !settlesAtLock(parent) && !changeReady.has(parent)) || heldPositions.has(parent));
     if (!blocked) return queue(position);
     heldPositions.add(position);
@@ -480,6 +482,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   const resolveTx = (position: number, to: TxState.Final | TxState.Rejected): void => {
     if (isOpen(position)) unresolved--;
     state[position] = to;
+    resendAfterParent(position);
   };
   const finalize = (position: number, now: number, cross = false): void => {
     markAccepted(position);
@@ -586,13 +589,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const resends: number[] = [];
     const resend = (position: number, cause: string): void => {
       if (!isOpen(position)) return;
-      metrics.resent(set.shard(position), cause);
-      if (cause === DISCONNECTED && faultResent[position] === 0) {
-        faultResent[position] = 1;
-        metrics.resubmitted(set.shard(position));
-      }
-      sends[position]!++;
-      sentTo[position] = -1;
+      markResent(position, cause);
       resends.push(position);
     };
     for (const { position, cause } of switchedAway.splice(0)) resend(position, cause);
@@ -623,22 +620,59 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     for (const unlock of unlocks) routeUnlock(unlock);
   };
 
+  /** Counts a send of `position` again for `cause`; what answers its earlier sends is stale from now on. */
+  const markResent = (position: number, cause: string): void => {
+    metrics.resent(set.shard(position), cause);
+    if (cause === DISCONNECTED && faultResent[position] === 0) {
+      faultResent[position] = 1;
+      metrics.resubmitted(set.shard(position));
+    }
+    sends[position]!++;
+    sentTo[position] = -1;
+  };
+
+  /**
+   * Transfers refused MISSING_INPUT while the transfer creating that input was still open here, by
+   * that parent: they went ahead of it (it was held by a validator that left the shard, or sent
+   * again), and go again once it settles. A parent rejected makes their next answer a rejection.
+   */
+  const afterParent = new Map<number, number[]>();
+  const waitingForParent = new Set<number>();
+  function resendAfterParent(parent: number): void {
+    const children = afterParent.get(parent);
+    if (children === undefined) return;
+    afterParent.delete(parent);
+    for (const child of children) {
+      waitingForParent.delete(child);
+      if (!isOpen(child)) continue;
+      markResent(child, MISSING_INPUT);
+      route(child);
+    }
+  }
+
   /**
    * Whether a refusal says where the transaction went rather than what is wrong with it: a
    * retryable code, or MISSING_INPUT for a transfer whose parent (the transaction whose output it
-   * spends) was sent again after a disconnection: the parent reaches the shard late, not never.
+   * spends) is still open or was sent again after a disconnection: the parent reaches the shard
+   * late, not never.
    */
   const retryable = (position: number, code: string): boolean => {
     if (RETRYABLE_CODES.has(code)) return true;
     if (code !== MISSING_INPUT) return false;
-    const parent = positionOfTxid.get(set.tx(position), FIRST_INPUT_TXID_AT);
-    return parent !== undefined && faultResent[parent] === 1;
+    const parent = parentOf(position);
+    return parent !== undefined && (faultResent[parent] === 1 || isOpen(parent));
   };
 
   /** A refusal of `position`'s latest send: retried when its code says where it went, else a rejection. */
   const refused = (position: number, code: string, now: number): void => {
     if (retryable(position, code) && retries[position]! < MAX_RETRIES) {
       retries[position]!++;
+      const parent = parentOf(position);
+      if (code === MISSING_INPUT && isOpen(parent)) {
+        waitingForParent.add(position);
+        afterParent.set(parent, [...(afterParent.get(parent) ?? []), position]);
+        return;
+      }
       awaitingResend.set(position, { cause: code, afterRead: readsStarted + 1 });
       staleShards.set(set.shard(position), readsStarted + 1);
       requestStatusRead();
@@ -794,7 +828,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       const position = positionOfTxid.get(refusal.txid);
       if (!isOpen(position)) continue;
       // A retryable refusal speaks for the send it answers (its validator's relay): only the latest send's connection's counts, once.
-      if (retryable(position, refusal.code) && (sentTo[position] !== connection.index || awaitingResend.has(position))) continue;
+      if (retryable(position, refusal.code) && (sentTo[position] !== connection.index || awaitingResend.has(position) || waitingForParent.has(position))) continue;
       refused(position, refusal.code, now);
     }
   };

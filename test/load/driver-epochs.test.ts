@@ -16,7 +16,7 @@ import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } f
 import type { ConfirmationBatch, OptimisticBatch } from "../../src/api/stream-codec.js";
 import { genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
-import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import { TxKind, decodeTransaction, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { MAX_RETRIES, runLoad, type DriverOptions, type LoadRun } from "../../src/load/driver.js";
 import type { LoadReport } from "../../src/load/report.js";
@@ -34,6 +34,9 @@ class SwitchingBackend implements ClientBackend {
   decidingEpoch: number | undefined;
   /** Hex txids it accepted and held without passing them to a pipeline. */
   readonly held: string[] = [];
+  /** Hex txids it answers "accepted" but keeps from its pipeline until `releaseWithheld` (a validator that sits on them). */
+  readonly withholding = new Set<string>();
+  readonly #withheld: Uint8Array[] = [];
   /** Transactions submitted to it so far, and answered. */
   received = 0;
   answered = 0;
@@ -78,7 +81,18 @@ class SwitchingBackend implements ClientBackend {
     return results;
   }
 
+  /** Passes what it withheld to its pipeline; the pipeline's answers. */
+  releaseWithheld(): Promise<SubmitResult[]> {
+    return this.serving.pipeline.submit(this.#withheld.splice(0));
+  }
+
   async #answer(transactions: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    if (this.withholding.size > 0) {
+      const passed = transactions.filter((tx) => !this.withholding.has(hex(transactionIdOfEncoding(tx))));
+      this.#withheld.push(...transactions.filter((tx) => this.withholding.has(hex(transactionIdOfEncoding(tx)))));
+      const answers = await this.serving.pipeline.submit(passed);
+      return transactions.map((tx) => (this.withholding.has(hex(transactionIdOfEncoding(tx))) ? { outcome: "accepted", txid: transactionIdOfEncoding(tx) } : answers.shift()!));
+    }
     if (!this.holding) return this.serving.pipeline.submit(transactions);
     return transactions.map((tx) => {
       const txid = transactionIdOfEncoding(tx);
@@ -420,5 +434,37 @@ describe("runLoad with the genesis epoch length, across a TransEpoch opening", (
       assert.ok([...finalsAt[shard]!.keys()].every((height) => height > EPOCH_LENGTH));
       assert.equal(summary.heights, finalsAt[shard]!.size, `shard ${shard}'s heights`);
     });
+  });
+});
+
+describe("runLoad when a transfer reaches its shard before the transfer it spends", () => {
+  let pair: Pair;
+
+  before(async () => {
+    pair = await servePair("parent-late", { blockMs: 50, holding: false });
+  });
+
+  after(() => pair.close());
+
+  it("sends a transfer refused MISSING_INPUT again once its still-open parent is final, instead of counting a rejection", async () => {
+    const { a, b, shards, endpoints } = pair;
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(0, 8), count: 40, seed: "parent late", fee: 1n, threads: 2 });
+    // The first transfer of the set is held back by its validator (accepted, not passed on): what spends its output arrives first.
+    const parent = 0;
+    const children = Array.from({ length: set.count }, (_, position) => position).filter((position) => hex(decodeTransaction(set.tx(position)).inputs[0]!.txid) === hex(set.txid(parent)));
+    assert.ok(children.length >= 1, "the set spends the first transfer's output");
+    const validator = set.shard(parent) === 0 ? a : b;
+    validator.withholding.add(hex(set.txid(parent)));
+    const missingInputs = (): number => shards[set.shard(parent)]!.pipeline.metrics().rejected.MISSING_INPUT ?? 0;
+    const refusedBefore = missingInputs();
+    const running = runLoad({ set, endpoints, mode: { kind: "open-loop", rate: 400 }, durationMs: 10_000, drainTimeoutMs: 20_000, statusPollMs: 600_000 });
+    // The child was refused for its missing input while the parent is still open at the driver; then the parent goes on.
+    await until(() => (missingInputs() > refusedBefore ? true : undefined), "the child refused MISSING_INPUT");
+    validator.withholding.clear();
+    assert.deepEqual((await validator.releaseWithheld()).map((answer) => answer.outcome), ["accepted"]);
+    const run = await running;
+    assertSettled(run, set.count);
+    assertFinalInItsShard(set, shards);
+    assert.ok((run.report.metrics.resentByCause.MISSING_INPUT ?? 0) >= 1, `resent: ${JSON.stringify(run.report.metrics.resentByCause)}`);
   });
 });

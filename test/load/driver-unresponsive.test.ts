@@ -88,7 +88,8 @@ describe("runLoad with a validator that stops answering", () => {
   });
 
   it("counts the silent endpoint disconnected after the ping goes unanswered, sends its transactions elsewhere, reconnects it when it answers again", async () => {
-    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts, count: 300, seed: "unresponsive", fee: 1n, threads: 1 });
+    // 6 s of load: the stream is frozen at 0.3 s, found silent by ~2.5 s, and must be back (a reconnection every 500 ms) before the run settles.
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts, count: 600, seed: "unresponsive", fee: 1n, threads: 1 });
     const out = Object.assign(new PassThrough(), { isTTY: false });
     const notes: string[] = [];
     out.on("data", (chunk: Buffer) => notes.push(...chunk.toString("utf8").split("\n").filter((line) => line.startsWith("fault at "))));
@@ -106,7 +107,7 @@ describe("runLoad with a validator that stops answering", () => {
         unresponsiveMs: UNRESPONSIVE_MS, progress: new ProgressDisplay(out, 10_000),
       });
       assert.equal(end, "settled");
-      assert.deepEqual([report.metrics.totals.final, report.metrics.totals.rejected], [300, 0], JSON.stringify(report.metrics.rejectedByCode));
+      assert.deepEqual([report.metrics.totals.final, report.metrics.totals.rejected], [600, 0], JSON.stringify(report.metrics.rejectedByCode));
       const faults = report.faults ?? [];
       assert.deepEqual(faults.map((f) => [f.endpoint, f.kind]), [[relayed, "disconnected"], [relayed, "reconnected"]]);
       const silence = Number(/^unresponsive: no answer to a ping in (\d+) ms$/.exec(faults[0]!.detail)?.[1]);
