@@ -143,7 +143,9 @@ try {
   const steadySeconds = series.map((n, second) => ({ n, second })).filter(({ second }) => second >= RAMP_S && second < submissionEndS && !inWindow(second));
   const steady = steadySeconds.length === 0 ? null : Math.round(steadySeconds.reduce((sum, s) => sum + s.n, 0) / steadySeconds.length);
   const share = (n: number | null) => (n === null || steady === null || steady === 0 ? null : Math.round((n / steady) * 1000) / 1000);
-  const measured = boundaries.map((b) => ({ ...b, shareOfSteady: share(b.meanFinalPerSecond), lowestSecondShareOfSteady: share(b.lowestFinalPerSecond) }));
+  // A window reaching past the submissions' end measures the load stopping, not the boundary.
+  const underLoad = (b: Boundary) => b.windowMs[1]! <= submissionEndS * 1000;
+  const measured = boundaries.map((b) => ({ ...b, underLoad: underLoad(b), shareOfSteady: underLoad(b) ? share(b.meanFinalPerSecond) : null, lowestSecondShareOfSteady: underLoad(b) ? share(b.lowestFinalPerSecond) : null }));
   // The validators' side: per shard, the highest tip polled by the end of each second of the run.
   const tipBySecond = Array.from({ length: SHARDS }, (_, shard) => {
     const tips: number[] = [];
