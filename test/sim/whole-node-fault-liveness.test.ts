@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { COSI_MESSAGES } from "../../src/consensus/cosi/codec.js";
 import { POB_MESSAGES } from "../../src/consensus/pob/protocol.js";
+import { ORPHAN_PROPOSAL_WAIT_MS } from "../../src/node/consensus/shard-consensus.js";
 import { VIEW_TIMEOUT_MS, runFault, runOneLeaguePause, type FaultCase, type FaultRun } from "./fault-liveness.js";
 import { caseSeeds } from "./pob-cluster.js";
 
@@ -80,13 +81,21 @@ describe("a PoB shard with a normal validator paused keeps finalizing, and the v
 
 describe("one-league BFT: a validator paused with the parents of a chain its peers hold the children of (issue 16)", () => {
   for (const seed of caseSeeds("fault-liveness-one-league", 1)) {
-    it(`every transfer ends final on every validator once it resumes, seed ${seed}`, async () => {
+    it(`no child is proposed before its parent, and every transfer ends final on every validator once it resumes, seed ${seed}`, async () => {
       const run = await runOneLeaguePause(seed, 3_000);
       const detail = JSON.stringify(run);
       assert.equal(run.failures, 0, detail);
       assert.deepEqual(run.handlerFailures, [], detail);
       assert.ok(run.finalEverywhere, `parents and children final on every validator (${detail})`);
       assert.equal(new Set(run.heights).size, 1, detail);
+      // The children wait for their parents (ORPHAN_PROPOSAL_WAIT_MS) rather than go into a block unapplied, MISSING_INPUT.
+      assert.deepEqual(run.duringPause, ["pending"], `the children pend on the running validators during the pause (${detail})`);
+    });
+    it(`a child whose parent stays away longer than ORPHAN_PROPOSAL_WAIT_MS is proposed and refused MISSING_INPUT, seed ${seed}`, async () => {
+      const run = await runOneLeaguePause(seed, ORPHAN_PROPOSAL_WAIT_MS + 2_000);
+      const detail = JSON.stringify(run);
+      assert.equal(run.failures, 0, detail);
+      assert.deepEqual(run.duringPause, ["rejected:MISSING_INPUT"], `the wait is bounded (${detail})`);
     });
   }
 });

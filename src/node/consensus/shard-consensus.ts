@@ -5,7 +5,9 @@
  * believable league is not in use). Phases of one height h:
  *
  *   1. propose   the BFT leader of (h, view) builds a candidate block from its waiting
- *                transactions WITHOUT applying it: header (kind Optimistic, prev = tip hash,
+ *                transactions WITHOUT applying it, leaving out for ORPHAN_PROPOSAL_WAIT_MS those
+ *                whose input neither exists nor comes from one before them (a parent still on
+ *                its way): header (kind Optimistic, prev = tip hash,
  *                height = tip + 1, tx root, producer = leader) sealed by the leader's Ed25519
  *                signature — PoB's optimistic block — and the BFT carries its bytes;
  *   2. validate  each validator decodes it strictly (structure, txids, tx root), checks shard,
@@ -24,8 +26,9 @@
  *                validators, so at least one honest one, verified them.
  *
  * Idle shards: the BFT asks the leader for a proposal as soon as a height opens, so a leader with
- * nothing waiting proposes an empty block; validators holding nothing either delay their approval
- * of an empty block by `idleBlockMs` (or until transactions arrive), so an idle shard writes one
+ * nothing waiting proposes an empty block; validators holding nothing proposable (nothing, or
+ * only such orphans) delay their approval of an empty block by `idleBlockMs` (or until
+ * transactions arrive), so an idle shard writes one
  * heartbeat block per idle interval instead of spinning empty blocks at network speed.
  *
  * Restart: with a durable `openLog` (fileFinalityLogs) the finality records and votes are durable
@@ -63,9 +66,11 @@ import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import type { Channel, Transport } from "../../net/interface.js";
 import type { Clock, Rng } from "../../runtime/interface.js";
+import { RecordCursor } from "../../ledger/records.js";
 import { ApplyStatus, applyStatusName } from "../../ledger/utxo-table.js";
 import { sameBytes } from "../../bytes.js";
 import { toHex } from "../../hex.js";
+import type { MempoolEntry } from "../mempool.js";
 import type { Pipeline } from "../pipeline.js";
 import type { VerifierPool } from "../pool/interface.js";
 import type { ShardState } from "../shard-state.js";
@@ -84,6 +89,13 @@ export const DEFAULT_LEVEL_TIMEOUT_MS = 40;
 export const DEFAULT_FANOUT = 8;
 /** Heartbeat interval of an idle shard (see the header). */
 export const DEFAULT_IDLE_BLOCK_MS = 250;
+/**
+ * A leader leaves a transaction whose input does not exist yet out of its proposals this long: its
+ * parent may reach this validator later than the child (gossiped from a validator that was paused,
+ * or sent again by a client that found its validator silent: `ios load` waits 5 s for a ping, then
+ * resends). Past it the transaction is proposed and its block holds it unapplied, MISSING_INPUT.
+ */
+export const ORPHAN_PROPOSAL_WAIT_MS = 10_000;
 /** Largest body of a proposal: the block limit's share after header and collective seal. */
 const MAX_PROPOSAL_BODY_BYTES = 3 * 1024 * 1024 - HEADER_BYTES - 2 - MAX_BITMASK_BYTES - SIGNATURE_BYTES;
 
@@ -165,6 +177,10 @@ export class ShardConsensus implements BftApplication, ShardDriver {
   readonly #onError: (error: unknown) => void;
   readonly #listeners = new Set<(block: FinalBlock) => void>();
   readonly #idleWaits = new Set<() => void>();
+  /** The genesis outputs' txid (the chain id): an input it names that is gone was spent, not yet to come. */
+  readonly #genesisTxid: Uint8Array;
+  /** Waiting transactions seen with an input missing (hex txid → since, on the Clock): left out of proposals until ORPHAN_PROPOSAL_WAIT_MS. */
+  #orphanSince = new Map<string, number>();
   #unsubscribe: (() => void) | undefined;
   #running = false;
   #failed = false;
@@ -186,6 +202,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
     this.#pool = options.pool;
     this.#key = key;
     this.#epoch = context.epoch;
+    this.#genesisTxid = context.chain;
     this.#clock = options.clock;
     this.#verifier = options.verifier ?? new Ed25519Verifier();
     this.#onError = options.onError ?? (() => undefined);
@@ -284,7 +301,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
   propose(height: number): Uint8Array {
     const tip = this.#state.tip;
     check(height === tip.height + 1, "CONSENSUS_OPTIONS", `asked to propose height ${height}, the tip is ${tip.height}`);
-    const entries = this.#pipeline.peek(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES);
+    const entries = this.#proposable(this.#pipeline.peek(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES));
     const transactions = entries.map((entry) => entry.tx);
     // The pipeline's txids spare hashing every transaction again.
     const txids = new Uint8Array(entries.length * TXID_BYTES);
@@ -344,9 +361,47 @@ export class ShardConsensus implements BftApplication, ShardDriver {
     for (const listener of this.#listeners) listener(block);
   }
 
-  /** Resolves after the idle interval, or sooner when transactions arrive or consensus stops. */
+  /**
+   * `entries` (oldest first) less the orphans: a transaction goes in once every input exists at the
+   * tip or is created by one before it in the proposal, once an input is known spent (its creator
+   * is final: no parent can come), or once it waited ORPHAN_PROPOSAL_WAIT_MS. Remembers when each
+   * orphan was first seen; forgets the rest.
+   */
+  #proposable(entries: readonly MempoolEntry[]): MempoolEntry[] {
+    const now = this.#clock.now();
+    const created = new Set<string>();
+    const proposable: MempoolEntry[] = [];
+    const orphans = new Map<string, number>();
+    for (const entry of entries) {
+      const cursor = new RecordCursor(entry.record);
+      const since = this.#orphanSince.get(entry.key) ?? now;
+      if (now - since < ORPHAN_PROPOSAL_WAIT_MS && this.#awaitsParent(cursor, created)) {
+        orphans.set(entry.key, since);
+        continue;
+      }
+      proposable.push(entry);
+      for (let j = 0; j < cursor.outputCount; j++) created.add(outpointKey(cursor.createdKey(j)));
+    }
+    this.#orphanSince = orphans;
+    return proposable;
+  }
+
+  /** Whether an input of the record at `cursor` neither exists nor is in `created`, and was not created by a final transaction (then it was spent). */
+  #awaitsParent(cursor: RecordCursor, created: ReadonlySet<string>): boolean {
+    for (let i = 0; i < cursor.inputCount; i++) {
+      const outpoint = cursor.outpoint(i);
+      if (created.has(outpointKey(outpoint))) continue;
+      const txid = outpoint.subarray(0, TXID_BYTES);
+      if (this.#state.getUtxo(txid, cursor.outpointIndex(i)) !== undefined) continue;
+      if (sameBytes(txid, this.#genesisTxid) || this.#state.getTransactionLocation(txid) !== undefined) return false;
+      return true;
+    }
+    return false;
+  }
+
+  /** Resolves after the idle interval, or sooner when transactions arrive or consensus stops; at once when a proposable one waits (not only orphans). */
   #idleWait(): Promise<void> {
-    if (!this.#running || this.#pipeline.mempoolCount > 0) return Promise.resolve();
+    if (!this.#running || (this.#pipeline.mempoolCount > 0 && this.#proposable(this.#pipeline.peek(this.#maxBlockTxs, MAX_PROPOSAL_BODY_BYTES)).length > 0)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         this.#clock.cancelTimer(timer);
@@ -376,4 +431,9 @@ function settlementOf(block: FinalBlock): BlockEvent {
     else rejected.push({ txid: txid.slice(), code: applyStatusName(status) });
   }
   return { height: block.height, hash: block.hash, final: final.subarray(0, finalCount * TXID_BYTES), rejected };
+}
+
+/** Set key of a 36-byte outpoint (txid ‖ u32le index): one char per byte. */
+function outpointKey(outpoint: Uint8Array): string {
+  return Buffer.from(outpoint.buffer, outpoint.byteOffset, outpoint.byteLength).toString("latin1");
 }
