@@ -18,7 +18,7 @@
  * and spent inside the same block cancelled out, so a store can upsert/delete them in a batch
  * (computed on first access from a private copy of the records).
  */
-import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
+import { BinaryWriter, readU32, readU64, writeU32 } from "../codec/binary.js";
 import { HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { instantiateKernel, type WasmFlavor } from "../crypto/wasm.js";
 import { ByteKeyMap } from "./byte-key-map.js";
@@ -231,17 +231,30 @@ export class UtxoTable {
   }
 
   get(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
-    const key = outpointKey(txid, index);
-    const ptr = this.scratch(ENTRY_BYTES);
+    const ptr = this.lookupEntry(txid, index);
+    if (ptr === undefined) return undefined;
     const memory = this.memory();
-    memory.set(key, ptr);
-    if (this.kernel.lookup(ptr, ptr + UTXO_ENTRY.offset.owner) === 0) return undefined;
-    const { owner, amount } = unpackEntry(memory, ptr);
-    return { owner, amount };
+    const owner = ptr + UTXO_ENTRY.offset.owner;
+    return { owner: memory.slice(owner, owner + PUBLIC_KEY_BYTES), amount: readU64(memory, ptr + UTXO_ENTRY.offset.amount) };
   }
 
   has(txid: Uint8Array, index: number): boolean {
-    return this.get(txid, index) !== undefined;
+    return this.lookupEntry(txid, index) !== undefined;
+  }
+
+  /**
+   * Looks outpoint (txid, index) up, its key written straight into the kernel's scratch (a lookup
+   * per input on the hot paths: no key buffer, no copy of the txid back): the scratch entry's
+   * address, owner and amount filled in, or undefined when absent. Same checks as `outpointKey`.
+   */
+  private lookupEntry(txid: Uint8Array, index: number): number | undefined {
+    check<LedgerErrorCode>(txid.length === TXID_BYTES, "TX_BAD_FIELD", "txid must be 32 bytes");
+    check<LedgerErrorCode>(Number.isInteger(index) && index >= 0 && index <= 0xffffffff, "TX_BAD_FIELD", "index must be a u32");
+    const ptr = this.scratch(ENTRY_BYTES);
+    const memory = this.memory();
+    memory.set(txid, ptr + UTXO_ENTRY.offset.txid);
+    writeU32(memory, ptr + UTXO_ENTRY.offset.index, index);
+    return this.kernel.lookup(ptr, ptr + UTXO_ENTRY.offset.owner) === 0 ? undefined : ptr;
   }
 
   /** Every entry, packed (76 bytes each), in table order (not sorted). */

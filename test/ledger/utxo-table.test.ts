@@ -118,6 +118,12 @@ for (const flavor of WASM_FLAVORS) {
       assert.deepEqual(table.get(txid, 1), { owner: owners[1], amount: 1n << 63n });
       assert.equal(table.get(txid, 2), undefined);
       assert.equal(table.has(txid, 0), true);
+      assert.equal(table.has(txid, 2), false);
+      assert.deepEqual(table.get(txid.subarray(0), 0), { owner: owners[0], amount: 10n }, "the owner and amount are the entry's, not a neighbour's");
+      for (const [badTxid, badIndex] of [[txid.subarray(1), 0], [txid, -1], [txid, 2 ** 32], [txid, 0.5]] as const) {
+        assert.throws(() => table.get(badTxid, badIndex), (error) => hasCodeIn(error, LEDGER_ERROR_CODES) && error.code === "TX_BAD_FIELD");
+        assert.throws(() => table.has(badTxid, badIndex), (error) => hasCodeIn(error, LEDGER_ERROR_CODES) && error.code === "TX_BAD_FIELD");
+      }
       const codes = [
         () => table.insert({ txid, index: 0, owner: owners[2]!, amount: 1n }),
         () => table.insert({ txid, index: 5, owner: owners[2]!, amount: 1n << 63n }),
