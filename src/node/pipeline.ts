@@ -488,7 +488,9 @@ export class Pipeline {
   settle(event: BlockEvent): BlockEvent {
     check<PipelineErrorCode>(event.final.length % TXID_BYTES === 0, "PIPELINE_BAD_INPUT", "final txids must be packed 32 bytes each");
     const settled: Uint8Array[] = [];
-    for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)), settled);
+    // A validator holding nothing (a normal member: what its clients send is relayed) has nothing to release.
+    const holding = this.#mempool.size > 0 || this.#taken.size > 0;
+    for (let at = 0; holding && at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)), settled);
     for (const { txid, code } of event.rejected) {
       const key = toHex(txid);
       this.#forget(key, settled);
