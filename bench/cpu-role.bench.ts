@@ -29,13 +29,15 @@
  *   CPU_ROLE_OPEN_RATE  the open loop's tx/s (default 1000);
  *   CPU_ROLE_SHAPES     a comma-separated subset of the shape names (closed-4000, open-<rate>);
  *   CPU_ROLE_KEEP=1     keep the devnets' directories (logs, load reports);
+ *   CPU_ROLE_LABEL      a name for the run, written into the results with the load average at
+ *                       the start (the machine is shared: the figures mean little without it);
  *   CPU_ROLE_PROFILE=DIR  every validator i writes `--cpu-prof` profiles into DIR/<shape>-v<i>,
  *                       one file per thread, thread 0 the main thread (the profiler's own cost
  *                       inflates the figures of such a run).
  * Not benny: one sample is seconds of a whole network.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ed25519Verifier, type SignatureItem } from "../src/crypto/ed25519.js";
 import { packSignatureBatch } from "../src/crypto/signature-batch.js";
@@ -54,6 +56,9 @@ const RUNS = Number(process.env.CPU_ROLE_RUNS ?? 1);
 const MEASURE_MS = Number(process.env.CPU_ROLE_SECONDS ?? 8) * 1000;
 const RESULTS_FILE = process.env.CPU_ROLE_OUT ?? "bench/results/cpu-role.json";
 const PROFILE_DIR = process.env.CPU_ROLE_PROFILE;
+const LABEL = process.env.CPU_ROLE_LABEL;
+/** The 1-minute load average before the first devnet starts. */
+const LOAD_AT_START = Math.round(loadavg()[0]! * 100) / 100;
 /** Load before the first reading: the devnet's first blocks, JIT warm-up and the key caches filling. */
 const WARMUP_MS = 4000;
 const ACCOUNTS = 2000;
@@ -284,7 +289,8 @@ writeFileSync(
   `${JSON.stringify(
     {
       benchmark: "cpu-role",
-      machine: { cores: availableParallelism(), node: process.version },
+      ...(LABEL === undefined ? {} : { label: LABEL }),
+      machine: { cores: availableParallelism(), node: process.version, loadAverageAtStart: LOAD_AT_START },
       devnet: { shards: 2, validatorsPerShard: 5, believable: 1, samplingProbability: 0.1, accounts: ACCOUNTS },
       window: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, runs: RUNS },
       summary,

@@ -18,9 +18,10 @@
  * and spent inside the same block cancelled out, so a store can upsert/delete them in a batch
  * (computed on first access from a private copy of the records).
  */
-import { BinaryWriter, readU32, readU64 } from "../codec/binary.js";
+import { BinaryWriter, readU32, readU64, writeU32 } from "../codec/binary.js";
 import { HASH_BYTES, OUTPOINT_BYTES, PUBLIC_KEY_BYTES, TXID_BYTES, UTXO_ENTRY } from "../codec/sizes.js";
 import { instantiateKernel, type WasmFlavor } from "../crypto/wasm.js";
+import { ByteKeyMap } from "./byte-key-map.js";
 import { RecordCursor } from "./records.js";
 import { outpointKey } from "./transaction.js";
 import { IosError, check } from "../errors.js";
@@ -230,17 +231,30 @@ export class UtxoTable {
   }
 
   get(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
-    const key = outpointKey(txid, index);
-    const ptr = this.scratch(ENTRY_BYTES);
+    const ptr = this.lookupEntry(txid, index);
+    if (ptr === undefined) return undefined;
     const memory = this.memory();
-    memory.set(key, ptr);
-    if (this.kernel.lookup(ptr, ptr + UTXO_ENTRY.offset.owner) === 0) return undefined;
-    const { owner, amount } = unpackEntry(memory, ptr);
-    return { owner, amount };
+    const owner = ptr + UTXO_ENTRY.offset.owner;
+    return { owner: memory.slice(owner, owner + PUBLIC_KEY_BYTES), amount: readU64(memory, ptr + UTXO_ENTRY.offset.amount) };
   }
 
   has(txid: Uint8Array, index: number): boolean {
-    return this.get(txid, index) !== undefined;
+    return this.lookupEntry(txid, index) !== undefined;
+  }
+
+  /**
+   * Looks outpoint (txid, index) up, its key written straight into the kernel's scratch (a lookup
+   * per input on the hot paths: no key buffer, no copy of the txid back): the scratch entry's
+   * address, owner and amount filled in, or undefined when absent. Same checks as `outpointKey`.
+   */
+  private lookupEntry(txid: Uint8Array, index: number): number | undefined {
+    check<LedgerErrorCode>(txid.length === TXID_BYTES, "TX_BAD_FIELD", "txid must be 32 bytes");
+    check<LedgerErrorCode>(Number.isInteger(index) && index >= 0 && index <= 0xffffffff, "TX_BAD_FIELD", "index must be a u32");
+    const ptr = this.scratch(ENTRY_BYTES);
+    const memory = this.memory();
+    memory.set(txid, ptr + UTXO_ENTRY.offset.txid);
+    writeU32(memory, ptr + UTXO_ENTRY.offset.index, index);
+    return this.kernel.lookup(ptr, ptr + UTXO_ENTRY.offset.owner) === 0 ? undefined : ptr;
   }
 
   /** Every entry, packed (76 bytes each), in table order (not sorted). */
@@ -315,6 +329,12 @@ export class UtxoTable {
   }
 }
 
+/**
+ * Output indexes per creator in `blockDelta`'s cancelled set: an applied spend names an output its
+ * creator made, j < the u16 output count; creator offsets stay far below 2^53 / 2^16.
+ */
+const CANCEL_STRIDE = 0x10000;
+
 /** A BlockDelta whose created/spent lists are computed on first access (the apply hot path skips them). */
 class AppliedBlock implements BlockDelta {
   private lists: { created: Uint8Array; spent: Uint8Array } | undefined;
@@ -342,9 +362,14 @@ class AppliedBlock implements BlockDelta {
  * without a key per output; the others (RecordCursor.createdKey) by their keys.
  */
 function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8Array; spent: Uint8Array } {
-  /** Offset of each applied record that created outputs at its own txid, by that txid (latin1). */
-  const createdTxs = new Map<string, number>();
-  const cancelled = new Set<string>();
+  /**
+   * Offsets of the applied records that created outputs at their own txid, in first-seen order, and
+   * each txid's place in that list (keyed by a view: no key string per record).
+   */
+  const createdOffsets: number[] = [];
+  const createdTxs = new ByteKeyMap<number>();
+  /** Outputs (creator record offset, j) spent in the same block, as creator × CANCEL_STRIDE + j. */
+  const cancelled = new Set<number>();
   /** Entries created elsewhere, by key (latin1): key ‖ value, until spent in the same block. */
   const createdElsewhere = new Map<string, Uint8Array>();
   const spentKeys: Uint8Array[] = [];
@@ -359,13 +384,18 @@ function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8
     if (statuses[t] !== ApplyStatus.Ok) continue;
     for (let i = 0; i < cursor.inputCount; i++) {
       const outpoint = cursor.outpoint(i);
-      if (createdElsewhere.delete(latin1(outpoint))) continue;
-      const creator = createdTxs.get(latin1(outpoint.subarray(0, TXID_BYTES)));
+      if (createdElsewhere.size > 0 && createdElsewhere.delete(latin1(outpoint))) continue;
+      const place = createdTxs.size === 0 ? undefined : createdTxs.get(outpoint.subarray(0, TXID_BYTES));
+      const creator = place === undefined ? undefined : createdOffsets[place]!;
       if (creator === undefined) spentKeys.push(outpoint);
-      else cancelled.add(`${creator}:${cursor.outpointIndex(i)}`);
+      else cancelled.add(creator * CANCEL_STRIDE + cursor.outpointIndex(i));
     }
     if (cursor.createsAtOwnTxid) {
-      createdTxs.set(latin1(cursor.txid), cursor.offset);
+      const place = createdTxs.get(cursor.txid);
+      if (place === undefined) {
+        createdTxs.set(cursor.txid, createdOffsets.length);
+        createdOffsets.push(cursor.offset);
+      } else createdOffsets[place] = cursor.offset;
       createdCount += cursor.outputCount;
       continue;
     }
@@ -380,10 +410,10 @@ function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8
   const spent = new Uint8Array(spentKeys.length * OUTPOINT_BYTES);
   spentKeys.forEach((key, k) => spent.set(key, k * OUTPOINT_BYTES));
   const created = new BinaryWriter(new Uint8Array((createdCount - cancelled.size + createdElsewhere.size) * ENTRY_BYTES));
-  for (const recordAt of createdTxs.values()) {
+  for (const recordAt of createdOffsets) {
     cursor.seek(recordAt);
     for (let j = 0; j < cursor.outputCount; j++) {
-      if (!cancelled.has(`${recordAt}:${j}`)) created.bytes(cursor.txid).u32(j).bytes(cursor.output(j));
+      if (cancelled.size === 0 || !cancelled.has(recordAt * CANCEL_STRIDE + j)) created.bytes(cursor.txid).u32(j).bytes(cursor.output(j));
     }
   }
   for (const entry of createdElsewhere.values()) created.bytes(entry);

@@ -32,6 +32,7 @@ import type { BlockEvent, SubmitResult, TxStatus } from "./consensus/interface.j
 import { Mempool, type MempoolEntry } from "./mempool.js";
 import type { ValidatedBatch } from "./pipeline/validated-batch.js";
 import { RecordCursor } from "../ledger/records.js";
+import { TxKind } from "../ledger/kinds/interface.js";
 import { TASKS_PER_WORKER, type VerifierPool } from "./pool/interface.js";
 import type { ShardState } from "./shard-state.js";
 
@@ -297,7 +298,7 @@ export class Pipeline {
       }
       const record = records[valid++]!;
       const key = toHex(txid);
-      const known = this.#knownStatus(key, txid);
+      const known = this.#knownStatus(key, txid, record);
       if (known !== undefined) {
         this.#mempool.release(tx.length);
         this.#counters.duplicates++;
@@ -406,11 +407,27 @@ export class Pipeline {
     }
   }
 
-  #knownStatus(key: string, txid: Uint8Array): TxStatus | undefined {
+  /**
+   * Pending here, final in the store, or neither. With the transaction's apply `record`, a
+   * transfer whose first input is still in the UTXO set answers "neither" without the store's
+   * read: a final transfer spent its inputs, and a spent outpoint never comes back (it is
+   * (txid, index) of the one transaction that created it). The table only runs ahead of the
+   * store (an open execution spends, never unspends a final input), so it can skip the read only
+   * for transactions that are not final; every other case asks the store as before.
+   */
+  #knownStatus(key: string, txid: Uint8Array, record?: Uint8Array): TxStatus | undefined {
     if (this.#mempool.has(key) || this.#taken.has(key)) return { state: "pending" };
+    if (record !== undefined && this.#spendsUnspent(record)) return undefined;
     const location = this.#state.getTransactionLocation(txid);
     if (location !== undefined) return { state: "final", height: location.height, index: location.position };
     return undefined;
+  }
+
+  /** Whether `record` is a transfer whose first input is in the UTXO set (`#knownStatus`). */
+  #spendsUnspent(record: Uint8Array): boolean {
+    const cursor = new RecordCursor(record);
+    if (cursor.kind !== TxKind.Transfer || cursor.inputCount === 0) return false;
+    return this.#state.getUtxo(cursor.outpoint(0).subarray(0, TXID_BYTES), cursor.outpointIndex(0)) !== undefined;
   }
 
   #countRejection(code: string): void {
@@ -488,7 +505,9 @@ export class Pipeline {
   settle(event: BlockEvent): BlockEvent {
     check<PipelineErrorCode>(event.final.length % TXID_BYTES === 0, "PIPELINE_BAD_INPUT", "final txids must be packed 32 bytes each");
     const settled: Uint8Array[] = [];
-    for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)), settled);
+    // A validator holding nothing (a normal member: what its clients send is relayed) has nothing to release.
+    const holding = this.#mempool.size > 0 || this.#taken.size > 0;
+    for (let at = 0; holding && at < event.final.length; at += TXID_BYTES) this.#forget(toHex(event.final.subarray(at, at + TXID_BYTES)), settled);
     for (const { txid, code } of event.rejected) {
       const key = toHex(txid);
       this.#forget(key, settled);

@@ -340,6 +340,42 @@ describe("pob optimistic producer", () => {
     assert.equal(hex(preverified.produce(1)!.bytes), hex(full.produce(1)!.bytes));
     assert.equal(full.isAssigned(new Uint8Array(4)), false, "bytes without a first input are nobody's");
   });
+
+  it("holds a transaction's overlay entries until its block is final or it is drained, and releases only its own", () => {
+    const [a, b, c, d] = mine as [number, number, number, number];
+    const producer = producerOver();
+    const offer = (tx: { bytes: Uint8Array }) => verdict(producer.offer(tx.bytes));
+    const parent = spend(a, [{ txid: gtx, index: a }], b, AMOUNT - 10n);
+    const child = spend(b, [{ txid: parent.txid, index: 0 }], c, AMOUNT - 20n);
+    assert.equal(offer(parent), `accepted ${hex(parent.txid)}`);
+    assert.equal(offer(child), `accepted ${hex(child.txid)}`);
+    const first = producer.produce(1)!;
+    // Sealed, not final: its spends and outputs still bind the view.
+    assert.equal(offer(spend(a, [{ txid: gtx, index: a }], d, AMOUNT - 30n)), "POB_DOUBLE_SPEND_PENDING");
+    assert.equal(offer(spend(b, [{ txid: parent.txid, index: 0 }], d, AMOUNT - 40n)), "POB_DOUBLE_SPEND_PENDING");
+    const grandchild = spend(c, [{ txid: child.txid, index: 0 }], a, AMOUNT - 50n);
+    const other = spend(d, [{ txid: gtx, index: d }], a, AMOUNT - 60n);
+    assert.equal(offer(grandchild), `accepted ${hex(grandchild.txid)}`);
+    assert.equal(offer(other), `accepted ${hex(other.txid)}`);
+    // Draining hands on the unsealed ones and frees what they held, not what the sealed block holds.
+    assert.deepEqual(producer.drain().map(hex), [grandchild, other].map((t) => hex(t.bytes)));
+    assert.equal(producer.pending, 0);
+    assert.equal(offer(other), `accepted ${hex(other.txid)}`, "the drained spend of d is free again");
+    assert.equal(offer(grandchild), `accepted ${hex(grandchild.txid)}`, "the sealed child's output is still pending");
+    assert.equal(offer(spend(a, [{ txid: gtx, index: a }], d, AMOUNT - 30n)), "POB_DOUBLE_SPEND_PENDING");
+    const second = producer.produce(2)!;
+    // The first block final (this test's final state does not move): its entries go, the second block's stay.
+    producer.finalized(first.hash);
+    producer.finalized(first.hash);
+    assert.equal(offer(spend(b, [{ txid: parent.txid, index: 0 }], d, AMOUNT - 40n)), "MISSING_INPUT", "the parent's pending output is gone");
+    assert.equal(offer(spend(c, [{ txid: child.txid, index: 0 }], d, AMOUNT - 70n)), "POB_DOUBLE_SPEND_PENDING", "the second block still spends the child's output");
+    assert.equal(offer(spend(d, [{ txid: gtx, index: d }], c, AMOUNT - 80n)), "POB_DOUBLE_SPEND_PENDING");
+    const again = spend(a, [{ txid: gtx, index: a }], d, AMOUNT - 30n);
+    assert.equal(offer(again), `accepted ${hex(again.txid)}`, "the final state decides a's genesis output again");
+    producer.finalized(second.hash);
+    assert.equal(offer(spend(d, [{ txid: gtx, index: d }], c, AMOUNT - 80n)).startsWith("accepted"), true);
+    assert.equal(producer.pending, 2);
+  });
 });
 
 describe("pob sampling", () => {

@@ -118,6 +118,12 @@ for (const flavor of WASM_FLAVORS) {
       assert.deepEqual(table.get(txid, 1), { owner: owners[1], amount: 1n << 63n });
       assert.equal(table.get(txid, 2), undefined);
       assert.equal(table.has(txid, 0), true);
+      assert.equal(table.has(txid, 2), false);
+      assert.deepEqual(table.get(txid.subarray(0), 0), { owner: owners[0], amount: 10n }, "the owner and amount are the entry's, not a neighbour's");
+      for (const [badTxid, badIndex] of [[txid.subarray(1), 0], [txid, -1], [txid, 2 ** 32], [txid, 0.5]] as const) {
+        assert.throws(() => table.get(badTxid, badIndex), (error) => hasCodeIn(error, LEDGER_ERROR_CODES) && error.code === "TX_BAD_FIELD");
+        assert.throws(() => table.has(badTxid, badIndex), (error) => hasCodeIn(error, LEDGER_ERROR_CODES) && error.code === "TX_BAD_FIELD");
+      }
       const codes = [
         () => table.insert({ txid, index: 0, owner: owners[2]!, amount: 1n }),
         () => table.insert({ txid, index: 5, owner: owners[2]!, amount: 1n << 63n }),
@@ -178,6 +184,26 @@ for (const flavor of WASM_FLAVORS) {
       const created = [];
       for (let at = 0; at < delta.created.length; at += ENTRY_BYTES) created.push(unpackEntry(delta.created, at));
       assert.deepEqual(created.map((e) => [hex(e.txid), e.index, e.amount]), [[hex(t1), 1, 20n], [hex(t2), 0, 29n]]);
+    });
+
+    it("the delta cancels exactly the outputs spent in the block, whichever earlier record created them", () => {
+      const rng = new TestRng(8);
+      const g = rng.bytes(32);
+      const table = new UtxoTable({ flavor });
+      table.insertEntries(Uint8Array.from([...packEntry({ txid: g, index: 0, owner: owners[0]!, amount: 50n }), ...packEntry({ txid: g, index: 1, owner: owners[1]!, amount: 40n })]));
+      const [a, b, c, d] = [rng.bytes(32), rng.bytes(32), rng.bytes(32), rng.bytes(32)];
+      const delta = table.applyBlock(packRecords([
+        { txid: a, inputs: [{ key: key(g, 0), owner: owners[0]! }], outputs: [{ owner: owners[2]!, amount: 30n }, { owner: owners[0]!, amount: 20n }] },
+        { txid: b, inputs: [{ key: key(g, 1), owner: owners[1]! }], outputs: [{ owner: owners[3]!, amount: 25n }, { owner: owners[1]!, amount: 15n }] },
+        // Spends b's second output and a's first: the later creator, then the earlier one.
+        { txid: c, inputs: [{ key: key(b, 1), owner: owners[1]! }], outputs: [{ owner: owners[4]!, amount: 15n }] },
+        { txid: d, inputs: [{ key: key(a, 0), owner: owners[2]! }], outputs: [{ owner: owners[5]!, amount: 30n }] },
+      ]), 4);
+      assert.deepEqual([...delta.statuses], [0, 0, 0, 0]);
+      assert.deepEqual(hex(delta.spent), hex(Uint8Array.from([...key(g, 0), ...key(g, 1)])));
+      const created = [];
+      for (let at = 0; at < delta.created.length; at += ENTRY_BYTES) created.push(unpackEntry(delta.created, at));
+      assert.deepEqual(created.map((e) => [hex(e.txid), e.index, e.amount]), [[hex(a), 1, 20n], [hex(b), 0, 25n], [hex(c), 0, 15n], [hex(d), 0, 30n]]);
     });
 
     it("each failure leaves the table untouched and reports its status", () => {

@@ -364,6 +364,44 @@ describe("pipeline with the solo driver", () => {
     await reopened.close();
   });
 
+  it("asks the store whether a transfer is final only when its first input is spent, and refuses a replayed final one, also after a restart", async () => {
+    const { state, directory } = freshState();
+    /** The store's transaction-location reads (the real method, counted). */
+    const counted = (s: ShardState) => {
+      const read = s.getTransactionLocation.bind(s);
+      const reads = { count: 0 };
+      s.getTransactionLocation = (txid) => (reads.count++, read(txid));
+      return reads;
+    };
+    const reads = counted(state);
+    const pipeline = pipelineOf(state);
+    const solo = soloOf(state, pipeline);
+    const coins = genesisCoins(new Model(genesis));
+    const t = transfer(coins[0]!, mine[1]!, 7n);
+    assert.deepEqual(outcomes(await pipeline.submit([t.bytes])), ["accepted"]);
+    assert.equal(reads.count, 0, "its input is unspent: it cannot be final");
+    assert.equal(hex(solo.commitNextBlock()!.final), hex(t.txid));
+    const replayed = await pipeline.submit([t.bytes]);
+    assert.deepEqual(outcomes(replayed), ["duplicate"]);
+    assert.deepEqual(replayed[0]!.status, { state: "final", height: 1, index: 0 });
+    assert.equal(reads.count, 1, "its input is spent: the store answers");
+    // Spending an output that never existed: not in the table either, so the store is asked (and knows nothing).
+    const phantom = transfer({ ...coins[1]!, index: coins[1]!.index + 10_000 }, mine[2]!, 1n);
+    assert.deepEqual(outcomes(await pipeline.verify([phantom.bytes])), ["accepted"]);
+    assert.equal(reads.count, 2);
+    await pipeline.close();
+    await state.close();
+
+    const reopened = ShardState.open({ directory, genesis, shard: SHARD });
+    const restarted = pipelineOf(reopened);
+    const again = await restarted.submit([t.bytes]);
+    assert.deepEqual(outcomes(again), ["duplicate"]);
+    assert.deepEqual(again[0]!.status, { state: "final", height: 1, index: 0 });
+    assert.equal(soloOf(reopened, restarted).commitNextBlock(), undefined, "nothing re-entered the mempool");
+    await restarted.close();
+    await reopened.close();
+  });
+
   it("keeps every final transaction and the UTXO set across a restart", async () => {
     const { state, directory } = freshState();
     const pipeline = pipelineOf(state);

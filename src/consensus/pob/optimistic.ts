@@ -31,6 +31,7 @@ import type { PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
 import { validatePolicy, type ShardingPolicy } from "./policy.js";
 import { toHex } from "../../hex.js";
+import { ByteKeyMap } from "../../ledger/byte-key-map.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { check } from "../../errors.js";
 
@@ -78,7 +79,6 @@ export interface OptimisticProducerOptions {
   readonly onQueued?: () => void;
 }
 
-const QUEUED = "queued";
 const NOT_ASSIGNED: OfferResult = { accepted: false, code: "POB_NOT_ASSIGNED", message: "the transaction is assigned to another believable validator" };
 const ZERO_HASH = new Uint8Array(HASH_BYTES);
 
@@ -100,18 +100,24 @@ export function buildOptimisticBlock(
   return { bytes, block };
 }
 
+/**
+ * A queued or sealed transaction with the overlay entries it holds: the outpoints it spends (the
+ * `spent` map points each at this object) and the outputs it creates. Its identity is its tag:
+ * releasing it removes exactly the entries still pointing at it, so sealing a block rewrites no
+ * entry and a later holder of the same key (a transaction offered again) is never released by it.
+ */
 interface QueuedTransaction {
   readonly tx: Uint8Array;
   readonly txid: Uint8Array;
-  /** Overlay keys (outpoints in hex) this transaction spends and creates. */
-  readonly spends: readonly string[];
-  readonly creates: readonly string[];
+  readonly spends: readonly Uint8Array[];
+  readonly creates: readonly PendingOutput[];
 }
 
 interface PendingOutput {
+  /** Its outpoint, txid ‖ u32le index. */
+  readonly key: Uint8Array;
   readonly owner: Uint8Array;
   readonly amount: bigint;
-  tag: string;
 }
 
 export class OptimisticProducer {
@@ -119,9 +125,10 @@ export class OptimisticProducer {
   private readonly verifier: Ed25519Verifier;
   private league: readonly Uint8Array[];
   private readonly queue: QueuedTransaction[] = [];
-  /** Outpoint (hex) → tag ("queued" or the block hash in hex) of pending spends. */
-  private readonly spent = new Map<string, string>();
-  private readonly created = new Map<string, PendingOutput>();
+  /** Outpoint → the pending transaction spending it. */
+  private readonly spent = new ByteKeyMap<QueuedTransaction>();
+  /** Outpoint → a pending transaction's output. */
+  private readonly created = new ByteKeyMap<PendingOutput>();
   /** The transactions of each sealed, not yet finalized block (hex hash): what `finalized` releases. */
   private readonly sealedBlocks = new Map<string, readonly QueuedTransaction[]>();
   private height = 0;
@@ -204,32 +211,30 @@ export class OptimisticProducer {
   /** The view checks of one record (the `viewCheck` doc); queues the transaction with its reservations when they pass. */
   private reserve(tx: Uint8Array, txid: Uint8Array, record: RecordCursor): OfferResult {
     let totalIn = 0n;
-    const inputKeys: string[] = [];
+    const spends: Uint8Array[] = [];
     for (let i = 0; i < record.inputCount; i++) {
       const outpoint = record.outpoint(i);
-      const key = toHex(outpoint);
-      if (this.spent.has(key)) return { accepted: false, code: "POB_DOUBLE_SPEND_PENDING", message: `input ${i} is spent by a pending transaction` };
-      const pending = this.created.get(key);
+      if (this.spent.has(outpoint)) return { accepted: false, code: "POB_DOUBLE_SPEND_PENDING", message: `input ${i} is spent by a pending transaction` };
+      const pending = this.created.get(outpoint);
       const entry = pending ?? this.options.state.get(outpoint.subarray(0, TXID_BYTES), record.outpointIndex(i));
       if (entry === undefined) return { accepted: false, code: "MISSING_INPUT", message: `input ${i} does not exist or is spent` };
       if (Buffer.compare(entry.owner, record.inputOwner(i)) !== 0) {
         return { accepted: false, code: "OWNER_MISMATCH", message: `input ${i} is owned by another key` };
       }
       totalIn += entry.amount;
-      inputKeys.push(key);
+      spends.push(outpoint);
     }
     let totalOut = 0n;
     for (let j = 0; j < record.outputCount; j++) totalOut += record.outputAmount(j);
     // An Atomix commit creates in an output shard what other shards' locks hold: the kernel checks it across shards.
     if (record.balanced && totalIn < totalOut) return { accepted: false, code: "INSUFFICIENT_FUNDS", message: `inputs ${totalIn} < outputs ${totalOut}` };
-    for (const key of inputKeys) this.spent.set(key, QUEUED);
-    const creates: string[] = [];
-    for (let j = 0; j < record.outputCount; j++) {
-      const key = toHex(record.createdKey(j));
-      this.created.set(key, { owner: record.outputOwner(j).slice(), amount: record.outputAmount(j), tag: QUEUED });
-      creates.push(key);
-    }
-    this.enqueue({ tx, txid, spends: inputKeys, creates });
+    // Views into the record (the worker's answer or `offer`'s own result), which nothing rewrites.
+    const creates: PendingOutput[] = [];
+    for (let j = 0; j < record.outputCount; j++) creates.push({ key: record.createdKey(j), owner: record.outputOwner(j), amount: record.outputAmount(j) });
+    const queued: QueuedTransaction = { tx, txid, spends, creates };
+    for (const outpoint of spends) this.spent.set(outpoint, queued);
+    for (const output of creates) this.created.set(output.key, output);
+    this.enqueue(queued);
     return { accepted: true, txid };
   }
 
@@ -247,12 +252,8 @@ export class OptimisticProducer {
     const { bytes, block } = buildOptimisticBlock({ shard, epoch, height: this.height, prevHash: this.previous, timestamp }, transactions, keyPair, txids);
     this.height += 1;
     this.previous = block.hash;
-    const tag = toHex(block.hash);
-    for (const entry of sealed) {
-      for (const key of entry.spends) this.spent.set(key, tag);
-      for (const key of entry.creates) this.created.get(key)!.tag = tag;
-    }
-    this.sealedBlocks.set(tag, sealed);
+    // The overlay entries stay as they are: each points at its transaction, which `finalized` releases.
+    this.sealedBlocks.set(toHex(block.hash), sealed);
     // A Merkle proof per transaction costs a tree walk each: built only if someone reads them.
     let confirmations: OptimisticConfirmation[] | undefined;
     return {
@@ -277,10 +278,7 @@ export class OptimisticProducer {
   /** Removes and returns the queued, unsealed transactions (a producer leaving the league hands them on). */
   drain(): Uint8Array[] {
     const queued = this.queue.splice(0);
-    for (const entry of queued) {
-      for (const key of entry.spends) if (this.spent.get(key) === QUEUED) this.spent.delete(key);
-      for (const key of entry.creates) if (this.created.get(key)?.tag === QUEUED) this.created.delete(key);
-    }
+    for (const entry of queued) this.release(entry);
     return queued.map((entry) => entry.tx);
   }
 
@@ -290,9 +288,12 @@ export class OptimisticProducer {
     const sealed = this.sealedBlocks.get(tag);
     if (sealed === undefined) return;
     this.sealedBlocks.delete(tag);
-    for (const entry of sealed) {
-      for (const key of entry.spends) if (this.spent.get(key) === tag) this.spent.delete(key);
-      for (const key of entry.creates) if (this.created.get(key)?.tag === tag) this.created.delete(key);
-    }
+    for (const entry of sealed) this.release(entry);
+  }
+
+  /** Drops the overlay entries `entry` still holds (none another transaction holds now). */
+  private release(entry: QueuedTransaction): void {
+    for (const outpoint of entry.spends) this.spent.deleteIf(outpoint, entry);
+    for (const output of entry.creates) this.created.deleteIf(output.key, output);
   }
 }

@@ -72,6 +72,7 @@ import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { toHex } from "../../hex.js";
 import { MAX_PENDING_TXS, type Pipeline } from "../pipeline.js";
 import type { MempoolEntry } from "../mempool.js";
+import { WORKER_KEY_CACHE_SIZE } from "../pool/interface.js";
 import { optimisticBatchOf, type AtomixBatch, type OptimisticBatch } from "../../api/stream-codec.js";
 import type { BlockEvent, ShardDriver, SubmitResult, TxStatus } from "./interface.js";
 import { DEFAULT_FANOUT, DEFAULT_LEVEL_TIMEOUT_MS, DEFAULT_VIEW_TIMEOUT_MS } from "./shard-consensus.js";
@@ -252,7 +253,9 @@ export class PobShardConsensus implements ShardDriver {
     this.members = context.members(shard);
     const accounts = context.believability(shard);
     const leagues = context.leagues(shard);
-    const verifier = options.verifier ?? new Ed25519Verifier();
+    // The sampled re-verification meets about as many distinct senders as a worker batch (~1,000 per
+    // shard of the devnet): the default 512 decoded keys thrashed, decompressing most keys again.
+    const verifier = options.verifier ?? new Ed25519Verifier({ keyCacheSize: WORKER_KEY_CACHE_SIZE });
     // Cross-shard transactions: proofs from any shard's committee of this epoch; phases from this shard's store.
     const trusted = options.previous === undefined ? [context] : [options.previous, context];
     const atomix = { verifier: new CommitteeProofVerifier(committeesOfContext(...trusted), verifier), phases: state };
@@ -520,6 +523,7 @@ export class PobShardConsensus implements ShardDriver {
 
   /** Assignee side: refusals of relayed transactions go back to their relayers; settled ones are forgotten. */
   #answerRelayers(event: BlockEvent): void {
+    if (this.#relayers.size === 0) return;
     for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#relayers.delete(toHex(event.final.subarray(at, at + TXID_BYTES)));
     for (const { txid, code } of event.rejected) {
       const key = toHex(txid);

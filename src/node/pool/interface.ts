@@ -18,7 +18,8 @@ export type VerifierPoolErrorCode = "VERIFIER_POOL_OPTIONS" | "VERIFIER_POOL_CLO
 export const TASKS_PER_WORKER = 2;
 
 /**
- * Decompressed keys a worker keeps (~12 KiB each, so 48 MiB per worker). A shard's busy senders
+ * Decompressed keys a worker keeps (~12 KiB each, so 48 MiB per worker), and the PoB driver's
+ * main-thread verifier of the sampled signatures (src/node/consensus/pob-consensus.ts). A shard's busy senders
  * repeat: on a 2,000-account rotating workload, 4,096 slots verified 1.21× faster per CPU-second
  * than the verifier's default of 512, which such a workload thrashes.
  */
