@@ -52,7 +52,7 @@ import { collectiveSignatureBytes, cosiThreshold, decodeCollectiveSignature, enc
 import { COMMITMENT_PARTS_BYTES, readCommitmentParts, stateCommitmentOf, writeCommitmentParts, type CommitmentParts } from "../consensus/pob/finalization.js";
 import { proposalBodyDigest, proposalHashOfParts } from "../consensus/pob/proposal.js";
 import type { Ed25519Verifier } from "../crypto/ed25519.js";
-import { decodeMerkleProof, encodeMerkleProof, merkleTree, merkleTreeOfPackedLeaves, verifyMerkleProof, type MerkleProof, type MerkleTree } from "../crypto/merkle.js";
+import { encodeMerkleProof, merkleTree, merkleTreeOfPackedLeaves, readMerkleProof, unpackMerkleProof, verifyPackedMerkleProof, type MerkleProof, type MerkleTree, type PackedMerkleProof } from "../crypto/merkle.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { IosError, check, hasCodeIn } from "../errors.js";
 import type { EpochContext } from "../epoch/interface.js";
@@ -131,7 +131,7 @@ function assembleProof(head: ProofHead, txid: Uint8Array, code: string, certifie
 
 /** Strict inverse of `encodeDecisionProof`; anything else is TX_PROOF_MALFORMED. */
 export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
-  return readDecisionProof(bytes, false).proof;
+  return readDecisionProof(bytes);
 }
 
 /**
@@ -146,20 +146,16 @@ export function proofAccepts(bytes: Uint8Array): boolean {
   return readProofFrame(bytes).accepted;
 }
 
-/**
- * A decoded proof, and where its certified part lies: the bytes from the body digest to the
- * supply, count and accounts hash, which with (epoch, shard, batch, height, view) are all the commit certificate vouches
- * for — the same in every proof of one final height. With `views`, its byte fields are views of
- * `bytes` (a verification that keeps nothing), else copies.
- */
-function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: DecisionProof; certifiedAt: number; certifiedEnd: number } {
-  const frame = readProofFrame(bytes);
-  const txid = views ? frame.txid : frame.txid.slice();
-  return { proof: { ...frame, txid, ...decodeCertifiedPart(frame.certified, views) }, certifiedAt: frame.certifiedAt, certifiedEnd: frame.certifiedAt + frame.certified.length };
+/** A decoded proof, every byte field a copy (its certified part: the bytes from the body digest to the MSB header hash, the same in every proof of one final height). */
+function readDecisionProof(bytes: Uint8Array): DecisionProof {
+  const { accepted, epoch, shard, batch, height, view, txid, code, certified, path } = readProofFrame(bytes);
+  return { accepted, epoch, shard, batch, height, view, txid: txid.slice(), code, ...decodeCertifiedPart(certified, false), path: unpackMerkleProof(path) };
 }
 
 /** A proof read all but its certified part, which is located (its length follows from the committee size) and left encoded. */
-interface ProofFrame extends Pick<DecisionProof, "accepted" | "epoch" | "shard" | "batch" | "height" | "view" | "code" | "path"> {
+interface ProofFrame extends Pick<DecisionProof, "accepted" | "epoch" | "shard" | "batch" | "height" | "view" | "code"> {
+  /** The Merkle path, its siblings a view of the proof's bytes. */
+  readonly path: PackedMerkleProof;
   /** A view of the proof's bytes. */
   readonly txid: Uint8Array;
   readonly certifiedAt: number;
@@ -235,9 +231,9 @@ function decodeCertificate(bytes: Uint8Array): CollectiveSignature {
   }
 }
 
-function decodePath(bytes: Uint8Array): MerkleProof {
+function decodePath(bytes: Uint8Array): PackedMerkleProof {
   try {
-    return decodeMerkleProof(bytes);
+    return readMerkleProof(bytes);
   } catch (error) {
     if (!(error instanceof IosError)) throw error;
     throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", `Merkle path: ${error.message}`);
@@ -509,7 +505,7 @@ export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committ
   if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${frame.shard} in epoch ${frame.epoch}, batch ${frame.batch}`);
   const commitment = remembered ?? certified!.commitment;
   const leaf = frame.accepted ? frame.txid : codedTxidLeaf({ txid: frame.txid, code: frame.code });
-  if (frame.path.size !== (frame.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyMerkleProof(leaf, frame.path, frame.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
+  if (frame.path.size !== (frame.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyPackedMerkleProof(leaf, frame.path, frame.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
     throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", `the path does not lead to the ${frame.accepted ? "included" : "excluded"} root`);
   }
   if (certified !== undefined) {
@@ -574,7 +570,8 @@ function heightKey(head: ProofHead): string {
  */
 export const FINAL_CHAIN_DECISIONS: DecisionVerifier = {
   verify(bytes: Uint8Array, txid: Uint8Array): ProvenDecision {
-    const { proof } = readDecisionProof(bytes, true);
+    const proof = readProofFrame(bytes);
+    decodeCertifiedPart(proof.certified, true);
     if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
     return provenDecisionOf(proof);
   },
