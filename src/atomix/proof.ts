@@ -60,8 +60,9 @@ import type { LedgerErrorCode } from "../ledger/errors.js";
 import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface.js";
 import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
 import { sameBytes } from "../bytes.js";
+import { CERTIFIED_COMMITTEE_SIZE_AT, DECISION_PROOF_VERSION, PROOF_HEAD, certifiedPartBytes } from "../ledger/kinds/atomix-citations.js";
 
-export const DECISION_PROOF_VERSION = 4;
+export { DECISION_PROOF_VERSION };
 /** The largest proof: a committee of 2^16 − 1 and a full path (64 levels would be 2^64 leaves; 32 covers any block). */
 export const MAX_DECISION_PROOF_BYTES = 16 * 1024;
 /** Verified commit certificates a CommitteeProofVerifier remembers: final heights cited by the unlocks of recent blocks. */
@@ -74,8 +75,6 @@ export const VERIFIED_CERTIFICATES_KEPT = 4096;
 export const DECISIVE_CODES: ReadonlySet<string> = new Set(APPLY_STATUS_NAMES.filter((name) => name !== "OK" && name !== "NOTHING_TO_UNDO"));
 
 const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
-/** A proof's fixed head; its (epoch, shard, batch, height, view) open the certified part (`readDecisionProof`). */
-const PROOF_HEAD = layout({ version: 1, verdict: 1, epoch: 4, shard: 4, batch: 2, height: 8, view: 4 });
 /** A final-height certificate's head (module doc); the certified part follows. */
 const CERTIFICATE_HEAD = layout({ version: 1, epoch: 4, shard: 4, batch: 2, height: 8, view: 4 });
 export const FINAL_HEIGHT_CERTIFICATE_VERSION = 4;
@@ -187,13 +186,6 @@ function readProofFrame(bytes: Uint8Array): ProofFrame {
   return { accepted: verdict === 1, epoch, shard, batch, height, view, txid, code, certifiedAt, certified, path };
 }
 
-/** Where the certified part's commit certificate, and its u16 committee size, begins: after the body digest and prepare certificate hash. */
-const CERTIFIED_COMMITTEE_SIZE_AT = 2 * HASH_BYTES;
-
-/** The certified part's size for a committee of `committeeSize`. */
-function certifiedPartBytes(committeeSize: number): number {
-  return CERTIFIED_COMMITTEE_SIZE_AT + collectiveSignatureBytes(committeeSize) + COMMITMENT_PARTS_BYTES;
-}
 
 /** Strict decoding of a certified part's bytes (its whole extent). */
 function decodeCertifiedPart(bytes: Uint8Array, views: boolean): CertifiedPart {
