@@ -40,7 +40,9 @@
  *                                   at its height and, once its epoch ended, the commitment chain to the MSB; 404 MSB_TX_NOT_FINAL
  *   GET  /metrics                   Prometheus text
  * WebSocket /v1/stream: bulk binary submission, confirmation events and, under PoB, optimistic
- * confirmations (stream-codec.ts).
+ * confirmations (stream-codec.ts). A subscriber sends {"op":"subscribe"} for every frame, or
+ * {"op":"subscribe","atomix":false} to leave out the ATOMIX frames (their proofs are cut only if
+ * some subscriber takes them: the load driver takes them from f + 1 validators per shard).
  *
  * Failures. An error with an ApiErrorCode is the API's own answer to a bad request (counted by
  * route and status), and so is a refused submission (answered with the rejection's code).
@@ -102,6 +104,8 @@ interface StreamClient {
   nextSequence: number;
   inFlight: number;
   subscribed: boolean;
+  /** Whether a subscriber takes ATOMIX frames (its subscribe op's `atomix`, true unless false). */
+  atomix: boolean;
   open: boolean;
   /** Acks leave in the order their frames arrived. */
   ackChain: Promise<void>;
@@ -538,7 +542,7 @@ export class ClientApi {
           this.answerError(exchange, "stream", refusal);
           return;
         }
-        const client: StreamClient = { address, lastActiveMs: performance.now(), nextSequence: 0, inFlight: 0, subscribed: false, open: true, ackChain: Promise.resolve() };
+        const client: StreamClient = { address, lastActiveMs: performance.now(), nextSequence: 0, inFlight: 0, subscribed: false, atomix: true, open: true, ackChain: Promise.resolve() };
         res.upgrade(client, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
       },
       open: (ws) => {
@@ -574,20 +578,22 @@ export class ClientApi {
 
   private control(ws: WebSocket<StreamClient>, client: StreamClient, text: string): void {
     let op: unknown;
+    let atomix: unknown;
     try {
-      op = (JSON.parse(text) as Record<string, unknown>)?.op;
+      ({ op, atomix } = (JSON.parse(text) as Record<string, unknown>) ?? {});
     } catch {
       // The client's bad JSON: answered below with STREAM_BAD_CONTROL, like any unknown op.
       op = undefined;
     }
-    if (op === "subscribe" || op === "unsubscribe") {
+    if ((op === "subscribe" && (atomix === undefined || typeof atomix === "boolean")) || (op === "unsubscribe" && atomix === undefined)) {
       client.subscribed = op === "subscribe";
+      client.atomix = atomix !== false;
       client.lastActiveMs = performance.now();
       this.streamFrames.inc([op]);
       return;
     }
     this.streamFrames.inc(["bad_control"]);
-    this.sendFrame(ws, client, encodeError("STREAM_BAD_CONTROL", `text frames must be {"op":"subscribe"} or {"op":"unsubscribe"}, got ${JSON.stringify(text.slice(0, 80))}`));
+    this.sendFrame(ws, client, encodeError("STREAM_BAD_CONTROL", `text frames must be {"op":"subscribe"} (with "atomix": false to leave out ATOMIX frames) or {"op":"unsubscribe"}, got ${JSON.stringify(text.slice(0, 80))}`));
   }
 
   private submitFrame(ws: WebSocket<StreamClient>, client: StreamClient, frame: Uint8Array): void {
@@ -642,7 +648,7 @@ export class ClientApi {
     let queued = 0;
     for (const ws of this.streams) {
       const client = ws.getUserData();
-      if (!client.subscribed || !client.open) continue;
+      if (!client.subscribed || !client.open || (kind === "atomix" && !client.atomix)) continue;
       if (ws.getBufferedAmount() > this.limits.maxSubscriberBufferBytes) {
         this.dropSlowConsumer(ws);
         continue;
