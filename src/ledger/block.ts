@@ -35,7 +35,7 @@ import { LEDGER_ERROR_CODES, type LedgerErrorCode, type TransactionFailureDetail
 import { signMessage, type KeyPair } from "./keys.js";
 import { scanTransaction } from "./kinds/registry.js";
 import { packTransactions, unpackTransactions } from "./stateless.js";
-import { decodeBlockBody, encodeBlockBody, startsSection } from "./kinds/atomix-citations.js";
+import { encodeBlockBody, readBlockBody, startsSection } from "./kinds/atomix-citations.js";
 import { IosError, check, hasCodeIn } from "../errors.js";
 
 export const BLOCK_VERSION = 1;
@@ -273,9 +273,15 @@ export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
   const region = bytes.subarray(reader.at);
   // A region of the header's body size is plain packed transactions (a sectioned one of that size expands beyond it: refused below).
   if (region.length !== bodyBytes && !startsSection(region, txCount)) reader.expectRemaining(bodyBytes, "the body");
-  const body = decodeBlockBody(region, txCount, bodyBytes, BLOCK_CODES);
-  check<LedgerErrorCode>(body.length === bodyBytes, "BLOCK_BAD_FIELD", `the body expands to ${body.length} bytes, the header says ${bodyBytes}`);
-  return { header, seal, hash: sha256(bytes.subarray(0, HEADER_BYTES)), body };
+  const { bytes: expandedBytes, expand } = readBlockBody(region, txCount, bodyBytes, BLOCK_CODES);
+  check<LedgerErrorCode>(expandedBytes === bodyBytes, "BLOCK_BAD_FIELD", `the body expands to ${expandedBytes} bytes, the header says ${bodyBytes}`);
+  // Checked whole here; the expansion (unlocks as submitted) is built when the body is first read.
+  return {
+    header, seal, hash: sha256(bytes.subarray(0, HEADER_BYTES)),
+    get body() {
+      return expand();
+    },
+  };
 }
 
 /** Strict decode of a whole block: envelope, framing, every transaction's structure, the tx root. */

@@ -9,7 +9,7 @@
  *   1. encode (`encodeBlockBody`, the block codec's encoder): every well-framed version-4 proof in
  *      an unlock is cited; its part joins the section at its first citation (parts in order of
  *      first citation, each once). A body with nothing to cite is the plain packed transactions.
- *   2. decode (`decodeBlockBody`, the block codec's decoder): the section is checked (each part
+ *   2. decode (`readBlockBody`, the block codec's decoder): the section is checked (each part
  *      well framed, distinct, cited, in order of first citation) and every citation expanded, so
  *      the decoded body holds each unlock exactly as it was submitted — self-contained, the same
  *      bytes its txid, its stateless checks, the API, MSB proofs and watchers have always seen.
@@ -40,14 +40,14 @@
  * another height's part, decodes: the unlock's stateless check refuses it (TX_PROOF_BAD_SIGNATURE,
  * TX_PROOF_BAD_PATH), as it refuses an inline proof so forged.
  *
- * API: `encodeBlockBody`, `decodeBlockBody`; the proof frame's layout (`DECISION_PROOF_VERSION`,
+ * API: `encodeBlockBody`, `readBlockBody` (checks, sizes, and expands on demand), `startsSection`; the proof frame's layout (`DECISION_PROOF_VERSION`,
  * `PROOF_HEAD`, `CERTIFIED_COMMITTEE_SIZE_AT`, `certifiedPartBytes`), shared with src/atomix/proof.ts.
  */
-import { BinaryReader, BinaryWriter, readU16, readU32, singleCode, type CodecCodes } from "../../codec/binary.js";
+import { BinaryReader, readU16, readU32, singleCode, writeU16, writeU32, type CodecCodes } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
 import { COMMITMENT_PARTS_BYTES, HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { collectiveSignatureBytes } from "../../consensus/cosi/codec.js";
-import { IosError } from "../../errors.js";
+import { IosError, invariant } from "../../errors.js";
 import { sameBytes } from "../../bytes.js";
 import { toHex } from "../../hex.js";
 import type { LedgerErrorCode } from "../errors.js";
@@ -98,27 +98,33 @@ function citableExtent(proof: Uint8Array): { readonly certifiedAt: number; reado
 
 /** Whether `tx` is framed as an unlock (version, kind 2 or 3): the only transactions whose proofs are cited. */
 function isUnlock(tx: Uint8Array): boolean {
-  return tx.length >= 2 && tx[0] === TX_VERSION && (tx[1] === TxKind.AtomixUnlockCommit || tx[1] === TxKind.AtomixUnlockAbort);
+  return tx.length >= 4 && tx[0] === TX_VERSION && (tx[1] === TxKind.AtomixUnlockCommit || tx[1] === TxKind.AtomixUnlockAbort);
 }
 
 /**
- * The proofs of an unlock as views, with where its proof list begins; undefined when its framing
- * breaks (the block's transaction scan refuses it: nothing is cited in it, nothing expanded).
+ * Where an unlock's proof list begins (its u8 count), if its proof entries (u16 length ‖ proof)
+ * frame it to its end; else undefined: the block's transaction scan refuses it, and nothing in it
+ * is cited or expanded. Visits each proof as (start, end) offsets in `tx`.
  */
-function proofsOfUnlock(tx: Uint8Array): { readonly countAt: number; readonly proofs: Uint8Array[] } | undefined {
-  if (!isUnlock(tx) || tx.length < 4) return undefined;
+function eachProof(tx: Uint8Array, visit?: (start: number, end: number) => void): number | undefined {
+  if (!isUnlock(tx)) return undefined;
   const countAt = atomixUnlockProofsAt(tx);
   if (countAt >= tx.length) return undefined;
-  const proofs: Uint8Array[] = [];
   let at = countAt + 1;
   for (let k = 0; k < tx[countAt]!; k++) {
     if (at + 2 > tx.length) return undefined;
-    const end = at + 2 + readU16(tx, at);
-    if (end > tx.length) return undefined;
-    proofs.push(tx.subarray(at + 2, end));
-    at = end;
+    at += 2 + readU16(tx, at);
   }
-  return at === tx.length ? { countAt, proofs } : undefined;
+  if (at !== tx.length) return undefined;
+  if (visit !== undefined) {
+    at = countAt + 1;
+    for (let k = 0; k < tx[countAt]!; k++) {
+      const end = at + 2 + readU16(tx, at);
+      visit(at + 2, end);
+      at = end;
+    }
+  }
+  return countAt;
 }
 
 /** The parts of a body, found by head then compared whole (parts of one head rarely differ: another view's, a forgery). */
@@ -126,69 +132,108 @@ class PartIndex {
   readonly parts: Uint8Array[] = [];
   readonly #byHead = new Map<string, number[]>();
 
-  /** The index of `part`, or undefined. */
-  find(part: Uint8Array): number | undefined {
-    return this.#byHead.get(toHex(part.subarray(0, HEAD_BYTES)))?.find((k) => sameBytes(this.parts[k]!, part));
+  /** The part found last: the unlocks of a block cite few heights, in runs. */
+  #last = -1;
+
+  /** The index of the part whose head is `head` and certified bytes `certified`, or undefined. */
+  find(head: Uint8Array, certified: Uint8Array): number | undefined {
+    if (this.#last >= 0 && this.#is(this.#last, head, certified)) return this.#last;
+    const found = this.#byHead.get(toHex(head))?.find((k) => this.#is(k, head, certified));
+    if (found !== undefined) this.#last = found;
+    return found;
   }
 
-  add(part: Uint8Array): number {
-    const key = toHex(part.subarray(0, HEAD_BYTES));
-    const list = this.#byHead.get(key) ?? [];
-    list.push(this.parts.length);
-    this.#byHead.set(key, list);
+  #is(k: number, head: Uint8Array, certified: Uint8Array): boolean {
+    const part = this.parts[k]!;
+    return part.length === HEAD_BYTES + certified.length && sameBytes(part.subarray(0, HEAD_BYTES), head) && sameBytes(part.subarray(HEAD_BYTES), certified);
+  }
+
+  /** Adds the part (head ‖ certified, copied); its index. */
+  add(head: Uint8Array, certified: Uint8Array): number {
+    const part = new Uint8Array(HEAD_BYTES + certified.length);
+    part.set(head);
+    part.set(certified, HEAD_BYTES);
+    const key = toHex(head);
+    this.#byHead.set(key, [...(this.#byHead.get(key) ?? []), this.parts.length]);
     this.parts.push(part);
-    return this.parts.length - 1;
+    this.#last = this.parts.length - 1;
+    return this.#last;
   }
-}
-
-/** The part a citable proof shares: its head ‖ its certified part. */
-function partOf(proof: Uint8Array, certifiedAt: number, certifiedEnd: number): Uint8Array {
-  const part = new Uint8Array(HEAD_BYTES + certifiedEnd - certifiedAt);
-  part.set(proof.subarray(HEAD_AT, HEAD_AT + HEAD_BYTES));
-  part.set(proof.subarray(certifiedAt, certifiedEnd), HEAD_BYTES);
-  return part;
-}
-
-/** `proof` (citable) as a citation of part `index`. */
-function citationOf(proof: Uint8Array, index: number, certifiedAt: number, certifiedEnd: number): Uint8Array {
-  const decision = proof.subarray(PROOF_HEAD.bytes, certifiedAt);
-  const path = proof.subarray(certifiedEnd);
-  return BinaryWriter.ofSize(CITATION_HEAD.bytes + decision.length + path.length)
-    .u8(CITED_PROOF_VERSION).u8(proof[PROOF_HEAD.offset.verdict]!).u16(index).bytes(decision).bytes(path).finish();
-}
-
-/** An unlock with each proof replaced by `rewrite(proof)`, or `tx` itself when none changed. */
-function rewriteProofs(tx: Uint8Array, countAt: number, proofs: readonly Uint8Array[], rewrite: (proof: Uint8Array) => Uint8Array): Uint8Array {
-  const rewritten = proofs.map(rewrite);
-  if (rewritten.every((proof, k) => proof === proofs[k])) return tx;
-  const writer = BinaryWriter.ofSize(countAt + 1 + rewritten.reduce((n, proof) => n + 2 + proof.length, 0)).bytes(tx.subarray(0, countAt + 1));
-  for (const proof of rewritten) writer.lengthPrefixed("u16", proof);
-  return writer.finish();
 }
 
 /**
  * The body region of a block holding `transactions` (module doc, phase 1): the packed
- * transactions, or the section and the transactions with their unlocks' proofs cited.
+ * transactions, or the section and the transactions with their unlocks' proofs cited. Two passes:
+ * the parts and sizes, then one buffer written in place.
  */
 export function encodeBlockBody(transactions: readonly Uint8Array[]): Uint8Array {
   const index = new PartIndex();
-  const cited = transactions.map((tx) => {
-    const unlock = proofsOfUnlock(tx);
-    if (unlock === undefined) return tx;
-    return rewriteProofs(tx, unlock.countAt, unlock.proofs, (proof) => {
+  /** Per transaction: its size in the body, and for an unlock with citations, each proof's part (−1: inline). */
+  const citations: (number[] | undefined)[] = [];
+  let txBytes = 0;
+  for (const tx of transactions) {
+    let size = tx.length;
+    const cites: number[] = [];
+    eachProof(tx, (start, end) => {
+      const proof = tx.subarray(start, end);
       const extent = citableExtent(proof);
-      if (extent === undefined) return proof;
-      const part = partOf(proof, extent.certifiedAt, extent.certifiedEnd);
-      return citationOf(proof, index.find(part) ?? index.add(part), extent.certifiedAt, extent.certifiedEnd);
+      if (extent === undefined) return void cites.push(-1);
+      const head = proof.subarray(HEAD_AT, HEAD_AT + HEAD_BYTES);
+      const certified = proof.subarray(extent.certifiedAt, extent.certifiedEnd);
+      cites.push(index.find(head, certified) ?? index.add(head, certified));
+      size -= PROOF_HEAD.bytes - CITATION_HEAD.bytes + certified.length;
     });
-  });
+    citations.push(cites.some((k) => k >= 0) ? cites : undefined);
+    txBytes += 4 + size;
+  }
   const { parts } = index;
   if (parts.length === 0) return packTransactions(transactions);
   if (parts.length > MAX_PARTS) throw new IosError<LedgerErrorCode>("BLOCK_BAD_FIELD", `${parts.length} certified parts exceed ${MAX_PARTS}`);
-  const sectionBytes = 4 + 2 + parts.reduce((n, part) => n + 2 + part.length, 0);
-  const body = packTransactions(cited, sectionBytes);
-  const writer = new BinaryWriter(body, 0).u32(CITED_BODY_MARK).u16(parts.length);
-  for (const part of parts) writer.lengthPrefixed("u16", part);
+  const body = new Uint8Array(4 + 2 + parts.reduce((n, part) => n + 2 + part.length, 0) + txBytes);
+  writeU32(body, 0, CITED_BODY_MARK);
+  writeU16(body, 4, parts.length);
+  let at = 6;
+  for (const part of parts) {
+    writeU16(body, at, part.length);
+    body.set(part, at + 2);
+    at += 2 + part.length;
+  }
+  transactions.forEach((tx, i) => {
+    const cites = citations[i];
+    const lengthAt = at;
+    at += 4;
+    if (cites === undefined) {
+      body.set(tx, at);
+      at += tx.length;
+    } else {
+      const countAt = atomixUnlockProofsAt(tx);
+      body.set(tx.subarray(0, countAt + 1), at);
+      at += countAt + 1;
+      let k = 0;
+      eachProof(tx, (start, end) => {
+        const proof = tx.subarray(start, end);
+        const part = cites[k++]!;
+        if (part < 0) {
+          writeU16(body, at, proof.length);
+          body.set(proof, at + 2);
+          at += 2 + proof.length;
+          return;
+        }
+        const { certifiedAt, certifiedEnd } = citableExtent(proof)!;
+        const citationBytes = CITATION_HEAD.bytes + (certifiedAt - PROOF_HEAD.bytes) + (proof.length - certifiedEnd);
+        writeU16(body, at, citationBytes);
+        body[at + 2] = CITED_PROOF_VERSION;
+        body[at + 3] = proof[PROOF_HEAD.offset.verdict]!;
+        writeU16(body, at + 4, part);
+        at += 2 + CITATION_HEAD.bytes;
+        body.set(proof.subarray(PROOF_HEAD.bytes, certifiedAt), at);
+        at += certifiedAt - PROOF_HEAD.bytes;
+        body.set(proof.subarray(certifiedEnd), at);
+        at += proof.length - certifiedEnd;
+      });
+    }
+    writeU32(body, lengthAt, at - lengthAt - 4);
+  });
   return body;
 }
 
@@ -197,16 +242,29 @@ export function startsSection(region: Uint8Array, txCount: number): boolean {
   return txCount > 0 && region.length >= 4 && readU32(region, 0) === CITED_BODY_MARK;
 }
 
+/** A citation's decision end (after txid, code length and code), once its framing is checked (BLOCK_BAD_CITATION otherwise). */
+function citationDecisionEnd(citation: Uint8Array): number {
+  const reader = new BinaryReader(citation, CITATION_CODES, Math.min(CITATION_HEAD.bytes, citation.length));
+  reader.need(CITATION_HEAD.bytes - reader.at, "citation head");
+  reader.advance(TXID_BYTES, "txid");
+  reader.advance(reader.u8("code length"), "code");
+  const decisionEnd = reader.at;
+  reader.advance(reader.u16("path length"), "path");
+  reader.expectEnd("the path");
+  return decisionEnd;
+}
+
 /**
- * The packed transactions (u32 length ‖ encoding, each unlock as submitted) of a body region
- * (module doc, phase 2), `txCount` of them and at most `maxBytes` in all. A plain region is
- * returned as is (a view) once checked to cite nothing and to carry no citable proof inline.
- * Framing errors of the transactions themselves are left to the block's own decoding.
+ * Checks a body region of `txCount` transactions (module doc, phase 2), at most `maxBytes` once
+ * expanded, and returns its size and how to expand it: the packed transactions (u32 length ‖
+ * encoding, each unlock as submitted), built on first call (a plain region is returned as is, a
+ * view). Every refusal is thrown here, none by the expansion. Framing errors of the transactions
+ * themselves are left to the block's own decoding.
  */
-export function decodeBlockBody(region: Uint8Array, txCount: number, maxBytes: number, codes: CodecCodes<LedgerErrorCode>): Uint8Array {
+export function readBlockBody(region: Uint8Array, txCount: number, maxBytes: number, codes: CodecCodes<LedgerErrorCode>): { readonly bytes: number; readonly expand: () => Uint8Array } {
   const sectioned = startsSection(region, txCount);
   const parts: Uint8Array[] = [];
-  const reader = new BinaryReader(region, codes);
+  let start = 0;
   if (sectioned) {
     const section = new BinaryReader(region, PART_CODES, 4);
     const count = section.u16("part count");
@@ -217,46 +275,93 @@ export function decodeBlockBody(region: Uint8Array, txCount: number, maxBytes: n
       if (part.length < HEAD_BYTES + CERTIFIED_COMMITTEE_SIZE_AT + 2 || part.length !== HEAD_BYTES + certifiedPartBytes(readU16(part, HEAD_BYTES + CERTIFIED_COMMITTEE_SIZE_AT))) {
         throw new IosError<LedgerErrorCode>("BLOCK_BAD_PART", `part ${k} is not a head and a certified part`);
       }
-      if (index.find(part) !== undefined) throw new IosError<LedgerErrorCode>("BLOCK_PART_REPEATED", `part ${k} repeats an earlier one`);
-      index.add(part);
+      const head = part.subarray(0, HEAD_BYTES);
+      if (index.find(head, part.subarray(HEAD_BYTES)) !== undefined) throw new IosError<LedgerErrorCode>("BLOCK_PART_REPEATED", `part ${k} repeats an earlier one`);
+      index.add(head, part.subarray(HEAD_BYTES));
       parts.push(part);
     }
-    reader.at = section.at;
+    start = section.at;
   }
-  const transactions: Uint8Array[] = [];
+  // Pass 1: every citation and inline proof checked, the expansion sized.
+  const reader = new BinaryReader(region, codes, start);
   let cited = 0;
   let size = 0;
-  const expand = (proof: Uint8Array): Uint8Array => {
-    if (proof[0] !== CITED_PROOF_VERSION) {
-      if (citableExtent(proof) !== undefined) throw new IosError<LedgerErrorCode>("BLOCK_PROOF_NOT_CITED", "an unlock carries inline a proof whose certified part it must cite");
-      return proof;
-    }
-    if (proof.length < CITATION_HEAD.bytes) throw new IosError<LedgerErrorCode>("BLOCK_BAD_CITATION", "a citation is shorter than its head");
-    const citation = new BinaryReader(proof, CITATION_CODES, CITATION_HEAD.bytes);
-    const k = readU16(proof, CITATION_HEAD.offset.part);
-    if (k >= parts.length) throw new IosError<LedgerErrorCode>("BLOCK_CITATION_UNKNOWN", `a citation of part ${k}; the block carries ${parts.length}`);
-    if (k > cited) throw new IosError<LedgerErrorCode>("BLOCK_PARTS_OUT_OF_ORDER", `part ${k} is cited before part ${cited}`);
-    if (k === cited) cited++;
-    citation.advance(TXID_BYTES, "txid");
-    citation.advance(citation.u8("code length"), "code");
-    const decisionEnd = citation.at;
-    citation.advance(citation.u16("path length"), "path");
-    citation.expectEnd("the path");
-    const part = parts[k]!;
-    return BinaryWriter.ofSize(proof.length - CITATION_HEAD.bytes + PROOF_HEAD.bytes + part.length - HEAD_BYTES)
-      .u8(DECISION_PROOF_VERSION).u8(proof[CITATION_HEAD.offset.verdict]!).bytes(part.subarray(0, HEAD_BYTES))
-      .bytes(proof.subarray(CITATION_HEAD.bytes, decisionEnd)).bytes(part.subarray(HEAD_BYTES)).bytes(proof.subarray(decisionEnd))
-      .finish();
-  };
-  while (transactions.length < txCount) {
-    let tx = reader.lengthPrefixed("u32", maxBytes, `transaction ${transactions.length}`);
-    const unlock = proofsOfUnlock(tx);
-    if (unlock !== undefined) tx = rewriteProofs(tx, unlock.countAt, unlock.proofs, expand);
+  for (let i = 0; i < txCount; i++) {
+    const tx = reader.lengthPrefixed("u32", maxBytes, `transaction ${i}`);
     size += 4 + tx.length;
+    eachProof(tx, (at, end) => {
+      const proof = tx.subarray(at, end);
+      if (proof[0] !== CITED_PROOF_VERSION) {
+        if (citableExtent(proof) !== undefined) throw new IosError<LedgerErrorCode>("BLOCK_PROOF_NOT_CITED", `transaction ${i} carries inline a proof whose certified part it must cite`);
+        return;
+      }
+      citationDecisionEnd(proof);
+      const k = readU16(proof, CITATION_HEAD.offset.part);
+      if (k >= parts.length) throw new IosError<LedgerErrorCode>("BLOCK_CITATION_UNKNOWN", `transaction ${i} cites part ${k}; the block carries ${parts.length}`);
+      if (k > cited) throw new IosError<LedgerErrorCode>("BLOCK_PARTS_OUT_OF_ORDER", `transaction ${i} cites part ${k} before part ${cited}`);
+      if (k === cited) cited++;
+      const expanded = expandedBytes(proof, parts[k]!);
+      if (expanded > 0xffff) throw new IosError<LedgerErrorCode>("BLOCK_BAD_CITATION", `transaction ${i}: a proof of ${expanded} bytes`);
+      size += expanded - proof.length;
+    });
     if (size > maxBytes) throw new IosError<LedgerErrorCode>("BLOCK_BAD_FIELD", `the body expands beyond the header's ${maxBytes} bytes`);
-    transactions.push(tx);
   }
-  reader.expectEnd(`transaction ${transactions.length - 1}`);
+  reader.expectEnd(`transaction ${txCount - 1}`);
   if (cited < parts.length) throw new IosError<LedgerErrorCode>("BLOCK_PART_UNCITED", `part ${cited} of ${parts.length} is cited by no unlock`);
-  return sectioned ? packTransactions(transactions) : region;
+  if (!sectioned) return { bytes: size, expand: () => region };
+  let body: Uint8Array | undefined;
+  return { bytes: size, expand: () => (body ??= expandBody(region, start, txCount, parts, size)) };
+}
+
+/** A citation's size once expanded: its part's head and certified part in place of its part index. */
+function expandedBytes(citation: Uint8Array, part: Uint8Array): number {
+  return citation.length - CITATION_HEAD.bytes + PROOF_HEAD.bytes + part.length - HEAD_BYTES;
+}
+
+/** Pass 2 of `readBlockBody`: the packed transactions of a checked sectioned region, written in place. */
+function expandBody(region: Uint8Array, start: number, txCount: number, parts: readonly Uint8Array[], size: number): Uint8Array {
+  const body = new Uint8Array(size);
+  let from = start;
+  let at = 0;
+  for (let i = 0; i < txCount; i++) {
+    const length = readU32(region, from);
+    const tx = region.subarray(from + 4, from + 4 + length);
+    from += 4 + length;
+    const lengthAt = at;
+    at += 4;
+    const countAt = eachProof(tx);
+    if (countAt === undefined) {
+      body.set(tx, at);
+      at += tx.length;
+    } else {
+      body.set(tx.subarray(0, countAt + 1), at);
+      at += countAt + 1;
+      eachProof(tx, (proofAt, end) => {
+        const proof = tx.subarray(proofAt, end);
+        if (proof[0] !== CITED_PROOF_VERSION) {
+          writeU16(body, at, proof.length);
+          body.set(proof, at + 2);
+          at += 2 + proof.length;
+          return;
+        }
+        const part = parts[readU16(proof, CITATION_HEAD.offset.part)]!;
+        const decisionEnd = CITATION_HEAD.bytes + TXID_BYTES + 1 + proof[CITATION_HEAD.bytes + TXID_BYTES]!;
+        writeU16(body, at, expandedBytes(proof, part));
+        body[at + 2] = DECISION_PROOF_VERSION;
+        body[at + 3] = proof[CITATION_HEAD.offset.verdict]!;
+        at += 2 + PROOF_HEAD.offset.epoch;
+        body.set(part.subarray(0, HEAD_BYTES), at);
+        at += HEAD_BYTES;
+        body.set(proof.subarray(CITATION_HEAD.bytes, decisionEnd), at);
+        at += decisionEnd - CITATION_HEAD.bytes;
+        body.set(part.subarray(HEAD_BYTES), at);
+        at += part.length - HEAD_BYTES;
+        body.set(proof.subarray(decisionEnd), at);
+        at += proof.length - decisionEnd;
+      });
+    }
+    writeU32(body, lengthAt, at - lengthAt - 4);
+  }
+  invariant(at === size, "the expansion fills the size pass 1 computed");
+  return body;
 }
