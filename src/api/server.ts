@@ -51,7 +51,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import { IosError, hasCodeIn, invariant } from "../errors.js";
-import { decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../ledger/block.js";
+import { blockHash, decodeBlock, decodeBlockHeader, type DecodedBlock } from "../ledger/block.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import type { HandlerFailures } from "../log/handler-failures.js";
 import type { ApiLimits } from "../node/config.js";
@@ -328,7 +328,7 @@ export class ClientApi {
 
   private blockHashAt(height: number): string | undefined {
     const bytes = this.backend.chain.getBlock(height);
-    return bytes === undefined ? undefined : toHex(decodeBlockEnvelope(bytes).hash);
+    return bytes === undefined ? undefined : toHex(blockHash(decodeBlockHeader(bytes)));
   }
 
   private atomixJson(txid: Uint8Array): Record<string, unknown> | undefined {
