@@ -42,7 +42,9 @@
  *                                   at its height and, once its epoch ended, the commitment chain to the MSB; 404 MSB_TX_NOT_FINAL
  *   GET  /metrics                   Prometheus text
  * WebSocket /v1/stream: bulk binary submission, confirmation events and, under PoB, optimistic
- * confirmations (stream-codec.ts).
+ * confirmations (stream-codec.ts). A subscriber sends {"op":"subscribe"} for every frame, or
+ * {"op":"subscribe","atomix":false} to leave out the ATOMIX frames (their proofs are cut only if
+ * some subscriber takes them: the load driver takes them from f + 1 validators per shard).
  *
  * Failures. An error with an ApiErrorCode is the API's own answer to a bad request (counted by
  * route and status), and so is a refused submission (answered with the rejection's code).
@@ -51,7 +53,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import { IosError, hasCodeIn, invariant } from "../errors.js";
-import { decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../ledger/block.js";
+import { blockHash, decodeBlock, decodeBlockHeader, type DecodedBlock } from "../ledger/block.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import type { HandlerFailures } from "../log/handler-failures.js";
 import type { ApiLimits } from "../node/config.js";
@@ -104,6 +106,8 @@ interface StreamClient {
   nextSequence: number;
   inFlight: number;
   subscribed: boolean;
+  /** Whether a subscriber takes ATOMIX frames (its subscribe op's `atomix`, true unless false). */
+  atomix: boolean;
   open: boolean;
   /** Acks leave in the order their frames arrived. */
   ackChain: Promise<void>;
@@ -326,7 +330,7 @@ export class ClientApi {
 
   private blockHashAt(height: number): string | undefined {
     const bytes = this.backend.chain.getBlock(height);
-    return bytes === undefined ? undefined : toHex(decodeBlockEnvelope(bytes).hash);
+    return bytes === undefined ? undefined : toHex(blockHash(decodeBlockHeader(bytes)));
   }
 
   private atomixJson(txid: Uint8Array): Record<string, unknown> | undefined {
@@ -540,7 +544,7 @@ export class ClientApi {
           this.answerError(exchange, "stream", refusal);
           return;
         }
-        const client: StreamClient = { address, lastActiveMs: performance.now(), nextSequence: 0, inFlight: 0, subscribed: false, open: true, ackChain: Promise.resolve() };
+        const client: StreamClient = { address, lastActiveMs: performance.now(), nextSequence: 0, inFlight: 0, subscribed: false, atomix: true, open: true, ackChain: Promise.resolve() };
         res.upgrade(client, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
       },
       open: (ws) => {
@@ -576,20 +580,22 @@ export class ClientApi {
 
   private control(ws: WebSocket<StreamClient>, client: StreamClient, text: string): void {
     let op: unknown;
+    let atomix: unknown;
     try {
-      op = (JSON.parse(text) as Record<string, unknown>)?.op;
+      ({ op, atomix } = (JSON.parse(text) as Record<string, unknown>) ?? {});
     } catch {
       // The client's bad JSON: answered below with STREAM_BAD_CONTROL, like any unknown op.
       op = undefined;
     }
-    if (op === "subscribe" || op === "unsubscribe") {
+    if ((op === "subscribe" && (atomix === undefined || typeof atomix === "boolean")) || (op === "unsubscribe" && atomix === undefined)) {
       client.subscribed = op === "subscribe";
+      client.atomix = atomix !== false;
       client.lastActiveMs = performance.now();
       this.streamFrames.inc([op]);
       return;
     }
     this.streamFrames.inc(["bad_control"]);
-    this.sendFrame(ws, client, encodeError("STREAM_BAD_CONTROL", `text frames must be {"op":"subscribe"} or {"op":"unsubscribe"}, got ${JSON.stringify(text.slice(0, 80))}`));
+    this.sendFrame(ws, client, encodeError("STREAM_BAD_CONTROL", `text frames must be {"op":"subscribe"} (with "atomix": false to leave out ATOMIX frames) or {"op":"unsubscribe"}, got ${JSON.stringify(text.slice(0, 80))}`));
   }
 
   private submitFrame(ws: WebSocket<StreamClient>, client: StreamClient, frame: Uint8Array): void {
@@ -644,7 +650,7 @@ export class ClientApi {
     let queued = 0;
     for (const ws of this.streams) {
       const client = ws.getUserData();
-      if (!client.subscribed || !client.open) continue;
+      if (!client.subscribed || !client.open || (kind === "atomix" && !client.atomix)) continue;
       if (ws.getBufferedAmount() > this.limits.maxSubscriberBufferBytes) {
         this.dropSlowConsumer(ws);
         continue;

@@ -52,7 +52,7 @@ import { collectiveSignatureBytes, cosiThreshold, decodeCollectiveSignature, enc
 import { COMMITMENT_PARTS_BYTES, readCommitmentParts, stateCommitmentOf, writeCommitmentParts, type CommitmentParts } from "../consensus/pob/finalization.js";
 import { proposalBodyDigest, proposalHashOfParts } from "../consensus/pob/proposal.js";
 import type { Ed25519Verifier } from "../crypto/ed25519.js";
-import { decodeMerkleProof, encodeMerkleProof, merkleTree, merkleTreeOfPackedLeaves, verifyMerkleProof, type MerkleProof, type MerkleTree } from "../crypto/merkle.js";
+import { encodeMerkleProof, merkleTree, merkleTreeOfPackedLeaves, readMerkleProof, unpackMerkleProof, verifyPackedMerkleProof, type MerkleProof, type MerkleTree, type PackedMerkleProof } from "../crypto/merkle.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { IosError, check, hasCodeIn } from "../errors.js";
 import type { EpochContext } from "../epoch/interface.js";
@@ -60,8 +60,9 @@ import type { LedgerErrorCode } from "../ledger/errors.js";
 import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface.js";
 import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
 import { sameBytes } from "../bytes.js";
+import { CERTIFIED_COMMITTEE_SIZE_AT, DECISION_PROOF_VERSION, PROOF_HEAD, certifiedPartBytes } from "../ledger/kinds/atomix-citations.js";
 
-export const DECISION_PROOF_VERSION = 4;
+export { DECISION_PROOF_VERSION };
 /** The largest proof: a committee of 2^16 − 1 and a full path (64 levels would be 2^64 leaves; 32 covers any block). */
 export const MAX_DECISION_PROOF_BYTES = 16 * 1024;
 /** Verified commit certificates a CommitteeProofVerifier remembers: final heights cited by the unlocks of recent blocks. */
@@ -74,8 +75,6 @@ export const VERIFIED_CERTIFICATES_KEPT = 4096;
 export const DECISIVE_CODES: ReadonlySet<string> = new Set(APPLY_STATUS_NAMES.filter((name) => name !== "OK" && name !== "NOTHING_TO_UNDO"));
 
 const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
-/** A proof's fixed head; its (epoch, shard, batch, height, view) open the certified part (`readDecisionProof`). */
-const PROOF_HEAD = layout({ version: 1, verdict: 1, epoch: 4, shard: 4, batch: 2, height: 8, view: 4 });
 /** A final-height certificate's head (module doc); the certified part follows. */
 const CERTIFICATE_HEAD = layout({ version: 1, epoch: 4, shard: 4, batch: 2, height: 8, view: 4 });
 export const FINAL_HEIGHT_CERTIFICATE_VERSION = 4;
@@ -131,7 +130,7 @@ function assembleProof(head: ProofHead, txid: Uint8Array, code: string, certifie
 
 /** Strict inverse of `encodeDecisionProof`; anything else is TX_PROOF_MALFORMED. */
 export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
-  return readDecisionProof(bytes, false).proof;
+  return readDecisionProof(bytes);
 }
 
 /**
@@ -146,20 +145,16 @@ export function proofAccepts(bytes: Uint8Array): boolean {
   return readProofFrame(bytes).accepted;
 }
 
-/**
- * A decoded proof, and where its certified part lies: the bytes from the body digest to the
- * supply, count and accounts hash, which with (epoch, shard, batch, height, view) are all the commit certificate vouches
- * for — the same in every proof of one final height. With `views`, its byte fields are views of
- * `bytes` (a verification that keeps nothing), else copies.
- */
-function readDecisionProof(bytes: Uint8Array, views: boolean): { proof: DecisionProof; certifiedAt: number; certifiedEnd: number } {
-  const frame = readProofFrame(bytes);
-  const txid = views ? frame.txid : frame.txid.slice();
-  return { proof: { ...frame, txid, ...decodeCertifiedPart(frame.certified, views) }, certifiedAt: frame.certifiedAt, certifiedEnd: frame.certifiedAt + frame.certified.length };
+/** A decoded proof, every byte field a copy (its certified part: the bytes from the body digest to the MSB header hash, the same in every proof of one final height). */
+function readDecisionProof(bytes: Uint8Array): DecisionProof {
+  const { accepted, epoch, shard, batch, height, view, txid, code, certified, path } = readProofFrame(bytes);
+  return { accepted, epoch, shard, batch, height, view, txid: txid.slice(), code, ...decodeCertifiedPart(certified, false), path: unpackMerkleProof(path) };
 }
 
 /** A proof read all but its certified part, which is located (its length follows from the committee size) and left encoded. */
-interface ProofFrame extends Pick<DecisionProof, "accepted" | "epoch" | "shard" | "batch" | "height" | "view" | "code" | "path"> {
+interface ProofFrame extends Pick<DecisionProof, "accepted" | "epoch" | "shard" | "batch" | "height" | "view" | "code"> {
+  /** The Merkle path, its siblings a view of the proof's bytes. */
+  readonly path: PackedMerkleProof;
   /** A view of the proof's bytes. */
   readonly txid: Uint8Array;
   readonly certifiedAt: number;
@@ -191,13 +186,6 @@ function readProofFrame(bytes: Uint8Array): ProofFrame {
   return { accepted: verdict === 1, epoch, shard, batch, height, view, txid, code, certifiedAt, certified, path };
 }
 
-/** Where the certified part's commit certificate, and its u16 committee size, begins: after the body digest and prepare certificate hash. */
-const CERTIFIED_COMMITTEE_SIZE_AT = 2 * HASH_BYTES;
-
-/** The certified part's size for a committee of `committeeSize`. */
-function certifiedPartBytes(committeeSize: number): number {
-  return CERTIFIED_COMMITTEE_SIZE_AT + collectiveSignatureBytes(committeeSize) + COMMITMENT_PARTS_BYTES;
-}
 
 /** Strict decoding of a certified part's bytes (its whole extent). */
 function decodeCertifiedPart(bytes: Uint8Array, views: boolean): CertifiedPart {
@@ -235,9 +223,9 @@ function decodeCertificate(bytes: Uint8Array): CollectiveSignature {
   }
 }
 
-function decodePath(bytes: Uint8Array): MerkleProof {
+function decodePath(bytes: Uint8Array): PackedMerkleProof {
   try {
-    return decodeMerkleProof(bytes);
+    return readMerkleProof(bytes);
   } catch (error) {
     if (!(error instanceof IosError)) throw error;
     throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", `Merkle path: ${error.message}`);
@@ -509,7 +497,7 @@ export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committ
   if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${frame.shard} in epoch ${frame.epoch}, batch ${frame.batch}`);
   const commitment = remembered ?? certified!.commitment;
   const leaf = frame.accepted ? frame.txid : codedTxidLeaf({ txid: frame.txid, code: frame.code });
-  if (frame.path.size !== (frame.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyMerkleProof(leaf, frame.path, frame.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
+  if (frame.path.size !== (frame.accepted ? commitment.includedCount : commitment.excludedCount) || !verifyPackedMerkleProof(leaf, frame.path, frame.accepted ? commitment.includedRoot : commitment.excludedRoot)) {
     throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", `the path does not lead to the ${frame.accepted ? "included" : "excluded"} root`);
   }
   if (certified !== undefined) {
@@ -574,7 +562,8 @@ function heightKey(head: ProofHead): string {
  */
 export const FINAL_CHAIN_DECISIONS: DecisionVerifier = {
   verify(bytes: Uint8Array, txid: Uint8Array): ProvenDecision {
-    const { proof } = readDecisionProof(bytes, true);
+    const proof = readProofFrame(bytes);
+    decodeCertifiedPart(proof.certified, true);
     if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
     return provenDecisionOf(proof);
   },

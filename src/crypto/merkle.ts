@@ -12,7 +12,9 @@
  * - a proof is the RFC 6962 §2.1.1 audit path (siblings from the leaf level up; a level where
  *   the node is promoted contributes none) with the leaf index and the tree size; verification
  *   follows RFC 9162 §2.1.3.2, which uses both, so a path cannot be replayed at another index
- *   or size;
+ *   or size; a verifier that keeps nothing reads an encoded path with its siblings left packed in
+ *   the encoding (`readMerkleProof`, `verifyPackedMerkleProof`: no copy per sibling, one copy of
+ *   them all into the kernel);
  * - trees hold at most 2^32 - 1 leaves (indexes are u32 in the kernel and in the encoding).
  *
  * Roots are computed inside WASM memory: leaf hashes go to the kernel's HASHES region and every
@@ -46,6 +48,16 @@ export interface MerkleProof {
   readonly size: number;
   /** Sibling hashes (32 bytes each), leaf level first. */
   readonly siblings: readonly Uint8Array[];
+}
+
+/**
+ * The same path as it is encoded: siblings packed, 32 bytes each, leaf level first, a view of the
+ * encoding (`readMerkleProof`), so a verifier that keeps nothing copies nothing.
+ */
+export interface PackedMerkleProof {
+  readonly index: number;
+  readonly size: number;
+  readonly siblings: Uint8Array;
 }
 
 function fail(code: MerkleErrorCode, message: string): never {
@@ -165,9 +177,30 @@ export class MerkleWasm {
     checkProofShape(proof);
     const { index, size, siblings } = proof;
     if (size > MERKLE_MAX_LEAVES || index >= size || siblings.length > this.sha.pathCapacity) return false;
-    this.sha.digestToOut(leafData, MERKLE_LEAF_PREFIX);
     siblings.forEach((sibling, i) => this.sha.path.set(sibling, i * HASH_BYTES));
-    if (this.sha.kernel.merkleRootFromPath(index, size, siblings.length) !== 1) return false;
+    return this.#pathLeadsTo(leafData, index, size, siblings.length, root);
+  }
+
+  /** `verify` of a path read with `readMerkleProof`: its packed siblings go to the kernel in one copy. */
+  verifyPacked(leafData: Uint8Array, proof: PackedMerkleProof, root: Uint8Array): boolean {
+    if (!(leafData instanceof Uint8Array)) fail("MERKLE_BAD_INPUT", "leaf data must be a Uint8Array");
+    if (!(root instanceof Uint8Array) || root.length !== HASH_BYTES) {
+      fail("MERKLE_BAD_INPUT", "root must be a 32-byte Uint8Array");
+    }
+    const { index, size, siblings } = proof;
+    if (!Number.isSafeInteger(index) || index < 0) fail("MERKLE_BAD_INPUT", `proof index ${index} is not a non-negative integer`);
+    if (!Number.isSafeInteger(size) || size < 1) fail("MERKLE_BAD_INPUT", `proof size ${size} is not a positive integer`);
+    if (!(siblings instanceof Uint8Array) || siblings.length % HASH_BYTES !== 0) fail("MERKLE_BAD_INPUT", "packed siblings must be whole 32-byte hashes");
+    const count = siblings.length / HASH_BYTES;
+    if (size > MERKLE_MAX_LEAVES || index >= size || count > this.sha.pathCapacity) return false;
+    this.sha.path.set(siblings);
+    return this.#pathLeadsTo(leafData, index, size, count, root);
+  }
+
+  /** The kernel's RFC 9162 walk from `leafData` up the `count` siblings already in its PATH region, compared with `root`. */
+  #pathLeadsTo(leafData: Uint8Array, index: number, size: number, count: number, root: Uint8Array): boolean {
+    this.sha.digestToOut(leafData, MERKLE_LEAF_PREFIX);
+    if (this.sha.kernel.merkleRootFromPath(index, size, count) !== 1) return false;
     const computed = this.sha.out;
     for (let i = 0; i < HASH_BYTES; i++) if (computed[i] !== root[i]) return false;
     return true;
@@ -416,8 +449,20 @@ export function encodeMerkleProof(proof: MerkleProof): Uint8Array {
   return bytes;
 }
 
-/** Strict inverse of `encodeMerkleProof`: any other byte string is MERKLE_BAD_PROOF_ENCODING. */
+/** Strict inverse of `encodeMerkleProof`: any other byte string is MERKLE_BAD_PROOF_ENCODING. Siblings are copies. */
 export function decodeMerkleProof(bytes: Uint8Array): MerkleProof {
+  return unpackMerkleProof(readMerkleProof(bytes));
+}
+
+/** A packed path with each sibling copied out (what a caller keeping the path holds). */
+export function unpackMerkleProof({ index, size, siblings: packed }: PackedMerkleProof): MerkleProof {
+  const siblings: Uint8Array[] = [];
+  for (let at = 0; at < packed.length; at += HASH_BYTES) siblings.push(packed.slice(at, at + HASH_BYTES));
+  return { index, size, siblings };
+}
+
+/** `decodeMerkleProof`'s rules, the siblings left packed as a view of `bytes` (nothing copied). */
+export function readMerkleProof(bytes: Uint8Array): PackedMerkleProof {
   if (!(bytes instanceof Uint8Array)) badEncoding("an encoded proof must be a Uint8Array");
   const [size, afterSize] = readUleb128(bytes, 0, "size");
   if (size === 0) badEncoding("size is 0: an empty tree has no leaves to prove");
@@ -428,12 +473,7 @@ export function decodeMerkleProof(bytes: Uint8Array): MerkleProof {
   if (bytes.length !== length) {
     badEncoding(`leaf ${index} of ${size} needs ${expected} siblings (${length} bytes in all), got ${bytes.length} bytes`);
   }
-  const siblings: Uint8Array[] = [];
-  for (let i = 0; i < expected; i++) {
-    const at = afterIndex + i * HASH_BYTES;
-    siblings.push(bytes.slice(at, at + HASH_BYTES));
-  }
-  return { index, size, siblings };
+  return { index, size, siblings: bytes.subarray(afterIndex, length) };
 }
 
 let defaultMerkle: MerkleWasm | undefined;
@@ -481,4 +521,9 @@ export function merkleProofOfPackedLeaves(data: Uint8Array, leafSize: number, in
 /** RFC 9162 §2.1.3.2 verification of `proof` for `leafData` against `root`. */
 export function verifyMerkleProof(leafData: Uint8Array, proof: MerkleProof, root: Uint8Array): boolean {
   return merkle().verify(leafData, proof, root);
+}
+
+/** `verifyMerkleProof` of a path read with `readMerkleProof` (siblings packed). */
+export function verifyPackedMerkleProof(leafData: Uint8Array, proof: PackedMerkleProof, root: Uint8Array): boolean {
+  return merkle().verifyPacked(leafData, proof, root);
 }

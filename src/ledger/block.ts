@@ -12,13 +12,16 @@
  *   seal (signs the block hash)
  *     optimistic: producer's Ed25519 signature [64]
  *     final:      u16 bitmask bytes (1..MAX_BITMASK_BYTES) ‖ participation bitmask ‖ CoSi signature [64]
- *   body: tx count × (u32 length ‖ encoded transaction)
+ *   body: tx count × (u32 length ‖ encoded transaction); when unlocks carry decision proofs, the
+ *         encoded body opens with a section of the final heights' certified parts the proofs
+ *         share, and each proof cites its part (src/ledger/kinds/atomix-citations.ts): decoding
+ *         gives the body back as submitted, and the header's body bytes count that form.
  *
  * tx root = Merkle root (RFC 6962 tree of src/crypto/merkle.ts) of the txids in body order.
  * Decoding checks every length, limit, the exact end, each transaction's structure and the root.
  *
  * API: `makeBlockHeader(fields, transactions, txids?)`, `txidsOf(transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
- * `encodeBlock(header, seal, transactions)`, `decodeBlock(bytes)`, `decodeBlockEnvelope(bytes)`
+ * `encodeBlock(header, seal, transactions)` (`encodeBlockWithBody` also gives the decoded body), `decodeBlock(bytes)`, `decodeBlockEnvelope(bytes)`
  * (header + seal + raw body, for handing the body to `validateStateless`), `decodeBlockHeader(bytes)`
  * (the header alone, e.g. inside PoB evidence), `txRootOf(txids)`,
  * `sealOptimistic(header, producer)`.
@@ -32,6 +35,7 @@ import { LEDGER_ERROR_CODES, type LedgerErrorCode, type TransactionFailureDetail
 import { signMessage, type KeyPair } from "./keys.js";
 import { scanTransaction } from "./kinds/registry.js";
 import { packTransactions, unpackTransactions } from "./stateless.js";
+import { encodeBlockBody, readBlockBody, startsSection } from "./kinds/atomix-citations.js";
 import { IosError, check, hasCodeIn } from "../errors.js";
 
 export const BLOCK_VERSION = 1;
@@ -200,6 +204,11 @@ function sealBytes(seal: BlockSeal): number {
 }
 
 export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: readonly Uint8Array[]): Uint8Array {
+  return encodeBlockWithBody(header, seal, transactions).bytes;
+}
+
+/** `encodeBlock`, with the block's body as decoding gives it back (packed, unlocks as submitted): a view of the bytes unless unlocks cite. */
+export function encodeBlockWithBody(header: BlockHeader, seal: BlockSeal, transactions: readonly Uint8Array[]): { readonly bytes: Uint8Array; readonly body: Uint8Array } {
   const encodedHeader = encodeBlockHeader(header);
   const expectedSeal = header.kind === BlockKind.Optimistic ? "producer" : "collective";
   check<LedgerErrorCode>(seal.kind === expectedSeal, "BLOCK_BAD_FIELD", `a ${expectedSeal === "producer" ? "optimistic" : "final"} block needs a ${expectedSeal} seal`);
@@ -208,13 +217,15 @@ export function encodeBlock(header: BlockHeader, seal: BlockSeal, transactions: 
     check<LedgerErrorCode>(seal.participants.length >= 1 && seal.participants.length <= MAX_BITMASK_BYTES, "BLOCK_BAD_BITMASK",
       `bitmask must be 1..${MAX_BITMASK_BYTES} bytes, got ${seal.participants.length}`);
   }
-  const body = packTransactions(transactions);
-  check<LedgerErrorCode>(transactions.length === header.txCount && body.length === header.bodyBytes, "BLOCK_BAD_FIELD", "header txCount/bodyBytes do not match the transactions");
-  const size = HEADER_BYTES + sealBytes(seal) + body.length;
+  const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
+  check<LedgerErrorCode>(transactions.length === header.txCount && bodyBytes === header.bodyBytes, "BLOCK_BAD_FIELD", "header txCount/bodyBytes do not match the transactions");
+  const region = encodeBlockBody(transactions);
+  const size = HEADER_BYTES + sealBytes(seal) + region.length;
   check<LedgerErrorCode>(size <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${size} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
   const writer = BinaryWriter.ofSize(size).bytes(encodedHeader);
   if (seal.kind === "collective") writer.lengthPrefixed("u16", seal.participants);
-  return writer.bytes(seal.signature).bytes(body).finish();
+  const bytes = writer.bytes(seal.signature).bytes(region).finish();
+  return { bytes, body: region.length === bodyBytes ? bytes.subarray(size - bodyBytes) : packTransactions(transactions) };
 }
 
 /**
@@ -259,9 +270,18 @@ export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
     const participants = reader.bytes(bitmaskBytes, "bitmask").slice();
     seal = { kind: "collective", participants, signature: reader.bytes(SIGNATURE_BYTES, "collective signature").slice() };
   }
-  const at = reader.at;
-  reader.expectRemaining(bodyBytes, "the body");
-  return { header, seal, hash: sha256(bytes.subarray(0, HEADER_BYTES)), body: bytes.subarray(at) };
+  const region = bytes.subarray(reader.at);
+  // A region of the header's body size is plain packed transactions (a sectioned one of that size expands beyond it: refused below).
+  if (region.length !== bodyBytes && !startsSection(region, txCount)) reader.expectRemaining(bodyBytes, "the body");
+  const { bytes: expandedBytes, expand } = readBlockBody(region, txCount, bodyBytes, BLOCK_CODES);
+  check<LedgerErrorCode>(expandedBytes === bodyBytes, "BLOCK_BAD_FIELD", `the body expands to ${expandedBytes} bytes, the header says ${bodyBytes}`);
+  // Checked whole here; the expansion (unlocks as submitted) is built when the body is first read.
+  return {
+    header, seal, hash: sha256(bytes.subarray(0, HEADER_BYTES)),
+    get body() {
+      return expand();
+    },
+  };
 }
 
 /** Strict decode of a whole block: envelope, framing, every transaction's structure, the tx root. */

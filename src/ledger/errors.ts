@@ -60,6 +60,14 @@ export const LEDGER_ERROR_CODES = [
   "BLOCK_BAD_TRANSACTION",
   "BLOCK_TX_ROOT_MISMATCH",
   "BLOCK_BAD_FIELD",
+  // a block body's certified parts and the unlocks' citations of them (src/ledger/kinds/atomix-citations.ts)
+  "BLOCK_BAD_PART",
+  "BLOCK_BAD_CITATION",
+  "BLOCK_CITATION_UNKNOWN",
+  "BLOCK_PART_REPEATED",
+  "BLOCK_PARTS_OUT_OF_ORDER",
+  "BLOCK_PART_UNCITED",
+  "BLOCK_PROOF_NOT_CITED",
   // shard map
   "SHARD_BAD_COUNT",
   "SHARD_BAD_INDEX",

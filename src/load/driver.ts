@@ -9,6 +9,10 @@
  *     (src/load/endpoints.ts); every shard with transactions must be served by one of them. Each
  *     connection sends {"op":"subscribe"} before anything is submitted, so no confirmation can be
  *     missed (every connection stays subscribed: any validator of a shard may announce its events);
+ *     ATOMIX frames come from f + 1 validators of each shard only, at least two (`atomixSourceCount`:
+ *     one is honest; every validator sends the same frame, which costs it a proof cut per lock):
+ *     the others subscribe with "atomix": false, and when a source's stream goes down or its
+ *     endpoint leaves the shard, the next live connection of the shard takes its place;
  *  2. submit, for `durationMs` or until the set is exhausted (a transfer still held for its input
  *     when submission ends is never sent):
  *       open loop  — transaction k is due at start + k / rate (a fixed schedule, whatever the node
@@ -278,6 +282,30 @@ interface CrossFlow {
 }
 
 /** Stream URLs (LOAD_BAD_OPTION otherwise): at least one, each like ws://host:port/v1/stream, none twice. Checked before any signing work. */
+/**
+ * ATOMIX sources per shard of `validators` endpoints: f + 1 with f = ⌊(n − 1)/3⌋ (one of them is
+ * honest), at least two (one stream going down leaves another while its replacement subscribes),
+ * never more than there are.
+ */
+export function atomixSourceCount(validators: number): number {
+  return Math.min(validators, Math.max(2, Math.floor((validators - 1) / 3) + 1));
+}
+
+/**
+ * The endpoints that send ATOMIX frames: per shard, `atomixSourceCount` of its endpoints (counted
+ * live or not) among the live ones, those that already are sources first, then by index.
+ */
+export function atomixSourcesOf(endpoints: readonly { readonly index: number; readonly shard: number; readonly up: boolean }[], current: ReadonlySet<number>): Set<number> {
+  const byShard = new Map<number, { index: number; up: boolean }[]>();
+  for (const { index, shard, up } of endpoints) byShard.set(shard, [...(byShard.get(shard) ?? []), { index, up }]);
+  const chosen = new Set<number>();
+  for (const members of byShard.values()) {
+    const live = members.filter((m) => m.up).sort((a, b) => Number(current.has(b.index)) - Number(current.has(a.index)) || a.index - b.index);
+    for (const { index } of live.slice(0, atomixSourceCount(members.length))) chosen.add(index);
+  }
+  return chosen;
+}
+
 export function checkEndpoints(endpoints: readonly string[]): void {
   check<LoadErrorCode>(endpoints.length > 0, "LOAD_BAD_OPTION", "at least one endpoint is needed");
   for (const url of endpoints) check<LoadErrorCode>(typeof url === "string" && STREAM_URL.test(url), "LOAD_BAD_OPTION", `${JSON.stringify(url)} is not a stream URL like ws://127.0.0.1:7000${STREAM_PATH}`);
@@ -396,6 +424,26 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   /** Routes over the endpoints whose stream is open (a disconnected validator takes nothing until it is back). */
   const buildLiveRoutes = (): ShardRoute[] => buildRoutes(connections.filter((c) => c.up), shardCount);
   let routes: ShardRoute[] = buildLiveRoutes();
+  /** Connections whose current stream was told to send ATOMIX frames. */
+  const atomixSources = new Set<number>();
+  /**
+   * Keeps `atomixSourceCount` live ATOMIX sources per shard (the current ones first), telling each
+   * live stream whose role changed; called whenever the routes are rebuilt (a stream down or back,
+   * an endpoint's shard or epoch changed).
+   */
+  const chooseAtomixSources = (): void => {
+    const chosen = atomixSourcesOf(connections.map((c) => ({ index: c.index, shard: c.status.shard, up: c.up && c.socket !== undefined })), atomixSources);
+    for (const connection of connections) {
+      const wanted = chosen.has(connection.index);
+      if (wanted !== atomixSources.has(connection.index) && connection.up && connection.socket !== undefined) connection.socket.send(JSON.stringify({ op: "subscribe", atomix: wanted }));
+    }
+    atomixSources.clear();
+    for (const index of chosen) atomixSources.add(index);
+  };
+  const rebuildRoutes = (): void => {
+    routes = buildLiveRoutes();
+    chooseAtomixSources();
+  };
   const unserved = [...new Set(set.shards)].filter((shard) => routes[shard]!.consensus === "none").sort((a, b) => a - b);
   if (unserved.length > 0) {
     closeAll();
@@ -580,7 +628,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       else if (next.epoch > before.epoch + 1) left.push({ connection, cause: "ENDPOINT_SKIPPED_EPOCH" });
     }
     if (changed) {
-      routes = buildLiveRoutes();
+      rebuildRoutes();
       epochs.routeRebuilds++;
     }
     // Confirmations held for this read first: what they settle needs no resend.
@@ -872,7 +920,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     // Frames in flight are answered by no one: what they carried is sent again below.
     connection.inFlight.clear();
     leftBehind(connection, DISCONNECTED);
-    routes = buildLiveRoutes();
+    rebuildRoutes();
     epochs.routeRebuilds++;
     applyStatuses([], 0, true);
   };
@@ -911,9 +959,12 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     // A validator that dies (or restarts) closes its stream: a fault of the network, not of the run.
     socket.on("close", (code: number, reason: Buffer) => disconnected(connection, socket, `closed (${code}${reason.length > 0 ? ` ${reason.toString("utf8")}` : ""})`));
     socket.on("error", (error: Error) => disconnected(connection, socket, error.message));
-    socket.send(JSON.stringify({ op: "subscribe" }));
+    // Without ATOMIX frames until chosen as a source (`chooseAtomixSources`, which runs next).
+    atomixSources.delete(connection.index);
+    socket.send(JSON.stringify({ op: "subscribe", atomix: false }));
   };
   for (const connection of connections) if (connection.up) attach(connection);
+  chooseAtomixSources();
 
   /**
    * One reconnection attempt to a disconnected endpoint: open its stream, read its status, and
@@ -940,7 +991,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
           shardsOf(connection.shardByEpoch, status);
           epochs.first = Math.min(epochs.first, status.epoch);
           epochs.last = Math.max(epochs.last, status.epoch);
-          routes = buildLiveRoutes();
+          rebuildRoutes();
           epochs.routeRebuilds++;
           applyStatuses([], 0, true);
         } catch {

@@ -99,6 +99,10 @@
  * (built on read from that height's block and record; issue 13: a ~0.76 KB proof per lock written
  * in every height's transaction on every replica was the largest storage cost of a cross-shard
  * transfer): a version-8 entry has no decision height, so the store is refused and resynced.
+ * Version 10: stored blocks whose unlocks carry decision proofs cite their heights' certified parts
+ * from a section of the block body (src/ledger/kinds/atomix-citations.ts); a version-9 block with
+ * such proofs inline no longer decodes (BLOCK_PROOF_NOT_CITED: one encoding per block), so a
+ * version-9 store is refused and resynced.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -114,7 +118,7 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */

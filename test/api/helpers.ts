@@ -13,7 +13,7 @@ import uWS, { type us_listen_socket } from "uWebSockets.js";
 import WebSocket from "ws";
 import type { ChainView, ClientBackend, MetricFamily, SubmitResult, TxStatus } from "../../src/api/interface.js";
 import { ClientApi } from "../../src/api/server.js";
-import { optimisticBatchOf, type ConfirmationBatch, type OptimisticBatch } from "../../src/api/stream-codec.js";
+import { optimisticBatchOf, type AtomixBatch, type ConfirmationBatch, type OptimisticBatch } from "../../src/api/stream-codec.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import { toHex } from "../../src/hex.js";
 import { genesisTxid, makeTestGenesis, type Genesis } from "../../src/ledger/genesis.js";
@@ -233,6 +233,18 @@ export class PobTestBackend implements ClientBackend {
 
   onOptimistic(listener: (batch: OptimisticBatch) => void): () => void {
     return this.testShard.onOptimistic(listener);
+  }
+
+  readonly #atomixListeners = new Set<(batch: AtomixBatch) => void>();
+
+  onAtomix(listener: (batch: AtomixBatch) => void): () => void {
+    this.#atomixListeners.add(listener);
+    return () => this.#atomixListeners.delete(listener);
+  }
+
+  /** Hands `batch` to the API server as a final height's Atomix decisions (what PoB consensus does at commit). */
+  announceAtomix(batch: AtomixBatch): void {
+    for (const listener of this.#atomixListeners) listener(batch);
   }
 
   nodeStatus(): Record<string, unknown> {

@@ -1,6 +1,7 @@
 // Optimistic confirmations through the client API (white paper §7.2 phase 1): the OPTIMISTIC
 // stream frame reaches exactly the subscribed clients, the HTTP status of a transaction shows its
-// optimistic block until the block commits, and a subscriber that stops reading is dropped. Real
+// optimistic block until the block commits, and a subscriber that stops reading is dropped; ATOMIX
+// frames reach the subscribers that did not leave them out ({"op":"subscribe","atomix":false}). Real
 // LMDB state, worker pool and pipeline, uWS on 127.0.0.1:0, ws clients, signed transfers.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -13,7 +14,8 @@ import { ApiClient, verifyOptimistic, verifyOptimisticBatch, type TxStatusJson }
 import { HEADER_BYTES } from "../../src/ledger/block.js";
 import { codeOf } from "../support/errors.js";
 import { CLOSE_SLOW_CONSUMER, STREAM_PATH } from "../../src/api/server.js";
-import { FRAME_ERROR, FRAME_EVENTS, FRAME_OPTIMISTIC, decodeEvents, decodeOptimistic, encodeOptimistic } from "../../src/api/stream-codec.js";
+import { FRAME_ATOMIX, FRAME_ERROR, FRAME_EVENTS, FRAME_OPTIMISTIC, decodeEvents, decodeOptimistic, encodeAtomix, encodeOptimistic } from "../../src/api/stream-codec.js";
+import { atomixSourceCount, atomixSourcesOf } from "../../src/load/driver.js";
 import { DEFAULT_API_LIMITS } from "../../src/node/config.js";
 import { PobTestBackend, StreamClient, TestShard, genesisSpend, getJson, hex, makeNet, postJson, serveApi, until } from "./helpers.js";
 
@@ -54,10 +56,10 @@ class Client extends StreamClient {
   }
 }
 
-async function openClient(ops: readonly ("subscribe" | "unsubscribe")[]): Promise<Client> {
+async function openClient(ops: readonly ("subscribe" | "unsubscribe" | Record<string, unknown>)[]): Promise<Client> {
   const client = new Client();
   await client.opened;
-  for (const op of ops) client.ws.send(JSON.stringify({ op }));
+  for (const op of ops) client.ws.send(JSON.stringify(typeof op === "string" ? { op } : op));
   await client.sync();
   return client;
 }
@@ -182,5 +184,42 @@ describe("optimistic confirmations on the client API", () => {
     assert.ok(reader.of(FRAME_OPTIMISTIC).every((frame) => decodeOptimistic(frame).txids.length > 0));
     assert.equal(reader.ws.readyState, WebSocket.OPEN);
     await reader.close();
+  });
+});
+
+describe("ATOMIX frames on the client API", () => {
+  it("go to every subscriber unless it subscribed with atomix: false, and a subscribe can turn them on again; a bad atomix value is STREAM_BAD_CONTROL", async () => {
+    const all = await openClient(["subscribe"]);
+    const without = await openClient([{ op: "subscribe", atomix: false }]);
+    const turned = await openClient([{ op: "subscribe", atomix: false }, { op: "subscribe", atomix: true }]);
+    const bad = await openClient([{ op: "subscribe", atomix: "no" }, { op: "unsubscribe", atomix: false }]);
+    const batch = { height: 9, decisions: [{ txid: new Uint8Array(randomBytes(32)), phase: 1, proof: new Uint8Array(randomBytes(40)) }] };
+    backend.announceAtomix(batch);
+    for (const client of [all, without, turned, bad]) await client.sync();
+    assert.deepEqual(all.of(FRAME_ATOMIX), [encodeAtomix(batch)]);
+    assert.deepEqual(turned.of(FRAME_ATOMIX), [encodeAtomix(batch)]);
+    assert.equal(without.of(FRAME_ATOMIX).length, 0);
+    assert.equal(bad.of(FRAME_ATOMIX).length, 0, "never subscribed");
+    assert.equal(bad.of(FRAME_ERROR).length, 4, "two bad controls and two syncs");
+    // Still subscribed to everything else.
+    shard.announce(randomBatch(1));
+    await without.sync();
+    assert.equal(without.of(FRAME_OPTIMISTIC).length, 1);
+    await Promise.all([all.close(), without.close(), turned.close(), bad.close()]);
+  });
+
+  it("the load driver takes them from f + 1 validators per shard, at least two, at most all; a source down or gone to another shard is replaced, the others kept", () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 7, 10, 100].map(atomixSourceCount), [1, 2, 2, 2, 2, 3, 4, 34]);
+    // Two shards of 5 endpoints: 0–4 in shard 0, 5–9 in shard 1.
+    const endpoints = Array.from({ length: 10 }, (_, index) => ({ index, shard: index < 5 ? 0 : 1, up: true }));
+    const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
+    const first = atomixSourcesOf(endpoints, new Set());
+    assert.deepEqual(sorted(first), [0, 1, 5, 6]);
+    const down = endpoints.map((e) => (e.index === 0 ? { ...e, up: false } : e));
+    assert.deepEqual(sorted(atomixSourcesOf(down, first)), [1, 2, 5, 6], "0 down: 2 takes its place, 1 stays");
+    assert.deepEqual(sorted(atomixSourcesOf(endpoints, new Set([1, 2, 5, 6]))), [1, 2, 5, 6], "0 back: the current sources stay");
+    const moved = endpoints.map((e) => (e.index === 6 ? { ...e, shard: 0 } : e));
+    assert.deepEqual(sorted(atomixSourcesOf(moved, new Set([1, 2, 5, 6]))), [1, 2, 5, 7], "6 moved to shard 0 (now 6 endpoints, 2 sources kept): shard 1 takes 7");
+    assert.deepEqual(sorted(atomixSourcesOf(endpoints.map((e) => ({ ...e, up: e.index === 3 || e.index > 4 })), first)), [3, 5, 6], "one live endpoint left in shard 0: it alone");
   });
 });

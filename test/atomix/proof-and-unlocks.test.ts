@@ -5,6 +5,10 @@
 // with the kernel's code. Every proof verifies offline; every kind of forgery fails with its code.
 // Proofs built when read from a store (src/atomix/stored-proofs.ts) equal the ones the deciding
 // replica cut at commit, byte for byte, on both stores, across a later phase, a reopen and a prune.
+// In an encoded block, unlocks cite their heights' shared certified parts
+// (src/ledger/kinds/atomix-citations.ts): the block decodes to the unlocks as submitted, each part
+// is checked once, and every byzantine body (a missing, forged, other-height, uncited, repeated or
+// reordered part, an inline proof, a bad citation) is refused with its code.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { commitDigest, prepareDigest, type FinalityRecord } from "../../src/consensus/bft/codec.js";
@@ -18,14 +22,15 @@ import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/a
 import { admits, encodeAtomixPhase, phaseAfter, SETTLED_REWATCH_HEIGHTS } from "../../src/atomix/phases.js";
 import { DecisionProofReader, decisionProofAt, keepsProofAfterPrune } from "../../src/atomix/stored-proofs.js";
 import type { SignedCrossShardTransfer } from "../../src/atomix/client.js";
-import { BlockKind, blockHash, encodeBlock, makeBlockHeader, txidsOf } from "../../src/ledger/block.js";
+import { BlockKind, blockHash, decodeBlock, decodeBlockEnvelope, encodeBlock, encodeBlockHeader, encodeBlockWithBody, makeBlockHeader, txidsOf, type BlockHeader } from "../../src/ledger/block.js";
+import { CITED_BODY_MARK, CITED_PROOF_VERSION } from "../../src/ledger/kinds/atomix-citations.js";
 import type { StoredBlock } from "../../src/store/interface.js";
 import { NOT_DECIDED_HERE } from "../../src/store/schema.js";
 import { BACKENDS } from "../store/backends.js";
 import { FRAME_ATOMIX, atomixFrameHeight, decodeAtomix, encodeAtomix } from "../../src/api/stream-codec.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
-import { atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
+import { atomixUnlockProofsAt, atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { RecordCursor } from "../../src/ledger/records.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
@@ -444,5 +449,156 @@ describe("Decision proofs built when read from the store (issue 13: no proof sto
     assert.equal(keepsProofAfterPrune(entry("aborted", 20, 10), at), false);
     assert.equal(keepsProofAfterPrune(entry("locked", 10, NOT_DECIDED_HERE), at), false, "a restored entry");
     assert.equal(keepsProofAfterPrune(entry("locked", 10, 10, new Uint8Array(5)), at), false, "already written");
+  });
+});
+
+describe("Unlocks cite their heights' shared certified part in a block (issue 13)", () => {
+  const { keys, directory } = committees(4);
+  const xs = Array.from({ length: 6 }, () => transfers().x);
+  // Two final heights per input shard decide the six transfers: X0–X2 in heights a, X3–X5 in heights b.
+  const heightOf = (shard: number, group: readonly SignedCrossShardTransfer[], height: number) => finalHeight(keys[shard]!, shard, [rng.bytes(32), ...group.map((t) => t.txid)], [], keys[shard]!.map((_, i) => i), height);
+  const provers = [0, 1].map((shard) => [heightOf(shard, xs.slice(0, 3), 11), heightOf(shard, xs.slice(3), 12)]);
+  const acceptance = (shard: number, k: number) => provers[shard]![k < 3 ? 0 : 1]!.acceptance(1 + (k % 3));
+  const unlocks = xs.map((x, k) => encodeAtomixUnlock({ kind: TxKind.AtomixUnlockCommit, cross: x.unsigned, proofs: [acceptance(0, k), acceptance(1, k)] }));
+  // A rejection of X5 by shard 0, in a third height: an abort citing its own part.
+  const rejection = finalHeight(keys[0]!, 0, [], [{ txid: xs[5]!.txid, code: "MISSING_INPUT" }], [0, 1, 2, 3], 13).rejection(0);
+  const abort = encodeAtomixUnlock({ kind: TxKind.AtomixUnlockAbort, cross: xs[5]!.unsigned, proofs: [rejection] });
+  // Other transactions are carried as they are: a lock.
+  const transactions = [unlocks[0]!, xs[0]!.bytes, unlocks[1]!, unlocks[3]!, abort, unlocks[2]!, unlocks[4]!, unlocks[5]!];
+  const header = makeBlockHeader({ kind: BlockKind.Optimistic, shard: 0, epoch: 0, height: 5, prevHash: rng.bytes(32), timestamp: 1_000, producer: rng.bytes(32) }, transactions);
+  const signature = rng.bytes(64);
+  const encoded = encodeBlock(header, { kind: "producer", signature }, transactions);
+  const regionAt = encodeBlockHeader(header).length + signature.length;
+  const blockOf = (region: Uint8Array, head: BlockHeader = header) => Buffer.concat([encodeBlockHeader(head), signature, region]);
+  const stateless = (body: Uint8Array, ed25519: Ed25519Verifier) => validateStateless(body, 0, SHARDS, "submitted", new CommitteeProofVerifier(directory, ed25519)).rejections.flatMap((r, k) => (r === null ? [] : [`${k}:${r.code}`]));
+
+  /** A sectioned region as its parts and its transactions (citations in place). */
+  function split(region: Uint8Array): { parts: Uint8Array[]; txs: Uint8Array[] } {
+    const view = Buffer.from(region.buffer, region.byteOffset, region.length);
+    assert.equal(view.readUInt32LE(0), CITED_BODY_MARK);
+    let at = 6;
+    const parts = Array.from({ length: view.readUInt16LE(4) }, () => {
+      const length = view.readUInt16LE(at);
+      at += 2 + length;
+      return Uint8Array.from(view.subarray(at - length, at));
+    });
+    const txs: Uint8Array[] = [];
+    while (at < view.length) {
+      const length = view.readUInt32LE(at);
+      txs.push(Uint8Array.from(view.subarray(at + 4, at + 4 + length)));
+      at += 4 + length;
+    }
+    return { parts, txs };
+  }
+  const join = ({ parts, txs }: { parts: readonly Uint8Array[]; txs: readonly Uint8Array[] }): Uint8Array => {
+    const head = Buffer.alloc(6);
+    head.writeUInt32LE(CITED_BODY_MARK, 0);
+    head.writeUInt16LE(parts.length, 4);
+    return Buffer.concat([head, ...parts.flatMap((p) => [Buffer.from(Uint16Array.of(p.length).buffer), p]), ...txs.flatMap((tx) => [Buffer.from(Uint32Array.of(tx.length).buffer), tx])]);
+  };
+  /** The citations of an unlock in the region's form: [offset in the tx, part cited]. */
+  const citationsOf = (tx: Uint8Array): [number, number][] => {
+    const out: [number, number][] = [];
+    let at = atomixUnlockProofsAt(tx) + 1;
+    for (let k = 0; k < tx[atomixUnlockProofsAt(tx)]!; k++) {
+      if (tx[at + 2] === CITED_PROOF_VERSION) out.push([at + 2, tx[at + 4]! | (tx[at + 5]! << 8)]);
+      at += 2 + (tx[at]! | (tx[at + 1]! << 8));
+    }
+    return out;
+  };
+  const region = encoded.subarray(regionAt);
+  const { parts, txs } = split(region);
+  const decodeCode = (bytes: Uint8Array) => codeOf(() => decodeBlock(bytes));
+
+  it("carries each height's certified part once, cited by every unlock of it, and decodes to the unlocks as submitted", () => {
+    assert.equal(parts.length, 5, "heights a and b of both input shards, and the rejection's height");
+    assert.deepEqual(txs[1], xs[0]!.bytes, "a lock is carried as it is");
+    assert.deepEqual(citationsOf(txs[0]!).map(([, part]) => part), [0, 1], "X0 cites shard 0's and shard 1's height a");
+    assert.deepEqual(citationsOf(txs[3]!).map(([, part]) => part), [2, 3], "X3 cites the heights b, parts in order of first citation");
+    assert.deepEqual(citationsOf(txs[4]!).map(([, part]) => part), [4]);
+    assert.deepEqual(citationsOf(txs[7]!).map(([, part]) => part), [2, 3]);
+    const decoded = decodeBlock(encoded);
+    assert.deepEqual(decoded.transactions, transactions, "every unlock byte for byte as submitted");
+    assert.deepEqual(decoded.body, packTransactions(transactions));
+    assert.deepEqual(decodeBlockEnvelope(encoded).body, packTransactions(transactions));
+    assert.deepEqual(encodeBlockWithBody(header, { kind: "producer", signature }, transactions).body, packTransactions(transactions));
+    assert.deepEqual(decoded.hash, blockHash(header));
+    assert.deepEqual(encodeBlock(header, { kind: "producer", signature }, decoded.transactions), encoded, "one encoding");
+    // Size: each of the 13 proofs shrinks to its decision and path; the 5 parts are written once.
+    const plain = packTransactions(transactions).length;
+    const partBytes = parts[0]!.length;
+    assert.equal(partBytes, 22 + 64 + 2 + 1 + 64 + 248, "head, body digest and prepare hash, certificate of 4, commitment parts");
+    assert.equal(plain - region.length, 13 * (partBytes - 2) - (6 + 5 * (2 + partBytes)));
+    assert.ok(txs[0]!.length < unlocks[0]!.length - 2 * (partBytes - 2) + 1, `a commit of 2 proofs: ${unlocks[0]!.length} → ${txs[0]!.length} bytes`);
+  });
+
+  it("checks each cited part's certificate once per verifier: the decoded unlocks all pass", () => {
+    const counting = new CountingVerifier();
+    assert.deepEqual(stateless(decodeBlock(encoded).body, counting), []);
+    assert.equal(counting.calls, 5, "13 proofs, 5 certified parts");
+  });
+
+  it("a block without unlocks, or whose unlocks carry no citable proof, is its plain packed transactions", () => {
+    const plainTxs = [xs[0]!.bytes, xs[1]!.bytes];
+    const plainHeader = makeBlockHeader({ ...header, kind: BlockKind.Optimistic }, plainTxs);
+    const bytes = encodeBlock(plainHeader, { kind: "producer", signature }, plainTxs);
+    assert.deepEqual(bytes.subarray(regionAt), packTransactions(plainTxs));
+    assert.deepEqual(decodeBlock(bytes).transactions, plainTxs);
+    // A malformed proof (not citable) stays inline, and decoding leaves it to the stateless check.
+    const malformed = encodeAtomixUnlock({ kind: TxKind.AtomixUnlockCommit, cross: xs[0]!.unsigned, proofs: [acceptance(0, 0).subarray(0, 100), acceptance(1, 0).subarray(0, 60)] });
+    const withMalformed = makeBlockHeader({ ...header }, [malformed]);
+    const malformedBlock = encodeBlock(withMalformed, { kind: "producer", signature }, [malformed]);
+    assert.deepEqual(malformedBlock.subarray(regionAt), packTransactions([malformed]));
+    assert.deepEqual(stateless(decodeBlock(malformedBlock).body, verifier), ["0:TX_PROOF_MALFORMED"]);
+  });
+
+  it("refuses a citation of a part the block does not carry, a part repeated, uncited or out of order, an inline proof, a bad part or citation, with codes", () => {
+    const withTxs = (edit: (copy: Uint8Array[]) => void) => {
+      const copy = txs.map((tx) => Uint8Array.from(tx));
+      edit(copy);
+      return join({ parts, txs: copy });
+    };
+    const cite = (tx: Uint8Array, which: number, part: number) => {
+      const [at] = citationsOf(tx)[which]!;
+      tx[at + 2] = part & 0xff;
+      tx[at + 3] = part >> 8;
+    };
+    assert.equal(decodeCode(blockOf(withTxs((t) => cite(t[5]!, 0, 5)))), "BLOCK_CITATION_UNKNOWN", "a citation of part 5 of 5");
+    assert.equal(decodeCode(blockOf(join({ parts: [...parts, parts[0]!], txs }))), "BLOCK_PART_REPEATED");
+    const spare = Uint8Array.from(parts[0]!);
+    spare[30]! ^= 1;
+    assert.equal(decodeCode(blockOf(join({ parts: [...parts, spare], txs }))), "BLOCK_PART_UNCITED", "a part no unlock cites");
+    assert.equal(decodeCode(blockOf(join({ parts: [parts[1]!, parts[0]!, ...parts.slice(2)], txs: txs.map((tx, k) => { const copy = Uint8Array.from(tx); if (k === 0 || k === 2 || k === 5) { cite(copy, 0, 1); cite(copy, 1, 0); } return copy; }) }))), "BLOCK_PARTS_OUT_OF_ORDER", "parts 0 and 1 swapped, and every citation with them");
+    assert.equal(decodeCode(blockOf(withTxs((t) => cite(t[0]!, 1, 2)))), "BLOCK_PARTS_OUT_OF_ORDER", "the first unlock cites part 2 before part 1");
+    assert.equal(decodeCode(blockOf(withTxs((t) => { t[4] = abort; }))), "BLOCK_PROOF_NOT_CITED", "the abort's proof inline beside its part");
+    assert.equal(decodeCode(blockOf(join({ parts: parts.slice(0, 4), txs: txs.map((tx, k) => (k === 4 ? abort : tx)) }))), "BLOCK_PROOF_NOT_CITED", "the abort's proof inline, its part left out");
+    assert.equal(decodeCode(blockOf(packTransactions(transactions))), "BLOCK_PROOF_NOT_CITED", "a plain body whose unlocks could cite");
+    assert.equal(decodeCode(blockOf(Buffer.concat([Buffer.from(Uint32Array.of(txs[4]!.length).buffer), txs[4]!, packTransactions(transactions.filter((_, k) => k !== 4))]), makeBlockHeader({ ...header }, [txs[4]!, ...transactions.filter((_, k) => k !== 4)]))), "BLOCK_CITATION_UNKNOWN", "a citation in a body without parts");
+    const shortPart = Uint8Array.from(parts[0]!.subarray(0, parts[0]!.length - 1));
+    assert.equal(decodeCode(blockOf(join({ parts: [shortPart, ...parts.slice(1)], txs }))), "BLOCK_BAD_PART");
+    assert.equal(decodeCode(blockOf(Buffer.concat([region.subarray(0, 4), Buffer.alloc(2), region.subarray(6 + 2 + parts[0]!.length)]))), "BLOCK_BAD_PART", "a section of no part");
+    assert.equal(decodeCode(blockOf(withTxs((t) => { const [at] = citationsOf(t[0]!)[0]!; t[0]![at + 4 + 32] = 9; }))), "BLOCK_BAD_CITATION", "a code length past the citation");
+    assert.equal(decodeCode(blockOf(region.subarray(0, region.length - 1))), "BLOCK_TRUNCATED");
+    assert.equal(decodeCode(blockOf(region, { ...header, bodyBytes: header.bodyBytes + 1 })), "BLOCK_BAD_FIELD", "the expansion falls short of the header's body size");
+    assert.equal(decodeCode(blockOf(region, { ...header, bodyBytes: header.bodyBytes - 1 })), "BLOCK_BAD_FIELD", "the expansion exceeds the header's body size");
+  });
+
+  it("a forged part, or a citation of another height's part, decodes, and the unlocks citing it are refused by the stateless check with its code", () => {
+    const forged = parts.map((part, k) => {
+      if (k !== 1) return part;
+      const copy = Uint8Array.from(part);
+      copy[22 + 64 + 2 + 1 + 10]! ^= 1; // inside the commit certificate's signature
+      return copy;
+    });
+    const decoded = decodeBlock(blockOf(join({ parts: forged, txs })));
+    assert.deepEqual(stateless(decoded.body, verifier), ["0:TX_PROOF_BAD_SIGNATURE", "2:TX_PROOF_BAD_SIGNATURE", "5:TX_PROOF_BAD_SIGNATURE"], "every unlock citing shard 1's height a");
+    // X4 (height b) cites height a of shard 0 instead: the path does not lead to that part's root.
+    const other = decodeBlock(blockOf((() => {
+      const copy = txs.map((tx) => Uint8Array.from(tx));
+      const [at] = citationsOf(copy[6]!)[0]!;
+      copy[6]![at + 2] = 0;
+      return join({ parts, txs: copy });
+    })()));
+    assert.deepEqual(stateless(other.body, verifier), ["6:TX_PROOF_BAD_PATH"]);
   });
 });

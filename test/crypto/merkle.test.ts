@@ -3,7 +3,9 @@
  * RFC 6962 §2.1 reference built on @noble/hashes: the Certificate Transparency root vectors, roots
  * and audit paths for every leaf of every size 1..130 (variable-size and packed leaves), trees
  * larger than the kernel's HASHES region and leaves larger than its INPUT region, tampered proofs,
- * the binary proof encoding, and bad input. Set IOS_TEST_SEED to replay a failing seed.
+ * the binary proof encoding, paths verified from views of their encoding against the copying
+ * decoder (random trees, tampered paths and encodings, the RFC 6962 vectors), and bad input. Set
+ * IOS_TEST_SEED to replay a failing seed.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -22,7 +24,10 @@ import {
   merkleRootOfPackedLeaves,
   merkleTree,
   merkleTreeOfPackedLeaves,
+  readMerkleProof,
+  unpackMerkleProof,
   verifyMerkleProof,
+  verifyPackedMerkleProof,
   type MerkleProof,
 } from "../../src/crypto/merkle.js";
 import { WASM_FLAVORS } from "../../src/crypto/wasm.js";
@@ -514,5 +519,80 @@ describe("Merkle module-level functions", () => {
     assertProofMatches(merkleTree(leaves).proof(42), reference, 42, "tree, index 42");
     assertProofMatches(merkleTreeOfPackedLeaves(data, 32).proof(7), reference, 7, "packed tree, index 7");
     assert.ok(verifyMerkleProof(leaves[42]!, proof, reference.root()));
+  });
+});
+
+describe("Merkle paths verified from views (readMerkleProof, verifyPackedMerkleProof) against the copying decoder", () => {
+  const rng = SeededRng.fromSeed(`${seed}/packed`);
+  const below = (n: number): number => rng.nextU32() % n;
+  /** Both readings of one encoding: the same verdict on the same leaf and root, or the same code. */
+  const agree = (encoding: Uint8Array, leaf: Uint8Array, root: Uint8Array, label: string): boolean => {
+    let copied: MerkleProof | undefined;
+    let copiedCode: string | undefined;
+    try {
+      copied = decodeMerkleProof(encoding);
+    } catch (error) {
+      copiedCode = (error as IosError<string>).code;
+    }
+    if (copied === undefined) {
+      assert.throws(() => readMerkleProof(encoding), (error: unknown) => (error as IosError<string>).code === copiedCode, label);
+      return false;
+    }
+    const packed = readMerkleProof(encoding);
+    assert.equal(packed.siblings.buffer, encoding.buffer, `${label}: siblings are a view of the encoding`);
+    assert.deepEqual(unpackMerkleProof(packed), copied, label);
+    const verdict = verifyMerkleProof(leaf, copied, root);
+    assert.equal(verifyPackedMerkleProof(leaf, packed, root), verdict, label);
+    return verdict;
+  };
+
+  it("agree on every path of random trees, and on tampered paths, leaves, roots and encodings", () => {
+    let accepted = 0;
+    let refused = 0;
+    for (let round = 0; round < 60; round++) {
+      const size = 1 + below(300);
+      const leaves = Array.from({ length: size }, () => rng.bytes(below(80)));
+      const root = merkleRoot(leaves);
+      const index = below(size);
+      const encoding = encodeMerkleProof(merkleProof(leaves, index));
+      if (agree(encoding, leaves[index]!, root, `size ${size}, index ${index}`)) accepted++;
+      const tampered = encoding.slice();
+      tampered[below(tampered.length)]! ^= 1 << below(8);
+      if (!agree(tampered, leaves[index]!, root, `size ${size}, index ${index}, a flipped bit`)) refused++;
+      if (!agree(encoding, leaves[(index + 1) % size]!.length === leaves[index]!.length && size > 1 ? rng.bytes(7) : leaves[(index + 1) % size]!, root, "another leaf") || size === 1) refused++;
+      if (!agree(encoding, leaves[index]!, rng.bytes(32), "another root")) refused++;
+      agree(encoding.subarray(0, below(encoding.length)), leaves[index]!, root, "a truncated encoding");
+      agree(Uint8Array.from([...encoding, below(256)]), leaves[index]!, root, "a trailing byte");
+      // A path inside a larger buffer (as in a proof's frame): the view starts past offset 0.
+      const framed = new Uint8Array(encoding.length + 9);
+      framed.set(encoding, 5);
+      assert.equal(agree(framed.subarray(5, 5 + encoding.length), leaves[index]!, root, "a framed encoding"), true);
+    }
+    assert.equal(accepted, 60);
+    assert.ok(refused >= 150, `${refused} tampered cases refused`);
+  });
+
+  it("agree on every path of the RFC 6962 vectors' trees", () => {
+    const file = readVectorFile<{ leaves: string[]; roots: { size: number; root: string }[] }>("merkle-rfc6962.json");
+    const leaves = file.leaves.map(fromHex);
+    for (const { size, root } of file.roots) {
+      for (let index = 0; index < size; index++) {
+        const encoding = encodeMerkleProof(merkleProof(leaves.slice(0, size), index));
+        assert.equal(agree(encoding, leaves[index]!, fromHex(root), `size ${size}, index ${index}`), true);
+        assert.equal(agree(encoding, leaves[(index + 1) % leaves.length]!, fromHex(root), `size ${size}, index ${index}, the next leaf`), false);
+      }
+    }
+  });
+
+  it("refuse malformed packed paths with a code", () => {
+    const leaves = [Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)];
+    const root = merkleRoot(leaves);
+    const packed = readMerkleProof(encodeMerkleProof(merkleProof(leaves, 1)));
+    assert.throws(() => verifyPackedMerkleProof(leaves[1]!, { ...packed, siblings: packed.siblings.subarray(1) }, root), expectCode("MERKLE_BAD_INPUT"));
+    assert.throws(() => verifyPackedMerkleProof(leaves[1]!, { ...packed, index: -1 }, root), expectCode("MERKLE_BAD_INPUT"));
+    assert.throws(() => verifyPackedMerkleProof(leaves[1]!, { ...packed, size: 0 }, root), expectCode("MERKLE_BAD_INPUT"));
+    assert.throws(() => verifyPackedMerkleProof(leaves[1]!, packed, root.subarray(1)), expectCode("MERKLE_BAD_INPUT"));
+    assert.equal(verifyPackedMerkleProof(leaves[1]!, { ...packed, size: 2 ** 32 }, root), false);
+    assert.equal(verifyPackedMerkleProof(leaves[1]!, { ...packed, siblings: packed.siblings.subarray(32) }, root), false);
   });
 });

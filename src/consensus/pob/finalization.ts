@@ -100,11 +100,11 @@ import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
-import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { COMMITMENT_PARTS_BYTES, HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v5");
-/** The parts' encoding (`writeCommitmentParts`): seven hashes, two u32 counts, supply and count. */
-export const COMMITMENT_PARTS_BYTES = 7 * HASH_BYTES + 2 * 4 + 2 * 8;
+/** The parts' encoding (`writeCommitmentParts`), defined in codec/sizes.ts (the Atomix citations in a block body need it below the consensus layer). */
+export { COMMITMENT_PARTS_BYTES };
 /**
  * How far the clocks of honest validators may disagree: a member co-signs a proposal only if its
  * timestamp is within this of its own clock, and an optimistic block may be at most this far

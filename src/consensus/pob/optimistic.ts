@@ -18,7 +18,7 @@
  * `buildOptimisticBlock(fields, transactions, producer, txids?)` (seal and encode, no validation).
  */
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
-import { BlockKind, blockHash, encodeBlock, makeBlockHeader, sealOptimistic, txidsOf, type BlockHeaderFields, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, blockHash, encodeBlockWithBody, makeBlockHeader, sealOptimistic, txidsOf, type BlockHeaderFields, type DecodedBlock } from "../../ledger/block.js";
 import type { LedgerErrorCode } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
@@ -95,8 +95,8 @@ export function buildOptimisticBlock(
 ): { bytes: Uint8Array; block: DecodedBlock } {
   const header = makeBlockHeader({ ...fields, kind: BlockKind.Optimistic, producer: producer.publicKey }, transactions, txids);
   const seal = sealOptimistic(header, producer);
-  const bytes = encodeBlock(header, seal, transactions);
-  const block: DecodedBlock = { header, seal, hash: blockHash(header), body: bytes.subarray(bytes.length - header.bodyBytes), transactions: [...transactions], txids };
+  const { bytes, body } = encodeBlockWithBody(header, seal, transactions);
+  const block: DecodedBlock = { header, seal, hash: blockHash(header), body, transactions: [...transactions], txids };
   return { bytes, block };
 }
 

@@ -19,8 +19,11 @@
  * a shard refuses an unlock that does not concern it (TX_WRONG_SHARD: a commit goes to X's input
  * and output shards, an abort to its input shards).
  *
+ * Inside an encoded block, each proof is a citation of the block's shared certified part
+ * (atomix-citations.ts); the block's decoding gives the unlock back as submitted.
+ *
  * API: `atomixUnlockCommitKind`, `atomixUnlockAbortKind`, `encodeAtomixUnlock`, `decodeAtomixUnlock`,
- * `atomixUnlockTxid`.
+ * `atomixUnlockTxid`, `atomixUnlockProofsAt`.
  */
 import { BinaryReader, BinaryWriter, readU16 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -47,6 +50,8 @@ export interface AtomixUnlock {
 }
 
 const crossOf = (tx: Uint8Array): Uint8Array => tx.subarray(HEADER.bytes, HEADER.bytes + readU16(tx, HEADER.offset.crossLength));
+/** Where an unlock's u8 proof count lies: after X (framing read, not checked; atomix-citations.ts walks the proofs from there). */
+export const atomixUnlockProofsAt = (tx: Uint8Array): number => HEADER.bytes + readU16(tx, HEADER.offset.crossLength);
 
 function scanFor(kind: UnlockKind) {
   return (tx: Uint8Array): AtomixShape => {
@@ -98,7 +103,7 @@ export function atomixUnlockTxid(kind: UnlockKind, cross: Uint8Array): Uint8Arra
 
 /** The proofs of an unlock that `scan` accepted, views. */
 function proofsOf(tx: Uint8Array): Uint8Array[] {
-  const reader = new BinaryReader(tx, TX_CODES, HEADER.bytes + readU16(tx, HEADER.offset.crossLength));
+  const reader = new BinaryReader(tx, TX_CODES, atomixUnlockProofsAt(tx));
   return Array.from({ length: reader.u8() }, () => reader.lengthPrefixed("u16", MAX_ANY_TX_BYTES));
 }
 
