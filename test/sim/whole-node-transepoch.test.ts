@@ -13,13 +13,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FinalHeightProver, committeesOfContext, decodeFinalHeightCertificate, verifyFinalHeightCertificate, type CommitteeDirectory } from "../../src/atomix/proof.js";
-import { commitDigest, prepareDigest } from "../../src/consensus/bft/codec.js";
 import { proposalHash } from "../../src/consensus/pob/proposal.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { movesOfContext, type MoveDirectory } from "../../src/epoch/transepoch/walk.js";
 import { decodeBlock, encodeBlock } from "../../src/ledger/block.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
-import type { PeerId } from "../../src/net/interface.js";
 import type { SyncedHeight } from "../../src/node/sync/codec.js";
 import { ShardSync, verifyFinalHeight } from "../../src/node/sync/shard-sync.js";
 import { ShardState } from "../../src/node/shard-state.js";
@@ -28,6 +26,9 @@ import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
 import { cosign } from "../support/cosign.js";
+import { BFT_MESSAGES, commitDigest, encodeFinalityRecord, prepareDigest } from "../../src/consensus/bft/codec.js";
+import type { Channel, PeerId } from "../../src/net/interface.js";
+import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import type { EpochContext } from "../../src/epoch/interface.js";
 import { toHex } from "../../src/hex.js";
@@ -68,14 +69,7 @@ function certifiedBy(node: ValidatorNode, height: number): { readonly epoch: num
 function certifiedByBatch(state: ShardState, height: number, context: EpochContext, batch: number, validators: readonly KeyPair[]): SyncedHeight {
   const record = state.finalHeightRecord(height)!;
   const certified = decodeFinalHeightCertificate(record.certificate);
-  const secretOf = new Map(validators.map((v) => [toHex(v.publicKey), v.secretKey]));
-  const committee = context.committee(state.shard, batch).map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
-  const chainId = context.instance(state.shard, batch).key;
-  const everyone = committee.map((_, i) => i);
-  const rng = SeededRng.fromSeed(`whole-node-transepoch/batch-${batch}-at-${height}`);
-  const hash = proposalHash(record.proposal);
-  const prepareCert = cosign(committee, everyone, prepareDigest(chainId, certified.height, certified.view, hash), rng, verifier);
-  const commitCert = cosign(committee, everyone, commitDigest(chainId, certified.height, certified.view, hash, prepareCert, committee.length), rng, verifier);
+  const { prepareCert, commitCert, committee } = signedByBatch(context, state.shard, batch, validators, { height: certified.height, view: certified.view, proposal: record.proposal });
   const block = decodeBlock(state.getBlock(height)!);
   const prover = new FinalHeightProver({
     epoch: certified.epoch, shard: certified.shard, batch, record: { height: certified.height, view: certified.view, proposal: record.proposal, prepareCert, commitCert },
@@ -85,6 +79,19 @@ function certifiedByBatch(state: ShardState, height: number, context: EpochConte
     block: encodeBlock(block.header, { kind: "collective", participants: commitCert.mask, signature: commitCert.signature }, block.transactions),
     record: { ...record, certificate: prover.certificate() },
   };
+}
+
+/** Prepare and commit certificates of (BFT height, view, proposal) signed by every member of committee(`batch`) of `context`'s `shard`, under that batch's instance key. */
+function signedByBatch(context: EpochContext, shard: number, batch: number, validators: readonly KeyPair[], at: { readonly height: number; readonly view: number; readonly proposal: Uint8Array }) {
+  const secretOf = new Map(validators.map((v) => [toHex(v.publicKey), v.secretKey]));
+  const committee = context.committee(shard, batch).map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
+  const chainId = context.instance(shard, batch).key;
+  const everyone = committee.map((_, i) => i);
+  const rng = SeededRng.fromSeed(`whole-node-transepoch/batch-${batch}-at-${at.height}`);
+  const hash = proposalHash(at.proposal);
+  const prepareCert = cosign(committee, everyone, prepareDigest(chainId, at.height, at.view, hash), rng, verifier);
+  const commitCert = cosign(committee, everyone, commitDigest(chainId, at.height, at.view, hash, prepareCert, committee.length), rng, verifier);
+  return { prepareCert, commitCert, committee };
 }
 
 /** A fresh state of `shard` on its own disk, synced by a ShardSync of its own to `target` from `sources` (each height walked along its epoch's batches). */
@@ -219,6 +226,45 @@ async function run(seed: string, options: { readonly restAtBoundary?: boolean } 
   assert.equal(verify(late), "SYNC_BAD_BATCH", `${seed}: height ${end + 1}, past the opening's end, certified by the old committee (batch 0) is refused`);
   assert.equal(verify(honest(end + 1)), "no error", `${seed}: the honest height ${end + 1} verifies`);
   sync.close();
+
+  // Lanes (net/channels.ts `openingLane`): a FINALIZED of another batch's instance sent into the running instance's lane
+  // is refused there. Once every member of a moving shard runs its epoch's own instance (batch B) mid-epoch, a byzantine
+  // peer sends them the next height's record certified by batch 0 (the previous committee, every member signing, under
+  // batch 0's instance key): each member's BFT refuses it (BFT_BAD_MESSAGE) and the shard decides that height in batch B.
+  const laneShard = (s: number) => {
+    const members = cluster.serving(s);
+    const epoch = members[0]?.context.epoch;
+    const index = (node: ValidatorNode) => node.state.tip.height - epoch! * L;
+    return epoch !== undefined && members.every((node) => !node.opening && node.context.epoch === epoch && index(node) >= 1 && index(node) <= L - 4)
+      && members[0]!.contexts[epoch]!.batchCount(s) > 0 ? { s, members, epoch } : undefined;
+  };
+  let lane: ReturnType<typeof laneShard>;
+  assert.ok(await cluster.advance(30_000, () => (lane = laneShard(0) ?? laneShard(1)) !== undefined), `${seed}: a moving shard's members all run their epoch's own instance mid-epoch`);
+  const { s: laneOf, members, epoch: laneEpoch } = lane!;
+  const laneContext = members[0]!.contexts[laneEpoch]!;
+  const tip = Math.max(...members.map((node) => node.state.tip.height));
+  const forgedHeight = tip + 1 - laneEpoch * L;
+  const forged = signedByBatch(laneContext, laneOf, 0, validators, { height: forgedHeight, view: 0, proposal: members[0]!.state.finalHeightRecord(members[0]!.state.tip.height)!.proposal });
+  // The BFT committee's members (a believable producer runs no BFT).
+  const voters = members.flatMap((node) => {
+    const bft = (node.driver as PobShardConsensus).node.bft;
+    return bft === undefined ? [] : [{ node, bft, before: bft.stats.rejectedMessages }];
+  });
+  assert.equal(voters.length, laneContext.batchCount(laneOf) === 0 ? voters.length : laneContext.committee(laneOf, laneContext.batchCount(laneOf)).length, `${seed}: every member of batch B's committee runs its BFT`);
+  let intruder: Channel | undefined;
+  cluster.sim.addNode("lane-intruder", ({ transport }) => (intruder = transport.open({ protocol: "consensus", shard: laneOf, epoch: laneEpoch })));
+  await cluster.advance(1, () => intruder !== undefined);
+  const payload = encodeFinalityRecord({ height: forgedHeight, view: 0, proposal: members[0]!.state.finalHeightRecord(members[0]!.state.tip.height)!.proposal, prepareCert: forged.prepareCert, commitCert: forged.commitCert }, forged.committee.length);
+  for (const node of members) intruder!.send(toHex(node.setup.key.publicKey), BFT_MESSAGES.FINALIZED, payload);
+  await cluster.advance(50);
+  assert.deepEqual(voters.map(({ bft, before }) => bft.stats.rejectedMessages > before), voters.map(() => true), `${seed}: every member of shard ${laneOf}'s batch ${laneContext.batchCount(laneOf)} refuses batch 0's record in its lane`);
+  assert.ok(await cluster.advance(10_000, () => members.every((node) => node.state.tip.height >= tip + 1)), `${seed}: shard ${laneOf} decides height ${tip + 1} itself`);
+  for (const node of members) {
+    assert.equal(decodeFinalHeightCertificate(node.state.certificateAt(tip + 1)!).batch, laneContext.batchCount(laneOf), `${seed}: height ${tip + 1} is certified in batch B at every member`);
+  }
+  assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
+  const handlerFailures: readonly string[] = cluster.handlerFailureCodes;
+  assert.ok(handlerFailures.some((code) => code.includes("BFT_BAD_MESSAGE")), `${seed}: the refusals are counted as BFT_BAD_MESSAGE (${handlerFailures.join()})`);
   await cluster.stop();
   return { perSecond };
 }
