@@ -9,6 +9,7 @@
  * Not benny: one sample is a whole simulated run.
  */
 import { committeesOfContext } from "../src/atomix/proof.js";
+import { movesOfContext } from "../src/epoch/transepoch/walk.js";
 import { Ed25519Verifier } from "../src/crypto/ed25519.js";
 import { ShardState } from "../src/node/shard-state.js";
 import type { SyncReport } from "../src/node/sync/interface.js";
@@ -37,13 +38,14 @@ const serving = cluster.serving(SHARD);
 const target = Math.min(...serving.map((node) => node.context.startHeight));
 // Committees of every epoch the synced heights span: a validator's verified contexts hold them.
 const directory = committeesOfContext(...serving[0]!.contexts);
+const moves = movesOfContext(...serving[0]!.contexts);
 
 async function syncFresh(name: string, bootstrap: boolean): Promise<{ report: SyncReport; wallMs: number; utxos: number }> {
   let sync: ShardSync | undefined;
   let state: ShardState | undefined;
   sim.addNode(name, ({ transport, clock }) => {
     state = ShardState.open({ store: MemoryChainStore.open(new MemoryDisk(name)), genesis, shard: SHARD });
-    sync = new ShardSync({ state, transport, clock, committees: directory, epochLength: EPOCH_LENGTH, verifier: new Ed25519Verifier(), bootstrap });
+    sync = new ShardSync({ state, transport, clock, committees: directory, moves, epochLength: EPOCH_LENGTH, verifier: new Ed25519Verifier(), bootstrap });
     return sync;
   });
   await cluster.advance(1, () => sync !== undefined);

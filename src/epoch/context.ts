@@ -185,6 +185,11 @@ export class EpochContextValue implements EpochContext {
     return this.#moveOf(shard)!.committee(batch);
   }
 
+  move(shard: number): ShardSchedule | undefined {
+    checkShardIndex(shard, this.shardCount);
+    return this.#moveOf(shard);
+  }
+
   opening(shard: number): { readonly instance: ConsensusInstance; readonly committee: readonly Uint8Array[] } {
     const epoch = this.epoch + 1;
     check<EpochErrorCode>(epoch <= 0xffffffff, "EPOCH_BAD_NUMBER", `epoch ${this.epoch} is the last a u32 numbers`);

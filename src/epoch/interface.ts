@@ -14,6 +14,7 @@ import type { Leagues } from "../consensus/pob/leagues.js";
 import type { ShardingPolicy } from "../consensus/pob/policy.js";
 import type { Bond } from "../ledger/bond.js";
 import type { ValidatorRegistry } from "../consensus/registry.js";
+import type { ShardSchedule } from "./transepoch/interface.js";
 
 export type EpochErrorCode =
   | "EPOCH_TOO_FEW_VALIDATORS"
@@ -138,6 +139,12 @@ export interface EpochContext {
    * TRANSEPOCH_BAD_BATCH outside 0..B.
    */
   committee(shard: number, batch: number): readonly Uint8Array[];
+  /**
+   * `shard`'s move from the previous epoch's committee (./transepoch/schedule.ts): its batches'
+   * leavers and joiners in order; undefined when the context knows no predecessor (epoch 0, or
+   * built without `previous`): then no swap-in is valid and the shard has one batch, 0.
+   */
+  move(shard: number): ShardSchedule | undefined;
   /** The consensus instance of `shard` after `batch` swaps (default B: the epoch's own committee). */
   instance(shard: number, batch?: number): ConsensusInstance;
   /**

@@ -86,6 +86,7 @@ import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
 import { WaitingDriver, type WaitingRole } from "./consensus/waiting-driver.js";
 import { OpeningEnd } from "../epoch/transepoch/opening.js";
 import { SWAP_PATIENCE_DELTAS } from "../epoch/transepoch/swaps.js";
+import type { EpochMove } from "../epoch/transepoch/walk.js";
 import { decodeProposal } from "../consensus/pob/proposal.js";
 import type { PeerId } from "../net/interface.js";
 
@@ -771,7 +772,7 @@ export class ValidatorNode {
       const pipeline = new Pipeline({ state, pool: this.#deps.pool, clock: this.#deps.clock, ...(maxPendingTxs === undefined ? {} : { maxPendingTxs }) });
       const { epochLength } = this.setup.context;
       const sync = this.setup.config.consensus.mode === "pob" && epochLength !== undefined
-        ? new ShardSync({ state, transport: this.#deps.transport, clock: this.#deps.clock, committees: (epoch, of, batch) => this.#committee(epoch, of, batch), epochLength })
+        ? new ShardSync({ state, transport: this.#deps.transport, clock: this.#deps.clock, committees: (epoch, of, batch) => this.#committee(epoch, of, batch), moves: (epoch, of) => this.#move(epoch, of), epochLength })
         : undefined;
       this.#holds.set(shard, (hold = { state, pipeline, sync }));
     }
@@ -1189,6 +1190,13 @@ export class ValidatorNode {
     }
     if (shard >= context.shardCount || !Number.isInteger(batch) || batch < 0 || batch > context.batchCount(shard)) return undefined;
     return { chainId: context.instance(shard, batch).key, keys: context.committee(shard, batch) };
+  }
+
+  /** The TransEpoch move of `shard` into `epoch`, for an epoch this validator knows (its synced heights' batches walk along it). */
+  #move(epoch: number, shard: number): EpochMove | undefined {
+    const context = this.#contexts[epoch];
+    if (context === undefined || !Number.isInteger(shard) || shard < 0 || shard >= context.shardCount) return undefined;
+    return { chain: context.chain, epoch, shard, schedule: context.move(shard) };
   }
 
   /** Logs how a sync's join at an MSB went (joined, or failed and replayed instead). */

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { FinalHeightProver, committeesOfContext, decodeFinalHeightCertificate, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { movesOfContext, type MoveDirectory } from "../../src/epoch/transepoch/walk.js";
 import { commitDigest, prepareDigest } from "../../src/consensus/bft/codec.js";
 import { stateCommitmentOf } from "../../src/consensus/pob/finalization.js";
 import { proposalHash } from "../../src/consensus/pob/proposal.js";
@@ -66,6 +67,7 @@ interface World {
   cluster: ValidatorCluster;
   genesis: ReturnType<typeof pobCluster>["genesis"];
   committees: CommitteeDirectory;
+  moves: MoveDirectory;
   replicas: ValidatorNode[];
   honest: PeerId[];
   /** The other shard's certificates of heights 1.., taken before its validators went down. */
@@ -118,7 +120,7 @@ async function syncFresh(sources: readonly PeerId[], options: { target?: number;
   world.sim.addNode(id, ({ transport, clock }) => {
     state = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
     // Replay unless asked to join at the MSB: most cases here check replay (msb-join's own cases below).
-    sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: options.epochLength ?? L, verifier, bootstrap: options.bootstrap ?? false });
+    sync = new ShardSync({ state, transport, clock, committees: world.committees, moves: world.moves, epochLength: options.epochLength ?? L, verifier, bootstrap: options.bootstrap ?? false });
     return sync;
   });
   await world.cluster.advance(1, () => sync !== undefined);
@@ -347,7 +349,7 @@ async function buildHistory(): Promise<World> {
   assert.deepEqual(cluster.failures, []);
   const committees = committeesOfContext(cluster.context);
   // Each replica serves its shard's final chain itself (ValidatorNode holds a ShardSync per state it keeps).
-  return { sim, cluster, genesis, committees, replicas, honest: cluster.members(SHARD), foreignCertificates, validators, transfers };
+  return { sim, cluster, genesis, committees, moves: movesOfContext(cluster.context), replicas, honest: cluster.members(SHARD), foreignCertificates, validators, transfers };
 }
 
 describe("state sync of a PoB shard from its validators", () => {
@@ -594,7 +596,7 @@ describe("state sync of a PoB shard from its validators", () => {
     let sync: ShardSync | undefined;
     world.sim.addNode(id, ({ transport, clock }) => {
       const state = ShardState.open({ store: MemoryChainStore.open(disk), genesis: world.genesis, shard: SHARD });
-      sync = new ShardSync({ state, transport, clock, committees: world.committees, epochLength: L, verifier });
+      sync = new ShardSync({ state, transport, clock, committees: world.committees, moves: world.moves, epochLength: L, verifier });
       return sync;
     });
     await world.cluster.advance(1, () => sync !== undefined);

@@ -12,7 +12,23 @@
 // and supply everywhere. CI runs TRANSEPOCH_SEEDS seeds; `WHOLE_NODE_SEEDS=N` adds N more.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { committeesOfContext, decodeFinalHeightCertificate, verifyFinalHeightCertificate } from "../../src/atomix/proof.js";
+import { FinalHeightProver, committeesOfContext, decodeFinalHeightCertificate, verifyFinalHeightCertificate, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { proposalHash } from "../../src/consensus/pob/proposal.js";
+import { SchnorrKey } from "../../src/crypto/schnorr.js";
+import { movesOfContext, type MoveDirectory } from "../../src/epoch/transepoch/walk.js";
+import { decodeBlock, encodeBlock } from "../../src/ledger/block.js";
+import type { KeyPair } from "../../src/ledger/keys.js";
+import type { SyncedHeight } from "../../src/node/sync/codec.js";
+import { ShardSync, verifyFinalHeight } from "../../src/node/sync/shard-sync.js";
+import { ShardState } from "../../src/node/shard-state.js";
+import type { Genesis } from "../../src/ledger/genesis.js";
+import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { SeededRng } from "../../src/runtime/seeded-rng.js";
+import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
+import { cosign } from "../support/cosign.js";
+import { BFT_MESSAGES, commitDigest, encodeFinalityRecord, prepareDigest } from "../../src/consensus/bft/codec.js";
+import type { Channel, PeerId } from "../../src/net/interface.js";
+import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import type { EpochContext } from "../../src/epoch/interface.js";
 import { toHex } from "../../src/hex.js";
@@ -44,8 +60,61 @@ function certifiedBy(node: ValidatorNode, height: number): { readonly epoch: num
   return { epoch, batch, committee };
 }
 
+/**
+ * Height `height` of `state` as the committee of another batch of its epoch would certify it: the
+ * same proposal, block and lists, prepare and commit certificates signed by every member of
+ * committee(`batch`) under that batch's instance key, the certificate naming `batch`, the block
+ * sealed with the new commit certificate. Such a certificate verifies against its committee alone.
+ */
+function certifiedByBatch(state: ShardState, height: number, context: EpochContext, batch: number, validators: readonly KeyPair[]): SyncedHeight {
+  const record = state.finalHeightRecord(height)!;
+  const certified = decodeFinalHeightCertificate(record.certificate);
+  const { prepareCert, commitCert, committee } = signedByBatch(context, state.shard, batch, validators, { height: certified.height, view: certified.view, proposal: record.proposal });
+  const block = decodeBlock(state.getBlock(height)!);
+  const prover = new FinalHeightProver({
+    epoch: certified.epoch, shard: certified.shard, batch, record: { height: certified.height, view: certified.view, proposal: record.proposal, prepareCert, commitCert },
+    committeeSize: committee.length, commitment: certified.commitment, included: block.txids, excluded: record.rejections,
+  });
+  return {
+    block: encodeBlock(block.header, { kind: "collective", participants: commitCert.mask, signature: commitCert.signature }, block.transactions),
+    record: { ...record, certificate: prover.certificate() },
+  };
+}
+
+/** Prepare and commit certificates of (BFT height, view, proposal) signed by every member of committee(`batch`) of `context`'s `shard`, under that batch's instance key. */
+function signedByBatch(context: EpochContext, shard: number, batch: number, validators: readonly KeyPair[], at: { readonly height: number; readonly view: number; readonly proposal: Uint8Array }) {
+  const secretOf = new Map(validators.map((v) => [toHex(v.publicKey), v.secretKey]));
+  const committee = context.committee(shard, batch).map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
+  const chainId = context.instance(shard, batch).key;
+  const everyone = committee.map((_, i) => i);
+  const rng = SeededRng.fromSeed(`whole-node-transepoch/batch-${batch}-at-${at.height}`);
+  const hash = proposalHash(at.proposal);
+  const prepareCert = cosign(committee, everyone, prepareDigest(chainId, at.height, at.view, hash), rng, verifier);
+  const commitCert = cosign(committee, everyone, commitDigest(chainId, at.height, at.view, hash, prepareCert, committee.length), rng, verifier);
+  return { prepareCert, commitCert, committee };
+}
+
+/** A fresh state of `shard` on its own disk, synced by a ShardSync of its own to `target` from `sources` (each height walked along its epoch's batches). */
+async function syncFresh(cluster: ValidatorCluster, genesis: Genesis, trust: { committees: CommitteeDirectory; moves: MoveDirectory }, shard: number, target: number, sources: readonly PeerId[]) {
+  const id = `fresh-${shard}-${target}`;
+  let sync: ShardSync | undefined;
+  let state: ShardState | undefined;
+  cluster.sim.addNode(id, ({ transport, clock }) => {
+    state = ShardState.open({ store: MemoryChainStore.open(new MemoryDisk(id)), genesis, shard });
+    sync = new ShardSync({ state, transport, clock, ...trust, epochLength: L, verifier, bootstrap: false });
+    return sync;
+  });
+  await cluster.advance(1, () => sync !== undefined);
+  let failure: unknown;
+  let done = false;
+  sync!.sync(target, sources).catch((error: unknown) => (failure = error)).finally(() => (done = true));
+  assert.ok(await cluster.advance(60_000, () => done), "the fresh sync settles");
+  assert.equal(failure, undefined, `the fresh sync of shard ${shard} to ${target} succeeds: ${String(failure)}`);
+  return { state: state!, sync: sync! };
+}
+
 async function run(seed: string, options: { readonly restAtBoundary?: boolean } = {}) {
-  const { sim, genesis, accounts, cluster, positions } = pobCluster({
+  const { sim, genesis, accounts, validators, cluster, positions } = pobCluster({
     seed: simSeed(seed), genesisSeed: "whole-node-transepoch", policy: SIM_POLICY, shards: SHARDS, perShard: PER_SHARD, accounts: 12 * SHARDS, amount: AMOUNT, epochLength: L,
     // Every height kept, so each epoch's opening and its certificates are read back below.
     store: { prune: false },
@@ -130,6 +199,72 @@ async function run(seed: string, options: { readonly restAtBoundary?: boolean } 
       }
     }
   }
+  // A chain walker (state sync) follows each epoch's batches: a fresh state syncs a shard through every opening and its
+  // end, and refuses a height certified by a batch the walk does not reach there, though its certificate verifies
+  // against that batch's committee: the old committee (batch 0) past the opening's end, the epoch's own (B) before it.
+  const trust = { committees, moves: movesOfContext(...contexts) };
+  const moved = [...Array(SHARDS).keys()].flatMap((shard) => [...Array(EPOCHS).keys()].map((i) => ({ shard, epoch: i + 1 }))).find(({ shard, epoch }) => contexts[epoch]!.batchCount(shard) > 0);
+  assert.ok(moved !== undefined, `${seed}: some shard moves its committee in some epoch`);
+  const { shard, epoch } = moved;
+  const reference = cluster.serving(shard)[0]!;
+  const context = contexts[epoch]!;
+  const end = openingEndOf(reference.state, context)!;
+  const B = context.batchCount(shard);
+  const sources = cluster.serving(shard).map((node) => toHex(node.setup.key.publicKey));
+  const { state: walker, sync } = await syncFresh(cluster, genesis, trust, shard, end - 1, sources);
+  const verify = (height: SyncedHeight) => codeOf(() => verifyFinalHeight(walker, height, walker.finalHeightAt(walker.tip.height)!.stateCommitment, { ...trust, epochLength: L, verifier }));
+  const honest = (height: number): SyncedHeight => ({ block: reference.state.getBlock(height)!, record: reference.state.finalHeightRecord(height)! });
+  const early = certifiedByBatch(reference.state, end, context, B, validators);
+  assert.equal(verifyFinalHeightCertificate(early.record.certificate, committees, verifier).batch, B, `${seed}: the rushed certificate verifies against batch ${B}'s committee`);
+  assert.equal(verify(early), "SYNC_BAD_BATCH", `${seed}: height ${end} (the opening's end) certified by epoch ${epoch}'s own committee is refused`);
+  assert.equal(verify(honest(end)), "no error", `${seed}: the honest height ${end} verifies`);
+  let synced = false;
+  void sync.sync(end, sources).finally(() => (synced = true));
+  assert.ok(await cluster.advance(60_000, () => synced) && walker.tip.height === end, `${seed}: the walker syncs on to ${end}`);
+  const late = certifiedByBatch(reference.state, end + 1, context, 0, validators);
+  assert.equal(verifyFinalHeightCertificate(late.record.certificate, committees, verifier).batch, 0, `${seed}: the old committee's certificate verifies against batch 0's committee`);
+  assert.equal(verify(late), "SYNC_BAD_BATCH", `${seed}: height ${end + 1}, past the opening's end, certified by the old committee (batch 0) is refused`);
+  assert.equal(verify(honest(end + 1)), "no error", `${seed}: the honest height ${end + 1} verifies`);
+  sync.close();
+
+  // Lanes (net/channels.ts `openingLane`): a FINALIZED of another batch's instance sent into the running instance's lane
+  // is refused there. Once every member of a moving shard runs its epoch's own instance (batch B) mid-epoch, a byzantine
+  // peer sends them the next height's record certified by batch 0 (the previous committee, every member signing, under
+  // batch 0's instance key): each member's BFT refuses it (BFT_BAD_MESSAGE) and the shard decides that height in batch B.
+  const laneShard = (s: number) => {
+    const members = cluster.serving(s);
+    const epoch = members[0]?.context.epoch;
+    const index = (node: ValidatorNode) => node.state.tip.height - epoch! * L;
+    return epoch !== undefined && members.every((node) => !node.opening && node.context.epoch === epoch && index(node) >= 1 && index(node) <= L - 4)
+      && members[0]!.contexts[epoch]!.batchCount(s) > 0 ? { s, members, epoch } : undefined;
+  };
+  let lane: ReturnType<typeof laneShard>;
+  assert.ok(await cluster.advance(30_000, () => (lane = laneShard(0) ?? laneShard(1)) !== undefined), `${seed}: a moving shard's members all run their epoch's own instance mid-epoch`);
+  const { s: laneOf, members, epoch: laneEpoch } = lane!;
+  const laneContext = members[0]!.contexts[laneEpoch]!;
+  const tip = Math.max(...members.map((node) => node.state.tip.height));
+  const forgedHeight = tip + 1 - laneEpoch * L;
+  const forged = signedByBatch(laneContext, laneOf, 0, validators, { height: forgedHeight, view: 0, proposal: members[0]!.state.finalHeightRecord(members[0]!.state.tip.height)!.proposal });
+  // The BFT committee's members (a believable producer runs no BFT).
+  const voters = members.flatMap((node) => {
+    const bft = (node.driver as PobShardConsensus).node.bft;
+    return bft === undefined ? [] : [{ node, bft, before: bft.stats.rejectedMessages }];
+  });
+  assert.equal(voters.length, laneContext.batchCount(laneOf) === 0 ? voters.length : laneContext.committee(laneOf, laneContext.batchCount(laneOf)).length, `${seed}: every member of batch B's committee runs its BFT`);
+  let intruder: Channel | undefined;
+  cluster.sim.addNode("lane-intruder", ({ transport }) => (intruder = transport.open({ protocol: "consensus", shard: laneOf, epoch: laneEpoch })));
+  await cluster.advance(1, () => intruder !== undefined);
+  const payload = encodeFinalityRecord({ height: forgedHeight, view: 0, proposal: members[0]!.state.finalHeightRecord(members[0]!.state.tip.height)!.proposal, prepareCert: forged.prepareCert, commitCert: forged.commitCert }, forged.committee.length);
+  for (const node of members) intruder!.send(toHex(node.setup.key.publicKey), BFT_MESSAGES.FINALIZED, payload);
+  await cluster.advance(50);
+  assert.deepEqual(voters.map(({ bft, before }) => bft.stats.rejectedMessages > before), voters.map(() => true), `${seed}: every member of shard ${laneOf}'s batch ${laneContext.batchCount(laneOf)} refuses batch 0's record in its lane`);
+  assert.ok(await cluster.advance(10_000, () => members.every((node) => node.state.tip.height >= tip + 1)), `${seed}: shard ${laneOf} decides height ${tip + 1} itself`);
+  for (const node of members) {
+    assert.equal(decodeFinalHeightCertificate(node.state.certificateAt(tip + 1)!).batch, laneContext.batchCount(laneOf), `${seed}: height ${tip + 1} is certified in batch B at every member`);
+  }
+  assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
+  const handlerFailures: readonly string[] = cluster.handlerFailureCodes;
+  assert.ok(handlerFailures.some((code) => code.includes("BFT_BAD_MESSAGE")), `${seed}: the refusals are counted as BFT_BAD_MESSAGE (${handlerFailures.join()})`);
   await cluster.stop();
   return { perSecond };
 }

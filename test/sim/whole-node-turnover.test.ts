@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { committeesOfContext, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import { movesOfContext, type MoveDirectory } from "../../src/epoch/transepoch/walk.js";
 import { proveKeyPossession } from "../../src/consensus/registry.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
@@ -135,13 +136,13 @@ function proxy(cluster: ValidatorCluster, source: () => ShardState, options: { s
 }
 
 /** A fresh shard state on its own disk, synced by a ShardSync of its own to `target` from `sources`. */
-async function joinFresh(cluster: ValidatorCluster, genesis: Genesis, committees: CommitteeDirectory, target: number, sources: readonly PeerId[]) {
+async function joinFresh(cluster: ValidatorCluster, genesis: Genesis, { committees, moves }: { committees: CommitteeDirectory; moves: MoveDirectory }, target: number, sources: readonly PeerId[]) {
   const id = `fresh-${proxies++}`;
   let sync: ShardSync | undefined;
   let state: ShardState | undefined;
   cluster.sim.addNode(id, ({ transport, clock }) => {
     state = ShardState.open({ store: MemoryChainStore.open(new MemoryDisk(id)), genesis, shard: 0, prune: true });
-    sync = new ShardSync({ state, transport, clock, committees, epochLength: L, verifier });
+    sync = new ShardSync({ state, transport, clock, committees, moves, epochLength: L, verifier });
     return sync;
   });
   await cluster.advance(1, () => sync !== undefined);
@@ -265,7 +266,8 @@ async function run(seed: string) {
     assert.ok(node.state.getBlock(inForce * L) !== undefined, `${seed}: the block of MSB ${inForce - 1} is kept`);
   }
   const restarted = cluster.node(restartedId)!;
-  const committees = committeesOfContext(...checkIdentityChains(seed, genesis, serving(), next));
+  const identity = checkIdentityChains(seed, genesis, serving(), next);
+  const committees = { committees: committeesOfContext(...identity), moves: movesOfContext(...identity) };
 
   // A fresh joiner syncing to epoch `next`'s start from the restarted member alone: it joins at MSB inForce − 1, the member's
   // previous body, and replays epoch inForce from its pruned store; it ends equal to the member at that height.

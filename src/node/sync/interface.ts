@@ -12,7 +12,9 @@
  *                MAX_SYNC_HEIGHTS_PER_REQUEST; the source bounds its answer in bytes);
  *   3. verify    every answered height, in order, before anything is written (shard-sync.ts
  *                `verifyFinalHeight`): certificate against the committee of the height's epoch,
- *                epoch/shard/BFT height, the certified proposal, block linkage, header and seal, included and excluded lists
+ *                epoch/shard/BFT height, its TransEpoch batch along the walk (src/epoch/transepoch/walk.ts:
+ *                an epoch starts at batch 0, moves one batch after a certified swap-in, ends at B;
+ *                SYNC_BAD_BATCH), the certified proposal, block linkage, header and seal, included and excluded lists
  *                against the certified roots and counts, commitment chain, Atomix phase writes,
  *                transaction signatures;
  *   4. apply     the block's transactions to the UTXO table (every one must apply), supply and
@@ -37,6 +39,7 @@
  */
 import type { Ed25519Verifier } from "../../crypto/ed25519.js";
 import type { CommitteeDirectory } from "../../atomix/proof.js";
+import type { MoveDirectory } from "../../epoch/transepoch/walk.js";
 import type { PeerId, Transport } from "../../net/interface.js";
 import type { Clock } from "../../runtime/interface.js";
 import type { ShardState } from "../shard-state.js";
@@ -78,6 +81,12 @@ export const SYNC_ERROR_CODES = [
    * after the height (an epoch's last height), or is not zero elsewhere (src/node/msb.ts).
    */
   "SYNC_MSB_MISMATCH",
+  /**
+   * The height is certified by another TransEpoch batch than the walk allows (src/epoch/transepoch/walk.ts: an epoch's
+   * first height by batch 0, then the batch before's unless it carried a swap-in, its last by B), or carries a swap-in
+   * `checkSwapIn` refuses with the walker's commitments.
+   */
+  "SYNC_BAD_BATCH",
   /** The source does not hold the next height (it is behind, or holds it without a certificate). */
   "SYNC_SOURCE_BEHIND",
   /** The source pruned the next height (below its store's pruned horizon, src/store/schema.ts "Pruning"). */
@@ -121,6 +130,8 @@ export interface SyncOptions {
   readonly clock: Clock;
   /** The committees a certificate of (epoch, shard) must verify against: the epochs the synced heights span. */
   readonly committees: CommitteeDirectory;
+  /** The TransEpoch moves the synced heights' batches are walked along (src/epoch/transepoch/walk.ts `movesOfContext`). */
+  readonly moves: MoveDirectory;
   /** The genesis's epochLength: epoch e holds heights e·L + 1 .. (e + 1)·L; undefined: one endless epoch. */
   readonly epochLength: number | undefined;
   readonly verifier?: Ed25519Verifier;

@@ -5,8 +5,11 @@
  *
  * Verification of height h (`verifyFinalHeight`), against nothing but the committee directory,
  * the epoch length and the local tip — each failure a typed code that drops the source:
- *   1. the certificate verifies against the committee of (epoch, shard) it names, and that is
+ *   1. the certificate verifies against the committee of (epoch, shard, batch) it names, and that is
  *      (⌊(h − 1)/L⌋, this shard) at BFT height h − epoch·L (SYNC_BAD_CERTIFICATE, _MISPLACED);
+ *   1b. its batch is the walk's (src/epoch/transepoch/walk.ts: 0 at the epoch's first height, the
+ *      batch of h − 1 or the one h − 1's swap-in moved to, B at the epoch's last), and a swap-in
+ *      it carries passes `checkSwapIn` with this replica's commitments (SYNC_BAD_BATCH);
  *   2. its previous commitment is the tip's (SYNC_COMMITMENT_BREAK);
  *   3. the proposal sent is the certified one (its digest is the certificate's body digest,
  *      SYNC_BAD_PROPOSAL); the block is the Final block of h, of that epoch and shard, linked to
@@ -67,6 +70,7 @@ import { ChunkStatus, MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST, MsbSection, decodeChu
 import { decodeMsbHeader } from "../../msb/header.js";
 import { MSB_ERROR_CODES } from "../../msb/interface.js";
 import { encodeMsbHeaderProof } from "../msb-proof.js";
+import { checkBatchWalk, checkWalkedSwapIn, type WalkedHeight } from "../../epoch/transepoch/walk.js";
 import { epochEndHeight } from "../msb.js";
 import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertAnswer, decodeCertRequest, encodeCertAnswer, encodeCertRequest, verifyMsbCertification, type CertAnswer, type VerifiedCertification } from "./msb-join.js";
 import {
@@ -108,6 +112,8 @@ export class ShardSync {
   readonly #timers = new Set<TimerHandle>();
   readonly #chunkSource: ChannelChunkSource;
   /** The certification request in flight and where its answer goes. */
+  /** The last height this sync verified and committed: the next one's batch walk continues from it without reading the store. */
+  #walked: WalkStep | undefined;
   #certWaiting: { readonly source: PeerId; readonly epoch: number; readonly answer: (answer: CertAnswer | IosError<SyncErrorCode>, bytes: number) => void } | undefined;
 
   constructor(options: SyncOptions) {
@@ -661,7 +667,7 @@ export class ShardSync {
   #applyVerified(height: SyncedHeight, previous: Uint8Array): Uint8Array {
     const state = this.#state;
     const h = state.tip.height + 1;
-    const { certified, atomix, changeProofs, block, records, recordCount } = verifyFinalHeight(state, height, previous, this.#options);
+    const { certified, atomix, changeProofs, block, records, recordCount, walked } = verifyFinalHeight(state, height, previous, this.#options, this.#walked);
     // Certified final blocks of their epochs: a bond release in one was judged under that epoch's permits.
     const assembly = state.assemble({ undoable: true, replay: true });
     const statuses = assembly.apply(records, recordCount);
@@ -682,6 +688,7 @@ export class ShardSync {
       bytes: height.block, hash: block.hash, txids: block.txids, rejections: height.record.rejections, atomix, changeProofs,
       certificate: height.record.certificate, proposal: height.record.proposal, ...(msb === undefined ? {} : { msb }),
     }));
+    this.#walked = walked;
     return certified.stateCommitment;
   }
 
@@ -717,6 +724,8 @@ export interface VerifiedHeight {
   /** The phase writes with the proofs this replica cut from the certificate. */
   readonly atomix: AtomixWrite[];
   readonly changeProofs: ProvenTransaction[];
+  /** Its batch and swap-in: where the next height's walk continues. */
+  readonly walked: WalkStep;
 }
 
 /** Runs `step`, turning any coded error of decoding untrusted bytes into `code`. */
@@ -736,7 +745,10 @@ function coded<T>(code: SyncErrorCode, what: string, step: () => T): T {
  * previous commitment nor the previous hash: a bootstrap anchors it by the certified MSB it binds).
  * Throws the first SYNC_* code that applies; changes nothing.
  */
-export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previous: Uint8Array | { readonly anchorAt: number }, options: Pick<SyncOptions, "committees" | "epochLength" | "verifier">): VerifiedHeight {
+export function verifyFinalHeight(
+  state: ShardState, height: SyncedHeight, previous: Uint8Array | { readonly anchorAt: number }, options: Pick<SyncOptions, "committees" | "moves" | "epochLength" | "verifier">,
+  walkHint?: WalkStep,
+): VerifiedHeight {
   const tip = state.tip;
   // An anchor (a bootstrap's MSB height, msb-join.ts) is checked without its predecessor: the joiner has none.
   const anchored = !(previous instanceof Uint8Array);
@@ -757,6 +769,7 @@ export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previ
     throw new IosError<SyncErrorCode>("SYNC_BAD_PROPOSAL", `height ${h}: the proposal sent is not the certified one`);
   }
   const proposal = coded("SYNC_BAD_PROPOSAL", `height ${h}`, () => decodeProposal(record.proposal));
+  const walked = walkBatch(state, h, certified.batch, proposal.swapIn, anchored, options, walkHint);
 
   const block = coded("SYNC_BAD_BLOCK", `height ${h}`, () => decodeBlock(height.block));
   const { header, seal } = block;
@@ -792,7 +805,49 @@ export function verifyFinalHeight(state: ShardState, height: SyncedHeight, previ
   block.transactions.forEach((tx, index) => {
     if (tx[TX_PREFIX.offset.kind] === TxKind.ValidatorRegistration) changeProofs.push({ txid: block.txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES), tx, proof: prover.acceptance(index) });
   });
-  return { certified, block, records: stateless.records, recordCount: stateless.recordCount, atomix, changeProofs };
+  return { certified, block, records: stateless.records, recordCount: stateless.recordCount, atomix, changeProofs, walked };
+}
+
+/** A walked height's batch and swap-in (`verifyFinalHeight` returns it: the next height's walk continues from it). */
+export interface WalkStep {
+  readonly height: number;
+  readonly batch: number;
+  readonly swapIn: Uint8Array | undefined;
+}
+
+/**
+ * Step 1b: height `h`'s batch along the epoch's walk. The height before comes from `hint` when it
+ * is that height (the sync's last verified one), else from the store; an anchor (an MSB's epoch
+ * end) has none: its batch must be B.
+ */
+function walkBatch(
+  state: ShardState, h: number, batch: number, swapIn: Uint8Array | undefined, anchored: boolean, options: Pick<SyncOptions, "moves" | "epochLength">, hint: WalkStep | undefined,
+): WalkStep {
+  const step = { height: h, batch, swapIn };
+  const { epochLength } = options;
+  if (epochLength === undefined) {
+    // One endless epoch: one committee, no move.
+    if (batch !== 0 || swapIn !== undefined) throw new IosError<SyncErrorCode>("SYNC_BAD_BATCH", `height ${h}: a chain without epochs has batch 0 only and no swap-in`);
+    return step;
+  }
+  const epoch = epochOfHeight(h, epochLength);
+  const walked: WalkedHeight = { epoch, shard: state.shard, height: h, index: h - epoch * epochLength, epochLength, batch, swapIn };
+  const previous = anchored || walked.index === 1 ? undefined : hint?.height === h - 1 ? hint : storedStep(state, h - 1);
+  try {
+    checkBatchWalk(walked, previous, options.moves);
+    if (swapIn !== undefined) checkWalkedSwapIn(walked, options.moves, (below) => (below < h ? state.finalHeightAt(below)?.stateCommitment : undefined));
+  } catch (error) {
+    if (error instanceof IosError) throw new IosError<SyncErrorCode>("SYNC_BAD_BATCH", `height ${h}: ${error.code}: ${error.message}`);
+    throw error;
+  }
+  return step;
+}
+
+/** The batch and swap-in of a height this state holds with its certificate. */
+function storedStep(state: ShardState, height: number): WalkStep {
+  const record = state.finalHeightRecord(height);
+  check<SyncErrorCode>(record !== undefined, "SYNC_BAD_INPUT", `height ${height} is held without its final-height record: the batch walk cannot continue from it`);
+  return { height, batch: decodeFinalHeightCertificate(record.certificate).batch, swapIn: decodeProposal(record.proposal).swapIn };
 }
 
 /**
