@@ -86,7 +86,7 @@ import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
 import { WaitingDriver, type WaitingRole } from "./consensus/waiting-driver.js";
 import { OpeningEnd } from "../epoch/transepoch/opening.js";
 import { SWAP_PATIENCE_DELTAS } from "../epoch/transepoch/swaps.js";
-import type { EpochMove } from "../epoch/transepoch/walk.js";
+import { moveIn, type EpochMove } from "../epoch/transepoch/walk.js";
 import { decodeProposal } from "../consensus/pob/proposal.js";
 import type { PeerId } from "../net/interface.js";
 
@@ -1194,9 +1194,7 @@ export class ValidatorNode {
 
   /** The TransEpoch move of `shard` into `epoch`, for an epoch this validator knows (its synced heights' batches walk along it). */
   #move(epoch: number, shard: number): EpochMove | undefined {
-    const context = this.#contexts[epoch];
-    if (context === undefined || !Number.isInteger(shard) || shard < 0 || shard >= context.shardCount) return undefined;
-    return { chain: context.chain, epoch, shard, schedule: context.move(shard) };
+    return moveIn(this.#contexts[epoch], shard);
   }
 
   /** Logs how a sync's join at an MSB went (joined, or failed and replayed instead). */

@@ -23,7 +23,7 @@
  * Errors: TRANSEPOCH_WRONG_BATCH (a height certified by another batch than the walk's, or a move
  * this verifier does not know); a swap-in's `checkSwapIn` codes.
  *
- * API: `checkBatchWalk`, `checkWalkedSwapIn`, `batchAfter`, `movesOfContext`, types `EpochMove`,
+ * API: `checkBatchWalk`, `checkWalkedSwapIn`, `batchAfter`, `moveIn`, `movesOfContext`, types `EpochMove`,
  * `MoveDirectory`, `WalkedHeight`.
  */
 import { sameBytes } from "../../bytes.js";
@@ -45,14 +45,16 @@ export interface EpochMove {
 /** The move of (epoch, shard); undefined when this verifier does not know the epoch's configuration. */
 export type MoveDirectory = (epoch: number, shard: number) => EpochMove | undefined;
 
+/** The move of `shard` into `context`'s epoch; undefined for an unknown context or a shard it does not have. */
+export function moveIn(context: EpochContext | undefined, shard: number): EpochMove | undefined {
+  if (context === undefined || !Number.isInteger(shard) || shard < 0 || shard >= context.shardCount) return undefined;
+  return { chain: context.chain, epoch: context.epoch, shard, schedule: context.move(shard) };
+}
+
 /** The moves of the epochs of `contexts` (the identity chain a verifier holds). */
 export function movesOfContext(...contexts: readonly EpochContext[]): MoveDirectory {
   const byEpoch = new Map(contexts.map((context) => [context.epoch, context]));
-  return (epoch, shard) => {
-    const context = byEpoch.get(epoch);
-    if (context === undefined || !Number.isInteger(shard) || shard < 0 || shard >= context.shardCount) return undefined;
-    return { chain: context.chain, epoch, shard, schedule: context.move(shard) };
-  };
+  return (epoch, shard) => moveIn(byEpoch.get(epoch), shard);
 }
 
 /** A height as the walk sees it. */
