@@ -27,8 +27,9 @@ const testRoot = join(root, "dist", "test");
 const ALONE = ["devnet/", "integration/"];
 /** In-process files that take longest (10–30 s each in a clean-clone CI run, dist/test-timings.json), longest first: started before the rest. */
 const LONG_FIRST = [
-  "sim/whole-node-fault-liveness.test.js",
   "sim/whole-node-atomix-liveness.test.js",
+  "sim/whole-node-transepoch.test.js",
+  "sim/whole-node-fault-liveness.test.js",
   "sim/whole-node-epochs.test.js",
   "sim/whole-node-prune.test.js",
   "crypto/ed25519.test.js",
@@ -43,7 +44,6 @@ const LONG_FIRST = [
   "cli/vrf.test.js",
   "cli/cli.test.js",
   "cli/registration.test.js",
-  "sim/whole-node-transepoch.test.js",
 ];
 /** In-process files run at once: one per core, at least two. */
 const CONCURRENCY = Math.max(2, availableParallelism());
