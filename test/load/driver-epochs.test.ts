@@ -435,6 +435,17 @@ describe("runLoad with the genesis epoch length, across a TransEpoch opening", (
       assert.equal(summary.heights, finalsAt[shard]!.size, `shard ${shard}'s heights`);
     });
   });
+
+  it("refuses, before submitting, an endpoint whose status claims to decide an epoch other than its own or the next", async () => {
+    const { a, endpoints } = pair;
+    a.decidingEpoch = 5;
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(72, 74), count: 2, seed: "epochs opening bad", fee: 1n, threads: 1 });
+    try {
+      await assert.rejects(runLoad({ set, endpoints, epochLength: EPOCH_LENGTH, mode: { kind: "closed-loop", window: 2 }, durationMs: 1000 }), /LOAD_CONNECT_FAILED: .*reports a decidingEpoch other than its epoch or the next/);
+    } finally {
+      a.decidingEpoch = undefined;
+    }
+  });
 });
 
 describe("runLoad when a transfer reaches its shard before the transfer it spends", () => {

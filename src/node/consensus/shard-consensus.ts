@@ -66,6 +66,7 @@ import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import type { Channel, Transport } from "../../net/interface.js";
 import type { Clock, Rng } from "../../runtime/interface.js";
+import { ByteKeyMap } from "../../ledger/byte-key-map.js";
 import { RecordCursor } from "../../ledger/records.js";
 import { ApplyStatus, applyStatusName } from "../../ledger/utxo-table.js";
 import { sameBytes } from "../../bytes.js";
@@ -369,7 +370,7 @@ export class ShardConsensus implements BftApplication, ShardDriver {
    */
   #proposable(entries: readonly MempoolEntry[]): MempoolEntry[] {
     const now = this.#clock.now();
-    const created = new Set<string>();
+    const created = new ByteKeyMap<true>();
     const proposable: MempoolEntry[] = [];
     const orphans = new Map<string, number>();
     for (const entry of entries) {
@@ -380,17 +381,17 @@ export class ShardConsensus implements BftApplication, ShardDriver {
         continue;
       }
       proposable.push(entry);
-      for (let j = 0; j < cursor.outputCount; j++) created.add(outpointKey(cursor.createdKey(j)));
+      for (let j = 0; j < cursor.outputCount; j++) created.set(cursor.createdKey(j), true);
     }
     this.#orphanSince = orphans;
     return proposable;
   }
 
   /** Whether an input of the record at `cursor` neither exists nor is in `created`, and was not created by a final transaction (then it was spent). */
-  #awaitsParent(cursor: RecordCursor, created: ReadonlySet<string>): boolean {
+  #awaitsParent(cursor: RecordCursor, created: ByteKeyMap<true>): boolean {
     for (let i = 0; i < cursor.inputCount; i++) {
       const outpoint = cursor.outpoint(i);
-      if (created.has(outpointKey(outpoint))) continue;
+      if (created.has(outpoint)) continue;
       const txid = outpoint.subarray(0, TXID_BYTES);
       if (this.#state.getUtxo(txid, cursor.outpointIndex(i)) !== undefined) continue;
       if (sameBytes(txid, this.#genesisTxid) || this.#state.getTransactionLocation(txid) !== undefined) return false;
@@ -431,9 +432,4 @@ function settlementOf(block: FinalBlock): BlockEvent {
     else rejected.push({ txid: txid.slice(), code: applyStatusName(status) });
   }
   return { height: block.height, hash: block.hash, final: final.subarray(0, finalCount * TXID_BYTES), rejected };
-}
-
-/** Set key of a 36-byte outpoint (txid ‖ u32le index): one char per byte. */
-function outpointKey(outpoint: Uint8Array): string {
-  return Buffer.from(outpoint.buffer, outpoint.byteOffset, outpoint.byteLength).toString("latin1");
 }
