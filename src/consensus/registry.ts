@@ -64,6 +64,17 @@ export function proveKeyPossession(key: PossessionSigner, chainId: Uint8Array): 
 }
 
 /**
+ * Keys `keyProblem` found sound, by their bytes. A validator checks the same keys again every
+ * epoch (its DRP configuration, the transition, registrations), and the torsion check is a full
+ * scalar multiplication in JS (about 1 ms); the simulator, running every node in one process,
+ * paid it n² times per epoch (a third of a whole-node TransEpoch test's CPU). Only sound keys are
+ * kept: the answer is a pure function of the bytes, and a refused key costs its sender the whole
+ * check again. Emptied when full, so a flood of fresh keys costs time, never memory.
+ */
+const SOUND_KEYS_KEPT = 4096;
+const soundKeys = new Set<string>();
+
+/**
  * Why `publicKey` may not be a validator key, or undefined if it may: the encoding must be
  * canonical and the point of large order, since a small-order key adds nothing a signer must
  * know and lets malleable "signatures" verify under ZIP-215's cofactored equation. The point
@@ -72,6 +83,8 @@ export function proveKeyPossession(key: PossessionSigner, chainId: Uint8Array): 
  */
 export function keyProblem(publicKey: Uint8Array): string | undefined {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) return `public key must be ${PUBLIC_KEY_BYTES} bytes`;
+  const known = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length).toString("latin1");
+  if (soundKeys.has(known)) return undefined;
   let point;
   try {
     point = ed25519.Point.fromBytes(publicKey);
@@ -80,6 +93,8 @@ export function keyProblem(publicKey: Uint8Array): string | undefined {
   }
   if (point.isSmallOrder()) return "public key is a small-order point";
   if (!point.isTorsionFree()) return "public key has a small-order component";
+  if (soundKeys.size >= SOUND_KEYS_KEPT) soundKeys.clear();
+  soundKeys.add(known);
   return undefined;
 }
 

@@ -71,7 +71,7 @@ import type { SyncReport } from "./sync/interface.js";
 import { ShardConsensus } from "./consensus/shard-consensus.js";
 import { SoloDriver } from "./consensus/solo-driver.js";
 import { Pipeline } from "./pipeline.js";
-import type { VerifierPool } from "./pool/interface.js";
+import { WORKER_KEY_CACHE_SIZE, type VerifierPool } from "./pool/interface.js";
 import { PiscinaVerifierPool } from "./pool/verify-pool.js";
 import { ShardState } from "./shard-state.js";
 import { Ed25519Verifier } from "../crypto/ed25519.js";
@@ -191,9 +191,9 @@ interface TransitionRun {
 }
 
 /** The driver the configuration selects, for `context`'s `shard`. */
-function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; takeover?: number; opening?: OpeningEnd }): ShardDriver {
+function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; verifier: Ed25519Verifier; takeover?: number; opening?: OpeningEnd }): ShardDriver {
   const { config, key } = setup;
-  const { context, previous, shard, hold: { state, pipeline }, takeover, opening } = run;
+  const { context, previous, shard, hold: { state, pipeline }, verifier, takeover, opening } = run;
   const { clock, rng, transport, pool, onError } = deps;
   const openLog = opening === undefined ? deps.openLog(shard, context.epoch, "own") : deps.openLog(shard, context.epoch + 1, "opening");
   const settings = config.consensus;
@@ -201,7 +201,7 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
     case "pob": {
       const { viewTimeoutMs, idleBlockMs } = settings;
       return new PobShardConsensus({
-        context, shard, key, transport, pipeline, state, clock, rng, onError, openLog,
+        context, shard, key, transport, pipeline, state, clock, rng, onError, openLog, verifier,
         ...(previous === undefined ? {} : { previous }),
         ...(takeover === undefined ? {} : { takeover }),
         ...(opening === undefined ? {} : { opening }),
@@ -212,7 +212,7 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
     case "bft": {
       const { viewTimeoutMs, idleBlockMs, maxBlockTxs } = settings;
       return new ShardConsensus({
-        context, shard, key, transport, pipeline, state, pool, clock, rng, onError, openLog,
+        context, shard, key, transport, pipeline, state, pool, clock, rng, onError, openLog, verifier,
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleBlockMs }),
         ...(maxBlockTxs === undefined ? {} : { maxBlockTxs }),
@@ -252,7 +252,7 @@ export const SYNC_RETRY_MS = 2_000;
  * The transition out of `context` (src/epoch/transition): it takes the shard's boundary when the
  * epoch's last height is final here and, configured, hands epoch e + 1 to `onConfigured`.
  */
-function startTransition(setup: NodeSetup, deps: ValidatorDeps, context: EpochContext, onConfigured: (configured: ConfiguredEpoch) => void): TransitionRun {
+function startTransition(setup: NodeSetup, deps: ValidatorDeps, verifier: Ed25519Verifier, context: EpochContext, onConfigured: (configured: ConfiguredEpoch) => void): TransitionRun {
   const instances = transitionInstances(context.epoch + 1);
   const channel = deps.transport.open(instances.drp);
   const cosiChannel = deps.transport.open(instances.cosi);
@@ -260,7 +260,7 @@ function startTransition(setup: NodeSetup, deps: ValidatorDeps, context: EpochCo
   // A CoSi level waits Δ: a member first checks the proposal's transcript (Algorithm 3), hundreds of milliseconds of CPU.
   const transition = new EpochTransition(
     { previous: context, deltaMs, cosi: { fanout: DEFAULT_FANOUT, levelTimeoutMs: deltaMs } },
-    { channel, cosiChannel, clock: deps.clock, rng: deps.rng, secretKey: setup.key.secretKey, verifier: new Ed25519Verifier(), onConfigured },
+    { channel, cosiChannel, clock: deps.clock, rng: deps.rng, secretKey: setup.key.secretKey, verifier, onConfigured },
   );
   return {
     transition,
@@ -455,6 +455,12 @@ export class ValidatorNode {
   #listeners: { readonly edge: HttpEdge; readonly socketDir: string; peerPort: number } | undefined;
   #stopping: Promise<void> | undefined;
   readonly #deps: ValidatorDeps;
+  /**
+   * The main thread's Ed25519 verifier, shared by every driver, transition and catch-up this node
+   * runs: its WASM instance reserves the decoded-key cache (WORKER_KEY_CACHE_SIZE keys) once per
+   * process instead of once per epoch and opening, and keeps the keys it decoded across them.
+   */
+  readonly #verifier = new Ed25519Verifier({ keyCacheSize: WORKER_KEY_CACHE_SIZE });
   /** Epochs 0..latest: the genesis's context, then one per archived link. */
   readonly #contexts: EpochContext[];
   readonly #holds = new Map<number, ShardHold>();
@@ -520,7 +526,7 @@ export class ValidatorNode {
     if (setup.config.consensus.mode === "pob" && setup.context.epochLength !== undefined) {
       const channel = deps.transport.open(ARCHIVE_INSTANCE);
       const catchUp = new LinkCatchUp({ intervalMs: LINK_CATCH_UP_DELTAS * this.#epochDeltaMs }, {
-        channel, clock: deps.clock, rng: deps.rng, verifier: new Ed25519Verifier(),
+        channel, clock: deps.clock, rng: deps.rng, verifier: this.#verifier,
         latest: () => this.#contexts.at(-1)!,
         archived: (epoch) => {
           const link = home.epochLink(epoch);
@@ -786,7 +792,7 @@ export class ValidatorNode {
     const takeover = state.tip.height >= context.startHeight ? this.#takeoverOf(state, context) : undefined;
     check<NodeErrorCode>(takeover !== undefined, "NODE_STATE_BEHIND",
       `shard ${shard}'s state is at height ${state.tip.height}, before the end of epoch ${epoch}'s opening (the epoch starts at ${context.startHeight})`);
-    return this.#runOf(context, shard, hold, makeDriver(this.setup, this.#deps, { context, previous, shard, hold, takeover }));
+    return this.#runOf(context, shard, hold, makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover }));
   }
 
   /**
@@ -799,7 +805,7 @@ export class ValidatorNode {
     const { context, previous, shard, hold } = this.#servedIn(epoch);
     // The opening may decide up to the next epoch's last height but one (the last makes the boundary: the epoch's own committee's).
     const opening = new OpeningEnd({ clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs, lastHeight: context.startHeight + 2 * context.epochLength! - 1 });
-    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, takeover: context.startHeight + context.epochLength!, opening });
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover: context.startHeight + context.epochLength!, opening });
     return { ...this.#runOf(context, shard, hold, driver), opening };
   }
 
@@ -885,7 +891,7 @@ export class ValidatorNode {
       // may run already (started with the switch into the epoch, or the opening follows the epoch's own driver).
       if (context.epoch === this.#contexts.length - 1) {
         const started = this.#transition === undefined;
-        const { transition } = (this.#transition ??= startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured)));
+        const { transition } = (this.#transition ??= startTransition(this.setup, this.#deps, this.#verifier, context, (configured) => this.#configured(configured)));
         if (run.opening === undefined) driver.onBoundary((boundary) => transition.provideBoundary(boundary));
         // An opening's boundary is the stored one (a restart there): the epoch's own driver handed it over already otherwise.
         if (driver.boundary !== undefined && (run.opening === undefined || started)) transition.provideBoundary(driver.boundary);
@@ -1055,7 +1061,7 @@ export class ValidatorNode {
     const context = this.#contexts[epoch]!;
     const shard = context.shardOf(this.setup.key.publicKey);
     // The transition out of the new epoch runs from now on: its members elect and draw while this one's opening ends and movers sync.
-    if (shard !== undefined && this.#opens(context)) this.#transition = startTransition(this.setup, this.#deps, context, (configured) => this.#configured(configured));
+    if (shard !== undefined && this.#opens(context)) this.#transition = startTransition(this.setup, this.#deps, this.#verifier, context, (configured) => this.#configured(configured));
     let resume = this.#pauseSubmissions();
     let pauseFrom = configuredAt;
     try {

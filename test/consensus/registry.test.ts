@@ -7,7 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createPublicKey, verify as nodeVerify } from "node:crypto";
-import { ed25519 } from "@noble/curves/ed25519.js";
+import { ED25519_TORSION_SUBGROUP, ed25519 } from "@noble/curves/ed25519.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { verifyCollectiveSignature } from "../../src/consensus/cosi/codec.js";
 import {
@@ -92,6 +92,29 @@ describe("ValidatorRegistry", () => {
     assert.equal(codeOf(() => new ValidatorRegistry(new Uint8Array(0))), "REGISTRY_BAD_CHAIN_ID");
     assert.equal(codeOf(() => new ValidatorRegistry(new Uint8Array(65))), "REGISTRY_BAD_CHAIN_ID");
     assert.equal(codeOf(() => popMessage(key.publicKey, new Uint8Array(65))), "REGISTRY_BAD_CHAIN_ID");
+  });
+
+  it("remembers sound keys by their bytes only: a torsioned twin, or a key rewritten in place never changes an answer", () => {
+    const rng = SeededRng.fromSeed(`${seed}/memory`);
+    const torsion = ED25519_TORSION_SUBGROUP.map((hex) => ed25519.Point.fromHex(hex)).filter((t) => !t.is0());
+    assert.equal(torsion.length, 7);
+    for (let round = 0; round < 8; round++) {
+      const sound = SchnorrKey.fromSeed(rng.bytes(32)).publicKey;
+      assert.equal(keyProblem(sound), undefined);
+      assert.equal(keyProblem(sound), undefined, "answered again from memory");
+      for (const t of torsion) assert.equal(keyProblem(ed25519.Point.fromBytes(sound).add(t).toBytes()), "public key has a small-order component");
+      // The same array, rewritten after it was found sound: the memory holds a copy of the bytes.
+      const inPlace = Uint8Array.from(sound);
+      assert.equal(keyProblem(inPlace), undefined);
+      inPlace.set(ed25519.Point.fromBytes(sound).add(torsion[round % 7]!).toBytes());
+      assert.equal(keyProblem(inPlace), "public key has a small-order component");
+      // A view into a larger buffer is judged by its own 32 bytes.
+      const framed = new Uint8Array(96);
+      framed.set(sound, 32);
+      framed.set(inPlace, 0);
+      assert.equal(keyProblem(framed.subarray(32, 64)), undefined);
+      assert.equal(keyProblem(framed.subarray(0, 32)), "public key has a small-order component");
+    }
   });
 
   it("hands a later epoch exactly its validators: known keys with their checked proofs, new ones checked (successor)", () => {

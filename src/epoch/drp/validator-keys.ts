@@ -13,6 +13,7 @@
  * Fiat–Shamir over its own domain (dleq.ts), apart from Ed25519's and the Schnorr multisignature's.
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { keyProblem } from "../../consensus/registry.js";
 import { IosError } from "../../errors.js";
 import type { ServerKeys } from "./config.js";
 import { Fn, RistrettoPoint } from "./dleq.js";
@@ -25,14 +26,9 @@ import type { ServerSecrets } from "./session.js";
  * prime-order group).
  */
 export function validatorServerKeys(publicKey: Uint8Array, possession: Uint8Array): ServerKeys {
-  let point: InstanceType<typeof ed25519.Point>;
-  try {
-    point = ed25519.Point.fromBytes(publicKey);
-  } catch {
-    throw new IosError<DrpErrorCode>("DRP_BAD_ARGUMENT", "a validator key is not an edwards25519 point");
-  }
-  if (point.is0() || !point.isTorsionFree()) throw new IosError<DrpErrorCode>("DRP_BAD_ARGUMENT", "a validator key is not in the prime-order group");
-  return { signingKey: Uint8Array.from(publicKey), pvssKey: new RistrettoPoint(point), possession: Uint8Array.from(possession) };
+  const problem = keyProblem(publicKey);
+  if (problem !== undefined) throw new IosError<DrpErrorCode>("DRP_BAD_ARGUMENT", `a validator key is refused: ${problem}`);
+  return { signingKey: Uint8Array.from(publicKey), pvssKey: new RistrettoPoint(ed25519.Point.fromBytes(publicKey)), possession: Uint8Array.from(possession) };
 }
 
 /** The DRP secrets of the validator whose Ed25519 seed is `seed`. */
