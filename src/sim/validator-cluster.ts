@@ -67,6 +67,8 @@ export interface ClusterNodeFailure {
 export class ValidatorCluster {
   readonly sim: Simulator;
   readonly context: EpochContext;
+  /** `members` by shard, hex once: tests read them in `advance` predicates, every slice. */
+  readonly #memberIds = new Map<number, readonly PeerId[]>();
   /** Fatal driver errors reported by any incarnation (a healthy run has none). */
   readonly failures: ClusterNodeFailure[] = [];
   readonly #setups = new Map<PeerId, NodeSetup>();
@@ -168,8 +170,10 @@ export class ValidatorCluster {
   }
 
   /** Validators of `shard` in the epoch, as peer ids. */
-  members(shard: number): PeerId[] {
-    return this.context.members(shard).map(toHex);
+  members(shard: number): readonly PeerId[] {
+    let ids = this.#memberIds.get(shard);
+    if (ids === undefined) this.#memberIds.set(shard, (ids = this.context.members(shard).map(toHex)));
+    return ids;
   }
 
   /** The running incarnation of `id`, undefined while crashed. */

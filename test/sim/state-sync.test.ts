@@ -349,7 +349,7 @@ async function buildHistory(): Promise<World> {
   assert.deepEqual(cluster.failures, []);
   const committees = committeesOfContext(cluster.context);
   // Each replica serves its shard's final chain itself (ValidatorNode holds a ShardSync per state it keeps).
-  return { sim, cluster, genesis, committees, moves: movesOfContext(cluster.context), replicas, honest: cluster.members(SHARD), foreignCertificates, validators, transfers };
+  return { sim, cluster, genesis, committees, moves: movesOfContext(cluster.context), replicas, honest: [...cluster.members(SHARD)], foreignCertificates, validators, transfers };
 }
 
 describe("state sync of a PoB shard from its validators", () => {
