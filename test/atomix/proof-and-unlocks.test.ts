@@ -27,7 +27,9 @@ import { CITED_BODY_MARK, CITED_PROOF_VERSION, readBlockBody } from "../../src/l
 import { MAX_BLOCK_BYTES } from "../../src/ledger/block.js";
 import type { CodecCodes } from "../../src/codec/binary.js";
 import type { LedgerErrorCode } from "../../src/ledger/errors.js";
-import { RegistrationOperation, registrationKind, signLeave } from "../../src/ledger/kinds/registration.js";
+import { RegistrationOperation, registrationKind, signLeave, signRegistration } from "../../src/ledger/kinds/registration.js";
+import { proveKeyPossession } from "../../src/consensus/registry.js";
+import { signMessage } from "../../src/ledger/keys.js";
 import { registrationBond } from "../../src/ledger/bond.js";
 import { sameBytes } from "../../src/bytes.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
@@ -640,7 +642,13 @@ describe("Unlocks cite their heights' shared certified part in a block (issue 13
     const transfer = signedTransfer([{ txid: rng.bytes(32), index: 0, owner: ACCOUNTS[0]!.publicKey }], [{ owner: ACCOUNTS[1]!.publicKey, amount: 7n }]);
     const leaver = ACCOUNTS[2]!;
     const left = registrationKind.encode(signLeave({ kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Leave, validator: leaver.publicKey, bond: registrationBond(leaver.publicKey), payout: ACCOUNTS[3]!.publicKey }, leaver).transaction);
-    const mixed = [transfer.bytes, left, ...transactions];
+    const registrant = ACCOUNTS[4]!;
+    const pop = proveKeyPossession({ publicKey: registrant.publicKey, sign: (message) => signMessage(registrant.secretKey, message) }, CHAIN);
+    const registered = registrationKind.encode(signRegistration({
+      kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Register, validator: registrant.publicKey, bond: 5_000n, chain: CHAIN, pop,
+      inputs: [{ txid: rng.bytes(32), index: 1, owner: ACCOUNTS[0]!.publicKey }], outputs: [{ owner: ACCOUNTS[0]!.publicKey, amount: 990n }],
+    }, ACCOUNTS, registrant).transaction);
+    const mixed = [transfer.bytes, left, registered, ...transactions];
     const mixedHeader = makeBlockHeader({ ...header }, mixed);
     const mixedBlock = encodeBlock(mixedHeader, { kind: "producer", signature }, mixed);
 
@@ -669,12 +677,14 @@ describe("Unlocks cite their heights' shared certified part in a block (issue 13
           outsideTxids.add(at - regionAt);
         }
       }
-      // Where the audit's uncovered bytes lie in the region: the transfer's and the leave's signatures (each tx at the end of its frame), a part's certified bytes, each unlock's path.
+      // Where the audit's uncovered bytes lie in the region: the transfer's, the leave's, the registration's (input and validator) and the lock's (two inputs) signatures (each tx's at the end of its frame), a part's certified bytes, the last unlock's path.
       const signatureBytes = (txEnd: number) => Array.from({ length: 64 }, (_, k) => txEnd - 64 + k);
       const transferEnd = 6 + parts.reduce((n, p) => n + 2 + p.length, 0) + 4 + transfer.bytes.length;
       const leaveEnd = transferEnd + 4 + left.length;
+      const registrationEnd = leaveEnd + 4 + registered.length;
+      const lockEnd = registrationEnd + 4 + txs[0]!.length + 4 + xs[0]!.bytes.length; // after the first unlock (its cited form)
       const partAt = 6 + 2 + parts[0]!.length + 2; // part 1
-      for (const at of [...signatureBytes(transferEnd), ...signatureBytes(leaveEnd), partAt + 22 + 64 + 2 + 1 + 10, mixedBlock.length - regionAt - 1]) {
+      for (const at of [...signatureBytes(transferEnd), ...signatureBytes(leaveEnd), ...signatureBytes(registrationEnd), ...signatureBytes(registrationEnd - 64), ...signatureBytes(lockEnd), ...signatureBytes(lockEnd - 64), partAt + 22 + 64 + 2 + 1 + 10, mixedBlock.length - regionAt - 1]) {
         assert.ok(outsideTxids.has(at), `region byte ${at} is outside every txid and refused as BLOCK_BODY_ROOT_MISMATCH`);
       }
       assert.ok(outsideTxids.size > 2 * 64 + parts.length * 300, `${outsideTxids.size} bytes outside every txid`);

@@ -23,7 +23,7 @@ import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
 import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess } from "../../src/atomix/client.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
-import { pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { pobCluster, slashingsOf, WHOLE_NODE } from "./pob-cluster.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import type { Simulator } from "../../src/sim/simulator.js";
 
@@ -106,6 +106,41 @@ describe("a byzantine relay rewrites an unlock's proof inside the blocks it forw
       supply += replicas[0]!.state.supply;
     }
     assert.equal(supply, genesisSupply(genesis) - 10n - 10n, "supply conserved: the transfer's fee and the payment's");
+    assert.deepEqual(nodes.failures, []);
+  });
+
+  it("a transfer's signature rewritten in a forwarded block (outside its txid): refused with BLOCK_BODY_ROOT_MISMATCH, the payments go final everywhere, no member samples it as the honest producer's fraud, no slashing", async () => {
+    // Every member checks every signature it holds (sampling probability 1), so a forged copy held would be sampled.
+    const policy: ShardingPolicy = { ...POLICY, samplingProbability: 1 };
+    const { genesis, accounts, cluster: nodes, positions, sim } = pobCluster({ seed: "block-digest signature", genesisSeed: "block-digest", policy, shards: SHARDS, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount });
+    const producer = nodes.members(0).find((id) => nodes.context.leagues(0).isBelievable(Buffer.from(id, "hex")))!;
+    const entry = nodes.members(0).find((id) => !nodes.context.leagues(0).isBelievable(Buffer.from(id, "hex")))!;
+    const victims = new Set(nodes.members(0).filter((id) => id !== producer).slice(0, 2));
+    let forged = 0;
+    sim.network.intercept(producer, (to, type, payload) => {
+      const region = HEADER_BYTES + SIGNATURE_BYTES;
+      if (type !== POB_MESSAGES.OPTIMISTIC_BLOCK || !victims.has(to) || payload.length <= region) return payload;
+      // The first transaction's last byte: its last input's signature (a plain body: u32 length ‖ transfer).
+      const copy = Uint8Array.from(payload);
+      copy[region + 4 + Buffer.from(copy.buffer, region, 4).readUInt32LE(0) - 1]! ^= 0x01;
+      forged++;
+      return copy;
+    });
+    const payers = accounts.filter((a) => shardOfOwner(a.publicKey, SHARDS) === 0).slice(0, 4);
+    await nodes.advance(500);
+    const txids = payers.map((payer, k) => {
+      const { transaction, txid } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: nodes.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }], outputs: [{ owner: payers[(k + 1) % payers.length]!.publicKey, amount: WHOLE_NODE.amount - 10n }] }, [payer]);
+      void nodes.submit(0, [encodeTransaction(transaction)], entry);
+      return txid;
+    });
+    assert.ok(await nodes.advance(5_000, () => nodes.replicas(0).every((node) => txids.every((txid) => node.driver.status(txid).state === "final"))), "every payment goes final on every replica");
+    await nodes.advance(1_000);
+    assert.ok(forged > 0, "the relay forged blocks for its victims");
+    assert.ok(nodes.handlerFailureCodes.some((line) => line.includes("BLOCK_BODY_ROOT_MISMATCH")), nodes.handlerFailureCodes.join(", "));
+    for (const node of nodes.replicas(0)) assert.deepEqual(slashingsOf(node), [], "no replica slashes the honest producer");
+    assert.equal(nodes.agreement(0).firstDifference, undefined);
+    assert.equal(new Set(nodes.replicas(0).map((node) => node.state.supply)).size, 1);
+    assert.equal(nodes.replicas(0)[0]!.state.supply + nodes.replicas(1)[0]!.state.supply, genesisSupply(genesis) - 10n * BigInt(payers.length));
     assert.deepEqual(nodes.failures, []);
   });
 });
