@@ -179,6 +179,7 @@ function blockJson(block: DecodedBlock, withBytes: Uint8Array | undefined): Reco
     producer: toHex(header.producer),
     txCount: header.txCount,
     bodyBytes: header.bodyBytes,
+    bodyRoot: toHex(header.bodyRoot),
     seal: seal.kind === "producer" ? { kind: "producer", signature: toHex(seal.signature) } : { kind: "collective", participants: toHex(seal.participants), signature: toHex(seal.signature) },
     txids: Array.from({ length: header.txCount }, (_, i) => toHex(block.txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES))),
     ...(withBytes === undefined ? {} : { bytes: toHex(withBytes) }),

@@ -20,7 +20,7 @@
  *     Under Proof-of-Believability (white paper §7.2, phase 1) the same subscription also carries
  *     one OPTIMISTIC frame per optimistic block a believable validator of the shard sealed:
  *       u8 0x03 ‖ producer[32] ‖ block[32] ‖ u32 n ‖ n × txid[32]
- *         [‖ header[130] ‖ seal[64] ‖ u32 m ‖ m × txid[32]]
+ *         [‖ header[162] ‖ seal[64] ‖ u32 m ‖ m × txid[32]]
  *     (producer: the believable validator's public key; block: the optimistic block's hash; the n
  *     txids are the ones this validator confirms; the optional signed part is the block's header,
  *     the producer's seal over its hash and every txid of its body, from which a client checks the

@@ -59,6 +59,8 @@ export const LEDGER_ERROR_CODES = [
   "BLOCK_BAD_BITMASK",
   "BLOCK_BAD_TRANSACTION",
   "BLOCK_TX_ROOT_MISMATCH",
+  // the header's body root does not match the full encodings (src/ledger/block.ts)
+  "BLOCK_BODY_ROOT_MISMATCH",
   "BLOCK_BAD_FIELD",
   // a block body's certified parts and the unlocks' citations of them (src/ledger/kinds/atomix-citations.ts)
   "BLOCK_BAD_PART",

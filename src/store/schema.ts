@@ -103,6 +103,9 @@
  * from a section of the block body (src/ledger/kinds/atomix-citations.ts); a version-9 block with
  * such proofs inline no longer decodes (BLOCK_PROOF_NOT_CITED: one encoding per block), so a
  * version-9 store is refused and resynced.
+ * Version 11: every stored block's header carries the body root (block version 2, 162 bytes,
+ * src/ledger/block.ts: a Merkle root of the full encodings, so signatures and proofs are bound by
+ * the block hash); a version-10 block is BLOCK_UNKNOWN_VERSION, so the store is refused and resynced.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -118,7 +121,7 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 10;
+export const SCHEMA_VERSION = 11;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */

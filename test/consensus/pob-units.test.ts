@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { IosError } from "../../src/errors.js";
-import { decodeBlock } from "../../src/ledger/block.js";
+import { HEADER_BYTES, decodeBlock } from "../../src/ledger/block.js";
 import { deriveTestAccounts, genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { packTransactions, validateStateless } from "../../src/ledger/stateless.js";
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
@@ -468,7 +468,7 @@ describe("pob evidence", () => {
     version[0] = 9;
     assert.equal(code(() => decodeEvidence(version)), "POB_BAD_EVIDENCE_ENCODING");
     const length = Uint8Array.from(bytes);
-    new DataView(length.buffer).setUint32(1 + 130 + 64, 1 << 30, true);
+    new DataView(length.buffer).setUint32(1 + HEADER_BYTES + 64, 1 << 30, true);
     assert.equal(code(() => decodeEvidence(length)), "POB_BAD_EVIDENCE_ENCODING");
     const kind = Uint8Array.from(bytes);
     kind[2] = 7;

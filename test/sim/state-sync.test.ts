@@ -31,7 +31,7 @@ import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { IosError } from "../../src/errors.js";
 import { toHex } from "../../src/hex.js";
-import { BlockKind, decodeBlock, encodeBlock, makeBlockHeader } from "../../src/ledger/block.js";
+import { BlockKind, bodyRootOf, decodeBlock, encodeBlock, makeBlockHeader } from "../../src/ledger/block.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
@@ -406,10 +406,17 @@ describe("state sync of a PoB shard from its validators", () => {
       const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
       return { ...height, block: encodeBlock({ ...block.header, bodyBytes }, block.seal, transactions) };
     }))],
-    ["a transaction's signature flipped (the txid, hence the certified root, unchanged)", "SYNC_BAD_SIGNATURE", () => tampering((heights) => heights.map((height) => {
+    ["a transaction's signature flipped (the txid, hence the certified root, unchanged; the header's body root is not)", "SYNC_BAD_BLOCK", () => tampering((heights) => heights.map((height) => {
       const bytes = Uint8Array.from(height.block);
       bytes[bytes.length - 1]! ^= 1;
       return decodeBlock(height.block).transactions.length === 0 ? height : { ...height, block: bytes };
+    }))],
+    ["a transaction's signature flipped and the header's body root rebuilt (the txid, hence the certified root, unchanged)", "SYNC_BAD_SIGNATURE", () => tampering((heights) => heights.map((height) => {
+      const block = decodeBlock(height.block);
+      if (block.transactions.length === 0) return height;
+      const transactions = block.transactions.map((tx) => Uint8Array.from(tx));
+      transactions[transactions.length - 1]![transactions[transactions.length - 1]!.length - 1]! ^= 1;
+      return { ...height, block: encodeBlock({ ...block.header, bodyRoot: bodyRootOf(transactions) }, block.seal, transactions) };
     }))],
     ["another height's proposal", "SYNC_BAD_PROPOSAL", () => tampering((heights, first) => heights.map((height, i) => ({
       ...height, record: { ...height.record, proposal: world.replicas[0]!.state.finalHeightRecord(first + i + 1)!.proposal },
