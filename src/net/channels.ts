@@ -9,6 +9,10 @@
  * of epoch e (TransEpoch batch 0, run by epoch e − 1's committee) therefore has its own consensus
  * channel, `openingLane(e)`: the epoch field with its top bit set (epochs stay below 2^31), so its
  * FETCH and FINALIZED messages never reach the epoch's own instance and the other way round.
+ * The instances after b = 1..B − 1 swaps of the move have lanes too, `batchLane(shard, e, b)`:
+ * the opening lane's epoch field with b in the shard field's upper half (b · 2^16 + shard; shards
+ * stay below MAX_SHARDS ≤ 2^16, batches below 2^16 as a swap request's u16 says), so no frame
+ * change is needed and batch 0's lane is the opening's.
  */
 import { check } from "../errors.js";
 import type { Channel, InstanceId, MessageHandler, MessageType, PeerId } from "./interface.js";
@@ -64,6 +68,19 @@ export const OPENING_LANE_BIT = 0x8000_0000;
 export function openingLane(epoch: number): number {
   check(Number.isInteger(epoch) && epoch >= 0 && epoch < OPENING_LANE_BIT, "CHANNEL_BAD_INSTANCE", `an opening lane needs an epoch below 2^31, got ${epoch}`);
   return epoch + OPENING_LANE_BIT;
+}
+
+/** Batches are numbered in a u16 (swap.ts SWAP_REQUEST), shards stay below MAX_SHARDS (1,024): each fits half of the shard field. */
+const LANE_HALF = 0x1_0000;
+
+/**
+ * The shard and epoch fields of the channel of `shard`'s move instance into `epoch` after `batch`
+ * swaps, 0..B − 1 (module doc, "Lanes"; batch B is the epoch's own instance, on the plain fields).
+ */
+export function batchLane(shard: number, epoch: number, batch: number): { readonly shard: number; readonly epoch: number } {
+  check(Number.isInteger(shard) && shard >= 0 && shard < LANE_HALF, "CHANNEL_BAD_INSTANCE", `a batch lane needs a shard below 2^16, got ${shard}`);
+  check(Number.isInteger(batch) && batch >= 0 && batch < LANE_HALF, "CHANNEL_BAD_INSTANCE", `a batch lane needs a batch below 2^16, got ${batch}`);
+  return { shard: batch * LANE_HALF + shard, epoch: openingLane(epoch) };
 }
 
 /** The canonical key of an instance: "protocol/shard/epoch" in decimal, e.g. "consensus/3/7". */

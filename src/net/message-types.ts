@@ -10,8 +10,9 @@
  *                         to protocol handlers
  *   0x10–0x3f  consensus  Proof-of-Believability: optimistic blocks, BFT leader/prepare/commit
  *                         CoSi rounds, view change, evidence (white paper §7.2). Allocated:
- *                         0x10–0x14 BFT (consensus/bft/codec.ts), 0x20–0x23 PoB
- *                         (consensus/pob/protocol.ts), 0x30–0x33 CoSi (consensus/cosi/codec.ts)
+ *                         0x10–0x14 BFT (consensus/bft/codec.ts), 0x20–0x27 PoB
+ *                         (consensus/pob/protocol.ts), 0x28 TransEpoch SWAP_REQUEST
+ *                         (node/consensus/pob-consensus.ts), 0x30–0x33 CoSi (consensus/cosi/codec.ts)
  *   0x40–0x5f  drp        leader election lotteries, distributed randomness, TransEpoch, identity
  *                         chain (white paper §4.1, §5.2, §5.4). Allocated: 0x40–0x41 leader
  *                         election LOTTERY and START (epoch/election/messages.ts; 0x40–0x47

@@ -81,7 +81,7 @@ import type { ConfiguredEpoch } from "../epoch/transition/interface.js";
 import { ARCHIVE_INSTANCE, LinkCatchUp } from "../epoch/transition/catch-up.js";
 import { verifyIdentityChain } from "../epoch/identity/link.js";
 import type { EpochContext } from "../epoch/interface.js";
-import { IosError, check } from "../errors.js";
+import { IosError, check, invariant } from "../errors.js";
 import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
 import { WaitingDriver, type WaitingRole } from "./consensus/waiting-driver.js";
 import { OpeningEnd } from "../epoch/transepoch/opening.js";
@@ -155,8 +155,11 @@ export interface ValidatorDeps {
   readonly restAtBoundary?: boolean;
 }
 
-/** Which of an epoch's instances a finality log belongs to: the epoch's own committee's, or its opening (batch 0, the epoch before's committee). */
-export type LogInstance = "own" | "opening";
+/**
+ * Which of an epoch's instances a finality log belongs to: the epoch's own committee's (batch B), its opening (batch 0, the
+ * epoch before's committee), or the instance after `batch` swaps of the move into it (a number, 1..B − 1).
+ */
+export type LogInstance = "own" | "opening" | number;
 
 /** A shard this validator holds a state of, with the pipeline in front of it (kept across the epochs it serves the shard). */
 interface ShardHold {
@@ -1304,10 +1307,15 @@ export function shardDirectory(dataDir: string, home: number, shard: number): st
 
 /**
  * The finality log of the driver of `shard` in `epoch`: `finality` for the home shard's epoch 0, `finality/<shard>-<epoch>` else;
- * the epoch's opening instance (batch 0, the epoch before's committee): `finality/<shard>-<epoch>-opening`.
+ * the epoch's opening instance (batch 0, the epoch before's committee): `finality/<shard>-<epoch>-opening`; batch b of the move
+ * (1..B − 1): `finality/<shard>-<epoch>-b<b>`.
  */
 export function finalityDirectory(dataDir: string, home: number, shard: number, epoch: number, instance: LogInstance = "own"): string {
   if (instance === "opening") return join(dataDir, "finality", `${shard}-${epoch}-opening`);
+  if (typeof instance === "number") {
+    invariant(Number.isInteger(instance) && instance >= 1, "a batch's finality log names batch 1..B − 1");
+    return join(dataDir, "finality", `${shard}-${epoch}-b${instance}`);
+  }
   return shard === home && epoch === 0 ? join(dataDir, "finality") : join(dataDir, "finality", `${shard}-${epoch}`);
 }
 

@@ -595,7 +595,8 @@ export class PobValidator {
     }
     // An empty final block is no contribution: Servi is issued only for verifying actual content.
     if (core.blocks.length + core.transactions.length > 0) {
-      if (core.mode === "one-league") accounts.clearServi(core.proposer);
+      // A TransEpoch joiner leading a batch instance (src/epoch/transepoch/batch-leagues.ts) has no account in the epoch's ledger: nothing to clear.
+      if (core.mode === "one-league" && accounts.has(core.proposer)) accounts.clearServi(core.proposer);
       for (const member of this.currentLeagues.normal) {
         if (core.mode === "one-league" && Buffer.compare(member, core.proposer) === 0) continue;
         if (!accounts.isExcluded(member)) accounts.issueServi(member);

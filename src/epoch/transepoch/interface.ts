@@ -22,7 +22,8 @@
  * Error codes: TRANSEPOCH_BAD_INPUT (the two assignments, the randomness or the shard count do not
  * describe two configurations of one chain), TRANSEPOCH_BAD_BATCH (a batch number outside 0..B);
  * a swap-in's refusals (swap.ts `checkSwapIn`): TRANSEPOCH_MALFORMED, _WRONG_BATCH, _NOT_JOINER,
- * _DUPLICATE_JOINER, _MISSING_JOINER, _WRONG_PLACE, _STALE_SYNC, _WRONG_COMMITMENT, _BAD_SIGNATURE.
+ * _DUPLICATE_JOINER, _MISSING_JOINER, _WRONG_PLACE, _STALE_SYNC, _WRONG_COMMITMENT, _BAD_SIGNATURE; a member's
+ * intake of requests (swaps.ts): TRANSEPOCH_REPLAYED.
  */
 
 export type TransEpochErrorCode =
@@ -36,7 +37,9 @@ export type TransEpochErrorCode =
   | "TRANSEPOCH_WRONG_PLACE"
   | "TRANSEPOCH_STALE_SYNC"
   | "TRANSEPOCH_WRONG_COMMITMENT"
-  | "TRANSEPOCH_BAD_SIGNATURE";
+  | "TRANSEPOCH_BAD_SIGNATURE"
+  /** A joiner's request not newer than the one a member keeps for it (swaps.ts): a replay, or a joiner whose tip has not moved. */
+  | "TRANSEPOCH_REPLAYED";
 
 /** What a schedule is computed from: two configurations' shard assignments and the later one's randomness. */
 export interface TransEpochInput {

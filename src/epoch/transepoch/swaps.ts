@@ -4,7 +4,9 @@
  * It is the PoB node's `SwapInRule` for the instance of the current batch b:
  *
  *  1. *receive*: a joiner's SWAP_REQUEST (`checkSwapRequest`: place, a later batch's joiner, its
- *     signature; TRANSEPOCH_* codes), kept per joiner, the newest synced height winning;
+ *     signature; TRANSEPOCH_* codes), kept per joiner, the newest synced height winning (one not
+ *     newer than the kept one: TRANSEPOCH_REPLAYED); *offer* is `receive` for the transport (the
+ *     PoB driver's SWAP_REQUEST handler): refusals counted by code (`refused`), never thrown;
  *  2. *pending(h)*: the SWAP_IN of batch b + 1 a leader proposes at height h: every joiner of
  *     b + 1 with a kept request synced in h − SWAP_MAX_LAG .. h − 1 to the chain's own commitment
  *     there, in the batch's order (a removal-only batch: the empty SWAP_IN, at once); else none;
@@ -17,7 +19,7 @@
  * No transport, no store: the node feeds requests in and reads commitments from its final heights.
  */
 import { sameBytes } from "../../bytes.js";
-import { check } from "../../errors.js";
+import { IosError, check } from "../../errors.js";
 import { toHex } from "../../hex.js";
 import type { Clock } from "../../runtime/interface.js";
 import type { SwapInRule } from "../../consensus/pob/protocol.js";
@@ -47,6 +49,7 @@ export class ShardSwaps implements SwapInRule {
   readonly #requests = new Map<string, { readonly bytes: Uint8Array; readonly request: SwapRequest }>();
   /** When this member first could have proposed the next batch's swap-in (its clock); undefined: it cannot. */
   #readySince: number | undefined;
+  readonly #refused = new Map<TransEpochErrorCode, number>();
 
   constructor(private readonly options: ShardSwapsOptions) {
     check<TransEpochErrorCode>(Number.isInteger(options.batch) && options.batch >= 0 && options.batch <= options.schedule.batches.length, "TRANSEPOCH_BAD_BATCH",
@@ -70,7 +73,27 @@ export class ShardSwaps implements SwapInRule {
     const request = checkSwapRequest(bytes, { ...this.options, batch: this.#batch });
     const key = toHex(request.joiner);
     const kept = this.#requests.get(key);
-    if (kept === undefined || kept.request.syncedHeight < request.syncedHeight) this.#requests.set(key, { bytes: Uint8Array.from(bytes), request });
+    check<TransEpochErrorCode>(kept === undefined || kept.request.syncedHeight < request.syncedHeight, "TRANSEPOCH_REPLAYED",
+      `${key} already asked with height ${kept?.request.syncedHeight}: a request synced to ${request.syncedHeight} adds nothing`);
+    this.#requests.set(key, { bytes: Uint8Array.from(bytes), request });
+  }
+
+  /** Phase 1 for the transport: `receive`, its coded refusal counted instead of thrown; whether the request was kept. */
+  offer(bytes: Uint8Array): boolean {
+    try {
+      this.receive(bytes);
+      return true;
+    } catch (error) {
+      if (!(error instanceof IosError)) throw error;
+      const code = error.code as TransEpochErrorCode;
+      this.#refused.set(code, (this.#refused.get(code) ?? 0) + 1);
+      return false;
+    }
+  }
+
+  /** Requests `offer` refused, by code (for ios_transepoch_swap_requests_refused_total). */
+  get refused(): ReadonlyMap<TransEpochErrorCode, number> {
+    return this.#refused;
   }
 
   /** Phase 2 (SwapInRule): the next batch's swap-in at `height`, once every joiner's request fits it. */

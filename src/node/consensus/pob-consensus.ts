@@ -36,6 +36,12 @@
  * BFT heights count from the next epoch's start, it decides at most up to that epoch's last height
  * but one, and its rule (`OpeningEnd`) lets it end at a certified height once the configuration is
  * known: `onInstanceEnd` reports that height, where the node starts the next epoch's driver.
+ * A *batch* driver (`batch`, TransEpoch stage B) runs instance (e+1, shard, b), 1 ≤ b < B, the
+ * same way but with committee(b) of the move as its BFT committee (this epoch's leagues and
+ * accounts otherwise: src/epoch/transepoch/batch-leagues.ts), on batch b's lane
+ * (net/channels.ts `batchLane`), with the schedule's `ShardSwaps` as its rule: joiners'
+ * SWAP_REQUEST messages on that lane feed it (refusals counted by code, never thrown), and the
+ * certified swap-in of batch b + 1 ends the instance. Not wired into the validator yet.
  *
  * Left out (documented in docs/ARCHITECTURE.md): a restarted believable validator (outside the
  * BFT log) does not catch up on records it missed.
@@ -85,7 +91,9 @@ import { AtomixWatcher, SETTLED_REWATCH_HEIGHTS } from "../../atomix/watcher.js"
 import type { AtomixWrite, StoredMsb } from "../../store/interface.js";
 import { buildMsb, type BuiltMsb } from "../msb.js";
 import type { OpeningEnd } from "../../epoch/transepoch/opening.js";
-import { openingLane } from "../../net/channels.js";
+import { batchLane, openingLane } from "../../net/channels.js";
+import { batchLeagues } from "../../epoch/transepoch/batch-leagues.js";
+import type { ShardSwaps } from "../../epoch/transepoch/swaps.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../../codec/coded-txids.js";
@@ -163,7 +171,22 @@ export interface PobConsensusOptions {
   readonly takeover?: number;
   /** Run the next epoch's opening instance (batch 0) with this context's committee and leagues, ended by this rule (module doc). */
   readonly opening?: OpeningEnd;
+  /**
+   * Run batch `index` (1..B − 1) of `shard`'s move into the next epoch `next` (module doc): instance (next.epoch, shard,
+   * index) with committee(index) and this context's leagues and accounts, ended by `swaps` (at batch `index`).
+   */
+  readonly batch?: BatchRun;
 }
+
+/** A batch driver's instance (PobConsensusOptions `batch`). */
+export interface BatchRun {
+  readonly next: EpochContext;
+  readonly index: number;
+  readonly swaps: ShardSwaps;
+}
+
+/** A joiner's signed request to be swapped in (src/epoch/transepoch/swap.ts SWAP_REQUEST), sent on the lane of the batch before its own. */
+export const SWAP_REQUEST = messageType("consensus", 0x18);
 
 const NO_PROOF = new Uint8Array(0);
 
@@ -192,6 +215,8 @@ export class PobShardConsensus implements ShardDriver {
   /** The height the instance ended at (its certified proposal carries a swap-in), once final here. */
   #instanceEnd: number | undefined;
   readonly #instanceEndListeners = new Set<(height: number) => void>();
+  /** A batch driver's rule (its joiners' requests and their refusals). */
+  #swaps: ShardSwaps | undefined;
   readonly #clock: Clock;
   readonly #consensusChannel: Channel;
   readonly #clientChannel: Channel;
@@ -236,12 +261,19 @@ export class PobShardConsensus implements ShardDriver {
   constructor(options: PobConsensusOptions) {
     const { context, shard, key, pipeline, state, transport, clock } = options;
     this.#context = context;
-    const { opening } = options;
-    invariant(opening === undefined || context.epochLength !== undefined, "only an epoch with a length opens the next");
-    this.#instance = opening === undefined ? context.instance(shard) : context.opening(shard).instance;
-    this.#epochStart = opening === undefined ? context.startHeight : context.startHeight + context.epochLength!;
+    const { opening, batch } = options;
+    // Both an opening and a batch driver decide the next epoch's heights before its own committee does.
+    const moving = opening !== undefined || batch !== undefined;
+    invariant(!moving || context.epochLength !== undefined, "only an epoch with a length opens the next");
+    invariant(opening === undefined || batch === undefined, "a driver runs the opening or a batch, not both");
+    if (batch !== undefined) {
+      invariant(batch.next.epoch === context.epoch + 1 && batch.index >= 1 && batch.index < batch.next.batchCount(shard) && batch.swaps.batch === batch.index,
+        "a batch driver runs a batch 1..B − 1 of the move into the next epoch, its swaps at that batch");
+    }
+    this.#instance = batch !== undefined ? batch.next.instance(shard, batch.index) : opening === undefined ? context.instance(shard) : context.opening(shard).instance;
+    this.#epochStart = moving ? context.startHeight + context.epochLength! : context.startHeight;
     const takeover = options.takeover ?? this.#epochStart;
-    if (context.epochLength !== undefined && opening === undefined) {
+    if (context.epochLength !== undefined && !moving) {
       // The epoch's changes final before a restart (or in its opening instance), as the store kept them with their blocks.
       for (const { tx, proof } of state.changeProofs()) if (decodeDecisionProof(proof).epoch === context.epoch) this.#epochChanges.push({ tx, proof });
     }
@@ -250,9 +282,15 @@ export class PobShardConsensus implements ShardDriver {
     this.#clock = clock;
     this.#self = key.publicKey;
     this.#onError = options.onError ?? (() => undefined);
-    this.members = context.members(shard);
     const accounts = context.believability(shard);
-    const leagues = context.leagues(shard);
+    let leagues = context.leagues(shard);
+    if (batch === undefined) this.members = context.members(shard);
+    else {
+      const committee = batch.next.committee(shard, batch.index);
+      leagues = batchLeagues(leagues, committee);
+      // Joiners from other shards (or new) are no members of this context's shard, yet take part and learn the final heights.
+      this.members = [...context.members(shard), ...committee.filter((key) => !context.members(shard).some((member) => sameBytes(member, key)))];
+    }
     // The sampled re-verification meets about as many distinct senders as a worker batch (~1,000 per
     // shard of the devnet): the default 512 decoded keys thrashed, decompressing most keys again.
     const verifier = options.verifier ?? new Ed25519Verifier({ keyCacheSize: WORKER_KEY_CACHE_SIZE });
@@ -292,7 +330,7 @@ export class PobShardConsensus implements ShardDriver {
       }
       validator.resume(tip, state.tipTimestamp, records);
       // Restarted at the epoch's last height: the boundary is the stored certificate's, with the epoch's changes.
-      if (context.epochLength !== undefined && opening === undefined && tip === context.startHeight + context.epochLength) {
+      if (context.epochLength !== undefined && !moving && tip === context.startHeight + context.epochLength) {
         this.#boundary = { certificate: state.certificateAt(tip)!, accounts: validator.accounts.snapshot(), changes: [...this.#epochChanges] };
       }
     } else if (takeover > 0) {
@@ -303,7 +341,7 @@ export class PobShardConsensus implements ShardDriver {
       invariant(previous !== undefined, "a PoB shard state stores a final-height certificate with every final block");
       validator.continueFrom(tip, previous.timestamp, { proposalHash: previous.proposalHash, tip: previous.stateCommitment });
     }
-    if (opening !== undefined) {
+    if (moving) {
       // The boundary this epoch's own driver made (for the transition out of the epoch, when a restart starts here), as stored.
       const end = context.startHeight + context.epochLength!;
       const certificate = state.certificateAt(end);
@@ -322,8 +360,11 @@ export class PobShardConsensus implements ShardDriver {
     // The log counts the epoch's BFT heights, as its records do (height h of the chain is BFT height h − startHeight).
     this.#log = inCommittee ? (options.openLog ?? memoryFinalityLogs)(tip - this.#epochStart + 1, committee.length) : undefined;
     const viewTimeoutMs = options.viewTimeoutMs ?? DEFAULT_VIEW_TIMEOUT_MS;
-    // The opening has its own lane (net/channels.ts): its late members fetch its records from peers already deciding in the epoch's own instance.
-    this.#consensusChannel = transport.open({ protocol: "consensus", shard, epoch: opening === undefined ? this.#instance.epoch : openingLane(this.#instance.epoch) });
+    // The opening and each batch have their own lane (net/channels.ts): their late members fetch their records from peers already deciding in the next instance.
+    this.#consensusChannel = transport.open({
+      protocol: "consensus",
+      ...(batch !== undefined ? batchLane(shard, this.#instance.epoch, batch.index) : { shard, epoch: opening === undefined ? this.#instance.epoch : openingLane(this.#instance.epoch) }),
+    });
     // Relays follow the leagues' assignment: an opening keeps its epoch's client channel, so validators still in the epoch's own
     // driver (or already in the opening) reach its producers without a gap.
     this.#clientChannel = transport.open({ protocol: "client", shard, epoch: context.epoch });
@@ -335,7 +376,7 @@ export class PobShardConsensus implements ShardDriver {
         idleProposalMs: options.idleProposalMs ?? DEFAULT_IDLE_PROPOSAL_MS,
         baseHeight: this.#epochStart,
         // An opening instance leaves the epoch's last height to the epoch's own committee (it makes the boundary).
-        ...(context.epochLength === undefined ? {} : { lastHeight: opening === undefined ? context.epochLength : context.epochLength - 1 }),
+        ...(context.epochLength === undefined ? {} : { lastHeight: moving ? context.epochLength - 1 : context.epochLength }),
       },
       {
         channel: this.#consensusChannel, clock, rng: options.rng, keyPair: key, verifier,
@@ -348,8 +389,14 @@ export class PobShardConsensus implements ShardDriver {
         owesService: (producer, ms) => this.#owes(producer, ms), atomix,
         ...(this.#log === undefined ? {} : { log: this.#log }),
         ...(opening === undefined ? {} : { swaps: opening }),
+        ...(batch === undefined ? {} : { swaps: batch.swaps }),
       },
     );
+    if (batch !== undefined) {
+      this.#swaps = batch.swaps;
+      // A joiner's request: kept or refused with its code by the rule (counted there), never thrown to the transport.
+      this.#consensusChannel.on(SWAP_REQUEST, (_from, _type, payload) => void batch.swaps.offer(payload));
+    }
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
     this.node.onDivergence((divergence) => this.#fail(new IosError<PobErrorCode>("POB_STATE_DIVERGED",
       `final height ${divergence.height}: this replica reaches state commitment ${divergence.reached === undefined ? "none" : toHex(divergence.reached)}, the shard decided ${toHex(divergence.decided)}`)));
@@ -744,10 +791,15 @@ export class PobShardConsensus implements ShardDriver {
 
   metrics(): MetricFamily[] {
     const bft = this.node.bft;
-    if (bft === undefined) return [];
+    const refused: MetricFamily[] = this.#swaps === undefined ? [] : [{
+      name: "ios_transepoch_swap_requests_refused_total", help: "Joiners' swap requests this batch driver refused, by code", type: "counter",
+      samples: [...this.#swaps.refused].map(([code, value]) => ({ labels: { code }, value })),
+    }];
+    if (bft === undefined) return refused;
     return [
       { name: "ios_consensus_view", help: "BFT view at the height being decided", type: "gauge", samples: [{ value: bft.view }] },
       { name: "ios_consensus_view_changes_total", help: "BFT views entered after view 0", type: "counter", samples: [{ value: bft.stats.viewChanges }] },
+      ...refused,
     ];
   }
 

@@ -47,9 +47,10 @@ describe("TransEpoch swaps held by a committee member", () => {
     assert.equal(checkSwapIn(swapIn, { chain, shard: 0, epoch: EPOCH, schedule: move, batch: 0, height: TIP + 1, commitmentAt: commitment }), 1, "what any replica's checkSwapIn accepts");
     assert.equal(swaps.pending(TIP - 3), undefined, "not at or below the synced height");
     assert.equal(swaps.pending(TIP - 3 + SWAP_MAX_LAG + 1), undefined, "not once the joiner lags more than SWAP_MAX_LAG");
-    // A newer request replaces an older one; an older one after it does not.
+    // A newer request replaces an older one; an older one after it, or the same again, does not (TRANSEPOCH_REPLAYED).
     swaps.receive(request(1, TIP));
-    swaps.receive(request(1, TIP - 10));
+    assert.equal(codeOf(() => swaps.receive(request(1, TIP - 10))), "TRANSEPOCH_REPLAYED");
+    assert.equal(codeOf(() => swaps.receive(request(1, TIP))), "TRANSEPOCH_REPLAYED");
     assert.equal(decodeSwapIn(swaps.pending(TIP + 1)!)[0]!.syncedHeight, TIP);
     // Batch 2's joiner may ask early; its seat comes after batch 1's swap only.
     swaps.receive(request(2, TIP - 1));
@@ -90,6 +91,32 @@ describe("TransEpoch swaps held by a committee member", () => {
     assert.equal(swaps.pending(TIP + 1), undefined);
     swaps.advance(1);
     assert.equal(codeOf(() => swaps.receive(request(1, TIP))), "TRANSEPOCH_WRONG_BATCH", "a batch already in");
+  });
+
+  it("offers what the transport delivers: keeps a joiner's newest request, counts each refusal by its code and throws none", () => {
+    const { swaps } = member();
+    const stranger = deriveTestAccounts("transepoch-swaps offer stranger", 1)[0]!;
+    const forged = request(1, TIP - 1);
+    forged[60]! ^= 0x01; // in the commitment: only the signature refutes it
+    const offered: [string, Uint8Array, boolean][] = [
+      ["batch 1's joiner", request(1, TIP - 2), true],
+      ["a forged one (a signed byte flipped)", forged, false],
+      ["another shard's", request(1, TIP - 1, { shard: 1 }), false],
+      ["another epoch's", request(1, TIP - 1, { epoch: EPOCH - 1 }), false],
+      ["a non-joiner's", request(1, TIP - 1, { joiner: stranger.publicKey }, stranger), false],
+      ["the first one replayed", request(1, TIP - 2), false],
+      ["an older one", request(1, TIP - 3), false],
+      ["a newer one", request(1, TIP - 1), true],
+      ["garbage", new Uint8Array(7), false],
+    ];
+    for (const [what, bytes, kept] of offered) assert.equal(swaps.offer(bytes), kept, what);
+    assert.deepEqual(Object.fromEntries(swaps.refused), {
+      TRANSEPOCH_BAD_SIGNATURE: 1, TRANSEPOCH_WRONG_PLACE: 2, TRANSEPOCH_NOT_JOINER: 1, TRANSEPOCH_REPLAYED: 2, TRANSEPOCH_MALFORMED: 1,
+    });
+    assert.equal(decodeSwapIn(swaps.pending(TIP + 1)!)[0]!.syncedHeight, TIP - 1, "the newest kept request is the one proposed");
+    swaps.advance(1);
+    assert.equal(swaps.offer(request(1, TIP)), false, "a batch already in");
+    assert.equal(swaps.refused.get("TRANSEPOCH_WRONG_BATCH"), 1);
   });
 
   it("after holding a complete swap-in for the patience, a member refuses proposals without it; not before, and not when it holds none", () => {
