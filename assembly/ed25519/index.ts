@@ -3,7 +3,9 @@
 // multiplication, point/scalar aggregation for collective signatures, and the curve part of
 // ECVRF verification (RFC 9381 §5.3, with RFC 8032's strict decoding), and linear combinations
 // of public points with ristretto255 encoding and decoding (RFC 9496 §4.3) for the DRP's proof
-// checks. Only public data enters this module; signing and VRF proving stay in the host.
+// checks. Secret data enters only the constant-time multiplications by a secret scalar (the
+// curve part of ECVRF proving and of a CoSi commitment), which wipe their scalars; hashing and
+// the scalar arithmetic of signing and proving stay in the host.
 //
 // Memory: fixed I/O buffers (exported pointers) plus a region above the heap base, sized by
 // configure(): `slots` key entries (the public-key cache), then `batchItems` batch items, then as
@@ -22,7 +24,7 @@
 // The SIMD and scalar builds compile the same code: the hot path is 64-bit multiply-accumulate
 // on field limbs, and WebAssembly SIMD has no native 64-bit lane multiply on x64 (V8 emulates
 // i64x2.mul), so both builds use scalar i64 products.
-import { FE_BYTES, feCopy, feMul, feInvert, feFromBytes, feToBytes } from "./field";
+import { FE_BYTES, COMPACT_FE_BYTES, feCopy, feMul, feInvert, feFromBytes, feToBytes } from "./field";
 import {
   POINT_BYTES, CACHED_BYTES, AFFINE_BYTES, initCurveConstants, p3Identity, p2Dbl, pointAdd, pointSub, p1p1ToP2, p1p1ToP3,
   zOf, p3ToCached, p3ToAffine, pointAddAffine, pointSubAffine, p3AddCached, p3Dbl, p3IsIdentity, decompress, compress, sqrtRatio,
@@ -205,6 +207,7 @@ function buildSplitTables(tables: usize, stride: usize, p: usize, affine: bool):
 export function init(): void {
   initCurveConstants();
   decompress(R_TMP, BASE_BYTES);
+  memory.copy(SECRET_BASE, R_TMP, POINT_BYTES);
   buildAffineOddMultiples(BASE_TABLES, R_TMP);
   buildSplitTables(BASE_TABLES + BASE_TABLE_BYTES, BASE_TABLE_BYTES, R_TMP, true);
 }
@@ -482,6 +485,121 @@ export function vrfFinish(): bool {
   timesCofactor(POINT_TMP);
   compress(VRF_OUT + 96, POINT_TMP);
   return true;
+}
+
+// ---- multiplication by secret scalars (VRF proving, CoSi commitments) --------------------
+// Constant time in the scalar, as ref10's ge_scalarmult: the scalar (below 2^255) as 64 signed
+// radix-16 digits in [−8, 8]; a table of P, 2P, …, 8P; per digit four doublings, then the entry of
+// its magnitude picked by a masked pass over the whole table, negated by a masked swap, and added
+// (the identity for digit 0). No branch and no memory address depends on the scalar, and the
+// scalar buffer and digits are wiped after use. The points multiplied (H, B) are public.
+
+const SECRET_TABLE_ENTRIES: usize = 8;
+const SECRET_DIGITS_COUNT: usize = 64;
+const CACHED_WORDS: usize = CACHED_BYTES >> 2;
+const COMPACT_WORDS: usize = COMPACT_FE_BYTES >> 2;
+/** Two secret scalars, 32 bytes little-endian each: the VRF's x and k, or a CoSi nonce first. */
+const SECRET_SCALARS = memory.data(64, 16);
+const SECRET_DIGITS = memory.data(<i32>SECRET_DIGITS_COUNT, 16);
+const SECRET_TABLE = memory.data(<i32>(SECRET_TABLE_ENTRIES * CACHED_BYTES), 16);
+const SECRET_PICK = memory.data(<i32>CACHED_BYTES, 16);
+const SECRET_STEP = memory.data(<i32>POINT_BYTES, 16);
+const SECRET_RESULT = memory.data(<i32>POINT_BYTES, 16);
+const SECRET_BASE = memory.data(<i32>POINT_BYTES, 16);
+
+export function secretScalarsPtr(): usize { return SECRET_SCALARS; }
+
+/** digits ← the scalar's 64 signed radix-16 digits e_i in [−8, 8], scalar = Σ e_i 16^i. */
+function recodeRadix16(digits: usize, scalar: usize): void {
+  for (let i: usize = 0; i < 32; i++) {
+    const byte = <i32>load<u8>(scalar + i);
+    store<i8>(digits + 2 * i, <i8>(byte & 15));
+    store<i8>(digits + 2 * i + 1, <i8>(byte >> 4));
+  }
+  let carry: i32 = 0;
+  for (let i: usize = 0; i < SECRET_DIGITS_COUNT - 1; i++) {
+    const e = <i32>load<i8>(digits + i) + carry;
+    carry = (e + 8) >> 4;
+    store<i8>(digits + i, <i8>(e - (carry << 4)));
+  }
+  store<i8>(digits + SECRET_DIGITS_COUNT - 1, <i8>(<i32>load<i8>(digits + SECRET_DIGITS_COUNT - 1) + carry));
+}
+
+/** SECRET_PICK ← digit·P from SECRET_TABLE (Cached), reading every entry whatever the digit. */
+function pickSecretEntry(digit: i32): void {
+  const negative = <i32>(<u32>digit >> 31);
+  const magnitude = digit - ((-negative & digit) << 1);
+  memory.fill(SECRET_PICK, 0, CACHED_BYTES);
+  store<i32>(SECRET_PICK, 1);
+  store<i32>(SECRET_PICK + COMPACT_FE_BYTES, 1);
+  store<i32>(SECRET_PICK + 2 * COMPACT_FE_BYTES, 1);
+  for (let j: usize = 0; j < SECRET_TABLE_ENTRIES; j++) {
+    const mask = -<i32>((<u32>(magnitude ^ <i32>(j + 1)) - 1) >> 31);
+    const entry = SECRET_TABLE + j * CACHED_BYTES;
+    for (let w: usize = 0; w < CACHED_WORDS; w++) {
+      const at = w << 2;
+      const current = load<i32>(SECRET_PICK + at);
+      store<i32>(SECRET_PICK + at, current ^ ((current ^ load<i32>(entry + at)) & mask));
+    }
+  }
+  // −(Y+X, Y−X, Z, 2dT) = (Y−X, Y+X, Z, −2dT)
+  const negate = -negative;
+  for (let w: usize = 0; w < COMPACT_WORDS; w++) {
+    const at = w << 2;
+    const plus = load<i32>(SECRET_PICK + at);
+    const minus = load<i32>(SECRET_PICK + COMPACT_FE_BYTES + at);
+    const swap = (plus ^ minus) & negate;
+    store<i32>(SECRET_PICK + at, plus ^ swap);
+    store<i32>(SECRET_PICK + COMPACT_FE_BYTES + at, minus ^ swap);
+    const t = load<i32>(SECRET_PICK + 3 * COMPACT_FE_BYTES + at);
+    store<i32>(SECRET_PICK + 3 * COMPACT_FE_BYTES + at, t ^ ((t ^ -t) & negate));
+  }
+}
+
+/** r (P3) = [scalar]p for a P3 p (r must not alias p) and a scalar below 2^255, constant time in the scalar. */
+function multiplySecret(r: usize, p: usize, scalar: usize): void {
+  recodeRadix16(SECRET_DIGITS, scalar);
+  p3ToCached(SECRET_TABLE, p);
+  memory.copy(SECRET_STEP, p, POINT_BYTES);
+  for (let j: usize = 1; j < SECRET_TABLE_ENTRIES; j++) {
+    p3AddCached(SECRET_STEP, SECRET_STEP, SECRET_TABLE);
+    p3ToCached(SECRET_TABLE + j * CACHED_BYTES, SECRET_STEP);
+  }
+  p3Identity(r);
+  for (let i = <i32>SECRET_DIGITS_COUNT - 1; i >= 0; i--) {
+    if (i < <i32>SECRET_DIGITS_COUNT - 1) {
+      p3Dbl(r, r);
+      p3Dbl(r, r);
+      p3Dbl(r, r);
+      p3Dbl(r, r);
+    }
+    pickSecretEntry(<i32>load<i8>(SECRET_DIGITS + <usize>i));
+    p3AddCached(r, r, SECRET_PICK);
+  }
+  memory.fill(SECRET_DIGITS, 0, SECRET_DIGITS_COUNT);
+  memory.fill(SECRET_PICK, 0, CACHED_BYTES);
+}
+
+/**
+ * The curve part of ECVRF proving (RFC 9381 §5.1 steps 4–7), after a successful vrfTryHash (H
+ * set), with x and k in the secret-scalar buffer: VRF_OUT ← H ‖ [x]H (Gamma) ‖ [k]B ‖ [k]H.
+ * The scalars are wiped.
+ */
+export function vrfProvePoints(): void {
+  multiplySecret(SECRET_RESULT, VRF_H, SECRET_SCALARS);
+  compress(VRF_OUT + 32, SECRET_RESULT);
+  multiplySecret(SECRET_RESULT, SECRET_BASE, SECRET_SCALARS + 32);
+  compress(VRF_OUT + 64, SECRET_RESULT);
+  multiplySecret(SECRET_RESULT, VRF_H, SECRET_SCALARS + 32);
+  compress(VRF_OUT + 96, SECRET_RESULT);
+  memory.fill(SECRET_SCALARS, 0, 64);
+}
+
+/** OUT ← the encoding of [v]B for the secret scalar v first in the secret-scalar buffer, wiped after. */
+export function baseMultiplySecret(): void {
+  multiplySecret(SECRET_RESULT, SECRET_BASE, SECRET_SCALARS);
+  compress(OUT, SECRET_RESULT);
+  memory.fill(SECRET_SCALARS, 0, 64);
 }
 
 // ---- linear combinations of public points (ristretto255 verification, RFC 9496) ----------

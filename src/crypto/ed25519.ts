@@ -2,7 +2,9 @@
  * Ed25519 verification (RFC 8032 §5.1.7) under ZIP-215 rules, on the AssemblyScript kernel
  * assembly/ed25519: single verification, batch verification (one multi-scalar multiplication,
  * bisection on failure) and aggregation of keys, commitments and response scalars for
- * collective signatures. Signing is not done here (node:crypto or @noble/curves sign).
+ * collective signatures. Signing is not done here (node:crypto or @noble/curves sign), but the
+ * kernel multiplies by secret scalars in constant time for ECVRF proving (`vrfProvePoints`) and
+ * CoSi commitments (`multiplyBaseSecret`), wiping each scalar after use.
  *
  * ZIP-215: A and R may be non-canonical encodings (y ≥ p, x = 0 with the sign bit set) and
  * small-order points; S must be < L; the check is cofactored, [8][S]B = [8]R + [8][k]A with
@@ -87,6 +89,9 @@ interface KernelExports {
   vrfDecodeKey(): number;
   vrfTryHash(): number;
   vrfFinish(): number;
+  secretScalarsPtr(): number;
+  vrfProvePoints(): void;
+  baseMultiplySecret(): void;
   combinationPointsPtr(): number;
   combinationScalarsPtr(): number;
   combinationOutputPtr(): number;
@@ -110,6 +115,21 @@ export interface VrfPoints {
   /** 8·Gamma, proof_to_hash's input. */
   readonly gamma8: Uint8Array;
 }
+
+/** What the kernel computes for an ECVRF proof (RFC 9381 §5.1 steps 4–7): point encodings, views of one copy. */
+export interface VrfProofPoints {
+  /** H = encode_to_curve(Y, alpha). */
+  readonly h: Uint8Array;
+  /** Gamma = x·H. */
+  readonly gamma: Uint8Array;
+  /** k·B. */
+  readonly kB: Uint8Array;
+  /** k·H. */
+  readonly kH: Uint8Array;
+}
+
+/** The kernel's ECVRF proving output (assembly/ed25519/index.ts vrfProvePoints): H ‖ Gamma ‖ k·B ‖ k·H. */
+const VRF_PROOF_OUTPUT = layout({ h: POINT_BYTES, gamma: POINT_BYTES, kB: POINT_BYTES, kH: POINT_BYTES });
 
 /** The kernel's linear-combination output: the sum's ristretto255 encoding (RFC 9496 §4.3.2) ‖ its extended coordinates. */
 const COMBINATION_OUTPUT = layout({ ristretto: POINT_BYTES, coordinates: EXTENDED_POINT_BYTES });
@@ -283,13 +303,7 @@ export class Ed25519Verifier {
     const input = this.kernel.vrfInputPtr();
     this.heap.set(publicKey, input + VRF_INPUT.offset.y);
     if (this.kernel.vrfDecodeKey() === 0) return undefined;
-    const field = this.kernel.fieldInputPtr();
-    let found = false;
-    for (let ctr = 0; ctr < tries && !found; ctr++) {
-      this.heap.set(candidate(ctr).subarray(0, POINT_BYTES), field);
-      found = this.kernel.vrfTryHash() !== 0;
-    }
-    invariant(found, `encode_to_curve found no point in ${tries} tries`);
+    this.encodeToCurve(candidate, tries);
     this.heap.set(gamma, input + VRF_INPUT.offset.gamma);
     this.heap.fill(0, input + VRF_INPUT.offset.c, input + VRF_INPUT.offset.c + VRF_INPUT.size.c);
     this.heap.set(challenge, input + VRF_INPUT.offset.c);
@@ -299,6 +313,46 @@ export class Ed25519Verifier {
     const out = this.heap.slice(output, output + VRF_OUTPUT.bytes);
     const part = (name: keyof typeof VRF_OUTPUT.offset) => out.subarray(VRF_OUTPUT.offset[name], VRF_OUTPUT.offset[name] + VRF_OUTPUT.size[name]);
     return { h: part("h"), u: part("u"), v: part("v"), gamma8: part("gamma8") };
+  }
+
+  /**
+   * The curve part of ECVRF proving (RFC 9381 §5.1; the hashing and s = k + c·x are
+   * src/crypto/vrf.ts's): H as in `vrfPoints` (public: from Y and alpha), then Gamma = x·H, k·B and
+   * k·H, constant time in the secret scalars x and k (32 bytes little-endian, below 2^255), which
+   * the kernel wipes; `nonce(h)` gives k from H's encoding (RFC 9381 §5.4.2.2).
+   */
+  vrfProvePoints(x: Uint8Array, nonce: (h: Uint8Array) => Uint8Array, candidate: (ctr: number) => Uint8Array, tries: number): VrfProofPoints {
+    check(isBytes(x, SCALAR_BYTES) && x[SCALAR_BYTES - 1]! < 0x80, "ED25519_BAD_LENGTH", `a VRF secret scalar is ${SCALAR_BYTES} bytes below 2^255`);
+    this.encodeToCurve(candidate, tries);
+    const output = this.kernel.vrfOutputPtr();
+    const k = nonce(this.heap.slice(output, output + POINT_BYTES));
+    check(isBytes(k, SCALAR_BYTES) && k[SCALAR_BYTES - 1]! < 0x80, "ED25519_BAD_LENGTH", `a VRF nonce is ${SCALAR_BYTES} bytes below 2^255`);
+    const scalars = this.kernel.secretScalarsPtr();
+    this.heap.set(x, scalars);
+    this.heap.set(k, scalars + SCALAR_BYTES);
+    this.kernel.vrfProvePoints();
+    const out = this.heap.slice(output, output + VRF_PROOF_OUTPUT.bytes);
+    const part = (name: keyof typeof VRF_PROOF_OUTPUT.offset) => out.subarray(VRF_PROOF_OUTPUT.offset[name], VRF_PROOF_OUTPUT.offset[name] + VRF_PROOF_OUTPUT.size[name]);
+    return { h: part("h"), gamma: part("gamma"), kB: part("kB"), kH: part("kH") };
+  }
+
+  /** v·B encoded, constant time in the secret scalar v (32 bytes little-endian, below 2^255; wiped in the kernel). */
+  multiplyBaseSecret(v: Uint8Array): Uint8Array {
+    check(isBytes(v, SCALAR_BYTES) && v[SCALAR_BYTES - 1]! < 0x80, "ED25519_BAD_LENGTH", `a secret scalar is ${SCALAR_BYTES} bytes below 2^255`);
+    this.heap.set(v, this.kernel.secretScalarsPtr());
+    this.kernel.baseMultiplySecret();
+    return this.heap.slice(this.outputPtr, this.outputPtr + POINT_BYTES);
+  }
+
+  /** encode_to_curve's try-and-increment (RFC 9381 §5.4.1.1) in the kernel: H set and encoded first in its VRF output. */
+  private encodeToCurve(candidate: (ctr: number) => Uint8Array, tries: number): void {
+    const field = this.kernel.fieldInputPtr();
+    let found = false;
+    for (let ctr = 0; ctr < tries && !found; ctr++) {
+      this.heap.set(candidate(ctr).subarray(0, POINT_BYTES), field);
+      found = this.kernel.vrfTryHash() !== 0;
+    }
+    invariant(found, `encode_to_curve found no point in ${tries} tries`);
   }
 
   /**
@@ -485,4 +539,15 @@ export function ristrettoDecode(encoding: Uint8Array): KernelPoint | undefined {
 
 export function aggregateKeys(publicKeys: readonly Uint8Array[], mask: Uint8Array): Uint8Array {
   return sharedVerifier().aggregateKeys(publicKeys, mask);
+}
+
+let curveKernel: Ed25519Verifier | undefined;
+
+/**
+ * One kernel per thread for the curve arithmetic of VRF proving and verification and of CoSi
+ * commitments (no key cache: their keys are decoded per use), so those modules share its
+ * instantiation and base-point tables.
+ */
+export function sharedCurveKernel(): Ed25519Verifier {
+  return (curveKernel ??= new Ed25519Verifier({ keyCacheSize: 0 }));
 }

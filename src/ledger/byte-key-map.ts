@@ -18,7 +18,8 @@
  * in the map.
  *
  * API: `new ByteKeyMap<V>()`, `get(key)`, `has(key)`, `set(key, value)`, `delete(key)`,
- * `deleteIf(key, value)`, `size`, `bucketOf(key)` (exported for tests).
+ * `deleteIf(key, value)`, `forEach(visit)` (every entry once, in no particular order), `size`,
+ * `bucketOf(key)` (exported for tests).
  */
 import { sameBytes } from "../bytes.js";
 
@@ -80,6 +81,11 @@ export class ByteKeyMap<V> {
   /** Removes `key` only while it maps to `value` (identity): an owner releases what it reserved and nothing a later owner holds. */
   deleteIf(key: Uint8Array, value: V): boolean {
     return this.#unlink(key, value, true);
+  }
+
+  /** Calls `visit` once per entry, in no particular order; the map must not change meanwhile. */
+  forEach(visit: (value: V, key: Uint8Array) => void): void {
+    for (const head of this.#buckets.values()) for (let slot: Slot<V> | undefined = head; slot !== undefined; slot = slot.next) visit(slot.value, slot.key);
   }
 
   #unlink(key: Uint8Array, value: V | undefined, onlyValue: boolean): boolean {

@@ -56,6 +56,7 @@ import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, Pru
 import { NOT_DECIDED_HERE, type ChainTip, type KeptMsb, type StoredFinalHeight, type StoredRejection, type TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
+import { ByteKeyMap } from "../ledger/byte-key-map.js";
 import { sameBytes } from "../bytes.js";
 import { toHex } from "../hex.js";
 import { FINAL_CHAIN_DECISIONS, certifiedProposalOf, decodeFinalHeightCertificate } from "../atomix/proof.js";
@@ -187,19 +188,17 @@ export interface BlockAssembly {
  * replay after a restart, like the UTXO delta.
  */
 class PendingTxIndex {
-  private readonly locations = new Map<string, TxLocation>();
-
-  private static key(txid: Uint8Array): string {
-    return Buffer.from(txid.buffer, txid.byteOffset, TXID_BYTES).toString("latin1");
-  }
+  /** By the txid's own bytes: views into this index's copy of each block's packed txids (one copy per block, not a key per txid). */
+  private locations = new ByteKeyMap<TxLocation>();
 
   /** Transaction i of `txids` (packed n × 32) lives at (height, positions[i]). */
   add(txids: Uint8Array, height: number, positions: ArrayLike<number>): void {
-    for (let i = 0; i < positions.length; i++) this.locations.set(PendingTxIndex.key(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES)), { height, position: positions[i]! });
+    const own = txids.slice(0, positions.length * TXID_BYTES);
+    for (let i = 0; i < positions.length; i++) this.locations.set(own.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), { height, position: positions[i]! });
   }
 
   get(txid: Uint8Array): TxLocation | undefined {
-    return txid.length === TXID_BYTES ? this.locations.get(PendingTxIndex.key(txid)) : undefined;
+    return txid.length === TXID_BYTES ? this.locations.get(txid) : undefined;
   }
 
   get size(): number {
@@ -208,20 +207,20 @@ class PendingTxIndex {
 
   packed(): { txids: Uint8Array; heights: Uint32Array; positions: Uint32Array } {
     const n = this.locations.size;
-    const txids = Buffer.allocUnsafe(n * TXID_BYTES);
+    const txids = new Uint8Array(n * TXID_BYTES);
     const heights = new Uint32Array(n);
     const positions = new Uint32Array(n);
     let i = 0;
-    for (const [key, location] of this.locations) {
-      txids.write(key, i * TXID_BYTES, "latin1");
+    this.locations.forEach((location, txid) => {
+      txids.set(txid, i * TXID_BYTES);
       heights[i] = location.height;
       positions[i++] = location.position;
-    }
+    });
     return { txids, heights, positions };
   }
 
   clear(): void {
-    this.locations.clear();
+    this.locations = new ByteKeyMap<TxLocation>();
   }
 }
 

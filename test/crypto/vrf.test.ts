@@ -308,3 +308,46 @@ describe("ECVRF verification's curve part in the WASM kernel (Ed25519Verifier.vr
     assert.throws(() => kernel.vrfPoints(key, gamma, c, s, fixed(nonCanonical), 3), /encode_to_curve found no point/);
   });
 });
+
+describe("multiplication by a secret scalar in the WASM kernel (vrfProvePoints, multiplyBaseSecret)", () => {
+  const kernel = new Ed25519Verifier({ keyCacheSize: 0 });
+  const enc = (point: InstanceType<typeof Point>) => point.toBytes();
+  /** Scalars whose radix-16 recoding takes every carry path: 0, 1, all digits 8 (carries all the way), q − 1, 2^255 − 1, 2^252. */
+  const edges = [0n, 1n, 8n, BigInt("0x08" + "88".repeat(31)), q - 1n, 2n ** 255n - 1n, 2n ** 252n, 2n ** 252n - 1n];
+  const scalarBytes = (value: bigint) => numberToBytesLE(value, 32);
+  const reference = (point: InstanceType<typeof Point>, scalar: bigint) => (scalar % q === 0n ? Point.ZERO : point.multiplyUnsafe(scalar % q));
+
+  it("gives H, x·H, k·B and k·H as noble computes them, for random and edge scalars", () => {
+    const rng = SeededRng.fromSeed(`${seed}/prove-kernel`);
+    for (let trial = 0; trial < 24; trial++) {
+      const context = `seed ${seed} trial ${trial}`;
+      const publicKey = ed25519.getPublicKey(rng.bytes(32));
+      const alpha = rng.bytes(rng.nextU32() % 64);
+      const x = trial < edges.length ? edges[trial]! : bytesToNumberLE(rng.bytes(32)) >> 1n;
+      const k = trial < edges.length ? edges[edges.length - 1 - trial]! : bytesToNumberLE(rng.bytes(32)) % q;
+      const candidate = (ctr: number) => sha512(concatBytes(Uint8Array.of(0x03, 0x01), publicKey, alpha, Uint8Array.of(ctr, 0x00)));
+      let nonceInput: Uint8Array | undefined;
+      const points = kernel.vrfProvePoints(scalarBytes(x), (h) => {
+        nonceInput = h;
+        return scalarBytes(k);
+      }, candidate, 256);
+      const H = referenceEncodeToCurve(publicKey, alpha);
+      assert.equal(toHex(nonceInput), toHex(enc(H)), `${context}: the nonce is asked of H's encoding`);
+      assert.equal(toHex(points.h), toHex(enc(H)), `${context}: H`);
+      assert.equal(toHex(points.gamma), toHex(enc(reference(H, x))), `${context}: x·H`);
+      assert.equal(toHex(points.kB), toHex(enc(reference(Point.BASE, k))), `${context}: k·B`);
+      assert.equal(toHex(points.kH), toHex(enc(reference(H, k))), `${context}: k·H`);
+      assert.equal(toHex(kernel.multiplyBaseSecret(scalarBytes(x))), toHex(enc(reference(Point.BASE, x))), `${context}: x·B`);
+    }
+  });
+
+  it("refuses scalars of the wrong length or at or above 2^255 with ED25519_BAD_LENGTH", () => {
+    const candidate = () => enc(Point.BASE);
+    const good = scalarBytes(5n);
+    for (const bad of [new Uint8Array(31), new Uint8Array(33), scalarBytes(2n ** 255n)]) {
+      assert.equal(codeOf(() => kernel.multiplyBaseSecret(bad)), "ED25519_BAD_LENGTH");
+      assert.equal(codeOf(() => kernel.vrfProvePoints(bad, () => good, candidate, 1)), "ED25519_BAD_LENGTH");
+      assert.equal(codeOf(() => kernel.vrfProvePoints(good, () => bad, candidate, 1)), "ED25519_BAD_LENGTH");
+    }
+  });
+});

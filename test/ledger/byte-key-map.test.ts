@@ -38,6 +38,12 @@ describe("byte-key map", () => {
       assert.equal(map.size, model.size, `step ${step}`);
     }
     for (const key of keys) assert.equal(map.get(key), model.get(hex(key)));
+    const visited = new Map<string, number>();
+    map.forEach((value, key) => {
+      assert.equal(visited.has(hex(key)), false, "each entry is visited once");
+      visited.set(hex(key), value);
+    });
+    assert.deepEqual([...visited].sort(), [...model].sort(), "forEach visits exactly the entries, chained ones included");
   });
 
   it("deleteIf removes a key only while it maps to that very value", () => {

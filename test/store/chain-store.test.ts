@@ -342,6 +342,24 @@ describe("UtxoDelta", () => {
     assert.equal(delta.size, 0);
   });
 
+  it("orders keys sharing their first bytes (a transaction's outputs, equal leading bytes) by all their bytes", () => {
+    const delta = new UtxoDelta();
+    const txid = rng.bytes(32);
+    const sameHead = Array.from({ length: 30 }, (_, i) => {
+      const key = Buffer.concat([i % 2 === 0 ? txid : Buffer.concat([txid.subarray(0, 4), rng.bytes(28)]), Buffer.alloc(4)]);
+      key.writeUInt32LE(rng.nextU32(), 32);
+      return key;
+    });
+    const others = Array.from({ length: 30 }, () => rng.bytes(OUTPOINT_BYTES));
+    const keys = [...sameHead, ...others];
+    delta.addBlock(Buffer.concat(keys.slice(0, 45).map((k, i) => entry(k, BigInt(i + 1)))), Buffer.concat(keys.slice(45)));
+    const writes = delta.sortedWrites();
+    assert.equal(writes.length, keys.length);
+    const hexKeys = writes.map((w) => Buffer.from(w.key).toString("hex"));
+    assert.deepEqual(hexKeys, keys.map((k) => Buffer.from(k).toString("hex")).sort(), "strictly ascending byte order, the whole key deciding within a shared head");
+    writes.forEach((w, i) => assert.equal(w.value === null, keys.findIndex((k) => Buffer.from(k).toString("hex") === hexKeys[i]) >= 45));
+  });
+
   it("keys moved back and forth (Atomix lock, abort, lock again) net to the writes a model store needs, window after window", () => {
     // The model: what LMDB holds. Each window applies random blocks that spend live keys and create
     // absent ones, some of them keys spent earlier (an abort re-creating an outpoint).
