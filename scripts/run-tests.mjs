@@ -25,24 +25,24 @@ const testRoot = join(root, "dist", "test");
 
 /** Files (path prefixes under dist/test) that start processes of their own: each runs alone. */
 const ALONE = ["devnet/", "integration/"];
-/** In-process files that take longest (10–30 s each in a clean-clone CI run, dist/test-timings.json), longest first: started before the rest. */
+/** In-process files that take longest (12–31 s each in a full run, dist/test-timings.json), longest first: started before the rest. */
 const LONG_FIRST = [
-  "sim/whole-node-atomix-liveness.test.js",
   "sim/whole-node-transepoch.test.js",
+  "sim/whole-node-atomix-liveness.test.js",
   "sim/whole-node-fault-liveness.test.js",
-  "sim/whole-node-epochs.test.js",
-  "sim/whole-node-prune.test.js",
-  "crypto/ed25519.test.js",
-  "sim/whole-node-joiner.test.js",
-  "sim/whole-node-drp-byzantine.test.js",
-  "epoch/transition/transition.test.js",
   "sim/whole-node.test.js",
   "cli/edges.test.js",
-  "sim/whole-node-turnover.test.js",
-  "cli/epoch.test.js",
+  "crypto/ed25519.test.js",
+  "sim/whole-node-prune.test.js",
+  "sim/whole-node-drp-byzantine.test.js",
+  "cli/cli.test.js",
+  "sim/whole-node-joiner.test.js",
   "ledger/store-crash.test.js",
   "cli/vrf.test.js",
-  "cli/cli.test.js",
+  "sim/whole-node-epochs.test.js",
+  "cli/epoch.test.js",
+  "epoch/transition/transition.test.js",
+  "sim/whole-node-turnover.test.js",
   "cli/registration.test.js",
 ];
 /** In-process files run at once: one per core, at least two. */
