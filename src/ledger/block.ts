@@ -22,7 +22,7 @@
  * submitted, signatures and proofs included), in body order. A txid leaves out what authorizes a
  * transaction (signatures, an unlock's proofs): the tx root alone would let a relay hand some
  * members a copy whose signature or proof differs under the same block hash, and they would judge
- * it differently from the rest (issue 13; /work/notes/doc-block-digest.md has the audit). The body
+ * it differently from the rest (issue 13; docs/ARCHITECTURE.md, Ledger, "Blocks", has the audit). The body
  * root binds every byte any member judges: the seal signs the block hash, the hash covers the
  * header, the header the full encodings; the encoded body's citation section is canonical
  * (atomix-citations.ts: one encoding per expanded body), so it is bound through the expansion. A

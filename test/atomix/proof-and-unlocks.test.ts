@@ -635,7 +635,7 @@ describe("Unlocks cite their heights' shared certified part in a block (issue 13
     assert.deepEqual(stateless(decodeBlock(sealedBy(otherRegion)).body, verifier), ["6:TX_PROOF_BAD_PATH"]);
   });
 
-  // Issue 13: every byte a member judges is bound by the block hash. Audit (doc-block-digest.md):
+  // Issue 13: every byte a member judges is bound by the block hash. Audit (docs/ARCHITECTURE.md, "Blocks"):
   // a txid leaves out a transfer's, a lock's and a registration's signatures and an unlock's
   // proofs (in a block: the parts and the citations' decisions and paths).
   describe("the body root binds every byte of the body", () => {

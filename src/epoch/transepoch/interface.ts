@@ -17,7 +17,7 @@
  *     the shard's latest MSB (src/msb) and replay the heights since.
  *  4. *swap-in*: a synced joiner asks the shard's leader to swap it in; the leader's certified
  *     proposal carries the batch's requests and moves the committee from b − 1 to b (design:
- *     /work/notes/doc-transepoch.md, "How a swap becomes part of the chain").
+ *     docs/TRANSEPOCH.md).
  *
  * Error codes: TRANSEPOCH_BAD_INPUT (the two assignments, the randomness or the shard count do not
  * describe two configurations of one chain), TRANSEPOCH_BAD_BATCH (a batch number outside 0..B);

@@ -1,6 +1,6 @@
 /**
  * The end of an epoch's opening instance (TransEpoch stage 2, "no rest at the boundary"; design:
- * /work/notes/doc-transepoch.md, "Heights, epochs and b"). At the boundary e·L a shard goes on
+ * docs/TRANSEPOCH.md, "Heights, epochs and b"). At the boundary e·L a shard goes on
  * deciding epoch e's heights in batch 0 (`EpochContext.opening`: epoch e − 1's committee and
  * leagues) while the configuration of e is made. This rule is the PoB node's `SwapInRule` for that
  * instance:

@@ -1,7 +1,7 @@
 /**
  * Swap-in requests (white paper §5.4 step 4: "when a validator is ready, it requests the shard's
  * leader to let itself swapped in") and the rule a replica applies to a proposal that moves its
- * shard's committee from batch b to b + 1 (design: /work/notes/doc-transepoch.md). Pure: no
+ * shard's committee from batch b to b + 1 (design: docs/TRANSEPOCH.md). Pure: no
  * clock, no transport, no store; the node's wiring is not built yet.
  *
  *   SWAP_REQUEST  u8 version ‖ chain id (32) ‖ u32 shard ‖ u32 epoch ‖ u16 batch ‖ u64 synced height

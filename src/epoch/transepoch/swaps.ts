@@ -1,6 +1,6 @@
 /**
  * One shard's swaps through one epoch's move, as a committee member holds them (white paper §5.4
- * step 4; design: /work/notes/doc-transepoch.md, "The swap-in request", "The byzantine leader").
+ * step 4; design: docs/TRANSEPOCH.md, "The swap-in request", "The byzantine leader").
  * It is the PoB node's `SwapInRule` for the instance of the current batch b:
  *
  *  1. *receive*: a joiner's SWAP_REQUEST (`checkSwapRequest`: place, a later batch's joiner, its

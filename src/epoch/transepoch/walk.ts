@@ -1,6 +1,6 @@
 /**
  * The batch walk: which batch's committee must have certified each height of an epoch, for a
- * verifier that walks a shard's chain (state sync; design: /work/notes/doc-transepoch.md, "What a
+ * verifier that walks a shard's chain (state sync; design: docs/TRANSEPOCH.md, "What a
  * verifier accepts"). A certificate names its batch b_h and verifies against committee(b_h) (its
  * instance key binds b_h), so without this walk a committee of *any* batch of the epoch — the old
  * one of batch 0 included, long after it was swapped out — could certify any height. Per height
@@ -18,7 +18,7 @@
  * Stage 2A compatibility (TransEpoch stage 2, main today): an opening ends with OPENING_END, the
  * empty SWAP_IN, at batch 0 and jumps straight to B (every seat of the move at once). The walk
  * accepts exactly that jump, and only it, until stage B's batches replace the opening's rule:
- * then `batchAfter` is b + 1 for every swap-in and the exception goes (doc-transepoch-batches.md).
+ * then `batchAfter` is b + 1 for every swap-in and the exception goes (docs/ARCHITECTURE.md, "TransEpoch, stage B").
  *
  * Errors: TRANSEPOCH_WRONG_BATCH (a height certified by another batch than the walk's, or a move
  * this verifier does not know); a swap-in's `checkSwapIn` codes.

@@ -21,7 +21,7 @@
  * transaction of the block in their stateless checks; the section is invisible above the codec.
  * Why unlocks are expanded on decode: validation, execution, the pipeline's workers, the API and
  * sync all read unlocks as submitted; carrying the citation above the codec is left for later
- * (docs: /work/notes/doc-atomix-unlock.md). The certified part of a height is still checked once
+ * (docs/ARCHITECTURE.md, Atomix, "Unlocks cite their heights' shared certified part"). The certified part of a height is still checked once
  * per process (proof.ts `VerifiedCertificates`): the expanded proofs of one part are byte-equal.
  *
  * Encoding of a body with a section, little-endian:

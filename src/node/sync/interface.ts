@@ -107,7 +107,7 @@ export type SyncErrorCode = (typeof SYNC_ERROR_CODES)[number];
 
 /** Heights one request asks for: bounds the server's work per request and the receiver's unverified buffer. */
 export const MAX_SYNC_HEIGHTS_PER_REQUEST = 64;
-/** The largest answer: what one transport frame carries (net/frame.ts). A single height larger than this cannot be served (doc-sync.md). */
+/** The largest answer: what one transport frame carries (net/frame.ts). A single height larger than this cannot be served. */
 export const MAX_SYNC_RESPONSE_BYTES = DEFAULT_MAX_FRAME_BYTES - FRAME_HEADER_BYTES;
 /**
  * A server's bytes per second per peer: a full answer about every 130 ms, so a newcomer catches up

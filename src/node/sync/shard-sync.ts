@@ -119,7 +119,7 @@ export class ShardSync {
   constructor(options: SyncOptions) {
     this.#options = options;
     this.#state = options.state;
-    // One channel for the shard's chain: state sync, MSB certification and MSB chunks (doc-msb-join.md).
+    // One channel for the shard's chain: state sync, MSB certification and MSB chunks.
     this.#channel = options.transport.open({ protocol: "msb", shard: options.state.shard, epoch: 0 });
     this.#channel.on(SYNC_REQUEST, (from, _type, payload) => this.#serve(from, payload));
     this.#channel.on(SYNC_RESPONSE, (from, _type, payload) => this.#receive(from, payload));
@@ -855,7 +855,7 @@ function storedStep(state: ShardState, height: number): WalkStep {
  * `decideAtomix`): every included Atomix record's phase, in order, a lock marked decided
  * proof; between them, writes of records the kernel refused (excluded): "refused" only for an
  * excluded X with a decisive code (with its rejection proof), or "aborted" (an abort the kernel
- * refused still aborts; its txid is not in the write, so this one is taken as sent: doc-sync.md).
+ * refused still aborts; its txid is not in the write, so this one is taken as sent).
  */
 function atomixWritesOf(records: Uint8Array, recordTx: Uint32Array, txids: Uint8Array, record: StoredFinalHeight, h: number): AtomixWrite[] {
   const decided: { crossTxid: Uint8Array; phase: number; position: number; lock: boolean }[] = [];

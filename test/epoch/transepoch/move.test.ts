@@ -1,6 +1,6 @@
 /**
  * One shard's TransEpoch move, as a discrete model over heights (not whole nodes: the node wiring
- * is not built; design in /work/notes/doc-transepoch.md). What is real: the schedule
+ * is not built; design in docs/TRANSEPOCH.md). What is real: the schedule
  * (schedule.ts), the joiners' Ed25519-signed swap requests and the replica's `checkSwapIn`
  * (swap.ts). What is modelled, one tick at a time:
  *  - the shard decides height H + 1 when at least 2f + 1 live members of the committee in use are
