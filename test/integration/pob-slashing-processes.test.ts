@@ -213,8 +213,11 @@ describe("Proof-of-Believability slashing over real processes", () => {
       assert.equal(hashes.size, 1, `validators disagree at height ${h}`);
     }
     for (const [i, f] of forgeries.entries()) {
-      const states = new Set(await Promise.all(validators.map((v) => stateOf(v, f.txid))));
-      assert.deepEqual([...states], [settled[i]], `forgery ${i} is answered as before the restart`);
+      const states = [...new Set(await Promise.all(validators.map((v) => stateOf(v, f.txid))))];
+      // A forgery in flight at the slashing ("unknown" everywhere then) may be decided since, rejected by a final block:
+      // alike everywhere, never final. Final and rejected ones stay as they were.
+      const alsoAllowed = settled[i] === "unknown" && states.length === 1 && states[0]!.startsWith("rejected");
+      if (!alsoAllowed) assert.deepEqual(states, [settled[i]], `forgery ${i} is answered as before the restart`);
     }
     const modes = await leagueModes();
     assert.deepEqual([...modes], ["one-league"], "the slashed producer stays out of the league");
