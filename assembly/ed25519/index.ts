@@ -145,16 +145,24 @@ export function scalarPtr(): usize { return SCALAR_IN; }
 export function fieldInputPtr(): usize { return FIELD_IN_A; }
 export function fieldInput2Ptr(): usize { return FIELD_IN_B; }
 
+/**
+ * table ← p, p + d, p + 2d, … (`entries` points, Cached) for a P3 point p and a Cached step d,
+ * with `scratch` (P3) as the running sum. d may be the table's first entry (consecutive multiples).
+ */
+function buildProgression(table: usize, p: usize, step: usize, entries: usize, scratch: usize): void {
+  p3ToCached(table, p);
+  memory.copy(scratch, p, POINT_BYTES);
+  for (let i: usize = 1; i < entries; i++) {
+    p3AddCached(scratch, scratch, step);
+    p3ToCached(table + i * CACHED_BYTES, scratch);
+  }
+}
+
 /** table ← P, 3P, …, (2·entries − 1)P in Cached form, for a P3 point p. */
 function buildOddMultiples(table: usize, p: usize, entries: usize): void {
   p3Dbl(STEP, p);
   p3ToCached(CACHED_TMP, STEP);
-  p3ToCached(table, p);
-  memory.copy(POINT_TMP, p, POINT_BYTES);
-  for (let i: usize = 1; i < entries; i++) {
-    p3AddCached(POINT_TMP, POINT_TMP, CACHED_TMP);
-    p3ToCached(table + i * CACHED_BYTES, POINT_TMP);
-  }
+  buildProgression(table, p, CACHED_TMP, entries, POINT_TMP);
 }
 
 /**
@@ -559,12 +567,7 @@ function pickSecretEntry(digit: i32): void {
 /** r (P3) = [scalar]p for a P3 p (r must not alias p) and a scalar below 2^255, constant time in the scalar. */
 function multiplySecret(r: usize, p: usize, scalar: usize): void {
   recodeRadix16(SECRET_DIGITS, scalar);
-  p3ToCached(SECRET_TABLE, p);
-  memory.copy(SECRET_STEP, p, POINT_BYTES);
-  for (let j: usize = 1; j < SECRET_TABLE_ENTRIES; j++) {
-    p3AddCached(SECRET_STEP, SECRET_STEP, SECRET_TABLE);
-    p3ToCached(SECRET_TABLE + j * CACHED_BYTES, SECRET_STEP);
-  }
+  buildProgression(SECRET_TABLE, p, SECRET_TABLE, SECRET_TABLE_ENTRIES, SECRET_STEP);
   p3Identity(r);
   for (let i = <i32>SECRET_DIGITS_COUNT - 1; i >= 0; i--) {
     if (i < <i32>SECRET_DIGITS_COUNT - 1) {

@@ -11,6 +11,8 @@ import { kindOfTransaction } from "../../src/ledger/kinds/registry.js";
 import { slashingKind } from "../../src/ledger/kinds/slashing.js";
 import { TxKind } from "../../src/ledger/transaction.js";
 import type { StoreSettings } from "../../src/node/config.js";
+import type { AtomixAccess } from "../../src/atomix/client.js";
+import type { PeerId } from "../../src/net/interface.js";
 
 /** The whole-node tests' common shape: 2 shards × 5 validators, accounts of 1,000,000, transfers paying a fee of 10. */
 /** The sharding policy of most whole-node simulations: one believable producer, a normal league of 4 sampling half the signatures, 50 ms optimistic blocks. */
@@ -52,6 +54,25 @@ export function pobCluster(options: PobClusterOptions) {
   const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: 100 }, ...(options.store === undefined ? {} : { store: options.store }), ...(options.restAtBoundary === true ? { restAtBoundary: true } : {}) });
   const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
   return { sim, genesis, accounts, validators, cluster, positions };
+}
+
+/** A running normal validator of `shard` (not a believable producer): clients reach the shard through it. */
+export function entryOf(nodes: ValidatorCluster, shard: number): PeerId {
+  return nodes.members(shard).find((id) => nodes.node(id) !== undefined && !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")))!;
+}
+
+/** The Atomix client's access to a simulated cluster: submits through `entryOf`, reads a shard's first replica, sleeps in virtual time. */
+export function atomixAccess(nodes: ValidatorCluster): AtomixAccess {
+  return {
+    shardCount: nodes.context.shardCount,
+    submit: async (shard, tx) => void (await nodes.submit(shard, [tx], entryOf(nodes, shard))),
+    view: (shard, txid) => {
+      const stored = nodes.replicas(shard)[0]!.state.atomix(txid);
+      return Promise.resolve({ phase: stored?.phase, proof: stored?.proof });
+    },
+    sleep: (ms) => new Promise((resolve) => nodes.sim.schedule(ms, "atomix poll", () => resolve())),
+    now: () => nodes.sim.now(),
+  };
 }
 
 /** The slashing transactions in `node`'s final chain, oldest first. */

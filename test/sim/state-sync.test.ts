@@ -17,7 +17,7 @@ import { proposalHash } from "../../src/consensus/pob/proposal.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import { cosign } from "../support/cosign.js";
-import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { runCrossShardTransfer, signCrossShardTransfer, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { CommitteeProofVerifier } from "../../src/atomix/proof.js";
 import { PobValidator, type FinalStateWriter } from "../../src/consensus/pob/finalization.js";
 import { drawLeagues } from "../../src/consensus/pob/leagues.js";
@@ -51,7 +51,7 @@ import { encodeMsbHeaderProof } from "../../src/node/msb-proof.js";
 import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertRequest, encodeCertAnswer } from "../../src/node/sync/msb-join.js";
 import type { Simulator } from "../../src/sim/simulator.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
-import { pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { atomixAccess, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 
 const L = 120;
 const SHARD = 0;
@@ -307,19 +307,7 @@ async function buildHistory(): Promise<World> {
   const coin = (a: KeyPair) => ({ owner: a.publicKey, index: positions.get(toHex(a.publicKey))!, amount: WHOLE_NODE.amount });
   const [a0, b0, c0, ...rest0] = byShard(0);
   const [a1, b1] = byShard(1);
-  const access: AtomixAccess = {
-    shardCount: WHOLE_NODE.shards,
-    submit: async (shard, tx) => {
-      const via = cluster.members(shard).find((id) => !cluster.context.leagues(shard).isBelievable(Buffer.from(id, "hex")));
-      await cluster.submit(shard, [tx], via);
-    },
-    view: (shard, crossTxid) => {
-      const stored = cluster.replicas(shard)[0]!.state.atomix(crossTxid);
-      return Promise.resolve({ phase: stored?.phase, proof: stored?.proof });
-    },
-    sleep: (ms) => new Promise((resolve) => sim.schedule(ms, "atomix poll", () => resolve())),
-    now: () => sim.now(),
-  };
+  const access = atomixAccess(cluster);
   await cluster.advance(500);
   // Two cross-shard transfers race for a0's output: one commits, the other is refused in shard 0 and aborted.
   const race = (other: KeyPair, payee: KeyPair) => signCrossShardTransfer({

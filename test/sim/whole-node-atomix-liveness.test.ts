@@ -12,13 +12,12 @@ import type { KeyPair } from "../../src/ledger/keys.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { encodeAtomixUnlock, atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
-import { runCrossShardTransfer, signCrossShardTransfer, unlockFor, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { runCrossShardTransfer, signCrossShardTransfer, unlockFor, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { ATOMIX_GRACE_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { ATOMIX_MESSAGES, MAX_RETRY_MS, actingMembers } from "../../src/atomix/watcher.js";
-import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { atomixAccess, caseSeeds, entryOf, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
-import type { Simulator } from "../../src/sim/simulator.js";
 
 const POLICY: ShardingPolicy = {
   believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256,
@@ -56,13 +55,9 @@ async function lockedWhilePartitioned(seed: string) {
   return setup;
 }
 
-/** A normal validator of `shard`: clients reach the shard through it. */
-function entry(nodes: ValidatorCluster, shard: number): string {
-  return nodes.members(shard).find((id) => nodes.node(id) !== undefined && !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")))!;
-}
 
 function submitTo(nodes: ValidatorCluster, shard: number, tx: Uint8Array): void {
-  void nodes.submit(shard, [tx], entry(nodes, shard));
+  void nodes.submit(shard, [tx], entryOf(nodes, shard));
 }
 
 function phasesOf(nodes: ValidatorCluster, txid: Uint8Array): (string | undefined)[][] {
@@ -92,18 +87,6 @@ async function invariants(nodes: ValidatorCluster, genesis: Parameters<typeof ge
   }
 }
 
-function simAccess(sim: Simulator, nodes: ValidatorCluster): AtomixAccess {
-  return {
-    shardCount: SHARDS,
-    submit: async (shard, tx) => void (await nodes.submit(shard, [tx], entry(nodes, shard))),
-    view: (shard, txid) => {
-      const stored = nodes.replicas(shard)[0]!.state.atomix(txid);
-      return Promise.resolve({ phase: stored?.phase, proof: stored?.proof });
-    },
-    sleep: (ms) => new Promise((resolve) => sim.schedule(ms, "atomix poll", () => resolve())),
-    now: () => sim.now(),
-  };
-}
 
 describe("Atomix without its client, between whole PoB validators", () => {
   for (const seed of caseSeeds("atomix-lock-one-shard", 1)) {
@@ -142,7 +125,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
     await until(nodes, x.txid, ["committed", "committed"]);
     const heights = [0, 1].map((shard) => nodes.replicas(shard)[0]!.state.tip.height);
     // Replays: the commit again, the lock again, to both shards; every answer refuses them.
-    const answers = await Promise.all([0, 1].flatMap((shard) => [commit.bytes, x.bytes].map((tx) => nodes.submitAndWait(shard, [tx], entry(nodes, shard)))));
+    const answers = await Promise.all([0, 1].flatMap((shard) => [commit.bytes, x.bytes].map((tx) => nodes.submitAndWait(shard, [tx], entryOf(nodes, shard)))));
     for (const [result] of answers) assert.notEqual(result!.outcome, "accepted", `a replay is refused (${result!.outcome} ${"code" in result! ? String(result.code) : ""})`);
     await nodes.advance(2_000);
     assert.ok([0, 1].every((shard) => nodes.replicas(shard)[0]!.state.tip.height > heights[shard]!), "the shards kept finalizing");
@@ -150,7 +133,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
     // An unlock naming X with a forged proof is refused at intake with the proof's code.
     const forged = Uint8Array.from(proofs.get(1)!);
     forged[forged.length - 40]! ^= 1;
-    const [refused] = await nodes.submitAndWait(1, [encodeAtomixUnlock({ kind: TxKind.AtomixUnlockCommit, cross: x.unsigned, proofs: [proofs.get(0)!, forged] })], entry(nodes, 1));
+    const [refused] = await nodes.submitAndWait(1, [encodeAtomixUnlock({ kind: TxKind.AtomixUnlockCommit, cross: x.unsigned, proofs: [proofs.get(0)!, forged] })], entryOf(nodes, 1));
     assert.match(String((refused as { code?: string }).code), /^TX_PROOF_/);
     assert.equal(sim.now() > 0, true);
     await invariants(nodes, genesis, 10n);
@@ -158,12 +141,12 @@ describe("Atomix without its client, between whole PoB validators", () => {
   });
 
   it("the client locks one shard, its other input is spent meanwhile: the shards refuse, prove it and abort; the lock is released", async () => {
-    const { sim, genesis, nodes, coin, a, b, d, x } = setupWithTransfer("atomix-abort-without-client");
+    const { genesis, nodes, coin, a, b, d, x } = setupWithTransfer("atomix-abort-without-client");
     // Y spends a's output first, through the whole flow of its own client.
     const y = signCrossShardTransfer({ kind: TxKind.AtomixLock, inputs: [coin(a)], outputs: [{ owner: d.publicKey, amount: WHOLE_NODE.amount }] }, [a]);
     await nodes.advance(500);
     let yDone = false;
-    void runCrossShardTransfer(y, simAccess(sim, nodes)).then(() => (yDone = true));
+    void runCrossShardTransfer(y, atomixAccess(nodes)).then(() => (yDone = true));
     assert.ok(await nodes.advance(10_000, () => yDone));
     submitTo(nodes, 1, x.bytes);
     // Shard 0 refused X (it never locked anything: refused is its end); shard 1 released its lock.
@@ -171,7 +154,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
     for (const node of nodes.replicas(1)) assert.deepEqual(node.state.getUtxo(nodes.context.chain, coin(b).index), { owner: b.publicKey, amount: WHOLE_NODE.amount }, "b's input is spendable again");
     assert.equal(nodes.replicas(1)[0]!.state.getUtxo(x.txid, 1), undefined, "no output of the aborted transfer");
     // A late lock of X at shard 1, after its abort, is refused: it would lock forever.
-    const [late] = await nodes.submitAndWait(1, [x.bytes], entry(nodes, 1));
+    const [late] = await nodes.submitAndWait(1, [x.bytes], entryOf(nodes, 1));
     assert.notEqual(late!.outcome, "accepted");
     await nodes.advance(2_000);
     assert.deepEqual(phasesOf(nodes, x.txid)[1], Array(WHOLE_NODE.perShard).fill("aborted"));
@@ -275,7 +258,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
     await nodes.advance(500);
     submitTo(nodes, 0, x.bytes);
     let settled = false;
-    void runCrossShardTransfer(y, simAccess(sim, nodes)).then(() => (settled = true));
+    void runCrossShardTransfer(y, atomixAccess(nodes)).then(() => (settled = true));
     assert.ok(await nodes.advance(5_000, () => settled), "Y's client finished");
     await nodes.advance(500);
     assert.ok(lies > 0, "the liar named X in its notices");

@@ -13,14 +13,13 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { lockedKeyOf } from "../../src/ledger/kinds/atomix-record.js";
 import { atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
-import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { runCrossShardTransfer, signCrossShardTransfer, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { CommitteeProofVerifier, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
-import { caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { atomixAccess, caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 import { ATOMIX_GRACE_MS, ATOMIX_RETRY_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
 import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
-import type { Simulator } from "../../src/sim/simulator.js";
 
 const POLICY: ShardingPolicy = {
   believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256,
@@ -30,22 +29,6 @@ function cluster(seed: string) {
   return pobCluster({ seed, genesisSeed: "whole-node-atomix", policy: POLICY, shards: WHOLE_NODE.shards, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount });
 }
 
-/** The flow's access to the shards: submissions through a normal validator, views from one replica's store, virtual time. */
-function simAccess(sim: Simulator, nodes: ValidatorCluster): AtomixAccess {
-  return {
-    shardCount: WHOLE_NODE.shards,
-    submit: async (shard, tx) => {
-      const via = nodes.members(shard).find((id) => nodes.node(id) !== undefined && !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")));
-      await nodes.submit(shard, [tx], via);
-    },
-    view: (shard, crossTxid) => {
-      const stored = nodes.replicas(shard)[0]!.state.atomix(crossTxid);
-      return Promise.resolve({ phase: stored?.phase, proof: stored?.proof });
-    },
-    sleep: (ms) => new Promise((resolve) => sim.schedule(ms, "atomix poll", () => resolve())),
-    now: () => sim.now(),
-  };
-}
 
 /** One account per shard, with its genesis output. */
 function payers(accounts: readonly KeyPair[], positions: Map<string, number>) {
@@ -81,7 +64,7 @@ async function settle(nodes: ValidatorCluster, promise: Promise<unknown>, transf
 
 describe("Atomix between whole PoB validators", () => {
   it("a transfer with inputs in both shards commits everywhere: locks, proofs that verify offline, outputs in both shards, supply conserved", async () => {
-    const { sim, genesis, accounts, cluster: nodes, positions } = cluster("atomix-commit");
+    const { genesis, accounts, cluster: nodes, positions } = cluster("atomix-commit");
     const { byShard, coin } = payers(accounts, positions);
     const [a0, b0] = byShard(0);
     const [a1] = byShard(1);
@@ -103,7 +86,7 @@ describe("Atomix between whole PoB validators", () => {
     }
     const steps: string[] = [];
     let report: Awaited<ReturnType<typeof runCrossShardTransfer>> | undefined;
-    await settle(nodes, runCrossShardTransfer(x, simAccess(sim, nodes), { onStep: (step) => steps.push(step) }).then((r) => (report = r)), [x]);
+    await settle(nodes, runCrossShardTransfer(x, atomixAccess(nodes), { onStep: (step) => steps.push(step) }).then((r) => (report = r)), [x]);
     assert.equal(report!.outcome, "committed");
     assert.deepEqual(steps, ["lock", "proofs", "unlock", "settled"]);
     const commitTxid = toHex(atomixUnlockTxid(TxKind.AtomixUnlockCommit, x.unsigned));
@@ -156,7 +139,7 @@ describe("Atomix between whole PoB validators", () => {
   });
 
   it("two transfers racing for one input: exactly one locks it; the other aborts everywhere and its other shard's lock is released", async () => {
-    const { sim, genesis, accounts, cluster: nodes, positions } = cluster("atomix-race");
+    const { genesis, accounts, cluster: nodes, positions } = cluster("atomix-race");
     const { byShard, coin } = payers(accounts, positions);
     const [a0, b0] = byShard(0);
     const [a1, b1] = byShard(1);
@@ -179,7 +162,7 @@ describe("Atomix between whole PoB validators", () => {
         });
       });
     }
-    const access = simAccess(sim, nodes);
+    const access = atomixAccess(nodes);
     const reports: Awaited<ReturnType<typeof runCrossShardTransfer>>[] = [];
     await settle(nodes, Promise.all([x, y].map((t) => runCrossShardTransfer(t, access).then((r) => reports.push(r)))), [x, y]);
     assert.deepEqual(reports.map((r) => r.outcome).sort(), ["aborted", "committed"], "exactly one commits");
@@ -216,12 +199,12 @@ describe("Atomix between whole PoB validators", () => {
   for (const ratio of [0.25, 1]) {
     for (const seed of caseSeeds(`atomix-mix-${ratio}`, 2)) {
       it(`a load of transfers, ${ratio * 100} % of them cross-shard, each through its client's flow: all final or committed everywhere, supply conserved, no lock left (${seed})`, async () => {
-        const { sim, genesis, accounts, cluster: nodes, positions } = cluster(seed);
+        const { genesis, accounts, cluster: nodes, positions } = cluster(seed);
         const chain = nodes.context.chain;
         const { coin } = payers(accounts, positions);
         const rng = SeededRng.fromSeed(seed);
         await nodes.advance(500);
-        const access = simAccess(sim, nodes);
+        const access = atomixAccess(nodes);
         const flows: Promise<unknown>[] = [];
         const intra: { txid: Uint8Array; shard: number }[] = [];
         let cross = 0;

@@ -21,11 +21,9 @@ import { CITED_BODY_MARK } from "../../src/ledger/kinds/atomix-citations.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
-import { runCrossShardTransfer, signCrossShardTransfer, type AtomixAccess } from "../../src/atomix/client.js";
+import { runCrossShardTransfer, signCrossShardTransfer } from "../../src/atomix/client.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
-import { pobCluster, slashingsOf, WHOLE_NODE } from "./pob-cluster.js";
-import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
-import type { Simulator } from "../../src/sim/simulator.js";
+import { atomixAccess, entryOf, pobCluster, slashingsOf, WHOLE_NODE } from "./pob-cluster.js";
 
 const POLICY: ShardingPolicy = {
   believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256,
@@ -34,25 +32,12 @@ const SHARDS = WHOLE_NODE.shards;
 /** The forged byte: in the body's first certified part (after the mark, the part count and its u16 length), past its 22-byte head, its body digest and prepare hash (64), the certificate's committee size (2), mask (1), 10 bytes into its signature. */
 const FORGED_AT = HEADER_BYTES + SIGNATURE_BYTES + 4 + 2 + 2 + 22 + 64 + 2 + 1 + 10;
 
-function simAccess(sim: Simulator, nodes: ValidatorCluster, entry: (shard: number) => string): AtomixAccess {
-  return {
-    shardCount: SHARDS,
-    submit: async (shard, tx) => void (await nodes.submit(shard, [tx], entry(shard))),
-    view: (shard, txid) => {
-      const stored = nodes.replicas(shard)[0]!.state.atomix(txid);
-      return Promise.resolve({ phase: stored?.phase, proof: stored?.proof });
-    },
-    sleep: (ms) => new Promise((resolve) => sim.schedule(ms, "atomix poll", () => resolve())),
-    now: () => sim.now(),
-  };
-}
 
 describe("a byzantine relay rewrites an unlock's proof inside the blocks it forwards (issue 13)", () => {
   it("no honest member holds the forged copy: each refuses it with BLOCK_BODY_ROOT_MISMATCH, replicas agree, the transfer commits everywhere, the shard keeps finalizing", async () => {
     const { sim, genesis, accounts, cluster: nodes, positions } = pobCluster({ seed: "block-digest relay", genesisSeed: "block-digest", policy: POLICY, shards: SHARDS, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount });
     const leagues = nodes.context.leagues(1);
     const producer = nodes.members(1).find((id) => leagues.isBelievable(Buffer.from(id, "hex")))!;
-    const entry = (shard: number) => nodes.members(shard).find((id) => !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")))!;
     const victims = new Set(nodes.members(1).filter((id) => id !== producer).slice(0, 2));
     let forged = 0;
     sim.network.intercept(producer, (to, type, payload) => {
@@ -75,7 +60,7 @@ describe("a byzantine relay rewrites an unlock's proof inside the blocks it forw
     await nodes.advance(500);
     let report: Awaited<ReturnType<typeof runCrossShardTransfer>> | undefined;
     let failure: unknown;
-    void runCrossShardTransfer(x, simAccess(sim, nodes, entry)).then((r) => (report = r), (error: unknown) => (failure = error));
+    void runCrossShardTransfer(x, atomixAccess(nodes)).then((r) => (report = r), (error: unknown) => (failure = error));
     const committedEverywhere = () => nodes.replicas(0).concat(nodes.replicas(1)).every((node) => node.state.atomix(x.txid)?.phase === "committed");
     const settled = await nodes.advance(20_000, () => (report !== undefined || failure !== undefined) && committedEverywhere());
     assert.equal(failure, undefined);
@@ -93,7 +78,7 @@ describe("a byzantine relay rewrites an unlock's proof inside the blocks it forw
     const [e] = inShard(1).filter((owner) => owner !== b && owner !== d);
     const { transaction, txid: payTxid } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: nodes.context.chain, index: positions.get(toHex(e!.publicKey))!, owner: e!.publicKey }], outputs: [{ owner: d!.publicKey, amount: WHOLE_NODE.amount - 10n }] }, [e!]);
     const heights = nodes.replicas(1).map((node) => node.state.tip.height);
-    void nodes.submit(1, [encodeTransaction(transaction)], entry(1));
+    void nodes.submit(1, [encodeTransaction(transaction)], entryOf(nodes, 1));
     assert.ok(await nodes.advance(5_000, () => nodes.replicas(1).every((node) => node.driver.status(payTxid).state === "final")), "a later payment goes final in shard 1");
     nodes.replicas(1).forEach((node, k) => assert.ok(node.state.tip.height > heights[k]!));
 
@@ -114,7 +99,7 @@ describe("a byzantine relay rewrites an unlock's proof inside the blocks it forw
     const policy: ShardingPolicy = { ...POLICY, samplingProbability: 1 };
     const { genesis, accounts, cluster: nodes, positions, sim } = pobCluster({ seed: "block-digest signature", genesisSeed: "block-digest", policy, shards: SHARDS, perShard: WHOLE_NODE.perShard, accounts: 16, amount: WHOLE_NODE.amount });
     const producer = nodes.members(0).find((id) => nodes.context.leagues(0).isBelievable(Buffer.from(id, "hex")))!;
-    const entry = nodes.members(0).find((id) => !nodes.context.leagues(0).isBelievable(Buffer.from(id, "hex")))!;
+    const entry = entryOf(nodes, 0);
     const victims = new Set(nodes.members(0).filter((id) => id !== producer).slice(0, 2));
     let forged = 0;
     sim.network.intercept(producer, (to, type, payload) => {
