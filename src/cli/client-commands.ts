@@ -58,32 +58,38 @@ async function gatherInputs(api: ApiClient, payer: { readonly publicKey: Uint8Ar
 }
 
 /**
- * Submits `tx`, prints its txid and the node's answer, and with `--wait` polls until it is final
- * (exit 0) or rejected (exit 1), printing the optimistic stage on the way.
+ * Submits `tx` to `api`, prints its txid and the node's answer, and with `--wait` polls until it is
+ * final (exit 0) or rejected (exit 1), printing the optimistic stage on the way. The polls go to
+ * `api` and then to every other node in `also`, in turn: with an epoch length validators change
+ * shard at every switch, and one that left the transaction's shard never learns it became final.
  */
-async function submitAndWait(api: ApiClient, tx: Uint8Array, values: Values, io: Output): Promise<number> {
+async function submitAndWait(api: ApiClient, tx: Uint8Array, values: Values, io: Output, also: readonly ApiClient[] = []): Promise<number> {
   const timeoutSeconds = integerOption(values, "timeout", 1, 3600, DEFAULT_WAIT_SECONDS);
   const submitted = await api.submitTransaction(tx);
   io.out(`txid ${submitted.txid} ${submitted.outcome}`);
   if (values.wait !== true) return EXIT_OK;
 
   const deadline = Date.now() + timeoutSeconds * 1000;
+  const nodes = [api, ...also];
+  let turn = 0;
   // A validator that relayed the transaction to its believable producer (PoB) hears of it again
-  // when the producer's optimistic block arrives: until then it answers TX_NOT_FOUND.
-  const current = async (): Promise<TxStatusJson | undefined> => {
+  // when the producer's optimistic block arrives: until then it answers TX_NOT_FOUND. Another node
+  // than the one submitted to may be down or restarting: its poll is skipped.
+  const current = async (): Promise<{ readonly node: ApiClient; readonly status: TxStatusJson | undefined }> => {
+    const node = nodes[turn++ % nodes.length]!;
     try {
-      return await api.transaction(submitted.txid);
+      return { node, status: await node.transaction(submitted.txid) };
     } catch (error) {
-      if (error instanceof IosError && error.code === "TX_NOT_FOUND") return undefined;
+      if ((error instanceof IosError && error.code === "TX_NOT_FOUND") || node !== api) return { node, status: undefined };
       throw error;
     }
   };
-  let final = await current();
+  let { node, status: final } = await current();
   let announced = false;
   while (final === undefined || final.state === "pending" || final.state === "optimistic") {
     if (final?.state === "optimistic" && !announced) {
       // The client library checked the seal and the Merkle proof; the league says the producer may seal.
-      const consensus = (await api.status())["consensus"] as { believable?: unknown } | undefined;
+      const consensus = (await node.status())["consensus"] as { believable?: unknown } | undefined;
       const believable = Array.isArray(consensus?.believable) ? consensus.believable.filter((key): key is string => typeof key === "string") : undefined;
       verifyOptimistic(submitted.txid, final, believable);
       io.out(`optimistic in block ${final.block} of believable validator ${final.producer} (seal and Merkle proof verified)`);
@@ -91,7 +97,7 @@ async function submitAndWait(api: ApiClient, tx: Uint8Array, values: Values, io:
     }
     if (Date.now() > deadline) throw new IosError<CliErrorCode>("CLI_TIMEOUT", `${submitted.txid} still not final after ${timeoutSeconds} s; check it later with GET /v1/tx/${submitted.txid}`);
     await sleep(WAIT_POLL_MS);
-    final = await current();
+    ({ node, status: final } = await current());
   }
   if (final.state === "rejected") {
     io.err(`error CLI_TX_REJECTED: ${submitted.txid} was rejected with ${final.code}`);
@@ -112,7 +118,8 @@ const txSend: Command = {
     "  --amount N      amount to pay (integer > 0)",
     `  --node URL      a node's client API (default ${DEFAULT_NODE}), of the payer's shard; repeat it`,
     "                  with a node of the recipient's shard to pay across shards",
-    "  --wait          wait until the transaction is final or rejected",
+    "  --wait          wait until the transaction is final or rejected (asking each --node in turn:",
+    "                  with epochs, a validator may leave the payer's shard meanwhile)",
     `  --timeout S     seconds to wait with --wait, or for a cross-shard payment (default ${DEFAULT_WAIT_SECONDS})`,
     "",
     "A cross-shard payment runs Atomix (white paper §6) to its end: lock in the payer's shard, its",
@@ -152,7 +159,7 @@ const txSend: Command = {
       return EXIT_OK;
     }
     const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs, outputs }, [payer]);
-    return submitAndWait(api, encodeTransaction(transaction), values, io);
+    return submitAndWait(api, encodeTransaction(transaction), values, io, urls.slice(1).map((url) => new ApiClient(url)));
   },
 };
 
