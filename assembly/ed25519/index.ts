@@ -645,6 +645,19 @@ function loadExtended(p: usize, coordinates: usize): void {
 }
 
 /** COMBINATION_OUT ← Σ s_i P_i for i < count (count ≤ COMBINATION_TERMS), by Straus's method. */
+/**
+ * COMBINATION_OUT ← [s]P for the first combination point P (extended coordinates) and the secret
+ * scalar s first in the secret-scalar buffer (below 2^255): constant time in s, which is wiped
+ * after. The DRP's dealing, decryption and proofs (their outputs are published).
+ */
+export function multiplySecretCombination(): void {
+  loadExtended(R_TMP, COMBINATION_POINTS);
+  multiplySecret(SECRET_RESULT, R_TMP, SECRET_SCALARS);
+  memory.fill(SECRET_SCALARS, 0, 64);
+  ristrettoEncode(COMBINATION_OUT, SECRET_RESULT);
+  storeExtended(SECRET_RESULT);
+}
+
 export function linearCombination(count: i32): void {
   termCount = 0;
   termTop = 0;

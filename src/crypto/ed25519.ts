@@ -3,8 +3,9 @@
  * assembly/ed25519: single verification, batch verification (one multi-scalar multiplication,
  * bisection on failure) and aggregation of keys, commitments and response scalars for
  * collective signatures. Signing is not done here (node:crypto or @noble/curves sign), but the
- * kernel multiplies by secret scalars in constant time for ECVRF proving (`vrfProvePoints`) and
- * CoSi commitments (`multiplyBaseSecret`), wiping each scalar after use.
+ * kernel multiplies by secret scalars in constant time for ECVRF proving (`vrfProvePoints`), CoSi
+ * commitments (`multiplyBaseSecret`) and the DRP's PVSS and DLEQ proofs (`multiplySecretPoint`),
+ * wiping each scalar after use.
  *
  * ZIP-215: A and R may be non-canonical encodings (y ≥ p, x = 0 with the sign bit set) and
  * small-order points; S must be < L; the check is cofactored, [8][S]B = [8]R + [8][k]A with
@@ -97,6 +98,7 @@ interface KernelExports {
   combinationOutputPtr(): number;
   combinationCapacity(): number;
   linearCombination(count: number): void;
+  multiplySecretCombination(): void;
   ristrettoDecodeInput(): number;
 }
 
@@ -361,6 +363,20 @@ export class Ed25519Verifier {
    * below p), scalars 32 bytes little-endian below 2^253. The kernel sums up to its capacity per
    * Straus pass; a longer list carries the partial sum into the next pass as a term with scalar 1.
    */
+  /**
+   * s·P for a public point P (extended coordinates, EXTENDED_POINT_BYTES) and a secret scalar s
+   * (32 bytes little-endian below 2^253), constant time in s, which the kernel wipes; the product
+   * is public (a PVSS commitment or share, a DLEQ nonce commitment).
+   */
+  multiplySecretPoint(point: Uint8Array, scalar: Uint8Array): KernelPoint {
+    check(isBytes(point, EXTENDED_POINT_BYTES), "ED25519_BAD_LENGTH", `a point must be ${EXTENDED_POINT_BYTES} bytes`);
+    check(isBytes(scalar, SCALAR_BYTES) && scalar[SCALAR_BYTES - 1]! < 0x20, "ED25519_BAD_LENGTH", `a secret scalar must be ${SCALAR_BYTES} bytes below 2^253`);
+    this.heap.set(point, this.combinationPoints);
+    this.heap.set(scalar, this.kernel.secretScalarsPtr());
+    this.kernel.multiplySecretCombination();
+    return this.combinationOutput();
+  }
+
   linearCombination(points: readonly Uint8Array[], scalars: readonly Uint8Array[]): KernelPoint {
     check(points.length === scalars.length, "ED25519_BAD_LENGTH", `${points.length} points for ${scalars.length} scalars`);
     points.forEach((point, i) => check(isBytes(point, EXTENDED_POINT_BYTES), "ED25519_BAD_LENGTH", `point ${i} must be ${EXTENDED_POINT_BYTES} bytes`));
@@ -531,6 +547,11 @@ export function verifyBatch(items: readonly SignatureItem[]): boolean[] {
 
 export function linearCombination(points: readonly Uint8Array[], scalars: readonly Uint8Array[]): KernelPoint {
   return sharedVerifier().linearCombination(points, scalars);
+}
+
+/** s·P for a secret scalar s, constant time in s (`Ed25519Verifier.multiplySecretPoint`), on this thread's curve kernel. */
+export function multiplySecretPoint(point: Uint8Array, scalar: Uint8Array): KernelPoint {
+  return sharedCurveKernel().multiplySecretPoint(point, scalar);
 }
 
 export function ristrettoDecode(encoding: Uint8Array): KernelPoint | undefined {

@@ -73,6 +73,24 @@ for (const flavor of flavors) {
       }
     });
 
+    it("multiplies by a secret scalar (multiplySecretPoint) as noble does: random and edge scalars, torsioned representatives, any Z", () => {
+      const rng = SeededRng.fromSeed(`${seed}/secret/${flavor}`);
+      const edges = [0n, 1n, 8n, Fn.ORDER - 1n, 2n ** 252n, 2n ** 252n - 1n, BigInt("0x08" + "88".repeat(31))];
+      for (let trial = 0; trial < 24; trial++) {
+        const p = trial === 0 ? Point.ZERO : randomPoint(rng);
+        const s = trial < edges.length ? edges[trial]! : randomScalar(rng);
+        const expected = s === 0n ? Point.ZERO : p.multiplyUnsafe(s);
+        // Another representative of the same element (plus 2- or 4-torsion) in another projective form.
+        const torsion = trial % 3 === 0 ? ed25519.Point.ZERO : trial % 3 === 1 ? TORSION_2 : TORSION_4;
+        const z = Fp.create(bytesToNumberLE(rng.bytes(32))) || 1n;
+        const product = verifier.multiplySecretPoint(coordinates(representative(p).add(torsion), z), Fn.toBytes(s));
+        assert.deepEqual(product.ristretto, expected.toBytes(), `trial ${trial}: the encoding`);
+        assert.ok(new Point(edwardsOf(product.coordinates)).equals(expected), `trial ${trial}: the coordinates`);
+      }
+      for (const bad of [new Uint8Array(31), numberToBytesLE(2n ** 253n, 32)]) assert.equal(codeOf(() => verifier.multiplySecretPoint(coordinates(ed25519.Point.BASE), bad)), "ED25519_BAD_LENGTH");
+      assert.equal(codeOf(() => verifier.multiplySecretPoint(new Uint8Array(127), Fn.toBytes(1n))), "ED25519_BAD_LENGTH");
+    });
+
     it("edge scalars 0, 1 and ℓ − 1, and the identity as a term", () => {
       const rng = SeededRng.fromSeed(`${seed}/edges/${flavor}`);
       const p = randomPoint(rng);

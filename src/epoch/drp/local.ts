@@ -14,7 +14,7 @@ import type { Clock } from "../../runtime/interface.js";
 import { SeededRng } from "../../runtime/seeded-rng.js";
 import { SECRET_KEY_BYTES } from "../../codec/sizes.js";
 import { GROUPING_SEED_BYTES, knownParties, makeConfig, type DrpConfig, type ServerKeys } from "./config.js";
-import { RistrettoPoint, randomScalar } from "./dleq.js";
+import { RistrettoPoint, multiplySecret, randomScalar } from "./dleq.js";
 import { SessionGuard } from "./guard.js";
 import { DrpClient, DrpServer, type ServerSecrets } from "./session.js";
 
@@ -43,7 +43,7 @@ export function makeParties(serverCount: number, groupCount: number, label: stri
     serverSecrets.push({ signingSeed, pvssSecret });
     const signingKey = keyPairFromSecret(signingSeed).publicKey;
     const possession = proveKeyPossession({ publicKey: signingKey, sign: (message) => signMessage(signingSeed, message) }, LOCAL_CHAIN_ID);
-    servers.push({ signingKey, pvssKey: RistrettoPoint.BASE.multiply(pvssSecret), possession });
+    servers.push({ signingKey, pvssKey: multiplySecret(RistrettoPoint.BASE, pvssSecret), possession });
   }
   const clientSecret = keyRng.bytes(SECRET_KEY_BYTES);
   const config = makeConfig({

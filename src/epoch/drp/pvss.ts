@@ -141,7 +141,7 @@ export function deal(
   checkCounts(publicKeys.length, threshold, "DRP_BAD_ARGUMENT");
   checkPublicKeys(publicKeys);
   const coefficients = Array.from({ length: threshold }, () => randomScalar(secretRng));
-  const commitments = coefficients.map((a) => COMMITMENT_GENERATOR.multiply(a));
+  const commitments = coefficients.map((a) => multiplySecret(COMMITMENT_GENERATOR, a));
   const shares = publicKeys.map((publicKey, position): EncryptedShare => {
     const i = BigInt(position + 1);
     const value = coefficients.reduceRight((sum, a) => Fn.add(Fn.mul(sum, i), a), 0n);
@@ -149,7 +149,7 @@ export function deal(
     const proof = proveDleq(value, COMMITMENT_GENERATOR, multiplySecret(COMMITMENT_GENERATOR, value), publicKey, point, secretRng, context);
     return { point, proof };
   });
-  return { deal: { threshold, commitments, shares }, secret: SHARE_GENERATOR.multiply(coefficients[0]!) };
+  return { deal: { threshold, commitments, shares }, secret: multiplySecret(SHARE_GENERATOR, coefficients[0]!) };
 }
 
 function checkDealShape(theDeal: Pick<Deal, "threshold" | "commitments">, shareCount: number): void {
@@ -223,8 +223,8 @@ export function decryptShare(
 ): DecryptedShare {
   checkIndex(index, "DRP_BAD_ARGUMENT");
   check<DrpErrorCode>(Fn.isValid(secretKey) && secretKey !== 0n, "DRP_BAD_ARGUMENT", "a secret key is a nonzero scalar below the group order");
-  const point = encryptedShare.multiply(Fn.inv(secretKey));
-  const proof = proveDleq(secretKey, SHARE_GENERATOR, SHARE_GENERATOR.multiply(secretKey), point, encryptedShare, rng, context);
+  const point = multiplySecret(encryptedShare, Fn.inv(secretKey));
+  const proof = proveDleq(secretKey, SHARE_GENERATOR, multiplySecret(SHARE_GENERATOR, secretKey), point, encryptedShare, rng, context);
   return { index, point, proof };
 }
 
