@@ -12,7 +12,7 @@ import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.j
 import type { MessageType, PeerId } from "../../src/net/interface.js";
 import { makeTestGenesis } from "../../src/ledger/genesis.js";
 import { Simulator } from "../../src/sim/simulator.js";
-import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { SETTLED_CHECK_MS, ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { pobCluster } from "./pob-cluster.js";
 
 export const SHARDS = 2;
@@ -82,12 +82,6 @@ export interface FaultRun {
 
 /** Stretches without a new final height shorter than this are a height's ordinary time, not reported. */
 const GAP_REPORTED_MS = 150;
-/**
- * Virtual ms between checks that every transfer is settled on every running replica: each check
- * asks every replica about every transfer, which took a quarter of this file's CPU when done every
- * 1 ms slice. The run ends at most this much later than it settled.
- */
-const SETTLED_CHECK_MS = 10;
 const ROUNDS = 32;
 const ROUND_MS = 150;
 const LOAD_STARTS_MS = 500;
