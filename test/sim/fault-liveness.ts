@@ -12,7 +12,7 @@ import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.j
 import type { MessageType, PeerId } from "../../src/net/interface.js";
 import { makeTestGenesis } from "../../src/ledger/genesis.js";
 import { Simulator } from "../../src/sim/simulator.js";
-import { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { SETTLED_CHECK_MS, ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { pobCluster } from "./pob-cluster.js";
 
 export const SHARDS = 2;
@@ -130,6 +130,7 @@ export async function runFault(c: FaultCase): Promise<FaultRun> {
   const running = () => cluster.members(0).filter((id) => cluster.node(id) !== undefined && !(c.pauseMs === undefined && id === victim));
   let tip = 0;
   let lastRiseAt = 0;
+  let settledCheckedAt = -Infinity;
   let longestGapMs = 0;
   const gaps: (readonly [number, number])[] = [];
   const viewChangesAtFault = new Map<string, number>();
@@ -146,7 +147,8 @@ export async function runFault(c: FaultCase): Promise<FaultRun> {
       tip = top;
       lastRiseAt = now;
     }
-    if (faultAt === Infinity || now < LOAD_STARTS_MS + ROUND_MS * ROUNDS) return false;
+    if (faultAt === Infinity || now < LOAD_STARTS_MS + ROUND_MS * ROUNDS || now - settledCheckedAt < SETTLED_CHECK_MS) return false;
+    settledCheckedAt = now;
     return all.every((t) => running().every((id) => { const s = cluster.status(id, t.txid)?.state; return s === "final" || s === "rejected"; }));
   };
   const finalEverywhere = await cluster.advance(30_000, finalOrRejectedEverywhere);

@@ -17,7 +17,7 @@ import { ATOMIX_GRACE_MS, type PobShardConsensus } from "../../src/node/consensu
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { ATOMIX_MESSAGES, MAX_RETRY_MS, actingMembers } from "../../src/atomix/watcher.js";
 import { atomixAccess, caseSeeds, entryOf, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
-import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { SETTLED_CHECK_MS, type ValidatorCluster } from "../../src/sim/validator-cluster.js";
 
 const POLICY: ShardingPolicy = {
   believableLeagueSize: 1, normalLeagueSize: 4, samplingProbability: 0.1, minBelievableSize: 1, optimisticIntervalMs: 50, maxOptimisticBlockTxs: 256,
@@ -67,7 +67,7 @@ function phasesOf(nodes: ValidatorCluster, txid: Uint8Array): (string | undefine
 /** Runs until every replica of every shard shows `phase` for X (or the time runs out). */
 async function until(nodes: ValidatorCluster, txid: Uint8Array, expected: readonly (string | undefined)[], ms = LIVENESS_MS): Promise<void> {
   const reached = () => phasesOf(nodes, txid).every((replicas, shard) => replicas.every((phase) => phase === expected[shard]));
-  if (!(await nodes.advance(ms, reached))) assert.fail(`phases ${JSON.stringify(phasesOf(nodes, txid))}, expected ${JSON.stringify(expected)}`);
+  if (!(await nodes.advance(ms, reached, SETTLED_CHECK_MS))) assert.fail(`phases ${JSON.stringify(phasesOf(nodes, txid))}, expected ${JSON.stringify(expected)}`);
 }
 
 /** The run's invariants: replicas agree, supply is the genesis' less `fees`, no failure. */

@@ -27,6 +27,7 @@ import type { PeerId } from "../../src/net/interface.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { caseSeeds, pobCluster, WHOLE_NODE, SIM_POLICY } from "./pob-cluster.js";
+import { SETTLED_CHECK_MS } from "../../src/sim/validator-cluster.js";
 import { checkShardChains } from "./epoch-load.js";
 
 const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT } = WHOLE_NODE;
@@ -109,7 +110,7 @@ async function run(seed: string, { startInEpoch1, crashWhileEntering }: Case) {
   };
   const COSIGNED = 3;
   const everyone = () => [...running(), ...(joiner() === undefined ? [] : [joiner()!])];
-  assert.ok(await cluster.advance(120_000, () => joiner()?.serving === true && cosigned(joiner()!) >= COSIGNED),
+  assert.ok(await cluster.advance(120_000, () => joiner()?.serving === true && cosigned(joiner()!) >= COSIGNED, SETTLED_CHECK_MS),
     `${seed}: the newcomer enters and co-signs ${COSIGNED} heights (${everyone().map((n) => `${n.role}:${n.context.epoch}:${n.state.tip.height}`).join()}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
   assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
   // A validator that enters an epoch late (the newcomer after its sync, a restart) may get the elected leader's

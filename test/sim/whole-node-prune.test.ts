@@ -18,6 +18,7 @@ import { MsbProver, verifyIosProof } from "../../src/node/msb-proof.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { checkIdentityChains, checkMsbChain, payInRounds } from "./epoch-load.js";
 import { caseSeeds, pobCluster, SIM_POLICY } from "./pob-cluster.js";
+import { SETTLED_CHECK_MS } from "../../src/sim/validator-cluster.js";
 import { codeOf } from "../support/errors.js";
 
 const L = 10;
@@ -52,7 +53,7 @@ describe("whole PoB validators with pruning on", () => {
       };
       // Down for a moment once the others are in epoch 3 (their stores pruned epochs ≤ 1): it reopens its pruned store.
       const victim = ids.at(-1)!;
-      assert.ok(await cluster.advance(60_000, () => (allSeenFinal(), running().length === ids.length && running().every((node) => node.context.epoch >= 3))), `${seed}: epoch 3`);
+      assert.ok(await cluster.advance(60_000, () => (allSeenFinal(), running().length === ids.length && running().every((node) => node.context.epoch >= 3)), SETTLED_CHECK_MS), `${seed}: epoch 3`);
       const prunedBeforeCrash = cluster.node(victim)!.state.prunedBelow;
       assert.ok(prunedBeforeCrash > 1, `${seed}: the victim pruned before it went down (${prunedBeforeCrash})`);
       cluster.crash(victim);
@@ -61,7 +62,7 @@ describe("whole PoB validators with pruning on", () => {
       // The transfers start now: the early rounds end below the horizon by epoch EPOCHS, the late ones in the kept epochs.
       load = payInRounds(cluster, accounts, positions, { rounds: ROUNDS, amount: AMOUNT, fee: FEE });
       const done = () => running().length === ids.length && allSeenFinal() && running().every((node) => node.context.epoch >= EPOCHS) && load.total > 0;
-      assert.ok(await cluster.advance(180_000, done),
+      assert.ok(await cluster.advance(180_000, done, SETTLED_CHECK_MS),
         `${seed}: every validator reaches epoch ${EPOCHS} (epochs ${running().map((n) => n.context.epoch).join()}, submitted ${load.txids.size}/${load.total}, final ${seenFinal.size}, refused ${load.refused.join()}, heights ${running().map((n) => n.state.tip.height).join()}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
       assert.deepEqual(load.refused, [], `${seed}: no transfer refused`);
       assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
@@ -131,7 +132,7 @@ describe("whole PoB validators with pruning off", () => {
       const running = () => ids.flatMap((id) => cluster.node(id) ?? []);
       const load = payInRounds(cluster, accounts, positions, { rounds: 6, amount: AMOUNT, fee: FEE });
       const done = () => running().length === ids.length && load.allFinal() && running().every((node) => node.context.epoch >= KEEP_ALL_EPOCHS);
-      assert.ok(await cluster.advance(180_000, done),
+      assert.ok(await cluster.advance(180_000, done, SETTLED_CHECK_MS),
         `${seed}: every validator reaches epoch ${KEEP_ALL_EPOCHS} with every transfer final (epochs ${running().map((n) => n.context.epoch).join()}, ${load.unsettled()}, failures ${cluster.failures.map((f) => String(f.error)).join("; ")})`);
       assert.deepEqual(load.refused, [], `${seed}: no transfer refused`);
       await cluster.advance(1_000);

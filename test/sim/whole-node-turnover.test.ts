@@ -37,7 +37,7 @@ import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertRequest, encod
 import { ShardSync } from "../../src/node/sync/shard-sync.js";
 import { openingEndOf, type ValidatorNode } from "../../src/node/validator.js";
 import { simSeed } from "../../src/sim/simulator.js";
-import type { ValidatorCluster } from "../../src/sim/validator-cluster.js";
+import { SETTLED_CHECK_MS, type ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
 import { checkIdentityChains, payInRounds } from "./epoch-load.js";
 import { caseSeeds, pobCluster, SIM_POLICY } from "./pob-cluster.js";
@@ -181,7 +181,7 @@ async function run(seed: string) {
     for (const hex of load.txids) if (!seenFinal.has(hex) && cluster.serving(0).some((node) => node.driver.status(Buffer.from(hex, "hex")).state === "final")) seenFinal.add(hex);
     return true;
   };
-  assert.ok(await cluster.advance(60_000, () => latch() && everyone().length === started.length && everyone().every((node) => node.context.epoch >= 1)), `${seed}: epoch 1 (${state()})`);
+  assert.ok(await cluster.advance(60_000, () => latch() && everyone().length === started.length && everyone().every((node) => node.context.epoch >= 1), SETTLED_CHECK_MS), `${seed}: epoch 1 (${state()})`);
 
   const changeFees = 2n * FEE * 2n;
   let inForce = 0;
@@ -198,11 +198,11 @@ async function run(seed: string) {
         return registrationKind.encode(signLeave({ kind: TxKind.ValidatorRegistration, operation: RegistrationOperation.Leave, validator: validator.publicKey, bond, payout: payout.publicKey }, validator).transaction);
       }),
     ];
-    assert.ok(await cluster.advance(10_000, () => latch() && cluster.serving(0).length > 0), `${seed}: a validator serves the shard (${state()})`);
+    assert.ok(await cluster.advance(10_000, () => latch() && cluster.serving(0).length > 0, SETTLED_CHECK_MS), `${seed}: a validator serves the shard (${state()})`);
     const answers = await cluster.submitAndWait(0, changes, toHex(cluster.serving(0)[0]!.setup.key.publicKey), 10_000);
     assert.deepEqual(answers.map((a) => a.outcome), changes.map(() => "accepted"), `${seed}: stage ${index}'s changes accepted (${JSON.stringify(answers)})`);
     const finalHeight = (tx: Uint8Array) => cluster.serving(0).map((node) => node.state.getTransactionLocation(transactionIdOfEncoding(tx))?.height).find((h) => h !== undefined);
-    assert.ok(await cluster.advance(30_000, () => latch() && changes.every((tx) => finalHeight(tx) !== undefined)), `${seed}: stage ${index}'s changes are final (${state()})`);
+    assert.ok(await cluster.advance(30_000, () => latch() && changes.every((tx) => finalHeight(tx) !== undefined), SETTLED_CHECK_MS), `${seed}: stage ${index}'s changes are final (${state()})`);
     const decidedIn = new Set(changes.map((tx) => epochOf(finalHeight(tx)!)));
     assert.equal(decidedIn.size, 1, `${seed}: stage ${index}'s changes are final in one epoch (${[...decidedIn].join()})`);
     const entering = [...decidedIn][0]! + 1;
@@ -212,7 +212,7 @@ async function run(seed: string) {
     started.push(...ids);
     const members = () => everyone().filter((node) => node.serving);
     assert.ok(await cluster.advance(120_000, () => latch() && ids.every((id) => cluster.node(id)?.serving === true && cluster.node(id)!.context.epoch >= entering)
-      && members().every((node) => node.context.epoch >= entering) && members().every((node) => node.state.tip.height >= entering * L + 3)),
+      && members().every((node) => node.context.epoch >= entering) && members().every((node) => node.state.tip.height >= entering * L + 3), SETTLED_CHECK_MS),
     `${seed}: stage ${index}'s newcomers serve in epoch ${entering} and the shard finalizes in it (${state()})`);
     // Each newcomer joined at the MSB before its first epoch's start and replayed the epoch between, then its first epoch's
     // opening (the previous committee's heights) up to its end, where the newcomers' committee took over.
@@ -237,7 +237,7 @@ async function run(seed: string) {
     const height = node.state.getTransactionLocation(Buffer.from(hex, "hex"))?.height;
     return height !== undefined && epochOf(height) === epoch;
   }));
-  assert.ok(await cluster.advance(60_000, () => latch() && serving().every((node) => node.state.tip.height >= inForce * L + 6) && paidIn(inForce)),
+  assert.ok(await cluster.advance(60_000, () => latch() && serving().every((node) => node.state.tip.height >= inForce * L + 6) && paidIn(inForce), SETTLED_CHECK_MS),
     `${seed}: the new committee finalizes transfers (${state()}, final ${seenFinal.size}/${load.total})`);
   assert.deepEqual(cluster.failures, [], `${seed}: no driver failed`);
   const contexts = checkIdentityChains(seed, genesis, serving(), inForce);
@@ -258,7 +258,7 @@ async function run(seed: string) {
   await cluster.advance(500);
   cluster.restart(restartedId);
   const next = inForce + 1;
-  assert.ok(await cluster.advance(120_000, () => latch() && serving().length === 4 && serving().every((node) => node.context.epoch >= next && node.state.tip.height >= next * L + 3)),
+  assert.ok(await cluster.advance(120_000, () => latch() && serving().length === 4 && serving().every((node) => node.context.epoch >= next && node.state.tip.height >= next * L + 3), SETTLED_CHECK_MS),
     `${seed}: the committee enters epoch ${next} (${state()})`);
   for (const node of serving()) {
     assert.deepEqual(node.state.keptMsbs.map((msb) => msb.epoch), [inForce - 1, inForce], `${seed}: two MSB bodies kept`);
@@ -305,7 +305,7 @@ async function run(seed: string) {
   assert.equal(past.state.supply, decodeMsbHeader(member().msbHeader(inForce)!).supply, `${seed}: the joiner holds MSB ${inForce}'s supply`);
 
   // The chain keeps its supply less the fees (transfers and the changes), and the members agree on the kept heights.
-  assert.ok(await cluster.advance(120_000, () => latch() && seenFinal.size === load.total), `${seed}: every transfer final (${seenFinal.size}/${load.total}, refused ${load.refused.join()})`);
+  assert.ok(await cluster.advance(120_000, () => latch() && seenFinal.size === load.total, SETTLED_CHECK_MS), `${seed}: every transfer final (${seenFinal.size}/${load.total}, refused ${load.refused.join()})`);
   await cluster.advance(1_000);
   assert.deepEqual(load.refused, [], `${seed}: no transfer refused`);
   assert.equal(new Set(serving().map((node) => node.state.supply)).size, 1, `${seed}: one supply`);

@@ -15,6 +15,7 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { pobCluster } from "./pob-cluster.js";
+import { SETTLED_CHECK_MS } from "../../src/sim/validator-cluster.js";
 import { RELAY_ANSWER_MS, TX_REFUSED, TX_RELAY, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { BinaryWriter } from "../../src/codec/binary.js";
 import { codeBytesOf, codedTxidsSize, writeCodedTxids } from "../../src/codec/coded-txids.js";
@@ -122,7 +123,7 @@ async function run(seed: string | number): Promise<RunResult> {
   const isFinalEverywhere = (): boolean =>
     cluster.replicas(0).length === PER_SHARD &&
     all.every((t) => cluster.replicas(t.shard).every((node) => node.driver.status(Buffer.from(t.txid, "hex")).state === "final"));
-  const finalEverywhere = await cluster.advance(20_000, isFinalEverywhere);
+  const finalEverywhere = await cluster.advance(20_000, isFinalEverywhere, SETTLED_CHECK_MS);
 
   assert.deepEqual(cluster.failures, [], "no driver failed");
   assert.equal(cluster.handlerFailures, 0, "no message handler threw");
