@@ -39,7 +39,7 @@
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
 import { SchnorrKey } from "../../crypto/schnorr.js";
-import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, decodeBlock, decodeBlockEnvelope, type DecodedBlock } from "../../ledger/block.js";
+import { HEADER_BYTES, MAX_BITMASK_BYTES, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, blockHash, decodeBlock, decodeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { transactionIdIfWellFormed, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import type { Channel, PeerId } from "../../net/interface.js";
@@ -597,27 +597,30 @@ export class PobNode {
 
   /**
    * Keeps a block of a current believable producer of this shard and epoch, only once it decodes
-   * in full (the header's tx root binds the body) and its seal verifies. The block hash covers the
-   * header alone, so the held copy must be the one copy every honest validator can hold for that
-   * hash: a bad-sealed or corrupted copy — from its producer, a relay, or a leader answering a
-   * fetch — is refused here (its code goes to the transport, which counts it against the sender)
-   * and can never reach phase 2 on some replicas while a good copy reaches it on others.
+   * in full (the header's tx root and body root bind the body) and its seal verifies. The held
+   * copy must be the one copy every honest validator can hold for its hash: a bad-sealed or
+   * corrupted copy — from its producer, a relay, or a leader answering a fetch — is refused here
+   * (its code goes to the transport, which counts it against the sender) and can never reach
+   * phase 2 on some replicas while a good copy reaches it on others. The header alone answers
+   * the cheap questions first (shard, epoch, producer, already held); the body is decoded, and
+   * its roots computed, once.
    */
   private receiveBlock(payload: Uint8Array): void {
     if (this.closed) return;
-    const envelope = decodeBlockEnvelope(payload);
-    const { header, seal } = envelope;
+    const header = decodeBlockHeader(payload);
     if (header.shard !== this.config.shard || header.epoch !== this.leagues.epoch || !this.leagues.isBelievable(header.producer)) return;
-    const key = toHex(envelope.hash);
+    const hash = blockHash(header);
+    const key = toHex(hash);
     if (this.held.has(key) || this.recent.has(key)) return;
-    if (seal.kind !== "producer" || !this.deps.verifier.verify(seal.signature, envelope.hash, header.producer)) {
-      throw new IosError<PobErrorCode>("POB_BAD_SEAL", `optimistic block ${key} carries no valid seal of its producer`);
-    }
     const bytes = Uint8Array.from(payload);
     const decoded = decodeBlock(bytes);
+    const { seal } = decoded;
+    if (seal.kind !== "producer" || !this.deps.verifier.verify(seal.signature, hash, header.producer)) {
+      throw new IosError<PobErrorCode>("POB_BAD_SEAL", `optimistic block ${key} carries no valid seal of its producer`);
+    }
     this.heardFrom(toHex(header.producer));
-    if (!this.hold(envelope.hash, bytes, header, decoded)) return;
-    this.announce(envelope.hash, decoded);
+    if (!this.hold(hash, bytes, decoded.header, decoded)) return;
+    this.announce(hash, decoded);
     this.applyReady();
   }
 
