@@ -29,7 +29,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiClient } from "../src/api/client.js";
 import { startDevnet } from "../src/devnet/launcher.js";
-import { runDevnetLoad } from "../src/devnet/session.js";
+import { runDevnetLoad, unsettledLines } from "../src/devnet/session.js";
 import { generateLoad } from "../src/load/workload.js";
 import { median, mergeResults } from "./stats.js";
 
@@ -165,7 +165,7 @@ try {
     measuredAt: new Date().toISOString(),
     machine: { cores: availableParallelism(), node: process.version, loadAverage1mAtStart: Math.round(loadAverageAtStart * 10) / 10 },
     devnet: { shards: SHARDS, validatorsPerShard: VALIDATORS_PER_SHARD, believable: 1, epochLength: L, idleHeartbeatMs: IDLE_HEARTBEAT_MS },
-    load: { mode: "open-loop", rate: RATE, seconds: SECONDS, end: run.end, submitted: t.submitted, final: t.final, rejected: t.rejected, rejectedByCode: run.report.metrics.rejectedByCode, unsettled: t.unsettled, resentByCause: run.report.metrics.resentByCause },
+    load: { mode: "open-loop", rate: RATE, seconds: SECONDS, end: run.end, submitted: t.submitted, final: t.final, rejected: t.rejected, rejectedByCode: run.report.metrics.rejectedByCode, unsettled: t.unsettled, resentByCause: run.report.metrics.resentByCause, ...(run.unsettled === undefined ? {} : { unsettledTraced: run.unsettled }) },
     steadyFinalPerSecond: steady,
     steadySeconds: steadySeconds.length,
     boundaries: measured,
@@ -180,6 +180,7 @@ try {
   console.log(`steady ${steady} final tx/s over ${steadySeconds.length} s; ${measured.length} boundaries:`);
   for (const b of measured) console.log(`  epoch ${b.epoch} (height ${b.height}): rest ${b.restMs.map((r) => `${r.restMs} ms`).join(" / ")}, switch pauses ${b.switchPauseMs.join(", ")} ms, ${b.movers} mover(s), mean ${b.meanFinalPerSecond} final tx/s (${b.shareOfSteady} of steady), lowest second ${b.lowestFinalPerSecond}`);
   console.log(`worst dip ${result.worstDip}; load ${run.end}: ${t.final} final of ${t.submitted}`);
+  for (const line of unsettledLines(run)) console.log(`  ${line}`);
   for (const [shard, tips] of tipBySecond.entries()) console.log(`  shard ${shard} heights per second: ${tips.map((tip, k) => tip - (tips[k - 1] ?? tip)).join(" ")}`);
 
   // Other keys of the file (bench/bootstrap's figures) stay; earlier labels' runs too.

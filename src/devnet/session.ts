@@ -82,6 +82,25 @@ export function kindLines(m: DevnetLoadResult["run"]["report"]["metrics"]): stri
   ];
 }
 
+/**
+ * After a drain timeout, the traced transactions grouped by where they are: the driver's state
+ * and each endpoint's answer (e.g. "accepted; final at 2 of 8, TX_NOT_FOUND at 6"), with a count
+ * and one txid of each group.
+ */
+export function unsettledLines(run: LoadRun): string[] {
+  if (run.unsettled === undefined) return [];
+  const groups = new Map<string, { count: number; example: string }>();
+  for (const trace of run.unsettled) {
+    const answers = new Map<string, number>();
+    for (const answer of trace.atEndpoints) answers.set(answer, (answers.get(answer) ?? 0) + 1);
+    const key = `${trace.cross ? "cross-shard " : ""}${trace.driverState} (shard ${trace.shard}); ${[...answers].sort().map(([answer, n]) => `${answer} at ${n}`).join(", ")}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { count: 1, example: trace.txid });
+    else group.count++;
+  }
+  return [`unsettled, the first ${run.unsettled.length} traced:`, ...[...groups].map(([key, { count, example }]) => `  ${count} × ${key} (e.g. ${example})`)];
+}
+
 /** The few lines a person reads after a run: throughput, latencies, counts, where the report is. */
 export function summaryLines(result: DevnetLoadResult): string[] {
   const m = result.run.report.metrics;
@@ -95,6 +114,7 @@ export function summaryLines(result: DevnetLoadResult): string[] {
     ...kindLines(m),
     o.count === 0 ? "optimistic latency: n/a (no believable validators: solo or one-league BFT shards confirm only when final)" : `optimistic latency: p50 ${ms(o.p50Ms)}, p99 ${ms(o.p99Ms)}`,
     `validator CPU (mean % of one core): ${result.run.report.cpu.map((c) => `${c.label} ${c.meanPercent.toFixed(0)}%`).join(", ")}`,
+    ...unsettledLines(result.run),
     `report: ${result.files.html} (also ${result.files.json}, ${result.files.markdown})`,
   ];
 }

@@ -171,7 +171,33 @@ export interface LoadRun {
   readonly report: LoadReport;
   /** "settled": every submitted transaction final or rejected; "drain-timeout": some were not. */
   readonly end: "settled" | "drain-timeout";
+  /** After a drain timeout: where the first UNSETTLED_TRACED transactions still open are (the driver's side and every endpoint's). */
+  readonly unsettled?: readonly UnsettledTrace[];
 }
+
+/**
+ * A transaction the drain gave up on, as the driver held it and as each endpoint answers for it
+ * after the run: tells a confirmation the driver missed (final somewhere), a transaction still
+ * in a mempool (pending) or held by a relay, and one no node holds (lost after acceptance if the
+ * driver saw it accepted: a bug, since nothing accepted may be lost).
+ */
+export interface UnsettledTrace {
+  readonly txid: string;
+  readonly shard: number;
+  readonly cross: boolean;
+  /** The driver's state: "submitted" (sent, not acknowledged accepted) or "accepted". */
+  readonly driverState: "submitted" | "accepted";
+  /** Sends so far (1 = sent once) and resends after retryable refusals. */
+  readonly sends: number;
+  readonly retries: number;
+  /** The endpoint its current send went to (−1: scheduled again, unsent). */
+  readonly sentTo: number;
+  /** Per endpoint, in `endpoints` order: its /v1/tx state, or the code of its refusal (TX_NOT_FOUND, API_UNREACHABLE, …). */
+  readonly atEndpoints: readonly string[];
+}
+
+/** How many of the transactions still open after a drain timeout are traced (two HTTP reads per endpoint each at most). */
+export const UNSETTLED_TRACED = 64;
 
 /**
  * Refusals that say where the transaction went, not what is wrong with it: the validator does
@@ -1119,6 +1145,18 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   progress?.stop();
   for (const connection of connections) if (connection.up) connection.socket?.close(1000, "done");
   if (streamFailure !== undefined) throw streamFailure;
+  const traced: number[] = [];
+  for (let position = 0; position < count && traced.length < UNSETTLED_TRACED; position++) if (isOpen(position)) traced.push(position);
+  const unsettled = end === "drain-timeout" ? await Promise.all(traced.map(async (position): Promise<UnsettledTrace> => {
+    const txid = toHex(set.txid(position));
+    const atEndpoints = await Promise.all(endpoints.map((url) => new ApiClient(nodeUrlOf(url)).transaction(txid).then(
+      (status) => status.state === "rejected" ? `rejected ${status.code ?? ""}`.trimEnd() : status.state,
+      (error: unknown) => (error as { code?: string }).code ?? (error as Error).message)));
+    return {
+      txid, shard: set.shard(position), cross: isCross(position), driverState: state[position] === TxState.Accepted ? "accepted" : "submitted",
+      sends: sends[position]!, retries: retries[position]!, sentTo: sentTo[position]!, atEndpoints,
+    };
+  })) : undefined;
 
   const summary = metrics.summary();
   const report = buildReport(
@@ -1141,5 +1179,5 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     cpu?.summary() ?? [],
     { faults },
   );
-  return { report, end };
+  return unsettled === undefined ? { report, end } : { report, end, unsettled };
 }

@@ -15,11 +15,13 @@ import { after, before, describe, it } from "node:test";
 import { assignee, spenderOf } from "../../src/consensus/pob/assignment.js";
 import { makeTestGenesis } from "../../src/ledger/genesis.js";
 import { runLoad } from "../../src/load/driver.js";
+import { ApiClient } from "../../src/api/client.js";
+import { unsettledLines } from "../../src/devnet/session.js";
 import { generateLoad, type LoadSet } from "../../src/load/workload.js";
 import type { SubmitResult } from "../../src/api/interface.js";
 import { PobTestBackend, TestShard, hex, serveApi, until } from "../api/helpers.js";
 
-const made = makeTestGenesis({ seed: "driver pob test", shardCount: 1, accounts: 80, amount: 1_000_000n, outputsPerAccount: 2, validators: 3 });
+const made = makeTestGenesis({ seed: "driver pob test", shardCount: 1, accounts: 84, amount: 1_000_000n, outputsPerAccount: 2, validators: 3 });
 const [keyA, keyB, keyC] = made.validators.map((v) => v.publicKey) as [Uint8Array, Uint8Array, Uint8Array];
 
 function pobStatus(leagueMode: "two-league" | "one-league", believable: readonly Uint8Array[]): Record<string, unknown> {
@@ -52,6 +54,8 @@ describe("runLoad against a PoB shard", () => {
   let shard: TestShard;
   let backends: [CountingBackend, CountingBackend];
   let producer: NodeJS.Timeout;
+  /** Whether the producer commits blocks (a test stops the chain to leave accepted transactions pending). */
+  let producing = true;
   const servers: Awaited<ReturnType<typeof serveApi>>[] = [];
   let endpoints: string[];
 
@@ -60,7 +64,7 @@ describe("runLoad against a PoB shard", () => {
     shard = TestShard.open(made.genesis, 0, made.validators[0]!, join(dir, "data"));
     backends = [keyA, keyB].map((key) => new CountingBackend(shard, key, { consensus: pobStatus("two-league", [keyA, keyB]), sealOnAccept: true })) as [CountingBackend, CountingBackend];
     producer = setInterval(() => {
-      if (backends.every((backend) => backend.answering === 0)) shard.solo.commitNextBlock();
+      if (producing && backends.every((backend) => backend.answering === 0)) shard.solo.commitNextBlock();
     }, BLOCK_INTERVAL_MS);
     for (const backend of backends) servers.push(await serveApi(backend));
     endpoints = servers.map((server) => `ws://127.0.0.1:${server.port}/v1/stream`);
@@ -165,6 +169,35 @@ describe("runLoad against a PoB shard", () => {
     });
     assert.ok(byNewLeague > 0, "transactions sent after the change went to B as the new league's assignee");
     for (const backend of backends) backend.consensus = pobStatus("two-league", [keyA, keyB]);
+  });
+
+  it("traces, after a drain timeout, every transaction still open: accepted by the driver's account, pending at both validators while the chain stands still", async () => {
+    for (const backend of backends) {
+      backend.consensus = pobStatus("two-league", [keyA, keyB]);
+      backend.sealOnAccept = false;
+    }
+    producing = false;
+    const set = await generateLoad({ genesis: made.genesis, accounts: made.accounts.slice(80, 84), count: 4, seed: "pob unsettled", fee: 1n, threads: 1 });
+    try {
+      const run = await runLoad({ set, endpoints, mode: { kind: "closed-loop", window: 4 }, durationMs: 10_000, drainTimeoutMs: 1000 });
+      assert.equal(run.end, "drain-timeout");
+      assert.equal(run.report.metrics.totals.final, 0);
+      assert.deepEqual(run.unsettled?.map((trace) => trace.txid), Array.from({ length: 4 }, (_, position) => hex(set.txid(position))), "every open transaction, in set order");
+      const got = receivers(set);
+      run.unsettled!.forEach((trace, position) => assert.deepEqual(
+        { shard: trace.shard, cross: trace.cross, driverState: trace.driverState, sends: trace.sends, retries: trace.retries, sentTo: trace.sentTo, atEndpoints: trace.atEndpoints },
+        { shard: 0, cross: false, driverState: "accepted", sends: 1, retries: 0, sentTo: got[position], atEndpoints: ["pending", "pending"] }, `transaction ${position}`));
+      const lines = unsettledLines(run);
+      assert.equal(lines[0], "unsettled, the first 4 traced:");
+      assert.match(lines[1]!, /^ {2}4 × accepted \(shard 0\); pending at 2 \(e\.g\. [0-9a-f]{64}\)$/);
+      assert.equal(lines.length, 2);
+    } finally {
+      producing = true;
+      for (const backend of backends) backend.sealOnAccept = true;
+    }
+    // The chain goes on: what was pending becomes final (nothing accepted is lost).
+    const client = new ApiClient(`http://127.0.0.1:${servers[0]!.port}`);
+    await until(async () => ((await Promise.all(Array.from({ length: 4 }, (_, position) => client.transaction(hex(set.txid(position)))))).every((status) => status.state === "final") ? true : undefined), "the 4 pending transactions final");
   });
 
   it("refuses, with LOAD_CONNECT_FAILED, an endpoint whose status claims two leagues without a usable believable list", async () => {
