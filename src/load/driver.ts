@@ -192,6 +192,8 @@ export interface UnsettledTrace {
   readonly retries: number;
   /** The endpoint its current send went to (−1: scheduled again, unsent). */
   readonly sentTo: number;
+  /** When a node first acknowledged it accepted, in ms from the run's start (null: never). */
+  readonly acceptedAtMs: number | null;
   /** Per endpoint, in `endpoints` order: its /v1/tx state, or the code of its refusal (TX_NOT_FOUND, API_UNREACHABLE, …). */
   readonly atEndpoints: readonly string[];
 }
@@ -1154,7 +1156,8 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       (error: unknown) => (error as { code?: string }).code ?? (error as Error).message)));
     return {
       txid, shard: set.shard(position), cross: isCross(position), driverState: state[position] === TxState.Accepted ? "accepted" : "submitted",
-      sends: sends[position]!, retries: retries[position]!, sentTo: sentTo[position]!, atEndpoints,
+      sends: sends[position]!, retries: retries[position]!, sentTo: sentTo[position]!,
+      acceptedAtMs: Number.isNaN(acceptedAt[position]!) ? null : Math.round(acceptedAt[position]! - startMs), atEndpoints,
     };
   })) : undefined;
 

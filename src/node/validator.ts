@@ -965,10 +965,12 @@ export class ValidatorNode {
 
   /**
    * Stops `old`'s driver (or retires an ended opening's: its BFT serves the instance's records to
-   * late members until the next opening starts) and returns what it held unsettled: batches still
-   * in the workers land in the queue first.
+   * late members until the next opening starts) and returns what it held unsettled: its relays
+   * still unanswered, then the queue (batches still in the workers land in it first).
    */
   async #stopRun(old: EpochRun, retire = false): Promise<readonly Uint8Array[]> {
+    // Relayed for clients and not answered yet: the next driver relays them to its own assignee (or produces them).
+    const relayed = old.driver instanceof PobShardConsensus ? old.driver.unansweredRelays() : [];
     if (retire && old.driver instanceof PobShardConsensus) {
       old.driver.retire();
       this.#retired.push(old.driver);
@@ -977,7 +979,7 @@ export class ValidatorNode {
     }
     old.detach();
     await old.hold.pipeline.drain();
-    return old.hold.pipeline.drainQueued();
+    return [...relayed, ...old.hold.pipeline.drainQueued()];
   }
 
   /**

@@ -184,6 +184,7 @@ describe("runLoad against a PoB shard", () => {
       assert.equal(run.report.metrics.totals.final, 0);
       assert.deepEqual(run.unsettled?.map((trace) => trace.txid), Array.from({ length: 4 }, (_, position) => hex(set.txid(position))), "every open transaction, in set order");
       const got = receivers(set);
+      run.unsettled!.forEach((trace, position) => assert.ok(trace.acceptedAtMs !== null && trace.acceptedAtMs >= 0 && trace.acceptedAtMs < run.report.run.plannedDurationMs, `transaction ${position} accepted at ${trace.acceptedAtMs} ms`));
       run.unsettled!.forEach((trace, position) => assert.deepEqual(
         { shard: trace.shard, cross: trace.cross, driverState: trace.driverState, sends: trace.sends, retries: trace.retries, sentTo: trace.sentTo, atEndpoints: trace.atEndpoints },
         { shard: 0, cross: false, driverState: "accepted", sends: 1, retries: 0, sentTo: got[position], atEndpoints: ["pending", "pending"] }, `transaction ${position}`));

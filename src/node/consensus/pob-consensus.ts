@@ -229,8 +229,8 @@ export class PobShardConsensus implements ShardDriver {
   readonly #optimistic = new Map<string, { readonly hash: Uint8Array; readonly block: DecodedBlock; readonly index: number }>();
   readonly #relayQueues = new Map<PeerId, Uint8Array[]>();
   #relayTimer: TimerHandle | undefined;
-  /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee. */
-  readonly #relayed = new Map<string, { readonly peer: PeerId; readonly txid: Uint8Array; readonly at: number }>();
+  /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee and bytes (handed on at a stop). */
+  readonly #relayed = new Map<string, { readonly peer: PeerId; readonly txid: Uint8Array; readonly tx: Uint8Array; readonly at: number }>();
   #relaySweep: TimerHandle | undefined;
   /** Producer side: verified transactions whose input is missing, waiting for their parent (`#offer`). */
   readonly #orphans = new Map<string, { readonly entry: MempoolEntry; readonly since: number }>();
@@ -514,7 +514,7 @@ export class PobShardConsensus implements ShardDriver {
     }
     const key = toHex(txid);
     this.#relayed.delete(key);
-    this.#relayed.set(key, { peer, txid, at: this.#clock.now() });
+    this.#relayed.set(key, { peer, txid, tx, at: this.#clock.now() });
     let queue = this.#relayQueues.get(peer);
     if (queue === undefined) this.#relayQueues.set(peer, (queue = []));
     // Packed into the relay message at the flush; the API's frames are copies that outlive this call.
@@ -522,6 +522,22 @@ export class PobShardConsensus implements ShardDriver {
     if (queue.length >= RELAY_BATCH_TXS) this.#flushRelays();
     else this.#relayTimer ??= this.#clock.setTimer(1, () => this.#flushRelays());
     return { outcome: "accepted", txid };
+  }
+
+  /**
+   * The transactions this validator relayed and accepted for its clients that are neither sealed,
+   * final nor refused here: what the node hands to its next driver when this one stops (an epoch
+   * switch, an opening's end). The assignee may be a validator still switching or syncing, which
+   * drops relays until its driver runs, and this driver's RELAY_UNANSWERED sweep stops with it: left
+   * here, such a transaction would be accepted and then lost without a word to its client.
+   */
+  unansweredRelays(): Uint8Array[] {
+    const held: Uint8Array[] = [];
+    for (const { txid, tx } of this.#relayed.values()) {
+      const state = this.status(txid).state;
+      if (state !== "final" && state !== "optimistic" && state !== "rejected") held.push(tx);
+    }
+    return held;
   }
 
   /** Whether a transaction relayed to `peer` has waited more than `ms` unanswered (only overdue entries are scanned: oldest first). */
