@@ -232,6 +232,8 @@ export class PobShardConsensus implements ShardDriver {
   /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee and bytes (handed on at a stop). */
   readonly #relayed = new Map<string, { readonly peer: PeerId; readonly txid: Uint8Array; readonly tx: Uint8Array; readonly at: number }>();
   #relaySweep: TimerHandle | undefined;
+  /** Submissions under way (awaiting the verifier): `submissionsSettled`. */
+  readonly #submissions = new Set<Promise<readonly SubmitResult[]>>();
   /** Producer side: verified transactions whose input is missing, waiting for their parent (`#offer`). */
   readonly #orphans = new Map<string, { readonly entry: MempoolEntry; readonly since: number }>();
   #orphanTimer: TimerHandle | undefined;
@@ -471,6 +473,26 @@ export class PobShardConsensus implements ShardDriver {
    * signed, never "accepted" for a transaction that then vanishes.
    */
   async submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
+    const submission = this.#submit(transactions);
+    this.#submissions.add(submission);
+    try {
+      return await submission;
+    } finally {
+      this.#submissions.delete(submission);
+    }
+  }
+
+  /**
+   * Resolves once every submission under way has its answer (its relays are in `#relayed`): the
+   * node pauses new ones before it stops a driver, then waits here, so a transaction still in the
+   * verifier when the switch began is among `unansweredRelays` rather than relayed by a stopped
+   * driver into a closed channel.
+   */
+  async submissionsSettled(): Promise<void> {
+    while (this.#submissions.size > 0) await Promise.allSettled([...this.#submissions]);
+  }
+
+  async #submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
     const leagues = this.leagues;
     if (leagues.mode === "one-league") return transactions.map((tx) => this.#offerOneLeague(tx));
     const results = new Array<SubmitResult>(transactions.length);
