@@ -869,8 +869,8 @@ export class PobShardConsensus implements ShardDriver {
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
         const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: outcome.timestamp, producer: proposal.proposer };
-        // The outcome's txids are the included transactions' own: the final block does not hash them again.
-        const header = makeBlockHeader(fields, transactions, outcome.included);
+        // The outcome's txids and certified body root are the included transactions' own: the final block does not hash them again.
+        const header = makeBlockHeader(fields, transactions, outcome.included, outcome.commitmentParts.bodyRoot);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
         return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs, certificate: proverOf().certificate(), proposal: record.proposal, ...(msb === undefined ? {} : { msb }) };
       });
