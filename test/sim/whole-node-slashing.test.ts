@@ -153,8 +153,12 @@ async function run(seed: string) {
   return { slipped: slipped.length, burned: expected.burned };
 }
 
-/** Two seeds in CI: one lets forgeries slip, one is caught at once. */
-const seeds = caseSeeds("slashing", 2);
+/**
+ * Three seeds in CI: some are caught at once, one lets forgeries slip. The sampling follows the
+ * chain's randomness, so which seed does changes with the commitment (since domain v6, with the
+ * body root: slashing-1 and -2 are caught at once, slashing-3 slips).
+ */
+const seeds = caseSeeds("slashing", 3);
 
 describe("slashing with whole validators", () => {
   it(`${seeds.join(", ")}: a forging producer is slashed by a slashing transaction that repays its victims, and every replica, restarted, agrees`, async () => {
