@@ -165,7 +165,7 @@ async function syncFresh(sources: readonly PeerId[], options: { target?: number;
  * makes them of the honest answer, chunks as `chunk` makes them of the honest answer (undefined:
  * silence), sync heights honestly.
  */
-function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chunk?: (honest: Uint8Array) => Uint8Array | undefined }): PeerId {
+function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chunk?: (honest: Uint8Array) => Uint8Array | undefined; heights?: (honest: SyncedHeight[], first: number) => SyncedHeight[] }): PeerId {
   const id = `msb-source-${nodes++}`;
   const replica = world.replicas[0]!.state;
   world.sim.addNode(id, ({ transport }) => {
@@ -175,7 +175,7 @@ function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chun
     const server = new MsbChunkServer(decodeMsbHeader(header), packed(replica.msbBody(replica.latestMsb!.epoch)!), packed(replica.msbDecisions(replica.latestMsb!.epoch)!));
     channel.on(SYNC_REQUEST, (from, _type, payload) => {
       const { id: request, first, count } = decodeSyncRequest(payload);
-      channel.send(from, SYNC_RESPONSE, okAnswer(request, first, heightsOf(replica, first, count)));
+      channel.send(from, SYNC_RESPONSE, okAnswer(request, first, (options.heights ?? ((honest) => honest))(heightsOf(replica, first, count), first)));
     });
     channel.on(MSB_CERT_REQUEST, (from, _type, payload) => {
       const epoch = decodeCertRequest(payload);
@@ -604,6 +604,24 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.equal(toHex(verifyFinalHeight(fresh, honest!, { anchorAt: at }, options).block.hash), toHex(decodeBlock(honest!.block).hash));
     assert.equal(codeOf(() => verifyFinalHeight(fresh, resignedHeight(honest!), { anchorAt: at }, options)), "SYNC_BODY_ROOT_MISMATCH");
     await fresh.close();
+  });
+
+  it("msb-join: an anchor served with another previous block hash (the joiner has no predecessor to link it to) is refused against the certified one: SYNC_BAD_BLOCK; the join anchors at the next source's block, byte for byte", async () => {
+    const replica = world.replicas[0]!.state;
+    const liar = msbSource({
+      heights: (honest, first) => honest.map((height, i) => {
+        if (first + i !== L) return height;
+        const block = decodeBlock(height.block);
+        return { ...height, block: encodeBlock({ ...block.header, prevHash: new Uint8Array(32).fill(7) }, block.seal, block.transactions) };
+      }),
+    });
+    const { state, report, failure } = await syncFresh([liar, world.honest[3]!], { bootstrap: true });
+    assert.equal(failure, undefined);
+    const joined = report!.bootstrap!;
+    assert.equal(joined.restored, true, JSON.stringify(joined.failure));
+    assert.deepEqual(joined.dropped.map((d) => [d.peer, d.code]), [[liar, "SYNC_BAD_BLOCK"]]);
+    assert.equal(toHex(state.getBlock(L)!), toHex(replica.getBlock(L)!));
+    assert.deepEqual(joinedAt(state), joinedAt(replica));
   });
 
   it("msb-join: a source serving bad chunks is dropped (MSB_BAD_CHUNK) and the body comes from the next; a bad certification is refused (SYNC_BAD_CERTIFICATE)", async () => {

@@ -194,9 +194,9 @@ async function syncsSlippedForgeries(seed: string, cluster: ReturnType<typeof po
 }
 
 /**
- * Three seeds in CI: some are caught at once, one lets forgeries slip. The sampling follows the
- * chain's randomness, so which seed does changes with the commitment (since domain v6, with the
- * body root: slashing-1 and -2 are caught at once, slashing-3 slips).
+ * Three seeds in CI: some let forgeries slip, one is caught at once. The sampling follows the
+ * chain's randomness, so which seed does what changes with the commitment (since domain v6, with
+ * the body root and previous block hash: slashing-1 and -2 slip, slashing-3 is caught at once).
  */
 const seeds = caseSeeds("slashing", 3);
 

@@ -45,7 +45,7 @@
  * (`writeCommitmentParts`, the one encoder, also what proofs carry): previous tip ‖ core hash ‖
  * randomness ‖ Merkle root of the included txids ‖ u32 their count ‖ body root of the included
  * transactions ‖ Merkle root of the excluded (txid, code) list ‖ u32 its count ‖ u64 supply ‖ u64
- * UTXO count ‖ accounts hash ‖ MSB header hash. It chains from the genesis state every replica
+ * UTXO count ‖ accounts hash ‖ MSB header hash ‖ previous block hash. It chains from the genesis state every replica
  * starts from, so equal tips mean the same included and excluded sets at every height and the
  * same resulting UTXO supply and size.
  * The body root (ledger/block.ts `bodyRootOf`: RFC 6962 over the included transactions' full
@@ -55,6 +55,10 @@
  * whose signatures or proofs are re-encoded (ZIP-215 admits a non-canonical R) under the same
  * certificate. Every member computes it from what it executed before co-signing; the final block
  * reuses it (`makeBlockHeader`'s `bodyRoot`) instead of hashing the body again.
+ * The previous block hash (`PobValidatorOptions.previousBlock`: the replica's final block of the
+ * height before, the genesis block's at height 1) is the final block's header `prevHash`: with it
+ * and the body root every header field is certified, so a block synced without its predecessor
+ * (an MSB join's anchor) is the shard's byte for byte.
  * The MSB header hash (white paper §8, Algorithm 6) is all zero but at an epoch's last height,
  * where it is `msbHeaderHash` of the Micro State Block of the UTXO set after the height
  * (`PobValidatorOptions.msbAt`, src/node/msb.ts): every normal-league member executes before it
@@ -206,6 +210,8 @@ export interface CommitmentParts {
   readonly accountsHash: Uint8Array;
   /** `msbHeaderHash` of the MSB after the height at an epoch's last height (module doc); all zero elsewhere. */
   readonly msbHeaderHash: Uint8Array;
+  /** The hash of the final block of the height before: the final block's `prevHash` (module doc); all zero without `PobValidatorOptions.previousBlock`. */
+  readonly previousBlock: Uint8Array;
 }
 
 /** The MSB header hash of every height but an epoch's last. */
@@ -215,7 +221,7 @@ export const NO_MSB = new Uint8Array(HASH_BYTES);
 export function writeCommitmentParts(writer: BinaryWriter, parts: CommitmentParts): BinaryWriter {
   return writer.bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness)
     .bytes(parts.includedRoot).u32(parts.includedCount).bytes(parts.bodyRoot).bytes(parts.excludedRoot).u32(parts.excludedCount)
-    .u64(parts.supply).u64(parts.count).bytes(parts.accountsHash).bytes(parts.msbHeaderHash);
+    .u64(parts.supply).u64(parts.count).bytes(parts.accountsHash).bytes(parts.msbHeaderHash).bytes(parts.previousBlock);
 }
 
 /** Strict inverse of `writeCommitmentParts` at the reader's position; `take` reads a hash (a view or a copy). */
@@ -225,6 +231,7 @@ export function readCommitmentParts<Code extends string>(reader: BinaryReader<Co
     previous: hash("previous commitment"), coreHash: hash("core hash"), randomness: hash("randomness"),
     includedRoot: hash("included root"), includedCount: reader.u32("included count"), bodyRoot: hash("body root"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
     supply: reader.u64("supply"), count: reader.u64("count"), accountsHash: hash("accounts hash"), msbHeaderHash: hash("MSB header hash"),
+    previousBlock: hash("previous block hash"),
   };
 }
 
@@ -306,6 +313,12 @@ export interface PobValidatorOptions {
    * binds an MSB.
    */
   readonly msbAt?: (height: number, decisions: readonly AtomixDecision[]) => Uint8Array | undefined;
+  /**
+   * The hash of the final block of `height` − 1 as this replica stores it (the genesis block's for
+   * height 1): what the commitment binds as the final block's `prevHash` (module doc). Absent (a
+   * replica without a block store): all zero.
+   */
+  readonly previousBlock?: (height: number) => Uint8Array;
 }
 
 /** A proposal core executed on the replica, not yet final: commit it once decided, or abort it. */
@@ -562,6 +575,7 @@ export class PobValidator {
       supply: utxo.supply, count: BigInt(utxo.count),
       accountsHash: accountsHash(this.settleAccounts(this.options.accounts.copy(), core, work).snapshot()),
       msbHeaderHash: this.options.msbAt?.(height, work.atomix) ?? NO_MSB,
+      previousBlock: this.options.previousBlock?.(height) ?? ZERO_HASH,
     };
     const commitment = stateCommitmentOf(parts);
     const execution: Execution = {

@@ -1,7 +1,7 @@
 /**
  * Unlocks that cite a shared certified part (issue 13): in an encoded block, the certified part
  * every decision proof of one final height repeats — its (epoch, shard, batch, height, view) and
- * the bytes from the proposal body digest to the MSB header hash, ~0.4 KB for a committee of 4 —
+ * the bytes from the proposal body digest to the previous block hash, ~0.4 KB for a committee of 4 —
  * is written once, in a section before the transactions, and each unlock-to-commit or
  * unlock-to-abort (kinds 2, 3) carries in its place a citation: its decision and inclusion path.
  *

@@ -63,7 +63,7 @@ export const SYNC_ERROR_CODES = [
   "SYNC_COMMITMENT_BREAK",
   /** The proposal sent does not decode or is not the one the certificate signs. */
   "SYNC_BAD_PROPOSAL",
-  /** The block does not decode, is not the Final block of this height/epoch/shard, does not link to the tip, or its seal is not the certificate's. */
+  /** The block does not decode, is not the Final block of this height/epoch/shard, does not link to the tip or to the certified previous block hash, or its seal is not the certificate's. */
   "SYNC_BAD_BLOCK",
   /** The block's transactions are not the certified included list (root or count). */
   "SYNC_INCLUDED_MISMATCH",

@@ -13,14 +13,14 @@
  *   2. its previous commitment is the tip's (SYNC_COMMITMENT_BREAK);
  *   3. the proposal sent is the certified one (its digest is the certificate's body digest,
  *      SYNC_BAD_PROPOSAL); the block is the Final block of h, of that epoch and shard, linked to
- *      the tip (its header's root is its txids', decodeBlock), with the proposal's timestamp and
+ *      the tip and to the certified previous block hash (its header's root is its txids', decodeBlock), with the proposal's timestamp and
  *      proposer, sealed with the certificate's commit certificate (SYNC_BAD_BLOCK);
  *   4. its txids are the certified included list, the rejections sent the certified excluded
  *      list, by RFC 6962 root and count (SYNC_INCLUDED_MISMATCH, SYNC_EXCLUDED_MISMATCH), and its
  *      header's body root is the certified one (SYNC_BODY_ROOT_MISMATCH; decodeBlock checked the
  *      body against the header): with the linkage, proposal and seal of step 3 every byte of the
- *      block is the shard's, the anchor's too (but its previous hash, which it has nothing to
- *      check against), so its hash is the one every replica holds;
+ *      block is the shard's, the anchor's too (its previous hash is the certified previous block
+ *      hash, step 3), so its hash is the one every replica holds;
  *   5. the phase writes sent are those its transactions decide (`atomixWritesOf`, SYNC_BAD_ATOMIX);
  *   6. every transaction passes stateless checks and applies (SYNC_APPLY_FAILED), and the UTXO
  *      supply and count after it are the certified ones (SYNC_STATE_MISMATCH), and so is the MSB
@@ -778,7 +778,9 @@ export function verifyFinalHeight(
   const block = coded("SYNC_BAD_BLOCK", `height ${h}`, () => decodeBlock(height.block));
   const { header, seal } = block;
   const sealed = seal.kind === "collective" && sameBytes(seal.participants, commitCertificate.mask) && sameBytes(seal.signature, commitCertificate.signature);
+  // The previous hash is certified (the commitment's previous block): an anchor, whose predecessor the joiner lacks, is bound too.
   if (header.kind !== BlockKind.Final || header.shard !== state.shard || header.epoch !== epoch || header.height !== h || (!anchored && !sameBytes(header.prevHash, tip.hash))
+    || !sameBytes(header.prevHash, commitment.previousBlock)
     || header.timestamp !== proposal.timestamp || !sameBytes(header.producer, proposal.proposer) || !sealed) {
     throw new IosError<SyncErrorCode>("SYNC_BAD_BLOCK", `height ${h}: not the Final block of epoch ${epoch}, shard ${state.shard} on the tip, of the certified proposal, sealed with its commit certificate`);
   }
