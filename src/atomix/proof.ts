@@ -5,8 +5,8 @@
  * epoch context's `committee(shard, batch)`), with no other state:
  *
  *   1. the state commitment of the final height is rebuilt from its parts (PoB finalization.ts
- *      `stateCommitmentOf`): previous commitment, core hash, randomness, included root, excluded
- *      root, supply, count, accounts hash, MSB header hash;
+ *      `stateCommitmentOf`): previous commitment, core hash, randomness, included root, body
+ *      root, excluded root, supply, count, accounts hash, MSB header hash, previous block hash;
  *   2. the proposal hash from the digest of the proposal's body and that commitment (PoB
  *      proposal.ts `proposalHashOfParts`);
  *   3. the BFT commit statement of (instance key of (chain, shard, epoch, batch), height, view, proposal
@@ -17,18 +17,18 @@
  *      with a code the UTXO kernel decided (`DECISIVE_CODES`: a refusal that holds forever, since
  *      a shard decides a cross-shard transaction once).
  *
- * Encoding (little-endian), version 4 (1 had no accounts hash, 2 no MSB header hash, 3 no batch):
+ * Encoding (little-endian), version 5 (1 had no accounts hash, 2 no MSB header hash, 3 no batch, 4 no body root or previous block hash):
  *   u8 version ‖ u8 verdict (1 accepted, 0 rejected) ‖ u32 epoch ‖ u32 shard ‖ u16 batch (the
  *   TransEpoch batch whose instance decided the height: src/epoch/transepoch) ‖ u64 height (of
  *   the epoch's BFT instance) ‖ u32 view ‖ txid [32] ‖ u8 |code| ‖ code (Latin-1, empty when
  *   accepted) ‖ proposal body digest [32] ‖ prepare certificate hash [32] ‖ commit certificate
  *   (u16 n ‖ mask ⌈n/8⌉ ‖ signature [64]) ‖ previous, core hash, randomness [32 each] ‖ included
- *   root [32] ‖ u32 included count ‖ excluded root [32] ‖ u32 excluded count ‖ u64 supply ‖ u64
- *   count ‖ accounts hash [32] ‖ MSB header hash [32] (the parts: finalization.ts
+ *   root [32] ‖ u32 included count ‖ body root [32] ‖ excluded root [32] ‖ u32 excluded count ‖ u64 supply ‖ u64
+ *   count ‖ accounts hash [32] ‖ MSB header hash [32] ‖ previous block hash [32] (the parts: finalization.ts
  *   `writeCommitmentParts`, their one encoder) ‖ u16 |path| ‖ Merkle proof (crypto/merkle.ts
  *   `encodeMerkleProof`), whose tree size must be the committed count.
- * Size: 409 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
- * of 4,096 transactions about 0.8 KB (the white paper §6.3 compares one 80-byte collective
+ * Size: 473 + ⌈n/8⌉ + |code| + the path's size, index and 32 bytes per level; for a committee of 100 and a block
+ * of 4,096 transactions 902 B (the white paper §6.3 compares one 80-byte collective
  * signature with 9 KB of individual ones).
  *
  * A **final-height certificate** is the same head and certified part without a decision or path:
@@ -77,7 +77,7 @@ export const DECISIVE_CODES: ReadonlySet<string> = new Set(APPLY_STATUS_NAMES.fi
 const PROOF_CODES = singleCode<LedgerErrorCode>("TX_PROOF_MALFORMED");
 /** A final-height certificate's head (module doc); the certified part follows. */
 const CERTIFICATE_HEAD = layout({ version: 1, epoch: 4, shard: 4, batch: 2, height: 8, view: 4 });
-export const FINAL_HEIGHT_CERTIFICATE_VERSION = 4;
+export const FINAL_HEIGHT_CERTIFICATE_VERSION = 5;
 /** A certificate is a proof without its decision and path. */
 export const MAX_FINAL_HEIGHT_CERTIFICATE_BYTES = MAX_DECISION_PROOF_BYTES;
 

@@ -27,8 +27,8 @@ export const VRF_OUTPUT_BYTES = 64;
 export const HASH_BYTES = 32;
 /** A transaction id is the SHA-256 of its unsigned encoding (DESIGN.md §3). */
 export const TXID_BYTES = HASH_BYTES;
-/** A PoB state commitment's parts as encoded (consensus/pob/finalization.ts `writeCommitmentParts`): seven hashes, two u32 counts, supply and count. */
-export const COMMITMENT_PARTS_BYTES = 7 * HASH_BYTES + 2 * 4 + 2 * 8;
+/** A PoB state commitment's parts as encoded (consensus/pob/finalization.ts `writeCommitmentParts`): nine hashes, two u32 counts, supply and count. */
+export const COMMITMENT_PARTS_BYTES = 9 * HASH_BYTES + 2 * 4 + 2 * 8;
 /** An output's position in its transaction: u32. */
 export const OUTPUT_INDEX_BYTES = 4;
 /** An outpoint, the UTXO table's key: txid ‖ u32le(index). */

@@ -33,7 +33,7 @@
  * checked, the body expanded and its body root compared (BLOCK_BODY_ROOT_MISMATCH, before any
  * transaction is judged); for a whole block, each transaction's structure and the tx root.
  *
- * API: `makeBlockHeader(fields, transactions, txids?)`, `txidsOf(transactions)`, `bodyRootOf(transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
+ * API: `makeBlockHeader(fields, transactions, txids?, bodyRoot?)`, `txidsOf(transactions)`, `bodyRootOf(transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
  * `encodeBlock(header, seal, transactions)` (`encodeBlockWithBody` also gives the decoded body), `decodeBlock(bytes)`, `decodeBlockEnvelope(bytes)`
  * (header + seal + raw body, for handing the body to `validateStateless`), `decodeBlockHeader(bytes)`
  * (the header alone, e.g. inside PoB evidence), `txRootOf(txids)`,
@@ -181,17 +181,19 @@ export function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * The full header of a block holding `transactions` (encoded), computing root, count and size.
+ * The full header of a block holding `transactions` (encoded), computing roots, count and size.
  * A caller that already holds their txids (packed, body order, e.g. from the worker pool's
- * validation) passes them, which spares hashing every transaction again; it vouches they match.
+ * validation) passes them, which spares hashing every transaction again; one that holds their
+ * body root (a PoB final block: its certified commitment carries it) passes that. It vouches they match.
  */
-export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[], txids?: Uint8Array): BlockHeader {
+export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[], txids?: Uint8Array, bodyRoot?: Uint8Array): BlockHeader {
   checkFields(fields);
   check<LedgerErrorCode>(transactions.length <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
   check<LedgerErrorCode>(txids === undefined || txids.length === transactions.length * TXID_BYTES, "BLOCK_BAD_FIELD", `${transactions.length} transactions need ${transactions.length * TXID_BYTES} bytes of txids`);
+  check<LedgerErrorCode>(bodyRoot === undefined || bodyRoot.length === HASH_BYTES, "BLOCK_BAD_FIELD", `a body root is ${HASH_BYTES} bytes`);
   const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
   check<LedgerErrorCode>(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
-  return { ...fields, txRoot: txRootOf(txids ?? txidsOf(transactions)), txCount: transactions.length, bodyBytes, bodyRoot: bodyRootOf(transactions) };
+  return { ...fields, txRoot: txRootOf(txids ?? txidsOf(transactions)), txCount: transactions.length, bodyBytes, bodyRoot: bodyRoot ?? bodyRootOf(transactions) };
 }
 
 export function encodeBlockHeader(header: BlockHeader): Uint8Array {

@@ -106,6 +106,10 @@
  * Version 11: every stored block's header carries the body root (block version 2, 162 bytes,
  * src/ledger/block.ts: a Merkle root of the full encodings, so signatures and proofs are bound by
  * the block hash); a version-10 block is BLOCK_UNKNOWN_VERSION, so the store is refused and resynced.
+ * Version 12: the PoB state commitment's parts carry the final block's body root and previous
+ * block hash (domain v6, src/consensus/pob/finalization.ts; final-height certificates and decision
+ * proofs version 5, their parts 312 bytes): a version-11 store's certificates name commitments no version-12 replica
+ * continues, and its cited parts no longer frame, so the store is refused and resynced.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -121,7 +125,7 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 11;
+export const SCHEMA_VERSION = 12;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */

@@ -103,7 +103,7 @@ function finalHeight(committee: SchnorrKey[], shard: number, included: readonly 
   const packed = Buffer.concat(included);
   const commitment: CommitmentParts = {
     previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
-    includedRoot: merkleRootOfPackedLeaves(packed, 32), includedCount: included.length, excludedRoot: excludedRoot(excluded), excludedCount: excluded.length, supply: 123_456n, count: 42n,
+    includedRoot: merkleRootOfPackedLeaves(packed, 32), includedCount: included.length, bodyRoot: new Uint8Array(32).fill(0xb0), previousBlock: new Uint8Array(32).fill(0xb1), excludedRoot: excludedRoot(excluded), excludedCount: excluded.length, supply: 123_456n, count: 42n,
     accountsHash: rng.bytes(32), msbHeaderHash: rng.bytes(32),
   };
   const proposal = Buffer.concat([rng.bytes(300), stateCommitmentOf(commitment)]);
@@ -146,6 +146,14 @@ describe("decision proofs", () => {
       const flipped = Uint8Array.from(accepted);
       flipped[at]! ^= 0x01;
       assert.match(String(check(flipped, x.txid)), /^TX_PROOF_/, `flipped byte ${at}`);
+    }
+    // The parts' body root (finalHeight's 0xb0 fill) is certified: each of its bytes flipped changes the signed commitment.
+    const bodyRootAt = Buffer.from(accepted).indexOf(Buffer.alloc(32, 0xb0));
+    assert.ok(bodyRootAt > 0, "the proof carries the body root");
+    for (let at = bodyRootAt; at < bodyRootAt + 32; at++) {
+      const flipped = Uint8Array.from(accepted);
+      flipped[at]! ^= 0x01;
+      assert.equal(check(flipped, x.txid), "TX_PROOF_BAD_SIGNATURE", `body root byte ${at - bodyRootAt} flipped`);
     }
     assert.equal(check(accepted.subarray(0, accepted.length - 1), x.txid), "TX_PROOF_MALFORMED");
     assert.equal(check(Buffer.concat([accepted, new Uint8Array(1)]), x.txid), "TX_PROOF_MALFORMED");
@@ -252,12 +260,12 @@ describe("decision proofs", () => {
     assert.equal(codeOf(() => FINAL_CHAIN_DECISIONS.verify(height0.acceptance(4).subarray(1), x.txid)), "TX_PROOF_MALFORMED");
   });
 
-  it("is small: about 0.8 KB for a committee of 100 and a block of 4,096 transactions (white paper §6.3: 80 B of collective signature against 9 KB of individual ones)", (t) => {
+  it("is small: about 0.9 KB for a committee of 100 and a block of 4,096 transactions (white paper §6.3: 80 B of collective signature against 9 KB of individual ones)", (t) => {
     const big = committees(100);
     const txids = Array.from({ length: 4_096 }, () => rng.bytes(32));
     const proof = finalHeight(big.keys[0]!, 0, txids, [], Array.from({ length: 67 }, (_, i) => i)).acceptance(1_234);
     assert.equal(verifyDecisionProof(proof, txids[1_234]!, big.directory).accepted, true);
-    assert.ok(proof.length <= 850, `${proof.length} bytes`);
+    assert.ok(proof.length <= 910, `${proof.length} bytes`);
     t.diagnostic(`proof of acceptance, committee of 100, block of 4,096 transactions: ${proof.length} bytes`);
     assert.ok(proof.length < 100 * 96 / 10, "under a tenth of 100 individual signatures and keys");
   });
@@ -549,7 +557,7 @@ describe("Unlocks cite their heights' shared certified part in a block (issue 13
     // Size: each of the 13 proofs shrinks to its decision and path; the 5 parts are written once.
     const plain = packTransactions(transactions).length;
     const partBytes = parts[0]!.length;
-    assert.equal(partBytes, 22 + 64 + 2 + 1 + 64 + 248, "head, body digest and prepare hash, certificate of 4, commitment parts");
+    assert.equal(partBytes, 22 + 64 + 2 + 1 + 64 + 312, "head, body digest and prepare hash, certificate of 4, commitment parts (nine hashes, two u32, two u64)");
     assert.equal(plain - region.length, 13 * (partBytes - 2) - (6 + 5 * (2 + partBytes)));
     assert.ok(txs[0]!.length < unlocks[0]!.length - 2 * (partBytes - 2) + 1, `a commit of 2 proofs: ${unlocks[0]!.length} → ${txs[0]!.length} bytes`);
   });

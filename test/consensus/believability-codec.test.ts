@@ -80,7 +80,7 @@ describe("believability account states: encoding and hash", () => {
 
   it("the state commitment changes with the accounts hash, and a ledger's copy is independent of it", () => {
     const parts: CommitmentParts = {
-      previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32), includedRoot: rng.bytes(32), includedCount: 1,
+      previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32), includedRoot: rng.bytes(32), includedCount: 1, bodyRoot: new Uint8Array(32).fill(0xb0), previousBlock: new Uint8Array(32).fill(0xb1),
       excludedRoot: rng.bytes(32), excludedCount: 0, supply: 10n, count: 1n, accountsHash: accountsHash(accounts()), msbHeaderHash: rng.bytes(32),
     };
     const other = Uint8Array.from(parts.accountsHash);

@@ -475,6 +475,45 @@ describe("pob evidence", () => {
     assert.equal(code(() => decodeEvidence(kind)), "POB_BAD_EVIDENCE_ENCODING");
   });
 
+  it("refuses version 1 (a txid under the tx root) with POB_EVIDENCE_OBSOLETE", () => {
+    const bytes = encodeEvidence(makeEvidence(block, 2));
+    bytes[0] = 1;
+    assert.equal(code(() => decodeEvidence(bytes)), "POB_EVIDENCE_OBSOLETE");
+  });
+
+  it("binds the transaction's bytes: a signature flipped in an honest block's transaction, with the honest path, is no evidence (POB_EVIDENCE_NOT_INCLUDED)", () => {
+    // Every signature of `honest` is valid: its producer did nothing wrong. Flipping one keeps the txid (what version 1 placed) but not the leaf.
+    const { block: honest } = buildOptimisticBlock({ shard: 0, epoch: 3, height: 2, prevHash: block.hash, timestamp: 3 }, good, producer);
+    const flipped = Uint8Array.from(honest.transactions[2]!);
+    flipped[flipped.length - 1]! ^= 0x01;
+    const forgery = { ...makeEvidence(honest, 2), transaction: flipped };
+    const verdict = verifyEvidence(forgery, producer.publicKey, verifier);
+    assert.ok(!verdict.valid && verdict.code === "POB_EVIDENCE_NOT_INCLUDED", JSON.stringify(verdict));
+    assert.ok(verifyEvidence(decodeEvidence(encodeEvidence(forgery)), producer.publicKey, verifier).valid === false);
+  });
+
+  it("every flipped byte of an encoded evidence fails with a code: it does not decode, or it does not verify", () => {
+    const bytes = encodeEvidence(makeEvidence(block, 2));
+    assert.equal(verifyEvidence(decodeEvidence(bytes), producer.publicKey, verifier).valid, true);
+    const codes = new Map<string, number>();
+    for (let i = 0; i < bytes.length; i++) {
+      const flipped = Uint8Array.from(bytes);
+      flipped[i]! ^= 0x01;
+      let got: string;
+      try {
+        const verdict = verifyEvidence(decodeEvidence(flipped), producer.publicKey, verifier);
+        got = verdict.valid ? "valid" : verdict.code;
+      } catch (error) {
+        assert.ok(error instanceof IosError, `byte ${i}: ${String(error)}`);
+        got = error.code;
+      }
+      assert.notEqual(got, "valid", `byte ${i} flipped still verifies`);
+      codes.set(got, (codes.get(got) ?? 0) + 1);
+    }
+    // The header and seal fail the seal, the transaction and its path the placement under the body root.
+    assert.ok(["POB_EVIDENCE_BAD_SEAL", "POB_EVIDENCE_NOT_INCLUDED", "POB_BAD_EVIDENCE_ENCODING"].every((want) => codes.has(want)), JSON.stringify([...codes]));
+  });
+
   it("an optimistic confirmation verifies with the producer's key alone", () => {
     const inclusion = makeInclusion(decodeBlock(buildOptimisticBlock({ shard: 0, epoch: 3, height: 1, prevHash: block.hash, timestamp: 2 }, good, producer).bytes), 3);
     const txid = block.txids.slice(3 * 32, 4 * 32);

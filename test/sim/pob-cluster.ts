@@ -20,12 +20,13 @@ export const SIM_POLICY: ShardingPolicy = { believableLeagueSize: 1, normalLeagu
 export const WHOLE_NODE: { readonly shards: number; readonly perShard: number; readonly amount: bigint; readonly fee: bigint } = { shards: 2, perShard: 5, amount: 1_000_000n, fee: 10n };
 
 /**
- * The seeds of one seeded case: `${name}-1` … `${name}-${ciCount}` in CI, WHOLE_NODE_SEEDS more
- * (`npm run test:seeds -- N`), or just `name` when IOS_SIM_SEED replays one run.
+ * The seeds of one seeded case: `${name}-${first}` … in CI (`ciCount` of them, `first` 1 unless
+ * the case says why not), WHOLE_NODE_SEEDS more (`npm run test:seeds -- N`), or just `name` when
+ * IOS_SIM_SEED replays one run.
  */
-export function caseSeeds(name: string, ciCount: number): string[] {
+export function caseSeeds(name: string, ciCount: number, first = 1): string[] {
   if (process.env["IOS_SIM_SEED"] !== undefined) return [name];
-  return Array.from({ length: ciCount + Number(process.env["WHOLE_NODE_SEEDS"] ?? 0) }, (_, i) => `${name}-${i + 1}`);
+  return Array.from({ length: ciCount + Number(process.env["WHOLE_NODE_SEEDS"] ?? 0) }, (_, i) => `${name}-${first + i}`);
 }
 
 export interface PobClusterOptions {

@@ -24,7 +24,8 @@ import { drawLeagues } from "../../src/consensus/pob/leagues.js";
 import type { ProposalCore } from "../../src/consensus/pob/proposal.js";
 import { decodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
 import { TX_PREFIX } from "../../src/ledger/kinds/interface.js";
-import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import { signatureItemsOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
+import { resignedNonCanonically } from "../support/zip215.js";
 import type { BlockAssembly } from "../../src/node/shard-state.js";
 import { sameBytes } from "../../src/bytes.js";
 import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
@@ -40,7 +41,8 @@ import type { PeerId } from "../../src/net/interface.js";
 import { ShardState } from "../../src/node/shard-state.js";
 import { SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, encodeSyncedHeight, type SyncedHeight } from "../../src/node/sync/codec.js";
 import { MAX_SYNC_HEIGHTS_PER_REQUEST, MAX_SYNC_RESPONSE_BYTES, SERVE_BYTES_PER_SECOND, type SyncErrorCode, type SyncReport } from "../../src/node/sync/interface.js";
-import { ShardSync } from "../../src/node/sync/shard-sync.js";
+import { ShardSync, verifyFinalHeight } from "../../src/node/sync/shard-sync.js";
+import { codeOf } from "../support/errors.js";
 import type { ValidatorNode } from "../../src/node/validator.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
 import { MsbChunkServer } from "../../src/msb/chunk-server.js";
@@ -76,6 +78,8 @@ interface World {
   validators: readonly KeyPair[];
   /** The two racing cross-shard transfers (lock records of shard 0 and shard 1): one committed, one aborted. */
   transfers: readonly SignedCrossShardTransfer[];
+  /** The genesis accounts' key pairs: the payers a byzantine source may collude with. */
+  accounts: readonly KeyPair[];
 }
 
 let world: World;
@@ -111,6 +115,30 @@ function tampering(tamper: (heights: SyncedHeight[], first: number) => SyncedHei
   return byzantine(({ id, first, count }) => okAnswer(id, first, tamper(heightsOf(world.replicas[0]!.state, first, count), first)));
 }
 
+/**
+ * `height` with its block's first transaction a payer can re-sign re-signed with a non-canonical R
+ * (test/support/zip215.ts: it verifies, its txid is the same) and the header's body root rebuilt,
+ * sealed as before; unchanged when no payer signed in it.
+ */
+function resignedHeight(height: SyncedHeight): SyncedHeight {
+  const block = decodeBlock(height.block);
+  const transactions = block.transactions.map((tx) => Uint8Array.from(tx));
+  const at = transactions.findIndex((tx) => resignedNonCanonically(tx, world.accounts) !== undefined);
+  if (at < 0) return height;
+  const resigned = resignedNonCanonically(transactions[at]!, world.accounts)!;
+  assert.deepEqual(transactionIdOfEncoding(resigned), transactionIdOfEncoding(transactions[at]!), "the same txid");
+  const items = signatureItemsOf(resigned, transactionIdOfEncoding(resigned));
+  assert.deepEqual(verifier.verifyBatch(items), items.map(() => true), "every signature of the re-signed transaction verifies (ZIP-215)");
+  assert.notDeepEqual(resigned, transactions[at], "other bytes");
+  transactions[at] = resigned;
+  return { ...height, block: encodeBlock({ ...block.header, bodyRoot: bodyRootOf(transactions) }, block.seal, transactions) };
+}
+
+/** Heights whose final block holds a transaction a genesis account signed (what `resignedHeight` can rewrite). */
+function resignableHeights(state: ShardState): number[] {
+  return heightsOf(state, 1, L).filter((height) => resignedHeight(height) !== height).map((height) => decodeBlock(height.block).header.height);
+}
+
 /** A fresh syncing node: its own empty store; runs `sync(target, sources)` and the simulation until it settles. */
 async function syncFresh(sources: readonly PeerId[], options: { target?: number; epochLength?: number; bootstrap?: boolean; disk?: MemoryDisk } = {}) {
   const id = `syncer-${nodes++}`;
@@ -137,7 +165,7 @@ async function syncFresh(sources: readonly PeerId[], options: { target?: number;
  * makes them of the honest answer, chunks as `chunk` makes them of the honest answer (undefined:
  * silence), sync heights honestly.
  */
-function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chunk?: (honest: Uint8Array) => Uint8Array | undefined }): PeerId {
+function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chunk?: (honest: Uint8Array) => Uint8Array | undefined; heights?: (honest: SyncedHeight[], first: number) => SyncedHeight[] }): PeerId {
   const id = `msb-source-${nodes++}`;
   const replica = world.replicas[0]!.state;
   world.sim.addNode(id, ({ transport }) => {
@@ -147,7 +175,7 @@ function msbSource(options: { certify?: (honest: Uint8Array) => Uint8Array; chun
     const server = new MsbChunkServer(decodeMsbHeader(header), packed(replica.msbBody(replica.latestMsb!.epoch)!), packed(replica.msbDecisions(replica.latestMsb!.epoch)!));
     channel.on(SYNC_REQUEST, (from, _type, payload) => {
       const { id: request, first, count } = decodeSyncRequest(payload);
-      channel.send(from, SYNC_RESPONSE, okAnswer(request, first, heightsOf(replica, first, count)));
+      channel.send(from, SYNC_RESPONSE, okAnswer(request, first, (options.heights ?? ((honest) => honest))(heightsOf(replica, first, count), first)));
     });
     channel.on(MSB_CERT_REQUEST, (from, _type, payload) => {
       const epoch = decodeCertRequest(payload);
@@ -337,7 +365,7 @@ async function buildHistory(): Promise<World> {
   assert.deepEqual(cluster.failures, []);
   const committees = committeesOfContext(cluster.context);
   // Each replica serves its shard's final chain itself (ValidatorNode holds a ShardSync per state it keeps).
-  return { sim, cluster, genesis, committees, moves: movesOfContext(cluster.context), replicas, honest: [...cluster.members(SHARD)], foreignCertificates, validators, transfers };
+  return { sim, cluster, genesis, committees, moves: movesOfContext(cluster.context), replicas, honest: [...cluster.members(SHARD)], foreignCertificates, validators, transfers, accounts };
 }
 
 describe("state sync of a PoB shard from its validators", () => {
@@ -399,13 +427,14 @@ describe("state sync of a PoB shard from its validators", () => {
       bytes[bytes.length - 1]! ^= 1;
       return decodeBlock(height.block).transactions.length === 0 ? height : { ...height, block: bytes };
     }))],
-    ["a transaction's signature flipped and the header's body root rebuilt (the txid, hence the certified root, unchanged)", "SYNC_BAD_SIGNATURE", () => tampering((heights) => heights.map((height) => {
+    ["a transaction's signature flipped and the header's body root rebuilt (the txid, hence the certified root, unchanged)", "SYNC_BODY_ROOT_MISMATCH", () => tampering((heights) => heights.map((height) => {
       const block = decodeBlock(height.block);
       if (block.transactions.length === 0) return height;
       const transactions = block.transactions.map((tx) => Uint8Array.from(tx));
       transactions[transactions.length - 1]![transactions[transactions.length - 1]!.length - 1]! ^= 1;
       return { ...height, block: encodeBlock({ ...block.header, bodyRoot: bodyRootOf(transactions) }, block.seal, transactions) };
     }))],
+    ["a transaction re-signed by its payer with a non-canonical R (ZIP-215-valid, same txid) and the header's body root rebuilt", "SYNC_BODY_ROOT_MISMATCH", () => tampering((heights) => heights.map(resignedHeight))],
     ["another height's proposal", "SYNC_BAD_PROPOSAL", () => tampering((heights, first) => heights.map((height, i) => ({
       ...height, record: { ...height.record, proposal: world.replicas[0]!.state.finalHeightRecord(first + i + 1)!.proposal },
     })))],
@@ -479,6 +508,21 @@ describe("state sync of a PoB shard from its validators", () => {
     });
   }
 
+  it("the last height a sync reaches, served with one transaction re-signed (non-canonical R, ZIP-215-valid, same txid) and its body root rebuilt: SYNC_BODY_ROOT_MISMATCH, the next source completes, every block byte-identical to the shard's", async () => {
+    const replica = world.replicas[0]!.state;
+    const resignable = resignableHeights(replica);
+    assert.ok(resignable.length > 0, "some final block holds a payer's transaction");
+    // Nothing after the target binds its block: before the body root was certified, this block verified (same txids, valid signatures).
+    const target = resignable.at(-1)!;
+    const liar = tampering((heights, first) => heights.map((height, i) => (first + i === target ? resignedHeight(height) : height)));
+    const { state, report, failure } = await syncFresh([liar, world.honest[2]!], { target });
+    assert.equal(failure, undefined);
+    assert.deepEqual(report!.dropped.map((d) => [d.peer, d.code]), [[liar, "SYNC_BODY_ROOT_MISMATCH"]]);
+    assert.equal(report!.used.at(-1), world.honest[2]);
+    assert.equal(state.tip.height, target);
+    for (let h = 1; h <= target; h++) assert.equal(toHex(state.getBlock(h)!), toHex(replica.getBlock(h)!), `block ${h} is the shard's, byte for byte`);
+  });
+
   it("a syncer whose epoch length says height 5 ends epoch 0 finds no MSB certified there: SYNC_MSB_MISMATCH, the state stops at 4", async () => {
     const { state, failure } = await syncFresh([world.honest[2]!], { target: 10, epochLength: 5 });
     const report = failureReport(failure);
@@ -548,6 +592,36 @@ describe("state sync of a PoB shard from its validators", () => {
     assert.equal(second.report!.bootstrap?.restored, true, JSON.stringify(second.report!.bootstrap));
     assert.deepEqual(joinedAt(second.state), joinedAt(world.replicas[0]!.state));
     assert.ok(first.sync.chunksServed.served >= 1, "the first joiner served the chunks");
+  });
+
+  it("msb-join's anchor check (verifyFinalHeight without a predecessor) refuses a block with one transaction re-signed (non-canonical R, ZIP-215-valid) and its body root rebuilt: SYNC_BODY_ROOT_MISMATCH; the shard's block passes", async () => {
+    // The anchor of a join is the epoch's last height, empty in this history: the same check is run on a height with transfers.
+    const replica = world.replicas[0]!.state;
+    const at = resignableHeights(replica).at(-1)!;
+    const [honest] = heightsOf(replica, at, 1);
+    const fresh = ShardState.open({ store: MemoryChainStore.open(new MemoryDisk("anchor-check")), genesis: world.genesis, shard: SHARD });
+    const options = { committees: world.committees, moves: world.moves, epochLength: L, verifier };
+    assert.equal(toHex(verifyFinalHeight(fresh, honest!, { anchorAt: at }, options).block.hash), toHex(decodeBlock(honest!.block).hash));
+    assert.equal(codeOf(() => verifyFinalHeight(fresh, resignedHeight(honest!), { anchorAt: at }, options)), "SYNC_BODY_ROOT_MISMATCH");
+    await fresh.close();
+  });
+
+  it("msb-join: an anchor served with another previous block hash (the joiner has no predecessor to link it to) is refused against the certified one: SYNC_BAD_BLOCK; the join anchors at the next source's block, byte for byte", async () => {
+    const replica = world.replicas[0]!.state;
+    const liar = msbSource({
+      heights: (honest, first) => honest.map((height, i) => {
+        if (first + i !== L) return height;
+        const block = decodeBlock(height.block);
+        return { ...height, block: encodeBlock({ ...block.header, prevHash: new Uint8Array(32).fill(7) }, block.seal, block.transactions) };
+      }),
+    });
+    const { state, report, failure } = await syncFresh([liar, world.honest[3]!], { bootstrap: true });
+    assert.equal(failure, undefined);
+    const joined = report!.bootstrap!;
+    assert.equal(joined.restored, true, JSON.stringify(joined.failure));
+    assert.deepEqual(joined.dropped.map((d) => [d.peer, d.code]), [[liar, "SYNC_BAD_BLOCK"]]);
+    assert.equal(toHex(state.getBlock(L)!), toHex(replica.getBlock(L)!));
+    assert.deepEqual(joinedAt(state), joinedAt(replica));
   });
 
   it("msb-join: a source serving bad chunks is dropped (MSB_BAD_CHUNK) and the body comes from the next; a bad certification is refused (SYNC_BAD_CERTIFICATE)", async () => {

@@ -177,6 +177,19 @@ function checkProofs(seed: string, state: ShardState, context: EpochContext): vo
   assert.ok(tx.type === "tx" && toHex(tx.txid) === toHex(txid) && tx.height === at && toHex(tx.msb!.headerHash) === toHex(headerHash), `${seed}: the transaction of height ${at} chains to MSB 0`);
   assert.equal(verifyIosProof(txProof, { ...trust, trustedMsbHeader: headerHash }).type, "tx");
   everyFlipFails(seed, "a transaction proof", txProof, (bytes) => verifyIosProof(bytes, trust));
+  // The commitment parts of the heights between end the proof (312 B each); a part's body root follows previous, core hash,
+  // randomness, included root and count (132 B in): each of its bytes flipped breaks the chain to the certified end.
+  const between = L - at - 1;
+  assert.ok(between > 0, `${seed}: heights lie between the transaction's and the epoch's end`);
+  for (let part = 0; part < between; part++) {
+    const bodyRootAt = txProof.length - (between - part) * 312 + 132;
+    for (let i = bodyRootAt; i < bodyRootAt + 32; i++) {
+      const flipped = Uint8Array.from(txProof);
+      flipped[i]! ^= 1 << (i % 8);
+      assert.equal(codeOf(() => verifyIosProof(flipped, trust)), "MSB_PROOF_BROKEN_CHAIN", `${seed}: body root byte ${i - bodyRootAt} of the parts of height ${at + 1 + part}`);
+    }
+  }
+  assert.equal(toHex(txProof.subarray(txProof.length - between * 312 + 132, txProof.length - between * 312 + 164)), toHex(decodeFinalHeightCertificate(state.certificateAt(at + 1)!).commitment.bodyRoot), `${seed}: the first part between is height ${at + 1}'s, its body root where it is read`);
   // Refusals, each with its code.
   assert.equal(codeOf(() => verifyIosProof(txProof, { trustedMsbHeader: headerHash })), "MSB_PROOF_NEEDS_COMMITTEE");
   const otherHash = Uint8Array.from(headerHash);

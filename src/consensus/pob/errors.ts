@@ -36,6 +36,8 @@ export type PobErrorCode =
   | "POB_BLOCK_BAD_TIMESTAMP"
   // evidence
   | "POB_BAD_EVIDENCE_ENCODING"
+  /** Evidence of version 1 (a txid under the tx root: forgeable from an honest block, evidence.ts). */
+  | "POB_EVIDENCE_OBSOLETE"
   | "POB_BAD_REPLICA_RECORD"
   | "POB_EVIDENCE_NOT_OPTIMISTIC"
   | "POB_EVIDENCE_WRONG_PRODUCER"

@@ -3,16 +3,25 @@
  * invalid block would be detected and held accountable"; DESIGN.md §4: "the signed optimistic
  * block is evidence").
  *
- * Evidence = the optimistic block's header, the producer's seal (its Ed25519 signature over the
- * block hash), one transaction and its RFC 6962 inclusion proof against the header's tx root.
- * Anyone holding the producer's public key checks it offline, without the rest of the block and
- * without any state: the producer signed a root that commits to a transaction one of whose input
- * signatures is invalid. Only signature fraud is evidence: stateful conflicts (a double spend
- * split across two producers) are not provable without state and are not a fault of either.
- * The same header + seal + proof, without the offence, is a client's optimistic confirmation.
+ * Evidence (version 2) = the optimistic block's header, the producer's seal (its Ed25519
+ * signature over the block hash), one transaction's full encoding and its RFC 6962 audit path to
+ * the header's body root (src/ledger/block.ts: leaf i is the i-th transaction's full encoding,
+ * signatures and unlock proofs included). Anyone holding the producer's public key checks it
+ * offline, without the rest of the block and without any state: the producer signed a header that
+ * commits to these exact bytes, one of whose input signatures is invalid. Only signature fraud is
+ * evidence: stateful conflicts (a double spend split across two producers) are not provable
+ * without state and are not a fault of either.
+ * Version 1 placed the transaction by its txid under the tx root. A txid leaves out the
+ * signatures, so anyone holding an honest block could flip a signature byte of one of its
+ * transactions and get evidence that verified — a forgery slashing an honest producer offline.
+ * Version 1 is refused (POB_EVIDENCE_OBSOLETE) rather than kept verifiable: a verifying v1 proves
+ * nothing, and none exists on a chain of this version (its 130-byte header no longer decodes, and
+ * slashings are derived by the replicas, never submitted).
+ * An optimistic confirmation (header + seal + the txid's path to the tx root) still places a txid:
+ * a client asks whether its transaction, which it holds, was ordered.
  *
- * Encoding (little-endian): u8 EVIDENCE_VERSION ‖ header (130 B, ledger block header) ‖ seal
- * (64 B) ‖ u32 tx length ‖ tx ‖ encoded Merkle proof (src/crypto/merkle.ts, to the end).
+ * Encoding (little-endian): u8 EVIDENCE_VERSION ‖ header (HEADER_BYTES) ‖ seal (64 B) ‖ u32 tx
+ * length ‖ tx ‖ encoded Merkle proof to the body root (src/crypto/merkle.ts, to the end).
  *
  * API: `makeInclusion(block, index)`, `verifyInclusion(inclusion, txid, producerKey, verifier?)`,
  * `makeEvidence(block, index)`, `verifyEvidence(evidence, producerKey, verifier?)`,
@@ -22,7 +31,7 @@
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { Ed25519Verifier, verify as verifySignature, type SignatureItem } from "../../crypto/ed25519.js";
-import { decodeMerkleProof, encodeMerkleProof, merkleProofOfPackedLeaves, verifyMerkleProof, type MerkleProof } from "../../crypto/merkle.js";
+import { decodeMerkleProof, encodeMerkleProof, merkleProof, merkleProofOfPackedLeaves, verifyMerkleProof, type MerkleProof } from "../../crypto/merkle.js";
 import { BlockKind, HEADER_BYTES, blockHash, decodeBlockHeader, encodeBlockHeader, type BlockHeader, type DecodedBlock } from "../../ledger/block.js";
 import { signatureItemsOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import type { PobErrorCode } from "./errors.js";
@@ -30,7 +39,10 @@ import { sameBytes } from "../../bytes.js";
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { LEDGER_ERROR_CODES } from "../../ledger/errors.js";
 
-export const EVIDENCE_VERSION = 1;
+/** 2: the transaction's path leads to the header's body root (1 placed its txid only: module doc). */
+export const EVIDENCE_VERSION = 2;
+/** The version that proved a transaction by its txid: refused with its own code. */
+const TXID_EVIDENCE_VERSION = 1;
 const EVIDENCE_CODES = singleCode<PobErrorCode>("POB_BAD_EVIDENCE_ENCODING");
 
 /** A signed optimistic header and the audit path of one transaction in it. */
@@ -41,9 +53,14 @@ export interface SignedInclusion {
   readonly proof: MerkleProof;
 }
 
-export interface Evidence extends SignedInclusion {
+export interface Evidence {
+  readonly header: BlockHeader;
+  /** The producer's Ed25519 signature over the block hash. */
+  readonly seal: Uint8Array;
   /** The offending transaction, full encoding. */
   readonly transaction: Uint8Array;
+  /** The audit path of `transaction` (the leaf) to the header's body root. */
+  readonly proof: MerkleProof;
 }
 
 export type EvidenceVerdict =
@@ -63,14 +80,25 @@ export function makeInclusion(block: DecodedBlock, index: number): SignedInclusi
   return { header: block.header, seal: block.seal.signature, proof: merkleProofOfPackedLeaves(block.txids, TXID_BYTES, index) };
 }
 
+/** Evidence against transaction `index` of a decoded optimistic block: its full encoding and path to the body root. */
 export function makeEvidence(block: DecodedBlock, index: number): Evidence {
-  return { ...makeInclusion(block, index), transaction: Uint8Array.from(block.transactions[index]!) };
+  const { header, seal } = makeInclusion(block, index);
+  return { header, seal, transaction: Uint8Array.from(block.transactions[index]!), proof: merkleProof(block.transactions, index) };
 }
 
 type Check = { ok: true; hash: Uint8Array } | { ok: false; code: PobErrorCode; reason: string };
 
-function checkSignedHeader(inclusion: SignedInclusion, txid: Uint8Array, producerKey: Uint8Array, verify: ReturnType<typeof verifier>): Check {
-  const { header, seal, proof } = inclusion;
+/** Where a signed header places a leaf: the txid under the tx root (a confirmation), or the full encoding under the body root (evidence). */
+interface Placement {
+  readonly leaf: Uint8Array;
+  readonly proof: MerkleProof;
+  readonly root: (header: BlockHeader) => Uint8Array;
+  readonly what: string;
+}
+
+function checkSignedHeader(signed: { readonly header: BlockHeader; readonly seal: Uint8Array }, placement: Placement, producerKey: Uint8Array, verify: ReturnType<typeof verifier>): Check {
+  const { header, seal } = signed;
+  const { leaf, proof } = placement;
   if (header.kind !== BlockKind.Optimistic) return { ok: false, code: "POB_EVIDENCE_NOT_OPTIMISTIC", reason: "the header is not an optimistic block's" };
   if (!sameBytes(header.producer, producerKey)) return { ok: false, code: "POB_EVIDENCE_WRONG_PRODUCER", reason: "the header names another producer" };
   let hash: Uint8Array;
@@ -83,8 +111,8 @@ function checkSignedHeader(inclusion: SignedInclusion, txid: Uint8Array, produce
   if (seal.length !== SIGNATURE_BYTES || !verify(seal, hash, producerKey)) {
     return { ok: false, code: "POB_EVIDENCE_BAD_SEAL", reason: "the seal is not the producer's signature of the block hash" };
   }
-  if (proof.size !== header.txCount || !verifyMerkleProof(txid, proof, header.txRoot)) {
-    return { ok: false, code: "POB_EVIDENCE_NOT_INCLUDED", reason: "the proof does not place the transaction under the signed tx root" };
+  if (proof.size !== header.txCount || !verifyMerkleProof(leaf, proof, placement.root(header))) {
+    return { ok: false, code: "POB_EVIDENCE_NOT_INCLUDED", reason: `the proof does not place the ${placement.what}` };
   }
   return { ok: true, hash };
 }
@@ -95,7 +123,7 @@ function checkSignedHeader(inclusion: SignedInclusion, txid: Uint8Array, produce
  */
 export function verifyInclusion(inclusion: SignedInclusion, txid: Uint8Array, producerKey: Uint8Array, given?: Ed25519Verifier): Uint8Array {
   check<PobErrorCode>(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
-  const result = checkSignedHeader(inclusion, txid, producerKey, verifier(given));
+  const result = checkSignedHeader(inclusion, { leaf: txid, proof: inclusion.proof, root: (header) => header.txRoot, what: "txid under the signed tx root" }, producerKey, verifier(given));
   if (!result.ok) throw new IosError<PobErrorCode>(result.code, result.reason);
   return result.hash;
 }
@@ -114,7 +142,7 @@ export function verifyEvidence(evidence: Evidence, producerKey: Uint8Array, give
     return { valid: false, code: "POB_EVIDENCE_BAD_TX", reason: `the transaction is malformed: ${error.message}` };
   }
   const verify = verifier(given);
-  const header = checkSignedHeader(evidence, txid, producerKey, verify);
+  const header = checkSignedHeader(evidence, { leaf: tx, proof: evidence.proof, root: (signed) => signed.bodyRoot, what: "transaction's bytes under the signed body root" }, producerKey, verify);
   if (!header.ok) return { valid: false, code: header.code, reason: header.reason };
   const badInputs: number[] = [];
   items.forEach((item, i) => {
@@ -155,12 +183,13 @@ function decodeProof(bytes: Uint8Array): MerkleProof {
   }
 }
 
-/** Strict inverse of `encodeEvidence`; anything else is POB_BAD_EVIDENCE_ENCODING. */
+/** Strict inverse of `encodeEvidence`; version 1 is POB_EVIDENCE_OBSOLETE, anything else POB_BAD_EVIDENCE_ENCODING. */
 export function decodeEvidence(bytes: Uint8Array): Evidence {
   check<PobErrorCode>(bytes instanceof Uint8Array, "POB_BAD_EVIDENCE_ENCODING", "evidence must be a Uint8Array");
   const reader = new BinaryReader(bytes, EVIDENCE_CODES);
   reader.need(1 + HEADER_BYTES + SIGNATURE_BYTES + 4, "the fixed part");
   const version = reader.u8();
+  check<PobErrorCode>(version !== TXID_EVIDENCE_VERSION, "POB_EVIDENCE_OBSOLETE", `version ${TXID_EVIDENCE_VERSION} evidence places a txid, not the transaction's bytes: anyone could build it from an honest block (version ${EVIDENCE_VERSION} is needed)`);
   check<PobErrorCode>(version === EVIDENCE_VERSION, "POB_BAD_EVIDENCE_ENCODING", `version ${version} is not ${EVIDENCE_VERSION}`);
   const header = decodeHeader(reader.bytes(HEADER_BYTES));
   const seal = reader.bytes(SIGNATURE_BYTES).slice();

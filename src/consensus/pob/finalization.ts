@@ -41,12 +41,24 @@
  *   block → Servi is issued (in one-league mode the proposing leader validated it → its Servi is
  *   cleared).
  *
- * State commitment (the outcome's `tip`): SHA-256(domain v5 ‖ the parts' encoding), the parts
+ * State commitment (the outcome's `tip`): SHA-256(domain v6 ‖ the parts' encoding), the parts
  * (`writeCommitmentParts`, the one encoder, also what proofs carry): previous tip ‖ core hash ‖
- * randomness ‖ Merkle root of the included txids ‖ u32 their count ‖ Merkle root of the excluded
- * (txid, code) list ‖ u32 its count ‖ u64 supply ‖ u64 UTXO count ‖ accounts hash ‖ MSB header
- * hash. It chains from the genesis state every replica starts from, so equal tips mean
- * the same included and excluded sets at every height and the same resulting UTXO supply and size.
+ * randomness ‖ Merkle root of the included txids ‖ u32 their count ‖ body root of the included
+ * transactions ‖ Merkle root of the excluded (txid, code) list ‖ u32 its count ‖ u64 supply ‖ u64
+ * UTXO count ‖ accounts hash ‖ MSB header hash ‖ previous block hash. It chains from the genesis state every replica
+ * starts from, so equal tips mean the same included and excluded sets at every height and the
+ * same resulting UTXO supply and size.
+ * The body root (ledger/block.ts `bodyRootOf`: RFC 6962 over the included transactions' full
+ * encodings, signatures and unlock proofs included, in final order) is the final block's header
+ * body root: txids leave out what authorizes a transaction, so without it a certificate names a
+ * height's decisions but not the bytes of its block, and a state-sync source could serve a block
+ * whose signatures or proofs are re-encoded (ZIP-215 admits a non-canonical R) under the same
+ * certificate. Every member computes it from what it executed before co-signing; the final block
+ * reuses it (`makeBlockHeader`'s `bodyRoot`) instead of hashing the body again.
+ * The previous block hash (`PobValidatorOptions.previousBlock`: the replica's final block of the
+ * height before, the genesis block's at height 1) is the final block's header `prevHash`: with it
+ * and the body root every header field is certified, so a block synced without its predecessor
+ * (an MSB join's anchor) is the shard's byte for byte.
  * The MSB header hash (white paper §8, Algorithm 6) is all zero but at an epoch's last height,
  * where it is `msbHeaderHash` of the Micro State Block of the UTXO set after the height
  * (`PobValidatorOptions.msbAt`, src/node/msb.ts): every normal-league member executes before it
@@ -76,7 +88,7 @@ import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { BinaryWriter, type BinaryReader } from "../../codec/binary.js";
 import { codedTxidLeaf } from "../../codec/coded-txids.js";
-import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, bodyRootOf, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
 import { TxKind, type DecisionVerifier } from "../../ledger/kinds/interface.js";
@@ -102,7 +114,7 @@ import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
 import { COMMITMENT_PARTS_BYTES, HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
-const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v5");
+const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v6");
 /** The parts' encoding (`writeCommitmentParts`), defined in codec/sizes.ts (the Atomix citations in a block body need it below the consensus layer). */
 export { COMMITMENT_PARTS_BYTES };
 /**
@@ -186,6 +198,8 @@ export interface CommitmentParts {
   /** RFC 6962 root over the included txids, in final order, and their number (a proof's path names its tree's size). */
   readonly includedRoot: Uint8Array;
   readonly includedCount: number;
+  /** RFC 6962 root over the included transactions' full encodings, in final order: the final block's header body root (module doc). */
+  readonly bodyRoot: Uint8Array;
   /** RFC 6962 root over the excluded coded txids, in final order (`excludedRoot`), and their number. */
   readonly excludedRoot: Uint8Array;
   readonly excludedCount: number;
@@ -196,6 +210,8 @@ export interface CommitmentParts {
   readonly accountsHash: Uint8Array;
   /** `msbHeaderHash` of the MSB after the height at an epoch's last height (module doc); all zero elsewhere. */
   readonly msbHeaderHash: Uint8Array;
+  /** The hash of the final block of the height before: the final block's `prevHash` (module doc); all zero without `PobValidatorOptions.previousBlock`. */
+  readonly previousBlock: Uint8Array;
 }
 
 /** The MSB header hash of every height but an epoch's last. */
@@ -204,8 +220,8 @@ export const NO_MSB = new Uint8Array(HASH_BYTES);
 /** Writes the parts in their order (module doc): the one encoding the commitment hashes and proofs carry. */
 export function writeCommitmentParts(writer: BinaryWriter, parts: CommitmentParts): BinaryWriter {
   return writer.bytes(parts.previous).bytes(parts.coreHash).bytes(parts.randomness)
-    .bytes(parts.includedRoot).u32(parts.includedCount).bytes(parts.excludedRoot).u32(parts.excludedCount)
-    .u64(parts.supply).u64(parts.count).bytes(parts.accountsHash).bytes(parts.msbHeaderHash);
+    .bytes(parts.includedRoot).u32(parts.includedCount).bytes(parts.bodyRoot).bytes(parts.excludedRoot).u32(parts.excludedCount)
+    .u64(parts.supply).u64(parts.count).bytes(parts.accountsHash).bytes(parts.msbHeaderHash).bytes(parts.previousBlock);
 }
 
 /** Strict inverse of `writeCommitmentParts` at the reader's position; `take` reads a hash (a view or a copy). */
@@ -213,8 +229,9 @@ export function readCommitmentParts<Code extends string>(reader: BinaryReader<Co
   const hash = (what: string) => take(HASH_BYTES, what);
   return {
     previous: hash("previous commitment"), coreHash: hash("core hash"), randomness: hash("randomness"),
-    includedRoot: hash("included root"), includedCount: reader.u32("included count"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
+    includedRoot: hash("included root"), includedCount: reader.u32("included count"), bodyRoot: hash("body root"), excludedRoot: hash("excluded root"), excludedCount: reader.u32("excluded count"),
     supply: reader.u64("supply"), count: reader.u64("count"), accountsHash: hash("accounts hash"), msbHeaderHash: hash("MSB header hash"),
+    previousBlock: hash("previous block hash"),
   };
 }
 
@@ -296,6 +313,12 @@ export interface PobValidatorOptions {
    * binds an MSB.
    */
   readonly msbAt?: (height: number, decisions: readonly AtomixDecision[]) => Uint8Array | undefined;
+  /**
+   * The hash of the final block of `height` − 1 as this replica stores it (the genesis block's for
+   * height 1): what the commitment binds as the final block's `prevHash` (module doc). Absent (a
+   * replica without a block store): all zero.
+   */
+  readonly previousBlock?: (height: number) => Uint8Array;
 }
 
 /** A proposal core executed on the replica, not yet final: commit it once decided, or abort it. */
@@ -547,11 +570,12 @@ export class PobValidator {
     const { utxo } = this.options;
     const parts: CommitmentParts = {
       previous: this.currentTip, coreHash, randomness: finalRandomness,
-      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.included.length,
+      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.included.length, bodyRoot: bodyRootOf(work.transactions),
       excludedRoot: excludedRoot(work.excluded), excludedCount: work.excluded.length,
       supply: utxo.supply, count: BigInt(utxo.count),
       accountsHash: accountsHash(this.settleAccounts(this.options.accounts.copy(), core, work).snapshot()),
       msbHeaderHash: this.options.msbAt?.(height, work.atomix) ?? NO_MSB,
+      previousBlock: this.options.previousBlock?.(height) ?? ZERO_HASH,
     };
     const commitment = stateCommitmentOf(parts);
     const execution: Execution = {

@@ -1,12 +1,12 @@
 /**
  * Unlocks that cite a shared certified part (issue 13): in an encoded block, the certified part
  * every decision proof of one final height repeats — its (epoch, shard, batch, height, view) and
- * the bytes from the proposal body digest to the MSB header hash, ~0.4 KB for a committee of 4 —
+ * the bytes from the proposal body digest to the previous block hash, ~0.4 KB for a committee of 4 —
  * is written once, in a section before the transactions, and each unlock-to-commit or
  * unlock-to-abort (kinds 2, 3) carries in its place a citation: its decision and inclusion path.
  *
  * Phases:
- *   1. encode (`encodeBlockBody`, the block codec's encoder): every well-framed version-4 proof in
+ *   1. encode (`encodeBlockBody`, the block codec's encoder): every well-framed version-5 proof in
  *      an unlock is cited; its part joins the section at its first citation (parts in order of
  *      first citation, each once). A body with nothing to cite is the plain packed transactions.
  *   2. decode (`readBlockBody`, the block codec's decoder): the section is checked (each part
@@ -55,7 +55,7 @@ import { packTransactions } from "../stateless.js";
 import { atomixUnlockProofsAt } from "./atomix-unlock.js";
 import { TX_VERSION, TxKind } from "./interface.js";
 
-export const DECISION_PROOF_VERSION = 4;
+export const DECISION_PROOF_VERSION = 5;
 /** A citation's first byte; never a submitted proof's (those are DECISION_PROOF_VERSION). */
 export const CITED_PROOF_VERSION = 0x80 | DECISION_PROOF_VERSION;
 /** A decision proof's fixed head; its (epoch, shard, batch, height, view) open the certified part. */
@@ -82,7 +82,7 @@ const PART_CODES = singleCode<LedgerErrorCode>("BLOCK_BAD_PART");
 const CITATION_CODES = singleCode<LedgerErrorCode>("BLOCK_BAD_CITATION");
 
 /**
- * Where a well-framed version-4 proof's certified part lies (its head is always at HEAD_AT), or
+ * Where a well-framed current-version proof's certified part lies (its head is always at HEAD_AT), or
  * undefined: the proof is cited exactly when this is defined, by the encoder and the decoder alike.
  * Framing only: what the part says is the stateless check's to verify.
  */

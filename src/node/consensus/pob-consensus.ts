@@ -306,6 +306,10 @@ export class PobShardConsensus implements ShardDriver {
       bondOf: (publicKey) => context.bondOf(publicKey),
       departureOf: (bond) => context.departureOf(bond),
       ...(context.epochLength === undefined ? {} : { msbAt: (height: number, decisions: readonly AtomixDecision[]) => this.#msbAt(height, decisions) }),
+      previousBlock: (height) => {
+        invariant(state.tip.height === height - 1, "a height executes on the stored chain's tip");
+        return state.tip.hash;
+      },
       utxo: {
         applyBlock: (records, count) => ({ statuses: (this.#assembly ??= state.assemble({ undoable: true })).apply(records, count) }),
         // A speculative execution that did not become final: the assembly's writes go.
@@ -906,9 +910,10 @@ export class PobShardConsensus implements ShardDriver {
       const assembly = this.#assembly ?? state.assemble();
       this.#assembly = undefined;
       const committed = assembly.commit((slot) => {
+        invariant(sameBytes(slot.prevHash, outcome.commitmentParts.previousBlock), "the final block links to the block its commitment names");
         const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: outcome.timestamp, producer: proposal.proposer };
-        // The outcome's txids are the included transactions' own: the final block does not hash them again.
-        const header = makeBlockHeader(fields, transactions, outcome.included);
+        // The outcome's txids and certified body root are the included transactions' own: the final block does not hash them again.
+        const header = makeBlockHeader(fields, transactions, outcome.included, outcome.commitmentParts.bodyRoot);
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
         return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs, certificate: proverOf().certificate(), proposal: record.proposal, ...(msb === undefined ? {} : { msb }) };
       });

@@ -15,8 +15,9 @@
  *                epoch/shard/BFT height, its TransEpoch batch along the walk (src/epoch/transepoch/walk.ts:
  *                an epoch starts at batch 0, moves one batch after a certified swap-in, ends at B;
  *                SYNC_BAD_BATCH), the certified proposal, block linkage, header and seal, included and excluded lists
- *                against the certified roots and counts, commitment chain, Atomix phase writes,
- *                transaction signatures;
+ *                against the certified roots and counts, the header's body root against the certified one
+ *                (SYNC_BODY_ROOT_MISMATCH: every byte of the block is then the shard's), commitment
+ *                chain, Atomix phase writes;
  *   4. apply     the block's transactions to the UTXO table (every one must apply), supply and
  *                count equal the certificate's; at an epoch's last height the MSB this replica
  *                builds from the state after it (src/node/msb.ts, back-pointers from the headers
@@ -62,16 +63,20 @@ export const SYNC_ERROR_CODES = [
   "SYNC_COMMITMENT_BREAK",
   /** The proposal sent does not decode or is not the one the certificate signs. */
   "SYNC_BAD_PROPOSAL",
-  /** The block does not decode, is not the Final block of this height/epoch/shard, does not link to the tip, or its seal is not the certificate's. */
+  /** The block does not decode, is not the Final block of this height/epoch/shard, does not link to the tip or to the certified previous block hash, or its seal is not the certificate's. */
   "SYNC_BAD_BLOCK",
   /** The block's transactions are not the certified included list (root or count). */
   "SYNC_INCLUDED_MISMATCH",
+  /**
+   * The block's header body root is not the certified one (finalization.ts, the commitment's body
+   * root): its transactions carry other bytes than the shard's final block — a signature or an
+   * unlock proof re-encoded under the same txid — though they may verify.
+   */
+  "SYNC_BODY_ROOT_MISMATCH",
   /** The rejections sent are not the certified excluded list (root or count). */
   "SYNC_EXCLUDED_MISMATCH",
   /** A transaction of the block fails stateless checks or does not apply to the UTXO set. */
   "SYNC_APPLY_FAILED",
-  /** A transaction's signature does not verify (the certified txids do not cover signatures). */
-  "SYNC_BAD_SIGNATURE",
   /** After the block, the UTXO supply or count is not the certificate's. */
   "SYNC_STATE_MISMATCH",
   /** The Atomix phase writes sent are not those the block's transactions decide. */

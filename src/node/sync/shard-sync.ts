@@ -13,18 +13,23 @@
  *   2. its previous commitment is the tip's (SYNC_COMMITMENT_BREAK);
  *   3. the proposal sent is the certified one (its digest is the certificate's body digest,
  *      SYNC_BAD_PROPOSAL); the block is the Final block of h, of that epoch and shard, linked to
- *      the tip (its header's root is its txids', decodeBlock), with the proposal's timestamp and
+ *      the tip and to the certified previous block hash (its header's root is its txids', decodeBlock), with the proposal's timestamp and
  *      proposer, sealed with the certificate's commit certificate (SYNC_BAD_BLOCK);
  *   4. its txids are the certified included list, the rejections sent the certified excluded
- *      list, by RFC 6962 root and count (SYNC_INCLUDED_MISMATCH, SYNC_EXCLUDED_MISMATCH);
+ *      list, by RFC 6962 root and count (SYNC_INCLUDED_MISMATCH, SYNC_EXCLUDED_MISMATCH), and its
+ *      header's body root is the certified one (SYNC_BODY_ROOT_MISMATCH; decodeBlock checked the
+ *      body against the header): with the linkage, proposal and seal of step 3 every byte of the
+ *      block is the shard's, the anchor's too (its previous hash is the certified previous block
+ *      hash, step 3), so its hash is the one every replica holds;
  *   5. the phase writes sent are those its transactions decide (`atomixWritesOf`, SYNC_BAD_ATOMIX);
  *   6. every transaction passes stateless checks and applies (SYNC_APPLY_FAILED), and the UTXO
  *      supply and count after it are the certified ones (SYNC_STATE_MISMATCH), and so is the MSB
  *      header hash: at an epoch's last height the one of the MSB built from the state after it
  *      (src/node/msb.ts), zero elsewhere (SYNC_MSB_MISMATCH); otherwise the table's writes are
  *      undone and nothing is stored.
- *   5b. every transaction's signatures verify (SYNC_BAD_SIGNATURE): the certified txids do not
- *      cover them, and the stored block must be the one every replica holds.
+ *   Signatures are not verified: the certified body root binds them as the committee executed
+ *   them, and a final block may hold an unsampled forgery (PoB samples) that every replica keeps
+ *   and later re-checks: refusing it would leave a joiner without a source.
  * Then the height is
  * committed in one durable transaction with what its store keeps: certificate, rejections, phase
  * writes with the proofs this replica cuts from the certificate itself, change proofs, and at an
@@ -44,7 +49,6 @@ import { encodeAtomixPhase, isAtomixKind, phaseAfter } from "../../atomix/phases
 import { sameBytes } from "../../bytes.js";
 import { codedTxidLeaf } from "../../codec/coded-txids.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
-import { verifyBatch } from "../../crypto/ed25519.js";
 import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { toHex } from "../../hex.js";
@@ -774,13 +778,18 @@ export function verifyFinalHeight(
   const block = coded("SYNC_BAD_BLOCK", `height ${h}`, () => decodeBlock(height.block));
   const { header, seal } = block;
   const sealed = seal.kind === "collective" && sameBytes(seal.participants, commitCertificate.mask) && sameBytes(seal.signature, commitCertificate.signature);
+  // The previous hash is certified (the commitment's previous block): an anchor, whose predecessor the joiner lacks, is bound too.
   if (header.kind !== BlockKind.Final || header.shard !== state.shard || header.epoch !== epoch || header.height !== h || (!anchored && !sameBytes(header.prevHash, tip.hash))
+    || !sameBytes(header.prevHash, commitment.previousBlock)
     || header.timestamp !== proposal.timestamp || !sameBytes(header.producer, proposal.proposer) || !sealed) {
     throw new IosError<SyncErrorCode>("SYNC_BAD_BLOCK", `height ${h}: not the Final block of epoch ${epoch}, shard ${state.shard} on the tip, of the certified proposal, sealed with its commit certificate`);
   }
   const txCount = block.txids.length / TXID_BYTES;
   if (txCount !== commitment.includedCount || !sameBytes(merkleRootOfPackedLeaves(block.txids, TXID_BYTES), commitment.includedRoot)) {
     throw new IosError<SyncErrorCode>("SYNC_INCLUDED_MISMATCH", `height ${h}: the block's ${txCount} transactions are not the certified ${commitment.includedCount}`);
+  }
+  if (!sameBytes(header.bodyRoot, commitment.bodyRoot)) {
+    throw new IosError<SyncErrorCode>("SYNC_BODY_ROOT_MISMATCH", `height ${h}: the block's transactions are not the bytes the committee certified (another body root under the same txids)`);
   }
   const { rejections } = record;
   if (rejections.length !== commitment.excludedCount || !sameBytes(merkleRoot(rejections.map(codedTxidLeaf)), commitment.excludedRoot)
@@ -794,11 +803,6 @@ export function verifyFinalHeight(
   if (failed >= 0 || stateless.count !== txCount || stateless.recordCount !== txCount) {
     throw new IosError<SyncErrorCode>("SYNC_APPLY_FAILED", `height ${h}: ${failed >= 0 ? `transaction ${failed}: ${stateless.rejections[failed]!.message}` : "not one apply record per transaction"}`);
   }
-  // The certificate binds txids, which do not cover signatures: a source could swap them unseen, and
-  // a replica re-checking its final chain (PoB's re-check of a producer) would then blame an honest one.
-  const signatures = options.verifier === undefined ? verifyBatch(stateless.signatures) : options.verifier.verifyBatch(stateless.signatures);
-  const forged = signatures.indexOf(false);
-  if (forged >= 0) throw new IosError<SyncErrorCode>("SYNC_BAD_SIGNATURE", `height ${h}: a signature of transaction ${stateless.signatureTx[forged]} does not verify`);
   const prover = new FinalHeightProver({ certificate: record.certificate, included: block.txids, excluded: rejections });
   const atomix = atomixWritesOf(stateless.records, stateless.recordTx, block.txids, record, h);
   const changeProofs: ProvenTransaction[] = [];

@@ -48,7 +48,7 @@ function finalHeight(shard: number, signers: readonly Uint8Array[], keyBatch: nu
   const committee = signers.map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
   const included = Buffer.concat([rng.bytes(32), rng.bytes(32)]);
   const commitment: CommitmentParts = {
-    previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32), includedRoot: merkleRootOfPackedLeaves(included, 32), includedCount: 2,
+    previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32), includedRoot: merkleRootOfPackedLeaves(included, 32), includedCount: 2, bodyRoot: new Uint8Array(32).fill(0xb0), previousBlock: new Uint8Array(32).fill(0xb1),
     excludedRoot: merkleRootOfPackedLeaves(new Uint8Array(0), 32), excludedCount: 0, supply: 1_000n, count: 3n, accountsHash: rng.bytes(32), msbHeaderHash: rng.bytes(32),
   };
   const proposal = Buffer.concat([rng.bytes(120), stateCommitmentOf(commitment)]);

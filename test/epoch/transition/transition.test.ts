@@ -81,7 +81,7 @@ function boundaryOf(context: EpochContext, secretOf: Map<string, Uint8Array>, sh
   const committee = context.leagues(shard).committee.map((key) => SchnorrKey.fromSeed(secretOf.get(toHex(key))!));
   const commitment: CommitmentParts = {
     previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
-    includedRoot: rng.bytes(32), includedCount: 0, excludedRoot: rng.bytes(32), excludedCount: 0, supply: 1_000_000n, count: 10n,
+    includedRoot: rng.bytes(32), includedCount: 0, bodyRoot: new Uint8Array(32).fill(0xb0), previousBlock: new Uint8Array(32).fill(0xb1), excludedRoot: rng.bytes(32), excludedCount: 0, supply: 1_000_000n, count: 10n,
     accountsHash: accountsHash(accounts), msbHeaderHash: rng.bytes(32),
   };
   const included = Buffer.concat([rng.bytes(32), ...changes.map(transactionIdOfEncoding)]);
