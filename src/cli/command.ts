@@ -16,7 +16,9 @@ export type CliErrorCode = "CLI_USAGE" | "CLI_BAD_PATH" | "CLI_FILE_EXISTS" | "C
   /** `ios epoch show --transcript`: a transcript that verifies but is not the one the configuration names, or gives another rnd. */
   | "CLI_WRONG_TRANSCRIPT"
   /** `ios tx release`: the node's UTXO set holds no such bond (released already, slashed, or in another shard). */
-  | "CLI_NO_BOND";
+  | "CLI_NO_BOND"
+  /** `ios tx send`: no --node serves the payer's shard now (none is listed for it, or all left it at a switch and refused). */
+  | "CLI_NO_SHARD_NODE";
 
 /** Usage errors: wrong or missing options (CLI_USAGE) or an unusable path (CLI_BAD_PATH); they exit 2 after pointing at `--help`. */
 export const USAGE_ERROR_CODES = ["CLI_USAGE", "CLI_BAD_PATH"] as const satisfies readonly CliErrorCode[];
@@ -62,6 +64,7 @@ function helpText(path: string, command: Command): string {
 function hintFor(code: string): string | undefined {
   if (code === "API_UNREACHABLE") return "start a node with `ios node --config FILE` or pass the right --node URL";
   if (code.startsWith("CONFIG_")) return "fix the file named above; `ios genesis --help` shows how to generate a valid set";
+  if (code === "CLI_NO_SHARD_NODE") return "give --node URLs of validators serving the payer's shard (`ios status --node URL` shows a node's shard and epoch); with epochs, give several, or all";
   if (code === "MEMPOOL_FULL") return "the node is saturated; retry in a second";
   if (code === "TRANSPORT_LISTEN_FAILED") return "another process may hold the port, or the host is not local; change $.listen in the configuration";
   return undefined;
