@@ -1,6 +1,6 @@
-/** `ios tx send|register|leave|release`, `ios balance`, `ios status`: commands that talk to a node's client API. */
+/** `ios tx send|register|leave|release`: commands that sign a transaction and submit it to a node's client API. */
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiClient, verifyOptimistic, type ApiClientErrorCode, type StatusJson, type SubmitJson, type TxStatusJson } from "../api/client.js";
+import { ApiClient, type ApiClientErrorCode, type StatusJson, type SubmitJson, type TxStatusJson } from "../api/client.js";
 import { IosError } from "../errors.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT, MAX_INPUTS, TxKind, encodeTransaction, outpointKey, signTransaction, type TxInput, type TxOutput } from "../ledger/transaction.js";
@@ -14,24 +14,18 @@ import { toHex } from "../hex.js";
 import { loadGenesisFile, loadKeyFile } from "../node/config.js";
 import { runCrossShardTransfer, signCrossShardTransfer } from "../atomix/client.js";
 import { httpAtomixAccess } from "../atomix/http-access.js";
-import { EXIT_OK, EXIT_RUNTIME, hexKeyArgument, integerOption, required, type CliErrorCode, type Command, type Output, type Values } from "./command.js";
+import { DEFAULT_NODE, client } from "./read-commands.js";
+import { EXIT_OK, EXIT_RUNTIME, hexKeyArgument, integerOption, required, type CliErrorCode, type Command, type CommandBody, type Output, type Values } from "./command.js";
 
-const DEFAULT_NODE = "http://127.0.0.1:7000";
 const ATOMIX_STEP_TEXT = {
   lock: "lock submitted to the input shard(s)",
   proofs: "every input shard decided (proofs verified by the shards that apply the unlock)",
   unlock: "unlock submitted to every shard it touches",
   settled: "settled in every shard it touches",
 } as const;
-const NODE_OPTION = { node: { type: "string" as const } };
-const NODE_HELP = `  --node URL     the node's client API (default ${DEFAULT_NODE})`;
 /** `--wait`: poll interval and default timeout. */
 const WAIT_POLL_MS = 100;
 const DEFAULT_WAIT_SECONDS = 30;
-
-function client(values: Record<string, unknown>): ApiClient {
-  return new ApiClient(typeof values.node === "string" ? values.node : DEFAULT_NODE);
-}
 
 /** The amount option `name`: an integer in [1, 2^64 − 1]. */
 function amountOption(values: Values, name: string): bigint {
@@ -108,7 +102,7 @@ async function waitUntilFinal(txid: string, values: Values, io: Output, api: Api
       // The client library checked the seal and the Merkle proof; the league says the producer may seal.
       const consensus = (await node.status())["consensus"] as { believable?: unknown } | undefined;
       const believable = Array.isArray(consensus?.believable) ? consensus.believable.filter((key): key is string => typeof key === "string") : undefined;
-      verifyOptimistic(txid, final, believable);
+      (await import("../api/optimistic.js")).verifyOptimistic(txid, final, believable);
       io.out(`optimistic in block ${final.block} of believable validator ${final.producer} (seal and Merkle proof verified)`);
       announced = true;
     }
@@ -414,37 +408,8 @@ function outpointArgument(text: string, what: string): Uint8Array {
   return outpointKey(new Uint8Array(Buffer.from(match[1]!, "hex")), Number(match[2]));
 }
 
-export const txCommand: Command = {
-  name: "tx",
-  summary: "Send transactions.",
+export const txCommand: CommandBody = {
   usage: "<send|register|leave|release> ...",
   help: "",
   subcommands: [txSend, txRegister, txLeave, txRelease],
-};
-
-export const balanceCommand: Command = {
-  name: "balance",
-  summary: "Print the balance of a public key.",
-  usage: "PK [--node URL]",
-  help: ["options:", NODE_HELP].join("\n"),
-  options: NODE_OPTION,
-  positionals: 1,
-  async run(values, positionals, io) {
-    const owner = hexKeyArgument(positionals[0], "PK");
-    const balance = await client(values).balance(Buffer.from(owner).toString("hex"));
-    io.out(`${balance.balance} in ${balance.outputs} output(s) (shard ${balance.shard}, height ${balance.height})`);
-    return EXIT_OK;
-  },
-};
-
-export const statusCommand: Command = {
-  name: "status",
-  summary: "Print a node's status.",
-  usage: "[--node URL]",
-  help: ["options:", NODE_HELP].join("\n"),
-  options: NODE_OPTION,
-  async run(values, _positionals, io) {
-    io.out(JSON.stringify(await client(values).status(), null, 2));
-    return EXIT_OK;
-  },
 };
