@@ -8,6 +8,7 @@
  * of a node that is not there.
  *
  *   AB_BASE=/path/to/other/checkout   required: a checkout of the commit to compare with, built
+ *   AB_BASE_COMMIT                    that commit, recorded with the results (the path is not)
  *   AB_RUNS (default 20), AB_LABEL (default "cli-start-ab"): results go to bench/results/<label>.json,
  *   with the median of each side and the head/base ratios.
  * Without AB_BASE it says so and exits 0 (`npm run bench` runs every benchmark).
@@ -72,5 +73,5 @@ for (const command of Object.keys(COMMANDS)) {
 }
 
 const out = join(head, "bench/results", `${label}.json`);
-writeFileSync(out, `${JSON.stringify({ bench: "cli-start", date: new Date().toISOString(), node: process.version, runs, base: sides.base, commands: results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ bench: "cli-start", date: new Date().toISOString(), node: process.version, runs, baseCommit: process.env.AB_BASE_COMMIT ?? "unknown", commands: results }, null, 2)}\n`);
 console.log(`wrote ${out}`);
