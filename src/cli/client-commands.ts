@@ -155,7 +155,10 @@ async function readNodes(nodes: readonly NodeReading[]): Promise<NodeReading[]> 
   }));
 }
 
-/** What a set of readings says about shard `shardOf(shardCount)`: the nodes serving it in the latest epoch any of them reports, in --node order. */
+/**
+ * What a set of readings says about shard `shardOf(shardCount)`: the nodes that serve it, those of
+ * the latest epoch first (--node order within an epoch), and whether a switch is under way.
+ */
 function shardView(readings: readonly NodeReading[], shardOf: (shardCount: number) => number) {
   const read = readings.filter((reading): reading is NodeReading & { status: StatusJson } => reading.status !== undefined);
   // One node that cannot be read keeps its own error (API_UNREACHABLE has a hint); several are listed.
@@ -164,9 +167,13 @@ function shardView(readings: readonly NodeReading[], shardOf: (shardCount: numbe
   if (read.some((reading) => reading.status.shardCount !== shardCount)) throw new IosError<CliErrorCode>("CLI_USAGE", `the --node URLs serve chains of different shard counts: ${describeReadings(readings)}`);
   const shard = shardOf(shardCount);
   const epoch = Math.max(...read.map((reading) => reading.status.epoch));
-  // A node still in an older epoch has not switched yet (it may leave the shard when it does); one
-  // waiting outside the validator set (role registrant or observer) refuses every transaction.
-  const serving = read.filter(({ status }) => status.epoch === epoch && status.shard === shard && (status.role ?? "validator") === "validator");
+  // A node still in an older epoch has not switched yet (it may leave the shard when it does): it is
+  // tried after those of later epochs, not left out, so a node that claims a far epoch cannot make
+  // every other one unusable. One waiting outside the validator set (role registrant or observer)
+  // refuses every transaction.
+  const serving = read
+    .filter(({ status }) => status.shard === shard && (status.role ?? "validator") === "validator")
+    .sort((a, b) => b.status.epoch - a.status.epoch);
   // The nodes disagree on the epoch, or one runs the next epoch's opening: a node may come to serve the shard at its switch.
   const switching = read.some(({ status }) => status.epoch !== epoch || (status.decidingEpoch ?? epoch) !== epoch);
   return { shardCount, shard, epoch, serving, switching };

@@ -86,6 +86,14 @@ describe("ios tx send finds a node of the payer's shard at submission time", { t
     assert.equal((await new ApiClient(validator).balance(payee())).balance, "1250");
   });
 
+  it("a node that claims a far epoch of the payer's shard is tried first, but its refusal leaves the nodes of earlier epochs usable", async () => {
+    const far = await new Relay((real) => ({ ...real, epoch: 1_000_000, decidingEpoch: 1_000_000 })).listen();
+    const sent = await ios(["tx", "send", "--from", payerFile, "--to", payee(), "--amount", "7", "--node", validator, "--node", far.url]);
+    assert.equal(sent.code, 0, sent.stderr + sent.stdout);
+    assert.equal(far.count("POST /v1/tx"), 1, "the latest epoch's node was asked first");
+    assert.match(sent.stdout, new RegExp(`^${far.url} refused it \\(TX_WRONG_SHARD: .*\\); reading the nodes' shards again\ntxid [0-9a-f]{64} accepted\n$`));
+  });
+
   it("a --node list of another shard only is refused with CLI_NO_SHARD_NODE before anything is read or sent", async () => {
     const payerKey = loadKeyFile(payerFile).publicKey;
     const otherShard = 1 - shardOfOwner(payerKey, 2);
