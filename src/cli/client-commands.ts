@@ -1,5 +1,6 @@
 /** `ios tx send|register|leave|release`: commands that sign a transaction and submit it to a node's client API. */
 import { setTimeout as sleep } from "node:timers/promises";
+import { MAX_RETRIES, RETRYABLE_CODES } from "../api/errors.js";
 import { ApiClient, type ApiClientErrorCode, type StatusJson, type SubmitJson, type TxStatusJson } from "../api/client.js";
 import { IosError } from "../errors.js";
 import { shardOfOwner } from "../ledger/shard.js";
@@ -76,13 +77,17 @@ async function submitAndWait(api: ApiClient, tx: Uint8Array, values: Values, io:
  * Polls `txid` until it is final (exit 0) or rejected (exit 1), printing the optimistic stage on
  * the way. The polls go to `api` (the node that took it) and then to every other node in `also`,
  * in turn: with an epoch length validators change shard at every switch, and one that left the
- * transaction's shard never learns it became final.
+ * transaction's shard never learns it became final. With `resend`, a rejection that says where the
+ * transaction went rather than what is wrong with it (RETRYABLE_CODES: its relay to the assignee
+ * went unanswered across a switch, ...) sends the same bytes again through `resend`, which returns
+ * the node that took them, at most MAX_RETRIES times.
  */
-async function waitUntilFinal(txid: string, values: Values, io: Output, api: ApiClient, also: readonly ApiClient[] = []): Promise<number> {
+async function waitUntilFinal(txid: string, values: Values, io: Output, api: ApiClient, also: readonly ApiClient[] = [], resend?: () => Promise<ApiClient>): Promise<number> {
   const timeoutSeconds = integerOption(values, "timeout", 1, 3600, DEFAULT_WAIT_SECONDS);
   const deadline = Date.now() + timeoutSeconds * 1000;
-  const nodes = [api, ...also.filter((node) => node !== api)];
+  let nodes = [api, ...also.filter((node) => node !== api)];
   let turn = 0;
+  let resends = 0;
   // A validator that relayed the transaction to its believable producer (PoB) hears of it again
   // when the producer's optimistic block arrives: until then it answers TX_NOT_FOUND. Another node
   // than the one submitted to may be down or restarting: its poll is skipped.
@@ -97,7 +102,14 @@ async function waitUntilFinal(txid: string, values: Values, io: Output, api: Api
   };
   let { node, status: final } = await current();
   let announced = false;
-  while (final === undefined || final.state === "pending" || final.state === "optimistic") {
+  while (final === undefined || final.state === "pending" || final.state === "optimistic" || (final.state === "rejected" && resend !== undefined && RETRYABLE_CODES.has(final.code ?? "") && resends < MAX_RETRIES)) {
+    if (final?.state === "rejected") {
+      io.out(`${txid} rejected with ${final.code} (where it went, not what it is): sending it again`);
+      resends++;
+      api = await resend!();
+      nodes = [api, ...also.filter((other) => other !== api)];
+      turn = 0;
+    }
     if (final?.state === "optimistic" && !announced) {
       // The client library checked the seal and the Merkle proof; the league says the producer may seal.
       const consensus = (await node.status())["consensus"] as { believable?: unknown } | undefined;
@@ -127,13 +139,14 @@ interface NodeReading {
 }
 
 /**
- * Answers that say the node does not serve the payer's shard (any more: it left at an epoch
- * switch; TX_WRONG_SHARD to a submission, OWNER_OTHER_SHARD to a read of the payer's outputs) or no
- * shard at all (NODE_NOT_SERVING: it waits outside the validator set), and a node that cannot be
+ * Answers that say where the transaction went rather than what is wrong with it (RETRYABLE_CODES:
+ * TX_WRONG_SHARD from a node that left the shard at an epoch switch, RELAY_BACKLOG_FULL, ...), that
+ * the node does not serve the payer's shard (OWNER_OTHER_SHARD to a read of the payer's outputs) or
+ * no shard at all (NODE_NOT_SERVING: it waits outside the validator set), and a node that cannot be
  * reached. Another node of the shard is asked; the same signed bytes resubmitted to a node that
  * took them after all are a `duplicate`, never a second payment.
  */
-const MOVE_ON_CODES: ReadonlySet<string> = new Set(["TX_WRONG_SHARD", "OWNER_OTHER_SHARD", "NODE_NOT_SERVING", "API_UNREACHABLE"]);
+const MOVE_ON_CODES: ReadonlySet<string> = new Set([...RETRYABLE_CODES, "OWNER_OTHER_SHARD", "NODE_NOT_SERVING", "API_UNREACHABLE"]);
 /** Status reads (each followed by at most one submission) before `tx send` gives up on its shard: 8 ride out an epoch switch of a devnet (a few seconds). */
 const MAX_SHARD_READS = 8;
 /** Pause before the next read when every node serving the shard refused, or when none serves it while a switch is under way. */
@@ -248,7 +261,8 @@ const txSend: Command = {
     "                  left the shard and refuses, the statuses are read again and the next one takes",
     "                  it); add a node of the recipient's shard to pay across shards",
     "  --wait          wait until the transaction is final or rejected (asking each --node in turn:",
-    "                  with epochs, a validator may leave the payer's shard meanwhile)",
+    "                  with epochs, a validator may leave the payer's shard meanwhile); a rejection",
+    "                  that says where it went (RELAY_UNANSWERED, POB_NOT_ASSIGNED, ...) sends it again",
     `  --timeout S     seconds to wait with --wait, or for a cross-shard payment (default ${DEFAULT_WAIT_SECONDS})`,
     "",
     "A cross-shard payment runs Atomix (white paper §6) to its end: lock in the payer's shard, its",
@@ -288,9 +302,12 @@ const txSend: Command = {
       return EXIT_OK;
     }
     const { transaction } = signTransaction({ kind: TxKind.Transfer, inputs, outputs }, [payer]);
-    const { api, submitted } = await submitToShard(nodes, payerShardOf, encodeTransaction(transaction), io);
+    const bytes = encodeTransaction(transaction);
+    const { api, submitted } = await submitToShard(nodes, payerShardOf, bytes, io);
     io.out(`txid ${submitted.txid} ${submitted.outcome}`);
-    return values.wait === true ? waitUntilFinal(submitted.txid, values, io, api, nodes.map((node) => node.api)) : EXIT_OK;
+    if (values.wait !== true) return EXIT_OK;
+    const resend = async () => (await submitToShard(nodes, payerShardOf, bytes, io)).api;
+    return waitUntilFinal(submitted.txid, values, io, api, nodes.map((node) => node.api), resend);
   },
 };
 

@@ -6,11 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ApiClient } from "../../src/api/client.js";
+import { toHex } from "../../src/hex.js";
+import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { loadKeyFile } from "../../src/node/config.js";
 import { ios, IosProcess, singleValidatorConfig, startValidator } from "./helpers.js";
@@ -31,26 +33,48 @@ after(async () => {
 const payerFile = join(dir, "account-0.key.json");
 const payee = (): string => Buffer.from(loadKeyFile(join(dir, "account-1.key.json")).publicKey).toString("hex");
 
-/** A scripted node: submissions refused with TX_WRONG_SHARD, its status rewritten by `status`, every read relayed to the validator. */
+function body(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    request.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    request.on("end", () => resolve(text));
+    request.on("error", reject);
+  });
+}
+
+/**
+ * A scripted node: its status rewritten by `status`, every other read relayed to the validator.
+ * Submissions are refused with TX_WRONG_SHARD, except the first `accepts`: it answers them
+ * accepted and, from then on, their status as rejected with RELAY_UNANSWERED (a node whose relay
+ * to the assignee went unanswered across a switch).
+ */
 class Relay {
   readonly requests: string[] = [];
   readonly #server: Server;
+  readonly #unanswered = new Set<string>();
   url = "";
 
-  constructor(readonly status: (real: Record<string, unknown>) => Record<string, unknown> = (real) => real) {
+  constructor(readonly status: (real: Record<string, unknown>) => Record<string, unknown> = (real) => real, accepts = 0) {
     this.#server = createServer(async (request, response) => {
       const path = request.url ?? "/";
       this.requests.push(`${request.method} ${path}`);
-      request.resume();
+      const sent = await body(request);
+      const answer = (code: number, json: unknown) => {
+        response.writeHead(code, { "content-type": "application/json" });
+        response.end(JSON.stringify(json));
+      };
       if (request.method === "POST" && path === "/v1/tx") {
-        response.writeHead(400, { "content-type": "application/json" });
-        response.end(JSON.stringify({ error: { code: "TX_WRONG_SHARD", message: "input 0 belongs to shard 0, not 1" } }));
-        return;
+        if (this.#unanswered.size >= accepts) return answer(400, { error: { code: "TX_WRONG_SHARD", message: "input 0 belongs to shard 0, not 1" } });
+        const txid = toHex(transactionIdOfEncoding(Buffer.from((JSON.parse(sent) as { tx: string }).tx, "hex")));
+        this.#unanswered.add(txid);
+        return answer(202, { txid, outcome: "accepted", status: { state: "pending" } });
       }
+      const asked = /^\/v1\/tx\/([0-9a-f]{64})$/.exec(path)?.[1];
+      if (asked !== undefined && this.#unanswered.has(asked)) return answer(200, { txid: asked, state: "rejected", code: "RELAY_UNANSWERED" });
       // The CLI reads nothing else than with GET.
-      const answer = await fetch(`${validator}${path}`);
-      const text = await answer.text();
-      response.writeHead(answer.status, { "content-type": "application/json" });
+      const relayed = await fetch(`${validator}${path}`);
+      const text = await relayed.text();
+      response.writeHead(relayed.status, { "content-type": "application/json" });
       response.end(path === "/v1/status" ? JSON.stringify(this.status(JSON.parse(text) as Record<string, unknown>)) : text);
     });
     relays.push(this);
@@ -92,6 +116,17 @@ describe("ios tx send finds a node of the payer's shard at submission time", { t
     assert.equal(sent.code, 0, sent.stderr + sent.stdout);
     assert.equal(far.count("POST /v1/tx"), 1, "the latest epoch's node was asked first");
     assert.match(sent.stdout, new RegExp(`^${far.url} refused it \\(TX_WRONG_SHARD: .*\\); reading the nodes' shards again\ntxid [0-9a-f]{64} accepted\n$`));
+  });
+
+  it("with --wait, a rejection that says where the transaction went (RELAY_UNANSWERED) sends the same bytes again, and they land, final, at a node of the shard", async () => {
+    const relayer = await new Relay(undefined, 1).listen();
+    const sent = await ios(["tx", "send", "--from", payerFile, "--to", payee(), "--amount", "3", "--node", relayer.url, "--node", validator, "--wait"]);
+    assert.equal(sent.code, 0, sent.stderr + sent.stdout);
+    const txid = /^txid ([0-9a-f]{64}) accepted\n/.exec(sent.stdout)?.[1];
+    assert.ok(txid !== undefined, sent.stdout);
+    assert.equal(relayer.count("POST /v1/tx"), 2, "accepted once, then refused as not its shard");
+    assert.match(sent.stdout, new RegExp(`\n${txid} rejected with RELAY_UNANSWERED \\(where it went, not what it is\\): sending it again\n${relayer.url} refused it \\(TX_WRONG_SHARD: .*\\); reading the nodes' shards again\nfinal at height \\d+ index 0 block [0-9a-f]{64}\n$`));
+    assert.equal((await new ApiClient(validator).transaction(txid)).state, "final");
   });
 
   it("a --node list of another shard only is refused with CLI_NO_SHARD_NODE before anything is read or sent", async () => {
