@@ -78,3 +78,19 @@ export function statusOfCode(code: string): number {
 
 /** Seconds a client should wait before retrying a MEMPOOL_FULL refusal (about one block interval). */
 export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Refusals that say where the transaction went, not what is wrong with it: the validator does
+ * not serve its shard (any more: TX_WRONG_SHARD, the stateless shard check), is not (any more) its
+ * believable assignee (POB_NOT_ASSIGNED, a relay's answer), or the relay to the assignee got no
+ * answer or no room (RELAY_UNANSWERED, RELAY_BACKLOG_FULL: src/node/consensus/pob-consensus.ts).
+ * Another current validator of the shard may take the same bytes: clients (the load driver,
+ * `ios tx send`) send them again.
+ */
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set(["TX_WRONG_SHARD", "POB_NOT_ASSIGNED", "RELAY_UNANSWERED", "RELAY_BACKLOG_FULL"]);
+/**
+ * Resends after retryable refusals, per transaction: each after a fresh status read, so 8
+ * rides out several epoch switches in a row, while a transaction a shard's validators keep
+ * refusing (a tampered set) still ends rejected by its code.
+ */
+export const MAX_RETRIES = 8;

@@ -16,7 +16,9 @@ export type CliErrorCode = "CLI_USAGE" | "CLI_BAD_PATH" | "CLI_FILE_EXISTS" | "C
   /** `ios epoch show --transcript`: a transcript that verifies but is not the one the configuration names, or gives another rnd. */
   | "CLI_WRONG_TRANSCRIPT"
   /** `ios tx release`: the node's UTXO set holds no such bond (released already, slashed, or in another shard). */
-  | "CLI_NO_BOND";
+  | "CLI_NO_BOND"
+  /** `ios tx send`: no --node serves the payer's shard now (none is listed for it, or all left it at a switch and refused). */
+  | "CLI_NO_SHARD_NODE";
 
 /** Usage errors: wrong or missing options (CLI_USAGE) or an unusable path (CLI_BAD_PATH); they exit 2 after pointing at `--help`. */
 export const USAGE_ERROR_CODES = ["CLI_USAGE", "CLI_BAD_PATH"] as const satisfies readonly CliErrorCode[];
@@ -47,9 +49,39 @@ export interface Command {
   run?(values: Values, positionals: string[], io: Output): Promise<number>;
 }
 
-function helpText(path: string, command: Command): string {
+/** What a command's module defines; its name and summary stay in the index that lists it. */
+export type CommandBody = Omit<Command, "name" | "summary">;
+
+/**
+ * A command of the index: listed by name and summary, its module imported only once it is chosen,
+ * so `ios --help` and a light command load none of the other commands' modules (the node, LMDB,
+ * WASM kernels, consensus, the load harness).
+ */
+export interface LazyCommand {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<CommandBody>;
+}
+
+/** The `ios` command itself: its help and its lazily loaded commands. */
+export interface CommandIndex {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly subcommands: readonly LazyCommand[];
+}
+
+/** What help shows of a command: a summary, a usage line, help text, and its sub-commands' names and summaries. */
+interface HelpSource<Sub extends { readonly name: string; readonly summary: string }> {
+  readonly summary: string;
+  readonly usage: string;
+  readonly help?: string;
+  readonly subcommands?: readonly Sub[];
+}
+
+function helpText(path: string, command: HelpSource<{ readonly name: string; readonly summary: string }>): string {
   const lines = [`usage: ${path} ${command.usage}`.trimEnd(), "", command.summary];
-  if (command.help !== "") lines.push("", command.help);
+  if (command.help !== undefined && command.help !== "") lines.push("", command.help);
   if (command.subcommands !== undefined) {
     lines.push("", "commands:");
     for (const sub of command.subcommands) lines.push(`  ${sub.name.padEnd(10)} ${sub.summary}`);
@@ -62,6 +94,7 @@ function helpText(path: string, command: Command): string {
 function hintFor(code: string): string | undefined {
   if (code === "API_UNREACHABLE") return "start a node with `ios node --config FILE` or pass the right --node URL";
   if (code.startsWith("CONFIG_")) return "fix the file named above; `ios genesis --help` shows how to generate a valid set";
+  if (code === "CLI_NO_SHARD_NODE") return "give --node URLs of validators serving the payer's shard (`ios status --node URL` shows a node's shard and epoch); with epochs, give several, or all";
   if (code === "MEMPOOL_FULL") return "the node is saturated; retry in a second";
   if (code === "TRANSPORT_LISTEN_FAILED") return "another process may hold the port, or the host is not local; change $.listen in the configuration";
   return undefined;
@@ -113,23 +146,41 @@ function refuseRepeatedOptions(tokens: ReturnType<typeof parseArgs>["tokens"], o
   }
 }
 
-/** Runs `argv` (without node and script) against `root`; resolves the exit code. */
-export async function dispatch(root: Command, argv: readonly string[], io: Output): Promise<number> {
+/**
+ * The sub-command `first` names among `command`'s, or the exit code after printing help (no
+ * `first`: exit 2; `--help`, `-h`, `help`: exit 0) or a CLI_USAGE error for an unknown one.
+ */
+function subcommandOf<Sub extends { readonly name: string; readonly summary: string }>(path: string, command: HelpSource<Sub> & { readonly subcommands: readonly Sub[] }, first: string | undefined, io: Output): Sub | number {
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    (first === undefined ? io.err : io.out)(helpText(path, command));
+    return first === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const next = command.subcommands.find((c) => c.name === first);
+  if (next === undefined) {
+    io.err(`error CLI_USAGE: unknown command ${JSON.stringify(first)} for ${path}`);
+    io.err(`hint: run \`${path} --help\` for the list of commands`);
+    return EXIT_USAGE;
+  }
+  return next;
+}
+
+/** Runs `argv` (without node and script) against `index`, importing only the chosen command's module; resolves the exit code. */
+export async function dispatch(index: CommandIndex, argv: readonly string[], io: Output): Promise<number> {
+  const [first, ...rest] = argv;
+  const chosen = subcommandOf(index.name, index, first, io);
+  if (typeof chosen === "number") return chosen;
+  return dispatchCommand({ name: chosen.name, summary: chosen.summary, ...(await chosen.load()) }, `${index.name} ${chosen.name}`, rest, io);
+}
+
+/** Runs `argv` against `root`, reached as `rootPath`: down its sub-commands, then its options and its run. */
+async function dispatchCommand(root: Command, rootPath: string, argv: readonly string[], io: Output): Promise<number> {
   let command = root;
-  let path = root.name;
+  let path = rootPath;
   let rest = [...argv];
   while (command.subcommands !== undefined) {
     const [first, ...tail] = rest;
-    if (first === undefined || first === "--help" || first === "-h" || first === "help") {
-      (first === undefined ? io.err : io.out)(helpText(path, command));
-      return first === undefined ? EXIT_USAGE : EXIT_OK;
-    }
-    const next = command.subcommands.find((c) => c.name === first);
-    if (next === undefined) {
-      io.err(`error CLI_USAGE: unknown command ${JSON.stringify(first)} for ${path}`);
-      io.err(`hint: run \`${path} --help\` for the list of commands`);
-      return EXIT_USAGE;
-    }
+    const next = subcommandOf(path, { ...command, subcommands: command.subcommands }, first, io);
+    if (typeof next === "number") return next;
     command = next;
     path = `${path} ${next.name}`;
     rest = tail;

@@ -15,7 +15,7 @@ import { loadGenesisFile } from "../node/config.js";
 import type { Devnet, DevnetOptions, ValidatorExit } from "../devnet/launcher.js";
 import { consensusModeOf, maxBelievableOf } from "../devnet/consensus-mode.js";
 import { kindLines } from "../devnet/session.js";
-import { EXIT_OK, EXIT_RUNTIME, epochsLine, integerOption, probabilityOption, required, validatorCountOption, type Command, type Output, type Values, type CliErrorCode } from "./command.js";
+import { EXIT_OK, EXIT_RUNTIME, epochsLine, integerOption, probabilityOption, required, validatorCountOption, type CommandBody, type Output, type Values, type CliErrorCode } from "./command.js";
 import { outputPath } from "./files.js";
 
 const DEFAULT_ACCOUNTS = 2000;
@@ -72,9 +72,7 @@ function describeDevnet(devnet: Devnet, io: Output): void {
   io.out(`every shard finalized its first block`);
 }
 
-export const devnetCommand: Command = {
-  name: "devnet",
-  summary: "Launch a local devnet: one validator process per node on 127.0.0.1.",
+export const devnetCommand: CommandBody = {
   usage: "--shards M (--validators-per-shard K | --validators N) --believable B [--dir D] [options]\n       ios devnet (status | stop N | restart N | pause N | resume N) --dir D",
   positionals: 2,
   help: [
@@ -224,9 +222,7 @@ function kneeOptions(values: Values, latencyCapMs: number): { startTps: number; 
   return { startTps, maxTps, stepMs };
 }
 
-export const loadCommand: Command = {
-  name: "load",
-  summary: "Generate signed transfers and drive them through running validators; write a report.",
+export const loadCommand: CommandBody = {
   usage: "(--devnet DIR | --endpoints URLS... --genesis FILE [--account-seed S --accounts A])  (--tx N | --replay FILE)  (--rate R | --closed --window W) [options]",
   help: [
     "target (one of):",
@@ -458,9 +454,7 @@ function describeExit(exit: ValidatorExit): string {
   return `validator ${exit.index} (shard ${exit.shard}, ${exit.league} league, pid ${exit.pid}) exited by itself (code ${exit.code}, signal ${exit.signal}); the others keep running; its last lines are in ${exit.log}`;
 }
 
-export const startCommand: Command = {
-  name: "start",
-  summary: "The default demo: devnet of 2 shards × 5 validators, 30 s of load, summary, clean up.",
+export const startCommand: CommandBody = {
   usage: "[--duration S] [--window W] [--report DIR] [--keep]",
   help: [
     "options:",

@@ -8,7 +8,7 @@
  */
 import { IosError } from "../errors.js";
 import { MAX_TRANSCRIPT_BYTES, verifyTranscript } from "../epoch/drp/transcript.js";
-import { EXIT_OK, type CliErrorCode, type Command } from "./command.js";
+import { EXIT_OK, type CliErrorCode, type Command, type CommandBody } from "./command.js";
 import { readInputFile } from "./files.js";
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
@@ -34,9 +34,7 @@ const drpVerifyCommand: Command = {
   },
 };
 
-export const drpCommand: Command = {
-  name: "drp",
-  summary: "Verify Distributed Randomness Protocol transcripts (white paper §5).",
+export const drpCommand: CommandBody = {
   usage: "<verify> ...",
   help: "",
   subcommands: [drpVerifyCommand],

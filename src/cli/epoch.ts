@@ -28,7 +28,7 @@ import { sameBytes } from "../bytes.js";
 import { check, IosError } from "../errors.js";
 import { toHex } from "../hex.js";
 import { loadGenesisFile } from "../node/config.js";
-import { EXIT_OK, integerOption, required, type CliErrorCode, type Command, type Values } from "./command.js";
+import { EXIT_OK, integerOption, required, type CliErrorCode, type Command, type CommandBody, type Values } from "./command.js";
 import { readInputFile } from "./files.js";
 
 /** The largest chain file read: a configuration of 1,000 validators is about 140 KB, so this holds thousands of epochs. */
@@ -183,9 +183,7 @@ const showCommand: Command = {
   },
 };
 
-export const epochCommand: Command = {
-  name: "epoch",
-  summary: "Show epochs of the identity chain, verified from the genesis (white paper §4.1).",
+export const epochCommand: CommandBody = {
   usage: "<show> ...",
   help: "",
   subcommands: [showCommand],

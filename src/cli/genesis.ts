@@ -13,7 +13,7 @@ import { portsFromBase, writeDevnetFiles } from "../devnet/files.js";
 import { MAX_EPOCH_LENGTH } from "../ledger/genesis.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { MAX_AMOUNT } from "../ledger/transaction.js";
-import { EXIT_OK, epochsLine, integerOption, probabilityOption, required, validatorCountOption, type Command, type Values, type CliErrorCode } from "./command.js";
+import { EXIT_OK, epochsLine, integerOption, probabilityOption, required, validatorCountOption, type CommandBody, type Values, type CliErrorCode } from "./command.js";
 import { outputPath } from "./files.js";
 import { toHex } from "../hex.js";
 
@@ -30,9 +30,7 @@ function pobPolicyOf(values: Values, perShard: number): ShardingPolicy {
   return devnetPobPolicy({ validatorsPerShard: perShard, believable, samplingProbability: probabilityOption(values, "sampling-p", DEFAULT_SAMPLING_P) });
 }
 
-export const genesisCommand: Command = {
-  name: "genesis",
-  summary: "Write a genesis, validator keys and node configurations for a devnet.",
+export const genesisCommand: CommandBody = {
   usage: "--shards M (--validators N | --validators-per-shard K) --accounts K --seed S --out DIR [options]",
   help: [
     "options:",

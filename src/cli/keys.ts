@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { keyPairFromSecret } from "../ledger/keys.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import { keyFileJson, loadKeyFile } from "../node/config.js";
-import { EXIT_OK, integerOption, required, type Command, type CliErrorCode } from "./command.js";
+import { EXIT_OK, integerOption, required, type Command, type CommandBody, type CliErrorCode } from "./command.js";
 import { outputPath, writeNewFile } from "./files.js";
 
 const keysNew: Command = {
@@ -45,9 +45,7 @@ const keysShow: Command = {
   },
 };
 
-export const keysCommand: Command = {
-  name: "keys",
-  summary: "Create and inspect key files.",
+export const keysCommand: CommandBody = {
   usage: "<new|show> ...",
   help: "",
   subcommands: [keysNew, keysShow],

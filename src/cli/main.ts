@@ -1,24 +1,30 @@
 #!/usr/bin/env node
 /**
- * The `ios` command (DESIGN §8). Exit codes: 0 success, 1 runtime error, 2 usage error.
+ * The `ios` command (DESIGN §8). Exit codes: 0 success, 1 runtime error, 2 usage error. Each command's
+ * module is imported when the command is chosen: `ios --help` or `ios tx send` loads no node, LMDB
+ * or load harness it does not run.
  */
-import { balanceCommand, statusCommand, txCommand } from "./client-commands.js";
-import { dispatch, type Command } from "./command.js";
-import { drpCommand } from "./drp.js";
-import { epochCommand } from "./epoch.js";
-import { devnetCommand, loadCommand, startCommand } from "./devnet-commands.js";
-import { genesisCommand } from "./genesis.js";
-import { keysCommand } from "./keys.js";
-import { nodeCommand } from "./node-command.js";
-import { vrfCommand } from "./vrf.js";
-import { proofCommand } from "./proof.js";
+import { dispatch, type CommandIndex } from "./command.js";
 
-const root: Command = {
+const root: CommandIndex = {
   name: "ios",
   summary: "IOSChain: keys, genesis, validator node, client commands, devnet, load, VRF, DRP, epochs and proofs.",
   usage: "<command> [options]",
-  help: "",
-  subcommands: [keysCommand, genesisCommand, nodeCommand, txCommand, balanceCommand, statusCommand, devnetCommand, loadCommand, startCommand, vrfCommand, drpCommand, epochCommand, proofCommand],
+  subcommands: [
+    { name: "keys", summary: "Create and inspect key files.", load: async () => (await import("./keys.js")).keysCommand },
+    { name: "genesis", summary: "Write a genesis, validator keys and node configurations for a devnet.", load: async () => (await import("./genesis.js")).genesisCommand },
+    { name: "node", summary: "Run a validator from its configuration file.", load: async () => (await import("./node-command.js")).nodeCommand },
+    { name: "tx", summary: "Send transactions.", load: async () => (await import("./client-commands.js")).txCommand },
+    { name: "balance", summary: "Print the balance of a public key.", load: async () => (await import("./read-commands.js")).balanceCommand },
+    { name: "status", summary: "Print a node's status.", load: async () => (await import("./read-commands.js")).statusCommand },
+    { name: "devnet", summary: "Launch a local devnet: one validator process per node on 127.0.0.1.", load: async () => (await import("./devnet-commands.js")).devnetCommand },
+    { name: "load", summary: "Generate signed transfers and drive them through running validators; write a report.", load: async () => (await import("./devnet-commands.js")).loadCommand },
+    { name: "start", summary: "The default demo: devnet of 2 shards × 5 validators, 30 s of load, summary, clean up.", load: async () => (await import("./devnet-commands.js")).startCommand },
+    { name: "vrf", summary: "Prove and verify RFC 9381 VRF outputs (ECVRF-EDWARDS25519-SHA512-TAI).", load: async () => (await import("./vrf.js")).vrfCommand },
+    { name: "drp", summary: "Verify Distributed Randomness Protocol transcripts (white paper §5).", load: async () => (await import("./drp.js")).drpCommand },
+    { name: "epoch", summary: "Show epochs of the identity chain, verified from the genesis (white paper §4.1).", load: async () => (await import("./epoch.js")).epochCommand },
+    { name: "proof", summary: "Fetch and verify proofs of final transactions, unspent outputs and MSB headers (white paper §8).", load: async () => (await import("./proof.js")).proofCommand },
+  ],
 };
 
 const io = {

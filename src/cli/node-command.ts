@@ -2,11 +2,9 @@
 import { LOG_LEVEL_ENV, createRootLogger, logLevelFromEnv } from "../log/logger.js";
 import { toHex } from "../hex.js";
 import { loadNodeSetup } from "../node/config.js";
-import { EXIT_OK, required, type Command } from "./command.js";
+import { EXIT_OK, required, type CommandBody } from "./command.js";
 
-export const nodeCommand: Command = {
-  name: "node",
-  summary: "Run a validator from its configuration file.",
+export const nodeCommand: CommandBody = {
   usage: "--config FILE [--no-prune]",
   help: [
     "options:",

@@ -19,7 +19,7 @@ import { IosError } from "../errors.js";
 import { toHex } from "../hex.js";
 import { loadGenesisFile } from "../node/config.js";
 import { verifyIosProof, type ProofTrust } from "../node/msb-proof.js";
-import { EXIT_OK, required, type CliErrorCode, type Command } from "./command.js";
+import { EXIT_OK, required, type CliErrorCode, type Command, type CommandBody } from "./command.js";
 import { readInputFile, writeNewFile } from "./files.js";
 
 /** The largest proof file read: a transaction proof of an epoch of 2^20 heights (src/node/msb-proof.ts) stays below. */
@@ -127,9 +127,7 @@ const verifyCommand: Command = {
   },
 };
 
-export const proofCommand: Command = {
-  name: "proof",
-  summary: "Fetch and verify proofs of final transactions, unspent outputs and MSB headers (white paper §8).",
+export const proofCommand: CommandBody = {
   usage: "<get|verify> ...",
   help: "",
   subcommands: [getCommand, verifyCommand],

@@ -8,7 +8,7 @@ import { IosError } from "../errors.js";
 import { SECRET_KEY_BYTES, VRF_PROOF_BYTES } from "../codec/sizes.js";
 import { vrfProofToHash, vrfProve, vrfVerify, type VrfErrorCode } from "../crypto/vrf.js";
 import { loadKeyFile } from "../node/config.js";
-import { EXIT_OK, hexKeyArgument, required, type CliErrorCode, type Command, type Values } from "./command.js";
+import { EXIT_OK, hexKeyArgument, required, type CliErrorCode, type Command, type CommandBody, type Values } from "./command.js";
 
 /** Hex of any length (alpha), or exactly `bytes` bytes when given. */
 function hexOption(values: Values, name: string, bytes?: number): Uint8Array {
@@ -68,9 +68,7 @@ const vrfVerifyCommand: Command = {
   },
 };
 
-export const vrfCommand: Command = {
-  name: "vrf",
-  summary: "Prove and verify RFC 9381 VRF outputs (ECVRF-EDWARDS25519-SHA512-TAI).",
+export const vrfCommand: CommandBody = {
   usage: "<prove|verify> ...",
   help: "",
   subcommands: [vrfProveCommand, vrfVerifyCommand],

@@ -98,10 +98,11 @@
  * rather than a report that would silently miss confirmations. A status read that fails while
  * running keeps the endpoint's last status (the next poll tries again).
  *
- * API: `runLoad(options): Promise<LoadRun>`, `checkEndpoints(urls)`, RETRYABLE_CODES, MAX_RETRIES, DISCONNECTED.
+ * API: `runLoad(options): Promise<LoadRun>`, `checkEndpoints(urls)`, DISCONNECTED (RETRYABLE_CODES and MAX_RETRIES: src/api/errors.ts).
  */
 import WebSocket from "ws";
 import { ApiClient, type TxStatusJson } from "../api/client.js";
+import { MAX_RETRIES, RETRYABLE_CODES } from "../api/errors.js";
 import { MAX_FRAMES_IN_FLIGHT, STREAM_PATH } from "../api/server.js";
 import {
   FRAME_ACK,
@@ -201,20 +202,6 @@ export interface UnsettledTrace {
 /** How many of the transactions still open after a drain timeout are traced (two HTTP reads per endpoint each at most). */
 export const UNSETTLED_TRACED = 64;
 
-/**
- * Refusals that say where the transaction went, not what is wrong with it: the validator does
- * not serve its shard (any more: TX_WRONG_SHARD, the stateless shard check), is not (any more) its
- * believable assignee (POB_NOT_ASSIGNED, a relay's answer), or the relay to the assignee got no
- * answer or no room (RELAY_UNANSWERED, RELAY_BACKLOG_FULL: src/node/consensus/pob-consensus.ts).
- * Another current validator of the shard may take it.
- */
-export const RETRYABLE_CODES: ReadonlySet<string> = new Set(["TX_WRONG_SHARD", "POB_NOT_ASSIGNED", "RELAY_UNANSWERED", "RELAY_BACKLOG_FULL"]);
-/**
- * Resends after retryable refusals, per transaction: each waits for a fresh status read, so 8
- * rides out several epoch switches in a row, while a transaction a shard's validators keep
- * refusing (a tampered set) still ends rejected by its code.
- */
-export const MAX_RETRIES = 8;
 
 const DEFAULT_FRAME_TXS = 2048;
 const DEFAULT_DRAIN_MS = 10_000;

@@ -12,13 +12,13 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
 import { check } from "../errors.js";
 import type { Clock } from "../runtime/interface.js";
+import { LOG_LEVELS, type LogLevel } from "./levels.js";
 
 export type Logger = PinoLogger;
 
 export type LogErrorCode = "LOG_BAD_LEVEL" | "LOG_BAD_OPTIONS";
 
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from "./levels.js";
 export const DEFAULT_LOG_LEVEL: LogLevel = "info";
 /** Environment variable naming the root logger's level. */
 export const LOG_LEVEL_ENV = "IOS_LOG_LEVEL";

@@ -46,7 +46,7 @@ import { MAX_BLOCK_TXS } from "../ledger/block.js";
 import { keyPairFromSecret, type KeyPair } from "../ledger/keys.js";
 import { toHex } from "../hex.js";
 import { SECRET_KEY_BYTES } from "../codec/sizes.js";
-import { LOG_LEVELS, type LogLevel } from "../log/logger.js";
+import { LOG_LEVELS, type LogLevel } from "../log/levels.js";
 
 export type ConfigErrorCode =
   | "CONFIG_NOT_FOUND"

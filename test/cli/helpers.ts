@@ -59,15 +59,17 @@ export class IosProcess {
 
 /**
  * `ios genesis` of one shard and one validator into `dir` (`accounts` accounts of `amount`), with
- * validator 0 moved to an ephemeral port (a test cannot reserve one) and one fast worker; returns
+ * validator 0 moved to ephemeral ports (a test cannot reserve one) and one fast worker; returns
  * its configuration file. Throws with ios's stderr if the genesis fails.
  */
 export async function singleValidatorConfig(dir: string, seed: string, accounts: number, amount: number): Promise<string> {
   const generated = await ios(["genesis", "--shards", "1", "--validators", "1", "--accounts", String(accounts), "--seed", seed, "--out", dir, "--amount", String(amount)]);
   if (generated.code !== 0) throw new Error(`ios genesis failed: ${generated.stderr}`);
   const file = join(dir, "validator-0.config.json");
-  const config = JSON.parse(readFileSync(file, "utf8")) as { listen: { port: number }; pipeline?: unknown };
+  const config = JSON.parse(readFileSync(file, "utf8")) as { listen: { port: number; peerPort?: number }; pipeline?: unknown };
   config.listen.port = 0;
+  // A validator without peers: its peer port is ephemeral too, so tests on a shared machine never collide on it.
+  config.listen.peerPort = 0;
   config.pipeline = { workers: 1, blockIntervalMs: 50 };
   writeFileSync(file, JSON.stringify(config));
   return file;

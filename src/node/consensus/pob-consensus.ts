@@ -62,7 +62,7 @@ import { decodeProposal, type FinalProposal } from "../../consensus/pob/proposal
 import { decodeReplicaRecord, encodeReplicaRecord } from "../../consensus/pob/replica-state.js";
 import { PobNode, type OptimisticAnnouncement } from "../../consensus/pob/protocol.js";
 import type { OptimisticProducer } from "../../consensus/pob/optimistic.js";
-import { BlockKind, blockHash, encodeBlock, makeBlockHeader, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, blockHash, encodeBlock, makeBlockHeader } from "../../ledger/block.js";
 import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
@@ -76,6 +76,7 @@ import type { Channel, PeerId, Transport } from "../../net/interface.js";
 import { messageType } from "../../net/message-types.js";
 import type { Clock, Rng, TimerHandle } from "../../runtime/interface.js";
 import { toHex } from "../../hex.js";
+import { OptimisticIndex } from "./optimistic-index.js";
 import { MAX_PENDING_TXS, type Pipeline } from "../pipeline.js";
 import type { MempoolEntry } from "../mempool.js";
 import { WORKER_KEY_CACHE_SIZE } from "../pool/interface.js";
@@ -226,7 +227,7 @@ export class PobShardConsensus implements ShardDriver {
   readonly #log: FinalityLog | undefined;
   readonly #onError: (error: unknown) => void;
   /** Confirmed transactions of optimistic blocks: the block (for its proof) and the position in it. */
-  readonly #optimistic = new Map<string, { readonly hash: Uint8Array; readonly block: DecodedBlock; readonly index: number }>();
+  readonly #optimistic = new OptimisticIndex(OPTIMISTIC_STATUS_ENTRIES);
   readonly #relayQueues = new Map<PeerId, Uint8Array[]>();
   #relayTimer: TimerHandle | undefined;
   /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee and bytes (handed on at a stop). */
@@ -740,24 +741,14 @@ export class PobShardConsensus implements ShardDriver {
   #reoffer(transactions: readonly Uint8Array[]): void {
     for (const tx of transactions) {
       const txid = transactionIdIfWellFormed(tx);
-      if (txid !== undefined) this.#optimistic.delete(toHex(txid));
+      if (txid !== undefined) this.#optimistic.forget(txid);
     }
     if (!this.#stopped) this.submit(transactions).catch((error: unknown) => this.#fail(error));
   }
 
-  #remember(announcement: OptimisticAnnouncement): void {
-    const { hash, txids, block } = announcement;
-    const confirmed = txids.length === block.txids.length ? undefined : new Set(Array.from({ length: txids.length / TXID_BYTES }, (_, i) => toHex(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES))));
-    for (let index = 0; index < block.header.txCount; index++) {
-      const key = toHex(block.txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES));
-      if (confirmed !== undefined && !confirmed.has(key)) continue;
-      this.#optimistic.set(key, { hash, block, index });
-      this.#relayed.delete(key);
-    }
-    for (const key of this.#optimistic.keys()) {
-      if (this.#optimistic.size <= OPTIMISTIC_STATUS_ENTRIES) break;
-      this.#optimistic.delete(key);
-    }
+  #remember({ hash, txids, block }: OptimisticAnnouncement): void {
+    // Relayed transactions are answered by their optimistic block; the relayed list is hex-keyed (in send order), so it is asked only when it holds any.
+    this.#optimistic.remember(hash, block, txids, this.#relayed.size === 0 ? undefined : (txid) => this.#relayed.delete(toHex(txid)));
   }
 
   /** Every optimistic block this validator holds with a valid seal. */
@@ -806,9 +797,9 @@ export class PobShardConsensus implements ShardDriver {
   status(txid: Uint8Array): TxStatus {
     const status = this.#pipeline.status(txid);
     if (status.state !== "pending" && status.state !== "unknown") return status;
-    const optimistic = this.#optimistic.get(toHex(txid));
+    const optimistic = this.#optimistic.get(txid);
     if (optimistic !== undefined) {
-      const { hash, block, index } = optimistic;
+      const { of: { hash, block }, index } = optimistic;
       return { state: "optimistic", block: hash, producer: block.header.producer, inclusion: encodeInclusion(makeInclusion(block, index)) };
     }
     // Relayed here and not answered yet: pending until sealed, final, refused or RELAY_UNANSWERED.
@@ -823,8 +814,7 @@ export class PobShardConsensus implements ShardDriver {
   #holds(txid: Uint8Array): boolean {
     const { state } = this.#pipeline.status(txid);
     if (state !== "unknown") return HELD_STATES.has(state);
-    const key = toHex(txid);
-    return this.#optimistic.has(key) || this.#relayed.has(key);
+    return this.#optimistic.has(txid) || this.#relayed.has(toHex(txid));
   }
 
   onConfirmations(listener: (event: BlockEvent) => void): () => void {
@@ -917,15 +907,16 @@ export class PobShardConsensus implements ShardDriver {
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
         return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs, certificate: proverOf().certificate(), proposal: record.proposal, ...(msb === undefined ? {} : { msb }) };
       });
+      // Per transaction on every replica: the optimistic index by bytes; the relayed list (hex) only when it holds any.
       for (let at = 0; at < outcome.included.length; at += TXID_BYTES) {
-        const key = toHex(outcome.included.subarray(at, at + TXID_BYTES));
-        this.#optimistic.delete(key);
-        this.#relayed.delete(key);
+        const txid = outcome.included.subarray(at, at + TXID_BYTES);
+        this.#optimistic.forget(txid);
+        if (this.#relayed.size > 0) this.#relayed.delete(toHex(txid));
       }
       const rejected = outcome.excluded.map((e) => ({ txid: e.txid, code: e.code }));
       for (const { txid } of rejected) {
-        this.#optimistic.delete(toHex(txid));
-        this.#relayed.delete(toHex(txid));
+        this.#optimistic.forget(txid);
+        if (this.#relayed.size > 0) this.#relayed.delete(toHex(txid));
       }
       this.#pipeline.settle({ height: committed.height, hash: committed.hash, final: outcome.included, rejected });
       this.#noteEpoch(changeProofs, committed.height, proverOf);
