@@ -13,17 +13,35 @@ export interface RunResult {
 }
 
 /** Runs `ios args...` to completion. */
-export function ios(args: readonly string[], cwd?: string): Promise<RunResult> {
+/**
+ * Runs `ios args` to its end. A child still running after `timeoutMs` (default IOS_TIMEOUT_MS) is
+ * killed and the call fails with what it printed: a command that hangs (once seen: a child stuck
+ * in a futex wait at exit) is a failure with a message, never a suite that stops moving.
+ */
+export function ios(args: readonly string[], cwd?: string, timeoutMs = IOS_TIMEOUT_MS): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [IOS, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`ios ${args.join(" ")} still ran after ${timeoutMs} ms; stdout: ${stdout.slice(-1000)}; stderr: ${stderr.slice(-1000)}`));
+    }, timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
+
+/** How long a one-shot `ios` command may run in a test: the slowest (a devnet's load or bench step) take well under it. */
+export const IOS_TIMEOUT_MS = 300_000;
 
 /** A long-running `ios` child (e.g. `ios node`) whose output is collected as it comes. */
 export class IosProcess {
