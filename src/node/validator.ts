@@ -41,7 +41,7 @@
  *     leave unfinal transactions to the shard), drain the pipelines, then close the transport,
  *     the pool and the states (flushing the UTXO sets).
  */
-import { encodeEpochCommittees, trustedCommittees, type Committee } from "../atomix/proof.js";
+import { decodeFinalHeightCertificate, encodeEpochCommittees, trustedCommittees, type Committee } from "../atomix/proof.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,9 +84,9 @@ import type { EpochContext } from "../epoch/interface.js";
 import { IosError, check, invariant } from "../errors.js";
 import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
 import { WaitingDriver, type WaitingRole } from "./consensus/waiting-driver.js";
-import { OpeningEnd } from "../epoch/transepoch/opening.js";
-import { SWAP_PATIENCE_DELTAS } from "../epoch/transepoch/swaps.js";
-import { moveIn, type EpochMove } from "../epoch/transepoch/walk.js";
+import { MoveSwapRule, type MoveSwapRuleOptions } from "../epoch/transepoch/move-rule.js";
+import { SWAP_PATIENCE_DELTAS, ShardSwaps } from "../epoch/transepoch/swaps.js";
+import { batchAfter, moveIn, type EpochMove } from "../epoch/transepoch/walk.js";
 import { decodeProposal } from "../consensus/pob/proposal.js";
 import type { PeerId } from "../net/interface.js";
 
@@ -112,7 +112,9 @@ export type NodeNoticeCode =
   | "NODE_MSB_JOIN_FAILED"
   /** Its shard's epoch ended here: the next epoch's opening (batch 0, this epoch's committee) took over, no rest. */
   | "NODE_OPENING"
-  /** The opening ended at a certified height (the next configuration is known): the epoch's own committee decides from there. */
+  /** A certified swap-in moved its shard to batch 1..B − 1 of the move: that batch's committee decides from there. */
+  | "NODE_BATCH"
+  /** The move ended at a certified height (the last batch's swap-in or the forced end): the epoch's own committee decides from there. */
   | "NODE_OPENING_ENDED";
 
 export interface ValidatorOptions {
@@ -183,8 +185,11 @@ interface EpochRun {
   readonly role: "validator" | WaitingRole;
   /** Unsubscribes the node's client-event fan-out from the driver. */
   readonly detach: () => void;
-  /** Set when the driver runs the next epoch's opening instance (`context` is still this epoch's): the rule that ends it. */
-  readonly opening?: OpeningEnd;
+  /**
+   * Set when the driver runs an instance of the move into the next epoch before that epoch's own committee's (`context` is
+   * still this epoch's): batch 0 (the opening) or a batch 1..B − 1; the rule that ends it.
+   */
+  readonly move?: MoveSwapRule;
 }
 
 /** The epoch transition in progress or just done, with the channels it runs on. */
@@ -194,11 +199,13 @@ interface TransitionRun {
 }
 
 /** The driver the configuration selects, for `context`'s `shard`. */
-function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; verifier: Ed25519Verifier; takeover?: number; opening?: OpeningEnd }): ShardDriver {
+function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; verifier: Ed25519Verifier; takeover?: number; move?: { rule: MoveSwapRule; next?: EpochContext } }): ShardDriver {
   const { config, key } = setup;
-  const { context, previous, shard, hold: { state, pipeline }, verifier, takeover, opening } = run;
+  const { context, previous, shard, hold: { state, pipeline }, verifier, takeover, move } = run;
   const { clock, rng, transport, pool, onError } = deps;
-  const openLog = opening === undefined ? deps.openLog(shard, context.epoch, "own") : deps.openLog(shard, context.epoch + 1, "opening");
+  // A batch b ≥ 1 of the move (its rule is past batch 0), the opening, or the epoch's own instance.
+  const batch = move === undefined || move.rule.batch === 0 ? undefined : { next: move.next!, index: move.rule.batch, swaps: move.rule };
+  const openLog = move === undefined ? deps.openLog(shard, context.epoch, "own") : deps.openLog(shard, context.epoch + 1, batch === undefined ? "opening" : batch.index);
   const settings = config.consensus;
   switch (settings.mode) {
     case "pob": {
@@ -207,7 +214,7 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
         context, shard, key, transport, pipeline, state, clock, rng, onError, openLog, verifier,
         ...(previous === undefined ? {} : { previous }),
         ...(takeover === undefined ? {} : { takeover }),
-        ...(opening === undefined ? {} : { opening }),
+        ...(move === undefined ? {} : batch === undefined ? { opening: move.rule } : { batch }),
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleProposalMs: idleBlockMs }),
       });
@@ -576,7 +583,7 @@ export class ValidatorNode {
 
   /** Whether its driver runs the next epoch's opening (batch 0, this epoch's committee) while that epoch's configuration is made. */
   get opening(): boolean {
-    return this.#run.opening !== undefined;
+    return this.#run.move !== undefined;
   }
 
   /** Its shard in that epoch; while it waits, the shard of the state the API reads (the one it served last, or the home shard). */
@@ -738,7 +745,7 @@ export class ValidatorNode {
   run(): void {
     // An opening whose next epoch is configured already (a restart there) is not run: the switch syncs past its end instead,
     // since its peers may have stopped serving it.
-    if (this.#run.opening === undefined || this.#run.context.epoch === this.#contexts.length - 1) this.#startRun(this.#run);
+    if (this.#run.move === undefined || this.#run.context.epoch === this.#contexts.length - 1) this.#startRun(this.#run);
     this.#linkMembers();
     if (this.#run.role !== "validator") this.#noticeWaiting();
     this.#catchUp?.catchUp.start();
@@ -806,10 +813,36 @@ export class ValidatorNode {
    */
   #openingRun(epoch: number): EpochRun {
     const { context, previous, shard, hold } = this.#servedIn(epoch);
-    // The opening may decide up to the next epoch's last height but one (the last makes the boundary: the epoch's own committee's).
-    const opening = new OpeningEnd({ clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs, lastHeight: context.startHeight + 2 * context.epochLength! - 1 });
-    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover: context.startHeight + context.epochLength!, opening });
-    return { ...this.#runOf(context, shard, hold, driver), opening };
+    // The opening may decide up to the next epoch's last height but one (the forced end; the last makes the boundary: B's).
+    const rule = new MoveSwapRule(this.#moveRuleOptions(context));
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover: context.startHeight + context.epochLength!, move: { rule } });
+    return { ...this.#runOf(context, shard, hold, driver), move: rule };
+  }
+
+  /**
+   * The run of batch `batch` (1..B − 1) of the move of `epoch`'s shard into `epoch + 1` (nothing started): committee(batch)
+   * decides from `takeover`, the certified height whose swap-in moved the shard there, on the same state (`PobShardConsensus`
+   * `batch`), until batch + 1's swap-in or the forced end.
+   */
+  #batchRun(epoch: number, batch: number, takeover: number): EpochRun {
+    const { context, previous, shard, hold } = this.#servedIn(epoch);
+    const next = this.#contexts[epoch + 1]!;
+    const rule = new MoveSwapRule(this.#moveRuleOptions(context), this.#swapsOf(next, shard, batch, hold));
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover, move: { rule, next } });
+    return { ...this.#runOf(context, shard, hold, driver), move: rule };
+  }
+
+  /** The move rule's place for an instance run under `context` (the move into the next epoch). */
+  #moveRuleOptions(context: EpochContext): MoveSwapRuleOptions {
+    return { clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs, epochStart: context.startHeight + context.epochLength!, epochLength: context.epochLength! };
+  }
+
+  /** The schedule's swaps of `shard` into `next` at `batch`, with the commitments of `hold`'s final heights. */
+  #swapsOf(next: EpochContext, shard: number, batch: number, hold: ShardHold): ShardSwaps {
+    return new ShardSwaps({
+      chain: next.chain, shard, epoch: next.epoch, schedule: next.move(shard)!, batch, clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs,
+      commitmentAt: (height) => hold.state.finalHeightAt(height)?.stateCommitment,
+    });
   }
 
   /** What this node serves in `epoch` (NODE_NOT_A_VALIDATOR if nothing): the context, its predecessor, its shard and that shard's hold, prepared for the epoch. */
@@ -853,7 +886,7 @@ export class ValidatorNode {
    * no epoch length); undefined while the state holds no such height.
    */
   #takeoverOf(state: ShardState, context: EpochContext): number | undefined {
-    return !this.#opens(context) || context.epoch === 0 ? context.startHeight : openingEndOf(state, context);
+    return !this.#opens(context) || context.epoch === 0 ? context.startHeight : moveEndOf(state, context);
   }
 
   /**
@@ -895,12 +928,12 @@ export class ValidatorNode {
       if (context.epoch === this.#contexts.length - 1) {
         const started = this.#transition === undefined;
         const { transition } = (this.#transition ??= startTransition(this.setup, this.#deps, this.#verifier, context, (configured) => this.#configured(configured)));
-        if (run.opening === undefined) driver.onBoundary((boundary) => transition.provideBoundary(boundary));
+        if (run.move === undefined) driver.onBoundary((boundary) => transition.provideBoundary(boundary));
         // An opening's boundary is the stored one (a restart there): the epoch's own driver handed it over already otherwise.
-        if (driver.boundary !== undefined && (run.opening === undefined || started)) transition.provideBoundary(driver.boundary);
+        if (driver.boundary !== undefined && (run.move === undefined || started)) transition.provideBoundary(driver.boundary);
       }
       // No rest at the boundary: the next epoch's opening takes over there.
-      if (run.opening === undefined && this.#deps.restAtBoundary !== true) driver.onBoundary(() => this.#queue(() => this.#open(run)));
+      if (run.move === undefined && this.#deps.restAtBoundary !== true) driver.onBoundary(() => this.#queue(() => this.#open(run)));
     }
     driver.start();
     // What this validator answered "accepted" before a stop, crash or switch and never settled goes round again.
@@ -1070,7 +1103,7 @@ export class ValidatorNode {
     try {
       let carried: readonly Uint8Array[] = [];
       let report: SyncReport | undefined;
-      if (old.role === "validator" && old.opening === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context)) {
+      if (old.role === "validator" && old.move === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context)) {
         carried = await this.#stopRun(old);
         if (old.hold.state.tip.height < context.startHeight) report = await this.#sync(old.shard, context, context.startHeight);
         if (this.#stopping !== undefined) return;
@@ -1081,8 +1114,8 @@ export class ValidatorNode {
         carried = [];
         old = opening;
       }
-      if (old.opening !== undefined && old.context.epoch === epoch - 1 && this.#started.has(old)) {
-        old.opening.configure();
+      if (old.move !== undefined && old.context.epoch === epoch - 1 && this.#started.has(old)) {
+        old.move.configure(this.#swapsOf(context, old.shard, 0, old.hold));
         // The opening keeps deciding (and taking submissions) until its end is final here.
         resume();
         const following = shard !== undefined && shard !== old.shard ? this.#syncToOpeningEnd(shard, context) : undefined;
@@ -1090,8 +1123,27 @@ export class ValidatorNode {
         following?.catch(() => undefined);
         // A configuration learned from peers' archives may find this node behind, its opening's peers past it: it gives up
         // its seat once its opening stalls (a current node's transition may just be slow: its opening goes on meanwhile).
-        const ended = await this.#instanceEnd(old, by === "catch-up");
-        if (ended === undefined || this.#stopping !== undefined) return;
+        let ended = await this.#instanceEnd(old, by === "catch-up");
+        // Batch by batch: each certified swap-in short of B hands the shard to the next batch's driver on the same state.
+        for (;;) {
+          if (ended === undefined || this.#stopping !== undefined) return;
+          if (ended === "stalled") break;
+          const reached = batchReachedAt(old.hold.state, context, ended);
+          if (reached === context.batchCount(old.shard)) break;
+          resume = this.#pauseSubmissions();
+          carried = await this.#stopRun(old, true);
+          if (this.#stopping !== undefined) return;
+          const next = this.#batchRun(epoch - 1, reached, ended);
+          this.#run = next;
+          this.#startRun(next);
+          if (carried.length > 0) void next.driver.submit(carried).catch(this.#deps.onError);
+          carried = [];
+          resume();
+          this.#deps.logger.info({ code: "NODE_BATCH" satisfies NodeNoticeCode, epoch, shard: old.shard, batch: reached, height: ended },
+            `shard ${old.shard}'s move into epoch ${epoch} reached batch ${reached} at height ${ended}: committee(${reached}) decides from there`);
+          old = next;
+          ended = await this.#instanceEnd(old, false);
+        }
         resume = this.#pauseSubmissions();
         if (ended === "stalled") {
           carried = await this.#stopRun(old);
@@ -1139,13 +1191,13 @@ export class ValidatorNode {
 
   /**
    * Brings this validator's state of `shard` up to where `context`'s own committee took over (the
-   * end of its opening, src/node/sync `untilInstanceEnd`); undefined when the state holds it already.
+   * end of its opening, src/node/sync `untilMoveEnd`); undefined when the state holds it already.
    */
   async #syncToOpeningEnd(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
     const { state } = this.#hold(shard);
     if (state.tip.height >= context.startHeight && this.#takeoverOf(state, context) !== undefined) return undefined;
     if (!this.#opens(context) || context.epoch === 0) return this.#sync(shard, context, context.startHeight);
-    return this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilInstanceEnd: true });
+    return this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilMoveEnd: true });
   }
 
   /**
@@ -1223,7 +1275,7 @@ export class ValidatorNode {
    * against its epoch's committee; a round that finds no honest source is tried again after
    * SYNC_RETRY_MS, until the node stops.
    */
-  async #sync(shard: number, context: EpochContext, target: number, mode: { readonly untilInstanceEnd?: boolean } = {}): Promise<SyncReport | undefined> {
+  async #sync(shard: number, context: EpochContext, target: number, mode: { readonly untilMoveEnd?: boolean } = {}): Promise<SyncReport | undefined> {
     const { sync } = this.#hold(shard);
     check<NodeErrorCode>(sync !== undefined, "NODE_STATE_BEHIND", `shard ${shard}'s state is below epoch ${context.epoch}'s start height ${context.startHeight}, and only PoB with an epoch length syncs`);
     const self = toHex(this.setup.key.publicKey);
@@ -1256,17 +1308,29 @@ export class ValidatorNode {
 }
 
 /**
- * The height that ended `context`'s opening in `state` (its certified proposal carries a swap-in:
- * src/epoch/transepoch/opening.ts), where the epoch's own committee took over; undefined while the
- * state holds none (an epoch with a length, from 1 on).
+ * The batch the committee of `state`'s shard is at after `height` of `context`'s epoch, whose
+ * certified proposal carries a swap-in (the walk's `batchAfter`: its certificate's batch + 1, or B
+ * at the forced end).
  */
-export function openingEndOf(state: ShardState, context: EpochContext): number | undefined {
+export function batchReachedAt(state: ShardState, context: EpochContext, height: number): number {
+  const record = state.finalHeightRecord(height);
+  invariant(record !== undefined && decodeProposal(record.proposal).swapIn !== undefined, "an instance ends at a final height carrying a swap-in");
+  return batchAfter(decodeFinalHeightCertificate(record.certificate).batch, height - context.startHeight, context.epochLength!, moveIn(context, state.shard)!);
+}
+
+/**
+ * The height that ended the move of `state`'s shard into `context`'s epoch (its certified swap-in
+ * moved the committee to B: src/epoch/transepoch/move-rule.ts), where the epoch's own committee
+ * took over; undefined while the state holds none (an epoch with a length, from 1 on).
+ */
+export function moveEndOf(state: ShardState, context: EpochContext): number | undefined {
   const { epochLength, startHeight } = context;
   if (epochLength === undefined) return undefined;
   const last = Math.min(state.tip.height, startHeight + epochLength - 1);
+  const batchCount = context.batchCount(state.shard);
   for (let height = startHeight + 1; height <= last; height++) {
     const record = state.finalHeightRecord(height);
-    if (record !== undefined && decodeProposal(record.proposal).swapIn !== undefined) return height;
+    if (record !== undefined && decodeProposal(record.proposal).swapIn !== undefined && batchReachedAt(state, context, height) === batchCount) return height;
   }
   return undefined;
 }

@@ -17,7 +17,7 @@ import { proveKeyPossession } from "../../src/consensus/registry.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { verifyIdentityChain } from "../../src/epoch/identity/link.js";
-import { openingEndOf } from "../../src/node/validator.js";
+import { moveEndOf } from "../../src/node/validator.js";
 import { verifyTranscript } from "../../src/epoch/drp/transcript.js";
 import { toHex } from "../../src/hex.js";
 import { bondOwner } from "../../src/ledger/bond.js";
@@ -123,7 +123,7 @@ async function run(seed: string) {
     assert.equal(node.shard, epoch1!.shardOf(node.setup.key.publicKey));
     // No rest at L: epoch 0's committee went on in epoch 1's opening (batch 0) until a certified height ended it, after L and
     // before the epoch's last height; epoch 1's own driver took over there.
-    const end = openingEndOf(node.state, epoch1!);
+    const end = moveEndOf(node.state, epoch1!);
     assert.ok(end !== undefined && end > L && end < 2 * L, `${seed}: shard ${node.shard}'s opening of epoch 1 ended at ${end}`);
     // A mover joins its new shard at the MSB of epoch 0 (height L) and replays the opening up to its end; a stayer syncs nothing.
     const sync = node.lastSwitch?.sync;

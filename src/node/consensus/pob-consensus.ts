@@ -34,14 +34,16 @@
  * driver (`opening`) runs the next epoch's batch 0 (`EpochContext.opening`) with this epoch's
  * committee, leagues and accounts from the boundary on, while the next configuration is made; its
  * BFT heights count from the next epoch's start, it decides at most up to that epoch's last height
- * but one, and its rule (`OpeningEnd`) lets it end at a certified height once the configuration is
- * known: `onInstanceEnd` reports that height, where the node starts the next epoch's driver.
+ * but one, and its rule (`MoveSwapRule`, unconfigured until the configuration is known here) lets
+ * it end at a certified height: `onInstanceEnd` reports that height, where the node starts the
+ * driver of the batch the swap-in moved to.
  * A *batch* driver (`batch`, TransEpoch stage B) runs instance (e+1, shard, b), 1 ≤ b < B, the
  * same way but with committee(b) of the move as its BFT committee (this epoch's leagues and
  * accounts otherwise: src/epoch/transepoch/batch-leagues.ts), on batch b's lane
- * (net/channels.ts `batchLane`), with the schedule's `ShardSwaps` as its rule: joiners'
- * SWAP_REQUEST messages on that lane feed it (refusals counted by code, never thrown), and the
- * certified swap-in of batch b + 1 ends the instance. Not wired into the validator yet.
+ * (net/channels.ts `batchLane`), with the schedule's `ShardSwaps` in its `MoveSwapRule`. Joiners'
+ * SWAP_REQUEST messages on the lane of an opening or a batch feed the rule (refusals counted by
+ * code, never thrown); the certified swap-in of batch b + 1, or the forced end to B, ends the
+ * instance.
  *
  * Left out (documented in docs/ARCHITECTURE.md): a restarted believable validator (outside the
  * BFT log) does not catch up on records it missed.
@@ -90,10 +92,9 @@ import { encodeAtomixPhase, isLockDecision, type AtomixDecision } from "../../at
 import { AtomixWatcher, SETTLED_REWATCH_HEIGHTS } from "../../atomix/watcher.js";
 import type { AtomixWrite, StoredMsb } from "../../store/interface.js";
 import { buildMsb, type BuiltMsb } from "../msb.js";
-import type { OpeningEnd } from "../../epoch/transepoch/opening.js";
+import type { MoveSwapRule } from "../../epoch/transepoch/move-rule.js";
 import { batchLane, openingLane } from "../../net/channels.js";
 import { batchLeagues } from "../../epoch/transepoch/batch-leagues.js";
-import type { ShardSwaps } from "../../epoch/transepoch/swaps.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../../codec/coded-txids.js";
@@ -170,7 +171,7 @@ export interface PobConsensusOptions {
    */
   readonly takeover?: number;
   /** Run the next epoch's opening instance (batch 0) with this context's committee and leagues, ended by this rule (module doc). */
-  readonly opening?: OpeningEnd;
+  readonly opening?: MoveSwapRule;
   /**
    * Run batch `index` (1..B − 1) of `shard`'s move into the next epoch `next` (module doc): instance (next.epoch, shard,
    * index) with committee(index) and this context's leagues and accounts, ended by `swaps` (at batch `index`).
@@ -182,7 +183,8 @@ export interface PobConsensusOptions {
 export interface BatchRun {
   readonly next: EpochContext;
   readonly index: number;
-  readonly swaps: ShardSwaps;
+  /** The rule at batch `index`, configured (its `ShardSwaps` at that batch). */
+  readonly swaps: MoveSwapRule;
 }
 
 /** A joiner's signed request to be swapped in (src/epoch/transepoch/swap.ts SWAP_REQUEST), sent on the lane of the batch before its own. */
@@ -215,8 +217,8 @@ export class PobShardConsensus implements ShardDriver {
   /** The height the instance ended at (its certified proposal carries a swap-in), once final here. */
   #instanceEnd: number | undefined;
   readonly #instanceEndListeners = new Set<(height: number) => void>();
-  /** A batch driver's rule (its joiners' requests and their refusals). */
-  #swaps: ShardSwaps | undefined;
+  /** An opening's or a batch driver's rule (its joiners' requests and their refusals). */
+  #swaps: MoveSwapRule | undefined;
   readonly #clock: Clock;
   readonly #consensusChannel: Channel;
   readonly #clientChannel: Channel;
@@ -264,10 +266,11 @@ export class PobShardConsensus implements ShardDriver {
     const { opening, batch } = options;
     // Both an opening and a batch driver decide the next epoch's heights before its own committee does.
     const moving = opening !== undefined || batch !== undefined;
+    const rule = opening ?? batch?.swaps;
     invariant(!moving || context.epochLength !== undefined, "only an epoch with a length opens the next");
     invariant(opening === undefined || batch === undefined, "a driver runs the opening or a batch, not both");
     if (batch !== undefined) {
-      invariant(batch.next.epoch === context.epoch + 1 && batch.index >= 1 && batch.index < batch.next.batchCount(shard) && batch.swaps.batch === batch.index,
+      invariant(batch.next.epoch === context.epoch + 1 && batch.index >= 1 && batch.index < batch.next.batchCount(shard) && batch.swaps.configured && batch.swaps.batch === batch.index,
         "a batch driver runs a batch 1..B − 1 of the move into the next epoch, its swaps at that batch");
     }
     this.#instance = batch !== undefined ? batch.next.instance(shard, batch.index) : opening === undefined ? context.instance(shard) : context.opening(shard).instance;
@@ -388,14 +391,13 @@ export class PobShardConsensus implements ShardDriver {
         accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash), keepBlocks: (blocks) => state.keepOrderedBlocks(blocks),
         owesService: (producer, ms) => this.#owes(producer, ms), atomix,
         ...(this.#log === undefined ? {} : { log: this.#log }),
-        ...(opening === undefined ? {} : { swaps: opening }),
-        ...(batch === undefined ? {} : { swaps: batch.swaps }),
+        ...(rule === undefined ? {} : { swaps: rule }),
       },
     );
-    if (batch !== undefined) {
-      this.#swaps = batch.swaps;
+    if (rule !== undefined) {
+      this.#swaps = rule;
       // A joiner's request: kept or refused with its code by the rule (counted there), never thrown to the transport.
-      this.#consensusChannel.on(SWAP_REQUEST, (_from, _type, payload) => void batch.swaps.offer(payload));
+      this.#consensusChannel.on(SWAP_REQUEST, (_from, _type, payload) => void rule.offer(payload));
     }
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
     this.node.onDivergence((divergence) => this.#fail(new IosError<PobErrorCode>("POB_STATE_DIVERGED",
@@ -792,7 +794,7 @@ export class PobShardConsensus implements ShardDriver {
   metrics(): MetricFamily[] {
     const bft = this.node.bft;
     const refused: MetricFamily[] = this.#swaps === undefined ? [] : [{
-      name: "ios_transepoch_swap_requests_refused_total", help: "Joiners' swap requests this batch driver refused, by code", type: "counter",
+      name: "ios_transepoch_swap_requests_refused_total", help: "Joiners' swap requests this opening or batch driver refused, by code", type: "counter",
       samples: [...this.#swaps.refused].map(([code, value]) => ({ labels: { code }, value })),
     }];
     if (bft === undefined) return refused;

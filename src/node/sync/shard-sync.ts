@@ -30,14 +30,14 @@
  * writes with the proofs this replica cuts from the certificate itself, change proofs, and at an
  * epoch's end the MSB header and body.
  *
- * To an opening instance's end (TransEpoch stage 2, `untilInstanceEnd`): a validator entering an
- * epoch's committee in another shard, or behind, syncs up to the height whose certified proposal
- * carries a swap-in (src/epoch/transepoch/opening.ts), where the epoch's own committee takes
- * over. That height is not known in advance: a source lacking the next height is asked again
- * after SYNC_BUSY_BACKOFF_MS (it is not dropped: the shard has not decided it yet), and the sync
- * stops after applying the first height carrying a swap-in.
+ * To a move's end (TransEpoch, `untilMoveEnd`): a validator entering an epoch's committee in
+ * another shard, or behind, syncs up to the height whose certified swap-in moved the shard's
+ * committee to batch B (the last batch's swap-in or the forced end: src/epoch/transepoch/move-rule.ts),
+ * where the epoch's own committee takes over. That height is not known in advance: a source
+ * lacking the next height is asked again after SYNC_BUSY_BACKOFF_MS (it is not dropped: the shard
+ * has not decided it yet), and the sync stops after applying that height.
  *
- * API: `new ShardSync(options)`, `sync(target, sources, { untilInstanceEnd }): Promise<SyncReport>`, `close()`, `served`.
+ * API: `new ShardSync(options)`, `sync(target, sources, { untilMoveEnd }): Promise<SyncReport>`, `close()`, `served`.
  */
 import { DECISIVE_CODES, FINAL_CHAIN_DECISIONS, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, verifyFinalHeightCertificate, type CertifiedHeight } from "../../atomix/proof.js";
 import { encodeAtomixPhase, isAtomixKind, phaseAfter } from "../../atomix/phases.js";
@@ -70,7 +70,7 @@ import { ChunkStatus, MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST, MsbSection, decodeChu
 import { decodeMsbHeader } from "../../msb/header.js";
 import { MSB_ERROR_CODES } from "../../msb/interface.js";
 import { encodeMsbHeaderProof } from "../msb-proof.js";
-import { checkBatchWalk, checkWalkedSwapIn, type WalkedHeight } from "../../epoch/transepoch/walk.js";
+import { batchAfter, checkBatchWalk, checkWalkedSwapIn, type WalkedHeight } from "../../epoch/transepoch/walk.js";
 import { epochEndHeight } from "../msb.js";
 import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertAnswer, decodeCertRequest, encodeCertAnswer, encodeCertRequest, verifyMsbCertification, type CertAnswer, type VerifiedCertification } from "./msb-join.js";
 import {
@@ -386,7 +386,7 @@ export class ShardSync {
    * SYNC_NO_SOURCE (detail: { report }) when every source was dropped first, the state then at the
    * verified prefix. A tip already at or above `target` resolves at once.
    */
-  async sync(target: number, sources: readonly PeerId[], mode: { readonly untilInstanceEnd?: boolean } = {}): Promise<SyncReport> {
+  async sync(target: number, sources: readonly PeerId[], mode: { readonly untilMoveEnd?: boolean } = {}): Promise<SyncReport> {
     check<SyncErrorCode>(Number.isSafeInteger(target) && target >= 0, "SYNC_BAD_INPUT", `target ${target} is not a height`);
     check<SyncErrorCode>(sources.length > 0, "SYNC_BAD_INPUT", "no source to sync from");
     check<SyncErrorCode>(!this.#running && this.#channel.isOpen, "SYNC_BUSY", "a sync runs already, or this ShardSync is closed");
@@ -419,7 +419,7 @@ export class ShardSync {
       // Only an end within the target's epoch counts (the state may hold the end of the epoch before's opening).
       const length = this.#options.epochLength;
       const epochStart = length === undefined ? 0 : Math.floor(target / length) * length;
-      let ended = mode.untilInstanceEnd === true && this.#state.tip.height > epochStart && this.#endsInstance(this.#state.tip.height);
+      let ended = mode.untilMoveEnd === true && this.#state.tip.height > epochStart && this.#endsMove(this.#state.tip.height);
       while (this.#state.tip.height < target && !ended) {
         if (live.length === 0 && bootstrap === undefined) {
           // The replay from the tip found no source (pruned past it, most likely): join at the target epoch's start instead.
@@ -462,7 +462,7 @@ export class ShardSync {
           continue;
         }
         if (response.status === SyncStatus.Behind) {
-          if (mode.untilInstanceEnd === true) {
+          if (mode.untilMoveEnd === true) {
             // The shard has not decided that height yet (or this source has not heard of it): ask again shortly, in turn.
             turn++;
             await this.#sleep(SYNC_BUSY_BACKOFF_MS);
@@ -481,7 +481,7 @@ export class ShardSync {
             previous = this.#applyVerified(height, previous);
             if (!used.includes(source)) used.push(source);
             strikes.delete(source);
-            if (mode.untilInstanceEnd === true && this.#state.tip.height > epochStart && decodeProposal(height.record.proposal).swapIn !== undefined) {
+            if (mode.untilMoveEnd === true && this.#state.tip.height > epochStart && this.#endsMove(this.#state.tip.height)) {
               ended = true;
               break;
             }
@@ -498,10 +498,16 @@ export class ShardSync {
     }
   }
 
-  /** Whether the stored final proposal of `height` ends its instance (carries a swap-in); false for a height without one stored. */
-  #endsInstance(height: number): boolean {
+  /** Whether the stored final proposal of `height` ends its epoch's move (its swap-in moved the committee to B); false for a height without one stored. */
+  #endsMove(height: number): boolean {
     const record = height === 0 ? undefined : this.#state.finalHeightRecord(height);
-    return record !== undefined && decodeProposal(record.proposal).swapIn !== undefined;
+    const swapIn = record === undefined ? undefined : decodeProposal(record.proposal).swapIn;
+    const { epochLength, moves } = this.#options;
+    if (swapIn === undefined || epochLength === undefined) return false;
+    const epoch = epochOfHeight(height, epochLength);
+    const move = moves(epoch, this.#state.shard);
+    if (move === undefined) return false;
+    return batchAfter(decodeFinalHeightCertificate(record!.certificate).batch, height - epoch * epochLength, epochLength, move) === (move.schedule?.batches.length ?? 0);
   }
 
   /** Asks `source` for the certification of the MSB of `epoch`; resolves with its answer, an error to drop it for, or undefined on timeout. */
