@@ -63,7 +63,10 @@ import { pruneOf, type NodeSetup } from "./config.js";
 import type { FinalityLogOpener } from "../consensus/bft/log.js";
 import { fileFinalityLogs } from "./consensus/finality-log.js";
 import type { ShardDriver } from "./consensus/interface.js";
-import { PobShardConsensus, TX_RELAY } from "./consensus/pob-consensus.js";
+import { PobShardConsensus, SWAP_REQUEST, TX_RELAY } from "./consensus/pob-consensus.js";
+import { batchLane } from "../net/channels.js";
+import { signSwapRequest } from "../epoch/transepoch/swap.js";
+import { sameBytes } from "../bytes.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { packTransactions } from "../ledger/stateless.js";
 import { ShardSync } from "./sync/shard-sync.js";
@@ -192,6 +195,12 @@ interface EpochRun {
   readonly move?: MoveSwapRule;
 }
 
+/** What joining a shard (`#joinShard`) leaves: how its state was synced, and what its batch drivers held unsettled. */
+interface JoinedShard {
+  readonly report: SyncReport | undefined;
+  readonly carried: readonly Uint8Array[];
+}
+
 /** The epoch transition in progress or just done, with the channels it runs on. */
 interface TransitionRun {
   readonly transition: EpochTransition;
@@ -199,7 +208,7 @@ interface TransitionRun {
 }
 
 /** The driver the configuration selects, for `context`'s `shard`. */
-function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; verifier: Ed25519Verifier; takeover?: number; move?: { rule: MoveSwapRule; next?: EpochContext } }): ShardDriver {
+function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; verifier: Ed25519Verifier; takeover?: number; move?: { rule: MoveSwapRule; next?: EpochContext; joining?: boolean } }): ShardDriver {
   const { config, key } = setup;
   const { context, previous, shard, hold: { state, pipeline }, verifier, takeover, move } = run;
   const { clock, rng, transport, pool, onError } = deps;
@@ -215,6 +224,7 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
         ...(previous === undefined ? {} : { previous }),
         ...(takeover === undefined ? {} : { takeover }),
         ...(move === undefined ? {} : batch === undefined ? { opening: move.rule } : { batch }),
+        ...(move?.joining === true ? { watchAtomix: false } : {}),
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleProposalMs: idleBlockMs }),
       });
@@ -486,6 +496,8 @@ export class ValidatorNode {
   readonly #onStopping = new Set<() => void>();
   /** Runs whose driver started (an opening a restart found configured past is not). */
   readonly #started = new WeakSet<EpochRun>();
+  /** A batch run of the shard this validator joins (`#joinShard`) while its own run still serves the shard it leaves. */
+  #joining: EpochRun | undefined;
   /** Ended openings' drivers still serving their records (`#stopRun`), stopped when the next opening starts. */
   readonly #retired: PobShardConsensus[] = [];
   #switches = 0;
@@ -767,6 +779,7 @@ export class ValidatorNode {
     this.#previousTransition?.close();
     // A switch syncing its shard up to an opening's end gives up (the shard's next heights may never come now).
     for (const { sync } of this.#holds.values()) sync?.close();
+    await this.#joining?.driver.stop();
     await this.#switching;
     for (const retired of this.#retired.splice(0)) await retired.stop();
     await this.driver.stop();
@@ -820,15 +833,17 @@ export class ValidatorNode {
   }
 
   /**
-   * The run of batch `batch` (1..B − 1) of the move of `epoch`'s shard into `epoch + 1` (nothing started): committee(batch)
+   * The run of batch `rule.batch` (1..B − 1) of the move of `shard` into `epoch + 1` (nothing started): committee(batch)
    * decides from `takeover`, the certified height whose swap-in moved the shard there, on the same state (`PobShardConsensus`
-   * `batch`), until batch + 1's swap-in or the forced end.
+   * `batch`), until batch + 1's swap-in or the forced end. `joining`: this validator leaves another shard meanwhile.
    */
-  #batchRun(epoch: number, batch: number, takeover: number): EpochRun {
-    const { context, previous, shard, hold } = this.#servedIn(epoch);
+  #batchRun(epoch: number, shard: number, rule: MoveSwapRule, takeover: number, joining = false): EpochRun {
+    const context = this.#contexts[epoch]!;
+    const previous = epoch === 0 ? undefined : this.#contexts[epoch - 1];
+    const hold = this.#hold(shard);
+    this.#prepareHold(hold, context, previous);
     const next = this.#contexts[epoch + 1]!;
-    const rule = new MoveSwapRule(this.#moveRuleOptions(context), this.#swapsOf(next, shard, batch, hold));
-    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover, move: { rule, next } });
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover, move: { rule, next, joining } });
     return { ...this.#runOf(context, shard, hold, driver), move: rule };
   }
 
@@ -1046,8 +1061,8 @@ export class ValidatorNode {
   #instanceEnd(run: EpochRun, giveUp: boolean): Promise<number | "stalled" | undefined> {
     const driver = run.driver as PobShardConsensus;
     return new Promise((resolve) => {
-      if (driver.instanceEnd !== undefined) {
-        resolve(driver.instanceEnd);
+      if (driver.instanceEnd !== undefined || this.#stopping !== undefined) {
+        resolve(this.#stopping === undefined ? driver.instanceEnd : undefined);
         return;
       }
       let timer: TimerHandle | undefined;
@@ -1103,6 +1118,7 @@ export class ValidatorNode {
     try {
       let carried: readonly Uint8Array[] = [];
       let report: SyncReport | undefined;
+      let joined: JoinedShard | undefined;
       if (old.role === "validator" && old.move === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context)) {
         carried = await this.#stopRun(old);
         if (old.hold.state.tip.height < context.startHeight) report = await this.#sync(old.shard, context, context.startHeight);
@@ -1118,7 +1134,12 @@ export class ValidatorNode {
         old.move.configure(this.#swapsOf(context, old.shard, 0, old.hold));
         // The opening keeps deciding (and taking submissions) until its end is final here.
         resume();
-        const following = shard !== undefined && shard !== old.shard ? this.#syncToOpeningEnd(shard, context) : undefined;
+        // A producer of the shard that joins its committee asks for its seat like any joiner (its state follows the shard already).
+        const seat = shard !== undefined && shard === old.shard ? this.#joiningBatch(shard, context) : undefined;
+        // Its driver holds the shard's lane: the request goes out on it.
+        const stopAsking = seat === undefined ? undefined
+          : this.#askForSeat(old.shard, context, seat, old.hold, (peers, request) => (this.#run.driver as PobShardConsensus).sendSwapRequest(peers, request));
+        const following = shard !== undefined && shard !== old.shard ? this.#joinShard(shard, context) : undefined;
         // Awaited below: a failure meanwhile is reported there, not as an unhandled rejection.
         following?.catch(() => undefined);
         // A configuration learned from peers' archives may find this node behind, its opening's peers past it: it gives up
@@ -1133,7 +1154,7 @@ export class ValidatorNode {
           resume = this.#pauseSubmissions();
           carried = await this.#stopRun(old, true);
           if (this.#stopping !== undefined) return;
-          const next = this.#batchRun(epoch - 1, reached, ended);
+          const next = this.#batchRun(epoch - 1, old.shard, old.move!.next(reached), ended);
           this.#run = next;
           this.#startRun(next);
           if (carried.length > 0) void next.driver.submit(carried).catch(this.#deps.onError);
@@ -1144,21 +1165,23 @@ export class ValidatorNode {
           old = next;
           ended = await this.#instanceEnd(old, false);
         }
+        stopAsking?.();
         resume = this.#pauseSubmissions();
         if (ended === "stalled") {
           carried = await this.#stopRun(old);
-          report = following !== undefined ? await following : shard === undefined ? undefined : await this.#syncToOpeningEnd(shard, context);
+          joined = following !== undefined ? await following : shard === undefined ? undefined : await this.#joinShard(shard, context);
         } else {
           pauseFrom = Math.max(configuredAt, this.clock.now());
           this.#deps.logger.info({ code: "NODE_OPENING_ENDED" satisfies NodeNoticeCode, epoch, shard: old.shard, height: ended, sinceConfiguredMs: pauseFrom - configuredAt, next: shard ?? null },
             `shard ${old.shard}'s opening of epoch ${epoch} ended at height ${ended}; this validator goes on ${shard === undefined ? "as an observer" : `in shard ${shard}`}`);
           carried = await this.#stopRun(old, true);
-          if (following !== undefined) report = await following;
+          if (following !== undefined) joined = await following;
         }
       } else {
         carried = await this.#stopRun(old);
-        if (shard !== undefined) report = await this.#syncToOpeningEnd(shard, context);
+        if (shard !== undefined) joined = await this.#joinShard(shard, context);
       }
+      if (joined !== undefined) report = joined.report;
       if (this.#stopping !== undefined) return;
       if (shard === undefined) {
         this.#wait(epoch, old, carried);
@@ -1182,6 +1205,8 @@ export class ValidatorNode {
         if (shard === old.shard) void run.driver.submit(carried).catch(this.#deps.onError);
         else this.#handOff(context, old.shard, carried);
       }
+      // What the joined shard's batch drivers held unsettled goes on in its own driver.
+      if (joined !== undefined && joined.carried.length > 0) void run.driver.submit(joined.carried).catch(this.#deps.onError);
       this.#recentSwitches.push({ epoch, shard, sync, pauseMs: this.clock.now() - pauseFrom });
       if (this.#recentSwitches.length > RECENT_SWITCHES) this.#recentSwitches.shift();
     } finally {
@@ -1191,13 +1216,102 @@ export class ValidatorNode {
 
   /**
    * Brings this validator's state of `shard` up to where `context`'s own committee took over (the
-   * end of its opening, src/node/sync `untilMoveEnd`); undefined when the state holds it already.
+   * end of the move, src/node/sync `untilBatch` B); undefined when the state holds it already.
    */
   async #syncToOpeningEnd(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
     const { state } = this.#hold(shard);
     if (state.tip.height >= context.startHeight && this.#takeoverOf(state, context) !== undefined) return undefined;
     if (!this.#opens(context) || context.epoch === 0) return this.#sync(shard, context, context.startHeight);
-    return this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilMoveEnd: true });
+    return this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilBatch: context.batchCount(shard) });
+  }
+
+  /**
+   * Takes this validator's seat in `shard`, which `context`'s move has it join in batch c (docs/TRANSEPOCH.md, "The swap-in
+   * request"): syncs the shard up to the height whose certified swap-in reaches c, sending its signed SWAP_REQUEST for its
+   * newest synced height every Δ meanwhile (`#askForSeat`), then decides in the shard's batches c..B − 1 (a batch driver each,
+   * on the same state) until the move's end, where the epoch's own driver starts. A validator joining no batch of the shard
+   * (a stayer, restarted or behind) just syncs up to the move's end, as does one the forced end reached first.
+   */
+  async #joinShard(shard: number, context: EpochContext): Promise<JoinedShard> {
+    const joinsIn = this.#joiningBatch(shard, context);
+    if (joinsIn === undefined) return { report: await this.#syncToOpeningEnd(shard, context), carried: [] };
+    const hold = this.#hold(shard);
+    const stopAsking = this.#askForSeat(shard, context, joinsIn, hold);
+    let report: SyncReport | undefined;
+    try {
+      if (!(hold.state.tip.height > context.startHeight && batchAtTip(hold.state, context) >= joinsIn)) {
+        report = await this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilBatch: joinsIn });
+      }
+    } finally {
+      stopAsking();
+    }
+    // A batch driver starts where its batch did, on the swap height (every replica's instance continues from there): a state
+    // restarted past it holds no replica records of the heights it synced, so it syncs on to the move's end instead.
+    const { state } = hold;
+    const atSwap = state.tip.height > context.startHeight && decodeProposal(state.finalHeightRecord(state.tip.height)!.proposal).swapIn !== undefined;
+    if (!atSwap) return { report: joinedReports(report, await this.#syncToOpeningEnd(shard, context)), carried: [] };
+    // Batch by batch from the seat's, on the same state, up to the move's end.
+    let carried: readonly Uint8Array[] = [];
+    let rule: MoveSwapRule | undefined;
+    while (this.#stopping === undefined && hold.state.tip.height > context.startHeight) {
+      const at = batchAtTip(hold.state, context);
+      if (at >= context.batchCount(shard)) break;
+      const takeover = hold.state.tip.height;
+      rule = rule === undefined ? new MoveSwapRule(this.#moveRuleOptions(this.#contexts[context.epoch - 1]!), this.#swapsOf(context, shard, at, hold)) : rule.next(at);
+      const run = this.#batchRun(context.epoch - 1, shard, rule, takeover, true);
+      this.#joining = run;
+      run.driver.start();
+      if (carried.length > 0) void run.driver.submit(carried).catch(this.#deps.onError);
+      this.#deps.logger.info({ code: "NODE_BATCH" satisfies NodeNoticeCode, epoch: context.epoch, shard, batch: at, height: takeover },
+        `joined shard ${shard}'s batch ${at} of the move into epoch ${context.epoch} at height ${takeover}: committee(${at}) decides from there`);
+      const ended = await this.#instanceEnd(run, false);
+      // Stopping: `#shutdown` stops the joining driver.
+      if (ended === undefined || ended === "stalled" || this.#stopping !== undefined) return { report, carried: [] };
+      this.#joining = undefined;
+      carried = await this.#stopRun(run, true);
+    }
+    return { report, carried };
+  }
+
+  /** The batch in which `context`'s move has this validator join `shard`'s committee; undefined: none (it stays, or leaves). */
+  #joiningBatch(shard: number, context: EpochContext): number | undefined {
+    if (!this.#opens(context) || context.epoch === 0) return undefined;
+    const { publicKey } = this.setup.key;
+    return context.move(shard)?.batches.find((batch) => batch.joining.some((key) => sameBytes(key, publicKey)))?.index;
+  }
+
+  /**
+   * Sends this validator's SWAP_REQUEST for batch `batch` of `shard`'s move into `context`'s epoch every Δ, signed for the
+   * newest height its state of the shard holds (when that moved), to the committee in use at that height on its batch's
+   * lane (`send`: on the lane of this validator's own driver of the shard, when it runs one); returns the function that stops it.
+   */
+  #askForSeat(shard: number, context: EpochContext, batch: number, hold: ShardHold, send?: (peers: readonly PeerId[], request: Uint8Array) => void): () => void {
+    let asked = -1;
+    let timer: TimerHandle | undefined;
+    const self = toHex(this.setup.key.publicKey);
+    const ask = (): void => {
+      timer = this.clock.setTimer(this.#epochDeltaMs, ask);
+      const { state } = hold;
+      const tip = state.tip.height;
+      const commitment = state.finalHeightAt(tip)?.stateCommitment;
+      if (tip <= asked || tip <= context.startHeight || commitment === undefined) return;
+      const at = batchAtTip(state, context);
+      if (at >= batch) return;
+      asked = tip;
+      const request = signSwapRequest(this.setup.key.secretKey, { chain: context.chain, shard, epoch: context.epoch, batch, syncedHeight: tip, commitment, joiner: this.setup.key.publicKey });
+      const peers = context.committee(shard, at).map(toHex).filter((peer) => peer !== self);
+      if (send !== undefined) {
+        send(peers, request);
+        return;
+      }
+      const channel = this.transport.open({ protocol: "consensus", ...batchLane(shard, context.epoch, at) });
+      channel.broadcast(peers, SWAP_REQUEST, request);
+      channel.close();
+    };
+    timer = this.clock.setTimer(0, ask);
+    return () => {
+      if (timer !== undefined) this.clock.cancelTimer(timer);
+    };
   }
 
   /**
@@ -1275,7 +1389,7 @@ export class ValidatorNode {
    * against its epoch's committee; a round that finds no honest source is tried again after
    * SYNC_RETRY_MS, until the node stops.
    */
-  async #sync(shard: number, context: EpochContext, target: number, mode: { readonly untilMoveEnd?: boolean } = {}): Promise<SyncReport | undefined> {
+  async #sync(shard: number, context: EpochContext, target: number, mode: { readonly untilBatch?: number } = {}): Promise<SyncReport | undefined> {
     const { sync } = this.#hold(shard);
     check<NodeErrorCode>(sync !== undefined, "NODE_STATE_BEHIND", `shard ${shard}'s state is below epoch ${context.epoch}'s start height ${context.startHeight}, and only PoB with an epoch length syncs`);
     const self = toHex(this.setup.key.publicKey);
@@ -1316,6 +1430,27 @@ export function batchReachedAt(state: ShardState, context: EpochContext, height:
   const record = state.finalHeightRecord(height);
   invariant(record !== undefined && decodeProposal(record.proposal).swapIn !== undefined, "an instance ends at a final height carrying a swap-in");
   return batchAfter(decodeFinalHeightCertificate(record.certificate).batch, height - context.startHeight, context.epochLength!, moveIn(context, state.shard)!);
+}
+
+/** Two syncs of one shard in turn as one report (the first's join at an MSB, if any, kept); either may be absent. */
+function joinedReports(first: SyncReport | undefined, second: SyncReport | undefined): SyncReport | undefined {
+  if (first === undefined || second === undefined) return first ?? second;
+  return {
+    from: first.from, to: second.to, applied: first.applied + second.applied, bytes: first.bytes + second.bytes, used: [...new Set([...first.used, ...second.used])],
+    dropped: [...first.dropped, ...second.dropped], ignored: first.ignored + second.ignored, elapsedMs: first.elapsedMs + second.elapsedMs,
+    ...(first.bootstrap ?? second.bootstrap) === undefined ? {} : { bootstrap: (first.bootstrap ?? second.bootstrap)! },
+  };
+}
+
+/**
+ * The batch the committee of `state`'s shard is at after its tip, a height of `context`'s epoch
+ * (its certificate's batch, or the batch its swap-in moved to).
+ */
+function batchAtTip(state: ShardState, context: EpochContext): number {
+  const tip = state.tip.height;
+  const record = state.finalHeightRecord(tip);
+  invariant(record !== undefined && tip > context.startHeight, "a state past the epoch's start holds its tip's final-height record");
+  return decodeProposal(record.proposal).swapIn !== undefined ? batchReachedAt(state, context, tip) : decodeFinalHeightCertificate(record.certificate).batch;
 }
 
 /**

@@ -25,7 +25,9 @@
  *  5. *overdue(h)*: always at the forced end (a shard whose configuration is late rests there, its
  *     views timing out, until it is known); with B = 0 once configured for `patienceMs`
  *     (SWAP_PATIENCE, 4Δ); else `ShardSwaps.overdue` (a complete swap-in held for the patience);
- *  6. *offer(request)*: a joiner's SWAP_REQUEST for `ShardSwaps`, refusals counted by code.
+ *  6. *offer(request)*: a joiner's SWAP_REQUEST for `ShardSwaps`, refusals counted by code;
+ *  7. *next(b')*: the rule of batch b' once this instance's end moved there: the same swaps,
+ *     advanced (requests kept for later batches carry over).
  */
 import { check } from "../../errors.js";
 import type { Clock } from "../../runtime/interface.js";
@@ -107,6 +109,17 @@ export class MoveSwapRule implements SwapInRule {
   /** The batch the committee is at (0 while unconfigured: only batch 0 runs unconfigured). */
   get batch(): number {
     return this.#swaps?.batch ?? 0;
+  }
+
+  /**
+   * The rule of the instance of batch `batch`, whose swap-in this instance's certified end moved to: the same swaps
+   * advanced there, so requests kept for later batches (joiners ask early) carry over.
+   */
+  next(batch: number): MoveSwapRule {
+    const swaps = this.#swaps;
+    check<TransEpochErrorCode>(swaps !== undefined, "TRANSEPOCH_WRONG_BATCH", "an unconfigured instance moves to no batch");
+    swaps.advance(batch);
+    return new MoveSwapRule(this.options, swaps);
   }
 
   /** The chain height of the forced end: epoch e + 1's last but one. */

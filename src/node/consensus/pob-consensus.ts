@@ -170,6 +170,12 @@ export interface PobConsensusOptions {
    * Default: the context's start height (an epoch without an opening: epoch 0, stage-1 stores).
    */
   readonly takeover?: number;
+  /**
+   * Whether this driver runs the shard's Atomix watcher (default true). A node's transport holds one watcher per epoch (its
+   * channels are the epoch's, one per shard): a mover's driver in the shard it joins, while its driver in the shard it leaves
+   * runs under the same epoch's context, leaves the watching to that shard's other members.
+   */
+  readonly watchAtomix?: boolean;
   /** Run the next epoch's opening instance (batch 0) with this context's committee and leagues, ended by this rule (module doc). */
   readonly opening?: MoveSwapRule;
   /**
@@ -247,8 +253,8 @@ export class PobShardConsensus implements ShardDriver {
   #stopped = false;
   /** Stopped for good: the BFT and its lane closed too. */
   #closed = false;
-  /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts). */
-  readonly atomix: AtomixWatcher;
+  /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts); undefined when `watchAtomix` is false. */
+  readonly atomix: AtomixWatcher | undefined;
   readonly #atomixListeners = new Set<(batch: AtomixBatch) => void>();
   /** This epoch's registrations and leaves final here, each with its acceptance proof (read back from the store after a restart). */
   readonly #epochChanges: ProvenChange[] = [];
@@ -407,7 +413,7 @@ export class PobShardConsensus implements ShardDriver {
     this.#clientChannel.on(TX_RELAY, (from, _type, payload) => this.#receiveRelay(from, payload));
     this.#clientChannel.on(TX_REFUSED, (from, _type, payload) => this.#receiveRefusals(from, payload));
     this.#pipeline.onSettled((event) => this.#answerRelayers(event));
-    this.atomix = new AtomixWatcher({
+    this.atomix = options.watchAtomix === false ? undefined : new AtomixWatcher({
       self: key.publicKey, shard, context, transport, clock, verifier: atomix.verifier,
       phaseOf: (crossTxid) => state.atomix(crossTxid),
       submit: (tx) => this.#reoffer([tx]),
@@ -433,7 +439,7 @@ export class PobShardConsensus implements ShardDriver {
     if (this.node.producer !== undefined) this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#feedProducer());
     this.#scheduleRelaySweep();
     // Locks the final chain holds from before a restart are watched again, as are recent locks that settled X here.
-    for (const x of this.#state.watchedTransfers(tip - SETTLED_REWATCH_HEIGHTS)) this.atomix.watch(x, transactionIdOfEncoding(x));
+    for (const x of this.#state.watchedTransfers(tip - SETTLED_REWATCH_HEIGHTS)) this.atomix?.watch(x, transactionIdOfEncoding(x));
     this.node.start();
   }
 
@@ -461,7 +467,7 @@ export class PobShardConsensus implements ShardDriver {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    this.atomix.stop();
+    this.atomix?.stop();
     this.#clientChannel.close();
     for (const timer of [this.#relayTimer, this.#relaySweep, this.#refusalTimer, this.#orphanTimer]) if (timer !== undefined) this.#clock.cancelTimer(timer);
   }
@@ -735,6 +741,11 @@ export class PobShardConsensus implements ShardDriver {
     return this.#instance;
   }
 
+  /** Sends a joiner's SWAP_REQUEST (this validator's own) to `peers` on this driver's lane: a producer of the shard joining its committee. */
+  sendSwapRequest(peers: readonly PeerId[], request: Uint8Array): void {
+    this.#consensusChannel.broadcast(peers, SWAP_REQUEST, request);
+  }
+
   /** The height this driver's instance ended at (an opening instance's end), once final here. */
   get instanceEnd(): number | undefined {
     return this.#instanceEnd;
@@ -890,10 +901,10 @@ export class PobShardConsensus implements ShardDriver {
       this.#noteEpoch(changeProofs, committed.height, proverOf);
       // A lock is watched until it is consumed or released; a lock that settled X here, until its other shards committed.
       for (const decision of outcome.atomix) {
-        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
+        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix?.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
       }
       // The unlocks-to-commit applied here, told to their transfers' other input shards (src/atomix/watcher.ts, notice).
-      this.atomix.noticeCommitted(outcome.atomix, outcome.includedTransactions);
+      this.atomix?.noticeCommitted(outcome.atomix, outcome.includedTransactions);
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
         // Cut only if a listener reads them (the API server, when a stream subscribed): a validator nobody streams from cuts no proof.
         let decisions: AtomixBatch["decisions"] | undefined;
