@@ -20,11 +20,14 @@
  *     (batch 0: this epoch's committee and leagues under the next epoch's heights, `#open`), which
  *     goes on deciding while the transition makes the next configuration. When the next epoch is
  *     configured — by this validator's transition, or a link from a peer's archive
- *     (src/epoch/transition/catch-up.ts) — the opening's rule (src/epoch/transepoch/opening.ts)
- *     lets it end at a certified height; there the new epoch's own driver starts on the same state
- *     with the unsettled transactions carried over; a validator the new epoch puts in another
- *     shard (or that was behind) syncs that shard up to its opening's end (src/node/sync) and
- *     starts there (`#enterLatest`; docs/ARCHITECTURE.md, "Switching epochs").
+ *     (src/epoch/transition/catch-up.ts) — the opening's rule (src/epoch/transepoch/move-rule.ts)
+ *     takes the schedule: each certified swap-in moves the shard one batch, whose driver goes on on
+ *     the same state, until the last batch's swap-in or the forced end reaches B; there the new
+ *     epoch's own driver starts with the unsettled transactions carried over. A validator the move
+ *     has join another shard's committee (`#joinShard`) syncs that shard up to its batch while it
+ *     asks for its seat every Δ, decides in that shard's batches beside its old shard's, and starts
+ *     there; one behind syncs up to the move's end (src/node/sync; `#enterLatest`;
+ *     docs/ARCHITECTURE.md, "Switching epochs", "TransEpoch, stage B, steps 4–5").
  *     A validator the new epoch does not list (it left, src/ledger/kinds/registration.ts) stops
  *     its driver after the epoch it co-signed the transition of, logs NODE_LEFT and stays up as
  *     an observer (below).
@@ -821,8 +824,8 @@ export class ValidatorNode {
   /**
    * The run of the opening of `epoch + 1` (nothing started): `epoch`'s committee and leagues
    * decide the next epoch's heights in its batch 0 from `epoch`'s boundary on, until the
-   * configuration of `epoch + 1` is known here and a certified height ends the instance
-   * (src/epoch/transepoch/opening.ts).
+   * configuration of `epoch + 1` is known here and a certified swap-in ends the instance
+   * (src/epoch/transepoch/move-rule.ts).
    */
   #openingRun(epoch: number): EpochRun {
     const { context, previous, shard, hold } = this.#servedIn(epoch);
@@ -1218,7 +1221,7 @@ export class ValidatorNode {
    * Brings this validator's state of `shard` up to where `context`'s own committee took over (the
    * end of the move, src/node/sync `untilBatch` B); undefined when the state holds it already.
    */
-  async #syncToOpeningEnd(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
+  async #syncToMoveEnd(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
     const { state } = this.#hold(shard);
     if (state.tip.height >= context.startHeight && this.#takeoverOf(state, context) !== undefined) return undefined;
     if (!this.#opens(context) || context.epoch === 0) return this.#sync(shard, context, context.startHeight);
@@ -1234,7 +1237,7 @@ export class ValidatorNode {
    */
   async #joinShard(shard: number, context: EpochContext): Promise<JoinedShard> {
     const joinsIn = this.#joiningBatch(shard, context);
-    if (joinsIn === undefined) return { report: await this.#syncToOpeningEnd(shard, context), carried: [] };
+    if (joinsIn === undefined) return { report: await this.#syncToMoveEnd(shard, context), carried: [] };
     const hold = this.#hold(shard);
     const stopAsking = this.#askForSeat(shard, context, joinsIn, hold);
     let report: SyncReport | undefined;
@@ -1249,7 +1252,7 @@ export class ValidatorNode {
     // restarted past it holds no replica records of the heights it synced, so it syncs on to the move's end instead.
     const { state } = hold;
     const atSwap = state.tip.height > context.startHeight && decodeProposal(state.finalHeightRecord(state.tip.height)!.proposal).swapIn !== undefined;
-    if (!atSwap) return { report: joinedReports(report, await this.#syncToOpeningEnd(shard, context)), carried: [] };
+    if (!atSwap) return { report: joinedReports(report, await this.#syncToMoveEnd(shard, context)), carried: [] };
     // Batch by batch from the seat's, on the same state, up to the move's end.
     let carried: readonly Uint8Array[] = [];
     let rule: MoveSwapRule | undefined;
