@@ -29,6 +29,7 @@ export function serveChunks(channel: Channel, server: MsbChunkServer): void {
 export class ChannelChunkSource implements ChunkSource<PeerId> {
   private readonly waiting = new Map<string, (answer: Uint8Array) => void>();
   ignored = 0;
+  private closed = false;
 
   constructor(private readonly channel: Channel) {
     channel.on(MSB_CHUNK_ANSWER, (from, _type, payload) => this.arrive(from, payload));
@@ -36,6 +37,8 @@ export class ChannelChunkSource implements ChunkSource<PeerId> {
 
   request(peer: PeerId, request: ChunkRequest): Promise<Uint8Array> {
     const bytes = encodeChunkRequest(request);
+    // Closed: an empty answer at once (the fetcher drops the source for it), not a wait on a clock that may not run any more.
+    if (this.closed) return Promise.resolve(new Uint8Array(0));
     return new Promise((resolve) => {
       this.waiting.set(keyOf(peer, request.section, request.headerHash, request.chunk), resolve);
       this.channel.send(peer, MSB_CHUNK_REQUEST, bytes);
@@ -45,6 +48,14 @@ export class ChannelChunkSource implements ChunkSource<PeerId> {
   /** Stops waiting for `peer`'s answer to `request` (the fetcher calls it on a timeout and at its end). */
   cancel(peer: PeerId, request: ChunkRequest): void {
     this.waiting.delete(keyOf(peer, request.section, request.headerHash, request.chunk));
+  }
+
+  /** Its channel is closing: every request waiting, and any later one, gets an empty answer now. */
+  close(): void {
+    this.closed = true;
+    const waiting = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const resolve of waiting) resolve(new Uint8Array(0));
   }
 
   /** Requests still awaiting an answer. */

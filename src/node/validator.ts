@@ -20,11 +20,14 @@
  *     (batch 0: this epoch's committee and leagues under the next epoch's heights, `#open`), which
  *     goes on deciding while the transition makes the next configuration. When the next epoch is
  *     configured — by this validator's transition, or a link from a peer's archive
- *     (src/epoch/transition/catch-up.ts) — the opening's rule (src/epoch/transepoch/opening.ts)
- *     lets it end at a certified height; there the new epoch's own driver starts on the same state
- *     with the unsettled transactions carried over; a validator the new epoch puts in another
- *     shard (or that was behind) syncs that shard up to its opening's end (src/node/sync) and
- *     starts there (`#enterLatest`; docs/ARCHITECTURE.md, "Switching epochs").
+ *     (src/epoch/transition/catch-up.ts) — the opening's rule (src/epoch/transepoch/move-rule.ts)
+ *     takes the schedule: each certified swap-in moves the shard one batch, whose driver goes on on
+ *     the same state, until the last batch's swap-in or the forced end reaches B; there the new
+ *     epoch's own driver starts with the unsettled transactions carried over. A validator the move
+ *     has join another shard's committee (`#joinShard`) syncs that shard up to its batch while it
+ *     asks for its seat every Δ, decides in that shard's batches beside its old shard's, and starts
+ *     there; one behind syncs up to the move's end (src/node/sync; `#enterLatest`;
+ *     docs/ARCHITECTURE.md, "Switching epochs", "TransEpoch, stage B, steps 4–5").
  *     A validator the new epoch does not list (it left, src/ledger/kinds/registration.ts) stops
  *     its driver after the epoch it co-signed the transition of, logs NODE_LEFT and stays up as
  *     an observer (below).
@@ -41,7 +44,7 @@
  *     leave unfinal transactions to the shard), drain the pipelines, then close the transport,
  *     the pool and the states (flushing the UTXO sets).
  */
-import { encodeEpochCommittees, trustedCommittees, type Committee } from "../atomix/proof.js";
+import { decodeFinalHeightCertificate, encodeEpochCommittees, trustedCommittees, type Committee } from "../atomix/proof.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,7 +66,10 @@ import { pruneOf, type NodeSetup } from "./config.js";
 import type { FinalityLogOpener } from "../consensus/bft/log.js";
 import { fileFinalityLogs } from "./consensus/finality-log.js";
 import type { ShardDriver } from "./consensus/interface.js";
-import { PobShardConsensus, TX_RELAY } from "./consensus/pob-consensus.js";
+import { PobShardConsensus, SWAP_REQUEST, TX_RELAY } from "./consensus/pob-consensus.js";
+import { batchLane } from "../net/channels.js";
+import { signSwapRequest } from "../epoch/transepoch/swap.js";
+import { sameBytes } from "../bytes.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { packTransactions } from "../ledger/stateless.js";
 import { ShardSync } from "./sync/shard-sync.js";
@@ -84,9 +90,9 @@ import type { EpochContext } from "../epoch/interface.js";
 import { IosError, check, invariant } from "../errors.js";
 import { DEFAULT_FANOUT } from "./consensus/shard-consensus.js";
 import { WaitingDriver, type WaitingRole } from "./consensus/waiting-driver.js";
-import { OpeningEnd } from "../epoch/transepoch/opening.js";
-import { SWAP_PATIENCE_DELTAS } from "../epoch/transepoch/swaps.js";
-import { moveIn, type EpochMove } from "../epoch/transepoch/walk.js";
+import { MoveSwapRule, type MoveSwapRuleOptions } from "../epoch/transepoch/move-rule.js";
+import { SWAP_PATIENCE_DELTAS, ShardSwaps } from "../epoch/transepoch/swaps.js";
+import { batchAfter, moveIn, type EpochMove } from "../epoch/transepoch/walk.js";
 import { decodeProposal } from "../consensus/pob/proposal.js";
 import type { PeerId } from "../net/interface.js";
 
@@ -112,7 +118,9 @@ export type NodeNoticeCode =
   | "NODE_MSB_JOIN_FAILED"
   /** Its shard's epoch ended here: the next epoch's opening (batch 0, this epoch's committee) took over, no rest. */
   | "NODE_OPENING"
-  /** The opening ended at a certified height (the next configuration is known): the epoch's own committee decides from there. */
+  /** A certified swap-in moved its shard to batch 1..B − 1 of the move: that batch's committee decides from there. */
+  | "NODE_BATCH"
+  /** The move ended at a certified height (the last batch's swap-in or the forced end): the epoch's own committee decides from there. */
   | "NODE_OPENING_ENDED";
 
 export interface ValidatorOptions {
@@ -183,8 +191,17 @@ interface EpochRun {
   readonly role: "validator" | WaitingRole;
   /** Unsubscribes the node's client-event fan-out from the driver. */
   readonly detach: () => void;
-  /** Set when the driver runs the next epoch's opening instance (`context` is still this epoch's): the rule that ends it. */
-  readonly opening?: OpeningEnd;
+  /**
+   * Set when the driver runs an instance of the move into the next epoch before that epoch's own committee's (`context` is
+   * still this epoch's): batch 0 (the opening) or a batch 1..B − 1; the rule that ends it.
+   */
+  readonly move?: MoveSwapRule;
+}
+
+/** What joining a shard (`#joinShard`) leaves: how its state was synced, and what its batch drivers held unsettled. */
+interface JoinedShard {
+  readonly report: SyncReport | undefined;
+  readonly carried: readonly Uint8Array[];
 }
 
 /** The epoch transition in progress or just done, with the channels it runs on. */
@@ -194,11 +211,13 @@ interface TransitionRun {
 }
 
 /** The driver the configuration selects, for `context`'s `shard`. */
-function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; verifier: Ed25519Verifier; takeover?: number; opening?: OpeningEnd }): ShardDriver {
+function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: EpochContext; previous: EpochContext | undefined; shard: number; hold: ShardHold; verifier: Ed25519Verifier; takeover?: number; move?: { rule: MoveSwapRule; next?: EpochContext; joining?: boolean } }): ShardDriver {
   const { config, key } = setup;
-  const { context, previous, shard, hold: { state, pipeline }, verifier, takeover, opening } = run;
+  const { context, previous, shard, hold: { state, pipeline }, verifier, takeover, move } = run;
   const { clock, rng, transport, pool, onError } = deps;
-  const openLog = opening === undefined ? deps.openLog(shard, context.epoch, "own") : deps.openLog(shard, context.epoch + 1, "opening");
+  // A batch b ≥ 1 of the move (its rule is past batch 0), the opening, or the epoch's own instance.
+  const batch = move === undefined || move.rule.batch === 0 ? undefined : { next: move.next!, index: move.rule.batch, swaps: move.rule };
+  const openLog = move === undefined ? deps.openLog(shard, context.epoch, "own") : deps.openLog(shard, context.epoch + 1, batch === undefined ? "opening" : batch.index);
   const settings = config.consensus;
   switch (settings.mode) {
     case "pob": {
@@ -207,7 +226,8 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
         context, shard, key, transport, pipeline, state, clock, rng, onError, openLog, verifier,
         ...(previous === undefined ? {} : { previous }),
         ...(takeover === undefined ? {} : { takeover }),
-        ...(opening === undefined ? {} : { opening }),
+        ...(move === undefined ? {} : batch === undefined ? { opening: move.rule } : { batch }),
+        ...(move?.joining === true ? { watchAtomix: false } : {}),
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleProposalMs: idleBlockMs }),
       });
@@ -479,6 +499,8 @@ export class ValidatorNode {
   readonly #onStopping = new Set<() => void>();
   /** Runs whose driver started (an opening a restart found configured past is not). */
   readonly #started = new WeakSet<EpochRun>();
+  /** A batch run of the shard this validator joins (`#joinShard`) while its own run still serves the shard it leaves. */
+  #joining: EpochRun | undefined;
   /** Ended openings' drivers still serving their records (`#stopRun`), stopped when the next opening starts. */
   readonly #retired: PobShardConsensus[] = [];
   #switches = 0;
@@ -576,7 +598,7 @@ export class ValidatorNode {
 
   /** Whether its driver runs the next epoch's opening (batch 0, this epoch's committee) while that epoch's configuration is made. */
   get opening(): boolean {
-    return this.#run.opening !== undefined;
+    return this.#run.move !== undefined;
   }
 
   /** Its shard in that epoch; while it waits, the shard of the state the API reads (the one it served last, or the home shard). */
@@ -738,7 +760,7 @@ export class ValidatorNode {
   run(): void {
     // An opening whose next epoch is configured already (a restart there) is not run: the switch syncs past its end instead,
     // since its peers may have stopped serving it.
-    if (this.#run.opening === undefined || this.#run.context.epoch === this.#contexts.length - 1) this.#startRun(this.#run);
+    if (this.#run.move === undefined || this.#run.context.epoch === this.#contexts.length - 1) this.#startRun(this.#run);
     this.#linkMembers();
     if (this.#run.role !== "validator") this.#noticeWaiting();
     this.#catchUp?.catchUp.start();
@@ -760,6 +782,7 @@ export class ValidatorNode {
     this.#previousTransition?.close();
     // A switch syncing its shard up to an opening's end gives up (the shard's next heights may never come now).
     for (const { sync } of this.#holds.values()) sync?.close();
+    await this.#joining?.driver.stop();
     await this.#switching;
     for (const retired of this.#retired.splice(0)) await retired.stop();
     await this.driver.stop();
@@ -801,15 +824,43 @@ export class ValidatorNode {
   /**
    * The run of the opening of `epoch + 1` (nothing started): `epoch`'s committee and leagues
    * decide the next epoch's heights in its batch 0 from `epoch`'s boundary on, until the
-   * configuration of `epoch + 1` is known here and a certified height ends the instance
-   * (src/epoch/transepoch/opening.ts).
+   * configuration of `epoch + 1` is known here and a certified swap-in ends the instance
+   * (src/epoch/transepoch/move-rule.ts).
    */
   #openingRun(epoch: number): EpochRun {
     const { context, previous, shard, hold } = this.#servedIn(epoch);
-    // The opening may decide up to the next epoch's last height but one (the last makes the boundary: the epoch's own committee's).
-    const opening = new OpeningEnd({ clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs, lastHeight: context.startHeight + 2 * context.epochLength! - 1 });
-    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover: context.startHeight + context.epochLength!, opening });
-    return { ...this.#runOf(context, shard, hold, driver), opening };
+    // The opening may decide up to the next epoch's last height but one (the forced end; the last makes the boundary: B's).
+    const rule = new MoveSwapRule(this.#moveRuleOptions(context));
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover: context.startHeight + context.epochLength!, move: { rule } });
+    return { ...this.#runOf(context, shard, hold, driver), move: rule };
+  }
+
+  /**
+   * The run of batch `rule.batch` (1..B − 1) of the move of `shard` into `epoch + 1` (nothing started): committee(batch)
+   * decides from `takeover`, the certified height whose swap-in moved the shard there, on the same state (`PobShardConsensus`
+   * `batch`), until batch + 1's swap-in or the forced end. `joining`: this validator leaves another shard meanwhile.
+   */
+  #batchRun(epoch: number, shard: number, rule: MoveSwapRule, takeover: number, joining = false): EpochRun {
+    const context = this.#contexts[epoch]!;
+    const previous = epoch === 0 ? undefined : this.#contexts[epoch - 1];
+    const hold = this.#hold(shard);
+    this.#prepareHold(hold, context, previous);
+    const next = this.#contexts[epoch + 1]!;
+    const driver = makeDriver(this.setup, this.#deps, { context, previous, shard, hold, verifier: this.#verifier, takeover, move: { rule, next, joining } });
+    return { ...this.#runOf(context, shard, hold, driver), move: rule };
+  }
+
+  /** The move rule's place for an instance run under `context` (the move into the next epoch). */
+  #moveRuleOptions(context: EpochContext): MoveSwapRuleOptions {
+    return { clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs, epochStart: context.startHeight + context.epochLength!, epochLength: context.epochLength! };
+  }
+
+  /** The schedule's swaps of `shard` into `next` at `batch`, with the commitments of `hold`'s final heights. */
+  #swapsOf(next: EpochContext, shard: number, batch: number, hold: ShardHold): ShardSwaps {
+    return new ShardSwaps({
+      chain: next.chain, shard, epoch: next.epoch, schedule: next.move(shard)!, batch, clock: this.clock, patienceMs: SWAP_PATIENCE_DELTAS * this.#epochDeltaMs,
+      commitmentAt: (height) => hold.state.finalHeightAt(height)?.stateCommitment,
+    });
   }
 
   /** What this node serves in `epoch` (NODE_NOT_A_VALIDATOR if nothing): the context, its predecessor, its shard and that shard's hold, prepared for the epoch. */
@@ -853,7 +904,7 @@ export class ValidatorNode {
    * no epoch length); undefined while the state holds no such height.
    */
   #takeoverOf(state: ShardState, context: EpochContext): number | undefined {
-    return !this.#opens(context) || context.epoch === 0 ? context.startHeight : openingEndOf(state, context);
+    return !this.#opens(context) || context.epoch === 0 ? context.startHeight : moveEndOf(state, context);
   }
 
   /**
@@ -895,12 +946,12 @@ export class ValidatorNode {
       if (context.epoch === this.#contexts.length - 1) {
         const started = this.#transition === undefined;
         const { transition } = (this.#transition ??= startTransition(this.setup, this.#deps, this.#verifier, context, (configured) => this.#configured(configured)));
-        if (run.opening === undefined) driver.onBoundary((boundary) => transition.provideBoundary(boundary));
+        if (run.move === undefined) driver.onBoundary((boundary) => transition.provideBoundary(boundary));
         // An opening's boundary is the stored one (a restart there): the epoch's own driver handed it over already otherwise.
-        if (driver.boundary !== undefined && (run.opening === undefined || started)) transition.provideBoundary(driver.boundary);
+        if (driver.boundary !== undefined && (run.move === undefined || started)) transition.provideBoundary(driver.boundary);
       }
       // No rest at the boundary: the next epoch's opening takes over there.
-      if (run.opening === undefined && this.#deps.restAtBoundary !== true) driver.onBoundary(() => this.#queue(() => this.#open(run)));
+      if (run.move === undefined && this.#deps.restAtBoundary !== true) driver.onBoundary(() => this.#queue(() => this.#open(run)));
     }
     driver.start();
     // What this validator answered "accepted" before a stop, crash or switch and never settled goes round again.
@@ -1017,8 +1068,8 @@ export class ValidatorNode {
   #instanceEnd(run: EpochRun, giveUp: boolean): Promise<number | "stalled" | undefined> {
     const driver = run.driver as PobShardConsensus;
     return new Promise((resolve) => {
-      if (driver.instanceEnd !== undefined) {
-        resolve(driver.instanceEnd);
+      if (driver.instanceEnd !== undefined || this.#stopping !== undefined) {
+        resolve(this.#stopping === undefined ? driver.instanceEnd : undefined);
         return;
       }
       let timer: TimerHandle | undefined;
@@ -1074,7 +1125,8 @@ export class ValidatorNode {
     try {
       let carried: readonly Uint8Array[] = [];
       let report: SyncReport | undefined;
-      if (old.role === "validator" && old.opening === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context)) {
+      let joined: JoinedShard | undefined;
+      if (old.role === "validator" && old.move === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context)) {
         carried = await this.#stopRun(old);
         if (old.hold.state.tip.height < context.startHeight) report = await this.#sync(old.shard, context, context.startHeight);
         if (this.#stopping !== undefined) return;
@@ -1085,32 +1137,58 @@ export class ValidatorNode {
         carried = [];
         old = opening;
       }
-      if (old.opening !== undefined && old.context.epoch === epoch - 1 && this.#started.has(old)) {
-        old.opening.configure();
+      if (old.move !== undefined && old.context.epoch === epoch - 1 && this.#started.has(old)) {
+        old.move.configure(this.#swapsOf(context, old.shard, 0, old.hold));
         // The opening keeps deciding (and taking submissions) until its end is final here.
         resume();
-        const following = shard !== undefined && shard !== old.shard ? this.#syncToOpeningEnd(shard, context) : undefined;
+        // A producer of the shard that joins its committee asks for its seat like any joiner (its state follows the shard already).
+        const seat = shard !== undefined && shard === old.shard ? this.#joiningBatch(shard, context) : undefined;
+        // Its driver holds the shard's lane: the request goes out on it.
+        const stopAsking = seat === undefined ? undefined
+          : this.#askForSeat(old.shard, context, seat, old.hold, (peers, request) => (this.#run.driver as PobShardConsensus).sendSwapRequest(peers, request));
+        const following = shard !== undefined && shard !== old.shard ? this.#joinShard(shard, context) : undefined;
         // Awaited below: a failure meanwhile is reported there, not as an unhandled rejection.
         following?.catch(() => undefined);
         // A configuration learned from peers' archives may find this node behind, its opening's peers past it: it gives up
         // its seat once its opening stalls (a current node's transition may just be slow: its opening goes on meanwhile).
-        const ended = await this.#instanceEnd(old, by === "catch-up");
-        if (ended === undefined || this.#stopping !== undefined) return;
+        let ended = await this.#instanceEnd(old, by === "catch-up");
+        // Batch by batch: each certified swap-in short of B hands the shard to the next batch's driver on the same state.
+        for (;;) {
+          if (ended === undefined || this.#stopping !== undefined) return;
+          if (ended === "stalled") break;
+          const reached = batchReachedAt(old.hold.state, context, ended);
+          if (reached === context.batchCount(old.shard)) break;
+          resume = this.#pauseSubmissions();
+          carried = await this.#stopRun(old, true);
+          if (this.#stopping !== undefined) return;
+          const next = this.#batchRun(epoch - 1, old.shard, old.move!.next(reached), ended);
+          this.#run = next;
+          this.#startRun(next);
+          if (carried.length > 0) void next.driver.submit(carried).catch(this.#deps.onError);
+          carried = [];
+          resume();
+          this.#deps.logger.info({ code: "NODE_BATCH" satisfies NodeNoticeCode, epoch, shard: old.shard, batch: reached, height: ended },
+            `shard ${old.shard}'s move into epoch ${epoch} reached batch ${reached} at height ${ended}: committee(${reached}) decides from there`);
+          old = next;
+          ended = await this.#instanceEnd(old, false);
+        }
+        stopAsking?.();
         resume = this.#pauseSubmissions();
         if (ended === "stalled") {
           carried = await this.#stopRun(old);
-          report = following !== undefined ? await following : shard === undefined ? undefined : await this.#syncToOpeningEnd(shard, context);
+          joined = following !== undefined ? await following : shard === undefined ? undefined : await this.#joinShard(shard, context);
         } else {
           pauseFrom = Math.max(configuredAt, this.clock.now());
           this.#deps.logger.info({ code: "NODE_OPENING_ENDED" satisfies NodeNoticeCode, epoch, shard: old.shard, height: ended, sinceConfiguredMs: pauseFrom - configuredAt, next: shard ?? null },
             `shard ${old.shard}'s opening of epoch ${epoch} ended at height ${ended}; this validator goes on ${shard === undefined ? "as an observer" : `in shard ${shard}`}`);
           carried = await this.#stopRun(old, true);
-          if (following !== undefined) report = await following;
+          if (following !== undefined) joined = await following;
         }
       } else {
         carried = await this.#stopRun(old);
-        if (shard !== undefined) report = await this.#syncToOpeningEnd(shard, context);
+        if (shard !== undefined) joined = await this.#joinShard(shard, context);
       }
+      if (joined !== undefined) report = joined.report;
       if (this.#stopping !== undefined) return;
       if (shard === undefined) {
         this.#wait(epoch, old, carried);
@@ -1134,6 +1212,8 @@ export class ValidatorNode {
         if (shard === old.shard) void run.driver.submit(carried).catch(this.#deps.onError);
         else this.#handOff(context, old.shard, carried);
       }
+      // What the joined shard's batch drivers held unsettled goes on in its own driver.
+      if (joined !== undefined && joined.carried.length > 0) void run.driver.submit(joined.carried).catch(this.#deps.onError);
       this.#recentSwitches.push({ epoch, shard, sync, pauseMs: this.clock.now() - pauseFrom });
       if (this.#recentSwitches.length > RECENT_SWITCHES) this.#recentSwitches.shift();
     } finally {
@@ -1143,13 +1223,102 @@ export class ValidatorNode {
 
   /**
    * Brings this validator's state of `shard` up to where `context`'s own committee took over (the
-   * end of its opening, src/node/sync `untilInstanceEnd`); undefined when the state holds it already.
+   * end of the move, src/node/sync `untilBatch` B); undefined when the state holds it already.
    */
-  async #syncToOpeningEnd(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
+  async #syncToMoveEnd(shard: number, context: EpochContext): Promise<SyncReport | undefined> {
     const { state } = this.#hold(shard);
     if (state.tip.height >= context.startHeight && this.#takeoverOf(state, context) !== undefined) return undefined;
     if (!this.#opens(context) || context.epoch === 0) return this.#sync(shard, context, context.startHeight);
-    return this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilInstanceEnd: true });
+    return this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilBatch: context.batchCount(shard) });
+  }
+
+  /**
+   * Takes this validator's seat in `shard`, which `context`'s move has it join in batch c (docs/TRANSEPOCH.md, "The swap-in
+   * request"): syncs the shard up to the height whose certified swap-in reaches c, sending its signed SWAP_REQUEST for its
+   * newest synced height every Δ meanwhile (`#askForSeat`), then decides in the shard's batches c..B − 1 (a batch driver each,
+   * on the same state) until the move's end, where the epoch's own driver starts. A validator joining no batch of the shard
+   * (a stayer, restarted or behind) just syncs up to the move's end, as does one the forced end reached first.
+   */
+  async #joinShard(shard: number, context: EpochContext): Promise<JoinedShard> {
+    const joinsIn = this.#joiningBatch(shard, context);
+    if (joinsIn === undefined) return { report: await this.#syncToMoveEnd(shard, context), carried: [] };
+    const hold = this.#hold(shard);
+    const stopAsking = this.#askForSeat(shard, context, joinsIn, hold);
+    let report: SyncReport | undefined;
+    try {
+      if (!(hold.state.tip.height > context.startHeight && batchAtTip(hold.state, context) >= joinsIn)) {
+        report = await this.#sync(shard, context, context.startHeight + context.epochLength! - 1, { untilBatch: joinsIn });
+      }
+    } finally {
+      stopAsking();
+    }
+    // A batch driver starts where its batch did, on the swap height (every replica's instance continues from there): a state
+    // restarted past it holds no replica records of the heights it synced, so it syncs on to the move's end instead.
+    const { state } = hold;
+    const atSwap = state.tip.height > context.startHeight && decodeProposal(state.finalHeightRecord(state.tip.height)!.proposal).swapIn !== undefined;
+    if (!atSwap) return { report: joinedReports(report, await this.#syncToMoveEnd(shard, context)), carried: [] };
+    // Batch by batch from the seat's, on the same state, up to the move's end.
+    let carried: readonly Uint8Array[] = [];
+    let rule: MoveSwapRule | undefined;
+    while (this.#stopping === undefined && hold.state.tip.height > context.startHeight) {
+      const at = batchAtTip(hold.state, context);
+      if (at >= context.batchCount(shard)) break;
+      const takeover = hold.state.tip.height;
+      rule = rule === undefined ? new MoveSwapRule(this.#moveRuleOptions(this.#contexts[context.epoch - 1]!), this.#swapsOf(context, shard, at, hold)) : rule.next(at);
+      const run = this.#batchRun(context.epoch - 1, shard, rule, takeover, true);
+      this.#joining = run;
+      run.driver.start();
+      if (carried.length > 0) void run.driver.submit(carried).catch(this.#deps.onError);
+      this.#deps.logger.info({ code: "NODE_BATCH" satisfies NodeNoticeCode, epoch: context.epoch, shard, batch: at, height: takeover },
+        `joined shard ${shard}'s batch ${at} of the move into epoch ${context.epoch} at height ${takeover}: committee(${at}) decides from there`);
+      const ended = await this.#instanceEnd(run, false);
+      // Stopping: `#shutdown` stops the joining driver.
+      if (ended === undefined || ended === "stalled" || this.#stopping !== undefined) return { report, carried: [] };
+      this.#joining = undefined;
+      carried = await this.#stopRun(run, true);
+    }
+    return { report, carried };
+  }
+
+  /** The batch in which `context`'s move has this validator join `shard`'s committee; undefined: none (it stays, or leaves). */
+  #joiningBatch(shard: number, context: EpochContext): number | undefined {
+    if (!this.#opens(context) || context.epoch === 0) return undefined;
+    const { publicKey } = this.setup.key;
+    return context.move(shard)?.batches.find((batch) => batch.joining.some((key) => sameBytes(key, publicKey)))?.index;
+  }
+
+  /**
+   * Sends this validator's SWAP_REQUEST for batch `batch` of `shard`'s move into `context`'s epoch every Δ, signed for the
+   * newest height its state of the shard holds (when that moved), to the committee in use at that height on its batch's
+   * lane (`send`: on the lane of this validator's own driver of the shard, when it runs one); returns the function that stops it.
+   */
+  #askForSeat(shard: number, context: EpochContext, batch: number, hold: ShardHold, send?: (peers: readonly PeerId[], request: Uint8Array) => void): () => void {
+    let asked = -1;
+    let timer: TimerHandle | undefined;
+    const self = toHex(this.setup.key.publicKey);
+    const ask = (): void => {
+      timer = this.clock.setTimer(this.#epochDeltaMs, ask);
+      const { state } = hold;
+      const tip = state.tip.height;
+      const commitment = state.finalHeightAt(tip)?.stateCommitment;
+      if (tip <= asked || tip <= context.startHeight || commitment === undefined) return;
+      const at = batchAtTip(state, context);
+      if (at >= batch) return;
+      asked = tip;
+      const request = signSwapRequest(this.setup.key.secretKey, { chain: context.chain, shard, epoch: context.epoch, batch, syncedHeight: tip, commitment, joiner: this.setup.key.publicKey });
+      const peers = context.committee(shard, at).map(toHex).filter((peer) => peer !== self);
+      if (send !== undefined) {
+        send(peers, request);
+        return;
+      }
+      const channel = this.transport.open({ protocol: "consensus", ...batchLane(shard, context.epoch, at) });
+      channel.broadcast(peers, SWAP_REQUEST, request);
+      channel.close();
+    };
+    timer = this.clock.setTimer(0, ask);
+    return () => {
+      if (timer !== undefined) this.clock.cancelTimer(timer);
+    };
   }
 
   /**
@@ -1227,7 +1396,7 @@ export class ValidatorNode {
    * against its epoch's committee; a round that finds no honest source is tried again after
    * SYNC_RETRY_MS, until the node stops.
    */
-  async #sync(shard: number, context: EpochContext, target: number, mode: { readonly untilInstanceEnd?: boolean } = {}): Promise<SyncReport | undefined> {
+  async #sync(shard: number, context: EpochContext, target: number, mode: { readonly untilBatch?: number } = {}): Promise<SyncReport | undefined> {
     const { sync } = this.#hold(shard);
     check<NodeErrorCode>(sync !== undefined, "NODE_STATE_BEHIND", `shard ${shard}'s state is below epoch ${context.epoch}'s start height ${context.startHeight}, and only PoB with an epoch length syncs`);
     const self = toHex(this.setup.key.publicKey);
@@ -1260,17 +1429,50 @@ export class ValidatorNode {
 }
 
 /**
- * The height that ended `context`'s opening in `state` (its certified proposal carries a swap-in:
- * src/epoch/transepoch/opening.ts), where the epoch's own committee took over; undefined while the
- * state holds none (an epoch with a length, from 1 on).
+ * The batch the committee of `state`'s shard is at after `height` of `context`'s epoch, whose
+ * certified proposal carries a swap-in (the walk's `batchAfter`: its certificate's batch + 1, or B
+ * at the forced end).
  */
-export function openingEndOf(state: ShardState, context: EpochContext): number | undefined {
+export function batchReachedAt(state: ShardState, context: EpochContext, height: number): number {
+  const record = state.finalHeightRecord(height);
+  invariant(record !== undefined && decodeProposal(record.proposal).swapIn !== undefined, "an instance ends at a final height carrying a swap-in");
+  return batchAfter(decodeFinalHeightCertificate(record.certificate).batch, height - context.startHeight, context.epochLength!, moveIn(context, state.shard)!);
+}
+
+/** Two syncs of one shard in turn as one report (the first's join at an MSB, if any, kept); either may be absent. */
+function joinedReports(first: SyncReport | undefined, second: SyncReport | undefined): SyncReport | undefined {
+  if (first === undefined || second === undefined) return first ?? second;
+  return {
+    from: first.from, to: second.to, applied: first.applied + second.applied, bytes: first.bytes + second.bytes, used: [...new Set([...first.used, ...second.used])],
+    dropped: [...first.dropped, ...second.dropped], ignored: first.ignored + second.ignored, elapsedMs: first.elapsedMs + second.elapsedMs,
+    ...(first.bootstrap ?? second.bootstrap) === undefined ? {} : { bootstrap: (first.bootstrap ?? second.bootstrap)! },
+  };
+}
+
+/**
+ * The batch the committee of `state`'s shard is at after its tip, a height of `context`'s epoch
+ * (its certificate's batch, or the batch its swap-in moved to).
+ */
+function batchAtTip(state: ShardState, context: EpochContext): number {
+  const tip = state.tip.height;
+  const record = state.finalHeightRecord(tip);
+  invariant(record !== undefined && tip > context.startHeight, "a state past the epoch's start holds its tip's final-height record");
+  return decodeProposal(record.proposal).swapIn !== undefined ? batchReachedAt(state, context, tip) : decodeFinalHeightCertificate(record.certificate).batch;
+}
+
+/**
+ * The height that ended the move of `state`'s shard into `context`'s epoch (its certified swap-in
+ * moved the committee to B: src/epoch/transepoch/move-rule.ts), where the epoch's own committee
+ * took over; undefined while the state holds none (an epoch with a length, from 1 on).
+ */
+export function moveEndOf(state: ShardState, context: EpochContext): number | undefined {
   const { epochLength, startHeight } = context;
   if (epochLength === undefined) return undefined;
   const last = Math.min(state.tip.height, startHeight + epochLength - 1);
+  const batchCount = context.batchCount(state.shard);
   for (let height = startHeight + 1; height <= last; height++) {
     const record = state.finalHeightRecord(height);
-    if (record !== undefined && decodeProposal(record.proposal).swapIn !== undefined) return height;
+    if (record !== undefined && decodeProposal(record.proposal).swapIn !== undefined && batchReachedAt(state, context, height) === batchCount) return height;
   }
   return undefined;
 }

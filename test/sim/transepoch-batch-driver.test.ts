@@ -19,6 +19,7 @@ import { EpochContextValue, genesisEpochContext, genesisEpochValidators } from "
 import type { EpochContext } from "../../src/epoch/interface.js";
 import { checkSwapIn, decodeSwapIn, signSwapRequest } from "../../src/epoch/transepoch/swap.js";
 import { ShardSwaps } from "../../src/epoch/transepoch/swaps.js";
+import { MoveSwapRule } from "../../src/epoch/transepoch/move-rule.js";
 import { toHex } from "../../src/hex.js";
 import { genesisRegistry, makeTestGenesis } from "../../src/ledger/genesis.js";
 import type { KeyPair } from "../../src/ledger/keys.js";
@@ -54,7 +55,7 @@ interface Member {
   readonly state: ShardState;
   readonly pipeline: Pipeline;
   driver?: PobShardConsensus;
-  swaps?: ShardSwaps;
+  swaps?: MoveSwapRule;
 }
 
 /** A copy of `disk`'s committed records: a state synced to where `disk` is (what state sync gives a joiner, byte for byte). */
@@ -132,7 +133,8 @@ describe("a TransEpoch batch driver", () => {
     const running = [...epochMembers.filter((m) => committee1.some((k) => toHex(k) === toHex(m.key.publicKey)) || believable.includes(toHex(m.key.publicKey))), ...joiners1];
     for (const member of running) {
       const { key, peer, state, pipeline } = member;
-      member.swaps = new ShardSwaps({ chain: epoch1.chain, shard: SHARD, epoch: 1, schedule: move, batch: 1, clock: peer.clock, patienceMs: PATIENCE_MS, commitmentAt: (h) => state.finalHeightAt(h)?.stateCommitment });
+      member.swaps = new MoveSwapRule({ clock: peer.clock, patienceMs: PATIENCE_MS, epochStart: L, epochLength: L },
+        new ShardSwaps({ chain: epoch1.chain, shard: SHARD, epoch: 1, schedule: move, batch: 1, clock: peer.clock, patienceMs: PATIENCE_MS, commitmentAt: (h) => state.finalHeightAt(h)?.stateCommitment }));
       member.driver = new PobShardConsensus({
         context: epoch0, shard: SHARD, key, transport: peer.transport, pipeline, state, clock: peer.clock, rng: peer.rng, viewTimeoutMs: 400, idleProposalMs: 100,
         batch: { next: epoch1, index: 1, swaps: member.swaps },

@@ -186,7 +186,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
       submitTo(nodes, 0, x.bytes);
       await until(nodes, x.txid, ["committed", "committed"]);
       await invariants(nodes, genesis, 10n);
-      const refused = [0, 1].flatMap((shard) => nodes.replicas(shard)).reduce((n, node) => n + (node.driver as PobShardConsensus).atomix.stats.malformed, 0);
+      const refused = [0, 1].flatMap((shard) => nodes.replicas(shard)).reduce((n, node) => n + (node.driver as PobShardConsensus).atomix!.stats.malformed, 0);
       assert.ok(refused > 0, "the liars' bait was refused, not submitted");
       assert.deepEqual(nodes.replicas(1)[0]!.state.getUtxo(nodes.context.chain, coin(d).index), { owner: d.publicKey, amount: WHOLE_NODE.amount }, "the bait transfer never applied");
       await nodes.stop();
@@ -275,7 +275,7 @@ describe("Atomix without its client, between whole PoB validators", () => {
     const cutOffMs = 20_000;
     await nodes.advance(ATOMIX_GRACE_MS + cutOffMs);
     assert.deepEqual(phasesOf(nodes, x.txid), [Array(WHOLE_NODE.perShard).fill("locked"), Array(WHOLE_NODE.perShard).fill(undefined)]);
-    const queries = nodes.replicas(0).reduce((n, node) => n + (node.driver as PobShardConsensus).atomix.stats.queries, 0);
+    const queries = nodes.replicas(0).reduce((n, node) => n + (node.driver as PobShardConsensus).atomix!.stats.queries, 0);
     // f + 1 = 2 acting members; waits of 1, 2, 4, 8, 8 s give at most 6 rounds each in 20 s (21 at one a second).
     assert.ok(queries >= 2 * 4 && queries <= 2 * 6, `${queries} queries in ${cutOffMs} ms`);
     sim.network.heal();

@@ -128,7 +128,7 @@ describe("Atomix between whole PoB validators", () => {
     // X (its client served both), so the coordinator's f + 1 acting watchers stopped watching it
     // without a query, and no member is handed the unlock again.
     await nodes.advance(ATOMIX_GRACE_MS + 3 * ATOMIX_RETRY_MS);
-    const watchers = [0, 1].flatMap((shard) => nodes.replicas(shard)).map((node) => (node.driver as PobShardConsensus).atomix);
+    const watchers = [0, 1].flatMap((shard) => nodes.replicas(shard)).map((node) => (node.driver as PobShardConsensus).atomix!);
     const actors = Math.floor((WHOLE_NODE.perShard - 1) / 3) + 1;
     assert.equal(watchers.reduce((n, w) => n + w.stats.noticed, 0), 2 * actors, "every acting watcher of both input shards heard f + 1 members of the other");
     assert.equal(watchers.reduce((n, w) => n + w.stats.queries + w.stats.answers, 0), 0, "no query, no answer");

@@ -17,7 +17,8 @@ import { proveKeyPossession } from "../../src/consensus/registry.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { verifyIdentityChain } from "../../src/epoch/identity/link.js";
-import { openingEndOf } from "../../src/node/validator.js";
+import { batchReachedAt, moveEndOf } from "../../src/node/validator.js";
+import { decodeProposal } from "../../src/consensus/pob/proposal.js";
 import { verifyTranscript } from "../../src/epoch/drp/transcript.js";
 import { toHex } from "../../src/hex.js";
 import { bondOwner } from "../../src/ledger/bond.js";
@@ -123,11 +124,20 @@ async function run(seed: string) {
     assert.equal(node.shard, epoch1!.shardOf(node.setup.key.publicKey));
     // No rest at L: epoch 0's committee went on in epoch 1's opening (batch 0) until a certified height ended it, after L and
     // before the epoch's last height; epoch 1's own driver took over there.
-    const end = openingEndOf(node.state, epoch1!);
+    const end = moveEndOf(node.state, epoch1!);
     assert.ok(end !== undefined && end > L && end < 2 * L, `${seed}: shard ${node.shard}'s opening of epoch 1 ended at ${end}`);
-    // A mover joins its new shard at the MSB of epoch 0 (height L) and replays the opening up to its end; a stayer syncs nothing.
+    // A mover joins its new shard at the MSB of epoch 0 (height L) and replays up to the height whose swap-in gave it its seat
+    // (its batch's, or the move's end when it takes no seat before B: src/node/validator.ts `#joinShard`); a stayer syncs nothing.
+    const joinsIn = epoch1!.move(node.shard)?.batches.find((batch) => batch.joining.some((key) => toHex(key) === toHex(node.setup.key.publicKey)))?.index;
+    let seat = end;
+    for (let height = L + 1; joinsIn !== undefined && height < end; height++) {
+      if (decodeProposal(node.state.finalHeightRecord(height)!.proposal).swapIn !== undefined && batchReachedAt(node.state, epoch1!, height) >= joinsIn) {
+        seat = height;
+        break;
+      }
+    }
     const sync = node.lastSwitch?.sync;
-    assert.deepEqual(sync === undefined ? undefined : [sync.msbHeight, sync.heights], moved ? [L, end - L] : undefined, `${seed}: a mover joins at the MSB of height ${L} and replays to the opening's end ${end}, a stayer syncs nothing (${JSON.stringify(sync)})`);
+    assert.deepEqual(sync === undefined ? undefined : [sync.msbHeight, sync.heights], moved ? [L, seat - L] : undefined, `${seed}: a mover joins at the MSB of height ${L} and replays to its seat's height ${seat}, a stayer syncs nothing (${JSON.stringify(sync)})`);
   }
   assert.ok(all.some((node) => node.lastSwitch?.sync !== undefined), `${seed}: some validator changed shard`);
   assert.deepEqual(cluster.failures, [], `${seed}: no replica diverged`);

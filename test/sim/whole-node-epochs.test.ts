@@ -87,13 +87,15 @@ async function run(seed: string, { shards, perShard, crash, crashMover = false }
     // It walked the links it missed before switching (catch-up settles Δ), so its first switch skipped epoch 1.
     assert.ok(restarted.recentSwitches[0]!.epoch >= 2, `${seed}: it switched once into the latest epoch it learned (${JSON.stringify(restarted.recentSwitches)})`);
     // Each sync joined at the shard's MSB (msb-join: no block below it fetched, the stayers' UTXO set and MSB headers, checked
-    // above) or replayed because its sources had moved past that MSB (they keep the latest body only): never silently.
+    // above) or replayed because its sources had moved past that MSB (they keep the latest body only): never silently. A
+    // replay of less than an epoch is a catch-up to the boundary (no MSB lies between): a validator that entered an epoch at
+    // its move's end (the forced end, when no joiner asked) may reach the switch behind the epoch's last height.
     for (const { sync } of restarted.recentSwitches) {
       if (sync === undefined) continue;
       if (sync.msbHeight > 0) {
         assert.ok(restarted.state.prunedBelow >= sync.msbHeight && restarted.state.getBlock(1) === undefined, `${seed}: no height below its MSB was replayed (horizon ${restarted.state.prunedBelow})`);
       } else {
-        assert.equal(sync.msbFailure, "SYNC_NO_SOURCE", `${seed}: a replay says why it did not join (${JSON.stringify(sync)})`);
+        assert.ok(sync.msbFailure === "SYNC_NO_SOURCE" || (sync.msbFailure === undefined && sync.heights < L), `${seed}: a replay says why it did not join (${JSON.stringify(restarted.recentSwitches)})`);
       }
     }
   }

@@ -35,7 +35,7 @@ import { SYNC_REQUEST, SYNC_RESPONSE, SyncStatus, decodeSyncRequest, encodeSyncR
 import type { SyncReport } from "../../src/node/sync/interface.js";
 import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertRequest, encodeCertAnswer } from "../../src/node/sync/msb-join.js";
 import { ShardSync } from "../../src/node/sync/shard-sync.js";
-import { openingEndOf, type ValidatorNode } from "../../src/node/validator.js";
+import { moveEndOf, type ValidatorNode } from "../../src/node/validator.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { SETTLED_CHECK_MS, type ValidatorCluster } from "../../src/sim/validator-cluster.js";
 import { MemoryChainStore, MemoryDisk } from "../../src/store/memory-store.js";
@@ -219,7 +219,7 @@ async function run(seed: string) {
     for (const id of ids) {
       const node = cluster.node(id)!;
       const entry = node.recentSwitches.find((candidate) => candidate.sync !== undefined);
-      const end = openingEndOf(node.state, node.contexts[entry!.epoch]!)!;
+      const end = moveEndOf(node.state, node.contexts[entry!.epoch]!)!;
       assert.deepEqual([entry?.sync?.msbHeight, entry?.sync?.heights], [(entry!.epoch - 1) * L, L + end - entry!.epoch * L], `${seed}: newcomer ${id.slice(0, 8)} joined at MSB ${entry!.epoch - 2} and replayed epoch ${entry!.epoch - 1} and the opening to ${end} (${JSON.stringify(entry)})`);
     }
     const leavers = stage.leave.map(({ validator }) => toHex(validator.publicKey));

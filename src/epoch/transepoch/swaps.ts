@@ -63,6 +63,11 @@ export class ShardSwaps implements SwapInRule {
     return this.#batch;
   }
 
+  /** B: the move's batch count. */
+  get batchCount(): number {
+    return this.options.schedule.batches.length;
+  }
+
   /** Whether every batch is in: the committee is the epoch's own. */
   get done(): boolean {
     return this.#batch === this.options.schedule.batches.length;

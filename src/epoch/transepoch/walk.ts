@@ -15,10 +15,10 @@
  *     in use could not have accepted;
  *  4. *last height* ((E + 1)·L, the epoch's boundary): b = B, and no swap-in (no batch follows B).
  *
- * Stage 2A compatibility (TransEpoch stage 2, main today): an opening ends with OPENING_END, the
- * empty SWAP_IN, at batch 0 and jumps straight to B (every seat of the move at once). The walk
- * accepts exactly that jump, and only it, until stage B's batches replace the opening's rule:
- * then `batchAfter` is b + 1 for every swap-in and the exception goes (docs/ARCHITECTURE.md, "TransEpoch, stage B").
+ * What an empty SWAP_IN means is the height's, as for the members (move-rule.ts): at the
+ * epoch's last height but one (the *forced end*), or in a shard with no batch (B = 0), it jumps to
+ * B from whatever batch the walk is at; anywhere else a swap-in moves one batch and must pass
+ * `checkSwapIn` (a removal-only batch's swap-in is empty too).
  *
  * Errors: TRANSEPOCH_WRONG_BATCH (a height certified by another batch than the walk's, or a move
  * this verifier does not know); a swap-in's `checkSwapIn` codes.
@@ -26,11 +26,10 @@
  * API: `checkBatchWalk`, `checkWalkedSwapIn`, `batchAfter`, `moveIn`, `movesOfContext`, types `EpochMove`,
  * `MoveDirectory`, `WalkedHeight`.
  */
-import { sameBytes } from "../../bytes.js";
 import { check } from "../../errors.js";
 import type { EpochContext } from "../interface.js";
 import type { ShardSchedule, TransEpochErrorCode } from "./interface.js";
-import { OPENING_END } from "./opening.js";
+import { batchAfterSwap, checkMoveSwapIn, type MovePlace } from "./move-rule.js";
 import { checkSwapIn } from "./swap.js";
 
 /** One shard's move into one epoch, as a walker knows it. */
@@ -83,19 +82,23 @@ function batchCountOf(move: EpochMove): number {
   return move.schedule?.batches.length ?? 0;
 }
 
-/**
- * Phase 2: the batch a swap-in moves the committee to from `batch`, the swap-in being one the
- * walk already checked (`checkWalkedSwapIn`): stage 2A's opening end jumps from 0 to B, any other
- * swap-in moves one batch.
- */
-export function batchAfter(swapIn: Uint8Array, batch: number, move: EpochMove): number {
-  return batch === 0 && sameBytes(swapIn, OPENING_END) ? batchCountOf(move) : batch + 1;
+function placeOf(index: number, epochLength: number, move: EpochMove): MovePlace {
+  return { index, epochLength, batchCount: batchCountOf(move) };
 }
 
 /**
- * Phase 3: a height carrying a swap-in, at its own batch: `checkSwapIn` with the walker's
- * commitments (heights below it), or, for stage 2A's opening end, an empty swap-in at batch 0 of a
- * move. Returns the batch it moves to.
+ * Phase 2: the batch after the height at `index` of the epoch, which carried a swap-in the walk
+ * already checked (`checkWalkedSwapIn`) at `batch`: B at the forced end or without a batch, else
+ * the next batch.
+ */
+export function batchAfter(batch: number, index: number, epochLength: number, move: EpochMove): number {
+  return batchAfterSwap(batch, placeOf(index, epochLength, move));
+}
+
+/**
+ * Phase 3: a height carrying a swap-in, at its own batch: the empty swap-in where it ends the move
+ * (move-rule.ts `checkMoveSwapIn`), else `checkSwapIn` with the walker's commitments (heights
+ * below it). Returns the batch it moves to.
  */
 export function checkWalkedSwapIn(walked: WalkedHeight, moves: MoveDirectory, commitmentAt: (height: number) => Uint8Array | undefined): number {
   const move = moveOf(moves, walked.epoch, walked.shard);
@@ -103,8 +106,8 @@ export function checkWalkedSwapIn(walked: WalkedHeight, moves: MoveDirectory, co
   check<TransEpochErrorCode>(schedule !== undefined, "TRANSEPOCH_WRONG_BATCH", `shard ${walked.shard} does not move into epoch ${walked.epoch}: height ${walked.height} carries a swap-in`);
   check<TransEpochErrorCode>(walked.index < walked.epochLength, "TRANSEPOCH_WRONG_BATCH", `height ${walked.height} is epoch ${walked.epoch}'s last: no batch follows B = ${schedule.batches.length}`);
   const swapIn = walked.swapIn!;
-  if (walked.batch === 0 && sameBytes(swapIn, OPENING_END)) return batchCountOf(move);
-  return checkSwapIn(swapIn, { chain: move.chain, shard: walked.shard, epoch: walked.epoch, schedule, batch: walked.batch, height: walked.height, commitmentAt });
+  return checkMoveSwapIn(swapIn, placeOf(walked.index, walked.epochLength, move),
+    () => checkSwapIn(swapIn, { chain: move.chain, shard: walked.shard, epoch: walked.epoch, schedule, batch: walked.batch, height: walked.height, commitmentAt }));
 }
 
 /**
@@ -113,17 +116,18 @@ export function checkWalkedSwapIn(walked: WalkedHeight, moves: MoveDirectory, co
  * an epoch's last).
  */
 export function checkBatchWalk(walked: WalkedHeight, previous: Pick<WalkedHeight, "batch" | "swapIn"> | undefined, moves: MoveDirectory): void {
-  const { epoch, shard, height, index, batch } = walked;
+  const { epoch, shard, height, index, batch, epochLength } = walked;
+  const after = (before: Pick<WalkedHeight, "batch" | "swapIn">): number =>
+    before.swapIn === undefined ? before.batch : batchAfter(before.batch, index - 1, epochLength, moveOf(moves, epoch, shard));
   const expected = index === 1 ? 0
-    : index === walked.epochLength ? batchCountOf(moveOf(moves, epoch, shard))
-      : previous === undefined ? undefined
-        : previous.swapIn === undefined ? previous.batch : batchAfter(previous.swapIn, previous.batch, moveOf(moves, epoch, shard));
+    : index === epochLength ? batchCountOf(moveOf(moves, epoch, shard))
+      : previous === undefined ? undefined : after(previous);
   check<TransEpochErrorCode>(expected === undefined || batch === expected, "TRANSEPOCH_WRONG_BATCH",
     `height ${height} (${index} of epoch ${epoch}) must be certified by batch ${expected}, not ${batch}`);
-  if (index === walked.epochLength && previous !== undefined) {
+  if (index === epochLength && previous !== undefined) {
     // The boundary continues the walk too: the batch before it reached B (phase 2), or it carried the last swap.
-    const before = previous.swapIn === undefined ? previous.batch : batchAfter(previous.swapIn, previous.batch, moveOf(moves, epoch, shard));
+    const before = after(previous);
     check<TransEpochErrorCode>(before === batch, "TRANSEPOCH_WRONG_BATCH", `height ${height} is epoch ${epoch}'s last, certified by batch ${batch}, but the walk is at batch ${before}`);
   }
-  check<TransEpochErrorCode>(index !== walked.epochLength || walked.swapIn === undefined, "TRANSEPOCH_WRONG_BATCH", `height ${height} is epoch ${epoch}'s last: it carries no swap-in`);
+  check<TransEpochErrorCode>(index !== epochLength || walked.swapIn === undefined, "TRANSEPOCH_WRONG_BATCH", `height ${height} is epoch ${epoch}'s last: it carries no swap-in`);
 }

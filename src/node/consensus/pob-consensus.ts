@@ -34,14 +34,16 @@
  * driver (`opening`) runs the next epoch's batch 0 (`EpochContext.opening`) with this epoch's
  * committee, leagues and accounts from the boundary on, while the next configuration is made; its
  * BFT heights count from the next epoch's start, it decides at most up to that epoch's last height
- * but one, and its rule (`OpeningEnd`) lets it end at a certified height once the configuration is
- * known: `onInstanceEnd` reports that height, where the node starts the next epoch's driver.
+ * but one, and its rule (`MoveSwapRule`, unconfigured until the configuration is known here) lets
+ * it end at a certified height: `onInstanceEnd` reports that height, where the node starts the
+ * driver of the batch the swap-in moved to.
  * A *batch* driver (`batch`, TransEpoch stage B) runs instance (e+1, shard, b), 1 ≤ b < B, the
  * same way but with committee(b) of the move as its BFT committee (this epoch's leagues and
  * accounts otherwise: src/epoch/transepoch/batch-leagues.ts), on batch b's lane
- * (net/channels.ts `batchLane`), with the schedule's `ShardSwaps` as its rule: joiners'
- * SWAP_REQUEST messages on that lane feed it (refusals counted by code, never thrown), and the
- * certified swap-in of batch b + 1 ends the instance. Not wired into the validator yet.
+ * (net/channels.ts `batchLane`), with the schedule's `ShardSwaps` in its `MoveSwapRule`. Joiners'
+ * SWAP_REQUEST messages on the lane of an opening or a batch feed the rule (refusals counted by
+ * code, never thrown); the certified swap-in of batch b + 1, or the forced end to B, ends the
+ * instance.
  *
  * Left out (documented in docs/ARCHITECTURE.md): a restarted believable validator (outside the
  * BFT log) does not catch up on records it missed.
@@ -91,10 +93,9 @@ import { encodeAtomixPhase, isLockDecision, type AtomixDecision } from "../../at
 import { AtomixWatcher, SETTLED_REWATCH_HEIGHTS } from "../../atomix/watcher.js";
 import type { AtomixWrite, StoredMsb } from "../../store/interface.js";
 import { buildMsb, type BuiltMsb } from "../msb.js";
-import type { OpeningEnd } from "../../epoch/transepoch/opening.js";
+import type { MoveSwapRule } from "../../epoch/transepoch/move-rule.js";
 import { batchLane, openingLane } from "../../net/channels.js";
 import { batchLeagues } from "../../epoch/transepoch/batch-leagues.js";
-import type { ShardSwaps } from "../../epoch/transepoch/swaps.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
 import { BinaryReader, BinaryWriter, singleCode } from "../../codec/binary.js";
 import { codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../../codec/coded-txids.js";
@@ -170,8 +171,14 @@ export interface PobConsensusOptions {
    * Default: the context's start height (an epoch without an opening: epoch 0, stage-1 stores).
    */
   readonly takeover?: number;
+  /**
+   * Whether this driver runs the shard's Atomix watcher (default true). A node's transport holds one watcher per epoch (its
+   * channels are the epoch's, one per shard): a mover's driver in the shard it joins, while its driver in the shard it leaves
+   * runs under the same epoch's context, leaves the watching to that shard's other members.
+   */
+  readonly watchAtomix?: boolean;
   /** Run the next epoch's opening instance (batch 0) with this context's committee and leagues, ended by this rule (module doc). */
-  readonly opening?: OpeningEnd;
+  readonly opening?: MoveSwapRule;
   /**
    * Run batch `index` (1..B − 1) of `shard`'s move into the next epoch `next` (module doc): instance (next.epoch, shard,
    * index) with committee(index) and this context's leagues and accounts, ended by `swaps` (at batch `index`).
@@ -183,7 +190,8 @@ export interface PobConsensusOptions {
 export interface BatchRun {
   readonly next: EpochContext;
   readonly index: number;
-  readonly swaps: ShardSwaps;
+  /** The rule at batch `index`, configured (its `ShardSwaps` at that batch). */
+  readonly swaps: MoveSwapRule;
 }
 
 /** A joiner's signed request to be swapped in (src/epoch/transepoch/swap.ts SWAP_REQUEST), sent on the lane of the batch before its own. */
@@ -216,8 +224,8 @@ export class PobShardConsensus implements ShardDriver {
   /** The height the instance ended at (its certified proposal carries a swap-in), once final here. */
   #instanceEnd: number | undefined;
   readonly #instanceEndListeners = new Set<(height: number) => void>();
-  /** A batch driver's rule (its joiners' requests and their refusals). */
-  #swaps: ShardSwaps | undefined;
+  /** An opening's or a batch driver's rule (its joiners' requests and their refusals). */
+  #swaps: MoveSwapRule | undefined;
   readonly #clock: Clock;
   readonly #consensusChannel: Channel;
   readonly #clientChannel: Channel;
@@ -248,8 +256,8 @@ export class PobShardConsensus implements ShardDriver {
   #stopped = false;
   /** Stopped for good: the BFT and its lane closed too. */
   #closed = false;
-  /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts). */
-  readonly atomix: AtomixWatcher;
+  /** Finishes cross-shard transfers whose client vanished (src/atomix/watcher.ts); undefined when `watchAtomix` is false. */
+  readonly atomix: AtomixWatcher | undefined;
   readonly #atomixListeners = new Set<(batch: AtomixBatch) => void>();
   /** This epoch's registrations and leaves final here, each with its acceptance proof (read back from the store after a restart). */
   readonly #epochChanges: ProvenChange[] = [];
@@ -267,10 +275,11 @@ export class PobShardConsensus implements ShardDriver {
     const { opening, batch } = options;
     // Both an opening and a batch driver decide the next epoch's heights before its own committee does.
     const moving = opening !== undefined || batch !== undefined;
+    const rule = opening ?? batch?.swaps;
     invariant(!moving || context.epochLength !== undefined, "only an epoch with a length opens the next");
     invariant(opening === undefined || batch === undefined, "a driver runs the opening or a batch, not both");
     if (batch !== undefined) {
-      invariant(batch.next.epoch === context.epoch + 1 && batch.index >= 1 && batch.index < batch.next.batchCount(shard) && batch.swaps.batch === batch.index,
+      invariant(batch.next.epoch === context.epoch + 1 && batch.index >= 1 && batch.index < batch.next.batchCount(shard) && batch.swaps.configured && batch.swaps.batch === batch.index,
         "a batch driver runs a batch 1..B − 1 of the move into the next epoch, its swaps at that batch");
     }
     this.#instance = batch !== undefined ? batch.next.instance(shard, batch.index) : opening === undefined ? context.instance(shard) : context.opening(shard).instance;
@@ -395,14 +404,13 @@ export class PobShardConsensus implements ShardDriver {
         accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash), keepBlocks: (blocks) => state.keepOrderedBlocks(blocks),
         owesService: (producer, ms) => this.#owes(producer, ms), atomix,
         ...(this.#log === undefined ? {} : { log: this.#log }),
-        ...(opening === undefined ? {} : { swaps: opening }),
-        ...(batch === undefined ? {} : { swaps: batch.swaps }),
+        ...(rule === undefined ? {} : { swaps: rule }),
       },
     );
-    if (batch !== undefined) {
-      this.#swaps = batch.swaps;
+    if (rule !== undefined) {
+      this.#swaps = rule;
       // A joiner's request: kept or refused with its code by the rule (counted there), never thrown to the transport.
-      this.#consensusChannel.on(SWAP_REQUEST, (_from, _type, payload) => void batch.swaps.offer(payload));
+      this.#consensusChannel.on(SWAP_REQUEST, (_from, _type, payload) => void rule.offer(payload));
     }
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
     this.node.onDivergence((divergence) => this.#fail(new IosError<PobErrorCode>("POB_STATE_DIVERGED",
@@ -412,7 +420,7 @@ export class PobShardConsensus implements ShardDriver {
     this.#clientChannel.on(TX_RELAY, (from, _type, payload) => this.#receiveRelay(from, payload));
     this.#clientChannel.on(TX_REFUSED, (from, _type, payload) => this.#receiveRefusals(from, payload));
     this.#pipeline.onSettled((event) => this.#answerRelayers(event));
-    this.atomix = new AtomixWatcher({
+    this.atomix = options.watchAtomix === false ? undefined : new AtomixWatcher({
       self: key.publicKey, shard, context, transport, clock, verifier: atomix.verifier,
       phaseOf: (crossTxid) => state.atomix(crossTxid),
       submit: (tx) => this.#reoffer([tx]),
@@ -438,7 +446,7 @@ export class PobShardConsensus implements ShardDriver {
     if (this.node.producer !== undefined) this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#feedProducer());
     this.#scheduleRelaySweep();
     // Locks the final chain holds from before a restart are watched again, as are recent locks that settled X here.
-    for (const x of this.#state.watchedTransfers(tip - SETTLED_REWATCH_HEIGHTS)) this.atomix.watch(x, transactionIdOfEncoding(x));
+    for (const x of this.#state.watchedTransfers(tip - SETTLED_REWATCH_HEIGHTS)) this.atomix?.watch(x, transactionIdOfEncoding(x));
     this.node.start();
   }
 
@@ -466,7 +474,7 @@ export class PobShardConsensus implements ShardDriver {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    this.atomix.stop();
+    this.atomix?.stop();
     this.#clientChannel.close();
     for (const timer of [this.#relayTimer, this.#relaySweep, this.#refusalTimer, this.#orphanTimer]) if (timer !== undefined) this.#clock.cancelTimer(timer);
   }
@@ -766,6 +774,11 @@ export class PobShardConsensus implements ShardDriver {
     return this.#instance;
   }
 
+  /** Sends a joiner's SWAP_REQUEST (this validator's own) to `peers` on this driver's lane: a producer of the shard joining its committee. */
+  sendSwapRequest(peers: readonly PeerId[], request: Uint8Array): void {
+    this.#consensusChannel.broadcast(peers, SWAP_REQUEST, request);
+  }
+
   /** The height this driver's instance ended at (an opening instance's end), once final here. */
   get instanceEnd(): number | undefined {
     return this.#instanceEnd;
@@ -824,7 +837,7 @@ export class PobShardConsensus implements ShardDriver {
   metrics(): MetricFamily[] {
     const bft = this.node.bft;
     const refused: MetricFamily[] = this.#swaps === undefined ? [] : [{
-      name: "ios_transepoch_swap_requests_refused_total", help: "Joiners' swap requests this batch driver refused, by code", type: "counter",
+      name: "ios_transepoch_swap_requests_refused_total", help: "Joiners' swap requests this opening or batch driver refused, by code", type: "counter",
       samples: [...this.#swaps.refused].map(([code, value]) => ({ labels: { code }, value })),
     }];
     if (bft === undefined) return refused;
@@ -922,10 +935,10 @@ export class PobShardConsensus implements ShardDriver {
       this.#noteEpoch(changeProofs, committed.height, proverOf);
       // A lock is watched until it is consumed or released; a lock that settled X here, until its other shards committed.
       for (const decision of outcome.atomix) {
-        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
+        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix?.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
       }
       // The unlocks-to-commit applied here, told to their transfers' other input shards (src/atomix/watcher.ts, notice).
-      this.atomix.noticeCommitted(outcome.atomix, outcome.includedTransactions);
+      this.atomix?.noticeCommitted(outcome.atomix, outcome.includedTransactions);
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
         // Cut only if a listener reads them (the API server, when a stream subscribed): a validator nobody streams from cuts no proof.
         let decisions: AtomixBatch["decisions"] | undefined;

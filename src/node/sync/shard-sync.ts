@@ -35,14 +35,15 @@
  * writes with the proofs this replica cuts from the certificate itself, change proofs, and at an
  * epoch's end the MSB header and body.
  *
- * To an opening instance's end (TransEpoch stage 2, `untilInstanceEnd`): a validator entering an
- * epoch's committee in another shard, or behind, syncs up to the height whose certified proposal
- * carries a swap-in (src/epoch/transepoch/opening.ts), where the epoch's own committee takes
- * over. That height is not known in advance: a source lacking the next height is asked again
- * after SYNC_BUSY_BACKOFF_MS (it is not dropped: the shard has not decided it yet), and the sync
- * stops after applying the first height carrying a swap-in.
+ * To a batch of a move (TransEpoch, `untilBatch`): a validator entering an epoch's committee in
+ * another shard, or behind, syncs up to the height whose certified swap-in moved the shard's
+ * committee to batch `untilBatch` or past it (B: the move's end, the last batch's swap-in or the
+ * forced end, src/epoch/transepoch/move-rule.ts, where the epoch's own committee takes over; a
+ * joiner's own batch, where it takes its seat). That height is not known in advance: a source
+ * lacking the next height is asked again after SYNC_BUSY_BACKOFF_MS (it is not dropped: the shard
+ * has not decided it yet), and the sync stops after applying that height.
  *
- * API: `new ShardSync(options)`, `sync(target, sources, { untilInstanceEnd }): Promise<SyncReport>`, `close()`, `served`.
+ * API: `new ShardSync(options)`, `sync(target, sources, { untilBatch }): Promise<SyncReport>`, `close()`, `served`.
  */
 import { DECISIVE_CODES, FINAL_CHAIN_DECISIONS, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, verifyFinalHeightCertificate, type CertifiedHeight } from "../../atomix/proof.js";
 import { encodeAtomixPhase, isAtomixKind, phaseAfter } from "../../atomix/phases.js";
@@ -74,7 +75,7 @@ import { ChunkStatus, MSB_CHUNK_ANSWER, MSB_CHUNK_REQUEST, MsbSection, decodeChu
 import { decodeMsbHeader } from "../../msb/header.js";
 import { MSB_ERROR_CODES } from "../../msb/interface.js";
 import { encodeMsbHeaderProof } from "../msb-proof.js";
-import { checkBatchWalk, checkWalkedSwapIn, type WalkedHeight } from "../../epoch/transepoch/walk.js";
+import { batchAfter, checkBatchWalk, checkWalkedSwapIn, type WalkedHeight } from "../../epoch/transepoch/walk.js";
 import { epochEndHeight } from "../msb.js";
 import { CertStatus, MSB_CERT_ANSWER, MSB_CERT_REQUEST, decodeCertAnswer, decodeCertRequest, encodeCertAnswer, encodeCertRequest, verifyMsbCertification, type CertAnswer, type VerifiedCertification } from "./msb-join.js";
 import {
@@ -137,9 +138,17 @@ export class ShardSync {
     for (const timer of this.#timers) this.#options.clock.cancelTimer(timer);
     this.#timers.clear();
     this.#channel.close();
-    // A sync waiting for its shard to decide the next height (`untilInstanceEnd`) gives up now.
+    this.#chunkSource.close();
+    // A sync waiting for its shard to decide the next height (`untilBatch`), or for an answer, gives up now: its timers are gone.
     for (const wake of this.#sleepers) wake();
     this.#sleepers.clear();
+    const closed = (): IosError<SyncErrorCode> => new IosError<SyncErrorCode>("SYNC_NO_SOURCE", "this ShardSync closed while it waited for an answer");
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.answer(closed(), 0);
+    const certWaiting = this.#certWaiting;
+    this.#certWaiting = undefined;
+    certWaiting?.answer(closed(), 0);
   }
 
   /** Waits `ms` of the clock, or until `close`. */
@@ -367,6 +376,7 @@ export class ShardSync {
   #ask(source: PeerId, first: number, count: number): Promise<{ response: SyncResponse | IosError<SyncErrorCode> | undefined; bytes: number }> {
     const { clock } = this.#options;
     const id = this.#nextRequest++ >>> 0;
+    if (!this.#channel.isOpen) return Promise.resolve({ response: new IosError<SyncErrorCode>("SYNC_NO_SOURCE", "this ShardSync is closed"), bytes: 0 });
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined;
       this.#waiting = {
@@ -390,7 +400,7 @@ export class ShardSync {
    * SYNC_NO_SOURCE (detail: { report }) when every source was dropped first, the state then at the
    * verified prefix. A tip already at or above `target` resolves at once.
    */
-  async sync(target: number, sources: readonly PeerId[], mode: { readonly untilInstanceEnd?: boolean } = {}): Promise<SyncReport> {
+  async sync(target: number, sources: readonly PeerId[], mode: { readonly untilBatch?: number } = {}): Promise<SyncReport> {
     check<SyncErrorCode>(Number.isSafeInteger(target) && target >= 0, "SYNC_BAD_INPUT", `target ${target} is not a height`);
     check<SyncErrorCode>(sources.length > 0, "SYNC_BAD_INPUT", "no source to sync from");
     check<SyncErrorCode>(!this.#running && this.#channel.isOpen, "SYNC_BUSY", "a sync runs already, or this ShardSync is closed");
@@ -423,8 +433,10 @@ export class ShardSync {
       // Only an end within the target's epoch counts (the state may hold the end of the epoch before's opening).
       const length = this.#options.epochLength;
       const epochStart = length === undefined ? 0 : Math.floor(target / length) * length;
-      let ended = mode.untilInstanceEnd === true && this.#state.tip.height > epochStart && this.#endsInstance(this.#state.tip.height);
+      const reaches = (height: number): boolean => mode.untilBatch !== undefined && height > epochStart && (this.#batchAfter(height) ?? -1) >= mode.untilBatch;
+      let ended = reaches(this.#state.tip.height);
       while (this.#state.tip.height < target && !ended) {
+        if (!this.#channel.isOpen) throw new IosError<SyncErrorCode, { report: SyncReport }>("SYNC_NO_SOURCE", `closed at height ${this.#state.tip.height} of ${target}`, { report: report() });
         if (live.length === 0 && bootstrap === undefined) {
           // The replay from the tip found no source (pruned past it, most likely): join at the target epoch's start instead.
           bootstrap = await this.#bootstrap(target, [...new Set(sources)], true);
@@ -466,7 +478,7 @@ export class ShardSync {
           continue;
         }
         if (response.status === SyncStatus.Behind) {
-          if (mode.untilInstanceEnd === true) {
+          if (mode.untilBatch !== undefined) {
             // The shard has not decided that height yet (or this source has not heard of it): ask again shortly, in turn.
             turn++;
             await this.#sleep(SYNC_BUSY_BACKOFF_MS);
@@ -485,7 +497,7 @@ export class ShardSync {
             previous = this.#applyVerified(height, previous);
             if (!used.includes(source)) used.push(source);
             strikes.delete(source);
-            if (mode.untilInstanceEnd === true && this.#state.tip.height > epochStart && decodeProposal(height.record.proposal).swapIn !== undefined) {
+            if (reaches(this.#state.tip.height)) {
               ended = true;
               break;
             }
@@ -502,15 +514,21 @@ export class ShardSync {
     }
   }
 
-  /** Whether the stored final proposal of `height` ends its instance (carries a swap-in); false for a height without one stored. */
-  #endsInstance(height: number): boolean {
+  /** The batch the stored final proposal of `height` moved its shard's committee to (it carries a swap-in); undefined for a height without one stored. */
+  #batchAfter(height: number): number | undefined {
     const record = height === 0 ? undefined : this.#state.finalHeightRecord(height);
-    return record !== undefined && decodeProposal(record.proposal).swapIn !== undefined;
+    const swapIn = record === undefined ? undefined : decodeProposal(record.proposal).swapIn;
+    const { epochLength, moves } = this.#options;
+    if (swapIn === undefined || epochLength === undefined) return undefined;
+    const epoch = epochOfHeight(height, epochLength);
+    const move = moves(epoch, this.#state.shard);
+    return move === undefined ? undefined : batchAfter(decodeFinalHeightCertificate(record!.certificate).batch, height - epoch * epochLength, epochLength, move);
   }
 
   /** Asks `source` for the certification of the MSB of `epoch`; resolves with its answer, an error to drop it for, or undefined on timeout. */
   #askCertification(source: PeerId, epoch: number): Promise<{ answer: CertAnswer | IosError<SyncErrorCode> | undefined; bytes: number }> {
     const { clock } = this.#options;
+    if (!this.#channel.isOpen) return Promise.resolve({ answer: new IosError<SyncErrorCode>("SYNC_NO_SOURCE", "this ShardSync is closed"), bytes: 0 });
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined;
       this.#certWaiting = {

@@ -3,13 +3,14 @@
  * fixture (two batches per shard, one seat each), with real signed requests: an honest epoch
  * walked height by height; every height certified by a batch the walk does not allow refused
  * (an old committee past its swap, a later batch before its swap, a skipped batch, the boundary
- * before B); a swap-in the walker's commitments refute refused at its own height; stage 2A's
- * opening end (0 → B) accepted at batch 0 only.
+ * before B); a swap-in the walker's commitments refute refused at its own height; the forced end
+ * (the empty swap-in at the epoch's last height but one) jumps to B from any batch, and an empty
+ * swap-in anywhere else is a batch's (the height decides, never the bytes).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sha256 } from "../../../src/crypto/sha256.js";
-import { OPENING_END } from "../../../src/epoch/transepoch/opening.js";
+import { EMPTY_SWAP_IN } from "../../../src/epoch/transepoch/move-rule.js";
 import { encodeSwapIn, signSwapRequest } from "../../../src/epoch/transepoch/swap.js";
 import { batchAfter, checkBatchWalk, checkWalkedSwapIn, type EpochMove, type MoveDirectory, type WalkedHeight } from "../../../src/epoch/transepoch/walk.js";
 import { NO_ERROR, codeOf } from "../../support/errors.js";
@@ -59,7 +60,7 @@ describe("TransEpoch batch walk", () => {
     const swaps = new Map([[5, swapInAt(1, START + 5)], [9, swapInAt(2, START + 9)]]);
     assert.equal(walk(batchesFor([5, 9]), swaps), undefined);
     assert.equal(checkWalkedSwapIn(walked(5, 0, swaps.get(5)), moves, held(START + 5)), 1);
-    assert.equal(batchAfter(swaps.get(9)!, 1, epochMove), 2);
+    assert.equal(batchAfter(1, 9, L, epochMove), 2);
     // An MSB anchor (the boundary, no predecessor held) must be B's.
     assert.equal(codeOf(() => checkBatchWalk(walked(L, 2), undefined, moves)), NO_ERROR);
     assert.equal(codeOf(() => checkBatchWalk(walked(L, 0), undefined, moves)), "TRANSEPOCH_WRONG_BATCH");
@@ -90,18 +91,28 @@ describe("TransEpoch batch walk", () => {
     for (const [what, swapIn, code] of cases) assert.deepEqual(walk(batchesFor([5, 9]), new Map([[5, swapInAt(1, START + 5)], [9, swapIn]])), { code, index: 9 }, what);
     assert.deepEqual(walk(batchesFor([5]), new Map([[5, swapInAt(2, START + 5)]])), { code: "TRANSEPOCH_NOT_JOINER", index: 5 }, "the later batch's joiner first");
     // Epoch 0 moves nothing: no swap-in there, not even the opening's end.
-    assert.equal(codeOf(() => checkWalkedSwapIn({ ...walked(3, 0, OPENING_END), epoch: 0, height: 3 }, moves, held(3))), "TRANSEPOCH_WRONG_BATCH");
+    assert.equal(codeOf(() => checkWalkedSwapIn({ ...walked(3, 0, EMPTY_SWAP_IN), epoch: 0, height: 3 }, moves, held(3))), "TRANSEPOCH_WRONG_BATCH");
     // An epoch this walker knows no configuration of: nothing to check a swap against.
-    assert.equal(codeOf(() => checkWalkedSwapIn({ ...walked(3, 0, OPENING_END), epoch: EPOCH + 1 }, moves, held(3))), "TRANSEPOCH_WRONG_BATCH");
+    assert.equal(codeOf(() => checkWalkedSwapIn({ ...walked(3, 0, EMPTY_SWAP_IN), epoch: EPOCH + 1 }, moves, held(3))), "TRANSEPOCH_WRONG_BATCH");
   });
 
-  it("accepts stage 2A's opening end (the empty swap-in) as a jump from batch 0 to B, and from batch 0 only", () => {
+  it("jumps to B only at the forced end (the empty swap-in at the last height but one), from any batch", () => {
     const B = move.batches.length;
-    assert.equal(batchAfter(OPENING_END, 0, epochMove), B);
-    assert.equal(walk(batchesFor([4, 4]).map((b) => (b > 0 ? B : 0)), new Map([[4, OPENING_END]])), undefined);
-    // From batch 1 the empty swap-in is checked as batch 2's, which has a joiner.
-    assert.equal(codeOf(() => checkWalkedSwapIn(walked(8, 1, OPENING_END), moves, held(START + 8))), "TRANSEPOCH_MISSING_JOINER");
-    // The jump lands on B, not on batch 1.
-    assert.deepEqual(walk(batchesFor([4]), new Map([[4, OPENING_END]])), { code: "TRANSEPOCH_WRONG_BATCH", index: 5 });
+    const FORCED = L - 1;
+    assert.equal(batchAfter(0, FORCED, L, epochMove), B);
+    assert.equal(batchAfter(1, FORCED, L, epochMove), B);
+    assert.equal(batchAfter(0, 4, L, epochMove), 1, "a swap-in mid-epoch moves one batch, whatever its bytes");
+    // From batch 0 and from batch 1.
+    assert.equal(walk(batchesFor([FORCED]).map((b) => (b > 0 ? B : 0)), new Map([[FORCED, EMPTY_SWAP_IN]])), undefined);
+    const fromOne = batchesFor([5, FORCED]).map((b) => (b > 1 ? B : b));
+    assert.equal(walk(fromOne, new Map([[5, swapInAt(1, START + 5)], [FORCED, EMPTY_SWAP_IN]])), undefined);
+    assert.equal(checkWalkedSwapIn(walked(FORCED, 1, EMPTY_SWAP_IN), moves, held(START + FORCED)), B);
+    // 2A's early end is gone: an empty swap-in mid-epoch is batch 1's, which has a joiner.
+    assert.deepEqual(walk(batchesFor([4, 4]).map((b) => (b > 0 ? B : 0)), new Map([[4, EMPTY_SWAP_IN]])), { code: "TRANSEPOCH_MISSING_JOINER", index: 4 });
+    // At the forced end only the empty swap-in: a batch's own swap-in there is refused, and the jump lands on B, not the next batch.
+    assert.deepEqual(walk(batchesFor([5, FORCED]).map((b) => (b > 1 ? B : b)), new Map([[5, swapInAt(1, START + 5)], [FORCED, swapInAt(2, START + FORCED)]])), { code: "TRANSEPOCH_WRONG_BATCH", index: FORCED });
+    assert.deepEqual(walk(batchesFor([FORCED]), new Map([[FORCED, EMPTY_SWAP_IN]])), { code: "TRANSEPOCH_WRONG_BATCH", index: L });
+    // A batch short of B that reaches the last height but one without the forced end leaves the boundary unreachable.
+    assert.deepEqual(walk(batchesFor([5]).map((b, i) => (i === L - 1 ? B : b)), new Map([[5, swapInAt(1, START + 5)]])), { code: "TRANSEPOCH_WRONG_BATCH", index: L });
   });
 });
