@@ -7,7 +7,7 @@
 // order (each batch b + 1 entered through its joiners' signed swap-in, never the forced end, in every
 // epoch that moves), every height's certificate verifies against committee(b) of its batch and only
 // there; every epoch with B ≥ 2 counted; replicas agree byte for byte; every transfer final.
-// Faults: a joiner crashed right after its first request and restarted 5 s later (its signed
+// Faults: a joiner crashed right after the request that completes its batch, restarted 5 s later (its signed
 // request still swaps it in: its seat is down meanwhile, one of committee(b)'s faults), and one
 // validator that never hears a request, so whenever it leads it proposes no swap-in (a leader
 // omitting swaps: the patience and the other leaders get them in). Each run keeps every move
@@ -18,7 +18,7 @@ import { describe, it } from "node:test";
 import { committeesOfContext, decodeFinalHeightCertificate, verifyFinalHeightCertificate } from "../../src/atomix/proof.js";
 import { decodeProposal } from "../../src/consensus/pob/proposal.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
-import { decodeSwapIn } from "../../src/epoch/transepoch/swap.js";
+import { decodeSwapIn, decodeSwapRequest } from "../../src/epoch/transepoch/swap.js";
 import { checkBatchWalk, checkWalkedSwapIn, movesOfContext, type WalkedHeight } from "../../src/epoch/transepoch/walk.js";
 import { toHex } from "../../src/hex.js";
 import { simSeed } from "../../src/sim/simulator.js";
@@ -48,13 +48,28 @@ async function run(seed: string, fault: Fault = "none") {
   const ids = Array.from({ length: SHARDS }, (_, shard) => cluster.members(shard)).flat();
   const running = () => ids.flatMap((id) => cluster.node(id) ?? []);
   const load = payInRounds(cluster, accounts, positions, { rounds: ROUNDS, amount: AMOUNT, fee: FEE });
-  let crashed: { readonly id: string; readonly at: number } | undefined;
+  let crashed: { readonly id: string; readonly at: number; readonly epoch: number } | undefined;
   if (fault === "joiner-crash") {
-    // The first validator to send a SWAP_REQUEST is crashed just after it, and restarted 5 s later.
+    // The first joiner whose request completes its batch while the shard's committee is at the batch before (every other joiner
+    // of the batch asked already and keeps asking every Δ) is crashed just after it, and restarted 5 s later: the batch can be
+    // swapped in at once, its request included, while it is down. (The first joiner to ask would not do: its batch may wait for
+    // earlier batches or other joiners longer than SWAP_MAX_LAG heights, and its one request goes stale.)
+    const asked = new Map<string, Set<string>>();
     for (const id of ids) {
       sim.network.intercept(id, (_to, type, payload) => {
-        if (type === SWAP_REQUEST && crashed === undefined) {
-          crashed = { id, at: sim.now() };
+        if (type !== SWAP_REQUEST || crashed !== undefined) return payload;
+        const request = decodeSwapRequest(payload);
+        const context = cluster.node(id)!.contexts[request.epoch]!;
+        const before = new Set(context.committee(request.shard, request.batch - 1).map(toHex));
+        const joiners = context.committee(request.shard, request.batch).map(toHex).filter((key) => !before.has(key));
+        const key = `${request.shard}/${request.epoch}/${request.batch}`;
+        const batch = asked.get(key) ?? new Set<string>();
+        asked.set(key, batch.add(toHex(request.joiner)));
+        // The shard's committee is at the batch before (a replica's latest certificate says so): nothing else holds this one back.
+        const replica = cluster.replicas(request.shard)[0]!;
+        const latest = decodeFinalHeightCertificate(replica.state.certificateAt(replica.state.tip.height)!);
+        if (latest.epoch === request.epoch && latest.batch === request.batch - 1 && joiners.every((joiner) => batch.has(joiner))) {
+          crashed = { id, at: sim.now(), epoch: request.epoch };
           for (const other of ids) sim.network.intercept(other, undefined);
           sim.schedule(1, "crash the joiner", () => cluster.crash(id));
           sim.schedule(5_000, "restart the joiner", () => cluster.restart(id));
@@ -102,7 +117,10 @@ async function run(seed: string, fault: Fault = "none") {
         const proposal = decodeProposal(record.proposal);
         const swapIn: Uint8Array | undefined = proposal.swapIn;
         if (batch < B && toHex(proposal.proposer) === deaf) deafLed++;
-        if (swapIn !== undefined && crashed !== undefined && decodeSwapIn(swapIn).some((request) => toHex(request.joiner) === crashed!.id)) crashedSwapAt = proposal.timestamp;
+        // Its first swap-in (its epoch-1 move's batch): it may join another shard in a later epoch's move too.
+        if (swapIn !== undefined && crashed !== undefined && decodeSwapIn(swapIn).some((request) => toHex(request.joiner) === crashed!.id && request.epoch === crashed!.epoch)) {
+          crashedSwapAt = Math.min(crashedSwapAt ?? Number.POSITIVE_INFINITY, proposal.timestamp);
+        }
         const here: WalkedHeight = { epoch, shard, height, index, epochLength: L, batch, swapIn };
         // The walk a chain walker applies: batch 0 first, one batch per checked swap-in, B at the boundary.
         checkBatchWalk(here, previous, moves);
