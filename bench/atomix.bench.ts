@@ -16,7 +16,9 @@
  * mixes (default "0.1,1"; "" for none), ATOMIX_BENCH_ACCOUNTS the
  * funded accounts (default 2,000: each is one lane, whose next transfer waits for a cross-shard
  * commit), ATOMIX_BENCH_WINDOW the closed loop's window (default 4,000, `ios start`'s), ATOMIX_BENCH_OUT
- * the results file. Closed loop, each mix's throughput is at most window ÷ latency and accounts ÷
+ * the results file, ATOMIX_BENCH_PROFILE=DIR has every validator i of run k write `--cpu-prof`
+ * profiles into DIR/run-<k>-v<i> (one file per thread, thread 0 the main one; the profiler's own
+ * cost inflates such a run's figures). Closed loop, each mix's throughput is at most window ÷ latency and accounts ÷
  * cross-shard latency: raise both (e.g. 16,000 and 12,000) to compare the mixes at saturation. Not benny: one run is seconds of a whole network.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,6 +31,7 @@ import { TxKind } from "../src/ledger/kinds/interface.js";
 import { generateLoad } from "../src/load/workload.js";
 
 const RESULTS_FILE = process.env.ATOMIX_BENCH_OUT ?? "bench/results/atomix.json";
+const PROFILE_DIR = process.env.ATOMIX_BENCH_PROFILE;
 const SECONDS = Number(process.env.ATOMIX_BENCH_SECONDS ?? 10);
 const PAIRS = Number(process.env.ATOMIX_BENCH_PAIRS ?? 2);
 const OTHER_MIXES = (process.env.ATOMIX_BENCH_MIXES ?? "0.1,1").split(",").filter((mix) => mix.trim() !== "").map(Number);
@@ -46,7 +49,10 @@ process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 const rows = [];
 let proofSizes: number[] = [];
 for (const [k, crossShard] of MIXES.entries()) {
-  const devnet = await startDevnet({ shards: 2, validatorsPerShard: 5, believable: 1, dir: join(root, `run-${k}`), seed: "atomix-bench", accounts: ACCOUNTS });
+  const devnet = await startDevnet({
+    shards: 2, validatorsPerShard: 5, believable: 1, dir: join(root, `run-${k}`), seed: "atomix-bench", accounts: ACCOUNTS,
+    ...(PROFILE_DIR === undefined ? {} : { nodeArgs: (i: number) => ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR, `run-${k}-v${i}`)] }),
+  });
   try {
     const set = await generateLoad({ genesis: devnet.genesis, accounts: devnet.accounts, count: SECONDS * TX_PER_SECOND_BUDGET, seed: `atomix-${crossShard}`, crossShard });
     const result = await runDevnetLoad(devnet, { set, mode: { kind: "closed-loop", window: WINDOW }, durationMs: SECONDS * 1000, drainTimeoutMs: 30_000, reportDir: join(root, `report-${k}`) });
