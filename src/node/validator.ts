@@ -1020,10 +1020,9 @@ export class ValidatorNode {
    * still unanswered, then the queue (batches still in the workers land in it first).
    */
   async #stopRun(old: EpochRun, retire = false): Promise<readonly Uint8Array[]> {
-    // Relayed for clients and not answered yet (submissions are paused: those under way first get their answers): the next
+    // Relayed for clients and not answered yet (submissions are paused; those under way get their answers first): the next
     // driver relays them to its own assignee (or produces them).
-    if (old.driver instanceof PobShardConsensus) await old.driver.submissionsSettled();
-    const relayed = old.driver instanceof PobShardConsensus ? old.driver.unansweredRelays() : [];
+    const relayed = old.driver instanceof PobShardConsensus ? await old.driver.unansweredRelays() : [];
     if (retire && old.driver instanceof PobShardConsensus) {
       old.driver.retire();
       this.#retired.push(old.driver);

@@ -52,10 +52,8 @@ export interface TransferLoad {
   readonly total: number;
   /** Txids (hex) the validators answered for. */
   readonly txids: ReadonlySet<string>;
-  /** Codes of transfers refused (routing answers, RETRYABLE_CODES, excepted: see `rerouted`). */
+  /** Codes of transfers refused; routing answers (RETRYABLE_CODES: TX_WRONG_SHARD from a validator that just left the shard, RELAY_UNANSWERED, …) are not: the round is sent again. */
   readonly refused: readonly string[];
-  /** Answers that only said where to send (TX_WRONG_SHARD from a validator that just left the shard, RELAY_UNANSWERED, …): sent again like any unsettled transfer. */
-  rerouted(): number;
   /** Every planned transfer was submitted and is final on every validator serving its shard now. */
   allFinal(): boolean;
   /** A few transfers not final everywhere, with each serving validator's pruning horizon and status (a failure's message). */
@@ -76,7 +74,6 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
   const rounds = byShard.map((owners) => planRounds(owners, context.chain, positions, options.rounds, options.amount, options.fee));
   const txids = new Set<string>();
   const refused: string[] = [];
-  let rerouted = 0;
   // Transfers some validator serving their shard reported final (a validator that joins the shard at a later MSB never learns them).
   const seenFinal = new Set<string>();
   rounds.forEach((planned, shard) => {
@@ -87,8 +84,7 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
       void node.submit(batch).then((results) => {
         for (const result of results) {
           // A routing answer (the validator left the shard, or its relay went unanswered at a switch) is no refusal: the round is sent again.
-          if (result.outcome === "rejected" && RETRYABLE_CODES.has(result.code ?? "")) rerouted++;
-          else if (result.outcome === "rejected") refused.push(`${result.code}`);
+          if (result.outcome === "rejected" && !RETRYABLE_CODES.has(result.code ?? "")) refused.push(`${result.code}`);
           if (result.txid !== undefined) txids.add(toHex(result.txid));
         }
       });
@@ -126,7 +122,7 @@ export function payInRounds(cluster: ValidatorCluster, accounts: readonly KeyPai
     return `${left.length} (${left.map((txid) => `${shardOfTx.get(txid)}.${roundOf.get(txid)}${seenFinal.has(txid) ? " seen" : ""}`).join(", ")}): `
       + left.slice(0, 3).map((txid) => `${txid.slice(0, 8)}: ${where(txid)}`).join("; ");
   };
-  return { total, txids, refused, rerouted: () => rerouted, allFinal: () => txids.size === total && [...txids].every(finalWhereServed), unsettled };
+  return { total, txids, refused, allFinal: () => txids.size === total && [...txids].every(finalWhereServed), unsettled };
 }
 
 /** A context's assignment and leagues, comparable as text: the shard of every validator, each shard's believable league (in draw order), normal league and committee. */

@@ -45,7 +45,7 @@ describe("whole PoB validators with pruning on", () => {
       // A transfer's status goes with its height: latch each transfer once a replica answers it final
       // (that every replica applied every transfer is the supply check below).
       const seenFinal = new Set<string>();
-      let load: ReturnType<typeof payInRounds> = { total: 0, txids: new Set(), refused: [], rerouted: () => 0, allFinal: () => true, unsettled: () => "" };
+      let load: ReturnType<typeof payInRounds> = { total: 0, txids: new Set(), refused: [], allFinal: () => true, unsettled: () => "" };
       const finalSomewhere = (hex: string) => cluster.serving(0).some((node) => node.driver.status(Buffer.from(hex, "hex")).state === "final");
       const allSeenFinal = () => {
         for (const hex of load.txids) if (!seenFinal.has(hex) && finalSomewhere(hex)) seenFinal.add(hex);

@@ -241,7 +241,7 @@ export class PobShardConsensus implements ShardDriver {
   /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee and bytes (handed on at a stop). */
   readonly #relayed = new Map<string, { readonly peer: PeerId; readonly txid: Uint8Array; readonly tx: Uint8Array; readonly at: number }>();
   #relaySweep: TimerHandle | undefined;
-  /** Submissions under way (awaiting the verifier): `submissionsSettled`. */
+  /** Submissions under way (awaiting the verifier): `unansweredRelays` waits for them. */
   readonly #submissions = new Set<Promise<readonly SubmitResult[]>>();
   /** Producer side: verified transactions whose input is missing, waiting for their parent (`#offer`). */
   readonly #orphans = new Map<string, { readonly entry: MempoolEntry; readonly since: number }>();
@@ -495,16 +495,6 @@ export class PobShardConsensus implements ShardDriver {
     }
   }
 
-  /**
-   * Resolves once every submission under way has its answer (its relays are in `#relayed`): the
-   * node pauses new ones before it stops a driver, then waits here, so a transaction still in the
-   * verifier when the switch began is among `unansweredRelays` rather than relayed by a stopped
-   * driver into a closed channel.
-   */
-  async submissionsSettled(): Promise<void> {
-    while (this.#submissions.size > 0) await Promise.allSettled([...this.#submissions]);
-  }
-
   async #submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
     const leagues = this.leagues;
     if (leagues.mode === "one-league") return transactions.map((tx) => this.#offerOneLeague(tx));
@@ -564,15 +554,20 @@ export class PobShardConsensus implements ShardDriver {
    * final nor refused here: what the node hands to its next driver when this one stops (an epoch
    * switch, an opening's end). The assignee may be a validator still switching or syncing, which
    * drops relays until its driver runs, and this driver's RELAY_UNANSWERED sweep stops with it: left
-   * here, such a transaction would be accepted and then lost without a word to its client.
+   * here, such a transaction would be accepted and then lost without a word to its client. The node
+   * pauses new submissions first; those under way get their answers before the list is read, so a
+   * transaction still in the verifier when the switch began is here rather than relayed by a
+   * stopped driver into a closed channel.
    */
-  unansweredRelays(): Uint8Array[] {
-    const held: Uint8Array[] = [];
-    for (const { txid, tx } of this.#relayed.values()) {
-      const state = this.status(txid).state;
-      if (state !== "final" && state !== "optimistic" && state !== "rejected") held.push(tx);
-    }
-    return held;
+  async unansweredRelays(): Promise<Uint8Array[]> {
+    while (this.#submissions.size > 0) await Promise.allSettled([...this.#submissions]);
+    return [...this.#relayed.values()].filter(({ txid }) => this.#awaitsAnswer(txid)).map(({ tx }) => tx);
+  }
+
+  /** Whether a relayed transaction is still unanswered here: neither sealed, final nor refused. */
+  #awaitsAnswer(txid: Uint8Array): boolean {
+    const { state } = this.status(txid);
+    return state !== "final" && state !== "optimistic" && state !== "rejected";
   }
 
   /** Whether a transaction relayed to `peer` has waited more than `ms` unanswered (only overdue entries are scanned: oldest first). */
@@ -594,8 +589,7 @@ export class PobShardConsensus implements ShardDriver {
       for (const [key, entry] of this.#relayed) {
         if (entry.at > cutoff) break;
         this.#relayed.delete(key);
-        const state = this.status(entry.txid).state;
-        if (state !== "final" && state !== "optimistic" && state !== "rejected") unanswered.push({ txid: entry.txid, code: "RELAY_UNANSWERED" });
+        if (this.#awaitsAnswer(entry.txid)) unanswered.push({ txid: entry.txid, code: "RELAY_UNANSWERED" });
       }
       this.#pipeline.settleRejected(unanswered);
       this.#scheduleRelaySweep();
