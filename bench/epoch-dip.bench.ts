@@ -23,7 +23,7 @@
  * Results: the key `epochBoundary` of bench/results/bootstrap.json, read-modify-write (other
  * benches keep their keys there), under `runs[label]` with EPOCH_DIP_LABEL (default "latest")
  * so a before/after pair sits side by side. The machine has 2 shared cores: compare ratios.
- * EPOCH_DIP_SAMPLES writes every polled status there as JSON lines. EPOCH_DIP_SECONDS (default 90), EPOCH_DIP_RATE (tx/s, default 100), EPOCH_DIP_L (default 120), EPOCH_DIP_VALIDATORS (per shard, default 5).
+ * EPOCH_DIP_SAMPLES writes every polled status there as JSON lines; EPOCH_DIP_KEEP keeps the devnet's directory (logs, stores). EPOCH_DIP_SECONDS (default 90), EPOCH_DIP_RATE (tx/s, default 100), EPOCH_DIP_L (default 120), EPOCH_DIP_VALIDATORS (per shard, default 5).
  * Not benny: one run is a whole network for a minute.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -42,6 +42,8 @@ const LABEL = process.env.EPOCH_DIP_LABEL ?? "latest";
 /** Where to write every polled status as JSON lines (for reading a run's timeline), if set. */
 const SAMPLES_FILE = process.env.EPOCH_DIP_SAMPLES;
 const SECONDS = Number(process.env.EPOCH_DIP_SECONDS ?? 90);
+/** Keeps the devnet's directory (every validator's log and store) for reading a run afterwards, if set. */
+const KEEP_DIR = process.env.EPOCH_DIP_KEEP !== undefined;
 /** Far below what the devnet finalizes here (bench/results/devnet.json), so the steady rate is the offered rate and a dip is the boundary's. */
 const RATE = Number(process.env.EPOCH_DIP_RATE ?? 100);
 /**
@@ -80,7 +82,8 @@ interface Boundary {
 }
 
 const root = mkdtempSync(join(tmpdir(), "ios-epoch-dip-"));
-process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+if (KEEP_DIR) console.log(`devnet files kept in ${root}`);
+else process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 const devnet = await startDevnet({
   shards: SHARDS, validatorsPerShard: VALIDATORS_PER_SHARD, believable: 1, dir: join(root, "devnet"), seed: "epoch-dip",
   accounts: ACCOUNTS, workers: 1, epochLength: L, idleHeartbeatMs: IDLE_HEARTBEAT_MS, readyTimeoutMs: 300_000,

@@ -19,7 +19,7 @@ import { SETTLED_CHECK_MS } from "../../src/sim/validator-cluster.js";
 import { RELAY_ANSWER_MS, TX_REFUSED, TX_RELAY, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { BinaryWriter } from "../../src/codec/binary.js";
 import { codeBytesOf, codedTxidsSize, writeCodedTxids } from "../../src/codec/coded-txids.js";
-import { POB_MESSAGES, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
+import { POB_MESSAGES, SEAT_CHANGE_HOLD_MS, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
 
 const SHARDS = 2;
 const PER_SHARD = 5;
@@ -442,6 +442,45 @@ describe("a believable validator that says it is up but serves nothing (censorsh
     assert.ok(await cluster.advance(5_000, finalEverywhere), "every transfer is final on every replica");
     await cluster.advance(2 * SUSPEND_AFTER_MS);
     assert.ok(modes().size === 1 && modes().has("one-league"), "its heartbeats do not win its seat back while it is remembered censoring");
+    assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
+    await cluster.stop();
+  });
+});
+
+describe("a lone member to which the producer owes service (its relay lost on the way)", () => {
+  it("proposes the suspension once per hold, not at every height it leads: the others refuse it, the producer keeps its seat, the shard finalizes", async () => {
+    const { sim, accounts, cluster, positions } = cluster5x2(simSeed("whole-node-lone-suspicion"));
+    const rounds = planTransfers(accounts, cluster.context.chain, positions).map((round) => round.filter((t) => t.shard === 0));
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    const [lone, ...others] = cluster.members(0).filter((id) => id !== producer);
+    const modes = () => new Set(cluster.replicas(0).map((node) => (node.driver as PobShardConsensus).leagues.mode));
+    const refusedBy = (id: string) => (cluster.node(id)!.driver as PobShardConsensus).node.stats.refused.get("PROPOSAL_UNVOUCHED_SUSPENSION") ?? 0;
+    await cluster.advance(600);
+    // Its relays never reach the producer, so to it alone the producer owes service (SERVICE_OVERDUE_MS) until the relay settles
+    // RELAY_UNANSWERED, and is remembered censoring CENSORSHIP_MEMORY_MS more; every other member hears the producer serve.
+    sim.network.intercept(lone!, (to, type, payload) => (to === producer && type === TX_RELAY ? undefined : payload));
+    // The last round's transfer: nothing spends its outputs.
+    const direct = rounds.flat();
+    const relayed = direct.pop()!;
+    const [answer] = await cluster.submitAndWait(0, [relayed.bytes], lone);
+    assert.equal(answer!.outcome, "accepted", "relayed to the assignee, and lost");
+    let twoLeague = true;
+    const spanMs = 2 * SEAT_CHANGE_HOLD_MS;
+    const chunks = 4;
+    for (let k = 0; k < chunks; k++) {
+      const chunk = direct.slice((k * direct.length) / chunks, ((k + 1) * direct.length) / chunks);
+      const answers = await cluster.submitAndWait(0, chunk.map((t) => t.bytes), producer);
+      assert.ok(answers.every((a) => a.outcome === "accepted"));
+      await cluster.advance(spanMs / chunks, () => !(twoLeague &&= modes().size === 1 && modes().has("two-league")));
+    }
+    assert.ok(twoLeague, "the producer is never suspended");
+    const refusals = others.map(refusedBy);
+    assert.ok(refusals.some((n) => n > 0), `the others refused its suspension (${refusals.join(",")})`);
+    // One proposal per hold over the span, one more where the span cuts a hold: not one per height it leads (10 heights a second).
+    const most = spanMs / SEAT_CHANGE_HOLD_MS + 1;
+    assert.ok(refusals.every((n) => n <= most), `each of the others refused it at most ${most} times (${refusals.join(",")})`);
+    assert.ok(await cluster.advance(5_000, () => direct.every((t) => cluster.replicas(0).every((node) => node.driver.status(Buffer.from(t.txid, "hex")).state === "final"))),
+      "every transfer sent to the producer is final on every replica");
     assert.equal(cluster.agreement(0).firstDifference, undefined, "every replica holds the same blocks");
     await cluster.stop();
   });

@@ -103,6 +103,14 @@ export const RESUME_SEEN_MS = 2 * HEARTBEAT_MS;
  */
 export const SERVICE_OVERDUE_MS = 3_000;
 export const CENSORSHIP_MEMORY_MS = 10_000;
+/**
+ * A leader whose proposal with a seat change (suspend, resume) was not decided — the others did not
+ * vouch for it: they hear the producer it finds silent — proposes none for this long. A lone
+ * member's view of a producer (its driver started before theirs at a switch, its relays lost while
+ * the producer switched) then costs the shard one view, not one per height it leads (a committee
+ * of 3 needs every member: a refused proposal is a lost view, issue 15's 2 × 4 devnet).
+ */
+export const SEAT_CHANGE_HOLD_MS = CENSORSHIP_MEMORY_MS;
 
 const SEED_REQUEST = layout({ height: 8, view: 4, coreHash: HASH_BYTES });
 const SEED_SHARE = layout({ height: 8, view: 4, coreHash: HASH_BYTES, proof: VRF_PROOF_BYTES });
@@ -117,6 +125,12 @@ const MAX_HELD_BLOCKS = 4 * MAX_PROPOSAL_BLOCKS;
 const MAX_FUTURE_RECORDS = 64;
 /** Bodies of ordered blocks kept to answer FETCH_BLOCKS from validators that missed them. */
 const MAX_RECENT_BLOCKS = MAX_HELD_BLOCKS;
+/**
+ * How long view 0 of a resting height (`SwapInRule.resting`) waits before it times out anyway: far
+ * beyond a configuration's usual delay (seconds), so views do not escalate while every member waits
+ * for it; `swapsChanged` cuts it to an ordinary timeout once it arrives.
+ */
+const RESTING_QUIET_MS = 300_000;
 
 export interface PobNodeConfig {
   readonly chainId: Uint8Array;
@@ -205,6 +219,12 @@ export interface SwapInRule {
    * has held a complete one long enough (SWAP_PATIENCE), so a leader omitting it loses its view.
    */
   overdue(height: number): boolean;
+  /**
+   * Whether `height` waits for something no leader can supply (TransEpoch: the next configuration at
+   * the forced end): the leader proposes nothing and members' views do not time out until
+   * `PobNode.swapsChanged`. Default: never.
+   */
+  resting?(height: number): boolean;
 }
 
 interface HeldBlock {
@@ -235,7 +255,28 @@ export interface PobStats {
   badShares: number;
   /** Proposals whose speculative execution was undone (another value became final). */
   abortedExecutions: number;
+  /** Every proposal this member refused to co-sign, by reason (`ProposalRefusal`): what an operator reads when views change. */
+  readonly refused: Map<ProposalRefusal, number>;
 }
+
+/**
+ * Why a member refused a proposal: a code a check threw (POB_*, TRANSEPOCH_*, …) or one of these for
+ * the checks that only compare. A shard whose views keep changing shows here which check fails.
+ */
+export type ProposalRefusal =
+  | "PROPOSAL_WRONG_HEIGHT"
+  | "PROPOSAL_WRONG_PROPOSER"
+  | "PROPOSAL_TIME_BEFORE_PARENT"
+  | "PROPOSAL_CLOCK_SKEW"
+  | "PROPOSAL_UNVOUCHED_SUSPENSION"
+  | "PROPOSAL_UNVOUCHED_RESUMPTION"
+  | "PROPOSAL_SWAP_UNEXPECTED"
+  | "PROPOSAL_SWAP_OVERDUE"
+  | "PROPOSAL_BODIES_MISSING"
+  | "PROPOSAL_OVER_BLOCK_LIMIT"
+  | "PROPOSAL_MOVED_ON"
+  | "PROPOSAL_COMMITMENT_MISMATCH"
+  | string;
 
 /** The leader's share collection for one core. */
 interface ShareCollection {
@@ -297,7 +338,7 @@ export class PobNode {
   private producing: boolean;
   private timer: TimerHandle | undefined;
   private bodyRetry: TimerHandle | undefined;
-  readonly stats: PobStats = { commitmentMismatches: 0, badShares: 0, abortedExecutions: 0 };
+  readonly stats: PobStats = { commitmentMismatches: 0, badShares: 0, abortedExecutions: 0, refused: new Map() };
   /** The open execution of a proposal this node proposed or co-signed, by proposal hash (hex). */
   private speculation: { readonly hash: string; readonly execution: Execution } | undefined;
   private collecting: ShareCollection | undefined;
@@ -316,6 +357,9 @@ export class PobNode {
   private lastRecordFetchAt = -Infinity;
   /** When each drawn believable validator was last heard from (a sealed block or PRODUCER_ALIVE), by hex key. */
   private readonly lastSeen = new Map<string, number>();
+  /** This leader's latest proposal carrying a seat change, until its height is final (SEAT_CHANGE_HOLD_MS). */
+  private seatChangeProposed: { readonly bftHeight: number; readonly hash: Uint8Array } | undefined;
+  private seatChangesHeldUntil = -Infinity;
   /** When each of them was last found owing this member service (see CENSORSHIP_MEMORY_MS), by hex key. */
   private readonly owedAt = new Map<string, number>();
   private heartbeat: TimerHandle | undefined;
@@ -367,7 +411,7 @@ export class PobNode {
             validate: (height, proposal, view, proposedIn) => this.validate(height, proposal, view, proposedIn),
             onFinal: (record) => this.onFinal(record),
             endsInstance: (record) => decodeProposal(record.proposal).swapIn !== undefined,
-            quietMs: () => (this.hasWork() ? 0 : this.config.idleProposalMs ?? 0),
+            quietMs: (height) => (this.restingAt(this.baseHeight + height) ? RESTING_QUIET_MS : this.hasWork() ? 0 : this.config.idleProposalMs ?? 0),
           },
         },
       )
@@ -633,11 +677,35 @@ export class PobNode {
     this.bft?.hurry();
   }
 
+  private restingAt(height: number): boolean {
+    return this.deps.swaps?.resting?.(height) === true;
+  }
+
+  /**
+   * The swap rule learned what it waited for (`SwapInRule.resting`): a leader waiting to propose
+   * goes on, and every view runs out as a busy one would from now.
+   */
+  swapsChanged(): void {
+    this.releaseBlockWaiters();
+    this.bft?.hurry();
+  }
+
+  /** The seats this leader would change now: producers silent too long, suspended ones heard again; none while held (SEAT_CHANGE_HOLD_MS). */
+  private seatChanges(): { readonly suspend: Uint8Array[]; readonly resume: Uint8Array[] } {
+    if (this.deps.clock.now() < this.seatChangesHeldUntil) return { suspend: [], resume: [] };
+    const leagues = this.leagues;
+    return {
+      suspend: leagues.believable.filter((key) => this.silentFor(key) > SUSPEND_AFTER_MS),
+      resume: leagues.suspended.filter((key) => this.silentFor(key) < RESUME_SEEN_MS),
+    };
+  }
+
   /** Whether there is something to finalize: a held block, a one-league transaction, a seat to change. */
   private hasWork(): boolean {
     const leagues = this.leagues;
     if (leagues.mode === "one-league" ? this.mempool.size > 0 : this.held.size > 0) return true;
-    return leagues.believable.some((key) => this.silentFor(key) > SUSPEND_AFTER_MS) || leagues.suspended.some((key) => this.silentFor(key) < RESUME_SEEN_MS);
+    const { suspend, resume } = this.seatChanges();
+    return suspend.length + resume.length > 0;
   }
 
   /**
@@ -653,10 +721,11 @@ export class PobNode {
       if (wait <= 0) return;
       await this.nextBlockOrTimeout(wait);
     }
+    // The oldest held block ages past the order delay first; work without one (a seat to change) goes at once.
     let oldest = Infinity;
     for (const held of this.held.values()) oldest = Math.min(oldest, held.receivedAt);
     const ready = oldest + this.config.orderDelayMs - this.deps.clock.now();
-    if (ready > 0 && !this.closed) await new Promise<void>((resolve) => this.deps.clock.setTimer(ready, resolve));
+    if (ready > 0 && ready !== Infinity && !this.closed) await new Promise<void>((resolve) => this.deps.clock.setTimer(ready, resolve));
   }
 
   /** Whether the BFT is still at (bftHeight, view): an answer that took time may be stale. */
@@ -669,14 +738,14 @@ export class PobNode {
     const height = this.baseHeight + bftHeight;
     // A replica still waiting for bodies of an earlier final height cannot execute this one.
     if (this.validator.height !== height - 1) return undefined;
+    while (this.restingAt(height) && this.stillAt(bftHeight, view)) await this.nextBlockOrTimeout(RESTING_QUIET_MS);
     await this.awaitWork(view);
     if (!this.stillAt(bftHeight, view) || this.validator.height !== height - 1) return undefined;
     const leagues = this.leagues;
     const timestamp = Math.max(Math.floor(this.deps.clock.wallNow()), this.validator.previousTimestamp);
     const base = {
       epoch: this.validator.proposalEpoch, height, timestamp, prevHash: this.validator.previousProposal, proposer: this.deps.keyPair.publicKey,
-      suspend: leagues.believable.filter((key) => this.silentFor(key) > SUSPEND_AFTER_MS),
-      resume: leagues.suspended.filter((key) => this.silentFor(key) < RESUME_SEEN_MS),
+      ...this.seatChanges(),
     };
     const swapIn = this.deps.swaps?.pending(height);
     let core: ProposalCore;
@@ -713,7 +782,9 @@ export class PobNode {
     this.abortSpeculation();
     const execution = this.validator.execute(core, (hash) => this.held.get(toHex(hash))?.decoded, randomness, coreHash);
     const proposal = encodeProposal({ ...core, shares, stateCommitment: execution.commitment });
-    this.speculation = { hash: toHex(proposalHash(proposal)), execution };
+    const hash = proposalHash(proposal);
+    this.speculation = { hash: toHex(hash), execution };
+    if (core.suspend.length + core.resume.length > 0) this.seatChangeProposed = { bftHeight, hash };
     return proposal;
   }
 
@@ -827,23 +898,23 @@ export class PobNode {
     let randomness: Uint8Array;
     try {
       proposal = this.validator.checkProposal(encoded);
-      if (proposal.height !== this.baseHeight + bftHeight) return false;
+      if (proposal.height !== this.baseHeight + bftHeight) return this.refuse("PROPOSAL_WRONG_HEIGHT");
       // The proposer named in the proposal is the leader that proposed it (a re-proposed value keeps its first leader).
-      if (!sameBytes(proposal.proposer, this.participants[this.bft!.leaderOf(bftHeight, proposedIn)]!)) return false;
+      if (!sameBytes(proposal.proposer, this.participants[this.bft!.leaderOf(bftHeight, proposedIn)]!)) return this.refuse("PROPOSAL_WRONG_PROPOSER");
       // Its time: never before the previous final proposal's, and, when fresh, within the clock
       // skew of ours (a re-proposed value was checked by the quorum that prepared it, maybe long ago).
-      if (proposal.timestamp < this.validator.previousTimestamp) return false;
-      if (proposedIn === view && Math.abs(proposal.timestamp - this.deps.clock.wallNow()) > MAX_CLOCK_SKEW_MS) return false;
+      if (proposal.timestamp < this.validator.previousTimestamp) return this.refuse("PROPOSAL_TIME_BEFORE_PARENT");
+      if (proposedIn === view && Math.abs(proposal.timestamp - this.deps.clock.wallNow()) > MAX_CLOCK_SKEW_MS) return this.refuse("PROPOSAL_CLOCK_SKEW");
       // Seat changes this member can vouch for: silence for half the suspension delay, word within twice the resumption window.
       const leagues = this.leagues;
-      if (!proposal.suspend.every((key) => leagues.isBelievable(key) && (proposedIn !== view || this.silentFor(key) >= SUSPEND_AFTER_MS / 2))) return false;
-      if (!proposal.resume.every((key) => leagues.isSuspended(key) && (proposedIn !== view || this.silentFor(key) <= 2 * RESUME_SEEN_MS))) return false;
+      if (!proposal.suspend.every((key) => leagues.isBelievable(key) && (proposedIn !== view || this.silentFor(key) >= SUSPEND_AFTER_MS / 2))) return this.refuse("PROPOSAL_UNVOUCHED_SUSPENSION");
+      if (!proposal.resume.every((key) => leagues.isSuspended(key) && (proposedIn !== view || this.silentFor(key) <= 2 * RESUME_SEEN_MS))) return this.refuse("PROPOSAL_UNVOUCHED_RESUMPTION");
       // A swap-in ends the instance: only one this member can check itself (TRANSEPOCH_* codes otherwise).
       if (proposal.swapIn !== undefined) {
-        if (this.deps.swaps === undefined) return false;
+        if (this.deps.swaps === undefined) return this.refuse("PROPOSAL_SWAP_UNEXPECTED");
         this.deps.swaps.check(proposal.swapIn, proposal.height);
       } else if (this.deps.swaps?.overdue(proposal.height) === true) {
-        return false;
+        return this.refuse("PROPOSAL_SWAP_OVERDUE");
       }
       try {
         coreHash = proposalCoreHash(proposal);
@@ -853,7 +924,7 @@ export class PobNode {
         throw error;
       }
     } catch (error) {
-      if (error instanceof IosError) return false;
+      if (error instanceof IosError) return this.refuse(error.code);
       throw error;
     }
     const idle = this.config.idleProposalMs ?? 0;
@@ -876,12 +947,12 @@ export class PobNode {
           nextSourceAt = this.deps.clock.now() + this.config.cosi.levelTimeoutMs;
         }
       }
-      if (missing.length > 0) return false;
+      if (missing.length > 0) return this.refuse("PROPOSAL_BODIES_MISSING");
       // Whatever the final block includes must fit one ledger block, or no validator could store it.
       const budget = { txs: 0, bytes: 0 };
-      if (!proposal.blocks.every((hash) => withinFinalBlock(budget, this.held.get(toHex(hash))!))) return false;
+      if (!proposal.blocks.every((hash) => withinFinalBlock(budget, this.held.get(toHex(hash))!))) return this.refuse("PROPOSAL_OVER_BLOCK_LIMIT");
     }
-    if (!this.stillAt(bftHeight, view) || this.validator.height !== proposal.height - 1) return false;
+    if (!this.stillAt(bftHeight, view) || this.validator.height !== proposal.height - 1) return this.refuse("PROPOSAL_MOVED_ON");
     const hash = toHex(proposalHash(encoded));
     // The same bytes re-proposed in a later view were executed already.
     if (this.speculation?.hash === hash) return true;
@@ -890,11 +961,17 @@ export class PobNode {
     if (!sameBytes(execution.commitment, proposal.stateCommitment)) {
       execution.abort();
       this.stats.commitmentMismatches++;
-      return false;
+      return this.refuse("PROPOSAL_COMMITMENT_MISMATCH");
     }
     this.speculation = { hash, execution };
     await this.keepBodies(proposal.blocks);
     return this.stillAt(bftHeight, view);
+  }
+
+  /** Counts a refusal by its reason (`stats.refused`); always false, for `validate` to return. */
+  private refuse(reason: ProposalRefusal): false {
+    this.stats.refused.set(reason, (this.stats.refused.get(reason) ?? 0) + 1);
+    return false;
   }
 
   /** Makes the held bodies of `blocks` durable (deps `keepBlocks`), each once. */
@@ -921,6 +998,11 @@ export class PobNode {
   /** BFT delivered a final height: forward it to the validators outside the committee, then apply it. */
   private onFinal(record: FinalityRecord): void {
     this.lastFinalAt = this.deps.clock.now();
+    const proposed = this.seatChangeProposed;
+    if (proposed !== undefined && record.height >= proposed.bftHeight) {
+      this.seatChangeProposed = undefined;
+      if (record.height === proposed.bftHeight && !sameBytes(proposalHash(record.proposal), proposed.hash)) this.seatChangesHeldUntil = this.lastFinalAt + SEAT_CHANGE_HOLD_MS;
+    }
     this.heardFinal = true;
     this.knownHeight = Math.max(this.knownHeight, this.baseHeight + record.height);
     const outsiders = this.deps.members.filter((m) => !this.participants.some((p) => Buffer.compare(p, m) === 0)).map(this.deps.peerOf);

@@ -22,8 +22,9 @@
  *     is configured from the start;
  *  3. *pending(h)*: the empty swap-in at the forced end or when B = 0, else `ShardSwaps.pending`;
  *  4. *check(swapIn, h)*: `checkMoveSwapIn`, returning the batch it moves to;
- *  5. *overdue(h)*: always at the forced end (a shard whose configuration is late rests there, its
- *     views timing out, until it is known); with B = 0 once configured for `patienceMs`
+ *  5. *overdue(h)*: always at the forced end (a shard whose configuration is late rests there
+ *     until it is known: *resting(h)*, so its views do not run out meanwhile and no leader is
+ *     blamed for the wait; `onConfigured` wakes the node); with B = 0 once configured for `patienceMs`
  *     (SWAP_PATIENCE, 4Δ); else `ShardSwaps.overdue` (a complete swap-in held for the patience);
  *  6. *offer(request)*: a joiner's SWAP_REQUEST for `ShardSwaps`, refusals counted by code;
  *  7. *next(b')*: the rule of batch b' once this instance's end moved there: the same swaps,
@@ -86,6 +87,7 @@ export class MoveSwapRule implements SwapInRule {
   #configuredAt: number | undefined;
   /** Requests refused before the schedule was known (TRANSEPOCH_WRONG_BATCH). */
   #refusedUnconfigured = 0;
+  readonly #configuredListeners: (() => void)[] = [];
 
   /** `swaps`: the schedule's swaps at the instance's batch, when known from the start (a batch driver's). */
   constructor(private readonly options: MoveSwapRuleOptions, swaps?: ShardSwaps) {
@@ -100,6 +102,13 @@ export class MoveSwapRule implements SwapInRule {
     if (this.#swaps !== undefined) return;
     this.#swaps = swaps;
     this.#configuredAt = this.options.clock.now();
+    for (const listener of this.#configuredListeners.splice(0)) listener();
+  }
+
+  /** Calls `listener` once when the schedule becomes known (at once if it is). */
+  onConfigured(listener: () => void): void {
+    if (this.#swaps !== undefined) listener();
+    else this.#configuredListeners.push(listener);
   }
 
   get configured(): boolean {
@@ -150,6 +159,11 @@ export class MoveSwapRule implements SwapInRule {
     if (swaps === undefined) return false;
     if (swaps.batchCount === 0) return this.options.clock.now() - this.#configuredAt! >= this.options.patienceMs;
     return swaps.overdue(height);
+  }
+
+  /** At the forced end without the schedule: nothing can be proposed or accepted here until `configure`. */
+  resting(height: number): boolean {
+    return height >= this.lastHeight && this.#swaps === undefined;
   }
 
   /** A joiner's request from the transport: kept by the schedule's swaps, or refused and counted by code; whether it was kept. */

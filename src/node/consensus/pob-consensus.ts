@@ -411,6 +411,8 @@ export class PobShardConsensus implements ShardDriver {
       this.#swaps = rule;
       // A joiner's request: kept or refused with its code by the rule (counted there), never thrown to the transport.
       this.#consensusChannel.on(SWAP_REQUEST, (_from, _type, payload) => void rule.offer(payload));
+      // A shard resting at the forced end for the next configuration goes on the moment it is known here.
+      if (!rule.configured) rule.onConfigured(() => this.node.swapsChanged());
     }
     this.node.onOutcome((outcome, record, proposal) => this.#commit(outcome, record, proposal));
     this.node.onDivergence((divergence) => this.#fail(new IosError<PobErrorCode>("POB_STATE_DIVERGED",
@@ -838,6 +840,10 @@ export class PobShardConsensus implements ShardDriver {
     return [
       { name: "ios_consensus_view", help: "BFT view at the height being decided", type: "gauge", samples: [{ value: bft.view }] },
       { name: "ios_consensus_view_changes_total", help: "BFT views entered after view 0", type: "counter", samples: [{ value: bft.stats.viewChanges }] },
+      {
+        name: "ios_pob_proposals_refused_total", help: "Proposals this member refused to co-sign, by reason", type: "counter",
+        samples: [...this.node.stats.refused].map(([reason, value]) => ({ labels: { reason }, value })),
+      },
       ...refused,
     ];
   }
@@ -853,7 +859,7 @@ export class PobShardConsensus implements ShardDriver {
       samplingProbability: leagues.policy.samplingProbability,
       height: this.node.validator.height,
       role: leagues.isBelievable(this.#self) ? "believable" : "normal",
-      ...(this.node.bft === undefined ? {} : { view: this.node.bft.view, viewChanges: this.node.bft.stats.viewChanges }),
+      ...(this.node.bft === undefined ? {} : { view: this.node.bft.view, viewChanges: this.node.bft.stats.viewChanges, refused: Object.fromEntries(this.node.stats.refused) }),
     };
   }
 
