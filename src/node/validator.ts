@@ -25,7 +25,7 @@
  *     the same state, until the last batch's swap-in or the forced end reaches B; there the new
  *     epoch's own driver starts with the unsettled transactions carried over. A validator the move
  *     has join another shard's committee (`#joinShard`) syncs that shard up to its batch while it
- *     asks for its seat every Δ, decides in that shard's batches beside its old shard's, and starts
+ *     asks for its seat every Δ/4, decides in that shard's batches beside its old shard's, and starts
  *     there; one behind syncs up to the move's end (src/node/sync; `#enterLatest`;
  *     docs/ARCHITECTURE.md, "Switching epochs", "TransEpoch, stage B, steps 4–5").
  *     A validator the new epoch does not list (it left, src/ledger/kinds/registration.ts) stops
@@ -68,7 +68,7 @@ import { fileFinalityLogs } from "./consensus/finality-log.js";
 import type { ShardDriver } from "./consensus/interface.js";
 import { PobShardConsensus, SWAP_REQUEST, TX_RELAY } from "./consensus/pob-consensus.js";
 import { batchLane } from "../net/channels.js";
-import { signSwapRequest } from "../epoch/transepoch/swap.js";
+import { SWAP_ASKS_PER_DELTA, signSwapRequest } from "../epoch/transepoch/swap.js";
 import { sameBytes } from "../bytes.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { packTransactions } from "../ledger/stateless.js";
@@ -1234,7 +1234,7 @@ export class ValidatorNode {
   /**
    * Takes this validator's seat in `shard`, which `context`'s move has it join in batch c (docs/TRANSEPOCH.md, "The swap-in
    * request"): syncs the shard up to the height whose certified swap-in reaches c, sending its signed SWAP_REQUEST for its
-   * newest synced height every Δ meanwhile (`#askForSeat`), then decides in the shard's batches c..B − 1 (a batch driver each,
+   * newest synced height every Δ/4 meanwhile (`#askForSeat`), then decides in the shard's batches c..B − 1 (a batch driver each,
    * on the same state) until the move's end, where the epoch's own driver starts. A validator joining no batch of the shard
    * (a stayer, restarted or behind) just syncs up to the move's end, as does one the forced end reached first.
    */
@@ -1286,8 +1286,24 @@ export class ValidatorNode {
     return context.move(shard)?.batches.find((batch) => batch.joining.some((key) => sameBytes(key, publicKey)))?.index;
   }
 
+  /** Waits `ms` on the node's clock, or less if the node starts stopping. */
+  #pause(ms: number): Promise<void> {
+    if (ms <= 0 || this.#stopping !== undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.clock.setTimer(ms, () => {
+        this.#onStopping.delete(stopping);
+        resolve();
+      });
+      const stopping = (): void => {
+        this.clock.cancelTimer(timer);
+        resolve();
+      };
+      this.#onStopping.add(stopping);
+    });
+  }
+
   /**
-   * Sends this validator's SWAP_REQUEST for batch `batch` of `shard`'s move into `context`'s epoch every Δ, signed for the
+   * Sends this validator's SWAP_REQUEST for batch `batch` of `shard`'s move into `context`'s epoch every Δ/4 (SWAP_ASKS_PER_DELTA), signed for the
    * newest height its state of the shard holds (when that moved), to the committee in use at that height on its batch's
    * lane (`send`: on the lane of this validator's own driver of the shard, when it runs one); returns the function that stops it.
    */
@@ -1296,7 +1312,7 @@ export class ValidatorNode {
     let timer: TimerHandle | undefined;
     const self = toHex(this.setup.key.publicKey);
     const ask = (): void => {
-      timer = this.clock.setTimer(this.#epochDeltaMs, ask);
+      timer = this.clock.setTimer(this.#epochDeltaMs / SWAP_ASKS_PER_DELTA, ask);
       const { state } = hold;
       const tip = state.tip.height;
       const commitment = state.finalHeightAt(tip)?.stateCommitment;
@@ -1410,17 +1426,7 @@ export class ValidatorNode {
         if (this.#stopping !== undefined) return undefined;
         if (!(error instanceof IosError) || error.code !== "SYNC_NO_SOURCE") throw error;
         this.#deps.onError(error);
-        await new Promise<void>((resolve) => {
-          const timer = this.clock.setTimer(SYNC_RETRY_MS, () => {
-            this.#onStopping.delete(stopping);
-            resolve();
-          });
-          const stopping = (): void => {
-            this.clock.cancelTimer(timer);
-            resolve();
-          };
-          this.#onStopping.add(stopping);
-        });
+        await this.#pause(SYNC_RETRY_MS);
         if (this.#stopping !== undefined) return undefined;
       }
     }

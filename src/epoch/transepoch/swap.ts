@@ -48,6 +48,16 @@ export const MAX_SWAP_IN_BYTES = 1 + MAX_SWAP_REQUESTS * SWAP_REQUEST_BYTES;
  * sync round from voting.
  */
 export const SWAP_MAX_LAG = 64;
+/**
+ * How far behind the swap height a request may be for a member to propose it, or to hold a leader to it (`ShardSwaps`
+ * pending, overdue): a quarter of SWAP_MAX_LAG. A committee with f = 0 (3 members) decides nothing until the seat swapped
+ * in holds the tip, so that seat should be a few heights from it, fetched in well under a view timeout (at 64 heights
+ * behind, a loaded devnet's BFT went through view changes while it caught up); replicas still accept up to SWAP_MAX_LAG,
+ * since a leader's view of the requests may be older than theirs.
+ */
+export const SWAP_PROPOSE_LAG = SWAP_MAX_LAG / 4;
+/** A joiner sends its request with its newest synced height this many times per Δ: a kept request is at most Δ/4 of heights old. */
+export const SWAP_ASKS_PER_DELTA = 4;
 
 const CODES = singleCode<TransEpochErrorCode>("TRANSEPOCH_MALFORMED");
 

@@ -8,7 +8,7 @@
  *     newer than the kept one: TRANSEPOCH_REPLAYED); *offer* is `receive` for the transport (the
  *     PoB driver's SWAP_REQUEST handler): refusals counted by code (`refused`), never thrown;
  *  2. *pending(h)*: the SWAP_IN of batch b + 1 a leader proposes at height h: every joiner of
- *     b + 1 with a kept request synced in h − SWAP_MAX_LAG .. h − 1 to the chain's own commitment
+ *     b + 1 with a kept request synced in h − SWAP_PROPOSE_LAG .. h − 1 to the chain's own commitment
  *     there, in the batch's order (a removal-only batch: the empty SWAP_IN, at once); else none;
  *  3. *check(swapIn, h)*: `checkSwapIn` at batch b with this member's commitments;
  *  4. *overdue(h)*: true once this member could have proposed batch b + 1's SWAP_IN for
@@ -24,7 +24,7 @@ import { toHex } from "../../hex.js";
 import type { Clock } from "../../runtime/interface.js";
 import type { SwapInRule } from "../../consensus/pob/protocol.js";
 import type { ShardSchedule, TransEpochErrorCode } from "./interface.js";
-import { SWAP_MAX_LAG, checkSwapIn, checkSwapRequest, encodeSwapIn, type SwapRequest } from "./swap.js";
+import { SWAP_PROPOSE_LAG, checkSwapIn, checkSwapRequest, encodeSwapIn, type SwapRequest } from "./swap.js";
 
 /** How long a member holds a complete swap-in before it refuses proposals without it: 4Δ (the design's SWAP_PATIENCE). */
 export const SWAP_PATIENCE_DELTAS = 4;
@@ -138,9 +138,9 @@ export class ShardSwaps implements SwapInRule {
     for (const [key, { request }] of this.#requests) if (request.batch <= batch) this.#requests.delete(key);
   }
 
-  /** A kept request fits a swap of batch `index` at `height`: that batch's, synced within the lag, to the chain's commitment. */
+  /** A kept request fits a swap of batch `index` at `height`: that batch's, synced within SWAP_PROPOSE_LAG, to the chain's commitment. */
   #fits(request: SwapRequest, index: number, height: number): boolean {
-    if (request.batch !== index || request.syncedHeight >= height || height - request.syncedHeight > SWAP_MAX_LAG) return false;
+    if (request.batch !== index || request.syncedHeight >= height || height - request.syncedHeight > SWAP_PROPOSE_LAG) return false;
     const commitment = this.options.commitmentAt(request.syncedHeight);
     return commitment !== undefined && sameBytes(commitment, request.commitment);
   }

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sha256 } from "../../../src/crypto/sha256.js";
-import { SWAP_MAX_LAG, checkSwapIn, decodeSwapIn, signSwapRequest, type UnsignedSwapRequest } from "../../../src/epoch/transepoch/swap.js";
+import { SWAP_MAX_LAG, SWAP_PROPOSE_LAG, checkSwapIn, decodeSwapIn, encodeSwapIn, signSwapRequest, type UnsignedSwapRequest } from "../../../src/epoch/transepoch/swap.js";
 import { ShardSwaps } from "../../../src/epoch/transepoch/swaps.js";
 import { toHex } from "../../../src/hex.js";
 import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
@@ -46,7 +46,11 @@ describe("TransEpoch swaps held by a committee member", () => {
     assert.equal(swaps.check(swapIn, TIP + 1), 1);
     assert.equal(checkSwapIn(swapIn, { chain, shard: 0, epoch: EPOCH, schedule: move, batch: 0, height: TIP + 1, commitmentAt: commitment }), 1, "what any replica's checkSwapIn accepts");
     assert.equal(swaps.pending(TIP - 3), undefined, "not at or below the synced height");
-    assert.equal(swaps.pending(TIP - 3 + SWAP_MAX_LAG + 1), undefined, "not once the joiner lags more than SWAP_MAX_LAG");
+    assert.ok(swaps.pending(TIP - 3 + SWAP_PROPOSE_LAG) !== undefined, "proposed up to SWAP_PROPOSE_LAG behind");
+    assert.equal(swaps.pending(TIP - 3 + SWAP_PROPOSE_LAG + 1), undefined, "not once the joiner lags more than SWAP_PROPOSE_LAG");
+    // Yet a leader's older view of it is accepted up to SWAP_MAX_LAG, as by any replica.
+    const laggard = encodeSwapIn([request(1, TIP - SWAP_MAX_LAG + 1)]);
+    assert.equal(swaps.check(laggard, TIP + 1), 1, "accepted SWAP_MAX_LAG behind");
     // A newer request replaces an older one; an older one after it, or the same again, does not (TRANSEPOCH_REPLAYED).
     swaps.receive(request(1, TIP));
     assert.equal(codeOf(() => swaps.receive(request(1, TIP - 10))), "TRANSEPOCH_REPLAYED");
@@ -130,7 +134,7 @@ describe("TransEpoch swaps held by a committee member", () => {
     assert.equal(swaps.overdue(TIP + 2), false);
     clock.advance(1);
     assert.equal(swaps.overdue(TIP + 2), true, "held for the patience: a proposal omitting it is refused");
-    assert.equal(swaps.overdue(TIP - 1 + SWAP_MAX_LAG + 1), false, "a request that no longer fits resets it");
+    assert.equal(swaps.overdue(TIP - 1 + SWAP_PROPOSE_LAG + 1), false, "a request too far behind to propose resets it");
     swaps.advance(1);
     assert.equal(swaps.overdue(TIP + 3), false, "the next batch's patience starts afresh");
   });
