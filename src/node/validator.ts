@@ -69,6 +69,7 @@ import type { ShardDriver } from "./consensus/interface.js";
 import { PobShardConsensus, SWAP_REQUEST, TX_RELAY } from "./consensus/pob-consensus.js";
 import { batchLane } from "../net/channels.js";
 import { SWAP_ASKS_PER_DELTA, signSwapRequest } from "../epoch/transepoch/swap.js";
+import { batchStartDelayMs } from "../epoch/transepoch/schedule.js";
 import { sameBytes } from "../bytes.js";
 import { assignee, spenderOf } from "../consensus/pob/assignment.js";
 import { packTransactions } from "../ledger/stateless.js";
@@ -514,6 +515,9 @@ export class ValidatorNode {
   /** Asks peers' archives for links this validator missed, and answers theirs (PoB with an epoch length). */
   #catchUp: { readonly catchUp: LinkCatchUp; close(): void } | undefined;
   readonly #recentSwitches: EpochSwitch[] = [];
+  /** When (this node's clock) each epoch's configuration reached it, and when its shard began each epoch's heights (`#open`). */
+  readonly #configuredAt = new Map<number, number>();
+  readonly #openedAt = new Map<number, number>();
   readonly events = {
     confirmations: new Listeners<ConfirmationBatch>(),
     optimistic: new Listeners<OptimisticBatch>(),
@@ -977,6 +981,7 @@ export class ValidatorNode {
     // Its committees' certificates (other shards' heights past their openings) prove Atomix locks here from now on.
     if (this.#run.role === "validator") this.#prepareHold(this.#run.hold, context, this.#contexts[context.epoch - 1]);
     const configuredAt = this.clock.now();
+    this.#configuredAt.set(context.epoch, configuredAt);
     if (this.#caughtUpTimer !== undefined) this.clock.cancelTimer(this.#caughtUpTimer);
     this.#caughtUpTimer = undefined;
     if (by === "transition") {
@@ -1052,6 +1057,7 @@ export class ValidatorNode {
       this.#startRun(opening);
       if (carried.length > 0) void opening.driver.submit(carried).catch(this.#deps.onError);
       const epoch = run.context.epoch + 1;
+      this.#openedAt.set(epoch, this.clock.now());
       this.#deps.logger.info({ code: "NODE_OPENING" satisfies NodeNoticeCode, epoch, shard: run.shard, height: run.hold.state.tip.height, carried: carried.length },
         `shard ${run.shard} reached epoch ${epoch}'s start: epoch ${run.context.epoch}'s committee goes on in epoch ${epoch}'s opening while the configuration is made`);
     } finally {
@@ -1144,7 +1150,8 @@ export class ValidatorNode {
         const seat = shard !== undefined && shard === old.shard ? this.#joiningBatch(shard, context) : undefined;
         // Its driver holds the shard's lane: the request goes out on it.
         const stopAsking = seat === undefined ? undefined
-          : this.#askForSeat(old.shard, context, seat, old.hold, (peers, request) => (this.#run.driver as PobShardConsensus).sendSwapRequest(peers, request));
+          : this.#askForSeat(old.shard, context, seat, old.hold, (peers, request) => (this.#run.driver as PobShardConsensus).sendSwapRequest(peers, request),
+            this.#batchStartsIn(context, old.shard, seat));
         const following = shard !== undefined && shard !== old.shard ? this.#joinShard(shard, context) : undefined;
         // Awaited below: a failure meanwhile is reported there, not as an unhandled rejection.
         following?.catch(() => undefined);
@@ -1242,6 +1249,8 @@ export class ValidatorNode {
     const joinsIn = this.#joiningBatch(shard, context);
     if (joinsIn === undefined) return { report: await this.#syncToMoveEnd(shard, context), carried: [] };
     const hold = this.#hold(shard);
+    await this.#pause(this.#batchStartsIn(context, shard, joinsIn));
+    if (this.#stopping !== undefined) return { report: undefined, carried: [] };
     const stopAsking = this.#askForSeat(shard, context, joinsIn, hold);
     let report: SyncReport | undefined;
     try {
@@ -1286,6 +1295,22 @@ export class ValidatorNode {
     return context.move(shard)?.batches.find((batch) => batch.joining.some((key) => sameBytes(key, publicKey)))?.index;
   }
 
+  /**
+   * How long from now until batch `batch` of `shard`'s move into `context`'s epoch starts: `batchStartDelayMs` after
+   * configuration e + 1 reached this node, over what was left of the epoch then as this node saw it (the last epoch's
+   * length, between its shard's last two openings, less the time from this opening to the configuration). A node that saw
+   * no whole epoch (just started, a registrant) starts at once. A local schedule: no replica checks it, a joiner early or
+   * late only moves its own swap.
+   */
+  #batchStartsIn(context: EpochContext, shard: number, batch: number): number {
+    const configuredAt = this.#configuredAt.get(context.epoch);
+    const openedAt = this.#openedAt.get(context.epoch);
+    const openedBefore = this.#openedAt.get(context.epoch - 1);
+    if (configuredAt === undefined || openedAt === undefined || openedBefore === undefined) return 0;
+    const leftMs = Math.max(0, openedAt - openedBefore - (configuredAt - openedAt));
+    return Math.max(0, configuredAt + batchStartDelayMs(batch, context.batchCount(shard), this.#epochDeltaMs, leftMs) - this.clock.now());
+  }
+
   /** Waits `ms` on the node's clock, or less if the node starts stopping. */
   #pause(ms: number): Promise<void> {
     if (ms <= 0 || this.#stopping !== undefined) return Promise.resolve();
@@ -1307,7 +1332,7 @@ export class ValidatorNode {
    * newest height its state of the shard holds (when that moved), to the committee in use at that height on its batch's
    * lane (`send`: on the lane of this validator's own driver of the shard, when it runs one); returns the function that stops it.
    */
-  #askForSeat(shard: number, context: EpochContext, batch: number, hold: ShardHold, send?: (peers: readonly PeerId[], request: Uint8Array) => void): () => void {
+  #askForSeat(shard: number, context: EpochContext, batch: number, hold: ShardHold, send?: (peers: readonly PeerId[], request: Uint8Array) => void, startInMs = 0): () => void {
     let asked = -1;
     let timer: TimerHandle | undefined;
     const self = toHex(this.setup.key.publicKey);
@@ -1330,7 +1355,7 @@ export class ValidatorNode {
       channel.broadcast(peers, SWAP_REQUEST, request);
       channel.close();
     };
-    timer = this.clock.setTimer(0, ask);
+    timer = this.clock.setTimer(startInMs, ask);
     return () => {
       if (timer !== undefined) this.clock.cancelTimer(timer);
     };

@@ -1,8 +1,8 @@
 // TransEpoch stage B over whole PoB validators (src/sim/validator-cluster.ts): shards move their
 // committees batch by batch. 2 shards × 5 validators under chained transfers through 3 epochs
-// (L = 40): once configuration e + 1 is known, every joiner syncs its new shard and sends its signed
-// SWAP_REQUEST every Δ; each batch's certified swap-in hands the shard to the next batch's driver on
-// the same state, a mover serving its old shard until it is swapped out there while it takes its
+// (L = 80): once configuration e + 1 is known, batch c's joiners, (c − 1)·Δ' later (batches start Δ'
+// apart), sync their new shard and send their signed SWAP_REQUEST every Δ/4; each batch's certified
+// swap-in hands the shard to the next batch's driver on the same state, a mover serving its old shard until it is swapped out there while it takes its
 // seat in the new one. Afterwards, per shard and epoch: the heights walk the batches 0, 1, …, B in
 // order (each batch b + 1 entered through its joiners' signed swap-in, never the forced end, in every
 // epoch that moves), every height's certificate verifies against committee(b) of its batch and only
@@ -28,7 +28,10 @@ import type { ShardState } from "../../src/node/shard-state.js";
 import { checkIdentityChains, checkShardChains, payInRounds } from "./epoch-load.js";
 import { caseSeeds, pobCluster, SIM_POLICY } from "./pob-cluster.js";
 
-const L = 40;
+/** 8-second epochs: batches start Δ' apart, and the configuration comes about halfway through (at L = 40 the forced end cut staggered moves). */
+const L = 80;
+/** The least spacing asserted between the first requests of consecutive batches (virtual ms). */
+const STAGGER_FLOOR_MS = 100;
 const EPOCHS = 3;
 const SHARDS = 2;
 const PER_SHARD = 5;
@@ -81,6 +84,20 @@ async function run(seed: string, fault: Fault = "none") {
       });
     }
   }
+  // When each batch's first request went out (shard/epoch/batch → virtual ms): batches start Δ' apart.
+  const firstAsked = new Map<string, number>();
+  if (fault === "none") {
+    for (const id of ids) {
+      sim.network.intercept(id, (_to, type, payload) => {
+        if (type === SWAP_REQUEST) {
+          const request = decodeSwapRequest(payload);
+          const key = `${request.shard}/${request.epoch}/${request.batch}`;
+          if (!firstAsked.has(key)) firstAsked.set(key, sim.now());
+        }
+        return payload;
+      });
+    }
+  }
   const deaf = toHex(validators[0]!.publicKey);
   if (fault === "omitting-leader") {
     // Nobody's request reaches this validator: leading, it never has a swap-in to propose.
@@ -100,6 +117,7 @@ async function run(seed: string, fault: Fault = "none") {
   const moves = movesOfContext(...contexts);
   const batchesOf: string[] = [];
   let multiBatch = 0;
+  let staggered = 0;
   // When the crashed joiner's swap-in was proposed; heights the deaf validator proposed inside a move (batch b < B).
   let crashedSwapAt: number | undefined;
   let deafLed = 0;
@@ -162,9 +180,18 @@ async function run(seed: string, fault: Fault = "none") {
       }
       assert.deepEqual(walked, Array.from({ length: B + 1 }, (_, b) => b), `${seed}: shard ${shard} epoch ${epoch} walks every batch 0..${B} in order`);
       if (B >= 2) multiBatch++;
+      // From epoch 2 (a joiner measures the epoch time left from its shard's last two openings): batch B asks (B − 1) steps
+      // after batch 1. Each step is min(Δ, t / 2B), t about 4 s here; joiners sync at their own pace before asking, so only
+      // a floor of STAGGER_FLOOR_MS a step is asserted (without the stagger, batch 3 asked 1 s before batch 1, or with it).
+      if (fault === "none" && B >= 2 && epoch >= 2) {
+        const spread = firstAsked.get(`${shard}/${epoch}/${B}`)! - firstAsked.get(`${shard}/${epoch}/1`)!;
+        assert.ok(spread >= (B - 1) * STAGGER_FLOOR_MS, `${seed}: shard ${shard} epoch ${epoch}: batch ${B} first asked ${spread} ms after batch 1`);
+        staggered++;
+      }
     }
   }
   assert.ok(multiBatch >= 2, `${seed}: at least two moves of B ≥ 2 batches (${batchesOf.join("; ")})`);
+  if (fault === "none") assert.ok(staggered >= 1, `${seed}: some move of B ≥ 2 batches after epoch 1 had its batches staggered (${batchesOf.join("; ")})`);
   if (fault === "joiner-crash") {
     assert.ok(crashed !== undefined, `${seed}: a joiner asked for its seat and was crashed`);
     // Proposal timestamps are the leader's wall clock: the simulator's virtual time plus its fixed wall offset.

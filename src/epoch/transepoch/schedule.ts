@@ -154,3 +154,15 @@ export function scheduleBetween(previous: EpochContext, next: EpochContext): Tra
   const members = (context: EpochContext) => Array.from({ length: context.shardCount }, (_, shard) => context.members(shard));
   return transEpochSchedule({ before: members(previous), after: members(next), randomness: next.randomness, shardCount: next.shardCount });
 }
+
+/**
+ * When batch `batch` (1..B) of a move starts after the next configuration is known, in ms: white paper §5.4, "batches
+ * start Δ apart", with Δ' = min(Δ, leftMs / 2B) for Δ, `leftMs` what is left of the epoch when the configuration comes
+ * (the caller's estimate), so the last batch starts within the first half of it however short epochs are. Batch 1 starts
+ * at once.
+ */
+export function batchStartDelayMs(batch: number, batchCount: number, deltaMs: number, leftMs: number): number {
+  check<TransEpochErrorCode>(Number.isInteger(batch) && batch >= 1 && batch <= batchCount, "TRANSEPOCH_BAD_BATCH", `batch ${batch} is not one of 1..${batchCount}`);
+  check<TransEpochErrorCode>(deltaMs >= 0 && leftMs >= 0, "TRANSEPOCH_BAD_INPUT", `Δ ${deltaMs} ms and the epoch's ${leftMs} ms left must be non-negative`);
+  return (batch - 1) * Math.min(deltaMs, leftMs / (2 * batchCount));
+}

@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { sha256 } from "../../../src/crypto/sha256.js";
 import { assignShards, seededPermutation } from "../../../src/epoch/assignment.js";
 import { EpochContextValue, genesisEpochContext, genesisEpochValidators } from "../../../src/epoch/context.js";
-import { batchSize, scheduleBetween, transEpochSchedule } from "../../../src/epoch/transepoch/schedule.js";
+import { batchSize, batchStartDelayMs, scheduleBetween, transEpochSchedule } from "../../../src/epoch/transepoch/schedule.js";
 import type { TransEpochInput, TransEpochSchedule } from "../../../src/epoch/transepoch/interface.js";
 import { IosError } from "../../../src/errors.js";
 import { toHex } from "../../../src/hex.js";
@@ -201,6 +201,23 @@ describe("TransEpoch schedule (white paper §5.4)", () => {
     assert.throws(() => transEpochSchedule({ ...good, after: [good.after[0]!, [...good.after[1]!, new Uint8Array(31)]] }), coded("TRANSEPOCH_BAD_INPUT"), "a 31-byte key");
     const move = transEpochSchedule(good).shards[0]!;
     for (const b of [-1, 0.5, move.batches.length + 1, Number.NaN]) assert.throws(() => move.committee(b), coded("TRANSEPOCH_BAD_BATCH"), `committee(${b})`);
+  });
+
+  it("starts batches Δ apart, the step cut to a 2B-th of the epoch time left so the last starts within half of it; refuses other batches", () => {
+    // Long epochs: Δ apart (white paper §5.4), batch 1 at once.
+    assert.deepEqual([1, 2, 3, 4].map((b) => batchStartDelayMs(b, 4, 1_000, 60_000)), [0, 1_000, 2_000, 3_000]);
+    // 4 seconds left and 4 batches: a step of 500 ms, the last batch starting at 1.5 s (< 2 s, half of what is left).
+    assert.deepEqual([1, 2, 3, 4].map((b) => batchStartDelayMs(b, 4, 1_000, 4_000)), [0, 500, 1_000, 1_500]);
+    for (let batchCount = 1; batchCount <= 8; batchCount++) {
+      for (const leftMs of [0, 100, 3_999, 40_000]) {
+        const last = batchStartDelayMs(batchCount, batchCount, 1_000, leftMs);
+        assert.ok(last < leftMs / 2 || last === 0, `B = ${batchCount}, ${leftMs} ms left: the last batch starts at ${last} ms, within half of it`);
+        assert.ok(last <= (batchCount - 1) * 1_000, "never more than Δ apart");
+      }
+    }
+    for (const b of [0, 5, 1.5, Number.NaN]) assert.throws(() => batchStartDelayMs(b, 4, 1_000, 4_000), coded("TRANSEPOCH_BAD_BATCH"), `batch ${b}`);
+    assert.throws(() => batchStartDelayMs(1, 4, -1, 4_000), coded("TRANSEPOCH_BAD_INPUT"));
+    assert.throws(() => batchStartDelayMs(1, 4, 1_000, Number.NaN), coded("TRANSEPOCH_BAD_INPUT"));
   });
 
   it("between two epoch contexts: the members of every shard and the later one's rnd", () => {
