@@ -84,11 +84,11 @@
  * applyFinal, beginEpoch, resume, continueFrom, leagues, accounts, tip, height, previousProposal); `FinalChain`.
  */
 import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
-import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
+import { merkleLeafHash, merkleRoot, merkleRootOfLeafHashes, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { BinaryWriter, type BinaryReader } from "../../codec/binary.js";
 import { codedTxidLeaf } from "../../codec/coded-txids.js";
-import { BlockKind, bodyRootOf, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
 import { TxKind, type DecisionVerifier } from "../../ledger/kinds/interface.js";
@@ -570,7 +570,7 @@ export class PobValidator {
     const { utxo } = this.options;
     const parts: CommitmentParts = {
       previous: this.currentTip, coreHash, randomness: finalRandomness,
-      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.included.length, bodyRoot: bodyRootOf(work.transactions),
+      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.included.length, bodyRoot: work.bodyRoot(),
       excludedRoot: excludedRoot(work.excluded), excludedCount: work.excluded.length,
       supply: utxo.supply, count: BigInt(utxo.count),
       accountsHash: accountsHash(this.settleAccounts(this.options.accounts.copy(), core, work).snapshot()),
@@ -677,8 +677,8 @@ export class PobValidator {
       const status = statuses.shift()!;
       const txid = txidOf(checked, k);
       if (status === ApplyStatus.Ok) {
-        work.included.push(txid);
-        work.transactions.push(transactions[checked.recordTx[k]!]!);
+        const transaction = transactions[checked.recordTx[k]!]!;
+        work.include(txid, transaction, merkleLeafHash(transaction));
       } else {
         work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED" });
       }
@@ -944,8 +944,8 @@ export class PobValidator {
         const status = statuses[next++]!;
         const txid = txidOf(checked, k);
         if (status === ApplyStatus.Ok) {
-          work.included.push(txid);
-          work.transactions.push(block.transactions[checked.recordTx[k]!]!);
+          const tx = checked.recordTx[k]!;
+          work.include(txid, block.transactions[tx]!, block.leafHashes.subarray(tx * HASH_BYTES, (tx + 1) * HASH_BYTES));
         } else {
           work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", block: hash });
         }
@@ -962,8 +962,7 @@ export class PobValidator {
       const txid = txidOf(derived.checked, k);
       // The bond exists from the genesis (or registration) until this, its only spend.
       invariant(status === ApplyStatus.Ok, `the slashing ${toHex(txid)} applies (status ${APPLY_STATUS_NAMES[status]})`);
-      work.included.push(txid);
-      work.transactions.push(transaction);
+      work.include(txid, transaction, merkleLeafHash(transaction));
     });
   }
 
@@ -1057,6 +1056,8 @@ interface Derived {
 class Work {
   included: Uint8Array[] = [];
   transactions: Uint8Array[] = [];
+  /** The body root's leaf hash of each included transaction, packed in `include` order (`merkleLeafHash`). */
+  leafHashes = new Uint8Array(64 * HASH_BYTES);
   excluded: ExcludedTransaction[] = [];
   blocks: BlockVerdict[] = [];
   evidence: Evidence[] = [];
@@ -1079,4 +1080,22 @@ class Work {
   atomixPhases = new Map<string, AtomixPhase>();
 
   constructor(public leagues: Leagues) {}
+
+  /** Includes a transaction in final order: its txid, its encoding and the body root's leaf hash of it. */
+  include(txid: Uint8Array, transaction: Uint8Array, leafHash: Uint8Array): void {
+    const at = this.transactions.length * HASH_BYTES;
+    if (at + HASH_BYTES > this.leafHashes.length) {
+      const grown = new Uint8Array(this.leafHashes.length * 2);
+      grown.set(this.leafHashes);
+      this.leafHashes = grown;
+    }
+    this.leafHashes.set(leafHash, at);
+    this.included.push(txid);
+    this.transactions.push(transaction);
+  }
+
+  /** The body root of the included transactions (ledger/block.ts `bodyRootOf`) from their leaf hashes. */
+  bodyRoot(): Uint8Array {
+    return merkleRootOfLeafHashes(this.leafHashes.subarray(0, this.transactions.length * HASH_BYTES));
+  }
 }
