@@ -375,6 +375,12 @@ function txidOf(checked: StatelessResult, record: number): Uint8Array {
   return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
 }
 
+/** `txidOf` as a view, for a look that keeps nothing (the sampling decision). */
+function txidViewOf(checked: StatelessResult, record: number): Uint8Array {
+  const tx = checked.recordTx[record]!;
+  return checked.txids.subarray(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
+}
+
 /** RFC 6962 Merkle root over the excluded list, one coded txid (src/codec/coded-txids.ts) per leaf, in order. */
 export function excludedRoot(excluded: readonly ExcludedTransaction[]): Uint8Array {
   return merkleRoot(excluded.map(codedTxidLeaf));
@@ -396,6 +402,8 @@ export class PobValidator {
   private open: Execution | undefined;
   /** Stateless checks of held optimistic blocks, once per block (`statelessOf`). */
   private readonly checkedBlocks = new WeakMap<DecodedBlock, StatelessResult>();
+  /** Their signature items by record, once per block (`itemsOf`): sampling ahead and screening share them. */
+  private readonly recordItems = new WeakMap<StatelessResult, SignatureItem[][]>();
 
   constructor(options: PobValidatorOptions) {
     check<PobErrorCode>(options.leagues.epoch === options.accounts.epoch, "POB_BAD_ARGUMENT",
@@ -427,6 +435,13 @@ export class PobValidator {
       this.checkedBlocks.set(block, checked);
     }
     return checked;
+  }
+
+  /** `itemsByRecord(checked)` of a held block's stateless result, computed once. */
+  private itemsOf(checked: StatelessResult): SignatureItem[][] {
+    let items = this.recordItems.get(checked);
+    if (items === undefined) this.recordItems.set(checked, (items = itemsByRecord(checked)));
+    return items;
   }
 
   /** The believability accounts this replica keeps. */
@@ -798,11 +813,11 @@ export class PobValidator {
       if (block === undefined || block instanceof Uint8Array || block.header.kind !== BlockKind.Optimistic || this.sealedHere(hash) || this.ordered.has(key) || seen.has(key)) continue;
       seen.add(key);
       const checked = this.statelessOf(block);
-      const items = itemsByRecord(checked);
+      const items = this.itemsOf(checked);
       const sampler = new Sampler(leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
       const records: number[] = [];
       for (let k = 0; k < items.length; k++) {
-        if (!sampler.isSampled(txidOf(checked, k))) continue;
+        if (!sampler.isSampled(txidViewOf(checked, k))) continue;
         records.push(k);
         all.push(...items[k]!);
       }
@@ -863,7 +878,7 @@ export class PobValidator {
       if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code, block: hash });
     });
     const believable = work.leagues.believable;
-    const items = itemsByRecord(checked);
+    const items = this.itemsOf(checked);
     const keep = items.map((_, k) => {
       const spender = spenderOf(block.transactions[checked.recordTx[k]!]!);
       const assigned = spender !== undefined && Buffer.compare(assignee(spender, believable), producer) === 0;
@@ -872,7 +887,7 @@ export class PobValidator {
     });
     const ahead = samples.get(block);
     const sampler = new Sampler(work.leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
-    const sampled = keep.map((flag, k) => flag && (ahead !== undefined ? ahead.has(k) : sampler.isSampled(txidOf(checked, k))));
+    const sampled = keep.map((flag, k) => flag && (ahead !== undefined ? ahead.has(k) : sampler.isSampled(txidViewOf(checked, k))));
     const screened: Screened = { verdict: work.blocks.length, hash, block, producer, checked, items, keep, verified: sampled };
     // Its verdict, in proposal order, is completed once the UTXO set has decided (applyScreened).
     work.blocks.push({ hash, producer, included: 0, sampled: 0 });
