@@ -580,12 +580,11 @@ export class PobValidator {
     // Seats change after the height's blocks: a producer found down still gets its last blocks ordered.
     for (const key of core.suspend) work.leagues = work.leagues.suspend(key);
     for (const key of core.resume) work.leagues = work.leagues.resume(key);
-    const included = new Uint8Array(work.included.length * TXID_BYTES);
-    work.included.forEach((txid, i) => included.set(txid, i * TXID_BYTES));
+    const included = work.includedTxids();
     const { utxo } = this.options;
     const parts: CommitmentParts = {
       previous: this.currentTip, coreHash, randomness: finalRandomness,
-      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.included.length, bodyRoot: work.bodyRoot(),
+      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.includedCount, bodyRoot: work.bodyRoot(),
       excludedRoot: excludedRoot(work.excluded), excludedCount: work.excluded.length,
       supply: utxo.supply, count: BigInt(utxo.count),
       accountsHash: accountsHash(this.settleAccounts(this.options.accounts.copy(), core, work).snapshot()),
@@ -690,12 +689,11 @@ export class PobValidator {
     keep.forEach((flag, k) => {
       if (!flag) return;
       const status = statuses.shift()!;
-      const txid = txidOf(checked, k);
       if (status === ApplyStatus.Ok) {
         const transaction = transactions[checked.recordTx[k]!]!;
-        work.include(txid, transaction, merkleLeafHash(transaction));
+        work.include(txidViewOf(checked, k), transaction, merkleLeafHash(transaction));
       } else {
-        work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED" });
+        work.excluded.push({ txid: txidOf(checked, k), code: APPLY_STATUS_NAMES[status] ?? "MALFORMED" });
       }
     });
   }
@@ -762,7 +760,7 @@ export class PobValidator {
     let next = 0;
     let status = 0;
     // The applied records become the height's included transactions, in this order (applyScreened, applyOneLeague).
-    let position = work.included.length;
+    let position = work.includedCount;
     for (const { checked, keep } of sources) {
       for (let cursor = new RecordCursor(checked.records), k = 0; !cursor.done; cursor.next(), k++) {
         if (!keep[k]) continue;
@@ -953,19 +951,18 @@ export class PobValidator {
     let next = 0;
     for (const entry of screened) {
       const { checked, keep, hash, block, producer } = entry;
-      const first = work.included.length;
+      const first = work.includedCount;
       keep.forEach((flag, k) => {
         if (!flag) return;
         const status = statuses[next++]!;
-        const txid = txidOf(checked, k);
         if (status === ApplyStatus.Ok) {
           const tx = checked.recordTx[k]!;
-          work.include(txid, block.transactions[tx]!, block.leafHashes.subarray(tx * HASH_BYTES, (tx + 1) * HASH_BYTES));
+          work.include(txidViewOf(checked, k), block.transactions[tx]!, block.leafHashes.subarray(tx * HASH_BYTES, (tx + 1) * HASH_BYTES));
         } else {
-          work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", block: hash });
+          work.excluded.push({ txid: txidOf(checked, k), code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", block: hash });
         }
       });
-      const count = work.included.length - first;
+      const count = work.includedCount - first;
       const recheck = !this.isExcluded(producer, work);
       if (recheck) work.producers.push(producer);
       work.ordered.push({ hash, producer, timestamp: block.header.timestamp, first, count, recheck });
@@ -974,7 +971,7 @@ export class PobValidator {
     if (derived === undefined) return;
     derived.transactions.forEach((transaction, k) => {
       const status = statuses[next++]!;
-      const txid = txidOf(derived.checked, k);
+      const txid = txidViewOf(derived.checked, k);
       // The bond exists from the genesis (or registration) until this, its only spend.
       invariant(status === ApplyStatus.Ok, `the slashing ${toHex(txid)} applies (status ${APPLY_STATUS_NAMES[status]})`);
       work.include(txid, transaction, merkleLeafHash(transaction));
@@ -1068,11 +1065,22 @@ interface Derived {
 }
 
 /** What one execution found and will change at commit. */
+/** `bytes` in a buffer twice its size. */
+function grown(bytes: Uint8Array): Uint8Array {
+  const larger = new Uint8Array(bytes.length * 2);
+  larger.set(bytes);
+  return larger;
+}
+
+/** Included transactions a Work holds room for before its packed buffers double. */
+const INCLUDED_ROOM = 1024;
+
 class Work {
-  included: Uint8Array[] = [];
+  /** The included transactions' encodings, in final order. */
   transactions: Uint8Array[] = [];
-  /** The body root's leaf hash of each included transaction, packed in `include` order (`merkleLeafHash`). */
-  leafHashes = new Uint8Array(64 * HASH_BYTES);
+  /** Their txids and the body root's leaf hashes of them (`merkleLeafHash`), packed in the same order: no copy per transaction. */
+  #txids: Uint8Array = new Uint8Array(INCLUDED_ROOM * TXID_BYTES);
+  #leafHashes: Uint8Array = new Uint8Array(INCLUDED_ROOM * HASH_BYTES);
   excluded: ExcludedTransaction[] = [];
   blocks: BlockVerdict[] = [];
   evidence: Evidence[] = [];
@@ -1096,21 +1104,29 @@ class Work {
 
   constructor(public leagues: Leagues) {}
 
-  /** Includes a transaction in final order: its txid, its encoding and the body root's leaf hash of it. */
+  get includedCount(): number {
+    return this.transactions.length;
+  }
+
+  /** Includes a transaction in final order: its txid and the body root's leaf hash of it (both copied; views are fine), and its encoding. */
   include(txid: Uint8Array, transaction: Uint8Array, leafHash: Uint8Array): void {
-    const at = this.transactions.length * HASH_BYTES;
-    if (at + HASH_BYTES > this.leafHashes.length) {
-      const grown = new Uint8Array(this.leafHashes.length * 2);
-      grown.set(this.leafHashes);
-      this.leafHashes = grown;
+    const n = this.transactions.length;
+    if ((n + 1) * TXID_BYTES > this.#txids.length) {
+      this.#txids = grown(this.#txids);
+      this.#leafHashes = grown(this.#leafHashes);
     }
-    this.leafHashes.set(leafHash, at);
-    this.included.push(txid);
+    this.#txids.set(txid, n * TXID_BYTES);
+    this.#leafHashes.set(leafHash, n * HASH_BYTES);
     this.transactions.push(transaction);
+  }
+
+  /** The included txids, packed in final order (a copy of their own). */
+  includedTxids(): Uint8Array {
+    return this.#txids.slice(0, this.transactions.length * TXID_BYTES);
   }
 
   /** The body root of the included transactions (ledger/block.ts `bodyRootOf`) from their leaf hashes. */
   bodyRoot(): Uint8Array {
-    return merkleRootOfLeafHashes(this.leafHashes.subarray(0, this.transactions.length * HASH_BYTES));
+    return merkleRootOfLeafHashes(this.#leafHashes.subarray(0, this.transactions.length * HASH_BYTES));
   }
 }
