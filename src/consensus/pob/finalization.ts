@@ -94,7 +94,7 @@ import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
 import { TxKind, type DecisionVerifier } from "../../ledger/kinds/interface.js";
 import { atomixCrossTxidOf, recordLockSettles } from "../../ledger/kinds/atomix-record.js";
 import { admits, isAtomixKind, phaseAfter, type AtomixDecision, type AtomixPhase, type AtomixPhases, type AtomixRecordKind } from "../../atomix/phases.js";
-import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
+import { packTransactions, signatureItemsOf, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import { bondOwner, type Bond } from "../../ledger/bond.js";
 import { releaseOfRecord } from "../../ledger/kinds/registration.js";
@@ -348,7 +348,7 @@ interface Screened {
   readonly block: DecodedBlock;
   readonly producer: Uint8Array;
   readonly checked: StatelessResult;
-  readonly items: readonly SignatureItem[][];
+  readonly items: RecordItems;
   /** Per record: still to be applied. */
   readonly keep: boolean[];
   /** Per record: signatures verified (sampled, or in full after a slashing). */
@@ -373,6 +373,35 @@ function itemsByRecord(result: StatelessResult): SignatureItem[][] {
 function txidOf(checked: StatelessResult, record: number): Uint8Array {
   const tx = checked.recordTx[record]!;
   return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
+}
+
+/**
+ * The signature items of a held block's records, each built when first asked for (`signatureItemsOf`):
+ * phase 2 verifies a sample, so most records of a normal member's blocks never need theirs.
+ */
+class RecordItems {
+  readonly #block: DecodedBlock;
+  readonly #checked: StatelessResult;
+  readonly #built: (SignatureItem[] | undefined)[] = [];
+
+  constructor(block: DecodedBlock, checked: StatelessResult) {
+    this.#block = block;
+    this.#checked = checked;
+  }
+
+  /** Records of the block (its transactions that passed the stateless checks). */
+  get count(): number {
+    return this.#checked.recordCount;
+  }
+
+  /** Record k's items: one per signature of its transaction. */
+  at(k: number): SignatureItem[] {
+    const built = this.#built[k];
+    if (built !== undefined) return built;
+    const items = signatureItemsOf(this.#block.transactions[this.#checked.recordTx[k]!]!, txidViewOf(this.#checked, k));
+    this.#built[k] = items;
+    return items;
+  }
 }
 
 /** `txidOf` as a view, for a look that keeps nothing (the sampling decision). */
@@ -402,8 +431,8 @@ export class PobValidator {
   private open: Execution | undefined;
   /** Stateless checks of held optimistic blocks, once per block (`statelessOf`). */
   private readonly checkedBlocks = new WeakMap<DecodedBlock, StatelessResult>();
-  /** Their signature items by record, once per block (`itemsOf`): sampling ahead and screening share them. */
-  private readonly recordItems = new WeakMap<StatelessResult, SignatureItem[][]>();
+  /** Their signature items by record, built as asked (`itemsOf`): sampling ahead and screening share them. */
+  private readonly recordItems = new WeakMap<DecodedBlock, RecordItems>();
 
   constructor(options: PobValidatorOptions) {
     check<PobErrorCode>(options.leagues.epoch === options.accounts.epoch, "POB_BAD_ARGUMENT",
@@ -431,16 +460,17 @@ export class PobValidator {
     let checked = this.checkedBlocks.get(block);
     if (checked === undefined) {
       // The block's txids were computed from its body when it was decoded (or built): hashed once.
-      checked = validateStateless(block.body, this.options.shard, this.options.shardCount, "submitted", this.options.atomix?.verifier, block.txids);
+      // No signature items: the records' own are built when sampled (`itemsOf`).
+      checked = validateStateless(block.body, this.options.shard, this.options.shardCount, "submitted", this.options.atomix?.verifier, block.txids, "none");
       this.checkedBlocks.set(block, checked);
     }
     return checked;
   }
 
-  /** `itemsByRecord(checked)` of a held block's stateless result, computed once. */
-  private itemsOf(checked: StatelessResult): SignatureItem[][] {
-    let items = this.recordItems.get(checked);
-    if (items === undefined) this.recordItems.set(checked, (items = itemsByRecord(checked)));
+  /** The signature items of a held block's records (`statelessOf`'s), built as asked. */
+  private itemsOf(block: DecodedBlock): RecordItems {
+    let items = this.recordItems.get(block);
+    if (items === undefined) this.recordItems.set(block, (items = new RecordItems(block, this.statelessOf(block))));
     return items;
   }
 
@@ -802,7 +832,7 @@ export class PobValidator {
    * decides exactly as verifying there would.
    */
   private verifySamples(blocks: readonly Uint8Array[], bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array, leagues: Leagues): Map<DecodedBlock, SampleVerdicts> {
-    const sampled: { block: DecodedBlock; records: number[]; items: SignatureItem[][] }[] = [];
+    const sampled: { block: DecodedBlock; records: number[]; items: RecordItems }[] = [];
     const all: SignatureItem[] = [];
     const seen = new Set<string>();
     for (const hash of blocks) {
@@ -811,13 +841,13 @@ export class PobValidator {
       if (block === undefined || block instanceof Uint8Array || block.header.kind !== BlockKind.Optimistic || this.sealedHere(hash) || this.ordered.has(key) || seen.has(key)) continue;
       seen.add(key);
       const checked = this.statelessOf(block);
-      const items = this.itemsOf(checked);
+      const items = this.itemsOf(block);
       const sampler = new Sampler(leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
       const records: number[] = [];
-      for (let k = 0; k < items.length; k++) {
+      for (let k = 0; k < items.count; k++) {
         if (!sampler.isSampled(txidViewOf(checked, k))) continue;
         records.push(k);
-        all.push(...items[k]!);
+        all.push(...items.at(k));
       }
       sampled.push({ block, records, items });
     }
@@ -827,7 +857,7 @@ export class PobValidator {
     for (const { block, records, items } of sampled) {
       const byRecord = new Map<number, boolean>();
       for (const k of records) {
-        const n = items[k]!.length;
+        const n = items.at(k).length;
         let ok = true;
         for (let i = cursor; i < cursor + n; i++) ok &&= valid[i]!;
         byRecord.set(k, ok);
@@ -876,8 +906,8 @@ export class PobValidator {
       if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code, block: hash });
     });
     const believable = work.leagues.believable;
-    const items = this.itemsOf(checked);
-    const keep = items.map((_, k) => {
+    const items = this.itemsOf(block);
+    const keep = Array.from({ length: items.count }, (_, k) => {
       const spender = spenderOf(block.transactions[checked.recordTx[k]!]!);
       const assigned = spender !== undefined && Buffer.compare(assignee(spender, believable), producer) === 0;
       if (!assigned) work.excluded.push({ txid: txidOf(checked, k), code: "POB_NOT_ASSIGNED", block: hash });
@@ -984,33 +1014,33 @@ export class PobValidator {
   }
 
   /** Step 3 for a block sealed here: its signatures among `which` were verified before it was sealed; none is invalid. */
-  private countVerified(items: readonly SignatureItem[][], which: readonly boolean[], work: Work): number[] {
+  private countVerified(items: RecordItems, which: readonly boolean[], work: Work): number[] {
     which.forEach((flag, k) => {
-      if (flag) work.verified += items[k]!.length;
+      if (flag) work.verified += items.at(k).length;
     });
     return [];
   }
 
   /** Record indexes among `which` (records `verifySamples` sampled: `screen` draws its sample from them) found invalid there. */
-  private sampledInvalid(items: readonly SignatureItem[][], which: readonly boolean[], verdicts: SampleVerdicts, work: Work): number[] {
+  private sampledInvalid(items: RecordItems, which: readonly boolean[], verdicts: SampleVerdicts, work: Work): number[] {
     const invalid: number[] = [];
     which.forEach((flag, k) => {
       if (!flag) return;
       const valid = verdicts.get(k)!;
-      work.verified += items[k]!.length;
+      work.verified += items.at(k).length;
       if (!valid) invalid.push(k);
     });
     return invalid;
   }
 
   /** Record indexes among `which` having at least one invalid signature. */
-  private findInvalid(items: readonly SignatureItem[][], which: readonly boolean[], work: Work): number[] {
+  private findInvalid(items: RecordItems, which: readonly boolean[], work: Work): number[] {
     const chosen = which.flatMap((flag, k) => (flag ? [k] : []));
-    const valid = this.verifyAll(chosen.flatMap((k) => items[k]!), work);
+    const valid = this.verifyAll(chosen.flatMap((k) => items.at(k)), work);
     const invalid: number[] = [];
     let cursor = 0;
     for (const k of chosen) {
-      const n = items[k]!.length;
+      const n = items.at(k).length;
       if (!valid.slice(cursor, cursor + n).every(Boolean)) invalid.push(k);
       cursor += n;
     }
