@@ -87,6 +87,8 @@ else console.log(`devnets under ${root}`);
 interface Reading {
   readonly cpuMs: number;
   readonly finalized: number;
+  /** Blocks committed (ios_pipeline_blocks_total): final heights, whose fixed costs the transactions share. */
+  readonly blocks: number;
 }
 
 function cpuMsOf(pid: number): number {
@@ -94,15 +96,23 @@ function cpuMsOf(pid: number): number {
   return ((stat.utimeTicks + stat.stimeTicks) * 1000) / clockTicksPerSecond();
 }
 
-async function finalizedOf(http: string): Promise<number> {
-  const text = await (await fetch(`${http}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith("ios_pipeline_finalized_total "));
-  if (line === undefined) throw new Error(`${http}/metrics has no ios_pipeline_finalized_total`);
-  return Number(line.split(" ")[1]);
+/** The counters `names` of a validator's GET /metrics. */
+async function countersOf(http: string, names: readonly string[]): Promise<number[]> {
+  const lines = (await (await fetch(`${http}/metrics`)).text()).split("\n");
+  return names.map((name) => {
+    const line = lines.find((l) => l.startsWith(`${name} `));
+    if (line === undefined) throw new Error(`${http}/metrics has no ${name}`);
+    return Number(line.split(" ")[1]);
+  });
 }
 
 async function readAll(devnet: Devnet): Promise<Reading[]> {
-  return Promise.all(devnet.manifest.validators.map(async (v) => ({ finalized: await finalizedOf(v.http), cpuMs: cpuMsOf(v.pid) })));
+  return Promise.all(
+    devnet.manifest.validators.map(async (v) => {
+      const [finalized, blocks] = await countersOf(v.http, ["ios_pipeline_finalized_total", "ios_pipeline_blocks_total"]);
+      return { finalized: finalized!, blocks: blocks!, cpuMs: cpuMsOf(v.pid) };
+    }),
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -142,6 +152,8 @@ interface ValidatorRow {
   /** Its CPU while the workload was signed, before any load: timers, heartbeats, empty blocks. */
   readonly idleCpuPercent: number;
   readonly finalTxs: number;
+  /** Final heights committed in the window. */
+  readonly heights: number;
   readonly cpuUsPerFinalTx: number;
   /** The same less its idle rate over the window: what the transactions themselves cost. */
   readonly aboveIdleUsPerFinalTx: number;
@@ -175,6 +187,7 @@ async function measureShape(shape: (typeof SHAPES)[number], run: number): Promis
     const validators = devnet.manifest.validators.map((v, i) => {
       const cpuMs = after[i]!.cpuMs - before[i]!.cpuMs;
       const finalTxs = after[i]!.finalized - before[i]!.finalized;
+      const heights = after[i]!.blocks - before[i]!.blocks;
       const loadMs = cpuMs - (idleMsPerSecond[i]! * wallMs) / 1000;
       return {
         index: v.index,
@@ -183,6 +196,7 @@ async function measureShape(shape: (typeof SHAPES)[number], run: number): Promis
         cpuPercent: Math.round((cpuMs / wallMs) * 1000) / 10,
         idleCpuPercent: Math.round(idleMsPerSecond[i]! * 10) / 100,
         finalTxs,
+        heights,
         cpuUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round((cpuMs * 1000 * 10) / finalTxs) / 10,
         aboveIdleUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round((loadMs * 1000 * 10) / finalTxs) / 10,
       };
@@ -251,7 +265,7 @@ for (let run = 0; run < RUNS; run++) {
         `signature ${signature.poolUs} µs (pool), ${signature.kernelUs} µs (kernel)`,
     );
     for (const v of validators) {
-      console.log(`  validator ${v.index} (shard ${v.shard}, ${v.league}): ${v.cpuPercent}% CPU (idle ${v.idleCpuPercent}%), ${v.finalTxs} final, ${v.cpuUsPerFinalTx} µs/tx (${v.aboveIdleUsPerFinalTx} above idle)`);
+      console.log(`  validator ${v.index} (shard ${v.shard}, ${v.league}): ${v.cpuPercent}% CPU (idle ${v.idleCpuPercent}%), ${v.finalTxs} final in ${v.heights} heights, ${v.cpuUsPerFinalTx} µs/tx (${v.aboveIdleUsPerFinalTx} above idle)`);
     }
   }
 }
@@ -270,6 +284,7 @@ const summary = shapes.map(({ name }) => {
   return {
     shape: name,
     finalTps: median(runs.map((s) => s.finalTps)),
+    txPerHeight: ofRole("normal", (v) => (v.heights === 0 ? Number.NaN : v.finalTxs / v.heights)),
     producerUsPerTx: producerUs,
     normalUsPerTx: normalUs,
     aboveIdleUsPerTx: { producer: aboveIdle("producer"), normal: aboveIdle("normal") },
@@ -281,7 +296,7 @@ const summary = shapes.map(({ name }) => {
 for (const s of summary) {
   console.log(
     `${s.shape}: producer ${s.producerUsPerTx} µs/tx = ${s.producerToSignature.pool}× the signature (${s.signatureUs.pool} µs with the hop; goal ≤ ${GOAL_PRODUCER_RATIO}×), ` +
-      `normal ${s.normalUsPerTx} µs/tx (goal ≤ ${GOAL_NORMAL_US}), ${s.finalTps} final tx/s`,
+      `normal ${s.normalUsPerTx} µs/tx (goal ≤ ${GOAL_NORMAL_US}), ${s.finalTps} final tx/s, ${s.txPerHeight} tx per height`,
   );
 }
 writeFileSync(

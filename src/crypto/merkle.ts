@@ -138,6 +138,27 @@ export class MerkleWasm {
     return this.rootWith(count, this.packedLeafHasher(data, leafSize));
   }
 
+  /**
+   * MTH of `leaves` with their leaf hashes, packed 32 bytes each in leaf order: a caller that
+   * hashes the same leaves into another tree later (`rootOfLeafHashes`) hashes none of them again.
+   */
+  rootAndLeafHashes(leaves: readonly Uint8Array[]): { readonly root: Uint8Array; readonly leafHashes: Uint8Array } {
+    checkLeaves(leaves);
+    const leafHashes = new Uint8Array(leaves.length * HASH_BYTES);
+    const hashLeaves = this.variableLeafHasher(leaves);
+    const root = this.rootWith(leaves.length, (first, count) => {
+      hashLeaves(first, count);
+      leafHashes.set(this.sha.hashes.subarray(0, count * HASH_BYTES), first * HASH_BYTES);
+    });
+    return { root, leafHashes };
+  }
+
+  /** MTH of the leaves whose leaf hashes (SHA-256(0x00 ‖ data), 32 bytes each) are packed in `leafHashes`. */
+  rootOfLeafHashes(leafHashes: Uint8Array): Uint8Array {
+    const count = packedLeafCount(leafHashes, HASH_BYTES);
+    return this.rootWith(count, (first, n) => this.sha.hashes.set(leafHashes.subarray(first * HASH_BYTES, (first + n) * HASH_BYTES)));
+  }
+
   /** The tree of `leaves` with every level kept, for many audit paths without rehashing. */
   tree(leaves: readonly Uint8Array[]): MerkleTree {
     checkLeaves(leaves);
@@ -491,6 +512,16 @@ export function merkleLeafHash(data: Uint8Array): Uint8Array {
 /** MTH(leaves), RFC 6962 §2.1; SHA-256("") for no leaves. */
 export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
   return merkle().root(leaves);
+}
+
+/** MTH(leaves) and their leaf hashes, packed (`MerkleWasm.rootAndLeafHashes`). */
+export function merkleRootAndLeafHashes(leaves: readonly Uint8Array[]): { readonly root: Uint8Array; readonly leafHashes: Uint8Array } {
+  return merkle().rootAndLeafHashes(leaves);
+}
+
+/** MTH of the leaves whose leaf hashes are packed in `leafHashes`, 32 bytes each. */
+export function merkleRootOfLeafHashes(leafHashes: Uint8Array): Uint8Array {
+  return merkle().rootOfLeafHashes(leafHashes);
 }
 
 /** MTH of the `leafSize`-byte leaves packed in `data` (the fast path for fixed-size leaves). */

@@ -33,7 +33,7 @@
  * checked, the body expanded and its body root compared (BLOCK_BODY_ROOT_MISMATCH, before any
  * transaction is judged); for a whole block, each transaction's structure and the tx root.
  *
- * API: `makeBlockHeader(fields, transactions, txids?, bodyRoot?)`, `txidsOf(transactions)`, `bodyRootOf(transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
+ * API: `makeBlockHeader(fields, transactions, txids?, roots?)`, `txidsOf(transactions)`, `bodyRootOf(transactions)`, `encodeBlockHeader(header)`, `blockHash(header)`,
  * `encodeBlock(header, seal, transactions)` (`encodeBlockWithBody` also gives the decoded body), `decodeBlock(bytes)`, `decodeBlockEnvelope(bytes)`
  * (header + seal + raw body, for handing the body to `validateStateless`), `decodeBlockHeader(bytes)`
  * (the header alone, e.g. inside PoB evidence), `txRootOf(txids)`,
@@ -42,7 +42,7 @@
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js";
 import { layout } from "../codec/layout.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../codec/sizes.js";
-import { merkleRoot, merkleRootOfPackedLeaves } from "../crypto/merkle.js";
+import { merkleRoot, merkleRootAndLeafHashes, merkleRootOfPackedLeaves } from "../crypto/merkle.js";
 import { defaultSha256Wasm, sha256 } from "../crypto/sha256.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode, type TransactionFailureDetail } from "./errors.js";
 import { signMessage, type KeyPair } from "./keys.js";
@@ -125,6 +125,12 @@ export interface DecodedBlock extends BlockEnvelope {
   readonly transactions: Uint8Array[];
   /** txCount × 32 bytes of txids in body order. */
   readonly txids: Uint8Array;
+  /**
+   * txCount × 32 bytes: the body root's leaf hashes (`merkleLeafHash` of each transaction), in
+   * body order, kept from the root's check so a tree over some of these transactions (a PoB
+   * final block's body) hashes none of them again.
+   */
+  readonly leafHashes: Uint8Array;
 }
 
 const BLOCK_CODES: CodecCodes<LedgerErrorCode> = {
@@ -180,20 +186,34 @@ export function txidsOf(transactions: readonly Uint8Array[]): Uint8Array {
   return txids;
 }
 
+/** A block's two roots as a caller already holds them: a PoB final block's certified commitment carries both. */
+export interface BlockRoots {
+  /** `txRootOf` the body's txids. */
+  readonly txRoot: Uint8Array;
+  /** `bodyRootOf` the body's transactions. */
+  readonly bodyRoot: Uint8Array;
+}
+
 /**
  * The full header of a block holding `transactions` (encoded), computing roots, count and size.
  * A caller that already holds their txids (packed, body order, e.g. from the worker pool's
- * validation) passes them, which spares hashing every transaction again; one that holds their
- * body root (a PoB final block: its certified commitment carries it) passes that. It vouches they match.
+ * validation) passes them, which spares hashing every transaction again; one that holds both
+ * roots (`roots`) hashes nothing. It vouches they match.
  */
-export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[], txids?: Uint8Array, bodyRoot?: Uint8Array): BlockHeader {
+export function makeBlockHeader(fields: BlockHeaderFields, transactions: readonly Uint8Array[], txids?: Uint8Array, roots?: BlockRoots): BlockHeader {
   checkFields(fields);
   check<LedgerErrorCode>(transactions.length <= MAX_BLOCK_TXS, "BLOCK_TOO_MANY_TXS", `${transactions.length} transactions exceed MAX_BLOCK_TXS = ${MAX_BLOCK_TXS}`);
   check<LedgerErrorCode>(txids === undefined || txids.length === transactions.length * TXID_BYTES, "BLOCK_BAD_FIELD", `${transactions.length} transactions need ${transactions.length * TXID_BYTES} bytes of txids`);
-  check<LedgerErrorCode>(bodyRoot === undefined || bodyRoot.length === HASH_BYTES, "BLOCK_BAD_FIELD", `a body root is ${HASH_BYTES} bytes`);
+  check<LedgerErrorCode>(roots === undefined || (roots.txRoot.length === HASH_BYTES && roots.bodyRoot.length === HASH_BYTES), "BLOCK_BAD_FIELD", `a root is ${HASH_BYTES} bytes`);
   const bodyBytes = transactions.reduce((sum, tx) => sum + 4 + tx.length, 0);
   check<LedgerErrorCode>(bodyBytes <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `body of ${bodyBytes} bytes exceeds MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
-  return { ...fields, txRoot: txRootOf(txids ?? txidsOf(transactions)), txCount: transactions.length, bodyBytes, bodyRoot: bodyRoot ?? bodyRootOf(transactions) };
+  return {
+    ...fields,
+    txRoot: roots?.txRoot ?? txRootOf(txids ?? txidsOf(transactions)),
+    txCount: transactions.length,
+    bodyBytes,
+    bodyRoot: roots?.bodyRoot ?? bodyRootOf(transactions),
+  };
 }
 
 export function encodeBlockHeader(header: BlockHeader): Uint8Array {
@@ -288,8 +308,8 @@ export function decodeBlockEnvelope(bytes: Uint8Array): BlockEnvelope {
   return readEnvelope(bytes).envelope;
 }
 
-/** `decodeBlockEnvelope`, with the body's transactions (views) it split to check the body root. */
-function readEnvelope(bytes: Uint8Array): { readonly envelope: BlockEnvelope; readonly transactions: Uint8Array[] } {
+/** `decodeBlockEnvelope`, with the body's transactions (views) it split to check the body root, and their leaf hashes. */
+function readEnvelope(bytes: Uint8Array): { readonly envelope: BlockEnvelope; readonly transactions: Uint8Array[]; readonly leafHashes: Uint8Array } {
   check<LedgerErrorCode>(bytes.length <= MAX_BLOCK_BYTES, "BLOCK_TOO_LARGE", `${bytes.length} bytes exceed MAX_BLOCK_BYTES = ${MAX_BLOCK_BYTES}`);
   const header = decodeBlockHeader(bytes);
   const { kind, txCount, bodyBytes } = header;
@@ -313,16 +333,17 @@ function readEnvelope(bytes: Uint8Array): { readonly envelope: BlockEnvelope; re
   // The body root is over the unlocks as submitted: the expansion is what every member judges.
   const body = expand();
   const transactions = unpackTransactions(body, BLOCK_CODES, txCount);
-  check<LedgerErrorCode>(sameBytes(bodyRootOf(transactions), header.bodyRoot), "BLOCK_BODY_ROOT_MISMATCH", "the body's transactions do not give the header's body root");
-  return { envelope: { header, seal, hash: sha256(bytes.subarray(0, HEADER_BYTES)), body }, transactions };
+  const { root, leafHashes } = merkleRootAndLeafHashes(transactions);
+  check<LedgerErrorCode>(sameBytes(root, header.bodyRoot), "BLOCK_BODY_ROOT_MISMATCH", "the body's transactions do not give the header's body root");
+  return { envelope: { header, seal, hash: sha256(bytes.subarray(0, HEADER_BYTES)), body }, transactions, leafHashes };
 }
 
 /** Strict decode of a whole block: envelope (body root included), framing, every transaction's structure, the tx root. */
 export function decodeBlock(bytes: Uint8Array): DecodedBlock {
-  const { envelope, transactions } = readEnvelope(bytes);
+  const { envelope, transactions, leafHashes } = readEnvelope(bytes);
   const { header } = envelope;
   const txids = txidsOf(transactions);
   const root = txRootOf(txids);
   check<LedgerErrorCode>(Buffer.compare(root, header.txRoot) === 0, "BLOCK_TX_ROOT_MISMATCH", "tx root does not match the transactions");
-  return { ...envelope, transactions, txids };
+  return { ...envelope, transactions, txids, leafHashes };
 }

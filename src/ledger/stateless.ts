@@ -15,8 +15,8 @@
  *    ./records.ts walks them), with `recordTx`.
  * Everything returned is plain data (structured-clone safe), so a worker can post it back.
  *
- * API: `validateStateless(packed, shard, shardCount, origin?): StatelessResult`, `packTransactions(txs)`,
- * `unpackTransactions(packed)`.
+ * API: `validateStateless(packed, shard, shardCount, origin?, decisions?, knownTxids?, wanted?): StatelessResult`,
+ * `signatureItemsOf(tx, txid)`, `packTransactions(txs)`, `unpackTransactions(packed)`.
  */
 import { BinaryReader, BinaryWriter, type CodecCodes } from "../codec/binary.js";
 import { TXID_BYTES } from "../codec/sizes.js";
@@ -98,13 +98,29 @@ interface Passed {
 export type BatchOrigin = "submitted" | "derived";
 
 /**
+ * Which signature items a validation returns: `all` of them, or `none` (`signatures` and
+ * `signatureTx` empty) for a caller that verifies only some transactions and takes their items
+ * with `signatureItemsOf` (a PoB member samples one transaction in ten: building and keeping
+ * three objects per signature for the rest, while their block is held, cost more than the checks).
+ */
+export type SignatureItemsWanted = "all" | "none";
+
+/**
  * Validates every transaction of `packed` for shard `shard` of `shardCount`. Throws only when the
  * framing itself is broken (BATCH_TRUNCATED) or the shard arguments are invalid. `knownTxids`
  * (count × 32 bytes, in batch order) are the txids the caller already computed from these very
  * bytes (a decoded block's, `decodeBlock` hashed them): each transaction is then hashed once, not
  * twice; they are returned as `txids`, not copied. Any other count throws BATCH_TRUNCATED.
  */
-export function validateStateless(packed: Uint8Array, shard: number, shardCount: number, origin: BatchOrigin = "submitted", decisions?: DecisionVerifier, knownTxids?: Uint8Array): StatelessResult {
+export function validateStateless(
+  packed: Uint8Array,
+  shard: number,
+  shardCount: number,
+  origin: BatchOrigin = "submitted",
+  decisions?: DecisionVerifier,
+  knownTxids?: Uint8Array,
+  wanted: SignatureItemsWanted = "all",
+): StatelessResult {
   checkShardIndex(shard, shardCount);
   const transactions = unpackTransactions(packed);
   const count = transactions.length;
@@ -140,16 +156,28 @@ export function validateStateless(packed: Uint8Array, shard: number, shardCount:
   const records = new Uint8Array(recordBytes);
   const recordTx = new Uint32Array(passed.length);
   const signatures: SignatureItem[] = [];
-  const signatureTx = new Uint32Array(signatureCount);
+  const signatureTx = new Uint32Array(wanted === "all" ? signatureCount : 0);
   let at = 0;
   passed.forEach(({ tx, index, module, shape, recordBytes: bytes }, k) => {
     const txid = txids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES);
     module.writeRecord(tx, shape, txid, records, at, shard, shardCount);
     at += bytes;
     recordTx[k] = index;
+    if (wanted === "none") return;
     const first = signatures.length;
     module.signatureItems(tx, shape, txid, signatures);
     for (let item = first; item < signatures.length; item++) signatureTx[item] = index;
   });
   return { count, rejections, txids, records, recordCount: passed.length, recordTx, signatures, signatureTx };
+}
+
+/**
+ * The signature items of one transaction that passed `validateStateless` (its txid given): what
+ * its validation with `all` would have listed for it, in the same order.
+ */
+export function signatureItemsOf(tx: Uint8Array, txid: Uint8Array): SignatureItem[] {
+  const module = kindOfTransaction(tx);
+  const items: SignatureItem[] = [];
+  module.signatureItems(tx, module.scan(tx), txid, items);
+  return items;
 }

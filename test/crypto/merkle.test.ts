@@ -393,6 +393,23 @@ for (const flavor of WASM_FLAVORS) {
       assert.deepEqual(single.siblings.map(hex), fixture.paths[3]);
     });
 
+    it("leaf hashes kept from a root give the roots of subsets and reorderings without the leaves (sizes 0..130 and past HASHES)", () => {
+      const chunked = chunkedFixture();
+      for (const leaves of [[], ...variableTrees.map((t) => t.leaves), chunked.leaves, longLeavesFixture().leaves]) {
+        const { root, leafHashes } = merkle.rootAndLeafHashes(leaves);
+        assert.equal(hex(root), hex(new ReferenceTree(leaves).root()), `size ${leaves.length}`);
+        assert.equal(leafHashes.length, leaves.length * 32);
+        leaves.forEach((leaf, i) => assert.equal(hex(leafHashes.subarray(i * 32, (i + 1) * 32)), hex(refLeafHash(leaf)), `leaf ${i} of ${leaves.length}`));
+        assert.equal(hex(merkle.rootOfLeafHashes(leafHashes)), hex(root));
+        // A final block's body: some of the leaves, in another order.
+        const picked = leaves.map((_, i) => i).filter((i) => i % 3 !== 1).reverse();
+        const packed = new Uint8Array(picked.length * 32);
+        picked.forEach((i, k) => packed.set(leafHashes.subarray(i * 32, (i + 1) * 32), k * 32));
+        assert.equal(hex(merkle.rootOfLeafHashes(packed)), hex(new ReferenceTree(picked.map((i) => leaves[i]!)).root()), `subset of ${leaves.length}`);
+      }
+      assert.throws(() => merkle.rootOfLeafHashes(new Uint8Array(33)), expectCode("MERKLE_BAD_LEAF_SIZE"));
+    });
+
     it("leaves larger than the kernel's input region are streamed", () => {
       const fixture = longLeavesFixture();
       assert.equal(fixture.capacity, merkle.sha.input.length);

@@ -5,7 +5,7 @@ import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { txidsOf } from "../../src/ledger/block.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
-import { packTransactions, unpackTransactions, validateStateless } from "../../src/ledger/stateless.js";
+import { packTransactions, signatureItemsOf, unpackTransactions, validateStateless } from "../../src/ledger/stateless.js";
 import { TxKind, decodeTransaction } from "../../src/ledger/transaction.js";
 import { ApplyStatus, UtxoTable } from "../../src/ledger/utxo-table.js";
 import { ACCOUNTS, TestRng, hex, signedTransfer } from "./helpers.js";
@@ -85,6 +85,18 @@ describe("validateStateless", () => {
     const other = Uint8Array.from(known).fill(7, 0, 32);
     assert.equal(hex(validateStateless(packed, 0, 1, "submitted", undefined, other).signatures[0]!.message), "07".repeat(32));
     assert.equal(codeOf(() => validateStateless(packed, 0, 1, "submitted", undefined, known.subarray(0, 32))), "BATCH_TRUNCATED");
+  });
+
+  it("without signature items, the rest is the same and signatureItemsOf gives each passing transaction's own, in order", () => {
+    const batch = [good1.bytes, trailing, good2.bytes, badKind, good1.bytes];
+    const all = validateStateless(packTransactions(batch), 0, 1);
+    const none = validateStateless(packTransactions(batch), 0, 1, "submitted", undefined, undefined, "none");
+    assert.deepEqual(none.signatures, []);
+    assert.equal(none.signatureTx.length, 0);
+    assert.deepEqual({ ...none, signatures: all.signatures, signatureTx: all.signatureTx }, all);
+    const rebuilt = [...none.recordTx].flatMap((tx) => signatureItemsOf(batch[tx]!, none.txids.subarray(tx * 32, (tx + 1) * 32)));
+    assert.equal(rebuilt.length, 4, "one item per input: 1 + 2 + 1");
+    assert.deepEqual(rebuilt.map((item) => [hex(item.publicKey), hex(item.signature), hex(item.message)]), all.signatures.map((item) => [hex(item.publicKey), hex(item.signature), hex(item.message)]));
   });
 
   it("checks every input and output owner against the shard", () => {

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decodeFinalHeightCertificate } from "../../src/atomix/proof.js";
+import { merkleRootAndLeafHashes } from "../../src/crypto/merkle.js";
 import type { PobValidator } from "../../src/consensus/pob/finalization.js";
 import { toHex } from "../../src/hex.js";
 import { decodeBlock, type DecodedBlock } from "../../src/ledger/block.js";
@@ -48,7 +49,8 @@ describe("whole PoB validators: a leader whose executed body root differs is not
       if (at < 0) return undefined;
       const transactions = [...block.transactions];
       transactions[at] = resignedNonCanonically(transactions[at]!, accounts)!;
-      return { ...block, transactions, body: packTransactions(transactions) };
+      // Its own leaf hashes, as decoding the re-signed copy would give them.
+      return { ...block, transactions, body: packTransactions(transactions), leafHashes: merkleRootAndLeafHashes(transactions).leafHashes };
     };
     validator.execute = ((core, bodyOf, randomness, coreHash) => {
       if (toHex(core.proposer) !== liar) return honestExecute(core, bodyOf, randomness, coreHash);

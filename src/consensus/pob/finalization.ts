@@ -84,17 +84,17 @@
  * applyFinal, beginEpoch, resume, continueFrom, leagues, accounts, tip, height, previousProposal); `FinalChain`.
  */
 import { Ed25519Verifier, type SignatureItem } from "../../crypto/ed25519.js";
-import { merkleRoot, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
+import { merkleLeafHash, merkleRoot, merkleRootOfLeafHashes, merkleRootOfPackedLeaves } from "../../crypto/merkle.js";
 import { sha256 } from "../../crypto/sha256.js";
 import { BinaryWriter, type BinaryReader } from "../../codec/binary.js";
 import { codedTxidLeaf } from "../../codec/coded-txids.js";
-import { BlockKind, bodyRootOf, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
 import { TxKind, type DecisionVerifier } from "../../ledger/kinds/interface.js";
 import { atomixCrossTxidOf, recordLockSettles } from "../../ledger/kinds/atomix-record.js";
 import { admits, isAtomixKind, phaseAfter, type AtomixDecision, type AtomixPhase, type AtomixPhases, type AtomixRecordKind } from "../../atomix/phases.js";
-import { packTransactions, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
+import { packTransactions, signatureItemsOf, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import { bondOwner, type Bond } from "../../ledger/bond.js";
 import { releaseOfRecord } from "../../ledger/kinds/registration.js";
@@ -348,7 +348,7 @@ interface Screened {
   readonly block: DecodedBlock;
   readonly producer: Uint8Array;
   readonly checked: StatelessResult;
-  readonly items: readonly SignatureItem[][];
+  readonly items: RecordItems;
   /** Per record: still to be applied. */
   readonly keep: boolean[];
   /** Per record: signatures verified (sampled, or in full after a slashing). */
@@ -375,6 +375,41 @@ function txidOf(checked: StatelessResult, record: number): Uint8Array {
   return checked.txids.slice(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
 }
 
+/**
+ * The signature items of a held block's records, each built when first asked for (`signatureItemsOf`):
+ * phase 2 verifies a sample, so most records of a normal member's blocks never need theirs.
+ */
+class RecordItems {
+  readonly #block: DecodedBlock;
+  readonly #checked: StatelessResult;
+  readonly #built: (SignatureItem[] | undefined)[] = [];
+
+  constructor(block: DecodedBlock, checked: StatelessResult) {
+    this.#block = block;
+    this.#checked = checked;
+  }
+
+  /** Records of the block (its transactions that passed the stateless checks). */
+  get count(): number {
+    return this.#checked.recordCount;
+  }
+
+  /** Record k's items: one per signature of its transaction. */
+  at(k: number): SignatureItem[] {
+    const built = this.#built[k];
+    if (built !== undefined) return built;
+    const items = signatureItemsOf(this.#block.transactions[this.#checked.recordTx[k]!]!, txidViewOf(this.#checked, k));
+    this.#built[k] = items;
+    return items;
+  }
+}
+
+/** `txidOf` as a view, for a look that keeps nothing (the sampling decision). */
+function txidViewOf(checked: StatelessResult, record: number): Uint8Array {
+  const tx = checked.recordTx[record]!;
+  return checked.txids.subarray(tx * TXID_BYTES, (tx + 1) * TXID_BYTES);
+}
+
 /** RFC 6962 Merkle root over the excluded list, one coded txid (src/codec/coded-txids.ts) per leaf, in order. */
 export function excludedRoot(excluded: readonly ExcludedTransaction[]): Uint8Array {
   return merkleRoot(excluded.map(codedTxidLeaf));
@@ -396,6 +431,8 @@ export class PobValidator {
   private open: Execution | undefined;
   /** Stateless checks of held optimistic blocks, once per block (`statelessOf`). */
   private readonly checkedBlocks = new WeakMap<DecodedBlock, StatelessResult>();
+  /** Their signature items by record, built as asked (`itemsOf`): sampling ahead and screening share them. */
+  private readonly recordItems = new WeakMap<DecodedBlock, RecordItems>();
 
   constructor(options: PobValidatorOptions) {
     check<PobErrorCode>(options.leagues.epoch === options.accounts.epoch, "POB_BAD_ARGUMENT",
@@ -423,10 +460,18 @@ export class PobValidator {
     let checked = this.checkedBlocks.get(block);
     if (checked === undefined) {
       // The block's txids were computed from its body when it was decoded (or built): hashed once.
-      checked = validateStateless(block.body, this.options.shard, this.options.shardCount, "submitted", this.options.atomix?.verifier, block.txids);
+      // No signature items: the records' own are built when sampled (`itemsOf`).
+      checked = validateStateless(block.body, this.options.shard, this.options.shardCount, "submitted", this.options.atomix?.verifier, block.txids, "none");
       this.checkedBlocks.set(block, checked);
     }
     return checked;
+  }
+
+  /** The signature items of a held block's records (`statelessOf`'s), built as asked. */
+  private itemsOf(block: DecodedBlock): RecordItems {
+    let items = this.recordItems.get(block);
+    if (items === undefined) this.recordItems.set(block, (items = new RecordItems(block, this.statelessOf(block))));
+    return items;
   }
 
   /** The believability accounts this replica keeps. */
@@ -565,12 +610,11 @@ export class PobValidator {
     // Seats change after the height's blocks: a producer found down still gets its last blocks ordered.
     for (const key of core.suspend) work.leagues = work.leagues.suspend(key);
     for (const key of core.resume) work.leagues = work.leagues.resume(key);
-    const included = new Uint8Array(work.included.length * TXID_BYTES);
-    work.included.forEach((txid, i) => included.set(txid, i * TXID_BYTES));
+    const included = work.includedTxids();
     const { utxo } = this.options;
     const parts: CommitmentParts = {
       previous: this.currentTip, coreHash, randomness: finalRandomness,
-      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.included.length, bodyRoot: bodyRootOf(work.transactions),
+      includedRoot: merkleRootOfPackedLeaves(included, TXID_BYTES), includedCount: work.includedCount, bodyRoot: work.bodyRoot(),
       excludedRoot: excludedRoot(work.excluded), excludedCount: work.excluded.length,
       supply: utxo.supply, count: BigInt(utxo.count),
       accountsHash: accountsHash(this.settleAccounts(this.options.accounts.copy(), core, work).snapshot()),
@@ -675,12 +719,11 @@ export class PobValidator {
     keep.forEach((flag, k) => {
       if (!flag) return;
       const status = statuses.shift()!;
-      const txid = txidOf(checked, k);
       if (status === ApplyStatus.Ok) {
-        work.included.push(txid);
-        work.transactions.push(transactions[checked.recordTx[k]!]!);
+        const transaction = transactions[checked.recordTx[k]!]!;
+        work.include(txidViewOf(checked, k), transaction, merkleLeafHash(transaction));
       } else {
-        work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED" });
+        work.excluded.push({ txid: txidOf(checked, k), code: APPLY_STATUS_NAMES[status] ?? "MALFORMED" });
       }
     });
   }
@@ -747,7 +790,7 @@ export class PobValidator {
     let next = 0;
     let status = 0;
     // The applied records become the height's included transactions, in this order (applyScreened, applyOneLeague).
-    let position = work.included.length;
+    let position = work.includedCount;
     for (const { checked, keep } of sources) {
       for (let cursor = new RecordCursor(checked.records), k = 0; !cursor.done; cursor.next(), k++) {
         if (!keep[k]) continue;
@@ -789,7 +832,7 @@ export class PobValidator {
    * decides exactly as verifying there would.
    */
   private verifySamples(blocks: readonly Uint8Array[], bodyOf: (hash: Uint8Array) => Uint8Array | DecodedBlock | undefined, finalRandomness: Uint8Array, leagues: Leagues): Map<DecodedBlock, SampleVerdicts> {
-    const sampled: { block: DecodedBlock; records: number[]; items: SignatureItem[][] }[] = [];
+    const sampled: { block: DecodedBlock; records: number[]; items: RecordItems }[] = [];
     const all: SignatureItem[] = [];
     const seen = new Set<string>();
     for (const hash of blocks) {
@@ -798,13 +841,13 @@ export class PobValidator {
       if (block === undefined || block instanceof Uint8Array || block.header.kind !== BlockKind.Optimistic || this.sealedHere(hash) || this.ordered.has(key) || seen.has(key)) continue;
       seen.add(key);
       const checked = this.statelessOf(block);
-      const items = itemsByRecord(checked);
+      const items = this.itemsOf(block);
       const sampler = new Sampler(leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
       const records: number[] = [];
-      for (let k = 0; k < items.length; k++) {
-        if (!sampler.isSampled(txidOf(checked, k))) continue;
+      for (let k = 0; k < items.count; k++) {
+        if (!sampler.isSampled(txidViewOf(checked, k))) continue;
         records.push(k);
-        all.push(...items[k]!);
+        all.push(...items.at(k));
       }
       sampled.push({ block, records, items });
     }
@@ -814,7 +857,7 @@ export class PobValidator {
     for (const { block, records, items } of sampled) {
       const byRecord = new Map<number, boolean>();
       for (const k of records) {
-        const n = items[k]!.length;
+        const n = items.at(k).length;
         let ok = true;
         for (let i = cursor; i < cursor + n; i++) ok &&= valid[i]!;
         byRecord.set(k, ok);
@@ -863,8 +906,8 @@ export class PobValidator {
       if (rejection !== null) work.excluded.push({ txid: checked.txids.slice(i * TXID_BYTES, (i + 1) * TXID_BYTES), code: rejection.code, block: hash });
     });
     const believable = work.leagues.believable;
-    const items = itemsByRecord(checked);
-    const keep = items.map((_, k) => {
+    const items = this.itemsOf(block);
+    const keep = Array.from({ length: items.count }, (_, k) => {
       const spender = spenderOf(block.transactions[checked.recordTx[k]!]!);
       const assigned = spender !== undefined && Buffer.compare(assignee(spender, believable), producer) === 0;
       if (!assigned) work.excluded.push({ txid: txidOf(checked, k), code: "POB_NOT_ASSIGNED", block: hash });
@@ -872,7 +915,7 @@ export class PobValidator {
     });
     const ahead = samples.get(block);
     const sampler = new Sampler(work.leagues.policy.samplingProbability, sampleSeed(finalRandomness, hash));
-    const sampled = keep.map((flag, k) => flag && (ahead !== undefined ? ahead.has(k) : sampler.isSampled(txidOf(checked, k))));
+    const sampled = keep.map((flag, k) => flag && (ahead !== undefined ? ahead.has(k) : sampler.isSampled(txidViewOf(checked, k))));
     const screened: Screened = { verdict: work.blocks.length, hash, block, producer, checked, items, keep, verified: sampled };
     // Its verdict, in proposal order, is completed once the UTXO set has decided (applyScreened).
     work.blocks.push({ hash, producer, included: 0, sampled: 0 });
@@ -938,19 +981,18 @@ export class PobValidator {
     let next = 0;
     for (const entry of screened) {
       const { checked, keep, hash, block, producer } = entry;
-      const first = work.included.length;
+      const first = work.includedCount;
       keep.forEach((flag, k) => {
         if (!flag) return;
         const status = statuses[next++]!;
-        const txid = txidOf(checked, k);
         if (status === ApplyStatus.Ok) {
-          work.included.push(txid);
-          work.transactions.push(block.transactions[checked.recordTx[k]!]!);
+          const tx = checked.recordTx[k]!;
+          work.include(txidViewOf(checked, k), block.transactions[tx]!, block.leafHashes.subarray(tx * HASH_BYTES, (tx + 1) * HASH_BYTES));
         } else {
-          work.excluded.push({ txid, code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", block: hash });
+          work.excluded.push({ txid: txidOf(checked, k), code: APPLY_STATUS_NAMES[status] ?? "MALFORMED", block: hash });
         }
       });
-      const count = work.included.length - first;
+      const count = work.includedCount - first;
       const recheck = !this.isExcluded(producer, work);
       if (recheck) work.producers.push(producer);
       work.ordered.push({ hash, producer, timestamp: block.header.timestamp, first, count, recheck });
@@ -959,11 +1001,10 @@ export class PobValidator {
     if (derived === undefined) return;
     derived.transactions.forEach((transaction, k) => {
       const status = statuses[next++]!;
-      const txid = txidOf(derived.checked, k);
+      const txid = txidViewOf(derived.checked, k);
       // The bond exists from the genesis (or registration) until this, its only spend.
       invariant(status === ApplyStatus.Ok, `the slashing ${toHex(txid)} applies (status ${APPLY_STATUS_NAMES[status]})`);
-      work.included.push(txid);
-      work.transactions.push(transaction);
+      work.include(txid, transaction, merkleLeafHash(transaction));
     });
   }
 
@@ -973,33 +1014,33 @@ export class PobValidator {
   }
 
   /** Step 3 for a block sealed here: its signatures among `which` were verified before it was sealed; none is invalid. */
-  private countVerified(items: readonly SignatureItem[][], which: readonly boolean[], work: Work): number[] {
+  private countVerified(items: RecordItems, which: readonly boolean[], work: Work): number[] {
     which.forEach((flag, k) => {
-      if (flag) work.verified += items[k]!.length;
+      if (flag) work.verified += items.at(k).length;
     });
     return [];
   }
 
   /** Record indexes among `which` (records `verifySamples` sampled: `screen` draws its sample from them) found invalid there. */
-  private sampledInvalid(items: readonly SignatureItem[][], which: readonly boolean[], verdicts: SampleVerdicts, work: Work): number[] {
+  private sampledInvalid(items: RecordItems, which: readonly boolean[], verdicts: SampleVerdicts, work: Work): number[] {
     const invalid: number[] = [];
     which.forEach((flag, k) => {
       if (!flag) return;
       const valid = verdicts.get(k)!;
-      work.verified += items[k]!.length;
+      work.verified += items.at(k).length;
       if (!valid) invalid.push(k);
     });
     return invalid;
   }
 
   /** Record indexes among `which` having at least one invalid signature. */
-  private findInvalid(items: readonly SignatureItem[][], which: readonly boolean[], work: Work): number[] {
+  private findInvalid(items: RecordItems, which: readonly boolean[], work: Work): number[] {
     const chosen = which.flatMap((flag, k) => (flag ? [k] : []));
-    const valid = this.verifyAll(chosen.flatMap((k) => items[k]!), work);
+    const valid = this.verifyAll(chosen.flatMap((k) => items.at(k)), work);
     const invalid: number[] = [];
     let cursor = 0;
     for (const k of chosen) {
-      const n = items[k]!.length;
+      const n = items.at(k).length;
       if (!valid.slice(cursor, cursor + n).every(Boolean)) invalid.push(k);
       cursor += n;
     }
@@ -1054,9 +1095,22 @@ interface Derived {
 }
 
 /** What one execution found and will change at commit. */
+/** `bytes` in a buffer twice its size. */
+function grown(bytes: Uint8Array): Uint8Array {
+  const larger = new Uint8Array(bytes.length * 2);
+  larger.set(bytes);
+  return larger;
+}
+
+/** Included transactions a Work holds room for before its packed buffers double. */
+const INCLUDED_ROOM = 1024;
+
 class Work {
-  included: Uint8Array[] = [];
+  /** The included transactions' encodings, in final order. */
   transactions: Uint8Array[] = [];
+  /** Their txids and the body root's leaf hashes of them (`merkleLeafHash`), packed in the same order: no copy per transaction. */
+  #txids: Uint8Array = new Uint8Array(INCLUDED_ROOM * TXID_BYTES);
+  #leafHashes: Uint8Array = new Uint8Array(INCLUDED_ROOM * HASH_BYTES);
   excluded: ExcludedTransaction[] = [];
   blocks: BlockVerdict[] = [];
   evidence: Evidence[] = [];
@@ -1079,4 +1133,30 @@ class Work {
   atomixPhases = new Map<string, AtomixPhase>();
 
   constructor(public leagues: Leagues) {}
+
+  get includedCount(): number {
+    return this.transactions.length;
+  }
+
+  /** Includes a transaction in final order: its txid and the body root's leaf hash of it (both copied; views are fine), and its encoding. */
+  include(txid: Uint8Array, transaction: Uint8Array, leafHash: Uint8Array): void {
+    const n = this.transactions.length;
+    if ((n + 1) * TXID_BYTES > this.#txids.length) {
+      this.#txids = grown(this.#txids);
+      this.#leafHashes = grown(this.#leafHashes);
+    }
+    this.#txids.set(txid, n * TXID_BYTES);
+    this.#leafHashes.set(leafHash, n * HASH_BYTES);
+    this.transactions.push(transaction);
+  }
+
+  /** The included txids, packed in final order (a copy of their own). */
+  includedTxids(): Uint8Array {
+    return this.#txids.slice(0, this.transactions.length * TXID_BYTES);
+  }
+
+  /** The body root of the included transactions (ledger/block.ts `bodyRootOf`) from their leaf hashes. */
+  bodyRoot(): Uint8Array {
+    return merkleRootOfLeafHashes(this.#leafHashes.subarray(0, this.transactions.length * HASH_BYTES));
+  }
 }

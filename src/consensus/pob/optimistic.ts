@@ -18,7 +18,8 @@
  * `buildOptimisticBlock(fields, transactions, producer, txids?)` (seal and encode, no validation).
  */
 import { Ed25519Verifier } from "../../crypto/ed25519.js";
-import { BlockKind, blockHash, encodeBlockWithBody, makeBlockHeader, sealOptimistic, txidsOf, type BlockHeaderFields, type DecodedBlock } from "../../ledger/block.js";
+import { BlockKind, blockHash, encodeBlockWithBody, makeBlockHeader, sealOptimistic, txRootOf, txidsOf, type BlockHeaderFields, type DecodedBlock } from "../../ledger/block.js";
+import { merkleRootAndLeafHashes } from "../../crypto/merkle.js";
 import type { LedgerErrorCode } from "../../ledger/errors.js";
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
@@ -93,10 +94,12 @@ export function buildOptimisticBlock(
   producer: KeyPair,
   txids: Uint8Array = txidsOf(transactions),
 ): { bytes: Uint8Array; block: DecodedBlock } {
-  const header = makeBlockHeader({ ...fields, kind: BlockKind.Optimistic, producer: producer.publicKey }, transactions, txids);
+  // The body root's leaf hashes stay with the block, as a decoded one keeps them: its final block hashes none again.
+  const { root: bodyRoot, leafHashes } = merkleRootAndLeafHashes(transactions);
+  const header = makeBlockHeader({ ...fields, kind: BlockKind.Optimistic, producer: producer.publicKey }, transactions, undefined, { txRoot: txRootOf(txids), bodyRoot });
   const seal = sealOptimistic(header, producer);
   const { bytes, body } = encodeBlockWithBody(header, seal, transactions);
-  const block: DecodedBlock = { header, seal, hash: blockHash(header), body, transactions: [...transactions], txids };
+  const block: DecodedBlock = { header, seal, hash: blockHash(header), body, transactions: [...transactions], txids, leafHashes };
   return { bytes, block };
 }
 

@@ -19,7 +19,7 @@
  * API: `sampleSeed(finalRandomness, blockHash)`, `Sampler` (threshold precomputed),
  * `samplingThreshold(p)`.
  */
-import { sha256 } from "../../crypto/sha256.js";
+import { defaultSha256Wasm, sha256 } from "../../crypto/sha256.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { readU32 } from "../../codec/binary.js";
 import { check } from "../../errors.js";
@@ -62,7 +62,9 @@ export class Sampler {
   isSampled(txid: Uint8Array): boolean {
     check<PobErrorCode>(txid instanceof Uint8Array && txid.length === TXID_BYTES, "POB_BAD_ARGUMENT", `txid must be ${TXID_BYTES} bytes`);
     this.input.set(txid, SAMPLE_DOMAIN.length + HASH_BYTES);
-    const digest = sha256(this.input);
-    return readU32(digest, 0) < this.threshold;
+    // Read in the kernel's output: no digest copied per transaction.
+    const kernel = defaultSha256Wasm();
+    kernel.digestToOut(this.input);
+    return readU32(kernel.out, 0) < this.threshold;
   }
 }

@@ -915,8 +915,9 @@ export class PobShardConsensus implements ShardDriver {
       const committed = assembly.commit((slot) => {
         invariant(sameBytes(slot.prevHash, outcome.commitmentParts.previousBlock), "the final block links to the block its commitment names");
         const fields = { kind: BlockKind.Final, shard: state.shard, epoch: proposal.epoch, height: slot.height, prevHash: slot.prevHash, timestamp: outcome.timestamp, producer: proposal.proposer };
-        // The outcome's txids and certified body root are the included transactions' own: the final block does not hash them again.
-        const header = makeBlockHeader(fields, transactions, outcome.included, outcome.commitmentParts.bodyRoot);
+        // The certified commitment's roots of the included txids and transactions are the final block's own: it hashes neither again.
+        const { includedRoot: txRoot, bodyRoot } = outcome.commitmentParts;
+        const header = makeBlockHeader(fields, transactions, undefined, { txRoot, bodyRoot });
         const bytes = encodeBlock(header, { kind: "collective", participants: record.commitCert.mask, signature: record.commitCert.signature }, transactions);
         return { bytes, hash: blockHash(header), txids: outcome.included, consensusState, orderedBlocks, rejections: outcome.excluded, atomix, changeProofs, certificate: proverOf().certificate(), proposal: record.proposal, ...(msb === undefined ? {} : { msb }) };
       });
