@@ -721,11 +721,12 @@ export class PobNode {
       if (wait <= 0) return;
       await this.nextBlockOrTimeout(wait);
     }
-    // The oldest held block ages past the order delay first; work without one (a seat to change) goes at once.
+    // The oldest held block ages past the order delay first. Work without one (a seat to change) waits for the heartbeat, as
+    // an empty height would: it settles no transaction, and a seat that changes back and forth must not make every height.
     let oldest = Infinity;
     for (const held of this.held.values()) oldest = Math.min(oldest, held.receivedAt);
-    const ready = oldest + this.config.orderDelayMs - this.deps.clock.now();
-    if (ready > 0 && ready !== Infinity && !this.closed) await new Promise<void>((resolve) => this.deps.clock.setTimer(ready, resolve));
+    const ready = oldest === Infinity ? this.lastFinalAt + idle - this.deps.clock.now() : oldest + this.config.orderDelayMs - this.deps.clock.now();
+    if (ready > 0 && !this.closed) await new Promise<void>((resolve) => this.deps.clock.setTimer(ready, resolve));
   }
 
   /** Whether the BFT is still at (bftHeight, view): an answer that took time may be stale. */
