@@ -75,7 +75,7 @@ import type { Clock, TimerHandle } from "../runtime/interface.js";
 import { coordinatorShard, unlockFor } from "./client.js";
 import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, isLockDecision, type AtomixDecision, type AtomixPhase } from "./phases.js";
 import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
-import { atomixUnlockTxid, decodeAtomixUnlock } from "../ledger/kinds/atomix-unlock.js";
+import { atomixUnlockCross, atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
 
 export const ATOMIX_MESSAGES = {
   QUERY: messageType("atomix", 0),
@@ -120,6 +120,11 @@ interface Watched {
   /** The signed transfer, as the own shard's final block holds it. */
   readonly x: Uint8Array;
   readonly unsigned: Uint8Array;
+  /** The shards X touches and its input shards, distinct, ascending (one SHA-256 per owner, once per watch). */
+  readonly shards: readonly number[];
+  readonly inputShards: readonly number[];
+  /** Whether the own shard's final chain committed X: set once known ("committed" is never left), so notices need no store read. */
+  committedHere: boolean;
   readonly since: number;
   /** Rounds run so far, and when the next one is due (exponential backoff). */
   rounds: number;
@@ -179,9 +184,12 @@ export class AtomixWatcher {
       // Its other shards' notices may have come first: the own commit completes the watch.
       const key = toHex(decision.crossTxid);
       const watched = this.#watched.get(key);
-      if (watched !== undefined && this.#confirmedElsewhere(watched)) this.#endByNotices(key);
-      const { cross } = decodeAtomixUnlock(included[decision.position]!);
-      for (const k of new Set(crossShardInputShards(cross, this.options.context.shardCount))) {
+      if (watched !== undefined) {
+        watched.committedHere = true;
+        if (this.#confirmedElsewhere(watched)) this.#endByNotices(key);
+      }
+      // A final height's unlock: X is read in place (its block's checks passed), only its inputs' owners hashed.
+      for (const k of distinctShards(crossShardInputShards(atomixUnlockCross(included[decision.position]!), this.options.context.shardCount))) {
         if (k === this.options.shard) continue;
         const list = byShard.get(k);
         if (list === undefined) byShard.set(k, [decision.crossTxid]);
@@ -199,12 +207,21 @@ export class AtomixWatcher {
     }
   }
 
-  /** Watches a lock the own shard's final chain holds (`x`: the signed transfer, `txid` its txid). */
-  watch(x: Uint8Array, txid: Uint8Array): void {
+  /**
+   * Watches a lock the own shard's final chain holds (`x`: the signed transfer, `txid` its txid);
+   * `committed` when that chain already committed X (its lock settled it).
+   */
+  watch(x: Uint8Array, txid: Uint8Array, committed = false): void {
+    // Most locks are other members' to act on: that is decided first, before any copy or hex key.
+    if (this.#stopped || !this.#acts(txid)) return;
     const key = toHex(txid);
-    if (this.#stopped || this.#watched.has(key) || !this.#acts(txid)) return;
-    const unsigned = x.subarray(0, scanTransaction(x).unsignedEnd);
-    this.#watched.set(key, { txid, x: Uint8Array.from(x), unsigned: Uint8Array.from(unsigned), since: this.options.clock.now(), rounds: 0, nextRoundAt: 0, proofs: new Map(), committed: new Map(), asked: new Set() });
+    if (this.#watched.has(key)) return;
+    const unsigned = Uint8Array.from(x.subarray(0, scanTransaction(x).unsignedEnd));
+    const { shardCount } = this.options.context;
+    this.#watched.set(key, {
+      txid, x: Uint8Array.from(x), unsigned, shards: crossShardTransferShards(unsigned, shardCount), inputShards: distinctShards(crossShardInputShards(unsigned, shardCount)),
+      committedHere: committed, since: this.options.clock.now(), rounds: 0, nextRoundAt: 0, proofs: new Map(), committed: new Map(), asked: new Set(),
+    });
     this.#timer ??= this.options.clock.setTimer(this.options.retryMs, () => this.#tick());
   }
 
@@ -222,7 +239,7 @@ export class AtomixWatcher {
 
   /** Whether this member is among the f + 1 that act for `txid` (module doc). */
   #acts(txid: Uint8Array): boolean {
-    return actingMembers(this.options.context.members(this.options.shard), txid).some((key) => sameBytes(key, this.options.self));
+    return isActingMember(this.options.context.members(this.options.shard), txid, this.options.self);
   }
 
   #tick(): void {
@@ -251,7 +268,7 @@ export class AtomixWatcher {
     const { shard, context } = this.options;
     const here = this.options.phaseOf(watched.txid);
     if (here === undefined || here.phase === "aborted" || here.phase === "refused") return false;
-    const shards = crossShardTransferShards(watched.unsigned, context.shardCount);
+    const { shards, inputShards } = watched;
     const coordinates = coordinatorShard(watched.unsigned, context.shardCount) === shard;
     if (here.proof !== undefined) watched.proofs.set(shard, here.proof);
     if (here.phase === "committed") {
@@ -273,7 +290,6 @@ export class AtomixWatcher {
       }
       return true;
     }
-    const inputShards = [...new Set(crossShardInputShards(watched.unsigned, context.shardCount))];
     for (const k of inputShards) if (!watched.proofs.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid);
     const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
     if (unlock !== undefined) {
@@ -362,14 +378,20 @@ export class AtomixWatcher {
       const watched = this.#watched.get(key);
       if (watched === undefined) continue;
       this.#countCommitted(watched, k, from);
-      if (this.#confirmedElsewhere(watched) && this.options.phaseOf(watched.txid)?.phase === "committed") this.#endByNotices(key);
+      if (this.#confirmedElsewhere(watched) && this.#committedHere(watched)) this.#endByNotices(key);
     }
   }
 
   /** Whether f + 1 members of every other shard X touches said they committed it. */
   #confirmedElsewhere(watched: Watched): boolean {
     const { shard, context } = this.options;
-    return crossShardTransferShards(watched.unsigned, context.shardCount).every((k) => k === shard || (watched.committed.get(k)?.size ?? 0) > faultsOf(context.members(k).length));
+    return watched.shards.every((k) => k === shard || (watched.committed.get(k)?.size ?? 0) > faultsOf(context.members(k).length));
+  }
+
+  /** Whether the own shard's final chain committed X (read from the store until it did). */
+  #committedHere(watched: Watched): boolean {
+    watched.committedHere ||= this.options.phaseOf(watched.txid)?.phase === "committed";
+    return watched.committedHere;
   }
 
   #endByNotices(key: string): void {
@@ -415,6 +437,27 @@ export function actingMembers(members: readonly Uint8Array[], txid: Uint8Array):
   const prefix = readU32(txid, 0);
   const ranked = members.map((key) => ({ key, rank: (readU32(key, 0) ^ prefix) >>> 0 })).sort((a, b) => a.rank - b.rank || Buffer.compare(a.key, b.key));
   return ranked.slice(0, faultsOf(members.length) + 1).map(({ key }) => key);
+}
+
+/**
+ * Whether `self` is among `actingMembers(members, txid)`, without ranking or allocating: it is iff
+ * it is a member and fewer than f + 1 members rank before it (every member's lock asks this).
+ */
+export function isActingMember(members: readonly Uint8Array[], txid: Uint8Array, self: Uint8Array): boolean {
+  if (!members.some((key) => sameBytes(key, self))) return false;
+  const prefix = readU32(txid, 0);
+  const rank = (readU32(self, 0) ^ prefix) >>> 0;
+  let before = 0;
+  for (const key of members) {
+    const other = (readU32(key, 0) ^ prefix) >>> 0;
+    if (other < rank || (other === rank && Buffer.compare(key, self) < 0)) before++;
+  }
+  return before <= faultsOf(members.length);
+}
+
+/** Distinct shards of a list, in order of first appearance. */
+function distinctShards(shards: readonly number[]): number[] {
+  return [...new Set(shards)];
 }
 
 /** f of a shard of n members: ⌊(n − 1) / 3⌋. */
