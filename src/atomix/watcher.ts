@@ -22,7 +22,8 @@
  *            served an unlock per acting member, and asking f + 1 first costs such a shard
  *            (f + 1)² queries and answers per X instead of (f + 1) · n.
  *   notice   each member of a shard, as it applies unlocks-to-commit in a final height, tells
- *            every member of their transfers' other input shards, one message per shard and
+ *            the members of their transfers' other input shards that act on them (the f + 1
+ *            ranked first: no other member watches a transfer), one message per member and
  *            height listing those transfers: a watcher that hears "committed" from f + 1
  *            members of every other shard X touches (one of them honest) while its own shard
  *            has committed X stops watching it, with no query, answer or unlock. When the client
@@ -197,13 +198,18 @@ export class AtomixWatcher {
       }
     }
     for (const [k, txids] of byShard) {
-      const members = this.options.context.members(k).map(toHex);
-      for (let at = 0; at < txids.length; at += MAX_NOTICE_TXIDS) {
-        const chunk = txids.slice(at, at + MAX_NOTICE_TXIDS);
-        const writer = BinaryWriter.ofSize(2 + chunk.length * TXID_BYTES).u16(chunk.length);
-        for (const txid of chunk) writer.bytes(txid);
-        this.#channels[this.options.shard]!.broadcast(members, ATOMIX_MESSAGES.COMMITTED, writer.finish());
-      }
+      // Each member hears of the transfers it acts on only: no other member of shard k watches them.
+      const members = this.options.context.members(k);
+      const faults = faultsOf(members.length);
+      members.forEach((member, i) => {
+        const acted = txids.filter((txid) => ranksBefore(members, txid, i) <= faults);
+        for (let at = 0; at < acted.length; at += MAX_NOTICE_TXIDS) {
+          const chunk = acted.slice(at, at + MAX_NOTICE_TXIDS);
+          const writer = BinaryWriter.ofSize(2 + chunk.length * TXID_BYTES).u16(chunk.length);
+          for (const txid of chunk) writer.bytes(txid);
+          this.#channels[this.options.shard]!.send(toHex(member), ATOMIX_MESSAGES.COMMITTED, writer.finish());
+        }
+      });
     }
   }
 
@@ -444,15 +450,21 @@ export function actingMembers(members: readonly Uint8Array[], txid: Uint8Array):
  * it is a member and fewer than f + 1 members rank before it (every member's lock asks this).
  */
 export function isActingMember(members: readonly Uint8Array[], txid: Uint8Array, self: Uint8Array): boolean {
-  if (!members.some((key) => sameBytes(key, self))) return false;
+  const at = members.findIndex((key) => sameBytes(key, self));
+  return at >= 0 && ranksBefore(members, txid, at) <= faultsOf(members.length);
+}
+
+/** How many members rank before member `at` for `txid` (`actingMembers`' order). */
+function ranksBefore(members: readonly Uint8Array[], txid: Uint8Array, at: number): number {
   const prefix = readU32(txid, 0);
+  const self = members[at]!;
   const rank = (readU32(self, 0) ^ prefix) >>> 0;
   let before = 0;
   for (const key of members) {
     const other = (readU32(key, 0) ^ prefix) >>> 0;
     if (other < rank || (other === rank && Buffer.compare(key, self) < 0)) before++;
   }
-  return before <= faultsOf(members.length);
+  return before;
 }
 
 /** Distinct shards of a list, in order of first appearance. */
