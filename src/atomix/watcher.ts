@@ -21,14 +21,15 @@
  *            learns of X from nobody else. Asking first spares a shard that its client already
  *            served an unlock per acting member, and asking f + 1 first costs such a shard
  *            (f + 1)² queries and answers per X instead of (f + 1) · n.
- *   notice   each member of a shard, as it applies unlocks-to-commit in a final height, tells
- *            the members of their transfers' other input shards that act on them (the f + 1
- *            ranked first: no other member watches a transfer), one message per member and
- *            height listing those transfers: a watcher that hears "committed" from f + 1
- *            members of every other shard X touches (one of them honest) while its own shard
- *            has committed X stops watching it, with no query, answer or unlock. When the client
- *            delivered, the confirm step thus costs a txid per member pair and height instead of
- *            (f + 1)² queries and answers per transfer after the grace period.
+ *   notice   the 2f + 1 members of a shard ranked first for X (f + 1 of them honest), as they
+ *            apply X's unlock-to-commit in a final height, tell the members of X's other input
+ *            shards that act on X (the f + 1 ranked first there: no other member watches it),
+ *            one message per member and height listing those transfers: a watcher that hears
+ *            "committed" from f + 1 members of every other shard X touches (one of them honest)
+ *            while its own shard has committed X stops watching it, with no query, answer or
+ *            unlock. When the client delivered, the confirm step thus costs (2f + 1)(f + 1)
+ *            txids per other input shard instead of (f + 1)² queries and answers per transfer
+ *            after the grace period.
  * Every input shard guards its own locks: one that never saw X is asked for its decision, which
  * makes it decide, and if it locked X its own watchers take over. X's only input shard settles X
  * with its lock (src/atomix/phases.ts): its watchers go straight to the confirm step.
@@ -174,11 +175,13 @@ export class AtomixWatcher {
   /**
    * A final height of the own shard moved these decisions (`included`: its included
    * transactions, where each applied decision's transaction lies): for the unlocks-to-commit
-   * among them, every member of each other input shard of their transfers is told, in one message
-   * per shard (module doc, notice).
+   * among them that this member ranks among the 2f + 1 first for, the acting members of each
+   * other input shard of their transfers are told, in one message per member (module doc, notice).
    */
   noticeCommitted(decisions: readonly AtomixDecision[], included: readonly Uint8Array[]): void {
     if (this.#stopped) return;
+    const own = this.options.context.members(this.options.shard);
+    const self = own.findIndex((key) => sameBytes(key, this.options.self));
     const byShard = new Map<number, Uint8Array[]>();
     for (const decision of decisions) {
       if (decision.phase !== "committed" || isLockDecision(decision) || decision.position === undefined) continue;
@@ -189,6 +192,8 @@ export class AtomixWatcher {
         watched.committedHere = true;
         if (this.#confirmedElsewhere(watched)) this.#endByNotices(key);
       }
+      // f + 1 notices end a watch: 2f + 1 senders bring them whatever f members do.
+      if (self < 0 || ranksBefore(own, decision.crossTxid, self) > 2 * faultsOf(own.length)) continue;
       // A final height's unlock: X is read in place (its block's checks passed), only its inputs' owners hashed.
       for (const k of distinctShards(crossShardInputShards(atomixUnlockCross(included[decision.position]!), this.options.context.shardCount))) {
         if (k === this.options.shard) continue;
@@ -438,11 +443,15 @@ export class AtomixWatcher {
   }
 }
 
-/** The f + 1 members of a shard ranked first for `txid` (u32 of txid XOR u32 of key, then the key): one of them is honest. */
+/** The f + 1 members of a shard ranked first for `txid` (`rankedMembers`): one of them is honest. */
 export function actingMembers(members: readonly Uint8Array[], txid: Uint8Array): Uint8Array[] {
+  return rankedMembers(members, txid).slice(0, faultsOf(members.length) + 1);
+}
+
+/** A shard's members in their order for `txid`: u32 of txid XOR u32 of key, then the key. */
+export function rankedMembers(members: readonly Uint8Array[], txid: Uint8Array): Uint8Array[] {
   const prefix = readU32(txid, 0);
-  const ranked = members.map((key) => ({ key, rank: (readU32(key, 0) ^ prefix) >>> 0 })).sort((a, b) => a.rank - b.rank || Buffer.compare(a.key, b.key));
-  return ranked.slice(0, faultsOf(members.length) + 1).map(({ key }) => key);
+  return members.map((key) => ({ key, rank: (readU32(key, 0) ^ prefix) >>> 0 })).sort((a, b) => a.rank - b.rank || Buffer.compare(a.key, b.key)).map(({ key }) => key);
 }
 
 /**
@@ -454,7 +463,7 @@ export function isActingMember(members: readonly Uint8Array[], txid: Uint8Array,
   return at >= 0 && ranksBefore(members, txid, at) <= faultsOf(members.length);
 }
 
-/** How many members rank before member `at` for `txid` (`actingMembers`' order). */
+/** How many members rank before member `at` for `txid` (`rankedMembers`' order). */
 function ranksBefore(members: readonly Uint8Array[], txid: Uint8Array, at: number): number {
   const prefix = readU32(txid, 0);
   const self = members[at]!;
