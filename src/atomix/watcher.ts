@@ -65,7 +65,7 @@ import { sha256 } from "../crypto/sha256.js";
 import type { EpochContext } from "../epoch/interface.js";
 import { IosError, hasCodeIn } from "../errors.js";
 import { toHex } from "../hex.js";
-import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds/atomix.js";
+import { crossShardInputShards, crossShardTransferShardSets, crossShardTransferUnsigned } from "../ledger/kinds/atomix.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../ledger/errors.js";
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
 import type { DecisionVerifier } from "../ledger/kinds/interface.js";
@@ -227,10 +227,10 @@ export class AtomixWatcher {
     if (this.#stopped || !this.#acts(txid)) return;
     const key = toHex(txid);
     if (this.#watched.has(key)) return;
-    const unsigned = Uint8Array.from(x.subarray(0, scanTransaction(x).unsignedEnd));
-    const { shardCount } = this.options.context;
+    // X as the own final chain holds it: its scan passed there.
+    const unsigned = Uint8Array.from(crossShardTransferUnsigned(x));
     this.#watched.set(key, {
-      txid, x: Uint8Array.from(x), unsigned, shards: crossShardTransferShards(unsigned, shardCount), inputShards: distinctShards(crossShardInputShards(unsigned, shardCount)),
+      txid, x: Uint8Array.from(x), unsigned, ...crossShardTransferShardSets(unsigned, this.options.context.shardCount),
       committedHere: committed, since: this.options.clock.now(), rounds: 0, nextRoundAt: 0, proofs: new Map(), committed: new Map(), asked: new Set(),
     });
     this.#timer ??= this.options.clock.setTimer(this.options.retryMs, () => this.#tick());

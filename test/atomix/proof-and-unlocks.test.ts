@@ -41,7 +41,7 @@ import { FRAME_ATOMIX, atomixFrameHeight, decodeAtomix, encodeAtomix } from "../
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { atomixUnlockCross, atomixUnlockProofsAt, atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
-import { crossShardInputShards, decodeUnsignedCrossShardTransfer } from "../../src/ledger/kinds/atomix.js";
+import { crossShardInputShards, crossShardTransferShardSets, crossShardTransferShards, crossShardTransferUnsigned, decodeUnsignedCrossShardTransfer } from "../../src/ledger/kinds/atomix.js";
 import { actingMembers, isActingMember } from "../../src/atomix/watcher.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { RecordCursor } from "../../src/ledger/records.js";
@@ -303,8 +303,11 @@ describe("unlock kinds", () => {
     assert.deepEqual(atomixUnlockCross(commit.bytes), decodeAtomixUnlock(commit.bytes).cross);
     assert.deepEqual(crossShardInputShards(x.unsigned, SHARDS), [0, 1]);
     for (const [tx, shardCount] of [[x.unsigned, SHARDS], [y.unsigned, SHARDS], [x.unsigned, 3], [y.unsigned, 5]] as const) {
-      assert.deepEqual(crossShardInputShards(tx, shardCount), decodeUnsignedCrossShardTransfer(tx).inputs.map((input) => shardOfOwner(input.owner, shardCount)));
+      const inputs = decodeUnsignedCrossShardTransfer(tx).inputs.map((input) => shardOfOwner(input.owner, shardCount));
+      assert.deepEqual(crossShardInputShards(tx, shardCount), inputs);
+      assert.deepEqual(crossShardTransferShardSets(tx, shardCount), { shards: crossShardTransferShards(tx, shardCount), inputShards: [...new Set(inputs)] });
     }
+    for (const { bytes, unsigned } of [x, y]) assert.deepEqual(crossShardTransferUnsigned(bytes), unsigned);
     const members = Array.from({ length: 7 }, () => rng.bytes(32));
     // Two members sharing their first four bytes: the rank ties and the key decides.
     members[6]!.set(members[5]!.subarray(0, 4));

@@ -276,6 +276,20 @@ export function crossShardTransferShards(tx: Uint8Array, shardCount: number): nu
   return distinctShards(ownerShardsOf(tx, shardCount));
 }
 
+/**
+ * The distinct shards a cross-shard transfer (signed or unsigned encoding) touches, ascending, and
+ * its distinct input shards in input order: each owner hashed once for both.
+ */
+export function crossShardTransferShardSets(tx: Uint8Array, shardCount: number): { readonly shards: number[]; readonly inputShards: number[] } {
+  const owners = ownerShardsOf(tx, shardCount);
+  return { shards: distinctShards(owners), inputShards: [...new Set(owners.subarray(0, inputCountOf(tx)))] };
+}
+
+/** The unsigned encoding of a signed cross-shard transfer its scan accepted (one a final block holds), a view. */
+export function crossShardTransferUnsigned(tx: Uint8Array): Uint8Array {
+  return tx.subarray(0, unsignedLength(inputCountOf(tx), outputCountOf(tx)));
+}
+
 /** The shard of each input of a cross-shard transfer (signed or unsigned encoding), in input order. */
 export function crossShardInputShards(tx: Uint8Array, shardCount: number): number[] {
   return Array.from(ownerShardsOf(tx, shardCount, true));
