@@ -18,7 +18,7 @@
  * commit), ATOMIX_BENCH_WINDOW the closed loop's window (default 4,000, `ios start`'s), ATOMIX_BENCH_OUT
  * the results file, ATOMIX_BENCH_PROFILE=DIR has every validator i of run k write `--cpu-prof`
  * profiles into DIR/run-<k>-v<i> (one file per thread, thread 0 the main one; the profiler's own
- * cost inflates such a run's figures). Closed loop, each mix's throughput is at most window ÷ latency and accounts ÷
+ * cost inflates such a run's figures; scripts/cpuprofile-summary.mjs sums them by function). Closed loop, each mix's throughput is at most window ÷ latency and accounts ÷
  * cross-shard latency: raise both (e.g. 16,000 and 12,000) to compare the mixes at saturation. Not benny: one run is seconds of a whole network.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -21,13 +21,15 @@
  *            learns of X from nobody else. Asking first spares a shard that its client already
  *            served an unlock per acting member, and asking f + 1 first costs such a shard
  *            (f + 1)² queries and answers per X instead of (f + 1) · n.
- *   notice   each member of a shard, as it applies unlocks-to-commit in a final height, tells
- *            every member of their transfers' other input shards, one message per shard and
- *            height listing those transfers: a watcher that hears "committed" from f + 1
- *            members of every other shard X touches (one of them honest) while its own shard
- *            has committed X stops watching it, with no query, answer or unlock. When the client
- *            delivered, the confirm step thus costs a txid per member pair and height instead of
- *            (f + 1)² queries and answers per transfer after the grace period.
+ *   notice   the 2f + 1 members of a shard ranked first for X (f + 1 of them honest), as they
+ *            apply X's unlock-to-commit in a final height, tell the members of X's other input
+ *            shards that act on X (the f + 1 ranked first there: no other member watches it),
+ *            one message per member and height listing those transfers: a watcher that hears
+ *            "committed" from f + 1 members of every other shard X touches (one of them honest)
+ *            while its own shard has committed X stops watching it, with no query, answer or
+ *            unlock. When the client delivered, the confirm step thus costs (2f + 1)(f + 1)
+ *            txids per other input shard instead of (f + 1)² queries and answers per transfer
+ *            after the grace period.
  * Every input shard guards its own locks: one that never saw X is asked for its decision, which
  * makes it decide, and if it locked X its own watchers take over. X's only input shard settles X
  * with its lock (src/atomix/phases.ts): its watchers go straight to the confirm step.
@@ -63,7 +65,7 @@ import { sha256 } from "../crypto/sha256.js";
 import type { EpochContext } from "../epoch/interface.js";
 import { IosError, hasCodeIn } from "../errors.js";
 import { toHex } from "../hex.js";
-import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds/atomix.js";
+import { crossShardInputShards, crossShardTransferShardSets, crossShardTransferUnsigned } from "../ledger/kinds/atomix.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../ledger/errors.js";
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
 import type { DecisionVerifier } from "../ledger/kinds/interface.js";
@@ -75,7 +77,7 @@ import type { Clock, TimerHandle } from "../runtime/interface.js";
 import { coordinatorShard, unlockFor } from "./client.js";
 import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, isLockDecision, type AtomixDecision, type AtomixPhase } from "./phases.js";
 import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
-import { atomixUnlockTxid, decodeAtomixUnlock } from "../ledger/kinds/atomix-unlock.js";
+import { atomixUnlockCross, atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
 
 export const ATOMIX_MESSAGES = {
   QUERY: messageType("atomix", 0),
@@ -120,6 +122,11 @@ interface Watched {
   /** The signed transfer, as the own shard's final block holds it. */
   readonly x: Uint8Array;
   readonly unsigned: Uint8Array;
+  /** The shards X touches and its input shards, distinct, ascending (one SHA-256 per owner, once per watch). */
+  readonly shards: readonly number[];
+  readonly inputShards: readonly number[];
+  /** Whether the own shard's final chain committed X: set once known ("committed" is never left), so notices need no store read. */
+  committedHere: boolean;
   readonly since: number;
   /** Rounds run so far, and when the next one is due (exponential backoff). */
   rounds: number;
@@ -168,20 +175,27 @@ export class AtomixWatcher {
   /**
    * A final height of the own shard moved these decisions (`included`: its included
    * transactions, where each applied decision's transaction lies): for the unlocks-to-commit
-   * among them, every member of each other input shard of their transfers is told, in one message
-   * per shard (module doc, notice).
+   * among them that this member ranks among the 2f + 1 first for, the acting members of each
+   * other input shard of their transfers are told, in one message per member (module doc, notice).
    */
   noticeCommitted(decisions: readonly AtomixDecision[], included: readonly Uint8Array[]): void {
     if (this.#stopped) return;
+    const own = this.options.context.members(this.options.shard);
+    const self = own.findIndex((key) => sameBytes(key, this.options.self));
     const byShard = new Map<number, Uint8Array[]>();
     for (const decision of decisions) {
       if (decision.phase !== "committed" || isLockDecision(decision) || decision.position === undefined) continue;
       // Its other shards' notices may have come first: the own commit completes the watch.
       const key = toHex(decision.crossTxid);
       const watched = this.#watched.get(key);
-      if (watched !== undefined && this.#confirmedElsewhere(watched)) this.#endByNotices(key);
-      const { cross } = decodeAtomixUnlock(included[decision.position]!);
-      for (const k of new Set(crossShardInputShards(cross, this.options.context.shardCount))) {
+      if (watched !== undefined) {
+        watched.committedHere = true;
+        if (this.#confirmedElsewhere(watched)) this.#endByNotices(key);
+      }
+      // f + 1 notices end a watch: 2f + 1 senders bring them whatever f members do.
+      if (self < 0 || ranksBefore(own, decision.crossTxid, self) > 2 * faultsOf(own.length)) continue;
+      // A final height's unlock: X is read in place (its block's checks passed), only its inputs' owners hashed.
+      for (const k of distinctShards(crossShardInputShards(atomixUnlockCross(included[decision.position]!), this.options.context.shardCount))) {
         if (k === this.options.shard) continue;
         const list = byShard.get(k);
         if (list === undefined) byShard.set(k, [decision.crossTxid]);
@@ -189,22 +203,36 @@ export class AtomixWatcher {
       }
     }
     for (const [k, txids] of byShard) {
-      const members = this.options.context.members(k).map(toHex);
-      for (let at = 0; at < txids.length; at += MAX_NOTICE_TXIDS) {
-        const chunk = txids.slice(at, at + MAX_NOTICE_TXIDS);
-        const writer = BinaryWriter.ofSize(2 + chunk.length * TXID_BYTES).u16(chunk.length);
-        for (const txid of chunk) writer.bytes(txid);
-        this.#channels[this.options.shard]!.broadcast(members, ATOMIX_MESSAGES.COMMITTED, writer.finish());
-      }
+      // Each member hears of the transfers it acts on only: no other member of shard k watches them.
+      const members = this.options.context.members(k);
+      const faults = faultsOf(members.length);
+      members.forEach((member, i) => {
+        const acted = txids.filter((txid) => ranksBefore(members, txid, i) <= faults);
+        for (let at = 0; at < acted.length; at += MAX_NOTICE_TXIDS) {
+          const chunk = acted.slice(at, at + MAX_NOTICE_TXIDS);
+          const writer = BinaryWriter.ofSize(2 + chunk.length * TXID_BYTES).u16(chunk.length);
+          for (const txid of chunk) writer.bytes(txid);
+          this.#channels[this.options.shard]!.send(toHex(member), ATOMIX_MESSAGES.COMMITTED, writer.finish());
+        }
+      });
     }
   }
 
-  /** Watches a lock the own shard's final chain holds (`x`: the signed transfer, `txid` its txid). */
-  watch(x: Uint8Array, txid: Uint8Array): void {
+  /**
+   * Watches a lock the own shard's final chain holds (`x`: the signed transfer, `txid` its txid);
+   * `committed` when that chain already committed X (its lock settled it).
+   */
+  watch(x: Uint8Array, txid: Uint8Array, committed = false): void {
+    // Most locks are other members' to act on: that is decided first, before any copy or hex key.
+    if (this.#stopped || !this.#acts(txid)) return;
     const key = toHex(txid);
-    if (this.#stopped || this.#watched.has(key) || !this.#acts(txid)) return;
-    const unsigned = x.subarray(0, scanTransaction(x).unsignedEnd);
-    this.#watched.set(key, { txid, x: Uint8Array.from(x), unsigned: Uint8Array.from(unsigned), since: this.options.clock.now(), rounds: 0, nextRoundAt: 0, proofs: new Map(), committed: new Map(), asked: new Set() });
+    if (this.#watched.has(key)) return;
+    // X as the own final chain holds it: its scan passed there.
+    const unsigned = Uint8Array.from(crossShardTransferUnsigned(x));
+    this.#watched.set(key, {
+      txid, x: Uint8Array.from(x), unsigned, ...crossShardTransferShardSets(unsigned, this.options.context.shardCount),
+      committedHere: committed, since: this.options.clock.now(), rounds: 0, nextRoundAt: 0, proofs: new Map(), committed: new Map(), asked: new Set(),
+    });
     this.#timer ??= this.options.clock.setTimer(this.options.retryMs, () => this.#tick());
   }
 
@@ -222,7 +250,7 @@ export class AtomixWatcher {
 
   /** Whether this member is among the f + 1 that act for `txid` (module doc). */
   #acts(txid: Uint8Array): boolean {
-    return actingMembers(this.options.context.members(this.options.shard), txid).some((key) => sameBytes(key, this.options.self));
+    return isActingMember(this.options.context.members(this.options.shard), txid, this.options.self);
   }
 
   #tick(): void {
@@ -251,7 +279,7 @@ export class AtomixWatcher {
     const { shard, context } = this.options;
     const here = this.options.phaseOf(watched.txid);
     if (here === undefined || here.phase === "aborted" || here.phase === "refused") return false;
-    const shards = crossShardTransferShards(watched.unsigned, context.shardCount);
+    const { shards, inputShards } = watched;
     const coordinates = coordinatorShard(watched.unsigned, context.shardCount) === shard;
     if (here.proof !== undefined) watched.proofs.set(shard, here.proof);
     if (here.phase === "committed") {
@@ -273,7 +301,6 @@ export class AtomixWatcher {
       }
       return true;
     }
-    const inputShards = [...new Set(crossShardInputShards(watched.unsigned, context.shardCount))];
     for (const k of inputShards) if (!watched.proofs.has(k)) this.#sendToShard(k, ATOMIX_MESSAGES.QUERY, watched.x, watched.txid);
     const unlock = unlockFor(watched.unsigned, watched.proofs, context.shardCount);
     if (unlock !== undefined) {
@@ -362,14 +389,20 @@ export class AtomixWatcher {
       const watched = this.#watched.get(key);
       if (watched === undefined) continue;
       this.#countCommitted(watched, k, from);
-      if (this.#confirmedElsewhere(watched) && this.options.phaseOf(watched.txid)?.phase === "committed") this.#endByNotices(key);
+      if (this.#confirmedElsewhere(watched) && this.#committedHere(watched)) this.#endByNotices(key);
     }
   }
 
   /** Whether f + 1 members of every other shard X touches said they committed it. */
   #confirmedElsewhere(watched: Watched): boolean {
     const { shard, context } = this.options;
-    return crossShardTransferShards(watched.unsigned, context.shardCount).every((k) => k === shard || (watched.committed.get(k)?.size ?? 0) > faultsOf(context.members(k).length));
+    return watched.shards.every((k) => k === shard || (watched.committed.get(k)?.size ?? 0) > faultsOf(context.members(k).length));
+  }
+
+  /** Whether the own shard's final chain committed X (read from the store until it did). */
+  #committedHere(watched: Watched): boolean {
+    watched.committedHere ||= this.options.phaseOf(watched.txid)?.phase === "committed";
+    return watched.committedHere;
   }
 
   #endByNotices(key: string): void {
@@ -410,11 +443,42 @@ export class AtomixWatcher {
   }
 }
 
-/** The f + 1 members of a shard ranked first for `txid` (u32 of txid XOR u32 of key, then the key): one of them is honest. */
+/** The f + 1 members of a shard ranked first for `txid` (`rankedMembers`): one of them is honest. */
 export function actingMembers(members: readonly Uint8Array[], txid: Uint8Array): Uint8Array[] {
+  return rankedMembers(members, txid).slice(0, faultsOf(members.length) + 1);
+}
+
+/** A shard's members in their order for `txid`: u32 of txid XOR u32 of key, then the key. */
+export function rankedMembers(members: readonly Uint8Array[], txid: Uint8Array): Uint8Array[] {
   const prefix = readU32(txid, 0);
-  const ranked = members.map((key) => ({ key, rank: (readU32(key, 0) ^ prefix) >>> 0 })).sort((a, b) => a.rank - b.rank || Buffer.compare(a.key, b.key));
-  return ranked.slice(0, faultsOf(members.length) + 1).map(({ key }) => key);
+  return members.map((key) => ({ key, rank: (readU32(key, 0) ^ prefix) >>> 0 })).sort((a, b) => a.rank - b.rank || Buffer.compare(a.key, b.key)).map(({ key }) => key);
+}
+
+/**
+ * Whether `self` is among `actingMembers(members, txid)`, without ranking or allocating: it is iff
+ * it is a member and fewer than f + 1 members rank before it (every member's lock asks this).
+ */
+export function isActingMember(members: readonly Uint8Array[], txid: Uint8Array, self: Uint8Array): boolean {
+  const at = members.findIndex((key) => sameBytes(key, self));
+  return at >= 0 && ranksBefore(members, txid, at) <= faultsOf(members.length);
+}
+
+/** How many members rank before member `at` for `txid` (`rankedMembers`' order). */
+function ranksBefore(members: readonly Uint8Array[], txid: Uint8Array, at: number): number {
+  const prefix = readU32(txid, 0);
+  const self = members[at]!;
+  const rank = (readU32(self, 0) ^ prefix) >>> 0;
+  let before = 0;
+  for (const key of members) {
+    const other = (readU32(key, 0) ^ prefix) >>> 0;
+    if (other < rank || (other === rank && Buffer.compare(key, self) < 0)) before++;
+  }
+  return before;
+}
+
+/** Distinct shards of a list, in order of first appearance. */
+function distinctShards(shards: readonly number[]): number[] {
+  return [...new Set(shards)];
 }
 
 /** f of a shard of n members: ⌊(n − 1) / 3⌋. */

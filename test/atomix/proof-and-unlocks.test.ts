@@ -40,7 +40,9 @@ import { BACKENDS } from "../store/backends.js";
 import { FRAME_ATOMIX, atomixFrameHeight, decodeAtomix, encodeAtomix } from "../../src/api/stream-codec.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
-import { atomixUnlockProofsAt, atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
+import { atomixUnlockCross, atomixUnlockProofsAt, atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
+import { crossShardInputShards, crossShardTransferShardSets, crossShardTransferShards, crossShardTransferUnsigned, decodeUnsignedCrossShardTransfer } from "../../src/ledger/kinds/atomix.js";
+import { actingMembers, isActingMember } from "../../src/atomix/watcher.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { RecordCursor } from "../../src/ledger/records.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
@@ -294,6 +296,35 @@ describe("unlock kinds", () => {
     assert.equal(record.inputCount, 1);
     assert.equal(record.outputCount, 1);
     assert.deepEqual(Buffer.from(record.createdKey(0)), Buffer.concat([x.txid, Buffer.from([1, 0, 0, 0])]));
+  });
+
+  it("what watchers read cheaply answers as before: X read in place in an unlock, an input shard hashed without the outputs, the acting members without ranking (every member, 200 txids, a non-member)", () => {
+    const commit = unlockFor(x.unsigned, new Map([[0, acceptedIn(0)], [1, acceptedIn(1)]]), SHARDS)!;
+    assert.deepEqual(atomixUnlockCross(commit.bytes), decodeAtomixUnlock(commit.bytes).cross);
+    assert.deepEqual(crossShardInputShards(x.unsigned, SHARDS), [0, 1]);
+    for (const [tx, shardCount] of [[x.unsigned, SHARDS], [y.unsigned, SHARDS], [x.unsigned, 3], [y.unsigned, 5]] as const) {
+      const inputs = decodeUnsignedCrossShardTransfer(tx).inputs.map((input) => shardOfOwner(input.owner, shardCount));
+      assert.deepEqual(crossShardInputShards(tx, shardCount), inputs);
+      assert.deepEqual(crossShardTransferShardSets(tx, shardCount), { shards: crossShardTransferShards(tx, shardCount), inputShards: [...new Set(inputs)] });
+    }
+    for (const { bytes, unsigned } of [x, y]) assert.deepEqual(crossShardTransferUnsigned(bytes), unsigned);
+    const members = Array.from({ length: 7 }, () => rng.bytes(32));
+    // Two members sharing their first four bytes: the rank ties and the key decides.
+    members[6]!.set(members[5]!.subarray(0, 4));
+    const outsider = rng.bytes(32);
+    let acting = 0;
+    for (let k = 0; k < 200; k++) {
+      const txid = k === 0 ? Uint8Array.from([...members[5]!.subarray(0, 4), ...rng.bytes(28)]) : rng.bytes(32);
+      const ranked = actingMembers(members, txid);
+      assert.equal(ranked.length, 3);
+      for (const key of members) {
+        const expected = ranked.some((r) => sameBytes(r, key));
+        assert.equal(isActingMember(members, txid, key), expected);
+        if (expected) acting++;
+      }
+      assert.equal(isActingMember(members, txid, outsider), false);
+    }
+    assert.equal(acting, 600);
   });
 
   it("a proof's verdict is read from its frame alone (proofAccepts), which is how unlockFor picks commit or abort; a malformed frame is TX_PROOF_MALFORMED", () => {

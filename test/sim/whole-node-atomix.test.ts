@@ -16,6 +16,7 @@ import { atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
 import { runCrossShardTransfer, signCrossShardTransfer, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { CommitteeProofVerifier, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
 import { atomixAccess, caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
+import { ATOMIX_MESSAGES, rankedMembers } from "../../src/atomix/watcher.js";
 import { ATOMIX_GRACE_MS, ATOMIX_RETRY_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
@@ -64,8 +65,18 @@ async function settle(nodes: ValidatorCluster, promise: Promise<unknown>, transf
 
 describe("Atomix between whole PoB validators", () => {
   it("a transfer with inputs in both shards commits everywhere: locks, proofs that verify offline, outputs in both shards, supply conserved", async () => {
-    const { genesis, accounts, cluster: nodes, positions } = cluster("atomix-commit");
+    const { sim, genesis, accounts, cluster: nodes, positions } = cluster("atomix-commit");
     const { byShard, coin } = payers(accounts, positions);
+    // Commit notices go to the members that act on each transfer they list, and to no other (watcher.ts, notice).
+    const noticed: { from: string; to: string; txids: string[] }[] = [];
+    for (let shard = 0; shard < WHOLE_NODE.shards; shard++) {
+      for (const id of nodes.members(shard)) {
+        sim.network.intercept(id, (to, type, payload) => {
+          if (type === ATOMIX_MESSAGES.COMMITTED) noticed.push({ from: id, to, txids: Array.from({ length: (payload.length - 2) / 32 }, (_, k) => toHex(payload.subarray(2 + 32 * k, 34 + 32 * k))) });
+          return payload;
+        });
+      }
+    }
     const [a0, b0] = byShard(0);
     const [a1] = byShard(1);
     const chain = nodes.context.chain;
@@ -134,6 +145,15 @@ describe("Atomix between whole PoB validators", () => {
     assert.equal(watchers.reduce((n, w) => n + w.stats.queries + w.stats.answers, 0), 0, "no query, no answer");
     assert.equal(watchers.reduce((n, w) => n + w.stats.relayed, 0), 0, "no unlock relayed to a shard that committed");
     assert.ok(watchers.every((w) => w.watching === 0), "nothing left to watch");
+    // Each shard's f + 1 members acting on X heard from the 2f + 1 members of the other ranked first for X: (2f + 1)(f + 1) notices per shard, each of X alone.
+    const ranked = [0, 1].map((shard) => rankedMembers(nodes.members(shard).map((id) => Buffer.from(id, "hex")), x.txid).map(toHex));
+    const [acting, senders] = [actors, 2 * actors - 1].map((count) => ranked.map((order) => new Set(order.slice(0, count))));
+    assert.equal(noticed.length, 2 * (2 * actors - 1) * actors);
+    for (const { from, to, txids } of noticed) {
+      assert.deepEqual(txids, [toHex(x.txid)]);
+      const [sent, received] = [from, to].map((id) => (nodes.members(0).includes(id) ? 0 : 1));
+      assert.ok(sent !== received && senders![sent]!.has(from) && acting![received]!.has(to), "from a sender ranked among the 2f + 1 first to a member acting on X");
+    }
     assert.deepEqual(nodes.failures, []);
     await nodes.stop();
   });

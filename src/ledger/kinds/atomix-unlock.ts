@@ -23,7 +23,7 @@
  * (atomix-citations.ts); the block's decoding gives the unlock back as submitted.
  *
  * API: `atomixUnlockCommitKind`, `atomixUnlockAbortKind`, `encodeAtomixUnlock`, `decodeAtomixUnlock`,
- * `atomixUnlockTxid`, `atomixUnlockProofsAt`.
+ * `atomixUnlockTxid`, `atomixUnlockProofsAt`, `atomixUnlockCross`.
  */
 import { BinaryReader, BinaryWriter, readU16 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -50,6 +50,8 @@ export interface AtomixUnlock {
 }
 
 const crossOf = (tx: Uint8Array): Uint8Array => tx.subarray(HEADER.bytes, HEADER.bytes + readU16(tx, HEADER.offset.crossLength));
+/** X's unsigned encoding inside an unlock that `scan` accepted (one a final block holds), a view: nothing decoded or copied. */
+export const atomixUnlockCross = crossOf;
 /** Where an unlock's u8 proof count lies: after X (framing read, not checked; atomix-citations.ts walks the proofs from there). */
 export const atomixUnlockProofsAt = (tx: Uint8Array): number => HEADER.bytes + readU16(tx, HEADER.offset.crossLength);
 

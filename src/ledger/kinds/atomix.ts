@@ -256,10 +256,10 @@ function encode(tx: CrossShardTransfer): Uint8Array<ArrayBuffer> {
 const inputOwnerAt = (i: number): number => inputAt(i) + INPUT.offset.owner;
 const ownerView = (tx: Uint8Array, at: number): Uint8Array => tx.subarray(at, at + PUBLIC_KEY_BYTES);
 
-/** The shard of each input owner, then of each output owner, of a cross-shard transfer (signed or unsigned encoding). */
-function ownerShardsOf(x: Uint8Array, shardCount: number): Uint16Array {
+/** The shard of each input owner, then of each output owner (`inputsOnly`: none), of a cross-shard transfer (signed or unsigned encoding). */
+function ownerShardsOf(x: Uint8Array, shardCount: number, inputsOnly = false): Uint16Array {
   const inputCount = inputCountOf(x);
-  const outputCount = outputCountOf(x);
+  const outputCount = inputsOnly ? 0 : outputCountOf(x);
   const owners = new Uint16Array(inputCount + outputCount);
   for (let i = 0; i < inputCount; i++) owners[i] = shardOfOwner(ownerView(x, inputOwnerAt(i)), shardCount);
   for (let j = 0; j < outputCount; j++) owners[inputCount + j] = shardOfOwner(ownerView(x, outputAt(inputCount, j) + OUTPUT.offset.owner), shardCount);
@@ -276,9 +276,23 @@ export function crossShardTransferShards(tx: Uint8Array, shardCount: number): nu
   return distinctShards(ownerShardsOf(tx, shardCount));
 }
 
+/**
+ * The distinct shards a cross-shard transfer (signed or unsigned encoding) touches, ascending, and
+ * its distinct input shards in input order: each owner hashed once for both.
+ */
+export function crossShardTransferShardSets(tx: Uint8Array, shardCount: number): { readonly shards: number[]; readonly inputShards: number[] } {
+  const owners = ownerShardsOf(tx, shardCount);
+  return { shards: distinctShards(owners), inputShards: [...new Set(owners.subarray(0, inputCountOf(tx)))] };
+}
+
+/** The unsigned encoding of a signed cross-shard transfer its scan accepted (one a final block holds), a view. */
+export function crossShardTransferUnsigned(tx: Uint8Array): Uint8Array {
+  return tx.subarray(0, unsignedLength(inputCountOf(tx), outputCountOf(tx)));
+}
+
 /** The shard of each input of a cross-shard transfer (signed or unsigned encoding), in input order. */
 export function crossShardInputShards(tx: Uint8Array, shardCount: number): number[] {
-  return Array.from(ownerShardsOf(tx, shardCount).subarray(0, inputCountOf(tx)));
+  return Array.from(ownerShardsOf(tx, shardCount, true));
 }
 
 /** X's owners' shards, once X is found to touch two shards or more (TX_NOT_CROSS_SHARD): a rule every Atomix kind has. */

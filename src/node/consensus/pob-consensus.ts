@@ -936,7 +936,7 @@ export class PobShardConsensus implements ShardDriver {
       this.#noteEpoch(changeProofs, committed.height, proverOf);
       // A lock is watched until it is consumed or released; a lock that settled X here, until its other shards committed.
       for (const decision of outcome.atomix) {
-        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix?.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid);
+        if (decision.phase !== "refused" && isLockDecision(decision)) this.atomix?.watch(outcome.includedTransactions[includedPosition(outcome, decision)]!, decision.txid, decision.phase === "committed");
       }
       // The unlocks-to-commit applied here, told to their transfers' other input shards (src/atomix/watcher.ts, notice).
       this.atomix?.noticeCommitted(outcome.atomix, outcome.includedTransactions);
