@@ -616,8 +616,7 @@ export class PobNode {
     const key = toHex(hash);
     if (this.held.has(key) || this.recent.has(key) || this.held.size >= MAX_HELD_BLOCKS) return false;
     this.held.set(key, { hash, bytes, receivedAt: this.deps.clock.now(), txCount: header.txCount, bodyBytes: header.bodyBytes, decoded });
-    this.releaseBlockWaiters();
-    this.bft?.hurry();
+    this.workArrived();
     return true;
   }
 
@@ -673,8 +672,14 @@ export class PobNode {
     const txid = transactionIdIfWellFormed(tx);
     if (txid === undefined) return;
     this.mempool.set(toHex(txid), Uint8Array.from(tx));
+    this.workArrived();
+  }
+
+  /** Wakes a leader waiting for work, and ends a view's quiet allowance — unless the height rests, where work changes nothing. */
+  private workArrived(): void {
     this.releaseBlockWaiters();
-    this.bft?.hurry();
+    const bft = this.bft;
+    if (bft !== undefined && !this.restingAt(this.baseHeight + bft.height)) bft.hurry();
   }
 
   private restingAt(height: number): boolean {
