@@ -486,6 +486,30 @@ describe("a lone member to which the producer owes service (its relay lost on th
   });
 });
 
+describe("a relay sent before the producer was heard (its driver not up yet, as at a switch)", () => {
+  it("goes again at the producer's first sign of life: final without the client's resend, and no member takes the producer for a censor", async () => {
+    const { sim, accounts, cluster, positions } = cluster5x2(simSeed("whole-node-relay-before-heard"));
+    const [first] = planTransfers(accounts, cluster.context.chain, positions).map((round) => round.filter((t) => t.shard === 0));
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    const [member, ...others] = cluster.members(0).filter((id) => id !== producer);
+    const refusedBy = (id: string) => (cluster.node(id)!.driver as PobShardConsensus).node.stats.refused.get("PROPOSAL_UNVOUCHED_SUSPENSION") ?? 0;
+    // From the start, for less than SUSPEND_AFTER_MS: nothing of the producer reaches the member, and the member's relays to it are lost.
+    const cutMs = SUSPEND_AFTER_MS - 500;
+    sim.network.intercept(producer, (to, _type, payload) => (to === member && sim.now() < cutMs ? undefined : payload));
+    sim.network.intercept(member!, (to, type, payload) => (to === producer && type === TX_RELAY && sim.now() < cutMs ? undefined : payload));
+    await cluster.advance(cutMs / 2);
+    const [transfer] = first!;
+    const [answer] = await cluster.submitAndWait(0, [transfer!.bytes], member);
+    assert.equal(answer!.outcome, "accepted", "relayed, and lost");
+    assert.ok(await cluster.advance(cutMs + 2_000, () => cluster.status(member!, transfer!.txid)?.state === "final"), `final where it was sent (${JSON.stringify(cluster.status(member!, transfer!.txid))})`);
+    // Long enough for an unserved relay to make the member a suspicious leader (SERVICE_OVERDUE_MS, then SUSPEND_AFTER_MS of ignored heartbeats).
+    await cluster.advance(RELAY_ANSWER_MS);
+    assert.deepEqual([member!, ...others].map(refusedBy), [0, 0, 0, 0], "no member refused a suspension: none was proposed");
+    assert.ok(cluster.replicas(0).every((node) => node.driver.status(Buffer.from(transfer!.txid, "hex")).state === "final"), "final on every replica");
+    await cluster.stop();
+  });
+});
+
 describe("one double spend sent to two believable validators", () => {
   for (const seed of ["whole-node-double-1", "whole-node-double-2"]) {
     it(`${seed}: exactly one spend is final on every replica, the other is refused with a code where it was sent`, async () => {

@@ -187,6 +187,8 @@ export interface PobNodeDependencies {
   readonly log?: FinalityLog;
   /** Whether a transaction this validator relayed to `producer` has waited unsealed longer than `ms` (default: never). */
   readonly owesService?: (producer: PeerId, ms: number) => boolean;
+  /** A sign of life from a drawn believable validator (a sealed block, a heartbeat), before `owesService` is asked. */
+  readonly onHeard?: (producer: PeerId) => void;
   /**
    * The sealed optimistic blocks of this replica's stored final heights, by hash: what it serves
    * peers catching up once its memory no longer holds them (after a restart, or long after).
@@ -515,6 +517,7 @@ export class PobNode {
   /** A sign of life from a drawn believable validator (a sealed block or a heartbeat), unless it withholds service from this member. */
   private heardFrom(key: string): void {
     if (!this.lastSeen.has(key)) return;
+    this.deps.onHeard?.(key);
     const now = this.deps.clock.now();
     if (this.deps.owesService?.(key, SERVICE_OVERDUE_MS) === true) this.owedAt.set(key, now);
     if (now - (this.owedAt.get(key) ?? -Infinity) < CENSORSHIP_MEMORY_MS) return;

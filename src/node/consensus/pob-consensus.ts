@@ -240,6 +240,8 @@ export class PobShardConsensus implements ShardDriver {
   #relayTimer: TimerHandle | undefined;
   /** Relayer side: transactions relayed and not answered yet, oldest first, with their assignee and bytes (handed on at a stop). */
   readonly #relayed = new Map<string, { readonly peer: PeerId; readonly txid: Uint8Array; readonly tx: Uint8Array; readonly at: number }>();
+  /** The producers this driver has heard from (a sealed block or a heartbeat) since it started. */
+  readonly #heard = new Set<PeerId>();
   #relaySweep: TimerHandle | undefined;
   /** Submissions under way (awaiting the verifier): `unansweredRelays` waits for them. */
   readonly #submissions = new Set<Promise<readonly SubmitResult[]>>();
@@ -402,7 +404,7 @@ export class PobShardConsensus implements ShardDriver {
           spent: (txid, index) => state.getUtxo(txid, index) === undefined && (sameBytes(txid, context.chain) || state.getTransactionLocation(txid) !== undefined),
         },
         accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash), keepBlocks: (blocks) => state.keepOrderedBlocks(blocks),
-        owesService: (producer, ms) => this.#owes(producer, ms), atomix,
+        owesService: (producer, ms) => this.#owes(producer, ms), onHeard: (producer) => this.#heardFrom(producer), atomix,
         ...(this.#log === undefined ? {} : { log: this.#log }),
         ...(rule === undefined ? {} : { swaps: rule }),
       },
@@ -580,6 +582,20 @@ export class PobShardConsensus implements ShardDriver {
       if (entry.peer === peer) return true;
     }
     return false;
+  }
+
+  /**
+   * The first sign of life from `producer` since this driver started: what was relayed to it before then went to a
+   * validator maybe not running yet (switching epochs, syncing), which drops relays, so it is relayed again, counted
+   * from now. Otherwise those relays looked unserved after SERVICE_OVERDUE_MS, this member took the producer for a
+   * censor, and its suspension, which no other member vouched for, cost a view at every height it led (a 2 × 4
+   * devnet stalled 6 s at an epoch whose producer moved in). Later relays are not sent twice.
+   */
+  #heardFrom(producer: PeerId): void {
+    if (this.#heard.has(producer)) return;
+    this.#heard.add(producer);
+    const waiting = [...this.#relayed.values()].filter((entry) => entry.peer === producer);
+    for (const { tx, txid } of waiting) this.#relay(tx, producer, txid);
   }
 
   /** Relayed transactions unanswered for RELAY_ANSWER_MS settle as RELAY_UNANSWERED (checked every second). */
