@@ -515,7 +515,7 @@ export class ValidatorNode {
   /** Asks peers' archives for links this validator missed, and answers theirs (PoB with an epoch length). */
   #catchUp: { readonly catchUp: LinkCatchUp; close(): void } | undefined;
   readonly #recentSwitches: EpochSwitch[] = [];
-  /** When (this node's clock) each epoch's configuration reached it, and when its shard began each epoch's heights (`#open`). */
+  /** When (this node's clock) the last two epochs' configurations reached it, and its shard began their heights (`#open`). */
   readonly #configuredAt = new Map<number, number>();
   readonly #openedAt = new Map<number, number>();
   readonly events = {
@@ -981,7 +981,7 @@ export class ValidatorNode {
     // Its committees' certificates (other shards' heights past their openings) prove Atomix locks here from now on.
     if (this.#run.role === "validator") this.#prepareHold(this.#run.hold, context, this.#contexts[context.epoch - 1]);
     const configuredAt = this.clock.now();
-    this.#configuredAt.set(context.epoch, configuredAt);
+    keepLatestTwo(this.#configuredAt, context.epoch, configuredAt);
     if (this.#caughtUpTimer !== undefined) this.clock.cancelTimer(this.#caughtUpTimer);
     this.#caughtUpTimer = undefined;
     if (by === "transition") {
@@ -1057,7 +1057,7 @@ export class ValidatorNode {
       this.#startRun(opening);
       if (carried.length > 0) void opening.driver.submit(carried).catch(this.#deps.onError);
       const epoch = run.context.epoch + 1;
-      this.#openedAt.set(epoch, this.clock.now());
+      keepLatestTwo(this.#openedAt, epoch, this.clock.now());
       this.#deps.logger.info({ code: "NODE_OPENING" satisfies NodeNoticeCode, epoch, shard: run.shard, height: run.hold.state.tip.height, carried: carried.length },
         `shard ${run.shard} reached epoch ${epoch}'s start: epoch ${run.context.epoch}'s committee goes on in epoch ${epoch}'s opening while the configuration is made`);
     } finally {
@@ -1467,6 +1467,12 @@ export function batchReachedAt(state: ShardState, context: EpochContext, height:
   const record = state.finalHeightRecord(height);
   invariant(record !== undefined && decodeProposal(record.proposal).swapIn !== undefined, "an instance ends at a final height carrying a swap-in");
   return batchAfter(decodeFinalHeightCertificate(record.certificate).batch, height - context.startHeight, context.epochLength!, moveIn(context, state.shard)!);
+}
+
+/** Sets `epoch`'s time and forgets every epoch before the one before it (`#batchStartsIn` reads two). */
+function keepLatestTwo(times: Map<number, number>, epoch: number, at: number): void {
+  times.set(epoch, at);
+  for (const earlier of times.keys()) if (earlier < epoch - 1) times.delete(earlier);
 }
 
 /** Two syncs of one shard in turn as one report (the first's join at an MSB, if any, kept); either may be absent. */
