@@ -420,6 +420,28 @@ describe("BFT view change", () => {
   });
 });
 
+describe("BFT with a member that missed the proposal (n = 3, f = 0: every member needed)", () => {
+  it("the leader sends its proposal again after its first prepare round fails, and the height is decided in view 0", () => {
+    const s = setup({ n: 3, seed: "late-member", viewTimeoutMs: 400 });
+    s.runTo(2);
+    // A later height's leader (height + view mod n) loses its first view-0 PROPOSE to one member, as to a member whose instance starts late.
+    const height = Math.max(...s.honest.map((i) => s.logs[i]!.lastHeight)) + 3;
+    const leader = height % 3;
+    const late = s.peers[(leader + 1) % 3]!;
+    let dropped = 0;
+    s.sim.network.intercept(s.peers[leader]!, (to, type, payload) => {
+      if (to !== late || type !== BFT_MESSAGES.PROPOSE || decodePropose(payload, 3, 1 << 20).height !== height) return payload;
+      return dropped++ === 0 ? undefined : payload;
+    });
+    const before = s.honest.map((i) => s.node(i).stats.viewChanges);
+    s.runTo(height);
+    assert.equal(dropped, 2, `${s.context}: the proposal went to the late member twice`);
+    assert.equal(s.logs[0]!.get(height)!.view, 0, `${s.context}: height ${height} decided in view 0`);
+    assert.deepEqual(s.honest.map((i) => s.node(i).stats.viewChanges), before, `${s.context}: no view change`);
+    assertSafeChains(s);
+  });
+});
+
 describe("BFT with f byzantine validators", () => {
   const kinds: Behaviour[] = ["silent", "silent-leader", "equivocating-leader", "bad-partial"];
   for (const n of [4, 7]) {

@@ -195,8 +195,11 @@ interface LeaderTask {
   readonly view: number;
   readonly proposal: Uint8Array;
   readonly hash: Uint8Array;
+  /** The PROPOSE message as broadcast: sent again once if the first prepare round fails. */
+  readonly message: Uint8Array;
   phase: "prepare" | "commit";
   prepareCert: CollectiveSignature | undefined;
+  proposeResent: boolean;
 }
 
 interface Accepted {
@@ -584,9 +587,10 @@ export class BftNode {
     const copy = Uint8Array.from(proposal);
     const hash = this.hashProposal(copy);
     this.accepted = { view, proposal: copy, hash };
-    this.leaderTask = { height, view, proposal: copy, hash, phase: "prepare", prepareCert: undefined };
+    const message = encodePropose({ height, view, proposal: copy, justification }, this.participants.length);
+    this.leaderTask = { height, view, proposal: copy, hash, message, phase: "prepare", prepareCert: undefined, proposeResent: false };
     this.extendViewForProposal();
-    this.deps.channel.broadcast(this.peers, BFT_MESSAGES.PROPOSE, encodePropose({ height, view, proposal: copy, justification }, this.participants.length));
+    this.deps.channel.broadcast(this.peers, BFT_MESSAGES.PROPOSE, message);
     this.runRound(this.leaderTask);
   }
 
@@ -620,6 +624,12 @@ export class BftNode {
     if (!result.ok) {
       if (this.leaderTask !== task) return;
       this.failedRounds++;
+      // A member may have missed the proposal (its instance started after the broadcast: a mover at an epoch's switch):
+      // once per view, it goes again, so the view is not lost for one late member (a committee of 3 needs them all).
+      if (task.phase === "prepare" && !task.proposeResent) {
+        task.proposeResent = true;
+        this.deps.channel.broadcast(this.peers, BFT_MESSAGES.PROPOSE, task.message);
+      }
       this.deps.clock.setTimer(this.retryMs, () => this.runRound(task));
       return;
     }
