@@ -670,6 +670,16 @@ export class PobNode {
     this.applyReady();
   }
 
+  /** One-league transactions this validator holds, not yet final: its driver hands them to the next at a switch. */
+  heldTransactions(): Uint8Array[] {
+    return [...this.mempool.values()];
+  }
+
+  /** Whether this validator holds `txid` as a one-league transaction not yet final. */
+  holdsTransaction(txid: Uint8Array): boolean {
+    return this.mempool.has(toHex(txid));
+  }
+
   private holdTransaction(tx: Uint8Array): void {
     if (this.closed || this.mempool.size >= MAX_BLOCK_TXS) return;
     const txid = transactionIdIfWellFormed(tx);

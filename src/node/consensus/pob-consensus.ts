@@ -555,7 +555,7 @@ export class PobShardConsensus implements ShardDriver {
 
   /**
    * The transactions this validator relayed and accepted for its clients that are neither sealed,
-   * final nor refused here: what the node hands to its next driver when this one stops (an epoch
+   * final nor refused here, and the one-league transactions it holds: what the node hands to its next driver when this one stops (an epoch
    * switch, an opening's end). The assignee may be a validator still switching or syncing, which
    * drops relays until its driver runs, and this driver's RELAY_UNANSWERED sweep stops with it: left
    * here, such a transaction would be accepted and then lost without a word to its client. The node
@@ -565,7 +565,10 @@ export class PobShardConsensus implements ShardDriver {
    */
   async unansweredRelays(): Promise<Uint8Array[]> {
     while (this.#submissions.size > 0) await Promise.allSettled([...this.#submissions]);
-    return [...this.#relayed.values()].filter(({ txid }) => this.#awaitsAnswer(txid)).map(({ tx }) => tx);
+    const relayed = [...this.#relayed.values()].filter(({ txid }) => this.#awaitsAnswer(txid)).map(({ tx }) => tx);
+    // A one-league shard's transactions wait in its members' holds until a leader orders them: a switch drops the hold with
+    // the driver, so they go to the next driver too (it checks them again; one ordered meanwhile is a duplicate there).
+    return [...relayed, ...this.node.heldTransactions()];
   }
 
   /** Whether a relayed transaction is still unanswered here: neither sealed, final nor refused. */
@@ -827,8 +830,8 @@ export class PobShardConsensus implements ShardDriver {
       const { of: { hash, block }, index } = optimistic;
       return { state: "optimistic", block: hash, producer: block.header.producer, inclusion: encodeInclusion(makeInclusion(block, index)) };
     }
-    // Relayed here and not answered yet: pending until sealed, final, refused or RELAY_UNANSWERED.
-    return this.#relayed.has(toHex(txid)) ? { state: "pending" } : status;
+    // Relayed here and not answered yet (pending until sealed, final, refused or RELAY_UNANSWERED), or held for a one-league leader.
+    return this.#relayed.has(toHex(txid)) || this.node.holdsTransaction(txid) ? { state: "pending" } : status;
   }
 
   /**
@@ -839,7 +842,7 @@ export class PobShardConsensus implements ShardDriver {
   #holds(txid: Uint8Array): boolean {
     const { state } = this.#pipeline.status(txid);
     if (state !== "unknown") return HELD_STATES.has(state);
-    return this.#optimistic.has(txid) || this.#relayed.has(toHex(txid));
+    return this.#optimistic.has(txid) || this.#relayed.has(toHex(txid)) || this.node.holdsTransaction(txid);
   }
 
   onConfirmations(listener: (event: BlockEvent) => void): () => void {
