@@ -9,7 +9,9 @@ import type { ValidatorNode } from "../../src/node/validator.js";
 import { decodeBlock } from "../../src/ledger/block.js";
 import { kindOfTransaction } from "../../src/ledger/kinds/registry.js";
 import { slashingKind } from "../../src/ledger/kinds/slashing.js";
-import { TxKind } from "../../src/ledger/transaction.js";
+import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import { shardOfOwner } from "../../src/ledger/shard.js";
+import type { KeyPair } from "../../src/ledger/keys.js";
 import type { StoreSettings } from "../../src/node/config.js";
 import type { AtomixAccess } from "../../src/atomix/client.js";
 import type { PeerId } from "../../src/net/interface.js";
@@ -60,6 +62,16 @@ export function pobCluster(options: PobClusterOptions) {
 /** A running normal validator of `shard` (not a believable producer): clients reach the shard through it. */
 export function entryOf(nodes: ValidatorCluster, shard: number): PeerId {
   return nodes.members(shard).find((id) => nodes.node(id) !== undefined && !nodes.context.leagues(shard).isBelievable(Buffer.from(id, "hex")))!;
+}
+
+/** A transfer of the first account of `shard` paying its genesis output, less `fee`, to itself: bytes and txid. */
+export function genesisSelfTransfer(nodes: ValidatorCluster, accounts: readonly KeyPair[], positions: ReadonlyMap<string, number>, shard: number, amount: bigint, fee: bigint) {
+  const payer = accounts.find((a) => shardOfOwner(a.publicKey, nodes.context.shardCount) === shard)!;
+  const { transaction, txid } = signTransaction({
+    kind: TxKind.Transfer, inputs: [{ txid: nodes.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }],
+    outputs: [{ owner: payer.publicKey, amount: amount - fee }],
+  }, [payer]);
+  return { bytes: encodeTransaction(transaction), txid };
 }
 
 /** The Atomix client's access to a simulated cluster: submits through `entryOf`, reads a shard's first replica, sleeps in virtual time. */

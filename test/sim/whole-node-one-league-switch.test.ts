@@ -11,14 +11,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BFT_MESSAGES } from "../../src/consensus/bft/codec.js";
 import { POB_MESSAGES } from "../../src/consensus/pob/protocol.js";
-import { toHex } from "../../src/hex.js";
-import { TxKind } from "../../src/ledger/kinds/interface.js";
-import { shardOfOwner } from "../../src/ledger/shard.js";
-import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { SETTLED_CHECK_MS } from "../../src/sim/validator-cluster.js";
-import { caseSeeds, entryOf, pobCluster, SIM_POLICY } from "./pob-cluster.js";
+import { caseSeeds, entryOf, genesisSelfTransfer, pobCluster, SIM_POLICY } from "./pob-cluster.js";
 
 const L = 10;
 const SHARDS = 2;
@@ -38,16 +34,12 @@ describe("a one-league transaction held at an epoch switch", () => {
       assert.deepEqual([...modes], ["one-league"], "every member of shard 0 in one league");
       const member = entryOf(cluster, 0);
       const node = cluster.node(member)!;
-      const payer = accounts.find((a) => shardOfOwner(a.publicKey, SHARDS) === 0)!;
-      const { transaction, txid } = signTransaction({
-        kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }],
-        outputs: [{ owner: payer.publicKey, amount: AMOUNT - FEE }],
-      }, [payer]);
+      const { bytes, txid } = genesisSelfTransfer(cluster, accounts, positions, 0, AMOUNT, FEE);
       // Until its driver stops at a boundary, the member neither shares what it holds nor gets a proposal through when it leads.
       let dropped = 0;
       sim.network.intercept(member, (_to, type, payload) => (type === POB_MESSAGES.TRANSACTION || type === BFT_MESSAGES.PROPOSE ? (dropped++, undefined) : payload));
       const epochAtSubmission = node.decidingEpoch;
-      const [answer] = await cluster.submitAndWait(0, [encodeTransaction(transaction)], member);
+      const [answer] = await cluster.submitAndWait(0, [bytes], member);
       assert.equal(answer?.outcome, "accepted", JSON.stringify(answer));
       assert.equal(cluster.status(member, txid)?.state, "pending", "held: pending where it was accepted");
       assert.ok(await cluster.advance(8_000, () => node.decidingEpoch > epochAtSubmission), `${seed}: the member passed a boundary`);

@@ -13,13 +13,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { toHex } from "../../src/hex.js";
-import { TxKind } from "../../src/ledger/kinds/interface.js";
-import { shardOfOwner } from "../../src/ledger/shard.js";
-import { encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { TX_RELAY } from "../../src/node/consensus/pob-consensus.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { SETTLED_CHECK_MS } from "../../src/sim/validator-cluster.js";
-import { caseSeeds, entryOf, pobCluster, SIM_POLICY, WHOLE_NODE } from "./pob-cluster.js";
+import { caseSeeds, entryOf, genesisSelfTransfer, pobCluster, SIM_POLICY, WHOLE_NODE } from "./pob-cluster.js";
 
 const L = 10;
 const { shards: SHARDS, perShard: PER_SHARD, amount: AMOUNT, fee: FEE } = WHOLE_NODE;
@@ -33,15 +30,11 @@ describe("a relay left unanswered at an epoch switch", () => {
       const producer = toHex(cluster.context.leagues(0).believable[0]!);
       const relayer = entryOf(cluster, 0);
       const node = cluster.node(relayer)!;
-      const payer = accounts.find((a) => shardOfOwner(a.publicKey, SHARDS) === 0)!;
-      const { transaction, txid } = signTransaction({
-        kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }],
-        outputs: [{ owner: payer.publicKey, amount: AMOUNT - FEE }],
-      }, [payer]);
+      const { bytes, txid } = genesisSelfTransfer(cluster, accounts, positions, 0, AMOUNT, FEE);
       let dropped = 0;
       sim.network.intercept(relayer, (to, type, payload) => (to === producer && type === TX_RELAY ? (dropped++, undefined) : payload));
       const epochAtSubmission = node.decidingEpoch;
-      const [answer] = await cluster.submitAndWait(0, [encodeTransaction(transaction)], relayer);
+      const [answer] = await cluster.submitAndWait(0, [bytes], relayer);
       assert.equal(answer?.outcome, "accepted", JSON.stringify(answer));
       assert.equal(cluster.status(relayer, txid)?.state, "pending");
       // The relayer's driver stops at the next boundary (its shard's opening takes over) long before RELAY_ANSWER_MS.
