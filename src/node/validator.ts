@@ -1025,9 +1025,9 @@ export class ValidatorNode {
    * still unanswered, then the queue (batches still in the workers land in it first).
    */
   async #stopRun(old: EpochRun, retire = false): Promise<readonly Uint8Array[]> {
-    // Relayed for clients and not answered yet (submissions are paused; those under way get their answers first): the next
-    // driver relays them to its own assignee (or produces them).
-    const relayed = old.driver instanceof PobShardConsensus ? await old.driver.unansweredRelays() : [];
+    // Accepted for clients and not settled here (relayed and unanswered, or held for a one-league leader; submissions are
+    // paused, those under way get their answers first): the next driver relays, holds or produces them.
+    const unsettled = old.driver instanceof PobShardConsensus ? await old.driver.acceptedUnsettled() : [];
     if (retire && old.driver instanceof PobShardConsensus) {
       old.driver.retire();
       this.#retired.push(old.driver);
@@ -1036,7 +1036,7 @@ export class ValidatorNode {
     }
     old.detach();
     await old.hold.pipeline.drain();
-    return [...relayed, ...old.hold.pipeline.drainQueued()];
+    return [...unsettled, ...old.hold.pipeline.drainQueued()];
   }
 
   /**

@@ -243,7 +243,7 @@ export class PobShardConsensus implements ShardDriver {
   /** The producers this driver has heard from (a sealed block or a heartbeat) since it started. */
   readonly #heard = new Set<PeerId>();
   #relaySweep: TimerHandle | undefined;
-  /** Submissions under way (awaiting the verifier): `unansweredRelays` waits for them. */
+  /** Submissions under way (awaiting the verifier): `acceptedUnsettled` waits for them. */
   readonly #submissions = new Set<Promise<readonly SubmitResult[]>>();
   /** Producer side: verified transactions whose input is missing, waiting for their parent (`#offer`). */
   readonly #orphans = new Map<string, { readonly entry: MempoolEntry; readonly since: number }>();
@@ -563,7 +563,7 @@ export class PobShardConsensus implements ShardDriver {
    * transaction still in the verifier when the switch began is here rather than relayed by a
    * stopped driver into a closed channel.
    */
-  async unansweredRelays(): Promise<Uint8Array[]> {
+  async acceptedUnsettled(): Promise<Uint8Array[]> {
     while (this.#submissions.size > 0) await Promise.allSettled([...this.#submissions]);
     const relayed = [...this.#relayed.values()].filter(({ txid }) => this.#awaitsAnswer(txid)).map(({ tx }) => tx);
     // A one-league shard's transactions wait in its members' holds until a leader orders them: a switch drops the hold with
