@@ -2,8 +2,8 @@
  * Client API errors: every refused request answers `{ "error": { "code", "message" } }` with the
  * HTTP status of its code (`statusOfCode`). The API's own refusals carry an `ApiErrorCode` (or,
  * for a refused submission, the rejection's code). Ledger and pipeline codes (TX_*, BATCH_*, ...)
- * pass through as 400; MEMPOOL_FULL is 503 with Retry-After, since the same request succeeds
- * later; PIPELINE_CLOSED (the node is stopping) is 503 too.
+ * pass through as 400; MEMPOOL_FULL and POB_HOLD_FULL are 503 with Retry-After, since the same
+ * request succeeds later; PIPELINE_CLOSED and POB_CLOSED (the node is stopping) are 503 too.
  */
 
 export const API_ERROR_CODES = [
@@ -67,7 +67,9 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   API_UNSUPPORTED_MEDIA_TYPE: 415,
   API_UNAVAILABLE: 503,
   MEMPOOL_FULL: 503,
+  POB_HOLD_FULL: 503,
   PIPELINE_CLOSED: 503,
+  POB_CLOSED: 503,
   API_INTERNAL: 500,
 };
 
@@ -76,8 +78,11 @@ export function statusOfCode(code: string): number {
   return STATUS_BY_CODE[code] ?? 400;
 }
 
-/** Seconds a client should wait before retrying a MEMPOOL_FULL refusal (about one block interval). */
+/** Seconds a client should wait before retrying a SATURATED_CODES refusal (about one block interval). */
 export const RETRY_AFTER_SECONDS = 1;
+
+/** A validator with no room for the transaction now (its mempool, or its one-league hold): the same request succeeds later. */
+export const SATURATED_CODES: ReadonlySet<string> = new Set(["MEMPOOL_FULL", "POB_HOLD_FULL"]);
 
 /**
  * Refusals that say where the transaction went, not what is wrong with it: the validator does

@@ -6,7 +6,7 @@
  */
 import type { HttpRequest, HttpResponse } from "uWebSockets.js";
 import { IosError } from "../errors.js";
-import { RETRY_AFTER_SECONDS, statusOfCode, type ApiErrorCode } from "./errors.js";
+import { RETRY_AFTER_SECONDS, SATURATED_CODES, statusOfCode, type ApiErrorCode } from "./errors.js";
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "200 OK",
@@ -82,7 +82,7 @@ export class HttpExchange {
 
   error(error: IosError, closeConnection = false, extraHeaders: Readonly<Record<string, string>> = {}): void {
     const headers: Record<string, string> = { ...extraHeaders };
-    if (error.code === "MEMPOOL_FULL") headers["retry-after"] = String(RETRY_AFTER_SECONDS);
+    if (SATURATED_CODES.has(error.code)) headers["retry-after"] = String(RETRY_AFTER_SECONDS);
     const message = error.message.startsWith(`${error.code}: `) ? error.message.slice(error.code.length + 2) : error.message;
     this.json(statusOfCode(error.code), { error: { code: error.code, message } }, headers, closeConnection);
   }

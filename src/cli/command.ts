@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { IosError, hasCodeIn } from "../errors.js";
+import { SATURATED_CODES } from "../api/errors.js";
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -95,7 +96,7 @@ function hintFor(code: string): string | undefined {
   if (code === "API_UNREACHABLE") return "start a node with `ios node --config FILE` or pass the right --node URL";
   if (code.startsWith("CONFIG_")) return "fix the file named above; `ios genesis --help` shows how to generate a valid set";
   if (code === "CLI_NO_SHARD_NODE") return "give --node URLs of validators serving the payer's shard (`ios status --node URL` shows a node's shard and epoch); with epochs, give several, or all";
-  if (code === "MEMPOOL_FULL") return "the node is saturated; retry in a second";
+  if (SATURATED_CODES.has(code)) return "the node is saturated; retry in a second";
   if (code === "TRANSPORT_LISTEN_FAILED") return "another process may hold the port, or the host is not local; change $.listen in the configuration";
   return undefined;
 }

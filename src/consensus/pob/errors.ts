@@ -22,6 +22,9 @@ export type PobErrorCode =
   | "POB_DOUBLE_SPEND_PENDING"
   | "POB_NOT_CAUGHT_UP"
   | "POB_BAD_SIGNATURE"
+  // one-league holds and a stopped driver (refusals of the moment, not of the transaction)
+  | "POB_HOLD_FULL"
+  | "POB_CLOSED"
   // final proposals and blocks ordered by them
   | "POB_BAD_PROPOSAL"
   | "POB_BAD_MESSAGE"

@@ -421,7 +421,9 @@ export class PobNode {
     deps.channel.on(POB_MESSAGES.OPTIMISTIC_BLOCK, (_from, _type, payload) => this.receiveBlock(payload));
     deps.channel.on(POB_MESSAGES.FINAL_RECORD, (from, _type, payload) => this.receiveRecord(from, payload));
     deps.channel.on(POB_MESSAGES.FETCH_BLOCKS, (from, _type, payload) => this.answerFetch(from, payload));
-    deps.channel.on(POB_MESSAGES.TRANSACTION, (_from, _type, payload) => this.holdTransaction(payload));
+    deps.channel.on(POB_MESSAGES.TRANSACTION, (_from, _type, payload) => {
+      if (!this.closed) this.holdTransaction(payload);
+    });
     deps.channel.on(POB_MESSAGES.SEED_REQUEST, (from, _type, payload) => this.answerShareRequest(from, payload));
     deps.channel.on(POB_MESSAGES.SEED_SHARE, (from, _type, payload) => this.receiveShare(from, payload));
     deps.channel.on(POB_MESSAGES.FETCH_RECORDS, (from, _type, payload) => this.answerRecords(from, payload));
@@ -544,6 +546,7 @@ export class PobNode {
    * (the answer says POB_NOT_ASSIGNED otherwise). One-league: relayed to the normal league.
    */
   submit(tx: Uint8Array): OfferResult {
+    if (this.closed) return { accepted: false, code: "POB_CLOSED", message: "this validator's shard driver has stopped; retry shortly" };
     if (this.leagues.mode === "one-league") {
       let txid: Uint8Array;
       try {
@@ -552,7 +555,9 @@ export class PobNode {
         if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
         return { accepted: false, code: error.code, message: error.message };
       }
-      this.holdTransaction(tx);
+      if (!this.holdTransaction(tx)) {
+        return { accepted: false, code: "POB_HOLD_FULL", message: `this validator holds ${this.mempool.size} transactions for the one-league leaders (MAX_BLOCK_TXS); retry later` };
+      }
       this.deps.channel.broadcast(this.participants.map(this.deps.peerOf), POB_MESSAGES.TRANSACTION, tx);
       return { accepted: true, txid };
     }
@@ -680,12 +685,16 @@ export class PobNode {
     return this.mempool.has(toHex(txid));
   }
 
-  private holdTransaction(tx: Uint8Array): void {
-    if (this.closed || this.mempool.size >= MAX_BLOCK_TXS) return;
+  /** Holds a one-league transaction for the leaders; false when it is malformed or the hold is full (MAX_BLOCK_TXS: one final block's worth). */
+  private holdTransaction(tx: Uint8Array): boolean {
     const txid = transactionIdIfWellFormed(tx);
-    if (txid === undefined) return;
-    this.mempool.set(toHex(txid), Uint8Array.from(tx));
+    if (txid === undefined) return false;
+    const key = toHex(txid);
+    if (this.mempool.has(key)) return true;
+    if (this.mempool.size >= MAX_BLOCK_TXS) return false;
+    this.mempool.set(key, Uint8Array.from(tx));
     this.workArrived();
+    return true;
   }
 
   /** Wakes a leader waiting for work, and ends a view's quiet allowance — unless the height rests, where work changes nothing. */

@@ -501,7 +501,11 @@ export class PobShardConsensus implements ShardDriver {
 
   async #submit(transactions: readonly Uint8Array[]): Promise<readonly SubmitResult[]> {
     const leagues = this.leagues;
-    if (leagues.mode === "one-league") return transactions.map((tx) => this.#offerOneLeague(tx));
+    if (leagues.mode === "one-league") {
+      // The hold answers "accepted" without checks of its own: a bad signature or a final duplicate is refused here first.
+      const checked = await this.#pipeline.verify(transactions);
+      return checked.map((result, i) => (result.outcome === "accepted" ? this.#offerOneLeague(transactions[i]!) : result));
+    }
     const results = new Array<SubmitResult>(transactions.length);
     const local: Uint8Array[] = [];
     const localSlots: number[] = [];
