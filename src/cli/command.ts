@@ -62,6 +62,8 @@ export interface LazyCommand {
   readonly name: string;
   readonly summary: string;
   load(): Promise<CommandBody>;
+  /** Runs for long (a validator, a devnet, a load run), so it keeps V8's optimizing compilers (main.ts). */
+  readonly longRunning?: true;
 }
 
 /** The `ios` command itself: its help and its lazily loaded commands. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +7,7 @@ import { after, describe, it } from "node:test";
 import { parseGenesis } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { loadKeyFile, loadNodeSetup } from "../../src/node/config.js";
-import { ios } from "./helpers.js";
+import { IOS, IOS_TIMEOUT_MS, ios } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ios-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -86,6 +87,20 @@ describe("ios command", () => {
     const refused = await ios(["genesis", "--shards", "3", "--validators", "2", "--accounts", "1", "--seed", "x", "--out", join(dir, "n2")]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /--validators \(2\) must be at least --shards \(3\)/);
+  });
+
+  it("queues no optimizing compile job in a one-shot command, whose exit could hang joining it; a long-running command still optimizes", () => {
+    // V8's --trace-opt prints a line for every function it hands to an optimizing compiler.
+    const optimizingJobs = (args: readonly string[], exit: number): number => {
+      const run = spawnSync(process.execPath, ["--trace-opt", IOS, ...args], { encoding: "utf8", timeout: IOS_TIMEOUT_MS });
+      assert.equal(run.status, exit, run.stderr);
+      return run.stdout.split("\n").filter((line) => /^\[compiling method .*\(target TURBOFAN\)/.test(line)).length;
+    };
+    const key = join(dir, "one-shot.key.json");
+    assert.equal(optimizingJobs(["keys", "new", "--out", key], 0), 0);
+    assert.equal(optimizingJobs(["vrf", "prove", "--key", key, "--alpha", "72"], 0), 0);
+    assert.equal(optimizingJobs(["genesis", "--shards", "1", "--validators", "1", "--accounts", "200", "--seed", "one-shot", "--out", join(dir, "one-shot")], 0), 0);
+    assert.ok(optimizingJobs(["node", "--config", join(dir, "absent.json")], 1) > 0);
   });
 
   it("node refuses a bad configuration with a precise message and exit 1", async () => {
