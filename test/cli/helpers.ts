@@ -42,6 +42,8 @@ export function ios(args: readonly string[], cwd?: string, timeoutMs = IOS_TIMEO
 
 /** How long a one-shot `ios` command may run in a test: the slowest (a devnet's load or bench step) take well under it. */
 export const IOS_TIMEOUT_MS = 300_000;
+/** How long a stopped `ios node` gets to exit by itself (it flushes and closes its store first) before SIGKILL. */
+const STOP_TIMEOUT_MS = 60_000;
 
 /** A long-running `ios` child (e.g. `ios node`) whose output is collected as it comes. */
 export class IosProcess {
@@ -69,9 +71,20 @@ export class IosProcess {
     }
   }
 
+  /**
+   * SIGTERM, then SIGKILL after STOP_TIMEOUT_MS: a validator's exit can hang joining a V8 compile
+   * job (nodejs/node#54918, src/cli/main.ts), and a test stopping it should then fail on the exit
+   * code (null), not stall until the runner's timeout.
+   */
   async stop(): Promise<number | null> {
-    if (this.child.exitCode === null) this.child.kill("SIGTERM");
-    return this.exited;
+    if (this.child.exitCode !== null) return this.exited;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
