@@ -21,11 +21,11 @@ const PER_SHARD = 4;
 const AMOUNT = 1_000_000n;
 const FEE = 10n;
 
+/** Every member of each shard in the normal league: no producer, one league. */
 function oneLeagueCluster(seed: string) {
-  const cluster = pobCluster({
+  return pobCluster({
     seed: simSeed(seed), genesisSeed: "one-league submit", policy: { ...SIM_POLICY, normalLeagueSize: PER_SHARD }, shards: SHARDS, perShard: PER_SHARD, accounts: 8, amount: AMOUNT,
   });
-  return cluster;
 }
 
 describe("a one-league member's answers to a client", () => {
@@ -63,9 +63,8 @@ describe("a one-league member's answers to a client", () => {
   it("refuses with POB_HOLD_FULL past MAX_BLOCK_TXS held, and holds the transfers it accepted", async () => {
     const { sim, accounts, cluster, positions } = oneLeagueCluster("one-league submit full");
     await cluster.advance(600);
-    const members = cluster.members(0);
     // No proposal gets through: the holds keep everything they take.
-    for (const id of members) sim.network.intercept(id, (_to, type, payload) => (type === BFT_MESSAGES.PROPOSE ? undefined : payload));
+    for (const id of cluster.members(0)) sim.network.intercept(id, (_to, type, payload) => (type === BFT_MESSAGES.PROPOSE ? undefined : payload));
     const member = entryOf(cluster, 0);
     const payer = accounts.find((account) => shardOfOwner(account.publicKey, SHARDS) === 0)!;
     const input = { txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey };
