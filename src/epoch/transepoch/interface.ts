@@ -23,7 +23,7 @@
  * describe two configurations of one chain), TRANSEPOCH_BAD_BATCH (a batch number outside 0..B);
  * a swap-in's refusals (swap.ts `checkSwapIn`): TRANSEPOCH_MALFORMED, _WRONG_BATCH, _NOT_JOINER,
  * _DUPLICATE_JOINER, _MISSING_JOINER, _WRONG_PLACE, _STALE_SYNC, _WRONG_COMMITMENT, _BAD_SIGNATURE; a member's
- * intake of requests (swaps.ts): TRANSEPOCH_REPLAYED.
+ * intake of requests (swaps.ts): TRANSEPOCH_REPLAYED, TRANSEPOCH_TOO_SOON.
  */
 
 export type TransEpochErrorCode =
@@ -39,7 +39,8 @@ export type TransEpochErrorCode =
   | "TRANSEPOCH_WRONG_COMMITMENT"
   | "TRANSEPOCH_BAD_SIGNATURE"
   /** A joiner's request not newer than the one a member keeps for it (swaps.ts): a replay, or a joiner whose tip has not moved. */
-  | "TRANSEPOCH_REPLAYED";
+  | "TRANSEPOCH_REPLAYED"
+  | "TRANSEPOCH_TOO_SOON";
 
 /** What a schedule is computed from: two configurations' shard assignments and the later one's randomness. */
 export interface TransEpochInput {

@@ -166,9 +166,9 @@ export class MoveSwapRule implements SwapInRule {
     return height >= this.lastHeight && this.#swaps === undefined;
   }
 
-  /** A joiner's request from the transport: kept by the schedule's swaps, or refused and counted by code; whether it was kept. */
-  offer(bytes: Uint8Array): boolean {
-    if (this.#swaps !== undefined) return this.#swaps.offer(bytes);
+  /** A joiner's request from the peer `sender`: kept by the schedule's swaps, or refused and counted by code; whether it was kept. */
+  offer(bytes: Uint8Array, sender: string): boolean {
+    if (this.#swaps !== undefined) return this.#swaps.offer(bytes, sender);
     this.#refusedUnconfigured++;
     return false;
   }

@@ -157,14 +157,21 @@ export interface SwapInPlace {
  * strictly, for this chain, shard and epoch (TRANSEPOCH_WRONG_PLACE), from a joiner of a batch the
  * committee has not reached (TRANSEPOCH_WRONG_BATCH, TRANSEPOCH_NOT_JOINER), signed by it
  * (TRANSEPOCH_BAD_SIGNATURE). Its height and commitment are checked when a swap-in carries it.
+ * `beforeSignature` runs the caller's own cheap checks (a replay, a sender's pace) before the
+ * curve work, so what they refuse costs no verification.
  */
-export function checkSwapRequest(bytes: Uint8Array, place: Pick<SwapInPlace, "chain" | "shard" | "epoch" | "schedule" | "batch">): SwapRequest {
+export function checkSwapRequest(
+  bytes: Uint8Array,
+  place: Pick<SwapInPlace, "chain" | "shard" | "epoch" | "schedule" | "batch">,
+  beforeSignature?: (request: SwapRequest) => void,
+): SwapRequest {
   const request = decodeSwapRequest(bytes);
   check<TransEpochErrorCode>(sameBytes(request.chain, place.chain) && request.shard === place.shard && request.epoch === place.epoch, "TRANSEPOCH_WRONG_PLACE",
     `a request for shard ${request.shard}, epoch ${request.epoch} reached shard ${place.shard}, epoch ${place.epoch}`);
   const batch = place.schedule.batches[request.batch - 1];
   check<TransEpochErrorCode>(request.batch > place.batch && batch !== undefined, "TRANSEPOCH_WRONG_BATCH", `shard ${place.shard} is at batch ${place.batch} of ${place.schedule.batches.length}: no seat in batch ${request.batch} to ask for`);
   check<TransEpochErrorCode>(batch.joining.some((joiner) => sameBytes(joiner, request.joiner)), "TRANSEPOCH_NOT_JOINER", `${toHex(request.joiner)} does not join shard ${place.shard} in batch ${request.batch}`);
+  beforeSignature?.(request);
   check<TransEpochErrorCode>(verify(request.signature, signingInput(signedPart(request)), request.joiner), "TRANSEPOCH_BAD_SIGNATURE", `${toHex(request.joiner)}'s request is not signed by it`);
   return request;
 }

@@ -5,8 +5,10 @@
  *
  *  1. *receive*: a joiner's SWAP_REQUEST (`checkSwapRequest`: place, a later batch's joiner, its
  *     signature; TRANSEPOCH_* codes), kept per joiner, the newest synced height winning (one not
- *     newer than the kept one: TRANSEPOCH_REPLAYED); *offer* is `receive` for the transport (the
- *     PoB driver's SWAP_REQUEST handler): refusals counted by code (`refused`), never thrown;
+ *     newer than the kept one: TRANSEPOCH_REPLAYED), at most one checked per sending peer every
+ *     SWAP_SENDER_SPACING of Δ (TRANSEPOCH_TOO_SOON), both before the signature; *offer* is
+ *     `receive` for the transport (the PoB driver's SWAP_REQUEST handler): refusals counted by
+ *     code (`refused`), never thrown;
  *  2. *pending(h)*: the SWAP_IN of batch b + 1 a leader proposes at height h: every joiner of
  *     b + 1 with a kept request synced in h − SWAP_PROPOSE_LAG .. h − 1 to the chain's own commitment
  *     there, in the batch's order (a removal-only batch: the empty SWAP_IN, at once); else none;
@@ -24,10 +26,12 @@ import { toHex } from "../../hex.js";
 import type { Clock } from "../../runtime/interface.js";
 import type { SwapInRule } from "../../consensus/pob/protocol.js";
 import type { ShardSchedule, TransEpochErrorCode } from "./interface.js";
-import { SWAP_PROPOSE_LAG, checkSwapIn, checkSwapRequest, encodeSwapIn, type SwapRequest } from "./swap.js";
+import { SWAP_ASKS_PER_DELTA, SWAP_PROPOSE_LAG, checkSwapIn, checkSwapRequest, encodeSwapIn, type SwapRequest } from "./swap.js";
 
 /** How long a member holds a complete swap-in before it refuses proposals without it: 4Δ (the design's SWAP_PATIENCE). */
 export const SWAP_PATIENCE_DELTAS = 4;
+/** The least time, in Δ, between two requests of one sending peer that a member checks: half a joiner's asking period (SWAP_ASKS_PER_DELTA). */
+export const SWAP_SENDER_SPACING = 1 / (2 * SWAP_ASKS_PER_DELTA);
 
 export interface ShardSwapsOptions {
   readonly chain: Uint8Array;
@@ -50,12 +54,16 @@ export class ShardSwaps implements SwapInRule {
   /** When this member first could have proposed the next batch's swap-in (its clock); undefined: it cannot. */
   #readySince: number | undefined;
   readonly #refused = new Map<TransEpochErrorCode, number>();
+  /** When each sending peer's last request reached the signature check (this member's clock); cleared at each batch. */
+  readonly #checkedAt = new Map<string, number>();
+  readonly #senderSpacingMs: number;
 
   constructor(private readonly options: ShardSwapsOptions) {
     check<TransEpochErrorCode>(Number.isInteger(options.batch) && options.batch >= 0 && options.batch <= options.schedule.batches.length, "TRANSEPOCH_BAD_BATCH",
       `shard ${options.shard} moves in ${options.schedule.batches.length} batch(es), not from ${options.batch}`);
     check<TransEpochErrorCode>(Number.isFinite(options.patienceMs) && options.patienceMs >= 0, "TRANSEPOCH_BAD_INPUT", `patience must be a non-negative number of ms, got ${options.patienceMs}`);
     this.#batch = options.batch;
+    this.#senderSpacingMs = (options.patienceMs / SWAP_PATIENCE_DELTAS) * SWAP_SENDER_SPACING;
   }
 
   /** The batch the committee is at. */
@@ -73,20 +81,33 @@ export class ShardSwaps implements SwapInRule {
     return this.#batch === this.options.schedule.batches.length;
   }
 
-  /** Phase 1: keeps a joiner's request (the newest synced height per joiner); a coded error for one no member should keep. */
-  receive(bytes: Uint8Array): void {
-    const request = checkSwapRequest(bytes, { ...this.options, batch: this.#batch });
-    const key = toHex(request.joiner);
-    const kept = this.#requests.get(key);
-    check<TransEpochErrorCode>(kept === undefined || kept.request.syncedHeight < request.syncedHeight, "TRANSEPOCH_REPLAYED",
-      `${key} already asked with height ${kept?.request.syncedHeight}: a request synced to ${request.syncedHeight} adds nothing`);
-    this.#requests.set(key, { bytes: Uint8Array.from(bytes), request });
+  /**
+   * Phase 1: keeps a joiner's request (the newest synced height per joiner); a coded error for one
+   * no member should keep. A replay is refused before its signature is checked; so is a request
+   * from a `sender` (the peer it came from) whose last checked one is under SWAP_SENDER_SPACING of
+   * Δ old (TRANSEPOCH_TOO_SOON): a byzantine relay's forgeries or a joiner's flood cost a member at
+   * most 2 × SWAP_ASKS_PER_DELTA verifications per Δ and sender, twice what an honest joiner asks.
+   */
+  receive(bytes: Uint8Array, sender?: string): void {
+    const now = this.options.clock.now();
+    const request = checkSwapRequest(bytes, { ...this.options, batch: this.#batch }, (unverified) => {
+      const kept = this.#requests.get(toHex(unverified.joiner));
+      check<TransEpochErrorCode>(kept === undefined || kept.request.syncedHeight < unverified.syncedHeight, "TRANSEPOCH_REPLAYED",
+        `${toHex(unverified.joiner)} already asked with height ${kept?.request.syncedHeight}: a request synced to ${unverified.syncedHeight} adds nothing`);
+      if (sender === undefined) return;
+      const last = this.#checkedAt.get(sender);
+      if (last !== undefined && now - last < this.#senderSpacingMs) {
+        throw new IosError<TransEpochErrorCode>("TRANSEPOCH_TOO_SOON", `${sender} sent a request ${now - last} ms after its last one; one per ${this.#senderSpacingMs} ms is checked`);
+      }
+      this.#checkedAt.set(sender, now);
+    });
+    this.#requests.set(toHex(request.joiner), { bytes: Uint8Array.from(bytes), request });
   }
 
-  /** Phase 1 for the transport: `receive`, its coded refusal counted instead of thrown; whether the request was kept. */
-  offer(bytes: Uint8Array): boolean {
+  /** Phase 1 for the transport: `receive` from the peer `sender`, its coded refusal counted instead of thrown; whether the request was kept. */
+  offer(bytes: Uint8Array, sender: string): boolean {
     try {
-      this.receive(bytes);
+      this.receive(bytes, sender);
       return true;
     } catch (error) {
       if (!(error instanceof IosError)) throw error;
@@ -135,6 +156,7 @@ export class ShardSwaps implements SwapInRule {
     check<TransEpochErrorCode>(batch === this.#batch + 1 && batch <= this.options.schedule.batches.length, "TRANSEPOCH_WRONG_BATCH", `shard ${this.options.shard} is at batch ${this.#batch}: it cannot move to ${batch}`);
     this.#batch = batch;
     this.#readySince = undefined;
+    this.#checkedAt.clear();
     for (const [key, { request }] of this.#requests) if (request.batch <= batch) this.#requests.delete(key);
   }
 

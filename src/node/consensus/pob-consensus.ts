@@ -412,7 +412,7 @@ export class PobShardConsensus implements ShardDriver {
     if (rule !== undefined) {
       this.#swaps = rule;
       // A joiner's request: kept or refused with its code by the rule (counted there), never thrown to the transport.
-      this.#consensusChannel.on(SWAP_REQUEST, (_from, _type, payload) => void rule.offer(payload));
+      this.#consensusChannel.on(SWAP_REQUEST, (from, _type, payload) => void rule.offer(payload, from));
       // A shard resting at the forced end for the next configuration goes on the moment it is known here.
       if (!rule.configured) rule.onConfigured(() => this.node.swapsChanged());
     }

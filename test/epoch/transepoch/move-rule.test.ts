@@ -81,7 +81,7 @@ describe("TransEpoch: one swap rule for a move's instances before B", () => {
     assert.equal(rule.pending(FORCED), undefined, "not even the forced end: the schedule is not known here");
     assert.equal(codeOf(() => rule.check(EMPTY_SWAP_IN, START + 3)), "TRANSEPOCH_WRONG_BATCH");
     assert.equal(codeOf(() => rule.check(EMPTY_SWAP_IN, FORCED)), "TRANSEPOCH_WRONG_BATCH");
-    assert.equal(rule.offer(requestOf(1, START + 2)), false);
+    assert.equal(rule.offer(requestOf(1, START + 2), "joiner"), false);
     assert.deepEqual(Object.fromEntries(rule.refused), { TRANSEPOCH_WRONG_BATCH: 1 });
     clock.at = 1_000_000;
     assert.equal(rule.overdue(FORCED - 1), false, "a shard without its next configuration goes on deciding");
@@ -108,7 +108,7 @@ describe("TransEpoch: one swap rule for a move's instances before B", () => {
     for (const junk of [Uint8Array.of(1), Uint8Array.of(0, 0), new Uint8Array(0)]) assert.equal(codeOf(() => rule.check(junk, FORCED)), "TRANSEPOCH_MALFORMED");
     assert.equal(rule.overdue(FORCED), true);
     // A joiner's request: kept, proposed once it fits, and overdue after the patience.
-    assert.equal(rule.offer(requestOf(1, START + 4)), true);
+    assert.equal(rule.offer(requestOf(1, START + 4), "joiner"), true);
     assert.deepEqual(rule.pending(START + 5), swapInAt(1, START + 5));
     clock.at = 100;
     assert.equal(rule.overdue(START + 5), false, "the patience starts when the swap-in is complete");

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sha256 } from "../../../src/crypto/sha256.js";
-import { SWAP_MAX_LAG, SWAP_PROPOSE_LAG, checkSwapIn, decodeSwapIn, encodeSwapIn, signSwapRequest, type UnsignedSwapRequest } from "../../../src/epoch/transepoch/swap.js";
-import { ShardSwaps } from "../../../src/epoch/transepoch/swaps.js";
+import { SWAP_ASKS_PER_DELTA, SWAP_MAX_LAG, SWAP_PROPOSE_LAG, checkSwapIn, decodeSwapIn, encodeSwapIn, signSwapRequest, type UnsignedSwapRequest } from "../../../src/epoch/transepoch/swap.js";
+import { SWAP_PATIENCE_DELTAS, SWAP_SENDER_SPACING, ShardSwaps } from "../../../src/epoch/transepoch/swaps.js";
 import { toHex } from "../../../src/hex.js";
 import { deriveTestAccounts } from "../../../src/ledger/genesis.js";
 import type { KeyPair } from "../../../src/ledger/keys.js";
@@ -113,14 +113,51 @@ describe("TransEpoch swaps held by a committee member", () => {
       ["a newer one", request(1, TIP - 1), true],
       ["garbage", new Uint8Array(7), false],
     ];
-    for (const [what, bytes, kept] of offered) assert.equal(swaps.offer(bytes), kept, what);
+    // Each from its own peer: a sender's pace is the next case's.
+    offered.forEach(([what, bytes, kept], i) => assert.equal(swaps.offer(bytes, `peer ${i}`), kept, what));
     assert.deepEqual(Object.fromEntries(swaps.refused), {
       TRANSEPOCH_BAD_SIGNATURE: 1, TRANSEPOCH_WRONG_PLACE: 2, TRANSEPOCH_NOT_JOINER: 1, TRANSEPOCH_REPLAYED: 2, TRANSEPOCH_MALFORMED: 1,
     });
     assert.equal(decodeSwapIn(swaps.pending(TIP + 1)!)[0]!.syncedHeight, TIP - 1, "the newest kept request is the one proposed");
     swaps.advance(1);
-    assert.equal(swaps.offer(request(1, TIP)), false, "a batch already in");
+    assert.equal(swaps.offer(request(1, TIP), "peer 0"), false, "a batch already in");
     assert.equal(swaps.refused.get("TRANSEPOCH_WRONG_BATCH"), 1);
+  });
+
+  it("checks no signature of a replay, and at most one request per sending peer every SWAP_SENDER_SPACING of Δ", () => {
+    const { swaps, clock } = member();
+    const spacingMs = (PATIENCE / SWAP_PATIENCE_DELTAS) * SWAP_SENDER_SPACING;
+    assert.ok(spacingMs > 0 && spacingMs * 2 * SWAP_ASKS_PER_DELTA === PATIENCE / SWAP_PATIENCE_DELTAS, "half a joiner's asking period");
+    const joiner = toHex(joinerOf(1));
+    assert.equal(swaps.offer(request(1, TIP - 2), joiner), true);
+    // The same height again with a broken signature: refused as a replay, so before any curve work.
+    const replayedForgery = request(1, TIP - 2);
+    replayedForgery[replayedForgery.length - 1]! ^= 0x01;
+    assert.equal(codeOf(() => swaps.receive(replayedForgery, "relay")), "TRANSEPOCH_REPLAYED");
+    // A relay forging ever newer heights: its first forgery costs a verification, the next ones within the spacing none.
+    const forgedAt = (height: number) => {
+      const forged = request(1, height);
+      forged[forged.length - 1]! ^= 0x01;
+      return forged;
+    };
+    assert.equal(codeOf(() => swaps.receive(forgedAt(TIP - 1), "relay")), "TRANSEPOCH_BAD_SIGNATURE");
+    assert.equal(codeOf(() => swaps.receive(forgedAt(TIP), "relay")), "TRANSEPOCH_TOO_SOON");
+    assert.equal(codeOf(() => swaps.receive(request(1, TIP), "relay")), "TRANSEPOCH_TOO_SOON", "even a valid one, from that peer");
+    // The relay's pace is its own: the joiner's newer request, sent after the spacing of its own last one, is kept.
+    clock.advance(spacingMs - 1);
+    assert.equal(codeOf(() => swaps.receive(request(1, TIP - 1), joiner)), "TRANSEPOCH_TOO_SOON", "the joiner's own pace");
+    clock.advance(1);
+    assert.equal(swaps.offer(request(1, TIP - 1), joiner), true);
+    assert.equal(decodeSwapIn(swaps.pending(TIP + 1)!)[0]!.syncedHeight, TIP - 1);
+    // One spacing after its last checked request, the relay's next one is checked again.
+    assert.equal(codeOf(() => swaps.receive(forgedAt(TIP), "relay")), "TRANSEPOCH_BAD_SIGNATURE");
+    // An honest joiner asking every Δ / SWAP_ASKS_PER_DELTA is never refused for its pace.
+    for (let ask = 1; ask <= 8; ask++) {
+      clock.advance(PATIENCE / SWAP_PATIENCE_DELTAS / SWAP_ASKS_PER_DELTA);
+      assert.equal(swaps.offer(request(1, TIP + ask), joiner), true, `ask ${ask}`);
+    }
+    assert.equal(swaps.offer(request(1, TIP + 9), joiner), false, "at once after the last ask");
+    assert.equal(swaps.refused.get("TRANSEPOCH_TOO_SOON"), 1, "counted by its code");
   });
 
   it("after holding a complete swap-in for the patience, a member refuses proposals without it; not before, and not when it holds none", () => {
