@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Ed25519Verifier, type SignatureItem } from "../../src/crypto/ed25519.js";
-import { HEADER_BYTES } from "../../src/ledger/block.js";
+import { HEADER_BYTES, MAX_BLOCK_TXS } from "../../src/ledger/block.js";
 import { genesisEntries, genesisTxid, makeTestGenesis } from "../../src/ledger/genesis.js";
 import { genesisEpochContext } from "../../src/epoch/context.js";
 import { MemoryFinalChain } from "./final-chain.js";
-import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import { TxKind, decodeTransaction, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { UtxoTable } from "../../src/ledger/utxo-table.js";
 import type { Channel } from "../../src/net/interface.js";
 import { Simulator, simSeed } from "../../src/sim/simulator.js";
@@ -514,6 +514,40 @@ describe("pob over BFT in the simulator", () => {
       assert.equal(r.outcomes.reduce((n, o) => n + o.verifiedSignatures, 0), proposedTxs);
     }
     assert.equal(s.confirmations.length, 0, "no optimistic phase without a believable league");
+  });
+
+  it("a byzantine member sharing junk one-league transactions fills at most its share of a member's hold, whose clients keep being served", async () => {
+    // No proposal until the hold is measured: nothing drains it meanwhile.
+    let proposing = false;
+    const s = setup("pob-bft hold share", POLICY, 5, (_from, _to, type) => proposing || type !== BFT_MESSAGES.PROPOSE);
+    assert.equal(s.leagues.mode, "one-league");
+    const [victim, , , , byzantine] = s.validators.map((v) => hex(v.publicKey));
+    const share = Math.ceil(MAX_BLOCK_TXS / s.validators.length);
+    // Well-formed transfers nobody signed (each a distinct txid): the hold checks only the encoding, the final block the rest.
+    const template = decodeTransaction(s.transfer().bytes);
+    const junk = Array.from({ length: MAX_BLOCK_TXS }, (_, i) =>
+      encodeTransaction({ ...template, outputs: [{ ...template.outputs[0]!, amount: BigInt(i + 1) }] }));
+    // A peer outside the committee sends the same junk: none of it is held.
+    let outsider: Channel | undefined;
+    s.sim.addNode("outsider", ({ transport }) => (outsider = testChannel(transport)));
+    s.sim.schedule(10, "the byzantine member and the outsider share their junk", () => {
+      const channel = s.channels.get(byzantine!)!;
+      for (const tx of junk) {
+        outsider!.send(victim!, POB_MESSAGES.TRANSACTION, tx);
+        channel.send(victim!, POB_MESSAGES.TRANSACTION, tx);
+      }
+    });
+    // Every link's latency is at most 8 ms: by 100 ms all of it arrived.
+    await s.runUntil(() => false, 100);
+    const victimNode = s.nodeOf(s.validators[0]!.publicKey);
+    assert.equal(victimNode.heldTransactions().length, share, `the byzantine member's share of the hold, ${share}, and no more`);
+    const client = s.transfer();
+    const answer = victimNode.submit(client.bytes);
+    assert.equal(answer.accepted, true, `the victim's client is served: ${JSON.stringify(answer)}`);
+    proposing = true;
+    const done = await s.runUntil(() => s.replicas.every((r) => s.includedBy(r).has(hex(client.txid))), 20_000);
+    assert.ok(done, `seed ${String(s.seed)}: the client's transfer is final on every replica`);
+    s.assertSameChain();
   });
 });
 

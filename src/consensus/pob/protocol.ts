@@ -323,11 +323,16 @@ export class PobNode {
   private readonly config: PobNodeConfig;
   private readonly deps: PobNodeDependencies;
   private readonly participants: readonly Uint8Array[];
+  /** The participants' peer ids: who may share a one-league transaction. */
+  private readonly participantPeers: ReadonlySet<string>;
   private readonly baseHeight: number;
   private readonly held = new Map<string, HeldBlock>();
   /** Bodies already ordered, oldest first, for FETCH_BLOCKS answers. */
   private readonly recent = new Map<string, Uint8Array>();
-  private readonly mempool = new Map<string, Uint8Array>();
+  /** One-league transactions held for the leaders, by txid (hex), each with the member that shared it (undefined: this node's client). */
+  private readonly mempool = new Map<string, { readonly tx: Uint8Array; readonly sharedBy: string | undefined }>();
+  /** How many of `mempool`'s transactions each member shared: at most ⌈MAX_BLOCK_TXS / n⌉ each (`holdTransaction`). */
+  private readonly heldBy = new Map<string, number>();
   /** Final records (by BFT height) waiting for their turn or for block bodies, each proposal decoded once. */
   private readonly pending = new Map<number, PendingRecord>();
   private readonly listeners: ((outcome: FinalOutcome, record: FinalityRecord, proposal: FinalProposal) => void)[] = [];
@@ -389,6 +394,7 @@ export class PobNode {
     const self = deps.keyPair.publicKey;
     // The BFT committee is the epoch's (Leagues.committee): it stays for the epoch.
     this.participants = leagues.committee;
+    this.participantPeers = new Set(this.participants.map((member) => deps.peerOf(member)));
     this.producing = leagues.isBelievable(self);
     this.producer = this.producing
       ? new OptimisticProducer({
@@ -421,8 +427,8 @@ export class PobNode {
     deps.channel.on(POB_MESSAGES.OPTIMISTIC_BLOCK, (_from, _type, payload) => this.receiveBlock(payload));
     deps.channel.on(POB_MESSAGES.FINAL_RECORD, (from, _type, payload) => this.receiveRecord(from, payload));
     deps.channel.on(POB_MESSAGES.FETCH_BLOCKS, (from, _type, payload) => this.answerFetch(from, payload));
-    deps.channel.on(POB_MESSAGES.TRANSACTION, (_from, _type, payload) => {
-      if (!this.closed) this.holdTransaction(payload);
+    deps.channel.on(POB_MESSAGES.TRANSACTION, (from, _type, payload) => {
+      if (!this.closed && this.participantPeers.has(from)) this.holdTransaction(payload, from);
     });
     deps.channel.on(POB_MESSAGES.SEED_REQUEST, (from, _type, payload) => this.answerShareRequest(from, payload));
     deps.channel.on(POB_MESSAGES.SEED_SHARE, (from, _type, payload) => this.receiveShare(from, payload));
@@ -677,7 +683,7 @@ export class PobNode {
 
   /** One-league transactions this validator holds, not yet final: its driver hands them to the next at a switch. */
   heldTransactions(): Uint8Array[] {
-    return [...this.mempool.values()];
+    return [...this.mempool.values()].map(({ tx }) => tx);
   }
 
   /** Whether this validator holds `txid` as a one-league transaction not yet final. */
@@ -685,16 +691,38 @@ export class PobNode {
     return this.mempool.has(toHex(txid));
   }
 
-  /** Holds a one-league transaction for the leaders; false when it is malformed or the hold is full (MAX_BLOCK_TXS: one final block's worth). */
-  private holdTransaction(tx: Uint8Array): boolean {
+  /**
+   * Holds a one-league transaction for the leaders: a client's (`sharedBy` undefined, checked by the
+   * driver) or one a member shared (unchecked: the final block excludes what fails). False when it
+   * is malformed, the hold is full (MAX_BLOCK_TXS: one final block's worth), or the member sharing
+   * it holds its share already (⌈MAX_BLOCK_TXS / n⌉): a byzantine member's junk cannot fill the hold
+   * and shut out this node's clients.
+   */
+  private holdTransaction(tx: Uint8Array, sharedBy?: string): boolean {
     const txid = transactionIdIfWellFormed(tx);
     if (txid === undefined) return false;
     const key = toHex(txid);
     if (this.mempool.has(key)) return true;
     if (this.mempool.size >= MAX_BLOCK_TXS) return false;
-    this.mempool.set(key, Uint8Array.from(tx));
+    if (sharedBy !== undefined) {
+      const held = this.heldBy.get(sharedBy) ?? 0;
+      if (held >= Math.ceil(MAX_BLOCK_TXS / this.participants.length)) return false;
+      this.heldBy.set(sharedBy, held + 1);
+    }
+    this.mempool.set(key, { tx: Uint8Array.from(tx), sharedBy });
     this.workArrived();
     return true;
+  }
+
+  /** A held transaction was ordered: it leaves the hold and its sharer's count. */
+  private releaseHeld(key: string): void {
+    const entry = this.mempool.get(key);
+    if (entry === undefined) return;
+    this.mempool.delete(key);
+    if (entry.sharedBy === undefined) return;
+    const held = this.heldBy.get(entry.sharedBy)! - 1;
+    if (held === 0) this.heldBy.delete(entry.sharedBy);
+    else this.heldBy.set(entry.sharedBy, held);
   }
 
   /** Wakes a leader waiting for work, and ends a view's quiet allowance — unless the height rests, where work changes nothing. */
@@ -780,7 +808,7 @@ export class PobNode {
     if (leagues.mode === "one-league") {
       const transactions: Uint8Array[] = [];
       const budget = { txs: 0, bytes: 0 };
-      for (const tx of this.mempool.values()) {
+      for (const { tx } of this.mempool.values()) {
         if (budget.bytes + 4 + tx.length > ONE_LEAGUE_PROPOSAL_BODY_BYTES || !withinFinalBlock(budget, { txCount: 1, bodyBytes: 4 + tx.length })) break;
         transactions.push(tx);
       }
@@ -1218,7 +1246,7 @@ export class PobNode {
     }
     for (const tx of proposal.transactions) {
       const txid = transactionIdIfWellFormed(tx);
-      if (txid !== undefined) this.mempool.delete(toHex(txid));
+      if (txid !== undefined) this.releaseHeld(toHex(txid));
     }
     const leagues = this.leagues;
     if (this.producer !== undefined) {
