@@ -40,6 +40,7 @@ export type TransEpochErrorCode =
   | "TRANSEPOCH_BAD_SIGNATURE"
   /** A joiner's request not newer than the one a member keeps for it (swaps.ts): a replay, or a joiner whose tip has not moved. */
   | "TRANSEPOCH_REPLAYED"
+  /** A request from a peer whose last checked one is under SWAP_SENDER_SPACING of Δ old (swaps.ts): refused before its signature. */
   | "TRANSEPOCH_TOO_SOON";
 
 /** What a schedule is computed from: two configurations' shard assignments and the later one's randomness. */
