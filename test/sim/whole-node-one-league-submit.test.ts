@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BFT_MESSAGES } from "../../src/consensus/bft/codec.js";
-import { POB_MESSAGES } from "../../src/consensus/pob/protocol.js";
+import { POB_MESSAGES, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
 import { MAX_BLOCK_TXS } from "../../src/ledger/block.js";
 import { decodeTransaction, encodeTransaction, signTransaction, TxKind } from "../../src/ledger/transaction.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
@@ -57,6 +57,38 @@ describe("a one-league member's answers to a client", () => {
     const [again] = await cluster.submitAndWait(0, [bytes], member);
     assert.equal(again?.outcome, "duplicate", `a final transfer sent again is a duplicate: ${JSON.stringify(again)}`);
     assert.equal(shared, sharedBefore, "and is not shared again");
+    await cluster.stop();
+  });
+
+  it("a submission verified while its producer takes the seat back goes to the producer, not refused POB_NOT_BELIEVABLE", async () => {
+    // The default leagues: one believable producer per shard and a normal league of 4.
+    const { accounts, cluster, positions } = pobCluster({ seed: simSeed("one-league submit resume"), genesisSeed: "one-league submit", policy: SIM_POLICY, shards: SHARDS, perShard: 5, accounts: 8, amount: AMOUNT });
+    const producer = toHex(cluster.context.leagues(0).believable[0]!);
+    const modeOn = (id: string) => (cluster.node(id)?.driver as PobShardConsensus | undefined)?.leagues.mode;
+    await cluster.advance(600);
+    const via = entryOf(cluster, 0);
+    cluster.crash(producer);
+    assert.ok(await cluster.advance(SUSPEND_AFTER_MS + 3_000, () => modeOn(via) === "one-league"), "the silent producer suspended: one league");
+    const payer = accounts.find((account) => shardOfOwner(account.publicKey, SHARDS) === 0)!;
+    const input = { txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey };
+    // A new transfer of one output every millisecond (each its own txid, so none is a duplicate; the final blocks keep one,
+    // the others are double spends) from the restart until well after the seat is back: those verified across the switch
+    // (the pipeline's batch age is 5 ms) meet the two-league shard.
+    let sent = 0;
+    const next = () => encodeTransaction(signTransaction({
+      kind: TxKind.Transfer, inputs: [input], outputs: [{ owner: payer.publicKey, amount: AMOUNT - FEE - BigInt(sent++) }],
+    }, [payer]).transaction);
+    cluster.restart(producer);
+    const answers: { outcome: string; code?: string | undefined }[] = [];
+    let resumedAt: number | undefined;
+    assert.ok(await cluster.advance(SUSPEND_AFTER_MS + 3_000, () => {
+      void cluster.submit(0, [next()], via)?.then(([answer]) => answers.push(answer!));
+      resumedAt ??= modeOn(via) === "two-league" ? cluster.sim.now() : undefined;
+      return resumedAt !== undefined && cluster.sim.now() >= resumedAt + 20;
+    }), "the producer takes its seat back");
+    await cluster.advance(50);
+    assert.equal(answers.length, sent, "every submission answered");
+    assert.deepEqual(answers.filter((answer) => answer.outcome !== "accepted"), [], "each accepted: held for one league, or relayed to the producer");
     await cluster.stop();
   });
 

@@ -504,6 +504,8 @@ export class PobShardConsensus implements ShardDriver {
     if (leagues.mode === "one-league") {
       // The hold answers "accepted" without checks of its own: a bad signature or a final duplicate is refused here first.
       const checked = await this.#pipeline.verify(transactions);
+      // A producer took its seat back meanwhile: the hold is closed to clients (POB_NOT_BELIEVABLE), their assignee takes them.
+      if (this.leagues.mode !== "one-league") return this.#submit(transactions);
       return checked.map((result, i) => (result.outcome === "accepted" ? this.#offerOneLeague(transactions[i]!) : result));
     }
     const results = new Array<SubmitResult>(transactions.length);
