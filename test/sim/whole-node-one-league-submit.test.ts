@@ -2,7 +2,9 @@
 // sends to the other members takes a transaction with no checks of its own, so the driver runs the validator's checks
 // (stateless, every signature, duplicates) first, and a full hold (MAX_BLOCK_TXS: one final block's worth) refuses with
 // POB_HOLD_FULL. Before, a badly signed or already final transfer was answered "accepted" and held and shared, and one
-// past a full hold was answered "accepted" and dropped. Whole PoB validators, 2 shards × 4, one league.
+// past a full hold was answered "accepted" and dropped. Those checks take the pool's batch age: a submission whose checks
+// end after a suspended producer took its seat back is routed by the shard's leagues of then, not refused by the closed
+// hold. Whole PoB validators, 2 shards × 4 in one league (2 × 5 with a producer for the resumption).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BFT_MESSAGES } from "../../src/consensus/bft/codec.js";
