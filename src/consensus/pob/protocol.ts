@@ -428,7 +428,9 @@ export class PobNode {
     deps.channel.on(POB_MESSAGES.FINAL_RECORD, (from, _type, payload) => this.receiveRecord(from, payload));
     deps.channel.on(POB_MESSAGES.FETCH_BLOCKS, (from, _type, payload) => this.answerFetch(from, payload));
     deps.channel.on(POB_MESSAGES.TRANSACTION, (from, _type, payload) => {
-      if (!this.closed && this.participantPeers.has(from)) this.holdTransaction(payload, from);
+      if (this.closed || !this.participantPeers.has(from)) return;
+      const txid = transactionIdIfWellFormed(payload);
+      if (txid !== undefined) this.holdTransaction(payload, toHex(txid), from);
     });
     deps.channel.on(POB_MESSAGES.SEED_REQUEST, (from, _type, payload) => this.answerShareRequest(from, payload));
     deps.channel.on(POB_MESSAGES.SEED_SHARE, (from, _type, payload) => this.receiveShare(from, payload));
@@ -561,7 +563,7 @@ export class PobNode {
         if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
         return { accepted: false, code: error.code, message: error.message };
       }
-      if (!this.holdTransaction(tx)) {
+      if (!this.holdTransaction(tx, toHex(txid))) {
         return { accepted: false, code: "POB_HOLD_FULL", message: `this validator holds ${this.mempool.size} transactions for the one-league leaders (MAX_BLOCK_TXS); retry later` };
       }
       this.deps.channel.broadcast(this.participants.map(this.deps.peerOf), POB_MESSAGES.TRANSACTION, tx);
@@ -683,7 +685,7 @@ export class PobNode {
 
   /** One-league transactions this validator holds, not yet final: its driver hands them to the next at a switch. */
   heldTransactions(): Uint8Array[] {
-    return [...this.mempool.values()].map(({ tx }) => tx);
+    return Array.from(this.mempool.values(), ({ tx }) => tx);
   }
 
   /** Whether this validator holds `txid` as a one-league transaction not yet final. */
@@ -692,16 +694,13 @@ export class PobNode {
   }
 
   /**
-   * Holds a one-league transaction for the leaders: a client's (`sharedBy` undefined, checked by the
-   * driver) or one a member shared (unchecked: the final block excludes what fails). False when it
-   * is malformed, the hold is full (MAX_BLOCK_TXS: one final block's worth), or the member sharing
-   * it holds its share already (⌈MAX_BLOCK_TXS / n⌉): a byzantine member's junk cannot fill the hold
-   * and shut out this node's clients.
+   * Holds a well-formed one-league transaction (`key`: its txid in hex) for the leaders: a client's
+   * (`sharedBy` undefined, checked by the driver) or one a member shared (unchecked: the final block
+   * excludes what fails). False when the hold is full (MAX_BLOCK_TXS: one final block's worth) or
+   * the member sharing it holds its share already (⌈MAX_BLOCK_TXS / n⌉): a byzantine member's junk
+   * cannot fill the hold and shut out this node's clients.
    */
-  private holdTransaction(tx: Uint8Array, sharedBy?: string): boolean {
-    const txid = transactionIdIfWellFormed(tx);
-    if (txid === undefined) return false;
-    const key = toHex(txid);
+  private holdTransaction(tx: Uint8Array, key: string, sharedBy?: string): boolean {
     if (this.mempool.has(key)) return true;
     if (this.mempool.size >= MAX_BLOCK_TXS) return false;
     if (sharedBy !== undefined) {
