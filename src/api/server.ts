@@ -51,7 +51,9 @@
  * Anything else a route or the stream meets — a coded error from below (STORE_*, PIPELINE_*) or
  * a bug — is also logged and counted by HandlerFailures (subsystem "api") before it is answered.
  */
+import uWS from "uWebSockets.js";
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
+import { sendBinary } from "../net/uws-send.js";
 import { IosError, hasCodeIn, invariant } from "../errors.js";
 import { blockHash, decodeBlock, decodeBlockHeader, type DecodedBlock } from "../ledger/block.js";
 import { shardOfOwner } from "../ledger/shard.js";
@@ -535,6 +537,8 @@ export class ClientApi {
       closeOnBackpressureLimit: 0,
       idleTimeout: STREAM_IDLE_TIMEOUT_SEC,
       sendPingsAutomatically: true,
+      // sendBinary's compress hint relies on it.
+      compression: uWS.DISABLED,
       upgrade: (res, req, context) => {
         const exchange = new HttpExchange(res, req);
         if (this.refusedOffEdge(res, exchange, "stream")) return;
@@ -576,7 +580,7 @@ export class ClientApi {
 
   private sendFrame(ws: WebSocket<StreamClient>, client: StreamClient, frame: Uint8Array): void {
     if (!client.open) return;
-    ws.cork(() => ws.send(frame, true));
+    ws.cork(() => sendBinary(ws, frame));
   }
 
   private control(ws: WebSocket<StreamClient>, client: StreamClient, text: string): void {
@@ -658,7 +662,7 @@ export class ClientApi {
       }
       frame ??= encode();
       this.streamFrames.inc([kind]);
-      ws.send(frame, true);
+      sendBinary(ws, frame);
       const bytes = ws.getBufferedAmount();
       if (bytes > 0) backlogs.push({ ws, bytes });
       queued += bytes;

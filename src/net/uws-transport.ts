@@ -40,6 +40,7 @@
 import { connect as netConnect, type NetConnectOpts, type Socket } from "node:net";
 import uWS from "uWebSockets.js";
 import type { ListenOptions, TemplatedApp, WebSocket as UwsWebSocket, us_listen_socket } from "uWebSockets.js";
+import { sendBinary } from "./uws-send.js";
 import WebSocket from "ws";
 import { IosError, check } from "../errors.js";
 import type { HandlerFailures } from "../log/handler-failures.js";
@@ -581,6 +582,7 @@ export class UwsTransport implements Transport {
       closeOnBackpressureLimit: 0,
       idleTimeout: this.limits.idleTimeoutSec,
       sendPingsAutomatically: true,
+      // sendBinary's compress hint relies on it.
       compression: uWS.DISABLED,
       upgrade: (res, req, context) => {
         if (this.closing || this.pendingInbound >= this.limits.maxPendingInbound) {
@@ -822,7 +824,7 @@ export class UwsTransport implements Transport {
 
   private acceptInbound(ws: UwsWebSocket<UwsLinkData>): void {
     const link = new Link(this, "acceptor", undefined, {
-      write: (frame) => ws.send(frame, true, false) !== 2,
+      write: (frame) => sendBinary(ws, frame) !== 2,
       buffered: () => ws.getBufferedAmount(),
       batch: (writes) => void ws.cork(writes),
       end: (code, reason) => ws.end(code, reason),
