@@ -1592,5 +1592,15 @@ function transportMetrics(transport: UwsTransport): MetricFamily[] {
     { name: "ios_peers_connected", help: "Peers with an authenticated link", type: "gauge", samples: [{ value: stats.links.length }] },
     { name: "ios_transport_frames_in_total", help: "Peer frames received", type: "counter", samples: [{ value: stats.framesIn }] },
     { name: "ios_transport_frames_out_total", help: "Peer frames sent", type: "counter", samples: [{ value: stats.framesOut }] },
+    { name: "ios_transport_links_opened_total", help: "Peer links authenticated", type: "counter", samples: [{ value: stats.linksOpened }] },
+    { name: "ios_transport_links_closed_total", help: "Authenticated peer links closed", type: "counter", samples: [{ value: stats.linksClosed }] },
+    { name: "ios_transport_reconnects_total", help: "Redials after a lost or failed outbound link", type: "counter", samples: [{ value: stats.reconnects }] },
+    byReason("ios_transport_frame_errors_total", "Malformed peer frames received (each closed its link), by code", stats.frameErrors),
+    byReason("ios_transport_auth_failures_total", "Peer handshakes refused, by code", stats.authFailures),
+    byReason("ios_transport_drops_total", "Peer frames not sent or not delivered, by reason", stats.drops),
   ];
+}
+
+function byReason(name: string, help: string, counts: Readonly<Record<string, number>>): MetricFamily {
+  return { name, help, type: "counter", samples: Object.entries(counts).map(([reason, value]) => ({ labels: { reason }, value })) };
 }

@@ -112,6 +112,10 @@ describe("peer port", () => {
       const body = await status(node);
       assert.deepEqual(body.peers, { configured: 1, connected: 1, port: node.peerPort }, "GET /v1/status reports the peer port");
       assert.equal(await metric(node, "ios_api_edge_tunnels_total"), 0, "the edge relayed no WebSocket");
+      assert.equal(await metric(node, "ios_transport_links_opened_total"), 1);
+      assert.equal(await metric(node, "ios_transport_links_closed_total"), 0);
+      assert.equal(await metric(node, 'ios_transport_frame_errors_total{reason="FRAME_TOO_LARGE"}'), 0, "frame errors are exported by code");
+      assert.equal(await metric(node, 'ios_transport_drops_total{reason="queue_full"}'), 0, "drops are exported by reason");
     }
   });
 
