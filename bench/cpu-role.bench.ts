@@ -29,6 +29,8 @@
  *   CPU_ROLE_OPEN_RATE  the open loop's tx/s (default 1000);
  *   CPU_ROLE_SHAPES     a comma-separated subset of the shape names (closed-4000, open-<rate>);
  *   CPU_ROLE_KEEP=1     keep the devnets' directories (logs, load reports);
+ *   CPU_ROLE_NODE_ARGS  extra Node/V8 flags for every validator, space-separated (e.g.
+ *                       "--max-semi-space-size=64"), written into the results;
  *   CPU_ROLE_LABEL      a name for the run, written into the results with the load average at
  *                       the start (the machine is shared: the figures mean little without it);
  *   CPU_ROLE_PROFILE=DIR  every validator i writes `--cpu-prof` profiles into DIR/<shape>-v<i>,
@@ -56,6 +58,8 @@ const RUNS = Number(process.env.CPU_ROLE_RUNS ?? 1);
 const MEASURE_MS = Number(process.env.CPU_ROLE_SECONDS ?? 8) * 1000;
 const RESULTS_FILE = process.env.CPU_ROLE_OUT ?? "bench/results/cpu-role.json";
 const PROFILE_DIR = process.env.CPU_ROLE_PROFILE;
+/** Extra Node/V8 flags for every validator (A/B of runtime settings), space-separated. */
+const NODE_ARGS = (process.env.CPU_ROLE_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
 const LABEL = process.env.CPU_ROLE_LABEL;
 /** The 1-minute load average before the first devnet starts. */
 const LOAD_AT_START = Math.round(loadavg()[0]! * 100) / 100;
@@ -135,7 +139,7 @@ async function launch(dir: string, shape: string): Promise<Devnet> {
         dir: join(dir, `attempt-${attempt}`),
         seed: "cpu-role",
         accounts: ACCOUNTS,
-        nodeArgs: (i) => (PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : []),
+        nodeArgs: (i) => [...NODE_ARGS, ...(PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : [])],
       });
     } catch (error) {
       if (attempt >= LAUNCH_ATTEMPTS || !(error instanceof IosError) || !START_REFUSALS.has(error.code)) throw error;
@@ -305,6 +309,7 @@ writeFileSync(
     {
       benchmark: "cpu-role",
       ...(LABEL === undefined ? {} : { label: LABEL }),
+      ...(NODE_ARGS.length === 0 ? {} : { nodeArgs: NODE_ARGS }),
       machine: { cores: availableParallelism(), node: process.version, loadAverageAtStart: LOAD_AT_START },
       devnet: { shards: 2, validatorsPerShard: 5, believable: 1, samplingProbability: 0.1, accounts: ACCOUNTS },
       window: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, runs: RUNS },
