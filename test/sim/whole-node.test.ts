@@ -15,6 +15,7 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { pobCluster } from "./pob-cluster.js";
+import { spenderOf } from "../../src/consensus/pob/assignment.js";
 import { SETTLED_CHECK_MS } from "../../src/sim/validator-cluster.js";
 import { RELAY_ANSWER_MS, TX_REFUSED, TX_RELAY, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { BinaryWriter } from "../../src/codec/binary.js";
@@ -460,9 +461,11 @@ describe("a lone member to which the producer owes service (its relay lost on th
     // Its relays never reach the producer, so to it alone the producer owes service (SERVICE_OVERDUE_MS) until the relay settles
     // RELAY_UNANSWERED, and is remembered censoring CENSORSHIP_MEMORY_MS more; every other member hears the producer serve.
     sim.network.intercept(lone!, (to, type, payload) => (to === producer && type === TX_RELAY ? undefined : payload));
-    // The last round's transfer: nothing spends its outputs.
-    const direct = rounds.flat();
-    const relayed = direct.pop()!;
+    // A first-round transfer: its input exists, so the producer could seal it (an orphan would prove nothing). Its payer's
+    // later transfers spend its change, which never comes: they stay out of the load.
+    const relayed = rounds[0]!.at(-1)!;
+    const payer = toHex(spenderOf(relayed.bytes)!);
+    const direct = rounds.flat().filter((t) => toHex(spenderOf(t.bytes)!) !== payer);
     const [answer] = await cluster.submitAndWait(0, [relayed.bytes], lone);
     assert.equal(answer!.outcome, "accepted", "relayed to the assignee, and lost");
     let twoLeague = true;

@@ -69,6 +69,7 @@ import { encodeInclusion, makeInclusion } from "../../consensus/pob/evidence.js"
 import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, unpackTransactions } from "../../ledger/stateless.js";
 import { RecordCursor } from "../../ledger/records.js";
+import { applyRecordOf } from "../../ledger/kinds/registry.js";
 import { transactionIdIfWellFormed, transactionIdOfEncoding } from "../../ledger/transaction.js";
 import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
 import type { ProvenChange } from "../../epoch/transition/interface.js";
@@ -248,8 +249,8 @@ export class PobShardConsensus implements ShardDriver {
   /** Producer side: verified transactions whose input is missing, waiting for their parent (`#offer`). */
   readonly #orphans = new Map<string, { readonly entry: MempoolEntry; readonly since: number }>();
   #orphanTimer: TimerHandle | undefined;
-  /** Assignee side: who relayed each transaction pending here, to tell it of a refusal. */
-  readonly #relayers = new Map<string, PeerId>();
+  /** Assignee side: every validator that relayed each transaction pending here, to tell each of a refusal. */
+  readonly #relayers = new Map<string, PeerId[]>();
   readonly #refusalQueues = new Map<PeerId, { txid: Uint8Array; code: string }[]>();
   #refusalTimer: TimerHandle | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -583,14 +584,35 @@ export class PobShardConsensus implements ShardDriver {
     return state !== "final" && state !== "optimistic" && state !== "rejected";
   }
 
-  /** Whether a transaction relayed to `peer` has waited more than `ms` unanswered (only overdue entries are scanned: oldest first). */
+  /**
+   * Whether a transaction relayed to `peer` has waited more than `ms` unanswered (only overdue
+   * entries are scanned: oldest first) though the producer could seal it. One already answered here
+   * (sealed in a block this member saw before its relay went out, final, refused) waits in the list
+   * for the sweep but owes nothing: an unlock has no input whose spending would show it.
+   */
   #owes(peer: PeerId, ms: number): boolean {
     const cutoff = this.#clock.now() - ms;
     for (const entry of this.#relayed.values()) {
       if (entry.at > cutoff) return false;
-      if (entry.peer === peer) return true;
+      if (entry.peer === peer && this.#awaitsAnswer(entry.txid) && this.#inputsExist(entry.tx, entry.txid)) return true;
     }
     return false;
+  }
+
+  /**
+   * Whether every input of a relayed transaction exists in this member's view: its final state or
+   * a block it holds optimistically. Only then can its producer seal it; an orphan waits there for
+   * its parent (up to ORPHAN_WAIT_MS) as it would here, so it proves no censorship. Without this, a
+   * client sending one transaction with a missing input to every member had them all find an honest
+   * producer silent after SERVICE_OVERDUE_MS and suspend it.
+   */
+  #inputsExist(tx: Uint8Array, txid: Uint8Array): boolean {
+    const cursor = new RecordCursor(applyRecordOf(tx, txid, this.#instance.shard, this.#context.shardCount));
+    for (let i = 0; i < cursor.inputCount; i++) {
+      const parent = cursor.outpoint(i).subarray(0, TXID_BYTES);
+      if (this.#state.getUtxo(parent, cursor.outpointIndex(i)) === undefined && !this.#optimistic.has(parent)) return false;
+    }
+    return true;
   }
 
   /**
@@ -640,16 +662,16 @@ export class PobShardConsensus implements ShardDriver {
     this.#pipeline.settleRejected(rejected);
   }
 
-  /** Assignee side: refusals of relayed transactions go back to their relayers; settled ones are forgotten. */
+  /** Assignee side: refusals of relayed transactions go back to every validator that relayed them; settled ones are forgotten. */
   #answerRelayers(event: BlockEvent): void {
     if (this.#relayers.size === 0) return;
     for (let at = 0; at < event.final.length; at += TXID_BYTES) this.#relayers.delete(toHex(event.final.subarray(at, at + TXID_BYTES)));
     for (const { txid, code } of event.rejected) {
       const key = toHex(txid);
-      const relayer = this.#relayers.get(key);
-      if (relayer === undefined) continue;
+      const relayers = this.#relayers.get(key);
+      if (relayers === undefined) continue;
       this.#relayers.delete(key);
-      this.#refuseTo(relayer, txid, code);
+      for (const relayer of relayers) this.#refuseTo(relayer, txid, code);
     }
   }
 
@@ -701,16 +723,26 @@ export class PobShardConsensus implements ShardDriver {
     for (const tx of mine) {
       const txid = transactionIdIfWellFormed(tx);
       if (txid === undefined) continue;
+      const key = toHex(txid);
+      const relayers = this.#relayers.get(key);
+      if (relayers !== undefined) {
+        // Bounded by the authenticated peers: one entry per relaying validator.
+        if (!relayers.includes(from)) relayers.push(from);
+        continue;
+      }
       if (this.#relayers.size >= MAX_RELAYED) this.#relayers.delete(this.#relayers.keys().next().value!);
-      this.#relayers.set(toHex(txid), from);
+      this.#relayers.set(key, [from]);
     }
     // The pipeline copies what it admits: views into the message are enough.
     void this.#pipeline.submit(mine).then((results) => {
       for (const result of results) {
-        if (result.txid === undefined) continue;
-        const key = toHex(result.txid);
-        if (result.outcome === "rejected" && this.#relayers.delete(key)) this.#refuseTo(from, result.txid, result.code ?? "REJECTED");
-        else if (result.outcome === "duplicate") this.#relayers.delete(key);
+        if (result.txid === undefined || result.outcome !== "rejected") continue;
+        // A duplicate keeps its relayer: the copy held here answers it, sealed, final or refused.
+        const relayers = this.#relayers.get(toHex(result.txid));
+        if (relayers === undefined || !relayers.includes(from)) continue;
+        relayers.splice(relayers.indexOf(from), 1);
+        if (relayers.length === 0) this.#relayers.delete(toHex(result.txid));
+        this.#refuseTo(from, result.txid, result.code ?? "REJECTED");
       }
     });
   }
