@@ -16,25 +16,18 @@
 //    owes nothing.
 // Whole validators in the simulator; IOS_SIM_SEED replays a seed.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import type { ShardingPolicy } from "../../src/consensus/pob/policy.js";
 import { POB_MESSAGES, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
 import { toHex } from "../../src/hex.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { ORPHAN_WAIT_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { simSeed } from "../../src/sim/simulator.js";
+import { POLICY } from "./fault-liveness.js";
 import { pobCluster } from "./pob-cluster.js";
 
-const POLICY: ShardingPolicy = {
-  believableLeagueSize: 1,
-  normalLeagueSize: 4,
-  samplingProbability: 0.1,
-  minBelievableSize: 1,
-  optimisticIntervalMs: 50,
-  maxOptimisticBlockTxs: 256,
-};
+/** An output nobody created: a transaction spending it is an orphan (fixed bytes, so a seed replays the run). */
+const MISSING = { txid: new Uint8Array(32).fill(0xab), index: 0 };
 
 function shardZero(seed: string) {
   const built = pobCluster({ seed: simSeed(seed), genesisSeed: "whole-node", policy: POLICY, shards: 2, perShard: 5, accounts: 64, amount: 1_000_000n });
@@ -54,7 +47,7 @@ describe("members do not take an honest producer for a censor", () => {
     const { cluster, producer, members, twoLeague, suspicions, viewChanges, payer } = shardZero("false-censorship-orphan");
     await cluster.advance(600);
     const { transaction, txid } = signTransaction(
-      { kind: TxKind.Transfer, inputs: [{ txid: randomBytes(32), index: 0, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: 1_000n }] },
+      { kind: TxKind.Transfer, inputs: [{ ...MISSING, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: 1_000n }] },
       [payer],
     );
     const orphan = encodeTransaction(transaction);
@@ -105,7 +98,7 @@ describe("members do not take an honest producer for a censor", () => {
     await cluster.advance(600);
     const coin = { txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey };
     // Held as an orphan at the producer (one input is missing), so the members' relays arrive as duplicates of its copy.
-    const held = signTransaction({ kind: TxKind.Transfer, inputs: [coin, { txid: randomBytes(32), index: 0, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: 1_000n }] }, [payer]);
+    const held = signTransaction({ kind: TxKind.Transfer, inputs: [coin, { ...MISSING, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: 1_000n }] }, [payer]);
     // Then the coin is spent, so the producer refuses the orphan at its next look.
     const spend = signTransaction({ kind: TxKind.Transfer, inputs: [coin], outputs: [{ owner: payer.publicKey, amount: 1_000_000n }] }, [payer]);
     const heldBytes = encodeTransaction(held.transaction);
