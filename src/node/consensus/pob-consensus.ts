@@ -113,6 +113,8 @@ export const TX_REFUSED = messageType("client", 2);
 export const RELAY_ANSWER_MS = 10_000;
 /** Relayed transactions awaiting an answer, per relayer, and relayers remembered per assignee: the mempool's bound. */
 const MAX_RELAYED = MAX_PENDING_TXS;
+/** Overdue relays to one producer a sign of life from it checks at most (`#owes`). */
+const MAX_OWED_CHECKS = 64;
 /** A refusal's code: an error code of this tree (upper case, digits, underscores), at most 64 characters. */
 const REFUSAL_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** A leader orders an optimistic block 5 ms after receiving it: loopback delivery to its peers takes well under that. */
@@ -592,9 +594,14 @@ export class PobShardConsensus implements ShardDriver {
    */
   #owes(peer: PeerId, ms: number): boolean {
     const cutoff = this.#clock.now() - ms;
+    let checked = 0;
     for (const entry of this.#relayed.values()) {
       if (entry.at > cutoff) return false;
-      if (entry.peer === peer && this.#awaitsAnswer(entry.txid) && this.#inputsExist(entry.tx, entry.txid)) return true;
+      if (entry.peer !== peer) continue;
+      if (this.#awaitsAnswer(entry.txid) && this.#inputsExist(entry.tx, entry.txid)) return true;
+      // Asked at every block and heartbeat: a client's flood of orphans costs a bounded look, and hides a
+      // censored relay behind it only until the sweep settles them (RELAY_ANSWER_MS).
+      if (++checked >= MAX_OWED_CHECKS) return false;
     }
     return false;
   }
