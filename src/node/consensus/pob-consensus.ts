@@ -745,10 +745,12 @@ export class PobShardConsensus implements ShardDriver {
       for (const result of results) {
         if (result.txid === undefined || result.outcome !== "rejected") continue;
         // A duplicate keeps its relayer: the copy held here answers it, sealed, final or refused.
-        const relayers = this.#relayers.get(toHex(result.txid));
-        if (relayers === undefined || !relayers.includes(from)) continue;
-        relayers.splice(relayers.indexOf(from), 1);
-        if (relayers.length === 0) this.#relayers.delete(toHex(result.txid));
+        const key = toHex(result.txid);
+        const relayers = this.#relayers.get(key);
+        const at = relayers?.indexOf(from) ?? -1;
+        if (at < 0) continue;
+        relayers!.splice(at, 1);
+        if (relayers!.length === 0) this.#relayers.delete(key);
         this.#refuseTo(from, result.txid, result.code ?? "REJECTED");
       }
     });
