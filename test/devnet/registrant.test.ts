@@ -25,6 +25,7 @@ import { MIN_VALIDATOR_BOND } from "../../src/ledger/kinds/registration.js";
 import { keyFileJson, nodeConfigJson, type ConsensusSettings, type PipelineSettings } from "../../src/node/config.js";
 import { PEER_PATH } from "../../src/net/uws-transport.js";
 import { ios, IosProcess } from "../cli/helpers.js";
+import { keepingOnFailure } from "../support/artifacts.js";
 import { until } from "../support/until.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-registrant-"));
@@ -53,10 +54,12 @@ interface NodeStatus {
   readonly lastSwitch?: { readonly epoch: number; readonly shard: number; readonly sync?: { readonly heights: number; readonly msbHeight: number; readonly msbFailure?: string } };
 }
 
+const registrantLogs = (): Record<string, string> => (registrantNode === undefined ? {} : { "registrant.stdout.log": registrantNode.stdout, "registrant.stderr.log": registrantNode.stderr });
+
 const statusOf = async (url: string) => (await (await fetch(`${url}/v1/status`)).json()) as NodeStatus;
 
 describe("a registrant joins a devnet", () => {
-  it("registered by ios tx register, a new ios node process enters at the next epoch and its shard finalizes with it", async () => {
+  it("registered by ios tx register, a new ios node process enters at the next epoch and its shard finalizes with it", () => keepingOnFailure(root, registrantLogs, async () => {
     devnet = await startDevnet({ shards: 1, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "registrant", accounts: 41, amount: 1_000_000n, workers: 1, epochLength: L, idleHeartbeatMs: 250 });
     const { manifest } = devnet;
     const entry = manifest.validators[0]!;
@@ -145,5 +148,5 @@ describe("a registrant joins a devnet", () => {
     assert.ok(await until(async () => new Set((await supplies()).map((s) => s.supply)).size === 1, 30_000), `one supply: ${JSON.stringify(await supplies())}`);
     assert.equal(BigInt((await supplies())[0]!.supply), genesisSupply(devnet.genesis) - BigInt(TRANSFERS),
       "the chain keeps its supply less the load's fees (a registration pays no fee; its bond stays an output)");
-  });
+  }));
 });

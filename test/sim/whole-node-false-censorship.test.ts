@@ -17,11 +17,11 @@
 // Whole validators in the simulator; IOS_SIM_SEED replays a seed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { POB_MESSAGES, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
+import { POB_MESSAGES, SERVICE_OVERDUE_MS, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
 import { toHex } from "../../src/hex.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
-import { ORPHAN_WAIT_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
+import { DEFAULT_IDLE_PROPOSAL_MS, ORPHAN_WAIT_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { POLICY } from "./fault-liveness.js";
 import { pobCluster } from "./pob-cluster.js";
@@ -29,17 +29,18 @@ import { pobCluster } from "./pob-cluster.js";
 /** An output nobody created: a transaction spending it is an orphan (fixed bytes, so a seed replays the run). */
 const MISSING = { txid: new Uint8Array(32).fill(0xab), index: 0 };
 
-function shardZero(seed: string) {
-  const built = pobCluster({ seed: simSeed(seed), genesisSeed: "whole-node", policy: POLICY, shards: 2, perShard: 5, accounts: 64, amount: 1_000_000n });
+function shardZero(seed: string, idleBlockMs?: number) {
+  const built = pobCluster({ seed: simSeed(seed), genesisSeed: "whole-node", policy: POLICY, shards: 2, perShard: 5, accounts: 64, amount: 1_000_000n, ...(idleBlockMs === undefined ? {} : { idleBlockMs }) });
   const { cluster } = built;
   const producer = toHex(cluster.context.leagues(0).believable[0]!);
   const members = cluster.members(0).filter((id) => id !== producer);
   const driver = (id: string) => cluster.node(id)!.driver as PobShardConsensus;
   const twoLeague = () => cluster.replicas(0).every((node) => (node.driver as PobShardConsensus).leagues.mode === "two-league");
   const suspicions = () => members.map((id) => driver(id).node.stats.refused.get("PROPOSAL_UNVOUCHED_SUSPENSION") ?? 0).reduce((a, b) => a + b, 0);
+  const overdue = () => members.map((id) => driver(id).node.stats.overdueService).reduce((a, b) => a + b, 0);
   const viewChanges = () => members.map((id) => driver(id).node.bft!.stats.viewChanges).reduce((a, b) => a + b, 0);
   const payer = built.accounts.find((account) => shardOfOwner(account.publicKey, 2) === 0)!;
-  return { ...built, producer, members, twoLeague, suspicions, viewChanges, payer };
+  return { ...built, producer, members, driver, twoLeague, suspicions, overdue, viewChanges, payer };
 }
 
 describe("members do not take an honest producer for a censor", () => {
@@ -90,6 +91,38 @@ describe("members do not take an honest producer for a censor", () => {
     assert.equal(suspicions(), 0);
     assert.equal(viewChanges(), views, "no view was lost");
     for (const id of members) assert.deepEqual(await (cluster.node(id)!.driver as PobShardConsensus).acceptedUnsettled(), [], `${id.slice(0, 8)} holds no unanswered relay`);
+    await cluster.stop();
+  });
+
+  it("a member behind the chain relays a transaction final there: the producer's answer makes it fetch the heights it lacks at once, and it finds nothing overdue", async () => {
+    // The devnet's idle heartbeat: without the answer, the member learns the heights it missed only at the next one, seconds later.
+    const { sim, cluster, producer, members, driver, twoLeague, overdue, payer, positions } = shardZero("false-censorship-behind", DEFAULT_IDLE_PROPOSAL_MS);
+    await cluster.advance(600);
+    const [behind] = members;
+    const others = [...cluster.members(0), ...cluster.members(1)].filter((id) => id !== behind);
+    const height = () => driver(producer).node.validator.height;
+    const { transaction, txid } = signTransaction(
+      { kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: 1_000_000n }] },
+      [payer],
+    );
+    const bytes = encodeTransaction(transaction);
+    // Just after an idle height, the member is cut off while the transfer becomes final (the other three members decide without
+    // it), as a member whose links came up late: it waits for the next height as for an idle one, a whole heartbeat.
+    const idle = height();
+    assert.ok(await cluster.advance(2 * DEFAULT_IDLE_PROPOSAL_MS, () => height() > idle));
+    sim.network.partition([others]);
+    await cluster.submitAndWait(0, [bytes], producer);
+    assert.ok(await cluster.advance(SERVICE_OVERDUE_MS, () => driver(producer).status(txid).state === "final"), "final without the member");
+    sim.network.heal();
+    const before = overdue();
+    assert.equal(driver(behind).status(txid).state === "final", false, "the member is behind");
+    const [answer] = await cluster.submitAndWait(0, [bytes], behind);
+    assert.equal(answer!.outcome, "accepted", "it cannot tell: the transfer's input is unspent in its state");
+    assert.ok(await cluster.advance(SERVICE_OVERDUE_MS / 2, () => driver(behind).status(txid).state === "final"), "it catches up well before the relay would be overdue");
+    await cluster.advance(2 * SERVICE_OVERDUE_MS);
+    assert.equal(overdue(), before, "no member found the producer overdue");
+    assert.ok(twoLeague());
+    assert.deepEqual(await driver(behind).acceptedUnsettled(), [], "its relay is answered");
     await cluster.stop();
   });
 

@@ -823,6 +823,16 @@ export class BftNode {
     }
   }
 
+  /**
+   * Another part of the node learned that heights past this one are final (a producer's answer to a
+   * relay, src/node/consensus/pob-consensus.ts): asks the league for the records from the next height
+   * on, as a record from the future would. What comes back is verified; the request is rate-limited.
+   */
+  catchUp(): void {
+    if (!this.started || this.rested || this.closed) return;
+    this.requestCatchUp(undefined);
+  }
+
   /** Asks `peer` (or everyone) for the records from the next height on, at most once per retry interval. */
   private requestCatchUp(peer: PeerId | undefined): void {
     const now = this.deps.clock.now();

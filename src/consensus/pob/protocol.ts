@@ -259,6 +259,8 @@ export interface PobStats {
   abortedExecutions: number;
   /** Every proposal this member refused to co-sign, by reason (`ProposalRefusal`): what an operator reads when views change. */
   readonly refused: Map<ProposalRefusal, number>;
+  /** Signs of life from a producer this member did not count: a transaction it relayed there was overdue (SERVICE_OVERDUE_MS). */
+  overdueService: number;
 }
 
 /**
@@ -345,7 +347,7 @@ export class PobNode {
   private producing: boolean;
   private timer: TimerHandle | undefined;
   private bodyRetry: TimerHandle | undefined;
-  readonly stats: PobStats = { commitmentMismatches: 0, badShares: 0, abortedExecutions: 0, refused: new Map() };
+  readonly stats: PobStats = { commitmentMismatches: 0, badShares: 0, abortedExecutions: 0, refused: new Map(), overdueService: 0 };
   /** The open execution of a proposal this node proposed or co-signed, by proposal hash (hex). */
   private speculation: { readonly hash: string; readonly execution: Execution } | undefined;
   private collecting: ShareCollection | undefined;
@@ -529,7 +531,10 @@ export class PobNode {
     if (!this.lastSeen.has(key)) return;
     this.deps.onHeard?.(key);
     const now = this.deps.clock.now();
-    if (this.deps.owesService?.(key, SERVICE_OVERDUE_MS) === true) this.owedAt.set(key, now);
+    if (this.deps.owesService?.(key, SERVICE_OVERDUE_MS) === true) {
+      this.owedAt.set(key, now);
+      this.stats.overdueService++;
+    }
     if (now - (this.owedAt.get(key) ?? -Infinity) < CENSORSHIP_MEMORY_MS) return;
     this.lastSeen.set(key, now);
   }
@@ -1088,6 +1093,20 @@ export class PobNode {
     this.knownHeight = Math.max(this.knownHeight, this.baseHeight + record.height);
     if (record.height < next + MAX_FUTURE_RECORDS) this.enqueue(this.pending.get(record.height) ?? pendingOf(record), from);
     if (!this.pending.has(this.nextHeight())) this.requestRecords(from);
+  }
+
+  /**
+   * A peer says `height` is final (a producer answering a relay of a transaction final there): a
+   * validator below it fetches the records it lacks now instead of at the next height's messages,
+   * which an idle shard sends seconds later. Until then it found the producer overdue for what it had
+   * served (SERVICE_OVERDUE_MS) and took it for a censor. Only a hint: the records are verified, and
+   * the requests are rate-limited, so a false one costs a peer's look at its log.
+   */
+  heardAhead(height: number): void {
+    if (this.closed || height <= this.validator.height) return;
+    if (this.bft !== undefined) this.bft.catchUp();
+    // Outside the committee, records come from a committee member's log (`answerRecords`).
+    else this.requestRecords(this.deps.peerOf(this.participants[height % this.participants.length]!));
   }
 
   /** Asks `peer` for the records from the next height on, at most once per CoSi level timeout. */

@@ -106,6 +106,12 @@ export const TX_RELAY = messageType("client", 1);
 /** An assignee's refusals of transactions relayed to it, for their relayer: u32 count ‖ count coded txids (src/codec/coded-txids.ts). */
 export const TX_REFUSED = messageType("client", 2);
 /**
+ * An assignee's answer to a relay that duplicates a transaction final there: u64 the highest such
+ * transaction's height. A relayer below it is behind the chain and fetches the heights it lacks
+ * (`PobNode.heardAhead`), rather than find its producer overdue for what it served.
+ */
+export const TX_FINAL_AHEAD = messageType("client", 3);
+/**
  * A relayed transaction neither sealed in an optimistic block, final, nor refused this long after
  * its relay settles as RELAY_UNANSWERED (its assignee is down or lost it); a final block that
  * includes it later still answers "final". 10 s is 200 optimistic intervals of the default policy.
@@ -426,6 +432,7 @@ export class PobShardConsensus implements ShardDriver {
     this.node.onOrphaned((transactions) => this.#reoffer(transactions));
     this.#clientChannel.on(TX_RELAY, (from, _type, payload) => this.#receiveRelay(from, payload));
     this.#clientChannel.on(TX_REFUSED, (from, _type, payload) => this.#receiveRefusals(from, payload));
+    this.#clientChannel.on(TX_FINAL_AHEAD, (_from, _type, payload) => this.#receiveFinalAhead(payload));
     this.#pipeline.onSettled((event) => this.#answerRelayers(event));
     this.atomix = options.watchAtomix === false ? undefined : new AtomixWatcher({
       self: key.publicKey, shard, context, transport, clock, verifier: atomix.verifier,
@@ -742,18 +749,33 @@ export class PobShardConsensus implements ShardDriver {
     }
     // The pipeline copies what it admits: views into the message are enough.
     void this.#pipeline.submit(mine).then((results) => {
+      let finalAt = -1;
       for (const result of results) {
-        if (result.txid === undefined || result.outcome !== "rejected") continue;
-        // A duplicate keeps its relayer: the copy held here answers it, sealed, final or refused.
+        // A duplicate of a pending copy keeps its relayer: that copy answers it, sealed, final or refused.
+        // One of a final copy is answered by the height (its final event has passed).
+        const final = result.outcome === "duplicate" && result.status?.state === "final" ? result.status.height : undefined;
+        if (result.txid === undefined || (result.outcome !== "rejected" && final === undefined)) continue;
+        if (final !== undefined) finalAt = Math.max(finalAt, final);
         const key = toHex(result.txid);
         const relayers = this.#relayers.get(key);
         const at = relayers?.indexOf(from) ?? -1;
         if (at < 0) continue;
         relayers!.splice(at, 1);
         if (relayers!.length === 0) this.#relayers.delete(key);
-        this.#refuseTo(from, result.txid, result.code ?? "REJECTED");
+        if (final === undefined) this.#refuseTo(from, result.txid, result.code ?? "REJECTED");
       }
+      if (finalAt >= 0 && !this.#stopped) this.#clientChannel.send(from, TX_FINAL_AHEAD, BinaryWriter.ofSize(8).u64(finalAt).finish());
     });
+  }
+
+  /** Relayer side: its assignee holds a relayed transaction final at a height; below it, this validator catches up. */
+  #receiveFinalAhead(payload: Uint8Array): void {
+    if (this.#stopped) return;
+    // A malformed answer throws its code: the transport logs and counts it against the sender.
+    const reader = new BinaryReader(payload, singleCode<PobErrorCode>("POB_BAD_MESSAGE"));
+    const height = reader.u53("final height");
+    reader.expectEnd();
+    this.node.heardAhead(height);
   }
 
   /** Phase 1 intake: verified transactions leave the mempool for the producer's view checks. */
@@ -902,8 +924,13 @@ export class PobShardConsensus implements ShardDriver {
       name: "ios_transepoch_swap_requests_refused_total", help: "Joiners' swap requests this opening or batch driver refused, by code", type: "counter",
       samples: [...this.#swaps.refused].map(([code, value]) => ({ labels: { code }, value })),
     }];
-    if (bft === undefined) return refused;
+    const overdue: MetricFamily = {
+      name: "ios_pob_overdue_service_total", help: "Signs of life from a producer not counted: a transaction this validator relayed to it was overdue", type: "counter",
+      samples: [{ value: this.node.stats.overdueService }],
+    };
+    if (bft === undefined) return [overdue, ...refused];
     return [
+      overdue,
       { name: "ios_consensus_view", help: "BFT view at the height being decided", type: "gauge", samples: [{ value: bft.view }] },
       { name: "ios_consensus_view_changes_total", help: "BFT views entered after view 0", type: "counter", samples: [{ value: bft.stats.viewChanges }] },
       {
