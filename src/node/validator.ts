@@ -103,7 +103,12 @@ export type NodeErrorCode =
   /** A submission to a node that serves no shard (a registrant or an observer: WaitingDriver). */
   | "NODE_NOT_SERVING"
   /** The shard's state is below the epoch's start height and could not be synced. */
-  | "NODE_STATE_BEHIND";
+  | "NODE_STATE_BEHIND"
+  /**
+   * A switch's sync found no source holding the heights it needs (pruned past them) while a later
+   * epoch is configured here: the switch is given up for the one queued to the latest epoch.
+   */
+  | "NODE_SWITCH_SUPERSEDED";
 
 /** Info lines of the validator set's changes at this node (their `code` field). */
 export type NodeNoticeCode =
@@ -122,7 +127,9 @@ export type NodeNoticeCode =
   /** A certified swap-in moved its shard to batch 1..B − 1 of the move: that batch's committee decides from there. */
   | "NODE_BATCH"
   /** The move ended at a certified height (the last batch's swap-in or the forced end): the epoch's own committee decides from there. */
-  | "NODE_OPENING_ENDED";
+  | "NODE_OPENING_ENDED"
+  /** A switch behind its shard gave way to the switch into the latest epoch (NODE_SWITCH_SUPERSEDED): it waits for that one meanwhile. */
+  | "NODE_SWITCH_SUPERSEDED";
 
 export interface ValidatorOptions {
   /** WASM build of the UTXO table (the pool's workers choose their own by default). */
@@ -504,6 +511,10 @@ export class ValidatorNode {
   #joining: EpochRun | undefined;
   /** Ended openings' drivers still serving their records (`#stopRun`), stopped when the next opening starts. */
   readonly #retired: PobShardConsensus[] = [];
+  /** Runs `#stopRun` stopped: stopping one again hands over nothing twice. */
+  readonly #stoppedRuns = new WeakSet<EpochRun>();
+  /** What a superseded switch's stopped runs held unsettled (NODE_SWITCH_SUPERSEDED), for the next run, oldest first. */
+  readonly #carriedAcross: Uint8Array[] = [];
   #switches = 0;
   /**
    * A link learned from a peer's archive (catch-up) enters its epoch only after CAUGHT_UP_SETTLE_DELTAS Δ
@@ -1025,6 +1036,8 @@ export class ValidatorNode {
    * still unanswered, then the queue (batches still in the workers land in it first).
    */
   async #stopRun(old: EpochRun, retire = false): Promise<readonly Uint8Array[]> {
+    if (this.#stoppedRuns.has(old)) return [];
+    this.#stoppedRuns.add(old);
     // Accepted for clients and not settled here (relayed and unanswered, or held for a one-league leader; submissions are
     // paused, those under way get their answers first): the next driver relays, holds or produces them.
     const unsettled = old.driver instanceof PobShardConsensus ? await old.driver.acceptedUnsettled() : [];
@@ -1127,8 +1140,8 @@ export class ValidatorNode {
     if (shard !== undefined && this.#opens(context)) this.#transition = startTransition(this.setup, this.#deps, this.#verifier, context, (configured) => this.#configured(configured));
     let resume = this.#pauseSubmissions();
     let pauseFrom = configuredAt;
+    let carried: readonly Uint8Array[] = [];
     try {
-      let carried: readonly Uint8Array[] = [];
       let report: SyncReport | undefined;
       let joined: JoinedShard | undefined;
       if (old.role === "validator" && old.move === undefined && old.context.epoch === epoch - 1 && this.#opens(old.context)) {
@@ -1155,9 +1168,13 @@ export class ValidatorNode {
         const following = shard !== undefined && shard !== old.shard ? this.#joinShard(shard, context) : undefined;
         // Awaited below: a failure meanwhile is reported there, not as an unhandled rejection.
         following?.catch(() => undefined);
-        // A configuration learned from peers' archives may find this node behind, its opening's peers past it: it gives up
-        // its seat once its opening stalls (a current node's transition may just be slow: its opening goes on meanwhile).
-        let ended = await this.#instanceEnd(old, by === "catch-up");
+        // A configuration learned from peers' archives may find this node behind, its opening's peers past it, and so may one
+        // it had to sync up to the boundary for: it gives up its seat once its opening stalls. So does a validator outside
+        // the opening's committee (a producer): no quorum needs it, and it learns the opening's heights only from records
+        // its committee may have stopped serving. A current member stays (its transition may just be slow: its opening goes
+        // on meanwhile, and giving up its seat could cost the committee its quorum).
+        const behind = by === "catch-up" || report !== undefined || !(old.driver as PobShardConsensus).inCommittee;
+        let ended = await this.#instanceEnd(old, behind);
         // Batch by batch: each certified swap-in short of B hands the shard to the next batch's driver on the same state.
         for (;;) {
           if (ended === undefined || this.#stopping !== undefined) return;
@@ -1214,6 +1231,7 @@ export class ValidatorNode {
       }
       // What the last driver held unsettled goes to the next one, in its order (parents before the transfers spending them),
       // or, when this validator left the shard, to the shard's producers of the new epoch.
+      carried = [...this.#carriedAcross.splice(0), ...carried];
       if (carried.length > 0) {
         if (shard === old.shard) void run.driver.submit(carried).catch(this.#deps.onError);
         else this.#handOff(context, old.shard, carried);
@@ -1222,6 +1240,15 @@ export class ValidatorNode {
       if (joined !== undefined && joined.carried.length > 0) void run.driver.submit(joined.carried).catch(this.#deps.onError);
       this.#recentSwitches.push({ epoch, shard, sync, pauseMs: this.clock.now() - pauseFrom });
       if (this.#recentSwitches.length > RECENT_SWITCHES) this.#recentSwitches.shift();
+    } catch (error) {
+      if (!(error instanceof IosError) || error.code !== "NODE_SWITCH_SUPERSEDED") throw error;
+      // Its shard moved on past what its peers keep: whatever run this switch left is stopped, and a waiting run holds the
+      // place until the queued switch into the latest epoch, which syncs the shard from an MSB, as a restart would.
+      const stale = this.#run;
+      this.#carriedAcross.push(...carried, ...(await this.#stopRun(stale)));
+      this.#run = this.#waitingRun(epoch, stale.role === "validator" ? stale.shard : undefined);
+      this.#deps.logger.info({ code: "NODE_SWITCH_SUPERSEDED" satisfies NodeNoticeCode, epoch, latest: this.#contexts.length - 1, carried: this.#carriedAcross.length },
+        `the switch into epoch ${epoch} found its shard's heights pruned at every source: it gives way to the switch into epoch ${this.#contexts.length - 1}`);
     } finally {
       resume();
     }
@@ -1450,6 +1477,11 @@ export class ValidatorNode {
       } catch (error) {
         if (this.#stopping !== undefined) return undefined;
         if (!(error instanceof IosError) || error.code !== "SYNC_NO_SOURCE") throw error;
+        // Its sources pruned past it: while no later epoch is known, they may come back or catch up; once one is, the
+        // switch into it syncs from an MSB instead.
+        if (this.#contexts.length - 1 > context.epoch) {
+          throw new IosError<NodeErrorCode>("NODE_SWITCH_SUPERSEDED", `shard ${shard}'s sync to height ${target} of epoch ${context.epoch} found no source (${error.message}); epoch ${this.#contexts.length - 1} is configured`);
+        }
         this.#deps.onError(error);
         await this.#pause(SYNC_RETRY_MS);
         if (this.#stopping !== undefined) return undefined;

@@ -260,7 +260,8 @@ export class ValidatorCluster {
   agreement(shard: number): { readonly commonHeight: number; readonly firstDifference: number | undefined } {
     const replicas = this.replicas(shard);
     const commonHeight = Math.min(...replicas.map((node) => node.state.tip.height));
-    for (let height = 1; height <= commonHeight; height++) {
+    // Blocks below a replica's pruning horizon are gone (an MSB join, pruning): the comparison starts where all hold them.
+    for (let height = Math.max(1, ...replicas.map((node) => node.state.prunedBelow)); height <= commonHeight; height++) {
       const first = replicas[0]!.state.getBlock(height)!;
       if (!replicas.every((node) => sameBytes(node.state.getBlock(height)!, first))) return { commonHeight, firstDifference: height };
     }

@@ -644,6 +644,29 @@ describe("pob: a TransEpoch swap-in ends the BFT instance", () => {
     for (let h = 1; h < SWAP_HEIGHT; h++) assert.equal(decodeProposal(s.nodeOf(committee[0]!).bft!.log.get(h)!.proposal).swapIn, undefined);
   });
 
+  it("validators outside the committee reach an instance's end that no record announces any more: one asks at its start, one after a quiet spell", async () => {
+    let released = false;
+    let late = "";
+    let blind = "";
+    // Until the committee rests, `blind` hears no final record (forwarded or fetched) and `late` is down.
+    const s = setup("pob-bft outsiders reach the end", POLICY, 9, (_from, to, type) => released || to !== blind || type !== POB_MESSAGES.FINAL_RECORD, undefined, { swapsOf: () => rule });
+    const committee = s.leagues.committee;
+    [late, blind] = s.leagues.believable.map(hex);
+    s.sim.schedule(1, "the late outsider goes down", () => s.sim.crash(late));
+    const replicaOf = (id: string) => s.replicas.find((r) => hex(r.keyPair.publicKey) === id)!;
+    const ended = await s.runUntil(() => committee.every((key) => s.sim.node<PobNode>(hex(key)).instance?.bft?.rested === true), 20_000);
+    assert.ok(ended, `seed ${String(s.seed)}: the committee did not end its instance`);
+    await s.runUntil(() => false, s.sim.now() + 1_000);
+    assert.deepEqual([late, blind].map((id) => replicaOf(id).outcomes.length), [0, 0], "neither knows a final height");
+    released = true;
+    s.sim.restart(late);
+    const quietMs = 2 * 400;
+    const start = s.sim.now();
+    assert.ok(await s.runUntil(() => replicaOf(late).outcomes.length === SWAP_HEIGHT, start + quietMs / 2), `seed ${String(s.seed)}: the late one asks at its start`);
+    assert.ok(await s.runUntil(() => replicaOf(blind).outcomes.length === SWAP_HEIGHT, start + 3 * quietMs), `seed ${String(s.seed)}: the blind one asks after a quiet spell`);
+    s.assertSameChain();
+  });
+
   it("a byzantine leader's swap-in is refused by members without a swap rule or whose rule refuses it, and the shard keeps deciding", async () => {
     let byzantineIndex = -1;
     const refusing: SwapInRule = { pending: () => undefined, check: () => { throw new IosError("TRANSEPOCH_WRONG_BATCH", "not a swap this member can check"); }, overdue: () => false };

@@ -364,6 +364,10 @@ export class PobNode {
   /** Whether it heard a verified final record since it started (a restarted producer may be behind). */
   private heardFinal: boolean;
   private lastRecordFetchAt = -Infinity;
+  /** Outside the committee: when a final record last came, the timer that asks for them after a quiet spell, and whom it asks next. */
+  private lastRecordAt = -Infinity;
+  private recordPoll: TimerHandle | undefined;
+  private recordSource = 0;
   /** When each drawn believable validator was last heard from (a sealed block or PRODUCER_ALIVE), by hex key. */
   private readonly lastSeen = new Map<string, number>();
   /** This leader's latest proposal carrying a seat change, until its height is final (SEAT_CHANGE_HOLD_MS). */
@@ -503,8 +507,41 @@ export class PobNode {
 
   start(): void {
     this.bft?.start();
+    if (this.bft === undefined) {
+      // Its instance may have decided heights, or ended, before this driver started (a late start, a switch after a sync):
+      // no record would come to make it ask.
+      this.requestRecords(this.nextRecordSource());
+      this.scheduleRecordPoll();
+    }
     if (this.producing) this.scheduleProduction();
     if (this.producer !== undefined) this.scheduleHeartbeat();
+  }
+
+  /**
+   * A validator outside the committee learns final heights from the records members forward as
+   * they decide them (`onFinal`), and fetches a gap when a record shows one. An instance that
+   * decides nothing more (an opening that ended while this validator synced up to it, a committee
+   * that lost its quorum) sends none, so after `recordQuietMs` without a record it asks a member
+   * itself, each time the next one (a silent or byzantine member does not keep it behind). A live
+   * shard sends one every idle heartbeat, so this costs nothing there.
+   */
+  private scheduleRecordPoll(): void {
+    this.recordPoll = this.deps.clock.setTimer(this.recordQuietMs, () => {
+      this.recordPoll = undefined;
+      if (this.closed) return;
+      if (this.deps.clock.now() - this.lastRecordAt >= this.recordQuietMs) this.requestRecords(this.nextRecordSource());
+      this.scheduleRecordPoll();
+    });
+  }
+
+  /** Twice the longest a live committee goes without deciding: its idle heartbeat, or a view timeout. */
+  private get recordQuietMs(): number {
+    return 2 * Math.max(this.config.idleProposalMs ?? 0, this.config.viewTimeoutMs);
+  }
+
+  /** The committee member to ask for records next, in turn. */
+  private nextRecordSource(): PeerId {
+    return this.deps.peerOf(this.participants[this.recordSource++ % this.participants.length]!);
   }
 
   /** A drawn believable validator, caught up and not slashed, says it is up every HEARTBEAT_MS. */
@@ -550,6 +587,7 @@ export class PobNode {
     if (this.timer !== undefined) this.deps.clock.cancelTimer(this.timer);
     if (this.bodyRetry !== undefined) this.deps.clock.cancelTimer(this.bodyRetry);
     if (this.heartbeat !== undefined) this.deps.clock.cancelTimer(this.heartbeat);
+    if (this.recordPoll !== undefined) this.deps.clock.cancelTimer(this.recordPoll);
     this.collecting?.done(undefined);
     this.releaseBlockWaiters();
   }
@@ -1089,6 +1127,8 @@ export class PobNode {
     const next = this.nextHeight();
     if (record.height < next) return;
     if (!this.pending.has(record.height) && !verifyFinality(this.participants, this.config.chainId, record, this.deps.verifier, proposalHash)) return;
+    // Only news counts: a member replaying old records does not keep this validator from asking.
+    this.lastRecordAt = this.deps.clock.now();
     this.heardFinal = true;
     this.knownHeight = Math.max(this.knownHeight, this.baseHeight + record.height);
     if (record.height < next + MAX_FUTURE_RECORDS) this.enqueue(this.pending.get(record.height) ?? pendingOf(record), from);
@@ -1106,7 +1146,7 @@ export class PobNode {
     if (this.closed || height <= this.validator.height) return;
     if (this.bft !== undefined) this.bft.catchUp();
     // Outside the committee, records come from a committee member's log (`answerRecords`).
-    else this.requestRecords(this.deps.peerOf(this.participants[height % this.participants.length]!));
+    else this.requestRecords(this.nextRecordSource());
   }
 
   /** Asks `peer` for the records from the next height on, at most once per CoSi level timeout. */

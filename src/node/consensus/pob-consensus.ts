@@ -863,6 +863,11 @@ export class PobShardConsensus implements ShardDriver {
     this.#consensusChannel.broadcast(peers, SWAP_REQUEST, request);
   }
 
+  /** Whether this validator decides in its instance's BFT committee (the normal league), not only learns its records. */
+  get inCommittee(): boolean {
+    return this.node.bft !== undefined;
+  }
+
   /** The height this driver's instance ended at (an opening instance's end), once final here. */
   get instanceEnd(): number | undefined {
     return this.#instanceEnd;
