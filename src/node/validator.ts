@@ -1168,12 +1168,12 @@ export class ValidatorNode {
         const following = shard !== undefined && shard !== old.shard ? this.#joinShard(shard, context) : undefined;
         // Awaited below: a failure meanwhile is reported there, not as an unhandled rejection.
         following?.catch(() => undefined);
-        // A configuration learned from peers' archives may find this node behind, its opening's peers past it, and so may one
-        // it had to sync up to the boundary for: it gives up its seat once its opening stalls. So does a validator outside
-        // the opening's committee (a producer): no quorum needs it, and it learns the opening's heights only from records
-        // its committee may have stopped serving. A current member stays (its transition may just be slow: its opening goes
-        // on meanwhile, and giving up its seat could cost the committee its quorum).
-        const behind = by === "catch-up" || report !== undefined || !(old.driver as PobShardConsensus).inCommittee;
+        // A configuration learned from peers' archives may find this node behind, its opening's peers past it: it gives up
+        // its seat once its opening stalls. So does a validator outside the opening's committee (a producer): no quorum needs
+        // it, and it learns the opening's heights only from records its committee may have stopped serving. A member stays
+        // (its transition may just be slow: its opening goes on meanwhile; and its seat may be what a stalled committee
+        // lacks for a quorum once a peer comes back).
+        const behind = by === "catch-up" || !(old.driver as PobShardConsensus).inCommittee;
         let ended = await this.#instanceEnd(old, behind);
         // Batch by batch: each certified swap-in short of B hands the shard to the next batch's driver on the same state.
         for (;;) {

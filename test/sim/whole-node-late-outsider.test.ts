@@ -6,10 +6,12 @@
 // in the transition and learns the next configuration from it, syncs up to the boundary, and
 // starts the opening, whose committee ended it meanwhile and no longer serves its records. Before,
 // it waited for that end forever, so every later switch queued behind it: its shard ran on
-// without it, one producer short. Now a validator that had to sync up to the boundary, or that
-// sits outside the opening's committee, gives up its seat in an opening that decides nothing for
-// OPENING_STALL_DELTAS Δ and syncs past the opening's end, as one that learned the configuration
-// from its peers' archives does. Whole validators in the simulator; IOS_SIM_SEED replays a seed.
+// without it, one producer short. Now a validator outside the opening's committee gives up its
+// seat in an opening that decides nothing for OPENING_STALL_DELTAS Δ, as one that learned the
+// configuration from its peers' archives does; and a switch whose sync then finds the shard pruned
+// at every source, while a later epoch is configured, gives way to the switch into the latest
+// (NODE_SWITCH_SUPERSEDED), which joins at an MSB. Whole validators in the simulator; IOS_SIM_SEED
+// replays a seed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { POB_MESSAGES } from "../../src/consensus/pob/protocol.js";
