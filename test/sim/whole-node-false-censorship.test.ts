@@ -94,6 +94,32 @@ describe("members do not take an honest producer for a censor", () => {
     await cluster.stop();
   });
 
+  it("the producer's block reaches no member (their links not up yet at a start): each member relaying one of its transactions gets the block, which becomes final; nothing is found overdue", async () => {
+    const { sim, cluster, producer, members, driver, twoLeague, overdue, payer, positions } = shardZero("false-censorship-unseen-block");
+    await cluster.advance(600);
+    const { transaction, txid } = signTransaction(
+      { kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: 1_000_000n }] },
+      [payer],
+    );
+    const bytes = encodeTransaction(transaction);
+    // Its first broadcast is lost on the way to every member, so no leader can order the block.
+    let lost = true;
+    sim.network.intercept(producer, (_to, type, payload) => (lost && type === POB_MESSAGES.OPTIMISTIC_BLOCK ? undefined : payload));
+    await cluster.submitAndWait(0, [bytes], producer);
+    assert.ok(await cluster.advance(1_000, () => driver(producer).status(txid).state === "optimistic"), "sealed at the producer");
+    lost = false;
+    const before = overdue();
+    // The launcher's probe: the client sends it to every member too.
+    const answers = await Promise.all(members.map((via) => cluster.submitAndWait(0, [bytes], via)));
+    assert.ok(answers.every(([answer]) => answer!.outcome === "accepted"), "each member relays it: it has not seen the block");
+    const final = () => cluster.replicas(0).every((node) => node.driver.status(txid).state === "final");
+    assert.ok(await cluster.advance(SERVICE_OVERDUE_MS, final), "final on every replica before any relay is overdue");
+    await cluster.advance(2 * SERVICE_OVERDUE_MS);
+    assert.equal(overdue(), before, "no member found the producer overdue");
+    assert.ok(twoLeague());
+    await cluster.stop();
+  });
+
   it("a member behind the chain relays a transaction final there: the producer's answer makes it fetch the heights it lacks at once, and it finds nothing overdue", async () => {
     // The devnet's idle heartbeat: without the answer, the member learns the heights it missed only at the next one, seconds later.
     const { sim, cluster, producer, members, driver, twoLeague, overdue, payer, positions } = shardZero("false-censorship-behind", DEFAULT_IDLE_PROPOSAL_MS);

@@ -1252,6 +1252,19 @@ export class PobNode {
     for (const listener of this.divergenceListeners) listener(divergence);
   }
 
+  /**
+   * Sends `to` the block `hash` if it is held here, not yet ordered: a producer answering a relay of
+   * a transaction that block seals, since the relayer cannot have seen it (its status would be
+   * optimistic). Its broadcast missed that member (a link not up yet at a start, a drop), and a block
+   * no leader holds is never ordered.
+   */
+  resendBlock(to: PeerId, hash: Uint8Array): boolean {
+    const bytes = this.held.get(toHex(hash))?.bytes;
+    if (this.closed || bytes === undefined) return false;
+    this.deps.channel.send(to, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
+    return true;
+  }
+
   /** The sealed bytes of a block held or recently ordered here (every block of a proposal it applies). */
   blockBytes(hash: Uint8Array): Uint8Array | undefined {
     const key = toHex(hash);

@@ -121,6 +121,8 @@ export const RELAY_ANSWER_MS = 10_000;
 const MAX_RELAYED = MAX_PENDING_TXS;
 /** Overdue relays to one producer a sign of life from it checks at most (`#owes`). */
 const MAX_OWED_CHECKS = 64;
+/** Blocks a producer resent to relayers (`#resendSealed`), remembered with whom: each goes to a relayer once. */
+const MAX_RESENT_BLOCKS = 4096;
 /** A refusal's code: an error code of this tree (upper case, digits, underscores), at most 64 characters. */
 const REFUSAL_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** A leader orders an optimistic block 5 ms after receiving it: loopback delivery to its peers takes well under that. */
@@ -260,6 +262,8 @@ export class PobShardConsensus implements ShardDriver {
   /** Assignee side: every validator that relayed each transaction pending here, to tell each of a refusal. */
   readonly #relayers = new Map<string, PeerId[]>();
   readonly #refusalQueues = new Map<PeerId, { txid: Uint8Array; code: string }[]>();
+  /** Assignee side: the held blocks resent to each relayer (hex hash → peers), oldest first, at most MAX_RESENT_BLOCKS. */
+  readonly #resent = new Map<string, PeerId[]>();
   #refusalTimer: TimerHandle | undefined;
   #unsubscribe: (() => void) | undefined;
   #failed = false;
@@ -750,7 +754,13 @@ export class PobShardConsensus implements ShardDriver {
     // The pipeline copies what it admits: views into the message are enough.
     void this.#pipeline.submit(mine).then((results) => {
       let finalAt = -1;
+      const sealed = new Map<string, Uint8Array>();
       for (const result of results) {
+        // A duplicate of a copy sealed here: the relayer did not see its block.
+        if (result.outcome === "duplicate" && result.txid !== undefined && result.status?.state !== "final") {
+          const held = this.#optimistic.get(result.txid);
+          if (held !== undefined) sealed.set(toHex(held.of.hash), held.of.hash);
+        }
         // A duplicate of a pending copy keeps its relayer: that copy answers it, sealed, final or refused.
         // One of a final copy is answered by the height (its final event has passed).
         const final = result.outcome === "duplicate" && result.status?.state === "final" ? result.status.height : undefined;
@@ -764,8 +774,26 @@ export class PobShardConsensus implements ShardDriver {
         if (relayers!.length === 0) this.#relayers.delete(key);
         if (final === undefined) this.#refuseTo(from, result.txid, result.code ?? "REJECTED");
       }
-      if (finalAt >= 0 && !this.#stopped) this.#clientChannel.send(from, TX_FINAL_AHEAD, BinaryWriter.ofSize(8).u64(finalAt).finish());
+      if (this.#stopped) return;
+      if (finalAt >= 0) this.#clientChannel.send(from, TX_FINAL_AHEAD, BinaryWriter.ofSize(8).u64(finalAt).finish());
+      for (const [key, hash] of sealed) this.#resendSealed(from, key, hash);
     });
+  }
+
+  /**
+   * Sends a relayer the held block that seals a transaction it relayed, once per block and relayer:
+   * it missed the producer's broadcast (sent before its link was up, or dropped), so it took the
+   * transaction for unserved, and a block no leader holds is never ordered. A relayer gets each
+   * block at most once, so relaying a block's transactions again costs the producer nothing more.
+   */
+  #resendSealed(to: PeerId, key: string, hash: Uint8Array): void {
+    let peers = this.#resent.get(key);
+    if (peers?.includes(to) === true) return;
+    if (peers === undefined) {
+      if (this.#resent.size >= MAX_RESENT_BLOCKS) this.#resent.delete(this.#resent.keys().next().value!);
+      this.#resent.set(key, (peers = []));
+    }
+    if (this.node.resendBlock(to, hash)) peers.push(to);
   }
 
   /** Relayer side: its assignee holds a relayed transaction final at a height; below it, this validator catches up. */
