@@ -1079,11 +1079,13 @@ export class ValidatorNode {
   }
 
   /**
-   * Resolves with the height `run`'s opening ended at, once final here; undefined if the node
-   * stops first; "stalled" (only when `giveUp`) once its state decided nothing for
-   * OPENING_STALL_DELTAS Δ.
+   * Resolves with the height `run`'s opening (or batch) ended at, once final here; undefined if the
+   * node stops first; "stalled" once its state decided nothing for OPENING_STALL_DELTAS Δ, when
+   * `giveUp` says so: "stall" at once; "superseded" only while an epoch after the one `run` moves
+   * into is configured here (the shard finished that epoch: no quorum of this opening can need this
+   * node any more); "never" not at all.
    */
-  #instanceEnd(run: EpochRun, giveUp: boolean): Promise<number | "stalled" | undefined> {
+  #instanceEnd(run: EpochRun, giveUp: "stall" | "superseded" | "never"): Promise<number | "stalled" | undefined> {
     const driver = run.driver as PobShardConsensus;
     return new Promise((resolve) => {
       if (driver.instanceEnd !== undefined || this.#stopping !== undefined) {
@@ -1100,12 +1102,13 @@ export class ValidatorNode {
       const stopping = (): void => finish(undefined);
       const off = driver.onInstanceEnd((height) => finish(height));
       this.#onStopping.add(stopping);
-      if (!giveUp) return;
+      if (giveUp === "never") return;
+      const superseded = (): boolean => this.#contexts.length - 1 > run.context.epoch + 1;
       let seen = run.hold.state.tip.height;
       const watch = (): void => {
         timer = this.clock.setTimer(OPENING_STALL_DELTAS * this.#epochDeltaMs, () => {
           const tip = run.hold.state.tip.height;
-          if (tip === seen) finish("stalled");
+          if (tip === seen && (giveUp === "stall" || superseded())) finish("stalled");
           else {
             seen = tip;
             watch();
@@ -1171,10 +1174,11 @@ export class ValidatorNode {
         // A configuration learned from peers' archives may find this node behind, its opening's peers past it: it gives up
         // its seat once its opening stalls. So does a validator outside the opening's committee (a producer): no quorum needs
         // it, and it learns the opening's heights only from records its committee may have stopped serving. A member stays
-        // (its transition may just be slow: its opening goes on meanwhile; and its seat may be what a stalled committee
-        // lacks for a quorum once a peer comes back).
+        // while its opening may still need it (its transition may just be slow, and its seat may be what a stalled committee
+        // lacks for a quorum once a peer comes back), and gives up once the epoch after this one is configured: the shard
+        // finished the epoch without it, and the ended opening's peers may no longer serve its records.
         const behind = by === "catch-up" || !(old.driver as PobShardConsensus).inCommittee;
-        let ended = await this.#instanceEnd(old, behind);
+        let ended = await this.#instanceEnd(old, behind ? "stall" : "superseded");
         // Batch by batch: each certified swap-in short of B hands the shard to the next batch's driver on the same state.
         for (;;) {
           if (ended === undefined || this.#stopping !== undefined) return;
@@ -1193,7 +1197,7 @@ export class ValidatorNode {
           this.#deps.logger.info({ code: "NODE_BATCH" satisfies NodeNoticeCode, epoch, shard: old.shard, batch: reached, height: ended },
             `shard ${old.shard}'s move into epoch ${epoch} reached batch ${reached} at height ${ended}: committee(${reached}) decides from there`);
           old = next;
-          ended = await this.#instanceEnd(old, false);
+          ended = await this.#instanceEnd(old, "superseded");
         }
         stopAsking?.();
         resume = this.#pauseSubmissions();
@@ -1306,7 +1310,7 @@ export class ValidatorNode {
       if (carried.length > 0) void run.driver.submit(carried).catch(this.#deps.onError);
       this.#deps.logger.info({ code: "NODE_BATCH" satisfies NodeNoticeCode, epoch: context.epoch, shard, batch: at, height: takeover },
         `joined shard ${shard}'s batch ${at} of the move into epoch ${context.epoch} at height ${takeover}: committee(${at}) decides from there`);
-      const ended = await this.#instanceEnd(run, false);
+      const ended = await this.#instanceEnd(run, "never");
       // Stopping: `#shutdown` stops the joining driver.
       if (ended === undefined || ended === "stalled" || this.#stopping !== undefined) return { report, carried: [] };
       this.#joining = undefined;
