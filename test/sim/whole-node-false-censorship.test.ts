@@ -18,10 +18,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { POB_MESSAGES, SERVICE_OVERDUE_MS, SUSPEND_AFTER_MS } from "../../src/consensus/pob/protocol.js";
+import { BinaryWriter } from "../../src/codec/binary.js";
 import { toHex } from "../../src/hex.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
-import { DEFAULT_IDLE_PROPOSAL_MS, ORPHAN_WAIT_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
+import { DEFAULT_IDLE_PROPOSAL_MS, ORPHAN_WAIT_MS, TX_FINAL_AHEAD, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { simSeed } from "../../src/sim/simulator.js";
 import { POLICY } from "./fault-liveness.js";
 import { pobCluster } from "./pob-cluster.js";
@@ -149,6 +150,29 @@ describe("members do not take an honest producer for a censor", () => {
     assert.equal(overdue(), before, "no member found the producer overdue");
     assert.ok(twoLeague());
     assert.deepEqual(await driver(behind).acceptedUnsettled(), [], "its relay is answered");
+    await cluster.stop();
+  });
+
+  it("a byzantine peer's TX_FINAL_AHEAD: a malformed one is refused with its code, a false height changes nothing (the producer keeps producing, the chain agrees)", async () => {
+    const { cluster, producer, driver, payer, positions } = shardZero("false-censorship-final-ahead");
+    await cluster.advance(600);
+    // A validator of the other shard has no client channel of shard 0 open: it speaks on one as any peer could.
+    const liar = cluster.members(1)[0]!;
+    const channel = cluster.node(liar)!.transport.open({ protocol: "client", shard: 0, epoch: 0 });
+    channel.send(producer, TX_FINAL_AHEAD, new Uint8Array(7));
+    channel.send(producer, TX_FINAL_AHEAD, BinaryWriter.ofSize(8).u64(1_000_000_000).finish());
+    await cluster.advance(500);
+    assert.ok(cluster.handlerFailureCodes.some((entry) => entry.startsWith("client:POB_BAD_MESSAGE ")), `the malformed one is counted: ${cluster.handlerFailureCodes.join("; ")}`);
+    const { transaction, txid } = signTransaction(
+      { kind: TxKind.Transfer, inputs: [{ txid: cluster.context.chain, index: positions.get(toHex(payer.publicKey))!, owner: payer.publicKey }], outputs: [{ owner: payer.publicKey, amount: 1_000_000n }] },
+      [payer],
+    );
+    const [answer] = await cluster.submitAndWait(0, [encodeTransaction(transaction)], producer);
+    assert.equal(answer!.outcome, "accepted", "the producer still takes transactions: a claimed height is no evidence that it is behind");
+    assert.ok(await cluster.advance(3_000, () => cluster.replicas(0).every((node) => node.driver.status(txid).state === "final")), "final everywhere");
+    assert.equal(driver(producer).status(txid).state, "final");
+    assert.equal(cluster.agreement(0).firstDifference, undefined);
+    channel.close();
     await cluster.stop();
   });
 
