@@ -22,6 +22,7 @@ import { transferKind } from "../../src/ledger/kinds/transfer.js";
 import { kindOfTransaction, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { sha256 } from "../../src/crypto/sha256.js";
 import type { LoadReport } from "../../src/load/report.js";
+import { keepingOnFailure } from "../support/artifacts.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-cross-load-"));
 let devnet: Devnet | undefined;
@@ -102,14 +103,15 @@ class ModelShard {
 }
 
 describe("ios load --cross-shard over real processes", () => {
-  it("a 2-shard PoB devnet under a half cross-shard load: counts add up, balances match a replay of every shard's blocks", async () => {
+  it("a 2-shard PoB devnet under a half cross-shard load: counts add up, balances match a replay of every shard's blocks", () => keepingOnFailure(root, () => ({}), async () => {
     devnet = await startDevnet({ shards: SHARDS, validatorsPerShard: 4, believable: 1, dir: join(root, "devnet"), seed: "cross load", accounts: 24, amount: 1_000_000n, workers: 1 });
     const { set, run, files } = await runDevnetLoad(devnet, { count: TRANSFERS, crossShard: 0.5, seed: "cross", mode: { kind: "closed-loop", window: 60 }, durationMs: 60_000, drainTimeoutMs: 30_000, reportDir: join(root, "report") });
     const crossCount = Array.from({ length: set.count }, (_, i) => set.tx(i)[1]).filter((kind) => kind === TxKind.AtomixLock).length;
     assert.ok(crossCount > TRANSFERS / 4 && crossCount < (3 * TRANSFERS) / 4, `about half are cross-shard: ${crossCount}`);
     const m = run.report.metrics;
-    assert.equal(run.end, "settled", JSON.stringify({ totals: m.totals, rejected: m.rejectedByCode, intra: m.byKind.intra.final, cross: m.byKind.cross.final, locked: m.byKind.cross.phases.locked.count, proven: m.byKind.cross.phases.proven.count }));
-    assert.deepEqual([m.totals.submitted, m.totals.final, m.totals.rejected, m.totals.pending], [TRANSFERS, TRANSFERS, 0, 0]);
+    const summary = JSON.stringify({ totals: m.totals, rejected: m.rejectedByCode, resent: m.resentByCause, intra: m.byKind.intra.final, cross: m.byKind.cross.final, locked: m.byKind.cross.phases.locked.count, proven: m.byKind.cross.phases.proven.count });
+    assert.equal(run.end, "settled", summary);
+    assert.deepEqual([m.totals.submitted, m.totals.final, m.totals.rejected, m.totals.pending], [TRANSFERS, TRANSFERS, 0, 0], summary);
     assert.deepEqual([m.byKind.intra.final, m.byKind.cross.final], [TRANSFERS - crossCount, crossCount]);
     assert.equal(m.byKind.cross.phases.locked.count, crossCount);
     assert.equal(m.byKind.cross.phases.proven.count, crossCount);
@@ -150,5 +152,5 @@ describe("ios load --cross-shard over real processes", () => {
     let supply = 0n;
     for (const shard of [0, 1]) supply += BigInt((await clientOf(shard).status()).supply as string);
     assert.equal(supply, genesisSupply(devnet.genesis) - BigInt(TRANSFERS));
-  });
+  }));
 });
