@@ -756,15 +756,17 @@ export class PobShardConsensus implements ShardDriver {
       let finalAt = -1;
       const sealed = new Map<string, Uint8Array>();
       for (const result of results) {
-        // A duplicate of a copy sealed here: the relayer did not see its block.
-        if (result.outcome === "duplicate" && result.txid !== undefined && result.status?.state !== "final") {
+        if (result.txid === undefined) continue;
+        const duplicate = result.outcome === "duplicate";
+        // A duplicate of a pending copy keeps its relayer: that copy answers it, sealed, final or refused. If the copy is
+        // sealed in a block held here, the relayer did not see that block. One of a final copy is answered by the height
+        // (its final event has passed).
+        const final = duplicate && result.status?.state === "final" ? result.status.height : undefined;
+        if (duplicate && final === undefined) {
           const held = this.#optimistic.get(result.txid);
           if (held !== undefined) sealed.set(toHex(held.of.hash), held.of.hash);
         }
-        // A duplicate of a pending copy keeps its relayer: that copy answers it, sealed, final or refused.
-        // One of a final copy is answered by the height (its final event has passed).
-        const final = result.outcome === "duplicate" && result.status?.state === "final" ? result.status.height : undefined;
-        if (result.txid === undefined || (result.outcome !== "rejected" && final === undefined)) continue;
+        if (result.outcome !== "rejected" && final === undefined) continue;
         if (final !== undefined) finalAt = Math.max(finalAt, final);
         const key = toHex(result.txid);
         const relayers = this.#relayers.get(key);
