@@ -1078,6 +1078,11 @@ export class ValidatorNode {
     }
   }
 
+  /** Whether an epoch after `epoch` is configured here: the shard finished `epoch`, whatever this node still waits for in it. */
+  #configuredPast(epoch: number): boolean {
+    return this.#contexts.length - 1 > epoch;
+  }
+
   /**
    * Resolves with the height `run`'s opening (or batch) ended at, once final here; undefined if the
    * node stops first; "stalled" once its state decided nothing for OPENING_STALL_DELTAS Δ, when
@@ -1103,12 +1108,11 @@ export class ValidatorNode {
       const off = driver.onInstanceEnd((height) => finish(height));
       this.#onStopping.add(stopping);
       if (giveUp === "never") return;
-      const superseded = (): boolean => this.#contexts.length - 1 > run.context.epoch + 1;
       let seen = run.hold.state.tip.height;
       const watch = (): void => {
         timer = this.clock.setTimer(OPENING_STALL_DELTAS * this.#epochDeltaMs, () => {
           const tip = run.hold.state.tip.height;
-          if (tip === seen && (giveUp === "stall" || superseded())) finish("stalled");
+          if (tip === seen && (giveUp === "stall" || this.#configuredPast(run.context.epoch + 1))) finish("stalled");
           else {
             seen = tip;
             watch();
@@ -1483,7 +1487,7 @@ export class ValidatorNode {
         if (!(error instanceof IosError) || error.code !== "SYNC_NO_SOURCE") throw error;
         // Its sources pruned past it: while no later epoch is known, they may come back or catch up; once one is, the
         // switch into it syncs from an MSB instead.
-        if (this.#contexts.length - 1 > context.epoch) {
+        if (this.#configuredPast(context.epoch)) {
           throw new IosError<NodeErrorCode>("NODE_SWITCH_SUPERSEDED", `shard ${shard}'s sync to height ${target} of epoch ${context.epoch} found no source (${error.message}); epoch ${this.#contexts.length - 1} is configured`);
         }
         this.#deps.onError(error);

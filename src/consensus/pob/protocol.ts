@@ -1258,11 +1258,9 @@ export class PobNode {
    * optimistic). Its broadcast missed that member (a link not up yet at a start, a drop), and a block
    * no leader holds is never ordered.
    */
-  resendBlock(to: PeerId, hash: Uint8Array): boolean {
+  resendBlock(to: PeerId, hash: Uint8Array): void {
     const bytes = this.held.get(toHex(hash))?.bytes;
-    if (this.closed || bytes === undefined) return false;
-    this.deps.channel.send(to, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
-    return true;
+    if (!this.closed && bytes !== undefined) this.deps.channel.send(to, POB_MESSAGES.OPTIMISTIC_BLOCK, bytes);
   }
 
   /** The sealed bytes of a block held or recently ordered here (every block of a proposal it applies). */

@@ -741,15 +741,7 @@ export class PobShardConsensus implements ShardDriver {
     for (const tx of mine) {
       const txid = transactionIdIfWellFormed(tx);
       if (txid === undefined) continue;
-      const key = toHex(txid);
-      const relayers = this.#relayers.get(key);
-      if (relayers !== undefined) {
-        // Bounded by the authenticated peers: one entry per relaying validator.
-        if (!relayers.includes(from)) relayers.push(from);
-        continue;
-      }
-      if (this.#relayers.size >= MAX_RELAYED) this.#relayers.delete(this.#relayers.keys().next().value!);
-      this.#relayers.set(key, [from]);
+      addPeerUnder(this.#relayers, toHex(txid), from, MAX_RELAYED);
     }
     // The pipeline copies what it admits: views into the message are enough.
     void this.#pipeline.submit(mine).then((results) => {
@@ -789,13 +781,8 @@ export class PobShardConsensus implements ShardDriver {
    * block at most once, so relaying a block's transactions again costs the producer nothing more.
    */
   #resendSealed(to: PeerId, key: string, hash: Uint8Array): void {
-    let peers = this.#resent.get(key);
-    if (peers?.includes(to) === true) return;
-    if (peers === undefined) {
-      if (this.#resent.size >= MAX_RESENT_BLOCKS) this.#resent.delete(this.#resent.keys().next().value!);
-      this.#resent.set(key, (peers = []));
-    }
-    if (this.node.resendBlock(to, hash)) peers.push(to);
+    // A block no longer held (ordered meanwhile) is not held later either: the relayer is counted all the same.
+    if (addPeerUnder(this.#resent, key, to, MAX_RESENT_BLOCKS)) this.node.resendBlock(to, hash);
   }
 
   /** Relayer side: its assignee holds a relayed transaction final at a height; below it, this validator catches up. */
@@ -1148,4 +1135,21 @@ function includedPosition(outcome: FinalOutcome, decision: AtomixDecision): numb
   const { position } = decision;
   invariant(position !== undefined && sameBytes(outcome.included.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), decision.txid), "an applied decision names its transaction's place among the included");
   return position;
+}
+
+/**
+ * Adds `peer` to the peers kept under `key` (false if it was there already) in a map of at most
+ * `maxKeys` keys, the oldest key going first. Each list holds distinct authenticated peers, so it
+ * stays as short as the validator set.
+ */
+function addPeerUnder(map: Map<string, PeerId[]>, key: string, peer: PeerId, maxKeys: number): boolean {
+  const peers = map.get(key);
+  if (peers !== undefined) {
+    if (peers.includes(peer)) return false;
+    peers.push(peer);
+    return true;
+  }
+  if (map.size >= maxKeys) map.delete(map.keys().next().value!);
+  map.set(key, [peer]);
+  return true;
 }
