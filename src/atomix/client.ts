@@ -13,7 +13,7 @@
  * client vanishes: src/atomix/coordinator.ts); unlocks of one X with one decision share a txid, so
  * running them twice, or in parallel, changes nothing.
  *
- * API: `signCrossShardTransfer`, `AtomixAccess`, `runCrossShardTransfer`, `unlockFor`,
+ * API: `signCrossShardTransfer`, `AtomixAccess`, `runCrossShardTransfer`, `unlockFor`, `unlockBatchesFor`,
  * `coordinatorShard`, `AtomixReport`.
  */
 import { sameBytes } from "../bytes.js";
@@ -26,11 +26,13 @@ import {
   type UnsignedCrossShardTransfer,
 } from "../ledger/kinds/atomix.js";
 import { encodeAtomixUnlock } from "../ledger/kinds/atomix-unlock.js";
+import { encodeAtomixUnlockBatch } from "../ledger/kinds/atomix-unlock-batch.js";
+import { encodeMerkleMultiproof, merkleMultiproofOfPaths } from "../crypto/merkle-multiproof.js";
 import type { LedgerErrorCode } from "../ledger/errors.js";
-import { TxKind } from "../ledger/kinds/interface.js";
+import { MAX_TX_BYTES, TxKind } from "../ledger/kinds/interface.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import type { AtomixPhase } from "./phases.js";
-import { proofAccepts } from "./proof.js";
+import { acceptanceParts, proofAccepts } from "./proof.js";
 
 /** A signed cross-shard transfer: its encoding, txid and unsigned encoding (what unlocks carry). */
 export interface SignedCrossShardTransfer {
@@ -117,6 +119,50 @@ export function unlockFor(unsigned: Uint8Array, proofs: ReadonlyMap<number, Uint
   const inputShards = [...new Set(crossShardInputShards(unsigned, shardCount))].sort((a, b) => a - b);
   if (!inputShards.every((shard) => proofs.has(shard))) return undefined;
   return { kind: "commit", bytes: encodeAtomixUnlock({ kind: TxKind.AtomixUnlockCommit, cross: unsigned, proofs: inputShards.map((shard) => proofs.get(shard)!) }) };
+}
+
+/** A transfer settled by its lock, with that lock's proof of acceptance: what an unlock-to-commit batch commits. */
+export interface SettledTransfer {
+  /** X's unsigned encoding. */
+  readonly unsigned: Uint8Array;
+  readonly proof: Uint8Array;
+}
+
+/**
+ * The unlock-to-commit batches (src/ledger/kinds/atomix-unlock-batch.ts) that commit `settled` in
+ * an output shard: transfers settled by one final height of one shard (their proofs share its
+ * certificate, else TX_BAD_FIELD), in as few batches as fit `maxBytes` each; `members` lists the
+ * indices into `settled` of each batch's transfers. Each batch's multiproof is assembled from the
+ * proofs' own paths: nothing is hashed.
+ */
+export function unlockBatchesFor(settled: readonly SettledTransfer[], maxBytes = MAX_TX_BYTES): { readonly bytes: Uint8Array<ArrayBuffer>; readonly members: readonly number[] }[] {
+  if (settled.length === 0) return [];
+  const parts = settled.map(({ unsigned, proof }, member) => ({ member, unsigned, ...acceptanceParts(proof) }));
+  const { certificate } = parts[0]!;
+  if (!parts.every((part) => sameBytes(part.certificate, certificate))) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a batch's transfers were settled by one final height: their proofs' certificates differ");
+  parts.sort((a, b) => a.path.index - b.path.index);
+  const batchOf = (chunk: typeof parts): Uint8Array<ArrayBuffer> => {
+    const size = chunk[0]!.path.size;
+    const indices = chunk.map((part) => part.path.index);
+    return encodeAtomixUnlockBatch({
+      kind: TxKind.AtomixUnlockBatch, crosses: chunk.map((part) => part.unsigned), certificate,
+      multiproof: encodeMerkleMultiproof({ size, indices, nodes: merkleMultiproofOfPaths(size, chunk.map((part) => part.path)) }),
+    });
+  };
+  const batches: { bytes: Uint8Array<ArrayBuffer>; members: number[] }[] = [];
+  for (let start = 0; start < parts.length;) {
+    // The largest chunk from `start` that fits: shrunk in proportion to its excess until it does.
+    let length = parts.length - start;
+    let bytes = batchOf(parts.slice(start, start + length));
+    while (bytes.length > maxBytes) {
+      if (length === 1) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `one transfer's batch takes ${bytes.length} bytes, over ${maxBytes}`);
+      length = Math.max(1, Math.min(length - 1, Math.floor((length * maxBytes) / bytes.length)));
+      bytes = batchOf(parts.slice(start, start + length));
+    }
+    batches.push({ bytes, members: parts.slice(start, start + length).map((part) => part.member) });
+    start += length;
+  }
+  return batches;
 }
 
 /** Steps 1–4 for X (`bytes` signed, or only `unsigned` with `skipLock`); resolves with the outcome. */

@@ -8,6 +8,7 @@
  *   lock X        (none)                            locked (committed when   | refused
  *                                                   X's inputs are all here)
  *   commit of X   (none: output shard) or locked    committed                | unchanged
+ *   (single, or in a batch: the batch is admitted only if every X in it is, and decides each)
  *   abort of X    (none), locked or refused         aborted                  | aborted
  *
  * A record not admitted is excluded with TX_ATOMIX_DECIDED and changes nothing: a duplicate or a
@@ -16,11 +17,13 @@
  * DECISIVE_CODES); refusals before the kernel (a bad signature, an unassigned producer) decide
  * nothing, so the client's genuine X can still be decided.
  *
- * API: `SETTLED_REWATCH_HEIGHTS`, `AtomixPhase`, `AtomixPhases` (what a validator looks phases up in), `AtomixDecision`, `isLockDecision`,
+ * API: `SETTLED_REWATCH_HEIGHTS`, `AtomixPhase`, `isAtomixKind`, `crossTxidsOfRecord`, `AtomixPhases` (what a validator looks phases up in), `AtomixDecision`, `isLockDecision`,
  * `admits(kind, phase)`, `phaseAfter(kind, applied, settles)`, `encodeAtomixPhase`/`decodeAtomixPhase`.
  */
 import { sameBytes } from "../bytes.js";
 import { TxKind } from "../ledger/kinds/interface.js";
+import { atomixCrossTxidOf } from "../ledger/kinds/atomix-record.js";
+import { atomixBatchCrossTxids } from "../ledger/kinds/atomix-batch-record.js";
 import { IosError } from "../errors.js";
 import type { LedgerErrorCode } from "../ledger/errors.js";
 
@@ -34,10 +37,15 @@ export const ATOMIX_PHASES = ["locked", "refused", "committed", "aborted"] as co
 export const SETTLED_REWATCH_HEIGHTS = 1_000;
 export type AtomixPhase = (typeof ATOMIX_PHASES)[number];
 
-export type AtomixRecordKind = typeof TxKind.AtomixLock | typeof TxKind.AtomixUnlockCommit | typeof TxKind.AtomixUnlockAbort;
+export type AtomixRecordKind = typeof TxKind.AtomixLock | typeof TxKind.AtomixUnlockCommit | typeof TxKind.AtomixUnlockAbort | typeof TxKind.AtomixUnlockBatch;
 
 export function isAtomixKind(kind: number): kind is AtomixRecordKind {
-  return kind === TxKind.AtomixLock || kind === TxKind.AtomixUnlockCommit || kind === TxKind.AtomixUnlockAbort;
+  return kind === TxKind.AtomixLock || kind === TxKind.AtomixUnlockCommit || kind === TxKind.AtomixUnlockAbort || kind === TxKind.AtomixUnlockBatch;
+}
+
+/** The cross-shard transfers an Atomix record (its bytes, header first) decides: one, or every X of an unlock-to-commit batch; views. */
+export function crossTxidsOfRecord(kind: AtomixRecordKind, record: Uint8Array): Uint8Array[] {
+  return kind === TxKind.AtomixUnlockBatch ? atomixBatchCrossTxids(record) : [atomixCrossTxidOf(record)];
 }
 
 /** Where a validator finds the phase its shard's final chain reached for a cross-shard transaction. */
@@ -67,6 +75,7 @@ export function admits(kind: AtomixRecordKind, phase: AtomixPhase | undefined): 
     case TxKind.AtomixLock:
       return phase === undefined;
     case TxKind.AtomixUnlockCommit:
+    case TxKind.AtomixUnlockBatch:
       return phase === undefined || phase === "locked";
     case TxKind.AtomixUnlockAbort:
       return phase !== "committed" && phase !== "aborted";
@@ -83,6 +92,7 @@ export function phaseAfter(kind: AtomixRecordKind, applied: boolean, settles: bo
     case TxKind.AtomixLock:
       return applied ? (settles ? "committed" : "locked") : "refused";
     case TxKind.AtomixUnlockCommit:
+    case TxKind.AtomixUnlockBatch:
       return applied ? "committed" : undefined;
     case TxKind.AtomixUnlockAbort:
       return "aborted";

@@ -37,7 +37,7 @@
  * supply, count, believability accounts and, at an epoch's last height, MSB header (what the identity chain records of every shard at an
  * epoch's boundary, and the accounts the next epoch carries over).
  *
- * API: `encodeDecisionProof`, `decodeDecisionProof`, `proofAccepts`, `verifyDecisionProof`, `FinalHeightProver`
+ * API: `encodeDecisionProof`, `decodeDecisionProof`, `proofAccepts`, `acceptanceParts`, `verifyDecisionProof`, `verifyInclusionBatch`, `FinalHeightProver`
  * (proofs of one final height's decisions, and its `certificate`; from a replica's height or from
  * its certificate), `verifyFinalHeightCertificate`, `decodeFinalHeightCertificate` (a stored
  * certificate, unverified), `certifiedProposalOf`, `CommitteeProofVerifier` (the ledger's
@@ -52,12 +52,13 @@ import { collectiveSignatureBytes, cosiThreshold, decodeCollectiveSignature, enc
 import { COMMITMENT_PARTS_BYTES, readCommitmentParts, stateCommitmentOf, writeCommitmentParts, type CommitmentParts } from "../consensus/pob/finalization.js";
 import { proposalBodyDigest, proposalHashOfParts } from "../consensus/pob/proposal.js";
 import type { Ed25519Verifier } from "../crypto/ed25519.js";
-import { encodeMerkleProof, merkleTree, merkleTreeOfPackedLeaves, readMerkleProof, unpackMerkleProof, verifyPackedMerkleProof, type MerkleProof, type MerkleTree, type PackedMerkleProof } from "../crypto/merkle.js";
+import { readMerkleMultiproof, merkleRootOfMultiproof, type PackedMerkleMultiproof } from "../crypto/merkle-multiproof.js";
+import { encodeMerkleProof, merkleLeafHashes, merkleTree, merkleTreeOfPackedLeaves, readMerkleProof, unpackMerkleProof, verifyPackedMerkleProof, type MerkleProof, type MerkleTree, type PackedMerkleProof } from "../crypto/merkle.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { IosError, check, hasCodeIn } from "../errors.js";
 import type { EpochContext } from "../epoch/interface.js";
 import type { LedgerErrorCode } from "../ledger/errors.js";
-import type { DecisionVerifier, ProvenDecision } from "../ledger/kinds/interface.js";
+import type { DecisionVerifier, ProvenDecision, ProvenInclusion } from "../ledger/kinds/interface.js";
 import { APPLY_STATUS_NAMES } from "../ledger/utxo-table.js";
 import { sameBytes } from "../bytes.js";
 import { CERTIFIED_COMMITTEE_SIZE_AT, DECISION_PROOF_VERSION, PROOF_HEAD, certifiedPartBytes } from "../ledger/kinds/atomix-citations.js";
@@ -143,6 +144,25 @@ export function decodeDecisionProof(bytes: Uint8Array): DecisionProof {
  */
 export function proofAccepts(bytes: Uint8Array): boolean {
   return readProofFrame(bytes).accepted;
+}
+
+/**
+ * A proof of acceptance split into what an unlock-to-commit batch carries: its height's final-height
+ * certificate (the same bytes for every proof of the height) and its Merkle path (siblings a view
+ * of the proof). TX_PROOF_MALFORMED for a malformed proof, TX_PROOF_WRONG_VERDICT for a rejection.
+ */
+export function acceptanceParts(bytes: Uint8Array): { readonly certificate: Uint8Array; readonly path: PackedMerkleProof } {
+  const frame = readProofFrame(bytes);
+  if (!frame.accepted) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_VERDICT", `the proof shows a rejection (${frame.code}), not an acceptance`);
+  return { certificate: encodeCertificate(frame, frame.certified), path: frame.path };
+}
+
+/** A final-height certificate (module doc) from its head and certified part. */
+function encodeCertificate({ epoch, shard, batch, height, view }: ProofHead, certified: Uint8Array): Uint8Array<ArrayBuffer> {
+  return BinaryWriter.ofSize(CERTIFICATE_HEAD.bytes + certified.length)
+    .u8(FINAL_HEIGHT_CERTIFICATE_VERSION).u32(epoch).u32(shard).u16(batch).u64(height).u32(view)
+    .bytes(certified)
+    .finish();
 }
 
 /** A decoded proof, every byte field a copy (its certified part: the bytes from the body digest to the MSB header hash, the same in every proof of one final height). */
@@ -302,11 +322,7 @@ export class FinalHeightProver {
 
   /** The height's final-height certificate (module doc). */
   certificate(): Uint8Array<ArrayBuffer> {
-    const { epoch, shard, batch, height, view } = this.#head;
-    return BinaryWriter.ofSize(CERTIFICATE_HEAD.bytes + this.#certified.length)
-      .u8(FINAL_HEIGHT_CERTIFICATE_VERSION).u32(epoch).u32(shard).u16(batch).u64(height).u32(view)
-      .bytes(this.#certified)
-      .finish();
+    return encodeCertificate(this.#head, this.#certified);
   }
 
   #encode(txid: Uint8Array, code: string, path: MerkleProof): Uint8Array<ArrayBuffer> {
@@ -507,6 +523,52 @@ export function verifyDecisionProof(bytes: Uint8Array, txid: Uint8Array, committ
   return provenDecisionOf(frame);
 }
 
+/**
+ * Checks an unlock-to-commit batch's proof (src/ledger/kinds/atomix-unlock-batch.ts): the
+ * final-height certificate (steps 1–3 of the module doc, or remembered in `verified`) and the
+ * multiproof of `txids` (packed, in its index order) against the height's included root and count.
+ * Throws TX_PROOF_MALFORMED, TX_PROOF_UNKNOWN_COMMITTEE, TX_PROOF_BAD_PATH or TX_PROOF_BAD_SIGNATURE.
+ */
+export function verifyInclusionBatch(certificate: Uint8Array, multiproof: Uint8Array, txids: Uint8Array, committees: CommitteeDirectory, verifier?: Ed25519Verifier, verified?: VerifiedCertificates): ProvenInclusion {
+  const head = readCertificateHead(certificate);
+  const committee = committees(head.epoch, head.shard, head.batch);
+  if (committee === undefined) throw new IosError<LedgerErrorCode>("TX_PROOF_UNKNOWN_COMMITTEE", `no committee is known for shard ${head.shard} in epoch ${head.epoch}, batch ${head.batch}`);
+  const remembered = verified?.commitmentOf(head, committee);
+  const certified = remembered === undefined ? decodeCertifiedPart(head.certified, true) : undefined;
+  const commitment = remembered ?? certified!.commitment;
+  const proof = decodeMultiproof(multiproof);
+  if (proof.indices.length * TXID_BYTES !== txids.length || proof.size !== commitment.includedCount || !sameBytes(merkleRootOfMultiproof(proof.size, proof.indices, merkleLeafHashes(txids), proof.nodes), commitment.includedRoot)) {
+    throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", "the multiproof does not lead to the included root");
+  }
+  if (certified !== undefined) {
+    checkCommitCertificate(head, certified, committees, verifier);
+    verified?.remember(head, committee);
+  }
+  return { epoch: head.epoch, shard: head.shard };
+}
+
+/** A final-height certificate's head, its certified part a view (located, not decoded). */
+function readCertificateHead(bytes: Uint8Array): ProofHead & { readonly certified: Uint8Array } {
+  check<LedgerErrorCode>(bytes.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "TX_PROOF_MALFORMED", `a certificate is at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
+  const reader = new BinaryReader(bytes, PROOF_CODES);
+  const version = reader.u8("version");
+  check<LedgerErrorCode>(version === FINAL_HEIGHT_CERTIFICATE_VERSION, "TX_PROOF_MALFORMED", `certificate version ${version} is not ${FINAL_HEIGHT_CERTIFICATE_VERSION}`);
+  const head = { epoch: reader.u32("epoch"), shard: reader.u32("shard"), batch: reader.u16("batch"), height: reader.u53("height"), view: reader.u32("view") };
+  reader.need(CERTIFIED_COMMITTEE_SIZE_AT + 2, "commit certificate");
+  const certified = reader.bytes(certifiedPartBytes(readU16(bytes, reader.at + CERTIFIED_COMMITTEE_SIZE_AT)), "certified part");
+  reader.expectEnd("the certificate");
+  return { ...head, certified };
+}
+
+function decodeMultiproof(bytes: Uint8Array): PackedMerkleMultiproof {
+  try {
+    return readMerkleMultiproof(bytes);
+  } catch (error) {
+    if (!(error instanceof IosError)) throw error;
+    throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", `multiproof: ${error.message}`);
+  }
+}
+
 function provenDecisionOf(proof: Pick<DecisionProof, "epoch" | "shard" | "accepted" | "code">): ProvenDecision {
   return { epoch: proof.epoch, shard: proof.shard, accepted: proof.accepted, code: proof.accepted ? undefined : proof.code };
 }
@@ -567,6 +629,11 @@ export const FINAL_CHAIN_DECISIONS: DecisionVerifier = {
     if (!sameBytes(proof.txid, txid)) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_TX", "the proof is about another transaction");
     return provenDecisionOf(proof);
   },
+  verifyIncluded(certificate: Uint8Array): ProvenInclusion {
+    const { epoch, shard, certified } = readCertificateHead(certificate);
+    decodeCertifiedPart(certified, true);
+    return { epoch, shard };
+  },
 };
 
 /** The ledger's DecisionVerifier over a committee directory. */
@@ -579,14 +646,22 @@ export class CommitteeProofVerifier implements DecisionVerifier {
   ) {}
 
   verify(proof: Uint8Array, txid: Uint8Array): ProvenDecision {
-    try {
-      return verifyDecisionProof(proof, txid, this.committees, this.verifier, this.#verified);
-    } catch (error) {
-      // A malformed part's own codec code (merkle, cosi) becomes the ledger's.
-      if (error instanceof IosError && !hasCodeIn<LedgerErrorCode>(error, ["TX_PROOF_MALFORMED", "TX_PROOF_WRONG_TX", "TX_PROOF_NOT_DECISIVE", "TX_PROOF_UNKNOWN_COMMITTEE", "TX_PROOF_BAD_PATH", "TX_PROOF_BAD_SIGNATURE"])) {
-        throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", error.message);
-      }
-      throw error;
+    return proofCodesOnly(() => verifyDecisionProof(proof, txid, this.committees, this.verifier, this.#verified));
+  }
+
+  verifyIncluded(certificate: Uint8Array, multiproof: Uint8Array, txids: Uint8Array): ProvenInclusion {
+    return proofCodesOnly(() => verifyInclusionBatch(certificate, multiproof, txids, this.committees, this.verifier, this.#verified));
+  }
+}
+
+/** `check`'s result; a malformed part's own codec code (merkle, cosi) becomes the ledger's TX_PROOF_MALFORMED. */
+function proofCodesOnly<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof IosError && !hasCodeIn<LedgerErrorCode>(error, ["TX_PROOF_MALFORMED", "TX_PROOF_WRONG_TX", "TX_PROOF_NOT_DECISIVE", "TX_PROOF_UNKNOWN_COMMITTEE", "TX_PROOF_BAD_PATH", "TX_PROOF_BAD_SIGNATURE"])) {
+      throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", error.message);
     }
+    throw error;
   }
 }

@@ -78,6 +78,7 @@ import { coordinatorShard, unlockFor } from "./client.js";
 import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, isLockDecision, type AtomixDecision, type AtomixPhase } from "./phases.js";
 import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
 import { atomixUnlockCross, atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
+import { atomixUnlockBatchCrosses } from "../ledger/kinds/atomix-unlock-batch.js";
 
 export const ATOMIX_MESSAGES = {
   QUERY: messageType("atomix", 0),
@@ -183,6 +184,8 @@ export class AtomixWatcher {
     const own = this.options.context.members(this.options.shard);
     const self = own.findIndex((key) => sameBytes(key, this.options.self));
     const byShard = new Map<number, Uint8Array[]>();
+    // The input shards of the transfers each applied unlock commits (a batch's share one: the shard that settled them all).
+    const inputShardsAt = new Map<number, number[]>();
     for (const decision of decisions) {
       if (decision.phase !== "committed" || isLockDecision(decision) || decision.position === undefined) continue;
       // Its other shards' notices may have come first: the own commit completes the watch.
@@ -195,7 +198,14 @@ export class AtomixWatcher {
       // f + 1 notices end a watch: 2f + 1 senders bring them whatever f members do.
       if (self < 0 || ranksBefore(own, decision.crossTxid, self) > 2 * faultsOf(own.length)) continue;
       // A final height's unlock: X is read in place (its block's checks passed), only its inputs' owners hashed.
-      for (const k of distinctShards(crossShardInputShards(atomixUnlockCross(included[decision.position]!), this.options.context.shardCount))) {
+      let inputShards = inputShardsAt.get(decision.position);
+      if (inputShards === undefined) {
+        const unlock = included[decision.position]!;
+        const cross = unlock[TX_PREFIX.offset.kind] === TxKind.AtomixUnlockBatch ? atomixUnlockBatchCrosses(unlock)[0]! : atomixUnlockCross(unlock);
+        inputShards = distinctShards(crossShardInputShards(cross, this.options.context.shardCount));
+        inputShardsAt.set(decision.position, inputShards);
+      }
+      for (const k of inputShards) {
         if (k === this.options.shard) continue;
         const list = byShard.get(k);
         if (list === undefined) byShard.set(k, [decision.crossTxid]);

@@ -121,7 +121,9 @@ import {
   encodeSubmission,
   type ConfirmationBatch,
 } from "../api/stream-codec.js";
-import { unlockFor } from "../atomix/client.js";
+import { unlockBatchesFor, unlockFor, type SettledTransfer } from "../atomix/client.js";
+import { proofAccepts } from "../atomix/proof.js";
+import { atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
 import { encodeAtomixPhase } from "../atomix/phases.js";
 import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds/atomix.js";
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
@@ -254,12 +256,15 @@ interface Unlock {
   readonly position: number;
   readonly target: number;
   readonly bytes: Uint8Array;
+  /** An unlock-to-commit batch: the positions of every transfer it commits (`position` is the first). */
+  readonly batch?: readonly number[];
 }
 
-/** Frames sent and not acknowledged: set positions (−1 − position for an unlock) and the send number of each. */
+/** Frames sent and not acknowledged: set positions (−1 − position for an unlock) and the send number of each; the unlocks of an unlock frame. */
 interface FrameInFlight {
   readonly positions: number[];
   readonly sends: number[];
+  readonly unlocks?: readonly Unlock[];
 }
 
 interface Connection {
@@ -292,7 +297,8 @@ interface Connection {
 /** A cross-shard transfer past its lock: the shards that have not applied its unlock yet, and where each unlock went. */
 interface CrossFlow {
   readonly pending: Set<number>;
-  readonly bytes: Uint8Array;
+  /** Its own unlock, built when first needed (a transfer settled by its lock goes in a batch first). */
+  readonly unlock: () => Uint8Array;
   readonly sentTo: Map<number, number>;
 }
 
@@ -489,9 +495,17 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
    * the change may follow the lock at once, as after an intra-shard transfer.
    */
   const settlesAtLock = (position: number): boolean => new Set(crossShardInputShards(set.tx(position), shardCount)).size === 1;
-  /** Cross-shard transfers past their lock, by position; their unlocks' txids (latin1 key) → position. */
+  /** Cross-shard transfers past their lock, by position; their unlocks' txids (latin1 key) → position; unlock batches' txids → positions. */
   const flows = new Map<number, CrossFlow>();
   const unlockPositions = new Map<string, number>();
+  const batchPositions = new Map<string, readonly number[]>();
+  /** A batch refused (at intake or by a final block): each transfer it held gets its own unlock to that shard, if it still needs one there. */
+  const unbatch = (positions: readonly number[], target: number): void => {
+    for (const position of positions) {
+      const flow = flows.get(position);
+      if (flow !== undefined && flow.pending.has(target)) routeUnlock({ position, target, bytes: flow.unlock() });
+    }
+  };
   /**
    * Positions held, by the position whose output they spend: a cross-shard transfer not yet
    * committed in the sender's shard, or a transfer held itself (chains keep their order).
@@ -612,7 +626,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       for (const [target, index] of flow.sentTo) {
         if (index !== connection.index || !flow.pending.has(target)) continue;
         flow.sentTo.delete(target);
-        parkedUnlocks.push({ position, target, bytes: flow.bytes });
+        parkedUnlocks.push({ position, target, bytes: flow.unlock() });
       }
     }
   };
@@ -785,8 +799,16 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const now = performance.now();
     acks.forEach((ack, i) => {
       const position = sent.positions[i]!;
-      // An unlock's refusal (a duplicate: a watcher or another stream got there first) changes nothing: its finality is watched.
-      if (position < 0) return;
+      if (position < 0) {
+        // A batch refused at intake (one of its transfers committed there already: a watcher's unlock) leaves each to its own unlock.
+        const unlock = sent.unlocks?.[i];
+        if (unlock?.batch !== undefined && ack.outcome !== SubmitOutcome.Accepted && ack.outcome !== SubmitOutcome.Duplicate) {
+          batchPositions.delete(key32(transactionIdOfEncoding(unlock.bytes)));
+          unbatch(unlock.batch, unlock.target);
+        }
+        // A single unlock's refusal (a duplicate: a watcher or another stream got there first) changes nothing: its finality is watched.
+        return;
+      }
       // The answer to an older send (the transaction went elsewhere since) or to a settled one.
       if (sent.sends[i] !== sends[position] || !isOpen(position)) return;
       if (ack.outcome === SubmitOutcome.Accepted) {
@@ -822,20 +844,41 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
    * send the unlock to every shard X touches that needs one — all of them after a lock, the
    * others when the lock settled X there (its only input shard: the change exists already).
    */
-  const startUnlock = (position: number, proof: Uint8Array, settled: boolean): void => {
+  const startUnlock = (position: number, proof: Uint8Array, settled: boolean, batched?: SettledTransfer[]): void => {
     const now = performance.now();
     metrics.crossPhase("locked", dueAt[position]!, now);
     const tx = set.tx(position);
     const unsigned = tx.subarray(0, scanTransaction(tx).unsignedEnd);
     const sender = set.shard(position);
-    const unlock = unlockFor(unsigned, new Map([[sender, proof]]), shardCount);
-    if (unlock?.kind !== "commit") throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${sender}'s proof for ${toHex(set.txid(position))} does not commit it`);
+    if (!proofAccepts(proof)) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${sender}'s proof for ${toHex(set.txid(position))} does not commit it`);
     metrics.crossPhase("proven", dueAt[position]!, now);
-    const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, shardCount)), bytes: unlock.bytes, sentTo: new Map() };
+    let single: Uint8Array | undefined;
+    const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, shardCount)), unlock: () => (single ??= unlockFor(unsigned, new Map([[sender, proof]]), shardCount)!.bytes), sentTo: new Map() };
     flows.set(position, flow);
-    unlockPositions.set(key32(transactionIdOfEncoding(unlock.bytes)), position);
+    // Its own unlock's txid whether or not it is sent: a watcher's unlock of X is that transaction.
+    unlockPositions.set(key32(atomixUnlockTxid(TxKind.AtomixUnlockCommit, unsigned)), position);
     if (settled) unlockFinal(position, sender, now);
-    for (const target of flow.pending) routeUnlock({ position, target, bytes: unlock.bytes });
+    if (settled && batched !== undefined) batched.push({ unsigned, proof });
+    else for (const target of flow.pending) routeUnlock({ position, target, bytes: flow.unlock() });
+  };
+
+  /** Sends the unlock batches of transfers one final height settled, one set per shard that still needs their commit. */
+  const sendBatches = (positions: readonly number[], settled: readonly SettledTransfer[]): void => {
+    const byTarget = new Map<number, number[]>();
+    positions.forEach((position, i) => {
+      for (const target of flows.get(position)?.pending ?? []) {
+        const list = byTarget.get(target);
+        if (list === undefined) byTarget.set(target, [i]);
+        else list.push(i);
+      }
+    });
+    for (const [target, members] of byTarget) {
+      for (const { bytes, members: inBatch } of unlockBatchesFor(members.map((i) => settled[i]!))) {
+        const batch = inBatch.map((k) => positions[members[k]!]!);
+        batchPositions.set(key32(transactionIdOfEncoding(bytes)), batch);
+        routeUnlock({ position: batch[0]!, target, bytes, batch });
+      }
+    }
   };
 
   /**
@@ -849,13 +892,22 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const heightKey = `${shard}:${height}`;
     if (atomixHeightsRead.has(heightKey)) return;
     atomixHeightsRead.add(heightKey);
+    // Transfers this height settled by their locks: committed elsewhere by batches, not one unlock each.
+    const settledPositions: number[] = [];
+    const settled: SettledTransfer[] = [];
     for (const { txid, phase, proof } of decodeAtomix(frame).decisions) {
       const position = positionOfTxid.get(txid);
       // The sender's shard's lock decision (it carries the proof): locked, or committed by the lock itself.
       if ((phase !== LOCKED_PHASE && phase !== COMMITTED_PHASE) || proof.length === 0 || !isOpen(position) || !isCross(position) || flows.has(position)) continue;
       if (shard !== set.shard(position)) continue;
-      startUnlock(position, proof, phase === COMMITTED_PHASE);
+      if (phase !== COMMITTED_PHASE) {
+        startUnlock(position, proof, false);
+        continue;
+      }
+      startUnlock(position, proof, true, settled);
+      settledPositions.push(position);
     }
+    sendBatches(settledPositions, settled);
   };
 
   /** An unlock final in `shard`: the sender's shard releases the held spends of the change; all shards make X final. */
@@ -878,8 +930,14 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     for (let at = 0; at < final.length; at += TXID_BYTES) {
       const position = positionOfTxid.get(final, at);
       if (position === undefined && unlockPositions.size > 0) {
-        const crossPosition = unlockPositions.get(key32(final.subarray(at, at + TXID_BYTES)));
+        const key = key32(final.subarray(at, at + TXID_BYTES));
+        const crossPosition = unlockPositions.get(key);
         if (crossPosition !== undefined && shard !== undefined) unlockFinal(crossPosition, shard, now);
+        const batch = batchPositions.get(key);
+        if (batch !== undefined && shard !== undefined) {
+          batchPositions.delete(key);
+          for (const member of batch) unlockFinal(member, shard, now);
+        }
         continue;
       }
       if (!isOpen(position)) continue;
@@ -889,6 +947,13 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     }
     for (const refusal of refusals) {
       const position = positionOfTxid.get(refusal.txid);
+      if (position === undefined && batchPositions.size > 0 && shard !== undefined) {
+        const key = key32(refusal.txid);
+        const batch = batchPositions.get(key);
+        batchPositions.delete(key);
+        if (batch !== undefined) unbatch(batch, shard);
+        continue;
+      }
       if (!isOpen(position)) continue;
       // A retryable refusal speaks for the send it answers (its validator's relay): only the latest send's connection's counts, once.
       if (retryable(position, refusal.code) && (sentTo[position] !== connection.index || awaitingResend.has(position) || waitingForParent.has(position))) continue;
@@ -1043,7 +1108,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       if (connection.unlocks.length > 0 && connection.inFlight.size < MAX_FRAMES_IN_FLIGHT) {
         const unlocks = connection.unlocks.splice(0, frameTxs);
         for (const unlock of unlocks) flows.get(unlock.position)?.sentTo.set(unlock.target, connection.index);
-        connection.inFlight.set(connection.nextSequence++, { positions: unlocks.map((u) => -1 - u.position), sends: unlocks.map(() => 0) });
+        connection.inFlight.set(connection.nextSequence++, { positions: unlocks.map((u) => -1 - u.position), sends: unlocks.map(() => 0), unlocks });
         socket.send(encodeSubmission(unlocks.map((u) => u.bytes)));
       }
       while (connection.inFlight.size < MAX_FRAMES_IN_FLIGHT && connection.queueHead < connection.queue.length) {

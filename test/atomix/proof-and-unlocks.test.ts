@@ -18,8 +18,9 @@ import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
 import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
 import { SchnorrKey } from "../../src/crypto/schnorr.js";
 import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, VerifiedCertificates, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, proofAccepts, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
-import { signCrossShardTransfer, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
-import { admits, encodeAtomixPhase, phaseAfter, SETTLED_REWATCH_HEIGHTS } from "../../src/atomix/phases.js";
+import { signCrossShardTransfer, unlockBatchesFor, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
+import { atomixUnlockBatchKind, decodeAtomixUnlockBatch, encodeAtomixUnlockBatch } from "../../src/ledger/kinds/atomix-unlock-batch.js";
+import { admits, crossTxidsOfRecord, encodeAtomixPhase, phaseAfter, SETTLED_REWATCH_HEIGHTS } from "../../src/atomix/phases.js";
 import { DecisionProofReader, decisionProofAt, keepsProofAfterPrune } from "../../src/atomix/stored-proofs.js";
 import type { SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { BlockKind, blockHash, decodeBlock, decodeBlockEnvelope, encodeBlock, encodeBlockHeader, encodeBlockWithBody, makeBlockHeader, txidsOf, type BlockHeader } from "../../src/ledger/block.js";
@@ -387,6 +388,111 @@ describe("unlock kinds", () => {
       ["locked", "refused", "committed", undefined, "aborted", "aborted"]);
     // The lock of X's only input shard is its commit there; refused, it is refused all the same.
     assert.deepEqual([phaseAfter(lock, true, true), phaseAfter(lock, false, true)], ["committed", "refused"]);
+  });
+});
+
+describe("Unlock-to-commit batches (issue 13: one transaction and one proof for the transfers one height settled)", () => {
+  const { keys, directory } = committees(4);
+  const decisions = new CommitteeProofVerifier(directory, verifier);
+  const stateless = (tx: Uint8Array, shard: number, verifier: CommitteeProofVerifier = decisions) => validateStateless(packTransactions([tx]), shard, SHARDS, "submitted", verifier).rejections[0]?.code ?? null;
+  /** A transfer settled by its lock in shard 0: alice's coin pays bob (shard 1) and her change to carol (shard 0). */
+  const settledTransfer = (amount: bigint) => signCrossShardTransfer({
+    kind: TxKind.AtomixLock, inputs: [{ txid: rng.bytes(32), index: 0, owner: alice!.publicKey, amount }], outputs: [{ owner: bob!.publicKey, amount: amount - 3n }, { owner: carol!.publicKey, amount: 2n }],
+  }, accounts);
+  const settled = Array.from({ length: 40 }, (_, k) => settledTransfer(1_000n + BigInt(k)));
+  const filler = Array.from({ length: 60 }, () => rng.bytes(32));
+  // Shard 0's height: the settled transfers among other transactions, every third place.
+  const included = filler.flatMap((txid, i) => (i < settled.length ? [txid, settled[i]!.txid] : [txid]));
+  const height = finalHeight(keys[0]!, 0, included, []);
+  const positionOf = (x: SignedCrossShardTransfer) => included.findIndex((txid) => sameBytes(txid, x.txid));
+  const proofOf = (x: SignedCrossShardTransfer, prover = height) => ({ unsigned: x.unsigned, proof: prover.acceptance(positionOf(x)) });
+  const [batch] = unlockBatchesFor(settled.map((x) => proofOf(x)));
+
+  it("commits every transfer of a height in its output shard with one proof: shard 1 creates each X's output there, nothing else; the txid covers the transfers, not the proof", () => {
+    assert.equal(unlockBatchesFor(settled.map((x) => proofOf(x))).length, 1, "40 transfers fit one batch");
+    assert.deepEqual([...batch!.members].sort((a, b) => a - b), settled.map((_, k) => k));
+    assert.equal(stateless(batch!.bytes, 1), null);
+    const decoded = decodeAtomixUnlockBatch(batch!.bytes);
+    assert.deepEqual(encodeAtomixUnlockBatch(decoded), batch!.bytes);
+    assert.deepEqual(decoded.crosses.map((cross) => Buffer.from(cross).toString("hex")).sort(), settled.map((x) => Buffer.from(x.unsigned).toString("hex")).sort());
+    // The same transfers under another proof of their inclusion (another height holding them): another encoding, the same transaction.
+    const elsewhere = finalHeight(keys[0]!, 0, [...settled.map((x) => x.txid), ...filler], [], undefined, 9);
+    const [again] = unlockBatchesFor(settled.map((x) => ({ unsigned: x.unsigned, proof: elsewhere.acceptance(settled.indexOf(x)) })));
+    assert.notDeepEqual(again!.bytes, batch!.bytes);
+    assert.equal(stateless(again!.bytes, 1), null);
+    const txidOf = (bytes: Uint8Array) => Buffer.from(transactionIdOfEncoding(bytes)).toString("hex");
+    assert.deepEqual(txidOf(again!.bytes), txidOf(encodeAtomixUnlockBatch({ ...decodeAtomixUnlockBatch(again!.bytes), crosses: decoded.crosses })));
+    const record = new RecordCursor(applyRecordOf(batch!.bytes, transactionIdOfEncoding(batch!.bytes), 1, SHARDS));
+    assert.equal(record.kind, TxKind.AtomixUnlockBatch);
+    assert.equal(record.inputCount, 0);
+    assert.equal(record.outputCount, settled.length, "bob's output of each X; carol's change was created by the lock");
+    const created = Array.from({ length: record.outputCount }, (_, j) => Buffer.from(record.createdKey(j)).toString("hex")).sort();
+    assert.deepEqual(created, settled.map((x) => Buffer.concat([x.txid, Buffer.from([0, 0, 0, 0])]).toString("hex")).sort());
+    assert.deepEqual(crossTxidsOfRecord(TxKind.AtomixUnlockBatch, record.bytes).map((txid) => Buffer.from(txid).toString("hex")).sort(), settled.map((x) => Buffer.from(x.txid).toString("hex")).sort());
+    assert.deepEqual(atomixUnlockBatchKind.shards(batch!.bytes, SHARDS), [1]);
+  });
+
+  it("splits what does not fit a transaction into batches that each pass and together hold every transfer once", () => {
+    const batches = unlockBatchesFor(settled.map((x) => proofOf(x)), 3_000);
+    assert.ok(batches.length >= 3, `${batches.length} batches`);
+    for (const { bytes } of batches) {
+      assert.ok(bytes.length <= 3_000);
+      assert.equal(stateless(bytes, 1), null);
+    }
+    assert.deepEqual(batches.flatMap((b) => b.members).sort((a, b) => a - b), settled.map((_, k) => k));
+    assert.equal(codeOf(() => unlockBatchesFor(settled.map((x) => proofOf(x)), 100)), "TX_TOO_LARGE");
+    assert.equal(codeOf(() => unlockBatchesFor([proofOf(settled[0]!), proofOf(settled[1]!, finalHeight(keys[0]!, 0, included, [], undefined, 8))])), "TX_BAD_FIELD", "two heights' proofs");
+    assert.equal(codeOf(() => unlockBatchesFor([{ unsigned: settled[0]!.unsigned, proof: finalHeight(keys[0]!, 0, [], [{ txid: settled[0]!.txid, code: "MISSING_INPUT" }]).rejection(0) }])), "TX_PROOF_WRONG_VERDICT");
+  });
+
+  it("checks the height's certificate once per verifier, for batches and single proofs of it alike", () => {
+    const counting = new CountingVerifier();
+    const warm = new CommitteeProofVerifier(directory, counting);
+    assert.equal(stateless(batch!.bytes, 1, warm), null);
+    assert.equal(warm.verify(height.acceptance(1), included[1]!).accepted, true);
+    assert.equal(stateless(unlockBatchesFor(settled.slice(0, 5).map((x) => proofOf(x)))[0]!.bytes, 1, warm), null);
+    assert.equal(counting.calls, 1);
+    assert.deepEqual(FINAL_CHAIN_DECISIONS.verifyIncluded(decodeAtomixUnlockBatch(batch!.bytes).certificate, new Uint8Array(0), new Uint8Array(0)), { epoch: 0, shard: 0 });
+  });
+
+  it("refuses, with codes: the shard that settled them, a transfer with inputs in two shards, another shard's proof, a transfer the height does not hold, a forged path, index or certificate, too few signers, an unknown committee, any flipped byte", () => {
+    const edit = (change: (batch: ReturnType<typeof decodeAtomixUnlockBatch>) => Partial<ReturnType<typeof decodeAtomixUnlockBatch>>) => {
+      const decoded = decodeAtomixUnlockBatch(batch!.bytes);
+      return encodeAtomixUnlockBatch({ ...decoded, ...change(decoded) });
+    };
+    assert.equal(stateless(batch!.bytes, 0), "TX_WRONG_SHARD", "shard 0 settled them: it has nothing to commit");
+    // X, with inputs in both shards, included by shard 0: its lock there settles nothing.
+    const { x } = transfers();
+    const mixedHeight = finalHeight(keys[0]!, 0, [x.txid, settled[0]!.txid], []);
+    const mixed = unlockBatchesFor([{ unsigned: x.unsigned, proof: mixedHeight.acceptance(0) }, { unsigned: settled[0]!.unsigned, proof: mixedHeight.acceptance(1) }])[0]!.bytes;
+    assert.equal(stateless(mixed, 1), "TX_BAD_FIELD");
+    // Shard 1's committee signing a height that holds transfers shard 0 settled.
+    const theirs = finalHeight(keys[1]!, 1, included, []);
+    assert.equal(stateless(unlockBatchesFor(settled.slice(0, 3).map((x) => proofOf(x, theirs)))[0]!.bytes, 0), "TX_WRONG_SHARD");
+    const otherShards = unlockBatchesFor(settled.slice(0, 3).map((x) => proofOf(x, theirs)))[0]!.bytes;
+    assert.equal(stateless(otherShards, 1), "TX_BAD_FIELD", "the proof is shard 1's, the transfers were settled in shard 0");
+    const stranger = settledTransfer(77n);
+    assert.equal(stateless(edit((b) => ({ crosses: [stranger.unsigned, ...b.crosses.slice(1)] })), 1), "TX_PROOF_BAD_PATH", "a transfer the height does not hold, at another's place");
+    assert.equal(stateless(edit((b) => ({ crosses: [b.crosses[1]!, b.crosses[0]!, ...b.crosses.slice(2)] })), 1), "TX_PROOF_BAD_PATH", "two transfers swapped");
+    assert.equal(stateless(edit((b) => ({ crosses: b.crosses.slice(1) })), 1), "TX_PROOF_BAD_PATH", "one transfer left out under the same multiproof");
+    assert.equal(stateless(edit(() => ({ certificate: finalHeight(keys[0]!, 0, included, [], undefined, 8).certificate() })), 1), "TX_PROOF_BAD_PATH", "another height's certificate: other roots");
+    assert.equal(stateless(edit(() => ({ certificate: finalHeight(keys[0]!, 0, included, [], [0, 1]).certificate() })), 1), "TX_PROOF_BAD_SIGNATURE", "2 of 4 signers");
+    assert.equal(stateless(batch!.bytes, 1, new CommitteeProofVerifier((epoch, shard, b) => directory(epoch + 1, shard, b), verifier)), "TX_PROOF_UNKNOWN_COMMITTEE");
+    assert.equal(stateless(edit(() => ({ multiproof: new Uint8Array(3) })), 1), "TX_PROOF_MALFORMED");
+    for (let at = 0; at < batch!.bytes.length; at++) {
+      const flipped = Uint8Array.from(batch!.bytes);
+      flipped[at]! ^= 0x01;
+      assert.match(String(stateless(flipped, 1)), /^TX_/, `flipped byte ${at}`);
+    }
+    assert.equal(codeOf(() => encodeAtomixUnlockBatch({ kind: TxKind.AtomixUnlockBatch, crosses: [], certificate: new Uint8Array(0), multiproof: new Uint8Array(0) })), "TX_BAD_FIELD");
+    // Without a verifier (solo, BFT), no Atomix kind passes.
+    assert.equal(validateStateless(packTransactions([batch!.bytes]), 1, SHARDS).rejections[0]?.code, "TX_ATOMIX_UNSUPPORTED");
+  });
+
+  it("each X of a batch is decided once, as by a single unlock-to-commit: the phase table", () => {
+    const phases = [undefined, "locked", "refused", "committed", "aborted"] as const;
+    assert.deepEqual(phases.map((phase) => admits(TxKind.AtomixUnlockBatch, phase)), phases.map((phase) => admits(TxKind.AtomixUnlockCommit, phase)));
+    assert.deepEqual([phaseAfter(TxKind.AtomixUnlockBatch, true, false), phaseAfter(TxKind.AtomixUnlockBatch, false, false)], ["committed", undefined]);
   });
 });
 

@@ -13,7 +13,9 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { lockedKeyOf } from "../../src/ledger/kinds/atomix-record.js";
 import { atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
-import { runCrossShardTransfer, signCrossShardTransfer, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { runCrossShardTransfer, signCrossShardTransfer, unlockBatchesFor, unlockFor, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
+import { decodeAtomixUnlockBatch } from "../../src/ledger/kinds/atomix-unlock-batch.js";
+import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { CommitteeProofVerifier, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
 import { atomixAccess, caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 import { ATOMIX_MESSAGES, rankedMembers } from "../../src/atomix/watcher.js";
@@ -212,6 +214,79 @@ describe("Atomix between whole PoB validators", () => {
     }
     assert.deepEqual([...verdicts].sort(), ["false", "true"], "acceptances and a rejection");
     assert.equal(totalSupply(nodes), genesisSupply(genesis));
+    assert.deepEqual(nodes.failures, []);
+    await nodes.stop();
+  });
+
+  it("unlock-to-commit batches: the transfers one height settled commit in their output shard on every replica; a batch holding a committed X is refused whole, overlapping batches commit each X once, a replay changes nothing, and the notices end the watches", async () => {
+    const { genesis, accounts, cluster: nodes, positions } = cluster("atomix-batch");
+    const { byShard, coin } = payers(accounts, positions);
+    const chain = nodes.context.chain;
+    const payers0 = byShard(0);
+    const [payee] = byShard(1);
+    assert.ok(payers0.length >= 7, `${payers0.length} accounts in shard 0`);
+    // Each pays 1,000,000 to shard 1's payee and keeps its change: settled by its lock in shard 0.
+    const transfers = payers0.slice(0, 7).map((payer) => signCrossShardTransfer({
+      kind: TxKind.AtomixLock, inputs: [{ txid: chain, ...coin(payer) }], outputs: [{ owner: payee!.publicKey, amount: 1_000_000n }, { owner: payer.publicKey, amount: WHOLE_NODE.amount - 1_000_005n }],
+    }, [payer]));
+    await nodes.advance(500);
+    await nodes.submitAndWait(0, transfers.map((t) => t.bytes));
+    const committedIn = (shard: number, t: SignedCrossShardTransfer) => nodes.replicas(shard).every((node) => node.state.atomix(t.txid)?.phase === "committed");
+    if (!(await nodes.advance(10_000, () => transfers.every((t) => committedIn(0, t))))) assert.fail(`locks not final: ${phases(nodes, transfers)}`);
+    const settledOf = (list: readonly SignedCrossShardTransfer[]) => list.map((t) => ({ unsigned: t.unsigned, proof: nodes.replicas(0)[0]!.state.atomix(t.txid)!.proof! }));
+    // A batch's transfers share their height: group by the height each proof names.
+    const heightOf = (t: SignedCrossShardTransfer) => decodeDecisionProof(nodes.replicas(0)[0]!.state.atomix(t.txid)!.proof!).height;
+    const batchesOf = (list: readonly SignedCrossShardTransfer[]) => [...new Set(list.map(heightOf))].flatMap((h) => unlockBatchesFor(settledOf(list.filter((t) => heightOf(t) === h))).map((b) => b.bytes));
+    const commitIn1 = async (txs: readonly Uint8Array[], what: string, done: () => boolean) => {
+      const answers = await nodes.submitAndWait(1, txs);
+      if (!(await nodes.advance(10_000, done))) assert.fail(`${what}: ${phases(nodes, transfers)}; answers ${answers.map((a) => a.code ?? a.outcome).join(", ")}`);
+      return answers;
+    };
+    const [first, ...rest] = transfers;
+    // X0 committed in shard 1 by its own unlock: a batch still holding it is refused whole, with nothing created.
+    await commitIn1([unlockFor(first!.unsigned, new Map([[0, settledOf([first!])[0]!.proof]]), WHOLE_NODE.shards)!.bytes], "X0's own unlock", () => committedIn(1, first!));
+    const holding = batchesOf(transfers);
+    const answers = await nodes.submitAndWait(1, holding);
+    await nodes.advance(2_000);
+    const member = nodes.members(1)[0]!;
+    const codeOf1 = (tx: Uint8Array, k: number, list: readonly { code?: string }[]) => {
+      const status = nodes.status(member, transactionIdOfEncoding(tx));
+      return list[k]!.code ?? (status?.state === "rejected" ? status.code : status?.state);
+    };
+    const holds = (batch: Uint8Array, t: SignedCrossShardTransfer) => decodeAtomixUnlockBatch(batch).crosses.some((cross) => Buffer.from(cross).equals(t.unsigned));
+    let refusedWhole = 0;
+    holding.forEach((batch, k) => {
+      if (!holds(batch, first!)) return;
+      refusedWhole++;
+      assert.equal(codeOf1(batch, k, answers), "TX_ATOMIX_DECIDED", "the batch holding X0 is refused");
+      for (const t of rest) if (holds(batch, t)) assert.equal(committedIn(1, t), false, "nothing a refused batch holds is committed by it");
+    });
+    assert.equal(refusedWhole, 1);
+    // Two overlapping batches in flight together: the transfers both hold are committed once, by one of them.
+    const [left, right] = [batchesOf(rest.slice(0, 4)), batchesOf(rest.slice(2))];
+    await commitIn1([...left, ...right], "overlapping batches", () => rest.slice(2, 4).every((t) => committedIn(1, t)));
+    await nodes.advance(2_000);
+    // What a refused batch left gets a batch of its own (as the load driver falls back); a replay of a committed one changes nothing.
+    const uncommitted = rest.filter((t) => !committedIn(1, t));
+    if (uncommitted.length > 0) await commitIn1(batchesOf(uncommitted), "the rest", () => rest.every((t) => committedIn(1, t)));
+    const supply = totalSupply(nodes);
+    const replay = await nodes.submitAndWait(1, [...left, ...right]);
+    await nodes.advance(2_000);
+    replay.forEach((answer, k) => assert.ok(answer.outcome === "duplicate" || codeOf1([...left, ...right][k]!, k, replay) === "TX_ATOMIX_DECIDED", `replay ${k}: ${answer.outcome} ${answer.code ?? ""}`));
+    assert.equal(totalSupply(nodes), supply, "a replay creates nothing");
+    for (const t of transfers) {
+      assert.ok(committedIn(1, t), `${toHex(t.txid).slice(0, 8)} committed in shard 1`);
+      for (const node of nodes.replicas(1)) assert.deepEqual(node.state.getUtxo(t.txid, 0), { owner: payee!.publicKey, amount: 1_000_000n });
+      assert.equal(nodes.replicas(1)[0]!.state.getUtxo(t.txid, 1), undefined, "the change lives in shard 0");
+      assert.deepEqual(nodes.replicas(0)[0]!.state.getUtxo(t.txid, 1), { owner: payers0[transfers.indexOf(t)]!.publicKey, amount: WHOLE_NODE.amount - 1_000_005n });
+    }
+    // Fees (5 each) left the ledger; nothing else did, and no output was created twice.
+    assert.equal(totalSupply(nodes), genesisSupply(genesis) - 5n * BigInt(transfers.length));
+    // The batches' commits were noticed: shard 0's watchers of the settled locks end without relaying an unlock.
+    await nodes.advance(ATOMIX_GRACE_MS + 3 * ATOMIX_RETRY_MS);
+    const watchers = [0, 1].flatMap((shard) => nodes.replicas(shard)).map((node) => (node.driver as PobShardConsensus).atomix!);
+    assert.ok(watchers.every((w) => w.watching === 0), "nothing left to watch");
+    assert.equal(watchers.reduce((n, w) => n + w.stats.relayed, 0), 0, "no unlock relayed to a shard that committed");
     assert.deepEqual(nodes.failures, []);
     await nodes.stop();
   });

@@ -92,8 +92,8 @@ import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../../ledger/errors.js";
 import { RecordCursor, recordsWhereAll } from "../../ledger/records.js";
 import { TxKind, type DecisionVerifier } from "../../ledger/kinds/interface.js";
-import { atomixCrossTxidOf, recordLockSettles } from "../../ledger/kinds/atomix-record.js";
-import { admits, isAtomixKind, phaseAfter, type AtomixDecision, type AtomixPhase, type AtomixPhases, type AtomixRecordKind } from "../../atomix/phases.js";
+import { recordLockSettles } from "../../ledger/kinds/atomix-record.js";
+import { admits, crossTxidsOfRecord, isAtomixKind, phaseAfter, type AtomixDecision, type AtomixPhase, type AtomixPhases, type AtomixRecordKind } from "../../atomix/phases.js";
 import { packTransactions, signatureItemsOf, validateStateless, type StatelessResult } from "../../ledger/stateless.js";
 import { applyRecordOf, transactionIdOfEncoding } from "../../ledger/kinds/registry.js";
 import { bondOwner, type Bond } from "../../ledger/bond.js";
@@ -336,7 +336,8 @@ export interface Execution {
 /** An Atomix record the decided-once rule admitted; `settles`: a lock that is also X's commit here. */
 interface AdmittedAtomix {
   readonly kind: AtomixRecordKind;
-  readonly crossTxid: Uint8Array;
+  /** The transfers it decides: one, or a batch's. */
+  readonly crossTxids: readonly Uint8Array[];
   readonly txid: Uint8Array;
   readonly settles: boolean;
 }
@@ -746,18 +747,17 @@ export class PobValidator {
           continue;
         }
         if (!keep[k] || !isAtomixKind(kind)) continue;
-        const crossTxid = atomixCrossTxidOf(cursor.bytes);
-        const key = toHex(crossTxid);
-        if (!admits(kind, work.atomixPhases.get(key) ?? this.options.atomix?.phases.phaseOf(crossTxid))) {
+        const crossTxids = crossTxidsOfRecord(kind, cursor.bytes);
+        if (!crossTxids.every((crossTxid) => admits(kind, work.atomixPhases.get(toHex(crossTxid)) ?? this.options.atomix?.phases.phaseOf(crossTxid)))) {
           keep[k] = false;
           work.excluded.push({ txid: txidOf(checked, k), code: "TX_ATOMIX_DECIDED", ...(hash === undefined ? {} : { block: hash }) });
           continue;
         }
-        // Admitted: the kernel decides it below, so a later record of this X in the height sees it decided.
+        // Admitted: the kernel decides it below, so a later record of these X in the height sees them decided.
         const settles = kind === TxKind.AtomixLock && recordLockSettles(cursor.bytes);
         const next = phaseAfter(kind, true, settles);
-        if (next !== undefined) work.atomixPhases.set(key, next);
-        atomix.push({ kind, crossTxid, txid: txidOf(checked, k), settles });
+        if (next !== undefined) for (const crossTxid of crossTxids) work.atomixPhases.set(toHex(crossTxid), next);
+        atomix.push({ kind, crossTxids, txid: txidOf(checked, k), settles });
       }
     }
     const { records, count } = recordsWhereAll(sources.map(({ checked, keep }) => ({ records: checked.records, keep: (k: number) => keep[k]! })));
@@ -797,18 +797,20 @@ export class PobValidator {
         const applied = statuses[status++] === ApplyStatus.Ok;
         if (applied) position++;
         if (!isAtomixKind(cursor.kind)) continue;
-        const { kind, crossTxid, txid, settles } = admitted[next++]!;
+        const { kind, crossTxids, txid, settles } = admitted[next++]!;
         const phase = phaseAfter(kind, applied, settles);
-        if (phase === undefined) {
-          // A commit the kernel refused leaves the phase where it was.
+        for (const crossTxid of crossTxids) {
           const key = toHex(crossTxid);
-          const before = this.options.atomix?.phases.phaseOf(crossTxid);
-          if (before === undefined) work.atomixPhases.delete(key);
-          else work.atomixPhases.set(key, before);
-          continue;
+          if (phase === undefined) {
+            // A commit the kernel refused leaves the phase where it was.
+            const before = this.options.atomix?.phases.phaseOf(crossTxid);
+            if (before === undefined) work.atomixPhases.delete(key);
+            else work.atomixPhases.set(key, before);
+            continue;
+          }
+          work.atomixPhases.set(key, phase);
+          work.atomix.push({ crossTxid, txid, phase, ...(applied ? { position: position - 1 } : {}) });
         }
-        work.atomixPhases.set(toHex(crossTxid), phase);
-        work.atomix.push({ crossTxid, txid, phase, ...(applied ? { position: position - 1 } : {}) });
       }
     }
   }

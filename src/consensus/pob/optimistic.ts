@@ -25,8 +25,7 @@ import type { KeyPair } from "../../ledger/keys.js";
 import { packTransactions, validateStateless } from "../../ledger/stateless.js";
 import { RecordCursor } from "../../ledger/records.js";
 import type { DecisionVerifier } from "../../ledger/kinds/interface.js";
-import { atomixCrossTxidOf } from "../../ledger/kinds/atomix-record.js";
-import { admits, isAtomixKind, type AtomixPhases } from "../../atomix/phases.js";
+import { admits, crossTxidsOfRecord, isAtomixKind, type AtomixPhases } from "../../atomix/phases.js";
 import { assignee, spenderOf } from "./assignment.js";
 import type { PobErrorCode } from "./errors.js";
 import { makeInclusion, type SignedInclusion } from "./evidence.js";
@@ -195,7 +194,8 @@ export class OptimisticProducer {
     const record = new RecordCursor(records);
     const { kind } = record;
     if (!isAtomixKind(kind)) return this.reserve(tx, txid, record);
-    if (!admits(kind, this.options.atomix?.phases.phaseOf(atomixCrossTxidOf(record.bytes)))) {
+    const phases = this.options.atomix?.phases;
+    if (!crossTxidsOfRecord(kind, record.bytes).every((crossTxid) => admits(kind, phases?.phaseOf(crossTxid)))) {
       return { accepted: false, code: "TX_ATOMIX_DECIDED", message: "this shard has decided the cross-shard transaction already" };
     }
     // A lock or unlock this view refuses is sealed all the same, reserving nothing: only a final

@@ -22,7 +22,7 @@ export const TX_VERSION = 1;
 
 /**
  * Kind bytes, each with its module in ./registry.ts: Transfer, the Atomix kinds (§6 lock /
- * unlock-to-commit / unlock-to-abort), ValidatorRegistration (registering and leaving,
+ * unlock-to-commit / unlock-to-abort, and the unlock-to-commit batch), ValidatorRegistration (registering and leaving,
  * ./registration.ts) and SlashingEvidence (PoB §7.2). Any other byte is TX_UNKNOWN_KIND.
  */
 export const TxKind = {
@@ -32,6 +32,7 @@ export const TxKind = {
   AtomixUnlockAbort: 3,
   ValidatorRegistration: 4,
   SlashingEvidence: 5,
+  AtomixUnlockBatch: 6,
 } as const;
 export type TxKind = (typeof TxKind)[keyof typeof TxKind];
 
@@ -126,6 +127,18 @@ export interface ProvenDecision {
 export interface DecisionVerifier {
   /** The decision `proof` shows for `txid`; throws TX_PROOF_* when it shows none. */
   verify(proof: Uint8Array, txid: Uint8Array): ProvenDecision;
+  /**
+   * Where a final-height certificate and a multiproof show that height including every txid of
+   * `txids` (packed, in the multiproof's index order): an unlock-to-commit batch's proof.
+   * Throws TX_PROOF_* when they show less.
+   */
+  verifyIncluded(certificate: Uint8Array, multiproof: Uint8Array, txids: Uint8Array): ProvenInclusion;
+}
+
+/** What a batch's proof shows: that shard's final height in that epoch included the transactions. */
+export interface ProvenInclusion {
+  readonly epoch: number;
+  readonly shard: number;
 }
 
 /**

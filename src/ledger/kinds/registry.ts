@@ -19,12 +19,13 @@ import { registrationKind } from "./registration.js";
 import { slashingKind } from "./slashing.js";
 import { crossShardTransferKind } from "./atomix.js";
 import { atomixUnlockAbortKind, atomixUnlockCommitKind } from "./atomix-unlock.js";
+import { atomixUnlockBatchKind } from "./atomix-unlock-batch.js";
 import { IosError, check, hasCodeIn } from "../../errors.js";
 import { LEDGER_ERROR_CODES, type LedgerErrorCode } from "../errors.js";
 
 const BUILT_IN: readonly TxKindModule[] = [
   transferKind, slashingKind as TxKindModule, crossShardTransferKind as TxKindModule, atomixUnlockCommitKind as TxKindModule, atomixUnlockAbortKind as TxKindModule,
-  registrationKind as TxKindModule,
+  registrationKind as TxKindModule, atomixUnlockBatchKind as TxKindModule,
 ];
 
 /** Indexed by kind byte; a dense array keeps the per-transaction lookup one load. */

@@ -46,7 +46,7 @@
  * API: `new ShardSync(options)`, `sync(target, sources, { untilBatch }): Promise<SyncReport>`, `close()`, `served`.
  */
 import { DECISIVE_CODES, FINAL_CHAIN_DECISIONS, FinalHeightProver, certifiedProposalOf, decodeFinalHeightCertificate, verifyFinalHeightCertificate, type CertifiedHeight } from "../../atomix/proof.js";
-import { encodeAtomixPhase, isAtomixKind, phaseAfter } from "../../atomix/phases.js";
+import { crossTxidsOfRecord, encodeAtomixPhase, isAtomixKind, phaseAfter } from "../../atomix/phases.js";
 import { sameBytes } from "../../bytes.js";
 import { codedTxidLeaf } from "../../codec/coded-txids.js";
 import { HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
@@ -55,7 +55,7 @@ import { IosError, check, hasCodeIn } from "../../errors.js";
 import { toHex } from "../../hex.js";
 import { BlockKind, decodeBlock, type DecodedBlock } from "../../ledger/block.js";
 import { decodeProposal, proposalBodyDigest } from "../../consensus/pob/proposal.js";
-import { atomixCrossTxidOf, recordLockSettles } from "../../ledger/kinds/atomix-record.js";
+import { recordLockSettles } from "../../ledger/kinds/atomix-record.js";
 import { TX_PREFIX, TxKind } from "../../ledger/kinds/interface.js";
 import { RecordCursor } from "../../ledger/records.js";
 import { validateStateless } from "../../ledger/stateless.js";
@@ -884,10 +884,11 @@ function atomixWritesOf(records: Uint8Array, recordTx: Uint32Array, txids: Uint8
   for (let cursor = new RecordCursor(records), k = 0; !cursor.done; cursor.next(), k++) {
     const { kind } = cursor;
     if (!isAtomixKind(kind)) continue;
-    const crossTxid = atomixCrossTxidOf(cursor.bytes);
     const position = recordTx[k]!;
-    const phase = phaseAfter(kind, true, kind === TxKind.AtomixLock && recordLockSettles(cursor.bytes))!;
-    decided.push({ crossTxid, phase: encodeAtomixPhase(phase), position, lock: sameBytes(txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), crossTxid) });
+    const phase = encodeAtomixPhase(phaseAfter(kind, true, kind === TxKind.AtomixLock && recordLockSettles(cursor.bytes))!);
+    for (const crossTxid of crossTxidsOfRecord(kind, cursor.bytes)) {
+      decided.push({ crossTxid, phase, position, lock: sameBytes(txids.subarray(position * TXID_BYTES, (position + 1) * TXID_BYTES), crossTxid) });
+    }
   }
   const refused = encodeAtomixPhase("refused");
   const aborted = encodeAtomixPhase("aborted");
