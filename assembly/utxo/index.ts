@@ -77,6 +77,7 @@ const KIND_ATOMIX_COMMIT: u8 = 2;
 const KIND_ATOMIX_ABORT: u8 = 3;
 const KIND_REGISTRATION: u8 = 4;
 const KIND_SLASHING: u8 = 5;
+const KIND_ATOMIX_COMMIT_BATCH: u8 = 6;
 const REGISTRATION_REGISTER: u8 = 0;
 const REGISTRATION_LEAVE: u8 = 1;
 const REGISTRATION_RELEASE: u8 = 2;
@@ -96,6 +97,13 @@ const ATOMIX_OUTPUT_BYTES: usize = 41;
 const ATOMIX_OUTPUT_MINE_OFFSET: usize = 40;
 const ATOMIX_SPENT_BYTES: usize = 68;
 const ATOMIX_CREATED_BYTES: usize = 76;
+// Atomix batch commit body (src/ledger/kinds/atomix-batch-record.ts): nSpent u16 (0) ‖ nCreated u16
+// ‖ nCreated × 76-byte created entries, skipped here ‖ nX u16 ‖ nX × X, where an X is
+// crossTxid[32] ‖ declared u64 (Σ its inputs) ‖ nOut u16 ‖ nOut × (owner[32] amount u64 mine u8).
+const BATCH_COUNT_BYTES: usize = 2;
+const BATCH_X_DECLARED_OFFSET: usize = 32;
+const BATCH_X_OUTPUT_COUNT_OFFSET: usize = 40;
+const BATCH_X_FIXED_BYTES: usize = 42;
 /** A locked output's key: its outpoint with this bit set in the index (no transaction has 2^31 outputs). */
 const LOCK_FLAG: u32 = 0x8000_0000;
 // Spend record body: nIn u16, nOut u16, then inputs and outputs.
@@ -752,17 +760,37 @@ function checkOutputs(declared: u64): u8 {
   return total > declared ? INSUFFICIENT_FUNDS : OK;
 }
 
-/** Creates this shard's outputs (crossTxid, j) that checkOutputs passed; room is reserved. */
-function placeOutputs(): void {
+/**
+ * Creates this shard's outputs (crossTxid, j) that checkOutputs passed; room is reserved. With
+ * `probe` (a batch, whose checks could not see its own placements) it stops before a key that
+ * exists. Returns the j it stopped at: atomixOutputCount once all are placed.
+ */
+function placeOutputs(probe: bool = false): u32 {
   const key = outputKey;
   memory.copy(key, atomixBody, 32);
   for (let j: u32 = 0; j < atomixOutputCount; j++) {
     const output = atomixOutputs + <usize>j * ATOMIX_OUTPUT_BYTES;
     if (!isMine(output, ATOMIX_OUTPUT_MINE_OFFSET)) continue;
     store<u32>(key, j, 32);
+    const tag = hashTag(key);
+    if (probe && find(key, tag) != 0) return j;
     drainStep();
-    placeInCurrent(key, output, load<u64>(output, 32), hashTag(key));
+    placeInCurrent(key, output, load<u64>(output, 32), tag);
     if (journaling) journalAppend(JOURNAL_CREATED, key, KEY_BYTES);
+  }
+  return atomixOutputCount;
+}
+
+/** Removes this shard's outputs (crossTxid, j), j < `end`, that placeOutputs created. */
+function removeOutputs(end: u32): void {
+  const key = outputKey;
+  memory.copy(key, atomixBody, 32);
+  for (let j: u32 = 0; j < end; j++) {
+    const output = atomixOutputs + <usize>j * ATOMIX_OUTPUT_BYTES;
+    if (!isMine(output, ATOMIX_OUTPUT_MINE_OFFSET)) continue;
+    store<u32>(key, j, 32);
+    find(key, hashTag(key));
+    removeFound();
   }
 }
 
@@ -854,6 +882,68 @@ function applyAbort(record: usize, size: usize): u8 {
   return OK;
 }
 
+/** Points the Atomix parts at the batch's X at `x` (crossTxid first, as atomixBody); returns the next X. */
+function batchX(x: usize): usize {
+  atomixBody = x;
+  atomixOutputCount = <u32>load<u16>(x, BATCH_X_OUTPUT_COUNT_OFFSET);
+  atomixOutputs = x + BATCH_X_FIXED_BYTES;
+  return atomixOutputs + <usize>atomixOutputCount * ATOMIX_OUTPUT_BYTES;
+}
+
+/**
+ * Unlock to commit, batched: an output shard's commits of many X whose locks settled in their one
+ * input shard (no input here). Each X is checked as applyCommit checks its outputs, then every
+ * X's outputs of this shard are created. All or nothing: a key placed twice (one crossTxid in two
+ * X) undoes this record's placements and journal entries (OUTPUT_EXISTS).
+ */
+function applyBatchCommit(record: usize, size: usize): u8 {
+  if (size < RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES || load<u16>(record, RECORD_HEADER_BYTES) != 0) return MALFORMED;
+  const createdCount = <u32>load<u16>(record, RECORD_HEADER_BYTES + 2);
+  // The X section follows the effects section (nCreated entries), which only sizes it here.
+  const xsAt = RECORD_HEADER_BYTES + SPEND_COUNTS_BYTES + <usize>createdCount * ATOMIX_CREATED_BYTES;
+  if (size < xsAt + BATCH_COUNT_BYTES) return MALFORMED;
+  const xCount = <u32>load<u16>(record + xsAt);
+  if (xCount == 0) return MALFORMED;
+  const first = record + xsAt + BATCH_COUNT_BYTES;
+  let at = xsAt + BATCH_COUNT_BYTES;
+  for (let k: u32 = 0; k < xCount; k++) {
+    if (size - at < BATCH_X_FIXED_BYTES) return MALFORMED;
+    at += BATCH_X_FIXED_BYTES + <usize>load<u16>(record + at, BATCH_X_OUTPUT_COUNT_OFFSET) * ATOMIX_OUTPUT_BYTES;
+    if (at > size) return MALFORMED;
+  }
+  if (at != size) return MALFORMED;
+  let mine: u32 = 0;
+  let sum: u64 = 0;
+  for (let k: u32 = 0, x = first; k < xCount; k++) {
+    x = batchX(x);
+    const status = checkOutputs(load<u64>(atomixBody, BATCH_X_DECLARED_OFFSET));
+    if (status != OK) return status;
+    if (sum + mineOutputSum < sum) return OUTPUT_OVERFLOW;
+    sum += mineOutputSum;
+    mine += mineOutputCount;
+  }
+  if (mine == 0 || mine != createdCount) return MALFORMED;
+  if (!reserve(mine) || (journaling && !reserveJournal(mine))) return OUT_OF_MEMORY;
+  const journalMark = journalUsed;
+  for (let k: u32 = 0, x = first; k < xCount; k++) {
+    const next = batchX(x);
+    const stop = placeOutputs(true);
+    if (stop < atomixOutputCount) {
+      // An earlier X of this record placed that key (the same crossTxid twice): undo them all.
+      removeOutputs(stop);
+      for (let y = first; y != x; ) {
+        y = batchX(y);
+        removeOutputs(atomixOutputCount);
+      }
+      journalUsed = journalMark;
+      return OUTPUT_EXISTS;
+    }
+    x = next;
+  }
+  totalSupply += sum;
+  return OK;
+}
+
 export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize, flags: u32): u32 {
   journalUsed = 0;
   journalSupply = totalSupply;
@@ -887,6 +977,9 @@ export function applyBlock(ptr: usize, bytes: usize, n: u32, statusPtr: usize, f
             break;
           case KIND_ATOMIX_ABORT:
             status = applyAbort(at, size);
+            break;
+          case KIND_ATOMIX_COMMIT_BATCH:
+            status = applyBatchCommit(at, size);
             break;
           default:
             status = UNKNOWN_KIND;

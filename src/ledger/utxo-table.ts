@@ -39,7 +39,7 @@ export const ApplyStatus = {
   /** Σ outputs exceeds u64 (Σ inputs cannot: the table's supply is kept within u64). */
   OutputOverflow: 4,
   DuplicateInput: 5,
-  /** An output's outpoint is already in the table: (txid, j), or a registration's bond outpoint (its key's bond is live). */
+  /** An output's outpoint is already in the table: (txid, j), or a registration's bond outpoint (its key's bond is live); or an Atomix batch creates it twice. */
   OutputExists: 6,
   /** The record does not fit the buffer, has no inputs or outputs, a zero amount, or an unknown registration operation or unflagged bond key (a release's too). */
   Malformed: 7,

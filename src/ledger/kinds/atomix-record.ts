@@ -17,7 +17,8 @@
  *           settles X (`recordLockSettles`) and, like a commit, creates this shard's outputs instead;
  *   commit  spends those locked keys, creates this shard's outputs at (crossTxid, j);
  *   abort   spends those locked keys, creates each input again at its outpoint, for its owner.
- * lockOwner = SHA-256("IOSChain/atomix/lock/v1" ‖ crossTxid): nobody can sign for it.
+ * lockOwner = SHA-256("IOSChain/atomix/lock/v1" ‖ crossTxid): nobody can sign for it. The
+ * unlock-to-commit batch (many X in one output shard) has its own record: ./atomix-batch-record.ts.
  *
  * API: `atomixLockOwner(crossTxid)`, `recordLockSettles(record)`, `atomixCrossTxidOf(record)`, `lockedKeyOf(outpoint)`,
  * `writeAtomixRecord(...)` (from X's bytes), `atomixRecordSize(...)`, `encodeAtomixRecord(...)` (from objects), `CROSS_INPUT`,

@@ -160,16 +160,24 @@ export class AtomixShape implements TxShape {
     return outputCountOf(this.cross);
   }
 
+  /** X's inputs back to back (CROSS_INPUT each), a view. */
+  get inputs(): Uint8Array {
+    return this.cross.subarray(HEADER.bytes, inputAt(this.inputCount));
+  }
+
+  /** X's outputs back to back (RECORD_OUTPUT each), a view. */
+  get outputs(): Uint8Array {
+    const { inputCount } = this;
+    return this.cross.subarray(inputAt(inputCount), outputAt(inputCount, this.outputCount));
+  }
+
   /** The record of this transaction (`txid`) in `shard`: X's entries copied, this shard's marked (./atomix-record.ts). */
   recordBytesIn(shard: number, shardCount: number): number {
     return atomixRecordSize(this.kind, this.inputCount, this.outputCount, this.owners(shardCount), shard);
   }
 
   writeRecord(txid: Uint8Array, out: Uint8Array, at: number, shard: number, shardCount: number): void {
-    const { cross, inputCount, outputCount } = this;
-    const inputs = cross.subarray(HEADER.bytes, inputAt(inputCount));
-    const outputs = cross.subarray(inputAt(inputCount), outputAt(inputCount, outputCount));
-    writeAtomixRecord(this.kind, txid, this.kind === TxKind.AtomixLock ? txid : this.crossTxid, inputs, outputs, this.owners(shardCount), shard, out, at);
+    writeAtomixRecord(this.kind, txid, this.kind === TxKind.AtomixLock ? txid : this.crossTxid, this.inputs, this.outputs, this.owners(shardCount), shard, out, at);
   }
 }
 

@@ -32,6 +32,7 @@ export const TxKind = {
   AtomixUnlockAbort: 3,
   ValidatorRegistration: 4,
   SlashingEvidence: 5,
+  /** Unlock-to-commit of many cross-shard transfers in one output shard (./atomix-unlock-batch.ts). */
   AtomixUnlockBatch: 6,
 } as const;
 export type TxKind = (typeof TxKind)[keyof typeof TxKind];
