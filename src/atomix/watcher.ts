@@ -78,7 +78,7 @@ import { coordinatorShard, unlockFor } from "./client.js";
 import { ATOMIX_PHASES, decodeAtomixPhase, encodeAtomixPhase, isLockDecision, type AtomixDecision, type AtomixPhase } from "./phases.js";
 import { MAX_DECISION_PROOF_BYTES } from "./proof.js";
 import { atomixUnlockCross, atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
-import { atomixUnlockBatchCrosses } from "../ledger/kinds/atomix-unlock-batch.js";
+import { atomixUnlockBatchFirstCross } from "../ledger/kinds/atomix-unlock-batch.js";
 
 export const ATOMIX_MESSAGES = {
   QUERY: messageType("atomix", 0),
@@ -201,7 +201,7 @@ export class AtomixWatcher {
       let inputShards = inputShardsAt.get(decision.position);
       if (inputShards === undefined) {
         const unlock = included[decision.position]!;
-        const cross = unlock[TX_PREFIX.offset.kind] === TxKind.AtomixUnlockBatch ? atomixUnlockBatchCrosses(unlock)[0]! : atomixUnlockCross(unlock);
+        const cross = unlock[TX_PREFIX.offset.kind] === TxKind.AtomixUnlockBatch ? atomixUnlockBatchFirstCross(unlock) : atomixUnlockCross(unlock);
         inputShards = distinctShards(crossShardInputShards(cross, this.options.context.shardCount));
         inputShardsAt.set(decision.position, inputShards);
       }

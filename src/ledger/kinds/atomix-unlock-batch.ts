@@ -27,15 +27,14 @@
  * Apply record: ./atomix-batch-record.ts, this shard's outputs of each X at (txid(X), j).
  *
  * API: `atomixUnlockBatchKind`, `encodeAtomixUnlockBatch`, `decodeAtomixUnlockBatch`,
- * `atomixUnlockBatchCrosses`.
+ * `atomixUnlockBatchFirstCross`.
  */
 import { BinaryReader, BinaryWriter, readU16 } from "../../codec/binary.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
-import { sha256 } from "../../crypto/sha256.js";
 import { IosError, check, invariant } from "../../errors.js";
 import type { LedgerErrorCode } from "../errors.js";
-import { atomixBatchRecordLayout, atomixBatchRecordSize, writeAtomixBatchRecord, type AtomixBatchItem } from "./atomix-batch-record.js";
-import { checkAtomixSupported, crossShardTransferKind, crossShardTransferParts, scanUnsignedCrossShardTransfer, type CrossShardTransferParts } from "./atomix.js";
+import { atomixBatchItemOf, atomixBatchRecordLayout, atomixBatchRecordSize, writeAtomixBatchRecord, type AtomixBatchItem } from "./atomix-batch-record.js";
+import { AtomixShape, checkAtomixSupported, crossShardTransferKind, scanUnsignedCrossShardTransfer } from "./atomix.js";
 import { MAX_TX_BYTES, TX_CODES, TX_PREFIX, TX_VERSION, TxKind, checkTxPrefix, type DecisionVerifier, type TxKindModule, type TxShape } from "./interface.js";
 
 export interface AtomixUnlockBatch {
@@ -48,14 +47,12 @@ export interface AtomixUnlockBatch {
   readonly multiproof: Uint8Array;
 }
 
-/** One X of a batch: what its record needs and its input shards. */
-type BatchTransfer = AtomixBatchItem & CrossShardTransferParts;
-
 /** What the scan learned: X's views, where the proof lies, and per-X facts computed once (txids, owners' shards). */
 export class AtomixBatchShape implements TxShape {
   readonly signatureCount = 0;
+  #transfers: AtomixShape[] | undefined;
   #crossTxids: Uint8Array | undefined;
-  #items: BatchTransfer[] | undefined;
+  #items: AtomixBatchItem[] | undefined;
   #itemsShardCount = 0;
 
   constructor(
@@ -71,21 +68,25 @@ export class AtomixBatchShape implements TxShape {
     return this.recordBytesIn(0, 1);
   }
 
+  /** Each X's shape (its txid and owners' shards, each computed once). */
+  get transfers(): readonly AtomixShape[] {
+    return (this.#transfers ??= this.crosses.map((cross) => new AtomixShape(TxKind.AtomixLock, cross.length, 0, cross)));
+  }
+
   /** txid(X_k) for every k, packed 32 bytes each. */
   get crossTxids(): Uint8Array {
     if (this.#crossTxids === undefined) {
       const txids = new Uint8Array(this.crosses.length * TXID_BYTES);
-      this.crosses.forEach((cross, k) => txids.set(sha256(cross), k * TXID_BYTES));
+      this.transfers.forEach((transfer, k) => txids.set(transfer.crossTxid, k * TXID_BYTES));
       this.#crossTxids = txids;
     }
     return this.#crossTxids;
   }
 
-  /** Each X as its record needs it: txid, declared inputs, outputs and their owners' shards, with `shardCount` shards (owners hashed once). */
-  items(shardCount: number): readonly BatchTransfer[] {
+  /** Each X as its record needs it, with `shardCount` shards. */
+  items(shardCount: number): readonly AtomixBatchItem[] {
     if (this.#items === undefined || this.#itemsShardCount !== shardCount) {
-      const txids = this.crossTxids;
-      this.#items = this.crosses.map((cross, k) => ({ crossTxid: txids.subarray(k * TXID_BYTES, (k + 1) * TXID_BYTES), ...crossShardTransferParts(cross, shardCount) }));
+      this.#items = this.transfers.map((transfer) => atomixBatchItemOf(transfer, shardCount));
       this.#itemsShardCount = shardCount;
     }
     return this.#items;
@@ -156,27 +157,22 @@ export function encodeAtomixUnlockBatch(batch: AtomixUnlockBatch): Uint8Array<Ar
   return bytes;
 }
 
-/** The transfers of a batch that `scan` accepted (one a final block holds), views in order. */
-export function atomixUnlockBatchCrosses(tx: Uint8Array): Uint8Array[] {
-  const crosses: Uint8Array[] = [];
-  let at = TX_PREFIX.bytes + 2;
-  for (let k = readU16(tx, TX_PREFIX.bytes); k > 0; k--) {
-    const length = readU16(tx, at);
-    crosses.push(tx.subarray(at + 2, at + 2 + length));
-    at += 2 + length;
-  }
-  return crosses;
+/** The first transfer of a batch that `scan` accepted (one a final block holds), a view: every X of a batch has the same input shard. */
+export function atomixUnlockBatchFirstCross(tx: Uint8Array): Uint8Array {
+  const at = TX_PREFIX.bytes + 4;
+  return tx.subarray(at, at + readU16(tx, at - 2));
 }
 
 /** The input shard S of every X (module doc), else TX_BAD_FIELD; and TX_WRONG_SHARD unless each X has an output in `shard`. */
-function settlingShardOf(items: readonly BatchTransfer[], shard: number): number {
+function settlingShardOf(transfers: readonly AtomixShape[], shard: number, shardCount: number): number {
   let source: number | undefined;
-  items.forEach(({ inputShards, outputShards }, k) => {
-    const first = inputShards[0]!;
-    if (inputShards.some((s) => s !== first)) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `transfer ${k} has inputs in several shards: its lock settles nothing, a single unlock with every input shard's proof commits it`);
+  transfers.forEach((transfer, k) => {
+    const owners = transfer.owners(shardCount);
+    const first = owners[0]!;
+    if (owners.subarray(0, transfer.inputCount).some((s) => s !== first)) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `transfer ${k} has inputs in several shards: its lock settles nothing, a single unlock with every input shard's proof commits it`);
     if (source !== undefined && first !== source) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `transfer ${k} was settled in shard ${first}, the batch's transfers in shard ${source}`);
     source = first;
-    if (!outputShards.includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `transfer ${k} creates nothing in shard ${shard}`);
+    if (!owners.subarray(transfer.inputCount).includes(shard)) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `transfer ${k} creates nothing in shard ${shard}`);
   });
   if (source === shard) throw new IosError<LedgerErrorCode>("TX_WRONG_SHARD", `shard ${shard} settled these transfers by their locks: nothing is left to commit here`);
   return source!;
@@ -185,17 +181,21 @@ function settlingShardOf(items: readonly BatchTransfer[], shard: number): number
 function checkStateless(_tx: Uint8Array, shape: TxShape, shard: number, shardCount: number, decisions: DecisionVerifier | undefined): void {
   checkAtomixSupported(decisions);
   const batch = batchShapeOf(shape);
-  const source = settlingShardOf(batch.items(shardCount), shard);
+  const source = settlingShardOf(batch.transfers, shard, shardCount);
   const proven = decisions.verifyIncluded(batch.certificate, batch.multiproof, batch.crossTxids);
   if (proven.shard !== source) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", `the proof is shard ${proven.shard}'s, the transfers were settled in shard ${source}`);
 }
 
-/** Output shards every X of the batch has, but the shard that settled them: where the batch applies. */
+/** Output shards every X of the batch has, but the shards holding their inputs: where the batch applies. */
 function shards(tx: Uint8Array, shardCount: number): number[] {
-  const parts = atomixUnlockBatchCrosses(tx).map((cross) => crossShardTransferParts(cross, shardCount));
-  const common = new Set(Array.from(parts[0]!.outputShards));
-  for (const { outputShards } of parts) for (const s of [...common]) if (!outputShards.includes(s)) common.delete(s);
-  for (const { inputShards } of parts) for (const s of inputShards) common.delete(s);
+  const transfers = scan(tx).transfers;
+  const outputsOf = (transfer: AtomixShape) => transfer.owners(shardCount).subarray(transfer.inputCount);
+  const common = new Set(outputsOf(transfers[0]!));
+  for (const transfer of transfers) {
+    const outputs = outputsOf(transfer);
+    for (const s of [...common]) if (!outputs.includes(s)) common.delete(s);
+    for (const s of transfer.owners(shardCount).subarray(0, transfer.inputCount)) common.delete(s);
+  }
   return [...common].sort((a, b) => a - b);
 }
 
@@ -211,12 +211,7 @@ export const atomixUnlockBatchKind: TxKindModule<AtomixUnlockBatch> = {
   checkStateless,
   signatureItems: () => {},
   // The first transfer's spender: a batch goes to the producer that shard assigns it.
-  spender: (tx) => {
-    if (tx.length < TX_PREFIX.bytes + 4) return undefined;
-    const length = readU16(tx, TX_PREFIX.bytes + 2);
-    const at = TX_PREFIX.bytes + 4;
-    return at + length > tx.length ? undefined : crossShardTransferKind.spender(tx.subarray(at, at + length));
-  },
+  spender: (tx) => (tx.length < TX_PREFIX.bytes + 4 ? undefined : crossShardTransferKind.spender(atomixUnlockBatchFirstCross(tx))),
   recordBytesIn: (_tx, shape, shard, shardCount) => batchShapeOf(shape).recordBytesIn(shard, shardCount),
   writeRecord: (_tx, shape, txid, out, at, shard, shardCount) => writeAtomixBatchRecord(txid, batchShapeOf(shape).items(shardCount), shard, out, at),
   record: atomixBatchRecordLayout,

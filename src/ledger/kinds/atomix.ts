@@ -303,27 +303,6 @@ export function crossShardInputShards(tx: Uint8Array, shardCount: number): numbe
   return Array.from(ownerShardsOf(tx, shardCount, true));
 }
 
-/** What committing X in one of its output shards needs of it (an unlock-to-commit batch): views and sums, nothing copied. */
-export interface CrossShardTransferParts {
-  /** Σ of the amounts X's inputs declare. */
-  readonly declared: bigint;
-  /** X's outputs, packed RECORD_OUTPUT each: a view of X. */
-  readonly outputs: Uint8Array;
-  /** The shard of each input owner, then (`outputShards`) of each output owner. */
-  readonly inputShards: Uint16Array;
-  readonly outputShards: Uint16Array;
-}
-
-/** The parts of a cross-shard transfer (signed or unsigned encoding its scan accepted) with `shardCount` shards: one SHA-256 per owner. */
-export function crossShardTransferParts(x: Uint8Array, shardCount: number): CrossShardTransferParts {
-  const inputCount = inputCountOf(x);
-  const owners = ownerShardsOf(x, shardCount);
-  const view = new DataView(x.buffer, x.byteOffset, x.byteLength);
-  let declared = 0n;
-  for (let i = 0; i < inputCount; i++) declared += view.getBigUint64(inputAt(i) + INPUT.offset.amount, true);
-  return { declared, outputs: x.subarray(inputAt(inputCount), outputAt(inputCount, outputCountOf(x))), inputShards: owners.subarray(0, inputCount), outputShards: owners.subarray(inputCount) };
-}
-
 /** X's owners' shards, once X is found to touch two shards or more (TX_NOT_CROSS_SHARD): a rule every Atomix kind has. */
 export function crossShardOwners(shape: AtomixShape, shardCount: number): Uint16Array {
   const owners = shape.owners(shardCount);
