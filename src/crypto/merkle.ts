@@ -15,6 +15,7 @@
  *   or size; a verifier that keeps nothing reads an encoded path with its siblings left packed in
  *   the encoding (`readMerkleProof`, `verifyPackedMerkleProof`: no copy per sibling, one copy of
  *   them all into the kernel);
+ * - one proof for many leaves of a tree, sharing their paths' common nodes: merkle-multiproof.ts;
  * - trees hold at most 2^32 - 1 leaves (indexes are u32 in the kernel and in the encoding).
  *
  * Roots are computed inside WASM memory: leaf hashes go to the kernel's HASHES region and every
@@ -60,7 +61,8 @@ export interface PackedMerkleProof {
   readonly siblings: Uint8Array;
 }
 
-function fail(code: MerkleErrorCode, message: string): never {
+/** Throws `IosError<MerkleErrorCode>` (shared with merkle-multiproof.ts). */
+export function fail(code: MerkleErrorCode, message: string): never {
   throw new IosError<MerkleErrorCode>(code, message);
 }
 
@@ -106,6 +108,16 @@ export function merklePathLength(index: number, size: number): number {
     if (sibling < m) length++;
   }
   return length;
+}
+
+/** Number of nodes on `level` (0: the leaves) of a tree of `size` leaves; 0 above its root. */
+function levelWidth(size: number, level: number): number {
+  let width = size;
+  for (let l = 0; l < level; l++) {
+    if (width <= 1) return 0;
+    width = Math.ceil(width / 2);
+  }
+  return width;
 }
 
 /** Writes the leaf hashes of leaves [first, first + count) into HASHES[0..count). */
@@ -157,6 +169,22 @@ export class MerkleWasm {
   rootOfLeafHashes(leafHashes: Uint8Array): Uint8Array {
     const count = packedLeafCount(leafHashes, HASH_BYTES);
     return this.rootWith(count, (first, n) => this.sha.hashes.set(leafHashes.subarray(first * HASH_BYTES, (first + n) * HASH_BYTES)));
+  }
+
+  /**
+   * Leaf hashes of the leaves of `leafSize` bytes packed in `data`, packed 32 bytes each in leaf
+   * order: the kernel hashes as many at a time as HASHES holds (four per pass on the SIMD build).
+   */
+  leafHashesOfPackedLeaves(data: Uint8Array, leafSize: number): Uint8Array {
+    const count = packedLeafCount(data, leafSize);
+    const hashLeaves = this.packedLeafHasher(data, leafSize);
+    const leafHashes = new Uint8Array(count * HASH_BYTES);
+    for (let first = 0; first < count; first += this.sha.hashCapacity) {
+      const n = Math.min(this.sha.hashCapacity, count - first);
+      hashLeaves(first, n);
+      leafHashes.set(this.sha.hashes.subarray(0, n * HASH_BYTES), first * HASH_BYTES);
+    }
+    return leafHashes;
   }
 
   /** The tree of `leaves` with every level kept, for many audit paths without rehashing. */
@@ -363,6 +391,11 @@ class TreeLevels {
     return this.hashAt(this.counts.length - 1, 0);
   }
 
+  /** Node `position` of `level`; above this (sub)tree's root, that root (promoted there). */
+  node(level: number, position: number): Uint8Array {
+    return level < this.counts.length ? this.hashAt(level, position) : this.root();
+  }
+
   /** Siblings of leaf `index` from the leaf level up; a promoted node has none on its level. */
   path(index: number): Uint8Array[] {
     const siblings: Uint8Array[] = [];
@@ -396,6 +429,24 @@ export class MerkleTree {
     const siblings = this.top === undefined ? inner : [...inner, ...this.top.path(home)];
     return { index, size: this.size, siblings };
   }
+
+  /**
+   * Node `position` of `level` (0: the leaf hashes) of the tree computed level by level, where
+   * an unpaired last node appears unchanged on the level above; a copy. Level h of a chunked
+   * tree is level h of its chunk below the chunks' height, level h - height of the chunk roots'
+   * tree from there.
+   */
+  node(level: number, position: number): Uint8Array {
+    const inRange = Number.isSafeInteger(level) && level >= 0 && Number.isSafeInteger(position) && position >= 0;
+    if (!inRange || position >= levelWidth(this.size, level)) {
+      fail("MERKLE_INDEX_OUT_OF_RANGE", `no node ${position} on level ${level} of a tree of ${this.size} leaves`);
+    }
+    const chunkHeight = Math.log2(this.chunkLeaves);
+    if (this.top !== undefined && level >= chunkHeight) return this.top.node(level - chunkHeight, position);
+    const perChunk = 2 ** (chunkHeight - level);
+    const home = Math.floor(position / perChunk);
+    return this.chunks[home]!.node(level, position - home * perChunk);
+  }
 }
 
 function checkProofShape(proof: MerkleProof): void {
@@ -419,7 +470,8 @@ function checkProofShape(proof: MerkleProof): void {
 
 const LEB128_MAX_BYTES = 5;
 
-function writeUleb128(value: number, out: number[]): void {
+/** Appends the minimal uleb128 of `value` (0 ..= 2^32 - 1) to `out`. */
+export function writeUleb128(value: number, out: number[]): void {
   let v = value;
   while (v >= 0x80) {
     out.push((v % 0x80) | 0x80);
@@ -428,12 +480,13 @@ function writeUleb128(value: number, out: number[]): void {
   out.push(v);
 }
 
-function badEncoding(message: string): never {
+/** Throws MERKLE_BAD_PROOF_ENCODING: how every strict reader of a proof refuses its bytes. */
+export function badEncoding(message: string): never {
   fail("MERKLE_BAD_PROOF_ENCODING", message);
 }
 
 /** Reads a minimal uleb128 <= 2^32 - 1 at `offset`; returns [value, next offset]. */
-function readUleb128(bytes: Uint8Array, offset: number, what: string): [number, number] {
+export function readUleb128(bytes: Uint8Array, offset: number, what: string): [number, number] {
   let value = 0;
   let scale = 1;
   for (let i = 0; i < LEB128_MAX_BYTES; i++) {
@@ -537,6 +590,11 @@ export function merkleTree(leaves: readonly Uint8Array[]): MerkleTree {
 /** The tree of the `leafSize`-byte leaves packed in `data`, every level kept. */
 export function merkleTreeOfPackedLeaves(data: Uint8Array, leafSize: number): MerkleTree {
   return merkle().treeOfPackedLeaves(data, leafSize);
+}
+
+/** Leaf hashes of the `leafSize`-byte leaves packed in `data`, packed 32 bytes each. */
+export function merkleLeafHashesOfPackedLeaves(data: Uint8Array, leafSize: number): Uint8Array {
+  return merkle().leafHashesOfPackedLeaves(data, leafSize);
 }
 
 /** RFC 6962 audit path of leaf `index`. */

@@ -73,6 +73,11 @@ class ReferenceTree {
     return this.leaves.length === 0 ? nobleSha256(new Uint8Array(0)) : this.mth(0, this.leaves.length);
   }
 
+  /** Node `position` of `level` computed level by level: the MTH of the leaves below it. */
+  node(level: number, position: number): Uint8Array {
+    return this.mth(position * 2 ** level, Math.min((position + 1) * 2 ** level, this.leaves.length));
+  }
+
   private mth(lo: number, hi: number): Uint8Array {
     const key = `${lo}:${hi}`;
     let hash = this.memo.get(key);
@@ -177,7 +182,16 @@ const chunkedFixture = once(() => {
   // Roots are reduced in chunks of `chunk` leaves, kept trees in chunks of chunk / 2.
   const indexes = [0, 1, chunk / 2 - 1, chunk / 2, chunk - 1, chunk, chunk + 2];
   const paths = indexes.map((index) => reference.path(index).map(([s]) => hex(s)));
-  return { chunk, data, leaves, root: hex(reference.root()), indexes, paths };
+  // Nodes on both sides of the kept tree's chunk boundaries (chunk / 2 leaves), on every level.
+  const nodes: { level: number; position: number; hash: string }[] = [];
+  for (let level = 0, width = count; ; level++, width = Math.ceil(width / 2)) {
+    const perChunk = Math.max(chunk / 2 / 2 ** level, 1);
+    for (const position of new Set([0, perChunk - 1, perChunk, 2 * perChunk - 1, 2 * perChunk, width - 1])) {
+      if (position < width) nodes.push({ level, position, hash: hex(reference.node(level, position)) });
+    }
+    if (width === 1) break;
+  }
+  return { chunk, data, leaves, root: hex(reference.root()), indexes, paths, nodes };
 });
 
 /** Leaves longer than INPUT (the capacity is the same for both builds). */
@@ -391,6 +405,53 @@ for (const flavor of WASM_FLAVORS) {
       });
       const single = merkle.proofOfPackedLeaves(fixture.data, 32, fixture.indexes[3]!);
       assert.deepEqual(single.siblings.map(hex), fixture.paths[3]);
+      assert.ok(fixture.nodes.length > 40);
+      for (const { level, position, hash } of fixture.nodes) {
+        assert.equal(hex(tree.node(level, position)), hash, `node ${position} of level ${level}`);
+      }
+    });
+
+    it("a kept tree gives every node of every level, the MTH of the leaves below it (sizes 1..130)", () => {
+      for (const reference of txidTrees) {
+        const tree = merkle.treeOfPackedLeaves(packed(reference.leaves), 32);
+        for (let level = 0, width = reference.size; ; level++, width = Math.ceil(width / 2)) {
+          const label = `size ${reference.size}, level ${level}`;
+          for (let position = 0; position < width; position++) {
+            assert.equal(hex(tree.node(level, position)), hex(reference.node(level, position)), `${label}, node ${position}`);
+          }
+          assert.throws(() => tree.node(level, width), expectCode("MERKLE_INDEX_OUT_OF_RANGE"), label);
+          if (width === 1) {
+            assert.equal(hex(tree.node(level, 0)), hex(tree.root), label);
+            assert.throws(() => tree.node(level + 1, 0), expectCode("MERKLE_INDEX_OUT_OF_RANGE"), `above the root, ${label}`);
+            break;
+          }
+        }
+        assert.throws(() => tree.node(-1, 0), expectCode("MERKLE_INDEX_OUT_OF_RANGE"));
+        assert.throws(() => tree.node(0, -1), expectCode("MERKLE_INDEX_OUT_OF_RANGE"));
+        assert.throws(() => tree.node(0.5, 0), expectCode("MERKLE_INDEX_OUT_OF_RANGE"));
+      }
+      assert.throws(() => merkle.tree([]).node(0, 0), expectCode("MERKLE_INDEX_OUT_OF_RANGE"));
+    });
+
+    it("leaf hashes of packed leaves, in batches of at most what HASHES holds, and of leaves longer than INPUT", () => {
+      for (const leafSize of [1, 32, 33, 100]) {
+        for (const count of [0, 1, 4, 5, 9]) {
+          const leaves = Array.from({ length: count }, () => local.bytes(leafSize));
+          const expected = concat(...leaves.map(refLeafHash));
+          assert.equal(hex(merkle.leafHashesOfPackedLeaves(packed(leaves), leafSize)), hex(expected), `${count} leaves of ${leafSize} bytes`);
+        }
+      }
+      const chunked = chunkedFixture();
+      const leafHashes = merkle.leafHashesOfPackedLeaves(chunked.data, 32);
+      assert.equal(hex(leafHashes), hex(merkle.rootAndLeafHashes(chunked.leaves).leafHashes));
+      for (const index of [0, chunked.chunk - 1, chunked.chunk, chunked.leaves.length - 1]) {
+        assert.equal(hex(leafHashes.subarray(index * 32, (index + 1) * 32)), hex(refLeafHash(chunked.leaves[index]!)), `leaf ${index}`);
+      }
+      const long = longLeavesFixture();
+      const size = long.capacity + 1;
+      const longHashes = merkle.leafHashesOfPackedLeaves(long.packedLong, size);
+      assert.equal(hex(longHashes), hex(concat(refLeafHash(long.packedLong.subarray(0, size)), refLeafHash(long.packedLong.subarray(size)))));
+      assert.throws(() => merkle.leafHashesOfPackedLeaves(new Uint8Array(33), 32), expectCode("MERKLE_BAD_LEAF_SIZE"));
     });
 
     it("leaf hashes kept from a root give the roots of subsets and reorderings without the leaves (sizes 0..130 and past HASHES)", () => {
