@@ -52,8 +52,8 @@ import { collectiveSignatureBytes, cosiThreshold, decodeCollectiveSignature, enc
 import { COMMITMENT_PARTS_BYTES, readCommitmentParts, stateCommitmentOf, writeCommitmentParts, type CommitmentParts } from "../consensus/pob/finalization.js";
 import { proposalBodyDigest, proposalHashOfParts } from "../consensus/pob/proposal.js";
 import type { Ed25519Verifier } from "../crypto/ed25519.js";
-import { readMerkleMultiproof, merkleRootOfMultiproof, type PackedMerkleMultiproof } from "../crypto/merkle-multiproof.js";
-import { encodeMerkleProof, merkleLeafHashes, merkleTree, merkleTreeOfPackedLeaves, readMerkleProof, unpackMerkleProof, verifyPackedMerkleProof, type MerkleProof, type MerkleTree, type PackedMerkleProof } from "../crypto/merkle.js";
+import { readMerkleMultiproof, verifyMerkleMultiproof, type MerkleMultiproof } from "../crypto/merkle-multiproof.js";
+import { encodeMerkleProof, merkleTree, merkleTreeOfPackedLeaves, readMerkleProof, unpackMerkleProof, verifyPackedMerkleProof, type MerkleProof, type MerkleTree, type PackedMerkleProof } from "../crypto/merkle.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { IosError, check, hasCodeIn } from "../errors.js";
 import type { EpochContext } from "../epoch/interface.js";
@@ -537,7 +537,7 @@ export function verifyInclusionBatch(certificate: Uint8Array, multiproof: Uint8A
   const certified = remembered === undefined ? decodeCertifiedPart(head.certified, true) : undefined;
   const commitment = remembered ?? certified!.commitment;
   const proof = decodeMultiproof(multiproof);
-  if (proof.indices.length * TXID_BYTES !== txids.length || proof.size !== commitment.includedCount || !sameBytes(merkleRootOfMultiproof(proof.size, proof.indices, merkleLeafHashes(txids), proof.nodes), commitment.includedRoot)) {
+  if (proof.size !== commitment.includedCount || !verifyMerkleMultiproof(txids, TXID_BYTES, proof, commitment.includedRoot)) {
     throw new IosError<LedgerErrorCode>("TX_PROOF_BAD_PATH", "the multiproof does not lead to the included root");
   }
   if (certified !== undefined) {
@@ -560,7 +560,7 @@ function readCertificateHead(bytes: Uint8Array): ProofHead & { readonly certifie
   return { ...head, certified };
 }
 
-function decodeMultiproof(bytes: Uint8Array): PackedMerkleMultiproof {
+function decodeMultiproof(bytes: Uint8Array): MerkleMultiproof {
   try {
     return readMerkleMultiproof(bytes);
   } catch (error) {

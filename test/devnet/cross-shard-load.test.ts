@@ -18,6 +18,7 @@ import { shardOfOwner } from "../../src/ledger/shard.js";
 import { TxKind } from "../../src/ledger/kinds/interface.js";
 import { crossShardTransferKind, decodeUnsignedCrossShardTransfer } from "../../src/ledger/kinds/atomix.js";
 import { decodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
+import { decodeAtomixUnlockBatch } from "../../src/ledger/kinds/atomix-unlock-batch.js";
 import { transferKind } from "../../src/ledger/kinds/transfer.js";
 import { kindOfTransaction, transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
 import { sha256 } from "../../src/crypto/sha256.js";
@@ -45,6 +46,9 @@ class ModelShard {
   readonly locked = new Map<string, { owner: string; amount: bigint }>();
   /** Locks that settled their transfer (every input here). */
   settled = 0;
+  /** Transfers committed here by unlock-to-commit batches, and by single unlocks. */
+  batched = 0;
+  unlocked = 0;
   /** The height of each settling lock (txid hex), and the spends of their outputs final at that same height. */
   readonly settledAt = new Map<string, number>();
   spentAtLockHeight = 0;
@@ -80,8 +84,16 @@ class ModelShard {
         this.settledAt.set(hex(crossTxid), height);
         x.outputs.forEach((o, j) => mine(o.owner) && this.unspent.set(outpoint(crossTxid, j), { owner: hex(o.owner), amount: o.amount }));
       }
+    } else if (kind === TxKind.AtomixUnlockBatch) {
+      // Transfers their locks settled elsewhere: only their outputs here.
+      for (const cross of decodeAtomixUnlockBatch(tx).crosses) {
+        this.batched++;
+        const crossTxid = sha256(cross);
+        decodeUnsignedCrossShardTransfer(cross).outputs.forEach((o, j) => mine(o.owner) && this.unspent.set(outpoint(crossTxid, j), { owner: hex(o.owner), amount: o.amount }));
+      }
     } else {
       const unlock = decodeAtomixUnlock(tx);
+      this.unlocked++;
       const x = decodeUnsignedCrossShardTransfer(unlock.cross);
       const crossTxid = sha256(unlock.cross);
       for (const input of x.inputs.filter((i) => mine(i.owner))) {
@@ -137,6 +149,9 @@ describe("ios load --cross-shard over real processes", () => {
     }
     // The workload's cross-shard transfers have one input shard each: every one was settled by its lock.
     assert.equal(models[0]!.settled + models[1]!.settled, crossCount);
+    // Their commits in the other shard: the driver sends one batch per final height and shard, not one unlock per transfer.
+    const [batched, unlocked] = [models[0]!.batched + models[1]!.batched, models[0]!.unlocked + models[1]!.unlocked];
+    assert.ok(batched + unlocked >= crossCount && batched > unlocked, `committed by batches: ${batched}, by single unlocks: ${unlocked}`);
     // What spends a settling lock's change is sent right behind it, as after an intra-shard transfer: some land in the lock's own height.
     assert.ok(models[0]!.spentAtLockHeight + models[1]!.spentAtLockHeight > 0, "the driver did not hold the spends of settling locks' change until their proofs");
     for (const account of devnet.accounts) {

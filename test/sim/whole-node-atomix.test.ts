@@ -225,9 +225,9 @@ describe("Atomix between whole PoB validators", () => {
     const payers0 = byShard(0);
     const [payee] = byShard(1);
     assert.ok(payers0.length >= 7, `${payers0.length} accounts in shard 0`);
-    // Each pays 1,000,000 to shard 1's payee and keeps its change: settled by its lock in shard 0.
+    // Each pays half its coin to shard 1's payee and keeps its change: settled by its lock in shard 0.
     const transfers = payers0.slice(0, 7).map((payer) => signCrossShardTransfer({
-      kind: TxKind.AtomixLock, inputs: [{ txid: chain, ...coin(payer) }], outputs: [{ owner: payee!.publicKey, amount: 1_000_000n }, { owner: payer.publicKey, amount: WHOLE_NODE.amount - 1_000_005n }],
+      kind: TxKind.AtomixLock, inputs: [{ txid: chain, ...coin(payer) }], outputs: [{ owner: payee!.publicKey, amount: WHOLE_NODE.amount / 2n }, { owner: payer.publicKey, amount: WHOLE_NODE.amount / 2n - 5n }],
     }, [payer]));
     await nodes.advance(500);
     await nodes.submitAndWait(0, transfers.map((t) => t.bytes));
@@ -276,9 +276,9 @@ describe("Atomix between whole PoB validators", () => {
     assert.equal(totalSupply(nodes), supply, "a replay creates nothing");
     for (const t of transfers) {
       assert.ok(committedIn(1, t), `${toHex(t.txid).slice(0, 8)} committed in shard 1`);
-      for (const node of nodes.replicas(1)) assert.deepEqual(node.state.getUtxo(t.txid, 0), { owner: payee!.publicKey, amount: 1_000_000n });
+      for (const node of nodes.replicas(1)) assert.deepEqual(node.state.getUtxo(t.txid, 0), { owner: payee!.publicKey, amount: WHOLE_NODE.amount / 2n });
       assert.equal(nodes.replicas(1)[0]!.state.getUtxo(t.txid, 1), undefined, "the change lives in shard 0");
-      assert.deepEqual(nodes.replicas(0)[0]!.state.getUtxo(t.txid, 1), { owner: payers0[transfers.indexOf(t)]!.publicKey, amount: WHOLE_NODE.amount - 1_000_005n });
+      assert.deepEqual(nodes.replicas(0)[0]!.state.getUtxo(t.txid, 1), { owner: payers0[transfers.indexOf(t)]!.publicKey, amount: WHOLE_NODE.amount / 2n - 5n });
     }
     // Fees (5 each) left the ledger; nothing else did, and no output was created twice.
     assert.equal(totalSupply(nodes), genesisSupply(genesis) - 5n * BigInt(transfers.length));
