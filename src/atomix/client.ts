@@ -26,7 +26,7 @@ import {
   type UnsignedCrossShardTransfer,
 } from "../ledger/kinds/atomix.js";
 import { encodeAtomixUnlock } from "../ledger/kinds/atomix-unlock.js";
-import { encodeAtomixUnlockBatch } from "../ledger/kinds/atomix-unlock-batch.js";
+import { atomixUnlockBatchSize, encodeAtomixUnlockBatch } from "../ledger/kinds/atomix-unlock-batch.js";
 import { encodeMerkleMultiproof, merkleMultiproofOfPaths } from "../crypto/merkle-multiproof.js";
 import type { LedgerErrorCode } from "../ledger/errors.js";
 import { MAX_TX_BYTES, TxKind } from "../ledger/kinds/interface.js";
@@ -141,25 +141,24 @@ export function unlockBatchesFor(settled: readonly SettledTransfer[], maxBytes =
   const { certificate } = parts[0]!;
   if (!parts.every((part) => sameBytes(part.certificate, certificate))) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a batch's transfers were settled by one final height: their proofs' certificates differ");
   parts.sort((a, b) => a.path.index - b.path.index);
-  const batchOf = (chunk: typeof parts): Uint8Array<ArrayBuffer> => {
+  /** A chunk's batch parts, and the batch's encoded size. */
+  const partsOf = (chunk: typeof parts) => {
     const size = chunk[0]!.path.size;
-    const indices = chunk.map((part) => part.path.index);
-    return encodeAtomixUnlockBatch({
-      kind: TxKind.AtomixUnlockBatch, crosses: chunk.map((part) => part.unsigned), certificate,
-      multiproof: encodeMerkleMultiproof({ size, indices, nodes: merkleMultiproofOfPaths(size, chunk.map((part) => part.path)) }),
-    });
+    const multiproof = encodeMerkleMultiproof({ size, indices: chunk.map((part) => part.path.index), nodes: merkleMultiproofOfPaths(size, chunk.map((part) => part.path)) });
+    const crosses = chunk.map((part) => part.unsigned);
+    return { crosses, multiproof, bytes: atomixUnlockBatchSize(crosses, certificate.length, multiproof.length) };
   };
   const batches: { bytes: Uint8Array<ArrayBuffer>; members: number[] }[] = [];
   for (let start = 0; start < parts.length;) {
     // The largest chunk from `start` that fits: shrunk in proportion to its excess until it does.
     let length = parts.length - start;
-    let bytes = batchOf(parts.slice(start, start + length));
-    while (bytes.length > maxBytes) {
-      if (length === 1) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `one transfer's batch takes ${bytes.length} bytes, over ${maxBytes}`);
-      length = Math.max(1, Math.min(length - 1, Math.floor((length * maxBytes) / bytes.length)));
-      bytes = batchOf(parts.slice(start, start + length));
+    let batch = partsOf(parts.slice(start, start + length));
+    while (batch.bytes > maxBytes) {
+      if (length === 1) throw new IosError<LedgerErrorCode>("TX_TOO_LARGE", `one transfer's batch takes ${batch.bytes} bytes, over ${maxBytes}`);
+      length = Math.max(1, Math.min(length - 1, Math.floor((length * maxBytes) / batch.bytes)));
+      batch = partsOf(parts.slice(start, start + length));
     }
-    batches.push({ bytes, members: parts.slice(start, start + length).map((part) => part.member) });
+    batches.push({ bytes: encodeAtomixUnlockBatch({ kind: TxKind.AtomixUnlockBatch, crosses: batch.crosses, certificate, multiproof: batch.multiproof }), members: parts.slice(start, start + length).map((part) => part.member) });
     start += length;
   }
   return batches;

@@ -40,7 +40,7 @@ import { NOT_DECIDED_HERE } from "../../src/store/schema.js";
 import { BACKENDS } from "../store/backends.js";
 import { FRAME_ATOMIX, atomixFrameHeight, decodeAtomix, encodeAtomix } from "../../src/api/stream-codec.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
-import { TxKind } from "../../src/ledger/kinds/interface.js";
+import { MAX_TX_BYTES, TxKind } from "../../src/ledger/kinds/interface.js";
 import { atomixUnlockCross, atomixUnlockProofsAt, atomixUnlockTxid, decodeAtomixUnlock, encodeAtomixUnlock } from "../../src/ledger/kinds/atomix-unlock.js";
 import { crossShardInputShards, crossShardTransferShardSets, crossShardTransferShards, crossShardTransferUnsigned, decodeUnsignedCrossShardTransfer } from "../../src/ledger/kinds/atomix.js";
 import { actingMembers, isActingMember } from "../../src/atomix/watcher.js";
@@ -441,6 +441,12 @@ describe("Unlock-to-commit batches (issue 13: one transaction and one proof for 
     }
     assert.deepEqual(batches.flatMap((b) => b.members).sort((a, b) => a - b), settled.map((_, k) => k));
     assert.equal(codeOf(() => unlockBatchesFor(settled.map((x) => proofOf(x)), 100)), "TX_TOO_LARGE");
+    // More than a transaction holds (MAX_TX_BYTES): split as well.
+    const many = Array.from({ length: 130 }, (_, k) => settledTransfer(5_000n + BigInt(k)));
+    const manyHeight = finalHeight(keys[0]!, 0, many.map((x) => x.txid), []);
+    const split = unlockBatchesFor(many.map((x, k) => ({ unsigned: x.unsigned, proof: manyHeight.acceptance(k) })));
+    assert.ok(split.length >= 2 && split.every(({ bytes }) => bytes.length <= MAX_TX_BYTES && stateless(bytes, 1) === null), `${split.length} batches of ${split.map((b) => b.bytes.length).join(", ")} bytes`);
+    assert.deepEqual(split.flatMap((b) => b.members).sort((a, b) => a - b), many.map((_, k) => k));
     assert.equal(codeOf(() => unlockBatchesFor([proofOf(settled[0]!), proofOf(settled[1]!, finalHeight(keys[0]!, 0, included, [], undefined, 8))])), "TX_BAD_FIELD", "two heights' proofs");
     assert.equal(codeOf(() => unlockBatchesFor([{ unsigned: settled[0]!.unsigned, proof: finalHeight(keys[0]!, 0, [], [{ txid: settled[0]!.txid, code: "MISSING_INPUT" }]).rejection(0) }])), "TX_PROOF_WRONG_VERDICT");
   });

@@ -27,7 +27,7 @@
  * Apply record: ./atomix-batch-record.ts, this shard's outputs of each X at (txid(X), j).
  *
  * API: `atomixUnlockBatchKind`, `encodeAtomixUnlockBatch`, `decodeAtomixUnlockBatch`,
- * `atomixUnlockBatchFirstCross`.
+ * `atomixUnlockBatchFirstCross`, `atomixUnlockBatchSize`.
  */
 import { BinaryReader, BinaryWriter, readU16 } from "../../codec/binary.js";
 import { TXID_BYTES } from "../../codec/sizes.js";
@@ -148,9 +148,14 @@ function encodeUnsigned(batch: AtomixUnlockBatch): Uint8Array<ArrayBuffer> {
   return writer.finish();
 }
 
+/** The encoded size of a batch of these transfers with a certificate and multiproof of these sizes (what a client fits under MAX_TX_BYTES). */
+export function atomixUnlockBatchSize(crosses: readonly Uint8Array[], certificateBytes: number, multiproofBytes: number): number {
+  return unsignedSize(crosses) + 2 + certificateBytes + 2 + multiproofBytes;
+}
+
 /** The canonical encoding; checked as a decoder would (TX_* codes), the proof's contents aside. */
 export function encodeAtomixUnlockBatch(batch: AtomixUnlockBatch): Uint8Array<ArrayBuffer> {
-  const writer = BinaryWriter.ofSize(unsignedSize(batch.crosses) + 2 + batch.certificate.length + 2 + batch.multiproof.length);
+  const writer = BinaryWriter.ofSize(atomixUnlockBatchSize(batch.crosses, batch.certificate.length, batch.multiproof.length));
   writeUnsigned(batch, writer);
   const bytes = writer.lengthPrefixed("u16", batch.certificate).lengthPrefixed("u16", batch.multiproof).finish();
   scan(bytes);
