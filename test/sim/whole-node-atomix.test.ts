@@ -265,6 +265,11 @@ describe("Atomix between whole PoB validators", () => {
     // Two overlapping batches in flight together: the transfers both hold are committed once, by one of them.
     const [left, right] = [batchesOf(rest.slice(0, 4)), batchesOf(rest.slice(2))];
     await commitIn1([...left, ...right], "overlapping batches", () => rest.slice(2, 4).every((t) => committedIn(1, t)));
+    // A member of shard 1 crashed right after: its stored blocks, the batches included, replay to the same state.
+    const restarted = nodes.members(1)[1]!;
+    nodes.crash(restarted);
+    await nodes.advance(200);
+    nodes.restart(restarted);
     await nodes.advance(2_000);
     // What a refused batch left gets a batch of its own (as the load driver falls back); a replay of a committed one changes nothing.
     const uncommitted = rest.filter((t) => !committedIn(1, t));
@@ -287,6 +292,7 @@ describe("Atomix between whole PoB validators", () => {
     const watchers = [0, 1].flatMap((shard) => nodes.replicas(shard)).map((node) => (node.driver as PobShardConsensus).atomix!);
     assert.ok(watchers.every((w) => w.watching === 0), "nothing left to watch");
     assert.equal(watchers.reduce((n, w) => n + w.stats.relayed, 0), 0, "no unlock relayed to a shard that committed");
+    assert.ok(transfers.every((t) => nodes.node(restarted)!.state.atomix(t.txid)?.phase === "committed"), "the restarted member's phases came back");
     assert.deepEqual(nodes.failures, []);
     await nodes.stop();
   });
