@@ -1107,7 +1107,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       if (!connection.up || socket === undefined) continue;
       if (connection.unlocks.length > 0 && connection.inFlight.size < MAX_FRAMES_IN_FLIGHT) {
         const unlocks = connection.unlocks.splice(0, frameTxs);
-        for (const unlock of unlocks) flows.get(unlock.position)?.sentTo.set(unlock.target, connection.index);
+        for (const unlock of unlocks) for (const position of unlock.batch ?? [unlock.position]) flows.get(position)?.sentTo.set(unlock.target, connection.index);
         connection.inFlight.set(connection.nextSequence++, { positions: unlocks.map((u) => -1 - u.position), sends: unlocks.map(() => 0), unlocks });
         socket.send(encodeSubmission(unlocks.map((u) => u.bytes)));
       }

@@ -181,7 +181,7 @@ function setup(
     });
   };
   const keyPairOf = (publicKey: Uint8Array) => validators.find((v) => hex(v.publicKey) === hex(publicKey))!;
-  return { sim, seed, replicas, leagues, channels, nodeOf, transfer, runUntil, includedBy, assertSameChain, validators, confirmations, submitWhenCaughtUp, keyPairOf };
+  return { sim, seed, replicas, leagues, channels, nodeOf, transfer, runUntil, includedBy, assertSameChain, validators, confirmations, submitWhenCaughtUp, keyPairOf, accounts, gtx };
 }
 
 const optionalSwaps = (swaps: SwapInRule | undefined) => (swaps === undefined ? {} : { swaps });
@@ -664,6 +664,34 @@ describe("pob: a TransEpoch swap-in ends the BFT instance", () => {
     const start = s.sim.now();
     assert.ok(await s.runUntil(() => replicaOf(late).outcomes.length === SWAP_HEIGHT, start + quietMs / 2), `seed ${String(s.seed)}: the late one asks at its start`);
     assert.ok(await s.runUntil(() => replicaOf(blind).outcomes.length === SWAP_HEIGHT, start + 3 * quietMs), `seed ${String(s.seed)}: the blind one asks after a quiet spell`);
+    s.assertSameChain();
+  });
+
+  it("a byzantine leader ordering a producer's block before its own predecessor is refused (PROPOSAL_BLOCK_BEFORE_PREDECESSOR), and every chained transfer ends final", async () => {
+    const s = setup("pob-bft block order", POLICY, 9);
+    const committee = s.leagues.committee;
+    await s.runUntil(() => false, 100);
+    // The byzantine leader proposes what an honest one would, each proposal's blocks in reverse.
+    const byzantine = s.nodeOf(committee[0]!) as unknown as { orderableBlocks(): Uint8Array[] };
+    const honestOrder = byzantine.orderableBlocks.bind(byzantine);
+    byzantine.orderableBlocks = () => honestOrder().reverse();
+    // One account pays itself 40 times, each transfer spending the one before, one every 30 ms: consecutive blocks of one producer.
+    const owner = s.accounts[0]!;
+    const producer = assignee(owner.publicKey, s.leagues.believable);
+    let head = { txid: s.gtx, index: 0, amount: AMOUNT };
+    const txids: string[] = [];
+    for (let k = 0; k < 40; k++) {
+      const amount = head.amount - 1n;
+      const { transaction, txid } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: head.txid, index: head.index, owner: owner.publicKey }], outputs: [{ owner: owner.publicKey, amount }] }, [owner]);
+      s.submitWhenCaughtUp(s.sim.now() + 30 * k, producer, encodeTransaction(transaction));
+      head = { txid, index: 0, amount };
+      txids.push(hex(txid));
+    }
+    const honest = committee.slice(1).map((key) => s.nodeOf(key));
+    const finalEverywhere = () => s.replicas.every((replica) => txids.every((txid) => replica.finalAt.has(txid)));
+    assert.ok(await s.runUntil(finalEverywhere, s.sim.now() + 15_000), `seed ${String(s.seed)}: every chained transfer is final on every replica`);
+    const refused = honest.reduce((n, node) => n + (node.stats.refused.get("PROPOSAL_BLOCK_BEFORE_PREDECESSOR") ?? 0), 0);
+    assert.ok(refused > 0, `seed ${String(s.seed)}: the reversed proposals were refused (${refused})`);
     s.assertSameChain();
   });
 

@@ -123,6 +123,8 @@ const MAX_SHARE_VIEWS_AHEAD = 64;
 const MAX_HELD_BLOCKS = 4 * MAX_PROPOSAL_BLOCKS;
 /** Finality records held ahead of the next height while a validator catches up. */
 const MAX_FUTURE_RECORDS = 64;
+/** How long a leader keeps a held block out of its proposals while the block's predecessor is neither ordered nor orderable (`orderableBlocks`). */
+export const PREDECESSOR_WAIT_MS = 1_000;
 /** Bodies of ordered blocks kept to answer FETCH_BLOCKS from validators that missed them. */
 const MAX_RECENT_BLOCKS = MAX_HELD_BLOCKS;
 /**
@@ -278,6 +280,7 @@ export type ProposalRefusal =
   | "PROPOSAL_SWAP_OVERDUE"
   | "PROPOSAL_BODIES_MISSING"
   | "PROPOSAL_OVER_BLOCK_LIMIT"
+  | "PROPOSAL_BLOCK_BEFORE_PREDECESSOR"
   | "PROPOSAL_MOVED_ON"
   | "PROPOSAL_COMMITMENT_MISMATCH"
   | string;
@@ -670,6 +673,46 @@ export class PobNode {
     for (const listener of this.announcementListeners) listener(announcement);
   }
 
+  /**
+   * The held blocks a leader orders: those past the order delay, in arrival order, each producer's
+   * in its chain's order. A block whose predecessor (its header's prevHash) is neither ordered
+   * already nor earlier in this proposal waits for it — blocks can arrive out of order, and one
+   * ordered before its predecessor would see the predecessor's outputs missing (its transactions
+   * spending them refused MISSING_INPUT, which is final and, for an Atomix lock, decisive) — but
+   * at most PREDECESSOR_WAIT_MS: a predecessor lost on the way holds back nothing for longer. A
+   * producer's first block (after a start or restart) has no predecessor.
+   */
+  private orderableBlocks(): Uint8Array[] {
+    const now = this.deps.clock.now();
+    const cutoff = now - this.config.orderDelayMs;
+    const blocks: Uint8Array[] = [];
+    const chosen = new Set<string>();
+    const budget = { txs: 0, bytes: 0 };
+    /** Blocks waiting for their predecessor, by the predecessor's hash. */
+    const waiting = new Map<string, HeldBlock>();
+    const take = (held: HeldBlock): boolean => {
+      if (blocks.length === MAX_PROPOSAL_BLOCKS || !withinFinalBlock(budget, held)) return false;
+      blocks.push(held.hash);
+      const key = toHex(held.hash);
+      chosen.add(key);
+      const next = waiting.get(key);
+      waiting.delete(key);
+      return next === undefined || take(next);
+    };
+    for (const held of this.held.values()) {
+      if (held.receivedAt > cutoff) continue;
+      const previous = held.decoded.header.prevHash;
+      const previousKey = toHex(previous);
+      const ready = previous.every((byte) => byte === 0) || chosen.has(previousKey) || this.recent.has(previousKey) || now - held.receivedAt >= PREDECESSOR_WAIT_MS;
+      if (!ready) {
+        waiting.set(previousKey, held);
+        continue;
+      }
+      if (!take(held)) break;
+    }
+    return blocks;
+  }
+
   /** Holds a block body; false when it was already held or ordered, or the holding is full. */
   private hold(hash: Uint8Array, bytes: Uint8Array, header: { readonly txCount: number; readonly bodyBytes: number }, decoded: DecodedBlock): boolean {
     const key = toHex(hash);
@@ -856,15 +899,7 @@ export class PobNode {
       }
       core = { ...base, mode: "one-league", blocks: [], transactions, ...(swapIn === undefined ? {} : { swapIn }) };
     } else {
-      const cutoff = this.deps.clock.now() - this.config.orderDelayMs;
-      const blocks: Uint8Array[] = [];
-      const budget = { txs: 0, bytes: 0 };
-      for (const held of this.held.values()) {
-        if (held.receivedAt > cutoff) continue;
-        if (blocks.length === MAX_PROPOSAL_BLOCKS || !withinFinalBlock(budget, held)) break;
-        blocks.push(held.hash);
-      }
-      core = { ...base, mode: "two-league", blocks, transactions: [], ...(swapIn === undefined ? {} : { swapIn }) };
+      core = { ...base, mode: "two-league", blocks: this.orderableBlocks(), transactions: [], ...(swapIn === undefined ? {} : { swapIn }) };
     }
     const coreHash = proposalCoreHash(core);
     let shares: SeedShare[] = [];
@@ -1049,6 +1084,13 @@ export class PobNode {
       // Whatever the final block includes must fit one ledger block, or no validator could store it.
       const budget = { txs: 0, bytes: 0 };
       if (!proposal.blocks.every((hash) => withinFinalBlock(budget, this.held.get(toHex(hash))!))) return this.refuse("PROPOSAL_OVER_BLOCK_LIMIT");
+      // No block before its own predecessor: its transactions spending the predecessor's outputs would be refused for nothing.
+      const later = new Set(proposal.blocks.map(toHex));
+      for (const hash of proposal.blocks) {
+        const key = toHex(hash);
+        later.delete(key);
+        if (later.has(toHex(this.held.get(key)!.decoded.header.prevHash))) return this.refuse("PROPOSAL_BLOCK_BEFORE_PREDECESSOR");
+      }
     }
     if (!this.stillAt(bftHeight, view) || this.validator.height !== proposal.height - 1) return this.refuse("PROPOSAL_MOVED_ON");
     const hash = toHex(proposalHash(encoded));
