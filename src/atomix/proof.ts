@@ -244,11 +244,16 @@ function decodeCertificate(bytes: Uint8Array): CollectiveSignature {
 }
 
 function decodePath(bytes: Uint8Array): PackedMerkleProof {
+  return malformedAs("Merkle path", () => readMerkleProof(bytes));
+}
+
+/** `read`'s result; a part's own codec error (merkle's) becomes TX_PROOF_MALFORMED naming `what`. */
+function malformedAs<T>(what: string, read: () => T): T {
   try {
-    return readMerkleProof(bytes);
+    return read();
   } catch (error) {
     if (!(error instanceof IosError)) throw error;
-    throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", `Merkle path: ${error.message}`);
+    throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", `${what}: ${error.message}`);
   }
 }
 
@@ -363,14 +368,8 @@ export interface FinalHeightCertificate extends CertifiedPart {
  * this validator verified before (its own store), TX_PROOF_MALFORMED otherwise.
  */
 export function decodeFinalHeightCertificate(bytes: Uint8Array): FinalHeightCertificate {
-  check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "TX_PROOF_MALFORMED", `a certificate is at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
-  const reader = new BinaryReader(bytes, PROOF_CODES);
-  const version = reader.u8("version");
-  check<LedgerErrorCode>(version === FINAL_HEIGHT_CERTIFICATE_VERSION, "TX_PROOF_MALFORMED", `certificate version ${version} is not ${FINAL_HEIGHT_CERTIFICATE_VERSION}`);
-  const head = { epoch: reader.u32("epoch"), shard: reader.u32("shard"), batch: reader.u16("batch"), height: reader.u53("height"), view: reader.u32("view") };
-  const certified = readCertifiedPart(reader, (length, what) => reader.bytes(length, what).slice());
-  reader.expectEnd("the certificate");
-  return { ...head, ...certified };
+  const { certified, ...head } = readCertificateHead(bytes);
+  return { ...head, ...decodeCertifiedPart(certified, false) };
 }
 
 /** The state commitment and proposal hash a decoded certificate names (what the committee signed; module doc steps 1–2). */
@@ -549,7 +548,7 @@ export function verifyInclusionBatch(certificate: Uint8Array, multiproof: Uint8A
 
 /** A final-height certificate's head, its certified part a view (located, not decoded). */
 function readCertificateHead(bytes: Uint8Array): ProofHead & { readonly certified: Uint8Array } {
-  check<LedgerErrorCode>(bytes.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "TX_PROOF_MALFORMED", `a certificate is at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
+  check<LedgerErrorCode>(bytes instanceof Uint8Array && bytes.length <= MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "TX_PROOF_MALFORMED", `a certificate is at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes`);
   const reader = new BinaryReader(bytes, PROOF_CODES);
   const version = reader.u8("version");
   check<LedgerErrorCode>(version === FINAL_HEIGHT_CERTIFICATE_VERSION, "TX_PROOF_MALFORMED", `certificate version ${version} is not ${FINAL_HEIGHT_CERTIFICATE_VERSION}`);
@@ -561,12 +560,7 @@ function readCertificateHead(bytes: Uint8Array): ProofHead & { readonly certifie
 }
 
 function decodeMultiproof(bytes: Uint8Array): MerkleMultiproof {
-  try {
-    return readMerkleMultiproof(bytes);
-  } catch (error) {
-    if (!(error instanceof IosError)) throw error;
-    throw new IosError<LedgerErrorCode>("TX_PROOF_MALFORMED", `multiproof: ${error.message}`);
-  }
+  return malformedAs("multiproof", () => readMerkleMultiproof(bytes));
 }
 
 function provenDecisionOf(proof: Pick<DecisionProof, "epoch" | "shard" | "accepted" | "code">): ProvenDecision {

@@ -124,6 +124,7 @@ import {
 import { unlockBatchesFor, unlockFor, type SettledTransfer } from "../atomix/client.js";
 import { proofAccepts } from "../atomix/proof.js";
 import { atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
+import { LEDGER_ERROR_CODES } from "../ledger/errors.js";
 import { encodeAtomixPhase } from "../atomix/phases.js";
 import { crossShardInputShards, crossShardTransferShards } from "../ledger/kinds/atomix.js";
 import { TX_PREFIX, TxKind } from "../ledger/kinds/interface.js";
@@ -873,7 +874,16 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       }
     });
     for (const [target, members] of byTarget) {
-      for (const { bytes, members: inBatch } of unlockBatchesFor(members.map((i) => settled[i]!))) {
+      let batches: ReturnType<typeof unlockBatchesFor>;
+      try {
+        batches = unlockBatchesFor(members.map((i) => settled[i]!));
+      } catch (error) {
+        // Proofs that do not share one height's certificate (a frame no honest validator sends): each transfer's own unlock goes.
+        if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
+        unbatch(members.map((i) => positions[i]!), target);
+        continue;
+      }
+      for (const { bytes, members: inBatch } of batches) {
         const batch = inBatch.map((k) => positions[members[k]!]!);
         batchPositions.set(key32(transactionIdOfEncoding(bytes)), batch);
         routeUnlock({ position: batch[0]!, target, bytes, batch });
