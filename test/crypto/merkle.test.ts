@@ -10,6 +10,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { ReferenceTree, concat, refLeafHash, refNodeHash, splitPoint, expectCode, flipBit } from "../support/reference-merkle.js";
 import { IosError } from "../../src/errors.js";
 import { Sha256Wasm } from "../../src/crypto/sha256.js";
 import {
@@ -39,67 +40,9 @@ const seed = testSeed("merkle");
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
-const refLeafHash = (data: Uint8Array): Uint8Array => nobleSha256(concat(Uint8Array.of(0), data));
-const refNodeHash = (left: Uint8Array, right: Uint8Array): Uint8Array =>
-  nobleSha256(concat(Uint8Array.of(1), left, right));
 
-/** Largest power of two strictly below n (n >= 2), RFC 6962 §2.1. */
-function splitPoint(n: number): number {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-}
 
-/** RFC 6962 §2.1 MTH and §2.1.1 PATH, written recursively as in the RFC, subtree hashes memoized. */
-class ReferenceTree {
-  private readonly memo = new Map<string, Uint8Array>();
-  constructor(readonly leaves: readonly Uint8Array[]) {}
-
-  get size(): number {
-    return this.leaves.length;
-  }
-
-  root(): Uint8Array {
-    return this.leaves.length === 0 ? nobleSha256(new Uint8Array(0)) : this.mth(0, this.leaves.length);
-  }
-
-  /** Node `position` of `level` computed level by level: the MTH of the leaves below it. */
-  node(level: number, position: number): Uint8Array {
-    return this.mth(position * 2 ** level, Math.min((position + 1) * 2 ** level, this.leaves.length));
-  }
-
-  private mth(lo: number, hi: number): Uint8Array {
-    const key = `${lo}:${hi}`;
-    let hash = this.memo.get(key);
-    if (hash === undefined) {
-      if (hi - lo === 1) hash = refLeafHash(this.leaves[lo]!);
-      else {
-        const k = splitPoint(hi - lo);
-        hash = refNodeHash(this.mth(lo, lo + k), this.mth(lo + k, hi));
-      }
-      this.memo.set(key, hash);
-    }
-    return hash;
-  }
-
-  /** PATH(m, D[lo:hi]) as [sibling, siblingIsLeft] pairs, leaf level first. */
-  path(m: number, lo = 0, hi = this.leaves.length): [Uint8Array, boolean][] {
-    if (hi - lo === 1) return [];
-    const k = splitPoint(hi - lo);
-    if (m < k) return [...this.path(m, lo, lo + k), [this.mth(lo + k, hi), false]];
-    return [...this.path(m - k, lo + k, hi), [this.mth(lo, lo + k), true]];
-  }
-}
 
 /** Sides of the siblings (true = left) of leaf m in a tree of n leaves: the shape of its path. */
 function pathShape(m: number, n: number): boolean[] {
@@ -131,15 +74,6 @@ function referenceRootFromPath(leafHash: Uint8Array, index: number, size: number
   return r;
 }
 
-function expectCode(code: string): (error: unknown) => boolean {
-  return (error) => error instanceof IosError && error.code === code;
-}
-
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const copy = Uint8Array.from(bytes);
-  copy[(bit >>> 3) % copy.length]! ^= 1 << (bit & 7);
-  return copy;
-}
 
 /** Distinct leaves (a swapped pair of equal leaves would verify at either index). */
 function randomLeaves(rng: SeededRng, count: number, maxLength: number): Uint8Array[] {
