@@ -32,7 +32,7 @@ import type { LedgerErrorCode } from "../ledger/errors.js";
 import { MAX_TX_BYTES, TxKind } from "../ledger/kinds/interface.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import type { AtomixPhase } from "./phases.js";
-import { acceptanceParts, proofAccepts } from "./proof.js";
+import { acceptanceParts, encodeCertificate, proofAccepts } from "./proof.js";
 
 /** A signed cross-shard transfer: its encoding, txid and unsigned encoding (what unlocks carry). */
 export interface SignedCrossShardTransfer {
@@ -138,8 +138,11 @@ export interface SettledTransfer {
 export function unlockBatchesFor(settled: readonly SettledTransfer[], maxBytes = MAX_TX_BYTES): { readonly bytes: Uint8Array<ArrayBuffer>; readonly members: readonly number[] }[] {
   if (settled.length === 0) return [];
   const parts = settled.map(({ unsigned, proof }, member) => ({ member, unsigned, ...acceptanceParts(proof) }));
-  const { certificate } = parts[0]!;
-  if (!parts.every((part) => sameBytes(part.certificate, certificate))) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a batch's transfers were settled by one final height: their proofs' certificates differ");
+  const { head, certified } = parts[0]!;
+  const sameHeight = ({ head: other, certified: part }: (typeof parts)[number]) =>
+    other.epoch === head.epoch && other.shard === head.shard && other.batch === head.batch && other.height === head.height && other.view === head.view && sameBytes(part, certified);
+  if (!parts.every(sameHeight)) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a batch's transfers were settled by one final height: their proofs' certificates differ");
+  const certificate = encodeCertificate(head, certified);
   parts.sort((a, b) => a.path.index - b.path.index);
   /** A chunk's batch parts, and the batch's encoded size. */
   const partsOf = (chunk: typeof parts) => {

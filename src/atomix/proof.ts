@@ -37,7 +37,7 @@
  * supply, count, believability accounts and, at an epoch's last height, MSB header (what the identity chain records of every shard at an
  * epoch's boundary, and the accounts the next epoch carries over).
  *
- * API: `encodeDecisionProof`, `decodeDecisionProof`, `proofAccepts`, `acceptanceParts`, `verifyDecisionProof`, `verifyInclusionBatch`, `FinalHeightProver`
+ * API: `encodeDecisionProof`, `decodeDecisionProof`, `proofAccepts`, `acceptanceParts`, `encodeCertificate`, `verifyDecisionProof`, `verifyInclusionBatch`, `FinalHeightProver`
  * (proofs of one final height's decisions, and its `certificate`; from a replica's height or from
  * its certificate), `verifyFinalHeightCertificate`, `decodeFinalHeightCertificate` (a stored
  * certificate, unverified), `certifiedProposalOf`, `CommitteeProofVerifier` (the ledger's
@@ -147,18 +147,19 @@ export function proofAccepts(bytes: Uint8Array): boolean {
 }
 
 /**
- * A proof of acceptance split into what an unlock-to-commit batch carries: its height's final-height
- * certificate (the same bytes for every proof of the height) and its Merkle path (siblings a view
- * of the proof). TX_PROOF_MALFORMED for a malformed proof, TX_PROOF_WRONG_VERDICT for a rejection.
+ * A proof of acceptance split into what an unlock-to-commit batch carries: its height's head and
+ * certified part (the same in every proof of the height; `encodeCertificate` makes them the
+ * height's final-height certificate) and its Merkle path; the part and the path's siblings are
+ * views of the proof. TX_PROOF_MALFORMED for a malformed proof, TX_PROOF_WRONG_VERDICT for a rejection.
  */
-export function acceptanceParts(bytes: Uint8Array): { readonly certificate: Uint8Array; readonly path: PackedMerkleProof } {
-  const frame = readProofFrame(bytes);
-  if (!frame.accepted) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_VERDICT", `the proof shows a rejection (${frame.code}), not an acceptance`);
-  return { certificate: encodeCertificate(frame, frame.certified), path: frame.path };
+export function acceptanceParts(bytes: Uint8Array): { readonly head: ProofHead; readonly certified: Uint8Array; readonly path: PackedMerkleProof } {
+  const { accepted, code, epoch, shard, batch, height, view, certified, path } = readProofFrame(bytes);
+  if (!accepted) throw new IosError<LedgerErrorCode>("TX_PROOF_WRONG_VERDICT", `the proof shows a rejection (${code}), not an acceptance`);
+  return { head: { epoch, shard, batch, height, view }, certified, path };
 }
 
 /** A final-height certificate (module doc) from its head and certified part. */
-function encodeCertificate({ epoch, shard, batch, height, view }: ProofHead, certified: Uint8Array): Uint8Array<ArrayBuffer> {
+export function encodeCertificate({ epoch, shard, batch, height, view }: ProofHead, certified: Uint8Array): Uint8Array<ArrayBuffer> {
   return BinaryWriter.ofSize(CERTIFICATE_HEAD.bytes + certified.length)
     .u8(FINAL_HEIGHT_CERTIFICATE_VERSION).u32(epoch).u32(shard).u16(batch).u64(height).u32(view)
     .bytes(certified)

@@ -748,7 +748,8 @@ export class PobValidator {
         }
         if (!keep[k] || !isAtomixKind(kind)) continue;
         const crossTxids = crossTxidsOfRecord(kind, cursor.bytes);
-        if (!crossTxids.every((crossTxid) => admits(kind, work.atomixPhases.get(toHex(crossTxid)) ?? this.options.atomix?.phases.phaseOf(crossTxid)))) {
+        const keys = crossTxids.map(toHex);
+        if (!crossTxids.every((crossTxid, i) => admits(kind, work.atomixPhases.get(keys[i]!) ?? this.options.atomix?.phases.phaseOf(crossTxid)))) {
           keep[k] = false;
           work.excluded.push({ txid: txidOf(checked, k), code: "TX_ATOMIX_DECIDED", ...(hash === undefined ? {} : { block: hash }) });
           continue;
@@ -756,7 +757,7 @@ export class PobValidator {
         // Admitted: the kernel decides it below, so a later record of these X in the height sees them decided.
         const settles = kind === TxKind.AtomixLock && recordLockSettles(cursor.bytes);
         const next = phaseAfter(kind, true, settles);
-        if (next !== undefined) for (const crossTxid of crossTxids) work.atomixPhases.set(toHex(crossTxid), next);
+        if (next !== undefined) for (const key of keys) work.atomixPhases.set(key, next);
         atomix.push({ kind, crossTxids, txid: txidOf(checked, k), settles });
       }
     }
