@@ -679,8 +679,11 @@ export class PobNode {
    * already nor earlier in this proposal waits for it — blocks can arrive out of order, and one
    * ordered before its predecessor would see the predecessor's outputs missing (its transactions
    * spending them refused MISSING_INPUT, which is final and, for an Atomix lock, decisive) — but
-   * at most PREDECESSOR_WAIT_MS: a predecessor lost on the way holds back nothing for longer. A
-   * producer's first block (after a start or restart) has no predecessor.
+   * at most PREDECESSOR_WAIT_MS while the predecessor is not held here: one lost on the way holds
+   * back nothing for longer. A held predecessor is always waited for: a block taken before its own
+   * held predecessor would make every leader's proposal one that members refuse (a producer
+   * sending the predecessor just as the wait ends would stall the shard). A producer's first
+   * block (after a start or restart) has no predecessor.
    */
   private orderableBlocks(): Uint8Array[] {
     const now = this.deps.clock.now();
@@ -703,7 +706,9 @@ export class PobNode {
       if (held.receivedAt > cutoff) continue;
       const previous = held.decoded.header.prevHash;
       const previousKey = toHex(previous);
-      const ready = previous.every((byte) => byte === 0) || chosen.has(previousKey) || this.recent.has(previousKey) || now - held.receivedAt >= PREDECESSOR_WAIT_MS;
+      // The wait ends early for a predecessor never received: one that is held is ordered first (the waiting map releases this block right after it).
+      const ready = previous.every((byte) => byte === 0) || chosen.has(previousKey) || this.recent.has(previousKey)
+        || (now - held.receivedAt >= PREDECESSOR_WAIT_MS && !this.held.has(previousKey));
       if (!ready) {
         waiting.set(previousKey, held);
         continue;
