@@ -27,18 +27,15 @@
  */
 import { BinaryWriter, readU16, readU64, writeU16, writeU32, writeU64 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
-import { AMOUNT_BYTES, OUTPOINT_BYTES, TXID_BYTES } from "../../codec/sizes.js";
+import { AMOUNT_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 import { check, invariant } from "../../errors.js";
 import type { LedgerErrorCode } from "../errors.js";
-import { CROSS_INPUT } from "./atomix-record.js";
+import { ATOMIX_CREATED, ATOMIX_EFFECTS, ATOMIX_OUTPUT, CROSS_INPUT } from "./atomix-record.js";
 import type { AtomixShape } from "./atomix.js";
 import { RECORD_HEADER, RECORD_INPUT, RECORD_OUTPUT, TxKind, type RecordLayout } from "./interface.js";
 
-const EFFECTS = layout({ spentCount: 2, createdCount: 2 });
-const CREATED = layout({ key: OUTPOINT_BYTES, value: RECORD_OUTPUT.bytes });
 const X_COUNT = layout({ xCount: 2 });
 const X = layout({ crossTxid: TXID_BYTES, declared: AMOUNT_BYTES, outputCount: 2 });
-const OUTPUT = layout({ owner: RECORD_OUTPUT.size.owner, amount: RECORD_OUTPUT.size.amount, mine: 1 });
 
 /** One X of a batch, as the record copies it; every part may be a view of X's encoding. */
 export interface AtomixBatchItem {
@@ -74,14 +71,20 @@ function mineOutputs(item: AtomixBatchItem, shard: number): number {
   return mine;
 }
 
+/** The batch record's created entries (this shard's outputs) and its size, header included, for `items` in `shard`. */
+function recordCounts(items: readonly AtomixBatchItem[], shard: number): { readonly created: number; readonly size: number } {
+  let created = 0;
+  let xBytes = 0;
+  for (const item of items) {
+    created += mineOutputs(item, shard);
+    xBytes += X.bytes + (item.outputs.length / RECORD_OUTPUT.bytes) * ATOMIX_OUTPUT.bytes;
+  }
+  return { created, size: RECORD_HEADER.bytes + ATOMIX_EFFECTS.bytes + created * ATOMIX_CREATED.bytes + X_COUNT.bytes + xBytes };
+}
+
 /** Size of the batch record of `items` in `shard`, header included. */
 export function atomixBatchRecordSize(items: readonly AtomixBatchItem[], shard: number): number {
-  let size = RECORD_HEADER.bytes + EFFECTS.bytes + X_COUNT.bytes;
-  for (const item of items) {
-    const outputCount = item.outputs.length / RECORD_OUTPUT.bytes;
-    size += mineOutputs(item, shard) * CREATED.bytes + X.bytes + outputCount * OUTPUT.bytes;
-  }
-  return size;
+  return recordCounts(items, shard).size;
 }
 
 /**
@@ -91,18 +94,16 @@ export function atomixBatchRecordSize(items: readonly AtomixBatchItem[], shard: 
  * included. Returns the record's size (`atomixBatchRecordSize`).
  */
 export function writeAtomixBatchRecord(txid: Uint8Array, items: readonly AtomixBatchItem[], shard: number, out: Uint8Array, at: number): number {
-  const size = atomixBatchRecordSize(items, shard);
+  const { created: createdCount, size } = recordCounts(items, shard);
   out[at + RECORD_HEADER.offset.kind] = TxKind.AtomixUnlockBatch;
   writeU32(out, at + RECORD_HEADER.offset.length, size);
   out.set(txid, at + RECORD_HEADER.offset.txid);
   const effects = at + RECORD_HEADER.bytes;
-  let created = effects + EFFECTS.bytes;
+  let created = effects + ATOMIX_EFFECTS.bytes;
   let w = created;
-  let createdCount = 0;
-  for (const item of items) createdCount += mineOutputs(item, shard);
-  writeU16(out, effects + EFFECTS.offset.spentCount, 0);
-  writeU16(out, effects + EFFECTS.offset.createdCount, createdCount);
-  w += createdCount * CREATED.bytes;
+  writeU16(out, effects + ATOMIX_EFFECTS.offset.spentCount, 0);
+  writeU16(out, effects + ATOMIX_EFFECTS.offset.createdCount, createdCount);
+  w += createdCount * ATOMIX_CREATED.bytes;
   writeU16(out, w + X_COUNT.offset.xCount, items.length);
   w += X_COUNT.bytes;
   for (const { crossTxid, declared, outputs, outputShards } of items) {
@@ -111,19 +112,19 @@ export function writeAtomixBatchRecord(txid: Uint8Array, items: readonly AtomixB
     writeU64(out, w + X.offset.declared, declared);
     writeU16(out, w + X.offset.outputCount, outputCount);
     w += X.bytes;
-    for (let j = 0; j < outputCount; j++, w += OUTPUT.bytes) {
+    for (let j = 0; j < outputCount; j++, w += ATOMIX_OUTPUT.bytes) {
       const output = outputs.subarray(j * RECORD_OUTPUT.bytes, (j + 1) * RECORD_OUTPUT.bytes);
       const mine = outputShards[j] === shard;
       out.set(output, w);
-      out[w + OUTPUT.offset.mine] = mine ? 1 : 0;
+      out[w + ATOMIX_OUTPUT.offset.mine] = mine ? 1 : 0;
       if (!mine) continue;
-      out.set(crossTxid, created + CREATED.offset.key);
-      writeU32(out, created + CREATED.offset.key + TXID_BYTES, j);
-      out.set(output, created + CREATED.offset.value);
-      created += CREATED.bytes;
+      out.set(crossTxid, created + ATOMIX_CREATED.offset.key);
+      writeU32(out, created + ATOMIX_CREATED.offset.key + TXID_BYTES, j);
+      out.set(output, created + ATOMIX_CREATED.offset.value);
+      created += ATOMIX_CREATED.bytes;
     }
   }
-  invariant(created === effects + EFFECTS.bytes + createdCount * CREATED.bytes && w === at + size, "a batch record fills the size its items give");
+  invariant(created === effects + ATOMIX_EFFECTS.bytes + createdCount * ATOMIX_CREATED.bytes && w === at + size, "a batch record fills the size its items give");
   return size;
 }
 
@@ -142,8 +143,8 @@ export function encodeAtomixBatchRecord(txid: Uint8Array, items: readonly Atomix
   return record;
 }
 
-const createdCountOf = (records: Uint8Array, at: number): number => readU16(records, at + RECORD_HEADER.bytes + EFFECTS.offset.createdCount);
-const createdAt = (at: number, j: number): number => at + RECORD_HEADER.bytes + EFFECTS.bytes + j * CREATED.bytes;
+const createdCountOf = (records: Uint8Array, at: number): number => readU16(records, at + RECORD_HEADER.bytes + ATOMIX_EFFECTS.offset.createdCount);
+const createdAt = (at: number, j: number): number => at + RECORD_HEADER.bytes + ATOMIX_EFFECTS.bytes + j * ATOMIX_CREATED.bytes;
 
 /** The batch record's effects: no input, its created entries at (crossTxid, j); not balanced (X's inputs were in other shards). */
 export const atomixBatchRecordLayout: RecordLayout = {
@@ -151,8 +152,8 @@ export const atomixBatchRecordLayout: RecordLayout = {
   inputCount: () => 0,
   inputAt: (_records, at, i) => createdAt(at, 0) + i * RECORD_INPUT.bytes,
   outputCount: createdCountOf,
-  outputAt: (_records, at, j) => createdAt(at, j) + CREATED.offset.value,
-  createdKeyAt: (_records, at, j) => createdAt(at, j) + CREATED.offset.key,
+  outputAt: (_records, at, j) => createdAt(at, j) + ATOMIX_CREATED.offset.value,
+  createdKeyAt: (_records, at, j) => createdAt(at, j) + ATOMIX_CREATED.offset.key,
 };
 
 /** The txid of each X of the batch record (its bytes, header first), in order: views. RECORD_MALFORMED if the X section does not fill the record. */
@@ -163,7 +164,7 @@ export function atomixBatchCrossTxids(record: Uint8Array): Uint8Array[] {
   const txids: Uint8Array[] = [];
   for (let k = 0; k < count && at + X.bytes <= record.length; k++) {
     txids.push(record.subarray(at + X.offset.crossTxid, at + X.offset.crossTxid + TXID_BYTES));
-    at += X.bytes + readU16(record, at + X.offset.outputCount) * OUTPUT.bytes;
+    at += X.bytes + readU16(record, at + X.offset.outputCount) * ATOMIX_OUTPUT.bytes;
   }
   check<LedgerErrorCode>(txids.length === count && at === record.length, "RECORD_MALFORMED", `a batch record of ${record.length} bytes does not hold its ${count} cross-shard transfers`);
   return txids;

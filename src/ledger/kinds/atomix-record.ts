@@ -22,7 +22,7 @@
  *
  * API: `atomixLockOwner(crossTxid)`, `recordLockSettles(record)`, `atomixCrossTxidOf(record)`, `lockedKeyOf(outpoint)`,
  * `writeAtomixRecord(...)` (from X's bytes), `atomixRecordSize(...)`, `encodeAtomixRecord(...)` (from objects), `CROSS_INPUT`,
- * `atomixRecordLayout(balanced)`, `LOCK_INDEX_FLAG`.
+ * `atomixRecordLayout(balanced)`, `LOCK_INDEX_FLAG`, `ATOMIX_OUTPUT` `ATOMIX_EFFECTS` `ATOMIX_CREATED` (layouts the batch record shares).
  */
 import { BinaryWriter, readU16, readU32, writeU16, writeU32 } from "../../codec/binary.js";
 import { layout } from "../../codec/layout.js";
@@ -39,9 +39,11 @@ export const LOCK_INDEX_FLAG = 0x8000_0000;
 export const CROSS_INPUT = layout({ txid: TXID_BYTES, index: OUTPUT_INDEX_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES });
 const FIXED = layout({ crossTxid: TXID_BYTES, lockOwner: PUBLIC_KEY_BYTES, inputCount: 2, outputCount: 2 });
 const INPUT = layout({ outpoint: OUTPOINT_BYTES, owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES, mine: 1 });
-const OUTPUT = layout({ owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES, mine: 1 });
-const EFFECTS = layout({ spentCount: 2, createdCount: 2 });
-const CREATED = layout({ key: OUTPOINT_BYTES, value: RECORD_OUTPUT.bytes });
+/** An output in an Atomix record (the batch record's too): RECORD_OUTPUT and whether it is the applying shard's. */
+export const ATOMIX_OUTPUT = layout({ owner: PUBLIC_KEY_BYTES, amount: AMOUNT_BYTES, mine: 1 });
+/** The effects section's counts, and each created entry (key, value), in every Atomix record. */
+export const ATOMIX_EFFECTS = layout({ spentCount: 2, createdCount: 2 });
+export const ATOMIX_CREATED = layout({ key: OUTPOINT_BYTES, value: RECORD_OUTPUT.bytes });
 
 export interface AtomixRecordInput {
   readonly txid: Uint8Array;
@@ -72,7 +74,7 @@ export function lockedKeyOf(txid: Uint8Array, index: number): Uint8Array {
 }
 
 function atomixRecordBytes(inputCount: number, outputCount: number, spentCount: number, createdCount: number): number {
-  return RECORD_HEADER.bytes + FIXED.bytes + inputCount * INPUT.bytes + outputCount * OUTPUT.bytes + EFFECTS.bytes + spentCount * RECORD_INPUT.bytes + createdCount * CREATED.bytes;
+  return RECORD_HEADER.bytes + FIXED.bytes + inputCount * INPUT.bytes + outputCount * ATOMIX_OUTPUT.bytes + ATOMIX_EFFECTS.bytes + spentCount * RECORD_INPUT.bytes + createdCount * ATOMIX_CREATED.bytes;
 }
 
 /**
@@ -126,13 +128,13 @@ export function writeAtomixRecord(
     out.set(inputs.subarray(i * CROSS_INPUT.bytes, (i + 1) * CROSS_INPUT.bytes), w);
     out[w + INPUT.offset.mine] = owners[i] === shard ? 1 : 0;
   }
-  for (let j = 0; j < outputCount; j++, w += OUTPUT.bytes) {
+  for (let j = 0; j < outputCount; j++, w += ATOMIX_OUTPUT.bytes) {
     out.set(outputs.subarray(j * RECORD_OUTPUT.bytes, (j + 1) * RECORD_OUTPUT.bytes), w);
-    out[w + OUTPUT.offset.mine] = owners[inputCount + j] === shard ? 1 : 0;
+    out[w + ATOMIX_OUTPUT.offset.mine] = owners[inputCount + j] === shard ? 1 : 0;
   }
-  writeU16(out, w + EFFECTS.offset.spentCount, spent);
-  writeU16(out, w + EFFECTS.offset.createdCount, created);
-  w += EFFECTS.bytes;
+  writeU16(out, w + ATOMIX_EFFECTS.offset.spentCount, spent);
+  writeU16(out, w + ATOMIX_EFFECTS.offset.createdCount, created);
+  w += ATOMIX_EFFECTS.bytes;
   // A lock spends the inputs where they are; an unlock, their locked keys.
   for (let i = 0; i < inputCount; i++) {
     if (owners[i] !== shard) continue;
@@ -150,8 +152,8 @@ export function writeAtomixRecord(
       if (owners[inputCount + j] !== shard) continue;
       out.set(crossTxid, w);
       writeU32(out, w + TXID_BYTES, j);
-      out.set(outputs.subarray(j * RECORD_OUTPUT.bytes, (j + 1) * RECORD_OUTPUT.bytes), w + CREATED.offset.value);
-      w += CREATED.bytes;
+      out.set(outputs.subarray(j * RECORD_OUTPUT.bytes, (j + 1) * RECORD_OUTPUT.bytes), w + ATOMIX_CREATED.offset.value);
+      w += ATOMIX_CREATED.bytes;
     }
   } else {
     for (let i = 0; i < inputCount; i++) {
@@ -160,13 +162,13 @@ export function writeAtomixRecord(
       if (kind === TxKind.AtomixLock) {
         // Moved to its locked key, owned by nobody who can sign, amount kept.
         writeLockedKey(inputs, input, out, w);
-        out.set(lockOwner, w + CREATED.offset.value + RECORD_OUTPUT.offset.owner);
-        out.set(inputs.subarray(input + RECORD_INPUT.bytes, input + CROSS_INPUT.bytes), w + CREATED.offset.value + RECORD_OUTPUT.offset.amount);
+        out.set(lockOwner, w + ATOMIX_CREATED.offset.value + RECORD_OUTPUT.offset.owner);
+        out.set(inputs.subarray(input + RECORD_INPUT.bytes, input + CROSS_INPUT.bytes), w + ATOMIX_CREATED.offset.value + RECORD_OUTPUT.offset.amount);
       } else {
         // An abort gives the input back as it was: outpoint, owner, amount.
         out.set(inputs.subarray(input, input + CROSS_INPUT.bytes), w);
       }
-      w += CREATED.bytes;
+      w += ATOMIX_CREATED.bytes;
     }
   }
   invariant(w === at + size, "an Atomix record fills the size its counts give");
@@ -215,19 +217,19 @@ export function recordLockSettles(record: Uint8Array): boolean {
 /** Offset of the effects section of the record at `at`. */
 function effectsAt(records: Uint8Array, at: number): number {
   const fixed = at + RECORD_HEADER.bytes;
-  return fixed + FIXED.bytes + readU16(records, fixed + FIXED.offset.inputCount) * INPUT.bytes + readU16(records, fixed + FIXED.offset.outputCount) * OUTPUT.bytes;
+  return fixed + FIXED.bytes + readU16(records, fixed + FIXED.offset.inputCount) * INPUT.bytes + readU16(records, fixed + FIXED.offset.outputCount) * ATOMIX_OUTPUT.bytes;
 }
 
 /** The record layout of the Atomix kinds: their effects section. `balanced`: false for a commit (its outputs come from other shards' locks). */
 export function atomixRecordLayout(balanced: boolean): RecordLayout {
-  const spentAt = (records: Uint8Array, at: number) => effectsAt(records, at) + EFFECTS.bytes;
-  const createdAt = (records: Uint8Array, at: number) => spentAt(records, at) + readU16(records, effectsAt(records, at) + EFFECTS.offset.spentCount) * RECORD_INPUT.bytes;
+  const spentAt = (records: Uint8Array, at: number) => effectsAt(records, at) + ATOMIX_EFFECTS.bytes;
+  const createdAt = (records: Uint8Array, at: number) => spentAt(records, at) + readU16(records, effectsAt(records, at) + ATOMIX_EFFECTS.offset.spentCount) * RECORD_INPUT.bytes;
   return {
     balanced,
-    inputCount: (records, at) => readU16(records, effectsAt(records, at) + EFFECTS.offset.spentCount),
+    inputCount: (records, at) => readU16(records, effectsAt(records, at) + ATOMIX_EFFECTS.offset.spentCount),
     inputAt: (records, at, i) => spentAt(records, at) + i * RECORD_INPUT.bytes,
-    outputCount: (records, at) => readU16(records, effectsAt(records, at) + EFFECTS.offset.createdCount),
-    outputAt: (records, at, j) => createdAt(records, at) + j * CREATED.bytes + CREATED.offset.value,
-    createdKeyAt: (records, at, j) => createdAt(records, at) + j * CREATED.bytes + CREATED.offset.key,
+    outputCount: (records, at) => readU16(records, effectsAt(records, at) + ATOMIX_EFFECTS.offset.createdCount),
+    outputAt: (records, at, j) => createdAt(records, at) + j * ATOMIX_CREATED.bytes + ATOMIX_CREATED.offset.value,
+    createdKeyAt: (records, at, j) => createdAt(records, at) + j * ATOMIX_CREATED.bytes + ATOMIX_CREATED.offset.key,
   };
 }
