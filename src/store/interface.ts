@@ -114,6 +114,11 @@ export interface AtomixWrite {
   readonly phase: number;
   /** This write is the shard's lock decision, proven by the block's own height (src/atomix/stored-proofs.ts builds the proof when read). */
   readonly decided?: boolean;
+  /**
+   * The store holds no entry for X before this block (the execution's lookup found none): nothing
+   * earlier to keep, so the write reads nothing back. A block's first write of X decides it.
+   */
+  readonly fresh?: boolean;
 }
 
 /** A sealed block kept by its hash (`StoredBlock.orderedBlocks`). */

@@ -22,6 +22,7 @@
  */
 import type { ChainStore, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "./interface.js";
 import { decodeBlockHeader } from "../ledger/block.js";
+import { ByteKeyMap } from "../ledger/byte-key-map.js";
 import { MAX_MSB_HEADER_BYTES } from "../msb/header.js";
 import { checkDecisions } from "../msb/decisions.js";
 import { MSB_ERROR_CODES } from "../msb/interface.js";
@@ -361,13 +362,14 @@ export class RecordChainStore implements ChainStore {
       check<StoreErrorCode>(code.length > 0 && code.length <= MAX_CODE_BYTES, "STORE_BAD_INPUT", `rejection ${i}: code must be 1..${MAX_CODE_BYTES} bytes`);
       return { key: asBuffer(entry.txid), value: encodeRejection(block.height, code) };
     });
-    const atomixWrites = new Map<string, { key: Buffer; phase: number; decided: boolean }>();
+    // One write per X (a height may move X twice: the last phase, decided if any write was, fresh if the first was).
+    const atomixWrites = new ByteKeyMap<{ key: Buffer; phase: number; decided: boolean; fresh: boolean }>();
     (block.atomix ?? []).forEach((entry, i) => {
       check<StoreErrorCode>(entry.crossTxid.length === TXID_BYTES, "STORE_BAD_INPUT", `atomix ${i}: txid must be ${TXID_BYTES} bytes`);
       check<StoreErrorCode>(Number.isInteger(entry.phase) && entry.phase >= 0 && entry.phase <= 0xff, "STORE_BAD_INPUT", `atomix ${i}: phase must be a byte`);
-      const key = Buffer.from(entry.crossTxid);
-      const earlier = atomixWrites.get(key.toString("hex"));
-      atomixWrites.set(key.toString("hex"), { key, phase: entry.phase, decided: entry.decided === true || earlier?.decided === true });
+      const earlier = atomixWrites.get(entry.crossTxid);
+      if (earlier === undefined) atomixWrites.set(entry.crossTxid, { key: asBuffer(entry.crossTxid), phase: entry.phase, decided: entry.decided === true, fresh: entry.fresh === true });
+      else atomixWrites.set(entry.crossTxid, { ...earlier, phase: entry.phase, decided: earlier.decided || entry.decided === true });
     });
     ordered.forEach(checkOrderedBlock);
     const changeProofs = (block.changeProofs ?? []).map(({ txid, tx, proof }, i) => {
@@ -405,11 +407,11 @@ export class RecordChainStore implements ChainStore {
       for (const { key, value } of rejections) rejected.put(key, value);
       for (const { key, value } of changeProofs) proven.put(key, value);
       // A lock decision is proven by this height (built when read: src/atomix/stored-proofs.ts); a later phase keeps the entry's decision.
-      for (const { key, phase, decided } of atomixWrites.values()) {
-        const stored = decided ? undefined : atomix.get(key);
+      atomixWrites.forEach(({ key, phase, decided, fresh }) => {
+        const stored = decided || fresh ? undefined : atomix.get(key);
         const { decidedAt, proof } = stored === undefined ? { decidedAt: decided ? block.height : NOT_DECIDED_HERE, proof: NO_PROOF } : decodeAtomix(stored);
         atomix.put(key, encodeAtomix({ phase, height: block.height, decidedAt, proof }));
-      }
+      });
       if (flush !== undefined) this.writeFlush(flush, marker!);
       if (msb !== undefined) this.writeMsb(msb);
       if (pruneBelow !== undefined) this.prune(pruneBelow, block.prune!.epochLength, block.height);

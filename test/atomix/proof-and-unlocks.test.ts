@@ -536,7 +536,7 @@ describe("Decision proofs built when read from the store (issue 13: no proof sto
       const { y } = transfers();
       const output = rng.bytes(32);
       const first = committedHeight(1, [a!, b!, x!, c!], [{ txid: rng.bytes(32), code: "POB_NOT_ASSIGNED" }, { txid: y.txid, code: "MISSING_INPUT" }],
-        [{ crossTxid: x!.txid, phase: locked, decided: true }, { crossTxid: y.txid, phase: refused, decided: true }, { crossTxid: output, phase: committed }]);
+        [{ crossTxid: x!.txid, phase: locked, decided: true }, { crossTxid: y.txid, phase: refused, decided: true }, { crossTxid: output, phase: committed, fresh: true }]);
       store.appendBlock(first.block, flush);
       const expected = { x: first.prover.acceptance(2), y: first.prover.rejection(1) };
       const check = (when: string) => {
@@ -551,9 +551,15 @@ describe("Decision proofs built when read from the store (issue 13: no proof sto
         assert.equal(store.atomix(x!.txid)!.proof.length, 0, `${when}: no proof bytes stored with the entry`);
       };
       check("appended");
-      // X committed here at height 2 (an unlock): the entry moves on, its decision stays at height 1.
-      store.appendBlock(committedHeight(2, locks(2), [], [{ crossTxid: x!.txid, phase: committed }]).block, flush);
+      assert.deepEqual({ ...store.atomix(output)!, proof: hex(store.atomix(output)!.proof) }, { phase: committed, height: 1, decidedAt: NOT_DECIDED_HERE, proof: "" }, "a fresh write: a first entry");
+      // X committed here at height 2 (an unlock): the entry moves on, its decision stays at height 1. Z, fresh, is locked and
+      // committed in that one height: one entry, the last phase, decided there.
+      const z = rng.bytes(32);
+      store.appendBlock(committedHeight(2, locks(2), [], [
+        { crossTxid: x!.txid, phase: committed }, { crossTxid: z, phase: locked, decided: true, fresh: true }, { crossTxid: z, phase: committed },
+      ]).block, flush);
       assert.deepEqual({ ...store.atomix(x!.txid)!, proof: hex(store.atomix(x!.txid)!.proof) }, { phase: committed, height: 2, decidedAt: 1, proof: "" });
+      assert.deepEqual({ ...store.atomix(z)!, proof: hex(store.atomix(z)!.proof) }, { phase: committed, height: 2, decidedAt: 2, proof: "" });
       check("after a later phase");
       await store.close();
       store = backend.open(medium);

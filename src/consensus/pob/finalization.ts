@@ -112,6 +112,7 @@ import type { Leagues, LeagueMode } from "./leagues.js";
 import { decodeProposal, encodeProposal, proposalCoreHash, proposalHash, type FinalProposal, type ProposalCore } from "./proposal.js";
 import { Sampler, sampleSeed } from "./sampling.js";
 import { toHex } from "../../hex.js";
+import { ByteKeyMap } from "../../ledger/byte-key-map.js";
 import { COMMITMENT_PARTS_BYTES, HASH_BYTES, TXID_BYTES } from "../../codec/sizes.js";
 
 const COMMITMENT_DOMAIN = new TextEncoder().encode("IOSChain/pob/state-commitment/v6");
@@ -338,6 +339,8 @@ interface AdmittedAtomix {
   readonly kind: AtomixRecordKind;
   /** The transfers it decides: one, or a batch's. */
   readonly crossTxids: readonly Uint8Array[];
+  /** Per transfer: the store held no phase of it when this height looked it up (AtomixDecision `fresh`). */
+  readonly fresh: readonly boolean[];
   readonly txid: Uint8Array;
   readonly settles: boolean;
 }
@@ -748,8 +751,16 @@ export class PobValidator {
         }
         if (!keep[k] || !isAtomixKind(kind)) continue;
         const crossTxids = crossTxidsOfRecord(kind, cursor.bytes);
-        const keys = crossTxids.map(toHex);
-        if (!crossTxids.every((crossTxid, i) => admits(kind, work.atomixPhases.get(keys[i]!) ?? this.options.atomix?.phases.phaseOf(crossTxid)))) {
+        // This height's phases first; the store's for an X it has not touched (one read, remembered as fresh when it holds none).
+        const fresh: boolean[] = [];
+        const stored = this.options.atomix?.phases;
+        const admitted = crossTxids.every((crossTxid) => {
+          const here = work.atomixPhases.get(crossTxid);
+          const phase = here ?? stored?.phaseOf(crossTxid);
+          fresh.push(here === undefined && stored !== undefined && phase === undefined);
+          return admits(kind, phase);
+        });
+        if (!admitted) {
           keep[k] = false;
           work.excluded.push({ txid: txidOf(checked, k), code: "TX_ATOMIX_DECIDED", ...(hash === undefined ? {} : { block: hash }) });
           continue;
@@ -757,8 +768,8 @@ export class PobValidator {
         // Admitted: the kernel decides it below, so a later record of these X in the height sees them decided.
         const settles = kind === TxKind.AtomixLock && recordLockSettles(cursor.bytes);
         const next = phaseAfter(kind, true, settles);
-        if (next !== undefined) for (const key of keys) work.atomixPhases.set(key, next);
-        atomix.push({ kind, crossTxids, txid: txidOf(checked, k), settles });
+        if (next !== undefined) for (const crossTxid of crossTxids) work.atomixPhases.set(crossTxid, next);
+        atomix.push({ kind, crossTxids, fresh, txid: txidOf(checked, k), settles });
       }
     }
     const { records, count } = recordsWhereAll(sources.map(({ checked, keep }) => ({ records: checked.records, keep: (k: number) => keep[k]! })));
@@ -798,20 +809,19 @@ export class PobValidator {
         const applied = statuses[status++] === ApplyStatus.Ok;
         if (applied) position++;
         if (!isAtomixKind(cursor.kind)) continue;
-        const { kind, crossTxids, txid, settles } = admitted[next++]!;
+        const { kind, crossTxids, fresh, txid, settles } = admitted[next++]!;
         const phase = phaseAfter(kind, applied, settles);
-        for (const crossTxid of crossTxids) {
-          const key = toHex(crossTxid);
+        crossTxids.forEach((crossTxid, i) => {
           if (phase === undefined) {
             // A commit the kernel refused leaves the phase where it was.
             const before = this.options.atomix?.phases.phaseOf(crossTxid);
-            if (before === undefined) work.atomixPhases.delete(key);
-            else work.atomixPhases.set(key, before);
-            continue;
+            if (before === undefined) work.atomixPhases.delete(crossTxid);
+            else work.atomixPhases.set(crossTxid, before);
+            return;
           }
-          work.atomixPhases.set(key, phase);
-          work.atomix.push({ crossTxid, txid, phase, ...(applied ? { position: position - 1 } : {}) });
-        }
+          work.atomixPhases.set(crossTxid, phase);
+          work.atomix.push({ crossTxid, txid, phase, ...(applied ? { position: position - 1 } : {}), ...(fresh[i] ? { fresh: true } : {}) });
+        });
       }
     }
   }
@@ -1131,9 +1141,9 @@ class Work {
   orderedNow = new Map<string, number>();
   /** Whether anything was written to the UTXO set (what `abort` undoes). */
   applied = false;
-  /** Cross-shard transactions this height decided, in order, and their phases so far (hex crossTxid). */
+  /** Cross-shard transactions this height decided, in order, and their phases so far (keys: views of the records' cross txids). */
   atomix: AtomixDecision[] = [];
-  atomixPhases = new Map<string, AtomixPhase>();
+  atomixPhases = new ByteKeyMap<AtomixPhase>();
 
   constructor(public leagues: Leagues) {}
 

@@ -1110,7 +1110,7 @@ export class PobShardConsensus implements ShardDriver {
 
   /** The phases this height moved, each lock decision marked (its proof is built when read: src/atomix/stored-proofs.ts), for the block's transaction. */
   #atomixWrites(outcome: FinalOutcome): AtomixWrite[] {
-    return outcome.atomix.map((decision) => ({ crossTxid: decision.crossTxid, phase: encodeAtomixPhase(decision.phase), ...(isLockDecision(decision) ? { decided: true } : {}) }));
+    return outcome.atomix.map((decision) => ({ crossTxid: decision.crossTxid, phase: encodeAtomixPhase(decision.phase), decided: isLockDecision(decision), fresh: decision.fresh === true }));
   }
 
   /** Stops the driver for good and reports why (the node keeps serving what is stored). */
