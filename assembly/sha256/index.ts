@@ -4,7 +4,7 @@
 import { HASHES, HASH_CAPACITY, INPUT, INPUT_CAPACITY, LENGTHS, MAX_PATH, OUT, PATH } from "./layout";
 import { HOST_CTX, ctxFinal, ctxInit, ctxUpdate, hash64, initScalarTables } from "./scalar";
 import { hash64x4, initLaneTables } from "./lanes4";
-import { hashLeavesFixed, hashLeavesVariable, levels, reduce, rootFromPath } from "./merkle";
+import { hashLeavesFixed, hashLeavesVariable, hashPairs, levels, reduce, rootFromPath } from "./merkle";
 
 initScalarTables();
 if (ASC_FEATURE_SIMD) initLaneTables();
@@ -58,6 +58,8 @@ export function sha256Batch64(n: u32): void {
 export function merkleHashLeavesFixed(n: u32, leafSize: u32, first: u32): void { hashLeavesFixed(n, leafSize, first); }
 /** Leaf hashes of n leaves packed in INPUT with byte lengths in LENGTHS into HASHES[first..first+n). */
 export function merkleHashLeavesVariable(n: u32, first: u32): void { hashLeavesVariable(n, first); }
+/** Node hashes H(0x01 ‖ left ‖ right) of the n pairs packed 64 bytes each in HASHES, into HASHES[0..n). */
+export function merkleHashPairs(n: u32): void { hashPairs(n); }
 /** Root of the n >= 1 hashes in HASHES (overwritten by the upper levels) into OUT. */
 export function merkleReduce(n: u32): void { reduce(n); }
 /** Every level of the tree over the n >= 1 hashes in HASHES, stored consecutively from HASHES; returns the count. */

@@ -89,6 +89,15 @@ function nextLevel(src: usize, m: u32, dst: usize): u32 {
   return pairs + (m & 1);
 }
 
+/**
+ * Node hashes of the n (left ‖ right) pairs packed 64 bytes each in HASHES, into HASHES[0..n)
+ * (nextLevel in place over 2n hashes): a caller hashing unrelated pairs, such as a multiproof's
+ * level, packs them and hashes them in one call.
+ */
+export function hashPairs(n: u32): void {
+  nextLevel(HASHES, n << 1, HASHES);
+}
+
 /** Root of the n >= 1 leaf hashes in HASHES into OUT, computing every level in place. */
 export function reduce(n: u32): void {
   let m = n;

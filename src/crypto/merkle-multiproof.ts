@@ -28,13 +28,13 @@
  * `verifyPackedMerkleProof`: it returns false whenever the proof does not fit (see there).
  *
  * The root is computed in one buffer that starts as a copy of the leaf hashes and is overwritten
- * level by level. The nodes stay in their packed buffer (views, no copies), and each node hash
- * is one call to the sha256 kernel, which has no call that hashes many unrelated node pairs.
+ * level by level. Each level's node hashes are one batched kernel call (`merkleHashPairs`, four
+ * pairs at a time on the SIMD build): its pairs are packed into the kernel's HASHES region, read
+ * from the known hashes and from the proof nodes where they are.
  */
 import { HASH_BYTES } from "../codec/sizes.js";
 import {
   MERKLE_MAX_LEAVES,
-  MERKLE_NODE_PREFIX,
   MerkleTree,
   badEncoding,
   fail,
@@ -65,6 +65,8 @@ interface MultiproofSteps {
   promote(from: number, to: number): void;
   /** The sibling of known node `from` is unknown: it is proof node `node`, at position `sibling` of `level`. */
   prove(level: number, from: number, sibling: number, to: number, node: number): void;
+  /** Every step of a level has been taken. */
+  endLevel?(): void;
 }
 
 /** The canonical walk (module doc) over checked `size` and `indices`; returns the number of proof nodes. */
@@ -89,6 +91,7 @@ function walkMultiproof(size: number, indices: readonly number[], steps?: Multip
       }
       positions[to] = Math.floor(position / 2);
     }
+    steps?.endLevel?.();
     known = to;
   }
   return nodes;
@@ -240,24 +243,42 @@ export function verifyMerkleMultiproof(leaves: Uint8Array, leafSize: number, pro
 /**
  * The root of a checked multiproof, computed in `known`, which starts as the leaf hashes and is
  * overwritten level by level: known node `to` of the level above is never past `from`, so each
- * parent overwrites only nodes that have already been read.
+ * parent overwrites only nodes that have already been read. A level's (left, right) pairs are
+ * packed into the kernel's HASHES region as the walk meets them and hashed in one call
+ * (`merkleHashPairs`) at the level's end, or sooner when the region is full. Their parents are
+ * consecutive known nodes (only the level's last node can be promoted), so they go back in one
+ * copy.
  */
 function rootOfCheckedMultiproof(size: number, indices: readonly number[], known: Uint8Array, nodes: Uint8Array): Uint8Array {
   const sha = defaultSha256Wasm();
-  const pair = new Uint8Array(2 * HASH_BYTES);
-  const hashAt = (hashes: Uint8Array, i: number) => hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
-  /** Known node `to` = SHA-256(0x01 ‖ left ‖ right), RFC 6962 §2.1. */
-  const parent = (to: number, left: Uint8Array, right: Uint8Array) => {
-    pair.set(left);
-    pair.set(right, HASH_BYTES);
-    sha.digestToOut(pair, MERKLE_NODE_PREFIX);
-    known.set(sha.out, to * HASH_BYTES);
+  const packed = sha.hashes;
+  const capacity = Math.floor(sha.hashCapacity / 2);
+  /** Pairs packed in HASHES, and the known node of the level above that the first of them makes. */
+  let pairs = 0;
+  let firstParent = 0;
+  const flush = () => {
+    if (pairs === 0) return;
+    sha.kernel.merkleHashPairs(pairs);
+    known.set(packed.subarray(0, pairs * HASH_BYTES), firstParent * HASH_BYTES);
+    pairs = 0;
+  };
+  /** Packs known node `to`'s pair: `left` ‖ `right`, each a 32-byte hash at its offset in its buffer. */
+  const pack = (to: number, left: Uint8Array, leftAt: number, right: Uint8Array, rightAt: number) => {
+    if (pairs === capacity) flush();
+    if (pairs === 0) firstParent = to;
+    const at = pairs * 2 * HASH_BYTES;
+    packed.set(left.subarray(leftAt, leftAt + HASH_BYTES), at);
+    packed.set(right.subarray(rightAt, rightAt + HASH_BYTES), at + HASH_BYTES);
+    pairs++;
   };
   walkMultiproof(size, indices, {
-    pair: (from, to) => parent(to, hashAt(known, from), hashAt(known, from + 1)),
+    pair: (from, to) => pack(to, known, from * HASH_BYTES, known, (from + 1) * HASH_BYTES),
     promote: (from, to) => known.copyWithin(to * HASH_BYTES, from * HASH_BYTES, (from + 1) * HASH_BYTES),
     prove: (_level, from, sibling, to, node) =>
-      sibling % 2 === 0 ? parent(to, hashAt(nodes, node), hashAt(known, from)) : parent(to, hashAt(known, from), hashAt(nodes, node)),
+      sibling % 2 === 0
+        ? pack(to, nodes, node * HASH_BYTES, known, from * HASH_BYTES)
+        : pack(to, known, from * HASH_BYTES, nodes, node * HASH_BYTES),
+    endLevel: flush,
   });
   return known.slice(0, HASH_BYTES);
 }

@@ -34,6 +34,7 @@ export interface Sha256KernelExports {
   sha256Batch64(count: number): void;
   merkleHashLeavesFixed(count: number, leafSize: number, first: number): void;
   merkleHashLeavesVariable(count: number, first: number): void;
+  merkleHashPairs(count: number): void;
   merkleReduce(count: number): void;
   merkleLevels(count: number): number;
   merkleRootFromPath(index: number, size: number, count: number): number;

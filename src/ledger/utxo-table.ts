@@ -358,8 +358,13 @@ class AppliedBlock implements BlockDelta {
 
 /**
  * Entries created and keys spent by the applied records, net of outputs spent in the same block.
- * Outputs at (record txid, j) — every kind but Atomix's — are found by their creator's txid
- * without a key per output; the others (RecordCursor.createdKey) by their keys.
+ * Outputs at (record txid, j) — every kind but Atomix's and a registration's bond — are found by
+ * their creator's txid without a key per output; the others (RecordCursor.createdKey) by their
+ * keys, each a ByteKeyMap key viewing `records` (no string, no copy per output).
+ * `created` lists the outputs at their creator's txid first, in order of the creators' first
+ * appearance, then the others in order of creation (a key spent and created again counts from its
+ * last creation). Its readers (the store's pending delta) key every entry, so nothing depends on
+ * this order; it is kept stable so that equal blocks give equal bytes.
  */
 function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8Array; spent: Uint8Array } {
   /**
@@ -370,8 +375,13 @@ function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8
   const createdTxs = new ByteKeyMap<number>();
   /** Outputs (creator record offset, j) spent in the same block, as creator × CANCEL_STRIDE + j. */
   const cancelled = new Set<number>();
-  /** Entries created elsewhere, by key (latin1): key ‖ value, until spent in the same block. */
-  const createdElsewhere = new Map<string, Uint8Array>();
+  /**
+   * Entries created elsewhere, in order of creation: key and value (views of `records`), the value
+   * dropped when the same block spends the key; `elsewhereAt` gives a live key's place.
+   */
+  const elsewhereKeys: Uint8Array[] = [];
+  const elsewhereValues: (Uint8Array | undefined)[] = [];
+  const elsewhereAt = new ByteKeyMap<number>();
   const spentKeys: Uint8Array[] = [];
   let createdCount = 0;
   // Up to the last applied record every header is sound (the kernel stepped over them); past it
@@ -384,7 +394,14 @@ function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8
     if (statuses[t] !== ApplyStatus.Ok) continue;
     for (let i = 0; i < cursor.inputCount; i++) {
       const outpoint = cursor.outpoint(i);
-      if (createdElsewhere.size > 0 && createdElsewhere.delete(latin1(outpoint))) continue;
+      if (elsewhereAt.size > 0) {
+        const place = elsewhereAt.get(outpoint);
+        if (place !== undefined) {
+          elsewhereAt.delete(outpoint);
+          elsewhereValues[place] = undefined;
+          continue;
+        }
+      }
       const place = createdTxs.size === 0 ? undefined : createdTxs.get(outpoint.subarray(0, TXID_BYTES));
       const creator = place === undefined ? undefined : createdOffsets[place]!;
       if (creator === undefined) spentKeys.push(outpoint);
@@ -401,25 +418,29 @@ function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8
     }
     for (let j = 0; j < cursor.outputCount; j++) {
       const key = cursor.createdKey(j);
-      const entry = new Uint8Array(ENTRY_BYTES);
-      entry.set(key);
-      entry.set(cursor.output(j), OUTPOINT_BYTES);
-      createdElsewhere.set(latin1(key), entry);
+      const place = elsewhereAt.get(key);
+      if (place !== undefined) {
+        // The kernel never creates a live key; should it, the entry keeps its place and takes the new value.
+        elsewhereValues[place] = cursor.output(j);
+        continue;
+      }
+      elsewhereAt.set(key, elsewhereKeys.length);
+      elsewhereKeys.push(key);
+      elsewhereValues.push(cursor.output(j));
     }
   }
   const spent = new Uint8Array(spentKeys.length * OUTPOINT_BYTES);
   spentKeys.forEach((key, k) => spent.set(key, k * OUTPOINT_BYTES));
-  const created = new BinaryWriter(new Uint8Array((createdCount - cancelled.size + createdElsewhere.size) * ENTRY_BYTES));
+  const created = new BinaryWriter(new Uint8Array((createdCount - cancelled.size + elsewhereAt.size) * ENTRY_BYTES));
   for (const recordAt of createdOffsets) {
     cursor.seek(recordAt);
     for (let j = 0; j < cursor.outputCount; j++) {
       if (cancelled.size === 0 || !cancelled.has(recordAt * CANCEL_STRIDE + j)) created.bytes(cursor.txid).u32(j).bytes(cursor.output(j));
     }
   }
-  for (const entry of createdElsewhere.values()) created.bytes(entry);
+  elsewhereKeys.forEach((key, k) => {
+    const value = elsewhereValues[k];
+    if (value !== undefined) created.bytes(key).bytes(value);
+  });
   return { created: created.finish(), spent };
-}
-
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
