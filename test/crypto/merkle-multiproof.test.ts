@@ -5,7 +5,9 @@
  * ancestors themselves, in ascending order. The root is computed from those positions.
  * Covered: the Certificate Transparency vectors (one index = the audit path, every subset gives
  * the vector's root); random trees of sizes 1..300 (proofs from the tree and from the paths, node
- * counts, roots, verification, encoding); a tree past the kernel's HASHES region; sizes up to
+ * counts, roots, verification, encoding); a tree past the kernel's HASHES region; the edges of
+ * batching a level's node hashes into one kernel call (levels of promoted nodes only, one pair,
+ * pair counts around the 4 SIMD lanes, a level of more pairs than one call takes); sizes up to
  * 2^32 - 1 without a tree; every malformed form with its code; and tampered proofs. Set
  * IOS_TEST_SEED to replay a failing seed.
  */
@@ -13,6 +15,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ReferenceTree, concat, refLeafHash, refNodeHash, expectCode, flipBit } from "../support/reference-merkle.js";
 import { Sha256Wasm } from "../../src/crypto/sha256.js";
+import { WASM_FLAVORS } from "../../src/crypto/wasm.js";
 import {
   MERKLE_MAX_LEAVES,
   encodeMerkleProof,
@@ -283,6 +286,61 @@ describe("Merkle multiproofs on random trees, against the tree, the paths and th
     }
   });
 
+  it("batching edges: levels of promoted nodes only, one pair, pair counts around the kernel's 4 lanes, a level past the HASHES region", () => {
+    const check = (tree: MerkleTree, data: Uint8Array, indices: number[], reference = true) => {
+      const { size } = tree;
+      const label = `size ${size}, ${indices.length} indices from ${indices[0]}`;
+      const nodes = merkleMultiproofOfTree(tree, indices);
+      // Packed in a loop: a level past the HASHES region has too many leaves to spread.
+      const leaves = new Uint8Array(indices.length * 32);
+      const leafHashes = new Uint8Array(indices.length * 32);
+      indices.forEach((index, k) => {
+        leaves.set(hashAt(data, index), k * 32);
+        leafHashes.set(refLeafHash(hashAt(data, index)), k * 32);
+      });
+      assert.equal(hex(merkleRootOfMultiproof(size, indices, leafHashes, nodes)), hex(tree.root), label);
+      if (reference) assert.equal(hex(referenceRoot(size, indices, leafHashes, nodes)), hex(tree.root), label);
+      assert.equal(verifyMerkleMultiproof(leaves, 32, { size, indices, nodes }, tree.root), true, label);
+      if (nodes.length > 0) assert.equal(verifyMerkleMultiproof(leaves, 32, { size, indices, nodes: flipBit(nodes, rng.nextU32()) }, tree.root), false, label);
+    };
+    const treeOf = (size: number) => {
+      const data = rng.bytes(size * 32);
+      return { data, tree: merkleTreeOfPackedLeaves(data, 32) };
+    };
+    // The last leaf of 2^k + 1: promoted k times, then one proof node (the whole left subtree); a
+    // tree of one leaf has no level at all.
+    for (const size of [1, 3, 5, 9, 17, 33, 65, 1025]) {
+      const { data, tree } = treeOf(size);
+      check(tree, data, [size - 1]);
+      if (size > 1) check(tree, data, [0, size - 1]);
+    }
+    // One pair: two known siblings, or one known node and its proof node on either side.
+    for (const indices of [[0, 1], [0], [1]]) {
+      const { data, tree } = treeOf(2);
+      check(tree, data, indices);
+    }
+    // 1..13 pairs in the first level, all known, one side known (proof nodes left or right of
+    // them) and mixed, with and without a promoted last leaf.
+    for (let pairs = 1; pairs <= 13; pairs++) {
+      for (const size of [2 * pairs, 2 * pairs + 1]) {
+        const { data, tree } = treeOf(size);
+        const all = Array.from({ length: size }, (_, i) => i);
+        for (const indices of [all, all.filter((i) => i % 2 === 0), all.filter((i) => i % 2 === 1), all.filter((i) => i % 4 !== 3), randomIndices(size, 0.6)]) {
+          check(tree, data, indices);
+        }
+      }
+    }
+    // A level of more pairs than the kernel's HASHES region holds (hashed in two calls): all the
+    // leaves, and every even leaf (a proof node right of each).
+    const pairsPerCall = new Sha256Wasm().hashCapacity / 2;
+    const size = 2 * pairsPerCall + 5;
+    const { data, tree } = treeOf(size);
+    const all = Array.from({ length: size }, (_, i) => i);
+    check(tree, data, all);
+    check(tree, data, all.filter((i) => i % 2 === 0), false);
+    check(tree, data, all.filter((i) => i !== 2 * pairsPerCall - 1), false);
+  });
+
   it("sizes up to 2^32 - 1, without a tree: the reference root, and one index agrees with the RFC 9162 path verifier", () => {
     const cases: [number, number[]][] = [
       [MERKLE_MAX_LEAVES, [0, 0x7fff_ffff, 0x8000_0000, MERKLE_MAX_LEAVES - 1]],
@@ -314,6 +372,24 @@ describe("Merkle multiproofs on random trees, against the tree, the paths and th
       assert.deepEqual([read.size, read.indices, hex(read.nodes)], [size, indices, hex(nodes)], label);
     }
   });
+});
+
+describe("The kernel's batched node hash (merkleHashPairs)", () => {
+  for (const flavor of WASM_FLAVORS) {
+    it(`hashes n packed pairs into HASHES[0..n): H(0x01 ‖ left ‖ right), 1..9 pairs and a full region (${flavor})`, () => {
+      const sha = new Sha256Wasm(flavor);
+      const capacity = sha.hashCapacity / 2;
+      for (const n of [1, 2, 3, 4, 5, 7, 8, 9, capacity]) {
+        const pairs = rng.bytes(n * 64);
+        sha.hashes.set(pairs);
+        sha.kernel.merkleHashPairs(n);
+        const checked = n === capacity ? [0, 1, 2, 3, n - 5, n - 4, n - 3, n - 2, n - 1] : Array.from({ length: n }, (_, i) => i);
+        for (const i of checked) {
+          assert.equal(hex(hashAt(sha.hashes, i)), hex(refNodeHash(pairs.subarray(i * 64, i * 64 + 32), pairs.subarray(i * 64 + 32, i * 64 + 64))), `pair ${i} of ${n}`);
+        }
+      }
+    });
+  }
 });
 
 describe("Malformed multiproofs are refused with their code", () => {
