@@ -416,14 +416,10 @@ function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8
       createdCount += cursor.outputCount;
       continue;
     }
+    // A key in `elsewhereAt` is live in the table, and no applied record creates a live key
+    // (OUTPUT_EXISTS, a batch's own repeats included): each key here is new to the map.
     for (let j = 0; j < cursor.outputCount; j++) {
       const key = cursor.createdKey(j);
-      const place = elsewhereAt.get(key);
-      if (place !== undefined) {
-        // The kernel never creates a live key; should it, the entry keeps its place and takes the new value.
-        elsewhereValues[place] = cursor.output(j);
-        continue;
-      }
       elsewhereAt.set(key, elsewhereKeys.length);
       elsewhereKeys.push(key);
       elsewhereValues.push(cursor.output(j));
