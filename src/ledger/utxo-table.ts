@@ -11,6 +11,7 @@
  *   get(txid, index) / has(txid, index)           lookups
  *   snapshot(): Uint8Array ; entries()            every entry (packed 76-byte form / objects)
  *   count, supply, capacity                       size, Σ amounts, buckets
+ *   blockDelta(records, statuses)                 a BlockDelta's created/spent lists (read lazily by applyBlock's result; exported for the bench)
  * Packed entry (76 bytes, also the LMDB form: key = first 36, value = last 40):
  *   txid[32] ‖ u32le index ‖ owner[32] ‖ u64le amount.
  * `records` is the packed apply-record buffer produced by `validateStateless` (stateless.ts).
@@ -366,7 +367,7 @@ class AppliedBlock implements BlockDelta {
  * last creation). Its readers (the store's pending delta) key every entry, so nothing depends on
  * this order; it is kept stable so that equal blocks give equal bytes.
  */
-function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8Array; spent: Uint8Array } {
+export function blockDelta(records: Uint8Array, statuses: Uint8Array): { created: Uint8Array; spent: Uint8Array } {
   /**
    * Offsets of the applied records that created outputs at their own txid, in first-seen order, and
    * each txid's place in that list (keyed by a view: no key string per record).
