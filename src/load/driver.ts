@@ -10,7 +10,7 @@
  *     connection sends {"op":"subscribe"} before anything is submitted, so no confirmation can be
  *     missed (every connection stays subscribed: any validator of a shard may announce its events);
  *     ATOMIX frames come from f + 1 validators of each shard only, at least two (`atomixSourceCount`:
- *     one is honest; every validator sends the same frame, which costs it a proof cut per lock):
+ *     one is honest; every validator sends the same frame, which costs it a path cut per lock):
  *     the others subscribe with "atomix": false, and when a source's stream goes down or its
  *     endpoint leaves the shard, the next live connection of the shard takes its place;
  *  2. submit, for `durationMs` or until the set is exhausted (a transfer still held for its input
@@ -67,8 +67,10 @@
  * optimistic confirmation arrived at all.
  * Cross-shard transfers (Atomix, white paper §6; `ios load --cross-shard R`) go to their input
  * shard like any transfer; once final there, the input shard's validators announce its proof in
- * an ATOMIX frame, the driver sends the unlock-to-commit to every other shard the transfer touches
- * over the same streams (to the sender's shard too when its lock only locked: the workload's
+ * an ATOMIX frame (the height's certificate once, each lock's path), the driver sends the
+ * unlock-to-commit to every other shard the transfer touches over the same streams (batches of
+ * the height's settled transfers, built from the certificate and the paths; a single unlock, its
+ * proof rebuilt, only when needed), to the sender's shard too when its lock only locked (the workload's
  * transfers have one input shard, whose lock settles them), and counts the transfer final when
  * it is committed in all; an unlock sent to an endpoint that then leaves the target shard is sent
  * again like a transfer. A transfer spending a cross-shard transfer's change follows it at once

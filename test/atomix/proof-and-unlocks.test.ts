@@ -8,7 +8,9 @@
 // In an encoded block, unlocks cite their heights' shared certified parts
 // (src/ledger/kinds/atomix-citations.ts): the block decodes to the unlocks as submitted, each part
 // is checked once, and every byzantine body (a missing, forged, other-height, uncited, repeated or
-// reordered part, an inline proof, a bad citation) is refused with its code.
+// reordered part, an inline proof, a bad citation) is refused with its code. An ATOMIX stream frame
+// carries its height's certificate once and each lock decision's verdict and path: the proofs
+// rebuilt from it are the prover's, and the batches built from it the ones whole proofs give.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { commitDigest, prepareDigest, type FinalityRecord } from "../../src/consensus/bft/codec.js";
