@@ -13,13 +13,11 @@
 // rebuilt from it are the prover's, and the batches built from it the ones whole proofs give.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { commitDigest, prepareDigest, type FinalityRecord } from "../../src/consensus/bft/codec.js";
-import { stateCommitmentOf, excludedRoot, type CommitmentParts } from "../../src/consensus/pob/finalization.js";
-import { proposalHash, proposalHashOfParts } from "../../src/consensus/pob/proposal.js";
+import { stateCommitmentOf } from "../../src/consensus/pob/finalization.js";
+import { proposalHashOfParts } from "../../src/consensus/pob/proposal.js";
 import { Ed25519Verifier } from "../../src/crypto/ed25519.js";
-import { merkleRootOfPackedLeaves } from "../../src/crypto/merkle.js";
-import { SchnorrKey } from "../../src/crypto/schnorr.js";
-import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, VerifiedCertificates, FinalHeightProver, certifiedProposalOf, decisionProofOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, proofAccepts, verifyDecisionProof, verifyFinalHeightCertificate, type Committee, type CommitteeDirectory } from "../../src/atomix/proof.js";
+import type { SchnorrKey } from "../../src/crypto/schnorr.js";
+import { CommitteeProofVerifier, FINAL_CHAIN_DECISIONS, MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, VerifiedCertificates, FinalHeightProver, certifiedProposalOf, decisionProofOf, decodeFinalHeightCertificate, decodeDecisionProof, encodeDecisionProof, proofAccepts, verifyDecisionProof, verifyFinalHeightCertificate } from "../../src/atomix/proof.js";
 import { signCrossShardTransfer, unlockBatchesFor, unlockBatchesOfHeight, unlockFor, coordinatorShard } from "../../src/atomix/client.js";
 import { atomixUnlockBatchKind, decodeAtomixUnlockBatch, encodeAtomixUnlockBatch } from "../../src/ledger/kinds/atomix-unlock-batch.js";
 import { admits, crossTxidsOfRecord, encodeAtomixPhase, phaseAfter, SETTLED_REWATCH_HEIGHTS } from "../../src/atomix/phases.js";
@@ -50,9 +48,8 @@ import { applyRecordOf, transactionIdOfEncoding } from "../../src/ledger/kinds/r
 import { RecordCursor } from "../../src/ledger/records.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
 import { packTransactions, unpackTransactions, validateStateless } from "../../src/ledger/stateless.js";
-import { instanceKey } from "../../src/epoch/context.js";
 import { SeededRng } from "../../src/runtime/seeded-rng.js";
-import { cosign } from "../support/cosign.js";
+import { committeesOf, finalHeightOf, type HeightMaker } from "../support/final-height.js";
 import { codeOf } from "../support/errors.js";
 
 const SHARDS = 2;
@@ -85,12 +82,9 @@ class CountingVerifier extends Ed25519Verifier {
   }
 }
 
+const maker: HeightMaker = { rng, chain: CHAIN, verifier };
 /** A committee of `n` per shard, epoch 0. */
-function committees(n: number): { keys: SchnorrKey[][]; directory: CommitteeDirectory } {
-  const keys = Array.from({ length: SHARDS }, () => Array.from({ length: n }, () => SchnorrKey.fromSeed(rng.bytes(32))));
-  const shards: Committee[] = keys.map((list, shard) => ({ chainId: instanceKey(CHAIN, shard, 0, 0), keys: list.map((k) => k.publicKey) }));
-  return { keys, directory: (epoch, shard, batch) => (epoch === 0 && batch === 0 ? shards[shard] : undefined) };
-}
+const committees = (n: number) => committeesOf(maker, SHARDS, n);
 
 /** X: alice (shard 0) and bob (shard 1) pay carol and dave; Y: another transfer of alice's. */
 function transfers() {
@@ -100,26 +94,9 @@ function transfers() {
   return { x, y };
 }
 
-/**
- * A final height of `shard` signed by `signers` of its committee: `included` txids (X among them at
- * `at`), `excluded` entries; its prover.
- */
-function finalHeight(committee: SchnorrKey[], shard: number, included: readonly Uint8Array[], excluded: readonly { txid: Uint8Array; code: string }[], signers = committee.map((_, i) => i), height = 7) {
-  const packed = Buffer.concat(included);
-  const commitment: CommitmentParts = {
-    previous: rng.bytes(32), coreHash: rng.bytes(32), randomness: rng.bytes(32),
-    includedRoot: merkleRootOfPackedLeaves(packed, 32), includedCount: included.length, bodyRoot: new Uint8Array(32).fill(0xb0), previousBlock: new Uint8Array(32).fill(0xb1), excludedRoot: excludedRoot(excluded), excludedCount: excluded.length, supply: 123_456n, count: 42n,
-    accountsHash: rng.bytes(32), msbHeaderHash: rng.bytes(32),
-  };
-  const proposal = Buffer.concat([rng.bytes(300), stateCommitmentOf(commitment)]);
-  const chainId = instanceKey(CHAIN, shard, 0, 0);
-  const view = 1;
-  const hash = proposalHash(proposal);
-  const prepareCert = cosign(committee, signers, prepareDigest(chainId, height, view, hash), rng, verifier);
-  const commitCert = cosign(committee, signers, commitDigest(chainId, height, view, hash, prepareCert, committee.length), rng, verifier);
-  const record: FinalityRecord = { height, view, proposal, prepareCert, commitCert };
-  return new FinalHeightProver({ epoch: 0, shard, batch: 0, record, committeeSize: committee.length, commitment, included: packed, excluded });
-}
+/** A final height of `shard` signed by `signers` of its committee: `included` txids, `excluded` entries; its prover. */
+const finalHeight = (committee: SchnorrKey[], shard: number, included: readonly Uint8Array[], excluded: readonly { txid: Uint8Array; code: string }[], signers?: number[], height?: number) =>
+  finalHeightOf(maker, committee, shard, included, excluded, signers, height);
 
 describe("decision proofs", () => {
   const { keys, directory } = committees(7);
