@@ -30,10 +30,18 @@
  *     decided (§7.2 phase 2): an optimistic confirmation is not final, and a transaction the
  *     league excludes can still arrive there as rejected.
  *     Under PoB the subscription also carries one ATOMIX frame per final height that moved
- *     cross-shard transfers (white paper §6, src/atomix/phases.ts), with each input shard's proof
- *     of its lock decision (src/atomix/proof.ts), so a client unlocks without asking for proofs:
- *       u8 0x04 ‖ u64 height ‖ u32 n ‖ n × (txid[32] ‖ u8 phase ‖ u16 |proof| ‖ proof)
- *     (phase: 0 locked, 1 refused, 2 committed, 3 aborted; the proof is empty but for a lock decision).
+ *     cross-shard transfers (white paper §6, src/atomix/phases.ts), with what proves each lock
+ *     decision (src/atomix/proof.ts), so a client unlocks without asking for proofs:
+ *       u8 0x04 ‖ u64 height ‖ u16 |certificate| ‖ certificate ‖ u32 n
+ *         ‖ n × (txid[32] ‖ u8 phase ‖ u8 |code| ‖ code ASCII ‖ u16 |path| ‖ path)
+ *     (phase: 0 locked, 1 refused, 2 committed, 3 aborted). The certificate is the height's
+ *     final-height certificate, once for every decision (empty when no decision has a path);
+ *     a lock decision carries its verdict (code empty: accepted, else the kernel's refusal) and
+ *     its RFC 6962 audit path in the height's included or excluded tree (crypto/merkle.ts
+ *     `encodeMerkleProof`); any other decision carries neither. A decision's proof is the
+ *     certificate's head, the txid and verdict, the certificate's certified part and the path
+ *     (`decisionProofOf`): a frame of 500 locks carries the ~0.4 KB certified part once, not
+ *     500 times.
  *  4. errors: a request the server cannot serve gets an ERROR frame u8 0xff ‖ UTF-8 JSON
  *     {"code","message"}; the connection stays open unless the frame was over the size limit
  *     (uWS drops the connection: the client sees 1006) or the subscriber fell behind on its
@@ -49,6 +57,7 @@ import { layout } from "../codec/layout.js";
 import { MAX_CODE_BYTES, codedTxidsSize, readCodedTxids, writeCodedTxids } from "../codec/coded-txids.js";
 import { HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, TXID_BYTES } from "../codec/sizes.js";
 import { HEADER_BYTES, encodeBlockHeader, type DecodedBlock } from "../ledger/block.js";
+import { MAX_DECISION_PROOF_BYTES, MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, type CertifiedDecision } from "../atomix/proof.js";
 
 export type StreamCodecErrorCode = "STREAM_BAD_FRAME" | "STREAM_TOO_MANY_TXS";
 
@@ -57,6 +66,9 @@ export const FRAME_EVENTS = 0x02;
 export const FRAME_OPTIMISTIC = 0x03;
 export const FRAME_ATOMIX = 0x04;
 export const FRAME_ERROR = 0xff;
+
+/** Largest path in an ATOMIX frame: a path is part of a decision proof. */
+const MAX_FRAME_PATH_BYTES = MAX_DECISION_PROOF_BYTES;
 
 /** A submission frame holds at most a block's worth of transactions (MAX_BLOCK_TXS). */
 export const MAX_STREAM_TXS = 16_384;
@@ -260,19 +272,54 @@ export function decodeOptimistic(frame: Uint8Array): OptimisticBatch {
   return { producer, block, txids, signed: { header, seal, txids: reader.bytes(blockCount * TXID_BYTES).slice() } };
 }
 
-/** Cross-shard transfers one final height moved (FRAME_ATOMIX). */
-export interface AtomixBatch {
-  readonly height: number;
-  readonly decisions: readonly { readonly txid: Uint8Array; readonly phase: number; readonly proof: Uint8Array }[];
+/** One decision of an ATOMIX frame: a lock decision carries its verdict and Merkle path, any other neither. */
+export interface AtomixFrameDecision extends CertifiedDecision {
+  /** src/atomix/phases.ts `encodeAtomixPhase`. */
+  readonly phase: number;
+  /** A lock decision's verdict: "" accepted, else the kernel's refusal code; "" for any other decision. */
+  readonly code: string;
+  /**
+   * A lock decision's encoded RFC 6962 audit path (crypto/merkle.ts `encodeMerkleProof`) in the
+   * height's included (accepted) or excluded (refused) tree; empty for any other decision.
+   */
+  readonly path: Uint8Array;
 }
 
-/** Largest proof in an ATOMIX frame (src/atomix/proof.ts MAX_DECISION_PROOF_BYTES). */
-const MAX_FRAME_PROOF_BYTES = 16 * 1024;
+/**
+ * Cross-shard transfers one final height moved (FRAME_ATOMIX): the height's final-height
+ * certificate once and each decision's own parts; `decisionProofOf(certificate, decision)`
+ * (src/atomix/proof.ts) rebuilds a lock decision's whole proof.
+ */
+export interface AtomixBatch {
+  readonly height: number;
+  /** The height's final-height certificate (src/atomix/proof.ts); empty when no decision has a path. */
+  readonly certificate: Uint8Array;
+  readonly decisions: readonly AtomixFrameDecision[];
+}
 
+/** An ATOMIX frame before its certificate and decisions; then the decisions' count. */
+const ATOMIX_HEADER = layout({ tag: 1, height: 8 });
+/** The least a decision takes: txid, phase, an empty code and an empty path. */
+const ATOMIX_DECISION_MIN = layout({ txid: TXID_BYTES, phase: 1, codeLength: 1, pathLength: 2 });
+
+/** FRAME_ATOMIX ‖ height ‖ u16 |certificate| ‖ certificate ‖ u32 n ‖ n × (txid ‖ phase ‖ u8 |code| ‖ code ‖ u16 |path| ‖ path). */
 export function encodeAtomix(batch: AtomixBatch): Uint8Array<ArrayBuffer> {
-  const size = 1 + 8 + 4 + batch.decisions.reduce((n, d) => n + TXID_BYTES + 1 + 2 + d.proof.length, 0);
-  const writer = BinaryWriter.ofSize(size).u8(FRAME_ATOMIX).u64(batch.height).u32(batch.decisions.length);
-  for (const { txid, phase, proof } of batch.decisions) writer.bytes(txid).u8(phase).lengthPrefixed("u16", proof);
+  const { certificate, decisions } = batch;
+  let size = ATOMIX_HEADER.bytes + 2 + certificate.length + 4 + decisions.length * ATOMIX_DECISION_MIN.bytes;
+  let proven = false;
+  const codes = decisions.map(({ txid, code, path }, i) => {
+    if (txid.length !== TXID_BYTES) fail("STREAM_BAD_FRAME", `decision ${i}: a txid is ${TXID_BYTES} bytes, got ${txid.length}`);
+    if (path.length > MAX_FRAME_PATH_BYTES || (code !== "" && path.length === 0)) fail("STREAM_BAD_FRAME", `decision ${i}: a verdict comes with a path of at most ${MAX_FRAME_PATH_BYTES} bytes`);
+    proven ||= path.length > 0;
+    const bytes = code === "" ? NO_CODE : codeBytes(code);
+    size += bytes.length + path.length;
+    return bytes;
+  });
+  if (proven !== certificate.length > 0 || certificate.length > MAX_FINAL_HEIGHT_CERTIFICATE_BYTES) {
+    fail("STREAM_BAD_FRAME", `a certificate of at most ${MAX_FINAL_HEIGHT_CERTIFICATE_BYTES} bytes goes with the paths, and only with them`);
+  }
+  const writer = BinaryWriter.ofSize(size).u8(FRAME_ATOMIX).u64(batch.height).lengthPrefixed("u16", certificate).u32(decisions.length);
+  decisions.forEach(({ txid, phase, path }, i) => writer.bytes(txid).u8(phase).lengthPrefixed("u8", codes[i]!).lengthPrefixed("u16", path));
   return writer.finish();
 }
 
@@ -281,14 +328,32 @@ export function atomixFrameHeight(frame: Uint8Array): number {
   return frameReader(frame, FRAME_ATOMIX, "ATOMIX").u53("height");
 }
 
+/**
+ * Strict inverse of `encodeAtomix`, STREAM_BAD_FRAME for anything else (a truncated or trailing
+ * frame, a length over its bound, a code without a path, paths without a certificate or a
+ * certificate without paths). The certificate is a copy; each decision's txid and path are views
+ * of `frame`.
+ */
 export function decodeAtomix(frame: Uint8Array): AtomixBatch {
   const reader = frameReader(frame, FRAME_ATOMIX, "ATOMIX");
   const height = reader.u53("height");
-  const decisions = Array.from({ length: reader.u32("decision count") }, () => ({
-    txid: reader.bytes(TXID_BYTES, "txid").slice(), phase: reader.u8("phase"), proof: reader.lengthPrefixed("u16", MAX_FRAME_PROOF_BYTES, "proof").slice(),
-  }));
+  const certificate = reader.lengthPrefixed("u16", MAX_FINAL_HEIGHT_CERTIFICATE_BYTES, "certificate").slice();
+  const count = reader.u32("decision count");
+  reader.need(count * ATOMIX_DECISION_MIN.bytes, `${count} decisions`);
+  let proven = false;
+  const decisions: AtomixFrameDecision[] = [];
+  for (let i = 0; i < count; i++) {
+    const txid = reader.bytes(TXID_BYTES, "txid");
+    const phase = reader.u8("phase");
+    const code = readCode(reader);
+    const path = reader.lengthPrefixed("u16", MAX_FRAME_PATH_BYTES, "path");
+    if (code !== "" && path.length === 0) fail("STREAM_BAD_FRAME", `decision ${i}: a verdict without a path`);
+    proven ||= path.length > 0;
+    decisions.push({ txid, phase, code, path });
+  }
   reader.expectEnd("the last decision");
-  return { height, decisions };
+  if (proven !== certificate.length > 0) fail("STREAM_BAD_FRAME", proven ? "paths without their height's certificate" : "a certificate without a path");
+  return { height, certificate, decisions };
 }
 
 export function encodeError(code: string, message: string): Uint8Array<ArrayBuffer> {

@@ -13,7 +13,7 @@
  * client vanishes: src/atomix/coordinator.ts); unlocks of one X with one decision share a txid, so
  * running them twice, or in parallel, changes nothing.
  *
- * API: `signCrossShardTransfer`, `AtomixAccess`, `runCrossShardTransfer`, `unlockFor`, `unlockBatchesFor`,
+ * API: `signCrossShardTransfer`, `AtomixAccess`, `runCrossShardTransfer`, `unlockFor`, `unlockBatchesFor`, `unlockBatchesOfHeight`,
  * `coordinatorShard`, `AtomixReport`.
  */
 import { sameBytes } from "../bytes.js";
@@ -32,7 +32,8 @@ import type { LedgerErrorCode } from "../ledger/errors.js";
 import { MAX_TX_BYTES, TxKind } from "../ledger/kinds/interface.js";
 import { shardOfOwner } from "../ledger/shard.js";
 import type { AtomixPhase } from "./phases.js";
-import { acceptanceParts, encodeCertificate, proofAccepts } from "./proof.js";
+import { acceptanceParts, encodeCertificate, proofAccepts, readProofPath } from "./proof.js";
+import type { PackedMerkleProof } from "../crypto/merkle.js";
 
 /** A signed cross-shard transfer: its encoding, txid and unsigned encoding (what unlocks carry). */
 export interface SignedCrossShardTransfer {
@@ -128,25 +129,58 @@ export interface SettledTransfer {
   readonly proof: Uint8Array;
 }
 
+/** A transfer settled by its lock, with that lock's encoded Merkle path in its height's included tree (an ATOMIX frame's). */
+export interface SettledPath {
+  /** X's unsigned encoding. */
+  readonly unsigned: Uint8Array;
+  readonly path: Uint8Array;
+}
+
+/** Unlock-to-commit batches and, for each, the indices of its transfers among those given. */
+export type UnlockBatches = { readonly bytes: Uint8Array<ArrayBuffer>; readonly members: readonly number[] }[];
+
 /**
  * The unlock-to-commit batches (src/ledger/kinds/atomix-unlock-batch.ts) that commit `settled` in
  * an output shard: transfers settled by one final height of one shard (their proofs share its
- * certificate, else TX_BAD_FIELD), in as few batches as fit `maxBytes` each; `members` lists the
- * indices into `settled` of each batch's transfers. Each batch's multiproof is assembled from the
- * proofs' own paths: nothing is hashed.
+ * certificate, else TX_BAD_FIELD), as `unlockBatchesOfHeight` makes them from that certificate
+ * and the proofs' paths.
  */
-export function unlockBatchesFor(settled: readonly SettledTransfer[], maxBytes = MAX_TX_BYTES): { readonly bytes: Uint8Array<ArrayBuffer>; readonly members: readonly number[] }[] {
+export function unlockBatchesFor(settled: readonly SettledTransfer[], maxBytes = MAX_TX_BYTES): UnlockBatches {
   if (settled.length === 0) return [];
-  const parts = settled.map(({ unsigned, proof }, member) => ({ member, unsigned, ...acceptanceParts(proof) }));
+  const parts = settled.map(({ unsigned, proof }) => ({ unsigned, ...acceptanceParts(proof) }));
   const { head, certified } = parts[0]!;
   const sameHeight = ({ head: other, certified: part }: (typeof parts)[number]) =>
     other.epoch === head.epoch && other.shard === head.shard && other.batch === head.batch && other.height === head.height && other.view === head.view && sameBytes(part, certified);
   if (!parts.every(sameHeight)) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a batch's transfers were settled by one final height: their proofs' certificates differ");
-  const certificate = encodeCertificate(head, certified);
+  return batchesOf(encodeCertificate(head, certified), parts, maxBytes);
+}
+
+/**
+ * The unlock-to-commit batches that commit, in an output shard, transfers one final height settled,
+ * given as that height's final-height certificate and each lock's encoded path (an ATOMIX frame:
+ * one frame, one height, so nothing is compared). Nothing is verified here: a batch whose
+ * certificate or paths are not the height's is refused by the shard. TX_PROOF_MALFORMED for a
+ * malformed path, TX_BAD_FIELD for paths of two tree sizes or one position twice.
+ */
+export function unlockBatchesOfHeight(certificate: Uint8Array, settled: readonly SettledPath[], maxBytes = MAX_TX_BYTES): UnlockBatches {
+  if (settled.length === 0) return [];
+  return batchesOf(certificate, settled.map(({ unsigned, path }) => ({ unsigned, path: readProofPath(path) })), maxBytes);
+}
+
+/**
+ * As few batches under `certificate` as fit `maxBytes` each; `members` lists the indices into
+ * `settled` of each batch's transfers. Each batch's multiproof is assembled from the transfers'
+ * own paths: nothing is hashed.
+ */
+function batchesOf(certificate: Uint8Array, settled: readonly { readonly unsigned: Uint8Array; readonly path: PackedMerkleProof }[], maxBytes: number): UnlockBatches {
+  const parts = settled.map(({ unsigned, path }, member) => ({ member, unsigned, path }));
   parts.sort((a, b) => a.path.index - b.path.index);
+  const size = parts[0]!.path.size;
+  parts.forEach(({ path }, k) => {
+    if (path.size !== size || (k > 0 && path.index === parts[k - 1]!.path.index)) throw new IosError<LedgerErrorCode>("TX_BAD_FIELD", "a batch's paths are of distinct positions in one tree");
+  });
   /** A chunk's batch parts, and the batch's encoded size. */
   const partsOf = (chunk: typeof parts) => {
-    const size = chunk[0]!.path.size;
     const multiproof = encodeMerkleMultiproof({ size, indices: chunk.map((part) => part.path.index), nodes: merkleMultiproofOfPaths(size, chunk.map((part) => part.path)) });
     const crosses = chunk.map((part) => part.unsigned);
     return { crosses, multiproof, bytes: atomixUnlockBatchSize(crosses, certificate.length, multiproof.length) };

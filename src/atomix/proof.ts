@@ -38,8 +38,9 @@
  * epoch's boundary, and the accounts the next epoch carries over).
  *
  * API: `encodeDecisionProof`, `decodeDecisionProof`, `proofAccepts`, `acceptanceParts`, `encodeCertificate`, `verifyDecisionProof`, `verifyInclusionBatch`, `FinalHeightProver`
- * (proofs of one final height's decisions, and its `certificate`; from a replica's height or from
- * its certificate), `verifyFinalHeightCertificate`, `decodeFinalHeightCertificate` (a stored
+ * (proofs of one final height's decisions, their encoded paths alone, and its `certificate`; from a
+ * replica's height or from its certificate), `decisionProofOf` (a proof rebuilt from its height's
+ * certificate and its decision's path: an ATOMIX frame's parts), `readProofPath`, `verifyFinalHeightCertificate`, `decodeFinalHeightCertificate` (a stored
  * certificate, unverified), `certifiedProposalOf`, `CommitteeProofVerifier` (the ledger's
  * DecisionVerifier), `FINAL_CHAIN_DECISIONS` (replaying stored blocks), `committeesOfContext`, `DECISIVE_CODES`.
  */
@@ -202,7 +203,7 @@ function readProofFrame(bytes: Uint8Array): ProofFrame {
   const certifiedAt = reader.at;
   reader.need(CERTIFIED_COMMITTEE_SIZE_AT + 2, "commit certificate");
   const certified = reader.bytes(certifiedPartBytes(readU16(bytes, certifiedAt + CERTIFIED_COMMITTEE_SIZE_AT)), "certified part");
-  const path = decodePath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
+  const path = readProofPath(reader.lengthPrefixed("u16", MAX_DECISION_PROOF_BYTES, "Merkle path"));
   reader.expectEnd("the Merkle path");
   return { accepted: verdict === 1, epoch, shard, batch, height, view, txid, code, certifiedAt, certified, path };
 }
@@ -244,7 +245,8 @@ function decodeCertificate(bytes: Uint8Array): CollectiveSignature {
   }
 }
 
-function decodePath(bytes: Uint8Array): PackedMerkleProof {
+/** An encoded Merkle path read in place (`readMerkleProof`'s rules); TX_PROOF_MALFORMED otherwise. */
+export function readProofPath(bytes: Uint8Array): PackedMerkleProof {
   return malformedAs("Merkle path", () => readMerkleProof(bytes));
 }
 
@@ -314,26 +316,51 @@ export class FinalHeightProver {
 
   /** The proof that this height included the transaction at `index` of `included`. */
   acceptance(index: number): Uint8Array<ArrayBuffer> {
-    const included = this.#includedTxids;
-    this.#included ??= merkleTreeOfPackedLeaves(included, TXID_BYTES);
-    return this.#encode(included.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES), "", this.#included.proof(index));
+    return assembleProof(this.#head, this.#includedTxids.subarray(index * TXID_BYTES, (index + 1) * TXID_BYTES), "", this.#certified, this.acceptancePath(index));
   }
 
   /** The proof that this height excluded entry `index` of `excluded` (a decisive code, or the proof proves nothing). */
   rejection(index: number): Uint8Array<ArrayBuffer> {
     const entry = this.#excludedList[index]!;
+    return assembleProof(this.#head, entry.txid, entry.code, this.#certified, this.rejectionPath(index));
+  }
+
+  /** The encoded path (crypto/merkle.ts `encodeMerkleProof`) `acceptance(index)` carries: what an ATOMIX frame sends beside the height's certificate. */
+  acceptancePath(index: number): Uint8Array {
+    this.#included ??= merkleTreeOfPackedLeaves(this.#includedTxids, TXID_BYTES);
+    return encodeMerkleProof(this.#included.proof(index));
+  }
+
+  /** The encoded path `rejection(index)` carries. */
+  rejectionPath(index: number): Uint8Array {
     this.#excluded ??= merkleTree(this.#excludedList.map(codedTxidLeaf));
-    return this.#encode(entry.txid, entry.code, this.#excluded.proof(index));
+    return encodeMerkleProof(this.#excluded.proof(index));
   }
 
   /** The height's final-height certificate (module doc). */
   certificate(): Uint8Array<ArrayBuffer> {
     return encodeCertificate(this.#head, this.#certified);
   }
+}
 
-  #encode(txid: Uint8Array, code: string, path: MerkleProof): Uint8Array<ArrayBuffer> {
-    return assembleProof(this.#head, txid, code, this.#certified, encodeMerkleProof(path));
-  }
+/** A decision as an ATOMIX frame carries it beside its height's certificate: no head, no certified part. */
+export interface CertifiedDecision {
+  readonly txid: Uint8Array;
+  /** "" accepted, else the kernel's refusal code. */
+  readonly code: string;
+  /** The encoded Merkle path (`FinalHeightProver.acceptancePath` / `rejectionPath`). */
+  readonly path: Uint8Array;
+}
+
+/**
+ * The proof of `decision` rebuilt from its height's final-height certificate: byte for byte what
+ * `FinalHeightProver.acceptance` / `rejection` cut (the same head, certified part and path).
+ * Nothing is verified (`verifyDecisionProof` does); TX_PROOF_MALFORMED for a malformed
+ * certificate, a txid not of 32 bytes or a code over 255 bytes.
+ */
+export function decisionProofOf(certificate: Uint8Array, decision: CertifiedDecision): Uint8Array<ArrayBuffer> {
+  const { certified, ...head } = readCertificateHead(certificate);
+  return assembleProof(head, decision.txid, decision.code, certified, decision.path);
 }
 
 /** What a final-height certificate proves. */

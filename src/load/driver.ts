@@ -10,7 +10,7 @@
  *     connection sends {"op":"subscribe"} before anything is submitted, so no confirmation can be
  *     missed (every connection stays subscribed: any validator of a shard may announce its events);
  *     ATOMIX frames come from f + 1 validators of each shard only, at least two (`atomixSourceCount`:
- *     one is honest; every validator sends the same frame, which costs it a proof cut per lock):
+ *     one is honest; every validator sends the same frame, which costs it a path cut per lock):
  *     the others subscribe with "atomix": false, and when a source's stream goes down or its
  *     endpoint leaves the shard, the next live connection of the shard takes its place;
  *  2. submit, for `durationMs` or until the set is exhausted (a transfer still held for its input
@@ -67,8 +67,10 @@
  * optimistic confirmation arrived at all.
  * Cross-shard transfers (Atomix, white paper §6; `ios load --cross-shard R`) go to their input
  * shard like any transfer; once final there, the input shard's validators announce its proof in
- * an ATOMIX frame, the driver sends the unlock-to-commit to every other shard the transfer touches
- * over the same streams (to the sender's shard too when its lock only locked: the workload's
+ * an ATOMIX frame (the height's certificate once, each lock's path), the driver sends the
+ * unlock-to-commit to every other shard the transfer touches over the same streams (batches of
+ * the height's settled transfers, built from the certificate and the paths; a single unlock, its
+ * proof rebuilt, only when needed), to the sender's shard too when its lock only locked (the workload's
  * transfers have one input shard, whose lock settles them), and counts the transfer final when
  * it is committed in all; an unlock sent to an endpoint that then leaves the target shard is sent
  * again like a transfer. A transfer spending a cross-shard transfer's change follows it at once
@@ -121,8 +123,8 @@ import {
   encodeSubmission,
   type ConfirmationBatch,
 } from "../api/stream-codec.js";
-import { unlockBatchesFor, unlockFor, type SettledTransfer } from "../atomix/client.js";
-import { proofAccepts } from "../atomix/proof.js";
+import { unlockBatchesOfHeight, unlockFor, type SettledPath } from "../atomix/client.js";
+import { decisionProofOf, proofAccepts } from "../atomix/proof.js";
 import { atomixUnlockTxid } from "../ledger/kinds/atomix-unlock.js";
 import { LEDGER_ERROR_CODES } from "../ledger/errors.js";
 import { encodeAtomixPhase } from "../atomix/phases.js";
@@ -787,7 +789,9 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       if (flows.has(position)) return;
       void client.atomix(txid).then((atomix) => {
         if (!current() || flows.has(position) || atomix.shard !== set.shard(position) || atomix.proof === undefined) return;
-        if (atomix.phase === "locked" || atomix.phase === "committed") settle(() => startUnlock(position, new Uint8Array(Buffer.from(atomix.proof!, "hex")), atomix.phase === "committed"));
+        if (atomix.phase !== "locked" && atomix.phase !== "committed") return;
+        const proof = new Uint8Array(Buffer.from(atomix.proof, "hex"));
+        settle(() => startUnlock(position, { accepted: proofAccepts(proof), proof: () => proof }, atomix.phase === "committed"));
       }, ignore);
     }, ignore);
   };
@@ -841,30 +845,31 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
   };
 
   /**
-   * X decided in its input shard, as an ATOMIX frame of one of its validators says with the proof:
-   * send the unlock to every shard X touches that needs one — all of them after a lock, the
-   * others when the lock settled X there (its only input shard: the change exists already).
+   * X decided in its input shard, as an ATOMIX frame of one of its validators says with the proof
+   * (built when first needed): send the unlock to every shard X touches that needs one — all of
+   * them after a lock, the others when the lock settled X there (its only input shard: the change
+   * exists already). With `batch`, X settled by its lock goes to it (its height's batches) instead.
    */
-  const startUnlock = (position: number, proof: Uint8Array, settled: boolean, batched?: SettledTransfer[]): void => {
+  const startUnlock = (position: number, lock: { readonly accepted: boolean; readonly proof: () => Uint8Array }, settled: boolean, batch?: (unsigned: Uint8Array) => void): void => {
     const now = performance.now();
     metrics.crossPhase("locked", dueAt[position]!, now);
     const tx = set.tx(position);
     const unsigned = tx.subarray(0, scanTransaction(tx).unsignedEnd);
     const sender = set.shard(position);
-    if (!proofAccepts(proof)) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${sender}'s proof for ${toHex(set.txid(position))} does not commit it`);
+    if (!lock.accepted) throw new IosError<LoadErrorCode>("LOAD_STREAM_ERROR", `shard ${sender}'s proof for ${toHex(set.txid(position))} does not commit it`);
     metrics.crossPhase("proven", dueAt[position]!, now);
     let single: Uint8Array | undefined;
-    const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, shardCount)), unlock: () => (single ??= unlockFor(unsigned, new Map([[sender, proof]]), shardCount)!.bytes), sentTo: new Map() };
+    const flow: CrossFlow = { pending: new Set(crossShardTransferShards(unsigned, shardCount)), unlock: () => (single ??= unlockFor(unsigned, new Map([[sender, lock.proof()]]), shardCount)!.bytes), sentTo: new Map() };
     flows.set(position, flow);
     // Its own unlock's txid whether or not it is sent: a watcher's unlock of X is that transaction.
     unlockPositions.set(key32(atomixUnlockTxid(TxKind.AtomixUnlockCommit, unsigned)), position);
     if (settled) unlockFinal(position, sender, now);
-    if (settled && batched !== undefined) batched.push({ unsigned, proof });
+    if (settled && batch !== undefined) batch(unsigned);
     else for (const target of flow.pending) routeUnlock({ position, target, bytes: flow.unlock() });
   };
 
-  /** Sends the unlock batches of transfers one final height settled, one set per shard that still needs their commit. */
-  const sendBatches = (positions: readonly number[], settled: readonly SettledTransfer[]): void => {
+  /** Sends the unlock batches of transfers one final height settled (its certificate, their paths), one set per shard that still needs their commit. */
+  const sendBatches = (positions: readonly number[], certificate: Uint8Array, settled: readonly SettledPath[]): void => {
     const byTarget = new Map<number, number[]>();
     positions.forEach((position, i) => {
       for (const target of flows.get(position)?.pending ?? []) {
@@ -874,11 +879,11 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
       }
     });
     for (const [target, members] of byTarget) {
-      let batches: ReturnType<typeof unlockBatchesFor>;
+      let batches: ReturnType<typeof unlockBatchesOfHeight>;
       try {
-        batches = unlockBatchesFor(members.map((i) => settled[i]!));
+        batches = unlockBatchesOfHeight(certificate, members.map((i) => settled[i]!));
       } catch (error) {
-        // Proofs that do not share one height's certificate (a frame no honest validator sends): each transfer's own unlock goes.
+        // Paths that do not make one multiproof (a frame no honest validator sends): each transfer's own unlock goes.
         if (!hasCodeIn(error, LEDGER_ERROR_CODES)) throw error;
         unbatch(members.map((i) => positions[i]!), target);
         continue;
@@ -893,7 +898,7 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
 
   /**
    * (shard, height) of the ATOMIX frames read: every validator of a shard sends the same frame for
-   * a final height (its decisions and proofs are the height's), so the first is read and the
+   * a final height (its decisions and paths are the height's), so the first is read and the
    * others are dropped unread (at a 50 % mix a frame holds ~1,000 decisions, five times over).
    */
   const atomixHeightsRead = new Set<string>();
@@ -902,22 +907,26 @@ export async function runLoad(options: DriverOptions): Promise<LoadRun> {
     const heightKey = `${shard}:${height}`;
     if (atomixHeightsRead.has(heightKey)) return;
     atomixHeightsRead.add(heightKey);
-    // Transfers this height settled by their locks: committed elsewhere by batches, not one unlock each.
+    const { certificate, decisions } = decodeAtomix(frame);
+    // Transfers this height settled by their locks: committed elsewhere by batches of its certificate and their paths, not one unlock each.
     const settledPositions: number[] = [];
-    const settled: SettledTransfer[] = [];
-    for (const { txid, phase, proof } of decodeAtomix(frame).decisions) {
+    const settled: SettledPath[] = [];
+    for (const decision of decisions) {
+      const { txid, phase, code, path } = decision;
       const position = positionOfTxid.get(txid);
-      // The sender's shard's lock decision (it carries the proof): locked, or committed by the lock itself.
-      if ((phase !== LOCKED_PHASE && phase !== COMMITTED_PHASE) || proof.length === 0 || !isOpen(position) || !isCross(position) || flows.has(position)) continue;
+      // The sender's shard's lock decision (it carries the path): locked, or committed by the lock itself.
+      if ((phase !== LOCKED_PHASE && phase !== COMMITTED_PHASE) || path.length === 0 || !isOpen(position) || !isCross(position) || flows.has(position)) continue;
       if (shard !== set.shard(position)) continue;
+      // The whole proof only for a single unlock: the lock's own, or a batch's fallback.
+      const lock = { accepted: code === "", proof: () => decisionProofOf(certificate, decision) };
       if (phase !== COMMITTED_PHASE) {
-        startUnlock(position, proof, false);
+        startUnlock(position, lock, false);
         continue;
       }
-      startUnlock(position, proof, true, settled);
+      startUnlock(position, lock, true, (unsigned) => settled.push({ unsigned, path }));
       settledPositions.push(position);
     }
-    sendBatches(settledPositions, settled);
+    sendBatches(settledPositions, certificate, settled);
   };
 
   /** An unlock final in `shard`: the sender's shard releases the held spends of the change; all shards make X final. */

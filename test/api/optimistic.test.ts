@@ -194,7 +194,7 @@ describe("ATOMIX frames on the client API", () => {
     const without = await openClient([{ op: "subscribe", atomix: false }]);
     const turned = await openClient([{ op: "subscribe", atomix: false }, { op: "subscribe", atomix: true }]);
     const bad = await openClient([{ op: "subscribe", atomix: "no" }, { op: "unsubscribe", atomix: false }]);
-    const batch = { height: 9, decisions: [{ txid: new Uint8Array(randomBytes(32)), phase: 1, proof: new Uint8Array(randomBytes(40)) }] };
+    const batch = { height: 9, certificate: new Uint8Array(randomBytes(60)), decisions: [{ txid: new Uint8Array(randomBytes(32)), phase: 1, code: "MISSING_INPUT", path: new Uint8Array(randomBytes(40)) }] };
     backend.announceAtomix(batch);
     for (const client of [all, without, turned, bad]) await client.sync();
     assert.deepEqual(all.of(FRAME_ATOMIX), [encodeAtomix(batch)]);

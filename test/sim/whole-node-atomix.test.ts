@@ -16,7 +16,7 @@ import { atomixUnlockTxid } from "../../src/ledger/kinds/atomix-unlock.js";
 import { runCrossShardTransfer, signCrossShardTransfer, unlockBatchesFor, unlockFor, type SignedCrossShardTransfer } from "../../src/atomix/client.js";
 import { decodeAtomixUnlockBatch } from "../../src/ledger/kinds/atomix-unlock-batch.js";
 import { transactionIdOfEncoding } from "../../src/ledger/kinds/registry.js";
-import { CommitteeProofVerifier, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
+import { CommitteeProofVerifier, decisionProofOf, decodeDecisionProof, verifyDecisionProof, committeesOfContext } from "../../src/atomix/proof.js";
 import { atomixAccess, caseSeeds, pobCluster, WHOLE_NODE } from "./pob-cluster.js";
 import { ATOMIX_MESSAGES, rankedMembers } from "../../src/atomix/watcher.js";
 import { ATOMIX_GRACE_MS, ATOMIX_RETRY_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
@@ -175,12 +175,12 @@ describe("Atomix between whole PoB validators", () => {
     const x = make(a1!, b0!);
     const y = make(b1!, b1!);
     await nodes.advance(500);
-    // The proofs each replica cut from its own final height at commit (its ATOMIX frames: what the store held before issue 13).
+    // The proofs each replica cut from its own final height at commit, rebuilt from its ATOMIX frames (the certificate once, each lock's path): what the store held before issue 13.
     const framed = new Map<string, Uint8Array>();
     for (let shard = 0; shard < WHOLE_NODE.shards; shard++) {
       nodes.replicas(shard).forEach((node, k) => {
         (node.driver as PobShardConsensus).onAtomix((batch) => {
-          for (const { txid, proof } of batch.decisions) if (proof.length > 0) framed.set(`${shard}/${k}/${toHex(txid)}`, proof);
+          for (const decision of batch.decisions) if (decision.path.length > 0) framed.set(`${shard}/${k}/${toHex(decision.txid)}`, decisionProofOf(batch.certificate, decision));
         });
       });
     }

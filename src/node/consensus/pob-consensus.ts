@@ -208,7 +208,8 @@ export interface BatchRun {
 /** A joiner's signed request to be swapped in (src/epoch/transepoch/swap.ts SWAP_REQUEST), sent on the lane of the batch before its own. */
 export const SWAP_REQUEST = messageType("consensus", 0x18);
 
-const NO_PROOF = new Uint8Array(0);
+/** An ATOMIX frame's empty certificate, and the empty path of a decision that is not a lock decision. */
+const NONE = new Uint8Array(0);
 
 /**
  * A client finishes its cross-shard transfer in a few final heights (p50 about 5 s on a saturated
@@ -1056,12 +1057,20 @@ export class PobShardConsensus implements ShardDriver {
       // The unlocks-to-commit applied here, told to their transfers' other input shards (src/atomix/watcher.ts, notice).
       this.atomix?.noticeCommitted(outcome.atomix, outcome.includedTransactions);
       if (atomix.length > 0 && this.#atomixListeners.size > 0) {
-        // Cut only if a listener reads them (the API server, when a stream subscribed): a validator nobody streams from cuts no proof.
+        // Cut only if a listener reads them (the API server, when a stream subscribed): a validator nobody streams from cuts no path.
+        // The height's certificate once, each lock decision's verdict and path: no proof is assembled.
+        let certificate: Uint8Array | undefined;
         let decisions: AtomixBatch["decisions"] | undefined;
         const batch: AtomixBatch = {
           height: committed.height,
+          get certificate() {
+            return (certificate ??= atomix.some((write) => write.decided === true) ? proverOf().certificate() : NONE);
+          },
           get decisions() {
-            return (decisions ??= outcome.atomix.map((decision, i) => ({ txid: decision.crossTxid, phase: atomix[i]!.phase, proof: atomix[i]!.decided === true ? decisionProof(outcome, decision, proverOf()) : NO_PROOF })));
+            return (decisions ??= outcome.atomix.map((decision, i) => {
+              const { phase, decided } = atomix[i]!;
+              return { txid: decision.crossTxid, phase, ...(decided === true ? lockDecisionPath(outcome, decision, proverOf()) : { code: "", path: NONE }) };
+            }));
           },
         };
         for (const listener of this.#atomixListeners) listener(batch);
@@ -1122,12 +1131,12 @@ export class PobShardConsensus implements ShardDriver {
   }
 }
 
-/** The proof of a lock decision of this height (src/atomix/proof.ts), for the stream's ATOMIX frames. */
-function decisionProof(outcome: FinalOutcome, decision: AtomixDecision, prover: FinalHeightProver): Uint8Array {
-  if (decision.phase !== "refused") return prover.acceptance(includedPosition(outcome, decision));
+/** The verdict and encoded Merkle path of a lock decision of this height (src/atomix/proof.ts), for the stream's ATOMIX frames. */
+function lockDecisionPath(outcome: FinalOutcome, decision: AtomixDecision, prover: FinalHeightProver): { readonly code: string; readonly path: Uint8Array } {
+  if (decision.phase !== "refused") return { code: "", path: prover.acceptancePath(includedPosition(outcome, decision)) };
   const index = outcome.excluded.findIndex((entry) => sameBytes(entry.txid, decision.txid) && DECISIVE_CODES.has(entry.code));
   invariant(index >= 0, "a refused lock is excluded with the kernel's code");
-  return prover.rejection(index);
+  return { code: outcome.excluded[index]!.code, path: prover.rejectionPath(index) };
 }
 
 /** Where an applied decision's transaction is among the outcome's included ones (AtomixDecision.position). */
