@@ -63,7 +63,8 @@ export interface AtomixDecision {
   readonly position?: number;
   /**
    * The shard's stored phases held nothing for X when this height looked it up: the store writes
-   * the new phase without reading X's entry back (StoredBlock `atomix`). Absent: unknown, read.
+   * the new phase without reading X's entry back (StoredBlock `atomix`). False or absent: not
+   * known to be fresh, so read.
    */
   readonly fresh?: boolean;
 }

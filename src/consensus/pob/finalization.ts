@@ -820,7 +820,7 @@ export class PobValidator {
             return;
           }
           work.atomixPhases.set(crossTxid, phase);
-          work.atomix.push({ crossTxid, txid, phase, ...(applied ? { position: position - 1 } : {}), ...(fresh[i] ? { fresh: true } : {}) });
+          work.atomix.push({ crossTxid, txid, phase, ...(applied ? { position: position - 1 } : {}), fresh: fresh[i]! });
         });
       }
     }
