@@ -7,7 +7,8 @@
  *  1. load: the H9 driver (src/load/driver.ts) drives the devnet, closed loop at a window that
  *     saturates it, or open loop at a rate well below saturation;
  *  2. measure: after WARMUP_MS of load, each validator process's CPU time (user + system, from
- *     /proc/<pid>/stat: every thread, the verifier workers included) and its
+ *     /proc/<pid>/stat: every thread, the verifier workers included; its main thread's apart, from
+ *     /proc/<pid>/task/<pid>/stat) and its
  *     `ios_pipeline_finalized_total` (GET /metrics: transactions final in its shard's committed
  *     blocks, as this replica applied them) are read; submission goes on for MEASURE_MS, and
  *     they are read again once the driver has drained (every submitted transaction final or
@@ -31,6 +32,7 @@
  *   CPU_ROLE_KEEP=1     keep the devnets' directories (logs, load reports);
  *   CPU_ROLE_NODE_ARGS  extra Node/V8 flags for every validator, space-separated (e.g.
  *                       "--max-semi-space-size=64"), written into the results;
+ *   BENCH_V8_THREADS    on|off: V8 background threads in every validator (default: the launcher's, bench/v8-threads.ts);
  *   CPU_ROLE_LABEL      a name for the run, written into the results with the load average at
  *                       the start (the machine is shared: the figures mean little without it);
  *   CPU_ROLE_PROFILE=DIR  every validator i writes `--cpu-prof` profiles into DIR/<shape>-v<i>,
@@ -43,7 +45,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ed25519Verifier, type SignatureItem } from "../src/crypto/ed25519.js";
 import { packSignatureBatch } from "../src/crypto/signature-batch.js";
-import { startDevnet, type Devnet, type League } from "../src/devnet/launcher.js";
+import { startDevnet, v8BackgroundThreadsByDefault, type Devnet, type League } from "../src/devnet/launcher.js";
 import { IosError } from "../src/errors.js";
 import { runDevnetLoad } from "../src/devnet/session.js";
 import { packTransactions, validateStateless } from "../src/ledger/stateless.js";
@@ -53,6 +55,7 @@ import { BATCH_TXS } from "../src/node/pipeline.js";
 import { WORKER_KEY_CACHE_SIZE } from "../src/node/pool/interface.js";
 import { PiscinaVerifierPool } from "../src/node/pool/verify-pool.js";
 import { median } from "./stats.js";
+import { v8ThreadsFromEnv } from "./v8-threads.js";
 
 const RUNS = Number(process.env.CPU_ROLE_RUNS ?? 1);
 const MEASURE_MS = Number(process.env.CPU_ROLE_SECONDS ?? 8) * 1000;
@@ -90,13 +93,15 @@ else console.log(`devnets under ${root}`);
 
 interface Reading {
   readonly cpuMs: number;
+  /** The main thread's share of it (/proc/<pid>/task/<pid>): the rest is V8's GC and compiler threads, the verifier workers, libuv. */
+  readonly mainThreadMs: number;
   readonly finalized: number;
   /** Blocks committed (ios_pipeline_blocks_total): final heights, whose fixed costs the transactions share. */
   readonly blocks: number;
 }
 
-function cpuMsOf(pid: number): number {
-  const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+function cpuMsOf(pid: number, thread?: number): number {
+  const stat = parseProcStat(readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, "utf8"));
   return ((stat.utimeTicks + stat.stimeTicks) * 1000) / clockTicksPerSecond();
 }
 
@@ -114,7 +119,7 @@ async function readAll(devnet: Devnet): Promise<Reading[]> {
   return Promise.all(
     devnet.manifest.validators.map(async (v) => {
       const [finalized, blocks] = await countersOf(v.http, ["ios_pipeline_finalized_total", "ios_pipeline_blocks_total"]);
-      return { finalized: finalized!, blocks: blocks!, cpuMs: cpuMsOf(v.pid) };
+      return { finalized: finalized!, blocks: blocks!, cpuMs: cpuMsOf(v.pid), mainThreadMs: cpuMsOf(v.pid, v.pid) };
     }),
   );
 }
@@ -139,6 +144,7 @@ async function launch(dir: string, shape: string): Promise<Devnet> {
         dir: join(dir, `attempt-${attempt}`),
         seed: "cpu-role",
         accounts: ACCOUNTS,
+        ...v8ThreadsFromEnv(),
         nodeArgs: (i) => [...NODE_ARGS, ...(PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : [])],
       });
     } catch (error) {
@@ -159,11 +165,19 @@ interface ValidatorRow {
   /** Final heights committed in the window. */
   readonly heights: number;
   readonly cpuUsPerFinalTx: number;
+  /** The main thread's part of cpuUsPerFinalTx. */
+  readonly mainThreadUsPerFinalTx: number;
   /** The same less its idle rate over the window: what the transactions themselves cost. */
   readonly aboveIdleUsPerFinalTx: number;
 }
 
-async function measureShape(shape: (typeof SHAPES)[number], run: number): Promise<{ validators: ValidatorRow[]; finalTps: number; set: LoadSet; monotonicUs: { start: number; end: number } }> {
+/** The load's latency over the whole run (warm-up included), p50 in ms: what the CPU figures came with. */
+interface RunLatency {
+  readonly finalP50Ms: number;
+  readonly optimisticP50Ms: number;
+}
+
+async function measureShape(shape: (typeof SHAPES)[number], run: number): Promise<{ validators: ValidatorRow[]; finalTps: number; latency: RunLatency; set: LoadSet; monotonicUs: { start: number; end: number } }> {
   const dir = join(root, `${shape.name}-${run}`);
   const devnet = await launch(dir, shape.name);
   try {
@@ -183,7 +197,7 @@ async function measureShape(shape: (typeof SHAPES)[number], run: number): Promis
     // Submission ends MEASURE_MS later; the window closes when the driver has drained (every
     // submitted transaction final or rejected, or its drain timeout): a shard that finalizes in
     // bursts (a slow BFT view on a starved machine) has its burst counted with the work it took.
-    await load;
+    const { run: loadRun } = await load;
     const after = await readAll(devnet);
     const wallMs = performance.now() - start;
     // The window on the monotonic clock a .cpuprofile's startTime and endTime use (µs), to cut profiles to it.
@@ -202,11 +216,14 @@ async function measureShape(shape: (typeof SHAPES)[number], run: number): Promis
         finalTxs,
         heights,
         cpuUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round((cpuMs * 1000 * 10) / finalTxs) / 10,
+        mainThreadUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round(((after[i]!.mainThreadMs - before[i]!.mainThreadMs) * 1000 * 10) / finalTxs) / 10,
         aboveIdleUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round((loadMs * 1000 * 10) / finalTxs) / 10,
       };
     });
     const finalTps = [0, 1].reduce((sum, shard) => sum + median(validators.filter((v) => v.shard === shard).map((v) => v.finalTxs)), 0) / (wallMs / 1000);
-    return { validators, finalTps: Math.round(finalTps), set, monotonicUs };
+    const { latency: measured } = loadRun.report.metrics;
+    const latency = { finalP50Ms: Math.round(measured.final.p50Ms), optimisticP50Ms: Math.round(measured.optimistic.p50Ms) };
+    return { validators, finalTps: Math.round(finalTps), latency, set, monotonicUs };
   } finally {
     await devnet.stop();
   }
@@ -253,23 +270,23 @@ async function signatureCost(set: LoadSet): Promise<{ batchSize: number; signatu
 }
 
 const roleOf = (league: League) => (league === "believable" ? "producer" : "normal");
-const samples: { shape: string; run: number; finalTps: number; validators: ValidatorRow[]; signature: Awaited<ReturnType<typeof signatureCost>>; monotonicUs: { start: number; end: number } }[] = [];
+const samples: { shape: string; run: number; finalTps: number; latency: RunLatency; validators: ValidatorRow[]; signature: Awaited<ReturnType<typeof signatureCost>>; monotonicUs: { start: number; end: number } }[] = [];
 if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
 const SHAPE_FILTER = process.env.CPU_ROLE_SHAPES?.split(",");
 const shapes = SHAPES.filter((s) => SHAPE_FILTER === undefined || SHAPE_FILTER.includes(s.name));
 for (let run = 0; run < RUNS; run++) {
   for (const shape of shapes) {
-    const { validators, finalTps, set, monotonicUs } = await measureShape(shape, run);
+    const { validators, finalTps, latency, set, monotonicUs } = await measureShape(shape, run);
     // Measured right after the devnet stopped, so the machine's state is the run's.
     const signature = await signatureCost(set);
-    samples.push({ shape: shape.name, run, finalTps, validators, signature, monotonicUs });
+    samples.push({ shape: shape.name, run, finalTps, latency, validators, signature, monotonicUs });
     const perRole = (role: string) => median(validators.filter((v) => roleOf(v.league) === role).map((v) => v.cpuUsPerFinalTx).filter(Number.isFinite));
     console.log(
-      `${shape.name} run ${run}: ${finalTps} final tx/s; µs CPU per final tx: producer ${perRole("producer").toFixed(1)}, normal ${perRole("normal").toFixed(1)}; ` +
+      `${shape.name} run ${run}: ${finalTps} final tx/s (p50 final ${latency.finalP50Ms} ms, optimistic ${latency.optimisticP50Ms} ms); µs CPU per final tx: producer ${perRole("producer").toFixed(1)}, normal ${perRole("normal").toFixed(1)}; ` +
         `signature ${signature.poolUs} µs (pool), ${signature.kernelUs} µs (kernel)`,
     );
     for (const v of validators) {
-      console.log(`  validator ${v.index} (shard ${v.shard}, ${v.league}): ${v.cpuPercent}% CPU (idle ${v.idleCpuPercent}%), ${v.finalTxs} final in ${v.heights} heights, ${v.cpuUsPerFinalTx} µs/tx (${v.aboveIdleUsPerFinalTx} above idle)`);
+      console.log(`  validator ${v.index} (shard ${v.shard}, ${v.league}): ${v.cpuPercent}% CPU (idle ${v.idleCpuPercent}%), ${v.finalTxs} final in ${v.heights} heights, ${v.cpuUsPerFinalTx} µs/tx (${v.aboveIdleUsPerFinalTx} above idle, ${v.mainThreadUsPerFinalTx} on the main thread)`);
     }
   }
 }
@@ -288,9 +305,12 @@ const summary = shapes.map(({ name }) => {
   return {
     shape: name,
     finalTps: median(runs.map((s) => s.finalTps)),
+    finalP50Ms: median(runs.map((s) => s.latency.finalP50Ms)),
+    optimisticP50Ms: median(runs.map((s) => s.latency.optimisticP50Ms)),
     txPerHeight: ofRole("normal", (v) => (v.heights === 0 ? Number.NaN : v.finalTxs / v.heights)),
     producerUsPerTx: producerUs,
     normalUsPerTx: normalUs,
+    mainThreadUsPerTx: { producer: ofRole("producer", (v) => v.mainThreadUsPerFinalTx), normal: ofRole("normal", (v) => v.mainThreadUsPerFinalTx) },
     aboveIdleUsPerTx: { producer: aboveIdle("producer"), normal: aboveIdle("normal") },
     signatureUs: { pool: poolUs, kernel: kernelUs },
     producerToSignature: { pool: Math.round((producerUs / poolUs) * 100) / 100, kernel: Math.round((producerUs / kernelUs) * 100) / 100 },
@@ -300,7 +320,7 @@ const summary = shapes.map(({ name }) => {
 for (const s of summary) {
   console.log(
     `${s.shape}: producer ${s.producerUsPerTx} µs/tx = ${s.producerToSignature.pool}× the signature (${s.signatureUs.pool} µs with the hop; goal ≤ ${GOAL_PRODUCER_RATIO}×), ` +
-      `normal ${s.normalUsPerTx} µs/tx (goal ≤ ${GOAL_NORMAL_US}), ${s.finalTps} final tx/s, ${s.txPerHeight} tx per height`,
+      `normal ${s.normalUsPerTx} µs/tx (goal ≤ ${GOAL_NORMAL_US}); on the main thread ${s.mainThreadUsPerTx.producer} and ${s.mainThreadUsPerTx.normal}; ${s.finalTps} final tx/s (p50 final ${s.finalP50Ms} ms, optimistic ${s.optimisticP50Ms} ms), ${s.txPerHeight} tx per height`,
   );
 }
 writeFileSync(
@@ -310,6 +330,7 @@ writeFileSync(
       benchmark: "cpu-role",
       ...(LABEL === undefined ? {} : { label: LABEL }),
       ...(NODE_ARGS.length === 0 ? {} : { nodeArgs: NODE_ARGS }),
+      v8BackgroundThreads: v8ThreadsFromEnv().v8BackgroundThreads ?? v8BackgroundThreadsByDefault(10),
       machine: { cores: availableParallelism(), node: process.version, loadAverageAtStart: LOAD_AT_START },
       devnet: { shards: 2, validatorsPerShard: 5, believable: 1, samplingProbability: 0.1, accounts: ACCOUNTS },
       window: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, runs: RUNS },

@@ -13,18 +13,21 @@
  * launcher) and sums its self time by function and by source file: where a validator's time goes.
  * Targets of the issue: ≥ 10,000 final tx/s, optimistic p50 ≤ 100 ms, final p50 ≤ 1 s; and (issue 16)
  * steadiness: the 10th percentile of the per-second final tx/s under full load ≥ 0.8× its median.
- * Results: bench/results/devnet.json. DEVNET_BENCH_SECONDS sets each run's length (default 10).
+ * Results: bench/results/devnet.json. DEVNET_BENCH_SECONDS sets each run's length (default 10),
+ * DEVNET_BENCH_OUT the results file, BENCH_V8_THREADS=on|off the validators' V8 background threads
+ * (default: the launcher's, bench/v8-threads.ts).
  * Not benny: one run is seconds of a whole network, not a function to sample thousands of times.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { startDevnet, type Devnet } from "../src/devnet/launcher.js";
+import { startDevnet, v8BackgroundThreadsByDefault, type Devnet } from "../src/devnet/launcher.js";
 import { runDevnetLoad, summaryLines, type DevnetLoadResult } from "../src/devnet/session.js";
 import { generateLoad } from "../src/load/workload.js";
 import { steadiness } from "./stats.js";
+import { v8ThreadsFromEnv } from "./v8-threads.js";
 
-const RESULTS_FILE = "bench/results/devnet.json";
+const RESULTS_FILE = process.env.DEVNET_BENCH_OUT ?? "bench/results/devnet.json";
 const SECONDS = Number(process.env.DEVNET_BENCH_SECONDS ?? 10);
 /**
  * Shapes and windows. Transfers signed per second of load sit above the highest rate seen for the
@@ -47,7 +50,7 @@ process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 
 let runs = 0;
 async function launch(validatorsPerShard: number, nodeArgs?: (i: number) => readonly string[]): Promise<Devnet> {
-  const devnet = await startDevnet({ shards: 2, validatorsPerShard, believable: 1, dir: join(root, `run-${runs++}`), seed: "bench", accounts: ACCOUNTS, ...(nodeArgs === undefined ? {} : { nodeArgs }) });
+  const devnet = await startDevnet({ shards: 2, validatorsPerShard, believable: 1, dir: join(root, `run-${runs++}`), seed: "bench", accounts: ACCOUNTS, ...v8ThreadsFromEnv(), ...(nodeArgs === undefined ? {} : { nodeArgs }) });
   if (!devnet.consensus) {
     await devnet.stop();
     throw new Error(`the validators of a shard did not agree on their first block (${validatorsPerShard} per shard): nothing to measure`);
@@ -201,7 +204,10 @@ writeFileSync(
     {
       benchmark: "devnet",
       machine: { cores: (await import("node:os")).availableParallelism(), node: process.version },
-      devnet: { shards: 2, shapes: SHAPES, accounts: ACCOUNTS, secondsPerRun: SECONDS },
+      devnet: {
+        shards: 2, shapes: SHAPES, accounts: ACCOUNTS, secondsPerRun: SECONDS,
+        v8BackgroundThreads: SHAPES.map(({ validatorsPerShard }) => ({ validatorsPerShard, on: v8ThreadsFromEnv().v8BackgroundThreads ?? v8BackgroundThreadsByDefault(2 * validatorsPerShard) })),
+      },
       targets: { endToEndTps: TARGET_TPS, finalP50Ms: TARGET_FINAL_P50_MS, optimisticP50Ms: TARGET_OPTIMISTIC_P50_MS },
       best,
       runs: rows,

@@ -5,7 +5,7 @@
  */
 import { IosError } from "../errors.js";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { LoadMode } from "../load/driver.js";
 import type { LoadReport } from "../load/report.js";
@@ -56,6 +56,11 @@ function describeDevnet(devnet: Devnet, io: Output): void {
   for (const v of m.validators) io.out(`  validator ${v.index}  shard ${v.shard}  ${v.league}  pid ${v.pid}  ${v.http}  log ${v.log}`);
   io.out(`data: ${m.dir} (genesis ${m.genesis}, manifest ${join(m.dir, "devnet.json")})`);
   io.out(`logs: ${m.logs}`);
+  io.out(
+    m.v8BackgroundThreads
+      ? "V8 background threads: on"
+      : `V8 background threads: off (--single-threaded: ${m.validators.length} validator(s) on ${availableParallelism()} core(s), where they would only compete for the cores)`,
+  );
   const mode = consensusModeOf(m);
   if (mode === "pob") {
     const normal = m.validatorsPerShard - m.believable;

@@ -9,7 +9,9 @@
  *     (`deriveTestAccounts(seed, accounts)`) and, after them, reserve accounts of which one per
  *     shard becomes that shard's "probe" (below), so the workload's balances are untouched.
  *  2. launch: one OS process per validator, `node --import parent-watch.js dist/src/cli/main.js
- *     node --config FILE`, stdout and stderr appended to logs/validator-<i>.log. The preloaded
+ *     node --config FILE` (with `--single-threaded` when the validators are at least as many as
+ *     the cores: `v8BackgroundThreadsByDefault`), stdout and stderr appended to
+ *     logs/validator-<i>.log. The preloaded
  *     parent watch makes a validator stop itself when the launcher disappears (no orphans, even
  *     after SIGKILL); `stop()` and a SIGINT/SIGTERM of the CLI stop them explicitly.
  *  3. ready: GET /v1/status on every validator until it answers.
@@ -58,6 +60,7 @@ import { TxKind, encodeTransaction, signTransaction } from "../ledger/transactio
 import type { CpuProcess } from "../load/metrics.js";
 import { IosError, check } from "../errors.js";
 import type { DevnetErrorCode } from "./errors.js";
+import { SINGLE_THREADED_V8 } from "../runtime/worker-exec-argv.js";
 
 export const MANIFEST_FILE = "devnet.json";
 export const MANIFEST_SCHEMA = "ioschain.devnet/1";
@@ -108,6 +111,13 @@ export interface DevnetOptions {
   readonly maxPendingTxs?: number;
   /** Extra Node flags for validator i (e.g. ["--cpu-prof", "--cpu-prof-dir", DIR]). */
   readonly nodeArgs?: (validator: number) => readonly string[];
+  /**
+   * Whether each validator's V8 runs its background threads (concurrent compilation, parallel and
+   * concurrent GC); false starts every validator with `--single-threaded`. Default
+   * `v8BackgroundThreadsByDefault(validators)`: off when the validators are at least as many as
+   * the machine's cores.
+   */
+  readonly v8BackgroundThreads?: boolean;
   /** How long validators may take to answer and to finalize their first block; default 60 s. */
   readonly readyTimeoutMs?: number;
 }
@@ -186,6 +196,8 @@ export interface DevnetManifest {
   readonly genesis: string;
   readonly logs: string;
   readonly launcherPid: number;
+  /** Whether the validators run V8's background threads (false: `--single-threaded`; DevnetOptions `v8BackgroundThreads`). */
+  readonly v8BackgroundThreads: boolean;
   readonly validators: readonly ValidatorInfo[];
   readonly agreement: readonly ShardAgreement[];
 }
@@ -243,6 +255,20 @@ function checkOptions(options: DevnetOptions): void {
     check<DevnetErrorCode>(Number.isInteger(options.basePort) && options.basePort >= 1024 && options.basePort + 2 * shards * validatorsPerShard <= 65_536, "DEVNET_BAD_OPTION", `base port must leave room for every validator's client and peer port below 65536, got ${options.basePort}`);
   }
   if (options.workers !== undefined) check<DevnetErrorCode>(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 64, "DEVNET_BAD_OPTION", `workers must be an integer in 1..64, got ${options.workers}`);
+}
+
+/**
+ * Whether a devnet of `validators` processes leaves V8's background threads on. A devnet packs
+ * its validators onto one machine: with at least one per core, each process's background threads
+ * (four per process by default) take cores from the other validators rather than idle ones, and
+ * cost more than the same work does on the main thread. Measured on the default 2 × 5 on 2 cores
+ * (bench/cpu-role, `cpu-role-s27-v8-threads-ab.json`, medians of 8 and 12 interleaved pairs) with
+ * `--single-threaded`: a normal validator's CPU per final transaction ×0.90 and ×0.93, the
+ * producer's ×0.96, final throughput ×1.08 and ×1.06, final and optimistic p50 ×0.95. A
+ * validator with cores to spare keeps them.
+ */
+export function v8BackgroundThreadsByDefault(validators: number, cores = availableParallelism()): boolean {
+  return validators < cores;
 }
 
 /** `count` distinct free TCP ports on 127.0.0.1 (held together, then released). */
@@ -363,9 +389,11 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
   }));
 
   // Phase 2.
+  const v8BackgroundThreads = options.v8BackgroundThreads ?? v8BackgroundThreadsByDefault(validatorCount);
+  const v8Args = v8BackgroundThreads ? [] : [SINGLE_THREADED_V8];
   const spawnValidator = (info: Child["info"]): Pick<Child, "process" | "exited"> & { readonly settle: (child: Child) => void } => {
     const fd = openSync(info.log, "a");
-    const args = [...(options.nodeArgs?.(info.index) ?? []), "--import", PARENT_WATCH, CLI_MAIN, "node", "--config", info.config];
+    const args = [...v8Args, ...(options.nodeArgs?.(info.index) ?? []), "--import", PARENT_WATCH, CLI_MAIN, "node", "--config", info.config];
     const child = spawn(process.execPath, args, { stdio: ["ignore", fd, fd], cwd: dir });
     closeSync(fd);
     let settle = (_: Child): void => undefined;
@@ -517,6 +545,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       genesis: genesisFile,
       logs,
       launcherPid: process.pid,
+      v8BackgroundThreads,
       validators: children.map((child) => ({ ...child.info, league: child.league, pid: child.process.pid! })),
       agreement,
     };

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, it } from "node:test";
 import { ApiClient } from "../../src/api/client.js";
-import { readDevnetManifest, startDevnet, type Devnet } from "../../src/devnet/launcher.js";
+import { readDevnetManifest, startDevnet, v8BackgroundThreadsByDefault, type Devnet } from "../../src/devnet/launcher.js";
 import { runDevnetLoad } from "../../src/devnet/session.js";
 import { genesisSupply } from "../../src/ledger/genesis.js";
 import { shardOfOwner } from "../../src/ledger/shard.js";
@@ -44,11 +44,19 @@ const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 const FEE = 1n;
 const TRANSFERS = 400;
 
+describe("devnet: V8 background threads", () => {
+  it("are off by default when the validators are at least as many as the cores, on otherwise", () => {
+    assert.deepEqual([[10, 2], [2, 2], [1, 2], [10, 16], [16, 16]].map(([validators, cores]) => v8BackgroundThreadsByDefault(validators!, cores)), [false, false, true, true, false]);
+  });
+});
+
 describe("devnet: launcher + load driver, counts add up", () => {
   it("finalizes every accepted transfer exactly once, balances and supply match the workload, reports parse, no process is left", async () => {
-    const devnet = await startDevnet({ shards: 2, validatorsPerShard: 1, believable: 1, dir: join(root, "lib"), seed: "devnet-test", accounts: 40, amount: 100_000n });
+    // Without V8's background threads: each validator's verifier workers still start and check every signature.
+    const devnet = await startDevnet({ shards: 2, validatorsPerShard: 1, believable: 1, dir: join(root, "lib"), seed: "devnet-test", accounts: 40, amount: 100_000n, v8BackgroundThreads: false });
     devnets.push(devnet);
     assert.equal(devnet.consensus, true);
+    for (const v of devnet.manifest.validators) assert.ok(readFileSync(`/proc/${v.pid}/cmdline`, "utf8").split("\0").includes("--single-threaded"), `validator ${v.index} runs --single-threaded`);
     assert.deepEqual(readDevnetManifest(devnet.manifest.dir).validators.map((v) => v.pid), devnet.manifest.validators.map((v) => v.pid));
     const { set, run, files } = await runDevnetLoad(devnet, { count: TRANSFERS, seed: "counts", mode: { kind: "closed-loop", window: 100 }, durationMs: 30_000, reportDir: join(root, "report") });
 
