@@ -32,7 +32,8 @@
  *   CPU_ROLE_KEEP=1     keep the devnets' directories (logs, load reports);
  *   CPU_ROLE_NODE_ARGS  extra Node/V8 flags for every validator, space-separated (e.g.
  *                       "--max-semi-space-size=64"), written into the results;
- *   BENCH_V8_THREADS    on|off: V8 background threads in every validator (default: the launcher's, bench/v8-threads.ts);
+ *   BENCH_V8_THREADS, BENCH_MIN_HEIGHT_INTERVAL_MS  devnet settings for an A/B (bench/devnet-overrides.ts;
+ *                       default: the launcher's and the node's), written into the results;
  *   CPU_ROLE_LABEL      a name for the run, written into the results with the load average at
  *                       the start (the machine is shared: the figures mean little without it);
  *   CPU_ROLE_PROFILE=DIR  every validator i writes `--cpu-prof` profiles into DIR/<shape>-v<i>,
@@ -55,7 +56,8 @@ import { BATCH_TXS } from "../src/node/pipeline.js";
 import { WORKER_KEY_CACHE_SIZE } from "../src/node/pool/interface.js";
 import { PiscinaVerifierPool } from "../src/node/pool/verify-pool.js";
 import { median } from "./stats.js";
-import { v8ThreadsFromEnv } from "./v8-threads.js";
+import { devnetOverridesFromEnv } from "./devnet-overrides.js";
+import { DEFAULT_MIN_HEIGHT_INTERVAL_MS } from "../src/node/consensus/pob-consensus.js";
 
 const RUNS = Number(process.env.CPU_ROLE_RUNS ?? 1);
 const MEASURE_MS = Number(process.env.CPU_ROLE_SECONDS ?? 8) * 1000;
@@ -144,7 +146,7 @@ async function launch(dir: string, shape: string): Promise<Devnet> {
         dir: join(dir, `attempt-${attempt}`),
         seed: "cpu-role",
         accounts: ACCOUNTS,
-        ...v8ThreadsFromEnv(),
+        ...devnetOverridesFromEnv(),
         nodeArgs: (i) => [...NODE_ARGS, ...(PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : [])],
       });
     } catch (error) {
@@ -330,7 +332,8 @@ writeFileSync(
       benchmark: "cpu-role",
       ...(LABEL === undefined ? {} : { label: LABEL }),
       ...(NODE_ARGS.length === 0 ? {} : { nodeArgs: NODE_ARGS }),
-      v8BackgroundThreads: v8ThreadsFromEnv().v8BackgroundThreads ?? v8BackgroundThreadsByDefault(10),
+      v8BackgroundThreads: devnetOverridesFromEnv().v8BackgroundThreads ?? v8BackgroundThreadsByDefault(10),
+      minHeightIntervalMs: devnetOverridesFromEnv().minHeightIntervalMs ?? DEFAULT_MIN_HEIGHT_INTERVAL_MS,
       machine: { cores: availableParallelism(), node: process.version, loadAverageAtStart: LOAD_AT_START },
       devnet: { shards: 2, validatorsPerShard: 5, believable: 1, samplingProbability: 0.1, accounts: ACCOUNTS },
       window: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, runs: RUNS },

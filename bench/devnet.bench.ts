@@ -14,8 +14,8 @@
  * Targets of the issue: ≥ 10,000 final tx/s, optimistic p50 ≤ 100 ms, final p50 ≤ 1 s; and (issue 16)
  * steadiness: the 10th percentile of the per-second final tx/s under full load ≥ 0.8× its median.
  * Results: bench/results/devnet.json. DEVNET_BENCH_SECONDS sets each run's length (default 10),
- * DEVNET_BENCH_OUT the results file, BENCH_V8_THREADS=on|off the validators' V8 background threads
- * (default: the launcher's, bench/v8-threads.ts).
+ * DEVNET_BENCH_OUT the results file, BENCH_V8_THREADS and BENCH_MIN_HEIGHT_INTERVAL_MS devnet
+ * settings for an A/B (bench/devnet-overrides.ts; default: the launcher's and the node's).
  * Not benny: one run is seconds of a whole network, not a function to sample thousands of times.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,7 +25,8 @@ import { startDevnet, v8BackgroundThreadsByDefault, type Devnet } from "../src/d
 import { runDevnetLoad, summaryLines, type DevnetLoadResult } from "../src/devnet/session.js";
 import { generateLoad } from "../src/load/workload.js";
 import { steadiness } from "./stats.js";
-import { v8ThreadsFromEnv } from "./v8-threads.js";
+import { devnetOverridesFromEnv } from "./devnet-overrides.js";
+import { DEFAULT_MIN_HEIGHT_INTERVAL_MS } from "../src/node/consensus/pob-consensus.js";
 
 const RESULTS_FILE = process.env.DEVNET_BENCH_OUT ?? "bench/results/devnet.json";
 const SECONDS = Number(process.env.DEVNET_BENCH_SECONDS ?? 10);
@@ -50,7 +51,7 @@ process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 
 let runs = 0;
 async function launch(validatorsPerShard: number, nodeArgs?: (i: number) => readonly string[]): Promise<Devnet> {
-  const devnet = await startDevnet({ shards: 2, validatorsPerShard, believable: 1, dir: join(root, `run-${runs++}`), seed: "bench", accounts: ACCOUNTS, ...v8ThreadsFromEnv(), ...(nodeArgs === undefined ? {} : { nodeArgs }) });
+  const devnet = await startDevnet({ shards: 2, validatorsPerShard, believable: 1, dir: join(root, `run-${runs++}`), seed: "bench", accounts: ACCOUNTS, ...devnetOverridesFromEnv(), ...(nodeArgs === undefined ? {} : { nodeArgs }) });
   if (!devnet.consensus) {
     await devnet.stop();
     throw new Error(`the validators of a shard did not agree on their first block (${validatorsPerShard} per shard): nothing to measure`);
@@ -206,7 +207,8 @@ writeFileSync(
       machine: { cores: (await import("node:os")).availableParallelism(), node: process.version },
       devnet: {
         shards: 2, shapes: SHAPES, accounts: ACCOUNTS, secondsPerRun: SECONDS,
-        v8BackgroundThreads: SHAPES.map(({ validatorsPerShard }) => ({ validatorsPerShard, on: v8ThreadsFromEnv().v8BackgroundThreads ?? v8BackgroundThreadsByDefault(2 * validatorsPerShard) })),
+        minHeightIntervalMs: devnetOverridesFromEnv().minHeightIntervalMs ?? DEFAULT_MIN_HEIGHT_INTERVAL_MS,
+        v8BackgroundThreads: SHAPES.map(({ validatorsPerShard }) => ({ validatorsPerShard, on: devnetOverridesFromEnv().v8BackgroundThreads ?? v8BackgroundThreadsByDefault(2 * validatorsPerShard) })),
       },
       targets: { endToEndTps: TARGET_TPS, finalP50Ms: TARGET_FINAL_P50_MS, optimisticP50Ms: TARGET_OPTIMISTIC_P50_MS },
       best,

@@ -58,6 +58,8 @@ export interface DevnetFilesOptions {
   readonly pipeline?: Partial<PipelineSettings>;
   /** Every validator's idle heartbeat (`consensus.idleBlockMs`); the node's default when absent. */
   readonly idleBlockMs?: number;
+  /** PoB: every validator's heights' spacing (`consensus.minHeightIntervalMs`); the node's default when absent. */
+  readonly minHeightIntervalMs?: number;
   /** Key files are written for the first `accountKeyFiles` accounts (default 0). */
   readonly accountKeyFiles?: number;
   /** Overwrite existing files instead of refusing (CLI_FILE_EXISTS). */
@@ -141,7 +143,13 @@ export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
       listen: { host, port: ports[index]!, peerPort: peerPorts[index]! },
       peers,
       ...(options.pipeline === undefined ? {} : { pipeline: options.pipeline }),
-      ...(consensus === "solo" ? {} : { consensus: { mode: consensus, ...(options.idleBlockMs === undefined ? {} : { idleBlockMs: options.idleBlockMs }) } }),
+      ...(consensus === "solo" ? {} : {
+        consensus: {
+          mode: consensus,
+          ...(options.idleBlockMs === undefined ? {} : { idleBlockMs: options.idleBlockMs }),
+          ...(options.minHeightIntervalMs === undefined || consensus !== "pob" ? {} : { minHeightIntervalMs: options.minHeightIntervalMs }),
+        },
+      }),
     });
     writeNewFile(configFile, config, force);
     return { index, shard, publicKey, port: ports[index]!, peerPort: peerPorts[index]!, keyFile, configFile, dataDir: join(dir, dataDir) };

@@ -108,6 +108,8 @@ export interface DevnetOptions {
    * (`consensus.idleBlockMs`; default the node's, 5 s). Tests passing epochs while idle shorten it.
    */
   readonly idleHeartbeatMs?: number;
+  /** PoB: every validator's heights' spacing (`consensus.minHeightIntervalMs`; default the node's, 150 ms). */
+  readonly minHeightIntervalMs?: number;
   readonly maxPendingTxs?: number;
   /** Extra Node flags for validator i (e.g. ["--cpu-prof", "--cpu-prof-dir", DIR]). */
   readonly nodeArgs?: (validator: number) => readonly string[];
@@ -365,6 +367,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     ...(mode === "pob" ? { pob: devnetPobPolicy(options) } : {}),
     ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
     ...(options.idleHeartbeatMs === undefined ? {} : { idleBlockMs: options.idleHeartbeatMs }),
+    ...(options.minHeightIntervalMs === undefined ? {} : { minHeightIntervalMs: options.minHeightIntervalMs }),
     pipeline: {
       workers: options.workers ?? Math.max(1, Math.floor(availableParallelism() / validatorCount)),
       blockIntervalMs: options.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS,

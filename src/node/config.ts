@@ -17,7 +17,8 @@
  *     "api": { "maxBodyBytes": 65536, "maxStreamFrameBytes": 4194304, "maxSubscriberBufferBytes": 16777216,
  *              "maxSubscriberQueueBytes": 268435456, "maxStreams": 256, "maxStreamsPerAddress": 16,
  *              "streamIdleMs": 30000 },                                  optional (ApiLimits below)
- *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 },  optional
+ *     "consensus": { "mode": "bft", "viewTimeoutMs": 2000, "idleBlockMs": 250, "maxBlockTxs": 4096 },  optional;
+ *                                           PoB also takes "minHeightIntervalMs" (heights' spacing, default 150)
  *     "log": { "level": "info" },           optional; IOS_LOG_LEVEL overrides it (src/log/logger.ts)
  *     "store": { "prune": true } }          optional; prune: delete the blocks of epochs ≤ e − 1 (but their
  *                                           last) when the MSB of epoch e is stored (src/store/schema.ts
@@ -145,6 +146,8 @@ export interface ConsensusSettings {
   readonly mode: "solo" | "bft" | "pob";
   readonly viewTimeoutMs?: number;
   readonly idleBlockMs?: number;
+  /** PoB: heights at least this far apart (PobNodeConfig `minHeightIntervalMs`); default DEFAULT_MIN_HEIGHT_INTERVAL_MS, 0 back to back. */
+  readonly minHeightIntervalMs?: number;
   readonly maxBlockTxs?: number;
   /** Δ of the epoch transition (leader election windows, DRP phase deadlines); PoB with an epoch length only. */
   readonly epochDeltaMs?: number;
@@ -293,12 +296,13 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
   }
   let consensus: ConsensusSettings = { mode: "solo" };
   if (root.consensus !== undefined) {
-    const c = r.object(root.consensus, "$.consensus", ["mode"], ["viewTimeoutMs", "idleBlockMs", "maxBlockTxs", "epochDeltaMs"]);
+    const c = r.object(root.consensus, "$.consensus", ["mode"], ["viewTimeoutMs", "idleBlockMs", "minHeightIntervalMs", "maxBlockTxs", "epochDeltaMs"]);
     if (c.mode !== "solo" && c.mode !== "bft" && c.mode !== "pob") r.fail("CONFIG_BAD_FIELD", "$.consensus.mode", `must be "solo", "bft" or "pob", got ${JSON.stringify(c.mode)}`);
     consensus = {
       mode: c.mode,
       ...(c.viewTimeoutMs === undefined ? {} : { viewTimeoutMs: r.integer(c.viewTimeoutMs, "$.consensus.viewTimeoutMs", MIN_VIEW_TIMEOUT_MS, MAX_VIEW_TIMEOUT_MS) }),
       ...(c.idleBlockMs === undefined ? {} : { idleBlockMs: r.integer(c.idleBlockMs, "$.consensus.idleBlockMs", MIN_BLOCK_INTERVAL_MS, MAX_BLOCK_INTERVAL_MS) }),
+      ...(c.minHeightIntervalMs === undefined ? {} : { minHeightIntervalMs: c.mode !== "pob" ? r.fail("CONFIG_BAD_FIELD", "$.consensus.minHeightIntervalMs", 'applies to "pob" consensus only') : r.integer(c.minHeightIntervalMs, "$.consensus.minHeightIntervalMs", 0, MAX_BLOCK_INTERVAL_MS) }),
       ...(c.maxBlockTxs === undefined ? {} : { maxBlockTxs: r.integer(c.maxBlockTxs, "$.consensus.maxBlockTxs", 1, MAX_BLOCK_TXS) }),
       ...(c.epochDeltaMs === undefined ? {} : { epochDeltaMs: r.integer(c.epochDeltaMs, "$.consensus.epochDeltaMs", MIN_EPOCH_DELTA_MS, MAX_EPOCH_DELTA_MS) }),
     };

@@ -229,7 +229,7 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
   const settings = config.consensus;
   switch (settings.mode) {
     case "pob": {
-      const { viewTimeoutMs, idleBlockMs } = settings;
+      const { viewTimeoutMs, idleBlockMs, minHeightIntervalMs } = settings;
       return new PobShardConsensus({
         context, shard, key, transport, pipeline, state, clock, rng, onError, openLog, verifier,
         ...(previous === undefined ? {} : { previous }),
@@ -238,6 +238,7 @@ function makeDriver(setup: NodeSetup, deps: ValidatorDeps, run: { context: Epoch
         ...(move?.joining === true ? { watchAtomix: false } : {}),
         ...(viewTimeoutMs === undefined ? {} : { viewTimeoutMs }),
         ...(idleBlockMs === undefined ? {} : { idleProposalMs: idleBlockMs }),
+        ...(minHeightIntervalMs === undefined ? {} : { minHeightIntervalMs }),
       });
     }
     case "bft": {

@@ -36,6 +36,9 @@ describe("consensus configuration", () => {
     assert.throws(() => parse({ consensus: { mode: "bft", maxBlockTxs: 100_000 } }), { code: "CONFIG_BAD_FIELD", message: /maxBlockTxs/ });
     assert.deepEqual(parse({ consensus: { mode: "pob", epochDeltaMs: 750 } }).consensus, { mode: "pob", epochDeltaMs: 750 });
     for (const epochDeltaMs of [5, 60_001, 1.5]) assert.throws(() => parse({ consensus: { mode: "pob", epochDeltaMs } }), { code: "CONFIG_BAD_FIELD", message: /epochDeltaMs/ });
+    for (const minHeightIntervalMs of [0, 150, 60_000]) assert.deepEqual(parse({ consensus: { mode: "pob", minHeightIntervalMs } }).consensus, { mode: "pob", minHeightIntervalMs });
+    for (const minHeightIntervalMs of [-1, 60_001, 1.5, "150"]) assert.throws(() => parse({ consensus: { mode: "pob", minHeightIntervalMs } }), { code: "CONFIG_BAD_FIELD", message: /minHeightIntervalMs/ });
+    assert.throws(() => parse({ consensus: { mode: "bft", minHeightIntervalMs: 150 } }), { code: "CONFIG_BAD_FIELD", message: /minHeightIntervalMs applies to "pob" consensus only/ });
   });
 
   it("ios genesis --consensus bft writes it into every configuration; each validator's address book lists every other validator", async () => {

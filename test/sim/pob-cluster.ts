@@ -47,6 +47,8 @@ export interface PobClusterOptions {
   readonly restAtBoundary?: boolean;
   /** An idle shard's empty height every this many ms (default 100: the simulator's runs stay short); a devnet's is 5,000. */
   readonly idleBlockMs?: number;
+  /** Heights' spacing (`consensus.minHeightIntervalMs`); default 0, back to back, as the scenarios were written (the node's is 150 ms: whole-node-height-spacing). */
+  readonly minHeightIntervalMs?: number;
 }
 
 /** The cluster, its genesis and keys, and each account's genesis output position (by owner hex). */
@@ -56,7 +58,7 @@ export function pobCluster(options: PobClusterOptions) {
     seed: options.genesisSeed, shardCount: options.shards, accounts: options.accounts, amount: options.amount, validators: options.shards * options.perShard, stake: 10_000n, pob: options.policy,
     ...(options.epochLength === undefined ? {} : { epochLength: options.epochLength }),
   });
-  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: options.idleBlockMs ?? 100 }, ...(options.store === undefined ? {} : { store: options.store }), ...(options.restAtBoundary === true ? { restAtBoundary: true } : {}) });
+  const cluster = new ValidatorCluster({ sim, genesis, keys: validators, consensus: { mode: "pob", viewTimeoutMs: 400, idleBlockMs: options.idleBlockMs ?? 100, minHeightIntervalMs: options.minHeightIntervalMs ?? 0 }, ...(options.store === undefined ? {} : { store: options.store }), ...(options.restAtBoundary === true ? { restAtBoundary: true } : {}) });
   const positions = new Map(genesis.outputs.map((output, index) => [toHex(output.owner), index]));
   return { sim, genesis, accounts, validators, cluster, positions };
 }

@@ -133,6 +133,15 @@ export const DEFAULT_ORDER_DELAY_MS = 5;
  * 1% of a core on this machine (bench/results/idle.json; 2 s measured 1.1–1.3%).
  */
 export const DEFAULT_IDLE_PROPOSAL_MS = 5000;
+/**
+ * Heights at least 150 ms apart (PobNodeConfig `minHeightIntervalMs`). At 1,000 tx/s a default
+ * devnet's heights came every ~50 ms with ~26 transactions each, and their fixed costs made a
+ * normal member spend ~320 µs of CPU per final transaction; at 150 ms apart (~75 each) it spent
+ * ×0.58 of that, final p50 145 → 176 ms, optimistic p50 50 → 42 ms (bench/cpu-role, medians of 4
+ * pairs, `cpu-role-s27-height-spacing-ab.json`). Saturated, heights mostly take longer than this:
+ * every figure within the noise there.
+ */
+export const DEFAULT_MIN_HEIGHT_INTERVAL_MS = 150;
 /** Optimistic announcements remembered for `optimisticStatus`: ~10 s at 20k tx/s. */
 export const OPTIMISTIC_STATUS_ENTRIES = 200_000;
 /**
@@ -166,6 +175,7 @@ export interface PobConsensusOptions {
   readonly levelTimeoutMs?: number;
   readonly fanout?: number;
   readonly idleProposalMs?: number;
+  readonly minHeightIntervalMs?: number;
   readonly orderDelayMs?: number;
   /** Opens the finality log of a normal-league member (votes and records); default: in memory. */
   readonly openLog?: FinalityLogOpener;
@@ -406,6 +416,7 @@ export class PobShardConsensus implements ShardDriver {
         cosi: { fanout: options.fanout ?? DEFAULT_FANOUT, levelTimeoutMs: options.levelTimeoutMs ?? DEFAULT_LEVEL_TIMEOUT_MS },
         orderDelayMs: options.orderDelayMs ?? DEFAULT_ORDER_DELAY_MS,
         idleProposalMs: options.idleProposalMs ?? DEFAULT_IDLE_PROPOSAL_MS,
+        minHeightIntervalMs: options.minHeightIntervalMs ?? DEFAULT_MIN_HEIGHT_INTERVAL_MS,
         baseHeight: this.#epochStart,
         // An opening instance leaves the epoch's last height to the epoch's own committee (it makes the boundary).
         ...(context.epochLength === undefined ? {} : { lastHeight: moving ? context.epochLength - 1 : context.epochLength }),
