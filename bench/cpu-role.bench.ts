@@ -302,8 +302,8 @@ const summary = shapes.map(({ name }) => {
   const producerUs = ofRole("producer", (v) => v.cpuUsPerFinalTx);
   const normalUs = ofRole("normal", (v) => v.cpuUsPerFinalTx);
   const aboveIdle = (role: string) => ofRole(role, (v) => v.aboveIdleUsPerFinalTx);
-  const poolUs = median(runs.map((s) => s.signature.poolUs));
-  const kernelUs = median(runs.map((s) => s.signature.kernelUs));
+  const poolUs = Math.round(median(runs.map((s) => s.signature.poolUs)) * 100) / 100;
+  const kernelUs = Math.round(median(runs.map((s) => s.signature.kernelUs)) * 100) / 100;
   return {
     shape: name,
     finalTps: median(runs.map((s) => s.finalTps)),
