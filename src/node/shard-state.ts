@@ -35,7 +35,7 @@
  * `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
  * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `chainId`, `msbHeader(epoch)`, `keptMsbs`, `latestMsb`, `msbBody(epoch)`, `msbDecisions(epoch)` (Micro State Blocks, src/node/msb.ts), `utxoSnapshot()`,
- * `getUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
+ * `getUtxo(txid, index)`, `hasUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
  * `consensusStateAt(height)`, `certificateAt(height)`, `finalHeightAt(height)`, `finalHeightRecord(height)`, `orderedBlock(hash)`, `keepOrderedBlocks(blocks)`, `rejection(txid)`, `atomix(crossTxid)`, `phaseOf(crossTxid)`, `keepAccepted(txs)`, `forgetAccepted(txids)`, `acceptedTransactions()`, `blockTransactions(height)`, `createdOutput(txid, index)`, `validatorChanges(from, to)`, `changeProofs()`; `genesisShardEntries(genesis, shard)` (the state a shard starts from, bonds included).
  */
 import { IosError, invariant, check, hasCodeIn } from "../errors.js";
@@ -801,6 +801,11 @@ export class ShardState {
 
   getUtxo(txid: Uint8Array, index: number): { owner: Uint8Array; amount: bigint } | undefined {
     return this.table.get(txid, index);
+  }
+
+  /** Whether the working set holds (txid, index), without copying its owner and amount out. */
+  hasUtxo(txid: Uint8Array, index: number): boolean {
+    return this.table.has(txid, index);
   }
 
   /** Where a transaction applied by a final block lives: its block height and position in the body. */

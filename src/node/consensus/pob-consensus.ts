@@ -426,7 +426,7 @@ export class PobShardConsensus implements ShardDriver {
         utxo: {
           get: (txid, index) => state.getUtxo(txid, index),
           // Spent in the final state: created by the genesis or a final transaction, and gone.
-          spent: (txid, index) => state.getUtxo(txid, index) === undefined && (sameBytes(txid, context.chain) || state.getTransactionLocation(txid) !== undefined),
+          spent: (txid, index) => !state.hasUtxo(txid, index) && (sameBytes(txid, context.chain) || state.getTransactionLocation(txid) !== undefined),
         },
         accounts, validator, members: this.members, peerOf: toHex, storedBlock: (hash) => state.orderedBlock(hash), keepBlocks: (blocks) => state.keepOrderedBlocks(blocks),
         owesService: (producer, ms) => this.#owes(producer, ms), onHeard: (producer) => this.#heardFrom(producer), atomix,
