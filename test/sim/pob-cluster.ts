@@ -78,6 +78,26 @@ export function genesisSelfTransfer(nodes: ValidatorCluster, accounts: readonly 
   return { bytes: encodeTransaction(transaction), txid };
 }
 
+/**
+ * Each account of shard 0 pays itself `rounds` times, each transfer spending the one before,
+ * submitted through `via`, a round every `everyMs` of virtual time. The txids, in send order.
+ */
+export async function sendChainedSelfTransfers(nodes: ValidatorCluster, accounts: readonly KeyPair[], positions: ReadonlyMap<string, number>, via: PeerId, rounds: number, everyMs: number): Promise<Uint8Array[]> {
+  const heads = accounts.map((account) => ({ account, txid: nodes.context.chain, index: positions.get(toHex(account.publicKey))!, amount: WHOLE_NODE.amount }));
+  const sent: Uint8Array[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const head of heads) {
+      const amount = head.amount - WHOLE_NODE.fee;
+      const { transaction, txid } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: head.txid, index: head.index, owner: head.account.publicKey }], outputs: [{ owner: head.account.publicKey, amount }] }, [head.account]);
+      void nodes.submit(0, [encodeTransaction(transaction)], via);
+      Object.assign(head, { txid, index: 0, amount });
+      sent.push(txid);
+    }
+    await nodes.advance(everyMs);
+  }
+  return sent;
+}
+
 /** The Atomix client's access to a simulated cluster: submits through `entryOf`, reads a shard's first replica, sleeps in virtual time. */
 export function atomixAccess(nodes: ValidatorCluster): AtomixAccess {
   return {

@@ -10,34 +10,18 @@
 // what the members refuse.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { toHex } from "../../src/hex.js";
-import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
+import type { KeyPair } from "../../src/ledger/keys.js";
 import { decodeBlockHeader } from "../../src/ledger/block.js";
 import type { Channel, PeerId } from "../../src/net/interface.js";
 import { POB_MESSAGES, PREDECESSOR_WAIT_MS } from "../../src/consensus/pob/protocol.js";
 import type { PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
-import { caseSeeds, pobCluster, SIM_POLICY, WHOLE_NODE } from "./pob-cluster.js";
+import { caseSeeds, pobCluster, sendChainedSelfTransfers, SIM_POLICY, WHOLE_NODE } from "./pob-cluster.js";
 
 const CHAIN_LENGTH = 12;
 
-type Cluster = ReturnType<typeof pobCluster>;
-
 /** Each account pays itself CHAIN_LENGTH times, each transfer spending the one before, one every 60 ms: past the producer's 50 ms sealing interval, so each lands in a block after its parent's. The txids. */
-async function sendChains(nodes: Cluster["cluster"], accounts: Cluster["accounts"], positions: Cluster["positions"], producer: PeerId): Promise<Uint8Array[]> {
-  const heads = accounts.map((account) => ({ account, txid: nodes.context.chain, index: positions.get(toHex(account.publicKey))!, amount: WHOLE_NODE.amount }));
-  const sent: Uint8Array[] = [];
-  for (let k = 0; k < CHAIN_LENGTH; k++) {
-    for (const head of heads) {
-      const amount = head.amount - WHOLE_NODE.fee;
-      const { transaction, txid } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: head.txid, index: head.index, owner: head.account.publicKey }], outputs: [{ owner: head.account.publicKey, amount }] }, [head.account]);
-      void nodes.submit(0, [encodeTransaction(transaction)], producer);
-      Object.assign(head, { txid, index: 0, amount });
-      sent.push(txid);
-    }
-    await nodes.advance(60);
-  }
-  return sent;
-}
+const sendChains = (nodes: ReturnType<typeof pobCluster>["cluster"], accounts: readonly KeyPair[], positions: ReadonlyMap<string, number>, producer: PeerId) =>
+  sendChainedSelfTransfers(nodes, accounts, positions, producer, CHAIN_LENGTH, 60);
 
 describe("optimistic blocks out of order", () => {
   for (const seed of caseSeeds("block-order", 2)) {

@@ -5,11 +5,9 @@
 // heights is at least the spacing apart, every transfer is final and the replicas agree.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { toHex } from "../../src/hex.js";
 import { decodeBlockHeader } from "../../src/ledger/block.js";
-import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { DEFAULT_MIN_HEIGHT_INTERVAL_MS } from "../../src/node/consensus/pob-consensus.js";
-import { entryOf, pobCluster, SIM_POLICY, WHOLE_NODE } from "./pob-cluster.js";
+import { entryOf, pobCluster, sendChainedSelfTransfers, SIM_POLICY, WHOLE_NODE } from "./pob-cluster.js";
 
 const ROUNDS = 20;
 const ROUND_MS = 40;
@@ -19,18 +17,7 @@ async function run(minHeightIntervalMs: number): Promise<{ timestamps: number[];
   const { accounts, cluster: nodes, positions } = pobCluster({ seed: `height-spacing-${minHeightIntervalMs}`, genesisSeed: "height-spacing", policy: SIM_POLICY, shards: 1, perShard: 5, accounts: 4, amount: WHOLE_NODE.amount, minHeightIntervalMs, idleBlockMs: 5_000 });
   await nodes.advance(500);
   const start = nodes.replicas(0)[0]!.state.tip.height;
-  const heads = accounts.map((account) => ({ account, txid: nodes.context.chain, index: positions.get(toHex(account.publicKey))!, amount: WHOLE_NODE.amount }));
-  const sent: Uint8Array[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const head of heads) {
-      const amount = head.amount - WHOLE_NODE.fee;
-      const { transaction, txid } = signTransaction({ kind: TxKind.Transfer, inputs: [{ txid: head.txid, index: head.index, owner: head.account.publicKey }], outputs: [{ owner: head.account.publicKey, amount }] }, [head.account]);
-      void nodes.submit(0, [encodeTransaction(transaction)], entryOf(nodes, 0));
-      Object.assign(head, { txid, index: 0, amount });
-      sent.push(txid);
-    }
-    await nodes.advance(ROUND_MS);
-  }
+  const sent = await sendChainedSelfTransfers(nodes, accounts, positions, entryOf(nodes, 0), ROUNDS, ROUND_MS);
   const settled = () => nodes.members(0).every((id) => sent.every((txid) => nodes.status(id, txid)?.state === "final"));
   await nodes.advance(20_000, settled);
   assert.ok(settled(), `every transfer final on every validator (spacing ${minHeightIntervalMs} ms)`);
