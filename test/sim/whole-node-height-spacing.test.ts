@@ -2,24 +2,40 @@
 // load a leader proposes no sooner than the spacing after the previous final proposal's
 // timestamp, so a height carries more transactions and its fixed costs are shared. The same
 // workload decides heights closer together without it; with it, every pair of consecutive final
-// heights is at least the spacing apart, every transfer is final and the replicas agree.
+// heights is at least the spacing apart, every transfer is final and the replicas agree. A
+// member whose clock runs ahead (within the skew members accept, MAX_CLOCK_SKEW_MS) stamps its
+// proposals in the future: the next leaders wait at most the spacing, not until that time.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decodeBlockHeader } from "../../src/ledger/block.js";
-import { DEFAULT_MIN_HEIGHT_INTERVAL_MS } from "../../src/node/consensus/pob-consensus.js";
+import { DEFAULT_MIN_HEIGHT_INTERVAL_MS, type PobShardConsensus } from "../../src/node/consensus/pob-consensus.js";
 import { entryOf, pobCluster, sendChainedSelfTransfers, SIM_POLICY, WHOLE_NODE } from "./pob-cluster.js";
 
 const ROUNDS = 20;
 const ROUND_MS = 40;
+/** Within MAX_CLOCK_SKEW_MS (10 s): members accept its proposals' times. */
+const AHEAD_MS = 5_000;
 
-/** Final heights' timestamps on the first replica, and how many transfers each height carried, after chains of self-transfers every ROUND_MS. */
-async function run(minHeightIntervalMs: number): Promise<{ timestamps: number[]; txCounts: number[] }> {
-  const { accounts, cluster: nodes, positions } = pobCluster({ seed: `height-spacing-${minHeightIntervalMs}`, genesisSeed: "height-spacing", policy: SIM_POLICY, shards: 1, perShard: 5, accounts: 4, amount: WHOLE_NODE.amount, minHeightIntervalMs, idleBlockMs: 5_000 });
+/**
+ * Final heights' timestamps on the first replica, how many transfers each height carried, and the
+ * virtual ms from the last submission until every transfer was final everywhere, after chains of
+ * self-transfers every ROUND_MS; with `aheadMs`, one normal member's wall clock runs that far ahead.
+ */
+async function run(minHeightIntervalMs: number, aheadMs = 0): Promise<{ timestamps: number[]; txCounts: number[]; settleMs: number; viewChanges: number }> {
+  const { sim, accounts, cluster: nodes, positions } = pobCluster({ seed: `height-spacing-${minHeightIntervalMs}`, genesisSeed: "height-spacing", policy: SIM_POLICY, shards: 1, perShard: 5, accounts: 4, amount: WHOLE_NODE.amount, minHeightIntervalMs, idleBlockMs: 5_000 });
   await nodes.advance(500);
+  if (aheadMs !== 0) {
+    const clock = nodes.node(entryOf(nodes, 0))!.clock;
+    const wallNow = clock.wallNow.bind(clock);
+    clock.wallNow = () => wallNow() + aheadMs;
+  }
   const start = nodes.replicas(0)[0]!.state.tip.height;
   const sent = await sendChainedSelfTransfers(nodes, accounts, positions, entryOf(nodes, 0), ROUNDS, ROUND_MS);
   const settled = () => nodes.members(0).every((id) => sent.every((txid) => nodes.status(id, txid)?.state === "final"));
+  const lastSent = sim.now();
   await nodes.advance(20_000, settled);
+  const settleMs = sim.now() - lastSent;
+  const viewChanges = nodes.members(0).reduce((sum, id) => sum + ((nodes.node(id)!.driver as PobShardConsensus).node.bft?.stats.viewChanges ?? 0), 0);
   assert.ok(settled(), `every transfer final on every validator (spacing ${minHeightIntervalMs} ms)`);
   assert.equal(nodes.agreement(0).firstDifference, undefined);
   assert.deepEqual(nodes.failures, []);
@@ -32,7 +48,7 @@ async function run(minHeightIntervalMs: number): Promise<{ timestamps: number[];
     txCounts.push(header.txCount);
   }
   await nodes.stop();
-  return { timestamps, txCounts };
+  return { timestamps, txCounts, settleMs, viewChanges };
 }
 
 const gaps = (timestamps: readonly number[]) => timestamps.slice(1).map((t, i) => t - timestamps[i]!);
@@ -49,5 +65,15 @@ describe("heights' spacing", () => {
     const carried = (r: { txCounts: number[] }) => r.txCounts.reduce((a, b) => a + b, 0) / r.txCounts.filter((n) => n > 0).length;
     assert.ok(spaced.timestamps.length < backToBack.timestamps.length, `${spaced.timestamps.length} spaced heights, ${backToBack.timestamps.length} back to back`);
     assert.ok(carried(spaced) > carried(backToBack), `transfers per non-empty height: spaced ${carried(spaced)}, back to back ${carried(backToBack)}`);
+  });
+
+  it(`a member whose clock runs ${AHEAD_MS / 1000} s ahead holds no height back longer than the spacing: the transfers settle as fast as with honest clocks`, async () => {
+    const honest = await run(DEFAULT_MIN_HEIGHT_INTERVAL_MS);
+    const ahead = await run(DEFAULT_MIN_HEIGHT_INTERVAL_MS, AHEAD_MS);
+    // Its proposals are stamped in the future, and every later one no earlier (a height's time never runs backwards).
+    assert.ok(ahead.timestamps.some((t, i) => t - honest.timestamps[0]! >= AHEAD_MS / 2 && i > 0), `timestamps ${ahead.timestamps.join(", ")}`);
+    // No leader waits out the future time into a view change (view 0's timeout here is 400 ms).
+    assert.deepEqual([honest.viewChanges, ahead.viewChanges], [0, 0], "no view change");
+    assert.ok(ahead.settleMs <= honest.settleMs + 4 * DEFAULT_MIN_HEIGHT_INTERVAL_MS, `settled ${ahead.settleMs} ms after the last submission, ${honest.settleMs} ms with honest clocks`);
   });
 });
