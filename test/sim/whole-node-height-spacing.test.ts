@@ -4,7 +4,8 @@
 // workload decides heights closer together without it; with it, every pair of consecutive final
 // heights is at least the spacing apart, every transfer is final and the replicas agree. A
 // member whose clock runs ahead (within the skew members accept, MAX_CLOCK_SKEW_MS) stamps its
-// proposals in the future: the next leaders wait at most the spacing, not until that time.
+// proposals in the future: the spacing counts on each leader's own clock from when the previous
+// height's proposal reached it, so no leader waits for that time (into a view change).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decodeBlockHeader } from "../../src/ledger/block.js";

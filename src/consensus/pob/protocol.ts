@@ -159,10 +159,10 @@ export interface PobNodeConfig {
    */
   readonly idleProposalMs?: number;
   /**
-   * Heights' spacing: in view 0 a leader proposes no sooner than this after the previous final
-   * proposal's timestamp, and waits at most this long for it (a byzantine predecessor's time,
-   * within the clock skew, cannot hold a height back longer). A height that took longer waits for
-   * nothing, so a saturated shard is unaffected; at moderate load a height carries more
+   * Heights' spacing: in view 0 a leader proposes no sooner than this after the previous height's
+   * proposal first reached it (or it made it), on its own clock: no proposal's timestamp, which a
+   * byzantine leader sets within the clock skew, enters the wait. A height that took longer waits
+   * for nothing, so a saturated shard is unaffected; at moderate load a height carries more
    * transactions and its fixed costs (CoSi rounds, shares, the commit) are shared. Members do not
    * enforce it: it saves work and decides nothing. Default 0: heights back to back.
    */
@@ -356,6 +356,8 @@ export class PobNode {
   private blockWaiters: (() => void)[] = [];
   /** When the last final height was delivered here (clock time; −∞ before any): the idle heartbeat counts from it. */
   private lastFinalAt: number;
+  /** The latest BFT height a proposal was made or first received for here, and when (clock time): the heights' spacing counts from it. */
+  private heightBegan: { readonly bftHeight: number; readonly at: number } | undefined;
   private producing: boolean;
   private timer: TimerHandle | undefined;
   private bodyRetry: TimerHandle | undefined;
@@ -863,16 +865,21 @@ export class PobNode {
     return suspend.length + resume.length > 0;
   }
 
+  /** Marks BFT height `bftHeight` begun here now, unless it or a later one already was. */
+  private noteHeightBegan(bftHeight: number): void {
+    if (this.heightBegan === undefined || this.heightBegan.bftHeight < bftHeight) this.heightBegan = { bftHeight, at: this.deps.clock.now() };
+  }
+
   /**
-   * In view 0: the heights' spacing (`minHeightIntervalMs`) first; then the leader's idle
-   * heartbeat (`idleProposalMs`): with nothing to finalize, waits until work arrives or the
-   * heartbeat is due; then until the oldest held block is `orderDelayMs` old, so the work that
-   * ended the wait is in the proposal.
+   * In view 0: the heights' spacing (`minHeightIntervalMs`, from when the previous height began
+   * here) first; then the leader's idle heartbeat (`idleProposalMs`): with nothing to finalize,
+   * waits until work arrives or the heartbeat is due; then until the oldest held block is
+   * `orderDelayMs` old, so the work that ended the wait is in the proposal.
    */
-  private async awaitWork(view: number): Promise<void> {
+  private async awaitWork(bftHeight: number, view: number): Promise<void> {
     if (view !== 0) return;
-    const spacing = this.config.minHeightIntervalMs ?? 0;
-    const spaced = Math.min(spacing, this.validator.previousTimestamp + spacing - this.deps.clock.wallNow());
+    const began = this.heightBegan;
+    const spaced = began !== undefined && began.bftHeight === bftHeight - 1 ? began.at + (this.config.minHeightIntervalMs ?? 0) - this.deps.clock.now() : 0;
     if (spaced > 0 && !this.closed) await new Promise<void>((resolve) => this.deps.clock.setTimer(spaced, resolve));
     const idle = this.config.idleProposalMs ?? 0;
     if (idle === 0) return;
@@ -900,8 +907,9 @@ export class PobNode {
     // A replica still waiting for bodies of an earlier final height cannot execute this one.
     if (this.validator.height !== height - 1) return undefined;
     while (this.restingAt(height) && this.stillAt(bftHeight, view)) await this.nextBlockOrTimeout(RESTING_QUIET_MS);
-    await this.awaitWork(view);
+    await this.awaitWork(bftHeight, view);
     if (!this.stillAt(bftHeight, view) || this.validator.height !== height - 1) return undefined;
+    this.noteHeightBegan(bftHeight);
     const leagues = this.leagues;
     const timestamp = Math.max(Math.floor(this.deps.clock.wallNow()), this.validator.previousTimestamp);
     const base = {
@@ -1046,6 +1054,7 @@ export class PobNode {
    * `idleProposalMs` or as soon as a block arrives.
    */
   private async validate(bftHeight: number, encoded: Uint8Array, view: number, proposedIn: number): Promise<boolean> {
+    this.noteHeightBegan(bftHeight);
     let proposal: FinalProposal;
     let coreHash: Uint8Array;
     let randomness: Uint8Array;
