@@ -33,7 +33,8 @@
  *   CPU_ROLE_NODE_ARGS  extra Node/V8 flags for every validator, space-separated (e.g.
  *                       "--max-semi-space-size=64"), written into the results;
  *   BENCH_V8_THREADS, BENCH_MIN_HEIGHT_INTERVAL_MS  devnet settings for an A/B (bench/devnet-overrides.ts;
- *                       default: the launcher's and the node's), written into the results;
+ *                       default: the launcher's and the node's); each sample records whether its
+ *                       validators ran V8's background threads (the devnet manifest's word);
  *   CPU_ROLE_LABEL      a name for the run, written into the results with the load average at
  *                       the start (the machine is shared: the figures mean little without it);
  *   CPU_ROLE_PROFILE=DIR  every validator i writes `--cpu-prof` profiles into DIR/<shape>-v<i>,
@@ -46,7 +47,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ed25519Verifier, type SignatureItem } from "../src/crypto/ed25519.js";
 import { packSignatureBatch } from "../src/crypto/signature-batch.js";
-import { startDevnet, v8BackgroundThreadsByDefault, type Devnet, type League } from "../src/devnet/launcher.js";
+import { startDevnet, type Devnet, type League } from "../src/devnet/launcher.js";
 import { IosError } from "../src/errors.js";
 import { runDevnetLoad } from "../src/devnet/session.js";
 import { packTransactions, validateStateless } from "../src/ledger/stateless.js";
@@ -60,6 +61,7 @@ import { devnetOverridesFromEnv } from "./devnet-overrides.js";
 import { DEFAULT_MIN_HEIGHT_INTERVAL_MS } from "../src/node/consensus/pob-consensus.js";
 
 const RUNS = Number(process.env.CPU_ROLE_RUNS ?? 1);
+const OVERRIDES = devnetOverridesFromEnv();
 const MEASURE_MS = Number(process.env.CPU_ROLE_SECONDS ?? 8) * 1000;
 const RESULTS_FILE = process.env.CPU_ROLE_OUT ?? "bench/results/cpu-role.json";
 const PROFILE_DIR = process.env.CPU_ROLE_PROFILE;
@@ -146,7 +148,7 @@ async function launch(dir: string, shape: string): Promise<Devnet> {
         dir: join(dir, `attempt-${attempt}`),
         seed: "cpu-role",
         accounts: ACCOUNTS,
-        ...devnetOverridesFromEnv(),
+        ...OVERRIDES,
         nodeArgs: (i) => [...NODE_ARGS, ...(PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : [])],
       });
     } catch (error) {
@@ -179,7 +181,7 @@ interface RunLatency {
   readonly optimisticP50Ms: number;
 }
 
-async function measureShape(shape: (typeof SHAPES)[number], run: number): Promise<{ validators: ValidatorRow[]; finalTps: number; latency: RunLatency; set: LoadSet; monotonicUs: { start: number; end: number } }> {
+async function measureShape(shape: (typeof SHAPES)[number], run: number): Promise<{ validators: ValidatorRow[]; finalTps: number; latency: RunLatency; v8BackgroundThreads: boolean; set: LoadSet; monotonicUs: { start: number; end: number } }> {
   const dir = join(root, `${shape.name}-${run}`);
   const devnet = await launch(dir, shape.name);
   try {
@@ -209,6 +211,8 @@ async function measureShape(shape: (typeof SHAPES)[number], run: number): Promis
       const finalTxs = after[i]!.finalized - before[i]!.finalized;
       const heights = after[i]!.blocks - before[i]!.blocks;
       const loadMs = cpuMs - (idleMsPerSecond[i]! * wallMs) / 1000;
+      // µs per final transaction, to a tenth; none without a final transaction.
+      const perTx = (ms: number) => (finalTxs === 0 ? Number.NaN : Math.round((ms * 1000 * 10) / finalTxs) / 10);
       return {
         index: v.index,
         shard: v.shard,
@@ -217,15 +221,15 @@ async function measureShape(shape: (typeof SHAPES)[number], run: number): Promis
         idleCpuPercent: Math.round(idleMsPerSecond[i]! * 10) / 100,
         finalTxs,
         heights,
-        cpuUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round((cpuMs * 1000 * 10) / finalTxs) / 10,
-        mainThreadUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round(((after[i]!.mainThreadMs - before[i]!.mainThreadMs) * 1000 * 10) / finalTxs) / 10,
-        aboveIdleUsPerFinalTx: finalTxs === 0 ? Number.NaN : Math.round((loadMs * 1000 * 10) / finalTxs) / 10,
+        cpuUsPerFinalTx: perTx(cpuMs),
+        mainThreadUsPerFinalTx: perTx(after[i]!.mainThreadMs - before[i]!.mainThreadMs),
+        aboveIdleUsPerFinalTx: perTx(loadMs),
       };
     });
     const finalTps = [0, 1].reduce((sum, shard) => sum + median(validators.filter((v) => v.shard === shard).map((v) => v.finalTxs)), 0) / (wallMs / 1000);
     const { latency: measured } = loadRun.report.metrics;
     const latency = { finalP50Ms: Math.round(measured.final.p50Ms), optimisticP50Ms: Math.round(measured.optimistic.p50Ms) };
-    return { validators, finalTps: Math.round(finalTps), latency, set, monotonicUs };
+    return { validators, finalTps: Math.round(finalTps), latency, v8BackgroundThreads: devnet.manifest.v8BackgroundThreads, set, monotonicUs };
   } finally {
     await devnet.stop();
   }
@@ -272,16 +276,16 @@ async function signatureCost(set: LoadSet): Promise<{ batchSize: number; signatu
 }
 
 const roleOf = (league: League) => (league === "believable" ? "producer" : "normal");
-const samples: { shape: string; run: number; finalTps: number; latency: RunLatency; validators: ValidatorRow[]; signature: Awaited<ReturnType<typeof signatureCost>>; monotonicUs: { start: number; end: number } }[] = [];
+const samples: { shape: string; run: number; finalTps: number; latency: RunLatency; v8BackgroundThreads: boolean; validators: ValidatorRow[]; signature: Awaited<ReturnType<typeof signatureCost>>; monotonicUs: { start: number; end: number } }[] = [];
 if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
 const SHAPE_FILTER = process.env.CPU_ROLE_SHAPES?.split(",");
 const shapes = SHAPES.filter((s) => SHAPE_FILTER === undefined || SHAPE_FILTER.includes(s.name));
 for (let run = 0; run < RUNS; run++) {
   for (const shape of shapes) {
-    const { validators, finalTps, latency, set, monotonicUs } = await measureShape(shape, run);
+    const { validators, finalTps, latency, v8BackgroundThreads, set, monotonicUs } = await measureShape(shape, run);
     // Measured right after the devnet stopped, so the machine's state is the run's.
     const signature = await signatureCost(set);
-    samples.push({ shape: shape.name, run, finalTps, latency, validators, signature, monotonicUs });
+    samples.push({ shape: shape.name, run, finalTps, latency, v8BackgroundThreads, validators, signature, monotonicUs });
     const perRole = (role: string) => median(validators.filter((v) => roleOf(v.league) === role).map((v) => v.cpuUsPerFinalTx).filter(Number.isFinite));
     console.log(
       `${shape.name} run ${run}: ${finalTps} final tx/s (p50 final ${latency.finalP50Ms} ms, optimistic ${latency.optimisticP50Ms} ms); µs CPU per final tx: producer ${perRole("producer").toFixed(1)}, normal ${perRole("normal").toFixed(1)}; ` +
@@ -332,8 +336,7 @@ writeFileSync(
       benchmark: "cpu-role",
       ...(LABEL === undefined ? {} : { label: LABEL }),
       ...(NODE_ARGS.length === 0 ? {} : { nodeArgs: NODE_ARGS }),
-      v8BackgroundThreads: devnetOverridesFromEnv().v8BackgroundThreads ?? v8BackgroundThreadsByDefault(10),
-      minHeightIntervalMs: devnetOverridesFromEnv().minHeightIntervalMs ?? DEFAULT_MIN_HEIGHT_INTERVAL_MS,
+      minHeightIntervalMs: OVERRIDES.minHeightIntervalMs ?? DEFAULT_MIN_HEIGHT_INTERVAL_MS,
       machine: { cores: availableParallelism(), node: process.version, loadAverageAtStart: LOAD_AT_START },
       devnet: { shards: 2, validatorsPerShard: 5, believable: 1, samplingProbability: 0.1, accounts: ACCOUNTS },
       window: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, runs: RUNS },

@@ -21,7 +21,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { startDevnet, v8BackgroundThreadsByDefault, type Devnet } from "../src/devnet/launcher.js";
+import { startDevnet, type Devnet } from "../src/devnet/launcher.js";
 import { runDevnetLoad, summaryLines, type DevnetLoadResult } from "../src/devnet/session.js";
 import { generateLoad } from "../src/load/workload.js";
 import { steadiness } from "./stats.js";
@@ -49,9 +49,10 @@ const TARGET_OPTIMISTIC_P50_MS = 100;
 const root = mkdtempSync(join(tmpdir(), "ios-devnet-bench-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 
+const OVERRIDES = devnetOverridesFromEnv();
 let runs = 0;
 async function launch(validatorsPerShard: number, nodeArgs?: (i: number) => readonly string[]): Promise<Devnet> {
-  const devnet = await startDevnet({ shards: 2, validatorsPerShard, believable: 1, dir: join(root, `run-${runs++}`), seed: "bench", accounts: ACCOUNTS, ...devnetOverridesFromEnv(), ...(nodeArgs === undefined ? {} : { nodeArgs }) });
+  const devnet = await startDevnet({ shards: 2, validatorsPerShard, believable: 1, dir: join(root, `run-${runs++}`), seed: "bench", accounts: ACCOUNTS, ...OVERRIDES, ...(nodeArgs === undefined ? {} : { nodeArgs }) });
   if (!devnet.consensus) {
     await devnet.stop();
     throw new Error(`the validators of a shard did not agree on their first block (${validatorsPerShard} per shard): nothing to measure`);
@@ -64,7 +65,7 @@ async function measure(
   window: number,
   txPerSecondBudget: number,
   nodeArgs?: (i: number) => readonly string[],
-): Promise<{ result: DevnetLoadResult; driverCpuPercent: number; signingSeconds: number }> {
+): Promise<{ result: DevnetLoadResult; driverCpuPercent: number; signingSeconds: number; v8BackgroundThreads: boolean }> {
   const devnet = await launch(validatorsPerShard, nodeArgs);
   try {
     const signStart = performance.now();
@@ -75,17 +76,18 @@ async function measure(
     const result = await runDevnetLoad(devnet, { set, mode: { kind: "closed-loop", window }, durationMs: SECONDS * 1000, reportDir: join(root, `report-${runs}`) });
     const used = process.cpuUsage(before);
     const driverCpuPercent = ((used.user + used.system) / 1000 / (performance.now() - wallStart)) * 100;
-    return { result, driverCpuPercent, signingSeconds };
+    return { result, driverCpuPercent, signingSeconds, v8BackgroundThreads: devnet.manifest.v8BackgroundThreads };
   } finally {
     await devnet.stop();
   }
 }
 
-function runRow(validatorsPerShard: number, window: number, result: DevnetLoadResult, driverCpuPercent: number, signingSeconds: number) {
+function runRow(validatorsPerShard: number, window: number, { result, driverCpuPercent, signingSeconds, v8BackgroundThreads }: Awaited<ReturnType<typeof measure>>) {
   const m = result.run.report.metrics;
   return {
     validatorsPerShard,
     window,
+    v8BackgroundThreads,
     end: result.run.end,
     submitted: m.totals.submitted,
     final: m.totals.final,
@@ -105,13 +107,14 @@ function runRow(validatorsPerShard: number, window: number, result: DevnetLoadRe
 const rows: ReturnType<typeof runRow>[] = [];
 for (const { validatorsPerShard, windows, txPerSecondBudget } of SHAPES) {
   for (const window of windows) {
-    const { result, driverCpuPercent, signingSeconds } = await measure(validatorsPerShard, window, txPerSecondBudget);
+    const measured = await measure(validatorsPerShard, window, txPerSecondBudget);
+    const { result, driverCpuPercent } = measured;
     console.log(`\n2 shards × ${validatorsPerShard} validator(s), window ${window}:`);
     for (const line of summaryLines(result)) if (!line.startsWith("report:")) console.log(`  ${line}`);
     console.log(`  driver (this process) CPU: ${driverCpuPercent.toFixed(0)}% of one core`);
     const steady = steadiness(result.run.report.metrics.series.final, RAMP_S, SECONDS);
     console.log(`  per-second final tx/s over ${steady.seconds} s: p10 ${steady.p10}, median ${steady.median} (p10/median ${steady.p10ToMedian})`);
-    rows.push(runRow(validatorsPerShard, window, result, driverCpuPercent, signingSeconds));
+    rows.push(runRow(validatorsPerShard, window, measured));
   }
 }
 
@@ -207,8 +210,7 @@ writeFileSync(
       machine: { cores: (await import("node:os")).availableParallelism(), node: process.version },
       devnet: {
         shards: 2, shapes: SHAPES, accounts: ACCOUNTS, secondsPerRun: SECONDS,
-        minHeightIntervalMs: devnetOverridesFromEnv().minHeightIntervalMs ?? DEFAULT_MIN_HEIGHT_INTERVAL_MS,
-        v8BackgroundThreads: SHAPES.map(({ validatorsPerShard }) => ({ validatorsPerShard, on: devnetOverridesFromEnv().v8BackgroundThreads ?? v8BackgroundThreadsByDefault(2 * validatorsPerShard) })),
+        minHeightIntervalMs: OVERRIDES.minHeightIntervalMs ?? DEFAULT_MIN_HEIGHT_INTERVAL_MS,
       },
       targets: { endToEndTps: TARGET_TPS, finalP50Ms: TARGET_FINAL_P50_MS, optimisticP50Ms: TARGET_OPTIMISTIC_P50_MS },
       best,

@@ -147,7 +147,7 @@ export function writeDevnetFiles(options: DevnetFilesOptions): DevnetLayout {
         consensus: {
           mode: consensus,
           ...(options.idleBlockMs === undefined ? {} : { idleBlockMs: options.idleBlockMs }),
-          ...(options.minHeightIntervalMs === undefined || consensus !== "pob" ? {} : { minHeightIntervalMs: options.minHeightIntervalMs }),
+          ...(options.minHeightIntervalMs === undefined ? {} : { minHeightIntervalMs: options.minHeightIntervalMs }),
         },
       }),
     });

@@ -61,6 +61,7 @@ import type { CpuProcess } from "../load/metrics.js";
 import { IosError, check } from "../errors.js";
 import type { DevnetErrorCode } from "./errors.js";
 import { SINGLE_THREADED_V8 } from "../runtime/worker-exec-argv.js";
+import { MAX_BLOCK_INTERVAL_MS } from "../node/config.js";
 
 export const MANIFEST_FILE = "devnet.json";
 export const MANIFEST_SCHEMA = "ioschain.devnet/1";
@@ -257,6 +258,11 @@ function checkOptions(options: DevnetOptions): void {
     check<DevnetErrorCode>(Number.isInteger(options.basePort) && options.basePort >= 1024 && options.basePort + 2 * shards * validatorsPerShard <= 65_536, "DEVNET_BAD_OPTION", `base port must leave room for every validator's client and peer port below 65536, got ${options.basePort}`);
   }
   if (options.workers !== undefined) check<DevnetErrorCode>(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 64, "DEVNET_BAD_OPTION", `workers must be an integer in 1..64, got ${options.workers}`);
+  const spacing = options.minHeightIntervalMs;
+  if (spacing !== undefined) {
+    check<DevnetErrorCode>(consensusModeOf(options) === "pob", "DEVNET_BAD_OPTION", "the heights' spacing (minHeightIntervalMs) applies to Proof-of-Believability devnets only");
+    check<DevnetErrorCode>(Number.isInteger(spacing) && spacing >= 0 && spacing <= MAX_BLOCK_INTERVAL_MS, "DEVNET_BAD_OPTION", `minHeightIntervalMs must be an integer in 0..${MAX_BLOCK_INTERVAL_MS}, got ${spacing}`);
+  }
 }
 
 /**

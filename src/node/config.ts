@@ -219,7 +219,7 @@ const MAX_WORKERS = 256;
 const MAX_PENDING_TXS_LIMIT = 1 << 24;
 /** Block interval bounds: 10 ms keeps blocks above timer granularity, 60 s keeps latency sane. */
 const MIN_BLOCK_INTERVAL_MS = 10;
-const MAX_BLOCK_INTERVAL_MS = 60_000;
+export const MAX_BLOCK_INTERVAL_MS = 60_000;
 /** Smallest API limits that still hold one maximal transaction (MAX_TX_BYTES, hex-encoded). */
 const MIN_BODY_BYTES = 40 * 1024;
 const MIN_STREAM_FRAME_BYTES = 64 * 1024;

@@ -76,6 +76,8 @@ describe("writeDevnetFiles", () => {
       assert.deepEqual([leagues.mode, leagues.believable.length, leagues.normal.length], ["two-league", 1, 3]);
     }
     for (const v of layout.validators) assert.equal(loadNodeSetup(v.configFile).config.consensus.mode, "pob");
+    const spaced = writeDevnetFiles(options(join(root, "pob-spaced"), { validators: 8, consensus: "pob", pob, minHeightIntervalMs: 0 }));
+    for (const v of spaced.validators) assert.deepEqual(loadNodeSetup(v.configFile).config.consensus, { mode: "pob", minHeightIntervalMs: 0 });
     assert.throws(() => writeDevnetFiles(options(join(root, "pob-without"), { consensus: "pob" })), coded("DEVNET_BAD_OPTION"));
   });
 
@@ -90,6 +92,19 @@ describe("writeDevnetFiles", () => {
     for (const epochLength of [0, 2.5, 2 ** 32]) {
       const dir = join(root, `launch-${epochLength}`);
       await assert.rejects(startDevnet({ shards: 1, validatorsPerShard: 1, believable: 0, dir, seed: "x", accounts: 1, epochLength }), coded("DEVNET_BAD_OPTION"));
+      assert.equal(existsSync(dir), false);
+    }
+    // The heights' spacing: PoB devnets only, 0..MAX_BLOCK_INTERVAL_MS; refused before anything is written.
+    const spacings = [
+      { validatorsPerShard: 4, believable: 0, minHeightIntervalMs: 150 },
+      { validatorsPerShard: 1, believable: 1, minHeightIntervalMs: 150 },
+      { validatorsPerShard: 5, believable: 1, minHeightIntervalMs: -1 },
+      { validatorsPerShard: 5, believable: 1, minHeightIntervalMs: 1.5 },
+      { validatorsPerShard: 5, believable: 1, minHeightIntervalMs: 60_001 },
+    ];
+    for (const [i, spacing] of spacings.entries()) {
+      const dir = join(root, `spacing-${i}`);
+      await assert.rejects(startDevnet({ shards: 1, dir, seed: "x", accounts: 1, ...spacing }), (error: IosError) => error.code === "DEVNET_BAD_OPTION" && /minHeightIntervalMs/.test(error.message));
       assert.equal(existsSync(dir), false);
     }
   });
