@@ -12,9 +12,10 @@
  *     collect their UTXO changes as the pending (unflushed) delta and their transactions'
  *     locations as the pending tx index.
  *  4. ready: `commitBlock(bytes)` checks the block against the tip, validates it statelessly,
- *     applies it to the table, then appends it durably; every FLUSH_INTERVAL_BLOCKS blocks (or when
- *     the pending delta or tx index reaches its bound) the sorted delta, the pending tx index
- *     entries and the new flushed marker ride in that block's own transaction.
+ *     applies it to the table, then appends it durably; once every FLUSH_INTERVAL_BLOCKS blocks, at
+ *     this replica's turn (`setFlushTurn`), or when the pending delta or tx index reaches its bound,
+ *     the sorted delta, the pending tx index entries and the new flushed marker ride in that
+ *     block's own transaction.
  *
  * A block is final once `commitBlock` returns: it is on disk, and both the UTXO set it produces
  * and its transactions' locations are recoverable from the flushed state plus the stored blocks
@@ -32,7 +33,7 @@
  * it, and its changes join the pending delta only at a commit.
  *
  * API: `ShardState.open(options)`, `assemble(): BlockAssembly`, `commitBlock(bytes, msb?): CommitResult`, `prunedBelow` (pruning, option `prune`),
- * `flush()`, `close()`,
+ * `setFlushTurn(turn)`, `flush()`, `close()`,
  * `tip`, `flushedHeight`, `supply`, `utxoCount`, `epoch`, `setEpoch(epoch)`, `lastEpoch`, `keepEpoch(epoch, link, transcript)`,
  * `epochLink(epoch)`, `epochTranscript(epoch)` (the epoch archive, ChainStore), `chainId`, `msbHeader(epoch)`, `keptMsbs`, `latestMsb`, `msbBody(epoch)`, `msbDecisions(epoch)` (Micro State Blocks, src/node/msb.ts), `utxoSnapshot()`,
  * `getUtxo(txid, index)`, `hasUtxo(txid, index)`, `getTransactionLocation(txid)`, `getBlock(height)`, `getBlockByHash(hash)`, `tipTimestamp`,
@@ -69,10 +70,27 @@ import { LEDGER_ERROR_CODES, type TransactionFailureDetail } from "../ledger/err
 /**
  * Blocks between UTXO flushes. Batching pays: 48k UTXO writes into a 1M-entry set cost about half
  * as much as one flush per block of the same writes (fewer fsyncs, B-tree pages shared between
- * keys; bench/store.bench.ts), while a restart replays at most this many blocks and the flush
- * block's commit takes a few hundred ms instead of tens.
+ * keys; bench/store.bench.ts), while a restart replays about this many blocks and the flush
+ * block's commit takes a few hundred ms instead of tens: hence the replicas' turns (`FlushTurn`).
  */
 export const FLUSH_INTERVAL_BLOCKS = 16;
+
+/**
+ * This replica's turn to flush among its shard's replicas (`setFlushTurn`). Replicas flushing
+ * after the same heights stall together, and at saturation the shard's next height waited for the
+ * slowest of them (0.3–0.7 s every 16 heights on the default devnet). Spread over the interval,
+ * a flushing member is one missing co-signer at most; and a member flushes after a height it led,
+ * as far as the rotation allows from the next it leads (a leader still flushing when its turn
+ * comes, or anchoring its heights' spacing late, holds the height). Where the state is flushed
+ * is this replica's own business: it decides nothing the others see.
+ */
+export interface FlushTurn {
+  /** This replica's position among the shard's `replicas` (0-based). */
+  readonly index: number;
+  readonly replicas: number;
+  /** Whether this replica leads `height` in its first view: a committee member flushes after a height it led. */
+  readonly leads?: (height: number) => boolean;
+}
 /** Flush early once this many net writes are pending: bounds the delta's memory (~150 B each). */
 export const MAX_PENDING_UTXO_WRITES = 1 << 18;
 /** Flush early once this many tx index entries wait (~100 B each in memory). */
@@ -273,6 +291,9 @@ export class ShardState {
   private readonly pending = new UtxoDelta();
   private readonly pendingTxIndex = new PendingTxIndex();
   private blocksSinceFlush = 0;
+  /** Flushes fall after heights ≡ flushPhase (mod flushInterval): `setFlushTurn`. */
+  private flushPhase = 0;
+  private leads: ((height: number) => boolean) | undefined;
   /** Records were staged for the next block and not yet committed (commitBlock must not interleave). */
   private staged = false;
   private failed = false;
@@ -510,7 +531,7 @@ export class ShardState {
   private append(block: Omit<StoredBlock, "txids" | "positions">, txids: Uint8Array, positions: Uint32Array): boolean {
     this.pendingTxIndex.add(txids, block.height, positions);
     this.blocksSinceFlush++;
-    const due = this.blocksSinceFlush >= this.flushInterval || this.pending.size >= MAX_PENDING_UTXO_WRITES || this.pendingTxIndex.size >= MAX_PENDING_TX_INDEX;
+    const due = this.flushTurnAt(block.height) || this.pending.size >= MAX_PENDING_UTXO_WRITES || this.pendingTxIndex.size >= MAX_PENDING_TX_INDEX;
     const flush = due ? this.takeFlush() : undefined;
     this.store.appendBlock({ ...block, txids: NO_TXIDS, positions: NO_POSITIONS }, flush);
     this.tipTime = decodeBlockHeader(block.bytes).timestamp;
@@ -539,6 +560,26 @@ export class ShardState {
   /** See ChainStore `prunedBelow`: blocks, index entries and final-height records below it are gone (epoch ends' records kept). */
   get prunedBelow(): number {
     return this.store.prunedBelow;
+  }
+
+  /**
+   * Whether the flush is this replica's after `height`: once its phase height is among the
+   * unflushed ones, after the first height it led (the furthest from the next it leads, which it
+   * could only propose after its flush), or half an interval past the phase at the latest.
+   */
+  private flushTurnAt(height: number): boolean {
+    const interval = this.flushInterval;
+    const sincePhase = (((height - this.flushPhase) % interval) + interval) % interval;
+    if (sincePhase >= this.blocksSinceFlush) return false;
+    return this.leads === undefined || this.leads(height) || sincePhase >= interval >> 1;
+  }
+
+  /** Sets this replica's flush turn (FlushTurn); until then it flushes after heights ≡ 0 (mod the interval). */
+  setFlushTurn(turn: FlushTurn): void {
+    check<StoreErrorCode>(Number.isInteger(turn.replicas) && turn.replicas >= 1 && Number.isInteger(turn.index) && turn.index >= 0 && turn.index < turn.replicas,
+      "STORE_BAD_INPUT", `a flush turn needs 0 <= index < replicas, got ${turn.index} of ${turn.replicas}`);
+    this.flushPhase = Math.floor((turn.index * this.flushInterval) / turn.replicas);
+    this.leads = turn.leads;
   }
 
   private takeFlush(): UtxoFlush {

@@ -23,7 +23,7 @@ import { ShardConsensus, finalBlockOf, type FinalBlock, type ShardConsensusOptio
 import { Pipeline } from "../../src/node/pipeline.js";
 import type { VerifierPool } from "../../src/node/pool/interface.js";
 import { PiscinaVerifierPool } from "../../src/node/pool/verify-pool.js";
-import { ShardState } from "../../src/node/shard-state.js";
+import { FLUSH_INTERVAL_BLOCKS, ShardState } from "../../src/node/shard-state.js";
 import { testFailures } from "../support/log.js";
 import { TX_BATCH, type TxGossip } from "../../src/node/tx-gossip.js";
 
@@ -187,6 +187,13 @@ describe("shard consensus over real sockets, 4 validators in one process", () =>
     for (const member of members) assert.equal(member.state.getUtxo(GENESIS_ID, 0), undefined, "the spent genesis output is gone everywhere");
     const supplies = new Set(members.map((m) => m.state.supply.toString()));
     assert.equal(supplies.size, 1);
+  });
+
+  it("flushes in turn: the four validators' UTXO sets are flushed at four different heights", async () => {
+    await waitFor(() => Math.min(...live().map((m) => m.state.tip.height)) >= FLUSH_INTERVAL_BLOCKS + 4, "a full flush interval of heights");
+    const flushed = live().map((m) => m.state.flushedHeight);
+    assert.equal(new Set(flushed).size, VALIDATORS, `flushed heights ${flushed.join()}`);
+    assert.ok(flushed.every((height) => height > 0));
   });
 
   it("refuses a proposal earlier than its parent block, and stores non-decreasing block times", async () => {

@@ -69,6 +69,37 @@ describe(`ShardState (${backend.name} store)`, () => {
     assert.equal(await codeOfAsync(() => reopened.commitBlock(blocks[0]!.bytes)), "STATE_CLOSED");
   });
 
+  it("flushes at its turn among the replicas, after a height it led, or half an interval past its phase", async () => {
+    const dir = freshDir();
+    const state = openState(dir, 8);
+    assert.equal(codeOf(() => state.setFlushTurn({ index: 4, replicas: 4 })), "STORE_BAD_INPUT");
+    assert.equal(codeOf(() => state.setFlushTurn({ index: 0, replicas: 0 })), "STORE_BAD_INPUT");
+    const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
+    const flushedAt: number[] = [];
+    const commit = (to: number) => {
+      for (let height = state.tip.height + 1; height <= to; height++) if (state.commitBlock(builder.nextBlock(3).bytes).flushed) flushedAt.push(height);
+    };
+    // Replica 2 of 4 with an interval of 8: phase 4. It leads heights ≡ 1 (mod 4): its flushes follow 5, 13, 21.
+    state.setFlushTurn({ index: 2, replicas: 4, leads: (height) => height % 4 === 1 });
+    commit(22);
+    assert.deepEqual(flushedAt, [5, 13, 21]);
+    assert.equal(state.flushedHeight, 21);
+    // A replica that leads nothing in range waits half an interval past its phase (28 + 4).
+    state.setFlushTurn({ index: 2, replicas: 4, leads: () => false });
+    commit(33);
+    assert.deepEqual(flushedAt, [5, 13, 21, 32]);
+    // A new turn without leaders (phase 6): its phase height 38 flushes, then 46.
+    state.setFlushTurn({ index: 3, replicas: 4 });
+    commit(47);
+    assert.deepEqual(flushedAt, [5, 13, 21, 32, 38, 46]);
+    const digest = utxoSetDigest(state.utxoSnapshot());
+    await state.close();
+    const reopened = openState(dir, 8);
+    assert.deepEqual([reopened.flushedHeight, reopened.tip.height], [47, 47]);
+    assert.equal(utxoSetDigest(reopened.utxoSnapshot()), digest);
+    await reopened.close();
+  });
+
   it("replays an unflushed tail left by a process that exited without closing", async () => {
     const dir = freshDir();
     const summary = ["summary", ...backend.crashRun(dir, "tail replay", 4, 15, 10)];

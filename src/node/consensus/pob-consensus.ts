@@ -477,7 +477,17 @@ export class PobShardConsensus implements ShardDriver {
     this.#scheduleRelaySweep();
     // Locks the final chain holds from before a restart are watched again, as are recent locks that settled X here.
     for (const x of this.#state.watchedTransfers(tip - SETTLED_REWATCH_HEIGHTS)) this.atomix?.watch(x, transactionIdOfEncoding(x));
+    this.#takeFlushTurn();
     this.node.start();
+  }
+
+  /** The shard's replicas flush in turn (ShardState FlushTurn), in members' order; a committee member after a height it led. */
+  #takeFlushTurn(): void {
+    const index = this.members.findIndex((member) => sameBytes(member, this.#self));
+    if (index < 0) return;
+    const bft = this.node.bft;
+    const leads = bft === undefined ? undefined : (height: number) => bft.leaderOf(height - this.#epochStart, 0) === bft.selfIndex;
+    this.#state.setFlushTurn({ index, replicas: this.members.length, ...(leads === undefined ? {} : { leads }) });
   }
 
   async stop(): Promise<void> {

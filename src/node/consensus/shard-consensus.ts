@@ -249,6 +249,9 @@ export class ShardConsensus implements BftApplication, ShardDriver {
     if (this.#running) return;
     this.#running = true;
     this.#unsubscribe = this.#pipeline.onAdmitted(() => this.#releaseIdleWaits());
+    // The replicas flush in turn (ShardState FlushTurn), each after a height it led.
+    const bft = this.bft;
+    this.#state.setFlushTurn({ index: bft.selfIndex, replicas: this.participants.length, leads: (height) => bft.leaderOf(height, 0) === bft.selfIndex });
     this.bft.start();
   }
 
