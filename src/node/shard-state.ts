@@ -78,7 +78,7 @@ export const FLUSH_INTERVAL_BLOCKS = 16;
 /**
  * This replica's turn to flush among its shard's replicas (`setFlushTurn`). Replicas flushing
  * after the same heights stall together, and at saturation the shard's next height waited for the
- * slowest of them (0.3–0.7 s every 16 heights on the default devnet). Spread over the interval,
+ * slowest of them (0.3–0.8 s every 16 heights on the default devnet). Spread over the interval,
  * a flushing member is one missing co-signer at most; and a member flushes after a height it led,
  * as far as the rotation allows from the next it leads (a leader still flushing when its turn
  * comes, or anchoring its heights' spacing late, holds the height). Where the state is flushed
