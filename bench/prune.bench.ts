@@ -13,6 +13,10 @@
  * not shrink; freed pages are reused by later transactions, so with pruning the size flattens
  * once the freed pages of a pruned epoch cover the next epoch's writes), and the epoch-end
  * append's time (the prune runs inside it) against the mean append.
+ * A third run prunes under a heavy cross-shard load: HEAVY_ATOMIX_PER_BLOCK decided transfers per
+ * block (aborted: no proof kept past the prune). The Atomix table is never pruned (the replay
+ * guard), so it grows by an epoch's worth each epoch; the prune reads only the entries its heights
+ * decided (atomixDecided), and its epoch-end append should not grow with the table.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -22,6 +26,7 @@ import { LmdbChainStore } from "../src/store/chain-store.js";
 import type { StoredBlock } from "../src/store/interface.js";
 import { UTXO_ENTRY_BYTES } from "../src/store/schema.js";
 import { BlockKind, encodeBlockHeader, makeBlockHeader } from "../src/ledger/block.js";
+import { encodeAtomixPhase } from "../src/atomix/phases.js";
 
 const RESULTS_FILE = "bench/results/disk.json";
 const EPOCHS = 16;
@@ -31,6 +36,8 @@ const TXS_PER_BLOCK = 200;
 const BLOCK_BYTES = TXS_PER_BLOCK * 250;
 const REJECTIONS_PER_BLOCK = 2;
 const MSB_ENTRIES = 20_000;
+const HEAVY_ATOMIX_PER_BLOCK = 250;
+const ABORTED = encodeAtomixPhase("aborted");
 
 const root = mkdtempSync(join(tmpdir(), "ios-prune-bench-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
@@ -42,7 +49,7 @@ function orderedBlock(height: number): Uint8Array {
   return bytes;
 }
 
-function blockAt(height: number, prune: boolean): StoredBlock {
+function blockAt(height: number, prune: boolean, atomixPerBlock: number): StoredBlock {
   const epoch = height / EPOCH_LENGTH - 1;
   const endsEpoch = height % EPOCH_LENGTH === 0;
   return {
@@ -50,7 +57,7 @@ function blockAt(height: number, prune: boolean): StoredBlock {
     consensusState: randomBytes(300), certificate: randomBytes(500), proposal: randomBytes(1_200),
     orderedBlocks: [{ hash: randomBytes(32), bytes: orderedBlock(height) }],
     rejections: Array.from({ length: REJECTIONS_PER_BLOCK }, () => ({ txid: randomBytes(32), code: "MISSING_INPUT" })),
-    atomix: [{ crossTxid: randomBytes(32), phase: 2 }],
+    atomix: atomixPerBlock === 0 ? [{ crossTxid: randomBytes(32), phase: 2 }] : Array.from({ length: atomixPerBlock }, () => ({ crossTxid: randomBytes(32), phase: ABORTED, decided: true })),
     ...(endsEpoch ? { msb: { epoch, header: randomBytes(200), body: randomBytes(MSB_ENTRIES * UTXO_ENTRY_BYTES), decisions: new Uint8Array(0) } } : {}),
     // The node's request (ShardState pruneWith): below e·L, the block of MSB e − 1 kept as a joiner's anchor.
     ...(endsEpoch && prune ? { prune: { below: epoch * EPOCH_LENGTH, epochLength: EPOCH_LENGTH } } : {}),
@@ -67,8 +74,9 @@ interface EpochFigure {
   readonly keptBodies: readonly number[];
 }
 
-function run(prune: boolean): EpochFigure[] {
-  const directory = join(root, prune ? "on" : "off");
+/** `atomixPerBlock` 0: the steady load's one undecided Atomix write per block. */
+function run(prune: boolean, atomixPerBlock = 0): EpochFigure[] {
+  const directory = join(root, `${prune ? "on" : "off"}-${atomixPerBlock}`);
   const store = LmdbChainStore.open(directory);
   store.initialize({ shard: 0, genesisId: randomBytes(32) }, new Uint8Array(0));
   const figures: EpochFigure[] = [];
@@ -77,7 +85,7 @@ function run(prune: boolean): EpochFigure[] {
     let total = 0;
     let last = 0;
     for (let k = 1; k <= EPOCH_LENGTH; k++) {
-      const block = blockAt(epoch * EPOCH_LENGTH + k, prune);
+      const block = blockAt(epoch * EPOCH_LENGTH + k, prune, atomixPerBlock);
       const start = performance.now();
       // Every block flushes (an empty UTXO batch): the horizon is never held back by the flushed height.
       store.appendBlock(block, flush);
@@ -97,11 +105,14 @@ function round(ms: number): number {
 
 const off = run(false);
 const on = run(true);
+const onHeavyAtomix = run(true, HEAVY_ATOMIX_PER_BLOCK);
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 console.log("epoch  off MiB  on MiB  epoch-end append ms off/on  mean append ms off/on");
 off.forEach((figure, i) => console.log(`${String(figure.epoch).padStart(5)}  ${String(mib(figure.dataMdbBytes)).padStart(7)}  ${String(mib(on[i]!.dataMdbBytes)).padStart(6)}  ${figure.epochEndAppendMs}/${on[i]!.epochEndAppendMs}  ${figure.meanAppendMs}/${on[i]!.meanAppendMs}`));
+console.log(`pruning on, ${HEAVY_ATOMIX_PER_BLOCK} decided Atomix transfers per block: epoch-end append ms / mean append ms by epoch`);
+console.log(onHeavyAtomix.map((figure) => `${figure.epoch}: ${figure.epochEndAppendMs}/${figure.meanAppendMs}`).join("  "));
 writeFileSync(RESULTS_FILE, JSON.stringify({
   what: "data.mdb bytes (LMDB page high-water mark) after each epoch, pruning off vs on; epoch-end append time (the prune runs in it) vs the mean append",
-  parameters: { epochs: EPOCHS, epochLength: EPOCH_LENGTH, txsPerBlock: TXS_PER_BLOCK, blockBytes: BLOCK_BYTES, orderedBlockBytes: BLOCK_BYTES, msbEntries: MSB_ENTRIES },
-  off, on,
+  parameters: { epochs: EPOCHS, epochLength: EPOCH_LENGTH, txsPerBlock: TXS_PER_BLOCK, blockBytes: BLOCK_BYTES, orderedBlockBytes: BLOCK_BYTES, msbEntries: MSB_ENTRIES, heavyAtomixPerBlock: HEAVY_ATOMIX_PER_BLOCK },
+  off, on, onHeavyAtomix,
 }, null, 2) + "\n");

@@ -28,7 +28,7 @@ function lmdbTable(db: Database<Buffer, Buffer>): RecordTable {
       for (const key of db.getKeys({ reverse: true, limit: 1 })) return key;
       return undefined;
     },
-    entries: () => db.getRange({ snapshot: true }),
+    entries: (range) => db.getRange(range === undefined ? { snapshot: true } : { start: range.start, end: range.end, snapshot: true }),
   };
 }
 

@@ -73,8 +73,12 @@ function memoryEnvironment(disk: MemoryDisk, onClose: () => void): RecordEnviron
         for (const key of records.keys()) if (last === undefined || key > last) last = key;
         return last === undefined ? undefined : Buffer.from(last, "latin1");
       },
-      entries: () =>
-        [...records.keys()].sort().map((key) => ({ key: Buffer.from(key, "latin1"), value: Buffer.from(records.get(key)!) })),
+      // Latin-1 keys compare as their bytes do.
+      entries: (range) =>
+        [...records.keys()]
+          .filter((key) => range === undefined || (key >= keyOf(range.start) && key < keyOf(range.end)))
+          .sort()
+          .map((key) => ({ key: Buffer.from(key, "latin1"), value: Buffer.from(records.get(key)!) })),
     };
   };
   const transaction = (writes: () => void): void => {

@@ -44,6 +44,7 @@ import {
   encodeRejection,
   META_MSB,
   META_PRUNED,
+  META_ATOMIX_INDEXED,
   decodePrunedBelow,
   encodePrunedBelow,
   MSB_BODY_CHUNK_ENTRIES,
@@ -57,6 +58,9 @@ import {
   type StoredFinalHeight,
   decodeAtomix,
   encodeAtomix,
+  atomixDecidedKey,
+  decodeAtomixDecidedKey,
+  ATOMIX_DECIDED_VALUE,
   MAX_STORED_PROPOSAL_BYTES,
   NOT_DECIDED_HERE,
   type StoredAtomix,
@@ -99,6 +103,11 @@ import type { StoreErrorCode } from "./errors.js";
 const NO_PROOF = new Uint8Array(0);
 
 /** One sub-database of schema.ts: binary keys and values. */
+export interface KeyRange {
+  readonly start: Buffer;
+  readonly end: Buffer;
+}
+
 export interface RecordTable {
   get(key: Buffer): Buffer | undefined;
   /** Inside `RecordEnvironment.transaction` only. `append`: the key sorts after every key (LMDB's append hint). */
@@ -108,8 +117,8 @@ export interface RecordTable {
   isEmpty(): boolean;
   /** The greatest key (byte order), or undefined when empty. */
   lastKey(): Buffer | undefined;
-  /** Every record in key (byte) order, as of the call. */
-  entries(): Iterable<{ readonly key: Buffer; readonly value: Buffer }>;
+  /** Every record in key (byte) order, as of the call; with `range`, those with start ≤ key < end. */
+  entries(range?: KeyRange): Iterable<{ readonly key: Buffer; readonly value: Buffer }>;
 }
 
 /** The tables of schema.ts and their atomic, durable write transactions. */
@@ -218,8 +227,24 @@ export class RecordChainStore implements ChainStore {
       msbHeaders: env.table("msbHeaders"),
       msbBody: env.table("msbBody"),
       msbDecisions: env.table("msbDecisions"),
+      atomixDecided: env.table("atomixDecided"),
     };
     this.loadMeta();
+    if (this.identityRecord !== undefined && this.dbs.meta.get(META_ATOMIX_INDEXED) === undefined) this.indexAtomixDecisions();
+  }
+
+  /** Builds atomixDecided from the atomix table's entries decided at kept heights (a store written before the index: schema.ts). */
+  private indexAtomixDecisions(): void {
+    const { atomix, atomixDecided, meta } = this.dbs;
+    const keys: Buffer[] = [];
+    for (const { key, value } of atomix.entries()) {
+      const { decidedAt } = decodeAtomix(value);
+      if (decidedAt !== NOT_DECIDED_HERE && decidedAt >= this.prunedBelowRecord) keys.push(atomixDecidedKey(decidedAt, key));
+    }
+    this.env.transaction(() => {
+      for (const key of keys) atomixDecided.put(key, ATOMIX_DECIDED_VALUE);
+      meta.put(META_ATOMIX_INDEXED, ATOMIX_DECIDED_VALUE);
+    });
   }
 
   private loadMeta(): void {
@@ -326,6 +351,7 @@ export class RecordChainStore implements ChainStore {
       meta.put(META_TIP, encodeTip(tip));
       meta.put(META_FLUSHED, encodeFlushMarker(flushed));
       meta.put(META_EPOCH, encodeEpoch(0));
+      meta.put(META_ATOMIX_INDEXED, ATOMIX_DECIDED_VALUE);
       for (const write of writes) utxo.put(write.key, write.value);
     });
     this.identityRecord = { shard: identity.shard, genesisId: new Uint8Array(identity.genesisId) };
@@ -392,7 +418,7 @@ export class RecordChainStore implements ChainStore {
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
-    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix, changeProofs: proven, finalHeights } = this.dbs;
+    const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix, atomixDecided, changeProofs: proven, finalHeights } = this.dbs;
     const txids = asBuffer(block.txids);
     this.env.transaction(() => {
       blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
@@ -411,6 +437,7 @@ export class RecordChainStore implements ChainStore {
         const stored = decided || fresh ? undefined : atomix.get(key);
         const { decidedAt, proof } = stored === undefined ? { decidedAt: decided ? block.height : NOT_DECIDED_HERE, proof: NO_PROOF } : decodeAtomix(stored);
         atomix.put(key, encodeAtomix({ phase, height: block.height, decidedAt, proof }));
+        if (decided) atomixDecided.put(atomixDecidedKey(block.height, key), ATOMIX_DECIDED_VALUE);
       });
       if (flush !== undefined) this.writeFlush(flush, marker!);
       if (msb !== undefined) this.writeMsb(msb);
@@ -435,7 +462,7 @@ export class RecordChainStore implements ChainStore {
         `earlier MSB header ${i}: an epoch below ${block.msb.epoch} and 1..${MAX_MSB_HEADER_BYTES} bytes`);
     });
     // Every table holding the chain below the MSB goes: a restore replaces it, never mixes with it.
-    const wiped: readonly SubDatabase[] = ["blocks", "blockHeights", "txIndex", "utxo", "consensus", "finalHeights", "rejections", "atomix", "changeProofs", "msbHeaders", "msbBody", "msbDecisions"];
+    const wiped: readonly SubDatabase[] = ["blocks", "blockHeights", "txIndex", "utxo", "consensus", "finalHeights", "rejections", "atomix", "atomixDecided", "changeProofs", "msbHeaders", "msbBody", "msbDecisions"];
     const body = asBuffer(block.msb.body);
     check<StoreErrorCode>(body.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `the MSB body must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
     const count = body.length / UTXO_ENTRY_BYTES;
@@ -532,14 +559,20 @@ export class RecordChainStore implements ChainStore {
    * two epochs), so one prune costs in proportion to the epochs kept, not the chain's length.
    */
   private prune(below: number, epochLength: number, height: number): void {
-    const { blocks, consensus, finalHeights, blockHeights, txIndex, rejections, orderedBlocks, meta, atomix } = this.dbs;
-    // Proofs still asked for are cut from their heights before those go (schema doc, pruning).
+    const { blocks, consensus, finalHeights, blockHeights, txIndex, rejections, orderedBlocks, meta, atomix, atomixDecided } = this.dbs;
+    // Proofs still asked for are cut from their heights before those go (schema doc, pruning): the
+    // entries those heights decided, read by height; an index entry whose atomix entry names another
+    // height (decided again since) only goes.
+    const decidedKeys = Array.from(atomixDecided.entries({ start: heightKey(this.prunedBelowRecord), end: heightKey(below) }), ({ key }) => Buffer.from(key));
     const kept: { key: Buffer; entry: StoredAtomix }[] = [];
-    for (const { key, value } of atomix.entries()) {
-      const entry = decodeAtomix(value);
-      if (entry.decidedAt >= this.prunedBelowRecord && entry.decidedAt < below && keepsProofAfterPrune(entry, height)) kept.push({ key, entry });
+    for (const decidedKey of decidedKeys) {
+      const { decidedAt, crossTxid: key } = decodeAtomixDecidedKey(decidedKey);
+      const value = atomix.get(key);
+      const entry = value === undefined ? undefined : decodeAtomix(value);
+      if (entry !== undefined && entry.decidedAt === decidedAt && keepsProofAfterPrune(entry, height)) kept.push({ key, entry });
     }
     for (const { key, entry } of kept) atomix.put(key, encodeAtomix({ ...entry, proof: decisionProofAt(this, key, entry) ?? NO_PROOF }));
+    for (const decidedKey of decidedKeys) atomixDecided.remove(decidedKey);
     for (let height = this.prunedBelowRecord; height < below; height++) {
       const key = heightKey(height);
       blocks.remove(key);

@@ -28,6 +28,9 @@
  *                                               shard or a restored entry), and that proof's bytes only
  *                                               once its height was pruned (src/atomix/stored-proofs.ts:
  *                                               a proof is built when read, not stored per lock)
+ *   atomixDecided  u64be decided at ‖ cross txid [32]   empty: the atomix entries by the height that decided their
+ *                                               lock, written with the entry, so a prune reads the heights it
+ *                                               drops instead of the whole table (which is never pruned)
  *   epochLinks     u32be epoch                  u32le |configuration| ‖ configuration ‖ u32le |certificate| ‖
  *                                               certificate: link e ≥ 1 of the identity chain (src/epoch/identity),
  *                                               epochs 1..last without a gap
@@ -56,6 +59,7 @@
  *                                               u32le decision chunks): the kept MSBs, ascending epochs, n ≤ MSB_BODIES_KEPT
  *   (meta)         "pruned"                     u64le height h: the per-height records of heights < h are gone
  *                                               (StoredBlock `prune`), but the final-height records of epoch ends
+ *   (meta)         "atomixIndexed"              empty: atomixDecided indexes every atomix entry decided at a kept height
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
@@ -84,6 +88,8 @@
  *
  * Sub-databases are only ever added: a store of an older program (without the newer ones) opens
  * with them empty, and an older program refuses a newer store as STORE_FOREIGN, naming them.
+ * atomixDecided (session 28) is built from the atomix table, in one transaction with meta
+ * "atomixIndexed", when a store written before it opens (no such marker; one scan, once).
  * Version 5 added msbHeaders and msbBody and changed the final-height certificate (its commitment
  * parts gained the MSB header hash), so a version-4 store is refused, not migrated: a validator
  * syncs its shard again from peers into a fresh directory. Version 6 added msbDecisions and the MSB
@@ -132,7 +138,7 @@ export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
 
-export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs", "finalHeights", "msbHeaders", "msbBody", "msbDecisions"] as const;
+export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs", "finalHeights", "msbHeaders", "msbBody", "msbDecisions", "atomixDecided"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
 
 export const META_IDENTITY = Buffer.from("identity", "latin1");
@@ -141,6 +147,7 @@ export const META_FLUSHED = Buffer.from("flushed", "latin1");
 export const META_EPOCH = Buffer.from("epoch", "latin1");
 export const META_MSB = Buffer.from("msb", "latin1");
 export const META_PRUNED = Buffer.from("pruned", "latin1");
+export const META_ATOMIX_INDEXED = Buffer.from("atomixIndexed", "latin1");
 /** Entries per msbBody chunk: 8,192 × 76 B = 608 KiB per record (the flushed set's load chunk). */
 export const MSB_BODY_CHUNK_ENTRIES = 8192;
 /**
@@ -215,6 +222,22 @@ export function heightKey(height: number): Buffer {
   writeU64BE(key, HEIGHT_KEY.offset.height, height);
   return key;
 }
+
+/** The atomixDecided key of an entry whose lock `decidedAt` decided: the height first, so a prune reads a range. */
+export function atomixDecidedKey(decidedAt: number, crossTxid: Uint8Array): Buffer {
+  const key = Buffer.allocUnsafe(HEIGHT_KEY.bytes + TXID_BYTES);
+  writeU64BE(key, HEIGHT_KEY.offset.height, decidedAt);
+  key.set(crossTxid, HEIGHT_KEY.bytes);
+  return key;
+}
+
+export function decodeAtomixDecidedKey(key: Buffer): { readonly decidedAt: number; readonly crossTxid: Buffer } {
+  check<StoreErrorCode>(key.length === HEIGHT_KEY.bytes + TXID_BYTES, "STORE_CORRUPT", `an atomixDecided key is ${HEIGHT_KEY.bytes + TXID_BYTES} bytes, got ${key.length}`);
+  return { decidedAt: decodeHeightKey(key.subarray(0, HEIGHT_KEY.bytes)), crossTxid: key.subarray(HEIGHT_KEY.bytes) };
+}
+
+/** The atomixDecided value: the key says everything. */
+export const ATOMIX_DECIDED_VALUE = Buffer.alloc(0);
 
 export function decodeHeightKey(key: Buffer): number {
   recordReader(key, HEIGHT_KEY, "block key");

@@ -36,7 +36,7 @@ import { sameBytes } from "../../src/bytes.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { ACCOUNTS, signedTransfer } from "../ledger/helpers.js";
 import type { StoredBlock } from "../../src/store/interface.js";
-import { NOT_DECIDED_HERE } from "../../src/store/schema.js";
+import { META_ATOMIX_INDEXED, NOT_DECIDED_HERE, atomixDecidedKey } from "../../src/store/schema.js";
 import { BACKENDS } from "../store/backends.js";
 import { FRAME_ATOMIX, atomixFrameHeight, decodeAtomix, encodeAtomix, type AtomixBatch, type AtomixFrameDecision } from "../../src/api/stream-codec.js";
 import { deriveTestAccounts } from "../../src/ledger/genesis.js";
@@ -669,43 +669,62 @@ describe("Decision proofs built when read from the store (issue 13: no proof sto
       await store.close();
     });
 
-    it(`a prune writes the proofs still asked for into their entries before their height goes, and only those (${backend.name})`, async () => {
-      const medium = backend.fresh();
-      let store = backend.open(medium);
-      store.initialize({ shard: 0, genesisId: rng.bytes(32) }, new Uint8Array(0));
-      const [open, settledByLock, unlocked] = locks(3);
-      const { y } = transfers();
-      const first = committedHeight(1, [open!, settledByLock!, unlocked!], [{ txid: y.txid, code: "MISSING_INPUT" }], [
-        { crossTxid: open!.txid, phase: locked, decided: true }, { crossTxid: settledByLock!.txid, phase: committed, decided: true },
-        { crossTxid: unlocked!.txid, phase: locked, decided: true }, { crossTxid: y.txid, phase: refused, decided: true },
-      ]);
-      store.appendBlock(first.block, flush);
-      for (let height = 2; height <= 3 * L; height++) {
-        const epoch = height / L - 1;
-        const ends = height % L === 0;
-        const atomix = height === 2 ? [{ crossTxid: unlocked!.txid, phase: committed }] : [];
-        store.appendBlock({
-          ...committedHeight(height, locks(1), [], atomix).block,
-          ...(ends ? { msb: { epoch, header: rng.bytes(100), body: new Uint8Array(0), decisions: new Uint8Array(0) }, prune: { below: epoch * L + 1, epochLength: L } } : {}),
-        }, flush);
-      }
-      const check = (when: string) => {
-        assert.equal(store.prunedBelow, 2 * L + 1, when);
-        assert.equal(store.getBlock(1), undefined, `${when}: height 1 is pruned`);
-        const reader = new DecisionProofReader(store);
-        const proofOf = (txid: Uint8Array) => reader.proofOf(txid, store.atomix(txid)!);
-        assert.equal(hex(proofOf(open!.txid)), hex(first.prover.acceptance(0)), `${when}: still locked: kept`);
-        assert.equal(hex(proofOf(settledByLock!.txid)), hex(first.prover.acceptance(1)), `${when}: settled by its lock within the rewatch bound: kept`);
-        assert.equal(hex(proofOf(y.txid)), hex(first.prover.rejection(0)), `${when}: refused: kept`);
-        assert.equal(proofOf(unlocked!.txid), undefined, `${when}: committed here by an unlock: nobody asks for it any more`);
-        assert.equal(store.atomix(unlocked!.txid)!.phase, committed, `${when}: the phase stays (replay guard)`);
-      };
-      check("pruned");
-      await store.close();
-      store = backend.open(medium);
-      check("reopened");
-      await store.close();
-    });
+    for (const beforeIndex of [false, true]) {
+      const written = beforeIndex ? ", in a store written before the atomixDecided index (built when it opens)" : "";
+      it(`a prune writes the proofs still asked for into their entries before their height goes, and only those${written} (${backend.name})`, async () => {
+        const medium = backend.fresh();
+        let store = backend.open(medium);
+        store.initialize({ shard: 0, genesisId: rng.bytes(32) }, new Uint8Array(0));
+        const [open, settledByLock, unlocked] = locks(3);
+        const { y } = transfers();
+        const first = committedHeight(1, [open!, settledByLock!, unlocked!], [{ txid: y.txid, code: "MISSING_INPUT" }], [
+          { crossTxid: open!.txid, phase: locked, decided: true }, { crossTxid: settledByLock!.txid, phase: committed, decided: true },
+          { crossTxid: unlocked!.txid, phase: locked, decided: true }, { crossTxid: y.txid, phase: refused, decided: true },
+        ]);
+        store.appendBlock(first.block, flush);
+        for (let height = 2; height <= 3 * L; height++) {
+          const epoch = height / L - 1;
+          const ends = height % L === 0;
+          const atomix = height === 2 ? [{ crossTxid: unlocked!.txid, phase: committed }] : [];
+          if (beforeIndex && height === 2 * L) {
+            // The first prune comes at 2L: before it, the store loses its index and marker, as an older program's store never had them.
+            await store.close();
+            await backend.rawTable(medium, "atomixDecided", (table) => {
+              for (const txid of [open!.txid, settledByLock!.txid, unlocked!.txid, y.txid]) {
+                const key = atomixDecidedKey(1, txid);
+                assert.ok(table.get(key) !== undefined, "height 1's decisions are indexed");
+                table.remove(key);
+              }
+            });
+            await backend.rawTable(medium, "meta", (table) => table.remove(META_ATOMIX_INDEXED));
+            store = backend.open(medium);
+          }
+          store.appendBlock({
+            ...committedHeight(height, locks(1), [], atomix).block,
+            ...(ends ? { msb: { epoch, header: rng.bytes(100), body: new Uint8Array(0), decisions: new Uint8Array(0) }, prune: { below: epoch * L + 1, epochLength: L } } : {}),
+          }, flush);
+        }
+        const check = (when: string) => {
+          assert.equal(store.prunedBelow, 2 * L + 1, when);
+          assert.equal(store.getBlock(1), undefined, `${when}: height 1 is pruned`);
+          const reader = new DecisionProofReader(store);
+          const proofOf = (txid: Uint8Array) => reader.proofOf(txid, store.atomix(txid)!);
+          assert.equal(hex(proofOf(open!.txid)), hex(first.prover.acceptance(0)), `${when}: still locked: kept`);
+          assert.equal(hex(proofOf(settledByLock!.txid)), hex(first.prover.acceptance(1)), `${when}: settled by its lock within the rewatch bound: kept`);
+          assert.equal(hex(proofOf(y.txid)), hex(first.prover.rejection(0)), `${when}: refused: kept`);
+          assert.equal(proofOf(unlocked!.txid), undefined, `${when}: committed here by an unlock: nobody asks for it any more`);
+          assert.equal(store.atomix(unlocked!.txid)!.phase, committed, `${when}: the phase stays (replay guard)`);
+        };
+        check("pruned");
+        await store.close();
+        store = backend.open(medium);
+        check("reopened");
+        await store.close();
+        await backend.rawTable(medium, "atomixDecided", (table) => {
+          for (const txid of [open!.txid, y.txid]) assert.equal(table.get(atomixDecidedKey(1, txid)), undefined, "the pruned height's index entries went with it");
+        });
+      });
+    }
   }
 
   it("keepsProofAfterPrune: locked or refused always, settled by its lock only within SETTLED_REWATCH_HEIGHTS, never without a decision or when already written", () => {
