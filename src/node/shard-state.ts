@@ -75,6 +75,11 @@ import { LEDGER_ERROR_CODES, type TransactionFailureDetail } from "../ledger/err
  */
 export const FLUSH_INTERVAL_BLOCKS = 16;
 
+/** Flush early once this many net writes are pending: bounds the delta's memory (~150 B each). */
+export const MAX_PENDING_UTXO_WRITES = 1 << 18;
+/** Flush early once this many tx index entries wait (~100 B each in memory). */
+export const MAX_PENDING_TX_INDEX = 1 << 18;
+
 /**
  * This replica's turn to flush among its shard's replicas (`setFlushTurn`). Replicas flushing
  * after the same heights stall together, and at saturation the shard's next height waited for the
@@ -91,10 +96,7 @@ export interface FlushTurn {
   /** Whether this replica leads `height` in its first view: a committee member flushes after a height it led. */
   readonly leads?: (height: number) => boolean;
 }
-/** Flush early once this many net writes are pending: bounds the delta's memory (~150 B each). */
-export const MAX_PENDING_UTXO_WRITES = 1 << 18;
-/** Flush early once this many tx index entries wait (~100 B each in memory). */
-export const MAX_PENDING_TX_INDEX = 1 << 18;
+
 /** Entries per insert while loading the flushed set: 8,192 × 76 B = 608 KiB per chunk. */
 const LOAD_CHUNK_ENTRIES = 8192;
 /** The table starts at ≥ 2 buckets per loaded entry (2^16..2^25, UtxoTable's accepted range). */

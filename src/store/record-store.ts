@@ -60,7 +60,7 @@ import {
   encodeAtomix,
   atomixDecidedKey,
   decodeAtomixDecidedKey,
-  ATOMIX_DECIDED_VALUE,
+  EMPTY_VALUE,
   MAX_STORED_PROPOSAL_BYTES,
   NOT_DECIDED_HERE,
   type StoredAtomix,
@@ -102,12 +102,13 @@ import type { StoreErrorCode } from "./errors.js";
 /** An atomix entry's proof bytes while its deciding height is kept (schema doc). */
 const NO_PROOF = new Uint8Array(0);
 
-/** One sub-database of schema.ts: binary keys and values. */
+/** Keys from `start` (included) to `end` (excluded), in byte order. */
 export interface KeyRange {
   readonly start: Buffer;
   readonly end: Buffer;
 }
 
+/** One sub-database of schema.ts: binary keys and values. */
 export interface RecordTable {
   get(key: Buffer): Buffer | undefined;
   /** Inside `RecordEnvironment.transaction` only. `append`: the key sorts after every key (LMDB's append hint). */
@@ -242,8 +243,8 @@ export class RecordChainStore implements ChainStore {
       if (decidedAt !== NOT_DECIDED_HERE && decidedAt >= this.prunedBelowRecord) keys.push(atomixDecidedKey(decidedAt, key));
     }
     this.env.transaction(() => {
-      for (const key of keys) atomixDecided.put(key, ATOMIX_DECIDED_VALUE);
-      meta.put(META_ATOMIX_INDEXED, ATOMIX_DECIDED_VALUE);
+      for (const key of keys) atomixDecided.put(key, EMPTY_VALUE);
+      meta.put(META_ATOMIX_INDEXED, EMPTY_VALUE);
     });
   }
 
@@ -351,7 +352,7 @@ export class RecordChainStore implements ChainStore {
       meta.put(META_TIP, encodeTip(tip));
       meta.put(META_FLUSHED, encodeFlushMarker(flushed));
       meta.put(META_EPOCH, encodeEpoch(0));
-      meta.put(META_ATOMIX_INDEXED, ATOMIX_DECIDED_VALUE);
+      meta.put(META_ATOMIX_INDEXED, EMPTY_VALUE);
       for (const write of writes) utxo.put(write.key, write.value);
     });
     this.identityRecord = { shard: identity.shard, genesisId: new Uint8Array(identity.genesisId) };
@@ -437,7 +438,7 @@ export class RecordChainStore implements ChainStore {
         const stored = decided || fresh ? undefined : atomix.get(key);
         const { decidedAt, proof } = stored === undefined ? { decidedAt: decided ? block.height : NOT_DECIDED_HERE, proof: NO_PROOF } : decodeAtomix(stored);
         atomix.put(key, encodeAtomix({ phase, height: block.height, decidedAt, proof }));
-        if (decided) atomixDecided.put(atomixDecidedKey(block.height, key), ATOMIX_DECIDED_VALUE);
+        if (decided) atomixDecided.put(atomixDecidedKey(block.height, key), EMPTY_VALUE);
       });
       if (flush !== undefined) this.writeFlush(flush, marker!);
       if (msb !== undefined) this.writeMsb(msb);

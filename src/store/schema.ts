@@ -236,8 +236,8 @@ export function decodeAtomixDecidedKey(key: Buffer): { readonly decidedAt: numbe
   return { decidedAt: decodeHeightKey(key.subarray(0, HEIGHT_KEY.bytes)), crossTxid: key.subarray(HEIGHT_KEY.bytes) };
 }
 
-/** The atomixDecided value: the key says everything. */
-export const ATOMIX_DECIDED_VALUE = Buffer.alloc(0);
+/** The value of a record whose key or presence says everything: atomixDecided entries, meta "atomixIndexed". */
+export const EMPTY_VALUE = Buffer.alloc(0);
 
 export function decodeHeightKey(key: Buffer): number {
   recordReader(key, HEIGHT_KEY, "block key");
