@@ -10,12 +10,12 @@
 const NO_REQUIRE_ESM = "--no-experimental-require-module";
 
 /**
- * V8 flags an operator may give the validator's node (heap sizes, GC tracing, background threads): they are the
+ * V8 flags an operator may give the validator's node (heap sizes, GC and JIT tracing, background threads, perf maps): they are the
  * process's, and Node refuses every V8 flag in a worker's execArgv (ERR_WORKER_INVALID_EXEC_ARGV),
  * so `node --max-old-space-size=8192 ios node …` would fail to start its verifier pool. Only the
  * `=` form exists for them (`--max-old-space-size 8192` is not a Node option).
  */
-const V8_FLAG = /^--(max-old-space-size|max-semi-space-size|max-heap-size|stack-size|stack-trace-limit|expose-gc|trace-gc|no-opt|max-opt|single-threaded|single-threaded-gc|v8-pool-size)(=|$)/;
+const V8_FLAG = /^--(max-old-space-size|max-semi-space-size|max-heap-size|stack-size|stack-trace-limit|expose-gc|trace-gc|no-opt|max-opt|single-threaded|single-threaded-gc|v8-pool-size|trace-opt|trace-deopt|perf-basic-prof|perf-prof|interpreted-frames-native-stack)(=|$)/;
 
 /** V8 without background threads (compilation and GC on the thread that needs them): a devnet packed onto few cores (src/devnet/launcher.ts). */
 export const SINGLE_THREADED_V8 = "--single-threaded";

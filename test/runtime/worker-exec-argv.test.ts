@@ -1,11 +1,15 @@
 /**
  * The project's workers start when the node itself runs with V8 flags an operator may give it
  * (src/runtime/worker-exec-argv.ts): a child Node with heap and GC flags and a Node option starts
- * a worker with WORKER_EXEC_ARGV, which keeps the Node option and leaves the V8 flags out.
+ * a worker with WORKER_EXEC_ARGV, which keeps the Node option and leaves the V8 flags out; so does
+ * one profiled with perf maps or traced by the JIT's own flags.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const MODULE = fileURLToPath(new URL("../../src/runtime/worker-exec-argv.js", import.meta.url));
@@ -25,6 +29,22 @@ describe("worker execArgv", () => {
     assert.equal(child.status, 0, child.stderr);
     const workerArgv = JSON.parse(child.stdout.trim()) as string[];
     assert.ok(workerArgv.includes("--enable-source-maps"), `the Node option is inherited: ${child.stdout}`);
+    for (const flag of flags.slice(0, -1)) assert.ok(!workerArgv.includes(flag), `${flag} is the process's, not passed`);
+  });
+
+  it("a node started with perf maps or the JIT's traces starts its workers, which keep its Node options", () => {
+    const flags = ["--perf-basic-prof", "--interpreted-frames-native-stack", "--trace-opt", "--trace-deopt", "--enable-source-maps"];
+    // V8 writes its code log (isolate-*.log) into the working directory and the perf map into /tmp.
+    const cwd = mkdtempSync(join(tmpdir(), "ios-worker-argv-"));
+    const child = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", CHILD], { encoding: "utf8", timeout: 30_000, cwd });
+    rmSync(cwd, { recursive: true, force: true });
+    if (child.pid !== undefined) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+    assert.equal(child.status, 0, child.stderr);
+    // The traces go to stdout too: the worker's argv is the line that parses as a JSON array.
+    const line = child.stdout.split("\n").find((text) => text.startsWith('["'));
+    assert.ok(line !== undefined, `the worker answered: ${child.stdout.slice(-500)}`);
+    const workerArgv = JSON.parse(line) as string[];
+    assert.ok(workerArgv.includes("--enable-source-maps"), `the Node option is inherited: ${line}`);
     for (const flag of flags.slice(0, -1)) assert.ok(!workerArgv.includes(flag), `${flag} is the process's, not passed`);
   });
 });
