@@ -45,8 +45,8 @@
  *     the pool and the states (flushing the UTXO sets).
  */
 import { decodeFinalHeightCertificate, encodeEpochCommittees, trustedCommittees, type Committee } from "../atomix/proof.js";
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { HttpEdge } from "../api/edge.js";
 import type { ChainView, ClientBackend, EpochArchiveView, MetricFamily, MsbProofService, SubmitResult, TxStatus } from "../api/interface.js";
@@ -55,6 +55,7 @@ import { ClientApi } from "../api/server.js";
 import type { AtomixBatch, ConfirmationBatch, OptimisticBatch } from "../api/stream-codec.js";
 import type { WasmFlavor } from "../crypto/wasm.js";
 import { toHex } from "../hex.js";
+import { claimSocketDirectory, SOCKET_FILE } from "./socket-dir.js";
 import { HandlerFailures } from "../log/handler-failures.js";
 import type { Logger } from "../log/logger.js";
 import type { Transport } from "../net/interface.js";
@@ -108,7 +109,11 @@ export type NodeErrorCode =
    * A switch's sync found no source holding the heights it needs (pruned past them) while a later
    * epoch is configured here: the switch is given up for the one queued to the latest epoch.
    */
-  | "NODE_SWITCH_SUPERSEDED";
+  | "NODE_SWITCH_SUPERSEDED"
+  /** Another validator runs on this data directory: its client socket answers (node/socket-dir.ts). */
+  | "NODE_DATA_DIR_IN_USE"
+  /** The data directory's socket path in the temporary directory is not this user's directory (node/socket-dir.ts). */
+  | "NODE_SOCKET_DIR_UNSAFE";
 
 /** Info lines of the validator set's changes at this node (their `code` field). */
 export type NodeNoticeCode =
@@ -715,14 +720,15 @@ export class ValidatorNode {
       for (const state of states) await state.close();
     }];
     try {
+      // The client port is the HTTP edge's; uWS serves it from a private Unix socket behind the edge,
+      // in the data directory's socket directory: claimed first, so a second validator on this data directory opens nothing.
+      const socketDir = await claimSocketDirectory(config.dataDir);
+      opened.push(() => rmSync(socketDir, { recursive: true, force: true }));
       const pool = new PiscinaVerifierPool({ threads: config.pipeline.workers ?? availableParallelism() });
       opened.unshift(() => pool.close());
       const clock = new SystemClock();
       const failures = new HandlerFailures(options.logger);
-      // The client port is the HTTP edge's; uWS serves it from a private Unix socket behind the edge.
-      const socketDir = mkdtempSync(join(tmpdir(), "ios-uws-"));
-      opened.push(() => rmSync(socketDir, { recursive: true, force: true }));
-      const edge = await HttpEdge.listen({ host: config.listen.host, port: config.listen.port, upstreamPath: join(socketDir, "uws.sock"), maxBodyBytes: config.api.maxBodyBytes }, options.logger.child({ subsystem: "api" }));
+      const edge = await HttpEdge.listen({ host: config.listen.host, port: config.listen.port, upstreamPath: join(socketDir, SOCKET_FILE), maxBodyBytes: config.api.maxBodyBytes }, options.logger.child({ subsystem: "api" }));
       opened.unshift(() => edge.close());
       const transport = new UwsTransport({
         identity: PeerIdentity.fromSeed(key.secretKey),

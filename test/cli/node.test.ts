@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { loadKeyFile } from "../../src/node/config.js";
+import { SOCKET_FILE, socketDirectoryOf } from "../../src/node/socket-dir.js";
 import { ios, IosProcess, singleValidatorConfig, startValidator } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ios-cli-node-"));
@@ -46,5 +47,38 @@ describe("ios node with the client commands", () => {
     assert.match((await ios(["balance", bob, "--node", node.url])).stdout, /^1250 in 2 output\(s\)/);
     assert.equal(JSON.parse((await ios(["status", "--node", node.url])).stdout).prunes, false, "--no-prune keeps every height");
     assert.equal(await node.process.stop(), 0);
+  });
+
+  it("takes back the socket directory a SIGKILLed validator left, refuses a second validator on its data directory (NODE_DATA_DIR_IN_USE) and removes the directory when it stops", async () => {
+    const home = join(dir, "socket");
+    mkdirSync(home);
+    const config = await singleValidatorConfig(home, "cli-node-socket", 2, 1000);
+    const settings = JSON.parse(readFileSync(config, "utf8")) as { dataDir: string };
+    const socketDir = socketDirectoryOf(resolve(dirname(config), settings.dataDir));
+
+    const killed = await startNode(config);
+    assert.ok(existsSync(join(socketDir, SOCKET_FILE)), `the client socket lies in ${socketDir}`);
+    killed.process.child.kill("SIGKILL");
+    await killed.process.exited;
+    assert.ok(existsSync(socketDir), "a validator killed without its stop leaves its socket directory");
+
+    const node = await startNode(config);
+    assert.equal((await ios(["status", "--node", node.url])).code, 0, "the restarted validator serves its clients through the directory it took back");
+
+    // Same data directory, its own (ephemeral) ports: refused before it opens anything.
+    const rivalConfig = join(home, "rival.config.json");
+    writeFileSync(rivalConfig, readFileSync(config));
+    const rival = new IosProcess(["node", "--config", rivalConfig]);
+    running.push(rival);
+    const listened = await rival.waitFor(/listening on/).then(() => true, () => false);
+    assert.equal(listened, false, "a second validator on the data directory does not start");
+    assert.equal(await rival.exited, 1, rival.stdout);
+    assert.match(rival.stderr, /NODE_DATA_DIR_IN_USE: another validator runs on the data directory/);
+    const status = await ios(["status", "--node", node.url]);
+    assert.equal(status.code, 0, `the running validator keeps serving: ${status.stderr}`);
+    assert.ok(existsSync(join(socketDir, SOCKET_FILE)), "the refused start left the running validator's socket alone");
+
+    assert.equal(await node.process.stop(), 0);
+    assert.ok(!existsSync(socketDir), "a stop removes the socket directory");
   });
 });
