@@ -62,6 +62,7 @@ import { IosError, check } from "../errors.js";
 import type { DevnetErrorCode } from "./errors.js";
 import { SINGLE_THREADED_V8 } from "../runtime/worker-exec-argv.js";
 import { MAX_BLOCK_INTERVAL_MS } from "../node/config.js";
+import { releaseSocketDirectory } from "../node/socket-dir.js";
 
 export const MANIFEST_FILE = "devnet.json";
 export const MANIFEST_SCHEMA = "ioschain.devnet/1";
@@ -410,6 +411,8 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       settle = (entry: Child) => {
         child.once("exit", (code, signal) => {
           entry.exit = { code, signal };
+          // A validator killed without its stop leaves its socket directory: nobody else would remove it.
+          releaseSocketDirectory(info.dataDir);
           done();
         });
         child.once("error", () => {

@@ -82,3 +82,8 @@ export async function claimSocketDirectory(dataDir: string): Promise<string> {
   }
   return directory;
 }
+
+/** Removes the socket directory of the validator on `dataDir` once its process has exited (a supervisor's cleanup after a kill). */
+export function releaseSocketDirectory(dataDir: string): void {
+  rmSync(socketDirectoryOf(dataDir), { recursive: true, force: true });
+}

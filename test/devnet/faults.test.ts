@@ -6,7 +6,7 @@
  * the fault. One devnet serves every step, to keep the file short.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,6 +17,7 @@ import { deriveTestAccounts, genesisTxid } from "../../src/ledger/genesis.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import type { LoadReport } from "../../src/load/report.js";
 import { loadGenesisFile } from "../../src/node/config.js";
+import { socketDirectoryOf } from "../../src/node/socket-dir.js";
 import { IosProcess, ios } from "../cli/helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "ios-faults-test-"));
@@ -104,8 +105,10 @@ describe("devnet faults: the launcher keeps the rest, control commands, the load
     const load = new IosProcess(["load", "--devnet", dir, "--tx", String(TRANSFERS), "--rate", String(RATE), "--drain", "120", "--seed", "faults-load", "--report", reportDir]);
     processes.push(load);
     await load.waitFor(/submitted [1-9]/, 60_000);
+    assert.ok(existsSync(socketDirectoryOf(v1!.dataDir)), "a running validator has its socket directory");
     process.kill(v1!.pid, "SIGKILL");
     await until("the launcher reports the exit", async () => /validator 1 \(shard 0, bft league, pid \d+\) exited by itself \(code null, signal SIGKILL\); the others keep running/.test(launcher.stderr));
+    assert.ok(!existsSync(socketDirectoryOf(v1!.dataDir)), "the launcher removed the killed validator's socket directory");
     assert.match(launcher.stderr, new RegExp(`its last lines are in ${join(dir, "logs", "validator-1.log")}`));
     assert.match((await control("status")).stdout, /^1 +0 +bft +\d+ +exited +.*\(last exit: code null, signal SIGKILL\)$/m);
     const killedAt = await height(v0!.http);

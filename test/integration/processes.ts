@@ -14,6 +14,7 @@ import { ApiClient } from "../../src/api/client.js";
 import { genesisEpochContext } from "../../src/epoch/context.js";
 import { parseGenesis, type Genesis } from "../../src/ledger/genesis.js";
 import { nodeConfigJson, type ConsensusSettings, type PipelineSettings } from "../../src/node/config.js";
+import { releaseSocketDirectory } from "../../src/node/socket-dir.js";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
@@ -88,7 +89,11 @@ export function stopProcess(validator: ValidatorProcess, signal: NodeJS.Signals)
   validator.child = undefined;
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    child.once("exit", () => resolve());
+    child.once("exit", () => {
+      // A SIGKILLed node leaves its socket directory (src/node/socket-dir.ts).
+      releaseSocketDirectory(validator.dataDir);
+      resolve();
+    });
     child.kill(signal);
   });
 }
