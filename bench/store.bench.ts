@@ -45,8 +45,12 @@ const floorBlocks = floorEnv.openDB<Buffer, Buffer>({ name: "blocks", keyEncodin
 let floorHeight = 0;
 
 let utxoCount = 0;
-function flushBatch(sorted: boolean): { key: Buffer; value: Buffer }[] {
-  const writes = Array.from({ length: FLUSH_WRITES }, () => ({ key: randomBytes(36), value: randomBytes(40) }));
+function flushBatch(sorted: boolean): { key: Uint8Array; value: Uint8Array }[] {
+  // Views into one arena, as the UTXO delta's writes are (views into the blocks' delta lists).
+  const keys = randomBytes(36 * FLUSH_WRITES);
+  const values = randomBytes(40 * FLUSH_WRITES);
+  const view = (arena: Buffer, size: number, i: number) => new Uint8Array(arena.buffer, arena.byteOffset + size * i, size);
+  const writes = Array.from({ length: FLUSH_WRITES }, (_, i) => ({ key: view(keys, 36, i), value: view(values, 40, i) }));
   if (sorted) writes.sort((x, y) => Buffer.compare(x.key, y.key));
   utxoCount += FLUSH_WRITES;
   return writes;
@@ -94,7 +98,7 @@ await b.suite(
     time("unsorted", () => {
       // Same transaction as flushUtxos, minus the sorting (flushUtxos insists on sorted keys).
       unsortedEnv.transactionSync(() => {
-        for (const write of writes) rawUtxo.putSync(write.key, write.value);
+        for (const write of writes) rawUtxo.putSync(write.key as Buffer, write.value as Buffer);
       });
     });
   }, CASE_OPTIONS),

@@ -20,9 +20,10 @@ import type { StoreErrorCode } from "./errors.js";
 
 function lmdbTable(db: Database<Buffer, Buffer>): RecordTable {
   return {
-    get: (key) => db.get(key),
-    put: (key, value, append) => void (append === true ? db.putSync(key, value, { append: true }) : db.putSync(key, value)),
-    remove: (key) => void db.removeSync(key),
+    // lmdb-js writes any Uint8Array (write.js: `value instanceof Uint8Array`); its typings say Buffer.
+    get: (key) => db.get(key as Buffer),
+    put: (key, value, append) => void (append === true ? db.putSync(key as Buffer, value as Buffer, { append: true }) : db.putSync(key as Buffer, value as Buffer)),
+    remove: (key) => void db.removeSync(key as Buffer),
     isEmpty: () => db.getKeysCount({ limit: 1 }) === 0,
     lastKey: () => {
       for (const key of db.getKeys({ reverse: true, limit: 1 })) return key;

@@ -19,7 +19,7 @@ import type { StoreErrorCode } from "./errors.js";
 /** Keys as latin1 strings: one char per byte, so string order is byte order. */
 type Records = Map<string, Buffer>;
 
-const keyOf = (key: Buffer): string => key.toString("latin1");
+const keyOf = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
 
 export class MemoryDisk {
   /** @internal Committed records per sub-database. */
@@ -54,7 +54,7 @@ function memoryEnvironment(disk: MemoryDisk, onClose: () => void): RecordEnviron
   let staged: Staged | undefined;
   const table = (name: SubDatabase): RecordTable => {
     const records = disk.records.get(name)!;
-    const stage = (key: Buffer, value: Buffer | null): void => {
+    const stage = (key: Uint8Array, value: Buffer | null): void => {
       check<StoreErrorCode>(staged !== undefined, "STORE_BAD_INPUT", "memory store writes happen inside a transaction");
       let writes = staged.get(name);
       if (writes === undefined) staged.set(name, (writes = new Map()));

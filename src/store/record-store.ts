@@ -110,11 +110,12 @@ export interface KeyRange {
 
 /** One sub-database of schema.ts: binary keys and values. */
 export interface RecordTable {
-  get(key: Buffer): Buffer | undefined;
+  /** Keys and values to write may be any Uint8Array views: no Buffer made per record (a flush writes tens of thousands). */
+  get(key: Uint8Array): Buffer | undefined;
   /** Inside `RecordEnvironment.transaction` only. `append`: the key sorts after every key (LMDB's append hint). */
-  put(key: Buffer, value: Buffer, append?: boolean): void;
+  put(key: Uint8Array, value: Uint8Array, append?: boolean): void;
   /** Inside `RecordEnvironment.transaction` only. */
-  remove(key: Buffer): void;
+  remove(key: Uint8Array): void;
   isEmpty(): boolean;
   /** The greatest key (byte order), or undefined when empty. */
   lastKey(): Buffer | undefined;
@@ -156,12 +157,12 @@ function checkFlush(flush: UtxoFlush): void {
     const n = index.heights.length;
     check<StoreErrorCode>(index.txids.length === n * TXID_BYTES && index.positions.length === n, "STORE_BAD_INPUT", `tx index: ${index.txids.length / TXID_BYTES} txids, ${n} heights, ${index.positions.length} positions`);
   }
-  let previous: Buffer | undefined;
-  flush.writes.forEach((write, i) => {
-    check<StoreErrorCode>(write.key.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `write ${i}: outpoint must be ${OUTPOINT_BYTES} bytes`);
-    check<StoreErrorCode>(write.value === null || write.value.length === UTXO_VALUE_BYTES, "STORE_BAD_INPUT", `write ${i}: value must be ${UTXO_VALUE_BYTES} bytes`);
-    const key = asBuffer(write.key);
-    check<StoreErrorCode>(previous === undefined || Buffer.compare(previous, key) < 0, "STORE_BAD_INPUT", `write ${i}: keys must be strictly ascending`);
+  // Every write of a flush passes here (tens of thousands): a message is built only for a refused one.
+  let previous: Uint8Array | undefined;
+  flush.writes.forEach(({ key, value }, i) => {
+    if (key.length !== OUTPOINT_BYTES) throw new IosError<StoreErrorCode>("STORE_BAD_INPUT", `write ${i}: outpoint must be ${OUTPOINT_BYTES} bytes`);
+    if (value !== null && value.length !== UTXO_VALUE_BYTES) throw new IosError<StoreErrorCode>("STORE_BAD_INPUT", `write ${i}: value must be ${UTXO_VALUE_BYTES} bytes`);
+    if (previous !== undefined && Buffer.compare(previous, key) >= 0) throw new IosError<StoreErrorCode>("STORE_BAD_INPUT", `write ${i}: keys must be strictly ascending`);
     previous = key;
   });
 }
@@ -420,7 +421,7 @@ export class RecordChainStore implements ChainStore {
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
     const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix, atomixDecided, changeProofs: proven, finalHeights } = this.dbs;
-    const txids = asBuffer(block.txids);
+    const { txids } = block;
     this.env.transaction(() => {
       blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
       blockHeights.put(hash, encodeHeightValue(block.height));
@@ -651,12 +652,12 @@ export class RecordChainStore implements ChainStore {
   private writeFlush(flush: UtxoFlush, marker: FlushMarker): void {
     const { utxo, meta, txIndex } = this.dbs;
     for (const write of flush.writes) {
-      if (write.value === null) utxo.remove(asBuffer(write.key));
-      else utxo.put(asBuffer(write.key), asBuffer(write.value));
+      if (write.value === null) utxo.remove(write.key);
+      else utxo.put(write.key, write.value);
     }
     const index = flush.txIndex;
     if (index !== undefined) {
-      const txids = asBuffer(index.txids);
+      const { txids } = index;
       for (let i = 0; i < index.heights.length; i++) {
         txIndex.put(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(index.heights[i]!, index.positions[i]!));
       }
@@ -683,7 +684,7 @@ export class RecordChainStore implements ChainStore {
   orderedBlock(hash: Uint8Array): Uint8Array | undefined {
     this.checkInitialized();
     check<StoreErrorCode>(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
-    const value = this.dbs.orderedBlocks.get(asBuffer(hash));
+    const value = this.dbs.orderedBlocks.get(hash);
     return value === undefined ? undefined : Uint8Array.from(value);
   }
 
@@ -733,14 +734,14 @@ export class RecordChainStore implements ChainStore {
   atomix(crossTxid: Uint8Array): StoredAtomix | undefined {
     this.checkInitialized();
     check<StoreErrorCode>(crossTxid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
-    const value = this.dbs.atomix.get(asBuffer(crossTxid));
+    const value = this.dbs.atomix.get(crossTxid);
     return value === undefined ? undefined : decodeAtomix(value);
   }
 
   rejection(txid: Uint8Array): StoredRejection | undefined {
     this.checkInitialized();
     check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
-    const value = this.dbs.rejections.get(asBuffer(txid));
+    const value = this.dbs.rejections.get(txid);
     return value === undefined ? undefined : decodeRejection(value);
   }
 
@@ -804,7 +805,7 @@ export class RecordChainStore implements ChainStore {
   getHeight(hash: Uint8Array): number | undefined {
     this.checkOpen();
     check<StoreErrorCode>(hash.length === HASH_BYTES, "STORE_BAD_INPUT", `block hash must be ${HASH_BYTES} bytes`);
-    const value = this.dbs.blockHeights.get(asBuffer(hash));
+    const value = this.dbs.blockHeights.get(hash);
     return value === undefined ? undefined : decodeHeightValue(value);
   }
 
@@ -816,7 +817,7 @@ export class RecordChainStore implements ChainStore {
   getTxLocation(txid: Uint8Array): TxLocation | undefined {
     this.checkOpen();
     check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
-    const value = this.dbs.txIndex.get(asBuffer(txid));
+    const value = this.dbs.txIndex.get(txid);
     return value === undefined ? undefined : decodeTxLocation(value);
   }
 
@@ -824,7 +825,7 @@ export class RecordChainStore implements ChainStore {
   getUtxo(outpoint: Uint8Array): Uint8Array | undefined {
     this.checkOpen();
     check<StoreErrorCode>(outpoint.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `outpoint must be ${OUTPOINT_BYTES} bytes`);
-    return this.dbs.utxo.get(asBuffer(outpoint));
+    return this.dbs.utxo.get(outpoint);
   }
 
   /** The flushed UTXO set in key order, as packed 76-byte entries, `entriesPerChunk` at a time. */
