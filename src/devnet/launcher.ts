@@ -10,7 +10,9 @@
  *     shard becomes that shard's "probe" (below), so the workload's balances are untouched.
  *  2. launch: one OS process per validator, `node --import parent-watch.js dist/src/cli/main.js
  *     node --config FILE` (with `--single-threaded` when the validators are at least as many as
- *     the cores: `v8BackgroundThreadsByDefault`), stdout and stderr appended to
+ *     the cores: `v8BackgroundThreadsByDefault`; always with `--no-flush-bytecode`, so rarely run
+ *     functions keep their bytecode and feedback: normal member ×0.91, median of 5 alternated
+ *     cpu-role pairs, `cpu-role-s29-keep-bytecode-ab.json`), stdout and stderr appended to
  *     logs/validator-<i>.log. The preloaded
  *     parent watch makes a validator stop itself when the launcher disappears (no orphans, even
  *     after SIGKILL); `stop()` and a SIGINT/SIGTERM of the CLI stop them explicitly.
@@ -60,7 +62,7 @@ import { TxKind, encodeTransaction, signTransaction } from "../ledger/transactio
 import type { CpuProcess } from "../load/metrics.js";
 import { IosError, check } from "../errors.js";
 import type { DevnetErrorCode } from "./errors.js";
-import { SINGLE_THREADED_V8 } from "../runtime/worker-exec-argv.js";
+import { KEEP_BYTECODE_V8, SINGLE_THREADED_V8 } from "../runtime/worker-exec-argv.js";
 import { MAX_BLOCK_INTERVAL_MS } from "../node/config.js";
 import { releaseSocketDirectory } from "../node/socket-dir.js";
 
@@ -400,7 +402,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
 
   // Phase 2.
   const v8BackgroundThreads = options.v8BackgroundThreads ?? v8BackgroundThreadsByDefault(validatorCount);
-  const v8Args = v8BackgroundThreads ? [] : [SINGLE_THREADED_V8];
+  const v8Args = [KEEP_BYTECODE_V8, ...(v8BackgroundThreads ? [] : [SINGLE_THREADED_V8])];
   const spawnValidator = (info: Child["info"]): Pick<Child, "process" | "exited"> & { readonly settle: (child: Child) => void } => {
     const fd = openSync(info.log, "a");
     const args = [...v8Args, ...(options.nodeArgs?.(info.index) ?? []), "--import", PARENT_WATCH, CLI_MAIN, "node", "--config", info.config];

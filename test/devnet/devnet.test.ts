@@ -56,7 +56,10 @@ describe("devnet: launcher + load driver, counts add up", () => {
     const devnet = await startDevnet({ shards: 2, validatorsPerShard: 1, believable: 1, dir: join(root, "lib"), seed: "devnet-test", accounts: 40, amount: 100_000n, v8BackgroundThreads: false });
     devnets.push(devnet);
     assert.equal(devnet.consensus, true);
-    for (const v of devnet.manifest.validators) assert.ok(readFileSync(`/proc/${v.pid}/cmdline`, "utf8").split("\0").includes("--single-threaded"), `validator ${v.index} runs --single-threaded`);
+    for (const v of devnet.manifest.validators) {
+      const argv = readFileSync(`/proc/${v.pid}/cmdline`, "utf8").split("\0");
+      assert.ok(argv.includes("--single-threaded") && argv.includes("--no-flush-bytecode"), `validator ${v.index} runs --single-threaded --no-flush-bytecode: ${argv.join(" ")}`);
+    }
     assert.deepEqual(readDevnetManifest(devnet.manifest.dir).validators.map((v) => v.pid), devnet.manifest.validators.map((v) => v.pid));
     const { set, run, files } = await runDevnetLoad(devnet, { count: TRANSFERS, seed: "counts", mode: { kind: "closed-loop", window: 100 }, durationMs: 30_000, reportDir: join(root, "report") });
 

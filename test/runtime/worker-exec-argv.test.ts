@@ -23,8 +23,8 @@ worker.once("message", (argv) => { console.log(JSON.stringify(argv)); worker.ter
 `;
 
 describe("worker execArgv", () => {
-  it("a node started with --max-old-space-size, --max-semi-space-size, --expose-gc, --stack-trace-limit, --single-threaded and --v8-pool-size starts its workers, which keep its Node options", () => {
-    const flags = ["--max-old-space-size=512", "--max-semi-space-size=32", "--expose-gc", "--stack-trace-limit=20", "--single-threaded", "--v8-pool-size=1", "--enable-source-maps"];
+  it("a node started with --max-old-space-size, --max-semi-space-size, --expose-gc, --stack-trace-limit, --single-threaded, --v8-pool-size and --no-flush-bytecode starts its workers, which keep its Node options", () => {
+    const flags = ["--max-old-space-size=512", "--max-semi-space-size=32", "--expose-gc", "--stack-trace-limit=20", "--single-threaded", "--v8-pool-size=1", "--no-flush-bytecode", "--enable-source-maps"];
     const child = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", CHILD], { encoding: "utf8", timeout: 30_000 });
     assert.equal(child.status, 0, child.stderr);
     const workerArgv = JSON.parse(child.stdout.trim()) as string[];
