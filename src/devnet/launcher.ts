@@ -414,7 +414,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
         child.once("exit", (code, signal) => {
           entry.exit = { code, signal };
           // A validator killed without its stop leaves its socket directory: nobody else would remove it.
-          releaseSocketDirectory(info.dataDir);
+          if (child.pid !== undefined) releaseSocketDirectory(info.dataDir, child.pid);
           done();
         });
         child.once("error", () => {

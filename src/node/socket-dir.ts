@@ -14,7 +14,7 @@
  * A path there that is not a directory of this user (a symbolic link, another user's) is refused
  * (NODE_SOCKET_DIR_UNSAFE), never followed or removed.
  */
-import { existsSync, lstatSync, mkdirSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,6 +24,8 @@ import { toHex } from "../hex.js";
 import type { NodeErrorCode } from "./validator.js";
 
 export const SOCKET_FILE = "uws.sock";
+/** The claiming process's pid, for `releaseSocketDirectory`. */
+const OWNER_FILE = "pid";
 const DIRECTORY_PREFIX = "ios-uws-";
 /** Hex digits of the data directory's digest in the name: 64 bits, no two data directories of one machine alike. */
 const NAME_HEX_DIGITS = 16;
@@ -80,10 +82,22 @@ export async function claimSocketDirectory(dataDir: string): Promise<string> {
   } catch (error) {
     throw new IosError<NodeErrorCode>("NODE_DATA_DIR_IN_USE", `cannot make the socket directory ${directory} of ${dataDir}: ${(error as Error).message}`);
   }
+  writeFileSync(join(directory, OWNER_FILE), String(process.pid));
   return directory;
 }
 
-/** Removes the socket directory of the validator on `dataDir` once its process has exited (a supervisor's cleanup after a kill). */
-export function releaseSocketDirectory(dataDir: string): void {
-  rmSync(socketDirectoryOf(dataDir), { recursive: true, force: true });
+/**
+ * Removes the socket directory of the validator on `dataDir` once its process `pid` has exited (a
+ * supervisor's cleanup after a kill), only if that process claimed it: a start refused because
+ * another validator runs there leaves that validator's directory alone.
+ */
+export function releaseSocketDirectory(dataDir: string, pid: number): void {
+  const directory = socketDirectoryOf(dataDir);
+  let owner: string;
+  try {
+    owner = readFileSync(join(directory, OWNER_FILE), "utf8");
+  } catch {
+    return;
+  }
+  if (owner === String(pid)) rmSync(directory, { recursive: true, force: true });
 }

@@ -91,7 +91,7 @@ export function stopProcess(validator: ValidatorProcess, signal: NodeJS.Signals)
   return new Promise((resolve) => {
     child.once("exit", () => {
       // A SIGKILLed node leaves its socket directory (src/node/socket-dir.ts).
-      releaseSocketDirectory(validator.dataDir);
+      if (child.pid !== undefined) releaseSocketDirectory(validator.dataDir, child.pid);
       resolve();
     });
     child.kill(signal);

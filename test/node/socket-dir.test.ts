@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { IosError } from "../../src/errors.js";
-import { claimSocketDirectory, SOCKET_FILE, socketDirectoryOf } from "../../src/node/socket-dir.js";
+import { claimSocketDirectory, releaseSocketDirectory, SOCKET_FILE, socketDirectoryOf } from "../../src/node/socket-dir.js";
 
 const home = mkdtempSync(join(tmpdir(), "ios-socket-dir-test-"));
 const claimed: string[] = [];
@@ -69,7 +69,17 @@ describe("socket directory", () => {
     assert.ok(lstatSync(join(socketDir, SOCKET_FILE)).isSocket());
     writeFileSync(join(socketDir, "left-over"), "x");
     assert.equal(await claimSocketDirectory(dataDir), socketDir);
-    assert.deepEqual(readdirSync(socketDir), [], "the dead validator's files are gone");
+    assert.deepEqual(readdirSync(socketDir), ["pid"], "the dead validator's files are gone; the claim names its process");
+  });
+
+  it("is released by a supervisor only for the process that claimed it", async () => {
+    const { dataDir, socketDir } = dataDirectory("owned");
+    await claimSocketDirectory(dataDir);
+    releaseSocketDirectory(dataDir, process.pid + 1);
+    assert.ok(existsSync(socketDir), "another process's exit (a start refused there) leaves it");
+    releaseSocketDirectory(dataDir, process.pid);
+    assert.ok(!existsSync(socketDir), "the claiming process's exit removes it");
+    releaseSocketDirectory(dataDir, process.pid);
   });
 
   it("is refused while a listener answers on its socket (NODE_DATA_DIR_IN_USE), and left to it", async () => {
