@@ -129,16 +129,6 @@ for (const { validatorsPerShard, windows, txPerSecondBudget } of SHAPES) {
   }
 }
 
-// ---- profile of validator 0 ------------------------------------------------------------------
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 // ---- steadiness at saturation: one longer run of the default devnet, past its warm-up ----------
 const steadyRun = await (async () => {
   const { result, v8BackgroundThreads } = await measure(SHAPES[0].validatorsPerShard, STEADY_WINDOW, SHAPES[0].txPerSecondBudget, undefined, STEADY_SECONDS);
@@ -152,6 +142,16 @@ const steadyRun = await (async () => {
   };
 })();
 
+// ---- profile of validator 0 ------------------------------------------------------------------
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
 const profileDir = join(root, "profile");
 await measure(SHAPES[0].validatorsPerShard, PROFILE_WINDOW, SHAPES[0].txPerSecondBudget, (i) => (i === 0 ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []));
 // One file per thread: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile, thread 0 the main thread, the others the verifier workers.

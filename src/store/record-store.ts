@@ -180,7 +180,7 @@ function orderedBlockHeight(bytes: Buffer): number | undefined {
 }
 
 /** An MSB section's packed leaves as msbBody / msbDecisions records: MSB_BODY_CHUNK_ENTRIES leaves each, the last one shorter. */
-function msbChunks(packed: Buffer, leafBytes: number): Buffer[] {
+function msbChunks(packed: Uint8Array, leafBytes: number): Uint8Array[] {
   const chunkBytes = MSB_BODY_CHUNK_ENTRIES * leafBytes;
   return Array.from({ length: Math.ceil(packed.length / chunkBytes) }, (_, i) => packed.subarray(i * chunkBytes, (i + 1) * chunkBytes));
 }
@@ -388,15 +388,15 @@ export class RecordChainStore implements ChainStore {
       check<StoreErrorCode>(entry.txid.length === TXID_BYTES, "STORE_BAD_INPUT", `rejection ${i}: txid must be ${TXID_BYTES} bytes`);
       const code = Buffer.from(entry.code, "latin1");
       check<StoreErrorCode>(code.length > 0 && code.length <= MAX_CODE_BYTES, "STORE_BAD_INPUT", `rejection ${i}: code must be 1..${MAX_CODE_BYTES} bytes`);
-      return { key: asBuffer(entry.txid), value: encodeRejection(block.height, code) };
+      return { key: entry.txid, value: encodeRejection(block.height, code) };
     });
     // One write per X (a height may move X twice: the last phase, decided if any write was, fresh if the first was).
-    const atomixWrites = new ByteKeyMap<{ key: Buffer; phase: number; decided: boolean; fresh: boolean }>();
+    const atomixWrites = new ByteKeyMap<{ key: Uint8Array; phase: number; decided: boolean; fresh: boolean }>();
     (block.atomix ?? []).forEach((entry, i) => {
       check<StoreErrorCode>(entry.crossTxid.length === TXID_BYTES, "STORE_BAD_INPUT", `atomix ${i}: txid must be ${TXID_BYTES} bytes`);
       check<StoreErrorCode>(Number.isInteger(entry.phase) && entry.phase >= 0 && entry.phase <= 0xff, "STORE_BAD_INPUT", `atomix ${i}: phase must be a byte`);
       const earlier = atomixWrites.get(entry.crossTxid);
-      if (earlier === undefined) atomixWrites.set(entry.crossTxid, { key: asBuffer(entry.crossTxid), phase: entry.phase, decided: entry.decided === true, fresh: entry.fresh === true });
+      if (earlier === undefined) atomixWrites.set(entry.crossTxid, { key: entry.crossTxid, phase: entry.phase, decided: entry.decided === true, fresh: entry.fresh === true });
       else atomixWrites.set(entry.crossTxid, { ...earlier, phase: entry.phase, decided: earlier.decided || entry.decided === true });
     });
     ordered.forEach(checkOrderedBlock);
@@ -416,22 +416,22 @@ export class RecordChainStore implements ChainStore {
     const msb = block.msb === undefined ? undefined : this.checkMsb(block.msb);
     const pruneBelow = block.prune === undefined ? undefined : this.pruneHorizon(block.prune);
     if (flush !== undefined) checkFlush(flush);
-    const hash = asBuffer(block.hash);
+    const { hash } = block;
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
     const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
     const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix, atomixDecided, changeProofs: proven, finalHeights } = this.dbs;
     const { txids } = block;
     this.env.transaction(() => {
-      blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
+      blocks.put(heightKey(block.height), block.bytes, true);
       blockHeights.put(hash, encodeHeightValue(block.height));
       for (let i = 0; i < txCount; i++) {
         txIndex.put(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(block.height, block.positions[i]!));
       }
       meta.put(META_TIP, encodeTip(newTip));
-      if (block.consensusState !== undefined) consensus.put(heightKey(block.height), asBuffer(block.consensusState), true);
+      if (block.consensusState !== undefined) consensus.put(heightKey(block.height), block.consensusState, true);
       if (finalHeight !== undefined) finalHeights.put(heightKey(block.height), finalHeight, true);
-      for (const entry of ordered) orderedBlocks.put(asBuffer(entry.hash), asBuffer(entry.bytes));
+      for (const entry of ordered) orderedBlocks.put(entry.hash, entry.bytes);
       for (const { key, value } of rejections) rejected.put(key, value);
       for (const { key, value } of changeProofs) proven.put(key, value);
       // A lock decision is proven by this height (built when read: src/atomix/stored-proofs.ts); a later phase keeps the entry's decision.
@@ -475,7 +475,7 @@ export class RecordChainStore implements ChainStore {
       supply += readU64(body, at + UTXO_ENTRY.offset.amount);
     }
     check<StoreErrorCode>(isU64(supply), "STORE_BAD_INPUT", "the MSB body's supply exceeds u64");
-    const decisions = asBuffer(block.msb.decisions);
+    const decisions = block.msb.decisions;
     const decisionCount = storedDecisionCount(decisions);
     const chunks = msbChunks(body, UTXO_ENTRY_BYTES);
     const decisionChunks = msbChunks(decisions, ATOMIX_DECISION.bytes);
@@ -496,11 +496,11 @@ export class RecordChainStore implements ChainStore {
       }
       for (let at = 0; at < body.length; at += UTXO_ENTRY_BYTES) utxo.put(body.subarray(at, at + OUTPOINT_BYTES), body.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES), true);
       for (let at = 0; at < decisions.length; at += ATOMIX_DECISION.bytes) atomix.put(decisions.subarray(at, at + TXID_BYTES), restoredPhase(at), true);
-      blocks.put(heightKey(block.height), asBuffer(block.bytes), true);
-      blockHeights.put(asBuffer(block.hash), encodeHeightValue(block.height));
+      blocks.put(heightKey(block.height), block.bytes, true);
+      blockHeights.put(block.hash, encodeHeightValue(block.height));
       finalHeights.put(heightKey(block.height), finalHeight, true);
-      for (const { epoch, header } of earlierHeaders) msbHeaders.put(epochKey(epoch), asBuffer(header));
-      msbHeaders.put(epochKey(block.msb.epoch), asBuffer(block.msb.header));
+      for (const { epoch, header } of earlierHeaders) msbHeaders.put(epochKey(epoch), header);
+      msbHeaders.put(epochKey(block.msb.epoch), block.msb.header);
       chunks.forEach((chunk, i) => msbBody.put(msbChunkKey(block.msb.epoch, i), chunk));
       decisionChunks.forEach((chunk, i) => msbDecisions.put(msbChunkKey(block.msb.epoch, i), chunk));
       meta.put(META_MSB, encodeKeptMsbs(kept));
@@ -515,17 +515,17 @@ export class RecordChainStore implements ChainStore {
   }
 
   /** StoredBlock `msb`'s checks, before anything is written; its records and the kept MSBs after it. */
-  private checkMsb(msb: StoredMsb): { readonly epoch: number; readonly header: Buffer; readonly chunks: Buffer[]; readonly decisionChunks: Buffer[]; readonly kept: readonly KeptMsb[] } {
+  private checkMsb(msb: StoredMsb): { readonly epoch: number; readonly header: Uint8Array; readonly chunks: Uint8Array[]; readonly decisionChunks: Uint8Array[]; readonly kept: readonly KeptMsb[] } {
     check<StoreErrorCode>(Number.isInteger(msb.epoch) && msb.epoch >= 0 && msb.epoch <= 0xffffffff, "STORE_BAD_INPUT", "MSB epoch must be a u32");
     check<StoreErrorCode>(msb.header.length > 0 && msb.header.length <= MAX_MSB_HEADER_BYTES, "STORE_BAD_INPUT", `MSB header must be 1..${MAX_MSB_HEADER_BYTES} bytes`);
     check<StoreErrorCode>(msb.body.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `MSB body must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
     const latest = this.keptMsbRecords.at(-1);
     check<StoreErrorCode>(latest === undefined || msb.epoch > latest.epoch, "STORE_BAD_INPUT", `MSB of epoch ${msb.epoch} does not follow the latest, of epoch ${latest?.epoch}`);
     const decisions = storedDecisionCount(msb.decisions);
-    const chunks = msbChunks(asBuffer(msb.body), UTXO_ENTRY_BYTES);
-    const decisionChunks = msbChunks(asBuffer(msb.decisions), ATOMIX_DECISION.bytes);
+    const chunks = msbChunks(msb.body, UTXO_ENTRY_BYTES);
+    const decisionChunks = msbChunks(msb.decisions, ATOMIX_DECISION.bytes);
     const stored: KeptMsb = { epoch: msb.epoch, count: msb.body.length / UTXO_ENTRY_BYTES, chunks: chunks.length, decisions, decisionChunks: decisionChunks.length };
-    return { epoch: msb.epoch, header: asBuffer(msb.header), chunks, decisionChunks, kept: [...this.keptMsbRecords, stored].slice(-MSB_BODIES_KEPT) };
+    return { epoch: msb.epoch, header: msb.header, chunks, decisionChunks, kept: [...this.keptMsbRecords, stored].slice(-MSB_BODIES_KEPT) };
   }
 
   /** Inside a write transaction: the header by epoch, the body and decisions by epoch, the bodies no longer kept deleted. */
