@@ -22,7 +22,7 @@
  * API: `generateLoad(options): Promise<LoadSet>`, class `LoadSet` (the generated or replayed set).
  */
 import { availableParallelism } from "node:os";
-import { WORKER_EXEC_ARGV } from "../runtime/worker-exec-argv.js";
+import { workerExecArgv } from "../runtime/worker-exec-argv.js";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { genesisTxid, type Genesis } from "../ledger/genesis.js";
@@ -323,7 +323,7 @@ export async function generateLoad(options: WorkloadOptions): Promise<LoadSet> {
   const slots = new Uint8Array(count * SLOT_BYTES);
   const lengths = new Uint32Array(count);
   const txids = new Uint8Array(count * TXID_BYTES);
-  const pool = new Piscina({ filename: SIGN_WORKER_FILE, execArgv: [...WORKER_EXEC_ARGV], minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  const pool = new Piscina({ filename: SIGN_WORKER_FILE, execArgv: [...workerExecArgv()], minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
   try {
     await Promise.all(
       tasks.map(async ({ task, positions }) => {

@@ -1,3 +1,6 @@
+import { Worker } from "node:worker_threads";
+import { IosError } from "../errors.js";
+
 /**
  * The Node options of the project's Piscina workers. Piscina loads a worker file with `require()`
  * first and `import()` only when that throws; on Node 20.19+ `require()` of an ES module succeeds
@@ -10,12 +13,58 @@
 const NO_REQUIRE_ESM = "--no-experimental-require-module";
 
 /**
- * V8 flags an operator may give the validator's node (heap sizes, GC and JIT tracing, background threads, perf maps): they are the
- * process's, and Node refuses every V8 flag in a worker's execArgv (ERR_WORKER_INVALID_EXEC_ARGV),
- * so `node --max-old-space-size=8192 ios node …` would fail to start its verifier pool. Only the
- * `=` form exists for them (`--max-old-space-size 8192` is not a Node option).
+ * A worker refuses every V8 flag and per-process Node option in its execArgv
+ * (ERR_WORKER_INVALID_EXEC_ARGV), and an operator may start the node with any of them (`node
+ * --max-old-space-size=8192 … ios node`, `--interrupt-budget=…`, `--title=…`): which ones, only
+ * Node knows (`process.allowedNodeEnvironmentFlags` admits some it refuses here, and misses
+ * `--cpu-prof`, which a worker takes). So a probe worker is started with the process's options
+ * and its refusal names the flags to leave out ("… invalid execArgv flags: --a=1, --b"); a refused
+ * flag given without `=` takes the argument after it along when that is its value.
  */
-const V8_FLAG = /^--(max-old-space-size|max-semi-space-size|max-heap-size|stack-size|stack-trace-limit|expose-gc|trace-gc|no-opt|max-opt|single-threaded|single-threaded-gc|v8-pool-size|no-flush-bytecode|trace-opt|trace-deopt|perf-basic-prof|perf-prof|interpreted-frames-native-stack)(=|$)/;
+export type WorkerArgvErrorCode = "WORKER_ARGV_REFUSED";
+
+const REFUSED_PREFIX = "invalid execArgv flags: ";
+
+/** The flags a worker refuses among `args` (none: a probe worker started and was stopped). */
+function refusedFlags(args: readonly string[]): string[] {
+  try {
+    const probe = new Worker("", { eval: true, execArgv: [...args], stdout: true, stderr: true });
+    probe.unref();
+    probe.on("error", () => undefined);
+    void probe.terminate();
+    return [];
+  } catch (error) {
+    const message = (error as Error).message;
+    const at = message.indexOf(REFUSED_PREFIX);
+    if ((error as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV" || at < 0) throw error;
+    return message.slice(at + REFUSED_PREFIX.length).split(", ");
+  }
+}
+
+function withoutFlags(args: readonly string[], refused: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const flag = refused.find((name) => arg === name || (!name.includes("=") && arg.startsWith(`${name}=`)));
+    if (flag === undefined) kept.push(arg);
+    else if (arg === flag && !flag.includes("=") && args[i + 1] !== undefined && !args[i + 1]!.startsWith("-")) i++;
+  }
+  return kept;
+}
+
+/** `args` less every flag a worker refuses; a refusal naming nothing of `args` is Node's error, thrown. */
+export function workerAcceptedArgs(args: readonly string[]): string[] {
+  let kept = [...args];
+  for (;;) {
+    const refused = refusedFlags(kept);
+    if (refused.length === 0) return kept;
+    const fewer = withoutFlags(kept, refused);
+    if (fewer.length === kept.length) {
+      throw new IosError<WorkerArgvErrorCode>("WORKER_ARGV_REFUSED", `a worker refuses ${refused.join(", ")}, which are not among its options ${kept.join(" ")}`);
+    }
+    kept = fewer;
+  }
+}
 
 /** V8 without background threads (compilation and GC on the thread that needs them): a devnet packed onto few cores (src/devnet/launcher.ts). */
 export const SINGLE_THREADED_V8 = "--single-threaded";
@@ -26,6 +75,15 @@ export const SINGLE_THREADED_V8 = "--single-threaded";
  * `writeFlush` was compiled 15 times, deoptimized for want of feedback, against 2–5 without.
  */
 export const KEEP_BYTECODE_V8 = "--no-flush-bytecode";
-const inherited = process.execArgv.filter((arg) => !V8_FLAG.test(arg));
 
-export const WORKER_EXEC_ARGV: readonly string[] = process.allowedNodeEnvironmentFlags.has(NO_REQUIRE_ESM) ? [...inherited, NO_REQUIRE_ESM] : inherited;
+let workerArgs: readonly string[] | undefined;
+
+/** The execArgv of the project's workers: the process's options a worker takes, then NO_REQUIRE_ESM where Node has it (worked out once). */
+export function workerExecArgv(): readonly string[] {
+  if (workerArgs === undefined) {
+    // A process started with no option of its own has nothing a worker could refuse: no probe.
+    const inherited = process.execArgv.length === 0 ? [] : workerAcceptedArgs(process.execArgv);
+    workerArgs = process.allowedNodeEnvironmentFlags.has(NO_REQUIRE_ESM) ? [...inherited, NO_REQUIRE_ESM] : inherited;
+  }
+  return workerArgs;
+}

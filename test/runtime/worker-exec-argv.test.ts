@@ -1,8 +1,9 @@
 /**
  * The project's workers start when the node itself runs with V8 flags an operator may give it
  * (src/runtime/worker-exec-argv.ts): a child Node with heap and GC flags and a Node option starts
- * a worker with WORKER_EXEC_ARGV, which keeps the Node option and leaves the V8 flags out; so does
- * one profiled with perf maps or traced by the JIT's own flags.
+ * a worker with `workerExecArgv()`, which keeps the Node option and leaves the V8 flags out; so does
+ * one profiled with perf maps or traced by the JIT's own flags, and one given flags no list names
+ * (any V8 flag, per-process Node options with their values): a probe worker's refusal names them.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -11,14 +12,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { workerAcceptedArgs } from "../../src/runtime/worker-exec-argv.js";
 
 const MODULE = fileURLToPath(new URL("../../src/runtime/worker-exec-argv.js", import.meta.url));
 
 const CHILD = `
 import { Worker } from "node:worker_threads";
-const { WORKER_EXEC_ARGV } = await import(${JSON.stringify(MODULE)});
+const { workerExecArgv } = await import(${JSON.stringify(MODULE)});
 // The worker inherits --input-type=module: its code is an ES module too.
-const worker = new Worker("import { parentPort } from 'node:worker_threads'; parentPort.postMessage(process.execArgv);", { eval: true, execArgv: [...WORKER_EXEC_ARGV] });
+const worker = new Worker("import { parentPort } from 'node:worker_threads'; parentPort.postMessage(process.execArgv);", { eval: true, execArgv: [...workerExecArgv()] });
 worker.once("message", (argv) => { console.log(JSON.stringify(argv)); worker.terminate(); });
 `;
 
@@ -46,5 +48,20 @@ describe("worker execArgv", () => {
     const workerArgv = JSON.parse(line) as string[];
     assert.ok(workerArgv.includes("--enable-source-maps"), `the Node option is inherited: ${line}`);
     for (const flag of flags.slice(0, -1)) assert.ok(!workerArgv.includes(flag), `${flag} is the process's, not passed`);
+  });
+
+  it("a node started with V8 flags and per-process options no list names starts its workers, which keep its Node options", () => {
+    const flags = ["--interrupt-budget=33792", "--max-lazy", "--title=ios-validator", "--zero-fill-buffers", "--disable-proto=delete", "--trace-warnings"];
+    const child = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", CHILD], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(child.status, 0, child.stderr);
+    const workerArgv = JSON.parse(child.stdout.trim()) as string[];
+    assert.ok(workerArgv.includes("--trace-warnings"), `the Node option is inherited: ${child.stdout}`);
+    for (const flag of flags.slice(0, -1)) assert.ok(!workerArgv.includes(flag), `${flag} is the process's, not passed`);
+  });
+
+  it("leaves out a refused option given with its value apart, and keeps options with values a worker takes", () => {
+    const args = ["--title", "ios-validator", "--conditions", "ios", "--stack-size=900", "--enable-source-maps", "--secure-heap=0", "--redirect-warnings=/dev/null"];
+    assert.deepEqual(workerAcceptedArgs(args), ["--conditions", "ios", "--enable-source-maps", "--redirect-warnings=/dev/null"]);
+    assert.deepEqual(workerAcceptedArgs([]), []);
   });
 });

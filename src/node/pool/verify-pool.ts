@@ -14,7 +14,7 @@ import { check } from "../../errors.js";
 import { WASM_FLAVORS, type WasmFlavor } from "../../crypto/wasm.js";
 import { ChunkedVerifierPool, type TaskName } from "./chunked-pool.js";
 import { TASKS_PER_WORKER } from "./interface.js";
-import { WORKER_EXEC_ARGV } from "../../runtime/worker-exec-argv.js";
+import { workerExecArgv } from "../../runtime/worker-exec-argv.js";
 
 export interface VerifierPoolOptions {
   /** Worker threads; default `os.availableParallelism()`. */
@@ -37,7 +37,7 @@ export class PiscinaVerifierPool extends ChunkedVerifierPool {
     );
     this.#piscina = new Piscina({
       filename: WORKER_FILE,
-      execArgv: [...WORKER_EXEC_ARGV],
+      execArgv: [...workerExecArgv()],
       minThreads: this.threads,
       maxThreads: this.threads,
       concurrentTasksPerWorker: TASKS_PER_WORKER,
