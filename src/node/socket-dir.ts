@@ -57,8 +57,9 @@ function answers(path: string): Promise<boolean> {
 
 /**
  * Makes `dataDir`'s socket directory afresh and returns it: removes one a killed validator left,
- * refuses (NODE_DATA_DIR_IN_USE) while its socket answers, and (NODE_SOCKET_DIR_UNSAFE) a path
- * there that is not this user's directory.
+ * refuses (NODE_DATA_DIR_IN_USE) while its socket answers or when another start made it meanwhile,
+ * (NODE_SOCKET_DIR_UNSAFE) a path there that is not this user's directory, and
+ * (NODE_SOCKET_DIR_FAILED) a directory it cannot make (the temporary directory unusable).
  */
 export async function claimSocketDirectory(dataDir: string): Promise<string> {
   const directory = socketDirectoryOf(dataDir);
@@ -80,7 +81,11 @@ export async function claimSocketDirectory(dataDir: string): Promise<string> {
     // Not recursive: a directory made meanwhile by another start is an error, not shared.
     mkdirSync(directory, { mode: 0o700 });
   } catch (error) {
-    throw new IosError<NodeErrorCode>("NODE_DATA_DIR_IN_USE", `cannot make the socket directory ${directory} of ${dataDir}: ${(error as Error).message}`);
+    // Absent a moment ago: another start on the same data directory made it meanwhile.
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+      throw new IosError<NodeErrorCode>("NODE_DATA_DIR_IN_USE", `another validator is starting on the data directory ${dataDir} (it made ${directory} meanwhile)`);
+    }
+    throw new IosError<NodeErrorCode>("NODE_SOCKET_DIR_FAILED", `cannot make the socket directory ${directory} of ${dataDir}: ${(error as Error).message}`);
   }
   writeFileSync(join(directory, OWNER_FILE), String(process.pid));
   return directory;

@@ -113,7 +113,9 @@ export type NodeErrorCode =
   /** Another validator runs on this data directory: its client socket answers (node/socket-dir.ts). */
   | "NODE_DATA_DIR_IN_USE"
   /** The data directory's socket path in the temporary directory is not this user's directory (node/socket-dir.ts). */
-  | "NODE_SOCKET_DIR_UNSAFE";
+  | "NODE_SOCKET_DIR_UNSAFE"
+  /** The socket directory cannot be made for another reason than a rival start (the temporary directory unwritable, missing, full). */
+  | "NODE_SOCKET_DIR_FAILED";
 
 /** Info lines of the validator set's changes at this node (their `code` field). */
 export type NodeNoticeCode =

@@ -108,4 +108,22 @@ describe("socket directory", () => {
     await assert.rejects(claimSocketDirectory(filed.dataDir), refusedWith("NODE_SOCKET_DIR_UNSAFE"));
     assert.ok(lstatSync(filed.socketDir).isFile());
   });
+
+  it("is refused with NODE_SOCKET_DIR_FAILED, not as a rival's, when the temporary directory cannot hold it", async () => {
+    const { dataDir } = dataDirectory("no-tmp");
+    // A file where the temporary directory should be: making anything in it fails (ENOTDIR), even for root.
+    const notADirectory = join(home, "tmp-is-a-file");
+    writeFileSync(notADirectory, "x");
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = notADirectory;
+    try {
+      await assert.rejects(claimSocketDirectory(dataDir), refusedWith("NODE_SOCKET_DIR_FAILED"));
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    // With its temporary directory back, the same data directory is claimed.
+    const directory = await claimSocketDirectory(dataDir);
+    assert.ok(lstatSync(directory).isDirectory());
+  });
 });
