@@ -26,12 +26,21 @@
  * Environment:
  *   CPU_ROLE_RUNS       repeats of every shape, alternating (default 1);
  *   CPU_ROLE_SECONDS    seconds of submission after the warm-up (default 8);
+ *   CPU_ROLE_WARMUP     seconds of load before the window opens (default 4);
+ *   CPU_ROLE_SLICE      the window is also read every this many seconds (default 10): per-slice
+ *                       µs/tx per role and final tx/s (`slices`), to show whether the cost per
+ *                       transaction drifts as the chain and its state grow over a long run;
  *   CPU_ROLE_OUT        the results file (default bench/results/cpu-role.json);
  *   CPU_ROLE_OPEN_RATE  the open loop's tx/s (default 1000);
  *   CPU_ROLE_SHAPES     a comma-separated subset of the shape names (closed-4000, open-<rate>);
  *   CPU_ROLE_KEEP=1     keep the devnets' directories (logs, load reports);
  *   CPU_ROLE_NODE_ARGS  extra Node/V8 flags for every validator, space-separated (e.g.
  *                       "--max-semi-space-size=64"), written into the results;
+ *   CPU_ROLE_ODD_NODE_ARGS  flags for the odd-indexed validators only: an A/B inside one devnet,
+ *                       both halves under the same load, machine and heights (runs on this shared
+ *                       machine swing ±15 %; these pairs do not). Leagues are drawn at random, so
+ *                       a shard compares its normal members odd against even when it has both
+ *                       (`oddOverEven` per sample, per slice, and its median in the summary);
  *   BENCH_V8_THREADS, BENCH_MIN_HEIGHT_INTERVAL_MS  devnet settings for an A/B (bench/devnet-overrides.ts;
  *                       default: the launcher's and the node's); each sample records whether its
  *                       validators ran V8's background threads (the devnet manifest's word);
@@ -67,11 +76,16 @@ const RESULTS_FILE = process.env.CPU_ROLE_OUT ?? "bench/results/cpu-role.json";
 const PROFILE_DIR = process.env.CPU_ROLE_PROFILE;
 /** Extra Node/V8 flags for every validator (A/B of runtime settings), space-separated. */
 const NODE_ARGS = (process.env.CPU_ROLE_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+const ODD_NODE_ARGS = (process.env.CPU_ROLE_ODD_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
 const LABEL = process.env.CPU_ROLE_LABEL;
 /** The 1-minute load average before the first devnet starts. */
 const LOAD_AT_START = Math.round(loadavg()[0]! * 100) / 100;
 /** Load before the first reading: the devnet's first blocks, JIT warm-up and the key caches filling. */
-const WARMUP_MS = 4000;
+const WARMUP_MS = Number(process.env.CPU_ROLE_WARMUP ?? 4) * 1000;
+const SLICE_MS = Number(process.env.CPU_ROLE_SLICE ?? 10) * 1000;
+for (const [name, ms] of [["CPU_ROLE_WARMUP", WARMUP_MS], ["CPU_ROLE_SLICE", SLICE_MS]] as const) {
+  if (!(Number.isFinite(ms) && ms > 0)) throw new Error(`${name} must be a positive number of seconds`);
+}
 const ACCOUNTS = 2000;
 /** The open loop's rate (CPU_ROLE_OPEN_RATE): well below what the devnet finalizes when saturated. */
 const OPEN_RATE = Number(process.env.CPU_ROLE_OPEN_RATE ?? 1000);
@@ -149,7 +163,7 @@ async function launch(dir: string, shape: string): Promise<Devnet> {
         seed: "cpu-role",
         accounts: ACCOUNTS,
         ...OVERRIDES,
-        nodeArgs: (i) => [...NODE_ARGS, ...(PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : [])],
+        nodeArgs: (i) => [...NODE_ARGS, ...(i % 2 === 1 ? ODD_NODE_ARGS : []), ...(PROFILE_DIR !== undefined ? ["--cpu-prof", "--cpu-prof-dir", join(PROFILE_DIR!, `${shape}-v${i}`)] : [])],
       });
     } catch (error) {
       if (attempt >= LAUNCH_ATTEMPTS || !(error instanceof IosError) || !START_REFUSALS.has(error.code)) throw error;
@@ -181,7 +195,54 @@ interface RunLatency {
   readonly optimisticP50Ms: number;
 }
 
-async function measureShape(shape: (typeof SHAPES)[number], run: number): Promise<{ validators: ValidatorRow[]; finalTps: number; latency: RunLatency; v8BackgroundThreads: boolean; set: LoadSet; monotonicUs: { start: number; end: number } }> {
+/** One slice of the window (CPU_ROLE_SLICE): seconds since the window opened, per-role medians of µs/tx, final tx/s. */
+interface Slice {
+  readonly fromS: number;
+  readonly toS: number;
+  readonly producerUsPerTx: number;
+  readonly normalUsPerTx: number;
+  readonly finalTps: number;
+  /** With CPU_ROLE_ODD_NODE_ARGS: the normal members' µs/tx, odd-indexed over even, per shard that has both. */
+  readonly oddOverEven?: number[];
+}
+
+/**
+ * Per shard with normal members of both parities: the mean µs/tx of its odd-indexed normal
+ * members over its even-indexed ones (members of one shard finalize the same transactions).
+ */
+function oddOverEven(rows: readonly { readonly index: number; readonly shard: number; readonly league: League; readonly usPerTx: number }[]): number[] {
+  const ratios: number[] = [];
+  for (const shard of [...new Set(rows.map((r) => r.shard))].sort((a, b) => a - b)) {
+    const mean = (parity: number) => {
+      const figures = rows.filter((r) => r.shard === shard && r.league === "normal" && r.index % 2 === parity && Number.isFinite(r.usPerTx)).map((r) => r.usPerTx);
+      return figures.length === 0 ? Number.NaN : figures.reduce((a, b) => a + b, 0) / figures.length;
+    };
+    const ratio = mean(1) / mean(0);
+    if (Number.isFinite(ratio)) ratios.push(Math.round(ratio * 1000) / 1000);
+  }
+  return ratios;
+}
+
+function sliceOf(devnet: Devnet, from: { at: number; readings: Reading[] }, to: { at: number; readings: Reading[] }, windowStart: number): Slice {
+  const rows = devnet.manifest.validators.map((v, i) => {
+    const finalTxs = to.readings[i]!.finalized - from.readings[i]!.finalized;
+    return { index: v.index, shard: v.shard, league: v.league, finalTxs, usPerTx: finalTxs === 0 ? Number.NaN : ((to.readings[i]!.cpuMs - from.readings[i]!.cpuMs) * 1000) / finalTxs };
+  });
+  const ofRole = (role: string) => Math.round(median(rows.filter((r) => roleOf(r.league) === role).map((r) => r.usPerTx).filter(Number.isFinite)) * 10) / 10;
+  const shards = [...new Set(rows.map((r) => r.shard))];
+  const finalTps = shards.reduce((sum, shard) => sum + median(rows.filter((r) => r.shard === shard).map((r) => r.finalTxs)), 0) / ((to.at - from.at) / 1000);
+  const seconds = (at: number) => Math.round((at - windowStart) / 100) / 10;
+  return {
+    fromS: seconds(from.at),
+    toS: seconds(to.at),
+    producerUsPerTx: ofRole("producer"),
+    normalUsPerTx: ofRole("normal"),
+    finalTps: Math.round(finalTps),
+    ...(ODD_NODE_ARGS.length === 0 ? {} : { oddOverEven: oddOverEven(rows) }),
+  };
+}
+
+async function measureShape(shape: (typeof SHAPES)[number], run: number): Promise<{ validators: ValidatorRow[]; finalTps: number; latency: RunLatency; v8BackgroundThreads: boolean; set: LoadSet; monotonicUs: { start: number; end: number }; slices: Slice[] }> {
   const dir = join(root, `${shape.name}-${run}`);
   const devnet = await launch(dir, shape.name);
   try {
@@ -201,6 +262,16 @@ async function measureShape(shape: (typeof SHAPES)[number], run: number): Promis
     // Submission ends MEASURE_MS later; the window closes when the driver has drained (every
     // submitted transaction final or rejected, or its drain timeout): a shard that finalizes in
     // bursts (a slow BFT view on a starved machine) has its burst counted with the work it took.
+    const slices: Slice[] = [];
+    let sliceStart = { at: start, readings: before };
+    for (;;) {
+      const done = await Promise.race([load.then(() => true), sleep(SLICE_MS).then(() => false)]);
+      if (done) break;
+      const readings = await readAll(devnet);
+      const at = performance.now();
+      slices.push(sliceOf(devnet, sliceStart, { at, readings }, start));
+      sliceStart = { at, readings };
+    }
     const { run: loadRun } = await load;
     const after = await readAll(devnet);
     const wallMs = performance.now() - start;
@@ -229,7 +300,7 @@ async function measureShape(shape: (typeof SHAPES)[number], run: number): Promis
     const finalTps = [0, 1].reduce((sum, shard) => sum + median(validators.filter((v) => v.shard === shard).map((v) => v.finalTxs)), 0) / (wallMs / 1000);
     const { latency: measured } = loadRun.report.metrics;
     const latency = { finalP50Ms: Math.round(measured.final.p50Ms), optimisticP50Ms: Math.round(measured.optimistic.p50Ms) };
-    return { validators, finalTps: Math.round(finalTps), latency, v8BackgroundThreads: devnet.manifest.v8BackgroundThreads, set, monotonicUs };
+    return { validators, finalTps: Math.round(finalTps), latency, v8BackgroundThreads: devnet.manifest.v8BackgroundThreads, set, monotonicUs, slices };
   } finally {
     await devnet.stop();
   }
@@ -276,21 +347,38 @@ async function signatureCost(set: LoadSet): Promise<{ batchSize: number; signatu
 }
 
 const roleOf = (league: League) => (league === "believable" ? "producer" : "normal");
-const samples: { shape: string; run: number; finalTps: number; latency: RunLatency; v8BackgroundThreads: boolean; validators: ValidatorRow[]; signature: Awaited<ReturnType<typeof signatureCost>>; monotonicUs: { start: number; end: number } }[] = [];
+const samples: {
+  shape: string;
+  run: number;
+  finalTps: number;
+  latency: RunLatency;
+  v8BackgroundThreads: boolean;
+  validators: ValidatorRow[];
+  signature: Awaited<ReturnType<typeof signatureCost>>;
+  monotonicUs: { start: number; end: number };
+  slices: Slice[];
+  oddOverEven?: number[];
+}[] = [];
 if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
 const SHAPE_FILTER = process.env.CPU_ROLE_SHAPES?.split(",");
 const shapes = SHAPES.filter((s) => SHAPE_FILTER === undefined || SHAPE_FILTER.includes(s.name));
 for (let run = 0; run < RUNS; run++) {
   for (const shape of shapes) {
-    const { validators, finalTps, latency, v8BackgroundThreads, set, monotonicUs } = await measureShape(shape, run);
+    const { validators, finalTps, latency, v8BackgroundThreads, set, monotonicUs, slices } = await measureShape(shape, run);
     // Measured right after the devnet stopped, so the machine's state is the run's.
     const signature = await signatureCost(set);
-    samples.push({ shape: shape.name, run, finalTps, latency, v8BackgroundThreads, validators, signature, monotonicUs });
+    const paired = ODD_NODE_ARGS.length === 0 ? undefined : oddOverEven(validators.map((v) => ({ ...v, usPerTx: v.cpuUsPerFinalTx })));
+    samples.push({ shape: shape.name, run, finalTps, latency, v8BackgroundThreads, validators, signature, monotonicUs, slices, ...(paired === undefined ? {} : { oddOverEven: paired }) });
     const perRole = (role: string) => median(validators.filter((v) => roleOf(v.league) === role).map((v) => v.cpuUsPerFinalTx).filter(Number.isFinite));
     console.log(
       `${shape.name} run ${run}: ${finalTps} final tx/s (p50 final ${latency.finalP50Ms} ms, optimistic ${latency.optimisticP50Ms} ms); µs CPU per final tx: producer ${perRole("producer").toFixed(1)}, normal ${perRole("normal").toFixed(1)}; ` +
         `signature ${signature.poolUs} µs (pool), ${signature.kernelUs} µs (kernel)`,
     );
+    for (const slice of slices) {
+      const pairs = slice.oddOverEven === undefined ? "" : `; normal odd/even ${slice.oddOverEven.join(", ")}`;
+      console.log(`  ${slice.fromS}–${slice.toS} s: producer ${slice.producerUsPerTx} µs/tx, normal ${slice.normalUsPerTx} µs/tx, ${slice.finalTps} final tx/s${pairs}`);
+    }
+    if (paired !== undefined) console.log(`  normal members, odd-indexed (${ODD_NODE_ARGS.join(" ")}) over even, per shard with both: ${paired.join(", ") || "none"}`);
     for (const v of validators) {
       console.log(`  validator ${v.index} (shard ${v.shard}, ${v.league}): ${v.cpuPercent}% CPU (idle ${v.idleCpuPercent}%), ${v.finalTxs} final in ${v.heights} heights, ${v.cpuUsPerFinalTx} µs/tx (${v.aboveIdleUsPerFinalTx} above idle, ${v.mainThreadUsPerFinalTx} on the main thread)`);
     }
@@ -320,13 +408,15 @@ const summary = shapes.map(({ name }) => {
     aboveIdleUsPerTx: { producer: aboveIdle("producer"), normal: aboveIdle("normal") },
     signatureUs: { pool: poolUs, kernel: kernelUs },
     producerToSignature: { pool: Math.round((producerUs / poolUs) * 100) / 100, kernel: Math.round((producerUs / kernelUs) * 100) / 100 },
+    ...(ODD_NODE_ARGS.length === 0 ? {} : { normalOddOverEven: median(runs.flatMap((s) => s.oddOverEven ?? [])) }),
     goals: { producerToSignature: GOAL_PRODUCER_RATIO, normalUsPerTx: GOAL_NORMAL_US },
   };
 });
 for (const s of summary) {
   console.log(
     `${s.shape}: producer ${s.producerUsPerTx} µs/tx = ${s.producerToSignature.pool}× the signature (${s.signatureUs.pool} µs with the hop; goal ≤ ${GOAL_PRODUCER_RATIO}×), ` +
-      `normal ${s.normalUsPerTx} µs/tx (goal ≤ ${GOAL_NORMAL_US}); on the main thread ${s.mainThreadUsPerTx.producer} and ${s.mainThreadUsPerTx.normal}; ${s.finalTps} final tx/s (p50 final ${s.finalP50Ms} ms, optimistic ${s.optimisticP50Ms} ms), ${s.txPerHeight} tx per height`,
+      `normal ${s.normalUsPerTx} µs/tx (goal ≤ ${GOAL_NORMAL_US}); on the main thread ${s.mainThreadUsPerTx.producer} and ${s.mainThreadUsPerTx.normal}; ${s.finalTps} final tx/s (p50 final ${s.finalP50Ms} ms, optimistic ${s.optimisticP50Ms} ms), ${s.txPerHeight} tx per height` +
+        (s.normalOddOverEven === undefined ? "" : `; normal members odd/even ${s.normalOddOverEven} (median over shards and runs)`),
   );
 }
 writeFileSync(
@@ -336,10 +426,11 @@ writeFileSync(
       benchmark: "cpu-role",
       ...(LABEL === undefined ? {} : { label: LABEL }),
       ...(NODE_ARGS.length === 0 ? {} : { nodeArgs: NODE_ARGS }),
+      ...(ODD_NODE_ARGS.length === 0 ? {} : { oddNodeArgs: ODD_NODE_ARGS }),
       minHeightIntervalMs: OVERRIDES.minHeightIntervalMs ?? DEFAULT_MIN_HEIGHT_INTERVAL_MS,
       machine: { cores: availableParallelism(), node: process.version, loadAverageAtStart: LOAD_AT_START },
       devnet: { shards: 2, validatorsPerShard: 5, believable: 1, samplingProbability: 0.1, accounts: ACCOUNTS },
-      window: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, runs: RUNS },
+      window: { warmupMs: WARMUP_MS, measureMs: MEASURE_MS, sliceMs: SLICE_MS, runs: RUNS },
       summary,
       samples,
     },
