@@ -1,16 +1,18 @@
 /**
- * The tx index's layout on LMDB as the chain grows (issue 16, session 30; ARCHITECTURE, Known
- * limits, "The flush's random writes grow with the state"). Plain timings, one run, both layouts
- * side by side on environments of their own, flushes alternated between them:
- *  - random: the store's layout, txid → location in one B-tree: a flush puts its W entries, in
- *    txid order, into a tree of N;
+ * The tx index's layout on LMDB as the chain grows (issue 16, session 30; ARCHITECTURE, Storage).
+ * Plain timings, one run, both layouts side by side on environments of their own, flushes
+ * alternated between them:
+ *  - random: the store's layout before schema version 13, txid → location in one B-tree: a flush
+ *    puts its W entries, in txid order, into a tree of N;
  *  - runs: each flush appends its W entries, in txid order, as a key range of its own
- *    (u32 BE run number ‖ txid → location): the next design's write side, merges left out.
+ *    (u32 BE run number ‖ txid → location): the write side of the store's layout since version 13
+ *    (its runs are heights, u64 BE).
  * For N = FILLS[i] entries already indexed, FLUSHES flushes of W = 13,000 entries each (16 heights
  * at saturation on the default devnet), each in one fsynced transaction as the store commits:
- * this process's CPU per flush (user + system) and the data file's growth. Then the read side: a
- * lookup of a txid in the random tree is one get, in the runs one get per run until it is found
- * (without a filter, a txid in none costs every run): µs per lookup of an absent txid.
+ * this process's CPU per flush (user + system) and the data file's growth. Then the read side
+ * without the store's map of txid prefixes (src/store/tx-run-map.ts), which sends a lookup to its
+ * run: a lookup in the random tree is one get, in bare runs one get per run until it is found (a
+ * txid in none costs every run): µs per lookup of an absent txid.
  * Results: bench/results/index-layout.json.
  */
 import { randomBytes } from "node:crypto";

@@ -30,6 +30,7 @@ function lmdbTable(db: Database<Buffer, Buffer>): RecordTable {
       return undefined;
     },
     entries: (range) => db.getRange(range === undefined ? { snapshot: true } : { start: range.start, end: range.end, snapshot: true }),
+    keys: () => db.getKeys({ snapshot: true }),
   };
 }
 

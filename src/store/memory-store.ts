@@ -79,6 +79,7 @@ function memoryEnvironment(disk: MemoryDisk, onClose: () => void): RecordEnviron
           .filter((key) => range === undefined || (key >= keyOf(range.start) && key < keyOf(range.end)))
           .sort()
           .map((key) => ({ key: Buffer.from(key, "latin1"), value: Buffer.from(records.get(key)!) })),
+      keys: () => [...records.keys()].sort().map((key) => Buffer.from(key, "latin1")),
     };
   };
   const transaction = (writes: () => void): void => {

@@ -20,6 +20,7 @@
  *  - `keepEpoch` writes epoch e's identity-chain link and DRP transcript in one transaction, e
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
+import { TxRunMap } from "./tx-run-map.js";
 import type { ChainStore, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "./interface.js";
 import { decodeBlockHeader } from "../ledger/block.js";
 import { ByteKeyMap } from "../ledger/byte-key-map.js";
@@ -60,6 +61,9 @@ import {
   encodeAtomix,
   atomixDecidedKey,
   decodeAtomixDecidedKey,
+  TX_INDEX_TXID_OFFSET,
+  txIndexKey,
+  txIndexRunOf,
   EMPTY_VALUE,
   MAX_STORED_PROPOSAL_BYTES,
   NOT_DECIDED_HERE,
@@ -121,6 +125,8 @@ export interface RecordTable {
   lastKey(): Buffer | undefined;
   /** Every record in key (byte) order, as of the call; with `range`, those with start ≤ key < end. */
   entries(range?: KeyRange): Iterable<{ readonly key: Buffer; readonly value: Buffer }>;
+  /** Every key in byte order, as of the call (no value read). */
+  keys(): Iterable<Buffer>;
 }
 
 /** The tables of schema.ts and their atomic, durable write transactions. */
@@ -205,6 +211,8 @@ export class RecordChainStore implements ChainStore {
   private keptMsbRecords: readonly KeptMsb[] = [];
   private prunedBelowRecord = 1;
   private readonly dbs: Record<SubDatabase, RecordTable>;
+  /** The run of every txIndex entry, by txid prefix (tx-run-map.ts): rebuilt from the table at open and when entries are dropped. */
+  private readonly txRuns = new TxRunMap();
 
   /** Reads and checks the metadata of `env`; STORE_FOREIGN / STORE_SCHEMA_MISMATCH / STORE_CORRUPT when it is not a sound store. */
   protected constructor(
@@ -233,6 +241,18 @@ export class RecordChainStore implements ChainStore {
     };
     this.loadMeta();
     if (this.identityRecord !== undefined && this.dbs.meta.get(META_ATOMIX_INDEXED) === undefined) this.indexAtomixDecisions();
+    this.loadTxRuns();
+  }
+
+  /** The txRuns map from the txIndex table: one sequential scan of its keys. */
+  private loadTxRuns(): void {
+    this.txRuns.clear();
+    for (const key of this.dbs.txIndex.keys()) this.txRuns.add(key, txIndexRunOf(key), TX_INDEX_TXID_OFFSET);
+  }
+
+  /** Remembers the runs of entries a committed transaction wrote: `count` txids packed in `txids`, all in run `run`. */
+  private addTxRuns(txids: Uint8Array, count: number, run: number): void {
+    for (let i = 0; i < count; i++) this.txRuns.add(txids, run, i * TXID_BYTES);
   }
 
   /** Builds atomixDecided from the atomix table's entries decided at kept heights (a store written before the index: schema.ts). */
@@ -426,7 +446,7 @@ export class RecordChainStore implements ChainStore {
       blocks.put(heightKey(block.height), block.bytes, true);
       blockHeights.put(hash, encodeHeightValue(block.height));
       for (let i = 0; i < txCount; i++) {
-        txIndex.put(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(block.height, block.positions[i]!));
+        txIndex.put(txIndexKey(block.height, txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES)), encodeTxLocation(block.height, block.positions[i]!));
       }
       meta.put(META_TIP, encodeTip(newTip));
       if (block.consensusState !== undefined) consensus.put(heightKey(block.height), block.consensusState, true);
@@ -446,7 +466,13 @@ export class RecordChainStore implements ChainStore {
       if (pruneBelow !== undefined) this.prune(pruneBelow, block.prune!.epochLength, block.height);
     });
     this.tipRecord = newTip;
-    if (pruneBelow !== undefined) this.prunedBelowRecord = pruneBelow;
+    if (pruneBelow !== undefined) {
+      this.prunedBelowRecord = pruneBelow;
+      this.loadTxRuns();
+    } else {
+      this.addTxRuns(txids, txCount, block.height);
+      if (flush?.txIndex !== undefined) this.addTxRuns(flush.txIndex.txids, flush.txIndex.heights.length, block.height);
+    }
     if (msb !== undefined) this.keptMsbRecords = msb.kept;
     if (marker !== undefined) this.flushedRecord = marker;
   }
@@ -512,6 +538,7 @@ export class RecordChainStore implements ChainStore {
     this.flushedRecord = flushed;
     this.keptMsbRecords = kept;
     this.prunedBelowRecord = block.height;
+    this.txRuns.clear();
   }
 
   /** StoredBlock `msb`'s checks, before anything is written; its records and the kept MSBs after it. */
@@ -646,6 +673,7 @@ export class RecordChainStore implements ChainStore {
     const marker: FlushMarker = { height: this.tipRecord!.height, count: flush.count, supply: flush.supply };
     this.env.transaction(() => this.writeFlush(flush, marker));
     this.flushedRecord = marker;
+    if (flush.txIndex !== undefined) this.addTxRuns(flush.txIndex.txids, flush.txIndex.heights.length, marker.height);
   }
 
   /** Inside a write transaction: sorted upserts/deletes, then the marker. */
@@ -659,7 +687,7 @@ export class RecordChainStore implements ChainStore {
     if (index !== undefined) {
       const { txids } = index;
       for (let i = 0; i < index.heights.length; i++) {
-        txIndex.put(txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES), encodeTxLocation(index.heights[i]!, index.positions[i]!));
+        txIndex.put(txIndexKey(marker.height, txids.subarray(i * TXID_BYTES, (i + 1) * TXID_BYTES)), encodeTxLocation(index.heights[i]!, index.positions[i]!));
       }
     }
     meta.put(META_FLUSHED, encodeFlushMarker(marker));
@@ -817,8 +845,11 @@ export class RecordChainStore implements ChainStore {
   getTxLocation(txid: Uint8Array): TxLocation | undefined {
     this.checkOpen();
     check<StoreErrorCode>(txid.length === TXID_BYTES, "STORE_BAD_INPUT", `txid must be ${TXID_BYTES} bytes`);
-    const value = this.dbs.txIndex.get(txid);
-    return value === undefined ? undefined : decodeTxLocation(value);
+    for (const run of this.txRuns.runsOf(txid)) {
+      const value = this.dbs.txIndex.get(txIndexKey(run, txid));
+      if (value !== undefined) return decodeTxLocation(value);
+    }
+    return undefined;
   }
 
   /** The flushed value (owner ‖ u64le amount) of an outpoint; the working set is ShardState's table. */

@@ -6,7 +6,8 @@
  *   sub-database   key                          value
  *   blocks         u64be height                 encoded block (src/ledger/block.ts)
  *   blockHeights   block hash [32]              u64le height
- *   txIndex        txid [32]                    u64le height ‖ u32le position in the block body
+ *   txIndex        u64be run ‖ txid [32]        u64le height ‖ u32le position in the block body
+ *                                               (run: the height whose transaction wrote the entry)
  *   utxo           outpoint [36]                owner [32] ‖ u64le amount   (UtxoTable entry split 36/40)
  *   meta           "identity"                   magic [8] ‖ u32le schema ‖ u32le shard ‖ genesis id [32]
  *                  "tip"                        u64le height ‖ block hash [32]   (height 0 = genesis id)
@@ -116,6 +117,12 @@
  * block hash (domain v6, src/consensus/pob/finalization.ts; final-height certificates and decision
  * proofs version 5, their parts 312 bytes): a version-11 store's certificates name commitments no version-12 replica
  * continues, and its cited parts no longer frame, so the store is refused and resynced.
+ * Version 13: txIndex keys lead with their run, the height whose transaction wrote them (a UTXO
+ * flush's, or a block stored with its own index), so a flush appends its entries at the table's
+ * end instead of copying a page per entry across a txid-ordered tree (a cost that grew with the
+ * index: bench/index-layout.bench.ts); lookups go to the run through an in-memory map of txid
+ * prefixes (src/store/tx-run-map.ts) rebuilt at open. A version-12 store's entries are keyed by txid alone:
+ * it is refused and resynced.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -131,7 +138,7 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 12;
+export const SCHEMA_VERSION = 13;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
@@ -223,17 +230,47 @@ export function heightKey(height: number): Buffer {
   return key;
 }
 
-/** The atomixDecided key of an entry whose lock `decidedAt` decided: the height first, so a prune reads a range. */
-export function atomixDecidedKey(decidedAt: number, crossTxid: Uint8Array): Buffer {
+/**
+ * A key ordered by a height, then a txid: atomixDecided's (the height that decided the entry's lock,
+ * so a prune reads a range) and txIndex's (the entry's run: the height whose transaction wrote it,
+ * so a flush appends at the table's end).
+ */
+function heightTxidKey(height: number, txid: Uint8Array): Buffer {
   const key = Buffer.allocUnsafe(HEIGHT_KEY.bytes + TXID_BYTES);
-  writeU64BE(key, HEIGHT_KEY.offset.height, decidedAt);
-  key.set(crossTxid, HEIGHT_KEY.bytes);
+  writeU64BE(key, HEIGHT_KEY.offset.height, height);
+  key.set(txid, HEIGHT_KEY.bytes);
   return key;
 }
 
+function decodeHeightTxidKey(key: Buffer, table: string): { readonly height: number; readonly txid: Buffer } {
+  check<StoreErrorCode>(key.length === HEIGHT_KEY.bytes + TXID_BYTES, "STORE_CORRUPT", `a ${table} key is ${HEIGHT_KEY.bytes + TXID_BYTES} bytes, got ${key.length}`);
+  return { height: decodeHeightKey(key.subarray(0, HEIGHT_KEY.bytes)), txid: key.subarray(HEIGHT_KEY.bytes) };
+}
+
+/** The atomixDecided key of an entry whose lock `decidedAt` decided. */
+export function atomixDecidedKey(decidedAt: number, crossTxid: Uint8Array): Buffer {
+  return heightTxidKey(decidedAt, crossTxid);
+}
+
 export function decodeAtomixDecidedKey(key: Buffer): { readonly decidedAt: number; readonly crossTxid: Buffer } {
-  check<StoreErrorCode>(key.length === HEIGHT_KEY.bytes + TXID_BYTES, "STORE_CORRUPT", `an atomixDecided key is ${HEIGHT_KEY.bytes + TXID_BYTES} bytes, got ${key.length}`);
-  return { decidedAt: decodeHeightKey(key.subarray(0, HEIGHT_KEY.bytes)), crossTxid: key.subarray(HEIGHT_KEY.bytes) };
+  const { height, txid } = decodeHeightTxidKey(key, "atomixDecided");
+  return { decidedAt: height, crossTxid: txid };
+}
+
+/** The txIndex key of `txid` written in the run of height `run`. */
+export function txIndexKey(run: number, txid: Uint8Array): Buffer {
+  return heightTxidKey(run, txid);
+}
+
+/** Where a txIndex key's txid starts. */
+export const TX_INDEX_TXID_OFFSET = HEIGHT_KEY.bytes;
+
+/** A txIndex key's run: read for every entry at open, so without the BigInt of `decodeHeightKey`. */
+export function txIndexRunOf(key: Buffer): number {
+  check<StoreErrorCode>(key.length === HEIGHT_KEY.bytes + TXID_BYTES, "STORE_CORRUPT", `a txIndex key is ${HEIGHT_KEY.bytes + TXID_BYTES} bytes, got ${key.length}`);
+  const high = key.readUInt32BE(0);
+  check<StoreErrorCode>(high < 2 ** 21, "STORE_CORRUPT", "a txIndex run exceeds 2^53 - 1");
+  return high * 2 ** 32 + key.readUInt32BE(4);
 }
 
 /** The value of a record whose key or presence says everything: atomixDecided entries, meta "atomixIndexed". */
