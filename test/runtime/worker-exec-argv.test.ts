@@ -24,39 +24,37 @@ const worker = new Worker("import { parentPort } from 'node:worker_threads'; par
 worker.once("message", (argv) => { console.log(JSON.stringify(argv)); worker.terminate(); });
 `;
 
+/**
+ * Starts a child Node with `flags` (its last one a Node option) whose worker reports its execArgv;
+ * asserts the child ran, the worker kept that option and dropped every other flag.
+ */
+function assertWorkerStarts(flags: readonly string[]): void {
+  // V8 writes its code log (isolate-*.log) into the working directory and the perf map into /tmp.
+  const cwd = mkdtempSync(join(tmpdir(), "ios-worker-argv-"));
+  const child = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", CHILD], { encoding: "utf8", timeout: 30_000, cwd });
+  rmSync(cwd, { recursive: true, force: true });
+  if (child.pid !== undefined) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+  assert.equal(child.status, 0, child.stderr);
+  // JIT traces go to stdout too: the worker's argv is the line that parses as a JSON array.
+  const line = child.stdout.split("\n").find((text) => text.startsWith('["'));
+  assert.ok(line !== undefined, `the worker answered: ${child.stdout.slice(-500)}`);
+  const workerArgv = JSON.parse(line) as string[];
+  const option = flags[flags.length - 1]!;
+  assert.ok(workerArgv.includes(option), `the Node option ${option} is inherited: ${line}`);
+  for (const flag of flags.slice(0, -1)) assert.ok(!workerArgv.includes(flag), `${flag} is the process's, not passed`);
+}
+
 describe("worker execArgv", () => {
   it("a node started with --max-old-space-size, --max-semi-space-size, --expose-gc, --stack-trace-limit, --single-threaded, --v8-pool-size and --no-flush-bytecode starts its workers, which keep its Node options", () => {
-    const flags = ["--max-old-space-size=512", "--max-semi-space-size=32", "--expose-gc", "--stack-trace-limit=20", "--single-threaded", "--v8-pool-size=1", "--no-flush-bytecode", "--enable-source-maps"];
-    const child = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", CHILD], { encoding: "utf8", timeout: 30_000 });
-    assert.equal(child.status, 0, child.stderr);
-    const workerArgv = JSON.parse(child.stdout.trim()) as string[];
-    assert.ok(workerArgv.includes("--enable-source-maps"), `the Node option is inherited: ${child.stdout}`);
-    for (const flag of flags.slice(0, -1)) assert.ok(!workerArgv.includes(flag), `${flag} is the process's, not passed`);
+    assertWorkerStarts(["--max-old-space-size=512", "--max-semi-space-size=32", "--expose-gc", "--stack-trace-limit=20", "--single-threaded", "--v8-pool-size=1", "--no-flush-bytecode", "--enable-source-maps"]);
   });
 
   it("a node started with perf maps or the JIT's traces starts its workers, which keep its Node options", () => {
-    const flags = ["--perf-basic-prof", "--interpreted-frames-native-stack", "--trace-opt", "--trace-deopt", "--enable-source-maps"];
-    // V8 writes its code log (isolate-*.log) into the working directory and the perf map into /tmp.
-    const cwd = mkdtempSync(join(tmpdir(), "ios-worker-argv-"));
-    const child = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", CHILD], { encoding: "utf8", timeout: 30_000, cwd });
-    rmSync(cwd, { recursive: true, force: true });
-    if (child.pid !== undefined) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
-    assert.equal(child.status, 0, child.stderr);
-    // The traces go to stdout too: the worker's argv is the line that parses as a JSON array.
-    const line = child.stdout.split("\n").find((text) => text.startsWith('["'));
-    assert.ok(line !== undefined, `the worker answered: ${child.stdout.slice(-500)}`);
-    const workerArgv = JSON.parse(line) as string[];
-    assert.ok(workerArgv.includes("--enable-source-maps"), `the Node option is inherited: ${line}`);
-    for (const flag of flags.slice(0, -1)) assert.ok(!workerArgv.includes(flag), `${flag} is the process's, not passed`);
+    assertWorkerStarts(["--perf-basic-prof", "--interpreted-frames-native-stack", "--trace-opt", "--trace-deopt", "--enable-source-maps"]);
   });
 
   it("a node started with V8 flags and per-process options no list names starts its workers, which keep its Node options", () => {
-    const flags = ["--interrupt-budget=33792", "--max-lazy", "--title=ios-validator", "--zero-fill-buffers", "--disable-proto=delete", "--trace-warnings"];
-    const child = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", CHILD], { encoding: "utf8", timeout: 30_000 });
-    assert.equal(child.status, 0, child.stderr);
-    const workerArgv = JSON.parse(child.stdout.trim()) as string[];
-    assert.ok(workerArgv.includes("--trace-warnings"), `the Node option is inherited: ${child.stdout}`);
-    for (const flag of flags.slice(0, -1)) assert.ok(!workerArgv.includes(flag), `${flag} is the process's, not passed`);
+    assertWorkerStarts(["--interrupt-budget=33792", "--max-lazy", "--title=ios-validator", "--zero-fill-buffers", "--disable-proto=delete", "--trace-warnings"]);
   });
 
   it("leaves out a refused option given with its value apart, and keeps options with values a worker takes", () => {
