@@ -60,6 +60,9 @@ function memoryEnvironment(disk: MemoryDisk, onClose: () => void): RecordEnviron
       if (writes === undefined) staged.set(name, (writes = new Map()));
       writes.set(keyOf(key), value);
     };
+    // Latin-1 keys compare as their bytes do.
+    const sortedKeys = (range?: { readonly start: Uint8Array; readonly end: Uint8Array }): string[] =>
+      [...records.keys()].filter((key) => range === undefined || (key >= keyOf(range.start) && key < keyOf(range.end))).sort();
     return {
       get: (key) => {
         const value = records.get(keyOf(key));
@@ -73,13 +76,8 @@ function memoryEnvironment(disk: MemoryDisk, onClose: () => void): RecordEnviron
         for (const key of records.keys()) if (last === undefined || key > last) last = key;
         return last === undefined ? undefined : Buffer.from(last, "latin1");
       },
-      // Latin-1 keys compare as their bytes do.
-      entries: (range) =>
-        [...records.keys()]
-          .filter((key) => range === undefined || (key >= keyOf(range.start) && key < keyOf(range.end)))
-          .sort()
-          .map((key) => ({ key: Buffer.from(key, "latin1"), value: Buffer.from(records.get(key)!) })),
-      keys: () => [...records.keys()].sort().map((key) => Buffer.from(key, "latin1")),
+      entries: (range) => sortedKeys(range).map((key) => ({ key: Buffer.from(key, "latin1"), value: Buffer.from(records.get(key)!) })),
+      keys: () => sortedKeys().map((key) => Buffer.from(key, "latin1")),
     };
   };
   const transaction = (writes: () => void): void => {

@@ -242,9 +242,16 @@ function heightTxidKey(height: number, txid: Uint8Array): Buffer {
   return key;
 }
 
-function decodeHeightTxidKey(key: Buffer, table: string): { readonly height: number; readonly txid: Buffer } {
+/** The height leading a `table` key of that shape, checked (its size, a safe integer); read without a BigInt: the open reads every txIndex key. */
+function heightOfHeightTxidKey(key: Buffer, table: string): number {
   check<StoreErrorCode>(key.length === HEIGHT_KEY.bytes + TXID_BYTES, "STORE_CORRUPT", `a ${table} key is ${HEIGHT_KEY.bytes + TXID_BYTES} bytes, got ${key.length}`);
-  return { height: decodeHeightKey(key.subarray(0, HEIGHT_KEY.bytes)), txid: key.subarray(HEIGHT_KEY.bytes) };
+  const high = key.readUInt32BE(HEIGHT_KEY.offset.height);
+  check<StoreErrorCode>(high < 2 ** 21, "STORE_CORRUPT", `a ${table} key's height exceeds 2^53 - 1`);
+  return high * 2 ** 32 + key.readUInt32BE(HEIGHT_KEY.offset.height + 4);
+}
+
+function decodeHeightTxidKey(key: Buffer, table: string): { readonly height: number; readonly txid: Buffer } {
+  return { height: heightOfHeightTxidKey(key, table), txid: key.subarray(HEIGHT_KEY.bytes) };
 }
 
 /** The atomixDecided key of an entry whose lock `decidedAt` decided. */
@@ -265,12 +272,9 @@ export function txIndexKey(run: number, txid: Uint8Array): Buffer {
 /** Where a txIndex key's txid starts. */
 export const TX_INDEX_TXID_OFFSET = HEIGHT_KEY.bytes;
 
-/** A txIndex key's run: read for every entry at open, so without the BigInt of `decodeHeightKey`. */
+/** A txIndex key's run (its txid starts at TX_INDEX_TXID_OFFSET: no view made per key at open). */
 export function txIndexRunOf(key: Buffer): number {
-  check<StoreErrorCode>(key.length === HEIGHT_KEY.bytes + TXID_BYTES, "STORE_CORRUPT", `a txIndex key is ${HEIGHT_KEY.bytes + TXID_BYTES} bytes, got ${key.length}`);
-  const high = key.readUInt32BE(0);
-  check<StoreErrorCode>(high < 2 ** 21, "STORE_CORRUPT", "a txIndex run exceeds 2^53 - 1");
-  return high * 2 ** 32 + key.readUInt32BE(4);
+  return heightOfHeightTxidKey(key, "txIndex");
 }
 
 /** The value of a record whose key or presence says everything: atomixDecided entries, meta "atomixIndexed". */
