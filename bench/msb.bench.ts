@@ -7,8 +7,8 @@
  *    plain alternative it replaces (an array of entries sorted with Buffer.compare), one run;
  *  - root: the RFC 6962 root of the sorted leaves (WASM kernel, packed 76-byte leaves);
  *  - build: `snapshotOfEntries` whole (sort + supply + root), the MSB build time;
- *  - ordered: the other source, a store's flushed set read in LMDB key order
- *    (`snapshotOfOrderedEntries(store.utxoChunks)`), LMDB read included, on a fresh store;
+ *  - ordered: the other source, a kept MSB body's chunks in outpoint order (the store's msbBody
+ *    records, MSB_BODY_CHUNK_ENTRIES each, as `snapshotOfOrderedEntries` reads them), no sort;
  *  - tree: `msbTree` (every level kept, for serving proofs);
  *  - verify: `verifyUtxoProof` against the trusted header hash, proofs per second, and the size of one;
  *  - bootstrap: `fetchMsbBody` of the whole body from an in-process `MsbChunkServer` (no network:
@@ -18,8 +18,8 @@
  * Output: bench/results/msb.json.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { UTXO_ENTRY } from "../src/codec/sizes.js";
 import { merkleRootOfPackedLeaves } from "../src/crypto/merkle.js";
@@ -27,7 +27,7 @@ import { unpackEntry } from "../src/ledger/utxo-table.js";
 import { backPointerEpochs, makeMsbHeader, msbHeaderHash } from "../src/msb/header.js";
 import { proveUtxo, verifyUtxoProof } from "../src/msb/proof.js";
 import { msbTree, snapshotOfEntries, snapshotOfOrderedEntries, sortByOutpoint } from "../src/msb/snapshot.js";
-import { LmdbChainStore } from "../src/store/chain-store.js";
+import { MSB_BODY_CHUNK_ENTRIES } from "../src/store/schema.js";
 import { fetchMsbBody, type BootstrappedBody } from "../src/msb/bootstrap.js";
 import { MsbChunkServer } from "../src/msb/chunk-server.js";
 import { MsbSection, encodeChunkRequest } from "../src/msb/chunks.js";
@@ -43,7 +43,6 @@ const ENTRY = UTXO_ENTRY.bytes;
 const SIZES = [100_000, 1_000_000];
 const RUNS: Record<number, number> = { 100_000: 7, 1_000_000: 3 };
 const VERIFY_PROOFS = 20_000;
-const LMDB_CHUNK = 8192;
 
 /** `count` entries in no order, 1–3 outputs per random txid, as a UTXO table would hold them. */
 function randomSet(count: number): Uint8Array {
@@ -97,17 +96,10 @@ function medianMs(runs: number, run: () => void): number {
   return Math.round(median(Array.from({ length: runs }, () => timeMs(run))) * 10) / 10;
 }
 
-async function lmdbOrderedMs(sorted: Uint8Array, runs: number): Promise<{ readMs: number; writeOnceMs: number }> {
-  const directory = mkdtempSync(join(tmpdir(), "ios-msb-bench-"));
-  try {
-    const store = LmdbChainStore.open(directory);
-    const writeOnceMs = Math.round(timeMs(() => store.initialize({ shard: 0, genesisId: new Uint8Array(32) }, sorted)));
-    const readMs = medianMs(runs, () => snapshotOfOrderedEntries(store.utxoChunks(LMDB_CHUNK)));
-    await store.close();
-    return { readMs, writeOnceMs };
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
-  }
+/** `sorted` as a kept MSB body's chunks (the msbBody records). */
+function bodyChunks(sorted: Uint8Array): Uint8Array[] {
+  const bytes = MSB_BODY_CHUNK_ENTRIES * ENTRY;
+  return Array.from({ length: Math.ceil(sorted.length / bytes) }, (_, i) => sorted.subarray(i * bytes, (i + 1) * bytes));
 }
 
 // The machine is shared: the load average says how far the absolute times can be trusted (ratios hold better).
@@ -123,7 +115,8 @@ for (const size of SIZES) {
   }));
   const rootMs = medianMs(runs, () => merkleRootOfPackedLeaves(sorted, ENTRY));
   const buildMs = medianMs(runs, () => snapshotOfEntries(unordered));
-  const lmdb = await lmdbOrderedMs(sorted, runs);
+  const chunks = bodyChunks(sorted);
+  const orderedBuildMs = medianMs(runs, () => snapshotOfOrderedEntries(chunks));
   const snapshot = snapshotOfEntries(unordered);
   let tree = msbTree(snapshot);
   const treeMs = medianMs(Math.min(runs, 3), () => (tree = msbTree(snapshot)));
@@ -141,8 +134,7 @@ for (const size of SIZES) {
     plainArraySortMs: plainSortMs,
     rootMs,
     msbBuildMs: buildMs,
-    lmdbOrderedBuildMs: lmdb.readMs,
-    lmdbWriteOnceMs: lmdb.writeOnceMs,
+    orderedBuildMs,
     treeMs,
     proofBytes: proofs[0]!.length,
     verifyPerSecond: Math.round(VERIFY_PROOFS / (verifyMs / 1000)),

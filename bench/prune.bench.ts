@@ -80,7 +80,7 @@ function run(prune: boolean, atomixPerBlock = 0): EpochFigure[] {
   const store = LmdbChainStore.open(directory);
   store.initialize({ shard: 0, genesisId: randomBytes(32) }, new Uint8Array(0));
   const figures: EpochFigure[] = [];
-  const flush = { writes: [], count: 0, supply: 0n };
+  const flush = { spent: new Uint8Array(0), created: new Uint8Array(0), count: 0, supply: 0n };
   for (let epoch = 0; epoch < EPOCHS; epoch++) {
     let total = 0;
     let last = 0;

@@ -5,9 +5,10 @@
  *  - appending a block of 1,000 transactions (250 KB body, its hash, 1,000 txid index entries, the
  *    tip) in one fsynced transaction, against the same append without the txid index and against
  *    a raw lmdb-js put of the block alone on a `noSync` environment (the floor);
- *  - a UTXO flush of 48,000 writes (16 blocks × 3,000 net changes) in one sorted transaction,
- *    against flushing each block's 3,000 writes in its own transaction (16 fsyncs) and against the
- *    48,000 writes in arrival (random) order; each case writes to its own, equally full environment.
+ *  - a UTXO flush of 48,000 created entries (16 blocks × 3,000 net changes) logged with a block in
+ *    one transaction (schema.ts, "The UTXO log"), against logging each block's 3,000 with its block
+ *    (16 fsyncs); each case writes to its own environment. The log's cost against the outpoint-keyed
+ *    tree it replaced, as the set grows: bench/utxo-layout.bench.ts.
  * Plain timings (bench/results/store-restart.json): a shard with 1,000,000 UTXOs — time to reopen
  * it in a fresh process (genesis id check, load of the flushed set into the WASM table) with no
  * tail and with a 15-block unflushed tail to replay, and the end-to-end `commitBlock` cost of
@@ -45,22 +46,19 @@ const floorBlocks = floorEnv.openDB<Buffer, Buffer>({ name: "blocks", keyEncodin
 let floorHeight = 0;
 
 let utxoCount = 0;
-function flushBatch(sorted: boolean): { key: Uint8Array; value: Uint8Array }[] {
-  // Views into one arena, as the UTXO delta's writes are (views into the blocks' delta lists).
-  const keys = randomBytes(36 * FLUSH_WRITES);
-  const values = randomBytes(40 * FLUSH_WRITES);
-  const view = (arena: Buffer, size: number, i: number) => new Uint8Array(arena.buffer, arena.byteOffset + size * i, size);
-  const writes = Array.from({ length: FLUSH_WRITES }, (_, i) => ({ key: view(keys, 36, i), value: view(values, 40, i) }));
-  if (sorted) writes.sort((x, y) => Buffer.compare(x.key, y.key));
-  utxoCount += FLUSH_WRITES;
-  return writes;
+const NO_BYTES = new Uint8Array(0);
+/** `blocks` created entries' worth of a flush (76 bytes each), one arena as the delta's parts are. */
+function createdEntries(count: number): Uint8Array {
+  utxoCount += count;
+  return randomBytes(76 * count);
 }
-/** The per-block reference flushes into an environment of its own, filled at the same rate. */
+/** Appends an index-less block to `target` carrying `created` as its flush. */
+function appendWithFlush(target: LmdbChainStore, created: Uint8Array): void {
+  target.appendBlock({ height: target.tip.height + 1, hash: randomBytes(32), bytes: blockBody, txids: NO_BYTES, positions: [] }, { spent: NO_BYTES, created, count: utxoCount, supply: 0n });
+}
+/** The per-block reference flushes into an environment of its own. */
 const perBlockStore = LmdbChainStore.open(join(root, "per-block"));
 perBlockStore.initialize({ shard: 0, genesisId: randomBytes(32) }, Buffer.alloc(0));
-/** The arrival-order reference writes the same number of entries into an environment of its own. */
-const unsortedEnv = open({ path: join(root, "unsorted"), overlappingSync: false });
-const rawUtxo = unsortedEnv.openDB<Buffer, Buffer>({ name: "utxo", keyEncoding: "binary", encoding: "binary" });
 
 const timed: Record<string, number[]> = {};
 function time(name: string, action: () => void): void {
@@ -80,26 +78,14 @@ await b.suite(
   b.add("reference: raw put of the block alone, noSync", () => {
     floorBlocks.putSync(Buffer.from(String(++floorHeight).padStart(12, "0")), blockBody);
   }, CASE_OPTIONS),
-  b.add("flush 16 blocks' UTXO delta at once: 48k sorted writes, 1 fsync", () => {
-    const writes = flushBatch(true);
-    time("batched", () => store.flushUtxos({ writes, count: utxoCount, supply: 0n }));
+  b.add("flush 16 blocks' UTXO delta at once: 48k entries logged with a block, 1 fsync", () => {
+    const created = createdEntries(FLUSH_WRITES);
+    time("batched", () => appendWithFlush(store, created));
   }, CASE_OPTIONS),
-  b.add("flush every block: 16 x 3k sorted writes, 16 fsyncs", () => {
-    const writes = flushBatch(false);
+  b.add("flush every block: 16 x 3k entries logged with their blocks, 16 fsyncs", () => {
+    const created = createdEntries(FLUSH_WRITES);
     time("perBlock", () => {
-      for (let k = 0; k < FLUSH_WRITES; k += PER_BLOCK_WRITES) {
-        const chunk = writes.slice(k, k + PER_BLOCK_WRITES).sort((x, y) => Buffer.compare(x.key, y.key));
-        perBlockStore.flushUtxos({ writes: chunk, count: utxoCount, supply: 0n });
-      }
-    });
-  }, CASE_OPTIONS),
-  b.add("flush 48k writes in arrival order, 1 fsync", () => {
-    const writes = flushBatch(false);
-    time("unsorted", () => {
-      // Same transaction as flushUtxos, minus the sorting (flushUtxos insists on sorted keys).
-      unsortedEnv.transactionSync(() => {
-        for (const write of writes) rawUtxo.putSync(write.key as Buffer, write.value as Buffer);
-      });
+      for (let k = 0; k < FLUSH_WRITES; k += PER_BLOCK_WRITES) appendWithFlush(perBlockStore, created.subarray(k * 76, (k + PER_BLOCK_WRITES) * 76));
     });
   }, CASE_OPTIONS),
   b.cycle(),
@@ -109,13 +95,12 @@ await b.suite(
     console.log(`append: with index ${(1000 / indexed).toFixed(2)} ms/block; without index ${(ops["append block, no tx index, fsync"]! / indexed).toFixed(2)}x faster; noSync raw put ${(ops["reference: raw put of the block alone, noSync"]! / indexed).toFixed(1)}x faster`);
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
     const batched = mean(timed.batched!);
-    console.log(`48k UTXO writes: one sorted batch ${batched.toFixed(1)} ms; per block ${mean(timed.perBlock!).toFixed(1)} ms (${(mean(timed.perBlock!) / batched).toFixed(2)}x); arrival order ${mean(timed.unsorted!).toFixed(1)} ms (${(mean(timed.unsorted!) / batched).toFixed(2)}x)`);
+    console.log(`48k UTXO entries: one logged flush ${batched.toFixed(1)} ms; one per block ${mean(timed.perBlock!).toFixed(1)} ms (${(mean(timed.perBlock!) / batched).toFixed(2)}x)`);
   }),
   b.save({ file: "store", folder: RESULTS_FOLDER, format: "json" }),
 );
 await store.close();
 await floorEnv.close();
-await unsortedEnv.close();
 await perBlockStore.close();
 
 // ---- restart with 1M UTXOs, and end-to-end commits on it --------------------------------------

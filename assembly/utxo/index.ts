@@ -402,6 +402,24 @@ export function insertEntries(ptr: usize, n: u32): u32 {
   return n;
 }
 
+/**
+ * Removes the entries whose 36-byte keys are packed at `ptr` (`n` of them), in order, stopping at
+ * the first the table does not hold (`lastStatus()` MISSING_INPUT). Returns the number removed.
+ * Replays a flushed set's logged spends on load (src/store/schema.ts, "utxo").
+ */
+export function removeEntries(ptr: usize, n: u32): u32 {
+  lastInsertStatus = OK;
+  journalOpen = false;
+  for (let i: u32 = 0; i < n; i++) {
+    const key = ptr + <usize>i * KEY_BYTES;
+    const slot = find(key, hashTag(key));
+    if (slot == 0) { lastInsertStatus = MISSING_INPUT; return i; }
+    totalSupply -= load<u64>(slot, AMOUNT_OFFSET);
+    removeFound();
+  }
+  return n;
+}
+
 export function lastStatus(): u8 {
   return lastInsertStatus;
 }

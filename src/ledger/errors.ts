@@ -87,6 +87,7 @@ export const LEDGER_ERROR_CODES = [
   "UTXO_SUPPLY_OVERFLOW",
   "UTXO_OUT_OF_MEMORY",
   "UTXO_NOTHING_TO_UNDO",
+  "UTXO_MISSING_ENTRY",
 ] as const;
 
 export type LedgerErrorCode = (typeof LEDGER_ERROR_CODES)[number];

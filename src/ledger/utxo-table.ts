@@ -8,6 +8,7 @@
  *   setReleases(permits)                          the bond releases the epoch admits (kinds/registration.ts)
  *   undoLastBlock() / forgetUndo()                revert the last applied block exactly / make it permanent
  *   insertEntries(packed) / insert(entry)         load genesis outputs or a flushed set on restart
+ *   removeEntries(outpoints)                      replay a flushed set's logged spends on restart
  *   get(txid, index) / has(txid, index)           lookups
  *   snapshot(): Uint8Array ; entries()            every entry (packed 76-byte form / objects)
  *   count, supply, capacity                       size, Σ amounts, buckets
@@ -84,6 +85,8 @@ const INSERT_FAILURES: Record<number, [LedgerErrorCode, string]> = {
 
 /** Initial buckets: 2^16 (5 MiB), enough for a devnet shard before the first doubling. */
 const DEFAULT_CAPACITY_LOG2 = 16;
+/** Entries (or outpoints) copied into the kernel's scratch per insertEntries / removeEntries call: at most 608 KiB. */
+const ENTRIES_PER_CALL = 8192;
 /** Entries per copyEntries call when taking a snapshot: bounds the scratch buffer to 304 KiB. */
 const SNAPSHOT_CHUNK = 4096;
 
@@ -114,6 +117,7 @@ interface UtxoKernel {
   capacity(): number;
   growing(): number;
   insertEntries(ptr: number, n: number): number;
+  removeEntries(ptr: number, n: number): number;
   lastStatus(): number;
   lookup(keyPtr: number, outPtr: number): number;
   copyEntries(cursor: number, outPtr: number, max: number): number;
@@ -214,9 +218,8 @@ export class UtxoTable {
   insertEntries(packed: Uint8Array): void {
     check<LedgerErrorCode>(packed.length % ENTRY_BYTES === 0, "UTXO_BAD_INPUT", `packed entries must be a multiple of ${ENTRY_BYTES} bytes`);
     const total = packed.length / ENTRY_BYTES;
-    const chunk = 8192;
-    for (let first = 0; first < total; first += chunk) {
-      const n = Math.min(chunk, total - first);
+    for (let first = 0; first < total; first += ENTRIES_PER_CALL) {
+      const n = Math.min(ENTRIES_PER_CALL, total - first);
       const ptr = this.scratch(n * ENTRY_BYTES);
       this.memory().set(packed.subarray(first * ENTRY_BYTES, (first + n) * ENTRY_BYTES), ptr);
       const inserted = this.kernel.insertEntries(ptr, n);
@@ -224,6 +227,22 @@ export class UtxoTable {
         const [code, why] = INSERT_FAILURES[this.kernel.lastStatus()] ?? ["UTXO_BAD_INPUT", "rejected"];
         throw new IosError<LedgerErrorCode>(code, `entry ${first + inserted}: ${why}`, { entry: first + inserted });
       }
+    }
+  }
+
+  /**
+   * Removes the entries of packed 36-byte outpoints (a flushed set's logged spends, on restart).
+   * Throws UTXO_MISSING_ENTRY for an outpoint the table does not hold; those before it are removed.
+   */
+  removeEntries(outpoints: Uint8Array): void {
+    check<LedgerErrorCode>(outpoints.length % OUTPOINT_BYTES === 0, "UTXO_BAD_INPUT", `packed outpoints must be a multiple of ${OUTPOINT_BYTES} bytes`);
+    const total = outpoints.length / OUTPOINT_BYTES;
+    for (let first = 0; first < total; first += ENTRIES_PER_CALL) {
+      const n = Math.min(ENTRIES_PER_CALL, total - first);
+      const ptr = this.scratch(n * OUTPOINT_BYTES);
+      this.memory().set(outpoints.subarray(first * OUTPOINT_BYTES, (first + n) * OUTPOINT_BYTES), ptr);
+      const removed = this.kernel.removeEntries(ptr, n);
+      if (removed < n) throw new IosError<LedgerErrorCode>("UTXO_MISSING_ENTRY", `outpoint ${first + removed}: not in the table`, { entry: first + removed });
     }
   }
 

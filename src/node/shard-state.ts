@@ -54,7 +54,7 @@ import { validateStateless, type BatchOrigin, type StatelessResult } from "../le
 import { ApplyStatus, UtxoTable, applyStatusName, type BlockDelta, type ReleasePermit } from "../ledger/utxo-table.js";
 import { LmdbChainStore } from "../store/chain-store.js";
 import type { ChainStore, AtomixWrite, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "../store/interface.js";
-import { NOT_DECIDED_HERE, type ChainTip, type KeptMsb, type StoredFinalHeight, type StoredRejection, type TxLocation } from "../store/schema.js";
+import { NOT_DECIDED_HERE, UtxoLogPart, utxoCompactionDue, type ChainTip, type KeptMsb, type StoredFinalHeight, type StoredRejection, type TxLocation } from "../store/schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import { UtxoDelta } from "../store/utxo-delta.js";
 import { ByteKeyMap } from "../ledger/byte-key-map.js";
@@ -97,8 +97,6 @@ export interface FlushTurn {
   readonly leads?: (height: number) => boolean;
 }
 
-/** Entries per insert while loading the flushed set: 8,192 × 76 B = 608 KiB per chunk. */
-const LOAD_CHUNK_ENTRIES = 8192;
 /** The table starts at ≥ 2 buckets per loaded entry (2^16..2^25, UtxoTable's accepted range). */
 const MIN_CAPACITY_LOG2 = 16;
 const MAX_CAPACITY_LOG2 = 25;
@@ -348,7 +346,10 @@ export class ShardState {
   private loadFlushedSet(): void {
     const marker = this.store.flushed;
     try {
-      for (const chunk of this.store.utxoChunks(LOAD_CHUNK_ENTRIES)) this.table.insertEntries(chunk);
+      for (const { part, bytes } of this.store.utxoLog()) {
+        if (part === UtxoLogPart.spent) this.table.removeEntries(bytes);
+        else this.table.insertEntries(bytes);
+      }
     } catch (error) {
       if (hasCodeIn(error, LEDGER_ERROR_CODES)) throw new IosError<StoreErrorCode>("STORE_CORRUPT", `flushed UTXO set rejected by the table: ${error.message}`);
       throw error;
@@ -584,8 +585,11 @@ export class ShardState {
     this.leads = turn.leads;
   }
 
+  /** The pending delta as a flush of the set the table holds, or that whole set as the log's new base when one is due. */
   private takeFlush(): UtxoFlush {
-    return { writes: this.pending.sortedWrites(), count: this.table.count, supply: this.table.supply, txIndex: this.pendingTxIndex.packed() };
+    const { spent, created } = this.pending.parts();
+    const base = utxoCompactionDue(this.store.flushed, spent.length + created.length) ? this.table.snapshot() : undefined;
+    return { spent, created, ...(base === undefined ? {} : { base }), count: this.table.count, supply: this.table.supply, txIndex: this.pendingTxIndex.packed() };
   }
 
   private flushDone(): void {

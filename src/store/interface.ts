@@ -10,7 +10,7 @@
  * arguments throw `IosError<StoreErrorCode>` (STORE_BAD_INPUT, STORE_HEIGHT_GAP, ...) before anything is
  * written; reads of a closed store throw STORE_CLOSED.
  */
-import type { ChainTip, FlushMarker, KeptMsb, StoreIdentity, StoredAtomix, StoredFinalHeight, StoredRejection, TxLocation } from "./schema.js";
+import type { ChainTip, FlushMarker, KeptMsb, StoreIdentity, StoredAtomix, StoredFinalHeight, StoredRejection, TxLocation, UtxoLogPart } from "./schema.js";
 import type { CodedTxid } from "../codec/coded-txids.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
@@ -127,15 +127,21 @@ export interface OrderedBlockBytes {
   readonly bytes: Uint8Array;
 }
 
-/** One UTXO upsert (value = owner ‖ u64le amount) or delete (value null). */
-export interface UtxoWrite {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array | null;
-}
-
-/** A UTXO batch, keys strictly ascending, and the size and supply of the set it produces. */
+/**
+ * A UTXO flush: the net changes of the blocks since the last one, and the size and supply of the
+ * set they produce (schema.ts, "The UTXO log").
+ */
 export interface UtxoFlush {
-  readonly writes: readonly UtxoWrite[];
+  /** Packed 36-byte outpoints of flushed entries the window deleted (one deleted and created again too). */
+  readonly spent: Uint8Array;
+  /** Packed 76-byte entries the window added, in any order (one deleted and created again too). */
+  readonly created: Uint8Array;
+  /**
+   * The whole set after this flush, packed 76-byte entries in any order, when the log is compacted
+   * (schema.ts `utxoCompactionDue`): it becomes the base, every older record goes, and `spent`
+   * and `created` are not logged.
+   */
+  readonly base?: Uint8Array;
   readonly count: number;
   readonly supply: bigint;
   /**
@@ -143,6 +149,14 @@ export interface UtxoFlush {
    * written with the flush, in its transaction. txids packed n × 32, heights and positions n each.
    */
   readonly txIndex?: { readonly txids: Uint8Array; readonly heights: Uint32Array; readonly positions: Uint32Array };
+}
+
+/** A record of the flushed set's log, in the order to apply them: the base's entries, then each later flush's spent outpoints and created entries. */
+export interface UtxoLogRecord {
+  readonly height: number;
+  readonly part: UtxoLogPart;
+  /** Packed 76-byte entries (base, created) or 36-byte outpoints (spent); a copy the caller may keep. */
+  readonly bytes: Uint8Array;
 }
 
 export interface ChainStore {
@@ -231,7 +245,7 @@ export interface ChainStore {
   getBlock(height: number): Uint8Array | undefined;
   getBlockByHash(hash: Uint8Array): Uint8Array | undefined;
   getTxLocation(txid: Uint8Array): TxLocation | undefined;
-  /** The flushed UTXO set in key order, as packed 76-byte entries, `entriesPerChunk` at a time. */
-  utxoChunks(entriesPerChunk: number): Iterable<Uint8Array>;
+  /** The flushed UTXO set as its log (`flushed` says what it adds up to); STORE_CORRUPT for a record out of place. */
+  utxoLog(): Iterable<UtxoLogRecord>;
   close(): Promise<void>;
 }

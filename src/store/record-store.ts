@@ -21,7 +21,7 @@
  *    the one after the last kept (the epoch archive: what a validator serves of past transitions).
  */
 import { TxRunMap } from "./tx-run-map.js";
-import type { ChainStore, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush } from "./interface.js";
+import type { ChainStore, OrderedBlockBytes, ProvenTransaction, PruneRequest, StoredBlock, StoredMsb, StoredRestore, UtxoFlush, UtxoLogRecord } from "./interface.js";
 import { decodeBlockHeader } from "../ledger/block.js";
 import { ByteKeyMap } from "../ledger/byte-key-map.js";
 import { MAX_MSB_HEADER_BYTES } from "../msb/header.js";
@@ -74,7 +74,10 @@ import {
   META_IDENTITY,
   META_TIP,
   UTXO_ENTRY_BYTES,
-  UTXO_VALUE_BYTES,
+  UTXO_LOG_CHUNK_BYTES,
+  UtxoLogPart,
+  decodeUtxoLogKey,
+  utxoLogKey,
   decodeEpoch,
   decodeEpochKey,
   decodeEpochLink,
@@ -158,19 +161,27 @@ function checkOrderedBlock(entry: OrderedBlockBytes, i: number): void {
 function checkFlush(flush: UtxoFlush): void {
   check<StoreErrorCode>(isHeight(flush.count), "STORE_BAD_INPUT", "flush count must be a non-negative safe integer");
   check<StoreErrorCode>(isU64(flush.supply), "STORE_BAD_INPUT", "flush supply must be a u64");
+  check<StoreErrorCode>(flush.spent.length % OUTPOINT_BYTES === 0, "STORE_BAD_INPUT", `spent must be a multiple of ${OUTPOINT_BYTES} bytes`);
+  check<StoreErrorCode>(flush.created.length % UTXO_ENTRY_BYTES === 0, "STORE_BAD_INPUT", `created must be a multiple of ${UTXO_ENTRY_BYTES} bytes`);
+  check<StoreErrorCode>(flush.base === undefined || flush.base.length === flush.count * UTXO_ENTRY_BYTES, "STORE_BAD_INPUT", `a base of ${flush.count} entries is ${flush.count * UTXO_ENTRY_BYTES} bytes`);
   const index = flush.txIndex;
   if (index !== undefined) {
     const n = index.heights.length;
     check<StoreErrorCode>(index.txids.length === n * TXID_BYTES && index.positions.length === n, "STORE_BAD_INPUT", `tx index: ${index.txids.length / TXID_BYTES} txids, ${n} heights, ${index.positions.length} positions`);
   }
-  // Every write of a flush passes here (tens of thousands): a message is built only for a refused one.
-  let previous: Uint8Array | undefined;
-  flush.writes.forEach(({ key, value }, i) => {
-    if (key.length !== OUTPOINT_BYTES) throw new IosError<StoreErrorCode>("STORE_BAD_INPUT", `write ${i}: outpoint must be ${OUTPOINT_BYTES} bytes`);
-    if (value !== null && value.length !== UTXO_VALUE_BYTES) throw new IosError<StoreErrorCode>("STORE_BAD_INPUT", `write ${i}: value must be ${UTXO_VALUE_BYTES} bytes`);
-    if (previous !== undefined && Buffer.compare(previous, key) >= 0) throw new IosError<StoreErrorCode>("STORE_BAD_INPUT", `write ${i}: keys must be strictly ascending`);
-    previous = key;
-  });
+}
+
+/** The flushed marker after `flush` at `height`, following `previous` (schema.ts, "The UTXO log"). */
+function markerAfter(previous: FlushMarker, height: number, flush: UtxoFlush): FlushMarker {
+  const { count, supply } = flush;
+  if (flush.base !== undefined) return { height, count, supply, baseHeight: height, baseCount: count, logged: 0 };
+  return { height, count, supply, baseHeight: previous.baseHeight, baseCount: previous.baseCount, logged: previous.logged + flush.spent.length + flush.created.length };
+}
+
+/** Puts `packed` (items of `stride` bytes) as the utxo log's chunks of `part` at `height`, each at most UTXO_LOG_CHUNK_BYTES. */
+function logChunks(utxo: RecordTable, height: number, part: UtxoLogPart, packed: Uint8Array, stride: number): void {
+  const bytes = Math.floor(UTXO_LOG_CHUNK_BYTES / stride) * stride;
+  for (let at = 0, chunk = 0; at < packed.length; at += bytes, chunk++) utxo.put(utxoLogKey(height, part, chunk), packed.subarray(at, at + bytes), true);
 }
 
 /**
@@ -355,18 +366,16 @@ export class RecordChainStore implements ChainStore {
     const order = Array.from({ length: count }, (_, i) => i * UTXO_ENTRY_BYTES);
     order.sort((a, b) => packed.compare(packed, b, b + OUTPOINT_BYTES, a, a + OUTPOINT_BYTES));
     let supply = 0n;
-    const writes = order.map((at, i) => {
-      const key = packed.subarray(at, at + OUTPOINT_BYTES);
+    order.forEach((at, i) => {
       if (i > 0) {
         const previous = order[i - 1]!;
-        check<StoreErrorCode>(!key.equals(packed.subarray(previous, previous + OUTPOINT_BYTES)), "STORE_BAD_INPUT", "duplicate outpoint in the genesis entries");
+        check<StoreErrorCode>(packed.compare(packed, previous, previous + OUTPOINT_BYTES, at, at + OUTPOINT_BYTES) !== 0, "STORE_BAD_INPUT", "duplicate outpoint in the genesis entries");
       }
       supply += readU64(packed, at + UTXO_ENTRY.offset.amount);
-      return { key, value: packed.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES) };
     });
     check<StoreErrorCode>(isU64(supply), "STORE_BAD_INPUT", "genesis supply exceeds u64");
     const tip: ChainTip = { height: 0, hash: new Uint8Array(identity.genesisId) };
-    const flushed: FlushMarker = { height: 0, count, supply };
+    const flushed: FlushMarker = { height: 0, count, supply, baseHeight: 0, baseCount: count, logged: 0 };
     const { meta, utxo } = this.dbs;
     this.env.transaction(() => {
       meta.put(META_IDENTITY, encodeIdentity(identity));
@@ -374,7 +383,7 @@ export class RecordChainStore implements ChainStore {
       meta.put(META_FLUSHED, encodeFlushMarker(flushed));
       meta.put(META_EPOCH, encodeEpoch(0));
       meta.put(META_ATOMIX_INDEXED, EMPTY_VALUE);
-      for (const write of writes) utxo.put(write.key, write.value);
+      logChunks(utxo, 0, UtxoLogPart.base, packed, UTXO_ENTRY_BYTES);
     });
     this.identityRecord = { shard: identity.shard, genesisId: new Uint8Array(identity.genesisId) };
     this.tipRecord = tip;
@@ -439,7 +448,7 @@ export class RecordChainStore implements ChainStore {
     const { hash } = block;
     check<StoreErrorCode>(this.dbs.blockHeights.get(hash) === undefined, "STORE_BAD_INPUT", "a block with this hash is already stored");
     const newTip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
-    const marker: FlushMarker | undefined = flush && { height: block.height, count: flush.count, supply: flush.supply };
+    const marker = flush && markerAfter(this.flushedRecord!, block.height, flush);
     const { blocks, blockHeights, txIndex, meta, consensus, orderedBlocks, rejections: rejected, atomix, atomixDecided, changeProofs: proven, finalHeights } = this.dbs;
     const { txids } = block;
     this.env.transaction(() => {
@@ -509,7 +518,7 @@ export class RecordChainStore implements ChainStore {
     // The replay guard: every phase decided up to the MSB, at its height; the lock proofs stay with the replicas that decided them.
     const restoredPhase = (at: number) => encodeAtomix({ phase: decisions[at + ATOMIX_DECISION.offset.phase]!, height: block.height, decidedAt: NOT_DECIDED_HERE, proof: NO_PROOF });
     const tip: ChainTip = { height: block.height, hash: new Uint8Array(block.hash) };
-    const flushed: FlushMarker = { height: block.height, count, supply };
+    const flushed: FlushMarker = { height: block.height, count, supply, baseHeight: block.height, baseCount: count, logged: 0 };
     const finalHeight = encodeFinalHeight({
       certificate: block.certificate, proposal: block.proposal, rejections: block.rejections ?? [], atomix: (block.atomix ?? []).map(({ crossTxid, phase }) => ({ crossTxid, phase })),
     });
@@ -520,7 +529,7 @@ export class RecordChainStore implements ChainStore {
         const keys = Array.from(table.entries(), ({ key }) => Buffer.from(key));
         for (const key of keys) table.remove(key);
       }
-      for (let at = 0; at < body.length; at += UTXO_ENTRY_BYTES) utxo.put(body.subarray(at, at + OUTPOINT_BYTES), body.subarray(at + OUTPOINT_BYTES, at + UTXO_ENTRY_BYTES), true);
+      logChunks(utxo, block.height, UtxoLogPart.base, body, UTXO_ENTRY_BYTES);
       for (let at = 0; at < decisions.length; at += ATOMIX_DECISION.bytes) atomix.put(decisions.subarray(at, at + TXID_BYTES), restoredPhase(at), true);
       blocks.put(heightKey(block.height), block.bytes, true);
       blockHeights.put(block.hash, encodeHeightValue(block.height));
@@ -670,18 +679,25 @@ export class RecordChainStore implements ChainStore {
   flushUtxos(flush: UtxoFlush): void {
     this.checkInitialized();
     checkFlush(flush);
-    const marker: FlushMarker = { height: this.tipRecord!.height, count: flush.count, supply: flush.supply };
+    const logs = flush.base === undefined && flush.spent.length + flush.created.length > 0;
+    check<StoreErrorCode>(!logs || this.tipRecord!.height > this.flushedRecord!.height, "STORE_BAD_INPUT",
+      `the tip ${this.tipRecord!.height} is flushed already: a flush there logs nothing`);
+    const marker = markerAfter(this.flushedRecord!, this.tipRecord!.height, flush);
     this.env.transaction(() => this.writeFlush(flush, marker));
     this.flushedRecord = marker;
     if (flush.txIndex !== undefined) this.addTxRuns(flush.txIndex.txids, flush.txIndex.heights.length, marker.height);
   }
 
-  /** Inside a write transaction: sorted upserts/deletes, then the marker. */
+  /** Inside a write transaction: the flush's log records (or a new base, everything older deleted), then the marker. */
   private writeFlush(flush: UtxoFlush, marker: FlushMarker): void {
     const { utxo, meta, txIndex } = this.dbs;
-    for (const write of flush.writes) {
-      if (write.value === null) utxo.remove(write.key);
-      else utxo.put(write.key, write.value);
+    if (flush.base !== undefined) {
+      // Every record is older than this height: the flushed height only grows.
+      for (const key of utxo.keys()) utxo.remove(key);
+      logChunks(utxo, marker.height, UtxoLogPart.base, flush.base, UTXO_ENTRY_BYTES);
+    } else {
+      logChunks(utxo, marker.height, UtxoLogPart.spent, flush.spent, OUTPOINT_BYTES);
+      logChunks(utxo, marker.height, UtxoLogPart.created, flush.created, UTXO_ENTRY_BYTES);
     }
     const index = flush.txIndex;
     if (index !== undefined) {
@@ -852,33 +868,29 @@ export class RecordChainStore implements ChainStore {
     return undefined;
   }
 
-  /** The flushed value (owner ‖ u64le amount) of an outpoint; the working set is ShardState's table. */
-  getUtxo(outpoint: Uint8Array): Uint8Array | undefined {
-    this.checkOpen();
-    check<StoreErrorCode>(outpoint.length === OUTPOINT_BYTES, "STORE_BAD_INPUT", `outpoint must be ${OUTPOINT_BYTES} bytes`);
-    return this.dbs.utxo.get(outpoint);
-  }
-
-  /** The flushed UTXO set in key order, as packed 76-byte entries, `entriesPerChunk` at a time. */
-  *utxoChunks(entriesPerChunk: number): Generator<Uint8Array> {
-    this.checkOpen();
-    check<StoreErrorCode>(Number.isInteger(entriesPerChunk) && entriesPerChunk > 0, "STORE_BAD_INPUT", "entriesPerChunk must be a positive integer");
-    let chunk = Buffer.allocUnsafe(entriesPerChunk * UTXO_ENTRY_BYTES);
-    let filled = 0;
+  /** See ChainStore `utxoLog`: the records in key order, each checked against its place and the marker. */
+  *utxoLog(): Generator<UtxoLogRecord> {
+    this.checkInitialized();
+    const marker = this.flushedRecord!;
+    let baseCount = 0;
+    let logged = 0;
+    let previous: { height: number; part: UtxoLogPart; chunk: number } | undefined;
     for (const { key, value } of this.dbs.utxo.entries()) {
-      if (key.length !== OUTPOINT_BYTES || value.length !== UTXO_VALUE_BYTES) {
-        throw new IosError<StoreErrorCode>("STORE_CORRUPT", `utxo record of ${key.length}/${value.length} bytes, expected ${OUTPOINT_BYTES}/${UTXO_VALUE_BYTES}`);
-      }
-      const at = filled * UTXO_ENTRY_BYTES;
-      key.copy(chunk, at);
-      value.copy(chunk, at + OUTPOINT_BYTES);
-      if (++filled === entriesPerChunk) {
-        yield chunk;
-        chunk = Buffer.allocUnsafe(entriesPerChunk * UTXO_ENTRY_BYTES);
-        filled = 0;
-      }
+      const at = decodeUtxoLogKey(key);
+      const where = `utxo record (${at.height}, ${at.part}, ${at.chunk})`;
+      const follows = previous !== undefined && previous.height === at.height && previous.part === at.part;
+      check<StoreErrorCode>(at.chunk === (follows ? previous!.chunk + 1 : 0), "STORE_CORRUPT", `${where}: a chunk is missing before it`);
+      check<StoreErrorCode>(at.part === UtxoLogPart.base ? at.height === marker.baseHeight : at.height > marker.baseHeight && at.height <= marker.height,
+        "STORE_CORRUPT", `${where} lies outside the log of base ${marker.baseHeight} flushed to ${marker.height}`);
+      const stride = at.part === UtxoLogPart.spent ? OUTPOINT_BYTES : UTXO_ENTRY_BYTES;
+      check<StoreErrorCode>(value.length > 0 && value.length <= UTXO_LOG_CHUNK_BYTES && value.length % stride === 0, "STORE_CORRUPT", `${where} holds ${value.length} bytes`);
+      if (at.part === UtxoLogPart.base) baseCount += value.length / UTXO_ENTRY_BYTES;
+      else logged += value.length;
+      previous = at;
+      yield { height: at.height, part: at.part, bytes: Uint8Array.from(value) };
     }
-    if (filled > 0) yield chunk.subarray(0, filled * UTXO_ENTRY_BYTES);
+    check<StoreErrorCode>(baseCount === marker.baseCount && logged === marker.logged, "STORE_CORRUPT",
+      `the utxo log holds a base of ${baseCount} entries and ${logged} bytes after it, the marker says ${marker.baseCount} and ${marker.logged}`);
   }
 
   async close(): Promise<void> {

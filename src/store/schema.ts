@@ -8,10 +8,14 @@
  *   blockHeights   block hash [32]              u64le height
  *   txIndex        u64be run ‖ txid [32]        u64le height ‖ u32le position in the block body
  *                                               (run: the height whose transaction wrote the entry)
- *   utxo           outpoint [36]                owner [32] ‖ u64le amount   (UtxoTable entry split 36/40)
+ *   utxo           u64be height ‖ u8 part ‖     the flushed UTXO set as a log (below, "The UTXO log"): part 0 a
+ *                  u32be chunk                  chunk of the base's packed 76-byte entries (UtxoTable form, any
+ *                                               order), 1 of a flush's spent 36-byte outpoints, 2 of its created
+ *                                               entries; UTXO_LOG_CHUNK_BYTES at most, chunks numbered from 0
  *   meta           "identity"                   magic [8] ‖ u32le schema ‖ u32le shard ‖ genesis id [32]
  *                  "tip"                        u64le height ‖ block hash [32]   (height 0 = genesis id)
- *                  "flushed"                    u64le height ‖ u64le count ‖ u64le supply
+ *                  "flushed"                    u64le height ‖ u64le count ‖ u64le supply ‖ u64le base height ‖
+ *                                               u64le base count ‖ u64le bytes logged since the base
  *                  "epoch"                      u32le epoch
  *   consensus      u64be height                 the consensus layer's record of that block (PoB:
  *                                               proposal hash, state commitment, replica state)
@@ -64,6 +68,18 @@
  *
  * "flushed" says the utxo sub-database is the UTXO set after block `height` exactly, holding `count`
  * entries whose amounts sum to `supply`; it is written in the same transaction as those entries.
+ *
+ * The UTXO log (version 14). The set after the flushed height is the base (the whole set after
+ * block `base height`, `base count` entries) with every later flush applied in height order: its
+ * spent outpoints removed, then its created entries added (an outpoint deleted and created again in
+ * one window is in both). A flush appends its parts under its own height, so it writes sequential
+ * keys whatever the set's size; in one B-tree keyed by outpoint (before), each flush copied about a
+ * page per write across the whole set, a cost that grew with it (bench/utxo-layout.bench.ts: 313 /
+ * 829 / 1,412 ms of CPU per flush of 13k spends and 26k creations into 0.1 / 1 / 3 million entries,
+ * 4.2 / 4.1 / 4.4 ms logged). Once the bytes logged since the base would reach the base's own
+ * (`utxoCompactionDue`), the flush writes the whole set as the new base under its height and
+ * deletes every older key instead: the log stays below twice the set, a restart replays at most
+ * that, and each byte of the set is rewritten about once per byte logged.
  *
  * Pruning (white paper §8: a validator keeps the MSBs, and the regular blocks of epoch e until the
  * end of e + 1). When the MSB of epoch e is stored, the same transaction deletes, below height e·L
@@ -123,6 +139,8 @@
  * index: bench/index-layout.bench.ts); lookups go to the run through an in-memory map of txid
  * prefixes (src/store/tx-run-map.ts) rebuilt at open. A version-12 store's entries are keyed by txid alone:
  * it is refused and resynced.
+ * Version 14: the utxo sub-database is a log of chunks (above, "The UTXO log") and the "flushed"
+ * marker names its base; a version-13 store's set is keyed by outpoint: it is refused and resynced.
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
@@ -138,12 +156,22 @@ import { MAX_CERTIFICATE_BYTES } from "../epoch/identity/link.js";
 import type { IdentityLink } from "../epoch/identity/interface.js";
 
 /** Bumped whenever a layout above changes; a store of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 13;
+export const SCHEMA_VERSION = 14;
 export const STORE_MAGIC = Buffer.from("IOSCHAIN", "latin1");
 
 /** A utxo value: owner public key [32] ‖ u64le amount; the key is the outpoint (UTXO_ENTRY, src/codec/sizes.ts). */
 export const UTXO_VALUE_BYTES = UTXO_ENTRY.size.owner + UTXO_ENTRY.size.amount;
 export const UTXO_ENTRY_BYTES = UTXO_ENTRY.bytes;
+/**
+ * The most bytes of a utxo log chunk: one 4 KiB LMDB page less its 16-byte header, so a chunk is one
+ * overflow page, which LMDB allocates without searching its free list for a run of pages (53
+ * entries or 113 outpoints; bench/utxo-layout.bench.ts: a flush 4.1–4.4 ms of CPU, compactions
+ * included 4.4–11.3, against 1.9–2.3 and 2.3–14.0 with 8,192-entry chunks).
+ */
+export const UTXO_LOG_CHUNK_BYTES = 4096 - 16;
+/** The parts of a utxo log key, in the order a height's are applied. */
+export const UtxoLogPart = { base: 0, spent: 1, created: 2 } as const;
+export type UtxoLogPart = (typeof UtxoLogPart)[keyof typeof UtxoLogPart];
 
 export const SUB_DATABASES = ["blocks", "blockHeights", "txIndex", "utxo", "meta", "consensus", "orderedBlocks", "rejections", "accepted", "atomix", "epochLinks", "epochTranscripts", "changeProofs", "finalHeights", "msbHeaders", "msbBody", "msbDecisions", "atomixDecided"] as const;
 export type SubDatabase = (typeof SUB_DATABASES)[number];
@@ -178,7 +206,8 @@ const HEIGHT_KEY = layout({ height: 8 });
 const HEIGHT_VALUE = layout({ height: 8 });
 const IDENTITY = layout({ magic: STORE_MAGIC.length, schema: 4, shard: 4, genesisId: HASH_BYTES });
 const TIP = layout({ height: 8, hash: HASH_BYTES });
-const FLUSHED = layout({ height: 8, count: 8, supply: 8 });
+const FLUSHED = layout({ height: 8, count: 8, supply: 8, baseHeight: 8, baseCount: 8, logged: 8 });
+const UTXO_LOG_KEY = layout({ height: 8, part: 1, chunk: 4 });
 const EPOCH = layout({ epoch: 4 });
 const KEPT_MSB = layout({ epoch: 4, count: 4, chunks: 4, decisions: 4, decisionChunks: 4 });
 const MSB_CHUNK_KEY = layout({ epoch: 4, chunk: 4 });
@@ -208,6 +237,32 @@ export interface FlushMarker {
   readonly height: number;
   readonly count: number;
   readonly supply: bigint;
+  /** The utxo log's base: the height whose whole set it is, and its entries. */
+  readonly baseHeight: number;
+  readonly baseCount: number;
+  /** Bytes of spent and created parts logged after the base. */
+  readonly logged: number;
+}
+
+/** Whether a flush logging `bytes` more after `marker` writes the whole set as a new base instead (schema doc, "The UTXO log"). */
+export function utxoCompactionDue(marker: FlushMarker, bytes: number): boolean {
+  return marker.logged + bytes >= marker.baseCount * UTXO_ENTRY_BYTES;
+}
+
+/** The utxo log key of chunk `chunk` of `part` at `height`: height order, then part order, then chunk order. */
+export function utxoLogKey(height: number, part: UtxoLogPart, chunk: number): Buffer {
+  const key = Buffer.allocUnsafe(UTXO_LOG_KEY.bytes);
+  writeU64BE(key, UTXO_LOG_KEY.offset.height, height);
+  key[UTXO_LOG_KEY.offset.part] = part;
+  key.writeUInt32BE(chunk, UTXO_LOG_KEY.offset.chunk);
+  return key;
+}
+
+export function decodeUtxoLogKey(key: Buffer): { readonly height: number; readonly part: UtxoLogPart; readonly chunk: number } {
+  check<StoreErrorCode>(key.length === UTXO_LOG_KEY.bytes, "STORE_CORRUPT", `a utxo key of ${key.length} bytes, expected ${UTXO_LOG_KEY.bytes}`);
+  const part = key[UTXO_LOG_KEY.offset.part]!;
+  check<StoreErrorCode>(part <= UtxoLogPart.created, "STORE_CORRUPT", `a utxo key of part ${part}`);
+  return { height: keyHeightAt(key, UTXO_LOG_KEY.offset.height, "utxo"), part: part as UtxoLogPart, chunk: key.readUInt32BE(UTXO_LOG_KEY.offset.chunk) };
 }
 
 export interface TxLocation {
@@ -243,11 +298,16 @@ function heightTxidKey(height: number, txid: Uint8Array): Buffer {
 }
 
 /** The height leading a `table` key of that shape, checked (its size, a safe integer); read without a BigInt: the open reads every txIndex key. */
+/** The u64be height at `at` of a `table` key, read without a BigInt; STORE_CORRUPT beyond 2^53 − 1. */
+function keyHeightAt(key: Buffer, at: number, table: string): number {
+  const high = key.readUInt32BE(at);
+  check<StoreErrorCode>(high < 2 ** 21, "STORE_CORRUPT", `a ${table} key's height exceeds 2^53 - 1`);
+  return high * 2 ** 32 + key.readUInt32BE(at + 4);
+}
+
 function heightOfHeightTxidKey(key: Buffer, table: string): number {
   check<StoreErrorCode>(key.length === HEIGHT_KEY.bytes + TXID_BYTES, "STORE_CORRUPT", `a ${table} key is ${HEIGHT_KEY.bytes + TXID_BYTES} bytes, got ${key.length}`);
-  const high = key.readUInt32BE(HEIGHT_KEY.offset.height);
-  check<StoreErrorCode>(high < 2 ** 21, "STORE_CORRUPT", `a ${table} key's height exceeds 2^53 - 1`);
-  return high * 2 ** 32 + key.readUInt32BE(HEIGHT_KEY.offset.height + 4);
+  return keyHeightAt(key, HEIGHT_KEY.offset.height, table);
 }
 
 function decodeHeightTxidKey(key: Buffer, table: string): { readonly height: number; readonly txid: Buffer } {
@@ -333,12 +393,18 @@ export function encodeFlushMarker(marker: FlushMarker): Buffer {
   writeU64(value, FLUSHED.offset.height, marker.height);
   writeU64(value, FLUSHED.offset.count, marker.count);
   writeU64(value, FLUSHED.offset.supply, marker.supply);
+  writeU64(value, FLUSHED.offset.baseHeight, marker.baseHeight);
+  writeU64(value, FLUSHED.offset.baseCount, marker.baseCount);
+  writeU64(value, FLUSHED.offset.logged, marker.logged);
   return value;
 }
 
 export function decodeFlushMarker(value: Buffer): FlushMarker {
   const reader = recordReader(value, FLUSHED, "flushed");
-  return { height: reader.u53("flushed height"), count: reader.u53("flushed count"), supply: reader.u64("flushed supply") };
+  return {
+    height: reader.u53("flushed height"), count: reader.u53("flushed count"), supply: reader.u64("flushed supply"),
+    baseHeight: reader.u53("utxo base height"), baseCount: reader.u53("utxo base count"), logged: reader.u53("utxo bytes logged"),
+  };
 }
 
 /** The "pruned" marker: the lowest height whose per-height records are all kept (1 when nothing was pruned). */

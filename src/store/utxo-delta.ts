@@ -1,5 +1,5 @@
 /**
- * The UTXO changes not yet flushed to LMDB, accumulated block by block from the UtxoTable's
+ * The UTXO changes not yet flushed to the store, accumulated block by block from the UtxoTable's
  * BlockDelta (created: packed 76-byte entries; spent: packed 36-byte outpoints).
  *
  * A transfer's outpoint is created once (its txid is unique), so an output created and spent
@@ -8,8 +8,7 @@
  * lock spends an outpoint and creates its locked key, an abort spends the key and creates the
  * outpoint again): a key deleted in the window may be created again, which makes it an upsert of
  * the flushed entry (`recreated`), and spending that again makes it a delete once more.
- * `sortedWrites()` yields the net writes in LMDB key order (byte order of the outpoint), which is
- * what keeps the flush's B-tree writes local.
+ * `parts()` packs the net writes as the flush logs them.
  *
  * Every replica adds each final block's delta here (an entry per input and output), so the keys
  * are the outpoints' own bytes in a ByteKeyMap — views into the block's delta lists, which nobody
@@ -17,8 +16,7 @@
  */
 import { OUTPOINT_BYTES } from "../codec/sizes.js";
 import { UTXO_ENTRY_BYTES } from "./schema.js";
-import type { UtxoWrite } from "./interface.js";
-import { IosError, check, invariant } from "../errors.js";
+import { IosError, check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
 import { ByteKeyMap } from "../ledger/byte-key-map.js";
 
@@ -28,20 +26,6 @@ interface PendingWrite {
   value: Uint8Array | null;
   /** Its flushed entry was deleted in this window and created again: the pending value overwrites LMDB's. */
   recreated: boolean;
-}
-
-/**
- * `sortedWrites` orders writes by a number per write: the big-endian u32 of the key's first four
- * bytes × SORT_INDEX_SPAN + the write's index, exact in a double (2^32 × 2^21 = 2^53), sorted
- * natively; runs sharing those four bytes (a transaction's outputs share its txid) are then
- * ordered by their whole keys. 2^21 writes: shard-state flushes at 2^18 pending writes
- * (MAX_PENDING_UTXO_WRITES) plus one block's, far below.
- */
-const SORT_INDEX_SPAN = 2 ** 21;
-
-/** The big-endian u32 of a key's first four bytes. */
-function headOf(key: Uint8Array): number {
-  return ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0;
 }
 
 export class UtxoDelta {
@@ -79,35 +63,34 @@ export class UtxoDelta {
     }
   }
 
-  sortedWrites(): UtxoWrite[] {
-    const keys: Uint8Array[] = [];
-    const values: (Uint8Array | null)[] = [];
-    this.pending.forEach(({ value }, key) => {
-      keys.push(key);
-      values.push(value);
+  /**
+   * The net changes as a flush logs them (schema.ts, "The UTXO log"): the flushed entries deleted
+   * (spent, packed outpoints) and the entries added (created, packed entries), a re-created entry in
+   * both, since its flushed value is deleted before the new one goes in.
+   */
+  parts(): { readonly spent: Uint8Array; readonly created: Uint8Array } {
+    let spentCount = 0;
+    let createdCount = 0;
+    this.pending.forEach(({ value, recreated }) => {
+      if (value === null || recreated) spentCount++;
+      if (value !== null) createdCount++;
     });
-    const n = keys.length;
-    invariant(n <= SORT_INDEX_SPAN, `${n} pending UTXO writes exceed the sort's index span`);
-    const order = new Float64Array(n);
-    for (let i = 0; i < n; i++) order[i] = headOf(keys[i]!) * SORT_INDEX_SPAN + i;
-    order.sort();
-    const writes: UtxoWrite[] = new Array(n);
-    for (let start = 0; start < n; ) {
-      const head = Math.floor(order[start]! / SORT_INDEX_SPAN);
-      let end = start + 1;
-      while (end < n && Math.floor(order[end]! / SORT_INDEX_SPAN) === head) end++;
-      if (end - start === 1) {
-        const i = order[start]! % SORT_INDEX_SPAN;
-        writes[start] = { key: keys[i]!, value: values[i]! };
-      } else {
-        const run: number[] = [];
-        for (let at = start; at < end; at++) run.push(order[at]! % SORT_INDEX_SPAN);
-        run.sort((a, b) => Buffer.compare(keys[a]!, keys[b]!));
-        run.forEach((i, k) => (writes[start + k] = { key: keys[i]!, value: values[i]! }));
+    const spent = new Uint8Array(spentCount * OUTPOINT_BYTES);
+    const created = new Uint8Array(createdCount * UTXO_ENTRY_BYTES);
+    let spentAt = 0;
+    let createdAt = 0;
+    this.pending.forEach(({ value, recreated }, key) => {
+      if (value === null || recreated) {
+        spent.set(key, spentAt);
+        spentAt += OUTPOINT_BYTES;
       }
-      start = end;
-    }
-    return writes;
+      if (value !== null) {
+        created.set(key, createdAt);
+        created.set(value, createdAt + OUTPOINT_BYTES);
+        createdAt += UTXO_ENTRY_BYTES;
+      }
+    });
+    return { spent, created };
   }
 
   clear(): void {

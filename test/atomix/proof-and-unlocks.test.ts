@@ -622,7 +622,7 @@ describe("Decision proofs built when read from the store (issue 13: no proof sto
   const locked = encodeAtomixPhase("locked");
   const refused = encodeAtomixPhase("refused");
   const committed = encodeAtomixPhase("committed");
-  const flush = { writes: [], count: 0, supply: 0n };
+  const flush = { spent: new Uint8Array(0), created: new Uint8Array(0), count: 0, supply: 0n };
   const hex = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes).toString("hex"));
 
   for (const makeBackend of BACKENDS) {

@@ -142,6 +142,31 @@ for (const flavor of WASM_FLAVORS) {
       assert.equal(table.count, 2);
     });
 
+    it("removes entries by outpoint (a flushed set's logged spends), from a draining table too; stops at one it does not hold", () => {
+      const table = new UtxoTable({ flavor, initialCapacityLog2: 4 });
+      const rng = new TestRng(21);
+      const entries: Uint8Array[] = [];
+      // Insert until a growth is under way with enough entries behind it: the oldest are still in the draining table.
+      while (entries.length < 100 || !table.growing) {
+        const entry = packEntry({ txid: rng.bytes(32), index: rng.below(4), owner: owners[rng.below(8)]!, amount: BigInt(rng.below(1_000) + 1) });
+        table.insertEntries(entry);
+        entries.push(entry);
+      }
+      const outpoints = (chosen: readonly Uint8Array[]) => Uint8Array.from(chosen.flatMap((entry) => [...entry.subarray(0, 36)]));
+      const removed = entries.filter((_, i) => i % 3 === 0);
+      table.removeEntries(outpoints(removed));
+      assert.ok(table.growing, "the removals ran while the table was still draining");
+      const kept = entries.filter((_, i) => i % 3 !== 0);
+      assert.deepEqual(snapshotMap(table), new Map(kept.map((entry) => [hex(entry.subarray(0, 36)), hex(entry.subarray(36))])));
+      assert.equal(table.supply, kept.reduce((sum, entry) => sum + unpackEntry(entry).amount, 0n));
+      const [first, second] = [kept[0]!, kept[1]!];
+      assert.equal(codeOf(() => table.removeEntries(outpoints([first, removed[0]!, second]))), "UTXO_MISSING_ENTRY");
+      assert.deepEqual([table.has(unpackEntry(first).txid, unpackEntry(first).index), table.has(unpackEntry(second).txid, unpackEntry(second).index)], [false, true],
+        "the outpoints before the absent one are removed, those after it are not");
+      assert.equal(codeOf(() => table.removeEntries(new Uint8Array(35))), "UTXO_BAD_INPUT");
+      assert.equal(table.count, kept.length - 1);
+    });
+
     it("double spends inside one block and across blocks: only the first spend applies", () => {
       const { genesis, accounts } = makeTestGenesis({ seed: "double spend", shardCount: 1, accounts: 2, amount: 100n, validators: 1 });
       const table = new UtxoTable({ flavor });

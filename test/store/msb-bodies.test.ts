@@ -48,7 +48,7 @@ for (const makeBackend of BACKENDS) {
         const msbs: StoredBlock["msb"][] = [];
         for (let height = 1; height <= 4 * L; height++) {
           const next = block(height, prune);
-          store.appendBlock(next, { writes: [], count: 0, supply: 0n });
+          store.appendBlock(next, { spent: new Uint8Array(0), created: new Uint8Array(0), count: 0, supply: 0n });
           if (next.msb === undefined) continue;
           msbs.push(next.msb);
           const epoch = next.msb.epoch;

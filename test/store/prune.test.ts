@@ -80,7 +80,7 @@ for (const makeBackend of BACKENDS) {
       for (let height = 1; height <= EPOCHS * L; height++) {
         const records = heightRecords(height, true);
         written.push(records);
-        store.appendBlock(records.block, { writes: [], count: 0, supply: 0n });
+        store.appendBlock(records.block, { spent: new Uint8Array(0), created: new Uint8Array(0), count: 0, supply: 0n });
         if (height % L !== 0) continue;
         const epoch = height / L - 1;
         const horizon = Math.max(1, epoch * L + 1);
@@ -118,7 +118,7 @@ for (const makeBackend of BACKENDS) {
         const records = heightRecords(height, true);
         written.push(records);
         // Flushed only at height 3: the MSB of epoch 1 (height 8) asks for 1..4 and gets 1..2 (the flushed block stays).
-        store.appendBlock(records.block, height === 3 ? { writes: [], count: 0, supply: 0n } : undefined);
+        store.appendBlock(records.block, height === 3 ? { spent: new Uint8Array(0), created: new Uint8Array(0), count: 0, supply: 0n } : undefined);
         if (height === 2 * L) assert.equal(store.prunedBelow, 3, "lowered to the flushed height");
       }
       assert.equal(store.prunedBelow, 3, "the MSB of epoch 2 (below 9) is lowered to 3 as well");
@@ -135,7 +135,7 @@ for (const makeBackend of BACKENDS) {
       const written: Written[] = [];
       for (let height = 1; height <= 3 * L; height++) {
         written.push(heightRecords(height, false));
-        store.appendBlock(written.at(-1)!.block, { writes: [], count: 0, supply: 0n });
+        store.appendBlock(written.at(-1)!.block, { spent: new Uint8Array(0), created: new Uint8Array(0), count: 0, supply: 0n });
       }
       assert.equal(store.prunedBelow, 1);
       for (const at of written) assert.ok(presence(store, at), `height ${at.block.height}`);

@@ -11,6 +11,7 @@ import { UTXO_ENTRY_BYTES } from "../../src/store/schema.js";
 import { TestRng } from "../ledger/helpers.js";
 import { codeOfAsync } from "../support/errors.js";
 import { BACKENDS } from "./backends.js";
+import { flushedEntries } from "../support/utxo-log.js";
 
 const rng = new TestRng(0x4e57);
 
@@ -69,12 +70,12 @@ for (const makeBackend of BACKENDS) {
       assert.equal(store.atomix(stale), undefined);
       assert.equal(Buffer.concat([...store.msbDecisions(store.latestMsb!.epoch)!]).toString("hex"), Buffer.from(decisions).toString("hex"));
       const view = (s: typeof store) => ({
-        tip: s.tip, flushed: s.flushed, prunedBelow: s.prunedBelow, latest: s.latestMsb, set: Buffer.concat([...s.utxoChunks(4_096)]).toString("hex"),
+        tip: s.tip, flushed: s.flushed, prunedBelow: s.prunedBelow, latest: s.latestMsb, set: flushedEntries(s).toString("hex"),
         body: Buffer.concat([...s.msbBody(s.latestMsb!.epoch)!]).toString("hex"), headers: [0, 1, 2].map((e) => Buffer.from(s.msbHeader(e) ?? []).toString("hex")),
         below: [1, 2, 3, 59].map((h) => s.getBlock(h)), at: Buffer.from(s.getBlock(60)!).toString("hex"), record: s.finalHeightRecord(60)?.certificate,
       });
       const expected = {
-        tip: { height: 60, hash: restore.block.hash }, flushed: { height: 60, count: 9_000, supply: supplyOf(body) }, prunedBelow: 60, latest: { epoch: 2, count: 9_000, chunks: 2, decisions: 8_200, decisionChunks: 2 },
+        tip: { height: 60, hash: restore.block.hash }, flushed: { height: 60, count: 9_000, supply: supplyOf(body), baseHeight: 60, baseCount: 9_000, logged: 0 }, prunedBelow: 60, latest: { epoch: 2, count: 9_000, chunks: 2, decisions: 8_200, decisionChunks: 2 },
         set: Buffer.from(body).toString("hex"), body: Buffer.from(body).toString("hex"),
         headers: [...restore.earlierHeaders.map((h) => h.header), restore.block.msb.header].map((h) => Buffer.from(h).toString("hex")),
         below: [undefined, undefined, undefined, undefined], at: Buffer.from(restore.block.bytes).toString("hex"), record: restore.block.certificate,
@@ -95,7 +96,7 @@ for (const makeBackend of BACKENDS) {
       const store = backend.open(backend.fresh());
       store.initialize({ shard: 0, genesisId: rng.bytes(32) }, sortedEntries(5));
       for (let h = 1; h <= 3; h++) store.appendBlock(block(h));
-      const before = { tip: store.tip, prunedBelow: store.prunedBelow, set: Buffer.concat([...store.utxoChunks(100)]).toString("hex") };
+      const before = { tip: store.tip, prunedBelow: store.prunedBelow, set: flushedEntries(store).toString("hex") };
       assert.equal(await codeOfAsync(() => store.restoreAtMsb(restoreAt(3, sortedEntries(4)))), "STORE_BAD_INPUT");
       const body = sortedEntries(4);
       const unsorted = Buffer.concat([body.subarray(UTXO_ENTRY_BYTES * 2), body.subarray(0, UTXO_ENTRY_BYTES * 2)]);
@@ -109,7 +110,7 @@ for (const makeBackend of BACKENDS) {
       assert.equal(await codeOfAsync(() => store.restoreAtMsb(restoreAt(40, body, notAPhase))), "STORE_BAD_INPUT");
       assert.equal(await codeOfAsync(() => store.restoreAtMsb(restoreAt(40, body, decisions.subarray(1)))), "STORE_BAD_INPUT", "not whole decisions");
       assert.deepEqual([...store.atomixEntries()], []);
-      assert.deepEqual({ tip: store.tip, prunedBelow: store.prunedBelow, set: Buffer.concat([...store.utxoChunks(100)]).toString("hex") }, before);
+      assert.deepEqual({ tip: store.tip, prunedBelow: store.prunedBelow, set: flushedEntries(store).toString("hex") }, before);
       await store.close();
     });
   });

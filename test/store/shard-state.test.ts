@@ -6,7 +6,7 @@ import { validateStateless } from "../../src/ledger/stateless.js";
 import { TxKind, encodeTransaction, signTransaction } from "../../src/ledger/transaction.js";
 import { ApplyStatus, ENTRY_BYTES } from "../../src/ledger/utxo-table.js";
 import { ShardState } from "../../src/node/shard-state.js";
-import { META_FLUSHED, heightKey } from "../../src/store/schema.js";
+import { META_FLUSHED, UtxoLogPart, heightKey, utxoLogKey } from "../../src/store/schema.js";
 import { WORKLOAD_ACCOUNTS, utxoSetDigest } from "../ledger/store-crash-child.js";
 import { ChainBuilder, FEE, makeWorkload, type BuiltBlock } from "./workload.js";
 import { codeOf, codeOfAsync } from "../support/errors.js";
@@ -186,6 +186,32 @@ describe(`ShardState (${backend.name} store)`, () => {
       meta.put(META_FLUSHED, marker);
     });
     assert.equal(await codeOfAsync(() => openState(dir)), "STORE_CORRUPT");
+  });
+
+  it("keeps the flushed set as a log: flushes append, compactions rewrite the base, a reopen composes both; a log naming an absent outpoint is STORE_CORRUPT", async () => {
+    // A flush per block: the base (genesis first) is rewritten once the log would reach its size.
+    const dir = freshDir();
+    const state = openState(dir, 1);
+    const builder = ChainBuilder.atGenesis(workload, state.utxoSnapshot());
+    for (let i = 0; i < 30; i++) state.commitBlock(builder.nextBlock(12).bytes);
+    const digest = utxoSetDigest(state.utxoSnapshot());
+    await state.close();
+    const store = backend.open(dir);
+    const { baseHeight, height } = store.flushed;
+    const spentAfterBase = [...store.utxoLog()].find(({ part, height: at }) => part === UtxoLogPart.spent && at > baseHeight);
+    await store.close();
+    assert.ok(baseHeight > 0 && height > baseHeight && spentAfterBase !== undefined, `flushes logged after the base at ${baseHeight}, up to ${height}`);
+    const reopened = openState(dir, 1);
+    assert.equal(utxoSetDigest(reopened.utxoSnapshot()), digest, "base and log compose to the set the state held");
+    await reopened.close();
+
+    const key = utxoLogKey(spentAfterBase!.height, UtxoLogPart.spent, 0);
+    await backend.rawTable(dir, "utxo", (table) => {
+      const chunk = Buffer.from(table.get(key)!);
+      chunk[0]! ^= 0xff;
+      table.put(key, chunk);
+    });
+    assert.equal(await codeOfAsync(() => openState(dir, 1)), "STORE_CORRUPT", "a spend of an outpoint the set does not hold");
   });
 });
 }

@@ -76,7 +76,7 @@ for (const makeBackend of BACKENDS) {
       store.appendBlock({ height: 2, hash: rng.bytes(32), bytes: rng.bytes(80), txids: new Uint8Array(0), positions: [] });
       const { count, supply } = store.flushed;
       store.appendBlock({ height: 3, hash: rng.bytes(32), bytes: rng.bytes(80), txids: new Uint8Array(0), positions: [] }, {
-        writes: [], count, supply,
+        spent: new Uint8Array(0), created: new Uint8Array(0), count, supply,
         txIndex: { txids: Buffer.concat(deferred), heights: Uint32Array.from([2, 2, 3, 3]), positions: Uint32Array.from([0, 1, 0, 1]) },
       });
       const expected = [
