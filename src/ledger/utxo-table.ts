@@ -212,22 +212,31 @@ export class UtxoTable {
   }
 
   /**
+   * Passes `packed` (`what`, `stride` bytes each) to the kernel `call` through its scratch,
+   * ENTRIES_PER_CALL at a time; `call` answers how many it took, and `refuse` gets the index of
+   * the first it did not take.
+   */
+  private inCalls(packed: Uint8Array, stride: number, what: string, call: (ptr: number, n: number) => number, refuse: (index: number) => never): void {
+    check<LedgerErrorCode>(packed.length % stride === 0, "UTXO_BAD_INPUT", `packed ${what} must be a multiple of ${stride} bytes`);
+    const total = packed.length / stride;
+    for (let first = 0; first < total; first += ENTRIES_PER_CALL) {
+      const n = Math.min(ENTRIES_PER_CALL, total - first);
+      const ptr = this.scratch(n * stride);
+      this.memory().set(packed.subarray(first * stride, (first + n) * stride), ptr);
+      const taken = call(ptr, n);
+      if (taken < n) refuse(first + taken);
+    }
+  }
+
+  /**
    * Inserts packed 76-byte entries (genesis outputs, or the flushed set on restart). Throws on a
    * duplicate outpoint, a zero amount or a supply overflow; entries before the bad one stay in.
    */
   insertEntries(packed: Uint8Array): void {
-    check<LedgerErrorCode>(packed.length % ENTRY_BYTES === 0, "UTXO_BAD_INPUT", `packed entries must be a multiple of ${ENTRY_BYTES} bytes`);
-    const total = packed.length / ENTRY_BYTES;
-    for (let first = 0; first < total; first += ENTRIES_PER_CALL) {
-      const n = Math.min(ENTRIES_PER_CALL, total - first);
-      const ptr = this.scratch(n * ENTRY_BYTES);
-      this.memory().set(packed.subarray(first * ENTRY_BYTES, (first + n) * ENTRY_BYTES), ptr);
-      const inserted = this.kernel.insertEntries(ptr, n);
-      if (inserted < n) {
-        const [code, why] = INSERT_FAILURES[this.kernel.lastStatus()] ?? ["UTXO_BAD_INPUT", "rejected"];
-        throw new IosError<LedgerErrorCode>(code, `entry ${first + inserted}: ${why}`, { entry: first + inserted });
-      }
-    }
+    this.inCalls(packed, ENTRY_BYTES, "entries", (ptr, n) => this.kernel.insertEntries(ptr, n), (entry) => {
+      const [code, why] = INSERT_FAILURES[this.kernel.lastStatus()] ?? ["UTXO_BAD_INPUT", "rejected"];
+      throw new IosError<LedgerErrorCode>(code, `entry ${entry}: ${why}`, { entry });
+    });
   }
 
   /**
@@ -235,15 +244,9 @@ export class UtxoTable {
    * Throws UTXO_MISSING_ENTRY for an outpoint the table does not hold; those before it are removed.
    */
   removeEntries(outpoints: Uint8Array): void {
-    check<LedgerErrorCode>(outpoints.length % OUTPOINT_BYTES === 0, "UTXO_BAD_INPUT", `packed outpoints must be a multiple of ${OUTPOINT_BYTES} bytes`);
-    const total = outpoints.length / OUTPOINT_BYTES;
-    for (let first = 0; first < total; first += ENTRIES_PER_CALL) {
-      const n = Math.min(ENTRIES_PER_CALL, total - first);
-      const ptr = this.scratch(n * OUTPOINT_BYTES);
-      this.memory().set(outpoints.subarray(first * OUTPOINT_BYTES, (first + n) * OUTPOINT_BYTES), ptr);
-      const removed = this.kernel.removeEntries(ptr, n);
-      if (removed < n) throw new IosError<LedgerErrorCode>("UTXO_MISSING_ENTRY", `outpoint ${first + removed}: not in the table`, { entry: first + removed });
-    }
+    this.inCalls(outpoints, OUTPOINT_BYTES, "outpoints", (ptr, n) => this.kernel.removeEntries(ptr, n), (entry) => {
+      throw new IosError<LedgerErrorCode>("UTXO_MISSING_ENTRY", `outpoint ${entry}: not in the table`, { entry });
+    });
   }
 
   insert(entry: UtxoEntry): void {
