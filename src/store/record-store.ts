@@ -692,8 +692,9 @@ export class RecordChainStore implements ChainStore {
   private writeFlush(flush: UtxoFlush, marker: FlushMarker): void {
     const { utxo, meta, txIndex } = this.dbs;
     if (flush.base !== undefined) {
-      // Every record is older than this height: the flushed height only grows.
-      for (const key of utxo.keys()) utxo.remove(key);
+      // Every record is older than this height (the flushed height only grows). The keys are read
+      // whole first: no cursor walks the table while its records go.
+      for (const key of Array.from(utxo.keys(), (key) => Buffer.from(key))) utxo.remove(key);
       logChunks(utxo, marker.height, UtxoLogPart.base, flush.base, UTXO_ENTRY_BYTES);
     } else {
       logChunks(utxo, marker.height, UtxoLogPart.spent, flush.spent, OUTPOINT_BYTES);

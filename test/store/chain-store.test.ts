@@ -301,6 +301,19 @@ describe(`the UTXO log (${backend.name})`, () => {
     await store.close();
   });
 
+  it("a compaction over many pages of keys deletes every older record", async () => {
+    // ~18k entries: ~350 chunks, keys over several B-tree leaf pages (about 130 a page), deleted whole at each compaction.
+    const { medium, model, compactions } = await flushWindows(8, 4000);
+    assert.ok(compactions >= 2, `${compactions} compactions`);
+    const store = backend.open(medium);
+    const { baseHeight } = store.flushed;
+    const records = [...store.utxoLog()];
+    assert.ok(records.length > 300, `${records.length} records`);
+    assert.ok(records.every(({ height }) => height >= baseHeight), "nothing older than the base is left");
+    assert.deepEqual(flushedSet(store), model);
+    await store.close();
+  });
+
   it("refuses a log with a chunk missing, a record out of place, a torn chunk or sums the marker does not name (STORE_CORRUPT)", async () => {
     const { medium } = await flushWindows(2, 60);
     const opened = backend.open(medium);
