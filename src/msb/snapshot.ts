@@ -6,10 +6,10 @@
  * Phases:
  *  1. collect: the packed 76-byte entries (UTXO_ENTRY: txid ‖ u32le index ‖ owner ‖ u64le amount),
  *     either from the table (`snapshotOfEntries(state.utxoSnapshot())`, any order, sorted here) or
- *     from a store's flushed set (`snapshotOfOrderedEntries(store.utxoChunks(n))`, LMDB key order,
+ *     from a kept MSB body (`snapshotOfOrderedEntries(state.msbBody(epoch))`, outpoint order,
  *     only checked);
- *  2. order: by outpoint bytewise (txid, then the index's little-endian bytes): the order of the
- *     store's keys, so both sources give the same body;
+ *  2. order: by outpoint bytewise (txid, then the index's little-endian bytes), so both sources
+ *     give the same body;
  *  3. commit: one leaf per entry, the entry's 76 bytes exactly. The entry is everything the table
  *     holds about an output: a bond (BOND_INDEX_FLAG in its index, src/ledger/bond.ts) and an
  *     Atomix lock (LOCK_FLAG, assembly/utxo) are entries like any other, told apart by their
@@ -162,7 +162,7 @@ export function snapshotOfEntries(packed: Uint8Array): MsbSnapshot {
 }
 
 /**
- * The MSB body of a set given in outpoint order (a store's `utxoChunks`, LMDB key order): no sort,
+ * The MSB body of a set given in outpoint order (a kept body's msbBody chunks): no sort,
  * one pass checking the order, MSB_UNORDERED (or MSB_DUPLICATE_OUTPOINT) if it is not strict.
  */
 export function snapshotOfOrderedEntries(chunks: Iterable<Uint8Array>): MsbSnapshot {

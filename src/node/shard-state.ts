@@ -14,8 +14,8 @@
  *  4. ready: `commitBlock(bytes)` checks the block against the tip, validates it statelessly,
  *     applies it to the table, then appends it durably; once every FLUSH_INTERVAL_BLOCKS blocks, at
  *     this replica's turn (`setFlushTurn`), or when the pending delta or tx index reaches its bound,
- *     the sorted delta, the pending tx index entries and the new flushed marker ride in that
- *     block's own transaction.
+ *     the delta (logged, or the whole set as the log's new base: store/schema.ts "The UTXO log"),
+ *     the pending tx index entries and the new flushed marker ride in that block's own transaction.
  *
  * A block is final once `commitBlock` returns: it is on disk, and both the UTXO set it produces
  * and its transactions' locations are recoverable from the flushed state plus the stored blocks

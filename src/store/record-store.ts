@@ -8,10 +8,11 @@
  * Write path (DESIGN.md §3). Random-key puts are expensive, so the UTXO set is not written per
  * transaction:
  *  - `appendBlock` is one write transaction: the block (sequential key), its hash → height, the
- *    txids it applied, and the tip. Optionally the same transaction also carries a sorted UTXO
- *    flush and its "flushed" marker (what ShardState does every FLUSH_INTERVAL_BLOCKS blocks), so
- *    a flush costs no extra sync.
- *  - `flushUtxos` writes a sorted UTXO batch and the marker on its own (used on close).
+ *    txids it applied, and the tip. Optionally the same transaction also carries a UTXO flush
+ *    (its changes logged, or the whole set as a new base: schema.ts "The UTXO log") and its
+ *    "flushed" marker (what ShardState does every FLUSH_INTERVAL_BLOCKS blocks), so a flush costs
+ *    no extra sync.
+ *  - `flushUtxos` writes a UTXO flush and the marker on its own (used on close).
  *    A PoB block's final-height certificate and proposal, with its rejections and phase writes in order,
  *    rides in the same transaction (the finalHeights sub-database, served to syncing peers), and so
  *    does the MSB an epoch's last block ends with (its header kept by epoch, its body and decisions

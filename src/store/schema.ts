@@ -183,7 +183,7 @@ export const META_EPOCH = Buffer.from("epoch", "latin1");
 export const META_MSB = Buffer.from("msb", "latin1");
 export const META_PRUNED = Buffer.from("pruned", "latin1");
 export const META_ATOMIX_INDEXED = Buffer.from("atomixIndexed", "latin1");
-/** Entries per msbBody chunk: 8,192 × 76 B = 608 KiB per record (the flushed set's load chunk). */
+/** Entries per msbBody chunk: 8,192 × 76 B = 608 KiB per record. */
 export const MSB_BODY_CHUNK_ENTRIES = 8192;
 /**
  * MSB bodies (with their decisions) a store keeps: the latest and the one before it. A joiner joins
