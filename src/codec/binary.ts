@@ -10,7 +10,7 @@
  * API: `new BinaryReader(input, codes, start?, end?)` with `u8 u16 u32 u64 u53 f64 bytes advance
  * lengthPrefixed need expectRemaining expectEnd`; `BinaryWriter.ofSize(n)` or
  * `new BinaryWriter(out, at)` with `u8 u16 u32 u64 f64 bytes lengthPrefixed finish`; `readU16 readU32
- * readU64 readU64BE` and `writeU16 writeU32 writeU64 writeU64BE writeF64` for accessors and hot paths that
+ * readU64` and `writeU16 writeU32 writeU64 writeU64BE writeF64` for accessors and hot paths that
  * work at a known offset (a layout()'s) without allocating a reader or writer.
  */
 import { IosError, invariant } from "../errors.js";
@@ -151,13 +151,6 @@ export function readU32(bytes: Uint8Array, at: number): number {
 /** The u64le at `at`. */
 export function readU64(bytes: Uint8Array, at: number): bigint {
   return (BigInt(readU32(bytes, at + 4)) << 32n) | BigInt(readU32(bytes, at));
-}
-
-/** The u64 big-endian at `at` (LMDB height keys: byte order is numeric order). */
-export function readU64BE(bytes: Uint8Array, at: number): bigint {
-  const high = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-  const low = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
-  return (BigInt(high) << 32n) | BigInt(low);
 }
 
 /** Writes the u16le `value` at `at` (the caller has checked bounds and range). */

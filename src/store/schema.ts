@@ -144,7 +144,7 @@
  */
 import { check } from "../errors.js";
 import type { StoreErrorCode } from "./errors.js";
-import { BinaryReader, BinaryWriter, readU32, readU64BE, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
+import { BinaryReader, BinaryWriter, readU32, singleCode, writeU32, writeU64, writeU64BE } from "../codec/binary.js";
 import { layout, type Layout } from "../codec/layout.js";
 import { CODED_TXID, MAX_CODE_BYTES, codeBytesOf, codedTxidsSize, readCodedTxids, writeCodedTxids, type CodedTxid } from "../codec/coded-txids.js";
 import { MAX_FINAL_HEIGHT_CERTIFICATE_BYTES } from "../atomix/proof.js";
@@ -297,14 +297,14 @@ function heightTxidKey(height: number, txid: Uint8Array): Buffer {
   return key;
 }
 
-/** The height leading a `table` key of that shape, checked (its size, a safe integer); read without a BigInt: the open reads every txIndex key. */
-/** The u64be height at `at` of a `table` key, read without a BigInt; STORE_CORRUPT beyond 2^53 − 1. */
+/** The u64be height at `at` of a `table` key, read without a BigInt (the open reads every txIndex key); STORE_CORRUPT beyond 2^53 − 1. */
 function keyHeightAt(key: Buffer, at: number, table: string): number {
   const high = key.readUInt32BE(at);
   check<StoreErrorCode>(high < 2 ** 21, "STORE_CORRUPT", `a ${table} key's height exceeds 2^53 - 1`);
   return high * 2 ** 32 + key.readUInt32BE(at + 4);
 }
 
+/** The height leading a `table` key of that shape, checked (its size, a safe integer). */
 function heightOfHeightTxidKey(key: Buffer, table: string): number {
   check<StoreErrorCode>(key.length === HEIGHT_KEY.bytes + TXID_BYTES, "STORE_CORRUPT", `a ${table} key is ${HEIGHT_KEY.bytes + TXID_BYTES} bytes, got ${key.length}`);
   return keyHeightAt(key, HEIGHT_KEY.offset.height, table);
@@ -342,9 +342,7 @@ export const EMPTY_VALUE = Buffer.alloc(0);
 
 export function decodeHeightKey(key: Buffer): number {
   recordReader(key, HEIGHT_KEY, "block key");
-  const height = readU64BE(key, HEIGHT_KEY.offset.height);
-  check<StoreErrorCode>(height <= BigInt(Number.MAX_SAFE_INTEGER), "STORE_CORRUPT", `block key height ${height} exceeds 2^53 - 1`);
-  return Number(height);
+  return keyHeightAt(key, HEIGHT_KEY.offset.height, "block");
 }
 
 export function encodeHeightValue(height: number): Buffer {
